@@ -22,6 +22,7 @@ import pytest
 import starfile
 from click.testing import CliRunner
 
+import cryodedup.errors
 from cryodedup.cli import main
 from fixtures.synthetic import cs_particles, write_cs
 
@@ -39,13 +40,19 @@ OTHER_PROGRAMS = {
 }  # fmt: skip
 
 
+#: CryodedupError and its kinds (InputFileError, PixelSizeError ...): each raise makes a user's message.
+ERROR_KINDS = {
+    name for name, value in vars(cryodedup.errors).items() if isinstance(value, type) and issubclass(value, ValueError)
+}
+
+
 def _message_calls(tree: ast.AST) -> list[ast.Call]:
     """The calls that make a user's message: an error raised, a warning given."""
     calls = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Call):
             name = node.func.id if isinstance(node.func, ast.Name) else getattr(node.func, "attr", "")
-            if name in ("CryodedupError", "warn", "UsageError", "BadParameter"):
+            if name in (*ERROR_KINDS, "warn", "UsageError", "BadParameter"):
                 calls.append(node)
     return calls
 

@@ -295,7 +295,9 @@ def test_uncovered_reject_without_min_support_is_refused(tmp_path, monkeypatch):
 
 def test_pictures_leave_out_what_one_input_never_saw():
     """Two inputs; B never ran on micrograph 1: that micrograph has no agreement, and is shown last."""
-    from cryodedup.report.particle_figures import ParticleDetails, agreement, micrographs_to_show
+    from cryodedup.report.consensus_figures import agreement
+    from cryodedup.report.particle_base import ParticleDetails
+    from cryodedup.report.picks_figures import micrographs_to_show
     from helpers import bare_particle_set
 
     # Micrograph 0: A and B both pick one place. Micrograph 1: A alone, three picks rejected.

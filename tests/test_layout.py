@@ -176,14 +176,18 @@ def test_no_module_takes_a_name_from_the_packages_face():
 
 
 def test_the_package_imports_its_public_names_lazily():
-    # ``import cryodedup`` loads the error type alone: the command line loads only its job's modules.
+    # ``import cryodedup`` loads the error types alone (cryodedup.errors, which imports nothing): the
+    # command line loads only its job's modules.
     tree = ast.parse((PACKAGE / "__init__.py").read_text())
     eager = [
-        ast.unparse(node)
+        node
         for node in tree.body
         if isinstance(node, (ast.Import, ast.ImportFrom)) and not (node.module or "").endswith("__future__")
     ]
-    assert eager == ["from .errors import CryodedupError"]
+    assert [(type(node), getattr(node, "module", None), getattr(node, "level", None)) for node in eager] == [
+        (ast.ImportFrom, "errors", 1)
+    ]
+    assert {alias.name for alias in eager[0].names} >= {"CryodedupError", "PixelSizeError"}
 
 
 def test_the_report_opens_no_file():
@@ -317,3 +321,44 @@ def test_the_readers_of_lists_and_metadata_state_what_their_files_hold_and_decid
     assert sorted(t for t in graph["cryodedup.formats.microscope"] if room_of(t) == "algo") == []
     judging = {m for m in graph if room_of(m) == "formats" and _pixel_size_policy_of(m, graph)}
     assert judging == JUDGING_READERS
+
+
+# --- sizes (issue 66): short functions, modules a reader can hold ------------------------------------------
+
+#: Lines a function may span (``def`` to its last line, docstring included), and how many may span more.
+LONG_FUNCTION, LONG_FUNCTIONS_ALLOWED = 80, 3
+#: Lines a module may hold.
+LONG_MODULE = 900
+
+
+def long_functions(source: str) -> list[tuple[str, int]]:
+    """(name, lines) of each function of ``source`` over :data:`LONG_FUNCTION` lines, counted with ast."""
+    return [
+        (node.name, node.end_lineno - node.lineno + 1)
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+        and node.end_lineno is not None
+        and node.end_lineno - node.lineno + 1 > LONG_FUNCTION
+    ]
+
+
+def test_the_length_count_sees_a_long_function_nested_or_not():
+    body = "".join(f"    x{k} = {k}\n" for k in range(LONG_FUNCTION))
+    source = (
+        f"def long():\n{body}\n\ndef short():\n    def inner():\n{body.replace('    ', '        ')}    return inner\n"
+    )
+    # long: its def and 80 lines; inner: the same; short: those and 2 more (the 81-line edge: over)
+    assert long_functions(source) == [("long", 81), ("short", 83), ("inner", 81)]
+    assert long_functions("def f():\n" + "    pass\n" * (LONG_FUNCTION - 1)) == []
+
+
+def test_at_most_three_functions_over_80_lines_and_no_module_over_900():
+    long, large = [], []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        source = path.read_text(encoding="utf-8")
+        where = path.relative_to(PACKAGE).as_posix()
+        long += [f"{where} {name} ({lines})" for name, lines in long_functions(source)]
+        if len(source.splitlines()) > LONG_MODULE:
+            large.append(f"{where} ({len(source.splitlines())})")
+    assert large == [], f"modules over {LONG_MODULE} lines: {large}"
+    assert len(long) <= LONG_FUNCTIONS_ALLOWED, f"functions over {LONG_FUNCTION} lines: {long}"

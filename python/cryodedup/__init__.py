@@ -12,18 +12,33 @@ remove_duplicate_centres
     The same decision, consensus included, for centres already in Å (workflow systems).
 find_duplicate_micrographs
     The micrograph job: micrographs that image the same area twice.
+CryodedupError
+    A mistake in the input or the options; its kinds ``InputFileError``, ``PixelSizeError``,
+    ``FramesError``, ``OutputError`` and ``DamagedStoreError`` are caught without reading the message.
 """
 
 from __future__ import annotations
 
-from .errors import CryodedupError
+from .errors import (
+    CryodedupError,
+    DamagedStoreError,
+    FramesError,
+    InputFileError,
+    OutputError,
+    PixelSizeError,
+)
 
 __all__ = [
     "CentreReport",
     "CryodedupError",
+    "DamagedStoreError",
     "DedupResult",
+    "FramesError",
+    "InputFileError",
     "MicrographOptions",
+    "OutputError",
     "ParticleOptions",
+    "PixelSizeError",
     "__version__",
     "dedup",
     "find_duplicate_micrographs",
@@ -32,7 +47,7 @@ __all__ = [
     "remove_duplicates",
 ]
 
-# Every name but the error is imported when first used (PEP 562): the command line imports only
+# Every name but the errors is imported when first used (PEP 562): the command line imports only
 # the modules of the job it runs, and handles signals before the extension and numpy load
 # (cryodedup.entry: a Ctrl-C while numpy loads inside the extension made it panic).
 _WHERE = {

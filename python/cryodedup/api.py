@@ -99,7 +99,7 @@ def remove_duplicates(
     try:
         return _remove_duplicates(data, outdir, force, report, options)
     except CryodedupError as err:
-        raise CryodedupError(keyword_names(str(err))) from None
+        raise type(err)(keyword_names(str(err))) from None  # (its kind kept)
     finally:
         for message in said:
             warnings.warn(message, UserWarning, stacklevel=2)  # (the caller's line)
@@ -331,7 +331,7 @@ def remove_duplicate_centres(
         opts.check()
         return _select_centres(micrographs, centres, scores, inputs, ran_on, higher_is_better, opts, report)
     except CryodedupError as err:
-        raise CryodedupError(keyword_names(str(err))) from None
+        raise type(err)(keyword_names(str(err))) from None  # (its kind kept)
 
 
 def _select_centres(

@@ -445,17 +445,23 @@ def micrographs(
             runner=run_in_process if dask is None else dask_runner(dask, shards),
         )
 
-    s = run_job(lambda: report.holding_warnings(run))
-    if watch is not None:
+    _show_micrograph_run(report, run_job(lambda: report.holding_warnings(run)), show, watch is not None, shard, as_json)
+
+
+def _show_micrograph_run(
+    report: Reporter, summary: dict, show: Callable[[dict], None], watched: bool, shard: str | None, as_json: bool
+) -> None:
+    """What ``micrographs`` prints once its job ended: a run's summary, a shard's table, or (--watch) nothing more."""
+    if watched:
         report.release_warnings()  # (each round was shown as it ended, its warnings under its verdict)
         return
     if shard is not None:
         report.release_warnings()  # (a shard decides nothing: no verdict)
-        report.table("cryodedup micrographs --shard", shard_summary_rows(s))
+        report.table("cryodedup micrographs --shard", shard_summary_rows(summary))
         if as_json:
-            print_json(s)
+            print_json(summary)
     else:
-        show(s)
+        show(summary)
 
 
 @main.command("micrographs-merge", cls=_JobCommand, declared=lambda: commands.MICROGRAPHS_MERGE)

@@ -1,12 +1,29 @@
-"""The one exception type for mistakes in a user's input or options.
+"""The exception for mistakes in a user's input or options, and its kinds.
 
-The CLI prints its message and exits with status 1, without a traceback; anything else
-that escapes is a bug in cryodedup and keeps its traceback.
+:class:`CryodedupError` is every mistake; a caller that must tell them apart catches its kind
+without reading the message: :class:`InputFileError` (an input file that cannot be read or
+breaks its format), :class:`PixelSizeError` (a pixel size given that the files contradict),
+:class:`FramesError` (inputs whose picks lie in two frames), :class:`OutputError` (an output
+that cannot be written) and :class:`DamagedStoreError` (an ``--update`` store found damaged).
+An error of the core (Rust) is raised as its kind by ``rust/python/src/errors.rs``, the one
+mapping. The CLI prints the message and exits with status 1, without a traceback, whatever
+the kind; anything else that escapes is a bug in cryodedup and keeps its traceback.
 """
 
 from __future__ import annotations
 
-__all__ = ["CryodedupError", "alternatives", "one_line", "printable", "shortened"]
+__all__ = [
+    "CryodedupError",
+    "DamagedStoreError",
+    "FramesError",
+    "InputFileError",
+    "OutputError",
+    "PixelSizeError",
+    "alternatives",
+    "one_line",
+    "printable",
+    "shortened",
+]
 
 # Not typing's TYPE_CHECKING, nor the imports at run time: the package's __init__ imports this
 # module before the command's signal handlers are in place, and typing with collections.abc
@@ -21,7 +38,32 @@ class CryodedupError(ValueError):
     """Bad input or options: the message names the file, line or field and what was expected.
 
     A ``ValueError``, so that callers of the Python API catch a bad value as they would
-    any other (``except ValueError``).
+    any other (``except ValueError``). Each kind of mistake is a subclass (this module's
+    docstring); one that is none of them (an option's value out of range) is this class itself.
+    """
+
+
+class InputFileError(CryodedupError):
+    """An input file that cannot be read, or that breaks its format: the message names it, and its line or field."""
+
+
+class PixelSizeError(CryodedupError):
+    """A pixel size given (``--mic-psize``, ``--psize``) that the files contradict: headers, optics, tomograms."""
+
+
+class FramesError(CryodedupError):
+    """Inputs whose picks lie in two frames (an offset, swapped or mirrored axes, a scale): not merged as given."""
+
+
+class OutputError(CryodedupError):
+    """An output that cannot be written (a full disk, a folder without write permission): none was changed."""
+
+
+class DamagedStoreError(CryodedupError):
+    """An ``--update`` store found damaged: ``--update --force`` starts anew.
+
+    Declared for the stores' checks (``jobs/store_db.refuse``, the micrograph job's store), which
+    raise a plain :class:`CryodedupError` until they are rewritten (tests/test_error_kinds.py).
     """
 
 

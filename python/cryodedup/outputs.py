@@ -16,7 +16,7 @@ from types import TracebackType
 from typing import Callable, ClassVar, TypeVar
 
 from . import signals
-from .errors import CryodedupError
+from .errors import CryodedupError, OutputError
 from .paths import StrPath  # (re-exported for the --update store's modules, until they import it from paths)
 
 __all__ = [
@@ -340,7 +340,7 @@ def _make_folders(folders: Iterable[Path], below: Iterable[Path] = ()) -> dict[P
             existed = folder.is_dir()  # raises for a name the system cannot take (ENAMETOOLONG)
             folder.mkdir(parents=True, exist_ok=True)
         except OSError as err:
-            raise CryodedupError(f"{folder}: cannot create the output folder ({err.strerror})") from None
+            raise OutputError(f"{folder}: cannot create the output folder ({err.strerror})") from None
         made[folder] = not existed
     return made
 
@@ -357,7 +357,7 @@ def _refuse_links_inside(folders: list[Path]) -> None:
         top = next((t for t in tops if folder.is_relative_to(t)), folder)
         for step in reversed([folder, *folder.parents][: len(folder.parts) - len(top.parts)]):
             if step.is_symlink():
-                raise CryodedupError(
+                raise OutputError(
                     f"{step}: is a symbolic link inside the output folder {top}; cryodedup does not follow links "
                     "out of its output folder (remove it or choose another folder)"
                 )
@@ -381,11 +381,11 @@ def _check_targets(paths: list[Path], force: bool, inputs: Iterable[StrPath]) ->
     input_ids = {_identity(p) for p in inputs} - {None} if existing else set()
     for p, identity in existing:
         if identity in input_ids:
-            raise CryodedupError(f"{p}: is also an input; choose another output folder")
+            raise OutputError(f"{p}: is also an input; choose another output folder")
         if p.is_dir():
-            raise CryodedupError(f"{p}: is a folder; an output file cannot replace it (remove it or choose another)")
+            raise OutputError(f"{p}: is a folder; an output file cannot replace it (remove it or choose another)")
         if not force:
-            raise CryodedupError(f"{p}: already exists; use --force to overwrite it")
+            raise OutputError(f"{p}: already exists; use --force to overwrite it")
 
 
 class _FolderLock:
@@ -410,16 +410,16 @@ class _FolderLock:
                 fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
             except OSError as err:
                 if err.errno == errno.ELOOP:
-                    raise CryodedupError(
+                    raise OutputError(
                         f"{path}: is a symbolic link; cryodedup does not follow links out of its output folder "
                         "(remove it)"
                     ) from None
-                raise CryodedupError(f"{folder}: cannot write in the output folder ({err.strerror})") from None
+                raise OutputError(f"{folder}: cannot write in the output folder ({err.strerror})") from None
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError:
                 os.close(fd)
-                raise CryodedupError(
+                raise OutputError(
                     f"{folder}: another cryodedup run is writing to this output folder (it holds {LOCK_NAME}); "
                     "wait for it to end or choose another folder"
                 ) from None
@@ -561,7 +561,7 @@ def _rename_or_restore(renames: list[tuple[Path, Path]]) -> None:
         # A backup of a file never replaced is a second link to it (rename would be a no-op).
         _discard(backup for backup, _ in backups)
         _discard(tmp for tmp, _ in renames)
-        raise CryodedupError(
+        raise OutputError(
             f"{err.filename}: cannot put the outputs in place ({err.strerror}); none was changed"
         ) from None
     _discard(backup for backup, _ in backups)
@@ -582,7 +582,7 @@ def write_bytes(path: Path, data: bytes) -> None:
         raise
 
 
-def write_error(err: OSError, temporary: dict[Path, Path]) -> CryodedupError:
+def write_error(err: OSError, temporary: dict[Path, Path]) -> OutputError:
     """One line for a failed write, naming the output (not its temporary name) and why."""
     final_of = {str(tmp): final for final, tmp in temporary.items()}
     # (an error of a write in the core names no file: then the folder of the outputs)
@@ -594,7 +594,7 @@ def write_error(err: OSError, temporary: dict[Path, Path]) -> CryodedupError:
     )
     if err.errno == errno.EFBIG:
         reason = "the file size limit was reached (ulimit -f)"
-    return CryodedupError(f"{name}: {reason} while writing the outputs; no output was written")
+    return OutputError(f"{name}: {reason} while writing the outputs; no output was written")
 
 
 def _existing(paths: list[Path]) -> list[tuple[Path, tuple[int, int]]]:

@@ -22,10 +22,10 @@ from cryodedup import (
     _core,
     remove_duplicate_particles,
 )
-from cryodedup.algo.dedup import dedup
+from cryodedup.algo.dedup import dedup, nearest_neighbour_distances
 from cryodedup.cli import main
 from cryodedup.formats.mrc import binned_image
-from cryodedup.report import canvas, micrograph_figures
+from cryodedup.report import canvas, micrograph_figures, particle_charts, picks_figures
 from cryodedup.report import particle_figures as plots
 from fixtures.pictures import capture_pictures
 from fixtures.synthetic import write_benchmark_file, write_mrc
@@ -95,7 +95,7 @@ def test_particle_pictures_show_the_decisions(tmp_path):
     # rejected picks in the other, each with a line to the pick kept instead.
     rejected = np.bincount(d.groups[~d.keep])
     mic = int(np.argmax(rejected))
-    picture = plots.micrograph_picks(d, mic, None)
+    picture = picks_figures.micrograph_picks(d, mic, None)
     on_mic = d.groups == mic
     ax_kept, ax_rejected = picture.panels
     assert np.allclose(ax_kept.marks["kept"], d.centres[d.keep & on_mic])
@@ -117,9 +117,9 @@ def test_particle_pictures_show_the_decisions(tmp_path):
 def test_picks_are_legible_at_any_minimum_distance(tmp_path, min_dist):
     _, d, _ = details_of(tmp_path, min_dist=min_dist)
     mic = int(np.argmax(np.bincount(d.groups[~d.keep])))
-    picture = plots.micrograph_picks(d, mic, None)
+    picture = picks_figures.micrograph_picks(d, mic, None)
     # Markers of a fixed size: at least 5 points wide at 110 dpi, whatever the distance.
-    assert 2 * plots.MARKER_RADIUS >= 5 / 72 * 110
+    assert 2 * canvas.MARKER_RADIUS >= 5 / 72 * 110
     for panel, gid in zip(picture.panels, ("kept", "rejected")):
         assert len(panel.marks[gid])
         assert panel.legend.entries == []  # the legend sits outside the data
@@ -175,8 +175,8 @@ def test_a_pick_on_a_bright_feature_is_drawn_on_it(tmp_path):
     star = write_star(tmp_path / "p.star", labels, rows, optics=[[1, "og1", 2.0, 2.0]])
     summary, d, _ = run_with_spy(star, tmp_path / "out", ParticleOptions(min_dist=20, plot=True, plot_mics=1))
     assert "micrograph_images" not in summary  # found from the folder above the input
-    image = plots.display_image(*binned_image(tmp_path / "mics" / "m.mrc", plots.DISPLAY_WIDTH))
-    picture = plots.micrograph_picks(d, 0, image)
+    image = picks_figures.display_image(*binned_image(tmp_path / "mics" / "m.mrc", picks_figures.DISPLAY_WIDTH))
+    picture = picks_figures.micrograph_picks(d, 0, image)
     pixels = picture.pixels()
     for panel in picture.panels:
         # The markers are green and red: the white is the image's spot.
@@ -293,11 +293,11 @@ def test_score_axis_is_cut_to_percentiles_only_when_a_few_outliers_stretch_it():
     # 0, 1, ..., 99 and one score of 10000: numpy's 1st and 99th percentiles of these 101
     # values are the values ranked 1 and 99 (1.0 and 99.0); 98 is under half of 10000, so
     # the axis is cut there and 0 and 10000 lie beyond it.
-    assert plots.score_axis(np.r_[np.arange(100.0), 10000.0]) == (1.0, 99.0, 2)
+    assert particle_charts.score_axis(np.r_[np.arange(100.0), 10000.0]) == (1.0, 99.0, 2)
     # Evenly spread scores: the percentiles span nearly all; the axis is the whole range.
-    assert plots.score_axis(np.arange(101.0)) == (0.0, 100.0, 0)
-    assert plots.score_axis(np.full(5, 3.0)) == (3.0, 3.0, 0)  # one value (a bin is made around it)
-    assert plots.score_axis(np.zeros(0)) == (0.0, 1.0, 0)
+    assert particle_charts.score_axis(np.arange(101.0)) == (0.0, 100.0, 0)
+    assert particle_charts.score_axis(np.full(5, 3.0)) == (3.0, 3.0, 0)  # one value (a bin is made around it)
+    assert particle_charts.score_axis(np.zeros(0)) == (0.0, 1.0, 0)
 
 
 def test_score_picture_counts_the_scores_beyond_its_axis_in_the_end_bins(tmp_path):
@@ -326,7 +326,7 @@ def test_nearest_neighbour_distances_match_scipy(dim):
     centres = rng.uniform(0, 4000, (4000, dim))
     centres[::40] = 123.0
     groups[7] = 99
-    got = plots.nearest_neighbour_distances(groups, centres)
+    got = nearest_neighbour_distances(groups, centres)
     assert got[7] == np.inf
     for g in np.unique(groups[groups != 99]):
         on = np.flatnonzero(groups == g)
@@ -396,7 +396,7 @@ def test_picks_rejected_for_lack_of_support_are_drawn_apart_from_duplicates(tmp_
         write_topaz(tmp_path / f"{name}.txt", [("m", x, y, s) for x, y, s in rows])
     options = ParticleOptions(mic_psize=1.0, topaz_scale=1.0, min_support=2, plot=True, plot_mics=1)
     _, d = run_with_spy_inputs([tmp_path / "a.txt", tmp_path / "b.txt"], tmp_path / "out", options)[:2]
-    picture = plots.micrograph_picks(d, 0, None)
+    picture = picks_figures.micrograph_picks(d, 0, None)
     ax_rejected = picture.panels[1]
     assert ax_rejected.marks["rejected"].tolist() == [[105.0, 100.0]]
     assert ax_rejected.marks["unconfirmed"].tolist() == [[500.0, 500.0]]
@@ -608,7 +608,7 @@ def test_a_blank_frame_spans_the_field_every_micrograph_picked(tmp_path):
     options = ParticleOptions(mic_psize=1.0, topaz_scale=1.0, plot=True, plot_mics=2)
     _, d, _ = run_with_spy_inputs([tmp_path / "picks.txt"], tmp_path / "out", options)
     lone = d.mic_names.index("lone")
-    kept, _ = plots.micrograph_picks(d, lone, None).panels
+    kept, _ = picks_figures.micrograph_picks(d, lone, None).panels
     high = np.array([100.0 + 3900, 100.0 + 2900])
     assert kept.xlim == pytest.approx((0.0, high[0] * 1.05)) and sorted(kept.ylim) == pytest.approx(
         [0.0, high[1] * 1.05]

@@ -14,6 +14,7 @@ pytest.importorskip("PIL")
 from cryodedup.algo.registration import Displacements, vote_pairs
 from cryodedup.cli import main
 from cryodedup.report import particle_figures as plots
+from cryodedup.report.registration_figures import DISPLACEMENT_BINS
 from picker_files import write_topaz
 
 SHIFT_PX = (40.0, -25.0)  # input b's picks moved by this, in pixels of 1 Å
@@ -44,10 +45,10 @@ def test_the_picture_piles_the_pairs_up_at_the_planted_shift(tmp_path):
     picture = plots.registration_picture(details)  # type: ignore[arg-type]
     counts = picture.panels[0].marks["displacements"]
     reach = max(10 * 20.0, 1.6 * 40.0)
-    edges = np.linspace(-reach, reach, plots.DISPLACEMENT_BINS + 1)
+    edges = np.linspace(-reach, reach, DISPLACEMENT_BINS + 1)
     peak = np.unravel_index(int(np.argmax(counts)), counts.shape)
     centre = ((edges[peak[0]] + edges[peak[0] + 1]) / 2, (edges[peak[1]] + edges[peak[1] + 1]) / 2)
-    assert np.allclose(centre, -np.array(SHIFT_PX), atol=reach / plots.DISPLACEMENT_BINS)
+    assert np.allclose(centre, -np.array(SHIFT_PX), atol=reach / DISPLACEMENT_BINS)
     # The peak stands far above the chance pairs' cells (their mean over the non-empty ones).
     assert counts.max() > 10 * counts[counts > 0].mean()
 

@@ -14,6 +14,7 @@ import pytest
 
 from cryodedup import ParticleOptions, remove_duplicate_particles
 from cryodedup.report import particle_figures as plots
+from cryodedup.report.picks_figures import micrograph_picks
 from helpers import write_star
 
 R5 = ["rlnTomoName", "rlnTomoSubtomogramRot", "rlnTomoSubtomogramTilt", "rlnTomoSubtomogramPsi"]
@@ -66,7 +67,7 @@ def test_nearest_neighbours_are_drawn_in_the_decisions_metric(details_and_report
 
 def test_example_tomogram_titled_with_both_distances(details_and_report):
     details, _ = details_and_report
-    picture = plots.micrograph_picks(details, 0, None)
+    picture = micrograph_picks(details, 0, None)
     assert "picks seen along z (minimum distance 40 Å in x and y, 120 Å in z)" in picture.title
 
 

@@ -35,7 +35,7 @@ import numpy as np
 
 from ..algo import MAX_CENTRE
 from ..algo.dedup import MAX_INPUTS
-from ..errors import CryodedupError
+from ..errors import CryodedupError, InputFileError, OutputError
 from ..labels import counted, listed
 from ..outputs import AtomicOutputs
 from ..particle_set import Log, ParticleSet, Warn
@@ -110,7 +110,7 @@ def open_project(config: Path) -> Any:
             return copick.from_file(os.fspath(config))
     except (ValueError, TypeError, KeyError, OSError, RecursionError) as err:  # (RecursionError: nested 100,000 deep)
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise CryodedupError(f"{config}: not a copick project copick can open ({first})") from None
+        raise InputFileError(f"{config}: not a copick project copick can open ({first})") from None
 
 
 def read_copick(
@@ -170,7 +170,7 @@ def _particle_objects(config: Path, root: Any, named: str | None) -> tuple[dict[
     wanted = _names(named)
     unknown = sorted((wanted or set()) - set(objects))
     if unknown:
-        raise CryodedupError(f"{config}: --copick-objects {unknown[0]}: no such particle object ({', '.join(objects)})")
+        raise InputFileError(f"{config}: --copick-objects {unknown[0]}: no such particle object ({', '.join(objects)})")
     return objects, wanted
 
 
@@ -204,7 +204,7 @@ def read_copick_pick_sets(
         for key in keys:  # (a set without picks of the objects compared is an input of none)
             if key not in every:
                 there = ", ".join(f"{user}/{session}" for user, session in sorted(every)) or "none"
-                raise CryodedupError(
+                raise InputFileError(
                     f"{config}: no picks by user {key[0]}, session {key[1]} (the project's pick sets of particle "
                     f"objects: {there})"
                 )
@@ -218,7 +218,7 @@ def _pick_set_key(config: Path, text: str) -> tuple[str, str]:
     """``user/session`` as copick's (user, session), or one line saying what a pick set's name is."""
     user, slash, session = text.partition("/")
     if not (slash and user.strip() and session.strip()) or "/" in session:
-        raise CryodedupError(f"{config}: {text!r} names no pick set: USER/SESSION expected (alice/1)")
+        raise InputFileError(f"{config}: {text!r} names no pick set: USER/SESSION expected (alice/1)")
     return user, session
 
 
@@ -257,11 +257,11 @@ def _check_radii(config: Path, objects: dict[str, Any]) -> None:
         except (TypeError, ValueError):
             value = float("nan")
         if not np.isfinite(value) or value <= 0:
-            raise CryodedupError(
+            raise InputFileError(
                 f"{config}: pickable object {name}: radius {radius!r} is no size (a positive number of Å expected)"
             )
         if value > MAX_CENTRE:  # (taken as its minimum distance, whose square must be finite)
-            raise CryodedupError(
+            raise InputFileError(
                 f"{config}: pickable object {name}: radius {value:g} Å is beyond the largest distance, {MAX_CENTRE:g} Å"
             )
 
@@ -303,7 +303,7 @@ def _points(config: Path, run: str, name: str, key: tuple[str, str], picks: Any)
     ) as err:  # (pydantic's: ValueErrors)
         where = f"run {run}, object {name}, {key[0]}/{key[1]}"
         path = getattr(picks, "path", None)
-        raise CryodedupError(
+        raise InputFileError(
             f"{config}: the picks of {where}{f' ({path})' if path else ''} cannot be read: {_first_problem(err)}"
         ) from None
 
@@ -402,73 +402,100 @@ def _particle_set(
     comparing = keys is not None
     keys = keys if keys is not None else sorted({key for _, _, key, _ in found})
     if len(keys) > MAX_INPUTS:
-        raise CryodedupError(
+        raise InputFileError(
             f"{config}: {len(keys)} (user, session) pick sets, at most {MAX_INPUTS} (one consensus bit each): "
             "choose some with --copick-users or --copick-sessions"
         )
     runs = sorted({run for run, _, _, _ in found})
     species_names = sorted({name for _, name, _, _ in found})
-    sets, centres, scores, inputs, groups, species, poses = [], [], [], [], [], [], []
-    start = 0
-    for run, name, key, picks in found:
-        points, transforms, set_scores = _points(config, run, name, key, picks)
-        n = len(points)
-        if points.size != 3 * n or transforms.size != 16 * n or set_scores.size != n:
-            raise CryodedupError(
-                f"{config}: the picks of run {run}, object {name}, {key[0]}/{key[1]}: "
-                "each point needs a location (x, y, z) and a 4x4 transformation"
-            )
-        centres.append(points.reshape(-1, 3) + transforms.reshape(-1, 4, 4)[:, :3, 3])
-        poses.append(transforms.reshape(-1, 4, 4)[:, :3, :3])
-        scores.append(set_scores)
-        inputs.append(np.full(n, keys.index(key), dtype=np.uint8))
-        groups.append(np.full(n, runs.index(run), dtype=np.int64))
-        species.append(np.full(n, species_names.index(name), dtype=np.uint32))
-        sets.append(PickSet(picks, run, name, start, start + n, keys.index(key)))
-        start += n
+    read = _read_picks(config, found, keys, runs, species_names)
+    start = read.sets[-1].stop if read.sets else 0
     log(
         f"read {start:,} picks of {len(species_names)} object(s) by {len(keys)} user/session(s) on {len(runs)} runs",
         "info",
     )
     if not start:
-        raise CryodedupError(f"{config}: no picks of {', '.join(objects) or 'any particle object'} to read")
+        raise InputFileError(f"{config}: no picks of {', '.join(objects) or 'any particle object'} to read")
     score = score_read.score
     score_label = None if score == "none" else SCORE_LABEL
     if score not in ("auto", "none", "score", SCORE_LABEL):
-        raise CryodedupError(f"{config}: --score {score}: copick points carry one score, `score` (or none)")
+        raise InputFileError(f"{config}: --score {score}: copick points carry one score, `score` (or none)")
     radii = {name: float(objects[name].radius) for name in species_names if objects[name].radius}
     _warn_unsized(config, objects, species_names, comparing, warn)
-    writer = None
-    report: dict[str, Any] = {}
-    if not comparing:
-        writer = CopickWriter(root, config, sets, selection.out_user, selection.out_session, outdir)
-        writer.refuse_foreign()
-        report = writer.report
+    writer = None if comparing else _writer(root, config, read.sets, selection, outdir)
+    report: dict[str, Any] = {} if writer is None else writer.report
     # A pick set is a user/session (an input); each holds a pick file per run and object it picked.
     report.update({"config": str(config), "runs": len(runs), "pick_sets": len(keys), "pick_files": len(found)})
-    joined = np.concatenate(centres)
+    joined = np.concatenate(read.centres)
     return ParticleSet(
         inputs=[f"{user}/{session}" for user, session in keys],
-        input_of=np.concatenate(inputs),
+        input_of=np.concatenate(read.inputs),
         mic_names=runs,
-        groups=np.concatenate(groups),
+        groups=np.concatenate(read.groups),
         centres=joined,
         psize=np.broadcast_to(np.nan, (start,)),
         pixel_sizes=[{"input": str(config), "optics_group": "all", "psize": None, "source": "not needed: Å"}],
-        scores=np.concatenate(scores) if score_label else None,
+        scores=np.concatenate(read.scores) if score_label else None,
         score_label=score_label,
         higher_is_better=score_read.score_order != "min",
         read_files=[config],
         writer=writer,
-        poses=rotation_vectors(np.concatenate(poses)) if orientations else None,
+        poses=rotation_vectors(np.concatenate(read.rotations)) if orientations else None,
         pose_kind="rotvec",
         pose_label="copick transformation",
-        species=np.concatenate(species),
+        species=np.concatenate(read.species),
         species_names=species_names,
         species_radii=radii,
         summary={"copick": report, "layouts": [layout(str(config), "copick", COPICK_FRAME)]},
         pick_sets=True,
     )
+
+
+@dataclass
+class _Picks:
+    """The picks of every pick file found, a list entry per file: as :func:`_particle_set` joins them."""
+
+    sets: list[PickSet]
+    centres: list[np.ndarray]
+    rotations: list[np.ndarray]  # each pick's 3 x 3 rotation, of its transformation
+    scores: list[np.ndarray]
+    inputs: list[np.ndarray]
+    groups: list[np.ndarray]
+    species: list[np.ndarray]
+
+
+def _read_picks(
+    config: Path, found: list, keys: list[tuple[str, str]], runs: list[str], species_names: list[str]
+) -> _Picks:
+    """Each pick file of ``found`` read: its centres (location plus the transformation's shift), rotations, scores."""
+    read = _Picks([], [], [], [], [], [], [])
+    start = 0
+    for run, name, key, picks in found:
+        points, transforms, set_scores = _points(config, run, name, key, picks)
+        n = len(points)
+        if points.size != 3 * n or transforms.size != 16 * n or set_scores.size != n:
+            raise InputFileError(
+                f"{config}: the picks of run {run}, object {name}, {key[0]}/{key[1]}: "
+                "each point needs a location (x, y, z) and a 4x4 transformation"
+            )
+        read.centres.append(points.reshape(-1, 3) + transforms.reshape(-1, 4, 4)[:, :3, 3])
+        read.rotations.append(transforms.reshape(-1, 4, 4)[:, :3, :3])
+        read.scores.append(set_scores)
+        read.inputs.append(np.full(n, keys.index(key), dtype=np.uint8))
+        read.groups.append(np.full(n, runs.index(run), dtype=np.int64))
+        read.species.append(np.full(n, species_names.index(name), dtype=np.uint32))
+        read.sets.append(PickSet(picks, run, name, start, start + n, keys.index(key)))
+        start += n
+    return read
+
+
+def _writer(
+    root: Any, config: Path, sets: list[PickSet], selection: CopickSelection, outdir: Path | None
+) -> CopickWriter:
+    """The writer of the kept picks back into the project; refuses an output pick set cryodedup did not write."""
+    writer = CopickWriter(root, config, sets, selection.out_user, selection.out_session, outdir)
+    writer.refuse_foreign()
+    return writer
 
 
 #: The centre copick's conversion measures rlnCenteredCoordinate*Angst from, as the summary says it.
@@ -552,7 +579,7 @@ class CopickWriter:
         held = self._held()
         if held and not OwnOutputs(self.root).holds((self.user, self.session)):
             first = (self._existing() or held)[0]  # (a file this run would replace, when there is one)
-            raise CryodedupError(
+            raise OutputError(
                 f"{self.config}: user {self.user}, session {self.session} holds picks cryodedup did not write "
                 f"({first}, {counted(len(held), 'pick file')} in all): writing there would lose {self.user}'s "
                 "picks (or leave them out of later runs as cryodedup's), even with --force; choose another "
@@ -563,7 +590,7 @@ class CopickWriter:
         self.refuse_foreign()
         existing = self._existing()
         if existing and not force:
-            raise CryodedupError(
+            raise OutputError(
                 f"{self.config}: cryodedup's earlier picks as user {self.user}, session {self.session} exist "
                 f"already ({existing[0]}, {len(existing)} in all): give --force to replace them, or another "
                 "--copick-out-session"

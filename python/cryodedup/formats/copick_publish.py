@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import signals
-from ..errors import CryodedupError
+from ..errors import OutputError
 
 __all__ = ["check_writable", "new_pick_set", "publish"]
 
@@ -61,7 +61,7 @@ def check_writable(config: Path, targets: Sequence[Any]) -> None:
                 f.write("")
             fs.rm(probe)
         except OSError as err:
-            raise CryodedupError(
+            raise OutputError(
                 f"{config}: cannot write the kept picks into the project ({folder}: {err.strerror or err}); "
                 "nothing was written"
             ) from None
@@ -87,7 +87,7 @@ def publish(config: Path, targets: Sequence[Any]) -> None:
     except BaseException as err:
         _remove(written)
         if isinstance(err, OSError):
-            raise CryodedupError(
+            raise OutputError(
                 f"{config}: cannot write the kept picks into the project ({err.filename or 'a pick file'}: "
                 f"{err.strerror or err}); the pick sets written so far were removed, the project is unchanged"
             ) from None

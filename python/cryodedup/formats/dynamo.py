@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..errors import CryodedupError
+from ..errors import CryodedupError, InputFileError
 from ..labels import distinct_labels
 from ..outputs import AtomicOutputs
 from ..particle_set import Log, ParticleSet, Warn
@@ -60,7 +60,7 @@ def _number(token: str, path: Path, line: int, column: int) -> float:
     complex_value = _COMPLEX.match(token)
     if complex_value:
         return float(complex_value.group(1))
-    raise CryodedupError(f"{path}: line {line}, column {column}: {token!r} is not a number")
+    raise InputFileError(f"{path}: line {line}, column {column}: {token!r} is not a number")
 
 
 @dataclass
@@ -80,9 +80,9 @@ class DynamoTable:
         try:
             data = check_regular_file(path, "a Dynamo table").read_bytes()
         except OSError as err:
-            raise CryodedupError(f"{path}: cannot read the table ({err.strerror})") from None
+            raise InputFileError(f"{path}: cannot read the table ({err.strerror})") from None
         if b"\0" in data[:4096]:
-            raise CryodedupError(f"{path}: not a text Dynamo table: binary content")
+            raise InputFileError(f"{path}: not a text Dynamo table: binary content")
         lines = [line for line in data.splitlines(keepends=True) if line.strip()]
         names = list(dict.fromkeys([*wanted, *optional]))
         columns = [COLUMNS[name] for name in names]
@@ -91,7 +91,7 @@ class DynamoTable:
         for i, line in enumerate(lines):
             tokens = line.split()
             if len(tokens) < needed:
-                raise CryodedupError(
+                raise InputFileError(
                     f"{path}: line {i + 1} has {len(tokens)} columns; a Dynamo table has at least "
                     f"{needed} (x y z in columns 24-26)"
                 )
@@ -115,7 +115,7 @@ def read_table_map(path: Path) -> dict[int, str]:
     try:
         text = check_regular_file(path, "a Dynamo table map (.doc) or volume list (.vll)").read_text(errors="replace")
     except OSError as err:
-        raise CryodedupError(f"{path}: cannot read the tomogram map ({err.strerror})") from None
+        raise InputFileError(f"{path}: cannot read the tomogram map ({err.strerror})") from None
     if path.suffix.lower() == ".vll":
         return _volume_list(text, path)
     names: dict[int, str] = {}
@@ -124,7 +124,7 @@ def read_table_map(path: Path) -> dict[int, str]:
         if not fields or fields[0].startswith("#"):
             continue
         if len(fields) != 2:
-            raise CryodedupError(f"{path}: line {number}: expected 'index path', got {raw.strip()!r}")
+            raise InputFileError(f"{path}: line {number}: expected 'index path', got {raw.strip()!r}")
         names[_index(fields[0], path, number)] = fields[1].strip()
     return names
 
@@ -144,7 +144,7 @@ def _volume_list(text: str, path: Path) -> dict[int, str]:
         listed.append((len(listed) + 1, line))
     names = dict(listed)
     if len(names) < len(listed):
-        raise CryodedupError(f"{path}: two tomograms have the same index")
+        raise InputFileError(f"{path}: two tomograms have the same index")
     return names
 
 
@@ -152,7 +152,7 @@ def _index(text: str, path: Path, line: int) -> int:
     try:
         return int(text.strip())
     except ValueError:
-        raise CryodedupError(f"{path}: line {line}: tomogram index {text.strip()!r} is not a whole number") from None
+        raise InputFileError(f"{path}: line {line}: tomogram index {text.strip()!r} is not a whole number") from None
 
 
 def _score(score_read: ScoreRead) -> tuple[str | None, bool]:
@@ -184,7 +184,7 @@ def _apix(tables: list[DynamoTable]) -> tuple[float, str]:
     # NaN (no column 36) fails the test; infinities too (without numpy's warning of inf - inf)
     if apix.size and np.isfinite(apix).all() and (apix > 0).all() and (apix == apix[0]).all():
         return float(apix[0]), "apix (column 36)"
-    raise CryodedupError(
+    raise InputFileError(
         f"{tables[0].path}: the table's positions are in tomogram pixels and its apix column (36) does not give "
         "their size; give it with --mic-psize"
     )
@@ -237,7 +237,7 @@ def read_dynamo_tables(
         if map_names is None:
             names.append(f"tomogram {number:g}")
         elif number not in map_names:
-            raise CryodedupError(f"{scale.micrographs}: no tomogram {number:g} (column 20 of the tables)")
+            raise InputFileError(f"{scale.micrographs}: no tomogram {number:g} (column 20 of the tables)")
         else:
             names.append(map_names[int(number)])
     shift = shift_key == "auto"

@@ -9,7 +9,7 @@ import os
 import stat
 from pathlib import Path
 
-from ..errors import CryodedupError
+from ..errors import InputFileError
 from ..paths import StrPath
 
 __all__ = ["check_regular_file", "project_root"]
@@ -25,9 +25,9 @@ def check_regular_file(path: StrPath, expected: str = "a file") -> Path:
     try:
         mode = os.stat(path).st_mode
     except FileNotFoundError:
-        raise CryodedupError(f"{path}: file not found") from None
+        raise InputFileError(f"{path}: file not found") from None
     except OSError as err:
-        raise CryodedupError(f"{path}: cannot read the file ({err.strerror})") from None
+        raise InputFileError(f"{path}: cannot read the file ({err.strerror})") from None
     if stat.S_ISREG(mode):
         return path
     what = (
@@ -39,7 +39,7 @@ def check_regular_file(path: StrPath, expected: str = "a file") -> Path:
         if stat.S_ISSOCK(mode)
         else "a device"
     )
-    raise CryodedupError(f"{path}: is {what}, expected {expected}")
+    raise InputFileError(f"{path}: is {what}, expected {expected}")
 
 
 def project_root(first: str, source: Path, project_dir: Path | None) -> Path:
@@ -55,8 +55,8 @@ def project_root(first: str, source: Path, project_dir: Path | None) -> Path:
                 return root
         except OSError as err:  # e.g. a name longer than the system takes
             shown = first if len(first) <= 80 else first[:80] + f"... ({len(first)} characters)"
-            raise CryodedupError(f"{source}: names {shown}, which cannot be looked for ({err.strerror})") from None
-    raise CryodedupError(
+            raise InputFileError(f"{source}: names {shown}, which cannot be looked for ({err.strerror})") from None
+    raise InputFileError(
         f"{source}: {first} is not found from {roots[0]} nor from the folders above {source}; "
         "run from the RELION project folder or give it with --project-dir"
     )

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..errors import CryodedupError
+from ..errors import CryodedupError, InputFileError
 from ..particle_set import StatedPixelSizes
 from ..paths import StrPath
 from .sniff import is_cryosparc, is_glob, refuse_metadata_input
@@ -228,7 +228,7 @@ def _from_star(path: Path, psize: float | None, project_dir: Path | None) -> Mic
         except CryodedupError:  # no pixel size in the STAR: the MRC headers may hold it
             values = set()
         if len(values) > 1:
-            raise CryodedupError(
+            raise InputFileError(
                 f"{path}: micrographs of different pixel sizes ({sorted(values)}); "
                 "deduplicate each optics group on its own"
             )
@@ -263,7 +263,7 @@ def _from_mrc(patterns: list[Path], psize: float | None) -> Micrographs:
     for p in patterns:
         matches = sorted(glob.glob(str(p))) if is_glob(p) else [str(p)]
         if not matches:
-            raise CryodedupError(f"{p}: no file matches")
+            raise InputFileError(f"{p}: no file matches")
         names += matches
     stats = _refuse_files_given_twice(names)
     return Micrographs("mrc", names, [Path(n) for n in names], psize, stats=stats)
@@ -277,7 +277,7 @@ def _refuse_names_listed_twice(path: Path, names: list[str]) -> None:
     seen: set[str] = set()
     for row, name in enumerate(names, start=1):
         if name in seen:
-            raise CryodedupError(
+            raise InputFileError(
                 f"{path}: micrograph {name} is listed again on row {row} (a particle file?): give a list "
                 "of micrographs, one row each, and the particles with --particles"
             )

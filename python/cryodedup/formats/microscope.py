@@ -27,7 +27,7 @@ import numpy as np
 
 import cryodedup._core as _core
 
-from ..errors import CryodedupError
+from ..errors import CryodedupError, InputFileError
 from ..paths import StrPath
 from ..resolve import name_key
 from .files import check_regular_file
@@ -102,11 +102,11 @@ def checked_number(text: str, where: str, bound: float, unit: str = "") -> float
     try:
         value = float(text.strip())
     except ValueError:
-        raise CryodedupError(f"{where} is {text.strip()!r}, expected a number") from None
+        raise InputFileError(f"{where} is {text.strip()!r}, expected a number") from None
     if not math.isfinite(value):
-        raise CryodedupError(f"{where} is {text.strip()!r}, expected a finite number")
+        raise InputFileError(f"{where} is {text.strip()!r}, expected a finite number")
     if abs(value) > bound:
-        raise CryodedupError(f"{where} is {text.strip()!r}, expected a number within ±{bound:g}{unit}")
+        raise InputFileError(f"{where} is {text.strip()!r}, expected a number within ±{bound:g}{unit}")
     return value
 
 
@@ -120,7 +120,7 @@ def calibration(text: str | None, where: str, unrecorded: list[str], name: str) 
         return None
     value = checked_number(text, where, math.inf)
     if value < 0:
-        raise CryodedupError(f"{where} is {text.strip()!r}, expected a positive number (0: not recorded)")
+        raise InputFileError(f"{where} is {text.strip()!r}, expected a positive number (0: not recorded)")
     if value == 0:
         unrecorded.append(name)
         return None
@@ -137,7 +137,7 @@ def readout_size(texts: tuple[str | None, str | None], where: str) -> tuple[int,
         return None
     values = [checked_number(t, where, MAX_READOUT_PX) for t in (nx, ny)]
     if any(v != int(v) for v in values):
-        raise CryodedupError(f"{where} is '{nx.strip()} {ny.strip()}', expected whole numbers of pixels")
+        raise InputFileError(f"{where} is '{nx.strip()} {ny.strip()}', expected whole numbers of pixels")
     if not all(values):
         return None
     return abs(int(values[0])), abs(int(values[1]))
@@ -172,7 +172,7 @@ def epu_time(text: str, where: str = "acquisitionDateTime") -> float | None:
             zone = timezone(sign * timedelta(hours=hours, minutes=minutes))
         stamp = datetime(year, month, day, hour, minute, second, tzinfo=zone).timestamp()
     except (ValueError, OverflowError) as err:
-        raise CryodedupError(
+        raise InputFileError(
             f"{where} is {text!r}, expected a date and time (YYYY-MM-DDThh:mm:ss, then decimals and a zone): {err}"
         ) from None
     return stamp + float("0." + (match.group(7) or "0"))
@@ -234,11 +234,11 @@ def _tree_elements(path: Path) -> Elements:
     except (ET.ParseError, LookupError, ValueError) as err:
         # LookupError: an encoding Python does not know (<?xml encoding="utfm16"?>, found by fuzzing);
         # ValueError: one expat cannot take (a multi-byte encoding other than UTF-8 or UTF-16).
-        raise CryodedupError(f"{path}: not an XML file ({err})") from None
+        raise InputFileError(f"{path}: not an XML file ({err})") from None
     except OSError as err:
-        raise CryodedupError(f"{path}: cannot read the file ({err.strerror})") from None
+        raise InputFileError(f"{path}: cannot read the file ({err.strerror})") from None
     if _local(root.tag) != "MicroscopeImage":
-        raise CryodedupError(f"{path}: root element <{_local(root.tag)}>, expected EPU's <MicroscopeImage>")
+        raise InputFileError(f"{path}: root element <{_local(root.tag)}>, expected EPU's <MicroscopeImage>")
     nodes = {key: _child(root, *key.split("/")) for key in EPU_ELEMENTS}
     return {key: None if node is None else (node.text or "", len(node) > 0) for key, node in nodes.items()}
 
@@ -249,7 +249,7 @@ def _acquisition(path: Path, found: Elements) -> Acquisition:
     def number(key: str, what: str, bound: float = MAX_COORDINATE, unit: str = "") -> float:
         element = found[key]
         if element is None:
-            raise CryodedupError(f"{path}: no {what} (expected an EPU data image's XML)")
+            raise InputFileError(f"{path}: no {what} (expected an EPU data image's XML)")
         return checked_number(element[0], f"{path}: {what}", bound, unit)
 
     def xy(key: str, what: str) -> tuple[float, float]:
@@ -269,7 +269,7 @@ def _acquisition(path: Path, found: Elements) -> Acquisition:
     )
     if not any(element is not None and element[1] for element in (found[BEAM_SHIFT], found[IMAGE_SHIFT])):
         # (EPU records both, moving the beam with one; with neither, the image's place is unknown)
-        raise CryodedupError(f"{path}: no <BeamShift> or <ImageShift> (expected an EPU data image's XML)")
+        raise InputFileError(f"{path}: no <BeamShift> or <ImageShift> (expected an EPU data image's XML)")
     beam = xy(BEAM_SHIFT, "<BeamShift>")
     image = xy(IMAGE_SHIFT, "<ImageShift>")
     unrecorded: list[str] = []
@@ -310,7 +310,7 @@ def mdoc_time(text: str, where: str = "DateTime") -> float | None:
             return datetime.strptime(words, layout).replace(tzinfo=timezone.utc).timestamp()
         except (ValueError, OverflowError):
             continue
-    raise CryodedupError(
+    raise InputFileError(
         f"{where} is {text.strip()!r}, expected a date and time as SerialEM writes it (08-Oct-21  07:39:08)"
     )
 
@@ -326,9 +326,9 @@ def _mdoc_sections(path: Path) -> tuple[dict[str, str], list[tuple[str, int, dic
     try:
         text = check_regular_file(path, "a SerialEM .mdoc").read_bytes().decode("utf-8", errors="replace")
     except OSError as err:
-        raise CryodedupError(f"{path}: cannot read the file ({err.strerror})") from None
+        raise InputFileError(f"{path}: cannot read the file ({err.strerror})") from None
     if "\0" in text[:4096]:
-        raise CryodedupError(f"{path}: binary content, expected a SerialEM .mdoc (text)")
+        raise InputFileError(f"{path}: binary content, expected a SerialEM .mdoc (text)")
     header: dict[str, str] = {}
     sections: list[tuple[str, int, dict[str, str]]] = []
     current = header
@@ -343,7 +343,7 @@ def _mdoc_sections(path: Path) -> tuple[dict[str, str], list[tuple[str, int, dic
         elif "=" in line:
             key, value = (part.strip() for part in line.split("=", 1))
             if key in MDOC_KEYS and key in current:  # which one SerialEM meant cannot be told
-                raise CryodedupError(f"{path}: line {number}: {key} given twice in one section")
+                raise InputFileError(f"{path}: line {number}: {key} given twice in one section")
             current[key] = value
     return header, sections
 
@@ -356,7 +356,7 @@ def _mdoc_pair(
         return None
     parts = values[key].split()
     if len(parts) != 2:
-        raise CryodedupError(f"{where}: {key} = {values[key]!r}, expected two numbers")
+        raise InputFileError(f"{where}: {key} = {values[key]!r}, expected two numbers")
     x, y = (checked_number(t, f"{where}: {key}", bound, unit) for t in parts[:2])
     return x, y
 
@@ -371,7 +371,7 @@ def read_mdoc(path: StrPath) -> list[Acquisition]:
     path = Path(path)
     header, sections = _mdoc_sections(path)
     if not sections:
-        raise CryodedupError(f"{path}: no [FrameSet = N] or [ZValue = N] section (is this a SerialEM .mdoc?)")
+        raise InputFileError(f"{path}: no [FrameSet = N] or [ZValue = N] section (is this a SerialEM .mdoc?)")
     own = image_key(path.name)
     header_psize = header.get("PixelSpacing")
     out = []
@@ -381,11 +381,11 @@ def read_mdoc(path: StrPath) -> list[Acquisition]:
         where = f"{path}: section [{title}] at line {line}"
         stage = _mdoc_pair(values, "StagePosition", where, unit=" µm")
         if stage is None:
-            raise CryodedupError(f"{where} has no StagePosition")
+            raise InputFileError(f"{where} has no StagePosition")
         shift = _mdoc_pair(values, "ImageShift", where) or (0.0, 0.0)
         size = values["UncroppedSize"].split() if "UncroppedSize" in values else []
         if size and len(size) < 2:
-            raise CryodedupError(f"{where}: UncroppedSize = {values['UncroppedSize']!r}, expected two numbers")
+            raise InputFileError(f"{where}: UncroppedSize = {values['UncroppedSize']!r}, expected two numbers")
         frames = values.get("SubFramePath", "").replace("\\", "/").rsplit("/", 1)[-1]
         numbered = own if len(sections) == 1 else f"{own}_{title.split('=')[1].strip()}"
         unrecorded: list[str] = []
@@ -407,7 +407,7 @@ def read_mdoc(path: StrPath) -> list[Acquisition]:
             )
         )
     if not out:
-        raise CryodedupError(f"{path}: no [FrameSet = N] or [ZValue = N] section (is this a SerialEM .mdoc?)")
+        raise InputFileError(f"{path}: no [FrameSet = N] or [ZValue = N] section (is this a SerialEM .mdoc?)")
     _one_section_per_image(path, out, [line for title, line, _ in sections if title.startswith(("FrameSet", "ZValue"))])
     return out
 
@@ -417,7 +417,7 @@ def _one_section_per_image(path: Path, acquisitions: list[Acquisition], lines: l
     first: dict[str, int] = {}
     for a, line in zip(acquisitions, lines):
         if a.name in first:
-            raise CryodedupError(
+            raise InputFileError(
                 f"{path}: the section at line {line} describes image {a.name}, as the section at line "
                 f"{first[a.name]} does; one section per image"
             )
@@ -481,11 +481,11 @@ def read_files(files: Sequence[Path]) -> list[Acquisition]:
         elif suffix == ".mdoc":
             out += read_mdoc(path)
         elif suffix != NAV_EXTENSION:  # (a Navigator is read by place: it links, it places nothing)
-            raise CryodedupError(f"{path}: expected an EPU .xml, a SerialEM .mdoc or a SerialEM Navigator .nav")
+            raise InputFileError(f"{path}: expected an EPU .xml, a SerialEM .mdoc or a SerialEM Navigator .nav")
     names: dict[str, Path] = {}
     for a in out:
         if a.name in names and names[a.name] != a.source:
-            raise CryodedupError(
+            raise InputFileError(
                 f"{a.source}: describes image {a.name}, which {names[a.name]} describes too; give one of them"
             )
         names[a.name] = a.source

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..errors import CryodedupError
+from ..errors import CryodedupError, InputFileError
 from .files import check_regular_file
 
 if TYPE_CHECKING:
@@ -55,11 +55,11 @@ def _open_mrc_as_stored(path: Path) -> tuple[MrcMemmap, np.ndarray]:
         shape = None if data is None else data.shape
         mrc.close()
         why = f" ({caught[0].message})" if caught else ""
-        raise CryodedupError(f"{path}: expected one 2-D image, found data of shape {shape}{why}")
+        raise InputFileError(f"{path}: expected one 2-D image, found data of shape {shape}{why}")
     if data.dtype.kind == "c":
         mode = int(mrc.header.mode)
         mrc.close()
-        raise CryodedupError(f"{path}: complex pixels (MRC mode {mode}): a Fourier transform, not an image")
+        raise InputFileError(f"{path}: complex pixels (MRC mode {mode}): a Fourier transform, not an image")
     return mrc, data.reshape(data.shape[-2:])
 
 
@@ -93,7 +93,7 @@ def mrc_layout(path: Path) -> MrcLayout:
     except CryodedupError:
         raise
     except (OSError, ValueError) as err:
-        raise CryodedupError(f"{path}: cannot read the MRC file ({err})") from None
+        raise InputFileError(f"{path}: cannot read the MRC file ({err})") from None
     psize = float(mrc.voxel_size.x)
     offset = int(mrc.header.nbytes) + int(mrc.header.nsymbt)
     mrc.close()
@@ -114,5 +114,5 @@ def map_mrc(path: Path, layout: MrcLayout) -> np.ndarray:
     try:
         data = np.memmap(path, dtype=np.dtype(layout.dtype), mode="r", offset=layout.offset, shape=layout.shape)
     except (OSError, ValueError) as err:
-        raise CryodedupError(f"{path}: cannot map the image its MRC header described ({err}); changed?") from None
+        raise InputFileError(f"{path}: cannot map the image its MRC header described ({err}); changed?") from None
     return _supported_pixels(data)

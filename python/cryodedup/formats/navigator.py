@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import CryodedupError
+from ..errors import InputFileError
 from .files import check_regular_file
 
 __all__ = ["NavItem", "Navigator", "link", "map_labels", "read_nav"]
@@ -60,20 +60,20 @@ def read_nav(path: Path | str) -> Navigator:
     try:
         size = path.stat().st_size
         if size > MAX_NAV_BYTES:
-            raise CryodedupError(
+            raise InputFileError(
                 f"{path}: {size:,} bytes, expected a SerialEM Navigator file of at most {MAX_NAV_BYTES:,} bytes"
             )
         data = path.read_bytes()
     except OSError as err:
-        raise CryodedupError(f"{path}: cannot read the file ({err.strerror})") from None
+        raise InputFileError(f"{path}: cannot read the file ({err.strerror})") from None
     if b"\0" in data[:4096]:
-        raise CryodedupError(f"{path}: binary content, expected a SerialEM Navigator .nav (text)")
+        raise InputFileError(f"{path}: binary content, expected a SerialEM Navigator .nav (text)")
     start = data.lstrip(b"\xef\xbb\xbf \t\r\n")[:64]
     if start.startswith(b"<"):
         return Navigator(path, _xml_items(path, data))
     text = data.decode("utf-8", errors="replace")
     if start.startswith(b"Version"):  # (SerialEM before 3.6: one tab-delimited line per item)
-        raise CryodedupError(
+        raise InputFileError(
             f"{path}: line 1: a tab-delimited Navigator file (SerialEM before 3.6), expected the autodoc one "
             "(AdocVersion = 2.00): open it in SerialEM's Navigator and save it again"
         )
@@ -99,7 +99,7 @@ def _autodoc_items(path: Path, text: str) -> list[NavItem]:
         section = SECTION.fullmatch(line)
         if section:
             if not version_seen:
-                raise CryodedupError(
+                raise InputFileError(
                     f"{path}: line {number}: a section before AdocVersion, expected a SerialEM Navigator file "
                     "(AdocVersion = 2.00 on its first line)"
                 )
@@ -112,26 +112,26 @@ def _autodoc_items(path: Path, text: str) -> list[NavItem]:
         key, equals, value = line.partition("=")
         key, value = key.strip(), value.strip()
         if not equals or not key:
-            raise CryodedupError(f"{path}: line {number}: {line[:60]!r}, expected 'key = value' or '[Item = LABEL]'")
+            raise InputFileError(f"{path}: line {number}: {line[:60]!r}, expected 'key = value' or '[Item = LABEL]'")
         if not version_seen:
             if key != "AdocVersion":
-                raise CryodedupError(
+                raise InputFileError(
                     f"{path}: line {number}: {key} before AdocVersion, expected a SerialEM Navigator file "
                     "(AdocVersion = 2.00 on its first line)"
                 )
             if not VERSION.fullmatch(value):
-                raise CryodedupError(f"{path}: line {number}: AdocVersion is {value!r}, expected a number (2.00)")
+                raise InputFileError(f"{path}: line {number}: AdocVersion is {value!r}, expected a number (2.00)")
             version_seen = True
         elif label is not None and key in ITEM_KEYS:
             if key in values:
-                raise CryodedupError(
+                raise InputFileError(
                     f"{path}: line {number}: {key} given twice in [Item = {label}] (first at line {lines[key]})"
                 )
             values[key], lines[key] = (value, f"{path}: line {number}"), number
     if label is not None:
         items.append(_item(label, where, values))
     if not version_seen:
-        raise CryodedupError(f"{path}: no AdocVersion line, expected a SerialEM Navigator file (AdocVersion = 2.00)")
+        raise InputFileError(f"{path}: no AdocVersion line, expected a SerialEM Navigator file (AdocVersion = 2.00)")
     return items
 
 
@@ -140,22 +140,22 @@ def _xml_items(path: Path, data: bytes) -> list[NavItem]:
     try:
         root = ET.fromstring(data)
     except (ET.ParseError, LookupError, ValueError) as err:
-        raise CryodedupError(f"{path}: not an XML file ({err})") from None
+        raise InputFileError(f"{path}: not an XML file ({err})") from None
     if root.tag != "navigator":
-        raise CryodedupError(f"{path}: root element <{root.tag}>, expected SerialEM's <navigator>")
+        raise InputFileError(f"{path}: root element <{root.tag}>, expected SerialEM's <navigator>")
     items = []
     for element in root:
         if element.tag != "Item":
             continue
         label = element.get("name")
         if label is None:
-            raise CryodedupError(f'{path}: an <Item> without a name attribute, expected <Item name="LABEL">')
+            raise InputFileError(f'{path}: an <Item> without a name attribute, expected <Item name="LABEL">')
         where = f'{path}: <Item name="{label}">'
         values: dict[str, tuple[str, str]] = {}
         for child in element:
             if child.tag in ITEM_KEYS:
                 if child.tag in values:
-                    raise CryodedupError(f"{where}: <{child.tag}> given twice")
+                    raise InputFileError(f"{where}: <{child.tag}> given twice")
                 values[child.tag] = ((child.text or "").strip(), f"{where}: <{child.tag}>")
         items.append(_item(label.strip(), where, values))
     return items
@@ -189,10 +189,10 @@ VERSION = re.compile(r"[0-9]+(?:\.[0-9]*)?")
 def _whole(text: str, where: str) -> int:
     """``text`` as a whole number within SerialEM's ``int``; else an error naming ``where`` and the value."""
     if not WHOLE.fullmatch(text):
-        raise CryodedupError(f"{where} is {text!r}, expected a whole number")
+        raise InputFileError(f"{where} is {text!r}, expected a whole number")
     value = int(text)
     if abs(value) > MAX_ID:
-        raise CryodedupError(f"{where} is {text!r}, expected a whole number within ±{MAX_ID} (SerialEM's int)")
+        raise InputFileError(f"{where} is {text!r}, expected a whole number within ±{MAX_ID} (SerialEM's int)")
     return value
 
 

@@ -55,27 +55,10 @@ def read_particle_files(
             inputs[0], outdir, request.copick, request.score_read, request.row_read.orientations, warn, log
         )
     outdir = outdir or Path(".")
-    import_lists = [may_be_import_list(p) for p in inputs]
+    import_lists = _import_lists(inputs)
     if any(import_lists):
-        from .star.import_lists import is_import_list
-
-        import_lists = [listed and is_import_list(p) for p, listed in zip(inputs, import_lists)]
+        return _read_with_import_lists(inputs, import_lists, outdir, request, warn, log)
     scale, score_read, row_read = request.scale, request.score_read, request.row_read
-    if any(import_lists):
-        from .star.import_particles import read_import_lists, read_lists_and_particles
-
-        _refuse_own_pixel_sizes(inputs, scale, [p for p, listed in zip(inputs, import_lists) if listed])
-
-        if all(import_lists):
-            return _matched(read_import_lists(inputs, outdir, scale, score_read, warn, log), inputs, scale, warn)
-        others = [p for p, listed in zip(inputs, import_lists) if not listed]
-        if any(is_dynamo_table(p) or is_picker_output(p) for p in others):
-            raise CryodedupError(
-                "inputs mix RELION 5 import lists and picker or Dynamo files; an import list is deduplicated "
-                "alone, with other lists or with RELION tomography particle files"
-            )
-        joined = read_lists_and_particles(inputs, import_lists, outdir, scale, score_read, row_read, warn, log)
-        return _matched(joined, inputs, scale, warn)
     dynamo = {is_dynamo_table(p) for p in inputs}
     if dynamo == {True}:
         from .dynamo import read_dynamo_tables
@@ -84,9 +67,53 @@ def read_particle_files(
         return _matched(tables, inputs, scale, warn)
     if len(dynamo) > 1:
         raise CryodedupError("inputs mix Dynamo tables (.tbl) and other files; deduplicate each kind on its own")
+    return _read_picks_or_particles(inputs, kinds == {True}, outdir, request, warn, log, one_pass)
+
+
+def _import_lists(inputs: list[Path]) -> list[bool]:
+    """Whether each input is a RELION 5 import list (its name first, then its columns when the name may be one)."""
+    import_lists = [may_be_import_list(p) for p in inputs]
+    if not any(import_lists):
+        return import_lists
+    from .star.import_lists import is_import_list
+
+    return [listed and is_import_list(p) for p, listed in zip(inputs, import_lists)]
+
+
+def _read_with_import_lists(
+    inputs: list[Path], import_lists: list[bool], outdir: Path, request: ReadRequest, warn: Warn, log: Log
+) -> ParticleSet:
+    """Inputs of which some are RELION 5 import lists: the lists alone, or with RELION tomography particle files."""
+    from .star.import_particles import read_import_lists, read_lists_and_particles
+
+    scale, score_read, row_read = request.scale, request.score_read, request.row_read
+    _refuse_own_pixel_sizes(inputs, scale, [p for p, listed in zip(inputs, import_lists) if listed])
+    if all(import_lists):
+        return _matched(read_import_lists(inputs, outdir, scale, score_read, warn, log), inputs, scale, warn)
+    others = [p for p, listed in zip(inputs, import_lists) if not listed]
+    if any(is_dynamo_table(p) or is_picker_output(p) for p in others):
+        raise CryodedupError(
+            "inputs mix RELION 5 import lists and picker or Dynamo files; an import list is deduplicated "
+            "alone, with other lists or with RELION tomography particle files"
+        )
+    joined = read_lists_and_particles(inputs, import_lists, outdir, scale, score_read, row_read, warn, log)
+    return _matched(joined, inputs, scale, warn)
+
+
+def _read_picks_or_particles(
+    inputs: list[Path],
+    cryosparc: bool,
+    outdir: Path,
+    request: ReadRequest,
+    warn: Warn,
+    log: Log,
+    one_pass: AskOnePass | None,
+) -> ParticleSet:
+    """Pickers' coordinates, particle files (STAR, or CryoSPARC with ``cryosparc``), or refined particles with picks."""
+    scale, score_read, row_read = request.scale, request.score_read, request.row_read
     is_picks = [is_picker_output(p) for p in inputs]
     pickers = set(is_picks)
-    if len(pickers) > 1 and kinds == {False}:  # refined particles and hand picks (issue 64)
+    if len(pickers) > 1 and not cryosparc:  # refined particles and hand picks (issue 64)
         from .particles_with_picks import read_particles_with_picks
 
         joined = read_particles_with_picks(
@@ -105,7 +132,7 @@ def read_particle_files(
         return read_picker_outputs(
             inputs, outdir, scale, score_read, request.output_format, warn, log, request.moves_inputs
         )
-    if kinds == {True}:
+    if cryosparc:
         from .cryosparc.particles import read_cs_files
 
         return _matched(read_cs_files(inputs, outdir, scale, score_read, row_read, warn, log), inputs, scale, warn)

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..errors import CryodedupError
+from ..errors import CryodedupError, InputFileError
 from ..particle_set import Log, ParticleSet, SubsetWriter, Warn
 
 if TYPE_CHECKING:
@@ -63,7 +63,7 @@ def read_particles_with_picks(
         )
     for name, what in _ROWS_PICKS_LACK.items():
         if getattr(particles, name) is not None:
-            raise CryodedupError(
+            raise InputFileError(
                 f"{stars[0]}: its {what} have no counterpart in the picks of {pickers[0]}; "
                 "deduplicate the particle files on their own"
             )

@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from ..errors import CryodedupError
+from ..errors import CryodedupError, InputFileError
 from ..paths import StrPath
 from .files import check_regular_file
 from .picker_formats import FORMATS, name_suffixes, pick_suffixes, sniffed, table_suffixes
@@ -59,7 +59,7 @@ def refuse_metadata_input(path: StrPath, instead: str) -> None:
     names neither the mistake nor the option it belongs to.
     """
     if Path(path).suffix.lower() in METADATA_SUFFIXES:
-        raise CryodedupError(
+        raise InputFileError(
             f"{path}: microscope metadata (EPU .xml or SerialEM .mdoc), not {instead}; "
             "it is read by `cryodedup micrographs --metadata`"
         )
@@ -124,7 +124,7 @@ def picker_files(paths: StrPath | Sequence[StrPath]) -> tuple[list[Path], str]:
         files = _folder_files(files[0])
     kinds = {_kind(f) for f in files}
     if len(kinds) > 1:
-        raise CryodedupError(
+        raise InputFileError(
             f"{source_text(paths)}: mixes coordinate formats ({', '.join(sorted(kinds))}); give one picker per input"
         )
     return files, kinds.pop()
@@ -144,10 +144,10 @@ def expand(paths: StrPath | Sequence[StrPath]) -> list[Path]:
         if is_glob(text) and not Path(text).exists():
             matches = sorted(glob.glob(text))
             if not matches:
-                raise CryodedupError(f"{text}: no file matches this pattern")
+                raise InputFileError(f"{text}: no file matches this pattern")
             files += [Path(m) for m in matches]
         elif not Path(text).exists():
-            raise CryodedupError(f"{text}: file not found")
+            raise InputFileError(f"{text}: file not found")
         else:
             files.append(Path(text))
     if len(files) > 1 and any(f.is_dir() for f in files):
@@ -280,7 +280,7 @@ def _kind(path: Path) -> str:
     """The format of one file, from its name and first bytes; unknown files are refused."""
     name = path.name
     if path.is_dir():
-        raise CryodedupError(f"{path}: give one folder, or files, per input")
+        raise InputFileError(f"{path}: give one folder, or files, per input")
     if name.startswith("coords_suffix_") and name.endswith(".star"):
         return "relion-suffix"
     for suffix, kind in name_suffixes():
@@ -294,7 +294,7 @@ def _kind(path: Path) -> str:
         return told
     if first.lstrip().startswith("data_") or "\ndata_" in head:
         return _star_kind(path)
-    raise CryodedupError(
+    raise InputFileError(
         f"{path}: not a picker coordinate file cryodedup reads ({', '.join(f.read_as for f in FORMATS)})"
     )
 
@@ -317,12 +317,12 @@ def _star_kind(path: Path) -> str:
         if "rlnCoordinateX" in labels and "rlnMicrographName" not in labels:
             return "relion"
         if "rlnMicrographName" in labels and ("rlnCoordinateX" in labels or "rlnImageName" in labels):
-            raise CryodedupError(
+            raise InputFileError(
                 f"{path}: a particle STAR (rlnMicrographName with coordinates), not a picker's coordinate file "
                 "(a folder or a quoted pattern is read as one picker's per-micrograph files): give each particle "
                 "STAR as an input of its own, or the pattern without quotes"
             )
-    raise CryodedupError(
+    raise InputFileError(
         f"{path}: a STAR file without picks: expected data_coordinate_files (autopick.star) or a loop with "
         "rlnCoordinateX/rlnCoordinateY (a per-micrograph coordinate file)"
     )

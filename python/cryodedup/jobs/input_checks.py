@@ -14,7 +14,7 @@ from typing import NoReturn
 import numpy as np
 
 from ..algo import MAX_CENTRE
-from ..errors import CryodedupError
+from ..errors import CryodedupError, InputFileError
 from ..formats.files import check_regular_file
 from ..formats.sniff import is_glob, refuse_metadata_input
 from ..particle_set import ParticleSet
@@ -34,7 +34,7 @@ def check_input_paths(inputs: list[Path]) -> None:
             st = os.stat(path)
         except FileNotFoundError:
             if not is_glob(path):
-                raise CryodedupError(f"{path}: file not found") from None
+                raise InputFileError(f"{path}: file not found") from None
             continue  # a glob of picker files: its reader says when it matches nothing
         except OSError:
             continue  # e.g. a folder without permission: the reader names the error

@@ -30,7 +30,7 @@ from ..algo.registration import (
     support_masks,
     vote_pairs,
 )
-from ..errors import CryodedupError, one_line
+from ..errors import CryodedupError, FramesError, one_line
 from ..labels import input_labels
 from ..options import ParticleOptions
 from ..particle_set import MovingSubsetWriter, ParticleSet, Warn
@@ -213,7 +213,7 @@ def check_registration(
         message = "; ".join(p["message"] for p in fired)
         fix = _fix_words(particles, options, fired)
         if options.registration == "check":
-            raise CryodedupError(
+            raise FramesError(
                 f"{message}. A merge in two frames compares picks that do not correspond: {fix}, or give "
                 "--registration warn to merge the inputs as they are"
             )

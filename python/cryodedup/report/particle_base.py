@@ -21,8 +21,10 @@ from ..particle_set import ParticleSet
 from .canvas import TICK_TEXT, Canvas, Panel, Picture, nice_ticks, text_width, tick_labels
 
 __all__ = [
+    "DISPLACED_COLOUR",
     "OTHER_SPECIES_COLOUR",
     "PLOT_SIZE",
+    "UNCONFIRMED_COLOUR",
     "ParticleDetails",
     "ScoreCounts",
     "headroom",
@@ -36,6 +38,9 @@ PLOT_SIZE = (770, 440)  # PNG pixels of a one-plot picture (7 x 4 inches at 110 
 #: No green or red: those say kept and rejected.
 SPECIES_COLOURS = ("#1f77b4", "#ff7f0e", "#9467bd", "#17becf", "#8c564b", "#e377c2")
 OTHER_SPECIES_COLOUR = "#999999"
+#: Two fates of a pick, drawn alike in the consensus bars and on a micrograph's picks.
+UNCONFIRMED_COLOUR = "#7b3294"  # kept as no duplicate, then rejected for lack of support
+DISPLACED_COLOUR = "#e66101"  # kept within its species, then displaced by a pick of another species
 #: The species whose distances a title names, at most (then how many more).
 SPECIES_NAMED = 4
 

@@ -79,24 +79,7 @@ def particle_rows(s: dict) -> list[Row]:
         rows.append(("Moved", "\n".join(moved)))
     rows += species_rows(s["species"]) if s.get("species") else []
     if s.get("copick"):
-        c = s["copick"]
-        written = c.get("written_as")
-        into = f"; kept picks written as user {written['user']}, session {written['session']}" if written else ""
-        left = c.get("left_out")
-        skipped = (
-            f"\nleft out, written by cryodedup earlier: {', '.join(left)}"
-            "\n(name their user in --copick-users to read them)"
-            if left
-            else ""
-        )
-        centring = f"\nSTAR files: {c['star_centring']}" if c.get("star_centring") else ""
-        rows.append(
-            (
-                "copick",
-                f"{c['config']}: {counted(c['pick_sets'], 'pick set')} on {counted(c['runs'], 'run')}"
-                f"{into}{skipped}{centring}",
-            )
-        )
+        rows.append(("copick", _copick_text(s["copick"])))
     if s.get("filaments"):
         f = s["filaments"]
         tubes = f"{f['tubes']:,} tube{'' if f['tubes'] == 1 else 's'}"
@@ -106,18 +89,9 @@ def particle_rows(s: dict) -> list[Row]:
     rows += import_list_rows(s.get("import_lists"))
     if s.get("output_format"):
         rows.append(("Output format", s["output_format"]))
-    score_text = f"{score['column']} ({score['order']} first)" if score["column"] else score["order"]
-    if score.get("normalized"):
-        score_text += f"; {score['normalized']}"
-    if score.get("scale"):
-        score_text += f"; {score['scale']} (--score-normalize rank)"
-    if score.get("without_score"):
-        score_text += f"\n{score['without_score']:,} picks without a score: ranked last"
-    if score.get("ties"):
-        score_text += f"\n{score['ties']['message']}"
     rows += [
         ("Shift", s["shift"]),
-        ("Score", score_text),
+        ("Score", _score_text(score)),
         *priority_rows(s.get("priority"), [i["file"] for i in s["inputs"]]),
         *same_image_rows(s.get("same_image")),
         *particle_name_rows(s.get("particle_names")),
@@ -126,6 +100,36 @@ def particle_rows(s: dict) -> list[Row]:
         ("Time", particle_time(s)),
     ]
     return rows
+
+
+def _copick_text(c: dict) -> str:
+    """The copick row: the project, its pick sets and runs, where the kept picks went, the sets left out."""
+    written = c.get("written_as")
+    into = f"; kept picks written as user {written['user']}, session {written['session']}" if written else ""
+    left = c.get("left_out")
+    skipped = (
+        f"\nleft out, written by cryodedup earlier: {', '.join(left)}\n(name their user in --copick-users to read them)"
+        if left
+        else ""
+    )
+    centring = f"\nSTAR files: {c['star_centring']}" if c.get("star_centring") else ""
+    return (
+        f"{c['config']}: {counted(c['pick_sets'], 'pick set')} on {counted(c['runs'], 'run')}{into}{skipped}{centring}"
+    )
+
+
+def _score_text(score: dict) -> str:
+    """The score row: the column and its order, its normalisation, the picks without one, the ties."""
+    text = f"{score['column']} ({score['order']} first)" if score["column"] else score["order"]
+    if score.get("normalized"):
+        text += f"; {score['normalized']}"
+    if score.get("scale"):
+        text += f"; {score['scale']} (--score-normalize rank)"
+    if score.get("without_score"):
+        text += f"\n{score['without_score']:,} picks without a score: ranked last"
+    if score.get("ties"):
+        text += f"\n{score['ties']['message']}"
+    return text
 
 
 def unless_plain(matching: dict | None) -> dict | None:

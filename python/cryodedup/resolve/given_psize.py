@@ -21,7 +21,7 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 
-from ..errors import CryodedupError
+from ..errors import PixelSizeError
 from ..particle_set import StatedPixelSizes
 
 __all__ = [
@@ -205,7 +205,7 @@ def check_given_psize(
     if against is None:
         return None
     if not insist:
-        raise CryodedupError(f"{option} {given:g} Å {against}; {hint}, or {INSIST} to use {given:g}")
+        raise PixelSizeError(f"{option} {given:g} Å {against}; {hint}, or {INSIST} to use {given:g}")
     return Insisted(option, given, against)
 
 

@@ -15,7 +15,7 @@ from typing import TypeVar
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ..errors import CryodedupError
+from ..errors import CryodedupError, InputFileError
 from .micrograph_names import listed_by_file_name, name_key
 
 __all__ = ["MIC_PSIZE", "ListedPixelSizes", "pixel_size_entries", "pixel_size_of_rows", "resolve_pixel_size"]
@@ -108,7 +108,7 @@ class ListedPixelSizes:
         bad = np.flatnonzero(~(values > 0))
         if len(bad):
             name = names[bad[0]]
-            raise CryodedupError(
+            raise InputFileError(
                 f"{_place(where, name)}: micrograph {name!r} has no pixel size in {self.path} ({self.field} is "
                 f"{values[bad[0]]:g}); give it with --mic-psize"
             )
@@ -130,7 +130,7 @@ class ListedPixelSizes:
             name, listed = by_name.ambiguous[0]
             choices = ", ".join(f"{other} ({self.psizes[other]:g} Å)" for other in listed[:3])
             more = f"; {len(by_name.ambiguous)} micrographs alike" if len(by_name.ambiguous) > 1 else ""
-            raise CryodedupError(
+            raise InputFileError(
                 f"{_place(where, name)}: micrograph {name!r} is not in {self.path} by its path, and its file name "
                 f"{name_key(name)} names {len(listed)} micrographs there with different pixel sizes: {choices}{more}; "
                 "which one it is cannot be told: give a micrographs STAR that lists it by its path, or --mic-psize"

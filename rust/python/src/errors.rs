@@ -1,7 +1,7 @@
 //! The one mapping of the core's errors to Python exceptions. A mistake in a user's input
 //! (a STAR file that breaks the syntax, a picker file that cannot be read) is raised as the
-//! package's own `cryodedup.errors.CryodedupError`, its message naming the file: the Python
-//! layer lets it through as it is. An output that cannot be written is an `OSError` with its
+//! package's own `cryodedup.errors.InputFileError` (a `CryodedupError`), its message naming
+//! the file: the Python layer lets it through as it is. An output that cannot be written is an `OSError` with its
 //! path, as Python's own `open` raises it; a call the Python layer should never make (bad
 //! columns, mismatched arrays) a `ValueError`.
 
@@ -14,7 +14,7 @@ use cryodedup_core::images::RunsMismatch;
 use pyo3::exceptions::{PyOSError, PyValueError};
 use pyo3::PyErr;
 
-pyo3::import_exception!(cryodedup.errors, CryodedupError);
+pyo3::import_exception!(cryodedup.errors, InputFileError);
 
 /// A core error, with what Python needs to raise it.
 #[derive(Debug)]
@@ -77,10 +77,10 @@ impl From<CoreError> for PyErr {
     fn from(e: CoreError) -> PyErr {
         match e {
             CoreError::Input { path, error: Error::Io(error) } => {
-                CryodedupError::new_err(format!("{}: cannot read the file ({error})", path.display()))
+                InputFileError::new_err(format!("{}: cannot read the file ({error})", path.display()))
             }
-            CoreError::Input { path, error } => CryodedupError::new_err(format!("{}: {error}", path.display())),
-            CoreError::Named(error) => CryodedupError::new_err(error.to_string()),
+            CoreError::Input { path, error } => InputFileError::new_err(format!("{}: {error}", path.display())),
+            CoreError::Named(error) => InputFileError::new_err(error.to_string()),
             CoreError::Output { path, error } => {
                 PyOSError::new_err((error.raw_os_error().unwrap_or(0), error.to_string(), path.display().to_string()))
             }

@@ -23,7 +23,7 @@ from numpy.typing import ArrayLike
 import cryodedup._core as _core
 
 from ..._core import KeyGroups
-from ...errors import CryodedupError
+from ...errors import CryodedupError, InputFileError
 from ...paths import StrPath
 from ..files import check_regular_file
 
@@ -55,12 +55,12 @@ def _one_row_per_particle(data: np.ndarray, path: Path) -> np.ndarray:
     """Refuses a numpy file that is not a one-dimensional table of named fields with a uid."""
     if not data.dtype.names or data.ndim != 1:
         shape = "x".join(map(str, data.shape))
-        raise CryodedupError(
+        raise InputFileError(
             f"{path}: a {shape} array{' of named fields' if data.dtype.names else ''}; a CryoSPARC dataset "
             "is a one-dimensional table of named fields"
         )
     if "uid" not in data.dtype.names:
-        raise CryodedupError(f"{path}: no uid field; every CryoSPARC dataset has one")
+        raise InputFileError(f"{path}: no uid field; every CryoSPARC dataset has one")
     fields = data.dtype.fields
     assert fields is not None, "a dtype with names has fields"
     _check_field_kinds({name: fields[name][0].base for name in data.dtype.names}, path)
@@ -94,7 +94,7 @@ def _check_field_kinds(kinds: dict[str, np.dtype], path: Path) -> None:
     for name, dtype in kinds.items():
         expected = FIELD_KINDS.get(name)
         if expected is not None and dtype.kind not in expected[0]:
-            raise CryodedupError(f"{path}: field {name} holds {dtype} values, expected {expected[1]}")
+            raise InputFileError(f"{path}: field {name} holds {dtype} values, expected {expected[1]}")
 
 
 def _check_distinct_uids(uid: np.ndarray, path: Path) -> None:
@@ -106,7 +106,7 @@ def _check_distinct_uids(uid: np.ndarray, path: Path) -> None:
         values, counts = np.unique(uid, return_counts=True)
         repeated = None if len(values) == len(uid) else (values[counts > 1][0], counts.max())
     if repeated is not None:
-        raise CryodedupError(f"{path}: uid {repeated[0]} is held by {repeated[1]} rows; each particle has its own uid")
+        raise InputFileError(f"{path}: uid {repeated[0]} is held by {repeated[1]} rows; each particle has its own uid")
 
 
 class CsFile:
@@ -146,10 +146,10 @@ class CsFile:
         except CryodedupError:
             raise
         except Exception as err:  # numpy and cryosparc-tools raise many kinds on bad bytes
-            raise CryodedupError(f"{path}: not a readable CryoSPARC dataset, truncated or corrupted ({err})") from None
+            raise InputFileError(f"{path}: not a readable CryoSPARC dataset, truncated or corrupted ({err})") from None
         if not magic:
-            raise CryodedupError(f"{path}: the file is empty")
-        raise CryodedupError(f"{path}: not a CryoSPARC .cs file (it starts with neither \\x93NUMPY nor \\x95CSDAT)")
+            raise InputFileError(f"{path}: the file is empty")
+        raise InputFileError(f"{path}: not a CryoSPARC .cs file (it starts with neither \\x93NUMPY nor \\x95CSDAT)")
 
     @property
     def fields(self) -> list[str]:
@@ -238,7 +238,7 @@ def check_csdat(path: Path, data: bytes) -> None:
     """
 
     def fail(what: str) -> NoReturn:
-        raise CryodedupError(f"{path}: not a readable CryoSPARC dataset, truncated or corrupted: {what}")
+        raise InputFileError(f"{path}: not a readable CryoSPARC dataset, truncated or corrupted: {what}")
 
     pos = len(CSDAT_MAGIC)
     if len(data) < pos + 4:
@@ -367,14 +367,14 @@ class CsGroup:
             results = csg["results"]
             metafiles = {slot: spec["metafile"] for slot, spec in results.items()}
         except RecursionError:
-            raise CryodedupError(f"{path}: nested too deeply to be a CryoSPARC result group (.csg)") from None
+            raise InputFileError(f"{path}: nested too deeply to be a CryoSPARC result group (.csg)") from None
         except (yaml.YAMLError, KeyError, TypeError, AttributeError, UnicodeDecodeError) as err:
-            raise CryodedupError(
+            raise InputFileError(
                 f"{path}: not a CryoSPARC result group (.csg) with a results: section ({' '.join(str(err).split())})"
             ) from None
         names = list(dict.fromkeys(metafiles.values()))
         if not names:
-            raise CryodedupError(f"{path}: its results: section names no .cs file (a CryoSPARC result group expected)")
+            raise InputFileError(f"{path}: its results: section names no .cs file (a CryoSPARC result group expected)")
         files = [CsFile.load(_metafile(path, name)) for name in names]
         order = [np.arange(len(files[0]))]
         uid0 = files[0].column("uid")
@@ -471,16 +471,16 @@ def _metafile(csg: Path, name: object) -> Path:
     cryodedup read (or, with --force, overwrite) files the user did not give.
     """
     if not isinstance(name, str) or not name:
-        raise CryodedupError(f"{csg}: a metafile entry is {name!r}, expected a file name such as '>particles.cs'")
+        raise InputFileError(f"{csg}: a metafile entry is {name!r}, expected a file name such as '>particles.cs'")
     relative = name[1:] if name.startswith(">") else name
     target = csg.parent / relative
     inside = os.path.realpath(csg.parent)
     if os.path.isabs(relative) or not os.path.realpath(target).startswith(inside.rstrip(os.sep) + os.sep):
-        raise CryodedupError(
+        raise InputFileError(
             f"{csg}: metafile {name!r} lies outside the folder of the .csg; give that .cs file itself as an input"
         )
     if not target.exists():
-        raise CryodedupError(f"{csg}: refers to {name!r}, and {target} does not exist")
+        raise InputFileError(f"{csg}: refers to {name!r}, and {target} does not exist")
     return target
 
 
@@ -616,13 +616,13 @@ def _widened(old: np.dtype, added: np.dtype) -> np.dtype | None:
 def _align(uid0: np.ndarray, uid: np.ndarray, group: Path, path: Path | None) -> np.ndarray:
     """Rows of ``uid`` in the order of ``uid0``; the two must be the same set."""
     if len(uid) != len(uid0):
-        raise CryodedupError(f"{group}: {path} holds {len(uid)} particles, the group's first file {len(uid0)}")
+        raise InputFileError(f"{group}: {path} holds {len(uid)} particles, the group's first file {len(uid0)}")
     sorter = np.argsort(uid, kind="stable")
     pos = np.searchsorted(uid, uid0, sorter=sorter)
     pos = np.minimum(pos, len(uid) - 1) if len(uid) else pos
     rows = sorter[pos] if len(uid) else pos
     if len(uid) and not np.array_equal(uid[rows], uid0):
-        raise CryodedupError(f"{group}: {path} and the group's first file hold different particle uids")
+        raise InputFileError(f"{group}: {path} and the group's first file hold different particle uids")
     return rows
 
 
@@ -669,7 +669,7 @@ def as_text(values: ArrayLike, where: str) -> list[str]:
         return [v.decode() if isinstance(v, bytes) else str(v) for v in listed]
     except UnicodeDecodeError:
         bad = next(v for v in listed if isinstance(v, bytes) and not _is_utf8(v))
-        raise CryodedupError(f"{where}: {bad!r:.80} is not UTF-8 text (a path as CryoSPARC writes it)") from None
+        raise InputFileError(f"{where}: {bad!r:.80} is not UTF-8 text (a path as CryoSPARC writes it)") from None
 
 
 def _is_utf8(value: bytes) -> bool:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ...errors import CryodedupError
+from ...errors import InputFileError
 from ...paths import StrPath
 from .dataset import CsGroup, as_text
 
@@ -49,7 +49,7 @@ class Exposures:
             return None
         values = np.unique(self.group.column(PIXEL_SIZE_FIELD))
         if len(values) > 1:
-            raise CryodedupError(f"{self.group.path}: exposures have different pixel sizes ({values.tolist()})")
+            raise InputFileError(f"{self.group.path}: exposures have different pixel sizes ({values.tolist()})")
         return float(values[0]) if len(values) else None
 
     def shapes(self) -> dict[str, tuple[int, int]] | None:
@@ -75,7 +75,7 @@ def load_exposures(path: StrPath, fields: Sequence[str]) -> CsGroup:
     exposures = CsGroup.load(path)
     for needed in fields:
         if not exposures.has(needed):
-            raise CryodedupError(
+            raise InputFileError(
                 f"{path}: no {needed} field; expected CryoSPARC exposures with micrographs (the exposures output "
                 "of Patch Motion Correction, Patch CTF Estimation or Curate Exposures)"
             )

@@ -25,7 +25,7 @@ import cryodedup._core as _core
 from ..._core import CsLocations, KeyGroups
 from ...algo.audit import read_halves
 from ...algo.filaments import tube_ids
-from ...errors import CryodedupError
+from ...errors import CryodedupError, InputFileError
 from ...outputs import AtomicOutputs
 from ...particle_set import HalfSets, Images, Log, ParticleSet, PlacedSubsetWriter
 from ...paths import StrPath
@@ -240,7 +240,7 @@ def open_micrograph_names(path: Path) -> CsGroup:
     """
     group = CsGroup.load(path)
     if not (group.has(MICROGRAPH_UID) or group.has(MICROGRAPH_PATH)):
-        raise CryodedupError(f"{path}: {NO_MICROGRAPH_FIELD}")
+        raise InputFileError(f"{path}: {NO_MICROGRAPH_FIELD}")
     if len(group.files) > 1:
         single = CsFile(flatten(group), group.files[0].encoding)
         group = CsGroup(group.path, [single], dict.fromkeys(group.slots, 0), [np.arange(len(single))])
@@ -374,7 +374,7 @@ def _micrograph_groups(group: CsGroup) -> tuple[KeyGroups, str]:
     for key in ("location/micrograph_uid", "location/micrograph_path"):
         if group.has(key):
             return key_groups(group.column(key)), key
-    raise CryodedupError(
+    raise InputFileError(
         f"{group.path}: no location slot (location/micrograph_uid, center_x_frac, ...): the particles are "
         "not linked to micrographs, so their positions are unknown. Give the output of a job that keeps "
         "the location (an extraction, or a result group with its passthrough files)"
@@ -457,7 +457,7 @@ def _location_pixel_size(group: CsGroup, located: CsLocations | None) -> tuple[n
         psize = group.column(LOCATION_PSIZE).astype(np.float64)
         if np.all(psize > 0):
             return psize, LOCATION_PSIZE
-    raise CryodedupError(
+    raise InputFileError(
         f"{group.path}: no micrograph pixel size (location/micrograph_psize_A is absent or 0); give it with "
         "--mic-psize, or the exposures with --micrographs"
     )
@@ -472,14 +472,14 @@ def _shift(
     if shift_key == "none":
         return None, 0.0, "none"
     if not group.has(f"{shift_key}/shift"):
-        raise CryodedupError(f"{group.path}: --shift-key {shift_key}, but there is no {shift_key}/shift field")
+        raise InputFileError(f"{group.path}: --shift-key {shift_key}, but there is no {shift_key}/shift field")
     shift = group.column(f"{shift_key}/shift").astype(np.float64)
     if group.has(f"{shift_key}/psize_A"):
         return shift, group.column(f"{shift_key}/psize_A").astype(np.float64), f"{shift_key}/shift"
     if group.has("blob/psize_A"):
         warn(f"no {shift_key}/psize_A: the shifts are taken to be in pixels of blob/psize_A")
         return shift, group.column("blob/psize_A").astype(np.float64), f"{shift_key}/shift"
-    raise CryodedupError(f"{group.path}: no {shift_key}/psize_A or blob/psize_A to give the shifts' pixel size")
+    raise InputFileError(f"{group.path}: no {shift_key}/psize_A or blob/psize_A to give the shifts' pixel size")
 
 
 def _score(
@@ -507,7 +507,7 @@ def _score(
         numeric = [
             f for f in group.fields if f != "uid" and group.column(f).dtype.kind in "iuf" and group.column(f).ndim == 1
         ]
-        raise CryodedupError(
+        raise InputFileError(
             f"{group.path}: unknown score field {label!r}; numeric fields present: {', '.join(numeric)}"
         )
     if chosen.problem == UNKNOWN_ORDER:
@@ -518,7 +518,7 @@ def _score(
 def _poses(group: CsGroup) -> np.ndarray:
     """The orientations of a refinement (``alignments3D/pose``, rotation vectors in radians)."""
     if not group.has(POSE):
-        raise CryodedupError(f"{group.path}: --max-angle needs the orientations, and there is no {POSE} field")
+        raise InputFileError(f"{group.path}: --max-angle needs the orientations, and there is no {POSE} field")
     return group.column(POSE).astype(np.float64).reshape(-1, 3)
 
 
@@ -663,7 +663,7 @@ def read_group(
     groups = by_micrograph.ids
     for needed in ("location/center_x_frac", "location/center_y_frac", "location/micrograph_shape"):
         if not group.has(needed):
-            raise CryodedupError(f"{group.path}: the location slot has no {needed} field")
+            raise InputFileError(f"{group.path}: the location slot has no {needed} field")
     # The core reads the locations in one pass where the pixel sizes are the rows' own.
     own_psize = scale.mic_psize is None and scale.micrographs is None
     located = plain_locations(group) if own_psize else None
@@ -673,7 +673,7 @@ def read_group(
     centres, zero_shape = _unshifted_centres(group, psize_mic, located)
     if zero_shape is not None:
         shape = group.column("location/micrograph_shape")[zero_shape].astype(int).tolist()
-        raise CryodedupError(
+        raise InputFileError(
             f"{group.path}: particle {zero_shape + 1} has location/micrograph_shape {shape}; "
             "the fractional centres need the micrograph's size in pixels (> 0)"
         )

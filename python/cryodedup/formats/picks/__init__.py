@@ -23,7 +23,7 @@ from numpy.typing import ArrayLike, DTypeLike
 
 import cryodedup._core as _core
 
-from ...errors import CryodedupError
+from ...errors import CryodedupError, InputFileError
 from ...paths import StrPath
 from ...resolve import Score, name_key, resolve_score  # name_key: what a picker keeps of a micrograph's name
 from ..picker_formats import function, name_suffixes, picker_format
@@ -401,7 +401,7 @@ class MicrographNamer:
             for full in known:
                 key = name_key(full)
                 if key in self.known and self.known[key] != full:
-                    raise CryodedupError(
+                    raise InputFileError(
                         f"{where}: micrographs {self.known[key]} and {full} share the file name {key}; "
                         "picks named by file name cannot tell them apart"
                     )
@@ -413,7 +413,7 @@ class MicrographNamer:
         if self.known is not None and name not in self.known.values():
             matched = self.known.get(name_key(name))
             if matched is None:
-                raise CryodedupError(f"{path}: micrograph {name!r} is not in {self.where}")
+                raise InputFileError(f"{path}: micrograph {name!r} is not in {self.where}")
             full = matched
         if full not in self._index:
             self._index[full] = len(self.names)
@@ -506,10 +506,10 @@ def score_column(picks: Picks, column: str) -> np.ndarray:
                 if picks.score_name
                 else ""
             )
-            raise CryodedupError(
+            raise InputFileError(
                 f"{path}: no column {name} for --score {column} (its columns: {', '.join(labels or [])}){own}"
             )
     values = np.ascontiguousarray(tables.numbers[name], dtype=np.float64)
     if len(values) != len(picks):
-        raise CryodedupError(f"{picks.source}: its files changed while read ({len(values)} rows, {len(picks)} picks)")
+        raise InputFileError(f"{picks.source}: its files changed while read ({len(values)} rows, {len(picks)} picks)")
     return values

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ...errors import CryodedupError
+from ...errors import InputFileError
 from . import FileTables, PickRead, Picks, PicksBuilder, own_score, read_tables, stem
 
 __all__ = ["TUBE_COLUMN", "read_cbox"]
@@ -44,7 +44,7 @@ def read_cbox(request: PickRead) -> Picks:
     corner = ("CoordinateX", "CoordinateY", "Width", "Height")
     first_written = next((f for f in files if f.stat().st_size > 0), None)
     if first_written is not None and _headerless(first_written):
-        raise CryodedupError(f"{first_written}: {OLD_CBOX}")
+        raise InputFileError(f"{first_written}: {OLD_CBOX}")
     tables = read_tables(files, "star", ["CoordinateX"], [*corner, SCORE, "CoordinateZ", FILAMENT], missing="<NA>")
     first = len(builder.files)
     for file, labels, header, footer in zip(files, tables.labels, tables.headers, tables.footers):
@@ -52,10 +52,10 @@ def read_cbox(request: PickRead) -> Picks:
             builder.add_file(file, stem(file), "")
             continue
         if labels is None:
-            raise CryodedupError(f"{file}: no data_cryolo loop; {OLD_CBOX}")
+            raise InputFileError(f"{file}: no data_cryolo loop; {OLD_CBOX}")
         missing = [lab for lab in corner if lab not in labels]
         if missing:
-            raise CryodedupError(f"{file}: data_cryolo has no {', '.join('_' + m for m in missing)} column")
+            raise InputFileError(f"{file}: data_cryolo has no {', '.join('_' + m for m in missing)} column")
         builder.add_file(file, stem(file), header, footer)
     numbers = tables.numbers
     _refuse_rows(
@@ -87,4 +87,4 @@ def _refuse_rows(files: list[Path], tables: FileTables, bad: np.ndarray, message
     if bad.any():
         i = int(np.argmax(bad))
         f = int(tables.file_of_row()[i])
-        raise CryodedupError(f"{files[f]}: row {i - tables.first_row()[f] + 1}{message}")
+        raise InputFileError(f"{files[f]}: row {i - tables.first_row()[f] + 1}{message}")

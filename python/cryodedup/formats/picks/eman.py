@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ...errors import CryodedupError
+from ...errors import InputFileError
 from ..files import check_regular_file
 from . import PickRead, Picks, PicksBuilder, own_score, read_tables, stem
 
@@ -53,23 +53,23 @@ def read_info_json(request: PickRead) -> Picks:
         try:
             info = json.loads(text)
         except json.JSONDecodeError as err:
-            raise CryodedupError(f"{file}: not valid JSON ({err.msg} at line {err.lineno})") from None
+            raise InputFileError(f"{file}: not valid JSON ({err.msg} at line {err.lineno})") from None
         except RecursionError:
-            raise CryodedupError(f"{file}: JSON nested too deeply to be an EMAN2 _info.json") from None
+            raise InputFileError(f"{file}: JSON nested too deeply to be an EMAN2 _info.json") from None
         except ValueError:  # not a JSONDecodeError: an integer longer than Python converts (4300 digits)
-            raise CryodedupError(
+            raise InputFileError(
                 f"{file}: holds an integer of more than {sys.get_int_max_str_digits()} digits; "
                 "expected an EMAN2 _info.json"
             ) from None
         boxes = info.get("boxes", []) if isinstance(info, dict) else None
         if not isinstance(boxes, list):
-            raise CryodedupError(f'{file}: expected a JSON object with a "boxes" list (EMAN2 _info.json)')
+            raise InputFileError(f'{file}: expected a JSON object with a "boxes" list (EMAN2 _info.json)')
         index = builder.add_file(file, stem(file), "")
         x, y, score = [], [], []
         for k, box in enumerate(boxes):
             if not isinstance(box, list) or len(box) < 2 or not all(_is_json_number(v) for v in box[:2]):
                 shown = repr(box) if len(repr(box)) < 200 else repr(box)[:200] + "..."
-                raise CryodedupError(f"{file}: boxes[{k}] is {shown}; expected [x, y, type, ...] (x, y numbers)")
+                raise InputFileError(f"{file}: boxes[{k}] is {shown}; expected [x, y, type, ...] (x, y numbers)")
             has_score = len(box) > 3 and _is_json_number(box[3])
             scored = scored and has_score
             x.append(float(box[0]))

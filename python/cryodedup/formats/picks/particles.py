@@ -27,7 +27,7 @@ from ...algo.dedup import scales_differ
 from ...algo.filaments import tube_ids
 from ...algo.normalisation import normalisation
 from ...algo.priority import input_levels, scores_without_none
-from ...errors import CryodedupError
+from ...errors import CryodedupError, InputFileError
 from ...particle_set import Log, ParticleSet
 from ...paths import StrPath
 from ...resolve import (
@@ -511,7 +511,7 @@ def _micrograph_shapes(
     if given is not None and given.shapes is not None:
         unsized = [n for n in names if n not in given.shapes]
         if unsized:
-            raise CryodedupError(f"{given.path}: micrograph {unsized[0]} has no micrograph_blob/shape")
+            raise InputFileError(f"{given.path}: micrograph {unsized[0]} has no micrograph_blob/shape")
         return {n: given.shapes[n] for n in names}
     source = given.path if given is not None else first_input
     paths = [find_image(name, source, project_dir) for name in names]

@@ -24,7 +24,7 @@ import re
 import stat
 from pathlib import Path
 
-from ...errors import CryodedupError
+from ...errors import CryodedupError, InputFileError
 from ..files import check_regular_file, project_root
 from ..star.file import StarFile
 from ..star.micrographs import micrograph_names
@@ -71,11 +71,11 @@ def read_list(files: list[Path], source: str, namer: MicrographNamer, project_di
     star = StarFile(path)
     block = star.block("coordinate_files")
     if block is None:
-        raise CryodedupError(f"{path}: no data_coordinate_files loop; expected a RELION autopick.star")
+        raise InputFileError(f"{path}: no data_coordinate_files loop; expected a RELION autopick.star")
     table = star.table(block)
     for label in ("rlnMicrographName", "rlnMicrographCoordinates"):
         if label not in table.labels:
-            raise CryodedupError(f"{path}: data_coordinate_files has no {label} column")
+            raise InputFileError(f"{path}: data_coordinate_files has no {label} column")
     names = table.column("rlnMicrographName")
     coordinate_files = table.column("rlnMicrographCoordinates")
     builder = PicksBuilder(source, "relion", namer)
@@ -94,7 +94,7 @@ def read_list(files: list[Path], source: str, namer: MicrographNamer, project_di
         # job lists thousands, and the reader fails on the first it cannot open).
         for file, name, relative in zip(listed, names, coordinate_files):
             if not os.path.exists(file):
-                raise CryodedupError(f"{path}: {relative} (micrograph {name}) not found in {root}") from None
+                raise InputFileError(f"{path}: {relative} (micrograph {name}) not found in {root}") from None
             check_regular_file(file, f"a coordinate file (listed in {path.name})")
         raise
 
@@ -118,7 +118,7 @@ def read_coords_suffix(files: list[Path], source: str, namer: MicrographNamer, p
     (path,) = files
     lines = _suffix_file_lines(path)
     if len(lines) != 1 or lines[0].startswith("data_"):
-        raise CryodedupError(f"{path}: expected one line naming the micrographs STAR (RELION 3 coords_suffix file)")
+        raise InputFileError(f"{path}: expected one line naming the micrographs STAR (RELION 3 coords_suffix file)")
     relative = lines[0]
     root = project_root(relative, path, project_dir)
     mic_star = Path(relative) if Path(relative).is_absolute() else root / relative
@@ -129,7 +129,7 @@ def read_coords_suffix(files: list[Path], source: str, namer: MicrographNamer, p
     entries = []
     names = micrograph_names(mic_star)
     if not names:
-        raise CryodedupError(
+        raise InputFileError(
             f"{path}: names {mic_star}, which lists no micrographs; expected the job's micrographs STAR"
         )
     for name in names:
@@ -137,7 +137,7 @@ def read_coords_suffix(files: list[Path], source: str, namer: MicrographNamer, p
         if _has_coordinate_file(file):
             entries.append((str(file), name))
     if not entries:
-        raise CryodedupError(
+        raise InputFileError(
             f"{path}: none of the micrographs of {mic_star} has a coordinate file in {job} "
             f"(expected e.g. {job / relative_coordinate_path(names[0], suffix)})"
         )
@@ -156,7 +156,7 @@ def _suffix_file_lines(path: Path) -> list[str]:
     with open(path, "rb") as f:
         text = f.read(_SUFFIX_FILE_LIMIT + 1)
     if len(text) > _SUFFIX_FILE_LIMIT:
-        raise CryodedupError(
+        raise InputFileError(
             f"{path}: larger than {_SUFFIX_FILE_LIMIT // 2**20} MB; expected one line naming the micrographs STAR "
             "(RELION 3 coords_suffix file)"
         )
@@ -248,9 +248,9 @@ def _read_stars(entries: list[tuple[str, str]], builder: PicksBuilder) -> Picks:
     labels_read: list[list[str]] = []
     for (file, name), labels, header, footer in zip(entries, tables.labels, tables.headers, tables.footers):
         if labels is None or "rlnCoordinateY" not in labels:
-            raise CryodedupError(f"{file}: no loop with rlnCoordinateX and rlnCoordinateY; not a coordinate file")
+            raise InputFileError(f"{file}: no loop with rlnCoordinateX and rlnCoordinateY; not a coordinate file")
         if "rlnMicrographName" in labels:
-            raise CryodedupError(
+            raise InputFileError(
                 f"{file}: has rlnMicrographName: a particle STAR, not a per-micrograph coordinate file"
             )
         builder.add_file(file, name, header, footer)

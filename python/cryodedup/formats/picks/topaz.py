@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ...errors import CryodedupError
+from ...errors import CryodedupError, InputFileError
 from ...resolve import name_key
 from . import FileTables, PickRead, Picks, PicksBuilder, own_score, read_tables
 
@@ -40,7 +40,7 @@ def read_table(request: PickRead) -> Picks:
         labels = labels or []  # a tab table always has its header's labels, maybe none
         missing = [c for c in ("image_name", "x_coord", "y_coord") if c not in labels]
         if missing:
-            raise CryodedupError(
+            raise InputFileError(
                 f"{file}: line 1: expected the topaz header image_name<TAB>x_coord<TAB>y_coord[<TAB>score], "
                 f"missing {', '.join(missing)}"
             )
@@ -52,7 +52,7 @@ def read_table(request: PickRead) -> Picks:
         try:
             scale, note = infer_scale(names, tables.keys, x, y, shapes(names) if callable(shapes) else shapes)
         except CryodedupError as err:
-            raise CryodedupError(f"{source}: {err}") from None
+            raise InputFileError(f"{source}: {err}") from None
     else:
         note = f"topaz coordinates multiplied by {scale:g} (given)"
         if not (scale > 0 and math.isfinite(scale)):
@@ -98,7 +98,7 @@ def _refuse_non_finite(files: list[Path], tables: FileTables, x: np.ndarray, y: 
     with open(file, "rb") as f:
         line = f.read(int(tables.row_start[k])).count(b"\n") + 1
     more = f" ({len(bad)} such rows)" if len(bad) > 1 else ""
-    raise CryodedupError(
+    raise InputFileError(
         f"{file}: line {line}: x_coord {x[k]:g}, y_coord {y[k]:g}; a pick needs finite coordinates{more}"
     )
 

@@ -17,7 +17,7 @@ import numpy as np
 
 import cryodedup._core as _core
 
-from ...errors import CryodedupError
+from ...errors import InputFileError
 from ...paths import StrPath
 from ..files import check_regular_file
 
@@ -71,7 +71,7 @@ def _check_distinct_labels(path: Path, block: Block) -> None:
     seen: dict[str, int] = {}
     for k, label in enumerate(block.labels or (), 1):
         if label in seen:
-            raise CryodedupError(
+            raise InputFileError(
                 f"{path}: data_{block.name} (line {block.line}): label _{label} is listed twice, as "
                 f"column {seen[label]} and column {k}; remove one"
             )
@@ -98,10 +98,10 @@ class StarFile:
         #: Comment lines among the rows of each scanned loop (by block index): the outputs leave them out.
         self.comment_lines: dict[int, int] = {}
         if self._raw.size == 0:
-            raise CryodedupError(f"{self.path}: the file is empty")
+            raise InputFileError(f"{self.path}: the file is empty")
         self.blocks = self._blocks(self._raw.header_blocks())
         if not self.blocks:
-            raise CryodedupError(f"{self.path}: no data_ block found; is this a STAR file?")
+            raise InputFileError(f"{self.path}: no data_ block found; is this a STAR file?")
 
     @property
     def deferred(self) -> bool:
@@ -144,7 +144,7 @@ class StarFile:
             # thousands of micrographs is read at each run).
             fields = line.split() if '"' not in line and "'" not in line else [f for _, _, f in split_fields(line)]
             if len(fields) != len(labels):
-                raise CryodedupError(
+                raise InputFileError(
                     f"{self.path}: line {block.first_row_line + k}: row has {len(fields)} fields, "
                     f"expected {len(labels)} (one per column label)"
                 )
@@ -279,11 +279,11 @@ class StarFile:
     def _loop_labels(self, block: Block) -> list[str]:
         """The labels of ``block``'s loop; a block of ``key value`` pairs has none to read."""
         if block.labels is None:
-            raise CryodedupError(f"{self.path}: line {block.line}: data_{block.name} holds no loop, expected one")
+            raise InputFileError(f"{self.path}: line {block.line}: data_{block.name} holds no loop, expected one")
         return block.labels
 
     def _column_index(self, block: Block, label: str) -> int:
         """The position of ``label`` in ``block``'s loop, which must have it."""
         if block.labels is None or label not in block.labels:
-            raise CryodedupError(f"{self.path}: line {block.line}: data_{block.name} has no column {label}")
+            raise InputFileError(f"{self.path}: line {block.line}: data_{block.name} has no column {label}")
         return block.labels.index(label)

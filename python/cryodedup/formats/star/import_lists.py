@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ...errors import CryodedupError, printable
+from ...errors import CryodedupError, InputFileError, printable
 from ...outputs import AtomicOutputs, write_bytes
 from ...paths import StrPath
 from ..files import check_regular_file
@@ -203,7 +203,7 @@ def read_import_list(
         file_path = _resolve(where, listed, tomogram, base, list_path)
         key = os.path.realpath(file_path)
         if key in seen:
-            raise CryodedupError(
+            raise InputFileError(
                 f"{where}: {printable(listed)} is listed again (first on line {seen[key]}); "
                 "RELION would import its picks twice: remove one line"
             )
@@ -227,7 +227,7 @@ def _refuse_crlf(path: Path, data: bytes) -> None:
     """RELION's STAR reader refuses a line that ends in CR (MetaDataTable::readStar): so does this."""
     if b"\r\n" in data:
         line = data.count(b"\n", 0, data.index(b"\r\n")) + 1
-        raise CryodedupError(
+        raise InputFileError(
             f"{path}: line {line}: ends in CR+LF, which RELION's STAR reader refuses; convert it with dos2unix"
         )
 
@@ -236,7 +236,7 @@ def _first_block(star: StarFile, what: str) -> Block:
     """The block RELION reads (its first ``data_``), which must be a loop."""
     block = star.blocks[0]
     if block.labels is None:
-        raise CryodedupError(
+        raise InputFileError(
             f"{star.path}: line {block.line}: data_{block.name} holds key-value pairs; RELION's import "
             f"reads the first data_ block, expected a loop_ of {what}"
         )
@@ -256,7 +256,7 @@ def _loop_rows(star: StarFile, block: Block, data: bytes) -> list[tuple[int, lis
         # Without quotes the fields are the blank-separated words (as file.Table reads them)
         fields = text.split() if '"' not in text and "'" not in text else [unquote(f) for _, _, f in split_fields(text)]
         if len(fields) != len(labels):
-            raise CryodedupError(
+            raise InputFileError(
                 f"{star.path}: line {first + k + 1}: row has {len(fields)} fields, expected {len(labels)} "
                 "(one per column label)"
             )
@@ -273,7 +273,7 @@ def _list_entries(path: Path) -> list[tuple[str, str, int]]:
     labels = _labels(block)
     for label in (TOMOGRAM, PARTICLE_FILE):
         if label not in labels:
-            raise CryodedupError(
+            raise InputFileError(
                 f"{path}: line {block.line}: data_{block.name} has no {label}; RELION's import reads the first "
                 f"data_ block, expected {TOMOGRAM} and {PARTICLE_FILE}"
             )
@@ -282,7 +282,7 @@ def _list_entries(path: Path) -> list[tuple[str, str, int]]:
         return [(unquote(pairs[TOMOGRAM]), unquote(pairs[PARTICLE_FILE]), block.line)]
     rows = _loop_rows(star, block, data)
     if not rows:
-        raise CryodedupError(f"{path}: line {block.line}: data_{block.name} lists no file, expected one per tomogram")
+        raise InputFileError(f"{path}: line {block.line}: data_{block.name} lists no file, expected one per tomogram")
     t, f = labels.index(TOMOGRAM), labels.index(PARTICLE_FILE)
     return [(fields[t], fields[f], k + 1) for k, fields in rows]
 
@@ -291,7 +291,7 @@ def _resolve(where: str, listed: str, tomogram: str, base: Path, list_path: Path
     """The listed file as RELION opens it: from the project directory unless absolute."""
     path = Path(listed) if os.path.isabs(listed) else base / listed
     if _extension(listed) == "star" and (":" in listed or "#" in listed):
-        raise CryodedupError(
+        raise InputFileError(
             f"{where}: {printable(listed)} holds ':' or '#', which RELION's STAR reader takes for a format "
             "suffix (FileName::removeFileFormat): rename the file"
         )
@@ -299,7 +299,7 @@ def _resolve(where: str, listed: str, tomogram: str, base: Path, list_path: Path
         hint = ""
         if not os.path.isabs(listed) and (list_path.parent / listed).exists():
             hint = f"; it is found from the list's folder, {list_path.parent}, but RELION does not look there"
-        raise CryodedupError(
+        raise InputFileError(
             f"{where}: coordinate file {printable(listed)} of tomogram {printable(tomogram)} not found in "
             f"{base} (RELION opens relative paths from its project directory){hint}"
         )
@@ -348,7 +348,7 @@ def _read_star(
     elif set(CORNER) <= set(labels):
         frame, coords = "corner-pixel", CORNER
     else:
-        raise CryodedupError(
+        raise InputFileError(
             f"{path}: line {block.line}: data_{block.name} has no coordinates; RELION's import reads the first "
             "data_ block, expected rlnCoordinateX/Y/Z (tilt-series pixels) or rlnCenteredCoordinateX/Y/ZAngst (Å)"
         )
@@ -358,7 +358,7 @@ def _read_star(
         j = labels.index(TOMOGRAM)
         other = next(((line, fields[j]) for line, fields in rows if fields[j] != tomogram), None)
         if other is not None:
-            raise CryodedupError(
+            raise InputFileError(
                 f"{path}: line {other[0] + 1}: {TOMOGRAM} is {printable(other[1])}, but the list names this "
                 f"file for tomogram {printable(tomogram)} (line {list_line}); expected its picks only"
             )
@@ -382,7 +382,7 @@ def _coordinates(path: Path, rows: list[tuple[int, list[str]]], labels: list[str
     bad = np.flatnonzero(~np.isfinite(values))
     if len(bad):
         line, fields = rows[bad[0]]
-        raise CryodedupError(f"{path}: line {line + 1}: {label} is {printable(fields[j])}, expected a finite number")
+        raise InputFileError(f"{path}: line {line + 1}: {label} is {printable(fields[j])}, expected a finite number")
     return values
 
 
@@ -417,7 +417,7 @@ def _read_text(
         six = len(words) >= 6 and all(_C_FLOAT_PREFIX.match(w) for w in words[3:6])
         angles.append([w.rstrip("\r") for w in words[3:6]] if six else [])
     if not picks:
-        raise CryodedupError(
+        raise InputFileError(
             f"{path}: no line begins with three numbers (x y z), so RELION's import would find no pick in it "
             f"({where}: a text file, as its name does not end in .star)"
         )
@@ -425,7 +425,7 @@ def _read_text(
     if any(with_angles) and not all(with_angles):
         first_without = picks[with_angles.index(False)] + 1
         first_with = picks[with_angles.index(True)] + 1
-        raise CryodedupError(
+        raise InputFileError(
             f"{path}: line {first_without}: three numbers, but line {first_with} has six (x y z and angles); "
             "expected the same on every line (RELION would give this pick no angles)"
         )
@@ -447,7 +447,7 @@ def _text_number(path: Path, line: int, word: str) -> float:
     value = float(text) if match and match.end() == len(text) else None
     if value is None or not np.isfinite(value):
         read = f" (RELION would read {match.group()})" if match and value is None else ""
-        raise CryodedupError(f"{path}: line {line}: {printable(text)} is not a finite number{read}; expected x y z")
+        raise InputFileError(f"{path}: line {line}: {printable(text)} is not a finite number{read}; expected x y z")
     return value
 
 
@@ -456,7 +456,7 @@ def _check_same_frame(list_path: Path, files: list[CoordinateFile]) -> None:
     first = files[0]
     for other in files[1:]:
         if other.frame != first.frame:
-            raise CryodedupError(
+            raise InputFileError(
                 f"{list_path}: mixed units: {printable(first.listed)} (line {first.list_line}) gives "
                 f"{FRAMES[first.frame]}, {printable(other.listed)} (line {other.list_line}) {FRAMES[other.frame]}; "
                 "expected one frame for all (text files follow centered=True/False)"
@@ -469,7 +469,7 @@ def _check_angles(list_path: Path, files: list[CoordinateFile]) -> None:
     without = [f for f in files if not f.has_angles]
     if with_angles and without:
         a, b = with_angles[0], without[0]
-        raise CryodedupError(
+        raise InputFileError(
             f"{list_path}: {printable(a.listed)} (line {a.list_line}) has subtomogram angles, "
             f"{printable(b.listed)} (line {b.list_line}) has none; RELION's import refuses a list where "
             "some, but not all coordinate files contain prior angle information"
@@ -483,7 +483,7 @@ def _check_same_columns(list_path: Path, files: list[CoordinateFile]) -> None:
         if other.relion_columns() != first.relion_columns():
             only_first = sorted(first.relion_columns() - other.relion_columns())
             only_other = sorted(other.relion_columns() - first.relion_columns())
-            raise CryodedupError(
+            raise InputFileError(
                 f"{list_path}: {printable(first.listed)} (line {first.list_line}) and {printable(other.listed)} "
                 f"(line {other.list_line}) differ in columns ({_column_difference(only_first, only_other)}); "
                 'RELION\'s import refuses it ("ERROR in appending metadata tables with not the same columns!"): '

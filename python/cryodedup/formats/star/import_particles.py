@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, cast
 
 import numpy as np
 
-from ...errors import CryodedupError, printable
+from ...errors import CryodedupError, FramesError, InputFileError, PixelSizeError, printable
 from ...labels import distinct_labels
 from ...particle_set import Log, ParticleSet, SubsetWriter, Warn
 from ...paths import StrPath
@@ -159,7 +159,7 @@ def _check_sizes(centred: str, lists: list[ImportList], labels: list[str], tomog
         return
     corner = next(label for p, label in zip(lists, labels) if p.frame == "corner-pixel")
     given = f"{tomograms.path} gives no rlnTomoSizeX/Y/Z" if tomograms else "no tomograms STAR was given"
-    raise CryodedupError(
+    raise FramesError(
         f"{centred} gives {FRAMES['centred-angstrom']} and {corner} {FRAMES['corner-pixel']}, and {given}: give "
         "RELION 5's tomograms.star with --micrographs (its tomogram sizes put both in one frame)"
     )
@@ -191,7 +191,7 @@ def _tilt_series_psize(
     listed = tomograms.tilt_series_psize.get(name) if tomograms is not None else None
     if given is not None:
         if listed is not None and abs(given - listed) > SAME_PSIZE * min(given, listed):
-            raise CryodedupError(
+            raise PixelSizeError(
                 f"--mic-psize {given:g} Å contradicts rlnTomoTiltSeriesPixelSize {listed:g} Å of tomogram "
                 f"{printable(name)} in {tomograms.path if tomograms else ''}: RELION 5's import takes "
                 "rlnCoordinateX/Y/Z in tilt-series pixels (leave --mic-psize out to take it)"
@@ -200,7 +200,7 @@ def _tilt_series_psize(
     if listed is not None:
         return listed
     if tomograms is not None:
-        raise CryodedupError(
+        raise InputFileError(
             f"{label}: tomogram {printable(name)} is not in {tomograms.path}, whose rlnTomoTiltSeriesPixelSize "
             "gives the size of its coordinates' tilt-series pixels"
         )
@@ -355,13 +355,13 @@ def read_lists_and_particles(
     centred = next((str(f) for f, frame in zip(files, frames) if frame.startswith(CENTRED)), None)
     picks = read_import_lists(lists, outdir, scale, score_read, warn, log, centred_input=centred)
     if centred is None and any(entry["frame"].startswith(CENTRED) for entry in picks.summary["layouts"]):
-        raise CryodedupError(
+        raise FramesError(
             f"{files[0]} is in {CORNER} and {lists[0]} in {CENTRED}: the particle file's rows cannot be rewritten "
             "in the list's frame; deduplicate each on its own"
         )
     for name, what in _ROWS_LISTS_LACK.items():
         if getattr(particles, name) is not None:
-            raise CryodedupError(
+            raise InputFileError(
                 f"{files[0]}: its {what} have no counterpart in the picks of import list {lists[0]}; "
                 "deduplicate the particle files on their own"
             )

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from ...errors import CryodedupError
+from ...errors import CryodedupError, InputFileError
 from ...particle_set import StatedPixelSizes
 from ...paths import StrPath
 from .file import Block, StarFile, Table, is_number
@@ -43,7 +43,7 @@ def block_naming_micrographs(star: StarFile, name: str, missing: str) -> Block:
         return named
     block = next((b for b in star.blocks if b.labels and "rlnMicrographName" in b.labels), None)
     if block is None or block.labels is None:
-        raise CryodedupError(f"{star.path}: {missing}")
+        raise InputFileError(f"{star.path}: {missing}")
     return block
 
 
@@ -55,7 +55,7 @@ def _refuse_particles(star: StarFile, block: Block) -> None:
     """Refuses a particles STAR where a micrographs STAR is expected (its micrograph names repeat per particle)."""
     found = [label for label in PARTICLE_COLUMNS if label in (block.labels or [])]
     if found:
-        raise CryodedupError(
+        raise InputFileError(
             f"{star.path}: a particles STAR (data_{block.name}: {', '.join(found)}), not a micrographs STAR; "
             "give the micrographs STAR of the motion correction or CTF job (corrected_micrographs.star, "
             "micrographs_ctf.star)"
@@ -104,15 +104,15 @@ class MicrographsStar:
             if optics is not None and "rlnOpticsGroup" in table.labels:
                 otable = self.star.table(optics)
                 if PIXEL_SIZE_FIELD not in otable.labels:
-                    raise CryodedupError(f"{path}: data_optics has no {PIXEL_SIZE_FIELD} column")
+                    raise InputFileError(f"{path}: data_optics has no {PIXEL_SIZE_FIELD} column")
                 by_group = dict(zip(otable.column("rlnOpticsGroup"), map(float, otable.column(PIXEL_SIZE_FIELD))))
                 return {n: by_group[g] for n, g in zip(self.names, table.column("rlnOpticsGroup"))}
             if {"rlnDetectorPixelSize", "rlnMagnification"} <= set(table.labels):
                 det, mag = table.column("rlnDetectorPixelSize"), table.column("rlnMagnification")
                 return {n: 1e4 * float(d) / float(m) for n, d, m in zip(self.names, det, mag)}
         except (KeyError, ValueError) as err:
-            raise CryodedupError(f"{path}: inconsistent optics groups or pixel sizes ({err})") from None
-        raise CryodedupError(f"{path}: no micrograph pixel size in it ({PIXEL_SIZE_FIELD} in data_optics)")
+            raise InputFileError(f"{path}: inconsistent optics groups or pixel sizes ({err})") from None
+        raise InputFileError(f"{path}: no micrograph pixel size in it ({PIXEL_SIZE_FIELD} in data_optics)")
 
 
 def micrograph_names(path: StrPath) -> list[str]:

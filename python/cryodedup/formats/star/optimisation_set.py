@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from ...errors import CryodedupError
+from ...errors import InputFileError
 from ..files import project_root
 from .file import StarFile
 
@@ -38,14 +38,14 @@ def read_optimisation_set(path: Path, project_dir: Path | None) -> OptimisationS
     pairs = {label: value for block in star.blocks for label, value in block.pairs}
     named = pairs.get(PARTICLES_LABEL, "").strip()
     if not named:
-        raise CryodedupError(
+        raise InputFileError(
             f"{path}: a RELION 5 optimisation set naming no particles file ({PARTICLES_LABEL} empty); "
             "give the particles STAR itself"
         )
     root = project_root(named, path, project_dir)
     tomograms = pairs.get(TOMOGRAMS_LABEL, "").strip()
     if tomograms and not (root / tomograms).exists():
-        raise CryodedupError(
+        raise InputFileError(
             f"{path}: {TOMOGRAMS_LABEL} names {tomograms}, not found in {root} (where its particles file is)"
         )
     return OptimisationSet(path, root / named, root / tomograms if tomograms else None)

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
-from ...errors import CryodedupError
+from ...errors import CryodedupError, InputFileError
 from ...particle_set import Warn
 from ...paths import StrPath
 from ...resolve.score import NO_AUTO_SCORE, UNDECIDED_BY_PREFER, UNKNOWN_COLUMN, UNKNOWN_ORDER, resolve_score
@@ -88,7 +88,7 @@ def check_angle_ranges(
             if largest / DEGREES_PER_RADIAN <= 360
             else "not an angle in degrees"
         )
-        raise CryodedupError(
+        raise InputFileError(
             f"{where}: particle {row + 1} has {labels[column]} {value:g}°, beyond ±360° "
             f"({int(beyond.any(axis=1).sum()):,} such particles, up to {largest:g}°): {cause}; --max-angle compares "
             "orientations: fix the angles first"
@@ -269,7 +269,7 @@ class ParticleStar:
         if found:
             twice = [b for b in self.star.blocks if b.name == "particles" and b.labels is not None]
             if len(twice) > 1:
-                raise CryodedupError(
+                raise InputFileError(
                     f"{self.path}: {len(twice)} data_particles blocks (lines "
                     f"{', '.join(str(b.line) for b in twice)}); one file holds one particle table: split the file"
                 )
@@ -281,7 +281,7 @@ class ParticleStar:
         if len(located) == 1:
             return located[0]
         names = ", ".join(f"data_{b.name}" for b in self.star.blocks) or "none"
-        raise CryodedupError(
+        raise InputFileError(
             f"{self.path}: no particle block found (expected data_particles, or one loop with "
             f"rlnCoordinateX/Y); blocks present: {names}"
         )
@@ -296,7 +296,7 @@ def choose_columns(labels: list[str], has_optics: bool, where: str, shift_key: s
     else:
         missing = [lab for lab in ("rlnCoordinateX", "rlnCoordinateY") if lab not in present]
         if missing:
-            raise CryodedupError(
+            raise InputFileError(
                 f"{where}: no {' or '.join(missing)} column; the particles cannot be located "
                 f"on their micrographs (columns present: {', '.join(labels)})"
             )
@@ -304,7 +304,7 @@ def choose_columns(labels: list[str], has_optics: bool, where: str, shift_key: s
         coords, in_angstrom = [f"rlnCoordinate{a}" for a in axes], False
     key = next((k for k in ("rlnMicrographName", "rlnTomoName") if k in present), None)
     if key is None:
-        raise CryodedupError(
+        raise InputFileError(
             f"{where}: no rlnMicrographName column; particles are only compared with "
             "particles of the same micrograph, so each needs one"
         )
@@ -320,7 +320,7 @@ def choose_columns(labels: list[str], has_optics: bool, where: str, shift_key: s
             columns.origins_in_pixels = True
             for needed in ("rlnDetectorPixelSize", "rlnMagnification"):
                 if needed not in present:
-                    raise CryodedupError(
+                    raise InputFileError(
                         f"{where}: rlnOriginX is in particle pixels but there is no {needed} "
                         "column to give their size; use --shift-key none to ignore the origins"
                     )
@@ -343,7 +343,7 @@ def _refuse_flat_subtomograms(present: set[str], key: str, axes: list[str], in_a
     marks = [lab for lab in ("rlnTomoName", "rlnOriginZAngst", "rlnOriginZ") if lab in present]
     if key == "rlnTomoName" or marks:
         z = "rlnCenteredCoordinateZAngst" if in_angstrom else "rlnCoordinateZ"
-        raise CryodedupError(
+        raise InputFileError(
             f"{where}: subtomograms ({', '.join(marks)}) with no {z} column: their centres are 3-D, and in 2-D "
             f"particles above one another would be taken for duplicates; add the {z} column"
         )
@@ -423,7 +423,7 @@ def merged_columns(parts: list[ParticleStar], warn: Warn, rewritten: Sequence[in
         lost = [lab for lab in part.columns.coords if lab not in common]
         if lost and k not in rewritten:
             others = [p for p in parts if not set(lost) <= set(p.labels)]
-            raise CryodedupError(
+            raise InputFileError(
                 f"{part.where()}: its coordinates ({', '.join(lost)}) are not in {others[0].label} "
                 f"(whose are {', '.join(others[0].columns.coords)}): their centres cannot be compared (the merged "
                 "output would have no coordinates); deduplicate each file on its own"

@@ -23,7 +23,7 @@ import cryodedup._core as _core
 from ...algo.audit import read_halves
 from ...algo.filaments import tube_ids
 from ...algo.priority import has_none_scores
-from ...errors import CryodedupError
+from ...errors import CryodedupError, InputFileError
 from ...labels import distinct_labels
 from ...outputs import write_error
 from ...particle_set import (
@@ -234,15 +234,7 @@ def _read_star_files(
             part.rewritten = scan.centres
         rows.psizes_by_name.update(found_by_name)
         if split is not None:
-            split.keep, note, split.source = scan.keep, scan.split_note, part.star
-            if scan.keep is not None and has_none_scores(scan.scores, score_label):
-                # The scan ranked RELION's -999 (ManualPick: no score) as a number; the job ranks it last.
-                split.keep, note = None, f"{score_label} holds values that mean no score, ranked last"
-            if split.keep is None:
-                split.finish()  # (its writer, if it was still writing the scratch files)
-                log(f"{part.path}: deciding and writing in a second pass: {note}", "info")
-                for scratch in split.files.values():
-                    scratch.unlink(missing_ok=True)  # (the disk space, for the second pass's outputs)
+            _settle_split(split, scan, part, score_label, log)
         rows.add_columns(part, scan)
         optics = part.optics
         rows.identities.append(
@@ -253,12 +245,7 @@ def _read_star_files(
         )
         rows.pixel_sizes.extend(vars(p) for p in used)
         rows.add(scan)
-        comments = part.star.comment_lines.get(part.block.index, 0)
-        if comments:
-            warn(
-                f"{part.where()}: {comments} comment line(s) among the particle rows are not copied to the outputs "
-                "(a row is either kept or rejected; a comment belongs to neither)"
-            )
+        _warn_comments(part, warn)
     needs.check()
     split = split if split and split.keep is not None else None
     writer = StarWriter(parts, labels, rows.counts(), Path(outdir), split, merged=merged)
@@ -266,6 +253,32 @@ def _read_star_files(
     if merged.combined and (renumbered := renumbered_optics_groups(parts, labels)):
         particles.summary["optics_groups_renumbered"] = renumbered
     return particles
+
+
+def _settle_split(split: Split, scan: ParticleScan, part: ParticleStar, score_label: str | None, log: Log) -> None:
+    """Whether one input decided while read stands (``split.keep``), or is decided and written in a second pass.
+
+    The scan's decision stands unless it could not decide, or ranked RELION's -999 (ManualPick:
+    no score) as a number, which the job ranks last; a second pass drops the scratch files.
+    """
+    split.keep, note, split.source = scan.keep, scan.split_note, part.star
+    if scan.keep is not None and has_none_scores(scan.scores, score_label):
+        split.keep, note = None, f"{score_label} holds values that mean no score, ranked last"
+    if split.keep is None:
+        split.finish()  # (its writer, if it was still writing the scratch files)
+        log(f"{part.path}: deciding and writing in a second pass: {note}", "info")
+        for scratch in split.files.values():
+            scratch.unlink(missing_ok=True)  # (the disk space, for the second pass's outputs)
+
+
+def _warn_comments(part: ParticleStar, warn: Warn) -> None:
+    """Says that the comment lines among an input's particle rows are not copied to the outputs."""
+    comments = part.star.comment_lines.get(part.block.index, 0)
+    if comments:
+        warn(
+            f"{part.where()}: {comments} comment line(s) among the particle rows are not copied to the outputs "
+            "(a row is either kept or rejected; a comment belongs to neither)"
+        )
 
 
 def _listed_pixel_sizes(
@@ -304,7 +317,7 @@ class _Rows:
         for part in parts if self.with_angles else []:
             lacking = [label for label in ANGLES if label not in part.labels]
             if lacking:
-                raise CryodedupError(
+                raise InputFileError(
                     f"{part.where()}: --max-angle needs the orientations, and there is no {lacking[0]}"
                 )
         self.angles: list[np.ndarray] = []
@@ -498,7 +511,7 @@ def _species_column(parts: list[Any], label: str | None) -> str | None:
     label = label.lstrip("_")
     for part in parts:
         if label not in part.labels:
-            raise CryodedupError(f"{part.where()}: --species-column {label}: no such column")
+            raise InputFileError(f"{part.where()}: --species-column {label}: no such column")
     return label
 
 
@@ -519,7 +532,7 @@ def species_of_rows(
         counts = np.cumsum([len(v) for v in values])
         k = int(np.searchsorted(counts, bad[0], "right"))
         row = int(bad[0] - (counts[k - 1] if k else 0))
-        raise CryodedupError(f"{parts[k].where()}: particle {row + 1} has no number in {label}, the species column")
+        raise InputFileError(f"{parts[k].where()}: particle {row + 1} has no number in {label}, the species column")
     if joined.size and np.abs(joined).max() >= EXACT_FLOAT_INTEGERS:
         return _species_of_exact(exactly())
     small = joined.size and (joined == np.trunc(joined)).all() and joined.min() >= 0 and joined.max() < 1 << 16
@@ -559,7 +572,7 @@ def _exact_column(parts: list[ParticleStar], label: str) -> list[Decimal]:
         try:
             values = [Decimal(text.strip("\"'")) for text in texts]
         except InvalidOperation:
-            raise CryodedupError(
+            raise InputFileError(
                 f"{part.where()}: {label}, the species column, holds a value that is no number"
             ) from None
         exact += [values[k] for k in keys.tolist()]
@@ -797,7 +810,7 @@ def _frame_species(part: _FrameParticles, label: str | None) -> tuple[np.ndarray
     try:
         numbers = column.to_numpy(dtype=np.float64)
     except (TypeError, ValueError):
-        raise CryodedupError(f"{part.where()}: --species-column {label}: the column holds no numbers") from None
+        raise InputFileError(f"{part.where()}: --species-column {label}: the column holds no numbers") from None
     return species_of_rows([numbers], [part], label, lambda: [Decimal(str(value)) for value in column.tolist()])
 
 

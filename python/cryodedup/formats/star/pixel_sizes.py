@@ -17,7 +17,7 @@ import numpy as np
 
 import cryodedup._core as _core
 
-from ...errors import CryodedupError
+from ...errors import InputFileError
 from ...particle_set import StatedPixelSizes, Warn
 from ...resolve.given_psize import MICROGRAPH_HINT, Evidence, check_given_psize, same_size, stated_evidence
 from ...resolve.pixel_size import MIC_PSIZE, ListedPixelSizes, resolve_pixel_size
@@ -305,7 +305,7 @@ def _optics_used(part: ParticleTable, groups_met: Iterable[float], warn: Warn, n
             )
             continue
         else:
-            raise CryodedupError(f"{part.where()}: particles refer to optics group {label}, absent from data_optics")
+            raise InputFileError(f"{part.where()}: particles refer to optics group {label}, absent from data_optics")
         if not value > 0:
             needs.add(f"{part.where()}: optics group {label} has pixel size {value}, expected > 0; {hint}")
             continue

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ...errors import CryodedupError
+from ...errors import FramesError, InputFileError, PixelSizeError
 from ...particle_set import Warn
 from .file import StarFile, is_number
 from .particle_table import ParticleTable
@@ -74,7 +74,7 @@ class Tomograms:
         """
         missing = [n for n in names if n not in self.sizes]
         if missing:
-            raise CryodedupError(
+            raise InputFileError(
                 f"{where}: tomogram {missing[0]!r} is not in {self.path} ({len(missing)} such), whose "
                 f"rlnTomoSizeX/Y/Z place its centre; tomograms listed: {', '.join(list(self.sizes)[:5])}"
             )
@@ -102,10 +102,10 @@ def tomograms_star(path: Path) -> Tomograms | None:
             columns = [list(map(float, table.column(label))) for label in SIZES]
             sizes = {n: (x, y, z) for n, x, y, z in zip(names, *columns)}
     except ValueError as err:
-        raise CryodedupError(f"{path}: data_{block.name}: a pixel size or a size is not a number ({err})") from None
+        raise InputFileError(f"{path}: data_{block.name}: a pixel size or a size is not a number ({err})") from None
     bad = [n for n, value in ts.items() if not value > 0]
     if bad:
-        raise CryodedupError(f"{path}: tomogram {bad[0]!r} has {TILT_SERIES_PSIZE} {ts[bad[0]]}, expected > 0")
+        raise InputFileError(f"{path}: tomogram {bad[0]!r} has {TILT_SERIES_PSIZE} {ts[bad[0]]}, expected > 0")
     return Tomograms(Path(path), ts, binned, sizes)
 
 
@@ -135,20 +135,20 @@ def corner_inputs(parts: Sequence[ParticleTable], tomograms: Tomograms | None) -
     centred, corner = parts[frames.index(CENTRED)], parts[frames.index(CORNER)]
     if tomograms is None or not tomograms.sizes:
         given = f"{tomograms.path} gives no rlnTomoSizeX/Y/Z" if tomograms else "no tomograms STAR was given"
-        raise CryodedupError(
+        raise FramesError(
             f"{centred.label} holds {CENTRED}, {', '.join(centred.columns.coords)}, and {corner.label} {CORNER}, "
             f"{', '.join(corner.columns.coords)}: one particle would lie far apart in the two, and {given}; give "
             "RELION 5's tomograms.star with --micrographs (its tomogram sizes put both in one frame), or "
             "deduplicate each file on its own"
         )
     if frames[0] != CENTRED:
-        raise CryodedupError(
+        raise FramesError(
             f"{parts[0].label} is in {CORNER} and {centred.label} in {CENTRED}: the merged output is written in "
             f"the first input's columns, RELION 5's; give {centred.label} first"
         )
     with_origins = [p for p, f in zip(parts, frames) if f == CORNER and p.columns.origins]
     if with_origins:
-        raise CryodedupError(
+        raise InputFileError(
             f"{with_origins[0].where()}: {', '.join(with_origins[0].columns.origins)} with coordinates in {CORNER}: "
             f"its rows cannot be rewritten in {CENTRED} for the merged output; deduplicate it on its own"
         )
@@ -189,13 +189,13 @@ def refuse_given_tomogram_psize(
         for group in optics_groups(part):
             tilt_series, image, where = group.tilt_series, group.image, f"of optics group {group.label} in {part.label}"
             if warp and image and tilt_series and _same(given, tilt_series) and not _same(given, image):
-                raise CryodedupError(
+                raise PixelSizeError(
                     f"{option} is rlnTomoTiltSeriesPixelSize {tilt_series:g} Å {where}, the tilt series' pixel; a "
                     f"WarpTools export writes rlnCoordinateX/Y/Z in pixels of the exported tomograms, {group.words()}: "
                     f"give --mic-psize {image:g}"
                 )
             if not warp and tilt_series and not _same(given, tilt_series):
-                raise CryodedupError(
+                raise PixelSizeError(
                     f"{option} contradicts rlnTomoTiltSeriesPixelSize {tilt_series:g} Å {where}: RELION 4 writes "
                     f"rlnCoordinateX/Y/Z in tilt-series pixels (leave --mic-psize out to take it)"
                 )
@@ -217,7 +217,7 @@ def refuse_given_tomogram_psize(
                 if _same(given, tomograms.tilt_series_psize[name])
                 else ""
             )
-            raise CryodedupError(
+            raise PixelSizeError(
                 f"{option} contradicts {TOMOGRAM_PSIZE} {nearest:g} Å of tomogram {name} in {tomograms.path}, "
                 f"the pixel of {part.label}'s tomogram coordinates{slip} (leave --mic-psize out to take it)"
             )

@@ -99,10 +99,7 @@ def find_duplicate_micrographs(
     outputs = _prepared_outputs(mics, Path(outdir), inputs, particles, force, store)
     placement = _placement(mics, options)
     if placement is not None:  # (named now, before any image is read: the images to look at first)
-        for title, text in revisit_rows(placement.revisits):
-            log(f"--metadata: {title.lower()}: {text}", "info")
-        if placement.navigator_warning:
-            said(placement.navigator_warning, "warning")
+        _say_revisits(placement, log, said)
     pairs_csv = PairsCsv(store.pairs_csv) if store else None
     # An update copies the last round's pairs.csv (to append to) while it scores.
     with pairs_csv.copying(outputs.paths[0]) if pairs_csv else nullcontext():
@@ -125,7 +122,20 @@ def find_duplicate_micrographs(
                 placement=placement,
                 pairs_csv=pairs_csv,
             )
-    summary["seconds"] = round(time.perf_counter() - start, 3)
+    return _timed(summary, time.perf_counter() - start, scoring, options)
+
+
+def _say_revisits(placement: Placement, log: Callable[[str, str], None], said: Callable[[str, str], None]) -> None:
+    """The areas imaged twice that the metadata names (--metadata), and a navigator's warning."""
+    for title, text in revisit_rows(placement.revisits):
+        log(f"--metadata: {title.lower()}: {text}", "info")
+    if placement.navigator_warning:
+        said(placement.navigator_warning, "warning")
+
+
+def _timed(summary: dict[str, Any], seconds: float, scoring: float, options: MicrographOptions) -> dict[str, Any]:
+    """The summary with the run's time, the scoring's, and the images scored per second of it."""
+    summary["seconds"] = round(seconds, 3)
     # Over the images read (a pattern of candidates may leave some unread), not those listed
     read = not options.no_images and scoring > 0
     summary["scoring_seconds"] = round(scoring, 3)  # the rate's time: the report and writing are not in it
@@ -169,7 +179,7 @@ def _prepared_outputs(
             raise
         from .update import STORE
 
-        raise CryodedupError(
+        raise type(error)(  # (its kind kept: an output in the way)
             f"{error} (--update found no store of an earlier round in {outdir / STORE}: "
             "--update --force starts one from every micrograph)"
         ) from None

@@ -22,7 +22,7 @@ import numpy as np
 from ...algo.neighbours import linked_groups, nearest_pairs
 from ...algo.revisits import Revisit, acquisition_times, find_revisits, same_position, same_position_entries
 from ...algo.shift_calibration import infer_calibration
-from ...errors import CryodedupError
+from ...errors import CryodedupError, InputFileError
 from ...formats.microscope import (
     MAX_COORDINATE,
     Acquisition,
@@ -97,7 +97,7 @@ def specimen_positions(acquisitions: Sequence[Acquisition], calibration: float |
         xy = stage + calibration * shift
     beyond = np.flatnonzero(~(np.abs(xy) <= MAX_COORDINATE).all(axis=1))
     if len(beyond):
-        raise CryodedupError(
+        raise InputFileError(
             f"{acquisitions[beyond[0]].source}: the shift calibration {calibration:g} µm per unit ({how}) places "
             f"image {acquisitions[beyond[0]].name} at {xy[beyond[0]].tolist()} µm, beyond any stage "
             f"(±{MAX_COORDINATE:g} µm; {len(beyond)} images); give --shift-calibration UM_PER_UNIT"

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ...errors import CryodedupError
+from ...errors import CryodedupError, InputFileError
 from ...formats.micrograph_lists import Micrographs
 from ...formats.mrc import MrcLayout, mrc_layout
 from ...options.micrographs import ALL_PAIRS_UPTO, MicrographOptions
@@ -292,16 +292,16 @@ def _read_headers(
     known = known or {}
     missing = [k for k in order if os.fspath(mics.paths[k]) not in known and not mics.paths[k].exists()]
     if missing and not options.skip_unreadable:
-        raise CryodedupError(missing_micrographs(mics, missing))
+        raise InputFileError(missing_micrographs(mics, missing))
     not_found = set(missing)
     for k in order:
         try:
             if k in not_found:
-                raise CryodedupError("not found")  # skipped, listed as unreadable
+                raise InputFileError("not found")  # skipped, listed as unreadable
             layout = known.get(os.fspath(mics.paths[k])) or mrc_layout(mics.paths[k])
         except CryodedupError as err:
             if not options.skip_unreadable:
-                raise CryodedupError(f"{err} (use --skip-unreadable to go on without it)") from None
+                raise type(err)(f"{err} (use --skip-unreadable to go on without it)") from None
             headers.unreadable.append(str(mics.paths[k]))
             continue
         _check_alike(mics, k, layout, headers)
@@ -318,7 +318,7 @@ def _check_alike(mics: Micrographs, k: int, layout: MrcLayout, headers: _Headers
         headers.shape, headers.psize = this_shape, header_psize
     elif this_shape != headers.shape:
         shape = headers.shape
-        raise CryodedupError(
+        raise InputFileError(
             f"{mics.paths[k]}: {this_shape[1]} x {this_shape[0]} pixels, but "
             f"{mics.paths[headers.readable[0]]} is {shape[1]} x {shape[0]}; one run takes one size"
         )
@@ -328,7 +328,7 @@ def _check_alike(mics: Micrographs, k: int, layout: MrcLayout, headers: _Headers
         and first_psize is not None
         and abs(header_psize - first_psize) > 1e-3 * first_psize
     ):
-        raise CryodedupError(
+        raise InputFileError(
             f"{mics.paths[k]}: pixel size {header_psize:g} Å in its header, but "
             f"{mics.paths[headers.readable[0]]} has {first_psize:g} Å; one run takes one pixel size"
         )

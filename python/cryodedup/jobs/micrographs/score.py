@@ -19,7 +19,7 @@ import numpy as np
 
 import cryodedup._core as _core
 
-from ...errors import CryodedupError
+from ...errors import InputFileError
 from ...formats.micrograph_lists import Micrographs
 from ...formats.mrc import map_mrc, mrc_layout
 from ...options import MicrographOptions
@@ -221,7 +221,7 @@ class _ShardSpectra:
         self.bank.store(made)
         for q in floats:
             if not np.isfinite(self.bank.image(q)).all():
-                raise CryodedupError(
+                raise InputFileError(
                     f"{self.plan.paths[self.plan.positions[q]]}: holds NaN or infinite pixels, which make every "
                     "comparison with it meaningless; repair or leave out this micrograph"
                 )

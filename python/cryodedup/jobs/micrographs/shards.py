@@ -29,7 +29,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ... import signals
-from ...errors import CryodedupError
+from ...errors import CryodedupError, InputFileError, OutputError
 from ...formats.micrograph_lists import Micrographs, load_inputs
 from ...formats.mrc import MrcLayout
 from ...options.fields import DECISION, SCORES, marked_options
@@ -358,7 +358,7 @@ def run_micrograph_shard(
         log(f"{folder}: shard {shard}/{shards} already complete, not redone", "info")
         return _shard_summary(folder, record, time.perf_counter() - start, redone=False)
     if record is not None and not force:
-        raise CryodedupError(
+        raise OutputError(
             f"{folder}: holds a shard of another run ({_difference(run, record['run'])}); "
             "use --force to replace it, or another -o"
         )
@@ -368,7 +368,7 @@ def run_micrograph_shard(
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as err:
-        raise CryodedupError(f"{folder}: cannot create the shard folder ({err.strerror})") from None
+        raise OutputError(f"{folder}: cannot create the shard folder ({err.strerror})") from None
     try:
         _clear(folder, complete=record is not None)
         plan = plan_scoring(mics, options)
@@ -522,27 +522,27 @@ def load_pairs(folder: Path, micrographs: int) -> dict[str, np.ndarray]:
         with open(path, "rb") as file, np.load(file, allow_pickle=False) as f:
             scores = {name: f[name] for name in f.files}
     except Exception as err:  # a damaged file fails in zipfile, zlib or numpy's format, each with errors of its own
-        raise CryodedupError(
+        raise InputFileError(
             f"{path}: cannot be read as a shard's scored pairs ({err or type(err).__name__})"
         ) from None
     for name in PAIR_ARRAYS:
         if name not in scores:
-            raise CryodedupError(f"{path}: no array {name}; expected {', '.join(PAIR_ARRAYS)}")
+            raise InputFileError(f"{path}: no array {name}; expected {', '.join(PAIR_ARRAYS)}")
         if not isinstance(scores[name], np.ndarray):  # numpy gives the bytes of a member that is no .npy
-            raise CryodedupError(f"{path}: {name} is not a numpy array (.npy), expected numbers")
+            raise InputFileError(f"{path}: {name} is not a numpy array (.npy), expected numbers")
         if scores[name].dtype.kind not in "iuf":
-            raise CryodedupError(f"{path}: {name} holds {scores[name].dtype} values, expected numbers")
+            raise InputFileError(f"{path}: {name} holds {scores[name].dtype} values, expected numbers")
     n = scores["z"].size
     for name in PAIR_ARRAYS[1:]:
         if scores[name].shape != (n,):
-            raise CryodedupError(
+            raise InputFileError(
                 f"{path}: {name} has shape {scores[name].shape}, expected ({n},): one value per pair, as z"
             )
     pairs = scores["pairs"]
     if pairs.size != 2 * n or pairs.ndim not in (1, 2) or pairs.dtype.kind not in "iu":
-        raise CryodedupError(f"{path}: pairs is {pairs.dtype} of shape {pairs.shape}, expected whole numbers ({n}, 2)")
+        raise InputFileError(f"{path}: pairs is {pairs.dtype} of shape {pairs.shape}, expected whole numbers ({n}, 2)")
     if n and (pairs.min() < 0 or pairs.max() >= micrographs):
-        raise CryodedupError(f"{path}: pairs holds micrograph indices outside 0 to {micrographs - 1}")
+        raise InputFileError(f"{path}: pairs holds micrograph indices outside 0 to {micrographs - 1}")
     return scores
 
 

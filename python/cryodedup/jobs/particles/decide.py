@@ -158,16 +158,7 @@ def decide_species(
     """
     n_inputs = len(particles.inputs)
     voters = input_voters(particles)
-    n_voters = n_inputs if voters is None else int(voters.max()) + 1
-    if options.min_support > n_voters:
-        if voters is not None:  # (copick: a user's sessions are one voice)
-            users = "there is only 1 user" if n_voters == 1 else f"there are only {n_voters} users"
-            raise CryodedupError(
-                f"--min-support {options.min_support}: {users} ({', '.join(particles.inputs)}); support counts "
-                "users, a user's sessions confirming as one"
-            )
-        inputs = "there is only 1 input" if n_inputs == 1 else f"there are only {n_inputs} inputs"
-        raise CryodedupError(f"--min-support {options.min_support}: {inputs}; give each picker as its own input")
+    _refuse_support_beyond_voters(particles, voters, options.min_support)
     scores, higher = particles.scores, particles.higher_is_better
     normalise = normalisation(options.score_normalize).apply
     if normalise is not None and scores is not None:
@@ -203,25 +194,9 @@ def decide_species(
         images_for_the_core(particles.images, options.same_image), confirmed_by
     )  # (reject: one image's rows confirm as one)
     covered = coverage(particles, options.coverage)
-    if options.min_support <= 1:
-        return Decision(
-            result.keep,
-            result.suppressed_by,
-            confirmed_by,
-            None,
-            ranked,
-            None,
-            covered,
-            None,
-            levels,
-            result.priority,
-            preference,
-        )
-    supported = popcount(_by_voter(confirmed_by, voters)) >= options.min_support
-    confirmable = (_voters_covering(covered, voters) >= options.min_support)[particles.groups]
-    not_confirmable = result.keep & ~confirmable
-    keep = result.keep & (supported | (not_confirmable if options.uncovered == "keep" else False))
-    unconfirmed = result.keep & confirmable & ~supported
+    keep, unconfirmed, not_confirmable = result.keep, None, None
+    if options.min_support > 1:
+        keep, unconfirmed, not_confirmable = _supported(particles, result.keep, confirmed_by, covered, voters, options)
     return Decision(
         keep,
         result.suppressed_by,
@@ -235,6 +210,42 @@ def decide_species(
         result.priority,
         preference,
     )
+
+
+def _refuse_support_beyond_voters(particles: ParticleSet, voters: np.ndarray | None, min_support: int) -> None:
+    """``--min-support`` above the number of inputs (copick: users) that can confirm a pick, refused."""
+    n_inputs = len(particles.inputs)
+    n_voters = n_inputs if voters is None else int(voters.max()) + 1
+    if min_support <= n_voters:
+        return
+    if voters is not None:  # (copick: a user's sessions are one voice)
+        users = "there is only 1 user" if n_voters == 1 else f"there are only {n_voters} users"
+        raise CryodedupError(
+            f"--min-support {min_support}: {users} ({', '.join(particles.inputs)}); support counts "
+            "users, a user's sessions confirming as one"
+        )
+    inputs = "there is only 1 input" if n_inputs == 1 else f"there are only {n_inputs} inputs"
+    raise CryodedupError(f"--min-support {min_support}: {inputs}; give each picker as its own input")
+
+
+def _supported(
+    particles: ParticleSet,
+    kept: np.ndarray,
+    confirmed_by: np.ndarray,
+    covered: np.ndarray,
+    voters: np.ndarray | None,
+    options: ParticleOptions,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The consensus rule on the rows ``kept`` as duplicates: (keep, unconfirmed, not confirmable).
+
+    A kept row stays kept when rows of ``--min-support`` inputs (voters) confirm it; on a
+    micrograph fewer of them ran on it cannot be confirmed, and ``--uncovered`` says its fate.
+    """
+    supported = popcount(_by_voter(confirmed_by, voters)) >= options.min_support
+    confirmable = (_voters_covering(covered, voters) >= options.min_support)[particles.groups]
+    not_confirmable = kept & ~confirmable
+    keep = kept & (supported | (not_confirmable if options.uncovered == "keep" else False))
+    return keep, kept & confirmable & ~supported, not_confirmable
 
 
 def input_voters(particles: ParticleSet) -> np.ndarray | None:

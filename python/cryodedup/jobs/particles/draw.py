@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from ...report.particle_base import ParticleDetails
-    from ...report.particle_figures import MicrographImage
+    from ...report.picks_figures import MicrographImage
 
 __all__ = ["picture_details", "plot_particles"]
 
@@ -32,7 +32,7 @@ T = TypeVar("T")
 def picture_details(particles: ParticleSet, decision: Decision, options: ParticleOptions) -> ParticleDetails:
     """What the pictures show of the decision; its nearest-neighbour distances and score histogram counted as drawn."""
     from ...report.particle_base import ParticleDetails, nn_measured
-    from ...report.particle_figures import score_counts
+    from ...report.particle_charts import score_counts
 
     # Species: each decided at its own distance (its --min-dist NAME=Å, a copick object's radius).
     by_species = None if particles.species is None else species_distances(particles, options)
@@ -80,11 +80,12 @@ class Pictures:
 def draw_pictures(details: ParticleDetails, options: ParticleOptions, images: Images) -> Pictures:
     """The particle job's pictures (``--plot``), rendered; the micrographs' images found by ``images``."""
     from ...report import particle_figures as plots
+    from ...report.picks_figures import micrographs_to_show, missing_examples
 
     drawn = drawn_images(details, options.plot_mics, images.find)
     absent = None
-    examples = plots.micrographs_to_show(details, options.plot_mics)
-    if images.roots is not None and plots.missing_examples(details, examples, drawn):  # (the summary says how many)
+    examples = micrographs_to_show(details, options.plot_mics)
+    if images.roots is not None and missing_examples(details, examples, drawn):  # (the summary says how many)
         absent = count_absent(details.mic_names, images.roots())
     return Pictures(*plots.rendered_particle_figures(details, options.plot_mics, drawn), absent=absent)
 
@@ -99,7 +100,7 @@ def drawn_images(
     failing the job for.
     """
     from ...formats.mrc import binned_image
-    from ...report.particle_figures import DISPLAY_WIDTH, MicrographImage, micrographs_drawn
+    from ...report.picks_figures import DISPLAY_WIDTH, MicrographImage, micrographs_drawn
 
     images = {}
     for mic in micrographs_drawn(details, n_mics):
@@ -127,12 +128,12 @@ def plot_particles(
     When example micrographs' image files are not found, the summary says so and how to
     point at them (files), or that none was given (data in memory).
     """
-    from ...report import particle_figures as plots
+    from ...report.picks_figures import micrographs_to_show
 
     pictures = draw_pictures(details, options, images)
     missing = pictures.missing
     if missing:
-        n_examples = len(plots.micrographs_to_show(details, options.plot_mics))
+        n_examples = len(micrographs_to_show(details, options.plot_mics))
         if pictures.absent is None:  # (the caller gave the images)
             note = (
                 f"{len(missing)} of {n_examples} examples drawn on a blank frame: "
