@@ -272,3 +272,54 @@ def test_a_stop_before_the_commit_leaves_the_previous_store(store, planted, monk
     assert summary["images_read"] == 1
     for output in OUTPUTS:
         assert (out / output).read_bytes() == (tmp_path / output).read_bytes(), output
+
+
+KILLED_IN_THE_TRANSACTION = """
+import os, signal, sys
+from cryodedup import MicrographOptions, find_duplicate_micrographs
+from cryodedup.jobs.micrographs import job, update
+
+def killed(*args, **kwargs):
+    os.kill(os.getpid(), signal.SIGKILL)  # the round's rows written, not committed
+
+def connect(*args, **kwargs):  # a cache of one page: the round's pages spill into the database before its commit
+    db = original(*args, **kwargs)
+    db.execute("PRAGMA cache_size=1")
+    return db
+
+original, update.connect, job.write_results = update.connect, connect, killed
+find_duplicate_micrographs([sys.argv[1]], sys.argv[2], MicrographOptions(bin=1), update=True)
+"""
+
+
+@pytest.mark.parametrize("first", [True, False], ids=["the first round", "a later round"])
+def test_a_round_killed_in_its_transaction_is_rolled_back_by_the_next(planted, tmp_path, first):
+    """SIGKILL with the round's rows in the database and its journal hot: the next run rolls it back, runs it again.
+
+    The first round too: its database is empty once rolled back, which is no store (not a damaged one).
+    """
+    import subprocess
+    import sys
+
+    mics = tmp_path / "mics"
+    mics.mkdir()
+    out = tmp_path / "out"
+    for path in planted[:4]:
+        shutil.copy(path, mics)
+    if not first:
+        find_duplicate_micrographs([str(mics / "*.mrc")], out, MicrographOptions(bin=1), update=True)
+        for path in planted[4:7]:
+            shutil.copy(path, mics)
+    killed = subprocess.run(
+        [sys.executable, "-c", KILLED_IN_THE_TRANSACTION, str(mics / "*.mrc"), str(out)],
+        capture_output=True,
+        check=False,
+    )
+    assert killed.returncode == -9, killed.stderr
+    assert os.path.getsize(out / STORE / f"{DATABASE}-journal") > 0  # (a hot journal)
+    assert os.path.getsize(out / STORE / DATABASE) > 0  # (the round's pages in it)
+    summary = find_duplicate_micrographs([str(mics / "*.mrc")], out, MicrographOptions(bin=1), update=True)
+    assert summary["images_read"] == (4 if first else 3)
+    find_duplicate_micrographs([str(mics / "*.mrc")], tmp_path / "whole", MicrographOptions(bin=1))
+    for output in OUTPUTS:
+        assert (out / output).read_bytes() == (tmp_path / "whole" / output).read_bytes(), output

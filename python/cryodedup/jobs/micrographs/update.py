@@ -175,6 +175,9 @@ class SeenStore:
             return None  # (none yet, or made by a first round stopped before its commit)
         store = cls(folder, loaded=True)
         try:
+            if not store.open().execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
+                store.close()  # (a first round killed in its transaction: its journal rolled back, nothing left)
+                return None
             _read(store, store.open())
         except (StoreError, *DAMAGE) as err:
             raise damaged(path, reason(err)) from None
