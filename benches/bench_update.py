@@ -52,7 +52,7 @@ from cryodedup._core import __version__
 from cryodedup.formats.micrograph_lists import load_inputs
 from cryodedup.jobs.micrographs.plan import plan_scoring
 from cryodedup.jobs.micrographs.score import shard_pairs
-from cryodedup.jobs.micrographs.update import DATABASE, FORMAT, PAIR, SCHEMA, STORE, score_record
+from cryodedup.jobs.micrographs.update import DATABASE, FORMAT, PAGE_BYTES, SCHEMA, STORE, pack_pairs, score_record
 from cryodedup.jobs.micrographs.update_inputs import file_stamp
 from cryodedup.jobs.store_db import connect, sha256_bytes, transaction
 from fixtures.synthetic import specimen_field, write_mrc
@@ -103,13 +103,14 @@ def seed_store(outdir: Path, old: list[Path], options: MicrographOptions) -> int
     rng = np.random.default_rng(2)
     pairs = shard_pairs(plan, 1, 1)
     z = rng.normal(4.3, 0.3, len(pairs))
-    scores = np.zeros(len(pairs), PAIR)
-    scores["a"], scores["b"], scores["z"] = plan.positions[pairs[:, 0]], plan.positions[pairs[:, 1]], z
+    scores = {"a": plan.positions[pairs[:, 0]], "b": plan.positions[pairs[:, 1]], "z": z}
     scores["dy"], scores["dx"] = rng.integers(-50, 50, len(pairs)), rng.integers(-50, 50, len(pairs))
     scores["pearson"] = np.where(z >= 5, rng.normal(0, 0.05, len(pairs)), np.nan)
-    scores["overlap"] = 0.5
+    scores["overlap"] = np.full(len(pairs), 0.5)
     files = [os.path.abspath(p) for p in mics.paths]  # seen ids = input indices
     layouts = [plan.layouts[q] for q in np.argsort(plan.positions)] if plan.layouts else []
+    with closing(connect(store / DATABASE, create=True)) as db:
+        db.execute(f"PRAGMA page_size={PAGE_BYTES}")
     with closing(connect(store / DATABASE, create=True)) as db, transaction(db):
         for statement in SCHEMA.split(";"):
             db.execute(statement)
@@ -119,7 +120,7 @@ def seed_store(outdir: Path, old: list[Path], options: MicrographOptions) -> int
         db.executemany("INSERT INTO micrographs VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
         images = ((k + 1, rng.standard_normal((by, bx), dtype=np.float32).tobytes()) for k in range(len(files)))
         db.executemany("INSERT INTO images VALUES (?, ?)", images)
-        data = scores.tobytes()
+        data = pack_pairs(scores)
         db.execute("INSERT INTO pairs(sha256, data) VALUES (?, ?)", (sha256_bytes(data), data))
     return len(pairs)
 
