@@ -18,8 +18,8 @@ fifth a second exposure of the area of the one before, and timed:
   whole set (pairs.csv of ~510,000 pairs).
 
 Each timed round starts from the state a round over the screened set left (its store and its
-outputs, pairs.csv of ~500,000 pairs; put back by a copy before each), so every round
-does what the round after a day of screening does. The goal (issue 43): the round costs at
+outputs, pairs.csv of ~500,000 pairs; put back before each: the outputs by hard links, the store
+by a copy), so every round does what the round after a day of screening does. The goal (issue 43): the round costs at
 most 1.3x the floor and the comparisons. Files are made once in ``--workdir`` and the new ones
 stay in the page cache, as on a machine that has just written them.
 
@@ -174,15 +174,29 @@ def compare_new(outdir: Path, screened: int, new: int, options: MicrographOption
 
 
 def snapshot(outdir: Path, kept: Path) -> None:
-    """A copy in ``kept`` of the files of ``outdir`` and its store (a round changes the store in place)."""
+    """``kept``: hard links to the outputs of ``outdir`` and a copy of its store.
+
+    A round replaces its outputs by renames (a link keeps the old file, and pairs.csv's inode,
+    by which a round knows the file it appends to) and changes the store's database in place.
+    """
     shutil.rmtree(kept, ignore_errors=True)
-    shutil.copytree(outdir, kept)
+    (kept / STORE).mkdir(parents=True)
+    _put(outdir, kept)
 
 
 def restore(outdir: Path, kept: Path) -> None:
     """``outdir`` as :func:`snapshot` saw it."""
     shutil.rmtree(outdir)
-    shutil.copytree(kept, outdir)
+    (outdir / STORE).mkdir(parents=True)
+    _put(kept, outdir)
+
+
+def _put(source: Path, target: Path) -> None:
+    for path in source.iterdir():
+        if path.is_file():
+            os.link(path, target / path.name)
+    for path in (source / STORE).iterdir():
+        shutil.copyfile(path, target / STORE / path.name)
 
 
 def measure(workdir: Path, screened: int, new: int, shape: tuple[int, int], rounds: int = 1) -> dict:

@@ -29,6 +29,7 @@ file whole first and fills it after).
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
@@ -108,8 +109,8 @@ CREATE TABLE micrographs(id INTEGER PRIMARY KEY, path TEXT NOT NULL UNIQUE, size
 CREATE TABLE images(id INTEGER PRIMARY KEY, data BLOB NOT NULL);
 CREATE TABLE pairs(part INTEGER PRIMARY KEY, sha256 TEXT NOT NULL, data BLOB NOT NULL);
 """
-#: The tables SQLite checks each round in a large store (images: each read is checked for its size).
-SMALL_TABLES = ("meta", "micrographs", "pairs")
+#: The tables SQLite checks each round in a large store (images: their sizes checked; pairs: their digests).
+SMALL_TABLES = ("meta", "micrographs")
 
 
 def score_record(plan: ScoringPlan, options: Any) -> dict[str, Any]:
@@ -542,15 +543,13 @@ def make_way(folder: Path, log: Callable[[str, str], None]) -> None:
 
 
 def _check_writable(folder: Path) -> None:
-    """Refuses a store folder this run cannot write in (a read-only mount) before any work."""
-    if not os.path.isdir(folder):  # (False, too, for a name the system cannot take)
-        return  # made by the round's save (its output folder is checked with the outputs)
-    probe = folder / f".{DATABASE}.{os.getpid()}.tmp"
-    try:
-        os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
-        os.unlink(probe)
-    except OSError as err:
-        raise store_write_error(folder, err) from None
+    """Refuses a store folder this run cannot write in (a read-only mount) before any work.
+
+    Asked of the system (``access``), not by a probe file: a run stopped between making a
+    probe and removing it would leave it.
+    """
+    if os.path.isdir(folder) and not os.access(folder, os.W_OK):  # (a folder not there yet: made by the round)
+        raise store_write_error(folder, PermissionError(errno.EACCES, "the folder is not writable"))
 
 
 def store_write_error(folder: Path, err: BaseException) -> CryodedupError:
