@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from contextlib import contextmanager
 
 import pytest
 from click.testing import CliRunner
@@ -323,3 +324,38 @@ def test_a_round_killed_in_its_transaction_is_rolled_back_by_the_next(planted, t
     find_duplicate_micrographs([str(mics / "*.mrc")], tmp_path / "whole", MicrographOptions(bin=1))
     for output in OUTPUTS:
         assert (out / output).read_bytes() == (tmp_path / "whole" / output).read_bytes(), output
+
+
+def test_a_stop_after_the_commit_leaves_outputs_the_next_run_writes_from_the_store(store, planted, monkeypatch):
+    """SIGINT once the round is committed, before its outputs are renamed: the outputs stay the previous round's.
+
+    The next run reads no image (the store holds the round) and writes the outputs of the whole set,
+    byte for byte a fresh run's.
+    """
+    import signal
+
+    from cryodedup.jobs.micrographs.update import SeenStore
+    from cryodedup.signals import Stopped
+
+    mics, out = store
+    shutil.copy(planted[6], mics)
+    before = {name: (out / name).read_bytes() for name in OUTPUTS}
+    committing = SeenStore.committing
+
+    @contextmanager
+    def stopped(self, pairs_csv):
+        with committing(self, pairs_csv):
+            yield
+        raise Stopped(signal.SIGINT)  # (committed: the output batch removes the outputs' temporary files)
+
+    monkeypatch.setattr(SeenStore, "committing", stopped)
+    result = run_cli(mics / "*.mrc", "-o", out, "--update")
+    assert result.exit_code == 128 + signal.SIGINT, result.output
+    assert {name: (out / name).read_bytes() for name in OUTPUTS} == before
+    monkeypatch.setattr(SeenStore, "committing", committing)
+    summary = find_duplicate_micrographs([str(mics / "*.mrc")], out, MicrographOptions(bin=1), update=True)
+    assert summary["images_read"] == 0
+    whole = out.parent / "whole7"
+    find_duplicate_micrographs([str(mics / "*.mrc")], whole, MicrographOptions(bin=1))
+    for output in OUTPUTS:
+        assert (out / output).read_bytes() == (whole / output).read_bytes(), output
