@@ -18,8 +18,8 @@ fifth a second exposure of the area of the one before, and timed:
   whole set (pairs.csv of ~510,000 pairs).
 
 Each timed round starts from the state a round over the screened set left (its store and its
-outputs, pairs.csv of ~500,000 pairs; put back by hard links, nothing copied), so every round
-does what the round after a day of screening does. The goal (issue 43): the round costs at
+outputs, pairs.csv of ~500,000 pairs; put back before each: the outputs by hard links, the store
+by a copy), so every round does what the round after a day of screening does. The goal (issue 43): the round costs at
 most 1.3x the floor and the comparisons. Files are made once in ``--workdir`` and the new ones
 stay in the page cache, as on a machine that has just written them.
 
@@ -34,9 +34,11 @@ import json
 import os
 import resource
 import shutil
+import sqlite3
 import statistics
 import sys
 import time
+from contextlib import closing
 from pathlib import Path
 
 import mrcfile
@@ -50,9 +52,9 @@ from cryodedup._core import __version__
 from cryodedup.formats.micrograph_lists import load_inputs
 from cryodedup.jobs.micrographs.plan import plan_scoring
 from cryodedup.jobs.micrographs.score import shard_pairs
-from cryodedup.jobs.micrographs.update import FORMAT, MARKER, STORE, score_record
+from cryodedup.jobs.micrographs.update import DATABASE, FORMAT, PAGE_BYTES, SCHEMA, STORE, pack_pairs, score_record
 from cryodedup.jobs.micrographs.update_inputs import file_stamp
-from cryodedup.jobs.store_files import sha256_of
+from cryodedup.jobs.store_db import connect, sha256_bytes, transaction
 from fixtures.synthetic import specimen_field, write_mrc
 
 PSIZE = 0.83
@@ -90,7 +92,7 @@ def new_micrographs(folder: Path, first: int, count: int, shape: tuple[int, int]
 
 
 def seed_store(outdir: Path, old: list[Path], options: MicrographOptions) -> int:
-    """``outdir/seen`` as an ``--update`` run over ``old`` leaves it; returns the pairs stored."""
+    """``outdir/seen/store.sqlite`` as an ``--update`` run over ``old`` leaves it; returns the pairs stored."""
     mics = load_inputs([str(p) for p in old], options.psize)
     plan = plan_scoring(mics, options)
     store = outdir / STORE
@@ -99,33 +101,27 @@ def seed_store(outdir: Path, old: list[Path], options: MicrographOptions) -> int
     store.mkdir(parents=True)
     by, bx = plan.shape[0] // plan.binning, plan.shape[1] // plan.binning
     rng = np.random.default_rng(2)
-    images = np.lib.format.open_memmap(store / "images-1.npy", mode="w+", dtype=np.float32, shape=(len(old), by, bx))
-    for start in range(0, len(old), 256):
-        images[start : start + 256] = rng.standard_normal((min(256, len(old) - start), by, bx), dtype=np.float32)
-    images.flush()
-    del images
     pairs = shard_pairs(plan, 1, 1)
     z = rng.normal(4.3, 0.3, len(pairs))
     scores = {"a": plan.positions[pairs[:, 0]], "b": plan.positions[pairs[:, 1]], "z": z}
-    scores.update(
-        dy=rng.integers(-50, 50, len(pairs)).astype(float), dx=rng.integers(-50, 50, len(pairs)).astype(float)
-    )
-    scores.update(pearson=np.where(z >= 5, rng.normal(0, 0.05, len(pairs)), np.nan), overlap=np.full(len(pairs), 0.5))
-    np.savez(store / "pairs-1.npz", **scores)
-    files = [os.path.abspath(p) for p in mics.paths]
+    scores["dy"], scores["dx"] = rng.integers(-50, 50, len(pairs)), rng.integers(-50, 50, len(pairs))
+    scores["pearson"] = np.where(z >= 5, rng.normal(0, 0.05, len(pairs)), np.nan)
+    scores["overlap"] = np.full(len(pairs), 0.5)
+    files = [os.path.abspath(p) for p in mics.paths]  # seen ids = input indices
     layouts = [plan.layouts[q] for q in np.argsort(plan.positions)] if plan.layouts else []
-    state = {
-        "format": FORMAT,
-        "version": __version__,
-        "round": 1,
-        "record": score_record(plan, options),
-        "files": files,  # seen ids = input indices
-        "images": [[1, i] for i in range(len(files))],
-        "layouts": [[m.offset, m.dtype, m.psize] for m in layouts],
-        "stamps": [file_stamp(f) for f in files],
-        "pairs_file": {"name": "pairs-1.npz", "sha256": sha256_of(store / "pairs-1.npz")},
-    }
-    (store / MARKER).write_text(json.dumps(state))
+    with closing(connect(store / DATABASE, create=True)) as db:
+        db.execute(f"PRAGMA page_size={PAGE_BYTES}")
+    with closing(connect(store / DATABASE, create=True)) as db, transaction(db):
+        for statement in SCHEMA.split(";"):
+            db.execute(statement)
+        meta = {"format": FORMAT, "version": __version__, "record": json.dumps(score_record(plan, options))}
+        db.executemany("INSERT INTO meta VALUES (?, ?)", meta.items())
+        rows = [(k + 1, f, *file_stamp(f), m.offset, m.dtype, m.psize) for k, (f, m) in enumerate(zip(files, layouts))]
+        db.executemany("INSERT INTO micrographs VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+        images = ((k + 1, rng.standard_normal((by, bx), dtype=np.float32).tobytes()) for k in range(len(files)))
+        db.executemany("INSERT INTO images VALUES (?, ?)", images)
+        data = pack_pairs(scores)
+        db.execute("INSERT INTO pairs(sha256, data) VALUES (?, ?)", (sha256_bytes(data), data))
     return len(pairs)
 
 
@@ -155,12 +151,12 @@ def compare_new(outdir: Path, screened: int, new: int, options: MicrographOption
     """
     from cryodedup import _core
 
-    store = outdir / STORE
-    old = np.load(store / "images-1.npy", mmap_mode="r")
-    latest = max(store.glob("images-*.npy"), key=lambda p: int(p.stem.split("-")[1]))
-    fresh = np.load(latest, mmap_mode="r")[-new:]
     first = max(0, screened - options.window)
-    images = [np.ascontiguousarray(old[k]) for k in range(first, screened)] + [np.ascontiguousarray(a) for a in fresh]
+    with closing(sqlite3.connect(outdir / STORE / DATABASE)) as db:
+        record = json.loads(db.execute("SELECT value FROM meta WHERE key = 'record'").fetchone()[0])
+        rows = db.execute("SELECT data FROM images WHERE id > ? ORDER BY id", (first,)).fetchall()
+    shape = (record["shape"][0] // record["binning"], record["shape"][1] // record["binning"])
+    images = [np.frombuffer(data, np.float32).reshape(shape) for (data,) in rows]  # the window, then the new
     binned_psize = PSIZE * max(1, round(options.target_psize / PSIZE))
     ny, nx = images[0].shape
     bank = _core.SpectrumBank(ny, nx, 1, binned_psize / (25 * binned_psize), binned_psize / (4 * binned_psize))
@@ -178,29 +174,29 @@ def compare_new(outdir: Path, screened: int, new: int, options: MicrographOption
 
 
 def snapshot(outdir: Path, kept: Path) -> None:
-    """Hard links in ``kept`` to the files of ``outdir`` and its store, but the screened images.
+    """``kept``: hard links to the outputs of ``outdir`` and a copy of its store.
 
-    A round never changes a file in place (it writes new files and renames them), so the links
-    keep the state a round starts from, and :func:`restore` puts it back without copying.
+    A round replaces its outputs by renames (a link keeps the old file, and pairs.csv's inode,
+    by which a round knows the file it appends to) and changes the store's database in place.
     """
     shutil.rmtree(kept, ignore_errors=True)
     (kept / STORE).mkdir(parents=True)
-    for path in _state_files(outdir):
-        os.link(path, kept / path.relative_to(outdir))
+    _put(outdir, kept)
 
 
 def restore(outdir: Path, kept: Path) -> None:
-    """``outdir`` as :func:`snapshot` saw it: what a round wrote removed, the kept files linked back."""
-    for path in _state_files(outdir):
-        path.unlink()
-    for path in _state_files(kept):
-        os.link(path, outdir / path.relative_to(kept))
+    """``outdir`` as :func:`snapshot` saw it."""
+    shutil.rmtree(outdir)
+    (outdir / STORE).mkdir(parents=True)
+    _put(kept, outdir)
 
 
-def _state_files(outdir: Path) -> list[Path]:
-    """The plain files of ``outdir`` and its store, but ``images-1.npy`` (the screened images: never rewritten)."""
-    files = [p for p in (*outdir.iterdir(), *(outdir / STORE).iterdir()) if p.is_file()]
-    return [p for p in files if p.name != "images-1.npy"]
+def _put(source: Path, target: Path) -> None:
+    for path in source.iterdir():
+        if path.is_file():
+            os.link(path, target / path.name)
+    for path in (source / STORE).iterdir():
+        shutil.copyfile(path, target / STORE / path.name)
 
 
 def measure(workdir: Path, screened: int, new: int, shape: tuple[int, int], rounds: int = 1) -> dict:

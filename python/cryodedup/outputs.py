@@ -27,7 +27,6 @@ __all__ = [
     "check_plotting",
     "hold_folder",
     "output_batch",
-    "process_alive",
     "put_in_place",
     "scratch_files",
     "warn_earlier_report",

@@ -1,4 +1,4 @@
-"""The barrage's cases of the ``--update`` store (``seen/``) and of paths (issue 38).
+"""The barrage's cases of the ``--update`` store (``seen/store.sqlite``) and of paths (issues 38 and 65).
 
 Registered into ``tests/reliability/barrage.py``'s ``CASES`` by :func:`register`. A store case builds
 a real store of two rounds (5 micrographs of 64 x 64, rounds of 3 and 2, through the
@@ -33,11 +33,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the data generator: tests/fixtures
 
-from fixtures.store_damage import DAMAGES, DROP, edit_marker
+from fixtures.store_damage import DAMAGES, sql
 from fixtures.synthetic import write_mrc
 
 OUTPUTS = ("pairs.csv", "duplicates.csv", "micrographs_kept.txt", "micrographs_rejected.txt")
-STORE, MARKER = "seen", "seen.json"
+STORE, DATABASE = "seen", "store.sqlite"
 #: Files each case's build put in ``out`` by hand, with their checksums, and ``out``'s checksums then.
 SNAPSHOTS: dict[str, dict[str, Any]] = {}
 Check = Callable[[Path, int, str], str]
@@ -209,20 +209,11 @@ def _users_files(d: Path, mics: list[str]) -> dict[str, str]:
     return {k: v for k, v in checksums(d / "out").items() if k.endswith(("notes.txt", ".bak", "sub/images-1.npy"))}
 
 
-def _stale_temporaries(d: Path, mics: list[str]) -> dict[str, str]:
-    seen = d / "out" / STORE
-    (seen / f".images-7.npy.{2**22 + 5}.tmp").write_text("a killed round's")  # removed: its process is gone
-    (seen / ".notes.txt.123.tmp").write_text("mine")  # not a store file's name: kept
-    return {f"{STORE}/.notes.txt.123.tmp": checksums(d / "out")[f"{STORE}/.notes.txt.123.tmp"]}
-
-
 def _links_inside(d: Path, mics: list[str]) -> dict[str, str]:
     seen = d / "out" / STORE
-    (d / "elsewhere").mkdir()
-    shutil.move(seen / "images-1.npy", d / "elsewhere" / "images-1.npy")
-    (seen / "images-1.npy").symlink_to(d / "elsewhere" / "images-1.npy")  # the store's file through a link
-    (seen / "images-3.npy").symlink_to(mics[0])  # a link named as a store file, to an input
-    return {f"{STORE}/images-3.npy": "link:" + mics[0]}
+    (seen / "images-3.npy").symlink_to(mics[0])  # a link named as an earlier store's file, to an input
+    (seen / "notes").symlink_to(d / "in")
+    return {f"{STORE}/images-3.npy": "link:" + mics[0], f"{STORE}/notes": "link:" + str(d / "in")}
 
 
 def _another_folders_store(d: Path, mics: list[str]) -> dict[str, str]:
@@ -238,20 +229,24 @@ def _seen_a_link_to_a_folder(d: Path, mics: list[str]) -> dict[str, str]:
     return {}
 
 
-def _round_at_the_limit(d: Path, mics: list[str]) -> dict[str, str]:
-    edit_marker(round=10**12 - 1)(d / "out" / STORE)
-    return {}
-
-
 def _numbered_users_file(d: Path, mics: list[str]) -> dict[str, str]:
-    (d / "out" / STORE / "images-3.npy").write_text("a user's file named as the next round's")
+    (d / "out" / STORE / "images-3.npy").write_text("a user's file named as an earlier store's")
     return {f"{STORE}/images-3.npy": checksums(d / "out")[f"{STORE}/images-3.npy"]}
 
 
-def _no_written_list(d: Path, mics: list[str]) -> dict[str, str]:
-    edit_marker(written=DROP)(d / "out" / STORE)  # a store of the release before
-    (d / "out" / STORE / "pairs-1.npz.old").write_text("mine")
-    return {f"{STORE}/pairs-1.npz.old": checksums(d / "out")[f"{STORE}/pairs-1.npz.old"]}
+def _hot_journal(d: Path, mics: list[str]) -> dict[str, str]:
+    """A round killed in its transaction: its journal left (the store rolled back as it is opened)."""
+    seen = d / "out" / STORE
+    before = (seen / DATABASE).read_bytes()
+    script = (
+        "import os, sqlite3, sys; db = sqlite3.connect(sys.argv[1], isolation_level=None); "
+        "db.execute('PRAGMA journal_mode=TRUNCATE'); db.execute('BEGIN IMMEDIATE'); "
+        "db.execute('DELETE FROM pairs'); db.execute('DELETE FROM images'); db.execute('PRAGMA cache_size=0'); "
+        "db.execute('CREATE TABLE junk(x)'); db.execute('INSERT INTO junk VALUES (zeroblob(1 << 20))'); os._exit(9)"
+    )
+    subprocess.run([sys.executable, "-c", script, str(seen / DATABASE)], check=False)
+    assert (seen / DATABASE).read_bytes() != before and os.path.getsize(seen / f"{DATABASE}-journal") > 0
+    return {}
 
 
 def appending_case(name: str, change: Callable[[Path, list[str]], None]) -> tuple[str, Callable, Check]:
@@ -283,13 +278,8 @@ def _pairs_csv_one_digit(out: Path, mics: list[str]) -> None:
     (out / "pairs.csv").write_bytes(bytes(data))  # the same size, a later time
 
 
-def _stamp(path: str) -> tuple[int, int, int]:
-    info = os.stat(path)
-    return info.st_size, info.st_mtime_ns, info.st_ino
-
-
-def _pairs_csv_record(value: Any) -> Callable[[Path, list[str]], None]:
-    return lambda out, mics: edit_marker(pairs_csv=value)(out / STORE)
+def _pairs_csv_record(value: str) -> Callable[[Path, list[str]], None]:
+    return lambda out, mics: sql(f"UPDATE meta SET value = {value} WHERE key = 'pairs_csv'")(out / STORE)
 
 
 def input_inside_case(name: str, where: Callable[[Path, list[str]], list[str]]):
@@ -446,7 +436,7 @@ def outdir_case(name: str, folder: bytes) -> tuple[str, Callable, Check]:
             return f"exit {code}"
         return (
             ""
-            if all(os.path.exists(out / n) for n in OUTPUTS) and (out / STORE / MARKER).is_file()
+            if all(os.path.exists(out / n) for n in OUTPUTS) and (out / STORE / DATABASE).is_file()
             else "outputs missing"
         )
 
@@ -464,31 +454,28 @@ def cases() -> list[tuple[str, str, Callable, Check]]:
     found += [
         valid_case("a user's files and folder in seen/", _users_files),
         valid_case("a user's files in seen/, --force", _users_files, "--force"),
-        valid_case("a killed round's temporary files", _stale_temporaries),
+        valid_case("a killed round's journal", _hot_journal),
         valid_case("links inside seen/", _links_inside),
         valid_case("links inside seen/, --force", _links_inside, "--force"),
         valid_case("the store of another output folder", _another_folders_store),
         valid_case("seen/ a link to a folder", _seen_a_link_to_a_folder),
-        valid_case("round 10^12 - 1", _round_at_the_limit),
         valid_case("a user's images-3.npy in seen/", _numbered_users_file),
-        valid_case("a store of the release before (no list)", _no_written_list),
         appending_case("pairs.csv: a row added by hand between rounds", _pairs_csv_edited),
         appending_case("pairs.csv: a digit changed between rounds", _pairs_csv_one_digit),
         appending_case("pairs.csv deleted between rounds", lambda out, mics: os.unlink(out / "pairs.csv")),
-        appending_case("seen.json: pairs_csv not a record", _pairs_csv_record("junk")),
+        appending_case("the store's pairs_csv not a record", _pairs_csv_record("'junk'")),
         appending_case(
-            "seen.json: pairs_csv of another file",
-            _pairs_csv_record(lambda s: {**s["pairs_csv"], "stamp": list(_stamp(s["files"][0]))}),
+            "the store's pairs_csv of another file", _pairs_csv_record("json_set(value, '$.stamp', json('[1, 2, 3]'))")
         ),
         appending_case(
-            "seen.json: pairs_csv of more rows", _pairs_csv_record(lambda s: {**s["pairs_csv"], "rows": 10**9})
+            "the store's pairs_csv of more rows", _pairs_csv_record("json_set(value, '$.rows', 1000000000)")
         ),
         input_inside_case("inputs in seen/ (the reported loss)", _in_seen),
         input_inside_case("an input in the output folder", _in_out),
         input_inside_case("inputs in seen/ through a link", _through_a_link),
         concurrent_case(),
         watch_case("--watch over a whole store", None),
-        watch_case("--watch over a damaged store", DAMAGES["image row past the end"]),
+        watch_case("--watch over a damaged store", DAMAGES["an image cut short"]),
         read_only_case(False),
         read_only_case(True),
     ]

@@ -21,9 +21,10 @@ import os
 import sqlite3
 import stat
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
+from typing import Any
 
 from ..errors import CryodedupError
 
@@ -31,6 +32,7 @@ __all__ = [
     "DAMAGE",
     "DATABASE",
     "StoreError",
+    "changed_option",
     "connect",
     "file_digest",
     "pack",
@@ -40,6 +42,7 @@ __all__ = [
     "reason",
     "refuse",
     "same_file",
+    "sha256_bytes",
     "transaction",
     "unpack",
 ]
@@ -111,12 +114,15 @@ def reason(err: BaseException) -> str:
     return {"database or disk is full": "the disk is full"}.get(text, text)
 
 
-def quick_check(db: sqlite3.Connection, tables: tuple[str, ...]) -> None:
-    """SQLite's own check of ``tables`` (their pages and rows well formed); :class:`StoreError` if not."""
-    for table in tables:
-        found = [row[0] for row in db.execute(f"PRAGMA quick_check({table})")]
+def quick_check(db: sqlite3.Connection, tables: tuple[str, ...] = ()) -> None:
+    """SQLite's own check of ``tables`` (pages and rows well formed), or of the whole store; :class:`StoreError` if not.
+
+    The whole store: ``integrity_check``, also each index against its table.
+    """
+    for table in tables or (None,):
+        found = [row[0] for row in db.execute(f"PRAGMA quick_check({table})" if table else "PRAGMA integrity_check")]
         if found != ["ok"]:
-            raise StoreError(f"SQLite's check of its table {table} failed ({found[0][:120]})")
+            raise StoreError(f"SQLite's check{f' of its table {table}' if table else ''} failed ({found[0][:120]})")
 
 
 def pack(path: Path) -> tuple[bytes, int, str]:
@@ -129,6 +135,20 @@ def pack(path: Path) -> tuple[bytes, int, str]:
             size += len(block)
     parts.append(packer.flush())
     return b"".join(parts), size, digest.hexdigest()
+
+
+def sha256_bytes(data: bytes) -> str:
+    """The SHA-256 of ``data``, in hex."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def changed_option(names: Sequence[str], mine: dict[str, Any], other: dict[str, Any]) -> tuple[str, Any, Any] | None:
+    """The first option of ``names`` whose values in two records' "options" differ: (flag, mine, other)."""
+    for name in names:
+        a, b = mine["options"].get(name), other["options"].get(name)
+        if a != b:
+            return f"--{name.replace('_', '-')}", a, b
+    return None
 
 
 def pack_bytes(data: bytes) -> bytes:

@@ -1,4 +1,4 @@
-"""The --update store (``seen/``): it removes only files it wrote, and a damaged store is one clear line.
+"""The --update store (``seen/store.sqlite``): it removes only files it wrote, and a damaged store is one clear line.
 
 The oracle for what a store may remove is the list of files the test put there itself; for a
 damaged store, the error line (never a traceback) and that ``--update --force`` then rebuilds
@@ -7,9 +7,9 @@ it, leaving every file it did not write as it was.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
+from contextlib import contextmanager
 
 import pytest
 from click.testing import CliRunner
@@ -17,9 +17,8 @@ from click.testing import CliRunner
 from cryodedup import MicrographOptions, find_duplicate_micrographs
 from cryodedup.cli import main
 from cryodedup.errors import CryodedupError
-from cryodedup.jobs.micrographs.update import MARKER, STORE
-from fixtures.store_damage import DAMAGES as ALL_DAMAGES
-from fixtures.store_damage import DROP, edit_marker
+from cryodedup.jobs.micrographs.update import DATABASE, STORE
+from fixtures.store_damage import DAMAGES
 from helpers import write_planted_micrographs
 
 
@@ -66,7 +65,7 @@ def test_the_store_removes_only_files_it_wrote(planted, tmp_path):
     out = tmp_path / "out"
     seen = out / STORE
     seen.mkdir(parents=True)
-    # A user's files, some named as the store names its own, a folder and a link.
+    # A user's files, some named as an earlier cryodedup named its store's, a folder and a link.
     theirs = {"notes.txt": b"mine", "images-1.npy": b"not a store file", "pairs-2.npz": b"nor this"}
     for name, data in theirs.items():
         (seen / name).write_bytes(data)
@@ -77,38 +76,13 @@ def test_the_store_removes_only_files_it_wrote(planted, tmp_path):
         for path in planted[:k]:
             shutil.copy(path, mics)
         find_duplicate_micrographs([str(mics / "*.mrc")], out, MicrographOptions(bin=1), update=True)
-    state = json.loads((seen / MARKER).read_text())
-    assert all(name not in theirs for name in state["written"])
+    # --force rebuilds: the user's files stay.
+    find_duplicate_micrographs([str(mics / "*.mrc")], out, MicrographOptions(bin=1), update=True, force=True)
     for name, data in theirs.items():
         assert (seen / name).read_bytes() == data
     assert (seen / "sub" / "images-3.npy").read_bytes() == b"deep" and (seen / "images-4.npy").is_symlink()
-    # The store's own files of earlier rounds are gone: what is left is the user's and the marker's.
-    mine = set(os.listdir(seen)) - set(theirs) - {"sub", "images-4.npy"}
-    assert mine == {MARKER, state["pairs_file"]["name"], *{f"images-{r}.npy" for r, _ in state["images"]}}
-    # --force rebuilds: the old store's files go, the user's stay.
-    find_duplicate_micrographs([str(mics / "*.mrc")], out, MicrographOptions(bin=1), update=True, force=True)
-    new = json.loads((seen / MARKER).read_text())
-    assert not set(state["written"]) & set(os.listdir(seen)) - set(new["written"])
-    for name, data in theirs.items():
-        assert (seen / name).read_bytes() == data
-
-
-def test_a_killed_rounds_temporary_files_go_and_only_those(planted, tmp_path):
-    mics = tmp_path / "mics"
-    mics.mkdir()
-    shutil.copy(planted[0], mics)
-    shutil.copy(planted[1], mics)
-    out = tmp_path / "out"
-    find_duplicate_micrographs([str(mics / "*.mrc")], out, MicrographOptions(bin=1), update=True)
-    seen = out / STORE
-    dead = 2**22 + 12345  # above pid_max's default: no such process
-    stale = [seen / f".images-9.npy.{dead}.tmp", seen / f".seen.json.{dead}.tmp"]
-    kept = [seen / f".other.{dead}.tmp", seen / f".images-9.npy.{os.getppid()}.tmp"]  # not ours / alive
-    for path in stale + kept:
-        path.write_bytes(b"x")
-    shutil.copy(planted[2], mics)
-    find_duplicate_micrographs([str(mics / "*.mrc")], out, MicrographOptions(bin=1), update=True)
-    assert not any(p.exists() for p in stale) and all(p.exists() for p in kept)
+    # The store is its database (and its journal, emptied at each commit): nothing else was written there.
+    assert set(os.listdir(seen)) - set(theirs) - {"sub", "images-4.npy"} == {DATABASE, f"{DATABASE}-journal"}
 
 
 OUTPUTS = ("pairs.csv", "duplicates.csv", "micrographs_kept.txt", "micrographs_rejected.txt")
@@ -128,10 +102,6 @@ def store(planted, tmp_path):
     return mics, out
 
 
-#: Every damage but the 3 GB seen.json (this test reads the output folder whole before and after).
-DAMAGES = {name: damage for name, damage in ALL_DAMAGES.items() if "3 GB" not in name}
-
-
 def assert_one_error_line(result, *words):
     assert result.exit_code == 1, result.output
     lines = result.output.strip().splitlines()
@@ -147,7 +117,7 @@ def test_a_damaged_store_is_one_line_and_force_rebuilds_it(store, tmp_path, name
     DAMAGES[name](seen)
     inputs, before = contents(mics), contents(out)
     result = run_cli(mics / "*.mrc", "-o", out, "--update")
-    assert_one_error_line(result, "--update --force rebuilds it")
+    assert_one_error_line(result, "the --update store is damaged: --update --force rebuilds it")
     assert contents(mics) == inputs and contents(out) == before  # nothing used, nothing written
     theirs = {k: v for k, v in before.items() if "user's" in k}
     result = run_cli(mics / "*.mrc", "-o", out, "--update", "--force")
@@ -155,9 +125,9 @@ def test_a_damaged_store_is_one_line_and_force_rebuilds_it(store, tmp_path, name
     for output in OUTPUTS:
         assert (out / output).read_bytes() == (tmp_path / "whole" / output).read_bytes(), output
     after = contents(out)
-    # A user's file stays, moved aside at most (a folder named seen.json goes to seen.json.aside-1).
+    # A user's file stays, moved aside at most (a folder named store.sqlite goes to store.sqlite.aside-1).
     for key, data in theirs.items():
-        assert after.get(key, after.get(key.replace(MARKER, MARKER + ".aside-1"))) == data, key
+        assert after.get(key, after.get(key.replace(DATABASE, DATABASE + ".aside-1"))) == data, key
     assert run_cli(mics / "*.mrc", "-o", out, "--update").exit_code == 0  # the rebuilt store is whole
 
 
@@ -177,7 +147,7 @@ def test_seen_not_a_folder_is_one_line_and_force_moves_it_aside(store, tmp_path,
     result = run_cli(mics / "*.mrc", "-o", out, "--update", "--force")
     assert result.exit_code == 0, result.output
     aside = out / f"{STORE}.aside-1"
-    assert os.path.lexists(aside) and (out / STORE / MARKER).is_file()
+    assert os.path.lexists(aside) and (out / STORE / DATABASE).is_file()
     if how == "a file":
         assert aside.read_text() == "a user's notes"
     else:
@@ -196,14 +166,30 @@ def test_a_users_folders_in_the_store_stay(store, tmp_path):
         assert (out / STORE / "mine" / "notes.txt").read_text() == "kept"
 
 
-def test_an_earlier_releases_store_without_its_list_is_used(store, tmp_path):
-    """A store written before ``written`` existed: read, and only the files it uses are its own."""
+def test_a_store_of_the_earlier_format_is_one_line_naming_force(store, tmp_path):
+    """A store written by the cryodedup before (seen.json, images-N.npy, pairs-N.npz): refused; --force replaces it.
+
+    --force removes that store's files (named as it named them, beside its seen.json) and no other.
+    """
     mics, out = store
-    edit_marker(written=DROP)(out / STORE)
-    (out / STORE / "images-1.npy.bak").write_bytes(b"mine")
-    summary = find_duplicate_micrographs([str(mics / "*.mrc")], out, MicrographOptions(bin=1), update=True)
-    assert summary["images_read"] == 0
-    assert (out / STORE / "images-1.npy.bak").read_bytes() == b"mine"
+    seen = out / STORE
+    os.unlink(seen / DATABASE)
+    earlier = {
+        "seen.json": b'{"format": "cryodedup micrograph update store 2"}',
+        "images-1.npy": b"x",
+        "pairs-2.npz": b"y",
+    }
+    for name, data in earlier.items():
+        (seen / name).write_bytes(data)
+    (seen / "notes.txt").write_text("a user's")
+    before = contents(out)
+    result = run_cli(mics / "*.mrc", "-o", out, "--update")
+    assert_one_error_line(result, "seen.json: a store written by an earlier cryodedup", "use --force")
+    assert contents(out) == before
+    assert run_cli(mics / "*.mrc", "-o", out, "--update", "--force").exit_code == 0
+    assert not set(earlier) & set(os.listdir(seen)) and (seen / "notes.txt").read_text() == "a user's"
+    for output in OUTPUTS:
+        assert (out / output).read_bytes() == (tmp_path / "whole" / output).read_bytes(), output
 
 
 def read_only(folder):
@@ -249,30 +235,127 @@ def test_a_read_only_store_is_one_line(store, planted):
         undo()
 
 
-@pytest.mark.parametrize("writer", ["numpy.lib.format.write_array_header_1_0", "numpy.savez", "json.dumps"])
-def test_a_stop_while_the_store_is_written_leaves_no_temporary_file(store, planted, monkeypatch, writer):
-    """A SIGINT as the round writes its images, its pairs or seen.json: the store stays the previous round's.
+@pytest.mark.parametrize("where", ["as the pairs are saved", "as the outputs are written", "at the commit"])
+def test_a_stop_before_the_commit_leaves_the_previous_store(store, planted, monkeypatch, where):
+    """A SIGINT in the round's transaction (its rows written, its outputs under temporary names): rolled back.
 
-    Found by the barrage's signal sweep over an ``--update`` round (``seen/.seen.json.PID.tmp`` left).
+    The store and the outputs stay byte for byte the previous round's, no temporary file is left,
+    and the next round is the one the stopped round would have been.
     """
-    import importlib
     import signal
 
+    from cryodedup.jobs.micrographs import job, update
     from cryodedup.signals import Stopped
 
     mics, out = store
     shutil.copy(planted[6], mics)  # a new micrograph: the round writes the store
     before = contents(out)
-    module, name = writer.rsplit(".", 1)
-    original = getattr(importlib.import_module(module), name)
+    module, name = {
+        "as the pairs are saved": (update, "sha256_bytes"),
+        "as the outputs are written": (job, "write_results"),
+        "at the commit": (update.json, "dumps"),
+    }[where]
+    original = getattr(module, name)
 
     def stopped(*args, **kwargs):
-        if writer == "json.dumps" and not (isinstance(args[0], dict) and "pairs_file" in args[0]):
-            return original(*args, **kwargs)  # JSON other than seen.json's
+        if where == "at the commit" and not (isinstance(args[0], dict) and "stamp" in args[0]):
+            return original(*args, **kwargs)  # JSON other than the pairs.csv record the commit writes
         raise Stopped(signal.SIGINT)
 
-    monkeypatch.setattr(importlib.import_module(module), name, stopped)
+    monkeypatch.setattr(module, name, stopped)
     result = run_cli(mics / "*.mrc", "-o", out, "--update")
     assert result.exit_code == 128 + signal.SIGINT, result.output
     assert not [p.name for p in out.rglob("*") if p.name.endswith(".tmp")]
     assert contents(out) == before
+    monkeypatch.setattr(module, name, original)
+    find_duplicate_micrographs([str(mics / "*.mrc")], tmp_path := out.parent / "whole7", MicrographOptions(bin=1))
+    summary = find_duplicate_micrographs([str(mics / "*.mrc")], out, MicrographOptions(bin=1), update=True)
+    assert summary["images_read"] == 1
+    for output in OUTPUTS:
+        assert (out / output).read_bytes() == (tmp_path / output).read_bytes(), output
+
+
+KILLED_IN_THE_TRANSACTION = """
+import os, signal, sys
+from cryodedup import MicrographOptions, find_duplicate_micrographs
+from cryodedup.jobs.micrographs import job, update
+
+def killed(*args, **kwargs):
+    os.kill(os.getpid(), signal.SIGKILL)  # the round's rows written, not committed
+
+def connect(*args, **kwargs):  # a cache of one page: the round's pages spill into the database before its commit
+    db = original(*args, **kwargs)
+    db.execute("PRAGMA cache_size=1")
+    return db
+
+original, update.connect, job.write_results = update.connect, connect, killed
+find_duplicate_micrographs([sys.argv[1]], sys.argv[2], MicrographOptions(bin=1), update=True)
+"""
+
+
+@pytest.mark.parametrize("first", [True, False], ids=["the first round", "a later round"])
+def test_a_round_killed_in_its_transaction_is_rolled_back_by_the_next(planted, tmp_path, first):
+    """SIGKILL with the round's rows in the database and its journal hot: the next run rolls it back, runs it again.
+
+    The first round too: its database is empty once rolled back, which is no store (not a damaged one).
+    """
+    import subprocess
+    import sys
+
+    mics = tmp_path / "mics"
+    mics.mkdir()
+    out = tmp_path / "out"
+    for path in planted[:4]:
+        shutil.copy(path, mics)
+    if not first:
+        find_duplicate_micrographs([str(mics / "*.mrc")], out, MicrographOptions(bin=1), update=True)
+        for path in planted[4:7]:
+            shutil.copy(path, mics)
+    killed = subprocess.run(
+        [sys.executable, "-c", KILLED_IN_THE_TRANSACTION, str(mics / "*.mrc"), str(out)],
+        capture_output=True,
+        check=False,
+    )
+    assert killed.returncode == -9, killed.stderr
+    assert os.path.getsize(out / STORE / f"{DATABASE}-journal") > 0  # (a hot journal)
+    assert os.path.getsize(out / STORE / DATABASE) > 0  # (the round's pages in it)
+    summary = find_duplicate_micrographs([str(mics / "*.mrc")], out, MicrographOptions(bin=1), update=True)
+    assert summary["images_read"] == (4 if first else 3)
+    find_duplicate_micrographs([str(mics / "*.mrc")], tmp_path / "whole", MicrographOptions(bin=1))
+    for output in OUTPUTS:
+        assert (out / output).read_bytes() == (tmp_path / "whole" / output).read_bytes(), output
+
+
+def test_a_stop_after_the_commit_leaves_outputs_the_next_run_writes_from_the_store(store, planted, monkeypatch):
+    """SIGINT once the round is committed, before its outputs are renamed: the outputs stay the previous round's.
+
+    The next run reads no image (the store holds the round) and writes the outputs of the whole set,
+    byte for byte a fresh run's.
+    """
+    import signal
+
+    from cryodedup.jobs.micrographs.update import SeenStore
+    from cryodedup.signals import Stopped
+
+    mics, out = store
+    shutil.copy(planted[6], mics)
+    before = {name: (out / name).read_bytes() for name in OUTPUTS}
+    committing = SeenStore.committing
+
+    @contextmanager
+    def stopped(self, pairs_csv):
+        with committing(self, pairs_csv):
+            yield
+        raise Stopped(signal.SIGINT)  # (committed: the output batch removes the outputs' temporary files)
+
+    monkeypatch.setattr(SeenStore, "committing", stopped)
+    result = run_cli(mics / "*.mrc", "-o", out, "--update")
+    assert result.exit_code == 128 + signal.SIGINT, result.output
+    assert {name: (out / name).read_bytes() for name in OUTPUTS} == before
+    monkeypatch.setattr(SeenStore, "committing", committing)
+    summary = find_duplicate_micrographs([str(mics / "*.mrc")], out, MicrographOptions(bin=1), update=True)
+    assert summary["images_read"] == 0
+    whole = out.parent / "whole7"
+    find_duplicate_micrographs([str(mics / "*.mrc")], whole, MicrographOptions(bin=1))
+    for output in OUTPUTS:
+        assert (out / output).read_bytes() == (whole / output).read_bytes(), output

@@ -10,9 +10,11 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 import time
+from contextlib import closing
 
 import numpy as np
 import pytest
@@ -24,7 +26,7 @@ from cryodedup.errors import CryodedupError
 from cryodedup.formats.micrograph_lists import load_inputs
 from cryodedup.jobs.micrographs import update as update_module
 from cryodedup.jobs.micrographs import update_inputs
-from cryodedup.jobs.micrographs.update import MARKER, STORE
+from cryodedup.jobs.micrographs.update import DATABASE, PAIR, STORE
 from cryodedup.jobs.micrographs.update_inputs import Arrivals, unfinished
 from helpers import PLANTED_MICROGRAPHS, write_planted_micrographs
 
@@ -171,13 +173,12 @@ def test_refusals(grown, tmp_path):
     # --force: a full run of what is given now.
     summary = find_duplicate_micrographs(grown[1:10], out, MicrographOptions(bin=1), update=True, force=True)
     assert summary["images_read"] == 9
-    marker = out / STORE / MARKER
-    state = json.loads(marker.read_text())
-    marker.write_text(json.dumps({**state, "format": "cryodedup micrograph update store 0", "version": "0.0.1"}))
+    with sqlite3.connect(out / STORE / DATABASE) as db:
+        db.execute("UPDATE meta SET value = 'cryodedup micrograph update store 9' WHERE key = 'format'")
     with pytest.raises(
         CryodedupError,
-        match=r"a store of another format \(cryodedup micrograph update store 0, written by cryodedup 0\.0\.1; "
-        r"this cryodedup \S+ reads cryodedup micrograph update store 2\)",
+        match=r"format 'cryodedup micrograph update store 9', this cryodedup reads 'cryodedup micrograph update "
+        r"store 3'; the --update store is damaged: --update --force rebuilds it",
     ):
         find_duplicate_micrographs(grown[1:10], out, MicrographOptions(bin=1), update=True)
     result = CliRunner().invoke(
@@ -186,13 +187,13 @@ def test_refusals(grown, tmp_path):
     assert result.exit_code != 0 and "--update" in result.output and "Traceback" not in result.output
 
 
-@pytest.mark.parametrize("how", ["a first run without --update", "seen.json deleted", "seen/ deleted"])
+@pytest.mark.parametrize("how", ["a first run without --update", "store.sqlite deleted", "seen/ deleted"])
 def test_outputs_in_the_way_of_an_update_without_a_store_say_why(grown, tmp_path, how):
     # Trial 4: "pairs.csv: already exists; use --force" alone, with no word of the missing store.
     out = tmp_path / "out"
     find_duplicate_micrographs(grown[:6], out, MicrographOptions(bin=1), update=how != "a first run without --update")
-    if how == "seen.json deleted":
-        (out / STORE / MARKER).unlink()
+    if how == "store.sqlite deleted":
+        (out / STORE / DATABASE).unlink()
     elif how == "seen/ deleted":
         shutil.rmtree(out / STORE)
     with pytest.raises(CryodedupError, match=r"pairs.csv: already exists; use --force.* found no store of an earlier"):
@@ -220,7 +221,7 @@ def watch_rounds(mics, out, every, bin_, during):
     )
     try:
         deadline = time.monotonic() + 120
-        while not (out / STORE / MARKER).exists():
+        while not (out / "pairs.csv").exists():  # (renamed once the first round is committed)
             assert watching.poll() is None, watching.communicate()
             assert time.monotonic() < deadline
             time.sleep(0.2)
@@ -321,9 +322,10 @@ def test_watch_waits_out_an_input_being_written_and_stops_when_idle():
     assert now[0] == 100  # 4 checks to see 52, then 6 idle checks of 10 s
 
 
-def image_rows(out):
-    """Rows of each image file of the store."""
-    return {p.name: len(np.load(p, mmap_mode="r")) for p in sorted((out / STORE).glob("images-*.npy"))}
+def stored_images(out):
+    """How many images the store holds."""
+    with closing(sqlite3.connect(out / STORE / DATABASE)) as db:
+        return db.execute("SELECT count(*) FROM images").fetchone()[0]
 
 
 @pytest.mark.parametrize("how", ["overwritten", "renamed over"])
@@ -343,19 +345,19 @@ def test_a_file_replaced_in_place_is_read_again(grown, tmp_path, how):
         [str(mics / "*.mrc")], out, fresh(base), update=True, log=lambda m, lvl: said.append(m)
     )
     assert second["images_read"] == 1
-    assert list(pairs_files(out).values()) == [66]  # mic_3's old pairs dropped: every pair written anew
+    assert pair_parts(out) == [66]  # mic_3's old pairs dropped: every pair written anew
     assert any("1 micrograph(s) replaced since they were screened" in m and "mic_3.mrc" in m for m in said)
     whole = find_duplicate_micrographs([str(mics / "*.mrc")], tmp_path / "whole", fresh(base))
     assert_same_outputs(out, tmp_path / "whole")
     assert ("mic_3.mrc", "mic_8.mrc") in {(a.split("/")[-1], b.split("/")[-1]) for a, b in _duplicate_rows(out)}
     assert whole["rejected"] == second["rejected"]
-    # Half of the store's images were of replaced micrographs: compacted into one file of the live ones.
+    # The images of replaced micrographs are dropped from the store.
     for k in (1, 2, 4, 5, 6, 7):
         shutil.copyfile(grown[k - 1], mics / f".mic_{k}.part")
         os.replace(mics / f".mic_{k}.part", mics / f"mic_{k}.mrc")
     third = find_duplicate_micrographs([str(mics / "*.mrc")], out, fresh(base), update=True)
     assert third["images_read"] == 6
-    assert list(image_rows(out).values()) == [12]
+    assert stored_images(out) == 12
     assert_same_outputs(out, tmp_path / "whole")  # the same content as before the copies
 
 
@@ -364,31 +366,16 @@ def _duplicate_rows(out):
     return [tuple(line.split(",")) for line in lines]
 
 
-def test_the_store_is_compacted_when_its_images_lie_in_too_many_files(grown, tmp_path, monkeypatch):
-    monkeypatch.setattr(update_module, "MAX_IMAGE_FILES", 3)
-    base = BASES["window-bin2"]
-    mics = tmp_path / "mics"
-    out = tmp_path / "out"
-    for first, count in ((0, 6), (6, 8), (8, 10), (10, 12), (12, 14)):
-        copied(grown[first:count], mics)
-        find_duplicate_micrographs([str(mics / "*.mrc")], out, fresh(base), update=True)
-        rows = image_rows(out)
-        assert len(rows) <= 3 and sum(rows.values()) == count, rows
-    find_duplicate_micrographs([str(mics / "*.mrc")], tmp_path / "whole", fresh(base))
-    assert_same_outputs(out, tmp_path / "whole")
+def pair_parts(out):
+    """The pairs in each part of the store's pairs table, in order."""
+    with closing(sqlite3.connect(out / STORE / DATABASE)) as db:
+        return [n // PAIR.itemsize for (n,) in db.execute("SELECT length(data) FROM pairs ORDER BY part")]
 
 
-def pairs_files(out):
-    """{pairs file: its pairs} that seen.json names, pairs_file first."""
-    state = json.loads((out / STORE / MARKER).read_text())
-    names = [state["pairs_file"]["name"], *(e["name"] for e in state.get("pairs_added", []))]
-    return {name: len(np.load(out / STORE / name)["a"]) for name in names}
-
-
-def test_a_round_adds_a_file_of_its_new_pairs_until_there_are_too_many(grown, tmp_path, monkeypatch):
-    """Each round writes only the pairs it scored (the store's pairs are not written again), into a file of its
-    own, until there are MAX_PAIR_FILES: then one file of every pair. The outputs stay a fresh run's."""
-    monkeypatch.setattr(update_module, "MAX_PAIR_FILES", 3)
+def test_a_round_adds_a_part_of_its_new_pairs_until_there_are_too_many(grown, tmp_path, monkeypatch):
+    """Each round writes only the pairs it scored (the store's pairs are not written again), into a part of its
+    own, until there are MAX_PAIR_PARTS: then one part of every pair. The outputs stay a fresh run's."""
+    monkeypatch.setattr(update_module, "MAX_PAIR_PARTS", 3)
     base = BASES["all-bin2"]
     mics = tmp_path / "mics"
     out = tmp_path / "out"
@@ -396,16 +383,15 @@ def test_a_round_adds_a_file_of_its_new_pairs_until_there_are_too_many(grown, tm
     for first, count in ((0, 6), (6, 8), (8, 10), (10, 12), (12, 14)):
         copied(grown[first:count], mics)
         find_duplicate_micrographs([str(mics / "*.mrc")], out, fresh(base), update=True)
-        files.append(pairs_files(out))
+        files.append(pair_parts(out))
     pairs = [count * (count - 1) // 2 for count in (6, 8, 10, 12, 14)]
-    assert [list(f.values()) for f in files] == [
+    assert files == [
         [pairs[0]],
         [pairs[0], pairs[1] - pairs[0]],
         [pairs[0], pairs[1] - pairs[0], pairs[2] - pairs[1]],
-        [pairs[3]],  # three files already: one of every pair
+        [pairs[3]],  # three parts already: one of every pair
         [pairs[3], pairs[4] - pairs[3]],
     ]
-    assert set(os.listdir(out / STORE)) >= set(files[-1]) and not set(files[2]) & set(os.listdir(out / STORE))
     find_duplicate_micrographs([str(mics / "*.mrc")], tmp_path / "whole", fresh(base))
     assert_same_outputs(out, tmp_path / "whole")
 

@@ -37,7 +37,8 @@ from ...options.micrographs import MAX_IMAGES, MicrographOptions, MicrographRun
 from ...outputs import all_outputs_at_once, put_in_place
 from ...paths import StrPath
 from ...resolve.micrograph_names import check_match_mode
-from ..store_files import changed_option, sha256_of
+from ..store_db import changed_option
+from ..store_db import file_digest as sha256_of
 from .group import decide_run
 from .plan import ScoringPlan, plan_scoring
 from .score import ProgressBar, ShardScores, images_to_read, score_shard

@@ -1,22 +1,24 @@
 """``--update``: screen only the micrographs not seen before, into the same output folder.
 
-The output folder keeps, in ``seen/``, what the comparison needs: each seen micrograph's
-image binned as the core bins it (``images-R.npy``, one file per round R), every pair scored so
-far (``pairs-R.npz``, the shard's columns with the pairs named by seen micrograph: a round
-adds a file of its new pairs, as it adds one of its images), and ``seen.json``, written last,
-after the outputs (the round's completion marker, which says what pairs.csv holds so that
-the next round can append to it): the store's format, the
-micrographs in the order first seen, where each image is, and what the scores depend on
-(the image size, binning, pixel size, band and the Pearson floor, and the options they come
-from). A round reads only the micrographs it has not seen, scores the candidate pairs it has
-no score for (a binned image gives the same spectrum as the raw one, bit for bit, so old
-images are not read again), and writes the outputs of a fresh run of the whole set.
+The output folder keeps, in ``seen/store.sqlite`` (``store_db.py``: SQLite, a rollback
+journal, one transaction a round), what the comparison needs: each seen micrograph in the
+order first seen (``micrographs``: its absolute path, its size, modification time and inode
+when read, where its image lies in its file), its image binned as the core bins it
+(``images``), every pair scored so far (``pairs``: a part a round, the shard's columns with the
+pairs named by seen micrograph, and each part's SHA-256), and what the scores depend on (``meta``:
+the image size, binning, pixel size, band and the Pearson floor, and the options they come
+from; and what the last round's pairs.csv holds, so that the next round can append to it). A
+round reads only the micrographs it has not seen, scores the candidate pairs it has no score
+for (a binned image gives the same spectrum as the raw one, bit for bit, so old images are not
+read again), and writes the outputs of a fresh run of the whole set.
 
-Each seen file's size, modification time and inode are kept too: a file replaced in place
-(same name, new content) is read again, and what the store held of it is dropped. The store
-is compacted (its images rewritten into one file) when at least a third of its images are of
-replaced micrographs, or its images lie in more than ``MAX_IMAGE_FILES`` files; its pairs are
-written into one file when a micrograph is dropped, or they lie in ``MAX_PAIR_FILES`` files.
+A round's transaction is opened once its pairs are scored and committed once its outputs are
+written under their temporary names, which are renamed after it: a stop before the commit
+leaves the store as the round before left it, one after it leaves outputs the next round
+writes again from the store, byte for byte (a round writes every output of the whole set). A
+file replaced in place (same name, new content: another size, time or inode) is read again,
+and what the store held of it is dropped; the pairs are then written as one part, as they are
+when they lie in ``MAX_PAIR_PARTS`` parts.
 
 A new MRC file whose header describes more bytes than the file holds is still being written:
 it is left for a later round (``leave_for_later``). ``--watch`` (watch.py) repeats rounds as new
@@ -27,15 +29,17 @@ file whole first and fills it after).
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
+import sqlite3
 import stat
 from collections.abc import Collection, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable, NoReturn
+from typing import Any, Callable
 
 import numpy as np
 
@@ -47,42 +51,70 @@ from ...formats.micrograph_lists import Micrographs
 from ...formats.mrc import MrcLayout
 from ...options.fields import SCORES, marked_options
 from ...options.micrographs import MicrographOptions
-from ...outputs import StrPath, process_alive
-from ..store_files import BadStore, changed_option, read_state, sha256_of
-from ..store_files import remove_file as _remove_file
-from ..store_files import save_atomic as _save_atomic
-from ..store_files import temporary as _temporary
+from ...outputs import StrPath
+from ..store_db import DAMAGE, DATABASE, StoreError, changed_option, connect, quick_check, reason, sha256_bytes
 from .plan import ScoringPlan
 from .score import ProgressBar, ShardScores, _read_image, score_shard, shard_pairs
-from .store_check import OWN_FILE, check_files, check_state, pairs_csv_record
 from .update_inputs import file_stamp, real_paths, unfinished
 
 __all__ = [
+    "DATABASE",
     "FORMAT",
-    "MARKER",
+    "PAGE_BYTES",
+    "SCHEMA",
     "STORE",
     "SeenStore",
     "leave_for_later",
     "open_store",
+    "pack_pairs",
     "refuse_inputs_inside",
     "score_record",
     "score_update",
 ]
 
 STORE = "seen"
-MARKER = "seen.json"
-FORMAT = "cryodedup micrograph update store 2"
+FORMAT = "cryodedup micrograph update store 3"
+#: The marker of an earlier cryodedup's store (format 2: seen.json, images-N.npy, pairs-N.npz): refused.
+#: --force removes that store's files, named so, when its marker is there.
+EARLIER = "seen.json"
+EARLIER_FILE = re.compile(r"(seen\.json|images-[0-9]+\.npy|pairs-[0-9]+\.npz)")
 #: The options that change a pair's scores (marked in their declarations): any change means a full run.
 SCORE_OPTIONS = marked_options(MicrographOptions, SCORES)
 COLUMNS = ("z", "dy", "dx", "pearson", "overlap")
-#: More image files than this and the store is compacted into one (a long --watch adds one a round).
-MAX_IMAGE_FILES = 32
-#: More pairs files than this and the round writes every pair into one (a round adds one of its new pairs).
-MAX_PAIR_FILES = 32
+#: A pair as the store keeps it: the two seen micrographs (a acquired first) and the shard's columns.
+PAIR = np.dtype([("a", "<i8"), ("b", "<i8"), *((k, "<f8") for k in COLUMNS)])
+PAIR_COLUMNS = ("a", "b", *COLUMNS)
+IMAGE = np.dtype("<f4")
+#: More pairs parts than this and the round writes every pair as one (a round adds one of its new pairs).
+MAX_PAIR_PARTS = 32
+#: The store's pages: its images and pairs are read whole, 4 times faster than from SQLite's default 4 KiB pages.
+PAGE_BYTES = 16384
+#: A store up to this size is checked whole by SQLite (a larger one: its small tables).
+CHECK_WHOLE_BYTES = 64 << 20
+RECORD_KEYS = ["band", "binned_psize", "binning", "options", "pearson_min_z", "shape"]
+#: The pixel types a layout may name (numpy's ``dtype.str``).
+DTYPES = tuple(f"{order}{kind}{size}" for order in "<>|=" for kind in "iufc" for size in (1, 2, 4, 8, 16))
+#: A row of the micrographs table as a round writes it (SQLite's types: a damaged row may hold any).
+GOOD_MICROGRAPH = f"""typeof(path) = 'text' AND substr(path, 1, 1) = '/' AND instr(path, char(0)) = 0
+    AND ((size IS NULL AND mtime IS NULL AND inode IS NULL) OR (typeof(size) = 'integer' AND size >= 0
+        AND typeof(mtime) = 'integer' AND mtime >= 0 AND typeof(inode) = 'integer' AND inode >= 0))
+    AND (dtype IS NULL OR (typeof(offset) = 'integer' AND offset >= 0 AND dtype IN ({",".join("?" * len(DTYPES))})
+        AND (psize IS NULL OR (typeof(psize) = 'real' AND psize > 0 AND psize < 1e300))))"""
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+
+SCHEMA = """
+CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE micrographs(id INTEGER PRIMARY KEY, path TEXT NOT NULL UNIQUE, size INTEGER, mtime INTEGER,
+    inode INTEGER, offset INTEGER, dtype TEXT, psize REAL);
+CREATE TABLE images(id INTEGER PRIMARY KEY, data BLOB NOT NULL);
+CREATE TABLE pairs(part INTEGER PRIMARY KEY, sha256 TEXT NOT NULL, data BLOB NOT NULL);
+"""
+#: The tables SQLite checks each round in a large store (images: their sizes checked; pairs: their digests).
+SMALL_TABLES = ("meta", "micrographs")
 
 
 def score_record(plan: ScoringPlan, options: Any) -> dict[str, Any]:
-    """What the scores of a pair depend on, as stored in ``seen.json``."""
+    """What the scores of a pair depend on, as the store keeps it."""
     record = {
         "shape": list(plan.shape),
         "binning": plan.binning,
@@ -105,29 +137,31 @@ def _what_changed(stored: dict[str, Any], now: dict[str, Any]) -> str:
     return "how the images are compared"
 
 
+def _no_pairs() -> dict[str, np.ndarray]:
+    return {k: np.zeros(0, PAIR[k]) for k in PAIR_COLUMNS}
+
+
 @dataclass
 class SeenStore:
-    """The micrographs seen by earlier rounds, their binned images and their scored pairs."""
+    """The micrographs seen by earlier rounds (``seen/store.sqlite``), their binned images and their scored pairs."""
 
     folder: Path
-    round: int
-    record: dict[str, Any] | None  # None: nothing seen yet
-    files: list[str]  # absolute paths, in the order first seen
-    images: list[tuple[int, int]]  # (round, row in that round's images file) of each seen micrograph
-    pairs: dict[str, np.ndarray]  # a, b (seen ids, a acquired first), z, dy, dx, pearson, overlap
-    # Where each seen micrograph's image lies in its file ([offset, dtype, psize]): its header is not read again.
-    layouts: list[list[Any]] | None = None
+    db: sqlite3.Connection | None = None
+    record: dict[str, Any] | None = None  # None: nothing seen yet
+    files: list[str] = field(default_factory=list)  # absolute paths, in the order first seen
+    ids: list[int] = field(default_factory=list)  # each seen micrograph's id in the store
+    pairs: dict[str, np.ndarray] = field(default_factory=_no_pairs)  # a, b (seen ids, a acquired first), COLUMNS
+    # Where each seen micrograph's image lies in its file (offset, dtype, psize; None: unknown): no header read again.
+    layouts: list[tuple[int, str, float | None] | None] = field(default_factory=list)
     # Each seen file's size, modification time (ns) and inode when it was read (file_stamp).
     stamps: list[list[int] | None] = field(default_factory=list)
-    loaded: bool = False  # read from seen.json: the outputs of its rounds are there to replace
-    # The names of the files in ``folder`` this store wrote and may remove: it never removes another.
-    written: list[str] = field(default_factory=list)
+    loaded: bool = False  # read from a store: the outputs of its rounds are there to replace
     # What the last round's pairs.csv holds (write.PairsCsv), None when unknown: a round appends to it.
     pairs_csv: dict[str, Any] | None = None
-    # The round saved and not yet committed: (round, its seen.json, the files it uses).
-    staged: tuple[int, dict[str, Any], set[str]] | None = None
-    # The pairs files ({name, sha256}) that hold ``pairs``, in order; empty when none does (a round writes them all).
-    pairs_files: list[dict[str, str]] = field(default_factory=list)
+    # The parts of the pairs table that hold ``pairs``; 0 when they do not (the round writes every pair as one).
+    pair_parts: int = 0
+    # The store's micrographs this round drops (replaced files; all of them: the scores' options changed).
+    dropped: list[int] = field(default_factory=list)
     # This round's inputs, each path as listed -> its absolute path: made once a round (issue 43: 5,100
     # inputs were made absolute four times, their files stat'ed three times).
     absolute_paths: dict[str, str] = field(default_factory=dict)
@@ -135,56 +169,50 @@ class SeenStore:
     present: set[str] = field(default_factory=set)
 
     @classmethod
-    def empty(cls, folder: Path, round_: int = 0, written: Collection[str] = ()) -> SeenStore:
-        """Nothing seen; rounds numbered on from ``round_``; ``written``: files of an earlier store to remove."""
-        pairs: dict[str, np.ndarray] = {"a": np.zeros(0, np.int64), "b": np.zeros(0, np.int64)}
-        pairs.update({k: np.zeros(0) for k in COLUMNS})
-        return cls(folder, round_, None, [], [], pairs, [], [], written=sorted(written))
-
-    @classmethod
     def load(cls, folder: Path) -> SeenStore | None:
-        """The store in ``folder``, None when there is none; checked whole first (``store_check``).
+        """The store in ``folder``, None when there is none; checked first (SQLite's checks, and every row read).
 
         Refused in one line (a store of another version, or damaged: what is wrong and that
         ``--update --force`` rebuilds it).
         """
-        marker = folder / MARKER
         _check_folder(folder)
-        if not os.path.lexists(marker):
-            return None
+        if os.path.lexists(folder / EARLIER):
+            raise CryodedupError(
+                f"{folder / EARLIER}: a store written by an earlier cryodedup (this one keeps its store in "
+                f"{DATABASE}) that --update cannot read; use --force for a full run"
+            )
+        path = folder / DATABASE
+        if not os.path.lexists(path) or (os.path.isfile(path) and os.path.getsize(path) == 0):
+            return None  # (none yet, or made by a first round stopped before its commit)
+        store = cls(folder, loaded=True)
         try:
-            state = read_state(marker)
-            if _another_format(state):
-                written = state.get("version", "?")
-                raise CryodedupError(
-                    f"{marker}: a store of another format ({str(state['format'])[:60]}, written by cryodedup "
-                    f"{str(written)[:40]}; this cryodedup {__version__} reads {FORMAT}) that --update cannot read; "
-                    "use --force for a full run"
-                )
-            check_state(state, FORMAT)
-            pairs = check_files(folder, state)
-        except BadStore as err:
-            raise damaged(folder / err.file if err.file else marker, str(err)) from None
-        return cls(
-            folder,
-            state["round"],
-            state["record"],
-            state["files"],
-            [(r, i) for r, i in state["images"]],
-            pairs,
-            state["layouts"],
-            state["stamps"],
-            True,
-            sorted(name for name in written_names(state) if os.path.lexists(folder / name)),
-            pairs_csv_record(state.get("pairs_csv")) if state["version"] == __version__ else None,
-            pairs_files=[state["pairs_file"], *state.get("pairs_added", [])],
-        )
+            if not store.open().execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
+                store.close()  # (a first round killed in its transaction: its journal rolled back, nothing left)
+                return None
+            _read(store, store.open())
+        except (StoreError, *DAMAGE) as err:
+            raise damaged(path, reason(err)) from None
+        finally:
+            store.close()  # (opened again to read an image or write the round: not held by a round refused meanwhile)
+        return store
+
+    def open(self) -> sqlite3.Connection:
+        """The store's database, opened if it is not (made if there is none)."""
+        if self.db is None:
+            self.db = connect(self.folder / DATABASE, create=not self.loaded)
+        return self.db
+
+    def close(self) -> None:
+        """Closes the database (a transaction still open is rolled back)."""
+        if self.db is not None:
+            self.db.close()
+            self.db = None
 
     def start_anew(self) -> None:
         """Forgets every seen micrograph (the scores' options changed): the round is a full run."""
-        empty = SeenStore.empty(self.folder)
-        self.record, self.files, self.images, self.pairs = None, [], [], empty.pairs
-        self.layouts, self.stamps, self.pairs_csv, self.pairs_files = [], [], None, []
+        self.dropped += self.ids
+        self.record, self.files, self.ids, self.pairs = None, [], [], _no_pairs()
+        self.layouts, self.stamps, self.pairs_csv, self.pair_parts = [], [], None, 0
 
     def absolute(self, path: StrPath) -> str:
         """``os.path.abspath`` of an input as listed, made once a round."""
@@ -218,222 +246,203 @@ class SeenStore:
         if keep.all():
             return
         new_id = np.cumsum(keep) - 1
-        a, b = self.pairs["a"].astype(np.int64), self.pairs["b"].astype(np.int64)
+        a, b = self.pairs["a"], self.pairs["b"]
         both = keep[a] & keep[b]
         self.pairs = {k: v[both] for k, v in self.pairs.items()}
         self.pairs["a"], self.pairs["b"] = new_id[a[both]], new_id[b[both]]
-        self.pairs_files = []  # they hold the pairs dropped, and the old ids: the round writes every pair anew
+        self.pair_parts = 0  # they hold the pairs dropped, and the old ids: the round writes every pair anew
+        self.dropped += [i for i, k in zip(self.ids, keep) if not k]
         kept = np.flatnonzero(keep).tolist()
-        self.files = [self.files[i] for i in kept]
-        self.images = [self.images[i] for i in kept]
-        self.stamps = [self.stamps[i] for i in kept]
-        if self.layouts:
-            self.layouts = [self.layouts[i] for i in kept]
+        self.files, self.ids = [self.files[i] for i in kept], [self.ids[i] for i in kept]
+        self.stamps, self.layouts = [self.stamps[i] for i in kept], [self.layouts[i] for i in kept]
 
     def known_layouts(self, paths: Collection[StrPath]) -> dict[str, MrcLayout]:
         """{input as listed: its image's layout} of the seen micrographs found in place, for ``plan_scoring``.
 
         ``paths``: the inputs (``Micrographs.paths``); planning reads neither the headers nor the stats of these.
         """
-        if not self.layouts or self.record is None:
+        if self.record is None:
             return {}
-        ny, nx = self.record["shape"]
+        shape = (self.record["shape"][0], self.record["shape"][1])
         here = self.present
-        seen = {f: MrcLayout((ny, nx), d, o, p) for f, (o, d, p) in zip(self.files, self.layouts) if f in here}
+        seen = {
+            f: MrcLayout(shape, at[1], at[0], at[2])
+            for f, at in zip(self.files, self.layouts)
+            if at is not None and f in here
+        }
         return {os.fspath(path): seen[full] for path in paths if (full := self.absolute(path)) in seen}
 
-    def image_file(self, round_: int) -> Path:
-        """The binned images of the micrographs first seen in round ``round_``."""
-        return self.folder / f"images-{round_}.npy"
+    def image(self, seen: int, shape: tuple[int, int]) -> np.ndarray:
+        """The binned image of seen micrograph ``seen``, from the store (refused in one line if damaged)."""
+        try:
+            row = self.open().execute("SELECT data FROM images WHERE id = ?", (self.ids[seen],)).fetchone()
+            if row is None or not isinstance(row[0], bytes) or len(row[0]) != IMAGE.itemsize * shape[0] * shape[1]:
+                raise StoreError(f"the image of {self.files[seen]} is missing or not {shape[0]}x{shape[1]}")
+        except (StoreError, *DAMAGE) as err:
+            raise damaged(self.folder / DATABASE, reason(err)) from None
+        return np.frombuffer(row[0], IMAGE).reshape(shape)
 
     def save(
         self,
         record: dict[str, Any],
         new_files: list[str],
         new_images: list[np.ndarray],
-        scored: dict,
+        scored: dict[str, np.ndarray],
         new_layouts: list[MrcLayout] | None,
         new_stamps: list[list[int] | None],
     ) -> None:
-        """Writes the next round's images and all pairs, each renamed when complete; :meth:`commit` ends it.
+        """Opens the round's transaction and writes into it: its micrographs, their images and pairs.
 
-        The images of this round go to their own file, or, when the store has grown past what it
-        holds (``needs_compacting``), every seen micrograph's image to one file.
+        :meth:`committing` commits it once the round's outputs are written.
         """
-        round_ = None
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
-            remove_own_leftovers(self.folder)
-            # Past every numbered file there: a round never replaces a file, its own or anyone's.
-            round_ = max(self.round, _last_round(self.folder)) + 1
-            self.staged = self._write_round(round_, record, new_files, new_images, scored, new_layouts, new_stamps)
+            db = self.open()
+            if not self.loaded:
+                db.execute(f"PRAGMA page_size={PAGE_BYTES}")  # (before any table: then the store's own)
+            db.execute("BEGIN IMMEDIATE")
+            if not self.loaded:
+                for statement in SCHEMA.split(";"):
+                    db.execute(statement)
+            db.executemany("DELETE FROM micrographs WHERE id = ?", [(i,) for i in self.dropped])
+            db.executemany("DELETE FROM images WHERE id = ?", [(i,) for i in self.dropped])
+            first = db.execute("SELECT coalesce(max(id), 0) + 1 FROM micrographs").fetchone()[0]
+            ids = range(first, first + len(new_files))
+            places: list[Any] = [(m.offset, m.dtype, m.psize) for m in new_layouts or ()] or [(None,) * 3] * len(ids)
+            stamps: list[Any] = [s or [None] * 3 for s in new_stamps]
+            rows = [(i, f, *s, *at) for i, f, s, at in zip(ids, new_files, stamps, places)]
+            db.executemany("INSERT INTO micrographs VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+            images = ((i, np.ascontiguousarray(image, IMAGE).tobytes()) for i, image in zip(ids, new_images))
+            db.executemany("INSERT INTO images VALUES (?, ?)", images)
+            self._save_pairs(db, scored)
+            meta = {"format": FORMAT, "version": __version__, "record": json.dumps(record)}
+            db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", meta.items())
+            db.execute("DELETE FROM meta WHERE key = 'pairs_csv'")
         except BaseException as err:
-            self._failed(round_, err)
+            self._failed(err)
+
+    def _save_pairs(self, db: sqlite3.Connection, scored: dict[str, np.ndarray]) -> None:
+        """The round's pairs as a part of their own, or every pair as one part (none holds them, or too many do)."""
+        whole = not self.pair_parts or self.pair_parts >= MAX_PAIR_PARTS
+        if not whole and not len(scored["a"]):
+            return
+        pairs = {k: np.concatenate([self.pairs[k], scored[k]]) if whole else scored[k] for k in PAIR_COLUMNS}
+        if whole:
+            db.execute("DELETE FROM pairs")
+        data = pack_pairs(pairs)
+        db.execute("INSERT INTO pairs(sha256, data) VALUES (?, ?)", (sha256_bytes(data), data))
 
     @contextmanager
     def committing(self, pairs_csv: Any) -> Iterator[None]:
-        """Around the decision and the outputs of the round :meth:`save` wrote: :meth:`commit` after them.
+        """Around the decision and the outputs of the round :meth:`save` wrote: the transaction committed after them.
 
-        When they fail, the round's files are removed (the previous round stays whole).
+        With what this round's pairs.csv holds. When they fail, the transaction is rolled back
+        (the previous round stays whole).
         """
         try:
             yield
-            if self.staged is not None:  # (a round scored from the metadata alone saves none)
-                self.commit(pairs_csv.written)
+            if self.db is not None and self.db.in_transaction:  # (a round scored from the metadata alone saves none)
+                if pairs_csv.written is not None:
+                    self.db.execute("INSERT INTO meta VALUES ('pairs_csv', ?)", (json.dumps(pairs_csv.written),))
+                self.db.execute("COMMIT")
         except BaseException as err:
-            self._failed(self.staged[0] if self.staged else None, err)
+            self._failed(err)
+        self.close()
 
-    def commit(self, pairs_csv: dict[str, Any] | None) -> None:
-        """Writes ``seen.json`` of the saved round (with what its pairs.csv holds), then removes what no round uses.
-
-        After the outputs are written (under their temporary names, whose size, time and inode
-        the renames keep): a round stopped before leaves the previous store, one stopped after
-        a store whose ``pairs_csv`` names no file there is, and the next round writes pairs.csv whole.
-        """
-        assert self.staged is not None, "save first"
-        _, state, used = self.staged
-        if pairs_csv is not None:
-            state["pairs_csv"] = pairs_csv
-        _save_atomic(self.folder / MARKER, lambda f: f.write(json.dumps(state).encode()))
-        self.staged = None
-        # What the previous rounds wrote and no longer need (older pair files, compacted images); nothing else.
-        for name in set(self.written) - used:
-            _remove_own_file(self.folder / name)
-
-    def _failed(self, round_: int | None, err: BaseException) -> NoReturn:
-        """Removes round ``round_``'s files unless its seen.json is in place; raises ``err`` (OSError: one line)."""
-        self.staged = None
-        if round_ is not None and _marker_round(self.folder) != round_:  # stopped or failed before seen.json
-            for name in (self.image_file(round_).name, f"pairs-{round_}.npz"):
-                _remove_own_file(self.folder / name)  # this round's, placed but never listed
-        if isinstance(err, OSError):
+    def _failed(self, err: BaseException) -> Any:
+        """Rolls back the round's transaction and closes the store; raises ``err`` (a write refused: one line)."""
+        if self.db is not None and self.db.in_transaction:
+            with suppress(sqlite3.Error):  # (else the journal rolls it back when the store is next opened)
+                self.db.execute("ROLLBACK")
+        with suppress(sqlite3.Error):
+            self.close()
+        if isinstance(err, (OSError, sqlite3.Error)):
             raise store_write_error(self.folder, err) from None
         raise err
 
-    def _write_round(
-        self, round_: int, record: dict[str, Any], new_files: list[str], *new: Any
-    ) -> tuple[int, dict[str, Any], set[str]]:
-        new_images, scored, new_layouts, new_stamps = new
-        images = self.images + [(round_, k) for k in range(len(new_images))]
-        if self.needs_compacting(len(new_images)):
-            images = self._compact(round_, new_images)
-        elif new_images:
-            _save_atomic(self.image_file(round_), lambda f: _save_stacked(f, new_images))
-        pairs_files = self._save_pairs(round_, scored)
-        state: dict[str, Any] = {
-            "format": FORMAT,
-            "version": __version__,
-            "round": round_,
-            "record": record,
-            "files": self.files + new_files,
-            "images": [list(at) for at in images],
-            "layouts": None
-            if self.layouts is None or new_layouts is None
-            else self.layouts + [[m.offset, m.dtype, m.psize] for m in new_layouts],
-            "stamps": self.stamps + new_stamps,
-            "pairs_file": pairs_files[0],
-            "pairs_added": pairs_files[1:],
-        }
-        used = {f["name"] for f in pairs_files} | {self.image_file(r).name for r in {r for r, _ in images}}
-        # Listed before they go: a round stopped between the two still knows them for the next.
-        state["written"] = sorted(used | set(self.written))
-        return round_, state, used
 
-    def _save_pairs(self, round_: int, scored: dict[str, np.ndarray]) -> list[dict[str, str]]:
-        """The store's pairs files with the round's: one more of its new pairs, or one of every pair.
-
-        One of every pair when no file holds the store's pairs (forgotten micrographs) or too many do.
-        """
-        whole = not self.pairs_files or len(self.pairs_files) >= MAX_PAIR_FILES
-        if not whole and not len(scored["a"]):
-            return list(self.pairs_files)
-        # Each column of the store's type (the core gives the shifts as whole numbers; the store keeps floats).
-        pairs = {k: np.asarray(scored[k], dtype=v.dtype) for k, v in self.pairs.items()}
-        if whole:
-            pairs = {k: np.concatenate([v, pairs[k]]) for k, v in self.pairs.items()}
-        name = f"pairs-{round_}.npz"
-        _save_atomic(self.folder / name, lambda f: np.savez(f, **pairs))  # type: ignore[arg-type]
-        entry = {"name": name, "sha256": sha256_of(self.folder / name)}
-        return [entry] if whole else [*self.pairs_files, entry]
-
-    def needs_compacting(self, adding: int) -> bool:
-        """Whether the store has grown past what it holds, once ``adding`` more images are in.
-
-        Past what it holds: at least a third of its image files' rows are of forgotten
-        (replaced) micrographs, or its images lie in more than ``MAX_IMAGE_FILES`` files.
-        """
-        rounds = {r for r, _ in self.images}
-        held = sum(len(np.load(self.image_file(r), mmap_mode="r")) for r in rounds) + adding
-        dead = held - len(self.images) - adding
-        return (3 * dead >= held > 0 and dead > 0) or len(rounds) + (adding > 0) > MAX_IMAGE_FILES
-
-    def _compact(self, round_: int, new_images: list[np.ndarray]) -> list[tuple[int, int]]:
-        """Every seen micrograph's image, then the new ones, into ``images-ROUND.npy``; their places there."""
-        sources = {r: np.load(self.image_file(r), mmap_mode="r") for r in {r for r, _ in self.images}}
-        some = next(iter(sources.values()), None)
-        shape = some.shape[1:] if some is not None else new_images[0].shape
-        path = self.image_file(round_)
-        with _temporary(path) as tmp:
-            out = np.lib.format.open_memmap(
-                tmp, mode="w+", dtype=np.float32, shape=(len(self.images) + len(new_images), *shape)
-            )
-            for k, (r, row) in enumerate(self.images):  # one image at a time: the store may not fit in memory
-                out[k] = sources[r][row]
-            for k, image in enumerate(new_images, start=len(self.images)):
-                out[k] = image
-            out.flush()
-            del out, sources
-            os.replace(tmp, path)
-        return [(round_, k) for k in range(len(self.images) + len(new_images))]
+def _read(store: SeenStore, db: sqlite3.Connection) -> None:
+    """The store's state from its database, checked by SQLite (whole while it is small) and row by row."""
+    tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    if not {"meta", "micrographs", "images", "pairs"} <= tables:
+        raise StoreError("not a micrograph --update store (its tables are missing)")
+    meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
+    if meta.get("format") != FORMAT:
+        raise StoreError(f"format {str(meta.get('format'))[:60]!r}, this cryodedup reads {FORMAT!r}")
+    if os.path.getsize(store.folder / DATABASE) <= CHECK_WHOLE_BYTES:
+        quick_check(db, ("",))
+    else:
+        quick_check(db, SMALL_TABLES)
+    try:
+        store.record = record = json.loads(meta.get("record") or "null")
+    except ValueError:
+        record = None
+    if not isinstance(record, dict) or sorted(record) != RECORD_KEYS or not _good_shape(record):
+        raise StoreError("its meta table is damaged (what the scores depend on)")
+    if meta.get("version") == __version__ and "pairs_csv" in meta:
+        with suppress(ValueError, TypeError):
+            store.pairs_csv = pairs_csv_record(json.loads(meta["pairs_csv"]))
+    bad = db.execute(f"SELECT id, path FROM micrographs WHERE NOT ({GOOD_MICROGRAPH}) LIMIT 1", DTYPES).fetchone()
+    if bad is not None:
+        raise StoreError(f"its micrograph row {bad[0]} is damaged ({str(bad[1])[:80]})")
+    rows = db.execute("SELECT * FROM micrographs ORDER BY id").fetchall()
+    store.ids = [row[0] for row in rows]
+    store.files = [row[1] for row in rows]
+    store.stamps = [None if row[2] is None else list(row[2:5]) for row in rows]
+    store.layouts = [None if row[6] is None else (row[5], row[6], row[7]) for row in rows]
+    size = IMAGE.itemsize * (record["shape"][0] // record["binning"]) * (record["shape"][1] // record["binning"])
+    query = (
+        "SELECT count(*), count(micrographs.id), count(CASE WHEN typeof(data) = 'blob' AND length(data) = ? THEN 1 END)"
+    )
+    images = db.execute(f"{query} FROM images LEFT JOIN micrographs USING (id)", (size,)).fetchone()
+    if images != (len(rows),) * 3:
+        raise StoreError(f"its images are not one of {size:,} bytes for each of its {len(rows)} micrographs")
+    store.pairs, store.pair_parts = _read_pairs(db, len(rows))
 
 
-#: A store file being written, ``.NAME.PID.tmp``: left behind when its process was killed.
-OWN_TEMPORARY = re.compile(r"\.(images-[0-9]+\.npy|pairs-[0-9]+\.npz|seen\.json)\.([0-9]+)\.tmp")
+def _good_shape(record: dict[str, Any]) -> bool:
+    shape, binning = record["shape"], record["binning"]
+    whole = isinstance(shape, list) and len(shape) == 2 and all(type(v) is int and 1 <= v <= 1 << 20 for v in shape)
+    return whole and type(binning) is int and 1 <= binning <= min(shape)
 
 
-def written_names(state: Any) -> set[str]:
-    """The files a store's ``seen.json`` says the store wrote (its ``written``, else those it uses).
+def _read_pairs(db: sqlite3.Connection, n: int) -> tuple[dict[str, np.ndarray], int]:
+    """Every pair the store holds, each part checked against its SHA-256, and their number of parts."""
+    parts = []
+    for part, digest, data in db.execute("SELECT part, sha256, data FROM pairs ORDER BY part"):
+        if not isinstance(data, bytes) or len(data) % PAIR.itemsize or sha256_bytes(data) != digest:
+            raise StoreError(f"its pairs (part {part}) are not those the round wrote (SHA-256)")
+        parts.append(unpack_pairs(data))
+    pairs = _no_pairs() if not parts else parts[0]
+    if len(parts) > 1:
+        pairs = {k: np.concatenate([part[k] for part in parts]) for k in PAIR_COLUMNS}
+    if not all(((pairs[k] >= 0) & (pairs[k] < n)).all() for k in "ab"):
+        raise StoreError(f"its pairs name micrographs other than its {n}")
+    return pairs, len(parts)
 
-    Only names a store gives its files, in ``seen/`` itself: a damaged or edited marker can
-    never make the store remove another file.
+
+def pack_pairs(pairs: dict[str, np.ndarray]) -> bytes:
+    """Pairs as the store keeps them: each column of ``PAIR`` after the other (read back without a copy)."""
+    return b"".join(np.ascontiguousarray(pairs[k], PAIR[k]).tobytes() for k in PAIR_COLUMNS)
+
+
+def unpack_pairs(data: bytes) -> dict[str, np.ndarray]:
+    """The columns of a pairs part (:func:`pack_pairs`), views of ``data``."""
+    n = len(data) // PAIR.itemsize
+    return {k: np.frombuffer(data, PAIR[k], n, n * 8 * i) for i, k in enumerate(PAIR_COLUMNS)}  # (8 bytes each)
+
+
+def pairs_csv_record(record: Any) -> dict[str, Any] | None:
+    """What the last round's pairs.csv holds, as the store keeps it, None unless whole.
+
+    Not refused when damaged: without it a round writes pairs.csv whole, as a fresh run does.
     """
-    if not isinstance(state, dict):
-        return set()
-    names = state.get("written")
-    if not isinstance(names, list):  # a store of an earlier release: the files it uses
-        entries = [state.get("pairs_file"), *(state.get("pairs_added") or [])]
-        names = [entry.get("name") for entry in entries if isinstance(entry, dict)]
-        images = state.get("images")
-        rounds = {at[0] for at in images if isinstance(at, list) and at} if isinstance(images, list) else set()
-        names += [f"images-{r}.npy" for r in rounds if isinstance(r, int)]
-    return {n for n in names if isinstance(n, str) and OWN_FILE.fullmatch(n)}
-
-
-def remove_own_leftovers(folder: Path) -> None:
-    """Removes the temporary files of store rounds whose process is gone (killed while writing)."""
-    try:
-        entries = list(os.scandir(folder))
-    except OSError:
-        return
-    for entry in entries:
-        match = OWN_TEMPORARY.fullmatch(entry.name)
-        if match and int(match[2]) != os.getpid() and not process_alive(int(match[2])):
-            _remove_file(Path(entry.path))
-
-
-def _remove_own_file(path: Path) -> None:
-    """Removes ``path``, a file the store wrote, if it is still a plain file (never a folder, a link)."""
-    if OWN_FILE.fullmatch(path.name):
-        _remove_file(path)
-
-
-def _marker_round(folder: Path) -> Any:
-    """The round ``seen.json`` names (None when it cannot be read): whether a round's marker is in place."""
-    try:
-        state = json.loads((folder / MARKER).read_bytes())
-    except (OSError, ValueError):
+    if not isinstance(record, dict):
         return None
-    return state.get("round") if isinstance(state, dict) else None
+    stamp, counts, digest = record.get("stamp"), [record.get("rows"), record.get("names")], record.get("sha256")
+    good = isinstance(stamp, list) and len(stamp) == 3 and all(type(v) is int and v >= 0 for v in stamp)
+    good = good and all(type(v) is int and v >= 0 for v in counts)
+    return record if good and isinstance(digest, str) and _SHA256.fullmatch(digest) else None
 
 
 def refuse_inputs_inside(outdir: Path, inputs: Collection[StrPath]) -> None:
@@ -451,17 +460,15 @@ def open_store(outdir: Path, mics: Micrographs, force: bool, log: Callable[[str,
     """The store of ``outdir`` (empty for a first or a forced full run), checked against the inputs."""
     folder = outdir / STORE
     if force:
-        replacing = os.path.exists(folder / MARKER)
-        written = written_names(_lenient_state(folder / MARKER))
         make_way(folder, log)
-        _check_writable(folder)
-        if replacing:
+        if _remove_store(folder):
             log(f"--update --force: {folder} replaced by a full run", "warning")
-        return SeenStore.empty(folder, written=written)
+        _check_writable(folder)
+        return SeenStore(folder)
     store = SeenStore.load(folder)
     _check_writable(folder)
     if store is None:
-        return SeenStore.empty(folder)
+        return SeenStore(folder)
     # Each input's stat when it was listed (MRC files), else None: the seen files are not stat'ed twice.
     stats = mics.stats or {}
     now = {store.absolute(path): stats.get(name) for path, name in zip(mics.paths, mics.names)}
@@ -480,6 +487,76 @@ def open_store(outdir: Path, mics: Micrographs, force: bool, log: Callable[[str,
         )
         store.forget(replaced)
     return store
+
+
+def _remove_store(folder: Path) -> bool:
+    """Removes the store's own files (its database and journal, an earlier cryodedup's files); whether there were any.
+
+    Only plain files of the store's names: never a user's folder or link.
+    """
+    names = [DATABASE, f"{DATABASE}-journal"]
+    if os.path.isfile(folder / EARLIER) and not os.path.islink(folder / EARLIER):
+        names += [name for name in os.listdir(folder) if EARLIER_FILE.fullmatch(name)]
+    found = False
+    for name in names:
+        with suppress(OSError):
+            if stat.S_ISREG(os.lstat(folder / name).st_mode):
+                os.unlink(folder / name)
+                found = True
+    return found
+
+
+def damaged(where: Path, what: str) -> CryodedupError:
+    """The one line of a damaged store: what is wrong, and that --update --force rebuilds it."""
+    return CryodedupError(
+        f"{where}: {what}; the --update store is damaged: --update --force rebuilds it "
+        "(a full run; files the store did not write are kept)"
+    )
+
+
+def _check_folder(folder: Path) -> None:
+    """Refuses a ``seen`` that is not a folder (a file, a dangling link): plain --update cannot use it."""
+    if os.path.lexists(folder) and not os.path.isdir(folder):
+        raise damaged(folder, "not a folder")
+
+
+def make_way(folder: Path, log: Callable[[str, str], None]) -> None:
+    """Moves aside what stands where --update --force writes the store: ``seen`` not a folder, its database not a file.
+
+    Moved, never removed: neither was written by a store (it writes a folder and a file).
+    """
+    database = folder / DATABASE
+    for path, is_right in (
+        (folder, lambda: os.path.isdir(folder)),
+        (database, lambda: stat.S_ISREG(os.lstat(database).st_mode)),
+    ):
+        if not os.path.lexists(path) or is_right():
+            continue
+        aside = next(p for k in range(1, 10**6) if not os.path.lexists(p := path.with_name(f"{path.name}.aside-{k}")))
+        try:
+            os.rename(path, aside)
+        except OSError as err:
+            raise CryodedupError(
+                f"{path}: in the way of the store and cannot be moved aside ({err.strerror})"
+            ) from None
+        log(f"--update --force: {path} was not the store's; moved aside to {aside}", "warning")
+
+
+def _check_writable(folder: Path) -> None:
+    """Refuses a store folder this run cannot write in (a read-only mount) before any work.
+
+    Asked of the system (``access``), not by a probe file: a run stopped between making a
+    probe and removing it would leave it.
+    """
+    if os.path.isdir(folder) and not os.access(folder, os.W_OK):  # (a folder not there yet: made by the round)
+        raise store_write_error(folder, PermissionError(errno.EACCES, "the folder is not writable"))
+
+
+def store_write_error(folder: Path, err: BaseException) -> CryodedupError:
+    """The one line of a store that cannot be written."""
+    return CryodedupError(
+        f"{folder}: cannot write the --update store ({reason(err)}); make it writable, or choose another output folder"
+    )
 
 
 def leave_for_later(
@@ -521,89 +598,6 @@ def leave_for_later(
     return replace(mics, names=[mics.names[k] for k in keep], paths=[mics.paths[k] for k in keep])
 
 
-def _another_format(state: Any) -> bool:
-    fmt = state.get("format") if isinstance(state, dict) else None
-    return isinstance(fmt, str) and fmt.startswith(FORMAT[:-1]) and fmt != FORMAT
-
-
-def damaged(where: Path, what: str) -> CryodedupError:
-    """The one line of a damaged store: what is wrong, and that --update --force rebuilds it."""
-    return CryodedupError(
-        f"{where}: {what}; the --update store is damaged: --update --force rebuilds it "
-        "(a full run; files the store did not write are kept)"
-    )
-
-
-def _check_folder(folder: Path) -> None:
-    """Refuses a ``seen`` that is not a folder (a file, a dangling link): plain --update cannot use it."""
-    if os.path.lexists(folder) and not os.path.isdir(folder):
-        raise damaged(folder, "not a folder")
-
-
-def _lenient_state(marker: Path) -> Any:
-    """What ``marker`` holds as JSON, None when it cannot be read: --force removes the files it names as written."""
-    try:
-        return read_state(marker)
-    except BadStore:
-        return None
-
-
-def make_way(folder: Path, log: Callable[[str, str], None]) -> None:
-    """Moves aside what stands where --update --force writes the store: ``seen`` not a folder, ``seen.json`` not a file.
-
-    Moved, never removed: neither was written by a store (it writes a folder and a file).
-    """
-    marker = folder / MARKER
-    for path, is_right in (
-        (folder, lambda: os.path.isdir(folder)),
-        (marker, lambda: stat.S_ISREG(os.lstat(marker).st_mode)),
-    ):
-        if not os.path.lexists(path) or is_right():
-            continue
-        aside = next(p for k in range(1, 10**6) if not os.path.lexists(p := path.with_name(f"{path.name}.aside-{k}")))
-        try:
-            os.rename(path, aside)
-        except OSError as err:
-            raise CryodedupError(
-                f"{path}: in the way of the store and cannot be moved aside ({err.strerror})"
-            ) from None
-        log(f"--update --force: {path} was not the store's; moved aside to {aside}", "warning")
-
-
-def _check_writable(folder: Path) -> None:
-    """Refuses a store folder this run cannot write in (a read-only mount) before any work."""
-    if not os.path.isdir(folder):  # (False, too, for a name the system cannot take)
-        return  # made by the round's save (its output folder is checked with the outputs)
-    try:
-        with _temporary(folder / MARKER) as probe:
-            os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
-            os.unlink(probe)
-    except OSError as err:
-        raise store_write_error(folder, err) from None
-
-
-def store_write_error(folder: Path, err: OSError) -> CryodedupError:
-    """The one line of a store that cannot be written."""
-    return CryodedupError(
-        f"{folder}: cannot write the --update store ({err.strerror}); make it writable, or choose another output folder"
-    )
-
-
-def _save_stacked(file: Any, images: list[np.ndarray]) -> None:
-    """``np.save`` of the images stacked, written one after the other: no stacked copy (48 MB a round of 100 K3)."""
-    shape = (len(images), *images[0].shape)
-    header: dict[str, Any] = {"descr": np.lib.format.dtype_to_descr(np.dtype(np.float32)), "fortran_order": False}
-    np.lib.format.write_array_header_1_0(file, {**header, "shape": shape})
-    for image in images:
-        file.write(np.ascontiguousarray(image, dtype=np.float32).data)
-
-
-def _last_round(folder: Path) -> int:
-    """The highest round any file in ``folder`` is numbered with (0 when none): a new round never reuses a name."""
-    numbers = [int(p.stem.split("-")[-1]) for p in folder.glob("*-*.np[yz]") if p.stem.split("-")[-1].isdecimal()]
-    return max(numbers, default=0)
-
-
 def score_update(
     plan: ScoringPlan,
     options: Any,
@@ -631,13 +625,6 @@ def score_update(
 
     new_images: dict[int, np.ndarray] = {}
     counts = {"bytes": 0}
-    loaded: dict[int, np.ndarray] = {}
-
-    def stored(q: int) -> np.ndarray:
-        round_, row = store.images[ids[q]]
-        if round_ not in loaded:
-            loaded[round_] = np.load(store.image_file(round_), mmap_mode="r")
-        return np.asarray(loaded[round_][row])
 
     def read(_plan: ScoringPlan, batch: np.ndarray) -> list[np.ndarray]:
         unseen = [int(q) for q in batch if ids[q] < 0]
@@ -646,7 +633,7 @@ def score_update(
         # The core's own binning, the images in parallel: a spectrum at bin 1 of a binned image is the
         # raw image's at plan.binning, bit for bit.
         new_images.update(zip(unseen, _core.bin_images(raw, plan.binning)))
-        return [new_images[q] if ids[q] < 0 else stored(q) for q in batch]
+        return [new_images[q] if ids[q] < 0 else store.image(int(ids[q]), binned_plan.shape) for q in batch]
 
     binned_plan = replace(
         plan,
@@ -662,6 +649,9 @@ def score_update(
     bar = progress_factory(unseen) if progress_factory else None
     try:
         fresh = score_shard(binned_plan, 1, 1, bar.advance if bar else None, read=read)
+    except BaseException:
+        store.close()  # (the images read from it: not held by a round that failed)
+        raise
     finally:
         if bar:
             bar.close()

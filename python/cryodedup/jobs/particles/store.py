@@ -26,7 +26,6 @@ name ``--update --force``.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import shutil
@@ -48,6 +47,7 @@ from ..store_db import (
     DAMAGE,
     DATABASE,
     StoreError,
+    changed_option,
     connect,
     file_digest,
     pack,
@@ -57,10 +57,10 @@ from ..store_db import (
     reason,
     refuse,
     same_file,
+    sha256_bytes,
     transaction,
     unpack,
 )
-from ..store_files import changed_option
 
 __all__ = [
     "DATABASE",
@@ -74,7 +74,6 @@ __all__ = [
     "kept_crc",
     "mic_crc",
     "open_store",
-    "sha256_bytes",
 ]
 
 STORE = "kept_store"
@@ -123,11 +122,6 @@ def decision_record(options: Any, score_label: str | None, higher: bool, dims: i
         "kind": kind,
     }
     return json.loads(json.dumps(record))
-
-
-def sha256_bytes(data: bytes) -> str:
-    """The SHA-256 of ``data``, in hex."""
-    return hashlib.sha256(data).hexdigest()
 
 
 @dataclass
@@ -655,12 +649,7 @@ def _read(store: KeptStore, db: sqlite3.Connection) -> None:
     meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
     if meta.get("format") != FORMAT:
         raise StoreError(f"format {meta.get('format')!r}, this cryodedup reads {FORMAT!r}")
-    if whole:  # (integrity_check: also each index against its table, a name found by it)
-        found = [row[0] for row in db.execute("PRAGMA integrity_check")]
-        if found != ["ok"]:
-            raise StoreError(f"SQLite's check failed ({found[0][:120]})")
-    else:
-        quick_check(db, SMALL_TABLES)
+    quick_check(db, () if whole else SMALL_TABLES)  # (whole: also each index against its table, a name found by it)
     store.record, store.star_header = json.loads(meta["record"]), json.loads(meta["star_header"])
     record = store.record
     good = isinstance(record, dict) and sorted(record) == ["dims", "higher_is_better", "kind", "options", "score"]

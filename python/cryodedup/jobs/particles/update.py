@@ -35,8 +35,7 @@ from ...formats.sniff import is_copick_config, is_cryosparc, is_dynamo_table, is
 from ...options import ParticleOptions
 from ...outputs import AtomicOutputs, StrPath, hold_folder, put_in_place, write_error
 from ...particle_set import Log, ParticleSet
-from ..store_db import StoreError, file_digest
-from ..store_files import read_npy_header
+from ..store_db import StoreError, file_digest, sha256_bytes
 from .decide import Decision, decide, duplicate_rule
 from .read import Files, Source
 from .store import (
@@ -46,7 +45,6 @@ from .store import (
     RunningChange,
     decision_record,
     open_store,
-    sha256_bytes,
 )
 
 if TYPE_CHECKING:
@@ -339,7 +337,9 @@ def _fields_of(path: Path) -> list[str]:
     with open(path, "rb") as f:
         if f.read(len(NUMPY_MAGIC)) == NUMPY_MAGIC:
             f.seek(0)
-            return list(read_npy_header(f, path.name)[1].names or ())
+            version = np.lib.format.read_magic(f)
+            header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+            return list(header(f)[2].names or ())
     return CsFile.load(path).fields
 
 
