@@ -146,12 +146,6 @@ def test_the_api_on_data_in_memory_keeps_the_kind():
         cryodedup.remove_duplicates(data, min_dist=50, mic_psize=5.0, micrographs=str(MICROGRAPHS))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=CryodedupError,
-    reason="the --update stores' checks (jobs/store_db.py refuse, jobs/micrographs/update*.py, store_check.py) "
-    "raise CryodedupError: they are being rewritten, DamagedStoreError is theirs to raise",
-)
 def test_a_damaged_update_store_is_a_damaged_store_error(tmp_path):
     options = ParticleOptions(min_dist=50, mic_psize=1.06, update=True)
     remove_duplicate_particles([PARTICLES], tmp_path / "out", options)
@@ -159,7 +153,7 @@ def test_a_damaged_update_store_is_a_damaged_store_error(tmp_path):
     assert stores, "an --update round leaves its store"
     for path in stores:
         path.write_bytes(b"\0" * max(path.stat().st_size, 64))
-    with pytest.raises(DamagedStoreError, match="store is damaged"):  # (today a CryodedupError escapes it)
+    with pytest.raises(DamagedStoreError, match="store is damaged"):
         remove_duplicate_particles([PARTICLES], tmp_path / "out", options)
 
 

@@ -62,8 +62,7 @@ class OutputError(CryodedupError):
 class DamagedStoreError(CryodedupError):
     """An ``--update`` store found damaged: ``--update --force`` starts anew.
 
-    Declared for the stores' checks (``jobs/store_db.refuse``, the micrograph job's store), which
-    raise a plain :class:`CryodedupError` until they are rewritten (tests/test_error_kinds.py).
+    Raised by the stores' checks (``jobs/store_db.refuse``, the micrograph job's ``update.damaged``).
     """
 
 

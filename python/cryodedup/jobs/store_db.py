@@ -26,7 +26,7 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
-from ..errors import CryodedupError
+from ..errors import DamagedStoreError
 
 __all__ = [
     "DAMAGE",
@@ -211,9 +211,9 @@ def place_file(path: Path, data: bytes) -> None:
         raise
 
 
-def refuse(where: Path, what: str) -> CryodedupError:
+def refuse(where: Path, what: str) -> DamagedStoreError:
     """The one line of a damaged store: where, what is wrong, and that ``--update --force`` starts anew."""
-    return CryodedupError(
+    return DamagedStoreError(
         f"{where}: {what}; the --update store is damaged: --update --force starts the running kept set anew "
         "from this batch (files the store did not write are kept)"
     )

@@ -16,7 +16,7 @@ from click.testing import CliRunner
 
 from cryodedup import MicrographOptions, find_duplicate_micrographs
 from cryodedup.cli import main
-from cryodedup.errors import CryodedupError
+from cryodedup.errors import CryodedupError, DamagedStoreError
 from cryodedup.jobs.micrographs.update import DATABASE, STORE
 from fixtures.store_damage import DAMAGES
 from helpers import write_planted_micrographs
@@ -118,6 +118,8 @@ def test_a_damaged_store_is_one_line_and_force_rebuilds_it(store, tmp_path, name
     inputs, before = contents(mics), contents(out)
     result = run_cli(mics / "*.mrc", "-o", out, "--update")
     assert_one_error_line(result, "the --update store is damaged: --update --force rebuilds it")
+    with pytest.raises(DamagedStoreError):  # (the API's kind: a caller tells damage from a bad input)
+        find_duplicate_micrographs([str(mics / "*.mrc")], out, MicrographOptions(bin=1), update=True)
     assert contents(mics) == inputs and contents(out) == before  # nothing used, nothing written
     theirs = {k: v for k, v in before.items() if "user's" in k}
     result = run_cli(mics / "*.mrc", "-o", out, "--update", "--force")

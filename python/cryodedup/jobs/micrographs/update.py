@@ -46,7 +46,7 @@ import numpy as np
 import cryodedup._core as _core
 
 from ..._core import __version__
-from ...errors import CryodedupError
+from ...errors import CryodedupError, DamagedStoreError
 from ...formats.micrograph_lists import Micrographs
 from ...formats.mrc import MrcLayout
 from ...options.fields import SCORES, marked_options
@@ -506,9 +506,9 @@ def _remove_store(folder: Path) -> bool:
     return found
 
 
-def damaged(where: Path, what: str) -> CryodedupError:
+def damaged(where: Path, what: str) -> DamagedStoreError:
     """The one line of a damaged store: what is wrong, and that --update --force rebuilds it."""
-    return CryodedupError(
+    return DamagedStoreError(
         f"{where}: {what}; the --update store is damaged: --update --force rebuilds it "
         "(a full run; files the store did not write are kept)"
     )

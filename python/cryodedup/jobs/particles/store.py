@@ -40,7 +40,7 @@ from typing import Any
 import numpy as np
 
 from ..._core import __version__
-from ...errors import CryodedupError
+from ...errors import CryodedupError, DamagedStoreError, OutputError
 from ...options.fields import DECISION, marked_options
 from ...options.particles import ParticleOptions
 from ..store_db import (
@@ -293,7 +293,7 @@ class KeptStore:
                 found[name] = (mic_id, pieces)
         return found
 
-    def damaged(self, what: str) -> CryodedupError:
+    def damaged(self, what: str) -> DamagedStoreError:
         """The one line of this store damaged (``what``)."""
         return refuse(self.folder / DATABASE, what)
 
@@ -344,7 +344,7 @@ class KeptStore:
                 self._insert_change(db, round_, change, state)
                 self._insert_kept(db, round_, kept)
         except (OSError, sqlite3.Error, StoreError) as err:
-            raise CryodedupError(
+            raise OutputError(
                 f"{self.folder / DATABASE}: cannot write the --update store ({reason(err)}); nothing was added, the "
                 "earlier rounds are as they were"
             ) from None
@@ -705,7 +705,7 @@ def open_store(outdir: Path, force: bool, log: Any, kind: str = "star") -> KeptS
         written = store.finish_round()
         store.mark_placed()
     except (OSError, sqlite3.Error) as err:
-        raise CryodedupError(
+        raise OutputError(
             f"{outdir}: cannot put round {store.round}'s files in place from the store ({reason(err)}); run again "
             "once it can be written"
         ) from None
