@@ -144,6 +144,26 @@ def test_real_pickers_under_other_micrographs_names_are_said_unrelated(tmp_path,
         assert (pair["frames"], pair["cannot_tell"]) == ("cannot tell", "too dense"), (min_dist, pair)
 
 
+def test_a_relion3_job_whose_micrographs_star_is_absent_reads_with_micrographs(tmp_path, monkeypatch):
+    # The tutorial's LoG job as copied here: its coords_suffix file names Select/job005/micrographs_selected.star,
+    # which is not beside it. With --micrographs (the 24 micrographs of CtfFind/job003) it reads; today's main
+    # refused it ("is not found ... give it with --project-dir") whatever --micrographs said.
+    job = tmp_path / "AutoPick" / "job006"
+    (job / "Movies").mkdir(parents=True)
+    source = shared_file(f"{TUTORIAL}/AutoPick/job006")
+    for path in [source / "coords_suffix_autopick.star", *sorted((source / "Movies").glob("*.star"))]:
+        (job / path.relative_to(source)).write_bytes(path.read_bytes())
+    monkeypatch.chdir(tmp_path)
+    micrographs = shared_file(f"{TUTORIAL}/CtfFind/job003/micrographs_ctf.star")
+    summary = remove_duplicate_particles([job], None, ParticleOptions(micrographs=micrographs, audit=True))
+    # Every pick of the five files, on the micrographs as micrographs_ctf.star names them (the oracle: the files).
+    assert summary["particles"] == sum(len(_autopick(p)) for p in (source / "Movies").glob("*.star")) == 1158
+    assert summary["micrographs"] == 5
+    # Without --micrographs the refusal says both ways out.
+    with pytest.raises(CryodedupError, match=r"--project-dir.*--micrographs"):
+        remove_duplicate_particles([job], None, ParticleOptions(mic_psize=PSIZE, audit=True))
+
+
 # --- tomograms (RELION 5 centred Å) ----------------------------------------------------------------------
 
 
