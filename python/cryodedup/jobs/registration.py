@@ -33,7 +33,7 @@ from ..algo.registration import (
 from ..errors import CryodedupError, one_line
 from ..labels import input_labels
 from ..options import ParticleOptions
-from ..particle_set import MovingSubsetWriter, ParticleSet, Warn
+from ..particle_set import KindsWriter, MovingSubsetWriter, ParticleSet, SubsetWriter, Warn
 from .species import species_distances
 
 __all__ = [
@@ -122,21 +122,47 @@ def move_inputs(particles: ParticleSet, options: ParticleOptions) -> list[Moved]
 
 
 def refuse_transform_into_combined_output(particles: ParticleSet, options: ParticleOptions) -> None:
-    """Refuses ``--transform`` where the outputs combine the inputs in a format whose coordinates cannot be moved.
+    """Refuses ``--transform`` of an input whose rows go into one file with other inputs' rows, not moved.
 
-    Before anything is read further or written: one file would hold two frames.
+    Before anything is read further or written: that file would hold two frames. Outputs
+    written per input keep the input's rows as read; a writer that moves them (``move_rows``)
+    writes them in the others' frame.
     """
-    if not options.transform or options.audit or not _combined(particles) or hasattr(particles.writer, "move_rows"):
+    if not options.transform or options.audit or particles.writer is None:
         return
-    raise CryodedupError(
-        "--transform: these outputs combine the inputs in one file, and this format's coordinates are not "
-        "rewritten, so the file would hold two frames; convert the input's coordinates first, or give --audit"
+    for text in options.transform:
+        k = input_named(text.rpartition("=")[0], particles, "--transform")
+        why = _why_not_moved(particles, k)
+        if why is not None:
+            raise CryodedupError(f"--transform {one_line(text)}: {why}")
+
+
+def _writer_of(particles: ParticleSet, k: int) -> tuple[SubsetWriter | None, np.ndarray]:
+    """The writer of input ``k``'s rows (its kind's, in a set joined from two kinds), and its rows there."""
+    rows = np.flatnonzero(np.asarray(particles.input_of) == k)
+    if isinstance(particles.writer, KindsWriter):
+        return particles.writer.writer_of(rows)
+    return particles.writer, rows
+
+
+def _combined(writer: SubsetWriter | None) -> bool:
+    """Whether the writer puts several inputs' rows in one file (pickers' own formats, per-input files, do not)."""
+    return writer is not None and getattr(writer, "combines_inputs", True)
+
+
+def _why_not_moved(particles: ParticleSet, k: int) -> str | None:
+    """Why input ``k``'s rows cannot be written moved (None: they can, or are written apart, as read)."""
+    writer, _ = _writer_of(particles, k)
+    if not _combined(writer) or hasattr(writer, "move_rows"):
+        return None
+    name = particles.inputs[k]
+    into = getattr(writer, "kept_path", None)
+    where = f" ({into.name})" if isinstance(into, Path) else ""
+    return (
+        f"{name}'s rows are written into one file with the other inputs'{where}, copied as read (this format's "
+        f"coordinates are not rewritten), so that file would hold two frames; convert {name}'s coordinates first, "
+        "or give --audit"
     )
-
-
-def _combined(particles: ParticleSet) -> bool:
-    """Whether the set's outputs hold several inputs' rows in one file (pickers' own formats do not)."""
-    return particles.writer is not None and getattr(particles.writer, "combines_inputs", True)
 
 
 def write_moved(particles: ParticleSet, options: ParticleOptions, moved: list[Moved]) -> list[dict[str, str]] | None:
@@ -150,14 +176,15 @@ def write_moved(particles: ParticleSet, options: ParticleOptions, moved: list[Mo
         return None
     written = {}
     for m in moved:
-        if options.audit or particles.writer is None:
+        writer, rows = _writer_of(particles, m.input)
+        if options.audit or writer is None:
             written[m.input] = "nothing written"
-        elif not _combined(particles):
-            written[m.input] = "its rows written as read, in its own frame (per-input outputs)"
+        elif not _combined(writer):
+            written[m.input] = KindsWriter.AS_READ
         else:
             psize = np.asarray(particles.psize)[m.rows]
-            writer = cast(MovingSubsetWriter, particles.writer)  # (refuse_transform_into_combined_output: it moves)
-            written[m.input] = writer.move_rows(m.rows, m.shift_A, psize)
+            mover = cast(MovingSubsetWriter, writer)  # (refuse_transform_into_combined_output: it moves)
+            written[m.input] = mover.move_rows(rows, m.shift_A, psize)
     return [{"input": particles.inputs[m.input], "transform": m.ops, "written": written[m.input]} for m in moved]
 
 
@@ -224,12 +251,11 @@ def check_registration(
 def _fix_words(particles: ParticleSet, options: ParticleOptions, fired: list[dict[str, Any]]) -> str:
     """How to apply the transforms found: ``--transform``, unless these outputs would refuse it."""
     fixes = " ".join(p["fix"] for p in fired)
-    if options.audit or not _combined(particles) or hasattr(particles.writer, "move_rows"):
+    refused = [] if options.audit else [particles.inputs.index(p["inputs"][1]) for p in fired]
+    why = next((w for w in (_why_not_moved(particles, k) for k in refused) if w is not None), None)
+    if why is None:
         return f"apply it with {fixes}"
-    return (
-        "convert the input's coordinates first (this format's coordinates are not rewritten in a file that combines "
-        f"the inputs; to see the merge, add {fixes} --audit, which writes nothing)"
-    )
+    return f"{why} (to see the merge: {fixes} --audit, which writes nothing)"
 
 
 def _measured_parts(
