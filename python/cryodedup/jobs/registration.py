@@ -31,7 +31,7 @@ from ..algo.registration import (
     vote_pairs,
 )
 from ..errors import CryodedupError, one_line
-from ..labels import input_labels
+from ..labels import counted, input_labels
 from ..options import ParticleOptions
 from ..particle_set import KindsWriter, MovingSubsetWriter, ParticleSet, SubsetWriter, Warn
 from .species import species_distances
@@ -488,15 +488,12 @@ def _fired(
     held, before, after = _holds_on(particles, a, b, shared, radius, transform)
     name_a, name_b = particles.inputs[a], particles.inputs[b]
     spec = transform.spec(psize)
-    shift_a = _plus_minus(transform.shift, m.best.error)
-    unit = "tomogram" if particles.centres.shape[1] == 3 else "micrograph"
-    where = f"{held:,} of {len(shared):,} shared {unit}{'s' * (len(shared) != 1)}"
+    where = f"{held:,} of {counted(len(shared), 'shared ' + _place(particles))}"
     message = (
-        f"{name_b} and {name_a} are in two frames: {name_b}'s picks meet {name_a}'s after {spec} "
-        f"({transform.kind(psize)} in pixels of {psize:g} Å; shift {shift_a} Å"
-        + (f", scale {transform.scale:.4g}" if transform.scale != 1 else "")
-        + f"), which raises the agreement (the picks with a partner within {round(radius, 1):g} Å, counted on the "
-        f"side with fewer, over the union of both sets) on {where}, from {before:.3f} to {after:.3f}"
+        f"{name_b} and {name_a} are in two frames: {name_b}'s picks meet {name_a}'s after {spec}"
+        f"{_spec_meaning(particles, b, m.best, spec, psize)}, which raises the agreement (the picks with a partner "
+        f"within {round(radius, 1):g} Å, counted on the side with fewer, over the union of both sets) on {where}, "
+        f"from {before:.3f} to {after:.3f}"
     )
     return {
         "micrographs_held": held,
@@ -505,6 +502,29 @@ def _fired(
         "message": message,
         "fix": f"--transform '{name_b}={spec}'",
     }
+
+
+def _place(particles: ParticleSet) -> str:
+    """What the set's micrographs are called: a copick project's runs, tomograms, micrographs."""
+    if "copick" in particles.summary:
+        return "run"
+    return "tomogram" if particles.centres.shape[1] == 3 else "micrograph"
+
+
+def _spec_meaning(particles: ParticleSet, b: int, best: Candidate, spec: str, psize: float) -> str:
+    """What ``--transform``'s words of a transform mean, in parentheses: their unit, and an offset in Å with its errors.
+
+    Nothing for words without a length (``swap``); the offset only where the words hold one
+    (a mirror's is its width).
+    """
+    if not any(c.isdigit() for c in spec):
+        return ""
+    read_in_angstrom = not np.isfinite(np.asarray(particles.psize)[np.asarray(particles.input_of) == b]).any()
+    unit = "in Å" if read_in_angstrom else f"in pixels of {psize:g} Å"
+    transform = best.transform
+    if "shift:" not in spec or any(transform.mirrored):
+        return f" ({unit})"
+    return f" ({unit}: an offset of {_plus_minus(transform.shift, best.error)} Å)"
 
 
 def _holds_on(

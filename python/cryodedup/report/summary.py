@@ -73,7 +73,8 @@ def particle_rows(s: dict) -> list[Row]:
     if s.get("orientations"):
         rows.append(("Orientations", s["orientations"]))
     rows += in_tomograms(consensus_rows(s["consensus"]), unit) if s.get("consensus") else []
-    rows += in_tomograms(registration_rows(s["registration"]), unit) if s.get("registration") else []
+    registered = "run" if s.get("copick") else unit  # (copick calls its tomograms runs, as its messages do)
+    rows += in_tomograms(registration_rows(s["registration"]), registered) if s.get("registration") else []
     if s.get("transforms"):
         moved = [f"{t['input']}: --transform {t['transform']}; {t['written']}" for t in s["transforms"]]
         rows.append(("Moved", "\n".join(moved)))

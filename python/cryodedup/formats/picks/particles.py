@@ -162,16 +162,16 @@ class PicksWriter:
 
         One picker: ``OUTDIR/kept/``, ``OUTDIR/rejected/``; several, or ``beside`` a combined
         output: the same under ``OUTDIR/picker_K_NAME/`` for picker K (counted from 1), NAME
-        naming its input.
+        naming its input. Returned by subset: each picker's folder, or its file where it wrote one.
         """
         bounds = np.cumsum([0] + [len(p) for p in self.pickers])
         folders: dict[str, list[Path]] = {"kept": [], "rejected": []}
         for k, picks in enumerate(self.pickers):
             alone = len(self.pickers) == 1 and not beside
             outdir = self.outdir if alone else self.outdir / picker_folder(k, self.inputs[k])
-            write_like_input(picks, keep[bounds[k] : bounds[k + 1]], outdir, force=force)
-            for subset in folders:
-                folders[subset].append(outdir / subset)
+            written = write_like_input(picks, keep[bounds[k] : bounds[k + 1]], outdir, force=force)
+            for subset in folders:  # (a picker of one file, a topaz table: that file, the one used next)
+                folders[subset].append(written[subset][0] if len(written[subset]) == 1 else outdir / subset)
         return folders
 
 
