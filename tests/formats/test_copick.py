@@ -1194,3 +1194,6 @@ def test_copick_registration_names_runs_and_angstrom(tmp_path):
     summary = remove_duplicate_particles([config], None, ParticleOptions(audit=True, registration="warn"))
     (row,) = [text for label, text in particle_rows(summary) if label.startswith("Registration")]
     assert "on 2 of 2 runs; 160 + 160 picks on 2 runs" in row and "tomogram" not in row, row
+    assert "shift:-400,300,0, ± 0.0 Å (" in row and " px" not in row, row  # (no pixel: Å)
+    (pair,) = summary["registration"]["pairs"]
+    assert pair["best_transform"]["shift_px"] is None and "shift_error_px" not in pair["best_transform"]

@@ -352,9 +352,8 @@ def _pair_entry(
     """
     rows_a, rows_b, mics = _sample(particles, a, b, shared, counts)
     ca, ga, cb, gb = _sampled(particles, rows_a, rows_b, mics)
-    psize_b = float(np.median(np.asarray(particles.psize)[rows_b]))
-    if not np.isfinite(psize_b):  # (copick: centres in Å, no pixel size; the transform's words in Å)
-        psize_b = 1.0
+    pixel = float(np.median(np.asarray(particles.psize)[rows_b]))  # (NaN: centres read in Å, copick's)
+    psize_b = pixel if np.isfinite(pixel) else 1.0  # (the transform's words then in Å)
     m = _measured(particles, ca, ga, cb, gb, radius, mics)
     entry: dict[str, Any] = {
         "inputs": [particles.inputs[a], particles.inputs[b]],
@@ -368,11 +367,11 @@ def _pair_entry(
         "frames": m.verdict,
     }
     if m.translation is not None:
-        entry["offset"] = _offset_entry(m.translation, psize_b)
+        entry["offset"] = _offset_entry(m.translation, pixel)
     if m.verdict == "cannot tell":
         entry["cannot_tell"] = m.reason
     if m.best is not None:
-        entry["best_transform"] = _transform_entry(m.best, psize_b)
+        entry["best_transform"] = _transform_entry(m.best, pixel)
     if fires(m):
         entry.update(_fired(particles, a, b, shared, radius, m, psize_b))
     return entry
@@ -430,11 +429,15 @@ def _areas(
 
 
 def _transform_entry(candidate: Candidate, psize: float) -> dict[str, Any]:
-    """A transform as the summary gives it: its kind, ``--transform``'s words (pixels), its shift in Å, their errors."""
+    """A transform as the summary gives it: its kind, ``--transform``'s words (pixels), its shift in Å, their errors.
+
+    ``psize`` NaN: centres read in Å (copick's), the words in Å and no pixel lengths.
+    """
     transform = candidate.transform
+    words = psize if np.isfinite(psize) else 1.0
     entry = {
-        "kind": transform.kind(psize),
-        "transform": transform.spec(psize),
+        "kind": transform.kind(words),
+        "transform": transform.spec(words),
         "scale": round(transform.scale, 4),
         "shift_A": [round(float(s), 2) for s in transform.shift],
         # (no pixel for coordinates read in Å, copick's: null rather than NaN, as --json says it)
@@ -443,7 +446,8 @@ def _transform_entry(candidate: Candidate, psize: float) -> dict[str, Any]:
     }
     if candidate.error is not None and np.isfinite(candidate.error).all():
         entry["shift_error_A"] = [round(float(e), 2) for e in candidate.error]
-        entry["shift_error_px"] = [round(float(e) / psize, 2) for e in candidate.error]
+        if np.isfinite(psize):
+            entry["shift_error_px"] = [round(float(e) / psize, 2) for e in candidate.error]
         if transform.scale != 1:
             entry["scale_error"] = round(candidate.scale_error, 5)
         entry["pairs"] = candidate.pairs
@@ -452,14 +456,16 @@ def _transform_entry(candidate: Candidate, psize: float) -> dict[str, Any]:
 
 def _offset_entry(offset: Candidate, psize: float) -> dict[str, Any]:
     """The offset measured between the picks as read (one to one), with its standard error and the pairs behind it."""
+    pixels = np.isfinite(psize)  # (NaN: centres read in Å, copick's: no pixel lengths, null)
     entry = {
         "shift_A": [round(float(s), 2) for s in offset.transform.shift],
-        "shift_px": [round(float(s) / psize, 2) for s in offset.transform.shift],
+        "shift_px": [round(float(s) / psize, 2) for s in offset.transform.shift] if pixels else None,
         "pairs": offset.pairs,
     }
     if offset.error is not None and np.isfinite(offset.error).all():
         entry["error_A"] = [round(float(e), 2) for e in offset.error]
-        entry["error_px"] = [round(float(e) / psize, 2) for e in offset.error]
+        if pixels:
+            entry["error_px"] = [round(float(e) / psize, 2) for e in offset.error]
     return entry
 
 

@@ -705,8 +705,10 @@ def registration_verdict(pair: dict, can_plot: bool = True) -> str:
     frames = pair["frames"]
     if frames == "two":
         t = pair["best_transform"]
-        errors = t.get("shift_error_px")
-        uncertainty = f", ± {max(errors):.1f} px" if errors else ""
+        errors, unit = (
+            (t.get("shift_error_px"), "px") if t.get("shift_px") is not None else (t.get("shift_error_A"), "Å")
+        )
+        uncertainty = f", ± {max(errors):.1f} {unit}" if errors else ""
         return (
             f"two frames, {t['transform']}{uncertainty} (agreement {pair['jaccard_before']:.3f} -> "
             f"{pair['jaccard_after']:.3f} on {pair['micrographs_held']:,} of "
