@@ -327,3 +327,17 @@ def test_a_transform_of_an_import_list_writes_each_list_apart_as_read(project):
             written += [line for line in (project / file).read_text().splitlines() if line.startswith("TS_")]
     read = [line for f in (project / "moved").glob("*.star") for line in f.read_text().splitlines()]
     assert sorted(written) == sorted(line for line in read if line.startswith("TS_"))
+
+
+def test_a_list_with_nothing_rejected_still_gets_its_empty_rejected_list(project):
+    # As every other output of a subset with no rows (particles_rejected.star, a picker's empty files, the one
+    # rejected_import_list.star): written, header only, naming no file, and RELION's import takes it (no particle).
+    listed, _ = star_picks(project)
+    tomograms = str(tomograms_star(project / "tomograms.star"))
+    alone = write(project / "far/TS_03.star", relion_table(["rlnTomoName", *CORNER], [["TS_03", 50, 60, 70]]))
+    far = import_list(project / "far/list.star", [("TS_03", str(alone.relative_to(project)))])
+    code, out = run(str(listed), str(far), "--micrographs", tomograms, "--min-dist", "60", "-o", "D/", "--json")
+    assert code == 0, out
+    assert json.loads(out)["import_lists"]["rejected"]["lists"][1] == "D/rejected_import_list_2.star"
+    assert not import_coordinates(project / "D/rejected_import_list_2.star", project).rows
+    assert len(import_coordinates(project / "D/kept_import_list_2.star", project).rows) == 1
