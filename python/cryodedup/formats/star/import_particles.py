@@ -283,9 +283,10 @@ class ImportListWriter:
         A coordinate file is copied as read (its lines, not its numbers), so the moved input's
         files keep its frame: listed with the others' they would make one list of two frames.
         """
-        ends = np.cumsum([len(p) for p in self.lists])
-        k = int(np.searchsorted(ends, rows[0], side="right"))
         self.apart = True
+        if not len(rows):
+            return "no pick of it written (it has none); each input's picks to lists of their own"
+        k = int(np.searchsorted(np.cumsum([len(p) for p in self.lists]), rows[0], side="right"))
         return (
             f"its picks written as read, in its own frame, to lists of its own ({_numbered(KEPT_LIST, k + 1)}, "
             f"{_numbered(REJECTED_LIST, k + 1)})"
