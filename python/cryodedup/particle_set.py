@@ -35,6 +35,7 @@ __all__ = [
     "SHIFT_KEYS",
     "HalfSets",
     "Images",
+    "KindsWriter",
     "Log",
     "MovingSubsetWriter",
     "ParticleNames",
@@ -263,6 +264,36 @@ class PlacedSubsetWriter(SubsetWriter, Protocol):
     def write_into(self, keep: np.ndarray, targets: dict[Path, Path]) -> None:
         """Writes as :meth:`write` does, each of ``outputs`` to ``targets[output]`` (a temporary name)."""
         ...
+
+
+class KindsWriter:
+    """Writes each reader's rows with that reader's writer: a set joined from two kinds of input.
+
+    ``parts``: each writer with the rows of the joined set it writes (ascending, contiguous).
+    ``--transform`` moves an input's rows in its kind's writer (:meth:`writer_of`).
+    """
+
+    #: What a part that writes each input to files of its own does with a moved input's rows.
+    AS_READ = "its rows written as read, in its own frame (per-input outputs)"
+
+    def __init__(self, parts: list[tuple[SubsetWriter | None, np.ndarray]]) -> None:
+        self.parts = parts
+
+    def writer_of(self, rows: np.ndarray) -> tuple[SubsetWriter | None, np.ndarray]:
+        """The writer of ``rows`` (one input's: all in one part), and their rows among that part's."""
+        for writer, part in self.parts:
+            if len(rows) and len(part) and part[0] <= rows[0] <= part[-1]:
+                return writer, rows - part[0]
+        return None, rows
+
+    def write(self, keep: np.ndarray, force: bool, halves: np.ndarray | None = None) -> dict[str, list[Path]]:
+        """Writes every part's kept and rejected rows; their files, by subset."""
+        outputs: dict[str, list[Path]] = {}
+        for writer, rows in self.parts:
+            assert writer is not None, "every reader of files gives the set a writer"
+            for subset, paths in writer.write(keep[rows], force, None if halves is None else halves[rows]).items():
+                outputs.setdefault(subset, []).extend(paths)
+        return outputs
 
 
 @dataclass

@@ -25,8 +25,9 @@ The verdict (:func:`verdict`, docs/design.md section 2, "Inputs in two frames"):
 when the identity agrees far beyond chance and no offset of a quarter of the radius is
 measured; *two* (another frame) when a transform agrees far beyond chance and beyond the
 identity, or the measured offset is a quarter of the radius or more, well beyond its error;
-*unrelated* when nothing agrees beyond chance; *cannot tell* when the picks could not show it
-(too few, or so dense that chance pairs most of them).
+*unrelated* when nothing agrees beyond chance and a frame shared by an eighth of the picks would
+have shown (:func:`_shared_frame_would_show`), confirmed by a second, larger vote; *cannot tell*
+when the picks could not show it (too few, or so dense that chance pairs most of them).
 """
 
 from __future__ import annotations
@@ -58,6 +59,9 @@ __all__ = [
 #: every pick of the second on its micrograph, until this many (a pick co-picked in 1 of 10 still
 #: stands out of the chance displacements spread over the micrograph's bins).
 VOTE_PAIRS = 8_000
+#: Pairs that vote, about, before "unrelated" is said: a frame shared by a sixth of a few hundred picks a
+#: micrograph can stay under chance's bins with :data:`VOTE_PAIRS` (its few votes split between bins).
+THOROUGH_VOTE_PAIRS = 200_000
 #: Picks that vote, at least, however many pairs they make: on micrographs of thousands of picks,
 #: :data:`VOTE_PAIRS` would be a few picks' (the true displacements a few among chance's).
 LEAST_VOTERS = 64
@@ -270,19 +274,21 @@ def measure(
     areas: np.ndarray,
     seed: int = 0,
     least: float | None = None,
+    voting: int = VOTE_PAIRS,
 ) -> Measurement:
     """The transform T that best brings picks ``b`` onto picks ``a`` (Å; micrograph ids ``ga``, ``gb`` from 0), judged.
 
     ``areas``: each micrograph's area in Å² (volume in Å³ for tomograms), for the radius fit for
     registration (never below ``least``, default an eighth of ``radius``). Every linear part is
-    tried with its voted translation (module docstring).
+    tried with its voted translation (module docstring), about ``voting`` pairs voting; "unrelated"
+    is said only after a vote of :data:`THOROUGH_VOTE_PAIRS` found nothing either.
     """
     dims, n = a.shape[1], len(areas)
     rho = fit_radius(radius, radius / 8 if least is None else min(least, radius), a, ga, b, gb, areas)
     boxes = boxes_of(a, ga, b, gb, n)
     chance = chance_agreement(lambda moved: agreement(gb, a, ga, moved, rho), b, gb, boxes, seed)
     identity = Candidate(Transform.identity(dims), *agreement(gb, a, ga, b, rho))
-    pairs_i, pairs_j = vote_pairs(ga, gb, n, seed, dims)
+    pairs_i, pairs_j = vote_pairs(ga, gb, n, seed, dims, voting)
     # Another linear part can only be said when it could beat the identity by the margin chance leaves.
     search = min(len(a), len(b)) - identity.shared >= _beyond(chance) - chance.shared
     offset = identity  # the identity's translation: the voted one, or none, whichever pairs more
@@ -318,8 +324,15 @@ def measure(
     translation = _refined(offset.transform, a, ga, b, gb, rho) if offset.shared >= hopeful else None
     best = voted if voted is None or voted.shared < hopeful else _refined(voted.transform, a, ga, b, gb, rho)
     searched = _searched_by_chance(a, ga, b, gb, rho, boxes, pairs_i, pairs_j) if search else 0.0
-    m = Measurement(identity, translation, best, chance, rho, "", (len(a), len(b)), n, radius, searched)
-    return verdict(m)
+    m = verdict(Measurement(identity, translation, best, chance, rho, "", (len(a), len(b)), n, radius, searched))
+    if m.verdict == "unrelated" and voting < THOROUGH_VOTE_PAIRS and len(pairs_i) < _pairs_on_micrographs(ga, gb, n):
+        return measure(a, ga, b, gb, radius, areas, seed, least, THOROUGH_VOTE_PAIRS)
+    return m
+
+
+def _pairs_on_micrographs(ga: np.ndarray, gb: np.ndarray, n: int) -> int:
+    """Every pair of a pick of a and one of b on one micrograph: how many."""
+    return int(np.dot(np.bincount(ga, minlength=n), np.bincount(gb, minlength=n)))
 
 
 def _searched_by_chance(
@@ -402,10 +415,30 @@ def verdict(m: Measurement) -> Measurement:
         if size + OFFSET_ERRORS * error < quarter:
             return replace(m, verdict="one")
         return replace(m, verdict="cannot tell", reason="offset uncertain")
-    if min(m.picks) < UNRELATED_SHARE * searched:  # (a frame shared by a third of them might not have shown)
+    if not _shared_frame_would_show(m):  # (a frame shared by a third of them might not have shown)
         dense = m.chance.shared > DENSE_CHANCE * min(m.picks) or m.searched > DENSE_SEARCH * min(m.picks)
         return replace(m, verdict="cannot tell", reason="too dense" if dense else "too few picks")
     return replace(m, verdict="unrelated")
+
+
+def _shared_frame_would_show(m: Measurement) -> bool:
+    """Whether a frame shared by 1/:data:`UNRELATED_SHARE` of the smaller set would have stood out of what was seen.
+
+    As before: its share alone would have fired (beyond a searched transform's margin). Or:
+    such a transform pairs, of its share, those within the radius measured at (all at the radius
+    given; below it, the share of the disc (ball) it covers, as if the pick noise filled the
+    radius given), and, of the picks left, what chance pairs (as every move does); that count,
+    less :data:`FIRE_SIGMAS` of its spread, must exceed the most any transform tried paired (the
+    identity, its offset, the search's best, chance's most, the search's chance).
+    """
+    smaller = min(m.picks)
+    if smaller >= UNRELATED_SHARE * m.beyond_search:
+        return True
+    within = (m.radius / m.given_radius) ** len(m.identity.transform.shift) if m.given_radius > 0 else 1.0
+    related = m.chance.shared + within * (smaller - m.chance.shared) / UNRELATED_SHARE
+    tried = [m.identity, m.translation, m.best]
+    seen = max([c.shared for c in tried if c is not None] + [float(m.chance.most), m.searched])
+    return related - FIRE_SIGMAS * math.sqrt(related) > seen
 
 
 def _offset(offset: Candidate | None) -> tuple[float, float]:
@@ -420,9 +453,9 @@ def _offset(offset: Candidate | None) -> tuple[float, float]:
 
 
 def vote_pairs(
-    ga: np.ndarray, gb: np.ndarray, n_micrographs: int, seed: int = 0, dims: int = 2
+    ga: np.ndarray, gb: np.ndarray, n_micrographs: int, seed: int = 0, dims: int = 2, voting: int = VOTE_PAIRS
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The pairs (i, j) of picks of a and b on one micrograph whose displacements vote: about :data:`VOTE_PAIRS`.
+    """The pairs (i, j) of picks of a and b on one micrograph whose displacements vote: about ``voting``.
 
     Picks of a drawn at random (``seed``), each with every pick of b on its micrograph; at least
     :data:`LEAST_VOTERS` of them (:data:`LEAST_VOTERS_3D` in tomograms).
@@ -430,7 +463,7 @@ def vote_pairs(
     drawn = np.random.default_rng(seed).permutation(len(ga))
     each = np.bincount(gb, minlength=n_micrographs)[ga[drawn]]  # the pairs each drawn pick makes
     least = LEAST_VOTERS if dims == 2 else LEAST_VOTERS_3D
-    voters = np.sort(drawn[: max(int(np.searchsorted(np.cumsum(each), VOTE_PAIRS)) + 1, least)])
+    voters = np.sort(drawn[: max(int(np.searchsorted(np.cumsum(each), voting)) + 1, least)])
     pairs_i, pairs_j = _pairs_by_micrograph(ga[voters], gb)
     return voters[pairs_i], pairs_j
 

@@ -117,7 +117,16 @@ def _read_picks_or_particles(
         from .particles_with_picks import read_particles_with_picks
 
         joined = read_particles_with_picks(
-            inputs, is_picks, outdir, scale, score_read, row_read, request.output_format, warn, log
+            inputs,
+            is_picks,
+            outdir,
+            scale,
+            score_read,
+            row_read,
+            request.output_format,
+            warn,
+            log,
+            request.moves_inputs,
         )
         return _matched(joined, inputs, scale, warn)
     if len(pickers) > 1:

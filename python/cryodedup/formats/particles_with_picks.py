@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..errors import CryodedupError, InputFileError
-from ..particle_set import Log, ParticleSet, SubsetWriter, Warn
+from ..particle_set import KindsWriter, Log, ParticleSet, Warn
 
 if TYPE_CHECKING:
     from .read_request import RowRead, Scale, ScoreRead
@@ -43,13 +43,15 @@ def read_particles_with_picks(
     output_format: str,
     warn: Warn,
     log: Log,
+    moves_inputs: bool = False,
 ) -> ParticleSet:
     """Particle STAR files and picker outputs, each read by its reader, joined as one set.
 
     Rows stand kind by kind (the kind of the first input first); each input keeps its
     position among ``inputs`` (``--prefer`` names them so). Half-sets and image names, which
     picks have not, are not used to decide; ranked by one score only where both kinds have it.
-    ``output_format`` is the picks' (``--output-format``).
+    ``output_format`` is the picks' (``--output-format``); ``moves_inputs``: ``--transform`` moves an
+    input (the picks' numbers are then kept, to write them moved).
     """
     from .picks.particles import read_picker_outputs
     from .star.particles import read_star_files
@@ -67,7 +69,8 @@ def read_particles_with_picks(
                 f"{stars[0]}: its {what} have no counterpart in the picks of {pickers[0]}; "
                 "deduplicate the particle files on their own"
             )
-    picks = read_picker_outputs(pickers, outdir, scale, _levels_among(score_read, is_picks), output_format, warn, log)
+    levels = _levels_among(score_read, is_picks)
+    picks = read_picker_outputs(pickers, outdir, scale, levels, output_format, warn, log, moves_inputs)
     if particles.score_label != picks.score_label:
         warn(
             f"{stars[0]} is ranked by {particles.score_label or 'no score'} and {pickers[0]} by "
@@ -133,19 +136,11 @@ def _joined(
     )
 
 
-class _KindsWriter:
+class _KindsWriter(KindsWriter):
     """Writes each kind's rows with its reader's writer: the particle STAR's outputs and the coordinate job's."""
-
-    def __init__(self, parts: list[tuple[SubsetWriter | None, np.ndarray]]) -> None:
-        self.parts = parts
 
     def write(self, keep: np.ndarray, force: bool, halves: np.ndarray | None = None) -> dict[str, list[Path]]:
         """Writes every kind's kept and rejected rows; their files, by subset (picks take no half-sets)."""
         if halves is not None:
             raise CryodedupError("--halfsets: the picks have no half-sets; deduplicate the particle files on their own")
-        outputs: dict[str, list[Path]] = {}
-        for writer, rows in self.parts:
-            assert writer is not None, "every reader of files gives the set a writer"
-            for subset, paths in writer.write(keep[rows], force).items():
-                outputs.setdefault(subset, []).extend(paths)
-        return outputs
+        return super().write(keep, force)

@@ -31,9 +31,9 @@ from ..algo.registration import (
     vote_pairs,
 )
 from ..errors import CryodedupError, FramesError, one_line
-from ..labels import input_labels
+from ..labels import counted, input_labels
 from ..options import ParticleOptions
-from ..particle_set import MovingSubsetWriter, ParticleSet, Warn
+from ..particle_set import KindsWriter, MovingSubsetWriter, ParticleSet, SubsetWriter, Warn
 from .species import species_distances
 
 __all__ = [
@@ -122,21 +122,47 @@ def move_inputs(particles: ParticleSet, options: ParticleOptions) -> list[Moved]
 
 
 def refuse_transform_into_combined_output(particles: ParticleSet, options: ParticleOptions) -> None:
-    """Refuses ``--transform`` where the outputs combine the inputs in a format whose coordinates cannot be moved.
+    """Refuses ``--transform`` of an input whose rows go into one file with other inputs' rows, not moved.
 
-    Before anything is read further or written: one file would hold two frames.
+    Before anything is read further or written: that file would hold two frames. Outputs
+    written per input keep the input's rows as read; a writer that moves them (``move_rows``)
+    writes them in the others' frame.
     """
-    if not options.transform or options.audit or not _combined(particles) or hasattr(particles.writer, "move_rows"):
+    if not options.transform or options.audit or particles.writer is None:
         return
-    raise CryodedupError(
-        "--transform: these outputs combine the inputs in one file, and this format's coordinates are not "
-        "rewritten, so the file would hold two frames; convert the input's coordinates first, or give --audit"
+    for text in options.transform:
+        k = input_named(text.rpartition("=")[0], particles, "--transform")
+        why = _why_not_moved(particles, k)
+        if why is not None:
+            raise CryodedupError(f"--transform {one_line(text)}: {why}")
+
+
+def _writer_of(particles: ParticleSet, k: int) -> tuple[SubsetWriter | None, np.ndarray]:
+    """The writer of input ``k``'s rows (its kind's, in a set joined from two kinds), and its rows there."""
+    rows = np.flatnonzero(np.asarray(particles.input_of) == k)
+    if isinstance(particles.writer, KindsWriter):
+        return particles.writer.writer_of(rows)
+    return particles.writer, rows
+
+
+def _combined(writer: SubsetWriter | None) -> bool:
+    """Whether the writer puts several inputs' rows in one file (pickers' own formats, per-input files, do not)."""
+    return writer is not None and getattr(writer, "combines_inputs", True)
+
+
+def _why_not_moved(particles: ParticleSet, k: int) -> str | None:
+    """Why input ``k``'s rows cannot be written moved (None: they can, or are written apart, as read)."""
+    writer, _ = _writer_of(particles, k)
+    if not _combined(writer) or hasattr(writer, "move_rows"):
+        return None
+    name = particles.inputs[k]
+    into = getattr(writer, "kept_path", None)
+    where = f" ({into.name})" if isinstance(into, Path) else ""
+    return (
+        f"{name}'s rows are written into one file with the other inputs'{where}, copied as read (this format's "
+        f"coordinates are not rewritten), so that file would hold two frames; convert {name}'s coordinates first, "
+        "or give --audit"
     )
-
-
-def _combined(particles: ParticleSet) -> bool:
-    """Whether the set's outputs hold several inputs' rows in one file (pickers' own formats do not)."""
-    return particles.writer is not None and getattr(particles.writer, "combines_inputs", True)
 
 
 def write_moved(particles: ParticleSet, options: ParticleOptions, moved: list[Moved]) -> list[dict[str, str]] | None:
@@ -150,14 +176,15 @@ def write_moved(particles: ParticleSet, options: ParticleOptions, moved: list[Mo
         return None
     written = {}
     for m in moved:
-        if options.audit or particles.writer is None:
+        writer, rows = _writer_of(particles, m.input)
+        if options.audit or writer is None:
             written[m.input] = "nothing written"
-        elif not _combined(particles):
-            written[m.input] = "its rows written as read, in its own frame (per-input outputs)"
+        elif not _combined(writer):
+            written[m.input] = KindsWriter.AS_READ
         else:
             psize = np.asarray(particles.psize)[m.rows]
-            writer = cast(MovingSubsetWriter, particles.writer)  # (refuse_transform_into_combined_output: it moves)
-            written[m.input] = writer.move_rows(m.rows, m.shift_A, psize)
+            mover = cast(MovingSubsetWriter, writer)  # (refuse_transform_into_combined_output: it moves)
+            written[m.input] = mover.move_rows(rows, m.shift_A, psize)
     return [{"input": particles.inputs[m.input], "transform": m.ops, "written": written[m.input]} for m in moved]
 
 
@@ -224,12 +251,11 @@ def check_registration(
 def _fix_words(particles: ParticleSet, options: ParticleOptions, fired: list[dict[str, Any]]) -> str:
     """How to apply the transforms found: ``--transform``, unless these outputs would refuse it."""
     fixes = " ".join(p["fix"] for p in fired)
-    if options.audit or not _combined(particles) or hasattr(particles.writer, "move_rows"):
+    refused = [] if options.audit else [particles.inputs.index(p["inputs"][1]) for p in fired]
+    why = next((w for w in (_why_not_moved(particles, k) for k in refused) if w is not None), None)
+    if why is None:
         return f"apply it with {fixes}"
-    return (
-        "convert the input's coordinates first (this format's coordinates are not rewritten in a file that combines "
-        f"the inputs; to see the merge, add {fixes} --audit, which writes nothing)"
-    )
+    return f"{why} (to see the merge: {fixes} --audit, which writes nothing)"
 
 
 def _measured_parts(
@@ -326,9 +352,8 @@ def _pair_entry(
     """
     rows_a, rows_b, mics = _sample(particles, a, b, shared, counts)
     ca, ga, cb, gb = _sampled(particles, rows_a, rows_b, mics)
-    psize_b = float(np.median(np.asarray(particles.psize)[rows_b]))
-    if not np.isfinite(psize_b):  # (copick: centres in Å, no pixel size; the transform's words in Å)
-        psize_b = 1.0
+    pixel = float(np.median(np.asarray(particles.psize)[rows_b]))  # (NaN: centres read in Å, copick's)
+    psize_b = pixel if np.isfinite(pixel) else 1.0  # (the transform's words then in Å)
     m = _measured(particles, ca, ga, cb, gb, radius, mics)
     entry: dict[str, Any] = {
         "inputs": [particles.inputs[a], particles.inputs[b]],
@@ -342,11 +367,11 @@ def _pair_entry(
         "frames": m.verdict,
     }
     if m.translation is not None:
-        entry["offset"] = _offset_entry(m.translation, psize_b)
+        entry["offset"] = _offset_entry(m.translation, pixel)
     if m.verdict == "cannot tell":
         entry["cannot_tell"] = m.reason
     if m.best is not None:
-        entry["best_transform"] = _transform_entry(m.best, psize_b)
+        entry["best_transform"] = _transform_entry(m.best, pixel)
     if fires(m):
         entry.update(_fired(particles, a, b, shared, radius, m, psize_b))
     return entry
@@ -404,11 +429,15 @@ def _areas(
 
 
 def _transform_entry(candidate: Candidate, psize: float) -> dict[str, Any]:
-    """A transform as the summary gives it: its kind, ``--transform``'s words (pixels), its shift in Å, their errors."""
+    """A transform as the summary gives it: its kind, ``--transform``'s words (pixels), its shift in Å, their errors.
+
+    ``psize`` NaN: centres read in Å (copick's), the words in Å and no pixel lengths.
+    """
     transform = candidate.transform
+    words = psize if np.isfinite(psize) else 1.0
     entry = {
-        "kind": transform.kind(psize),
-        "transform": transform.spec(psize),
+        "kind": transform.kind(words),
+        "transform": transform.spec(words),
         "scale": round(transform.scale, 4),
         "shift_A": [round(float(s), 2) for s in transform.shift],
         # (no pixel for coordinates read in Å, copick's: null rather than NaN, as --json says it)
@@ -417,7 +446,8 @@ def _transform_entry(candidate: Candidate, psize: float) -> dict[str, Any]:
     }
     if candidate.error is not None and np.isfinite(candidate.error).all():
         entry["shift_error_A"] = [round(float(e), 2) for e in candidate.error]
-        entry["shift_error_px"] = [round(float(e) / psize, 2) for e in candidate.error]
+        if np.isfinite(psize):
+            entry["shift_error_px"] = [round(float(e) / psize, 2) for e in candidate.error]
         if transform.scale != 1:
             entry["scale_error"] = round(candidate.scale_error, 5)
         entry["pairs"] = candidate.pairs
@@ -426,14 +456,16 @@ def _transform_entry(candidate: Candidate, psize: float) -> dict[str, Any]:
 
 def _offset_entry(offset: Candidate, psize: float) -> dict[str, Any]:
     """The offset measured between the picks as read (one to one), with its standard error and the pairs behind it."""
+    pixels = np.isfinite(psize)  # (NaN: centres read in Å, copick's: no pixel lengths, null)
     entry = {
         "shift_A": [round(float(s), 2) for s in offset.transform.shift],
-        "shift_px": [round(float(s) / psize, 2) for s in offset.transform.shift],
+        "shift_px": [round(float(s) / psize, 2) for s in offset.transform.shift] if pixels else None,
         "pairs": offset.pairs,
     }
     if offset.error is not None and np.isfinite(offset.error).all():
         entry["error_A"] = [round(float(e), 2) for e in offset.error]
-        entry["error_px"] = [round(float(e) / psize, 2) for e in offset.error]
+        if pixels:
+            entry["error_px"] = [round(float(e) / psize, 2) for e in offset.error]
     return entry
 
 
@@ -462,15 +494,12 @@ def _fired(
     held, before, after = _holds_on(particles, a, b, shared, radius, transform)
     name_a, name_b = particles.inputs[a], particles.inputs[b]
     spec = transform.spec(psize)
-    shift_a = _plus_minus(transform.shift, m.best.error)
-    unit = "tomogram" if particles.centres.shape[1] == 3 else "micrograph"
-    where = f"{held:,} of {len(shared):,} shared {unit}{'s' * (len(shared) != 1)}"
+    where = f"{held:,} of {counted(len(shared), 'shared ' + _place(particles))}"
     message = (
-        f"{name_b} and {name_a} are in two frames: {name_b}'s picks meet {name_a}'s after {spec} "
-        f"({transform.kind(psize)} in pixels of {psize:g} Å; shift {shift_a} Å"
-        + (f", scale {transform.scale:.4g}" if transform.scale != 1 else "")
-        + f"), which raises the agreement (the picks with a partner within {round(radius, 1):g} Å, counted on the "
-        f"side with fewer, over the union of both sets) on {where}, from {before:.3f} to {after:.3f}"
+        f"{name_b} and {name_a} are in two frames: {name_b}'s picks meet {name_a}'s after {spec}"
+        f"{_spec_meaning(particles, b, m.best, spec, psize)}, which raises the agreement (the picks with a partner "
+        f"within {round(radius, 1):g} Å, counted on the side with fewer, over the union of both sets) on {where}, "
+        f"from {before:.3f} to {after:.3f}"
     )
     return {
         "micrographs_held": held,
@@ -479,6 +508,29 @@ def _fired(
         "message": message,
         "fix": f"--transform '{name_b}={spec}'",
     }
+
+
+def _place(particles: ParticleSet) -> str:
+    """What the set's micrographs are called: a copick project's runs, tomograms, micrographs."""
+    if "copick" in particles.summary:
+        return "run"
+    return "tomogram" if particles.centres.shape[1] == 3 else "micrograph"
+
+
+def _spec_meaning(particles: ParticleSet, b: int, best: Candidate, spec: str, psize: float) -> str:
+    """What ``--transform``'s words of a transform mean, in parentheses: their unit, and an offset in Å with its errors.
+
+    Nothing for words without a length (``swap``); the offset only where the words hold one
+    (a mirror's is its width).
+    """
+    if not any(c.isdigit() for c in spec):
+        return ""
+    read_in_angstrom = not np.isfinite(np.asarray(particles.psize)[np.asarray(particles.input_of) == b]).any()
+    unit = "in Å" if read_in_angstrom else f"in pixels of {psize:g} Å"
+    transform = best.transform
+    if "shift:" not in spec or any(transform.mirrored):
+        return f" ({unit})"
+    return f" ({unit}: an offset of {_plus_minus(transform.shift, best.error)} Å)"
 
 
 def _holds_on(

@@ -73,7 +73,8 @@ def particle_rows(s: dict) -> list[Row]:
     if s.get("orientations"):
         rows.append(("Orientations", s["orientations"]))
     rows += in_tomograms(consensus_rows(s["consensus"]), unit) if s.get("consensus") else []
-    rows += in_tomograms(registration_rows(s["registration"]), unit) if s.get("registration") else []
+    registered = "run" if s.get("copick") else unit  # (copick calls its tomograms runs, as its messages do)
+    rows += in_tomograms(registration_rows(s["registration"]), registered) if s.get("registration") else []
     if s.get("transforms"):
         moved = [f"{t['input']}: --transform {t['transform']}; {t['written']}" for t in s["transforms"]]
         rows.append(("Moved", "\n".join(moved)))
@@ -708,8 +709,10 @@ def registration_verdict(pair: dict, can_plot: bool = True) -> str:
     frames = pair["frames"]
     if frames == "two":
         t = pair["best_transform"]
-        errors = t.get("shift_error_px")
-        uncertainty = f", ± {max(errors):.1f} px" if errors else ""
+        errors, unit = (
+            (t.get("shift_error_px"), "px") if t.get("shift_px") is not None else (t.get("shift_error_A"), "Å")
+        )
+        uncertainty = f", ± {max(errors):.1f} {unit}" if errors else ""
         return (
             f"two frames, {t['transform']}{uncertainty} (agreement {pair['jaccard_before']:.3f} -> "
             f"{pair['jaccard_after']:.3f} on {pair['micrographs_held']:,} of "

@@ -287,3 +287,57 @@ def test_a_real_picks_job_split_into_an_import_list_keeps_what_runs_on_each_tomo
         kept = project / f"Dedup/kept_coordinates/{name}.star"
         got = kept.read_text().splitlines() if kept.exists() else []
         assert [r for r in got if r.startswith("TS_")] == [r for r in expected if r.startswith("TS_")], name
+
+
+def _moved_copy(project: Path, listed: Path, shift: tuple[float, float, float], folder: str) -> Path:
+    """Another session's list: each file of ``listed`` under ``folder``, its pixels moved by ``shift``, and its list."""
+    entries = []
+    for name, file in zip(*(starfile.read(listed)[c] for c in ("rlnTomoName", "rlnTomoImportParticleFile"))):
+        table = starfile.read(project / file)
+        rows = [[name, *np.round(np.array(r[1:4], dtype=float) + shift, 2), r[4]] for r in table.to_numpy()]
+        labels = ["rlnTomoName", *CORNER, "rlnAutopickFigureOfMerit"]
+        write(project / f"{folder}/{name}.star", relion_table(labels, [[str(v) for v in row] for row in rows]))
+        entries.append((name, f"{folder}/{name}.star"))
+    return import_list(project / f"{folder}/list.star", entries)
+
+
+def test_a_transform_of_an_import_list_writes_each_list_apart_as_read(project):
+    # On today's main refused ("these outputs combine the inputs in one file", which a list does not: it names
+    # files). Now each input gets lists of its own (one list would name files of two frames), the moved list's
+    # files as read; the decision is the one of the same list given unmoved (the oracle).
+    listed, _ = star_picks(project)
+    tomograms = str(tomograms_star(project / "tomograms.star"))
+    moved = _moved_copy(project, listed, (300.0, 0.0, 0.0), "moved")
+    same = _moved_copy(project, listed, (0.0, 0.0, 0.0), "same")
+    common = ["--micrographs", tomograms, "--min-dist", "60", "--json"]
+    code, out = run(str(listed), str(moved), *common, "--transform", f"{moved}=shift:-300,0,0", "-o", "D/")
+    assert code == 0, out
+    summary = json.loads(out)
+    assert "lists of its own (kept_import_list_2.star" in summary["transforms"][0]["written"]
+    code, peer = run(str(listed), str(same), *common, "-o", "E/")
+    assert code == 0, peer
+    assert (summary["kept"], summary["rejected"]) == (json.loads(peer)["kept"], json.loads(peer)["rejected"])
+    assert not (project / "D/kept_import_list.star").exists()
+    for subset in ("kept", "rejected"):
+        import_coordinates(project / f"D/{subset}_import_list_2.star", project)  # (RELION's import, ported)
+    # The moved list's kept and rejected files hold its lines as read, each once.
+    written = []
+    for subset in ("kept", "rejected"):
+        for file in starfile.read(project / f"D/{subset}_import_list_2.star")["rlnTomoImportParticleFile"]:
+            written += [line for line in (project / file).read_text().splitlines() if line.startswith("TS_")]
+    read = [line for f in (project / "moved").glob("*.star") for line in f.read_text().splitlines()]
+    assert sorted(written) == sorted(line for line in read if line.startswith("TS_"))
+
+
+def test_a_list_with_nothing_rejected_still_gets_its_empty_rejected_list(project):
+    # As every other output of a subset with no rows (particles_rejected.star, a picker's empty files, the one
+    # rejected_import_list.star): written, header only, naming no file, and RELION's import takes it (no particle).
+    listed, _ = star_picks(project)
+    tomograms = str(tomograms_star(project / "tomograms.star"))
+    alone = write(project / "far/TS_03.star", relion_table(["rlnTomoName", *CORNER], [["TS_03", 50, 60, 70]]))
+    far = import_list(project / "far/list.star", [("TS_03", str(alone.relative_to(project)))])
+    code, out = run(str(listed), str(far), "--micrographs", tomograms, "--min-dist", "60", "-o", "D/", "--json")
+    assert code == 0, out
+    assert json.loads(out)["import_lists"]["rejected"]["lists"][1] == "D/rejected_import_list_2.star"
+    assert not import_coordinates(project / "D/rejected_import_list_2.star", project).rows
+    assert len(import_coordinates(project / "D/kept_import_list_2.star", project).rows) == 1

@@ -123,6 +123,47 @@ def test_an_offset_within_the_radius_is_found(tmp_path):
     assert np.abs(np.array(pair["best_transform"]["shift_A"]) - (-38.5, 0)).max() < PSIZE
 
 
+@pytest.mark.parametrize("step", [1, 2])
+def test_real_pickers_under_other_micrographs_names_are_said_unrelated(tmp_path, step):
+    # Each micrograph's LoG picks under another micrograph's name: their agreement with the template picks is
+    # chance's (0.019 at 20 Å). On today's main "cannot tell (too dense)" from 20 Å up: a frame shared by an
+    # eighth of the LoG picks was asked to fire by its share alone, the chance pairs it also makes left out
+    # (231-422 picks a micrograph of 3,400 x 3,300 Å: chance pairs 5 % of them at 20 Å).
+    log = sorted(shared_file(f"{TUTORIAL}/AutoPick/job006/Movies").glob("*.star"))
+    renamed = tmp_path / "AutoPick" / "job098" / "Movies"
+    renamed.mkdir(parents=True)
+    for k, path in enumerate(log):
+        (renamed / log[(k + step) % len(log)].name).write_bytes(path.read_bytes())
+    for min_dist in (10.0, 20.0):
+        pair = _run_2d(renamed, min_dist, log_first=True, registration="warn")["registration"]["pairs"][0]
+        assert pair["frames"] == "unrelated", (min_dist, pair)
+    # From 40 Å the picks are measured at 29 Å, where chance pairs 11 %: pickers whose noise filled the 40 Å
+    # asked might share a frame unseen there, so that stays "cannot tell", never a frame.
+    for min_dist in (40.0, 100.0):
+        pair = _run_2d(renamed, min_dist, log_first=True, registration="warn")["registration"]["pairs"][0]
+        assert (pair["frames"], pair["cannot_tell"]) == ("cannot tell", "too dense"), (min_dist, pair)
+
+
+def test_a_relion3_job_whose_micrographs_star_is_absent_reads_with_micrographs(tmp_path, monkeypatch):
+    # The tutorial's LoG job as copied here: its coords_suffix file names Select/job005/micrographs_selected.star,
+    # which is not beside it. With --micrographs (the 24 micrographs of CtfFind/job003) it reads; today's main
+    # refused it ("is not found ... give it with --project-dir") whatever --micrographs said.
+    job = tmp_path / "AutoPick" / "job006"
+    (job / "Movies").mkdir(parents=True)
+    source = shared_file(f"{TUTORIAL}/AutoPick/job006")
+    for path in [source / "coords_suffix_autopick.star", *sorted((source / "Movies").glob("*.star"))]:
+        (job / path.relative_to(source)).write_bytes(path.read_bytes())
+    monkeypatch.chdir(tmp_path)
+    micrographs = shared_file(f"{TUTORIAL}/CtfFind/job003/micrographs_ctf.star")
+    summary = remove_duplicate_particles([job], None, ParticleOptions(micrographs=micrographs, audit=True))
+    # Every pick of the five files, on the micrographs as micrographs_ctf.star names them (the oracle: the files).
+    assert summary["particles"] == sum(len(_autopick(p)) for p in (source / "Movies").glob("*.star")) == 1158
+    assert summary["micrographs"] == 5
+    # Without --micrographs the refusal says both ways out.
+    with pytest.raises(CryodedupError, match=r"--project-dir.*--micrographs"):
+        remove_duplicate_particles([job], None, ParticleOptions(mic_psize=PSIZE, audit=True))
+
+
 # --- tomograms (RELION 5 centred Å) ----------------------------------------------------------------------
 
 

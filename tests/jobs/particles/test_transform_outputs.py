@@ -121,20 +121,20 @@ def test_per_input_outputs_keep_the_rows_as_read_and_combined_ones_the_moved_cen
 
 
 def test_a_format_whose_coordinates_are_not_rewritten_is_refused_before_anything_is_written(tmp_path):
-    # Dynamo tables keep their refusal (their coordinates are not rewritten): one line, nothing written,
-    # and the words suggest nothing that is refused in turn.
-    pytest.importorskip("starfile")
-    from cryodedup.jobs.registration import refuse_transform_into_combined_output
-    from cryodedup.particle_set import ParticleSet
-
-    class _Writer:
-        combines_inputs = True
-
-    particles = ParticleSet.__new__(ParticleSet)
-    particles.writer = _Writer()  # type: ignore[assignment]
-    with pytest.raises(CryodedupError, match="convert the input's coordinates first, or give --audit") as refused:
-        refuse_transform_into_combined_output(particles, ParticleOptions(transform=["2=shift:1,2"]))
-    assert "--output-format" not in str(refused.value)
+    # Dynamo tables keep their refusal: both inputs' rows go into one particles_kept.tbl, copied as read. One
+    # line that says so, nothing written, and the words suggest nothing that is refused in turn.
+    tables = []
+    for name, shift in (("a", 0), ("b", 64)):
+        rows = [" ".join(["1"] + ["0"] * 18 + ["1", "0", "0", "0", f"{x + shift}", f"{x}", "50"]) for x in (100, 700)]
+        tables.append(tmp_path / f"{name}.tbl")
+        tables[-1].write_text("\n".join(rows) + "\n")
+    options = ParticleOptions(mic_psize=1.0, transform=[f"{tables[1]}=shift:-64,0,0"])
+    with pytest.raises(CryodedupError) as refused:
+        remove_duplicate_particles(tables, tmp_path / "out", options)
+    said = str(refused.value)
+    assert said.startswith(f"--transform {tables[1]}=shift:-64,0,0: {tables[1]}'s rows are written into one file"), said
+    assert "(particles_kept.tbl), copied as read" in said and said.endswith("or give --audit"), said
+    assert "--output-format" not in said and "\n" not in said and not (tmp_path / "out").exists()
 
 
 def test_the_fix_of_two_cryosparc_particle_files_runs_and_writes_the_moved_locations(tmp_path):
@@ -244,3 +244,65 @@ def test_the_distance_of_a_refused_offset_is_said_to_a_tenth_of_an_angstrom(tmp_
     said = re.search(r"a partner within ([0-9.]+) Å", str(refused.value))
     assert said is not None, str(refused.value)
     assert re.fullmatch(r"[0-9]+(\.[0-9])?", said.group(1)) and abs(float(said.group(1)) - 26.6) < 0.5, said.group(1)
+
+
+def _picker_job_from(star: Path, folder: Path, shift: tuple[float, float]) -> Path:
+    """A RELION picker's per-micrograph files of ``star``'s particles, moved by ``shift`` pixels."""
+    from picker_files import autopick_text
+
+    particles = starfile.read(star, always_dict=True)["particles"]
+    folder.mkdir(parents=True)
+    for name, rows in particles.groupby("rlnMicrographName"):
+        xy = rows[["rlnCoordinateX", "rlnCoordinateY"]].to_numpy() + shift
+        scores = rows["rlnAutopickFigureOfMerit"].to_numpy()
+        (folder / f"{Path(name).stem}_autopick.star").write_text(autopick_text(zip(xy[:, 0], xy[:, 1], scores)))
+    return folder
+
+
+def _written_picks(listing: Path) -> np.ndarray:
+    """The centres (x, y) of every file a RELION 4 coordinate list names."""
+    tables = [
+        next(iter(starfile.read(f, always_dict=True).values()))
+        for f in starfile.read(listing)["rlnMicrographCoordinates"]
+    ]
+    return np.concatenate([t[["rlnCoordinateX", "rlnCoordinateY"]].to_numpy() for t in tables if len(t)])
+
+
+@pytest.mark.parametrize("moved", ["picks", "particles"])
+def test_the_fix_of_refined_particles_and_a_picker_in_two_frames_runs_as_printed(tmp_path, monkeypatch, moved):
+    # A particle STAR and a picker's files (each input written to files of its own kind): on today's main the
+    # printed fix was refused ("these outputs combine the inputs in one file"). Pasted, it runs, and the moved
+    # input's rows are written moved back onto their source (the oracle), every other input's as read.
+    monkeypatch.chdir(tmp_path)
+    template = EXAMPLES / "particles_template.star"
+    if moved == "picks":
+        particles, picks = (
+            EXAMPLES / "particles_log.star",
+            _picker_job_from(template, Path("AutoPick/job099"), SHIFT_PX),
+        )
+    else:
+        particles, picks = Path("moved/particles.star"), _picker_job_from(template, Path("AutoPick/job099"), (0, 0))
+        _shifted_star(EXAMPLES / "particles_log.star", particles, SHIFT_PX)
+    inputs = [particles, picks] if moved == "picks" else [picks, particles]  # (the fix moves the second)
+    args = ["particles", *map(str, inputs), "--micrographs", str(EXAMPLES / "micrographs_ctf.star")]
+    args += ["--min-dist", "100", "-q", "-o"]
+    refused = CliRunner().invoke(main, [*args, "refused"])
+    assert refused.exit_code == 1 and "are in two frames" in refused.output, refused.output
+    fix = _fix_of(refused.output)
+    assert fix[1].startswith(f"{inputs[1]}="), fix
+    done = CliRunner().invoke(main, [*args, "out", *fix, "--json"])
+    assert done.exit_code == 0, done.output
+    source = starfile.read(template if moved == "picks" else EXAMPLES / "particles_log.star", always_dict=True)
+    expected = np.sort(source["particles"][["rlnCoordinateX", "rlnCoordinateY"]].to_numpy(), axis=0)
+    if moved == "picks":
+        written = np.concatenate([_written_picks(Path(f"out/autopick_{s}.star")) for s in ("kept", "rejected")])
+        # The picker's own rows too, as read (its frame; every column): the files it was read from.
+        own = sorted(line for p in Path("out").glob("picker_1_*/*/*.star") for line in p.read_text().splitlines())
+        assert [line for line in own if line.startswith(" ")] == sorted(
+            line for p in picks.glob("*.star") for line in p.read_text().splitlines() if line.startswith(" ")
+        )
+    else:
+        written = _rows([Path("out/particles_kept.star"), Path("out/particles_rejected.star")])
+        written = written[["rlnCoordinateX", "rlnCoordinateY"]].to_numpy()
+    # Within a pixel of the source (the transform is measured between two pickers' picks, said to 0.1 px).
+    assert len(written) == len(expected) and np.abs(np.sort(written, axis=0) - expected).max() < 1.0

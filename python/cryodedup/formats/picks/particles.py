@@ -124,9 +124,12 @@ class PicksWriter:
         if self.format not in ("relion", "cryosparc"):
             return self._write_own_format(keep, force)
         combined = self._write_combined(keep, force)
-        if len(self.pickers) > 1 and not (self.format == "relion" and self.copy_rows and rows_copied(self.pickers)):
-            # The combined output holds each pick's centre and score alone: each picker's own rows too (issue 64).
-            for subset, folders in self._write_own_format(keep, force).items():
+        if (len(self.pickers) > 1 or not self.copy_rows) and not (
+            self.format == "relion" and self.copy_rows and rows_copied(self.pickers)
+        ):
+            # The combined output holds each pick's centre and score alone: each picker's own rows too (issue 64;
+            # one picker's too where --transform moved it: its own rows as read, in its frame).
+            for subset, folders in self._write_own_format(keep, force, beside=True).items():
                 combined[subset] += folders
         return combined
 
@@ -154,19 +157,21 @@ class PicksWriter:
         )
         return {s: [p] for s, p in files.items()}
 
-    def _write_own_format(self, keep: np.ndarray, force: bool) -> dict[str, list[Path]]:
+    def _write_own_format(self, keep: np.ndarray, force: bool, beside: bool = False) -> dict[str, list[Path]]:
         """Writes each picker's kept and rejected picks in its own format.
 
-        One picker: ``OUTDIR/kept/``, ``OUTDIR/rejected/``; several: the same under
-        ``OUTDIR/picker_K_NAME/`` for picker K (counted from 1), NAME naming its input.
+        One picker: ``OUTDIR/kept/``, ``OUTDIR/rejected/``; several, or ``beside`` a combined
+        output: the same under ``OUTDIR/picker_K_NAME/`` for picker K (counted from 1), NAME
+        naming its input. Returned by subset: each picker's folder, or its file where it wrote one.
         """
         bounds = np.cumsum([0] + [len(p) for p in self.pickers])
         folders: dict[str, list[Path]] = {"kept": [], "rejected": []}
         for k, picks in enumerate(self.pickers):
-            outdir = self.outdir if len(self.pickers) == 1 else self.outdir / picker_folder(k, self.inputs[k])
-            write_like_input(picks, keep[bounds[k] : bounds[k + 1]], outdir, force=force)
-            for subset in folders:
-                folders[subset].append(outdir / subset)
+            alone = len(self.pickers) == 1 and not beside
+            outdir = self.outdir if alone else self.outdir / picker_folder(k, self.inputs[k])
+            written = write_like_input(picks, keep[bounds[k] : bounds[k + 1]], outdir, force=force)
+            for subset in folders:  # (a picker of one file, a topaz table: that file, the one used next)
+                folders[subset].append(written[subset][0] if len(written[subset]) == 1 else outdir / subset)
         return folders
 
 

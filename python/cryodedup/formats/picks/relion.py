@@ -120,30 +120,53 @@ def read_coords_suffix(files: list[Path], source: str, namer: MicrographNamer, p
     if len(lines) != 1 or lines[0].startswith("data_"):
         raise InputFileError(f"{path}: expected one line naming the micrographs STAR (RELION 3 coords_suffix file)")
     relative = lines[0]
-    root = project_root(relative, path, project_dir)
-    mic_star = Path(relative) if Path(relative).is_absolute() else root / relative
     suffix = "_" + path.name[len("coords_suffix_") :]
     job = path.parent
     builder = PicksBuilder(source, "relion", namer)
-    builder.notes.append(f"{path}: micrographs from {_as_typed(mic_star)}, coordinate files *{suffix} in {job}")
-    entries = []
-    names = micrograph_names(mic_star)
+    mic_star = _named_star(path, relative, namer, project_dir)
+    if mic_star is None:  # (not found: the micrographs given with --micrographs name the files instead)
+        assert namer.known is not None
+        names, listing = list(namer.known.values()), namer.where
+        builder.notes.append(
+            f"{path}: names {relative}, which is not found; micrographs from {listing}, coordinate files *{suffix} "
+            f"in {job}"
+        )
+    else:
+        names, listing = micrograph_names(mic_star), str(mic_star)
+        builder.notes.append(f"{path}: micrographs from {_as_typed(mic_star)}, coordinate files *{suffix} in {job}")
     if not names:
         raise InputFileError(
-            f"{path}: names {mic_star}, which lists no micrographs; expected the job's micrographs STAR"
+            f"{path}: names {listing}, which lists no micrographs; expected the job's micrographs STAR"
         )
+    entries = []
     for name in names:
         file = job / relative_coordinate_path(name, suffix)
         if _has_coordinate_file(file):
             entries.append((str(file), name))
     if not entries:
         raise InputFileError(
-            f"{path}: none of the micrographs of {mic_star} has a coordinate file in {job} "
+            f"{path}: none of the micrographs of {listing} has a coordinate file in {job} "
             f"(expected e.g. {job / relative_coordinate_path(names[0], suffix)})"
         )
     picks = _read_stars(entries, builder)
-    picks.micrographs_star = (relative, str(mic_star))
+    if mic_star is not None:
+        picks.micrographs_star = (relative, str(mic_star))
     return picks
+
+
+def _named_star(path: Path, relative: str, namer: MicrographNamer, project_dir: Path | None) -> Path | None:
+    """The micrographs STAR a 3.x job's ``coords_suffix`` file names, where it is found.
+
+    None when it is not found and ``--micrographs`` names the micrographs instead (a job
+    copied without its project).
+    """
+    try:
+        root = project_root(relative, path, project_dir)
+    except CryodedupError as err:
+        if namer.known is not None:
+            return None
+        raise CryodedupError(f"{err}, or give the job's micrographs with --micrographs") from None
+    return Path(relative) if Path(relative).is_absolute() else root / relative
 
 
 def _suffix_file_lines(path: Path) -> list[str]:

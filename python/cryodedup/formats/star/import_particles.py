@@ -19,7 +19,7 @@ import numpy as np
 
 from ...errors import CryodedupError, FramesError, InputFileError, PixelSizeError, printable
 from ...labels import distinct_labels
-from ...particle_set import Log, ParticleSet, SubsetWriter, Warn
+from ...particle_set import KindsWriter, Log, ParticleSet, Warn
 from ...paths import StrPath
 from .import_lists import FRAMES, ImportList, read_import_list, write_import_list
 from .particle_table import Needs, ParticleTable, score_column
@@ -269,6 +269,28 @@ class ImportListWriter:
         self.project_dir = project_dir
         #: The set's summary, which :meth:`write` completes with what it wrote and left out.
         self.summary = summary
+        #: Each input's picks in lists of their own (``--transform`` moved one: a list names files of one frame).
+        self.apart = False
+
+    @property
+    def combines_inputs(self) -> bool:
+        """Whether one list names several inputs' files (their columns alike); else each input has its own."""
+        return len(self.lists) > 1 and not self.apart and len({p.relion_columns() for p in self.lists}) <= 1
+
+    def move_rows(self, rows: np.ndarray, shift_A: np.ndarray, psize: np.ndarray) -> str:
+        """``--transform`` moved an input: each input's picks then go to lists of their own, as read.
+
+        A coordinate file is copied as read (its lines, not its numbers), so the moved input's
+        files keep its frame: listed with the others' they would make one list of two frames.
+        """
+        self.apart = True
+        if not len(rows):
+            return "no pick of it written (it has none); each input's picks to lists of their own"
+        k = int(np.searchsorted(np.cumsum([len(p) for p in self.lists]), rows[0], side="right"))
+        return (
+            f"its picks written as read, in its own frame, to lists of its own ({_numbered(KEPT_LIST, k + 1)}, "
+            f"{_numbered(REJECTED_LIST, k + 1)})"
+        )
 
     def write(self, keep: np.ndarray, force: bool, halves: np.ndarray | None = None) -> dict[str, list[Path]]:
         """Writes the picks where ``keep`` is True to the kept list and the others to the rejected list."""
@@ -306,7 +328,7 @@ class ImportListWriter:
         differ (MetaDataTable::append): the inputs' files are listed together only where all
         have the same columns (each input's own files do: checked when read).
         """
-        if len({picks.relion_columns() for picks in self.lists}) <= 1:
+        if not self.apart and len({picks.relion_columns() for picks in self.lists}) <= 1:
             return name
         return [_numbered(name, k) for k in range(1, len(self.lists) + 1)]
 
@@ -405,25 +427,9 @@ def _joined(first: ParticleSet, second: ParticleSet, inputs: list[Path]) -> Part
         pixel_sizes=[*first.pixel_sizes, *second.pixel_sizes],
         scores=None if first.scores is None else np.concatenate([first.scores, second.scores]),
         read_files=[*first.read_files, *second.read_files],
-        writer=JoinedWriter([(first.writer, rows[: len(first)]), (second.writer, rows[len(first) :])]),
+        writer=KindsWriter([(first.writer, rows[: len(first)]), (second.writer, rows[len(first) :])]),
         summary=summary,
         images=None,
         particle_names=None,
         identities=[identities[[*first.inputs, *second.inputs].index(str(p))] for p in inputs],
     )
-
-
-class JoinedWriter:
-    """Writes each reader's rows with its own writer: the particle files' and the import lists' outputs."""
-
-    def __init__(self, parts: list[tuple[SubsetWriter | None, np.ndarray]]) -> None:
-        self.parts = parts
-
-    def write(self, keep: np.ndarray, force: bool, halves: np.ndarray | None = None) -> dict[str, list[Path]]:
-        """Writes every part's kept and rejected rows; their files, by subset."""
-        outputs: dict[str, list[Path]] = {}
-        for writer, rows in self.parts:
-            assert writer is not None, "every reader of files gives the set a writer"
-            for subset, paths in writer.write(keep[rows], force, None if halves is None else halves[rows]).items():
-                outputs.setdefault(subset, []).extend(paths)
-        return outputs
