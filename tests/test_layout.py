@@ -362,3 +362,39 @@ def test_at_most_three_functions_over_80_lines_and_no_module_over_900():
             large.append(f"{where} ({len(source.splitlines())})")
     assert large == [], f"modules over {LONG_MODULE} lines: {large}"
     assert len(long) <= LONG_FUNCTIONS_ALLOWED, f"functions over {LONG_FUNCTION} lines: {long}"
+
+
+# --- Python 3.9 (requires-python) ------------------------------------------------------------------------
+
+
+def _runtime_unions(source: str) -> list[int]:
+    """Lines of module-level assignments whose value joins types with ``|`` (evaluated at import: 3.10+)."""
+
+    def typeish(node: ast.expr) -> bool:
+        return isinstance(node, (ast.Subscript, ast.Name, ast.Attribute)) or (
+            isinstance(node, ast.Constant) and node.value is None
+        )
+
+    found = []
+    for node in ast.parse(source).body:
+        if isinstance(node, (ast.Assign, ast.AnnAssign)) and node.value is not None:
+            for inner in ast.walk(node.value):
+                joined = isinstance(inner, ast.BinOp) and isinstance(inner.op, ast.BitOr)
+                if joined and isinstance(inner.left, ast.Subscript) and typeish(inner.right):
+                    found.append(node.lineno)
+    return found
+
+
+def test_runtime_unions_are_found():
+    assert _runtime_unions("Held = list[list[int]] | None\nflags = A | B\n") == [1]
+
+
+def test_no_type_alias_joins_types_with_a_bar_at_import():
+    # CPython 3.9 (pyproject's requires-python, CI's second interpreter) raises TypeError on
+    # list[int] | None evaluated at import: a module-level alias must say Optional[...] or Union[...].
+    found = [
+        f"{path.relative_to(PACKAGE).as_posix()}:{line}"
+        for path in sorted(PACKAGE.rglob("*.py"))
+        for line in _runtime_unions(path.read_text(encoding="utf-8"))
+    ]
+    assert found == []

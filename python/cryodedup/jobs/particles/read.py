@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Optional, Protocol
 
 import numpy as np
 
@@ -50,7 +50,7 @@ __all__ = [
 
 
 #: The inputs each ``--prefer`` value names, parsed once before reading (None: no --prefer, or not known yet).
-Held = list[list[int]] | None
+Held = Optional[list[list[int]]]  # (Optional: an alias is evaluated at run time, and 3.9 has no X | None)
 
 
 def read_request(options: ParticleOptions, held: Held = None) -> ReadRequest:
