@@ -74,6 +74,7 @@ __all__ = [
     "kept_crc",
     "mic_crc",
     "open_store",
+    "repair_store",
 ]
 
 STORE = "kept_store"
@@ -498,6 +499,39 @@ class KeptStore:
             raise self.damaged(f"{self.running_path.name} written again from the store: {why}")
         return written
 
+    def repair(self) -> list[tuple[str, str]]:
+        """Writes every round's files and the running file from the store where they are missing or differ.
+
+        The whole store checked by SQLite first. Returns (name in the output folder, what was
+        wrong) of each file written again; a file as the store records it is not touched.
+        """
+        assert self.db is not None and self.running is not None
+        written = []
+        try:
+            quick_check(self.db)
+            query = "SELECT round, name, size, sha256 FROM files ORDER BY round, name"
+            for round_, name, size, sha in self.db.execute(query).fetchall():
+                path = self.outdir / name
+                if not same_file(path, size, sha):
+                    _refuse_folder(path)
+                    blob = self.db.execute(
+                        "SELECT data FROM files WHERE round = ? AND name = ?", (round_, name)
+                    ).fetchone()[0]
+                    written.append((name, "missing" if not os.path.lexists(path) else "stale"))
+                    place_file(path, unpack(blob, size, sha, name))
+            if self.running.problem(self.running_path) is not None:
+                _refuse_folder(self.running_path)
+                was = "missing" if not os.path.lexists(self.running_path) else "stale"
+                self._rebuild_running()
+                written.append((self.running_path.name, was))
+        except (StoreError, *DAMAGE) as err:
+            raise self.damaged(reason(err)) from None
+        if why := self.running.problem(self.running_path):
+            raise self.damaged(f"{self.running_path.name} written again from the store: {why}")
+        if not self.last_placed:
+            self.mark_placed()
+        return written
+
     def _running_changed(self) -> str | None:
         """What differs in the running file from the last round's, unless a stop of that round explains it."""
         assert self.db is not None and self.running is not None
@@ -609,9 +643,12 @@ def _refuse_folder(path: Path) -> None:
 # --- opening the store ---
 
 
-def load_store(folder: Path, kind: str) -> KeptStore:
-    """The store in ``folder``, checked (empty when there is none); a STAR or .cs store given the other refused."""
-    store = KeptStore(folder, kind)
+def load_store(folder: Path, kind: str | None) -> KeptStore:
+    """The store in ``folder``, checked (empty when there is none); a STAR or .cs store given the other refused.
+
+    ``kind`` None: the store's own kind (STAR when there is none).
+    """
+    store = KeptStore(folder, kind or "star")
     if os.path.lexists(folder) and (os.path.islink(folder) or not os.path.isdir(folder)):
         raise refuse(folder, "not a folder")
     for name in EARLIER:
@@ -629,7 +666,8 @@ def load_store(folder: Path, kind: str) -> KeptStore:
         _read(store, db)
     except (StoreError, *DAMAGE) as err:
         raise refuse(path, reason(err)) from None
-    stored = store.record["kind"] if store.record else kind
+    stored = store.record["kind"] if store.record else store.kind
+    store.kind = kind = kind or stored
     if stored != kind:
         raise CryodedupError(
             f"{folder.parent}: its running kept set is {KINDS[stored]} ({RUNNING_FILES[stored]}), this batch "
@@ -716,6 +754,24 @@ def open_store(outdir: Path, force: bool, log: Any, kind: str = "star") -> KeptS
             "warning",
         )
     return store
+
+
+def repair_store(outdir: Path) -> list[tuple[str, str]]:
+    """Every file ``outdir``'s store records written again where it is missing or differs (``--repair``).
+
+    Returns (the file's name in ``outdir``, "missing" or "stale") of each. The caller holds the
+    output folder's lock; a folder without a store is refused in one line.
+    """
+    store = load_store(outdir / STORE, None)
+    if store.db is None:
+        raise CryodedupError(
+            f"{outdir}: no --update store ({STORE}/{DATABASE}), so nothing to rewrite the files from; --repair is "
+            "for a folder earlier --update rounds wrote"
+        )
+    try:
+        return store.repair()
+    except (OSError, sqlite3.Error) as err:
+        raise OutputError(f"{outdir}: cannot write the files from the --update store ({reason(err)})") from None
 
 
 def _remove_store(folder: Path) -> bool:
