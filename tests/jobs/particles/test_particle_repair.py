@@ -39,7 +39,10 @@ def repair(out: Path, *more: str) -> tuple[int, list[str]]:
 
 
 def damage(out: Path, running: str) -> dict[str, str]:
-    """A round file deleted, one truncated, one changed at the same size, the running file cut short.
+    """A round file deleted, one truncated, one changed at the same size, the running file changed in its middle.
+
+    (The store keeps the running file's size and the digests of its ends only: a change in its
+    middle is found by writing it from the store and comparing.)
 
     Returns what --repair must say of each: missing or stale.
     """
@@ -48,11 +51,10 @@ def damage(out: Path, running: str) -> dict[str, str]:
     os.unlink(out / deleted)
     with open(out / truncated, "r+b") as f:
         f.truncate(10)
-    data = bytearray((out / flipped).read_bytes())
-    data[len(data) // 2] ^= 0x20
-    (out / flipped).write_bytes(bytes(data))
-    with open(out / running, "r+b") as f:
-        f.truncate(os.path.getsize(out / running) // 2)
+    for name in (flipped, running):
+        data = bytearray((out / name).read_bytes())
+        data[len(data) // 2] ^= 0x20
+        (out / name).write_bytes(bytes(data))
     return {deleted: "missing", truncated: "stale", flipped: "stale", running: "stale"}
 
 
@@ -117,6 +119,24 @@ def test_a_round_stopped_after_its_commit_is_finished(tmp_path: Path) -> None:
     assert files(out) == want
     with sqlite3.connect(out / "kept_store" / "store.sqlite") as db:
         assert db.execute("SELECT placed FROM rounds WHERE round = 3").fetchone() == (1,)
+
+
+def test_a_running_file_cut_short_is_written_again(tmp_path: Path) -> None:
+    batches = three_batches(tmp_path)
+    want = files(series(tmp_path / "uninterrupted", batches))
+    out = series(tmp_path / "damaged", batches)
+    with open(out / "particles_kept.star", "r+b") as f:
+        f.truncate(1000)
+    assert repair(out) == (0, [f"{out / 'particles_kept.star'}: stale, written again from the --update store"])
+    assert files(out) == want
+
+
+def test_a_folder_in_a_round_file_s_place_is_refused(tmp_path: Path) -> None:
+    out = series(tmp_path, three_batches(tmp_path))
+    os.unlink(out / "round_0002_kept.star")
+    (out / "round_0002_kept.star").mkdir()
+    code, lines = repair(out)
+    assert code == 1 and len(lines) == 1 and "round_0002_kept.star: is a folder" in lines[0], lines
 
 
 def test_an_intact_folder_is_not_touched(tmp_path: Path) -> None:

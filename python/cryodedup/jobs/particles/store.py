@@ -26,6 +26,7 @@ name ``--update --force``.
 from __future__ import annotations
 
 import contextlib
+import filecmp
 import json
 import os
 import shutil
@@ -519,11 +520,14 @@ class KeptStore:
                     ).fetchone()[0]
                     written.append((name, "missing" if not os.path.lexists(path) else "stale"))
                     place_file(path, unpack(blob, size, sha, name))
-            if self.running.problem(self.running_path) is not None:
-                _refuse_folder(self.running_path)
-                was = "missing" if not os.path.lexists(self.running_path) else "stale"
-                self._rebuild_running()
+            # (the store keeps the running file's size and the digests of its ends, not of its middle: it is
+            # written from the store and compared whole)
+            _refuse_folder(self.running_path)
+            was = "missing" if not os.path.lexists(self.running_path) else "stale"
+            if self._rebuild_running(if_different=True):
                 written.append((self.running_path.name, was))
+        except CryodedupError:
+            raise
         except (StoreError, *DAMAGE) as err:
             raise self.damaged(reason(err)) from None
         if why := self.running.problem(self.running_path):
@@ -564,8 +568,11 @@ class KeptStore:
             return RunningChange(bool(whole), cut, b"", head, source=(source, start)), self.outdir / source
         return RunningChange(bool(whole), cut, unpack(data, size - cut, sha, self.running_path.name), head), None
 
-    def _rebuild_running(self) -> None:
-        """The running file written whole from the store: the last round that wrote it whole, and the changes since."""
+    def _rebuild_running(self, if_different: bool = False) -> bool:
+        """The running file written whole from the store: the last round that wrote it whole, and the changes since.
+
+        ``if_different``: not replaced when it holds those bytes already. Returns whether it was replaced.
+        """
         assert self.db is not None
         first = self.db.execute("SELECT coalesce(max(round), 1) FROM running WHERE whole = 1").fetchone()[0]
         path = self.running_path
@@ -587,10 +594,14 @@ class KeptStore:
                     f.write(change.head)
                 f.flush()
                 os.fsync(f.fileno())
+            if if_different and _same_bytes(tmp, path):
+                _unlink(tmp)
+                return False
             os.replace(tmp, path)
         except BaseException:
             _unlink(tmp)
             raise
+        return True
 
     def _round_file(self, round_: int, source: tuple[str, int]) -> Path:
         """A round's file, from the store, in a temporary file of its own (removed by the caller)."""
@@ -632,6 +643,16 @@ def _copy(path: Path, start: int, out: Any) -> None:
 def _unlink(path: Path) -> None:
     with contextlib.suppress(OSError):
         os.unlink(path)
+
+
+def _same_bytes(a: Path, b: Path) -> bool:
+    """Whether the plain file ``b`` holds the bytes of ``a`` (a link or a missing file: no)."""
+    try:
+        if not stat.S_ISREG(os.lstat(b).st_mode) or os.path.getsize(a) != os.path.getsize(b):
+            return False
+    except OSError:
+        return False
+    return filecmp.cmp(a, b, shallow=False)
 
 
 def _refuse_folder(path: Path) -> None:
