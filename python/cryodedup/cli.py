@@ -235,7 +235,7 @@ def particles(
 
     options = ParticleOptions(**job_fields(ParticleOptions, job))
     if options.repair:
-        _repair(inputs, outdir, options, force, quiet)
+        _repair(inputs, outdir, options, force, quiet, as_json)
         return
     if not inputs:
         context = click.get_current_context()
@@ -251,20 +251,28 @@ def particles(
     run_particle_job("cryodedup particles", inputs, outdir, options, Reporter(quiet), force, as_json)
 
 
-def _repair(inputs: Sequence[Path], outdir: Path | None, options: ParticleOptions, force: bool, quiet: bool) -> None:
-    """``--update --repair``: a line per file written again from the store, or that there was nothing to repair."""
+def _repair(
+    inputs: Sequence[Path], outdir: Path | None, options: ParticleOptions, force: bool, quiet: bool, as_json: bool
+) -> None:
+    """``--update --repair``: a line per file written again from the store, or that there was nothing to repair.
+
+    ``--json``: ``{"repaired": [{"file": ..., "was": "missing" or "stale"}, ...]}`` (empty: nothing to repair).
+    """
     from .jobs.particles.update import repair
 
     if inputs:
         fail(f"{inputs[0]}: --repair reads no batch (it adds no round): give -o OUTDIR --update --repair alone")
 
-    def checked_repair() -> list[str]:
+    def checked_repair() -> list[tuple[Path, str]]:
         options.check()
         return repair(outdir, force)
 
     written = run_job(checked_repair)
-    if not quiet:
-        for line in written or [f"{outdir}: nothing to repair (every file is as the --update store records it)"]:
+    if as_json:
+        print_json({"repaired": [{"file": str(path), "was": was} for path, was in written]})
+    elif not quiet:
+        lines = [f"{path}: {was}, written again from the --update store" for path, was in written]
+        for line in lines or [f"{outdir}: nothing to repair (every file is as the --update store records it)"]:
             click.echo(line)
 
 

@@ -8,6 +8,7 @@ elsewhere; every output file compared byte for byte (STAR and .cs alike).
 from __future__ import annotations
 
 import functools
+import json
 import os
 import shutil
 import sqlite3
@@ -90,6 +91,8 @@ def test_damaged_files_are_written_again_as_an_uninterrupted_series_wrote_them(
     )
     assert files(out) == want
     assert _rounds(out) == rounds_before  # (no round added)
+    result = CliRunner().invoke(main, ["particles", "--update", "--repair", "-o", str(out), "--json"])
+    assert result.exit_code == 0 and json.loads(result.output) == {"repaired": []}, result.output
     assert repair(out) == (0, [f"{out}: nothing to repair (every file is as the --update store records it)"])
 
 

@@ -149,11 +149,11 @@ def start_round(
     return Round(outdir, open_store(outdir, force, log, kind), force, kind)
 
 
-def repair(outdir: StrPath | None, force: bool = False) -> list[str]:
+def repair(outdir: StrPath | None, force: bool = False) -> list[tuple[Path, str]]:
     """``--update --repair``: the files of ``outdir``'s rounds written again from its store where missing or stale.
 
-    No batch is read and no round added. Returns a line per file written (none: the folder is
-    as the rounds left it). Under the output folder's lock.
+    No batch is read and no round added. Returns (path, "missing" or "stale") of each file
+    written (none: the folder is as the rounds left it). Under the output folder's lock.
     """
     if outdir is None:
         raise CryodedupError("--repair needs the output folder (-o) of earlier --update rounds")
@@ -165,7 +165,7 @@ def repair(outdir: StrPath | None, force: bool = False) -> list[str]:
     with output_batch():
         hold_folder(outdir)
         written = repair_store(outdir)
-    return [f"{outdir / name}: {why}, written again from the --update store" for name, why in written]
+    return [(outdir / name, why) for name, why in written]
 
 
 def refuse_rows(particles: ParticleSet) -> StarWriter | CsWriter:
