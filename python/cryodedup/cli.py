@@ -144,9 +144,20 @@ class _InputPath(click.Path):
         return super().convert(value, param, ctx)
 
 
-def inputs(folders: bool = False) -> Callable[[Callable], Callable]:
-    """The INPUTS argument of a job command: files, and folders too when ``folders``."""
-    return click.argument("inputs", nargs=-1, required=True, type=_InputPath(path_type=Path, dir_okay=folders))
+def inputs(folders: bool = False, required: bool = True) -> Callable[[Callable], Callable]:
+    """The INPUTS argument of a job command: files, and folders too when ``folders``.
+
+    Not ``required``: the command refuses their absence itself (``particles --update --repair`` reads none).
+    """
+    kind = _InputPath(path_type=Path, dir_okay=folders)
+    return click.argument("inputs", cls=_Inputs, nargs=-1, required=required, type=kind)
+
+
+class _Inputs(click.RichArgument):
+    """INPUTS, named as a required argument's in the usage line and errors when the command checks them itself."""
+
+    def make_metavar(self, ctx: click.Context) -> str:
+        return "INPUTS..."
 
 
 class _OneLineErrors(click.RichGroup):
@@ -204,7 +215,7 @@ def pickers_named_in_help(f: Callable) -> Callable:
 
 
 @main.command(cls=_JobCommand, declared=lambda: commands.PARTICLES)
-@inputs(folders=True)
+@inputs(folders=True, required=False)
 @pickers_named_in_help
 def particles(
     inputs: tuple[Path, ...], outdir: Path | None, force: bool, quiet: bool, as_json: bool, **job: Any
@@ -223,6 +234,13 @@ def particles(
     from .options import ParticleOptions
 
     options = ParticleOptions(**job_fields(ParticleOptions, job))
+    if options.repair:
+        _repair(inputs, outdir, options, force, quiet, as_json)
+        return
+    if not inputs:
+        context = click.get_current_context()
+        assert context is not None, "a command runs in its context"
+        raise click.MissingParameter(ctx=context, param=next(p for p in context.command.params if p.name == "inputs"))
     if outdir is None and not (options.audit and not options.plot) and not _copick_only(inputs, options):
         _refuse_missing_inputs(inputs)  # (a mistyped copick config is no missing -o)
         # click's own words for a missing option, and when none is needed
@@ -231,6 +249,31 @@ def particles(
             why = f'{inputs[0]} is no copick project\'s config: no "pickable_objects" in it'
         raise click.UsageError(f"Missing option '-o' / '--outdir' ({why}).")
     run_particle_job("cryodedup particles", inputs, outdir, options, Reporter(quiet), force, as_json)
+
+
+def _repair(
+    inputs: Sequence[Path], outdir: Path | None, options: ParticleOptions, force: bool, quiet: bool, as_json: bool
+) -> None:
+    """``--update --repair``: a line per file written again from the store, or that there was nothing to repair.
+
+    ``--json``: ``{"repaired": [{"file": ..., "was": "missing" or "stale"}, ...]}`` (empty: nothing to repair).
+    """
+    from .jobs.particles.update import repair
+
+    if inputs:
+        fail(f"{inputs[0]}: --repair reads no batch (it adds no round): give -o OUTDIR --update --repair alone")
+
+    def checked_repair() -> list[tuple[Path, str]]:
+        options.check()
+        return repair(outdir, force)
+
+    written = run_job(checked_repair)
+    if as_json:
+        print_json({"repaired": [{"file": str(path), "was": was} for path, was in written]})
+    elif not quiet:
+        lines = [f"{path}: {was}, written again from the --update store" for path, was in written]
+        for line in lines or [f"{outdir}: nothing to repair (every file is as the --update store records it)"]:
+            click.echo(line)
 
 
 def _refuse_missing_inputs(inputs: Sequence[Path]) -> None:

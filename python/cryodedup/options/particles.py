@@ -514,6 +514,16 @@ class ParticleOptions:
         label="add a batch again",
         panel=COLLECTION,
     )
+    repair: bool = option(
+        False,
+        "--repair",
+        "--update: read no batch and add no round; write again from the store in OUTDIR/kept_store every round "
+        "file and the running kept file that is missing or not what the rounds wrote (byte for byte what they "
+        "wrote), touching nothing else. Prints one line per file written. No INPUTS.",
+        is_flag=True,
+        label="repair",
+        panel=COLLECTION,
+    )
     registration: str = choice(
         "check",
         "--registration",
@@ -618,6 +628,8 @@ class ParticleOptions:
             raise CryodedupError(f"--min-support must be a whole number of inputs from 1 to {MAX_INPUTS}")
         if self.add_again and not self.update:
             raise CryodedupError("--add-again is for --update rounds: give --update too")
+        if self.repair and not self.update:
+            raise CryodedupError("--repair rewrites the files of --update rounds: give --update too")
         if self.uncovered == "reject" and self.min_support == 1:
             # At support 1 every pick confirms itself: nothing is unconfirmable, so the
             # option would change nothing while the user believes uncovered picks are gone.

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from numpy.lib import recfunctions
-from update_batches import make_batch, make_cs_batch, oracle_rounds, run_round
+from update_batches import make_cs_batch, oracle_rounds, run_round, three_batches
 
 from cryodedup.errors import CryodedupError
 from cryodedup.jobs.particles import store as store_module
@@ -31,11 +31,7 @@ DB = Path("out/kept_store/store.sqlite")
 @pytest.fixture
 def batches(tmp_path: Path) -> list[Path]:
     """Three batches on overlapping micrographs."""
-    rng = np.random.default_rng(5)
-    paths = [tmp_path / f"b{k}.star" for k in range(3)]
-    for path, mics in zip(paths, [[1, 2], [2, 3], [3, 1]]):
-        make_batch(path, rng, mics, 30)
-    return paths
+    return three_batches(tmp_path)
 
 
 def rounds(tmp_path: Path, paths: list[Path], out: str = "out") -> bytes:

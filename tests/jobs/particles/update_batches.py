@@ -29,6 +29,15 @@ def make_batch(path: Path, rng: np.random.Generator, mics: list[int], per_mic: i
     return rows
 
 
+def three_batches(folder: Path) -> list[Path]:
+    """Three STAR batches of 60 particles on overlapping micrographs (1 and 2, 2 and 3, 3 and 1)."""
+    rng = np.random.default_rng(5)
+    paths = [folder / f"b{k}.star" for k in range(3)]
+    for path, mics in zip(paths, [[1, 2], [2, 3], [3, 1]]):
+        make_batch(path, rng, mics, 30)
+    return paths
+
+
 def run_round(batches: list[Path], outdir: Path, **options) -> dict:
     """One ``--update`` round (the job as the CLI and the API run it)."""
     opts = ParticleOptions(min_dist=MIN_DIST, mic_psize=1.0, update=True, **options)

@@ -26,6 +26,7 @@ name ``--update --force``.
 from __future__ import annotations
 
 import contextlib
+import filecmp
 import json
 import os
 import shutil
@@ -74,6 +75,7 @@ __all__ = [
     "kept_crc",
     "mic_crc",
     "open_store",
+    "repair_store",
 ]
 
 STORE = "kept_store"
@@ -498,6 +500,42 @@ class KeptStore:
             raise self.damaged(f"{self.running_path.name} written again from the store: {why}")
         return written
 
+    def repair(self) -> list[tuple[str, str]]:
+        """Writes every round's files and the running file from the store where they are missing or differ.
+
+        The whole store checked by SQLite first. Returns (name in the output folder, what was
+        wrong) of each file written again; a file as the store records it is not touched.
+        """
+        assert self.db is not None and self.running is not None
+        written = []
+        try:
+            quick_check(self.db)
+            query = "SELECT round, name, size, sha256 FROM files ORDER BY round, name"
+            for round_, name, size, sha in self.db.execute(query).fetchall():
+                path = self.outdir / name
+                if not same_file(path, size, sha):
+                    _refuse_folder(path)
+                    blob = self.db.execute(
+                        "SELECT data FROM files WHERE round = ? AND name = ?", (round_, name)
+                    ).fetchone()[0]
+                    written.append((name, "missing" if not os.path.lexists(path) else "stale"))
+                    place_file(path, unpack(blob, size, sha, name))
+            # (the store keeps the running file's size and the digests of its ends, not of its middle: it is
+            # written from the store and compared whole)
+            _refuse_folder(self.running_path)
+            was = "missing" if not os.path.lexists(self.running_path) else "stale"
+            if self._rebuild_running(if_different=True):
+                written.append((self.running_path.name, was))
+        except CryodedupError:
+            raise
+        except (StoreError, *DAMAGE) as err:
+            raise self.damaged(reason(err)) from None
+        if why := self.running.problem(self.running_path):
+            raise self.damaged(f"{self.running_path.name} written again from the store: {why}")
+        if not self.last_placed:
+            self.mark_placed()
+        return written
+
     def _running_changed(self) -> str | None:
         """What differs in the running file from the last round's, unless a stop of that round explains it."""
         assert self.db is not None and self.running is not None
@@ -530,8 +568,11 @@ class KeptStore:
             return RunningChange(bool(whole), cut, b"", head, source=(source, start)), self.outdir / source
         return RunningChange(bool(whole), cut, unpack(data, size - cut, sha, self.running_path.name), head), None
 
-    def _rebuild_running(self) -> None:
-        """The running file written whole from the store: the last round that wrote it whole, and the changes since."""
+    def _rebuild_running(self, if_different: bool = False) -> bool:
+        """The running file written whole from the store: the last round that wrote it whole, and the changes since.
+
+        ``if_different``: not replaced when it holds those bytes already. Returns whether it was replaced.
+        """
         assert self.db is not None
         first = self.db.execute("SELECT coalesce(max(round), 1) FROM running WHERE whole = 1").fetchone()[0]
         path = self.running_path
@@ -553,10 +594,14 @@ class KeptStore:
                     f.write(change.head)
                 f.flush()
                 os.fsync(f.fileno())
+            if if_different and _same_bytes(tmp, path):
+                _unlink(tmp)
+                return False
             os.replace(tmp, path)
         except BaseException:
             _unlink(tmp)
             raise
+        return True
 
     def _round_file(self, round_: int, source: tuple[str, int]) -> Path:
         """A round's file, from the store, in a temporary file of its own (removed by the caller)."""
@@ -600,6 +645,16 @@ def _unlink(path: Path) -> None:
         os.unlink(path)
 
 
+def _same_bytes(a: Path, b: Path) -> bool:
+    """Whether the plain file ``b`` holds the bytes of ``a`` (a link or a missing file: no)."""
+    try:
+        if not stat.S_ISREG(os.lstat(b).st_mode) or os.path.getsize(a) != os.path.getsize(b):
+            return False
+    except OSError:
+        return False
+    return filecmp.cmp(a, b, shallow=False)
+
+
 def _refuse_folder(path: Path) -> None:
     """A folder where an output file goes is refused (never removed)."""
     if os.path.isdir(path) and not os.path.islink(path):
@@ -609,9 +664,12 @@ def _refuse_folder(path: Path) -> None:
 # --- opening the store ---
 
 
-def load_store(folder: Path, kind: str) -> KeptStore:
-    """The store in ``folder``, checked (empty when there is none); a STAR or .cs store given the other refused."""
-    store = KeptStore(folder, kind)
+def load_store(folder: Path, kind: str | None) -> KeptStore:
+    """The store in ``folder``, checked (empty when there is none); a STAR or .cs store given the other refused.
+
+    ``kind`` None: the store's own kind (STAR when there is none).
+    """
+    store = KeptStore(folder, kind or "star")
     if os.path.lexists(folder) and (os.path.islink(folder) or not os.path.isdir(folder)):
         raise refuse(folder, "not a folder")
     for name in EARLIER:
@@ -629,7 +687,8 @@ def load_store(folder: Path, kind: str) -> KeptStore:
         _read(store, db)
     except (StoreError, *DAMAGE) as err:
         raise refuse(path, reason(err)) from None
-    stored = store.record["kind"] if store.record else kind
+    stored = store.record["kind"] if store.record else store.kind
+    store.kind = kind = kind or stored
     if stored != kind:
         raise CryodedupError(
             f"{folder.parent}: its running kept set is {KINDS[stored]} ({RUNNING_FILES[stored]}), this batch "
@@ -716,6 +775,24 @@ def open_store(outdir: Path, force: bool, log: Any, kind: str = "star") -> KeptS
             "warning",
         )
     return store
+
+
+def repair_store(outdir: Path) -> list[tuple[str, str]]:
+    """Every file ``outdir``'s store records written again where it is missing or differs (``--repair``).
+
+    Returns (the file's name in ``outdir``, "missing" or "stale") of each. The caller holds the
+    output folder's lock; a folder without a store is refused in one line.
+    """
+    store = load_store(outdir / STORE, None)
+    if store.db is None:
+        raise CryodedupError(
+            f"{outdir}: no --update store ({STORE}/{DATABASE}), so nothing to rewrite the files from; --repair is "
+            "for a folder earlier --update rounds wrote"
+        )
+    try:
+        return store.repair()
+    except (OSError, sqlite3.Error) as err:
+        raise OutputError(f"{outdir}: cannot write the files from the --update store ({reason(err)})") from None
 
 
 def _remove_store(folder: Path) -> bool:

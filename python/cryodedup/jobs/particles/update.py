@@ -33,7 +33,7 @@ from ...algo.normalisation import normalisation
 from ...errors import CryodedupError
 from ...formats.sniff import is_copick_config, is_cryosparc, is_dynamo_table, is_picker_output
 from ...options import ParticleOptions
-from ...outputs import AtomicOutputs, StrPath, hold_folder, put_in_place, write_error
+from ...outputs import AtomicOutputs, StrPath, hold_folder, output_batch, put_in_place, write_error
 from ...particle_set import Log, ParticleSet
 from ..store_db import StoreError, file_digest, sha256_bytes
 from .decide import Decision, decide, duplicate_rule
@@ -45,13 +45,14 @@ from .store import (
     RunningChange,
     decision_record,
     open_store,
+    repair_store,
 )
 
 if TYPE_CHECKING:
     from ...formats.cryosparc.particles import CsWriter
     from ...formats.star.particle_writer import StarWriter
 
-__all__ = ["decide_round", "round_summary", "start_round", "write_round"]
+__all__ = ["decide_round", "repair", "round_summary", "start_round", "write_round"]
 
 #: Each round's kept and rejected particles (round 1: round_0001_kept.star), left for downstream jobs.
 ROUND_FILES = ("round_{:04d}_kept.star", "round_{:04d}_rejected.star")
@@ -127,6 +128,11 @@ def start_round(
     """The round of an ``--update`` run (None without it): the options refused first, then the store opened."""
     if not options.update:
         return None
+    if options.repair:  # (the command line calls repair() itself, with no batch)
+        raise CryodedupError(
+            "--repair reads no batch and adds no round: give -o OUTDIR --update --repair alone (in Python: "
+            "cryodedup.jobs.particles.update.repair(outdir))"
+        )
     if not isinstance(source, Files):
         raise CryodedupError("--update takes particle files and an output folder; particles in memory have no kept set")
     paths = source.paths
@@ -141,6 +147,25 @@ def start_round(
             raise CryodedupError(f"{path}: the running kept file of --update into {outdir}; give the new batch only")
     hold_folder(outdir)  # (the store is read, finished and written under the folder's lock)
     return Round(outdir, open_store(outdir, force, log, kind), force, kind)
+
+
+def repair(outdir: StrPath | None, force: bool = False) -> list[tuple[Path, str]]:
+    """``--update --repair``: the files of ``outdir``'s rounds written again from its store where missing or stale.
+
+    No batch is read and no round added. Returns (path, "missing" or "stale") of each file
+    written (none: the folder is as the rounds left it). Under the output folder's lock.
+    """
+    if outdir is None:
+        raise CryodedupError("--repair needs the output folder (-o) of earlier --update rounds")
+    if force:
+        raise CryodedupError("--repair writes the store's files again, --force starts the store anew: give one of them")
+    outdir = Path(outdir)
+    if not os.path.isdir(outdir):
+        raise CryodedupError(f"{outdir}: no such folder; --repair rewrites the files of an --update output folder")
+    with output_batch():
+        hold_folder(outdir)
+        written = repair_store(outdir)
+    return [(outdir / name, why) for name, why in written]
 
 
 def refuse_rows(particles: ParticleSet) -> StarWriter | CsWriter:
