@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from numpy.lib import recfunctions
-from update_batches import make_cs_batch, oracle_rounds, run_round, three_batches
+from update_batches import MIN_DIST, make_cs_batch, oracle_rounds, run_round, three_batches
 
 from cryodedup.errors import CryodedupError
 from cryodedup.jobs.particles import store as store_module
@@ -392,3 +392,26 @@ def test_a_round_that_another_round_overtook_adds_nothing(
         run_round([batches[1]], tmp_path / "out")
     monkeypatch.undo()
     assert running.read_bytes() == rounds(tmp_path, [*batches[:earlier], batches[2]], out="alone")
+
+
+def test_a_series_started_anew_with_force_runs_its_rounds_and_keeps_the_earlier_files(
+    tmp_path: Path, batches: list[Path]
+) -> None:
+    # A user's trial (stop 63): after --update --force, round 2 of the new series was refused for good
+    # ("round_0002_kept.star: already exists; use --force"), and --force restarted the series again.
+    # Oracle: the same series run into a fresh folder; the earlier series' files kept, as they were.
+    out, fresh = tmp_path / "out", tmp_path / "fresh"
+    for batch in batches[:2]:
+        run_round([batch], out)
+    earlier = {p.name: p.read_bytes() for p in out.glob("round_*")}
+    assert sorted(earlier) == [f"round_000{k}_{s}.star" for k in (1, 2) for s in ("kept", "rejected")]
+    opts = ParticleOptions(min_dist=MIN_DIST, mic_psize=1.0, update=True)
+    remove_duplicate_particles([batches[2]], out, opts, force=True)
+    run_round([batches[0]], out)
+    run_round([batches[1]], out)
+    for batch in (batches[2], batches[0], batches[1]):
+        run_round([batch], fresh)
+    for path in fresh.glob("*.star"):
+        assert (out / path.name).read_bytes() == path.read_bytes(), path.name
+    aside = out / "rounds_before_force_1"
+    assert {p.name: p.read_bytes() for p in aside.iterdir()} == earlier

@@ -29,6 +29,7 @@ import contextlib
 import filecmp
 import json
 import os
+import re
 import shutil
 import sqlite3
 import stat
@@ -476,7 +477,7 @@ class KeptStore:
         if why := self._running_changed():
             raise CryodedupError(
                 f"{self.running_path}: {why}: changed since the last --update round, so rows cannot be appended to "
-                "it; restore it, or start anew with --update --force"
+                "it; --update --repair writes it again from the store, or --update --force starts anew"
             )
         written = []
         try:
@@ -743,6 +744,8 @@ def open_store(outdir: Path, force: bool, log: Any, kind: str = "star") -> KeptS
     folder = outdir / STORE
     if force and _remove_store(folder):
         log(f"--update --force: {folder} started anew; the running kept set is this batch's", "warning")
+    if force and (aside := _set_aside_earlier_rounds(outdir)):
+        log(f"--update --force: the earlier rounds' files moved to {aside} (the new series numbers its own)", "warning")
     store = load_store(folder, kind)
     running = store.running_path
     _refuse_folder(running)
@@ -757,7 +760,7 @@ def open_store(outdir: Path, force: bool, log: Any, kind: str = "star") -> KeptS
         if why := store.running.problem(running):  # type: ignore[union-attr]
             raise CryodedupError(
                 f"{running}: {why}: changed since the last --update round, so rows cannot be appended to it; "
-                "restore it, or start anew with --update --force"
+                "--update --repair writes it again from the store, or --update --force starts anew"
             )
         return store
     try:
@@ -793,6 +796,32 @@ def repair_store(outdir: Path) -> list[tuple[str, str]]:
         return store.repair()
     except (OSError, sqlite3.Error) as err:
         raise OutputError(f"{outdir}: cannot write the files from the --update store ({reason(err)})") from None
+
+
+#: The round files of an --update series (update.ROUND_STEMS, of either kind).
+_ROUND_FILE = re.compile(r"round_[0-9]{4}_(kept|rejected)\.(star|cs|csg)")
+
+
+def _set_aside_earlier_rounds(outdir: Path) -> Path | None:
+    """Moves the round files of a series ``--force`` starts anew into ``outdir/rounds_before_force_K`` (K free).
+
+    Left in place, they would block the new series' rounds of the same numbers, or be
+    overwritten by them; moved, nothing is lost. None when there were none.
+    """
+    try:
+        earlier = sorted(e.name for e in os.scandir(outdir) if _ROUND_FILE.fullmatch(e.name) and e.is_file())
+    except FileNotFoundError:
+        return None
+    if not earlier:
+        return None
+    k = 1
+    while os.path.lexists(outdir / f"rounds_before_force_{k}"):
+        k += 1
+    aside = outdir / f"rounds_before_force_{k}"
+    aside.mkdir()
+    for name in earlier:
+        os.replace(outdir / name, aside / name)
+    return aside
 
 
 def _remove_store(folder: Path) -> bool:
