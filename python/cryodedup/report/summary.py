@@ -11,6 +11,7 @@ import re
 from ..algo.dedup import SAME_CENTRE_A
 from ..labels import counted, distinct_labels, input_labels
 from .analysis_rows import audit_rows, consensus_rows, density_rows, low_agreement, matching_text
+from .sections import Filaments, MovedInputs, Sections, UpdateRound
 
 __all__ = [
     "compare_rows",
@@ -37,10 +38,12 @@ LISTED_MICROGRAPHS = (
 NAME_WIDTH = 80
 
 
-def particle_rows(s: dict) -> list[Row]:
-    """The particle job's summary as rows.
+def particle_rows(s: dict, sections: Sections) -> list[Row]:
+    """The particle job's summary as rows: ``s`` its ``--json`` document, ``sections`` its typed sections.
 
-    A tomography summary says tomograms where a single-particle one says micrographs.
+    A tomography summary says tomograms where a single-particle one says micrographs. The
+    analyses converted to sections (:mod:`.sections`) are read from ``sections``, the others
+    still from the document.
     """
     unit = "tomogram" if s.get("tomography") else "micrograph"
     rows = [("Particles in", f"{s['particles']:,}")]
@@ -74,16 +77,11 @@ def particle_rows(s: dict) -> list[Row]:
         rows.append(("Orientations", s["orientations"]))
     rows += in_tomograms(consensus_rows(s["consensus"]), unit) if s.get("consensus") else []
     rows += in_tomograms(registration_rows(s["registration"]), unit) if s.get("registration") else []
-    if s.get("transforms"):
-        moved = [f"{t['input']}: --transform {t['transform']}; {t['written']}" for t in s["transforms"]]
-        rows.append(("Moved", "\n".join(moved)))
+    rows += sections.rows(MovedInputs, unit)
     rows += species_rows(s["species"]) if s.get("species") else []
     if s.get("copick"):
         rows.append(("copick", _copick_text(s["copick"])))
-    if s.get("filaments"):
-        f = s["filaments"]
-        tubes = f"{f['tubes']:,} tube{'' if f['tubes'] == 1 else 's'}"
-        rows.append(("Filaments", f"{tubes} ({f['column']}), mode {f['mode']}: {f['rule']}"))
+    rows += sections.rows(Filaments, unit)
     if s.get("reading_notes"):
         rows.append(("Read", "\n".join(s["reading_notes"])))
     rows += import_list_rows(s.get("import_lists"))
@@ -95,7 +93,7 @@ def particle_rows(s: dict) -> list[Row]:
         *priority_rows(s.get("priority"), [i["file"] for i in s["inputs"]]),
         *same_image_rows(s.get("same_image")),
         *particle_name_rows(s.get("particle_names")),
-        *([("Update", s["update"]["message"])] if s.get("update") else []),
+        *sections.rows(UpdateRound, unit),
         *output_rows(s),
         ("Time", particle_time(s)),
     ]
@@ -291,14 +289,14 @@ def particle_name_rows(names: dict | None) -> list[Row]:
     return [("Particle names", names["message"])]
 
 
-def report_rows(s: dict) -> tuple[list[Row], dict[str, str]]:
+def report_rows(s: dict, sections: Sections) -> tuple[list[Row], dict[str, str]]:
     """The particle job's summary for its report, and the rows to highlight.
 
     The terminal's rows with the micrographs named for reading (:func:`with_short_micrograph_names`)
     and where the images were looked for (the warnings stand in the box under the verdict);
     the audit's verdict is highlighted red when pairs straddle the half-sets, green when none do.
     """
-    rows = particle_rows(with_short_micrograph_names(s))
+    rows = particle_rows(with_short_micrograph_names(s), sections)
     if s.get("micrograph_images"):
         rows.append(("Micrograph images", s["micrograph_images"]))
     return rows, report_highlight(s)

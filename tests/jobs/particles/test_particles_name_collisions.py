@@ -9,6 +9,7 @@ import pytest
 from cryodedup.algo.particle_names import colliding_rows
 from cryodedup.jobs.particles.job import remove_duplicate_particles
 from cryodedup.options import ParticleOptions
+from cryodedup.report.sections import Sections
 from cryodedup.report.summary import particle_rows
 from helpers import shared_file, write_star
 
@@ -38,7 +39,7 @@ def test_two_pick_sets_numbered_alike_are_warned_before_extraction(tmp_path):
     warned = [w for w in summary["warnings"] if "rlnTomoParticleName" in w]
     assert len(warned) == 1 and "TS_01/1" in warned[0] and "RELION issue 1069" in warned[0]
     assert "writes both particles to one file" in warned[0]
-    assert "Particle names" in dict(particle_rows(summary))
+    assert "Particle names" in dict(particle_rows(summary, Sections()))
 
 
 def test_names_of_one_place_or_one_input_are_no_collision(tmp_path):
@@ -95,4 +96,4 @@ def test_after_extraction_the_image_kept_twice_names_the_collision(tmp_path):
     assert "RELION issue 1069" in same["message"] and "refined apart" not in same["message"]
     assert summary["particle_names"]["extracted"] is True and summary["particle_names"]["names"] == 1746
     assert sum("rlnTomoParticleName" in w for w in summary["warnings"]) == 1  # said once, as the image's cause
-    assert "Particle names" not in dict(particle_rows(summary))
+    assert "Particle names" not in dict(particle_rows(summary, Sections()))

@@ -14,6 +14,7 @@ from cryodedup.algo.dedup import DuplicateRule, Ranking, dedup_and_support_masks
 from cryodedup.algo.priority import tied_groups
 from cryodedup.jobs.particles.job import remove_duplicate_particles
 from cryodedup.options import ParticleOptions
+from cryodedup.report.sections import Sections
 from cryodedup.report.summary import particle_rows
 from helpers import write_star
 from oracle import oracle
@@ -52,7 +53,7 @@ def test_merging_a_reextraction_with_its_source_says_input_order_decided(tmp_pat
     assert [i["kept"] for i in summary["inputs"]] == [6, 0]  # every copy of the second input lost a tie
     ties = summary["score"]["ties"]
     assert ties["groups"] == 6 and ties["decided_by"] == "input order"
-    score_row = dict(particle_rows(summary))["Score"]
+    score_row = dict(particle_rows(summary, Sections()))["Score"]
     assert "6 groups tied on the score: decided by input order; --prefer chooses" in score_row
 
 
@@ -68,7 +69,7 @@ def test_no_ties_no_line(tmp_path):
     source, again = source_and_reextraction(tmp_path, better=range(6))
     summary = remove_duplicate_particles([source, again], tmp_path / "out", ParticleOptions(min_dist=0))
     assert "ties" not in summary["score"]
-    assert "tied" not in dict(particle_rows(summary))["Score"]
+    assert "tied" not in dict(particle_rows(summary, Sections()))["Score"]
 
 
 def test_prefer_over_a_tie_is_not_against_the_score(tmp_path):
@@ -80,7 +81,7 @@ def test_prefer_over_a_tie_is_not_against_the_score(tmp_path):
     # The five ties were --prefer's to decide; the score would have given none of the six to the source.
     assert (priority["by_priority"], priority["against_score"], priority["tied_on_score"]) == (6, 0, 5)
     assert "ties" not in summary["score"]  # none was left to the input order
-    text = dict(particle_rows(summary))["Priority"]
+    text = dict(particle_rows(summary, Sections()))["Priority"]
     assert "0 that the score would have given to another pick; 5 tied on the score" in text
 
 

@@ -161,7 +161,7 @@ def write_report(
     from ...report import html_report
 
     document = summary.to_json()
-    rows, highlight = report_rows(document)
+    rows, highlight = report_rows(document, summary.sections())
     warnings = summary.warnings or []
     kind = "bad" if "bad" in highlight.values() else "warn" if warnings or flagged_checks(document) else "good"
     opening = html_report.Opening(summary.verdict or "", kind, warnings)

@@ -15,7 +15,7 @@ from ...algo.audit import (
 )
 from ...algo.consensus import consensus_report
 from ...algo.density import duplicate_density
-from ...algo.filaments import filament_summary
+from ...algo.filaments import RULES, tube_count
 from ...algo.normalisation import normalisation
 from ...algo.particle_names import collision_cause, name_collisions
 from ...algo.priority import (
@@ -27,6 +27,7 @@ from ...algo.same_image import same_image_pairs, same_image_summary
 from ...labels import counted
 from ...options import ParticleOptions
 from ...particle_set import ParticleSet
+from ...report.sections import SECTIONS, Filaments, MovedInputs, Section, Sections, UpdateRound
 from ..species import species_distances, species_distances_z, species_summary
 from .decide import Decision, input_voters, ranking_scores, ties_of
 from .read import raw_picker_scores
@@ -97,7 +98,7 @@ class ParticleSummary:
     duplicate_density: dict[str, Any] | None = field(
         default=None, metadata=_doc("micrographs with too many duplicates", always=True)
     )
-    filaments: dict[str, Any] | None = field(default=None, metadata=_doc("tubes and segments (`--filament-mode`)"))
+    filaments: Filaments | None = field(default=None, metadata=_doc("tubes and segments (`--filament-mode`)"))
     halfset_audit: dict[str, Any] | None = field(
         default=None, metadata=_doc("duplicate pairs across the half-sets (`--audit`, half-sets read)")
     )
@@ -128,14 +129,14 @@ class ParticleSummary:
             "Jaccard index of one-to-one matches)"
         ),
     )
-    transforms: list[dict[str, str]] | None = field(
+    transforms: MovedInputs | None = field(
         default=None,
         metadata=_doc(
             "each input `--transform` moved: `input`, `transform` and `written`, what its rows in the outputs hold "
             "(the moved coordinates where one file combines the inputs; as read in per-input outputs)"
         ),
     )
-    update: dict[str, Any] | None = field(
+    update: UpdateRound | None = field(
         default=None,
         metadata=_doc(
             "`--update`: the `round`, the `running_file` and its `running_kept`, the `kept_before`, the new particles "
@@ -170,8 +171,13 @@ class ParticleSummary:
             if f.name == "read":
                 document.update(value)
             elif value is not None or f.metadata["always"]:
-                document[f.name] = value
+                document[f.name] = value.to_json() if isinstance(value, Section) else value
         return document
+
+    def sections(self) -> Sections:
+        """The typed sections this summary holds (:data:`~cryodedup.report.sections.SECTIONS`), for the report."""
+        held = (getattr(self, kind.key) for kind in SECTIONS)
+        return Sections(tuple(section for section in held if section is not None))
 
 
 def reference_table() -> str:
@@ -253,7 +259,12 @@ def summarize(
         ),
         filaments=None
         if particles.tubes is None
-        else filament_summary(particles.tube_column or "", particles.tubes, options.filament_mode),
+        else Filaments(
+            particles.tube_column or "",
+            tube_count(particles.tubes),
+            options.filament_mode,
+            RULES[options.filament_mode],
+        ),
         **_audits(particles, decision, options, halves),
         consensus=consensus,
     )

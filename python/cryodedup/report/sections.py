@@ -1,0 +1,126 @@
+"""The particle summary's typed sections: each analysis's result, its rows and its piece of ``--json``.
+
+A section is a small frozen dataclass (:class:`Section`): the job fills it, :meth:`~Section.rows`
+says it for the terminal and the report, :meth:`~Section.to_json` gives its piece of the
+``--json`` document, under the key :attr:`~Section.key`. The summary
+(:class:`~cryodedup.jobs.particles.summarise.ParticleSummary`) holds each section in the field
+of that key, at its place of the document; :data:`SECTIONS` is their registry, as
+:data:`~cryodedup.report.particle_figures.PARTICLE_PICTURES` is the pictures'. The report reads a
+section by its type (:meth:`Sections.of`), never by a string key of the document.
+
+Not every analysis is a section yet (issue 66, item 1): the others are still dicts in the
+document, read by key in :mod:`.summary` and :mod:`.analysis_rows`.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import asdict, dataclass
+from typing import Any, ClassVar, TypeVar
+
+__all__ = ["SECTIONS", "Filaments", "MovedInput", "MovedInputs", "Section", "Sections", "UpdateRound"]
+
+#: A summary row: label and text (lines separated by newlines).
+Row = tuple[str, str]
+
+
+class Section(ABC):
+    """One analysis's part of the summary: its rows, and its piece of the ``--json`` document."""
+
+    #: The section's key in the ``--json`` document, and the summary's field that holds it.
+    key: ClassVar[str]
+
+    @abstractmethod
+    def rows(self, unit: str) -> list[Row]:
+        """The section in words, as (label, text) rows; ``unit``: what the micrographs are (tomograms, runs)."""
+
+    def to_json(self) -> Any:
+        """The section's piece of the ``--json`` document: its fields in order (override for another shape)."""
+        return asdict(self)  # type: ignore[call-overload]  # (each section is a dataclass)
+
+
+@dataclass(frozen=True)
+class Filaments(Section):
+    """The tubes the particles lie on (``--filament-mode``): the column naming them, how many, the mode and its rule."""
+
+    key: ClassVar[str] = "filaments"
+
+    column: str
+    tubes: int
+    mode: str
+    rule: str
+
+    def rows(self, unit: str) -> list[Row]:
+        """One row: the tubes, their column, the mode and its rule."""
+        tubes = f"{self.tubes:,} tube{'' if self.tubes == 1 else 's'}"
+        return [("Filaments", f"{tubes} ({self.column}), mode {self.mode}: {self.rule}")]
+
+
+@dataclass(frozen=True)
+class MovedInput:
+    """One input ``--transform`` moved: the transform, and what its rows in the outputs hold."""
+
+    input: str
+    transform: str
+    written: str
+
+
+@dataclass(frozen=True)
+class MovedInputs(Section):
+    """The inputs ``--transform`` moved, in the inputs' order."""
+
+    key: ClassVar[str] = "transforms"
+
+    moved: tuple[MovedInput, ...]
+
+    def rows(self, unit: str) -> list[Row]:
+        """One row: each input moved, one a line."""
+        return [("Moved", "\n".join(f"{m.input}: --transform {m.transform}; {m.written}" for m in self.moved))]
+
+    def to_json(self) -> list[dict[str, str]]:
+        """A list, one entry per input moved (``input``, ``transform``, ``written``)."""
+        return [asdict(m) for m in self.moved]
+
+
+@dataclass(frozen=True)
+class UpdateRound(Section):
+    """An ``--update`` round: its number, the running kept set, and what the particles kept before decided."""
+
+    key: ClassVar[str] = "update"
+
+    round: int
+    running_file: str
+    store: str
+    kept_before: int
+    kept_before_on_these_micrographs: int
+    running_kept: int
+    rejected_by_kept: int
+    would_have_won: int
+    message: str
+
+    def rows(self, unit: str) -> list[Row]:
+        """One row: the round's message."""
+        return [("Update", self.message)]
+
+
+#: The registry of the summary's sections, in the order of their rows. A new analysis adds its
+#: class here and a field of its :attr:`~Section.key` to the summary (docs/developers/index.md).
+SECTIONS: tuple[type[Section], ...] = (MovedInputs, Filaments, UpdateRound)
+
+_S = TypeVar("_S", bound=Section)
+
+
+@dataclass(frozen=True)
+class Sections:
+    """The sections a summary holds, each found by its type."""
+
+    held: tuple[Section, ...] = ()
+
+    def of(self, kind: type[_S]) -> _S | None:
+        """The section of type ``kind``, or None when the run has none (the analysis did not apply)."""
+        return next((s for s in self.held if isinstance(s, kind)), None)
+
+    def rows(self, kind: type[Section], unit: str = "micrograph") -> list[Row]:
+        """The rows of the section of type ``kind``; none when the run has none."""
+        section = self.of(kind)
+        return [] if section is None else section.rows(unit)

@@ -1,0 +1,129 @@
+"""The summary's typed sections: the registry's invariants, each section's document piece, and the report
+reading them by type (issue 66, item 1)."""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+import cryodedup.report.summary as summary_module
+from cryodedup.algo.filaments import RULES
+from cryodedup.cli import main
+from cryodedup.jobs.particles.summarise import ParticleSummary
+from cryodedup.report import analysis_rows, sections
+from cryodedup.report.sections import SECTIONS, Filaments, MovedInput, MovedInputs, Section, Sections, UpdateRound
+from cryodedup.report.summary import particle_rows
+from helpers import write_star
+
+
+def test_every_registered_section_is_a_frozen_dataclass_held_by_the_summary_field_of_its_key():
+    keys = [kind.key for kind in SECTIONS]
+    assert len(set(keys)) == len(keys)
+    summary_fields = {f.name: f for f in dataclasses.fields(ParticleSummary)}
+    for kind in SECTIONS:
+        assert issubclass(kind, Section) and dataclasses.is_dataclass(kind)
+        assert kind.__dataclass_params__.frozen, kind  # type: ignore[attr-defined]
+        assert kind.key in summary_fields, f"{kind.__name__}: no summary field {kind.key!r}"
+        held = summary_fields[kind.key]
+        assert held.default is None and kind.__name__ in str(held.type), f"{kind.key}: typed {held.type}"
+
+
+def test_the_report_reads_no_string_key_of_a_section():
+    """The rows of a converted analysis come from its section, never from the document by key."""
+    section_keys = {kind.key for kind in SECTIONS}
+    for module in (summary_module, analysis_rows):
+        tree = ast.parse(Path(module.__file__ or "").read_text())
+        read = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant):
+                read.add(node.slice.value)
+            elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "get":
+                read.update(a.value for a in node.args[:1] if isinstance(a, ast.Constant))
+        assert not read & section_keys, f"{module.__name__} reads {sorted(read & section_keys)}"
+
+
+UPDATE = UpdateRound(
+    round=2,
+    running_file="out/particles_kept.star",
+    store="out/.cryodedup",
+    kept_before=10,
+    kept_before_on_these_micrographs=4,
+    running_kept=15,
+    rejected_by_kept=3,
+    would_have_won=1,
+    message="round 2: ...",
+)
+
+
+def test_each_section_gives_the_document_piece_main_printed():
+    # The pieces as the dicts of main (before the sections) printed them, written out by hand.
+    tubes = Filaments("rlnHelicalTubeID", 3, "tube", RULES["tube"])
+    assert json.dumps(tubes.to_json()) == json.dumps(
+        {"column": "rlnHelicalTubeID", "tubes": 3, "mode": "tube", "rule": RULES["tube"]}
+    )
+    moved = MovedInputs((MovedInput("b.star", "shift:1,2", "nothing written"),))
+    assert moved.to_json() == [{"input": "b.star", "transform": "shift:1,2", "written": "nothing written"}]
+    assert list(UPDATE.to_json()) == [
+        "round",
+        "running_file",
+        "store",
+        "kept_before",
+        "kept_before_on_these_micrographs",
+        "running_kept",
+        "rejected_by_kept",
+        "would_have_won",
+        "message",
+    ]
+    document = ParticleSummary(update=UPDATE, filaments=tubes, transforms=moved).to_json()
+    assert document["update"]["running_kept"] == 15 and document["transforms"][0]["input"] == "b.star"
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        UPDATE.round = 3  # type: ignore[misc]
+
+
+def test_the_summary_hands_its_sections_to_the_report_found_by_type():
+    summary = ParticleSummary(update=UPDATE, filaments=Filaments("tube", 1, "segment", "a rule"))
+    held = summary.sections()
+    assert held.of(UpdateRound) is UPDATE and held.of(MovedInputs) is None
+    assert held.rows(Filaments) == [("Filaments", "1 tube (tube), mode segment: a rule")]
+    assert held.rows(MovedInputs) == []
+
+
+class _Toy(Section):
+    """A toy section: what a new analysis adds (its key is no summary field: the registry is not touched)."""
+
+    key = "toy"
+
+    def rows(self, unit: str) -> list[tuple[str, str]]:
+        return [("Toy", f"one {unit}")]
+
+
+def test_a_new_section_is_found_by_its_type_and_says_its_unit():
+    toy = _Toy()
+    held = Sections((toy, UPDATE))
+    assert held.of(_Toy) is toy and held.rows(_Toy, "tomogram") == [("Toy", "one tomogram")]
+    assert held.of(Filaments) is None
+    assert sections.__all__ == sorted(sections.__all__, key=lambda n: (not n.isupper(), n))
+
+
+HELICAL = ["rlnCoordinateX", "rlnCoordinateY", "rlnMicrographName", "rlnAutopickFigureOfMerit", "rlnHelicalTubeID"]
+
+
+def test_a_filament_run_says_its_tubes_from_the_section_and_prints_the_same_document(tmp_path):
+    # Two tubes on one micrograph, 3 segments each, 100 Å apart: both kept, the row counts 2 tubes.
+    rows = [[100.0 + 20 * k, 100.0 + 100 * t, "m.mrc", 1.0, float(t + 1)] for t in range(2) for k in range(3)]
+    path = write_star(tmp_path / "p.star", HELICAL, rows)
+    args = ["particles", str(path), "--min-dist", "30", "--mic-psize", "1", "--filament-mode", "tube"]
+    result = CliRunner().invoke(main, [*args, "-o", str(tmp_path / "out"), "--json"])
+    assert result.exit_code == 0, result.output
+    assert "2 tubes (rlnHelicalTubeID), mode tube" in result.output  # (the terminal's table: the section's row)
+    document = json.loads(result.output[result.output.index("\n{") :])
+    assert document["filaments"] == {"column": "rlnHelicalTubeID", "tubes": 2, "mode": "tube", "rule": RULES["tube"]}
+    # The document alone no longer carries the rows: they come from the section.
+    assert "Filaments" not in dict(particle_rows(document, Sections()))
+    held = Sections((Filaments("rlnHelicalTubeID", 2, "tube", RULES["tube"]),))
+    assert dict(particle_rows(document, held))["Filaments"].startswith("2 tubes (rlnHelicalTubeID), mode tube: ")
