@@ -16,7 +16,16 @@ from cryodedup.algo.filaments import RULES
 from cryodedup.cli import main
 from cryodedup.jobs.particles.summarise import ParticleSummary
 from cryodedup.report import analysis_rows, sections
-from cryodedup.report.sections import SECTIONS, Filaments, MovedInput, MovedInputs, Section, Sections, UpdateRound
+from cryodedup.report.sections import (
+    SECTIONS,
+    Filaments,
+    MovedInput,
+    MovedInputs,
+    SameImage,
+    Section,
+    Sections,
+    UpdateRound,
+)
 from cryodedup.report.summary import particle_rows
 from helpers import write_star
 
@@ -83,6 +92,41 @@ def test_each_section_gives_the_document_piece_main_printed():
     assert document["update"]["running_kept"] == 15 and document["transforms"][0]["input"] == "b.star"
     with pytest.raises(dataclasses.FrozenInstanceError):
         UPDATE.round = 3  # type: ignore[misc]
+
+
+def test_the_same_image_section_says_what_mains_dict_said():
+    # Nothing kept twice, --same-image warn: four keys, no row.
+    none = SameImage("rlnImageName", "warn")
+    assert none.to_json() == {"column": "rlnImageName", "mode": "warn", "images_kept_twice": 0, "rows": 0}
+    assert none.message is None and none.rows("micrograph") == []
+    # Two images kept twice, one named: the message as main's algo.same_image worded it.
+    twice = SameImage("rlnImageName", "warn", 2, 4, named=("1@a.mrcs",))
+    message = (
+        "2 images kept twice (4 rows of one rlnImageName at different centres, as joined selections refined apart "
+        "leave them): 1@a.mrcs and 1 more; --same-image reject keeps the best of each"
+    )
+    assert json.dumps(twice.to_json()) == json.dumps(
+        {
+            "column": "rlnImageName",
+            "mode": "warn",
+            "images_kept_twice": 2,
+            "rows": 4,
+            "named": ["1@a.mrcs"],
+            "message": message,
+        }
+    )
+    assert twice.rows("micrograph") == [("Same image twice", message)]
+    # A cause known (colliding particle names): said in the message, and as its own key before it.
+    caused = SameImage("rlnImageName", "warn", 1, 2, named=("1@a.mrcs",), cause="names collide")
+    assert list(caused.to_json())[-2:] == ["cause", "message"]
+    assert caused.message == (
+        "1 image kept twice (2 rows of one rlnImageName at different centres, names collide): 1@a.mrcs; "
+        "--same-image reject keeps the best of each"
+    )
+    # --same-image reject: the rows it removed, after the rows.
+    rejected = SameImage("rlnImageName", "reject", rows_rejected=1)
+    assert list(rejected.to_json()) == ["column", "mode", "images_kept_twice", "rows", "rows_rejected"]
+    assert rejected.rows("micrograph")[0][1].startswith("1 row rejected as the same rlnImageName as a kept row")
 
 
 def test_the_summary_hands_its_sections_to_the_report_found_by_type():

@@ -11,7 +11,7 @@ import re
 from ..algo.dedup import SAME_CENTRE_A
 from ..labels import counted, distinct_labels, input_labels
 from .analysis_rows import audit_rows, consensus_rows, density_rows, low_agreement, matching_text
-from .sections import Filaments, MovedInputs, Sections, UpdateRound
+from .sections import Filaments, MovedInputs, SameImage, Sections, UpdateRound
 
 __all__ = [
     "compare_rows",
@@ -91,7 +91,7 @@ def particle_rows(s: dict, sections: Sections) -> list[Row]:
         ("Shift", s["shift"]),
         ("Score", _score_text(score)),
         *priority_rows(s.get("priority"), [i["file"] for i in s["inputs"]]),
-        *same_image_rows(s.get("same_image")),
+        *sections.rows(SameImage, unit),
         *particle_name_rows(s.get("particle_names")),
         *sections.rows(UpdateRound, unit),
         *output_rows(s),
@@ -264,24 +264,6 @@ def species_rows(species: dict) -> list[Row]:
     return rows
 
 
-def same_image_rows(same_image: dict | None) -> list[Row]:
-    """The images kept more than once at different centres (``--same-image``), or the rows ``reject`` removed."""
-    if not same_image:
-        return []
-    if same_image.get("images_kept_twice"):
-        return [("Same image twice", same_image["message"])]
-    if rejected := same_image.get("rows_rejected"):
-        rows = "row" if rejected == 1 else "rows"
-        return [
-            (
-                "Same image twice",
-                f"{rejected:,} {rows} rejected as the same {same_image['column']} as a kept row at another centre "
-                "or on another micrograph (--same-image reject)",
-            )
-        ]
-    return []
-
-
 def particle_name_rows(names: dict | None) -> list[Row]:
     """Particle names kept for two particles of two inputs, unless the image kept twice has said so already."""
     if not names or names.get("extracted"):
@@ -299,36 +281,37 @@ def report_rows(s: dict, sections: Sections) -> tuple[list[Row], dict[str, str]]
     rows = particle_rows(with_short_micrograph_names(s), sections)
     if s.get("micrograph_images"):
         rows.append(("Micrograph images", s["micrograph_images"]))
-    return rows, report_highlight(s)
+    return rows, report_highlight(s, sections)
 
 
-def report_highlight(s: dict) -> dict[str, str]:
+def report_highlight(s: dict, sections: Sections) -> dict[str, str]:
     """The particle summary's rows the report colours, by label: the half-set audit's verdict, what to look at."""
     highlight = {}
     audit = s.get("halfset_audit")
     if audit and audit.get("column"):
         straddling = audit["straddling_pairs"] or audit.get("same_image_straddling")
         highlight["Half-set audit"] = "bad" if straddling else "good"
-    highlight.update(density_highlight(s))
+    highlight.update(density_highlight(s, sections))
     return highlight
 
 
-def flagged_checks(s: dict) -> list[str]:
+def flagged_checks(s: dict, sections: Sections) -> list[str]:
     """The rows the report highlights as needing a look, named for the verdict's "Check:".
 
     An image kept twice is left out: its warning names it already.
     """
-    flagged = report_highlight(s)
+    flagged = report_highlight(s, sections)
     return [label.strip().lower() for label, kind in flagged.items() if kind != "good" and label != "Same image twice"]
 
 
-def density_highlight(s: dict) -> dict[str, str]:
+def density_highlight(s: dict, sections: Sections) -> dict[str, str]:
     """The report colours as warnings the rows naming outlying micrographs, low agreement and images kept twice."""
     density = s.get("duplicate_density")
     warned = {"Duplicate outliers": "warn"} if density and density["outliers"] else {}
     if s.get("consensus") and low_agreement(s["consensus"]):
         warned["  Low agreement"] = "warn"
-    if (s.get("same_image") or {}).get("images_kept_twice"):
+    same_image = sections.of(SameImage)
+    if same_image is not None and same_image.images_kept_twice:
         warned["Same image twice"] = "warn"
     return warned
 

@@ -23,11 +23,11 @@ from ...algo.priority import (
     count_without_score,
     priority_summary,
 )
-from ...algo.same_image import same_image_pairs, same_image_summary
+from ...algo.same_image import kept_twice, rows_rejected_as_a_kept_image, same_image_pairs
 from ...labels import counted
 from ...options import ParticleOptions
 from ...particle_set import ParticleSet
-from ...report.sections import SECTIONS, Filaments, MovedInputs, Section, Sections, UpdateRound
+from ...report.sections import SECTIONS, Filaments, MovedInputs, SameImage, Section, Sections, UpdateRound
 from ..species import species_distances, species_distances_z, species_summary
 from .decide import Decision, input_voters, ranking_scores, ties_of
 from .read import raw_picker_scores
@@ -106,7 +106,7 @@ class ParticleSummary:
         default=None, metadata=_doc("the half-sets reassigned by micrograph (`--halfsets micrograph`)")
     )
     orientations: str | None = field(default=None, metadata=_doc("the orientation rule (`--max-angle`, `--sym`)"))
-    same_image: dict[str, Any] | None = field(
+    same_image: SameImage | None = field(
         default=None, metadata=_doc("one particle image in several rows (`--same-image`)")
     )
     particle_names: dict[str, Any] | None = field(
@@ -338,15 +338,34 @@ def _audits(
         )
     collisions = _name_collisions(particles, decision.keep)
     cause = None if collisions is None else (collisions[1], collision_cause(collisions[0]))
-    if particles.images is not None:
-        audits["same_image"] = same_image_summary(
-            particles.images, particles.groups, particles.centres, decision.keep, options.same_image, cause
-        )
+    same_image = None if particles.images is None else _same_image(particles, decision.keep, options.same_image, cause)
+    if same_image is not None:
+        audits["same_image"] = same_image
     if collisions is not None:  # (after extraction: the cause of an image kept twice, said there)
-        audits["particle_names"] = {**collisions[0], "extracted": "cause" in audits.get("same_image", {})}
+        extracted = same_image is not None and same_image.cause is not None
+        audits["particle_names"] = {**collisions[0], "extracted": extracted}
     if particles.sources is not None:
         audits["symmetry_expansion"] = symmetry_copies(particles.sources, particles.sources_label, decision.keep)
     return audits
+
+
+def _same_image(particles: ParticleSet, keep: np.ndarray, mode: str, cause: tuple[np.ndarray, str] | None) -> SameImage:
+    """The summary's ``same_image``: the images kept twice (``cause``: rows and what made them, where known)."""
+    images = particles.images
+    assert images is not None, "called for a set whose images were read"
+    found = kept_twice(images, particles.groups, particles.centres, keep, None if cause is None else cause[0])
+    rejected = (
+        rows_rejected_as_a_kept_image(images, particles.groups, particles.centres, keep) if mode == "reject" else None
+    )
+    return SameImage(
+        column=images.label,
+        mode=mode,
+        images_kept_twice=found.images,
+        rows_kept_twice=found.rows,
+        rows_rejected=rejected,
+        named=tuple(found.named),
+        cause=cause[1] if cause is not None and found.among else None,
+    )
 
 
 def timings(particles: ParticleSet, read: float, decide: float, write: float) -> dict:
@@ -370,7 +389,7 @@ def verdict_of(summary: ParticleSummary) -> str:
     rejected = f"{summary.rejected:,} rejected" if asked_consensus else counted(summary.rejected, "duplicate")
     head = f"Kept {summary.kept:,} of {summary.particles:,} ({rejected}) -> {_kept_where(summary)}"
     document = summary.to_json()
-    return with_checks(head, [*map(gist, summary.warnings or []), *flagged_checks(document)])
+    return with_checks(head, [*map(gist, summary.warnings or []), *flagged_checks(document, summary.sections())])
 
 
 def _kept_where(summary: ParticleSummary) -> str:
