@@ -19,11 +19,13 @@ from cryodedup.report import analysis_rows, sections
 from cryodedup.report.sections import (
     SECTIONS,
     Filaments,
+    HalfsetsByMicrograph,
     MovedInput,
     MovedInputs,
     SameImage,
     Section,
     Sections,
+    SymmetryCopies,
     UpdateRound,
 )
 from cryodedup.report.summary import particle_rows
@@ -127,6 +129,32 @@ def test_the_same_image_section_says_what_mains_dict_said():
     rejected = SameImage("rlnImageName", "reject", rows_rejected=1)
     assert list(rejected.to_json()) == ["column", "mode", "images_kept_twice", "rows", "rows_rejected"]
     assert rejected.rows("micrograph")[0][1].startswith("1 row rejected as the same rlnImageName as a kept row")
+
+
+def test_the_half_sets_and_symmetry_copies_say_what_mains_dicts_said():
+    halves = HalfsetsByMicrograph("rlnRandomSubset", (120, 118), 31, ("1", "2"))
+    message = (
+        "rlnRandomSubset of the kept particles reassigned per micrograph: 120 in half 1, 118 in half 2 "
+        "(no micrograph split; the largest holds 31)"
+    )
+    assert json.dumps(halves.to_json()) == json.dumps(
+        {
+            "column": "rlnRandomSubset",
+            "rule": "micrograph",
+            "sizes": [120, 118],
+            "largest_micrograph": 31,
+            "message": message,
+        }
+    )
+    assert halves.rows("micrograph") == [("Half-sets", message)]
+    copies = SymmetryCopies("rlnImageName", 100, 400, ((1, 1_200), (4, 3)))  # (not a real run: the thousands said)
+    assert json.dumps(copies.to_json()) == json.dumps(
+        {"column": "rlnImageName", "sources": 100, "copies_in": 400, "sources_by_copies_kept": {"1": 1200, "4": 3}}
+    )
+    assert copies.to_json()["sources_by_copies_kept"] == {1: 1200, 4: 3}  # (int keys, as the API gave them)
+    assert copies.rows("micrograph") == [
+        ("Symmetry copies", "400 copies of 100 particles; 1,200 with 1 kept, 3 with 4 kept")
+    ]
 
 
 def test_the_summary_hands_its_sections_to_the_report_found_by_type():

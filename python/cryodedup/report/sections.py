@@ -18,7 +18,18 @@ from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass
 from typing import Any, ClassVar, TypeVar
 
-__all__ = ["SECTIONS", "Filaments", "MovedInput", "MovedInputs", "SameImage", "Section", "Sections", "UpdateRound"]
+__all__ = [
+    "SECTIONS",
+    "Filaments",
+    "HalfsetsByMicrograph",
+    "MovedInput",
+    "MovedInputs",
+    "SameImage",
+    "Section",
+    "Sections",
+    "SymmetryCopies",
+    "UpdateRound",
+]
 
 #: A summary row: label and text (lines separated by newlines).
 Row = tuple[str, str]
@@ -54,6 +65,44 @@ class Filaments(Section):
         """One row: the tubes, their column, the mode and its rule."""
         tubes = f"{self.tubes:,} tube{'' if self.tubes == 1 else 's'}"
         return [("Filaments", f"{tubes} ({self.column}), mode {self.mode}: {self.rule}")]
+
+
+@dataclass(frozen=True)
+class HalfsetsByMicrograph(Section):
+    """The kept particles' half-sets reassigned by micrograph (``--halfsets micrograph``).
+
+    ``half_names``: the two halves as the column writes them (1 and 2, 0 and 1): in the message, not the document.
+    """
+
+    key: ClassVar[str] = "halfsets"
+
+    column: str
+    sizes: tuple[int, int]
+    largest_micrograph: int
+    half_names: tuple[str, str]
+
+    @property
+    def message(self) -> str:
+        """How many kept particles each half holds, and the largest micrograph (none split)."""
+        return (
+            f"{self.column} of the kept particles reassigned per micrograph: {self.sizes[0]:,} in half "
+            f"{self.half_names[0]}, {self.sizes[1]:,} in half {self.half_names[1]} (no micrograph split; the largest "
+            f"holds {self.largest_micrograph:,})"
+        )
+
+    def rows(self, unit: str) -> list[Row]:
+        """One row: the message."""
+        return [("Half-sets", self.message)]
+
+    def to_json(self) -> dict[str, Any]:
+        """``column``, ``rule`` (micrograph), ``sizes``, ``largest_micrograph`` and ``message``."""
+        return {
+            "column": self.column,
+            "rule": "micrograph",
+            "sizes": list(self.sizes),
+            "largest_micrograph": self.largest_micrograph,
+            "message": self.message,
+        }
 
 
 @dataclass(frozen=True)
@@ -153,6 +202,35 @@ class SameImage(Section):
 
 
 @dataclass(frozen=True)
+class SymmetryCopies(Section):
+    """Symmetry-expanded copies: the column naming their source, the sources, the copies, and how many kept each.
+
+    ``by_copies_kept``: (copies kept, sources with that many), by copies kept.
+    """
+
+    key: ClassVar[str] = "symmetry_expansion"
+
+    column: str
+    sources: int
+    copies_in: int
+    by_copies_kept: tuple[tuple[int, int], ...]
+
+    def rows(self, unit: str) -> list[Row]:
+        """One row: the copies of how many sources, and the sources by copies kept."""
+        by = ", ".join(f"{h:,} with {c} kept" for c, h in self.by_copies_kept)
+        return [("Symmetry copies", f"{self.copies_in:,} copies of {self.sources:,} particles; {by}")]
+
+    def to_json(self) -> dict[str, Any]:
+        """``column``, ``sources``, ``copies_in`` and ``sources_by_copies_kept`` (copies kept: sources)."""
+        return {
+            "column": self.column,
+            "sources": self.sources,
+            "copies_in": self.copies_in,
+            "sources_by_copies_kept": dict(self.by_copies_kept),
+        }
+
+
+@dataclass(frozen=True)
 class UpdateRound(Section):
     """An ``--update`` round: its number, the running kept set, and what the particles kept before decided."""
 
@@ -175,7 +253,14 @@ class UpdateRound(Section):
 
 #: The registry of the summary's sections, in the order of their rows. A new analysis adds its
 #: class here and a field of its :attr:`~Section.key` to the summary (docs/developers/index.md).
-SECTIONS: tuple[type[Section], ...] = (MovedInputs, Filaments, SameImage, UpdateRound)
+SECTIONS: tuple[type[Section], ...] = (
+    SymmetryCopies,
+    HalfsetsByMicrograph,
+    MovedInputs,
+    Filaments,
+    SameImage,
+    UpdateRound,
+)
 
 _S = TypeVar("_S", bound=Section)
 

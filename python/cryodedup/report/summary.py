@@ -11,7 +11,7 @@ import re
 from ..algo.dedup import SAME_CENTRE_A
 from ..labels import counted, distinct_labels, input_labels
 from .analysis_rows import audit_rows, consensus_rows, density_rows, low_agreement, matching_text
-from .sections import Filaments, MovedInputs, SameImage, Sections, UpdateRound
+from .sections import Filaments, HalfsetsByMicrograph, MovedInputs, SameImage, Sections, SymmetryCopies, UpdateRound
 
 __all__ = [
     "compare_rows",
@@ -65,14 +65,10 @@ def particle_rows(s: dict, sections: Sections) -> list[Row]:
     rows += layout_rows(s.get("layouts") or [])
     rows += renumbered_rows(s.get("optics_groups_renumbered") or [])
     score = s["score"]
-    if s.get("symmetry_expansion"):
-        sym = s["symmetry_expansion"]
-        by = ", ".join(f"{h:,} with {c} kept" for c, h in sym["sources_by_copies_kept"].items())
-        rows.append(("Symmetry copies", f"{sym['copies_in']:,} copies of {sym['sources']:,} particles; {by}"))
+    rows += sections.rows(SymmetryCopies, unit)
     rows += audit_rows(s["halfset_audit"], unit) if s.get("halfset_audit") else []
     rows += density_rows(s.get("duplicate_density"), unit)
-    if s.get("halfsets"):
-        rows.append(("Half-sets", s["halfsets"]["message"]))
+    rows += sections.rows(HalfsetsByMicrograph, unit)
     if s.get("orientations"):
         rows.append(("Orientations", s["orientations"]))
     rows += in_tomograms(consensus_rows(s["consensus"]), unit) if s.get("consensus") else []

@@ -10,7 +10,8 @@ import numpy as np
 from ...algo.audit import (
     duplicate_criterion,
     halfset_audit,
-    halfsets_report,
+    halfset_sizes,
+    most_kept_on_a_micrograph,
     symmetry_copies,
 )
 from ...algo.consensus import consensus_report
@@ -27,7 +28,17 @@ from ...algo.same_image import kept_twice, rows_rejected_as_a_kept_image, same_i
 from ...labels import counted
 from ...options import ParticleOptions
 from ...particle_set import ParticleSet
-from ...report.sections import SECTIONS, Filaments, MovedInputs, SameImage, Section, Sections, UpdateRound
+from ...report.sections import (
+    SECTIONS,
+    Filaments,
+    HalfsetsByMicrograph,
+    MovedInputs,
+    SameImage,
+    Section,
+    Sections,
+    SymmetryCopies,
+    UpdateRound,
+)
 from ..species import species_distances, species_distances_z, species_summary
 from .decide import Decision, input_voters, ranking_scores, ties_of
 from .read import raw_picker_scores
@@ -102,7 +113,7 @@ class ParticleSummary:
     halfset_audit: dict[str, Any] | None = field(
         default=None, metadata=_doc("duplicate pairs across the half-sets (`--audit`, half-sets read)")
     )
-    halfsets: dict[str, Any] | None = field(
+    halfsets: HalfsetsByMicrograph | None = field(
         default=None, metadata=_doc("the half-sets reassigned by micrograph (`--halfsets micrograph`)")
     )
     orientations: str | None = field(default=None, metadata=_doc("the orientation rule (`--max-angle`, `--sym`)"))
@@ -112,7 +123,7 @@ class ParticleSummary:
     particle_names: dict[str, Any] | None = field(
         default=None, metadata=_doc("particle names kept for different particles of different inputs")
     )
-    symmetry_expansion: dict[str, Any] | None = field(default=None, metadata=_doc("symmetry-expanded copies kept"))
+    symmetry_expansion: SymmetryCopies | None = field(default=None, metadata=_doc("symmetry-expanded copies kept"))
     consensus: dict[str, Any] | None = field(
         default=None,
         metadata=_doc(
@@ -331,7 +342,7 @@ def _audits(
             "nothing to audit",
         }
     if halves is not None:
-        audits["halfsets"] = halfsets_report(particles, decision.keep, halves)
+        audits["halfsets"] = _halfsets(particles, decision.keep, halves)
     if options.max_angle is not None:
         audits["orientations"] = (
             f"duplicates only within {options.max_angle:g}° ({particles.pose_label}, symmetry {options.sym.upper()})"
@@ -345,8 +356,19 @@ def _audits(
         extracted = same_image is not None and same_image.cause is not None
         audits["particle_names"] = {**collisions[0], "extracted": extracted}
     if particles.sources is not None:
-        audits["symmetry_expansion"] = symmetry_copies(particles.sources, particles.sources_label, decision.keep)
+        sources, by_copies_kept = symmetry_copies(particles.sources, decision.keep)
+        audits["symmetry_expansion"] = SymmetryCopies(
+            particles.sources_label, sources, int(particles.sources.size), by_copies_kept
+        )
     return audits
+
+
+def _halfsets(particles: ParticleSet, keep: np.ndarray, halves: np.ndarray) -> HalfsetsByMicrograph:
+    """The summary's ``halfsets``: what ``--halfsets micrograph`` did."""
+    assert particles.halfsets is not None, "--halfsets micrograph is refused without half-sets"
+    small, large = halfset_sizes(halves, keep)
+    largest = most_kept_on_a_micrograph(particles.groups, keep)
+    return HalfsetsByMicrograph(particles.halfsets.label, (small, large), largest, particles.halfsets.texts)
 
 
 def _same_image(particles: ParticleSet, keep: np.ndarray, mode: str, cause: tuple[np.ndarray, str] | None) -> SameImage:
