@@ -22,6 +22,7 @@ from cryodedup.report.sections import (
     HalfsetsByMicrograph,
     MovedInput,
     MovedInputs,
+    NameCollisions,
     SameImage,
     Section,
     Sections,
@@ -155,6 +156,20 @@ def test_the_half_sets_and_symmetry_copies_say_what_mains_dicts_said():
     assert copies.rows("micrograph") == [
         ("Symmetry copies", "400 copies of 100 particles; 1,200 with 1 kept, 3 with 4 kept")
     ]
+
+
+def test_the_name_collisions_say_what_mains_dict_said():
+    found = NameCollisions("rlnTomoParticleName", 7, 14, ("TS_01/1", "TS_01/2"), ("a.star", "b.star"), False)
+    message = (
+        "7 rlnTomoParticleName values kept for different particles of different inputs (TS_01/1, TS_01/2 and 5 more; "
+        "e.g. in a.star and b.star): RELION's extraction names each subtomogram's files by it and writes both "
+        "particles to one file (RELION issue 1069); renumber one input's rlnTomoParticleName before extracting the "
+        "joined set"
+    )
+    assert list(found.to_json()) == ["column", "names", "rows", "named", "example_inputs", "message", "extracted"]
+    assert found.to_json()["rows"] == 14 and found.to_json()["message"] == message
+    assert found.rows("tomogram") == [("Particle names", message)]
+    assert dataclasses.replace(found, extracted=True).rows("tomogram") == []  # (the image kept twice says it)
 
 
 def test_the_summary_hands_its_sections_to_the_report_found_by_type():

@@ -11,7 +11,16 @@ import re
 from ..algo.dedup import SAME_CENTRE_A
 from ..labels import counted, distinct_labels, input_labels
 from .analysis_rows import audit_rows, consensus_rows, density_rows, low_agreement, matching_text
-from .sections import Filaments, HalfsetsByMicrograph, MovedInputs, SameImage, Sections, SymmetryCopies, UpdateRound
+from .sections import (
+    Filaments,
+    HalfsetsByMicrograph,
+    MovedInputs,
+    NameCollisions,
+    SameImage,
+    Sections,
+    SymmetryCopies,
+    UpdateRound,
+)
 
 __all__ = [
     "compare_rows",
@@ -88,7 +97,7 @@ def particle_rows(s: dict, sections: Sections) -> list[Row]:
         ("Score", _score_text(score)),
         *priority_rows(s.get("priority"), [i["file"] for i in s["inputs"]]),
         *sections.rows(SameImage, unit),
-        *particle_name_rows(s.get("particle_names")),
+        *sections.rows(NameCollisions, unit),
         *sections.rows(UpdateRound, unit),
         *output_rows(s),
         ("Time", particle_time(s)),
@@ -258,13 +267,6 @@ def species_rows(species: dict) -> list[Row]:
             table.append(f"{name:<{width}}  " + "  ".join(f"{c:>{max(len(n), 5)}}" for c, n in zip(cells, names)))
         rows.append(("Cross-species", "\n".join(table)))
     return rows
-
-
-def particle_name_rows(names: dict | None) -> list[Row]:
-    """Particle names kept for two particles of two inputs, unless the image kept twice has said so already."""
-    if not names or names.get("extracted"):
-        return []
-    return [("Particle names", names["message"])]
 
 
 def report_rows(s: dict, sections: Sections) -> tuple[list[Row], dict[str, str]]:

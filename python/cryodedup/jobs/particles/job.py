@@ -145,8 +145,8 @@ def run(
     if summary.same_image is not None and summary.same_image.message is not None:
         warn(summary.same_image.message)
     names = summary.particle_names
-    if names and not names["extracted"]:  # (before extraction: what RELION will do with them)
-        warn(names["message"])
+    if names is not None and not names.extracted:  # (before extraction: what RELION will do with them)
+        warn(names.message)
     used = distances_used(particles, options)
     summary = replace(
         summary,

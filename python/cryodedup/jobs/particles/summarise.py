@@ -18,7 +18,7 @@ from ...algo.consensus import consensus_report
 from ...algo.density import duplicate_density
 from ...algo.filaments import RULES, tube_count
 from ...algo.normalisation import normalisation
-from ...algo.particle_names import collision_cause, name_collisions
+from ...algo.particle_names import Collisions, collision_cause, name_collisions
 from ...algo.priority import (
     Ties,
     count_without_score,
@@ -33,6 +33,7 @@ from ...report.sections import (
     Filaments,
     HalfsetsByMicrograph,
     MovedInputs,
+    NameCollisions,
     SameImage,
     Section,
     Sections,
@@ -120,7 +121,7 @@ class ParticleSummary:
     same_image: SameImage | None = field(
         default=None, metadata=_doc("one particle image in several rows (`--same-image`)")
     )
-    particle_names: dict[str, Any] | None = field(
+    particle_names: NameCollisions | None = field(
         default=None, metadata=_doc("particle names kept for different particles of different inputs")
     )
     symmetry_expansion: SymmetryCopies | None = field(default=None, metadata=_doc("symmetry-expanded copies kept"))
@@ -298,7 +299,7 @@ def _score_summary(particles: ParticleSet, options: ParticleOptions, levels: np.
     return score
 
 
-def _name_collisions(particles: ParticleSet, keep: np.ndarray) -> tuple[dict, np.ndarray] | None:
+def _name_collisions(particles: ParticleSet, keep: np.ndarray) -> Collisions | None:
     """The particle names kept for different particles of different inputs (issue 54, section 4), and their rows."""
     if particles.particle_names is None:
         return None
@@ -348,13 +349,21 @@ def _audits(
             f"duplicates only within {options.max_angle:g}° ({particles.pose_label}, symmetry {options.sym.upper()})"
         )
     collisions = _name_collisions(particles, decision.keep)
-    cause = None if collisions is None else (collisions[1], collision_cause(collisions[0]))
+    column = "" if particles.particle_names is None else particles.particle_names.label
+    cause = None if collisions is None else (collisions.rows, collision_cause(column))
     same_image = None if particles.images is None else _same_image(particles, decision.keep, options.same_image, cause)
     if same_image is not None:
         audits["same_image"] = same_image
     if collisions is not None:  # (after extraction: the cause of an image kept twice, said there)
         extracted = same_image is not None and same_image.cause is not None
-        audits["particle_names"] = {**collisions[0], "extracted": extracted}
+        audits["particle_names"] = NameCollisions(
+            column,
+            collisions.names,
+            int(collisions.rows.size),
+            tuple(collisions.named),
+            tuple(collisions.example_inputs),
+            extracted,
+        )
     if particles.sources is not None:
         sources, by_copies_kept = symmetry_copies(particles.sources, decision.keep)
         audits["symmetry_expansion"] = SymmetryCopies(
