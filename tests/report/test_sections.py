@@ -23,6 +23,7 @@ from cryodedup.report.sections import (
     MovedInput,
     MovedInputs,
     NameCollisions,
+    Priority,
     SameImage,
     Section,
     Sections,
@@ -170,6 +171,40 @@ def test_the_name_collisions_say_what_mains_dict_said():
     assert found.to_json()["rows"] == 14 and found.to_json()["message"] == message
     assert found.rows("tomogram") == [("Particle names", message)]
     assert dataclasses.replace(found, extracted=True).rows("tomogram") == []  # (the image kept twice says it)
+
+
+def test_the_priority_says_what_mains_dict_and_row_said():
+    inputs = ("x/a.star", "x/b.star", "x/c.star")
+    decided = Priority(
+        ("x/b.star", "the other inputs"), inputs, None, 5, 3, (("x/b.star", 2), ("the other inputs", 1)), 1
+    )
+    assert json.dumps(decided.to_json()) == json.dumps(
+        {
+            "order": ["x/b.star", "the other inputs"],
+            "groups": 5,
+            "by_priority": 3,
+            "by_score": 2,
+            "won_by": {"x/b.star": 2, "the other inputs": 1},
+            "against_score": 1,
+        }
+    )
+    # Each input by its label (a.star, b.star: the common folder dropped), a name no input is as it is.
+    assert decided.rows("micrograph") == [
+        (
+            "Priority",
+            "b.star > the other inputs\n5 groups of duplicates: 3 decided by priority (2 by b.star, 1 by the other "
+            "inputs; 1 that the score would have given to another pick), 2 by score",
+        )
+    ]
+    entirely = Priority(("x/b.star", "the other inputs"), inputs, (("x/b.star", 4), ("the other inputs", 1_500)))
+    assert entirely.to_json() == {
+        "order": ["x/b.star", "the other inputs"],
+        "applied": False,
+        "removed": {"x/b.star": 4, "the other inputs": 1500},
+    }
+    assert entirely.rows("micrograph")[0][1].endswith(
+        "preferred or not (removed: 4 of b.star, 1,500 of the other inputs)"
+    )
 
 
 def test_the_summary_hands_its_sections_to_the_report_found_by_type():

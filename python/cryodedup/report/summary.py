@@ -16,6 +16,7 @@ from .sections import (
     HalfsetsByMicrograph,
     MovedInputs,
     NameCollisions,
+    Priority,
     SameImage,
     Sections,
     SymmetryCopies,
@@ -95,7 +96,7 @@ def particle_rows(s: dict, sections: Sections) -> list[Row]:
     rows += [
         ("Shift", s["shift"]),
         ("Score", _score_text(score)),
-        *priority_rows(s.get("priority"), [i["file"] for i in s["inputs"]]),
+        *sections.rows(Priority, unit),
         *sections.rows(SameImage, unit),
         *sections.rows(NameCollisions, unit),
         *sections.rows(UpdateRound, unit),
@@ -198,38 +199,6 @@ def output_rows(s: dict) -> list[Row]:
         kept = f"{kept}\n{project}" if kept else project
         rejected = rejected or "not written (-o writes them as STAR files)"
     return [("Kept files", kept or "none written (--audit)"), ("Rejected files", rejected or "none written (--audit)")]
-
-
-def priority_rows(priority: dict | None, inputs: list[str]) -> list[Row]:
-    """The inputs' priority (``--prefer``) and which priority decided how many groups, as one row.
-
-    An input is shown by its label in the per-input rows (``alice/1`` whole); a name that is
-    no input (a copick user for all its sessions, "the other inputs") as it is.
-    """
-    if not priority:
-        return []
-    label_of = dict(zip(inputs, input_labels(inputs)))
-    labels = [label_of.get(name, name) for name in priority["order"]]
-    order = " > ".join(labels)
-    if priority.get("applied") is False:  # (--remove-entirely: no group has a winner)
-        removed = ", ".join(f"{n:,} of {label}" for label, n in zip(labels, priority["removed"].values()))
-        text = (
-            f"{order}\nnot applied: --remove-entirely removes every particle that has a duplicate, "
-            f"preferred or not (removed: {removed})"
-        )
-        return [("Priority", text)]
-    won = ", ".join(f"{n:,} by {label_of.get(name, name)}" for name, n in priority["won_by"].items())
-    if won and "against_score" in priority:
-        # Of those, where the score alone (a strictly better score) kept another pick.
-        won += f"; {priority['against_score']:,} that the score would have given to another pick"
-    if won and priority.get("tied_on_score"):
-        won += f"; {priority['tied_on_score']:,} tied on the score"
-    text = (
-        f"{order}\n{counted(priority['groups'], 'group')} of duplicates: "
-        f"{priority['by_priority']:,} decided by priority"
-        f"{f' ({won})' if won else ''}, {priority['by_score']:,} by score"
-    )
-    return [("Priority", text)]
 
 
 #: Species listed in the summary table (``--json`` lists each).

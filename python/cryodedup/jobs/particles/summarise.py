@@ -20,9 +20,11 @@ from ...algo.filaments import RULES, tube_count
 from ...algo.normalisation import normalisation
 from ...algo.particle_names import Collisions, collision_cause, name_collisions
 from ...algo.priority import (
+    PriorityCounts,
     Ties,
     count_without_score,
-    priority_summary,
+    priority_names,
+    removed_per_level,
 )
 from ...algo.same_image import kept_twice, rows_rejected_as_a_kept_image, same_image_pairs
 from ...labels import counted
@@ -34,6 +36,7 @@ from ...report.sections import (
     HalfsetsByMicrograph,
     MovedInputs,
     NameCollisions,
+    Priority,
     SameImage,
     Section,
     Sections,
@@ -101,7 +104,7 @@ class ParticleSummary:
     read: Mapping[str, Any] = field(
         default_factory=dict, metadata=_doc("what the readers found (keys of their own, at this place of the document)")
     )
-    priority: dict[str, Any] | None = field(
+    priority: Priority | None = field(
         default=None, metadata=_doc("`--prefer`: the order of the inputs, and the groups each decided")
     )
     species: dict[str, Any] | None = field(
@@ -228,12 +231,7 @@ def summarize(
         score["ties"] = ties_summary(ties)
     priority = None
     if decision.levels is not None and decision.preference is not None:
-        n_inputs = len(particles.inputs)
-        removed = (
-            np.bincount(particles.input_of[~decision.keep], minlength=n_inputs) if options.remove_entirely else None
-        )
-        scored = ranking_scores(particles, decision)[0] is not None
-        priority = priority_summary(decision.preference, n_inputs, decision.priority, removed, scored, ties.by_priority)
+        priority = _priority(particles, decision, options, ties.by_priority)
     consensus = None
     if decision.confirmed_by is not None:
         consensus = consensus_report(
@@ -279,6 +277,33 @@ def summarize(
         ),
         **_audits(particles, decision, options, halves),
         consensus=consensus,
+    )
+
+
+def _priority(particles: ParticleSet, decision: Decision, options: ParticleOptions, tied: int) -> Priority:
+    """The summary's ``priority``: the inputs' order (``--prefer``) and the groups each level decided.
+
+    ``tied``: the groups priority decided between rows tied on the score (:func:`ties_of`).
+    """
+    assert decision.preference is not None, "called for a run with --prefer"
+    n_inputs = len(particles.inputs)
+    names = priority_names(decision.preference, n_inputs)
+    inputs = tuple(particles.inputs)
+    if options.remove_entirely:
+        removed = np.bincount(particles.input_of[~decision.keep], minlength=n_inputs)
+        return Priority(
+            tuple(names), inputs, removed=tuple(zip(names, removed_per_level(decision.preference, n_inputs, removed)))
+        )
+    counts = decision.priority or PriorityCounts(0, [], 0)
+    scored = ranking_scores(particles, decision)[0] is not None
+    return Priority(
+        tuple(names),
+        inputs,
+        groups=int(counts.groups),
+        by_priority=int(sum(counts.by_priority)),
+        won_by=tuple((names[level], int(n)) for level, n in enumerate(counts.by_priority) if n),
+        against_score=int(counts.against_score) if scored else None,
+        tied_on_score=int(tied),
     )
 
 
