@@ -25,6 +25,7 @@ from cryodedup.report.sections import (
     NameCollisions,
     Priority,
     SameImage,
+    Score,
     Section,
     Sections,
     SymmetryCopies,
@@ -205,6 +206,26 @@ def test_the_priority_says_what_mains_dict_and_row_said():
     assert entirely.rows("micrograph")[0][1].endswith(
         "preferred or not (removed: 4 of b.star, 1,500 of the other inputs)"
     )
+
+
+def test_the_score_says_what_mains_dict_and_row_said():
+    plain = Score("rlnAutopickFigureOfMerit", "max")
+    assert plain.to_json() == {"column": "rlnAutopickFigureOfMerit", "order": "max"}
+    assert plain.rows("micrograph") == [("Score", "rlnAutopickFigureOfMerit (max first)")]
+    tied = Score(None, "random (seed 0)", without_score=1_234, ties_by_input_order=1)
+    assert list(tied.to_json()) == ["column", "order", "without_score", "ties"]
+    assert tied.to_json()["ties"] == {
+        "groups": 1,
+        "decided_by": "input order",
+        "message": "1 group tied on the score: decided by input order; --prefer chooses",
+    }
+    assert tied.rows("micrograph") == [
+        (
+            "Score",
+            "random (seed 0)\n1,234 picks without a score: ranked last\n"
+            "1 group tied on the score: decided by input order; --prefer chooses",
+        )
+    ]
 
 
 def test_the_summary_hands_its_sections_to_the_report_found_by_type():

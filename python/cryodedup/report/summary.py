@@ -18,6 +18,7 @@ from .sections import (
     NameCollisions,
     Priority,
     SameImage,
+    Score,
     Sections,
     SymmetryCopies,
     UpdateRound,
@@ -74,7 +75,6 @@ def particle_rows(s: dict, sections: Sections) -> list[Row]:
     rows += pixel_size_rows(s["pixel_sizes"], several_inputs=len(s["inputs"]) > 1, label=psize_label)
     rows += layout_rows(s.get("layouts") or [])
     rows += renumbered_rows(s.get("optics_groups_renumbered") or [])
-    score = s["score"]
     rows += sections.rows(SymmetryCopies, unit)
     rows += audit_rows(s["halfset_audit"], unit) if s.get("halfset_audit") else []
     rows += density_rows(s.get("duplicate_density"), unit)
@@ -95,7 +95,7 @@ def particle_rows(s: dict, sections: Sections) -> list[Row]:
         rows.append(("Output format", s["output_format"]))
     rows += [
         ("Shift", s["shift"]),
-        ("Score", _score_text(score)),
+        *sections.rows(Score, unit),
         *sections.rows(Priority, unit),
         *sections.rows(SameImage, unit),
         *sections.rows(NameCollisions, unit),
@@ -120,20 +120,6 @@ def _copick_text(c: dict) -> str:
     return (
         f"{c['config']}: {counted(c['pick_sets'], 'pick set')} on {counted(c['runs'], 'run')}{into}{skipped}{centring}"
     )
-
-
-def _score_text(score: dict) -> str:
-    """The score row: the column and its order, its normalisation, the picks without one, the ties."""
-    text = f"{score['column']} ({score['order']} first)" if score["column"] else score["order"]
-    if score.get("normalized"):
-        text += f"; {score['normalized']}"
-    if score.get("scale"):
-        text += f"; {score['scale']} (--score-normalize rank)"
-    if score.get("without_score"):
-        text += f"\n{score['without_score']:,} picks without a score: ranked last"
-    if score.get("ties"):
-        text += f"\n{score['ties']['message']}"
-    return text
 
 
 def unless_plain(matching: dict | None) -> dict | None:

@@ -21,7 +21,6 @@ from ...algo.normalisation import normalisation
 from ...algo.particle_names import Collisions, collision_cause, name_collisions
 from ...algo.priority import (
     PriorityCounts,
-    Ties,
     count_without_score,
     priority_names,
     removed_per_level,
@@ -38,6 +37,7 @@ from ...report.sections import (
     NameCollisions,
     Priority,
     SameImage,
+    Score,
     Section,
     Sections,
     SymmetryCopies,
@@ -94,8 +94,8 @@ class ParticleSummary:
         metadata=_doc("the pixel sizes used: per input and optics group, the value and its source", always=True),
     )
     shift: Any = field(default=None, metadata=_doc("the shift subtracted from the coordinates", always=True))
-    score: dict[str, Any] = field(
-        default_factory=dict,
+    score: Score | None = field(
+        default=None,
         metadata=_doc(
             "the ranking: `column`, `order`; `normalized` (`--score-normalize`), `scale`, `without_score`, `ties`",
             always=True,
@@ -204,16 +204,6 @@ def reference_table() -> str:
     return "\n".join(rows) + "\n"
 
 
-def ties_summary(ties: Ties) -> dict:
-    """The summary's ``score.ties``: the groups the inputs' order decided, and what decides them instead."""
-    return {
-        "groups": ties.by_input_order,
-        "decided_by": "input order",
-        "message": f"{counted(ties.by_input_order, 'group')} tied on the score: decided by input order; "
-        "--prefer chooses",
-    }
-
-
 def summarize(
     particles: ParticleSet, decision: Decision, options: ParticleOptions, halves: np.ndarray | None = None
 ) -> ParticleSummary:
@@ -225,10 +215,8 @@ def summarize(
     counts = particles.counts()
     kept = particles.counts(decision.keep)
     n_kept = int(np.count_nonzero(decision.keep))
-    score = _score_summary(particles, options, decision.levels)
     ties = ties_of(particles, decision)
-    if ties.by_input_order:
-        score["ties"] = ties_summary(ties)
+    score = _score_summary(particles, options, decision.levels, ties.by_input_order)
     priority = None
     if decision.levels is not None and decision.preference is not None:
         priority = _priority(particles, decision, options, ties.by_priority)
@@ -307,21 +295,24 @@ def _priority(particles: ParticleSet, decision: Decision, options: ParticleOptio
     )
 
 
-def _score_summary(particles: ParticleSet, options: ParticleOptions, levels: np.ndarray | None) -> dict[str, Any]:
-    """The summary's ``score``: the column and order the rows were ranked by, and how the scores were compared."""
+def _score_summary(
+    particles: ParticleSet, options: ParticleOptions, levels: np.ndarray | None, ties_by_input_order: int
+) -> Score:
+    """The summary's ``score``: the column and order the rows were ranked by, and how the scores were compared.
+
+    ``ties_by_input_order``: the groups tied on the score that the inputs' order decided (:func:`ties_of`).
+    """
     score_label = particles.score_label
-    score: dict[str, Any] = {
-        "column": score_label,
-        "order": ("max" if particles.higher_is_better else "min") if score_label else f"random (seed {options.seed})",
-    }
     normalized = normalisation(options.score_normalize).summary
-    if score_label and normalized:
-        score["normalized"] = normalized
-    if raw_picker_scores(particles, options, levels):
-        score["scale"] = "compared as read across inputs, though the inputs' scores are on different scales"
-    if without := count_without_score(particles.scores):
-        score["without_score"] = without
-    return score
+    scale = "compared as read across inputs, though the inputs' scores are on different scales"
+    return Score(
+        column=score_label,
+        order=("max" if particles.higher_is_better else "min") if score_label else f"random (seed {options.seed})",
+        normalized=normalized if score_label and normalized else None,
+        scale=scale if raw_picker_scores(particles, options, levels) else None,
+        without_score=int(count_without_score(particles.scores)),
+        ties_by_input_order=int(ties_by_input_order),
+    )
 
 
 def _name_collisions(particles: ParticleSet, keep: np.ndarray) -> Collisions | None:
