@@ -307,16 +307,20 @@ def run_particle_job(
     ``images_note``: what to say of the micrograph images not found instead of how to find
     them (the demo's example has none).
     """
-    from .jobs.particles.job import remove_duplicate_particles
+    from dataclasses import replace
 
-    summary = run_job(
+    from .jobs.particles.job import run
+    from .jobs.particles.read import Files
+
+    typed = run_job(  # (the summary alone: the rows read and the decision are let go)
         lambda: report.holding_warnings(
-            lambda: remove_duplicate_particles(inputs, outdir, options, force=force, log=report.log)
+            lambda: run(Files.of(inputs), outdir, options, force=force, log=report.log).summary
         )
     )
-    if images_note and summary.get("micrograph_images"):
-        summary["micrograph_images"] = images_note
-    rows = particle_rows(summary)
+    if images_note and typed.micrograph_images:
+        typed = replace(typed, micrograph_images=images_note)
+    summary = typed.to_json()
+    rows = particle_rows(summary, typed.sections())
     if summary.get("plots"):
         rows.append(("Pictures", "\n".join(summary["plots"])))
     if summary.get("micrograph_images"):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 
 from cryodedup import ParticleOptions, remove_duplicate_particles
+from cryodedup.report.sections import Sections
 from cryodedup.report.summary import report_rows
 from picker_files import write_topaz
 
@@ -27,7 +28,7 @@ def summary_rows(tmp_path, b_picks, **options):
         tmp_path / "out",
         ParticleOptions(mic_psize=1.0, topaz_scale=1.0, **options),
     )
-    rows, highlight = report_rows(s)
+    rows, highlight = report_rows(s, Sections())
     return s, dict(rows), highlight
 
 

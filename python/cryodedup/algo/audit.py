@@ -30,8 +30,9 @@ __all__ = [
     "check_halfsets",
     "duplicate_criterion",
     "halfset_audit",
+    "halfset_sizes",
     "halfsets_by_micrograph",
-    "halfsets_report",
+    "most_kept_on_a_micrograph",
     "read_halves",
     "straddling_per_micrograph",
     "symmetry_copies",
@@ -186,22 +187,9 @@ def halfset_sizes(half: np.ndarray, keep: np.ndarray) -> list[int]:
     return [int(v) for v in np.bincount(half[keep].astype(np.int64), minlength=2)[:2]]
 
 
-def halfsets_report(particles: ParticleSet, keep: np.ndarray, halves: np.ndarray) -> dict:
-    """What ``--halfsets micrograph`` did, for the summary."""
-    assert particles.halfsets is not None
-    sizes = halfset_sizes(halves, keep)
-    largest = int(np.bincount(particles.groups[keep]).max()) if keep.any() else 0
-    texts = particles.halfsets.texts
-    return {
-        "column": particles.halfsets.label,
-        "rule": "micrograph",
-        "sizes": sizes,
-        "largest_micrograph": largest,
-        "message": (
-            f"{particles.halfsets.label} of the kept particles reassigned per micrograph: {sizes[0]:,} in half "
-            f"{texts[0]}, {sizes[1]:,} in half {texts[1]} (no micrograph split; the largest holds {largest:,})"
-        ),
-    }
+def most_kept_on_a_micrograph(groups: np.ndarray, keep: np.ndarray) -> int:
+    """The most kept rows on one micrograph (none split by ``--halfsets micrograph``)."""
+    return int(np.bincount(groups[keep]).max()) if keep.any() else 0
 
 
 def check_halfsets(particles: ParticleSet, option: str) -> HalfSets | None:
@@ -235,18 +223,14 @@ def read_halves(values: np.ndarray, texts: Sequence[str], label: str, where: str
     return (values == second).astype(np.int8), ""
 
 
-def symmetry_copies(sources: np.ndarray, label: str, keep: np.ndarray) -> dict:
+def symmetry_copies(sources: np.ndarray, keep: np.ndarray) -> tuple[int, tuple[tuple[int, int], ...]]:
     """How many copies of each symmetry-expanded source particle were kept.
 
     ``sources`` names the source of each row (CryoSPARC ``sym_expand/src_uid``, or the
-    id of RELION's ``rlnImageName``: expanded copies share the image).
+    id of RELION's ``rlnImageName``: expanded copies share the image). Returns the sources,
+    and (copies kept, sources with that many) by copies kept.
     """
     ids, inverse = np.unique(sources, return_inverse=True)
     kept_per_source = np.bincount(inverse.ravel()[keep], minlength=ids.size)
     copies, how_many = np.unique(kept_per_source, return_counts=True)
-    return {
-        "column": label,
-        "sources": int(ids.size),
-        "copies_in": int(sources.size),
-        "sources_by_copies_kept": {int(c): int(h) for c, h in zip(copies, how_many)},
-    }
+    return int(ids.size), tuple((int(c), int(h)) for c, h in zip(copies, how_many))

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["MODES", "filament_summary", "tube_ids"]
+__all__ = ["MODES", "RULES", "tube_count", "tube_ids"]
 
 MODES = ("segment", "tube")
 RULES = {
@@ -53,11 +53,6 @@ def tube_ids(input_of: np.ndarray, groups: np.ndarray, tubes: np.ndarray) -> np.
     return ids
 
 
-def filament_summary(column: str, ids: np.ndarray, mode: str) -> dict:
-    """The summary's ``filaments`` entry: the tube column, the number of tubes, the mode and its rule."""
-    return {
-        "column": column,
-        "tubes": int(np.unique(ids[ids > 0]).size),
-        "mode": mode,
-        "rule": RULES[mode],
-    }
+def tube_count(ids: np.ndarray) -> int:
+    """The tubes among tube ids (:func:`tube_ids`; 0, no tube, is none)."""
+    return int(np.unique(ids[ids > 0]).size)

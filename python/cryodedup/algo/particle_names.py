@@ -11,12 +11,14 @@ do, after it as the cause of the image kept twice.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 from ..particle_set import ParticleNames
 from .dedup import SAME_CENTRE_A
 
-__all__ = ["collision_cause", "name_collisions"]
+__all__ = ["Collisions", "collision_cause", "name_collisions"]
 
 #: Names listed in a warning and in the summary; the count says how many more.
 NAMED = 5
@@ -55,6 +57,15 @@ def _apart_across_inputs(rows: np.ndarray, input_of: np.ndarray, groups: np.ndar
     return bool((other_input & (other_group | (gaps > SAME_CENTRE_A))).any())
 
 
+class Collisions(NamedTuple):
+    """Particle names kept for different particles of different inputs (:func:`name_collisions`)."""
+
+    names: int  # the names kept twice
+    rows: np.ndarray  # their kept rows
+    named: list[str]  # the first :data:`NAMED` of them, in the inputs' order
+    example_inputs: list[str]  # the inputs of the first one
+
+
 def name_collisions(
     names: ParticleNames,
     inputs: list[str],
@@ -62,37 +73,22 @@ def name_collisions(
     groups: np.ndarray,
     centres: np.ndarray,
     keep: np.ndarray,
-) -> tuple[dict, np.ndarray] | None:
-    """The summary's ``particle_names`` (names kept for two particles of two inputs) and their rows; None if none."""
+) -> Collisions | None:
+    """The names kept for two particles of two inputs, and their rows; None if none."""
     ids, texts = names.read()
     rows = colliding_rows(ids, input_of, groups, centres, keep)
     if rows.size == 0:
         return None
     firsts = rows[np.flatnonzero(np.concatenate([[True], ids[rows][1:] != ids[rows][:-1]]))]
     shown = [texts[ids[row]] for row in np.sort(firsts)[:NAMED]]
-    more = firsts.size - len(shown)
     example = rows[ids[rows] == ids[np.sort(firsts)[0]]]
     where = sorted({inputs[input_of[row]] for row in example})
-    listed = ", ".join(shown) + (f" and {more:,} more" if more else "")
-    found = {
-        "column": names.label,
-        "names": int(firsts.size),
-        "rows": int(rows.size),
-        "named": shown,
-        "example_inputs": where,
-        "message": (
-            f"{firsts.size:,} {names.label} value{'s' * (firsts.size != 1)} kept for different particles of "
-            f"different inputs ({listed}; e.g. in {' and '.join(where)}): RELION's extraction names each "
-            "subtomogram's files by it and writes both particles to one file (RELION issue 1069); renumber one "
-            f"input's {names.label} before extracting the joined set"
-        ),
-    }
-    return found, rows
+    return Collisions(int(firsts.size), rows, shown, where)
 
 
-def collision_cause(collisions: dict) -> str:
-    """The cause of an image kept twice when its rows' particle names collide across inputs (after extraction)."""
+def collision_cause(column: str) -> str:
+    """The cause of an image kept twice when its rows' particle names (``column``) collide across inputs."""
     return (
-        f"one {collisions['column']} given to two particles of two inputs, so RELION's extraction wrote both to "
+        f"one {column} given to two particles of two inputs, so RELION's extraction wrote both to "
         "one file (RELION issue 1069)"
     )

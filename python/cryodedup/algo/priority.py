@@ -29,7 +29,8 @@ __all__ = [
     "named_levels",
     "preference",
     "preferred_inputs",
-    "priority_summary",
+    "priority_names",
+    "removed_per_level",
     "scores_without_none",
     "tied_groups",
 ]
@@ -293,53 +294,23 @@ def added_counts(first: PriorityCounts | None, then: PriorityCounts | None) -> P
     return first + then
 
 
-def priority_summary(
-    levels: Sequence[Level],
-    n_inputs: int,
-    counts: PriorityCounts | None,
-    removed: np.ndarray | None = None,
-    scored: bool = True,
-    tied: int = 0,
-) -> dict:
-    """The inputs in their order of priority (``--prefer``), and which priority decided how many groups.
-
-    ``counts`` are the core's (``DedupResult.priority``): a group is a kept row and the rows
-    it suppressed; priority decided it when one of those rows has a lower priority (higher
-    level) than the kept one, else the score did; ``against_score`` (with ``scored``) counts
-    the groups decided by priority where a less preferred row had a strictly better score:
-    where ``--prefer`` overruled the score, not only agreed with it; ``tied`` (shown when not 0)
-    the groups decided by priority between rows tied on the score (:func:`tied_groups`),
-    where the score had no choice.
-
-    Under ``--remove-entirely`` (``removed``: the particles removed of each input) no group
-    has a winner (every particle with a duplicate goes, whatever its level): the summary says
-    priority decided nothing, and how many particles of each level were removed.
-    """
+def priority_names(levels: Sequence[Level], n_inputs: int) -> list[str]:
+    """The priority levels' names (``--prefer``) in order; "the other inputs" last where the levels leave some out."""
     names = [name for name, _ in levels]
     if sum(len(held) for _, held in levels) < n_inputs:
         names.append("the other inputs")
-    if removed is not None:
-        per_level = np.bincount(input_levels([held for _, held in levels], n_inputs), removed, len(names))
-        return {
-            "order": names,
-            "applied": False,
-            "removed": {name: int(n) for name, n in zip(names, per_level)},
-        }
-    counts = counts or PriorityCounts(0, [], 0)
-    groups, by_level, against = counts.groups, counts.by_priority, counts.against_score
-    by_priority = int(sum(by_level))
-    out: dict[str, object] = {
-        "order": names,
-        "groups": int(groups),
-        "by_priority": by_priority,
-        "by_score": int(groups) - by_priority,
-        "won_by": {names[level]: int(n) for level, n in enumerate(by_level) if n},
-    }
-    if scored:
-        out["against_score"] = int(against)
-    if tied:
-        out["tied_on_score"] = int(tied)
-    return out
+    return names
+
+
+def removed_per_level(levels: Sequence[Level], n_inputs: int, removed: np.ndarray) -> list[int]:
+    """The particles removed of each priority level (``removed``: of each input), as :func:`priority_names` names them.
+
+    Under ``--remove-entirely`` no group has a winner (every particle with a duplicate goes,
+    whatever its level): the summary says priority decided nothing, and how many of each level went.
+    """
+    n_levels = len(priority_names(levels, n_inputs))
+    per_level = np.bincount(input_levels([held for _, held in levels], n_inputs), removed, n_levels)
+    return [int(n) for n in per_level]
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,8 @@ stacks whose hashes collide are never taken for one.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 import cryodedup._core as _core
@@ -34,7 +36,14 @@ import cryodedup._core as _core
 from ..particle_set import Images
 from .dedup import SAME_CENTRE_A, group_ids
 
-__all__ = ["all_distinct", "images_for_the_core", "same_image_pairs", "same_image_summary", "support_of_images"]
+__all__ = [
+    "all_distinct",
+    "images_for_the_core",
+    "kept_twice",
+    "rows_rejected_as_a_kept_image",
+    "same_image_pairs",
+    "support_of_images",
+]
 
 #: Images named in a warning and in the summary; the count says how many more.
 NAMED_IMAGES = 5
@@ -76,48 +85,30 @@ def rows_kept_twice(
     return rows[twice], exact[twice]
 
 
-def same_image_summary(
-    images: Images,
-    groups: np.ndarray,
-    centres: np.ndarray,
-    keep: np.ndarray,
-    mode: str,
-    cause: tuple[np.ndarray, str] | None = None,
-) -> dict:
-    """What the check found, for the summary and ``--json``.
+class KeptTwice(NamedTuple):
+    """The images kept more than once at different centres or on different micrographs (:func:`kept_twice`)."""
 
-    ``cause``: rows and what made them (particle names that collide across inputs,
-    :mod:`cryodedup.algo.particle_names`): where images kept twice are among those rows, the
-    message names that cause instead of refinement, and ``cause`` says it.
+    images: int  # the images kept twice
+    rows: int  # their kept rows
+    named: list[str]  # the first :data:`NAMED_IMAGES` of them, in the inputs' order
+    among: bool  # whether some of their rows are among those given (a cause's rows)
 
-    Returns
-    -------
-    dict
-        ``column`` (what names the images), ``mode``, ``images_kept_twice`` (images kept
-        more than once at different centres or on different micrographs), ``rows`` (their kept rows), ``named`` (up to
-        :data:`NAMED_IMAGES` of them, by name) and ``message`` when there are some; with ``reject``,
-        ``rows_rejected`` (:func:`rows_rejected_as_a_kept_image`).
+
+def kept_twice(
+    images: Images, groups: np.ndarray, centres: np.ndarray, keep: np.ndarray, among: np.ndarray | None = None
+) -> KeptTwice:
+    """What the check found, for the summary's ``same_image`` (made in the particle job).
+
+    ``among``: the rows of a cause (particle names that collide across inputs,
+    :mod:`cryodedup.algo.particle_names`): whether images kept twice are among those rows.
     """
     rows, image = rows_kept_twice(images, groups, centres, keep)
-    found: dict = {"column": images.label, "mode": mode, "images_kept_twice": 0, "rows": 0}
-    if mode == "reject":
-        found["rows_rejected"] = rows_rejected_as_a_kept_image(images, groups, centres, keep)
     if rows.size == 0:
-        return found
+        return KeptTwice(0, 0, [], False)
     firsts = rows[_starts(image)]
     named = images.names(np.sort(firsts)[:NAMED_IMAGES])  # the first images in the inputs' order
-    more = firsts.size - len(named)
-    found.update({"images_kept_twice": int(firsts.size), "rows": int(rows.size), "named": named})
-    images_text = "image" if firsts.size == 1 else "images"
-    listed = ", ".join(named) + (f" and {more:,} more" if more else "")
-    why = "as joined selections refined apart leave them"
-    if cause is not None and np.isin(rows, cause[0]).any():
-        why = found["cause"] = cause[1]
-    found["message"] = (
-        f"{firsts.size:,} {images_text} kept twice ({rows.size:,} rows of one {images.label} at different "
-        f"centres, {why}): {listed}; --same-image reject keeps the best of each"
-    )
-    return found
+    caused = among is not None and bool(np.isin(rows, among).any())
+    return KeptTwice(int(firsts.size), int(rows.size), named, caused)
 
 
 def _starts(image: np.ndarray) -> np.ndarray:

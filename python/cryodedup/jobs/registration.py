@@ -34,6 +34,7 @@ from ..errors import CryodedupError, FramesError, one_line
 from ..labels import counted, input_labels
 from ..options import ParticleOptions
 from ..particle_set import KindsWriter, MovingSubsetWriter, ParticleSet, SubsetWriter, Warn
+from ..report.sections import MovedInput, MovedInputs
 from .species import species_distances
 
 __all__ = [
@@ -165,7 +166,7 @@ def _why_not_moved(particles: ParticleSet, k: int) -> str | None:
     )
 
 
-def write_moved(particles: ParticleSet, options: ParticleOptions, moved: list[Moved]) -> list[dict[str, str]] | None:
+def write_moved(particles: ParticleSet, options: ParticleOptions, moved: list[Moved]) -> MovedInputs | None:
     """Each moved input's rows handed to the writer, moved where one file combines the inputs; the summary's words.
 
     Per-input outputs (a picker's own format) keep each input's rows byte for byte as read: each
@@ -185,7 +186,7 @@ def write_moved(particles: ParticleSet, options: ParticleOptions, moved: list[Mo
             psize = np.asarray(particles.psize)[m.rows]
             mover = cast(MovingSubsetWriter, writer)  # (refuse_transform_into_combined_output: it moves)
             written[m.input] = mover.move_rows(rows, m.shift_A, psize)
-    return [{"input": particles.inputs[m.input], "transform": m.ops, "written": written[m.input]} for m in moved]
+    return MovedInputs(tuple(MovedInput(particles.inputs[m.input], m.ops, written[m.input]) for m in moved))
 
 
 def _micrograph_sizes(particles: ParticleSet, rows: np.ndarray, text: str) -> np.ndarray:

@@ -11,6 +11,18 @@ import re
 from ..algo.dedup import SAME_CENTRE_A
 from ..labels import counted, distinct_labels, input_labels
 from .analysis_rows import audit_rows, consensus_rows, density_rows, low_agreement, matching_text
+from .sections import (
+    Filaments,
+    HalfsetsByMicrograph,
+    MovedInputs,
+    NameCollisions,
+    Priority,
+    SameImage,
+    Score,
+    Sections,
+    SymmetryCopies,
+    UpdateRound,
+)
 
 __all__ = [
     "compare_rows",
@@ -37,10 +49,12 @@ LISTED_MICROGRAPHS = (
 NAME_WIDTH = 80
 
 
-def particle_rows(s: dict) -> list[Row]:
-    """The particle job's summary as rows.
+def particle_rows(s: dict, sections: Sections) -> list[Row]:
+    """The particle job's summary as rows: ``s`` its ``--json`` document, ``sections`` its typed sections.
 
-    A tomography summary says tomograms where a single-particle one says micrographs.
+    A tomography summary says tomograms where a single-particle one says micrographs. The
+    analyses converted to sections (:mod:`.sections`) are read from ``sections``, the others
+    still from the document.
     """
     unit = "tomogram" if s.get("tomography") else "micrograph"
     rows = [("Particles in", f"{s['particles']:,}")]
@@ -61,30 +75,20 @@ def particle_rows(s: dict) -> list[Row]:
     rows += pixel_size_rows(s["pixel_sizes"], several_inputs=len(s["inputs"]) > 1, label=psize_label)
     rows += layout_rows(s.get("layouts") or [])
     rows += renumbered_rows(s.get("optics_groups_renumbered") or [])
-    score = s["score"]
-    if s.get("symmetry_expansion"):
-        sym = s["symmetry_expansion"]
-        by = ", ".join(f"{h:,} with {c} kept" for c, h in sym["sources_by_copies_kept"].items())
-        rows.append(("Symmetry copies", f"{sym['copies_in']:,} copies of {sym['sources']:,} particles; {by}"))
+    rows += sections.rows(SymmetryCopies, unit)
     rows += audit_rows(s["halfset_audit"], unit) if s.get("halfset_audit") else []
     rows += density_rows(s.get("duplicate_density"), unit)
-    if s.get("halfsets"):
-        rows.append(("Half-sets", s["halfsets"]["message"]))
+    rows += sections.rows(HalfsetsByMicrograph, unit)
     if s.get("orientations"):
         rows.append(("Orientations", s["orientations"]))
     rows += in_tomograms(consensus_rows(s["consensus"]), unit) if s.get("consensus") else []
     registered = "run" if s.get("copick") else unit  # (copick calls its tomograms runs, as its messages do)
     rows += in_tomograms(registration_rows(s["registration"]), registered) if s.get("registration") else []
-    if s.get("transforms"):
-        moved = [f"{t['input']}: --transform {t['transform']}; {t['written']}" for t in s["transforms"]]
-        rows.append(("Moved", "\n".join(moved)))
+    rows += sections.rows(MovedInputs, unit)
     rows += species_rows(s["species"]) if s.get("species") else []
     if s.get("copick"):
         rows.append(("copick", _copick_text(s["copick"])))
-    if s.get("filaments"):
-        f = s["filaments"]
-        tubes = f"{f['tubes']:,} tube{'' if f['tubes'] == 1 else 's'}"
-        rows.append(("Filaments", f"{tubes} ({f['column']}), mode {f['mode']}: {f['rule']}"))
+    rows += sections.rows(Filaments, unit)
     if s.get("reading_notes"):
         rows.append(("Read", "\n".join(s["reading_notes"])))
     rows += import_list_rows(s.get("import_lists"))
@@ -92,11 +96,11 @@ def particle_rows(s: dict) -> list[Row]:
         rows.append(("Output format", s["output_format"]))
     rows += [
         ("Shift", s["shift"]),
-        ("Score", _score_text(score)),
-        *priority_rows(s.get("priority"), [i["file"] for i in s["inputs"]]),
-        *same_image_rows(s.get("same_image")),
-        *particle_name_rows(s.get("particle_names")),
-        *([("Update", s["update"]["message"])] if s.get("update") else []),
+        *sections.rows(Score, unit),
+        *sections.rows(Priority, unit),
+        *sections.rows(SameImage, unit),
+        *sections.rows(NameCollisions, unit),
+        *sections.rows(UpdateRound, unit),
         *output_rows(s),
         ("Time", particle_time(s)),
     ]
@@ -117,20 +121,6 @@ def _copick_text(c: dict) -> str:
     return (
         f"{c['config']}: {counted(c['pick_sets'], 'pick set')} on {counted(c['runs'], 'run')}{into}{skipped}{centring}"
     )
-
-
-def _score_text(score: dict) -> str:
-    """The score row: the column and its order, its normalisation, the picks without one, the ties."""
-    text = f"{score['column']} ({score['order']} first)" if score["column"] else score["order"]
-    if score.get("normalized"):
-        text += f"; {score['normalized']}"
-    if score.get("scale"):
-        text += f"; {score['scale']} (--score-normalize rank)"
-    if score.get("without_score"):
-        text += f"\n{score['without_score']:,} picks without a score: ranked last"
-    if score.get("ties"):
-        text += f"\n{score['ties']['message']}"
-    return text
 
 
 def unless_plain(matching: dict | None) -> dict | None:
@@ -198,38 +188,6 @@ def output_rows(s: dict) -> list[Row]:
     return [("Kept files", kept or "none written (--audit)"), ("Rejected files", rejected or "none written (--audit)")]
 
 
-def priority_rows(priority: dict | None, inputs: list[str]) -> list[Row]:
-    """The inputs' priority (``--prefer``) and which priority decided how many groups, as one row.
-
-    An input is shown by its label in the per-input rows (``alice/1`` whole); a name that is
-    no input (a copick user for all its sessions, "the other inputs") as it is.
-    """
-    if not priority:
-        return []
-    label_of = dict(zip(inputs, input_labels(inputs)))
-    labels = [label_of.get(name, name) for name in priority["order"]]
-    order = " > ".join(labels)
-    if priority.get("applied") is False:  # (--remove-entirely: no group has a winner)
-        removed = ", ".join(f"{n:,} of {label}" for label, n in zip(labels, priority["removed"].values()))
-        text = (
-            f"{order}\nnot applied: --remove-entirely removes every particle that has a duplicate, "
-            f"preferred or not (removed: {removed})"
-        )
-        return [("Priority", text)]
-    won = ", ".join(f"{n:,} by {label_of.get(name, name)}" for name, n in priority["won_by"].items())
-    if won and "against_score" in priority:
-        # Of those, where the score alone (a strictly better score) kept another pick.
-        won += f"; {priority['against_score']:,} that the score would have given to another pick"
-    if won and priority.get("tied_on_score"):
-        won += f"; {priority['tied_on_score']:,} tied on the score"
-    text = (
-        f"{order}\n{counted(priority['groups'], 'group')} of duplicates: "
-        f"{priority['by_priority']:,} decided by priority"
-        f"{f' ({won})' if won else ''}, {priority['by_score']:,} by score"
-    )
-    return [("Priority", text)]
-
-
 #: Species listed in the summary table (``--json`` lists each).
 SPECIES_ROWS = 20
 
@@ -267,71 +225,47 @@ def species_rows(species: dict) -> list[Row]:
     return rows
 
 
-def same_image_rows(same_image: dict | None) -> list[Row]:
-    """The images kept more than once at different centres (``--same-image``), or the rows ``reject`` removed."""
-    if not same_image:
-        return []
-    if same_image.get("images_kept_twice"):
-        return [("Same image twice", same_image["message"])]
-    if rejected := same_image.get("rows_rejected"):
-        rows = "row" if rejected == 1 else "rows"
-        return [
-            (
-                "Same image twice",
-                f"{rejected:,} {rows} rejected as the same {same_image['column']} as a kept row at another centre "
-                "or on another micrograph (--same-image reject)",
-            )
-        ]
-    return []
-
-
-def particle_name_rows(names: dict | None) -> list[Row]:
-    """Particle names kept for two particles of two inputs, unless the image kept twice has said so already."""
-    if not names or names.get("extracted"):
-        return []
-    return [("Particle names", names["message"])]
-
-
-def report_rows(s: dict) -> tuple[list[Row], dict[str, str]]:
+def report_rows(s: dict, sections: Sections) -> tuple[list[Row], dict[str, str]]:
     """The particle job's summary for its report, and the rows to highlight.
 
     The terminal's rows with the micrographs named for reading (:func:`with_short_micrograph_names`)
     and where the images were looked for (the warnings stand in the box under the verdict);
     the audit's verdict is highlighted red when pairs straddle the half-sets, green when none do.
     """
-    rows = particle_rows(with_short_micrograph_names(s))
+    rows = particle_rows(with_short_micrograph_names(s), sections)
     if s.get("micrograph_images"):
         rows.append(("Micrograph images", s["micrograph_images"]))
-    return rows, report_highlight(s)
+    return rows, report_highlight(s, sections)
 
 
-def report_highlight(s: dict) -> dict[str, str]:
+def report_highlight(s: dict, sections: Sections) -> dict[str, str]:
     """The particle summary's rows the report colours, by label: the half-set audit's verdict, what to look at."""
     highlight = {}
     audit = s.get("halfset_audit")
     if audit and audit.get("column"):
         straddling = audit["straddling_pairs"] or audit.get("same_image_straddling")
         highlight["Half-set audit"] = "bad" if straddling else "good"
-    highlight.update(density_highlight(s))
+    highlight.update(density_highlight(s, sections))
     return highlight
 
 
-def flagged_checks(s: dict) -> list[str]:
+def flagged_checks(s: dict, sections: Sections) -> list[str]:
     """The rows the report highlights as needing a look, named for the verdict's "Check:".
 
     An image kept twice is left out: its warning names it already.
     """
-    flagged = report_highlight(s)
+    flagged = report_highlight(s, sections)
     return [label.strip().lower() for label, kind in flagged.items() if kind != "good" and label != "Same image twice"]
 
 
-def density_highlight(s: dict) -> dict[str, str]:
+def density_highlight(s: dict, sections: Sections) -> dict[str, str]:
     """The report colours as warnings the rows naming outlying micrographs, low agreement and images kept twice."""
     density = s.get("duplicate_density")
     warned = {"Duplicate outliers": "warn"} if density and density["outliers"] else {}
     if s.get("consensus") and low_agreement(s["consensus"]):
         warned["  Low agreement"] = "warn"
-    if (s.get("same_image") or {}).get("images_kept_twice"):
+    same_image = sections.of(SameImage)
+    if same_image is not None and same_image.images_kept_twice:
         warned["Same image twice"] = "warn"
     return warned
 

@@ -15,6 +15,7 @@ from click.testing import CliRunner
 from cryodedup import CryodedupError, ParticleOptions, remove_duplicate_particles
 from cryodedup.api import remove_duplicates
 from cryodedup.cli import main
+from cryodedup.report.sections import Sections
 from cryodedup.report.summary import particle_rows
 from helpers import shared_file, write_star
 
@@ -239,18 +240,20 @@ def test_the_summary_names_each_inputs_layout_and_frame(tmp_path):
     )
     assert "centred Å" in layouts["particles.star"]["frame"] and "corner" in layouts["t_particles.star"]["frame"]
     assert "carried into centred Å" in layouts["t_particles.star"]["notes"][0]
-    rows = dict(particle_rows(summary))
+    rows = dict(particle_rows(summary, Sections()))
     assert "RELION 5 Picks annotation" in rows["Read as"]
     # Tomograms, not micrographs, except in the option's name (the consensus rows: shown when asked for).
     asked = run(
         tmp_path / "asked", [centred, pixels], min_dist=5.0, micrographs=tomograms_star(tmp_path), min_support=2
     )
-    consensus = "\n".join(text for label, text in particle_rows(asked) if label.startswith("  "))
+    consensus = "\n".join(text for label, text in particle_rows(asked, Sections()) if label.startswith("  "))
     assert "micrograph" not in consensus and "ran on 2 of 3 tomograms" in consensus
     # The exact-path match --match-micrographs auto found only restates the default: no row (issue 55's folding).
     assert "Tomogram matching" not in rows and "Micrograph matching" not in rows
     # Every input's pixel size, each named.
-    psize = "\n".join(text for label, text in particle_rows(summary) if label in ("Coordinate pixel size", ""))
+    psize = "\n".join(
+        text for label, text in particle_rows(summary, Sections()) if label in ("Coordinate pixel size", "")
+    )
     assert "(particles.star)" in psize and "10 Å from rlnTomoTiltSeriesPixelSize x rlnTomoTomogramBinning" in psize
 
 
@@ -291,7 +294,9 @@ def test_two_tilt_series_pixel_sizes_are_both_listed(tmp_path):
         tmp_path / "b.star", labels, [["t2", 9, 2, 3, 1]], optics=[[1, "og", 1.35, 2.7]], optics_labels=optics
     )
     summary = run(tmp_path, [a, b], min_dist=5.0, score="none")
-    psize = "\n".join(text for label, text in particle_rows(summary) if label in ("Coordinate pixel size", ""))
+    psize = "\n".join(
+        text for label, text in particle_rows(summary, Sections()) if label in ("Coordinate pixel size", "")
+    )
     assert "1.971 Å" in psize and "a.star" in psize and "1.35 Å" in psize and "b.star" in psize
 
 
@@ -302,7 +307,7 @@ def test_copicks_star_centring_is_said(tmp_path):
 
     summary = run(tmp_path, [two_frames(tmp_path)[0]], min_dist=5.0)
     summary["copick"] = {"config": "c.json", "pick_sets": 2, "runs": 1, "star_centring": STAR_CENTRING}
-    text = dict(particle_rows(summary))["copick"]
+    text = dict(particle_rows(summary, Sections()))["copick"]
     assert "size / 2 x voxel spacing" in text and "(size / 2 - 1) tilt-series pixels" in text
 
 

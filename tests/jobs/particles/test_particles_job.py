@@ -10,6 +10,7 @@ import starfile
 
 from cryodedup import CryodedupError, ParticleOptions, remove_duplicate_particles
 from cryodedup.cli import EXAMPLES
+from cryodedup.report.sections import Sections
 from cryodedup.report.summary import report_rows
 from fixtures.synthetic import (
     PARTICLE_COLUMNS,
@@ -269,11 +270,13 @@ def test_renumbered_optics_groups_are_said_in_the_summary_and_json(tmp_path):
         "3000 1000 0 0 m.mrc 2 1.0 b1\n",
         "1000 1000 0 0 n.mrc 1 1.0 b2\n",
     ]
-    rows = dict(report_rows(summary)[0])
+    rows = dict(report_rows(summary, Sections())[0])
     assert rows["Optics groups renumbered"].split("\n")[0] == "b.star: 1 -> 2, 2 -> 1"
     # Nothing renumbered: no entry, no row.
     alone = run(tmp_path, [a], force=True)
-    assert "optics_groups_renumbered" not in alone and "Optics groups renumbered" not in dict(report_rows(alone)[0])
+    assert "optics_groups_renumbered" not in alone and "Optics groups renumbered" not in dict(
+        report_rows(alone, Sections())[0]
+    )
 
 
 def test_renumbered_optics_group_without_a_particle_column_is_refused_clearly(tmp_path):

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from cryodedup.algo.particle_names import colliding_rows
-from cryodedup.jobs.particles.job import remove_duplicate_particles
+from cryodedup.jobs.particles.job import remove_duplicate_particles, run
+from cryodedup.jobs.particles.read import Files
 from cryodedup.options import ParticleOptions
 from cryodedup.report.summary import particle_rows
 from helpers import shared_file, write_star
@@ -30,7 +31,8 @@ def test_two_pick_sets_numbered_alike_are_warned_before_extraction(tmp_path):
     a = pick_set(tmp_path / "a.star", [["TS_01", 0, 0, 0, "TS_01/1"], ["TS_01", 500, 0, 0, "TS_01/2"]])
     # Another picker's set, numbered from 1 as well: TS_01/1 is another particle; TS_01/2 is the same one.
     b = pick_set(tmp_path / "b.star", [["TS_01", 0, 900, 0, "TS_01/1"], ["TS_01", 503, 0, 0, "TS_01/2"]])
-    summary = remove_duplicate_particles([a, b], tmp_path / "out", ParticleOptions(min_dist=20))
+    typed = run(Files.of([a, b]), tmp_path / "out", ParticleOptions(min_dist=20)).summary
+    summary = typed.to_json()
     assert summary["kept"] == 3  # TS_01/2 of b is a duplicate of a's and was rejected: no collision left
     names = summary["particle_names"]
     assert (names["names"], names["rows"], names["named"]) == (1, 2, ["TS_01/1"])
@@ -38,7 +40,7 @@ def test_two_pick_sets_numbered_alike_are_warned_before_extraction(tmp_path):
     warned = [w for w in summary["warnings"] if "rlnTomoParticleName" in w]
     assert len(warned) == 1 and "TS_01/1" in warned[0] and "RELION issue 1069" in warned[0]
     assert "writes both particles to one file" in warned[0]
-    assert "Particle names" in dict(particle_rows(summary))
+    assert "Particle names" in dict(particle_rows(summary, typed.sections()))
 
 
 def test_names_of_one_place_or_one_input_are_no_collision(tmp_path):
@@ -89,10 +91,11 @@ def test_after_extraction_the_image_kept_twice_names_the_collision(tmp_path):
     other.write_text("".join(moved))
     # (one translation of every pick: the registration check would refuse the merge; not what this tests)
     options = ParticleOptions(min_dist=10, registration="ignore")
-    summary = remove_duplicate_particles([real, other], tmp_path / "out", options)
+    typed = run(Files.of([real, other]), tmp_path / "out", options).summary
+    summary = typed.to_json()
     same = summary["same_image"]
     assert same["images_kept_twice"] == 1746
     assert "RELION issue 1069" in same["message"] and "refined apart" not in same["message"]
     assert summary["particle_names"]["extracted"] is True and summary["particle_names"]["names"] == 1746
     assert sum("rlnTomoParticleName" in w for w in summary["warnings"]) == 1  # said once, as the image's cause
-    assert "Particle names" not in dict(particle_rows(summary))
+    assert "Particle names" not in dict(particle_rows(summary, typed.sections()))

@@ -10,6 +10,7 @@ from dataclasses import fields
 from pathlib import Path
 
 from cryodedup.jobs.particles.summarise import ParticleSummary, reference_table
+from cryodedup.report.sections import Score
 from helpers import write_star
 
 DOCS = Path(__file__).resolve().parents[3] / "docs" / "reference" / "outputs.md"
@@ -31,7 +32,7 @@ def test_to_json_keeps_the_fields_order_leaves_out_none_and_splices_the_readers_
         particles=3,
         kept=2,
         rejected=1,
-        score={"column": None},
+        score=Score(None, "random (seed 0)"),
         read={"formats": ["star"], "layouts": []},
         duplicate_density={"outliers": []},
         mode="remove entirely",

@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 
 from cryodedup.algo.dedup import DuplicateRule, Ranking, dedup_and_support_masks
 from cryodedup.algo.priority import tied_groups
-from cryodedup.jobs.particles.job import remove_duplicate_particles
+from cryodedup.jobs.particles.job import remove_duplicate_particles, run
+from cryodedup.jobs.particles.read import Files
 from cryodedup.options import ParticleOptions
 from cryodedup.report.summary import particle_rows
 from helpers import write_star
@@ -48,11 +49,12 @@ def source_and_reextraction(tmp_path, n=6, better=()):
 
 def test_merging_a_reextraction_with_its_source_says_input_order_decided(tmp_path):
     source, again = source_and_reextraction(tmp_path)
-    summary = remove_duplicate_particles([source, again], tmp_path / "out", ParticleOptions(min_dist=0))
+    typed = run(Files.of([source, again]), tmp_path / "out", ParticleOptions(min_dist=0)).summary
+    summary = typed.to_json()
     assert [i["kept"] for i in summary["inputs"]] == [6, 0]  # every copy of the second input lost a tie
     ties = summary["score"]["ties"]
     assert ties["groups"] == 6 and ties["decided_by"] == "input order"
-    score_row = dict(particle_rows(summary))["Score"]
+    score_row = dict(particle_rows(summary, typed.sections()))["Score"]
     assert "6 groups tied on the score: decided by input order; --prefer chooses" in score_row
 
 
@@ -66,21 +68,22 @@ def test_only_the_groups_that_tie_are_counted(tmp_path):
 
 def test_no_ties_no_line(tmp_path):
     source, again = source_and_reextraction(tmp_path, better=range(6))
-    summary = remove_duplicate_particles([source, again], tmp_path / "out", ParticleOptions(min_dist=0))
-    assert "ties" not in summary["score"]
-    assert "tied" not in dict(particle_rows(summary))["Score"]
+    typed = run(Files.of([source, again]), tmp_path / "out", ParticleOptions(min_dist=0)).summary
+    assert "ties" not in typed.to_json()["score"]
+    assert "tied" not in dict(particle_rows(typed.to_json(), typed.sections()))["Score"]
 
 
 def test_prefer_over_a_tie_is_not_against_the_score(tmp_path):
     source, again = source_and_reextraction(tmp_path, better=(1,))
     options = ParticleOptions(min_dist=0, prefer=[str(again)])
-    summary = remove_duplicate_particles([source, again], tmp_path / "out", options)
+    typed = run(Files.of([source, again]), tmp_path / "out", options).summary
+    summary = typed.to_json()
     assert [i["kept"] for i in summary["inputs"]] == [0, 6]
     priority = summary["priority"]
     # The five ties were --prefer's to decide; the score would have given none of the six to the source.
     assert (priority["by_priority"], priority["against_score"], priority["tied_on_score"]) == (6, 0, 5)
     assert "ties" not in summary["score"]  # none was left to the input order
-    text = dict(particle_rows(summary))["Priority"]
+    text = dict(particle_rows(summary, typed.sections()))["Priority"]
     assert "0 that the score would have given to another pick; 5 tied on the score" in text
 
 

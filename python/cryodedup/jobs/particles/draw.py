@@ -161,9 +161,15 @@ def write_report(
     from ...report import html_report
 
     document = summary.to_json()
-    rows, highlight = report_rows(document)
+    rows, highlight = report_rows(document, summary.sections())
     warnings = summary.warnings or []
-    kind = "bad" if "bad" in highlight.values() else "warn" if warnings or flagged_checks(document) else "good"
+    kind = (
+        "bad"
+        if "bad" in highlight.values()
+        else "warn"
+        if warnings or flagged_checks(document, summary.sections())
+        else "good"
+    )
     opening = html_report.Opening(summary.verdict or "", kind, warnings)
     title = "cryodedup particles"
     return html_report.write_all(

@@ -142,11 +142,11 @@ def run(
         summary = replace(summary, update=update.round_summary(round_, summary.kept, summary.particles))
     else:
         outputs, write_seconds = _write(particles, decision.keep, halves, options, force, source.outputs())
-    if same_image := (summary.same_image or {}).get("message"):
-        warn(same_image)
+    if summary.same_image is not None and summary.same_image.message is not None:
+        warn(summary.same_image.message)
     names = summary.particle_names
-    if names and not names["extracted"]:  # (before extraction: what RELION will do with them)
-        warn(names["message"])
+    if names is not None and not names.extracted:  # (before extraction: what RELION will do with them)
+        warn(names.message)
     used = distances_used(particles, options)
     summary = replace(
         summary,

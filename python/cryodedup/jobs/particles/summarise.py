@@ -10,23 +10,39 @@ import numpy as np
 from ...algo.audit import (
     duplicate_criterion,
     halfset_audit,
-    halfsets_report,
+    halfset_sizes,
+    most_kept_on_a_micrograph,
     symmetry_copies,
 )
 from ...algo.consensus import consensus_report
 from ...algo.density import duplicate_density
-from ...algo.filaments import filament_summary
+from ...algo.filaments import RULES, tube_count
 from ...algo.normalisation import normalisation
-from ...algo.particle_names import collision_cause, name_collisions
+from ...algo.particle_names import Collisions, collision_cause, name_collisions
 from ...algo.priority import (
-    Ties,
+    PriorityCounts,
     count_without_score,
-    priority_summary,
+    priority_names,
+    removed_per_level,
 )
-from ...algo.same_image import same_image_pairs, same_image_summary
+from ...algo.same_image import kept_twice, rows_rejected_as_a_kept_image, same_image_pairs
 from ...labels import counted
 from ...options import ParticleOptions
 from ...particle_set import ParticleSet
+from ...report.sections import (
+    SECTIONS,
+    Filaments,
+    HalfsetsByMicrograph,
+    MovedInputs,
+    NameCollisions,
+    Priority,
+    SameImage,
+    Score,
+    Section,
+    Sections,
+    SymmetryCopies,
+    UpdateRound,
+)
 from ..species import species_distances, species_distances_z, species_summary
 from .decide import Decision, input_voters, ranking_scores, ties_of
 from .read import raw_picker_scores
@@ -78,8 +94,8 @@ class ParticleSummary:
         metadata=_doc("the pixel sizes used: per input and optics group, the value and its source", always=True),
     )
     shift: Any = field(default=None, metadata=_doc("the shift subtracted from the coordinates", always=True))
-    score: dict[str, Any] = field(
-        default_factory=dict,
+    score: Score | None = field(
+        default=None,
         metadata=_doc(
             "the ranking: `column`, `order`; `normalized` (`--score-normalize`), `scale`, `without_score`, `ties`",
             always=True,
@@ -88,7 +104,7 @@ class ParticleSummary:
     read: Mapping[str, Any] = field(
         default_factory=dict, metadata=_doc("what the readers found (keys of their own, at this place of the document)")
     )
-    priority: dict[str, Any] | None = field(
+    priority: Priority | None = field(
         default=None, metadata=_doc("`--prefer`: the order of the inputs, and the groups each decided")
     )
     species: dict[str, Any] | None = field(
@@ -97,21 +113,21 @@ class ParticleSummary:
     duplicate_density: dict[str, Any] | None = field(
         default=None, metadata=_doc("micrographs with too many duplicates", always=True)
     )
-    filaments: dict[str, Any] | None = field(default=None, metadata=_doc("tubes and segments (`--filament-mode`)"))
+    filaments: Filaments | None = field(default=None, metadata=_doc("tubes and segments (`--filament-mode`)"))
     halfset_audit: dict[str, Any] | None = field(
         default=None, metadata=_doc("duplicate pairs across the half-sets (`--audit`, half-sets read)")
     )
-    halfsets: dict[str, Any] | None = field(
+    halfsets: HalfsetsByMicrograph | None = field(
         default=None, metadata=_doc("the half-sets reassigned by micrograph (`--halfsets micrograph`)")
     )
     orientations: str | None = field(default=None, metadata=_doc("the orientation rule (`--max-angle`, `--sym`)"))
-    same_image: dict[str, Any] | None = field(
+    same_image: SameImage | None = field(
         default=None, metadata=_doc("one particle image in several rows (`--same-image`)")
     )
-    particle_names: dict[str, Any] | None = field(
+    particle_names: NameCollisions | None = field(
         default=None, metadata=_doc("particle names kept for different particles of different inputs")
     )
-    symmetry_expansion: dict[str, Any] | None = field(default=None, metadata=_doc("symmetry-expanded copies kept"))
+    symmetry_expansion: SymmetryCopies | None = field(default=None, metadata=_doc("symmetry-expanded copies kept"))
     consensus: dict[str, Any] | None = field(
         default=None,
         metadata=_doc(
@@ -128,14 +144,14 @@ class ParticleSummary:
             "Jaccard index of one-to-one matches)"
         ),
     )
-    transforms: list[dict[str, str]] | None = field(
+    transforms: MovedInputs | None = field(
         default=None,
         metadata=_doc(
             "each input `--transform` moved: `input`, `transform` and `written`, what its rows in the outputs hold "
             "(the moved coordinates where one file combines the inputs; as read in per-input outputs)"
         ),
     )
-    update: dict[str, Any] | None = field(
+    update: UpdateRound | None = field(
         default=None,
         metadata=_doc(
             "`--update`: the `round`, the `running_file` and its `running_kept`, the `kept_before`, the new particles "
@@ -170,8 +186,13 @@ class ParticleSummary:
             if f.name == "read":
                 document.update(value)
             elif value is not None or f.metadata["always"]:
-                document[f.name] = value
+                document[f.name] = value.to_json() if isinstance(value, Section) else value
         return document
+
+    def sections(self) -> Sections:
+        """The typed sections this summary holds (:data:`~cryodedup.report.sections.SECTIONS`), for the report."""
+        held = (getattr(self, kind.key) for kind in SECTIONS)
+        return Sections(tuple(section for section in held if section is not None))
 
 
 def reference_table() -> str:
@@ -181,16 +202,6 @@ def reference_table() -> str:
         key = "(the readers' keys)" if f.name == "read" else f"`{f.name}`"
         rows.append(f"| {key} | {f.metadata['doc']} |")
     return "\n".join(rows) + "\n"
-
-
-def ties_summary(ties: Ties) -> dict:
-    """The summary's ``score.ties``: the groups the inputs' order decided, and what decides them instead."""
-    return {
-        "groups": ties.by_input_order,
-        "decided_by": "input order",
-        "message": f"{counted(ties.by_input_order, 'group')} tied on the score: decided by input order; "
-        "--prefer chooses",
-    }
 
 
 def summarize(
@@ -204,18 +215,11 @@ def summarize(
     counts = particles.counts()
     kept = particles.counts(decision.keep)
     n_kept = int(np.count_nonzero(decision.keep))
-    score = _score_summary(particles, options, decision.levels)
     ties = ties_of(particles, decision)
-    if ties.by_input_order:
-        score["ties"] = ties_summary(ties)
+    score = _score_summary(particles, options, decision.levels, ties.by_input_order)
     priority = None
     if decision.levels is not None and decision.preference is not None:
-        n_inputs = len(particles.inputs)
-        removed = (
-            np.bincount(particles.input_of[~decision.keep], minlength=n_inputs) if options.remove_entirely else None
-        )
-        scored = ranking_scores(particles, decision)[0] is not None
-        priority = priority_summary(decision.preference, n_inputs, decision.priority, removed, scored, ties.by_priority)
+        priority = _priority(particles, decision, options, ties.by_priority)
     consensus = None
     if decision.confirmed_by is not None:
         consensus = consensus_report(
@@ -253,30 +257,65 @@ def summarize(
         ),
         filaments=None
         if particles.tubes is None
-        else filament_summary(particles.tube_column or "", particles.tubes, options.filament_mode),
+        else Filaments(
+            particles.tube_column or "",
+            tube_count(particles.tubes),
+            options.filament_mode,
+            RULES[options.filament_mode],
+        ),
         **_audits(particles, decision, options, halves),
         consensus=consensus,
     )
 
 
-def _score_summary(particles: ParticleSet, options: ParticleOptions, levels: np.ndarray | None) -> dict[str, Any]:
-    """The summary's ``score``: the column and order the rows were ranked by, and how the scores were compared."""
+def _priority(particles: ParticleSet, decision: Decision, options: ParticleOptions, tied: int) -> Priority:
+    """The summary's ``priority``: the inputs' order (``--prefer``) and the groups each level decided.
+
+    ``tied``: the groups priority decided between rows tied on the score (:func:`ties_of`).
+    """
+    assert decision.preference is not None, "called for a run with --prefer"
+    n_inputs = len(particles.inputs)
+    names = priority_names(decision.preference, n_inputs)
+    inputs = tuple(particles.inputs)
+    if options.remove_entirely:
+        removed = np.bincount(particles.input_of[~decision.keep], minlength=n_inputs)
+        return Priority(
+            tuple(names), inputs, removed=tuple(zip(names, removed_per_level(decision.preference, n_inputs, removed)))
+        )
+    counts = decision.priority or PriorityCounts(0, [], 0)
+    scored = ranking_scores(particles, decision)[0] is not None
+    return Priority(
+        tuple(names),
+        inputs,
+        groups=int(counts.groups),
+        by_priority=int(sum(counts.by_priority)),
+        won_by=tuple((names[level], int(n)) for level, n in enumerate(counts.by_priority) if n),
+        against_score=int(counts.against_score) if scored else None,
+        tied_on_score=int(tied),
+    )
+
+
+def _score_summary(
+    particles: ParticleSet, options: ParticleOptions, levels: np.ndarray | None, ties_by_input_order: int
+) -> Score:
+    """The summary's ``score``: the column and order the rows were ranked by, and how the scores were compared.
+
+    ``ties_by_input_order``: the groups tied on the score that the inputs' order decided (:func:`ties_of`).
+    """
     score_label = particles.score_label
-    score: dict[str, Any] = {
-        "column": score_label,
-        "order": ("max" if particles.higher_is_better else "min") if score_label else f"random (seed {options.seed})",
-    }
     normalized = normalisation(options.score_normalize).summary
-    if score_label and normalized:
-        score["normalized"] = normalized
-    if raw_picker_scores(particles, options, levels):
-        score["scale"] = "compared as read across inputs, though the inputs' scores are on different scales"
-    if without := count_without_score(particles.scores):
-        score["without_score"] = without
-    return score
+    scale = "compared as read across inputs, though the inputs' scores are on different scales"
+    return Score(
+        column=score_label,
+        order=("max" if particles.higher_is_better else "min") if score_label else f"random (seed {options.seed})",
+        normalized=normalized if score_label and normalized else None,
+        scale=scale if raw_picker_scores(particles, options, levels) else None,
+        without_score=int(count_without_score(particles.scores)),
+        ties_by_input_order=int(ties_by_input_order),
+    )
 
 
-def _name_collisions(particles: ParticleSet, keep: np.ndarray) -> tuple[dict, np.ndarray] | None:
+def _name_collisions(particles: ParticleSet, keep: np.ndarray) -> Collisions | None:
     """The particle names kept for different particles of different inputs (issue 54, section 4), and their rows."""
     if particles.particle_names is None:
         return None
@@ -320,22 +359,60 @@ def _audits(
             "nothing to audit",
         }
     if halves is not None:
-        audits["halfsets"] = halfsets_report(particles, decision.keep, halves)
+        audits["halfsets"] = _halfsets(particles, decision.keep, halves)
     if options.max_angle is not None:
         audits["orientations"] = (
             f"duplicates only within {options.max_angle:g}° ({particles.pose_label}, symmetry {options.sym.upper()})"
         )
     collisions = _name_collisions(particles, decision.keep)
-    cause = None if collisions is None else (collisions[1], collision_cause(collisions[0]))
-    if particles.images is not None:
-        audits["same_image"] = same_image_summary(
-            particles.images, particles.groups, particles.centres, decision.keep, options.same_image, cause
-        )
+    column = "" if particles.particle_names is None else particles.particle_names.label
+    cause = None if collisions is None else (collisions.rows, collision_cause(column))
+    same_image = None if particles.images is None else _same_image(particles, decision.keep, options.same_image, cause)
+    if same_image is not None:
+        audits["same_image"] = same_image
     if collisions is not None:  # (after extraction: the cause of an image kept twice, said there)
-        audits["particle_names"] = {**collisions[0], "extracted": "cause" in audits.get("same_image", {})}
+        extracted = same_image is not None and same_image.cause is not None
+        audits["particle_names"] = NameCollisions(
+            column,
+            collisions.names,
+            int(collisions.rows.size),
+            tuple(collisions.named),
+            tuple(collisions.example_inputs),
+            extracted,
+        )
     if particles.sources is not None:
-        audits["symmetry_expansion"] = symmetry_copies(particles.sources, particles.sources_label, decision.keep)
+        sources, by_copies_kept = symmetry_copies(particles.sources, decision.keep)
+        audits["symmetry_expansion"] = SymmetryCopies(
+            particles.sources_label, sources, int(particles.sources.size), by_copies_kept
+        )
     return audits
+
+
+def _halfsets(particles: ParticleSet, keep: np.ndarray, halves: np.ndarray) -> HalfsetsByMicrograph:
+    """The summary's ``halfsets``: what ``--halfsets micrograph`` did."""
+    assert particles.halfsets is not None, "--halfsets micrograph is refused without half-sets"
+    small, large = halfset_sizes(halves, keep)
+    largest = most_kept_on_a_micrograph(particles.groups, keep)
+    return HalfsetsByMicrograph(particles.halfsets.label, (small, large), largest, particles.halfsets.texts)
+
+
+def _same_image(particles: ParticleSet, keep: np.ndarray, mode: str, cause: tuple[np.ndarray, str] | None) -> SameImage:
+    """The summary's ``same_image``: the images kept twice (``cause``: rows and what made them, where known)."""
+    images = particles.images
+    assert images is not None, "called for a set whose images were read"
+    found = kept_twice(images, particles.groups, particles.centres, keep, None if cause is None else cause[0])
+    rejected = (
+        rows_rejected_as_a_kept_image(images, particles.groups, particles.centres, keep) if mode == "reject" else None
+    )
+    return SameImage(
+        column=images.label,
+        mode=mode,
+        images_kept_twice=found.images,
+        rows_kept_twice=found.rows,
+        rows_rejected=rejected,
+        named=tuple(found.named),
+        cause=cause[1] if cause is not None and found.among else None,
+    )
 
 
 def timings(particles: ParticleSet, read: float, decide: float, write: float) -> dict:
@@ -359,7 +436,7 @@ def verdict_of(summary: ParticleSummary) -> str:
     rejected = f"{summary.rejected:,} rejected" if asked_consensus else counted(summary.rejected, "duplicate")
     head = f"Kept {summary.kept:,} of {summary.particles:,} ({rejected}) -> {_kept_where(summary)}"
     document = summary.to_json()
-    return with_checks(head, [*map(gist, summary.warnings or []), *flagged_checks(document)])
+    return with_checks(head, [*map(gist, summary.warnings or []), *flagged_checks(document, summary.sections())])
 
 
 def _kept_where(summary: ParticleSummary) -> str:

@@ -35,6 +35,7 @@ from ...formats.sniff import is_copick_config, is_cryosparc, is_dynamo_table, is
 from ...options import ParticleOptions
 from ...outputs import AtomicOutputs, StrPath, hold_folder, output_batch, put_in_place, write_error
 from ...particle_set import Log, ParticleSet
+from ...report.sections import UpdateRound
 from ..store_db import StoreError, file_digest, sha256_bytes
 from .decide import Decision, decide, duplicate_rule
 from .read import Files, Source
@@ -546,7 +547,7 @@ def _cs_change(round_: Round, writer: CsWriter, keep: np.ndarray) -> RunningChan
             os.unlink(path)
 
 
-def round_summary(round_: Round, kept: int, particles: int) -> dict[str, Any]:
+def round_summary(round_: Round, kept: int, particles: int) -> UpdateRound:
     """The summary's ``update``: the round, the running kept set, and what the kept particles decided."""
     store = round_.store
     before = store.kept - kept
@@ -556,14 +557,14 @@ def round_summary(round_: Round, kept: int, particles: int) -> dict[str, Any]:
         f"{store.kept:,} ({before:,} before)\n{round_.rejected_by_kept:,} rejected as within the distance of a "
         f"particle kept before (never revoked), {won:,} of them ranked above it"
     )
-    return {
-        "round": round_.number,
-        "running_file": str(store.running_path),
-        "store": str(store.folder),
-        "kept_before": before,
-        "kept_before_on_these_micrographs": round_.kept_before_here,
-        "running_kept": store.kept,
-        "rejected_by_kept": round_.rejected_by_kept,
-        "would_have_won": won,
-        "message": message,
-    }
+    return UpdateRound(
+        round=round_.number,
+        running_file=str(store.running_path),
+        store=str(store.folder),
+        kept_before=before,
+        kept_before_on_these_micrographs=round_.kept_before_here,
+        running_kept=store.kept,
+        rejected_by_kept=round_.rejected_by_kept,
+        would_have_won=won,
+        message=message,
+    )

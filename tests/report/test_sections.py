@@ -1,0 +1,272 @@
+"""The summary's typed sections: the registry's invariants, each section's document piece, and the report
+reading them by type (issue 66, item 1)."""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+import cryodedup.report.summary as summary_module
+from cryodedup.algo.filaments import RULES
+from cryodedup.cli import main
+from cryodedup.jobs.particles.summarise import ParticleSummary
+from cryodedup.report import analysis_rows, sections
+from cryodedup.report.sections import (
+    SECTIONS,
+    Filaments,
+    HalfsetsByMicrograph,
+    MovedInput,
+    MovedInputs,
+    NameCollisions,
+    Priority,
+    SameImage,
+    Score,
+    Section,
+    Sections,
+    SymmetryCopies,
+    UpdateRound,
+)
+from cryodedup.report.summary import particle_rows
+from helpers import write_star
+
+
+def test_every_registered_section_is_a_frozen_dataclass_held_by_the_summary_field_of_its_key():
+    keys = [kind.key for kind in SECTIONS]
+    assert len(set(keys)) == len(keys)
+    summary_fields = {f.name: f for f in dataclasses.fields(ParticleSummary)}
+    for kind in SECTIONS:
+        assert issubclass(kind, Section) and dataclasses.is_dataclass(kind)
+        assert kind.__dataclass_params__.frozen, kind  # type: ignore[attr-defined]
+        assert kind.key in summary_fields, f"{kind.__name__}: no summary field {kind.key!r}"
+        held = summary_fields[kind.key]
+        assert held.default is None and kind.__name__ in str(held.type), f"{kind.key}: typed {held.type}"
+
+
+def test_the_report_reads_no_string_key_of_a_section():
+    """The rows of a converted analysis come from its section, never from the document by key."""
+    section_keys = {kind.key for kind in SECTIONS}
+    for module in (summary_module, analysis_rows):
+        tree = ast.parse(Path(module.__file__ or "").read_text())
+        read = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant):
+                read.add(node.slice.value)
+            elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "get":
+                read.update(a.value for a in node.args[:1] if isinstance(a, ast.Constant))
+        assert not read & section_keys, f"{module.__name__} reads {sorted(read & section_keys)}"
+
+
+UPDATE = UpdateRound(
+    round=2,
+    running_file="out/particles_kept.star",
+    store="out/.cryodedup",
+    kept_before=10,
+    kept_before_on_these_micrographs=4,
+    running_kept=15,
+    rejected_by_kept=3,
+    would_have_won=1,
+    message="round 2: ...",
+)
+
+
+def test_each_section_gives_the_document_piece_main_printed():
+    # The pieces as the dicts of main (before the sections) printed them, written out by hand.
+    tubes = Filaments("rlnHelicalTubeID", 3, "tube", RULES["tube"])
+    assert json.dumps(tubes.to_json()) == json.dumps(
+        {"column": "rlnHelicalTubeID", "tubes": 3, "mode": "tube", "rule": RULES["tube"]}
+    )
+    moved = MovedInputs((MovedInput("b.star", "shift:1,2", "nothing written"),))
+    assert moved.to_json() == [{"input": "b.star", "transform": "shift:1,2", "written": "nothing written"}]
+    assert list(UPDATE.to_json()) == [
+        "round",
+        "running_file",
+        "store",
+        "kept_before",
+        "kept_before_on_these_micrographs",
+        "running_kept",
+        "rejected_by_kept",
+        "would_have_won",
+        "message",
+    ]
+    document = ParticleSummary(update=UPDATE, filaments=tubes, transforms=moved).to_json()
+    assert document["update"]["running_kept"] == 15 and document["transforms"][0]["input"] == "b.star"
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        UPDATE.round = 3  # type: ignore[misc]
+
+
+def test_the_same_image_section_says_what_mains_dict_said():
+    # Nothing kept twice, --same-image warn: four keys, no row.
+    none = SameImage("rlnImageName", "warn")
+    assert none.to_json() == {"column": "rlnImageName", "mode": "warn", "images_kept_twice": 0, "rows": 0}
+    assert none.message is None and none.rows("micrograph") == []
+    # Two images kept twice, one named: the message as main's algo.same_image worded it.
+    twice = SameImage("rlnImageName", "warn", 2, 4, named=("1@a.mrcs",))
+    message = (
+        "2 images kept twice (4 rows of one rlnImageName at different centres, as joined selections refined apart "
+        "leave them): 1@a.mrcs and 1 more; --same-image reject keeps the best of each"
+    )
+    assert json.dumps(twice.to_json()) == json.dumps(
+        {
+            "column": "rlnImageName",
+            "mode": "warn",
+            "images_kept_twice": 2,
+            "rows": 4,
+            "named": ["1@a.mrcs"],
+            "message": message,
+        }
+    )
+    assert twice.rows("micrograph") == [("Same image twice", message)]
+    # A cause known (colliding particle names): said in the message, and as its own key before it.
+    caused = SameImage("rlnImageName", "warn", 1, 2, named=("1@a.mrcs",), cause="names collide")
+    assert list(caused.to_json())[-2:] == ["cause", "message"]
+    assert caused.message == (
+        "1 image kept twice (2 rows of one rlnImageName at different centres, names collide): 1@a.mrcs; "
+        "--same-image reject keeps the best of each"
+    )
+    # --same-image reject: the rows it removed, after the rows.
+    rejected = SameImage("rlnImageName", "reject", rows_rejected=1)
+    assert list(rejected.to_json()) == ["column", "mode", "images_kept_twice", "rows", "rows_rejected"]
+    assert rejected.rows("micrograph")[0][1].startswith("1 row rejected as the same rlnImageName as a kept row")
+
+
+def test_the_half_sets_and_symmetry_copies_say_what_mains_dicts_said():
+    halves = HalfsetsByMicrograph("rlnRandomSubset", (120, 118), 31, ("1", "2"))
+    message = (
+        "rlnRandomSubset of the kept particles reassigned per micrograph: 120 in half 1, 118 in half 2 "
+        "(no micrograph split; the largest holds 31)"
+    )
+    assert json.dumps(halves.to_json()) == json.dumps(
+        {
+            "column": "rlnRandomSubset",
+            "rule": "micrograph",
+            "sizes": [120, 118],
+            "largest_micrograph": 31,
+            "message": message,
+        }
+    )
+    assert halves.rows("micrograph") == [("Half-sets", message)]
+    copies = SymmetryCopies("rlnImageName", 100, 400, ((1, 1_200), (4, 3)))  # (not a real run: the thousands said)
+    assert json.dumps(copies.to_json()) == json.dumps(
+        {"column": "rlnImageName", "sources": 100, "copies_in": 400, "sources_by_copies_kept": {"1": 1200, "4": 3}}
+    )
+    assert copies.to_json()["sources_by_copies_kept"] == {1: 1200, 4: 3}  # (int keys, as the API gave them)
+    assert copies.rows("micrograph") == [
+        ("Symmetry copies", "400 copies of 100 particles; 1,200 with 1 kept, 3 with 4 kept")
+    ]
+
+
+def test_the_name_collisions_say_what_mains_dict_said():
+    found = NameCollisions("rlnTomoParticleName", 7, 14, ("TS_01/1", "TS_01/2"), ("a.star", "b.star"), False)
+    message = (
+        "7 rlnTomoParticleName values kept for different particles of different inputs (TS_01/1, TS_01/2 and 5 more; "
+        "e.g. in a.star and b.star): RELION's extraction names each subtomogram's files by it and writes both "
+        "particles to one file (RELION issue 1069); renumber one input's rlnTomoParticleName before extracting the "
+        "joined set"
+    )
+    assert list(found.to_json()) == ["column", "names", "rows", "named", "example_inputs", "message", "extracted"]
+    assert found.to_json()["rows"] == 14 and found.to_json()["message"] == message
+    assert found.rows("tomogram") == [("Particle names", message)]
+    assert dataclasses.replace(found, extracted=True).rows("tomogram") == []  # (the image kept twice says it)
+
+
+def test_the_priority_says_what_mains_dict_and_row_said():
+    inputs = ("x/a.star", "x/b.star", "x/c.star")
+    decided = Priority(
+        ("x/b.star", "the other inputs"), inputs, None, 5, 3, (("x/b.star", 2), ("the other inputs", 1)), 1
+    )
+    assert json.dumps(decided.to_json()) == json.dumps(
+        {
+            "order": ["x/b.star", "the other inputs"],
+            "groups": 5,
+            "by_priority": 3,
+            "by_score": 2,
+            "won_by": {"x/b.star": 2, "the other inputs": 1},
+            "against_score": 1,
+        }
+    )
+    # Each input by its label (a.star, b.star: the common folder dropped), a name no input is as it is.
+    assert decided.rows("micrograph") == [
+        (
+            "Priority",
+            "b.star > the other inputs\n5 groups of duplicates: 3 decided by priority (2 by b.star, 1 by the other "
+            "inputs; 1 that the score would have given to another pick), 2 by score",
+        )
+    ]
+    entirely = Priority(("x/b.star", "the other inputs"), inputs, (("x/b.star", 4), ("the other inputs", 1_500)))
+    assert entirely.to_json() == {
+        "order": ["x/b.star", "the other inputs"],
+        "applied": False,
+        "removed": {"x/b.star": 4, "the other inputs": 1500},
+    }
+    assert entirely.rows("micrograph")[0][1].endswith(
+        "preferred or not (removed: 4 of b.star, 1,500 of the other inputs)"
+    )
+
+
+def test_the_score_says_what_mains_dict_and_row_said():
+    plain = Score("rlnAutopickFigureOfMerit", "max")
+    assert plain.to_json() == {"column": "rlnAutopickFigureOfMerit", "order": "max"}
+    assert plain.rows("micrograph") == [("Score", "rlnAutopickFigureOfMerit (max first)")]
+    tied = Score(None, "random (seed 0)", without_score=1_234, ties_by_input_order=1)
+    assert list(tied.to_json()) == ["column", "order", "without_score", "ties"]
+    assert tied.to_json()["ties"] == {
+        "groups": 1,
+        "decided_by": "input order",
+        "message": "1 group tied on the score: decided by input order; --prefer chooses",
+    }
+    assert tied.rows("micrograph") == [
+        (
+            "Score",
+            "random (seed 0)\n1,234 picks without a score: ranked last\n"
+            "1 group tied on the score: decided by input order; --prefer chooses",
+        )
+    ]
+
+
+def test_the_summary_hands_its_sections_to_the_report_found_by_type():
+    summary = ParticleSummary(update=UPDATE, filaments=Filaments("tube", 1, "segment", "a rule"))
+    held = summary.sections()
+    assert held.of(UpdateRound) is UPDATE and held.of(MovedInputs) is None
+    assert held.rows(Filaments) == [("Filaments", "1 tube (tube), mode segment: a rule")]
+    assert held.rows(MovedInputs) == []
+
+
+class _Toy(Section):
+    """A toy section: what a new analysis adds (its key is no summary field: the registry is not touched)."""
+
+    key = "toy"
+
+    def rows(self, unit: str) -> list[tuple[str, str]]:
+        return [("Toy", f"one {unit}")]
+
+
+def test_a_new_section_is_found_by_its_type_and_says_its_unit():
+    toy = _Toy()
+    held = Sections((toy, UPDATE))
+    assert held.of(_Toy) is toy and held.rows(_Toy, "tomogram") == [("Toy", "one tomogram")]
+    assert held.of(Filaments) is None
+    assert sections.__all__ == sorted(sections.__all__, key=lambda n: (not n.isupper(), n))
+
+
+HELICAL = ["rlnCoordinateX", "rlnCoordinateY", "rlnMicrographName", "rlnAutopickFigureOfMerit", "rlnHelicalTubeID"]
+
+
+def test_a_filament_run_says_its_tubes_from_the_section_and_prints_the_same_document(tmp_path):
+    # Two tubes on one micrograph, 3 segments each, 100 Å apart: both kept, the row counts 2 tubes.
+    rows = [[100.0 + 20 * k, 100.0 + 100 * t, "m.mrc", 1.0, float(t + 1)] for t in range(2) for k in range(3)]
+    path = write_star(tmp_path / "p.star", HELICAL, rows)
+    args = ["particles", str(path), "--min-dist", "30", "--mic-psize", "1", "--filament-mode", "tube"]
+    result = CliRunner().invoke(main, [*args, "-o", str(tmp_path / "out"), "--json"])
+    assert result.exit_code == 0, result.output
+    assert "2 tubes (rlnHelicalTubeID), mode tube" in result.output  # (the terminal's table: the section's row)
+    document = json.loads(result.output[result.output.index("\n{") :])
+    assert document["filaments"] == {"column": "rlnHelicalTubeID", "tubes": 2, "mode": "tube", "rule": RULES["tube"]}
+    # The document alone no longer carries the rows: they come from the section.
+    assert "Filaments" not in dict(particle_rows(document, Sections()))
+    held = Sections((Filaments("rlnHelicalTubeID", 2, "tube", RULES["tube"]),))
+    assert dict(particle_rows(document, held))["Filaments"].startswith("2 tubes (rlnHelicalTubeID), mode tube: ")
