@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from pathlib import Path
+from types import SimpleNamespace
 
 import click
 import pytest
@@ -89,12 +90,21 @@ def test_the_particle_command_builds_the_options_of_the_api(tmp_path, monkeypatc
     # Every option given on the command line reaches the job's options under its field.
     seen = {}
 
-    def job(inputs, outdir, options, force, log):
-        seen["options"] = options
-        return {"verdict": "", "outputs": {}, "inputs": []}
+    class _Summary:  # (what the command reads of the job's typed summary)
+        micrograph_images = None
 
-    monkeypatch.setattr("cryodedup.jobs.particles.job.remove_duplicate_particles", job)
-    monkeypatch.setattr("cryodedup.cli.particle_rows", lambda summary: [])
+        def to_json(self):
+            return {"verdict": "", "outputs": {}, "inputs": []}
+
+        def sections(self):
+            return None
+
+    def job(files, outdir, options, force, log):
+        seen["options"] = options
+        return SimpleNamespace(summary=_Summary())
+
+    monkeypatch.setattr("cryodedup.jobs.particles.job.run", job)
+    monkeypatch.setattr("cryodedup.cli.particle_rows", lambda summary, sections: [])
     args = ["particles", "in.star", "-o", str(tmp_path), "--min-dist", "33", "--score-order", "min", "--seed", "9"]
     args += ["--max-angle", "12", "--sym", "C3", "--plot-mics", "5", "--project-dir", str(tmp_path), "--quiet"]
     from click.testing import CliRunner

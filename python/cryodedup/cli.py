@@ -311,12 +311,12 @@ def run_particle_job(
 
     from .jobs.particles.job import run
     from .jobs.particles.read import Files
+    from .outputs import all_outputs_at_once
 
-    typed = run_job(  # (the summary alone: the rows read and the decision are let go)
-        lambda: report.holding_warnings(
-            lambda: run(Files.of(inputs), outdir, options, force=force, log=report.log).summary
-        )
-    )
+    # (the summary alone: the rows read and the decision are let go; the outputs, the folder's lock and
+    # a killed run's leftovers handled as remove_duplicate_particles handles them)
+    summarised = all_outputs_at_once(lambda: run(Files.of(inputs), outdir, options, force=force, log=report.log))
+    typed = run_job(lambda: report.holding_warnings(lambda: summarised().summary))
     if images_note and typed.micrograph_images:
         typed = replace(typed, micrograph_images=images_note)
     summary = typed.to_json()
