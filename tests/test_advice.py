@@ -75,8 +75,14 @@ def _command_flags() -> set[str]:
             walk(sub)
 
     walk(main)
-    from cryodedup.copick_command import comparepicks, dedup
+    try:
+        from cryodedup.copick_command import comparepicks, dedup
+    except ModuleNotFoundError:  # (no copick, as `pip install .[test]` leaves it: the commands' declarations)
+        from cryodedup.commands import COPICK_COMPARE, COPICK_DEDUP
 
+        for command in (COPICK_DEDUP, COPICK_COMPARE):
+            flags.update(f for flag in command.options for f in flag.flags if f.startswith("--"))
+        return flags | {"--config", "--debug"}  # (copick's own, added by its add_config_option and add_debug_option)
     walk(dedup)
     walk(comparepicks)
     return flags
