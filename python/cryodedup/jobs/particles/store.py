@@ -479,15 +479,8 @@ class KeptStore:
                 f"{self.running_path}: {why}: changed since the last --update round, so rows cannot be appended to "
                 "it; --update --repair writes it again from the store, or --update --force starts anew"
             )
-        written = []
         try:
-            query = "SELECT name, size, sha256, data FROM files WHERE round = ? ORDER BY name"
-            for name, size, sha, blob in self.db.execute(query, (self.round,)).fetchall():
-                path = self.outdir / name
-                if not same_file(path, size, sha):
-                    _refuse_folder(path)
-                    place_file(path, unpack(blob, size, sha, name))
-                    written.append(name)
+            written = [name for name, _ in self._write_stored_files("round = ?", (self.round,))]
             if self.running.problem(self.running_path) is not None:
                 _refuse_folder(self.running_path)
                 change, source = self._stored_change(self.round)
@@ -508,19 +501,9 @@ class KeptStore:
         wrong) of each file written again; a file as the store records it is not touched.
         """
         assert self.db is not None and self.running is not None
-        written = []
         try:
             quick_check(self.db)
-            query = "SELECT round, name, size, sha256 FROM files ORDER BY round, name"
-            for round_, name, size, sha in self.db.execute(query).fetchall():
-                path = self.outdir / name
-                if not same_file(path, size, sha):
-                    _refuse_folder(path)
-                    blob = self.db.execute(
-                        "SELECT data FROM files WHERE round = ? AND name = ?", (round_, name)
-                    ).fetchone()[0]
-                    written.append((name, "missing" if not os.path.lexists(path) else "stale"))
-                    place_file(path, unpack(blob, size, sha, name))
+            written = self._write_stored_files("1", ())
             # (the store keeps the running file's size and the digests of its ends, not of its middle: it is
             # written from the store and compared whole)
             _refuse_folder(self.running_path)
@@ -535,6 +518,25 @@ class KeptStore:
             raise self.damaged(f"{self.running_path.name} written again from the store: {why}")
         if not self.last_placed:
             self.mark_placed()
+        return written
+
+    def _write_stored_files(self, rounds: str, arguments: tuple) -> list[tuple[str, str]]:
+        """The round files of ``rounds`` (an SQL condition) written from the store where missing or different.
+
+        Returns (name in the output folder, ``missing`` or ``stale``) of each; a file's data is
+        read from the store only when it is written.
+        """
+        assert self.db is not None
+        written = []
+        query = f"SELECT round, name, size, sha256 FROM files WHERE {rounds} ORDER BY round, name"
+        for round_, name, size, sha in self.db.execute(query, arguments).fetchall():
+            path = self.outdir / name
+            if same_file(path, size, sha):
+                continue
+            _refuse_folder(path)
+            (blob,) = self.db.execute("SELECT data FROM files WHERE round = ? AND name = ?", (round_, name)).fetchone()
+            written.append((name, "stale" if os.path.lexists(path) else "missing"))
+            place_file(path, unpack(blob, size, sha, name))
         return written
 
     def _running_changed(self) -> str | None:
