@@ -19,8 +19,9 @@ for byte; the same batch given again adds no round (``update.py``).
 What a round checks: SQLite's ``quick_check`` of the small tables (every table while the
 store is small), a CRC-32 in each micrograph's and kept row it reads (and that a micrograph's
 rows are all there), the running file's size, its last change's bytes and its header against
-the store. A running file changed by hand is refused in one line, as is a damaged store: both
-name ``--update --force``.
+the store, and its middle by its stamp as the last round left it (``meta``'s ``running_stamp``;
+a file of another stamp is compared whole with the store's rounds). A running file changed by
+hand is refused in one line, as is a damaged store: both name ``--update --force``.
 """
 
 from __future__ import annotations
