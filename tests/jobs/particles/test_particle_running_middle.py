@@ -24,6 +24,7 @@ from update_batches import MIN_DIST, make_cs_batch, run_round, three_batches
 
 from cryodedup.cli import main
 from cryodedup.errors import CryodedupError
+from cryodedup.jobs.particles import store as store_module
 
 
 def cs_batches(folder: Path) -> list[Path]:
@@ -135,4 +136,23 @@ def test_a_store_without_the_stamp_compares_the_file_whole(tmp_path: Path) -> No
         run_round([batches[2]], out)
     shutil.copy(tmp_path / "kept", out / "particles_kept.star")  # (the bytes as the rounds wrote them: they go on)
     run_round([batches[2]], out)
+    assert outputs(out) == outputs(tmp_path / "uninterrupted")
+
+
+@pytest.mark.parametrize("kind", list(KINDS))
+def test_an_ordinary_round_does_not_read_the_running_file_whole(
+    tmp_path: Path, kind: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The check is cheap: rounds of an untouched series never write the file aside from the store to compare it."""
+    make, _ = KINDS[kind]
+    batches = make(tmp_path)
+    series(tmp_path / "uninterrupted", batches)
+    out = tmp_path / "out"
+    series(out, batches[:1])
+
+    def refused(self, tmp, sync):
+        raise AssertionError("the running file compared whole in an ordinary round")
+
+    monkeypatch.setattr(store_module.KeptStore, "_write_from_store", refused)
+    series(out, batches[1:])
     assert outputs(out) == outputs(tmp_path / "uninterrupted")
