@@ -48,7 +48,7 @@ from bench_same_image_memory import status_kb
 from cryodedup._core import __version__
 from cryodedup.jobs.particles.job import remove_duplicate_particles
 from cryodedup.jobs.particles.store import DATABASE, RUNNING, STORE, kept_crc, mic_crc
-from cryodedup.jobs.store_db import file_digest, sha256_bytes
+from cryodedup.jobs.store_db import file_digest, settled_stamp, sha256_bytes
 from cryodedup.options import ParticleOptions
 from helpers import write_star
 
@@ -112,9 +112,16 @@ def grow_store(out: Path, rng: np.random.Generator, kept: int, segments: int) ->
         "INSERT INTO running VALUES (?, 0, ?, ?, x'', ?, NULL, NULL, ?, ?, ?, ?)",
         (last, grown, cut_sha, zlib.compress(piece), grown + len(suffix), sha256_bytes(piece), head_bytes, prefix_sha),
     )
+    record_stamp(db, out, last)
     db.commit()
     db.close()
     return n_mics
+
+
+def record_stamp(db: sqlite3.Connection, out: Path, round_: int) -> None:
+    """The running file's stamp as round ``round_`` leaves it (a round compares a file of another stamp whole)."""
+    stamp = {"round": round_, "stamp": settled_stamp(out / RUNNING)}
+    db.execute("INSERT OR REPLACE INTO meta VALUES ('running_stamp', ?)", (json.dumps(stamp),))
 
 
 def saved_state(out: Path) -> dict:
@@ -143,6 +150,7 @@ def undo_round(out: Path, saved: dict) -> None:
     for table in ("rounds", "files", "running"):
         db.execute(f"DELETE FROM {table} WHERE round > ?", (last,))
     db.execute("DELETE FROM kept WHERE round > ?", (last,))
+    record_stamp(db, out, last)
     db.execute("DELETE FROM micrographs WHERE id > ?", (int(saved["mic"]),))
     db.executemany("UPDATE micrographs SET pieces = ?, crc = ? WHERE id = ?", json.loads(saved["pieces"]))
     db.commit()

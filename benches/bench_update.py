@@ -52,7 +52,16 @@ from cryodedup._core import __version__
 from cryodedup.formats.micrograph_lists import load_inputs
 from cryodedup.jobs.micrographs.plan import plan_scoring
 from cryodedup.jobs.micrographs.score import shard_pairs
-from cryodedup.jobs.micrographs.update import DATABASE, FORMAT, PAGE_BYTES, SCHEMA, STORE, pack_pairs, score_record
+from cryodedup.jobs.micrographs.update import (
+    DATABASE,
+    FORMAT,
+    PAGE_BYTES,
+    SCHEMA,
+    STORE,
+    image_crc,
+    pack_pairs,
+    score_record,
+)
 from cryodedup.jobs.micrographs.update_inputs import file_stamp
 from cryodedup.jobs.store_db import connect, sha256_bytes, transaction
 from fixtures.synthetic import specimen_field, write_mrc
@@ -119,7 +128,7 @@ def seed_store(outdir: Path, old: list[Path], options: MicrographOptions) -> int
         rows = [(k + 1, f, *file_stamp(f), m.offset, m.dtype, m.psize) for k, (f, m) in enumerate(zip(files, layouts))]
         db.executemany("INSERT INTO micrographs VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
         images = ((k + 1, rng.standard_normal((by, bx), dtype=np.float32).tobytes()) for k in range(len(files)))
-        db.executemany("INSERT INTO images VALUES (?, ?)", images)
+        db.executemany("INSERT INTO images VALUES (?, ?, ?)", ((k, image_crc(k, data), data) for k, data in images))
         data = pack_pairs(scores)
         db.execute("INSERT INTO pairs(sha256, data) VALUES (?, ?)", (sha256_bytes(data), data))
     return len(pairs)

@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import json
 import os
+import shutil
 import sqlite3
 import stat
 import zlib
@@ -34,6 +36,7 @@ __all__ = [
     "StoreError",
     "changed_option",
     "connect",
+    "copy_tail",
     "file_digest",
     "pack",
     "pack_bytes",
@@ -41,8 +44,12 @@ __all__ = [
     "quick_check",
     "reason",
     "refuse",
+    "same_bytes",
     "same_file",
+    "settled_stamp",
     "sha256_bytes",
+    "stamp_record",
+    "stat_stamp",
     "transaction",
     "unpack",
 ]
@@ -194,6 +201,59 @@ def same_file(path: Path, size: int, sha256: str) -> bool:
     except OSError:
         return False
     return stat.S_ISREG(info.st_mode) and info.st_size == size and file_digest(path) == sha256
+
+
+def stat_stamp(path: Path) -> list[int] | None:
+    """The plain file ``path``'s inode, size, modification and change times (ns); None if it is not one."""
+    try:
+        info = os.lstat(path)
+    except OSError:
+        return None
+    return [info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns] if stat.S_ISREG(info.st_mode) else None
+
+
+def settled_stamp(path: Path) -> list[int] | None:
+    """``path``'s :func:`stat_stamp` once its modification time is set 1 ns back: a stamp no later write keeps.
+
+    A write sets the modification time to the clock's, later than the one set back even on a file
+    system that keeps whole seconds or within the clock's tick; setting the times back by hand
+    sets the change time (only the system sets that). So a file with this stamp was not written
+    since. (Another user's file cannot have its times set: then its stamp as it is, which a write
+    within the same tick of the clock would keep.)
+    """
+    before = stat_stamp(path)
+    if before is not None:
+        with suppress(OSError):
+            os.utime(path, ns=(os.lstat(path).st_atime_ns, before[2] - 1), follow_symlinks=False)
+    return stat_stamp(path)
+
+
+def copy_tail(path: Path, start: int, out: Any) -> None:
+    """The bytes of ``path`` from ``start`` on, written to ``out`` a block at a time."""
+    with open(path, "rb") as f:
+        f.seek(start)
+        shutil.copyfileobj(f, out, 1 << 22)
+
+
+def same_bytes(a: Path, b: Path) -> bool:
+    """Whether the plain file ``b`` holds the bytes of ``a`` (a link or a missing file: no)."""
+    try:
+        if not stat.S_ISREG(os.lstat(b).st_mode) or os.path.getsize(a) != os.path.getsize(b):
+            return False
+    except OSError:
+        return False
+    with open(a, "rb") as fa, open(b, "rb") as fb:  # (4 MB blocks: filecmp's 8 KB ones ran at 70 MB/s)
+        return all(block == fb.read(len(block)) for block in iter(lambda: fa.read(1 << 22), b""))
+
+
+def stamp_record(text: str | None) -> dict[str, Any] | None:
+    """A file's stamp as a store records it ({"round": N, "stamp": ...}); None when there is none or it is damaged."""
+    try:
+        known = json.loads(text or "null")
+    except ValueError:
+        return None
+    good = isinstance(known, dict) and sorted(known) == ["round", "stamp"] and isinstance(known["stamp"], list)
+    return known if good and all(type(v) is int for v in [known["round"], *known["stamp"]]) else None
 
 
 def place_file(path: Path, data: bytes) -> None:

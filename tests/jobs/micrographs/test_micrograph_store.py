@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sqlite3
 from contextlib import contextmanager
 
 import pytest
@@ -190,6 +191,55 @@ def test_a_store_of_the_earlier_format_is_one_line_naming_force(store, tmp_path)
     assert contents(out) == before
     assert run_cli(mics / "*.mrc", "-o", out, "--update", "--force").exit_code == 0
     assert not set(earlier) & set(os.listdir(seen)) and (seen / "notes.txt").read_text() == "a user's"
+    for output in OUTPUTS:
+        assert (out / output).read_bytes() == (tmp_path / "whole" / output).read_bytes(), output
+
+
+def _flip_image_byte(seen, mic_id):
+    """One bit flipped in the bytes of seen micrograph ``mic_id``'s image where they lie in the database file."""
+    with sqlite3.connect(seen / DATABASE) as db:
+        (data,) = db.execute("SELECT data FROM images WHERE id = ?", (mic_id,)).fetchone()
+    raw = bytearray((seen / DATABASE).read_bytes())
+    where = raw.index(data[len(data) // 2 : len(data) // 2 + 64])  # (the page's bytes: what a disk does)
+    raw[where] ^= 0x10
+    (seen / DATABASE).write_bytes(bytes(raw))
+
+
+@pytest.mark.parametrize("damage", ["a bit flipped", "the bytes replaced, the row's CRC-32 not"])
+def test_a_damaged_image_is_one_line_when_a_round_reads_it(store, planted, tmp_path, damage):
+    """Issue 65 (a user's trial): a stored image changed gave exit 0 and other pairs.csv values than a fresh run.
+
+    The oracle: the fresh run of the 8 micrographs (pairs.csv); a round that reads the damaged
+    image refuses in one line naming --update --force, which then gives the fresh run's outputs.
+    """
+    mics, out = store
+    seen = out / STORE
+    if damage == "a bit flipped":
+        for mic_id in range(1, 7):
+            _flip_image_byte(seen, mic_id)
+    else:
+        with sqlite3.connect(seen / DATABASE) as db:
+            db.execute("UPDATE images SET data = zeroblob(length(data))")
+    for path in planted[6:8]:
+        shutil.copy(path, mics)  # new micrographs: the round scores pairs with the seen ones' stored images
+    find_duplicate_micrographs([str(mics / "*.mrc")], tmp_path / "fresh", MicrographOptions(bin=1))
+    before = contents(out)
+    result = run_cli(mics / "*.mrc", "-o", out, "--update")
+    assert_one_error_line(result, "is not the one its round stored", "--update --force rebuilds it")
+    assert contents(out) == before
+    assert run_cli(mics / "*.mrc", "-o", out, "--update", "--force").exit_code == 0
+    for output in OUTPUTS:
+        assert (out / output).read_bytes() == (tmp_path / "fresh" / output).read_bytes(), output
+
+
+def test_a_store_written_before_the_images_digests_is_one_line_naming_force(store, tmp_path):
+    """A store of format 3 (today's main before issue 65's image digests): refused in one line; --force rebuilds."""
+    mics, out = store
+    with sqlite3.connect(out / STORE / DATABASE) as db:
+        db.execute("UPDATE meta SET value = 'cryodedup micrograph update store 3' WHERE key = 'format'")
+    result = run_cli(mics / "*.mrc", "-o", out, "--update")
+    assert_one_error_line(result, "format 'cryodedup micrograph update store 3'", "--update --force rebuilds it")
+    assert run_cli(mics / "*.mrc", "-o", out, "--update", "--force").exit_code == 0
     for output in OUTPUTS:
         assert (out / output).read_bytes() == (tmp_path / "whole" / output).read_bytes(), output
 

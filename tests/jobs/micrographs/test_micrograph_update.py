@@ -178,7 +178,7 @@ def test_refusals(grown, tmp_path):
     with pytest.raises(
         CryodedupError,
         match=r"format 'cryodedup micrograph update store 9', this cryodedup reads 'cryodedup micrograph update "
-        r"store 3'; the --update store is damaged: --update --force rebuilds it",
+        r"store 4'; the --update store is damaged: --update --force rebuilds it",
     ):
         find_duplicate_micrographs(grown[1:10], out, MicrographOptions(bin=1), update=True)
     result = CliRunner().invoke(

@@ -4,8 +4,9 @@ The output folder keeps, in ``seen/store.sqlite`` (``store_db.py``: SQLite, a ro
 journal, one transaction a round), what the comparison needs: each seen micrograph in the
 order first seen (``micrographs``: its absolute path, its size, modification time and inode
 when read, where its image lies in its file), its image binned as the core bins it
-(``images``), every pair scored so far (``pairs``: a part a round, the shard's columns with the
-pairs named by seen micrograph, and each part's SHA-256), and what the scores depend on (``meta``:
+(``images``, each with a CRC-32 of its id and bytes, checked when a round reads it), every
+pair scored so far (``pairs``: a part a round, the shard's columns with the pairs named by
+seen micrograph, and each part's SHA-256), and what the scores depend on (``meta``:
 the image size, binning, pixel size, band and the Pearson floor, and the options they come
 from; and what the last round's pairs.csv holds, so that the next round can append to it). A
 round reads only the micrographs it has not seen, scores the candidate pairs it has no score
@@ -35,6 +36,7 @@ import os
 import re
 import sqlite3
 import stat
+import zlib
 from collections.abc import Collection, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field, replace
@@ -64,6 +66,7 @@ __all__ = [
     "SCHEMA",
     "STORE",
     "SeenStore",
+    "image_crc",
     "leave_for_later",
     "open_store",
     "pack_pairs",
@@ -73,7 +76,7 @@ __all__ = [
 ]
 
 STORE = "seen"
-FORMAT = "cryodedup micrograph update store 3"
+FORMAT = "cryodedup micrograph update store 4"
 #: The marker of an earlier cryodedup's store (format 2: seen.json, images-N.npy, pairs-N.npz): refused.
 #: --force removes that store's files, named so, when its marker is there.
 EARLIER = "seen.json"
@@ -106,7 +109,7 @@ SCHEMA = """
 CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE micrographs(id INTEGER PRIMARY KEY, path TEXT NOT NULL UNIQUE, size INTEGER, mtime INTEGER,
     inode INTEGER, offset INTEGER, dtype TEXT, psize REAL);
-CREATE TABLE images(id INTEGER PRIMARY KEY, data BLOB NOT NULL);
+CREATE TABLE images(id INTEGER PRIMARY KEY, crc INTEGER NOT NULL, data BLOB NOT NULL);
 CREATE TABLE pairs(part INTEGER PRIMARY KEY, sha256 TEXT NOT NULL, data BLOB NOT NULL);
 """
 #: The tables SQLite checks each round in a large store (images: their sizes checked; pairs: their digests).
@@ -275,12 +278,14 @@ class SeenStore:
     def image(self, seen: int, shape: tuple[int, int]) -> np.ndarray:
         """The binned image of seen micrograph ``seen``, from the store (refused in one line if damaged)."""
         try:
-            row = self.open().execute("SELECT data FROM images WHERE id = ?", (self.ids[seen],)).fetchone()
-            if row is None or not isinstance(row[0], bytes) or len(row[0]) != IMAGE.itemsize * shape[0] * shape[1]:
+            row = self.open().execute("SELECT crc, data FROM images WHERE id = ?", (self.ids[seen],)).fetchone()
+            if row is None or not isinstance(row[1], bytes) or len(row[1]) != IMAGE.itemsize * shape[0] * shape[1]:
                 raise StoreError(f"the image of {self.files[seen]} is missing or not {shape[0]}x{shape[1]}")
+            if image_crc(self.ids[seen], row[1]) != row[0]:
+                raise StoreError(f"the image of {self.files[seen]} is not the one its round stored (CRC-32)")
         except (StoreError, *DAMAGE) as err:
             raise damaged(self.folder / DATABASE, reason(err)) from None
-        return np.frombuffer(row[0], IMAGE).reshape(shape)
+        return np.frombuffer(row[1], IMAGE).reshape(shape)
 
     def save(
         self,
@@ -312,8 +317,8 @@ class SeenStore:
             stamps: list[Any] = [s or [None] * 3 for s in new_stamps]
             rows = [(i, f, *s, *at) for i, f, s, at in zip(ids, new_files, stamps, places)]
             db.executemany("INSERT INTO micrographs VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
-            images = ((i, np.ascontiguousarray(image, IMAGE).tobytes()) for i, image in zip(ids, new_images))
-            db.executemany("INSERT INTO images VALUES (?, ?)", images)
+            blobs = ((i, np.ascontiguousarray(image, IMAGE).tobytes()) for i, image in zip(ids, new_images))
+            db.executemany("INSERT INTO images VALUES (?, ?, ?)", ((i, image_crc(i, b), b) for i, b in blobs))
             self._save_pairs(db, scored)
             meta = {"format": FORMAT, "version": __version__, "record": json.dumps(record)}
             db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", meta.items())
@@ -398,6 +403,11 @@ def _read(store: SeenStore, db: sqlite3.Connection) -> None:
     if images != (len(rows),) * 3:
         raise StoreError(f"its images are not one of {size:,} bytes for each of its {len(rows)} micrographs")
     store.pairs, store.pair_parts = _read_pairs(db, len(rows))
+
+
+def image_crc(seen_id: int, data: bytes) -> int:
+    """An image row's CRC-32: of its id and bytes (checked when the image is read; CRC-32 is twice SHA-256's speed)."""
+    return zlib.crc32(data, zlib.crc32(b"%d:" % seen_id))
 
 
 def _good_shape(record: dict[str, Any]) -> bool:

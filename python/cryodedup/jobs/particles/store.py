@@ -19,14 +19,14 @@ for byte; the same batch given again adds no round (``update.py``).
 What a round checks: SQLite's ``quick_check`` of the small tables (every table while the
 store is small), a CRC-32 in each micrograph's and kept row it reads (and that a micrograph's
 rows are all there), the running file's size, its last change's bytes and its header against
-the store. A running file changed by hand is refused in one line, as is a damaged store: both
-name ``--update --force``.
+the store, and its middle by its stamp as the last round left it (``meta``'s ``running_stamp``;
+a file of another stamp is compared whole with the store's rounds). A running file changed by
+hand is refused in one line, as is a damaged store: both name ``--update --force``.
 """
 
 from __future__ import annotations
 
 import contextlib
-import filecmp
 import json
 import os
 import re
@@ -51,6 +51,7 @@ from ..store_db import (
     StoreError,
     changed_option,
     connect,
+    copy_tail,
     file_digest,
     pack,
     pack_bytes,
@@ -58,8 +59,12 @@ from ..store_db import (
     quick_check,
     reason,
     refuse,
+    same_bytes,
     same_file,
+    settled_stamp,
     sha256_bytes,
+    stamp_record,
+    stat_stamp,
     transaction,
     unpack,
 )
@@ -213,6 +218,8 @@ class KeptStore:
     #: The last round's batch digest, and whether its files were all put in place.
     last_batch: str = ""
     last_placed: bool = True
+    #: The running file's stamp once a round left it ({"round": N, "stamp": store_db.settled_stamp}; None: unknown).
+    running_stamp: dict[str, Any] | None = None
 
     @property
     def outdir(self) -> Path:
@@ -447,7 +454,7 @@ class KeptStore:
             f.truncate(change.cut)
             f.seek(change.cut)
             if source is not None and change.source is not None:
-                _copy(source, change.source[1], f)
+                copy_tail(source, change.source[1], f)
             else:
                 f.write(change.data)
             if change.head:  # (not synced: after a power cut the next run finds it short, and finishes it)
@@ -465,7 +472,51 @@ class KeptStore:
         assert self.db is not None
         with transaction(self.db):
             self.db.execute("UPDATE rounds SET placed = 1 WHERE round = ?", (self.round,))
+            self._remember_running(self.db)
         self.last_placed = True
+
+    # --- the running file's middle: its stamp, or compared whole ---
+
+    def untouched(self) -> bool:
+        """Whether the running file has the stamp the last round recorded (not written since: its middle unchanged)."""
+        known = self.running_stamp
+        return known is not None and known["round"] == self.round and stat_stamp(self.running_path) == known["stamp"]
+
+    def _remember_running(self, db: sqlite3.Connection) -> None:
+        """Records the running file's stamp, as the store's rounds wrote it, in the open transaction (unless it is)."""
+        if self.untouched():
+            return
+        self.running_stamp = {"round": self.round, "stamp": settled_stamp(self.running_path)}
+        db.execute("INSERT OR REPLACE INTO meta VALUES ('running_stamp', ?)", (json.dumps(self.running_stamp),))
+
+    def check_running_whole(self) -> None:
+        """Unless :meth:`untouched`: the running file compared whole with the store's rounds, refused if it differs.
+
+        (Written aside from the store, as --repair does: a file copied or its times set, the same
+        bytes, passes and its stamp is recorded; an edit in its middle is refused.)
+        """
+        assert self.db is not None
+        if self.untouched():
+            return
+        path = self.running_path
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        try:
+            try:
+                self._write_from_store(tmp, sync=False)
+                same = same_bytes(tmp, path)
+            except (StoreError, *DAMAGE) as err:
+                raise self.damaged(reason(err)) from None
+            finally:
+                _unlink(tmp)
+            if not same:
+                raise changed_running(path, "its bytes are not those the store's rounds wrote (compared whole)")
+            with transaction(self.db):
+                self._remember_running(self.db)
+        except (OSError, sqlite3.Error) as err:
+            raise OutputError(
+                f"{path}: cannot compare it with the --update store's rounds ({reason(err)}), so rows cannot be "
+                "appended to it; run again once the folder can be written"
+            ) from None
 
     def finish_round(self) -> list[str]:
         """Writes the last round's files from the store where they are missing or differ.
@@ -475,10 +526,7 @@ class KeptStore:
         """
         assert self.db is not None and self.running is not None
         if why := self._running_changed():
-            raise CryodedupError(
-                f"{self.running_path}: {why}: changed since the last --update round, so rows cannot be appended to "
-                "it; --update --repair writes it again from the store, or --update --force starts anew"
-            )
+            raise changed_running(self.running_path, why)
         try:
             written = [name for name, _ in self._write_stored_files("round = ?", (self.round,))]
             if self.running.problem(self.running_path) is not None:
@@ -492,6 +540,7 @@ class KeptStore:
             raise self.damaged(reason(err)) from None
         if why := self.running.problem(self.running_path):
             raise self.damaged(f"{self.running_path.name} written again from the store: {why}")
+        self.check_running_whole()  # (its middle: a change before the stop is not the store's to undo)
         return written
 
     def repair(self) -> list[tuple[str, str]]:
@@ -504,8 +553,7 @@ class KeptStore:
         try:
             quick_check(self.db)
             written = self._write_stored_files("1", ())
-            # (the store keeps the running file's size and the digests of its ends, not of its middle: it is
-            # written from the store and compared whole)
+            # (its middle is known by its stamp alone: it is written from the store and compared whole)
             _refuse_folder(self.running_path)
             was = "missing" if not os.path.lexists(self.running_path) else "stale"
             if self._rebuild_running(if_different=True):
@@ -516,6 +564,8 @@ class KeptStore:
             raise self.damaged(reason(err)) from None
         if why := self.running.problem(self.running_path):
             raise self.damaged(f"{self.running_path.name} written again from the store: {why}")
+        with transaction(self.db):  # (the file as the rounds wrote it: its stamp, so the next round need not compare)
+            self._remember_running(self.db)
         if not self.last_placed:
             self.mark_placed()
         return written
@@ -576,28 +626,11 @@ class KeptStore:
 
         ``if_different``: not replaced when it holds those bytes already. Returns whether it was replaced.
         """
-        assert self.db is not None
-        first = self.db.execute("SELECT coalesce(max(round), 1) FROM running WHERE whole = 1").fetchone()[0]
         path = self.running_path
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         try:
-            with open(tmp, "w+b") as f:
-                for (round_,) in self.db.execute("SELECT round FROM running WHERE round >= ?", (first,)).fetchall():
-                    change, source = self._stored_change(round_)
-                    if source is not None:
-                        source = self._round_file(round_, change.source)  # type: ignore[arg-type]
-                    f.truncate(change.cut)
-                    f.seek(change.cut)
-                    if source is not None:
-                        _copy(source, change.source[1], f)  # type: ignore[index]
-                        os.unlink(source)
-                    else:
-                        f.write(change.data)
-                    f.seek(0)
-                    f.write(change.head)
-                f.flush()
-                os.fsync(f.fileno())
-            if if_different and _same_bytes(tmp, path):
+            self._write_from_store(tmp, sync=True)
+            if if_different and same_bytes(tmp, path):
                 _unlink(tmp)
                 return False
             os.replace(tmp, path)
@@ -605,6 +638,28 @@ class KeptStore:
             _unlink(tmp)
             raise
         return True
+
+    def _write_from_store(self, tmp: Path, sync: bool) -> None:
+        """The running file as the store's rounds wrote it, written as ``tmp`` (``sync``: and synced)."""
+        assert self.db is not None
+        first = self.db.execute("SELECT coalesce(max(round), 1) FROM running WHERE whole = 1").fetchone()[0]
+        with open(tmp, "w+b") as f:
+            for (round_,) in self.db.execute("SELECT round FROM running WHERE round >= ?", (first,)).fetchall():
+                change, source = self._stored_change(round_)
+                if source is not None:
+                    source = self._round_file(round_, change.source)  # type: ignore[arg-type]
+                f.truncate(change.cut)
+                f.seek(change.cut)
+                if source is not None:
+                    copy_tail(source, change.source[1], f)  # type: ignore[index]
+                    os.unlink(source)
+                else:
+                    f.write(change.data)
+                f.seek(0)
+                f.write(change.head)
+            if sync:
+                f.flush()
+                os.fsync(f.fileno())
 
     def _round_file(self, round_: int, source: tuple[str, int]) -> Path:
         """A round's file, from the store, in a temporary file of its own (removed by the caller)."""
@@ -615,6 +670,14 @@ class KeptStore:
         path = self.outdir / f".{source[0]}.rebuild.{os.getpid()}.tmp"  # (not the round's own temporary name)
         path.write_bytes(unpack(blob, size, sha, source[0]))
         return path
+
+
+def changed_running(path: Path, why: str) -> CryodedupError:
+    """The one line of a running file changed since the last round (``why``), naming --repair and --force."""
+    return CryodedupError(
+        f"{path}: {why}: changed since the last --update round, so rows cannot be appended to it; --update --repair "
+        "writes it again from the store, or --update --force starts anew"
+    )
 
 
 def _encoded(name: str) -> bytes:
@@ -636,26 +699,9 @@ def kept_crc(mic: int, round_: int, data: bytes) -> int:
     return zlib.crc32(data, zlib.crc32(b"%d:%d:" % (mic, round_)))
 
 
-def _copy(path: Path, start: int, out: Any) -> None:
-    """The bytes of ``path`` from ``start`` on, written to ``out`` a block at a time."""
-    with open(path, "rb") as f:
-        f.seek(start)
-        shutil.copyfileobj(f, out, 1 << 22)
-
-
 def _unlink(path: Path) -> None:
     with contextlib.suppress(OSError):
         os.unlink(path)
-
-
-def _same_bytes(a: Path, b: Path) -> bool:
-    """Whether the plain file ``b`` holds the bytes of ``a`` (a link or a missing file: no)."""
-    try:
-        if not stat.S_ISREG(os.lstat(b).st_mode) or os.path.getsize(a) != os.path.getsize(b):
-            return False
-    except OSError:
-        return False
-    return filecmp.cmp(a, b, shallow=False)
 
 
 def _refuse_folder(path: Path) -> None:
@@ -724,6 +770,7 @@ def _read(store: KeptStore, db: sqlite3.Connection) -> None:
     if last is None:
         raise StoreError("no round")
     store.round, store.last_batch, store.last_placed = last[0], last[1], bool(last[2])
+    store.running_stamp = stamp_record(meta.get("running_stamp"))
     store.kept = db.execute("SELECT sum(kept) FROM rounds").fetchone()[0]
     row = db.execute(
         "SELECT round, cut, cut_sha256, size, piece_sha256, head_bytes, head_sha256 FROM running WHERE round = ?",
@@ -760,10 +807,8 @@ def open_store(outdir: Path, force: bool, log: Any, kind: str = "star") -> KeptS
         return store
     if store.last_placed:
         if why := store.running.problem(running):  # type: ignore[union-attr]
-            raise CryodedupError(
-                f"{running}: {why}: changed since the last --update round, so rows cannot be appended to it; "
-                "--update --repair writes it again from the store, or --update --force starts anew"
-            )
+            raise changed_running(running, why)
+        store.check_running_whole()
         return store
     try:
         written = store.finish_round()
