@@ -45,9 +45,8 @@ from .store import (
     KeptStore,
     RunningChange,
     decision_record,
-    open_store,
-    repair_store,
 )
+from .store_open import open_store, repair_store
 
 if TYPE_CHECKING:
     from ...formats.cryosparc.particles import CsWriter
