@@ -39,7 +39,7 @@ def _shifted_star(source: Path, target: Path, shift: tuple[float, float]) -> Non
 
 def _fix_of(refused: str) -> list[str]:
     """The options the refusal says to apply it with, as a shell reads them."""
-    found = re.search(r"apply it with (--transform '[^']+')", refused)
+    found = re.search(r"add (--transform '[^']+')", refused)
     assert found, refused
     return shlex.split(found.group(1))
 
@@ -55,12 +55,45 @@ def _sorted(table: pd.DataFrame) -> pd.DataFrame:
     return table.sort_values(list(table.columns)).reset_index(drop=True)
 
 
-def test_the_fix_of_two_particle_files_in_two_frames_runs_and_writes_the_moved_coordinates(tmp_path):
+def _log_and_moved_copy(tmp_path: Path, moved_first: bool) -> tuple[Path, Path, list[str]]:
+    """The example LoG particles, a copy moved by SHIFT_PX, and the command line of the two (the -o to add)."""
     log = EXAMPLES / "particles_log.star"
     moved = tmp_path / "moved" / "particles.star"
     _shifted_star(log, moved, SHIFT_PX)
-    args = ["particles", str(log), str(moved), "--micrographs", str(EXAMPLES / "micrographs_ctf.star")]
-    args += ["--min-dist", "100", "-q", "-o"]
+    inputs = [str(moved), str(log)] if moved_first else [str(log), str(moved)]
+    args = ["particles", *inputs, "--micrographs", str(EXAMPLES / "micrographs_ctf.star")]
+    return log, moved, [*args, "--min-dist", "100", "-q", "-o"]
+
+
+def test_the_refusal_offers_either_input_moved_and_names_the_frame_the_outputs_lie_in(tmp_path):
+    # A new user's trial: with the moved copy first and the untouched file second, the one fix offered
+    # moved the untouched file into the copy's frame, and the outputs lay in the copy's frame, unsaid.
+    # Now both moves are offered, each naming the frame the outputs will be in; the oracle is the
+    # source file's coordinates (its frame) and the copy's (the source's moved by SHIFT_PX).
+    log, moved, args = _log_and_moved_copy(tmp_path, moved_first=True)
+    refused = CliRunner().invoke(main, [*args, str(tmp_path / "refused")])
+    assert refused.exit_code == 1, refused.output
+    offered = re.findall(r"(--transform '[^']+') \(outputs in ([^ ]+)'s( frame)?\)", refused.output)
+    assert [frame for _, frame, _ in offered] == ["particles.star", "particles_log.star"], refused.output
+    # The fix comes first, within about two lines (before the measurement; the input's path aside).
+    first = refused.output.index(offered[0][0]) + len(offered[0][0])
+    assert first < refused.output.index("Measured") and first - len(str(moved)) < 160, refused.output
+    original = starfile.read(log, always_dict=True)["particles"]
+    source_frame = original[["rlnCoordinateX", "rlnCoordinateY"]].to_numpy()
+    for (fix, frame, _), shift in zip(offered, (SHIFT_PX, (0.0, 0.0))):
+        out = tmp_path / frame
+        done = CliRunner().invoke(main, [*args, str(out), *shlex.split(fix)])
+        assert done.exit_code == 0, done.output
+        kept = _rows([out / "particles_kept.star", out / "particles_rejected.star"])
+        xy = kept[["rlnCoordinateX", "rlnCoordinateY"]].to_numpy()
+        # Every row of both inputs lies on a source particle moved into the frame named.
+        expected = source_frame + np.array(shift)
+        nearest = np.abs(xy[:, None, :] - expected[None, :, :]).max(axis=2).min(axis=1)
+        assert len(xy) == 2 * len(original) and nearest.max() < 0.01, (frame, nearest.max())
+
+
+def test_the_fix_of_two_particle_files_in_two_frames_runs_and_writes_the_moved_coordinates(tmp_path):
+    log, _, args = _log_and_moved_copy(tmp_path, moved_first=False)
     refused = CliRunner().invoke(main, [*args, str(tmp_path / "refused")])
     assert refused.exit_code == 1 and "are in two frames" in refused.output, refused.output
     fix = _fix_of(refused.output)
@@ -241,7 +274,7 @@ def test_the_distance_of_a_refused_offset_is_said_to_a_tenth_of_an_angstrom(tmp_
     options = ParticleOptions(micrographs=EXAMPLES / "micrographs_ctf.star", min_dist=100)
     with pytest.raises(CryodedupError, match="are in two frames") as refused:
         remove_duplicate_particles([log, moved], tmp_path / "out", options)
-    said = re.search(r"a partner within ([0-9.]+) Å", str(refused.value))
+    said = re.search(r"within ([0-9.]+) Å", str(refused.value))
     assert said is not None, str(refused.value)
     assert re.fullmatch(r"[0-9]+(\.[0-9])?", said.group(1)) and abs(float(said.group(1)) - 26.6) < 0.5, said.group(1)
 
