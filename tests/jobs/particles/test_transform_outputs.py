@@ -153,6 +153,40 @@ def test_per_input_outputs_keep_the_rows_as_read_and_combined_ones_the_moved_cen
     assert np.allclose(np.sort(every, axis=0), np.sort(expected, axis=0), atol=1e-3)
 
 
+def _data_rows(path: Path) -> list[str]:
+    """The rows of a particle STAR file's data_particles loop, as written (white space included)."""
+    lines = path.read_text().split("data_particles", 1)[1].splitlines()
+    return [line for line in lines if line.strip() and not line.lstrip().startswith(("_", "loop_", "#"))]
+
+
+def test_rows_moved_by_transform_are_written_as_the_input_writes_its_rows(tmp_path):
+    # A new user's trial: a STAR input's rows moved by --transform were written tab-separated beside the
+    # other rows, copied as read with their spaces. The oracle: a copy of the example file moved by
+    # (300, -200) px in its own text (six decimals, single spaces), moved back; every written row is
+    # then a row of the example file, byte for byte, twice over (each input's once).
+    log = EXAMPLES / "particles_log.star"
+    text = log.read_text()
+    head, rows = text.split("_rlnCoordinateY #2 \n", 1)
+    moved_lines = []
+    for line in rows.splitlines():
+        words = line.split(" ")
+        if len(words) > 2 and re.fullmatch(r"[0-9.]+", words[0]):
+            words[:2] = [f"{float(words[0]) + 300:.6f}", f"{float(words[1]) - 200:.6f}"]
+        moved_lines.append(" ".join(words))
+    moved = tmp_path / "moved" / "particles.star"
+    moved.parent.mkdir()
+    moved.write_text(head + "_rlnCoordinateY #2 \n" + "\n".join(moved_lines) + "\n")
+    options = ParticleOptions(
+        micrographs=EXAMPLES / "micrographs_ctf.star", min_dist=100, transform=[f"{moved}=shift:-300,200"]
+    )
+    remove_duplicate_particles([log, moved], tmp_path / "out", options)
+    written = _data_rows(tmp_path / "out" / "particles_kept.star") + _data_rows(
+        tmp_path / "out" / "particles_rejected.star"
+    )
+    assert not any("\t" in row for row in written)
+    assert sorted(written) == sorted(_data_rows(log) * 2)
+
+
 def test_a_format_whose_coordinates_are_not_rewritten_is_refused_before_anything_is_written(tmp_path):
     # Dynamo tables keep their refusal: both inputs' rows go into one particles_kept.tbl, copied as read. One
     # line that says so, nothing written, and the words suggest nothing that is refused in turn.
