@@ -551,16 +551,11 @@ def _fired(
         "micrographs_held": held,
         "jaccard_before": round(before, 4),
         "jaccard_after": round(agreement_after, 4),
-        "message": _two_frames_message(name_a, name_b, measured),
+        "message": f"{name_b} and {name_a} are in two frames: {name_b}'s picks meet {name_a}'s {measured}",
         "fix": f"--transform '{name_b}={spec}'",
         "fix_other": f"--transform '{name_a}={transform.inverse().spec(psize_a)}'",
     }
     return entry, f"{moved_by}, the agreement within {round(radius, 1):g} Å rises {agreement} on {where}"
-
-
-def _two_frames_message(name_a: str, name_b: str, measured: str) -> str:
-    """A fired pair's ``message``: the two inputs, then what was ``measured`` (``after SPEC ...``)."""
-    return f"{name_b} and {name_a} are in two frames: {name_b}'s picks meet {name_a}'s {measured}"
 
 
 def _place(particles: ParticleSet) -> str:
