@@ -250,3 +250,25 @@ def test_centres_report_draws_the_particle_pictures(tmp_path):
     assert "crYOLO" in html and f"{int(got.keep.sum()):,}" in html
     with pytest.raises(ValueError, match="names 1 inputs, the centres have 2"):
         remove_duplicate_centres(names, centres, inputs=inputs, report=CentreReport(tmp_path / "r2", input_names=["a"]))
+
+
+def test_options_of_the_wrong_type_are_refused_when_the_job_runs_as_the_api_page_says(tmp_path):
+    # A new user's trial: api.md said a wrong type raises TypeError, but ParticleOptions(min_dist="5")
+    # constructs and the run raises CryodedupError; MicrographOptions(target_psize="5") raised numpy's
+    # TypeError ("ufunc 'isfinite' not supported"), naming no option.
+    import cryodedup
+    from cryodedup import MicrographOptions, ParticleOptions
+
+    examples = Path(cryodedup.__file__).parent / "examples"
+    with pytest.raises(CryodedupError, match="--min-dist must be a number, got '5'"):
+        cryodedup.remove_duplicate_particles([examples / "particles_log.star"], None, ParticleOptions(min_dist="5"))
+    for name in ("target_psize", "lowpass", "min_z", "beam_diameter"):
+        with pytest.raises(CryodedupError, match=f"--{name.replace('_', '-')} must be a number, got '5'"):
+            MicrographOptions(**{name: "5"}).check()
+    with pytest.raises(CryodedupError, match="--plot-pairs must be a whole number"):
+        MicrographOptions(plot_pairs=2.5).check()
+    page = (Path(__file__).parents[1] / "docs" / "reference" / "api.md").read_text()
+    assert "construct, and the run raises `CryodedupError` naming the option" in page
+    # Both jobs' update, as each takes it, and the repair, on the page.
+    assert "ParticleOptions(update=True)" in page and "update=True)" in page.split("find_duplicate_micrographs(")[-1]
+    assert "::: cryodedup.repair_particle_update" in page

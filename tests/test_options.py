@@ -257,3 +257,22 @@ def test_the_subsets_of_the_particle_options_are_the_hand_kept_lists_they_replac
     flags = [next(f for f in flag.flags if f.startswith("--")) for flag in COPICK_DEDUP.options]
     assert flags[:5] == copick  # (the copick project's options first)
     assert sorted(flags[5:]) == sorted(others)
+
+
+def test_the_options_of_several_inputs_sit_in_an_inputs_panel_and_particles_short_help_shows_update():
+    # A new user's trial: --registration and --transform sat under "Pickers and consensus" though they
+    # apply to any several inputs, the --import-* options there too, --dataset under "Distance and pixel
+    # size"; `particles -h` left out --update where `micrographs -h` shows it, and --update's help said
+    # "RELION STAR inputs" though it takes CryoSPARC .cs/.csg batches too.
+    from cryodedup.commands import PARTICLES
+
+    panels = dict(PARTICLES.panel_flags())
+    inputs = {"--match-micrographs", "--dataset", "--registration", "--transform"}
+    inputs |= {"--import-scale", "--import-add", "--import-centered"}
+    assert set(panels["Inputs and frames"]) == inputs
+    assert not inputs & set(panels["Pickers and consensus"]) and not inputs & set(panels["Distance and pixel size"])
+    assert "--update" in PARTICLES.essentials
+    short = click.testing.CliRunner().invoke(main, ["particles", "-h"], terminal_width=100)
+    assert re.search(r"^  --update\b", short.output, re.MULTILINE), short.output
+    update = next(flag for flag in PARTICLES.options if flag.flags == ("--update",))
+    assert ".cs/.csg" in update.help and "RELION STAR inputs" not in update.help

@@ -89,3 +89,20 @@ def test_scipion_file_against_oracle(tmp_path):
     assert (summary["particles"], summary["micrographs"]) == (1000, 22)
     assert summary["kept"] == expected.sum() and summary["rejected"] > 0
     assert rows(tmp_path / "out/particles_rejected.star") == [r for r, k in zip(rows(path), expected) if not k]
+
+
+def test_the_scipion_file_s_pixel_size_caveat_is_said_once(tmp_path):
+    # A new user's trial: the Scipion file's micrograph pixel size (rlnMicrographOriginalPixelSize, no
+    # rlnMicrographPixelSize) was said to hold only without binning twice: in the warning ("only right if
+    # the movies were not binned in motion correction") and in the summary's row ("assumes no binning at
+    # motion correction"). The warning says it; the row names the source alone.
+    from click.testing import CliRunner
+
+    from cryodedup.cli import main
+
+    path = shared_file("star/3dem__particles_1k_scipion.star")
+    done = CliRunner().invoke(main, ["particles", str(path), "-o", str(tmp_path / "out")], terminal_width=200)
+    assert done.exit_code == 0, done.output
+    assert done.output.count("binn") == 1, done.output
+    assert "only right if the movies were not binned in motion correction" in done.output
+    assert "1 Å from rlnMicrographOriginalPixelSize" in done.output

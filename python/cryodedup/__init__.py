@@ -10,6 +10,8 @@ remove_duplicates
     The same for files or data in memory (Dataset, structured array, DataFrame).
 remove_duplicate_centres
     The same decision, consensus included, for centres already in Å (workflow systems).
+repair_particle_update
+    ``particles --update --repair``: a folder's round files written again from its store.
 find_duplicate_micrographs
     The micrograph job: micrographs that image the same area twice.
 CryodedupError
@@ -45,6 +47,7 @@ __all__ = [
     "remove_duplicate_centres",
     "remove_duplicate_particles",
     "remove_duplicates",
+    "repair_particle_update",
 ]
 
 # Every name but the errors is imported when first used (PEP 562): the command line imports only
@@ -58,6 +61,7 @@ _WHERE = {
     "remove_duplicates": "api",
     "remove_duplicate_centres": "api",
     "CentreReport": "api",
+    "repair_particle_update": "api",
     "MicrographOptions": "options",
     "find_duplicate_micrographs": "jobs.micrographs.job",
     "ParticleOptions": "options",
@@ -70,7 +74,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from ._core import __version__
     from .algo.dedup import DedupResult, dedup
-    from .api import CentreReport, remove_duplicate_centres, remove_duplicates
+    from .api import CentreReport, remove_duplicate_centres, remove_duplicates, repair_particle_update
     from .jobs.micrographs.job import find_duplicate_micrographs
     from .jobs.particles.job import remove_duplicate_particles
     from .options import MicrographOptions, ParticleOptions

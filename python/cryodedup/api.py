@@ -3,6 +3,9 @@
 ``remove_duplicate_centres``: the same decision (consensus included) for centres already in Å,
 as a workflow system that holds its own particle objects has them (the Scipion plugin).
 
+``repair_particle_update``: ``particles --update --repair``, the files of a folder's rounds
+written again from its store.
+
 In memory, CryoSPARC particles are a cryosparc-tools ``Dataset`` or a numpy structured
 array with CryoSPARC's fields; RELION particles are a pandas DataFrame with RELION's
 labels, or the dict that ``starfile.read`` returns (``{"optics": ..., "particles": ...}``).
@@ -40,7 +43,7 @@ from .outputs import output_batch
 from .particle_set import Log, ParticleSet, Warn
 from .paths import StrPath
 
-__all__ = ["CentreReport", "remove_duplicate_centres", "remove_duplicates"]
+__all__ = ["CentreReport", "remove_duplicate_centres", "remove_duplicates", "repair_particle_update"]
 
 
 def remove_duplicates(
@@ -103,6 +106,42 @@ def remove_duplicates(
     finally:
         for message in said:
             warnings.warn(message, UserWarning, stacklevel=2)  # (the caller's line)
+
+
+def repair_particle_update(outdir: StrPath) -> list[tuple[Path, str]]:
+    """Write again the files of a particle ``update`` folder that are missing or stale, from its store.
+
+    What ``cryodedup particles --update --repair -o OUTDIR`` does: every round file
+    (``round_NNNN_kept``, ``round_NNNN_rejected``) and the running kept file
+    (``particles_kept.star`` or ``particles_kept.cs``) that is missing or differs from what the
+    store in ``OUTDIR/kept_store`` records is written again, byte for byte what the rounds
+    wrote. No batch is read, no round added, nothing else touched; a round stopped after its
+    commit is finished. Under the folder's lock, as a run into it.
+
+    Parameters
+    ----------
+    outdir : path
+        The output folder of earlier ``update`` rounds (``ParticleOptions(update=True)``, or
+        ``cryodedup particles --update``).
+
+    Returns
+    -------
+    list of (Path, str)
+        Each file written again and what it was: ``"missing"`` or ``"stale"``. Empty when every
+        file is as the store records it.
+
+    Raises
+    ------
+    CryodedupError
+        ``outdir`` is no folder, or holds no store of ``update`` rounds.
+    DamagedStoreError
+        The store itself is damaged (``update`` with ``force=True`` starts anew).
+    OutputError
+        A file cannot be written, or another run holds the folder.
+    """
+    from .jobs.particles.update import repair
+
+    return repair(outdir)
 
 
 #: The CLI's options that are keyword arguments of :func:`remove_duplicates`, by option name.

@@ -289,7 +289,7 @@ def _copick_compare_command() -> Command:
     copick's own ``-c/--config`` and ``--debug`` are added in :mod:`cryodedup.copick_command`.
     """
     from .options.compare import COMPARISON, CompareOptions
-    from .options.particles import COPICK_PROJECTS, PICKERS, ParticleOptions
+    from .options.particles import COPICK_PROJECTS, INPUTS, ParticleOptions
     from .options.species import MinDistance
 
     reference, radius, beta, over = flags_of(CompareOptions)
@@ -340,7 +340,7 @@ def _copick_compare_command() -> Command:
             QUIET,
             JSON,
         ],
-        (COMPARISON, COPICK_PROJECTS, PICKERS, OUTPUT),
+        (COMPARISON, COPICK_PROJECTS, INPUTS, OUTPUT),
     )
 
 

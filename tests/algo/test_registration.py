@@ -266,3 +266,18 @@ def test_a_swap_shared_by_a_sixth_of_the_picks_is_not_said_unrelated():
     m = measure(a, ga, swapped, gb, 20.0, np.full(5, 3400.0 * 3300))
     assert m.verdict == "two" and m.best is not None, m.verdict
     assert np.abs(m.best.transform.apply(swapped) - b).max() < 1.0, m.best.transform  # the swap, within a pixel
+
+
+@pytest.mark.parametrize("dims", [2, 3])
+def test_the_inverse_words_move_the_picks_back_under_every_swap_mirror_and_scale(dims):
+    # The refusal's second fix moves the first input into the second's frame: the inverse transform's
+    # words, applied as --transform applies them (in the first input's pixels), must give back the
+    # picks the transform moved, for every signed permutation of the axes (the oracle: the picks themselves).
+    picks = np.random.default_rng(3).uniform(0, 4000, (40, dims))
+    psize = 1.7
+    for order in itertools.permutations(range(dims)):
+        for mirrored in itertools.product([False, True], repeat=dims):
+            transform = Transform(order, mirrored, 1.25, np.array([5000.0, -300.0, 800.0][:dims]))
+            moved = transform.apply(picks) / psize
+            back = apply_steps(parse_steps(transform.inverse().spec(psize)), moved, None) * psize
+            assert np.abs(back - picks).max() < 0.1 * psize, (order, mirrored, transform.inverse().spec(psize))

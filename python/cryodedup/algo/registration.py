@@ -132,6 +132,13 @@ class Transform:
         """The centres (n, dims) in Å moved by the transform."""
         return centres @ self.linear_only.T + self.shift
 
+    def inverse(self) -> Transform:
+        """The transform that moves the other way: a's picks onto b's, where this one moves b's onto a's."""
+        matrix = np.linalg.inv(self.linear_only)  # (a scaled signed permutation: its inverse is one too)
+        order = tuple(int(np.argmax(np.abs(row))) for row in matrix)
+        mirrored = tuple(bool(row[k] < 0) for row, k in zip(matrix, order))
+        return Transform(order, mirrored, 1.0 / self.scale, -matrix @ self.shift)
+
     def kind(self, psize: float) -> str:
         """In words: identity, translation, swap, mirror-x, scale ... joined by ``+`` (as :meth:`spec` writes it)."""
         words = [op.split(":")[0] for op in self.spec(psize).split("+")]

@@ -224,9 +224,11 @@ def check_registration(
     n_inputs = len(particles.inputs)
     if n_inputs < 2 or options.registration == "ignore" or particles.decided is not None:
         return None
-    pairs = []
+    pairs: list[dict[str, Any]] = []
+    measured: list[str] = []  # (each pair's measurement as a refusal says it; "" where none fired)
     for part, a, b, shared, counts, radius, species in _shared_pairs(particles, options):
-        entry = _pair_entry(part, a, b, shared, counts, radius)
+        entry, words = _pair_entry(part, a, b, shared, counts, radius)
+        measured.append(words)
         pairs.append({**entry, **({} if species is None else {"species": species})})
     if not pairs:
         return None
@@ -238,25 +240,53 @@ def check_registration(
         summary["transforms_applied"] = applied
     fired = [p for p in pairs if p["frames"] == "two"]
     if fired:
-        message = "; ".join(p["message"] for p in fired)
-        fix = _fix_words(particles, options, fired)
         if options.registration == "check":
-            raise FramesError(
-                f"{message}. A merge in two frames compares picks that do not correspond: {fix}, or give "
-                "--registration warn to merge the inputs as they are"
-            )
-        warn(f"{message}; merged as they are (--registration warn): {fix}")
+            fix = _fix_words(particles, options, fired, said=False)
+            found = "; ".join(words for words in measured if words)
+            raise FramesError(f"{fix}, or --registration warn to merge them as they are. Measured: {found}")
+        message = "; ".join(p["message"] for p in fired)
+        fix = _fix_words(particles, options, fired, said=True)
+        warn(f"{message}; merged as they are (--registration warn). To merge them in one frame: {fix}")
     return summary
 
 
-def _fix_words(particles: ParticleSet, options: ParticleOptions, fired: list[dict[str, Any]]) -> str:
-    """How to apply the transforms found: ``--transform``, unless these outputs would refuse it."""
-    fixes = " ".join(p["fix"] for p in fired)
+def _fix_words(particles: ParticleSet, options: ParticleOptions, fired: list[dict[str, Any]], said: bool) -> str:
+    """How to apply the transforms found: ``--transform`` (either input moved, each naming the outputs' frame).
+
+    Unless these outputs would refuse the move: then why, and the move under ``--audit``.
+    ``said``: the pairs in two frames are said already (a warning's words), else each fix follows its pair.
+    """
     refused = [] if options.audit else [particles.inputs.index(p["inputs"][1]) for p in fired]
     why = next((w for w in (_why_not_moved(particles, k) for k in refused) if w is not None), None)
     if why is None:
-        return f"apply it with {fixes}"
-    return f"{why} (to see the merge: {fixes} --audit, which writes nothing)"
+        moves = [_either_move(particles, p) for p in fired]
+        pairs = [""] * len(fired) if said else [f"{_two_frames(particles, [p])}: " for p in fired]
+        return "; ".join(pair + move for pair, move in zip(pairs, moves))
+    fixes = " ".join(p["fix"] for p in fired)
+    head = "" if said else f"{_two_frames(particles, fired)}: "
+    return f"{head}{why} (to see the merge: {fixes} --audit, which writes nothing)"
+
+
+def _either_move(particles: ParticleSet, pair: dict[str, Any]) -> str:
+    """A fired pair's two fixes: the second input moved into the first's frame, or the first into the second's.
+
+    The picks cannot tell which frame is right, and the outputs lie in the frame of the input not
+    moved: each fix names it.
+    """
+    a, b = _labels(particles, pair)
+    return f"add {pair['fix']} (outputs in {a}'s frame) or {pair['fix_other']} (outputs in {b}'s)"
+
+
+def _two_frames(particles: ParticleSet, fired: list[dict[str, Any]]) -> str:
+    """``B and A are in two frames``, the inputs as the summary labels them, for each fired pair."""
+    pairs = [_labels(particles, p) for p in fired]
+    return "; ".join(f"{b} and {a} are in two frames" for a, b in pairs)
+
+
+def _labels(particles: ParticleSet, pair: dict[str, Any]) -> tuple[str, str]:
+    """The pair's inputs (a, b) as the summary labels them: their paths cut to the depth that tells them apart."""
+    labels = dict(zip(particles.inputs, input_labels(particles.inputs)))
+    return labels[pair["inputs"][0]], labels[pair["inputs"][1]]
 
 
 def _measured_parts(
@@ -281,7 +311,7 @@ def pair_registration(particles: ParticleSet, a: int, b: int, radius: float) -> 
     """Inputs ``a`` and ``b``'s registration as the summary gives each pair; None if they share no micrograph."""
     counts = picks_per_group(particles.input_of, particles.groups, len(particles.mic_names), len(particles.inputs))
     shared = np.flatnonzero((counts[:, a] > 0) & (counts[:, b] > 0))
-    return _pair_entry(particles, a, b, shared, counts, radius) if len(shared) else None
+    return _pair_entry(particles, a, b, shared, counts, radius)[0] if len(shared) else None
 
 
 def displacements(particles: ParticleSet, options: ParticleOptions) -> list[Displacements]:
@@ -346,10 +376,11 @@ def _sampled(
 
 def _pair_entry(
     particles: ParticleSet, a: int, b: int, shared: np.ndarray, counts: np.ndarray, radius: float
-) -> dict[str, Any]:
+) -> tuple[dict[str, Any], str]:
     """The registration of inputs ``a`` and ``b`` measured on a sample of the micrographs they share.
 
-    ``counts``: the picks of each input on each micrograph.
+    ``counts``: the picks of each input on each micrograph. With the summary's entry, what a
+    refusal says was measured where a transform fires (else "").
     """
     rows_a, rows_b, mics = _sample(particles, a, b, shared, counts)
     ca, ga, cb, gb = _sampled(particles, rows_a, rows_b, mics)
@@ -374,8 +405,13 @@ def _pair_entry(
     if m.best is not None:
         entry["best_transform"] = _transform_entry(m.best, pixel)
     if fires(m):
-        entry.update(_fired(particles, a, b, shared, radius, m, psize_b))
-    return entry
+        pixel_a = float(np.median(np.asarray(particles.psize)[rows_a]))
+        fired, measured = _fired(
+            particles, a, b, shared, radius, m, (psize_b, pixel_a if np.isfinite(pixel_a) else 1.0)
+        )
+        entry.update(fired)
+        return entry, measured
+    return entry, ""
 
 
 def _measured(
@@ -478,13 +514,22 @@ def _plus_minus(values: np.ndarray, errors: np.ndarray | None, scale: float = 1.
 
 
 def _fired(
-    particles: ParticleSet, a: int, b: int, shared: np.ndarray, radius: float, m: Measurement, psize: float
-) -> dict[str, Any]:
-    """What a transform that fires says: on how many shared micrographs it holds, the message and the fix.
+    particles: ParticleSet,
+    a: int,
+    b: int,
+    shared: np.ndarray,
+    radius: float,
+    m: Measurement,
+    psizes: tuple[float, float],
+) -> tuple[dict[str, Any], str]:
+    """What a transform that fires says: on how many shared micrographs it holds, the message and the fixes.
 
     Its agreement before and after is counted at the radius measured at, or at half an offset's
-    length when that is less.
+    length when that is less. ``psizes``: b's and a's pixel sizes, the words' units (1: Å). The
+    fix moves b into a's frame; ``fix_other``, its inverse, a into b's: the outputs lie in the
+    frame of the input not moved, and which is the right one the picks cannot tell.
     """
+    psize, psize_a = psizes
     assert m.best is not None
     transform = m.best.transform
     if transform.kind(1.0) == "translation":
@@ -492,23 +537,25 @@ def _fired(
         radius = min(m.radius, float(np.linalg.norm(transform.shift)) / 2)
     else:
         radius = m.radius
-    held, before, after = _holds_on(particles, a, b, shared, radius, transform)
+    held, before, agreement_after = _holds_on(particles, a, b, shared, radius, transform)
     name_a, name_b = particles.inputs[a], particles.inputs[b]
     spec = transform.spec(psize)
     where = f"{held:,} of {counted(len(shared), 'shared ' + _place(particles))}"
-    message = (
-        f"{name_b} and {name_a} are in two frames: {name_b}'s picks meet {name_a}'s after {spec}"
-        f"{_spec_meaning(particles, b, m.best, spec, psize)}, which raises the agreement (the picks with a partner "
-        f"within {round(radius, 1):g} Å, counted on the side with fewer, over the union of both sets) on {where}, "
-        f"from {before:.3f} to {after:.3f}"
+    moved_by = f"after {spec}{_spec_meaning(particles, b, m.best, spec, psize)}"
+    agreement = f"from {before:.3f} to {agreement_after:.3f}"
+    measured = (
+        f"{moved_by}, which raises the agreement (the picks with a partner within {round(radius, 1):g} Å, counted on "
+        f"the side with fewer, over the union of both sets) on {where}, {agreement}"
     )
-    return {
+    entry = {
         "micrographs_held": held,
         "jaccard_before": round(before, 4),
-        "jaccard_after": round(after, 4),
-        "message": message,
+        "jaccard_after": round(agreement_after, 4),
+        "message": f"{name_b} and {name_a} are in two frames: {name_b}'s picks meet {name_a}'s {measured}",
         "fix": f"--transform '{name_b}={spec}'",
+        "fix_other": f"--transform '{name_a}={transform.inverse().spec(psize_a)}'",
     }
+    return entry, f"{moved_by}, the agreement within {round(radius, 1):g} Å rises {agreement} on {where}"
 
 
 def _place(particles: ParticleSet) -> str:

@@ -26,6 +26,7 @@ from .fields import (
     check_choices,
     choice,
     insist_psize_option,
+    is_real_number,
     is_whole_number,
     option,
     project_dir_option,
@@ -67,9 +68,32 @@ def _check_whole(name: str, value: object, low: int, high: int, unit: str) -> No
         )
 
 
+def _check_numbers(options: MicrographOptions) -> None:
+    """Numbers must be numbers: options from the Python API arrive unchecked (``target_psize='5'``)."""
+    for name in (
+        "target_psize",
+        "lowpass",
+        "highpass",
+        "psize",
+        "min_z",
+        "min_pearson",
+        "shift_calibration",
+        "beam_diameter",
+    ):
+        value = getattr(options, name)
+        if value is not None and not is_real_number(value):
+            raise CryodedupError(f"--{name.replace('_', '-')} must be a number, got {value!r}")
+    _check_whole("plot_pairs", options.plot_pairs, 0, 1000, "pairs")
+
+
 @dataclass
 class MicrographOptions:
-    """The parameters of ``cryodedup micrographs``."""
+    """The parameters of ``cryodedup micrographs``.
+
+    Not among them: how the job runs. ``--update`` is ``find_duplicate_micrographs(...,
+    update=True)`` (the particle job's is its option ``ParticleOptions(update=True)``: it decides
+    which particles are kept), and ``--particles`` its ``particles=``.
+    """
 
     target_psize: float = option(
         12.0,
@@ -274,6 +298,7 @@ class MicrographOptions:
     def check(self) -> None:
         """Raises a ``CryodedupError`` naming the first option out of its range."""
         check_choices(self)
+        _check_numbers(self)
         # Sizes are bounded before anything is allocated: a window or scan range beyond the
         # micrographs is cut to them where it is used (plan.candidate_offsets); beyond these
         # bounds a value is a typo (1e12, 2**62), refused in one line.

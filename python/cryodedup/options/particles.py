@@ -49,16 +49,17 @@ from .species import (
     parse_named_distances,
 )
 
-__all__ = ["COPICK_PROJECTS", "PANELS", "PICKERS", "ParticleOptions"]
+__all__ = ["COPICK_PROJECTS", "INPUTS", "PANELS", "ParticleOptions"]
 
 #: The panels of ``cryodedup particles --help``, in their order; each option names its own (``panel=``).
 DISTANCE = "Distance and pixel size"
+INPUTS = "Inputs and frames"
 RANKING = "Ranking"
 SPECIES = "Several species (cryo-ET)"
 COPICK_PROJECTS = "copick projects"
 PICKERS = "Pickers and consensus"
 ORIENTATIONS = "Half-sets and orientations"
-PANELS = (DISTANCE, RANKING, SPECIES, COPICK_PROJECTS, PICKERS, ORIENTATIONS, COLLECTION, OUTPUT)
+PANELS = (DISTANCE, INPUTS, RANKING, SPECIES, COPICK_PROJECTS, PICKERS, ORIENTATIONS, COLLECTION, OUTPUT)
 
 #: Values of ``--coverage``: ``auto`` reads which micrographs each input ran on, ``all`` takes every input to
 #: have run on every micrograph.
@@ -292,7 +293,7 @@ class ParticleOptions:
         "RELION 5 import lists: the factor RELION's import multiplies a text coordinate file's x y z by "
         "(its --scale_factor); STAR coordinate files are never scaled.",
         type=float,
-        panel=PICKERS,
+        panel=INPUTS,
         taken_by=(COMPARE,),
     )
     import_add: float = option(
@@ -301,7 +302,7 @@ class ParticleOptions:
         "RELION 5 import lists: what RELION's import adds to a text coordinate file's x y z after scaling "
         "(its --add_factor); STAR coordinate files are never shifted.",
         type=float,
-        panel=PICKERS,
+        panel=INPUTS,
         taken_by=(COMPARE,),
     )
     import_centered: bool = option(
@@ -310,7 +311,7 @@ class ParticleOptions:
         "RELION 5 import lists: a text coordinate file's x y z are Å from the tomogram's centre (RELION's "
         "import --centered), not tilt-series pixels from its corner.",
         is_flag=True,
-        panel=PICKERS,
+        panel=INPUTS,
         taken_by=(COMPARE,),
     )
     filament_mode: str = choice(
@@ -473,7 +474,7 @@ class ParticleOptions:
         choices=MATCH_MODES,
         show_default=True,
         label="micrographs matched by",
-        panel=DISTANCE,
+        panel=INPUTS,
         affects=DECISION,
         taken_by=(COMPARE,),
     )
@@ -489,19 +490,21 @@ class ParticleOptions:
         metavar="INPUT=LABEL",
         name="datasets",
         label="datasets",
-        panel=DISTANCE,
+        panel=INPUTS,
         taken_by=(COPICK,),
     )
 
     update: bool = option(
         False,
         "--update",
-        "Batch by batch into OUTDIR: deduplicate these INPUTS against every particle an earlier --update run "
-        "kept there and among themselves, append the kept ones to particles_kept.star, and write this round's "
-        "round_NNNN_kept.star and round_NNNN_rejected.star. A particle kept is never revoked. RELION STAR inputs.",
+        "Batch by batch: deduplicate these INPUTS (RELION particle STAR, or CryoSPARC .cs/.csg) against every "
+        "particle an earlier --update run into OUTDIR kept, and among themselves. The kept ones are appended to "
+        "particles_kept.star (particles_kept.cs for CryoSPARC batches), the round's to round_NNNN_kept and "
+        "round_NNNN_rejected. A particle kept is never revoked.",
         is_flag=True,
         label="update",
         panel=COLLECTION,
+        essential=True,
     )
     add_again: bool = option(
         False,
@@ -532,7 +535,7 @@ class ParticleOptions:
         "the transform with --transform); warn: say so and merge them as they are; ignore: measure nothing.",
         choices=REGISTRATION,
         label="registration between inputs",
-        panel=PICKERS,
+        panel=INPUTS,
         taken_by=(COPICK,),
     )
     transform: list[str] = option(
@@ -548,7 +551,7 @@ class ParticleOptions:
         multiple=True,
         metavar="INPUT=OPS",
         label="transforms",
-        panel=PICKERS,
+        panel=INPUTS,
         taken_by=(COMPARE, COPICK),
     )
 

@@ -203,3 +203,23 @@ def test_what_repair_refuses(tmp_path: Path, args: list[str], message: str) -> N
 def _rounds(out: Path) -> list[tuple]:
     with sqlite3.connect(out / "kept_store" / "store.sqlite") as db:
         return db.execute("SELECT round, kept FROM rounds").fetchall()
+
+
+def test_the_public_api_repairs_as_the_command_does(tmp_path: Path) -> None:
+    # A new user's trial: --update --repair had no public Python function (only
+    # cryodedup.jobs.particles.update.repair, internal). The oracle: the uninterrupted series.
+    import cryodedup
+    from cryodedup.options import ParticleOptions
+
+    assert "repair_particle_update" in cryodedup.__all__
+    batches = three_batches(tmp_path)
+    want = files(series(tmp_path / "uninterrupted", batches))
+    out = series(tmp_path / "damaged", batches)
+    said = damage(out, "particles_kept.star")
+    written = cryodedup.repair_particle_update(out)
+    assert sorted(written) == sorted((out / name, why) for name, why in said.items())
+    assert files(out) == want
+    assert cryodedup.repair_particle_update(out) == []
+    # update and repair as options of a run name the function (no batch is read).
+    with pytest.raises(cryodedup.CryodedupError, match=r"cryodedup\.repair_particle_update\(outdir\)"):
+        cryodedup.remove_duplicate_particles(batches[:1], out, ParticleOptions(update=True, repair=True))

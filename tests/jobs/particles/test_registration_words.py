@@ -34,7 +34,7 @@ def _picks(seed: int = 4) -> tuple[np.ndarray, np.ndarray]:
 @pytest.mark.parametrize(
     ("move", "words"),
     [
-        (lambda xy: xy[:, ::-1], "after swap, which raises the agreement"),
+        (lambda xy: xy[:, ::-1], "after swap, the agreement within"),
         (
             lambda xy: xy + np.array([64.0, -128.0]),
             "after shift:-64,128 (in pixels of 0.885 Å: an offset of -56.6 ± 0.0, +113.3",

@@ -39,7 +39,7 @@ def _shifted_star(source: Path, target: Path, shift: tuple[float, float]) -> Non
 
 def _fix_of(refused: str) -> list[str]:
     """The options the refusal says to apply it with, as a shell reads them."""
-    found = re.search(r"apply it with (--transform '[^']+')", refused)
+    found = re.search(r"add (--transform '[^']+')", refused)
     assert found, refused
     return shlex.split(found.group(1))
 
@@ -55,12 +55,45 @@ def _sorted(table: pd.DataFrame) -> pd.DataFrame:
     return table.sort_values(list(table.columns)).reset_index(drop=True)
 
 
-def test_the_fix_of_two_particle_files_in_two_frames_runs_and_writes_the_moved_coordinates(tmp_path):
+def _log_and_moved_copy(tmp_path: Path, moved_first: bool) -> tuple[Path, Path, list[str]]:
+    """The example LoG particles, a copy moved by SHIFT_PX, and the command line of the two (the -o to add)."""
     log = EXAMPLES / "particles_log.star"
     moved = tmp_path / "moved" / "particles.star"
     _shifted_star(log, moved, SHIFT_PX)
-    args = ["particles", str(log), str(moved), "--micrographs", str(EXAMPLES / "micrographs_ctf.star")]
-    args += ["--min-dist", "100", "-q", "-o"]
+    inputs = [str(moved), str(log)] if moved_first else [str(log), str(moved)]
+    args = ["particles", *inputs, "--micrographs", str(EXAMPLES / "micrographs_ctf.star")]
+    return log, moved, [*args, "--min-dist", "100", "-q", "-o"]
+
+
+def test_the_refusal_offers_either_input_moved_and_names_the_frame_the_outputs_lie_in(tmp_path):
+    # A new user's trial: with the moved copy first and the untouched file second, the one fix offered
+    # moved the untouched file into the copy's frame, and the outputs lay in the copy's frame, unsaid.
+    # Now both moves are offered, each naming the frame the outputs will be in; the oracle is the
+    # source file's coordinates (its frame) and the copy's (the source's moved by SHIFT_PX).
+    log, moved, args = _log_and_moved_copy(tmp_path, moved_first=True)
+    refused = CliRunner().invoke(main, [*args, str(tmp_path / "refused")])
+    assert refused.exit_code == 1, refused.output
+    offered = re.findall(r"(--transform '[^']+') \(outputs in ([^ ]+)'s( frame)?\)", refused.output)
+    assert [frame for _, frame, _ in offered] == ["particles.star", "particles_log.star"], refused.output
+    # The fix comes first, within about two lines (before the measurement; the input's path aside).
+    first = refused.output.index(offered[0][0]) + len(offered[0][0])
+    assert first < refused.output.index("Measured") and first - len(str(moved)) < 160, refused.output
+    original = starfile.read(log, always_dict=True)["particles"]
+    source_frame = original[["rlnCoordinateX", "rlnCoordinateY"]].to_numpy()
+    for (fix, frame, _), shift in zip(offered, (SHIFT_PX, (0.0, 0.0))):
+        out = tmp_path / frame
+        done = CliRunner().invoke(main, [*args, str(out), *shlex.split(fix)])
+        assert done.exit_code == 0, done.output
+        kept = _rows([out / "particles_kept.star", out / "particles_rejected.star"])
+        xy = kept[["rlnCoordinateX", "rlnCoordinateY"]].to_numpy()
+        # Every row of both inputs lies on a source particle moved into the frame named.
+        expected = source_frame + np.array(shift)
+        nearest = np.abs(xy[:, None, :] - expected[None, :, :]).max(axis=2).min(axis=1)
+        assert len(xy) == 2 * len(original) and nearest.max() < 0.01, (frame, nearest.max())
+
+
+def test_the_fix_of_two_particle_files_in_two_frames_runs_and_writes_the_moved_coordinates(tmp_path):
+    log, _, args = _log_and_moved_copy(tmp_path, moved_first=False)
     refused = CliRunner().invoke(main, [*args, str(tmp_path / "refused")])
     assert refused.exit_code == 1 and "are in two frames" in refused.output, refused.output
     fix = _fix_of(refused.output)
@@ -118,6 +151,40 @@ def test_per_input_outputs_keep_the_rows_as_read_and_combined_ones_the_moved_cen
     every = np.concatenate(centres)
     expected = np.concatenate([xy, xy])
     assert np.allclose(np.sort(every, axis=0), np.sort(expected, axis=0), atol=1e-3)
+
+
+def _data_rows(path: Path) -> list[str]:
+    """The rows of a particle STAR file's data_particles loop, as written (white space included)."""
+    lines = path.read_text().split("data_particles", 1)[1].splitlines()
+    return [line for line in lines if line.strip() and not line.lstrip().startswith(("_", "loop_", "#"))]
+
+
+def test_rows_moved_by_transform_are_written_as_the_input_writes_its_rows(tmp_path):
+    # A new user's trial: a STAR input's rows moved by --transform were written tab-separated beside the
+    # other rows, copied as read with their spaces. The oracle: a copy of the example file moved by
+    # (300, -200) px in its own text (six decimals, single spaces), moved back; every written row is
+    # then a row of the example file, byte for byte, twice over (each input's once).
+    log = EXAMPLES / "particles_log.star"
+    text = log.read_text()
+    head, rows = text.split("_rlnCoordinateY #2 \n", 1)
+    moved_lines = []
+    for line in rows.splitlines():
+        words = line.split(" ")
+        if len(words) > 2 and re.fullmatch(r"[0-9.]+", words[0]):
+            words[:2] = [f"{float(words[0]) + 300:.6f}", f"{float(words[1]) - 200:.6f}"]
+        moved_lines.append(" ".join(words))
+    moved = tmp_path / "moved" / "particles.star"
+    moved.parent.mkdir()
+    moved.write_text(head + "_rlnCoordinateY #2 \n" + "\n".join(moved_lines) + "\n")
+    options = ParticleOptions(
+        micrographs=EXAMPLES / "micrographs_ctf.star", min_dist=100, transform=[f"{moved}=shift:-300,200"]
+    )
+    remove_duplicate_particles([log, moved], tmp_path / "out", options)
+    written = _data_rows(tmp_path / "out" / "particles_kept.star") + _data_rows(
+        tmp_path / "out" / "particles_rejected.star"
+    )
+    assert not any("\t" in row for row in written)
+    assert sorted(written) == sorted(_data_rows(log) * 2)
 
 
 def test_a_format_whose_coordinates_are_not_rewritten_is_refused_before_anything_is_written(tmp_path):
@@ -241,7 +308,7 @@ def test_the_distance_of_a_refused_offset_is_said_to_a_tenth_of_an_angstrom(tmp_
     options = ParticleOptions(micrographs=EXAMPLES / "micrographs_ctf.star", min_dist=100)
     with pytest.raises(CryodedupError, match="are in two frames") as refused:
         remove_duplicate_particles([log, moved], tmp_path / "out", options)
-    said = re.search(r"a partner within ([0-9.]+) Å", str(refused.value))
+    said = re.search(r"within ([0-9.]+) Å", str(refused.value))
     assert said is not None, str(refused.value)
     assert re.fullmatch(r"[0-9]+(\.[0-9])?", said.group(1)) and abs(float(said.group(1)) - 26.6) < 0.5, said.group(1)
 

@@ -414,9 +414,11 @@ def _append_rewritten(part: ParticleStar, labels: list[str], keep: np.ndarray, k
         label: "XYZ".index(label[-6] if label.endswith("Angst") else label[-1]) for label in labels if label not in own
     }
     lines: dict[bool, list[str]] = {True: [], False: []}
-    for row, values, keep_row in zip(table.rows, part.rewritten, keep):
-        fields = [row[own[label]] if label in own else f"{values[axis[label]]:.6f}" for label in labels]
-        lines[bool(keep_row)].append("\t".join(fields) + "\n")
+    for line, row, values, keep_row in zip(table.lines, table.rows, part.rewritten, keep):
+        fields = [
+            (own[label], row[own[label]]) if label in own else (None, f"{values[axis[label]]:.6f}") for label in labels
+        ]
+        lines[bool(keep_row)].append(_row_text(line, fields))
     for path, keep_rows in ((kept, True), (rejected, False)):
         with open(path, "ab") as f:
             f.write("".join(lines[keep_rows]).encode())
@@ -460,7 +462,7 @@ def _append_moved(
     half = None if values is None else (own[values[0]], values[1], values[2])
     order = [own[label] for label in labels]
     lines: dict[bool, list[str]] = {True: [], False: []}
-    for i, (row, keep_row) in enumerate(zip(table.rows, keep)):
+    for i, (line, row, keep_row) in enumerate(zip(table.lines, table.rows, keep)):
         fields = list(row)
         for j, axis in moved:
             fields[j] = f"{float(row[j]) + part.moved_by[i, axis]:.6f}"
@@ -468,7 +470,7 @@ def _append_moved(
             fields[group[0]] = group[1].get(row[group[0]], row[group[0]])
         if half is not None and half[1][i]:
             fields[half[0]] = half[2][half[1][i] - 1]
-        lines[bool(keep_row)].append("\t".join(fields[j] for j in order) + "\n")
+        lines[bool(keep_row)].append(_row_text(line, [(j, fields[j]) for j in order]))
     for path, keep_rows in zip(paths, (True, False)):
         with open(path, "ab") as f:
             f.write("".join(lines[keep_rows]).encode())
@@ -558,3 +560,18 @@ def write_headers(files: dict[Path, Path], part: ParticleStar, labels: list[str]
             Path(scratch).write_bytes(header)
     except OSError as err:
         raise write_error(err, files) from None
+
+
+def _row_text(line: str, fields: Sequence[tuple[int | None, str]]) -> str:
+    """A row written as ``append_split`` writes the rows it copies: each field after its white space as read.
+
+    ``fields``: the written row's (input column, text); input column k's text follows the white
+    space before it in ``line``, a field the input lacks (None) a space; the line's end as read.
+    """
+    spans = split_fields(line)
+    ends = [0, *(end for _, end, _ in spans)]
+    written = []
+    for j, (k, text) in enumerate(fields):
+        space = "" if k is None else line[ends[k] : spans[k][0]]
+        written.append((space if space or j == 0 else " ") + text)
+    return "".join(written) + line[ends[-1] :] + "\n"

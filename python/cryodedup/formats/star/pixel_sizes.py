@@ -292,7 +292,7 @@ def _optics_used(part: ParticleTable, groups_met: Iterable[float], warn: Warn, n
         if label in mic:
             value, source = mic[label], mic_label
         elif label in original:
-            value, source = original[label], "rlnMicrographOriginalPixelSize (assumes no binning at motion correction)"
+            value, source = original[label], "rlnMicrographOriginalPixelSize"  # (its caveat: the warning's, said once)
             warn(
                 f"{part.label}: optics group {label} has no rlnMicrographPixelSize; using "
                 f"rlnMicrographOriginalPixelSize {value} Å, which is only right if the movies were not "

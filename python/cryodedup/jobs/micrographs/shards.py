@@ -494,7 +494,7 @@ def _run_options(folder: Path, run: dict[str, Any], plot: bool, plot_pairs: int)
     try:
         options = MicrographOptions(**run["options"], plot=plot, plot_pairs=plot_pairs)
         options.check()
-    except TypeError as err:  # an edited shard.json: a value of another type, or an option unknown
+    except (TypeError, CryodedupError) as err:  # an edited shard.json: a value of another type, an option unknown
         raise CryodedupError(f"{folder / MARKER}: run.options cannot be used ({err})") from None
     return options
 

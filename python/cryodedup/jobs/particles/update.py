@@ -131,7 +131,7 @@ def start_round(
     if options.repair:  # (the command line calls repair() itself, with no batch)
         raise CryodedupError(
             "--repair reads no batch and adds no round: give -o OUTDIR --update --repair alone (in Python: "
-            "cryodedup.jobs.particles.update.repair(outdir))"
+            "cryodedup.repair_particle_update(outdir))"
         )
     if not isinstance(source, Files):
         raise CryodedupError("--update takes particle files and an output folder; particles in memory have no kept set")
