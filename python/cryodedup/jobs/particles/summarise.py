@@ -141,7 +141,8 @@ class ParticleSummary:
             "read (`jaccard_identity`), by chance (`jaccard_chance`) and, in two frames, before and after the "
             "transform (`jaccard_before`, `jaccard_after`): the picks with a partner within `measured_at_A`, "
             "counted on the side with fewer, over the union of both sets (keys named for Jaccard's form; not a "
-            "Jaccard index of one-to-one matches)"
+            "Jaccard index of one-to-one matches); in two frames, `fix` moves the second input into the first's frame "
+            "and `fix_other` the first into the second's (the outputs lie in the frame of the input not moved)"
         ),
     )
     transforms: MovedInputs | None = field(
