@@ -289,7 +289,6 @@ JUDGING_READERS = {
     "cryodedup.formats.cryosparc.particles",
     "cryodedup.formats.dynamo",
     "cryodedup.formats.picks.particles",
-    "cryodedup.formats.star.particles",
     "cryodedup.formats.star.pixel_sizes",
 }
 

@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from cryodedup import ParticleOptions, remove_duplicate_particles
 from cryodedup.cli import main
 from cryodedup.errors import CryodedupError
+from cryodedup.particle_set import pixel_size_entries, pixel_size_of_rows
 from cryodedup.report.analysis_rows import matching_text
 from cryodedup.resolve import (
     NO_AUTO_SCORE,
@@ -27,8 +28,6 @@ from cryodedup.resolve import (
     Score,
     match_micrographs,
     name_key,
-    pixel_size_entries,
-    pixel_size_of_rows,
     resolve_pixel_size,
     resolve_score,
 )

@@ -9,8 +9,8 @@ from __future__ import annotations
 import pytest
 
 from cryodedup.errors import CryodedupError
+from cryodedup.particle_set import Evidence
 from cryodedup.resolve.given_psize import (
-    Evidence,
     agrees,
     check_given_psize,
     extent_contradiction,
@@ -160,8 +160,8 @@ def test_a_micrographs_star_states_its_pixel_sizes_and_resolve_judges_a_typed_on
     # A typed 1.0 is judged against the nearest micrograph size (|ln 1.06| < |ln 0.885|) and,
     # as a binning, against the detector pixel; the reader itself states and judges nothing.
     from cryodedup.formats.micrograph_lists import stated_pixel_sizes
-    from cryodedup.particle_set import StatedPixelSizes
-    from cryodedup.resolve.given_psize import Evidence, stated_evidence
+    from cryodedup.particle_set import Evidence, StatedPixelSizes
+    from cryodedup.resolve.given_psize import stated_evidence
 
     path = tmp_path / "micrographs_ctf.star"
     path.write_text(

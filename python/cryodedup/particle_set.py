@@ -25,14 +25,17 @@ from pathlib import Path
 from typing import Callable, Protocol
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 import cryodedup._core as _core
 
 from .paths import StrPath
 
 __all__ = [
+    "MIC_PSIZE",
     "OUTPUT_FORMATS",
     "SHIFT_KEYS",
+    "Evidence",
     "HalfSets",
     "Images",
     "KindsWriter",
@@ -45,6 +48,8 @@ __all__ = [
     "StatedPixelSizes",
     "SubsetWriter",
     "Warn",
+    "pixel_size_entries",
+    "pixel_size_of_rows",
 ]
 
 #: Receives each warning for the user, as one line.
@@ -207,6 +212,53 @@ class StatedPixelSizes:
     field: str
     detector: tuple[float, ...] = ()
     detector_field: str = ""
+
+
+#: The summary's source for a pixel size given on the command line.
+MIC_PSIZE = "--mic-psize"
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """A pixel size the run reads from its files, to check a typed one against.
+
+    A reader states it; ``resolve.given_psize`` judges a typed value against it. ``name``
+    says what it is (``rlnMicrographPixelSize``, ``the MRC header``) and ``place`` where
+    (``of optics group 1 in particles.star``); ``binned``: a detector pixel, which the
+    micrograph pixel may be any binning of (1 to ``resolve.given_psize.MAX_BINNING``);
+    ``trap``: a value the typed one must not equal and why
+    (``(3.54, "that group's rlnImagePixelSize (particles binned at extraction)")``).
+    """
+
+    value: float
+    name: str
+    place: str
+    binned: bool = False
+    trap: tuple[float, str] | None = None
+
+
+def pixel_size_of_rows(mic_psize: np.ndarray, n_rows: int, groups: Callable[[], np.ndarray]) -> np.ndarray:
+    """Each row's pixel size from its micrograph's (``mic_psize[groups()]``).
+
+    When every micrograph has the same size (none NaN) it is a read-only broadcast that
+    takes no memory, and ``groups`` (which may join several inputs' arrays) is not called.
+    """
+    if n_rows == 0:
+        return np.zeros(0)
+    if len(mic_psize) and bool((mic_psize == mic_psize[0]).all()):
+        return np.broadcast_to(mic_psize[0], (n_rows,))
+    return mic_psize[groups()]
+
+
+def pixel_size_entries(psize: ArrayLike, source: str) -> list[dict]:
+    """The summary's ``pixel_sizes`` entries for pixel sizes that apply to all inputs.
+
+    One entry per distinct value (the first ten).
+    """
+    values = np.asarray(psize)
+    one = values.size and bool((values == values.flat[0]).all())  # the usual: no sort of a value per particle
+    distinct = values.flat[:1] if one else np.unique(values)[:10]
+    return [{"input": "all", "optics_group": "all", "psize": float(v), "source": source} for v in distinct]
 
 
 @dataclass

@@ -22,9 +22,9 @@ import numpy as np
 from ..errors import CryodedupError, InputFileError
 from ..labels import distinct_labels
 from ..outputs import AtomicOutputs
-from ..particle_set import Log, ParticleSet, Warn
+from ..particle_set import MIC_PSIZE, Log, ParticleSet, Warn
 from ..paths import StrPath
-from ..resolve import MIC_PSIZE, UNKNOWN_COLUMN, UNKNOWN_ORDER, resolve_pixel_size, resolve_score
+from ..resolve import UNKNOWN_COLUMN, UNKNOWN_ORDER, resolve_pixel_size, resolve_score
 from .files import check_regular_file
 from .star.tomograms import layout
 

@@ -9,10 +9,7 @@ the outcome for them; the job words what the summary shows (``report``).
 
 from .micrograph_names import match_micrographs, match_particle_set, name_key
 from .pixel_size import (
-    MIC_PSIZE,
     ListedPixelSizes,
-    pixel_size_entries,
-    pixel_size_of_rows,
     resolve_pixel_size,
 )
 from .score import (
@@ -26,7 +23,6 @@ from .score import (
 )
 
 __all__ = [
-    "MIC_PSIZE",
     "NO_AUTO_SCORE",
     "UNDECIDED_BY_PREFER",
     "UNKNOWN_COLUMN",
@@ -36,8 +32,6 @@ __all__ = [
     "match_micrographs",
     "match_particle_set",
     "name_key",
-    "pixel_size_entries",
-    "pixel_size_of_rows",
     "resolve_pixel_size",
     "resolve_score",
     "score_direction",

@@ -1,6 +1,6 @@
 """A pixel size the user typed (``--mic-psize``, ``--psize``), checked against what the run reads anyway.
 
-Every reader gathers the pixel sizes its files state (:class:`Evidence`: the MRC headers, an
+Every reader gathers the pixel sizes its files state (``particle_set.Evidence``: the MRC headers, an
 optics table, a micrographs STAR, CryoSPARC's ``psize_A`` fields) and :func:`check_given_psize`
 refuses a typed value that contradicts one of them, in one line naming both values and their
 sources, unless the user insists (``--insist-psize``); the summary then says so. What counts
@@ -22,11 +22,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 
 from ..errors import PixelSizeError
-from ..particle_set import StatedPixelSizes
+from ..particle_set import Evidence, StatedPixelSizes
 
 __all__ = [
     "MICROGRAPH_HINT",
-    "Evidence",
     "check_given_psize",
     "extent_contradiction",
     "listed_evidence",
@@ -52,24 +51,6 @@ SQUEEZED_PICKS = 20
 MICROGRAPH_HINT = "give the pixel size of the micrographs the coordinates were picked on"
 #: The option that lets the user insist on a value that contradicts the files.
 INSIST = "--insist-psize"
-
-
-@dataclass(frozen=True)
-class Evidence:
-    """A pixel size the run reads from its files, to check a typed one against.
-
-    ``name`` says what it is (``rlnMicrographPixelSize``, ``the MRC header``) and ``place``
-    where (``of optics group 1 in particles.star``); ``binned``: a detector pixel, which the
-    micrograph pixel may be any binning of (1 to :data:`MAX_BINNING`);
-    ``trap``: a value the typed one must not equal and why
-    (``(3.54, "that group's rlnImagePixelSize (particles binned at extraction)")``).
-    """
-
-    value: float
-    name: str
-    place: str
-    binned: bool = False
-    trap: tuple[float, str] | None = None
 
 
 def same_size(a: float, b: float) -> bool:

@@ -1,8 +1,8 @@
 """The pixel size of the coordinates (Å/px): one order of sources for every reader.
 
 ``--mic-psize``, else ``--micrographs``, else the files' own columns (:func:`resolve_pixel_size`);
-the summary names the source alike (``MIC_PSIZE``, :func:`listed_source`,
-:func:`pixel_size_entries`). A micrographs list is looked up by exact path, then by file
+the summary names a list's source alike (:func:`listed_source`; ``particle_set.MIC_PSIZE``
+and ``particle_set.pixel_size_entries`` for the others). A micrographs list is looked up by exact path, then by file
 name as ``--match-micrographs`` says (:class:`ListedPixelSizes`).
 """
 
@@ -13,15 +13,11 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 import numpy as np
-from numpy.typing import ArrayLike
 
 from ..errors import CryodedupError, InputFileError
 from .micrograph_names import listed_by_file_name, name_key
 
-__all__ = ["MIC_PSIZE", "ListedPixelSizes", "pixel_size_entries", "pixel_size_of_rows", "resolve_pixel_size"]
-
-#: The summary's source for a pixel size given on the command line.
-MIC_PSIZE = "--mic-psize"
+__all__ = ["ListedPixelSizes", "resolve_pixel_size"]
 
 Result = TypeVar("Result")
 
@@ -50,30 +46,6 @@ def resolve_pixel_size(
 def listed_source(field: str, path: object) -> str:
     """The summary's source for pixel sizes read from the column ``field`` of the file ``path``."""
     return f"{field} in {path}"
-
-
-def pixel_size_of_rows(mic_psize: np.ndarray, n_rows: int, groups: Callable[[], np.ndarray]) -> np.ndarray:
-    """Each row's pixel size from its micrograph's (``mic_psize[groups()]``).
-
-    When every micrograph has the same size (none NaN) it is a read-only broadcast that
-    takes no memory, and ``groups`` (which may join several inputs' arrays) is not called.
-    """
-    if n_rows == 0:
-        return np.zeros(0)
-    if len(mic_psize) and bool((mic_psize == mic_psize[0]).all()):
-        return np.broadcast_to(mic_psize[0], (n_rows,))
-    return mic_psize[groups()]
-
-
-def pixel_size_entries(psize: ArrayLike, source: str) -> list[dict]:
-    """The summary's ``pixel_sizes`` entries for pixel sizes that apply to all inputs.
-
-    One entry per distinct value (the first ten).
-    """
-    values = np.asarray(psize)
-    one = values.size and bool((values == values.flat[0]).all())  # the usual: no sort of a value per particle
-    distinct = values.flat[:1] if one else np.unique(values)[:10]
-    return [{"input": "all", "optics_group": "all", "psize": float(v), "source": source} for v in distinct]
 
 
 def _place(where: str | Callable[[str], str], name: str) -> str:

@@ -27,16 +27,14 @@ from ...algo.audit import read_halves
 from ...algo.filaments import tube_ids
 from ...errors import CryodedupError, InputFileError
 from ...outputs import AtomicOutputs
-from ...particle_set import HalfSets, Images, Log, ParticleSet, PlacedSubsetWriter
+from ...particle_set import MIC_PSIZE, HalfSets, Images, Log, ParticleSet, PlacedSubsetWriter, pixel_size_entries
 from ...paths import StrPath
 from ...resolve import (
-    MIC_PSIZE,
     NO_AUTO_SCORE,
     UNDECIDED_BY_PREFER,
     UNKNOWN_COLUMN,
     UNKNOWN_ORDER,
     ListedPixelSizes,
-    pixel_size_entries,
     resolve_pixel_size,
     resolve_score,
 )

@@ -28,15 +28,12 @@ from ...algo.filaments import tube_ids
 from ...algo.normalisation import normalisation
 from ...algo.priority import input_levels, scores_without_none
 from ...errors import CryodedupError, InputFileError
-from ...particle_set import Log, ParticleSet
+from ...particle_set import MIC_PSIZE, Log, ParticleSet, pixel_size_entries, pixel_size_of_rows
 from ...paths import StrPath
 from ...resolve import (
-    MIC_PSIZE,
     ListedPixelSizes,
     match_micrographs,
     name_key,
-    pixel_size_entries,
-    pixel_size_of_rows,
     resolve_pixel_size,
     score_direction,
 )

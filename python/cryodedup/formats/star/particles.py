@@ -34,10 +34,10 @@ from ...particle_set import (
     ParticleSet,
     PlacedSubsetWriter,
     Warn,
+    pixel_size_of_rows,
 )
 from ...paths import StrPath
 from ...resolve.datasets import Identity, optics_identity
-from ...resolve.pixel_size import pixel_size_of_rows
 from ..micrograph_lists import stated_pixel_sizes
 from ..read_request import input_scale
 from .file import Table

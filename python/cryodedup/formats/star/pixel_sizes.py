@@ -18,9 +18,9 @@ import numpy as np
 import cryodedup._core as _core
 
 from ...errors import InputFileError
-from ...particle_set import StatedPixelSizes, Warn
-from ...resolve.given_psize import MICROGRAPH_HINT, Evidence, check_given_psize, same_size, stated_evidence
-from ...resolve.pixel_size import MIC_PSIZE, ListedPixelSizes, resolve_pixel_size
+from ...particle_set import MIC_PSIZE, Evidence, StatedPixelSizes, Warn
+from ...resolve.given_psize import MICROGRAPH_HINT, check_given_psize, same_size, stated_evidence
+from ...resolve.pixel_size import ListedPixelSizes, resolve_pixel_size
 from ..micrograph_lists import stated_pixel_sizes
 from .file import Table, is_number
 from .micrographs import PIXEL_SIZE_FIELD
