@@ -287,7 +287,6 @@ PIXEL_SIZE_POLICY = {"cryodedup.resolve.given_psize", "cryodedup.resolve.pixel_s
 #: off this list is one fewer walk formats -> resolve -> formats). A new one is refused.
 JUDGING_READERS = {
     "cryodedup.formats.cryosparc.particles",
-    "cryodedup.formats.dynamo",
     "cryodedup.formats.picks.particles",
     "cryodedup.formats.star.pixel_sizes",
 }

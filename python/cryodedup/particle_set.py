@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from enum import Enum
 from functools import cached_property
 from pathlib import Path
 from typing import Callable, Protocol
@@ -44,6 +45,7 @@ __all__ = [
     "ParticleNames",
     "ParticleSet",
     "PlacedSubsetWriter",
+    "PsizeFrom",
     "StarFacts",
     "StatedPixelSizes",
     "SubsetWriter",
@@ -216,6 +218,18 @@ class StatedPixelSizes:
 
 #: The summary's source for a pixel size given on the command line.
 MIC_PSIZE = "--mic-psize"
+
+
+class PsizeFrom(Enum):
+    """Where a reader takes the pixel size of its coordinates from: the job decides it (``resolve.pixel_size``).
+
+    ``GIVEN``: the value typed (``--mic-psize``); ``LISTED``: the micrographs list given
+    (``--micrographs``), where the format takes one; ``OWN``: what the files themselves say.
+    """
+
+    GIVEN = "given"
+    LISTED = "listed"
+    OWN = "own"
 
 
 @dataclass(frozen=True)

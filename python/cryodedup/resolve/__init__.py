@@ -10,7 +10,7 @@ the outcome for them; the job words what the summary shows (``report``).
 from .micrograph_names import match_micrographs, match_particle_set, name_key
 from .pixel_size import (
     ListedPixelSizes,
-    resolve_pixel_size,
+    pixel_size_source,
 )
 from .score import (
     NO_AUTO_SCORE,
@@ -32,7 +32,7 @@ __all__ = [
     "match_micrographs",
     "match_particle_set",
     "name_key",
-    "resolve_pixel_size",
+    "pixel_size_source",
     "resolve_score",
     "score_direction",
 ]

@@ -1,6 +1,6 @@
 """The pixel size of the coordinates (Å/px): one order of sources for every reader.
 
-``--mic-psize``, else ``--micrographs``, else the files' own columns (:func:`resolve_pixel_size`);
+``--mic-psize``, else ``--micrographs``, else the files' own columns (:func:`pixel_size_source`, which the job asks);
 the summary names a list's source alike (:func:`listed_source`; ``particle_set.MIC_PSIZE``
 and ``particle_set.pixel_size_entries`` for the others). A micrographs list is looked up by exact path, then by file
 name as ``--match-micrographs`` says (:class:`ListedPixelSizes`).
@@ -10,37 +10,30 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TypeVar
 
 import numpy as np
 
 from ..errors import CryodedupError, InputFileError
+from ..particle_set import PsizeFrom
 from .micrograph_names import listed_by_file_name, name_key
 
-__all__ = ["ListedPixelSizes", "resolve_pixel_size"]
-
-Result = TypeVar("Result")
+__all__ = ["ListedPixelSizes", "pixel_size_source"]
 
 
-def resolve_pixel_size(
-    mic_psize: float | None,
-    given: Callable[[float], Result],
-    listed: Callable[[], Result] | None,
-    own: Callable[[], Result],
-) -> Result:
+def pixel_size_source(mic_psize: float | None, micrographs: object | None) -> PsizeFrom:
     """The one order in which every reader takes the pixel size of its coordinates (Å/px).
 
-    ``--mic-psize`` (``given`` is called with it), else the micrographs list the user gave
-    with ``--micrographs`` (``listed``, None when there is none or the format takes none),
-    else what the files themselves say (``own``: RELION's optics table, CryoSPARC's
-    ``location/micrograph_psize_A``, Dynamo's ``apix``, the micrographs STAR a picking job
-    names). Each reader says how it reads each source and words what is missing.
+    ``--mic-psize`` (``mic_psize``; 0 is a value given, which the reader refuses), else the
+    micrographs list the user gave with ``--micrographs``, else what the files themselves say
+    (RELION's optics table, CryoSPARC's ``location/micrograph_psize_A``, Dynamo's ``apix``, the
+    micrographs STAR a picking job names). The job decides it for each input; each reader reads
+    that source alone (one whose format takes no list reads its own) and words what is missing.
     """
     if mic_psize is not None:
-        return given(mic_psize)
-    if listed is not None:
-        return listed()
-    return own()
+        return PsizeFrom.GIVEN
+    if micrographs is not None:
+        return PsizeFrom.LISTED
+    return PsizeFrom.OWN
 
 
 def listed_source(field: str, path: object) -> str:

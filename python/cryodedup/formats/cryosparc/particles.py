@@ -27,7 +27,16 @@ from ...algo.audit import read_halves
 from ...algo.filaments import tube_ids
 from ...errors import CryodedupError, InputFileError
 from ...outputs import AtomicOutputs
-from ...particle_set import MIC_PSIZE, HalfSets, Images, Log, ParticleSet, PlacedSubsetWriter, pixel_size_entries
+from ...particle_set import (
+    MIC_PSIZE,
+    HalfSets,
+    Images,
+    Log,
+    ParticleSet,
+    PlacedSubsetWriter,
+    PsizeFrom,
+    pixel_size_entries,
+)
 from ...paths import StrPath
 from ...resolve import (
     NO_AUTO_SCORE,
@@ -35,7 +44,6 @@ from ...resolve import (
     UNKNOWN_COLUMN,
     UNKNOWN_ORDER,
     ListedPixelSizes,
-    resolve_pixel_size,
     resolve_score,
 )
 from ...resolve.given_psize import (
@@ -382,22 +390,16 @@ def _micrograph_groups(group: CsGroup) -> tuple[KeyGroups, str]:
 def _micrograph_pixel_size(
     group: CsGroup, scale: Scale, located: CsLocations | None, warn: Callable[[str], None]
 ) -> tuple[np.ndarray | float, str]:
-    """Each particle's micrograph pixel size, and its source, in the order of :func:`resolve_pixel_size`.
+    """Each particle's micrograph pixel size, and its source, from where the job decided (``scale.psize_from``).
 
     ``located``: the rows' locations as the core read them, where it did (their own pixel sizes).
     A typed ``--mic-psize`` is checked against the particles' own and the exposures' (:func:`_given_source`).
     """
-    exposures = scale.micrographs
-
-    def given(value: float) -> tuple[np.ndarray | float, str]:
-        return value, _given_source(group, scale, warn)
-
-    return resolve_pixel_size(
-        scale.mic_psize,
-        given=given,
-        listed=None if exposures is None else lambda: _exposure_pixel_sizes(group, exposures),
-        own=lambda: _location_pixel_size(group, located),
-    )
+    if scale.psize_from is PsizeFrom.GIVEN:
+        return scale.given_psize, _given_source(group, scale, warn)
+    if scale.psize_from is PsizeFrom.LISTED and scale.micrographs is not None:
+        return _exposure_pixel_sizes(group, scale.micrographs)
+    return _location_pixel_size(group, located)
 
 
 #: Why a --mic-psize equal to the particles' blob/psize_A is refused.
@@ -663,7 +665,7 @@ def read_group(
         if not group.has(needed):
             raise InputFileError(f"{group.path}: the location slot has no {needed} field")
     # The core reads the locations in one pass where the pixel sizes are the rows' own.
-    own_psize = scale.mic_psize is None and scale.micrographs is None
+    own_psize = scale.psize_from is PsizeFrom.OWN
     located = plain_locations(group) if own_psize else None
     psize_mic, psize_source = _micrograph_pixel_size(group, scale, located, warn)
     shift, psize_align, shift_used = _shift(group, row_read.shift_key, warn)

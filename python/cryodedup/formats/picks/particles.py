@@ -28,13 +28,12 @@ from ...algo.filaments import tube_ids
 from ...algo.normalisation import normalisation
 from ...algo.priority import input_levels, scores_without_none
 from ...errors import CryodedupError, InputFileError
-from ...particle_set import MIC_PSIZE, Log, ParticleSet, pixel_size_entries, pixel_size_of_rows
+from ...particle_set import MIC_PSIZE, Log, ParticleSet, PsizeFrom, pixel_size_entries, pixel_size_of_rows
 from ...paths import StrPath
 from ...resolve import (
     ListedPixelSizes,
     match_micrographs,
     name_key,
-    resolve_pixel_size,
     score_direction,
 )
 from ...resolve.given_psize import MICROGRAPH_HINT, check_given_psize, extent_contradiction, stated_evidence
@@ -269,18 +268,17 @@ def _pixel_sizes(
 ) -> tuple[np.ndarray, str]:
     """Micrograph pixel size of each micrograph, and where it came from.
 
-    In the order of :func:`resolve_pixel_size`: ``--mic-psize``, else ``--micrographs``,
-    else the micrographs STARs the RELION jobs name; a list is read through
+    From where the job decided (``scale.psize_from``): ``--mic-psize``, ``--micrographs``, or
+    the micrographs STARs the RELION jobs name; a list is read through
     :class:`ListedPixelSizes` (by path, then file name), as for every reader.
     """
     mode = scale.match_micrographs
-    lists = None if given is None else ListedPixelSizes(given.path, given.pixel_sizes, mode, given.pixel_size_field)
-    return resolve_pixel_size(
-        scale.mic_psize,
-        given=lambda value: (np.full(len(names), value), MIC_PSIZE),
-        listed=None if lists is None else lambda: _listed_sizes(lists, names, pickers),
-        own=lambda: _listed_sizes(_jobs_micrographs(pickers, mode), names, pickers),
-    )
+    if scale.psize_from is PsizeFrom.GIVEN:
+        return np.full(len(names), scale.given_psize), MIC_PSIZE
+    if scale.psize_from is PsizeFrom.LISTED and given is not None:
+        lists = ListedPixelSizes(given.path, given.pixel_sizes, mode, given.pixel_size_field)
+        return _listed_sizes(lists, names, pickers)
+    return _listed_sizes(_jobs_micrographs(pickers, mode), names, pickers)
 
 
 def _given_source(pickers: list[Picks], scale: Scale, given: MicrographList | None, warn: Callable[[str], None]) -> str:
@@ -364,7 +362,7 @@ def _require_pixel_size(inputs: list[Path], scale: Scale) -> None:
     --micrographs. Everything missing is said at once: topaz tables without --micrographs
     need their scale too.
     """
-    if scale.mic_psize is not None or scale.micrographs is not None:
+    if scale.psize_from is not PsizeFrom.OWN:
         return
     found = [picker_files(p) for p in inputs]
     unnamed = [
@@ -674,7 +672,7 @@ def read_picker_outputs(
     pickers, matching = _joined_micrographs(pickers, scale.match_micrographs, given is not None, warn)
     names, ids = _micrograph_ids(pickers)
     mic_psize, psize_source = _pixel_sizes(names, scale, given, pickers)
-    if scale.mic_psize is not None:
+    if scale.psize_from is PsizeFrom.GIVEN:
         psize_source = _given_source(pickers, scale, given, warn)
     levels = input_levels([list(held) for held in score_read.prefer_held or ()], len(inputs))
     ranked_by, score_label, higher = _scores(pickers, score_read, levels, warn)

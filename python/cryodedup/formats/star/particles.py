@@ -33,6 +33,7 @@ from ...particle_set import (
     ParticleNames,
     ParticleSet,
     PlacedSubsetWriter,
+    PsizeFrom,
     Warn,
     pixel_size_of_rows,
 )
@@ -206,7 +207,7 @@ def _read_star_files(
     scales = [input_scale(scale, k) for k in range(len(parts))]  # (--mic-psize INPUT=Å: each its own)
     mic_psizes = (
         micrograph_pixel_sizes(scale.micrographs)
-        if scale.micrographs and any(s.mic_psize is None for s in scales) and tomograms is None
+        if scale.micrographs and any(s.psize_from is PsizeFrom.LISTED for s in scales) and tomograms is None
         else None
     )
     # A typed pixel size checked before any output is written (a tomograms STAR is the tomography reader's to check).

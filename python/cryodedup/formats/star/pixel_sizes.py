@@ -2,8 +2,8 @@
 
 ``--mic-psize``, else the micrographs STAR of ``--micrographs``, else the optics table
 (``rlnMicrographPixelSize``; RELION 4 tomography's ``rlnTomoTiltSeriesPixelSize``; never
-``rlnImagePixelSize``, the extracted particles'), in the order ``resolve.pixel_size`` sets
-for every reader. :func:`pixel_size_plan` tells the core's scan where each row's size comes
+``rlnImagePixelSize``, the extracted particles'), as the job decided (``Scale.psize_from``,
+from ``resolve.pixel_size``). :func:`pixel_size_plan` tells the core's scan where each row's size comes
 from; :func:`pixel_sizes_used` words what was used for the summary and gathers what is
 missing; :func:`row_pixel_sizes` and :func:`centres_in_angstrom` serve a table in memory.
 """
@@ -18,9 +18,9 @@ import numpy as np
 import cryodedup._core as _core
 
 from ...errors import InputFileError
-from ...particle_set import MIC_PSIZE, Evidence, StatedPixelSizes, Warn
+from ...particle_set import MIC_PSIZE, Evidence, PsizeFrom, StatedPixelSizes, Warn
 from ...resolve.given_psize import MICROGRAPH_HINT, check_given_psize, same_size, stated_evidence
-from ...resolve.pixel_size import ListedPixelSizes, resolve_pixel_size
+from ...resolve.pixel_size import ListedPixelSizes
 from ..micrograph_lists import stated_pixel_sizes
 from .file import Table, is_number
 from .micrographs import PIXEL_SIZE_FIELD
@@ -29,7 +29,7 @@ from .tomograms import exported_pixel_hint
 from .tomography import TILT_SERIES_PSIZE, subtomogram_rotated, warp_tomograms
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable
+    from collections.abc import Iterable
 
     from ..read_request import Scale
 
@@ -157,12 +157,15 @@ def pixel_size_plan(part: ParticleTable, scale: Scale, mic_psizes: dict[str, flo
     """
     if part.columns.coords_in_angstrom:
         return _core.PixelSizes.angstrom()
-    return resolve_pixel_size(
-        scale.mic_psize,
-        given=_core.PixelSizes.constant,
-        listed=None if mic_psizes is None else lambda: _core.PixelSizes.by_micrograph(mic_psizes),
-        own=lambda: _optics_plan(part),
-    )
+    if scale.psize_from is PsizeFrom.GIVEN:
+        return _core.PixelSizes.constant(scale.given_psize)
+    listed = _listed(scale, mic_psizes)
+    return _optics_plan(part) if listed is None else _core.PixelSizes.by_micrograph(listed)
+
+
+def _listed(scale: Scale, mic_psizes: dict[str, float] | None) -> dict[str, float] | None:
+    """The list's sizes where the job decided the list gives them (``mic_psizes``: None where it gives these none)."""
+    return mic_psizes if scale.psize_from is PsizeFrom.LISTED else None
 
 
 def _optics_plan(part: ParticleTable) -> _core.PixelSizes:
@@ -222,37 +225,31 @@ def pixel_sizes_used(
     """
     if part.columns.coords_in_angstrom:
         return [PixelSize(part.label, "all", None, "not needed: coordinates are in Å")], {}
-    listed = None if mic_psizes is None else (lambda: _listed_used(part, names, scale, mic_psizes))
+    if scale.psize_from is PsizeFrom.GIVEN:
+        return [PixelSize(part.label, "all", scale.given_psize, given_source)], {}
+    if _is_warp(part, names, needs):
+        return [], {}
+    listed = _listed(scale, mic_psizes)
+    if listed is not None:
+        return _listed_used(part, names, scale, listed)
     warn_if_used = warn if scale.pixel_size_decides else lambda message: None  # (no false alarm)
-    return resolve_pixel_size(
-        scale.mic_psize,
-        given=lambda value: ([PixelSize(part.label, "all", value, given_source)], {}),
-        listed=None if listed is None else _unless_warp(part, names, needs, listed),
-        own=_unless_warp(part, names, needs, lambda: _optics_used(part, groups_met, warn_if_used, needs)),
-    )
+    return _optics_used(part, groups_met, warn_if_used, needs)
 
 
-def _unless_warp(
-    part: ParticleTable, names: list[str], needs: Needs, read: Callable[[], UsedPixelSizes]
-) -> Callable[[], UsedPixelSizes]:
-    """``read``, unless the particles are Warp's, whose file does not say the pixel size of its coordinates.
+def _is_warp(part: ParticleTable, names: list[str], needs: Needs) -> bool:
+    """Whether the particles are Warp's, whose file does not say the pixel size of its coordinates.
 
     Neither its columns nor a micrographs list give it (docs/design.md section 7): the user
     must give it with ``--mic-psize``, added to ``needs``.
     """
-
-    def read_unless_warp() -> UsedPixelSizes:
-        warp = warp_tomograms(names)
-        if not warp:
-            return read()
+    warp = warp_tomograms(names)
+    if warp:
         needs.add(
             f"{part.where()}: a Warp/WarpTools particle file (tomogram {warp[0]!r}): rlnCoordinateX/Y/Z are in "
             "pixels of the exported tomograms (ts_export_particles --output_angpix), a size the file does not "
             f"record; give it with --mic-psize{exported_pixel_hint(part)}"
         )
-        return [], {}
-
-    return read_unless_warp
+    return bool(warp)
 
 
 def _listed_used(part: ParticleTable, names: list[str], scale: Scale, mic_psizes: dict[str, float]) -> UsedPixelSizes:
@@ -336,13 +333,12 @@ def row_pixel_sizes(
     used, by_group = pixel_sizes_used(part, np.unique(groups), names, scale, mic_psizes, warn, needs, given_source)
     if part.columns.coords_in_angstrom:
         return np.ones(n), used
-    psize = resolve_pixel_size(
-        scale.mic_psize,
-        given=lambda value: np.full(n, value),
-        listed=None if mic_psizes is None else lambda: _listed_rows(part, names, keys, scale, mic_psizes),
-        own=lambda: _rows_by_group(n, groups, by_group),
-    )
-    return psize, used
+    if scale.psize_from is PsizeFrom.GIVEN:
+        return np.full(n, scale.given_psize), used
+    listed = _listed(scale, mic_psizes)
+    if listed is not None:
+        return _listed_rows(part, names, keys, scale, listed), used
+    return _rows_by_group(n, groups, by_group), used
 
 
 def _listed_rows(
