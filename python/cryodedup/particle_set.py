@@ -39,16 +39,19 @@ __all__ = [
     "Evidence",
     "HalfSets",
     "Images",
+    "JudgeTypedPsize",
     "KindsWriter",
     "Log",
     "MovingSubsetWriter",
     "ParticleNames",
     "ParticleSet",
+    "PicksReach",
     "PlacedSubsetWriter",
     "PsizeFrom",
     "StarFacts",
     "StatedPixelSizes",
     "SubsetWriter",
+    "TypedPixelSize",
     "Warn",
     "pixel_size_entries",
     "pixel_size_of_rows",
@@ -206,7 +209,9 @@ class StatedPixelSizes:
 
     ``place``: where (``in micrographs_ctf.star``); ``values``: its micrographs' pixel sizes in
     ``field`` (none: the list states none); ``detector``: the detector pixel it states
-    (``rlnMicrographOriginalPixelSize``), which the micrographs' is a binning of.
+    (``rlnMicrographOriginalPixelSize``), which the micrographs' is a binning of. ``traps``:
+    other pixel sizes stated beside them that a typed one must not equal where they differ
+    from the micrographs' (CryoSPARC's ``blob/psize_A``), and why (``trap_reason``).
     """
 
     place: str
@@ -214,6 +219,8 @@ class StatedPixelSizes:
     field: str
     detector: tuple[float, ...] = ()
     detector_field: str = ""
+    traps: tuple[float, ...] = ()
+    trap_reason: str = ""
 
 
 #: The summary's source for a pixel size given on the command line.
@@ -241,7 +248,8 @@ class Evidence:
     (``of optics group 1 in particles.star``); ``binned``: a detector pixel, which the
     micrograph pixel may be any binning of (1 to ``resolve.given_psize.MAX_BINNING``);
     ``trap``: a value the typed one must not equal and why
-    (``(3.54, "that group's rlnImagePixelSize (particles binned at extraction)")``).
+    (``(3.54, "that group's rlnImagePixelSize (particles binned at extraction)")``), where it
+    differs from ``trap_beside`` (the micrograph pixel size stated with it; None: always).
     """
 
     value: float
@@ -249,6 +257,44 @@ class Evidence:
     place: str
     binned: bool = False
     trap: tuple[float, str] | None = None
+    trap_beside: float | None = None
+
+
+@dataclass(frozen=True)
+class PicksReach:
+    """How far picks reach on their micrographs of known size (``place`` says where the sizes are from).
+
+    ``reach``: the largest x / width and y / height of the picks in pixels of the typed pixel
+    size; ``picks``: how many picks lie on micrographs of known size.
+    """
+
+    reach: tuple[float, float]
+    picks: int
+    place: str
+
+
+@dataclass(frozen=True)
+class TypedPixelSize:
+    """A pixel size the user typed for an input (``--mic-psize``), and what its files state of it.
+
+    The reader gathers it, ``resolve.given_psize.judge_typed_psize`` judges it: what the
+    reader states comes first in ``stated`` (an optics table's groups), then what its lists
+    state (``lists``: the particles' own column, a micrographs list, the lists RELION jobs
+    name), then how far the picks reach (``reach``). ``insist``: ``--insist-psize``;
+    ``where``: the start of the warning naming the input (``particles_a.star: ``, or none).
+    """
+
+    given: float
+    insist: bool
+    where: str = ""
+    stated: tuple[Evidence, ...] = ()
+    lists: tuple[StatedPixelSizes, ...] = ()
+    reach: PicksReach | None = None
+
+
+#: Judges a typed pixel size for the readers (handed to them by the job): refuses one its
+#: files contradict, or warns where the user insists; returns the summary's source.
+JudgeTypedPsize = Callable[[TypedPixelSize, Warn], str]
 
 
 def pixel_size_of_rows(mic_psize: np.ndarray, n_rows: int, groups: Callable[[], np.ndarray]) -> np.ndarray:

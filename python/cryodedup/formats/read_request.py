@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..particle_set import PsizeFrom
+from ..particle_set import JudgeTypedPsize, PsizeFrom
 
 __all__ = ["CopickSelection", "ReadRequest", "RowRead", "Scale", "ScoreRead", "input_scale"]
 
@@ -48,6 +48,10 @@ class Scale:
     psize_from : PsizeFrom
         Which of those sources the reader takes the pixel size from, as the job decided
         (``resolve.pixel_size.pixel_size_source``): the reader reads that one alone.
+    judge_psize : JudgeTypedPsize
+        The job's judge of a typed pixel size (``resolve.given_psize.judge_typed_psize``): the
+        reader hands it what its files state (a ``TypedPixelSize``) before any output, and
+        judges nothing itself.
     by_input : tuple of (Scale or None), or None
         Each input's own scale where it is typed its own pixel size (``--mic-psize INPUT=Å``;
         None where not, then this one), by position; None when no input is given one.
@@ -64,6 +68,7 @@ class Scale:
     import_add: float
     import_centered: bool
     psize_from: PsizeFrom
+    judge_psize: JudgeTypedPsize
     by_input: tuple[Scale | None, ...] | None = None
 
     @property

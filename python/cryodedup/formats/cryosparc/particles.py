@@ -14,7 +14,7 @@ pixels, subtracted.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
@@ -28,13 +28,14 @@ from ...algo.filaments import tube_ids
 from ...errors import CryodedupError, InputFileError
 from ...outputs import AtomicOutputs
 from ...particle_set import (
-    MIC_PSIZE,
     HalfSets,
     Images,
     Log,
     ParticleSet,
     PlacedSubsetWriter,
     PsizeFrom,
+    StatedPixelSizes,
+    TypedPixelSize,
     pixel_size_entries,
 )
 from ...paths import StrPath
@@ -45,14 +46,6 @@ from ...resolve import (
     UNKNOWN_ORDER,
     ListedPixelSizes,
     resolve_score,
-)
-from ...resolve.given_psize import (
-    MICROGRAPH_HINT,
-    check_given_psize,
-    listed_evidence,
-    same_size,
-    stated_evidence,
-    usable,
 )
 from ..micrograph_lists import stated_pixel_sizes
 from ..sniff import is_cryosparc
@@ -407,26 +400,26 @@ BINNED_AT_EXTRACTION = "the particles' blob/psize_A (binned at extraction)"
 
 
 def _given_source(group: CsGroup, scale: Scale, warn: Callable[[str], None]) -> str:
-    """Refuses a ``--mic-psize`` that the particles' or the exposures' pixel sizes contradict; its summary source.
+    """The summary's source of a typed ``--mic-psize``, as the job's judge (``scale.judge_psize``) finds it.
 
-    The particles' ``location/micrograph_psize_A`` (where the particles were extracted with
-    Fourier cropping, ``blob/psize_A`` differs from it and is a trap), and the exposures'
-    ``micrograph_blob/psize_A`` given with ``--micrographs``.
+    The judge is handed what the particles' ``location/micrograph_psize_A`` states (with their
+    ``blob/psize_A``, a trap where the particles were extracted with Fourier cropping) and the
+    exposures' ``micrograph_blob/psize_A`` given with ``--micrographs``.
     """
-    given = scale.mic_psize
-    evidence = stated_evidence(given, stated_pixel_sizes(scale.micrographs, given))
+    given = scale.given_psize
+    listed = stated_pixel_sizes(scale.micrographs, given)
+    lists = () if listed is None else (listed,)
     if group.has(LOCATION_PSIZE):
-        stated = listed_evidence(given, group.column(LOCATION_PSIZE).tolist(), LOCATION_PSIZE, f"in {group.path}")
         blob = group.column("blob/psize_A").tolist() if group.has("blob/psize_A") else []
-        traps = [v for v in set(blob) if stated and usable(v) and not same_size(v, stated[0].value)]
-        if stated and traps:
-            stated = [replace(stated[0], trap=(min(traps, key=lambda v: abs(v - given)), BINNED_AT_EXTRACTION))]
-        evidence = stated + evidence
-    insisted = check_given_psize(MIC_PSIZE, given, evidence, scale.insist_psize, MICROGRAPH_HINT)
-    if insisted is None:
-        return MIC_PSIZE
-    warn(f"{group.path}: {insisted.note}")
-    return insisted.source
+        own = StatedPixelSizes(
+            f"in {group.path}",
+            tuple(group.column(LOCATION_PSIZE).tolist()),
+            LOCATION_PSIZE,
+            traps=tuple(blob),
+            trap_reason=BINNED_AT_EXTRACTION,
+        )
+        lists = (own, *lists)
+    return scale.judge_psize(TypedPixelSize(given, scale.insist_psize, f"{group.path}: ", lists=lists), warn)
 
 
 def _exposure_pixel_sizes(group: CsGroup, exposures: Path) -> tuple[np.ndarray, str]:

@@ -28,7 +28,16 @@ from ...algo.filaments import tube_ids
 from ...algo.normalisation import normalisation
 from ...algo.priority import input_levels, scores_without_none
 from ...errors import CryodedupError, InputFileError
-from ...particle_set import MIC_PSIZE, Log, ParticleSet, PsizeFrom, pixel_size_entries, pixel_size_of_rows
+from ...particle_set import (
+    MIC_PSIZE,
+    Log,
+    ParticleSet,
+    PicksReach,
+    PsizeFrom,
+    TypedPixelSize,
+    pixel_size_entries,
+    pixel_size_of_rows,
+)
 from ...paths import StrPath
 from ...resolve import (
     ListedPixelSizes,
@@ -36,7 +45,6 @@ from ...resolve import (
     name_key,
     score_direction,
 )
-from ...resolve.given_psize import MICROGRAPH_HINT, check_given_psize, extent_contradiction, stated_evidence
 from ..micrograph_lists import MicrographList, find_image, micrograph_list, resolve_paths, stated_pixel_sizes
 from ..mrc import mrc_shapes
 from ..sniff import is_glob, picker_files
@@ -282,27 +290,21 @@ def _pixel_sizes(
 
 
 def _given_source(pickers: list[Picks], scale: Scale, given: MicrographList | None, warn: Callable[[str], None]) -> str:
-    """Refuses a ``--mic-psize`` that the micrographs STARs or exposures contradict, or the picks' extent.
+    """The summary's source of a typed ``--mic-psize``, as the job's judge (``scale.judge_psize``) finds it.
 
-    The list given with ``--micrographs``, the micrographs STARs the RELION jobs name, and,
-    where the exposures give the micrographs' sizes, how far the picks reach on them
-    (``resolve.given_psize.extent_contradiction``). Returns the summary's source of the value.
+    The judge is handed what the list given with ``--micrographs`` and the micrographs STARs
+    the RELION jobs name state, and, where the exposures give the micrographs' sizes, how far
+    the picks reach on them.
     """
-    value = scale.mic_psize
-    evidence = stated_evidence(value, stated_pixel_sizes(scale.micrographs, value))
+    value = scale.given_psize
+    stated = [stated_pixel_sizes(scale.micrographs, value)]
     for _, path in dict.fromkeys(p.micrographs_star for p in pickers if p.micrographs_star is not None):
-        evidence += stated_evidence(value, stated_pixel_sizes(path, value))
-    extent = None
+        stated.append(stated_pixel_sizes(path, value))
+    reach = None
     if given is not None and given.shapes:
-        reach, picks = _picks_reach(pickers, given.shapes)
-        extent = extent_contradiction(reach, picks, f"micrograph_blob/shape in {given.path}")
-    insisted = check_given_psize(
-        MIC_PSIZE, value, evidence, scale.insist_psize, MICROGRAPH_HINT, [extent] if extent else []
-    )
-    if insisted is None:
-        return MIC_PSIZE
-    warn(insisted.note)
-    return insisted.source
+        reach = PicksReach(*_picks_reach(pickers, given.shapes), f"micrograph_blob/shape in {given.path}")
+    lists = tuple(listed for listed in stated if listed is not None)
+    return scale.judge_psize(TypedPixelSize(value, scale.insist_psize, lists=lists, reach=reach), warn)
 
 
 def _picks_reach(pickers: list[Picks], shapes: dict[str, tuple[int, int]]) -> tuple[tuple[float, float], int]:

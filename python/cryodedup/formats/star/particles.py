@@ -61,7 +61,7 @@ from .particle_table import (
 from .particle_writer import AskOnePass, Split, StarWriter, renumbered_optics_groups, start_split, write_headers
 from .pixel_sizes import (
     centres_in_angstrom,
-    check_mic_psize,
+    mic_psize_source,
     micrographs_list,
     pixel_size_plan,
     pixel_sizes_used,
@@ -212,7 +212,7 @@ def _read_star_files(
     )
     # A typed pixel size checked before any output is written (a tomograms STAR is the tomography reader's to check).
     given_sources = [
-        check_mic_psize(
+        mic_psize_source(
             part, s, stated_pixel_sizes(scale.micrographs, s.mic_psize) if tomograms is None else None, warn
         )
         for part, s in zip(parts, scales)

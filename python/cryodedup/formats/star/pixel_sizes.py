@@ -18,8 +18,7 @@ import numpy as np
 import cryodedup._core as _core
 
 from ...errors import InputFileError
-from ...particle_set import MIC_PSIZE, Evidence, PsizeFrom, StatedPixelSizes, Warn
-from ...resolve.given_psize import MICROGRAPH_HINT, check_given_psize, same_size, stated_evidence
+from ...particle_set import MIC_PSIZE, Evidence, PsizeFrom, StatedPixelSizes, TypedPixelSize, Warn
 from ...resolve.pixel_size import ListedPixelSizes
 from ..micrograph_lists import stated_pixel_sizes
 from .file import Table, is_number
@@ -35,7 +34,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "centres_in_angstrom",
-    "check_mic_psize",
+    "mic_psize_source",
     "micrographs_list",
     "pixel_size_plan",
     "pixel_sizes_used",
@@ -97,17 +96,17 @@ ORIGINAL_PIXEL_SIZE = "rlnMicrographOriginalPixelSize"
 BINNED_AT_EXTRACTION = f"that group's {IMAGE_PIXEL_SIZE} (particles binned at extraction)"
 
 
-def optics_evidence(part: ParticleTable, given: float | None) -> list[Evidence]:
-    """What data_optics says of the micrograph pixel size, to check ``--mic-psize`` against.
+def optics_evidence(part: ParticleTable) -> list[Evidence]:
+    """What data_optics says of the micrograph pixel size, for a typed ``--mic-psize`` to be judged against.
 
-    Per optics group: ``rlnMicrographPixelSize`` (equal), ``rlnMicrographOriginalPixelSize``
-    (the detector pixel: the micrograph pixel is a binning of it), and, where the group's
-    ``rlnImagePixelSize`` differs from its micrograph pixel (particles binned at extraction),
-    that value as a trap. ``--mic-psize`` overrides every group, and the rows' groups are not
-    known before the scan: the typed value must agree with every group of the table.
-    Tomograms (three coordinates) and coordinates in Å are not checked here.
+    Per optics group: ``rlnMicrographPixelSize`` (a micrograph pixel), ``rlnMicrographOriginalPixelSize``
+    (the detector pixel: the micrograph pixel is a binning of it), and the group's
+    ``rlnImagePixelSize`` as a trap where it differs from its micrograph pixel (particles binned
+    at extraction: ``Evidence.trap_beside``). ``--mic-psize`` overrides every group, and the rows'
+    groups are not known before the scan: every group of the table is stated. Tomograms (three
+    coordinates) and coordinates in Å: data_optics states nothing of their pixels here.
     """
-    if given is None or part.optics is None or part.columns.coords_in_angstrom or len(part.columns.coords) == 3:
+    if part.optics is None or part.columns.coords_in_angstrom or len(part.columns.coords) == 3:
         return []
     table = part.optics
     mic, original, image = (
@@ -117,29 +116,29 @@ def optics_evidence(part: ParticleTable, given: float | None) -> list[Evidence]:
     for group in _numbers(table, "rlnOpticsGroup"):
         place = f"of optics group {group} in {part.path}"
         micrograph = mic.get(group, original.get(group))
-        trap = None
-        if micrograph is not None and group in image and not same_size(image[group], micrograph):
-            trap = (image[group], BINNED_AT_EXTRACTION)
+        trap = (image[group], BINNED_AT_EXTRACTION) if micrograph is not None and group in image else None
         if group in mic:
-            evidence.append(Evidence(mic[group], PIXEL_SIZE_FIELD, place, trap=trap))
+            evidence.append(Evidence(mic[group], PIXEL_SIZE_FIELD, place, trap=trap, trap_beside=micrograph))
         if group in original:
-            evidence.append(Evidence(original[group], ORIGINAL_PIXEL_SIZE, place, binned=True, trap=trap))
+            evidence.append(
+                Evidence(original[group], ORIGINAL_PIXEL_SIZE, place, binned=True, trap=trap, trap_beside=micrograph)
+            )
     return evidence
 
 
-def check_mic_psize(part: ParticleTable, scale: Scale, listed: StatedPixelSizes | None, warn: Warn) -> str:
-    """Refuses a ``--mic-psize`` that data_optics or what the ``--micrographs`` list states (``listed``) contradicts.
+def mic_psize_source(part: ParticleTable, scale: Scale, listed: StatedPixelSizes | None, warn: Warn) -> str:
+    """The summary's source of a typed ``--mic-psize``, as the job's judge (``scale.judge_psize``) finds it.
 
-    Returns the summary's source of the typed value: ``--mic-psize``, or what it contradicts
-    when the user insists (``--insist-psize``, also warned).
+    The judge is handed what data_optics and the ``--micrographs`` list (``listed``) state, and
+    refuses a value they contradict, or returns what it contradicts where the user insists
+    (``--insist-psize``, also warned). ``--mic-psize`` where the job decided no typed value.
     """
-    given = scale.mic_psize
-    evidence = optics_evidence(part, given) + stated_evidence(given, listed)
-    insisted = check_given_psize(MIC_PSIZE, given, evidence, scale.insist_psize, MICROGRAPH_HINT)
-    if insisted is None:
+    if scale.psize_from is not PsizeFrom.GIVEN:
         return MIC_PSIZE
-    warn(f"{part.label}: {insisted.note}")
-    return insisted.source
+    stated, lists = tuple(optics_evidence(part)), () if listed is None else (listed,)
+    return scale.judge_psize(
+        TypedPixelSize(scale.given_psize, scale.insist_psize, f"{part.label}: ", stated, lists), warn
+    )
 
 
 def _numbers(table: Table, label: str) -> dict[str, float]:
@@ -221,7 +220,7 @@ def pixel_sizes_used(
     ``groups_met`` are the distinct optics group numbers of the rows, ``names`` their
     micrographs. A pixel size the user must give is added to ``needs``; the warnings name
     the groups that fall back to ``rlnMicrographOriginalPixelSize``. ``given_source``: the
-    summary's source of ``--mic-psize`` (:func:`check_mic_psize`).
+    summary's source of ``--mic-psize`` (:func:`mic_psize_source`).
     """
     if part.columns.coords_in_angstrom:
         return [PixelSize(part.label, "all", None, "not needed: coordinates are in Å")], {}
@@ -324,12 +323,12 @@ def row_pixel_sizes(
     """The micrograph pixel size of every row of a table in memory, and what was used per group.
 
     A pixel size the user must give is added to ``needs`` (NaN for those rows); a typed one
-    is checked first (:func:`check_mic_psize`).
+    is judged first (:func:`mic_psize_source`).
     """
     n = keys.size
     group_label = part.columns.optics_group
     groups = numbers[group_label] if group_label and part.optics is not None else np.zeros(0)
-    given_source = check_mic_psize(part, scale, stated_pixel_sizes(scale.micrographs, scale.mic_psize), warn)
+    given_source = mic_psize_source(part, scale, stated_pixel_sizes(scale.micrographs, scale.mic_psize), warn)
     used, by_group = pixel_sizes_used(part, np.unique(groups), names, scale, mic_psizes, warn, needs, given_source)
     if part.columns.coords_in_angstrom:
         return np.ones(n), used

@@ -31,6 +31,7 @@ from ...particle_set import Log, ParticleSet, Warn
 from ...paths import StrPath
 from ...resolve import pixel_size_source
 from ...resolve.datasets import check_shared_names, dataset_labels, dataset_of_inputs, separate_datasets
+from ...resolve.given_psize import judge_typed_psize
 from ..input_checks import check_centres, check_input_paths
 from ..species import assign_species, warn_absent_species
 from .decide import one_pass
@@ -71,6 +72,7 @@ def read_request(options: ParticleOptions, held: Held = None) -> ReadRequest:
         import_add=options.import_add,
         import_centered=options.import_centered,
         psize_from=pixel_size_source(options.mic_psize, options.micrographs),
+        judge_psize=judge_typed_psize,
     )
     score_read = ScoreRead(
         score=options.score,
