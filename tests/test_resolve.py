@@ -18,13 +18,13 @@ from hypothesis import strategies as st
 from cryodedup import ParticleOptions, remove_duplicate_particles
 from cryodedup.cli import main
 from cryodedup.errors import CryodedupError
+from cryodedup.formats.micrograph_lists import ListedPixelSizes
 from cryodedup.particle_set import PsizeFrom, pixel_size_entries, pixel_size_of_rows
 from cryodedup.report.analysis_rows import matching_text
 from cryodedup.resolve import (
     NO_AUTO_SCORE,
     UNKNOWN_COLUMN,
     UNKNOWN_ORDER,
-    ListedPixelSizes,
     Score,
     match_micrographs,
     name_key,

@@ -44,10 +44,9 @@ from ...resolve import (
     UNDECIDED_BY_PREFER,
     UNKNOWN_COLUMN,
     UNKNOWN_ORDER,
-    ListedPixelSizes,
     resolve_score,
 )
-from ..micrograph_lists import stated_pixel_sizes
+from ..micrograph_lists import ListedPixelSizes, stated_pixel_sizes
 from ..sniff import is_cryosparc
 from .dataset import CsFile, CsGroup, as_text, flatten, join_on_uid, key_groups
 from .exposures import exposure_pixel_sizes

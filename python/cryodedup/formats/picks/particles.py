@@ -40,12 +40,18 @@ from ...particle_set import (
 )
 from ...paths import StrPath
 from ...resolve import (
-    ListedPixelSizes,
     match_micrographs,
     name_key,
     score_direction,
 )
-from ..micrograph_lists import MicrographList, find_image, micrograph_list, resolve_paths, stated_pixel_sizes
+from ..micrograph_lists import (
+    ListedPixelSizes,
+    MicrographList,
+    find_image,
+    micrograph_list,
+    resolve_paths,
+    stated_pixel_sizes,
+)
 from ..mrc import mrc_shapes
 from ..sniff import is_glob, picker_files
 from ..star.micrographs import PIXEL_SIZE_FIELD, micrograph_names, micrograph_pixel_sizes

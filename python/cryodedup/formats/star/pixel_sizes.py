@@ -19,8 +19,7 @@ import cryodedup._core as _core
 
 from ...errors import InputFileError
 from ...particle_set import MIC_PSIZE, Evidence, PsizeFrom, StatedPixelSizes, TypedPixelSize, Warn
-from ...resolve.pixel_size import ListedPixelSizes
-from ..micrograph_lists import stated_pixel_sizes
+from ..micrograph_lists import ListedPixelSizes, stated_pixel_sizes
 from .file import Table, is_number
 from .micrographs import PIXEL_SIZE_FIELD
 from .particle_table import Needs, ParticleTable
