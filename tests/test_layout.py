@@ -283,14 +283,21 @@ def test_a_picker_never_chooses_its_score_itself():
 
 #: The pixel-size policy of resolve/: what agrees with a typed pixel size, which source wins.
 PIXEL_SIZE_POLICY = {"cryodedup.resolve.given_psize", "cryodedup.resolve.pixel_size"}
-#: The readers that still judge a pixel size themselves (issue 66 counted seven; each one taken
-#: off this list is one fewer walk formats -> resolve -> formats). A new one is refused.
-JUDGING_READERS = {
-    "cryodedup.formats.cryosparc.particles",
-    "cryodedup.formats.dynamo",
-    "cryodedup.formats.picks.particles",
-    "cryodedup.formats.star.particles",
-    "cryodedup.formats.star.pixel_sizes",
+#: What formats/ still takes from resolve/ (issue 66 item 3 moved the pixel size out: the job
+#: decides its source and judges a typed one, the readers state what their files say). These are
+#: the score's and the micrograph names' policies, and the datasets' identity of optics groups:
+#: a new one is refused, and each one taken off is one fewer walk formats -> resolve.
+FORMATS_ON_RESOLVE = {
+    ("cryodedup.formats.cryosparc.particles", "cryodedup.resolve"),
+    ("cryodedup.formats.dynamo", "cryodedup.resolve"),
+    ("cryodedup.formats.microscope", "cryodedup.resolve"),
+    ("cryodedup.formats.micrograph_lists", "cryodedup.resolve.micrograph_names"),
+    ("cryodedup.formats.particles", "cryodedup.resolve"),
+    ("cryodedup.formats.picks", "cryodedup.resolve"),
+    ("cryodedup.formats.picks.particles", "cryodedup.resolve"),
+    ("cryodedup.formats.picks.topaz", "cryodedup.resolve"),
+    ("cryodedup.formats.star.particle_table", "cryodedup.resolve.score"),
+    ("cryodedup.formats.star.particles", "cryodedup.resolve.datasets"),
 }
 
 
@@ -319,8 +326,18 @@ def test_the_readers_of_lists_and_metadata_state_what_their_files_hold_and_decid
     stating = ["cryodedup.formats.micrograph_lists", "cryodedup.formats.star.micrographs"]
     assert {m: _pixel_size_policy_of(m, graph) for m in stating} == {m: set() for m in stating}
     assert sorted(t for t in graph["cryodedup.formats.microscope"] if room_of(t) == "algo") == []
-    judging = {m for m in graph if room_of(m) == "formats" and _pixel_size_policy_of(m, graph)}
-    assert judging == JUDGING_READERS
+
+
+def test_no_reader_takes_the_pixel_size_policy():
+    # The pixel size is resolved in resolve/ alone: the job asks pixel_size_source for each input's
+    # source (Scale.psize_from) and hands the readers judge_typed_psize (Scale.judge_psize); a reader
+    # states what its files say (particle_set's Evidence, StatedPixelSizes, TypedPixelSize) and
+    # imports nothing of resolve.pixel_size or resolve.given_psize (on issue 66's main: 5 readers, 7 imports).
+    graph = import_graph()
+    judging = {m: _pixel_size_policy_of(m, graph) for m in graph if room_of(m) == "formats"}
+    assert {m: taken for m, taken in judging.items() if taken} == {}
+    from_formats = {(m, t) for m, targets in graph.items() if room_of(m) == "formats" for t in targets}
+    assert {(m, t) for m, t in from_formats if room_of(t) == "resolve"} == FORMATS_ON_RESOLVE
 
 
 # --- sizes (issue 66): short functions, modules a reader can hold ------------------------------------------

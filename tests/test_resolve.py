@@ -18,18 +18,17 @@ from hypothesis import strategies as st
 from cryodedup import ParticleOptions, remove_duplicate_particles
 from cryodedup.cli import main
 from cryodedup.errors import CryodedupError
+from cryodedup.formats.micrograph_lists import ListedPixelSizes
+from cryodedup.particle_set import PsizeFrom, pixel_size_entries, pixel_size_of_rows
 from cryodedup.report.analysis_rows import matching_text
 from cryodedup.resolve import (
     NO_AUTO_SCORE,
     UNKNOWN_COLUMN,
     UNKNOWN_ORDER,
-    ListedPixelSizes,
     Score,
     match_micrographs,
     name_key,
-    pixel_size_entries,
-    pixel_size_of_rows,
-    resolve_pixel_size,
+    pixel_size_source,
     resolve_score,
 )
 from cryodedup.resolve.micrograph_names import name_key_ids
@@ -834,35 +833,22 @@ def test_pixel_size_entries_name_each_size_once():
     ]
 
 
-def _sources_read(mic_psize, listed):
-    """Which source resolve_pixel_size took, and every source it read (each records itself)."""
-    read = []
-
-    def source(name):
-        return lambda *value: read.append((name, *value)) or name
-
-    chosen = resolve_pixel_size(
-        mic_psize, given=source("given"), listed=source("listed") if listed else None, own=source("own")
-    )
-    return chosen, read
-
-
 @pytest.mark.parametrize(
-    ("mic_psize", "listed", "chosen", "read"),
+    ("mic_psize", "listed", "chosen"),
     [
-        # --mic-psize wins over a micrographs list and the file's own columns; nothing else is read.
-        (1.06, True, "given", [("given", 1.06)]),
-        (1.06, False, "given", [("given", 1.06)]),
+        # --mic-psize wins over a micrographs list and the file's own columns.
+        (1.06, True, PsizeFrom.GIVEN),
+        (1.06, False, PsizeFrom.GIVEN),
         # Without it, the micrographs list wins over the file's own columns.
-        (None, True, "listed", [("listed",)]),
+        (None, True, PsizeFrom.LISTED),
         # Without both, the file's own columns.
-        (None, False, "own", [("own",)]),
+        (None, False, PsizeFrom.OWN),
         # 0 is a value given (the reader refuses it), not "not given".
-        (0.0, True, "given", [("given", 0.0)]),
+        (0.0, True, PsizeFrom.GIVEN),
     ],
 )
-def test_pixel_size_precedence_is_mic_psize_then_micrographs_then_own(mic_psize, listed, chosen, read):
-    assert _sources_read(mic_psize, listed) == (chosen, read)
+def test_pixel_size_precedence_is_mic_psize_then_micrographs_then_own(mic_psize, listed, chosen):
+    assert pixel_size_source(mic_psize, "micrographs.star" if listed else None) is chosen
 
 
 def test_pixel_size_of_rows_broadcasts_one_size_and_indexes_several():
@@ -880,15 +866,21 @@ def test_pixel_size_of_rows_broadcasts_one_size_and_indexes_several():
 
 
 def test_no_reader_decides_the_pixel_size_order_itself():
-    # Every reader asks cryodedup.resolve for the order and the per-row sizes; none keeps its own.
+    # The job asks cryodedup.resolve for the order (Scale.psize_from); every reader reads the source
+    # decided, none asks itself whether --mic-psize was typed, and the per-row sizes are one function's.
+    import inspect
+
     import cryodedup.formats.cryosparc.particles as cryosparc
     import cryodedup.formats.dynamo as dynamo
     import cryodedup.formats.picks.particles as picks
     import cryodedup.formats.star.particles as relion
     import cryodedup.formats.star.pixel_sizes as relion_pixel_sizes
+    from cryodedup.jobs.particles.read import read_request
 
-    for reader in (relion_pixel_sizes, cryosparc, dynamo, picks):
-        assert reader.resolve_pixel_size is resolve_pixel_size
+    for reader in (relion_pixel_sizes, relion, cryosparc, dynamo, picks):
+        source = inspect.getsource(reader)
+        assert "mic_psize is" not in source and "psize_from is PsizeFrom" in source
+    assert read_request(ParticleOptions(mic_psize=1.06)).scale.psize_from is PsizeFrom.GIVEN
     assert relion.pixel_size_of_rows is pixel_size_of_rows and picks.pixel_size_of_rows is pixel_size_of_rows
     assert not hasattr(relion, "row_psizes") and not hasattr(picks, "_one_pixel_size")
 

@@ -6,14 +6,17 @@ binned 1 to 8 times at motion correction, never the particles' pixel size where 
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
-from cryodedup.errors import CryodedupError
+from cryodedup.errors import CryodedupError, PixelSizeError
+from cryodedup.particle_set import Evidence, PicksReach, StatedPixelSizes, TypedPixelSize
 from cryodedup.resolve.given_psize import (
-    Evidence,
     agrees,
     check_given_psize,
     extent_contradiction,
+    judge_typed_psize,
     listed_evidence,
 )
 
@@ -160,8 +163,8 @@ def test_a_micrographs_star_states_its_pixel_sizes_and_resolve_judges_a_typed_on
     # A typed 1.0 is judged against the nearest micrograph size (|ln 1.06| < |ln 0.885|) and,
     # as a binning, against the detector pixel; the reader itself states and judges nothing.
     from cryodedup.formats.micrograph_lists import stated_pixel_sizes
-    from cryodedup.particle_set import StatedPixelSizes
-    from cryodedup.resolve.given_psize import Evidence, stated_evidence
+    from cryodedup.particle_set import Evidence, StatedPixelSizes
+    from cryodedup.resolve.given_psize import stated_evidence
 
     path = tmp_path / "micrographs_ctf.star"
     path.write_text(
@@ -176,3 +179,53 @@ def test_a_micrographs_star_states_its_pixel_sizes_and_resolve_judges_a_typed_on
     assert stated_evidence(1.0, stated) == [Evidence(1.06, fields[0], place), Evidence(0.53, fields[1], place, True)]
     assert stated_pixel_sizes(path, None) is None  # (read only when a typed size is to be checked)
     assert stated_evidence(None, stated) == stated_evidence(1.0, None) == []
+
+
+# --- issue 66 item 3: the readers state, resolve/ judges (judge_typed_psize, which the job hands them) ---
+
+LISTED = StatedPixelSizes("in mics.star", (1.0,), "rlnMicrographPixelSize")
+HINT_TAIL = "give the pixel size of the micrographs the coordinates were picked on, or --insist-psize to use 2"
+
+
+def test_a_trap_stated_beside_an_equal_micrograph_pixel_is_no_trap():
+    # RELION's rlnImagePixelSize equals the micrograph pixel where particles were not binned at
+    # extraction: the reader states it with the micrograph pixel beside it, resolve/ drops it.
+    beside = Evidence(1.77, "rlnMicrographPixelSize", "of optics group 1 in p.star", trap=(1.78, "x"), trap_beside=1.77)
+    assert check_given_psize("--mic-psize", 1.77, [beside], False, "give it") is None
+    apart = Evidence(1.77, "rlnMicrographPixelSize", "of optics group 1 in p.star", trap=(3.54, "x"), trap_beside=1.77)
+    with pytest.raises(
+        PixelSizeError, match=r"^--mic-psize 3\.54 Å contradicts rlnMicrographPixelSize 1\.77 Å .*: 3\.54 is x;"
+    ):
+        check_given_psize("--mic-psize", 3.54, [apart], False, "give it")
+
+
+def test_the_judge_refuses_or_warns_in_the_readers_words():
+    typed = TypedPixelSize(2.0, False, "p.star: ", lists=(LISTED,))
+    with pytest.raises(PixelSizeError) as refused:
+        judge_typed_psize(typed, warn=lambda message: None)
+    assert str(refused.value) == f"--mic-psize 2 Å contradicts rlnMicrographPixelSize 1 Å in mics.star; {HINT_TAIL}"
+    warned = []
+    source = judge_typed_psize(replace(typed, insist=True), warned.append)
+    assert warned == [
+        "p.star: --mic-psize 2 Å insisted on (--insist-psize); it contradicts rlnMicrographPixelSize 1 Å in mics.star"
+    ]
+    assert (
+        source
+        == "--mic-psize, insisted on (--insist-psize) though it contradicts rlnMicrographPixelSize 1 Å in mics.star"
+    )
+    assert judge_typed_psize(TypedPixelSize(1.02, False, lists=(LISTED,)), warned.append) == "--mic-psize"
+
+
+def test_the_judge_reads_a_lists_traps_and_the_picks_reach():
+    # CryoSPARC: location/micrograph_psize_A 0.885, blob/psize_A 3.54 (binned 4x at extraction): 3.54 is a trap.
+    own = StatedPixelSizes("in p.cs", (0.885,), "location/micrograph_psize_A", traps=(3.54, 0.885), trap_reason="R")
+    with pytest.raises(
+        PixelSizeError,
+        match=r"^--mic-psize 3\.54 Å contradicts location/micrograph_psize_A 0\.885 Å in p\.cs: 3\.54 is R;",
+    ):
+        judge_typed_psize(TypedPixelSize(3.54, False, lists=(own,)), warn=print)
+    # Picks reaching 1.8 times their micrographs' width: picked in smaller pixels than typed.
+    far = TypedPixelSize(2.0, False, reach=PicksReach((1.8, 0.5), 30, "micrograph_blob/shape in e.cs"))
+    with pytest.raises(PixelSizeError, match=r"the picks reach 1\.8 times their width or height"):
+        judge_typed_psize(far, warn=print)
+    assert judge_typed_psize(replace(far, reach=PicksReach((0.9, 0.95), 30, "here")), warn=print) == "--mic-psize"

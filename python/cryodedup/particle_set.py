@@ -20,31 +20,41 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from enum import Enum
 from functools import cached_property
 from pathlib import Path
 from typing import Callable, Protocol
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 import cryodedup._core as _core
 
 from .paths import StrPath
 
 __all__ = [
+    "MIC_PSIZE",
     "OUTPUT_FORMATS",
     "SHIFT_KEYS",
+    "Evidence",
     "HalfSets",
     "Images",
+    "JudgeTypedPsize",
     "KindsWriter",
     "Log",
     "MovingSubsetWriter",
     "ParticleNames",
     "ParticleSet",
+    "PicksReach",
     "PlacedSubsetWriter",
+    "PsizeFrom",
     "StarFacts",
     "StatedPixelSizes",
     "SubsetWriter",
+    "TypedPixelSize",
     "Warn",
+    "pixel_size_entries",
+    "pixel_size_of_rows",
 ]
 
 #: Receives each warning for the user, as one line.
@@ -199,7 +209,9 @@ class StatedPixelSizes:
 
     ``place``: where (``in micrographs_ctf.star``); ``values``: its micrographs' pixel sizes in
     ``field`` (none: the list states none); ``detector``: the detector pixel it states
-    (``rlnMicrographOriginalPixelSize``), which the micrographs' is a binning of.
+    (``rlnMicrographOriginalPixelSize``), which the micrographs' is a binning of. ``traps``:
+    other pixel sizes stated beside them that a typed one must not equal where they differ
+    from the micrographs' (CryoSPARC's ``blob/psize_A``), and why (``trap_reason``).
     """
 
     place: str
@@ -207,6 +219,106 @@ class StatedPixelSizes:
     field: str
     detector: tuple[float, ...] = ()
     detector_field: str = ""
+    traps: tuple[float, ...] = ()
+    trap_reason: str = ""
+
+
+#: The summary's source for a pixel size given on the command line.
+MIC_PSIZE = "--mic-psize"
+
+
+class PsizeFrom(Enum):
+    """Where a reader takes the pixel size of its coordinates from: the job decides it (``resolve.pixel_size``).
+
+    ``GIVEN``: the value typed (``--mic-psize``); ``LISTED``: the micrographs list given
+    (``--micrographs``), where the format takes one; ``OWN``: what the files themselves say.
+    """
+
+    GIVEN = "given"
+    LISTED = "listed"
+    OWN = "own"
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """A pixel size the run reads from its files, to check a typed one against.
+
+    A reader states it; ``resolve.given_psize`` judges a typed value against it. ``name``
+    says what it is (``rlnMicrographPixelSize``, ``the MRC header``) and ``place`` where
+    (``of optics group 1 in particles.star``); ``binned``: a detector pixel, which the
+    micrograph pixel may be any binning of (1 to ``resolve.given_psize.MAX_BINNING``);
+    ``trap``: a value the typed one must not equal and why
+    (``(3.54, "that group's rlnImagePixelSize (particles binned at extraction)")``), where it
+    differs from ``trap_beside`` (the micrograph pixel size stated with it; None: always).
+    """
+
+    value: float
+    name: str
+    place: str
+    binned: bool = False
+    trap: tuple[float, str] | None = None
+    trap_beside: float | None = None
+
+
+@dataclass(frozen=True)
+class PicksReach:
+    """How far picks reach on their micrographs of known size (``place`` says where the sizes are from).
+
+    ``reach``: the largest x / width and y / height of the picks in pixels of the typed pixel
+    size; ``picks``: how many picks lie on micrographs of known size.
+    """
+
+    reach: tuple[float, float]
+    picks: int
+    place: str
+
+
+@dataclass(frozen=True)
+class TypedPixelSize:
+    """A pixel size the user typed for an input (``--mic-psize``), and what its files state of it.
+
+    The reader gathers it, ``resolve.given_psize.judge_typed_psize`` judges it: what the
+    reader states comes first in ``stated`` (an optics table's groups), then what its lists
+    state (``lists``: the particles' own column, a micrographs list, the lists RELION jobs
+    name), then how far the picks reach (``reach``). ``insist``: ``--insist-psize``;
+    ``where``: the start of the warning naming the input (``particles_a.star: ``, or none).
+    """
+
+    given: float
+    insist: bool
+    where: str = ""
+    stated: tuple[Evidence, ...] = ()
+    lists: tuple[StatedPixelSizes, ...] = ()
+    reach: PicksReach | None = None
+
+
+#: Judges a typed pixel size for the readers (handed to them by the job): refuses one its
+#: files contradict, or warns where the user insists; returns the summary's source.
+JudgeTypedPsize = Callable[[TypedPixelSize, Warn], str]
+
+
+def pixel_size_of_rows(mic_psize: np.ndarray, n_rows: int, groups: Callable[[], np.ndarray]) -> np.ndarray:
+    """Each row's pixel size from its micrograph's (``mic_psize[groups()]``).
+
+    When every micrograph has the same size (none NaN) it is a read-only broadcast that
+    takes no memory, and ``groups`` (which may join several inputs' arrays) is not called.
+    """
+    if n_rows == 0:
+        return np.zeros(0)
+    if len(mic_psize) and bool((mic_psize == mic_psize[0]).all()):
+        return np.broadcast_to(mic_psize[0], (n_rows,))
+    return mic_psize[groups()]
+
+
+def pixel_size_entries(psize: ArrayLike, source: str) -> list[dict]:
+    """The summary's ``pixel_sizes`` entries for pixel sizes that apply to all inputs.
+
+    One entry per distinct value (the first ten).
+    """
+    values = np.asarray(psize)
+    one = values.size and bool((values == values.flat[0]).all())  # the usual: no sort of a value per particle
+    distinct = values.flat[:1] if one else np.unique(values)[:10]
+    return [{"input": "all", "optics_group": "all", "psize": float(v), "source": source} for v in distinct]
 
 
 @dataclass

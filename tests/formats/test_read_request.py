@@ -20,6 +20,8 @@ from cryodedup.formats.star.import_particles import read_import_lists, read_list
 from cryodedup.formats.star.particles import read_frame, read_star_files
 from cryodedup.jobs.particles.read import read_request
 from cryodedup.options import ParticleOptions
+from cryodedup.particle_set import PsizeFrom
+from cryodedup.resolve.given_psize import judge_typed_psize
 
 FORMATS = Path(cryodedup.formats.__file__).parent
 
@@ -69,7 +71,20 @@ def test_the_request_takes_each_value_from_its_option():
         output_format="cryosparc",
     )
     expected = ReadRequest(
-        Scale(1.25, True, Path("mics.star"), "name", Path("project"), False, 4.0, 2.5, -3.0, True),
+        Scale(
+            1.25,
+            True,
+            Path("mics.star"),
+            "name",
+            Path("project"),
+            False,
+            4.0,
+            2.5,
+            -3.0,
+            True,
+            PsizeFrom.GIVEN,
+            judge_typed_psize,
+        ),
         ScoreRead("rlnLogLikeliContribution", "min", "rank", 17, True),
         RowRead("none", True, "rlnClassNumber", "ignore", True),
         CopickSelection("ribosome", "alice", "1", "tool", "9"),

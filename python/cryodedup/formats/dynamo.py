@@ -22,9 +22,9 @@ import numpy as np
 from ..errors import CryodedupError, InputFileError
 from ..labels import distinct_labels
 from ..outputs import AtomicOutputs
-from ..particle_set import Log, ParticleSet, Warn
+from ..particle_set import MIC_PSIZE, Log, ParticleSet, PsizeFrom, Warn
 from ..paths import StrPath
-from ..resolve import MIC_PSIZE, UNKNOWN_COLUMN, UNKNOWN_ORDER, resolve_pixel_size, resolve_score
+from ..resolve import UNKNOWN_COLUMN, UNKNOWN_ORDER, resolve_score
 from .files import check_regular_file
 from .star.tomograms import layout
 
@@ -170,12 +170,15 @@ def _score(score_read: ScoreRead) -> tuple[str | None, bool]:
     return chosen.label, chosen.higher_is_better
 
 
-def _pixel_size(tables: list[DynamoTable], mic_psize: float | None) -> tuple[float, str]:
-    """``--mic-psize``, else Dynamo's ``apix`` column (36), in the order of :func:`resolve_pixel_size`.
+def _pixel_size(tables: list[DynamoTable], scale: Scale) -> tuple[float, str]:
+    """``--mic-psize``, else Dynamo's ``apix`` column (36), as the job decided (``scale.psize_from``).
 
-    Dynamo's ``--micrographs`` names the tomograms, not their pixel size.
+    Dynamo's ``--micrographs`` names the tomograms, not their pixel size: without a typed
+    one, the table's own.
     """
-    return resolve_pixel_size(mic_psize, given=lambda value: (value, MIC_PSIZE), listed=None, own=lambda: _apix(tables))
+    if scale.psize_from is PsizeFrom.GIVEN:
+        return scale.given_psize, MIC_PSIZE
+    return _apix(tables)
 
 
 def _apix(tables: list[DynamoTable]) -> tuple[float, str]:
@@ -228,7 +231,7 @@ def read_dynamo_tables(
     for path in inputs:
         log(f"reading {path}", "info")
         tables.append(DynamoTable.read(path, wanted))
-    psize, source = _pixel_size(tables, scale.mic_psize)
+    psize, source = _pixel_size(tables, scale)
     tomo = np.concatenate([t.numbers["tomo"] for t in tables])
     map_names = read_table_map(scale.micrographs) if scale.micrographs else None
     numbers, groups = np.unique(tomo, return_inverse=True)

@@ -10,8 +10,10 @@ command line's code through ``options/``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
+
+from ..particle_set import JudgeTypedPsize, PsizeFrom
 
 __all__ = ["CopickSelection", "ReadRequest", "RowRead", "Scale", "ScoreRead", "input_scale"]
 
@@ -43,9 +45,16 @@ class Scale:
         An import list's text files' coordinates are ``x * import_scale + import_add``.
     import_centered : bool
         An import list's coordinates are RELION 5's centred Å (``--import-centered``).
-    by_input : tuple of (float or None), or None
-        Each input's own typed pixel size (``--mic-psize INPUT=Å``; None where not given, then
-        ``mic_psize``), by position; None when no input is given one.
+    psize_from : PsizeFrom
+        Which of those sources the reader takes the pixel size from, as the job decided
+        (``resolve.pixel_size.pixel_size_source``): the reader reads that one alone.
+    judge_psize : JudgeTypedPsize
+        The job's judge of a typed pixel size (``resolve.given_psize.judge_typed_psize``): the
+        reader hands it what its files state (a ``TypedPixelSize``) before any output, and
+        judges nothing itself.
+    by_input : tuple of (Scale or None), or None
+        Each input's own scale where it is typed its own pixel size (``--mic-psize INPUT=Å``;
+        None where not, then this one), by position; None when no input is given one.
     """
 
     mic_psize: float | None
@@ -58,13 +67,21 @@ class Scale:
     import_scale: float
     import_add: float
     import_centered: bool
-    by_input: tuple[float | None, ...] | None = None
+    psize_from: PsizeFrom
+    judge_psize: JudgeTypedPsize
+    by_input: tuple[Scale | None, ...] | None = None
+
+    @property
+    def given_psize(self) -> float:
+        """The typed pixel size, read where the job decided the reader takes it (``psize_from`` GIVEN)."""
+        assert self.psize_from is PsizeFrom.GIVEN and self.mic_psize is not None
+        return self.mic_psize
 
 
 def input_scale(scale: Scale, k: int) -> Scale:
-    """``scale`` as input ``k`` is read: its own typed pixel size (``--mic-psize INPUT=Å``) in place of the common."""
+    """``scale`` as input ``k`` is read: its own (``--mic-psize INPUT=Å``) in place of the common, where it has one."""
     own = None if scale.by_input is None else scale.by_input[k]
-    return scale if own is None else replace(scale, mic_psize=own)
+    return scale if own is None else own
 
 
 @dataclass(frozen=True)

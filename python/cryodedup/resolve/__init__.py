@@ -1,20 +1,16 @@
 """The decisions every reader makes alike, one module each.
 
 ``score``: ``--score`` and ``--score-order`` (which column ranks duplicates, and which way).
-``pixel_size``: ``--mic-psize``, else ``--micrographs``, else the files' own columns, and
-how the summary names the source. ``micrograph_names``: ``--match-micrographs`` (which
-names of several inputs are one micrograph). Each format says what its files have and words
-the outcome for them; the job words what the summary shows (``report``).
+``pixel_size``: ``--mic-psize``, else ``--micrographs``, else the files' own columns;
+``given_psize``: whether a typed pixel size agrees with what the files state.
+``micrograph_names``: ``--match-micrographs`` (which names of several inputs are one
+micrograph). Each format says what its files have and words the outcome for them; the job
+decides the pixel size's source and hands the readers the judge of a typed one; the job
+words what the summary shows (``report``).
 """
 
 from .micrograph_names import match_micrographs, match_particle_set, name_key
-from .pixel_size import (
-    MIC_PSIZE,
-    ListedPixelSizes,
-    pixel_size_entries,
-    pixel_size_of_rows,
-    resolve_pixel_size,
-)
+from .pixel_size import pixel_size_source
 from .score import (
     NO_AUTO_SCORE,
     UNDECIDED_BY_PREFER,
@@ -26,19 +22,15 @@ from .score import (
 )
 
 __all__ = [
-    "MIC_PSIZE",
     "NO_AUTO_SCORE",
     "UNDECIDED_BY_PREFER",
     "UNKNOWN_COLUMN",
     "UNKNOWN_ORDER",
-    "ListedPixelSizes",
     "Score",
     "match_micrographs",
     "match_particle_set",
     "name_key",
-    "pixel_size_entries",
-    "pixel_size_of_rows",
-    "resolve_pixel_size",
+    "pixel_size_source",
     "resolve_score",
     "score_direction",
 ]

@@ -1,6 +1,6 @@
 """A pixel size the user typed (``--mic-psize``, ``--psize``), checked against what the run reads anyway.
 
-Every reader gathers the pixel sizes its files state (:class:`Evidence`: the MRC headers, an
+Every reader gathers the pixel sizes its files state (``particle_set.Evidence``: the MRC headers, an
 optics table, a micrographs STAR, CryoSPARC's ``psize_A`` fields) and :func:`check_given_psize`
 refuses a typed value that contradicts one of them, in one line naming both values and their
 sources, unless the user insists (``--insist-psize``); the summary then says so. What counts
@@ -22,17 +22,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 
 from ..errors import PixelSizeError
-from ..particle_set import StatedPixelSizes
+from ..particle_set import MIC_PSIZE, Evidence, StatedPixelSizes, TypedPixelSize, Warn
 
 __all__ = [
-    "MICROGRAPH_HINT",
-    "Evidence",
     "check_given_psize",
-    "extent_contradiction",
-    "listed_evidence",
+    "judge_typed_psize",
     "same_size",
     "stated_evidence",
-    "usable",
 ]
 
 #: Relative difference within which two pixel sizes agree: rounding to two or three digits and
@@ -52,24 +48,6 @@ SQUEEZED_PICKS = 20
 MICROGRAPH_HINT = "give the pixel size of the micrographs the coordinates were picked on"
 #: The option that lets the user insist on a value that contradicts the files.
 INSIST = "--insist-psize"
-
-
-@dataclass(frozen=True)
-class Evidence:
-    """A pixel size the run reads from its files, to check a typed one against.
-
-    ``name`` says what it is (``rlnMicrographPixelSize``, ``the MRC header``) and ``place``
-    where (``of optics group 1 in particles.star``); ``binned``: a detector pixel, which the
-    micrograph pixel may be any binning of (1 to :data:`MAX_BINNING`);
-    ``trap``: a value the typed one must not equal and why
-    (``(3.54, "that group's rlnImagePixelSize (particles binned at extraction)")``).
-    """
-
-    value: float
-    name: str
-    place: str
-    binned: bool = False
-    trap: tuple[float, str] | None = None
 
 
 def same_size(a: float, b: float) -> bool:
@@ -137,11 +115,38 @@ def listed_evidence(
 
 
 def stated_evidence(given: float | None, stated: StatedPixelSizes | None) -> list[Evidence]:
-    """The evidence of a micrographs list's pixel sizes (its micrographs', its detector pixel), for a typed one."""
+    """The evidence of a list's pixel sizes (its micrographs', its detector pixel), for a typed one.
+
+    The stated value nearest to ``given`` witnesses; of its traps (CryoSPARC's ``blob/psize_A``
+    of particles binned at extraction), those that differ from it, the one nearest to ``given``.
+    """
     if given is None or stated is None:
         return []
     evidence = listed_evidence(given, stated.values, stated.field, stated.place)
+    traps = [v for v in set(stated.traps) if evidence and usable(v) and not same_size(v, evidence[0].value)]
+    if traps:
+        evidence = [replace(evidence[0], trap=(min(traps, key=lambda v: abs(v - given)), stated.trap_reason))]
     return evidence + listed_evidence(given, stated.detector, stated.detector_field, stated.place, binned=True)
+
+
+def judge_typed_psize(typed: TypedPixelSize, warn: Warn) -> str:
+    """Refuses a ``--mic-psize`` that what the input's files state contradicts; returns the summary's source.
+
+    The particle job hands it to the readers, which gather what their files state
+    (:class:`~cryodedup.particle_set.TypedPixelSize`) before any output: the optics table, the
+    lists, the picks' reach on micrographs of known size. Where the user insists
+    (``--insist-psize``), warns and returns what the value contradicts.
+    """
+    evidence = [*typed.stated, *(e for listed in typed.lists for e in stated_evidence(typed.given, listed))]
+    reach = typed.reach
+    extent = None if reach is None else extent_contradiction(reach.reach, reach.picks, reach.place)
+    insisted = check_given_psize(
+        MIC_PSIZE, typed.given, evidence, typed.insist, MICROGRAPH_HINT, [extent] if extent else []
+    )
+    if insisted is None:
+        return MIC_PSIZE
+    warn(typed.where + insisted.note)
+    return insisted.source
 
 
 @dataclass(frozen=True)
@@ -196,7 +201,7 @@ def check_given_psize(
     """
     if given is None:
         return None
-    evidence = [e for e in evidence if usable(e.value)]
+    evidence = [_standing(e) for e in evidence if usable(e.value)]
     if any(not e.binned and e.trap is None and agrees(given, e) for e in evidence):
         # A micrograph pixel size that agrees (a micrographs STAR's) shows the value is no trap:
         # the particles' pixel equals the micrographs' where motion correction binned the movies.
@@ -207,6 +212,14 @@ def check_given_psize(
     if not insist:
         raise PixelSizeError(f"{option} {given:g} Å {against}; {hint}, or {INSIST} to use {given:g}")
     return Insisted(option, given, against)
+
+
+def _standing(evidence: Evidence) -> Evidence:
+    """``evidence`` without its trap where the trap agrees with the micrograph pixel size stated beside it."""
+    beside = evidence.trap_beside
+    if evidence.trap is None or beside is None or not same_size(evidence.trap[0], beside):
+        return evidence
+    return replace(evidence, trap=None)
 
 
 def _contradictions(given: float, evidence: list[Evidence]) -> str | None:

@@ -238,3 +238,33 @@ def test_real_six_optics_groups_refuse_a_size_that_fits_some_only(tmp_path, psiz
     assert f"--mic-psize {psize} Å contradicts rlnMicrographPixelSize {against}" in result.output
     assert more in result.output and (more or "more (" not in result.output)
     assert run(path, "--mic-psize", "1.25", "-o", tmp_path / "ok").exit_code == 1  # 1.035 is 17 % off
+
+
+def test_the_reader_states_data_optics_to_the_judge_it_is_handed(class3d, tmp_path):
+    # Issue 66 item 3: the reader judges nothing; it hands the job's judge what data_optics says.
+    # The oracle is the fixture's optics row: rlnMicrographOriginalPixelSize 0.885 (a detector
+    # pixel) and rlnImagePixelSize 3.54 (the trap, stated beside the micrograph pixel 0.885).
+    from dataclasses import replace
+
+    from cryodedup.formats.particles import read_particle_files
+    from cryodedup.jobs.particles.read import read_request
+    from cryodedup.particle_set import Evidence, TypedPixelSize
+
+    path, rows = class3d
+    seen = []
+
+    def spy(typed, warn):
+        seen.append(typed)
+        return "the spy's source"
+
+    request = read_request(ParticleOptions(mic_psize=IMAGE_PSIZE, min_dist=100))
+    request = replace(request, scale=replace(request.scale, judge_psize=spy))
+    particles = read_particle_files([path], tmp_path / "out", request, warn=print, log=lambda *a: None)
+    trap = (IMAGE_PSIZE, "that group's rlnImagePixelSize (particles binned at extraction)")
+    place = f"of optics group 1 in {path}"
+    detector = Evidence(MIC_PSIZE, "rlnMicrographOriginalPixelSize", place, True, trap, trap_beside=MIC_PSIZE)
+    assert seen == [TypedPixelSize(IMAGE_PSIZE, False, "run_it025_data.star: ", (detector,), ())]
+    # The value typed is used as the spy allowed it (3.54 Å: no judge of the reader's own refused it).
+    assert len(particles) == len(rows)
+    assert [entry["source"] for entry in particles.pixel_sizes] == ["the spy's source"]
+    assert np.allclose(particles.psize, IMAGE_PSIZE)

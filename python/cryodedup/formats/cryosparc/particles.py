@@ -14,7 +14,7 @@ pixels, subtracted.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
@@ -27,28 +27,26 @@ from ...algo.audit import read_halves
 from ...algo.filaments import tube_ids
 from ...errors import CryodedupError, InputFileError
 from ...outputs import AtomicOutputs
-from ...particle_set import HalfSets, Images, Log, ParticleSet, PlacedSubsetWriter
+from ...particle_set import (
+    HalfSets,
+    Images,
+    Log,
+    ParticleSet,
+    PlacedSubsetWriter,
+    PsizeFrom,
+    StatedPixelSizes,
+    TypedPixelSize,
+    pixel_size_entries,
+)
 from ...paths import StrPath
 from ...resolve import (
-    MIC_PSIZE,
     NO_AUTO_SCORE,
     UNDECIDED_BY_PREFER,
     UNKNOWN_COLUMN,
     UNKNOWN_ORDER,
-    ListedPixelSizes,
-    pixel_size_entries,
-    resolve_pixel_size,
     resolve_score,
 )
-from ...resolve.given_psize import (
-    MICROGRAPH_HINT,
-    check_given_psize,
-    listed_evidence,
-    same_size,
-    stated_evidence,
-    usable,
-)
-from ..micrograph_lists import stated_pixel_sizes
+from ..micrograph_lists import ListedPixelSizes, stated_pixel_sizes
 from ..sniff import is_cryosparc
 from .dataset import CsFile, CsGroup, as_text, flatten, join_on_uid, key_groups
 from .exposures import exposure_pixel_sizes
@@ -384,22 +382,16 @@ def _micrograph_groups(group: CsGroup) -> tuple[KeyGroups, str]:
 def _micrograph_pixel_size(
     group: CsGroup, scale: Scale, located: CsLocations | None, warn: Callable[[str], None]
 ) -> tuple[np.ndarray | float, str]:
-    """Each particle's micrograph pixel size, and its source, in the order of :func:`resolve_pixel_size`.
+    """Each particle's micrograph pixel size, and its source, from where the job decided (``scale.psize_from``).
 
     ``located``: the rows' locations as the core read them, where it did (their own pixel sizes).
     A typed ``--mic-psize`` is checked against the particles' own and the exposures' (:func:`_given_source`).
     """
-    exposures = scale.micrographs
-
-    def given(value: float) -> tuple[np.ndarray | float, str]:
-        return value, _given_source(group, scale, warn)
-
-    return resolve_pixel_size(
-        scale.mic_psize,
-        given=given,
-        listed=None if exposures is None else lambda: _exposure_pixel_sizes(group, exposures),
-        own=lambda: _location_pixel_size(group, located),
-    )
+    if scale.psize_from is PsizeFrom.GIVEN:
+        return scale.given_psize, _given_source(group, scale, warn)
+    if scale.psize_from is PsizeFrom.LISTED and scale.micrographs is not None:
+        return _exposure_pixel_sizes(group, scale.micrographs)
+    return _location_pixel_size(group, located)
 
 
 #: Why a --mic-psize equal to the particles' blob/psize_A is refused.
@@ -407,26 +399,26 @@ BINNED_AT_EXTRACTION = "the particles' blob/psize_A (binned at extraction)"
 
 
 def _given_source(group: CsGroup, scale: Scale, warn: Callable[[str], None]) -> str:
-    """Refuses a ``--mic-psize`` that the particles' or the exposures' pixel sizes contradict; its summary source.
+    """The summary's source of a typed ``--mic-psize``, as the job's judge (``scale.judge_psize``) finds it.
 
-    The particles' ``location/micrograph_psize_A`` (where the particles were extracted with
-    Fourier cropping, ``blob/psize_A`` differs from it and is a trap), and the exposures'
-    ``micrograph_blob/psize_A`` given with ``--micrographs``.
+    The judge is handed what the particles' ``location/micrograph_psize_A`` states (with their
+    ``blob/psize_A``, a trap where the particles were extracted with Fourier cropping) and the
+    exposures' ``micrograph_blob/psize_A`` given with ``--micrographs``.
     """
-    given = scale.mic_psize
-    evidence = stated_evidence(given, stated_pixel_sizes(scale.micrographs, given))
+    given = scale.given_psize
+    listed = stated_pixel_sizes(scale.micrographs, given)
+    lists = () if listed is None else (listed,)
     if group.has(LOCATION_PSIZE):
-        stated = listed_evidence(given, group.column(LOCATION_PSIZE).tolist(), LOCATION_PSIZE, f"in {group.path}")
         blob = group.column("blob/psize_A").tolist() if group.has("blob/psize_A") else []
-        traps = [v for v in set(blob) if stated and usable(v) and not same_size(v, stated[0].value)]
-        if stated and traps:
-            stated = [replace(stated[0], trap=(min(traps, key=lambda v: abs(v - given)), BINNED_AT_EXTRACTION))]
-        evidence = stated + evidence
-    insisted = check_given_psize(MIC_PSIZE, given, evidence, scale.insist_psize, MICROGRAPH_HINT)
-    if insisted is None:
-        return MIC_PSIZE
-    warn(f"{group.path}: {insisted.note}")
-    return insisted.source
+        own = StatedPixelSizes(
+            f"in {group.path}",
+            tuple(group.column(LOCATION_PSIZE).tolist()),
+            LOCATION_PSIZE,
+            traps=tuple(blob),
+            trap_reason=BINNED_AT_EXTRACTION,
+        )
+        lists = (own, *lists)
+    return scale.judge_psize(TypedPixelSize(given, scale.insist_psize, f"{group.path}: ", lists=lists), warn)
 
 
 def _exposure_pixel_sizes(group: CsGroup, exposures: Path) -> tuple[np.ndarray, str]:
@@ -665,7 +657,7 @@ def read_group(
         if not group.has(needed):
             raise InputFileError(f"{group.path}: the location slot has no {needed} field")
     # The core reads the locations in one pass where the pixel sizes are the rows' own.
-    own_psize = scale.mic_psize is None and scale.micrographs is None
+    own_psize = scale.psize_from is PsizeFrom.OWN
     located = plain_locations(group) if own_psize else None
     psize_mic, psize_source = _micrograph_pixel_size(group, scale, located, warn)
     shift, psize_align, shift_used = _shift(group, row_read.shift_key, warn)

@@ -28,20 +28,30 @@ from ...algo.filaments import tube_ids
 from ...algo.normalisation import normalisation
 from ...algo.priority import input_levels, scores_without_none
 from ...errors import CryodedupError, InputFileError
-from ...particle_set import Log, ParticleSet
-from ...paths import StrPath
-from ...resolve import (
+from ...particle_set import (
     MIC_PSIZE,
-    ListedPixelSizes,
-    match_micrographs,
-    name_key,
+    Log,
+    ParticleSet,
+    PicksReach,
+    PsizeFrom,
+    TypedPixelSize,
     pixel_size_entries,
     pixel_size_of_rows,
-    resolve_pixel_size,
+)
+from ...paths import StrPath
+from ...resolve import (
+    match_micrographs,
+    name_key,
     score_direction,
 )
-from ...resolve.given_psize import MICROGRAPH_HINT, check_given_psize, extent_contradiction, stated_evidence
-from ..micrograph_lists import MicrographList, find_image, micrograph_list, resolve_paths, stated_pixel_sizes
+from ..micrograph_lists import (
+    ListedPixelSizes,
+    MicrographList,
+    find_image,
+    micrograph_list,
+    resolve_paths,
+    stated_pixel_sizes,
+)
 from ..mrc import mrc_shapes
 from ..sniff import is_glob, picker_files
 from ..star.micrographs import PIXEL_SIZE_FIELD, micrograph_names, micrograph_pixel_sizes
@@ -272,42 +282,35 @@ def _pixel_sizes(
 ) -> tuple[np.ndarray, str]:
     """Micrograph pixel size of each micrograph, and where it came from.
 
-    In the order of :func:`resolve_pixel_size`: ``--mic-psize``, else ``--micrographs``,
-    else the micrographs STARs the RELION jobs name; a list is read through
+    From where the job decided (``scale.psize_from``): ``--mic-psize``, ``--micrographs``, or
+    the micrographs STARs the RELION jobs name; a list is read through
     :class:`ListedPixelSizes` (by path, then file name), as for every reader.
     """
     mode = scale.match_micrographs
-    lists = None if given is None else ListedPixelSizes(given.path, given.pixel_sizes, mode, given.pixel_size_field)
-    return resolve_pixel_size(
-        scale.mic_psize,
-        given=lambda value: (np.full(len(names), value), MIC_PSIZE),
-        listed=None if lists is None else lambda: _listed_sizes(lists, names, pickers),
-        own=lambda: _listed_sizes(_jobs_micrographs(pickers, mode), names, pickers),
-    )
+    if scale.psize_from is PsizeFrom.GIVEN:
+        return np.full(len(names), scale.given_psize), MIC_PSIZE
+    if scale.psize_from is PsizeFrom.LISTED and given is not None:
+        lists = ListedPixelSizes(given.path, given.pixel_sizes, mode, given.pixel_size_field)
+        return _listed_sizes(lists, names, pickers)
+    return _listed_sizes(_jobs_micrographs(pickers, mode), names, pickers)
 
 
 def _given_source(pickers: list[Picks], scale: Scale, given: MicrographList | None, warn: Callable[[str], None]) -> str:
-    """Refuses a ``--mic-psize`` that the micrographs STARs or exposures contradict, or the picks' extent.
+    """The summary's source of a typed ``--mic-psize``, as the job's judge (``scale.judge_psize``) finds it.
 
-    The list given with ``--micrographs``, the micrographs STARs the RELION jobs name, and,
-    where the exposures give the micrographs' sizes, how far the picks reach on them
-    (``resolve.given_psize.extent_contradiction``). Returns the summary's source of the value.
+    The judge is handed what the list given with ``--micrographs`` and the micrographs STARs
+    the RELION jobs name state, and, where the exposures give the micrographs' sizes, how far
+    the picks reach on them.
     """
-    value = scale.mic_psize
-    evidence = stated_evidence(value, stated_pixel_sizes(scale.micrographs, value))
+    value = scale.given_psize
+    stated = [stated_pixel_sizes(scale.micrographs, value)]
     for _, path in dict.fromkeys(p.micrographs_star for p in pickers if p.micrographs_star is not None):
-        evidence += stated_evidence(value, stated_pixel_sizes(path, value))
-    extent = None
+        stated.append(stated_pixel_sizes(path, value))
+    reach = None
     if given is not None and given.shapes:
-        reach, picks = _picks_reach(pickers, given.shapes)
-        extent = extent_contradiction(reach, picks, f"micrograph_blob/shape in {given.path}")
-    insisted = check_given_psize(
-        MIC_PSIZE, value, evidence, scale.insist_psize, MICROGRAPH_HINT, [extent] if extent else []
-    )
-    if insisted is None:
-        return MIC_PSIZE
-    warn(insisted.note)
-    return insisted.source
+        reach = PicksReach(*_picks_reach(pickers, given.shapes), f"micrograph_blob/shape in {given.path}")
+    lists = tuple(listed for listed in stated if listed is not None)
+    return scale.judge_psize(TypedPixelSize(value, scale.insist_psize, lists=lists, reach=reach), warn)
 
 
 def _picks_reach(pickers: list[Picks], shapes: dict[str, tuple[int, int]]) -> tuple[tuple[float, float], int]:
@@ -367,7 +370,7 @@ def _require_pixel_size(inputs: list[Path], scale: Scale) -> None:
     --micrographs. Everything missing is said at once: topaz tables without --micrographs
     need their scale too.
     """
-    if scale.mic_psize is not None or scale.micrographs is not None:
+    if scale.psize_from is not PsizeFrom.OWN:
         return
     found = [picker_files(p) for p in inputs]
     unnamed = [
@@ -677,7 +680,7 @@ def read_picker_outputs(
     pickers, matching = _joined_micrographs(pickers, scale.match_micrographs, given is not None, warn)
     names, ids = _micrograph_ids(pickers)
     mic_psize, psize_source = _pixel_sizes(names, scale, given, pickers)
-    if scale.mic_psize is not None:
+    if scale.psize_from is PsizeFrom.GIVEN:
         psize_source = _given_source(pickers, scale, given, warn)
     levels = input_levels([list(held) for held in score_read.prefer_held or ()], len(inputs))
     ranked_by, score_label, higher = _scores(pickers, score_read, levels, warn)

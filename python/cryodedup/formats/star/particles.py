@@ -33,11 +33,12 @@ from ...particle_set import (
     ParticleNames,
     ParticleSet,
     PlacedSubsetWriter,
+    PsizeFrom,
     Warn,
+    pixel_size_of_rows,
 )
 from ...paths import StrPath
 from ...resolve.datasets import Identity, optics_identity
-from ...resolve.pixel_size import pixel_size_of_rows
 from ..micrograph_lists import stated_pixel_sizes
 from ..read_request import input_scale
 from .file import Table
@@ -60,7 +61,7 @@ from .particle_table import (
 from .particle_writer import AskOnePass, Split, StarWriter, renumbered_optics_groups, start_split, write_headers
 from .pixel_sizes import (
     centres_in_angstrom,
-    check_mic_psize,
+    mic_psize_source,
     micrographs_list,
     pixel_size_plan,
     pixel_sizes_used,
@@ -206,12 +207,12 @@ def _read_star_files(
     scales = [input_scale(scale, k) for k in range(len(parts))]  # (--mic-psize INPUT=Å: each its own)
     mic_psizes = (
         micrograph_pixel_sizes(scale.micrographs)
-        if scale.micrographs and any(s.mic_psize is None for s in scales) and tomograms is None
+        if scale.micrographs and any(s.psize_from is PsizeFrom.LISTED for s in scales) and tomograms is None
         else None
     )
     # A typed pixel size checked before any output is written (a tomograms STAR is the tomography reader's to check).
     given_sources = [
-        check_mic_psize(
+        mic_psize_source(
             part, s, stated_pixel_sizes(scale.micrographs, s.mic_psize) if tomograms is None else None, warn
         )
         for part, s in zip(parts, scales)

@@ -2,8 +2,8 @@
 
 ``--mic-psize``, else the micrographs STAR of ``--micrographs``, else the optics table
 (``rlnMicrographPixelSize``; RELION 4 tomography's ``rlnTomoTiltSeriesPixelSize``; never
-``rlnImagePixelSize``, the extracted particles'), in the order ``resolve.pixel_size`` sets
-for every reader. :func:`pixel_size_plan` tells the core's scan where each row's size comes
+``rlnImagePixelSize``, the extracted particles'), as the job decided (``Scale.psize_from``,
+from ``resolve.pixel_size``). :func:`pixel_size_plan` tells the core's scan where each row's size comes
 from; :func:`pixel_sizes_used` words what was used for the summary and gathers what is
 missing; :func:`row_pixel_sizes` and :func:`centres_in_angstrom` serve a table in memory.
 """
@@ -18,10 +18,8 @@ import numpy as np
 import cryodedup._core as _core
 
 from ...errors import InputFileError
-from ...particle_set import StatedPixelSizes, Warn
-from ...resolve.given_psize import MICROGRAPH_HINT, Evidence, check_given_psize, same_size, stated_evidence
-from ...resolve.pixel_size import MIC_PSIZE, ListedPixelSizes, resolve_pixel_size
-from ..micrograph_lists import stated_pixel_sizes
+from ...particle_set import MIC_PSIZE, Evidence, PsizeFrom, StatedPixelSizes, TypedPixelSize, Warn
+from ..micrograph_lists import ListedPixelSizes, stated_pixel_sizes
 from .file import Table, is_number
 from .micrographs import PIXEL_SIZE_FIELD
 from .particle_table import Needs, ParticleTable
@@ -29,13 +27,13 @@ from .tomograms import exported_pixel_hint
 from .tomography import TILT_SERIES_PSIZE, subtomogram_rotated, warp_tomograms
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable
+    from collections.abc import Iterable
 
     from ..read_request import Scale
 
 __all__ = [
     "centres_in_angstrom",
-    "check_mic_psize",
+    "mic_psize_source",
     "micrographs_list",
     "pixel_size_plan",
     "pixel_sizes_used",
@@ -97,17 +95,17 @@ ORIGINAL_PIXEL_SIZE = "rlnMicrographOriginalPixelSize"
 BINNED_AT_EXTRACTION = f"that group's {IMAGE_PIXEL_SIZE} (particles binned at extraction)"
 
 
-def optics_evidence(part: ParticleTable, given: float | None) -> list[Evidence]:
-    """What data_optics says of the micrograph pixel size, to check ``--mic-psize`` against.
+def optics_evidence(part: ParticleTable) -> list[Evidence]:
+    """What data_optics says of the micrograph pixel size, for a typed ``--mic-psize`` to be judged against.
 
-    Per optics group: ``rlnMicrographPixelSize`` (equal), ``rlnMicrographOriginalPixelSize``
-    (the detector pixel: the micrograph pixel is a binning of it), and, where the group's
-    ``rlnImagePixelSize`` differs from its micrograph pixel (particles binned at extraction),
-    that value as a trap. ``--mic-psize`` overrides every group, and the rows' groups are not
-    known before the scan: the typed value must agree with every group of the table.
-    Tomograms (three coordinates) and coordinates in Å are not checked here.
+    Per optics group: ``rlnMicrographPixelSize`` (a micrograph pixel), ``rlnMicrographOriginalPixelSize``
+    (the detector pixel: the micrograph pixel is a binning of it), and the group's
+    ``rlnImagePixelSize`` as a trap where it differs from its micrograph pixel (particles binned
+    at extraction: ``Evidence.trap_beside``). ``--mic-psize`` overrides every group, and the rows'
+    groups are not known before the scan: every group of the table is stated. Tomograms (three
+    coordinates) and coordinates in Å: data_optics states nothing of their pixels here.
     """
-    if given is None or part.optics is None or part.columns.coords_in_angstrom or len(part.columns.coords) == 3:
+    if part.optics is None or part.columns.coords_in_angstrom or len(part.columns.coords) == 3:
         return []
     table = part.optics
     mic, original, image = (
@@ -117,29 +115,29 @@ def optics_evidence(part: ParticleTable, given: float | None) -> list[Evidence]:
     for group in _numbers(table, "rlnOpticsGroup"):
         place = f"of optics group {group} in {part.path}"
         micrograph = mic.get(group, original.get(group))
-        trap = None
-        if micrograph is not None and group in image and not same_size(image[group], micrograph):
-            trap = (image[group], BINNED_AT_EXTRACTION)
+        trap = (image[group], BINNED_AT_EXTRACTION) if micrograph is not None and group in image else None
         if group in mic:
-            evidence.append(Evidence(mic[group], PIXEL_SIZE_FIELD, place, trap=trap))
+            evidence.append(Evidence(mic[group], PIXEL_SIZE_FIELD, place, trap=trap, trap_beside=micrograph))
         if group in original:
-            evidence.append(Evidence(original[group], ORIGINAL_PIXEL_SIZE, place, binned=True, trap=trap))
+            evidence.append(
+                Evidence(original[group], ORIGINAL_PIXEL_SIZE, place, binned=True, trap=trap, trap_beside=micrograph)
+            )
     return evidence
 
 
-def check_mic_psize(part: ParticleTable, scale: Scale, listed: StatedPixelSizes | None, warn: Warn) -> str:
-    """Refuses a ``--mic-psize`` that data_optics or what the ``--micrographs`` list states (``listed``) contradicts.
+def mic_psize_source(part: ParticleTable, scale: Scale, listed: StatedPixelSizes | None, warn: Warn) -> str:
+    """The summary's source of a typed ``--mic-psize``, as the job's judge (``scale.judge_psize``) finds it.
 
-    Returns the summary's source of the typed value: ``--mic-psize``, or what it contradicts
-    when the user insists (``--insist-psize``, also warned).
+    The judge is handed what data_optics and the ``--micrographs`` list (``listed``) state, and
+    refuses a value they contradict, or returns what it contradicts where the user insists
+    (``--insist-psize``, also warned). ``--mic-psize`` where the job decided no typed value.
     """
-    given = scale.mic_psize
-    evidence = optics_evidence(part, given) + stated_evidence(given, listed)
-    insisted = check_given_psize(MIC_PSIZE, given, evidence, scale.insist_psize, MICROGRAPH_HINT)
-    if insisted is None:
+    if scale.psize_from is not PsizeFrom.GIVEN:
         return MIC_PSIZE
-    warn(f"{part.label}: {insisted.note}")
-    return insisted.source
+    stated, lists = tuple(optics_evidence(part)), () if listed is None else (listed,)
+    return scale.judge_psize(
+        TypedPixelSize(scale.given_psize, scale.insist_psize, f"{part.label}: ", stated, lists), warn
+    )
 
 
 def _numbers(table: Table, label: str) -> dict[str, float]:
@@ -157,12 +155,15 @@ def pixel_size_plan(part: ParticleTable, scale: Scale, mic_psizes: dict[str, flo
     """
     if part.columns.coords_in_angstrom:
         return _core.PixelSizes.angstrom()
-    return resolve_pixel_size(
-        scale.mic_psize,
-        given=_core.PixelSizes.constant,
-        listed=None if mic_psizes is None else lambda: _core.PixelSizes.by_micrograph(mic_psizes),
-        own=lambda: _optics_plan(part),
-    )
+    if scale.psize_from is PsizeFrom.GIVEN:
+        return _core.PixelSizes.constant(scale.given_psize)
+    listed = _listed(scale, mic_psizes)
+    return _optics_plan(part) if listed is None else _core.PixelSizes.by_micrograph(listed)
+
+
+def _listed(scale: Scale, mic_psizes: dict[str, float] | None) -> dict[str, float] | None:
+    """The list's sizes where the job decided the list gives them (``mic_psizes``: None where it gives these none)."""
+    return mic_psizes if scale.psize_from is PsizeFrom.LISTED else None
 
 
 def _optics_plan(part: ParticleTable) -> _core.PixelSizes:
@@ -218,41 +219,35 @@ def pixel_sizes_used(
     ``groups_met`` are the distinct optics group numbers of the rows, ``names`` their
     micrographs. A pixel size the user must give is added to ``needs``; the warnings name
     the groups that fall back to ``rlnMicrographOriginalPixelSize``. ``given_source``: the
-    summary's source of ``--mic-psize`` (:func:`check_mic_psize`).
+    summary's source of ``--mic-psize`` (:func:`mic_psize_source`).
     """
     if part.columns.coords_in_angstrom:
         return [PixelSize(part.label, "all", None, "not needed: coordinates are in Å")], {}
-    listed = None if mic_psizes is None else (lambda: _listed_used(part, names, scale, mic_psizes))
+    if scale.psize_from is PsizeFrom.GIVEN:
+        return [PixelSize(part.label, "all", scale.given_psize, given_source)], {}
+    if _is_warp(part, names, needs):
+        return [], {}
+    listed = _listed(scale, mic_psizes)
+    if listed is not None:
+        return _listed_used(part, names, scale, listed)
     warn_if_used = warn if scale.pixel_size_decides else lambda message: None  # (no false alarm)
-    return resolve_pixel_size(
-        scale.mic_psize,
-        given=lambda value: ([PixelSize(part.label, "all", value, given_source)], {}),
-        listed=None if listed is None else _unless_warp(part, names, needs, listed),
-        own=_unless_warp(part, names, needs, lambda: _optics_used(part, groups_met, warn_if_used, needs)),
-    )
+    return _optics_used(part, groups_met, warn_if_used, needs)
 
 
-def _unless_warp(
-    part: ParticleTable, names: list[str], needs: Needs, read: Callable[[], UsedPixelSizes]
-) -> Callable[[], UsedPixelSizes]:
-    """``read``, unless the particles are Warp's, whose file does not say the pixel size of its coordinates.
+def _is_warp(part: ParticleTable, names: list[str], needs: Needs) -> bool:
+    """Whether the particles are Warp's, whose file does not say the pixel size of its coordinates.
 
     Neither its columns nor a micrographs list give it (docs/design.md section 7): the user
     must give it with ``--mic-psize``, added to ``needs``.
     """
-
-    def read_unless_warp() -> UsedPixelSizes:
-        warp = warp_tomograms(names)
-        if not warp:
-            return read()
+    warp = warp_tomograms(names)
+    if warp:
         needs.add(
             f"{part.where()}: a Warp/WarpTools particle file (tomogram {warp[0]!r}): rlnCoordinateX/Y/Z are in "
             "pixels of the exported tomograms (ts_export_particles --output_angpix), a size the file does not "
             f"record; give it with --mic-psize{exported_pixel_hint(part)}"
         )
-        return [], {}
-
-    return read_unless_warp
+    return bool(warp)
 
 
 def _listed_used(part: ParticleTable, names: list[str], scale: Scale, mic_psizes: dict[str, float]) -> UsedPixelSizes:
@@ -327,22 +322,21 @@ def row_pixel_sizes(
     """The micrograph pixel size of every row of a table in memory, and what was used per group.
 
     A pixel size the user must give is added to ``needs`` (NaN for those rows); a typed one
-    is checked first (:func:`check_mic_psize`).
+    is judged first (:func:`mic_psize_source`).
     """
     n = keys.size
     group_label = part.columns.optics_group
     groups = numbers[group_label] if group_label and part.optics is not None else np.zeros(0)
-    given_source = check_mic_psize(part, scale, stated_pixel_sizes(scale.micrographs, scale.mic_psize), warn)
+    given_source = mic_psize_source(part, scale, stated_pixel_sizes(scale.micrographs, scale.mic_psize), warn)
     used, by_group = pixel_sizes_used(part, np.unique(groups), names, scale, mic_psizes, warn, needs, given_source)
     if part.columns.coords_in_angstrom:
         return np.ones(n), used
-    psize = resolve_pixel_size(
-        scale.mic_psize,
-        given=lambda value: np.full(n, value),
-        listed=None if mic_psizes is None else lambda: _listed_rows(part, names, keys, scale, mic_psizes),
-        own=lambda: _rows_by_group(n, groups, by_group),
-    )
-    return psize, used
+    if scale.psize_from is PsizeFrom.GIVEN:
+        return np.full(n, scale.given_psize), used
+    listed = _listed(scale, mic_psizes)
+    if listed is not None:
+        return _listed_rows(part, names, keys, scale, listed), used
+    return _rows_by_group(n, groups, by_group), used
 
 
 def _listed_rows(

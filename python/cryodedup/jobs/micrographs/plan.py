@@ -19,7 +19,8 @@ from ...errors import CryodedupError, InputFileError
 from ...formats.micrograph_lists import Micrographs
 from ...formats.mrc import MrcLayout, mrc_layout
 from ...options.micrographs import ALL_PAIRS_UPTO, MicrographOptions
-from ...resolve.given_psize import Evidence, check_given_psize, same_size, stated_evidence
+from ...particle_set import Evidence
+from ...resolve.given_psize import check_given_psize, same_size, stated_evidence
 from .placement import Placement
 
 __all__ = [

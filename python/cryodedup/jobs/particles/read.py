@@ -29,7 +29,9 @@ from ...labels import input_labels
 from ...options import ParticleOptions
 from ...particle_set import Log, ParticleSet, Warn
 from ...paths import StrPath
+from ...resolve import pixel_size_source
 from ...resolve.datasets import check_shared_names, dataset_labels, dataset_of_inputs, separate_datasets
+from ...resolve.given_psize import judge_typed_psize
 from ..input_checks import check_centres, check_input_paths
 from ..species import assign_species, warn_absent_species
 from .decide import one_pass
@@ -69,6 +71,8 @@ def read_request(options: ParticleOptions, held: Held = None) -> ReadRequest:
         import_scale=options.import_scale,
         import_add=options.import_add,
         import_centered=options.import_centered,
+        psize_from=pixel_size_source(options.mic_psize, options.micrographs),
+        judge_psize=judge_typed_psize,
     )
     score_read = ScoreRead(
         score=options.score,
@@ -115,8 +119,7 @@ def read_inputs(
         )
     request = read_request(options, held)
     if options.input_psize:  # (--mic-psize INPUT=Å: each input's own, by position)
-        by_input = _pixel_sizes_by_input(options, inputs)
-        request = replace(request, scale=replace(request.scale, by_input=by_input))
+        request = replace(request, scale=_scale_by_input(request.scale, _pixel_sizes_by_input(options, inputs)))
     particles = read_particle_files(inputs, outdir, request, warn, log, lambda facts: one_pass(options, facts))
     if followed:  # (the summary's "Read" row: which files an optimisation set named)
         particles.summary["reading_notes"] = [*followed, *particles.summary.get("reading_notes", [])]
@@ -191,6 +194,15 @@ def raw_picker_scores(particles: ParticleSet, options: ParticleOptions, levels: 
         "group of duplicates; rank by a score all inputs share after classification "
         "(--score rlnMaxValueProbDistribution) or by each input's percentiles (--score-normalize rank)"
     )
+
+
+def _scale_by_input(scale: Scale, sizes: tuple[float | None, ...]) -> Scale:
+    """``scale`` with each input's own where it is typed its own pixel size (``sizes``), its source decided alike."""
+    by_input = tuple(
+        None if size is None else replace(scale, mic_psize=size, psize_from=pixel_size_source(size, scale.micrographs))
+        for size in sizes
+    )
+    return replace(scale, by_input=by_input)
 
 
 def _pixel_sizes_by_input(options: ParticleOptions, inputs: list[Path]) -> tuple[float | None, ...]:
