@@ -300,3 +300,19 @@ def test_the_api_returns_the_record_as_a_data_frame():
         [1, "000001@s.mrcs", 2, "000002@s.mrcs", 6.0, "score"]
     ]
     assert len(remove_duplicates(frame, min_dist=10.0, mic_psize=1.0)) == 2
+
+
+def test_the_csv_reads_back_as_written_with_commas_quotes_and_no_partner(tmp_path):
+    from cryodedup.jobs.particles.record import write_decisions
+
+    columns = {
+        "input": np.array(['a,"b".star', "c.star"], dtype=object),
+        "kept_row": np.array([3, -1]),
+        "distance_A": np.array([0.1 + 0.2, np.nan]),
+        "rule": ["score", "consensus support"],
+    }
+    write_decisions(tmp_path / "d.csv", columns)
+    assert read_decisions(tmp_path / "d.csv") == [
+        {"input": 'a,"b".star', "kept_row": "3", "distance_A": "0.30000000000000004", "rule": "score"},
+        {"input": "c.star", "kept_row": "", "distance_A": "", "rule": "consensus support"},
+    ]
