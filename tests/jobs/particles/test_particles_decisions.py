@@ -15,8 +15,8 @@ from test_particles_priority_oracle import LABELS, MIN_DIST, _row, brute_force, 
 
 from cryodedup.jobs.particles.job import remove_duplicate_particles
 from cryodedup.options import ParticleOptions
-from helpers import write_star
-from oracle import SAME_CENTRE
+from helpers import shared_file, write_star
+from oracle import SAME_CENTRE, oracle, oracle_percentiles
 
 settings_here = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
@@ -316,3 +316,50 @@ def test_the_csv_reads_back_as_written_with_commas_quotes_and_no_partner(tmp_pat
         {"input": 'a,"b".star', "kept_row": "3", "distance_A": "0.30000000000000004", "rule": "score"},
         {"input": "c.star", "kept_row": "", "distance_A": "", "rule": "consensus support"},
     ]
+
+
+TUTORIAL = "picks/relion31-tutorial"
+
+
+@pytest.mark.real_data
+@pytest.mark.parametrize("normalize", ["none", pytest.param("rank", marks=pytest.mark.slow)])
+def test_the_real_tutorial_two_picker_merge_agrees_with_the_brute_force(tmp_path, normalize):
+    # The RELION 3.1 tutorial's template (job011) and LoG (job006) pickers on their 5 shared
+    # micrographs, merged at 100 Å: the record against tests/oracle.py on the picks as the
+    # files hold them (each picker's files in name order, rows in file order, 0.885 Å a pixel).
+    folders = [shared_file(f"{TUTORIAL}/AutoPick/{job}/Movies") for job in ("job011", "job006")]
+    micrographs = shared_file(f"{TUTORIAL}/CtfFind/job003/micrographs_ctf.star")
+    options = ParticleOptions(micrographs=micrographs, min_dist=100.0, decisions=True, score_normalize=normalize)
+    summary = remove_duplicate_particles(folders, tmp_path / "out", options)
+    picks = [
+        (k, path.name, xys)
+        for k, folder in enumerate(folders)
+        for path in sorted(folder.glob("*.star"))
+        for xys in _autopick_rows(path)
+    ]
+    groups = [name for _, name, _ in picks]
+    coords = [(x * 0.885, y * 0.885) for _, _, (x, y, _) in picks]
+    scores = [s for _, _, (_, _, s) in picks]
+    if normalize == "rank":  # (percentiles within each input: docs/design.md section 2)
+        scores = list(oracle_percentiles(scores, [k for k, _, _ in picks]))
+    keep, by = [True] * len(picks), [-1] * len(picks)
+    for name in set(groups):  # (micrograph by micrograph: the brute force is O(n^2))
+        rows = [j for j, g in enumerate(groups) if g == name]
+        kept, suppressors = oracle([0] * len(rows), [coords[j] for j in rows], [scores[j] for j in rows], 100.0)
+        for j, k, b in zip(rows, kept, suppressors):
+            keep[j], by[j] = k, -1 if b < 0 else rows[b]
+    facts = {"input": [k for k, _, _ in picks], "groups": groups, "coords": coords, "scores": scores}
+    facts |= {"levels": [0] * len(picks), "images": [0] * len(picks)}
+    record = read_decisions(tmp_path / "out" / "decisions.csv")
+    sizes = [sum(k == i for k, _, _ in picks) for i in range(2)]
+    assert sum(not k for k in keep) > 100 and summary["rejected"] == len(record)
+    check_record(record, keep, by, facts, "warn", input_rows(summary, sizes))
+
+
+def _autopick_rows(path: Path) -> list[tuple[float, float, float]]:
+    """(x, y, figure of merit) of each row of a RELION AutoPick file, its columns found by their labels."""
+    lines = path.read_text().splitlines()
+    labels = [line.split()[0] for line in lines if line.startswith("_rln")]
+    x, y, fom = (labels.index(f"_{name}") for name in ("rlnCoordinateX", "rlnCoordinateY", "rlnAutopickFigureOfMerit"))
+    rows = [line.split() for line in lines if line.strip() and line.split()[0][0] in "-0123456789"]
+    return [(float(w[x]), float(w[y]), float(w[fom])) for w in rows if len(w) == len(labels)]
