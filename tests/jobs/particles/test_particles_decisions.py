@@ -85,12 +85,7 @@ def test_cs_record_agrees_with_the_brute_force(tmp_path_factory, case):
     inputs, prefer, mode = case
     folder = tmp_path_factory.mktemp("cs")
     paths = write_cs_inputs(folder, inputs)
-    start = np.cumsum([0, *(len(rows) for rows in inputs)])
-    names = [  # (blob/path #blob/idx, as write_cs_inputs writes them)
-        f"J7/m{row[0]}.mrc #{row[4]}" if row[4] else f"J7/n{start[k] + j}.mrc #0"
-        for k, rows in enumerate(inputs)
-        for j, row in enumerate(rows)
-    ]
+    names = [f"uid {5000 + j}" for j in range(sum(len(rows) for rows in inputs))]  # (CryoSPARC names a particle by uid)
     options = ParticleOptions(min_dist=MIN_DIST, prefer=[str(p) for p in prefer], same_image=mode, decisions=True)
     summary = remove_duplicate_particles(paths, folder / "out", options)
     negated = [[(*row[:5], row[5] if row[5] == -999.0 else -row[5]) for row in rows] for rows in inputs]
@@ -123,6 +118,15 @@ def test_picker_record_agrees_with_the_brute_force(tmp_path_factory, case):
     keep, by, facts = brute_force(renumbered, prefer, "warn")
     record = read_decisions(folder / "out" / "decisions.csv")
     check_record(record, keep, by, facts, "warn", input_rows(summary, [len(r) for r in inputs]))
+    # Each pick named by its file and line: that line holds the pick's own number (its rlnClassNumber).
+    starts = np.cumsum([0, *(len(rows) for rows in inputs)])
+    number = {g: order[g] - starts[_row(inputs, order[g])[0]] for g in range(len(order))}
+    at = input_rows(summary, [len(r) for r in inputs])
+    for d in record:
+        path, _, line = d["particle"].rpartition(": line ")
+        assert (
+            int(Path(path).read_text().splitlines()[int(line) - 1].split()[2]) == number[at(d["input"], int(d["row"]))]
+        )
 
 
 # --- by hand, a case per rule ---------------------------------------------------------------

@@ -173,10 +173,12 @@ def _rows_within_inputs(particles: ParticleSet, rows: np.ndarray) -> np.ndarray:
 
 
 def _names(particles: ParticleSet, rows: np.ndarray) -> list[str]:
-    """What the inputs name each of ``rows`` (its image: ``rlnImageName``, ``blob/path #idx``), else ''."""
-    if particles.images is None or rows.size == 0:
-        return [""] * rows.size
-    return particles.images.names(rows)
+    """What the inputs name each of ``rows`` (CryoSPARC: uid; picks: file and line; else its image), else ''."""
+    if rows.size == 0:
+        return []
+    if particles.row_names is not None:
+        return particles.row_names(rows)
+    return [""] * rows.size if particles.images is None else particles.images.names(rows)
 
 
 def table(particles: ParticleSet, record: Rejections) -> dict[str, list | np.ndarray]:
