@@ -367,3 +367,17 @@ def _autopick_rows(path: Path) -> list[tuple[float, float, float]]:
     x, y, fom = (labels.index(f"_{name}") for name in ("rlnCoordinateX", "rlnCoordinateY", "rlnAutopickFigureOfMerit"))
     rows = [line.split() for line in lines if line.strip() and line.split()[0][0] in "-0123456789"]
     return [(float(w[x]), float(w[y]), float(w[fom])) for w in rows if len(w) == len(labels)]
+
+
+def test_whole_tube_by_hand(tmp_path):
+    # --filament-mode tube, 10 Å: tube 1's segments (0,0) and (0,50) at score 1 run 3 Å beside
+    # tube 2's (3,0) and (3,50) at score 2; tube 1 goes whole, each segment naming the segment of
+    # tube 2 that displaced it, 3 Å away. A lone segment of tube 3 at (500,0) stays.
+    labels = [*HAND_LABELS, "rlnHelicalTubeID"]
+    segments = [(0, 0, 1.0, 1), (0, 50, 1.0, 1), (3, 0, 2.0, 2), (3, 50, 2.0, 2), (500, 0, 1.0, 3)]
+    rows = [[["m.mrc", x, y, f"{j + 1:06d}@s.mrcs", s, 1, t] for j, (x, y, s, t) in enumerate(segments)]]
+    record = brief(hand_run(tmp_path, rows, labels, min_dist=10.0, filament_mode="tube"))
+    assert record == [
+        ("a.star", 1, "a.star", "3", "3.0", "whole tube"),
+        ("a.star", 2, "a.star", "4", "3.0", "whole tube"),
+    ]
