@@ -381,3 +381,20 @@ def test_whole_tube_by_hand(tmp_path):
         ("a.star", 1, "a.star", "3", "3.0", "whole tube"),
         ("a.star", 2, "a.star", "4", "3.0", "whole tube"),
     ]
+
+
+def test_the_record_changes_no_summary_with_remove_entirely(tmp_path):
+    # Two inputs removed entirely: --decisions (as --plot) asks the core for each row's nearest
+    # duplicate, which is no kept row: the summary counted it as a group tied on the score
+    # (a: (0,0) 1.0; b: (1,0) 1.0, 1 Å apart at 10 Å). Nothing is kept, so no tie was decided.
+    rows = [[["m.mrc", 0, 0, "000001@a.mrcs", 1.0, 1]], [["m.mrc", 1, 0, "000001@b.mrcs", 1.0, 1]]]
+    paths = [
+        write_star(tmp_path / f"{k}.star", HAND_LABELS, r, optics=[[1, "og", 1.0, 1.0]]) for k, r in enumerate(rows)
+    ]
+    summaries = [
+        remove_duplicate_particles(
+            paths, tmp_path / f"out{d}", ParticleOptions(min_dist=10.0, remove_entirely=True, decisions=d)
+        )
+        for d in (False, True)
+    ]
+    assert "ties" not in summaries[1]["score"] and summaries[0]["score"] == summaries[1]["score"]

@@ -342,10 +342,15 @@ def ties_countable(particles: ParticleSet, options: ParticleOptions, whole_tubes
     return several and not options.remove_entirely and not whole_tubes
 
 
-def ties_of(particles: ParticleSet, decision: Decision) -> Ties:
-    """The groups decided between inputs tied on the score the decision ranked by (none where not counted)."""
+def ties_of(particles: ParticleSet, decision: Decision, options: ParticleOptions) -> Ties:
+    """The groups decided between inputs tied on the score the decision ranked by (none where not counted).
+
+    Only where :func:`ties_countable`: the pairs ``--plot`` or ``--decisions`` ask for are
+    also there with ``--remove-entirely`` (a rejected row's nearest, no kept row) or whole tubes.
+    """
     scores = ranking_scores(particles, decision)[0]
-    if decision.suppressed_by is None or scores is None or len(particles.inputs) < 2:
+    whole_tubes = particles.tubes is not None and options.filament_mode == "tube"
+    if decision.suppressed_by is None or scores is None or not ties_countable(particles, options, whole_tubes):
         return Ties(0, 0)
     return tied_groups(decision.suppressed_by, scores, particles.input_of, decision.levels)
 
