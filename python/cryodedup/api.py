@@ -35,8 +35,8 @@ from .formats.cryosparc.particles import read_dataset
 from .formats.read_request import ReadRequest
 from .formats.sniff import is_copick_config
 from .formats.star.particles import read_frame
-from .jobs.particles.job import run
-from .jobs.particles.read import Files, InMemory
+from .jobs.particles.job import Outcome, run
+from .jobs.particles.read import Files, InMemory, Source
 from .options import ParticleOptions
 from .options.fields import CENTRES, taken_by
 from .outputs import output_batch
@@ -48,7 +48,7 @@ __all__ = ["CentreReport", "remove_duplicate_centres", "remove_duplicates", "rep
 
 def remove_duplicates(
     data: Any, outdir: StrPath | None = None, *, force: bool = False, log: Log | None = None, **options: Any
-) -> tuple[Any, Any]:
+) -> tuple:
     """Remove duplicate particles from files or from data in memory.
 
     Parameters
@@ -89,6 +89,10 @@ def remove_duplicates(
         run, object, pick set, centre in Å, score), the kept ones also written into the
         project; otherwise two objects of the input's type holding the kept and the rejected
         particles, rows in input order.
+    (kept, rejected, decisions)
+        With ``decisions=True``: and a pandas DataFrame of every rejected particle, the kept
+        particle it lost to, their distance and the rule (the columns of ``decisions.csv``,
+        written to ``outdir`` too where there is one; docs/reference/outputs.md).
     """
     said: list[str] = []
 
@@ -167,10 +171,26 @@ def keyword_names(message: str) -> str:
     return re.sub(r"(--[a-z][a-z-]*)(?: ([^\s=,;()]+=[^\s;()]*))?", named, message)
 
 
-def _remove_duplicates(data: Any, outdir: StrPath | None, force: bool, report: Log, options: dict) -> tuple[Any, Any]:
-    """:func:`remove_duplicates`, its messages (warnings included) sent to ``report``."""
+def _remove_duplicates(data: Any, outdir: StrPath | None, force: bool, report: Log, options: dict) -> tuple:
+    """:func:`remove_duplicates`, its messages sent to ``report``; with ``decisions``, the record too."""
     opts = ParticleOptions(**options)
     opts.check()
+    outcomes: list[Outcome] = []
+
+    def run_job(source: Source) -> Outcome:
+        outcomes.append(run(source, outdir, opts, force=force, log=report))
+        return outcomes[-1]
+
+    kept, rejected = _subsets(data, outdir, opts, run_job)
+    if not opts.decisions:
+        return kept, rejected
+    import pandas  # (starfile's dependency: installed with the package)
+
+    return kept, rejected, pandas.DataFrame(outcomes[-1].decisions)
+
+
+def _subsets(data: Any, outdir: StrPath | None, opts: ParticleOptions, run_job: Callable[[Source], Outcome]) -> tuple:
+    """The kept and rejected particles of ``data``, the job run by ``run_job``."""
     if isinstance(data, (str, Path)) or (
         isinstance(data, (list, tuple)) and data and all(isinstance(p, (str, Path)) for p in data)
     ):
@@ -179,7 +199,7 @@ def _remove_duplicates(data: Any, outdir: StrPath | None, force: bool, report: L
         if outdir is None and not into_project:
             raise ValueError("outdir is needed when the particles are files (a copick project's config excepted)")
         with output_batch():
-            outcome = run(Files.of(paths), outdir, opts, force=force, log=report)
+            outcome = run_job(Files.of(paths))
         if outdir is None:  # (the kept picks went into the project: the rows themselves, as for data in memory)
             keep = outcome.decision.keep
             return copick_picks(outcome.particles, keep), copick_picks(outcome.particles, ~keep)
@@ -187,7 +207,7 @@ def _remove_duplicates(data: Any, outdir: StrPath | None, force: bool, report: L
         return outputs["kept"], outputs["rejected"]
 
     def keep_of(reader: Callable[[ReadRequest, Warn], ParticleSet]) -> np.ndarray:
-        return run(InMemory(reader), outdir, opts, force=force, log=report).decision.keep
+        return run_job(InMemory(reader)).decision.keep
 
     if isinstance(data, np.ndarray) and data.dtype.names:
         if data.ndim != 1:

@@ -495,6 +495,10 @@ class ParticleSet:
         Whether input k ran on micrograph g (a picker's job names the micrographs it picked,
         even those where it found nothing); None when the inputs do not say, and each input
         is taken to cover the micrographs it has rows on.
+    row_names : callable or None
+        The names of some rows (an array of row indices) as their format identifies a
+        particle where that is not its image (CryoSPARC: ``uid``; picks: file and line), for
+        the record of rejections (``--decisions``); None: the image names them (``images``).
     """
 
     inputs: list[str]
@@ -530,6 +534,7 @@ class ParticleSet:
     images: Images | None = None
     pick_sets: bool = False
     identities: list[dict[str, tuple[float, ...]]] | None = None
+    row_names: Callable[[np.ndarray], list[str]] | None = None
     particle_names: ParticleNames | None = None
 
     @classmethod
@@ -599,6 +604,7 @@ class ParticleSet:
             mic_uids=taken(self.mic_uids),
             species=None,
             images=None if self.images is None else self.images.rows(which),
+            row_names=None if self.row_names is None else _names_of_rows(self.row_names, which),
         )
 
     def counts(self, where: np.ndarray | None = None) -> np.ndarray:
@@ -618,3 +624,8 @@ class ParticleSet:
             return np.array([b - a if where is None else np.count_nonzero(where[a:b]) for a, b in runs])
         mask = (lambda k: self.input_of == k) if where is None else (lambda k: where & (self.input_of == k))
         return np.array([np.count_nonzero(mask(k)) for k in range(n_inputs)])
+
+
+def _names_of_rows(names: Callable[[np.ndarray], list[str]], which: np.ndarray) -> Callable[[np.ndarray], list[str]]:
+    """``names`` of a subset's rows: its row k is the whole set's ``which[k]``."""
+    return lambda rows: names(np.take(which, rows))

@@ -195,6 +195,14 @@ class ParticleOptions:
         panel=OUTPUT,
         taken_by=(COPICK,),
     )
+    decisions: bool = option(
+        False,
+        "--decisions",
+        "Also write decisions.csv to OUTDIR: each rejected particle, the kept particle it lost to, their "
+        "distance and the rule that decided.",
+        is_flag=True,
+        panel=OUTPUT,
+    )
     project_dir: Path | None = project_dir_option(
         "Folder the relative paths in the inputs start from (micrographs to draw, picker lists) "
         "[default: the current folder, then the folders above the input].",
@@ -680,6 +688,8 @@ class ParticleOptions:
         check_dataset_values(self.datasets)
         if self.audit and self.halfsets != "keep":
             raise CryodedupError("--audit writes no particle files, so --halfsets has nothing to rewrite; drop one")
+        if self.audit and self.decisions:
+            raise CryodedupError("--audit rejects no particle, so --decisions has nothing to record; drop one")
         _check_transforms(self.transform)
         check_plotting(self.plot)
 

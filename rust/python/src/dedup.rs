@@ -209,6 +209,31 @@ pub(crate) fn dedup<'py>(
     })
 }
 
+/// pose_angles(pose, a, b) -> angles: the angle in degrees between the orientations of rows
+/// `a[k]` and `b[k]` of `pose`'s rows under its point group, as the duplicate test compares it
+/// with the maximum angle (the record of each rejection names it). Rows beyond the poses are refused.
+#[pyfunction]
+pub(crate) fn pose_angles<'py>(
+    py: Python<'py>,
+    pose: &PoseRule,
+    a: PyReadonlyArray1<'py, u32>,
+    b: PyReadonlyArray1<'py, u32>,
+) -> PyResult<Bound<'py, PyArray1<f64>>> {
+    let poses = pose.poses.bind(py).readonly();
+    let (a, b) = (a.as_slice()?, b.as_slice()?);
+    if a.len() != b.len() {
+        return Err(errors::value(format!("a and b must have one length, got {} and {}", a.len(), b.len())));
+    }
+    let n = poses.shape()[0];
+    if let Some(&row) = a.iter().chain(b).find(|&&row| row as usize >= n) {
+        return Err(errors::value(format!("row {row} is beyond the {n} poses")));
+    }
+    let group = pose::point_group(&pose.sym).map_err(CoreError::from)?;
+    let test = pose::PoseTest::new(poses.as_slice()?, pose_kind(&pose.kind)?, group, pose.max_angle);
+    let angles: Vec<f64> = a.iter().zip(b).map(|(&i, &j)| test.angle(i, j)).collect();
+    Ok(angles.into_pyarray(py))
+}
+
 /// The priority levels given: each row's, or each input's with the rows' inputs.
 fn levels<'a>(
     rows: Option<&'a PyReadonlyArray1<'_, u32>>,

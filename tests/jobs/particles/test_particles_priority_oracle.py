@@ -58,9 +58,9 @@ def cases(draw):
     return inputs, list(prefer), draw(st.sampled_from(["warn", "reject"]))
 
 
-def expected(inputs, prefer, mode, higher_is_better=True):
-    """The brute force's kept rows, the number of images it keeps at two centres (warn), and
-    the groups priority decided (groups, by priority, against the score)."""
+def brute_force(inputs, prefer, mode, higher_is_better=True):
+    """The brute force on the cases' rows: keep, each row's suppressor, and the rows' facts
+    (input, micrograph, centre, score, level, image) by which it decided."""
     rows = [(k, *row) for k, rows in enumerate(inputs) for row in rows]
     groups = [r[1] for r in rows]
     coords = [(float(r[2] - r[4]), float(r[3])) for r in rows]
@@ -71,13 +71,22 @@ def expected(inputs, prefer, mode, higher_is_better=True):
     keep, by = oracle(
         groups, coords, scores, MIN_DIST, higher_is_better, levels=levels, images=images if mode == "reject" else None
     )
+    facts = {"input": [r[0] for r in rows], "groups": groups, "coords": coords, "scores": scores}
+    return keep, by, facts | {"levels": levels, "images": images}
+
+
+def expected(inputs, prefer, mode, higher_is_better=True):
+    """The brute force's kept rows, the number of images it keeps at two centres (warn), and
+    the groups priority decided (groups, by priority, against the score)."""
+    keep, by, facts = brute_force(inputs, prefer, mode, higher_is_better)
+    coords, images, levels, scores = facts["coords"], facts["images"], facts["levels"], facts["scores"]
     twice = 0
     for image in {i for i, k in zip(images, keep) if i and k}:
-        kept = [j for j in range(len(rows)) if keep[j] and images[j] == image]
+        kept = [j for j in range(len(keep)) if keep[j] and images[j] == image]
         first = coords[kept[0]]
         twice += any(sum((a - b) ** 2 for a, b in zip(coords[j], first)) > SAME_CENTRE**2 for j in kept[1:])
     decided = oracle_priority(levels, keep, by, scores, higher_is_better)
-    return [j for j in range(len(rows)) if keep[j]], twice, decided
+    return [j for j in range(len(keep)) if keep[j]], twice, decided
 
 
 def assert_priority(summary, prefer, decided):
@@ -126,12 +135,8 @@ def test_star_inputs_agree_with_the_brute_force(tmp_path_factory, case):
     )
 
 
-@pytest.mark.slow
-@settings_here
-@given(cases())
-def test_cs_inputs_agree_with_the_brute_force(tmp_path_factory, case):
-    inputs, prefer, mode = case
-    folder = tmp_path_factory.mktemp("cs")
+def write_cs_inputs(folder, inputs):
+    """The cases' inputs as CryoSPARC .cs files (uid 5000 + the row's number in all inputs); their paths."""
     fields = [("blob/path", "S24"), ("blob/idx", "<u4"), ("alignments2D/error", "<f4")]
     paths, start = [], 0
     for k, rows in enumerate(inputs):
@@ -151,6 +156,16 @@ def test_cs_inputs_agree_with_the_brute_force(tmp_path_factory, case):
         start += len(rows)
         paths.append(folder / f"in{k}.cs")
         write_cs(paths[-1], r)
+    return paths
+
+
+@pytest.mark.slow
+@settings_here
+@given(cases())
+def test_cs_inputs_agree_with_the_brute_force(tmp_path_factory, case):
+    inputs, prefer, mode = case
+    folder = tmp_path_factory.mktemp("cs")
+    paths = write_cs_inputs(folder, inputs)
     options = ParticleOptions(min_dist=MIN_DIST, prefer=[str(p) for p in prefer], same_image=mode)
     summary = remove_duplicate_particles(paths, folder / "out", options)
     from cryosparc.dataset import Dataset

@@ -702,7 +702,15 @@ def read_group(
         poses=_poses(group) if row_read.orientations else None,
         pose_kind="rotvec",
         pose_label=POSE,
+        row_names=_uids(group),
     )
+
+
+def _uids(group: CsGroup) -> Callable[[np.ndarray], list[str]] | None:
+    """Each row's name as CryoSPARC gives a particle one: ``uid N`` (None: an array without uids)."""
+    if not group.has("uid"):
+        return None
+    return lambda rows: [f"uid {u}" for u in group.column("uid")[rows].tolist()]
 
 
 def read_cs_files(

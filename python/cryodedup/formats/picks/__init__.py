@@ -38,6 +38,7 @@ __all__ = [
     "PicksBuilder",
     "own_score",
     "pick_location",
+    "pick_locations",
     "read_picks",
     "read_tables",
     "score_column",
@@ -342,16 +343,30 @@ def own_score(written: Sequence[str], has: Callable[[str], bool]) -> Score:
 
 def pick_location(picks: Picks, k: int) -> str:
     """Where pick ``k`` was read: its file and line (an EMAN2 ``_info.json``: its box's number)."""
-    path = picks.files[int(picks.file_of_pick[k])].path
-    start = int(picks.row_start[k])
-    if path.endswith(".json"):
-        return f"{path}: box {start + 1}"
-    try:
-        with open(path, "rb") as f:
-            line = f.read(start).count(b"\n") + 1
-    except OSError:
-        return f"{path}: pick {k + 1}"
-    return f"{path}: line {line}"
+    return pick_locations(picks, np.array([k]))[0]
+
+
+def pick_locations(picks: Picks, ks: np.ndarray) -> list[str]:
+    """Where each of picks ``ks`` was read (:func:`pick_location`), each file read once for all its picks."""
+    out = [""] * len(ks)
+    files = picks.file_of_pick[ks]
+    for f in np.unique(files).tolist():
+        which = np.flatnonzero(files == f)
+        path = picks.files[f].path
+        starts = picks.row_start[ks[which]].astype(np.int64)
+        if path.endswith(".json"):
+            texts = [f"{path}: box {start + 1}" for start in starts.tolist()]
+        else:
+            try:
+                with open(path, "rb") as stream:
+                    newlines = np.flatnonzero(np.frombuffer(stream.read(), dtype=np.uint8) == ord("\n"))
+            except OSError:
+                texts = [f"{path}: pick {k + 1}" for k in ks[which].tolist()]
+            else:  # (a pick's line: the line feeds before its first byte, and one)
+                texts = [f"{path}: line {line}" for line in (np.searchsorted(newlines, starts) + 1).tolist()]
+        for i, text in zip(which.tolist(), texts):
+            out[i] = text
+    return out
 
 
 def repeat(values: np.ndarray, counts: np.ndarray) -> np.ndarray:

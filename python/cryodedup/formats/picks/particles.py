@@ -55,7 +55,7 @@ from ..micrograph_lists import (
 from ..mrc import mrc_shapes
 from ..sniff import is_glob, picker_files
 from ..star.micrographs import PIXEL_SIZE_FIELD, micrograph_names, micrograph_pixel_sizes
-from . import Picks, pick_location, read_picks, score_column
+from . import Picks, pick_location, pick_locations, read_picks, score_column
 from .cryolo import TUBE_COLUMN as CRYOLO_TUBE
 from .relion import job_micrographs, job_micrographs_named
 from .write import relion_columns_lost, rows_copied, write_cryosparc, write_like_input, write_relion
@@ -124,6 +124,17 @@ class PicksWriter:
     def where(self, picker: int, pick: int) -> str:
         """Where pick ``pick`` (counted from 0) of picker ``picker`` was read: its file and line."""
         return pick_location(self.pickers[picker], pick)
+
+    def rows_read_at(self, rows: np.ndarray) -> list[str]:
+        """Where each of the joined set's ``rows`` was read: its file and line (the pickers' rows follow each other)."""
+        starts = np.cumsum([0] + [len(p.file_of_pick) for p in self.pickers])
+        picker = np.searchsorted(starts, rows, side="right") - 1
+        out = [""] * len(rows)
+        for k in np.unique(picker).tolist():
+            which = np.flatnonzero(picker == k)
+            for i, text in zip(which.tolist(), pick_locations(self.pickers[k], rows[which] - starts[k])):
+                out[i] = text
+        return out
 
     def write(self, keep: np.ndarray, force: bool, halves: np.ndarray | None = None) -> dict[str, list[Path]]:
         """Writes the picks where ``keep`` is True as kept, the others as rejected, all or nothing.
@@ -706,6 +717,7 @@ def read_picker_outputs(
         writer=writer,
         mic_shapes=_shapes_by_id(names, writer.shapes),
         coverage=_coverage(ids, len(names)),
+        row_names=writer.rows_read_at,
         tubes=_tubes(pickers, groups),
         tube_column=CRYOLO_TUBE if any(p.tube is not None for p in pickers) else None,
         summary={

@@ -490,10 +490,14 @@ def _named_images(indices: np.ndarray, runs: np.ndarray, stacks: list[_core.RunS
     def names(rows: np.ndarray) -> list[str]:
         found = []
         rows = np.asarray(rows, dtype=np.uint32)
+        of_run: dict[int, tuple[int, str]] = {}  # (each run's prefix and stack told once: the record names many rows)
         for run, index in zip(runs_of(rows).tolist(), _core.image_indices(runs, indices, rows).tolist()):
-            prefix = int(prefixes[run])
+            told = of_run.get(run)
+            if told is None:
+                told = of_run[run] = (int(prefixes[run]), stack(run).decode("utf-8", "replace"))
+            prefix, name = told
             digits = f"{index:0{prefix - 1}d}@" if prefix else ""  # the digits as written: zeros, then the index
-            found.append(digits + stack(run).decode("utf-8", "replace"))
+            found.append(digits + name)
         return found
 
     def stack_ids(rows: np.ndarray) -> np.ndarray:

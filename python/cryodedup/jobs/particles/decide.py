@@ -70,6 +70,7 @@ def one_pass(options: ParticleOptions, facts: StarFacts) -> DuplicateRule | None
     plain = plain and not options.species_min_dist_z
     plain = plain and options.same_image != "reject"  # (rows of one image may be micrographs apart in the file)
     plain = plain and not options.update  # (a round decides with the kept particles of earlier rounds)
+    plain = plain and not options.decisions  # (the record names each rejected row's partner: the scan keeps none)
     return duplicate_rule(options) if plain else None
 
 
@@ -119,6 +120,8 @@ class Decision:
     priority: PriorityCounts | None = None
     #: The levels ``--prefer`` named, most preferred first (None without it): the summary's names.
     preference: list[Level] | None = None
+    #: Per row, the distance (Å) to the particle of an earlier round that rejected it (``--update``), else NaN.
+    earlier_round: np.ndarray | None = None
 
     @property
     def duplicate(self) -> np.ndarray:
@@ -294,7 +297,7 @@ def ranking_scores(particles: ParticleSet, decision: Decision) -> tuple[np.ndarr
 def rule_for_rows(particles: ParticleSet, options: ParticleOptions) -> tuple[DuplicateRule, bool]:
     """:func:`duplicate_rule` with what the rows hold (tubes, images, orientations); and whether the pairs are wanted.
 
-    The pairs (``suppressed_by``) serve the pictures, the half-set audit and the ties.
+    The pairs (``suppressed_by``) serve the pictures, the record of rejections, the half-set audit and the ties.
     Refuses the rules that exclude each other: ``--same-image reject`` or ``--max-angle``
     with whole tubes, ``--max-angle`` without orientations or with orientations not finite.
     """
@@ -326,7 +329,7 @@ def rule_for_rows(particles: ParticleSet, options: ParticleOptions) -> tuple[Dup
         whole_tubes=whole_tubes,
         images=images,
     )
-    return rule, options.plot or want_pairs or want_ties
+    return rule, options.plot or options.decisions or want_pairs or want_ties
 
 
 def ties_countable(particles: ParticleSet, options: ParticleOptions, whole_tubes: bool) -> bool:
@@ -339,10 +342,15 @@ def ties_countable(particles: ParticleSet, options: ParticleOptions, whole_tubes
     return several and not options.remove_entirely and not whole_tubes
 
 
-def ties_of(particles: ParticleSet, decision: Decision) -> Ties:
-    """The groups decided between inputs tied on the score the decision ranked by (none where not counted)."""
+def ties_of(particles: ParticleSet, decision: Decision, options: ParticleOptions) -> Ties:
+    """The groups decided between inputs tied on the score the decision ranked by (none where not counted).
+
+    Only where :func:`ties_countable`: the pairs ``--plot`` or ``--decisions`` ask for are
+    also there with ``--remove-entirely`` (a rejected row's nearest, no kept row) or whole tubes.
+    """
     scores = ranking_scores(particles, decision)[0]
-    if decision.suppressed_by is None or scores is None or len(particles.inputs) < 2:
+    whole_tubes = particles.tubes is not None and options.filament_mode == "tube"
+    if decision.suppressed_by is None or scores is None or not ties_countable(particles, options, whole_tubes):
         return Ties(0, 0)
     return tied_groups(decision.suppressed_by, scores, particles.input_of, decision.levels)
 

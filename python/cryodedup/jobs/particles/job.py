@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, replace
+from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING
 
@@ -21,7 +22,7 @@ from ...algo.audit import (
     halfsets_by_micrograph,
 )
 from ...options import ParticleOptions
-from ...outputs import all_outputs_at_once, warn_earlier_report
+from ...outputs import AtomicOutputs, all_outputs_at_once, warn_earlier_report
 from ...particle_set import Log, ParticleSet
 from ...paths import StrPath
 from ..registration import check_registration, move_inputs, refuse_transform_into_combined_output, write_moved
@@ -34,7 +35,7 @@ from .summarise import ParticleSummary, summarize, timings, verdict_of
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
-__all__ = ["remove_duplicate_particles", "run"]
+__all__ = ["Outcome", "remove_duplicate_particles", "run"]
 
 
 def _silent(message: str, level: str) -> None:
@@ -85,6 +86,8 @@ class Outcome:
     summary: ParticleSummary
     particles: ParticleSet
     decision: Decision
+    #: The record of every rejection (``--decisions``): :func:`.record.table`'s columns; None without it.
+    decisions: dict | None = None
 
 
 def run(
@@ -142,6 +145,12 @@ def run(
         summary = replace(summary, update=update.round_summary(round_, summary.kept, summary.particles))
     else:
         outputs, write_seconds = _write(particles, decision.keep, halves, options, force, source.outputs())
+    record = None
+    if options.decisions:
+        name = (
+            f"round_{round_.number:04d}_decisions.csv" if update and round_ else None
+        )  # (a round's own, as its files)
+        record, outputs = _record(particles, decision, options, folder, force, outputs, name)
     if summary.same_image is not None and summary.same_image.message is not None:
         warn(summary.same_image.message)
     names = summary.particle_names
@@ -165,7 +174,7 @@ def run(
         assert folder is not None, "the source refuses --plot without an output folder"
         details = picture_details(particles, decision, options)
         summary = plot_particles(details, folder, options, source.images(options, folder), force, summary)
-    return Outcome(summary, particles, decision)
+    return Outcome(summary, particles, decision, record)
 
 
 def _update_module() -> ModuleType:
@@ -173,6 +182,32 @@ def _update_module() -> ModuleType:
     from . import update
 
     return update
+
+
+def _record(
+    particles: ParticleSet,
+    decision: Decision,
+    options: ParticleOptions,
+    folder: Path | None,
+    force: bool,
+    outputs: dict[str, list[str]],
+    name: str | None = None,
+) -> tuple[dict, dict[str, list[str]]]:
+    """The record of every rejection (``--decisions``): its columns, written to ``decisions.csv`` in ``folder``.
+
+    Written in the job's output batch (under a temporary name, put in place with the other
+    outputs); ``name``: an ``--update`` round's own file. Returns the columns, and ``outputs``
+    with the record's path as ``decisions``.
+    """
+    from .record import DECISIONS_FILE, rejections, table, write_decisions  # (loaded for --decisions only)
+
+    columns = table(particles, rejections(particles, decision, options))
+    if folder is not None:
+        path = Path(folder) / (name or DECISIONS_FILE)
+        with AtomicOutputs([path], force=force, inputs=particles.read_files) as tmp:
+            write_decisions(tmp[path], columns)
+        outputs = {**outputs, "decisions": [str(path)]}
+    return columns, outputs
 
 
 def _write(

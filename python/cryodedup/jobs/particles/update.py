@@ -191,8 +191,8 @@ def outranks(new: np.ndarray, kept: np.ndarray, higher: bool) -> np.ndarray:
 
 def blocked_by_kept(
     particles: ParticleSet, kept: tuple[np.ndarray, np.ndarray, np.ndarray], options: ParticleOptions
-) -> tuple[np.ndarray, np.ndarray]:
-    """The batch's rows within the distance of a kept particle, and whether each of those ranks above it.
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The batch's rows within the distance of a kept particle, whether each of those ranks above it, and how far (Å).
 
     The core decides the kept rows and the batch together, the kept ones at a priority above
     every new one: each new row with a kept one within the distance is rejected by the best
@@ -200,9 +200,9 @@ def blocked_by_kept(
     """
     which, centres, scores = kept
     n_kept, n = len(which), len(particles)
-    blocked = np.zeros(n, dtype=bool)
+    blocked, distance = np.zeros(n, dtype=bool), np.full(n, np.nan)
     if n_kept == 0:
-        return blocked, np.zeros(0, dtype=bool)
+        return blocked, np.zeros(0, dtype=bool), distance
     assert particles.scores is not None
     # Only the batch's rows on micrographs with kept particles: the others have none near them.
     near = np.flatnonzero(np.isin(particles.groups, np.unique(which)))
@@ -217,7 +217,9 @@ def blocked_by_kept(
     rejected = (by >= 0) & (by < n_kept)
     blocked[near[rejected]] = True
     won = outranks(particles.scores[near[rejected]], scores[by[rejected]], particles.higher_is_better)
-    return blocked, won
+    gap = particles.centres[near[rejected]] - centres[by[rejected]]
+    distance[near[rejected]] = np.sqrt((gap**2).sum(axis=1))
+    return blocked, won, distance
 
 
 def decide_round(
@@ -251,7 +253,7 @@ def decide_round(
     round_.kept_before_here = len(kept[0])
     if not options.add_again:
         _refuse_rows_kept_already(particles, kept)
-    blocked, won = blocked_by_kept(particles, kept, options)
+    blocked, won, distance = blocked_by_kept(particles, kept, options)
     round_.rejected_by_kept, round_.would_have_won = int(blocked.sum()), int(won.sum())
     rest = np.flatnonzero(~blocked)
     decision = decide(particles.rows(rest), options, log, held)
@@ -261,10 +263,22 @@ def decide_round(
         keep,
         _in_batch_rows(decision.suppressed_by, rest, len(particles)),
         None,
+        unconfirmed=_in_batch_mask(decision.unconfirmed, rest, len(particles)),
+        not_confirmable=_in_batch_mask(decision.not_confirmable, rest, len(particles)),
         levels=decision.levels,
         priority=decision.priority,
         preference=decision.preference,
+        earlier_round=distance if options.decisions else None,
     )
+
+
+def _in_batch_mask(mask: np.ndarray | None, rest: np.ndarray, n: int) -> np.ndarray | None:
+    """A mask of the rows ``rest`` as one of the whole batch (False for a row a kept one blocked)."""
+    if mask is None:
+        return None
+    whole = np.zeros(n, dtype=bool)
+    whole[rest] = mask
+    return whole
 
 
 def _refuse_rows_kept_already(particles: ParticleSet, kept: tuple[np.ndarray, np.ndarray, np.ndarray]) -> None:

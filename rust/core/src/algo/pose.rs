@@ -156,6 +156,12 @@ impl<'a> PoseTest<'a> {
         let relative = transpose_times(&self.pose(i), &self.pose(j));
         self.group.iter().any(|s| cos_angle(s, &relative) >= self.cos_limit)
     }
+
+    /// The angle in degrees between particles `i` and `j` (global indices) under the group:
+    /// what [`PoseTest::close`] compared with the maximum angle (the record of a rejection).
+    pub fn angle(&self, i: u32, j: u32) -> f64 {
+        angle_degrees(&self.pose(i), &self.pose(j), &self.group)
+    }
 }
 
 /// The cosine of the angle of `s^T m`: (trace(s^T m) - 1) / 2.
@@ -174,6 +180,18 @@ pub fn angle_degrees(a: &Mat3, b: &Mat3, group: &[Mat3]) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_angle_a_rejection_records_is_the_one_the_test_compares() {
+        // By hand: psi 0 and 30 (rot, tilt 0) are 30 degrees apart under C1; psi 0 and 100 are
+        // 100 apart under C1 and 10 under C4 (100 - 90). The test's verdict follows the angle.
+        let poses = [0.0, 0.0, 0.0, 0.0, 0.0, 30.0, 0.0, 0.0, 100.0];
+        let c1 = PoseTest::new(&poses, PoseKind::RelionEulerDegrees, point_group("C1").unwrap(), 40.0);
+        assert!((c1.angle(0, 1) - 30.0).abs() < 1e-9 && c1.close(0, 1));
+        assert!((c1.angle(0, 2) - 100.0).abs() < 1e-9 && !c1.close(0, 2));
+        let c4 = PoseTest::new(&poses, PoseKind::RelionEulerDegrees, point_group("C4").unwrap(), 40.0);
+        assert!((c4.angle(0, 2) - 10.0).abs() < 1e-9 && c4.close(0, 2));
+    }
 
     #[test]
     fn group_orders() {

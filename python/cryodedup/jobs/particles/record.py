@@ -1,0 +1,239 @@
+"""The record of every rejection (``--decisions``, ``decisions.csv``): who lost to whom, how far, and by which rule.
+
+The partner of each rejected row is the one the core named when it rejected it
+(``Decision.suppressed_by``; across species ``displaced_by``): nothing here searches for a
+neighbour. What is worked out here is only what the partner already says: the distance
+between the two centres, the angle between their orientations (``--max-angle``, by the core's
+own test) and which rule ranked the partner first, read from the ranking's keys (priority
+level, score, input, row), in the order the core compares them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+import cryodedup._core as _core
+
+from ...algo.dedup import SAME_CENTRE_A
+from ...algo.same_image import images_for_the_core
+from ...options import ParticleOptions
+from ...particle_set import ParticleSet
+from ..species import species_distances, species_distances_z
+from .decide import Decision, ranking_scores
+
+__all__ = ["DECISIONS_FILE", "rejections", "table", "write_decisions"]
+
+#: The record's file in the output folder.
+DECISIONS_FILE = "decisions.csv"
+
+#: The rules that reject a row, as the record names them (``Rejections.rule`` indexes this).
+RULES = (
+    "score",  # the partner (kept, within the distance) had the better score
+    "priority",  # the partner's input is preferred (--prefer)
+    "input order",  # scores tied (or both without a score): the partner's input was given first
+    "row order",  # scores tied within one input: the partner comes first in it
+    "random order",  # no scores (--score none): the seeded random ranking put the partner first
+    "same image",  # the partner holds the same particle image at another centre (--same-image reject)
+    "whole tube",  # the row's tube lay along a better tube and went whole (--filament-mode tube)
+    "remove entirely",  # the row had a neighbour within the distance (the partner: its nearest)
+    "consensus support",  # too few inputs picked near it (--min-support); no partner
+    "uncovered micrograph",  # too few inputs ran on its micrograph (--uncovered reject); no partner
+    "cross-species overlap",  # a kept pick of another species overlaps it (--cross-species)
+    "earlier round",  # a particle kept by an earlier round lies within the distance (--update)
+)
+_RULE = {name: k for k, name in enumerate(RULES)}
+
+
+@dataclass(frozen=True)
+class Rejections:
+    """Each rejected row (in input order) with its partner, their distance and angle, and the rule.
+
+    ``partners``: the row it lost to (-1: none, or a particle of an earlier round);
+    ``distance``: Å between the two centres (NaN without a partner in the set, but for an
+    earlier round's); ``angle``: degrees between their orientations (None without ``--max-angle``);
+    ``rule``: an index into :data:`RULES`.
+    """
+
+    rows: np.ndarray
+    partners: np.ndarray
+    distance: np.ndarray
+    angle: np.ndarray | None
+    rule: np.ndarray
+
+
+def rejections(particles: ParticleSet, decision: Decision, options: ParticleOptions) -> Rejections:
+    """The rejected rows of ``decision``, each with the partner the core gave and the rule that decided."""
+    rows = np.flatnonzero(~decision.keep)
+    partners = np.full(rows.size, -1, dtype=np.int64)
+    rule = np.full(rows.size, -1, dtype=np.int8)
+    if decision.suppressed_by is not None:
+        partners = decision.suppressed_by[rows].astype(np.int64)
+    rule[partners >= 0] = _duplicate_rules(particles, decision, options, rows[partners >= 0], partners[partners >= 0])
+    # Rules that decide after the duplicates (they override: a row the distance kept).
+    for mask, name in ((decision.unconfirmed, "consensus support"), (decision.not_confirmable, "uncovered micrograph")):
+        if mask is not None:
+            rule[mask[rows]] = _RULE[name]
+    if decision.displaced_by is not None:
+        displaced = decision.displaced_by[rows] >= 0
+        partners[displaced] = decision.displaced_by[rows][displaced]
+        rule[displaced] = _RULE["cross-species overlap"]
+    distance = np.full(rows.size, np.nan)
+    has = partners >= 0
+    centres = particles.centres
+    distance[has] = np.sqrt(((centres[rows[has]] - centres[partners[has]]) ** 2).sum(axis=1))
+    if decision.earlier_round is not None:
+        earlier = ~np.isnan(decision.earlier_round[rows])
+        rule[earlier] = _RULE["earlier round"]
+        distance[earlier] = decision.earlier_round[rows][earlier]
+    assert (rule >= 0).all(), "every rejected row has a rule"
+    return Rejections(rows, partners, distance, _angles(particles, options, rows, partners), rule)
+
+
+def _duplicate_rules(
+    particles: ParticleSet, decision: Decision, options: ParticleOptions, rows: np.ndarray, partners: np.ndarray
+) -> np.ndarray:
+    """The rule by which each of ``rows`` lost to its partner (a duplicate's suppressor), as the core ranked them."""
+    if options.remove_entirely:
+        return np.full(rows.size, _RULE["remove entirely"], dtype=np.int8)
+    if particles.tubes is not None and options.filament_mode == "tube":
+        return np.full(rows.size, _RULE["whole tube"], dtype=np.int8)
+    rule = np.full(rows.size, _RULE["score"], dtype=np.int8)
+    inputs = np.asarray(particles.input_of)
+    scores = ranking_scores(particles, decision)[0]
+    if scores is None:
+        rule[:] = _RULE["random order"]
+    else:
+        ours, theirs = scores[rows], scores[partners]
+        tied = (ours == theirs) | (~np.isfinite(ours) & ~np.isfinite(theirs))  # (no score ranks last: a tie)
+        rule[tied] = np.where(inputs[rows[tied]] == inputs[partners[tied]], _RULE["row order"], _RULE["input order"])
+    if decision.levels is not None:
+        rule[decision.levels[inputs[partners]] < decision.levels[inputs[rows]]] = _RULE["priority"]
+    if images_for_the_core(particles.images, options.same_image) is not None:
+        rule[~_within_distance(particles, options, rows, partners)] = _RULE["same image"]
+    return rule
+
+
+def _within_distance(
+    particles: ParticleSet, options: ParticleOptions, rows: np.ndarray, partners: np.ndarray
+) -> np.ndarray:
+    """Whether each pair lies within the distance rule (on one micrograph, within each row's species' distance)."""
+    d, dz = _distances(particles, options, rows)
+    delta = particles.centres[rows] - particles.centres[partners]
+    if delta.shape[1] == 3:
+        delta[:, 2] *= np.divide(
+            d, dz, out=np.ones_like(d), where=dz != d
+        )  # (the ellipsoid of --min-dist-z as the core's sphere: algo.dedup.stretched)
+    radius = np.maximum(d, SAME_CENTRE_A)
+    same_micrograph = particles.groups[rows] == particles.groups[partners]
+    return same_micrograph & ((delta**2).sum(axis=1) <= radius**2)
+
+
+def _distances(particles: ParticleSet, options: ParticleOptions, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's minimum distance and its distance along z (its species', else the options'; z: d without one)."""
+    if particles.species is None:
+        d = np.full(rows.size, float(options.min_dist))
+        return d, d if options.min_dist_z is None else np.full(rows.size, float(options.min_dist_z))
+    species = particles.species[rows]
+    d = np.asarray(species_distances(particles, options), dtype=np.float64)[species]
+    along_z = [np.nan if z is None else z for z in species_distances_z(particles, options)]
+    dz = np.asarray(along_z, dtype=np.float64)[species]
+    return d, np.where(np.isnan(dz), d, dz)
+
+
+def _angles(
+    particles: ParticleSet, options: ParticleOptions, rows: np.ndarray, partners: np.ndarray
+) -> np.ndarray | None:
+    """The angle (degrees) between each row's orientation and its partner's under ``--sym`` (None: no --max-angle)."""
+    if options.max_angle is None or particles.poses is None:
+        return None
+    angles = np.full(rows.size, np.nan)
+    has = partners >= 0
+    pose = _core.PoseRule(
+        np.ascontiguousarray(particles.poses, dtype=np.float64),
+        particles.pose_kind,
+        float(options.max_angle),
+        options.sym.upper(),
+    )
+    angles[has] = _core.pose_angles(pose, rows[has].astype(np.uint32), partners[has].astype(np.uint32))
+    return angles
+
+
+def _rows_within_inputs(particles: ParticleSet, rows: np.ndarray) -> np.ndarray:
+    """Each of ``rows``' place within its input, from 1 (the k-th particle of that input, in its order)."""
+    inputs = np.asarray(particles.input_of)
+    counts = np.bincount(inputs, minlength=len(particles.inputs))
+    # Rows of one input keep their order, so a row's place is how many rows of its input come before it.
+    order = np.argsort(inputs, kind="stable")
+    place = np.empty(inputs.size, dtype=np.int64)
+    place[order] = np.arange(inputs.size) - np.repeat(np.cumsum(counts) - counts, counts)
+    return place[rows] + 1
+
+
+def _names(particles: ParticleSet, rows: np.ndarray) -> list[str]:
+    """What the inputs name each of ``rows`` (CryoSPARC: uid; picks: file and line; else its image), else ''."""
+    if rows.size == 0:
+        return []
+    if particles.row_names is not None:
+        return particles.row_names(rows)
+    return [""] * rows.size if particles.images is None else particles.images.names(rows)
+
+
+def table(particles: ParticleSet, record: Rejections) -> dict[str, list | np.ndarray]:
+    """The record's columns, in the order of ``decisions.csv`` (a DataFrame's, in the API)."""
+    has = record.partners >= 0
+    partners = np.where(has, record.partners, 0)
+    inputs = np.asarray(particles.input_of)
+    names = np.asarray(particles.inputs, dtype=object)
+    place = _rows_within_inputs(particles, np.concatenate([record.rows, partners]))
+    all_names = _names(particles, np.concatenate([record.rows, partners[has]]))
+    partner_names = [""] * record.rows.size
+    for k, name in zip(np.flatnonzero(has).tolist(), all_names[record.rows.size :]):
+        partner_names[k] = name
+    earlier = record.rule == _RULE["earlier round"]
+    columns: dict[str, list | np.ndarray] = {
+        "input": names[inputs[record.rows]],
+        "row": place[: record.rows.size],
+        "particle": all_names[: record.rows.size],
+        "micrograph": np.asarray(particles.mic_names, dtype=object)[particles.groups[record.rows]],
+        "kept_input": np.where(has, names[inputs[partners]], np.where(earlier, "(kept by an earlier round)", "")),
+        "kept_row": np.where(has, place[record.rows.size :], -1),
+        "kept_particle": partner_names,
+        "distance_A": record.distance,
+    }
+    if record.angle is not None:
+        columns["angle_deg"] = record.angle
+    columns["rule"] = np.asarray(RULES, dtype=object)[record.rule]
+    return columns
+
+
+def write_decisions(path: Path, columns: dict[str, list | np.ndarray]) -> None:
+    """Writes the record as CSV (RFC 4180): a header line, then a row per rejected particle (empty: no partner).
+
+    Fields are joined by hand (the csv module took 2.4 times as long at 100,000 rows); a text
+    column with a comma, a quote or a line break anywhere is quoted field by field as csv would.
+    """
+    fields = [_texts(values) for values in columns.values()]
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        f.write(",".join(columns) + "\n")
+        f.writelines(",".join(row) + "\n" for row in zip(*fields))
+
+
+def _texts(values: list | np.ndarray) -> list[str]:
+    """A column's fields: numbers by ``repr`` (shortest exact), no partner's empty; texts quoted where need be."""
+    if isinstance(values, np.ndarray) and values.dtype.kind == "f":
+        return ["" if v != v else repr(v) for v in values.tolist()]  # (v != v: NaN, no partner)
+    if isinstance(values, np.ndarray) and values.dtype.kind in "iu":
+        return ["" if v < 0 else str(v) for v in values.tolist()]  # (kept_row -1: no partner)
+    texts = [str(v) for v in (values.tolist() if isinstance(values, np.ndarray) else values)]
+    joined = "\0".join(texts)
+    if any(c in joined for c in ',"\n\r'):
+        return [_quoted(t) for t in texts]
+    return texts
+
+
+def _quoted(text: str) -> str:
+    """A CSV field: quoted (its quotes doubled) where it holds a comma, a quote or a line break."""
+    return '"' + text.replace('"', '""') + '"' if any(c in text for c in ',"\n\r') else text
