@@ -133,6 +133,11 @@ def start_round(
             "--repair reads no batch and adds no round: give -o OUTDIR --update --repair alone (in Python: "
             "cryodedup.repair_particle_update(outdir))"
         )
+    if options.decisions:  # (a round's record is not yet among the files its store keeps and puts back)
+        raise CryodedupError(
+            "--decisions is not kept by the --update store yet: a round stopped after its commit could not write "
+            "it again; run the batch alone with --decisions (its decisions.csv), or the round without it"
+        )
     if not isinstance(source, Files):
         raise CryodedupError("--update takes particle files and an output folder; particles in memory have no kept set")
     paths = source.paths
