@@ -1,0 +1,56 @@
+"""The particle summary's typed sections: each analysis's result, its rows and its piece of ``--json``.
+
+A section is a small frozen dataclass (:class:`Section`, in :mod:`.base`): the job fills it,
+:meth:`~Section.rows` says it for the terminal and the report, :meth:`~Section.to_json` gives its
+piece of the ``--json`` document, under the key :attr:`~Section.key`. The summary
+(:class:`~cryodedup.jobs.particles.summarise.ParticleSummary`) holds each section in the field
+of that key, at its place of the document; :data:`SECTIONS` is their registry, as
+:data:`~cryodedup.report.particle_figures.PARTICLE_PICTURES` is the pictures'. The report reads a
+section by its type (:meth:`Sections.of`), never by a string key of the document.
+
+A module per group of related sections: :mod:`.ranking` (the score, the priority),
+:mod:`.audits` (the checks of what was kept), :mod:`.inputs` (what the inputs hold and how they
+were taken), :mod:`.update` (an ``--update`` round). A new analysis adds its class to one of
+them (or a module of its own), and its entry to :data:`SECTIONS` here.
+
+Not every analysis is a section yet (issue 66, item 1): the others are still dicts in the
+document, read by key in :mod:`cryodedup.report.summary` and :mod:`cryodedup.report.analysis_rows`.
+"""
+
+from __future__ import annotations
+
+from .audits import HalfsetsByMicrograph, NameCollisions, SameImage, SymmetryCopies
+from .base import Section, Sections
+from .inputs import Filaments, MovedInput, MovedInputs
+from .ranking import Priority, Score
+from .update import UpdateRound
+
+__all__ = [
+    "SECTIONS",
+    "Filaments",
+    "HalfsetsByMicrograph",
+    "MovedInput",
+    "MovedInputs",
+    "NameCollisions",
+    "Priority",
+    "SameImage",
+    "Score",
+    "Section",
+    "Sections",
+    "SymmetryCopies",
+    "UpdateRound",
+]
+
+#: The registry of the summary's sections, in the order of their rows. A new analysis adds its
+#: class here and a field of its :attr:`~Section.key` to the summary (docs/developers/index.md).
+SECTIONS: tuple[type[Section], ...] = (
+    Score,
+    SymmetryCopies,
+    HalfsetsByMicrograph,
+    MovedInputs,
+    Filaments,
+    Priority,
+    SameImage,
+    NameCollisions,
+    UpdateRound,
+)

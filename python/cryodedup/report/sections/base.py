@@ -1,0 +1,46 @@
+"""The base of the summary's sections: :class:`Section`, a row, and :class:`Sections` (a summary's, found by type)."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import asdict, dataclass
+from typing import Any, ClassVar, TypeVar
+
+__all__ = ["Row", "Section", "Sections"]
+
+#: A summary row: label and text (lines separated by newlines).
+Row = tuple[str, str]
+
+
+class Section(ABC):
+    """One analysis's part of the summary: its rows, and its piece of the ``--json`` document."""
+
+    #: The section's key in the ``--json`` document, and the summary's field that holds it.
+    key: ClassVar[str]
+
+    @abstractmethod
+    def rows(self, unit: str) -> list[Row]:
+        """The section in words, as (label, text) rows; ``unit``: what the micrographs are (tomograms, runs)."""
+
+    def to_json(self) -> Any:
+        """The section's piece of the ``--json`` document: its fields in order (override for another shape)."""
+        return asdict(self)  # type: ignore[call-overload]  # (each section is a dataclass)
+
+
+_S = TypeVar("_S", bound=Section)
+
+
+@dataclass(frozen=True)
+class Sections:
+    """The sections a summary holds, each found by its type."""
+
+    held: tuple[Section, ...] = ()
+
+    def of(self, kind: type[_S]) -> _S | None:
+        """The section of type ``kind``, or None when the run has none (the analysis did not apply)."""
+        return next((s for s in self.held if isinstance(s, kind)), None)
+
+    def rows(self, kind: type[Section], unit: str = "micrograph") -> list[Row]:
+        """The rows of the section of type ``kind``; none when the run has none."""
+        section = self.of(kind)
+        return [] if section is None else section.rows(unit)
