@@ -19,6 +19,7 @@ from cryodedup.report import analysis_rows, sections
 from cryodedup.report.sections import (
     SECTIONS,
     Filaments,
+    HalfsetAudit,
     HalfsetsByMicrograph,
     MovedInput,
     MovedInputs,
@@ -28,10 +29,11 @@ from cryodedup.report.sections import (
     Score,
     Section,
     Sections,
+    StraddlingMicrograph,
     SymmetryCopies,
     UpdateRound,
 )
-from cryodedup.report.summary import particle_rows
+from cryodedup.report.summary import particle_rows, report_rows
 from helpers import write_star
 
 
@@ -270,3 +272,59 @@ def test_a_filament_run_says_its_tubes_from_the_section_and_prints_the_same_docu
     assert "Filaments" not in dict(particle_rows(document, Sections()))
     held = Sections((Filaments("rlnHelicalTubeID", 2, "tube", RULES["tube"]),))
     assert dict(particle_rows(document, held))["Filaments"].startswith("2 tubes (rlnHelicalTubeID), mode tube: ")
+
+
+def test_the_half_set_audit_says_what_mains_dict_and_rows_said():
+    # 3 pairs within 10 Å, 2 straddling, 4 of 16 particles in them; of 2 pairs of one image, 1 straddles.
+    top = (StraddlingMicrograph("a/m1.mrc", 2, 9),)
+    audit = HalfsetAudit("rlnRandomSubset", "within 10 Å", 3, 2, 4, 0.25, 1, top, (2, 1))
+    message = (
+        "2 duplicate pairs within 10 Å straddle the half-sets (25.0 % of particles): the FSC of a refinement on this "
+        "input may be inflated; refine the kept set; 1 pair of rows of one particle image (at different centres) "
+        "straddles the half-sets: the same image in both halves"
+    )
+    assert json.dumps(audit.to_json()) == json.dumps(
+        {
+            "column": "rlnRandomSubset",
+            "duplicate_pairs": 3,
+            "straddling_pairs": 2,
+            "within_half_pairs": 1,
+            "particles_straddling": 4,
+            "fraction": 0.25,
+            "micrographs_with_straddling": 1,
+            "top_micrographs": [{"micrograph": "a/m1.mrc", "straddling_pairs": 2, "particles": 9}],
+            "message": message,
+            "same_image_pairs": 2,
+            "same_image_straddling": 1,
+        }
+    )
+    assert audit.rows("tomogram") == [
+        ("Half-set audit", message),
+        ("  Duplicate pairs", "3: 2 across the half-sets, 1 within one (rlnRandomSubset)"),
+        ("  Same image twice", "2 pairs of rows of one image at different centres: 1 across the half-sets"),
+        ("  Most straddling (1 tomogram)", "a/m1.mrc: 2 (of 9 particles)"),
+    ]
+    assert audit.straddles and audit.micrographs_listed() == ("a/m1.mrc",)
+    one = HalfsetAudit("split", "at the same centre (within 0.5 Å)", 1, 1, 2, 1 / 3)
+    assert one.message.startswith("1 duplicate pair at the same centre (within 0.5 Å) straddles the half-sets (33.3 %")
+    assert one.to_json()["fraction"] == 0.333333 and "same_image_pairs" not in one.to_json()
+    none = HalfsetAudit("split", "within 5 Å", 4)
+    assert none.message == "no duplicate pairs within 5 Å straddle the half-sets" and not none.straddles
+    assert [label for label, _ in none.rows("micrograph")] == ["Half-set audit", "  Duplicate pairs"]
+    # --audit on particles without half-sets: the column null and the message, one row.
+    absent = HalfsetAudit(None)
+    assert list(absent.to_json()) == ["column", "message"] and absent.to_json()["column"] is None
+    assert absent.rows("micrograph") == [("Half-set audit", absent.message)] and "nothing to audit" in absent.message
+
+
+def test_the_report_names_a_sections_micrographs_for_reading_and_colours_the_audit():
+    long = "MotionCorr/job002/Movies/GridSquare_1/Data/" + "x" * 90 + "_fractions.mrc"
+    audit = HalfsetAudit("rlnRandomSubset", "within 10 Å", 1, 1, 2, 0.5, 1, (StraddlingMicrograph(long, 1, 2),))
+    document = {"particles": 4, "kept": 3, "rejected": 1, "micrographs": 1, "inputs": [{"file": "a.star"}],
+                "mode": "keep best of each group", "min_dist_A": 10.0, "pixel_sizes": [], "shift": "none",
+                "outputs": {"kept": [], "rejected": []}, "seconds": 0.01}  # fmt: skip
+    rows, highlight = report_rows(document, Sections((audit,)))
+    shown = dict(rows)["  Most straddling (1 micrograph)"]
+    assert shown == "…" + long[-79:] + ": 1 (of 2 particles)"
+    assert highlight["Half-set audit"] == "bad"
+    assert audit.top_micrographs[0].micrograph == long  # (the summary's own section stays whole)

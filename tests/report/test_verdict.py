@@ -286,7 +286,9 @@ def test_a_job_that_fails_says_its_warnings_before_the_error(capsys):
 def test_the_verdict_names_where_nothing_was_written_and_what_the_report_flags():
     from cryodedup.jobs.particles.summarise import ParticleSummary, verdict_of
 
-    audit = {"column": "rlnRandomSubset", "straddling_pairs": 3}
+    from cryodedup.report.sections import HalfsetAudit
+
+    audit = HalfsetAudit("rlnRandomSubset", "within 10 Å", duplicate_pairs=3, straddling_pairs=3)
     summary = ParticleSummary(particles=2, kept=1, rejected=1, outputs={"kept": [], "rejected": []})
     assert verdict_of(summary) == "Kept 1 of 2 (1 duplicate) -> nothing written (--audit)"
     flagged = ParticleSummary(particles=5, kept=5, halfset_audit=audit, outputs={"kept": ["a.cs", "a.csg"]})

@@ -9,9 +9,9 @@ from __future__ import annotations
 from typing import Any
 
 from ..algo.density import MIN_DUPLICATES, MIN_EXCESS, OUTLIER_SDS
-from ..labels import counted, input_labels
+from ..labels import input_labels
 
-__all__ = ["NAMED", "audit_rows", "consensus_rows", "density_rows", "low_agreement", "matching_text"]
+__all__ = ["NAMED", "consensus_rows", "density_rows", "low_agreement", "matching_text"]
 
 #: Duplicate-density outliers named in the summary's table and drawn in the report (``--json`` lists them all).
 NAMED = 10
@@ -149,35 +149,6 @@ def not_confirmable_text(consensus: dict) -> str:
         f"{picks:,} picks on {short:,} of {n_mics:,} micrographs that fewer than {k} inputs ran on "
         f"cannot be confirmed: {fate}"
     )
-
-
-def audit_rows(audit: dict, unit: str = "micrograph") -> list[tuple[str, str]]:
-    """The audit as (label, value) rows, for the terminal table and the report; ``unit`` names a micrograph."""
-    if audit.get("column") is None:
-        return [("Half-set audit", audit["message"])]
-    rows = [
-        ("Half-set audit", audit["message"]),
-        (
-            "  Duplicate pairs",
-            f"{audit['duplicate_pairs']:,}: {audit['straddling_pairs']:,} across the half-sets, "
-            f"{audit['within_half_pairs']:,} within one ({audit['column']})",
-        ),
-    ]
-    if "same_image_pairs" in audit:
-        rows.append(
-            (
-                "  Same image twice",
-                f"{audit['same_image_pairs']:,} pairs of rows of one image at different centres: "
-                f"{audit['same_image_straddling']:,} across the half-sets",
-            )
-        )
-    if audit["top_micrographs"]:
-        listed = "\n".join(
-            f"{m['micrograph']}: {m['straddling_pairs']:,} (of {m['particles']:,} particles)"
-            for m in audit["top_micrographs"]
-        )
-        rows.append((f"  Most straddling ({counted(audit['micrographs_with_straddling'], unit)})", listed))
-    return rows
 
 
 def density_rows(density: dict[str, Any] | None, unit: str = "micrograph") -> list[tuple[str, str]]:

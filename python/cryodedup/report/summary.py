@@ -10,9 +10,10 @@ import re
 
 from ..algo.dedup import SAME_CENTRE_A
 from ..labels import counted, distinct_labels, input_labels
-from .analysis_rows import audit_rows, consensus_rows, density_rows, low_agreement, matching_text
+from .analysis_rows import consensus_rows, density_rows, low_agreement, matching_text
 from .sections import (
     Filaments,
+    HalfsetAudit,
     HalfsetsByMicrograph,
     MovedInputs,
     NameCollisions,
@@ -41,7 +42,6 @@ Row = tuple[str, str]
 
 #: The summary's lists of micrographs (entry, list), each item naming one as "micrograph".
 LISTED_MICROGRAPHS = (
-    ("halfset_audit", "top_micrographs"),
     ("consensus", "least_agreement"),
     ("duplicate_density", "outliers"),
 )
@@ -76,7 +76,7 @@ def particle_rows(s: dict, sections: Sections) -> list[Row]:
     rows += layout_rows(s.get("layouts") or [])
     rows += renumbered_rows(s.get("optics_groups_renumbered") or [])
     rows += sections.rows(SymmetryCopies, unit)
-    rows += audit_rows(s["halfset_audit"], unit) if s.get("halfset_audit") else []
+    rows += sections.rows(HalfsetAudit, unit)
     rows += density_rows(s.get("duplicate_density"), unit)
     rows += sections.rows(HalfsetsByMicrograph, unit)
     if s.get("orientations"):
@@ -232,7 +232,7 @@ def report_rows(s: dict, sections: Sections) -> tuple[list[Row], dict[str, str]]
     and where the images were looked for (the warnings stand in the box under the verdict);
     the audit's verdict is highlighted red when pairs straddle the half-sets, green when none do.
     """
-    rows = particle_rows(with_short_micrograph_names(s), sections)
+    rows = particle_rows(*with_short_micrograph_names(s, sections))
     if s.get("micrograph_images"):
         rows.append(("Micrograph images", s["micrograph_images"]))
     return rows, report_highlight(s, sections)
@@ -241,10 +241,9 @@ def report_rows(s: dict, sections: Sections) -> tuple[list[Row], dict[str, str]]
 def report_highlight(s: dict, sections: Sections) -> dict[str, str]:
     """The particle summary's rows the report colours, by label: the half-set audit's verdict, what to look at."""
     highlight = {}
-    audit = s.get("halfset_audit")
-    if audit and audit.get("column"):
-        straddling = audit["straddling_pairs"] or audit.get("same_image_straddling")
-        highlight["Half-set audit"] = "bad" if straddling else "good"
+    audit = sections.of(HalfsetAudit)
+    if audit is not None and audit.column:
+        highlight["Half-set audit"] = "bad" if audit.straddles else "good"
     highlight.update(density_highlight(s, sections))
     return highlight
 
@@ -566,21 +565,22 @@ def short_name(name: str, width: int = NAME_WIDTH) -> str:
     return name if len(name) <= width else "…" + name[-width + 1 :]
 
 
-def with_short_micrograph_names(s: dict) -> dict:
-    """A copy of a particle summary whose listed micrographs are named for the report.
+def with_short_micrograph_names(s: dict, sections: Sections) -> tuple[dict, Sections]:
+    """A copy of a particle summary and its sections whose listed micrographs are named for the report.
 
     Each by the shortest end of its path that tells it apart from the others listed
     (``FoilHole_..._fractions.mrc`` rather than ``MotionCorr/job002/Movies/GridSquare_.../Data/...``),
     then shortened at the front to :data:`NAME_WIDTH` characters. ``--json`` has them whole.
     """
-    names = sorted({e["micrograph"] for key, field in LISTED_MICROGRAPHS for e in s.get(key, {}).get(field, [])})
+    listed = {e["micrograph"] for key, field in LISTED_MICROGRAPHS for e in s.get(key, {}).get(field, [])}
+    names = sorted(listed | set(sections.micrographs_listed()))
     shown = {name: short_name(label) for name, label in zip(names, distinct_labels(names))}
     s = dict(s)  # the summary's own entries stay whole (the per-micrograph Jaccard is not copied)
     for key, field in LISTED_MICROGRAPHS:
         if s.get(key, {}).get(field):
             entries = [{**e, "micrograph": shown[e["micrograph"]]} for e in s[key][field]]
             s[key] = {**s[key], field: entries}
-    return s
+    return s, sections.with_micrographs_named(shown)
 
 
 def shard_summary_rows(s: dict) -> list[Row]:

@@ -32,6 +32,7 @@ from ...particle_set import ParticleSet
 from ...report.sections import (
     SECTIONS,
     Filaments,
+    HalfsetAudit,
     HalfsetsByMicrograph,
     MovedInputs,
     NameCollisions,
@@ -40,6 +41,7 @@ from ...report.sections import (
     Score,
     Section,
     Sections,
+    StraddlingMicrograph,
     SymmetryCopies,
     UpdateRound,
 )
@@ -114,7 +116,7 @@ class ParticleSummary:
         default=None, metadata=_doc("micrographs with too many duplicates", always=True)
     )
     filaments: Filaments | None = field(default=None, metadata=_doc("tubes and segments (`--filament-mode`)"))
-    halfset_audit: dict[str, Any] | None = field(
+    halfset_audit: HalfsetAudit | None = field(
         default=None, metadata=_doc("duplicate pairs across the half-sets (`--audit`, half-sets read)")
     )
     halfsets: HalfsetsByMicrograph | None = field(
@@ -351,13 +353,20 @@ def _audits(
         criterion = _audit_criterion(particles, options)
         images = particles.images
         pairs = same_image_pairs(images, particles.groups, particles.centres) if images is not None else None
-        audits["halfset_audit"] = halfset_audit(particles, decision.suppressed_by, criterion, pairs)
+        counts = halfset_audit(particles, decision.suppressed_by, pairs)
+        audits["halfset_audit"] = HalfsetAudit(
+            particles.halfsets.label,
+            criterion,
+            counts.duplicate_pairs,
+            counts.straddling_pairs,
+            counts.particles_straddling,
+            counts.fraction,
+            counts.micrographs_with_straddling,
+            tuple(StraddlingMicrograph(*m) for m in counts.top_micrographs),
+            counts.same_image,
+        )
     elif options.audit:
-        audits["halfset_audit"] = {
-            "column": None,
-            "message": "the particles carry no half-sets (rlnRandomSubset 1/2, alignments3D/split 0/1): "
-            "nothing to audit",
-        }
+        audits["halfset_audit"] = HalfsetAudit(None)  # (asked, but nothing to audit)
     if halves is not None:
         audits["halfsets"] = _halfsets(particles, decision.keep, halves)
     if options.max_angle is not None:

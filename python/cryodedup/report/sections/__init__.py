@@ -19,7 +19,14 @@ document, read by key in :mod:`cryodedup.report.summary` and :mod:`cryodedup.rep
 
 from __future__ import annotations
 
-from .audits import HalfsetsByMicrograph, NameCollisions, SameImage, SymmetryCopies
+from .audits import (
+    HalfsetAudit,
+    HalfsetsByMicrograph,
+    NameCollisions,
+    SameImage,
+    StraddlingMicrograph,
+    SymmetryCopies,
+)
 from .base import Section, Sections
 from .inputs import Filaments, MovedInput, MovedInputs
 from .ranking import Priority, Score
@@ -28,6 +35,7 @@ from .update import UpdateRound
 __all__ = [
     "SECTIONS",
     "Filaments",
+    "HalfsetAudit",
     "HalfsetsByMicrograph",
     "MovedInput",
     "MovedInputs",
@@ -37,6 +45,7 @@ __all__ = [
     "Score",
     "Section",
     "Sections",
+    "StraddlingMicrograph",
     "SymmetryCopies",
     "UpdateRound",
 ]
@@ -46,6 +55,7 @@ __all__ = [
 SECTIONS: tuple[type[Section], ...] = (
     Score,
     SymmetryCopies,
+    HalfsetAudit,
     HalfsetsByMicrograph,
     MovedInputs,
     Filaments,

@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, replace
 from typing import Any, ClassVar
 
+from ...labels import counted
 from .base import Row, Section
 
-__all__ = ["HalfsetsByMicrograph", "NameCollisions", "SameImage", "SymmetryCopies"]
+__all__ = [
+    "HalfsetAudit",
+    "HalfsetsByMicrograph",
+    "NameCollisions",
+    "SameImage",
+    "StraddlingMicrograph",
+    "SymmetryCopies",
+]
 
 
 @dataclass(frozen=True)
@@ -192,3 +201,132 @@ class NameCollisions(Section):
             "message": self.message,
             "extracted": self.extracted,
         }
+
+
+#: The audit's message when the particles carry no half-sets (``--audit`` asked all the same).
+NO_HALFSETS = "the particles carry no half-sets (rlnRandomSubset 1/2, alignments3D/split 0/1): nothing to audit"
+
+
+@dataclass(frozen=True)
+class StraddlingMicrograph:
+    """A micrograph the audit names: its duplicate pairs straddling the half-sets, and its particles."""
+
+    micrograph: str
+    straddling_pairs: int
+    particles: int
+
+
+@dataclass(frozen=True)
+class HalfsetAudit(Section):
+    """The half-set audit: the duplicate pairs that straddle the half-sets of a refinement, and where.
+
+    ``column``: the half-sets' column, None when the particles carry none (``--audit``: nothing
+    to audit); ``criterion``: what made two particles a pair (the verdict names it: pairs
+    farther apart were not looked for; not in the document); ``fraction``: of all particles,
+    those in a straddling pair (rounded to 6 places in the document); ``same_image``: the pairs
+    of rows of one image at different centres and those straddling, when the images were read.
+    """
+
+    key: ClassVar[str] = "halfset_audit"
+
+    column: str | None
+    criterion: str = ""
+    duplicate_pairs: int = 0
+    straddling_pairs: int = 0
+    particles_straddling: int = 0
+    fraction: float = 0.0
+    micrographs_with_straddling: int = 0
+    top_micrographs: tuple[StraddlingMicrograph, ...] = ()
+    same_image: tuple[int, int] | None = None
+
+    @property
+    def straddles(self) -> bool:
+        """Whether any pair straddles the half-sets (one of the same image counts): the report says it in red."""
+        return bool(self.straddling_pairs or (self.same_image and self.same_image[1]))
+
+    @property
+    def message(self) -> str:
+        """The verdict: the pairs straddling (and their share of the particles) and what to do, or that none do."""
+        if self.column is None:
+            return NO_HALFSETS
+        n = self.straddling_pairs
+        if not n:
+            message = f"no duplicate pairs {self.criterion} straddle the half-sets"
+        else:
+            pairs = (
+                f"{n:,} duplicate pair {self.criterion} straddles"
+                if n == 1
+                else f"{n:,} duplicate pairs {self.criterion} straddle"
+            )
+            message = (
+                f"{pairs} the half-sets ({100 * self.fraction:.1f} % of particles): the FSC of a refinement "
+                "on this input may be inflated; refine the kept set"
+            )
+        if self.same_image and self.same_image[1]:
+            straddling = self.same_image[1]
+            pairs, verb = ("pair", "straddles") if straddling == 1 else ("pairs", "straddle")
+            message += (
+                f"; {straddling:,} {pairs} of rows of one particle image (at different centres) {verb} "
+                "the half-sets: the same image in both halves"
+            )
+        return message
+
+    def rows(self, unit: str) -> list[Row]:
+        """The verdict; the pairs across and within the halves; those of one image; the most straddling micrographs."""
+        if self.column is None:
+            return [("Half-set audit", self.message)]
+        rows = [
+            ("Half-set audit", self.message),
+            (
+                "  Duplicate pairs",
+                f"{self.duplicate_pairs:,}: {self.straddling_pairs:,} across the half-sets, "
+                f"{self.duplicate_pairs - self.straddling_pairs:,} within one ({self.column})",
+            ),
+        ]
+        if self.same_image is not None:
+            pairs, straddling = self.same_image
+            rows.append(
+                (
+                    "  Same image twice",
+                    f"{pairs:,} pairs of rows of one image at different centres: {straddling:,} across the half-sets",
+                )
+            )
+        if self.top_micrographs:
+            listed = "\n".join(
+                f"{m.micrograph}: {m.straddling_pairs:,} (of {m.particles:,} particles)" for m in self.top_micrographs
+            )
+            rows.append((f"  Most straddling ({counted(self.micrographs_with_straddling, unit)})", listed))
+        return rows
+
+    def micrographs_listed(self) -> tuple[str, ...]:
+        """The micrographs named: the most straddling."""
+        return tuple(m.micrograph for m in self.top_micrographs)
+
+    def with_micrographs_named(self, shown: Mapping[str, str]) -> HalfsetAudit:
+        """The audit with its micrographs named as ``shown`` names them."""
+        named = tuple(replace(m, micrograph=shown.get(m.micrograph, m.micrograph)) for m in self.top_micrographs)
+        return replace(self, top_micrographs=named)
+
+    def to_json(self) -> dict[str, Any]:
+        """``column`` and ``message`` alone without half-sets; else the counts, the micrographs, the message.
+
+        ``column``, ``duplicate_pairs``, ``straddling_pairs``, ``within_half_pairs``,
+        ``particles_straddling``, ``fraction``, ``micrographs_with_straddling``, ``top_micrographs``,
+        ``message``; ``same_image_pairs`` and ``same_image_straddling`` when the images were read.
+        """
+        if self.column is None:
+            return {"column": None, "message": self.message}
+        document: dict[str, Any] = {
+            "column": self.column,
+            "duplicate_pairs": self.duplicate_pairs,
+            "straddling_pairs": self.straddling_pairs,
+            "within_half_pairs": self.duplicate_pairs - self.straddling_pairs,
+            "particles_straddling": self.particles_straddling,
+            "fraction": round(self.fraction, 6),
+            "micrographs_with_straddling": self.micrographs_with_straddling,
+            "top_micrographs": [asdict(m) for m in self.top_micrographs],
+            "message": self.message,
+        }
+        if self.same_image is not None:
+            document["same_image_pairs"], document["same_image_straddling"] = self.same_image
+        return document

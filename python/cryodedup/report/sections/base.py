@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any, ClassVar, TypeVar
 
@@ -21,6 +22,14 @@ class Section(ABC):
     @abstractmethod
     def rows(self, unit: str) -> list[Row]:
         """The section in words, as (label, text) rows; ``unit``: what the micrographs are (tomograms, runs)."""
+
+    def micrographs_listed(self) -> tuple[str, ...]:
+        """The micrographs its rows name (the report names them for reading); none unless it lists some."""
+        return ()
+
+    def with_micrographs_named(self, shown: Mapping[str, str]) -> Section:
+        """The section with its listed micrographs named as ``shown`` names them (for the report)."""
+        return self
 
     def to_json(self) -> Any:
         """The section's piece of the ``--json`` document: its fields in order (override for another shape)."""
@@ -44,3 +53,11 @@ class Sections:
         """The rows of the section of type ``kind``; none when the run has none."""
         section = self.of(kind)
         return [] if section is None else section.rows(unit)
+
+    def micrographs_listed(self) -> tuple[str, ...]:
+        """The micrographs the sections' rows name, each once, in order."""
+        return tuple(dict.fromkeys(name for section in self.held for name in section.micrographs_listed()))
+
+    def with_micrographs_named(self, shown: Mapping[str, str]) -> Sections:
+        """The sections with their listed micrographs named as ``shown`` names them."""
+        return Sections(tuple(section.with_micrographs_named(shown) for section in self.held))
