@@ -12,12 +12,14 @@ import pytest
 from click.testing import CliRunner
 
 import cryodedup.report.summary as summary_module
+from cryodedup.algo.density import Density, DensityCohort, DensityOutlier
 from cryodedup.algo.filaments import RULES
 from cryodedup.cli import main
 from cryodedup.jobs.particles.summarise import ParticleSummary
 from cryodedup.report import analysis_rows, sections
 from cryodedup.report.sections import (
     SECTIONS,
+    DuplicateDensity,
     Filaments,
     HalfsetAudit,
     HalfsetsByMicrograph,
@@ -328,3 +330,48 @@ def test_the_report_names_a_sections_micrographs_for_reading_and_colours_the_aud
     assert shown == "…" + long[-79:] + ": 1 (of 2 particles)"
     assert highlight["Half-set audit"] == "bad"
     assert audit.top_micrographs[0].micrograph == long  # (the summary's own section stays whole)
+
+
+def test_the_duplicate_density_says_what_mains_dict_and_row_said():
+    # Two sets of inputs' micrographs (19 of one picker, 5 of both), one outlier above its set's threshold.
+    found = Density(
+        "a rule",
+        0.05,
+        0.0148,
+        0.15,
+        24,
+        (DensityOutlier("m/mic_10.mrc", 50, 40, 0.8, 0.15),),
+        (DensityCohort(19, 0.05, 0.0148, 0.15, ("t.star",)), DensityCohort(5, 0.3, 0.02, 0.4, ("l.star", "t.star"))),
+    )
+    density = DuplicateDensity(found)
+    assert json.dumps(density.to_json()) == json.dumps(
+        {
+            "rule": "a rule",
+            "median": 0.05,
+            "robust_sd": 0.0148,
+            "threshold": 0.15,
+            "cohorts": [
+                {"micrographs": 19, "median": 0.05, "robust_sd": 0.0148, "threshold": 0.15, "inputs": ["t.star"]},
+                {"micrographs": 5, "median": 0.3, "robust_sd": 0.02, "threshold": 0.4, "inputs": ["l.star", "t.star"]},
+            ],
+            "micrographs_with_picks": 24,
+            "outliers": [
+                {"micrograph": "m/mic_10.mrc", "picks": 50, "duplicates": 40, "fraction": 0.8, "threshold": 0.15}
+            ],
+        }
+    )
+    ((label, text),) = density.rows("tomogram")
+    assert label == "Duplicate outliers" and text.split("\n") == [
+        "1 of 24 tomograms with a duplicate fraction far above that of the tomograms with the same inputs: a picker "
+        "stacking picks there? look at them",
+        "(median + max(3.5 robust SD, 0.1) of each set of inputs' tomograms; at least 5 duplicates)",
+        "m/mic_10.mrc: 80% (40 of 50 picks; above 0.15)",
+    ]
+    one_set = DuplicateDensity(dataclasses.replace(found, cohorts=None, outliers=(DensityOutlier("a", 10, 9, 0.9),)))
+    assert list(one_set.to_json()) == ["rule", "median", "robust_sd", "threshold", "micrographs_with_picks", "outliers"]
+    assert one_set.to_json()["outliers"] == [{"micrograph": "a", "picks": 10, "duplicates": 9, "fraction": 0.9}]
+    assert one_set.rows("micrograph")[0][1].split("\n")[1:] == [
+        "(median 0.05 + max(3.5 robust SD 0.015, 0.1); at least 5 duplicates)",
+        "a: 90% (9 of 10 picks)",
+    ]
+    assert density.with_micrographs_named({"m/mic_10.mrc": "mic_10.mrc"}).micrographs_listed() == ("mic_10.mrc",)

@@ -285,7 +285,6 @@ def test_a_job_that_fails_says_its_warnings_before_the_error(capsys):
 
 def test_the_verdict_names_where_nothing_was_written_and_what_the_report_flags():
     from cryodedup.jobs.particles.summarise import ParticleSummary, verdict_of
-
     from cryodedup.report.sections import HalfsetAudit
 
     audit = HalfsetAudit("rlnRandomSubset", "within 10 Å", duplicate_pairs=3, straddling_pairs=3)

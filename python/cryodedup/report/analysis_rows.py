@@ -6,15 +6,10 @@ matching (``resolve.micrograph_names``) return numbers in the summary; these row
 
 from __future__ import annotations
 
-from typing import Any
-
-from ..algo.density import MIN_DUPLICATES, MIN_EXCESS, OUTLIER_SDS
 from ..labels import input_labels
 
-__all__ = ["NAMED", "consensus_rows", "density_rows", "low_agreement", "matching_text"]
+__all__ = ["consensus_rows", "low_agreement", "matching_text"]
 
-#: Duplicate-density outliers named in the summary's table and drawn in the report (``--json`` lists them all).
-NAMED = 10
 #: Unasked, the consensus block shows when no input has this fraction of its picks confirmed by another.
 LOW_AGREEMENT = 0.10
 
@@ -149,32 +144,3 @@ def not_confirmable_text(consensus: dict) -> str:
         f"{picks:,} picks on {short:,} of {n_mics:,} micrographs that fewer than {k} inputs ran on "
         f"cannot be confirmed: {fate}"
     )
-
-
-def density_rows(density: dict[str, Any] | None, unit: str = "micrograph") -> list[tuple[str, str]]:
-    """The summary's row naming the outlying micrographs (tomograms: ``unit``), none when there are none."""
-    if not density or not density["outliers"]:
-        return []
-    found = density["outliers"]
-    if "cohorts" in density:  # each compared with the micrographs picked by the same inputs
-        head = (
-            f"{len(found):,} of {density['micrographs_with_picks']:,} {unit}s with a duplicate fraction far above "
-            f"that of the {unit}s with the same inputs: a picker stacking picks there? look at them\n"
-            f"(median + max({OUTLIER_SDS:g} robust SD, {MIN_EXCESS:g}) of each set of inputs' {unit}s; "
-            f"at least {MIN_DUPLICATES} duplicates)"
-        )
-    else:
-        head = (
-            f"{len(found):,} of {density['micrographs_with_picks']:,} {unit}s with a duplicate fraction above "
-            f"{density['threshold']:.2f}: a picker stacking picks there? look at them\n"
-            f"(median {density['median']:.2f} + max({OUTLIER_SDS:g} robust SD {density['robust_sd']:.3f}, "
-            f"{MIN_EXCESS:g}); at least {MIN_DUPLICATES} duplicates)"
-        )
-    lines = [
-        f"{e['micrograph']}: {e['fraction']:.0%} ({e['duplicates']:,} of {e['picks']:,} picks"
-        + (f"; above {e['threshold']:.2f})" if "threshold" in e else ")")
-        for e in found
-    ]
-    if len(lines) > NAMED:
-        lines = [*lines[:NAMED], f"and {len(found) - NAMED:,} more (all in --json: duplicate_density)"]
-    return [("Duplicate outliers", "\n".join([head, *lines]))]

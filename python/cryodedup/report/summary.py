@@ -10,8 +10,9 @@ import re
 
 from ..algo.dedup import SAME_CENTRE_A
 from ..labels import counted, distinct_labels, input_labels
-from .analysis_rows import consensus_rows, density_rows, low_agreement, matching_text
+from .analysis_rows import consensus_rows, low_agreement, matching_text
 from .sections import (
+    DuplicateDensity,
     Filaments,
     HalfsetAudit,
     HalfsetsByMicrograph,
@@ -41,10 +42,7 @@ __all__ = [
 Row = tuple[str, str]
 
 #: The summary's lists of micrographs (entry, list), each item naming one as "micrograph".
-LISTED_MICROGRAPHS = (
-    ("consensus", "least_agreement"),
-    ("duplicate_density", "outliers"),
-)
+LISTED_MICROGRAPHS = (("consensus", "least_agreement"),)
 #: Micrograph names longer than this are shortened at the front in the report.
 NAME_WIDTH = 80
 
@@ -77,7 +75,7 @@ def particle_rows(s: dict, sections: Sections) -> list[Row]:
     rows += renumbered_rows(s.get("optics_groups_renumbered") or [])
     rows += sections.rows(SymmetryCopies, unit)
     rows += sections.rows(HalfsetAudit, unit)
-    rows += density_rows(s.get("duplicate_density"), unit)
+    rows += sections.rows(DuplicateDensity, unit)
     rows += sections.rows(HalfsetsByMicrograph, unit)
     if s.get("orientations"):
         rows.append(("Orientations", s["orientations"]))
@@ -259,8 +257,8 @@ def flagged_checks(s: dict, sections: Sections) -> list[str]:
 
 def density_highlight(s: dict, sections: Sections) -> dict[str, str]:
     """The report colours as warnings the rows naming outlying micrographs, low agreement and images kept twice."""
-    density = s.get("duplicate_density")
-    warned = {"Duplicate outliers": "warn"} if density and density["outliers"] else {}
+    density = sections.of(DuplicateDensity)
+    warned = {"Duplicate outliers": "warn"} if density is not None and density.found.outliers else {}
     if s.get("consensus") and low_agreement(s["consensus"]):
         warned["  Low agreement"] = "warn"
     same_image = sections.of(SameImage)

@@ -31,6 +31,7 @@ from ...options import ParticleOptions
 from ...particle_set import ParticleSet
 from ...report.sections import (
     SECTIONS,
+    DuplicateDensity,
     Filaments,
     HalfsetAudit,
     HalfsetsByMicrograph,
@@ -112,7 +113,7 @@ class ParticleSummary:
     species: dict[str, Any] | None = field(
         default=None, metadata=_doc("each species' counts and distance (`--species-column`, copick objects)")
     )
-    duplicate_density: dict[str, Any] | None = field(
+    duplicate_density: DuplicateDensity | None = field(
         default=None, metadata=_doc("micrographs with too many duplicates", always=True)
     )
     filaments: Filaments | None = field(default=None, metadata=_doc("tubes and segments (`--filament-mode`)"))
@@ -254,8 +255,10 @@ def summarize(
         read=particles.summary,  # (the set's own dict: a writer completes its part as it writes)
         priority=priority,
         species=None if particles.species is None else species_summary(particles, decision, options),
-        duplicate_density=duplicate_density(
-            particles.groups, decision.duplicate, particles.mic_names, particles.input_of, particles.inputs
+        duplicate_density=DuplicateDensity(
+            duplicate_density(
+                particles.groups, decision.duplicate, particles.mic_names, particles.input_of, particles.inputs
+            )
         ),
         filaments=None
         if particles.tubes is None

@@ -9,9 +9,10 @@ of that key, at its place of the document; :data:`SECTIONS` is their registry, a
 section by its type (:meth:`Sections.of`), never by a string key of the document.
 
 A module per group of related sections: :mod:`.ranking` (the score, the priority),
-:mod:`.audits` (the checks of what was kept), :mod:`.inputs` (what the inputs hold and how they
-were taken), :mod:`.update` (an ``--update`` round). A new analysis adds its class to one of
-them (or a module of its own), and its entry to :data:`SECTIONS` here.
+:mod:`.audits` (the checks of what was kept), :mod:`.density` (the duplicate density),
+:mod:`.inputs` (what the inputs hold and how they were taken), :mod:`.update` (an ``--update``
+round). A new analysis adds its class to one of them (or a module of its own), and its entry to
+:data:`SECTIONS` here.
 
 Not every analysis is a section yet (issue 66, item 1): the others are still dicts in the
 document, read by key in :mod:`cryodedup.report.summary` and :mod:`cryodedup.report.analysis_rows`.
@@ -28,12 +29,14 @@ from .audits import (
     SymmetryCopies,
 )
 from .base import Section, Sections
+from .density import DuplicateDensity
 from .inputs import Filaments, MovedInput, MovedInputs
 from .ranking import Priority, Score
 from .update import UpdateRound
 
 __all__ = [
     "SECTIONS",
+    "DuplicateDensity",
     "Filaments",
     "HalfsetAudit",
     "HalfsetsByMicrograph",
@@ -56,6 +59,7 @@ SECTIONS: tuple[type[Section], ...] = (
     Score,
     SymmetryCopies,
     HalfsetAudit,
+    DuplicateDensity,
     HalfsetsByMicrograph,
     MovedInputs,
     Filaments,
