@@ -12,6 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 import cryodedup.report.summary as summary_module
+from cryodedup.algo.consensus import Agreement, InputFates
 from cryodedup.algo.density import Density, DensityCohort, DensityOutlier
 from cryodedup.algo.filaments import RULES
 from cryodedup.cli import main
@@ -19,6 +20,7 @@ from cryodedup.jobs.particles.summarise import ParticleSummary
 from cryodedup.report import analysis_rows, sections
 from cryodedup.report.sections import (
     SECTIONS,
+    Consensus,
     DuplicateDensity,
     Filaments,
     HalfsetAudit,
@@ -375,3 +377,86 @@ def test_the_duplicate_density_says_what_mains_dict_and_row_said():
         "a: 90% (9 of 10 picks)",
     ]
     assert density.with_micrographs_named({"m/mic_10.mrc": "mic_10.mrc"}).micrographs_listed() == ("mic_10.mrc",)
+
+
+def _fates(file, micrographs, picks, fates, confirmed):
+    return InputFates(file, micrographs, picks, *fates, confirmed)
+
+
+def test_the_consensus_says_what_mains_dict_and_rows_said():
+    # --min-support 2 of 2 inputs; b ran on 2 of 3 micrographs: 10 picks of a, 8 confirmed (8 kept),
+    # 1 on the micrograph b did not run on (not confirmable, kept), 1 rejected unconfirmed.
+    per_input = (
+        _fates("x/a.star", 3, 10, (8, 0, 1, 0, 1, 0), 8),
+        _fates("x/b.star", 2, 9, (8, 0, 0, 1, 0, 0), 9),
+    )
+    found = Agreement(
+        2, 3, "keep", "auto", {"m3": ["x/b.star"]}, 1, per_input, [[None, 0.8], [0.8, None]], (),
+        {"m1": [[None, 0.8], [0.8, None]]}, (("m1", 0.8),),
+    )  # fmt: skip
+    consensus = Consensus(found)
+    assert consensus.asked and consensus.low_agreement is None
+    document = consensus.to_json()
+    assert list(document) == [
+        "min_support",
+        "micrographs",
+        "uncovered",
+        "coverage",
+        "not_covered",
+        "micrographs_not_confirmable",
+        "per_input",
+        "jaccard",
+        "jaccard_per_micrograph",
+        "least_agreement",
+    ]
+    assert document["per_input"][0] == {
+        "file": "x/a.star",
+        "micrographs": 3,
+        "picks": 10,
+        "kept_confirmed": 8,
+        "kept_alone": 0,
+        "kept_not_confirmable": 1,
+        "rejected_duplicate": 0,
+        "rejected_unconfirmed": 1,
+        "rejected_not_confirmable": 0,
+        "confirmed": 8,
+    }
+    assert document["least_agreement"] == [{"micrograph": "m1", "mean_jaccard": 0.8}]
+    assert consensus.rows("tomogram") == [
+        ("Consensus", "min support 2 of 2 inputs"),
+        (
+            "  a.star",
+            "ran on 3 of 3 tomograms; 10 picks: kept 8 confirmed by 2 or more inputs, 1 not confirmable; rejected 0 "
+            "as duplicates, 1 confirmed by fewer than 2 inputs",
+        ),
+        (
+            "  b.star",
+            "ran on 2 of 3 tomograms; 9 picks: kept 8 confirmed by 2 or more inputs; rejected 1 as duplicates, 0 "
+            "confirmed by fewer than 2 inputs",
+        ),
+        (
+            "  Not confirmable",
+            "1 picks on 1 of 3 tomograms that fewer than 2 inputs ran on cannot be confirmed: kept (--uncovered reject "
+            "rejects them)",
+        ),
+        ("  Neighbour agreement a.star / b.star", "0.800 (on the tomograms both ran on)"),
+        ("  Least agreement", "m1 (0.80)"),
+    ]
+    # A plain merge that agrees: no rows; one that hardly agrees (copick's users): the warning.
+    plain = dataclasses.replace(found, min_support=1, micrographs_not_confirmable=0)
+    assert Consensus(plain).rows("micrograph") == []
+    apart = dataclasses.replace(
+        plain,
+        per_input=(_fates("a", 3, 10, (0, 10, 0, 0, 0, 0), 0), _fates("b", 3, 10, (0, 10, 0, 0, 0, 0), 0)),
+        jaccard=[[None, 0.0], [0.0, None]],
+        no_species_in_common=((0, 1),),
+    )
+    warned = Consensus(apart, users=2)
+    assert warned.low_agreement == (
+        "at most 0% of an input's picks lie within the minimum distance of another input's: do their coordinates, "
+        "pixel sizes and micrograph names match?"
+    )
+    assert warned.rows("micrograph")[0] == ("Consensus", "min support 1 of 2 users (2 pick sets; a user's sessions "
+                                            "confirm as one)")  # fmt: skip
+    assert list(warned.to_json())[-3:] == ["jaccard_per_micrograph", "least_agreement", "users"]
+    assert warned.to_json()["no_species_in_common"] == [[0, 1]]

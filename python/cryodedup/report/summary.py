@@ -6,12 +6,11 @@ itself. Nothing here prints or draws.
 
 from __future__ import annotations
 
-import re
-
 from ..algo.dedup import SAME_CENTRE_A
 from ..labels import counted, distinct_labels, input_labels
-from .analysis_rows import consensus_rows, low_agreement, matching_text
+from .analysis_rows import matching_text
 from .sections import (
+    Consensus,
     DuplicateDensity,
     Filaments,
     HalfsetAudit,
@@ -25,6 +24,7 @@ from .sections import (
     SymmetryCopies,
     UpdateRound,
 )
+from .sections.base import in_tomograms
 
 __all__ = [
     "compare_rows",
@@ -41,8 +41,6 @@ __all__ = [
 #: A summary row: label and text (lines separated by newlines).
 Row = tuple[str, str]
 
-#: The summary's lists of micrographs (entry, list), each item naming one as "micrograph".
-LISTED_MICROGRAPHS = (("consensus", "least_agreement"),)
 #: Micrograph names longer than this are shortened at the front in the report.
 NAME_WIDTH = 80
 
@@ -79,7 +77,7 @@ def particle_rows(s: dict, sections: Sections) -> list[Row]:
     rows += sections.rows(HalfsetsByMicrograph, unit)
     if s.get("orientations"):
         rows.append(("Orientations", s["orientations"]))
-    rows += in_tomograms(consensus_rows(s["consensus"]), unit) if s.get("consensus") else []
+    rows += sections.rows(Consensus, unit)
     registered = "run" if s.get("copick") else unit  # (copick calls its tomograms runs, as its messages do)
     rows += in_tomograms(registration_rows(s["registration"]), registered) if s.get("registration") else []
     rows += sections.rows(MovedInputs, unit)
@@ -152,10 +150,6 @@ def layout_rows(layouts: list[dict]) -> list[Row]:
     return [("Read as", "\n".join(lines))] if lines else []
 
 
-#: "micrograph(s)" as a word of the text, not in an option's name (--match-micrographs) nor a path or file name.
-_MICROGRAPH_WORD = re.compile(r"(?<![-\w/])micrograph(?=s?\b)")
-
-
 def renumbered_rows(renumbered: list[dict]) -> list[Row]:
     """The inputs whose optics groups the merged output renumbers (their numbers clash with an earlier input's)."""
     if not renumbered:
@@ -166,13 +160,6 @@ def renumbered_rows(renumbered: list[dict]) -> list[Row]:
     ]
     note = "(in the outputs: numbers an earlier input's different groups already had; their rows follow)"
     return [("Optics groups renumbered", "\n".join([*lines, note]))]
-
-
-def in_tomograms(rows: list[Row], unit: str) -> list[Row]:
-    """``rows`` with their micrographs called by ``unit``: tomograms in tomography, a copick project's runs."""
-    if unit == "micrograph":
-        return rows
-    return [(label, _MICROGRAPH_WORD.sub(unit, text)) for label, text in rows]
 
 
 def output_rows(s: dict) -> list[Row]:
@@ -230,7 +217,7 @@ def report_rows(s: dict, sections: Sections) -> tuple[list[Row], dict[str, str]]
     and where the images were looked for (the warnings stand in the box under the verdict);
     the audit's verdict is highlighted red when pairs straddle the half-sets, green when none do.
     """
-    rows = particle_rows(*with_short_micrograph_names(s, sections))
+    rows = particle_rows(s, with_short_micrograph_names(sections))
     if s.get("micrograph_images"):
         rows.append(("Micrograph images", s["micrograph_images"]))
     return rows, report_highlight(s, sections)
@@ -259,7 +246,8 @@ def density_highlight(s: dict, sections: Sections) -> dict[str, str]:
     """The report colours as warnings the rows naming outlying micrographs, low agreement and images kept twice."""
     density = sections.of(DuplicateDensity)
     warned = {"Duplicate outliers": "warn"} if density is not None and density.found.outliers else {}
-    if s.get("consensus") and low_agreement(s["consensus"]):
+    consensus = sections.of(Consensus)
+    if consensus is not None and consensus.low_agreement:
         warned["  Low agreement"] = "warn"
     same_image = sections.of(SameImage)
     if same_image is not None and same_image.images_kept_twice:
@@ -563,22 +551,16 @@ def short_name(name: str, width: int = NAME_WIDTH) -> str:
     return name if len(name) <= width else "…" + name[-width + 1 :]
 
 
-def with_short_micrograph_names(s: dict, sections: Sections) -> tuple[dict, Sections]:
-    """A copy of a particle summary and its sections whose listed micrographs are named for the report.
+def with_short_micrograph_names(sections: Sections) -> Sections:
+    """A particle summary's sections whose listed micrographs are named for the report.
 
     Each by the shortest end of its path that tells it apart from the others listed
     (``FoilHole_..._fractions.mrc`` rather than ``MotionCorr/job002/Movies/GridSquare_.../Data/...``),
     then shortened at the front to :data:`NAME_WIDTH` characters. ``--json`` has them whole.
     """
-    listed = {e["micrograph"] for key, field in LISTED_MICROGRAPHS for e in s.get(key, {}).get(field, [])}
-    names = sorted(listed | set(sections.micrographs_listed()))
+    names = sorted(sections.micrographs_listed())
     shown = {name: short_name(label) for name, label in zip(names, distinct_labels(names))}
-    s = dict(s)  # the summary's own entries stay whole (the per-micrograph Jaccard is not copied)
-    for key, field in LISTED_MICROGRAPHS:
-        if s.get(key, {}).get(field):
-            entries = [{**e, "micrograph": shown[e["micrograph"]]} for e in s[key][field]]
-            s[key] = {**s[key], field: entries}
-    return s, sections.with_micrographs_named(shown)
+    return sections.with_micrographs_named(shown)
 
 
 def shard_summary_rows(s: dict) -> list[Row]:

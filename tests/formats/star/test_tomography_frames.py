@@ -15,6 +15,8 @@ from click.testing import CliRunner
 from cryodedup import CryodedupError, ParticleOptions, remove_duplicate_particles
 from cryodedup.api import remove_duplicates
 from cryodedup.cli import main
+from cryodedup.jobs.particles.job import run as run_job
+from cryodedup.jobs.particles.read import Files
 from cryodedup.report.sections import Sections
 from cryodedup.report.summary import particle_rows
 from helpers import shared_file, write_star
@@ -243,10 +245,11 @@ def test_the_summary_names_each_inputs_layout_and_frame(tmp_path):
     rows = dict(particle_rows(summary, Sections()))
     assert "RELION 5 Picks annotation" in rows["Read as"]
     # Tomograms, not micrographs, except in the option's name (the consensus rows: shown when asked for).
-    asked = run(
-        tmp_path / "asked", [centred, pixels], min_dist=5.0, micrographs=tomograms_star(tmp_path), min_support=2
+    options = ParticleOptions(min_dist=5.0, micrographs=tomograms_star(tmp_path), min_support=2)
+    asked = run_job(Files.of([centred, pixels]), tmp_path / "asked" / "out", options).summary
+    consensus = "\n".join(
+        text for label, text in particle_rows(asked.to_json(), asked.sections()) if label.startswith("  ")
     )
-    consensus = "\n".join(text for label, text in particle_rows(asked, Sections()) if label.startswith("  "))
     assert "micrograph" not in consensus and "ran on 2 of 3 tomograms" in consensus
     # The exact-path match --match-micrographs auto found only restates the default: no row (issue 55's folding).
     assert "Tomogram matching" not in rows and "Micrograph matching" not in rows

@@ -31,6 +31,7 @@ from ...options import ParticleOptions
 from ...particle_set import ParticleSet
 from ...report.sections import (
     SECTIONS,
+    Consensus,
     DuplicateDensity,
     Filaments,
     HalfsetAudit,
@@ -131,7 +132,7 @@ class ParticleSummary:
         default=None, metadata=_doc("particle names kept for different particles of different inputs")
     )
     symmetry_expansion: SymmetryCopies | None = field(default=None, metadata=_doc("symmetry-expanded copies kept"))
-    consensus: dict[str, Any] | None = field(
+    consensus: Consensus | None = field(
         default=None,
         metadata=_doc(
             "several inputs: each pick's support, `--min-support` (copick: `users`, the support counted in users)"
@@ -225,7 +226,7 @@ def summarize(
         priority = _priority(particles, decision, options, ties.by_priority)
     consensus = None
     if decision.confirmed_by is not None:
-        consensus = consensus_report(
+        agreement = consensus_report(
             particles,
             decision.keep,
             decision.confirmed_by,
@@ -236,9 +237,8 @@ def summarize(
             uncovered=options.uncovered,
             coverage=options.coverage,
         )
-        voters = input_voters(particles)
-        if voters is not None:  # (copick: --min-support counted users, not pick sets)
-            consensus["users"] = int(voters.max()) + 1
+        voters = input_voters(particles)  # (copick: --min-support counted users, not pick sets)
+        consensus = Consensus(agreement, None if voters is None else int(voters.max()) + 1)
     return ParticleSummary(
         inputs=[
             {"file": name, "particles": int(n), "kept": int(k), "rejected": int(n - k)}
@@ -444,7 +444,7 @@ def verdict_of(summary: ParticleSummary) -> str:
     from ...report.summary import flagged_checks
     from ...report.verdict import gist, with_checks
 
-    asked_consensus = (summary.consensus or {}).get("min_support", 1) > 1
+    asked_consensus = summary.consensus is not None and summary.consensus.found.min_support > 1
     rejected = f"{summary.rejected:,} rejected" if asked_consensus else counted(summary.rejected, "duplicate")
     head = f"Kept {summary.kept:,} of {summary.particles:,} ({rejected}) -> {_kept_where(summary)}"
     document = summary.to_json()

@@ -10,6 +10,7 @@ section by its type (:meth:`Sections.of`), never by a string key of the document
 
 A module per group of related sections: :mod:`.ranking` (the score, the priority),
 :mod:`.audits` (the checks of what was kept), :mod:`.density` (the duplicate density),
+:mod:`.consensus` (the inputs' agreement),
 :mod:`.inputs` (what the inputs hold and how they were taken), :mod:`.update` (an ``--update``
 round). A new analysis adds its class to one of them (or a module of its own), and its entry to
 :data:`SECTIONS` here.
@@ -29,6 +30,7 @@ from .audits import (
     SymmetryCopies,
 )
 from .base import Section, Sections
+from .consensus import Consensus
 from .density import DuplicateDensity
 from .inputs import Filaments, MovedInput, MovedInputs
 from .ranking import Priority, Score
@@ -36,6 +38,7 @@ from .update import UpdateRound
 
 __all__ = [
     "SECTIONS",
+    "Consensus",
     "DuplicateDensity",
     "Filaments",
     "HalfsetAudit",
@@ -61,6 +64,7 @@ SECTIONS: tuple[type[Section], ...] = (
     HalfsetAudit,
     DuplicateDensity,
     HalfsetsByMicrograph,
+    Consensus,
     MovedInputs,
     Filaments,
     Priority,

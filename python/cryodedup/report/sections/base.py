@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any, ClassVar, TypeVar
 
-__all__ = ["Row", "Section", "Sections"]
+__all__ = ["Row", "Section", "Sections", "in_tomograms"]
 
 #: A summary row: label and text (lines separated by newlines).
 Row = tuple[str, str]
@@ -61,3 +62,14 @@ class Sections:
     def with_micrographs_named(self, shown: Mapping[str, str]) -> Sections:
         """The sections with their listed micrographs named as ``shown`` names them."""
         return Sections(tuple(section.with_micrographs_named(shown) for section in self.held))
+
+
+#: "micrograph(s)" as a word of the text, not in an option's name (--match-micrographs) nor a path or file name.
+_MICROGRAPH_WORD = re.compile(r"(?<![-\w/])micrograph(?=s?\b)")
+
+
+def in_tomograms(rows: list[Row], unit: str) -> list[Row]:
+    """``rows`` with their micrographs called by ``unit``: tomograms in tomography, a copick project's runs."""
+    if unit == "micrograph":
+        return rows
+    return [(label, _MICROGRAPH_WORD.sub(unit, text)) for label, text in rows]
