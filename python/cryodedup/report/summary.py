@@ -21,6 +21,7 @@ from .sections import (
     SameImage,
     Score,
     Sections,
+    Species,
     SymmetryCopies,
     UpdateRound,
 )
@@ -65,7 +66,7 @@ def particle_rows(s: dict, sections: Sections) -> list[Row]:
         (f"{unit.capitalize()}s", f"{s['micrographs']:,}"),
         *in_tomograms(matching_rows(unless_plain(s.get("micrograph_matching")), unit), unit),
         *dataset_rows(s.get("datasets"), unit),
-        ("Minimum distance", f"{distance_text(s)} ({s['mode']})"),
+        ("Minimum distance", f"{distance_text(s, sections.of(Species))} ({s['mode']})"),
     ]
     psize_label = "Coordinate pixel size" if s.get("tomography") else "Micrograph pixel size"
     rows += pixel_size_rows(s["pixel_sizes"], several_inputs=len(s["inputs"]) > 1, label=psize_label)
@@ -81,7 +82,7 @@ def particle_rows(s: dict, sections: Sections) -> list[Row]:
     registered = "run" if s.get("copick") else unit  # (copick calls its tomograms runs, as its messages do)
     rows += in_tomograms(registration_rows(s["registration"]), registered) if s.get("registration") else []
     rows += sections.rows(MovedInputs, unit)
-    rows += species_rows(s["species"]) if s.get("species") else []
+    rows += sections.rows(Species, unit)
     if s.get("copick"):
         rows.append(("copick", _copick_text(s["copick"])))
     rows += sections.rows(Filaments, unit)
@@ -173,43 +174,6 @@ def output_rows(s: dict) -> list[Row]:
     return [("Kept files", kept or "none written (--audit)"), ("Rejected files", rejected or "none written (--audit)")]
 
 
-#: Species listed in the summary table (``--json`` lists each).
-SPECIES_ROWS = 20
-
-
-def species_rows(species: dict) -> list[Row]:
-    """Per species: picks, kept, distance (radius); with --cross-species, the table of who displaced whom."""
-    lines = []
-    shown = species["per_species"][:SPECIES_ROWS]
-    for p in shown:
-        radius = "" if p["radius_A"] is None else f", radius {p['radius_A']:g} Å"
-        if p.get("min_dist_z_A") is not None:
-            radius = f", {p['min_dist_z_A']:g} Å in z{radius}"
-        lost = (
-            f", {p['displaced_by_other_species']:,} displaced by another species" if "cross_species" in species else ""
-        )
-        lines.append(
-            f"{p['species']}: {p['particles']:,} in, {p['kept']:,} kept (min dist {p['min_dist_A']:g} Å{radius}){lost}"
-        )
-    hidden = len(species["per_species"]) - len(shown)
-    if hidden:
-        lines.append(f"... and {hidden:,} more species (--json lists each)")
-    rows = [("Species", "\n".join(lines))]
-    cross = species.get("cross_species")
-    if cross and hidden:
-        rows.append(("Cross-species", f"a table of {len(species['names']):,} species: --json has it ('won')"))
-    elif cross:
-        names = species["names"]
-        width = max(len(n) for n in names)
-        header = " " * width + "  " + "  ".join(f"{n:>{max(len(n), 5)}}" for n in names)
-        table = [f"kept \\ displaced ({cross['rule']}):", header]
-        for a, name in enumerate(names):
-            cells = ("-" if a == b else f"{cross['won'][a][b]:,}" for b in range(len(names)))
-            table.append(f"{name:<{width}}  " + "  ".join(f"{c:>{max(len(n), 5)}}" for c, n in zip(cells, names)))
-        rows.append(("Cross-species", "\n".join(table)))
-    return rows
-
-
 def report_rows(s: dict, sections: Sections) -> tuple[list[Row], dict[str, str]]:
     """The particle job's summary for its report, and the rows to highlight.
 
@@ -255,14 +219,11 @@ def density_highlight(s: dict, sections: Sections) -> dict[str, str]:
     return warned
 
 
-def distance_text(summary: dict) -> str:
+def distance_text(summary: dict, species: Species | None = None) -> str:
     """The minimum distance as the summary shows it; 0 says what identical means; species' own below."""
-    species = summary.get("species")
     if summary.get("min_dist_A") is None or (
-        species
-        and summary.get("min_dist_z_A") is None
-        and any(p.get("min_dist_z_A") is not None for p in species["per_species"])
-    ):  # (distances that differ between species: species_rows names each)
+        species is not None and summary.get("min_dist_z_A") is None and species.distances_differ_in_z
+    ):  # (distances that differ between species: the species' row names each)
         return "each species its own (Species, below)"
     if summary["min_dist_A"] == 0:
         return f"0 Å: identical centres (within {SAME_CENTRE_A:g} Å)"

@@ -43,6 +43,7 @@ from ...report.sections import (
     Score,
     Section,
     Sections,
+    Species,
     StraddlingMicrograph,
     SymmetryCopies,
     UpdateRound,
@@ -111,7 +112,7 @@ class ParticleSummary:
     priority: Priority | None = field(
         default=None, metadata=_doc("`--prefer`: the order of the inputs, and the groups each decided")
     )
-    species: dict[str, Any] | None = field(
+    species: Species | None = field(
         default=None, metadata=_doc("each species' counts and distance (`--species-column`, copick objects)")
     )
     duplicate_density: DuplicateDensity | None = field(

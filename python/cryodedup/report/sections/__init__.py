@@ -10,7 +10,7 @@ section by its type (:meth:`Sections.of`), never by a string key of the document
 
 A module per group of related sections: :mod:`.ranking` (the score, the priority),
 :mod:`.audits` (the checks of what was kept), :mod:`.density` (the duplicate density),
-:mod:`.consensus` (the inputs' agreement),
+:mod:`.consensus` (the inputs' agreement), :mod:`.species`,
 :mod:`.inputs` (what the inputs hold and how they were taken), :mod:`.update` (an ``--update``
 round). A new analysis adds its class to one of them (or a module of its own), and its entry to
 :data:`SECTIONS` here.
@@ -34,11 +34,13 @@ from .consensus import Consensus
 from .density import DuplicateDensity
 from .inputs import Filaments, MovedInput, MovedInputs
 from .ranking import Priority, Score
+from .species import CrossSpecies, Species, SpeciesCounts
 from .update import UpdateRound
 
 __all__ = [
     "SECTIONS",
     "Consensus",
+    "CrossSpecies",
     "DuplicateDensity",
     "Filaments",
     "HalfsetAudit",
@@ -51,6 +53,8 @@ __all__ = [
     "Score",
     "Section",
     "Sections",
+    "Species",
+    "SpeciesCounts",
     "StraddlingMicrograph",
     "SymmetryCopies",
     "UpdateRound",
@@ -66,6 +70,7 @@ SECTIONS: tuple[type[Section], ...] = (
     HalfsetsByMicrograph,
     Consensus,
     MovedInputs,
+    Species,
     Filaments,
     Priority,
     SameImage,
