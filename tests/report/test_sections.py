@@ -38,9 +38,10 @@ from cryodedup.report.sections import (
     SpeciesCounts,
     StraddlingMicrograph,
     SymmetryCopies,
+    Timings,
     UpdateRound,
 )
-from cryodedup.report.summary import particle_rows, report_rows
+from cryodedup.report.summary import particle_rows, particle_time, report_rows
 from helpers import write_star
 
 
@@ -517,3 +518,15 @@ def test_the_species_say_what_mains_dict_and_rows_said():
     }  # fmt: skip
     assert plain.rows("tomogram") == [("Species", "a: 2 in, 2 kept (min dist 20 Å)")]
     assert species.distances_differ_in_z and not plain.distances_differ_in_z
+
+
+def test_the_timings_say_where_the_time_went_in_the_time_row():
+    two_passes = Timings(0.5, 0.0041, 1.25, False)
+    assert json.dumps(two_passes.to_json()) == json.dumps(
+        {"read": 0.5, "decide": 0.0041, "write": 1.25, "one_pass": False}
+    )
+    assert two_passes.rows("micrograph") == []  # (the time row says it, with the run's seconds)
+    assert particle_time({"seconds": 1.8}, two_passes) == "1.80 s (reading 0.50 s, deciding 0.0041 s, writing 1.25 s)"
+    assert particle_time({"seconds": 0.05}, two_passes) == "0.05 s"
+    assert particle_time({"seconds": 2.0}, Timings(2.0, 0, 0, True)) == "2.00 s (read, decided and written in one pass)"
+    assert particle_time({"seconds": 2.0}, None) == "2.00 s"

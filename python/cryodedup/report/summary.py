@@ -23,6 +23,7 @@ from .sections import (
     Sections,
     Species,
     SymmetryCopies,
+    Timings,
     UpdateRound,
 )
 from .sections.base import in_tomograms
@@ -99,7 +100,7 @@ def particle_rows(s: dict, sections: Sections) -> list[Row]:
         *sections.rows(NameCollisions, unit),
         *sections.rows(UpdateRound, unit),
         *output_rows(s),
-        ("Time", particle_time(s)),
+        ("Time", particle_time(s, sections.of(Timings))),
     ]
     return rows
 
@@ -232,16 +233,15 @@ def distance_text(summary: dict, species: Species | None = None) -> str:
     return f"{summary['min_dist_A']:g} Å"
 
 
-def particle_time(s: dict) -> str:
+def particle_time(s: dict, timings: Timings | None) -> str:
     """The run's time, and where it went when it took long enough to tell."""
     text = f"{s['seconds']:.2f} s"
-    timings = s.get("timings")
-    if not timings or s["seconds"] < 0.1:
+    if timings is None or s["seconds"] < 0.1:
         return text
-    if timings.get("one_pass"):
+    if timings.one_pass:
         return text + " (read, decided and written in one pass)"
-    parts = (("reading", "read"), ("deciding", "decide"), ("writing", "write"))
-    return text + " (" + ", ".join(f"{what} {_seconds(timings[key])}" for what, key in parts) + ")"
+    parts = (("reading", timings.read), ("deciding", timings.decide), ("writing", timings.write))
+    return text + " (" + ", ".join(f"{what} {_seconds(value)}" for what, value in parts) + ")"
 
 
 def _seconds(value: float) -> str:

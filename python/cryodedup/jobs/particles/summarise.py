@@ -46,6 +46,7 @@ from ...report.sections import (
     Species,
     StraddlingMicrograph,
     SymmetryCopies,
+    Timings,
     UpdateRound,
 )
 from ..species import species_distances, species_distances_z, species_summary
@@ -163,7 +164,7 @@ class ParticleSummary:
             "`rejected_by_kept` and how many of them `would_have_won` (ranked above the kept one)"
         ),
     )
-    timings: dict[str, Any] | None = field(
+    timings: Timings | None = field(
         default=None, metadata=_doc("seconds reading, deciding and writing; whether in one pass")
     )
     outputs: dict[str, list[str]] | None = field(
@@ -428,10 +429,10 @@ def _same_image(particles: ParticleSet, keep: np.ndarray, mode: str, cause: tupl
     )
 
 
-def timings(particles: ParticleSet, read: float, decide: float, write: float) -> dict:
+def timings(particles: ParticleSet, read: float, decide: float, write: float) -> Timings:
     """Where the time goes, in seconds; decided and written while read (one pass), "read" holds all three."""
     one_pass = particles.decided is not None  # docs/design.md section 5
-    return {"read": round(read, 3), "decide": round(decide, 3), "write": round(write, 3), "one_pass": one_pass}
+    return Timings(round(read, 3), round(decide, 3), round(write, 3), one_pass)
 
 
 def verdict_of(summary: ParticleSummary) -> str:
