@@ -29,6 +29,7 @@ from cryodedup.report.sections import (
     MovedInput,
     MovedInputs,
     NameCollisions,
+    Outputs,
     Priority,
     SameImage,
     Score,
@@ -41,7 +42,7 @@ from cryodedup.report.sections import (
     Timings,
     UpdateRound,
 )
-from cryodedup.report.summary import particle_rows, particle_time, report_rows
+from cryodedup.report.summary import output_rows, particle_rows, particle_time, report_rows
 from helpers import write_star
 
 
@@ -60,8 +61,9 @@ def test_every_registered_section_is_a_frozen_dataclass_held_by_the_summary_fiel
 def test_the_report_reads_no_string_key_of_a_section():
     """The rows of a converted analysis come from its section, never from the document by key."""
     section_keys = {kind.key for kind in SECTIONS}
-    # A registration pair (compare's too) names its species under "species": not the summary's.
-    other_documents = {"registration_rows"}
+    # Other documents' keys of the same names: a registration pair (compare's too) names its species under
+    # "species"; the micrograph job's summary lists its files under "outputs".
+    other_documents = {"registration_rows", "micrograph_rows"}
     for module in (summary_module, analysis_rows):
         tree = ast.parse(Path(module.__file__ or "").read_text())
         read = set()
@@ -530,3 +532,25 @@ def test_the_timings_say_where_the_time_went_in_the_time_row():
     assert particle_time({"seconds": 0.05}, two_passes) == "0.05 s"
     assert particle_time({"seconds": 2.0}, Timings(2.0, 0, 0, True)) == "2.00 s (read, decided and written in one pass)"
     assert particle_time({"seconds": 2.0}, None) == "2.00 s"
+
+
+def test_the_outputs_give_the_files_by_subset_and_the_files_rows():
+    written = Outputs.of({"kept": ["o/kept.star"], "rejected": ["o/rejected.star", "o/rejected.cs"]})
+    assert json.dumps(written.to_json()) == json.dumps(
+        {"kept": ["o/kept.star"], "rejected": ["o/rejected.star", "o/rejected.cs"]}
+    )
+    assert written.files("rejected") == ("o/rejected.star", "o/rejected.cs") and written.files("halves") == ()
+    assert output_rows({}, written) == [
+        ("Kept files", "o/kept.star"),
+        ("Rejected files", "o/rejected.star\no/rejected.cs"),
+    ]
+    audit_only = Outputs.of({"kept": [], "rejected": []})
+    assert output_rows({}, audit_only) == [
+        ("Kept files", "none written (--audit)"),
+        ("Rejected files", "none written (--audit)"),
+    ]
+    into_copick = {"copick": {"written_as": {"user": "cryodedup", "session": "0"}}}
+    assert output_rows(into_copick, audit_only) == [
+        ("Kept files", "written into the copick project as cryodedup/0"),
+        ("Rejected files", "not written (-o writes them as STAR files)"),
+    ]

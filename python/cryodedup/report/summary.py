@@ -17,6 +17,7 @@ from .sections import (
     HalfsetsByMicrograph,
     MovedInputs,
     NameCollisions,
+    Outputs,
     Priority,
     SameImage,
     Score,
@@ -99,7 +100,7 @@ def particle_rows(s: dict, sections: Sections) -> list[Row]:
         *sections.rows(SameImage, unit),
         *sections.rows(NameCollisions, unit),
         *sections.rows(UpdateRound, unit),
-        *output_rows(s),
+        *output_rows(s, sections.of(Outputs)),
         ("Time", particle_time(s, sections.of(Timings))),
     ]
     return rows
@@ -164,11 +165,12 @@ def renumbered_rows(renumbered: list[dict]) -> list[Row]:
     return [("Optics groups renumbered", "\n".join([*lines, note]))]
 
 
-def output_rows(s: dict) -> list[Row]:
+def output_rows(s: dict, outputs: Outputs | None) -> list[Row]:
     """Where the kept and rejected particles went: files, a copick project, or nowhere (--audit)."""
     written = (s.get("copick") or {}).get("written_as")
     project = f"written into the copick project as {written['user']}/{written['session']}" if written else None
-    kept, rejected = "\n".join(s["outputs"]["kept"]), "\n".join(s["outputs"]["rejected"])
+    files = outputs or Outputs(())
+    kept, rejected = "\n".join(files.files("kept")), "\n".join(files.files("rejected"))
     if project:
         kept = f"{kept}\n{project}" if kept else project
         rejected = rejected or "not written (-o writes them as STAR files)"

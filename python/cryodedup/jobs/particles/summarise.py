@@ -38,6 +38,7 @@ from ...report.sections import (
     HalfsetsByMicrograph,
     MovedInputs,
     NameCollisions,
+    Outputs,
     Priority,
     SameImage,
     Score,
@@ -167,7 +168,7 @@ class ParticleSummary:
     timings: Timings | None = field(
         default=None, metadata=_doc("seconds reading, deciding and writing; whether in one pass")
     )
-    outputs: dict[str, list[str]] | None = field(
+    outputs: Outputs | None = field(
         default=None, metadata=_doc("the files written, by subset (`kept`, `rejected` ...)")
     )
     min_dist_A: float | None = field(
@@ -458,7 +459,7 @@ def _kept_where(summary: ParticleSummary) -> str:
     from ...report.verdict import named_files
 
     written = (summary.read.get("copick") or {}).get("written_as")
-    places = [named_files((summary.outputs or {}).get("kept", []))]
+    places = [named_files(list(summary.outputs.files("kept")) if summary.outputs else [])]
     if written:
         places.append(f"the copick project as {written['user']}/{written['session']}")
     return ", ".join(p for p in places if p) or "nothing written (--audit)"

@@ -12,7 +12,7 @@ A module per group of related sections: :mod:`.ranking` (the score, the priority
 :mod:`.audits` (the checks of what was kept), :mod:`.density` (the duplicate density),
 :mod:`.consensus` (the inputs' agreement), :mod:`.species`,
 :mod:`.inputs` (what the inputs hold and how they were taken), :mod:`.update` (an ``--update``
-round), :mod:`.run` (the run's own: its time). A new analysis adds its class to one of them (or
+round), :mod:`.run` (the run's own: its time, its files). A new analysis adds its class to one of them (or
 a module of its own), and its entry to :data:`SECTIONS` here.
 
 Not every analysis is a section yet (issue 66, item 1): the others are still dicts in the
@@ -34,7 +34,7 @@ from .consensus import Consensus
 from .density import DuplicateDensity
 from .inputs import Filaments, MovedInput, MovedInputs
 from .ranking import Priority, Score
-from .run import Timings
+from .run import Outputs, Timings
 from .species import CrossSpecies, Species, SpeciesCounts
 from .update import UpdateRound
 
@@ -49,6 +49,7 @@ __all__ = [
     "MovedInput",
     "MovedInputs",
     "NameCollisions",
+    "Outputs",
     "Priority",
     "SameImage",
     "Score",
@@ -79,4 +80,5 @@ SECTIONS: tuple[type[Section], ...] = (
     NameCollisions,
     UpdateRound,
     Timings,
+    Outputs,
 )
