@@ -26,6 +26,8 @@ from cryodedup.report.sections import (
     Filaments,
     HalfsetAudit,
     HalfsetsByMicrograph,
+    InputCounts,
+    Inputs,
     MovedInput,
     MovedInputs,
     NameCollisions,
@@ -61,9 +63,9 @@ def test_every_registered_section_is_a_frozen_dataclass_held_by_the_summary_fiel
 def test_the_report_reads_no_string_key_of_a_section():
     """The rows of a converted analysis come from its section, never from the document by key."""
     section_keys = {kind.key for kind in SECTIONS}
-    # Other documents' keys of the same names: a registration pair (compare's too) names its species under
-    # "species"; the micrograph job's summary lists its files under "outputs".
-    other_documents = {"registration_rows", "micrograph_rows"}
+    # Other documents' keys of the same names: a registration pair (compare's too) names its species and
+    # inputs under "species" and "inputs"; compare's summary its inputs; the micrograph job's its files.
+    other_documents = {"registration_rows", "compare_rows", "micrograph_rows"}
     for module in (summary_module, analysis_rows):
         tree = ast.parse(Path(module.__file__ or "").read_text())
         read = set()
@@ -554,3 +556,21 @@ def test_the_outputs_give_the_files_by_subset_and_the_files_rows():
         ("Kept files", "written into the copick project as cryodedup/0"),
         ("Rejected files", "not written (-o writes them as STAR files)"),
     ]
+
+
+def test_the_inputs_say_each_inputs_counts_when_there_are_several():
+    inputs = Inputs((InputCounts("run1/job/a.star", 10, 7), InputCounts("run1/job/b.star", 5, 5)))
+    assert json.dumps(inputs.to_json()) == json.dumps(
+        [
+            {"file": "run1/job/a.star", "particles": 10, "kept": 7, "rejected": 3},
+            {"file": "run1/job/b.star", "particles": 5, "kept": 5, "rejected": 0},
+        ]
+    )
+    # Each labelled by what tells it apart (the common folders dropped).
+    assert inputs.rows("micrograph") == [
+        ("  a.star", "10 in, 7 kept, 3 rejected"),
+        ("  b.star", "5 in, 5 kept, 0 rejected"),
+    ]
+    alone = Inputs((InputCounts("a.star", 1_200, 1_000),))
+    assert alone.rows("micrograph") == [] and not alone.several and inputs.several
+    assert alone.to_json() == [{"file": "a.star", "particles": 1200, "kept": 1000, "rejected": 200}]

@@ -15,6 +15,7 @@ from .sections import (
     Filaments,
     HalfsetAudit,
     HalfsetsByMicrograph,
+    Inputs,
     MovedInputs,
     NameCollisions,
     Outputs,
@@ -56,11 +57,9 @@ def particle_rows(s: dict, sections: Sections) -> list[Row]:
     still from the document.
     """
     unit = "tomogram" if s.get("tomography") else "micrograph"
-    rows = [("Particles in", f"{s['particles']:,}")]
-    if len(s["inputs"]) > 1 and "kept" in s["inputs"][0]:
-        labels = input_labels([i["file"] for i in s["inputs"]])
-        for label, i in zip(labels, s["inputs"]):
-            rows.append((f"  {label}", f"{i['particles']:,} in, {i['kept']:,} kept, {i['rejected']:,} rejected"))
+    inputs = sections.of(Inputs)
+    several = inputs is not None and inputs.several
+    rows = [("Particles in", f"{s['particles']:,}"), *sections.rows(Inputs, unit)]
     pct = 100 * s["rejected"] / s["particles"] if s["particles"] else 0.0
     rows += [
         ("Kept", f"{s['kept']:,}"),
@@ -71,7 +70,7 @@ def particle_rows(s: dict, sections: Sections) -> list[Row]:
         ("Minimum distance", f"{distance_text(s, sections.of(Species))} ({s['mode']})"),
     ]
     psize_label = "Coordinate pixel size" if s.get("tomography") else "Micrograph pixel size"
-    rows += pixel_size_rows(s["pixel_sizes"], several_inputs=len(s["inputs"]) > 1, label=psize_label)
+    rows += pixel_size_rows(s["pixel_sizes"], several_inputs=several, label=psize_label)
     rows += layout_rows(s.get("layouts") or [])
     rows += renumbered_rows(s.get("optics_groups_renumbered") or [])
     rows += sections.rows(SymmetryCopies, unit)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from cryodedup.algo.density import Density
 from cryodedup.jobs.particles.summarise import ParticleSummary, reference_table
-from cryodedup.report.sections import DuplicateDensity, Score
+from cryodedup.report.sections import DuplicateDensity, Inputs, Score
 from helpers import write_star
 
 DOCS = Path(__file__).resolve().parents[3] / "docs" / "reference" / "outputs.md"
@@ -29,7 +29,7 @@ def test_the_docs_reference_is_the_structures_table():
 
 def test_to_json_keeps_the_fields_order_leaves_out_none_and_splices_the_readers_keys():
     summary = ParticleSummary(
-        inputs=[],
+        inputs=Inputs(()),
         particles=3,
         kept=2,
         rejected=1,

@@ -36,6 +36,8 @@ from ...report.sections import (
     Filaments,
     HalfsetAudit,
     HalfsetsByMicrograph,
+    InputCounts,
+    Inputs,
     MovedInputs,
     NameCollisions,
     Outputs,
@@ -86,8 +88,8 @@ class ParticleSummary:
             "(`Kept 289 of 471 (182 duplicates) -> result/particles_kept.star. Check: ...`)"
         ),
     )
-    inputs: list[dict[str, Any]] = field(
-        default_factory=list, metadata=_doc("each input: `file`, `particles`, `kept`, `rejected`", always=True)
+    inputs: Inputs | None = field(
+        default=None, metadata=_doc("each input: `file`, `particles`, `kept`, `rejected`", always=True)
     )
     particles: int = field(default=0, metadata=_doc("the rows read", always=True))
     kept: int = field(default=0, metadata=_doc("the rows kept", always=True))
@@ -243,10 +245,7 @@ def summarize(
         voters = input_voters(particles)  # (copick: --min-support counted users, not pick sets)
         consensus = Consensus(agreement, None if voters is None else int(voters.max()) + 1)
     return ParticleSummary(
-        inputs=[
-            {"file": name, "particles": int(n), "kept": int(k), "rejected": int(n - k)}
-            for name, n, k in zip(particles.inputs, counts, kept)
-        ],
+        inputs=Inputs(tuple(InputCounts(name, int(n), int(k)) for name, n, k in zip(particles.inputs, counts, kept))),
         particles=len(particles),
         kept=n_kept,
         rejected=len(particles) - n_kept,

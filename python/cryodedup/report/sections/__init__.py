@@ -32,7 +32,7 @@ from .audits import (
 from .base import Section, Sections
 from .consensus import Consensus
 from .density import DuplicateDensity
-from .inputs import Filaments, MovedInput, MovedInputs
+from .inputs import Filaments, InputCounts, Inputs, MovedInput, MovedInputs
 from .ranking import Priority, Score
 from .run import Outputs, Timings
 from .species import CrossSpecies, Species, SpeciesCounts
@@ -46,6 +46,8 @@ __all__ = [
     "Filaments",
     "HalfsetAudit",
     "HalfsetsByMicrograph",
+    "InputCounts",
+    "Inputs",
     "MovedInput",
     "MovedInputs",
     "NameCollisions",
@@ -66,6 +68,7 @@ __all__ = [
 #: The registry of the summary's sections, in the order of their rows. A new analysis adds its
 #: class here and a field of its :attr:`~Section.key` to the summary (docs/developers/index.md).
 SECTIONS: tuple[type[Section], ...] = (
+    Inputs,
     Score,
     SymmetryCopies,
     HalfsetAudit,
