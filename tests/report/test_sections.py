@@ -37,6 +37,7 @@ from cryodedup.report.sections import (
     Score,
     Section,
     Sections,
+    Shift,
     Species,
     SpeciesCounts,
     StraddlingMicrograph,
@@ -574,3 +575,10 @@ def test_the_inputs_say_each_inputs_counts_when_there_are_several():
     alone = Inputs((InputCounts("a.star", 1_200, 1_000),))
     assert alone.rows("micrograph") == [] and not alone.several and inputs.several
     assert alone.to_json() == [{"file": "a.star", "particles": 1200, "kept": 1000, "rejected": 200}]
+
+
+def test_the_shift_is_said_as_read_and_printed_as_a_string():
+    shift = Shift("rlnOriginXAngst/YAngst (Å)")
+    assert shift.rows("micrograph") == [("Shift", "rlnOriginXAngst/YAngst (Å)")]
+    assert json.dumps(ParticleSummary(shift=shift).to_json()["shift"]) == json.dumps("rlnOriginXAngst/YAngst (Å)")
+    assert ParticleSummary().to_json()["shift"] is None  # (every document holds it: null where unknown)

@@ -23,6 +23,7 @@ from .sections import (
     SameImage,
     Score,
     Sections,
+    Shift,
     Species,
     SymmetryCopies,
     Timings,
@@ -93,7 +94,7 @@ def particle_rows(s: dict, sections: Sections) -> list[Row]:
     if s.get("output_format"):
         rows.append(("Output format", s["output_format"]))
     rows += [
-        ("Shift", s["shift"]),
+        *sections.rows(Shift, unit),
         *sections.rows(Score, unit),
         *sections.rows(Priority, unit),
         *sections.rows(SameImage, unit),

@@ -46,6 +46,7 @@ from ...report.sections import (
     Score,
     Section,
     Sections,
+    Shift,
     Species,
     StraddlingMicrograph,
     SymmetryCopies,
@@ -102,7 +103,7 @@ class ParticleSummary:
         default=None,
         metadata=_doc("the pixel sizes used: per input and optics group, the value and its source", always=True),
     )
-    shift: Any = field(default=None, metadata=_doc("the shift subtracted from the coordinates", always=True))
+    shift: Shift | None = field(default=None, metadata=_doc("the shift subtracted from the coordinates", always=True))
     score: Score | None = field(
         default=None,
         metadata=_doc(
@@ -252,7 +253,7 @@ def summarize(
         micrographs=len(particles.mic_names),
         tomography=particles.centres.shape[1] == 3,  # the "micrographs" are tomograms
         pixel_sizes=particles.pixel_sizes,
-        shift=particles.shift,
+        shift=Shift(particles.shift),
         score=score,
         read=particles.summary,  # (the set's own dict: a writer completes its part as it writes)
         priority=priority,

@@ -32,7 +32,7 @@ from .audits import (
 from .base import Section, Sections
 from .consensus import Consensus
 from .density import DuplicateDensity
-from .inputs import Filaments, InputCounts, Inputs, MovedInput, MovedInputs
+from .inputs import Filaments, InputCounts, Inputs, MovedInput, MovedInputs, Shift
 from .ranking import Priority, Score
 from .run import Outputs, Timings
 from .species import CrossSpecies, Species, SpeciesCounts
@@ -57,6 +57,7 @@ __all__ = [
     "Score",
     "Section",
     "Sections",
+    "Shift",
     "Species",
     "SpeciesCounts",
     "StraddlingMicrograph",
@@ -69,6 +70,7 @@ __all__ = [
 #: class here and a field of its :attr:`~Section.key` to the summary (docs/developers/index.md).
 SECTIONS: tuple[type[Section], ...] = (
     Inputs,
+    Shift,
     Score,
     SymmetryCopies,
     HalfsetAudit,

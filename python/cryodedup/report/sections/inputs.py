@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 from ...labels import input_labels
 from .base import Row, Section
 
-__all__ = ["Filaments", "InputCounts", "Inputs", "MovedInput", "MovedInputs"]
+__all__ = ["Filaments", "InputCounts", "Inputs", "MovedInput", "MovedInputs", "Shift"]
 
 
 @dataclass(frozen=True)
@@ -94,3 +94,20 @@ class Inputs(Section):
     def to_json(self) -> list[dict[str, Any]]:
         """A list, one entry per input: ``file``, ``particles``, ``kept``, ``rejected``."""
         return [{**asdict(i), "rejected": i.rejected} for i in self.each]
+
+
+@dataclass(frozen=True)
+class Shift(Section):
+    """The shift subtracted from the coordinates, as the reader says it (origins, CryoSPARC's slots, none)."""
+
+    key: ClassVar[str] = "shift"
+
+    subtracted: str
+
+    def rows(self, unit: str) -> list[Row]:
+        """One row: the shift."""
+        return [("Shift", self.subtracted)]
+
+    def to_json(self) -> str:
+        """The words, as a string."""
+        return self.subtracted
