@@ -54,8 +54,8 @@ def particle_rows(s: dict, sections: Sections) -> list[Row]:
     """The particle job's summary as rows: ``s`` its ``--json`` document, ``sections`` its typed sections.
 
     A tomography summary says tomograms where a single-particle one says micrographs. The
-    analyses converted to sections (:mod:`.sections`) are read from ``sections``, the others
-    still from the document.
+    analyses are read from ``sections`` (:mod:`.sections`); the run's counts, the pixel sizes, the
+    registration and the readers' own keys still from the document.
     """
     unit = "tomogram" if s.get("tomography") else "micrograph"
     inputs = sections.of(Inputs)

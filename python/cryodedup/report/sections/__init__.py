@@ -15,8 +15,9 @@ A module per group of related sections: :mod:`.ranking` (the score, the priority
 round), :mod:`.run` (the run's own: its time, its files). A new analysis adds its class to one of them (or
 a module of its own), and its entry to :data:`SECTIONS` here.
 
-Not every analysis is a section yet (issue 66, item 1): the others are still dicts in the
-document, read by key in :mod:`cryodedup.report.summary` and :mod:`cryodedup.report.analysis_rows`.
+Not every part of the summary is a section yet (issue 66, item 1): the pixel sizes, the
+registration and the readers' own keys are still read from the document by key in
+:mod:`cryodedup.report.summary`.
 """
 
 from __future__ import annotations
