@@ -187,29 +187,29 @@ def report_rows(s: dict, sections: Sections) -> tuple[list[Row], dict[str, str]]
     rows = particle_rows(s, with_short_micrograph_names(sections))
     if s.get("micrograph_images"):
         rows.append(("Micrograph images", s["micrograph_images"]))
-    return rows, report_highlight(s, sections)
+    return rows, report_highlight(sections)
 
 
-def report_highlight(s: dict, sections: Sections) -> dict[str, str]:
+def report_highlight(sections: Sections) -> dict[str, str]:
     """The particle summary's rows the report colours, by label: the half-set audit's verdict, what to look at."""
     highlight = {}
     audit = sections.of(HalfsetAudit)
     if audit is not None and audit.column:
         highlight["Half-set audit"] = "bad" if audit.straddles else "good"
-    highlight.update(density_highlight(s, sections))
+    highlight.update(density_highlight(sections))
     return highlight
 
 
-def flagged_checks(s: dict, sections: Sections) -> list[str]:
+def flagged_checks(sections: Sections) -> list[str]:
     """The rows the report highlights as needing a look, named for the verdict's "Check:".
 
     An image kept twice is left out: its warning names it already.
     """
-    flagged = report_highlight(s, sections)
+    flagged = report_highlight(sections)
     return [label.strip().lower() for label, kind in flagged.items() if kind != "good" and label != "Same image twice"]
 
 
-def density_highlight(s: dict, sections: Sections) -> dict[str, str]:
+def density_highlight(sections: Sections) -> dict[str, str]:
     """The report colours as warnings the rows naming outlying micrographs, low agreement and images kept twice."""
     density = sections.of(DuplicateDensity)
     warned = {"Duplicate outliers": "warn"} if density is not None and density.found.outliers else {}

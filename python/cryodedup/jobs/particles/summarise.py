@@ -450,8 +450,7 @@ def verdict_of(summary: ParticleSummary) -> str:
     asked_consensus = summary.consensus is not None and summary.consensus.found.min_support > 1
     rejected = f"{summary.rejected:,} rejected" if asked_consensus else counted(summary.rejected, "duplicate")
     head = f"Kept {summary.kept:,} of {summary.particles:,} ({rejected}) -> {_kept_where(summary)}"
-    document = summary.to_json()
-    return with_checks(head, [*map(gist, summary.warnings or []), *flagged_checks(document, summary.sections())])
+    return with_checks(head, [*map(gist, summary.warnings or []), *flagged_checks(summary.sections())])
 
 
 def _kept_where(summary: ParticleSummary) -> str:
