@@ -203,8 +203,9 @@ def _subsets(data: Any, outdir: StrPath | None, opts: ParticleOptions, run_job: 
         if outdir is None:  # (the kept picks went into the project: the rows themselves, as for data in memory)
             keep = outcome.decision.keep
             return copick_picks(outcome.particles, keep), copick_picks(outcome.particles, ~keep)
-        outputs = outcome.summary.outputs or {}
-        return outputs["kept"], outputs["rejected"]
+        outputs = outcome.summary.outputs
+        assert outputs is not None, "a run's summary names its outputs"
+        return list(outputs.files("kept")), list(outputs.files("rejected"))
 
     def keep_of(reader: Callable[[ReadRequest, Warn], ParticleSet]) -> np.ndarray:
         return run_job(InMemory(reader)).decision.keep

@@ -56,12 +56,12 @@ def test_consensus_report_counts_match_brute_force():
     keep = rng.random(n) < 0.6
     particles = bare_particle_set(["a", "b", "c"], input_of, groups, [f"m{g}" for g in range(n_mics)])
     report = consensus_report(particles, keep, masks, 2)
-    for k, entry in enumerate(report["per_input"]):
+    for k, entry in enumerate(report.per_input):
         mine = [i for i in range(n) if input_of[i] == k]
         confirmed = [i for i in mine if bin(int(masks[i])).count("1") >= 2]
-        assert entry["confirmed"] == len(confirmed)
-        assert entry["kept_confirmed"] == sum(bool(keep[i]) for i in confirmed)
-        assert entry["kept_alone"] == sum(bool(keep[i]) for i in mine) - entry["kept_confirmed"]
+        assert entry.confirmed == len(confirmed)
+        assert entry.kept_confirmed == sum(bool(keep[i]) for i in confirmed)
+        assert entry.kept_alone == sum(bool(keep[i]) for i in mine) - entry.kept_confirmed
     for g in range(n_mics):
         for a in range(n_inputs):
             for b in range(n_inputs):
@@ -71,7 +71,7 @@ def test_consensus_report_counts_match_brute_force():
                 m_ba = sum(1 for i in range(n) if groups[i] == g and input_of[i] == b and int(masks[i]) >> a & 1)
                 shared = (m_ab + m_ba) / 2
                 want = round(shared / (size_a + size_b - shared), 4) if size_a + size_b - shared > 0 else None
-                assert report["jaccard_per_micrograph"][f"m{g}"][a][b] == want
+                assert report.jaccard_per_micrograph[f"m{g}"][a][b] == want
 
 
 def test_rounded_lists_are_pythons_round_and_none_for_nan():

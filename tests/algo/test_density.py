@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from cryodedup.algo.density import duplicate_density, outliers, rejected_as_duplicates
-from cryodedup.report.analysis_rows import density_rows
+from cryodedup.report.sections import DuplicateDensity
 
 
 def fates(picks_and_duplicates):
@@ -32,10 +32,12 @@ def test_a_stacking_micrograph_among_even_ones():
     groups, duplicate = fates([(50, 5), (50, 5), (50, 6), (50, 4), (50, 5), (50, 30)])
     names = [f"mic_{k}.mrc" for k in range(6)]
     d = duplicate_density(groups, duplicate, names)
-    assert d["median"] == 0.1 and d["robust_sd"] == pytest.approx(0.0148, abs=1e-4)
-    assert d["threshold"] == pytest.approx(0.2)
-    assert d["outliers"] == [{"micrograph": "mic_5.mrc", "picks": 50, "duplicates": 30, "fraction": 0.6}]
-    assert d["micrographs_with_picks"] == 6
+    assert d.median == 0.1 and d.robust_sd == pytest.approx(0.0148, abs=1e-4)
+    assert d.threshold == pytest.approx(0.2)
+    assert DuplicateDensity(d).to_json()["outliers"] == [
+        {"micrograph": "mic_5.mrc", "picks": 50, "duplicates": 30, "fraction": 0.6}
+    ]
+    assert d.micrographs_with_picks == 6
 
 
 def test_the_robust_spread_sets_the_threshold_when_it_is_wide():
@@ -46,7 +48,7 @@ def test_the_robust_spread_sets_the_threshold_when_it_is_wide():
     groups, duplicate = fates(counts)
     found, numbers = outliers(*np.array(counts).T)
     assert numbers["threshold"] == pytest.approx(1.0284, abs=1e-4) and len(found) == 0
-    assert duplicate_density(groups, duplicate, list("abcdef"))["outliers"] == []
+    assert duplicate_density(groups, duplicate, list("abcdef")).outliers == ()
 
 
 def test_a_few_picks_are_not_enough():
@@ -72,9 +74,9 @@ def test_the_worst_first_and_ties_by_duplicates_then_order():
 
 def test_no_picks_gives_strict_json():
     d = duplicate_density(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=bool), ["a", "b"])
-    assert d["median"] is None and d["threshold"] is None and d["outliers"] == []
-    json.dumps(d, allow_nan=False)
-    assert density_rows(d) == []
+    assert d.median is None and d.threshold is None and d.outliers == ()
+    json.dumps(DuplicateDensity(d).to_json(), allow_nan=False)
+    assert DuplicateDensity(d).rows("micrograph") == []
 
 
 def test_rejected_as_duplicates_leaves_out_the_consensus_rejections():
@@ -90,11 +92,11 @@ def test_the_summary_row_names_the_outliers_and_the_rule():
     groups, duplicate = fates(counts)
     names = [f"Micrographs/mic_{k:02d}.mrc" for k in range(len(counts))]
     d = duplicate_density(groups, duplicate, names)
-    assert len(d["outliers"]) == 12
-    ((label, text),) = density_rows(d, "micrograph")
+    assert len(d.outliers) == 12
+    ((label, text),) = DuplicateDensity(d).rows("micrograph")
     lines = text.split("\n")
     assert label == "Duplicate outliers"
-    assert lines[0].startswith(f"12 of 26 micrographs with a duplicate fraction above {d['threshold']:.2f}")
+    assert lines[0].startswith(f"12 of 26 micrographs with a duplicate fraction above {d.threshold:.2f}")
     assert "3.5 robust SD" in lines[1] and "at least 5 duplicates" in lines[1]
     assert lines[2] == "Micrographs/mic_04.mrc: 80% (40 of 50 picks)"  # the worst first
     assert len(lines) == 2 + 10 + 1 and lines[-1] == "and 2 more (all in --json: duplicate_density)"

@@ -308,11 +308,14 @@ def test_an_output_session_holding_picks_of_objects_not_read_is_refused(tmp_path
 
 
 def test_the_summary_says_the_kept_picks_went_into_the_project(tmp_path):
+    from cryodedup.jobs.particles.job import run
+    from cryodedup.jobs.particles.read import Files
+    from cryodedup.report.sections import Outputs
     from cryodedup.report.summary import output_rows
 
     config, _ = make_project(tmp_path, 0)
-    summary = remove_duplicate_particles([config], None, ParticleOptions())
-    assert output_rows(summary) == [
+    typed = run(Files.of([config]), None, ParticleOptions()).summary
+    assert output_rows(typed.to_json(), typed.sections().of(Outputs)) == [
         ("Kept files", "written into the copick project as cryodedup/0"),
         ("Rejected files", "not written (-o writes them as STAR files)"),
     ]

@@ -286,10 +286,10 @@ def test_a_continuous_species_column_is_refused(tmp_path):
 
 
 def test_the_summary_lists_at_most_twenty_species():
-    from cryodedup.report.summary import species_rows
+    from cryodedup.report.sections import Species, SpeciesCounts
 
-    per = [{"species": str(k), "particles": 1, "kept": 1, "min_dist_A": 20.0, "radius_A": None} for k in range(25)]
-    rows = species_rows({"names": [p["species"] for p in per], "per_species": per})
+    per = tuple(SpeciesCounts(str(k), 1, 1, 0, 20.0, None, None) for k in range(25))
+    rows = Species(tuple(p.species for p in per), per).rows("tomogram")
     lines = rows[0][1].splitlines()
     assert (
         len(lines) == 21

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import pytest
 
-from cryodedup import ParticleOptions, remove_duplicate_particles
-from cryodedup.report.sections import Sections
+from cryodedup import ParticleOptions
+from cryodedup.jobs.particles.job import run
+from cryodedup.jobs.particles.read import Files
 from cryodedup.report.summary import report_rows
 from picker_files import write_topaz
 
@@ -23,12 +24,13 @@ B_ELSEWHERE = [("m", 100.0 + 200 * k, 500.0, 0.5) for k in range(10)]
 def summary_rows(tmp_path, b_picks, **options):
     write_topaz(tmp_path / "a.txt", A_PICKS)
     write_topaz(tmp_path / "b.txt", b_picks)
-    s = remove_duplicate_particles(
-        [tmp_path / "a.txt", tmp_path / "b.txt"],
+    typed = run(
+        Files.of([tmp_path / "a.txt", tmp_path / "b.txt"]),
         tmp_path / "out",
         ParticleOptions(mic_psize=1.0, topaz_scale=1.0, **options),
-    )
-    rows, highlight = report_rows(s, Sections())
+    ).summary
+    s = typed.to_json()
+    rows, highlight = report_rows(s, typed.sections())
     return s, dict(rows), highlight
 
 

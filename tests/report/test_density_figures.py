@@ -15,8 +15,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cryodedup import ParticleOptions, remove_duplicate_particles
-from cryodedup.report.sections import Sections
+from cryodedup import ParticleOptions
+from cryodedup.jobs.particles.job import run
+from cryodedup.jobs.particles.read import Files
 from cryodedup.report.summary import report_rows
 from fixtures.pictures import capture_pictures
 from fixtures.synthetic import specimen_field, write_mrc
@@ -83,9 +84,9 @@ def test_the_stacking_micrographs_are_named_counted_and_drawn(stacked, tmp_path,
     names, threshold = expected_outliers(counts)
     assert names and {n[-6:-4] for n in names} == {f"{m:02d}" for m in STACKING}  # the set shows what it means to
     job_pictures = capture_pictures(monkeypatch)
-    s = remove_duplicate_particles(
-        [path], tmp_path / "out", ParticleOptions(min_dist=MIN_DIST, plot=True, plot_mics=plot_mics)
-    )
+    options = ParticleOptions(min_dist=MIN_DIST, plot=True, plot_mics=plot_mics)
+    typed = run(Files.of([path]), tmp_path / "out", options).summary
+    s = typed.to_json()
     json.dumps(s, allow_nan=False)
     density = s["duplicate_density"]
     assert density["threshold"] == pytest.approx(threshold, abs=1e-4)
@@ -93,7 +94,7 @@ def test_the_stacking_micrographs_are_named_counted_and_drawn(stacked, tmp_path,
     for e in density["outliers"]:
         assert (e["picks"], e["duplicates"]) == counts[e["micrograph"]]
     # The summary names them and says how; the report colours the row as a warning.
-    rows_, highlight = report_rows(s, Sections())
+    rows_, highlight = report_rows(s, typed.sections())
     text = dict(rows_)["Duplicate outliers"]
     assert text.startswith(f"{len(names)} of 12 micrographs with a duplicate fraction above {threshold:.2f}")
     assert all(f"mic_{n[-6:-4]}.mrc: " in text for n in names) and highlight["Duplicate outliers"] == "warn"
@@ -125,9 +126,10 @@ def test_no_outlier_no_row_and_no_worst_picture(stacked, tmp_path):
     plain = [r for r in rows if int(r[2][-6:-4]) not in STACKING]
     labels = ["rlnCoordinateX", "rlnCoordinateY", "rlnMicrographName", "rlnAutopickFigureOfMerit", "rlnOpticsGroup"]
     write_star(path.parent / "plain.star", labels, plain, optics=[[1, "opticsGroup1", PSIZE, PSIZE]])
-    s = remove_duplicate_particles([path.parent / "plain.star"], tmp_path / "out", ParticleOptions(min_dist=MIN_DIST))
+    typed = run(Files.of([path.parent / "plain.star"]), tmp_path / "out", ParticleOptions(min_dist=MIN_DIST)).summary
+    s = typed.to_json()
     assert s["duplicate_density"]["outliers"] == [] and s["duplicate_density"]["micrographs_with_picks"] == 10
-    assert "Duplicate outliers" not in dict(report_rows(s, Sections())[0])
+    assert "Duplicate outliers" not in dict(report_rows(s, typed.sections())[0])
 
 
 @pytest.fixture(scope="module")
@@ -171,7 +173,8 @@ def test_two_pickers_on_different_micrographs_are_no_outliers_but_a_stacking_one
     # All 24 compared together, the 5 merged micrographs would stand out (the false alarm).
     assert set(expected_outliers(counts)[0]) >= log_mics
     job_pictures = capture_pictures(monkeypatch)
-    s = remove_duplicate_particles(paths, tmp_path / "out", ParticleOptions(min_dist=MIN_DIST, plot=True))
+    typed = run(Files.of(paths), tmp_path / "out", ParticleOptions(min_dist=MIN_DIST, plot=True)).summary
+    s = typed.to_json()
     density = s["duplicate_density"]
     assert sorted(e["micrograph"] for e in density["outliers"]) == sorted(expected)
     # The picture: the same two red, each micrograph's dash at the threshold of its set of inputs.
@@ -183,7 +186,7 @@ def test_two_pickers_on_different_micrographs_are_no_outliers_but_a_stacking_one
         (["template.star"], 19),
         (["log.star", "template.star"], 5),
     ]
-    text = dict(report_rows(s, Sections())[0])["Duplicate outliers"]
+    text = dict(report_rows(s, typed.sections())[0])["Duplicate outliers"]
     assert text.startswith("2 of 24 micrographs with a duplicate fraction far above that of the micrographs with")
     assert "mic_00" not in text
 
@@ -193,7 +196,8 @@ def test_two_pickers_on_the_same_micrographs_keep_one_threshold(stacked, tmp_pat
     path, rows = stacked
     labels = ["rlnCoordinateX", "rlnCoordinateY", "rlnMicrographName", "rlnAutopickFigureOfMerit", "rlnOpticsGroup"]
     other = write_star(path.parent / "other.star", labels, rows[::7], optics=[[1, "opticsGroup1", PSIZE, PSIZE]])
-    s = remove_duplicate_particles([path, other], tmp_path / "out", ParticleOptions(min_dist=MIN_DIST))
+    typed = run(Files.of([path, other]), tmp_path / "out", ParticleOptions(min_dist=MIN_DIST)).summary
+    s = typed.to_json()
     density = s["duplicate_density"]
     assert "cohorts" not in density and all("threshold" not in e for e in density["outliers"])
     assert {e["micrograph"][-6:-4] for e in density["outliers"]} == {f"{m:02d}" for m in STACKING}

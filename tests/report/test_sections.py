@@ -12,26 +12,40 @@ import pytest
 from click.testing import CliRunner
 
 import cryodedup.report.summary as summary_module
+from cryodedup.algo.consensus import Agreement, InputFates
+from cryodedup.algo.density import Density, DensityCohort, DensityOutlier
 from cryodedup.algo.filaments import RULES
 from cryodedup.cli import main
 from cryodedup.jobs.particles.summarise import ParticleSummary
 from cryodedup.report import analysis_rows, sections
 from cryodedup.report.sections import (
     SECTIONS,
+    Consensus,
+    CrossSpecies,
+    DuplicateDensity,
     Filaments,
+    HalfsetAudit,
     HalfsetsByMicrograph,
+    InputCounts,
+    Inputs,
     MovedInput,
     MovedInputs,
     NameCollisions,
+    Outputs,
     Priority,
     SameImage,
     Score,
     Section,
     Sections,
+    Shift,
+    Species,
+    SpeciesCounts,
+    StraddlingMicrograph,
     SymmetryCopies,
+    Timings,
     UpdateRound,
 )
-from cryodedup.report.summary import particle_rows
+from cryodedup.report.summary import output_rows, particle_rows, particle_time, report_rows
 from helpers import write_star
 
 
@@ -50,10 +64,14 @@ def test_every_registered_section_is_a_frozen_dataclass_held_by_the_summary_fiel
 def test_the_report_reads_no_string_key_of_a_section():
     """The rows of a converted analysis come from its section, never from the document by key."""
     section_keys = {kind.key for kind in SECTIONS}
+    # Other documents' keys of the same names: a registration pair (compare's too) names its species and
+    # inputs under "species" and "inputs"; compare's summary its inputs; the micrograph job's its files.
+    other_documents = {"registration_rows", "compare_rows", "micrograph_rows"}
     for module in (summary_module, analysis_rows):
         tree = ast.parse(Path(module.__file__ or "").read_text())
         read = set()
-        for node in ast.walk(tree):
+        functions = [f for f in tree.body if not (isinstance(f, ast.FunctionDef) and f.name in other_documents)]
+        for node in (node for f in functions for node in ast.walk(f)):
             if isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant):
                 read.add(node.slice.value)
             elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "get":
@@ -270,3 +288,297 @@ def test_a_filament_run_says_its_tubes_from_the_section_and_prints_the_same_docu
     assert "Filaments" not in dict(particle_rows(document, Sections()))
     held = Sections((Filaments("rlnHelicalTubeID", 2, "tube", RULES["tube"]),))
     assert dict(particle_rows(document, held))["Filaments"].startswith("2 tubes (rlnHelicalTubeID), mode tube: ")
+
+
+def test_the_half_set_audit_says_what_mains_dict_and_rows_said():
+    # 3 pairs within 10 Å, 2 straddling, 4 of 16 particles in them; of 2 pairs of one image, 1 straddles.
+    top = (StraddlingMicrograph("a/m1.mrc", 2, 9),)
+    audit = HalfsetAudit("rlnRandomSubset", "within 10 Å", 3, 2, 4, 0.25, 1, top, (2, 1))
+    message = (
+        "2 duplicate pairs within 10 Å straddle the half-sets (25.0 % of particles): the FSC of a refinement on this "
+        "input may be inflated; refine the kept set; 1 pair of rows of one particle image (at different centres) "
+        "straddles the half-sets: the same image in both halves"
+    )
+    assert json.dumps(audit.to_json()) == json.dumps(
+        {
+            "column": "rlnRandomSubset",
+            "duplicate_pairs": 3,
+            "straddling_pairs": 2,
+            "within_half_pairs": 1,
+            "particles_straddling": 4,
+            "fraction": 0.25,
+            "micrographs_with_straddling": 1,
+            "top_micrographs": [{"micrograph": "a/m1.mrc", "straddling_pairs": 2, "particles": 9}],
+            "message": message,
+            "same_image_pairs": 2,
+            "same_image_straddling": 1,
+        }
+    )
+    assert audit.rows("tomogram") == [
+        ("Half-set audit", message),
+        ("  Duplicate pairs", "3: 2 across the half-sets, 1 within one (rlnRandomSubset)"),
+        ("  Same image twice", "2 pairs of rows of one image at different centres: 1 across the half-sets"),
+        ("  Most straddling (1 tomogram)", "a/m1.mrc: 2 (of 9 particles)"),
+    ]
+    assert audit.straddles and audit.micrographs_listed() == ("a/m1.mrc",)
+    one = HalfsetAudit("split", "at the same centre (within 0.5 Å)", 1, 1, 2, 1 / 3)
+    assert one.message.startswith("1 duplicate pair at the same centre (within 0.5 Å) straddles the half-sets (33.3 %")
+    assert one.to_json()["fraction"] == 0.333333 and "same_image_pairs" not in one.to_json()
+    none = HalfsetAudit("split", "within 5 Å", 4)
+    assert none.message == "no duplicate pairs within 5 Å straddle the half-sets" and not none.straddles
+    assert [label for label, _ in none.rows("micrograph")] == ["Half-set audit", "  Duplicate pairs"]
+    # --audit on particles without half-sets: the column null and the message, one row.
+    absent = HalfsetAudit(None)
+    assert list(absent.to_json()) == ["column", "message"] and absent.to_json()["column"] is None
+    assert absent.rows("micrograph") == [("Half-set audit", absent.message)] and "nothing to audit" in absent.message
+
+
+def test_the_report_names_a_sections_micrographs_for_reading_and_colours_the_audit():
+    long = "MotionCorr/job002/Movies/GridSquare_1/Data/" + "x" * 90 + "_fractions.mrc"
+    audit = HalfsetAudit("rlnRandomSubset", "within 10 Å", 1, 1, 2, 0.5, 1, (StraddlingMicrograph(long, 1, 2),))
+    document = {"particles": 4, "kept": 3, "rejected": 1, "micrographs": 1, "inputs": [{"file": "a.star"}],
+                "mode": "keep best of each group", "min_dist_A": 10.0, "pixel_sizes": [], "shift": "none",
+                "outputs": {"kept": [], "rejected": []}, "seconds": 0.01}  # fmt: skip
+    rows, highlight = report_rows(document, Sections((audit,)))
+    shown = dict(rows)["  Most straddling (1 micrograph)"]
+    assert shown == "…" + long[-79:] + ": 1 (of 2 particles)"
+    assert highlight["Half-set audit"] == "bad"
+    assert audit.top_micrographs[0].micrograph == long  # (the summary's own section stays whole)
+
+
+def test_the_duplicate_density_says_what_mains_dict_and_row_said():
+    # Two sets of inputs' micrographs (19 of one picker, 5 of both), one outlier above its set's threshold.
+    found = Density(
+        "a rule",
+        0.05,
+        0.0148,
+        0.15,
+        24,
+        (DensityOutlier("m/mic_10.mrc", 50, 40, 0.8, 0.15),),
+        (DensityCohort(19, 0.05, 0.0148, 0.15, ("t.star",)), DensityCohort(5, 0.3, 0.02, 0.4, ("l.star", "t.star"))),
+    )
+    density = DuplicateDensity(found)
+    assert json.dumps(density.to_json()) == json.dumps(
+        {
+            "rule": "a rule",
+            "median": 0.05,
+            "robust_sd": 0.0148,
+            "threshold": 0.15,
+            "cohorts": [
+                {"micrographs": 19, "median": 0.05, "robust_sd": 0.0148, "threshold": 0.15, "inputs": ["t.star"]},
+                {"micrographs": 5, "median": 0.3, "robust_sd": 0.02, "threshold": 0.4, "inputs": ["l.star", "t.star"]},
+            ],
+            "micrographs_with_picks": 24,
+            "outliers": [
+                {"micrograph": "m/mic_10.mrc", "picks": 50, "duplicates": 40, "fraction": 0.8, "threshold": 0.15}
+            ],
+        }
+    )
+    ((label, text),) = density.rows("tomogram")
+    assert label == "Duplicate outliers" and text.split("\n") == [
+        "1 of 24 tomograms with a duplicate fraction far above that of the tomograms with the same inputs: a picker "
+        "stacking picks there? look at them",
+        "(median + max(3.5 robust SD, 0.1) of each set of inputs' tomograms; at least 5 duplicates)",
+        "m/mic_10.mrc: 80% (40 of 50 picks; above 0.15)",
+    ]
+    one_set = DuplicateDensity(dataclasses.replace(found, cohorts=None, outliers=(DensityOutlier("a", 10, 9, 0.9),)))
+    assert list(one_set.to_json()) == ["rule", "median", "robust_sd", "threshold", "micrographs_with_picks", "outliers"]
+    assert one_set.to_json()["outliers"] == [{"micrograph": "a", "picks": 10, "duplicates": 9, "fraction": 0.9}]
+    assert one_set.rows("micrograph")[0][1].split("\n")[1:] == [
+        "(median 0.05 + max(3.5 robust SD 0.015, 0.1); at least 5 duplicates)",
+        "a: 90% (9 of 10 picks)",
+    ]
+    assert density.with_micrographs_named({"m/mic_10.mrc": "mic_10.mrc"}).micrographs_listed() == ("mic_10.mrc",)
+
+
+def _fates(file, micrographs, picks, fates, confirmed):
+    return InputFates(file, micrographs, picks, *fates, confirmed)
+
+
+def test_the_consensus_says_what_mains_dict_and_rows_said():
+    # --min-support 2 of 2 inputs; b ran on 2 of 3 micrographs: 10 picks of a, 8 confirmed (8 kept),
+    # 1 on the micrograph b did not run on (not confirmable, kept), 1 rejected unconfirmed.
+    per_input = (
+        _fates("x/a.star", 3, 10, (8, 0, 1, 0, 1, 0), 8),
+        _fates("x/b.star", 2, 9, (8, 0, 0, 1, 0, 0), 9),
+    )
+    found = Agreement(
+        2, 3, "keep", "auto", {"m3": ["x/b.star"]}, 1, per_input, [[None, 0.8], [0.8, None]], (),
+        {"m1": [[None, 0.8], [0.8, None]]}, (("m1", 0.8),),
+    )  # fmt: skip
+    consensus = Consensus(found)
+    assert consensus.asked and consensus.low_agreement is None
+    document = consensus.to_json()
+    assert list(document) == [
+        "min_support",
+        "micrographs",
+        "uncovered",
+        "coverage",
+        "not_covered",
+        "micrographs_not_confirmable",
+        "per_input",
+        "jaccard",
+        "jaccard_per_micrograph",
+        "least_agreement",
+    ]
+    assert document["per_input"][0] == {
+        "file": "x/a.star",
+        "micrographs": 3,
+        "picks": 10,
+        "kept_confirmed": 8,
+        "kept_alone": 0,
+        "kept_not_confirmable": 1,
+        "rejected_duplicate": 0,
+        "rejected_unconfirmed": 1,
+        "rejected_not_confirmable": 0,
+        "confirmed": 8,
+    }
+    assert document["least_agreement"] == [{"micrograph": "m1", "mean_jaccard": 0.8}]
+    assert consensus.rows("tomogram") == [
+        ("Consensus", "min support 2 of 2 inputs"),
+        (
+            "  a.star",
+            "ran on 3 of 3 tomograms; 10 picks: kept 8 confirmed by 2 or more inputs, 1 not confirmable; rejected 0 "
+            "as duplicates, 1 confirmed by fewer than 2 inputs",
+        ),
+        (
+            "  b.star",
+            "ran on 2 of 3 tomograms; 9 picks: kept 8 confirmed by 2 or more inputs; rejected 1 as duplicates, 0 "
+            "confirmed by fewer than 2 inputs",
+        ),
+        (
+            "  Not confirmable",
+            "1 picks on 1 of 3 tomograms that fewer than 2 inputs ran on cannot be confirmed: kept (--uncovered reject "
+            "rejects them)",
+        ),
+        ("  Neighbour agreement a.star / b.star", "0.800 (on the tomograms both ran on)"),
+        ("  Least agreement", "m1 (0.80)"),
+    ]
+    # A plain merge that agrees: no rows; one that hardly agrees (copick's users): the warning.
+    plain = dataclasses.replace(found, min_support=1, micrographs_not_confirmable=0)
+    assert Consensus(plain).rows("micrograph") == []
+    apart = dataclasses.replace(
+        plain,
+        per_input=(_fates("a", 3, 10, (0, 10, 0, 0, 0, 0), 0), _fates("b", 3, 10, (0, 10, 0, 0, 0, 0), 0)),
+        jaccard=[[None, 0.0], [0.0, None]],
+        no_species_in_common=((0, 1),),
+    )
+    warned = Consensus(apart, users=2)
+    assert warned.low_agreement == (
+        "at most 0% of an input's picks lie within the minimum distance of another input's: do their coordinates, "
+        "pixel sizes and micrograph names match?"
+    )
+    assert warned.rows("micrograph")[0] == ("Consensus", "min support 1 of 2 users (2 pick sets; a user's sessions "
+                                            "confirm as one)")  # fmt: skip
+    assert list(warned.to_json())[-3:] == ["jaccard_per_micrograph", "least_agreement", "users"]
+    assert warned.to_json()["no_species_in_common"] == [[0, 1]]
+
+
+def test_the_species_say_what_mains_dict_and_rows_said():
+    # Two species, --cross-species at 0.8: 3 ribosome picks displaced 1 apoferritin pick, none the other way.
+    per = (
+        SpeciesCounts("ribosome", 10, 9, 0, 60.0, 20.0, 130.0),
+        SpeciesCounts("apoferritin", 5, 4, 1, 40.0, None, 65.0),
+    )
+    cross = CrossSpecies(0.8, "a rule", ((0, 3), (0, 0)))
+    species = Species(("ribosome", "apoferritin"), per, z_given=True, cross=cross)
+    assert json.dumps(species.to_json()) == json.dumps(
+        {
+            "names": ["ribosome", "apoferritin"],
+            "per_species": [
+                {"species": "ribosome", "particles": 10, "kept": 9, "rejected": 1, "displaced_by_other_species": 0,
+                 "min_dist_A": 60.0, "min_dist_z_A": 20.0, "radius_A": 130.0},
+                {"species": "apoferritin", "particles": 5, "kept": 4, "rejected": 1, "displaced_by_other_species": 1,
+                 "min_dist_A": 40.0, "min_dist_z_A": None, "radius_A": 65.0},
+            ],
+            "cross_species": {
+                "overlap": 0.8,
+                "rule": "a rule",
+                "won": [[0, 3], [0, 0]],
+                "pairs": [{"a": "ribosome", "b": "apoferritin", "conflicts": 3, "a_won": 3, "b_won": 0}],
+            },
+        }
+    )  # fmt: skip
+    assert species.rows("tomogram") == [
+        (
+            "Species",
+            "ribosome: 10 in, 9 kept (min dist 60 Å, 20 Å in z, radius 130 Å), 0 displaced by another species\n"
+            "apoferritin: 5 in, 4 kept (min dist 40 Å, radius 65 Å), 1 displaced by another species",
+        ),
+        (
+            "Cross-species",
+            "kept \\ displaced (a rule):\n"
+            "             ribosome  apoferritin\n"
+            "ribosome            -            3\n"
+            "apoferritin         0            -",
+        ),
+    ]
+    plain = Species(("a",), (SpeciesCounts("a", 2, 2, 0, 20.0, None, None),))
+    assert plain.to_json() == {
+        "names": ["a"],
+        "per_species": [
+            {"species": "a", "particles": 2, "kept": 2, "rejected": 0, "displaced_by_other_species": 0,
+             "min_dist_A": 20.0, "radius_A": None}
+        ],
+    }  # fmt: skip
+    assert plain.rows("tomogram") == [("Species", "a: 2 in, 2 kept (min dist 20 Å)")]
+    assert species.distances_differ_in_z and not plain.distances_differ_in_z
+
+
+def test_the_timings_say_where_the_time_went_in_the_time_row():
+    two_passes = Timings(0.5, 0.0041, 1.25, False)
+    assert json.dumps(two_passes.to_json()) == json.dumps(
+        {"read": 0.5, "decide": 0.0041, "write": 1.25, "one_pass": False}
+    )
+    assert two_passes.rows("micrograph") == []  # (the time row says it, with the run's seconds)
+    assert particle_time({"seconds": 1.8}, two_passes) == "1.80 s (reading 0.50 s, deciding 0.0041 s, writing 1.25 s)"
+    assert particle_time({"seconds": 0.05}, two_passes) == "0.05 s"
+    assert particle_time({"seconds": 2.0}, Timings(2.0, 0, 0, True)) == "2.00 s (read, decided and written in one pass)"
+    assert particle_time({"seconds": 2.0}, None) == "2.00 s"
+
+
+def test_the_outputs_give_the_files_by_subset_and_the_files_rows():
+    written = Outputs.of({"kept": ["o/kept.star"], "rejected": ["o/rejected.star", "o/rejected.cs"]})
+    assert json.dumps(written.to_json()) == json.dumps(
+        {"kept": ["o/kept.star"], "rejected": ["o/rejected.star", "o/rejected.cs"]}
+    )
+    assert written.files("rejected") == ("o/rejected.star", "o/rejected.cs") and written.files("halves") == ()
+    assert output_rows({}, written) == [
+        ("Kept files", "o/kept.star"),
+        ("Rejected files", "o/rejected.star\no/rejected.cs"),
+    ]
+    audit_only = Outputs.of({"kept": [], "rejected": []})
+    assert output_rows({}, audit_only) == [
+        ("Kept files", "none written (--audit)"),
+        ("Rejected files", "none written (--audit)"),
+    ]
+    into_copick = {"copick": {"written_as": {"user": "cryodedup", "session": "0"}}}
+    assert output_rows(into_copick, audit_only) == [
+        ("Kept files", "written into the copick project as cryodedup/0"),
+        ("Rejected files", "not written (-o writes them as STAR files)"),
+    ]
+
+
+def test_the_inputs_say_each_inputs_counts_when_there_are_several():
+    inputs = Inputs((InputCounts("run1/job/a.star", 10, 7), InputCounts("run1/job/b.star", 5, 5)))
+    assert json.dumps(inputs.to_json()) == json.dumps(
+        [
+            {"file": "run1/job/a.star", "particles": 10, "kept": 7, "rejected": 3},
+            {"file": "run1/job/b.star", "particles": 5, "kept": 5, "rejected": 0},
+        ]
+    )
+    # Each labelled by what tells it apart (the common folders dropped).
+    assert inputs.rows("micrograph") == [
+        ("  a.star", "10 in, 7 kept, 3 rejected"),
+        ("  b.star", "5 in, 5 kept, 0 rejected"),
+    ]
+    alone = Inputs((InputCounts("a.star", 1_200, 1_000),))
+    assert alone.rows("micrograph") == [] and not alone.several and inputs.several
+    assert alone.to_json() == [{"file": "a.star", "particles": 1200, "kept": 1000, "rejected": 200}]
+
+
+def test_the_shift_is_said_as_read_and_printed_as_a_string():
+    shift = Shift("rlnOriginXAngst/YAngst (Å)")
+    assert shift.rows("micrograph") == [("Shift", "rlnOriginXAngst/YAngst (Å)")]
+    assert json.dumps(ParticleSummary(shift=shift).to_json()["shift"]) == json.dumps("rlnOriginXAngst/YAngst (Å)")
+    assert ParticleSummary().to_json()["shift"] is None  # (every document holds it: null where unknown)

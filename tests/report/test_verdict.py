@@ -285,9 +285,10 @@ def test_a_job_that_fails_says_its_warnings_before_the_error(capsys):
 
 def test_the_verdict_names_where_nothing_was_written_and_what_the_report_flags():
     from cryodedup.jobs.particles.summarise import ParticleSummary, verdict_of
+    from cryodedup.report.sections import HalfsetAudit, Outputs
 
-    audit = {"column": "rlnRandomSubset", "straddling_pairs": 3}
-    summary = ParticleSummary(particles=2, kept=1, rejected=1, outputs={"kept": [], "rejected": []})
+    audit = HalfsetAudit("rlnRandomSubset", "within 10 Å", duplicate_pairs=3, straddling_pairs=3)
+    summary = ParticleSummary(particles=2, kept=1, rejected=1, outputs=Outputs.of({"kept": [], "rejected": []}))
     assert verdict_of(summary) == "Kept 1 of 2 (1 duplicate) -> nothing written (--audit)"
-    flagged = ParticleSummary(particles=5, kept=5, halfset_audit=audit, outputs={"kept": ["a.cs", "a.csg"]})
+    flagged = ParticleSummary(particles=5, kept=5, halfset_audit=audit, outputs=Outputs.of({"kept": ["a.cs", "a.csg"]}))
     assert verdict_of(flagged) == "Kept 5 of 5 (0 duplicates) -> a.csg (and 1 more file). Check: half-set audit"

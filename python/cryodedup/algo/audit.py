@@ -17,6 +17,7 @@ that neighbours which escaped the minimum distance cannot straddle either (cisTE
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -88,77 +89,60 @@ def duplicate_criterion(min_dist: float, max_angle: float | None = None, min_dis
     return where + (f" and {max_angle:g}°" if max_angle is not None else "")
 
 
+@dataclass(frozen=True)
+class HalfsetCounts:
+    """The half-set audit's numbers (:func:`halfset_audit`); the summary's section words them.
+
+    ``fraction``: of all particles, those in a straddling pair (not rounded); ``top_micrographs``:
+    (name, straddling pairs, particles), the most straddling first, at most :data:`TOP_MICROGRAPHS`;
+    ``same_image``: (pairs of rows of one image at different centres, those straddling), when the
+    images were read.
+    """
+
+    duplicate_pairs: int
+    straddling_pairs: int
+    particles_straddling: int
+    fraction: float
+    micrographs_with_straddling: int
+    top_micrographs: tuple[tuple[str, int, int], ...]
+    same_image: tuple[int, int] | None = None
+
+
 def halfset_audit(
     particles: ParticleSet,
     suppressed_by: np.ndarray,
-    criterion: str,
     same_image: tuple[np.ndarray, np.ndarray] | None = None,
-) -> dict:
-    """The half-set audit of the input's duplicates, for the summary and ``--json``.
+) -> HalfsetCounts:
+    """The half-set audit of the input's duplicates: the pairs that straddle the halves, and where.
 
-    ``criterion`` (:func:`duplicate_criterion`) says which pairs were looked for: the verdict
-    names it, since pairs farther apart were not looked for and may straddle too.
     ``same_image``: the pairs of rows of one particle image at different centres
     (:func:`cryodedup.algo.same_image.same_image_pairs`), counted on their own: one image in
     both half-sets is the worst duplicate, whatever became of it.
-
-    Returns
-    -------
-    dict
-        ``column``; ``duplicate_pairs``; ``straddling_pairs`` and ``within_half_pairs``;
-        ``particles_straddling`` (particles in a straddling pair) and its ``fraction``;
-        ``top_micrographs`` (name, straddling pairs, particles, the most first); ``message``;
-        with ``same_image``, ``same_image_pairs`` and ``same_image_straddling``.
     """
     halfsets = particles.halfsets
     assert halfsets is not None
     a, b = distance_pairs(particles, suppressed_by)
     across = halfsets.half[a] != halfsets.half[b]
     involved = np.unique(np.concatenate([a[across], b[across]])).size
-    fraction = involved / len(particles) if len(particles) else 0.0
     straddling, _ = straddling_per_micrograph(particles, suppressed_by)
     counts = np.bincount(particles.groups, minlength=len(particles.mic_names))
     worst = [int(m) for m in np.lexsort((np.arange(straddling.size), -straddling)) if straddling[m] > 0]
-    n_across = int(np.count_nonzero(across))
-    if n_across:
-        pairs = (
-            f"{n_across:,} duplicate pair {criterion} straddles"
-            if n_across == 1
-            else (f"{n_across:,} duplicate pairs {criterion} straddle")
-        )
-        message = (
-            f"{pairs} the half-sets ({100 * fraction:.1f} % of particles): the FSC of a refinement "
-            "on this input may be inflated; refine the kept set"
-        )
-    else:
-        message = f"no duplicate pairs {criterion} straddle the half-sets"
-    images: dict[str, int] = {}
+    images = None
     if same_image is not None:
         first, second = same_image
-        straddling_images = int(np.count_nonzero(halfsets.half[first] != halfsets.half[second]))
-        images = {"same_image_pairs": int(first.size), "same_image_straddling": straddling_images}
-        if straddling_images:
-            pairs = "pair" if straddling_images == 1 else "pairs"
-            verb = "straddles" if straddling_images == 1 else "straddle"
-            message += (
-                f"; {straddling_images:,} {pairs} of rows of one particle image (at different centres) {verb} "
-                "the half-sets: the same image in both halves"
-            )
-    return {
-        "column": halfsets.label,
-        "duplicate_pairs": int(a.size),
-        "straddling_pairs": n_across,
-        "within_half_pairs": int(a.size - n_across),
-        "particles_straddling": int(involved),
-        "fraction": round(fraction, 6),
-        "micrographs_with_straddling": int(np.count_nonzero(straddling)),
-        "top_micrographs": [
-            {"micrograph": particles.mic_names[m], "straddling_pairs": int(straddling[m]), "particles": int(counts[m])}
-            for m in worst[:TOP_MICROGRAPHS]
-        ],
-        "message": message,
-        **images,
-    }
+        images = (int(first.size), int(np.count_nonzero(halfsets.half[first] != halfsets.half[second])))
+    n_across = int(np.count_nonzero(across))
+    return HalfsetCounts(
+        duplicate_pairs=int(a.size),
+        straddling_pairs=n_across,
+        particles_straddling=int(involved),
+        fraction=involved / len(particles) if len(particles) else 0.0,
+        micrographs_with_straddling=int(np.count_nonzero(straddling)),
+        top_micrographs=tuple(
+            (particles.mic_names[m], int(straddling[m]), int(counts[m])) for m in worst[:TOP_MICROGRAPHS]
+        ),
+        same_image=images,
+    )
 
 
 def halfsets_by_micrograph(groups: np.ndarray, keep: np.ndarray) -> np.ndarray:

@@ -9,6 +9,8 @@ of the inputs that confirm it, its own included).
 from __future__ import annotations
 
 import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -20,6 +22,8 @@ from .dedup import popcount
 
 __all__ = [
     "OUTCOMES",
+    "Agreement",
+    "InputFates",
     "consensus_report",
     "covered_jaccard",
     "input_pair_counts",
@@ -199,6 +203,49 @@ def species_pair_counts(
     return pair_size, matched.reshape(n_groups, n_species, n_inputs, n_inputs).sum(axis=1)
 
 
+@dataclass(frozen=True)
+class InputFates:
+    """One input under the consensus: the micrographs it ran on, its picks, their fates, those confirmed.
+
+    The fates are :data:`OUTCOMES`, in order: they sum to its picks; ``confirmed``: its picks
+    confirmed by another input whatever their fate.
+    """
+
+    file: str
+    micrographs: int
+    picks: int
+    kept_confirmed: int
+    kept_alone: int
+    kept_not_confirmable: int
+    rejected_duplicate: int
+    rejected_unconfirmed: int
+    rejected_not_confirmable: int
+    confirmed: int
+
+
+@dataclass(frozen=True)
+class Agreement:
+    """The agreement between the inputs and the decision on it (:func:`consensus_report`).
+
+    ``not_covered``: the micrographs some input did not run on, and the inputs that did not;
+    ``jaccard``: the inputs' neighbour agreement (None where undefined, 4 places), overall and
+    ``jaccard_per_micrograph``; ``no_species_in_common``: the pairs of inputs with nothing to agree
+    on; ``least_agreement``: (micrograph, mean agreement), the least first, at most ten.
+    """
+
+    min_support: int
+    micrographs: int
+    uncovered: str
+    coverage: str
+    not_covered: Mapping[str, list[str]]
+    micrographs_not_confirmable: int
+    per_input: tuple[InputFates, ...]
+    jaccard: list[list[float | None]]
+    no_species_in_common: tuple[tuple[int, int], ...]
+    jaccard_per_micrograph: Mapping[str, list[list[float | None]]]
+    least_agreement: tuple[tuple[str, float], ...]
+
+
 def consensus_report(
     particles: ParticleSet,
     keep: np.ndarray,
@@ -210,7 +257,7 @@ def consensus_report(
     not_confirmable: np.ndarray | None = None,
     uncovered: str = "keep",
     coverage: str = "auto",
-) -> dict:
+) -> Agreement:
     """The agreement between the inputs of a ParticleSet, and the decision on it.
 
     Per input, the micrographs it ran on (``covered``, n_micrographs x n_inputs; None: all
@@ -228,45 +275,42 @@ def consensus_report(
     input_of = np.asarray(particles.input_of)
     fates = outcome_counts(pick_outcomes(keep, confirmed_by, unconfirmed, not_confirmable), input_of, n_inputs)
     ran_on = np.ones((n_mics, n_inputs), dtype=bool) if covered is None else covered
-    per_input = [
-        {
-            "file": name,
-            "micrographs": int(ran_on[:, k].sum()),
-            "picks": int(fates[k].sum()),
-            **{fate: int(n) for fate, n in zip(OUTCOMES, fates[k])},
-            "confirmed": int(counts[k, 0]),
-        }
+    per_input = tuple(
+        InputFates(name, int(ran_on[:, k].sum()), int(fates[k].sum()), *_six(fates[k]), int(counts[k, 0]))
         for k, name in enumerate(particles.inputs)
-    ]
-    apart: list[list[int]] = []  # (pairs of inputs holding no species in common: nothing to agree on)
+    )
+    apart: list[tuple[int, int]] = []  # (pairs of inputs holding no species in common: nothing to agree on)
     if particles.species is not None and len(particles.species_names) > 1:
         size, matched = input_pair_counts(particles, confirmed_by)
         common = size.sum(axis=0) > 0
-        apart = [[a, b] for a in range(n_inputs) for b in range(a + 1, n_inputs) if not common[a, b] | common[b, a]]
+        apart = [(a, b) for a in range(n_inputs) for b in range(a + 1, n_inputs) if not common[a, b] | common[b, a]]
     per_mic, overall = covered_jaccard(size, matched, covered)
     agreement = mean_agreement(per_mic)
     defined = np.flatnonzero(~np.isnan(agreement))
     worst = defined[np.argsort(agreement[defined], kind="stable")][:10]
     short = ran_on.sum(axis=1) < min_support
-    return {
-        "min_support": min_support,
-        "micrographs": n_mics,
-        "uncovered": uncovered,
-        "coverage": coverage,
-        # Micrographs some input did not run on, and the inputs that did not.
-        "not_covered": {
+    return Agreement(
+        min_support=min_support,
+        micrographs=n_mics,
+        uncovered=uncovered,
+        coverage=coverage,
+        not_covered={
             particles.mic_names[g]: [particles.inputs[k] for k in np.flatnonzero(~ran_on[g])]
             for g in np.flatnonzero(~ran_on.all(axis=1))
         },
-        "micrographs_not_confirmable": int(short.sum()) if min_support > 1 else 0,
-        "per_input": per_input,
-        "jaccard": _as_lists(overall),
-        **({"no_species_in_common": apart} if apart else {}),
-        "jaccard_per_micrograph": dict(zip(particles.mic_names, _each_as_lists(per_mic))),
-        "least_agreement": [
-            {"micrograph": particles.mic_names[m], "mean_jaccard": round(float(agreement[m]), 4)} for m in worst
-        ],
-    }
+        micrographs_not_confirmable=int(short.sum()) if min_support > 1 else 0,
+        per_input=per_input,
+        jaccard=_as_lists(overall),
+        no_species_in_common=tuple(apart),
+        jaccard_per_micrograph=dict(zip(particles.mic_names, _each_as_lists(per_mic))),
+        least_agreement=tuple((particles.mic_names[m], round(float(agreement[m]), 4)) for m in worst),
+    )
+
+
+def _six(row: np.ndarray) -> tuple[int, int, int, int, int, int]:
+    """An input's counts of the six :data:`OUTCOMES`, as Python ints."""
+    a, b, c, d, e, f = (int(n) for n in row)
+    return a, b, c, d, e, f
 
 
 def pick_outcomes(

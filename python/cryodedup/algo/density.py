@@ -30,6 +30,7 @@ or two micrographs names none (nothing to compare them with).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -40,6 +41,8 @@ __all__ = [
     "MIN_DUPLICATES",
     "MIN_EXCESS",
     "OUTLIER_SDS",
+    "Density",
+    "DensityOutlier",
     "duplicate_density",
     "input_cohorts",
     "outliers",
@@ -154,19 +157,59 @@ def _members(cohorts: np.ndarray, has: np.ndarray) -> list[np.ndarray]:
     return [has[np.sort(part)] for part in np.split(order, starts[1:])]
 
 
+@dataclass(frozen=True)
+class DensityOutlier:
+    """An outlying micrograph: its picks, duplicates, their fraction (4 places) and, among cohorts, its threshold."""
+
+    micrograph: str
+    picks: int
+    duplicates: int
+    fraction: float
+    threshold: float | None = None
+
+
+@dataclass(frozen=True)
+class DensityCohort:
+    """The micrographs picked by the same inputs: how many have picks, the rule's numbers there, the inputs."""
+
+    micrographs: int
+    median: float
+    robust_sd: float
+    threshold: float
+    inputs: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Density:
+    """The duplicate density (:func:`duplicate_density`): the rule, its numbers, each outlying micrograph.
+
+    ``median``, ``robust_sd`` and ``threshold`` (None when no micrograph has a pick): those of
+    the cohort with the most micrographs with picks; ``cohorts``: each one's, when several have
+    picks (None else); the outliers worst first.
+    """
+
+    rule: str
+    median: float | None
+    robust_sd: float | None
+    threshold: float | None
+    micrographs_with_picks: int
+    outliers: tuple[DensityOutlier, ...]
+    cohorts: tuple[DensityCohort, ...] | None = None
+
+
 def duplicate_density(
     groups: np.ndarray,
     duplicate: np.ndarray,
     mic_names: list[str],
     input_of: np.ndarray | None = None,
     inputs: list[str] | None = None,
-) -> dict[str, Any]:
-    """The summary's ``duplicate_density``: the rule, its numbers, and each outlying micrograph.
+) -> Density:
+    """The summary's duplicate density: the rule, its numbers, and each outlying micrograph.
 
     ``duplicate`` marks the picks rejected as duplicates. With ``input_of`` and ``inputs``
     (several inputs), the rule is applied among the micrographs with the same inputs; when
     those differ, ``cohorts`` says each group's inputs and numbers, and each outlier its
-    ``threshold``. Strict JSON: no NaN (None when no micrograph has a pick).
+    ``threshold``. No NaN (None when no micrograph has a pick).
     """
     # Counted in the core in one pass: np.bincount copies the ids to int64 first (8 bytes a particle,
     # the particle job's peak memory at 30M particles and beyond).
@@ -174,21 +217,34 @@ def duplicate_density(
     names = inputs or []
     cohorts = None if input_of is None else input_cohorts(groups, input_of, len(names), len(mic_names))
     found, numbers = outliers(picks, duplicates, None if cohorts is None else cohorts[0])
-    thresholds = numbers.pop("thresholds", None)
-    for entry in numbers.get("cohorts", []):
-        entry["inputs"] = [names[k] for k in cohorts[1][entry.pop("cohort")]] if cohorts else []
-    return {
-        "rule": RULE + (", among the micrographs with the same inputs" if thresholds is not None else ""),
-        **numbers,
-        "micrographs_with_picks": int(np.count_nonzero(picks)),
-        "outliers": [
-            {
-                "micrograph": mic_names[m],
-                "picks": int(picks[m]),
-                "duplicates": int(duplicates[m]),
-                "fraction": round(float(duplicates[m] / picks[m]), 4),
-                **({} if thresholds is None else {"threshold": round(float(thresholds[m]), 4)}),
-            }
+    thresholds = numbers.get("thresholds")
+    each = None
+    if "cohorts" in numbers:
+        each = tuple(
+            DensityCohort(
+                c["micrographs"],
+                c["median"],
+                c["robust_sd"],
+                c["threshold"],
+                tuple(names[k] for k in cohorts[1][c["cohort"]]) if cohorts else (),
+            )
+            for c in numbers["cohorts"]
+        )
+    return Density(
+        rule=RULE + (", among the micrographs with the same inputs" if thresholds is not None else ""),
+        median=numbers["median"],
+        robust_sd=numbers["robust_sd"],
+        threshold=numbers["threshold"],
+        micrographs_with_picks=int(np.count_nonzero(picks)),
+        outliers=tuple(
+            DensityOutlier(
+                mic_names[m],
+                int(picks[m]),
+                int(duplicates[m]),
+                round(float(duplicates[m] / picks[m]), 4),
+                None if thresholds is None else round(float(thresholds[m]), 4),
+            )
             for m in found
-        ],
-    }
+        ),
+        cohorts=each,
+    )

@@ -21,6 +21,7 @@ from ..algo.species import cross_species_ranks, suppress_overlaps, won_table
 from ..errors import CryodedupError
 from ..labels import listed
 from ..particle_set import ParticleSet, Warn
+from ..report.sections import CrossSpecies, Species, SpeciesCounts
 
 if TYPE_CHECKING:
     from ..options import ParticleOptions
@@ -260,7 +261,7 @@ def _merged(parts: list[tuple[np.ndarray, Decision]], n: int) -> Decision:
     return replace(parts[0][1], **fields)
 
 
-def species_summary(particles: ParticleSet, decision: Decision, options: ParticleOptions) -> dict:
+def species_summary(particles: ParticleSet, decision: Decision, options: ParticleOptions) -> Species:
     """Per species: picks, kept, its distance (and radius); with ``--cross-species``, who displaced whom."""
     assert particles.species is not None
     names = particles.species_names
@@ -273,43 +274,28 @@ def species_summary(particles: ParticleSet, decision: Decision, options: Particl
     displaced = decision.displaced_by
     won = None if displaced is None else won_table(particles.species, displaced, n_species)
     lost = np.zeros(n_species, dtype=np.int64) if won is None else won.sum(axis=0)
-    summary: dict = {
-        "names": names,
-        "per_species": [
-            {
-                "species": name,
-                "particles": int(picks[s]),
-                "kept": int(kept[s]),
-                "rejected": int(picks[s] - kept[s]),
-                "displaced_by_other_species": int(lost[s]),
-                "min_dist_A": distances[s],
-                **({"min_dist_z_A": along_z[s]} if options.species_min_dist_z else {}),
-                # (the radius --cross-species compares; without it, the object's own where it has one)
-                "radius_A": float(radii[s]) if radii is not None else particles.species_radii.get(name),
-            }
-            for s, name in enumerate(names)
-        ],
-    }
+    per_species = tuple(
+        SpeciesCounts(
+            name,
+            int(picks[s]),
+            int(kept[s]),
+            int(lost[s]),
+            distances[s],
+            along_z[s] if options.species_min_dist_z else None,
+            # (the radius --cross-species compares; without it, the object's own where it has one)
+            float(radii[s]) if radii is not None else particles.species_radii.get(name),
+        )
+        for s, name in enumerate(names)
+    )
+    cross = None
     if won is not None:
-        summary["cross_species"] = {
-            "overlap": options.overlap,
-            "rule": f"centre distance < (r_a + r_b) x {options.overlap:g}; ranked by "
+        rule = (
+            f"centre distance < (r_a + r_b) x {options.overlap:g}; ranked by "
             + ("the preferred inputs first, then " if decision.levels is not None else "")
-            + "percentile within each species",
-            "won": won.tolist(),
-            "pairs": [
-                {
-                    "a": names[a],
-                    "b": names[b],
-                    "conflicts": int(won[a, b] + won[b, a]),
-                    "a_won": int(won[a, b]),
-                    "b_won": int(won[b, a]),
-                }
-                for a in range(n_species)
-                for b in range(a + 1, n_species)
-            ],
-        }
-    return summary
+            + "percentile within each species"
+        )
+        cross = CrossSpecies(options.overlap, rule, tuple(tuple(int(n) for n in row) for row in won))
+    return Species(tuple(names), per_species, bool(options.species_min_dist_z), cross)
 
 
 def species_not_confirmable(particles: ParticleSet, not_confirmable: np.ndarray, min_support: int, fate: str) -> str:

@@ -9,9 +9,9 @@ from __future__ import annotations
 import numpy as np
 
 from ..labels import distinct_labels
-from .analysis_rows import NAMED
 from .canvas import REJECTED_COLOUR, SMALL_TEXT, TICK_TEXT, Canvas, Legend, Panel, Picture, rgb, text_width
 from .particle_base import ParticleDetails
+from .sections.density import NAMED
 from .summary import short_name
 
 __all__ = ["duplicate_fraction"]

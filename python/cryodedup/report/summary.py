@@ -6,23 +6,30 @@ itself. Nothing here prints or draws.
 
 from __future__ import annotations
 
-import re
-
 from ..algo.dedup import SAME_CENTRE_A
 from ..labels import counted, distinct_labels, input_labels
-from .analysis_rows import audit_rows, consensus_rows, density_rows, low_agreement, matching_text
+from .analysis_rows import matching_text
 from .sections import (
+    Consensus,
+    DuplicateDensity,
     Filaments,
+    HalfsetAudit,
     HalfsetsByMicrograph,
+    Inputs,
     MovedInputs,
     NameCollisions,
+    Outputs,
     Priority,
     SameImage,
     Score,
     Sections,
+    Shift,
+    Species,
     SymmetryCopies,
+    Timings,
     UpdateRound,
 )
+from .sections.base import in_tomograms
 
 __all__ = [
     "compare_rows",
@@ -39,12 +46,6 @@ __all__ = [
 #: A summary row: label and text (lines separated by newlines).
 Row = tuple[str, str]
 
-#: The summary's lists of micrographs (entry, list), each item naming one as "micrograph".
-LISTED_MICROGRAPHS = (
-    ("halfset_audit", "top_micrographs"),
-    ("consensus", "least_agreement"),
-    ("duplicate_density", "outliers"),
-)
 #: Micrograph names longer than this are shortened at the front in the report.
 NAME_WIDTH = 80
 
@@ -53,15 +54,13 @@ def particle_rows(s: dict, sections: Sections) -> list[Row]:
     """The particle job's summary as rows: ``s`` its ``--json`` document, ``sections`` its typed sections.
 
     A tomography summary says tomograms where a single-particle one says micrographs. The
-    analyses converted to sections (:mod:`.sections`) are read from ``sections``, the others
-    still from the document.
+    analyses are read from ``sections`` (:mod:`.sections`); the run's counts, the pixel sizes, the
+    registration and the readers' own keys still from the document.
     """
     unit = "tomogram" if s.get("tomography") else "micrograph"
-    rows = [("Particles in", f"{s['particles']:,}")]
-    if len(s["inputs"]) > 1 and "kept" in s["inputs"][0]:
-        labels = input_labels([i["file"] for i in s["inputs"]])
-        for label, i in zip(labels, s["inputs"]):
-            rows.append((f"  {label}", f"{i['particles']:,} in, {i['kept']:,} kept, {i['rejected']:,} rejected"))
+    inputs = sections.of(Inputs)
+    several = inputs is not None and inputs.several
+    rows = [("Particles in", f"{s['particles']:,}"), *sections.rows(Inputs, unit)]
     pct = 100 * s["rejected"] / s["particles"] if s["particles"] else 0.0
     rows += [
         ("Kept", f"{s['kept']:,}"),
@@ -69,23 +68,23 @@ def particle_rows(s: dict, sections: Sections) -> list[Row]:
         (f"{unit.capitalize()}s", f"{s['micrographs']:,}"),
         *in_tomograms(matching_rows(unless_plain(s.get("micrograph_matching")), unit), unit),
         *dataset_rows(s.get("datasets"), unit),
-        ("Minimum distance", f"{distance_text(s)} ({s['mode']})"),
+        ("Minimum distance", f"{distance_text(s, sections.of(Species))} ({s['mode']})"),
     ]
     psize_label = "Coordinate pixel size" if s.get("tomography") else "Micrograph pixel size"
-    rows += pixel_size_rows(s["pixel_sizes"], several_inputs=len(s["inputs"]) > 1, label=psize_label)
+    rows += pixel_size_rows(s["pixel_sizes"], several_inputs=several, label=psize_label)
     rows += layout_rows(s.get("layouts") or [])
     rows += renumbered_rows(s.get("optics_groups_renumbered") or [])
     rows += sections.rows(SymmetryCopies, unit)
-    rows += audit_rows(s["halfset_audit"], unit) if s.get("halfset_audit") else []
-    rows += density_rows(s.get("duplicate_density"), unit)
+    rows += sections.rows(HalfsetAudit, unit)
+    rows += sections.rows(DuplicateDensity, unit)
     rows += sections.rows(HalfsetsByMicrograph, unit)
     if s.get("orientations"):
         rows.append(("Orientations", s["orientations"]))
-    rows += in_tomograms(consensus_rows(s["consensus"]), unit) if s.get("consensus") else []
+    rows += sections.rows(Consensus, unit)
     registered = "run" if s.get("copick") else unit  # (copick calls its tomograms runs, as its messages do)
     rows += in_tomograms(registration_rows(s["registration"]), registered) if s.get("registration") else []
     rows += sections.rows(MovedInputs, unit)
-    rows += species_rows(s["species"]) if s.get("species") else []
+    rows += sections.rows(Species, unit)
     if s.get("copick"):
         rows.append(("copick", _copick_text(s["copick"])))
     rows += sections.rows(Filaments, unit)
@@ -95,14 +94,14 @@ def particle_rows(s: dict, sections: Sections) -> list[Row]:
     if s.get("output_format"):
         rows.append(("Output format", s["output_format"]))
     rows += [
-        ("Shift", s["shift"]),
+        *sections.rows(Shift, unit),
         *sections.rows(Score, unit),
         *sections.rows(Priority, unit),
         *sections.rows(SameImage, unit),
         *sections.rows(NameCollisions, unit),
         *sections.rows(UpdateRound, unit),
-        *output_rows(s),
-        ("Time", particle_time(s)),
+        *output_rows(s, sections.of(Outputs)),
+        ("Time", particle_time(s, sections.of(Timings))),
     ]
     return rows
 
@@ -154,10 +153,6 @@ def layout_rows(layouts: list[dict]) -> list[Row]:
     return [("Read as", "\n".join(lines))] if lines else []
 
 
-#: "micrograph(s)" as a word of the text, not in an option's name (--match-micrographs) nor a path or file name.
-_MICROGRAPH_WORD = re.compile(r"(?<![-\w/])micrograph(?=s?\b)")
-
-
 def renumbered_rows(renumbered: list[dict]) -> list[Row]:
     """The inputs whose optics groups the merged output renumbers (their numbers clash with an earlier input's)."""
     if not renumbered:
@@ -170,59 +165,16 @@ def renumbered_rows(renumbered: list[dict]) -> list[Row]:
     return [("Optics groups renumbered", "\n".join([*lines, note]))]
 
 
-def in_tomograms(rows: list[Row], unit: str) -> list[Row]:
-    """``rows`` with their micrographs called by ``unit``: tomograms in tomography, a copick project's runs."""
-    if unit == "micrograph":
-        return rows
-    return [(label, _MICROGRAPH_WORD.sub(unit, text)) for label, text in rows]
-
-
-def output_rows(s: dict) -> list[Row]:
+def output_rows(s: dict, outputs: Outputs | None) -> list[Row]:
     """Where the kept and rejected particles went: files, a copick project, or nowhere (--audit)."""
     written = (s.get("copick") or {}).get("written_as")
     project = f"written into the copick project as {written['user']}/{written['session']}" if written else None
-    kept, rejected = "\n".join(s["outputs"]["kept"]), "\n".join(s["outputs"]["rejected"])
+    files = outputs or Outputs(())
+    kept, rejected = "\n".join(files.files("kept")), "\n".join(files.files("rejected"))
     if project:
         kept = f"{kept}\n{project}" if kept else project
         rejected = rejected or "not written (-o writes them as STAR files)"
     return [("Kept files", kept or "none written (--audit)"), ("Rejected files", rejected or "none written (--audit)")]
-
-
-#: Species listed in the summary table (``--json`` lists each).
-SPECIES_ROWS = 20
-
-
-def species_rows(species: dict) -> list[Row]:
-    """Per species: picks, kept, distance (radius); with --cross-species, the table of who displaced whom."""
-    lines = []
-    shown = species["per_species"][:SPECIES_ROWS]
-    for p in shown:
-        radius = "" if p["radius_A"] is None else f", radius {p['radius_A']:g} Å"
-        if p.get("min_dist_z_A") is not None:
-            radius = f", {p['min_dist_z_A']:g} Å in z{radius}"
-        lost = (
-            f", {p['displaced_by_other_species']:,} displaced by another species" if "cross_species" in species else ""
-        )
-        lines.append(
-            f"{p['species']}: {p['particles']:,} in, {p['kept']:,} kept (min dist {p['min_dist_A']:g} Å{radius}){lost}"
-        )
-    hidden = len(species["per_species"]) - len(shown)
-    if hidden:
-        lines.append(f"... and {hidden:,} more species (--json lists each)")
-    rows = [("Species", "\n".join(lines))]
-    cross = species.get("cross_species")
-    if cross and hidden:
-        rows.append(("Cross-species", f"a table of {len(species['names']):,} species: --json has it ('won')"))
-    elif cross:
-        names = species["names"]
-        width = max(len(n) for n in names)
-        header = " " * width + "  " + "  ".join(f"{n:>{max(len(n), 5)}}" for n in names)
-        table = [f"kept \\ displaced ({cross['rule']}):", header]
-        for a, name in enumerate(names):
-            cells = ("-" if a == b else f"{cross['won'][a][b]:,}" for b in range(len(names)))
-            table.append(f"{name:<{width}}  " + "  ".join(f"{c:>{max(len(n), 5)}}" for c, n in zip(cells, names)))
-        rows.append(("Cross-species", "\n".join(table)))
-    return rows
 
 
 def report_rows(s: dict, sections: Sections) -> tuple[list[Row], dict[str, str]]:
@@ -232,37 +184,37 @@ def report_rows(s: dict, sections: Sections) -> tuple[list[Row], dict[str, str]]
     and where the images were looked for (the warnings stand in the box under the verdict);
     the audit's verdict is highlighted red when pairs straddle the half-sets, green when none do.
     """
-    rows = particle_rows(with_short_micrograph_names(s), sections)
+    rows = particle_rows(s, with_short_micrograph_names(sections))
     if s.get("micrograph_images"):
         rows.append(("Micrograph images", s["micrograph_images"]))
-    return rows, report_highlight(s, sections)
+    return rows, report_highlight(sections)
 
 
-def report_highlight(s: dict, sections: Sections) -> dict[str, str]:
+def report_highlight(sections: Sections) -> dict[str, str]:
     """The particle summary's rows the report colours, by label: the half-set audit's verdict, what to look at."""
     highlight = {}
-    audit = s.get("halfset_audit")
-    if audit and audit.get("column"):
-        straddling = audit["straddling_pairs"] or audit.get("same_image_straddling")
-        highlight["Half-set audit"] = "bad" if straddling else "good"
-    highlight.update(density_highlight(s, sections))
+    audit = sections.of(HalfsetAudit)
+    if audit is not None and audit.column:
+        highlight["Half-set audit"] = "bad" if audit.straddles else "good"
+    highlight.update(density_highlight(sections))
     return highlight
 
 
-def flagged_checks(s: dict, sections: Sections) -> list[str]:
+def flagged_checks(sections: Sections) -> list[str]:
     """The rows the report highlights as needing a look, named for the verdict's "Check:".
 
     An image kept twice is left out: its warning names it already.
     """
-    flagged = report_highlight(s, sections)
+    flagged = report_highlight(sections)
     return [label.strip().lower() for label, kind in flagged.items() if kind != "good" and label != "Same image twice"]
 
 
-def density_highlight(s: dict, sections: Sections) -> dict[str, str]:
+def density_highlight(sections: Sections) -> dict[str, str]:
     """The report colours as warnings the rows naming outlying micrographs, low agreement and images kept twice."""
-    density = s.get("duplicate_density")
-    warned = {"Duplicate outliers": "warn"} if density and density["outliers"] else {}
-    if s.get("consensus") and low_agreement(s["consensus"]):
+    density = sections.of(DuplicateDensity)
+    warned = {"Duplicate outliers": "warn"} if density is not None and density.found.outliers else {}
+    consensus = sections.of(Consensus)
+    if consensus is not None and consensus.low_agreement:
         warned["  Low agreement"] = "warn"
     same_image = sections.of(SameImage)
     if same_image is not None and same_image.images_kept_twice:
@@ -270,14 +222,11 @@ def density_highlight(s: dict, sections: Sections) -> dict[str, str]:
     return warned
 
 
-def distance_text(summary: dict) -> str:
+def distance_text(summary: dict, species: Species | None = None) -> str:
     """The minimum distance as the summary shows it; 0 says what identical means; species' own below."""
-    species = summary.get("species")
     if summary.get("min_dist_A") is None or (
-        species
-        and summary.get("min_dist_z_A") is None
-        and any(p.get("min_dist_z_A") is not None for p in species["per_species"])
-    ):  # (distances that differ between species: species_rows names each)
+        species is not None and summary.get("min_dist_z_A") is None and species.distances_differ_in_z
+    ):  # (distances that differ between species: the species' row names each)
         return "each species its own (Species, below)"
     if summary["min_dist_A"] == 0:
         return f"0 Å: identical centres (within {SAME_CENTRE_A:g} Å)"
@@ -286,16 +235,15 @@ def distance_text(summary: dict) -> str:
     return f"{summary['min_dist_A']:g} Å"
 
 
-def particle_time(s: dict) -> str:
+def particle_time(s: dict, timings: Timings | None) -> str:
     """The run's time, and where it went when it took long enough to tell."""
     text = f"{s['seconds']:.2f} s"
-    timings = s.get("timings")
-    if not timings or s["seconds"] < 0.1:
+    if timings is None or s["seconds"] < 0.1:
         return text
-    if timings.get("one_pass"):
+    if timings.one_pass:
         return text + " (read, decided and written in one pass)"
-    parts = (("reading", "read"), ("deciding", "decide"), ("writing", "write"))
-    return text + " (" + ", ".join(f"{what} {_seconds(timings[key])}" for what, key in parts) + ")"
+    parts = (("reading", timings.read), ("deciding", timings.decide), ("writing", timings.write))
+    return text + " (" + ", ".join(f"{what} {_seconds(value)}" for what, value in parts) + ")"
 
 
 def _seconds(value: float) -> str:
@@ -566,21 +514,16 @@ def short_name(name: str, width: int = NAME_WIDTH) -> str:
     return name if len(name) <= width else "…" + name[-width + 1 :]
 
 
-def with_short_micrograph_names(s: dict) -> dict:
-    """A copy of a particle summary whose listed micrographs are named for the report.
+def with_short_micrograph_names(sections: Sections) -> Sections:
+    """A particle summary's sections whose listed micrographs are named for the report.
 
     Each by the shortest end of its path that tells it apart from the others listed
     (``FoilHole_..._fractions.mrc`` rather than ``MotionCorr/job002/Movies/GridSquare_.../Data/...``),
     then shortened at the front to :data:`NAME_WIDTH` characters. ``--json`` has them whole.
     """
-    names = sorted({e["micrograph"] for key, field in LISTED_MICROGRAPHS for e in s.get(key, {}).get(field, [])})
+    names = sorted(sections.micrographs_listed())
     shown = {name: short_name(label) for name, label in zip(names, distinct_labels(names))}
-    s = dict(s)  # the summary's own entries stay whole (the per-micrograph Jaccard is not copied)
-    for key, field in LISTED_MICROGRAPHS:
-        if s.get(key, {}).get(field):
-            entries = [{**e, "micrograph": shown[e["micrograph"]]} for e in s[key][field]]
-            s[key] = {**s[key], field: entries}
-    return s
+    return sections.with_micrographs_named(shown)
 
 
 def shard_summary_rows(s: dict) -> list[Row]:

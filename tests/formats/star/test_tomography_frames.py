@@ -15,7 +15,8 @@ from click.testing import CliRunner
 from cryodedup import CryodedupError, ParticleOptions, remove_duplicate_particles
 from cryodedup.api import remove_duplicates
 from cryodedup.cli import main
-from cryodedup.report.sections import Sections
+from cryodedup.jobs.particles.job import run as run_job
+from cryodedup.jobs.particles.read import Files
 from cryodedup.report.summary import particle_rows
 from helpers import shared_file, write_star
 
@@ -30,6 +31,13 @@ TOMOGRAMS_STAR = "tomo/cets-relion__Tomograms_job006_tomograms.star"
 
 def run(tmp_path, inputs, **options):
     return remove_duplicate_particles(inputs, tmp_path / "out", ParticleOptions(**options))
+
+
+def run_with_rows(tmp_path, inputs, **options):
+    """The summary's document and its rows (read from the typed summary's sections)."""
+    typed = run_job(Files.of(inputs), tmp_path / "out", ParticleOptions(**options)).summary
+    document = typed.to_json()
+    return document, particle_rows(document, typed.sections())
 
 
 def tomograms_star(tmp_path):
@@ -232,7 +240,9 @@ def layouts_of(summary) -> dict:
 
 def test_the_summary_names_each_inputs_layout_and_frame(tmp_path):
     centred, pixels = two_frames(tmp_path)
-    summary = run(tmp_path, [centred, pixels], min_dist=5.0, micrographs=tomograms_star(tmp_path))
+    summary, summary_rows = run_with_rows(
+        tmp_path, [centred, pixels], min_dist=5.0, micrographs=tomograms_star(tmp_path)
+    )
     layouts = layouts_of(summary)
     assert (layouts["particles.star"]["layout"], layouts["t_particles.star"]["layout"]) == (
         "RELION 5",
@@ -240,20 +250,19 @@ def test_the_summary_names_each_inputs_layout_and_frame(tmp_path):
     )
     assert "centred Å" in layouts["particles.star"]["frame"] and "corner" in layouts["t_particles.star"]["frame"]
     assert "carried into centred Å" in layouts["t_particles.star"]["notes"][0]
-    rows = dict(particle_rows(summary, Sections()))
+    rows = dict(summary_rows)
     assert "RELION 5 Picks annotation" in rows["Read as"]
     # Tomograms, not micrographs, except in the option's name (the consensus rows: shown when asked for).
-    asked = run(
-        tmp_path / "asked", [centred, pixels], min_dist=5.0, micrographs=tomograms_star(tmp_path), min_support=2
+    options = ParticleOptions(min_dist=5.0, micrographs=tomograms_star(tmp_path), min_support=2)
+    asked = run_job(Files.of([centred, pixels]), tmp_path / "asked" / "out", options).summary
+    consensus = "\n".join(
+        text for label, text in particle_rows(asked.to_json(), asked.sections()) if label.startswith("  ")
     )
-    consensus = "\n".join(text for label, text in particle_rows(asked, Sections()) if label.startswith("  "))
     assert "micrograph" not in consensus and "ran on 2 of 3 tomograms" in consensus
     # The exact-path match --match-micrographs auto found only restates the default: no row (issue 55's folding).
     assert "Tomogram matching" not in rows and "Micrograph matching" not in rows
     # Every input's pixel size, each named.
-    psize = "\n".join(
-        text for label, text in particle_rows(summary, Sections()) if label in ("Coordinate pixel size", "")
-    )
+    psize = "\n".join(text for label, text in summary_rows if label in ("Coordinate pixel size", ""))
     assert "(particles.star)" in psize and "10 Å from rlnTomoTiltSeriesPixelSize x rlnTomoTomogramBinning" in psize
 
 
@@ -293,10 +302,8 @@ def test_two_tilt_series_pixel_sizes_are_both_listed(tmp_path):
     b = write_star(
         tmp_path / "b.star", labels, [["t2", 9, 2, 3, 1]], optics=[[1, "og", 1.35, 2.7]], optics_labels=optics
     )
-    summary = run(tmp_path, [a, b], min_dist=5.0, score="none")
-    psize = "\n".join(
-        text for label, text in particle_rows(summary, Sections()) if label in ("Coordinate pixel size", "")
-    )
+    _, summary_rows = run_with_rows(tmp_path, [a, b], min_dist=5.0, score="none")
+    psize = "\n".join(text for label, text in summary_rows if label in ("Coordinate pixel size", ""))
     assert "1.971 Å" in psize and "a.star" in psize and "1.35 Å" in psize and "b.star" in psize
 
 
@@ -305,9 +312,10 @@ def test_copicks_star_centring_is_said(tmp_path):
     # tilt-series pixels: the summary says which the written STAR files follow.
     from cryodedup.formats.copick import STAR_CENTRING
 
-    summary = run(tmp_path, [two_frames(tmp_path)[0]], min_dist=5.0)
+    typed = run_job(Files.of([two_frames(tmp_path)[0]]), tmp_path / "out", ParticleOptions(min_dist=5.0)).summary
+    summary = typed.to_json()
     summary["copick"] = {"config": "c.json", "pick_sets": 2, "runs": 1, "star_centring": STAR_CENTRING}
-    text = dict(particle_rows(summary, Sections()))["copick"]
+    text = dict(particle_rows(summary, typed.sections()))["copick"]
     assert "size / 2 x voxel spacing" in text and "(size / 2 - 1) tilt-series pixels" in text
 
 

@@ -9,8 +9,9 @@ import sys
 from dataclasses import fields
 from pathlib import Path
 
+from cryodedup.algo.density import Density
 from cryodedup.jobs.particles.summarise import ParticleSummary, reference_table
-from cryodedup.report.sections import Score
+from cryodedup.report.sections import DuplicateDensity, Inputs, Score
 from helpers import write_star
 
 DOCS = Path(__file__).resolve().parents[3] / "docs" / "reference" / "outputs.md"
@@ -28,13 +29,13 @@ def test_the_docs_reference_is_the_structures_table():
 
 def test_to_json_keeps_the_fields_order_leaves_out_none_and_splices_the_readers_keys():
     summary = ParticleSummary(
-        inputs=[],
+        inputs=Inputs(()),
         particles=3,
         kept=2,
         rejected=1,
         score=Score(None, "random (seed 0)"),
         read={"formats": ["star"], "layouts": []},
-        duplicate_density={"outliers": []},
+        duplicate_density=DuplicateDensity(Density("a rule", None, None, None, 0, ())),
         mode="remove entirely",
     )
     # Worked by hand from the field order: the readers' keys right after "score".

@@ -164,11 +164,7 @@ def write_report(
     rows, highlight = report_rows(document, summary.sections())
     warnings = summary.warnings or []
     kind = (
-        "bad"
-        if "bad" in highlight.values()
-        else "warn"
-        if warnings or flagged_checks(document, summary.sections())
-        else "good"
+        "bad" if "bad" in highlight.values() else "warn" if warnings or flagged_checks(summary.sections()) else "good"
     )
     opening = html_report.Opening(summary.verdict or "", kind, warnings)
     title = "cryodedup particles"

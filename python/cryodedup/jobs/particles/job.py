@@ -25,6 +25,7 @@ from ...options import ParticleOptions
 from ...outputs import AtomicOutputs, all_outputs_at_once, warn_earlier_report
 from ...particle_set import Log, ParticleSet
 from ...paths import StrPath
+from ...report.sections import Outputs
 from ..registration import check_registration, move_inputs, refuse_transform_into_combined_output, write_moved
 from ..species import distances_used
 from .decide import Decision, decide, warn_not_confirmable
@@ -160,7 +161,7 @@ def run(
     summary = replace(
         summary,
         timings=timings(particles, read_at - start, decided_at - read_at, write_seconds),
-        outputs=outputs,
+        outputs=Outputs.of(outputs),
         min_dist_A=used[0],
         min_dist_z_A=used[1],
         mode="remove entirely" if options.remove_entirely else "keep best of each group",

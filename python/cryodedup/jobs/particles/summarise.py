@@ -31,16 +31,26 @@ from ...options import ParticleOptions
 from ...particle_set import ParticleSet
 from ...report.sections import (
     SECTIONS,
+    Consensus,
+    DuplicateDensity,
     Filaments,
+    HalfsetAudit,
     HalfsetsByMicrograph,
+    InputCounts,
+    Inputs,
     MovedInputs,
     NameCollisions,
+    Outputs,
     Priority,
     SameImage,
     Score,
     Section,
     Sections,
+    Shift,
+    Species,
+    StraddlingMicrograph,
     SymmetryCopies,
+    Timings,
     UpdateRound,
 )
 from ..species import species_distances, species_distances_z, species_summary
@@ -79,8 +89,8 @@ class ParticleSummary:
             "(`Kept 289 of 471 (182 duplicates) -> result/particles_kept.star. Check: ...`)"
         ),
     )
-    inputs: list[dict[str, Any]] = field(
-        default_factory=list, metadata=_doc("each input: `file`, `particles`, `kept`, `rejected`", always=True)
+    inputs: Inputs | None = field(
+        default=None, metadata=_doc("each input: `file`, `particles`, `kept`, `rejected`", always=True)
     )
     particles: int = field(default=0, metadata=_doc("the rows read", always=True))
     kept: int = field(default=0, metadata=_doc("the rows kept", always=True))
@@ -93,7 +103,7 @@ class ParticleSummary:
         default=None,
         metadata=_doc("the pixel sizes used: per input and optics group, the value and its source", always=True),
     )
-    shift: Any = field(default=None, metadata=_doc("the shift subtracted from the coordinates", always=True))
+    shift: Shift | None = field(default=None, metadata=_doc("the shift subtracted from the coordinates", always=True))
     score: Score | None = field(
         default=None,
         metadata=_doc(
@@ -107,14 +117,14 @@ class ParticleSummary:
     priority: Priority | None = field(
         default=None, metadata=_doc("`--prefer`: the order of the inputs, and the groups each decided")
     )
-    species: dict[str, Any] | None = field(
+    species: Species | None = field(
         default=None, metadata=_doc("each species' counts and distance (`--species-column`, copick objects)")
     )
-    duplicate_density: dict[str, Any] | None = field(
+    duplicate_density: DuplicateDensity | None = field(
         default=None, metadata=_doc("micrographs with too many duplicates", always=True)
     )
     filaments: Filaments | None = field(default=None, metadata=_doc("tubes and segments (`--filament-mode`)"))
-    halfset_audit: dict[str, Any] | None = field(
+    halfset_audit: HalfsetAudit | None = field(
         default=None, metadata=_doc("duplicate pairs across the half-sets (`--audit`, half-sets read)")
     )
     halfsets: HalfsetsByMicrograph | None = field(
@@ -128,7 +138,7 @@ class ParticleSummary:
         default=None, metadata=_doc("particle names kept for different particles of different inputs")
     )
     symmetry_expansion: SymmetryCopies | None = field(default=None, metadata=_doc("symmetry-expanded copies kept"))
-    consensus: dict[str, Any] | None = field(
+    consensus: Consensus | None = field(
         default=None,
         metadata=_doc(
             "several inputs: each pick's support, `--min-support` (copick: `users`, the support counted in users)"
@@ -159,10 +169,10 @@ class ParticleSummary:
             "`rejected_by_kept` and how many of them `would_have_won` (ranked above the kept one)"
         ),
     )
-    timings: dict[str, Any] | None = field(
+    timings: Timings | None = field(
         default=None, metadata=_doc("seconds reading, deciding and writing; whether in one pass")
     )
-    outputs: dict[str, list[str]] | None = field(
+    outputs: Outputs | None = field(
         default=None, metadata=_doc("the files written, by subset (`kept`, `rejected` ...)")
     )
     min_dist_A: float | None = field(
@@ -223,7 +233,7 @@ def summarize(
         priority = _priority(particles, decision, options, ties.by_priority)
     consensus = None
     if decision.confirmed_by is not None:
-        consensus = consensus_report(
+        agreement = consensus_report(
             particles,
             decision.keep,
             decision.confirmed_by,
@@ -234,27 +244,25 @@ def summarize(
             uncovered=options.uncovered,
             coverage=options.coverage,
         )
-        voters = input_voters(particles)
-        if voters is not None:  # (copick: --min-support counted users, not pick sets)
-            consensus["users"] = int(voters.max()) + 1
+        voters = input_voters(particles)  # (copick: --min-support counted users, not pick sets)
+        consensus = Consensus(agreement, None if voters is None else int(voters.max()) + 1)
     return ParticleSummary(
-        inputs=[
-            {"file": name, "particles": int(n), "kept": int(k), "rejected": int(n - k)}
-            for name, n, k in zip(particles.inputs, counts, kept)
-        ],
+        inputs=Inputs(tuple(InputCounts(name, int(n), int(k)) for name, n, k in zip(particles.inputs, counts, kept))),
         particles=len(particles),
         kept=n_kept,
         rejected=len(particles) - n_kept,
         micrographs=len(particles.mic_names),
         tomography=particles.centres.shape[1] == 3,  # the "micrographs" are tomograms
         pixel_sizes=particles.pixel_sizes,
-        shift=particles.shift,
+        shift=Shift(particles.shift),
         score=score,
         read=particles.summary,  # (the set's own dict: a writer completes its part as it writes)
         priority=priority,
         species=None if particles.species is None else species_summary(particles, decision, options),
-        duplicate_density=duplicate_density(
-            particles.groups, decision.duplicate, particles.mic_names, particles.input_of, particles.inputs
+        duplicate_density=DuplicateDensity(
+            duplicate_density(
+                particles.groups, decision.duplicate, particles.mic_names, particles.input_of, particles.inputs
+            )
         ),
         filaments=None
         if particles.tubes is None
@@ -352,13 +360,20 @@ def _audits(
         criterion = _audit_criterion(particles, options)
         images = particles.images
         pairs = same_image_pairs(images, particles.groups, particles.centres) if images is not None else None
-        audits["halfset_audit"] = halfset_audit(particles, decision.suppressed_by, criterion, pairs)
+        counts = halfset_audit(particles, decision.suppressed_by, pairs)
+        audits["halfset_audit"] = HalfsetAudit(
+            particles.halfsets.label,
+            criterion,
+            counts.duplicate_pairs,
+            counts.straddling_pairs,
+            counts.particles_straddling,
+            counts.fraction,
+            counts.micrographs_with_straddling,
+            tuple(StraddlingMicrograph(*m) for m in counts.top_micrographs),
+            counts.same_image,
+        )
     elif options.audit:
-        audits["halfset_audit"] = {
-            "column": None,
-            "message": "the particles carry no half-sets (rlnRandomSubset 1/2, alignments3D/split 0/1): "
-            "nothing to audit",
-        }
+        audits["halfset_audit"] = HalfsetAudit(None)  # (asked, but nothing to audit)
     if halves is not None:
         audits["halfsets"] = _halfsets(particles, decision.keep, halves)
     if options.max_angle is not None:
@@ -416,10 +431,10 @@ def _same_image(particles: ParticleSet, keep: np.ndarray, mode: str, cause: tupl
     )
 
 
-def timings(particles: ParticleSet, read: float, decide: float, write: float) -> dict:
+def timings(particles: ParticleSet, read: float, decide: float, write: float) -> Timings:
     """Where the time goes, in seconds; decided and written while read (one pass), "read" holds all three."""
     one_pass = particles.decided is not None  # docs/design.md section 5
-    return {"read": round(read, 3), "decide": round(decide, 3), "write": round(write, 3), "one_pass": one_pass}
+    return Timings(round(read, 3), round(decide, 3), round(write, 3), one_pass)
 
 
 def verdict_of(summary: ParticleSummary) -> str:
@@ -433,11 +448,10 @@ def verdict_of(summary: ParticleSummary) -> str:
     from ...report.summary import flagged_checks
     from ...report.verdict import gist, with_checks
 
-    asked_consensus = (summary.consensus or {}).get("min_support", 1) > 1
+    asked_consensus = summary.consensus is not None and summary.consensus.found.min_support > 1
     rejected = f"{summary.rejected:,} rejected" if asked_consensus else counted(summary.rejected, "duplicate")
     head = f"Kept {summary.kept:,} of {summary.particles:,} ({rejected}) -> {_kept_where(summary)}"
-    document = summary.to_json()
-    return with_checks(head, [*map(gist, summary.warnings or []), *flagged_checks(document, summary.sections())])
+    return with_checks(head, [*map(gist, summary.warnings or []), *flagged_checks(summary.sections())])
 
 
 def _kept_where(summary: ParticleSummary) -> str:
@@ -445,7 +459,7 @@ def _kept_where(summary: ParticleSummary) -> str:
     from ...report.verdict import named_files
 
     written = (summary.read.get("copick") or {}).get("written_as")
-    places = [named_files((summary.outputs or {}).get("kept", []))]
+    places = [named_files(list(summary.outputs.files("kept")) if summary.outputs else [])]
     if written:
         places.append(f"the copick project as {written['user']}/{written['session']}")
     return ", ".join(p for p in places if p) or "nothing written (--audit)"

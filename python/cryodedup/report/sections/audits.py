@@ -1,0 +1,332 @@
+"""The checks of what was kept: half-sets, symmetry copies, one image twice, particle names that collide."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, replace
+from typing import Any, ClassVar
+
+from ...labels import counted
+from .base import Row, Section
+
+__all__ = [
+    "HalfsetAudit",
+    "HalfsetsByMicrograph",
+    "NameCollisions",
+    "SameImage",
+    "StraddlingMicrograph",
+    "SymmetryCopies",
+]
+
+
+@dataclass(frozen=True)
+class SymmetryCopies(Section):
+    """Symmetry-expanded copies: the column naming their source, the sources, the copies, and how many kept each.
+
+    ``by_copies_kept``: (copies kept, sources with that many), by copies kept.
+    """
+
+    key: ClassVar[str] = "symmetry_expansion"
+
+    column: str
+    sources: int
+    copies_in: int
+    by_copies_kept: tuple[tuple[int, int], ...]
+
+    def rows(self, unit: str) -> list[Row]:
+        """One row: the copies of how many sources, and the sources by copies kept."""
+        by = ", ".join(f"{h:,} with {c} kept" for c, h in self.by_copies_kept)
+        return [("Symmetry copies", f"{self.copies_in:,} copies of {self.sources:,} particles; {by}")]
+
+    def to_json(self) -> dict[str, Any]:
+        """``column``, ``sources``, ``copies_in`` and ``sources_by_copies_kept`` (copies kept: sources)."""
+        return {
+            "column": self.column,
+            "sources": self.sources,
+            "copies_in": self.copies_in,
+            "sources_by_copies_kept": dict(self.by_copies_kept),
+        }
+
+
+@dataclass(frozen=True)
+class HalfsetsByMicrograph(Section):
+    """The kept particles' half-sets reassigned by micrograph (``--halfsets micrograph``).
+
+    ``half_names``: the two halves as the column writes them (1 and 2, 0 and 1): in the message, not the document.
+    """
+
+    key: ClassVar[str] = "halfsets"
+
+    column: str
+    sizes: tuple[int, int]
+    largest_micrograph: int
+    half_names: tuple[str, str]
+
+    @property
+    def message(self) -> str:
+        """How many kept particles each half holds, and the largest micrograph (none split)."""
+        return (
+            f"{self.column} of the kept particles reassigned per micrograph: {self.sizes[0]:,} in half "
+            f"{self.half_names[0]}, {self.sizes[1]:,} in half {self.half_names[1]} (no micrograph split; the largest "
+            f"holds {self.largest_micrograph:,})"
+        )
+
+    def rows(self, unit: str) -> list[Row]:
+        """One row: the message."""
+        return [("Half-sets", self.message)]
+
+    def to_json(self) -> dict[str, Any]:
+        """``column``, ``rule`` (micrograph), ``sizes``, ``largest_micrograph`` and ``message``."""
+        return {
+            "column": self.column,
+            "rule": "micrograph",
+            "sizes": list(self.sizes),
+            "largest_micrograph": self.largest_micrograph,
+            "message": self.message,
+        }
+
+
+@dataclass(frozen=True)
+class SameImage(Section):
+    """One particle image in several rows (``--same-image``): the images kept twice, or the rows ``reject`` removed.
+
+    ``rows_kept_twice``: the kept rows of the images kept twice (``rows`` in the document);
+    ``rows_rejected``: with ``reject`` alone; ``named``: the first images kept twice, by name;
+    ``cause``: what made them, where known (particle names that collide across inputs).
+    """
+
+    key: ClassVar[str] = "same_image"
+
+    column: str
+    mode: str
+    images_kept_twice: int = 0
+    rows_kept_twice: int = 0
+    rows_rejected: int | None = None
+    named: tuple[str, ...] = ()
+    cause: str | None = None
+
+    @property
+    def message(self) -> str | None:
+        """The warning, when images were kept twice: how many, why, the first by name, and what removes them."""
+        if not self.images_kept_twice:
+            return None
+        images = "image" if self.images_kept_twice == 1 else "images"
+        more = self.images_kept_twice - len(self.named)
+        listed = ", ".join(self.named) + (f" and {more:,} more" if more else "")
+        why = "as joined selections refined apart leave them" if self.cause is None else self.cause
+        return (
+            f"{self.images_kept_twice:,} {images} kept twice ({self.rows_kept_twice:,} rows of one {self.column} at "
+            f"different centres, {why}): {listed}; --same-image reject keeps the best of each"
+        )
+
+    def rows(self, unit: str) -> list[Row]:
+        """The images kept twice (the warning), or the rows ``reject`` removed; none when neither."""
+        if self.message is not None:
+            return [("Same image twice", self.message)]
+        if self.rows_rejected:
+            rows = "row" if self.rows_rejected == 1 else "rows"
+            return [
+                (
+                    "Same image twice",
+                    f"{self.rows_rejected:,} {rows} rejected as the same {self.column} as a kept row at another "
+                    "centre or on another micrograph (--same-image reject)",
+                )
+            ]
+        return []
+
+    def to_json(self) -> dict[str, Any]:
+        """The document's ``same_image``, its keys in the order main printed them.
+
+        ``column``, ``mode``, ``images_kept_twice``, ``rows``; ``rows_rejected`` (``reject``); ``named``,
+        ``cause`` (where known) and ``message`` when images were kept twice.
+        """
+        document: dict[str, Any] = {
+            "column": self.column,
+            "mode": self.mode,
+            "images_kept_twice": self.images_kept_twice,
+            "rows": self.rows_kept_twice,
+        }
+        if self.rows_rejected is not None:
+            document["rows_rejected"] = self.rows_rejected
+        if self.images_kept_twice:
+            document["named"] = list(self.named)
+            if self.cause is not None:
+                document["cause"] = self.cause
+            document["message"] = self.message
+        return document
+
+
+@dataclass(frozen=True)
+class NameCollisions(Section):
+    """Particle names kept for different particles of different inputs (RELION issue 1069).
+
+    ``rows_kept``: their kept rows (``rows`` in the document); ``named``: the first names;
+    ``example_inputs``: the inputs of the first; ``extracted``: the rows were extracted already
+    (the image kept twice says the cause: no row of its own).
+    """
+
+    key: ClassVar[str] = "particle_names"
+
+    column: str
+    names: int
+    rows_kept: int
+    named: tuple[str, ...]
+    example_inputs: tuple[str, ...]
+    extracted: bool
+
+    @property
+    def message(self) -> str:
+        """How many names, the first, where, what RELION's extraction does with them and what to do."""
+        more = self.names - len(self.named)
+        listed = ", ".join(self.named) + (f" and {more:,} more" if more else "")
+        return (
+            f"{self.names:,} {self.column} value{'s' * (self.names != 1)} kept for different particles of "
+            f"different inputs ({listed}; e.g. in {' and '.join(self.example_inputs)}): RELION's extraction names "
+            "each subtomogram's files by it and writes both particles to one file (RELION issue 1069); renumber one "
+            f"input's {self.column} before extracting the joined set"
+        )
+
+    def rows(self, unit: str) -> list[Row]:
+        """One row before extraction; none after (the image kept twice names the cause)."""
+        return [] if self.extracted else [("Particle names", self.message)]
+
+    def to_json(self) -> dict[str, Any]:
+        """``column``, ``names``, ``rows``, ``named``, ``example_inputs``, ``message`` and ``extracted``."""
+        return {
+            "column": self.column,
+            "names": self.names,
+            "rows": self.rows_kept,
+            "named": list(self.named),
+            "example_inputs": list(self.example_inputs),
+            "message": self.message,
+            "extracted": self.extracted,
+        }
+
+
+#: The audit's message when the particles carry no half-sets (``--audit`` asked all the same).
+NO_HALFSETS = "the particles carry no half-sets (rlnRandomSubset 1/2, alignments3D/split 0/1): nothing to audit"
+
+
+@dataclass(frozen=True)
+class StraddlingMicrograph:
+    """A micrograph the audit names: its duplicate pairs straddling the half-sets, and its particles."""
+
+    micrograph: str
+    straddling_pairs: int
+    particles: int
+
+
+@dataclass(frozen=True)
+class HalfsetAudit(Section):
+    """The half-set audit: the duplicate pairs that straddle the half-sets of a refinement, and where.
+
+    ``column``: the half-sets' column, None when the particles carry none (``--audit``: nothing
+    to audit); ``criterion``: what made two particles a pair (the verdict names it: pairs
+    farther apart were not looked for; not in the document); ``fraction``: of all particles,
+    those in a straddling pair (rounded to 6 places in the document); ``same_image``: the pairs
+    of rows of one image at different centres and those straddling, when the images were read.
+    """
+
+    key: ClassVar[str] = "halfset_audit"
+
+    column: str | None
+    criterion: str = ""
+    duplicate_pairs: int = 0
+    straddling_pairs: int = 0
+    particles_straddling: int = 0
+    fraction: float = 0.0
+    micrographs_with_straddling: int = 0
+    top_micrographs: tuple[StraddlingMicrograph, ...] = ()
+    same_image: tuple[int, int] | None = None
+
+    @property
+    def straddles(self) -> bool:
+        """Whether any pair straddles the half-sets (one of the same image counts): the report says it in red."""
+        return bool(self.straddling_pairs or (self.same_image and self.same_image[1]))
+
+    @property
+    def message(self) -> str:
+        """The verdict: the pairs straddling (and their share of the particles) and what to do, or that none do."""
+        if self.column is None:
+            return NO_HALFSETS
+        n = self.straddling_pairs
+        if not n:
+            message = f"no duplicate pairs {self.criterion} straddle the half-sets"
+        else:
+            pairs = (
+                f"{n:,} duplicate pair {self.criterion} straddles"
+                if n == 1
+                else f"{n:,} duplicate pairs {self.criterion} straddle"
+            )
+            message = (
+                f"{pairs} the half-sets ({100 * self.fraction:.1f} % of particles): the FSC of a refinement "
+                "on this input may be inflated; refine the kept set"
+            )
+        if self.same_image and self.same_image[1]:
+            straddling = self.same_image[1]
+            pairs, verb = ("pair", "straddles") if straddling == 1 else ("pairs", "straddle")
+            message += (
+                f"; {straddling:,} {pairs} of rows of one particle image (at different centres) {verb} "
+                "the half-sets: the same image in both halves"
+            )
+        return message
+
+    def rows(self, unit: str) -> list[Row]:
+        """The verdict; the pairs across and within the halves; those of one image; the most straddling micrographs."""
+        if self.column is None:
+            return [("Half-set audit", self.message)]
+        rows = [
+            ("Half-set audit", self.message),
+            (
+                "  Duplicate pairs",
+                f"{self.duplicate_pairs:,}: {self.straddling_pairs:,} across the half-sets, "
+                f"{self.duplicate_pairs - self.straddling_pairs:,} within one ({self.column})",
+            ),
+        ]
+        if self.same_image is not None:
+            pairs, straddling = self.same_image
+            rows.append(
+                (
+                    "  Same image twice",
+                    f"{pairs:,} pairs of rows of one image at different centres: {straddling:,} across the half-sets",
+                )
+            )
+        if self.top_micrographs:
+            listed = "\n".join(
+                f"{m.micrograph}: {m.straddling_pairs:,} (of {m.particles:,} particles)" for m in self.top_micrographs
+            )
+            rows.append((f"  Most straddling ({counted(self.micrographs_with_straddling, unit)})", listed))
+        return rows
+
+    def micrographs_listed(self) -> tuple[str, ...]:
+        """The micrographs named: the most straddling."""
+        return tuple(m.micrograph for m in self.top_micrographs)
+
+    def with_micrographs_named(self, shown: Mapping[str, str]) -> HalfsetAudit:
+        """The audit with its micrographs named as ``shown`` names them."""
+        named = tuple(replace(m, micrograph=shown.get(m.micrograph, m.micrograph)) for m in self.top_micrographs)
+        return replace(self, top_micrographs=named)
+
+    def to_json(self) -> dict[str, Any]:
+        """``column`` and ``message`` alone without half-sets; else the counts, the micrographs, the message.
+
+        ``column``, ``duplicate_pairs``, ``straddling_pairs``, ``within_half_pairs``,
+        ``particles_straddling``, ``fraction``, ``micrographs_with_straddling``, ``top_micrographs``,
+        ``message``; ``same_image_pairs`` and ``same_image_straddling`` when the images were read.
+        """
+        if self.column is None:
+            return {"column": None, "message": self.message}
+        document: dict[str, Any] = {
+            "column": self.column,
+            "duplicate_pairs": self.duplicate_pairs,
+            "straddling_pairs": self.straddling_pairs,
+            "within_half_pairs": self.duplicate_pairs - self.straddling_pairs,
+            "particles_straddling": self.particles_straddling,
+            "fraction": round(self.fraction, 6),
+            "micrographs_with_straddling": self.micrographs_with_straddling,
+            "top_micrographs": [asdict(m) for m in self.top_micrographs],
+            "message": self.message,
+        }
+        if self.same_image is not None:
+            document["same_image_pairs"], document["same_image_straddling"] = self.same_image
+        return document
