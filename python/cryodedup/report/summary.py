@@ -11,6 +11,7 @@ import re
 from ..algo.dedup import SAME_CENTRE_A
 from ..labels import counted, distinct_labels, input_labels
 from .analysis_rows import audit_rows, consensus_rows, density_rows, low_agreement, matching_text
+from .micrograph_sections import MicrographSummary, Timing
 from .sections import (
     Filaments,
     HalfsetsByMicrograph,
@@ -356,16 +357,15 @@ def group_list(groups: list[str], most: int = 6) -> str:
     return f"group{'s' if len(numbers) > 1 else ''} {listed}"
 
 
-def micrograph_rows(s: dict) -> list[Row]:
+def micrograph_rows(s: MicrographSummary) -> list[Row]:
     """The micrograph job's (or merge's) summary as rows.
 
     The time and reading rate are left out while the job is still running (its report is
     written before the end).
     """
-    by_images = s.get("confirmed_by_images", True)
-    if by_images:
-        rule = f"z >= {s['thresholds']['z']:g}, Pearson >= {s['thresholds']['pearson']:g}"
-        z_from = s["thresholds"]["z_from"]
+    if s.confirmed_by_images:
+        rule = f"z >= {s.thresholds['z']:g}, Pearson >= {s.thresholds['pearson']:g}"
+        z_from = s.thresholds["z_from"]
         if "median" in z_from:
             rule += (
                 f"; z threshold: {z_from['rule']}; null median {z_from['median']:g}, robust SD {z_from['robust_sd']:g}"
@@ -373,69 +373,66 @@ def micrograph_rows(s: dict) -> list[Row]:
         else:
             rule += f"; z threshold: {z_from['rule']}"
         image_rows = [
-            ("Binning", f"{s['bin']} ({s['pixel_size_A']:g} Å to {s['binned_pixel_size_A']:g} Å per pixel)"),
-            ("Band", f"{s['band_A']['highpass']:g} Å to {s['band_A']['lowpass']:g} Å"),
+            ("Binning", f"{s.bin} ({s.pixel_size_A:g} Å to {s.binned_pixel_size_A:g} Å per pixel)"),
+            ("Band", f"{s.band_A['highpass']:g} Å to {s.band_A['lowpass']:g} Å"),
         ]
     else:
-        rule = f"positions at most {s['thresholds']['distance_um']:g} µm apart; NOT confirmed by images"
+        rule = f"positions at most {s.thresholds['distance_um']:g} µm apart; NOT confirmed by images"
         image_rows = [("Images", "not read (--no-images): no pair was confirmed by its images")]
-    reach = "" if s["candidates"] == "metadata" else f"; up to {s['reach']:,} images apart"
-    unreadable = f" ({len(s['unreadable'])} unreadable, skipped)" if s["unreadable"] else ""
+    reach = "" if s.candidates == "metadata" else f"; up to {s.reach:,} images apart"
+    unreadable = f" ({len(s.unreadable)} unreadable, skipped)" if s.unreadable else ""
     rows = [
-        ("Micrographs", f"{s['micrographs']:,}{unreadable}"),
-        *metadata_rows(s.get("metadata")),
-        ("Acquisition order", s["order"]),
-        *([("Files found under", s["root"])] if s["root"] else []),
+        ("Micrographs", f"{s.micrographs:,}{unreadable}"),
+        *metadata_rows(s.metadata),
+        ("Acquisition order", s.order),
+        *([("Files found under", s.root)] if s.root else []),
         *image_rows,
-        *([("Pixel size", s["pixel_size_insisted"])] if s.get("pixel_size_insisted") else []),
-        ("Pairs scored", f"{s['pairs_scored']:,} ({s['candidates']}{reach})"),
-        ("Duplicate pairs", f"{s['duplicate_pairs']:,} ({rule})"),
+        *([("Pixel size", s.pixel_size_insisted)] if s.pixel_size_insisted else []),
+        ("Pairs scored", f"{s.pairs_scored:,} ({s.candidates}{reach})"),
+        ("Duplicate pairs", f"{s.duplicate_pairs:,} ({rule})"),
         *margin_rows(s),
-        ("Kept", f"{s['kept']:,}"),
-        ("Rejected", f"{s['rejected']:,} (later exposures of an area)"),
-        *particle_split_rows(s.get("particles")),
-        ("Read", reading_rows(s["workers"])),
-        ("Outputs", "\n".join(s["outputs"] + s.get("plots", []))),
+        ("Kept", f"{s.kept:,}"),
+        ("Rejected", f"{s.rejected:,} (later exposures of an area)"),
+        *particle_split_rows(s.particles),
+        ("Read", reading_rows(s.workers)),
+        ("Outputs", "\n".join(s.outputs + (s.plots or []))),
     ]
-    if "seconds" in s:
-        rows.append(("Time", micrograph_time(s)))
+    if s.timing is not None:
+        rows.append(("Time", micrograph_time(s.images_read, s.timing)))
     return rows
 
 
-def micrograph_time(s: dict) -> str:
+def micrograph_time(images_read: int, timing: Timing) -> str:
     """The run's time and its images' rate, over the time the rate counts (reading and scoring).
 
     The whole run also holds the writing and the pictures (``--plot``): its time did not divide
     into the rate (2.75 s for 52 images shown with 43.2 images/s).
     """
-    text = f"{s['seconds']:.2f} s"
-    if not s.get("images_per_second") or s.get("scoring_seconds") is None:
+    text = f"{timing.seconds:.2f} s"
+    if not timing.images_per_second or timing.scoring_seconds is None:
         return text
-    read = f"{s['images_read']:,} images read and scored in {_seconds(s['scoring_seconds'])}"
-    return f"{text} ({read}: {s['images_per_second']:,} images/s)"
+    read = f"{images_read:,} images read and scored in {_seconds(timing.scoring_seconds)}"
+    return f"{text} ({read}: {timing.images_per_second:,} images/s)"
 
 
-def margin_rows(s: dict) -> list[Row]:
+def margin_rows(s: MicrographSummary) -> list[Row]:
     """The run's margin (weakest duplicate against strongest other pair, joint scores) and its uncertain pairs."""
-    if "margin" not in s:
-        return []
-    m = s["margin"]
-    rule = s.get("thresholds", {}).get("z_from", {})
-    if rule.get("rule") == "distance":  # --no-images: the joint score is the beam's radius over the distance
+    m = s.margin
+    rule = s.thresholds["z_from"]
+    if rule["rule"] == "distance":  # --no-images: the joint score is the beam's radius over the distance
         rows = [("Margin", _distance_margin(m, rule["radius_um"]))]
     else:
         weakest = "no duplicate" if m["weakest_duplicate"] is None else f"weakest duplicate {m['weakest_duplicate']:g}"
         strongest = "no other pair" if m["strongest_other"] is None else f"strongest other {m['strongest_other']:g}"
-        others = s.get("pairs_scored", 0) - s.get("duplicate_pairs", 0)
+        others = s.pairs_scored - s.duplicate_pairs
         if m["strongest_other"] is None and others > 0:  # (their peaks too low for a Pearson test: no joint score)
             strongest = f"no other pair reached the Pearson test ({others:,} others, z too low)"
         ratio = f" (x{m['ratio']:g})" if m["ratio"] is not None else ""
         rows = [("Margin", f"{weakest}, {strongest}{ratio}; joint score, 1 is the boundary")]
-    if s.get("uncertain_pairs"):
-        rows.append(("Uncertain", f"{s['uncertain_pairs']:,} pairs near the boundary (pairs.csv: uncertain = 1)"))
-    verdict = s.get("verdict")
-    if verdict and not verdict["trusted"]:
-        rows.append(("Verdict", f"NOT TRUSTED: {verdict['why']}"))
+    if s.uncertain_pairs:
+        rows.append(("Uncertain", f"{s.uncertain_pairs:,} pairs near the boundary (pairs.csv: uncertain = 1)"))
+    if not s.verdict["trusted"]:
+        rows.append(("Verdict", f"NOT TRUSTED: {s.verdict['why']}"))
     return rows
 
 

@@ -49,7 +49,7 @@ def single_run(files, outdir, base):
 def sharded_run(files, outdir, base, n):
     for k in range(1, n + 1):
         run_micrograph_shard(files, outdir / "shards", options(base), k, n)
-    return merge_micrograph_shards([outdir / "shards"], outdir / "merged")
+    return merge_micrograph_shards([outdir / "shards"], outdir / "merged").to_json()
 
 
 def assert_same_outputs(a, b):
@@ -97,7 +97,7 @@ def test_each_shard_reads_its_chunk_and_the_window_past_it(planted, tmp_path):
         lo, hi = (k - 1) * COUNT // 3, k * COUNT // 3
         assert s["images_read"] == min(COUNT, hi + 8) - lo
         assert s["megabytes_read"] == round(s["images_read"] * SHAPE[0] * SHAPE[1] * 4 / 1e6, 1)
-    merged = merge_micrograph_shards([tmp_path], tmp_path / "out")
+    merged = merge_micrograph_shards([tmp_path], tmp_path / "out").to_json()
     assert sum(w["images_read"] for w in merged["workers"]) == 21 + 21 + 14
     assert merged["pairs_scored"] == sum(min(8, COUNT - 1 - i) for i in range(COUNT))
 

@@ -23,6 +23,7 @@ import re
 import time
 from collections.abc import Sequence
 from contextlib import suppress
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -36,6 +37,7 @@ from ...options.fields import DECISION, SCORES, marked_options
 from ...options.micrographs import MAX_IMAGES, MicrographOptions, MicrographRun
 from ...outputs import all_outputs_at_once, put_in_place
 from ...paths import StrPath
+from ...report.micrograph_sections import MicrographSummary, Timing
 from ...resolve.micrograph_names import check_match_mode
 from ..store_db import changed_option
 from ..store_db import file_digest as sha256_of
@@ -573,7 +575,7 @@ def merge_micrograph_shards(
     plot_pairs: int = 12,
     force: bool = False,
     log: Callable[[str, str], None] = lambda message, level: None,
-) -> dict[str, Any]:
+) -> MicrographSummary:
     """Merges the shards of one run into the outputs an unsharded run writes.
 
     Parameters
@@ -591,8 +593,8 @@ def merge_micrograph_shards(
 
     Returns
     -------
-    dict
-        The summary, as ``find_duplicate_micrographs`` returns it.
+    MicrographSummary
+        The summary, as ``screen_micrographs`` returns it.
     """
     start = time.perf_counter()
     check_match_mode(match_micrographs)
@@ -612,7 +614,5 @@ def merge_micrograph_shards(
         log=log,
         match_micrographs=match_micrographs,
     )
-    summary["seconds"] = round(time.perf_counter() - start, 3)
-    summary["images_per_second"] = None  # the shards ran elsewhere; their read rates are in "workers"
-    summary["scoring_seconds"] = None
-    return summary
+    # (no scoring time, no rate: the shards ran elsewhere; their read rates are in ``workers``)
+    return replace(summary, timing=Timing(round(time.perf_counter() - start, 3)))

@@ -1,0 +1,88 @@
+"""The micrograph job's summary, typed (issue 66, item 1): read by name, its document the one main printed."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from cryodedup import MicrographOptions, find_duplicate_micrographs
+from cryodedup.jobs.micrographs.job import screen_micrographs
+from cryodedup.report.micrograph_sections import MicrographSummary
+from helpers import write_planted_micrographs
+
+#: The document's keys of a run without --metadata, --particles or --plot, in the order main
+#: (9d4bcae, a dict built key by key) printed them.
+MAINS_KEYS = [
+    "inputs",
+    "micrographs",
+    "unreadable",
+    "order",
+    "root",
+    "pixel_size_A",
+    "bin",
+    "binned_pixel_size_A",
+    "band_A",
+    "candidates",
+    "reach",
+    "pairs_scored",
+    "duplicate_pairs",
+    "kept",
+    "rejected",
+    "outputs",
+    "shards",
+    "workers",
+    "warnings",
+    "images_read",
+    "confirmed_by_images",
+    "thresholds",
+    "uncertain_pairs",
+    "margin",
+    "reconsidered",
+    "verdict",
+    "seconds",
+    "scoring_seconds",
+    "images_per_second",
+]
+
+#: Keys whose values are times or a host: not compared between two runs.
+VOLATILE = {"seconds", "scoring_seconds", "images_per_second", "workers"}
+
+
+@pytest.fixture(scope="module")
+def planted(tmp_path_factory):
+    # mic_6 re-exposes mic_4, mic_9 mic_3 (helpers.PLANTED_MICROGRAPHS, below 12).
+    return write_planted_micrographs(tmp_path_factory.mktemp("planted"), count=12)
+
+
+def test_the_job_returns_a_frozen_summary_read_by_name(planted, tmp_path):
+    summary = screen_micrographs(planted, tmp_path / "typed", MicrographOptions(bin=1))
+    assert isinstance(summary, MicrographSummary)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        summary.kept = 0  # type: ignore[misc]
+    # The planted re-exposures (the oracle: the set as written), and the counts adding up.
+    assert (summary.micrographs, summary.rejected, summary.kept) == (12, 2, 10)
+    assert summary.timing is not None and summary.timing.seconds >= 0
+    assert summary.verdict["line"].startswith("2 duplicate micrographs (2 pairs) among 12; kept 10 -> ")
+
+
+def test_the_document_is_the_one_main_printed(planted, tmp_path):
+    summary = screen_micrographs(planted, tmp_path / "typed", MicrographOptions(bin=1))
+    document = summary.to_json()
+    assert list(document) == MAINS_KEYS
+    # The Python API returns the document itself (a dict, its lists lists), the same run's.
+    api = find_duplicate_micrographs(planted, tmp_path / "api", MicrographOptions(bin=1))
+    assert isinstance(api, dict) and list(api) == MAINS_KEYS
+    mine = {k: v for k, v in document.items() if k not in VOLATILE | {"outputs", "verdict"}}
+    theirs = {k: v for k, v in api.items() if k not in VOLATILE | {"outputs", "verdict"}}
+    assert mine == theirs
+    assert isinstance(api["inputs"], list) and isinstance(api["outputs"], list)
+
+
+def test_optional_parts_are_left_out_when_the_run_has_none():
+    # A hand-made summary: no --metadata, --particles, --plot, no time yet (the report while the job runs).
+    document = MicrographSummary(micrographs=3, kept=3).to_json()
+    for left_out in ("pixel_size_insisted", "reconsidered", "metadata", "particles", "plots", "seconds", "timing"):
+        assert left_out not in document
+    assert document["root"] is None  # (every document has it, null or not)
+    assert list(document)[:3] == ["inputs", "micrographs", "unreadable"]
