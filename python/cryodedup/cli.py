@@ -454,7 +454,7 @@ def micrographs(
     bars = (lambda total: ProgressBar(report.console, total)) if report.chatty else None
 
     def show(s: MicrographSummary) -> None:
-        report.summary("cryodedup micrographs", s.verdict["line"], micrograph_rows(s))
+        report.summary("cryodedup micrographs", s.verdict.line, micrograph_rows(s))
         if as_json:
             print_json(s.to_json())
 
@@ -553,7 +553,7 @@ def micrographs_merge(
             )
         )
     )
-    report.summary("cryodedup micrographs-merge", s.verdict["line"], micrograph_rows(s))
+    report.summary("cryodedup micrographs-merge", s.verdict.line, micrograph_rows(s))
     if as_json:
         print_json(s.to_json())
 

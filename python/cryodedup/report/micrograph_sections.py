@@ -10,14 +10,148 @@ fields, at the edges alone.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
-from typing import Any
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, ClassVar
 
-__all__ = ["MicrographSummary", "Timing"]
+from ..report.sections import Section
+
+__all__ = ["Margin", "MicrographSummary", "NullRule", "Thresholds", "Timing", "Verdict"]
+
+#: A summary row: label and text (lines separated by newlines).
+Row = tuple[str, str]
 
 
 #: A field's metadata: left out of the document when None (the run has none: no --metadata, no --particles ...).
 _OPTIONAL = {"optional": True}
+
+
+@dataclass(frozen=True)
+class NullRule:
+    """How the z threshold was found: the rule, with the run's null (its median z and robust SD) where measured.
+
+    Decided by the positions alone (``--no-images``): the rule ``distance`` and the beam's radius.
+    """
+
+    rule: str
+    median: float | None = None
+    robust_sd: float | None = None
+    radius_um: float | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """``rule``, and ``median`` and ``robust_sd``, or ``radius_um``, where they apply."""
+        return {name: value for name, value in asdict(self).items() if value is not None}
+
+
+@dataclass(frozen=True)
+class Thresholds(Section):
+    """What made a pair a duplicate: z and Pearson thresholds (and the z far above the null), or a distance.
+
+    ``distance_um``: decided by the positions alone (``--no-images``), at most this far apart.
+    """
+
+    key: ClassVar[str] = "thresholds"
+
+    z_from: NullRule
+    z: float | None = None
+    pearson: float | None = None
+    z_far: float | None = None  # every binning's rule (far above the null: a duplicate whatever its Pearson)
+    distance_um: float | None = None
+
+    @property
+    def rule(self) -> str:
+        """The rule in words, as the ``Duplicate pairs`` row says it."""
+        if self.distance_um is not None:
+            return f"positions at most {self.distance_um:g} µm apart; NOT confirmed by images"
+        rule = f"z >= {self.z:g}, Pearson >= {self.pearson:g}; z threshold: {self.z_from.rule}"
+        if self.z_from.median is not None:
+            rule += f"; null median {self.z_from.median:g}, robust SD {self.z_from.robust_sd:g}"
+        return rule
+
+    def rows(self, unit: str) -> list[Row]:
+        """No row of its own: :attr:`rule` is said in the ``Duplicate pairs`` row, after their count."""
+        return []
+
+    def to_json(self) -> dict[str, Any]:
+        """``z``, ``pearson``, ``z_from`` and ``z_far`` (every binning's rule); or ``distance_um`` and ``z_from``."""
+        if self.distance_um is not None:
+            return {"distance_um": self.distance_um, "z_from": self.z_from.to_json()}
+        document: dict[str, Any] = {"z": self.z, "pearson": self.pearson, "z_from": self.z_from.to_json()}
+        if self.z_far is not None:
+            document["z_far"] = self.z_far
+        return document
+
+
+@dataclass(frozen=True)
+class Margin(Section):
+    """The run's margin: its weakest duplicate against its strongest other pair, joint scores (1: the boundary).
+
+    ``radius_um``: decided by distance (``--no-images``), the joint score is this radius over the
+    distance, said in µm. ``others``: the pairs scored that are not duplicates (the strongest
+    of them has no joint score when none reached the Pearson test). Neither is in the document.
+    """
+
+    key: ClassVar[str] = "margin"
+
+    weakest_duplicate: float | None
+    strongest_other: float | None
+    ratio: float | None
+    others: int = 0
+    radius_um: float | None = None
+
+    def rows(self, unit: str) -> list[Row]:
+        """One row: both ends of the margin and their ratio, or (by distance) how far apart, in µm."""
+        if self.radius_um is not None:
+            return [("Margin", self._in_micrometres(self.radius_um))]
+        weakest = "no duplicate" if self.weakest_duplicate is None else f"weakest duplicate {self.weakest_duplicate:g}"
+        strongest = "no other pair" if self.strongest_other is None else f"strongest other {self.strongest_other:g}"
+        if self.strongest_other is None and self.others > 0:  # (their peaks too low for a Pearson test)
+            strongest = f"no other pair reached the Pearson test ({self.others:,} others, z too low)"
+        ratio = f" (x{self.ratio:g})" if self.ratio is not None else ""
+        return [("Margin", f"{weakest}, {strongest}{ratio}; joint score, 1 is the boundary")]
+
+    def _in_micrometres(self, radius: float) -> str:
+        """The margin of a run decided by distance alone: a joint score of 3e8 said two exposures coincide.
+
+        The joint score is ``radius`` over the distance (the distance floored at 1e-9 µm).
+        """
+
+        def apart(joint: float) -> str:
+            return f"{radius / joint:.3f} µm apart" if joint > 0 else "far apart"  # (0: rounded from a tiny score)
+
+        weakest, strongest = self.weakest_duplicate, self.strongest_other
+        farthest = "no duplicate" if weakest is None else f"farthest duplicate {apart(weakest)}"
+        nearest = "no other pair" if strongest is None else f"nearest other pair {apart(strongest)}"
+        return f"{farthest}, {nearest}; duplicates lie within the beam's radius, {radius:g} µm"
+
+    def to_json(self) -> dict[str, Any]:
+        """``weakest_duplicate``, ``strongest_other`` and ``ratio``."""
+        return {
+            "weakest_duplicate": self.weakest_duplicate,
+            "strongest_other": self.strongest_other,
+            "ratio": self.ratio,
+        }
+
+
+@dataclass(frozen=True)
+class Verdict(Section):
+    """Whether the decision can be trusted, why not, and the line the summary opens with (once every warning said)."""
+
+    key: ClassVar[str] = "verdict"
+
+    trusted: bool
+    why: str | None = None
+    line: str = ""  # (made once every warning is said: the job's last step before the pictures)
+
+    def rows(self, unit: str) -> list[Row]:
+        """A row when the decision cannot be trusted, saying why; none when it can."""
+        return [] if self.trusted else [("Verdict", f"NOT TRUSTED: {self.why}")]
+
+    def to_json(self) -> dict[str, Any]:
+        """``trusted``, ``why`` and ``line`` (once made)."""
+        document: dict[str, Any] = {"trusted": self.trusted, "why": self.why}
+        if self.line:
+            document["line"] = self.line
+        return document
 
 
 @dataclass(frozen=True)
@@ -70,13 +204,12 @@ class MicrographSummary:
     warnings: list[str] = field(default_factory=list)
     images_read: int = 0
     confirmed_by_images: bool = True  # False: --no-images, decided by the positions alone
-    thresholds: dict[str, Any] = field(default_factory=dict)
+    thresholds: Thresholds = Thresholds(NullRule("--min-z"))
     uncertain_pairs: int = 0
-    margin: dict[str, Any] = field(default_factory=dict)
-    reconsidered: dict[str, int] | None = field(
-        default=None, metadata=_OPTIONAL
-    )  # how many pairs each rule of every binning changed
-    verdict: dict[str, Any] = field(default_factory=dict)
+    margin: Margin = Margin(None, None, None)
+    # How many pairs each rule of every binning changed.
+    reconsidered: dict[str, int] | None = field(default=None, metadata=_OPTIONAL)
+    verdict: Verdict = Verdict(trusted=True)
     metadata: dict[str, Any] | None = field(default=None, metadata=_OPTIONAL)  # --metadata
     particles: dict[str, Any] | None = field(default=None, metadata=_OPTIONAL)  # --particles: where their rows went
     plots: list[str] | None = field(default=None, metadata=_OPTIONAL)  # --plot: the pictures and report.html written
@@ -90,5 +223,5 @@ class MicrographSummary:
             if f.name == "timing":
                 document.update(value.to_json() if value is not None else {})
             elif value is not None or not f.metadata.get("optional"):
-                document[f.name] = value
+                document[f.name] = value.to_json() if isinstance(value, Section) else value
         return document

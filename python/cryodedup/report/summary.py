@@ -364,20 +364,11 @@ def micrograph_rows(s: MicrographSummary) -> list[Row]:
     written before the end).
     """
     if s.confirmed_by_images:
-        rule = f"z >= {s.thresholds['z']:g}, Pearson >= {s.thresholds['pearson']:g}"
-        z_from = s.thresholds["z_from"]
-        if "median" in z_from:
-            rule += (
-                f"; z threshold: {z_from['rule']}; null median {z_from['median']:g}, robust SD {z_from['robust_sd']:g}"
-            )
-        else:
-            rule += f"; z threshold: {z_from['rule']}"
         image_rows = [
             ("Binning", f"{s.bin} ({s.pixel_size_A:g} Å to {s.binned_pixel_size_A:g} Å per pixel)"),
             ("Band", f"{s.band_A['highpass']:g} Å to {s.band_A['lowpass']:g} Å"),
         ]
     else:
-        rule = f"positions at most {s.thresholds['distance_um']:g} µm apart; NOT confirmed by images"
         image_rows = [("Images", "not read (--no-images): no pair was confirmed by its images")]
     reach = "" if s.candidates == "metadata" else f"; up to {s.reach:,} images apart"
     unreadable = f" ({len(s.unreadable)} unreadable, skipped)" if s.unreadable else ""
@@ -389,7 +380,7 @@ def micrograph_rows(s: MicrographSummary) -> list[Row]:
         *image_rows,
         *([("Pixel size", s.pixel_size_insisted)] if s.pixel_size_insisted else []),
         ("Pairs scored", f"{s.pairs_scored:,} ({s.candidates}{reach})"),
-        ("Duplicate pairs", f"{s.duplicate_pairs:,} ({rule})"),
+        ("Duplicate pairs", f"{s.duplicate_pairs:,} ({s.thresholds.rule})"),
         *margin_rows(s),
         ("Kept", f"{s.kept:,}"),
         ("Rejected", f"{s.rejected:,} (later exposures of an area)"),
@@ -416,40 +407,13 @@ def micrograph_time(images_read: int, timing: Timing) -> str:
 
 
 def margin_rows(s: MicrographSummary) -> list[Row]:
-    """The run's margin (weakest duplicate against strongest other pair, joint scores) and its uncertain pairs."""
-    m = s.margin
-    rule = s.thresholds["z_from"]
-    if rule["rule"] == "distance":  # --no-images: the joint score is the beam's radius over the distance
-        rows = [("Margin", _distance_margin(m, rule["radius_um"]))]
-    else:
-        weakest = "no duplicate" if m["weakest_duplicate"] is None else f"weakest duplicate {m['weakest_duplicate']:g}"
-        strongest = "no other pair" if m["strongest_other"] is None else f"strongest other {m['strongest_other']:g}"
-        others = s.pairs_scored - s.duplicate_pairs
-        if m["strongest_other"] is None and others > 0:  # (their peaks too low for a Pearson test: no joint score)
-            strongest = f"no other pair reached the Pearson test ({others:,} others, z too low)"
-        ratio = f" (x{m['ratio']:g})" if m["ratio"] is not None else ""
-        rows = [("Margin", f"{weakest}, {strongest}{ratio}; joint score, 1 is the boundary")]
-    if s.uncertain_pairs:
-        rows.append(("Uncertain", f"{s.uncertain_pairs:,} pairs near the boundary (pairs.csv: uncertain = 1)"))
-    if not s.verdict["trusted"]:
-        rows.append(("Verdict", f"NOT TRUSTED: {s.verdict['why']}"))
-    return rows
-
-
-def _distance_margin(m: dict, radius: float) -> str:
-    """The margin of a run decided by distance alone, in µm: a joint score of 3e8 said two exposures coincide.
-
-    The joint score is ``radius`` over the distance (the distance floored at 1e-9 µm).
-    """
-
-    def apart(joint: float) -> str:
-        return f"{radius / joint:.3f} µm apart" if joint > 0 else "far apart"  # (0: rounded from a tiny score)
-
-    farthest = (
-        "no duplicate" if m["weakest_duplicate"] is None else f"farthest duplicate {apart(m['weakest_duplicate'])}"
-    )
-    nearest = "no other pair" if m["strongest_other"] is None else f"nearest other pair {apart(m['strongest_other'])}"
-    return f"{farthest}, {nearest}; duplicates lie within the beam's radius, {radius:g} µm"
+    """The run's margin (weakest duplicate against strongest other pair), its uncertain pairs, its verdict."""
+    uncertain = f"{s.uncertain_pairs:,} pairs near the boundary (pairs.csv: uncertain = 1)"
+    return [
+        *s.margin.rows("micrograph"),
+        *([("Uncertain", uncertain)] if s.uncertain_pairs else []),
+        *s.verdict.rows("micrograph"),
+    ]
 
 
 def metadata_rows(m: dict | None) -> list[Row]:

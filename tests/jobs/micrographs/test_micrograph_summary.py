@@ -8,7 +8,7 @@ import pytest
 
 from cryodedup import MicrographOptions, find_duplicate_micrographs
 from cryodedup.jobs.micrographs.job import screen_micrographs
-from cryodedup.report.micrograph_sections import MicrographSummary
+from cryodedup.report.micrograph_sections import Margin, MicrographSummary, NullRule, Thresholds, Verdict
 from helpers import write_planted_micrographs
 
 #: The document's keys of a run without --metadata, --particles or --plot, in the order main
@@ -63,7 +63,9 @@ def test_the_job_returns_a_frozen_summary_read_by_name(planted, tmp_path):
     # The planted re-exposures (the oracle: the set as written), and the counts adding up.
     assert (summary.micrographs, summary.rejected, summary.kept) == (12, 2, 10)
     assert summary.timing is not None and summary.timing.seconds >= 0
-    assert summary.verdict["line"].startswith("2 duplicate micrographs (2 pairs) among 12; kept 10 -> ")
+    assert summary.verdict.trusted and summary.verdict.line.startswith(
+        "2 duplicate micrographs (2 pairs) among 12; kept 10 -> "
+    )
 
 
 def test_the_document_is_the_one_main_printed(planted, tmp_path):
@@ -86,3 +88,30 @@ def test_optional_parts_are_left_out_when_the_run_has_none():
         assert left_out not in document
     assert document["root"] is None  # (every document has it, null or not)
     assert list(document)[:3] == ["inputs", "micrographs", "unreadable"]
+
+
+def test_the_decisions_sections_give_the_pieces_main_printed():
+    # Hand-made, against the dicts main built (group.Decision.summary, write.write_results).
+    by_distance = NullRule("distance", radius_um=0.325)
+    assert Thresholds(by_distance, distance_um=0.325).to_json() == {
+        "distance_um": 0.325,
+        "z_from": {"rule": "distance", "radius_um": 0.325},
+    }
+    null = NullRule("null median + 8 robust SD", median=4.51, robust_sd=0.211)
+    lifted = Thresholds(null, 6.2, 0.15, 9.3).to_json()
+    assert list(lifted) == ["z", "pearson", "z_from", "z_far"] and list(lifted["z_from"]) == [
+        "rule",
+        "median",
+        "robust_sd",
+    ]
+    assert Thresholds(null, 6.2, 0.15).rule == (
+        "z >= 6.2, Pearson >= 0.15; z threshold: null median + 8 robust SD; null median 4.51, robust SD 0.211"
+    )
+    # The margin's document holds its three numbers alone (the others and the radius are for its words).
+    assert Margin(2.5, None, None, others=3, radius_um=None).to_json() == {
+        "weakest_duplicate": 2.5,
+        "strongest_other": None,
+        "ratio": None,
+    }
+    assert Verdict(False, "why").to_json() == {"trusted": False, "why": "why"}  # (the line once made)
+    assert Verdict(False, "why").rows("micrograph") == [("Verdict", "NOT TRUSTED: why")]

@@ -94,8 +94,8 @@ def plot(
         drawn = uncertain[: options.plot_pairs]
         figures += _pair_figures(mics, scores, drawn, rank, images, "uncertain", "Uncertain pair", decision, names)
     verdict, warnings = summary.verdict, summary.warnings
-    kind = "bad" if not verdict["trusted"] else "warn" if warnings else "good"
-    opening = html_report.Opening(verdict["line"], kind, warnings)
+    kind = "bad" if not verdict.trusted else "warn" if warnings else "good"
+    opening = html_report.Opening(verdict.line, kind, warnings)
     title = "cryodedup micrographs"
     return html_report.write_all(
         outdir, rendered(figures), title, options, micrograph_rows(summary), force, tables=tables, opening=opening

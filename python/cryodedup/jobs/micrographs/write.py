@@ -167,7 +167,7 @@ def write_results(
         warn_earlier_report(outputs.outdir, lambda message: log(message, "warning"))
     summary = _summary(mics, options, outcome, outputs, warnings, placement, particle_counts)
     # (every warning said: the report opens with the line)
-    summary = replace(summary, verdict={**summary.verdict, "line": verdict_line(summary, outputs)})
+    summary = replace(summary, verdict=replace(summary.verdict, line=verdict_line(summary, outputs)))
     if options.plot:
         from .pictures import plot
 
@@ -195,9 +195,7 @@ def verdict_line(summary: MicrographSummary, outputs: PreparedOutputs) -> str:
     if pairs:
         found += f" ({pairs:,} pair{'' if pairs == 1 else 's'})"
     kept_list = named_files([str(outputs.outdir / name) for name in outputs.subsets["micrographs_kept"]])
-    head = (
-        f"{found} among {total:,}; kept {summary.kept:,} -> {kept_list}. Verdict: {_TRUST[summary.verdict['trusted']]}"
-    )
+    head = f"{found} among {total:,}; kept {summary.kept:,} -> {kept_list}. Verdict: {_TRUST[summary.verdict.trusted]}"
     return with_checks(head, [gist(w) for w in summary.warnings])
 
 
@@ -306,9 +304,6 @@ def _summary(
     """The run's summary: what was read, how it was compared, what was decided, what was written."""
     plan, shards, keep, decision = outcome.plan, outcome.shards, outcome.keep, outcome.decision
     binning, binned_psize, band = plan.binning, plan.binned_psize, plan.band
-    decided = decision.summary()
-    if placement is not None and options.no_images:  # (decided by the positions: the beam's radius)
-        decided["thresholds"] = {"distance_um": round(placement.beam_diameter / 2, 4), "z_from": decision.null}
     return MicrographSummary(
         inputs=outputs.inputs,
         micrographs=len(mics.names),
@@ -332,7 +327,7 @@ def _summary(
         warnings=warnings,
         images_read=sum(s.images_read for s in shards),
         confirmed_by_images=not options.no_images,
-        **decided,
+        **decision.summary(),
         metadata=placement.summary() if placement is not None else None,
         particles=particle_counts or None,
     )
