@@ -14,8 +14,21 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any, ClassVar
 
 from ..report.sections import Section
+from .analysis_rows import matching_text
 
-__all__ = ["Margin", "MicrographSummary", "NullRule", "Thresholds", "Timing", "Verdict"]
+__all__ = [
+    "Band",
+    "Margin",
+    "MicrographSummary",
+    "NullRule",
+    "ParticleSplit",
+    "Reading",
+    "Thresholds",
+    "Timing",
+    "Verdict",
+    "WorkerReading",
+    "reading_words",
+]
 
 #: A summary row: label and text (lines separated by newlines).
 Row = tuple[str, str]
@@ -23,6 +36,93 @@ Row = tuple[str, str]
 
 #: A field's metadata: left out of the document when None (the run has none: no --metadata, no --particles ...).
 _OPTIONAL = {"optional": True}
+
+
+@dataclass(frozen=True)
+class Band(Section):
+    """The band of the spectra compared (Å): from ``highpass`` down to ``lowpass``."""
+
+    key: ClassVar[str] = "band_A"
+
+    lowpass: float
+    highpass: float
+
+    def rows(self, unit: str) -> list[Row]:
+        """One row: the band, coarsest detail first."""
+        return [("Band", f"{self.highpass:g} Å to {self.lowpass:g} Å")]
+
+
+def reading_words(images: int, megabytes: float, rate: float | None) -> str:
+    """What was read: images, megabytes and the rate (reading and binning), e.g. ``14 images, 3.1 MB, 60 MB/s ...``."""
+    rate_text = f", {rate:,} MB/s read and binned" if rate else ""
+    return f"{images:,} images, {megabytes:,} MB{rate_text}"
+
+
+@dataclass(frozen=True)
+class WorkerReading:
+    """What one worker (``host:pid`` or a Dask worker) read: its shards, images, megabytes, seconds and rate."""
+
+    worker: str
+    shards: tuple[int, ...]
+    images_read: int
+    megabytes_read: float
+    read_seconds: float
+    read_MB_per_s: float | None
+
+    def text(self, named: bool = True) -> str:
+        """The worker's reading in words; ``named``: after the worker and its shards."""
+        text = reading_words(self.images_read, self.megabytes_read, self.read_MB_per_s)
+        if not named:
+            return text
+        shards = f"shard{'s' if len(self.shards) > 1 else ''} {', '.join(map(str, self.shards))}"
+        return f"{self.worker} ({shards}): {text}"
+
+    def to_json(self) -> dict[str, Any]:
+        """Its fields in order, ``shards`` a list."""
+        return {**asdict(self), "shards": list(self.shards)}
+
+
+@dataclass(frozen=True)
+class Reading(Section):
+    """What each worker read, in the order of their first shard."""
+
+    key: ClassVar[str] = "workers"
+
+    workers: tuple[WorkerReading, ...]
+
+    def rows(self, unit: str) -> list[Row]:
+        """One row, a line per worker; a run in one process is not named by its host and process."""
+        if len(self.workers) == 1 and len(self.workers[0].shards) == 1:
+            return [("Read", self.workers[0].text(named=False))]
+        return [("Read", "\n".join(w.text() for w in self.workers))]
+
+    def to_json(self) -> list[dict[str, Any]]:
+        """A list, one entry per worker."""
+        return [w.to_json() for w in self.workers]
+
+
+@dataclass(frozen=True)
+class ParticleSplit(Section):
+    """Where the ``--particles`` rows went: on kept, on rejected, on micrographs not in the input (with the kept).
+
+    ``micrograph_matching``: how their micrographs were found among the inputs (the matcher's
+    own record, as the particle job's; by CryoSPARC uid: ``mode`` and ``used``).
+    """
+
+    key: ClassVar[str] = "particles"
+
+    on_kept_micrographs: int
+    on_rejected_micrographs: int
+    on_micrographs_not_in_input: int
+    micrograph_matching: dict[str, Any]
+
+    def rows(self, unit: str) -> list[Row]:
+        """Two rows: where they went, and how their micrographs were matched."""
+        text = f"{self.on_kept_micrographs:,} on kept, {self.on_rejected_micrographs:,} on rejected micrographs"
+        if self.on_micrographs_not_in_input:
+            text += f", {self.on_micrographs_not_in_input:,} on micrographs not in the input (with the kept)"
+        matching = [(f"{unit.capitalize()} matching", matching_text(self.micrograph_matching))]
+        return [("Particles", text), *(matching if self.micrograph_matching else [])]
 
 
 @dataclass(frozen=True)
@@ -191,7 +291,7 @@ class MicrographSummary:
     pixel_size_insisted: str | None = field(default=None, metadata=_OPTIONAL)  # --insist-psize: what contradicted it
     bin: int = 1
     binned_pixel_size_A: float = 0.0
-    band_A: dict[str, float] = field(default_factory=dict)
+    band_A: Band = Band(0.0, 0.0)
     candidates: str = ""  # how the pairs were chosen: window, pattern, all, metadata
     reach: int = 0  # the most images apart a pair's two are, in acquisition order
     pairs_scored: int = 0
@@ -200,7 +300,7 @@ class MicrographSummary:
     rejected: int = 0
     outputs: list[str] = field(default_factory=list)
     shards: int = 1
-    workers: list[dict[str, Any]] = field(default_factory=list)
+    workers: Reading = Reading(())
     warnings: list[str] = field(default_factory=list)
     images_read: int = 0
     confirmed_by_images: bool = True  # False: --no-images, decided by the positions alone
@@ -211,7 +311,7 @@ class MicrographSummary:
     reconsidered: dict[str, int] | None = field(default=None, metadata=_OPTIONAL)
     verdict: Verdict = Verdict(trusted=True)
     metadata: dict[str, Any] | None = field(default=None, metadata=_OPTIONAL)  # --metadata
-    particles: dict[str, Any] | None = field(default=None, metadata=_OPTIONAL)  # --particles: where their rows went
+    particles: ParticleSplit | None = field(default=None, metadata=_OPTIONAL)  # --particles
     plots: list[str] | None = field(default=None, metadata=_OPTIONAL)  # --plot: the pictures and report.html written
     timing: Timing | None = None
 

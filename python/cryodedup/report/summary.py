@@ -11,7 +11,7 @@ import re
 from ..algo.dedup import SAME_CENTRE_A
 from ..labels import counted, distinct_labels, input_labels
 from .analysis_rows import audit_rows, consensus_rows, density_rows, low_agreement, matching_text
-from .micrograph_sections import MicrographSummary, Timing
+from .micrograph_sections import MicrographSummary, Timing, reading_words
 from .sections import (
     Filaments,
     HalfsetsByMicrograph,
@@ -366,7 +366,7 @@ def micrograph_rows(s: MicrographSummary) -> list[Row]:
     if s.confirmed_by_images:
         image_rows = [
             ("Binning", f"{s.bin} ({s.pixel_size_A:g} Å to {s.binned_pixel_size_A:g} Å per pixel)"),
-            ("Band", f"{s.band_A['highpass']:g} Å to {s.band_A['lowpass']:g} Å"),
+            *s.band_A.rows("micrograph"),
         ]
     else:
         image_rows = [("Images", "not read (--no-images): no pair was confirmed by its images")]
@@ -384,8 +384,8 @@ def micrograph_rows(s: MicrographSummary) -> list[Row]:
         *margin_rows(s),
         ("Kept", f"{s.kept:,}"),
         ("Rejected", f"{s.rejected:,} (later exposures of an area)"),
-        *particle_split_rows(s.particles),
-        ("Read", reading_rows(s.workers)),
+        *(s.particles.rows("micrograph") if s.particles else []),
+        *s.workers.rows("micrograph"),
         ("Outputs", "\n".join(s.outputs + (s.plots or []))),
     ]
     if s.timing is not None:
@@ -490,34 +490,6 @@ def same_navigator_position(r: dict) -> str:
     )
 
 
-def particle_split_rows(particles: dict | None) -> list[Row]:
-    """Where the --particles rows went, and how their micrographs were found."""
-    if not particles:
-        return []
-    kept, rejected = particles["on_kept_micrographs"], particles["on_rejected_micrographs"]
-    text = f"{kept:,} on kept, {rejected:,} on rejected micrographs"
-    if particles["on_micrographs_not_in_input"]:
-        text += f", {particles['on_micrographs_not_in_input']:,} on micrographs not in the input (with the kept)"
-    return [("Particles", text), *matching_rows(particles["micrograph_matching"])]
-
-
-def reading_rows(workers: list[dict]) -> str:
-    """What each worker read; a run in one process is not named by its host and process."""
-    if len(workers) == 1 and len(workers[0]["shards"]) == 1:
-        return reading_text(workers[0], named=False)
-    return "\n".join(reading_text(w) for w in workers)
-
-
-def reading_text(w: dict, named: bool = True) -> str:
-    """One worker's reading: images, megabytes and rate (reading and binning), and where it ran."""
-    rate = f", {w['read_MB_per_s']:,} MB/s read and binned" if w["read_MB_per_s"] else ""
-    text = f"{w['images_read']:,} images, {w['megabytes_read']:,} MB{rate}"
-    if not named:
-        return text
-    shards = f"shard{'s' if len(w['shards']) > 1 else ''} {', '.join(map(str, w['shards']))}"
-    return f"{w['worker']} ({shards}): {text}"
-
-
 def short_name(name: str, width: int = NAME_WIDTH) -> str:
     """A name cut to its last ``width`` characters, the cut marked at the front.
 
@@ -552,7 +524,8 @@ def shard_summary_rows(s: dict) -> list[Row]:
         ("Folder", s["folder"]),
         ("Micrographs", f"{s['micrographs']:,}"),
         ("Pairs scored", f"{s['pairs_scored']:,}"),
-        ("Read", reading_text(s, named=False)),  # the shard is named above; where it ran needs no name
+        # (the shard is named above; where it ran needs no name)
+        ("Read", reading_words(s["images_read"], s["megabytes_read"], s["read_MB_per_s"])),
         ("Time", f"{s['seconds']:.2f} s"),
     ]
 

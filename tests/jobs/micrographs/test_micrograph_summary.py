@@ -8,7 +8,17 @@ import pytest
 
 from cryodedup import MicrographOptions, find_duplicate_micrographs
 from cryodedup.jobs.micrographs.job import screen_micrographs
-from cryodedup.report.micrograph_sections import Margin, MicrographSummary, NullRule, Thresholds, Verdict
+from cryodedup.report.micrograph_sections import (
+    Band,
+    Margin,
+    MicrographSummary,
+    NullRule,
+    ParticleSplit,
+    Reading,
+    Thresholds,
+    Verdict,
+    WorkerReading,
+)
 from helpers import write_planted_micrographs
 
 #: The document's keys of a run without --metadata, --particles or --plot, in the order main
@@ -115,3 +125,36 @@ def test_the_decisions_sections_give_the_pieces_main_printed():
     }
     assert Verdict(False, "why").to_json() == {"trusted": False, "why": "why"}  # (the line once made)
     assert Verdict(False, "why").rows("micrograph") == [("Verdict", "NOT TRUSTED: why")]
+
+
+def test_the_band_the_reading_and_the_particles_give_the_pieces_main_printed():
+    assert Band(48.0, 300.0).to_json() == {"lowpass": 48.0, "highpass": 300.0}
+    assert Band(48.0, 300.0).rows("micrograph") == [("Band", "300 Å to 48 Å")]
+    one = WorkerReading("vm:1", (1,), 14, 3.1, 0.05, 62.0)
+    assert Reading((one,)).to_json() == [
+        {
+            "worker": "vm:1",
+            "shards": [1],
+            "images_read": 14,
+            "megabytes_read": 3.1,
+            "read_seconds": 0.05,
+            "read_MB_per_s": 62.0,
+        }
+    ]
+    # A run in one process is not named; shards run by two workers are.
+    assert Reading((one,)).rows("micrograph") == [("Read", "14 images, 3.1 MB, 62.0 MB/s read and binned")]
+    two = Reading((one, WorkerReading("vm:2", (2, 3), 7, 1.6, 0.0, None)))
+    assert two.rows("micrograph")[0][1] == (
+        "vm:1 (shard 1): 14 images, 3.1 MB, 62.0 MB/s read and binned\nvm:2 (shards 2, 3): 7 images, 1.6 MB"
+    )
+    split = ParticleSplit(10, 4, 0, {"mode": "auto", "used": "CryoSPARC uid"})
+    assert list(split.to_json()) == [
+        "on_kept_micrographs",
+        "on_rejected_micrographs",
+        "on_micrographs_not_in_input",
+        "micrograph_matching",
+    ]
+    assert split.rows("micrograph") == [
+        ("Particles", "10 on kept, 4 on rejected micrographs"),
+        ("Micrograph matching", "CryoSPARC uid"),
+    ]

@@ -35,7 +35,7 @@ from ...options import MicrographOptions
 from ...outputs import AtomicOutputs, scratch_files, warn_earlier_report
 from ...particle_set import ParticleSet
 from ...paths import StrPath
-from ...report.micrograph_sections import MicrographSummary
+from ...report.micrograph_sections import Band, MicrographSummary, ParticleSplit
 from ...resolve import match_micrographs
 from .group import UNCERTAIN, Decision, Outcome, near_the_edge, verdict
 from .placement import Placement
@@ -267,12 +267,12 @@ def _write_files(
     match_micrographs: str,
     log: Callable[[str, str], None],
     pairs_csv: PairsCsv | None,
-) -> dict[str, Any]:
+) -> ParticleSplit | None:
     """pairs.csv, duplicates.csv, the kept and rejected micrographs, and the particles on each (their counts)."""
     paths, subsets, root, rank = outputs.paths, outputs.subsets, outcome.root, outcome.rank
     pairs, scores, keep = outcome.scores["pairs"], outcome.scores, outcome.keep
     binning, binned_psize = outcome.plan.binning, outcome.plan.binned_psize
-    particle_counts: dict[str, Any] = {}
+    particle_counts = None
     with outputs.atomic as tmp:
         distance = placement.distance(pairs) if placement is not None else None
         rows = _pair_rows(mics, pairs, scores, outcome.decision, distance)
@@ -299,7 +299,7 @@ def _summary(
     outputs: PreparedOutputs,
     warnings: list[str],
     placement: Placement | None,
-    particle_counts: dict[str, Any],
+    particle_counts: ParticleSplit | None,
 ) -> MicrographSummary:
     """The run's summary: what was read, how it was compared, what was decided, what was written."""
     plan, shards, keep, decision = outcome.plan, outcome.shards, outcome.keep, outcome.decision
@@ -314,7 +314,7 @@ def _summary(
         pixel_size_insisted=plan.psize_note or None,
         bin=binning,
         binned_pixel_size_A=round(binned_psize, 3),
-        band_A={"lowpass": round(band[0], 1), "highpass": round(band[1], 1)},
+        band_A=Band(lowpass=round(band[0], 1), highpass=round(band[1], 1)),
         candidates=candidates_used(options, len(plan.positions)),
         reach=plan.reach,
         pairs_scored=len(outcome.scores["pairs"]),
@@ -329,7 +329,7 @@ def _summary(
         confirmed_by_images=not options.no_images,
         **decision.summary(),
         metadata=placement.summary() if placement is not None else None,
-        particles=particle_counts or None,
+        particles=particle_counts,
     )
 
 
@@ -564,7 +564,7 @@ def _write_particles(
     outdir: Path,
     match_mode: str,
     log: Callable[[str, str], None],
-) -> dict[str, Any]:
+) -> ParticleSplit:
     """Splits the ``--particles`` rows by their micrograph's fate; returns the summary's ``particles``.
 
     The particles are read by their format's reader for their micrographs alone and written
@@ -618,11 +618,11 @@ def _on_rejected(
     return on_rejected, known, match.summary()
 
 
-def _particle_counts(on_rejected: np.ndarray, known: np.ndarray, matching: dict) -> dict[str, Any]:
+def _particle_counts(on_rejected: np.ndarray, known: np.ndarray, matching: dict) -> ParticleSplit:
     """The summary's ``particles``: how many went where, and how their micrographs were found."""
-    return {
-        "on_kept_micrographs": int(np.count_nonzero(~on_rejected & known)),
-        "on_rejected_micrographs": int(np.count_nonzero(on_rejected)),
-        "on_micrographs_not_in_input": int(np.count_nonzero(~known)),
-        "micrograph_matching": matching,
-    }
+    return ParticleSplit(
+        on_kept_micrographs=int(np.count_nonzero(~on_rejected & known)),
+        on_rejected_micrographs=int(np.count_nonzero(on_rejected)),
+        on_micrographs_not_in_input=int(np.count_nonzero(~known)),
+        micrograph_matching=matching,
+    )
