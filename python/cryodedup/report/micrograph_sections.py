@@ -10,6 +10,7 @@ fields, at the edges alone.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, ClassVar
 
@@ -19,6 +20,7 @@ from .analysis_rows import matching_text
 __all__ = [
     "Band",
     "Margin",
+    "Metadata",
     "MicrographSummary",
     "NullRule",
     "ParticleSplit",
@@ -28,6 +30,7 @@ __all__ = [
     "Verdict",
     "WorkerReading",
     "reading_words",
+    "revisit_rows",
 ]
 
 #: A summary row: label and text (lines separated by newlines).
@@ -123,6 +126,113 @@ class ParticleSplit(Section):
             text += f", {self.on_micrographs_not_in_input:,} on micrographs not in the input (with the kept)"
         matching = [(f"{unit.capitalize()} matching", matching_text(self.micrograph_matching))]
         return [("Particles", text), *(matching if self.micrograph_matching else [])]
+
+
+@dataclass(frozen=True)
+class Metadata(Section):
+    """What ``--metadata`` gave: the acquisitions matched, the shift calibration, the beam, the revisits named.
+
+    ``revisits``: the revisited holes, the acquisitions exposed again (and, with a .nav, those at
+    the same Navigator position and how its items were linked), under their own keys at their
+    place of the document (the entries as ``algo/revisits.py`` names them). ``crowded_micrographs``:
+    those with more than ``most_neighbours`` others within the beam diameter (said when not 0).
+    """
+
+    key: ClassVar[str] = "metadata"
+
+    files: int
+    acquisitions: int
+    micrographs_matched: int
+    micrographs_unmatched: int
+    acquisitions_unmatched: int
+    shift_calibration_um_per_unit: float
+    shift_calibration: str
+    beam_diameter_um: float
+    beam_diameter: str
+    grid_squares: int
+    revisits: Mapping[str, Any] = field(default_factory=dict)
+    crowded_micrographs: int = 0
+    most_neighbours: int = 0
+
+    def rows(self, unit: str) -> list[Row]:
+        """What was matched, the calibration and the beam diameter; then the revisits, a row each kind."""
+        matched = (
+            f"{self.acquisitions:,} acquisitions in {self.files:,} files; {self.micrographs_matched:,} micrographs "
+            f"matched, {self.micrographs_unmatched:,} unmatched; {self.acquisitions_unmatched:,} acquisitions "
+            f"without a micrograph; {self.grid_squares} grid square(s)"
+        )
+        return [
+            ("Metadata", matched),
+            # (after a comma: the sources say "given (--beam-diameter)", which brackets doubled)
+            ("Shift calibration", f"{self.shift_calibration_um_per_unit:g} µm per unit, {self.shift_calibration}"),
+            ("Beam diameter", f"{self.beam_diameter_um:g} µm, {self.beam_diameter}"),
+            *revisit_rows(self.revisits),
+        ]
+
+    def to_json(self) -> dict[str, Any]:
+        """Its counts and sources, the revisits' keys, and ``crowded_micrographs`` and ``most_neighbours`` if any."""
+        after = ("revisits", "crowded_micrographs", "most_neighbours")
+        document = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in after}
+        document.update(self.revisits)
+        if self.crowded_micrographs:
+            document |= {"crowded_micrographs": self.crowded_micrographs, "most_neighbours": self.most_neighbours}
+        return document
+
+
+#: Revisits named one a line in the summary and the report (``--json`` lists them all).
+REVISITS_SHOWN = 10
+
+
+def revisit_rows(m: Mapping[str, Any]) -> list[Row]:
+    """The revisited holes and acquisitions exposed again (from the metadata), each with both times and its square."""
+    rows = []
+    for key, title, what in (
+        ("revisited_holes", "Revisited holes", revisited_hole),
+        ("exposed_again", "Exposed again", exposed_again),
+        ("same_navigator_position", "Same Navigator position", same_navigator_position),
+    ):
+        found = m.get(key) or []
+        if found:
+            lines = [what(r) for r in found[:REVISITS_SHOWN]]
+            if len(found) > REVISITS_SHOWN:
+                lines.append(f"... and {len(found) - REVISITS_SHOWN:,} more (--json lists them all)")
+            rows.append(
+                (title, f"{len(found):,} (look at these images first: a possible re-exposure)\n" + "\n".join(lines))
+            )
+    return rows
+
+
+def revisited_hole(r: dict) -> str:
+    """``FoilHole_12 in GridSquare_3: first 2024-01-01 10:00:00 (NAME), again 2024-01-01 11:30:00 (NAME, 4 images)``."""
+    images = f", {r['later_images']} image{'' if r['later_images'] == 1 else 's'}"
+    return (
+        f"FoilHole_{r['hole']} in {r['square']}: first {r['earlier_time']} ({r['earlier']}), "
+        f"again {r['later_time']} ({r['later']}{images})"
+    )
+
+
+def exposed_again(r: dict) -> str:
+    """``NAME at TIME in SQUARE, 0.08 µm from NAME at TIME``."""
+    return (
+        f"{r['later']} at {r['later_time']} in {r['square']}: {r['distance_um']:g} µm from "
+        f"{r['earlier']} at {r['earlier_time']}"
+    )
+
+
+def same_navigator_position(r: dict) -> str:
+    """``NAME at TIME (item 27, map 5-A) in SQUARE: same Navigator position (SamePosId N) as NAME at TIME (item 12)``.
+
+    (Each item with the map it was drawn on, where known.)
+    """
+
+    def item(which: str) -> str:
+        drawn_on = r[f"{which}_map"]
+        return f"item {r[f'{which}_item']}" + (f", map {drawn_on}" if drawn_on else "")
+
+    return (
+        f"{r['later']} at {r['later_time']} ({item('later')}) in {r['square']}: {r['reason']} as "
+        f"{r['earlier']} at {r['earlier_time']} ({item('earlier')}), {r['distance_um']:g} µm apart"
+    )
 
 
 @dataclass(frozen=True)
@@ -310,7 +420,7 @@ class MicrographSummary:
     # How many pairs each rule of every binning changed.
     reconsidered: dict[str, int] | None = field(default=None, metadata=_OPTIONAL)
     verdict: Verdict = Verdict(trusted=True)
-    metadata: dict[str, Any] | None = field(default=None, metadata=_OPTIONAL)  # --metadata
+    metadata: Metadata | None = field(default=None, metadata=_OPTIONAL)  # --metadata
     particles: ParticleSplit | None = field(default=None, metadata=_OPTIONAL)  # --particles
     plots: list[str] | None = field(default=None, metadata=_OPTIONAL)  # --plot: the pictures and report.html written
     timing: Timing | None = None

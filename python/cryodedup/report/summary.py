@@ -32,7 +32,6 @@ __all__ = [
     "micrograph_rows",
     "particle_rows",
     "report_rows",
-    "revisit_rows",
     "shard_summary_rows",
     "short_name",
 ]
@@ -374,7 +373,7 @@ def micrograph_rows(s: MicrographSummary) -> list[Row]:
     unreadable = f" ({len(s.unreadable)} unreadable, skipped)" if s.unreadable else ""
     rows = [
         ("Micrographs", f"{s.micrographs:,}{unreadable}"),
-        *metadata_rows(s.metadata),
+        *(s.metadata.rows("micrograph") if s.metadata else []),
         ("Acquisition order", s.order),
         *([("Files found under", s.root)] if s.root else []),
         *image_rows,
@@ -414,80 +413,6 @@ def margin_rows(s: MicrographSummary) -> list[Row]:
         *([("Uncertain", uncertain)] if s.uncertain_pairs else []),
         *s.verdict.rows("micrograph"),
     ]
-
-
-def metadata_rows(m: dict | None) -> list[Row]:
-    """The --metadata part of the summary: what was matched, the calibration and the beam diameter."""
-    if not m:
-        return []
-    return [
-        (
-            "Metadata",
-            f"{m['acquisitions']:,} acquisitions in {m['files']:,} files; {m['micrographs_matched']:,} micrographs "
-            f"matched, {m['micrographs_unmatched']:,} unmatched; {m['acquisitions_unmatched']:,} acquisitions "
-            f"without a micrograph; {m['grid_squares']} grid square(s)",
-        ),
-        # (after a comma: the sources say "given (--beam-diameter)", which brackets doubled)
-        ("Shift calibration", f"{m['shift_calibration_um_per_unit']:g} µm per unit, {m['shift_calibration']}"),
-        ("Beam diameter", f"{m['beam_diameter_um']:g} µm, {m['beam_diameter']}"),
-        *revisit_rows(m),
-    ]
-
-
-#: Revisits named one a line in the summary and the report (``--json`` lists them all).
-REVISITS_SHOWN = 10
-
-
-def revisit_rows(m: dict) -> list[Row]:
-    """The revisited holes and acquisitions exposed again (from the metadata), each with both times and its square."""
-    rows = []
-    for key, title, what in (
-        ("revisited_holes", "Revisited holes", revisited_hole),
-        ("exposed_again", "Exposed again", exposed_again),
-        ("same_navigator_position", "Same Navigator position", same_navigator_position),
-    ):
-        found = m.get(key) or []
-        if found:
-            lines = [what(r) for r in found[:REVISITS_SHOWN]]
-            if len(found) > REVISITS_SHOWN:
-                lines.append(f"... and {len(found) - REVISITS_SHOWN:,} more (--json lists them all)")
-            rows.append(
-                (title, f"{len(found):,} (look at these images first: a possible re-exposure)\n" + "\n".join(lines))
-            )
-    return rows
-
-
-def revisited_hole(r: dict) -> str:
-    """``FoilHole_12 in GridSquare_3: first 2024-01-01 10:00:00 (NAME), again 2024-01-01 11:30:00 (NAME, 4 images)``."""
-    images = f", {r['later_images']} image{'' if r['later_images'] == 1 else 's'}"
-    return (
-        f"FoilHole_{r['hole']} in {r['square']}: first {r['earlier_time']} ({r['earlier']}), "
-        f"again {r['later_time']} ({r['later']}{images})"
-    )
-
-
-def exposed_again(r: dict) -> str:
-    """``NAME at TIME in SQUARE, 0.08 µm from NAME at TIME``."""
-    return (
-        f"{r['later']} at {r['later_time']} in {r['square']}: {r['distance_um']:g} µm from "
-        f"{r['earlier']} at {r['earlier_time']}"
-    )
-
-
-def same_navigator_position(r: dict) -> str:
-    """``NAME at TIME (item 27, map 5-A) in SQUARE: same Navigator position (SamePosId N) as NAME at TIME (item 12)``.
-
-    (Each item with the map it was drawn on, where known.)
-    """
-
-    def item(which: str) -> str:
-        drawn_on = r[f"{which}_map"]
-        return f"item {r[f'{which}_item']}" + (f", map {drawn_on}" if drawn_on else "")
-
-    return (
-        f"{r['later']} at {r['later_time']} ({item('later')}) in {r['square']}: {r['reason']} as "
-        f"{r['earlier']} at {r['earlier_time']} ({item('earlier')}), {r['distance_um']:g} µm apart"
-    )
 
 
 def short_name(name: str, width: int = NAME_WIDTH) -> str:

@@ -11,6 +11,7 @@ from cryodedup.jobs.micrographs.job import screen_micrographs
 from cryodedup.report.micrograph_sections import (
     Band,
     Margin,
+    Metadata,
     MicrographSummary,
     NullRule,
     ParticleSplit,
@@ -158,3 +159,31 @@ def test_the_band_the_reading_and_the_particles_give_the_pieces_main_printed():
         ("Particles", "10 on kept, 4 on rejected micrographs"),
         ("Micrograph matching", "CryoSPARC uid"),
     ]
+
+
+def test_the_metadata_gives_the_piece_main_printed():
+    revisits = {"revisited_holes": [], "exposed_again": []}
+    crowded = Metadata(2, 9, 8, 0, 1, 0.0123, "given", 0.65, "given (--beam-diameter)", 1, revisits, 3, 8)
+    # main: the counts, then the revisits' keys, then the crowding when any micrograph was crowded.
+    assert list(crowded.to_json()) == [
+        "files",
+        "acquisitions",
+        "micrographs_matched",
+        "micrographs_unmatched",
+        "acquisitions_unmatched",
+        "shift_calibration_um_per_unit",
+        "shift_calibration",
+        "beam_diameter_um",
+        "beam_diameter",
+        "grid_squares",
+        "revisited_holes",
+        "exposed_again",
+        "crowded_micrographs",
+        "most_neighbours",
+    ]
+    assert "crowded_micrographs" not in dataclasses.replace(crowded, crowded_micrographs=0).to_json()
+    assert crowded.rows("micrograph")[0] == (
+        "Metadata",
+        "9 acquisitions in 2 files; 8 micrographs matched, 0 unmatched; 1 acquisitions without a micrograph; "
+        "1 grid square(s)",
+    )

@@ -27,8 +27,7 @@ from ...formats.micrograph_lists import Micrographs, load_inputs
 from ...options import MicrographOptions, MicrographRun
 from ...outputs import all_outputs_at_once
 from ...paths import StrPath
-from ...report.micrograph_sections import MicrographSummary, Timing
-from ...report.summary import revisit_rows
+from ...report.micrograph_sections import MicrographSummary, Timing, revisit_rows
 from ...resolve.micrograph_names import check_match_mode
 from .group import decide_run
 from .placement import Placement, place
