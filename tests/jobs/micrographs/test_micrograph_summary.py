@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import ast
 import dataclasses
+import inspect
+import typing
 
 import pytest
 
+import cryodedup.cli as cli
+import cryodedup.jobs.micrographs.job as job
+import cryodedup.jobs.micrographs.pictures as pictures
+import cryodedup.jobs.micrographs.write as write
+import cryodedup.report.summary as summary_rows
 from cryodedup import MicrographOptions, find_duplicate_micrographs
 from cryodedup.jobs.micrographs.job import screen_micrographs
+from cryodedup.report import micrograph_sections
 from cryodedup.report.micrograph_sections import (
     Band,
     Margin,
@@ -20,6 +29,7 @@ from cryodedup.report.micrograph_sections import (
     Verdict,
     WorkerReading,
 )
+from cryodedup.report.sections import Section
 from helpers import write_planted_micrographs
 
 #: The document's keys of a run without --metadata, --particles or --plot, in the order main
@@ -187,3 +197,49 @@ def test_the_metadata_gives_the_piece_main_printed():
         "9 acquisitions in 2 files; 8 micrographs matched, 0 unmatched; 1 acquisitions without a micrograph; "
         "1 grid square(s)",
     )
+
+
+def test_each_section_is_frozen_and_held_by_the_summary_field_of_its_key():
+    hints = typing.get_type_hints(MicrographSummary, vars(micrograph_sections))
+    held = {name: hint for name, hint in hints.items() if any(_sections_in(hint))}
+    assert set(held) == {"band_A", "workers", "thresholds", "margin", "verdict", "metadata", "particles"}
+    for name, hint in held.items():
+        (kind,) = _sections_in(hint)
+        assert kind.key == name and kind.__dataclass_params__.frozen  # type: ignore[attr-defined]
+
+
+def _sections_in(hint: object) -> list[type[Section]]:
+    """The Section classes a type hint names (``Metadata | None``: Metadata)."""
+    kinds = typing.get_args(hint) or (hint,)
+    return [k for k in kinds if isinstance(k, type) and issubclass(k, Section)]
+
+
+#: Where the micrograph summary is read: the rows, the verdict line, the pictures, the command line.
+READERS = [
+    summary_rows.micrograph_rows,
+    summary_rows.micrograph_time,
+    summary_rows.margin_rows,
+    write.verdict_line,
+    write.write_results,
+    job._timed,
+    pictures.plot,
+    pictures._pair_cells,
+    pictures.uncertain_table,
+    cli.micrographs,
+    cli.micrographs_merge,
+]
+
+
+def test_the_summary_is_read_by_name_not_by_string_key():
+    # On main every reader took a dict: 139 string-key reads in these functions and their helpers.
+    for reader in READERS:
+        source = inspect.getsource(inspect.unwrap(getattr(reader, "callback", reader)))
+        read = []
+        for node in ast.walk(ast.parse(source.lstrip())):
+            if isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant):
+                base = ast.unparse(node.value)
+                if not base.startswith(("scores", "outcome.scores", "outputs.subsets")):  # (arrays, file names)
+                    read.append(f"{base}[{node.slice.value!r}]")
+            elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "get":
+                read += [f"get({a.value!r})" for a in node.args[:1] if isinstance(a, ast.Constant)]
+        assert not read, f"{getattr(reader, 'name', None) or reader.__name__} reads the summary by key: {read}"
