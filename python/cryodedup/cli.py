@@ -19,13 +19,13 @@ from ._core import __version__
 from .cli_run import numpy_huge_pages, run_job
 from .commands import field_values as job_fields
 from .options.fields import Flag
-from .report.summary import micrograph_rows, particle_rows, shard_summary_rows
+from .report.summary import micrograph_rows, particle_rows
 from .report.terminal import ProgressBar, Reporter, escape, fail, print_json
 from .signals import deferred, pause_for_tests
 
 if TYPE_CHECKING:
     from .options import ParticleOptions
-    from .report.micrograph_sections import MicrographSummary
+    from .report.micrograph_sections import MicrographSummary, ShardSummary
 
 __all__ = ["main", "run_particle_job"]
 
@@ -458,7 +458,7 @@ def micrographs(
         if as_json:
             print_json(s.to_json())
 
-    def run() -> MicrographSummary | dict | None:
+    def run() -> MicrographSummary | ShardSummary | None:
         how.check(options)
         if watch is not None:
             from .jobs.micrographs.watch import watch_micrographs
@@ -498,22 +498,24 @@ def micrographs(
 
 def _show_micrograph_run(
     report: Reporter,
-    summary: MicrographSummary | dict | None,
+    summary: MicrographSummary | ShardSummary | None,
     show: Callable[[MicrographSummary], None],
     as_json: bool,
 ) -> None:
     """What ``micrographs`` prints once its job ended: a run's summary, a shard's table, or (--watch) nothing more.
 
-    ``summary``: the run's, a shard's (a dict), or None (--watch: each round was shown as it ended).
+    ``summary``: the run's, a shard's, or None (--watch: each round was shown as it ended).
     """
+    from .report.micrograph_sections import ShardSummary
+
     if summary is None:
         report.release_warnings()  # (each round was shown as it ended, its warnings under its verdict)
         return
-    if isinstance(summary, dict):
+    if isinstance(summary, ShardSummary):
         report.release_warnings()  # (a shard decides nothing: no verdict)
-        report.table("cryodedup micrographs --shard", shard_summary_rows(summary))
+        report.table("cryodedup micrographs --shard", summary.rows())
         if as_json:
-            print_json(summary)
+            print_json(summary.to_json())
     else:
         show(summary)
 

@@ -25,11 +25,11 @@ __all__ = [
     "NullRule",
     "ParticleSplit",
     "Reading",
+    "ShardSummary",
     "Thresholds",
     "Timing",
     "Verdict",
     "WorkerReading",
-    "reading_words",
     "revisit_rows",
 ]
 
@@ -55,7 +55,7 @@ class Band(Section):
         return [("Band", f"{self.highpass:g} Å to {self.lowpass:g} Å")]
 
 
-def reading_words(images: int, megabytes: float, rate: float | None) -> str:
+def _reading_words(images: int, megabytes: float, rate: float | None) -> str:
     """What was read: images, megabytes and the rate (reading and binning), e.g. ``14 images, 3.1 MB, 60 MB/s ...``."""
     rate_text = f", {rate:,} MB/s read and binned" if rate else ""
     return f"{images:,} images, {megabytes:,} MB{rate_text}"
@@ -74,7 +74,7 @@ class WorkerReading:
 
     def text(self, named: bool = True) -> str:
         """The worker's reading in words; ``named``: after the worker and its shards."""
-        text = reading_words(self.images_read, self.megabytes_read, self.read_MB_per_s)
+        text = _reading_words(self.images_read, self.megabytes_read, self.read_MB_per_s)
         if not named:
             return text
         shards = f"shard{'s' if len(self.shards) > 1 else ''} {', '.join(map(str, self.shards))}"
@@ -382,6 +382,43 @@ class Timing:
             "scoring_seconds": self.scoring_seconds,
             "images_per_second": self.images_per_second,
         }
+
+
+@dataclass(frozen=True)
+class ShardSummary:
+    """One shard's summary (``micrographs --shard K/N``): a shard decides nothing, so it says what it scored and read.
+
+    :meth:`to_json` gives its fields in order, as ``--json`` prints them.
+    """
+
+    shard: int
+    shards: int
+    folder: str
+    already_complete: bool  # (not redone)
+    micrographs: int
+    pairs_scored: int
+    worker: str
+    images_read: int
+    megabytes_read: float
+    read_MB_per_s: float | None
+    seconds: float
+
+    def rows(self) -> list[Row]:
+        """The shard's table: which, where, what it scored and read, its time."""
+        done = "already complete, not redone" if self.already_complete else "scored"
+        return [
+            ("Shard", f"{self.shard} of {self.shards} ({done})"),
+            ("Folder", self.folder),
+            ("Micrographs", f"{self.micrographs:,}"),
+            ("Pairs scored", f"{self.pairs_scored:,}"),
+            # (the shard is named above; where it ran needs no name)
+            ("Read", _reading_words(self.images_read, self.megabytes_read, self.read_MB_per_s)),
+            ("Time", f"{self.seconds:.2f} s"),
+        ]
+
+    def to_json(self) -> dict[str, Any]:
+        """Its fields in order."""
+        return asdict(self)
 
 
 @dataclass(frozen=True)

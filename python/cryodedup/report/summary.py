@@ -11,7 +11,7 @@ import re
 from ..algo.dedup import SAME_CENTRE_A
 from ..labels import counted, distinct_labels, input_labels
 from .analysis_rows import audit_rows, consensus_rows, density_rows, low_agreement, matching_text
-from .micrograph_sections import MicrographSummary, Timing, reading_words
+from .micrograph_sections import MicrographSummary, Timing
 from .sections import (
     Filaments,
     HalfsetsByMicrograph,
@@ -32,7 +32,6 @@ __all__ = [
     "micrograph_rows",
     "particle_rows",
     "report_rows",
-    "shard_summary_rows",
     "short_name",
 ]
 
@@ -439,20 +438,6 @@ def with_short_micrograph_names(s: dict) -> dict:
             entries = [{**e, "micrograph": shown[e["micrograph"]]} for e in s[key][field]]
             s[key] = {**s[key], field: entries}
     return s
-
-
-def shard_summary_rows(s: dict) -> list[Row]:
-    """One shard's summary as (label, value) rows."""
-    done = "already complete, not redone" if s["already_complete"] else "scored"
-    return [
-        ("Shard", f"{s['shard']} of {s['shards']} ({done})"),
-        ("Folder", s["folder"]),
-        ("Micrographs", f"{s['micrographs']:,}"),
-        ("Pairs scored", f"{s['pairs_scored']:,}"),
-        # (the shard is named above; where it ran needs no name)
-        ("Read", reading_words(s["images_read"], s["megabytes_read"], s["read_MB_per_s"])),
-        ("Time", f"{s['seconds']:.2f} s"),
-    ]
 
 
 def registration_rows(r: dict, can_plot: bool = True) -> list[tuple[str, str]]:

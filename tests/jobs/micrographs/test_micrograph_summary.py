@@ -25,6 +25,7 @@ from cryodedup.report.micrograph_sections import (
     NullRule,
     ParticleSplit,
     Reading,
+    ShardSummary,
     Thresholds,
     Verdict,
     WorkerReading,
@@ -243,3 +244,28 @@ def test_the_summary_is_read_by_name_not_by_string_key():
             elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "get":
                 read += [f"get({a.value!r})" for a in node.args[:1] if isinstance(a, ast.Constant)]
         assert not read, f"{getattr(reader, 'name', None) or reader.__name__} reads the summary by key: {read}"
+
+
+def test_a_shards_summary_gives_the_document_and_the_table_main_printed():
+    shard = ShardSummary(2, 3, "out/shard-2-of-3", False, 40, 104, "vm:7", 21, 4.7, 50.0, 0.31)
+    assert list(shard.to_json()) == [
+        "shard",
+        "shards",
+        "folder",
+        "already_complete",
+        "micrographs",
+        "pairs_scored",
+        "worker",
+        "images_read",
+        "megabytes_read",
+        "read_MB_per_s",
+        "seconds",
+    ]
+    assert shard.rows() == [
+        ("Shard", "2 of 3 (scored)"),
+        ("Folder", "out/shard-2-of-3"),
+        ("Micrographs", "40"),
+        ("Pairs scored", "104"),
+        ("Read", "21 images, 4.7 MB, 50.0 MB/s read and binned"),
+        ("Time", "0.31 s"),
+    ]

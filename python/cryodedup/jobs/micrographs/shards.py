@@ -37,7 +37,7 @@ from ...options.fields import DECISION, SCORES, marked_options
 from ...options.micrographs import MAX_IMAGES, MicrographOptions, MicrographRun
 from ...outputs import all_outputs_at_once, put_in_place
 from ...paths import StrPath
-from ...report.micrograph_sections import MicrographSummary, Timing
+from ...report.micrograph_sections import MicrographSummary, ShardSummary, Timing
 from ...resolve.micrograph_names import check_match_mode
 from ..store_db import changed_option
 from ..store_db import file_digest as sha256_of
@@ -330,7 +330,7 @@ def run_micrograph_shard(
     force: bool = False,
     log: Callable[[str, str], None] = lambda message, level: None,
     progress_factory: Callable[[int], ProgressBar] | None = None,
-) -> dict[str, Any]:
+) -> ShardSummary:
     """Scores one shard of the micrograph job into ``outdir/shard-K-of-N`` (a complete one is not redone).
 
     Parameters
@@ -347,7 +347,7 @@ def run_micrograph_shard(
 
     Returns
     -------
-    dict
+    ShardSummary
         The shard's summary: its folder, pairs, images read and whether it was already complete.
     """
     start = time.perf_counter()
@@ -397,23 +397,23 @@ def _give_up(folder: Path, created: bool) -> None:
             folder.rmdir()
 
 
-def _shard_summary(folder: Path, record: dict[str, Any], seconds: float, redone: bool) -> dict[str, Any]:
+def _shard_summary(folder: Path, record: dict[str, Any], seconds: float, redone: bool) -> ShardSummary:
     reading = record["reading"]
     megabytes = reading["bytes_read"] / 1e6
     pairs = len(load_pairs(folder, len(record["run"]["micrographs"]))["z"])
-    return {
-        "shard": record["shard"],
-        "shards": record["shards"],
-        "folder": str(folder),
-        "already_complete": not redone,
-        "micrographs": len(record["run"]["micrographs"]),
-        "pairs_scored": pairs,
-        "worker": reading["worker"],
-        "images_read": reading["images_read"],
-        "megabytes_read": round(megabytes, 1),
-        "read_MB_per_s": round(megabytes / reading["read_seconds"], 1) if reading["read_seconds"] > 0 else None,
-        "seconds": round(seconds, 3),
-    }
+    return ShardSummary(
+        shard=record["shard"],
+        shards=record["shards"],
+        folder=str(folder),
+        already_complete=not redone,
+        micrographs=len(record["run"]["micrographs"]),
+        pairs_scored=pairs,
+        worker=reading["worker"],
+        images_read=reading["images_read"],
+        megabytes_read=round(megabytes, 1),
+        read_MB_per_s=round(megabytes / reading["read_seconds"], 1) if reading["read_seconds"] > 0 else None,
+        seconds=round(seconds, 3),
+    )
 
 
 # --- the merge ---------------------------------------------------------------------------
