@@ -19,12 +19,13 @@ from ._core import __version__
 from .cli_run import numpy_huge_pages, run_job
 from .commands import field_values as job_fields
 from .options.fields import Flag
-from .report.summary import micrograph_rows, particle_rows, shard_summary_rows
+from .report.summary import micrograph_rows, particle_rows
 from .report.terminal import ProgressBar, Reporter, escape, fail, print_json
 from .signals import deferred, pause_for_tests
 
 if TYPE_CHECKING:
     from .options import ParticleOptions
+    from .report.micrograph_sections import MicrographSummary, ShardSummary
 
 __all__ = ["main", "run_particle_job"]
 
@@ -452,12 +453,12 @@ def micrographs(
     report = Reporter(quiet)
     bars = (lambda total: ProgressBar(report.console, total)) if report.chatty else None
 
-    def show(s: dict) -> None:
-        report.summary("cryodedup micrographs", s["verdict"]["line"], micrograph_rows(s))
+    def show(s: MicrographSummary) -> None:
+        report.summary("cryodedup micrographs", s.verdict.line, micrograph_rows(s))
         if as_json:
-            print_json(s)
+            print_json(s.to_json())
 
-    def run() -> dict:
+    def run() -> MicrographSummary | ShardSummary | None:
         how.check(options)
         if watch is not None:
             from .jobs.micrographs.watch import watch_micrographs
@@ -467,7 +468,7 @@ def micrographs(
                 force=force, show=show, log=report.log, progress_factory=bars,
             )  # fmt: skip
             report.log(f"--watch: {rounds} round(s); stopped", "info")
-            return {}
+            return None
         if shard is not None:
             from .jobs.micrographs.shards import parse_shard, run_micrograph_shard
 
@@ -476,10 +477,10 @@ def micrographs(
                 inputs, outdir, options, k, n, force=force, log=report.log, progress_factory=bars
             )
         from .jobs.micrographs.dask import dask_runner
-        from .jobs.micrographs.job import find_duplicate_micrographs
+        from .jobs.micrographs.job import screen_micrographs
         from .jobs.micrographs.score import run_in_process
 
-        return find_duplicate_micrographs(
+        return screen_micrographs(
             inputs,
             outdir,
             options,
@@ -492,21 +493,29 @@ def micrographs(
             runner=run_in_process if dask is None else dask_runner(dask, shards),
         )
 
-    _show_micrograph_run(report, run_job(lambda: report.holding_warnings(run)), show, watch is not None, shard, as_json)
+    _show_micrograph_run(report, run_job(lambda: report.holding_warnings(run)), show, as_json)
 
 
 def _show_micrograph_run(
-    report: Reporter, summary: dict, show: Callable[[dict], None], watched: bool, shard: str | None, as_json: bool
+    report: Reporter,
+    summary: MicrographSummary | ShardSummary | None,
+    show: Callable[[MicrographSummary], None],
+    as_json: bool,
 ) -> None:
-    """What ``micrographs`` prints once its job ended: a run's summary, a shard's table, or (--watch) nothing more."""
-    if watched:
+    """What ``micrographs`` prints once its job ended: a run's summary, a shard's table, or (--watch) nothing more.
+
+    ``summary``: the run's, a shard's, or None (--watch: each round was shown as it ended).
+    """
+    from .report.micrograph_sections import ShardSummary
+
+    if summary is None:
         report.release_warnings()  # (each round was shown as it ended, its warnings under its verdict)
         return
-    if shard is not None:
+    if isinstance(summary, ShardSummary):
         report.release_warnings()  # (a shard decides nothing: no verdict)
-        report.table("cryodedup micrographs --shard", shard_summary_rows(summary))
+        report.table("cryodedup micrographs --shard", summary.rows())
         if as_json:
-            print_json(summary)
+            print_json(summary.to_json())
     else:
         show(summary)
 
@@ -546,9 +555,9 @@ def micrographs_merge(
             )
         )
     )
-    report.summary("cryodedup micrographs-merge", s["verdict"]["line"], micrograph_rows(s))
+    report.summary("cryodedup micrographs-merge", s.verdict.line, micrograph_rows(s))
     if as_json:
-        print_json(s)
+        print_json(s.to_json())
 
 
 if __name__ == "__main__":  # pragma: no cover

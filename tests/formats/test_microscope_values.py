@@ -270,7 +270,8 @@ def test_crowded_mdoc_costs_a_few_pairs_per_section_and_says_it_capped(tmp_path)
     # each section with its 8 nearest (4 on each side, the ends reaching further: 10 more pairs at each)
     assert len(pairs) == 4 * n - 10 + 20
     assert peak < 300 * n, f"{peak / n:.0f} bytes per section"
-    assert placement.summary()["crowded_micrographs"] == n and placement.summary()["most_neighbours"] == 8
+    metadata = placement.summary().to_json()
+    assert metadata["crowded_micrographs"] == n and metadata["most_neighbours"] == 8
     assert "20,000 micrographs have more than 8 others within the beam diameter (1 µm)" in str(placement.crowding())
 
 

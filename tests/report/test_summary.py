@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+from cryodedup.report.micrograph_sections import Margin, MicrographSummary
 from cryodedup.report.summary import NAME_WIDTH, margin_rows, short_name
 
 LONG_NAME = "MotionCorr/job002/Movies/GridSquare_29306837/Data/FoilHole_{}_Data_29308236_29308238_20221104_061329.mrc"
@@ -39,27 +42,22 @@ def test_a_margin_decided_by_distance_is_said_in_micrometres():
     # --no-images: the joint score is the beam's radius over the distance, floored at 1e-9 µm:
     # two exposures at one place printed "weakest duplicate 3.25e+08" (a new user).
     radius = 0.325
-    rule = {"thresholds": {"z_from": {"rule": "distance", "radius_um": radius}}}
-    at_one_place = {"weakest_duplicate": round(radius / 1e-9, 3), "strongest_other": round(radius / 2.6, 3), "ratio": 1}
-    (row,) = margin_rows({**rule, "margin": at_one_place})
+    at_one_place = Margin(round(radius / 1e-9, 3), round(radius / 2.6, 3), 1, radius_um=radius)
+    (row,) = at_one_place.rows("micrograph")
     assert row == (
         "Margin",
         "farthest duplicate 0.000 µm apart, nearest other pair 2.600 µm apart; "
         "duplicates lie within the beam's radius, 0.325 µm",
     )
-    far = {"weakest_duplicate": None, "strongest_other": 0.0, "ratio": None}  # 0.0: rounded from 1e-5
-    assert margin_rows({**rule, "margin": far})[0][1].startswith("no duplicate, nearest other pair far apart;")
+    far = Margin(None, 0.0, None, radius_um=radius)  # 0.0: rounded from 1e-5
+    assert far.rows("micrograph")[0][1].startswith("no duplicate, nearest other pair far apart;")
     # From the images, the joint score as it was.
-    images = {
-        "thresholds": {"z_from": {"rule": "--min-z"}},
-        "margin": {"weakest_duplicate": 2.5, "strongest_other": 0.5, "ratio": 5},
-    }
+    images = MicrographSummary(margin=Margin(2.5, 0.5, 5))
     assert (
         margin_rows(images)[0][1] == "weakest duplicate 2.5, strongest other 0.5 (x5); joint score, 1 is the boundary"
     )
     # Other pairs scored whose peaks were too low for the Pearson test have no joint score:
     # "no other pair" said there were none (a trial: 186 of them).
-    low = {**images, "pairs_scored": 190, "duplicate_pairs": 4}
-    low["margin"] = {"weakest_duplicate": 6.17, "strongest_other": None, "ratio": None}
+    low = replace(images, margin=Margin(6.17, None, None, others=186))
     said = margin_rows(low)[0][1]
     assert said.startswith("weakest duplicate 6.17, no other pair reached the Pearson test (186 others"), said

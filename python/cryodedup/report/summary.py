@@ -9,6 +9,7 @@ from __future__ import annotations
 from ..algo.dedup import SAME_CENTRE_A
 from ..labels import counted, distinct_labels, input_labels
 from .analysis_rows import matching_text
+from .micrograph_sections import MicrographSummary, Timing
 from .sections import (
     Consensus,
     DuplicateDensity,
@@ -38,8 +39,6 @@ __all__ = [
     "micrograph_rows",
     "particle_rows",
     "report_rows",
-    "revisit_rows",
-    "shard_summary_rows",
     "short_name",
 ]
 
@@ -304,205 +303,63 @@ def group_list(groups: list[str], most: int = 6) -> str:
     return f"group{'s' if len(numbers) > 1 else ''} {listed}"
 
 
-def micrograph_rows(s: dict) -> list[Row]:
+def micrograph_rows(s: MicrographSummary) -> list[Row]:
     """The micrograph job's (or merge's) summary as rows.
 
     The time and reading rate are left out while the job is still running (its report is
     written before the end).
     """
-    by_images = s.get("confirmed_by_images", True)
-    if by_images:
-        rule = f"z >= {s['thresholds']['z']:g}, Pearson >= {s['thresholds']['pearson']:g}"
-        z_from = s["thresholds"]["z_from"]
-        if "median" in z_from:
-            rule += (
-                f"; z threshold: {z_from['rule']}; null median {z_from['median']:g}, robust SD {z_from['robust_sd']:g}"
-            )
-        else:
-            rule += f"; z threshold: {z_from['rule']}"
+    if s.confirmed_by_images:
         image_rows = [
-            ("Binning", f"{s['bin']} ({s['pixel_size_A']:g} Å to {s['binned_pixel_size_A']:g} Å per pixel)"),
-            ("Band", f"{s['band_A']['highpass']:g} Å to {s['band_A']['lowpass']:g} Å"),
+            ("Binning", f"{s.bin} ({s.pixel_size_A:g} Å to {s.binned_pixel_size_A:g} Å per pixel)"),
+            *s.band_A.rows("micrograph"),
         ]
     else:
-        rule = f"positions at most {s['thresholds']['distance_um']:g} µm apart; NOT confirmed by images"
         image_rows = [("Images", "not read (--no-images): no pair was confirmed by its images")]
-    reach = "" if s["candidates"] == "metadata" else f"; up to {s['reach']:,} images apart"
-    unreadable = f" ({len(s['unreadable'])} unreadable, skipped)" if s["unreadable"] else ""
+    reach = "" if s.candidates == "metadata" else f"; up to {s.reach:,} images apart"
+    unreadable = f" ({len(s.unreadable)} unreadable, skipped)" if s.unreadable else ""
     rows = [
-        ("Micrographs", f"{s['micrographs']:,}{unreadable}"),
-        *metadata_rows(s.get("metadata")),
-        ("Acquisition order", s["order"]),
-        *([("Files found under", s["root"])] if s["root"] else []),
+        ("Micrographs", f"{s.micrographs:,}{unreadable}"),
+        *(s.metadata.rows("micrograph") if s.metadata else []),
+        ("Acquisition order", s.order),
+        *([("Files found under", s.root)] if s.root else []),
         *image_rows,
-        *([("Pixel size", s["pixel_size_insisted"])] if s.get("pixel_size_insisted") else []),
-        ("Pairs scored", f"{s['pairs_scored']:,} ({s['candidates']}{reach})"),
-        ("Duplicate pairs", f"{s['duplicate_pairs']:,} ({rule})"),
+        *([("Pixel size", s.pixel_size_insisted)] if s.pixel_size_insisted else []),
+        ("Pairs scored", f"{s.pairs_scored:,} ({s.candidates}{reach})"),
+        ("Duplicate pairs", f"{s.duplicate_pairs:,} ({s.thresholds.rule})"),
         *margin_rows(s),
-        ("Kept", f"{s['kept']:,}"),
-        ("Rejected", f"{s['rejected']:,} (later exposures of an area)"),
-        *particle_split_rows(s.get("particles")),
-        ("Read", reading_rows(s["workers"])),
-        ("Outputs", "\n".join(s["outputs"] + s.get("plots", []))),
+        ("Kept", f"{s.kept:,}"),
+        ("Rejected", f"{s.rejected:,} (later exposures of an area)"),
+        *(s.particles.rows("micrograph") if s.particles else []),
+        *s.workers.rows("micrograph"),
+        ("Outputs", "\n".join(s.outputs + (s.plots or []))),
     ]
-    if "seconds" in s:
-        rows.append(("Time", micrograph_time(s)))
+    if s.timing is not None:
+        rows.append(("Time", micrograph_time(s.images_read, s.timing)))
     return rows
 
 
-def micrograph_time(s: dict) -> str:
+def micrograph_time(images_read: int, timing: Timing) -> str:
     """The run's time and its images' rate, over the time the rate counts (reading and scoring).
 
     The whole run also holds the writing and the pictures (``--plot``): its time did not divide
     into the rate (2.75 s for 52 images shown with 43.2 images/s).
     """
-    text = f"{s['seconds']:.2f} s"
-    if not s.get("images_per_second") or s.get("scoring_seconds") is None:
+    text = f"{timing.seconds:.2f} s"
+    if not timing.images_per_second or timing.scoring_seconds is None:
         return text
-    read = f"{s['images_read']:,} images read and scored in {_seconds(s['scoring_seconds'])}"
-    return f"{text} ({read}: {s['images_per_second']:,} images/s)"
+    read = f"{images_read:,} images read and scored in {_seconds(timing.scoring_seconds)}"
+    return f"{text} ({read}: {timing.images_per_second:,} images/s)"
 
 
-def margin_rows(s: dict) -> list[Row]:
-    """The run's margin (weakest duplicate against strongest other pair, joint scores) and its uncertain pairs."""
-    if "margin" not in s:
-        return []
-    m = s["margin"]
-    rule = s.get("thresholds", {}).get("z_from", {})
-    if rule.get("rule") == "distance":  # --no-images: the joint score is the beam's radius over the distance
-        rows = [("Margin", _distance_margin(m, rule["radius_um"]))]
-    else:
-        weakest = "no duplicate" if m["weakest_duplicate"] is None else f"weakest duplicate {m['weakest_duplicate']:g}"
-        strongest = "no other pair" if m["strongest_other"] is None else f"strongest other {m['strongest_other']:g}"
-        others = s.get("pairs_scored", 0) - s.get("duplicate_pairs", 0)
-        if m["strongest_other"] is None and others > 0:  # (their peaks too low for a Pearson test: no joint score)
-            strongest = f"no other pair reached the Pearson test ({others:,} others, z too low)"
-        ratio = f" (x{m['ratio']:g})" if m["ratio"] is not None else ""
-        rows = [("Margin", f"{weakest}, {strongest}{ratio}; joint score, 1 is the boundary")]
-    if s.get("uncertain_pairs"):
-        rows.append(("Uncertain", f"{s['uncertain_pairs']:,} pairs near the boundary (pairs.csv: uncertain = 1)"))
-    verdict = s.get("verdict")
-    if verdict and not verdict["trusted"]:
-        rows.append(("Verdict", f"NOT TRUSTED: {verdict['why']}"))
-    return rows
-
-
-def _distance_margin(m: dict, radius: float) -> str:
-    """The margin of a run decided by distance alone, in µm: a joint score of 3e8 said two exposures coincide.
-
-    The joint score is ``radius`` over the distance (the distance floored at 1e-9 µm).
-    """
-
-    def apart(joint: float) -> str:
-        return f"{radius / joint:.3f} µm apart" if joint > 0 else "far apart"  # (0: rounded from a tiny score)
-
-    farthest = (
-        "no duplicate" if m["weakest_duplicate"] is None else f"farthest duplicate {apart(m['weakest_duplicate'])}"
-    )
-    nearest = "no other pair" if m["strongest_other"] is None else f"nearest other pair {apart(m['strongest_other'])}"
-    return f"{farthest}, {nearest}; duplicates lie within the beam's radius, {radius:g} µm"
-
-
-def metadata_rows(m: dict | None) -> list[Row]:
-    """The --metadata part of the summary: what was matched, the calibration and the beam diameter."""
-    if not m:
-        return []
+def margin_rows(s: MicrographSummary) -> list[Row]:
+    """The run's margin (weakest duplicate against strongest other pair), its uncertain pairs, its verdict."""
+    uncertain = f"{s.uncertain_pairs:,} pairs near the boundary (pairs.csv: uncertain = 1)"
     return [
-        (
-            "Metadata",
-            f"{m['acquisitions']:,} acquisitions in {m['files']:,} files; {m['micrographs_matched']:,} micrographs "
-            f"matched, {m['micrographs_unmatched']:,} unmatched; {m['acquisitions_unmatched']:,} acquisitions "
-            f"without a micrograph; {m['grid_squares']} grid square(s)",
-        ),
-        # (after a comma: the sources say "given (--beam-diameter)", which brackets doubled)
-        ("Shift calibration", f"{m['shift_calibration_um_per_unit']:g} µm per unit, {m['shift_calibration']}"),
-        ("Beam diameter", f"{m['beam_diameter_um']:g} µm, {m['beam_diameter']}"),
-        *revisit_rows(m),
+        *s.margin.rows("micrograph"),
+        *([("Uncertain", uncertain)] if s.uncertain_pairs else []),
+        *s.verdict.rows("micrograph"),
     ]
-
-
-#: Revisits named one a line in the summary and the report (``--json`` lists them all).
-REVISITS_SHOWN = 10
-
-
-def revisit_rows(m: dict) -> list[Row]:
-    """The revisited holes and acquisitions exposed again (from the metadata), each with both times and its square."""
-    rows = []
-    for key, title, what in (
-        ("revisited_holes", "Revisited holes", revisited_hole),
-        ("exposed_again", "Exposed again", exposed_again),
-        ("same_navigator_position", "Same Navigator position", same_navigator_position),
-    ):
-        found = m.get(key) or []
-        if found:
-            lines = [what(r) for r in found[:REVISITS_SHOWN]]
-            if len(found) > REVISITS_SHOWN:
-                lines.append(f"... and {len(found) - REVISITS_SHOWN:,} more (--json lists them all)")
-            rows.append(
-                (title, f"{len(found):,} (look at these images first: a possible re-exposure)\n" + "\n".join(lines))
-            )
-    return rows
-
-
-def revisited_hole(r: dict) -> str:
-    """``FoilHole_12 in GridSquare_3: first 2024-01-01 10:00:00 (NAME), again 2024-01-01 11:30:00 (NAME, 4 images)``."""
-    images = f", {r['later_images']} image{'' if r['later_images'] == 1 else 's'}"
-    return (
-        f"FoilHole_{r['hole']} in {r['square']}: first {r['earlier_time']} ({r['earlier']}), "
-        f"again {r['later_time']} ({r['later']}{images})"
-    )
-
-
-def exposed_again(r: dict) -> str:
-    """``NAME at TIME in SQUARE, 0.08 µm from NAME at TIME``."""
-    return (
-        f"{r['later']} at {r['later_time']} in {r['square']}: {r['distance_um']:g} µm from "
-        f"{r['earlier']} at {r['earlier_time']}"
-    )
-
-
-def same_navigator_position(r: dict) -> str:
-    """``NAME at TIME (item 27, map 5-A) in SQUARE: same Navigator position (SamePosId N) as NAME at TIME (item 12)``.
-
-    (Each item with the map it was drawn on, where known.)
-    """
-
-    def item(which: str) -> str:
-        drawn_on = r[f"{which}_map"]
-        return f"item {r[f'{which}_item']}" + (f", map {drawn_on}" if drawn_on else "")
-
-    return (
-        f"{r['later']} at {r['later_time']} ({item('later')}) in {r['square']}: {r['reason']} as "
-        f"{r['earlier']} at {r['earlier_time']} ({item('earlier')}), {r['distance_um']:g} µm apart"
-    )
-
-
-def particle_split_rows(particles: dict | None) -> list[Row]:
-    """Where the --particles rows went, and how their micrographs were found."""
-    if not particles:
-        return []
-    kept, rejected = particles["on_kept_micrographs"], particles["on_rejected_micrographs"]
-    text = f"{kept:,} on kept, {rejected:,} on rejected micrographs"
-    if particles["on_micrographs_not_in_input"]:
-        text += f", {particles['on_micrographs_not_in_input']:,} on micrographs not in the input (with the kept)"
-    return [("Particles", text), *matching_rows(particles["micrograph_matching"])]
-
-
-def reading_rows(workers: list[dict]) -> str:
-    """What each worker read; a run in one process is not named by its host and process."""
-    if len(workers) == 1 and len(workers[0]["shards"]) == 1:
-        return reading_text(workers[0], named=False)
-    return "\n".join(reading_text(w) for w in workers)
-
-
-def reading_text(w: dict, named: bool = True) -> str:
-    """One worker's reading: images, megabytes and rate (reading and binning), and where it ran."""
-    rate = f", {w['read_MB_per_s']:,} MB/s read and binned" if w["read_MB_per_s"] else ""
-    text = f"{w['images_read']:,} images, {w['megabytes_read']:,} MB{rate}"
-    if not named:
-        return text
-    shards = f"shard{'s' if len(w['shards']) > 1 else ''} {', '.join(map(str, w['shards']))}"
-    return f"{w['worker']} ({shards}): {text}"
 
 
 def short_name(name: str, width: int = NAME_WIDTH) -> str:
@@ -524,19 +381,6 @@ def with_short_micrograph_names(sections: Sections) -> Sections:
     names = sorted(sections.micrographs_listed())
     shown = {name: short_name(label) for name, label in zip(names, distinct_labels(names))}
     return sections.with_micrographs_named(shown)
-
-
-def shard_summary_rows(s: dict) -> list[Row]:
-    """One shard's summary as (label, value) rows."""
-    done = "already complete, not redone" if s["already_complete"] else "scored"
-    return [
-        ("Shard", f"{s['shard']} of {s['shards']} ({done})"),
-        ("Folder", s["folder"]),
-        ("Micrographs", f"{s['micrographs']:,}"),
-        ("Pairs scored", f"{s['pairs_scored']:,}"),
-        ("Read", reading_text(s, named=False)),  # the shard is named above; where it ran needs no name
-        ("Time", f"{s['seconds']:.2f} s"),
-    ]
 
 
 def registration_rows(r: dict, can_plot: bool = True) -> list[tuple[str, str]]:

@@ -70,7 +70,7 @@ def test_a_pair_far_above_the_null_is_a_duplicate_whatever_its_pearson():
     assert d.uncertain[:3].tolist() == [False, True, True]
     assert d.joint[2] == pytest.approx(min(30.0 / 8, -0.05 / 0.15))
     assert d.summary()["reconsidered"] == {"zero_shift": 0, "thin_overlap": 0, "far_above_null": 2}
-    assert not d.summary()["verdict"]["trusted"] and "1 pair far above the null undecided" in d.untrusted
+    assert not d.summary()["verdict"].trusted and "1 pair far above the null undecided" in d.untrusted
 
 
 def test_an_undecided_pair_far_above_the_null_is_refused_saying_what_to_look_at():
@@ -120,7 +120,7 @@ def test_a_clear_run_keeps_every_joint_score():
     d = decide(scores, MicrographOptions(), None, plan)
     expected = [min(92 / 8, 0.394 / 0.15), 0.0476 / 0.15, 6.0 / 8]  # (6.5 / 8 would be in the band)
     assert d.joint[:3] == pytest.approx(expected)
-    assert d.summary()["verdict"] == {"trusted": True, "why": None}
+    assert d.summary()["verdict"].to_json() == {"trusted": True, "why": None}
 
 
 def test_a_boundary_through_the_bulk_of_the_pairs_is_not_trusted():
@@ -130,7 +130,7 @@ def test_a_boundary_through_the_bulk_of_the_pairs_is_not_trusted():
     scores.update(dy=np.full(300, 20.0), dx=np.full(300, 20.0))
     d = decide(scores, MicrographOptions(min_z=8.0), None, plan_like((511, 720), 1, 10.96, (43.84, 274.0)))
     verdict = d.summary()["verdict"]
-    assert not verdict["trusted"] and "cannot" not in verdict["why"] and "margin of x1.00" in verdict["why"]
+    assert not verdict.trusted and "cannot" not in verdict.why and "margin of x1.00" in verdict.why
 
 
 # --- sets made like the real one, screened at 40, 45 and 50 Å --------------------------------

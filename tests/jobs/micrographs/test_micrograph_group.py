@@ -29,7 +29,7 @@ def test_z_threshold_is_the_floor_or_the_runs_null():
     median = np.median(many)
     sd = 1.4826 * np.median(np.abs(many - median))
     assert threshold == pytest.approx(median + 8 * sd)
-    assert 13.5 < threshold < 14.5 and null["rule"].startswith("null median")
+    assert 13.5 < threshold < 14.5 and null.rule.startswith("null median")
     quiet = rng.normal(4.5, 0.2, 500)  # a clean run: the floor holds
     assert z_threshold(quiet, 8.0)[0] == 8.0
 
@@ -44,9 +44,9 @@ def test_joint_score_uncertain_band_and_margin():
     assert d.joint[:6] == pytest.approx(expected)
     assert d.duplicate[:6].tolist() == [True, False, False, True, True, False]
     assert d.uncertain[:6].tolist() == [False, False, True, True, True, False]
-    margin = d.summary()["margin"]
-    assert margin["weakest_duplicate"] == pytest.approx(min(8.5 / 8, 0.16 / 0.15), abs=1e-3)
-    assert margin["strongest_other"] == pytest.approx(7 / 8, abs=1e-3)
+    margin = d.margin()
+    assert margin.weakest_duplicate == pytest.approx(min(8.5 / 8, 0.16 / 0.15), abs=1e-3)
+    assert margin.strongest_other == pytest.approx(7 / 8, abs=1e-3)
 
 
 @pytest.fixture(scope="module")

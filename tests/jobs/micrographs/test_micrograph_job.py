@@ -17,6 +17,7 @@ from click.testing import CliRunner
 
 from cryodedup import MicrographOptions, find_duplicate_micrographs
 from cryodedup.cli import main
+from cryodedup.jobs.micrographs.job import screen_micrographs
 from cryodedup.jobs.micrographs.plan import acquisition_order, candidate_offsets, candidate_pairs
 from cryodedup.jobs.micrographs.score import run_in_process
 from cryodedup.options.micrographs import ALL_PAIRS_UPTO
@@ -451,13 +452,14 @@ def test_images_per_second_counts_the_images_read(numbered_copies, tmp_path):
         return shards
 
     options = MicrographOptions(candidates="pattern", images_per_move=100)
-    s = find_duplicate_micrographs(sorted((ordered / "Movies").glob("*.mrc")), tmp_path / "o", options, runner=runner)
+    typed = screen_micrographs(sorted((ordered / "Movies").glob("*.mrc")), tmp_path / "o", options, runner=runner)
+    s = typed.to_json()
     assert s["workers"][0]["images_read"] == 60
     # The rate is the 60 read (not the 130 listed) over the scoring's time, which holds the
     # runner's (no bound on the clock itself: a loaded machine stretches the job's other steps).
     assert s["scoring_seconds"] >= timed[0] - 0.001
     assert s["images_per_second"] == pytest.approx(60 / s["scoring_seconds"], rel=0.01)
-    rows = dict(micrograph_rows(s))  # one run: no host:process, no shard
+    rows = dict(micrograph_rows(typed))  # one run: no host:process, no shard
     assert rows["Read"].startswith("60 images, ") and "shard" not in rows["Read"]
 
 

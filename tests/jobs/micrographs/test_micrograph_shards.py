@@ -49,7 +49,7 @@ def single_run(files, outdir, base):
 def sharded_run(files, outdir, base, n):
     for k in range(1, n + 1):
         run_micrograph_shard(files, outdir / "shards", options(base), k, n)
-    return merge_micrograph_shards([outdir / "shards"], outdir / "merged")
+    return merge_micrograph_shards([outdir / "shards"], outdir / "merged").to_json()
 
 
 def assert_same_outputs(a, b):
@@ -95,9 +95,9 @@ def test_each_shard_reads_its_chunk_and_the_window_past_it(planted, tmp_path):
     for k in (1, 2, 3):
         s = run_micrograph_shard(planted, tmp_path, options(WINDOW), k, 3)
         lo, hi = (k - 1) * COUNT // 3, k * COUNT // 3
-        assert s["images_read"] == min(COUNT, hi + 8) - lo
-        assert s["megabytes_read"] == round(s["images_read"] * SHAPE[0] * SHAPE[1] * 4 / 1e6, 1)
-    merged = merge_micrograph_shards([tmp_path], tmp_path / "out")
+        assert s.images_read == min(COUNT, hi + 8) - lo
+        assert s.megabytes_read == round(s.images_read * SHAPE[0] * SHAPE[1] * 4 / 1e6, 1)
+    merged = merge_micrograph_shards([tmp_path], tmp_path / "out").to_json()
     assert sum(w["images_read"] for w in merged["workers"]) == 21 + 21 + 14
     assert merged["pairs_scored"] == sum(min(8, COUNT - 1 - i) for i in range(COUNT))
 
@@ -110,7 +110,7 @@ def test_a_complete_shard_is_not_redone_and_an_incomplete_one_is(planted, tmp_pa
     assert second.name == "shard-2-of-3"
     written = (second / PAIRS).stat().st_mtime_ns
     again = run_micrograph_shard(planted, tmp_path / "shards", options(WINDOW), 2, 3)
-    assert again["already_complete"] and (second / PAIRS).stat().st_mtime_ns == written
+    assert again.already_complete and (second / PAIRS).stat().st_mtime_ns == written
 
     # Killed before its marker was written, and killed while its pairs were rewritten.
     (second / MARKER).unlink()
@@ -124,7 +124,7 @@ def test_a_complete_shard_is_not_redone_and_an_incomplete_one_is(planted, tmp_pa
     assert not (tmp_path / "merged").exists()
     for k in (2, 3):
         s = run_micrograph_shard(planted, tmp_path / "shards", options(WINDOW), k, 3)
-        assert not s["already_complete"]
+        assert not s.already_complete
     merge_micrograph_shards(sorted((tmp_path / "shards").iterdir()), tmp_path / "merged")
     assert_same_outputs(tmp_path / "single", tmp_path / "merged")
 
@@ -191,7 +191,7 @@ def test_the_merge_refuses_shards_that_do_not_make_one_run(planted, tmp_path):
     with pytest.raises(CryodedupError, match=r"shard-2-of-3: holds a shard of another run \(--window 9 against 8\)"):
         run_micrograph_shard(planted, tmp_path / "b", options(WINDOW), 2, 3)
     s = run_micrograph_shard(planted, tmp_path / "b", options(WINDOW), 2, 3, force=True)
-    assert not s["already_complete"]
+    assert not s.already_complete
     merge_micrograph_shards([tmp_path / "a", tmp_path / "b"], tmp_path / "out")
 
 

@@ -52,7 +52,7 @@ def test_real_star_without_coordinates_is_split_by_micrograph(tmp_path):
     assert expect_rejected and expect_kept  # both outputs hold rows
     assert rejected.read_bytes() == header + b"".join(expect_rejected) + tail
     assert kept.read_bytes() == header + b"".join(expect_kept) + tail
-    assert (counts["on_kept_micrographs"], counts["on_rejected_micrographs"]) == (
+    assert (counts.on_kept_micrographs, counts.on_rejected_micrographs) == (
         len(expect_kept),
         len(expect_rejected),
     )
@@ -76,7 +76,7 @@ def test_cs_particles_are_split_by_micrograph_path(tmp_path):
     on_rejected = np.isin(records["location/micrograph_path"].astype(str), list(rejected_paths))
     assert np.array_equal(np.load(rejected), records[on_rejected])
     assert np.array_equal(np.load(kept), records[~on_rejected])
-    assert counts["micrograph_matching"]["mode"] == "auto" and counts["on_rejected_micrographs"] == on_rejected.sum()
+    assert counts.micrograph_matching["mode"] == "auto" and counts.on_rejected_micrographs == on_rejected.sum()
 
 
 def test_cs_particles_are_split_by_micrograph_uid_when_the_exposures_have_them(tmp_path):
@@ -88,7 +88,7 @@ def test_cs_particles_are_split_by_micrograph_uid_when_the_exposures_have_them(t
     on_rejected = np.isin(records["location/micrograph_uid"], uids[~keep])
     assert np.array_equal(np.load(rejected), records[on_rejected])
     assert np.array_equal(np.load(kept), records[~on_rejected])
-    assert counts["micrograph_matching"]["used"] == "CryoSPARC uid"
+    assert counts.micrograph_matching["used"] == "CryoSPARC uid"
 
 
 #: Names that reading or writing a particle file takes; the format modules own them (formats/star, formats/cryosparc).

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from ...options import MicrographOptions
+from ...report.micrograph_sections import Margin, NullRule, Thresholds, Verdict
 from .placement import Placement, linked_roots
 from .plan import ScoringPlan
 from .score import ShardScores, combine_shards
@@ -62,7 +63,7 @@ class Decision:
     joint: np.ndarray  # min(z / z threshold, Pearson / Pearson threshold); >= 1 is a duplicate
     min_z: float  # the z threshold the run used
     min_pearson: float
-    null: dict[str, Any]  # how the z threshold was found
+    null: NullRule  # how the z threshold was found
     #: The run's verdict: None when trusted, else why the decision cannot be trusted.
     untrusted: str | None = None
     #: How many pairs each rule of every binning changed: pattern, thin overlap, far above the null.
@@ -71,26 +72,39 @@ class Decision:
     undecided: np.ndarray | None = None
 
     def summary(self) -> dict[str, Any]:
-        """The summary's thresholds, uncertain count and margin."""
+        """The summary's fields of the decision: thresholds, uncertain count, margin, rules' changes, verdict."""
         out: dict[str, Any] = {
-            "thresholds": {"z": round(self.min_z, 2), "pearson": self.min_pearson, "z_from": self.null},
+            "thresholds": self.thresholds(),
             "uncertain_pairs": int(self.uncertain.sum()),
+            "margin": self.margin(),
         }
+        if self.rules is not None:
+            out["reconsidered"] = self.rules
+        out["verdict"] = Verdict(self.untrusted is None, self.untrusted)
+        return out
+
+    def thresholds(self) -> Thresholds:
+        """The z and Pearson thresholds (and, with every binning's rules, the z far above the null), or the distance."""
+        if self.null.radius_um is not None:  # (--no-images: decided by the positions)
+            return Thresholds(self.null, distance_um=self.null.radius_um)
+        z_far = round(self.min_z * FAR, 2) if self.rules is not None else None
+        return Thresholds(self.null, round(self.min_z, 2), self.min_pearson, z_far)
+
+    def margin(self) -> Margin:
+        """The weakest duplicate and the strongest other pair, joint scores, and their ratio."""
         dup, other = self.joint[self.duplicate], self.joint[~self.duplicate]
+        others = len(other)
         other = other[np.isfinite(other)]
         weakest = float(dup.min()) if len(dup) else None
         strongest = float(other.max()) if len(other) else None
         ratio = weakest / strongest if weakest is not None and strongest is not None and strongest > 0 else None
-        out["margin"] = {
-            "weakest_duplicate": None if weakest is None else round(weakest, 3),
-            "strongest_other": None if strongest is None else round(strongest, 3),
-            "ratio": None if ratio is None else round(ratio, 2),
-        }
-        if self.rules is not None:
-            out["thresholds"]["z_far"] = round(self.min_z * FAR, 2)
-            out["reconsidered"] = self.rules
-        out["verdict"] = {"trusted": self.untrusted is None, "why": self.untrusted}
-        return out
+        return Margin(
+            weakest_duplicate=None if weakest is None else round(weakest, 3),
+            strongest_other=None if strongest is None else round(strongest, 3),
+            ratio=None if ratio is None else round(ratio, 2),
+            others=others,
+            radius_um=self.null.radius_um,
+        )
 
 
 @dataclass
@@ -156,7 +170,7 @@ def decide(
         radius = placement.beam_diameter / 2
         distance = placement.distance(scores["pairs"])
         joint = radius / np.maximum(distance, 1e-9)
-        return _decision(joint, float("nan"), float("nan"), {"rule": "distance", "radius_um": round(radius, 4)})
+        return _decision(joint, float("nan"), float("nan"), NullRule("distance", radius_um=round(radius, 4)))
     z, pearson = scores["z"], scores["pearson"]
     # The null is taken from the pairs whose images do not agree at the found shift (Pearson under
     # its threshold, or not computed): a set made mostly of re-exposures does not lift it.
@@ -273,24 +287,24 @@ def verdict(decision: Decision) -> str | None:
     )
 
 
-def _decision(joint: np.ndarray, min_z: float, min_pearson: float, null: dict[str, Any]) -> Decision:
+def _decision(joint: np.ndarray, min_z: float, min_pearson: float, null: NullRule) -> Decision:
     duplicate = joint >= 1
     uncertain = (joint >= 1 / UNCERTAIN) & (joint < UNCERTAIN)
     return Decision(duplicate, uncertain, joint, min_z, min_pearson, null)
 
 
-def z_threshold(z: np.ndarray, floor: float) -> tuple[float, dict[str, Any]]:
+def z_threshold(z: np.ndarray, floor: float) -> tuple[float, NullRule]:
     """The run's z threshold: ``floor``, or the null's median + ``NULL_SIGMAS`` robust deviations when higher."""
     finite = z[np.isfinite(z)]
     if len(finite) < NULL_PAIRS:
-        return floor, {"rule": f"--min-z (fewer than {NULL_PAIRS} pairs for the run's own null)"}
+        return floor, NullRule(f"--min-z (fewer than {NULL_PAIRS} pairs for the run's own null)")
     median = float(np.median(finite))
     sigma = 1.4826 * float(np.median(np.abs(finite - median)))
     lifted = median + NULL_SIGMAS * sigma
     null = {"median": round(median, 2), "robust_sd": round(sigma, 3)}
     if lifted > floor:
-        return lifted, {"rule": f"null median + {NULL_SIGMAS:g} robust SD", **null}
-    return floor, {"rule": "--min-z (higher than the null's median + 8 robust SD)", **null}
+        return lifted, NullRule(f"null median + {NULL_SIGMAS:g} robust SD", **null)
+    return floor, NullRule("--min-z (higher than the null's median + 8 robust SD)", **null)
 
 
 def group_duplicates(n: int, pairs: np.ndarray, is_duplicate: np.ndarray, acquisition_rank: np.ndarray) -> np.ndarray:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import time
 from collections.abc import Collection, Sequence
 from contextlib import nullcontext
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -26,7 +27,7 @@ from ...formats.micrograph_lists import Micrographs, load_inputs
 from ...options import MicrographOptions, MicrographRun
 from ...outputs import all_outputs_at_once
 from ...paths import StrPath
-from ...report.summary import revisit_rows
+from ...report.micrograph_sections import MicrographSummary, Timing, revisit_rows
 from ...resolve.micrograph_names import check_match_mode
 from .group import decide_run
 from .placement import Placement, place
@@ -40,10 +41,9 @@ if TYPE_CHECKING:
 # --update's store (update.py, with its checks and zip reader) is imported by an update only:
 # 25 M instructions, about 3 % of a 4-micrograph screen's.
 
-__all__ = ["find_duplicate_micrographs"]
+__all__ = ["find_duplicate_micrographs", "screen_micrographs"]
 
 
-@all_outputs_at_once
 def find_duplicate_micrographs(
     inputs: Sequence[StrPath],
     outdir: StrPath,
@@ -85,8 +85,39 @@ def find_duplicate_micrographs(
     Returns
     -------
     dict
-        The summary.
+        The summary, as ``--json`` prints it (:class:`~cryodedup.report.micrograph_sections.MicrographSummary`).
     """
+    return screen_micrographs(
+        inputs,
+        outdir,
+        options,
+        particles=particles,
+        match_micrographs=match_micrographs,
+        force=force,
+        update=update,
+        ready=ready,
+        log=log,
+        progress_factory=progress_factory,
+        runner=runner,
+    ).to_json()
+
+
+@all_outputs_at_once
+def screen_micrographs(
+    inputs: Sequence[StrPath],
+    outdir: StrPath,
+    options: MicrographOptions | None = None,
+    *,
+    particles: StrPath | None = None,
+    match_micrographs: str = "auto",
+    force: bool = False,
+    update: bool = False,
+    ready: Collection[str] | None = None,
+    log: Callable[[str, str], None] = lambda message, level: None,
+    progress_factory: Callable[[int], ProgressBar] | None = None,
+    runner: ShardRunner = run_in_process,
+) -> MicrographSummary:
+    """:func:`find_duplicate_micrographs`, its summary typed (the command line's, the report's, --watch's)."""
     start = time.perf_counter()
     options = options or MicrographOptions()
     options.check()
@@ -133,14 +164,13 @@ def _say_revisits(placement: Placement, log: Callable[[str, str], None], said: C
         said(placement.navigator_warning, "warning")
 
 
-def _timed(summary: dict[str, Any], seconds: float, scoring: float, options: MicrographOptions) -> dict[str, Any]:
+def _timed(summary: MicrographSummary, seconds: float, scoring: float, options: MicrographOptions) -> MicrographSummary:
     """The summary with the run's time, the scoring's, and the images scored per second of it."""
-    summary["seconds"] = round(seconds, 3)
     # Over the images read (a pattern of candidates may leave some unread), not those listed
     read = not options.no_images and scoring > 0
-    summary["scoring_seconds"] = round(scoring, 3)  # the rate's time: the report and writing are not in it
-    summary["images_per_second"] = round(summary["images_read"] / scoring, 1) if read else None
-    return summary
+    rate = round(summary.images_read / scoring, 1) if read else None
+    # (the scoring's time is the rate's: the report and writing are not in it)
+    return replace(summary, timing=Timing(round(seconds, 3), round(scoring, 3), rate))
 
 
 def _open_update(

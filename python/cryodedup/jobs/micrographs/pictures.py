@@ -21,6 +21,7 @@ from ...formats.mrc import open_mrc
 from ...labels import distinct_labels
 from ...options import MicrographOptions
 from ...report.html_report import ReportTable
+from ...report.micrograph_sections import MicrographSummary
 from ...report.summary import micrograph_rows, short_name
 from .group import UNCERTAIN, Decision
 from .placement import Placement
@@ -66,7 +67,7 @@ def plot(
     rank: np.ndarray,
     outdir: Path,
     force: bool,
-    summary: dict[str, Any],
+    summary: MicrographSummary,
     placement: Placement | None = None,
 ) -> list[str]:
     """The figures and report of the job; returns the paths written.
@@ -82,7 +83,7 @@ def plot(
     drawn_from = MicrographFigures(options, scores, decision, rank, placement)
     figures = [(p.name, p.caption, p.draw(drawn_from)) for p in MICROGRAPH_PICTURES if p.drawn(drawn_from)]
     names = _shown_names(mics, pairs[decision.duplicate | decision.uncertain])
-    images = PairImages(mics, summary["bin"], summary["binned_pixel_size_A"])  # each image read when first drawn
+    images = PairImages(mics, summary.bin, summary.binned_pixel_size_A)  # each image read when first drawn
     uncertain = uncertain_order(decision)
     tables = [uncertain_table(scores, decision, uncertain, rank, names, summary, placement)]
     if not options.no_images:
@@ -92,9 +93,9 @@ def plot(
         figures += _pair_figures(mics, scores, flagged[: options.plot_pairs], rank, images, "pair", "Flagged pair")
         drawn = uncertain[: options.plot_pairs]
         figures += _pair_figures(mics, scores, drawn, rank, images, "uncertain", "Uncertain pair", decision, names)
-    verdict, warnings = summary["verdict"], summary["warnings"]
-    kind = "bad" if not verdict["trusted"] else "warn" if warnings else "good"
-    opening = html_report.Opening(verdict["line"], kind, warnings)
+    verdict, warnings = summary.verdict, summary.warnings
+    kind = "bad" if not verdict.trusted else "warn" if warnings else "good"
+    opening = html_report.Opening(verdict.line, kind, warnings)
     title = "cryodedup micrographs"
     return html_report.write_all(
         outdir, rendered(figures), title, options, micrograph_rows(summary), force, tables=tables, opening=opening
@@ -191,7 +192,12 @@ def uncertain_order(decision: Decision) -> np.ndarray:
 
 
 def _pair_cells(
-    scores: dict[str, np.ndarray], p: int, rank: np.ndarray, names: dict[int, str], summary: dict, digits: int = 2
+    scores: dict[str, np.ndarray],
+    p: int,
+    rank: np.ndarray,
+    names: dict[int, str],
+    summary: MicrographSummary,
+    digits: int = 2,
 ) -> list[str]:
     """A pair's cells: the two micrographs in acquisition order, z, Pearson (``digits``), overlap and shift.
 
@@ -199,7 +205,7 @@ def _pair_cells(
     times the binning of the ``summary``'s run).
     """
     first, later, dy, dx = seen_from_first(scores["pairs"][p], scores["dy"][p], scores["dx"][p], rank)
-    binned_psize, binning = summary["binned_pixel_size_A"], summary["bin"]
+    binned_psize, binning = summary.binned_pixel_size_A, summary.bin
     pearson = scores["pearson"][p]
     return [
         names[first],
@@ -217,7 +223,7 @@ def _flagged_table(
     flagged: np.ndarray,
     rank: np.ndarray,
     names: dict[int, str],
-    summary: dict[str, Any],
+    summary: MicrographSummary,
 ) -> ReportTable:
     rows = [_pair_cells(scores, p, rank, names, summary) for p in flagged]
     return (f"Flagged pairs ({len(rows)}, highest z first)", PAIR_COLUMNS, rows)
@@ -229,7 +235,7 @@ def uncertain_table(
     order: np.ndarray,
     rank: np.ndarray,
     names: dict[int, str],
-    summary: dict[str, Any],
+    summary: MicrographSummary,
     placement: Placement | None,
 ) -> ReportTable:
     """The uncertain pairs: their scores, joint score and what was decided, nearest the boundary first.
@@ -242,7 +248,7 @@ def uncertain_table(
     )
     verdict = {True: "duplicate", False: "not a duplicate"}
     joint, duplicate = decision.joint, decision.duplicate
-    if summary.get("confirmed_by_images", True):
+    if summary.confirmed_by_images:
         rows = [
             # Pearson to 3 digits: near the threshold 0.147 shown as 0.15 read as passing 0.15.
             [*_pair_cells(scores, p, rank, names, summary, 3), f"{joint[p]:.3f}", verdict[bool(duplicate[p])]]

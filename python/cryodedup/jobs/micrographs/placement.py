@@ -32,6 +32,7 @@ from ...formats.microscope import (
     read_navigators,
 )
 from ...paths import StrPath
+from ...report.micrograph_sections import Metadata
 
 if TYPE_CHECKING:
     from ...formats.navigator import Navigator, NavItem
@@ -174,22 +175,24 @@ class Placement:
         """Which micrographs have metadata."""
         return self.index >= 0
 
-    def summary(self) -> dict:
-        """The summary's ``metadata`` entry."""
+    def summary(self) -> Metadata:
+        """The summary's ``metadata`` section."""
         matched = int(self.matched.sum())
-        return {
-            "files": self.files,
-            "acquisitions": self.acquisitions,
-            "micrographs_matched": matched,
-            "micrographs_unmatched": int(len(self.index) - matched),
-            "acquisitions_unmatched": self.acquisitions - len(set(self.index[self.matched].tolist())),
-            "shift_calibration_um_per_unit": round(self.calibration, 6),
-            "shift_calibration": self.calibration_how,
-            "beam_diameter_um": round(self.beam_diameter, 4),
-            "beam_diameter": self.beam_how,
-            "grid_squares": len(self.square_names),
-            **self.revisits,
-        } | ({"crowded_micrographs": self.crowded, "most_neighbours": MOST_NEIGHBOURS} if self.crowded else {})
+        return Metadata(
+            files=self.files,
+            acquisitions=self.acquisitions,
+            micrographs_matched=matched,
+            micrographs_unmatched=int(len(self.index) - matched),
+            acquisitions_unmatched=self.acquisitions - len(set(self.index[self.matched].tolist())),
+            shift_calibration_um_per_unit=round(self.calibration, 6),
+            shift_calibration=self.calibration_how,
+            beam_diameter_um=round(self.beam_diameter, 4),
+            beam_diameter=self.beam_how,
+            grid_squares=len(self.square_names),
+            revisits=self.revisits,
+            crowded_micrographs=self.crowded,
+            most_neighbours=MOST_NEIGHBOURS,
+        )
 
     def crowding(self) -> str | None:
         """The warning when the candidates were capped (``pairs_within``), else None."""

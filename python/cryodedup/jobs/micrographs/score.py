@@ -13,7 +13,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Optional, Protocol
+from typing import Callable, Optional, Protocol
 
 import numpy as np
 
@@ -23,6 +23,7 @@ from ...errors import InputFileError
 from ...formats.micrograph_lists import Micrographs
 from ...formats.mrc import map_mrc, mrc_layout
 from ...options import MicrographOptions
+from ...report.micrograph_sections import Reading, WorkerReading
 from .placement import Placement
 from .plan import ScoringPlan, acquisition_order, candidate_pairs, checked_psize, placed_pairs
 
@@ -289,7 +290,7 @@ def run_in_process(plan: ScoringPlan, progress_factory: Callable[[int], Progress
 ShardRunner = Callable[[ScoringPlan, Optional[Callable[[int], ProgressBar]]], list[ShardScores]]
 
 
-def reading_by_worker(shards: list[ShardScores]) -> list[dict[str, Any]]:
+def reading_by_worker(shards: list[ShardScores]) -> Reading:
     """Per worker (host:pid or Dask worker): shards run, images and megabytes read, and the read rate.
 
     The rate is over the time spent opening, reading and binning: near the file system's
@@ -303,13 +304,13 @@ def reading_by_worker(shards: list[ShardScores]) -> list[dict[str, Any]]:
         megabytes = sum(s.bytes_read for s in runs) / 1e6
         seconds = sum(s.read_seconds for s in runs)
         rows.append(
-            {
-                "worker": worker,
-                "shards": [s.shard for s in runs],
-                "images_read": sum(s.images_read for s in runs),
-                "megabytes_read": round(megabytes, 1),
-                "read_seconds": round(seconds, 3),
-                "read_MB_per_s": round(megabytes / seconds, 1) if seconds > 0 else None,
-            }
+            WorkerReading(
+                worker=worker,
+                shards=tuple(s.shard for s in runs),
+                images_read=sum(s.images_read for s in runs),
+                megabytes_read=round(megabytes, 1),
+                read_seconds=round(seconds, 3),
+                read_MB_per_s=round(megabytes / seconds, 1) if seconds > 0 else None,
+            )
         )
-    return rows
+    return Reading(tuple(rows))

@@ -23,6 +23,7 @@ import re
 import time
 from collections.abc import Sequence
 from contextlib import suppress
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -36,6 +37,7 @@ from ...options.fields import DECISION, SCORES, marked_options
 from ...options.micrographs import MAX_IMAGES, MicrographOptions, MicrographRun
 from ...outputs import all_outputs_at_once, put_in_place
 from ...paths import StrPath
+from ...report.micrograph_sections import MicrographSummary, ShardSummary, Timing
 from ...resolve.micrograph_names import check_match_mode
 from ..store_db import changed_option
 from ..store_db import file_digest as sha256_of
@@ -328,7 +330,7 @@ def run_micrograph_shard(
     force: bool = False,
     log: Callable[[str, str], None] = lambda message, level: None,
     progress_factory: Callable[[int], ProgressBar] | None = None,
-) -> dict[str, Any]:
+) -> ShardSummary:
     """Scores one shard of the micrograph job into ``outdir/shard-K-of-N`` (a complete one is not redone).
 
     Parameters
@@ -345,7 +347,7 @@ def run_micrograph_shard(
 
     Returns
     -------
-    dict
+    ShardSummary
         The shard's summary: its folder, pairs, images read and whether it was already complete.
     """
     start = time.perf_counter()
@@ -395,23 +397,23 @@ def _give_up(folder: Path, created: bool) -> None:
             folder.rmdir()
 
 
-def _shard_summary(folder: Path, record: dict[str, Any], seconds: float, redone: bool) -> dict[str, Any]:
+def _shard_summary(folder: Path, record: dict[str, Any], seconds: float, redone: bool) -> ShardSummary:
     reading = record["reading"]
     megabytes = reading["bytes_read"] / 1e6
     pairs = len(load_pairs(folder, len(record["run"]["micrographs"]))["z"])
-    return {
-        "shard": record["shard"],
-        "shards": record["shards"],
-        "folder": str(folder),
-        "already_complete": not redone,
-        "micrographs": len(record["run"]["micrographs"]),
-        "pairs_scored": pairs,
-        "worker": reading["worker"],
-        "images_read": reading["images_read"],
-        "megabytes_read": round(megabytes, 1),
-        "read_MB_per_s": round(megabytes / reading["read_seconds"], 1) if reading["read_seconds"] > 0 else None,
-        "seconds": round(seconds, 3),
-    }
+    return ShardSummary(
+        shard=record["shard"],
+        shards=record["shards"],
+        folder=str(folder),
+        already_complete=not redone,
+        micrographs=len(record["run"]["micrographs"]),
+        pairs_scored=pairs,
+        worker=reading["worker"],
+        images_read=reading["images_read"],
+        megabytes_read=round(megabytes, 1),
+        read_MB_per_s=round(megabytes / reading["read_seconds"], 1) if reading["read_seconds"] > 0 else None,
+        seconds=round(seconds, 3),
+    )
 
 
 # --- the merge ---------------------------------------------------------------------------
@@ -573,7 +575,7 @@ def merge_micrograph_shards(
     plot_pairs: int = 12,
     force: bool = False,
     log: Callable[[str, str], None] = lambda message, level: None,
-) -> dict[str, Any]:
+) -> MicrographSummary:
     """Merges the shards of one run into the outputs an unsharded run writes.
 
     Parameters
@@ -591,8 +593,8 @@ def merge_micrograph_shards(
 
     Returns
     -------
-    dict
-        The summary, as ``find_duplicate_micrographs`` returns it.
+    MicrographSummary
+        The summary, as ``screen_micrographs`` returns it.
     """
     start = time.perf_counter()
     check_match_mode(match_micrographs)
@@ -612,7 +614,5 @@ def merge_micrograph_shards(
         log=log,
         match_micrographs=match_micrographs,
     )
-    summary["seconds"] = round(time.perf_counter() - start, 3)
-    summary["images_per_second"] = None  # the shards ran elsewhere; their read rates are in "workers"
-    summary["scoring_seconds"] = None
-    return summary
+    # (no scoring time, no rate: the shards ran elsewhere; their read rates are in ``workers``)
+    return replace(summary, timing=Timing(round(time.perf_counter() - start, 3)))

@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from typing import Any, Callable
+from typing import Callable, TypeVar
 
 from ...errors import CryodedupError
 from ...formats.micrograph_lists import load_inputs
 from ...options import MicrographOptions
 from ...paths import StrPath
-from .job import find_duplicate_micrographs
+from ...report.micrograph_sections import MicrographSummary
+from .job import screen_micrographs
 from .score import ProgressBar
 from .update_inputs import Arrivals
 
@@ -36,7 +37,7 @@ def watch_micrographs(
     particles: StrPath | None = None,
     match_micrographs: str = "auto",
     force: bool = False,
-    show: Callable[[dict[str, Any]], None] = lambda summary: None,
+    show: Callable[[MicrographSummary], None] = lambda summary: None,
     log: Callable[[str, str], None] = lambda message, level: None,
     progress_factory: Callable[[int], ProgressBar] | None = None,
 ) -> int:
@@ -51,11 +52,11 @@ def watch_micrographs(
     arrivals = Arrivals()
     options = MicrographOptions(**{**vars(options), "skip_unreadable": True})
 
-    def round_(first: bool) -> dict[str, Any]:
+    def round_(first: bool) -> MicrographSummary:
         if first:  # no earlier look: what is whole now
             arrivals.look(load_inputs(list(inputs), options.psize, options.project_dir))
         arrivals.start_round()
-        return find_duplicate_micrographs(
+        return screen_micrographs(
             inputs,
             outdir,
             MicrographOptions(**vars(options)),  # (a copy each round: the job may set fields)
@@ -77,13 +78,17 @@ def watch_micrographs(
     return watch(round_, news, every, idle_minutes, report=show)
 
 
+#: What a round gives back (its summary), handed to ``report``.
+_Round = TypeVar("_Round")
+
+
 def watch(
-    round_: Callable[[bool], dict[str, Any]],
+    round_: Callable[[bool], _Round],
     news: Callable[[], bool | None],
     every: float,
     idle_minutes: float | None,
     *,
-    report: Callable[[dict[str, Any]], None],
+    report: Callable[[_Round], None],
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
 ) -> int:

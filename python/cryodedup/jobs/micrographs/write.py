@@ -17,7 +17,7 @@ import shutil
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -35,6 +35,7 @@ from ...options import MicrographOptions
 from ...outputs import AtomicOutputs, scratch_files, warn_earlier_report
 from ...particle_set import ParticleSet
 from ...paths import StrPath
+from ...report.micrograph_sections import Band, MicrographSummary, ParticleSplit
 from ...resolve import match_micrographs
 from .group import UNCERTAIN, Decision, Outcome, near_the_edge, verdict
 from .placement import Placement
@@ -137,7 +138,7 @@ def write_results(
     match_micrographs: str = "auto",
     warned: Sequence[str] = (),
     pairs_csv: PairsCsv | None = None,
-) -> dict[str, Any]:
+) -> MicrographSummary:
     """Writes the outputs of a decided run, warns of what the user should look at, and returns the summary.
 
     One run and a merge of shards both end here, so their outputs are the same.
@@ -151,7 +152,6 @@ def write_results(
     _refuse_untrusted(outcome, options)
     _warn_before_writing(mics, options, outcome, placement, log)
     particle_counts = _write_files(mics, outcome, outputs, placement, match_micrographs, log, pairs_csv)
-    summary = _summary(mics, options, outcome, outputs, warnings)
     decision = outcome.decision
     if decision.uncertain.any():
         log(
@@ -163,20 +163,16 @@ def write_results(
         )
     if decision.untrusted:
         log(untrusted_warning(decision, outcome.plan.binned_psize), "warning")
-    if placement is not None:
-        summary["metadata"] = placement.summary()
-        if options.no_images:
-            summary["thresholds"] = {"distance_um": round(placement.beam_diameter / 2, 4), "z_from": decision.null}
-    if particle_counts:
-        summary["particles"] = particle_counts
     if not options.plot:
         warn_earlier_report(outputs.outdir, lambda message: log(message, "warning"))
-    summary["verdict"]["line"] = verdict_line(summary, outputs)  # (every warning said: the report opens with it)
+    summary = _summary(mics, options, outcome, outputs, warnings, placement, particle_counts)
+    # (every warning said: the report opens with the line)
+    summary = replace(summary, verdict=replace(summary.verdict, line=verdict_line(summary, outputs)))
     if options.plot:
         from .pictures import plot
 
         outdir, force, scores, rank = outputs.outdir, outputs.force, outcome.scores, outcome.rank
-        summary["plots"] = plot(mics, options, scores, decision, rank, outdir, force, summary, placement)
+        summary = replace(summary, plots=plot(mics, options, scores, decision, rank, outdir, force, summary, placement))
     return summary
 
 
@@ -184,7 +180,7 @@ def write_results(
 _TRUST = {True: "TRUSTED", False: "NOT TRUSTED"}
 
 
-def verdict_line(summary: dict[str, Any], outputs: PreparedOutputs) -> str:
+def verdict_line(summary: MicrographSummary, outputs: PreparedOutputs) -> str:
     """The line the summary opens with: the duplicate micrographs among how many, the kept list, the verdict, checks.
 
     ``4 duplicate micrographs (4 pairs) among 52; kept 48 -> DupMics/micrographs_kept.star. Verdict: TRUSTED``,
@@ -192,16 +188,15 @@ def verdict_line(summary: dict[str, Any], outputs: PreparedOutputs) -> str:
     """
     from ...report.verdict import gist, named_files, with_checks
 
-    rejected, pairs, total = summary["rejected"], summary["duplicate_pairs"], summary["micrographs"]
+    rejected, pairs, total = summary.rejected, summary.duplicate_pairs, summary.micrographs
     found = (
         f"{rejected:,} duplicate micrograph{'' if rejected == 1 else 's'}" if rejected else "No duplicate micrographs"
     )
     if pairs:
         found += f" ({pairs:,} pair{'' if pairs == 1 else 's'})"
     kept_list = named_files([str(outputs.outdir / name) for name in outputs.subsets["micrographs_kept"]])
-    verdict = summary["verdict"]
-    head = f"{found} among {total:,}; kept {summary['kept']:,} -> {kept_list}. Verdict: {_TRUST[verdict['trusted']]}"
-    return with_checks(head, [gist(w) for w in summary["warnings"]])
+    head = f"{found} among {total:,}; kept {summary.kept:,} -> {kept_list}. Verdict: {_TRUST[summary.verdict.trusted]}"
+    return with_checks(head, [gist(w) for w in summary.warnings])
 
 
 def _refuse_untrusted(outcome: Outcome, options: MicrographOptions) -> None:
@@ -272,12 +267,12 @@ def _write_files(
     match_micrographs: str,
     log: Callable[[str, str], None],
     pairs_csv: PairsCsv | None,
-) -> dict[str, Any]:
+) -> ParticleSplit | None:
     """pairs.csv, duplicates.csv, the kept and rejected micrographs, and the particles on each (their counts)."""
     paths, subsets, root, rank = outputs.paths, outputs.subsets, outcome.root, outcome.rank
     pairs, scores, keep = outcome.scores["pairs"], outcome.scores, outcome.keep
     binning, binned_psize = outcome.plan.binning, outcome.plan.binned_psize
-    particle_counts: dict[str, Any] = {}
+    particle_counts = None
     with outputs.atomic as tmp:
         distance = placement.distance(pairs) if placement is not None else None
         rows = _pair_rows(mics, pairs, scores, outcome.decision, distance)
@@ -298,36 +293,44 @@ def _write_files(
 
 
 def _summary(
-    mics: Micrographs, options: MicrographOptions, outcome: Outcome, outputs: PreparedOutputs, warnings: list[str]
-) -> dict[str, Any]:
+    mics: Micrographs,
+    options: MicrographOptions,
+    outcome: Outcome,
+    outputs: PreparedOutputs,
+    warnings: list[str],
+    placement: Placement | None,
+    particle_counts: ParticleSplit | None,
+) -> MicrographSummary:
     """The run's summary: what was read, how it was compared, what was decided, what was written."""
-    plan, shards, keep = outcome.plan, outcome.shards, outcome.keep
+    plan, shards, keep, decision = outcome.plan, outcome.shards, outcome.keep, outcome.decision
     binning, binned_psize, band = plan.binning, plan.binned_psize, plan.band
-    return {
-        "inputs": outputs.inputs,
-        "micrographs": len(mics.names),
-        "unreadable": plan.unreadable,
-        "order": plan.rule,
-        "root": str(mics.root) if mics.root else None,
-        "pixel_size_A": round(binned_psize / binning, 4),
-        **({"pixel_size_insisted": plan.psize_note} if plan.psize_note else {}),
-        "bin": binning,
-        "binned_pixel_size_A": round(binned_psize, 3),
-        "band_A": {"lowpass": round(band[0], 1), "highpass": round(band[1], 1)},
-        "candidates": candidates_used(options, len(plan.positions)),
-        "reach": plan.reach,
-        "pairs_scored": len(outcome.scores["pairs"]),
-        "duplicate_pairs": int(outcome.decision.duplicate.sum()),
-        "kept": int(keep.sum()),
-        "rejected": int((~keep).sum()),
-        "outputs": [str(p) for p in outputs.paths],
-        "shards": len(shards),
-        "workers": reading_by_worker(shards),
-        "warnings": warnings,
-        "images_read": sum(s.images_read for s in shards),
-        "confirmed_by_images": not options.no_images,
-        **outcome.decision.summary(),
-    }
+    return MicrographSummary(
+        inputs=outputs.inputs,
+        micrographs=len(mics.names),
+        unreadable=plan.unreadable,
+        order=plan.rule,
+        root=str(mics.root) if mics.root else None,
+        pixel_size_A=round(binned_psize / binning, 4),
+        pixel_size_insisted=plan.psize_note or None,
+        bin=binning,
+        binned_pixel_size_A=round(binned_psize, 3),
+        band_A=Band(lowpass=round(band[0], 1), highpass=round(band[1], 1)),
+        candidates=candidates_used(options, len(plan.positions)),
+        reach=plan.reach,
+        pairs_scored=len(outcome.scores["pairs"]),
+        duplicate_pairs=int(decision.duplicate.sum()),
+        kept=int(keep.sum()),
+        rejected=int((~keep).sum()),
+        outputs=[str(p) for p in outputs.paths],
+        shards=len(shards),
+        workers=reading_by_worker(shards),
+        warnings=warnings,
+        images_read=sum(s.images_read for s in shards),
+        confirmed_by_images=not options.no_images,
+        **decision.summary(),
+        metadata=placement.summary() if placement is not None else None,
+        particles=particle_counts,
+    )
 
 
 def collecting(log: Callable[[str, str], None], warnings: list[str]) -> Callable[[str, str], None]:
@@ -561,7 +564,7 @@ def _write_particles(
     outdir: Path,
     match_mode: str,
     log: Callable[[str, str], None],
-) -> dict[str, Any]:
+) -> ParticleSplit:
     """Splits the ``--particles`` rows by their micrograph's fate; returns the summary's ``particles``.
 
     The particles are read by their format's reader for their micrographs alone and written
@@ -615,11 +618,11 @@ def _on_rejected(
     return on_rejected, known, match.summary()
 
 
-def _particle_counts(on_rejected: np.ndarray, known: np.ndarray, matching: dict) -> dict[str, Any]:
+def _particle_counts(on_rejected: np.ndarray, known: np.ndarray, matching: dict) -> ParticleSplit:
     """The summary's ``particles``: how many went where, and how their micrographs were found."""
-    return {
-        "on_kept_micrographs": int(np.count_nonzero(~on_rejected & known)),
-        "on_rejected_micrographs": int(np.count_nonzero(on_rejected)),
-        "on_micrographs_not_in_input": int(np.count_nonzero(~known)),
-        "micrograph_matching": matching,
-    }
+    return ParticleSplit(
+        on_kept_micrographs=int(np.count_nonzero(~on_rejected & known)),
+        on_rejected_micrographs=int(np.count_nonzero(on_rejected)),
+        on_micrographs_not_in_input=int(np.count_nonzero(~known)),
+        micrograph_matching=matching,
+    )

@@ -1,0 +1,474 @@
+"""The micrograph job's summary, typed: what was read, compared, decided and written, field by field.
+
+:class:`MicrographSummary` is the summary :func:`~cryodedup.jobs.micrographs.job.screen_micrographs`
+and ``micrographs-merge`` return: the terminal's table and the report
+(:func:`~cryodedup.report.summary.micrograph_rows`), the verdict line and the pictures read its
+fields by name; :meth:`~MicrographSummary.to_json` gives the ``--json`` document (and the
+Python API's return, :func:`~cryodedup.find_duplicate_micrographs`), its keys in the order of the
+fields, at the edges alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, ClassVar
+
+from ..report.sections import Section
+from .analysis_rows import matching_text
+
+__all__ = [
+    "Band",
+    "Margin",
+    "Metadata",
+    "MicrographSummary",
+    "NullRule",
+    "ParticleSplit",
+    "Reading",
+    "ShardSummary",
+    "Thresholds",
+    "Timing",
+    "Verdict",
+    "WorkerReading",
+    "revisit_rows",
+]
+
+#: A summary row: label and text (lines separated by newlines).
+Row = tuple[str, str]
+
+
+#: A field's metadata: left out of the document when None (the run has none: no --metadata, no --particles ...).
+_OPTIONAL = {"optional": True}
+
+
+@dataclass(frozen=True)
+class Band(Section):
+    """The band of the spectra compared (Å): from ``highpass`` down to ``lowpass``."""
+
+    key: ClassVar[str] = "band_A"
+
+    lowpass: float
+    highpass: float
+
+    def rows(self, unit: str) -> list[Row]:
+        """One row: the band, coarsest detail first."""
+        return [("Band", f"{self.highpass:g} Å to {self.lowpass:g} Å")]
+
+
+def _reading_words(images: int, megabytes: float, rate: float | None) -> str:
+    """What was read: images, megabytes and the rate (reading and binning), e.g. ``14 images, 3.1 MB, 60 MB/s ...``."""
+    rate_text = f", {rate:,} MB/s read and binned" if rate else ""
+    return f"{images:,} images, {megabytes:,} MB{rate_text}"
+
+
+@dataclass(frozen=True)
+class WorkerReading:
+    """What one worker (``host:pid`` or a Dask worker) read: its shards, images, megabytes, seconds and rate."""
+
+    worker: str
+    shards: tuple[int, ...]
+    images_read: int
+    megabytes_read: float
+    read_seconds: float
+    read_MB_per_s: float | None
+
+    def text(self, named: bool = True) -> str:
+        """The worker's reading in words; ``named``: after the worker and its shards."""
+        text = _reading_words(self.images_read, self.megabytes_read, self.read_MB_per_s)
+        if not named:
+            return text
+        shards = f"shard{'s' if len(self.shards) > 1 else ''} {', '.join(map(str, self.shards))}"
+        return f"{self.worker} ({shards}): {text}"
+
+    def to_json(self) -> dict[str, Any]:
+        """Its fields in order, ``shards`` a list."""
+        return {**asdict(self), "shards": list(self.shards)}
+
+
+@dataclass(frozen=True)
+class Reading(Section):
+    """What each worker read, in the order of their first shard."""
+
+    key: ClassVar[str] = "workers"
+
+    workers: tuple[WorkerReading, ...]
+
+    def rows(self, unit: str) -> list[Row]:
+        """One row, a line per worker; a run in one process is not named by its host and process."""
+        if len(self.workers) == 1 and len(self.workers[0].shards) == 1:
+            return [("Read", self.workers[0].text(named=False))]
+        return [("Read", "\n".join(w.text() for w in self.workers))]
+
+    def to_json(self) -> list[dict[str, Any]]:
+        """A list, one entry per worker."""
+        return [w.to_json() for w in self.workers]
+
+
+@dataclass(frozen=True)
+class ParticleSplit(Section):
+    """Where the ``--particles`` rows went: on kept, on rejected, on micrographs not in the input (with the kept).
+
+    ``micrograph_matching``: how their micrographs were found among the inputs (the matcher's
+    own record, as the particle job's; by CryoSPARC uid: ``mode`` and ``used``).
+    """
+
+    key: ClassVar[str] = "particles"
+
+    on_kept_micrographs: int
+    on_rejected_micrographs: int
+    on_micrographs_not_in_input: int
+    micrograph_matching: dict[str, Any]
+
+    def rows(self, unit: str) -> list[Row]:
+        """Two rows: where they went, and how their micrographs were matched."""
+        text = f"{self.on_kept_micrographs:,} on kept, {self.on_rejected_micrographs:,} on rejected micrographs"
+        if self.on_micrographs_not_in_input:
+            text += f", {self.on_micrographs_not_in_input:,} on micrographs not in the input (with the kept)"
+        matching = [(f"{unit.capitalize()} matching", matching_text(self.micrograph_matching))]
+        return [("Particles", text), *(matching if self.micrograph_matching else [])]
+
+
+@dataclass(frozen=True)
+class Metadata(Section):
+    """What ``--metadata`` gave: the acquisitions matched, the shift calibration, the beam, the revisits named.
+
+    ``revisits``: the revisited holes, the acquisitions exposed again (and, with a .nav, those at
+    the same Navigator position and how its items were linked), under their own keys at their
+    place of the document (the entries as ``algo/revisits.py`` names them). ``crowded_micrographs``:
+    those with more than ``most_neighbours`` others within the beam diameter (said when not 0).
+    """
+
+    key: ClassVar[str] = "metadata"
+
+    files: int
+    acquisitions: int
+    micrographs_matched: int
+    micrographs_unmatched: int
+    acquisitions_unmatched: int
+    shift_calibration_um_per_unit: float
+    shift_calibration: str
+    beam_diameter_um: float
+    beam_diameter: str
+    grid_squares: int
+    revisits: Mapping[str, Any] = field(default_factory=dict)
+    crowded_micrographs: int = 0
+    most_neighbours: int = 0
+
+    def rows(self, unit: str) -> list[Row]:
+        """What was matched, the calibration and the beam diameter; then the revisits, a row each kind."""
+        matched = (
+            f"{self.acquisitions:,} acquisitions in {self.files:,} files; {self.micrographs_matched:,} micrographs "
+            f"matched, {self.micrographs_unmatched:,} unmatched; {self.acquisitions_unmatched:,} acquisitions "
+            f"without a micrograph; {self.grid_squares} grid square(s)"
+        )
+        return [
+            ("Metadata", matched),
+            # (after a comma: the sources say "given (--beam-diameter)", which brackets doubled)
+            ("Shift calibration", f"{self.shift_calibration_um_per_unit:g} µm per unit, {self.shift_calibration}"),
+            ("Beam diameter", f"{self.beam_diameter_um:g} µm, {self.beam_diameter}"),
+            *revisit_rows(self.revisits),
+        ]
+
+    def to_json(self) -> dict[str, Any]:
+        """Its counts and sources, the revisits' keys, and ``crowded_micrographs`` and ``most_neighbours`` if any."""
+        after = ("revisits", "crowded_micrographs", "most_neighbours")
+        document = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in after}
+        document.update(self.revisits)
+        if self.crowded_micrographs:
+            document |= {"crowded_micrographs": self.crowded_micrographs, "most_neighbours": self.most_neighbours}
+        return document
+
+
+#: Revisits named one a line in the summary and the report (``--json`` lists them all).
+REVISITS_SHOWN = 10
+
+
+def revisit_rows(m: Mapping[str, Any]) -> list[Row]:
+    """The revisited holes and acquisitions exposed again (from the metadata), each with both times and its square."""
+    rows = []
+    for key, title, what in (
+        ("revisited_holes", "Revisited holes", revisited_hole),
+        ("exposed_again", "Exposed again", exposed_again),
+        ("same_navigator_position", "Same Navigator position", same_navigator_position),
+    ):
+        found = m.get(key) or []
+        if found:
+            lines = [what(r) for r in found[:REVISITS_SHOWN]]
+            if len(found) > REVISITS_SHOWN:
+                lines.append(f"... and {len(found) - REVISITS_SHOWN:,} more (--json lists them all)")
+            rows.append(
+                (title, f"{len(found):,} (look at these images first: a possible re-exposure)\n" + "\n".join(lines))
+            )
+    return rows
+
+
+def revisited_hole(r: dict) -> str:
+    """``FoilHole_12 in GridSquare_3: first 2024-01-01 10:00:00 (NAME), again 2024-01-01 11:30:00 (NAME, 4 images)``."""
+    images = f", {r['later_images']} image{'' if r['later_images'] == 1 else 's'}"
+    return (
+        f"FoilHole_{r['hole']} in {r['square']}: first {r['earlier_time']} ({r['earlier']}), "
+        f"again {r['later_time']} ({r['later']}{images})"
+    )
+
+
+def exposed_again(r: dict) -> str:
+    """``NAME at TIME in SQUARE, 0.08 µm from NAME at TIME``."""
+    return (
+        f"{r['later']} at {r['later_time']} in {r['square']}: {r['distance_um']:g} µm from "
+        f"{r['earlier']} at {r['earlier_time']}"
+    )
+
+
+def same_navigator_position(r: dict) -> str:
+    """``NAME at TIME (item 27, map 5-A) in SQUARE: same Navigator position (SamePosId N) as NAME at TIME (item 12)``.
+
+    (Each item with the map it was drawn on, where known.)
+    """
+
+    def item(which: str) -> str:
+        drawn_on = r[f"{which}_map"]
+        return f"item {r[f'{which}_item']}" + (f", map {drawn_on}" if drawn_on else "")
+
+    return (
+        f"{r['later']} at {r['later_time']} ({item('later')}) in {r['square']}: {r['reason']} as "
+        f"{r['earlier']} at {r['earlier_time']} ({item('earlier')}), {r['distance_um']:g} µm apart"
+    )
+
+
+@dataclass(frozen=True)
+class NullRule:
+    """How the z threshold was found: the rule, with the run's null (its median z and robust SD) where measured.
+
+    Decided by the positions alone (``--no-images``): the rule ``distance`` and the beam's radius.
+    """
+
+    rule: str
+    median: float | None = None
+    robust_sd: float | None = None
+    radius_um: float | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """``rule``, and ``median`` and ``robust_sd``, or ``radius_um``, where they apply."""
+        return {name: value for name, value in asdict(self).items() if value is not None}
+
+
+@dataclass(frozen=True)
+class Thresholds(Section):
+    """What made a pair a duplicate: z and Pearson thresholds (and the z far above the null), or a distance.
+
+    ``distance_um``: decided by the positions alone (``--no-images``), at most this far apart.
+    """
+
+    key: ClassVar[str] = "thresholds"
+
+    z_from: NullRule
+    z: float | None = None
+    pearson: float | None = None
+    z_far: float | None = None  # every binning's rule (far above the null: a duplicate whatever its Pearson)
+    distance_um: float | None = None
+
+    @property
+    def rule(self) -> str:
+        """The rule in words, as the ``Duplicate pairs`` row says it."""
+        if self.distance_um is not None:
+            return f"positions at most {self.distance_um:g} µm apart; NOT confirmed by images"
+        rule = f"z >= {self.z:g}, Pearson >= {self.pearson:g}; z threshold: {self.z_from.rule}"
+        if self.z_from.median is not None:
+            rule += f"; null median {self.z_from.median:g}, robust SD {self.z_from.robust_sd:g}"
+        return rule
+
+    def rows(self, unit: str) -> list[Row]:
+        """No row of its own: :attr:`rule` is said in the ``Duplicate pairs`` row, after their count."""
+        return []
+
+    def to_json(self) -> dict[str, Any]:
+        """``z``, ``pearson``, ``z_from`` and ``z_far`` (every binning's rule); or ``distance_um`` and ``z_from``."""
+        if self.distance_um is not None:
+            return {"distance_um": self.distance_um, "z_from": self.z_from.to_json()}
+        document: dict[str, Any] = {"z": self.z, "pearson": self.pearson, "z_from": self.z_from.to_json()}
+        if self.z_far is not None:
+            document["z_far"] = self.z_far
+        return document
+
+
+@dataclass(frozen=True)
+class Margin(Section):
+    """The run's margin: its weakest duplicate against its strongest other pair, joint scores (1: the boundary).
+
+    ``radius_um``: decided by distance (``--no-images``), the joint score is this radius over the
+    distance, said in µm. ``others``: the pairs scored that are not duplicates (the strongest
+    of them has no joint score when none reached the Pearson test). Neither is in the document.
+    """
+
+    key: ClassVar[str] = "margin"
+
+    weakest_duplicate: float | None
+    strongest_other: float | None
+    ratio: float | None
+    others: int = 0
+    radius_um: float | None = None
+
+    def rows(self, unit: str) -> list[Row]:
+        """One row: both ends of the margin and their ratio, or (by distance) how far apart, in µm."""
+        if self.radius_um is not None:
+            return [("Margin", self._in_micrometres(self.radius_um))]
+        weakest = "no duplicate" if self.weakest_duplicate is None else f"weakest duplicate {self.weakest_duplicate:g}"
+        strongest = "no other pair" if self.strongest_other is None else f"strongest other {self.strongest_other:g}"
+        if self.strongest_other is None and self.others > 0:  # (their peaks too low for a Pearson test)
+            strongest = f"no other pair reached the Pearson test ({self.others:,} others, z too low)"
+        ratio = f" (x{self.ratio:g})" if self.ratio is not None else ""
+        return [("Margin", f"{weakest}, {strongest}{ratio}; joint score, 1 is the boundary")]
+
+    def _in_micrometres(self, radius: float) -> str:
+        """The margin of a run decided by distance alone: a joint score of 3e8 said two exposures coincide.
+
+        The joint score is ``radius`` over the distance (the distance floored at 1e-9 µm).
+        """
+
+        def apart(joint: float) -> str:
+            return f"{radius / joint:.3f} µm apart" if joint > 0 else "far apart"  # (0: rounded from a tiny score)
+
+        weakest, strongest = self.weakest_duplicate, self.strongest_other
+        farthest = "no duplicate" if weakest is None else f"farthest duplicate {apart(weakest)}"
+        nearest = "no other pair" if strongest is None else f"nearest other pair {apart(strongest)}"
+        return f"{farthest}, {nearest}; duplicates lie within the beam's radius, {radius:g} µm"
+
+    def to_json(self) -> dict[str, Any]:
+        """``weakest_duplicate``, ``strongest_other`` and ``ratio``."""
+        return {
+            "weakest_duplicate": self.weakest_duplicate,
+            "strongest_other": self.strongest_other,
+            "ratio": self.ratio,
+        }
+
+
+@dataclass(frozen=True)
+class Verdict(Section):
+    """Whether the decision can be trusted, why not, and the line the summary opens with (once every warning said)."""
+
+    key: ClassVar[str] = "verdict"
+
+    trusted: bool
+    why: str | None = None
+    line: str = ""  # (made once every warning is said: the job's last step before the pictures)
+
+    def rows(self, unit: str) -> list[Row]:
+        """A row when the decision cannot be trusted, saying why; none when it can."""
+        return [] if self.trusted else [("Verdict", f"NOT TRUSTED: {self.why}")]
+
+    def to_json(self) -> dict[str, Any]:
+        """``trusted``, ``why`` and ``line`` (once made)."""
+        document: dict[str, Any] = {"trusted": self.trusted, "why": self.why}
+        if self.line:
+            document["line"] = self.line
+        return document
+
+
+@dataclass(frozen=True)
+class Timing:
+    """The run's seconds, the scoring's (the rate's time: not the report, not the writing) and its images' rate.
+
+    A merge's scoring and rate are None: its shards read elsewhere (their rates are in ``workers``).
+    """
+
+    seconds: float
+    scoring_seconds: float | None = None
+    images_per_second: float | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """``seconds``, ``scoring_seconds`` and ``images_per_second``: keys of the document itself."""
+        return {
+            "seconds": self.seconds,
+            "scoring_seconds": self.scoring_seconds,
+            "images_per_second": self.images_per_second,
+        }
+
+
+@dataclass(frozen=True)
+class ShardSummary:
+    """One shard's summary (``micrographs --shard K/N``): a shard decides nothing, so it says what it scored and read.
+
+    :meth:`to_json` gives its fields in order, as ``--json`` prints them.
+    """
+
+    shard: int
+    shards: int
+    folder: str
+    already_complete: bool  # (not redone)
+    micrographs: int
+    pairs_scored: int
+    worker: str
+    images_read: int
+    megabytes_read: float
+    read_MB_per_s: float | None
+    seconds: float
+
+    def rows(self) -> list[Row]:
+        """The shard's table: which, where, what it scored and read, its time."""
+        done = "already complete, not redone" if self.already_complete else "scored"
+        return [
+            ("Shard", f"{self.shard} of {self.shards} ({done})"),
+            ("Folder", self.folder),
+            ("Micrographs", f"{self.micrographs:,}"),
+            ("Pairs scored", f"{self.pairs_scored:,}"),
+            # (the shard is named above; where it ran needs no name)
+            ("Read", _reading_words(self.images_read, self.megabytes_read, self.read_MB_per_s)),
+            ("Time", f"{self.seconds:.2f} s"),
+        ]
+
+    def to_json(self) -> dict[str, Any]:
+        """Its fields in order."""
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class MicrographSummary:
+    """The micrograph job's summary: the ``--json`` document, its keys in this order.
+
+    A field marked ``_OPTIONAL`` is left out when None; ``timing`` (None while the job still
+    runs: the report is written before the end) stands as its own keys at the document's end.
+    """
+
+    inputs: list[str] = field(default_factory=list)  # the micrographs as given (files, folders, lists)
+    micrographs: int = 0
+    unreadable: list[str] = field(default_factory=list)  # skipped (--skip-unreadable, --watch)
+    order: str = ""  # the acquisition order's rule
+    root: str | None = None  # the folder the listed files were found under
+    pixel_size_A: float = 0.0
+    pixel_size_insisted: str | None = field(default=None, metadata=_OPTIONAL)  # --insist-psize: what contradicted it
+    bin: int = 1
+    binned_pixel_size_A: float = 0.0
+    band_A: Band = Band(0.0, 0.0)
+    candidates: str = ""  # how the pairs were chosen: window, pattern, all, metadata
+    reach: int = 0  # the most images apart a pair's two are, in acquisition order
+    pairs_scored: int = 0
+    duplicate_pairs: int = 0
+    kept: int = 0
+    rejected: int = 0
+    outputs: list[str] = field(default_factory=list)
+    shards: int = 1
+    workers: Reading = Reading(())
+    warnings: list[str] = field(default_factory=list)
+    images_read: int = 0
+    confirmed_by_images: bool = True  # False: --no-images, decided by the positions alone
+    thresholds: Thresholds = Thresholds(NullRule("--min-z"))
+    uncertain_pairs: int = 0
+    margin: Margin = Margin(None, None, None)
+    # How many pairs each rule of every binning changed.
+    reconsidered: dict[str, int] | None = field(default=None, metadata=_OPTIONAL)
+    verdict: Verdict = Verdict(trusted=True)
+    metadata: Metadata | None = field(default=None, metadata=_OPTIONAL)  # --metadata
+    particles: ParticleSplit | None = field(default=None, metadata=_OPTIONAL)  # --particles
+    plots: list[str] | None = field(default=None, metadata=_OPTIONAL)  # --plot: the pictures and report.html written
+    timing: Timing | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The document ``--json`` prints (and the Python API returns): the fields in order, the optional left out."""
+        document: dict[str, Any] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name == "timing":
+                document.update(value.to_json() if value is not None else {})
+            elif value is not None or not f.metadata.get("optional"):
+                document[f.name] = value.to_json() if isinstance(value, Section) else value
+        return document
