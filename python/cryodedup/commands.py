@@ -292,7 +292,7 @@ def _copick_compare_command() -> Command:
     from .options.particles import COPICK_PROJECTS, PICKERS, ParticleOptions
     from .options.species import MinDistance
 
-    reference, radius, beta, over = flags_of(CompareOptions)
+    reference, radius, beta, over, metric, multiplier, weights = flags_of(CompareOptions)
     pick_set = "USER/SESSION"
     return Command(
         [
@@ -335,8 +335,17 @@ def _copick_compare_command() -> Command:
             replace(
                 over,
                 help="The runs scored: shared, those both pick sets have picks of the object on; all, every run "
-                "with picks of either.",
+                "with picks of either (--metric czii: the runs the reference has picks on, or with all every run).",
             ),
+            replace(
+                metric,
+                help="Also: czii, the CZII cryo-ET challenge's score per object (a pick within the object's radius "
+                "x --multiplier of a reference pick hits it; a second hit on one reference pick is a false positive; "
+                "counts summed over the runs, F-beta per object, weighted by --weights), a sweep of the score "
+                "threshold and the localisation error. matching: the one-to-one matching alone.",
+            ),
+            multiplier,
+            weights,
             QUIET,
             JSON,
         ],
