@@ -22,6 +22,7 @@ from .matching import f_beta, pairs_within
 __all__ = [
     "CHALLENGE_BETA",
     "CHALLENGE_MULTIPLIER",
+    "CHALLENGE_RADII",
     "CHALLENGE_WEIGHTS",
     "class_hits",
     "class_scores",
