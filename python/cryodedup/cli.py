@@ -341,6 +341,8 @@ def compare(
     metric: str,
     multiplier: float,
     weights: dict[str, float],
+    plot: Path | None,
+    force: bool,
     quiet: bool,
     as_json: bool,
     **job: Any,
@@ -357,16 +359,24 @@ def compare(
     """
     from .jobs.compare import compare_picks
     from .options import CompareOptions, ParticleOptions
-    from .report.compare_metric import czii_rows
+    from .report.compare_metric import czii_rows, write_czii_report
     from .report.summary import compare_rows
 
     reading = ParticleOptions(**job)
     report = Reporter(quiet)
     given: dict[str, Any] = {"beta": beta, "over": over, "metric": metric, "multiplier": multiplier, "weights": weights}
     options = CompareOptions(reference=reference, radius=radius, **given)
+    if plot is not None and metric != "czii":
+        raise click.UsageError("--plot-czii draws the picture of --metric czii: add --metric czii")
     summary = run_job(lambda: compare_picks(inputs, options, reading, log=report.log))
     places = "Tomograms" if summary["tomography"] else "Micrographs"
-    report.table("cryodedup compare", compare_rows(summary, places) + czii_rows(summary.get("czii"), places))
+    rows = compare_rows(summary, places) + czii_rows(summary.get("czii"), places)
+    if plot is not None:
+        czii = summary["czii"]
+        written = run_job(lambda: write_czii_report(plot, czii, "cryodedup compare", options, rows, force))
+        rows.append(("Pictures", "\n".join(written)))
+        summary["plots"] = written
+    report.table("cryodedup compare", rows)
     if as_json:
         print_json(summary)
 

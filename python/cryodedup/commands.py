@@ -244,8 +244,30 @@ def _compare_command() -> Command:
 
     reading = flags_named(ParticleOptions, *taken_by(ParticleOptions, TAKEN_BY_COMPARE))
     return Command(
-        [*flags_of(CompareOptions), *(replace(flag, panel=READING) for flag in reading), QUIET, JSON], PANELS
+        [
+            *flags_of(CompareOptions),
+            *(replace(flag, panel=READING) for flag in reading),
+            COMPARE_PLOT,
+            FORCE,
+            QUIET,
+            JSON,
+        ],
+        PANELS,
     )
+
+
+#: ``compare``'s and ``comparepicks``' ``--plot-czii DIR``: --metric czii's picture and report.html (not
+#: the particle job's ``--plot``, which draws what the job decided).
+COMPARE_PLOT = Flag(
+    ("--plot-czii",),
+    "With --metric czii: write its picture (each species' precision-recall curve and F-beta) and report.html "
+    "into this folder.",
+    type=click.Path(path_type=Path, file_okay=False),
+    metavar="DIR",
+    default=None,
+    name="plot",
+    panel=OUTPUT,
+)
 
 
 def _copick_command() -> Command:
@@ -346,6 +368,8 @@ def _copick_compare_command() -> Command:
             ),
             multiplier,
             weights,
+            COMPARE_PLOT,
+            FORCE,
             QUIET,
             JSON,
         ],

@@ -146,6 +146,8 @@ def comparepicks(
     metric: str,
     multiplier: float,
     weights: dict[str, float],
+    plot: Path | None,
+    force: bool,
     quiet: bool,
     as_json: bool,
     debug: bool,
@@ -153,11 +155,14 @@ def comparepicks(
     """Compares two pick sets of the project of ``config`` (:data:`COMPARE_HELP`)."""
     from .cli_run import run_job
     from .jobs.compare import compare_copick_picks
-    from .report.compare_metric import czii_rows
+    from .options import CompareOptions
+    from .report.compare_metric import czii_rows, write_czii_report
     from .report.summary import copick_compare_rows
     from .report.terminal import Reporter, print_json
 
     path = _require_config(config, ctx, debug)
+    if plot is not None and metric != "czii":
+        raise click.UsageError("--plot-czii draws the picture of --metric czii: add --metric czii", ctx)
     report = Reporter(quiet)
     summary = run_job(
         lambda: compare_copick_picks(
@@ -178,7 +183,16 @@ def comparepicks(
     for compared in summary["objects"]:
         report.table(f"copick evaluation comparepicks: {compared['object']}", copick_compare_rows(compared))
     if summary.get("czii"):
-        report.table("copick evaluation comparepicks: the CZII challenge's score", czii_rows(summary["czii"], "Runs"))
+        rows = czii_rows(summary["czii"], "Runs")
+        if plot is not None:
+            given = CompareOptions(
+                reference, beta=beta, over=over, metric=metric, multiplier=multiplier, weights=weights
+            )
+            title = "copick evaluation comparepicks"
+            written = run_job(lambda: write_czii_report(plot, summary["czii"], title, given, rows, force))
+            rows.append(("Pictures", "\n".join(written)))
+            summary["plots"] = written
+        report.table("copick evaluation comparepicks: the CZII challenge's score", rows)
     if summary["objects_without_picks"]:
         report.log(f"no picks of {', '.join(summary['objects_without_picks'])} in either pick set", "warning")
     if as_json:

@@ -101,10 +101,10 @@ def test_comparepicks_czii_hand_made_runs(tmp_path):
         (2, "ribosome", (800.0, 800.0, 800.0), 0.5),
     ]
     config = copick_project(tmp_path, reference, candidate)
-    result = CliRunner().invoke(
-        __import__("cryodedup.copick_command", fromlist=["comparepicks"]).comparepicks,
-        ["-c", str(config), "--reference", "curation/0", "--candidate", "model/0", "--metric", "czii", "--json"],
-    )
+    from cryodedup.copick_command import comparepicks
+
+    args = ["-c", str(config), "--reference", "curation/0", "--candidate", "model/0", "--metric", "czii", "--json"]
+    result = CliRunner().invoke(comparepicks, [*args, "--plot-czii", str(tmp_path / "pictures")])
     assert result.exit_code == 0, result.output
     czii = json.loads(result.stdout.splitlines()[-1])["czii"]
     by_name = {c["species"]: c for c in czii["species"]}
@@ -115,6 +115,7 @@ def test_comparepicks_czii_hand_made_runs(tmp_path):
     f_apo = 17 * (2 / 3) * (2 / 3) / (16 * 2 / 3 + 2 / 3)
     assert czii["score"] == pytest.approx((f_apo * 1 + 0 * 1) / 2, abs=ROUNDED)
     assert "CZII score" in result.stderr and "apo-ferritin (weight 1" in result.stderr
+    assert sorted(p.name for p in (tmp_path / "pictures").iterdir()) == ["czii_precision_recall.png", "report.html"]
 
 
 def test_the_weights_and_multiplier_are_options(tmp_path):
@@ -172,3 +173,45 @@ def test_compare_czii_needs_a_reference(tmp_path):
 def test_weights_are_refused_in_one_line():
     result = CliRunner().invoke(main, ["compare", "a", "b", "--weights", "ribosome=-1"])
     assert result.exit_code == 2 and "--weights takes NAME=W" in result.output
+
+
+def picker_files(tmp_path):
+    """Two topaz files: ten references, the candidate finding eight (one twice) and two strays, with scores."""
+    truth = [(100.0 * k, 50.0) for k in range(10)]
+    found = [(x + 3, y, 0.9 - 0.05 * k) for k, (x, y) in enumerate(truth[:8])] + [(1.0, 50.0, 0.2)]
+    found += [(2000.0, 2000.0, 0.5), (3000.0, 50.0, 0.1)]
+    (tmp_path / "a.txt").write_text("image_name\tx_coord\ty_coord\n" + "".join(f"m\t{x}\t{y}\n" for x, y in truth))
+    (tmp_path / "b.txt").write_text(
+        "image_name\tx_coord\ty_coord\tscore\n" + "".join(f"m\t{x}\t{y}\t{s}\n" for x, y, s in found)
+    )
+    return ["compare", str(tmp_path / "a.txt"), str(tmp_path / "b.txt"), "--mic-psize", "1", "--topaz-scale", "1"]
+
+
+def test_the_picture_draws_each_species_curve_and_f_beta(tmp_path):
+    from cryodedup.report.compare_metric import czii_figure
+
+    args = [*picker_files(tmp_path), "--reference", "1", "--radius", "20", "--metric", "czii", "--json", "-q"]
+    czii = json.loads(CliRunner().invoke(main, args).stdout)["czii"]
+    (one,) = czii["species"]
+    assert (one["tp"], one["fp"], one["fn"]) == (8, 3, 2)  # (by hand: 8 found, a second hit and 2 strays)
+    _, _, fig = czii_figure(czii)
+    curves, bars = fig.axes
+    line = curves.lines[0]
+    assert list(line.get_xdata()) == one["sweep"]["curve"]["recall"]
+    assert list(line.get_ydata()) == one["sweep"]["curve"]["precision"]
+    assert [b.get_height() for b in bars.patches] == [one["f_beta"]]
+
+
+def test_plot_writes_the_picture_and_report_and_refuses_them_again_without_force(tmp_path):
+    args = [*picker_files(tmp_path), "--reference", "1", "--radius", "20", "--metric", "czii"]
+    out = tmp_path / "plots"
+    first = CliRunner().invoke(main, [*args, "--plot-czii", str(out)])
+    assert first.exit_code == 0, first.output
+    assert sorted(p.name for p in out.iterdir()) == ["czii_precision_recall.png", "report.html"]
+    assert "CZII score" in (out / "report.html").read_text()
+    again = CliRunner().invoke(main, [*args, "--plot-czii", str(out)])
+    assert again.exit_code == 1 and "already exists" in again.output and "--force" in again.output
+    assert len(again.output.strip().splitlines()) == 1
+    assert CliRunner().invoke(main, [*args, "--plot-czii", str(out), "--force"]).exit_code == 0
+    alone = CliRunner().invoke(main, [*picker_files(tmp_path), "--reference", "1", "--plot-czii", str(tmp_path / "p")])
+    assert alone.exit_code == 2 and "--metric czii" in alone.output
