@@ -215,3 +215,34 @@ def test_plot_writes_the_picture_and_report_and_refuses_them_again_without_force
     assert CliRunner().invoke(main, [*args, "--plot-czii", str(out), "--force"]).exit_code == 0
     alone = CliRunner().invoke(main, [*picker_files(tmp_path), "--reference", "1", "--plot-czii", str(tmp_path / "p")])
     assert alone.exit_code == 2 and "--metric czii" in alone.output
+
+
+def test_a_lower_is_better_score_is_swept_keeping_picks_at_or_below_the_threshold():
+    from cryodedup.jobs.compare import czii_metric
+    from cryodedup.options import CompareOptions
+    from cryodedup.particle_set import ParticleSet
+
+    reference, candidate = random_project(5)
+    reference = [(t, c) for t, k, c in reference if k == "apo-ferritin"]
+    candidate = [(t, c, s) for t, k, c, s in candidate if k == "apo-ferritin" and t in {r[0] for r in reference}]
+    n_ref, n = len(reference), len(reference) + len(candidate)
+    particles = ParticleSet(
+        inputs=["truth", "picker"],
+        input_of=np.array([0] * n_ref + [1] * len(candidate)),
+        mic_names=[f"TS_{t}" for t in range(100)],
+        groups=np.array([t for t, _ in reference] + [t for t, _, _ in candidate]),
+        centres=np.array([c for _, c in reference] + [c for _, c, _ in candidate], float),
+        psize=np.ones(n),
+        pixel_sizes=[],
+        scores=None,
+        score_label=None,
+        higher_is_better=True,
+    )
+    scores = np.array([np.nan] * n_ref + [s for _, _, s in candidate])  # (lower is better: -s ranks as s did)
+    options = CompareOptions(reference="truth", radius=60.0, metric="czii")
+    (lower,) = czii_metric(particles, options, lambda name: 60.0, -scores, higher=False)["species"]
+    # (the picker's score is -s, lower better: kept at -s <= -t are those at s >= t, as swept on s)
+    points, area, best = described_sweep(reference, candidate, 30.0, {t for t, _ in reference})
+    assert lower["sweep"]["curve"]["threshold"] == [-p[0] for p in points]
+    assert lower["sweep"]["best_threshold"] == -best[0]
+    assert lower["sweep"]["average_precision"] == pytest.approx(area, abs=ROUNDED)
