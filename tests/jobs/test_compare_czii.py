@@ -246,3 +246,21 @@ def test_a_lower_is_better_score_is_swept_keeping_picks_at_or_below_the_threshol
     assert lower["sweep"]["curve"]["threshold"] == [-p[0] for p in points]
     assert lower["sweep"]["best_threshold"] == -best[0]
     assert lower["sweep"]["average_precision"] == pytest.approx(area, abs=ROUNDED)
+
+
+def test_real_picks_score_their_own_annotation_file_as_hits_on_its_tomogram_alone():
+    # RELION 5's Picks job (9,442 picks on 5 tomograms, centred Å) and its TS_54 annotation file (the same 1,418
+    # picks in tomogram pixels from the corner): every annotation pick hits its own, the other tomograms are missed.
+    from helpers import shared_file
+
+    picks, ts54 = (shared_file(f"tomo/cets-relion__Picks_job019_{n}.star") for n in ("particles", "TS_54_particles"))
+    tomograms = shared_file("tomo/cets-relion__Tomograms_job006_tomograms.star")
+    args = ["compare", str(picks), str(ts54), "--micrographs", str(tomograms), "--reference", "1", "--radius", "60"]
+    result = CliRunner().invoke(main, [*args, "--metric", "czii", "--json", "-q"])
+    assert result.exit_code == 0, result.output
+    czii = json.loads(result.stdout)["czii"]
+    (one,) = czii["species"]
+    assert (one["tp"], one["fp"], one["fn"]) == (1418, 0, 9442 - 1418)
+    recall = 1418 / 9442
+    assert czii["score"] == pytest.approx(17 * recall / (16 + recall), abs=ROUNDED)
+    assert one["localisation_error_A"] < 1e-3 and not czii["swept"]  # (Picks files carry no score)
