@@ -14,6 +14,7 @@ from cryodedup.cli import main
 from cryodedup.errors import CryodedupError
 from cryodedup.formats.copick import root_logger_kept
 from cryodedup.jobs.compare import compare_copick_picks
+from cryodedup.report.compare_metric import czii_rows
 from czii_oracle import RADII, WEIGHTS, described_metric, described_sweep, random_project
 
 with root_logger_kept():  # (copick's import sets up the root logger: put back as it was)
@@ -126,8 +127,10 @@ def test_the_weights_and_multiplier_are_options(tmp_path):
     assert plain["score"] == pytest.approx(0.5)  # (apo-ferritin missed at 50 > 30 Å, the ribosome hit)
     wider = compare_copick_picks(config, "curation/0", "model/0", metric="czii", multiplier=1.0)["czii"]
     assert wider["score"] == pytest.approx(1.0)
-    weighted = compare_copick_picks(config, "curation/0", "model/0", metric="czii", weights={"ribosome": 3})["czii"]
-    assert weighted["score"] == pytest.approx(3 / 4)
+    weights = {"ribosome": 3, "ribosom": 2}  # (a misspelt name: said, not scored)
+    weighted = compare_copick_picks(config, "curation/0", "model/0", metric="czii", weights=weights)["czii"]
+    assert weighted["score"] == pytest.approx(3 / 4) and weighted["weights_not_scored"] == ["ribosom"]
+    assert "--weights names ribosom" in dict(czii_rows(weighted))["Weights unused"]
     with pytest.raises(CryodedupError, match="--multiplier"):
         compare_copick_picks(config, "curation/0", "model/0", metric="czii", multiplier=0)
 

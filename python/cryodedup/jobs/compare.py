@@ -376,6 +376,7 @@ def czii_metric(
             one["sweep"] = _sweep_summary(threshold_sweep(hits, cand_scores, beta), 1 if higher else -1)
         classes.append((one, counted["f_beta"]))
     score = weighted_score({c["species"]: f for c, f in classes}, {c["species"]: c["weight"] for c, _ in classes})
+    not_scored = sorted(set(options.weights) - {c["species"] for c, _ in classes})  # (a misspelt name, say)
     return {
         "beta": beta,
         "multiplier": float(options.multiplier),
@@ -385,6 +386,7 @@ def czii_metric(
         "swept": sweeps,
         "higher_is_better": higher,
         "species": [c for c, _ in classes],
+        "weights_not_scored": not_scored,
     }
 
 

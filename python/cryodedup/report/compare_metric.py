@@ -27,6 +27,11 @@ def czii_rows(czii: dict | None, places: str = "Tomograms") -> list[tuple[str, s
     ]
     lines = [_species_line(c, czii["beta"]) for c in czii["species"]]
     rows.append(("Per species", "\n".join(lines) or "no reference picks"))
+    if czii.get("weights_not_scored"):
+        names = ", ".join(czii["weights_not_scored"])
+        rows.append(
+            ("Weights unused", f"--weights names {names}: the reference has no picks of it, so it is not scored")
+        )
     at = ">=" if czii.get("higher_is_better", True) else "<="
     swept = [_sweep_line(c, czii["beta"], at) for c in czii["species"] if "sweep" in c]
     if swept:
