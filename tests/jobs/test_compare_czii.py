@@ -267,3 +267,12 @@ def test_real_picks_score_their_own_annotation_file_as_hits_on_its_tomogram_alon
     recall = 1418 / 9442
     assert czii["score"] == pytest.approx(17 * recall / (16 + recall), abs=ROUNDED)
     assert one["localisation_error_A"] < 1e-3 and not czii["swept"]  # (Picks files carry no score)
+
+
+def test_the_rows_say_why_nothing_was_swept():
+    one = {"species": "ribosome", "weight": 1, "threshold_A": 75, "tp": 0, "fp": 0, "fn": 3, "precision": 0.0}
+    one |= {"recall": 0.0, "f_beta": 0.0, "localisation_error_A": None}
+    czii = {"beta": 4.0, "multiplier": 0.5, "tomograms_scored": 1, "scored_over": "reference", "score": 0.0}
+    no_picks = dict(czii_rows({**czii, "swept": True, "species": [one]}))["Score threshold"]
+    no_scores = dict(czii_rows({**czii, "swept": False, "species": [one]}))["Score threshold"]
+    assert "no picks" in no_picks and "score" in no_scores and no_picks != no_scores

@@ -37,7 +37,10 @@ def czii_rows(czii: dict | None, places: str = "Tomograms") -> list[tuple[str, s
     if swept:
         rows.append(("Score threshold", "\n".join(swept)))
     elif czii["species"]:
-        rows.append(("Score threshold", "not swept: the candidate's picks do not all carry a score"))
+        why = (
+            "the candidate has no picks to sweep" if czii["swept"] else "the candidate's picks do not all carry a score"
+        )
+        rows.append(("Score threshold", f"not swept: {why}"))
     return rows
 
 
