@@ -337,8 +337,13 @@ def compare(
     inputs: tuple[Path, ...],
     reference: str | None,
     radius: float,
-    beta: float,
+    beta: float | None,
     over: str,
+    metric: str,
+    multiplier: float,
+    weights: dict[str, float],
+    plot: Path | None,
+    force: bool,
     quiet: bool,
     as_json: bool,
     **job: Any,
@@ -349,18 +354,30 @@ def compare(
     Each pick matched to at most one of the other set's within the radius: the Jaccard index
     of the two sets from those matches, per micrograph and in all; the transform that
     registers one set on the other (an offset, swapped or mirrored axes, a scale), if any;
-    with --reference, the other input's precision, recall and F-beta. Scored over the
-    micrographs both inputs cover (--over all: every one). Nothing is written.
+    with --reference, the other input's precision, recall and F-beta (--metric czii: also
+    the CZII cryo-ET challenge's score). Scored over the micrographs both inputs cover
+    (--over all: every one). Nothing is written.
     """
     from .jobs.compare import compare_picks
     from .options import CompareOptions, ParticleOptions
+    from .report.compare_metric import czii_rows, write_czii_report
     from .report.summary import compare_rows
 
     reading = ParticleOptions(**job)
     report = Reporter(quiet)
-    options = CompareOptions(reference=reference, radius=radius, beta=beta, over=over)
+    given: dict[str, Any] = {"beta": beta, "over": over, "metric": metric, "multiplier": multiplier, "weights": weights}
+    options = CompareOptions(reference=reference, radius=radius, **given)
+    if plot is not None and metric != "czii":
+        raise click.UsageError("--plot-czii draws the picture of --metric czii: add --metric czii")
     summary = run_job(lambda: compare_picks(inputs, options, reading, log=report.log))
-    report.table("cryodedup compare", compare_rows(summary, "Tomograms" if summary["tomography"] else "Micrographs"))
+    places = "Tomograms" if summary["tomography"] else "Micrographs"
+    rows = compare_rows(summary, places) + czii_rows(summary.get("czii"), places)
+    if plot is not None:
+        czii = summary["czii"]
+        written = run_job(lambda: write_czii_report(plot, czii, "cryodedup compare", options, rows, force))
+        rows.append(("Pictures", "\n".join(written)))
+        summary["plots"] = written
+    report.table("cryodedup compare", rows)
     if as_json:
         print_json(summary)
 

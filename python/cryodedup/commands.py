@@ -244,8 +244,30 @@ def _compare_command() -> Command:
 
     reading = flags_named(ParticleOptions, *taken_by(ParticleOptions, TAKEN_BY_COMPARE))
     return Command(
-        [*flags_of(CompareOptions), *(replace(flag, panel=READING) for flag in reading), QUIET, JSON], PANELS
+        [
+            *flags_of(CompareOptions),
+            *(replace(flag, panel=READING) for flag in reading),
+            COMPARE_PLOT,
+            FORCE,
+            QUIET,
+            JSON,
+        ],
+        PANELS,
     )
+
+
+#: ``compare``'s and ``comparepicks``' ``--plot-czii DIR``: --metric czii's picture and report.html (not
+#: the particle job's ``--plot``, which draws what the job decided).
+COMPARE_PLOT = Flag(
+    ("--plot-czii",),
+    "With --metric czii: write its picture (each species' precision-recall curve and F-beta) and report.html "
+    "into this folder.",
+    type=click.Path(path_type=Path, file_okay=False),
+    metavar="DIR",
+    default=None,
+    name="plot",
+    panel=OUTPUT,
+)
 
 
 def _copick_command() -> Command:
@@ -292,7 +314,7 @@ def _copick_compare_command() -> Command:
     from .options.particles import COPICK_PROJECTS, INPUTS, ParticleOptions
     from .options.species import MinDistance
 
-    reference, radius, beta, over = flags_of(CompareOptions)
+    reference, radius, beta, over, metric, multiplier, weights = flags_of(CompareOptions)
     pick_set = "USER/SESSION"
     return Command(
         [
@@ -335,8 +357,19 @@ def _copick_compare_command() -> Command:
             replace(
                 over,
                 help="The runs scored: shared, those both pick sets have picks of the object on; all, every run "
-                "with picks of either.",
+                "with picks of either (--metric czii: the runs the reference has picks on, or with all every run).",
             ),
+            replace(
+                metric,
+                help="Also: czii, the CZII cryo-ET challenge's score per object (a pick within the object's radius "
+                "x --multiplier of a reference pick hits it; a second hit on one reference pick is a false positive; "
+                "counts summed over the runs, F-beta per object, weighted by --weights), a sweep of the score "
+                "threshold and the localisation error. matching: the one-to-one matching alone.",
+            ),
+            multiplier,
+            weights,
+            COMPARE_PLOT,
+            FORCE,
             QUIET,
             JSON,
         ],

@@ -121,6 +121,11 @@ For example:
     # Each object at its own distance (the others at their radius)
     copick evaluation comparepicks -c copick_config.json --reference alice/1 --candidate bob/1 \\
         --radius ribosome=80,apoferritin=40
+
+    \b
+    # The CZII challenge's score (hits within half each object's radius, F4, weighted)
+    copick evaluation comparepicks -c copick_config.json --reference curation/0 --candidate model/0 \\
+        --metric czii
 """
 
 
@@ -136,8 +141,13 @@ def comparepicks(
     copick_objects: str | None,
     transform: tuple[str, ...],
     radius: float | SpeciesDistances | None,
-    beta: float,
+    beta: float | None,
     over: str,
+    metric: str,
+    multiplier: float,
+    weights: dict[str, float],
+    plot: Path | None,
+    force: bool,
     quiet: bool,
     as_json: bool,
     debug: bool,
@@ -145,18 +155,44 @@ def comparepicks(
     """Compares two pick sets of the project of ``config`` (:data:`COMPARE_HELP`)."""
     from .cli_run import run_job
     from .jobs.compare import compare_copick_picks
+    from .options import CompareOptions
+    from .report.compare_metric import czii_rows, write_czii_report
     from .report.summary import copick_compare_rows
     from .report.terminal import Reporter, print_json
 
     path = _require_config(config, ctx, debug)
+    if plot is not None and metric != "czii":
+        raise click.UsageError("--plot-czii draws the picture of --metric czii: add --metric czii", ctx)
     report = Reporter(quiet)
     summary = run_job(
         lambda: compare_copick_picks(
-            path, reference, candidate, radius, beta, copick_objects, transform, report.log, over=over
+            path,
+            reference,
+            candidate,
+            radius,
+            beta,
+            copick_objects,
+            transform,
+            report.log,
+            over,
+            metric,
+            multiplier,
+            weights,
         )
     )
     for compared in summary["objects"]:
         report.table(f"copick evaluation comparepicks: {compared['object']}", copick_compare_rows(compared))
+    if summary.get("czii"):
+        rows = czii_rows(summary["czii"], "Runs")
+        if plot is not None:
+            given = CompareOptions(
+                reference, beta=beta, over=over, metric=metric, multiplier=multiplier, weights=weights
+            )
+            title = "copick evaluation comparepicks"
+            written = run_job(lambda: write_czii_report(plot, summary["czii"], title, given, rows, force))
+            rows.append(("Pictures", "\n".join(written)))
+            summary["plots"] = written
+        report.table("copick evaluation comparepicks: the CZII challenge's score", rows)
     if summary["objects_without_picks"]:
         report.log(f"no picks of {', '.join(summary['objects_without_picks'])} in either pick set", "warning")
     if as_json:

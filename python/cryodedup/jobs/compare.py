@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ..algo.consensus import jaccard_matrices
+from ..algo.czii import CHALLENGE_MULTIPLIER, class_hits, class_scores, threshold_sweep, weighted_score
 from ..algo.dedup import DuplicateRule, dedup_and_support_masks
 from ..algo.matching import f_beta, maximum_matching, pairs_within
 from ..errors import CryodedupError
@@ -61,6 +63,9 @@ def compare_picks(
     applied = apply_transforms(particles, reading)
     check_centres(particles)
     summary = comparison(particles, options)
+    if options.metric == "czii":
+        scores, higher = _candidate_scores(paths, particles, options, reading, log)
+        summary["czii"] = czii_metric(particles, options, lambda name: float(options.radius), scores, higher)
     for message in warnings:
         log(message, "warning")
     if applied:
@@ -75,11 +80,14 @@ def compare_copick_picks(
     reference: str,
     candidate: str,
     radius: float | SpeciesDistances | dict[str, float] | None = None,
-    beta: float = 1.0,
+    beta: float | None = None,
     objects: str | None = None,
     transform: Sequence[str] = (),
     log: Log = _silent,
     over: str = "shared",
+    metric: str = "matching",
+    multiplier: float = CHALLENGE_MULTIPLIER,
+    weights: dict[str, float] | None = None,
 ) -> dict[str, Any]:
     """Compares two pick sets of a copick project (``user/session``), each particle object on its own.
 
@@ -88,16 +96,25 @@ def compare_copick_picks(
     a dict (or ``--radius``'s ``NAME=Å`` pairs) gives named objects their own, the others theirs;
     ``objects``: those compared, names separated by commas (by default every particle object
     either set has picks of); ``transform``: ``--transform``'s, a set's centres moved first;
-    ``over``: the runs scored, "shared" (those both sets have picks on) or "all".
+    ``over``: the runs scored, "shared" (those both sets have picks on) or "all"; ``metric``,
+    ``multiplier``, ``weights``: :class:`~cryodedup.options.CompareOptions`' (with "czii", the
+    challenge's score over every object, each at its radius x ``multiplier``: ``czii``).
     Returns per object what :func:`compare_picks` returns, the project's runs as its micrographs.
     """
     from ..formats.copick import read_copick_pick_sets
 
     start = time.perf_counter()
     default, by_object = _object_radii(radius)
+    how: dict[str, Any] = {
+        "beta": beta,
+        "over": over,
+        "metric": metric,
+        "multiplier": multiplier,
+        "weights": weights or {},
+    }
     for at in (default, *by_object.values()):
         at_default = float(DEFAULT_MIN_DIST) if at is None else at
-        CompareOptions(reference=reference, radius=at_default, beta=beta, over=over).check()
+        CompareOptions(reference=reference, radius=at_default, **how).check()
     if candidate == reference:
         raise CryodedupError(f"--reference and --candidate name one pick set, {reference}: give two to compare")
     warnings: list[str] = []
@@ -106,7 +123,10 @@ def compare_copick_picks(
         warnings.append(message)
         log(message, "warning")
 
-    reading = ParticleOptions(score="none", copick_objects=objects, transform=list(transform))
+    # (czii's sweep reads the scores: copick's points carry one each, or none read as NaN)
+    reading = ParticleOptions(
+        score="auto" if metric == "czii" else "none", copick_objects=objects, transform=list(transform)
+    )
     request = read_request(reading)
     particles = read_copick_pick_sets(
         Path(config),
@@ -124,19 +144,26 @@ def compare_copick_picks(
     absent = [name for name in by_object if name not in particles.species_names]
     if absent:
         warn(f"--radius {absent[0]}=...: no picks of {absent[0]!r} in either pick set, so it is not compared")
+    radii = {}
     for k, name in enumerate(particles.species_names):
         at = by_object.get(name, default)
-        at = at if at is not None else particles.species_radii.get(name, float(DEFAULT_MIN_DIST))
-        options = CompareOptions(reference=reference, radius=at, beta=beta, over=over)
+        radii[name] = at if at is not None else particles.species_radii.get(name, float(DEFAULT_MIN_DIST))
+        options = CompareOptions(reference=reference, radius=radii[name], **how)
         summary = comparison(particles.rows(np.flatnonzero(species == k)), options)
         compared.append({"object": name, **summary, **({"transforms_applied": applied} if applied else {})})
     named = sorted({n.strip() for n in (objects or "").split(",") if n.strip()} - set(particles.species_names))
+    scored = {}
+    if metric == "czii":
+        options = CompareOptions(reference=reference, **how)
+        scores = None if particles.scores is None else np.asarray(particles.scores)
+        scored["czii"] = czii_metric(particles, options, radii.__getitem__, scores, particles.higher_is_better)
     return {
         "config": str(config),
         "reference": reference,
         "candidate": candidate,
         "objects": compared,
         "objects_without_picks": named,
+        **scored,
         "warnings": warnings,
         "seconds": round(time.perf_counter() - start, 3),
     }
@@ -201,9 +228,9 @@ def comparison(particles: ParticleSet, options: CompareOptions) -> dict[str, Any
     reference = None
     if options.reference is not None:
         reference = input_named(options.reference, particles, "--reference")
-        summary["reference"] = {"input": particles.inputs[reference], "beta": options.beta}
+        summary["reference"] = {"input": particles.inputs[reference], "beta": options.resolved_beta()}
         summary["reference"].update(
-            _scores(n_matched, picks_scored[1 - reference], picks_scored[reference], options.beta)
+            _scores(n_matched, picks_scored[1 - reference], picks_scored[reference], options.resolved_beta())
         )
     summary["per_micrograph"] = [
         {
@@ -216,7 +243,7 @@ def comparison(particles: ParticleSet, options: CompareOptions) -> dict[str, Any
             **(
                 {}
                 if reference is None
-                else _scores(int(matched[g]), picks[1 - reference, g], picks[reference, g], options.beta)
+                else _scores(int(matched[g]), picks[1 - reference, g], picks[reference, g], options.resolved_beta())
             ),
         }
         for g in np.flatnonzero(picks.sum(axis=0))
@@ -263,3 +290,124 @@ def _scores(matched: int, predicted: int, truth: int, beta: float) -> dict[str, 
 def _rounded(value: float | None) -> float | None:
     """A fraction to 4 decimals; None where undefined (NaN)."""
     return None if value is None or np.isnan(value) else round(float(value), 4)
+
+
+#: The points of a precision-recall curve the summary carries per species (thinned evenly beyond).
+CURVE_POINTS = 1000
+
+
+def _candidate_scores(
+    paths: list[Path], particles: ParticleSet, options: CompareOptions, reading: ParticleOptions, log: Log
+) -> tuple[np.ndarray | None, bool]:
+    """The candidate's own scores for czii's sweep, per row of ``particles`` (NaN on the reference's), and their order.
+
+    The two inputs are read without scores (a reference without any would make the readers drop
+    the candidate's too); the candidate is read again alone with its own. None where it has none,
+    or where its rows do not come back as they were.
+    """
+    assert options.reference is not None  # (options.check(): czii names one)
+    candidate = 1 - input_named(options.reference, particles, "--reference")
+    alone = replace(reading, score="auto", transform=[])
+    ignored: list[str] = []  # (a candidate without scores is said by the summary: not swept)
+    read = read_inputs([paths[candidate]], Path("."), alone, ignored.append, log)
+    rows = np.flatnonzero(np.asarray(particles.input_of) == candidate)
+    names = [read.mic_names[g] for g in np.asarray(read.groups)]
+    if (
+        read.scores is None
+        or len(names) != len(rows)
+        or names != [particles.mic_names[g] for g in np.asarray(particles.groups)[rows]]
+    ):
+        return None, True
+    scores = np.full(len(particles.groups), np.nan)
+    scores[rows] = read.scores
+    return scores, read.higher_is_better
+
+
+def czii_metric(
+    particles: ParticleSet, options: CompareOptions, radius_of: Any, scores: np.ndarray | None, higher: bool = True
+) -> dict[str, Any]:
+    """The CZII challenge's score of the candidate against ``options.reference`` (:mod:`cryodedup.algo.czii`).
+
+    Each species the reference has picks of is scored at ``radius_of(name)`` x the multiplier,
+    over the tomograms the reference has picks on (the challenge's: the experiments of its
+    solution), or every one with ``--over all``; the candidate's picks elsewhere are left out.
+    With ``scores`` on every candidate pick (the rows of ``particles``), the score threshold is
+    swept (picks kept at or above it; at or below it where a lower score is better, ``higher`` False).
+    """
+    options.check()  # (the reference named)
+    assert options.reference is not None
+    reference = input_named(options.reference, particles, "--reference")
+    beta = options.resolved_beta()
+    input_of = np.asarray(particles.input_of)
+    groups = np.asarray(particles.groups).astype(np.int64)
+    species = np.zeros(len(groups), dtype=np.int64) if particles.species is None else np.asarray(particles.species)
+    names = list(particles.species_names) or ["picks"]
+    is_reference = input_of == reference
+    tomograms = np.unique(groups[is_reference]) if options.over != "all" else np.unique(groups)
+    scored = np.isin(groups, tomograms)
+    centres = np.asarray(particles.centres, dtype=np.float64)
+    if scores is not None:
+        scores = np.asarray(scores, dtype=np.float64) * (1 if higher else -1)  # (swept as higher is better)
+    sweeps = scores is not None and bool(np.isfinite(scores[~is_reference & scored]).all())
+    classes = []
+    for k in np.unique(species[is_reference]):
+        name = names[int(k)]
+        ref = np.flatnonzero(is_reference & (species == k))
+        cand = np.flatnonzero(~is_reference & scored & (species == k))
+        radius = float(radius_of(name))
+        threshold = radius * options.multiplier
+        cand_scores = scores[cand] if sweeps and scores is not None else None
+        hits = class_hits(centres[ref], groups[ref], centres[cand], groups[cand], threshold, cand_scores)
+        counted = class_scores(hits.tp, hits.fp, hits.fn, beta)
+        one: dict[str, Any] = {
+            "species": name,
+            "radius_A": radius,
+            "threshold_A": threshold,
+            "weight": options.weight_of(name),
+            "references": hits.references,
+            "candidates": hits.candidates,
+            "tp": hits.tp,
+            "fp": hits.fp,
+            "fn": hits.fn,
+            **{key: _rounded(value) for key, value in counted.items()},
+            "localisation_error_A": _rounded(float(np.mean(hits.nearest[hits.hit]))) if hits.tp else None,
+        }
+        if cand_scores is not None and len(cand_scores):
+            one["sweep"] = _sweep_summary(threshold_sweep(hits, cand_scores, beta), 1 if higher else -1)
+        classes.append((one, counted["f_beta"]))
+    score = weighted_score({c["species"]: f for c, f in classes}, {c["species"]: c["weight"] for c, _ in classes})
+    not_scored = sorted(set(options.weights) - {c["species"] for c, _ in classes})  # (a misspelt name, say)
+    return {
+        "beta": beta,
+        "multiplier": float(options.multiplier),
+        "tomograms_scored": len(tomograms),
+        "scored_over": "all" if options.over == "all" else "reference",
+        "score": _rounded(score),
+        "swept": sweeps,
+        "higher_is_better": higher,
+        "species": [c for c, _ in classes],
+        "weights_not_scored": not_scored,
+    }
+
+
+def _sweep_summary(sweep: dict[str, Any], sign: int) -> dict[str, Any]:
+    """A species' sweep for the summary: its area, best threshold, and its curve (at most CURVE_POINTS points).
+
+    ``sign``: -1 where the scores were swept negated (a lower score better): thresholds as the scores read.
+    """
+    n = len(sweep["thresholds"])
+    at = np.unique(np.linspace(0, n - 1, min(n, CURVE_POINTS)).round().astype(np.int64))
+    best = int(np.flatnonzero(sweep["thresholds"] == sweep["best_threshold"])[0])
+    return {
+        "average_precision": _rounded(sweep["average_precision"]),
+        "best_threshold": sign * float(sweep["best_threshold"]),
+        "best_f_beta": _rounded(sweep["best_f_beta"]),
+        "best_precision": _rounded(float(sweep["precision"][best])),
+        "best_recall": _rounded(float(sweep["recall"][best])),
+        "thresholds": n,
+        "curve": {
+            "threshold": [sign * float(t) for t in sweep["thresholds"][at]],
+            "precision": [_rounded(float(v)) for v in sweep["precision"][at]],
+            "recall": [_rounded(float(v)) for v in sweep["recall"][at]],
+        },
+    }

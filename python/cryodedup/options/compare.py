@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
+
+import click
 
 from ..algo import MAX_CENTRE
+from ..algo.czii import CHALLENGE_BETA, CHALLENGE_MULTIPLIER, CHALLENGE_WEIGHTS
 from ..errors import CryodedupError
 from .fields import OUTPUT, check_choices, choice, is_real_number, option
 from .species import DEFAULT_MIN_DIST
@@ -17,6 +21,41 @@ __all__ = ["COMPARISON", "PANELS", "READING", "CompareOptions"]
 COMPARISON = "Comparison"
 READING = "Reading"
 PANELS = (COMPARISON, READING, OUTPUT)
+
+
+def _parse_weights(text: str) -> dict[str, float]:
+    """``--weights``' ``NAME=W`` pairs (commas between): each species' weight, 0 or more.
+
+    Raises ValueError saying what was expected.
+    """
+    weights: dict[str, float] = {}
+    for item in (part.strip() for part in text.split(",")):
+        name, sep, number = item.rpartition("=")
+        try:
+            value = float(number)
+        except ValueError:
+            value = math.nan
+        if not sep or not name.strip() or not (0 <= value < math.inf):
+            raise ValueError(f"--weights takes NAME=W with W a number of 0 or more (ribosome=2), got {item!r}")
+        if name.strip() in weights:
+            raise ValueError(f"--weights: species {name.strip()!r} given twice")
+        weights[name.strip()] = value
+    return weights
+
+
+class _SpeciesWeights(click.ParamType):
+    """``--weights``: ``NAME=W`` pairs separated by commas."""
+
+    name = "NAME=W"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        """The pairs as a dict."""
+        if isinstance(value, dict):
+            return value
+        try:
+            return _parse_weights(str(value))
+        except ValueError as err:
+            self.fail(str(err), param, ctx)
 
 
 @dataclass
@@ -40,10 +79,11 @@ class CompareOptions:
         label="radius (Å)",
         panel=COMPARISON,
     )
-    beta: float = option(
-        1.0,
+    beta: float | None = option(
+        None,
         "--beta",
-        "With --reference: the weight of recall against precision in F-beta (1: the F1 score).",
+        "With --reference: the weight of recall against precision in F-beta (1: the F1 score) [default: 1; 4 "
+        "with --metric czii, the challenge's].",
         type=float,
         panel=COMPARISON,
     )
@@ -57,6 +97,45 @@ class CompareOptions:
         panel=COMPARISON,
     )
 
+    metric: str = choice(
+        "matching",
+        "--metric",
+        "With --reference, also: czii, the CZII cryo-ET challenge's score per species (a pick within its "
+        "species' radius x --multiplier of a reference pick hits it; a second hit on one reference pick is a "
+        "false positive; counts summed over the tomograms, F-beta per species, weighted by --weights), a sweep "
+        "of the score threshold and the localisation error. matching: the one-to-one matching alone.",
+        choices=["matching", "czii"],
+        panel=COMPARISON,
+    )
+    multiplier: float = option(
+        CHALLENGE_MULTIPLIER,
+        "--multiplier",
+        "--metric czii: a hit lies within this fraction of its species' radius (--radius, a copick object's own).",
+        type=float,
+        panel=COMPARISON,
+    )
+    weights: dict[str, float] = option(
+        {},
+        "--weights",
+        "--metric czii: NAME=W pairs separated by commas, each species' weight in the weighted score [default: "
+        "the challenge's for its species (apo-ferritin 1, beta-amylase 0, beta-galactosidase 2, ribosome 1, "
+        "thyroglobulin 2, virus-like-particle 1); 1 for any other].",
+        type=_SpeciesWeights(),
+        metavar="NAME=W,...",
+        show_default=False,
+        panel=COMPARISON,
+    )
+
+    def resolved_beta(self) -> float:
+        """--beta as given, else 1 (4 with --metric czii, the challenge's)."""
+        if self.beta is not None:
+            return float(self.beta)
+        return CHALLENGE_BETA if self.metric == "czii" else 1.0
+
+    def weight_of(self, species: str) -> float:
+        """A species' weight in the czii score: --weights', else the challenge's, else 1."""
+        return float(self.weights.get(species, CHALLENGE_WEIGHTS.get(species, 1.0)))
+
     def check(self) -> None:
         """Raises a CryodedupError naming the first option out of its range."""
         if not (is_real_number(self.radius) and 0 < self.radius <= MAX_CENTRE):
@@ -66,9 +145,18 @@ class CompareOptions:
                 if is_real_number(self.radius)
                 else f"--radius must be a distance in Å, got {self.radius!r}"
             )
-        if not (is_real_number(self.beta) and 0 < self.beta < math.inf):
+        if self.beta is not None and not (is_real_number(self.beta) and 0 < self.beta < math.inf):
             raise CryodedupError(f"--beta must be a number above 0, got {self.beta!r}")
+        if not (is_real_number(self.multiplier) and 0 < self.multiplier < math.inf):
+            raise CryodedupError(f"--multiplier must be a number above 0, got {self.multiplier!r}")
+        given_weights: object = self.weights  # (the API's: any value)
+        if not isinstance(given_weights, dict) or not all(
+            isinstance(k, str) and is_real_number(w) and 0 <= w < math.inf for k, w in given_weights.items()
+        ):
+            raise CryodedupError(f"--weights gives each species a weight of 0 or more, got {self.weights!r}")
         check_choices(self)
+        if self.metric == "czii" and self.reference is None:
+            raise CryodedupError("--metric czii scores one input against the other: name the truth with --reference")
         given: object = self.reference  # (the API's: any value)
         if given is not None and not (isinstance(given, str) and given.strip()):
             raise CryodedupError(f"--reference names an input (its path or 1 or 2), got {self.reference!r}")
