@@ -21,6 +21,7 @@ from types import SimpleNamespace
 from _harness import main
 
 from cryodedup.formats.dynamo import read_dynamo_tables
+from cryodedup.particle_set import PsizeFrom
 
 MODULES = [
     "cryodedup.formats.dynamo",
@@ -44,7 +45,13 @@ def check(data: bytes, scratch: Path) -> None:
         (scratch / map_name).write_bytes(map_bytes)
     score, order = SCORES[(flags >> 3) & 3]
     # (what the reader reads of the job's Scale and ScoreRead)
-    scale = SimpleNamespace(mic_psize=2.5 if flags & 32 else None, micrographs=scratch / map_name if map_name else None)
+    given = 2.5 if flags & 32 else None  # (the job decides a typed pixel size is the source: PsizeFrom.GIVEN)
+    scale = SimpleNamespace(
+        mic_psize=given,
+        given_psize=given,
+        psize_from=PsizeFrom.GIVEN if given else PsizeFrom.OWN,
+        micrographs=scratch / map_name if map_name else None,
+    )
     score_read = SimpleNamespace(score=score, score_order=order)
     shift_key = "none" if flags & 4 else "auto"
     particles = read_dynamo_tables(

@@ -251,6 +251,7 @@ def test_a_lower_is_better_score_is_swept_keeping_picks_at_or_below_the_threshol
     assert lower["sweep"]["average_precision"] == pytest.approx(area, abs=ROUNDED)
 
 
+@pytest.mark.real_data
 def test_real_picks_score_their_own_annotation_file_as_hits_on_its_tomogram_alone():
     # RELION 5's Picks job (9,442 picks on 5 tomograms, centred Å) and its TS_54 annotation file (the same 1,418
     # picks in tomogram pixels from the corner): every annotation pick hits its own, the other tomograms are missed.
