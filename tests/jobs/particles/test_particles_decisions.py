@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from test_particles_priority_oracle import LABELS, MIN_DIST, _row, brute_force, cases, star_rows, write_cs_inputs
 
-from cryodedup.errors import CryodedupError
+from cryodedup import repair_particle_update
 from cryodedup.jobs.particles.job import remove_duplicate_particles
 from cryodedup.options import ParticleOptions
 from helpers import shared_file, write_star
@@ -257,17 +257,46 @@ def test_angle_with_max_angle_by_hand(tmp_path):
     assert float(record[0]["angle_deg"]) == pytest.approx(30.0)
 
 
-def test_decisions_with_update_refused_until_the_store_keeps_the_record(tmp_path):
-    # A round's files are all kept by its store and put back after a stop (issue 65); the record is not yet
-    # among them, so a round is refused --decisions in one line rather than left without it after a stop.
-    batch = write_star(
+def _two_rounds(tmp_path):
+    first = write_star(
         tmp_path / "b1.star", HAND_LABELS, [["m.mrc", 0, 0, "000001@s.mrcs", 1.0, 1]], optics=[[1, "og", 1.0, 1.0]]
     )
-    with pytest.raises(CryodedupError, match="--decisions is not kept by the --update store"):
-        remove_duplicate_particles(
-            [batch], tmp_path / "out", ParticleOptions(min_dist=10.0, update=True, decisions=True)
-        )
-    assert not (tmp_path / "out" / "kept_store").exists()
+    second = write_star(
+        tmp_path / "b2.star",
+        HAND_LABELS,
+        [["m.mrc", 4, 0, "000002@s.mrcs", 3.0, 1], ["m.mrc", 90, 0, "000003@s.mrcs", 1.0, 1]],
+        optics=[[1, "og", 1.0, 1.0]],
+    )
+    return first, second
+
+
+def test_earlier_round_by_hand(tmp_path):
+    # Round 1 keeps (0,0); round 2's (4,0), better scored, is rejected by it (4 Å), never revoking it.
+    out = tmp_path / "out"
+    for batch in _two_rounds(tmp_path):
+        summary = remove_duplicate_particles([batch], out, ParticleOptions(min_dist=10.0, update=True, decisions=True))
+    assert summary["outputs"]["decisions"] == [str(out / "round_0002_decisions.csv")]
+    assert read_decisions(out / "round_0001_decisions.csv") == []
+    record = read_decisions(out / "round_0002_decisions.csv")
+    assert [(d["row"], d["kept_input"], d["kept_row"], d["distance_A"], d["rule"]) for d in record] == [
+        ("1", "(kept by an earlier round)", "", "4.0", "earlier round")
+    ]
+
+
+def test_a_round_s_record_is_kept_by_its_store_and_put_back(tmp_path):
+    # The record is one of the round's files: stored with them, so a stop after the commit (here: the file
+    # gone) is made good by --repair, byte for byte; --force sets it aside with the other round files.
+    out = tmp_path / "out"
+    for batch in _two_rounds(tmp_path):
+        remove_duplicate_particles([batch], out, ParticleOptions(min_dist=10.0, update=True, decisions=True))
+    path = out / "round_0002_decisions.csv"
+    written = path.read_bytes()
+    path.unlink()
+    assert repair_particle_update(out) == [(path, "missing")]
+    assert path.read_bytes() == written
+    first, _ = _two_rounds(tmp_path)
+    remove_duplicate_particles([first], out, ParticleOptions(min_dist=10.0, update=True, decisions=True), force=True)
+    assert (out / "rounds_before_force_1" / "round_0002_decisions.csv").read_bytes() == written
 
 
 def test_decisions_with_audit_refused():

@@ -36,6 +36,8 @@ from .summarise import ParticleSummary, summarize, timings, verdict_of
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
+    from .update import Round
+
 __all__ = ["Outcome", "remove_duplicate_particles", "run"]
 
 
@@ -119,6 +121,7 @@ def run(
         if checked:
             log(message, "warning")
 
+    record = None
     held = source.held_by_prefer(options, warn)  # (--prefer parsed once, before anything is read where it can be)
     particles = source.read(folder, options, warn, log, held)
     warn_unused_options(particles, options, warn)
@@ -142,16 +145,13 @@ def run(
     # Counted before the outputs are written: a one-pass scan's writer may still be busy.
     summary = replace(summarize(particles, decision, options, halves), registration=registration, transforms=transforms)
     if update and round_:
+        record = _round_record(round_, particles, decision, options)
         outputs, write_seconds = update.write_round(round_, particles, decision.keep)
         summary = replace(summary, update=update.round_summary(round_, summary.kept, summary.particles))
     else:
         outputs, write_seconds = _write(particles, decision.keep, halves, options, force, source.outputs())
-    record = None
-    if options.decisions:
-        name = (
-            f"round_{round_.number:04d}_decisions.csv" if update and round_ else None
-        )  # (a round's own, as its files)
-        record, outputs = _record(particles, decision, options, folder, force, outputs, name)
+    if options.decisions and not (update and round_):
+        record, outputs = _record(particles, decision, options, folder, force, outputs)
     if summary.same_image is not None and summary.same_image.message is not None:
         warn(summary.same_image.message)
     names = summary.particle_names
@@ -185,6 +185,17 @@ def _update_module() -> ModuleType:
     return update
 
 
+def _round_record(round_: Round, particles: ParticleSet, decision: Decision, options: ParticleOptions) -> dict | None:
+    """``--decisions`` in an ``--update`` round: its columns, written among the round's files (stored, put back)."""
+    if not options.decisions:
+        return None
+    from .record import rejections, table, write_decisions  # (loaded for --decisions only)
+
+    columns = table(particles, rejections(particles, decision, options))
+    round_.write_record = lambda path: write_decisions(path, columns)
+    return columns
+
+
 def _record(
     particles: ParticleSet,
     decision: Decision,
@@ -192,19 +203,18 @@ def _record(
     folder: Path | None,
     force: bool,
     outputs: dict[str, list[str]],
-    name: str | None = None,
 ) -> tuple[dict, dict[str, list[str]]]:
     """The record of every rejection (``--decisions``): its columns, written to ``decisions.csv`` in ``folder``.
 
     Written in the job's output batch (under a temporary name, put in place with the other
-    outputs); ``name``: an ``--update`` round's own file. Returns the columns, and ``outputs``
+    outputs). Returns the columns, and ``outputs``
     with the record's path as ``decisions``.
     """
     from .record import DECISIONS_FILE, rejections, table, write_decisions  # (loaded for --decisions only)
 
     columns = table(particles, rejections(particles, decision, options))
     if folder is not None:
-        path = Path(folder) / (name or DECISIONS_FILE)
+        path = Path(folder) / DECISIONS_FILE
         with AtomicOutputs([path], force=force, inputs=particles.read_files) as tmp:
             write_decisions(tmp[path], columns)
         outputs = {**outputs, "decisions": [str(path)]}

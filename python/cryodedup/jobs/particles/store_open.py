@@ -168,8 +168,8 @@ def repair_store(outdir: Path) -> list[tuple[str, str]]:
         raise OutputError(f"{outdir}: cannot write the files from the --update store ({reason(err)})") from None
 
 
-#: The round files of an --update series (update.ROUND_STEMS, of either kind).
-_ROUND_FILE = re.compile(r"round_[0-9]{4}_(kept|rejected)\.(star|cs|csg)")
+#: The round files of an --update series (update.ROUND_STEMS, of either kind; update.ROUND_RECORD).
+_ROUND_FILE = re.compile(r"round_[0-9]{4}_((kept|rejected)\.(star|cs|csg)|decisions\.csv)")
 
 
 def _set_aside_earlier_rounds(outdir: Path) -> Path | None:

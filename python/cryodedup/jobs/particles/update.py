@@ -20,6 +20,7 @@ import hashlib
 import os
 import sqlite3
 import time
+from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,10 +53,12 @@ if TYPE_CHECKING:
     from ...formats.cryosparc.particles import CsWriter
     from ...formats.star.particle_writer import StarWriter
 
-__all__ = ["decide_round", "repair", "round_summary", "start_round", "write_round"]
+__all__ = ["Round", "decide_round", "repair", "round_summary", "start_round", "write_round"]
 
 #: Each round's kept and rejected particles (round 1: round_0001_kept.star), left for downstream jobs.
 ROUND_FILES = ("round_{:04d}_kept.star", "round_{:04d}_rejected.star")
+#: Each round's record of its rejections (``--decisions``), of either kind.
+ROUND_RECORD = "round_{:04d}_decisions.csv"
 #: The same of CryoSPARC inputs: the stems of the files the plain run's writer writes (.cs, passthrough, .csg).
 ROUND_STEMS = ("round_{:04d}_kept", "round_{:04d}_rejected")
 #: What a round takes, as its refusals name it.
@@ -120,6 +123,8 @@ class Round:
     redo: bool = False
     #: A STAR store's running file's header's SHA-256 and the text after its rows (for its first round).
     star_header: dict[str, str] | None = None
+    #: ``--decisions``: writes the round's record to a path (a round file as the others: stored, put back).
+    write_record: Callable[[Path], None] | None = None
 
 
 def start_round(
@@ -132,11 +137,6 @@ def start_round(
         raise CryodedupError(
             "--repair reads no batch and adds no round: give -o OUTDIR --update --repair alone (in Python: "
             "cryodedup.repair_particle_update(outdir))"
-        )
-    if options.decisions:  # (a round's record is not yet among the files its store keeps and puts back)
-        raise CryodedupError(
-            "--decisions is not kept by the --update store yet: a round stopped after its commit could not write "
-            "it again; run the batch alone with --decisions (its decisions.csv), or the round without it"
         )
     if not isinstance(source, Files):
         raise CryodedupError("--update takes particle files and an output folder; particles in memory have no kept set")
@@ -407,6 +407,9 @@ def write_round(round_: Round, particles: ParticleSet, keep: np.ndarray) -> tupl
         rows = np.flatnonzero(keep)
         kept = KeptRows(particles.groups[rows], particles.mic_names, particles.centres[rows], particles.scores[rows])
         subsets = write(round_, writer, keep, kept)  # type: ignore[arg-type]
+    record = round_.outdir / ROUND_RECORD.format(round_.number)
+    if round_.write_record is not None and os.path.lexists(record):
+        subsets["decisions"] = [record]
     outputs = {**subsets, "running": [store.running_path]}
     return {subset: [str(p) for p in files] for subset, files in outputs.items()}, time.perf_counter() - start
 
@@ -423,6 +426,7 @@ def _commit_and_place(round_: Round, kept: KeptRows, files: dict[Path, Path], ch
     """
     store, outdir = round_.store, round_.outdir
     assert round_.record is not None
+    files = {**files, **_record_file(round_, files)}
     named = {os.path.relpath(final, outdir): tmp for final, tmp in files.items()}
     try:
         with signals.deferred():
@@ -439,6 +443,26 @@ def _commit_and_place(round_: Round, kept: KeptRows, files: dict[Path, Path], ch
                 ) from None
     finally:
         _discard(files)
+
+
+def _record_file(round_: Round, files: dict[Path, Path]) -> dict[Path, Path]:
+    """``--decisions``: the round's record written under a temporary name, to be committed with its files."""
+    if round_.write_record is None:
+        return {}
+    path = round_.outdir / ROUND_RECORD.format(round_.number)
+    try:
+        tmp = _round_outputs(round_, [path], [])
+    except BaseException:
+        _discard(files)
+        raise
+    try:
+        round_.write_record(tmp[path])
+    except BaseException as err:
+        _discard({**files, **tmp})
+        if isinstance(err, OSError):
+            raise write_error(err, {**files, **tmp}) from None
+        raise
+    return tmp
 
 
 def _finish_again(round_: Round, writer: StarWriter | CsWriter, kept: int) -> dict[str, list[Path]]:
