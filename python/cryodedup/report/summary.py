@@ -6,10 +6,11 @@ itself. Nothing here prints or draws.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ..algo.dedup import SAME_CENTRE_A
 from ..labels import counted, distinct_labels, input_labels
 from .analysis_rows import matching_text
-from .micrograph_sections import MicrographSummary, Timing
 from .sections import (
     Consensus,
     DuplicateDensity,
@@ -31,6 +32,9 @@ from .sections import (
     UpdateRound,
 )
 from .sections.base import in_tomograms
+
+if TYPE_CHECKING:  # (a particle job's summary does not load the micrograph job's sections)
+    from .micrograph_sections import MicrographSummary, Timing
 
 __all__ = [
     "compare_rows",
