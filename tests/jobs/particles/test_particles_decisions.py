@@ -193,6 +193,11 @@ def test_same_image_and_remove_entirely_by_hand(tmp_path):
     rows = [[["m.mrc", 0, 0, "000001@s.mrcs", 2.0, 1], ["m.mrc", 50, 0, "000001@s.mrcs", 1.0, 1]]]
     record = brief(hand_run(tmp_path / "i", rows, min_dist=10.0, same_image="reject"))
     assert record == [("a.star", 2, "a.star", "1", "50.0", "same image")]
+    # The same image named on two micrographs (a user's trial: a distance of 1,399 Å between centres on two
+    # micrographs was given as if on one): no distance.
+    rows = [[["m.mrc", 0, 0, "000001@s.mrcs", 2.0, 1], ["n.mrc", 50, 0, "000001@s.mrcs", 1.0, 1]]]
+    record = brief(hand_run(tmp_path / "j", rows, min_dist=10.0, same_image="reject"))
+    assert record == [("a.star", 2, "a.star", "1", "", "same image")]
     # Remove entirely: (0,0), (4,0) and (100,0): both close ones go, each naming the other, 4 Å.
     rows = [[["m.mrc", x, 0, f"00000{j + 1}@s.mrcs", 1.0, 1] for j, x in enumerate((0, 4, 100))]]
     record = brief(hand_run(tmp_path / "e", rows, min_dist=10.0, remove_entirely=True))

@@ -52,8 +52,8 @@ class Rejections:
     """Each rejected row (in input order) with its partner, their distance and angle, and the rule.
 
     ``partners``: the row it lost to (-1: none, or a particle of an earlier round);
-    ``distance``: Å between the two centres (NaN without a partner in the set, but for an
-    earlier round's); ``angle``: degrees between their orientations (None without ``--max-angle``);
+    ``distance``: Å between the two centres (NaN without a partner in the set or with one on
+    another micrograph, but for an earlier round's); ``angle``: degrees between their orientations (None without ``--max-angle``);
     ``rule``: an index into :data:`RULES`.
     """
 
@@ -81,7 +81,8 @@ def rejections(particles: ParticleSet, decision: Decision, options: ParticleOpti
         partners[displaced] = decision.displaced_by[rows][displaced]
         rule[displaced] = _RULE["cross-species overlap"]
     distance = np.full(rows.size, np.nan)
-    has = partners >= 0
+    # (a partner on another micrograph, one particle image named twice there: no distance between them)
+    has = (partners >= 0) & (particles.groups[rows] == particles.groups[np.maximum(partners, 0)])
     centres = particles.centres
     distance[has] = np.sqrt(((centres[rows[has]] - centres[partners[has]]) ** 2).sum(axis=1))
     if decision.earlier_round is not None:
