@@ -53,8 +53,8 @@ class Rejections:
 
     ``partners``: the row it lost to (-1: none, or a particle of an earlier round);
     ``distance``: Å between the two centres (NaN without a partner in the set or with one on
-    another micrograph, but for an earlier round's); ``angle``: degrees between their orientations (None without ``--max-angle``);
-    ``rule``: an index into :data:`RULES`.
+    another micrograph, but for an earlier round's); ``angle``: degrees between their
+    orientations (None without ``--max-angle``); ``rule``: an index into :data:`RULES`.
     """
 
     rows: np.ndarray
