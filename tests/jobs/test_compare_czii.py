@@ -277,3 +277,26 @@ def test_the_rows_say_why_nothing_was_swept():
     no_picks = dict(czii_rows({**czii, "swept": True, "species": [one]}))["Score threshold"]
     no_scores = dict(czii_rows({**czii, "swept": False, "species": [one]}))["Score threshold"]
     assert "no picks" in no_picks and "score" in no_scores and no_picks != no_scores
+
+
+@pytest.mark.real_data
+def test_compare_warns_of_no_output_it_does_not_write(tmp_path):
+    # A user's trial: compare said "each input's kept and rejected rows are written to files of their own"
+    # of inputs whose columns differ, though it writes no file; and the order refusal spoke of a merged output.
+    from helpers import shared_file
+
+    picks, ts54 = (shared_file(f"tomo/cets-relion__Picks_job019_{n}.star") for n in ("particles", "TS_54_particles"))
+    tomograms = shared_file("tomo/cets-relion__Tomograms_job006_tomograms.star")
+    scored = tmp_path / "scored.star"  # (a template-matching job's columns: a score the Picks job has not)
+    scored.write_text(
+        "\ndata_particles\n\nloop_\n_rlnTomoName #1\n_rlnCenteredCoordinateXAngst #2\n"
+        "_rlnCenteredCoordinateYAngst #3\n_rlnCenteredCoordinateZAngst #4\n_rlnAutopickFigureOfMerit #5\n"
+        "TS_01\t20.0\t0.0\t0.0\t0.5\n"
+    )
+    common = ["--micrographs", str(tomograms), "--reference", "1", "--radius", "60"]
+    result = CliRunner().invoke(main, ["compare", str(picks), str(scored), *common])
+    assert result.exit_code == 0, result.output
+    assert "of their own" not in " ".join(result.output.split())
+    swapped = CliRunner().invoke(main, ["compare", str(ts54), str(picks), *common])
+    assert swapped.exit_code == 1 and "merged output" not in swapped.output
+    assert "the inputs are read in the first input's columns" in " ".join(swapped.output.split())

@@ -150,7 +150,10 @@ def _read_picks_or_particles(
     # One input is decided while read (docs/design.md section 5): its micrographs are matched by
     # exact path, as this matching keeps them, so it changes nothing there.
     return _matched(
-        read_star_files(inputs, outdir, scale, score_read, row_read, warn, log, one_pass), inputs, scale, warn
+        read_star_files(inputs, outdir, scale, score_read, row_read, warn, log, one_pass, request.writes),
+        inputs,
+        scale,
+        warn,
     )
 
 

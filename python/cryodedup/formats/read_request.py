@@ -185,6 +185,9 @@ class ReadRequest:
     moves_inputs : bool
         Whether ``--transform`` moves an input: a writer then writes rows from their numbers,
         which a reader must keep.
+    writes : bool
+        Whether outputs are written from the set (False for ``compare``): a reader then neither
+        refuses nor warns of what only a merged output needs (the order of RELION 5's frames).
     """
 
     scale: Scale
@@ -193,3 +196,4 @@ class ReadRequest:
     copick: CopickSelection
     output_format: str
     moves_inputs: bool = False
+    writes: bool = True

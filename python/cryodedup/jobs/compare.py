@@ -59,7 +59,7 @@ def compare_picks(
     if len(paths) != 2:
         raise CryodedupError(f"compare takes two inputs (two pickers' outputs or particle files), got {len(paths)}")
     warnings: list[str] = []  # (said once the comparison stands: an error is said alone)
-    particles = read_inputs(paths, Path("."), reading, warnings.append, log)
+    particles = read_inputs(paths, Path("."), reading, warnings.append, log, writes=False)
     applied = apply_transforms(particles, reading)
     check_centres(particles)
     summary = comparison(particles, options)
@@ -309,7 +309,7 @@ def _candidate_scores(
     candidate = 1 - input_named(options.reference, particles, "--reference")
     alone = replace(reading, score="auto", transform=[])
     ignored: list[str] = []  # (a candidate without scores is said by the summary: not swept)
-    read = read_inputs([paths[candidate]], Path("."), alone, ignored.append, log)
+    read = read_inputs([paths[candidate]], Path("."), alone, ignored.append, log, writes=False)
     rows = np.flatnonzero(np.asarray(particles.input_of) == candidate)
     names = [read.mic_names[g] for g in np.asarray(read.groups)]
     if (

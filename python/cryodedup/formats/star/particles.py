@@ -152,6 +152,7 @@ def read_star_files(
     warn: Warn,
     log: Log,
     one_pass: AskOnePass | None = None,
+    writes: bool = True,
 ) -> ParticleSet:
     """Reads RELION particle STAR files into one ParticleSet.
 
@@ -165,12 +166,13 @@ def read_star_files(
     Each file is indexed up to its particle rows, and the rest while the rows are scanned
     (one read of the file); a file whose particle rows are followed by blocks that change
     the reading (an optics table after them) is read again with the whole index first.
+    ``writes`` False (``compare``): nothing refused or warned of that only the outputs need.
     """
     if row_read.shift_key not in ("auto", "none"):
         raise CryodedupError(f"--shift-key for STAR files is auto or none, got {row_read.shift_key!r}")
 
     def read(defer: bool) -> ParticleSet:
-        return _read_star_files(inputs, outdir, scale, score_read, row_read, warn, log, one_pass, defer)
+        return _read_star_files(inputs, outdir, scale, score_read, row_read, warn, log, one_pass, defer, writes)
 
     try:
         return read(defer=True)
@@ -189,6 +191,7 @@ def _read_star_files(
     log: Log,
     one_pass: AskOnePass | None,
     defer: bool,
+    writes: bool,
 ) -> ParticleSet:
     parts = [ParticleStar(p, row_read.shift_key, defer) for p in inputs]
     for part, label in zip(parts, distinct_labels(inputs)):
@@ -199,8 +202,8 @@ def _read_star_files(
             f"--micrographs {scale.micrographs} is a tomograms STAR (rlnTomoName, rlnTomoTiltSeriesPixelSize) and "
             "the particles are 2-D: give the micrographs STAR they were picked on"
         )
-    rewritten = corner_inputs(parts, tomograms)
-    merged = merged_columns(parts, warn, rewritten)
+    rewritten = corner_inputs(parts, tomograms, writes)
+    merged = merged_columns(parts, warn if writes else _unsaid, rewritten)
     labels = merged.labels
     needs = Needs()
     score_label, higher = score_column(parts, score_read, warn, needs)
@@ -254,6 +257,10 @@ def _read_star_files(
     if merged.combined and (renumbered := renumbered_optics_groups(parts, labels)):
         particles.summary["optics_groups_renumbered"] = renumbered
     return particles
+
+
+def _unsaid(message: str) -> None:
+    """A warning of the outputs, where none is written (``compare``)."""
 
 
 def _settle_split(split: Split, scan: ParticleScan, part: ParticleStar, score_label: str | None, log: Log) -> None:

@@ -121,13 +121,14 @@ def coordinate_frame(part: ParticleTable) -> str | None:
     return CORNER if len(part.columns.coords) == 3 else None
 
 
-def corner_inputs(parts: Sequence[ParticleTable], tomograms: Tomograms | None) -> list[int]:
+def corner_inputs(parts: Sequence[ParticleTable], tomograms: Tomograms | None, writes: bool = True) -> list[int]:
     """The inputs in pixels from the corner that must be carried into the centred frame of the others.
 
     None of them unless the inputs mix the two frames. Mixed, the tomograms STAR must give the
     tomograms' sizes (else refused, naming one file of each frame), and the merged output is
     written in the first input's columns, which must be RELION 5's centred Å; an input with
-    origins cannot have its coordinates rewritten and is refused.
+    origins cannot have its coordinates rewritten and is refused (not where no output is
+    written: ``writes`` False, ``compare``).
     """
     frames = [coordinate_frame(part) for part in parts]
     if CENTRED not in frames or CORNER not in frames:
@@ -142,11 +143,12 @@ def corner_inputs(parts: Sequence[ParticleTable], tomograms: Tomograms | None) -
             "deduplicate each file on its own"
         )
     if frames[0] != CENTRED:
+        why = "the merged output is written in" if writes else "the inputs are read in"
         raise FramesError(
-            f"{parts[0].label} is in {CORNER} and {centred.label} in {CENTRED}: the merged output is written in "
-            f"the first input's columns, RELION 5's; give {centred.label} first"
+            f"{parts[0].label} is in {CORNER} and {centred.label} in {CENTRED}: {why} the first input's columns, "
+            f"RELION 5's; give {centred.label} first"
         )
-    with_origins = [p for p, f in zip(parts, frames) if f == CORNER and p.columns.origins]
+    with_origins = [p for p, f in zip(parts, frames) if writes and f == CORNER and p.columns.origins]
     if with_origins:
         raise InputFileError(
             f"{with_origins[0].where()}: {', '.join(with_origins[0].columns.origins)} with coordinates in {CORNER}: "

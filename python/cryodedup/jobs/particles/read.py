@@ -101,11 +101,18 @@ def read_request(options: ParticleOptions, held: Held = None) -> ReadRequest:
 
 
 def read_inputs(
-    inputs: list[Path], outdir: Path | None, options: ParticleOptions, warn: Warn, log: Log, held: Held = None
+    inputs: list[Path],
+    outdir: Path | None,
+    options: ParticleOptions,
+    warn: Warn,
+    log: Log,
+    held: Held = None,
+    writes: bool = True,
 ) -> ParticleSet:
     """The inputs read by the module of their format (all inputs must share one), after the paths are checked.
 
-    ``outdir`` is None only for a copick project whose kept picks go back into it alone.
+    ``outdir`` is None only for a copick project whose kept picks go back into it alone;
+    ``writes`` False (``compare``): the readers refuse and warn of nothing only outputs need.
     The STAR reader asks :func:`one_pass` whether it decides while it scans.
     Scores that mean "none" (RELION's -999 figure of merit) are NaN in the set: not finite,
     they rank last, and the score-scale comparison and pictures leave them out.
@@ -117,7 +124,7 @@ def read_inputs(
             f"{len(inputs)} inputs: at most {MAX_INPUTS}, since each pick records which inputs confirm it as one "
             "bit per input of a 64-bit mask; give one picker's files as one input (a folder or a quoted glob)"
         )
-    request = read_request(options, held)
+    request = replace(read_request(options, held), writes=writes)  # (compare writes no output)
     if options.input_psize:  # (--mic-psize INPUT=Å: each input's own, by position)
         request = replace(request, scale=_scale_by_input(request.scale, _pixel_sizes_by_input(options, inputs)))
     particles = read_particle_files(inputs, outdir, request, warn, log, lambda facts: one_pass(options, facts))
