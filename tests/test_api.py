@@ -267,6 +267,10 @@ def test_options_of_the_wrong_type_are_refused_when_the_job_runs_as_the_api_page
             MicrographOptions(**{name: "5"}).check()
     with pytest.raises(CryodedupError, match="--plot-pairs must be a whole number"):
         MicrographOptions(plot_pairs=2.5).check()
+    # A switch given a text (a user's trial: remove_entirely="no" removed every particle with a neighbour).
+    for wrong in (ParticleOptions(remove_entirely="no"), ParticleOptions(decisions="no"), MicrographOptions(plot=1)):
+        with pytest.raises(CryodedupError, match="is on or off"):
+            wrong.check()
     page = (Path(__file__).parents[1] / "docs" / "reference" / "api.md").read_text()
     assert "construct, and the run raises `CryodedupError` naming the option" in page
     # Both jobs' update, as each takes it, and the repair, on the page.

@@ -199,7 +199,10 @@ def choice(default: str, flag: str, help: str, *, choices: Sequence[str], **how:
 
 
 def check_choices(options: object) -> None:
-    """Refuses a value not among its option's choices, or a text for a list (the API's options arrive unchecked)."""
+    """Refuses a value not among its option's choices, a flag not True or False, or a text for a list.
+
+    (The API's options arrive unchecked.)
+    """
     for f in fields(options):  # type: ignore[arg-type]
         flag = f.metadata.get("flag")
         if flag is not None and flag.multiple and isinstance(getattr(options, f.name), (str, bytes)):
@@ -208,6 +211,9 @@ def check_choices(options: object) -> None:
             raise TypeError(
                 f"{f.name} is a list ({flag.flags[0]} repeated), got the text {value!r}: give [{value!r}] for one"
             )
+        if flag is not None and flag.is_flag and not isinstance(getattr(options, f.name), (bool, np.bool_)):
+            # (the API's remove_entirely="no" is a true value: every particle with a neighbour removed)
+            raise CryodedupError(f"{flag.flags[0]} is on or off (True or False), got {getattr(options, f.name)!r}")
         if flag is not None and isinstance(flag.type, click.Choice):
             value = getattr(options, f.name)
             if value not in flag.type.choices:
