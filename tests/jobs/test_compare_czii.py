@@ -300,3 +300,19 @@ def test_compare_warns_of_no_output_it_does_not_write(tmp_path):
     swapped = CliRunner().invoke(main, ["compare", str(ts54), str(picks), *common])
     assert swapped.exit_code == 1 and "merged output" not in swapped.output
     assert "the inputs are read in the first input's columns" in " ".join(swapped.output.split())
+
+
+@pytest.mark.real_data
+def test_a_misspelt_weight_is_warned_of_with_the_species_it_may_mean(tmp_path):
+    # A user's trial: --weights pick=2 (the species is "picks") exited 0, its weight silently unused.
+    from helpers import shared_file
+
+    picks = shared_file("tomo/cets-relion__Picks_job019_particles.star")
+    tomograms = shared_file("tomo/cets-relion__Tomograms_job006_tomograms.star")
+    copy = tmp_path / "copy.star"
+    copy.write_bytes(picks.read_bytes())
+    args = ["compare", str(picks), str(copy), "--micrographs", str(tomograms), "--reference", "1", "--radius", "60"]
+    result = CliRunner().invoke(main, [*args, "--metric", "czii", "--weights", "pick=2"])
+    assert result.exit_code == 0, result.output
+    said = " ".join(result.stderr.split())
+    assert "--weights names pick, which the reference has no picks of (did you mean picks?)" in said

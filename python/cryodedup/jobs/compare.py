@@ -10,6 +10,7 @@ as a micrograph (:func:`compare_copick_picks`, ``copick evaluation comparepicks`
 
 from __future__ import annotations
 
+import difflib
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
@@ -66,6 +67,7 @@ def compare_picks(
     if options.metric == "czii":
         scores, higher = _candidate_scores(paths, particles, options, reading, log)
         summary["czii"] = czii_metric(particles, options, lambda name: float(options.radius), scores, higher)
+        warnings.extend(_unused_weights(summary["czii"]))
     for message in warnings:
         log(message, "warning")
     if applied:
@@ -157,6 +159,8 @@ def compare_copick_picks(
         options = CompareOptions(reference=reference, **how)
         scores = None if particles.scores is None else np.asarray(particles.scores)
         scored["czii"] = czii_metric(particles, options, radii.__getitem__, scores, particles.higher_is_better)
+        for message in _unused_weights(scored["czii"]):
+            warn(message)
     return {
         "config": str(config),
         "reference": reference,
@@ -388,6 +392,19 @@ def czii_metric(
         "species": [c for c, _ in classes],
         "weights_not_scored": not_scored,
     }
+
+
+def _unused_weights(czii: dict[str, Any]) -> list[str]:
+    """A warning naming the ``--weights`` of species the reference has no picks of (a misspelt name, say)."""
+    unused, scored = czii["weights_not_scored"], [c["species"] for c in czii["species"]]
+    if not unused:
+        return []
+    close = [match for name in unused for match in difflib.get_close_matches(name, scored, n=1)]
+    hint = f" (did you mean {', '.join(close)}?)" if close else ""
+    return [
+        f"--weights names {', '.join(unused)}, which the reference has no picks of{hint}: its species are "
+        f"{', '.join(scored) or 'none'}; those weights are not used"
+    ]
 
 
 def _sweep_summary(sweep: dict[str, Any], sign: int) -> dict[str, Any]:
