@@ -60,13 +60,12 @@ def test_counted_is_singular_for_one_only():
 
 
 def test_the_registration_row_counts_one_micrograph_and_says_tomogram_in_tomography():
-    from cryodedup.report.summary import in_tomograms, registration_rows
+    from cryodedup.report.sections.registration import RegisteredPair, Registration
 
-    pair = {"inputs": ["a.star", "b.star"], "picks_measured": [10, 12], "micrographs_measured": 1}
-    pair.update(frames="one", jaccard_identity=0.5, radius_A=20.0)
-    rows = registration_rows({"radius_A": 20.0, "pairs": [pair]})
-    assert "on 1 micrograph)" in rows[0][1]
-    assert "on 1 tomogram)" in in_tomograms(rows, "tomogram")[0][1]
+    pair = RegisteredPair(("a.star", "b.star"), 20.0, 20.0, 1, 1, (10, 12), 0.5, 0.01, "one")
+    registration = Registration((pair,), radius_A=20.0)
+    assert "on 1 micrograph)" in registration.rows("micrograph")[0][1]
+    assert "on 1 tomogram)" in registration.rows("tomogram")[0][1]
 
 
 def test_the_tomogram_word_leaves_paths_and_file_names_as_they_are():

@@ -1186,7 +1186,7 @@ def test_copick_dedup_runs_the_transform_and_the_registration_its_refusal_sugges
 def test_copick_registration_names_runs_and_angstrom(tmp_path):
     # copick calls its tomograms runs, and its centres are in Å (no pixel): today's main said "2 of 2 shared
     # tomograms" and "translation in pixels of 1 Å" in the refusal, and "tomograms" in the summary's row.
-    from cryodedup.report.sections import Sections
+    from cryodedup.report.sections import Registration, Sections
     from cryodedup.report.summary import particle_rows
 
     config, _ = shifted_project(tmp_path)
@@ -1196,7 +1196,8 @@ def test_copick_registration_names_runs_and_angstrom(tmp_path):
     assert "after shift:-400,300,0 (in Å: an offset of -400.0 ± 0.0, +300.0 ± 0.0, +0.0 ± 0.0 Å)" in said, said
     assert "on 2 of 2 shared runs" in said and "tomogram" not in said and "pixels" not in said, said
     summary = remove_duplicate_particles([config], None, ParticleOptions(audit=True, registration="warn"))
-    (row,) = [text for label, text in particle_rows(summary, Sections()) if label.startswith("Registration")]
+    registered = Sections((Registration.from_json(summary["registration"]),))
+    (row,) = [text for label, text in particle_rows(summary, registered) if label.startswith("Registration")]
     assert "on 2 of 2 runs; 160 + 160 picks on 2 runs" in row and "tomogram" not in row, row
     assert "shift:-400,300,0, ± 0.0 Å (" in row and " px" not in row, row  # (no pixel: Å)
     (pair,) = summary["registration"]["pairs"]

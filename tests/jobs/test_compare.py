@@ -201,6 +201,7 @@ def _cannot_tell(reason: str) -> dict:
     """A comparison's summary (17 + 17 picks on 2 micrographs) whose registration cannot tell, for ``reason``."""
     pair = {"frames": "cannot tell", "cannot_tell": reason, "jaccard_identity": 0.1, "jaccard_chance": 0.03}
     pair.update({"picks_measured": [17, 17], "micrographs_measured": 2, "radius_A": 60.0, "inputs": ["a/1", "b/1"]})
+    pair.update({"measured_at_A": 60.0, "micrographs_shared": 2})
     s = {"inputs": ["a/1", "b/1"], "picks": [17, 17], "micrographs": 2, "micrographs_shared": 2}
     s.update({"scored_over": "shared", "micrographs_scored": 2, "picks_scored": [17, 17], "radius_A": 60.0})
     s.update({"jaccard": 0.5, "matched": 12, "neighbour_agreement": 0.5, "unmatched": [5, 5], "registration": pair})
@@ -217,13 +218,15 @@ def test_runs_compared_are_called_runs_in_every_row():
 
 def test_a_crowded_registration_names_no_option_compare_lacks():
     # "cannot tell ... (--plot draws the displacements)": compare has no --plot ("No such option").
-    from cryodedup.report.summary import compare_rows, registration_rows
+    from cryodedup.report.sections import Registration
+    from cryodedup.report.summary import compare_rows
 
     s = _cannot_tell("too dense")
     assert "--plot" not in "\n".join(value for _, value in compare_rows(s))
     assert "compare" in CliRunner().invoke(main, ["compare", "a", "b", "--plot"]).output  # (no such option)
     # The particle job has it: there the hint stays.
-    assert "--plot draws the displacements" in registration_rows({"radius_A": 60.0, "pairs": [s["registration"]]})[0][1]
+    particle_job = Registration.from_json({"radius_A": 60.0, "pairs": [s["registration"]]})
+    assert "--plot draws the displacements" in particle_job.rows("micrograph")[0][1]
 
 
 def test_a_mistake_found_after_reading_is_said_alone(tmp_path):

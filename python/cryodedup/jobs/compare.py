@@ -206,6 +206,7 @@ def comparison(particles: ParticleSet, options: CompareOptions) -> dict[str, Any
     scored: np.ndarray = shared if options.over == "shared" else picks.sum(axis=0) > 0
     picks_scored = picks[:, scored].sum(axis=1)
     n_matched = int(matched[scored].sum())
+    registered = pair_registration(particles, 0, 1, radius)
     summary: dict[str, Any] = {
         "inputs": list(particles.inputs),
         "radius_A": radius,
@@ -219,7 +220,7 @@ def comparison(particles: ParticleSet, options: CompareOptions) -> dict[str, Any
         "matched": n_matched,
         "unmatched": [int(picks_scored[0] - n_matched), int(picks_scored[1] - n_matched)],
         "neighbour_agreement": _rounded(_neighbour_agreement(particles, scored, radius)),
-        "registration": pair_registration(particles, 0, 1, radius),
+        "registration": None if registered is None else registered.to_json(),
         "pixel_sizes": particles.pixel_sizes,
         "tomography": centres.shape[1] == 3,  # (its "micrographs" are tomograms, or a copick project's runs)
     }

@@ -11,9 +11,9 @@ when a transform explains the pairs far better than the identity (docs/design.md
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, cast
+from typing import cast
 
 import numpy as np
 
@@ -35,6 +35,7 @@ from ..labels import counted, input_labels
 from ..options import ParticleOptions
 from ..particle_set import KindsWriter, MovingSubsetWriter, ParticleSet, SubsetWriter, Warn
 from ..report.sections import MovedInput, MovedInputs
+from ..report.sections.registration import BestTransform, Fired, MovedBy, Offset, RegisteredPair, Registration
 from .species import species_distances
 
 __all__ = [
@@ -215,7 +216,7 @@ def registration_radius(particles: ParticleSet, options: ParticleOptions, min_di
 
 def check_registration(
     particles: ParticleSet, options: ParticleOptions, applied: list[dict[str, str]], warn: Warn
-) -> dict[str, Any] | None:
+) -> Registration | None:
     """Each pair of inputs' registration measured; a transform that fires refused (check) or said (warn).
 
     Returns the summary's ``registration`` (None with one input, ``--registration ignore`` or
@@ -224,69 +225,77 @@ def check_registration(
     n_inputs = len(particles.inputs)
     if n_inputs < 2 or options.registration == "ignore" or particles.decided is not None:
         return None
-    pairs: list[dict[str, Any]] = []
+    pairs: list[RegisteredPair] = []
     measured: list[str] = []  # (each pair's measurement as a refusal says it; "" where none fired)
     for part, a, b, shared, counts, radius, species in _shared_pairs(particles, options):
         entry, words = _pair_entry(part, a, b, shared, counts, radius)
         measured.append(words)
-        pairs.append({**entry, **({} if species is None else {"species": species})})
+        pairs.append(replace(entry, species=species))
     if not pairs:
         return None
-    radii = {p["radius_A"] for p in pairs}
-    summary: dict[str, Any] = {"mode": options.registration, "pairs": pairs}
-    if len(radii) == 1:
-        summary = {"radius_A": radii.pop(), **summary}
-    if applied:
-        summary["transforms_applied"] = applied
-    fired = [p for p in pairs if p["frames"] == "two"]
+    radii = {p.radius_A for p in pairs}
+    summary = Registration(
+        mode=options.registration,
+        pairs=tuple(pairs),
+        radius_A=radii.pop() if len(radii) == 1 else None,
+        transforms_applied=tuple(MovedBy(t["input"], t["transform"]) for t in applied),
+    )
+    fired = [p for p in pairs if p.frames == "two"]
     if fired:
         if options.registration == "check":
             fix = _fix_words(particles, options, fired, said=False)
             found = "; ".join(words for words in measured if words)
             raise FramesError(f"{fix}, or --registration warn to merge them as they are. Measured: {found}")
-        message = "; ".join(p["message"] for p in fired)
+        message = "; ".join(_fired_of(p).message for p in fired)
         fix = _fix_words(particles, options, fired, said=True)
         warn(f"{message}; merged as they are (--registration warn). To merge them in one frame: {fix}")
     return summary
 
 
-def _fix_words(particles: ParticleSet, options: ParticleOptions, fired: list[dict[str, Any]], said: bool) -> str:
+def _fired_of(pair: RegisteredPair) -> Fired:
+    """What a pair in two frames says (a pair is in two frames only where a transform fires)."""
+    assert pair.fired is not None, "two frames: a transform that fires"
+    return pair.fired
+
+
+def _fix_words(particles: ParticleSet, options: ParticleOptions, fired: list[RegisteredPair], said: bool) -> str:
     """How to apply the transforms found: ``--transform`` (either input moved, each naming the outputs' frame).
 
     Unless these outputs would refuse the move: then why, and the move under ``--audit``.
     ``said``: the pairs in two frames are said already (a warning's words), else each fix follows its pair.
     """
-    refused = [] if options.audit else [particles.inputs.index(p["inputs"][1]) for p in fired]
+    refused = [] if options.audit else [particles.inputs.index(p.inputs[1]) for p in fired]
     why = next((w for w in (_why_not_moved(particles, k) for k in refused) if w is not None), None)
     if why is None:
         moves = [_either_move(particles, p) for p in fired]
         pairs = [""] * len(fired) if said else [f"{_two_frames(particles, [p])}: " for p in fired]
         return "; ".join(pair + move for pair, move in zip(pairs, moves))
-    fixes = " ".join(p["fix"] for p in fired)
+    fixes = " ".join(_fired_of(p).fix for p in fired)
     head = "" if said else f"{_two_frames(particles, fired)}: "
     return f"{head}{why} (to see the merge: {fixes} --audit, which writes nothing)"
 
 
-def _either_move(particles: ParticleSet, pair: dict[str, Any]) -> str:
+def _either_move(particles: ParticleSet, pair: RegisteredPair) -> str:
     """A fired pair's two fixes: the second input moved into the first's frame, or the first into the second's.
 
     The picks cannot tell which frame is right, and the outputs lie in the frame of the input not
     moved: each fix names it.
     """
     a, b = _labels(particles, pair)
-    return f"add {pair['fix']} (outputs in {a}'s frame) or {pair['fix_other']} (outputs in {b}'s)"
+    fired = _fired_of(pair)
+    return f"add {fired.fix} (outputs in {a}'s frame) or {fired.fix_other} (outputs in {b}'s)"
 
 
-def _two_frames(particles: ParticleSet, fired: list[dict[str, Any]]) -> str:
+def _two_frames(particles: ParticleSet, fired: list[RegisteredPair]) -> str:
     """``B and A are in two frames``, the inputs as the summary labels them, for each fired pair."""
     pairs = [_labels(particles, p) for p in fired]
     return "; ".join(f"{b} and {a} are in two frames" for a, b in pairs)
 
 
-def _labels(particles: ParticleSet, pair: dict[str, Any]) -> tuple[str, str]:
+def _labels(particles: ParticleSet, pair: RegisteredPair) -> tuple[str, str]:
     """The pair's inputs (a, b) as the summary labels them: their paths cut to the depth that tells them apart."""
     labels = dict(zip(particles.inputs, input_labels(particles.inputs)))
-    return labels[pair["inputs"][0]], labels[pair["inputs"][1]]
+    return labels[pair.inputs[0]], labels[pair.inputs[1]]
 
 
 def _measured_parts(
@@ -307,7 +316,7 @@ def _measured_parts(
             yield part, registration_radius(part, options, distance), particles.species_names[s]
 
 
-def pair_registration(particles: ParticleSet, a: int, b: int, radius: float) -> dict[str, Any] | None:
+def pair_registration(particles: ParticleSet, a: int, b: int, radius: float) -> RegisteredPair | None:
     """Inputs ``a`` and ``b``'s registration as the summary gives each pair; None if they share no micrograph."""
     counts = picks_per_group(particles.input_of, particles.groups, len(particles.mic_names), len(particles.inputs))
     shared = np.flatnonzero((counts[:, a] > 0) & (counts[:, b] > 0))
@@ -376,7 +385,7 @@ def _sampled(
 
 def _pair_entry(
     particles: ParticleSet, a: int, b: int, shared: np.ndarray, counts: np.ndarray, radius: float
-) -> tuple[dict[str, Any], str]:
+) -> tuple[RegisteredPair, str]:
     """The registration of inputs ``a`` and ``b`` measured on a sample of the micrographs they share.
 
     ``counts``: the picks of each input on each micrograph. With the summary's entry, what a
@@ -387,30 +396,26 @@ def _pair_entry(
     pixel = float(np.median(np.asarray(particles.psize)[rows_b]))  # (NaN: centres read in Å, copick's)
     psize_b = pixel if np.isfinite(pixel) else 1.0  # (the transform's words then in Å)
     m = _measured(particles, ca, ga, cb, gb, radius, mics)
-    entry: dict[str, Any] = {
-        "inputs": [particles.inputs[a], particles.inputs[b]],
-        "radius_A": round(radius, 3),
-        "measured_at_A": round(m.radius, 3),
-        "micrographs_shared": len(shared),
-        "micrographs_measured": len(mics),
-        "picks_measured": list(m.picks),
-        "jaccard_identity": round(m.identity.jaccard, 4),
-        "jaccard_chance": round(m.chance.jaccard, 4),
-        "frames": m.verdict,
-    }
-    if m.translation is not None:
-        entry["offset"] = _offset_entry(m.translation, pixel)
-    if m.verdict == "cannot tell":
-        entry["cannot_tell"] = m.reason
-    if m.best is not None:
-        entry["best_transform"] = _transform_entry(m.best, pixel)
+    entry = RegisteredPair(
+        inputs=(particles.inputs[a], particles.inputs[b]),
+        radius_A=round(radius, 3),
+        measured_at_A=round(m.radius, 3),
+        micrographs_shared=len(shared),
+        micrographs_measured=len(mics),
+        picks_measured=(int(m.picks[0]), int(m.picks[1])),
+        jaccard_identity=round(m.identity.jaccard, 4),
+        jaccard_chance=round(m.chance.jaccard, 4),
+        frames=m.verdict,
+        offset=None if m.translation is None else _offset_entry(m.translation, pixel),
+        cannot_tell=m.reason if m.verdict == "cannot tell" else None,
+        best_transform=None if m.best is None else _transform_entry(m.best, pixel),
+    )
     if fires(m):
         pixel_a = float(np.median(np.asarray(particles.psize)[rows_a]))
         fired, measured = _fired(
             particles, a, b, shared, radius, m, (psize_b, pixel_a if np.isfinite(pixel_a) else 1.0)
         )
-        entry.update(fired)
-        return entry, measured
+        return replace(entry, fired=fired), measured
     return entry, ""
 
 
@@ -465,45 +470,50 @@ def _areas(
     return areas
 
 
-def _transform_entry(candidate: Candidate, psize: float) -> dict[str, Any]:
+def _transform_entry(candidate: Candidate, psize: float) -> BestTransform:
     """A transform as the summary gives it: its kind, ``--transform``'s words (pixels), its shift in Å, their errors.
 
     ``psize`` NaN: centres read in Å (copick's), the words in Å and no pixel lengths.
     """
     transform = candidate.transform
     words = psize if np.isfinite(psize) else 1.0
-    entry = {
-        "kind": transform.kind(words),
-        "transform": transform.spec(words),
-        "scale": round(transform.scale, 4),
-        "shift_A": [round(float(s), 2) for s in transform.shift],
-        # (no pixel for coordinates read in Å, copick's: null rather than NaN, as --json says it)
-        "shift_px": [round(float(s) / psize, 2) for s in transform.shift] if np.isfinite(psize) else None,
-        "jaccard": round(candidate.jaccard, 4),
-    }
+    pixels = np.isfinite(psize)  # (no pixel for coordinates read in Å, copick's: null rather than NaN)
+    entry = BestTransform(
+        kind=transform.kind(words),
+        transform=transform.spec(words),
+        scale=round(transform.scale, 4),
+        shift_A=_rounded(transform.shift),
+        shift_px=_rounded(transform.shift / psize) if pixels else None,
+        jaccard=round(candidate.jaccard, 4),
+    )
     if candidate.error is not None and np.isfinite(candidate.error).all():
-        entry["shift_error_A"] = [round(float(e), 2) for e in candidate.error]
-        if np.isfinite(psize):
-            entry["shift_error_px"] = [round(float(e) / psize, 2) for e in candidate.error]
-        if transform.scale != 1:
-            entry["scale_error"] = round(candidate.scale_error, 5)
-        entry["pairs"] = candidate.pairs
+        entry = replace(
+            entry,
+            shift_error_A=_rounded(candidate.error),
+            shift_error_px=_rounded(candidate.error / psize) if pixels else None,
+            scale_error=round(candidate.scale_error, 5) if transform.scale != 1 else None,
+            pairs=candidate.pairs,
+        )
     return entry
 
 
-def _offset_entry(offset: Candidate, psize: float) -> dict[str, Any]:
+def _offset_entry(offset: Candidate, psize: float) -> Offset:
     """The offset measured between the picks as read (one to one), with its standard error and the pairs behind it."""
     pixels = np.isfinite(psize)  # (NaN: centres read in Å, copick's: no pixel lengths, null)
-    entry = {
-        "shift_A": [round(float(s), 2) for s in offset.transform.shift],
-        "shift_px": [round(float(s) / psize, 2) for s in offset.transform.shift] if pixels else None,
-        "pairs": offset.pairs,
-    }
-    if offset.error is not None and np.isfinite(offset.error).all():
-        entry["error_A"] = [round(float(e), 2) for e in offset.error]
-        if pixels:
-            entry["error_px"] = [round(float(e) / psize, 2) for e in offset.error]
-    return entry
+    shift = offset.transform.shift
+    error = offset.error if offset.error is not None and np.isfinite(offset.error).all() else None
+    return Offset(
+        shift_A=_rounded(shift),
+        shift_px=_rounded(shift / psize) if pixels else None,
+        pairs=offset.pairs,
+        error_A=None if error is None else _rounded(error),
+        error_px=_rounded(error / psize) if error is not None and pixels else None,
+    )
+
+
+def _rounded(values: np.ndarray) -> tuple[float, ...]:
+    """Lengths to 2 decimals, as the summary gives them."""
+    return tuple(round(float(v), 2) for v in values)
 
 
 def _plus_minus(values: np.ndarray, errors: np.ndarray | None, scale: float = 1.0) -> str:
@@ -521,7 +531,7 @@ def _fired(
     radius: float,
     m: Measurement,
     psizes: tuple[float, float],
-) -> tuple[dict[str, Any], str]:
+) -> tuple[Fired, str]:
     """What a transform that fires says: on how many shared micrographs it holds, the message and the fixes.
 
     Its agreement before and after is counted at the radius measured at, or at half an offset's
@@ -547,14 +557,14 @@ def _fired(
         f"{moved_by}, which raises the agreement (the picks with a partner within {round(radius, 1):g} Å, counted on "
         f"the side with fewer, over the union of both sets) on {where}, {agreement}"
     )
-    entry = {
-        "micrographs_held": held,
-        "jaccard_before": round(before, 4),
-        "jaccard_after": round(agreement_after, 4),
-        "message": f"{name_b} and {name_a} are in two frames: {name_b}'s picks meet {name_a}'s {measured}",
-        "fix": f"--transform '{name_b}={spec}'",
-        "fix_other": f"--transform '{name_a}={transform.inverse().spec(psize_a)}'",
-    }
+    entry = Fired(
+        micrographs_held=held,
+        jaccard_before=round(before, 4),
+        jaccard_after=round(agreement_after, 4),
+        message=f"{name_b} and {name_a} are in two frames: {name_b}'s picks meet {name_a}'s {measured}",
+        fix=f"--transform '{name_b}={spec}'",
+        fix_other=f"--transform '{name_a}={transform.inverse().spec(psize_a)}'",
+    )
     return entry, f"{moved_by}, the agreement within {round(radius, 1):g} Å rises {agreement} on {where}"
 
 

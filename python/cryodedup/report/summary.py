@@ -22,6 +22,7 @@ from .sections import (
     NameCollisions,
     Outputs,
     Priority,
+    Registration,
     SameImage,
     Score,
     Sections,
@@ -32,6 +33,7 @@ from .sections import (
     UpdateRound,
 )
 from .sections.base import in_tomograms
+from .sections.registration import MovedBy, RegisteredPair
 
 if TYPE_CHECKING:  # (a particle job's summary does not load the micrograph job's sections)
     from .micrograph_sections import MicrographSummary, Timing
@@ -57,8 +59,8 @@ def particle_rows(s: dict, sections: Sections) -> list[Row]:
     """The particle job's summary as rows: ``s`` its ``--json`` document, ``sections`` its typed sections.
 
     A tomography summary says tomograms where a single-particle one says micrographs. The
-    analyses are read from ``sections`` (:mod:`.sections`); the run's counts, the pixel sizes, the
-    registration and the readers' own keys still from the document.
+    analyses are read from ``sections`` (:mod:`.sections`); the run's counts, the pixel sizes and
+    the readers' own keys still from the document.
     """
     unit = "tomogram" if s.get("tomography") else "micrograph"
     inputs = sections.of(Inputs)
@@ -84,8 +86,7 @@ def particle_rows(s: dict, sections: Sections) -> list[Row]:
     if s.get("orientations"):
         rows.append(("Orientations", s["orientations"]))
     rows += sections.rows(Consensus, unit)
-    registered = "run" if s.get("copick") else unit  # (copick calls its tomograms runs, as its messages do)
-    rows += in_tomograms(registration_rows(s["registration"]), registered) if s.get("registration") else []
+    rows += sections.rows(Registration, "run" if s.get("copick") else unit)  # (copick's tomograms: its runs)
     rows += sections.rows(MovedInputs, unit)
     rows += sections.rows(Species, unit)
     if s.get("copick"):
@@ -387,76 +388,6 @@ def with_short_micrograph_names(sections: Sections) -> Sections:
     return sections.with_micrographs_named(shown)
 
 
-def registration_rows(r: dict, can_plot: bool = True) -> list[tuple[str, str]]:
-    """The registration between inputs: per pair, its verdict against chance and its picks; the transforms applied.
-
-    ``can_plot``: the command has ``--plot``, which draws the displacements (``compare`` has not).
-    """
-    lines = []
-    for pair in r["pairs"]:
-        a, b = pair["inputs"]
-        if "species" in pair:
-            a, b = f"{a} ({pair['species']} at {pair['radius_A']:g} Å)", f"{b}"
-        lines.append(f"{b} / {a}: {registration_verdict(pair, can_plot)}")
-    for t in r.get("transforms_applied", []):
-        lines.append(f"{t['input']}: moved by --transform {t['transform']}")
-    if r["pairs"]:
-        lines.append(AGREEMENT_MEANING)
-    heading = f"Registration at {r['radius_A']:g} Å" if "radius_A" in r else "Registration"
-    return [(heading, "\n".join(lines))]
-
-
-#: What the registration's agreement counts (``algo.registration.agreement``), said under its verdicts:
-#: not a Jaccard index of one-to-one matches (``compare``'s), nor the consensus's neighbour agreement.
-AGREEMENT_MEANING = (
-    "(agreement: the picks with a partner within the distance measured at, counted on the side with fewer, "
-    "over the union of both sets)"
-)
-
-#: What to do when the registration cannot tell, by its reason.
-CANNOT_TELL = {
-    "too few picks": "too few picks shared to tell a frame from chance; give more micrographs both inputs picked, "
-    "or check the frames by hand",
-    "too dense": "the picks crowd so that chance pairs many of them under some transform; check the frames by hand",
-    "offset uncertain": "the offset between them is measured too loosely to say whether it matters; give more "
-    "micrographs both inputs picked",
-}
-
-
-def registration_verdict(pair: dict, can_plot: bool = True) -> str:
-    """One pair's registration in words: one frame, two (the transform and its errors), unrelated or cannot tell."""
-    n_a, n_b = pair["picks_measured"]
-    measured = f"{n_a:,} + {n_b:,} picks on {counted(pair['micrographs_measured'], 'micrograph')}"
-    at = pair.get("measured_at_A", pair["radius_A"])
-    if at != pair["radius_A"]:
-        measured += f", at {at:.3g} Å (denser picks pair by chance at {pair['radius_A']:g} Å)"
-    chance = f"agreement {pair['jaccard_identity']:.3f}, chance {pair.get('jaccard_chance', 0):.3f}"
-    frames = pair["frames"]
-    if frames == "two":
-        t = pair["best_transform"]
-        errors, unit = (
-            (t.get("shift_error_px"), "px") if t.get("shift_px") is not None else (t.get("shift_error_A"), "Å")
-        )
-        uncertainty = f", ± {max(errors):.1f} {unit}" if errors else ""
-        return (
-            f"two frames, {t['transform']}{uncertainty} (agreement {pair['jaccard_before']:.3f} -> "
-            f"{pair['jaccard_after']:.3f} on {pair['micrographs_held']:,} of "
-            f"{counted(pair['micrographs_shared'], 'micrograph')}; {measured})"
-        )
-    if frames == "one":
-        offset = pair.get("offset")
-        moved = ""
-        if offset and "error_A" in offset:
-            moved = f"; offset {', '.join(f'{s:+.1f}' for s in offset['shift_A'])} Å ± {max(offset['error_A']):.1f}"
-        return f"one frame ({chance}{moved}; {measured})"
-    if frames == "unrelated":
-        return f"unrelated: their picks agree no more than by chance ({chance}; {measured})"
-    reason = CANNOT_TELL.get(pair.get("cannot_tell", ""), "see the measurement")
-    if can_plot and pair.get("cannot_tell") == "too dense":
-        reason += " (--plot draws the displacements)"
-    return f"cannot tell: {reason} ({chance}; {measured})"
-
-
 def compare_rows(s: dict, places: str = "Micrographs") -> list[tuple[str, str]]:
     """``cryodedup compare``'s table: the inputs, their agreement and registration, and scores against a reference.
 
@@ -478,14 +409,7 @@ def compare_rows(s: dict, places: str = "Micrographs") -> list[tuple[str, str]]:
         ("Unmatched", f"{a}: {counted(s['unmatched'][0], 'pick')}\n{b}: {counted(s['unmatched'][1], 'pick')}"),
     ]
     if s.get("registration"):
-        given = {"transforms_applied": s.get("transforms_applied", [])}
-        rows += in_tomograms(
-            registration_rows({"radius_A": s["radius_A"], "pairs": [s["registration"]], **given}, can_plot=False), unit
-        )
-        if s["registration"]["frames"] == "two":
-            fix = s["registration"].get("fix")
-            compared = f"; to compare them in one frame, add {fix}" if fix else ""
-            rows += in_tomograms([("Two frames", s["registration"]["message"] + compared)], unit)
+        rows += _compare_registration_rows(s, unit)
     if s.get("reference"):
         r = s["reference"]
         scored = b if r["input"] == a else a
@@ -499,6 +423,17 @@ def compare_rows(s: dict, places: str = "Micrographs") -> list[tuple[str, str]]:
     if s.get("least_agreement"):
         worst = [f"{m['micrograph']} ({_fraction(m['jaccard'])})" for m in s["least_agreement"][:3]]
         rows.append(("Least agreement", "\n".join(worst)))
+    return rows
+
+
+def _compare_registration_rows(s: dict, unit: str) -> list[Row]:
+    """``compare``'s registration: its one pair's row, as the particle job says it, and a pair in two frames' fix."""
+    pair = RegisteredPair.from_json(s["registration"])
+    moved = tuple(MovedBy(**t) for t in s.get("transforms_applied", []))
+    rows = Registration((pair,), radius_A=s["radius_A"], transforms_applied=moved, can_plot=False).rows(unit)
+    if pair.fired is not None:  # (two frames)
+        fix = f"; to compare them in one frame, add {pair.fired.fix}"
+        rows += in_tomograms([("Two frames", pair.fired.message + fix)], unit)
     return rows
 
 

@@ -17,7 +17,7 @@ from cryodedup.algo.registration import apply_steps, parse_steps
 from cryodedup.errors import CryodedupError
 from cryodedup.jobs.particles.job import remove_duplicate_particles
 from cryodedup.options import ParticleOptions
-from cryodedup.report.summary import registration_rows
+from cryodedup.report.sections import Registration
 from helpers import shared_file
 from picker_files import autopick_text, cbox_text
 
@@ -141,7 +141,8 @@ def test_the_registration_names_its_agreement_for_what_it_counts(tmp_path):
     summary = _run([real, copy], tmp_path, registration="warn", **options)
     pair = summary["registration"]["pairs"][0]
     (warning,) = [w for w in summary["warnings"] if "are in two frames" in w]
-    (row,) = [text for label, text in registration_rows(summary["registration"]) if "Registration" in label]
+    rows = Registration.from_json(summary["registration"]).rows("micrograph")
+    (row,) = [text for label, text in rows if "Registration" in label]
     for text in (warning, row):
         assert "Jaccard" not in text and "counted on the side with fewer, over the union of both sets" in text
     assert f"agreement {pair['jaccard_before']:.3f} -> {pair['jaccard_after']:.3f}" in row
@@ -195,8 +196,8 @@ def test_registration_pairs_inputs_of_one_species_at_that_species_distance(tmp_p
     assert pair["inputs"] == [str(real), str(copy)] and pair["species"] == "a"
     assert pair["radius_A"] == 150.0 and pair["frames"] == "two"
     assert pair["best_transform"]["transform"] == "shift:-64,128"
-    assert "Registration" in "".join(k for k, _ in registration_rows(summary["registration"]))
-    assert "(a at 150 Å)" in registration_rows(summary["registration"])[0][1]
+    assert "Registration" in "".join(k for k, _ in Registration.from_json(summary["registration"]).rows("micrograph"))
+    assert "(a at 150 Å)" in Registration.from_json(summary["registration"]).rows("micrograph")[0][1]
 
 
 def test_transform_mistakes_are_one_line(tmp_path):

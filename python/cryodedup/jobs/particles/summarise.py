@@ -42,6 +42,7 @@ from ...report.sections import (
     NameCollisions,
     Outputs,
     Priority,
+    Registration,
     SameImage,
     Score,
     Section,
@@ -144,7 +145,7 @@ class ParticleSummary:
             "several inputs: each pick's support, `--min-support` (copick: `users`, the support counted in users)"
         ),
     )
-    registration: dict[str, Any] | None = field(
+    registration: Registration | None = field(
         default=None,
         metadata=_doc(
             "how the inputs' coordinates agree (`--registration`): per pair its `frames`, and its agreement as "

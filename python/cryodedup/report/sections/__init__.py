@@ -11,12 +11,13 @@ section by its type (:meth:`Sections.of`), never by a string key of the document
 A module per group of related sections: :mod:`.ranking` (the score, the priority),
 :mod:`.audits` (the checks of what was kept), :mod:`.density` (the duplicate density),
 :mod:`.consensus` (the inputs' agreement), :mod:`.species`,
-:mod:`.inputs` (what the inputs hold and how they were taken), :mod:`.update` (an ``--update``
+:mod:`.inputs` (what the inputs hold and how they were taken), :mod:`.registration` (the inputs'
+frames), :mod:`.update` (an ``--update``
 round), :mod:`.run` (the run's own: its time, its files). A new analysis adds its class to one of them (or
 a module of its own), and its entry to :data:`SECTIONS` here.
 
-Not every part of the summary is a section yet (issue 66, item 1): the pixel sizes, the
-registration and the readers' own keys are still read from the document by key in
+Not every part of the summary is a section yet (issue 66, item 1): the pixel sizes and the
+readers' own keys are still read from the document by key in
 :mod:`cryodedup.report.summary`.
 """
 
@@ -35,6 +36,7 @@ from .consensus import Consensus
 from .density import DuplicateDensity
 from .inputs import Filaments, InputCounts, Inputs, MovedInput, MovedInputs, Shift
 from .ranking import Priority, Score
+from .registration import Registration
 from .run import Outputs, Timings
 from .species import CrossSpecies, Species, SpeciesCounts
 from .update import UpdateRound
@@ -54,6 +56,7 @@ __all__ = [
     "NameCollisions",
     "Outputs",
     "Priority",
+    "Registration",
     "SameImage",
     "Score",
     "Section",
@@ -78,6 +81,7 @@ SECTIONS: tuple[type[Section], ...] = (
     DuplicateDensity,
     HalfsetsByMicrograph,
     Consensus,
+    Registration,
     MovedInputs,
     Species,
     Filaments,
