@@ -316,3 +316,16 @@ def test_a_misspelt_weight_is_warned_of_with_the_species_it_may_mean(tmp_path):
     assert result.exit_code == 0, result.output
     said = " ".join(result.stderr.split())
     assert "--weights names pick, which the reference has no picks of (did you mean picks?)" in said
+
+
+def test_one_tomogram_is_said_in_the_singular():
+    # A user's trial: "counted over the 1 tomograms".
+    czii = {"beta": 4.0, "multiplier": 0.5, "tomograms_scored": 1, "scored_over": "reference", "score": 0.5}
+    row = dict(czii_rows({**czii, "swept": False, "species": []}))["CZII score"]
+    assert "the 1 tomogram the reference" in row
+    assert (
+        "the 2 tomograms the reference" in dict(czii_rows({**czii, "tomograms_scored": 2, "species": []}))["CZII score"]
+    )
+    assert (
+        "all 1 run with picks" in dict(czii_rows({**czii, "scored_over": "all", "species": []}, "Runs"))["CZII score"]
+    )

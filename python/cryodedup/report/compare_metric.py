@@ -13,10 +13,11 @@ def czii_rows(czii: dict | None, places: str = "Tomograms") -> list[tuple[str, s
     """The rows of the summary's ``czii`` (none without it); ``places``: what its tomograms are (copick's runs)."""
     if not czii:
         return []
-    unit = places.lower()
-    over = f"the {czii['tomograms_scored']:,} {unit} the reference has picks on"
+    n = czii["tomograms_scored"]
+    unit = places.lower()[:-1] if n == 1 else places.lower()  # ("1 tomogram": the places are named plural)
+    over = f"the {n:,} {unit} the reference has picks on"
     if czii["scored_over"] == "all":
-        over = f"all {czii['tomograms_scored']:,} {unit} with picks (--over all)"
+        over = f"all {n:,} {unit} with picks (--over all)"
     score = "-" if czii["score"] is None else f"{czii['score']:.4f}"
     rows = [
         (

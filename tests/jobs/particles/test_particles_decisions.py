@@ -304,6 +304,21 @@ def test_a_round_s_record_is_kept_by_its_store_and_put_back(tmp_path):
     assert (out / "rounds_before_force_1" / "round_0002_decisions.csv").read_bytes() == written
 
 
+def test_an_earlier_record_left_in_the_folder_is_warned_of(tmp_path):
+    # A user's trial: a run with --force but without --decisions left the earlier decisions.csv beside
+    # outputs it no longer describes, silently.
+    batch = write_star(
+        tmp_path / "b.star", HAND_LABELS, [["m.mrc", 0, 0, "000001@s.mrcs", 1.0, 1]], optics=[[1, "og", 1.0, 1.0]]
+    )
+    out = tmp_path / "out"
+    remove_duplicate_particles([batch], out, ParticleOptions(min_dist=10.0, decisions=True))
+    said = []
+    remove_duplicate_particles(
+        [batch], out, ParticleOptions(min_dist=20.0), force=True, log=lambda m, lv: said.append(m)
+    )
+    assert any("decisions.csv is an earlier run's" in m for m in said)
+
+
 def test_decisions_with_audit_refused():
     with pytest.raises(Exception, match="--audit rejects no particle"):
         ParticleOptions(audit=True, decisions=True).check()

@@ -170,6 +170,8 @@ def run(
     )
     if not options.plot and not options.audit and folder is not None:
         warn_earlier_report(folder, warn)
+    if not options.decisions and folder is not None and (Path(folder) / "decisions.csv").is_file():
+        warn(f"{Path(folder) / 'decisions.csv'} is an earlier run's: this run recorded none (--decisions does)")
     summary = replace(summary, verdict=verdict_of(summary))  # (once every warning is said: the report opens with it)
     if options.plot:
         assert folder is not None, "the source refuses --plot without an output folder"
