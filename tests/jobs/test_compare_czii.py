@@ -203,6 +203,11 @@ def test_the_picture_draws_each_species_curve_and_f_beta(tmp_path):
     assert list(line.get_xdata()) == one["sweep"]["curve"]["recall"]
     assert list(line.get_ydata()) == one["sweep"]["curve"]["precision"]
     assert [b.get_height() for b in bars.patches] == [one["f_beta"]]
+    # The best threshold said at its mark, and each bar's value on it (a user's trial: neither was shown).
+    assert [t.get_text() for t in curves.texts] == [f"score {one['sweep']['best_threshold']:.4g}"]
+    assert [t.get_text() for t in bars.texts] == [f"{one['f_beta']:.3f}"]
+    unswept = {**czii, "species": [{k: v for k, v in one.items() if k != "sweep"}]}
+    assert czii_figure(unswept)[2].axes[0].get_title() == "Score threshold not swept"
 
 
 def test_plot_writes_the_picture_and_report_and_refuses_them_again_without_force(tmp_path):

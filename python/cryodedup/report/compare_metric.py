@@ -85,14 +85,25 @@ def czii_figure(czii: dict) -> tuple[str, str, Any]:
         (line,) = curves.plot(s["curve"]["recall"], s["curve"]["precision"], drawstyle="steps-post", label=None)
         line.set_label(f"{c['species']}: AP {s['average_precision']:.3f}")
         curves.plot([s["best_recall"]], [s["best_precision"]], "o", color=line.get_color())
-    if not any("sweep" in c for c in species):
+        curves.annotate(  # (the threshold a user keeps picks at: said where it is marked)
+            f"score {s['best_threshold']:.4g}",
+            (s["best_recall"], s["best_precision"]),
+            xytext=(6, 6),
+            textcoords="offset points",
+            fontsize=8,
+            color=line.get_color(),
+        )
+    swept = any("sweep" in c for c in species)
+    if not swept:
         curves.text(0.5, 0.5, "not swept: the candidate's\npicks carry no score", ha="center", va="center")
     else:
         curves.legend(loc="lower left", fontsize=8)
     curves.set(xlim=(0, 1.02), ylim=(0, 1.02), xlabel="recall", ylabel="precision")
-    curves.set_title("Score threshold swept (o: the best F-beta)", fontsize=10)
+    title = "Score threshold swept (o: the best F-beta)" if swept else "Score threshold not swept"
+    curves.set_title(title, fontsize=10)
     names = [c["species"] for c in species]
-    bars.bar(range(len(species)), [c["f_beta"] for c in species], color="#4c72b0")
+    drawn = bars.bar(range(len(species)), [c["f_beta"] for c in species], color="#4c72b0")
+    bars.bar_label(drawn, fmt="%.3f", fontsize=8)
     bars.set_xticks(range(len(species)), [f"{n}\n(w {c['weight']:g})" for n, c in zip(names, species)], fontsize=7)
     bars.set(ylim=(0, 1.02), ylabel=f"F{czii['beta']:g}")
     score = "-" if czii["score"] is None else f"{czii['score']:.3f}"
