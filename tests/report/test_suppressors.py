@@ -9,7 +9,7 @@ import pytest
 
 from cryodedup.algo.dedup import dedup
 from cryodedup.report.particle_base import ParticleDetails
-from cryodedup.report.suppressors import suppressors
+from cryodedup.report.suppressors import every_suppressor, suppressors
 
 
 def crowded(rng: np.random.Generator, n: int, n_mics: int) -> tuple[np.ndarray, np.ndarray]:
@@ -50,6 +50,8 @@ def test_each_micrograph_decided_again_gives_the_whole_decisions_pairs(scores_ki
         assert again.tolist() == whole.suppressed_by[rows].tolist(), mic
         paired += int((again >= 0).sum())
     assert paired > n // 10  # (crowded enough to compare many pairs)
+    # Every micrograph at once (the page of every micrograph): the same pairs.
+    assert every_suppressor(details).tolist() == whole.suppressed_by.tolist()
 
 
 def test_a_decision_that_differs_is_refused():

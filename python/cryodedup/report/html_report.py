@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import html
+import os
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import MISSING, dataclass, fields
@@ -16,7 +17,7 @@ from ..options import MicrographOptions, ParticleOptions
 from ..outputs import write_bytes
 from ..paths import StrPath
 
-__all__ = ["Opening", "ReportTable", "write_all"]
+__all__ = ["Opening", "Page", "ReportTable", "write_all"]
 
 #: An extra table of the report: heading, column names and rows.
 ReportTable = tuple[str, Sequence[str], Sequence[Sequence[object]]]
@@ -84,6 +85,20 @@ class Opening:
             heading = "Warning" if len(self.warnings) == 1 else f"{len(self.warnings)} warnings"
             parts.append(f"<div class='warnings' role='alert'><b>{heading}</b><ul>{items}</ul></div>")
         return "".join(parts)
+
+
+@dataclass(frozen=True)
+class Page:
+    """A page written beside report.html and linked from it: its files (path, bytes; the page first).
+
+    ``folder``: the folder of its other files (written whole, or, with ``--force`` where it
+    exists, file by file, its earlier files of the tool's naming removed); ``link``: the words
+    of the report's link to it.
+    """
+
+    files: Sequence[tuple[str, bytes]]
+    folder: str
+    link: str
 
 
 def _parameters_html(parameters: dict, defaults: set[str], unit: str) -> str:
@@ -192,6 +207,7 @@ def write_report(
     unit: str = "micrograph",
     opening: Opening | None = None,
     defaults: set[str] | frozenset[str] = frozenset(),
+    page: tuple[str, str] | None = None,
 ) -> None:
     """One self-contained HTML file: the verdict and warnings, summary, parameters, extra tables and the figures.
 
@@ -199,7 +215,8 @@ def write_report(
     rows of the terminal's table (:mod:`cryodedup.report.summary`); rows whose label is in
     ``highlight`` are coloured by its kind (``bad``, ``good``, ``warn``). ``parameters``: the
     options, those named in ``defaults`` (left at their defaults) folded away. ``tables``
-    holds (heading, header, rows); the figures' PNGs are embedded.
+    holds (heading, header, rows); the figures' PNGs are embedded. ``page``: (file, words) of
+    a page beside the report it links to.
     """
     colours = "".join(f"tr.{kind}{{background:{colour}}}" for kind, colour in HIGHLIGHTS.items())
     colours += "tr.bad td,tr.good td{font-weight:bold}"  # the audit's verdict; warnings are coloured only
@@ -208,7 +225,9 @@ def write_report(
         "<meta name='viewport' content='width=device-width, initial-scale=1'>"
         f"<title>{_text(title)}</title><style>{STYLE}{colours}</style></head><body>",
         opening.html() if opening else "",
-        f"<h1>{_text(title)}</h1><h2>Summary</h2>",
+        f"<h1>{_text(title)}</h1>",
+        f"<p class='page'><a href='{_text(page[0])}'>{_text(page[1])}</a></p>" if page else "",
+        "<h2>Summary</h2>",
         _table(summary, highlight=highlight),
         "<h2>Parameters</h2>",
         _parameters_html(parameters, set(defaults), unit),
@@ -234,8 +253,9 @@ def write_all(
     highlight: dict[str, str] | None = None,
     unit: str = "micrograph",
     opening: Opening | None = None,
+    page: Page | None = None,
 ) -> list[str]:
-    """Saves the pictures and report.html in ``outdir`` (complete files or none).
+    """Saves the pictures, report.html and ``page`` (linked from it) in ``outdir`` (complete files or none).
 
     ``pngs`` are the pictures rendered (``figures.rendered``: file name, caption, PNG bytes);
     ``options`` the job's options (a dataclass: those at their defaults folded away);
@@ -247,16 +267,47 @@ def write_all(
 
     parameters, defaults = options_parameters(options)
     paths = [outdir / name for name, _, _ in pngs] + [outdir / "report.html"]
+    files = [] if page is None else page.files
+    page_paths = [outdir / name for name, _ in files]
     stale = stale_pictures(outdir, {name for name, _, _ in pngs}) if force else []
-    with AtomicOutputs(paths, force=force) as tmp:
+    if force and page is not None:
+        stale += _stale_page_files(outdir / page.folder, set(page_paths))
+    folders = [] if page is None else [outdir / page.folder]
+    link = None if page is None or not files else (files[0][0], page.link)
+    with AtomicOutputs(paths + page_paths, force=force, folders=folders) as tmp:
         for (_, _, png), path in zip(pngs, paths):
             write_bytes(tmp[path], png)
+        for (_, data), path in zip(files, page_paths):
+            write_bytes(tmp[path], data)
         write_report(
-            tmp[paths[-1]], title, parameters, summary, pngs, tables, highlight, unit, opening, defaults=defaults
+            tmp[paths[-1]],
+            title,
+            parameters,
+            summary,
+            pngs,
+            tables,
+            highlight,
+            unit,
+            opening,
+            defaults=defaults,
+            page=link,
         )
     for path in stale:  # (once the new report stands: a failed run leaves the earlier one whole)
         path.unlink(missing_ok=True)
-    return [str(p) for p in paths]
+    return [str(p) for p in paths] + [str(p) for p in page_paths[:1]]
+
+
+#: The names the page's folder holds (``report.micrograph_page``): its index, picks and thumbnails.
+_PAGE_NAME = re.compile(r"index\.js|picks_[0-9]{5}\.js|m[0-9]{6}\.jpg")
+
+
+def _stale_page_files(folder: Path, new: set[Path]) -> list[Path]:
+    """The files of an earlier page in ``folder`` that the new page does not write (of the tool's naming only)."""
+    try:
+        names = [entry.name for entry in os.scandir(folder) if entry.is_file(follow_symlinks=False)]
+    except OSError:  # (no earlier page)
+        return []
+    return [folder / name for name in sorted(names) if _PAGE_NAME.fullmatch(name) and folder / name not in new]
 
 
 #: A picture's name in report.html (the tool names its pictures so: ``example_micrograph_3.png``).

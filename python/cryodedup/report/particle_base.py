@@ -24,6 +24,7 @@ __all__ = [
     "DISPLACED_COLOUR",
     "OTHER_SPECIES_COLOUR",
     "PLOT_SIZE",
+    "SPECIES_COLOURS",
     "UNCONFIRMED_COLOUR",
     "ParticleDetails",
     "ScoreCounts",

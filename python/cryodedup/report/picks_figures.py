@@ -38,6 +38,8 @@ from .suppressors import suppressors
 __all__ = [
     "DISPLAY_WIDTH",
     "MicrographImage",
+    "display_image",
+    "grey",
     "micrographs_drawn",
     "micrographs_to_show",
     "missing_examples",
@@ -99,7 +101,7 @@ def _frame(details: ParticleDetails, mic: int, idx: np.ndarray, psize: float, im
     return float(low[0]), float(low[1]), float(size[0]), float(size[1])
 
 
-def _grey(image: DisplayImage) -> Image.Image:
+def grey(image: DisplayImage) -> Image.Image:
     """The micrograph's pixels in grey, from its 1st to its 99th percentile, as the pick viewers show it."""
     pixels, _ = image
     lo, hi = np.percentile(pixels, [1, 99])
@@ -178,7 +180,7 @@ def micrograph_picks(
     panels = [Panel(canvas, box, (x0, x0 + width), (y0, y0 + height), flip_y=True) for box in boxes]
     for panel in panels:
         if image is not None:
-            canvas.paste(_grey(image), panel.box)
+            canvas.paste(grey(image), panel.box)
         else:
             canvas.rectangle(panel.box, fill=rgb("#f2f2f2"))
     ax_kept, ax_rejected = panels

@@ -22,13 +22,30 @@ from ..algo.dedup import dedup
 if TYPE_CHECKING:
     from .particle_base import ParticleDetails
 
-__all__ = ["suppressors"]
+__all__ = ["every_suppressor", "suppressors"]
 
 
 def suppressors(details: ParticleDetails, rows: np.ndarray) -> np.ndarray:
     """For ``rows`` (one micrograph's, ascending), the row each was rejected for (-1: kept, or none)."""
     if details.suppressed_by is not None:
         return details.suppressed_by[rows]
+    return _decided_again(details, rows, np.zeros(len(rows), dtype=np.uint32))
+
+
+def every_suppressor(details: ParticleDetails) -> np.ndarray:
+    """For every row, the row it was rejected for (-1: kept, or none): every micrograph decided again at once.
+
+    For the page of every micrograph (``micrographs.html``) after a one-pass decision: one
+    walk of the core over the whole set, as the job's own.
+    """
+    if details.suppressed_by is not None:
+        return details.suppressed_by
+    rows = np.arange(len(details.keep))
+    return _decided_again(details, rows, np.asarray(details.groups, dtype=np.uint32))
+
+
+def _decided_again(details: ParticleDetails, rows: np.ndarray, groups: np.ndarray) -> np.ndarray:
+    """``rows`` (ascending) decided again by micrograph (``groups``), as the job ranked them: each one's suppressor."""
     scores, higher = details.particles.scores, details.particles.higher_is_better
     if scores is None:
         # The job's random ranking, as a score: rank k of the micrograph's rows scores -k.
@@ -39,7 +56,7 @@ def suppressors(details: ParticleDetails, rows: np.ndarray) -> np.ndarray:
     else:
         scores = scores[rows]  # (ties by row: the rows keep their order)
     again = dedup(
-        np.zeros(len(rows), dtype=np.uint32),
+        groups,
         details.centres[rows],
         scores,
         min_dist=details.min_dist,

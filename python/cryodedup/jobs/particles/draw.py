@@ -122,8 +122,11 @@ def plot_particles(
     images: Images,
     force: bool,
     summary: ParticleSummary,
+    decision: Decision,
 ) -> ParticleSummary:
-    """The particle job's pictures and report (``--plot``): the summary with them, and with the images not found.
+    """The particle job's pictures, report and page of every micrograph (``--plot``): the summary with them.
+
+    The summary also says which images were not found.
 
     When example micrographs' image files are not found, the summary says so and how to
     point at them (files), or that none was given (data in memory).
@@ -146,20 +149,30 @@ def plot_particles(
                 "if the images exist, give the folder their paths start from with --project-dir"
             )
         summary = replace(summary, micrograph_images=note)
-    return replace(summary, plots=write_report(details, outdir, options, pictures, summary, force))
+    return replace(summary, plots=write_report(details, decision, outdir, options, pictures, images, summary, force))
 
 
 def write_report(
     details: ParticleDetails,
+    decision: Decision,
     outdir: Path,
     options: ParticleOptions,
     pictures: Pictures,
+    images: Images,
     summary: ParticleSummary,
     force: bool,
 ) -> list[str]:
-    """The pictures and report.html (the verdict and warnings, the summary's rows, the options) in ``outdir``."""
-    from ...report import html_report
+    """The pictures, report.html (the verdict and warnings, the summary's rows, the options) and the page in ``outdir``.
 
+    The page of every micrograph (``micrographs.html``) is linked from the report.
+    """
+    from ...report import html_report
+    from ...report.micrograph_page import PAGE_FOLDER, page_files
+    from .page import page_picks, thumbnails
+
+    title = "cryodedup particles"
+    picks = page_picks(details.particles, decision, options, details)
+    page = list(page_files(details, picks, thumbnails(details, images.find), title))
     document = summary.to_json()
     rows, highlight = report_rows(document, summary.sections())
     warnings = summary.warnings or []
@@ -167,7 +180,15 @@ def write_report(
         "bad" if "bad" in highlight.values() else "warn" if warnings or flagged_checks(summary.sections()) else "good"
     )
     opening = html_report.Opening(summary.verdict or "", kind, warnings)
-    title = "cryodedup particles"
     return html_report.write_all(
-        outdir, pictures.pngs, title, options, rows, force, highlight=highlight, unit=details.unit, opening=opening
+        outdir,
+        pictures.pngs,
+        title,
+        options,
+        rows,
+        force,
+        highlight=highlight,
+        unit=details.unit,
+        opening=opening,
+        page=html_report.Page(page, PAGE_FOLDER, f"every {details.unit}'s picks"),
     )

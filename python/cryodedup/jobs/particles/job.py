@@ -176,7 +176,7 @@ def run(
     if options.plot:
         assert folder is not None, "the source refuses --plot without an output folder"
         details = picture_details(particles, decision, options)
-        summary = plot_particles(details, folder, options, source.images(options, folder), force, summary)
+        summary = plot_particles(details, folder, options, source.images(options, folder), force, summary, decision)
     return Outcome(summary, particles, decision, record)
 
 

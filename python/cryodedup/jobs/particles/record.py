@@ -24,7 +24,7 @@ from ...particle_set import ParticleSet
 from ..species import species_distances, species_distances_z
 from .decide import Decision, ranking_scores
 
-__all__ = ["DECISIONS_FILE", "rejections", "table", "write_decisions"]
+__all__ = ["DECISIONS_FILE", "RULES", "rejections", "table", "write_decisions"]
 
 #: The record's file in the output folder.
 DECISIONS_FILE = "decisions.csv"

@@ -1,0 +1,63 @@
+"""The page of every micrograph (``--plot``: ``micrographs.html``): each rejected pick's partner and rule, the images.
+
+The partners and rules are the record of rejections' (:func:`.record.rejections`, as
+``--decisions`` writes them); after a one-pass decision, which keeps no pairs, the core walks
+every micrograph again for them (:func:`~cryodedup.report.suppressors.every_suppressor`).
+The report opens no file: each micrograph's image is read here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+
+from ...options import ParticleOptions
+from ...particle_set import ParticleSet
+from ...report.micrograph_page import THUMBNAIL_WIDTH, PagePicks
+from ...report.particle_base import ParticleDetails
+from ...report.picks_figures import MicrographImage
+from .decide import Decision
+
+__all__ = ["page_picks", "thumbnails"]
+
+
+def page_picks(
+    particles: ParticleSet, decision: Decision, options: ParticleOptions, details: ParticleDetails
+) -> PagePicks:
+    """Each row's partner and rule, as the record of rejections names them."""
+    import numpy as np
+
+    from ...report.suppressors import every_suppressor
+    from .record import RULES, rejections
+
+    if decision.suppressed_by is None:  # (decided in one pass: the pairs again, from the core)
+        decision = replace(decision, suppressed_by=every_suppressor(details))
+    record = rejections(particles, decision, options)
+    partner = np.full(len(particles), -1, dtype=np.int64)
+    rule = np.full(len(particles), -1, dtype=np.int8)
+    partner[record.rows] = record.partners
+    rule[record.rows] = record.rule
+    return PagePicks(partner, rule, RULES, RULES.index("cross-species overlap"))
+
+
+def thumbnails(details: ParticleDetails, find_micrograph: Callable[[str], Path]) -> dict[int, MicrographImage]:
+    """Every micrograph's image found, binned small (none for tomograms, volumes).
+
+    A file that cannot be read goes without its image, as in the report's examples: a
+    picture is not worth failing the job for.
+    """
+    from ...formats.mrc import binned_image
+
+    if details.unit == "tomogram":
+        return {}
+    images = {}
+    for mic, name in enumerate(details.mic_names):
+        path = find_micrograph(name)
+        if not path.is_file():
+            continue
+        try:
+            images[mic] = MicrographImage(*binned_image(path, THUMBNAIL_WIDTH))
+        except Exception:  # any unreadable file: drawn on a blank frame
+            images[mic] = MicrographImage(unreadable=True)
+    return images

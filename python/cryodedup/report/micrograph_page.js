@@ -1,0 +1,457 @@
+// micrographs.html: every micrograph's picks, drawn from the index (micrographs/index.js) and the
+// files of picks (micrographs/picks_NNNNN.js), each loaded by a <script> as its micrographs come
+// into view: the page opens from disk (file://), where a browser refuses fetch().
+"use strict";
+(function () {
+  const D = window.CRYODEDUP_INDEX;
+  const n = D.names.length;
+  const chunks = {}; // file number -> its columns, once loaded
+  const asked = {}; // file number -> true once its <script> is in the page
+  const fmt = (v) => v.toLocaleString("en-US");
+  const kept = D.picks.map((p, m) => p - D.rejected[m]);
+  const el = (tag, attrs, text) => {
+    const e = document.createElement(tag);
+    for (const k in attrs || {}) e.setAttribute(k, attrs[k]);
+    if (text !== undefined) e.textContent = text;
+    return e;
+  };
+
+  // ---- the header: totals, search, sort, filters ----
+  const header = el("header");
+  const h1 = el("h1", {}, D.title + ": every " + D.unit);
+  const back = el("a", { href: "report.html" }, "report");
+  h1.append(" ", el("span", { class: "hint" }, "("), back, el("span", { class: "hint" }, ")"));
+  const sum = (a) => a.reduce((s, v) => s + v, 0);
+  const totals = el(
+    "p",
+    { id: "totals" },
+    fmt(n) + " " + D.unit + "s · " + fmt(sum(D.picks)) + " picks: " + fmt(sum(kept)) + " kept, " +
+      fmt(sum(D.rejected)) + " rejected (" + D.distance + ")"
+  );
+  const controls = el("div", { id: "controls" });
+  const search = el("input", { type: "search", id: "search", placeholder: "search by name ( / )", "aria-label": "search by name" });
+  const sortBy = el("select", { id: "sort", "aria-label": "sort by" });
+  const sorts = [
+    ["order", "in input order"],
+    ["fraction", "rejected fraction"],
+    ["duplicates", "duplicates"],
+    ["picks", "picks"],
+    ["name", "name"],
+  ];
+  if (D.agreement) sorts.push(["agreement", "agreement between inputs"]);
+  D.inputs.forEach((name, k) => sorts.push(["input" + k, "picks of " + short(name)]));
+  (D.species || []).forEach((name, s) => sorts.push(["species" + s, "picks of " + name]));
+  for (const [v, t] of sorts) sortBy.append(el("option", { value: v }, t));
+  const direction = el("button", { id: "direction", type: "button", title: "reverse the order" }, "reverse");
+  let reversed = false; // the input order reads first to last, the counts highest first
+  const onlyInput = el("select", { id: "input", "aria-label": "input" });
+  onlyInput.append(el("option", { value: "" }, "every input"));
+  D.inputs.forEach((name, k) => onlyInput.append(el("option", { value: String(k) }, short(name))));
+  const onlySpecies = el("select", { id: "species", "aria-label": "species" });
+  onlySpecies.append(el("option", { value: "" }, "every species"));
+  (D.species || []).forEach((name, s) => onlySpecies.append(el("option", { value: String(s) }, name)));
+  const minRejected = el("input", { type: "number", id: "minrejected", min: "0", max: "100", step: "5", value: "0" });
+  const withDuplicates = el("input", { type: "checkbox", id: "duplicates" });
+  const colourBy = el("select", { id: "colour", "aria-label": "colour picks by" });
+  colourBy.append(el("option", { value: "fate" }, "colour: kept / rejected"));
+  if (D.inputs.length > 1) colourBy.append(el("option", { value: "input" }, "colour: input"));
+  if (D.species) colourBy.append(el("option", { value: "species" }, "colour: species"));
+  const shown = el("span", { id: "shown" });
+  const label = (text, input) => {
+    const l = el("label", {}, text + " ");
+    l.append(input);
+    return l;
+  };
+  controls.append(search, label("sort by", sortBy), direction);
+  if (D.inputs.length > 1) controls.append(onlyInput);
+  if (D.species) controls.append(onlySpecies);
+  const dupLabel = el("label");
+  dupLabel.append(withDuplicates, " with duplicates only");
+  controls.append(label("rejected ≥ %", minRejected), dupLabel, colourBy, shown);
+  header.append(h1, totals, controls, el("p", { class: "hint" }, "← → (or j k): previous, next · Enter: open · Esc: close · /: search"));
+  const grid = el("main", { id: "grid" });
+  document.body.append(header, grid);
+
+  function short(path) {
+    const parts = String(path).split("/");
+    return parts.length > 2 ? parts.slice(-2).join("/") : String(path);
+  }
+
+  // ---- the cards: built once, drawn when seen ----
+  const cards = new Array(n);
+  const seen = new Set(); // micrographs in view
+  const observer = new IntersectionObserver(
+    (entries) => {
+      for (const e of entries) {
+        const m = Number(e.target.dataset.m);
+        if (e.isIntersecting) {
+          seen.add(m);
+          show(m);
+        } else seen.delete(m);
+      }
+    },
+    { rootMargin: "300px 0px" }
+  );
+  const aspect = (m) => {
+    const [, , w, h] = D.frames[m];
+    const across = D.slabs ? D.slabs * w : w;
+    return Math.min(Math.max(h / across, 0.2), 1.5);
+  };
+  for (let m = 0; m < n; m++) {
+    const card = el("div", { class: "card", "data-m": String(m) });
+    const frame = el("div", { class: "frame" });
+    frame.style.paddingTop = (100 * aspect(m)).toFixed(2) + "%";
+    if (D.thumbs[m] && !D.slabs) frame.append(el("img", { alt: "", loading: "lazy", decoding: "async" }));
+    frame.append(el("canvas"));
+    card.append(frame, el("div", { class: "name", title: D.names[m] }, "\u200e" + D.names[m]));
+    card.append(el("div", { class: "counts" }, fmt(kept[m]) + " kept · " + fmt(D.rejected[m]) + " rejected"));
+    card.append(el("div", { class: "more" }, moreText(m)));
+    card.addEventListener("click", () => {
+      select(order.indexOf(m));
+      open();
+    });
+    cards[m] = card;
+    observer.observe(card);
+  }
+
+  function moreText(m) {
+    const parts = [fmt(D.picks[m]) + " picks", fmt(D.duplicates[m]) + " duplicates"];
+    if (D.agreement && D.agreement[m] >= 0) parts.push(Math.round(100 * D.agreement[m]) + "% agreed");
+    return parts.join(" · ");
+  }
+
+  function show(m) {
+    const img = cards[m].querySelector("img");
+    if (img && !img.src) img.src = "micrographs/m" + String(m).padStart(6, "0") + ".jpg";
+    const c = Math.floor(m / D.chunk);
+    if (chunks[c]) draw(cards[m].querySelector("canvas"), m);
+    else load(c);
+  }
+
+  function load(c) {
+    if (asked[c]) return;
+    asked[c] = true;
+    const s = document.createElement("script");
+    s.src = "micrographs/picks_" + String(c).padStart(5, "0") + ".js";
+    document.head.append(s);
+  }
+
+  window.cryodedupPicks = (c, columns) => {
+    chunks[c] = columns;
+    for (const m of seen) if (Math.floor(m / D.chunk) === c) draw(cards[m].querySelector("canvas"), m);
+    if (detailOf === null) return;
+    if (Math.floor(detailOf / D.chunk) === c) fillDetail(detailOf);
+  };
+
+  // ---- drawing a micrograph's picks on a canvas ----
+  function picksOf(m) {
+    const c = chunks[Math.floor(m / D.chunk)];
+    if (!c) return null;
+    const j = m % D.chunk;
+    return { c: c, from: c.o[j], to: c.o[j + 1] };
+  }
+
+  function colourOf(c, k) {
+    const by = colourBy.value;
+    if (by === "input") return D.inputColours[c.i[k] % D.inputColours.length];
+    if (by === "species" && c.s) return D.speciesColours[c.s[k]];
+    return D.fateColours[c.f[k]];
+  }
+
+  function faded(c, k) {
+    return (onlyInput.value !== "" && c.i[k] !== Number(onlyInput.value)) ||
+      (onlySpecies.value !== "" && c.s && c.s[k] !== Number(onlySpecies.value));
+  }
+
+  function draw(canvas, m, big) {
+    const p = picksOf(m);
+    if (!p) return;
+    const ratio = window.devicePixelRatio || 1;
+    const W = Math.max(1, Math.round(canvas.clientWidth * ratio));
+    const H = Math.max(1, Math.round(canvas.clientHeight * ratio));
+    canvas.width = W;
+    canvas.height = H;
+    const g = canvas.getContext("2d");
+    const [x0, y0, w, h] = D.frames[m];
+    const slabs = D.slabs || 1;
+    const panel = W / slabs;
+    const sx = panel / w;
+    const sy = H / h;
+    const r = (big ? 5 : 3) * ratio;
+    const c = p.c;
+    const slabOf = (k) => {
+      if (!D.slabs) return 0;
+      const [z0, z1] = D.zRange;
+      return Math.min(slabs - 1, Math.max(0, Math.floor(((c.z[k] - z0) / Math.max(z1 - z0, 1)) * slabs)));
+    };
+    const X = (k, s) => s * panel + (c.x[k] - x0) * sx;
+    const Y = (k) => (c.y[k] - y0) * sy;
+    g.lineWidth = Math.max(1, ratio);
+    if (D.slabs) {
+      g.fillStyle = "#f2f2f2";
+      g.fillRect(0, 0, W, H);
+      g.strokeStyle = "#888";
+      for (let s = 1; s < slabs; s++) {
+        g.beginPath();
+        g.moveTo(s * panel, 0);
+        g.lineTo(s * panel, H);
+        g.stroke();
+      }
+    }
+    // lines from each rejected pick to the kept pick it lost to
+    g.strokeStyle = "#ffbf00";
+    for (let k = p.from; k < p.to; k++) {
+      const q = c.p[k];
+      if (q < 0 || faded(c, k)) continue;
+      const s = slabOf(k);
+      g.beginPath();
+      g.moveTo(X(k, s), Y(k));
+      g.lineTo(X(q, s), Y(q));
+      g.stroke();
+    }
+    for (const pass of [0, 1]) {
+      // kept under rejected
+      for (let k = p.from; k < p.to; k++) {
+        if ((c.f[k] === 0) !== (pass === 0)) continue;
+        g.globalAlpha = faded(c, k) ? 0.2 : 1;
+        mark(g, c.f[k], X(k, slabOf(k)), Y(k), r, colourOf(c, k));
+      }
+    }
+    g.globalAlpha = 1;
+  }
+
+  function mark(g, fate, x, y, r, colour) {
+    g.strokeStyle = colour;
+    g.beginPath();
+    if (fate === 0) g.arc(x, y, r, 0, 2 * Math.PI);
+    else if (fate === 1) {
+      g.moveTo(x - r, y - r);
+      g.lineTo(x + r, y + r);
+      g.moveTo(x - r, y + r);
+      g.lineTo(x + r, y - r);
+    } else if (fate === 2) {
+      g.moveTo(x, y - r);
+      g.lineTo(x + r, y);
+      g.lineTo(x, y + r);
+      g.lineTo(x - r, y);
+      g.closePath();
+    } else g.rect(x - r, y - r, 2 * r, 2 * r);
+    g.stroke();
+  }
+
+  // ---- order, filters, selection ----
+  let order = [];
+  let selected = -1;
+  function key(m) {
+    const v = sortBy.value;
+    if (v === "fraction") return D.picks[m] ? D.rejected[m] / D.picks[m] : 0;
+    if (v === "duplicates") return D.duplicates[m];
+    if (v === "picks") return D.picks[m];
+    if (v === "agreement") return D.agreement[m];
+    if (v.startsWith("input")) return D.byInput[Number(v.slice(5))][m];
+    if (v.startsWith("species")) return D.bySpecies[Number(v.slice(7))][m];
+    return m;
+  }
+  function arrange() {
+    const text = search.value.trim().toLowerCase();
+    const k = onlyInput.value === "" ? -1 : Number(onlyInput.value);
+    const s = onlySpecies.value === "" ? -1 : Number(onlySpecies.value);
+    const least = Number(minRejected.value) / 100 || 0;
+    const list = [];
+    for (let m = 0; m < n; m++) {
+      if (text && !D.names[m].toLowerCase().includes(text)) continue;
+      if (k >= 0 && !D.byInput[k][m]) continue;
+      if (s >= 0 && !D.bySpecies[s][m]) continue;
+      if (least > 0 && !(D.picks[m] && D.rejected[m] / D.picks[m] >= least)) continue;
+      if (withDuplicates.checked && !D.duplicates[m]) continue;
+      list.push(m);
+    }
+    const v = sortBy.value;
+    if (v === "name") list.sort((a, b) => (D.names[a] < D.names[b] ? -1 : D.names[a] > D.names[b] ? 1 : a - b));
+    else if (v !== "order") {
+      const keys = new Float64Array(n);
+      for (const m of list) keys[m] = key(m);
+      list.sort((a, b) => keys[b] - keys[a] || a - b);
+    }
+    if (reversed) list.reverse();
+    const current = selected >= 0 ? order[selected] : -1;
+    order = list;
+    grid.replaceChildren(...order.map((m) => cards[m]));
+    shown.textContent = "showing " + fmt(order.length) + " of " + fmt(n);
+    selected = -1;
+    const again = order.indexOf(current);
+    if (again >= 0) select(again, true);
+    for (const m of seen) draw(cards[m].querySelector("canvas"), m);
+  }
+  function select(i, quiet) {
+    if (!order.length) return;
+    i = Math.max(0, Math.min(order.length - 1, i));
+    if (selected >= 0 && order[selected] !== undefined) cards[order[selected]].classList.remove("sel");
+    selected = i;
+    const card = cards[order[i]];
+    card.classList.add("sel");
+    if (!quiet) card.scrollIntoView({ block: "nearest" });
+    if (detailOf !== null) fillDetail(order[i]);
+  }
+
+  // ---- the detail view of one micrograph ----
+  const detail = el("div", { id: "detail", hidden: "" });
+  const panelBox = el("div", { id: "panel", role: "dialog", "aria-modal": "true" });
+  detail.append(panelBox);
+  document.body.append(detail);
+  let detailOf = null;
+  detail.addEventListener("click", (e) => {
+    if (e.target === detail) close();
+  });
+  function open() {
+    if (selected < 0) select(0);
+    detail.hidden = false;
+    fillDetail(order[selected]);
+  }
+  function close() {
+    detail.hidden = true;
+    detailOf = null;
+  }
+  function fillDetail(m) {
+    detailOf = m;
+    const c = Math.floor(m / D.chunk);
+    if (!chunks[c]) load(c);
+    panelBox.replaceChildren();
+    const nav = el("div", { id: "nav" });
+    const prev = el("button", { type: "button" }, "← previous");
+    const next = el("button", { type: "button" }, "next →");
+    const shut = el("button", { type: "button" }, "close (Esc)");
+    prev.onclick = () => select(selected - 1);
+    next.onclick = () => select(selected + 1);
+    shut.onclick = close;
+    nav.append(prev, next, shut, el("span", { class: "hint" }, fmt(selected + 1) + " of " + fmt(order.length)));
+    const outer = el("div");
+    // as wide as fits 70 % of the window's height
+    outer.style.width = "min(100%, " + (70 / aspect(m)).toFixed(1) + "vh)";
+    const frame = el("div", { class: "frame" });
+    outer.append(frame);
+    frame.style.paddingTop = (100 * aspect(m)).toFixed(2) + "%";
+    if (D.thumbs[m] && !D.slabs) frame.append(el("img", { alt: "", src: "micrographs/m" + String(m).padStart(6, "0") + ".jpg" }));
+    const canvas = el("canvas");
+    frame.append(canvas);
+    panelBox.append(nav, el("h2", {}, D.names[m]));
+    panelBox.append(el("p", { class: "counts" }, fmt(kept[m]) + " kept · " + fmt(D.rejected[m]) + " rejected"), el("p", { class: "more" }, moreText(m)));
+    panelBox.append(outer, legend());
+    if (D.slabs) {
+      const [z0, z1] = D.zRange;
+      const step = (z1 - z0) / D.slabs;
+      const names = [];
+      for (let s = 0; s < D.slabs; s++) names.push("z " + Math.round(z0 + s * step) + " to " + Math.round(z0 + (s + 1) * step) + " Å");
+      panelBox.append(el("p", { class: "hint" }, "picks seen along z in slabs, left to right: " + names.join(", ") + "; a line joins a rejected pick to the kept one where it lies in x and y"));
+    } else if (!D.thumbs[m]) panelBox.append(el("p", { class: "hint" }, "image not found: picks on a blank frame"));
+    panelBox.append(tables(m));
+    draw(canvas, m, true);
+  }
+  function legend() {
+    const box = el("div", { class: "legend" });
+    const add = (colour, text) => {
+      const s = el("span");
+      const i = el("i");
+      i.style.background = colour;
+      s.append(i, text);
+      box.append(s);
+    };
+    if (colourBy.value === "input") D.inputs.forEach((name, k) => add(D.inputColours[k % D.inputColours.length], short(name)));
+    else if (colourBy.value === "species") D.species.forEach((name, s) => add(D.speciesColours[s], name));
+    else D.fates.forEach((f, k) => add(D.fateColours[k], f));
+    box.append(el("span", {}, "○ kept · × duplicate · ◇ displaced by another species · □ rejected without a partner · yellow line: to the kept pick it lost to"));
+    return box;
+  }
+  function tables(m) {
+    const wrap = el("div", { class: "wide" });
+    const t = el("table");
+    const row = (cells, head) => {
+      const tr = el("tr");
+      for (const v of cells) tr.append(el(head ? "th" : "td", {}, String(v)));
+      t.append(tr);
+    };
+    row(["picks of", "picks"], true);
+    D.inputs.forEach((name, k) => row([short(name), fmt(D.byInput[k][m])]));
+    (D.species || []).forEach((name, s) => D.bySpecies[s][m] && row(["species " + name, fmt(D.bySpecies[s][m])]));
+    wrap.append(t);
+    const p = picksOf(m);
+    if (!p) return wrap;
+    const c = p.c;
+    const rules = {};
+    const lines = [];
+    for (let k = p.from; k < p.to; k++) {
+      if (c.r[k] < 0) continue;
+      const rule = D.rules[c.r[k]];
+      rules[rule] = (rules[rule] || 0) + 1;
+      if (lines.length < 200) lines.push(k);
+    }
+    const r = el("table");
+    const add = (cells, head) => {
+      const tr = el("tr");
+      for (const v of cells) tr.append(el(head ? "th" : "td", {}, String(v)));
+      r.append(tr);
+    };
+    add(["rejected by", "picks"], true);
+    for (const rule in rules) add([rule, fmt(rules[rule])]);
+    wrap.append(r);
+    if (!lines.length) return wrap;
+    const l = el("table");
+    const put = (cells, head) => {
+      const tr = el("tr");
+      for (const v of cells) tr.append(el(head ? "th" : "td", {}, String(v)));
+      l.append(tr);
+    };
+    const xyz = (k) => (c.z ? [c.x[k], c.y[k], c.z[k]] : [c.x[k], c.y[k]]).join(", ");
+    put(["rejected pick (Å)", "input", "lost to (Å)", "its input", "distance (Å)", "rule"], true);
+    for (const k of lines) {
+      const q = c.p[k];
+      const d = q < 0 ? "" : Math.hypot(c.x[k] - c.x[q], c.y[k] - c.y[q], c.z ? c.z[k] - c.z[q] : 0).toFixed(0);
+      put([xyz(k), short(D.inputs[c.i[k]]), q < 0 ? "" : xyz(q), q < 0 ? "" : short(D.inputs[c.i[q]]), d, D.rules[c.r[k]]]);
+    }
+    wrap.append(l);
+    if (lines.length === 200) wrap.append(el("p", { class: "hint" }, "the first 200 rejected picks (decisions.csv, with --decisions, lists them all)"));
+    return wrap;
+  }
+
+  // ---- keys and controls ----
+  document.addEventListener("keydown", (e) => {
+    if (e.target === search && e.key !== "Escape" && e.key !== "Enter") return;
+    if (e.target instanceof HTMLInputElement && e.target !== search) return;
+    if (e.target instanceof HTMLSelectElement) return;
+    const step = { ArrowRight: 1, ArrowDown: 1, j: 1, n: 1, ArrowLeft: -1, ArrowUp: -1, k: -1, p: -1 }[e.key];
+    if (step) {
+      e.preventDefault();
+      select(selected < 0 ? 0 : selected + step);
+    } else if (e.key === "Enter") {
+      e.preventDefault();
+      if (e.target === search) search.blur();
+      open();
+    } else if (e.key === "Escape") {
+      if (!detail.hidden) close();
+      else search.blur();
+    } else if (e.key === "/") {
+      e.preventDefault();
+      search.focus();
+    }
+  });
+  sortBy.addEventListener("change", () => {
+    reversed = false;
+    direction.setAttribute("aria-pressed", "false");
+  });
+  search.addEventListener("input", arrange);
+  for (const c of [sortBy, onlyInput, onlySpecies, minRejected, withDuplicates]) c.addEventListener("change", arrange);
+  colourBy.addEventListener("change", () => {
+    for (const m of seen) draw(cards[m].querySelector("canvas"), m);
+    if (detailOf !== null) fillDetail(detailOf);
+  });
+  direction.addEventListener("click", () => {
+    reversed = !reversed;
+    direction.setAttribute("aria-pressed", String(reversed));
+    arrange();
+  });
+  window.addEventListener("resize", () => {
+    for (const m of seen) draw(cards[m].querySelector("canvas"), m);
+  });
+  arrange();
+  window.cryodedupPage = { order: () => order.slice(), selected: () => (selected < 0 ? null : order[selected]) };
+})();

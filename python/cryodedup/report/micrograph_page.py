@@ -1,0 +1,230 @@
+"""micrographs.html: a page of every micrograph (or tomogram), its picks drawn over its image in the browser.
+
+The page opens from disk (``file://``, no server): its data are JavaScript files it loads
+with ``<script src>`` (a browser refuses ``fetch()`` of a local file). One small index
+(:data:`INDEX_FILE`: each micrograph's name, frame and counts) is read at once; the picks
+come in files of :data:`CHUNK` micrographs each, loaded as their micrographs scroll into
+view, and are drawn on a canvas by the page; each micrograph's thumbnail (a JPEG of its image
+binned and low-pass filtered as the report's examples are) is loaded the same way.
+
+The report opens no file: the job reads the images (:class:`~.picks_figures.MicrographImage`)
+and names each rejected pick's partner and rule (:class:`PagePicks`).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .canvas import KEPT_COLOUR, REJECTED_COLOUR
+from .particle_base import DISPLACED_COLOUR, SPECIES_COLOURS, UNCONFIRMED_COLOUR, ParticleDetails
+from .picks_figures import MicrographImage
+
+__all__ = ["PAGE_FOLDER", "THUMBNAIL_WIDTH", "PagePicks", "page_files"]
+
+#: The page, beside report.html, and the folder of its index, picks and thumbnails.
+PAGE_FILE = "micrographs.html"
+PAGE_FOLDER = "micrographs"
+INDEX_FILE = f"{PAGE_FOLDER}/index.js"
+#: Micrographs per file of picks: a file is loaded when one of its micrographs comes into view.
+CHUNK = 50
+#: About how many pixels across a thumbnail is binned to (``formats.mrc.binned_image``).
+THUMBNAIL_WIDTH = 320
+#: The fates of a pick as the page draws them (``f`` in a file of picks).
+FATES = ("kept", "duplicate", "displaced", "unconfirmed")
+_KEPT, _DUPLICATE, _DISPLACED, _LONE = range(4)
+#: Slabs a tomogram's picks are drawn in along z.
+SLABS = 3
+
+
+@dataclass(frozen=True)
+class PagePicks:
+    """Each row's partner (the kept pick it lost to, else -1) and rule (an index into ``rules``; -1: kept).
+
+    As the record of rejections names them (``jobs.particles.record.rejections``).
+    """
+
+    partner: np.ndarray
+    rule: np.ndarray
+    rules: Sequence[str]
+    displaced_rule: int  # the rule index of a pick displaced by another species (--cross-species)
+
+
+def page_files(
+    details: ParticleDetails, picks: PagePicks, images: Mapping[int, MicrographImage], title: str
+) -> Iterator[tuple[str, bytes]]:
+    """The page's files (path relative to the output folder, contents): the page, its index, picks and thumbnails."""
+    order = np.argsort(details.groups, kind="stable")  # rows micrograph by micrograph
+    starts = np.searchsorted(details.groups[order], np.arange(len(details.mic_names) + 1))
+    frames = _frames(details, order, starts, images)
+    thumbnails = {mic: image for mic, image in images.items() if _drawable(image)}
+    yield PAGE_FILE, _page_html(title).encode()
+    yield INDEX_FILE, _index_js(details, picks, frames, set(thumbnails), title).encode()
+    for k in range(0, len(details.mic_names), CHUNK):
+        yield f"{PAGE_FOLDER}/picks_{k // CHUNK:05d}.js", _picks_js(details, picks, order, starts, k).encode()
+    for mic, image in thumbnails.items():
+        yield _thumbnail_name(mic), _jpeg(image)
+
+
+def _drawable(image: MicrographImage) -> bool:
+    """Whether a micrograph's image was read and has pixels to filter (two or more each way)."""
+    return image.pixels is not None and min(image.pixels.shape) >= 2
+
+
+def _thumbnail_name(mic: int) -> str:
+    return f"{PAGE_FOLDER}/m{mic:06d}.jpg"
+
+
+def _frames(
+    details: ParticleDetails, order: np.ndarray, starts: np.ndarray, images: Mapping[int, MicrographImage]
+) -> np.ndarray:
+    """Each micrograph's extent (x0, y0, width, height, Å), as the report's examples draw it.
+
+    From its image, its known shape, or else every micrograph's picks together (one
+    micrograph's few picks leave its edges unknown): from 0 unless some are below, to a
+    little past the farthest.
+    """
+    n = len(details.mic_names)
+    first = order[np.minimum(starts[:-1], max(len(order) - 1, 0))] if len(order) else np.zeros(n, dtype=np.int64)
+    psize = details.psize[first] if len(order) else np.ones(n)
+    frames = np.zeros((n, 4))
+    if len(order):
+        low, high = details.pick_extent
+        margin = 0.05 * (high - low)
+        low = np.where(low < 0, low - margin, 0.0)
+        frames[:] = [low[0], low[1], *np.maximum(high + margin - low, 1.0)]
+    for mic, (ny, nx) in details.mic_shapes.items():
+        if nx and ny and mic < n:
+            frames[mic] = (0.0, 0.0, nx * psize[mic], ny * psize[mic])
+    for mic, image in images.items():
+        if _drawable(image):
+            assert image.pixels is not None
+            ny, nx = image.pixels.shape
+            frames[mic] = (0.0, 0.0, nx * image.factor * psize[mic], ny * image.factor * psize[mic])
+    return frames
+
+
+def _fates(details: ParticleDetails, picks: PagePicks) -> np.ndarray:
+    """Each row's fate (an index into :data:`FATES`)."""
+    fate = np.full(len(details.keep), _LONE, dtype=np.int8)
+    fate[details.keep] = _KEPT
+    fate[~details.keep & (picks.partner >= 0)] = _DUPLICATE
+    fate[picks.rule == picks.displaced_rule] = _DISPLACED
+    return fate
+
+
+def _agreement(details: ParticleDetails) -> list[float] | None:
+    """Each micrograph's share of kept picks that more than one input picked (None with one input)."""
+    confirmed = details.confirmed_by
+    if confirmed is None or len(details.inputs) < 2:
+        return None
+    bits = confirmed.astype(np.int64)
+    several = details.keep & ((bits & (bits - 1)) != 0)
+    n = len(details.mic_names)
+    kept = np.bincount(details.groups[details.keep], minlength=n)
+    agreeing = np.bincount(details.groups[several], minlength=n)
+    share = np.divide(agreeing, kept, out=np.full(n, -1.0), where=kept > 0)
+    return [round(v, 4) for v in share.tolist()]
+
+
+def _index_js(details: ParticleDetails, picks: PagePicks, frames: np.ndarray, thumbnails: set[int], title: str) -> str:
+    """The index: the set's names and colours, each micrograph's name, frame and counts (columns of numbers)."""
+    n = len(details.mic_names)
+    groups = details.groups
+    species = details.particles.species
+    index = {
+        "title": title,
+        "unit": details.unit,
+        "inputs": details.inputs,
+        "species": None if species is None else details.particles.species_names,
+        "speciesColours": None
+        if species is None
+        else [details.species_colour(s) for s in range(len(details.particles.species_names))],
+        "fates": FATES,
+        "fateColours": [KEPT_COLOUR, REJECTED_COLOUR, DISPLACED_COLOUR, UNCONFIRMED_COLOUR],
+        "inputColours": list(SPECIES_COLOURS),
+        "rules": list(picks.rules),
+        "distance": details.distance_text,
+        "chunk": CHUNK,
+        "slabs": SLABS if details.unit == "tomogram" else 0,
+        "names": details.mic_names,
+        "frames": np.rint(frames).astype(np.int64).tolist(),
+        "thumbs": [int(m in thumbnails) for m in range(n)],
+        "picks": details.picks_per_micrograph.tolist(),
+        "rejected": details.rejected_per_micrograph.tolist(),
+        "duplicates": details.duplicates_per_micrograph.tolist(),
+        "agreement": _agreement(details),
+        "byInput": [
+            np.bincount(groups[details.input_of == k], minlength=n).tolist() for k in range(len(details.inputs))
+        ],
+        "bySpecies": None
+        if species is None
+        else [
+            np.bincount(groups[species == s], minlength=n).tolist() for s in range(len(details.particles.species_names))
+        ],
+    }
+    if details.unit == "tomogram":
+        z = details.centres[:, 2]
+        index["zRange"] = [float(np.floor(z.min())), float(np.ceil(z.max()))] if len(z) else [0.0, 1.0]
+    return "window.CRYODEDUP_INDEX = " + json.dumps(index, separators=(",", ":")) + ";\n"
+
+
+def _picks_js(details: ParticleDetails, picks: PagePicks, order: np.ndarray, starts: np.ndarray, first: int) -> str:
+    """A file of picks: those of micrographs ``first`` to ``first + CHUNK``, columns of numbers.
+
+    ``o``: each micrograph's first pick in the columns (and the end); ``x``, ``y`` (``z``),
+    Å; ``f`` the fate, ``i`` the input, ``s`` the species, ``r`` the rule; ``p`` the partner's
+    place in the columns (-1: none, or on another micrograph).
+    """
+    last = min(first + CHUNK, len(details.mic_names))
+    rows = order[starts[first] : starts[last]]
+    place = np.full(len(details.keep), -1, dtype=np.int64)
+    place[rows] = np.arange(len(rows))
+    partner = picks.partner[rows]
+    local = np.where(partner >= 0, place[np.maximum(partner, 0)], -1)
+    columns: dict[str, list] = {"o": (starts[first : last + 1] - starts[first]).tolist()}
+    centres = np.rint(details.centres[rows]).astype(np.int64)
+    for k, name in enumerate("xyz"[: centres.shape[1]]):
+        columns[name] = centres[:, k].tolist()
+    columns["f"] = _fates(details, picks)[rows].tolist()
+    columns["i"] = np.asarray(details.input_of)[rows].tolist()
+    if details.particles.species is not None:
+        columns["s"] = details.particles.species[rows].tolist()
+    columns["r"] = picks.rule[rows].tolist()
+    columns["p"] = local.tolist()
+    return f"cryodedupPicks({first // CHUNK}," + json.dumps(columns, separators=(",", ":")) + ");\n"
+
+
+def _jpeg(image: MicrographImage) -> bytes:
+    """A thumbnail: the image low-pass filtered and scaled in grey as the report's examples (JPEG)."""
+    from .picks_figures import display_image, grey
+
+    assert image.pixels is not None
+    picture = grey(display_image(image.pixels, image.factor)).convert("L")
+    out = io.BytesIO()
+    picture.save(out, "JPEG", quality=80)
+    return out.getvalue()
+
+
+def _page_html(title: str) -> str:
+    """The page: its style and script (beside this module), the index and the picks loaded from its folder."""
+    here = Path(__file__).parent
+    style = (here / "micrograph_page.css").read_text(encoding="utf-8")
+    script = (here / "micrograph_page.js").read_text(encoding="utf-8")
+    return (
+        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
+        "<meta name='viewport' content='width=device-width, initial-scale=1'>"
+        f"<title>{_escape(title)}: every micrograph</title><style>{style}</style></head><body>"
+        f"<script src='{INDEX_FILE}'></script><script>{script}</script></body></html>"
+    )
+
+
+def _escape(text: str) -> str:
+    import html
+
+    return html.escape(text)

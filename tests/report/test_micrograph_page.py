@@ -1,0 +1,251 @@
+"""micrographs.html (``--plot``): every micrograph on the page, in a real browser (headless Chromium
+driven by Playwright), its counts equal to the written files' (counted here from the output
+STAR files), each rejected pick joined to a kept pick within the distance that ranks first;
+sorting, search and keyboard navigation. Skipped where Playwright or Chromium is absent."""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+import shutil
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from cryodedup import ParticleOptions, remove_duplicate_particles
+from fixtures.synthetic import write_benchmark_file, write_mrc
+from helpers import write_star
+
+pytest.importorskip("PIL")
+starfile = pytest.importorskip("starfile")
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+COUNTS = re.compile(r"^([\d,]+) kept · ([\d,]+) rejected$")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright for Python is not installed")
+    if CHROMIUM is None:
+        pytest.skip("no chromium on PATH (Debian's chromium package)")
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM)
+        yield b
+        b.close()
+
+
+def opened(browser, page_file: Path, width: int = 1200):
+    """The page opened from disk (file://), its errors gathered; once its cards are there."""
+    page = browser.new_page(viewport={"width": width, "height": 900})
+    page.errors = []
+    page.on("pageerror", lambda e: page.errors.append(str(e)))
+    page.goto(page_file.resolve().as_uri())
+    page.wait_for_selector(".card")
+    return page
+
+
+def cards_on_screen(page) -> list[tuple[str, int, int]]:
+    """Every card shown, in order: (full name, kept, rejected) as its text says."""
+    found = page.eval_on_selector_all(
+        "#grid .card", "cs => cs.map(c => [c.querySelector('.name').title, c.querySelector('.counts').textContent])"
+    )
+    out = []
+    for name, text in found:
+        match = COUNTS.match(text)
+        assert match, text
+        out.append((name, int(match[1].replace(",", "")), int(match[2].replace(",", ""))))
+    return out
+
+
+def counts_in_files(outdir: Path) -> dict[str, tuple[int, int]]:
+    """(kept, rejected) of each micrograph, counted from the written STAR files."""
+    kept, rejected = (
+        Counter(starfile.read(outdir / f"particles_{s}.star", always_dict=True)["particles"]["rlnMicrographName"])
+        for s in ("kept", "rejected")
+    )
+    return {name: (kept[name], rejected[name]) for name in set(kept) | set(rejected)}
+
+
+def two_picker_project(root: Path, n_mics: int = 24, with_images: int = 6, seed: int = 3) -> list[Path]:
+    """Two pickers' STAR files on ``n_mics`` micrographs (1 Å/px, 400 x 300 px); ``with_images`` have images."""
+    rng = np.random.default_rng(seed)
+    (root / "mics").mkdir(parents=True)
+    labels = ["rlnCoordinateX", "rlnCoordinateY", "rlnMicrographName", "rlnOpticsGroup", "rlnAutopickFigureOfMerit"]
+    rows: list[list[list]] = [[], []]
+    for m in range(n_mics):
+        name = f"mics/mic_{m:03d}.mrc"
+        if m < with_images:
+            write_mrc(root / name, rng.normal(size=(300, 400)), 1.0)
+        n = int(rng.integers(0, 30)) if m else 0  # (micrograph 0: no picks by the first picker)
+        true = rng.uniform(20, [380, 280], (n, 2))
+        for picker_rows in rows:
+            seen = true[rng.random(n) < (0.5 if m % 5 == 0 else 0.9)]
+            for x, y in seen + rng.normal(0, 3, seen.shape):
+                picker_rows.append([round(x, 1), round(y, 1), name, 1, round(float(rng.random()), 4)])
+        if m == 0:
+            rows[1].append([100, 100, name, 1, 0.5])
+    return [write_star(root / f"picker_{k}.star", labels, r, optics=[[1, "og1", 1.0, 1.0]]) for k, r in enumerate(rows)]
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    root = tmp_path_factory.mktemp("page")
+    inputs = two_picker_project(root)
+    options = ParticleOptions(min_dist=15, score="rlnAutopickFigureOfMerit", plot=True, decisions=True, plot_mics=2)
+    summary = remove_duplicate_particles(inputs, root / "out", options)
+    return root / "out", summary
+
+
+def test_every_micrograph_is_on_the_page_with_the_files_counts(browser, project):
+    outdir, summary = project
+    assert str(outdir / "micrographs.html") in summary["plots"]
+    assert "micrographs.html" in (outdir / "report.html").read_text()  # linked from the report
+    page = opened(browser, outdir / "micrographs.html")
+    on_screen = cards_on_screen(page)
+    files = counts_in_files(outdir)
+    assert len(on_screen) == 24 == len(files)
+    assert {name: (k, r) for name, k, r in on_screen} == files
+    total_kept = sum(k for k, _ in files.values())
+    total_rejected = sum(r for _, r in files.values())
+    assert f"{total_kept:,} kept, {total_rejected:,} rejected" in page.inner_text("#totals")
+    # The micrographs with images show their thumbnails (loaded as they come into view).
+    page.wait_for_function("document.querySelectorAll('#grid img[src]').length > 0")
+    assert len(list((outdir / "micrographs").glob("m*.jpg"))) == 6
+    assert page.errors == []
+    page.close()
+
+
+def test_keyboard_reaches_every_micrograph_and_the_detail_follows(browser, project):
+    outdir, _ = project
+    page = opened(browser, outdir / "micrographs.html")
+    names = [name for name, _, _ in cards_on_screen(page)]
+    reached = []
+    for _ in names:
+        page.keyboard.press("ArrowRight")
+        reached.append(page.inner_text(".card.sel .name").lstrip("\u200e"))
+    assert reached == names
+    page.keyboard.press("ArrowRight")  # (past the last: it stays)
+    assert page.inner_text(".card.sel .name").lstrip("\u200e") == names[-1]
+    page.keyboard.press("k")
+    page.keyboard.press("Enter")
+    assert page.is_visible("#detail")
+    assert page.inner_text("#panel h2") == names[-2]
+    page.keyboard.press("ArrowLeft")
+    assert page.inner_text("#panel h2") == names[-3]
+    page.keyboard.press("Escape")
+    assert not page.is_visible("#detail")
+    assert page.errors == []
+    page.close()
+
+
+def test_sorting_search_and_filters(browser, project):
+    outdir, _ = project
+    files = counts_in_files(outdir)
+    fraction = {name: r / (k + r) for name, (k, r) in files.items()}
+    page = opened(browser, outdir / "micrographs.html")
+    page.select_option("#sort", "fraction")
+    order = [name for name, _, _ in cards_on_screen(page)]
+    assert [fraction[n] for n in order] == sorted(fraction.values(), reverse=True)
+    page.click("#direction")
+    order = [name for name, _, _ in cards_on_screen(page)]
+    assert [fraction[n] for n in order] == sorted(fraction.values())
+    page.select_option("#sort", "name")
+    assert [name for name, _, _ in cards_on_screen(page)] == sorted(files)
+    # Rejected at least half: as many as the files say.
+    page.fill("#minrejected", "50")
+    page.dispatch_event("#minrejected", "change")
+    assert {n for n, _, _ in cards_on_screen(page)} == {n for n, f in fraction.items() if f >= 0.5}
+    page.fill("#minrejected", "0")
+    page.dispatch_event("#minrejected", "change")
+    # One input: the micrographs it picked on (micrograph 0: the second picker only).
+    page.select_option("#input", "0")
+    assert "mics/mic_000.mrc" not in {n for n, _, _ in cards_on_screen(page)}
+    page.select_option("#input", "")
+    page.fill("#search", "mic_017")
+    assert [n for n, _, _ in cards_on_screen(page)] == ["mics/mic_017.mrc"]
+    assert page.inner_text("#shown") == "showing 1 of 24"
+    assert page.errors == []
+    page.close()
+
+
+def test_each_rejected_pick_is_joined_to_the_kept_pick_it_lost_to(project):
+    """The page's lines against decisions.csv and a brute force: the partner kept, within the distance, better."""
+    outdir, _ = project
+    index = _js_object(outdir / "micrographs" / "index.js")
+    with open(outdir / "decisions.csv") as f:
+        records = list(csv.DictReader(f))
+    lines = 0
+    for path in sorted((outdir / "micrographs").glob("picks_*.js")):
+        chunk = int(path.stem.split("_")[1])
+        columns = _js_object(path)
+        offsets = columns["o"]
+        for j in range(len(offsets) - 1):
+            mic = chunk * index["chunk"] + j
+            span = range(offsets[j], offsets[j + 1])
+            rejected = [k for k in span if columns["f"][k] != 0]
+            assert len(rejected) == index["rejected"][mic]
+            for k in rejected:
+                q = columns["p"][k]
+                assert q in span and columns["f"][q] == 0  # a kept pick of the same micrograph
+                d = np.hypot(columns["x"][k] - columns["x"][q], columns["y"][k] - columns["y"][q])
+                assert d <= 15 + 1  # (centres rounded to 1 Å)
+                lines += 1
+    assert lines == len(records) > 0
+
+
+def _js_object(path: Path) -> dict:
+    """The JSON object a page's script file hands the page."""
+    text = path.read_text()
+    return json.loads(text[text.index("{") : text.rindex("}") + 1])
+
+
+def test_the_page_of_a_one_pass_run_has_its_partners_too(tmp_path):
+    """One STAR file decided while read keeps no pairs: the page's come from the core walked again."""
+    inputs = two_picker_project(tmp_path, n_mics=5, with_images=0)
+    remove_duplicate_particles(inputs[:1], tmp_path / "out", ParticleOptions(min_dist=15, plot=True))
+    index = _js_object(tmp_path / "out" / "micrographs" / "index.js")
+    columns = _js_object(tmp_path / "out" / "micrographs" / "picks_00000.js")
+    rejected = [k for k, f in enumerate(columns["f"]) if f != 0]
+    assert len(rejected) == sum(index["rejected"]) > 0
+    assert all(columns["p"][k] >= 0 and columns["f"][columns["p"][k]] == 0 for k in rejected)
+
+
+def test_an_earlier_pages_files_are_replaced_with_force(tmp_path):
+    """Files of an earlier, larger page go (of the tool's naming only); without --force the page is refused."""
+    options = ParticleOptions(min_dist=15, plot=True)
+    many = two_picker_project(tmp_path / "many", n_mics=60, with_images=0)
+    few = two_picker_project(tmp_path / "few", n_mics=5, with_images=0)
+    out = tmp_path / "out"
+    remove_duplicate_particles(many, out, options)
+    folder = out / "micrographs"
+    assert sorted(p.name for p in folder.iterdir()) == ["index.js", "picks_00000.js", "picks_00001.js"]
+    (folder / "notes.txt").write_text("mine")
+    with pytest.raises(Exception, match="exist"):
+        remove_duplicate_particles(few, out, options)
+    remove_duplicate_particles(few, out, options, force=True)
+    assert sorted(p.name for p in folder.iterdir()) == ["index.js", "notes.txt", "picks_00000.js"]
+    assert len(_js_object(folder / "index.js")["names"]) == 5
+
+
+@pytest.mark.slow
+def test_ten_thousand_micrographs(browser, tmp_path):
+    star = tmp_path / "p.star"
+    write_benchmark_file(star, 40_000, per_mic=4, duplicate_fraction=0.2)
+    remove_duplicate_particles([star], tmp_path / "out", ParticleOptions(min_dist=20, plot=True))
+    files = counts_in_files(tmp_path / "out")
+    page = opened(browser, tmp_path / "out" / "micrographs.html")
+    on_screen = cards_on_screen(page)
+    assert len(on_screen) == len(files) > 9_000
+    assert {name: (k, r) for name, k, r in on_screen} == files
+    # The last one is reached by its name; its picks are drawn once its file of picks is loaded.
+    last = on_screen[-1][0]
+    page.fill("#search", last)
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#panel table")
+    assert page.inner_text("#panel h2") == last
+    assert page.errors == []
+    page.close()
