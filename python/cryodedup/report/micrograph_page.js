@@ -177,7 +177,9 @@
     const panel = W / slabs;
     const sx = panel / w;
     const sy = H / h;
-    const r = (big ? 5 : 3) * ratio;
+    const r = (big ? 5 : 3.5) * ratio;
+    // over an image each mark and line has a white rim: a thin colour alone is lost in its grain
+    const rim = D.thumbs[m] && !D.slabs ? 2.5 * ratio : 0;
     const c = p.c;
     const slabOf = (k) => {
       if (!D.slabs) return 0;
@@ -186,7 +188,7 @@
     };
     const X = (k, s) => s * panel + (c.x[k] - x0) * sx;
     const Y = (k) => (c.y[k] - y0) * sy;
-    g.lineWidth = Math.max(1, ratio);
+    const width = 1.5 * ratio;
     if (D.slabs) {
       g.fillStyle = "#f2f2f2";
       g.fillRect(0, 0, W, H);
@@ -199,14 +201,17 @@
       }
     }
     // lines from each rejected pick to the kept pick it lost to
-    g.strokeStyle = "#ffbf00";
-    for (let k = p.from; k < p.to; k++) {
-      const q = c.p[k];
-      if (q < 0 || faded(c, k)) continue;
-      const s = slabOf(k);
+    for (const [colour, w] of rim ? [["#ffffff", width + rim], ["#e69500", width]] : [["#ffbf00", width]]) {
+      g.strokeStyle = colour;
+      g.lineWidth = w;
       g.beginPath();
-      g.moveTo(X(k, s), Y(k));
-      g.lineTo(X(q, s), Y(q));
+      for (let k = p.from; k < p.to; k++) {
+        const q = c.p[k];
+        if (q < 0 || faded(c, k)) continue;
+        const s = slabOf(k);
+        g.moveTo(X(k, s), Y(k));
+        g.lineTo(X(q, s), Y(q));
+      }
       g.stroke();
     }
     for (const pass of [0, 1]) {
@@ -214,7 +219,13 @@
       for (let k = p.from; k < p.to; k++) {
         if ((c.f[k] === 0) !== (pass === 0)) continue;
         g.globalAlpha = faded(c, k) ? 0.2 : 1;
-        mark(g, c.f[k], X(k, slabOf(k)), Y(k), r, colourOf(c, k));
+        const [x, y] = [X(k, slabOf(k)), Y(k)];
+        if (rim) {
+          g.lineWidth = width + rim;
+          mark(g, c.f[k], x, y, r, "#ffffff");
+        }
+        g.lineWidth = width;
+        mark(g, c.f[k], x, y, r, colourOf(c, k));
       }
     }
     g.globalAlpha = 1;
