@@ -65,8 +65,8 @@ def plot_cost(workdir: Path, particles: int, rounds: int) -> None:
 
 def thumbnail_cost(workdir: Path, n_mics: int) -> None:
     """The page's thumbnails against reading each micrograph once (from the page cache)."""
-    from cryodedup.report.micrograph_page import _jpeg
     from cryodedup.jobs.particles.page import thumbnails
+    from cryodedup.report.micrograph_page import _jpeg
 
     folder = workdir / "mics"
     folder.mkdir(exist_ok=True)
