@@ -5,6 +5,7 @@ sorting, search and keyboard navigation. Skipped where Playwright or Chromium is
 
 from __future__ import annotations
 
+import base64
 import csv
 import json
 import re
@@ -16,6 +17,7 @@ import numpy as np
 import pytest
 
 from cryodedup import ParticleOptions, remove_duplicate_particles
+from cryodedup.report.micrograph_page import COLUMN_TYPES
 from fixtures.synthetic import write_benchmark_file, write_mrc
 from helpers import write_star
 
@@ -173,12 +175,21 @@ def test_sorting_search_and_filters(browser, project):
 
 
 def test_each_rejected_pick_is_joined_to_the_kept_pick_it_lost_to(project):
-    """The page's lines against decisions.csv and a brute force: the partner kept, within the distance, better."""
+    """The page's lines against decisions.csv (rows looked up in the input files) and a brute force:
+    each partner kept, on the same micrograph, within the distance."""
     outdir, _ = project
     index = _js_object(outdir / "micrographs" / "index.js")
     with open(outdir / "decisions.csv") as f:
         records = list(csv.DictReader(f))
-    lines = 0
+    inputs = {name: starfile.read(outdir.parent / name, always_dict=True)["particles"] for name in index["inputs"]}
+
+    def centre(input_name: str, row: str) -> tuple[int, int]:
+        table = inputs[input_name]
+        k = int(row) - 1
+        return tuple(np.rint([table["rlnCoordinateX"][k], table["rlnCoordinateY"][k]]).astype(int).tolist())
+
+    recorded = Counter((centre(r["input"], r["row"]), centre(r["kept_input"], r["kept_row"])) for r in records)
+    drawn: Counter = Counter()
     for path in sorted((outdir / "micrographs").glob("picks_*.js")):
         chunk = int(path.stem.split("_")[1])
         columns = _js_object(path)
@@ -186,21 +197,26 @@ def test_each_rejected_pick_is_joined_to_the_kept_pick_it_lost_to(project):
         for j in range(len(offsets) - 1):
             mic = chunk * index["chunk"] + j
             span = range(offsets[j], offsets[j + 1])
-            rejected = [k for k in span if columns["f"][k] != 0]
+            rejected = [k for k in span if columns["r"][k] >= 0]
             assert len(rejected) == index["rejected"][mic]
             for k in rejected:
                 q = columns["p"][k]
-                assert q in span and columns["f"][q] == 0  # a kept pick of the same micrograph
+                assert q in span and columns["r"][q] == -1  # a kept pick of the same micrograph
                 d = np.hypot(columns["x"][k] - columns["x"][q], columns["y"][k] - columns["y"][q])
                 assert d <= 15 + 1  # (centres rounded to 1 Å)
-                lines += 1
-    assert lines == len(records) > 0
+                drawn[(columns["x"][k], columns["y"][k]), (columns["x"][q], columns["y"][q])] += 1
+    assert drawn == recorded and sum(drawn.values()) > 0
 
 
 def _js_object(path: Path) -> dict:
-    """The JSON object a page's script file hands the page."""
+    """The JSON object a page's script file hands the page; a file of picks' columns decoded (base64 of their bytes)."""
     text = path.read_text()
-    return json.loads(text[text.index("{") : text.rindex("}") + 1])
+    found = json.loads(text[text.index("{") : text.rindex("}") + 1])
+    if path.name.startswith("picks_"):
+        for name, dtype in COLUMN_TYPES.items():
+            if name in found:
+                found[name] = np.frombuffer(base64.b64decode(found[name]), dtype=dtype).tolist()
+    return found
 
 
 def test_the_page_of_a_one_pass_run_has_its_partners_too(tmp_path):
@@ -209,9 +225,9 @@ def test_the_page_of_a_one_pass_run_has_its_partners_too(tmp_path):
     remove_duplicate_particles(inputs[:1], tmp_path / "out", ParticleOptions(min_dist=15, plot=True))
     index = _js_object(tmp_path / "out" / "micrographs" / "index.js")
     columns = _js_object(tmp_path / "out" / "micrographs" / "picks_00000.js")
-    rejected = [k for k, f in enumerate(columns["f"]) if f != 0]
+    rejected = [k for k, r in enumerate(columns["r"]) if r >= 0]
     assert len(rejected) == sum(index["rejected"]) > 0
-    assert all(columns["p"][k] >= 0 and columns["f"][columns["p"][k]] == 0 for k in rejected)
+    assert all(columns["p"][k] >= 0 and columns["r"][columns["p"][k]] == -1 for k in rejected)
 
 
 def test_an_earlier_pages_files_are_replaced_with_force(tmp_path):

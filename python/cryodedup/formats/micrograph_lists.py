@@ -36,6 +36,7 @@ __all__ = [
     "Micrographs",
     "count_absent",
     "find_image",
+    "images_found",
     "load_inputs",
     "micrograph_list",
     "resolve_paths",
@@ -167,6 +168,31 @@ def found_under(names: Sequence[str], roots: Sequence[Path]) -> list[bool]:
                 continue
             for k in members:
                 found[k] = found[k] or (root / names[k]).exists()
+    return found
+
+
+def images_found(names: Sequence[str], roots: Sequence[Path]) -> dict[int, Path]:
+    """The image file of each of the micrographs ``names`` found under ``roots``, by index (absent: none found).
+
+    What :func:`find_image` finds for one name (the first of :func:`image_names` under the
+    first root that has it), for thousands at :func:`found_under`'s cost: a ``stat`` per
+    folder and root, and one per name only where its folder exists.
+    """
+    tried = [(k, image) for k, name in enumerate(names) for image in image_names(name)]
+    by_folder: dict[str, list[int]] = {}
+    for t, (_, image) in enumerate(tried):
+        by_folder.setdefault(os.path.dirname(image.rstrip("/")), []).append(t)
+    hits: dict[int, Path] = {}
+    for folder, members in by_folder.items():
+        for root in [Path()] if os.path.isabs(folder) else roots:
+            if not os.path.isdir(root / folder):
+                continue
+            for t in members:
+                if t not in hits and (root / tried[t][1]).is_file():
+                    hits[t] = root / tried[t][1]
+    found: dict[int, Path] = {}
+    for t in sorted(hits):  # (a micrograph's names in image_names' order: the first found is its image)
+        found.setdefault(tried[t][0], hits[t])
     return found
 
 

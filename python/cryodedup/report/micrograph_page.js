@@ -154,7 +154,23 @@
     document.head.append(s);
   }
 
+  // a column's numbers: base64 of their bytes, little-endian, of the type the index names
+  const types = { "<i1": Int8Array, "<i2": Int16Array, "<i4": Int32Array };
+  function decoded(text, type) {
+    const bytes = atob(text);
+    const buffer = new Uint8Array(bytes.length);
+    for (let k = 0; k < bytes.length; k++) buffer[k] = bytes.charCodeAt(k);
+    return new types[type](buffer.buffer);
+  }
+
   window.cryodedupPicks = (c, columns) => {
+    for (const name in D.columns) if (name in columns) columns[name] = decoded(columns[name], D.columns[name]);
+    // each pick's fate (an index into D.fates): kept, lost to a pick here, displaced by another species, or neither
+    const f = new Int8Array(columns.r.length);
+    columns.r.forEach((r, k) => {
+      f[k] = r < 0 ? 0 : r === D.displacedRule ? 2 : columns.p[k] >= 0 ? 1 : 3;
+    });
+    columns.f = f;
     chunks[c] = columns;
     for (const m of seen) if (Math.floor(m / D.chunk) === c) draw(canvasOf(m), m);
     if (detailOf === null) return;
@@ -391,7 +407,7 @@
     if (colourBy.value === "input") D.inputs.forEach((name, k) => add(D.inputColours[k % D.inputColours.length], short(name)));
     else if (colourBy.value === "species") D.species.forEach((name, s) => add(D.speciesColours[s], name));
     else D.fates.forEach((f, k) => add(D.fateColours[k], f));
-    box.append(el("span", {}, "○ kept · × duplicate · ◇ displaced by another species · □ rejected without a partner · yellow line: to the kept pick it lost to"));
+    box.append(el("span", {}, "○ kept · × duplicate · ◇ displaced by another species · □ rejected with no partner on this micrograph · yellow line: to the kept pick it lost to"));
     return box;
   }
   function tables(m) {

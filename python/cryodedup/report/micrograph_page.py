@@ -13,6 +13,7 @@ and names each rejected pick's partner and rule (:class:`PagePicks`).
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 from collections.abc import Iterator, Mapping, Sequence
@@ -25,7 +26,7 @@ from .canvas import KEPT_COLOUR, REJECTED_COLOUR
 from .particle_base import DISPLACED_COLOUR, SPECIES_COLOURS, UNCONFIRMED_COLOUR, ParticleDetails
 from .picks_figures import MicrographImage
 
-__all__ = ["PAGE_FOLDER", "THUMBNAIL_WIDTH", "PagePicks", "page_files"]
+__all__ = ["PAGE_FOLDER", "THUMBNAIL_WIDTH", "PagePicks", "page_files", "thumbnail_jpeg"]
 
 #: The page, beside report.html, and the folder of its index, picks and thumbnails.
 PAGE_FILE = "micrographs.html"
@@ -35,9 +36,8 @@ INDEX_FILE = f"{PAGE_FOLDER}/index.js"
 CHUNK = 50
 #: About how many pixels across a thumbnail is binned to (``formats.mrc.binned_image``).
 THUMBNAIL_WIDTH = 320
-#: The fates of a pick as the page draws them (``f`` in a file of picks).
-FATES = ("kept", "duplicate", "displaced", "unconfirmed")
-_KEPT, _DUPLICATE, _DISPLACED, _LONE = range(4)
+#: The fates of a pick as the page draws them (told from its rule and partner).
+FATES = ("kept", "duplicate", "displaced", "no partner")
 #: Slabs a tomogram's picks are drawn in along z.
 SLABS = 3
 
@@ -65,10 +65,12 @@ def page_files(
     thumbnails = {mic: image for mic, image in images.items() if _drawable(image)}
     yield PAGE_FILE, _page_html(title).encode()
     yield INDEX_FILE, _index_js(details, picks, frames, set(thumbnails), title).encode()
-    for k in range(0, len(details.mic_names), CHUNK):
-        yield f"{PAGE_FOLDER}/picks_{k // CHUNK:05d}.js", _picks_js(details, picks, order, starts, k).encode()
+    columns = _sorted_columns(details, picks, order)
+    n = len(details.mic_names)
+    for k in range(0, n, CHUNK):
+        yield f"{PAGE_FOLDER}/picks_{k // CHUNK:05d}.js", _picks_js(columns, starts, k, min(k + CHUNK, n)).encode()
     for mic, image in thumbnails.items():
-        yield _thumbnail_name(mic), _jpeg(image)
+        yield _thumbnail_name(mic), thumbnail_jpeg(image)
 
 
 def _drawable(image: MicrographImage) -> bool:
@@ -109,15 +111,6 @@ def _frames(
     return frames
 
 
-def _fates(details: ParticleDetails, picks: PagePicks) -> np.ndarray:
-    """Each row's fate (an index into :data:`FATES`)."""
-    fate = np.full(len(details.keep), _LONE, dtype=np.int8)
-    fate[details.keep] = _KEPT
-    fate[~details.keep & (picks.partner >= 0)] = _DUPLICATE
-    fate[picks.rule == picks.displaced_rule] = _DISPLACED
-    return fate
-
-
 def _agreement(details: ParticleDetails) -> list[float] | None:
     """Each micrograph's share of kept picks that more than one input picked (None with one input)."""
     confirmed = details.confirmed_by
@@ -146,6 +139,8 @@ def _index_js(details: ParticleDetails, picks: PagePicks, frames: np.ndarray, th
         if species is None
         else [details.species_colour(s) for s in range(len(details.particles.species_names))],
         "fates": FATES,
+        "displacedRule": picks.displaced_rule,
+        "columns": COLUMN_TYPES,
         "fateColours": [KEPT_COLOUR, REJECTED_COLOUR, DISPLACED_COLOUR, UNCONFIRMED_COLOUR],
         "inputColours": list(SPECIES_COLOURS),
         "rules": list(picks.rules),
@@ -174,33 +169,49 @@ def _index_js(details: ParticleDetails, picks: PagePicks, frames: np.ndarray, th
     return "window.CRYODEDUP_INDEX = " + json.dumps(index, separators=(",", ":")) + ";\n"
 
 
-def _picks_js(details: ParticleDetails, picks: PagePicks, order: np.ndarray, starts: np.ndarray, first: int) -> str:
-    """A file of picks: those of micrographs ``first`` to ``first + CHUNK``, columns of numbers.
+#: The columns of a file of picks and their types (little-endian, as the page reads them).
+COLUMN_TYPES = {"x": "<i4", "y": "<i4", "z": "<i4", "i": "<i2", "s": "<i4", "r": "<i1", "p": "<i4"}
 
-    ``o``: each micrograph's first pick in the columns (and the end); ``x``, ``y`` (``z``),
-    Å; ``f`` the fate, ``i`` the input, ``s`` the species, ``r`` the rule; ``p`` the partner's
-    place in the columns (-1: none, or on another micrograph).
+
+def _sorted_columns(details: ParticleDetails, picks: PagePicks, order: np.ndarray) -> dict[str, np.ndarray]:
+    """Every pick's columns, micrograph by micrograph (rows in ``order``), as the files of picks hold them.
+
+    ``x``, ``y`` (``z``): the centre, Å; ``i`` the input, ``s`` the species, ``r`` the rule
+    (-1: kept); ``p`` the partner's place in this order (-1: none, or on another micrograph).
     """
-    last = min(first + CHUNK, len(details.mic_names))
-    rows = order[starts[first] : starts[last]]
-    place = np.full(len(details.keep), -1, dtype=np.int64)
-    place[rows] = np.arange(len(rows))
-    partner = picks.partner[rows]
-    local = np.where(partner >= 0, place[np.maximum(partner, 0)], -1)
-    columns: dict[str, list] = {"o": (starts[first : last + 1] - starts[first]).tolist()}
-    centres = np.rint(details.centres[rows]).astype(np.int64)
-    for k, name in enumerate("xyz"[: centres.shape[1]]):
-        columns[name] = centres[:, k].tolist()
-    columns["f"] = _fates(details, picks)[rows].tolist()
-    columns["i"] = np.asarray(details.input_of)[rows].tolist()
+    centres = np.rint(details.centres[order])
+    columns = {name: centres[:, k] for k, name in enumerate("xyz"[: centres.shape[1]])}
+    columns["i"] = np.asarray(details.input_of)[order]
     if details.particles.species is not None:
-        columns["s"] = details.particles.species[rows].tolist()
-    columns["r"] = picks.rule[rows].tolist()
-    columns["p"] = local.tolist()
-    return f"cryodedupPicks({first // CHUNK}," + json.dumps(columns, separators=(",", ":")) + ");\n"
+        columns["s"] = details.particles.species[order]
+    columns["r"] = picks.rule[order]
+    place = np.empty(len(order), dtype=np.int64)
+    place[order] = np.arange(len(order))
+    partner = picks.partner[order]
+    here = (partner >= 0) & (details.groups[np.maximum(partner, 0)] == details.groups[order])
+    columns["p"] = np.where(here, place[np.maximum(partner, 0)], -1)
+    return {name: np.ascontiguousarray(values, dtype=COLUMN_TYPES[name]) for name, values in columns.items()}
 
 
-def _jpeg(image: MicrographImage) -> bytes:
+def _picks_js(columns: dict[str, np.ndarray], starts: np.ndarray, first: int, last: int) -> str:
+    """A file of picks: those of micrographs ``first`` to ``last``, each column's numbers in base64.
+
+    ``o``: each micrograph's first pick in the file (and the end); the columns (:func:`_sorted_columns`,
+    the partner's place counted from the file's first pick), each the bytes of its type
+    (:data:`COLUMN_TYPES`) in base64: a tenth of the time of numbers as text, for as many bytes.
+    The page tells each pick's fate (:data:`FATES`) from its rule and partner.
+    """
+    begin, end = starts[first], starts[last]
+    chunk = {"o": (starts[first : last + 1] - begin).tolist()}
+    for name, values in columns.items():
+        part = values[begin:end]
+        if name == "p":
+            part = np.where(part >= 0, part - begin, -1).astype(values.dtype)
+        chunk[name] = base64.b64encode(part.tobytes()).decode()
+    return f"cryodedupPicks({first // CHUNK}," + json.dumps(chunk, separators=(",", ":")) + ");\n"
+
+
+def thumbnail_jpeg(image: MicrographImage) -> bytes:
     """A thumbnail: the image low-pass filtered and scaled in grey as the report's examples (JPEG)."""
     from .picks_figures import display_image, grey
 

@@ -8,16 +8,18 @@ The report opens no file: each micrograph's image is read here.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
+from ...formats.micrograph_lists import images_found
+from ...formats.mrc import binned_image
 from ...options import ParticleOptions
 from ...particle_set import ParticleSet
 from ...report.micrograph_page import THUMBNAIL_WIDTH, PagePicks
 from ...report.particle_base import ParticleDetails
 from ...report.picks_figures import MicrographImage
 from .decide import Decision
+from .read import Images
 
 __all__ = ["page_picks", "thumbnails"]
 
@@ -41,23 +43,30 @@ def page_picks(
     return PagePicks(partner, rule, RULES, RULES.index("cross-species overlap"))
 
 
-def thumbnails(details: ParticleDetails, find_micrograph: Callable[[str], Path]) -> dict[int, MicrographImage]:
+def thumbnails(details: ParticleDetails, images: Images) -> dict[int, MicrographImage]:
     """Every micrograph's image found, binned small (none for tomograms, volumes).
 
+    Looked for where the report's examples are (``images``), every micrograph at once where
+    the job knows the folders (a ``stat`` per folder, not per name, when they are elsewhere).
     A file that cannot be read goes without its image, as in the report's examples: a
     picture is not worth failing the job for.
     """
-    from ...formats.mrc import binned_image
-
     if details.unit == "tomogram":
         return {}
-    images = {}
-    for mic, name in enumerate(details.mic_names):
-        path = find_micrograph(name)
-        if not path.is_file():
-            continue
-        try:
-            images[mic] = MicrographImage(*binned_image(path, THUMBNAIL_WIDTH))
-        except Exception:  # any unreadable file: drawn on a blank frame
-            images[mic] = MicrographImage(unreadable=True)
-    return images
+    return {mic: _thumbnail(path) for mic, path in _found(details.mic_names, images).items()}
+
+
+def _found(names: list[str], images: Images) -> dict[int, Path]:
+    """The image file of each micrograph found, by index."""
+    if images.roots is not None:
+        return images_found(names, images.roots())
+    paths = {mic: images.find(name) for mic, name in enumerate(names)}
+    return {mic: path for mic, path in paths.items() if path.is_file()}
+
+
+def _thumbnail(path: Path) -> MicrographImage:
+    """A micrograph's image binned small, or marked unreadable."""
+    try:
+        return MicrographImage(*binned_image(path, THUMBNAIL_WIDTH))
+    except Exception:  # any unreadable file: drawn on a blank frame
+        return MicrographImage(unreadable=True)
