@@ -265,3 +265,34 @@ def test_ten_thousand_micrographs(browser, tmp_path):
     assert page.inner_text("#panel h2") == last
     assert page.errors == []
     page.close()
+
+
+TOMO_LABELS = ["rlnTomoName", "rlnCenteredCoordinateXAngst", "rlnCenteredCoordinateYAngst"]
+TOMO_LABELS += ["rlnCenteredCoordinateZAngst", "rlnMaxValueProbDistribution", "rlnTomoParticleName"]
+
+
+def test_tomograms_are_drawn_in_slabs_of_z(browser, tmp_path):
+    """Three tomograms' picks (RELION 5, centred coordinates): each drawn in slabs along z, the files' counts."""
+    rng = np.random.default_rng(4)
+    rows = []
+    for t in range(3):
+        centres = rng.uniform(-600, 600, (40, 3))
+        centres = np.vstack([centres, centres[:15] + rng.normal(0, 8, (15, 3))])  # 15 picked twice
+        rows += [
+            [f"tomo_{t}", *np.round(c, 1), round(float(rng.random()), 3), f"tomo_{t}/{k}"]
+            for k, c in enumerate(centres)
+        ]
+    star = write_star(tmp_path / "picks.star", TOMO_LABELS, rows)
+    remove_duplicate_particles([star], tmp_path / "out", ParticleOptions(min_dist=40, plot=True))
+    kept, rejected = (
+        Counter(starfile.read(tmp_path / "out" / f"particles_{s}.star", always_dict=True)["particles"]["rlnTomoName"])
+        for s in ("kept", "rejected")
+    )
+    page = opened(browser, tmp_path / "out" / "micrographs.html")
+    assert {name: (k, r) for name, k, r in cards_on_screen(page)} == {t: (kept[t], rejected[t]) for t in kept}
+    assert "every tomogram" in page.inner_text("h1")
+    page.wait_for_selector("#grid canvas[data-drawn]")
+    page.keyboard.press("Enter")
+    assert "slabs" in page.inner_text("#panel")
+    assert page.errors == []
+    page.close()
