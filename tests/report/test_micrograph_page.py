@@ -296,3 +296,35 @@ def test_tomograms_are_drawn_in_slabs_of_z(browser, tmp_path):
     assert "slabs" in page.inner_text("#panel")
     assert page.errors == []
     page.close()
+
+
+def test_species_are_counted_filtered_and_coloured(browser, tmp_path):
+    """Two species (--species-column, --cross-species): each card's counts the files', the species filter the files'."""
+    rng = np.random.default_rng(6)
+    labels = ["rlnCoordinateX", "rlnCoordinateY", "rlnMicrographName", "rlnClassNumber", "rlnAutopickFigureOfMerit"]
+    labels.append("rlnOpticsGroup")
+    rows = []
+    for m in range(6):
+        for k in range(int(rng.integers(5, 25))):
+            x, y = rng.uniform(0, 300, 2)
+            species = 2 if m == 5 else int(rng.integers(1, 3))  # (micrograph 5: species 2 only)
+            rows.append([round(x, 1), round(y, 1), f"m{m}.mrc", species, round(float(rng.random()), 3), 1])
+    star = write_star(tmp_path / "p.star", labels, rows, optics=[[1, "og1", 1.0, 1.0]])
+    options = ParticleOptions(
+        min_dist=20,
+        plot=True,
+        species_column="rlnClassNumber",
+        cross_species=True,
+        radius={"1": 10.0, "2": 15.0},
+        score="rlnAutopickFigureOfMerit",
+    )
+    remove_duplicate_particles([star], tmp_path / "out", options)
+    page = opened(browser, tmp_path / "out" / "micrographs.html")
+    assert {n: (k, r) for n, k, r in cards_on_screen(page)} == counts_in_files(tmp_path / "out")
+    page.select_option("#species", label="1")
+    assert "m5.mrc" not in {n for n, _, _ in cards_on_screen(page)}
+    page.select_option("#colour", "species")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#panel table")
+    assert page.errors == []
+    page.close()

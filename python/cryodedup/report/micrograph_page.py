@@ -14,6 +14,7 @@ and names each rejected pick's partner and rule (:class:`PagePicks`).
 from __future__ import annotations
 
 import base64
+import html
 import io
 import json
 from collections.abc import Iterator, Mapping, Sequence
@@ -24,7 +25,7 @@ import numpy as np
 
 from .canvas import KEPT_COLOUR, REJECTED_COLOUR
 from .particle_base import DISPLACED_COLOUR, SPECIES_COLOURS, UNCONFIRMED_COLOUR, ParticleDetails
-from .picks_figures import MicrographImage
+from .picks_figures import MicrographImage, display_image, grey
 
 __all__ = ["PAGE_FOLDER", "THUMBNAIL_WIDTH", "PagePicks", "page_files", "thumbnail_jpeg"]
 
@@ -63,7 +64,7 @@ def page_files(
     starts = np.searchsorted(details.groups[order], np.arange(len(details.mic_names) + 1))
     frames = _frames(details, order, starts, images)
     thumbnails = {mic: image for mic, image in images.items() if _drawable(image)}
-    yield PAGE_FILE, _page_html(title).encode()
+    yield PAGE_FILE, _page_html(title, details.unit).encode()
     yield INDEX_FILE, _index_js(details, picks, frames, set(thumbnails), title).encode()
     columns = _sorted_columns(details, picks, order)
     n = len(details.mic_names)
@@ -213,8 +214,6 @@ def _picks_js(columns: dict[str, np.ndarray], starts: np.ndarray, first: int, la
 
 def thumbnail_jpeg(image: MicrographImage) -> bytes:
     """A thumbnail: the image low-pass filtered and scaled in grey as the report's examples (JPEG)."""
-    from .picks_figures import display_image, grey
-
     assert image.pixels is not None
     picture = grey(display_image(image.pixels, image.factor)).convert("L")
     out = io.BytesIO()
@@ -222,7 +221,7 @@ def thumbnail_jpeg(image: MicrographImage) -> bytes:
     return out.getvalue()
 
 
-def _page_html(title: str) -> str:
+def _page_html(title: str, unit: str) -> str:
     """The page: its style and script (beside this module), the index and the picks loaded from its folder."""
     here = Path(__file__).parent
     style = (here / "micrograph_page.css").read_text(encoding="utf-8")
@@ -230,12 +229,7 @@ def _page_html(title: str) -> str:
     return (
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
         "<meta name='viewport' content='width=device-width, initial-scale=1'>"
-        f"<title>{_escape(title)}: every micrograph</title><style>{style}</style></head><body>"
+        f"<title>{html.escape(title)}: every {unit}</title><style>{style}</style></head><body>"
         f"<script src='{INDEX_FILE}'></script><script>{script}</script></body></html>"
     )
 
-
-def _escape(text: str) -> str:
-    import html
-
-    return html.escape(text)
