@@ -305,7 +305,7 @@ def test_species_are_counted_filtered_and_coloured(browser, tmp_path):
     labels.append("rlnOpticsGroup")
     rows = []
     for m in range(6):
-        for k in range(int(rng.integers(5, 25))):
+        for _ in range(int(rng.integers(5, 25))):
             x, y = rng.uniform(0, 300, 2)
             species = 2 if m == 5 else int(rng.integers(1, 3))  # (micrograph 5: species 2 only)
             rows.append([round(x, 1), round(y, 1), f"m{m}.mrc", species, round(float(rng.random()), 3), 1])
