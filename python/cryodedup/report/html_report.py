@@ -297,8 +297,9 @@ def write_all(
     return [str(p) for p in paths] + [str(p) for p in page_paths[:1]]
 
 
-#: The names the page's folder holds (``report.micrograph_page``): its index, picks and thumbnails.
-_PAGE_NAME = re.compile(r"index\.js|picks_[0-9]{5}\.js|m[0-9]{6}\.jpg")
+#: The names a page's folder holds: its index, picks and thumbnails (``report.micrograph_page``), overlays
+#: (``report.pair_page``).
+_PAGE_NAME = re.compile(r"index\.js|picks_[0-9]{5}\.js|m[0-9]{6}\.jpg|p[0-9]{7}\.jpg")
 
 
 def _stale_page_files(folder: Path, new: set[Path]) -> list[Path]:

@@ -12,7 +12,7 @@ from matplotlib.patches import Circle
 from .canvas import KEPT_COLOUR, REJECTED_COLOUR, REVISIT_COLOUR  # both jobs' palette
 from .figures import labelled_axes, subplots
 
-__all__ = ["pair_figure", "position_map", "z_against_pearson", "z_distribution"]
+__all__ = ["overlay", "pair_figure", "position_map", "z_against_pearson", "z_distribution"]
 
 
 def z_distribution(z: np.ndarray, threshold: float) -> Figure:
@@ -56,6 +56,26 @@ def z_against_pearson(
     return fig
 
 
+def _norm(img: np.ndarray) -> np.ndarray:
+    """An image scaled from its 1st (0) to its 99th percentile (1)."""
+    lo, hi = np.percentile(img, [1, 99])
+    return np.clip((img - lo) / (hi - lo + 1e-12), 0, 1)
+
+
+def overlay(a: np.ndarray, b: np.ndarray, dy: int, dx: int) -> np.ndarray:
+    """Two binned micrographs overlaid at their shift (RGB, 0 to 1): a magenta, b green, grey where they agree.
+
+    b[y, x] shows a[y + dy, x + dx] (the report's pair pictures and pairs.html alike).
+    """
+    ny, nx = a.shape
+    oy, ox = max(0, -dy), max(0, -dx)  # a's origin on the canvas; b's is (oy + dy, ox + dx)
+    canvas = np.zeros((ny + abs(dy), nx + abs(dx), 3))
+    canvas[oy : oy + ny, ox : ox + nx, 0] = _norm(a)
+    canvas[oy : oy + ny, ox : ox + nx, 2] = _norm(a)
+    canvas[oy + dy : oy + dy + ny, ox + dx : ox + dx + nx, 1] = _norm(b)
+    return canvas
+
+
 def pair_figure(
     a: np.ndarray, b: np.ndarray, dy: int, dx: int, title: str, binned_psize: float | None = None
 ) -> Figure:
@@ -66,23 +86,12 @@ def pair_figure(
     (Å per binned pixel), in Å as the report's table gives it.
     """
     fig, axes = subplots(1, 3, figsize=(13, 4))
-
-    def norm(img: np.ndarray) -> np.ndarray:
-        lo, hi = np.percentile(img, [1, 99])
-        return np.clip((img - lo) / (hi - lo + 1e-12), 0, 1)
-
     for ax, img, label in ((axes[0], a, "first acquisition"), (axes[1], b, "later acquisition")):
-        ax.imshow(norm(img), cmap="gray", origin="upper")  # row 0 at the top, as in the particle pictures
+        ax.imshow(_norm(img), cmap="gray", origin="upper")  # row 0 at the top, as in the particle pictures
         ax.set_title(label)
         ax.set_xlabel("x (binned px)")
     axes[0].set_ylabel("y (binned px)")
-    ny, nx = a.shape
-    oy, ox = max(0, -dy), max(0, -dx)  # a's origin on the canvas; b's is (oy + dy, ox + dx)
-    canvas = np.zeros((ny + abs(dy), nx + abs(dx), 3))
-    canvas[oy : oy + ny, ox : ox + nx, 0] = norm(a)
-    canvas[oy : oy + ny, ox : ox + nx, 2] = norm(a)
-    canvas[oy + dy : oy + dy + ny, ox + dx : ox + dx + nx, 1] = norm(b)
-    axes[2].imshow(canvas, origin="upper")
+    axes[2].imshow(overlay(a, b, dy, dx), origin="upper")
     in_angstrom = f"\n= ({dx * binned_psize:.0f}, {dy * binned_psize:.0f}) Å" if binned_psize else ""
     axes[2].set_title(f"overlaid at shift ({dx}, {dy}) binned px{in_angstrom}")
     axes[2].set_xlabel("x (binned px)")

@@ -232,4 +232,3 @@ def _page_html(title: str, unit: str) -> str:
         f"<title>{html.escape(title)}: every {unit}</title><style>{style}</style></head><body>"
         f"<script src='{INDEX_FILE}'></script><script>{script}</script></body></html>"
     )
-

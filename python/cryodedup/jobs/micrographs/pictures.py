@@ -20,7 +20,7 @@ from ...formats.micrograph_lists import Micrographs
 from ...formats.mrc import open_mrc
 from ...labels import distinct_labels
 from ...options import MicrographOptions
-from ...report.html_report import ReportTable
+from ...report.html_report import Page, ReportTable
 from ...report.micrograph_sections import MicrographSummary
 from ...report.summary import micrograph_rows, short_name
 from .group import UNCERTAIN, Decision
@@ -97,9 +97,55 @@ def plot(
     kind = "bad" if not verdict.trusted else "warn" if warnings else "good"
     opening = html_report.Opening(verdict.line, kind, warnings)
     title = "cryodedup micrographs"
+    page = _pair_page(mics, scores, decision, rank, images, options, title)
     return html_report.write_all(
-        outdir, rendered(figures), title, options, micrograph_rows(summary), force, tables=tables, opening=opening
+        outdir,
+        rendered(figures),
+        title,
+        options,
+        micrograph_rows(summary),
+        force,
+        tables=tables,
+        opening=opening,
+        page=page,
     )
+
+
+def _pair_page(
+    mics: Micrographs,
+    scores: dict[str, np.ndarray],
+    decision: Decision,
+    rank: np.ndarray,
+    images: PairImages,
+    options: MicrographOptions,
+    title: str,
+) -> Page:
+    """pairs.html: every scored pair, and each flagged and uncertain pair's overlay (none with --no-images)."""
+    from ...report.pair_page import PAIR_FOLDER, PairRows, pair_page_files
+
+    pairs = np.asarray(scores["pairs"], dtype=np.int64).reshape(-1, 2)
+    # Each pair in acquisition order, as seen_from_first (the shift flips with the pair).
+    swap = rank[pairs[:, 0]] > rank[pairs[:, 1]]
+    first, later = np.where(swap, pairs[:, 1], pairs[:, 0]), np.where(swap, pairs[:, 0], pairs[:, 1])
+    sign = np.where(swap, -1, 1)
+    dy, dx = sign * np.asarray(scores["dy"], dtype=np.int64), sign * np.asarray(scores["dx"], dtype=np.int64)
+    rows = PairRows(
+        list(mics.names),
+        first,
+        later,
+        scores["z"],
+        scores["pearson"],
+        scores["overlap"],
+        decision.joint,
+        decision.duplicate,
+        decision.uncertain,
+        np.stack([dy, dx], axis=1).reshape(-1, 2),
+        images.binned_psize,
+    )
+    drawn = [] if options.no_images else np.flatnonzero(decision.duplicate | decision.uncertain).tolist()
+    pair_images = {p: (images[int(first[p])], images[int(later[p])]) for p in drawn}
+    files = list(pair_page_files(rows, pair_images, title))
+    return Page(files, PAIR_FOLDER, "every pair's scores, each flagged and uncertain pair overlaid")
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,112 @@
+"""pairs.html: the micrograph job's every scored pair; each flagged and uncertain pair with its overlay.
+
+Opened from disk (``file://``) like micrographs.html: its index is a script (``pairs/index.js``,
+each pair's micrographs and scores), its overlays JPEGs loaded as they scroll into view. The
+report opens no file: the job hands it each drawn pair's two binned images.
+"""
+
+from __future__ import annotations
+
+import html
+import io
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .micrograph_figures import overlay
+
+__all__ = ["PAIR_FOLDER", "PairRows", "pair_page_files"]
+
+#: The page, beside report.html, and the folder of its index and overlays.
+PAIR_PAGE_FILE = "pairs.html"
+PAIR_FOLDER = "pairs"
+#: About how many pixels across an overlay is drawn.
+OVERLAY_WIDTH = 360
+
+
+@dataclass(frozen=True)
+class PairRows:
+    """Every scored pair, as pairs.csv gives it: the micrographs (first and later acquisition) and scores.
+
+    ``shift``: the later image's shift against the first (dy, dx, binned pixels); ``binned_psize``: Å
+    per binned pixel.
+    """
+
+    names: list[str]
+    first: np.ndarray
+    later: np.ndarray
+    z: np.ndarray
+    pearson: np.ndarray
+    overlap: np.ndarray
+    joint: np.ndarray
+    duplicate: np.ndarray
+    uncertain: np.ndarray
+    shift: np.ndarray
+    binned_psize: float
+
+
+def pair_page_files(
+    rows: PairRows, images: Mapping[int, tuple[np.ndarray, np.ndarray]], title: str
+) -> Iterator[tuple[str, bytes]]:
+    """The page's files (path relative to the output folder, contents): the page, its index and overlays.
+
+    ``images``: the two binned images (first, later) of each pair to draw, by pair.
+    """
+    yield PAIR_PAGE_FILE, _page_html(title).encode()
+    yield f"{PAIR_FOLDER}/index.js", _index_js(rows, set(images), title).encode()
+    for p, (a, b) in images.items():
+        dy, dx = (int(v) for v in rows.shift[p])
+        yield f"{PAIR_FOLDER}/p{p:07d}.jpg", _jpeg(overlay(a, b, dy, dx))
+
+
+def _numbers(values: np.ndarray, digits: int) -> list[float | None]:
+    """A column as JSON numbers (None: not a number, or not finite: a pair without that score)."""
+    rounded = np.round(values.astype(np.float64), digits)
+    return [v if finite else None for v, finite in zip(rounded.tolist(), np.isfinite(rounded).tolist())]
+
+
+def _index_js(rows: PairRows, drawn: set[int], title: str) -> str:
+    """Each pair's micrographs (indices into ``names``), scores and decision, and whether its overlay was drawn."""
+    index = {
+        "title": title,
+        "names": rows.names,
+        "first": rows.first.tolist(),
+        "later": rows.later.tolist(),
+        "z": _numbers(rows.z, 3),
+        "pearson": _numbers(rows.pearson, 3),
+        "overlap": _numbers(rows.overlap, 3),
+        "joint": _numbers(rows.joint, 3),
+        "duplicate": rows.duplicate.astype(int).tolist(),
+        "uncertain": rows.uncertain.astype(int).tolist(),
+        "shiftA": np.rint(rows.shift[:, ::-1] * rows.binned_psize).astype(int).tolist(),  # (x, y)
+        "drawn": sorted(drawn),
+    }
+    return "window.CRYODEDUP_PAIRS = " + json.dumps(index, separators=(",", ":")) + ";\n"
+
+
+def _jpeg(rgb: np.ndarray) -> bytes:
+    """An overlay (RGB, 0 to 1) as a JPEG about :data:`OVERLAY_WIDTH` pixels across."""
+    from PIL import Image
+
+    picture = Image.fromarray((np.clip(rgb, 0, 1) * 255).astype(np.uint8), "RGB")
+    if picture.width > OVERLAY_WIDTH:
+        picture = picture.resize((OVERLAY_WIDTH, max(1, round(picture.height * OVERLAY_WIDTH / picture.width))))
+    out = io.BytesIO()
+    picture.save(out, "JPEG", quality=85)
+    return out.getvalue()
+
+
+def _page_html(title: str) -> str:
+    """The page: the micrograph page's style, its own script (beside this module), the index from its folder."""
+    here = Path(__file__).parent
+    style = (here / "micrograph_page.css").read_text(encoding="utf-8")
+    script = (here / "pair_page.js").read_text(encoding="utf-8")
+    return (
+        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
+        "<meta name='viewport' content='width=device-width, initial-scale=1'>"
+        f"<title>{html.escape(title)}: every pair</title><style>{style}</style></head><body>"
+        f"<script src='{PAIR_FOLDER}/index.js'></script><script>{script}</script></body></html>"
+    )
