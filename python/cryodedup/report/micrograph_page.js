@@ -106,7 +106,7 @@
   for (let m = 0; m < n; m++) {
     html.push(
       '<div class="card" data-m="' + m + '"><div class="frame" style="padding-top:' + (100 * aspect(m)).toFixed(2) +
-        '%"></div><div class="name" title="' + esc(D.names[m]) + '">\u200e' + esc(D.names[m]) + '</div><div class="counts">' +
+        '%"></div><div class="name" title="' + esc(D.names[m]) + '"><bdi>' + esc(D.names[m]) + '</bdi></div><div class="counts">' +
         fmt(kept[m]) + " kept · " + fmt(D.rejected[m]) + ' rejected</div><div class="more">' + moreText(m) + "</div></div>"
     );
   }

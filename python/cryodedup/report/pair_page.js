@@ -70,8 +70,11 @@
     if (drawn.has(p)) {
       card.append(el("img", { alt: "overlay", "data-src": "pairs/p" + String(p).padStart(7, "0") + ".jpg", style: "width:100%" }));
     }
-    card.append(el("div", { class: "name", title: name(D.first[p]) }, "\u200e" + name(D.first[p])));
-    card.append(el("div", { class: "name", title: name(D.later[p]) }, "\u200e" + name(D.later[p])));
+    for (const m of [D.first[p], D.later[p]]) {
+      const line = el("div", { class: "name", title: name(m) });
+      line.append(el("bdi", {}, name(m)));
+      card.append(line);
+    }
     const what = D.uncertain[p] ? (D.duplicate[p] ? "uncertain: decided a duplicate" : "uncertain: decided not a duplicate") : "flagged: a duplicate";
     card.append(el("div", { class: "counts" }, what));
     card.append(
