@@ -407,7 +407,7 @@
     if (colourBy.value === "input") D.inputs.forEach((name, k) => add(D.inputColours[k % D.inputColours.length], short(name)));
     else if (colourBy.value === "species") D.species.forEach((name, s) => add(D.speciesColours[s], name));
     else D.fates.forEach((f, k) => add(D.fateColours[k], f));
-    box.append(el("span", {}, "○ kept · × duplicate · ◇ displaced by another species · □ rejected with no partner on this " + D.unit + " · yellow line: to the kept pick it lost to"));
+    box.append(el("span", { class: "marks" }, "○ kept · × duplicate · ◇ displaced by another species · □ rejected with no partner on this " + D.unit + " · yellow line: to the kept pick it lost to"));
     return box;
   }
   function tables(m) {
