@@ -71,7 +71,7 @@
       card.append(el("img", { alt: "overlay", "data-src": "pairs/p" + String(p).padStart(7, "0") + ".jpg", style: "width:100%" }));
     }
     for (const m of [D.first[p], D.later[p]]) {
-      const line = el("div", { class: "name", title: name(m) });
+      const line = el("div", { class: "name", title: D.paths[m] });
       line.append(el("bdi", {}, name(m)));
       card.append(line);
     }

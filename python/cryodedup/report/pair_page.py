@@ -31,11 +31,14 @@ OVERLAY_WIDTH = 360
 class PairRows:
     """Every scored pair, as pairs.csv gives it: the micrographs (first and later acquisition) and scores.
 
+    ``names``: the micrographs' paths; ``labels``: the ends of them that tell them apart (shown).
+
     ``shift``: the later image's shift against the first (dy, dx, binned pixels); ``binned_psize``: Å
     per binned pixel.
     """
 
     names: list[str]
+    labels: list[str]
     first: np.ndarray
     later: np.ndarray
     z: np.ndarray
@@ -72,7 +75,8 @@ def _index_js(rows: PairRows, drawn: set[int], title: str) -> str:
     """Each pair's micrographs (indices into ``names``), scores and decision, and whether its overlay was drawn."""
     index = {
         "title": title,
-        "names": rows.names,
+        "names": rows.labels,
+        "paths": rows.names,
         "first": rows.first.tolist(),
         "later": rows.later.tolist(),
         "z": _numbers(rows.z, 3),

@@ -131,6 +131,7 @@ def _pair_page(
     dy, dx = sign * np.asarray(scores["dy"], dtype=np.int64), sign * np.asarray(scores["dx"], dtype=np.int64)
     rows = PairRows(
         list(mics.names),
+        [short_name(label) for label in distinct_labels(list(mics.names))],
         first,
         later,
         scores["z"],
