@@ -328,3 +328,22 @@ def test_species_are_counted_filtered_and_coloured(browser, tmp_path):
     page.wait_for_selector("#panel table")
     assert page.errors == []
     page.close()
+
+
+def test_the_demos_page(browser, tmp_path):
+    """`cryodedup demo --plot`: its four micrographs on the page (no images: blank frames), the files' counts."""
+    from click.testing import CliRunner
+
+    from cryodedup.cli import main
+
+    result = CliRunner().invoke(main, ["demo", str(tmp_path / "demo"), "--plot", "-q"])
+    assert result.exit_code == 0, result.output
+    out = tmp_path / "demo" / "result"
+    page = opened(browser, out / "micrographs.html")
+    on_screen = cards_on_screen(page)
+    assert len(on_screen) == 4
+    assert {name: (k, r) for name, k, r in on_screen} == counts_in_files(out)
+    page.wait_for_selector("#grid canvas[data-drawn]")
+    assert not list((out / "micrographs").glob("*.jpg"))  # (the example has no images)
+    assert page.errors == []
+    page.close()
