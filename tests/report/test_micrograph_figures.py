@@ -40,7 +40,9 @@ def test_micrograph_pictures_and_report(tmp_path):
     assert sum(bar.get_height() for bar in fig.axes[0].patches) == len(z) == 3
     assert fig.axes[0].get_lines()[0].get_xdata()[0] == 8.0
     report = (tmp_path / "out" / "report.html").read_text()
-    assert report.count("data:image/png;base64,") == len(plots) - 1 and "http" not in report  # each PNG embedded
+    pngs = [name for name in plots if name.endswith(".png")]
+    assert report.count("data:image/png;base64,") == len(pngs) and "http" not in report  # each PNG embedded
+    assert plots[-1] == "pairs.html"  # (the page of every pair, linked from the report)
     # The table of flagged pairs: a.mrc then b.mrc (b is a moved 150 px down and 200 px right
     # of a at 6 Å: 1200 Å, 900 Å), named by the ends of their paths that tell them apart.
     table = report.split("Flagged pairs (1, highest z first)")[1].split("</table>")[0]
