@@ -17,7 +17,9 @@ import base64
 import html
 import io
 import json
+import os
 from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -70,8 +72,9 @@ def page_files(
     n = len(details.mic_names)
     for k in range(0, n, CHUNK):
         yield f"{PAGE_FOLDER}/picks_{k // CHUNK:05d}.js", _picks_js(columns, starts, k, min(k + CHUNK, n)).encode()
-    for mic, image in thumbnails.items():
-        yield _thumbnail_name(mic), thumbnail_jpeg(image)
+    # On threads: numpy's transforms and Pillow's encoder work without Python's lock.
+    with ThreadPoolExecutor(min(4, os.cpu_count() or 1)) as pool:
+        yield from zip(map(_thumbnail_name, thumbnails), pool.map(thumbnail_jpeg, thumbnails.values()))
 
 
 def _drawable(image: MicrographImage) -> bool:

@@ -8,6 +8,8 @@ The report opens no file: each micrograph's image is read here.
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
@@ -22,6 +24,9 @@ from .decide import Decision
 from .read import Images
 
 __all__ = ["page_picks", "thumbnails"]
+
+#: Threads reading and binning the images (:func:`thumbnails`).
+THREADS = min(4, os.cpu_count() or 1)
 
 
 def page_picks(
@@ -53,7 +58,10 @@ def thumbnails(details: ParticleDetails, images: Images) -> dict[int, Micrograph
     """
     if details.unit == "tomogram":
         return {}
-    return {mic: _thumbnail(path) for mic, path in _found(details.mic_names, images).items()}
+    found = _found(details.mic_names, images)
+    # On threads: the core bins without Python's lock, so one file is binned while the next is read.
+    with ThreadPoolExecutor(THREADS) as pool:
+        return dict(zip(found, pool.map(_thumbnail, found.values())))
 
 
 def _found(names: list[str], images: Images) -> dict[int, Path]:
