@@ -25,6 +25,7 @@ from .sections import (
     Registration,
     SameImage,
     Score,
+    ScoreNormalization,
     Sections,
     Shift,
     Species,
@@ -100,6 +101,7 @@ def particle_rows(s: dict, sections: Sections) -> list[Row]:
     rows += [
         *sections.rows(Shift, unit),
         *sections.rows(Score, unit),
+        *sections.rows(ScoreNormalization, unit),
         *sections.rows(Priority, unit),
         *sections.rows(SameImage, unit),
         *sections.rows(NameCollisions, unit),

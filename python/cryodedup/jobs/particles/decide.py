@@ -9,7 +9,7 @@ import numpy as np
 from ...algo.consensus import picks_per_group
 from ...algo.dedup import DuplicateRule, Orientations, Ranking, dedup_and_support_masks, find_duplicates, popcount
 from ...algo.density import rejected_as_duplicates
-from ...algo.normalisation import normalisation
+from ...algo.normalisation import labels, normalisation
 from ...algo.priority import (
     Level,
     PriorityCounts,
@@ -163,9 +163,9 @@ def decide_species(
     voters = input_voters(particles)
     _refuse_support_beyond_voters(particles, voters, options.min_support)
     scores, higher = particles.scores, particles.higher_is_better
-    normalise = normalisation(options.score_normalize).apply
-    if normalise is not None and scores is not None:
-        scores, higher = normalise(scores, particles.input_of, higher)
+    entry = normalisation(options.score_normalize)
+    if entry.apply is not None and scores is not None:
+        scores, higher = entry.apply(scores, labels(entry, particles.input_of, particles.groups), higher)
     ranked = None if scores is particles.scores else scores
     mics = len(particles.mic_names)
     log(f"removing duplicates among {len(particles):,} particles on {mics:,} micrograph{'s' * (mics != 1)}", "info")

@@ -17,7 +17,7 @@ from ...algo.audit import (
 from ...algo.consensus import consensus_report
 from ...algo.density import duplicate_density
 from ...algo.filaments import RULES, tube_count
-from ...algo.normalisation import normalisation
+from ...algo.normalisation import labels, normalisation, robust_zscores
 from ...algo.particle_names import Collisions, collision_cause, name_collisions
 from ...algo.priority import (
     PriorityCounts,
@@ -45,6 +45,7 @@ from ...report.sections import (
     Registration,
     SameImage,
     Score,
+    ScoreNormalization,
     Section,
     Sections,
     Shift,
@@ -110,6 +111,13 @@ class ParticleSummary:
         metadata=_doc(
             "the ranking: `column`, `order`; `normalized` (`--score-normalize`), `scale`, `without_score`, `ties`",
             always=True,
+        ),
+    )
+    score_normalization: ScoreNormalization | None = field(
+        default=None,
+        metadata=_doc(
+            "`--score-normalize zscore`: the `groups` (an input's picks on one micrograph) scaled, those scaled by "
+            "the mean absolute deviation (`mean_ad`: MAD 0) and those whose scores are all equal (`constant`: all 0)"
         ),
     )
     read: Mapping[str, Any] = field(
@@ -257,6 +265,7 @@ def summarize(
         pixel_sizes=particles.pixel_sizes,
         shift=Shift(particles.shift),
         score=score,
+        score_normalization=_score_normalization(particles, options),
         read=particles.summary,  # (the set's own dict: a writer completes its part as it writes)
         priority=priority,
         species=None if particles.species is None else species_summary(particles, decision, options),
@@ -323,6 +332,15 @@ def _score_summary(
         without_score=int(count_without_score(particles.scores)),
         ties_by_input_order=int(ties_by_input_order),
     )
+
+
+def _score_normalization(particles: ParticleSet, options: ParticleOptions) -> ScoreNormalization | None:
+    """The summary's ``score_normalization`` (``--score-normalize zscore``, rows scored): its groups counted again."""
+    entry = normalisation(options.score_normalize)
+    if not entry.per_micrograph or particles.scores is None:
+        return None
+    found = robust_zscores(particles.scores, labels(entry, particles.input_of, particles.groups, particles.species))
+    return ScoreNormalization(entry.name, found.groups, found.mean_ad, found.constant)
 
 
 def _name_collisions(particles: ParticleSet, keep: np.ndarray) -> Collisions | None:

@@ -35,7 +35,7 @@ from .base import Section, Sections
 from .consensus import Consensus
 from .density import DuplicateDensity
 from .inputs import Filaments, InputCounts, Inputs, MovedInput, MovedInputs, Shift
-from .ranking import Priority, Score
+from .ranking import Priority, Score, ScoreNormalization
 from .registration import Registration
 from .run import Outputs, Timings
 from .species import CrossSpecies, Species, SpeciesCounts
@@ -59,6 +59,7 @@ __all__ = [
     "Registration",
     "SameImage",
     "Score",
+    "ScoreNormalization",
     "Section",
     "Sections",
     "Shift",
@@ -76,6 +77,7 @@ SECTIONS: tuple[type[Section], ...] = (
     Inputs,
     Shift,
     Score,
+    ScoreNormalization,
     SymmetryCopies,
     HalfsetAudit,
     DuplicateDensity,
