@@ -38,6 +38,7 @@ from ...report.sections import (
     HalfsetsByMicrograph,
     InputCounts,
     Inputs,
+    MaskAndEdge,
     MovedInputs,
     NameCollisions,
     Outputs,
@@ -118,6 +119,13 @@ class ParticleSummary:
         metadata=_doc(
             "`--score-normalize zscore`: the `groups` (an input's picks on one micrograph) scaled, those scaled by "
             "the mean absolute deviation (`mean_ad`: MAD 0) and those whose scores are all equal (`constant`: all 0)"
+        ),
+    )
+    mask_and_edge: MaskAndEdge | None = field(
+        default=None,
+        metadata=_doc(
+            "`--mask`, `--edge`: the picks rejected before the dedup: `masks`, `label`, `outside_mask`; "
+            "`edge_A`, `at_edge`, `sizes_from`"
         ),
     )
     read: Mapping[str, Any] = field(
@@ -266,6 +274,7 @@ def summarize(
         shift=Shift(particles.shift),
         score=score,
         score_normalization=_score_normalization(particles, options),
+        mask_and_edge=_mask_and_edge(decision, options),
         read=particles.summary,  # (the set's own dict: a writer completes its part as it writes)
         priority=priority,
         species=None if particles.species is None else species_summary(particles, decision, options),
@@ -341,6 +350,17 @@ def _score_normalization(particles: ParticleSet, options: ParticleOptions) -> Sc
         return None
     found = robust_zscores(particles.scores, labels(entry, particles.input_of, particles.groups, particles.species))
     return ScoreNormalization(entry.name, found.groups, found.mean_ad, found.constant)
+
+
+def _mask_and_edge(decision: Decision, options: ParticleOptions) -> MaskAndEdge | None:
+    """The summary's ``mask_and_edge``: the picks ``--mask`` and ``--edge`` rejected (None: neither asked)."""
+    regions = decision.regions
+    if regions is None:
+        return None
+    masks = regions.masks if options.mask is not None else None
+    return MaskAndEdge(
+        masks, options.mask_label, regions.outside_mask, options.edge, regions.at_edge, regions.sizes_from
+    )
 
 
 def _name_collisions(particles: ParticleSet, keep: np.ndarray) -> Collisions | None:
@@ -468,7 +488,8 @@ def verdict_of(summary: ParticleSummary) -> str:
     from ...report.verdict import gist, with_checks
 
     asked_consensus = summary.consensus is not None and summary.consensus.found.min_support > 1
-    rejected = f"{summary.rejected:,} rejected" if asked_consensus else counted(summary.rejected, "duplicate")
+    others = asked_consensus or summary.mask_and_edge is not None  # (rules that reject what is no duplicate)
+    rejected = f"{summary.rejected:,} rejected" if others else counted(summary.rejected, "duplicate")
     head = f"Kept {summary.kept:,} of {summary.particles:,} ({rejected}) -> {_kept_where(summary)}"
     return with_checks(head, [*map(gist, summary.warnings or []), *flagged_checks(summary.sections())])
 
