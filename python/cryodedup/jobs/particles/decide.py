@@ -25,7 +25,7 @@ from ...formats.sniff import is_glob
 from ...options import ParticleOptions
 from ...particle_set import Log, ParticleSet, StarFacts, Warn
 from ..input_checks import refuse_angles_not_finite
-from ..species import decide_several_species, species_not_confirmable
+from ..species import ROW_FIELDS, decide_several_species, species_not_confirmable
 from .regions import Regions, regions_of
 
 __all__ = [
@@ -171,16 +171,7 @@ def _decide_species_apart(
 
 
 #: The per-row fields of a decision, and what a row decided elsewhere (outside the mask, at the edge) holds.
-_ROW_FILLS = {
-    "keep": False,
-    "suppressed_by": -1,
-    "confirmed_by": 0,
-    "unconfirmed": False,
-    "ranked_scores": np.nan,
-    "not_confirmable": False,
-    "displaced_by": -1,
-    "earlier_round": np.nan,
-}
+_ROW_FILLS = {**ROW_FIELDS, "displaced_by": -1, "earlier_round": np.nan}
 
 
 #: The per-row fields that name another row.
