@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from cryodedup.algo.normalisation import labels, normalisation, robust_zscores
+from cryodedup.algo.normalisation import labels, normalisation, robust_zscores, zscore_counts
 from cryodedup.api import remove_duplicate_centres
 from cryodedup.cli import main
 
@@ -29,10 +29,11 @@ def _brute(scores: np.ndarray, by: np.ndarray) -> np.ndarray:
 
 
 @pytest.mark.parametrize("seed", range(8))
-def test_zscores_equal_a_group_by_group_loop(seed):
+@pytest.mark.parametrize("groups", [3, 300])  # (few groups of many rows, many of few: two ways to the medians)
+def test_zscores_equal_a_group_by_group_loop(seed, groups):
     rng = np.random.default_rng(seed)
     n = int(rng.integers(1, 400))
-    by = rng.integers(0, int(rng.integers(1, 30)), n)
+    by = rng.integers(0, int(rng.integers(1, groups)), n) * 3  # (labels with gaps, as an input's micrographs)
     # Some groups with many equal scores (MAD 0) and some all equal; some NaN (no score).
     scores = np.round(rng.normal(rng.normal(0, 5), rng.uniform(0.1, 10), n), int(rng.integers(0, 3)))
     scores[rng.random(n) < 0.05] = np.nan
@@ -40,6 +41,7 @@ def test_zscores_equal_a_group_by_group_loop(seed):
     found = robust_zscores(scores, by)
     np.testing.assert_allclose(found.z, _brute(scores, by), rtol=1e-12, atol=1e-12)
     assert found.constant >= int(np.isfinite(scores[by == 0]).any())
+    assert zscore_counts(found.z, by) == (found.groups, found.mean_ad, found.constant)
 
 
 def test_by_hand():

@@ -106,13 +106,19 @@ def _from_corner(particles: ParticleSet, tomograms: Tomograms | None) -> np.ndar
             "(--micrographs tomograms.star) whose rlnTomoSizeX/Y/Z place each tomogram's corner"
         )
     inputs = [k for k, name in enumerate(particles.inputs) if name in centred or len(particles.inputs) == 1]
-    rows = np.isin(particles.input_of, inputs)
-    used = np.unique(particles.groups[rows])
+    every = len(inputs) == len(particles.inputs)  # (one input, most often: no row to pick out)
+    rows = slice(None) if every else np.isin(particles.input_of, inputs)
+    used = _used(particles.groups[rows], len(particles.mic_names))
     offsets = np.zeros((len(particles.mic_names), 3))
     names = [_bare(particles.mic_names[g]) for g in used]
     offsets[used] = tomograms.centre_offsets(names, f"--micrographs {tomograms.path}")
     corner[rows] += offsets[particles.groups[rows]]
     return corner
+
+
+def _used(groups: np.ndarray, n_mics: int) -> np.ndarray:
+    """The micrographs that ``groups`` name, in order (counted, not sorted)."""
+    return np.flatnonzero(np.bincount(groups, minlength=n_mics))
 
 
 def _bare(name: str) -> str:
@@ -218,12 +224,15 @@ def _outside_masks(
     """Whether each row lies outside its micrograph's mask (beyond the mask's extent included); the masks used."""
     assert options.mask is not None
     groups = particles.groups
-    used = np.unique(groups)
+    used = _used(groups, len(particles.mic_names))
     files = _mask_files(Path(options.mask), [particles.mic_names[g] for g in used])
-    outside = np.zeros(len(particles), dtype=bool)
     by_file: dict[Path, list[int]] = {}
     for g, path in zip(used.tolist(), files):
         by_file.setdefault(path, []).append(g)
+    if len(by_file) == 1:  # (one mask for every row: no rows to gather)
+        outside = _outside_one(files[0], options, corner, groups, particles, sizes)
+        return outside, (str(files[0]),)
+    outside = np.zeros(len(particles), dtype=bool)
     order = np.argsort(groups, kind="stable")
     starts = np.searchsorted(groups[order], np.arange(len(particles.mic_names) + 1))
     for path, mics in by_file.items():
@@ -273,7 +282,7 @@ def _voxel_size(
     voxel size) differs from a micrograph's size by more than a voxel and 1 % is refused.
     """
     voxel = options.mask_psize or header
-    known = [(g, sizes[g]) for g in np.unique(groups).tolist() if not np.isnan(sizes[g]).any()]
+    known = [(g, sizes[g]) for g in _used(groups, len(sizes)).tolist() if not np.isnan(sizes[g]).any()]
     if voxel is None:
         if not known:
             raise CryodedupError(

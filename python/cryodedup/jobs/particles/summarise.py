@@ -17,7 +17,7 @@ from ...algo.audit import (
 from ...algo.consensus import consensus_report
 from ...algo.density import duplicate_density
 from ...algo.filaments import RULES, tube_count
-from ...algo.normalisation import labels, normalisation, robust_zscores
+from ...algo.normalisation import labels, normalisation, zscore_counts
 from ...algo.particle_names import Collisions, collision_cause, name_collisions
 from ...algo.priority import (
     PriorityCounts,
@@ -273,7 +273,7 @@ def summarize(
         pixel_sizes=particles.pixel_sizes,
         shift=Shift(particles.shift),
         score=score,
-        score_normalization=_score_normalization(particles, options),
+        score_normalization=_score_normalization(particles, decision, options),
         mask_and_edge=_mask_and_edge(decision, options),
         read=particles.summary,  # (the set's own dict: a writer completes its part as it writes)
         priority=priority,
@@ -343,13 +343,15 @@ def _score_summary(
     )
 
 
-def _score_normalization(particles: ParticleSet, options: ParticleOptions) -> ScoreNormalization | None:
-    """The summary's ``score_normalization`` (``--score-normalize zscore``, rows scored): its groups counted again."""
+def _score_normalization(
+    particles: ParticleSet, decision: Decision, options: ParticleOptions
+) -> ScoreNormalization | None:
+    """The summary's ``score_normalization`` (``--score-normalize zscore``): its groups told from the z-scores."""
     entry = normalisation(options.score_normalize)
-    if not entry.per_micrograph or particles.scores is None:
+    if not entry.per_micrograph or decision.ranked_scores is None:
         return None
-    found = robust_zscores(particles.scores, labels(entry, particles.input_of, particles.groups, particles.species))
-    return ScoreNormalization(entry.name, found.groups, found.mean_ad, found.constant)
+    by = labels(entry, particles.input_of, particles.groups, particles.species)
+    return ScoreNormalization(entry.name, *zscore_counts(decision.ranked_scores, by))
 
 
 def _mask_and_edge(decision: Decision, options: ParticleOptions) -> MaskAndEdge | None:
