@@ -156,3 +156,31 @@ def test_refusals_in_one_line(tmp_path, capsys):
         assert words in _refused([*args, *extra], capsys), extra
     (tmp_path / "m.mrc").unlink()
     assert "--edge: the size of m.mrc is unknown" in _refused([*args, "--edge", "5"], capsys)
+
+
+def test_species_apart_and_across_with_a_mask(tmp_path, capsys):
+    # Mask: inside where x >= 50 px. Species 1: rows 1 (0.9) and 2 (0.5, 2 px off: a duplicate), 5 outside.
+    # Species 2: row 3 (0.9) outside, row 4 (0.4) inside, 4 px from row 3: kept within its species, as row 3
+    # displaces nothing. Across species (radius 5 + 5 Å), row 4 overlaps row 1 (8 Å): row 1 ranks 0.75 in
+    # its species (of the rows inside), row 4 0.5: row 4 is displaced by row 1. Partners named as rows of the whole.
+    _mrc(tmp_path / "m.mrc", np.zeros((100, 100), np.float32), 1.0)
+    mask = np.zeros((100, 100), np.int8)
+    mask[:, 50:] = 1
+    _mrc(tmp_path / "mask.mrc", mask, 1.0)
+    star = tmp_path / "p.star"
+    star.write_text(
+        "data_particles\nloop_\n_rlnCoordinateX\n_rlnCoordinateY\n_rlnMicrographName\n_rlnAutopickFigureOfMerit\n"
+        "_rlnClassNumber\n60 50 m.mrc 0.9 1\n62 50 m.mrc 0.5 1\n48 50 m.mrc 0.9 2\n52 50 m.mrc 0.4 2\n"
+        "20 20 m.mrc 0.8 1\n"
+    )
+    args = ["particles", str(star), "--mic-psize", "1", "--min-dist", "10", "--species-column", "rlnClassNumber"]
+    args += ["--mask", str(tmp_path / "mask.mrc"), "--decisions"]
+    apart = _run([*args, "-o", str(tmp_path / "apart")], capsys)
+    with open(tmp_path / "apart" / "decisions.csv", newline="") as f:
+        rows = [(r["row"], r["kept_row"], r["rule"]) for r in csv.DictReader(f)]
+    assert rows == [("2", "1", "score"), ("3", "", "outside the mask"), ("5", "", "outside the mask")]
+    assert apart["kept"] == 2
+    across = _run([*args, "-o", str(tmp_path / "across"), "--cross-species", "--radius", "1=5,2=5"], capsys)
+    with open(tmp_path / "across" / "decisions.csv", newline="") as f:
+        rows = [(r["row"], r["kept_row"], r["rule"]) for r in csv.DictReader(f)]
+    assert ("4", "1", "cross-species overlap") in rows and across["kept"] == 1
