@@ -184,3 +184,35 @@ def test_species_apart_and_across_with_a_mask(tmp_path, capsys):
     with open(tmp_path / "across" / "decisions.csv", newline="") as f:
         rows = [(r["row"], r["kept_row"], r["rule"]) for r in csv.DictReader(f)]
     assert ("4", "1", "cross-species overlap") in rows and across["kept"] == 1
+
+
+def test_tomogram_pixels_against_a_binned_tomogram_and_mask(tmp_path, capsys):
+    # RELION 3 subtomograms: pixels of 1 Å from the corner (--mic-psize 1); the tomogram's MRC is binned 4
+    # (50 x 50 x 25 voxels of 4 Å: 200 x 200 x 100 Å, its header's voxel size gives its size), the mask 8.
+    rng = np.random.default_rng(3)
+    _mrc(tmp_path / "tomo.mrc", np.zeros((25, 50, 50), np.float32), 4.0)
+    mask = rng.integers(0, 2, (12, 25, 25)).astype(np.int8)
+    _mrc(tmp_path / "tomo_mask.mrc", mask, 8.0)
+    picks = rng.uniform(0, [200, 200, 100], (300, 3))
+    (tmp_path / "p.star").write_text(
+        "data_particles\nloop_\n_rlnMicrographName\n_rlnCoordinateX\n_rlnCoordinateY\n_rlnCoordinateZ\n"
+        + "".join(f"tomo.mrc {x:.3f} {y:.3f} {z:.3f}\n" for x, y, z in picks)
+    )
+    args = ["particles", str(tmp_path / "p.star"), "-o", str(tmp_path / "out"), "--mic-psize", "1"]
+    args += ["--min-dist", "0", "--score", "none", "--project-dir", str(tmp_path), "--decisions", "--edge", "10"]
+    assert "tomo.mrc is the tomo.mrc image itself" in _refused(
+        [*args, "--mask", str(tmp_path)], capsys
+    )  # (a folder of tomograms and masks: the tomogram is no mask of itself)
+    (tmp_path / "masks").mkdir()
+    (tmp_path / "tomo_mask.mrc").rename(tmp_path / "masks" / "tomo_mask.mrc")
+    summary = _run([*args, "--mask", str(tmp_path / "masks")], capsys)  # (tomo_mask.mrc: tomo.mrc's)
+    corner = np.round(picks, 3)
+    index = np.floor(corner / 8).astype(int)
+    within = ((index >= 0) & (index < [25, 25, 12])).all(axis=1)
+    inside = np.zeros(len(picks), bool)
+    inside[within] = mask[index[within, 2], index[within, 1], index[within, 0]] > 0
+    near = ((corner < 10) | (corner > np.array([200, 200, 100]) - 10)).any(axis=1)
+    expected = {("tomo.mrc", k + 1): "outside the mask" for k in np.flatnonzero(~inside)}
+    expected |= {("tomo.mrc", k + 1): "at the edge" for k in np.flatnonzero(inside & near)}
+    assert _rules(tmp_path / "out" / "decisions.csv") == expected
+    assert summary["mask_and_edge"]["sizes_from"] == "the micrographs' MRC headers"

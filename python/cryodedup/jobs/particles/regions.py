@@ -13,6 +13,7 @@ the picks' with each voxel, as IMOD's and RELION's binning do.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -131,9 +132,10 @@ def _sizes(
 ) -> tuple[np.ndarray, str]:
     """Each micrograph's size in Å along x, y (z), and where it came from; NaN where unknown and not ``needed``.
 
-    Tomograms: the tomograms STAR's rlnTomoSizeX/Y/Z x tilt-series pixel size; micrographs:
-    their shape as the inputs give it (CryoSPARC's micrograph_shape, pickers' micrographs) or
-    the MRC header of the micrograph found, x the rows' pixel size. Unknown with ``--edge``: refused.
+    Tomograms: the tomograms STAR's rlnTomoSizeX/Y/Z x tilt-series pixel size, else the MRC
+    header of the tomogram found (its voxels x its voxel size); micrographs: their shape as the
+    inputs give it (CryoSPARC's micrograph_shape, pickers' micrographs) or the MRC header of the
+    micrograph found, x the rows' pixel size. Unknown with ``--edge``: refused.
     """
     n_mics, dims = len(particles.mic_names), particles.centres.shape[1]
     sizes = np.full((n_mics, dims), np.nan)
@@ -188,17 +190,22 @@ def _sizes_from_headers(
         mrc, data, voxel = open_volume(path)
         with mrc:
             nz, ny, nx = data.shape
-        step = psize[g] if np.isfinite(psize[g]) else (voxel or np.nan)
+        # A tomogram's own voxel size (RELION 4's picks are in unbinned tilt-series pixels, its
+        # tomograms binned); a micrograph's pixels are the picks' (--mic-psize overrides a header).
+        own = voxel if dims == 3 or not np.isfinite(psize[g]) else None
+        step = own or (psize[g] if np.isfinite(psize[g]) else np.nan)
         sizes[g] = (nx * step, ny * step, nz * step)[:dims]
         found = True
     return found
 
 
-def _mask_files(mask: Path, names: list[str]) -> list[Path]:
+def _mask_files(mask: Path, names: list[str], image: Callable[[str], Path]) -> list[Path]:
     """The mask of each micrograph: ``mask`` itself, or in the folder ``mask`` the file named after it.
 
     The file whose name without its extension is the micrograph's (``TS_01.mrc``), else the one
     file that starts with that name and ``_`` or ``.`` (``TS_01_mask.mrc``, ``mic_001.labels.mrc``).
+    ``image``: where the micrograph's own file is (a folder of tomograms and their masks would
+    otherwise give each tomogram as its own mask: refused).
     """
     if not mask.is_dir():
         return [mask] * len(names)
@@ -214,6 +221,11 @@ def _mask_files(mask: Path, names: list[str]) -> list[Path]:
                 f"--mask {mask}: {what} for {name} (looked for {stem}.mrc or {stem}_*.mrc): "
                 "give one mask per micrograph or tomogram, named after it"
             )
+        if matches[0].resolve() == image(name).resolve():
+            raise CryodedupError(
+                f"--mask {mask}: {matches[0].name} is the {name} image itself, not its mask: give a folder of "
+                f"masks, or name the mask {stem}_mask.mrc in a folder without the images"
+            )
         found.append(matches[0])
     return found
 
@@ -225,7 +237,12 @@ def _outside_masks(
     assert options.mask is not None
     groups = particles.groups
     used = _used(groups, len(particles.mic_names))
-    files = _mask_files(Path(options.mask), [particles.mic_names[g] for g in used])
+    first = Path(particles.inputs[0])
+    files = _mask_files(
+        Path(options.mask),
+        [particles.mic_names[g] for g in used],
+        lambda name: find_image(_bare(name), first, options.project_dir),
+    )
     by_file: dict[Path, list[int]] = {}
     for g, path in zip(used.tolist(), files):
         by_file.setdefault(path, []).append(g)
