@@ -216,3 +216,23 @@ def test_tomogram_pixels_against_a_binned_tomogram_and_mask(tmp_path, capsys):
     expected |= {("tomo.mrc", k + 1): "at the edge" for k in np.flatnonzero(inside & near)}
     assert _rules(tmp_path / "out" / "decisions.csv") == expected
     assert summary["mask_and_edge"]["sizes_from"] == "the micrographs' MRC headers"
+
+
+def test_cryosparc_micrograph_shape_gives_the_edge(tmp_path, capsys):
+    from fixtures.synthetic import write_cs
+    from helpers import located_records
+
+    rng = np.random.default_rng(5)
+    x, y = rng.uniform(0, 400, 500), rng.uniform(0, 300, 500)
+    records = located_records(rng.integers(1, 4, 500), x, y, shape=(300, 400))
+    write_cs(tmp_path / "p.cs", records)
+    args = ["particles", str(tmp_path / "p.cs"), "-o", str(tmp_path / "out"), "--min-dist", "0", "--score", "none"]
+    summary = _run([*args, "--edge", "25", "--decisions"], capsys)
+    with open(tmp_path / "out" / "decisions.csv", newline="") as f:
+        rows = {int(r["row"]): r["rule"] for r in csv.DictReader(f)}
+    # The centres as the .cs holds them (fractions of the shape, float32 in the file as in CryoSPARC's).
+    cx = records["location/center_x_frac"].astype(np.float64) * 400
+    cy = records["location/center_y_frac"].astype(np.float64) * 300
+    near = (np.minimum(cx, 400 - cx) < 25) | (np.minimum(cy, 300 - cy) < 25)
+    assert rows == {k + 1: "at the edge" for k in np.flatnonzero(near)}
+    assert summary["mask_and_edge"]["sizes_from"] == "the inputs' micrograph shapes"
