@@ -236,3 +236,22 @@ def test_cryosparc_micrograph_shape_gives_the_edge(tmp_path, capsys):
     near = (np.minimum(cx, 400 - cx) < 25) | (np.minimum(cy, 300 - cy) < 25)
     assert rows == {k + 1: "at the edge" for k in np.flatnonzero(near)}
     assert summary["mask_and_edge"]["sizes_from"] == "the inputs' micrograph shapes"
+
+
+@pytest.mark.real_data
+def test_real_relion5_picks_at_the_edge_of_their_tomograms(tmp_path, capsys):
+    # RELION 5's Picks job: 9,442 picks in centred Å on 5 tomograms of 4000 x 4000 x 2000 tilt-series
+    # pixels of 1.35 Å; by hand, corner = centred + (size / 2 - 1) x 1.35, within 500 Å of a face.
+    from helpers import shared_file
+
+    picks = shared_file("tomo/cets-relion__Picks_job019_particles.star")
+    tomograms = shared_file("tomo/cets-relion__Tomograms_job006_tomograms.star")
+    args = ["particles", str(picks), "-o", str(tmp_path / "out"), "--micrographs", str(tomograms)]
+    summary = _run([*args, "--min-dist", "0", "--score", "none", "--edge", "500"], capsys)
+    rows = [line.split() for line in picks.read_text().splitlines() if line.startswith("TS_")]
+    centred = np.array([[float(v) for v in row[1:4]] for row in rows])
+    size = np.array([4000, 4000, 2000]) * 1.35
+    corner = centred + (np.array([4000, 4000, 2000]) / 2 - 1) * 1.35
+    near = ((corner < 500) | (corner > size - 500)).any(axis=1)
+    assert summary["mask_and_edge"]["at_edge"] == int(near.sum()) > 0
+    assert summary["kept"] == len(rows) - int(near.sum())
