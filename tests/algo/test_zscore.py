@@ -95,3 +95,44 @@ def test_the_summary_says_it(tmp_path, capsys):
     assert summary["score"]["normalized"].startswith("zscore")
     assert summary["score_normalization"] == {"method": "zscore", "groups": 2, "mean_ad": 0, "constant": 1}
     assert summary["kept"] == 4
+
+
+def _picks(folder):
+    """(micrograph, x, y, figure of merit) of a RELION 3.1 AutoPick job's per-micrograph files, in file order."""
+    rows = []
+    for path in sorted(folder.glob("*_autopick.star")):
+        lines = path.read_text().splitlines()
+        labels = [line.split()[0] for line in lines if line.startswith("_rln")]
+        x, y, s = (labels.index(c) for c in ("_rlnCoordinateX", "_rlnCoordinateY", "_rlnAutopickFigureOfMerit"))
+        for line in lines:
+            f = line.split()
+            if len(f) == len(labels) and not line.startswith(("_", "data_", "loop_", "#")):
+                rows.append((path.name, float(f[x]), float(f[y]), float(f[s])))
+    return rows
+
+
+@pytest.mark.real_data
+def test_real_pickers_merged_by_zscores_as_a_brute_force_merges_them(tmp_path, capsys):
+    # The RELION 3.1 tutorial's LoG (job006) and template (job011) pickers on 5 micrographs: as read, the
+    # template's larger numbers win almost every group; as z-scores per picker and micrograph (median and
+    # MAD worked out here), a greedy walk from the best z (ties: the earlier input, then row) at 100 Å.
+    from helpers import shared_file
+
+    jobs = [shared_file(f"picks/relion31-tutorial/AutoPick/{job}/Movies") for job in ("job006", "job011")]
+    picks = [(k, *row) for k, job in enumerate(jobs) for row in _picks(job)]
+    inputs = np.array([p[0] for p in picks])
+    mics = np.array([p[1] for p in picks])
+    xy = np.array([[p[2], p[3]] for p in picks]) * 0.885
+    z = _brute(
+        np.array([p[4] for p in picks]), np.unique(np.char.add(inputs.astype(str), mics), return_inverse=True)[1]
+    )
+    order = sorted(range(len(picks)), key=lambda i: (-z[i], inputs[i], i))
+    keep = np.zeros(len(picks), bool)
+    for i in order:
+        kept = np.flatnonzero(keep & (mics == mics[i]))
+        keep[i] = not (((xy[kept] - xy[i]) ** 2).sum(axis=1) <= 100.0**2).any()
+    args = ["particles", str(jobs[0]), str(jobs[1]), "--mic-psize", "0.885", "--min-dist", "100"]
+    main([*args, "--score-normalize", "zscore", "-o", str(tmp_path / "z"), "--json", "-q"], standalone_mode=False)
+    summary = json.loads(capsys.readouterr().out)
+    assert [i["kept"] for i in summary["inputs"]] == [int(keep[inputs == k].sum()) for k in (0, 1)]
+    assert summary["inputs"][0]["kept"] > 100  # (as read, the LoG picker keeps 18 of 1,158)
