@@ -255,3 +255,21 @@ def test_real_relion5_picks_at_the_edge_of_their_tomograms(tmp_path, capsys):
     near = ((corner < 500) | (corner > size - 500)).any(axis=1)
     assert summary["mask_and_edge"]["at_edge"] == int(near.sum()) > 0
     assert summary["kept"] == len(rows) - int(near.sum())
+
+
+def test_the_example_micrograph_marks_the_masked_picks_apart(tmp_path):
+    from cryodedup.jobs.particles.draw import picture_details
+    from cryodedup.jobs.particles.job import run
+    from cryodedup.jobs.particles.read import Files
+    from cryodedup.options import ParticleOptions
+    from cryodedup.report import picks_figures
+
+    _two_picks(tmp_path)
+    options = ParticleOptions(
+        mic_psize=1.0, min_dist=10, mask=tmp_path / "mask.mrc", project_dir=tmp_path, decisions=True
+    )
+    outcome = run(Files.of([tmp_path / "p.star"]), tmp_path / "out", options)
+    picture = picks_figures.micrograph_picks(picture_details(outcome.particles, outcome.decision, options), 0, None)
+    rejected = picture.panels[1]
+    assert np.allclose(rejected.marks["masked"], [[48.0, 50.0]]) and len(rejected.marks["rejected"]) == 0
+    assert "outside the mask or at the edge" in " ".join(label for *_, label in picture.legend.entries)
