@@ -21,7 +21,7 @@ import numpy as np
 
 from ...errors import CryodedupError, InputFileError
 from ...formats.micrograph_lists import find_image
-from ...formats.mrc import open_volume
+from ...formats.mrc import mrc_extent, open_volume
 from ...formats.star.tomograms import CENTRED, Tomograms, tomograms_star
 from ...options import ParticleOptions
 from ...particle_set import ParticleSet
@@ -187,9 +187,7 @@ def _sizes_from_headers(
                 f"and --micrographs, and no MRC file at {path}; give --micrographs (tomograms: RELION 5's "
                 "tomograms.star) or --project-dir where the images are"
             )
-        mrc, data, voxel = open_volume(path)
-        with mrc:
-            nz, ny, nx = data.shape
+        (nx, ny, nz), voxel = mrc_extent(path)
         # A tomogram's own voxel size (RELION 4's picks are in unbinned tilt-series pixels, its
         # tomograms binned); a micrograph's pixels are the picks' (--mic-psize overrides a header).
         own = voxel if dims == 3 or not np.isfinite(psize[g]) else None
