@@ -382,6 +382,35 @@ def compare(
         print_json(summary)
 
 
+@main.command(cls=_JobCommand, declared=lambda: commands.AUDIT)
+@click.argument("project_dir", type=click.Path(path_type=Path, file_okay=False, exists=True))
+def audit(project_dir: Path, min_dist: float | None, quiet: bool, as_json: bool) -> None:
+    """Audit a RELION project: every job's particles checked for duplicates, and where they entered.
+
+    PROJECT_DIR: a RELION 3.1 to 5 project (its default_pipeline.star lists the jobs, their
+    outputs and inputs). For each particle set: its duplicate pairs within a distance that
+    suits its job (half the particle diameter the job, or the nearest job of its lineage,
+    recorded), one particle image twice, and in a refinement the pairs that straddle the
+    half-sets (rlnRandomSubset), which inflate its FSC. Duplicates are traced to the first
+    job of the lineage whose output holds them. One line per job, worst first, says what to
+    redo. Nothing is written. Exit status: 0 when nothing needs redoing, 1 when a
+    refinement's half-sets share duplicates, 2 for a usage error (a damaged job is named, the
+    rest audited).
+    """
+    from .errors import CryodedupError
+    from .jobs.audit.job import audit_project, audit_rows
+
+    report = Reporter(quiet)
+    try:
+        result = audit_project(project_dir, min_dist, log=report.log)
+    except CryodedupError as err:
+        raise UsageError(str(err)) from None
+    report.table(f"cryodedup audit ({result.layout})", audit_rows(result))
+    if as_json:
+        print_json(result.to_json())
+    raise SystemExit(result.exit_status)
+
+
 @main.command(cls=_JobCommand, declared=lambda: commands.DEMO)
 @click.argument("outdir", type=click.Path(path_type=Path, file_okay=False), default="cryodedup-demo")
 def demo(outdir: Path, force: bool, quiet: bool, as_json: bool, plot: bool) -> None:

@@ -1,0 +1,8 @@
+"""``cryodedup audit PROJECT_DIR``: every particle set of a RELION project audited for duplicates.
+
+:mod:`.project` reads the project's jobs and their lineage (RELION's ``default_pipeline.star``),
+:mod:`.check` audits one particle set with the particle job, :mod:`.job` traces where
+duplicates entered and words one line per job.
+"""
+
+__all__: list[str] = []

@@ -1,0 +1,298 @@
+"""``cryodedup audit PROJECT_DIR``: every particle set of a project checked, duplicates traced to where they entered.
+
+For each job that holds particles: its duplicate pairs within a distance that suits it
+(half the particle diameter it or a job next to it recorded, else the particle job's
+default), one image twice, and in a refinement the pairs across its half-sets. A job's
+duplicates *entered* there when none of the particle sets it read holds any; else they came
+from its parents, traced up to where they entered. One line per job, worst first, says what
+to redo. Nothing is written into the project.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ...errors import CryodedupError
+from ...options.species import DEFAULT_MIN_DIST
+from ...particle_set import Log
+from .check import SetAudit, audit_set
+from .project import Job, Project, relion_project
+
+__all__ = ["audit_project", "audit_rows"]
+
+#: Severities of a job's verdict, worst first: the order of the report's lines.
+REDO, ENTERED, INHERITED, CLEAN, DAMAGED, NONE = "redo", "entered", "inherited", "clean", "damaged", "no particles"
+_RANK = {REDO: 0, DAMAGED: 1, ENTERED: 2, INHERITED: 3, CLEAN: 4, NONE: 5}
+
+
+@dataclass
+class JobAudit:
+    """One job's audit: its sets' numbers, the distance and why, where its duplicates entered, its line."""
+
+    job: Job
+    min_dist_A: float = 0.0
+    distance_reason: str = ""
+    sets: list[SetAudit] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    entered_at: list[str] = field(default_factory=list)
+    verdict: str = NONE
+    line: str = ""
+
+    @property
+    def duplicates(self) -> int:
+        """The most duplicate pairs (and images twice) among its sets."""
+        return max((s.duplicate_pairs + s.same_image for s in self.sets), default=0)
+
+    @property
+    def worst(self) -> SetAudit | None:
+        """The set with the most straddling pairs, then the most duplicates."""
+        return max(
+            self.sets,
+            key=lambda s: (s.straddling_pairs + s.same_image_straddling, s.duplicate_pairs + s.same_image),
+            default=None,
+        )
+
+    def to_json(self) -> dict:
+        """The job as ``--json`` prints it."""
+        return {
+            "job": self.job.name,
+            "type": self.job.type_label,
+            "alias": self.job.alias,
+            "status": self.job.status,
+            "inputs": self.job.parents,
+            "particle_files": self.job.particle_files,
+            "min_dist_A": self.min_dist_A if self.sets else None,
+            "distance": self.distance_reason if self.sets else None,
+            "sets": [s.to_json() for s in self.sets],
+            "problems": self.problems,
+            "entered_at": self.entered_at,
+            "verdict": self.verdict,
+            "line": self.line,
+        }
+
+
+@dataclass
+class ProjectAudit:
+    """The whole audit: the project's layout, every job's audit in the pipeline's order, problems of the pipeline."""
+
+    root: Path
+    layout: str
+    jobs: list[JobAudit]
+    problems: list[str]
+    seconds: float = 0.0
+
+    @property
+    def exit_status(self) -> int:
+        """A linter's: 1 when a refinement's half-sets share duplicates, else 0."""
+        return 1 if any(j.verdict == REDO for j in self.jobs) else 0
+
+    def lines(self) -> list[str]:
+        """One line per job that holds particles (or is damaged), worst first; then the pipeline's problems."""
+        shown = [j for j in self.jobs if j.verdict != NONE]
+        order = {j.job.name: k for k, j in enumerate(self.jobs)}
+        shown.sort(key=lambda j: (_RANK[j.verdict], -_straddling(j), -j.duplicates, order[j.job.name]))
+        return [j.line for j in shown] + self.problems
+
+    def to_json(self) -> dict:
+        """The audit as ``--json`` prints it."""
+        return {
+            "project": str(self.root),
+            "layout": self.layout,
+            "jobs": [j.to_json() for j in self.jobs],
+            "lines": self.lines(),
+            "problems": self.problems,
+            "to_redo": sum(j.verdict == REDO for j in self.jobs),
+            "exit_status": self.exit_status,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+def _straddling(audit: JobAudit) -> int:
+    worst = audit.worst
+    return 0 if worst is None else worst.straddling_pairs + worst.same_image_straddling
+
+
+def read_project(root: Path) -> Project:
+    """The project in ``root``: RELION's (its ``default_pipeline.star``); else a one-line error."""
+    if not root.is_dir():
+        raise CryodedupError(f"{root}: not a folder; give a RELION project's folder")
+    if (root / "default_pipeline.star").is_file():
+        return relion_project(root)
+    raise CryodedupError(f"{root}: no default_pipeline.star; is this a RELION project's folder?")
+
+
+def audit_project(root: Path, min_dist: float | None = None, log: Log | None = None) -> ProjectAudit:
+    """Audits every particle set of the project in ``root``.
+
+    ``min_dist``: one distance (Å) for every job, instead of each job's own.
+    """
+    import time
+
+    start = time.perf_counter()
+    say = log or (lambda message, level: None)
+    project = read_project(root)
+    audits = {name: JobAudit(job, problems=list(job.problems)) for name, job in project.jobs.items()}
+    problems = list(project.problems)
+    for cycle in project.cycles():
+        problems.append(f"a cycle in the pipeline's edges: {' -> '.join([*cycle, cycle[0]])}; not traced through")
+    distances = _distances(project, min_dist)
+    for name, audit in audits.items():
+        audit.min_dist_A, audit.distance_reason = distances[name]
+        for file in audit.job.particle_files:
+            say(f"{file}: duplicates within {audit.min_dist_A:g} Å", "info")
+            try:
+                micrographs = _upstream_micrographs(project, name)
+                audit.sets.append(audit_set(root / file, file, audit.min_dist_A, micrographs))
+            except (CryodedupError, OSError) as err:
+                audit.problems.append(f"{name}: {file} could not be read: {_first_line(err)}")
+    _trace(project, audits)
+    for audit in audits.values():
+        audit.verdict, audit.line = _verdict(audit, audits, project)
+    return ProjectAudit(root, project.layout, list(audits.values()), problems, time.perf_counter() - start)
+
+
+def _first_line(err: Exception) -> str:
+    return str(err).splitlines()[0] if str(err) else type(err).__name__
+
+
+def _distances(project: Project, given: float | None) -> dict[str, tuple[float, str]]:
+    """Each job's distance (Å) and why: half the diameter it recorded, else a child's, else an ancestor's."""
+    if given is not None:
+        return dict.fromkeys(project.jobs, (given, f"{given:g} Å as given (--min-dist)"))
+    children = project.children()
+    found = {}
+    for name in project.jobs:
+        source = _nearest(name, lambda n: children[n], project) or _nearest(
+            name, lambda n: project.jobs[n].parents, project
+        )
+        if source is None:
+            found[name] = (
+                float(DEFAULT_MIN_DIST),
+                f"{float(DEFAULT_MIN_DIST):g} Å, the default (no particle diameter recorded)",
+            )
+            continue
+        diameter, where = source
+        found[name] = (diameter / 2, f"half the particle diameter of {diameter:g} Å ({where})")
+    return found
+
+
+def _nearest(name: str, next_of: Callable[[str], list[str]], project: Project) -> tuple[float, str] | None:
+    """The recorded diameter of ``name`` or the nearest job reached by ``next_of`` that has one (breadth first)."""
+    seen = {name}
+    queue = deque([name])
+    while queue:
+        job = project.jobs[queue.popleft()]
+        if job.diameter is not None:
+            return job.diameter
+        for other in next_of(job.name):
+            if other not in seen and other in project.jobs:
+                seen.add(other)
+                queue.append(other)
+    return None
+
+
+def _upstream_micrographs(project: Project, name: str) -> Callable[[], Path | None]:
+    """The nearest ancestor's micrographs STAR that exists (asked for when a particle file lacks pixel sizes)."""
+
+    def find() -> Path | None:
+        seen = {name}
+        queue = deque([name])
+        while queue:
+            job = project.jobs[queue.popleft()]
+            for file in job.micrograph_files:
+                if (project.root / file).is_file():
+                    return project.root / file
+            for parent in job.parents:
+                if parent not in seen:
+                    seen.add(parent)
+                    queue.append(parent)
+        return None
+
+    return find
+
+
+def _particle_parents(project: Project, audits: dict[str, JobAudit], name: str) -> list[str]:
+    """The jobs whose particles ``name`` read: its parents that hold particle sets."""
+    return [p for p in project.jobs[name].parents if audits[p].sets]
+
+
+def _trace(project: Project, audits: dict[str, JobAudit]) -> None:
+    """Each job's ``entered_at``: the first jobs of its lineage whose output holds duplicates."""
+    done: dict[str, list[str]] = {}
+
+    def entry(name: str, walking: frozenset[str]) -> list[str]:
+        if name in done:
+            return done[name]
+        carriers = [
+            p
+            for p in _particle_parents(project, audits, name)
+            if audits[p].duplicates and p not in walking  # (a cycle: not followed round)
+        ]
+        found: list[str] = []
+        for parent in carriers:
+            found += [e for e in entry(parent, walking | {name}) if e not in found]
+        done[name] = found or [name]
+        return done[name]
+
+    for name, audit in audits.items():
+        if audit.duplicates:
+            audit.entered_at = entry(name, frozenset())
+
+
+def _percent(fraction: float) -> str:
+    return f"{100 * fraction:.2g} %" if fraction < 0.1 else f"{100 * fraction:.0f} %"
+
+
+def _verdict(audit: JobAudit, audits: dict[str, JobAudit], project: Project) -> tuple[str, str]:
+    """The job's verdict and its line of the report."""
+    name = audit.job.name
+    if audit.problems:
+        return DAMAGED, "; ".join(audit.problems)
+    worst = audit.worst
+    if worst is None:
+        return NONE, f"{name}: no particles"
+    within = f"within {audit.min_dist_A:g} Å"
+    entered = ", ".join(audit.entered_at)
+    if worst.straddles:
+        parents = _particle_parents(project, audits, name) or [name]
+        pieces = []
+        if worst.straddling_pairs:
+            pieces.append(
+                f"{worst.straddling_pairs:,} pairs {within} straddle the half-sets ({_percent(worst.fraction)})"
+            )
+        if worst.same_image_straddling:
+            pieces.append(f"{worst.same_image_straddling:,} particle images sit in both half-sets")
+        return REDO, (
+            f"{name}: {' and '.join(pieces)}: its FSC may be inflated; refine the kept set of "
+            f"{', '.join(parents)} (duplicates entered at {entered})"
+        )
+    if audit.duplicates:
+        count = f"{worst.duplicate_pairs:,} duplicate pairs {within} in {worst.particles:,} particles"
+        if worst.same_image:
+            count += f", {worst.same_image:,} particle images twice"
+        halves = "; none straddle the half-sets" if worst.halfsets else ""
+        if audit.entered_at == [name]:
+            return ENTERED, f"{name}: {count}{halves}: duplicates entered here; deduplicate its particles"
+        return INHERITED, f"{name}: {count}{halves} (duplicates entered at {entered})"
+    return CLEAN, f"{name}: {worst.particles:,} particles, no duplicates {within}"
+
+
+def audit_rows(audit: ProjectAudit) -> list[tuple[str, str]]:
+    """The terminal's table: a row per job with particles (worst first), the distances and why, the other jobs."""
+    rows = []
+    for line in audit.lines():
+        name, sep, text = line.partition(": ")
+        rows.append((name, text) if sep else ("Pipeline", line))
+    reasons: dict[str, list[str]] = {}
+    for job in audit.jobs:
+        if job.sets:
+            reasons.setdefault(f"{job.min_dist_A:g} Å: {job.distance_reason}", []).append(job.job.name)
+    for reason, jobs in reasons.items():
+        rows.append(("Distance", f"{reason}: {', '.join(jobs)}"))
+    others = [j.job.name for j in audit.jobs if j.verdict == NONE]
+    if others:
+        rows.append(("No particles", ", ".join(others)))
+    return rows

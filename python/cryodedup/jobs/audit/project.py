@@ -1,0 +1,153 @@
+"""A project as the audit sees it: its jobs, each job's parents and particle files, and what is damaged.
+
+Made from RELION's ``default_pipeline.star`` (:func:`relion_project`); the audit itself
+(:mod:`.job`) knows no pipeline format.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ...formats.star.pipeline import PIPELINE_FILE, Pipeline, job_options, read_pipeline
+
+__all__ = ["Job", "Project", "relion_project"]
+
+#: The jobs whose particles are split into two half-sets (a gold-standard refinement).
+REFINEMENTS = ("Refine3D", "MultiBody")
+
+#: A job's recorded particle (mask) diameter, in Å: the options of its job.star that hold one.
+_DIAMETER_OPTIONS = ("particle_diameter", "log_diam_max", "diameter")
+_NOTE_DIAMETER = re.compile(r"--particle_diameter\s+([0-9.eE+-]+)")
+
+
+@dataclass
+class Job:
+    """One job: its name (``Refine3D/job029``), kind, parents (jobs whose outputs it read) and particle files."""
+
+    name: str
+    kind: str
+    type_label: str
+    alias: str | None = None
+    status: str = ""
+    parents: list[str] = field(default_factory=list)
+    #: Its particle files, project-relative, in the pipeline's order.
+    particle_files: list[str] = field(default_factory=list)
+    #: Its micrograph lists (a micrographs STAR it wrote): the pixel size of particles extracted from them.
+    micrograph_files: list[str] = field(default_factory=list)
+    #: The particle (mask) diameter it recorded, in Å, and where (None: none recorded).
+    diameter: tuple[float, str] | None = None
+    #: What is wrong with the job (its folder missing), one line each.
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def refinement(self) -> bool:
+        """Whether its particles are split into half-sets (its kind's)."""
+        return self.kind in REFINEMENTS
+
+
+@dataclass
+class Project:
+    """A project's jobs in the order of the pipeline, and the problems found reading it."""
+
+    root: Path
+    layout: str
+    jobs: dict[str, Job]
+    problems: list[str] = field(default_factory=list)
+
+    def children(self) -> dict[str, list[str]]:
+        """Each job's children (jobs that read one of its outputs)."""
+        kids: dict[str, list[str]] = {name: [] for name in self.jobs}
+        for job in self.jobs.values():
+            for parent in job.parents:
+                kids[parent].append(job.name)
+        return kids
+
+    def cycles(self) -> list[list[str]]:
+        """The jobs of each cycle of the edges (a job that is its own ancestor), as found by a depth-first walk."""
+        state: dict[str, int] = {}
+        found: list[list[str]] = []
+        path: list[str] = []
+
+        def visit(name: str) -> None:
+            state[name] = 1
+            path.append(name)
+            for parent in self.jobs[name].parents:
+                if state.get(parent) == 1:
+                    found.append(path[path.index(parent) :])
+                elif parent not in state:
+                    visit(parent)
+            path.pop()
+            state[name] = 2
+
+        for name in self.jobs:
+            if name not in state:
+                visit(name)
+        return found
+
+
+def relion_project(root: Path) -> Project:
+    """The jobs of the RELION project in ``root`` (its ``default_pipeline.star``).
+
+    Raises :class:`CryodedupError` when the pipeline cannot be read: without it there is no project.
+    """
+    pipeline = read_pipeline(root / PIPELINE_FILE)
+    jobs = {name.rstrip("/"): _job(root, pipeline, name) for name in pipeline.processes}
+    writers = {node: job.name for job in jobs.values() for node in pipeline.processes[job.name + "/"].outputs}
+    for job in jobs.values():
+        for node in pipeline.processes[job.name + "/"].inputs:
+            parent = writers.get(node) or _job_of_node(node, jobs)
+            if parent is not None and parent not in job.parents:
+                job.parents.append(parent)
+    return Project(root, pipeline.layout, jobs, list(pipeline.problems))
+
+
+def _job_of_node(node: str, jobs: dict[str, Job]) -> str | None:
+    """The job whose folder holds ``node`` (an input edge from a node no output edge lists)."""
+    parts = node.split("/")
+    name = "/".join(parts[:2])
+    return name if name in jobs else None
+
+
+def _job(root: Path, pipeline: Pipeline, process_name: str) -> Job:
+    process = pipeline.processes[process_name]
+    name = process_name.rstrip("/")
+    job = Job(name, process.kind, process.type_label, process.alias, process.status)
+    folder = root / name
+    if not folder.is_dir():
+        job.problems.append(f"{name}: the job's folder is missing")
+        return job
+    job.particle_files = [n for n in process.outputs if n in pipeline.particle_nodes]
+    job.micrograph_files = [n for n in process.outputs if _is_micrographs(pipeline.node_types.get(n, ""))]
+    job.diameter = _recorded_diameter(folder)
+    return job
+
+
+def _is_micrographs(node_type: str) -> bool:
+    # RELION 3.1: NODE_MICS (1); RELION 4/5: MicrographGroupMetadata.
+    return node_type == "1" or node_type.startswith("MicrographGroupMetadata")
+
+
+def _recorded_diameter(folder: Path) -> tuple[float, str] | None:
+    """The particle diameter the job recorded (its job.star, else its note.txt's command line), and where."""
+    options = job_options(folder)
+    for option in _DIAMETER_OPTIONS:
+        value = _positive(options.get(option, ""))
+        if value is not None:
+            return value, f"{folder.parent.name}/{folder.name}/job.star {option}"
+    note = folder / "note.txt"
+    if note.is_file():
+        found = _NOTE_DIAMETER.search(note.read_text(errors="replace"))
+        value = _positive(found.group(1)) if found else None
+        if value is not None:
+            return value, f"{folder.parent.name}/{folder.name}/note.txt --particle_diameter"
+    return None
+
+
+def _positive(text: str) -> float | None:
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return value if 0 < value < 1e5 else None

@@ -1,0 +1,140 @@
+"""``cryodedup audit PROJECT_DIR`` (issue 68) on a RELION project shaped as the tutorial's, duplicates planted
+through a JoinStar of two pickers: counts against a plain numpy all-pairs brute force."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parents[1]))
+
+from cryodedup.jobs.audit.job import audit_project
+from fixtures.relion_project import JOBS, brute_force, pipeline_text, write_project
+from helpers import missing_program, write_relion31_tutorial_project
+
+CRYODEDUP = str(Path(sys.executable).parent / "cryodedup")
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([CRYODEDUP, "audit", *args], capture_output=True, text=True, check=False)
+
+
+def _snapshot(root: Path) -> dict[str, tuple[int, int]]:
+    return {str(p): (p.stat().st_size, p.stat().st_mtime_ns) for p in sorted(root.rglob("*"))}
+
+
+@pytest.mark.parametrize("layout", ["3.1", "4/5"])
+def test_the_planted_pairs_are_found_where_they_are_and_traced_to_the_joinstar(tmp_path, layout):
+    files = write_project(tmp_path, layout)
+    before = _snapshot(tmp_path)
+    done = _cli(str(tmp_path), "--json", "--quiet")
+    assert done.returncode == 1, done.stderr
+    audit = json.loads(done.stdout)
+    assert audit["layout"] == ("RELION 3.1" if layout == "3.1" else "RELION 4/5")
+    assert [j["job"] for j in audit["jobs"]] == [name for name, *_ in JOBS]  # every job listed
+    jobs = {j["job"]: j for j in audit["jobs"]}
+    assert jobs["JoinStar/job014"]["inputs"] == ["Select/job012", "Select/job013"]
+    assert jobs["Refine3D/job019"]["inputs"] == ["Select/job013", "InitialModel/job018"]
+    planted = 0
+    for path, rows in files.items():
+        job = jobs["/".join(path.split("/")[:2])]
+        (found,) = [s for s in job["sets"] if s["file"] == path]
+        pairs, straddling = brute_force(rows, found["min_dist_A"])
+        assert (found["particles"], found["duplicate_pairs"], found["straddling_pairs"]) == (
+            len(rows),
+            pairs,
+            straddling,
+        )
+        assert found["min_dist_A"] == (80 if path.startswith("Refine3D/job019") else 100)
+        if pairs:
+            assert job["entered_at"] == ["JoinStar/job014"]
+            planted += 1
+        else:
+            assert job["verdict"] == "clean" and job["entered_at"] == []
+    assert planted == 4  # JoinStar, Class2D and Select on it, the refinement of the selection
+    assert jobs["JoinStar/job014"]["verdict"] == "entered"
+    assert jobs["Refine3D/job019"]["verdict"] == "clean"
+    refined = jobs["Refine3D/job017"]["sets"][0]
+    assert refined["straddling_pairs"] > 0 and refined["halfsets"] == "rlnRandomSubset"
+    assert audit["lines"][0] == (
+        f"Refine3D/job017: {refined['straddling_pairs']} pairs within 100 Å straddle the half-sets "
+        f"({100 * refined['particles_straddling'] / refined['particles']:.0f} %): its FSC may be inflated; refine the "
+        "kept set of Select/job016 (duplicates entered at JoinStar/job014)"
+    )
+    assert audit["lines"][1].startswith("JoinStar/job014: ") and "entered here" in audit["lines"][1]
+    assert "Class2D/job010/job.star particle_diameter" in jobs["Extract/job008"]["distance"]
+    assert _snapshot(tmp_path) == before  # nothing written into the project
+
+
+def test_nothing_is_reported_where_the_brute_force_finds_nothing(tmp_path):
+    files = write_project(tmp_path)
+    assert all(brute_force(rows, 0.5) == (0, 0) for rows in files.values())
+    audit = audit_project(tmp_path, min_dist=0.5)
+    assert audit.exit_status == 0
+    assert {j.verdict for j in audit.jobs} == {"clean", "no particles"}
+    done = _cli(str(tmp_path), "--min-dist", "0.5", "--quiet")
+    assert done.returncode == 0, done.stderr
+
+
+def test_damaged_jobs_are_named_one_line_each_and_the_rest_audited(tmp_path):
+    write_project(tmp_path)
+    shutil.rmtree(tmp_path / "Class2D/job011")
+    (tmp_path / "Select/job012/particles.star").write_text("data_particles\nloop_\n_rlnCoordinateX #1\n1 2 3\n")
+    # A cycle: Select/job016 also reads Refine3D/job017's particles, which descend from it.
+    jobs = [
+        (n, c, lab, [*ins, "Refine3D/job017/run_data.star"] if n == "Select/job016" else ins, outs)
+        for n, c, lab, ins, outs in JOBS
+    ]
+    (tmp_path / "default_pipeline.star").write_text(pipeline_text("3.1", jobs))
+    audit = audit_project(tmp_path)
+    lines = audit.lines()
+    assert [line for line in lines if line.startswith("Class2D/job011")] == [
+        "Class2D/job011: the job's folder is missing"
+    ]
+    (broken,) = [line for line in lines if line.startswith("Select/job012")]
+    assert broken.startswith("Select/job012: Select/job012/particles.star could not be read: ") and "\n" not in broken
+    (cycle,) = [line for line in lines if "cycle" in line]
+    assert "Select/job016" in cycle and "Refine3D/job017" in cycle
+    verdicts = {j.job.name: j.verdict for j in audit.jobs}
+    assert verdicts["Refine3D/job017"] == "redo" and verdicts["JoinStar/job014"] == "entered"
+    assert verdicts["Refine3D/job019"] == "clean"
+
+
+def test_a_folder_without_a_pipeline_is_a_usage_error(tmp_path):
+    done = _cli(str(tmp_path))
+    assert done.returncode == 2
+    assert "no default_pipeline.star" in done.stderr and "Traceback" not in done.stderr
+    (tmp_path / "default_pipeline.star").write_text("data_foo\nloop_\n_rlnBar #1\n1\n")
+    done = _cli(str(tmp_path))
+    assert done.returncode == 2 and "no data_pipeline_processes" in done.stderr
+
+
+def test_a_pipeline_written_by_relion_31s_own_pipeliner(tmp_path):
+    pipeliner = shutil.which("relion_pipeliner")
+    if pipeliner is None:
+        missing_program("relion_pipeliner (RELION 3.1) is not installed")
+    paths = write_relion31_tutorial_project(tmp_path, pipeliner)
+    audit = audit_project(tmp_path)
+    assert audit.layout == "RELION 3.1"
+    names = [j.job.name for j in audit.jobs]
+    assert names == [
+        "Import/job001",
+        "MotionCorr/job002",
+        "CtfFind/job003",
+        "ManualPick/job004",
+        "Select/job005",
+        "AutoPick/job006",
+        "Extract/job007",
+        "Class2D/job008",
+    ]
+    jobs = {j.job.name: j for j in audit.jobs}
+    assert jobs["Extract/job007"].job.parents == ["CtfFind/job003", "AutoPick/job006"]
+    assert jobs["Extract/job007"].sets[0].file == paths["particles"]
+    assert jobs["Extract/job007"].min_dist_A == 100  # half the 200 Å that Class2D/job008's job.star records
+    # Class2D/job008 was added, not run: its particle file is named and missing.
+    assert jobs["Class2D/job008"].verdict == "damaged"
