@@ -385,17 +385,18 @@ def compare(
 @main.command(cls=_JobCommand, declared=lambda: commands.AUDIT)
 @click.argument("project_dir", type=click.Path(path_type=Path, file_okay=False, exists=True))
 def audit(project_dir: Path, min_dist: float | None, quiet: bool, as_json: bool) -> None:
-    """Audit a RELION project: every job's particles checked for duplicates, and where they entered.
+    """Audit a RELION or CryoSPARC project: every job's particles checked for duplicates, and where they entered.
 
     PROJECT_DIR: a RELION 3.1 to 5 project (its default_pipeline.star lists the jobs, their
-    outputs and inputs). For each particle set: its duplicate pairs within a distance that
-    suits its job (half the particle diameter the job, or the nearest job of its lineage,
-    recorded), one particle image twice, and in a refinement the pairs that straddle the
-    half-sets (rlnRandomSubset), which inflate its FSC. Duplicates are traced to the first
-    job of the lineage whose output holds them. One line per job, worst first, says what to
-    redo. Nothing is written. Exit status: 0 when nothing needs redoing, 1 when a
-    refinement's half-sets share duplicates, 2 for a usage error (a damaged job is named, the
-    rest audited).
+    outputs and inputs) or a CryoSPARC project folder (each job folder's job.json: its type,
+    parents and particle outputs, read from disk). For each particle set: its duplicate pairs
+    within a distance that suits its job (half the particle or mask diameter the job, or the
+    nearest job of its lineage, recorded), one particle image twice, and in a refinement the
+    pairs that straddle the half-sets (rlnRandomSubset, alignments3D/split), which inflate its
+    FSC. Duplicates are traced to the first job of the lineage whose output holds them. One
+    line per job, worst first, says what to redo. Nothing is written. Exit status: 0 when
+    nothing needs redoing, 1 when a refinement's half-sets share duplicates, 2 for a usage
+    error (a damaged job is named, the rest audited).
     """
     from .errors import CryodedupError
     from .jobs.audit.job import audit_project, audit_rows

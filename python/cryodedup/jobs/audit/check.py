@@ -76,8 +76,11 @@ class SetAudit:
         }
 
 
-def audit_set(path: Path, name: str, min_dist: float, micrographs: Callable[[], Path | None]) -> SetAudit:
-    """Audits the particle file ``path`` (``name``: as the project names it) at ``min_dist`` Å.
+def audit_set(paths: list[Path], name: str, min_dist: float, micrographs: Callable[[], Path | None]) -> SetAudit:
+    """Audits the particle set of ``paths`` (``name``: as the project names it) at ``min_dist`` Å.
+
+    One file, or a CryoSPARC output group's files (its particles and passthrough files,
+    joined on uid by the particle job's reader).
 
     ``micrographs``: the micrographs STAR upstream of it, asked for only when the file does
     not give its micrographs' pixel size (a RELION 3.1 Extract with no micrograph pixel size
@@ -93,14 +96,14 @@ def audit_set(path: Path, name: str, min_dist: float, micrographs: Callable[[], 
         audit=True, min_dist=min_dist, score="none"
     )  # (which of a pair is kept: no count changes)
     try:
-        outcome = run(Files.of([path]), None, options, log=log)
+        outcome = run(Files.of(paths), None, options, log=log)
     except PixelSizeError:
         listing = micrographs()
         if listing is None:
             raise
         warnings.clear()
         options = ParticleOptions(audit=True, min_dist=min_dist, score="none", micrographs=listing)
-        outcome = run(Files.of([path]), None, options, log=log)
+        outcome = run(Files.of(paths), None, options, log=log)
     particles, decision = outcome.particles, outcome.decision
     images = particles.images
     pairs = same_image_pairs(images, particles.groups, particles.centres) if images is not None else None

@@ -16,10 +16,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ...errors import CryodedupError
+from ...formats.cryosparc.jobs import job_folders
 from ...options.species import DEFAULT_MIN_DIST
 from ...particle_set import Log
 from .check import SetAudit, audit_set
-from .project import Job, Project, relion_project
+from .project import Job, Project, cryosparc_project, relion_project
 
 __all__ = ["audit_project", "audit_rows"]
 
@@ -63,7 +64,7 @@ class JobAudit:
             "alias": self.job.alias,
             "status": self.job.status,
             "inputs": self.job.parents,
-            "particle_files": self.job.particle_files,
+            "particle_sets": self.job.particle_sets,
             "min_dist_A": self.min_dist_A if self.sets else None,
             "distance": self.distance_reason if self.sets else None,
             "sets": [s.to_json() for s in self.sets],
@@ -116,12 +117,16 @@ def _straddling(audit: JobAudit) -> int:
 
 
 def read_project(root: Path) -> Project:
-    """The project in ``root``: RELION's (its ``default_pipeline.star``); else a one-line error."""
+    """The project in ``root``: RELION's (``default_pipeline.star``), CryoSPARC's (``J*/job.json``); else an error."""
     if not root.is_dir():
-        raise CryodedupError(f"{root}: not a folder; give a RELION project's folder")
+        raise CryodedupError(f"{root}: not a folder; give a RELION or CryoSPARC project's folder")
     if (root / "default_pipeline.star").is_file():
         return relion_project(root)
-    raise CryodedupError(f"{root}: no default_pipeline.star; is this a RELION project's folder?")
+    if any((folder / "job.json").is_file() for folder in job_folders(root)):
+        return cryosparc_project(root)
+    raise CryodedupError(
+        f"{root}: no default_pipeline.star (RELION) and no J*/job.json (CryoSPARC); is this a project's folder?"
+    )
 
 
 def audit_project(root: Path, min_dist: float | None = None, log: Log | None = None) -> ProjectAudit:
@@ -141,13 +146,14 @@ def audit_project(root: Path, min_dist: float | None = None, log: Log | None = N
     distances = _distances(project, min_dist)
     for name, audit in audits.items():
         audit.min_dist_A, audit.distance_reason = distances[name]
-        for file in audit.job.particle_files:
-            say(f"{file}: duplicates within {audit.min_dist_A:g} Å", "info")
+        for set_name, files in audit.job.particle_sets.items():
+            say(f"{set_name}: duplicates within {audit.min_dist_A:g} Å", "info")
             try:
                 micrographs = _upstream_micrographs(project, name)
-                audit.sets.append(audit_set(root / file, file, audit.min_dist_A, micrographs))
+                paths = [root / file for file in files]
+                audit.sets.append(audit_set(paths, set_name, audit.min_dist_A, micrographs))
             except (CryodedupError, OSError) as err:
-                audit.problems.append(f"{name}: {file} could not be read: {_first_line(err)}")
+                audit.problems.append(f"{name}: {set_name} could not be read: {_first_line(err)}")
     _trace(project, audits)
     for audit in audits.values():
         audit.verdict, audit.line = _verdict(audit, audits, project)
@@ -248,7 +254,7 @@ def _percent(fraction: float) -> str:
 
 def _verdict(audit: JobAudit, audits: dict[str, JobAudit], project: Project) -> tuple[str, str]:
     """The job's verdict and its line of the report."""
-    name = audit.job.name
+    name = audit.job.label
     if audit.problems:
         return DAMAGED, "; ".join(audit.problems)
     worst = audit.worst
@@ -257,7 +263,7 @@ def _verdict(audit: JobAudit, audits: dict[str, JobAudit], project: Project) -> 
     within = f"within {audit.min_dist_A:g} Å"
     entered = ", ".join(audit.entered_at)
     if worst.straddles:
-        parents = _particle_parents(project, audits, name) or [name]
+        parents = _particle_parents(project, audits, audit.job.name) or [audit.job.name]
         pieces = []
         if worst.straddling_pairs:
             pieces.append(
@@ -265,16 +271,17 @@ def _verdict(audit: JobAudit, audits: dict[str, JobAudit], project: Project) -> 
             )
         if worst.same_image_straddling:
             pieces.append(f"{worst.same_image_straddling:,} particle images sit in both half-sets")
-        return REDO, (
-            f"{name}: {' and '.join(pieces)}: its FSC may be inflated; refine the kept set of "
-            f"{', '.join(parents)} (duplicates entered at {entered})"
-        )
+        if audit.entered_at == [audit.job.name]:  # (its inputs hold none alone: joining them made the pairs)
+            redo = f"refine again on {' + '.join(parents)} deduplicated together (duplicates entered here)"
+        else:
+            redo = f"refine the kept set of {', '.join(parents)} (duplicates entered at {entered})"
+        return REDO, f"{name}: {' and '.join(pieces)}: its FSC may be inflated; {redo}"
     if audit.duplicates:
         count = f"{worst.duplicate_pairs:,} duplicate pairs {within} in {worst.particles:,} particles"
         if worst.same_image:
             count += f", {worst.same_image:,} particle images twice"
         halves = "; none straddle the half-sets" if worst.halfsets else ""
-        if audit.entered_at == [name]:
+        if audit.entered_at == [audit.job.name]:
             return ENTERED, f"{name}: {count}{halves}: duplicates entered here; deduplicate its particles"
         return INHERITED, f"{name}: {count}{halves} (duplicates entered at {entered})"
     return CLEAN, f"{name}: {worst.particles:,} particles, no duplicates {within}"

@@ -10,15 +10,16 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ...errors import CryodedupError
+from ...formats.cryosparc.jobs import JOB_DOCUMENT, job_folders, read_job_document
 from ...formats.star.pipeline import PIPELINE_FILE, Pipeline, job_options, read_pipeline
 
-__all__ = ["Job", "Project", "relion_project"]
-
-#: The jobs whose particles are split into two half-sets (a gold-standard refinement).
-REFINEMENTS = ("Refine3D", "MultiBody")
+__all__ = ["Job", "Project", "cryosparc_project", "relion_project"]
 
 #: A job's recorded particle (mask) diameter, in Å: the options of its job.star that hold one.
 _DIAMETER_OPTIONS = ("particle_diameter", "log_diam_max", "diameter")
+#: The same in a CryoSPARC job's parameters: 2D classification's circular mask, the pickers' diameters.
+_CS_DIAMETER_PARAMS = ("class2D_window_inner_A", "diameter_max", "diameter")
 _NOTE_DIAMETER = re.compile(r"--particle_diameter\s+([0-9.eE+-]+)")
 
 
@@ -32,19 +33,20 @@ class Job:
     alias: str | None = None
     status: str = ""
     parents: list[str] = field(default_factory=list)
-    #: Its particle files, project-relative, in the pipeline's order.
-    particle_files: list[str] = field(default_factory=list)
+    #: Its particle sets, each named (RELION: its file; CryoSPARC: ``J17/particles``) with its files,
+    #: project-relative (a CryoSPARC output group: its slots' files, joined on uid).
+    particle_sets: dict[str, list[str]] = field(default_factory=dict)
     #: Its micrograph lists (a micrographs STAR it wrote): the pixel size of particles extracted from them.
     micrograph_files: list[str] = field(default_factory=list)
     #: The particle (mask) diameter it recorded, in Å, and where (None: none recorded).
     diameter: tuple[float, str] | None = None
     #: What is wrong with the job (its folder missing), one line each.
     problems: list[str] = field(default_factory=list)
+    #: How the report names it, where its name does not say its kind (CryoSPARC: ``J14 (homo_refine_new)``).
+    label: str = ""
 
-    @property
-    def refinement(self) -> bool:
-        """Whether its particles are split into half-sets (its kind's)."""
-        return self.kind in REFINEMENTS
+    def __post_init__(self) -> None:
+        self.label = self.label or self.name
 
 
 @dataclass
@@ -103,6 +105,42 @@ def relion_project(root: Path) -> Project:
     return Project(root, pipeline.layout, jobs, list(pipeline.problems))
 
 
+def cryosparc_project(root: Path) -> Project:
+    """The jobs of the CryoSPARC project folder ``root``: each ``J*/job.json``.
+
+    A job folder without a readable job.json, or a parent named with no folder, is a
+    problem of its job, one line; the rest is read.
+    """
+    jobs: dict[str, Job] = {}
+    for folder in job_folders(root):
+        name = folder.name
+        try:
+            document = read_job_document(folder / JOB_DOCUMENT)
+        except CryodedupError as err:
+            jobs[name] = Job(name, "?", "?", problems=[f"{name}: {str(err).splitlines()[0]}"])
+            continue
+        job = Job(name, document.type, document.type, document.title or None, document.status)
+        job.label = f"{name} ({document.type})"
+        job.parents = list(document.parents)
+        job.particle_sets = {f"{name}/{group}": files for group, files in document.particle_groups.items()}
+        job.diameter = next(
+            (
+                (value, f"{name}/job.json {param}")
+                for param in _CS_DIAMETER_PARAMS
+                if (value := _positive(str(document.params.get(param, "")))) is not None
+            ),
+            None,
+        )
+        jobs[name] = job
+    for job in list(jobs.values()):
+        for parent in job.parents:
+            if parent not in jobs:
+                jobs[parent] = Job(
+                    parent, parent, "?", problems=[f"{parent}: a parent of {job.name}, its folder is missing"]
+                )
+    return Project(root, "CryoSPARC", jobs)
+
+
 def _job_of_node(node: str, jobs: dict[str, Job]) -> str | None:
     """The job whose folder holds ``node`` (an input edge from a node no output edge lists)."""
     parts = node.split("/")
@@ -118,7 +156,7 @@ def _job(root: Path, pipeline: Pipeline, process_name: str) -> Job:
     if not folder.is_dir():
         job.problems.append(f"{name}: the job's folder is missing")
         return job
-    job.particle_files = [n for n in process.outputs if n in pipeline.particle_nodes]
+    job.particle_sets = {n: [n] for n in process.outputs if n in pipeline.particle_nodes}
     job.micrograph_files = [n for n in process.outputs if _is_micrographs(pipeline.node_types.get(n, ""))]
     job.diameter = _recorded_diameter(folder)
     return job
