@@ -384,7 +384,9 @@ def compare(
 
 @main.command(cls=_JobCommand, declared=lambda: commands.AUDIT)
 @click.argument("project_dir", type=click.Path(path_type=Path, file_okay=False, exists=True))
-def audit(project_dir: Path, min_dist: float | None, quiet: bool, as_json: bool) -> None:
+def audit(
+    project_dir: Path, min_dist: float | None, plot: Path | None, force: bool, quiet: bool, as_json: bool
+) -> None:
     """Audit a RELION or CryoSPARC project: every job's particles checked for duplicates, and where they entered.
 
     PROJECT_DIR: a RELION 3.1 to 5 project (its default_pipeline.star lists the jobs, their
@@ -399,14 +401,20 @@ def audit(project_dir: Path, min_dist: float | None, quiet: bool, as_json: bool)
     error (a damaged job is named, the rest audited).
     """
     from .errors import CryodedupError
-    from .jobs.audit.job import audit_project, audit_rows
+    from .jobs.audit.job import audit_project, audit_rows, write_audit_page
 
     report = Reporter(quiet)
+    if plot is not None and plot.resolve().is_relative_to(project_dir.resolve()):
+        raise UsageError(f"--plot {plot}: the folder lies inside the project, and nothing is written into it")
     try:
         result = audit_project(project_dir, min_dist, log=report.log)
     except CryodedupError as err:
         raise UsageError(str(err)) from None
-    report.table(f"cryodedup audit ({result.layout})", audit_rows(result))
+    rows = audit_rows(result)
+    if plot is not None:
+        written = run_job(lambda: write_audit_page(result, plot, force))
+        rows.append(("Report", str(written)))
+    report.summary(f"cryodedup audit ({result.layout})", result.verdict[0], rows)
     if as_json:
         print_json(result.to_json())
     raise SystemExit(result.exit_status)

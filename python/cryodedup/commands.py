@@ -391,6 +391,15 @@ AUDIT = Command(
             metavar="Å",
             panel=AUDITING,
         ),
+        Flag(
+            ("--plot",),
+            "Also write report.html into this folder (outside the project): the pipeline drawn as a graph, each "
+            "job coloured by its verdict, and its line.",
+            type=click.Path(path_type=Path, file_okay=False),
+            metavar="DIR",
+            panel=OUTPUT,
+        ),
+        FORCE,
         QUIET,
         JSON,
     ],

@@ -11,9 +11,8 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parents[1]))
-
 from cryodedup.jobs.audit.job import audit_project
+from cryodedup.report.audit_page import VERDICT_COLOURS
 from fixtures.relion_project import JOBS, brute_force, pipeline_text, write_project
 from helpers import missing_program, write_relion31_tutorial_project
 
@@ -138,3 +137,31 @@ def test_a_pipeline_written_by_relion_31s_own_pipeliner(tmp_path):
     assert jobs["Extract/job007"].min_dist_A == 100  # half the 200 Å that Class2D/job008's job.star records
     # Class2D/job008 was added, not run: its particle file is named and missing.
     assert jobs["Class2D/job008"].verdict == "damaged"
+
+
+def test_report_html_draws_the_pipeline_coloured_by_verdict(tmp_path):
+    import xml.etree.ElementTree as ET
+
+    project, out = tmp_path / "project", tmp_path / "out"
+    project.mkdir()
+    write_project(project)
+    done = _cli(str(project), "--plot", str(out), "--quiet")
+    assert done.returncode == 1, done.stderr
+    page = (out / "report.html").read_text()
+    assert "<script" not in page and "http://" not in page.replace("http://www.w3.org/2000/svg", "")
+    svg = ET.fromstring(page[page.index("<svg") : page.index("</svg>") + 6])
+    ns = "{http://www.w3.org/2000/svg}"
+    fills = {g.find(f"{ns}title").text.split(":")[0]: g.find(f"{ns}rect").get("fill") for g in svg.iter(f"{ns}g")}
+    assert list(fills) == [name for name, *_ in JOBS]  # a box per job
+    expected = {"Refine3D/job017": "redo", "JoinStar/job014": "entered", "Class2D/job015": "inherited"}
+    expected |= {"Select/job016": "inherited", "Refine3D/job019": "clean", "Extract/job008": "clean"}
+    expected |= {"PostProcess/job021": "no particles"}
+    assert {name: fills[name] for name in expected} == {n: VERDICT_COLOURS[v][0] for n, v in expected.items()}
+    edges = svg.findall(f"{ns}path")
+    assert len(edges) == len({(p, n) for n, *_, ins, _ in JOBS for p in {"/".join(i.split("/")[:2]) for i in ins}})
+    again = _cli(str(project), "--plot", str(out), "--quiet")
+    assert again.returncode != 0 and "report.html" in again.stderr  # an existing report needs --force
+    assert _cli(str(project), "--plot", str(out), "--quiet", "--force").returncode == 1
+    inside = _cli(str(project), "--plot", str(project / "report"))
+    assert inside.returncode == 2 and "inside the project" in inside.stderr
+    assert not (project / "report").exists()

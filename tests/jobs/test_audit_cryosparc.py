@@ -10,8 +10,6 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parents[1]))
-
 from cryodedup.jobs.audit.job import audit_project
 from fixtures.cryosparc_project import brute_force, write_project
 

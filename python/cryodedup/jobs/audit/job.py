@@ -22,7 +22,7 @@ from ...particle_set import Log
 from .check import SetAudit, audit_set
 from .project import Job, Project, cryosparc_project, relion_project
 
-__all__ = ["audit_project", "audit_rows"]
+__all__ = ["audit_project", "audit_rows", "write_audit_page"]
 
 #: Severities of a job's verdict, worst first: the order of the report's lines.
 REDO, ENTERED, INHERITED, CLEAN, DAMAGED, NONE = "redo", "entered", "inherited", "clean", "damaged", "no particles"
@@ -86,6 +86,20 @@ class ProjectAudit:
     seconds: float = 0.0
 
     @property
+    def verdict(self) -> tuple[str, str]:
+        """The line the report opens with, and its kind (``bad``, ``warn``, ``good``)."""
+        redo = [j.job.label for j in self.jobs if j.verdict == REDO]
+        damaged = sum(j.verdict == DAMAGED for j in self.jobs) + len(self.problems)
+        unread = f"; {damaged} damaged (named below)" if damaged else ""
+        if redo:
+            return f"{len(redo)} refinement{'s' if len(redo) > 1 else ''} to redo: {', '.join(redo)}{unread}", "bad"
+        holding = sum(j.verdict in (ENTERED, INHERITED) for j in self.jobs)
+        if holding:
+            return f"Duplicates in {holding} jobs' particles, none across a refinement's half-sets{unread}", "warn"
+        sets = sum(len(j.sets) for j in self.jobs)
+        return f"No duplicates in the {sets} particle sets audited{unread}", "warn" if damaged else "good"
+
+    @property
     def exit_status(self) -> int:
         """A linter's: 1 when a refinement's half-sets share duplicates, else 0."""
         return 1 if any(j.verdict == REDO for j in self.jobs) else 0
@@ -105,6 +119,7 @@ class ProjectAudit:
             "jobs": [j.to_json() for j in self.jobs],
             "lines": self.lines(),
             "problems": self.problems,
+            "verdict": self.verdict[0],
             "to_redo": sum(j.verdict == REDO for j in self.jobs),
             "exit_status": self.exit_status,
             "seconds": round(self.seconds, 3),
@@ -303,3 +318,14 @@ def audit_rows(audit: ProjectAudit) -> list[tuple[str, str]]:
     if others:
         rows.append(("No particles", ", ".join(others)))
     return rows
+
+
+def write_audit_page(audit: ProjectAudit, outdir: Path, force: bool) -> Path:
+    """``--plot DIR``: report.html with the pipeline drawn as a graph coloured by verdict; its path."""
+    from ...report.audit_page import GraphJob, write_audit_report
+    from ...report.html_report import Opening
+
+    verdict, kind = audit.verdict
+    jobs = [GraphJob(j.job.name, j.job.kind, j.verdict, j.job.parents, j.line) for j in audit.jobs]
+    title = f"cryodedup audit of {audit.root} ({audit.layout})"
+    return write_audit_report(outdir, title, Opening(verdict, kind, audit.problems), jobs, audit_rows(audit), force)
