@@ -9,11 +9,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from cryodedup.jobs.audit.job import audit_project
 from cryodedup.report.audit_page import VERDICT_COLOURS
-from fixtures.relion_project import JOBS, brute_force, pipeline_text, write_project
+from fixtures.relion_project import JOBS, brute_force, join, pipeline_text, write_particles, write_project
 from helpers import missing_program, write_relion31_tutorial_project
 
 CRYODEDUP = str(Path(sys.executable).parent / "cryodedup")
@@ -28,7 +29,7 @@ def _snapshot(root: Path) -> dict[str, tuple[int, int]]:
 
 
 @pytest.mark.parametrize("layout", ["3.1", "4/5"])
-def test_the_planted_pairs_are_found_where_they_are_and_traced_to_the_joinstar(tmp_path, layout):
+def test_the_planted_pairs_are_found_where_they_are_and_traced_to_thejoinstar(tmp_path, layout):
     files = write_project(tmp_path, layout)
     before = _snapshot(tmp_path)
     done = _cli(str(tmp_path), "--json", "--quiet")
@@ -165,3 +166,17 @@ def test_report_html_draws_the_pipeline_coloured_by_verdict(tmp_path):
     inside = _cli(str(project), "--plot", str(project / "report"))
     assert inside.returncode == 2 and "inside the project" in inside.stderr
     assert not (project / "report").exists()
+
+
+def test_overlapping_selectionsjoined_are_duplicates_each_image_twice_at_one_centre(tmp_path):
+    # A JoinStar of two selections that share particles writes one image twice at one centre: duplicates
+    # (counted, traced), said apart as rows repeating another's image (a symmetry expansion looks the same).
+    files = write_project(tmp_path)
+    selected = files["Select/job013/particles.star"]
+    joined = join(selected, selected.take(np.arange(0, len(selected), 2)))
+    write_particles(tmp_path / "JoinStar/job014/join_particles.star", joined)
+    audit = {j.job.name: j for j in audit_project(tmp_path).jobs}
+    (found,) = audit["JoinStar/job014"].sets
+    assert (found.duplicate_pairs, found.symmetry_copies) == (brute_force(joined, 100)[0], (len(selected) + 1) // 2)
+    assert audit["JoinStar/job014"].verdict == "entered"
+    assert "repeat another's image at its centre" in audit["JoinStar/job014"].line

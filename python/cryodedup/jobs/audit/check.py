@@ -44,6 +44,9 @@ class SetAudit:
     particles_straddling: int = 0
     same_image_straddling: int = 0
     warnings: list[str] = field(default_factory=list)
+    #: Rows that repeat another row's image at its centre: a symmetry expansion's copies, or particles
+    #: joined twice (two overlapping selections joined). Counted among the duplicates; said apart.
+    symmetry_copies: int = 0
 
     @property
     def fraction(self) -> float:
@@ -72,6 +75,7 @@ class SetAudit:
             "particles_straddling": self.particles_straddling,
             "same_image_straddling": self.same_image_straddling,
             "fraction": round(self.fraction, 6),
+            "symmetry_copies": self.symmetry_copies,
             "warnings": self.warnings,
         }
 
@@ -108,9 +112,15 @@ def audit_set(paths: list[Path], name: str, min_dist: float, micrographs: Callab
     images = particles.images
     pairs = same_image_pairs(images, particles.groups, particles.centres) if images is not None else None
     same_image = 0 if pairs is None else int(pairs[0].size)
+    # One image at one centre k times: a symmetry expansion's copies (harmless within one half-set), or the
+    # same particles joined twice (overlapping selections joined: duplicates). They are told apart by
+    # nothing in the rows a JoinStar writes, so they count, and the line says how many there are.
+    copies = 0 if particles.sources is None else len(particles) - int(np.unique(particles.sources).size)
     duplicates = int(np.count_nonzero(~decision.keep))
     if particles.halfsets is None:
-        return SetAudit(name, len(particles), min_dist, duplicates, same_image, warnings=warnings)
+        return SetAudit(
+            name, len(particles), min_dist, duplicates, same_image, warnings=warnings, symmetry_copies=copies
+        )
     if decision.suppressed_by is None:
         raise CryodedupError(f"{name}: the half-set audit found no pairs (an internal error)")
     counts = halfset_audit(particles, decision.suppressed_by, pairs)
@@ -125,4 +135,5 @@ def audit_set(paths: list[Path], name: str, min_dist: float, micrographs: Callab
         counts.particles_straddling,
         counts.same_image[1] if counts.same_image else 0,
         warnings,
+        copies,
     )

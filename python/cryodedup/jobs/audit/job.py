@@ -295,6 +295,11 @@ def _verdict(audit: JobAudit, audits: dict[str, JobAudit], project: Project) -> 
         count = f"{worst.duplicate_pairs:,} duplicate pairs {within} in {worst.particles:,} particles"
         if worst.same_image:
             count += f", {worst.same_image:,} particle images twice"
+        if worst.symmetry_copies:
+            count += (
+                f" ({worst.symmetry_copies:,} rows repeat another's image at its centre: a symmetry expansion, "
+                "or particles joined twice)"
+            )
         halves = "; none straddle the half-sets" if worst.halfsets else ""
         if audit.entered_at == [audit.job.name]:
             return ENTERED, f"{name}: {count}{halves}: duplicates entered here; deduplicate its particles"
