@@ -136,8 +136,14 @@ def test_a_pipeline_written_by_relion_31s_own_pipeliner(tmp_path):
     assert jobs["Extract/job007"].job.parents == ["CtfFind/job003", "AutoPick/job006"]
     assert jobs["Extract/job007"].sets[0].file == paths["particles"]
     assert jobs["Extract/job007"].min_dist_A == 100  # half the 200 Å that Class2D/job008's job.star records
-    # Class2D/job008 was added, not run: its particle file is named and missing.
-    assert jobs["Class2D/job008"].verdict == "damaged"
+    # Class2D/job008 was added, not run (Scheduled): its particle file is not written yet, which is no damage.
+    assert jobs["Class2D/job008"].verdict == "not run" and jobs["Class2D/job008"].job.status == "Scheduled"
+    assert (
+        jobs["Class2D/job008"].line
+        == "Class2D/job008: not run (Scheduled): Class2D/job008/run_it025_data.star not written yet"
+    )
+    # Extract/job007 is Scheduled too, but its particles are there (the example's): audited.
+    assert jobs["Extract/job007"].sets[0].particles > 0
 
 
 def test_report_html_draws_the_pipeline_coloured_by_verdict(tmp_path):

@@ -26,6 +26,7 @@ VERDICT_COLOURS = {
     "entered": ("#fdae6b", "duplicates entered here"),
     "inherited": ("#fee391", "duplicates from upstream"),
     "clean": ("#a1d99b", "no duplicates"),
+    "not run": ("#ffffff", "not run yet"),
     "no particles": ("#f0f0f0", "no particles"),
 }
 

@@ -25,8 +25,13 @@ from .project import Job, Project, cryosparc_project, relion_project
 __all__ = ["audit_project", "audit_rows", "write_audit_page"]
 
 #: Severities of a job's verdict, worst first: the order of the report's lines.
-REDO, ENTERED, INHERITED, CLEAN, DAMAGED, NONE = "redo", "entered", "inherited", "clean", "damaged", "no particles"
-_RANK = {REDO: 0, DAMAGED: 1, ENTERED: 2, INHERITED: 3, CLEAN: 4, NONE: 5}
+REDO, ENTERED, INHERITED, CLEAN, DAMAGED = "redo", "entered", "inherited", "clean", "damaged"
+NONE, NOT_RUN = "no particles", "not run"
+_RANK = {REDO: 0, DAMAGED: 1, ENTERED: 2, INHERITED: 3, CLEAN: 4, NOT_RUN: 5, NONE: 6}
+
+#: A job's status that says its outputs are written (RELION 3.1-5's, CryoSPARC's); with another, missing
+#: particle files are outputs not written yet, not damage.
+_FINISHED = {"Succeeded", "Finished", "completed", ""}
 
 
 @dataclass
@@ -39,6 +44,8 @@ class JobAudit:
     sets: list[SetAudit] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     entered_at: list[str] = field(default_factory=list)
+    #: Particle sets not written yet by a job not finished (scheduled, running, failed).
+    not_written: list[str] = field(default_factory=list)
     verdict: str = NONE
     line: str = ""
 
@@ -70,6 +77,7 @@ class JobAudit:
             "sets": [s.to_json() for s in self.sets],
             "problems": self.problems,
             "entered_at": self.entered_at,
+            "not_written": self.not_written,
             "verdict": self.verdict,
             "line": self.line,
         }
@@ -106,7 +114,7 @@ class ProjectAudit:
 
     def lines(self) -> list[str]:
         """One line per job that holds particles (or is damaged), worst first; then the pipeline's problems."""
-        shown = [j for j in self.jobs if j.verdict != NONE]
+        shown = [j for j in self.jobs if j.verdict not in (NONE, NOT_RUN)]
         order = {j.job.name: k for k, j in enumerate(self.jobs)}
         shown.sort(key=lambda j: (_RANK[j.verdict], -_straddling(j), -j.duplicates, order[j.job.name]))
         return [j.line for j in shown] + self.problems
@@ -162,6 +170,9 @@ def audit_project(root: Path, min_dist: float | None = None, log: Log | None = N
     for name, audit in audits.items():
         audit.min_dist_A, audit.distance_reason = distances[name]
         for set_name, files in audit.job.particle_sets.items():
+            if audit.job.status not in _FINISHED and not all((root / f).exists() for f in files):
+                audit.not_written.append(set_name)
+                continue
             say(f"{set_name}: duplicates within {audit.min_dist_A:g} Å", "info")
             try:
                 micrographs = _upstream_micrographs(project, name)
@@ -273,6 +284,8 @@ def _verdict(audit: JobAudit, audits: dict[str, JobAudit], project: Project) -> 
     if audit.problems:
         return DAMAGED, "; ".join(audit.problems)
     worst = audit.worst
+    if worst is None and audit.not_written:
+        return NOT_RUN, f"{name}: not run ({audit.job.status}): {', '.join(audit.not_written)} not written yet"
     if worst is None:
         return NONE, f"{name}: no particles"
     within = f"within {audit.min_dist_A:g} Å"
@@ -319,6 +332,9 @@ def audit_rows(audit: ProjectAudit) -> list[tuple[str, str]]:
             reasons.setdefault(f"{job.min_dist_A:g} Å: {job.distance_reason}", []).append(job.job.name)
     for reason, jobs in reasons.items():
         rows.append(("Distance", f"{reason}: {', '.join(jobs)}"))
+    unfinished = [f"{j.job.name} ({j.job.status})" for j in audit.jobs if j.verdict == NOT_RUN]
+    if unfinished:
+        rows.append(("Not run", ", ".join(unfinished)))
     others = [j.job.name for j in audit.jobs if j.verdict == NONE]
     if others:
         rows.append(("No particles", ", ".join(others)))
