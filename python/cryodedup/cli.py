@@ -392,7 +392,8 @@ def audit(
     PROJECT_DIR: a RELION 3.1 to 5 project (its default_pipeline.star lists the jobs, their
     outputs and inputs) or a CryoSPARC project folder (each job folder's job.json: its type,
     parents and particle outputs, read from disk). For each particle set: its duplicate pairs
-    within a distance that suits its job (half the particle or mask diameter the job, or the
+    within a distance that suits its job (the duplicate threshold of a RELION "remove
+    duplicates" in its lineage, else a quarter of the particle or mask diameter the job, or the
     nearest job of its lineage, recorded), one particle image twice, and in a refinement the
     pairs that straddle the half-sets (rlnRandomSubset, alignments3D/split), which inflate its
     FSC. Duplicates are traced to the first job of the lineage whose output holds them. One

@@ -385,8 +385,9 @@ AUDIT = Command(
     [
         Flag(
             ("--min-dist",),
-            "Look for duplicates within this many Å in every job [default: each job's own: half the particle (mask) "
-            "diameter it, or the nearest job of its lineage, recorded; else 20 Å].",
+            "Look for duplicates within this many Å in every job [default: each job's own: the threshold of a "
+            "RELION Select that removed duplicates in its lineage, else a quarter of the particle (mask) diameter it, "
+            "or the nearest job of its lineage, recorded; else 20 Å].",
             type=click.FloatRange(min=0, max=1e5),
             metavar="Å",
             panel=AUDITING,

@@ -50,7 +50,7 @@ def test_the_planted_pairs_are_found_where_they_are_and_traced_to_thejoinstar(tm
             pairs,
             straddling,
         )
-        assert found["min_dist_A"] == (80 if path.startswith("Refine3D/job019") else 100)
+        assert found["min_dist_A"] == (40 if path.startswith("Refine3D/job019") else 50)  # a quarter of 160 or 200 Å
         if pairs:
             assert job["entered_at"] == ["JoinStar/job014"]
             planted += 1
@@ -62,12 +62,14 @@ def test_the_planted_pairs_are_found_where_they_are_and_traced_to_thejoinstar(tm
     refined = jobs["Refine3D/job017"]["sets"][0]
     assert refined["straddling_pairs"] > 0 and refined["halfsets"] == "rlnRandomSubset"
     assert audit["lines"][0] == (
-        f"Refine3D/job017: {refined['straddling_pairs']} pairs within 100 Å straddle the half-sets "
+        f"Refine3D/job017: {refined['straddling_pairs']} pairs within 50 Å straddle the half-sets "
         f"({100 * refined['particles_straddling'] / refined['particles']:.0f} %): its FSC may be inflated; refine the "
         "kept set of Select/job016 (duplicates entered at JoinStar/job014)"
     )
     assert audit["lines"][1].startswith("JoinStar/job014: ") and "entered here" in audit["lines"][1]
-    assert "Class2D/job010/job.star particle_diameter" in jobs["Extract/job008"]["distance"]
+    assert jobs["Extract/job008"]["distance"] == (
+        "a quarter of the particle diameter of 200 Å (Class2D/job010/job.star particle_diameter)"
+    )
     assert _snapshot(tmp_path) == before  # nothing written into the project
 
 
@@ -135,7 +137,7 @@ def test_a_pipeline_written_by_relion_31s_own_pipeliner(tmp_path):
     jobs = {j.job.name: j for j in audit.jobs}
     assert jobs["Extract/job007"].job.parents == ["CtfFind/job003", "AutoPick/job006"]
     assert jobs["Extract/job007"].sets[0].file == paths["particles"]
-    assert jobs["Extract/job007"].min_dist_A == 100  # half the 200 Å that Class2D/job008's job.star records
+    assert jobs["Extract/job007"].min_dist_A == 50  # a quarter of the 200 Å that Class2D/job008's job.star records
     # Class2D/job008 was added, not run (Scheduled): its particle file is not written yet, which is no damage.
     assert jobs["Class2D/job008"].verdict == "not run" and jobs["Class2D/job008"].job.status == "Scheduled"
     assert (
@@ -183,6 +185,40 @@ def test_overlapping_selectionsjoined_are_duplicates_each_image_twice_at_one_cen
     write_particles(tmp_path / "JoinStar/job014/join_particles.star", joined)
     audit = {j.job.name: j for j in audit_project(tmp_path).jobs}
     (found,) = audit["JoinStar/job014"].sets
-    assert (found.duplicate_pairs, found.symmetry_copies) == (brute_force(joined, 100)[0], (len(selected) + 1) // 2)
+    assert (found.duplicate_pairs, found.symmetry_copies) == (brute_force(joined, 50)[0], (len(selected) + 1) // 2)
     assert audit["JoinStar/job014"].verdict == "entered"
     assert "repeat another's image at its centre" in audit["JoinStar/job014"].line
+
+
+def test_the_users_own_duplicate_threshold_is_the_distance_of_its_lineage(tmp_path):
+    # A Select job that removed duplicates (RELION's "remove duplicates", 35 Å) says what the user calls one;
+    # the jobs of its lineage (its ancestors and descendants) are audited at that distance; Refine3D/job019,
+    # on another branch, at a quarter of its own diameter.
+    files = write_project(tmp_path)
+    (tmp_path / "Select/job016/job.star").write_text(
+        "data_job\n\n_rlnJobTypeLabel relion.select.removeduplicates\n\ndata_joboptions_values\n\nloop_\n"
+        "_rlnJobOptionVariable #1\n_rlnJobOptionValue #2\ndo_remove_duplicates Yes\nduplicate_threshold 35\n"
+    )
+    audit = {j.job.name: j for j in audit_project(tmp_path).jobs}
+    for path, rows in files.items():
+        job = audit["/".join(path.split("/")[:2])]
+        expected = 40 if job.job.name == "Refine3D/job019" else 35
+        assert job.min_dist_A == expected, job.job.name
+        assert job.sets[0].duplicate_pairs == brute_force(rows, expected)[0]
+    assert (
+        audit["Refine3D/job017"].distance_reason
+        == "the duplicate threshold of Select/job016/job.star duplicate_threshold"
+    )
+
+
+def test_half_sets_carried_by_a_job_that_refines_nothing_ask_no_redo(tmp_path):
+    # A Select of a refinement's particles carries their half-sets: its straddling pairs are said, but only a
+    # refinement (whose FSC they inflate) is to be redone, and sets the exit status.
+    files = write_project(tmp_path)
+    refined = files["Refine3D/job017/run_data.star"]
+    write_particles(tmp_path / "Select/job016/particles.star", refined)
+    audit = {j.job.name: j for j in audit_project(tmp_path).jobs}
+    carried = audit["Select/job016"]
+    assert carried.sets[0].straddling_pairs == brute_force(refined, 50)[1] > 0
+    assert carried.verdict == "inherited" and "across the half-sets it carries" in carried.line
+    assert audit["Refine3D/job017"].verdict == "redo"

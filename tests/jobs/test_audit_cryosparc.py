@@ -41,13 +41,13 @@ def test_the_planted_pairs_are_found_in_the_jobs_that_hold_them_and_traced_to_th
             pairs,
             straddling,
         )
-        assert found["min_dist_A"] == 100  # half the 200 Å circular mask of the 2D classifications
+        assert found["min_dist_A"] == 50  # a quarter of the 200 Å circular mask of the 2D classifications
         assert job["entered_at"] == (["J12"] if pairs else [])
         assert job["verdict"] == ("clean" if not pairs else "entered" if name.startswith("J12") else job["verdict"])
     refined = jobs["J14"]["sets"][0]
     assert refined["halfsets"] == "alignments3D/split" and refined["straddling_pairs"] > 0
     assert audit["lines"][0].startswith(
-        f"J14 (homo_refine_new): {refined['straddling_pairs']} pairs within 100 Å straddle"
+        f"J14 (homo_refine_new): {refined['straddling_pairs']} pairs within 50 Å straddle"
     )
     assert audit["lines"][0].endswith("refine the kept set of J13 (duplicates entered at J12)")
     assert jobs["J15"]["verdict"] == "clean"

@@ -1,8 +1,8 @@
 """``cryodedup audit PROJECT_DIR``: every particle set of a project checked, duplicates traced to where they entered.
 
 For each job that holds particles: its duplicate pairs within a distance that suits it
-(half the particle diameter it or a job next to it recorded, else the particle job's
-default), one image twice, and in a refinement the pairs across its half-sets. A job's
+(the user's own duplicate threshold in its lineage, else a quarter of the particle diameter it
+or a job of its lineage recorded, else the particle job's default), one image twice, and in a refinement the pairs across its half-sets. A job's
 duplicates *entered* there when none of the particle sets it read holds any; else they came
 from its parents, traced up to where they entered. One line per job, worst first, says what
 to redo. Nothing is written into the project.
@@ -191,35 +191,53 @@ def _first_line(err: Exception) -> str:
 
 
 def _distances(project: Project, given: float | None) -> dict[str, tuple[float, str]]:
-    """Each job's distance (Å) and why: half the diameter it recorded, else a child's, else an ancestor's."""
+    """Each job's distance (Å) and why.
+
+    The distance within which the user removed duplicates in the job's lineage (a RELION Select
+    "remove duplicates": the user's own judgement), the nearest such job first; else a quarter of
+    the particle (mask) diameter the job, or the nearest job downstream, else upstream, recorded:
+    a second pick of one particle lies within its core, while neighbours touch a diameter apart
+    and a lattice (the RELION 5 tomography tutorial's capsids) packs them within half its mask;
+    else the particle job's default.
+    """
     if given is not None:
-        return dict.fromkeys(project.jobs, (given, f"{given:g} Å as given (--min-dist)"))
+        return dict.fromkeys(project.jobs, (given, "as given (--min-dist)"))
     children = project.children()
     found = {}
     for name in project.jobs:
-        source = _nearest(name, lambda n: children[n], project) or _nearest(
-            name, lambda n: project.jobs[n].parents, project
+        threshold = _nearest(name, children, project, "duplicate_threshold") or _nearest(
+            name, _parents(project), project, "duplicate_threshold"
         )
+        if threshold is not None:
+            found[name] = (threshold[0], f"the duplicate threshold of {threshold[1]}")
+            continue
+        source = _nearest(name, children, project, "diameter") or _nearest(name, _parents(project), project, "diameter")
         if source is None:
-            found[name] = (
-                float(DEFAULT_MIN_DIST),
-                f"{float(DEFAULT_MIN_DIST):g} Å, the default (no particle diameter recorded)",
-            )
+            default = float(DEFAULT_MIN_DIST)
+            found[name] = (default, "the default (no particle diameter recorded)")
             continue
         diameter, where = source
-        found[name] = (diameter / 2, f"half the particle diameter of {diameter:g} Å ({where})")
+        found[name] = (diameter / 4, f"a quarter of the particle diameter of {diameter:g} Å ({where})")
     return found
 
 
-def _nearest(name: str, next_of: Callable[[str], list[str]], project: Project) -> tuple[float, str] | None:
-    """The recorded diameter of ``name`` or the nearest job reached by ``next_of`` that has one (breadth first)."""
+def _parents(project: Project) -> dict[str, list[str]]:
+    return {name: job.parents for name, job in project.jobs.items()}
+
+
+def _nearest(name: str, next_of: dict[str, list[str]], project: Project, what: str) -> tuple[float, str] | None:
+    """The value ``what`` (``diameter``, ``duplicate_threshold``) of ``name`` or of the nearest job that recorded one.
+
+    Jobs are reached through ``next_of`` (children or parents), breadth first.
+    """
     seen = {name}
     queue = deque([name])
     while queue:
         job = project.jobs[queue.popleft()]
-        if job.diameter is not None:
-            return job.diameter
-        for other in next_of(job.name):
+        value = getattr(job, what)
+        if value is not None:
+            return value
+        for other in next_of.get(job.name, []):
             if other not in seen and other in project.jobs:
                 seen.add(other)
                 queue.append(other)
@@ -274,6 +292,16 @@ def _trace(project: Project, audits: dict[str, JobAudit]) -> None:
             audit.entered_at = entry(name, frozenset())
 
 
+def _entry_words(entry: str, audits: dict[str, JobAudit], project: Project) -> str:
+    """Where duplicates entered, as the line says it: a parent of that job left unaudited may have held them."""
+    unread = [p for p in project.jobs[entry].parents if audits[p].problems and not audits[p].sets]
+    return f"{entry} or before it ({', '.join(unread)} not audited)" if unread else entry
+
+
+def _pairs(count: int) -> str:
+    return f"{count:,} duplicate pair" + ("" if count == 1 else "s")
+
+
 def _percent(fraction: float) -> str:
     return f"{100 * fraction:.2g} %" if fraction < 0.1 else f"{100 * fraction:.0f} %"
 
@@ -289,13 +317,15 @@ def _verdict(audit: JobAudit, audits: dict[str, JobAudit], project: Project) -> 
     if worst is None:
         return NONE, f"{name}: no particles"
     within = f"within {audit.min_dist_A:g} Å"
-    entered = ", ".join(audit.entered_at)
-    if worst.straddles:
+    entered = ", ".join(_entry_words(entry, audits, project) for entry in audit.entered_at)
+    if worst.straddles and audit.job.refinement:
         parents = _particle_parents(project, audits, audit.job.name) or [audit.job.name]
         pieces = []
         if worst.straddling_pairs:
+            verb = "straddles" if worst.straddling_pairs == 1 else "straddle"
             pieces.append(
-                f"{worst.straddling_pairs:,} pairs {within} straddle the half-sets ({_percent(worst.fraction)})"
+                f"{worst.straddling_pairs:,} {'pair' if worst.straddling_pairs == 1 else 'pairs'} {within} {verb} "
+                f"the half-sets ({_percent(worst.fraction)})"
             )
         if worst.same_image_straddling:
             pieces.append(f"{worst.same_image_straddling:,} particle images sit in both half-sets")
@@ -305,7 +335,7 @@ def _verdict(audit: JobAudit, audits: dict[str, JobAudit], project: Project) -> 
             redo = f"refine the kept set of {', '.join(parents)} (duplicates entered at {entered})"
         return REDO, f"{name}: {' and '.join(pieces)}: its FSC may be inflated; {redo}"
     if audit.duplicates:
-        count = f"{worst.duplicate_pairs:,} duplicate pairs {within} in {worst.particles:,} particles"
+        count = f"{_pairs(worst.duplicate_pairs)} {within} in {worst.particles:,} particles"
         if worst.same_image:
             count += f", {worst.same_image:,} particle images twice"
         if worst.symmetry_copies:
@@ -313,7 +343,11 @@ def _verdict(audit: JobAudit, audits: dict[str, JobAudit], project: Project) -> 
                 f" ({worst.symmetry_copies:,} rows repeat another's image at its centre: a symmetry expansion, "
                 "or particles joined twice)"
             )
-        halves = "; none straddle the half-sets" if worst.halfsets else ""
+        halves = ""
+        if worst.halfsets and worst.straddling_pairs:  # (carried from a refinement: the next one keeps them)
+            halves = f"; {worst.straddling_pairs:,} across the half-sets it carries"
+        elif worst.halfsets:
+            halves = "; none straddle the half-sets"
         if audit.entered_at == [audit.job.name]:
             return ENTERED, f"{name}: {count}{halves}: duplicates entered here; deduplicate its particles"
         return INHERITED, f"{name}: {count}{halves} (duplicates entered at {entered})"

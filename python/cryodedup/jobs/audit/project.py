@@ -20,6 +20,11 @@ __all__ = ["Job", "Project", "cryosparc_project", "relion_project"]
 _DIAMETER_OPTIONS = ("particle_diameter", "log_diam_max", "diameter")
 #: The same in a CryoSPARC job's parameters: 2D classification's circular mask, the pickers' diameters.
 _CS_DIAMETER_PARAMS = ("class2D_window_inner_A", "diameter_max", "diameter")
+#: The jobs that refine (or reconstruct) with two half-sets and an FSC between them: RELION's by kind,
+#: CryoSPARC's by type (``homo_refine_new``, ``nonuniform_refine_new``, ``new_local_refine``,
+#: ``homo_reconstruct``; not ``hetero_refine``, whose classes have no gold-standard halves).
+_REFINEMENT_KINDS = ("Refine3D", "MultiBody")
+_REFINEMENT_TYPES = re.compile(r"^(?!hetero).*(refine|reconstruct)")
 _NOTE_DIAMETER = re.compile(r"--particle_diameter\s+([0-9.eE+-]+)")
 
 
@@ -40,6 +45,9 @@ class Job:
     micrograph_files: list[str] = field(default_factory=list)
     #: The particle (mask) diameter it recorded, in Å, and where (None: none recorded).
     diameter: tuple[float, str] | None = None
+    #: The distance (Å) within which it removed duplicates itself, and where (RELION's Select with
+    #: "remove duplicates": its ``duplicate_threshold``): the user's own judgement of a duplicate.
+    duplicate_threshold: tuple[float, str] | None = None
     #: What is wrong with the job (its folder missing), one line each.
     problems: list[str] = field(default_factory=list)
     #: How the report names it, where its name does not say its kind (CryoSPARC: ``J14 (homo_refine_new)``).
@@ -47,6 +55,13 @@ class Job:
 
     def __post_init__(self) -> None:
         self.label = self.label or self.name
+
+    @property
+    def refinement(self) -> bool:
+        """Whether it computes an FSC between two half-sets (a gold-standard refinement or reconstruction)."""
+        if "/" in self.name:  # (RELION: the folder names the kind)
+            return self.kind in _REFINEMENT_KINDS
+        return bool(_REFINEMENT_TYPES.match(self.kind))
 
 
 @dataclass
@@ -159,12 +174,22 @@ def _job(root: Path, pipeline: Pipeline, process_name: str) -> Job:
     job.particle_sets = {n: [n] for n in process.outputs if n in pipeline.particle_nodes}
     job.micrograph_files = [n for n in process.outputs if _is_micrographs(pipeline.node_types.get(n, ""))]
     job.diameter = _recorded_diameter(folder)
+    job.duplicate_threshold = _recorded_threshold(folder)
     return job
 
 
 def _is_micrographs(node_type: str) -> bool:
     # RELION 3.1: NODE_MICS (1); RELION 4/5: MicrographGroupMetadata.
     return node_type == "1" or node_type.startswith("MicrographGroupMetadata")
+
+
+def _recorded_threshold(folder: Path) -> tuple[float, str] | None:
+    """The distance a RELION Select job removed duplicates within (``do_remove_duplicates``), and where."""
+    options = job_options(folder)
+    if options.get("do_remove_duplicates", "").lower() not in ("yes", "true", "1"):
+        return None
+    value = _positive(options.get("duplicate_threshold", ""))
+    return None if value is None else (value, f"{folder.parent.name}/{folder.name}/job.star duplicate_threshold")
 
 
 def _recorded_diameter(folder: Path) -> tuple[float, str] | None:
