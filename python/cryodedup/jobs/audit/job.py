@@ -2,14 +2,15 @@
 
 For each job that holds particles: its duplicate pairs within a distance that suits it
 (the user's own duplicate threshold in its lineage, else a quarter of the particle diameter it
-or a job of its lineage recorded, else the particle job's default), one image twice, and in a refinement the pairs across its half-sets. A job's
-duplicates *entered* there when none of the particle sets it read holds any; else they came
+or a job of its lineage recorded, else the particle job's default), one image twice, and in
+a refinement the pairs across its half-sets. A job's duplicates *entered* there when none of the particle sets it read holds any; else they came
 from its parents, traced up to where they entered. One line per job, worst first, says what
 to redo. Nothing is written into the project.
 """
 
 from __future__ import annotations
 
+import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -157,8 +158,6 @@ def audit_project(root: Path, min_dist: float | None = None, log: Log | None = N
 
     ``min_dist``: one distance (Å) for every job, instead of each job's own.
     """
-    import time
-
     start = time.perf_counter()
     say = log or (lambda message, level: None)
     project = read_project(root)
@@ -169,21 +168,27 @@ def audit_project(root: Path, min_dist: float | None = None, log: Log | None = N
     distances = _distances(project, min_dist)
     for name, audit in audits.items():
         audit.min_dist_A, audit.distance_reason = distances[name]
-        for set_name, files in audit.job.particle_sets.items():
-            if audit.job.status not in _FINISHED and not all((root / f).exists() for f in files):
-                audit.not_written.append(set_name)
-                continue
-            say(f"{set_name}: duplicates within {audit.min_dist_A:g} Å", "info")
-            try:
-                micrographs = _upstream_micrographs(project, name)
-                paths = [root / file for file in files]
-                audit.sets.append(audit_set(paths, set_name, audit.min_dist_A, micrographs))
-            except (CryodedupError, OSError) as err:
-                audit.problems.append(f"{name}: {set_name} could not be read: {_first_line(err)}")
+        _audit_sets(project, audit, say)
     _trace(project, audits)
     for audit in audits.values():
         audit.verdict, audit.line = _verdict(audit, audits, project)
     return ProjectAudit(root, project.layout, list(audits.values()), problems, time.perf_counter() - start)
+
+
+def _audit_sets(project: Project, audit: JobAudit, say: Log) -> None:
+    """The job's particle sets audited in turn (each read once, let go once counted) into ``audit``."""
+    job = audit.job
+    for set_name, files in job.particle_sets.items():
+        if job.status not in _FINISHED and not all((project.root / f).exists() for f in files):
+            audit.not_written.append(set_name)  # (a job not finished has not written them yet: no damage)
+            continue
+        say(f"{set_name}: duplicates within {audit.min_dist_A:g} Å", "info")
+        try:
+            paths = [project.root / file for file in files]
+            micrographs = _upstream_micrographs(project, job.name)
+            audit.sets.append(audit_set(paths, set_name, audit.min_dist_A, micrographs))
+        except (CryodedupError, OSError) as err:
+            audit.problems.append(f"{job.name}: {set_name} could not be read: {_first_line(err)}")
 
 
 def _first_line(err: Exception) -> str:
