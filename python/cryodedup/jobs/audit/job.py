@@ -3,9 +3,9 @@
 For each job that holds particles: its duplicate pairs within a distance that suits it
 (the user's own duplicate threshold in its lineage, else a quarter of the particle diameter it
 or a job of its lineage recorded, else the particle job's default), one image twice, and in
-a refinement the pairs across its half-sets. A job's duplicates *entered* there when none of the particle sets it read holds any; else they came
-from its parents, traced up to where they entered. One line per job, worst first, says what
-to redo. Nothing is written into the project.
+a refinement the pairs across its half-sets. A job's duplicates *entered* there when none of
+the particle sets it read holds any; else they came from its parents, traced up to where they
+entered. One line per job, worst first, says what to redo. Nothing is written into the project.
 """
 
 from __future__ import annotations
