@@ -4,6 +4,7 @@ through a JoinStar of two pickers: counts against a plain numpy all-pairs brute 
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -259,3 +260,13 @@ def test_a_relion5_tomography_refinement_whose_refined_positions_met(tmp_path):
     assert audit["Picks/job019"].verdict == "clean" and refined.verdict == "redo"
     assert refined.entered_at == ["Refine3D/job030"]
     assert refined.line.endswith("refine again on its own particles deduplicated (duplicates entered here)")
+
+
+def test_process_names_without_relions_trailing_slash_read_alike(tmp_path):
+    # RELION ends each process name with "/" (Refine3D/job017/); a pipeline written without it is read alike.
+    write_project(tmp_path)
+    before = audit_project(tmp_path).lines()
+    pipeline = tmp_path / "default_pipeline.star"
+    pipeline.write_text(re.sub(r"(job\d{3})/(\s)", r"\1\2", pipeline.read_text()))
+    assert "job014/ " not in pipeline.read_text()
+    assert audit_project(tmp_path).lines() == before
