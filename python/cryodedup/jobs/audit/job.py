@@ -5,8 +5,7 @@ For each job that holds particles: its duplicate pairs within a distance that su
 or a job of its lineage recorded, else the particle job's default), one image twice, and in
 a refinement the pairs across its half-sets. A job's duplicates *entered* there when none of
 the particle sets it read holds any; else they came from its parents, traced up to where they
-entered. One line per job, worst first, says what
-to redo. Nothing is written into the project.
+entered. One line per job, worst first, says what to redo. Nothing is written into the project.
 """
 
 from __future__ import annotations
@@ -335,8 +334,10 @@ def _verdict(audit: JobAudit, audits: dict[str, JobAudit], project: Project) -> 
             )
         if worst.same_image_straddling:
             pieces.append(f"{worst.same_image_straddling:,} particle images sit in both half-sets")
-        if audit.entered_at == [audit.job.name]:  # (its inputs hold none alone: joining them made the pairs)
+        if audit.entered_at == [audit.job.name] and len(parents) > 1:  # (its inputs hold none alone: joined)
             redo = f"refine again on {' + '.join(parents)} deduplicated together (duplicates entered here)"
+        elif audit.entered_at == [audit.job.name]:  # (its input holds none: its refined positions met)
+            redo = "refine again on its own particles deduplicated (duplicates entered here)"
         else:
             redo = f"refine the kept set of {', '.join(parents)} (duplicates entered at {entered})"
         return REDO, f"{name}: {' and '.join(pieces)}: its FSC may be inflated; {redo}"

@@ -111,9 +111,12 @@ def relion_project(root: Path) -> Project:
     """
     pipeline = read_pipeline(root / PIPELINE_FILE)
     jobs = {name.rstrip("/"): _job(root, pipeline, name) for name in pipeline.processes}
-    writers = {node: job.name for job in jobs.values() for node in pipeline.processes[job.name + "/"].outputs}
+    process_of = {
+        name.rstrip("/"): process for name, process in pipeline.processes.items()
+    }  # (the "/" RELION ends with)
+    writers = {node: name for name, process in process_of.items() for node in process.outputs}
     for job in jobs.values():
-        for node in pipeline.processes[job.name + "/"].inputs:
+        for node in process_of[job.name].inputs:
             parent = writers.get(node) or _job_of_node(node, jobs)
             if parent is not None and parent not in job.parents:
                 job.parents.append(parent)

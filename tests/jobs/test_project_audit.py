@@ -4,6 +4,7 @@ through a JoinStar of two pickers: counts against a plain numpy all-pairs brute 
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -222,3 +223,50 @@ def test_half_sets_carried_by_a_job_that_refines_nothing_ask_no_redo(tmp_path):
     assert carried.sets[0].straddling_pairs == brute_force(refined, 50)[1] > 0
     assert carried.verdict == "inherited" and "across the half-sets it carries" in carried.line
     assert audit["Refine3D/job017"].verdict == "redo"
+
+
+def test_a_relion5_tomography_refinement_whose_refined_positions_met(tmp_path):
+    # RELION 5's layout (type labels), a Picks job and a tomography Refine3D (centred coordinates in Å, origins,
+    # half-sets) whose input holds no duplicate: three particles refined onto another's place (2 Å off, the
+    # other half-set) are found there, and traced to the refinement itself.
+    from fixtures.refined_and_picks import TOMO_PARTICLES, refined_tomo_project
+
+    project = refined_tomo_project(tmp_path)
+    path = tmp_path / project.refined
+    name, image, x, half = (
+        TOMO_PARTICLES.index(label)
+        for label in ("rlnTomoParticleName", "rlnImageName", "rlnCenteredCoordinateXAngst", "rlnRandomSubset")
+    )
+    planted = []
+    for k, row in enumerate(project.refined_rows[:3]):
+        fields = row.split()
+        fields[name], fields[image] = f"{fields[name]}9{k}", fields[image].replace(".mrcs", f"_{k}.mrcs")
+        fields[x] = f"{float(fields[x]) + 2.0:f}"
+        fields[half] = "2" if fields[half] == "1" else "1"
+        planted.append(" ".join(fields))
+    path.write_text(path.read_text().rstrip() + "\n" + "\n".join(planted) + "\n\n")
+    picks = ("particles.star", ("3", "ParticleGroupMetadata.star.relion.tomo.manualpick"))
+    refine = ("run_data.star", ("3", "ParticleGroupMetadata.star.relion.refine3d"))
+    jobs = [
+        ("Picks/job019", 0, "relion.picktomo", [], [picks]),
+        ("Refine3D/job030", 0, "relion.refine3d.tomo", ["Picks/job019/particles.star"], [refine]),
+    ]
+    (tmp_path / "default_pipeline.star").write_text(pipeline_text("4/5", jobs))
+    audit = {j.job.name: j for j in audit_project(tmp_path).jobs}
+    refined = audit["Refine3D/job030"]
+    assert refined.problems == []
+    assert refined.min_dist_A == 20  # no diameter recorded: the default
+    assert (refined.sets[0].particles, refined.sets[0].duplicate_pairs, refined.sets[0].straddling_pairs) == (23, 3, 3)
+    assert audit["Picks/job019"].verdict == "clean" and refined.verdict == "redo"
+    assert refined.entered_at == ["Refine3D/job030"]
+    assert refined.line.endswith("refine again on its own particles deduplicated (duplicates entered here)")
+
+
+def test_process_names_without_relions_trailing_slash_read_alike(tmp_path):
+    # RELION ends each process name with "/" (Refine3D/job017/); a pipeline written without it is read alike.
+    write_project(tmp_path)
+    before = audit_project(tmp_path).lines()
+    pipeline = tmp_path / "default_pipeline.star"
+    pipeline.write_text(re.sub(r"(job\d{3})/(\s)", r"\1\2", pipeline.read_text()))
+    assert "job014/ " not in pipeline.read_text()
+    assert audit_project(tmp_path).lines() == before
