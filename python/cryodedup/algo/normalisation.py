@@ -86,8 +86,8 @@ def robust_zscores(scores: np.ndarray, by: np.ndarray) -> ZScores:
     """Scores shifted to median 0 and scaled to robust SD 1 within each label of ``by`` (:class:`ZScores`).
 
     Scores that are not finite (no score: RELION's -999 read as NaN) are left out of their
-    group's median and spread, and stay NaN (ranked last). Two sorts of the finite scores by
-    group: one for the medians, one for the absolute deviations' medians.
+    group's median and spread, and stay NaN (ranked last). The finite scores are put in the
+    order of their groups once, for the medians and the absolute deviations' medians alike.
     """
     scores = np.asarray(scores, dtype=np.float64)
     z = np.full(scores.shape, np.nan)
@@ -95,6 +95,10 @@ def robust_zscores(scores: np.ndarray, by: np.ndarray) -> ZScores:
     if rows.size == 0:
         return ZScores(z, 0, 0, 0)
     group = _dense(np.asarray(by)[rows])
+    # (fewer than 65,536 groups, most often: numpy sorts 16-bit whole numbers by radix, 8x faster)
+    key = group.astype(np.uint16) if int(group.max()) < 2**16 else group
+    by_group = np.argsort(key, kind="stable")
+    rows, group = rows[by_group], group[by_group]
     values = scores[rows]
     centre = _medians(values, group)
     deviation = np.abs(values - centre[group])
@@ -135,17 +139,15 @@ def _dense(labels: np.ndarray) -> np.ndarray:
 def _medians(values: np.ndarray, group: np.ndarray) -> np.ndarray:
     """The median of ``values`` within each group ``0 .. group.max()`` (every group holds a value).
 
-    Groups of 20 rows or more on average (an input's picks on a micrograph, most often): the
-    rows sorted by group (a sort of small whole numbers) and each group's median found by a
+    ``group`` ascending (the rows in the order of their groups). Groups of 20 rows or more on
+    average (an input's picks on a micrograph, most often): each group's median found by a
     partial sort of its slice. Many small groups: one sort of a key of whole numbers (group x n
     + the value's rank), the loop over groups being then dearer than a sort of the values.
     """
     n = np.bincount(group)
     start = np.cumsum(n) - n
     if n.size * 20 <= values.size:
-        order = np.argsort(group, kind="stable")
-        ordered = values[order]
-        return np.array([np.median(ordered[a : a + k]) for a, k in zip(start.tolist(), n.tolist())])
+        return np.array([np.median(values[a : a + k]) for a, k in zip(start.tolist(), n.tolist())])
     n_rows = values.size
     rank = np.empty(n_rows, dtype=np.int64)
     rank[np.argsort(values)] = np.arange(n_rows)

@@ -744,8 +744,6 @@ def _check_masks(options: ParticleOptions) -> None:
         raise CryodedupError(f"--mask-psize must be a voxel size in Å > 0, got {options.mask_psize}")
     if options.edge is not None and not (np.isfinite(options.edge) and options.edge >= 0):
         raise CryodedupError(f"--edge must be a distance in Å of 0 or more, got {options.edge}")
-    if options.update and (options.mask is not None or options.edge is not None):
-        raise CryodedupError("--mask and --edge are not taken by --update rounds yet: apply them to each batch first")
 
 
 def check_dataset_values(values: object) -> None:

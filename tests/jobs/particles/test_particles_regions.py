@@ -273,3 +273,18 @@ def test_the_example_micrograph_marks_the_masked_picks_apart(tmp_path):
     rejected = picture.panels[1]
     assert np.allclose(rejected.marks["masked"], [[48.0, 50.0]]) and len(rejected.marks["rejected"]) == 0
     assert "outside the mask or at the edge" in " ".join(label for *_, label in picture.legend.entries)
+
+
+def test_an_input_masked_out_of_a_micrograph_still_ran_there(tmp_path, capsys):
+    # --min-support 2: A's pick inside the mask, B's only pick on m outside it. B ran on m all the same, so
+    # A's pick is unconfirmed (consensus support), not on a micrograph too few inputs ran on.
+    _two_picks(tmp_path)
+    header = "data_particles\nloop_\n_rlnCoordinateX\n_rlnCoordinateY\n_rlnMicrographName\n_rlnAutopickFigureOfMerit\n"
+    (tmp_path / "a.star").write_text(header + "60 50 m.mrc 0.9\n")
+    (tmp_path / "b.star").write_text(header + "20 20 m.mrc 0.9\n")
+    args = ["particles", str(tmp_path / "a.star"), str(tmp_path / "b.star"), "--mic-psize", "1", "--min-dist", "10"]
+    args += ["--mask", str(tmp_path / "mask.mrc"), "--min-support", "2", "--uncovered", "reject", "--decisions"]
+    _run([*args, "-o", str(tmp_path / "out"), "--project-dir", str(tmp_path)], capsys)
+    with open(tmp_path / "out" / "decisions.csv", newline="") as f:
+        rules = {r["input"].rsplit("/", 1)[-1]: r["rule"] for r in csv.DictReader(f)}
+    assert rules == {"a.star": "consensus support", "b.star": "outside the mask"}

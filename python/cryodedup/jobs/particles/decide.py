@@ -158,6 +158,9 @@ def decide(
     rows = particles.rows(inside)  # (a species' rows: the species of each row is given back)
     if particles.species is not None:
         rows = replace(rows, species=np.take(particles.species, inside))
+    if len(particles.inputs) > 1 and particles.coverage is None:
+        # An input whose picks on a micrograph all lie outside the mask still ran there (--min-support).
+        rows = replace(rows, coverage=coverage(particles, "auto"))
     return replace(_widened(_decide_species_apart(rows, options, levels, log), inside, len(particles)), regions=regions)
 
 
