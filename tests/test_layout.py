@@ -137,11 +137,24 @@ def test_no_room_imports_a_room_above_it():
 
 
 #: The particle job's modules (jobs/particles/), from the ground up: each imports only those
-#: below it. The --update store first (it knows no other), the decision (the one-pass policy is the
+#: below it. The --update store first (it knows no other), the masks and edges (rows dropped before the
+#: dedup), the decision (the one-pass policy is the
 #: reader's question to it), the reading, the summary, an --update round, the record of rejections,
 #: the page of every micrograph (its partners the record's), the pictures, and the one
 #: orchestration of files and data in memory.
-PARTICLE_JOB = ["store", "store_open", "decide", "read", "summarise", "update", "record", "page", "draw", "job"]
+PARTICLE_JOB = [
+    "store",
+    "store_open",
+    "regions",
+    "decide",
+    "read",
+    "summarise",
+    "update",
+    "record",
+    "page",
+    "draw",
+    "job",
+]
 
 
 def test_every_module_of_the_particle_job_is_placed_and_imports_only_below_it():

@@ -382,6 +382,45 @@ def compare(
         print_json(summary)
 
 
+@main.command(cls=_JobCommand, declared=lambda: commands.AUDIT)
+@click.argument("project_dir", type=click.Path(path_type=Path, file_okay=False, exists=True))
+def audit(
+    project_dir: Path, min_dist: float | None, plot: Path | None, force: bool, quiet: bool, as_json: bool
+) -> None:
+    """Audit a RELION or CryoSPARC project: every job's particles checked for duplicates, and where they entered.
+
+    PROJECT_DIR: a RELION 3.1 to 5 project (its default_pipeline.star lists the jobs, their
+    outputs and inputs) or a CryoSPARC project folder (each job folder's job.json: its type,
+    parents and particle outputs, read from disk). For each particle set: its duplicate pairs
+    within a distance that suits its job (the duplicate threshold of a RELION "remove
+    duplicates" in its lineage, else a quarter of the particle or mask diameter the job, or the
+    nearest job of its lineage, recorded), one particle image twice, and in a refinement the
+    pairs that straddle the half-sets (rlnRandomSubset, alignments3D/split), which inflate its
+    FSC. Duplicates are traced to the first job of the lineage whose output holds them. One
+    line per job, worst first, says what to redo. Nothing is written. Exit status: 0 when
+    nothing needs redoing, 1 when a refinement's half-sets share duplicates, 2 for a usage
+    error (a damaged job is named, the rest audited).
+    """
+    from .errors import CryodedupError
+    from .jobs.audit.job import audit_project, audit_rows, write_audit_page
+
+    report = Reporter(quiet)
+    if plot is not None and plot.resolve().is_relative_to(project_dir.resolve()):
+        raise UsageError(f"--plot {plot}: the folder lies inside the project, and nothing is written into it")
+    try:
+        result = audit_project(project_dir, min_dist, log=report.log)
+    except CryodedupError as err:
+        raise UsageError(str(err)) from None
+    rows = audit_rows(result)
+    if plot is not None:
+        written = run_job(lambda: write_audit_page(result, plot, force))
+        rows.append(("Report", str(written)))
+    report.summary(f"cryodedup audit ({result.layout})", result.verdict[0], rows)
+    if as_json:
+        print_json(result.to_json())
+    raise SystemExit(result.exit_status)
+
+
 @main.command(cls=_JobCommand, declared=lambda: commands.DEMO)
 @click.argument("outdir", type=click.Path(path_type=Path, file_okay=False), default="cryodedup-demo")
 def demo(outdir: Path, force: bool, quiet: bool, as_json: bool, plot: bool) -> None:

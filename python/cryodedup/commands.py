@@ -38,6 +38,7 @@ from .options.fields import COPICK as TAKEN_BY_COPICK
 from .resolve.micrograph_names import MATCH_MODES
 
 __all__ = [
+    "AUDIT",
     "COMPARE",
     "COPICK_COMPARE",
     "COPICK_DEDUP",
@@ -376,6 +377,35 @@ def _copick_compare_command() -> Command:
         (COMPARISON, COPICK_PROJECTS, INPUTS, OUTPUT),
     )
 
+
+#: ``cryodedup audit``'s panel of its own options.
+AUDITING = "Audit"
+
+AUDIT = Command(
+    [
+        Flag(
+            ("--min-dist",),
+            "Look for duplicates within this many Å in every job [default: each job's own: the threshold of a "
+            "RELION Select that removed duplicates in its lineage, else a quarter of the particle (mask) diameter it, "
+            "or the nearest job of its lineage, recorded; else 20 Å].",
+            type=click.FloatRange(min=0, max=1e5),
+            metavar="Å",
+            panel=AUDITING,
+        ),
+        Flag(
+            ("--plot",),
+            "Also write report.html into this folder (outside the project): the pipeline drawn as a graph, each "
+            "job coloured by its verdict, and its line.",
+            type=click.Path(path_type=Path, file_okay=False),
+            metavar="DIR",
+            panel=OUTPUT,
+        ),
+        FORCE,
+        QUIET,
+        JSON,
+    ],
+    (AUDITING, OUTPUT),
+)
 
 DEMO = Command(
     [

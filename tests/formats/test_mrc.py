@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from cryodedup.errors import CryodedupError
-from cryodedup.formats.mrc import binned_image, map_mrc, mrc_layout, mrc_shapes
+from cryodedup.formats.mrc import binned_image, map_mrc, mrc_extent, mrc_layout, mrc_shapes
 from fixtures.synthetic import write_mrc
 
 
@@ -73,3 +73,16 @@ def test_a_pictures_image_that_is_no_image_is_refused_in_one_line(tmp_path):
         mrc.set_data(np.zeros((3, 8, 8), np.float32))
     with pytest.raises(CryodedupError, match=r"v.mrc: expected one 2-D image, found data of shape \(3, 8, 8\)"):
         binned_image(path, 4)
+
+
+def test_mrc_extent_reads_what_mrcfile_wrote(tmp_path):
+    # (--edge reads thousands of headers: 56 bytes each, against mrcfile's own header)
+    with mrcfile.new(tmp_path / "v.mrc", data=np.zeros((3, 4, 5), np.int8)) as mrc:
+        mrc.voxel_size = 2.5
+    with mrcfile.new(tmp_path / "u.mrc", data=np.zeros((6, 7), np.float32)):
+        pass
+    assert mrc_extent(tmp_path / "v.mrc") == ((5, 4, 3), 2.5)
+    assert mrc_extent(tmp_path / "u.mrc") == ((7, 6, 1), None)  # (mrcfile leaves the voxel size 0)
+    (tmp_path / "short.mrc").write_bytes(b"\0" * 20)
+    with pytest.raises(CryodedupError, match="short.mrc: an MRC header is 1024 bytes"):
+        mrc_extent(tmp_path / "short.mrc")

@@ -19,7 +19,7 @@ from .files import check_regular_file
 if TYPE_CHECKING:
     from mrcfile.mrcmemmap import MrcMemmap  # mrcfile ships no type information: MrcMemmap is Any to mypy
 
-__all__ = ["MrcLayout", "binned_image", "map_mrc", "mrc_layout", "mrc_shapes", "open_mrc"]
+__all__ = ["MrcLayout", "binned_image", "map_mrc", "mrc_extent", "mrc_layout", "mrc_shapes", "open_mrc", "open_volume"]
 
 
 def open_mrc(path: Path) -> tuple[MrcMemmap, np.ndarray]:
@@ -61,6 +61,54 @@ def _open_mrc_as_stored(path: Path) -> tuple[MrcMemmap, np.ndarray]:
         mrc.close()
         raise InputFileError(f"{path}: complex pixels (MRC mode {mode}): a Fourier transform, not an image")
     return mrc, data.reshape(data.shape[-2:])
+
+
+def open_volume(path: Path) -> tuple[MrcMemmap, np.ndarray, float | None]:
+    """The memory-mapped MRC file (close it when done), its data as (nz, ny, nx) and its voxel size in Å (None: unset).
+
+    For masks (``--mask``): an image is a volume one voxel deep. Values are read where looked up,
+    so a tomogram-sized mask costs the pages its picks fall on.
+    """
+    import mrcfile
+
+    check_regular_file(path, "an MRC file")
+    try:
+        with warnings.catch_warnings(record=True):  # (permissive mode warns of what it cannot read)
+            warnings.simplefilter("always")
+            mrc = mrcfile.mmap(path, mode="r", permissive=True)
+    except (OSError, ValueError) as err:
+        raise InputFileError(f"{path}: cannot read the MRC file ({err})") from None
+    data = mrc.data
+    if data is None or data.ndim not in (2, 3) or data.dtype.kind == "c":
+        mrc.close()
+        raise InputFileError(f"{path}: expected an image or a volume of real values in an MRC file")
+    voxel = float(mrc.voxel_size.x)
+    return mrc, data.reshape((-1, *data.shape[-2:])), voxel if voxel > 0 else None
+
+
+def mrc_extent(path: Path) -> tuple[tuple[int, int, int], float | None]:
+    """(nx, ny, nz) and the voxel size in Å (None: unset) from an MRC header's first 56 bytes.
+
+    For the sizes of thousands of micrographs (``--edge``): a few bytes read, where
+    ``mrcfile`` maps the whole file and checks it. The byte order is the one that gives
+    sizes that fit the file (MRC 2014's machine stamp is not always written).
+    """
+    check_regular_file(path, "an MRC file")
+    try:
+        with open(path, "rb") as f:
+            head = f.read(56)
+    except OSError as err:
+        raise InputFileError(f"{path}: cannot read the MRC header ({err})") from None
+    if len(head) < 56:
+        raise InputFileError(f"{path}: an MRC header is 1024 bytes, the file holds {len(head)}")
+    for order in "<>":
+        n = np.frombuffer(head, dtype=f"{order}i4", count=3)
+        if (n > 0).all() and (n < 2**20).all():
+            mx = np.frombuffer(head, dtype=f"{order}i4", count=3, offset=28)
+            cella = np.frombuffer(head, dtype=f"{order}f4", count=3, offset=40)
+            voxel = float(cella[0] / mx[0]) if mx[0] > 0 and np.isfinite(cella[0]) and cella[0] > 0 else None
+            return (int(n[0]), int(n[1]), int(n[2])), voxel
+    raise InputFileError(f"{path}: no MRC header (its sizes read {head[:12].hex()})")
 
 
 def _supported_pixels(data: np.ndarray) -> np.ndarray:

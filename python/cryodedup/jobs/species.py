@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from ..options import ParticleOptions
 
 __all__ = [
+    "ROW_FIELDS",
     "assign_species",
     "decide_several_species",
     "distances_used",
@@ -41,7 +42,7 @@ __all__ = [
 Decision = Any
 
 #: The Decision's per-row arrays, and the value of a row without one.
-_ROW_FIELDS = {
+ROW_FIELDS = {
     "keep": False,
     "suppressed_by": -1,
     "confirmed_by": 0,
@@ -243,7 +244,7 @@ def _several_inputs_in_a_species(particles: ParticleSet) -> bool:
 def _merged(parts: list[tuple[np.ndarray, Decision]], n: int) -> Decision:
     """The species' decisions as one, row by row (a duplicate's suppressor renumbered to the whole set's rows)."""
     fields: dict = {}
-    for name, fill in _ROW_FIELDS.items():
+    for name, fill in ROW_FIELDS.items():
         pieces = [getattr(decision, name) for _, decision in parts]
         given = [piece for piece in pieces if piece is not None]
         if not given:

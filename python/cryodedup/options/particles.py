@@ -56,10 +56,11 @@ DISTANCE = "Distance and pixel size"
 INPUTS = "Inputs and frames"
 RANKING = "Ranking"
 SPECIES = "Several species (cryo-ET)"
+MASKS = "Masks and edges"
 COPICK_PROJECTS = "copick projects"
 PICKERS = "Pickers and consensus"
 ORIENTATIONS = "Half-sets and orientations"
-PANELS = (DISTANCE, INPUTS, RANKING, SPECIES, COPICK_PROJECTS, PICKERS, ORIENTATIONS, COLLECTION, OUTPUT)
+PANELS = (DISTANCE, INPUTS, RANKING, SPECIES, MASKS, COPICK_PROJECTS, PICKERS, ORIENTATIONS, COLLECTION, OUTPUT)
 
 #: Values of ``--coverage``: ``auto`` reads which micrographs each input ran on, ``all`` takes every input to
 #: have run on every micrograph.
@@ -423,6 +424,43 @@ class ParticleOptions:
         panel=SPECIES,
         taken_by=(COPICK,),
     )
+    mask: Path | None = option(
+        None,
+        "--mask",
+        "Reject the picks outside a mask before removing duplicates (as pytom-match-pick's --tomogram-mask): an "
+        "MRC file for every micrograph or tomogram, or a folder of one per micrograph or tomogram, named after it "
+        "(TS_01.mrc, or TS_01_*.mrc). Inside: a value above 0, or --mask-label. Its voxel size from its header "
+        "(a binned mask is scaled).",
+        type=path_type(),
+        metavar="MRC|FOLDER",
+        panel=MASKS,
+    )
+    mask_label: int | None = option(
+        None,
+        "--mask-label",
+        "--mask: inside is this value (one label of a multi-label segmentation), not every value above 0.",
+        type=int,
+        metavar="K",
+        panel=MASKS,
+    )
+    mask_psize: float | None = option(
+        None,
+        "--mask-psize",
+        "--mask: its voxel size in Å, where its header has none or a wrong one.",
+        type=float,
+        metavar="Å",
+        panel=MASKS,
+    )
+    edge: float | None = option(
+        None,
+        "--edge",
+        "Reject the picks whose centre lies within this distance (Å) of their micrograph's or tomogram's edge "
+        "(its size from the micrographs' MRC headers, CryoSPARC's micrograph_shape or the tomograms STAR given "
+        "as --micrographs).",
+        type=float,
+        metavar="Å",
+        panel=MASKS,
+    )
     copick_objects: str | None = option(
         None,
         "--copick-objects",
@@ -690,8 +728,22 @@ class ParticleOptions:
             raise CryodedupError("--audit writes no particle files, so --halfsets has nothing to rewrite; drop one")
         if self.audit and self.decisions:
             raise CryodedupError("--audit rejects no particle, so --decisions has nothing to record; drop one")
+        _check_masks(self)
         _check_transforms(self.transform)
         check_plotting(self.plot)
+
+
+def _check_masks(options: ParticleOptions) -> None:
+    """``--mask``, ``--mask-label``, ``--mask-psize`` and ``--edge``: in range, and asked with what they serve."""
+    if options.mask is not None and not Path(options.mask).exists():
+        raise CryodedupError(f"--mask {options.mask}: no such file or folder")
+    for flag, value in (("--mask-label", options.mask_label), ("--mask-psize", options.mask_psize)):
+        if value is not None and options.mask is None:
+            raise CryodedupError(f"{flag} describes the mask: give --mask too")
+    if options.mask_psize is not None and not (np.isfinite(options.mask_psize) and options.mask_psize > 0):
+        raise CryodedupError(f"--mask-psize must be a voxel size in Å > 0, got {options.mask_psize}")
+    if options.edge is not None and not (np.isfinite(options.edge) and options.edge >= 0):
+        raise CryodedupError(f"--edge must be a distance in Å of 0 or more, got {options.edge}")
 
 
 def check_dataset_values(values: object) -> None:
@@ -764,12 +816,25 @@ def _check_species(options: ParticleOptions) -> None:
 
 def _check_option_types(options: ParticleOptions) -> None:
     """Numbers must be numbers: options from the Python API arrive unchecked (``min_dist='5'``)."""
-    for name in ("min_dist", "mic_psize", "topaz_scale", "max_angle", "import_scale", "import_add"):
+    for name in (
+        "min_dist",
+        "mic_psize",
+        "topaz_scale",
+        "max_angle",
+        "import_scale",
+        "import_add",
+        "mask_psize",
+        "edge",
+    ):
         value = getattr(options, name)
         if value is not None and not is_real_number(value):
             raise CryodedupError(f"--{name.replace('_', '-')} must be a number, got {value!r}")
     for name in ("seed", "plot_mics"):  # (min_support: checked with its range)
         if not is_whole_number(getattr(options, name)):
             raise CryodedupError(f"--{name.replace('_', '-')} must be a whole number, got {getattr(options, name)!r}")
+    if options.mask_label is not None and not is_whole_number(options.mask_label):
+        raise CryodedupError(f"--mask-label must be a whole number (a label of the mask), got {options.mask_label!r}")
+    if options.mask is not None and not isinstance(options.mask, (str, Path)):
+        raise CryodedupError(f"--mask must be a path (an MRC file or a folder of them), got {options.mask!r}")
     if not isinstance(options.score, str):  # (score=None from the API: "none" is the word for no score)
         raise CryodedupError(f"--score must be a column name, auto or none, got {options.score!r}")

@@ -351,9 +351,9 @@ class Canvas:
         self._marks(xy, radius, self.ink(colour), 0, _disc)
 
     def markers(self, kind: str, xy: np.ndarray, radius: float, colour: Any, width: float = 2.2) -> None:
-        """Rings, crosses, squares or diamonds of ``radius`` centred on each row of ``xy`` (one per PNG pixel)."""
+        """Rings, crosses, squares, diamonds or triangles of ``radius`` centred on each row of ``xy``."""
         w = max(1, round(width * SCALE))
-        mark = {"ring": _ring, "square": _square_outline, "diamond": _diamond}.get(kind, _cross)
+        mark = {"ring": _ring, "square": _square_outline, "diamond": _diamond, "triangle": _triangle}.get(kind, _cross)
         self._marks(xy, radius, self.ink(colour), w, mark)
 
     def circles(self, xy: np.ndarray, radius: float, colour: Any, width: float = 1.0) -> None:
@@ -474,6 +474,12 @@ def _diamond(draw: Any, box: tuple[float, float, float, float], ink: int, width:
     x, y = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
     corners = [(x, box[1]), (box[2], y), (x, box[3]), (box[0], y)]
     for a, b in zip(corners, corners[1:] + corners[:1]):  # (each side a stroke, as the cross's)
+        draw.draw_lines([a, b], ink, width)
+
+
+def _triangle(draw: Any, box: tuple[float, float, float, float], ink: int, width: int) -> None:
+    corners = [((box[0] + box[2]) / 2, box[1]), (box[2], box[3]), (box[0], box[3])]  # (point up)
+    for a, b in zip(corners, corners[1:] + corners[:1]):  # (each side a stroke, as the diamond's)
         draw.draw_lines([a, b], ink, width)
 
 

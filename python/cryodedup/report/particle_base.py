@@ -22,6 +22,7 @@ from .canvas import TICK_TEXT, Canvas, Panel, Picture, nice_ticks, text_width, t
 
 __all__ = [
     "DISPLACED_COLOUR",
+    "MASKED_COLOUR",
     "OTHER_SPECIES_COLOUR",
     "PLOT_SIZE",
     "SPECIES_COLOURS",
@@ -42,6 +43,7 @@ OTHER_SPECIES_COLOUR = "#999999"
 #: Two fates of a pick, drawn alike in the consensus bars and on a micrograph's picks.
 UNCONFIRMED_COLOUR = "#7b3294"  # kept as no duplicate, then rejected for lack of support
 DISPLACED_COLOUR = "#e66101"  # kept within its species, then displaced by a pick of another species
+MASKED_COLOUR = "#8c6d1f"  # outside --mask or within --edge of the edge: rejected before the dedup
 #: The species whose distances a title names, at most (then how many more).
 SPECIES_NAMED = 4
 
@@ -81,6 +83,8 @@ class ParticleDetails:
     #: The consensus decision (``Decision.unconfirmed``, ``.not_confirmable``, --min-support).
     unconfirmed: np.ndarray | None = None
     not_confirmable: np.ndarray | None = None
+    #: Per row, why ``--mask`` or ``--edge`` rejected it before the dedup (0: not), None without them.
+    dropped: np.ndarray | None = None
     min_support: int = 1
     #: --min-dist-z (tomography): duplicates within the ellipsoid of half-axes min_dist in x
     #: and y and min_dist_z in z; None: a sphere of min_dist.

@@ -28,6 +28,7 @@ from .canvas import (
 )
 from .particle_base import (
     DISPLACED_COLOUR,
+    MASKED_COLOUR,
     OTHER_SPECIES_COLOUR,
     UNCONFIRMED_COLOUR,
     ParticleDetails,
@@ -132,6 +133,7 @@ class RejectedPicks(NamedTuple):
     displaced: np.ndarray  # --cross-species: overlapping a kept pick of another species
     displacers: np.ndarray  # the pick of another species each displaced pick was rejected for
     unconfirmed: np.ndarray  # --min-support: too few inputs picked it
+    masked: np.ndarray  # --mask, --edge: outside the mask or near the edge, before the dedup
 
 
 def rejected_picks(details: ParticleDetails, rows: np.ndarray) -> RejectedPicks:
@@ -139,9 +141,12 @@ def rejected_picks(details: ParticleDetails, rows: np.ndarray) -> RejectedPicks:
     rejected = rows[~details.keep[rows]]
     partners = suppressors(details, rows)[~details.keep[rows]]
     displacers = np.full(len(rejected), -1) if details.displaced_by is None else details.displaced_by[rejected]
+    masked = np.zeros(len(rejected), bool) if details.dropped is None else details.dropped[rejected] > 0
     paired, displaced = partners >= 0, displacers >= 0
-    lone = ~paired & ~displaced  # rejected for lack of consensus: no partner
-    return RejectedPicks(rejected[paired], partners[paired], rejected[displaced], displacers[displaced], rejected[lone])
+    lone = ~paired & ~displaced & ~masked  # rejected for lack of consensus: no partner
+    return RejectedPicks(
+        rejected[paired], partners[paired], rejected[displaced], displacers[displaced], rejected[lone], rejected[masked]
+    )
 
 
 #: The colour of the fates' marks in the legend when the marks take their species' colour.
@@ -205,6 +210,8 @@ def micrograph_picks(
     _draw_marks(details, ax_rejected, "diamond", why.displaced, DISPLACED_COLOUR)
     ax_rejected.marks["unconfirmed"] = c[why.unconfirmed]
     _draw_marks(details, ax_rejected, "square", why.unconfirmed, UNCONFIRMED_COLOUR)
+    ax_rejected.marks["masked"] = c[why.masked]
+    _draw_marks(details, ax_rejected, "triangle", why.masked, MASKED_COLOUR)
     canvas.clear_outside([p.box for p in panels])  # marks cut at the panels' sides
     for panel in panels:
         panel.frame()
@@ -220,14 +227,16 @@ def micrograph_picks(
 
 def _rejected_title(why: RejectedPicks) -> str:
     """The rejected panel's title: how many, and by why when not all are duplicates."""
-    n = len(why.duplicates) + len(why.displaced) + len(why.unconfirmed)
-    if not (len(why.displaced) or len(why.unconfirmed)):
+    n = len(why.duplicates) + len(why.displaced) + len(why.unconfirmed) + len(why.masked)
+    if not (len(why.displaced) or len(why.unconfirmed) or len(why.masked)):
         return f"rejected: {n}"
     parts = [f"duplicates: {len(why.duplicates)}"]
     if len(why.displaced):
         parts.append(f"overlapping another species: {len(why.displaced)}")
     if len(why.unconfirmed):
         parts.append(f"unconfirmed: {len(why.unconfirmed)}")
+    if len(why.masked):
+        parts.append(f"masked or at the edge: {len(why.masked)}")
     return f"rejected: {n} ({', '.join(parts)})"
 
 
@@ -309,6 +318,8 @@ def _picks_legend(details: ParticleDetails, rows: np.ndarray, why: RejectedPicks
         )
     if len(why.unconfirmed):
         legend.add("square", ink or UNCONFIRMED_COLOUR, "rejected: too few inputs picked it (--min-support)")
+    if len(why.masked):
+        legend.add("triangle", ink or MASKED_COLOUR, "rejected: outside the mask or at the edge (--mask, --edge)")
     if circles:
         in_xy = " in x and y" if details.min_dist_z is not None else ""
         legend.add(

@@ -92,6 +92,8 @@ def test_a_batch_of_several_files_is_one_round(tmp_path: Path) -> None:
         ({"halfsets": "micrograph"}, "--halfsets micrograph"),
         ({"same_image": "reject"}, "--same-image reject"),
         ({"transform": ["1=swap"]}, "--transform"),
+        ({"score_normalize": "zscore"}, "--score-normalize zscore"),
+        ({"edge": 10.0}, "--edge"),
     ],
 )
 def test_combinations_not_supported_are_refused(tmp_path: Path, options: dict, flag: str) -> None:
@@ -189,3 +191,12 @@ def test_a_batch_with_half_sets_is_audited_within_itself(tmp_path: Path) -> None
     summary = run_round([tmp_path / "b2.star"], tmp_path / "out")
     assert (summary["kept"], summary["rejected"]) == (1, 2)
     assert summary["halfset_audit"]["straddling_pairs"] == 1
+
+
+def test_a_mask_and_zscores_are_refused_in_their_words(tmp_path: Path) -> None:
+    make_batch(tmp_path / "b.star", np.random.default_rng(0), [1], 5)
+    (tmp_path / "mask.mrc").write_bytes(b"")  # (refused before any mask is read)
+    with pytest.raises(CryodedupError, match="--update cannot be given with --mask: the store keeps no mask"):
+        run_round([tmp_path / "b.star"], tmp_path / "out", mask=tmp_path / "mask.mrc")
+    with pytest.raises(CryodedupError, match="zscore: the scores are normalised within the whole set"):
+        run_round([tmp_path / "b.star"], tmp_path / "out", score_normalize="zscore")

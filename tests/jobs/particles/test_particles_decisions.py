@@ -6,17 +6,22 @@ from __future__ import annotations
 
 import csv
 import math
+import shutil
+import subprocess
 from pathlib import Path
 
+import mrcfile
 import numpy as np
 import pytest
+import starfile
 from hypothesis import HealthCheck, assume, given, settings
 from test_particles_priority_oracle import LABELS, MIN_DIST, _row, brute_force, cases, star_rows, write_cs_inputs
 
 from cryodedup import repair_particle_update
 from cryodedup.jobs.particles.job import remove_duplicate_particles
 from cryodedup.options import ParticleOptions
-from helpers import shared_file, write_star
+from fixtures.refined_and_picks import MIC_SIZE, PSIZE, micrograph_name, refined_2d_project
+from helpers import missing_program, shared_file, write_star
 from oracle import SAME_CENTRE, oracle, oracle_percentiles
 
 settings_here = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -440,3 +445,58 @@ def test_the_record_changes_no_summary_with_remove_entirely(tmp_path):
         for d in (False, True)
     ]
     assert "ties" not in summaries[1]["score"] and summaries[0]["score"] == summaries[1]["score"]
+
+
+def test_the_re_extraction_merge_record_agrees_with_the_brute_force(tmp_path, monkeypatch):
+    # Issue 67 item 2: Refine3D's particles joined with their re-extraction by RELION itself
+    # (relion_preprocess --reextract_data_star --recenter: coordinates moved by whole pixels,
+    # origins left with the remainder, images at another pixel size). Every re-extracted row is
+    # its refined row again: decisions.csv must name that row as its partner, at the distance
+    # the files' centres give (X x 1.06 - rlnOriginXAngst, read by starfile), by input order
+    # (the two rows carry the same scores), as the brute force says.
+    if shutil.which("relion_preprocess") is None:
+        missing_program(
+            "RELION is not installed (relion_preprocess): apt-get install relion",
+            required_by="CRYODEDUP_REQUIRE_RELION",
+        )
+    project = refined_2d_project(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    noise = np.random.default_rng(0)
+    for k in range(3):
+        path = tmp_path / micrograph_name(21 + k)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with mrcfile.new(path) as mrc:
+            mrc.set_data(noise.normal(size=(MIC_SIZE, MIC_SIZE)).astype(np.float32))
+            mrc.voxel_size = PSIZE
+    _relion(
+        "relion_preprocess", "--i", project.micrographs, "--reextract_data_star", project.refined, "--recenter",
+        "--part_star", "Extract/job052/particles.star", "--part_dir", "Extract/job052/", "--extract",
+        "--extract_size", "64", "--scale", "32", "--norm", "--bg_radius", "12",
+    )  # fmt: skip
+    inputs = [project.refined, "Extract/job052/particles.star"]
+    options = ParticleOptions(min_dist=30.0, micrographs=Path(project.micrographs), decisions=True)
+    summary = remove_duplicate_particles(inputs, "Dedup/job060", options)
+    tables = [starfile.read(path)["particles"] for path in inputs]
+    assert len(tables[1]) == len(tables[0]) == len(project.refined_rows)
+    rows_ = [row for table in tables for row in table.itertuples(index=False)]
+    groups = [row.rlnMicrographName for row in rows_]
+    coords = [
+        (row.rlnCoordinateX * PSIZE - row.rlnOriginXAngst, row.rlnCoordinateY * PSIZE - row.rlnOriginYAngst)
+        for row in rows_
+    ]
+    scores = [float(row.rlnAutopickFigureOfMerit) for row in rows_]
+    keep, by = oracle(groups, coords, scores, 30.0)
+    n = len(tables[0])
+    assert keep == [True] * n + [False] * n and all(abs(by[n + k] - k) == 0 for k in range(n))
+    facts = {"input": [0] * n + [1] * n, "groups": groups, "coords": coords, "scores": scores}
+    facts |= {"levels": [0] * (2 * n), "images": [0] * (2 * n)}
+    record = read_decisions(tmp_path / "Dedup/job060/decisions.csv")
+    assert summary["rejected"] == len(record) == n
+    check_record(record, keep, by, facts, "warn", input_rows(summary, [n, n]))
+    assert {d["rule"] for d in record} == {"input order"}
+    assert max(float(d["distance_A"]) for d in record) < 0.01
+
+
+def _relion(*args: str) -> None:
+    done = subprocess.run(list(args), check=False, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, f"{' '.join(args)}:\n{done.stdout}\n{done.stderr}"

@@ -28,6 +28,7 @@ from ...errors import CryodedupError, InputFileError
 from ..files import check_regular_file, project_root
 from ..star.file import StarFile
 from ..star.micrographs import micrograph_names
+from ..star.pipeline import job_options
 from . import MicrographNamer, PickRead, Picks, PicksBuilder, own_score, read_tables, stem
 
 __all__ = ["SCORE", "job_micrographs", "job_micrographs_named", "read", "relative_coordinate_path"]
@@ -241,17 +242,7 @@ def job_micrographs_named(listing: Path) -> str | None:
 
 def _job_star_option(job_star: Path, options: tuple[str, ...]) -> str | None:
     """The value of the first of ``options`` set in a RELION 4/5 ``job.star`` (None without one)."""
-    if not job_star.is_file():
-        return None
-    try:
-        star = StarFile(job_star)
-        block = star.block("joboptions_values")
-        if block is None:
-            return None
-        table = star.table(block)
-        values = dict(zip(table.column("rlnJobOptionVariable"), table.column("rlnJobOptionValue")))
-    except (CryodedupError, ValueError):
-        return None
+    values = job_options(job_star.parent)
     return next((values[o] for o in options if values.get(o)), None)
 
 

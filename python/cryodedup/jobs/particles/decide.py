@@ -9,7 +9,7 @@ import numpy as np
 from ...algo.consensus import picks_per_group
 from ...algo.dedup import DuplicateRule, Orientations, Ranking, dedup_and_support_masks, find_duplicates, popcount
 from ...algo.density import rejected_as_duplicates
-from ...algo.normalisation import normalisation
+from ...algo.normalisation import labels, normalisation
 from ...algo.priority import (
     Level,
     PriorityCounts,
@@ -25,7 +25,8 @@ from ...formats.sniff import is_glob
 from ...options import ParticleOptions
 from ...particle_set import Log, ParticleSet, StarFacts, Warn
 from ..input_checks import refuse_angles_not_finite
-from ..species import decide_several_species, species_not_confirmable
+from ..species import ROW_FIELDS, decide_several_species, species_not_confirmable
+from .regions import Regions, regions_of
 
 __all__ = [
     "Decision",
@@ -71,6 +72,7 @@ def one_pass(options: ParticleOptions, facts: StarFacts) -> DuplicateRule | None
     plain = plain and options.same_image != "reject"  # (rows of one image may be micrographs apart in the file)
     plain = plain and not options.update  # (a round decides with the kept particles of earlier rounds)
     plain = plain and not options.decisions  # (the record names each rejected row's partner: the scan keeps none)
+    plain = plain and options.mask is None and options.edge is None  # (the rows dropped before the dedup)
     return duplicate_rule(options) if plain else None
 
 
@@ -122,11 +124,14 @@ class Decision:
     preference: list[Level] | None = None
     #: Per row, the distance (Å) to the particle of an earlier round that rejected it (``--update``), else NaN.
     earlier_round: np.ndarray | None = None
+    #: The rows ``--mask`` and ``--edge`` rejected before the duplicates were looked for (None: neither asked).
+    regions: Regions | None = None
 
     @property
     def duplicate(self) -> np.ndarray:
-        """The rows rejected as duplicates by the distance rule (not those a consensus rejected)."""
-        return rejected_as_duplicates(self.keep, self.unconfirmed, self.not_confirmable)
+        """The rows rejected as duplicates by the distance rule (not those a consensus, a mask or an edge rejected)."""
+        duplicate = rejected_as_duplicates(self.keep, self.unconfirmed, self.not_confirmable)
+        return duplicate if self.regions is None else duplicate & (self.regions.dropped == 0)
 
     @property
     def support(self) -> np.ndarray | None:
@@ -143,9 +148,51 @@ def decide(
     ``held``: the inputs ``--prefer`` named, as parsed before reading (:func:`preference_of`).
     """
     levels = preference_of(particles, options, held)
+    regions = regions_of(particles, options)
+    if regions is None or not regions.dropped.any():
+        decision = _decide_species_apart(particles, options, levels, log)
+        return decision if regions is None else replace(decision, regions=regions)
+    inside = np.flatnonzero(regions.dropped == 0)
+    if not inside.size:
+        return Decision(np.zeros(len(particles), dtype=bool), None, None, regions=regions)
+    rows = particles.rows(inside)  # (a species' rows: the species of each row is given back)
+    if particles.species is not None:
+        rows = replace(rows, species=np.take(particles.species, inside))
+    if len(particles.inputs) > 1 and particles.coverage is None:
+        # An input whose picks on a micrograph all lie outside the mask still ran there (--min-support).
+        rows = replace(rows, coverage=coverage(particles, "auto"))
+    return replace(_widened(_decide_species_apart(rows, options, levels, log), inside, len(particles)), regions=regions)
+
+
+def _decide_species_apart(
+    particles: ParticleSet, options: ParticleOptions, levels: list[Level] | None, log: Log
+) -> Decision:
+    """Each species on its own (one species: :func:`decide_species`), then between species."""
     if particles.species is None:
         return decide_species(particles, options, levels, log)
     return decide_several_species(particles, options, lambda rows, opts: decide_species(rows, opts, levels, log))
+
+
+#: The per-row fields of a decision, and what a row decided elsewhere (outside the mask, at the edge) holds.
+_ROW_FILLS = {**ROW_FIELDS, "displaced_by": -1, "earlier_round": np.nan}
+
+
+#: The per-row fields that name another row.
+_PARTNERS = ("suppressed_by", "displaced_by")
+
+
+def _widened(decision: Decision, rows: np.ndarray, n: int) -> Decision:
+    """The decision of the rows ``rows`` as one of all ``n`` rows (the others rejected; partners renumbered)."""
+    fields: dict = {}
+    for name, fill in _ROW_FILLS.items():
+        piece = getattr(decision, name)
+        if piece is None:
+            continue
+        out = np.full(n, fill, dtype=piece.dtype)
+        # (a partner is a row of the part: renumbered as a row of the whole)
+        out[rows] = np.where(piece >= 0, rows[np.maximum(piece, 0)], -1) if name in _PARTNERS else piece
+        fields[name] = out
+    return replace(decision, **fields)
 
 
 def decide_species(
@@ -163,9 +210,9 @@ def decide_species(
     voters = input_voters(particles)
     _refuse_support_beyond_voters(particles, voters, options.min_support)
     scores, higher = particles.scores, particles.higher_is_better
-    normalise = normalisation(options.score_normalize).apply
-    if normalise is not None and scores is not None:
-        scores, higher = normalise(scores, particles.input_of, higher)
+    entry = normalisation(options.score_normalize)
+    if entry.apply is not None and scores is not None:
+        scores, higher = entry.apply(scores, labels(entry, particles.input_of, particles.groups), higher)
     ranked = None if scores is particles.scores else scores
     mics = len(particles.mic_names)
     log(f"removing duplicates among {len(particles):,} particles on {mics:,} micrograph{'s' * (mics != 1)}", "info")

@@ -48,6 +48,7 @@ def picture_details(particles: ParticleSet, decision: Decision, options: Particl
         covered=decision.covered,
         unconfirmed=decision.unconfirmed,
         not_confirmable=decision.not_confirmable,
+        dropped=None if decision.regions is None else decision.regions.dropped,
         min_support=options.min_support,
         min_dist_z=(along_z[0] if along_z else options.min_dist_z) if one_z else None,
         seed=options.seed,

@@ -23,6 +23,7 @@ from ...options import ParticleOptions
 from ...particle_set import ParticleSet
 from ..species import species_distances, species_distances_z
 from .decide import Decision, ranking_scores
+from .regions import AT_EDGE, OUTSIDE_MASK
 
 __all__ = ["DECISIONS_FILE", "RULES", "rejections", "table", "write_decisions"]
 
@@ -43,6 +44,8 @@ RULES = (
     "uncovered micrograph",  # too few inputs ran on its micrograph (--uncovered reject); no partner
     "cross-species overlap",  # a kept pick of another species overlaps it (--cross-species)
     "earlier round",  # a particle kept by an earlier round lies within the distance (--update)
+    "outside the mask",  # its centre lies outside --mask (or beyond its extent); no partner
+    "at the edge",  # its centre lies within --edge of its micrograph's edge; no partner
 )
 _RULE = {name: k for k, name in enumerate(RULES)}
 
@@ -89,6 +92,10 @@ def rejections(particles: ParticleSet, decision: Decision, options: ParticleOpti
         earlier = ~np.isnan(decision.earlier_round[rows])
         rule[earlier] = _RULE["earlier round"]
         distance[earlier] = decision.earlier_round[rows][earlier]
+    if decision.regions is not None:  # (rejected before the dedup: no partner)
+        dropped = decision.regions.dropped[rows]
+        rule[dropped == OUTSIDE_MASK] = _RULE["outside the mask"]
+        rule[dropped == AT_EDGE] = _RULE["at the edge"]
     assert (rule >= 0).all(), "every rejected row has a rule"
     return Rejections(rows, partners, distance, _angles(particles, options, rows, partners), rule)
 

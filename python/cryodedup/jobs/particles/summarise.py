@@ -17,7 +17,7 @@ from ...algo.audit import (
 from ...algo.consensus import consensus_report
 from ...algo.density import duplicate_density
 from ...algo.filaments import RULES, tube_count
-from ...algo.normalisation import normalisation
+from ...algo.normalisation import labels, normalisation, zscore_counts
 from ...algo.particle_names import Collisions, collision_cause, name_collisions
 from ...algo.priority import (
     PriorityCounts,
@@ -38,6 +38,7 @@ from ...report.sections import (
     HalfsetsByMicrograph,
     InputCounts,
     Inputs,
+    MaskAndEdge,
     MovedInputs,
     NameCollisions,
     Outputs,
@@ -45,6 +46,7 @@ from ...report.sections import (
     Registration,
     SameImage,
     Score,
+    ScoreNormalization,
     Section,
     Sections,
     Shift,
@@ -110,6 +112,20 @@ class ParticleSummary:
         metadata=_doc(
             "the ranking: `column`, `order`; `normalized` (`--score-normalize`), `scale`, `without_score`, `ties`",
             always=True,
+        ),
+    )
+    score_normalization: ScoreNormalization | None = field(
+        default=None,
+        metadata=_doc(
+            "`--score-normalize zscore`: the `groups` (an input's picks on one micrograph) scaled, those scaled by "
+            "the mean absolute deviation (`mean_ad`: MAD 0) and those whose scores are all equal (`constant`: all 0)"
+        ),
+    )
+    mask_and_edge: MaskAndEdge | None = field(
+        default=None,
+        metadata=_doc(
+            "`--mask`, `--edge`: the picks rejected before the dedup: `masks`, `label`, `outside_mask`; "
+            "`edge_A`, `at_edge`, `sizes_from`"
         ),
     )
     read: Mapping[str, Any] = field(
@@ -257,6 +273,8 @@ def summarize(
         pixel_sizes=particles.pixel_sizes,
         shift=Shift(particles.shift),
         score=score,
+        score_normalization=_score_normalization(particles, decision, options),
+        mask_and_edge=_mask_and_edge(decision, options),
         read=particles.summary,  # (the set's own dict: a writer completes its part as it writes)
         priority=priority,
         species=None if particles.species is None else species_summary(particles, decision, options),
@@ -322,6 +340,28 @@ def _score_summary(
         scale=scale if raw_picker_scores(particles, options, levels) else None,
         without_score=int(count_without_score(particles.scores)),
         ties_by_input_order=int(ties_by_input_order),
+    )
+
+
+def _score_normalization(
+    particles: ParticleSet, decision: Decision, options: ParticleOptions
+) -> ScoreNormalization | None:
+    """The summary's ``score_normalization`` (``--score-normalize zscore``): its groups told from the z-scores."""
+    entry = normalisation(options.score_normalize)
+    if not entry.per_micrograph or decision.ranked_scores is None:
+        return None
+    by = labels(entry, particles.input_of, particles.groups, particles.species)
+    return ScoreNormalization(entry.name, *zscore_counts(decision.ranked_scores, by))
+
+
+def _mask_and_edge(decision: Decision, options: ParticleOptions) -> MaskAndEdge | None:
+    """The summary's ``mask_and_edge``: the picks ``--mask`` and ``--edge`` rejected (None: neither asked)."""
+    regions = decision.regions
+    if regions is None:
+        return None
+    masks = regions.masks if options.mask is not None else None
+    return MaskAndEdge(
+        masks, options.mask_label, regions.outside_mask, options.edge, regions.at_edge, regions.sizes_from
     )
 
 
@@ -450,7 +490,8 @@ def verdict_of(summary: ParticleSummary) -> str:
     from ...report.verdict import gist, with_checks
 
     asked_consensus = summary.consensus is not None and summary.consensus.found.min_support > 1
-    rejected = f"{summary.rejected:,} rejected" if asked_consensus else counted(summary.rejected, "duplicate")
+    others = asked_consensus or summary.mask_and_edge is not None  # (rules that reject what is no duplicate)
+    rejected = f"{summary.rejected:,} rejected" if others else counted(summary.rejected, "duplicate")
     head = f"Kept {summary.kept:,} of {summary.particles:,} ({rejected}) -> {_kept_where(summary)}"
     return with_checks(head, [*map(gist, summary.warnings or []), *flagged_checks(summary.sections())])
 

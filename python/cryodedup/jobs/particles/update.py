@@ -75,7 +75,9 @@ def refuse_options(paths: list[Path], options: ParticleOptions) -> None:
         (
             normalisation(options.score_normalize).apply is not None,
             f"--score-normalize {options.score_normalize}",
-            "percentiles depend on the whole set",
+            "percentiles depend on the whole set"
+            if options.score_normalize == "rank"
+            else "the scores are normalised within the whole set",
         ),
         (options.score == "none", "--score none", "a random order is not one across rounds"),
         (options.halfsets != "keep", f"--halfsets {options.halfsets}", "it balances whole micrographs' halves"),
@@ -85,6 +87,8 @@ def refuse_options(paths: list[Path], options: ParticleOptions) -> None:
         (options.cross_species or bool(options.species_min_dist), "--cross-species", "the store keeps one species"),
         (bool(options.datasets), "--dataset", "micrographs are matched by name across rounds"),
         (bool(options.transform), "--transform", "the store keeps centres in one frame"),
+        (options.mask is not None, "--mask", "the store keeps no mask: mask each batch first"),
+        (options.edge is not None, "--edge", "the store keeps no micrograph sizes: cut each batch first"),
     ]
     for given, flag, why in refused:
         if given:

@@ -12,7 +12,7 @@ A module per group of related sections: :mod:`.ranking` (the score, the priority
 :mod:`.audits` (the checks of what was kept), :mod:`.density` (the duplicate density),
 :mod:`.consensus` (the inputs' agreement), :mod:`.species`,
 :mod:`.inputs` (what the inputs hold and how they were taken), :mod:`.registration` (the inputs'
-frames), :mod:`.update` (an ``--update``
+frames), :mod:`.regions` (masks and edges), :mod:`.update` (an ``--update``
 round), :mod:`.run` (the run's own: its time, its files). A new analysis adds its class to one of them (or
 a module of its own), and its entry to :data:`SECTIONS` here.
 
@@ -35,7 +35,8 @@ from .base import Section, Sections
 from .consensus import Consensus
 from .density import DuplicateDensity
 from .inputs import Filaments, InputCounts, Inputs, MovedInput, MovedInputs, Shift
-from .ranking import Priority, Score
+from .ranking import Priority, Score, ScoreNormalization
+from .regions import MaskAndEdge
 from .registration import Registration
 from .run import Outputs, Timings
 from .species import CrossSpecies, Species, SpeciesCounts
@@ -51,6 +52,7 @@ __all__ = [
     "HalfsetsByMicrograph",
     "InputCounts",
     "Inputs",
+    "MaskAndEdge",
     "MovedInput",
     "MovedInputs",
     "NameCollisions",
@@ -59,6 +61,7 @@ __all__ = [
     "Registration",
     "SameImage",
     "Score",
+    "ScoreNormalization",
     "Section",
     "Sections",
     "Shift",
@@ -76,6 +79,8 @@ SECTIONS: tuple[type[Section], ...] = (
     Inputs,
     Shift,
     Score,
+    ScoreNormalization,
+    MaskAndEdge,
     SymmetryCopies,
     HalfsetAudit,
     DuplicateDensity,

@@ -1,0 +1,224 @@
+"""RELION's ``default_pipeline.star``: a project's jobs, their output nodes and the edges between them.
+
+Two layouts (both read, the same :class:`Pipeline` given back):
+
+- RELION 3.1 numbers each process's type and each node's type (``_rlnPipeLineProcessType``,
+  ``_rlnPipeLineNodeType``; RELION's ``pipeline_jobs.h``: process 5 is Extract, node 3 a
+  particle STAR);
+- RELION 4 and 5 name them (``_rlnPipeLineProcessTypeLabel`` ``relion.joinstar.particles``,
+  ``_rlnPipeLineNodeTypeLabel`` ``ParticleGroupMetadata.star.relion.refine3d``).
+
+The blocks are ``data_pipeline_processes`` (name, alias, type, status), ``data_pipeline_nodes``
+(name, type), ``data_pipeline_input_edges`` (node -> process that reads it) and
+``data_pipeline_output_edges`` (process -> node it wrote). A job's folder name
+(``Refine3D/job029/``) says its kind in both layouts.
+
+A job's ``job.star`` (``data_joboptions_values``: variable, value; RELION 3.1 to 5) is read by
+:func:`job_options`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ...errors import InputFileError
+from .file import StarFile, unquote
+
+__all__ = ["PIPELINE_FILE", "Pipeline", "job_options", "read_pipeline"]
+
+PIPELINE_FILE = "default_pipeline.star"
+
+#: RELION 3.1's process types (``pipeline_jobs.h``'s PROC_*), as RELION 4's labels name them.
+_PROCESS_TYPES_31 = {
+    0: "relion.import",
+    1: "relion.motioncorr",
+    2: "relion.ctffind",
+    3: "relion.manualpick",
+    4: "relion.autopick",
+    5: "relion.extract",
+    6: "relion.sort",
+    7: "relion.select",
+    8: "relion.class2d",
+    9: "relion.class3d",
+    10: "relion.refine3d",
+    11: "relion.polish",
+    12: "relion.maskcreate",
+    13: "relion.joinstar",
+    14: "relion.subtract",
+    15: "relion.postprocess",
+    16: "relion.localres",
+    18: "relion.initialmodel",
+    19: "relion.multibody",
+    20: "relion.motionrefine",
+    21: "relion.ctfrefine",
+    99: "relion.external",
+}
+
+#: RELION 3.1's status numbers (0 running, 1 scheduled, 2 finished, 3 failed, 4 aborted).
+_STATUS_31 = {0: "Running", 1: "Scheduled", 2: "Succeeded", 3: "Failed", 4: "Aborted"}
+
+#: RELION 3.1's node type of a particle STAR (``NODE_PART_DATA``).
+_PARTICLES_31 = 3
+
+#: The start of RELION 4/5's node type label of a particle STAR (and of RELION 4.0 betas').
+_PARTICLE_LABELS = ("ParticleGroupMetadata", "ParticlesData")
+
+
+@dataclass
+class Process:
+    """One job of the pipeline: ``name`` as RELION writes it (``Refine3D/job029/``), its kind and status."""
+
+    name: str
+    alias: str | None
+    type_label: str
+    status: str
+    #: Its output nodes, as the output edges list them (project-relative paths).
+    outputs: list[str] = field(default_factory=list)
+    #: The nodes it read, as the input edges list them.
+    inputs: list[str] = field(default_factory=list)
+
+    @property
+    def kind(self) -> str:
+        """The job's kind as its folder names it (``Refine3D``)."""
+        return self.name.split("/", 1)[0]
+
+
+@dataclass
+class Pipeline:
+    """A project's ``default_pipeline.star``: its processes in order, its nodes' types, the layout read."""
+
+    path: Path
+    layout: str
+    processes: dict[str, Process]
+    node_types: dict[str, str]
+    #: The particle STAR nodes (by the node's type), in the file's order.
+    particle_nodes: list[str]
+    #: Edges naming a node or process the other blocks do not list: one line each.
+    problems: list[str] = field(default_factory=list)
+
+    def writer_of(self, node: str) -> str | None:
+        """The process whose output the node is, if the pipeline says."""
+        return next((p.name for p in self.processes.values() if node in p.outputs), None)
+
+
+def _column(star: StarFile, block_name: str, label: str, required: bool = True) -> list[str] | None:
+    """One column of one of the pipeline's loops as text (an absent block: an empty column)."""
+    block = star.block(block_name)
+    if block is None:
+        return [] if required else None
+    table = star.table(block)
+    if label not in table.labels:
+        if not required:
+            return None
+        raise InputFileError(f"{star.path}: data_{block_name} has no _{label} column")
+    return table.column(label)
+
+
+def read_pipeline(path: Path) -> Pipeline:
+    """Reads a ``default_pipeline.star`` of RELION 3.1, 4 or 5.
+
+    Raises :class:`InputFileError` naming the file and what is missing when it is not one.
+    """
+    star = StarFile(path)
+    if star.block("pipeline_processes") is None:
+        raise InputFileError(f"{path}: no data_pipeline_processes loop; is this RELION's default_pipeline.star?")
+    names = _column(star, "pipeline_processes", "rlnPipeLineProcessName") or []
+    aliases = _column(star, "pipeline_processes", "rlnPipeLineProcessAlias") or []
+    labels = _column(star, "pipeline_processes", "rlnPipeLineProcessTypeLabel", required=False)
+    if labels is not None:
+        layout = "RELION 4/5"
+        types = labels
+        statuses = _column(star, "pipeline_processes", "rlnPipeLineProcessStatusLabel", required=False) or []
+    else:
+        layout = "RELION 3.1"
+        codes = _column(star, "pipeline_processes", "rlnPipeLineProcessType") or []
+        types = [_PROCESS_TYPES_31.get(_integer(path, c, "rlnPipeLineProcessType"), f"type {c}") for c in codes]
+        numbers = _column(star, "pipeline_processes", "rlnPipeLineProcessStatus", required=False) or []
+        statuses = [_STATUS_31.get(_integer(path, s, "rlnPipeLineProcessStatus"), s) for s in numbers]
+    processes = {
+        name: Process(
+            name,
+            None if alias in ("None", "") else alias,
+            kind,
+            statuses[k] if k < len(statuses) else "",
+        )
+        for k, (name, alias, kind) in enumerate(zip(names, aliases, types))
+    }
+    node_types = _node_types(star, path, layout)
+    particle_nodes = [n for n, t in node_types.items() if _is_particles(t)]
+    pipeline = Pipeline(path, layout, processes, node_types, particle_nodes)
+    _read_edges(star, pipeline)
+    return pipeline
+
+
+def _integer(path: Path, text: str, label: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise InputFileError(f"{path}: _{label} is {text!r}, expected a whole number (RELION 3.1)") from None
+
+
+def _node_types(star: StarFile, path: Path, layout: str) -> dict[str, str]:
+    nodes = _column(star, "pipeline_nodes", "rlnPipeLineNodeName") or []
+    if layout == "RELION 3.1":
+        types = _column(star, "pipeline_nodes", "rlnPipeLineNodeType") or []
+    else:
+        types = _column(star, "pipeline_nodes", "rlnPipeLineNodeTypeLabel") or []
+    return dict(zip(nodes, types))
+
+
+def _is_particles(node_type: str) -> bool:
+    if node_type.isdigit():
+        return int(node_type) == _PARTICLES_31
+    return node_type.startswith(_PARTICLE_LABELS)
+
+
+def _read_edges(star: StarFile, pipeline: Pipeline) -> None:
+    """The input and output edges into each process's ``inputs`` and ``outputs``; unknown names noted."""
+    into = zip(
+        _column(star, "pipeline_input_edges", "rlnPipeLineEdgeFromNode") or [],
+        _column(star, "pipeline_input_edges", "rlnPipeLineEdgeProcess") or [],
+    )
+    out_of = zip(
+        _column(star, "pipeline_output_edges", "rlnPipeLineEdgeProcess") or [],
+        _column(star, "pipeline_output_edges", "rlnPipeLineEdgeToNode") or [],
+    )
+    for node, process in into:
+        if process not in pipeline.processes:
+            pipeline.problems.append(f"{pipeline.path}: an input edge names process {process}, not in the pipeline")
+            continue
+        pipeline.processes[process].inputs.append(node)
+    for process, node in out_of:
+        if process not in pipeline.processes:
+            pipeline.problems.append(f"{pipeline.path}: an output edge names process {process}, not in the pipeline")
+            continue
+        pipeline.processes[process].outputs.append(node)
+
+
+def job_options(folder: Path) -> dict[str, str]:
+    """The options a RELION job recorded in its folder's ``job.star`` (variable: value); {} without one.
+
+    Read line by line, each row's first word the variable and the rest its value: RELION 3.1
+    writes a value holding a quote (Additional arguments) in quotes with the inner one marked by
+    a BEL, which a STAR reader takes for more fields. A ``job.star`` that cannot be read gives
+    {} too: the options are a help (the particle diameter), not what the audit checks.
+    """
+    path = folder / "job.star"
+    try:
+        if not path.is_file():
+            return {}
+        text = path.read_text(errors="replace")
+    except OSError:
+        return {}
+    values: dict[str, str] = {}
+    block = ""
+    for line in text.splitlines():
+        words = line.split(None, 1)
+        if not words or words[0].startswith(("#", "_", "loop_")):
+            continue
+        if words[0].startswith("data_"):
+            block = words[0]
+        elif block == "data_joboptions_values" and len(words) == 2:
+            values[words[0]] = unquote(words[1].strip())
+    return values

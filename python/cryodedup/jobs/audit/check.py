@@ -1,0 +1,139 @@
+"""One particle set of a project audited: its duplicates, one image twice, and pairs across its half-sets.
+
+The particle job reads the file (its readers: pixel sizes, origins, optics) and decides as
+``cryodedup particles FILE --audit --min-dist D`` does, writing nothing. A duplicate pair is
+a rejected row with the kept row that suppressed it (:mod:`cryodedup.algo.audit`): a group of k
+duplicates is k - 1 pairs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ...algo.audit import halfset_audit
+from ...algo.same_image import same_image_pairs
+from ...errors import CryodedupError, PixelSizeError
+from ...options import ParticleOptions
+from ..particles.job import run
+from ..particles.read import Files
+
+__all__ = ["SetAudit", "audit_set"]
+
+
+@dataclass(frozen=True)
+class SetAudit:
+    """What one particle file holds: its rows, duplicate pairs within ``min_dist_A``, and across its half-sets.
+
+    ``halfsets``: the half-set column read (None without one); ``straddling_pairs``, the
+    duplicate pairs whose particles sit in different half-sets; ``same_image``, pairs of rows
+    of one particle image at different centres (and ``same_image_straddling`` of those, across
+    the half-sets).
+    """
+
+    file: str
+    particles: int
+    min_dist_A: float
+    duplicate_pairs: int
+    same_image: int = 0
+    halfsets: str | None = None
+    straddling_pairs: int = 0
+    particles_straddling: int = 0
+    same_image_straddling: int = 0
+    warnings: list[str] = field(default_factory=list)
+    #: Rows that repeat another row's image at its centre: a symmetry expansion's copies, or particles
+    #: joined twice (two overlapping selections joined). Counted among the duplicates; said apart.
+    symmetry_copies: int = 0
+
+    @property
+    def fraction(self) -> float:
+        """The share of the particles in a straddling pair (with half-sets), else in a duplicate pair."""
+        if not self.particles:
+            return 0.0
+        if self.halfsets is not None:
+            return self.particles_straddling / self.particles
+        return min(1.0, 2 * self.duplicate_pairs / self.particles)
+
+    @property
+    def straddles(self) -> bool:
+        """Whether duplicates (or one image twice) sit in both half-sets."""
+        return bool(self.straddling_pairs or self.same_image_straddling)
+
+    def to_json(self) -> dict:
+        """The set as ``--json`` prints it."""
+        return {
+            "file": self.file,
+            "particles": self.particles,
+            "min_dist_A": self.min_dist_A,
+            "duplicate_pairs": self.duplicate_pairs,
+            "same_image_pairs": self.same_image,
+            "halfsets": self.halfsets,
+            "straddling_pairs": self.straddling_pairs,
+            "particles_straddling": self.particles_straddling,
+            "same_image_straddling": self.same_image_straddling,
+            "fraction": round(self.fraction, 6),
+            "symmetry_copies": self.symmetry_copies,
+            "warnings": self.warnings,
+        }
+
+
+def audit_set(paths: list[Path], name: str, min_dist: float, micrographs: Callable[[], Path | None]) -> SetAudit:
+    """Audits the particle set of ``paths`` (``name``: as the project names it) at ``min_dist`` Å.
+
+    One file, or a CryoSPARC output group's files (its particles and passthrough files,
+    joined on uid by the particle job's reader).
+
+    ``micrographs``: the micrographs STAR upstream of it, asked for only when the file does
+    not give its micrographs' pixel size (a RELION 3.1 Extract with no micrograph pixel size
+    in its optics table). Raises :class:`CryodedupError` when the file cannot be read.
+    """
+    warnings: list[str] = []
+
+    def log(message: str, level: str) -> None:
+        if level == "warning":
+            warnings.append(message)
+
+    options = ParticleOptions(
+        audit=True, min_dist=min_dist, score="none"
+    )  # (which of a pair is kept: no count changes)
+    try:
+        outcome = run(Files.of(paths), None, options, log=log)
+    except PixelSizeError:
+        listing = micrographs()
+        if listing is None:
+            raise
+        warnings.clear()
+        options = ParticleOptions(audit=True, min_dist=min_dist, score="none", micrographs=listing)
+        outcome = run(Files.of(paths), None, options, log=log)
+    particles, decision = outcome.particles, outcome.decision
+    images = particles.images
+    pairs = same_image_pairs(images, particles.groups, particles.centres) if images is not None else None
+    same_image = 0 if pairs is None else int(pairs[0].size)
+    # One image at one centre k times: a symmetry expansion's copies (harmless within one half-set), or the
+    # same particles joined twice (overlapping selections joined: duplicates). They are told apart by
+    # nothing in the rows a JoinStar writes, so they count, and the line says how many there are.
+    copies = 0 if particles.sources is None else len(particles) - int(np.unique(particles.sources).size)
+    duplicates = int(np.count_nonzero(~decision.keep))
+    if particles.halfsets is None:
+        return SetAudit(
+            name, len(particles), min_dist, duplicates, same_image, warnings=warnings, symmetry_copies=copies
+        )
+    if decision.suppressed_by is None:
+        raise CryodedupError(f"{name}: the half-set audit found no pairs (an internal error)")
+    counts = halfset_audit(particles, decision.suppressed_by, pairs)
+    return SetAudit(
+        name,
+        len(particles),
+        min_dist,
+        counts.duplicate_pairs,
+        same_image,
+        particles.halfsets.label,
+        counts.straddling_pairs,
+        counts.particles_straddling,
+        counts.same_image[1] if counts.same_image else 0,
+        warnings,
+        copies,
+    )

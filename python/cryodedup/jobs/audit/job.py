@@ -1,0 +1,393 @@
+"""``cryodedup audit PROJECT_DIR``: every particle set of a project checked, duplicates traced to where they entered.
+
+For each job that holds particles: its duplicate pairs within a distance that suits it
+(the user's own duplicate threshold in its lineage, else a quarter of the particle diameter it
+or a job of its lineage recorded, else the particle job's default), one image twice, and in
+a refinement the pairs across its half-sets. A job's duplicates *entered* there when none of
+the particle sets it read holds any; else they came from its parents, traced up to where they
+entered. One line per job, worst first, says what to redo. Nothing is written into the project.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ...errors import CryodedupError
+from ...formats.cryosparc.jobs import job_folders
+from ...options.species import DEFAULT_MIN_DIST
+from ...particle_set import Log
+from .check import SetAudit, audit_set
+from .project import Job, Project, cryosparc_project, relion_project
+
+__all__ = ["audit_project", "audit_rows", "write_audit_page"]
+
+#: Severities of a job's verdict, worst first: the order of the report's lines.
+REDO, ENTERED, INHERITED, CLEAN, DAMAGED = "redo", "entered", "inherited", "clean", "damaged"
+NONE, NOT_RUN = "no particles", "not run"
+_RANK = {REDO: 0, DAMAGED: 1, ENTERED: 2, INHERITED: 3, CLEAN: 4, NOT_RUN: 5, NONE: 6}
+
+#: A job's status that says its outputs are written (RELION 3.1-5's, CryoSPARC's); with another, missing
+#: particle files are outputs not written yet, not damage.
+_FINISHED = {"Succeeded", "Finished", "completed", ""}
+
+
+@dataclass
+class JobAudit:
+    """One job's audit: its sets' numbers, the distance and why, where its duplicates entered, its line."""
+
+    job: Job
+    min_dist_A: float = 0.0
+    distance_reason: str = ""
+    sets: list[SetAudit] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    entered_at: list[str] = field(default_factory=list)
+    #: Particle sets not written yet by a job not finished (scheduled, running, failed).
+    not_written: list[str] = field(default_factory=list)
+    verdict: str = NONE
+    line: str = ""
+
+    @property
+    def duplicates(self) -> int:
+        """The most duplicate pairs (and images twice) among its sets."""
+        return max((s.duplicate_pairs + s.same_image for s in self.sets), default=0)
+
+    @property
+    def worst(self) -> SetAudit | None:
+        """The set with the most straddling pairs, then the most duplicates."""
+        return max(
+            self.sets,
+            key=lambda s: (s.straddling_pairs + s.same_image_straddling, s.duplicate_pairs + s.same_image),
+            default=None,
+        )
+
+    def to_json(self) -> dict:
+        """The job as ``--json`` prints it."""
+        return {
+            "job": self.job.name,
+            "type": self.job.type_label,
+            "alias": self.job.alias,
+            "status": self.job.status,
+            "inputs": self.job.parents,
+            "particle_sets": self.job.particle_sets,
+            "min_dist_A": self.min_dist_A if self.sets else None,
+            "distance": self.distance_reason if self.sets else None,
+            "sets": [s.to_json() for s in self.sets],
+            "problems": self.problems,
+            "entered_at": self.entered_at,
+            "not_written": self.not_written,
+            "verdict": self.verdict,
+            "line": self.line,
+        }
+
+
+@dataclass
+class ProjectAudit:
+    """The whole audit: the project's layout, every job's audit in the pipeline's order, problems of the pipeline."""
+
+    root: Path
+    layout: str
+    jobs: list[JobAudit]
+    problems: list[str]
+    seconds: float = 0.0
+
+    @property
+    def verdict(self) -> tuple[str, str]:
+        """The line the report opens with, and its kind (``bad``, ``warn``, ``good``)."""
+        redo = [j.job.label for j in self.jobs if j.verdict == REDO]
+        damaged = sum(j.verdict == DAMAGED for j in self.jobs) + len(self.problems)
+        unread = f"; {damaged} damaged (named below)" if damaged else ""
+        if redo:
+            return f"{len(redo)} refinement{'s' if len(redo) > 1 else ''} to redo: {', '.join(redo)}{unread}", "bad"
+        holding = sum(j.verdict in (ENTERED, INHERITED) for j in self.jobs)
+        if holding:
+            return f"Duplicates in {holding} jobs' particles, none across a refinement's half-sets{unread}", "warn"
+        sets = sum(len(j.sets) for j in self.jobs)
+        return f"No duplicates in the {sets} particle sets audited{unread}", "warn" if damaged else "good"
+
+    @property
+    def exit_status(self) -> int:
+        """A linter's: 1 when a refinement's half-sets share duplicates, else 0."""
+        return 1 if any(j.verdict == REDO for j in self.jobs) else 0
+
+    def lines(self) -> list[str]:
+        """One line per job that holds particles (or is damaged), worst first; then the pipeline's problems."""
+        shown = [j for j in self.jobs if j.verdict not in (NONE, NOT_RUN)]
+        order = {j.job.name: k for k, j in enumerate(self.jobs)}
+        shown.sort(key=lambda j: (_RANK[j.verdict], -_straddling(j), -j.duplicates, order[j.job.name]))
+        return [j.line for j in shown] + self.problems
+
+    def to_json(self) -> dict:
+        """The audit as ``--json`` prints it."""
+        return {
+            "project": str(self.root),
+            "layout": self.layout,
+            "jobs": [j.to_json() for j in self.jobs],
+            "lines": self.lines(),
+            "problems": self.problems,
+            "verdict": self.verdict[0],
+            "to_redo": sum(j.verdict == REDO for j in self.jobs),
+            "exit_status": self.exit_status,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+def _straddling(audit: JobAudit) -> int:
+    worst = audit.worst
+    return 0 if worst is None else worst.straddling_pairs + worst.same_image_straddling
+
+
+def read_project(root: Path) -> Project:
+    """The project in ``root``: RELION's (``default_pipeline.star``), CryoSPARC's (``J*/job.json``); else an error."""
+    if not root.is_dir():
+        raise CryodedupError(f"{root}: not a folder; give a RELION or CryoSPARC project's folder")
+    if (root / "default_pipeline.star").is_file():
+        return relion_project(root)
+    if any((folder / "job.json").is_file() for folder in job_folders(root)):
+        return cryosparc_project(root)
+    raise CryodedupError(
+        f"{root}: no default_pipeline.star (RELION) and no J*/job.json (CryoSPARC); is this a project's folder?"
+    )
+
+
+def audit_project(root: Path, min_dist: float | None = None, log: Log | None = None) -> ProjectAudit:
+    """Audits every particle set of the project in ``root``.
+
+    ``min_dist``: one distance (Å) for every job, instead of each job's own.
+    """
+    start = time.perf_counter()
+    say = log or (lambda message, level: None)
+    project = read_project(root)
+    audits = {name: JobAudit(job, problems=list(job.problems)) for name, job in project.jobs.items()}
+    problems = list(project.problems)
+    for cycle in project.cycles():
+        problems.append(f"a cycle in the pipeline's edges: {' -> '.join([*cycle, cycle[0]])}; not traced through")
+    distances = _distances(project, min_dist)
+    for name, audit in audits.items():
+        audit.min_dist_A, audit.distance_reason = distances[name]
+        _audit_sets(project, audit, say)
+    _trace(project, audits)
+    for audit in audits.values():
+        audit.verdict, audit.line = _verdict(audit, audits, project)
+    return ProjectAudit(root, project.layout, list(audits.values()), problems, time.perf_counter() - start)
+
+
+def _audit_sets(project: Project, audit: JobAudit, say: Log) -> None:
+    """The job's particle sets audited in turn (each read once, let go once counted) into ``audit``."""
+    job = audit.job
+    for set_name, files in job.particle_sets.items():
+        if job.status not in _FINISHED and not all((project.root / f).exists() for f in files):
+            audit.not_written.append(set_name)  # (a job not finished has not written them yet: no damage)
+            continue
+        say(f"{set_name}: duplicates within {audit.min_dist_A:g} Å", "info")
+        try:
+            paths = [project.root / file for file in files]
+            micrographs = _upstream_micrographs(project, job.name)
+            audit.sets.append(audit_set(paths, set_name, audit.min_dist_A, micrographs))
+        except (CryodedupError, OSError) as err:
+            audit.problems.append(f"{job.name}: {set_name} could not be read: {_first_line(err)}")
+
+
+def _first_line(err: Exception) -> str:
+    return str(err).splitlines()[0] if str(err) else type(err).__name__
+
+
+def _distances(project: Project, given: float | None) -> dict[str, tuple[float, str]]:
+    """Each job's distance (Å) and why.
+
+    The distance within which the user removed duplicates in the job's lineage (a RELION Select
+    "remove duplicates": the user's own judgement), the nearest such job first; else a quarter of
+    the particle (mask) diameter the job, or the nearest job downstream, else upstream, recorded:
+    a second pick of one particle lies within its core, while neighbours touch a diameter apart
+    and a lattice (the RELION 5 tomography tutorial's capsids) packs them within half its mask;
+    else the particle job's default.
+    """
+    if given is not None:
+        return dict.fromkeys(project.jobs, (given, "as given (--min-dist)"))
+    children = project.children()
+    found = {}
+    for name in project.jobs:
+        threshold = _nearest(name, children, project, "duplicate_threshold") or _nearest(
+            name, _parents(project), project, "duplicate_threshold"
+        )
+        if threshold is not None:
+            found[name] = (threshold[0], f"the duplicate threshold of {threshold[1]}")
+            continue
+        source = _nearest(name, children, project, "diameter") or _nearest(name, _parents(project), project, "diameter")
+        if source is None:
+            default = float(DEFAULT_MIN_DIST)
+            found[name] = (default, "the default (no particle diameter recorded)")
+            continue
+        diameter, where = source
+        found[name] = (diameter / 4, f"a quarter of the particle diameter of {diameter:g} Å ({where})")
+    return found
+
+
+def _parents(project: Project) -> dict[str, list[str]]:
+    return {name: job.parents for name, job in project.jobs.items()}
+
+
+def _nearest(name: str, next_of: dict[str, list[str]], project: Project, what: str) -> tuple[float, str] | None:
+    """The value ``what`` (``diameter``, ``duplicate_threshold``) of ``name`` or of the nearest job that recorded one.
+
+    Jobs are reached through ``next_of`` (children or parents), breadth first.
+    """
+    seen = {name}
+    queue = deque([name])
+    while queue:
+        job = project.jobs[queue.popleft()]
+        value = getattr(job, what)
+        if value is not None:
+            return value
+        for other in next_of.get(job.name, []):
+            if other not in seen and other in project.jobs:
+                seen.add(other)
+                queue.append(other)
+    return None
+
+
+def _upstream_micrographs(project: Project, name: str) -> Callable[[], Path | None]:
+    """The nearest ancestor's micrographs STAR that exists (asked for when a particle file lacks pixel sizes)."""
+
+    def find() -> Path | None:
+        seen = {name}
+        queue = deque([name])
+        while queue:
+            job = project.jobs[queue.popleft()]
+            for file in job.micrograph_files:
+                if (project.root / file).is_file():
+                    return project.root / file
+            for parent in job.parents:
+                if parent not in seen:
+                    seen.add(parent)
+                    queue.append(parent)
+        return None
+
+    return find
+
+
+def _particle_parents(project: Project, audits: dict[str, JobAudit], name: str) -> list[str]:
+    """The jobs whose particles ``name`` read: its parents that hold particle sets."""
+    return [p for p in project.jobs[name].parents if audits[p].sets]
+
+
+def _trace(project: Project, audits: dict[str, JobAudit]) -> None:
+    """Each job's ``entered_at``: the first jobs of its lineage whose output holds duplicates."""
+    done: dict[str, list[str]] = {}
+
+    def entry(name: str, walking: frozenset[str]) -> list[str]:
+        if name in done:
+            return done[name]
+        carriers = [
+            p
+            for p in _particle_parents(project, audits, name)
+            if audits[p].duplicates and p not in walking  # (a cycle: not followed round)
+        ]
+        found: list[str] = []
+        for parent in carriers:
+            found += [e for e in entry(parent, walking | {name}) if e not in found]
+        done[name] = found or [name]
+        return done[name]
+
+    for name, audit in audits.items():
+        if audit.duplicates:
+            audit.entered_at = entry(name, frozenset())
+
+
+def _entry_words(entry: str, audits: dict[str, JobAudit], project: Project) -> str:
+    """Where duplicates entered, as the line says it: a parent of that job left unaudited may have held them."""
+    unread = [p for p in project.jobs[entry].parents if audits[p].problems and not audits[p].sets]
+    return f"{entry} or before it ({', '.join(unread)} not audited)" if unread else entry
+
+
+def _pairs(count: int) -> str:
+    return f"{count:,} duplicate pair" + ("" if count == 1 else "s")
+
+
+def _percent(fraction: float) -> str:
+    return f"{100 * fraction:.2g} %" if fraction < 0.1 else f"{100 * fraction:.0f} %"
+
+
+def _verdict(audit: JobAudit, audits: dict[str, JobAudit], project: Project) -> tuple[str, str]:
+    """The job's verdict and its line of the report."""
+    name = audit.job.label
+    if audit.problems:
+        return DAMAGED, "; ".join(audit.problems)
+    worst = audit.worst
+    if worst is None and audit.not_written:
+        return NOT_RUN, f"{name}: not run ({audit.job.status}): {', '.join(audit.not_written)} not written yet"
+    if worst is None:
+        return NONE, f"{name}: no particles"
+    within = f"within {audit.min_dist_A:g} Å"
+    entered = ", ".join(_entry_words(entry, audits, project) for entry in audit.entered_at)
+    if worst.straddles and audit.job.refinement:
+        parents = _particle_parents(project, audits, audit.job.name) or [audit.job.name]
+        pieces = []
+        if worst.straddling_pairs:
+            verb = "straddles" if worst.straddling_pairs == 1 else "straddle"
+            pieces.append(
+                f"{worst.straddling_pairs:,} {'pair' if worst.straddling_pairs == 1 else 'pairs'} {within} {verb} "
+                f"the half-sets ({_percent(worst.fraction)})"
+            )
+        if worst.same_image_straddling:
+            pieces.append(f"{worst.same_image_straddling:,} particle images sit in both half-sets")
+        if audit.entered_at == [audit.job.name] and len(parents) > 1:  # (its inputs hold none alone: joined)
+            redo = f"refine again on {' + '.join(parents)} deduplicated together (duplicates entered here)"
+        elif audit.entered_at == [audit.job.name]:  # (its input holds none: its refined positions met)
+            redo = "refine again on its own particles deduplicated (duplicates entered here)"
+        else:
+            redo = f"refine the kept set of {', '.join(parents)} (duplicates entered at {entered})"
+        return REDO, f"{name}: {' and '.join(pieces)}: its FSC may be inflated; {redo}"
+    if audit.duplicates:
+        count = f"{_pairs(worst.duplicate_pairs)} {within} in {worst.particles:,} particles"
+        if worst.same_image:
+            count += f", {worst.same_image:,} particle images twice"
+        if worst.symmetry_copies:
+            count += (
+                f" ({worst.symmetry_copies:,} rows repeat another's image at its centre: a symmetry expansion, "
+                "or particles joined twice)"
+            )
+        halves = ""
+        if worst.halfsets and worst.straddling_pairs:  # (carried from a refinement: the next one keeps them)
+            halves = f"; {worst.straddling_pairs:,} across the half-sets it carries"
+        elif worst.halfsets:
+            halves = "; none straddle the half-sets"
+        if audit.entered_at == [audit.job.name]:
+            return ENTERED, f"{name}: {count}{halves}: duplicates entered here; deduplicate its particles"
+        return INHERITED, f"{name}: {count}{halves} (duplicates entered at {entered})"
+    return CLEAN, f"{name}: {worst.particles:,} particles, no duplicates {within}"
+
+
+def audit_rows(audit: ProjectAudit) -> list[tuple[str, str]]:
+    """The terminal's table: a row per job with particles (worst first), the distances and why, the other jobs."""
+    rows = []
+    for line in audit.lines():
+        name, sep, text = line.partition(": ")
+        rows.append((name, text) if sep else ("Pipeline", line))
+    reasons: dict[str, list[str]] = {}
+    for job in audit.jobs:
+        if job.sets:
+            reasons.setdefault(f"{job.min_dist_A:g} Å: {job.distance_reason}", []).append(job.job.name)
+    for reason, jobs in reasons.items():
+        rows.append(("Distance", f"{reason}: {', '.join(jobs)}"))
+    unfinished = [f"{j.job.name} ({j.job.status})" for j in audit.jobs if j.verdict == NOT_RUN]
+    if unfinished:
+        rows.append(("Not run", ", ".join(unfinished)))
+    others = [j.job.name for j in audit.jobs if j.verdict == NONE]
+    if others:
+        rows.append(("No particles", ", ".join(others)))
+    return rows
+
+
+def write_audit_page(audit: ProjectAudit, outdir: Path, force: bool) -> Path:
+    """``--plot DIR``: report.html with the pipeline drawn as a graph coloured by verdict; its path."""
+    from ...report.audit_page import GraphJob, write_audit_report
+    from ...report.html_report import Opening
+
+    verdict, kind = audit.verdict
+    jobs = [GraphJob(j.job.name, j.job.kind, j.verdict, j.job.parents, j.line) for j in audit.jobs]
+    title = f"cryodedup audit of {audit.root} ({audit.layout})"
+    return write_audit_report(outdir, title, Opening(verdict, kind, audit.problems), jobs, audit_rows(audit), force)

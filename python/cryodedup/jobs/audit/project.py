@@ -1,0 +1,219 @@
+"""A project as the audit sees it: its jobs, each job's parents and particle files, and what is damaged.
+
+Made from RELION's ``default_pipeline.star`` (:func:`relion_project`); the audit itself
+(:mod:`.job`) knows no pipeline format.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ...errors import CryodedupError
+from ...formats.cryosparc.jobs import JOB_DOCUMENT, job_folders, read_job_document
+from ...formats.star.pipeline import PIPELINE_FILE, Pipeline, job_options, read_pipeline
+
+__all__ = ["Job", "Project", "cryosparc_project", "relion_project"]
+
+#: A job's recorded particle (mask) diameter, in Å: the options of its job.star that hold one.
+_DIAMETER_OPTIONS = ("particle_diameter", "log_diam_max", "diameter")
+#: The same in a CryoSPARC job's parameters: 2D classification's circular mask, the pickers' diameters.
+_CS_DIAMETER_PARAMS = ("class2D_window_inner_A", "diameter_max", "diameter")
+#: The jobs that refine (or reconstruct) with two half-sets and an FSC between them: RELION's by kind,
+#: CryoSPARC's by type (``homo_refine_new``, ``nonuniform_refine_new``, ``new_local_refine``,
+#: ``homo_reconstruct``; not ``hetero_refine``, whose classes have no gold-standard halves).
+_REFINEMENT_KINDS = ("Refine3D", "MultiBody")
+_REFINEMENT_TYPES = re.compile(r"^(?!hetero).*(refine|reconstruct)")
+_NOTE_DIAMETER = re.compile(r"--particle_diameter\s+([0-9.eE+-]+)")
+
+
+@dataclass
+class Job:
+    """One job: its name (``Refine3D/job029``), kind, parents (jobs whose outputs it read) and particle files."""
+
+    name: str
+    kind: str
+    type_label: str
+    alias: str | None = None
+    status: str = ""
+    parents: list[str] = field(default_factory=list)
+    #: Its particle sets, each named (RELION: its file; CryoSPARC: ``J17/particles``) with its files,
+    #: project-relative (a CryoSPARC output group: its slots' files, joined on uid).
+    particle_sets: dict[str, list[str]] = field(default_factory=dict)
+    #: Its micrograph lists (a micrographs STAR it wrote): the pixel size of particles extracted from them.
+    micrograph_files: list[str] = field(default_factory=list)
+    #: The particle (mask) diameter it recorded, in Å, and where (None: none recorded).
+    diameter: tuple[float, str] | None = None
+    #: The distance (Å) within which it removed duplicates itself, and where (RELION's Select with
+    #: "remove duplicates": its ``duplicate_threshold``): the user's own judgement of a duplicate.
+    duplicate_threshold: tuple[float, str] | None = None
+    #: What is wrong with the job (its folder missing), one line each.
+    problems: list[str] = field(default_factory=list)
+    #: How the report names it, where its name does not say its kind (CryoSPARC: ``J14 (homo_refine_new)``).
+    label: str = ""
+
+    def __post_init__(self) -> None:
+        self.label = self.label or self.name
+
+    @property
+    def refinement(self) -> bool:
+        """Whether it computes an FSC between two half-sets (a gold-standard refinement or reconstruction)."""
+        if "/" in self.name:  # (RELION: the folder names the kind)
+            return self.kind in _REFINEMENT_KINDS
+        return bool(_REFINEMENT_TYPES.match(self.kind))
+
+
+@dataclass
+class Project:
+    """A project's jobs in the order of the pipeline, and the problems found reading it."""
+
+    root: Path
+    layout: str
+    jobs: dict[str, Job]
+    problems: list[str] = field(default_factory=list)
+
+    def children(self) -> dict[str, list[str]]:
+        """Each job's children (jobs that read one of its outputs)."""
+        kids: dict[str, list[str]] = {name: [] for name in self.jobs}
+        for job in self.jobs.values():
+            for parent in job.parents:
+                kids[parent].append(job.name)
+        return kids
+
+    def cycles(self) -> list[list[str]]:
+        """The jobs of each cycle of the edges (a job that is its own ancestor), as found by a depth-first walk."""
+        state: dict[str, int] = {}
+        found: list[list[str]] = []
+        path: list[str] = []
+
+        def visit(name: str) -> None:
+            state[name] = 1
+            path.append(name)
+            for parent in self.jobs[name].parents:
+                if state.get(parent) == 1:
+                    found.append(path[path.index(parent) :])
+                elif parent not in state:
+                    visit(parent)
+            path.pop()
+            state[name] = 2
+
+        for name in self.jobs:
+            if name not in state:
+                visit(name)
+        return found
+
+
+def relion_project(root: Path) -> Project:
+    """The jobs of the RELION project in ``root`` (its ``default_pipeline.star``).
+
+    Raises :class:`CryodedupError` when the pipeline cannot be read: without it there is no project.
+    """
+    pipeline = read_pipeline(root / PIPELINE_FILE)
+    jobs = {name.rstrip("/"): _job(root, pipeline, name) for name in pipeline.processes}
+    process_of = {
+        name.rstrip("/"): process for name, process in pipeline.processes.items()
+    }  # (the "/" RELION ends with)
+    writers = {node: name for name, process in process_of.items() for node in process.outputs}
+    for job in jobs.values():
+        for node in process_of[job.name].inputs:
+            parent = writers.get(node) or _job_of_node(node, jobs)
+            if parent is not None and parent not in job.parents:
+                job.parents.append(parent)
+    return Project(root, pipeline.layout, jobs, list(pipeline.problems))
+
+
+def cryosparc_project(root: Path) -> Project:
+    """The jobs of the CryoSPARC project folder ``root``: each ``J*/job.json``.
+
+    A job folder without a readable job.json, or a parent named with no folder, is a
+    problem of its job, one line; the rest is read.
+    """
+    jobs: dict[str, Job] = {}
+    for folder in job_folders(root):
+        name = folder.name
+        try:
+            document = read_job_document(folder / JOB_DOCUMENT)
+        except CryodedupError as err:
+            jobs[name] = Job(name, "?", "?", problems=[f"{name}: {str(err).splitlines()[0]}"])
+            continue
+        job = Job(name, document.type, document.type, document.title or None, document.status)
+        job.label = f"{name} ({document.type})"
+        job.parents = list(document.parents)
+        job.particle_sets = {f"{name}/{group}": files for group, files in document.particle_groups.items()}
+        job.diameter = next(
+            (
+                (value, f"{name}/job.json {param}")
+                for param in _CS_DIAMETER_PARAMS
+                if (value := _positive(str(document.params.get(param, "")))) is not None
+            ),
+            None,
+        )
+        jobs[name] = job
+    for job in list(jobs.values()):
+        for parent in job.parents:
+            if parent not in jobs:
+                jobs[parent] = Job(
+                    parent, parent, "?", problems=[f"{parent}: a parent of {job.name}, its folder is missing"]
+                )
+    return Project(root, "CryoSPARC", jobs)
+
+
+def _job_of_node(node: str, jobs: dict[str, Job]) -> str | None:
+    """The job whose folder holds ``node`` (an input edge from a node no output edge lists)."""
+    parts = node.split("/")
+    name = "/".join(parts[:2])
+    return name if name in jobs else None
+
+
+def _job(root: Path, pipeline: Pipeline, process_name: str) -> Job:
+    process = pipeline.processes[process_name]
+    name = process_name.rstrip("/")
+    job = Job(name, process.kind, process.type_label, process.alias, process.status)
+    folder = root / name
+    if not folder.is_dir():
+        job.problems.append(f"{name}: the job's folder is missing")
+        return job
+    job.particle_sets = {n: [n] for n in process.outputs if n in pipeline.particle_nodes}
+    job.micrograph_files = [n for n in process.outputs if _is_micrographs(pipeline.node_types.get(n, ""))]
+    job.diameter = _recorded_diameter(folder)
+    job.duplicate_threshold = _recorded_threshold(folder)
+    return job
+
+
+def _is_micrographs(node_type: str) -> bool:
+    # RELION 3.1: NODE_MICS (1); RELION 4/5: MicrographGroupMetadata.
+    return node_type == "1" or node_type.startswith("MicrographGroupMetadata")
+
+
+def _recorded_threshold(folder: Path) -> tuple[float, str] | None:
+    """The distance a RELION Select job removed duplicates within (``do_remove_duplicates``), and where."""
+    options = job_options(folder)
+    if options.get("do_remove_duplicates", "").lower() not in ("yes", "true", "1"):
+        return None
+    value = _positive(options.get("duplicate_threshold", ""))
+    return None if value is None else (value, f"{folder.parent.name}/{folder.name}/job.star duplicate_threshold")
+
+
+def _recorded_diameter(folder: Path) -> tuple[float, str] | None:
+    """The particle diameter the job recorded (its job.star, else its note.txt's command line), and where."""
+    options = job_options(folder)
+    for option in _DIAMETER_OPTIONS:
+        value = _positive(options.get(option, ""))
+        if value is not None:
+            return value, f"{folder.parent.name}/{folder.name}/job.star {option}"
+    note = folder / "note.txt"
+    if note.is_file():
+        found = _NOTE_DIAMETER.search(note.read_text(errors="replace"))
+        value = _positive(found.group(1)) if found else None
+        if value is not None:
+            return value, f"{folder.parent.name}/{folder.name}/note.txt --particle_diameter"
+    return None
+
+
+def _positive(text: str) -> float | None:
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return value if 0 < value < 1e5 else None

@@ -1,0 +1,316 @@
+"""Masks and edges (``--mask``, ``--edge``): the picks outside a mask or near their micrograph's edge.
+
+They are rejected before the duplicates are looked for (a pick outside the mask displaces no
+pick inside it) and go to the rejected set with their reason (``decisions.csv``: 'outside the
+mask', 'at the edge'). A pick outside the mask and near the edge is counted outside the mask.
+
+Where a pick lies is taken in Å from its micrograph's (tomogram's) corner: 2-D coordinates and
+tomogram pixels are so already (pixel x its size); RELION 5's centred Å are carried there by
+the tomograms STAR's sizes (``Tomograms.centre_offsets``). Voxel ``k`` of a mask of voxel size
+``v`` covers ``[k v, (k + 1) v)`` Å from the corner: a mask binned b times covers b pixels of
+the picks' with each voxel, as IMOD's and RELION's binning do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ...errors import CryodedupError, InputFileError
+from ...formats.micrograph_lists import find_image
+from ...formats.mrc import mrc_extent, open_volume
+from ...formats.star.tomograms import CENTRED, Tomograms, tomograms_star
+from ...options import ParticleOptions
+from ...particle_set import ParticleSet
+
+__all__ = ["AT_EDGE", "OUTSIDE_MASK", "Regions", "regions_of"]
+
+#: The reasons a row is dropped (``Regions.dropped``; 0: not dropped).
+OUTSIDE_MASK, AT_EDGE = 1, 2
+#: The extensions of the mask files a ``--mask`` folder is searched for.
+MASK_SUFFIXES = (".mrc", ".rec", ".map", ".mrcs")
+
+
+@dataclass(frozen=True)
+class Regions:
+    """Which rows the mask and the edge drop, and where the sizes and masks came from.
+
+    ``dropped``: per row, 0 (kept for the dedup), :data:`OUTSIDE_MASK` or :data:`AT_EDGE`;
+    ``masks``: the mask files used, each once; ``sizes_from``: where the micrographs' sizes
+    came from (None: not needed).
+    """
+
+    dropped: np.ndarray
+    masks: tuple[str, ...]
+    sizes_from: str | None
+
+    @property
+    def outside_mask(self) -> int:
+        """The rows outside the mask."""
+        return int(np.count_nonzero(self.dropped == OUTSIDE_MASK))
+
+    @property
+    def at_edge(self) -> int:
+        """The rows within ``--edge`` of their micrograph's edge (inside the mask, if any)."""
+        return int(np.count_nonzero(self.dropped == AT_EDGE))
+
+
+def regions_of(particles: ParticleSet, options: ParticleOptions) -> Regions | None:
+    """The rows ``--mask`` and ``--edge`` drop (None: neither asked)."""
+    if options.mask is None and options.edge is None:
+        return None
+    n = len(particles)
+    tomograms = _tomograms(options)
+    corner = _from_corner(particles, tomograms)
+    sizes, sizes_from = _sizes(particles, options, tomograms, needed=options.edge is not None)
+    dropped = np.zeros(n, dtype=np.int8)
+    masks: tuple[str, ...] = ()
+    if options.mask is not None:
+        outside, masks = _outside_masks(particles, options, corner, sizes)
+        dropped[outside] = OUTSIDE_MASK
+    if options.edge is not None:
+        size = sizes[particles.groups]
+        near = ((corner < options.edge) | (corner > size - options.edge)).any(axis=1)
+        dropped[near & (dropped == 0)] = AT_EDGE
+    return Regions(dropped, masks, sizes_from if options.edge is not None else None)
+
+
+def _tomograms(options: ParticleOptions) -> Tomograms | None:
+    """The tomograms STAR given as ``--micrographs`` (sizes and tilt-series pixel sizes), else None."""
+    if options.micrographs is None or Path(options.micrographs).suffix.lower() != ".star":
+        return None
+    return tomograms_star(Path(options.micrographs))
+
+
+def _centred_inputs(particles: ParticleSet) -> set[str]:
+    """The inputs whose centres are RELION 5's centred Å (as read, or carried there from pixels)."""
+    centred = set()
+    for entry in particles.summary.get("layouts") or []:
+        if entry["frame"].startswith(CENTRED) or any("carried into centred" in note for note in entry["notes"]):
+            centred.add(entry["input"])
+    return centred
+
+
+def _from_corner(particles: ParticleSet, tomograms: Tomograms | None) -> np.ndarray:
+    """Each row's centre in Å from its micrograph's (tomogram's) corner."""
+    corner = np.array(particles.centres, dtype=np.float64)
+    centred = _centred_inputs(particles)
+    if not centred:
+        return corner
+    if tomograms is None or not tomograms.sizes:
+        name = sorted(centred)[0]
+        raise CryodedupError(
+            f"--mask/--edge: {name} holds centred Å (from each tomogram's centre): give the tomograms STAR "
+            "(--micrographs tomograms.star) whose rlnTomoSizeX/Y/Z place each tomogram's corner"
+        )
+    inputs = [k for k, name in enumerate(particles.inputs) if name in centred or len(particles.inputs) == 1]
+    every = len(inputs) == len(particles.inputs)  # (one input, most often: no row to pick out)
+    rows = slice(None) if every else np.isin(particles.input_of, inputs)
+    used = _used(particles.groups[rows], len(particles.mic_names))
+    offsets = np.zeros((len(particles.mic_names), 3))
+    names = [_bare(particles.mic_names[g]) for g in used]
+    offsets[used] = tomograms.centre_offsets(names, f"--micrographs {tomograms.path}")
+    corner[rows] += offsets[particles.groups[rows]]
+    return corner
+
+
+def _used(groups: np.ndarray, n_mics: int) -> np.ndarray:
+    """The micrographs that ``groups`` name, in order (counted, not sorted)."""
+    return np.flatnonzero(np.bincount(groups, minlength=n_mics))
+
+
+def _bare(name: str) -> str:
+    """A micrograph's name without the dataset the job appends to a second dataset's copy (``TS_01 [dataset B]``)."""
+    return name.rpartition(" [dataset ")[0] or name
+
+
+def _sizes(
+    particles: ParticleSet, options: ParticleOptions, tomograms: Tomograms | None, needed: bool
+) -> tuple[np.ndarray, str]:
+    """Each micrograph's size in Å along x, y (z), and where it came from; NaN where unknown and not ``needed``.
+
+    Tomograms: the tomograms STAR's rlnTomoSizeX/Y/Z x tilt-series pixel size, else the MRC
+    header of the tomogram found (its voxels x its voxel size); micrographs: their shape as the
+    inputs give it (CryoSPARC's micrograph_shape, pickers' micrographs) or the MRC header of the
+    micrograph found, x the rows' pixel size. Unknown with ``--edge``: refused.
+    """
+    n_mics, dims = len(particles.mic_names), particles.centres.shape[1]
+    sizes = np.full((n_mics, dims), np.nan)
+    first_row = np.full(n_mics, -1, dtype=np.int64)
+    first_row[particles.groups[::-1]] = np.arange(len(particles))[::-1]
+    psize = np.asarray(particles.psize, dtype=np.float64)[np.maximum(first_row, 0)]
+    if dims == 3 and tomograms is not None and tomograms.sizes:
+        for g, name in enumerate(particles.mic_names):
+            bare = _bare(name)
+            if bare in tomograms.sizes:
+                sizes[g] = np.array(tomograms.sizes[bare]) * tomograms.tilt_series_psize[bare]
+        source = f"rlnTomoSizeX/Y/Z of {tomograms.path}"
+    else:
+        for g, (ny, nx) in particles.mic_shapes.items():
+            if dims == 2:
+                sizes[g] = (nx * psize[g], ny * psize[g])
+        source = "the inputs' micrograph shapes"
+    unknown = np.flatnonzero(np.isnan(sizes).any(axis=1) & (first_row >= 0))
+    if unknown.size and _sizes_from_headers(particles, options, unknown, psize, sizes, needed):
+        source = (
+            "the micrographs' MRC headers" if unknown.size == (first_row >= 0).sum() else f"{source} and MRC headers"
+        )
+    return sizes, source
+
+
+def _sizes_from_headers(
+    particles: ParticleSet,
+    options: ParticleOptions,
+    unknown: np.ndarray,
+    psize: np.ndarray,
+    sizes: np.ndarray,
+    needed: bool,
+) -> bool:
+    """The sizes of the micrographs ``unknown`` from their MRC headers (filled into ``sizes``); refused if needed.
+
+    Whether any was found.
+    """
+    first = Path(particles.inputs[0])
+    dims = sizes.shape[1]
+    found = False
+    for g in unknown.tolist():
+        name = _bare(particles.mic_names[g])
+        path = find_image(name, first, options.project_dir)
+        if not path.is_file():
+            if not needed:
+                continue
+            raise CryodedupError(
+                f"--edge: the size of {name} is unknown: no micrograph_shape or rlnTomoSizeX/Y/Z in the inputs "
+                f"and --micrographs, and no MRC file at {path}; give --micrographs (tomograms: RELION 5's "
+                "tomograms.star) or --project-dir where the images are"
+            )
+        (nx, ny, nz), voxel = mrc_extent(path)
+        # A tomogram's own voxel size (RELION 4's picks are in unbinned tilt-series pixels, its
+        # tomograms binned); a micrograph's pixels are the picks' (--mic-psize overrides a header).
+        own = voxel if dims == 3 or not np.isfinite(psize[g]) else None
+        step = own or (psize[g] if np.isfinite(psize[g]) else np.nan)
+        sizes[g] = (nx * step, ny * step, nz * step)[:dims]
+        found = True
+    return found
+
+
+def _mask_files(mask: Path, names: list[str], image: Callable[[str], Path]) -> list[Path]:
+    """The mask of each micrograph: ``mask`` itself, or in the folder ``mask`` the file named after it.
+
+    The file whose name without its extension is the micrograph's (``TS_01.mrc``), else the one
+    file that starts with that name and ``_`` or ``.`` (``TS_01_mask.mrc``, ``mic_001.labels.mrc``).
+    ``image``: where the micrograph's own file is (a folder of tomograms and their masks would
+    otherwise give each tomogram as its own mask: refused).
+    """
+    if not mask.is_dir():
+        return [mask] * len(names)
+    files = sorted(p for p in mask.iterdir() if p.suffix.lower() in MASK_SUFFIXES and p.is_file())
+    found = []
+    for name in names:
+        stem = Path(_bare(name)).stem if Path(name).suffix.lower() in MASK_SUFFIXES else Path(_bare(name)).name
+        exact = [p for p in files if p.stem == stem]
+        matches = exact or [p for p in files if p.name.startswith((stem + "_", stem + "."))]
+        if len(matches) != 1:
+            what = "no MRC file named after it" if not matches else f"{matches[0].name} and {matches[1].name}"
+            raise CryodedupError(
+                f"--mask {mask}: {what} for {name} (looked for {stem}.mrc or {stem}_*.mrc): "
+                "give one mask per micrograph or tomogram, named after it"
+            )
+        if matches[0].resolve() == image(name).resolve():
+            raise CryodedupError(
+                f"--mask {mask}: {matches[0].name} is the {name} image itself, not its mask: give a folder of "
+                f"masks, or name the mask {stem}_mask.mrc in a folder without the images"
+            )
+        found.append(matches[0])
+    return found
+
+
+def _outside_masks(
+    particles: ParticleSet, options: ParticleOptions, corner: np.ndarray, sizes: np.ndarray
+) -> tuple[np.ndarray, tuple[str, ...]]:
+    """Whether each row lies outside its micrograph's mask (beyond the mask's extent included); the masks used."""
+    assert options.mask is not None
+    groups = particles.groups
+    used = _used(groups, len(particles.mic_names))
+    first = Path(particles.inputs[0])
+    files = _mask_files(
+        Path(options.mask),
+        [particles.mic_names[g] for g in used],
+        lambda name: find_image(_bare(name), first, options.project_dir),
+    )
+    by_file: dict[Path, list[int]] = {}
+    for g, path in zip(used.tolist(), files):
+        by_file.setdefault(path, []).append(g)
+    if len(by_file) == 1:  # (one mask for every row: no rows to gather)
+        outside = _outside_one(files[0], options, corner, groups, particles, sizes)
+        return outside, (str(files[0]),)
+    outside = np.zeros(len(particles), dtype=bool)
+    order = np.argsort(groups, kind="stable")
+    starts = np.searchsorted(groups[order], np.arange(len(particles.mic_names) + 1))
+    for path, mics in by_file.items():
+        rows = np.concatenate([order[starts[g] : starts[g + 1]] for g in mics])
+        outside[rows] = _outside_one(path, options, corner[rows], groups[rows], particles, sizes)
+    return outside, tuple(str(p) for p in by_file)
+
+
+def _outside_one(
+    path: Path,
+    options: ParticleOptions,
+    corner: np.ndarray,
+    groups: np.ndarray,
+    particles: ParticleSet,
+    sizes: np.ndarray,
+) -> np.ndarray:
+    """Whether each of these rows (of the micrographs ``path`` masks) lies outside it."""
+    mrc, data, header_voxel = open_volume(path)
+    with mrc:
+        dims = corner.shape[1]
+        shape = data.shape[::-1][:dims]  # (nx, ny[, nz])
+        if dims == 2 and data.shape[0] != 1:
+            raise InputFileError(f"--mask {path}: {data.shape[0]} sections; micrographs take a 2-D mask")
+        voxel = _voxel_size(path, options, header_voxel, shape, groups, particles, sizes)
+        index = np.floor(corner / voxel).astype(np.int64)
+        within = ((index >= 0) & (index < np.array(shape))).all(axis=1)
+        values = np.zeros(len(corner), dtype=data.dtype)
+        x, y = index[within, 0], index[within, 1]
+        z = index[within, 2] if dims == 3 else np.zeros_like(x)
+        values[within] = data[z, y, x]
+    inside = values == options.mask_label if options.mask_label is not None else values > 0
+    return ~(within & inside)
+
+
+def _voxel_size(
+    path: Path,
+    options: ParticleOptions,
+    header: float | None,
+    shape: tuple[int, ...],
+    groups: np.ndarray,
+    particles: ParticleSet,
+    sizes: np.ndarray,
+) -> float:
+    """The mask's voxel size in Å: ``--mask-psize``, else its header's, checked against its micrographs' sizes.
+
+    Without either, the micrograph's size over the mask's voxels. A mask whose extent (voxels x
+    voxel size) differs from a micrograph's size by more than a voxel and 1 % is refused.
+    """
+    voxel = options.mask_psize or header
+    known = [(g, sizes[g]) for g in _used(groups, len(sizes)).tolist() if not np.isnan(sizes[g]).any()]
+    if voxel is None:
+        if not known:
+            raise CryodedupError(
+                f"--mask {path}: no voxel size in its header, and the micrograph's size is unknown: give --mask-psize"
+            )
+        voxel = float(known[0][1][0] / shape[0])
+    extent = np.array(shape, dtype=np.float64) * voxel
+    for g, size in known:
+        if (np.abs(extent - size) > voxel + 0.01 * size).any():
+            where = "--mask-psize" if options.mask_psize else "its header"
+            raise CryodedupError(
+                f"--mask {path}: {' x '.join(map(str, shape))} voxels of {voxel:g} Å ({where}) cover "
+                f"{' x '.join(f'{e:g}' for e in extent)} Å, but {particles.mic_names[g]} is "
+                f"{' x '.join(f'{s:g}' for s in size)} Å: give the mask's voxel size (--mask-psize) or its own mask"
+            )
+    return float(voxel)

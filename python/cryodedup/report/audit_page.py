@@ -1,0 +1,134 @@
+"""``cryodedup audit --plot DIR``'s report.html: the project's pipeline drawn as a graph coloured by verdict.
+
+Self-contained: the graph is an inline SVG (no script, no picture file), the page's style
+report.html's own. Jobs stand in rows by their depth in the lineage (a job one row below its
+deepest parent: a project's lineage is long and narrow, so the page scrolls down, not sideways),
+edges run from a job to the jobs that read its outputs; each box is coloured by the job's
+verdict and its line of the report is its tooltip.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..outputs import AtomicOutputs, write_bytes
+from .html_report import STYLE, Opening
+
+__all__ = ["GraphJob", "write_audit_report"]
+
+#: Each verdict's fill and what the legend calls it, worst first.
+VERDICT_COLOURS = {
+    "redo": ("#e34a33", "half-sets share duplicates: redo"),
+    "damaged": ("#9e9ac8", "damaged: not audited"),
+    "entered": ("#fdae6b", "duplicates entered here"),
+    "inherited": ("#fee391", "duplicates from upstream"),
+    "clean": ("#a1d99b", "no duplicates"),
+    "not run": ("#ffffff", "not run yet"),
+    "no particles": ("#f0f0f0", "no particles"),
+}
+
+_BOX_W, _BOX_H, _GAP_X, _GAP_Y, _MARGIN = 170, 38, 24, 26, 10
+
+
+@dataclass(frozen=True)
+class GraphJob:
+    """One job as the graph draws it: its name, kind, verdict, parents and its line of the report."""
+
+    name: str
+    kind: str
+    verdict: str
+    parents: Sequence[str]
+    line: str
+
+
+def _depths(jobs: Sequence[GraphJob]) -> dict[str, int]:
+    """Each job's row: one below its deepest parent (a cycle's back edge is not followed)."""
+    parents = {j.name: [p for p in j.parents if p != j.name] for j in jobs}
+    column: dict[str, int] = {}
+
+    def depth(name: str, walking: frozenset[str]) -> int:
+        if name in column:
+            return column[name]
+        ups = [p for p in parents.get(name, []) if p in parents and p not in walking]
+        column[name] = 1 + max((depth(p, walking | {name}) for p in ups), default=-1)
+        return column[name]
+
+    for job in jobs:
+        depth(job.name, frozenset())
+    return column
+
+
+def pipeline_svg(jobs: Sequence[GraphJob]) -> str:
+    """The pipeline as an SVG: a box per job in its column, an arrow per parent, the legend under it."""
+    row = _depths(jobs)
+    used: dict[int, int] = {}
+    place: dict[str, tuple[int, int]] = {}
+    for job in jobs:  # (in the project's order along each row)
+        r = row[job.name]
+        place[job.name] = (_MARGIN + used.get(r, 0) * (_BOX_W + _GAP_X), _MARGIN + r * (_BOX_H + _GAP_Y))
+        used[r] = used.get(r, 0) + 1
+    legend_x = _MARGIN + max(used.values(), default=0) * (_BOX_W + _GAP_X)
+    width = legend_x + 230
+    height = max(_MARGIN * 2 + (max(row.values(), default=0) + 1) * (_BOX_H + _GAP_Y), 22 * len(VERDICT_COLOURS) + 20)
+    legend_y = _MARGIN
+    parts = [
+        f"<svg xmlns='http://www.w3.org/2000/svg' width='{width}' height='{height}' viewBox='0 0 {width} {height}' "
+        "font-family='sans-serif' font-size='12' role='img' aria-label='the pipeline, each job coloured by verdict'>",
+        "<defs><marker id='arrow' viewBox='0 0 10 10' refX='10' refY='5' markerWidth='7' markerHeight='7' "
+        "orient='auto-start-reverse'><path d='M0,0 L10,5 L0,10 z' fill='#666'/></marker></defs>",
+    ]
+    for job in jobs:
+        x1, y1 = place[job.name]
+        for parent in job.parents:
+            if parent not in place or parent == job.name:
+                continue
+            x0, y0 = place[parent]
+            start, end = (x0 + _BOX_W / 2, y0 + _BOX_H), (x1 + _BOX_W / 2, y1)
+            bend = (end[1] - start[1]) / 2 if end[1] > start[1] else 40
+            parts.append(
+                f"<path d='M{start[0]},{start[1]} C{start[0]},{start[1] + bend} {end[0]},{end[1] - bend} "
+                f"{end[0]},{end[1]}' fill='none' stroke='#888' stroke-width='1.2' marker-end='url(#arrow)'/>"
+            )
+    for job in jobs:
+        x, y = place[job.name]
+        fill = VERDICT_COLOURS.get(job.verdict, VERDICT_COLOURS["no particles"])[0]
+        parts.append(
+            f"<g><title>{html.escape(job.line)}</title><rect x='{x}' y='{y}' width='{_BOX_W}' height='{_BOX_H}' "
+            f"rx='5' fill='{fill}' stroke='#555'/><text x='{x + 8}' y='{y + 16}' font-weight='bold'>"
+            f"{html.escape(_fit(job.name))}</text><text x='{x + 8}' y='{y + 31}' fill='#333'>"
+            f"{html.escape(_fit(job.kind))}</text></g>"
+        )
+    for k, (fill, words) in enumerate(VERDICT_COLOURS.values()):
+        y = legend_y + 22 * k
+        parts.append(
+            f"<rect x='{legend_x}' y='{y}' width='16' height='14' fill='{fill}' stroke='#555'/>"
+            f"<text x='{legend_x + 24}' y='{y + 12}'>{html.escape(words)}</text>"
+        )
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _fit(text: str, width: int = 24) -> str:
+    """A box's text cut to fit it."""
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def write_audit_report(
+    outdir: Path, title: str, opening: Opening, jobs: Sequence[GraphJob], rows: Sequence[tuple[str, str]], force: bool
+) -> Path:
+    """report.html in ``outdir``: the verdict, the pipeline's graph, one line per job; written whole or not at all."""
+    table = "".join(f"<tr><th>{html.escape(label)}</th><td>{html.escape(value)}</td></tr>" for label, value in rows)
+    page = (
+        "<!DOCTYPE html><html><head><meta charset='utf-8'>"
+        "<meta name='viewport' content='width=device-width, initial-scale=1'>"
+        f"<title>{html.escape(title)}</title><style>{STYLE}svg{{max-width:100%;height:auto}}</style></head><body>"
+        f"{opening.html()}<h1>{html.escape(title)}</h1><h2>Pipeline</h2><div class='wide'>{pipeline_svg(jobs)}</div>"
+        f"<h2>Jobs, worst first</h2><table class='rows'>{table}</table></body></html>"
+    )
+    path = outdir / "report.html"
+    with AtomicOutputs([path], force=force) as tmp:
+        write_bytes(tmp[path], page.encode())
+    return path
