@@ -347,3 +347,18 @@ def test_the_demos_page(browser, tmp_path):
     assert not list((out / "micrographs").glob("*.jpg"))  # (the example has no images)
     assert page.errors == []
     page.close()
+
+
+def test_picks_at_the_edge_are_rejected_but_no_duplicates(tmp_path):
+    """--edge: each micrograph's duplicates on the page are decisions.csv's lines of a rule with a partner."""
+    inputs = two_picker_project(tmp_path, n_mics=8, with_images=8)  # (--edge reads each micrograph's size)
+    options = ParticleOptions(min_dist=15, plot=True, decisions=True, edge=40, project_dir=tmp_path)
+    remove_duplicate_particles(inputs, tmp_path / "out", options)
+    with open(tmp_path / "out" / "decisions.csv") as f:
+        records = list(csv.DictReader(f))
+    assert any(r["rule"] == "at the edge" for r in records)
+    index = _js_object(tmp_path / "out" / "micrographs" / "index.js")
+    duplicates = Counter(r["micrograph"] for r in records if r["rule"] != "at the edge")
+    rejected = Counter(r["micrograph"] for r in records)
+    assert {n: d for n, d in zip(index["names"], index["duplicates"]) if d} == dict(duplicates)
+    assert {n: r for n, r in zip(index["names"], index["rejected"]) if r} == dict(rejected)

@@ -115,6 +115,17 @@ def _frames(
     return frames
 
 
+#: The rules that reject a pick as no duplicate (no partner within the distance): the rest are duplicates.
+NOT_DUPLICATES = ("consensus support", "uncovered micrograph", "outside the mask", "at the edge")
+
+
+def _duplicates(details: ParticleDetails, picks: PagePicks) -> np.ndarray:
+    """Each micrograph's picks rejected as duplicates: by a rule with a partner (or an earlier round's)."""
+    apart = [k for k, rule in enumerate(picks.rules) if rule in NOT_DUPLICATES]
+    duplicate = (picks.rule >= 0) & ~np.isin(picks.rule, apart)
+    return np.bincount(details.groups[duplicate], minlength=len(details.mic_names))
+
+
 def _agreement(details: ParticleDetails) -> list[float] | None:
     """Each micrograph's share of kept picks that more than one input picked (None with one input)."""
     confirmed = details.confirmed_by
@@ -156,7 +167,7 @@ def _index_js(details: ParticleDetails, picks: PagePicks, frames: np.ndarray, th
         "thumbs": [int(m in thumbnails) for m in range(n)],
         "picks": details.picks_per_micrograph.tolist(),
         "rejected": details.rejected_per_micrograph.tolist(),
-        "duplicates": details.duplicates_per_micrograph.tolist(),
+        "duplicates": _duplicates(details, picks).tolist(),
         "agreement": _agreement(details),
         "byInput": [
             np.bincount(groups[details.input_of == k], minlength=n).tolist() for k in range(len(details.inputs))
