@@ -113,8 +113,9 @@ class ParticleDetails:
 
     @property
     def duplicate(self) -> np.ndarray:
-        """The rows rejected as duplicates by the distance rule (not those a consensus rejected)."""
-        return rejected_as_duplicates(self.keep, self.unconfirmed, self.not_confirmable)
+        """The rows rejected as duplicates by the distance rule (not those a consensus, a mask or an edge rejected)."""
+        duplicate = rejected_as_duplicates(self.keep, self.unconfirmed, self.not_confirmable)
+        return duplicate if self.dropped is None else duplicate & (self.dropped == 0)
 
     @property
     def mic_names(self) -> list[str]:
@@ -229,9 +230,10 @@ class ParticleDetails:
     def duplicates_per_micrograph(self) -> np.ndarray:
         """The number of picks rejected as duplicates on each micrograph (by id), counted once (read-only).
 
-        Without a consensus every rejected pick is a duplicate: the rejected counts, not counted again.
+        Without a consensus, a mask or an edge every rejected pick is a duplicate: the rejected
+        counts, not counted again.
         """
-        if self.unconfirmed is None and self.not_confirmable is None:
+        if self.unconfirmed is None and self.not_confirmable is None and self.dropped is None:
             return self.rejected_per_micrograph
         return _read_only(np.bincount(self.groups[self.duplicate], minlength=len(self.mic_names)))
 

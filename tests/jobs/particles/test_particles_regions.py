@@ -275,6 +275,21 @@ def test_the_example_micrograph_marks_the_masked_picks_apart(tmp_path):
     assert "outside the mask or at the edge" in " ".join(label for *_, label in picture.legend.entries)
 
 
+def test_the_report_counts_no_masked_pick_as_a_duplicate(tmp_path):
+    # The report's duplicates per micrograph (density picture, picks titles): the pick outside the
+    # mask was rejected by the mask, not as a duplicate: 0 duplicates on m, 1 pick rejected.
+    from cryodedup.jobs.particles.draw import picture_details
+    from cryodedup.jobs.particles.job import run
+    from cryodedup.jobs.particles.read import Files
+    from cryodedup.options import ParticleOptions
+
+    _two_picks(tmp_path)
+    options = ParticleOptions(mic_psize=1.0, min_dist=10, mask=tmp_path / "mask.mrc", project_dir=tmp_path)
+    outcome = run(Files.of([tmp_path / "p.star"]), tmp_path / "out", options)
+    details = picture_details(outcome.particles, outcome.decision, options)
+    assert details.duplicates_per_micrograph.tolist() == [0] and int((~details.keep).sum()) == 1
+
+
 def test_an_input_masked_out_of_a_micrograph_still_ran_there(tmp_path, capsys):
     # --min-support 2: A's pick inside the mask, B's only pick on m outside it. B ran on m all the same, so
     # A's pick is unconfirmed (consensus support), not on a micrograph too few inputs ran on.
