@@ -29,6 +29,16 @@ class PoseRule:
         self, poses: npt.NDArray[np.float64], kind: str = "relion", max_angle: float = 180.0, sym: str = "C1"
     ) -> None: ...
 
+class EllipsoidRule:
+    """Exclusion in each particle's own frame: ``semi_axes`` (Å along its x, y, z) turned by its pose."""
+
+    poses: npt.NDArray[np.float64]
+    kind: str
+    semi_axes: list[float]
+    def __init__(
+        self, poses: npt.NDArray[np.float64], semi_axes: tuple[float, float, float], kind: str = "relion"
+    ) -> None: ...
+
 class DedupDecision:
     """What ``dedup`` decides: each row kept or not, who suppressed it, the consensus masks."""
 
@@ -57,6 +67,7 @@ def dedup(
     priorities: npt.NDArray[np.uint32] | None = None,
     images: npt.NDArray[np.uint64] | None = None,
     input_priorities: npt.NDArray[np.uint32] | None = None,
+    ellipsoid: EllipsoidRule | None = None,
 ) -> DedupDecision: ...
 
 class AgreementCounts:

@@ -3,7 +3,7 @@
 
 use cryodedup_core::algo::decide::{decide, Request, Tubes};
 use cryodedup_core::algo::dedup::{Levels, RowFacts};
-use cryodedup_core::algo::{consensus, dedup as core_dedup, neighbours, pose, rank_keys, species};
+use cryodedup_core::algo::{consensus, dedup as core_dedup, ellipsoid, neighbours, pose, rank_keys, species};
 use numpy::{
     IntoPyArray, PyArray1, PyArray2, PyArray3, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2,
     PyUntypedArrayMethods,
@@ -99,6 +99,30 @@ impl PoseRule {
     }
 }
 
+/// Exclusion in each particle's own frame: `semi_axes` (Å, along the particle's x, y, z) of an
+/// ellipsoid turned by each row's pose (`poses` (n, 3), read as `kind` says, as for
+/// `PoseRule`); two rows conflict when either centre lies inside the other's ellipsoid.
+#[pyclass(module = "cryodedup._core", frozen, get_all)]
+pub(crate) struct EllipsoidRule {
+    poses: Py<PyArray2<f64>>,
+    kind: String,
+    semi_axes: [f64; 3],
+}
+
+#[pymethods]
+impl EllipsoidRule {
+    #[new]
+    #[pyo3(signature = (poses, semi_axes, kind="relion"))]
+    fn new(poses: Bound<'_, PyArray2<f64>>, semi_axes: [f64; 3], kind: &str) -> PyResult<Self> {
+        if poses.shape()[1] != 3 {
+            return Err(errors::value(format!("poses must have 3 columns, got {}", poses.shape()[1])));
+        }
+        pose_kind(kind)?;
+        ellipsoid::EllipsoidTest::new(&[], pose::PoseKind::RelionEulerDegrees, semi_axes).map_err(CoreError::from)?;
+        Ok(EllipsoidRule { poses: poses.unbind(), kind: kind.into(), semi_axes })
+    }
+}
+
 fn pose_kind(name: &str) -> PyResult<pose::PoseKind> {
     match name {
         "relion" => Ok(pose::PoseKind::RelionEulerDegrees),
@@ -140,7 +164,9 @@ impl DedupDecision {
 /// DedupDecision. With priorities (uint32, each row's level) or input_priorities (each
 /// input's level, with inputs), a lower level ranks first whatever the scores; with
 /// images (uint64, each row's image, 0 for none), rows of one image at different centres are
-/// duplicates whatever their distance. Groups are int64 or uint32, coords (n, 2
+/// duplicates whatever their distance. With ellipsoid (an EllipsoidRule, 3-D centres), rows
+/// within its largest semi-axis are duplicates only where either lies inside the other's
+/// ellipsoid; rule.min_dist is then not used. Groups are int64 or uint32, coords (n, 2
 /// or 3) in Å. With inputs (each row's input, below 64), masks are those of
 /// consensus::support_masks, found in the same pass over each micrograph. With tubes (each
 /// row's tube id, 0 for none), segments of one tube are never neighbours, and whole_tubes
@@ -149,7 +175,7 @@ impl DedupDecision {
 #[pyfunction]
 #[pyo3(signature = (
     groups, coords, scores, rule, inputs=None, want_suppressed_by=true, tubes=None, whole_tubes=false, pose=None,
-    priorities=None, images=None, input_priorities=None
+    priorities=None, images=None, input_priorities=None, ellipsoid=None
 ))]
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn dedup<'py>(
@@ -166,7 +192,19 @@ pub(crate) fn dedup<'py>(
     priorities: Option<PyReadonlyArray1<'py, u32>>,
     images: Option<PyReadonlyArray1<'py, u64>>,
     input_priorities: Option<PyReadonlyArray1<'py, u32>>,
+    ellipsoid: Option<&EllipsoidRule>,
 ) -> PyResult<DedupDecision> {
+    if ellipsoid.is_some() && whole_tubes {
+        return Err(errors::value("whole_tubes compares tubes whole, not ellipsoids".to_string()));
+    }
+    let shape_poses = ellipsoid.map(|e| e.poses.bind(py).readonly());
+    let shapes = match (ellipsoid, &shape_poses) {
+        (Some(rule), Some(poses)) => Some(
+            ellipsoid::EllipsoidTest::new(poses.as_slice()?, pose_kind(&rule.kind)?, rule.semi_axes)
+                .map_err(CoreError::from)?,
+        ),
+        _ => None,
+    };
     let poses = pose.map(|p| p.poses.bind(py).readonly());
     let pose_test = match (pose, &poses) {
         (Some(rule), Some(poses)) => {
@@ -188,6 +226,7 @@ pub(crate) fn dedup<'py>(
         rows: RowFacts {
             priorities: levels(priorities.as_ref(), input_priorities.as_ref(), inputs)?,
             images: images.as_ref().map(|i| i.as_slice()).transpose()?,
+            shapes: shapes.as_ref(),
         },
         params: &params,
     };

@@ -81,6 +81,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<keys::CsLocations>()?;
     m.add_class::<dedup::DedupRule>()?;
     m.add_class::<dedup::PoseRule>()?;
+    m.add_class::<dedup::EllipsoidRule>()?;
     m.add_class::<dedup::DedupDecision>()?;
     m.add_class::<dedup::PriorityCounts>()?;
     m.add_class::<dedup::AgreementCounts>()?;
