@@ -84,7 +84,7 @@ def read_request(options: ParticleOptions, held: Held = None) -> ReadRequest:
     )
     row_read = RowRead(
         shift_key=options.shift_key,
-        orientations=options.max_angle is not None,
+        orientations=options.max_angle is not None or options.own_frame,
         species_column=options.species_column,
         same_image=options.same_image,
         symmetry_copies=options.symmetry_copies,

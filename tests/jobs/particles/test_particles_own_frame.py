@@ -1,0 +1,121 @@
+"""``--min-dist-ellipsoid`` in the particle job: per species, the summary's section, the record, and what is refused.
+
+The oracle of the rule itself (random poses, a brute force from RELION's Euler matrix) is
+``tests/algo/test_ellipsoid.py``; here the hand-worked rods of the tomography guide, decided
+through files and options.
+"""
+
+from __future__ import annotations
+
+import csv
+
+import pytest
+from click.testing import CliRunner
+
+from cryodedup import CryodedupError, ParticleOptions, remove_duplicate_particles
+from cryodedup.cli import main
+from cryodedup.options.species import parse_ellipsoids
+from helpers import write_star
+
+LABELS = [
+    "rlnTomoName",
+    "rlnCenteredCoordinateXAngst",
+    "rlnCenteredCoordinateYAngst",
+    "rlnCenteredCoordinateZAngst",
+    "rlnAngleRot",
+    "rlnAngleTilt",
+    "rlnAnglePsi",
+    "rlnLCCmax",
+]
+# By hand: rods with semi-axes 20, 20, 60 Å (long along their z). Tilt 90 lays a rod along the
+# tomogram's x. Rows 1-2: one lying rod twice, 45 Å along its axis (inside: 45 < 60). Rows 3-4:
+# two lying rods 45 Å apart across their axes (outside: 45 > 20). Rows 5-6: an upright rod twice,
+# 45 Å along z (inside).
+RODS = [
+    ["TS_07", 0, 0, 0, 0, 90, 0, 0.9],
+    ["TS_07", 45, 0, 0, 0, 90, 0, 0.5],
+    ["TS_07", 0, 400, 0, 0, 90, 0, 0.8],
+    ["TS_07", 0, 445, 0, 0, 90, 0, 0.7],
+    ["TS_07", 400, 0, 0, 0, 0, 0, 0.9],
+    ["TS_07", 400, 0, 45, 0, 0, 0, 0.6],
+]
+
+
+def run(tmp_path, rows=RODS, labels=LABELS, **options):
+    path = write_star(tmp_path / "rods.star", labels, rows)
+    opts = ParticleOptions(score="rlnLCCmax", **options)
+    return remove_duplicate_particles([path], tmp_path / "out", opts, force=True)
+
+
+def test_the_rods_along_their_axes_go_and_those_side_by_side_stay(tmp_path):
+    summary = run(tmp_path, min_dist_ellipsoid=(20, 20, 60), decisions=True)
+    assert (summary["particles"], summary["kept"]) == (6, 4)
+    section = summary["own_frame_exclusion"]
+    assert section["ellipsoids"] == ({"species": None, "semi_axes_A": (20.0, 20.0, 60.0)},) and section["every_species"]
+    assert "min_dist_A" not in summary  # (no sphere decided)
+    with open(tmp_path / "out" / "decisions.csv") as record:
+        lost = [(row["row"], row["kept_row"], float(row["distance_A"])) for row in csv.DictReader(record)]
+    assert lost == [("2", "1", 45.0), ("6", "5", 45.0)]
+    assert run(tmp_path, min_dist=45)["kept"] == 3  # a sphere takes the rods side by side too
+
+
+def test_each_species_its_own_ellipsoid_and_the_others_a_sphere(tmp_path):
+    # Rows 1-4 are rods (their ellipsoid); rows 5-6 a species with a sphere of 50 Å (45 Å apart: one goes).
+    labels = [*LABELS, "rlnClassNumber"]
+    rows = [[*row, 1] for row in RODS[:4]] + [[*row, 2] for row in RODS[4:]]
+    summary = run(tmp_path, rows, labels, species_column="rlnClassNumber", min_dist_ellipsoid="1=20,20,60", min_dist=50)
+    assert summary["kept"] == 4
+    assert summary["own_frame_exclusion"]["ellipsoids"] == ({"species": "1", "semi_axes_A": (20.0, 20.0, 60.0)},)
+    assert not summary["own_frame_exclusion"]["every_species"]
+    both = run(tmp_path, rows, labels, species_column="rlnClassNumber", min_dist_ellipsoid="1=20,20,60,2=10,10,10")
+    assert both["kept"] == 5  # species 2's small sphere (10 Å) keeps both of its picks 45 Å apart
+
+
+def test_the_option_parses_as_a_relion_user_writes_it():
+    parsed = parse_ellipsoids("150,60,60,ribosome=200, 80, 80,rod=20,20,60")
+    assert parsed.default == (150, 60, 60) and parsed.by_species == {"ribosome": (200, 80, 80), "rod": (20, 20, 60)}
+    for bad, says in (
+        ("20,20", "is not three"),
+        ("rod=20,20,60,rod=1,1,1", "given twice"),
+        ("1,1,1,2,2,2", "two ellipsoids"),
+        ("a,b,c", "takes A,B,C"),
+        ("=1,2,3", "names no species"),
+    ):
+        with pytest.raises(ValueError, match=says):
+            parse_ellipsoids(bad)
+
+
+@pytest.mark.parametrize(
+    ("options", "says"),
+    [
+        ({"min_dist_ellipsoid": (20, 0, 60)}, "three semi-axes in Å above 0"),
+        ({"min_dist_ellipsoid": (20, 20, 60), "min_dist": 30}, "replaces --min-dist"),
+        ({"min_dist_ellipsoid": (20, 20, 60), "min_dist_z": 30}, "exclude each other"),
+        ({"min_dist_ellipsoid": (20, 20, 60), "update": True}, "--update cannot be given with --min-dist-ellipsoid"),
+        ({"min_dist_ellipsoid": "1=20,20,60"}, "no species"),
+        ({"min_dist_ellipsoid": (20, 20, 60), "plot": True}, "drop --plot"),
+    ],
+)
+def test_what_is_refused_says_why(tmp_path, options, says):
+    with pytest.raises(CryodedupError, match=says):
+        run(tmp_path, **options)
+
+
+def test_refused_without_poses_or_z(tmp_path):
+    with pytest.raises(
+        CryodedupError, match="--min-dist-ellipsoid needs the orientations, and there is no rlnAngleRot"
+    ):
+        run(tmp_path, [[*row[:4], row[7]] for row in RODS], [*LABELS[:4], "rlnLCCmax"], min_dist_ellipsoid=(20, 20, 60))
+    flat = ["rlnMicrographName", "rlnCoordinateX", "rlnCoordinateY", "rlnAngleRot", "rlnAngleTilt", "rlnAnglePsi"]
+    path = write_star(tmp_path / "flat.star", flat, [["m", 1, 2, 0, 0, 0], ["m", 5, 2, 0, 0, 0]])
+    with pytest.raises(CryodedupError, match="2-D"):
+        opts = ParticleOptions(mic_psize=1.0, score="none", min_dist_ellipsoid=(20, 20, 60))
+        remove_duplicate_particles([path], tmp_path / "o2", opts)
+
+
+def test_the_command_line_says_a_bad_value_in_one_line(tmp_path):
+    path = write_star(tmp_path / "rods.star", LABELS, RODS)
+    result = CliRunner().invoke(
+        main, ["particles", str(path), "--min-dist-ellipsoid", "20,20", "-o", str(tmp_path / "o")]
+    )
+    assert result.exit_code != 0 and "is not three" in result.output and "Traceback" not in result.output
