@@ -555,24 +555,23 @@ impl<'a, const D: usize> Neighbourhood<'a, D> {
     }
 
     /// The members that have a duplicate, in increasing order, where a duplicate is any
-    /// other member within `min_dist` (no tubes, orientations, images or joined micrographs)
-    /// and the grid lists the pairs within it; else None. A member without a duplicate is
+    /// other member within `min_dist` (no tubes, orientations, images or joined micrographs;
+    /// with ellipsoids, within them) and the grid lists the pairs within it; else None. A member without a duplicate is
     /// kept whatever its rank and suppresses nothing, so the walk ranks and searches only
     /// these (a fifth of spread picks): one pass over the grid's pairs, half a search a member.
     fn members_with_duplicates(&self) -> Option<Vec<u32>> {
         let input = self.input;
-        let by_distance_alone = input.tubes.is_none()
-            && input.pose.is_none()
-            && self.parts.is_none()
-            && self.images.is_none()
-            && self.shapes.is_none();
+        let by_distance_alone =
+            input.tubes.is_none() && input.pose.is_none() && self.parts.is_none() && self.images.is_none();
         let radius = input.params.radius();
         let grid = self.grid().filter(|grid| by_distance_alone && grid.lists_pairs_within(radius))?;
         // (the grid's ids are positions, each a member of its own: a grid is never made of merged copies)
         let mut has_duplicate = vec![false; self.members.len()];
         grid.for_each_pair_within(radius, |a, b, _| {
-            has_duplicate[a as usize] = true;
-            has_duplicate[b as usize] = true;
+            if self.in_shapes(a, b) {
+                has_duplicate[a as usize] = true;
+                has_duplicate[b as usize] = true;
+            }
         });
         Some((0..self.members.len() as u32).filter(|&k| has_duplicate[k as usize]).collect())
     }
