@@ -289,6 +289,7 @@ def species_summary(particles: ParticleSet, decision: Decision, options: Particl
     kept = np.bincount(particles.species[decision.keep], minlength=n_species)
     distances = species_distances(particles, options)
     along_z = species_distances_z(particles, options)
+    ellipsoids = species_ellipsoids(particles, options)
     radii = species_radii(particles, options) if options.cross_species else None
     displaced = decision.displaced_by
     won = None if displaced is None else won_table(particles.species, displaced, n_species)
@@ -303,6 +304,7 @@ def species_summary(particles: ParticleSet, decision: Decision, options: Particl
             along_z[s] if options.species_min_dist_z else None,
             # (the radius --cross-species compares; without it, the object's own where it has one)
             float(radii[s]) if radii is not None else particles.species_radii.get(name),
+            ellipsoids[s],
         )
         for s, name in enumerate(names)
     )

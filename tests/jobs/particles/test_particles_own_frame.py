@@ -67,6 +67,14 @@ def test_each_species_its_own_ellipsoid_and_the_others_a_sphere(tmp_path):
     assert summary["kept"] == 4
     assert summary["own_frame_exclusion"]["ellipsoids"] == ({"species": "1", "semi_axes_A": (20.0, 20.0, 60.0)},)
     assert not summary["own_frame_exclusion"]["every_species"]
+    per_species = {entry["species"]: entry for entry in summary["species"]["per_species"]}
+    assert per_species["1"]["ellipsoid_A"] == [20, 20, 60] and "ellipsoid_A" not in per_species["2"]
+    flags = ["--score", "rlnLCCmax", "--species-column", "rlnClassNumber", "--min-dist-ellipsoid", "1=20,20,60"]
+    said = CliRunner().invoke(
+        main, ["particles", str(tmp_path / "rods.star"), *flags, "--min-dist", "50", "-o", str(tmp_path / "cli")]
+    )
+    assert "1: 4 in, 3 kept (ellipsoid 20 x 20 x 60 Å in its own frame)" in said.output, said.output
+    assert "2: 2 in, 1 kept (min dist 50 Å)" in said.output
     both = run(tmp_path, rows, labels, species_column="rlnClassNumber", min_dist_ellipsoid="1=20,20,60,2=10,10,10")
     assert both["kept"] == 5  # species 2's small sphere (10 Å) keeps both of its picks 45 Å apart
 
