@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import csv
 
+import numpy as np
 import pytest
+import starfile
 from click.testing import CliRunner
+from scipy.spatial.transform import Rotation
 
 from cryodedup import CryodedupError, ParticleOptions, remove_duplicate_particles
 from cryodedup.cli import main
 from cryodedup.options.species import parse_ellipsoids
-from helpers import write_star
+from helpers import shared_file, write_star
 
 LABELS = [
     "rlnTomoName",
@@ -127,3 +130,37 @@ def test_the_command_line_says_a_bad_value_in_one_line(tmp_path):
         main, ["particles", str(path), "--min-dist-ellipsoid", "20,20", "-o", str(tmp_path / "o")]
     )
     assert result.exit_code != 0 and "is not three" in result.output and "Traceback" not in result.output
+
+
+def test_real_relion4_subtomograms_removed_entirely_as_a_brute_force_says(tmp_path):
+    # cryoCAT's RELION 4 refinement (1,746 subtomograms, 13 tomograms, real poses): with
+    # --remove-entirely (no ranking: an oracle needs none) every pick with a conflict goes, naming
+    # its nearest conflicting pick. The oracle reads the file with starfile, centres as RELION 4's
+    # (tilt-series pixels x 1.971 Å minus the origin, docs/design.md section 7) and A as the
+    # transpose of scipy's ZYZ rotation (RELION's Euler_angles2matrix).
+    real = shared_file("tomo/cryoCAT__relion_4.0.star")
+    table = starfile.read(real)["particles"]
+    axes = np.array([60.0, 60.0, 180.0])
+    centres = table[[f"rlnCoordinate{a}" for a in "XYZ"]].to_numpy() * 1.971
+    centres -= table[[f"rlnOrigin{a}Angst" for a in "XYZ"]].to_numpy()
+    angles = table[["rlnAngleRot", "rlnAngleTilt", "rlnAnglePsi"]].to_numpy()
+    turns = Rotation.from_euler("ZYZ", angles, degrees=True).as_matrix().transpose(0, 2, 1)  # RELION's A
+    tomograms = table["rlnTomoName"].to_numpy()
+    expected: dict[int, int] = {}  # rejected row (from 1) -> its nearest conflicting row
+    for tomogram in np.unique(tomograms):
+        rows = np.flatnonzero(tomograms == tomogram)
+        offsets = centres[rows][None, :, :] - centres[rows][:, None, :]  # [i, j]: centre j - centre i
+        own = np.einsum("ikm,ijk->ijm", turns[rows], offsets)  # A_i^T d in particle i's frame
+        inside = ((own / axes) ** 2).sum(axis=2) <= 1
+        conflict = (inside | inside.T) & ~np.eye(len(rows), dtype=bool)
+        distance = np.linalg.norm(offsets, axis=2)
+        for i in np.flatnonzero(conflict.any(axis=1)):
+            partners = np.flatnonzero(conflict[i])
+            expected[int(rows[i]) + 1] = int(rows[partners[np.argmin(distance[i, partners])]]) + 1
+    assert 50 < len(expected) < 200
+    opts = ParticleOptions(min_dist_ellipsoid=tuple(axes), remove_entirely=True, score="none", decisions=True)
+    summary = remove_duplicate_particles([real], tmp_path / "out", opts)
+    assert summary["rejected"] == len(expected)
+    with open(tmp_path / "out" / "decisions.csv") as record:
+        found = {int(row["row"]): int(row["kept_row"]) for row in csv.DictReader(record)}
+    assert found == expected
