@@ -62,6 +62,15 @@ def test_the_rods_along_their_axes_go_and_those_side_by_side_stay(tmp_path):
     assert run(tmp_path, min_dist=45)["kept"] == 3  # a sphere takes the rods side by side too
 
 
+def test_the_half_set_audit_names_the_ellipsoid(tmp_path):
+    # Half-sets 1, 2, 1, 2, 1, 2: both pairs the ellipsoid found (rows 1-2, 5-6) straddle; rows 3-4 are no pair.
+    rows = [[*row, 1 + k % 2] for k, row in enumerate(RODS)]
+    summary = run(tmp_path, rows, [*LABELS, "rlnRandomSubset"], min_dist_ellipsoid=(20, 20, 60))
+    audit = summary["halfset_audit"]
+    assert audit["duplicate_pairs"] == 2 and audit["straddling_pairs"] == 2
+    assert audit["message"].startswith("2 duplicate pairs within an exclusion ellipsoid in a particle's own frame")
+
+
 def test_each_species_its_own_ellipsoid_and_the_others_a_sphere(tmp_path):
     # Rows 1-4 are rods (their ellipsoid); rows 5-6 a species with a sphere of 50 Å (45 Å apart: one goes).
     labels = [*LABELS, "rlnClassNumber"]

@@ -352,7 +352,7 @@ def own_frame_ellipsoid(particles: ParticleSet, options: ParticleOptions) -> Ell
     if particles.poses is None:
         raise CryodedupError(
             "--min-dist-ellipsoid turns each particle's ellipsoid by its pose, and the particles carry no "
-            "orientations (rlnAngleRot/Tilt/Psi, Dynamo's angles, alignments3D/pose)"
+            "orientations (rlnAngleRot/Tilt/Psi, alignments3D/pose; Dynamo tables' angles are not read yet)"
         )
     refuse_angles_not_finite(particles)
     return Ellipsoid(particles.poses, tuple(options.min_dist_ellipsoid), particles.pose_kind)

@@ -367,6 +367,9 @@ def _name_collisions(particles: ParticleSet, keep: np.ndarray) -> Collisions | N
 
 def _audit_criterion(particles: ParticleSet, options: ParticleOptions) -> str:
     """What made two particles a duplicate pair, as decided: each species' own distance where they differ."""
+    if options.own_frame:  # (the section names each ellipsoid)
+        angle = f" and {options.max_angle:g}°" if options.max_angle is not None else ""
+        return f"within an exclusion ellipsoid in a particle's own frame{angle}"
     if particles.species is None:
         return duplicate_criterion(options.min_dist, options.max_angle, options.min_dist_z)
     distances = species_distances(particles, options)
