@@ -173,3 +173,14 @@ def test_real_relion4_subtomograms_removed_entirely_as_a_brute_force_says(tmp_pa
     with open(tmp_path / "out" / "decisions.csv") as record:
         found = {int(row["row"]): int(row["kept_row"]) for row in csv.DictReader(record)}
     assert found == expected
+
+
+def test_angles_that_look_like_radians_are_refused_unless_insisted(tmp_path):
+    # 120 picks whose angles all lie within ±π: radians written as degrees, by the look of them.
+    rng = np.random.default_rng(7)
+    rows = [["TS_07", 200.0 * k, 0, 0, *rng.uniform(-3.1, 3.1, 3).round(3), 0.5] for k in range(120)]
+    with pytest.raises(CryodedupError, match="--min-dist-ellipsoid would turn each ellipsoid by them as degrees"):
+        run(tmp_path, rows, min_dist_ellipsoid=(20, 20, 60))
+    summary = run(tmp_path, rows, min_dist_ellipsoid=(20, 20, 60), insist_angles=True)
+    assert summary["kept"] == 120
+    assert not any("--insist-angles was not used" in w for w in summary["warnings"])
