@@ -284,7 +284,7 @@ class Ellipsoid:
         if len(self.semi_axes) != 3:
             raise ValueError(f"semi_axes must be three lengths (x, y, z), got {self.semi_axes!r}")
         a, b, c = (float(v) for v in self.semi_axes)
-        return _core.EllipsoidRule(array, (a, b, c), self.kind)
+        return _core.EllipsoidRule(array, a, b, c, self.kind)
 
 
 @dataclass(frozen=True)

@@ -99,8 +99,8 @@ impl PoseRule {
     }
 }
 
-/// Exclusion in each particle's own frame: `semi_axes` (Å, along the particle's x, y, z) of an
-/// ellipsoid turned by each row's pose (`poses` (n, 3), read as `kind` says, as for
+/// Exclusion in each particle's own frame: semi-axes `a`, `b`, `c` (Å, along the particle's x,
+/// y, z; read back as `semi_axes`) of an ellipsoid turned by each row's pose (`poses` (n, 3), read as `kind` says, as for
 /// `PoseRule`); two rows conflict when either centre lies inside the other's ellipsoid.
 #[pyclass(module = "cryodedup._core", frozen, get_all)]
 pub(crate) struct EllipsoidRule {
@@ -112,8 +112,9 @@ pub(crate) struct EllipsoidRule {
 #[pymethods]
 impl EllipsoidRule {
     #[new]
-    #[pyo3(signature = (poses, semi_axes, kind="relion"))]
-    fn new(poses: Bound<'_, PyArray2<f64>>, semi_axes: [f64; 3], kind: &str) -> PyResult<Self> {
+    #[pyo3(signature = (poses, a, b, c, kind="relion"))]
+    fn new(poses: Bound<'_, PyArray2<f64>>, a: f64, b: f64, c: f64, kind: &str) -> PyResult<Self> {
+        let semi_axes = [a, b, c];
         if poses.shape()[1] != 3 {
             return Err(errors::value(format!("poses must have 3 columns, got {}", poses.shape()[1])));
         }
@@ -271,6 +272,35 @@ pub(crate) fn pose_angles<'py>(
     let test = pose::PoseTest::new(poses.as_slice()?, pose_kind(&pose.kind)?, group, pose.max_angle);
     let angles: Vec<f64> = a.iter().zip(b).map(|(&i, &j)| test.angle(i, j)).collect();
     Ok(angles.into_pyarray(py))
+}
+
+/// ellipsoid_conflicts(ellipsoid, coords, a, b) -> bool array: whether rows `a[k]` and `b[k]`
+/// (centres `coords`, (n, 3) Å) conflict by `ellipsoid`'s rule, either centre inside the other's
+/// ellipsoid, as the duplicate test decides it (the record of each rejection asks it of a pair).
+#[pyfunction]
+pub(crate) fn ellipsoid_conflicts<'py>(
+    py: Python<'py>,
+    ellipsoid: &EllipsoidRule,
+    coords: PyReadonlyArray2<'py, f64>,
+    a: PyReadonlyArray1<'py, u32>,
+    b: PyReadonlyArray1<'py, u32>,
+) -> PyResult<Bound<'py, PyArray1<bool>>> {
+    let poses = ellipsoid.poses.bind(py).readonly();
+    let (a, b, n) = (a.as_slice()?, b.as_slice()?, poses.shape()[0]);
+    if a.len() != b.len() || coords.shape() != [n, 3] {
+        return Err(errors::value(format!("a and b of one length and coords ({n}, 3) expected")));
+    }
+    if let Some(&row) = a.iter().chain(b).find(|&&row| row as usize >= n) {
+        return Err(errors::value(format!("row {row} is beyond the {n} poses")));
+    }
+    let test = ellipsoid::EllipsoidTest::new(poses.as_slice()?, pose_kind(&ellipsoid.kind)?, ellipsoid.semi_axes)
+        .map_err(CoreError::from)?;
+    let centres = coords.as_slice()?;
+    let centre = |i: u32| [0, 1, 2].map(|k| centres[3 * i as usize + k]);
+    let offset = |i: u32, j: u32| [0, 1, 2].map(|k| centre(j)[k] - centre(i)[k]);
+    let found: Vec<bool> =
+        a.iter().zip(b).map(|(&i, &j)| ellipsoid::conflict(&test.shape(i), &test.shape(j), offset(i, j))).collect();
+    Ok(found.into_pyarray(py))
 }
 
 /// The priority levels given: each row's, or each input's with the rows' inputs.

@@ -184,3 +184,16 @@ def test_angles_that_look_like_radians_are_refused_unless_insisted(tmp_path):
     summary = run(tmp_path, rows, min_dist_ellipsoid=(20, 20, 60), insist_angles=True)
     assert summary["kept"] == 120
     assert not any("--insist-angles was not used" in w for w in summary["warnings"])
+
+
+def test_the_record_tells_the_ellipsoid_from_the_same_image(tmp_path):
+    # By hand, rods lying along x (semi-axes 20, 20, 60): rows 1-2 two images 45 Å apart along the
+    # axis (inside: lost by score); rows 3-4 one image at two centres 45 Å apart across the axis
+    # (outside the ellipsoid: lost as the same image).
+    labels = [*LABELS, "rlnImageName"]
+    rows = [[*RODS[k], image] for k, image in enumerate(["1@a.mrcs", "2@a.mrcs", "3@a.mrcs", "3@a.mrcs"])]
+    summary = run(tmp_path, rows, labels, min_dist_ellipsoid=(20, 20, 60), same_image="reject", decisions=True)
+    assert summary["kept"] == 2
+    with open(tmp_path / "out" / "decisions.csv") as record:
+        rules = {row["row"]: row["rule"] for row in csv.DictReader(record)}
+    assert rules == {"2": "score", "4": "same image"}
