@@ -261,17 +261,22 @@ pub(crate) fn pose_angles<'py>(
 ) -> PyResult<Bound<'py, PyArray1<f64>>> {
     let poses = pose.poses.bind(py).readonly();
     let (a, b) = (a.as_slice()?, b.as_slice()?);
-    if a.len() != b.len() {
-        return Err(errors::value(format!("a and b must have one length, got {} and {}", a.len(), b.len())));
-    }
-    let n = poses.shape()[0];
-    if let Some(&row) = a.iter().chain(b).find(|&&row| row as usize >= n) {
-        return Err(errors::value(format!("row {row} is beyond the {n} poses")));
-    }
+    check_pairs(a, b, poses.shape()[0])?;
     let group = pose::point_group(&pose.sym).map_err(CoreError::from)?;
     let test = pose::PoseTest::new(poses.as_slice()?, pose_kind(&pose.kind)?, group, pose.max_angle);
     let angles: Vec<f64> = a.iter().zip(b).map(|(&i, &j)| test.angle(i, j)).collect();
     Ok(angles.into_pyarray(py))
+}
+
+/// Refuses pairs of rows `a[k]`, `b[k]` of unequal lengths or beyond the `n` poses.
+fn check_pairs(a: &[u32], b: &[u32], n: usize) -> PyResult<()> {
+    if a.len() != b.len() {
+        return Err(errors::value(format!("a and b must have one length, got {} and {}", a.len(), b.len())));
+    }
+    match a.iter().chain(b).find(|&&row| row as usize >= n) {
+        Some(&row) => Err(errors::value(format!("row {row} is beyond the {n} poses"))),
+        None => Ok(()),
+    }
 }
 
 /// ellipsoid_conflicts(ellipsoid, coords, a, b) -> bool array: whether rows `a[k]` and `b[k]`
@@ -287,11 +292,9 @@ pub(crate) fn ellipsoid_conflicts<'py>(
 ) -> PyResult<Bound<'py, PyArray1<bool>>> {
     let poses = ellipsoid.poses.bind(py).readonly();
     let (a, b, n) = (a.as_slice()?, b.as_slice()?, poses.shape()[0]);
-    if a.len() != b.len() || coords.shape() != [n, 3] {
-        return Err(errors::value(format!("a and b of one length and coords ({n}, 3) expected")));
-    }
-    if let Some(&row) = a.iter().chain(b).find(|&&row| row as usize >= n) {
-        return Err(errors::value(format!("row {row} is beyond the {n} poses")));
+    check_pairs(a, b, n)?;
+    if coords.shape() != [n, 3] {
+        return Err(errors::value(format!("coords must have shape ({n}, 3), got {:?}", coords.shape())));
     }
     let test = ellipsoid::EllipsoidTest::new(poses.as_slice()?, pose_kind(&ellipsoid.kind)?, ellipsoid.semi_axes)
         .map_err(CoreError::from)?;
