@@ -55,9 +55,14 @@ def test_the_command_lines_defaults_are_the_python_apis(name, job, args):
 @pytest.mark.parametrize("job", [ParticleOptions, MicrographOptions])
 def test_every_job_field_but_the_batch_size_is_an_option(job):
     # (species_min_dist(_z): the API's side of --min-dist(-z) NAME=Å pairs, which the command line gives there;
-    # input_psize: of --mic-psize INPUT=Å pairs, given in --mic-psize)
+    # input_psize: of --mic-psize INPUT=Å pairs, given in --mic-psize; species_min_dist_ellipsoid: of
+    # --min-dist-ellipsoid NAME=A,B,C groups)
     undeclared = [f.name for f in dataclasses.fields(job) if "flag" not in f.metadata]
-    expected = ["species_min_dist", "input_psize", "species_min_dist_z"] if job is ParticleOptions else ["batch"]
+    expected = (
+        ["species_min_dist", "input_psize", "species_min_dist_z", "species_min_dist_ellipsoid"]
+        if job is ParticleOptions
+        else ["batch"]
+    )
     assert undeclared == expected
 
 

@@ -29,6 +29,14 @@ class PoseRule:
         self, poses: npt.NDArray[np.float64], kind: str = "relion", max_angle: float = 180.0, sym: str = "C1"
     ) -> None: ...
 
+class EllipsoidRule:
+    """Exclusion in each particle's own frame: semi-axes ``a``, ``b``, ``c`` (Å, its x, y, z) turned by its pose."""
+
+    poses: npt.NDArray[np.float64]
+    kind: str
+    semi_axes: list[float]
+    def __init__(self, poses: npt.NDArray[np.float64], a: float, b: float, c: float, kind: str = "relion") -> None: ...
+
 class DedupDecision:
     """What ``dedup`` decides: each row kept or not, who suppressed it, the consensus masks."""
 
@@ -57,6 +65,7 @@ def dedup(
     priorities: npt.NDArray[np.uint32] | None = None,
     images: npt.NDArray[np.uint64] | None = None,
     input_priorities: npt.NDArray[np.uint32] | None = None,
+    ellipsoid: EllipsoidRule | None = None,
 ) -> DedupDecision: ...
 
 class AgreementCounts:
@@ -114,6 +123,9 @@ def cs_locations(
 ) -> CsLocations: ...
 def random_keys(seed: int, rows: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]: ...
 def pose_angles(pose: PoseRule, a: npt.NDArray[np.uint32], b: npt.NDArray[np.uint32]) -> npt.NDArray[np.float64]: ...
+def ellipsoid_conflicts(
+    ellipsoid: EllipsoidRule, coords: npt.NDArray[np.float64], a: npt.NDArray[np.uint32], b: npt.NDArray[np.uint32]
+) -> npt.NDArray[np.bool_]: ...
 def nearest_distances(
     groups: npt.NDArray[np.int64] | npt.NDArray[np.uint32], coords: npt.NDArray[np.float64], reach: float = ...
 ) -> npt.NDArray[np.float64]: ...

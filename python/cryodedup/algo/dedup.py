@@ -19,6 +19,7 @@ __all__ = [
     "SAME_CENTRE_A",
     "DedupResult",
     "DuplicateRule",
+    "Ellipsoid",
     "Orientations",
     "Ranking",
     "dedup",
@@ -147,6 +148,7 @@ def dedup(
     sym: str = "C1",
     priorities: ArrayLike | None = None,
     images: ArrayLike | None = None,
+    semi_axes: Sequence[float] | None = None,
 ) -> DedupResult:
     """Remove duplicate particles, micrograph by micrograph.
 
@@ -208,20 +210,33 @@ def dedup(
         centre of one micrograph are symmetry copies, left to the distance rule. Micrographs
         that share an image are ranked as one (distance still joins rows of one micrograph
         only). Not with ``whole_tubes``.
+    semi_axes : sequence of 3 floats, optional
+        With ``poses`` (which then serve the ellipsoid; ``max_angle`` still applies), 3-D
+        centres: the semi-axes in Å, along each particle's own x, y and z, of an ellipsoid
+        turned by its pose (``--min-dist-ellipsoid``). Two particles are then duplicates when
+        either centre lies inside the other's ellipsoid; ``min_dist`` is not used.
 
     Returns
     -------
     DedupResult
     """
+    ellipsoid, orientations = None, None
+    if semi_axes is not None:
+        if poses is None:
+            raise ValueError("semi_axes turn with each particle's pose: give poses")
+        ellipsoid = Ellipsoid(poses, tuple(semi_axes), pose_kind)
+    if poses is not None and (semi_axes is None or max_angle < 180.0):
+        orientations = Orientations(poses, pose_kind, max_angle, sym)
     rule = DuplicateRule(
         min_dist,
         min_dist_z,
         remove_entirely,
         seed,
-        None if poses is None else Orientations(poses, pose_kind, max_angle, sym),
+        orientations,
         tubes,
         whole_tubes,
         images,
+        ellipsoid,
     )
     return find_duplicates(groups, coords, rule, Ranking(scores, higher_is_better, priorities), want_suppressed_by)
 
@@ -249,6 +264,30 @@ class Orientations:
 
 
 @dataclass(frozen=True)
+class Ellipsoid:
+    """Exclusion in each particle's own frame (``--min-dist-ellipsoid``), as the core's ``EllipsoidRule`` takes it.
+
+    ``semi_axes``: Å along the particle's x, y and z; ``poses`` (n, 3) as :class:`Orientations`
+    reads them. Two rows conflict when either centre lies inside the other's ellipsoid, turned
+    by that row's pose (docs/design.md, "Exclusion in the particle's own frame").
+    """
+
+    poses: ArrayLike
+    semi_axes: tuple[float, ...]
+    kind: str = "relion"
+
+    def for_core(self, n: int) -> _core.EllipsoidRule:
+        """The core's rule, the poses checked as (n, 3) float64 and three semi-axes."""
+        array = np.ascontiguousarray(self.poses, dtype=np.float64)
+        if array.shape != (n, 3):
+            raise ValueError(f"poses must have shape ({n}, 3), got {array.shape}")
+        if len(self.semi_axes) != 3:
+            raise ValueError(f"semi_axes must be three lengths (x, y, z), got {self.semi_axes!r}")
+        a, b, c = (float(v) for v in self.semi_axes)
+        return _core.EllipsoidRule(array, a, b, c, self.kind)
+
+
+@dataclass(frozen=True)
 class DuplicateRule:
     """What makes two rows duplicates and what becomes of a group: the core's ``DedupRule`` (and ``PoseRule``).
 
@@ -268,6 +307,7 @@ class DuplicateRule:
     tubes: ArrayLike | None = None
     whole_tubes: bool = False
     images: ArrayLike | None = None
+    ellipsoid: Ellipsoid | None = None
 
     def for_core(self, higher_is_better: bool) -> _core.DedupRule:
         """The core's rule, with the ranking's direction (the scores' order is the ranking's, not the rule's)."""
@@ -382,8 +422,10 @@ def _run_dedup(
         tubes = small_ids(tubes, "tubes", groups.shape, 2**32)
     elif whole_tubes:
         raise ValueError("whole_tubes needs tubes")
-    if rule.orientations is not None and whole_tubes:
+    if (rule.orientations is not None or rule.ellipsoid is not None) and whole_tubes:
         raise ValueError("whole_tubes does not compare orientations")
+    if rule.ellipsoid is not None and (coords.shape[1] != 3 or rule.min_dist_z is not None):
+        raise ValueError("an ellipsoid in each particle's frame needs 3-D centres, and no min_dist_z")
     if priorities is not None:
         priorities = small_ids(priorities, "priorities", groups.shape, 2**32)
     if input_priorities is not None:
@@ -412,6 +454,7 @@ def _run_dedup(
         priorities,
         images,
         input_priorities,
+        None if rule.ellipsoid is None else rule.ellipsoid.for_core(groups.size),
     )
     counted = decision.priority
     priority = None if counted is None else PriorityCounts(counted.groups, counted.by_priority, counted.against_score)

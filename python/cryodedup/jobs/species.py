@@ -33,6 +33,7 @@ __all__ = [
     "distances_used",
     "species_distances",
     "species_distances_z",
+    "species_ellipsoids",
     "species_not_confirmable",
     "species_summary",
     "warn_absent_species",
@@ -108,10 +109,12 @@ def assign_species(particles: ParticleSet, options: ParticleOptions) -> None:
         )
     check_species_column(particles, options)
     if not options.species:
-        named = options.species_min_dist or options.species_min_dist_z
+        named = options.species_min_dist or options.species_min_dist_z or options.species_min_dist_ellipsoid
         if particles.species is None and (options.cross_species or named):
             flag = "--cross-species" if options.cross_species else "--min-dist NAME=Å"
             flag = "--min-dist-z NAME=Å" if not (options.cross_species or options.species_min_dist) else flag
+            if options.species_min_dist_ellipsoid and not (options.cross_species or options.species_min_dist):
+                flag = "--min-dist-ellipsoid NAME=A,B,C"
             raise CryodedupError(
                 f"{flag}: these particles have no species; name them with --species (one per input), "
                 "--species-column, or give a copick project"
@@ -143,7 +146,11 @@ def warn_absent_species(particles: ParticleSet, options: ParticleOptions, warn: 
     if particles.species is None:
         return
     names = particles.species_names
-    named = (("--min-dist", options.species_min_dist), ("--min-dist-z", options.species_min_dist_z))
+    named = (
+        ("--min-dist", options.species_min_dist),
+        ("--min-dist-z", options.species_min_dist_z),
+        ("--min-dist-ellipsoid", options.species_min_dist_ellipsoid),
+    )
     for flag, given in (*named, ("--radius", options.radius)):
         absent = [name for name in given if name not in names]
         if absent:
@@ -169,6 +176,12 @@ def species_distances_z(particles: ParticleSet, options: ParticleOptions) -> lis
     return [options.species_min_dist_z.get(name, options.min_dist_z) for name in particles.species_names]
 
 
+def species_ellipsoids(particles: ParticleSet, options: ParticleOptions) -> list[tuple[float, float, float] | None]:
+    """Each species' ellipsoid in its own frame: its ``--min-dist-ellipsoid NAME=A,B,C``, else the bare one (None)."""
+    own = options.species_min_dist_ellipsoid
+    return [own.get(name, options.min_dist_ellipsoid) for name in particles.species_names]
+
+
 def distances_used(particles: ParticleSet, options: ParticleOptions) -> tuple[float | None, float | None]:
     """The summary's ``min_dist_A`` and ``min_dist_z_A``: the distances every species used, None where they differ.
 
@@ -176,7 +189,9 @@ def distances_used(particles: ParticleSet, options: ParticleOptions) -> tuple[fl
     distance no species used (the default 20 Å beside each species' own) is not named.
     """
     if particles.species is None:
-        return options.min_dist, options.min_dist_z
+        return None if options.own_frame else options.min_dist, options.min_dist_z
+    if all(axes is not None for axes in species_ellipsoids(particles, options)):  # (no sphere: said by its section)
+        return None, None
     distances = set(species_distances(particles, options))
     along_z = set(species_distances_z(particles, options))
     return (
@@ -209,12 +224,16 @@ def decide_several_species(
     distances = species_distances(particles, options)
     along_z = species_distances_z(particles, options)
     radii = species_radii(particles, options) if options.cross_species else None
+    ellipsoids = species_ellipsoids(particles, options)
     if len(distances) == 1 and radii is None:  # one species: the rows as they are (a one-pass decision kept)
-        return decide_one(particles, replace(options, min_dist=distances[0], min_dist_z=along_z[0]))
+        return decide_one(
+            particles,
+            replace(options, min_dist=distances[0], min_dist_z=along_z[0], min_dist_ellipsoid=ellipsoids[0]),
+        )
     parts = []
     for s, distance in enumerate(distances):
         rows = np.flatnonzero(particles.species == s)
-        own = replace(options, min_dist=distance, min_dist_z=along_z[s])
+        own = replace(options, min_dist=distance, min_dist_z=along_z[s], min_dist_ellipsoid=ellipsoids[s])
         parts.append((rows, decide_one(particles.rows(rows), own)))
     decision = _merged(parts, len(particles))
     if options.min_support == 1 and not _several_inputs_in_a_species(particles):
@@ -271,6 +290,7 @@ def species_summary(particles: ParticleSet, decision: Decision, options: Particl
     kept = np.bincount(particles.species[decision.keep], minlength=n_species)
     distances = species_distances(particles, options)
     along_z = species_distances_z(particles, options)
+    ellipsoids = species_ellipsoids(particles, options)
     radii = species_radii(particles, options) if options.cross_species else None
     displaced = decision.displaced_by
     won = None if displaced is None else won_table(particles.species, displaced, n_species)
@@ -285,6 +305,7 @@ def species_summary(particles: ParticleSet, decision: Decision, options: Particl
             along_z[s] if options.species_min_dist_z else None,
             # (the radius --cross-species compares; without it, the object's own where it has one)
             float(radii[s]) if radii is not None else particles.species_radii.get(name),
+            ellipsoids[s],
         )
         for s, name in enumerate(names)
     )

@@ -43,9 +43,12 @@ from .fields import (
 from .species import (
     DEFAULT_MIN_DIST,
     DefaultDistance,
+    EllipsoidAxes,
     MinDistance,
     NamedDistance,
     SpeciesDistances,
+    SpeciesEllipsoids,
+    parse_ellipsoids,
     parse_named_distances,
 )
 
@@ -104,6 +107,19 @@ class ParticleOptions:
         panel=DISTANCE,
         affects=DECISION,
         taken_by=(CENTRES, COPICK),
+    )
+    min_dist_ellipsoid: tuple[float, float, float] | None = option(
+        None,
+        "--min-dist-ellipsoid",
+        "Subtomograms with orientations: exclusion in each particle's own frame, an ellipsoid with semi-axes "
+        "A, B, C in Å along the particle's x, y and z (the reference's axes), turned by its pose (RELION's "
+        "rlnAngleRot/Tilt/Psi). Two particles are duplicates when either centre lies inside the other's "
+        "ellipsoid. Replaces --min-dist. Several species: NAME=A,B,C groups separated by commas (a bare A,B,C "
+        "for the others).",
+        type=EllipsoidAxes(),
+        metavar="A,B,C|NAME=A,B,C,...",
+        label="exclusion ellipsoid in the particle's frame (Å)",
+        panel=DISTANCE,
     )
     mic_psize: float | None = option(
         None,
@@ -511,6 +527,10 @@ class ParticleOptions:
     species_min_dist_z: dict[str, float] = field(
         default_factory=dict, metadata={"label": "minimum distance along z by species"}
     )
+    #: The ``NAME=A,B,C`` groups of ``--min-dist-ellipsoid``: each species' ellipsoid in its own frame.
+    species_min_dist_ellipsoid: dict[str, tuple[float, float, float]] = field(
+        default_factory=dict, metadata={"label": "exclusion ellipsoid by species (Å)"}
+    )
     #: How micrographs of different inputs are matched: auto, path or name (docs/design.md
     #: section 2, "Matching micrographs").
     match_micrographs: str = choice(
@@ -615,6 +635,14 @@ class ParticleOptions:
         if pairs is not None:
             self.min_dist_z = pairs.default
             self.species_min_dist_z = {**pairs.by_species, **self.species_min_dist_z}
+        ellipsoids: Any = self.min_dist_ellipsoid
+        if isinstance(ellipsoids, str) and _parses(ellipsoids):  # (the API's text; check() refuses one that does not)
+            ellipsoids = parse_ellipsoids(ellipsoids)
+        if isinstance(ellipsoids, SpeciesEllipsoids):
+            self.min_dist_ellipsoid = ellipsoids.default
+            self.species_min_dist_ellipsoid = {**ellipsoids.by_species, **self.species_min_dist_ellipsoid}
+        elif isinstance(ellipsoids, list):
+            self.min_dist_ellipsoid = tuple(ellipsoids)  # (three numbers: check() says so)
         given: Any = self.radius
         if given is None:
             self.radius = {}
@@ -648,6 +676,11 @@ class ParticleOptions:
         return not (self.min_dist == 0 and self.shift_key == "none")
 
     @property
+    def own_frame(self) -> bool:
+        """Whether an ellipsoid in each particle's frame (``--min-dist-ellipsoid``) is given, for any species."""
+        return self.min_dist_ellipsoid is not None or bool(self.species_min_dist_ellipsoid)
+
+    @property
     def min_dist_given(self) -> bool:
         """Whether a distance was given (else copick objects take their radius)."""
         return not isinstance(self.min_dist, DefaultDistance)
@@ -668,6 +701,7 @@ class ParticleOptions:
                 raise CryodedupError(
                     "--min-dist-z needs --min-dist > 0: the duplicate ellipsoid's half-axis in x and y"
                 )
+        check_ellipsoids(self)
         if self.mic_psize is not None and not (np.isfinite(self.mic_psize) and self.mic_psize > 0):
             raise CryodedupError(f"--mic-psize must be a pixel size in Å > 0, got {self.mic_psize}")
         for name, size in self.input_psize.items():
@@ -744,6 +778,60 @@ def _check_masks(options: ParticleOptions) -> None:
         raise CryodedupError(f"--mask-psize must be a voxel size in Å > 0, got {options.mask_psize}")
     if options.edge is not None and not (np.isfinite(options.edge) and options.edge >= 0):
         raise CryodedupError(f"--edge must be a distance in Å of 0 or more, got {options.edge}")
+
+
+def _parses(text: str) -> bool:
+    try:
+        parse_ellipsoids(text)
+    except ValueError:
+        return False
+    return True
+
+
+def check_ellipsoids(options: ParticleOptions) -> None:
+    """``--min-dist-ellipsoid``: three semi-axes above 0 each, and no other rule for the same particles."""
+    given_text: Any = options.min_dist_ellipsoid
+    if isinstance(given_text, str):  # (the API's text that does not parse: say why)
+        try:
+            parse_ellipsoids(given_text)
+        except ValueError as err:
+            raise CryodedupError(str(err)) from None
+    given: dict[str, Any] = {f"{name}=": axes for name, axes in options.species_min_dist_ellipsoid.items()}
+    if options.min_dist_ellipsoid is not None:
+        given[""] = options.min_dist_ellipsoid
+    for label, axes in given.items():
+        if not (
+            isinstance(axes, (tuple, list))
+            and len(axes) == 3
+            and all(is_real_number(a) and 0 < a <= MAX_CENTRE for a in axes)
+        ):
+            raise CryodedupError(
+                f"--min-dist-ellipsoid {label}{axes!r}: three semi-axes in Å above 0, to 1e150, were expected (A,B,C)"
+            )
+    if not options.own_frame:
+        return
+    if options.min_dist_z is not None or options.species_min_dist_z:
+        raise CryodedupError(
+            "--min-dist-ellipsoid and --min-dist-z exclude each other: the ellipsoid turns with each particle, "
+            "--min-dist-z's lies along the tomogram's z; give one"
+        )
+    if options.min_dist_ellipsoid is not None and options.min_dist_given:
+        raise CryodedupError(
+            "--min-dist-ellipsoid replaces --min-dist (the ellipsoid is the exclusion): give one, or name the "
+            "species each is for (NAME=...)"
+        )
+    both = sorted(set(options.species_min_dist) & set(options.species_min_dist_ellipsoid))
+    if both:
+        raise CryodedupError(f"--min-dist and --min-dist-ellipsoid both name species {both[0]!r}: give it one")
+    if options.filament_mode == "tube":
+        raise CryodedupError(
+            "--min-dist-ellipsoid and --filament-mode tube exclude each other: tubes are compared whole"
+        )
+    if options.plot:
+        raise CryodedupError(
+            "--plot draws each pick's neighbours within a sphere, not the ellipsoids of --min-dist-ellipsoid "
+            "(not drawn yet): drop --plot"
+        )
 
 
 def check_dataset_values(values: object) -> None:

@@ -1,7 +1,7 @@
 """The species' options' types: ``--min-dist`` as Å or ``NAME=Å`` pairs, ``--radius`` as pairs.
 
 The options of several species, with which ``fields.py`` and ``particles.py`` declare ``--min-dist``,
-``--min-dist-z`` and ``--radius`` (and ``--mic-psize`` its ``INPUT=Å`` pairs).
+``--min-dist-z``, ``--min-dist-ellipsoid`` and ``--radius`` (and ``--mic-psize`` its ``INPUT=Å`` pairs).
 """
 
 from __future__ import annotations
@@ -14,9 +14,12 @@ import click
 __all__ = [
     "DEFAULT_MIN_DIST",
     "DefaultDistance",
+    "EllipsoidAxes",
     "MinDistance",
     "NamedDistance",
     "SpeciesDistances",
+    "SpeciesEllipsoids",
+    "parse_ellipsoids",
     "parse_named_distances",
 ]
 
@@ -102,5 +105,67 @@ class NamedDistance(click.ParamType):
             return value
         try:
             return parse_named_distances(str(value), "--radius", bare=False)[1]
+        except ValueError as err:
+            self.fail(str(err), param, ctx)
+
+
+@dataclass(frozen=True)
+class SpeciesEllipsoids:
+    """A ``--min-dist-ellipsoid``: one ellipsoid's semi-axes for every species (``default``) and ``NAME=A,B,C`` ones."""
+
+    default: tuple[float, float, float] | None
+    by_species: dict[str, tuple[float, float, float]]
+
+
+def parse_ellipsoids(text: str) -> SpeciesEllipsoids:
+    """``"150,60,60"``, ``"ribosome=150,60,60,apoferritin=60,60,60"`` or both: groups of three Å, maybe named.
+
+    Raises ValueError with what was expected.
+    """
+    expected = "--min-dist-ellipsoid takes A,B,C (Å along the particle's x, y and z) or NAME=A,B,C groups"
+    groups: list[tuple[str | None, list[float]]] = []
+    for item in (part.strip() for part in text.split(",")):
+        label, sep, number = item.rpartition("=")
+        if sep and not label.strip():
+            raise ValueError(f"--min-dist-ellipsoid: {item!r} names no species before '='")
+        if sep or not groups or len(groups[-1][1]) == 3:
+            groups.append((label.strip() if sep else None, []))
+        try:
+            groups[-1][1].append(float(number))
+        except ValueError:
+            raise ValueError(f"{expected}, got {item!r}") from None
+    default: tuple[float, float, float] | None = None
+    by_species: dict[str, tuple[float, float, float]] = {}
+    for species, axes in groups:
+        if len(axes) != 3:
+            shown = ",".join(f"{a:g}" for a in axes)
+            raise ValueError(
+                f"{expected}: {shown} is not three"
+                if species is None
+                else f"{expected}: {species}={shown} is not three"
+            )
+        semi_axes = (axes[0], axes[1], axes[2])
+        if species is None:
+            if default is not None:
+                raise ValueError("--min-dist-ellipsoid: two ellipsoids without a species name")
+            default = semi_axes
+        elif species in by_species:
+            raise ValueError(f"--min-dist-ellipsoid: species {species!r} given twice")
+        else:
+            by_species[species] = semi_axes
+    return SpeciesEllipsoids(default, by_species)
+
+
+class EllipsoidAxes(click.ParamType):
+    """``--min-dist-ellipsoid``: ``A,B,C`` in Å, or ``NAME=A,B,C`` groups separated by commas, or both."""
+
+    name = "A,B,C"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        """:class:`SpeciesEllipsoids`."""
+        if isinstance(value, SpeciesEllipsoids):
+            return value
+        try:
+            return parse_ellipsoids(str(value))
         except ValueError as err:
             self.fail(str(err), param, ctx)

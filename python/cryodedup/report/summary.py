@@ -22,6 +22,7 @@ from .sections import (
     MovedInputs,
     NameCollisions,
     Outputs,
+    OwnFrameExclusion,
     Priority,
     Registration,
     SameImage,
@@ -75,7 +76,7 @@ def particle_rows(s: dict, sections: Sections) -> list[Row]:
         (f"{unit.capitalize()}s", f"{s['micrographs']:,}"),
         *in_tomograms(matching_rows(unless_plain(s.get("micrograph_matching")), unit), unit),
         *dataset_rows(s.get("datasets"), unit),
-        ("Minimum distance", f"{distance_text(s, sections.of(Species))} ({s['mode']})"),
+        ("Minimum distance", f"{distance_text(s, sections.of(Species), sections.of(OwnFrameExclusion))} ({s['mode']})"),
     ]
     psize_label = "Coordinate pixel size" if s.get("tomography") else "Micrograph pixel size"
     rows += pixel_size_rows(s["pixel_sizes"], several_inputs=several, label=psize_label)
@@ -91,6 +92,7 @@ def particle_rows(s: dict, sections: Sections) -> list[Row]:
     rows += sections.rows(Registration, "run" if s.get("copick") else unit)  # (copick's tomograms: its runs)
     rows += sections.rows(MovedInputs, unit)
     rows += sections.rows(Species, unit)
+    rows += sections.rows(OwnFrameExclusion, unit)
     if s.get("copick"):
         rows.append(("copick", _copick_text(s["copick"])))
     rows += sections.rows(Filaments, unit)
@@ -230,8 +232,10 @@ def density_highlight(sections: Sections) -> dict[str, str]:
     return warned
 
 
-def distance_text(summary: dict, species: Species | None = None) -> str:
+def distance_text(summary: dict, species: Species | None = None, own_frame: OwnFrameExclusion | None = None) -> str:
     """The minimum distance as the summary shows it; 0 says what identical means; species' own below."""
+    if own_frame is not None and own_frame.every_species:
+        return "an ellipsoid in each particle's frame (Exclusion ellipsoid, below)"
     if summary.get("min_dist_A") is None or (
         species is not None and summary.get("min_dist_z_A") is None and species.distances_differ_in_z
     ):  # (distances that differ between species: the species' row names each)

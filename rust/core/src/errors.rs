@@ -79,6 +79,8 @@ pub enum DedupError {
     NonFinitePose {
         index: usize,
     },
+    /// Semi-axes of an exclusion ellipsoid that are not all above 0 and finite.
+    SemiAxes([f64; 3]),
     GroupOutOfRange {
         index: usize,
         limit: usize,
@@ -110,6 +112,9 @@ impl fmt::Display for DedupError {
             ),
             DedupError::TooMany(n) => write!(f, "{n} particles is more than the 2^32 - 1 supported"),
             DedupError::NonFinitePose { index } => write!(f, "particle {index} has an angle that is NaN or infinite"),
+            DedupError::SemiAxes(axes) => {
+                write!(f, "semi-axes must be numbers above 0, to {MAX_COORDINATE:e}, got {axes:?}")
+            }
             DedupError::GroupOutOfRange { index, limit } => {
                 write!(f, "particle {index} belongs to a group numbered {limit} or more ({limit} groups)")
             }

@@ -148,7 +148,7 @@ pub fn dedup(data: &[u8]) {
         return;
     }
     // The tube bytes double as priority levels: the checks below hold whatever the ranking.
-    let rows = RowFacts { priorities: Some(Levels::Rows(&tubes)), images: None };
+    let rows = RowFacts { priorities: Some(Levels::Rows(&tubes)), images: None, shapes: None };
     let Ok((result, _)) = dedup_full(&groups, &coords, dim, scores, inputs_used, tubes_used, pose, rows, &params)
     else {
         return;

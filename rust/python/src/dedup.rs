@@ -3,7 +3,7 @@
 
 use cryodedup_core::algo::decide::{decide, Request, Tubes};
 use cryodedup_core::algo::dedup::{Levels, RowFacts};
-use cryodedup_core::algo::{consensus, dedup as core_dedup, neighbours, pose, rank_keys, species};
+use cryodedup_core::algo::{consensus, dedup as core_dedup, ellipsoid, neighbours, pose, rank_keys, species};
 use numpy::{
     IntoPyArray, PyArray1, PyArray2, PyArray3, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2,
     PyUntypedArrayMethods,
@@ -99,6 +99,31 @@ impl PoseRule {
     }
 }
 
+/// Exclusion in each particle's own frame: semi-axes `a`, `b`, `c` (Å, along the particle's x,
+/// y, z; read back as `semi_axes`) of an ellipsoid turned by each row's pose (`poses` (n, 3), read as `kind` says, as for
+/// `PoseRule`); two rows conflict when either centre lies inside the other's ellipsoid.
+#[pyclass(module = "cryodedup._core", frozen, get_all)]
+pub(crate) struct EllipsoidRule {
+    poses: Py<PyArray2<f64>>,
+    kind: String,
+    semi_axes: [f64; 3],
+}
+
+#[pymethods]
+impl EllipsoidRule {
+    #[new]
+    #[pyo3(signature = (poses, a, b, c, kind="relion"))]
+    fn new(poses: Bound<'_, PyArray2<f64>>, a: f64, b: f64, c: f64, kind: &str) -> PyResult<Self> {
+        let semi_axes = [a, b, c];
+        if poses.shape()[1] != 3 {
+            return Err(errors::value(format!("poses must have 3 columns, got {}", poses.shape()[1])));
+        }
+        pose_kind(kind)?;
+        ellipsoid::EllipsoidTest::new(&[], pose::PoseKind::RelionEulerDegrees, semi_axes).map_err(CoreError::from)?;
+        Ok(EllipsoidRule { poses: poses.unbind(), kind: kind.into(), semi_axes })
+    }
+}
+
 fn pose_kind(name: &str) -> PyResult<pose::PoseKind> {
     match name {
         "relion" => Ok(pose::PoseKind::RelionEulerDegrees),
@@ -140,7 +165,9 @@ impl DedupDecision {
 /// DedupDecision. With priorities (uint32, each row's level) or input_priorities (each
 /// input's level, with inputs), a lower level ranks first whatever the scores; with
 /// images (uint64, each row's image, 0 for none), rows of one image at different centres are
-/// duplicates whatever their distance. Groups are int64 or uint32, coords (n, 2
+/// duplicates whatever their distance. With ellipsoid (an EllipsoidRule, 3-D centres), rows
+/// within its largest semi-axis are duplicates only where either lies inside the other's
+/// ellipsoid; rule.min_dist is then not used. Groups are int64 or uint32, coords (n, 2
 /// or 3) in Å. With inputs (each row's input, below 64), masks are those of
 /// consensus::support_masks, found in the same pass over each micrograph. With tubes (each
 /// row's tube id, 0 for none), segments of one tube are never neighbours, and whole_tubes
@@ -149,7 +176,7 @@ impl DedupDecision {
 #[pyfunction]
 #[pyo3(signature = (
     groups, coords, scores, rule, inputs=None, want_suppressed_by=true, tubes=None, whole_tubes=false, pose=None,
-    priorities=None, images=None, input_priorities=None
+    priorities=None, images=None, input_priorities=None, ellipsoid=None
 ))]
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn dedup<'py>(
@@ -166,7 +193,19 @@ pub(crate) fn dedup<'py>(
     priorities: Option<PyReadonlyArray1<'py, u32>>,
     images: Option<PyReadonlyArray1<'py, u64>>,
     input_priorities: Option<PyReadonlyArray1<'py, u32>>,
+    ellipsoid: Option<&EllipsoidRule>,
 ) -> PyResult<DedupDecision> {
+    if ellipsoid.is_some() && whole_tubes {
+        return Err(errors::value("whole_tubes compares tubes whole, not ellipsoids".to_string()));
+    }
+    let shape_poses = ellipsoid.map(|e| e.poses.bind(py).readonly());
+    let shapes = match (ellipsoid, &shape_poses) {
+        (Some(rule), Some(poses)) => Some(
+            ellipsoid::EllipsoidTest::new(poses.as_slice()?, pose_kind(&rule.kind)?, rule.semi_axes)
+                .map_err(CoreError::from)?,
+        ),
+        _ => None,
+    };
     let poses = pose.map(|p| p.poses.bind(py).readonly());
     let pose_test = match (pose, &poses) {
         (Some(rule), Some(poses)) => {
@@ -188,6 +227,7 @@ pub(crate) fn dedup<'py>(
         rows: RowFacts {
             priorities: levels(priorities.as_ref(), input_priorities.as_ref(), inputs)?,
             images: images.as_ref().map(|i| i.as_slice()).transpose()?,
+            shapes: shapes.as_ref(),
         },
         params: &params,
     };
@@ -221,17 +261,49 @@ pub(crate) fn pose_angles<'py>(
 ) -> PyResult<Bound<'py, PyArray1<f64>>> {
     let poses = pose.poses.bind(py).readonly();
     let (a, b) = (a.as_slice()?, b.as_slice()?);
-    if a.len() != b.len() {
-        return Err(errors::value(format!("a and b must have one length, got {} and {}", a.len(), b.len())));
-    }
-    let n = poses.shape()[0];
-    if let Some(&row) = a.iter().chain(b).find(|&&row| row as usize >= n) {
-        return Err(errors::value(format!("row {row} is beyond the {n} poses")));
-    }
+    check_pairs(a, b, poses.shape()[0])?;
     let group = pose::point_group(&pose.sym).map_err(CoreError::from)?;
     let test = pose::PoseTest::new(poses.as_slice()?, pose_kind(&pose.kind)?, group, pose.max_angle);
     let angles: Vec<f64> = a.iter().zip(b).map(|(&i, &j)| test.angle(i, j)).collect();
     Ok(angles.into_pyarray(py))
+}
+
+/// Refuses pairs of rows `a[k]`, `b[k]` of unequal lengths or beyond the `n` poses.
+fn check_pairs(a: &[u32], b: &[u32], n: usize) -> PyResult<()> {
+    if a.len() != b.len() {
+        return Err(errors::value(format!("a and b must have one length, got {} and {}", a.len(), b.len())));
+    }
+    match a.iter().chain(b).find(|&&row| row as usize >= n) {
+        Some(&row) => Err(errors::value(format!("row {row} is beyond the {n} poses"))),
+        None => Ok(()),
+    }
+}
+
+/// ellipsoid_conflicts(ellipsoid, coords, a, b) -> bool array: whether rows `a[k]` and `b[k]`
+/// (centres `coords`, (n, 3) Å) conflict by `ellipsoid`'s rule, either centre inside the other's
+/// ellipsoid, as the duplicate test decides it (the record of each rejection asks it of a pair).
+#[pyfunction]
+pub(crate) fn ellipsoid_conflicts<'py>(
+    py: Python<'py>,
+    ellipsoid: &EllipsoidRule,
+    coords: PyReadonlyArray2<'py, f64>,
+    a: PyReadonlyArray1<'py, u32>,
+    b: PyReadonlyArray1<'py, u32>,
+) -> PyResult<Bound<'py, PyArray1<bool>>> {
+    let poses = ellipsoid.poses.bind(py).readonly();
+    let (a, b, n) = (a.as_slice()?, b.as_slice()?, poses.shape()[0]);
+    check_pairs(a, b, n)?;
+    if coords.shape() != [n, 3] {
+        return Err(errors::value(format!("coords must have shape ({n}, 3), got {:?}", coords.shape())));
+    }
+    let test = ellipsoid::EllipsoidTest::new(poses.as_slice()?, pose_kind(&ellipsoid.kind)?, ellipsoid.semi_axes)
+        .map_err(CoreError::from)?;
+    let centres = coords.as_slice()?;
+    let centre = |i: u32| [0, 1, 2].map(|k| centres[3 * i as usize + k]);
+    let offset = |i: u32, j: u32| [0, 1, 2].map(|k| centre(j)[k] - centre(i)[k]);
+    let found: Vec<bool> =
+        a.iter().zip(b).map(|(&i, &j)| ellipsoid::conflict(&test.shape(i), &test.shape(j), offset(i, j))).collect();
+    Ok(found.into_pyarray(py))
 }
 
 /// The priority levels given: each row's, or each input's with the rows' inputs.

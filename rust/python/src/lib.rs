@@ -39,6 +39,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(dedup::nearest_distances, m)?)?;
     m.add_function(wrap_pyfunction!(dedup::random_keys, m)?)?;
     m.add_function(wrap_pyfunction!(dedup::pose_angles, m)?)?;
+    m.add_function(wrap_pyfunction!(dedup::ellipsoid_conflicts, m)?)?;
     m.add_function(wrap_pyfunction!(counts::histogram, m)?)?;
     m.add_function(wrap_pyfunction!(counts::counts_per_group, m)?)?;
     m.add_function(wrap_pyfunction!(counts::order_statistics, m)?)?;
@@ -81,6 +82,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<keys::CsLocations>()?;
     m.add_class::<dedup::DedupRule>()?;
     m.add_class::<dedup::PoseRule>()?;
+    m.add_class::<dedup::EllipsoidRule>()?;
     m.add_class::<dedup::DedupDecision>()?;
     m.add_class::<dedup::PriorityCounts>()?;
     m.add_class::<dedup::AgreementCounts>()?;

@@ -510,7 +510,9 @@ def _score(
 def _poses(group: CsGroup) -> np.ndarray:
     """The orientations of a refinement (``alignments3D/pose``, rotation vectors in radians)."""
     if not group.has(POSE):
-        raise InputFileError(f"{group.path}: --max-angle needs the orientations, and there is no {POSE} field")
+        raise InputFileError(
+            f"{group.path}: --max-angle or --min-dist-ellipsoid needs the orientations, and there is no {POSE} field"
+        )
     return group.column(POSE).astype(np.float64).reshape(-1, 3)
 
 

@@ -117,7 +117,8 @@ def _check_radians(angles: np.ndarray, labels: Sequence[str], where: str, warn: 
         warn(f"{said} Compared as written, as --insist-angles asks")
         return
     raise CryodedupError(
-        f"{said} --max-angle would compare them as degrees and take nearly every pair for one orientation: "
+        f"{said} --max-angle would compare them as degrees and take nearly every pair for one orientation "
+        "(--min-dist-ellipsoid would turn each ellipsoid by them as degrees): "
         f"convert them to degrees (x {DEGREES_PER_RADIAN:.5f}), or give --insist-angles to compare them as written"
     )
 

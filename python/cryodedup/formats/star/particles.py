@@ -326,7 +326,8 @@ class _Rows:
             lacking = [label for label in ANGLES if label not in part.labels]
             if lacking:
                 raise InputFileError(
-                    f"{part.where()}: --max-angle needs the orientations, and there is no {lacking[0]}"
+                    f"{part.where()}: --max-angle or --min-dist-ellipsoid needs the orientations, "
+                    f"and there is no {lacking[0]}"
                 )
         self.angles: list[np.ndarray] = []
         #: Each input's subtomogram angles (RELION 5), None for an input without them.
@@ -844,7 +845,9 @@ def _frame_poses(particles: DataFrame, row_read: RowRead, warn: Warn) -> dict:
         return {"poses": None, "pose_label": PARTICLE_POSE}
     lacking = [label for label in ANGLES if label not in particles.columns]
     if lacking:
-        raise CryodedupError(f"the particle table: max_angle needs the orientations, and there is no {lacking[0]}")
+        raise CryodedupError(
+            f"the particle table: max_angle or min_dist_ellipsoid needs the orientations, and there is no {lacking[0]}"
+        )
     angles = particles[ANGLES].to_numpy(dtype=np.float64)
     check_angle_ranges(angles, ANGLES, "the particle table", warn, row_read.insist_angles)
     labels = _subtomogram_labels([str(c) for c in particles.columns])

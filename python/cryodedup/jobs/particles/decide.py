@@ -7,7 +7,15 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from ...algo.consensus import picks_per_group
-from ...algo.dedup import DuplicateRule, Orientations, Ranking, dedup_and_support_masks, find_duplicates, popcount
+from ...algo.dedup import (
+    DuplicateRule,
+    Ellipsoid,
+    Orientations,
+    Ranking,
+    dedup_and_support_masks,
+    find_duplicates,
+    popcount,
+)
 from ...algo.density import rejected_as_duplicates
 from ...algo.normalisation import labels, normalisation
 from ...algo.priority import (
@@ -68,7 +76,7 @@ def one_pass(options: ParticleOptions, facts: StarFacts) -> DuplicateRule | None
     plain = plain and options.min_support == 1 and as_read and options.min_dist_z is None
     plain = plain and facts.inputs == 1 and not (facts.halfsets or facts.filaments or facts.subtomograms)
     plain = plain and not (options.species_column or options.cross_species or options.species_min_dist)
-    plain = plain and not options.species_min_dist_z
+    plain = plain and not options.species_min_dist_z and not options.own_frame
     plain = plain and options.same_image != "reject"  # (rows of one image may be micrographs apart in the file)
     plain = plain and not options.update  # (a round decides with the kept particles of earlier rounds)
     plain = plain and not options.decisions  # (the record names each rejected row's partner: the scan keeps none)
@@ -218,10 +226,11 @@ def decide_species(
     log(f"removing duplicates among {len(particles):,} particles on {mics:,} micrograph{'s' * (mics != 1)}", "info")
     if particles.decided is not None:  # decided while read, as read_inputs asked (one_pass)
         return Decision(particles.decided, None, None)
-    if options.min_dist_z is not None and particles.centres.shape[1] != 3:
-        raise CryodedupError(
-            "--min-dist-z: these particles are 2-D (micrograph coordinates, no z); it is for subtomograms"
-        )
+    for given, flag in ((options.min_dist_z is not None, "--min-dist-z"), (options.own_frame, "--min-dist-ellipsoid")):
+        if given and particles.centres.shape[1] != 3:
+            raise CryodedupError(
+                f"{flag}: these particles are 2-D (micrograph coordinates, no z); it is for subtomograms"
+            )
     levels = None if preference is None else input_levels([held for _, held in preference], n_inputs)
     rule, want_pairs = rule_for_rows(particles, options)
     groups, centres = particles.groups, particles.centres  # (the core walks micrographs that share an image as one)
@@ -375,8 +384,25 @@ def rule_for_rows(particles: ParticleSet, options: ParticleOptions) -> tuple[Dup
         tubes=particles.tubes,
         whole_tubes=whole_tubes,
         images=images,
+        ellipsoid=own_frame_ellipsoid(particles, options),
     )
     return rule, options.plot or options.decisions or want_pairs or want_ties
+
+
+def own_frame_ellipsoid(particles: ParticleSet, options: ParticleOptions) -> Ellipsoid | None:
+    """``--min-dist-ellipsoid``'s ellipsoid turned by each row's pose (None without it), refused without poses.
+
+    ``options`` are one species' (``min_dist_ellipsoid`` its own, ``jobs.species``).
+    """
+    if options.min_dist_ellipsoid is None:
+        return None
+    if particles.poses is None:
+        raise CryodedupError(
+            "--min-dist-ellipsoid turns each particle's ellipsoid by its pose, and the particles carry no "
+            "orientations (rlnAngleRot/Tilt/Psi, alignments3D/pose; Dynamo tables' angles are not read yet)"
+        )
+    refuse_angles_not_finite(particles)
+    return Ellipsoid(particles.poses, tuple(options.min_dist_ellipsoid), particles.pose_kind)
 
 
 def ties_countable(particles: ParticleSet, options: ParticleOptions, whole_tubes: bool) -> bool:

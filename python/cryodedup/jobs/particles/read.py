@@ -84,7 +84,7 @@ def read_request(options: ParticleOptions, held: Held = None) -> ReadRequest:
     )
     row_read = RowRead(
         shift_key=options.shift_key,
-        orientations=options.max_angle is not None,
+        orientations=options.max_angle is not None or options.own_frame,
         species_column=options.species_column,
         same_image=options.same_image,
         symmetry_copies=options.symmetry_copies,
@@ -362,7 +362,7 @@ def warn_unused_options(particles: ParticleSet, options: ParticleOptions, warn: 
     """Warns of an option given that these inputs give nothing to act on: the user believes it did something."""
     if options.topaz_scale is not None and "topaz" not in particles.summary.get("formats", []):  # (pickers' formats)
         warn("--topaz-scale was not used: it scales topaz's coordinates, and no input is topaz's")
-    if options.insist_angles and options.max_angle is None:
+    if options.insist_angles and options.max_angle is None and not options.own_frame:
         warn("--insist-angles was not used: it lets --max-angle compare angles that look like radians")
     if options.filament_mode == "tube" and particles.tubes is None:
         warn("--filament-mode tube was not used: no input has filaments (a tube or filament id per segment)")

@@ -21,7 +21,7 @@ from ...algo.dedup import SAME_CENTRE_A
 from ...algo.same_image import images_for_the_core
 from ...options import ParticleOptions
 from ...particle_set import ParticleSet
-from ..species import species_distances, species_distances_z
+from ..species import species_distances, species_distances_z, species_ellipsoids
 from .decide import Decision, ranking_scores
 from .regions import AT_EDGE, OUTSIDE_MASK
 
@@ -136,7 +136,31 @@ def _within_distance(
         )  # (the ellipsoid of --min-dist-z as the core's sphere: algo.dedup.stretched)
     radius = np.maximum(d, SAME_CENTRE_A)
     same_micrograph = particles.groups[rows] == particles.groups[partners]
-    return same_micrograph & ((delta**2).sum(axis=1) <= radius**2)
+    within = same_micrograph & ((delta**2).sum(axis=1) <= radius**2)
+    if options.own_frame and particles.poses is not None:
+        _within_ellipsoids(particles, options, rows, partners, within)
+    return within
+
+
+def _within_ellipsoids(
+    particles: ParticleSet, options: ParticleOptions, rows: np.ndarray, partners: np.ndarray, within: np.ndarray
+) -> None:
+    """``within`` set, for the rows of a species with ``--min-dist-ellipsoid``, by its rule (the core's own test)."""
+    assert particles.poses is not None
+    if particles.species is None:
+        ellipsoids, species = [options.min_dist_ellipsoid], np.zeros(rows.size, dtype=np.int64)
+    else:
+        ellipsoids, species = species_ellipsoids(particles, options), particles.species[rows]
+    poses = np.ascontiguousarray(particles.poses, dtype=np.float64)
+    centres = np.ascontiguousarray(particles.centres, dtype=np.float64)
+    for s, axes in enumerate(ellipsoids):
+        of = np.flatnonzero((species == s) & (particles.groups[rows] == particles.groups[partners]))
+        if axes is None or not of.size:
+            continue
+        rule = _core.EllipsoidRule(poses, float(axes[0]), float(axes[1]), float(axes[2]), particles.pose_kind)
+        within[of] = _core.ellipsoid_conflicts(
+            rule, centres, rows[of].astype(np.uint32), partners[of].astype(np.uint32)
+        )
 
 
 def _distances(particles: ParticleSet, options: ParticleOptions, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -42,6 +42,7 @@ from ...report.sections import (
     MovedInputs,
     NameCollisions,
     Outputs,
+    OwnFrameExclusion,
     Priority,
     Registration,
     SameImage,
@@ -51,12 +52,13 @@ from ...report.sections import (
     Sections,
     Shift,
     Species,
+    SpeciesEllipsoid,
     StraddlingMicrograph,
     SymmetryCopies,
     Timings,
     UpdateRound,
 )
-from ..species import species_distances, species_distances_z, species_summary
+from ..species import species_distances, species_distances_z, species_ellipsoids, species_summary
 from .decide import Decision, input_voters, ranking_scores, ties_of
 from .read import raw_picker_scores
 
@@ -136,6 +138,13 @@ class ParticleSummary:
     )
     species: Species | None = field(
         default=None, metadata=_doc("each species' counts and distance (`--species-column`, copick objects)")
+    )
+    own_frame_exclusion: OwnFrameExclusion | None = field(
+        default=None,
+        metadata=_doc(
+            "`--min-dist-ellipsoid`: each `ellipsoids`' `species` (null: all) and `semi_axes_A` along the particle's "
+            "x, y, z, the `poses` that turned them, whether `every_species` had one, and the `rule`"
+        ),
     )
     duplicate_density: DuplicateDensity | None = field(
         default=None, metadata=_doc("micrographs with too many duplicates", always=True)
@@ -278,6 +287,7 @@ def summarize(
         read=particles.summary,  # (the set's own dict: a writer completes its part as it writes)
         priority=priority,
         species=None if particles.species is None else species_summary(particles, decision, options),
+        own_frame_exclusion=_own_frame(particles, options),
         duplicate_density=DuplicateDensity(
             duplicate_density(
                 particles.groups, decision.duplicate, particles.mic_names, particles.input_of, particles.inputs
@@ -294,6 +304,27 @@ def summarize(
         **_audits(particles, decision, options, halves),
         consensus=consensus,
     )
+
+
+def _own_frame(particles: ParticleSet, options: ParticleOptions) -> OwnFrameExclusion | None:
+    """``--min-dist-ellipsoid``'s section: each species' ellipsoid as decided (None without one)."""
+    if not options.own_frame:
+        return None
+    if particles.species is None:
+        assert options.min_dist_ellipsoid is not None, "species' ellipsoids are refused without species"
+        ellipsoids = [SpeciesEllipsoid(None, _floats(options.min_dist_ellipsoid))]
+        return OwnFrameExclusion(tuple(ellipsoids), particles.pose_label, True)
+    own = species_ellipsoids(particles, options)
+    ellipsoids = [
+        SpeciesEllipsoid(name, _floats(axes)) for name, axes in zip(particles.species_names, own) if axes is not None
+    ]
+    if len({e.semi_axes_A for e in ellipsoids}) == 1 and len(ellipsoids) == len(own):
+        ellipsoids = [SpeciesEllipsoid(None, ellipsoids[0].semi_axes_A)]  # (one for all: not said per species)
+    return OwnFrameExclusion(tuple(ellipsoids), particles.pose_label, all(axes is not None for axes in own))
+
+
+def _floats(axes: tuple[float, float, float]) -> tuple[float, float, float]:
+    return (float(axes[0]), float(axes[1]), float(axes[2]))
 
 
 def _priority(particles: ParticleSet, decision: Decision, options: ParticleOptions, tied: int) -> Priority:
@@ -376,6 +407,9 @@ def _name_collisions(particles: ParticleSet, keep: np.ndarray) -> Collisions | N
 
 def _audit_criterion(particles: ParticleSet, options: ParticleOptions) -> str:
     """What made two particles a duplicate pair, as decided: each species' own distance where they differ."""
+    if options.own_frame:  # (the section names each ellipsoid)
+        angle = f" and {options.max_angle:g}°" if options.max_angle is not None else ""
+        return f"within an exclusion ellipsoid in a particle's own frame{angle}"
     if particles.species is None:
         return duplicate_criterion(options.min_dist, options.max_angle, options.min_dist_z)
     distances = species_distances(particles, options)

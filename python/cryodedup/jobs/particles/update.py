@@ -82,6 +82,7 @@ def refuse_options(paths: list[Path], options: ParticleOptions) -> None:
         (options.score == "none", "--score none", "a random order is not one across rounds"),
         (options.halfsets != "keep", f"--halfsets {options.halfsets}", "it balances whole micrographs' halves"),
         (options.max_angle is not None, "--max-angle", "the store keeps centres, not orientations"),
+        (options.own_frame, "--min-dist-ellipsoid", "the store keeps centres, not orientations"),
         (options.same_image == "reject", "--same-image reject", "the store keeps centres, not images"),
         (bool(options.species or options.species_column), "--species", "the store keeps one species"),
         (options.cross_species or bool(options.species_min_dist), "--cross-species", "the store keeps one species"),

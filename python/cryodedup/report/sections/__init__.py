@@ -10,7 +10,7 @@ section by its type (:meth:`Sections.of`), never by a string key of the document
 
 A module per group of related sections: :mod:`.ranking` (the score, the priority),
 :mod:`.audits` (the checks of what was kept), :mod:`.density` (the duplicate density),
-:mod:`.consensus` (the inputs' agreement), :mod:`.species`,
+:mod:`.consensus` (the inputs' agreement), :mod:`.species`, :mod:`.exclusion` (``--min-dist-ellipsoid``),
 :mod:`.inputs` (what the inputs hold and how they were taken), :mod:`.registration` (the inputs'
 frames), :mod:`.regions` (masks and edges), :mod:`.update` (an ``--update``
 round), :mod:`.run` (the run's own: its time, its files). A new analysis adds its class to one of them (or
@@ -34,6 +34,7 @@ from .audits import (
 from .base import Section, Sections
 from .consensus import Consensus
 from .density import DuplicateDensity
+from .exclusion import OwnFrameExclusion, SpeciesEllipsoid
 from .inputs import Filaments, InputCounts, Inputs, MovedInput, MovedInputs, Shift
 from .ranking import Priority, Score, ScoreNormalization
 from .regions import MaskAndEdge
@@ -57,6 +58,7 @@ __all__ = [
     "MovedInputs",
     "NameCollisions",
     "Outputs",
+    "OwnFrameExclusion",
     "Priority",
     "Registration",
     "SameImage",
@@ -67,6 +69,7 @@ __all__ = [
     "Shift",
     "Species",
     "SpeciesCounts",
+    "SpeciesEllipsoid",
     "StraddlingMicrograph",
     "SymmetryCopies",
     "Timings",
@@ -89,6 +92,7 @@ SECTIONS: tuple[type[Section], ...] = (
     Registration,
     MovedInputs,
     Species,
+    OwnFrameExclusion,
     Filaments,
     Priority,
     SameImage,

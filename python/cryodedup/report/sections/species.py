@@ -27,6 +27,8 @@ class SpeciesCounts:
     min_dist_A: float
     min_dist_z_A: float | None
     radius_A: float | None
+    #: ``--min-dist-ellipsoid NAME=A,B,C``: the semi-axes (Å) in the species' own frame, which decided instead.
+    ellipsoid_A: tuple[float, float, float] | None = None
 
 
 @dataclass(frozen=True)
@@ -77,7 +79,10 @@ class Species(Section):
         if p.min_dist_z_A is not None:
             radius = f", {p.min_dist_z_A:g} Å in z{radius}"
         lost = f", {p.displaced_by_other_species:,} displaced by another species" if self.cross else ""
-        return f"{p.species}: {p.particles:,} in, {p.kept:,} kept (min dist {p.min_dist_A:g} Å{radius}){lost}"
+        rule = f"min dist {p.min_dist_A:g} Å"
+        if p.ellipsoid_A is not None:
+            rule = "ellipsoid " + " x ".join(f"{a:g}" for a in p.ellipsoid_A) + " Å in its own frame"
+        return f"{p.species}: {p.particles:,} in, {p.kept:,} kept ({rule}{radius}){lost}"
 
     def _table(self, cross: CrossSpecies) -> str:
         """The table of who displaced whom: kept species by row, displaced by column."""
@@ -129,4 +134,6 @@ class Species(Section):
         if self.z_given:
             entry["min_dist_z_A"] = p.min_dist_z_A
         entry["radius_A"] = p.radius_A
+        if p.ellipsoid_A is not None:
+            entry["ellipsoid_A"] = list(p.ellipsoid_A)
         return entry

@@ -14,6 +14,7 @@ use std::sync::{Mutex, PoisonError};
 
 use rayon::prelude::*;
 
+use crate::algo::ellipsoid::{conflict, EllipsoidTest, Shape};
 use crate::algo::grid::{Grid, PAIR_MARGIN};
 use crate::algo::joined::joined_micrographs;
 use crate::algo::kdtree::KdTree;
@@ -52,6 +53,11 @@ pub struct RowFacts<'a> {
     /// duplicates whatever their distance (`--same-image reject`); rows of one image at one
     /// centre are symmetry-expanded copies, left to the distance rule.
     pub images: Option<&'a [u64]>,
+    /// Each row's exclusion ellipsoid in its own frame (`--min-dist-ellipsoid`): two rows
+    /// within the search radius are duplicates only where either centre lies inside the
+    /// other's ellipsoid ([`crate::algo::ellipsoid`]); the radius searched is then the
+    /// largest semi-axis, whatever `min_dist` says. 3-D centres only.
+    pub shapes: Option<&'a EllipsoidTest<'a>>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -120,6 +126,12 @@ pub fn dedup_full<G: GroupId>(
 ) -> Result<(DedupResult, Option<Vec<u64>>), DedupError> {
     validate(groups, coords, dim, scores, inputs, pose, params)?;
     check_rows(groups.len(), &rows)?;
+    if rows.shapes.is_some() && dim != 3 {
+        return Err(DedupError::Dimension(dim)); // (an ellipsoid in a particle's frame needs its z)
+    }
+    // With ellipsoids the radius searched is their largest semi-axis.
+    let widened = rows.shapes.map(|shapes| DedupParams { min_dist: shapes.reach(), ..params.clone() });
+    let params = widened.as_ref().unwrap_or(params);
     let input = Input { coords, scores, inputs, tubes, params, pose, first_index: 0, rows };
     Ok(run_in(dim, groups, &input))
 }
@@ -128,6 +140,9 @@ pub fn dedup_full<G: GroupId>(
 pub(crate) fn check_rows(n: usize, rows: &RowFacts) -> Result<(), DedupError> {
     if let Some(levels) = rows.priorities {
         levels.check(n)?;
+    }
+    if let Some(shapes) = rows.shapes {
+        shapes.check(n)?;
     }
     match rows.images.filter(|i| i.len() != n) {
         Some(i) => Err(DedupError::Length { what: "images", expected: n, got: i.len() }),
@@ -387,6 +402,7 @@ fn dedup_group<const D: usize>(input: &Input, members: &[u32], parts: Option<&[u
         && near.grid().is_some()
         && input.tubes.is_none()
         && input.pose.is_none()
+        && input.rows.shapes.is_none()
         && parts.is_none();
     if input.params.remove_entirely {
         reject_all_with_neighbours(&near, out.keep, out.sup);
@@ -399,16 +415,19 @@ fn dedup_group<const D: usize>(input: &Input, members: &[u32], parts: Option<&[u
     if out.masks.is_empty() {
         return;
     }
-    if input.tubes.is_some() || parts.is_some() {
+    if input.tubes.is_some() || parts.is_some() || near.shapes.is_some() {
         // Confirmation follows the duplicate test, which leaves out the segments of one tube;
-        // joined micrographs confirm within each micrograph only.
+        // joined micrographs confirm within each micrograph only; ellipsoids confirm within them.
         let tubes = input.tubes.is_some();
         for (local, mask) in out.masks.iter_mut().enumerate() {
             let local = local as u32;
             near.for_each_position_near(local, |position, d2| {
                 for &m in near.positions.members(position) {
-                    let confirms =
-                        if tubes { near.is_duplicate(local, m, d2) } else { m != local && near.same_part(local, m) };
+                    let confirms = if tubes {
+                        near.is_duplicate(local, m, d2)
+                    } else {
+                        m != local && near.same_part(local, m) && near.in_shapes(local, m)
+                    };
                     if confirms {
                         *mask |= 1 << member_inputs[m as usize];
                     }
@@ -433,6 +452,8 @@ struct Neighbourhood<'a, const D: usize> {
     images: Option<ImageRuns>,
     /// Each member's micrograph, where micrographs are joined by their images.
     parts: Option<&'a [u32]>,
+    /// Each member's exclusion ellipsoid, where given.
+    shapes: Option<Vec<Shape>>,
 }
 
 /// A group's members by image: the members of one image (not 0) form a run of `sorted`.
@@ -487,13 +508,28 @@ impl<'a, const D: usize> Neighbourhood<'a, D> {
         let grid = if merged { None } else { Grid::new(&positions.points, cell) };
         let search = grid.map_or_else(|| Search::Tree(KdTree::new(&positions.points)), Search::Grid);
         let images = input.rows.images.map(|images| ImageRuns::new(images, members));
-        Neighbourhood { input, members, points, positions, search, images, parts }
+        let shapes = input.rows.shapes.map(|test| members.iter().map(|&i| test.shape(i)).collect());
+        Neighbourhood { input, members, points, positions, search, images, parts, shapes }
     }
 
     /// Whether members `a` and `b` lie on one micrograph (always, but in joined micrographs).
     #[inline]
     fn same_part(&self, a: u32, b: u32) -> bool {
         self.parts.is_none_or(|parts| parts[a as usize] == parts[b as usize])
+    }
+
+    /// Whether members `a` and `b` conflict by their ellipsoids (either centre inside the
+    /// other's, [`crate::algo::ellipsoid`]); always without ellipsoids.
+    #[inline]
+    fn in_shapes(&self, a: u32, b: u32) -> bool {
+        self.shapes.as_ref().is_none_or(|shapes| {
+            let (p, q) = (&self.points[a as usize], &self.points[b as usize]);
+            let mut d = [0.0; 3];
+            for k in 0..D.min(3) {
+                d[k] = q[k] - p[k];
+            }
+            conflict(&shapes[a as usize], &shapes[b as usize], d)
+        })
     }
 
     /// The other members of member `local`'s image at another centre or on another
@@ -519,8 +555,8 @@ impl<'a, const D: usize> Neighbourhood<'a, D> {
     }
 
     /// The members that have a duplicate, in increasing order, where a duplicate is any
-    /// other member within `min_dist` (no tubes, orientations, images or joined micrographs)
-    /// and the grid lists the pairs within it; else None. A member without a duplicate is
+    /// other member within `min_dist` (no tubes, orientations, images or joined micrographs;
+    /// with ellipsoids, within them) and the grid lists the pairs within it; else None. A member without a duplicate is
     /// kept whatever its rank and suppresses nothing, so the walk ranks and searches only
     /// these (a fifth of spread picks): one pass over the grid's pairs, half a search a member.
     fn members_with_duplicates(&self) -> Option<Vec<u32>> {
@@ -532,8 +568,10 @@ impl<'a, const D: usize> Neighbourhood<'a, D> {
         // (the grid's ids are positions, each a member of its own: a grid is never made of merged copies)
         let mut has_duplicate = vec![false; self.members.len()];
         grid.for_each_pair_within(radius, |a, b, _| {
-            has_duplicate[a as usize] = true;
-            has_duplicate[b as usize] = true;
+            if self.in_shapes(a, b) {
+                has_duplicate[a as usize] = true;
+                has_duplicate[b as usize] = true;
+            }
         });
         Some((0..self.members.len() as u32).filter(|&k| has_duplicate[k as usize]).collect())
     }
@@ -550,7 +588,7 @@ impl<'a, const D: usize> Neighbourhood<'a, D> {
     /// condition on a pair (e.g. on poses) goes here and nowhere else.
     #[inline]
     fn is_duplicate(&self, a: u32, b: u32, _d2: f64) -> bool {
-        a != b && self.same_part(a, b) && {
+        a != b && self.same_part(a, b) && self.in_shapes(a, b) && {
             let (ga, gb) = (self.members[a as usize], self.members[b as usize]);
             !self.input.same_tube(ga, gb) && self.input.pose.is_none_or(|pose| pose.close(ga, gb))
         }
@@ -1047,7 +1085,7 @@ mod tests {
         // score 3 at level 0, -inf and NaN at level 0. Level 0 wins; within it the score 3.
         let coords = [0.0, 0.0, 1.0, 0.0, 2.0, 0.0, 3.0, 0.0, 4.0, 0.0];
         let scores = [5.0, 1.0, 3.0, f64::NEG_INFINITY, f64::NAN];
-        let rows = RowFacts { priorities: Some(Levels::Rows(&[1, 0, 0, 0, 0])), images: None };
+        let rows = RowFacts { priorities: Some(Levels::Rows(&[1, 0, 0, 0, 0])), images: None, shapes: None };
         let (r, _) = dedup_full(&[0i64; 5], &coords, 2, Some(&scores), None, None, None, rows, &params(10.0)).unwrap();
         assert_eq!(r.keep, [false, false, true, false, false]);
         // Lower is better: +inf is no score either, so 1.0 wins level 0.
@@ -1059,10 +1097,10 @@ mod tests {
         let r = dedup(&[0i64; 2], &coords[..4], 2, Some(&[f64::INFINITY, -1.0]), &params(10.0)).unwrap();
         assert_eq!(r.keep, [false, true]);
         // Without scores the level still decides; the random key within a level.
-        let rows = RowFacts { priorities: Some(Levels::Rows(&[3, 3, 3, 3, 2])), images: None };
+        let rows = RowFacts { priorities: Some(Levels::Rows(&[3, 3, 3, 3, 2])), images: None, shapes: None };
         let (r, _) = dedup_full(&[0i64; 5], &coords, 2, None, None, None, None, rows, &params(10.0)).unwrap();
         assert_eq!(r.keep, [false, false, false, false, true]);
-        let short = RowFacts { priorities: Some(Levels::Rows(&[0])), images: None };
+        let short = RowFacts { priorities: Some(Levels::Rows(&[0])), images: None, shapes: None };
         let err = dedup_full(&[0i64; 2], &coords[..4], 2, None, None, None, None, short, &params(1.0)).unwrap_err();
         assert_eq!(err, DedupError::Length { what: "priorities", expected: 2, got: 1 });
     }
@@ -1075,7 +1113,7 @@ mod tests {
         let coords = [0.0, 0.0, 500.0, 0.0, 100.0, 0.0, 100.0, 0.0, 300.0, 0.0, 800.0, 0.0];
         let images = [7u64, 7, 9, 9, 0, 0];
         let scores = [1.0, 2.0, 1.0, 1.0, 1.0, 1.0];
-        let rows = RowFacts { priorities: None, images: Some(&images) };
+        let rows = RowFacts { priorities: None, images: Some(&images), shapes: None };
         let (r, _) = dedup_full(&[0i64; 6], &coords, 2, Some(&scores), None, None, None, rows, &params(10.0)).unwrap();
         // Image 7: the better (index 1) kept, 0 rejected by it; the copies at 100 Å meet the distance rule.
         assert_eq!(r.keep, [false, true, true, false, true, true]);
@@ -1108,7 +1146,7 @@ mod tests {
         let coords = [0.0, 0.0, 0.0, 0.0, 500.0, 0.0, 5.0, 0.0];
         let (groups, scores, images, inputs) =
             ([0i64, 1, 1, 0], [1.0, 2.0, 3.0, 0.0], [7u64, 7, 0, 0], [0u32, 1, 0, 1]);
-        let rows = RowFacts { priorities: None, images: Some(&images) };
+        let rows = RowFacts { priorities: None, images: Some(&images), shapes: None };
         let (r, masks) =
             dedup_full(&groups, &coords, 2, Some(&scores), Some(&inputs), None, None, rows, &params(10.0)).unwrap();
         assert_eq!(r.keep, [false, true, true, true]);
@@ -1150,7 +1188,7 @@ mod tests {
                     let by_input = Levels::Inputs { input_of: &input_of, of_input: &of_input };
                     // By rows' levels; by inputs' in the pass that also finds the masks.
                     for (levels, inputs) in [(Levels::Rows(&levels), None), (by_input, Some(&input_of[..]))] {
-                        let rows = RowFacts { priorities: Some(levels), images: Some(&images) };
+                        let rows = RowFacts { priorities: Some(levels), images: Some(&images), shapes: None };
                         let (got, masks) =
                             dedup_full(&groups, &coords, 2, Some(&scores), inputs, None, None, rows, &p).unwrap();
                         // (images join micrographs for the walk, never for the consensus masks)
@@ -1189,7 +1227,7 @@ mod tests {
                 let p = params(min_dist);
                 let got = dedup(&groups, &coords, 2, Some(&scores), &p).unwrap();
                 assert_eq!(got, brute_force(&groups, &coords, &scores, &p), "n {n} d {min_dist}");
-                let rows = RowFacts { priorities: Some(Levels::Rows(&levels)), images: None };
+                let rows = RowFacts { priorities: Some(Levels::Rows(&levels)), images: None, shapes: None };
                 let (got, _) = dedup_full(&groups, &coords, 2, Some(&scores), None, None, None, rows, &p).unwrap();
                 let want = brute_force_rows(&groups, &coords, &scores, &levels, &vec![0; n], &p);
                 assert_eq!(got, want, "n {n} d {min_dist} levels");

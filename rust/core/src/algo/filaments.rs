@@ -33,7 +33,7 @@ pub fn dedup_whole_tubes<G: GroupId>(
     params: &DedupParams,
 ) -> Result<DedupResult, DedupError> {
     validate(groups, coords, dim, scores, None, None, params)?;
-    check_rows(groups.len(), &RowFacts { priorities, images: None })?;
+    check_rows(groups.len(), &RowFacts { priorities, images: None, shapes: None })?;
     if tubes.len() != groups.len() {
         return Err(DedupError::Length { what: "tubes", expected: groups.len(), got: tubes.len() });
     }

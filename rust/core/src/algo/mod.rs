@@ -15,6 +15,7 @@
 //! - [`histogram`]: the pictures' histograms and per-micrograph counts, one pass over the rows each.
 //! - [`paint`]: the pictures' filled boxes and text masks painted as Pillow paints them.
 //! - [`png_rows`]: the pictures halved and PNG-filtered in one pass; [`adler32`]: their zlib checksum.
+//! - [`ellipsoid`]: exclusion in each particle's own frame: an ellipsoid turned by its pose.
 //! - [`pose`]: orientations, point groups and the angle between two particles.
 //! - [`priority`]: input priority levels (`--prefer`) and the groups each level decided.
 //! - [`rank_keys`]: the keys rows are ranked by: a score's ("none" last) or a seeded random one.
@@ -25,6 +26,7 @@ pub mod adler32;
 pub mod consensus;
 pub mod decide;
 pub mod dedup;
+pub mod ellipsoid;
 pub mod filaments;
 pub mod grid;
 pub mod histogram;
