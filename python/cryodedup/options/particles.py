@@ -14,7 +14,6 @@ from ..algo import MAX_CENTRE
 from ..algo.dedup import MAX_INPUTS
 from ..algo.filaments import MODES as FILAMENT_MODES
 from ..algo.normalisation import NORMALISATIONS, option_help
-from ..algo.registration import TRANSFORM_OPS, parse_steps
 from ..errors import CryodedupError, one_line
 from ..outputs import check_plotting
 from ..particle_set import OUTPUT_FORMATS, SHIFT_KEYS
@@ -708,6 +707,10 @@ def _check_transforms(transforms: object) -> None:
     """Each ``--transform`` is INPUT=OPS with OPS that parse (the inputs are named once they are read)."""
     if not isinstance(transforms, (list, tuple)) or not all(isinstance(t, str) for t in transforms):
         raise CryodedupError(f"--transform takes a list of INPUT=OPS texts, got {transforms!r}")
+    if not transforms:
+        return
+    from ..algo.registration import TRANSFORM_OPS, parse_steps  # (a run without --transform does not load it)
+
     for text in transforms:
         target, equals, ops = text.rpartition("=")
         if not equals or not target.strip():

@@ -25,8 +25,7 @@ from ...options import ParticleOptions
 from ...outputs import AtomicOutputs, all_outputs_at_once, warn_earlier_report
 from ...particle_set import Log, ParticleSet
 from ...paths import StrPath
-from ...report.sections import Outputs
-from ..registration import check_registration, move_inputs, refuse_transform_into_combined_output, write_moved
+from ...report.sections.run import Outputs
 from ..species import distances_used
 from .decide import Decision, decide, warn_not_confirmable
 from .draw import picture_details, plot_particles
@@ -34,11 +33,30 @@ from .read import Files, Source, warn_unused_options
 from .summarise import ParticleSummary, summarize, timings, verdict_of
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Callable, Iterable
 
+    from ...report.sections import MovedInputs, Registration
     from .update import Round
 
 __all__ = ["Outcome", "remove_duplicate_particles", "run"]
+
+
+def _registered(
+    particles: ParticleSet, options: ParticleOptions, warn: Callable[[str], None]
+) -> tuple[Registration | None, MovedInputs | None]:
+    """The inputs' registration checked and ``--transform`` applied: the summary's ``registration`` and ``transforms``.
+
+    Neither applies to one input without ``--transform``: the registration's modules are loaded
+    only for several inputs (or to refuse a ``--transform`` of one), not at every start-up.
+    """
+    if len(particles.inputs) < 2 and not options.transform:
+        return None, None
+    from ..registration import check_registration, move_inputs, refuse_transform_into_combined_output, write_moved
+
+    refuse_transform_into_combined_output(particles, options)
+    moved = move_inputs(particles, options)
+    applied = [{"input": particles.inputs[m.input], "transform": m.ops} for m in moved]
+    return check_registration(particles, options, applied, warn), write_moved(particles, options, moved)
 
 
 def _silent(message: str, level: str) -> None:
@@ -125,11 +143,7 @@ def run(
     held = source.held_by_prefer(options, warn)  # (--prefer parsed once, before anything is read where it can be)
     particles = source.read(folder, options, warn, log, held)
     warn_unused_options(particles, options, warn)
-    refuse_transform_into_combined_output(particles, options)
-    moved = move_inputs(particles, options)
-    applied = [{"input": particles.inputs[m.input], "transform": m.ops} for m in moved]
-    registration = check_registration(particles, options, applied, warn)
-    transforms = write_moved(particles, options, moved)
+    registration, transforms = _registered(particles, options, warn)
     reassign = check_halfsets(particles, options.halfsets) is not None
     read_at = time.perf_counter()
     if update and round_:

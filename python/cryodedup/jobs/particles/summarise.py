@@ -29,37 +29,28 @@ from ...algo.same_image import kept_twice, rows_rejected_as_a_kept_image, same_i
 from ...labels import counted
 from ...options import ParticleOptions
 from ...particle_set import ParticleSet
-from ...report.sections import (
-    SECTIONS,
-    Consensus,
-    DuplicateDensity,
-    Filaments,
-    HalfsetAudit,
-    HalfsetsByMicrograph,
-    InputCounts,
-    Inputs,
-    MovedInputs,
-    NameCollisions,
-    Outputs,
-    Priority,
-    Registration,
-    SameImage,
-    Score,
-    Section,
-    Sections,
-    Shift,
-    Species,
-    StraddlingMicrograph,
-    SymmetryCopies,
-    Timings,
-    UpdateRound,
-)
+
+# (the sections of analyses that may not run imported where they are made: each class costs start-up)
+from ...report.sections import Section, Sections, registry_order
+from ...report.sections.density import DuplicateDensity
+from ...report.sections.inputs import Filaments, InputCounts, Inputs, Shift
+from ...report.sections.ranking import Priority, Score
+from ...report.sections.run import Timings
 from ..species import species_distances, species_distances_z, species_summary
 from .decide import Decision, input_voters, ranking_scores, ties_of
 from .read import raw_picker_scores
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
+
+    from ...report.sections.audits import HalfsetAudit, HalfsetsByMicrograph, SymmetryCopies
+    from ...report.sections.consensus import Consensus
+    from ...report.sections.images import NameCollisions, SameImage
+    from ...report.sections.inputs import MovedInputs
+    from ...report.sections.registration import Registration
+    from ...report.sections.run import Outputs
+    from ...report.sections.species import Species
+    from ...report.sections.update import UpdateRound
 
 __all__ = ["ParticleSummary", "summarize", "timings", "verdict_of"]
 
@@ -202,9 +193,9 @@ class ParticleSummary:
         return document
 
     def sections(self) -> Sections:
-        """The typed sections this summary holds (:data:`~cryodedup.report.sections.SECTIONS`), for the report."""
-        held = (getattr(self, kind.key) for kind in SECTIONS)
-        return Sections(tuple(section for section in held if section is not None))
+        """The typed sections this summary holds, in the order of :data:`~cryodedup.report.sections.SECTIONS`."""
+        held = (getattr(self, f.name) for f in fields(self))
+        return Sections(tuple(sorted((s for s in held if isinstance(s, Section)), key=registry_order)))
 
 
 def reference_table() -> str:
@@ -234,6 +225,8 @@ def summarize(
         priority = _priority(particles, decision, options, ties.by_priority)
     consensus = None
     if decision.confirmed_by is not None:
+        from ...report.sections.consensus import Consensus
+
         agreement = consensus_report(
             particles,
             decision.keep,
@@ -356,25 +349,8 @@ def _audits(
 ) -> dict[str, Any]:
     """The summary's checks of what was kept: half-sets, orientations, one image twice, symmetry copies."""
     audits: dict[str, Any] = {}
-    if particles.halfsets is not None:
-        assert decision.suppressed_by is not None, "decide() keeps the pairs when there are half-sets"
-        criterion = _audit_criterion(particles, options)
-        images = particles.images
-        pairs = same_image_pairs(images, particles.groups, particles.centres) if images is not None else None
-        counts = halfset_audit(particles, decision.suppressed_by, pairs)
-        audits["halfset_audit"] = HalfsetAudit(
-            particles.halfsets.label,
-            criterion,
-            counts.duplicate_pairs,
-            counts.straddling_pairs,
-            counts.particles_straddling,
-            counts.fraction,
-            counts.micrographs_with_straddling,
-            tuple(StraddlingMicrograph(*m) for m in counts.top_micrographs),
-            counts.same_image,
-        )
-    elif options.audit:
-        audits["halfset_audit"] = HalfsetAudit(None)  # (asked, but nothing to audit)
+    if particles.halfsets is not None or options.audit:
+        audits["halfset_audit"] = _halfset_audit(particles, decision, options)
     if halves is not None:
         audits["halfsets"] = _halfsets(particles, decision.keep, halves)
     if options.max_angle is not None:
@@ -388,6 +364,8 @@ def _audits(
     if same_image is not None:
         audits["same_image"] = same_image
     if collisions is not None:  # (after extraction: the cause of an image kept twice, said there)
+        from ...report.sections.images import NameCollisions
+
         extracted = same_image is not None and same_image.cause is not None
         audits["particle_names"] = NameCollisions(
             column,
@@ -398,6 +376,8 @@ def _audits(
             extracted,
         )
     if particles.sources is not None:
+        from ...report.sections.audits import SymmetryCopies
+
         sources, by_copies_kept = symmetry_copies(particles.sources, decision.keep)
         audits["symmetry_expansion"] = SymmetryCopies(
             particles.sources_label, sources, int(particles.sources.size), by_copies_kept
@@ -405,8 +385,34 @@ def _audits(
     return audits
 
 
+def _halfset_audit(particles: ParticleSet, decision: Decision, options: ParticleOptions) -> HalfsetAudit:
+    """The summary's ``halfset_audit``: the duplicate pairs straddling the half-sets (``--audit``: none to audit)."""
+    from ...report.sections.audits import HalfsetAudit, StraddlingMicrograph
+
+    if particles.halfsets is None:
+        return HalfsetAudit(None)  # (asked, but nothing to audit)
+    assert decision.suppressed_by is not None, "decide() keeps the pairs when there are half-sets"
+    criterion = _audit_criterion(particles, options)
+    images = particles.images
+    pairs = same_image_pairs(images, particles.groups, particles.centres) if images is not None else None
+    counts = halfset_audit(particles, decision.suppressed_by, pairs)
+    return HalfsetAudit(
+        particles.halfsets.label,
+        criterion,
+        counts.duplicate_pairs,
+        counts.straddling_pairs,
+        counts.particles_straddling,
+        counts.fraction,
+        counts.micrographs_with_straddling,
+        tuple(StraddlingMicrograph(*m) for m in counts.top_micrographs),
+        counts.same_image,
+    )
+
+
 def _halfsets(particles: ParticleSet, keep: np.ndarray, halves: np.ndarray) -> HalfsetsByMicrograph:
     """The summary's ``halfsets``: what ``--halfsets micrograph`` did."""
+    from ...report.sections.audits import HalfsetsByMicrograph
+
     assert particles.halfsets is not None, "--halfsets micrograph is refused without half-sets"
     small, large = halfset_sizes(halves, keep)
     largest = most_kept_on_a_micrograph(particles.groups, keep)
@@ -415,6 +421,8 @@ def _halfsets(particles: ParticleSet, keep: np.ndarray, halves: np.ndarray) -> H
 
 def _same_image(particles: ParticleSet, keep: np.ndarray, mode: str, cause: tuple[np.ndarray, str] | None) -> SameImage:
     """The summary's ``same_image``: the images kept twice (``cause``: rows and what made them, where known)."""
+    from ...report.sections.images import SameImage
+
     images = particles.images
     assert images is not None, "called for a set whose images were read"
     found = kept_twice(images, particles.groups, particles.centres, keep, None if cause is None else cause[0])
