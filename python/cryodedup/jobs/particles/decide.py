@@ -6,8 +6,15 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from ...algo.consensus import picks_per_group
-from ...algo.dedup import DuplicateRule, Orientations, Ranking, dedup_and_support_masks, find_duplicates, popcount
+from ...algo.dedup import (
+    DuplicateRule,
+    Orientations,
+    Ranking,
+    dedup_and_support_masks,
+    find_duplicates,
+    picks_per_group,
+    popcount,
+)
 from ...algo.density import rejected_as_duplicates
 from ...algo.normalisation import normalisation
 from ...algo.priority import (

@@ -14,7 +14,6 @@ from ...algo.audit import (
     most_kept_on_a_micrograph,
     symmetry_copies,
 )
-from ...algo.consensus import consensus_report
 from ...algo.density import duplicate_density
 from ...algo.filaments import RULES, tube_count
 from ...algo.normalisation import normalisation
@@ -33,8 +32,8 @@ from ...particle_set import ParticleSet
 # (the sections of analyses that may not run imported where they are made: each class costs start-up)
 from ...report.sections import Section, Sections, registry_order
 from ...report.sections.density import DuplicateDensity
-from ...report.sections.inputs import Filaments, InputCounts, Inputs, Shift
-from ...report.sections.ranking import Priority, Score
+from ...report.sections.inputs import InputCounts, Inputs, Shift
+from ...report.sections.ranking import Score
 from ...report.sections.run import Timings
 from ..species import species_distances, species_distances_z, species_summary
 from .decide import Decision, input_voters, ranking_scores, ties_of
@@ -43,11 +42,12 @@ from .read import raw_picker_scores
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-    from ...report.sections.audits import HalfsetAudit, HalfsetsByMicrograph, SymmetryCopies
+    from ...report.sections.audits import HalfsetAudit, HalfsetsByMicrograph, NameCollisions, SymmetryCopies
     from ...report.sections.consensus import Consensus
-    from ...report.sections.images import NameCollisions, SameImage
-    from ...report.sections.inputs import MovedInputs
-    from ...report.sections.registration import Registration
+    from ...report.sections.filaments import Filaments
+    from ...report.sections.images import SameImage
+    from ...report.sections.priority import Priority
+    from ...report.sections.registration import MovedInputs, Registration
     from ...report.sections.run import Outputs
     from ...report.sections.species import Species
     from ...report.sections.update import UpdateRound
@@ -225,6 +225,7 @@ def summarize(
         priority = _priority(particles, decision, options, ties.by_priority)
     consensus = None
     if decision.confirmed_by is not None:
+        from ...algo.consensus import consensus_report
         from ...report.sections.consensus import Consensus
 
         agreement = consensus_report(
@@ -258,16 +259,19 @@ def summarize(
                 particles.groups, decision.duplicate, particles.mic_names, particles.input_of, particles.inputs
             )
         ),
-        filaments=None
-        if particles.tubes is None
-        else Filaments(
-            particles.tube_column or "",
-            tube_count(particles.tubes),
-            options.filament_mode,
-            RULES[options.filament_mode],
-        ),
+        filaments=None if particles.tubes is None else _filaments(particles, options),
         **_audits(particles, decision, options, halves),
         consensus=consensus,
+    )
+
+
+def _filaments(particles: ParticleSet, options: ParticleOptions) -> Filaments:
+    """The summary's ``filaments``: the tubes the particles lie on, and ``--filament-mode``'s rule."""
+    from ...report.sections.filaments import Filaments
+
+    assert particles.tubes is not None, "called for a set of helical segments"
+    return Filaments(
+        particles.tube_column or "", tube_count(particles.tubes), options.filament_mode, RULES[options.filament_mode]
     )
 
 
@@ -276,6 +280,8 @@ def _priority(particles: ParticleSet, decision: Decision, options: ParticleOptio
 
     ``tied``: the groups priority decided between rows tied on the score (:func:`ties_of`).
     """
+    from ...report.sections.priority import Priority
+
     assert decision.preference is not None, "called for a run with --prefer"
     n_inputs = len(particles.inputs)
     names = priority_names(decision.preference, n_inputs)
@@ -364,7 +370,7 @@ def _audits(
     if same_image is not None:
         audits["same_image"] = same_image
     if collisions is not None:  # (after extraction: the cause of an image kept twice, said there)
-        from ...report.sections.images import NameCollisions
+        from ...report.sections.audits import NameCollisions
 
         extracted = same_image is not None and same_image.cause is not None
         audits["particle_names"] = NameCollisions(

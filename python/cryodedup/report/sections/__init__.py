@@ -8,13 +8,12 @@ of that key, at its place of the document; :data:`SECTIONS` is their registry, a
 :data:`~cryodedup.report.particle_figures.PARTICLE_PICTURES` is the pictures'. The report reads a
 section by its type (:meth:`Sections.of`), never by a string key of the document.
 
-A module per group of related sections: :mod:`.ranking` (the score, the priority),
-:mod:`.audits` (the checks of what was kept), :mod:`.images` (one image in several rows, particle
-names that collide), :mod:`.density` (the duplicate density),
-:mod:`.consensus` (the inputs' agreement), :mod:`.species`,
-:mod:`.inputs` (what the inputs hold and how they were taken), :mod:`.registration` (the inputs'
-frames), :mod:`.update` (an ``--update``
-round), :mod:`.run` (the run's own: its time, its files). A new analysis adds its class to one of them (or
+A module per group of related sections: :mod:`.ranking` (the score), :mod:`.priority` (``--prefer``),
+:mod:`.audits` (the checks of what was kept), :mod:`.images` (one image in several rows),
+:mod:`.density` (the duplicate density), :mod:`.consensus` (the inputs' agreement), :mod:`.species`,
+:mod:`.filaments`, :mod:`.inputs` (what the inputs hold and how they were taken),
+:mod:`.registration` (the inputs' frames, ``--transform``), :mod:`.update` (an ``--update`` round),
+:mod:`.run` (the run's own: its time, its files). A new analysis adds its class to one of them (or
 a module of its own), and its entry to :data:`SECTIONS` here.
 
 The classes are imported when first asked for (``from cryodedup.report.sections import Consensus``
@@ -35,13 +34,15 @@ from typing import TYPE_CHECKING, Any
 from .base import Section, Sections
 
 if TYPE_CHECKING:
-    from .audits import HalfsetAudit, HalfsetsByMicrograph, SymmetryCopies
+    from .audits import HalfsetAudit, HalfsetsByMicrograph, NameCollisions, SymmetryCopies
     from .consensus import Consensus
     from .density import DuplicateDensity
-    from .images import NameCollisions, SameImage
-    from .inputs import Filaments, Inputs, MovedInput, MovedInputs, Shift
-    from .ranking import Priority, Score
-    from .registration import Registration
+    from .filaments import Filaments
+    from .images import SameImage
+    from .inputs import Inputs, Shift
+    from .priority import Priority
+    from .ranking import Score
+    from .registration import MovedInputs, Registration
     from .run import Timings
     from .species import Species
     from .update import UpdateRound
@@ -53,7 +54,6 @@ __all__ = [
     "HalfsetAudit",
     "HalfsetsByMicrograph",
     "Inputs",
-    "MovedInput",
     "MovedInputs",
     "NameCollisions",
     "Priority",
@@ -84,12 +84,12 @@ SECTIONS: tuple[tuple[str, str], ...] = (
     ("HalfsetsByMicrograph", "audits"),
     ("Consensus", "consensus"),
     ("Registration", "registration"),
-    ("MovedInputs", "inputs"),
+    ("MovedInputs", "registration"),
     ("Species", "species"),
-    ("Filaments", "inputs"),
-    ("Priority", "ranking"),
+    ("Filaments", "filaments"),
+    ("Priority", "priority"),
     ("SameImage", "images"),
-    ("NameCollisions", "images"),
+    ("NameCollisions", "audits"),
     ("UpdateRound", "update"),
     ("Timings", "run"),
     ("Outputs", "run"),
@@ -99,7 +99,7 @@ SECTIONS: tuple[tuple[str, str], ...] = (
 _PARTS = {
     "StraddlingMicrograph": "audits",
     "InputCounts": "inputs",
-    "MovedInput": "inputs",
+    "MovedInput": "registration",
     "CrossSpecies": "species",
     "SpeciesCounts": "species",
 }

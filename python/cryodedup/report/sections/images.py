@@ -1,7 +1,7 @@
-"""The checks of the kept particles' images: one image in several rows, particle names that collide.
+"""The check of the kept particles' images: one image in several rows (``--same-image``).
 
-Their own module (not :mod:`.audits`): nearly every run reads its images' names and makes a
-:class:`SameImage`; the half-set audit's classes are loaded only when it runs.
+Its own module (not :mod:`.audits`): nearly every run reads its images' names and makes a
+:class:`SameImage`; the audits' classes are loaded only when one runs.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 
 from .base import Row, Section
 
-__all__ = ["NameCollisions", "SameImage"]
+__all__ = ["SameImage"]
 
 
 @dataclass(frozen=True)
@@ -86,50 +86,3 @@ class SameImage(Section):
                 document["cause"] = self.cause
             document["message"] = self.message
         return document
-
-
-@dataclass(frozen=True)
-class NameCollisions(Section):
-    """Particle names kept for different particles of different inputs (RELION issue 1069).
-
-    ``rows_kept``: their kept rows (``rows`` in the document); ``named``: the first names;
-    ``example_inputs``: the inputs of the first; ``extracted``: the rows were extracted already
-    (the image kept twice says the cause: no row of its own).
-    """
-
-    key: ClassVar[str] = "particle_names"
-
-    column: str
-    names: int
-    rows_kept: int
-    named: tuple[str, ...]
-    example_inputs: tuple[str, ...]
-    extracted: bool
-
-    @property
-    def message(self) -> str:
-        """How many names, the first, where, what RELION's extraction does with them and what to do."""
-        more = self.names - len(self.named)
-        listed = ", ".join(self.named) + (f" and {more:,} more" if more else "")
-        return (
-            f"{self.names:,} {self.column} value{'s' * (self.names != 1)} kept for different particles of "
-            f"different inputs ({listed}; e.g. in {' and '.join(self.example_inputs)}): RELION's extraction names "
-            "each subtomogram's files by it and writes both particles to one file (RELION issue 1069); renumber one "
-            f"input's {self.column} before extracting the joined set"
-        )
-
-    def rows(self, unit: str) -> list[Row]:
-        """One row before extraction; none after (the image kept twice names the cause)."""
-        return [] if self.extracted else [("Particle names", self.message)]
-
-    def to_json(self) -> dict[str, Any]:
-        """``column``, ``names``, ``rows``, ``named``, ``example_inputs``, ``message`` and ``extracted``."""
-        return {
-            "column": self.column,
-            "names": self.names,
-            "rows": self.rows_kept,
-            "named": list(self.named),
-            "example_inputs": list(self.example_inputs),
-            "message": self.message,
-            "extracted": self.extracted,
-        }
