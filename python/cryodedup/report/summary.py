@@ -12,11 +12,11 @@ from ..algo.dedup import SAME_CENTRE_A
 from ..labels import counted, distinct_labels, input_labels
 from .analysis_rows import matching_text
 from .sections.base import in_tomograms
-from .sections.run import Outputs
 
 if TYPE_CHECKING:  # (a particle job's summary does not load the micrograph job's sections)
     from .micrograph_sections import MicrographSummary, Timing
     from .sections import Sections, Species, Timings
+    from .sections.run import Outputs
 
 __all__ = [
     "compare_rows",
@@ -52,6 +52,7 @@ def particle_rows(s: dict, sections: Sections) -> list[Row]:
         Inputs,
         MovedInputs,
         NameCollisions,
+        Outputs,
         Priority,
         Registration,
         SameImage,
@@ -174,8 +175,8 @@ def output_rows(s: dict, outputs: Outputs | None) -> list[Row]:
     """Where the kept and rejected particles went: files, a copick project, or nowhere (--audit)."""
     written = (s.get("copick") or {}).get("written_as")
     project = f"written into the copick project as {written['user']}/{written['session']}" if written else None
-    files = outputs or Outputs(())
-    kept, rejected = "\n".join(files.files("kept")), "\n".join(files.files("rejected"))
+    kept = "\n".join(outputs.files("kept")) if outputs else ""
+    rejected = "\n".join(outputs.files("rejected")) if outputs else ""
     if project:
         kept = f"{kept}\n{project}" if kept else project
         rejected = rejected or "not written (-o writes them as STAR files)"

@@ -43,7 +43,7 @@ if TYPE_CHECKING:
     from .priority import Priority
     from .ranking import Score
     from .registration import MovedInputs, Registration
-    from .run import Timings
+    from .run import Outputs, Timings
     from .species import Species
     from .update import UpdateRound
 
@@ -56,6 +56,7 @@ __all__ = [
     "Inputs",
     "MovedInputs",
     "NameCollisions",
+    "Outputs",
     "Priority",
     "Registration",
     "SameImage",
