@@ -321,7 +321,8 @@ def run_particle_job(
     if images_note and typed.micrograph_images:
         typed = replace(typed, micrograph_images=images_note)
     summary = typed.to_json()
-    rows = particle_rows(summary, typed.sections())
+    # (--quiet shows no rows: the sections' classes they name are not loaded for them)
+    rows = [] if report.quiet else particle_rows(summary, typed.sections())
     if summary.get("plots"):
         rows.append(("Pictures", "\n".join(summary["plots"])))
     if summary.get("micrograph_images"):

@@ -49,11 +49,16 @@ from cryodedup.report.summary import output_rows, particle_rows, particle_time, 
 from helpers import write_star
 
 
+def _registered() -> list[type[Section]]:
+    """The registry's classes (:data:`SECTIONS` names them, each with its module)."""
+    return [getattr(sections, name) for name, _ in SECTIONS]
+
+
 def test_every_registered_section_is_a_frozen_dataclass_held_by_the_summary_field_of_its_key():
-    keys = [kind.key for kind in SECTIONS]
+    keys = [kind.key for kind in _registered()]
     assert len(set(keys)) == len(keys)
     summary_fields = {f.name: f for f in dataclasses.fields(ParticleSummary)}
-    for kind in SECTIONS:
+    for kind in _registered():
         assert issubclass(kind, Section) and dataclasses.is_dataclass(kind)
         assert kind.__dataclass_params__.frozen, kind  # type: ignore[attr-defined]
         assert kind.key in summary_fields, f"{kind.__name__}: no summary field {kind.key!r}"
@@ -63,7 +68,7 @@ def test_every_registered_section_is_a_frozen_dataclass_held_by_the_summary_fiel
 
 def test_the_report_reads_no_string_key_of_a_section():
     """The rows of a converted analysis come from its section, never from the document by key."""
-    section_keys = {kind.key for kind in SECTIONS}
+    section_keys = {kind.key for kind in _registered()}
     # Other documents' keys of the same names: compare's summary names its inputs and its registration
     # pair; the micrograph job's its files.
     other_documents = {"_compare_registration_rows", "compare_rows", "micrograph_rows"}

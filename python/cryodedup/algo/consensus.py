@@ -15,10 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike
 
-import cryodedup._core as _core
-
 from ..particle_set import ParticleSet
-from .dedup import popcount
+from .dedup import agreement_counts, popcount
 
 __all__ = [
     "OUTCOMES",
@@ -30,7 +28,6 @@ __all__ = [
     "jaccard_matrices",
     "mean_agreement",
     "pick_outcomes",
-    "picks_per_group",
 ]
 
 #: What became of a pick under consensus. Every pick of an input has exactly one of these
@@ -66,37 +63,8 @@ def pair_counts(
     confirmed_by: np.ndarray, input_of: ArrayLike, groups: ArrayLike, n_groups: int, n_inputs: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per group, the picks of each input (n_groups, n_inputs) and m(a, b) (n_groups, n_inputs, n_inputs)."""
-    size, matched, _ = _agreement_counts(confirmed_by, input_of, groups, None, n_groups, n_inputs)
+    size, matched, _ = agreement_counts(confirmed_by, input_of, groups, None, n_groups, n_inputs)
     return size, matched
-
-
-def picks_per_group(input_of: ArrayLike, groups: ArrayLike, n_groups: int, n_inputs: int) -> np.ndarray:
-    """The picks of each input on each group, shape (n_groups, n_inputs), in one pass of the core."""
-    size, _, _ = _agreement_counts(None, input_of, groups, None, n_groups, n_inputs)
-    return size
-
-
-def _agreement_counts(
-    confirmed_by: np.ndarray | None,
-    input_of: ArrayLike,
-    groups: ArrayLike,
-    keep: np.ndarray | None,
-    n_groups: int,
-    n_inputs: int,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """:func:`pair_counts`, and per input its picks confirmed, kept alone and kept confirmed (n_inputs, 3).
-
-    One pass of the core over the picks (``keep`` None: nothing counted as kept).
-    """
-    counts = _core.agreement_counts(
-        np.ascontiguousarray(groups, dtype=np.uint32),
-        np.ascontiguousarray(input_of, dtype=np.uint32),
-        None if confirmed_by is None else np.ascontiguousarray(confirmed_by, dtype=np.uint64),
-        None if keep is None else np.ascontiguousarray(keep, dtype=bool),
-        n_groups,
-        n_inputs,
-    )
-    return counts.size.astype(np.float64), counts.matched.astype(np.float64), counts.per_input
 
 
 def _jaccard_of(size: np.ndarray, matched: np.ndarray) -> np.ndarray:
@@ -195,7 +163,7 @@ def species_pair_counts(
     """
     n_species = int(species.max()) + 1 if len(species) else 1
     unit = np.asarray(groups, dtype=np.int64) * n_species + species
-    size, matched, _ = _agreement_counts(confirmed_by, input_of, unit, None, n_groups * n_species, n_inputs)
+    size, matched, _ = agreement_counts(confirmed_by, input_of, unit, None, n_groups * n_species, n_inputs)
     size = size.reshape(n_groups, n_species, n_inputs)
     holds = size.sum(axis=0) > 0  # (species, input)
     common = (holds[:, :, None] & holds[:, None, :]).astype(np.float64)  # (species, a, b)
@@ -269,9 +237,7 @@ def consensus_report(
     """
     n_inputs = len(particles.inputs)
     n_mics = len(particles.mic_names)
-    size, matched, counts = _agreement_counts(
-        confirmed_by, particles.input_of, particles.groups, None, n_mics, n_inputs
-    )
+    size, matched, counts = agreement_counts(confirmed_by, particles.input_of, particles.groups, None, n_mics, n_inputs)
     input_of = np.asarray(particles.input_of)
     fates = outcome_counts(pick_outcomes(keep, confirmed_by, unconfirmed, not_confirmable), input_of, n_inputs)
     ran_on = np.ones((n_mics, n_inputs), dtype=bool) if covered is None else covered

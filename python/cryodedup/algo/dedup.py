@@ -22,12 +22,14 @@ __all__ = [
     "Ellipsoid",
     "Orientations",
     "Ranking",
+    "agreement_counts",
     "dedup",
     "dedup_and_support_masks",
     "find_duplicates",
     "first_seen_ids",
     "group_ids",
     "nearest_neighbour_distances",
+    "picks_per_group",
     "popcount",
     "real_numbers",
     "scales_differ",
@@ -599,3 +601,37 @@ def popcount(masks: np.ndarray) -> np.ndarray:
     if hasattr(np, "bitwise_count"):
         return np.bitwise_count(masks).astype(np.int64)
     return _BYTE_BITS[masks.view(np.uint8).reshape(-1, 8)].sum(axis=1, dtype=np.int64)
+
+
+def picks_per_group(input_of: ArrayLike, groups: ArrayLike, n_groups: int, n_inputs: int) -> np.ndarray:
+    """The picks of each input on each group, shape (n_groups, n_inputs), in one pass of the core.
+
+    Here, not in :mod:`.consensus`: reading and deciding count them for every run, and the
+    consensus's records are loaded only when a consensus is reported (start-up, issue 66).
+    """
+    size, _, _ = agreement_counts(None, input_of, groups, None, n_groups, n_inputs)
+    return size
+
+
+def agreement_counts(
+    confirmed_by: np.ndarray | None,
+    input_of: ArrayLike,
+    groups: ArrayLike,
+    keep: np.ndarray | None,
+    n_groups: int,
+    n_inputs: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per group, each input's picks and m(a, b); per input, its picks confirmed, kept alone and kept confirmed.
+
+    Shapes (n_groups, n_inputs), (n_groups, n_inputs, n_inputs) and (n_inputs, 3).
+    One pass of the core over the picks (``keep`` None: nothing counted as kept).
+    """
+    counts = _core.agreement_counts(
+        np.ascontiguousarray(groups, dtype=np.uint32),
+        np.ascontiguousarray(input_of, dtype=np.uint32),
+        None if confirmed_by is None else np.ascontiguousarray(confirmed_by, dtype=np.uint64),
+        None if keep is None else np.ascontiguousarray(keep, dtype=bool),
+        n_groups,
+        n_inputs,
+    )
+    return counts.size.astype(np.float64), counts.matched.astype(np.float64), counts.per_input

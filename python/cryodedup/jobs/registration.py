@@ -17,7 +17,7 @@ from typing import cast
 
 import numpy as np
 
-from ..algo.consensus import picks_per_group
+from ..algo.dedup import picks_per_group
 from ..algo.registration import (
     Candidate,
     Displacements,
@@ -34,8 +34,16 @@ from ..errors import CryodedupError, FramesError, one_line
 from ..labels import counted, input_labels
 from ..options import ParticleOptions
 from ..particle_set import KindsWriter, MovingSubsetWriter, ParticleSet, SubsetWriter, Warn
-from ..report.sections import MovedInput, MovedInputs
-from ..report.sections.registration import BestTransform, Fired, MovedBy, Offset, RegisteredPair, Registration
+from ..report.sections.registration import (
+    BestTransform,
+    Fired,
+    MovedBy,
+    MovedInput,
+    MovedInputs,
+    Offset,
+    RegisteredPair,
+    Registration,
+)
 from .species import species_distances
 
 __all__ = [

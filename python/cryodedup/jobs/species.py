@@ -21,10 +21,10 @@ from ..algo.species import cross_species_ranks, suppress_overlaps, won_table
 from ..errors import CryodedupError
 from ..labels import listed
 from ..particle_set import ParticleSet, Warn
-from ..report.sections import CrossSpecies, Species, SpeciesCounts
 
 if TYPE_CHECKING:
     from ..options import ParticleOptions
+    from ..report.sections.species import Species
 
 __all__ = [
     "ROW_FIELDS",
@@ -283,6 +283,8 @@ def _merged(parts: list[tuple[np.ndarray, Decision]], n: int) -> Decision:
 
 def species_summary(particles: ParticleSet, decision: Decision, options: ParticleOptions) -> Species:
     """Per species: picks, kept, its distance (and radius); with ``--cross-species``, who displaced whom."""
+    from ..report.sections.species import CrossSpecies, Species, SpeciesCounts  # (a run of species loads them)
+
     assert particles.species is not None
     names = particles.species_names
     n_species = len(names)

@@ -14,11 +14,11 @@ from ..algo import MAX_CENTRE
 from ..algo.dedup import MAX_INPUTS
 from ..algo.filaments import MODES as FILAMENT_MODES
 from ..algo.normalisation import NORMALISATIONS, option_help
-from ..algo.registration import TRANSFORM_OPS, parse_steps
 from ..errors import CryodedupError, one_line
 from ..outputs import check_plotting
 from ..particle_set import OUTPUT_FORMATS, SHIFT_KEYS
 from ..resolve.micrograph_names import MATCH_MODES
+from .exclusion import check_ellipsoids, ellipsoid_text_parses
 from .fields import (
     CENTRES,
     COLLECTION,
@@ -636,7 +636,9 @@ class ParticleOptions:
             self.min_dist_z = pairs.default
             self.species_min_dist_z = {**pairs.by_species, **self.species_min_dist_z}
         ellipsoids: Any = self.min_dist_ellipsoid
-        if isinstance(ellipsoids, str) and _parses(ellipsoids):  # (the API's text; check() refuses one that does not)
+        if isinstance(ellipsoids, str) and ellipsoid_text_parses(
+            ellipsoids
+        ):  # (the API's text; check() refuses one that does not)
             ellipsoids = parse_ellipsoids(ellipsoids)
         if isinstance(ellipsoids, SpeciesEllipsoids):
             self.min_dist_ellipsoid = ellipsoids.default
@@ -780,60 +782,6 @@ def _check_masks(options: ParticleOptions) -> None:
         raise CryodedupError(f"--edge must be a distance in Å of 0 or more, got {options.edge}")
 
 
-def _parses(text: str) -> bool:
-    try:
-        parse_ellipsoids(text)
-    except ValueError:
-        return False
-    return True
-
-
-def check_ellipsoids(options: ParticleOptions) -> None:
-    """``--min-dist-ellipsoid``: three semi-axes above 0 each, and no other rule for the same particles."""
-    given_text: Any = options.min_dist_ellipsoid
-    if isinstance(given_text, str):  # (the API's text that does not parse: say why)
-        try:
-            parse_ellipsoids(given_text)
-        except ValueError as err:
-            raise CryodedupError(str(err)) from None
-    given: dict[str, Any] = {f"{name}=": axes for name, axes in options.species_min_dist_ellipsoid.items()}
-    if options.min_dist_ellipsoid is not None:
-        given[""] = options.min_dist_ellipsoid
-    for label, axes in given.items():
-        if not (
-            isinstance(axes, (tuple, list))
-            and len(axes) == 3
-            and all(is_real_number(a) and 0 < a <= MAX_CENTRE for a in axes)
-        ):
-            raise CryodedupError(
-                f"--min-dist-ellipsoid {label}{axes!r}: three semi-axes in Å above 0, to 1e150, were expected (A,B,C)"
-            )
-    if not options.own_frame:
-        return
-    if options.min_dist_z is not None or options.species_min_dist_z:
-        raise CryodedupError(
-            "--min-dist-ellipsoid and --min-dist-z exclude each other: the ellipsoid turns with each particle, "
-            "--min-dist-z's lies along the tomogram's z; give one"
-        )
-    if options.min_dist_ellipsoid is not None and options.min_dist_given:
-        raise CryodedupError(
-            "--min-dist-ellipsoid replaces --min-dist (the ellipsoid is the exclusion): give one, or name the "
-            "species each is for (NAME=...)"
-        )
-    both = sorted(set(options.species_min_dist) & set(options.species_min_dist_ellipsoid))
-    if both:
-        raise CryodedupError(f"--min-dist and --min-dist-ellipsoid both name species {both[0]!r}: give it one")
-    if options.filament_mode == "tube":
-        raise CryodedupError(
-            "--min-dist-ellipsoid and --filament-mode tube exclude each other: tubes are compared whole"
-        )
-    if options.plot:
-        raise CryodedupError(
-            "--plot draws each pick's neighbours within a sphere, not the ellipsoids of --min-dist-ellipsoid "
-            "(not drawn yet): drop --plot"
-        )
-
-
 def check_dataset_values(values: object) -> None:
     """Each ``--dataset`` value is ``INPUT=LABEL`` with both parts (which input it names is known once read)."""
     if not isinstance(values, (list, tuple)) or not all(isinstance(v, str) for v in values):
@@ -848,6 +796,10 @@ def _check_transforms(transforms: object) -> None:
     """Each ``--transform`` is INPUT=OPS with OPS that parse (the inputs are named once they are read)."""
     if not isinstance(transforms, (list, tuple)) or not all(isinstance(t, str) for t in transforms):
         raise CryodedupError(f"--transform takes a list of INPUT=OPS texts, got {transforms!r}")
+    if not transforms:
+        return
+    from ..algo.registration import TRANSFORM_OPS, parse_steps  # (a run without --transform does not load it)
+
     for text in transforms:
         target, equals, ops = text.rpartition("=")
         if not equals or not target.strip():

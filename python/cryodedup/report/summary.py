@@ -11,35 +11,12 @@ from typing import TYPE_CHECKING
 from ..algo.dedup import SAME_CENTRE_A
 from ..labels import counted, distinct_labels, input_labels
 from .analysis_rows import matching_text
-from .sections import (
-    Consensus,
-    DuplicateDensity,
-    Filaments,
-    HalfsetAudit,
-    HalfsetsByMicrograph,
-    Inputs,
-    MaskAndEdge,
-    MovedInputs,
-    NameCollisions,
-    Outputs,
-    OwnFrameExclusion,
-    Priority,
-    Registration,
-    SameImage,
-    Score,
-    ScoreNormalization,
-    Sections,
-    Shift,
-    Species,
-    SymmetryCopies,
-    Timings,
-    UpdateRound,
-)
 from .sections.base import in_tomograms
-from .sections.registration import MovedBy, RegisteredPair
 
 if TYPE_CHECKING:  # (a particle job's summary does not load the micrograph job's sections)
     from .micrograph_sections import MicrographSummary, Timing
+    from .sections import OwnFrameExclusion, Sections, Species, Timings
+    from .sections.run import Outputs
 
 __all__ = [
     "compare_rows",
@@ -65,6 +42,21 @@ def particle_rows(s: dict, sections: Sections) -> list[Row]:
     analyses are read from ``sections`` (:mod:`.sections`); the run's counts, the pixel sizes and
     the readers' own keys still from the document.
     """
+    # (the sections' classes named here, where rows are made: a run that prints none loads only its own)
+    from .sections import (
+        Consensus,
+        DuplicateDensity,
+        Filaments,
+        HalfsetAudit,
+        HalfsetsByMicrograph,
+        Inputs,
+        MovedInputs,
+        OwnFrameExclusion,
+        Registration,
+        Species,
+        SymmetryCopies,
+    )
+
     unit = "tomogram" if s.get("tomography") else "micrograph"
     inputs = sections.of(Inputs)
     several = inputs is not None and inputs.several
@@ -101,7 +93,25 @@ def particle_rows(s: dict, sections: Sections) -> list[Row]:
     rows += import_list_rows(s.get("import_lists"))
     if s.get("output_format"):
         rows.append(("Output format", s["output_format"]))
-    rows += [
+    return rows + _ranking_and_run_rows(s, sections, unit)
+
+
+def _ranking_and_run_rows(s: dict, sections: Sections, unit: str) -> list[Row]:
+    """The summary's last rows: how picks were ranked and dropped, then the run's own (its files, its time)."""
+    from .sections import (
+        MaskAndEdge,
+        NameCollisions,
+        Outputs,
+        Priority,
+        SameImage,
+        Score,
+        ScoreNormalization,
+        Shift,
+        Timings,
+        UpdateRound,
+    )
+
+    return [
         *sections.rows(Shift, unit),
         *sections.rows(Score, unit),
         *sections.rows(ScoreNormalization, unit),
@@ -113,7 +123,6 @@ def particle_rows(s: dict, sections: Sections) -> list[Row]:
         *output_rows(s, sections.of(Outputs)),
         ("Time", particle_time(s, sections.of(Timings))),
     ]
-    return rows
 
 
 def _copick_text(c: dict) -> str:
@@ -179,8 +188,8 @@ def output_rows(s: dict, outputs: Outputs | None) -> list[Row]:
     """Where the kept and rejected particles went: files, a copick project, or nowhere (--audit)."""
     written = (s.get("copick") or {}).get("written_as")
     project = f"written into the copick project as {written['user']}/{written['session']}" if written else None
-    files = outputs or Outputs(())
-    kept, rejected = "\n".join(files.files("kept")), "\n".join(files.files("rejected"))
+    kept = "\n".join(outputs.files("kept")) if outputs else ""
+    rejected = "\n".join(outputs.files("rejected")) if outputs else ""
     if project:
         kept = f"{kept}\n{project}" if kept else project
         rejected = rejected or "not written (-o writes them as STAR files)"
@@ -201,13 +210,13 @@ def report_rows(s: dict, sections: Sections) -> tuple[list[Row], dict[str, str]]
 
 
 def report_highlight(sections: Sections) -> dict[str, str]:
-    """The particle summary's rows the report colours, by label: the half-set audit's verdict, what to look at."""
-    highlight = {}
-    audit = sections.of(HalfsetAudit)
-    if audit is not None and audit.column:
-        highlight["Half-set audit"] = "bad" if audit.straddles else "good"
-    highlight.update(density_highlight(sections))
-    return highlight
+    """The particle summary's rows the report colours, by label: the half-set audit's verdict, what to look at.
+
+    Each section says its own (:meth:`~cryodedup.report.sections.Section.highlight`): the audit's
+    verdict red when pairs straddle the half-sets, green when none do; outlying micrographs,
+    low agreement and images kept twice as warnings.
+    """
+    return sections.highlight()
 
 
 def flagged_checks(sections: Sections) -> list[str]:
@@ -217,19 +226,6 @@ def flagged_checks(sections: Sections) -> list[str]:
     """
     flagged = report_highlight(sections)
     return [label.strip().lower() for label, kind in flagged.items() if kind != "good" and label != "Same image twice"]
-
-
-def density_highlight(sections: Sections) -> dict[str, str]:
-    """The report colours as warnings the rows naming outlying micrographs, low agreement and images kept twice."""
-    density = sections.of(DuplicateDensity)
-    warned = {"Duplicate outliers": "warn"} if density is not None and density.found.outliers else {}
-    consensus = sections.of(Consensus)
-    if consensus is not None and consensus.low_agreement:
-        warned["  Low agreement"] = "warn"
-    same_image = sections.of(SameImage)
-    if same_image is not None and same_image.images_kept_twice:
-        warned["Same image twice"] = "warn"
-    return warned
 
 
 def distance_text(summary: dict, species: Species | None = None, own_frame: OwnFrameExclusion | None = None) -> str:
@@ -436,6 +432,8 @@ def compare_rows(s: dict, places: str = "Micrographs") -> list[tuple[str, str]]:
 
 def _compare_registration_rows(s: dict, unit: str) -> list[Row]:
     """``compare``'s registration: its one pair's row, as the particle job says it, and a pair in two frames' fix."""
+    from .sections.registration import MovedBy, RegisteredPair, Registration
+
     pair = RegisteredPair.from_json(s["registration"])
     moved = tuple(MovedBy(**t) for t in s.get("transforms_applied", []))
     rows = Registration((pair,), radius_A=s["radius_A"], transforms_applied=moved, can_plot=False).rows(unit)

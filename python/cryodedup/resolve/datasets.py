@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..algo.consensus import picks_per_group
+from ..algo.dedup import picks_per_group
 from ..algo.priority import inputs_named
 from ..errors import CryodedupError
 from ..particle_set import ParticleSet

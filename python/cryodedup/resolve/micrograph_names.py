@@ -21,7 +21,7 @@ import numpy as np
 
 import cryodedup._core as _core
 
-from ..algo.consensus import picks_per_group
+from ..algo.dedup import picks_per_group
 from ..errors import CryodedupError, alternatives
 from ..particle_set import ParticleSet, Warn
 

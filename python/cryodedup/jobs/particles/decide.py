@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ...algo.consensus import picks_per_group
 from ...algo.dedup import (
     DuplicateRule,
     Ellipsoid,
@@ -14,6 +14,7 @@ from ...algo.dedup import (
     Ranking,
     dedup_and_support_masks,
     find_duplicates,
+    picks_per_group,
     popcount,
 )
 from ...algo.density import rejected_as_duplicates
@@ -34,7 +35,9 @@ from ...options import ParticleOptions
 from ...particle_set import Log, ParticleSet, StarFacts, Warn
 from ..input_checks import refuse_angles_not_finite
 from ..species import ROW_FIELDS, decide_several_species, species_not_confirmable
-from .regions import Regions, regions_of
+
+if TYPE_CHECKING:
+    from .regions import Regions
 
 __all__ = [
     "Decision",
@@ -156,7 +159,11 @@ def decide(
     ``held``: the inputs ``--prefer`` named, as parsed before reading (:func:`preference_of`).
     """
     levels = preference_of(particles, options, held)
-    regions = regions_of(particles, options)
+    regions = None
+    if options.mask is not None or options.edge is not None:
+        from .regions import regions_of  # (reads MRC headers and tomograms STAR: loaded when asked for)
+
+        regions = regions_of(particles, options)
     if regions is None or not regions.dropped.any():
         decision = _decide_species_apart(particles, options, levels, log)
         return decision if regions is None else replace(decision, regions=regions)

@@ -12,7 +12,6 @@ from ...formats.micrograph_lists import count_absent
 from ...options import ParticleOptions
 from ...particle_set import ParticleSet
 from ...report.summary import flagged_checks, report_rows
-from ..registration import displacements
 from ..species import species_distances, species_distances_z
 from .decide import Decision
 from .read import Images
@@ -61,6 +60,8 @@ def picture_details(particles: ParticleSet, decision: Decision, options: Particl
     if details.scores is not None:
         details.score_counts = partial(score_counts, details)
     if len(particles.inputs) > 1 and options.registration != "ignore" and particles.decided is None:
+        from ..registration import displacements  # (several inputs: start-up of one does not load it)
+
         details.registration = cache(partial(displacements, particles, options))
     return details
 

@@ -25,8 +25,7 @@ from ...options import ParticleOptions
 from ...outputs import AtomicOutputs, all_outputs_at_once, warn_earlier_report
 from ...particle_set import Log, ParticleSet
 from ...paths import StrPath
-from ...report.sections import Outputs
-from ..registration import check_registration, move_inputs, refuse_transform_into_combined_output, write_moved
+from ...report.sections.run import Outputs
 from ..species import distances_used
 from .decide import Decision, decide, warn_not_confirmable
 from .draw import picture_details, plot_particles
@@ -34,11 +33,30 @@ from .read import Files, Source, warn_unused_options
 from .summarise import ParticleSummary, summarize, timings, verdict_of
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Callable, Iterable
 
+    from ...report.sections import MovedInputs, Registration
     from .update import Round
 
 __all__ = ["Outcome", "remove_duplicate_particles", "run"]
+
+
+def _registered(
+    particles: ParticleSet, options: ParticleOptions, warn: Callable[[str], None]
+) -> tuple[Registration | None, MovedInputs | None]:
+    """The inputs' registration checked and ``--transform`` applied: the summary's ``registration`` and ``transforms``.
+
+    Neither applies to one input without ``--transform``: the registration's modules are loaded
+    only for several inputs (or to refuse a ``--transform`` of one), not at every start-up.
+    """
+    if len(particles.inputs) < 2 and not options.transform:
+        return None, None
+    from ..registration import check_registration, move_inputs, refuse_transform_into_combined_output, write_moved
+
+    refuse_transform_into_combined_output(particles, options)
+    moved = move_inputs(particles, options)
+    applied = [{"input": particles.inputs[m.input], "transform": m.ops} for m in moved]
+    return check_registration(particles, options, applied, warn), write_moved(particles, options, moved)
 
 
 def _silent(message: str, level: str) -> None:
@@ -125,11 +143,7 @@ def run(
     held = source.held_by_prefer(options, warn)  # (--prefer parsed once, before anything is read where it can be)
     particles = source.read(folder, options, warn, log, held)
     warn_unused_options(particles, options, warn)
-    refuse_transform_into_combined_output(particles, options)
-    moved = move_inputs(particles, options)
-    applied = [{"input": particles.inputs[m.input], "transform": m.ops} for m in moved]
-    registration = check_registration(particles, options, applied, warn)
-    transforms = write_moved(particles, options, moved)
+    registration, transforms = _registered(particles, options, warn)
     reassign = check_halfsets(particles, options.halfsets) is not None
     read_at = time.perf_counter()
     if update and round_:
@@ -168,16 +182,23 @@ def run(
         warnings=warnings,
         seconds=round(time.perf_counter() - start, 3),
     )
-    if not options.plot and not options.audit and folder is not None:
-        warn_earlier_report(folder, warn)
-    if not options.decisions and folder is not None and (Path(folder) / "decisions.csv").is_file():
-        warn(f"{Path(folder) / 'decisions.csv'} is an earlier run's: this run recorded none (--decisions does)")
+    _warn_earlier_files(folder, options, warn)
     summary = replace(summary, verdict=verdict_of(summary))  # (once every warning is said: the report opens with it)
     if options.plot:
         assert folder is not None, "the source refuses --plot without an output folder"
         details = picture_details(particles, decision, options)
         summary = plot_particles(details, folder, options, source.images(options, folder), force, summary, decision)
     return Outcome(summary, particles, decision, record)
+
+
+def _warn_earlier_files(folder: StrPath | None, options: ParticleOptions, warn: Callable[[str], None]) -> None:
+    """An earlier run's report or record left in the output folder, that this run does not write again."""
+    if folder is None:
+        return
+    if not options.plot and not options.audit:
+        warn_earlier_report(folder, warn)
+    if not options.decisions and (Path(folder) / "decisions.csv").is_file():
+        warn(f"{Path(folder) / 'decisions.csv'} is an earlier run's: this run recorded none (--decisions does)")
 
 
 def _update_module() -> ModuleType:

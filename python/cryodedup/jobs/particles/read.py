@@ -8,9 +8,9 @@ from typing import TYPE_CHECKING, Optional, Protocol
 
 import numpy as np
 
-from ...algo.consensus import picks_per_group
 from ...algo.dedup import (
     MAX_INPUTS,
+    picks_per_group,
     scales_differ,
 )
 from ...algo.normalisation import normalisation

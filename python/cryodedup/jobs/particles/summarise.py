@@ -14,7 +14,6 @@ from ...algo.audit import (
     most_kept_on_a_micrograph,
     symmetry_copies,
 )
-from ...algo.consensus import consensus_report
 from ...algo.density import duplicate_density
 from ...algo.filaments import RULES, tube_count
 from ...algo.normalisation import labels, normalisation, zscore_counts
@@ -29,41 +28,32 @@ from ...algo.same_image import kept_twice, rows_rejected_as_a_kept_image, same_i
 from ...labels import counted
 from ...options import ParticleOptions
 from ...particle_set import ParticleSet
-from ...report.sections import (
-    SECTIONS,
-    Consensus,
-    DuplicateDensity,
-    Filaments,
-    HalfsetAudit,
-    HalfsetsByMicrograph,
-    InputCounts,
-    Inputs,
-    MaskAndEdge,
-    MovedInputs,
-    NameCollisions,
-    Outputs,
-    OwnFrameExclusion,
-    Priority,
-    Registration,
-    SameImage,
-    Score,
-    ScoreNormalization,
-    Section,
-    Sections,
-    Shift,
-    Species,
-    SpeciesEllipsoid,
-    StraddlingMicrograph,
-    SymmetryCopies,
-    Timings,
-    UpdateRound,
-)
+
+# (the sections of analyses that may not run imported where they are made: each class costs start-up)
+from ...report.sections import Section, Sections, registry_order
+from ...report.sections.density import DuplicateDensity
+from ...report.sections.inputs import InputCounts, Inputs, Shift
+from ...report.sections.ranking import Score
+from ...report.sections.run import Timings
 from ..species import species_distances, species_distances_z, species_ellipsoids, species_summary
 from .decide import Decision, input_voters, ranking_scores, ties_of
 from .read import raw_picker_scores
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
+
+    from ...report.sections.audits import HalfsetAudit, HalfsetsByMicrograph, NameCollisions, SymmetryCopies
+    from ...report.sections.consensus import Consensus
+    from ...report.sections.exclusion import OwnFrameExclusion
+    from ...report.sections.filaments import Filaments
+    from ...report.sections.images import SameImage
+    from ...report.sections.normalization import ScoreNormalization
+    from ...report.sections.priority import Priority
+    from ...report.sections.regions import MaskAndEdge
+    from ...report.sections.registration import MovedInputs, Registration
+    from ...report.sections.run import Outputs
+    from ...report.sections.species import Species
+    from ...report.sections.update import UpdateRound
 
 __all__ = ["ParticleSummary", "summarize", "timings", "verdict_of"]
 
@@ -227,9 +217,9 @@ class ParticleSummary:
         return document
 
     def sections(self) -> Sections:
-        """The typed sections this summary holds (:data:`~cryodedup.report.sections.SECTIONS`), for the report."""
-        held = (getattr(self, kind.key) for kind in SECTIONS)
-        return Sections(tuple(section for section in held if section is not None))
+        """The typed sections this summary holds, in the order of :data:`~cryodedup.report.sections.SECTIONS`."""
+        held = (getattr(self, f.name) for f in fields(self))
+        return Sections(tuple(sorted((s for s in held if isinstance(s, Section)), key=registry_order)))
 
 
 def reference_table() -> str:
@@ -259,6 +249,9 @@ def summarize(
         priority = _priority(particles, decision, options, ties.by_priority)
     consensus = None
     if decision.confirmed_by is not None:
+        from ...algo.consensus import consensus_report
+        from ...report.sections.consensus import Consensus
+
         agreement = consensus_report(
             particles,
             decision.keep,
@@ -293,14 +286,7 @@ def summarize(
                 particles.groups, decision.duplicate, particles.mic_names, particles.input_of, particles.inputs
             )
         ),
-        filaments=None
-        if particles.tubes is None
-        else Filaments(
-            particles.tube_column or "",
-            tube_count(particles.tubes),
-            options.filament_mode,
-            RULES[options.filament_mode],
-        ),
+        filaments=None if particles.tubes is None else _filaments(particles, options),
         **_audits(particles, decision, options, halves),
         consensus=consensus,
     )
@@ -308,6 +294,8 @@ def summarize(
 
 def _own_frame(particles: ParticleSet, options: ParticleOptions) -> OwnFrameExclusion | None:
     """``--min-dist-ellipsoid``'s section: each species' ellipsoid as decided (None without one)."""
+    from ...report.sections.exclusion import OwnFrameExclusion, SpeciesEllipsoid
+
     if not options.own_frame:
         return None
     if particles.species is None:
@@ -327,11 +315,23 @@ def _floats(axes: tuple[float, float, float]) -> tuple[float, float, float]:
     return (float(axes[0]), float(axes[1]), float(axes[2]))
 
 
+def _filaments(particles: ParticleSet, options: ParticleOptions) -> Filaments:
+    """The summary's ``filaments``: the tubes the particles lie on, and ``--filament-mode``'s rule."""
+    from ...report.sections.filaments import Filaments
+
+    assert particles.tubes is not None, "called for a set of helical segments"
+    return Filaments(
+        particles.tube_column or "", tube_count(particles.tubes), options.filament_mode, RULES[options.filament_mode]
+    )
+
+
 def _priority(particles: ParticleSet, decision: Decision, options: ParticleOptions, tied: int) -> Priority:
     """The summary's ``priority``: the inputs' order (``--prefer``) and the groups each level decided.
 
     ``tied``: the groups priority decided between rows tied on the score (:func:`ties_of`).
     """
+    from ...report.sections.priority import Priority
+
     assert decision.preference is not None, "called for a run with --prefer"
     n_inputs = len(particles.inputs)
     names = priority_names(decision.preference, n_inputs)
@@ -378,6 +378,8 @@ def _score_normalization(
     particles: ParticleSet, decision: Decision, options: ParticleOptions
 ) -> ScoreNormalization | None:
     """The summary's ``score_normalization`` (``--score-normalize zscore``): its groups told from the z-scores."""
+    from ...report.sections.normalization import ScoreNormalization
+
     entry = normalisation(options.score_normalize)
     if not entry.per_micrograph or decision.ranked_scores is None:
         return None
@@ -387,6 +389,8 @@ def _score_normalization(
 
 def _mask_and_edge(decision: Decision, options: ParticleOptions) -> MaskAndEdge | None:
     """The summary's ``mask_and_edge``: the picks ``--mask`` and ``--edge`` rejected (None: neither asked)."""
+    from ...report.sections.regions import MaskAndEdge
+
     regions = decision.regions
     if regions is None:
         return None
@@ -430,25 +434,8 @@ def _audits(
 ) -> dict[str, Any]:
     """The summary's checks of what was kept: half-sets, orientations, one image twice, symmetry copies."""
     audits: dict[str, Any] = {}
-    if particles.halfsets is not None:
-        assert decision.suppressed_by is not None, "decide() keeps the pairs when there are half-sets"
-        criterion = _audit_criterion(particles, options)
-        images = particles.images
-        pairs = same_image_pairs(images, particles.groups, particles.centres) if images is not None else None
-        counts = halfset_audit(particles, decision.suppressed_by, pairs)
-        audits["halfset_audit"] = HalfsetAudit(
-            particles.halfsets.label,
-            criterion,
-            counts.duplicate_pairs,
-            counts.straddling_pairs,
-            counts.particles_straddling,
-            counts.fraction,
-            counts.micrographs_with_straddling,
-            tuple(StraddlingMicrograph(*m) for m in counts.top_micrographs),
-            counts.same_image,
-        )
-    elif options.audit:
-        audits["halfset_audit"] = HalfsetAudit(None)  # (asked, but nothing to audit)
+    if particles.halfsets is not None or options.audit:
+        audits["halfset_audit"] = _halfset_audit(particles, decision, options)
     if halves is not None:
         audits["halfsets"] = _halfsets(particles, decision.keep, halves)
     if options.max_angle is not None:
@@ -462,6 +449,8 @@ def _audits(
     if same_image is not None:
         audits["same_image"] = same_image
     if collisions is not None:  # (after extraction: the cause of an image kept twice, said there)
+        from ...report.sections.audits import NameCollisions
+
         extracted = same_image is not None and same_image.cause is not None
         audits["particle_names"] = NameCollisions(
             column,
@@ -472,6 +461,8 @@ def _audits(
             extracted,
         )
     if particles.sources is not None:
+        from ...report.sections.audits import SymmetryCopies
+
         sources, by_copies_kept = symmetry_copies(particles.sources, decision.keep)
         audits["symmetry_expansion"] = SymmetryCopies(
             particles.sources_label, sources, int(particles.sources.size), by_copies_kept
@@ -479,8 +470,34 @@ def _audits(
     return audits
 
 
+def _halfset_audit(particles: ParticleSet, decision: Decision, options: ParticleOptions) -> HalfsetAudit:
+    """The summary's ``halfset_audit``: the duplicate pairs straddling the half-sets (``--audit``: none to audit)."""
+    from ...report.sections.audits import HalfsetAudit, StraddlingMicrograph
+
+    if particles.halfsets is None:
+        return HalfsetAudit(None)  # (asked, but nothing to audit)
+    assert decision.suppressed_by is not None, "decide() keeps the pairs when there are half-sets"
+    criterion = _audit_criterion(particles, options)
+    images = particles.images
+    pairs = same_image_pairs(images, particles.groups, particles.centres) if images is not None else None
+    counts = halfset_audit(particles, decision.suppressed_by, pairs)
+    return HalfsetAudit(
+        particles.halfsets.label,
+        criterion,
+        counts.duplicate_pairs,
+        counts.straddling_pairs,
+        counts.particles_straddling,
+        counts.fraction,
+        counts.micrographs_with_straddling,
+        tuple(StraddlingMicrograph(*m) for m in counts.top_micrographs),
+        counts.same_image,
+    )
+
+
 def _halfsets(particles: ParticleSet, keep: np.ndarray, halves: np.ndarray) -> HalfsetsByMicrograph:
     """The summary's ``halfsets``: what ``--halfsets micrograph`` did."""
+    from ...report.sections.audits import HalfsetsByMicrograph
+
     assert particles.halfsets is not None, "--halfsets micrograph is refused without half-sets"
     small, large = halfset_sizes(halves, keep)
     largest = most_kept_on_a_micrograph(particles.groups, keep)
@@ -489,6 +506,8 @@ def _halfsets(particles: ParticleSet, keep: np.ndarray, halves: np.ndarray) -> H
 
 def _same_image(particles: ParticleSet, keep: np.ndarray, mode: str, cause: tuple[np.ndarray, str] | None) -> SameImage:
     """The summary's ``same_image``: the images kept twice (``cause``: rows and what made them, where known)."""
+    from ...report.sections.images import SameImage
+
     images = particles.images
     assert images is not None, "called for a set whose images were read"
     found = kept_twice(images, particles.groups, particles.centres, keep, None if cause is None else cause[0])

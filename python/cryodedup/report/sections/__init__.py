@@ -8,13 +8,19 @@ of that key, at its place of the document; :data:`SECTIONS` is their registry, a
 :data:`~cryodedup.report.particle_figures.PARTICLE_PICTURES` is the pictures'. The report reads a
 section by its type (:meth:`Sections.of`), never by a string key of the document.
 
-A module per group of related sections: :mod:`.ranking` (the score, the priority),
-:mod:`.audits` (the checks of what was kept), :mod:`.density` (the duplicate density),
-:mod:`.consensus` (the inputs' agreement), :mod:`.species`, :mod:`.exclusion` (``--min-dist-ellipsoid``),
-:mod:`.inputs` (what the inputs hold and how they were taken), :mod:`.registration` (the inputs'
-frames), :mod:`.regions` (masks and edges), :mod:`.update` (an ``--update``
-round), :mod:`.run` (the run's own: its time, its files). A new analysis adds its class to one of them (or
+A module per group of related sections: :mod:`.ranking` (the score), :mod:`.priority` (``--prefer``),
+:mod:`.audits` (the checks of what was kept), :mod:`.images` (one image in several rows),
+:mod:`.density` (the duplicate density), :mod:`.consensus` (the inputs' agreement), :mod:`.species`,
+:mod:`.filaments`, :mod:`.exclusion` (``--min-dist-ellipsoid``), :mod:`.regions` (masks
+and edges), :mod:`.inputs` (what the inputs hold and how they were taken),
+:mod:`.registration` (the inputs' frames, ``--transform``), :mod:`.update` (an ``--update`` round),
+:mod:`.run` (the run's own: its time, its files). A new analysis adds its class to one of them (or
 a module of its own), and its entry to :data:`SECTIONS` here.
+
+The classes are imported when first asked for (``from cryodedup.report.sections import Consensus``
+imports :mod:`.consensus` then): each frozen dataclass costs about a millisecond to create, and a
+run of one input makes few of the sections. The job imports a section's module where it makes the
+section, the report where it words the rows.
 
 Not every part of the summary is a section yet (issue 66, item 1): the pixel sizes and the
 readers' own keys are still read from the document by key in
@@ -23,38 +29,36 @@ readers' own keys are still read from the document by key in
 
 from __future__ import annotations
 
-from .audits import (
-    HalfsetAudit,
-    HalfsetsByMicrograph,
-    NameCollisions,
-    SameImage,
-    StraddlingMicrograph,
-    SymmetryCopies,
-)
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from .base import Section, Sections
-from .consensus import Consensus
-from .density import DuplicateDensity
-from .exclusion import OwnFrameExclusion, SpeciesEllipsoid
-from .inputs import Filaments, InputCounts, Inputs, MovedInput, MovedInputs, Shift
-from .ranking import Priority, Score, ScoreNormalization
-from .regions import MaskAndEdge
-from .registration import Registration
-from .run import Outputs, Timings
-from .species import CrossSpecies, Species, SpeciesCounts
-from .update import UpdateRound
+
+if TYPE_CHECKING:
+    from .audits import HalfsetAudit, HalfsetsByMicrograph, NameCollisions, SymmetryCopies
+    from .consensus import Consensus
+    from .density import DuplicateDensity
+    from .exclusion import OwnFrameExclusion
+    from .filaments import Filaments
+    from .images import SameImage
+    from .inputs import Inputs, Shift
+    from .normalization import ScoreNormalization
+    from .priority import Priority
+    from .ranking import Score
+    from .regions import MaskAndEdge
+    from .registration import MovedInputs, Registration
+    from .run import Outputs, Timings
+    from .species import Species
+    from .update import UpdateRound
 
 __all__ = [
-    "SECTIONS",
     "Consensus",
-    "CrossSpecies",
     "DuplicateDensity",
     "Filaments",
     "HalfsetAudit",
     "HalfsetsByMicrograph",
-    "InputCounts",
     "Inputs",
     "MaskAndEdge",
-    "MovedInput",
     "MovedInputs",
     "NameCollisions",
     "Outputs",
@@ -68,36 +72,58 @@ __all__ = [
     "Sections",
     "Shift",
     "Species",
-    "SpeciesCounts",
-    "SpeciesEllipsoid",
-    "StraddlingMicrograph",
     "SymmetryCopies",
     "Timings",
     "UpdateRound",
+    "registry_order",
 ]
 
-#: The registry of the summary's sections, in the order of their rows. A new analysis adds its
-#: class here and a field of its :attr:`~Section.key` to the summary (docs/developers/index.md).
-SECTIONS: tuple[type[Section], ...] = (
-    Inputs,
-    Shift,
-    Score,
-    ScoreNormalization,
-    MaskAndEdge,
-    SymmetryCopies,
-    HalfsetAudit,
-    DuplicateDensity,
-    HalfsetsByMicrograph,
-    Consensus,
-    Registration,
-    MovedInputs,
-    Species,
-    OwnFrameExclusion,
-    Filaments,
-    Priority,
-    SameImage,
-    NameCollisions,
-    UpdateRound,
-    Timings,
-    Outputs,
+#: The registry of the summary's sections, in the order of their rows: each class by name, with its module.
+#: A new analysis adds its class here and a field of its :attr:`~Section.key` to the summary
+#: (docs/developers/index.md). By name: a section's module is imported when its analysis runs, or
+#: when the report names its class (each class costs start-up: a one-input run loads few of them).
+SECTIONS: tuple[tuple[str, str], ...] = (
+    ("Inputs", "inputs"),
+    ("Shift", "inputs"),
+    ("Score", "ranking"),
+    ("ScoreNormalization", "normalization"),
+    ("MaskAndEdge", "regions"),
+    ("SymmetryCopies", "audits"),
+    ("HalfsetAudit", "audits"),
+    ("DuplicateDensity", "density"),
+    ("HalfsetsByMicrograph", "audits"),
+    ("Consensus", "consensus"),
+    ("Registration", "registration"),
+    ("MovedInputs", "registration"),
+    ("Species", "species"),
+    ("OwnFrameExclusion", "exclusion"),
+    ("Filaments", "filaments"),
+    ("Priority", "priority"),
+    ("SameImage", "images"),
+    ("NameCollisions", "audits"),
+    ("UpdateRound", "update"),
+    ("Timings", "run"),
+    ("Outputs", "run"),
 )
+
+#: The other public classes of the section modules (the parts of sections), by name: their module.
+_PARTS = {
+    "StraddlingMicrograph": "audits",
+    "InputCounts": "inputs",
+    "MovedInput": "registration",
+    "CrossSpecies": "species",
+    "SpeciesCounts": "species",
+}
+_MODULE_OF = {**dict(SECTIONS), **_PARTS}
+
+
+def __getattr__(name: str) -> Any:
+    """A section class, its module imported on first use (PEP 562)."""
+    if name not in _MODULE_OF:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f".{_MODULE_OF[name]}", __name__), name)
+
+
+def registry_order(section: Section) -> int:
+    """The place of ``section``'s class in :data:`SECTIONS` (the summary's sections in the order of their rows)."""
+    return next(i for i, (kind, _) in enumerate(SECTIONS) if kind == type(section).__name__)

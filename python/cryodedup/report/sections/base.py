@@ -24,6 +24,10 @@ class Section(ABC):
     def rows(self, unit: str) -> list[Row]:
         """The section in words, as (label, text) rows; ``unit``: what the micrographs are (tomograms, runs)."""
 
+    def highlight(self) -> dict[str, str]:
+        """The rows the report colours, by label: ``bad``, ``warn`` (the verdict's checks) or ``good``; none here."""
+        return {}
+
     def micrographs_listed(self) -> tuple[str, ...]:
         """The micrographs its rows name (the report names them for reading); none unless it lists some."""
         return ()
@@ -54,6 +58,10 @@ class Sections:
         """The rows of the section of type ``kind``; none when the run has none."""
         section = self.of(kind)
         return [] if section is None else section.rows(unit)
+
+    def highlight(self) -> dict[str, str]:
+        """The rows the report colours, by label, of each section in turn."""
+        return {label: kind for section in self.held for label, kind in section.highlight().items()}
 
     def micrographs_listed(self) -> tuple[str, ...]:
         """The micrographs the sections' rows name, each once, in order."""

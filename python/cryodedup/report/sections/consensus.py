@@ -35,6 +35,10 @@ class Consensus(Section):
         found = self.found
         return found.min_support > 1 or found.coverage != "auto" or found.uncovered != "keep"
 
+    def highlight(self) -> dict[str, str]:
+        """Its low-agreement row as a warning, when no input has enough of its picks confirmed by another."""
+        return {"  Low agreement": "warn"} if self.low_agreement else {}
+
     @property
     def low_agreement(self) -> str | None:
         """A warning when the inputs share micrographs but no input has LOW_AGREEMENT of its picks confirmed by another.

@@ -23,6 +23,10 @@ class DuplicateDensity(Section):
 
     found: Density
 
+    def highlight(self) -> dict[str, str]:
+        """Its row as a warning, when micrographs lie out."""
+        return {"Duplicate outliers": "warn"} if self.found.outliers else {}
+
     def rows(self, unit: str) -> list[Row]:
         """One row naming the outlying micrographs (tomograms: ``unit``), the rule and its numbers; none without."""
         found = self.found

@@ -6,7 +6,7 @@ does not apply to that pair), except the pixel lengths of coordinates read in Å
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import asdict, dataclass, fields
 from typing import Any, ClassVar
 
 from ...labels import counted
@@ -16,6 +16,8 @@ __all__ = [
     "BestTransform",
     "Fired",
     "MovedBy",
+    "MovedInput",
+    "MovedInputs",
     "Offset",
     "RegisteredPair",
     "Registration",
@@ -244,3 +246,29 @@ class Registration(Section):
                 {"input": t.input, "transform": t.transform} for t in self.transforms_applied
             ]
         return document
+
+
+@dataclass(frozen=True)
+class MovedInput:
+    """One input ``--transform`` moved: the transform, and what its rows in the outputs hold."""
+
+    input: str
+    transform: str
+    written: str
+
+
+@dataclass(frozen=True)
+class MovedInputs(Section):
+    """The inputs ``--transform`` moved, in the inputs' order."""
+
+    key: ClassVar[str] = "transforms"
+
+    moved: tuple[MovedInput, ...]
+
+    def rows(self, unit: str) -> list[Row]:
+        """One row: each input moved, one a line."""
+        return [("Moved", "\n".join(f"{m.input}: --transform {m.transform}; {m.written}" for m in self.moved))]
+
+    def to_json(self) -> list[dict[str, str]]:
+        """A list, one entry per input moved (``input``, ``transform``, ``written``)."""
+        return [asdict(m) for m in self.moved]

@@ -1,0 +1,70 @@
+"""``--min-dist-ellipsoid``'s checks (issue 69 item 2): its semi-axes, and the rules it cannot be given with."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..algo import MAX_CENTRE
+from ..errors import CryodedupError
+from .fields import is_real_number
+from .species import parse_ellipsoids
+
+__all__ = ["check_ellipsoids", "ellipsoid_text_parses"]
+
+
+def ellipsoid_text_parses(text: str) -> bool:
+    """Whether ``text`` reads as --min-dist-ellipsoid's value (A,B,C, NAME=A,B,C, ...)."""
+    try:
+        parse_ellipsoids(text)
+    except ValueError:
+        return False
+    return True
+
+
+def check_ellipsoids(options: Any) -> None:
+    """``--min-dist-ellipsoid``: three semi-axes above 0 each, and no other rule for the same particles.
+
+    ``options``: a :class:`~cryodedup.options.ParticleOptions` (not imported here: it imports this module).
+    """
+    given_text: Any = options.min_dist_ellipsoid
+    if isinstance(given_text, str):  # (the API's text that does not parse: say why)
+        try:
+            parse_ellipsoids(given_text)
+        except ValueError as err:
+            raise CryodedupError(str(err)) from None
+    given: dict[str, Any] = {f"{name}=": axes for name, axes in options.species_min_dist_ellipsoid.items()}
+    if options.min_dist_ellipsoid is not None:
+        given[""] = options.min_dist_ellipsoid
+    for label, axes in given.items():
+        if not (
+            isinstance(axes, (tuple, list))
+            and len(axes) == 3
+            and all(is_real_number(a) and 0 < a <= MAX_CENTRE for a in axes)
+        ):
+            raise CryodedupError(
+                f"--min-dist-ellipsoid {label}{axes!r}: three semi-axes in Å above 0, to 1e150, were expected (A,B,C)"
+            )
+    if not options.own_frame:
+        return
+    if options.min_dist_z is not None or options.species_min_dist_z:
+        raise CryodedupError(
+            "--min-dist-ellipsoid and --min-dist-z exclude each other: the ellipsoid turns with each particle, "
+            "--min-dist-z's lies along the tomogram's z; give one"
+        )
+    if options.min_dist_ellipsoid is not None and options.min_dist_given:
+        raise CryodedupError(
+            "--min-dist-ellipsoid replaces --min-dist (the ellipsoid is the exclusion): give one, or name the "
+            "species each is for (NAME=...)"
+        )
+    both = sorted(set(options.species_min_dist) & set(options.species_min_dist_ellipsoid))
+    if both:
+        raise CryodedupError(f"--min-dist and --min-dist-ellipsoid both name species {both[0]!r}: give it one")
+    if options.filament_mode == "tube":
+        raise CryodedupError(
+            "--min-dist-ellipsoid and --filament-mode tube exclude each other: tubes are compared whole"
+        )
+    if options.plot:
+        raise CryodedupError(
+            "--plot draws each pick's neighbours within a sphere, not the ellipsoids of --min-dist-ellipsoid "
+            "(not drawn yet): drop --plot"
+        )
