@@ -13,6 +13,7 @@ import cryodedup._core as _core
 from ..errors import CryodedupError
 from . import MAX_CENTRE
 from .priority import PriorityCounts
+from .selection import SELECTIONS, SelectionCounts
 
 __all__ = [
     "MAX_INPUTS",
@@ -111,11 +112,15 @@ class DedupResult:
     priority : PriorityCounts or None
         With priority levels (and not ``remove_entirely``), the groups each level decided,
         counted as the core walks (:class:`cryodedup.algo.priority.PriorityCounts`); None otherwise.
+    selection : SelectionCounts or None
+        With a best selection (``select``), its components and how it differs from the greedy
+        walk (:class:`cryodedup.algo.selection.SelectionCounts`); None otherwise.
     """
 
     keep: np.ndarray
     suppressed_by: np.ndarray | None
     priority: PriorityCounts | None = None
+    selection: SelectionCounts | None = None
 
     @property
     def n_kept(self) -> int:
@@ -147,6 +152,7 @@ def dedup(
     sym: str = "C1",
     priorities: ArrayLike | None = None,
     images: ArrayLike | None = None,
+    select: str = "greedy",
 ) -> DedupResult:
     """Remove duplicate particles, micrograph by micrograph.
 
@@ -208,6 +214,15 @@ def dedup(
         centre of one micrograph are symmetry copies, left to the distance rule. Micrographs
         that share an image are ranked as one (distance still joins rows of one micrograph
         only). Not with ``whole_tubes``.
+    select : {"greedy", "best-score", "most-particles"}
+        Which set of each micrograph is kept. ``greedy``: the walk above. ``best-score``: the
+        set of largest total score (higher better; a score that is not finite weighs 0, one
+        below 0 counts as 0) with no two duplicates; ``most-particles``: the set of most picks
+        (of sets as large, the better ranked). Solved exactly on each group of duplicates
+        joined by the distance of up to 64 picks, beyond by a bounded method
+        (:mod:`cryodedup.algo.selection`); every rejected pick still lies within ``min_dist``
+        of a kept one (``suppressed_by``), though not always a better-ranked one. Priority
+        levels only break ties there. Not with ``remove_entirely`` or ``whole_tubes``.
 
     Returns
     -------
@@ -222,6 +237,7 @@ def dedup(
         tubes,
         whole_tubes,
         images,
+        select,
     )
     return find_duplicates(groups, coords, rule, Ranking(scores, higher_is_better, priorities), want_suppressed_by)
 
@@ -268,16 +284,25 @@ class DuplicateRule:
     tubes: ArrayLike | None = None
     whole_tubes: bool = False
     images: ArrayLike | None = None
+    #: Which set is kept: ``greedy``, ``best-score`` or ``most-particles`` (``--select``).
+    selection: str = "greedy"
 
     def for_core(self, higher_is_better: bool) -> _core.DedupRule:
         """The core's rule, with the ranking's direction (the scores' order is the ranking's, not the rule's)."""
         if not 0 <= self.seed < 2**64:
             raise ValueError(f"seed must be in [0, 2**64), got {self.seed}")
+        if self.selection not in SELECTIONS:
+            raise ValueError(f"select must be one of {', '.join(SELECTIONS)}, got {self.selection!r}")
+        if self.selection != "greedy" and (self.remove_entirely or self.whole_tubes):
+            raise ValueError(
+                f"select={self.selection!r} keeps a set of each group: not with remove_entirely or whole_tubes"
+            )
         return _core.DedupRule(
             min_dist=float(self.min_dist),
             higher_is_better=bool(higher_is_better),
             remove_entirely=bool(self.remove_entirely),
             seed=int(self.seed),
+            selection=self.selection,
         )
 
 
@@ -415,7 +440,8 @@ def _run_dedup(
     )
     counted = decision.priority
     priority = None if counted is None else PriorityCounts(counted.groups, counted.by_priority, counted.against_score)
-    result = DedupResult(keep=decision.keep, suppressed_by=decision.suppressed_by, priority=priority)
+    best = None if decision.best is None else SelectionCounts.from_core(rule.selection, decision.best)
+    result = DedupResult(decision.keep, decision.suppressed_by, priority, best)
     return result, decision.masks
 
 

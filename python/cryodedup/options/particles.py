@@ -15,6 +15,7 @@ from ..algo.dedup import MAX_INPUTS
 from ..algo.filaments import MODES as FILAMENT_MODES
 from ..algo.normalisation import NORMALISATIONS, option_help
 from ..algo.registration import TRANSFORM_OPS, parse_steps
+from ..algo.selection import SELECTIONS
 from ..errors import CryodedupError, one_line
 from ..outputs import check_plotting
 from ..particle_set import OUTPUT_FORMATS, SHIFT_KEYS
@@ -175,6 +176,17 @@ class ParticleOptions:
         label="remove entirely",
         panel=RANKING,
         taken_by=(CENTRES, COPICK),
+    )
+    select: str = choice(
+        "greedy",
+        "--select",
+        "Which picks of a group of duplicates are kept: `greedy` (from the best score down, as RELION and "
+        "CryoSPARC do), `best-score` (the set with the largest sum of scores) or `most-particles` (the set with "
+        "the most picks), no two within the distance either way; exact on groups of up to 64 picks, bounded beyond.",
+        choices=list(SELECTIONS),
+        label="selection",
+        panel=RANKING,
+        affects=DECISION,
     )
     seed: int = option(
         0,
@@ -666,6 +678,7 @@ class ParticleOptions:
         ):
             if not str(name).strip():  # (copick makes a file name of it: an empty one is none)
                 raise CryodedupError(f"{flag} {name!r}: an empty name names no pick set; give a name")
+        self._check_selection()
         if self.filament_mode == "tube" and self.remove_entirely:
             raise CryodedupError(
                 "--filament-mode tube and --remove-entirely exclude each other: tubes are kept or rejected whole"
@@ -692,6 +705,18 @@ class ParticleOptions:
             raise CryodedupError("--audit rejects no particle, so --decisions has nothing to record; drop one")
         _check_transforms(self.transform)
         check_plotting(self.plot)
+
+    def _check_selection(self) -> None:
+        """``--select`` other than greedy, refused where another rule already says which picks go (one line each)."""
+        if self.select == "greedy":
+            return
+        refused = [
+            (self.remove_entirely, "--remove-entirely", "which removes every pick that has a duplicate"),
+            (bool(self.prefer), "--prefer", "which ranks picks one by one; the best selection weighs sets"),
+        ]
+        for given, flag, why in refused:
+            if given:
+                raise CryodedupError(f"--select {self.select} and {flag} exclude each other: {why}")
 
 
 def check_dataset_values(values: object) -> None:

@@ -12,6 +12,7 @@ from ..algo.dedup import SAME_CENTRE_A
 from ..labels import counted, distinct_labels, input_labels
 from .analysis_rows import matching_text
 from .sections import (
+    BestSelection,
     Consensus,
     DuplicateDensity,
     Filaments,
@@ -101,6 +102,7 @@ def particle_rows(s: dict, sections: Sections) -> list[Row]:
         *sections.rows(Shift, unit),
         *sections.rows(Score, unit),
         *sections.rows(Priority, unit),
+        *sections.rows(BestSelection, unit),
         *sections.rows(SameImage, unit),
         *sections.rows(NameCollisions, unit),
         *sections.rows(UpdateRound, unit),

@@ -164,7 +164,7 @@ def run(
         outputs=Outputs.of(outputs),
         min_dist_A=used[0],
         min_dist_z_A=used[1],
-        mode="remove entirely" if options.remove_entirely else "keep best of each group",
+        mode=_mode(options),
         warnings=warnings,
         seconds=round(time.perf_counter() - start, 3),
     )
@@ -178,6 +178,17 @@ def run(
         details = picture_details(particles, decision, options)
         summary = plot_particles(details, folder, options, source.images(options, folder), force, summary)
     return Outcome(summary, particles, decision, record)
+
+
+#: The summary's mode for each ``--select`` (greedy: the default's words).
+_MODES = {"most-particles": "keep the most picks of each group", "best-score": "keep the best score sum of each group"}
+
+
+def _mode(options: ParticleOptions) -> str:
+    """The summary's mode: which picks of a group of duplicates stay."""
+    if options.remove_entirely:
+        return "remove entirely"
+    return _MODES.get(options.select, "keep best of each group")
 
 
 def _update_module() -> ModuleType:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -31,6 +31,7 @@ from ...options import ParticleOptions
 from ...particle_set import ParticleSet
 from ...report.sections import (
     SECTIONS,
+    BestSelection,
     Consensus,
     DuplicateDensity,
     Filaments,
@@ -118,6 +119,13 @@ class ParticleSummary:
     priority: Priority | None = field(
         default=None, metadata=_doc("`--prefer`: the order of the inputs, and the groups each decided")
     )
+    selection: BestSelection | None = field(
+        default=None,
+        metadata=_doc(
+            "`--select best-score` or `most-particles`: `kept` and `score` (sum) against the greedy default's "
+            "(`greedy_kept`, `greedy_score`), the groups of duplicates (`components`) solved `exact`ly or `bounded`"
+        ),
+    )
     species: Species | None = field(
         default=None, metadata=_doc("each species' counts and distance (`--species-column`, copick objects)")
     )
@@ -182,7 +190,13 @@ class ParticleSummary:
     min_dist_z_A: float | None = field(
         default=None, metadata=_doc("`--min-dist-z`, Å (left out where species used different ones: `species`)")
     )
-    mode: str | None = field(default=None, metadata=_doc("`keep best of each group` or `remove entirely`"))
+    mode: str | None = field(
+        default=None,
+        metadata=_doc(
+            "`keep best of each group`, `remove entirely`, or with `--select` `keep the most picks of each group` "
+            "or `keep the best score sum of each group`"
+        ),
+    )
     warnings: list[str] | None = field(default=None, metadata=_doc("the warnings, as said"))
     seconds: float | None = field(default=None, metadata=_doc("the run's seconds"))
     micrograph_images: str | None = field(
@@ -259,6 +273,7 @@ def summarize(
         score=score,
         read=particles.summary,  # (the set's own dict: a writer completes its part as it writes)
         priority=priority,
+        selection=_selection(decision),
         species=None if particles.species is None else species_summary(particles, decision, options),
         duplicate_density=DuplicateDensity(
             duplicate_density(
@@ -276,6 +291,12 @@ def summarize(
         **_audits(particles, decision, options, halves),
         consensus=consensus,
     )
+
+
+def _selection(decision: Decision) -> BestSelection | None:
+    """The summary's ``selection``: the best selection's counts against greedy's (None under greedy)."""
+    counts = decision.selection
+    return None if counts is None else BestSelection(**asdict(counts))
 
 
 def _priority(particles: ParticleSet, decision: Decision, options: ParticleOptions, tied: int) -> Priority:

@@ -13,8 +13,9 @@ A module per group of related sections: :mod:`.ranking` (the score, the priority
 :mod:`.consensus` (the inputs' agreement), :mod:`.species`,
 :mod:`.inputs` (what the inputs hold and how they were taken), :mod:`.registration` (the inputs'
 frames), :mod:`.update` (an ``--update``
-round), :mod:`.run` (the run's own: its time, its files). A new analysis adds its class to one of them (or
-a module of its own), and its entry to :data:`SECTIONS` here.
+round), :mod:`.selection` (``--select``'s best selection against greedy), :mod:`.run` (the
+run's own: its time, its files). A new analysis adds its class to one of them (or a module of its
+own), and its entry to :data:`SECTIONS` here.
 
 Not every part of the summary is a section yet (issue 66, item 1): the pixel sizes and the
 readers' own keys are still read from the document by key in
@@ -38,11 +39,13 @@ from .inputs import Filaments, InputCounts, Inputs, MovedInput, MovedInputs, Shi
 from .ranking import Priority, Score
 from .registration import Registration
 from .run import Outputs, Timings
+from .selection import BestSelection
 from .species import CrossSpecies, Species, SpeciesCounts
 from .update import UpdateRound
 
 __all__ = [
     "SECTIONS",
+    "BestSelection",
     "Consensus",
     "CrossSpecies",
     "DuplicateDensity",
@@ -86,6 +89,7 @@ SECTIONS: tuple[type[Section], ...] = (
     Species,
     Filaments,
     Priority,
+    BestSelection,
     SameImage,
     NameCollisions,
     UpdateRound,
