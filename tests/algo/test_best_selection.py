@@ -16,6 +16,7 @@ import pytest
 
 from cryodedup import ParticleOptions, remove_duplicate_particles
 from cryodedup.algo.dedup import dedup
+from cryodedup.algo.selection import EXACT_LIMIT
 from cryodedup.errors import CryodedupError
 from helpers import shared_file
 
@@ -82,6 +83,7 @@ def test_a_chain_by_hand():
     assert most.keep.tolist() == [True, False, True] and most.suppressed_by.tolist() == [-1, 0, -1]
     assert best.keep.tolist() == [False, True, False]
     counts = most.selection
+    assert most.selection.selection == "most-particles" and EXACT_LIMIT == 128
     assert (counts.greedy_kept, counts.kept, counts.greedy_score, counts.score) == (1, 2, 3.0, 2.0)
     assert (counts.components, counts.exact, counts.bounded, counts.largest) == (1, 1, 0, 3)
 
@@ -97,7 +99,7 @@ def test_large_components_stay_valid_and_no_worse_than_greedy():
         result = dedup(groups, points, scores, min_dist=20.0, select=select)
         _check_valid(groups, points, result.keep, result.suppressed_by, 20.0)
         c = result.selection
-        assert c.bounded > 0 and c.largest > 64
+        assert c.bounded > 0 and c.largest > EXACT_LIMIT
         assert c.greedy_kept == greedy.n_kept  # (the core's greedy count is the greedy run's)
         assert c.greedy_score == pytest.approx(scores[greedy.keep].sum())
         if select == "best-score":

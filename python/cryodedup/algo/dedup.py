@@ -219,7 +219,7 @@ def dedup(
         set of largest total score (higher better; a score that is not finite weighs 0, one
         below 0 counts as 0) with no two duplicates; ``most-particles``: the set of most picks
         (of sets as large, the better ranked). Solved exactly on each group of duplicates
-        joined by the distance of up to 64 picks, beyond by a bounded method
+        joined by the distance of up to 128 picks, beyond by a bounded method
         (:mod:`cryodedup.algo.selection`); every rejected pick still lies within ``min_dist``
         of a kept one (``suppressed_by``), though not always a better-ranked one. Priority
         levels only break ties there. Not with ``remove_entirely`` or ``whole_tubes``.

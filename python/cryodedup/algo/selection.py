@@ -23,8 +23,8 @@ __all__ = ["EXACT_LIMIT", "SELECTIONS", "SelectionCounts", "added_selection", "r
 
 #: The selections ``--select`` names; greedy first (the default).
 SELECTIONS = ("greedy", "best-score", "most-particles")
-#: The largest conflict component the core solves exactly (bits of one 64-bit set).
-EXACT_LIMIT = 64
+#: The largest conflict component the core solves exactly (bits of one 128-bit set).
+EXACT_LIMIT = 128
 
 
 @dataclass(frozen=True)
@@ -56,6 +56,7 @@ class SelectionCounts:
     @classmethod
     def from_core(cls, selection: str, counts: _core.BestCounts) -> SelectionCounts:
         """The core's counts, named by ``selection``."""
+        assert counts.exact_limit == EXACT_LIMIT, "the core's exact limit is the one the summary states"
         return cls(
             selection,
             int(counts.components),

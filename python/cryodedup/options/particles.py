@@ -182,7 +182,7 @@ class ParticleOptions:
         "--select",
         "Which picks of a group of duplicates are kept: `greedy` (from the best score down, as RELION and "
         "CryoSPARC do), `best-score` (the set with the largest sum of scores) or `most-particles` (the set with "
-        "the most picks), no two within the distance either way; exact on groups of up to 64 picks, bounded beyond.",
+        "the most picks), no two within the distance either way; exact on groups of up to 128 picks, bounded beyond.",
         choices=list(SELECTIONS),
         label="selection",
         panel=RANKING,

@@ -14,11 +14,17 @@
 //! The set is then made maximal (a pick of weight 0 with no kept neighbour joins), so every
 //! rejected pick has a kept neighbour: its partner, the best-ranked one.
 
-/// The largest component solved exactly: a component's picks are one 64-bit set. Measured on
-/// random discs (benches/bench_best.py): components of 64 picks take well under a millisecond.
-pub const EXACT_LIMIT: usize = 64;
-/// Branches an exact search may take before its component goes to the bounded method (a
-/// guard on the time: about 10 ms).
+/// A component's picks as one set of bits, in the exact search.
+type Set = u128;
+/// The set of the first pick alone, and the empty set.
+const ONE: Set = 1;
+const NONE: Set = 0;
+/// The largest component solved exactly: a component's picks are one [`Set`]. Measured on
+/// connected random discs (benches/RESULTS.md): 0.2-0.4 ms a component of 64 picks, 0.7-15 ms
+/// of 128, none of them near the branch budget.
+pub const EXACT_LIMIT: usize = Set::BITS as usize;
+/// Branches an exact search may take before its component goes to the bounded method: a
+/// guard on the time of a component whose search would not end (none seen on random discs).
 pub const BRANCH_BUDGET: u64 = 200_000;
 /// Passes of local swaps over a bounded component at most (each pass that gains nothing ends it).
 const MAX_PASSES: usize = 100;
@@ -228,16 +234,16 @@ fn component_of(graph: &Graph, v: u32, seen: &mut [bool]) -> Vec<u32> {
     component
 }
 
-/// The exact best set of a component of at most 64 picks (bit k: `component[k]`), or None
+/// The exact best set of a component of at most EXACT_LIMIT picks (bit k: `component[k]`), or None
 /// when the search takes more than [`BRANCH_BUDGET`] branches.
-fn exact(graph: &Graph, component: &[u32], weights: &[f64], greedy: &[bool]) -> Option<u64> {
+fn exact(graph: &Graph, component: &[u32], weights: &[f64], greedy: &[bool]) -> Option<Set> {
     let local = |m: u32| component.binary_search(&m).unwrap_or_default();
-    let adjacent: Vec<u64> =
-        component.iter().map(|&m| graph.neighbours(m).iter().fold(0u64, |set, &u| set | 1 << local(u))).collect();
+    let adjacent: Vec<Set> =
+        component.iter().map(|&m| graph.neighbours(m).iter().fold(NONE, |set, &u| set | ONE << local(u))).collect();
     let w: Vec<f64> = component.iter().map(|&m| weights[m as usize]).collect();
     let mut by_weight: Vec<usize> = (0..component.len()).collect();
     by_weight.sort_by(|&a, &b| w[b].total_cmp(&w[a]).then(a.cmp(&b)));
-    let start = (0..component.len()).filter(|&k| greedy[component[k] as usize]).fold(0u64, |s, k| s | 1 << k);
+    let start = (0..component.len()).filter(|&k| greedy[component[k] as usize]).fold(NONE, |s, k| s | ONE << k);
     let mut search = Search {
         adjacent: &adjacent,
         w: &w,
@@ -246,21 +252,21 @@ fn exact(graph: &Graph, component: &[u32], weights: &[f64], greedy: &[bool]) -> 
         best_weight: weight_of(&w, start),
         branches: 0,
     };
-    let all = if component.len() == 64 { u64::MAX } else { (1u64 << component.len()) - 1 };
+    let all = if component.len() == Set::BITS as usize { Set::MAX } else { (ONE << component.len()) - 1 };
     search.branch(all, 0, 0.0).then_some(search.best)
 }
 
-fn weight_of(w: &[f64], set: u64) -> f64 {
+fn weight_of(w: &[f64], set: Set) -> f64 {
     (0..w.len()).filter(|&k| set >> k & 1 == 1).map(|k| w[k]).sum()
 }
 
 /// A branch-and-bound search for the heaviest independent set of a component as bitsets.
 struct Search<'a> {
-    adjacent: &'a [u64],
+    adjacent: &'a [Set],
     w: &'a [f64],
     /// The picks by weight, heaviest first (the clique cover's order).
     by_weight: &'a [usize],
-    best: u64,
+    best: Set,
     best_weight: f64,
     branches: u64,
 }
@@ -268,13 +274,13 @@ struct Search<'a> {
 impl Search<'_> {
     /// Searches the sets that add picks of `candidates` to `chosen` (of weight `weight`);
     /// false when out of branches.
-    fn branch(&mut self, mut candidates: u64, mut chosen: u64, mut weight: f64) -> bool {
+    fn branch(&mut self, mut candidates: Set, mut chosen: Set, mut weight: f64) -> bool {
         self.branches += 1;
         if self.branches > BRANCH_BUDGET {
             return false;
         }
         // A candidate with no candidate neighbour is in some best set: take it.
-        let free = bits(candidates).filter(|&k| self.adjacent[k] & candidates == 0).fold(0u64, |s, k| s | 1 << k);
+        let free = bits(candidates).filter(|&k| self.adjacent[k] & candidates == 0).fold(NONE, |s, k| s | ONE << k);
         chosen |= free;
         weight += weight_of(self.w, free);
         candidates &= !free;
@@ -290,14 +296,15 @@ impl Search<'_> {
         // Branch on the candidate with most candidate neighbours: in, then out.
         let v =
             bits(candidates).max_by_key(|&k| ((self.adjacent[k] & candidates).count_ones(), usize::MAX - k)).unwrap();
-        let with = candidates & !self.adjacent[v] & !(1 << v);
-        self.branch(with, chosen | 1 << v, weight + self.w[v]) && self.branch(candidates & !(1 << v), chosen, weight)
+        let bit = ONE << v;
+        let with = candidates & !self.adjacent[v] & !bit;
+        self.branch(with, chosen | bit, weight + self.w[v]) && self.branch(candidates & !bit, chosen, weight)
     }
 
     /// At most the weight an independent set of `candidates` can have: a greedy clique cover's
     /// heaviest picks (each clique's first, the picks taken heaviest first).
-    fn bound(&self, candidates: u64) -> f64 {
-        let mut cliques: Vec<u64> = Vec::new(); // each clique's common neighbours
+    fn bound(&self, candidates: Set) -> f64 {
+        let mut cliques: Vec<Set> = Vec::new(); // each clique's common neighbours
         let mut bound = 0.0;
         for &k in self.by_weight.iter().filter(|&&k| candidates >> k & 1 == 1) {
             match cliques.iter_mut().find(|common| **common >> k & 1 == 1) {
@@ -313,7 +320,7 @@ impl Search<'_> {
 }
 
 /// The set bits of `set`, lowest first.
-fn bits(set: u64) -> impl Iterator<Item = usize> {
+fn bits(set: Set) -> impl Iterator<Item = usize> {
     let mut rest = set;
     std::iter::from_fn(move || {
         (rest != 0).then(|| {
