@@ -196,3 +196,36 @@ def test_update_rounds_keep_the_earlier_set_and_select_among_the_rest(tmp_path):
     with pytest.raises(CryodedupError, match="--select default here, most-particles in the store.s rounds"):
         greedy = ParticleOptions(min_dist=20.0, mic_psize=1.0, update=True)
         remove_duplicate_particles([tmp_path / "c.star"], tmp_path / "out", greedy)
+
+
+def test_rows_of_one_image_elsewhere_are_duplicates_under_the_best_selection():
+    # --same-image reject's rule joins the graph: rows 0 and 2 share an image 500 Å apart. The chain
+    # 0, 15, 30 Å alone would keep both ends (most picks); with row 2 a copy of row 0's image, the
+    # best set is {row 1, row 3} or {row 0, ...}: by hand, the most picks are 2 either way, and no
+    # kept pair is within 20 Å or of one image.
+    points = np.array([[0.0, 0.0], [15.0, 0.0], [30.0, 0.0], [500.0, 0.0]])
+    images = np.array([7, 0, 0, 7], dtype=np.uint64)
+    result = dedup(
+        np.zeros(4, int), points, [1.0, 3.0, 1.0, 1.0], min_dist=20.0, images=images, select="most-particles"
+    )
+    kept = np.flatnonzero(result.keep)
+    assert len(kept) == 2 and not (result.keep[0] and result.keep[3])
+    assert all(np.abs(points[a] - points[b]).sum() > 20 for a, b in itertools.combinations(kept, 2))
+    assert result.selection.components == 1 and result.selection.largest == 4
+
+
+def test_each_species_is_selected_on_its_own_and_the_counts_add_up(tmp_path):
+    # Two species' chains by hand (0, 15, 30 Å; the middle best), each at its own distance: each
+    # keeps its two ends; the summary's counts are both species' (greedy would keep 1 + 1).
+    for name in ("a", "b"):
+        _star(tmp_path / f"{name}.star", [["m.mrc", 0, 0, 1.0], ["m.mrc", 15, 0, 3.0], ["m.mrc", 30, 0, 1.0]])
+    options = ParticleOptions(
+        min_dist=20.0,
+        mic_psize=1.0,
+        select="most-particles",
+        species=["a", "b"],
+        species_min_dist={"a": 20.0, "b": 20.0},
+    )
+    summary = remove_duplicate_particles([tmp_path / "a.star", tmp_path / "b.star"], tmp_path / "out", options)
+    chosen = summary["selection"]
+    assert (summary["kept"], chosen["kept"], chosen["greedy_kept"], chosen["components"]) == (4, 4, 2, 2)
