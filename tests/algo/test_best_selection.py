@@ -229,3 +229,15 @@ def test_each_species_is_selected_on_its_own_and_the_counts_add_up(tmp_path):
     summary = remove_duplicate_particles([tmp_path / "a.star", tmp_path / "b.star"], tmp_path / "out", options)
     chosen = summary["selection"]
     assert (summary["kept"], chosen["kept"], chosen["greedy_kept"], chosen["components"]) == (4, 4, 2, 2)
+
+
+def test_the_summary_section_says_the_difference_both_ways():
+    from cryodedup.report.sections import SECTIONS, BestSelection
+
+    section = BestSelection("most-particles", 3, 2, 1, 200, 10, 8.5, 13, 7.25, 11, 12, 6.0, 9.5)
+    [(label, text)] = section.rows("micrograph")
+    assert label == "Selection" and BestSelection in SECTIONS
+    assert text.startswith("most-particles: 13 picks kept (+3 against greedy's 10); score sum 7.25 (-1.25 against")
+    assert "3 groups of duplicates, largest 200 picks: 2 solved exactly (up to 128 picks), 1 by greedy then" in text
+    assert "11 picks were kept of at most 12 and a score sum of 6 of at most 9.5" in text
+    assert section.to_json()["exact_limit"] == 128 and section.to_json()["greedy_kept"] == 10
