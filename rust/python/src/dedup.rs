@@ -63,10 +63,9 @@ impl DedupRule {
         let DedupRule { min_dist, higher_is_better, remove_entirely, seed, selection } = self;
         let python = |b: &bool| if *b { "True" } else { "False" };
         let (higher, entirely) = (python(higher_is_better), python(remove_entirely));
-        format!(
-            "DedupRule(min_dist={min_dist:?}, higher_is_better={higher}, remove_entirely={entirely}, seed={seed}, \
-             selection={selection:?})"
-        )
+        // (the default selection left out: the repr of a rule from before --select is unchanged)
+        let chosen = if selection == "greedy" { String::new() } else { format!(", selection='{selection}'") };
+        format!("DedupRule(min_dist={min_dist:?}, higher_is_better={higher}, remove_entirely={entirely}, seed={seed}{chosen})")
     }
 }
 
