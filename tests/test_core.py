@@ -261,6 +261,12 @@ def test_dedup_takes_a_rule_and_returns_a_named_decision():
     decision = _core.dedup(np.zeros(3, np.uint32), coords, np.array([1.0, 2.0, 0.0]), rule, np.zeros(3, np.uint32))
     assert isinstance(decision, _core.DedupDecision)
     assert repr(rule) == "DedupRule(min_dist=10.0, higher_is_better=True, remove_entirely=False, seed=0)"
+    most = _core.DedupRule(
+        min_dist=1.0, higher_is_better=True, remove_entirely=False, seed=0, selection="most-particles"
+    )
+    assert repr(most).endswith("seed=0, selection='most-particles')")
+    with pytest.raises(ValueError, match="selection is greedy, best-score or most-particles"):
+        _core.DedupRule(min_dist=1.0, higher_is_better=True, remove_entirely=False, seed=0, selection="best")
     assert decision.keep.tolist() == [False, True, True] and decision.suppressed_by.tolist() == [1, -1, -1]
     assert decision.masks.tolist() == [1, 1, 1]  # input 0 picked near each
     poses = np.array([[0.0, 0.0, 0.0], [0.0, 90.0, 0.0], [0.0, 0.0, 0.0]])

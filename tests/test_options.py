@@ -81,7 +81,7 @@ def test_a_choice_the_command_line_refuses_the_api_refuses_with_the_flags_name(j
         with pytest.raises(CryodedupError) as refused:
             job(**{field.name: "bogus"}).check()
         assert str(refused.value) == expected
-    assert choice_fields == (11 if job is ParticleOptions else 2)
+    assert choice_fields == (12 if job is ParticleOptions else 2)  # (--select: issue 69)
 
 
 def test_the_choices_are_declared_once_beside_the_flag():
@@ -250,7 +250,8 @@ def test_the_subsets_of_the_particle_options_are_the_hand_kept_lists_they_replac
 
     centres = {"min_dist", "min_dist_z", "remove_entirely", "seed", "min_support", "coverage", "uncovered"}
     assert set(CENTRE_OPTIONS) == centres | {"score_normalize"}
-    decision = ["min_dist", "min_dist_z", "mic_psize", "shift_key", "score", "score_order", "seed", "same_image"]
+    decision = ["min_dist", "min_dist_z", "mic_psize", "shift_key", "score", "score_order", "select", "seed"]
+    decision += ["same_image"]
     assert list(DECISION_OPTIONS) == [*decision, "match_micrographs"]  # (the store's record keeps this order)
     reading = {"--mic-psize", "--micrographs", "--shift-key", "--topaz-scale", "--import-scale", "--import-add"}
     reading |= {"--import-centered", "--project-dir", "--match-micrographs", "--transform"}

@@ -16,7 +16,10 @@ class DedupRule:
     higher_is_better: bool
     remove_entirely: bool
     seed: int
-    def __init__(self, *, min_dist: float, higher_is_better: bool, remove_entirely: bool, seed: int) -> None: ...
+    selection: str
+    def __init__(
+        self, *, min_dist: float, higher_is_better: bool, remove_entirely: bool, seed: int, selection: str = "greedy"
+    ) -> None: ...
 
 class PoseRule:
     """Orientations two duplicates must also share: within ``max_angle`` degrees under ``sym``."""
@@ -44,6 +47,24 @@ class DedupDecision:
     suppressed_by: npt.NDArray[np.int64] | None
     masks: npt.NDArray[np.uint64] | None
     priority: PriorityCounts | None
+    best: BestCounts | None
+
+class BestCounts:
+    """What a best selection did (``cryodedup.algo.selection.SelectionCounts``)."""
+
+    components: int
+    exact: int
+    bounded: int
+    largest: int
+    exact_limit: int
+    greedy_kept: int
+    greedy_score: float
+    kept: int
+    score: float
+    bounded_kept: int
+    bounded_kept_bound: int
+    bounded_score: float
+    bounded_score_bound: float
 
 class PriorityCounts:
     """The groups each priority level decided (``cryodedup.algo.priority.PriorityCounts``)."""

@@ -13,6 +13,7 @@ import cryodedup._core as _core
 from ..errors import CryodedupError
 from . import MAX_CENTRE
 from .priority import PriorityCounts
+from .selection import SELECTIONS, SelectionCounts
 
 __all__ = [
     "MAX_INPUTS",
@@ -114,11 +115,15 @@ class DedupResult:
     priority : PriorityCounts or None
         With priority levels (and not ``remove_entirely``), the groups each level decided,
         counted as the core walks (:class:`cryodedup.algo.priority.PriorityCounts`); None otherwise.
+    selection : SelectionCounts or None
+        With a best selection (``select``), its components and how it differs from the greedy
+        walk (:class:`cryodedup.algo.selection.SelectionCounts`); None otherwise.
     """
 
     keep: np.ndarray
     suppressed_by: np.ndarray | None
     priority: PriorityCounts | None = None
+    selection: SelectionCounts | None = None
 
     @property
     def n_kept(self) -> int:
@@ -151,6 +156,7 @@ def dedup(
     priorities: ArrayLike | None = None,
     images: ArrayLike | None = None,
     semi_axes: Sequence[float] | None = None,
+    select: str = "greedy",
 ) -> DedupResult:
     """Remove duplicate particles, micrograph by micrograph.
 
@@ -217,6 +223,15 @@ def dedup(
         centres: the semi-axes in Å, along each particle's own x, y and z, of an ellipsoid
         turned by its pose (``--min-dist-ellipsoid``). Two particles are then duplicates when
         either centre lies inside the other's ellipsoid; ``min_dist`` is not used.
+    select : {"greedy", "best-score", "most-particles"}
+        Which set of each micrograph is kept. ``greedy``: the walk above. ``best-score``: the
+        set of largest total score (higher better; a score that is not finite weighs 0, one
+        below 0 counts as 0) with no two duplicates; ``most-particles``: the set of most picks
+        (of sets as large, the better ranked). Solved exactly on each group of duplicates
+        joined by the distance of up to 128 picks, beyond by a bounded method
+        (:mod:`cryodedup.algo.selection`); every rejected pick still lies within ``min_dist``
+        of a kept one (``suppressed_by``), though not always a better-ranked one. Priority
+        levels only break ties there. Not with ``remove_entirely`` or ``whole_tubes``.
 
     Returns
     -------
@@ -239,6 +254,7 @@ def dedup(
         whole_tubes,
         images,
         ellipsoid,
+        select,
     )
     return find_duplicates(groups, coords, rule, Ranking(scores, higher_is_better, priorities), want_suppressed_by)
 
@@ -310,16 +326,25 @@ class DuplicateRule:
     whole_tubes: bool = False
     images: ArrayLike | None = None
     ellipsoid: Ellipsoid | None = None
+    #: Which set is kept: ``greedy``, ``best-score`` or ``most-particles`` (``--select``).
+    selection: str = "greedy"
 
     def for_core(self, higher_is_better: bool) -> _core.DedupRule:
         """The core's rule, with the ranking's direction (the scores' order is the ranking's, not the rule's)."""
         if not 0 <= self.seed < 2**64:
             raise ValueError(f"seed must be in [0, 2**64), got {self.seed}")
+        if self.selection not in SELECTIONS:
+            raise ValueError(f"select must be one of {', '.join(SELECTIONS)}, got {self.selection!r}")
+        if self.selection != "greedy" and (self.remove_entirely or self.whole_tubes):
+            raise ValueError(
+                f"select={self.selection!r} keeps a set of each group: not with remove_entirely or whole_tubes"
+            )
         return _core.DedupRule(
             min_dist=float(self.min_dist),
             higher_is_better=bool(higher_is_better),
             remove_entirely=bool(self.remove_entirely),
             seed=int(self.seed),
+            selection=self.selection,
         )
 
 
@@ -460,7 +485,8 @@ def _run_dedup(
     )
     counted = decision.priority
     priority = None if counted is None else PriorityCounts(counted.groups, counted.by_priority, counted.against_score)
-    result = DedupResult(keep=decision.keep, suppressed_by=decision.suppressed_by, priority=priority)
+    best = None if decision.best is None else SelectionCounts.from_core(rule.selection, decision.best)
+    result = DedupResult(decision.keep, decision.suppressed_by, priority, best)
     return result, decision.masks
 
 

@@ -1,15 +1,22 @@
-"""``--min-dist-ellipsoid``'s checks (issue 69 item 2): its semi-axes, and the rules it cannot be given with."""
+"""The checks of the options that exclude picks: the ellipsoid, the mask and the edge.
+
+``--min-dist-ellipsoid``: its semi-axes, and the rules it cannot be given with; ``--mask`` and
+``--edge``: in range, and given with what they serve.
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from ..algo import MAX_CENTRE
 from ..errors import CryodedupError
 from .fields import is_real_number
 from .species import parse_ellipsoids
 
-__all__ = ["check_ellipsoids", "ellipsoid_text_parses"]
+__all__ = ["check_ellipsoids", "check_masks", "ellipsoid_text_parses"]
 
 
 def ellipsoid_text_parses(text: str) -> bool:
@@ -68,3 +75,16 @@ def check_ellipsoids(options: Any) -> None:
             "--plot draws each pick's neighbours within a sphere, not the ellipsoids of --min-dist-ellipsoid "
             "(not drawn yet): drop --plot"
         )
+
+
+def check_masks(options: Any) -> None:
+    """``--mask``, ``--mask-label``, ``--mask-psize`` and ``--edge``: in range, and asked with what they serve."""
+    if options.mask is not None and not Path(options.mask).exists():
+        raise CryodedupError(f"--mask {options.mask}: no such file or folder")
+    for flag, value in (("--mask-label", options.mask_label), ("--mask-psize", options.mask_psize)):
+        if value is not None and options.mask is None:
+            raise CryodedupError(f"{flag} describes the mask: give --mask too")
+    if options.mask_psize is not None and not (np.isfinite(options.mask_psize) and options.mask_psize > 0):
+        raise CryodedupError(f"--mask-psize must be a voxel size in Å > 0, got {options.mask_psize}")
+    if options.edge is not None and not (np.isfinite(options.edge) and options.edge >= 0):
+        raise CryodedupError(f"--edge must be a distance in Å of 0 or more, got {options.edge}")

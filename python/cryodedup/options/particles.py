@@ -14,11 +14,12 @@ from ..algo import MAX_CENTRE
 from ..algo.dedup import MAX_INPUTS
 from ..algo.filaments import MODES as FILAMENT_MODES
 from ..algo.normalisation import NORMALISATIONS, option_help
+from ..algo.selection import SELECTIONS
 from ..errors import CryodedupError, one_line
 from ..outputs import check_plotting
 from ..particle_set import OUTPUT_FORMATS, SHIFT_KEYS
 from ..resolve.micrograph_names import MATCH_MODES
-from .exclusion import check_ellipsoids, ellipsoid_text_parses
+from .exclusion import check_ellipsoids, check_masks, ellipsoid_text_parses
 from .fields import (
     CENTRES,
     COLLECTION,
@@ -192,6 +193,17 @@ class ParticleOptions:
         label="remove entirely",
         panel=RANKING,
         taken_by=(CENTRES, COPICK),
+    )
+    select: str = choice(
+        "greedy",
+        "--select",
+        "Which picks of a group of duplicates are kept: `greedy` (from the best score down, as RELION and "
+        "CryoSPARC do), `best-score` (the set with the largest sum of scores) or `most-particles` (the set with "
+        "the most picks), no two within the distance either way; exact on groups of up to 128 picks, bounded beyond.",
+        choices=list(SELECTIONS),
+        label="selection",
+        panel=RANKING,
+        affects=DECISION,
     )
     seed: int = option(
         0,
@@ -740,6 +752,7 @@ class ParticleOptions:
         ):
             if not str(name).strip():  # (copick makes a file name of it: an empty one is none)
                 raise CryodedupError(f"{flag} {name!r}: an empty name names no pick set; give a name")
+        self._check_selection()
         if self.filament_mode == "tube" and self.remove_entirely:
             raise CryodedupError(
                 "--filament-mode tube and --remove-entirely exclude each other: tubes are kept or rejected whole"
@@ -764,22 +777,21 @@ class ParticleOptions:
             raise CryodedupError("--audit writes no particle files, so --halfsets has nothing to rewrite; drop one")
         if self.audit and self.decisions:
             raise CryodedupError("--audit rejects no particle, so --decisions has nothing to record; drop one")
-        _check_masks(self)
+        check_masks(self)
         _check_transforms(self.transform)
         check_plotting(self.plot)
 
-
-def _check_masks(options: ParticleOptions) -> None:
-    """``--mask``, ``--mask-label``, ``--mask-psize`` and ``--edge``: in range, and asked with what they serve."""
-    if options.mask is not None and not Path(options.mask).exists():
-        raise CryodedupError(f"--mask {options.mask}: no such file or folder")
-    for flag, value in (("--mask-label", options.mask_label), ("--mask-psize", options.mask_psize)):
-        if value is not None and options.mask is None:
-            raise CryodedupError(f"{flag} describes the mask: give --mask too")
-    if options.mask_psize is not None and not (np.isfinite(options.mask_psize) and options.mask_psize > 0):
-        raise CryodedupError(f"--mask-psize must be a voxel size in Å > 0, got {options.mask_psize}")
-    if options.edge is not None and not (np.isfinite(options.edge) and options.edge >= 0):
-        raise CryodedupError(f"--edge must be a distance in Å of 0 or more, got {options.edge}")
+    def _check_selection(self) -> None:
+        """``--select`` other than greedy, refused where another rule already says which picks go (one line each)."""
+        if self.select == "greedy":
+            return
+        refused = [
+            (self.remove_entirely, "--remove-entirely", "which removes every pick that has a duplicate"),
+            (bool(self.prefer), "--prefer", "which ranks picks one by one; the best selection weighs sets"),
+        ]
+        for given, flag, why in refused:
+            if given:
+                raise CryodedupError(f"--select {self.select} and {flag} exclude each other: {why}")
 
 
 def check_dataset_values(values: object) -> None:

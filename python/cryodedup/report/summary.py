@@ -99,6 +99,7 @@ def particle_rows(s: dict, sections: Sections) -> list[Row]:
 def _ranking_and_run_rows(s: dict, sections: Sections, unit: str) -> list[Row]:
     """The summary's last rows: how picks were ranked and dropped, then the run's own (its files, its time)."""
     from .sections import (
+        BestSelection,
         MaskAndEdge,
         NameCollisions,
         Outputs,
@@ -117,6 +118,7 @@ def _ranking_and_run_rows(s: dict, sections: Sections, unit: str) -> list[Row]:
         *sections.rows(ScoreNormalization, unit),
         *sections.rows(MaskAndEdge, unit),
         *sections.rows(Priority, unit),
+        *sections.rows(BestSelection, unit),
         *sections.rows(SameImage, unit),
         *sections.rows(NameCollisions, unit),
         *sections.rows(UpdateRound, unit),

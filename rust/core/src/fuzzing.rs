@@ -105,7 +105,7 @@ impl Numbers<'_> {
 /// is checked against brute force (a kept particle has no kept duplicate, a rejected one names
 /// a kept or, removing entirely, any particle within `min_dist` of it).
 pub fn dedup(data: &[u8]) {
-    use crate::algo::dedup::{dedup_full, DedupParams, Levels, PriorityCounts, Ranks, RowFacts};
+    use crate::algo::dedup::{dedup_full, DedupParams, Levels, PriorityCounts, Ranks, RowFacts, Selection};
     use crate::algo::pose::{point_group, PoseKind, PoseTest};
 
     let mut bytes = Numbers(data);
@@ -126,6 +126,11 @@ pub fn dedup(data: &[u8]) {
         remove_entirely: flags & 4 != 0,
         seed: u64::from(flags),
         want_suppressed_by: true,
+        selection: match data.len() % 3 {
+            1 => Selection::BestScore,
+            2 => Selection::MostParticles,
+            _ => Selection::Greedy,
+        },
     };
     let scores = (flags & 8 != 0).then_some(&scores[..]);
     let inputs_used = (flags & 16 != 0).then_some(&inputs[..]);
@@ -157,7 +162,7 @@ pub fn dedup(data: &[u8]) {
     assert_eq!((result.keep.len(), result.suppressed_by.len()), (n, n));
     // The groups each level decided, counted in the walk, are those of its pairs.
     let ranks = Ranks { scores, higher_is_better: params.higher_is_better };
-    let counted = (!params.remove_entirely)
+    let counted = (!params.remove_entirely && params.selection == Selection::Greedy)
         .then(|| PriorityCounts::from_pairs(&result.suppressed_by, &Levels::Rows(&tubes), &ranks));
     assert_eq!(result.priority, counted);
     let within = |a: usize, b: usize| {

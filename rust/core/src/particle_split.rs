@@ -288,7 +288,14 @@ mod tests {
     }
 
     fn params(remove_entirely: bool) -> DedupParams {
-        DedupParams { min_dist: 30.0, higher_is_better: true, remove_entirely, seed: 7, want_suppressed_by: false }
+        DedupParams {
+            min_dist: 30.0,
+            higher_is_better: true,
+            remove_entirely,
+            seed: 7,
+            want_suppressed_by: false,
+            selection: Default::default(),
+        }
     }
 
     /// A particle file of `n` rows on micrographs of `per_mic` rows each (`mic(i)` names row

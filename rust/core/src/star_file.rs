@@ -278,6 +278,7 @@ mod tests {
             remove_entirely: false,
             seed: 0,
             want_suppressed_by: false,
+            selection: Default::default(),
         };
         let to = SplitTo { params, kept: &kept, rejected: &rejected };
         let (rows, splitting) = star.scan_particles(1, &plan(), Some(to)).unwrap();

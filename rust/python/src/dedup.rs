@@ -46,28 +46,44 @@ pub(crate) struct DedupRule {
     higher_is_better: bool,
     remove_entirely: bool,
     seed: u64,
+    /// Which set a micrograph keeps: "greedy", "best-score" or "most-particles" (algo::best).
+    selection: String,
 }
 
 #[pymethods]
 impl DedupRule {
     #[new]
-    #[pyo3(signature = (*, min_dist, higher_is_better, remove_entirely, seed))]
-    fn new(min_dist: f64, higher_is_better: bool, remove_entirely: bool, seed: u64) -> Self {
-        DedupRule { min_dist, higher_is_better, remove_entirely, seed }
+    #[pyo3(signature = (*, min_dist, higher_is_better, remove_entirely, seed, selection="greedy"))]
+    fn new(min_dist: f64, higher_is_better: bool, remove_entirely: bool, seed: u64, selection: &str) -> PyResult<Self> {
+        selection_named(selection)?;
+        Ok(DedupRule { min_dist, higher_is_better, remove_entirely, seed, selection: selection.into() })
     }
 
     fn __repr__(&self) -> String {
-        let DedupRule { min_dist, higher_is_better, remove_entirely, seed } = self;
+        let DedupRule { min_dist, higher_is_better, remove_entirely, seed, selection } = self;
         let python = |b: &bool| if *b { "True" } else { "False" };
         let (higher, entirely) = (python(higher_is_better), python(remove_entirely));
-        format!("DedupRule(min_dist={min_dist:?}, higher_is_better={higher}, remove_entirely={entirely}, seed={seed})")
+        // (the default selection left out: the repr of a rule from before --select is unchanged)
+        let chosen = if selection == "greedy" { String::new() } else { format!(", selection='{selection}'") };
+        format!("DedupRule(min_dist={min_dist:?}, higher_is_better={higher}, remove_entirely={entirely}, seed={seed}{chosen})")
+    }
+}
+
+/// The selection a name gives.
+fn selection_named(name: &str) -> PyResult<core_dedup::Selection> {
+    match name {
+        "greedy" => Ok(core_dedup::Selection::Greedy),
+        "best-score" => Ok(core_dedup::Selection::BestScore),
+        "most-particles" => Ok(core_dedup::Selection::MostParticles),
+        other => Err(errors::value(format!("selection is greedy, best-score or most-particles, got {other:?}"))),
     }
 }
 
 impl DedupRule {
     pub(crate) fn params(&self, want_suppressed_by: bool) -> core_dedup::DedupParams {
-        let DedupRule { min_dist, higher_is_better, remove_entirely, seed } = *self;
-        core_dedup::DedupParams { min_dist, higher_is_better, remove_entirely, seed, want_suppressed_by }
+        let DedupRule { min_dist, higher_is_better, remove_entirely, seed, .. } = *self;
+        let selection = selection_named(&self.selection).unwrap_or_default(); // (checked when made)
+        core_dedup::DedupParams { min_dist, higher_is_better, remove_entirely, seed, want_suppressed_by, selection }
     }
 }
 
@@ -141,6 +157,48 @@ pub(crate) struct DedupDecision {
     suppressed_by: Option<Py<PyArray1<i64>>>,
     masks: Option<Py<PyArray1<u64>>>,
     priority: Option<Py<PriorityCounts>>,
+    best: Option<Py<BestCounts>>,
+}
+
+/// What a best selection did (cryodedup_core::algo::best::BestCounts): its conflict
+/// components and how each was solved (exactly, or by the bounded method), and the picks kept
+/// and their scores' sum by the greedy walk and by the best selection; in the bounded
+/// components, what was kept and at most what could be.
+#[pyclass(module = "cryodedup._core", frozen, get_all)]
+pub(crate) struct BestCounts {
+    components: u64,
+    exact: u64,
+    bounded: u64,
+    largest: u64,
+    exact_limit: u64,
+    greedy_kept: u64,
+    greedy_score: f64,
+    kept: u64,
+    score: f64,
+    bounded_kept: u64,
+    bounded_kept_bound: u64,
+    bounded_score: f64,
+    bounded_score_bound: f64,
+}
+
+impl From<cryodedup_core::algo::best::BestCounts> for BestCounts {
+    fn from(c: cryodedup_core::algo::best::BestCounts) -> Self {
+        BestCounts {
+            components: c.components,
+            exact: c.exact,
+            bounded: c.bounded,
+            largest: c.largest,
+            exact_limit: cryodedup_core::algo::best::EXACT_LIMIT as u64,
+            greedy_kept: c.greedy_kept,
+            greedy_score: c.greedy_score,
+            kept: c.kept,
+            score: c.score,
+            bounded_kept: c.bounded_kept,
+            bounded_kept_bound: c.bounded_kept_bound,
+            bounded_score: c.bounded_score,
+            bounded_score_bound: c.bounded_score_bound,
+        }
+    }
 }
 
 /// The groups of duplicates (kept rows that suppressed a row), those each level of the kept
@@ -246,6 +304,7 @@ pub(crate) fn dedup<'py>(
                 )
             })
             .transpose()?,
+        best: decision.result.best.map(|c| Py::new(py, BestCounts::from(c))).transpose()?,
     })
 }
 

@@ -85,6 +85,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<dedup::EllipsoidRule>()?;
     m.add_class::<dedup::DedupDecision>()?;
     m.add_class::<dedup::PriorityCounts>()?;
+    m.add_class::<dedup::BestCounts>()?;
     m.add_class::<dedup::AgreementCounts>()?;
     m.add_class::<picks::PickFile>()?;
     m.add_class::<picks::PickTables>()?;

@@ -29,6 +29,7 @@ from ...algo.priority import (
     tied_groups,
 )
 from ...algo.same_image import images_for_the_core, support_of_images
+from ...algo.selection import SelectionCounts, refuse_negative_scores
 from ...errors import CryodedupError
 from ...formats.sniff import is_glob
 from ...options import ParticleOptions
@@ -61,7 +62,9 @@ def duplicate_rule(options: ParticleOptions) -> DuplicateRule:
     What the rows hold (their tubes, images and orientations) joins it once they are read
     (:func:`rule_for_rows`).
     """
-    return DuplicateRule(options.min_dist, options.min_dist_z, options.remove_entirely, options.seed)
+    return DuplicateRule(
+        options.min_dist, options.min_dist_z, options.remove_entirely, options.seed, selection=options.select
+    )
 
 
 def one_pass(options: ParticleOptions, facts: StarFacts) -> DuplicateRule | None:
@@ -84,6 +87,7 @@ def one_pass(options: ParticleOptions, facts: StarFacts) -> DuplicateRule | None
     plain = plain and not options.update  # (a round decides with the kept particles of earlier rounds)
     plain = plain and not options.decisions  # (the record names each rejected row's partner: the scan keeps none)
     plain = plain and options.mask is None and options.edge is None  # (the rows dropped before the dedup)
+    plain = plain and options.select == "greedy"  # (the scan walks greedily)
     return duplicate_rule(options) if plain else None
 
 
@@ -137,6 +141,8 @@ class Decision:
     earlier_round: np.ndarray | None = None
     #: The rows ``--mask`` and ``--edge`` rejected before the duplicates were looked for (None: neither asked).
     regions: Regions | None = None
+    #: With ``--select`` other than greedy: its components and how it differs from the greedy walk.
+    selection: SelectionCounts | None = None
 
     @property
     def duplicate(self) -> np.ndarray:
@@ -229,6 +235,8 @@ def decide_species(
     if entry.apply is not None and scores is not None:
         scores, higher = entry.apply(scores, labels(entry, particles.input_of, particles.groups), higher)
     ranked = None if scores is particles.scores else scores
+    if options.select == "best-score":
+        refuse_negative_scores(scores, higher, particles.score_label if ranked is None else "the normalised score")
     mics = len(particles.mic_names)
     log(f"removing duplicates among {len(particles):,} particles on {mics:,} micrograph{'s' * (mics != 1)}", "info")
     if particles.decided is not None:  # decided while read, as read_inputs asked (one_pass)
@@ -252,6 +260,7 @@ def decide_species(
             levels=levels,
             priority=result.priority,
             preference=preference,
+            selection=result.selection,
         )
     # Each input's level, looked up by the core through the rows' inputs (no array of a level per row).
     ranking = Ranking(scores, higher, input_priorities=levels)
@@ -275,6 +284,7 @@ def decide_species(
         levels,
         result.priority,
         preference,
+        selection=result.selection,
     )
 
 
@@ -368,6 +378,11 @@ def rule_for_rows(particles: ParticleSet, options: ParticleOptions) -> tuple[Dup
     want_pairs = particles.halfsets is not None
     whole_tubes = particles.tubes is not None and options.filament_mode == "tube"
     images = images_for_the_core(particles.images, options.same_image)
+    if whole_tubes and options.select != "greedy":
+        raise CryodedupError(
+            f"--select {options.select} keeps a set of picks, and --filament-mode tube keeps or rejects tubes whole: "
+            "give --filament-mode segment"
+        )
     if images is not None and whole_tubes:
         raise CryodedupError(
             "--same-image reject compares segments, and --filament-mode tube compares whole tubes: "

@@ -178,7 +178,7 @@ def run(
         outputs=Outputs.of(outputs),
         min_dist_A=used[0],
         min_dist_z_A=used[1],
-        mode="remove entirely" if options.remove_entirely else "keep best of each group",
+        mode=_mode(options),
         warnings=warnings,
         seconds=round(time.perf_counter() - start, 3),
     )
@@ -199,6 +199,17 @@ def _warn_earlier_files(folder: StrPath | None, options: ParticleOptions, warn: 
         warn_earlier_report(folder, warn)
     if not options.decisions and (Path(folder) / "decisions.csv").is_file():
         warn(f"{Path(folder) / 'decisions.csv'} is an earlier run's: this run recorded none (--decisions does)")
+
+
+#: The summary's mode for each ``--select`` (greedy: the default's words).
+_MODES = {"most-particles": "keep the most picks of each group", "best-score": "keep the best score sum of each group"}
+
+
+def _mode(options: ParticleOptions) -> str:
+    """The summary's mode: which picks of a group of duplicates stay."""
+    if options.remove_entirely:
+        return "remove entirely"
+    return _MODES.get(options.select, "keep best of each group")
 
 
 def _update_module() -> ModuleType:

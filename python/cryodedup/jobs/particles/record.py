@@ -46,6 +46,7 @@ RULES = (
     "earlier round",  # a particle kept by an earlier round lies within the distance (--update)
     "outside the mask",  # its centre lies outside --mask (or beyond its extent); no partner
     "at the edge",  # its centre lies within --edge of its micrograph's edge; no partner
+    "best selection",  # the partner is a kept duplicate of the set of best score or most picks (--select)
 )
 _RULE = {name: k for k, name in enumerate(RULES)}
 
@@ -111,7 +112,9 @@ def _duplicate_rules(
     rule = np.full(rows.size, _RULE["score"], dtype=np.int8)
     inputs = np.asarray(particles.input_of)
     scores = ranking_scores(particles, decision)[0]
-    if scores is None:
+    if options.select != "greedy":  # (a set was weighed: no one ranking decided the pair)
+        rule[:] = _RULE["best selection"]
+    elif scores is None:
         rule[:] = _RULE["random order"]
     else:
         ours, theirs = scores[rows], scores[partners]

@@ -127,8 +127,12 @@ SMALL_TABLES = ("meta", "rounds", "micrographs")
 
 def decision_record(options: Any, score_label: str | None, higher: bool, dims: int, kind: str) -> dict[str, Any]:
     """What the store's decisions depend on, and its files' kind (``star``, ``cs``)."""
+    # (--select greedy, the default, is left out: the stores made before --select existed read as greedy)
+    chosen = {name: getattr(options, name) for name in DECISION_OPTIONS}
+    if chosen.get("select") == "greedy":
+        del chosen["select"]
     record = {
-        "options": {name: getattr(options, name) for name in DECISION_OPTIONS},
+        "options": chosen,
         "score": score_label,
         "higher_is_better": higher,
         "dims": dims,

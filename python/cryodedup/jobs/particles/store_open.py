@@ -84,7 +84,9 @@ def _read(store: KeptStore, db: sqlite3.Connection) -> None:
     store.record, store.star_header = json.loads(meta["record"]), json.loads(meta["star_header"])
     record = store.record
     good = isinstance(record, dict) and sorted(record) == ["dims", "higher_is_better", "kind", "options", "score"]
-    good = good and isinstance(record["options"], dict) and sorted(record["options"]) == sorted(DECISION_OPTIONS)
+    # (--select greedy is left out of a record: stores made before --select read as greedy)
+    known = (set(DECISION_OPTIONS), set(DECISION_OPTIONS) - {"select"})
+    good = good and isinstance(record["options"], dict) and set(record["options"]) in known
     header = store.star_header
     good = good and (header is None or (isinstance(header, dict) and sorted(header) == ["prefix_sha256", "suffix"]))
     if not good or record["kind"] not in RUNNING_FILES:

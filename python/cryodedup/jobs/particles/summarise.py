@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -52,6 +52,7 @@ if TYPE_CHECKING:
     from ...report.sections.regions import MaskAndEdge
     from ...report.sections.registration import MovedInputs, Registration
     from ...report.sections.run import Outputs
+    from ...report.sections.selection import BestSelection
     from ...report.sections.species import Species
     from ...report.sections.update import UpdateRound
 
@@ -126,6 +127,13 @@ class ParticleSummary:
     priority: Priority | None = field(
         default=None, metadata=_doc("`--prefer`: the order of the inputs, and the groups each decided")
     )
+    selection: BestSelection | None = field(
+        default=None,
+        metadata=_doc(
+            "`--select best-score` or `most-particles`: `kept` and `score` (sum) against the greedy default's "
+            "(`greedy_kept`, `greedy_score`), the groups of duplicates (`components`) solved `exact`ly or `bounded`"
+        ),
+    )
     species: Species | None = field(
         default=None, metadata=_doc("each species' counts and distance (`--species-column`, copick objects)")
     )
@@ -197,7 +205,13 @@ class ParticleSummary:
     min_dist_z_A: float | None = field(
         default=None, metadata=_doc("`--min-dist-z`, Å (left out where species used different ones: `species`)")
     )
-    mode: str | None = field(default=None, metadata=_doc("`keep best of each group` or `remove entirely`"))
+    mode: str | None = field(
+        default=None,
+        metadata=_doc(
+            "`keep best of each group`, `remove entirely`, or with `--select` `keep the most picks of each group` "
+            "or `keep the best score sum of each group`"
+        ),
+    )
     warnings: list[str] | None = field(default=None, metadata=_doc("the warnings, as said"))
     seconds: float | None = field(default=None, metadata=_doc("the run's seconds"))
     micrograph_images: str | None = field(
@@ -279,6 +293,7 @@ def summarize(
         mask_and_edge=_mask_and_edge(decision, options),
         read=particles.summary,  # (the set's own dict: a writer completes its part as it writes)
         priority=priority,
+        selection=_selection(decision),
         species=None if particles.species is None else species_summary(particles, decision, options),
         own_frame_exclusion=_own_frame(particles, options),
         duplicate_density=DuplicateDensity(
@@ -323,6 +338,14 @@ def _filaments(particles: ParticleSet, options: ParticleOptions) -> Filaments:
     return Filaments(
         particles.tube_column or "", tube_count(particles.tubes), options.filament_mode, RULES[options.filament_mode]
     )
+
+
+def _selection(decision: Decision) -> BestSelection | None:
+    """The summary's ``selection``: the best selection's counts against greedy's (None under greedy)."""
+    from ...report.sections.selection import BestSelection
+
+    counts = decision.selection
+    return None if counts is None else BestSelection(**asdict(counts))
 
 
 def _priority(particles: ParticleSet, decision: Decision, options: ParticleOptions, tied: int) -> Priority:

@@ -22,7 +22,7 @@ import sqlite3
 import time
 from collections.abc import Callable
 from contextlib import suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
@@ -221,7 +221,9 @@ def blocked_by_kept(
     ranked = np.concatenate([scores, particles.scores[near]])
     levels = np.concatenate([np.zeros(n_kept, np.uint32), np.ones(len(near), np.uint32)])
     ranking = Ranking(ranked, particles.higher_is_better, levels)
-    result = find_duplicates(groups, both, duplicate_rule(options), ranking, True)
+    # (greedy, whatever --select: the kept particles rank first and stay; the best selection chooses among the rest)
+    rule = replace(duplicate_rule(options), selection="greedy")
+    result = find_duplicates(groups, both, rule, ranking, True)
     assert result.suppressed_by is not None
     by = result.suppressed_by[n_kept:]
     rejected = (by >= 0) & (by < n_kept)
@@ -279,6 +281,7 @@ def decide_round(
         priority=decision.priority,
         preference=decision.preference,
         earlier_round=distance if options.decisions else None,
+        selection=decision.selection,
     )
 
 

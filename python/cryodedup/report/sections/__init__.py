@@ -14,8 +14,9 @@ A module per group of related sections: :mod:`.ranking` (the score), :mod:`.prio
 :mod:`.filaments`, :mod:`.exclusion` (``--min-dist-ellipsoid``), :mod:`.regions` (masks
 and edges), :mod:`.inputs` (what the inputs hold and how they were taken),
 :mod:`.registration` (the inputs' frames, ``--transform``), :mod:`.update` (an ``--update`` round),
-:mod:`.run` (the run's own: its time, its files). A new analysis adds its class to one of them (or
-a module of its own), and its entry to :data:`SECTIONS` here.
+:mod:`.selection` (``--select``), :mod:`.run` (the run's own: its time, its files). A new
+analysis adds its class to one of them (or a module of its own), and its entry to
+:data:`SECTIONS` here.
 
 The classes are imported when first asked for (``from cryodedup.report.sections import Consensus``
 imports :mod:`.consensus` then): each frozen dataclass costs about a millisecond to create, and a
@@ -48,10 +49,12 @@ if TYPE_CHECKING:
     from .regions import MaskAndEdge
     from .registration import MovedInputs, Registration
     from .run import Outputs, Timings
+    from .selection import BestSelection
     from .species import Species
     from .update import UpdateRound
 
 __all__ = [
+    "BestSelection",
     "Consensus",
     "DuplicateDensity",
     "Filaments",
@@ -99,6 +102,7 @@ SECTIONS: tuple[tuple[str, str], ...] = (
     ("OwnFrameExclusion", "exclusion"),
     ("Filaments", "filaments"),
     ("Priority", "priority"),
+    ("BestSelection", "selection"),
     ("SameImage", "images"),
     ("NameCollisions", "audits"),
     ("UpdateRound", "update"),

@@ -63,7 +63,7 @@ mod tests {
     use super::*;
 
     fn params(min_dist: f64) -> DedupParams {
-        DedupParams { min_dist, higher_is_better: true, remove_entirely: false, seed: 0, want_suppressed_by: true }
+        DedupParams::keep_best(min_dist)
     }
 
     // By hand, on one micrograph: (0, 0) scored 1 and (5, 0) scored 2 are within 10 Å;

@@ -14,6 +14,8 @@ use std::sync::{Mutex, PoisonError};
 
 use rayon::prelude::*;
 
+pub use crate::algo::best::Selection;
+use crate::algo::best::{self, BestCounts, Graph};
 use crate::algo::ellipsoid::{conflict, EllipsoidTest, Shape};
 use crate::algo::grid::{Grid, PAIR_MARGIN};
 use crate::algo::joined::joined_micrographs;
@@ -40,6 +42,8 @@ pub struct DedupParams {
     pub seed: u64,
     /// Fill `DedupResult::suppressed_by` (8 bytes per particle; only pictures need it).
     pub want_suppressed_by: bool,
+    /// Which set a group keeps: the greedy walk's, or the best one ([`crate::algo::best`]).
+    pub selection: Selection,
 }
 
 /// Per-row facts beyond centres and scores that the ranking and the duplicate test use.
@@ -68,9 +72,23 @@ pub struct DedupResult {
     pub suppressed_by: Vec<i64>,
     /// With priority levels (and not removing entirely): how many groups each level decided.
     pub priority: Option<PriorityCounts>,
+    /// With a best selection: its components, how each was solved, and how it differs from the greedy walk.
+    pub best: Option<BestCounts>,
 }
 
 impl DedupParams {
+    /// The default rule at `min_dist`: the greedy walk, higher scores first, seed 0, pairs wanted.
+    pub fn keep_best(min_dist: f64) -> DedupParams {
+        DedupParams {
+            min_dist,
+            higher_is_better: true,
+            remove_entirely: false,
+            seed: 0,
+            want_suppressed_by: true,
+            selection: Selection::Greedy,
+        }
+    }
+
     /// The radius within which two particles are duplicates ([`search_radius`]).
     pub fn radius(&self) -> f64 {
         search_radius(self.min_dist)
@@ -245,9 +263,11 @@ impl Input<'_> {
         Ranks { scores: self.scores, higher_is_better: self.params.higher_is_better }
     }
 
-    /// The levels whose decisions are counted: given, and a group has a kept row.
+    /// The levels whose decisions are counted: given, and a group has a kept row that the
+    /// greedy walk chose (a best selection's sets have no one winner).
     fn counted_levels(&self) -> Option<&Levels<'_>> {
-        self.rows.priorities.as_ref().filter(|_| !self.params.remove_entirely)
+        let walked = !self.params.remove_entirely && self.params.selection == Selection::Greedy;
+        self.rows.priorities.as_ref().filter(|_| walked)
     }
 
     /// Notes in `tally` (the group of global row `kept`, made at its first suppression) that
@@ -272,6 +292,7 @@ struct GroupOut<'a> {
     sup: &'a mut [i64],
     masks: &'a mut [u64],
     counts: &'a mut PriorityCounts,
+    best: &'a mut BestCounts,
 }
 
 fn run<const D: usize, G: GroupId>(groups: &[G], input: &Input) -> (DedupResult, Option<Vec<u64>>) {
@@ -288,6 +309,7 @@ fn run<const D: usize, G: GroupId>(groups: &[G], input: &Input) -> (DedupResult,
     let (keep_out, sup_out, masks_out) =
         (Scatter::new(&mut keep), Scatter::new(&mut suppressed_by), Scatter::new(&mut masks));
     let priority = Mutex::new(PriorityCounts::default());
+    let best = Mutex::new(BestCounts::default());
     let decide = |buffers: &mut GroupBuffers, members: &[u32], parts: Option<&[u32]>| {
         let mut out = buffers.reset(members.len(), want_sup, want_masks);
         dedup_group::<D>(input, members, parts, &mut out);
@@ -303,6 +325,9 @@ fn run<const D: usize, G: GroupId>(groups: &[G], input: &Input) -> (DedupResult,
         if out.counts.groups > 0 {
             priority.lock().unwrap_or_else(PoisonError::into_inner).add(out.counts);
         }
+        if out.best.components > 0 || out.best.kept > 0 {
+            best.lock().unwrap_or_else(PoisonError::into_inner).add(out.best);
+        }
     };
     // Micrographs that share an image are walked as one unit (images across micrographs).
     let joined = input.rows.images.map(|images| joined_micrographs(&order, &ranges, images)).unwrap_or_default();
@@ -317,7 +342,9 @@ fn run<const D: usize, G: GroupId>(groups: &[G], input: &Input) -> (DedupResult,
         decide(buffers, &unit.members, Some(&unit.parts));
     });
     let priority = input.counted_levels().map(|_| priority.into_inner().unwrap_or_else(PoisonError::into_inner));
-    (DedupResult { keep, suppressed_by, priority }, want_masks.then_some(masks))
+    let best = (input.params.selection != Selection::Greedy && !input.params.remove_entirely)
+        .then(|| best.into_inner().unwrap_or_else(PoisonError::into_inner));
+    (DedupResult { keep, suppressed_by, priority, best }, want_masks.then_some(masks))
 }
 
 /// One thread's output buffers, reused from group to group.
@@ -327,6 +354,7 @@ struct GroupBuffers {
     sup: Vec<i64>,
     masks: Vec<u64>,
     counts: PriorityCounts,
+    best: BestCounts,
 }
 
 impl GroupBuffers {
@@ -342,7 +370,9 @@ impl GroupBuffers {
         self.counts.groups = 0;
         self.counts.against_score = 0;
         self.counts.by_priority.fill(0);
-        GroupOut { keep: &mut self.keep, sup: &mut self.sup, masks: &mut self.masks, counts: &mut self.counts }
+        self.best = BestCounts::default();
+        let best = &mut self.best;
+        GroupOut { keep: &mut self.keep, sup: &mut self.sup, masks: &mut self.masks, counts: &mut self.counts, best }
     }
 }
 
@@ -391,7 +421,14 @@ fn dedup_group<const D: usize>(input: &Input, members: &[u32], parts: Option<&[u
     for (mask, &own) in out.masks.iter_mut().zip(&member_inputs) {
         *mask = 1 << own;
     }
+    let best = input.params.selection != Selection::Greedy && !input.params.remove_entirely;
     if members.len() < 2 {
+        if best {
+            out.best.kept = members.len() as u64;
+            out.best.greedy_kept = out.best.kept;
+            let score = members.iter().map(|&m| input.scores.map_or(0.0, |s| s[m as usize])).find(|s| s.is_finite());
+            (out.best.score, out.best.greedy_score) = (score.unwrap_or(0.0), score.unwrap_or(0.0));
+        }
         return;
     }
     let points: Vec<[f64; D]> = members.iter().map(|&i| point::<D>(input.coords, i)).collect();
@@ -399,6 +436,7 @@ fn dedup_group<const D: usize>(input: &Input, members: &[u32], parts: Option<&[u
     // Masks from the greedy pass's own searches where a pair's test is the distance alone.
     let masks_in_greedy_pass = !out.masks.is_empty()
         && !input.params.remove_entirely
+        && !best
         && near.grid().is_some()
         && input.tubes.is_none()
         && input.pose.is_none()
@@ -406,6 +444,8 @@ fn dedup_group<const D: usize>(input: &Input, members: &[u32], parts: Option<&[u
         && parts.is_none();
     if input.params.remove_entirely {
         reject_all_with_neighbours(&near, out.keep, out.sup);
+    } else if best {
+        select_best(&near, out);
     } else if masks_in_greedy_pass {
         suppress_greedily_with_masks(&near, out, &member_inputs);
         return;
@@ -662,6 +702,41 @@ fn suppress_greedily<const D: usize>(near: &Neighbourhood<D>, out: &mut GroupOut
     }
 }
 
+/// Best-selection mode ([`crate::algo::best`]): the conflict graph of the group's duplicates
+/// (the pairs [`Neighbourhood::is_duplicate`] accepts, and rows of one image elsewhere), its
+/// heaviest independent set kept; each rejected row names its best-ranked kept duplicate.
+/// Priority levels only order the ranking (the weights ignore them: the job refuses `--prefer`).
+fn select_best<const D: usize>(near: &Neighbourhood<D>, out: &mut GroupOut) {
+    let (members, input) = (near.members, near.input);
+    let mut pairs = Vec::new();
+    for local in 0..members.len() as u32 {
+        near.for_each_position_near(local, |position, d2| {
+            for &other in near.positions.members(position) {
+                if other > local && near.is_duplicate(local, other, d2) {
+                    pairs.push((local, other));
+                }
+            }
+        });
+        pairs.extend(near.same_image_elsewhere(local).map(|other| (local, other)));
+    }
+    let graph = Graph::from_pairs(members.len(), pairs);
+    let ranked = ranking(input, members, 0..members.len() as u32);
+    let mut position = vec![0u32; members.len()];
+    for (p, &v) in ranked.iter().enumerate() {
+        position[v as usize] = p as u32;
+    }
+    let scores: Option<Vec<f64>> = input.scores.map(|s| members.iter().map(|&m| s[m as usize]).collect());
+    let (params, scores) = (input.params, scores.as_deref());
+    let weights = best::weights(params.selection, scores, params.higher_is_better, &position);
+    let selected = best::select(&graph, &weights, &ranked, scores);
+    for (local, &partner) in selected.partner.iter().enumerate() {
+        if partner != u32::MAX {
+            reject(out.keep, out.sup, local as u32, members[partner as usize]);
+        }
+    }
+    *out.best = selected.counts;
+}
+
 /// [`suppress_greedily`] that also sets the consensus masks (bit `inputs[m]` in the mask of
 /// every particle within `min_dist` of particle `m`) from the same searches, for a group
 /// whose duplicates are all pairs within `min_dist` (no tubes, no orientations) and whose
@@ -780,7 +855,7 @@ mod tests {
     use crate::algo::rank_keys::mix;
 
     fn params(min_dist: f64) -> DedupParams {
-        DedupParams { min_dist, higher_is_better: true, remove_entirely: false, seed: 0, want_suppressed_by: true }
+        DedupParams::keep_best(min_dist)
     }
 
     /// A reproducible stream of pseudo-random numbers.
@@ -992,7 +1067,7 @@ mod tests {
                     (keep[a], sup[a]) = (false, b as i64);
                 }
             }
-            return DedupResult { keep, suppressed_by: sup, priority: None };
+            return DedupResult { keep, suppressed_by: sup, priority: None, best: None };
         }
         let mut order: Vec<usize> = (0..n).collect();
         let key = |i: usize| if scores[i].is_nan() { f64::INFINITY } else { -scores[i] };
@@ -1006,7 +1081,7 @@ mod tests {
                 }
             }
         }
-        DedupResult { keep, suppressed_by: sup, priority: None }
+        DedupResult { keep, suppressed_by: sup, priority: None, best: None }
     }
 
     #[test]
@@ -1060,7 +1135,7 @@ mod tests {
                     (keep[a], sup[a]) = (false, b as i64);
                 }
             }
-            return DedupResult { keep, suppressed_by: sup, priority: None };
+            return DedupResult { keep, suppressed_by: sup, priority: None, best: None };
         }
         let mut order: Vec<usize> = (0..n).collect();
         let key = |i: usize| (levels[i], if scores[i].is_finite() { -scores[i] } else { f64::INFINITY });
@@ -1076,7 +1151,7 @@ mod tests {
         }
         let ranks = Ranks { scores: Some(scores), higher_is_better: true };
         let priority = Some(PriorityCounts::from_pairs(&sup, &Levels::Rows(levels), &ranks));
-        DedupResult { keep, suppressed_by: sup, priority }
+        DedupResult { keep, suppressed_by: sup, priority, best: None }
     }
 
     #[test]

@@ -47,7 +47,7 @@ pub fn dedup_whole_tubes<G: GroupId>(
         })
         .collect();
     let n = groups.len();
-    let mut result = DedupResult { keep: vec![true; n], suppressed_by: vec![-1; n], priority: None };
+    let mut result = DedupResult { keep: vec![true; n], suppressed_by: vec![-1; n], priority: None, best: None };
     for (&(lo, hi), group) in ranges.iter().zip(decided) {
         for (&i, (keep, by)) in order[lo..hi].iter().zip(group) {
             result.keep[i as usize] = keep;
@@ -163,7 +163,7 @@ mod tests {
     use super::*;
 
     fn params(min_dist: f64) -> DedupParams {
-        DedupParams { min_dist, higher_is_better: true, remove_entirely: false, seed: 0, want_suppressed_by: true }
+        DedupParams::keep_best(min_dist)
     }
 
     /// Tube 1 (score 0.9) and tube 2 (score 0.5) trace one filament along x, 2 Å apart;

@@ -3,6 +3,7 @@
 //! - [`points`]: what dedup and consensus share: checks, grouping by micrograph, radius searches.
 //! - [`dedup`]: duplicate particles per micrograph (grid or k-d tree radius search,
 //!   score-ordered greedy suppression), parallel over micrographs.
+//! - [`best`]: the best selection: the heaviest set of picks with no two duplicates, per conflict component.
 //! - [`consensus`]: how many distinct inputs picked near each pick (consensus picking).
 //! - [`decide`]: which duplicate removal a request runs (plain, poses, tubes apart or whole).
 //! - [`filaments`]: filament tubes removed whole when they duplicate a better tube.
@@ -23,6 +24,7 @@
 //! - [`micrographs`]: binned micrographs' spectra and their phase correlation.
 
 pub mod adler32;
+pub mod best;
 pub mod consensus;
 pub mod decide;
 pub mod dedup;
