@@ -729,6 +729,7 @@ class ParticleOptions:
         if self.audit and self.decisions:
             raise CryodedupError("--audit rejects no particle, so --decisions has nothing to record; drop one")
         _check_masks(self)
+        _check_normalised_score(self)
         _check_transforms(self.transform)
         check_plotting(self.plot)
 
@@ -744,6 +745,15 @@ def _check_masks(options: ParticleOptions) -> None:
         raise CryodedupError(f"--mask-psize must be a voxel size in Å > 0, got {options.mask_psize}")
     if options.edge is not None and not (np.isfinite(options.edge) and options.edge >= 0):
         raise CryodedupError(f"--edge must be a distance in Å of 0 or more, got {options.edge}")
+
+
+def _check_normalised_score(options: ParticleOptions) -> None:
+    """``--score-normalize`` asks for a score: with ``--score none`` it would quietly do nothing."""
+    if options.score == "none" and options.score_normalize != "none":
+        raise CryodedupError(
+            f"--score-normalize {options.score_normalize} normalises the scores, and --score none ranks by none: "
+            "drop one"
+        )
 
 
 def check_dataset_values(values: object) -> None:
