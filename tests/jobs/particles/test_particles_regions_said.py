@@ -126,3 +126,16 @@ def test_every_pick_of_half_sets_outside_the_mask_is_said_not_a_traceback(tmp_pa
     summary = _run([*args, "--mask", str(tmp_path / "mask.mrc")], capsys)
     assert (summary["kept"], summary["mask_and_edge"]["outside_mask"]) == (0, 2)
     assert "--mask/--edge rejected every pick (2 outside the mask): nothing is kept" in summary["warnings"]
+
+
+def test_a_label_some_masks_lack_is_said_naming_them(tmp_path, capsys):
+    # TS_01's mask holds labels 0 and 1, TS_02's 0 and 2: --mask-label 1 rejects both of TS_02's picks.
+    (tmp_path / "masks").mkdir()
+    _half_mask(tmp_path / "masks" / "TS_01_mask.mrc")
+    _mrc(tmp_path / "masks" / "TS_02_mask.mrc", np.full((4, 10, 20), 2, np.int8), 10.0)
+    args = [*_picks(tmp_path, ["TS_01", "TS_02"]), "--mask", str(tmp_path / "masks"), "--mask-label", "1"]
+    summary = _run(args, capsys)
+    assert (summary["kept"], summary["mask_and_edge"]["outside_mask"]) == (1, 3)
+    assert summary["warnings"][-1] == (
+        "--mask-label 1: 1 of the 2 masks hold no voxel of it (TS_02_mask.mrc): every pick on theirs is outside"
+    )

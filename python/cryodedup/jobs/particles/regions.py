@@ -295,6 +295,12 @@ def _outside_masks(
             outside[rows] = _outside_one(path, options, corner[rows], groups[rows], particles, sizes, said)
     if options.mask_label is not None and not any(labelled):
         raise CryodedupError(_label_absent(options.mask_label, list(by_file)))
+    if options.mask_label is not None and not all(labelled):
+        lacking = [p.name for p, has in zip(by_file, labelled) if not has]
+        warnings.append(
+            f"--mask-label {options.mask_label}: {len(lacking)} of the {len(by_file)} masks hold no voxel of it "
+            f"({', '.join(lacking[:3])}{', ...' if len(lacking) > 3 else ''}): every pick on theirs is outside"
+        )
     return outside, tuple(str(p) for p in by_file)
 
 
