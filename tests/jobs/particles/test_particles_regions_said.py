@@ -139,3 +139,15 @@ def test_a_label_some_masks_lack_is_said_naming_them(tmp_path, capsys):
     assert summary["warnings"][-1] == (
         "--mask-label 1: 1 of the 2 masks hold no voxel of it (TS_02_mask.mrc): every pick on theirs is outside"
     )
+
+
+def test_a_label_the_mask_holds_where_no_pick_lies_is_no_refusal(tmp_path, capsys):
+    # Label 2 in one corner voxel only, the picks on labels 1 and 0: both outside, said, not refused.
+    mask = np.zeros((4, 10, 20), np.int8)
+    mask[:, :, :10] = 1
+    mask[3, 9, 19] = 2
+    _mrc(tmp_path / "TS_01_mask.mrc", mask, 10.0)
+    args = [*_picks(tmp_path, ["TS_01"]), "--mask", str(tmp_path / "TS_01_mask.mrc"), "--mask-label", "2"]
+    summary = _run(args, capsys)
+    assert (summary["kept"], summary["mask_and_edge"]["outside_mask"]) == (0, 2)
+    assert summary["warnings"][-1] == "--mask/--edge rejected every pick (2 outside the mask): nothing is kept"

@@ -348,15 +348,15 @@ def _outside_one(
         if dims == 2 and data.shape[0] != 1:
             raise InputFileError(f"--mask {path}: {data.shape[0]} sections; micrographs take a 2-D mask")
         voxel = _voxel_size(path, options, header_voxel, shape, groups, particles, sizes, said[0])
-        if options.mask_label is not None:
-            said[1].append(bool((data == options.mask_label).any()))
         index = np.floor(corner / voxel).astype(np.int64)
         within = ((index >= 0) & (index < np.array(shape))).all(axis=1)
         values = np.zeros(len(corner), dtype=data.dtype)
         x, y = index[within, 0], index[within, 1]
         z = index[within, 2] if dims == 3 else np.zeros_like(x)
         values[within] = data[z, y, x]
-    inside = values == options.mask_label if options.mask_label is not None else values > 0
+        inside = values == options.mask_label if options.mask_label is not None else values > 0
+        if options.mask_label is not None:  # (the whole mask read only where no pick found the label)
+            said[1].append(bool((within & inside).any()) or bool((data == options.mask_label).any()))
     return ~(within & inside)
 
 
