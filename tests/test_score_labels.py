@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
@@ -70,7 +71,8 @@ def test_a_score_column_one_picker_lacks_names_its_columns_and_the_way_out(tmp_p
     (line,) = [line for line in result.output.splitlines() if line.startswith("Error")]
     assert "m1_autopick.star: no column Confidence for --score _Confidence" in line
     assert "(its columns: rlnCoordinateX, rlnCoordinateY, rlnAutopickFigureOfMerit" in line
-    assert "own score is rlnAutopickFigureOfMerit: --score auto" in line and "--score-normalize rank" in line
+    assert "own score is rlnAutopickFigureOfMerit: --score auto" in line
+    assert "--score-normalize rank or zscore" in line  # (both ways of putting pickers on one scale)
 
 
 @pytest.mark.parametrize(
@@ -87,3 +89,21 @@ def test_a_score_column_the_centres_read_too(tmp_path, score, order, kept_row):
     assert result.exit_code == 0, result.output
     kept = (tmp_path / "out/particles_kept.star").read_text()
     assert json.loads(result.stdout)["kept"] == 2 and f"\n{kept_row} m1.mrc" in kept
+
+
+def test_pickers_scored_in_opposite_directions_are_offered_both_normalisations():
+    # Two pickers, one better higher and one better lower: refused, offering rank and zscore alike.
+    from types import SimpleNamespace
+
+    from cryodedup.errors import CryodedupError
+    from cryodedup.formats.picks.particles import _scores
+    from cryodedup.formats.read_request import ScoreRead
+
+    pickers = [
+        SimpleNamespace(source=name, score=np.array([0.5]), score_name=name, higher_is_better=higher)
+        for name, higher in (("a", True), ("b", False))
+    ]
+    with pytest.raises(CryodedupError) as refused:
+        _scores(pickers, ScoreRead("auto", "auto", "none", 0, False), np.zeros(2, int), print)
+    assert "opposite directions" in str(refused.value)
+    assert "--score-normalize rank (each input's percentiles) or zscore" in str(refused.value)

@@ -136,3 +136,17 @@ def test_real_pickers_merged_by_zscores_as_a_brute_force_merges_them(tmp_path, c
     summary = json.loads(capsys.readouterr().out)
     assert [i["kept"] for i in summary["inputs"]] == [int(keep[inputs == k].sum()) for k in (0, 1)]
     assert summary["inputs"][0]["kept"] > 100  # (as read, the LoG picker keeps 18 of 1,158)
+
+
+def test_no_score_to_normalise_is_refused_in_one_line(tmp_path, capsys):
+    # --score none ranks at random: a normalisation of no score would quietly do nothing.
+    star = tmp_path / "p.star"
+    star.write_text("data_\nloop_\n_rlnCoordinateX\n_rlnCoordinateY\n_rlnMicrographName\n1 1 m.mrc\n")
+    for how in ("zscore", "rank"):
+        args = ["particles", str(star), "-o", str(tmp_path / "out"), "--mic-psize", "1", "--min-dist", "5"]
+        with pytest.raises(SystemExit) as stop:
+            main([*args, "--score", "none", "--score-normalize", how], standalone_mode=False)
+        said = " ".join(capsys.readouterr().err.split())
+        assert stop.value.code == 1 and "Traceback" not in said
+        assert said == f"Error: --score-normalize {how} normalises the scores, and --score none ranks by none: drop one"
+        assert not (tmp_path / "out").exists()

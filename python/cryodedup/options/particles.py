@@ -778,6 +778,11 @@ class ParticleOptions:
         if self.audit and self.decisions:
             raise CryodedupError("--audit rejects no particle, so --decisions has nothing to record; drop one")
         check_masks(self)
+        if self.score == "none" and self.score_normalize != "none":  # (it would quietly do nothing)
+            raise CryodedupError(
+                f"--score-normalize {self.score_normalize} normalises the scores, and --score none ranks by none: "
+                "drop one"
+            )
         _check_transforms(self.transform)
         check_plotting(self.plot)
 

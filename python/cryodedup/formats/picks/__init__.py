@@ -517,7 +517,7 @@ def score_column(picks: Picks, column: str) -> np.ndarray:
         if count and name not in (labels or []):
             own = (
                 f"; {picks.source}'s own score is {picks.score_name}: --score auto ranks each picker by its own "
-                "(with --score-normalize rank when the pickers differ)"
+                "(with --score-normalize rank or zscore when the pickers differ)"
                 if picks.score_name
                 else ""
             )

@@ -445,7 +445,7 @@ def _scores(
     if len(directions) > 1 and not normalisation(score_read.score_normalize).one_scale:
         raise CryodedupError(
             "the pickers' scores run in opposite directions (higher is better for some, lower for others); "
-            "add --score-normalize rank"
+            "add --score-normalize rank (each input's percentiles) or zscore (robust z-scores per micrograph)"
         )
     names = list(dict.fromkeys(p.score_name for p in pickers if p.score_name))  # every picker here is scored, so named
     label = names[0] if len(names) == 1 else " / ".join(names)

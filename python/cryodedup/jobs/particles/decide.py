@@ -175,7 +175,9 @@ def decide(
         return decision if regions is None else replace(decision, regions=regions)
     inside = np.flatnonzero(regions.dropped == 0)
     if not inside.size:
-        return Decision(np.zeros(len(particles), dtype=bool), None, None, regions=regions)
+        # (no partner for any row: the half-set audit and the record read the pairs all the same)
+        no_partner = np.full(len(particles), -1, dtype=np.int64)
+        return Decision(np.zeros(len(particles), dtype=bool), no_partner, None, regions=regions)
     rows = particles.rows(inside)  # (a species' rows: the species of each row is given back)
     if particles.species is not None:
         rows = replace(rows, species=np.take(particles.species, inside))

@@ -154,6 +154,8 @@ def run(
     for message in warnings:
         log(message, "warning")
     warn_not_confirmable(particles, decision, options, warn)
+    for message in decision.regions.warnings if decision.regions is not None else ():
+        warn(message)
     decided_at = time.perf_counter()
     halves = halfsets_by_micrograph(particles.groups, decision.keep) if reassign else None
     # Counted before the outputs are written: a one-pass scan's writer may still be busy.

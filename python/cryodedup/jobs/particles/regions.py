@@ -40,12 +40,14 @@ class Regions:
 
     ``dropped``: per row, 0 (kept for the dedup), :data:`OUTSIDE_MASK` or :data:`AT_EDGE`;
     ``masks``: the mask files used, each once; ``sizes_from``: where the micrographs' sizes
-    came from (None: not needed).
+    came from (None: not needed); ``warnings``: what the user should hear of them (a mask
+    shared, an extent not checked, an edge that leaves no room, every pick rejected).
     """
 
     dropped: np.ndarray
     masks: tuple[str, ...]
     sizes_from: str | None
+    warnings: tuple[str, ...] = ()
 
     @property
     def outside_mask(self) -> int:
@@ -68,14 +70,45 @@ def regions_of(particles: ParticleSet, options: ParticleOptions) -> Regions | No
     sizes, sizes_from = _sizes(particles, options, tomograms, needed=options.edge is not None)
     dropped = np.zeros(n, dtype=np.int8)
     masks: tuple[str, ...] = ()
+    warnings: list[str] = []
     if options.mask is not None:
-        outside, masks = _outside_masks(particles, options, corner, sizes)
+        outside, masks = _outside_masks(particles, options, corner, sizes, warnings)
         dropped[outside] = OUTSIDE_MASK
     if options.edge is not None:
         size = sizes[particles.groups]
         near = ((corner < options.edge) | (corner > size - options.edge)).any(axis=1)
         dropped[near & (dropped == 0)] = AT_EDGE
-    return Regions(dropped, masks, sizes_from if options.edge is not None else None)
+        warnings += _no_room(particles, sizes, options.edge)
+    if n and dropped.all():
+        warnings.append(_every_pick_rejected(dropped, options))
+    return Regions(dropped, masks, sizes_from if options.edge is not None else None, tuple(warnings))
+
+
+def _every_pick_rejected(dropped: np.ndarray, options: ParticleOptions) -> str:
+    """The warning that ``--mask`` and ``--edge`` left no pick (most often a wrong mask, label or edge)."""
+    counts = [
+        (f"{np.count_nonzero(dropped == OUTSIDE_MASK):,} outside the mask", options.mask is not None),
+        (f"{np.count_nonzero(dropped == AT_EDGE):,} at the edge", options.edge is not None),
+    ]
+    said = ", ".join(words for words, asked in counts if asked)
+    return f"--mask/--edge rejected every pick ({said}): nothing is kept"
+
+
+def _no_room(particles: ParticleSet, sizes: np.ndarray, edge: float) -> list[str]:
+    """A warning where ``--edge`` leaves no room (2 x edge >= a micrograph's size along an axis): all its picks cut."""
+    used = _used(particles.groups, len(particles.mic_names))
+    narrowest = np.nanmin(sizes[used], axis=1, initial=np.inf)
+    mics = used[2 * edge >= narrowest]
+    if not mics.size:
+        return []
+    what = "tomograms" if sizes.shape[1] == 3 else "micrographs"
+    first = int(mics[np.argmin(narrowest[2 * edge >= narrowest])])
+    axis = "xyz"[int(np.nanargmin(sizes[first]))]
+    return [
+        f"--edge {edge:g} Å leaves no room in {len(mics):,} of the {len(used):,} {what}: "
+        f"{_bare(particles.mic_names[first])} is {sizes[first].min():g} Å along {axis}, no more than 2 x {edge:g} Å; "
+        "every pick on them is at the edge"
+    ]
 
 
 def _tomograms(options: ParticleOptions) -> Tomograms | None:
@@ -229,9 +262,12 @@ def _mask_files(mask: Path, names: list[str], image: Callable[[str], Path]) -> l
 
 
 def _outside_masks(
-    particles: ParticleSet, options: ParticleOptions, corner: np.ndarray, sizes: np.ndarray
+    particles: ParticleSet, options: ParticleOptions, corner: np.ndarray, sizes: np.ndarray, warnings: list[str]
 ) -> tuple[np.ndarray, tuple[str, ...]]:
-    """Whether each row lies outside its micrograph's mask (beyond the mask's extent included); the masks used."""
+    """Whether each row lies outside its micrograph's mask (beyond the mask's extent included); the masks used.
+
+    A ``--mask-label`` found in no mask is refused, naming the labels they hold (every pick would go).
+    """
     assert options.mask is not None
     groups = particles.groups
     used = _used(groups, len(particles.mic_names))
@@ -244,16 +280,52 @@ def _outside_masks(
     by_file: dict[Path, list[int]] = {}
     for g, path in zip(used.tolist(), files):
         by_file.setdefault(path, []).append(g)
+    labelled: list[bool] = []
     if len(by_file) == 1:  # (one mask for every row: no rows to gather)
-        outside = _outside_one(files[0], options, corner, groups, particles, sizes)
-        return outside, (str(files[0]),)
-    outside = np.zeros(len(particles), dtype=bool)
-    order = np.argsort(groups, kind="stable")
-    starts = np.searchsorted(groups[order], np.arange(len(particles.mic_names) + 1))
-    for path, mics in by_file.items():
-        rows = np.concatenate([order[starts[g] : starts[g + 1]] for g in mics])
-        outside[rows] = _outside_one(path, options, corner[rows], groups[rows], particles, sizes)
+        if len(used) > 1:
+            warnings.append(_shared_mask(files[0], particles, used))
+        outside = _outside_one(files[0], options, corner, groups, particles, sizes, (warnings, labelled))
+    else:
+        outside = np.zeros(len(particles), dtype=bool)
+        order = np.argsort(groups, kind="stable")
+        starts = np.searchsorted(groups[order], np.arange(len(particles.mic_names) + 1))
+        for path, mics in by_file.items():
+            rows = np.concatenate([order[starts[g] : starts[g + 1]] for g in mics])
+            said = (warnings, labelled)
+            outside[rows] = _outside_one(path, options, corner[rows], groups[rows], particles, sizes, said)
+    if options.mask_label is not None and not any(labelled):
+        raise CryodedupError(_label_absent(options.mask_label, list(by_file)))
+    if options.mask_label is not None and not all(labelled):
+        lacking = [p.name for p, has in zip(by_file, labelled) if not has]
+        warnings.append(
+            f"--mask-label {options.mask_label}: {len(lacking)} of the {len(by_file)} masks hold no voxel of it "
+            f"({', '.join(lacking[:3])}{', ...' if len(lacking) > 3 else ''}): every pick on theirs is outside"
+        )
     return outside, tuple(str(p) for p in by_file)
+
+
+def _shared_mask(path: Path, particles: ParticleSet, used: np.ndarray) -> str:
+    """The warning of one mask file applied to several micrographs or tomograms alike."""
+    what = "tomograms" if particles.centres.shape[1] == 3 else "micrographs"
+    names = [_bare(particles.mic_names[g]) for g in used[:3].tolist()]
+    more = ", ..." if len(used) > 3 else ""
+    stem = Path(names[0]).stem if Path(names[0]).suffix.lower() in MASK_SUFFIXES else names[0]
+    return (
+        f"--mask {path}: one mask applied to all {len(used):,} {what} alike ({', '.join(names)}{more}); "
+        f"a folder of masks named after them ({stem}_mask.mrc, ...) gives each its own"
+    )
+
+
+def _label_absent(label: int, paths: list[Path]) -> str:
+    """The refusal of a ``--mask-label`` that no mask holds, naming the labels they do hold."""
+    present: set[int] = set()
+    for path in paths:
+        mrc, data, _ = open_volume(path)
+        with mrc:
+            present.update(np.unique(data).tolist())
+    shown = ", ".join(f"{v:g}" for v in sorted(present)[:10]) + (", ..." if len(present) > 10 else "")
+    where = f"--mask {paths[0]}" if len(paths) == 1 else f"--mask: none of the {len(paths)} masks"
+    return f"{where} holds no voxel of label {label} (--mask-label): its labels are {shown}"
 
 
 def _outside_one(
@@ -263,22 +335,28 @@ def _outside_one(
     groups: np.ndarray,
     particles: ParticleSet,
     sizes: np.ndarray,
+    said: tuple[list[str], list[bool]],
 ) -> np.ndarray:
-    """Whether each of these rows (of the micrographs ``path`` masks) lies outside it."""
+    """Whether each of these rows (of the micrographs ``path`` masks) lies outside it.
+
+    ``said``: the warnings, and per mask whether it holds ``--mask-label`` (appended to).
+    """
     mrc, data, header_voxel = open_volume(path)
     with mrc:
         dims = corner.shape[1]
         shape = data.shape[::-1][:dims]  # (nx, ny[, nz])
         if dims == 2 and data.shape[0] != 1:
             raise InputFileError(f"--mask {path}: {data.shape[0]} sections; micrographs take a 2-D mask")
-        voxel = _voxel_size(path, options, header_voxel, shape, groups, particles, sizes)
+        voxel = _voxel_size(path, options, header_voxel, shape, groups, particles, sizes, said[0])
         index = np.floor(corner / voxel).astype(np.int64)
         within = ((index >= 0) & (index < np.array(shape))).all(axis=1)
         values = np.zeros(len(corner), dtype=data.dtype)
         x, y = index[within, 0], index[within, 1]
         z = index[within, 2] if dims == 3 else np.zeros_like(x)
         values[within] = data[z, y, x]
-    inside = values == options.mask_label if options.mask_label is not None else values > 0
+        inside = values == options.mask_label if options.mask_label is not None else values > 0
+        if options.mask_label is not None:  # (the whole mask read only where no pick found the label)
+            said[1].append(bool((within & inside).any()) or bool((data == options.mask_label).any()))
     return ~(within & inside)
 
 
@@ -290,14 +368,19 @@ def _voxel_size(
     groups: np.ndarray,
     particles: ParticleSet,
     sizes: np.ndarray,
+    warnings: list[str],
 ) -> float:
     """The mask's voxel size in Å: ``--mask-psize``, else its header's, checked against its micrographs' sizes.
 
     Without either, the micrograph's size over the mask's voxels. A mask whose extent (voxels x
-    voxel size) differs from a micrograph's size by more than a voxel and 1 % is refused.
+    voxel size) differs from a micrograph's size by more than a voxel and 1 % is refused; the
+    micrographs of unknown size, whose extent cannot be checked, are warned of.
     """
     voxel = options.mask_psize or header
-    known = [(g, sizes[g]) for g in _used(groups, len(sizes)).tolist() if not np.isnan(sizes[g]).any()]
+    used = _used(groups, len(sizes)).tolist()
+    known = [(g, sizes[g]) for g in used if not np.isnan(sizes[g]).any()]
+    if len(known) < len(used):
+        warnings.append(_unchecked(path, particles, [g for g in used if np.isnan(sizes[g]).any()]))
     if voxel is None:
         if not known:
             raise CryodedupError(
@@ -314,3 +397,13 @@ def _voxel_size(
                 f"{' x '.join(f'{s:g}' for s in size)} Å: give the mask's voxel size (--mask-psize) or its own mask"
             )
     return float(voxel)
+
+
+def _unchecked(path: Path, particles: ParticleSet, unknown: list[int]) -> str:
+    """The warning that a mask's extent was not checked against the micrographs of unknown size."""
+    what = "tomograms" if particles.centres.shape[1] == 3 else "micrographs"
+    names = ", ".join(_bare(particles.mic_names[g]) for g in unknown[:3]) + (", ..." if len(unknown) > 3 else "")
+    return (
+        f"--mask {path}: its extent was not checked against {len(unknown):,} {what} of unknown size ({names}): "
+        "give --micrographs (tomograms: RELION 5's tomograms.star) or --project-dir where the images are"
+    )
