@@ -23,8 +23,11 @@ __all__ = ["GraphJob", "write_audit_report"]
 VERDICT_COLOURS = {
     "redo": ("#e34a33", "half-sets share duplicates: redo"),
     "damaged": ("#9e9ac8", "damaged: not audited"),
+    "running": ("#fc8d59", "running on duplicates"),
     "entered": ("#fdae6b", "duplicates entered here"),
     "inherited": ("#fee391", "duplicates from upstream"),
+    "negligible": ("#d9f0a3", "negligible across half-sets"),
+    "superseded": ("#c7e9c0", "superseded by a later one"),
     "clean": ("#a1d99b", "no duplicates"),
     "not run": ("#ffffff", "not run yet"),
     "no particles": ("#f0f0f0", "no particles"),

@@ -27,8 +27,24 @@ __all__ = ["audit_project", "audit_rows", "write_audit_page"]
 
 #: Severities of a job's verdict, worst first: the order of the report's lines.
 REDO, ENTERED, INHERITED, CLEAN, DAMAGED = "redo", "entered", "inherited", "clean", "damaged"
-NONE, NOT_RUN = "no particles", "not run"
-_RANK = {REDO: 0, DAMAGED: 1, ENTERED: 2, INHERITED: 3, CLEAN: 4, NOT_RUN: 5, NONE: 6}
+NONE, NOT_RUN, RUNNING = "no particles", "not run", "running"
+#: A refinement whose half-sets share duplicates, but a later refinement of its particles, deduplicated,
+#: replaced it; or whose straddling particles are too few to move its FSC: neither to redo.
+SUPERSEDED, NEGLIGIBLE = "superseded", "negligible"
+_RANK = {
+    REDO: 0,
+    DAMAGED: 1,
+    RUNNING: 2,
+    ENTERED: 3,
+    INHERITED: 4,
+    NEGLIGIBLE: 5,
+    SUPERSEDED: 6,
+    CLEAN: 7,
+    NOT_RUN: 8,
+    NONE: 9,
+}
+#: The share of a refinement's particles in a straddling pair (%) under which its FSC is not redone for them.
+DEFAULT_NEGLIGIBLE = 1.0
 
 #: A job's status that says its outputs are written (RELION 3.1-5's, CryoSPARC's); with another, missing
 #: particle files are outputs not written yet, not damage.
@@ -100,18 +116,42 @@ class ProjectAudit:
         redo = [j.job.label for j in self.jobs if j.verdict == REDO]
         damaged = sum(j.verdict == DAMAGED for j in self.jobs) + len(self.problems)
         unread = f"; {damaged} damaged (named below)" if damaged else ""
+        running = [j.job.label for j in self.jobs if j.verdict == RUNNING]
+        if running:
+            unread += f"; running on duplicates: {', '.join(running)}"
         if redo:
             return f"{len(redo)} refinement{'s' if len(redo) > 1 else ''} to redo: {', '.join(redo)}{unread}", "bad"
+        if self.nothing_audited:
+            return f"Nothing could be audited: every particle set is damaged{unread}", "bad"
+        spared = [
+            f"{count} {what}"
+            for what, verdict in (("superseded by a later one", SUPERSEDED), ("negligible", NEGLIGIBLE))
+            if (count := sum(j.verdict == verdict for j in self.jobs))
+        ]
+        if spared:
+            unread = f"; refinements with pairs across the half-sets: {', '.join(spared)}{unread}"
         holding = sum(j.verdict in (ENTERED, INHERITED) for j in self.jobs)
         if holding:
-            return f"Duplicates in {holding} jobs' particles, none across a refinement's half-sets{unread}", "warn"
+            jobs = "1 job's" if holding == 1 else f"{holding} jobs'"
+            return f"Duplicates in {jobs} particles, no refinement to redo{unread}", "warn"
         sets = sum(len(j.sets) for j in self.jobs)
-        return f"No duplicates in the {sets} particle sets audited{unread}", "warn" if damaged else "good"
+        return f"No duplicates in the {sets} particle sets audited{unread}", "warn" if damaged or spared else "good"
+
+    @property
+    def nothing_audited(self) -> bool:
+        """Whether jobs are damaged and no particle set could be read: the project was not audited at all."""
+        damaged = any(j.verdict == DAMAGED for j in self.jobs) or self.problems
+        return bool(damaged) and not any(j.sets for j in self.jobs)
 
     @property
     def exit_status(self) -> int:
-        """A linter's: 1 when a refinement's half-sets share duplicates, else 0."""
-        return 1 if any(j.verdict == REDO for j in self.jobs) else 0
+        """A linter's: 1 when a refinement is to redo, 2 when nothing could be audited, else 0.
+
+        A refinement superseded by a later one, or whose pairs across the half-sets are negligible, is not to redo.
+        """
+        if any(j.verdict == REDO for j in self.jobs):
+            return 1
+        return 2 if self.nothing_audited else 0
 
     def lines(self) -> list[str]:
         """One line per job that holds particles (or is damaged), worst first; then the pipeline's problems."""
@@ -153,10 +193,13 @@ def read_project(root: Path) -> Project:
     )
 
 
-def audit_project(root: Path, min_dist: float | None = None, log: Log | None = None) -> ProjectAudit:
+def audit_project(
+    root: Path, min_dist: float | None = None, log: Log | None = None, negligible: float = DEFAULT_NEGLIGIBLE
+) -> ProjectAudit:
     """Audits every particle set of the project in ``root``.
 
-    ``min_dist``: one distance (Å) for every job, instead of each job's own.
+    ``min_dist``: one distance (Å) for every job, instead of each job's own; ``negligible``: the share of
+    a refinement's particles (%) in pairs across its half-sets under which it is not to redo.
     """
     start = time.perf_counter()
     say = log or (lambda message, level: None)
@@ -171,7 +214,8 @@ def audit_project(root: Path, min_dist: float | None = None, log: Log | None = N
         _audit_sets(project, audit, say)
     _trace(project, audits)
     for audit in audits.values():
-        audit.verdict, audit.line = _verdict(audit, audits, project)
+        audit.verdict, audit.line = _verdict(audit, audits, project, negligible)
+    _supersede(audits, project)
     return ProjectAudit(root, project.layout, list(audits.values()), problems, time.perf_counter() - start)
 
 
@@ -297,9 +341,19 @@ def _trace(project: Project, audits: dict[str, JobAudit]) -> None:
             audit.entered_at = entry(name, frozenset())
 
 
+def _unread_parents(name: str, audits: dict[str, JobAudit], project: Project) -> list[str]:
+    return [p for p in project.jobs[name].parents if audits[p].problems and not audits[p].sets]
+
+
 def _entry_words(entry: str, audits: dict[str, JobAudit], project: Project) -> str:
-    """Where duplicates entered, as the line says it: a parent of that job left unaudited may have held them."""
-    unread = [p for p in project.jobs[entry].parents if audits[p].problems and not audits[p].sets]
+    """Where duplicates entered, as the line says it: a parent of that job left unaudited may have held them.
+
+    A job whose duplicates seem to enter there while its own input could not be read: they entered at
+    that input or before it.
+    """
+    unread = _unread_parents(entry, audits, project)
+    if unread and project.jobs[entry].refinement:
+        return f"{', '.join(unread)} or before it ({', '.join(unread)} not audited)"
     return f"{entry} or before it ({', '.join(unread)} not audited)" if unread else entry
 
 
@@ -311,36 +365,36 @@ def _percent(fraction: float) -> str:
     return f"{100 * fraction:.2g} %" if fraction < 0.1 else f"{100 * fraction:.0f} %"
 
 
-def _verdict(audit: JobAudit, audits: dict[str, JobAudit], project: Project) -> tuple[str, str]:
-    """The job's verdict and its line of the report."""
-    name = audit.job.label
+def _verdict(
+    audit: JobAudit, audits: dict[str, JobAudit], project: Project, negligible: float = DEFAULT_NEGLIGIBLE
+) -> tuple[str, str]:
+    """The job's verdict and its line of the report.
+
+    ``negligible``: the share of a refinement's particles (%) in pairs across its half-sets under which it is not
+    to redo.
+    """
+    name = _shown_name(audit.job)
     if audit.problems:
         return DAMAGED, "; ".join(audit.problems)
     worst = audit.worst
     if worst is None and audit.not_written:
-        return NOT_RUN, f"{name}: not run ({audit.job.status}): {', '.join(audit.not_written)} not written yet"
+        return _not_written(audit, audits, project, name)
     if worst is None:
         return NONE, f"{name}: no particles"
     within = f"within {audit.min_dist_A:g} Å"
     entered = ", ".join(_entry_words(entry, audits, project) for entry in audit.entered_at)
     if worst.straddles and audit.job.refinement:
-        parents = _particle_parents(project, audits, audit.job.name) or [audit.job.name]
-        pieces = []
-        if worst.straddling_pairs:
-            verb = "straddles" if worst.straddling_pairs == 1 else "straddle"
-            pieces.append(
-                f"{worst.straddling_pairs:,} {'pair' if worst.straddling_pairs == 1 else 'pairs'} {within} {verb} "
-                f"the half-sets ({_percent(worst.fraction)})"
+        pieces = _straddling_words(worst, within)
+        if 100 * worst.fraction < negligible and not worst.same_image_straddling:
+            return NEGLIGIBLE, (
+                f"{name}: {' and '.join(pieces)}: negligible (under {negligible:g} % of its particles; "
+                f"--negligible sets the share), nothing to redo (duplicates entered at {entered})"
             )
-        if worst.same_image_straddling:
-            pieces.append(f"{worst.same_image_straddling:,} particle images sit in both half-sets")
-        if audit.entered_at == [audit.job.name] and len(parents) > 1:  # (its inputs hold none alone: joined)
-            redo = f"refine again on {' + '.join(parents)} deduplicated together (duplicates entered here)"
-        elif audit.entered_at == [audit.job.name]:  # (its input holds none: its refined positions met)
-            redo = "refine again on its own particles deduplicated (duplicates entered here)"
-        else:
-            redo = f"refine the kept set of {', '.join(parents)} (duplicates entered at {entered})"
-        return REDO, f"{name}: {' and '.join(pieces)}: its FSC may be inflated; {redo}"
+        failed = " (the job failed)" if audit.job.status == "Failed" else ""
+        return (
+            REDO,
+            f"{name}{failed}: {' and '.join(pieces)}: its FSC may be inflated; {_redo_words(audit, audits, project)}",
+        )
     if audit.duplicates:
         count = f"{_pairs(worst.duplicate_pairs)} {within} in {worst.particles:,} particles"
         if worst.same_image:
@@ -359,6 +413,94 @@ def _verdict(audit: JobAudit, audits: dict[str, JobAudit], project: Project) -> 
             return ENTERED, f"{name}: {count}{halves}: duplicates entered here; deduplicate its particles"
         return INHERITED, f"{name}: {count}{halves} (duplicates entered at {entered})"
     return CLEAN, f"{name}: {worst.particles:,} particles, no duplicates {within}"
+
+
+def _shown_name(job: Job) -> str:
+    """The job as a line names it: its label, with its alias (RELION 4/5's ``Refine3D/first/``) when it has one."""
+    alias = (job.alias or "").rstrip("/")
+    if not alias or alias == job.name or "/" not in job.name:  # (CryoSPARC's label already says its type)
+        return job.label
+    return f"{job.label} ({alias.split('/')[-1]})"
+
+
+def _straddling_words(worst: SetAudit, within: str) -> list[str]:
+    pieces = []
+    if worst.straddling_pairs:
+        verb = "straddles" if worst.straddling_pairs == 1 else "straddle"
+        pieces.append(
+            f"{worst.straddling_pairs:,} {'pair' if worst.straddling_pairs == 1 else 'pairs'} {within} {verb} "
+            f"the half-sets ({_percent(worst.fraction)})"
+        )
+    if worst.same_image_straddling:
+        pieces.append(f"{worst.same_image_straddling:,} particle images sit in both half-sets")
+    return pieces
+
+
+def _redo_words(audit: JobAudit, audits: dict[str, JobAudit], project: Project) -> str:
+    """What to refine again, and where the duplicates entered."""
+    parents = _particle_parents(project, audits, audit.job.name) or [audit.job.name]
+    if audit.entered_at == [audit.job.name] and _unread_parents(audit.job.name, audits, project):
+        # (its input could not be read: they may have come with it)
+        entered = _entry_words(audit.job.name, audits, project)
+        return f"refine the kept set of its input deduplicated (duplicates entered at {entered})"
+    if audit.entered_at == [audit.job.name] and len(parents) > 1:  # (its inputs hold none alone: joined)
+        return f"refine again on {' + '.join(parents)} deduplicated together (duplicates entered here)"
+    if audit.entered_at == [audit.job.name]:  # (its input holds none: its refined positions met)
+        return "refine again on its own particles deduplicated (duplicates entered here)"
+    entered = ", ".join(_entry_words(entry, audits, project) for entry in audit.entered_at)
+    return f"refine the kept set of {', '.join(parents)} (duplicates entered at {entered})"
+
+
+def _not_written(audit: JobAudit, audits: dict[str, JobAudit], project: Project, name: str) -> tuple[str, str]:
+    """A job whose sets are not written yet: not run, or a refinement running on a set that holds duplicates."""
+    waiting = f"{', '.join(audit.not_written)} not written yet"
+    carriers = [p for p in _particle_parents(project, audits, audit.job.name) if audits[p].duplicates]
+    if audit.job.refinement and audit.job.status == "Running" and carriers:
+        held = ", ".join(f"{p} ({_pairs(audits[p].duplicates)} within {audits[p].min_dist_A:g} Å)" for p in carriers)
+        return RUNNING, (
+            f"{name}: running on a set that holds duplicates: {held}; its half-sets will share them: "
+            "abort it and refine the deduplicated set"
+        )
+    return NOT_RUN, f"{name}: not run ({audit.job.status}): {waiting}"
+
+
+def _supersede(audits: dict[str, JobAudit], project: Project) -> None:
+    """Each refinement to redo that a later refinement replaced: its verdict superseded, its line naming the later one.
+
+    The later refinement refined a descendant of its input (or of itself) in which no duplicates straddle the
+    half-sets (or too few to matter): its duplicates were removed downstream. The nearest such one is named.
+    """
+    children = project.children()
+    for audit in audits.values():
+        if audit.verdict != REDO:
+            continue
+        starts = _particle_parents(project, audits, audit.job.name) or [audit.job.name]
+        later = _nearest_descendant(starts, children, audit.job.name, audits)
+        if later is not None:
+            audit.verdict = SUPERSEDED
+            head, _, _redo = audit.line.partition(": its FSC may be inflated; ")
+            audit.line = (
+                f"{head}: superseded by {later} (a later refinement of a descendant of its input, "
+                f"its half-sets without these duplicates); nothing to redo"
+            )
+
+
+def _nearest_descendant(
+    starts: list[str], children: dict[str, list[str]], itself: str, audits: dict[str, JobAudit]
+) -> str | None:
+    """The nearest refinement below ``starts`` (breadth first) audited and not to redo, but ``itself``."""
+    seen = set(starts)
+    queue = deque(starts)
+    while queue:
+        name = queue.popleft()
+        audit = audits[name]
+        if name != itself and audit.job.refinement and audit.verdict in (CLEAN, NEGLIGIBLE):
+            return audit.job.label
+        for child in children.get(name, []):
+            if child not in seen:
+                seen.add(child)
+                queue.append(child)
+    return None
 
 
 def audit_rows(audit: ProjectAudit) -> list[tuple[str, str]]:

@@ -1,0 +1,134 @@
+"""``cryodedup audit``'s verdicts beyond the planted pairs (issue 68's trial): a refinement superseded by a later one
+of its particles deduplicated, straddling pairs too few to matter, a refinement running on duplicates, an input
+that could not be read, and the exit statuses. Oracles: a plain numpy all-pairs search of the rows as written."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from cryodedup.jobs.audit.job import audit_project
+from fixtures.relion_project import JOBS, MIC_PSIZE, Rows, brute_force, pipeline_text, write_particles, write_project
+
+CRYODEDUP = str(Path(sys.executable).parent / "cryodedup")
+_REFINED = "Refine3D/job017/run_data.star"
+_P = ("3", "ParticleGroupMetadata.star.relion")
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([CRYODEDUP, "audit", *args], capture_output=True, text=True, check=False)
+
+
+def _close_pairs(rows: Rows, min_dist: float) -> list[tuple[int, int]]:
+    """Every pair of rows (i < j) of one micrograph whose centres lie within ``min_dist`` Å: all pairs, by hand."""
+    centres = np.stack([rows.x * MIC_PSIZE - rows.ox, rows.y * MIC_PSIZE - rows.oy], axis=1)
+    found = []
+    for i in range(len(rows)):
+        near = np.linalg.norm(centres[i + 1 :] - centres[i], axis=1) <= min_dist
+        same = rows.mic[i + 1 :] == rows.mic[i]
+        found += [(i, i + 1 + int(j)) for j in np.flatnonzero(near & same)]
+    return found
+
+
+def _without(rows: Rows, drop: set[int]) -> Rows:
+    return rows.take(np.array([k for k in range(len(rows)) if k not in drop]))
+
+
+def _with_jobs(root: Path, extra: list, layout: str = "3.1") -> None:
+    (root / "default_pipeline.star").write_text(pipeline_text(layout, [*JOBS, *extra]))
+
+
+def test_a_refinement_whose_duplicates_a_later_refinement_removed_is_superseded(tmp_path):
+    # As the tutorial: Refine3D/job017 refined the joined set (pairs across its halves); Select/job022 removed the
+    # duplicates of its particles (RELION's Select, remove duplicates) and Refine3D/job023 refined the kept set.
+    files = write_project(tmp_path)
+    refined = files[_REFINED]
+    kept = _without(refined, {j for _, j in _close_pairs(refined, 50)})
+    assert brute_force(kept, 50) == (0, 0) and brute_force(refined, 50)[1] > 0
+    write_particles(tmp_path / "Select/job022/particles.star", kept)
+    write_particles(tmp_path / "Refine3D/job023/run_data.star", kept)
+    extra = [
+        ("Select/job022", 7, "relion.select.removeduplicates", [_REFINED], [("particles.star", _P)]),
+        ("Refine3D/job023", 9, "relion.refine3d", ["Select/job022/particles.star"], [("run_data.star", _P)]),
+    ]
+    _with_jobs(tmp_path, extra)
+    audit = audit_project(tmp_path)
+    jobs = {j.job.name: j for j in audit.jobs}
+    assert jobs["Refine3D/job023"].verdict == "clean"
+    assert jobs["Refine3D/job017"].verdict == "superseded"
+    assert "superseded by Refine3D/job023" in jobs["Refine3D/job017"].line
+    assert audit.exit_status == 0
+    assert _cli(str(tmp_path), "--quiet").returncode == 0
+    # A later refinement of the same set, duplicates and all, supersedes nothing.
+    write_particles(tmp_path / "Refine3D/job023/run_data.star", refined)
+    jobs = {j.job.name: j for j in audit_project(tmp_path).jobs}
+    assert jobs["Refine3D/job017"].verdict == "redo" and jobs["Refine3D/job023"].verdict == "redo"
+    assert _cli(str(tmp_path), "--quiet").returncode == 1
+
+
+def test_straddling_pairs_under_the_negligible_share_ask_no_redo(tmp_path):
+    # Refine3D/job017 with a single pair left across its halves (2 particles of ~650: 0.3 %, under the 1 % default).
+    files = write_project(tmp_path)
+    refined = files[_REFINED]
+    pairs = _close_pairs(refined, 50)
+    straddling = [(i, j) for i, j in pairs if refined.subset[i] != refined.subset[j]]
+    one_left = _without(refined, {j for i, j in pairs if (i, j) != straddling[0]})
+    assert brute_force(one_left, 50) == (1, 1)
+    share = 100 * 2 / len(one_left)
+    assert share < 1
+    write_particles(tmp_path / _REFINED, one_left)
+    jobs = {j.job.name: j for j in audit_project(tmp_path).jobs}
+    assert jobs["Refine3D/job017"].verdict == "negligible" and "negligible" in jobs["Refine3D/job017"].line
+    assert _cli(str(tmp_path), "--quiet").returncode == 0
+    assert _cli(str(tmp_path), "--quiet", "--negligible", f"{share * 1.01}").returncode == 0
+    assert _cli(str(tmp_path), "--quiet", "--negligible", f"{share * 0.99}").returncode == 1
+
+
+def test_a_refinement_running_on_a_set_with_duplicates_is_warned_of(tmp_path):
+    write_project(tmp_path, "4/5")
+    (tmp_path / _REFINED).unlink()
+    (tmp_path / "Refine3D/job017/run_it003_data.star").write_text("")  # (RELION writes each iteration's)
+    pipeline = pipeline_text("4/5")
+    pipeline = pipeline.replace(
+        "Refine3D/job017/       None relion.refine3d Succeeded", "Refine3D/job017/       None relion.refine3d Running"
+    )
+    assert "Running" in pipeline
+    (tmp_path / "default_pipeline.star").write_text(pipeline)
+    audit = audit_project(tmp_path)
+    jobs = {j.job.name: j for j in audit.jobs}
+    assert jobs["Refine3D/job017"].verdict == "running"
+    assert "running on a set that holds duplicates: Select/job016" in jobs["Refine3D/job017"].line
+    assert "abort" in jobs["Refine3D/job017"].line and "Refine3D/job017" in audit.verdict[0]
+
+
+def test_duplicates_behind_an_input_that_could_not_be_read_entered_there_or_before(tmp_path):
+    write_project(tmp_path)
+    path = tmp_path / "Select/job016/particles.star"
+    path.write_text(path.read_text()[:-200])  # (cut: its last row short)
+    jobs = {j.job.name: j for j in audit_project(tmp_path).jobs}
+    assert jobs["Select/job016"].verdict == "damaged"
+    assert jobs["Refine3D/job017"].verdict == "redo"
+    assert jobs["Refine3D/job017"].line.endswith(
+        "(duplicates entered at Select/job016 or before it (Select/job016 not audited))"
+    )
+    assert "entered here" not in jobs["Refine3D/job017"].line
+
+
+def test_usage_and_output_errors_exit_2_and_a_project_unread_is_not_clean(tmp_path):
+    project, out = tmp_path / "project", tmp_path / "out"
+    project.mkdir()
+    write_project(project)
+    assert _cli(str(project), "--plot", str(out), "--quiet").returncode == 1
+    again = _cli(str(project), "--plot", str(out), "--quiet")
+    assert again.returncode == 2 and "report.html" in again.stderr
+    (tmp_path / "file").write_text("")
+    unwritable = _cli(str(project), "--plot", str(tmp_path / "file" / "report"), "--quiet")
+    assert unwritable.returncode == 2 and "Traceback" not in unwritable.stderr
+    for path in project.rglob("*.star"):
+        if path.name != "default_pipeline.star" and path.parent.name != "job002":
+            path.write_text("data_particles\nloop_\n_rlnCoordinateX #1\n1 2 3\n")
+    done = _cli(str(project))
+    assert done.returncode == 2 and "Nothing could be audited" in done.stderr
