@@ -383,7 +383,7 @@ def compare(
 
 
 @main.command(cls=_JobCommand, declared=lambda: commands.AUDIT)
-@click.argument("project_dir", type=click.Path(path_type=Path, file_okay=False, exists=True))
+@click.argument("project_dir", type=click.Path(path_type=Path, exists=True))  # (a file: pointed to its folder)
 def audit(
     project_dir: Path,
     min_dist: float | None,
@@ -411,7 +411,7 @@ def audit(
     audited).
     """
     from .errors import CryodedupError
-    from .jobs.audit.job import audit_project, audit_rows, write_audit_page
+    from .jobs.audit.job import audit_project, audit_rows, fitted_rows, write_audit_page
 
     report = Reporter(quiet)
     if plot is not None and plot.resolve().is_relative_to(project_dir.resolve()):
@@ -427,7 +427,9 @@ def audit(
         except SystemExit as ended:  # (a report refused or not writable: 2, as 1 says a refinement is to redo)
             raise SystemExit(2 if ended.code == 1 else ended.code) from None
         rows.append(("Report", str(written)))
-    report.summary(f"cryodedup audit ({result.layout})", result.verdict[0], rows)
+    # (the lines are sentences: folded to the terminal's width, COLUMNS or 80 on a pipe, as rich measures it)
+    columns = shutil.get_terminal_size((80, 24)).columns
+    report.summary(f"cryodedup audit ({result.layout})", result.verdict[0], fitted_rows(rows, columns))
     if as_json:
         print_json(result.to_json())
     raise SystemExit(result.exit_status)

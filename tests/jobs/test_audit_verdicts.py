@@ -4,6 +4,9 @@ that could not be read, and the exit statuses. Oracles: a plain numpy all-pairs 
 
 from __future__ import annotations
 
+import os
+import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -132,3 +135,70 @@ def test_usage_and_output_errors_exit_2_and_a_project_unread_is_not_clean(tmp_pa
             path.write_text("data_particles\nloop_\n_rlnCoordinateX #1\n1 2 3\n")
     done = _cli(str(project))
     assert done.returncode == 2 and "Nothing could be audited" in done.stderr
+
+
+def test_a_moved_project_whose_pipeline_holds_absolute_paths_reads_its_own_files(tmp_path):
+    old, moved = tmp_path / "old", tmp_path / "moved"
+    old.mkdir()
+    write_project(old)
+    expected = audit_project(old).lines()
+    pipeline = old / "default_pipeline.star"
+    text = re.sub(r"(?<![\w/])(\w+/job\d{3}/[\w.]+\.\w+)", lambda m: f"{old}/{m.group(1)}", pipeline.read_text())
+    assert f"{old}/JoinStar/job014/join_particles.star" in text
+    pipeline.write_text(text)
+    shutil.copytree(old, moved)
+    shutil.rmtree(old)
+    assert audit_project(moved).lines() == expected
+
+
+def test_a_path_near_a_project_points_to_the_projects_folder(tmp_path):
+    project = tmp_path / "project"
+    project.mkdir()
+    write_project(project)
+    for given in (project / "default_pipeline.star", project / "Refine3D" / "job017", tmp_path):
+        done = _cli(str(given), "--quiet")
+        assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+        assert f"project's folder seems to be {project}" in " ".join(done.stderr.split()), done.stderr
+
+
+def test_aliases_a_failed_refinement_and_a_failed_selects_threshold(tmp_path):
+    write_project(tmp_path, "4/5")
+    (tmp_path / "Select/job016/job.star").write_text(
+        "data_job\n\n_rlnJobTypeLabel relion.select.removeduplicates\n\ndata_joboptions_values\n\nloop_\n"
+        "_rlnJobOptionVariable #1\n_rlnJobOptionValue #2\ndo_remove_duplicates Yes\nduplicate_threshold 35\n"
+    )
+    pipeline = pipeline_text("4/5")
+    for name, alias, status in (("Refine3D/job017", "Refine3D/first/", "Failed"), ("Select/job016", "None", "Failed")):
+        pipeline, found = re.subn(rf"{name}/\s+None (\S+) Succeeded", rf"{name}/ {alias} \1 {status}", pipeline)
+        assert found == 1
+    (tmp_path / "default_pipeline.star").write_text(pipeline)
+    jobs = {j.job.name: j for j in audit_project(tmp_path).jobs}
+    refined = jobs["Refine3D/job017"]
+    assert refined.line.startswith("Refine3D/job017 (first) (the job failed): ")
+    assert refined.min_dist_A == 50  # a quarter of 200 Å: the failed Select removed nothing, its 35 Å unused
+
+
+def test_one_job_holding_duplicates_is_said_in_the_singular():
+    from cryodedup.jobs.audit.job import JobAudit, ProjectAudit
+    from cryodedup.jobs.audit.project import Job
+
+    audit = ProjectAudit(
+        Path("p"), "RELION 4/5", [JobAudit(Job("JoinStar/job003", "JoinStar", "x"), verdict="entered")], []
+    )
+    assert audit.verdict[0].startswith("Duplicates in 1 job's particles")
+
+
+def test_the_table_fits_the_terminal_and_counts_the_jobs_without_particles(tmp_path):
+    write_project(tmp_path)
+    done = subprocess.run(
+        [CRYODEDUP, "audit", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "COLUMNS": "80"},
+    )
+    assert done.returncode == 1
+    table = done.stderr.splitlines()[1:]
+    assert max(len(line) for line in table) <= 80, done.stderr
+    without = sum(not any(kind == _P for _, kind in outputs) for *_, outputs in JOBS)
+    assert without > 6 and f"No particles │ {without} jobs (" in " ".join(done.stderr.split())

@@ -23,7 +23,7 @@ from ...particle_set import Log
 from .check import SetAudit, audit_set
 from .project import Job, Project, cryosparc_project, relion_project
 
-__all__ = ["audit_project", "audit_rows", "write_audit_page"]
+__all__ = ["audit_project", "audit_rows", "fitted_rows", "write_audit_page"]
 
 #: Severities of a job's verdict, worst first: the order of the report's lines.
 REDO, ENTERED, INHERITED, CLEAN, DAMAGED = "redo", "entered", "inherited", "clean", "damaged"
@@ -181,16 +181,49 @@ def _straddling(audit: JobAudit) -> int:
 
 
 def read_project(root: Path) -> Project:
-    """The project in ``root``: RELION's (``default_pipeline.star``), CryoSPARC's (``J*/job.json``); else an error."""
+    """The project in ``root``: RELION's (``default_pipeline.star``), CryoSPARC's (``J*/job.json``); else an error.
+
+    The error points to the project's folder when ``root`` is near one: its pipeline file, a job's folder
+    (the project two levels up, or one for CryoSPARC), or the folder holding a project.
+    """
     if not root.is_dir():
-        raise CryodedupError(f"{root}: not a folder; give a RELION or CryoSPARC project's folder")
-    if (root / "default_pipeline.star").is_file():
-        return relion_project(root)
-    if any((folder / "job.json").is_file() for folder in job_folders(root)):
-        return cryosparc_project(root)
+        found = _near_project(root)
+        near = f"; the project's folder seems to be {found}" if found else ""
+        raise CryodedupError(f"{root}: is a file, not a folder; give a RELION or CryoSPARC project's folder{near}")
+    if _is_project(root):
+        return relion_project(root) if (root / "default_pipeline.star").is_file() else cryosparc_project(root)
+    near = _near_project(root)
+    hint = f" The project's folder seems to be {near}." if near else ""
     raise CryodedupError(
-        f"{root}: no default_pipeline.star (RELION) and no J*/job.json (CryoSPARC); is this a project's folder?"
+        f"{root}: no default_pipeline.star (RELION) and no J*/job.json (CryoSPARC); is this a project's folder?{hint}"
     )
+
+
+def _is_project(folder: Path) -> bool:
+    try:
+        if (folder / "default_pipeline.star").is_file():
+            return True
+        return any((job / "job.json").is_file() for job in job_folders(folder))
+    except OSError:  # (a folder that cannot be listed is no project)
+        return False
+
+
+def _near_project(path: Path) -> Path | None:
+    """The project's folder nearest ``path``, None when none is near.
+
+    The folder of a file, a job folder's project up to two levels up, else a child folder that holds one
+    (``path`` the folder holding a project).
+    """
+    for parent in [path.parent, *list(path.parents)[1:3]] if not path.is_dir() else list(path.parents)[:2]:
+        if _is_project(parent):
+            return parent
+    if path.is_dir():
+        try:
+            children = sorted(p for p in path.iterdir() if p.is_dir())
+        except OSError:
+            return None
+        return next((child for child in children if _is_project(child)), None)
+    return None
 
 
 def audit_project(
@@ -232,7 +265,7 @@ def _audit_sets(project: Project, audit: JobAudit, say: Log) -> None:
             micrographs = _upstream_micrographs(project, job.name)
             audit.sets.append(audit_set(paths, set_name, audit.min_dist_A, micrographs))
         except (CryodedupError, OSError) as err:
-            audit.problems.append(f"{job.name}: {set_name} could not be read: {_first_line(err)}")
+            audit.problems.append(f"{job.label}: {set_name} could not be read: {_first_line(err)}")
 
 
 def _first_line(err: Exception) -> str:
@@ -519,9 +552,27 @@ def audit_rows(audit: ProjectAudit) -> list[tuple[str, str]]:
     if unfinished:
         rows.append(("Not run", ", ".join(unfinished)))
     others = [j.job.name for j in audit.jobs if j.verdict == NONE]
-    if others:
+    if len(others) > _NAMED_AT_MOST:  # (a long project's every other job: a count; --json names each)
+        rows.append(("No particles", f"{len(others)} jobs ({others[0]} ... {others[-1]}; each in --json)"))
+    elif others:
         rows.append(("No particles", ", ".join(others)))
     return rows
+
+
+#: The jobs without particles the table names one by one; more are counted.
+_NAMED_AT_MOST = 6
+
+
+def fitted_rows(rows: list[tuple[str, str]], columns: int) -> list[tuple[str, str]]:
+    """The table's rows with their text folded between words to fit ``columns`` (a path or a name is never cut)."""
+    import textwrap
+
+    left = max((len(key) for key, _ in rows), default=0)
+    room = max(columns - left - 7, 40)  # (3 borders, a space each side of each cell)
+    return [
+        (key, "\n".join(textwrap.wrap(value, room, break_long_words=False, break_on_hyphens=False)) or value)
+        for key, value in rows
+    ]
 
 
 def write_audit_page(audit: ProjectAudit, outdir: Path, force: bool) -> Path:
