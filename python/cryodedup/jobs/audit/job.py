@@ -187,9 +187,9 @@ def read_project(root: Path) -> Project:
     (the project two levels up, or one for CryoSPARC), or the folder holding a project.
     """
     if not root.is_dir():
-        found = _near_project(root)
-        near = f"; the project's folder seems to be {found}" if found else ""
-        raise CryodedupError(f"{root}: is a file, not a folder; give a RELION or CryoSPARC project's folder{near}")
+        folder = _near_project(root)
+        said = f"; the project's folder seems to be {folder}" if folder else ""
+        raise CryodedupError(f"{root}: is a file, not a folder; give a RELION or CryoSPARC project's folder{said}")
     if _is_project(root):
         return relion_project(root) if (root / "default_pipeline.star").is_file() else cryosparc_project(root)
     near = _near_project(root)
