@@ -202,3 +202,23 @@ def test_the_table_fits_the_terminal_and_counts_the_jobs_without_particles(tmp_p
     assert max(len(line) for line in table) <= 80, done.stderr
     without = sum(not any(kind == _P for _, kind in outputs) for *_, outputs in JOBS)
     assert without > 6 and f"No particles │ {without} jobs (" in " ".join(done.stderr.split())
+
+
+def test_report_boxes_hold_their_whole_names_and_the_table_does_not_break_them(tmp_path):
+    import xml.etree.ElementTree as ET
+
+    from cryodedup.report.audit_page import GraphJob, pipeline_svg
+
+    # ExcludeTiltImages/job004 drew 174 px wide in chromium's bold 12 px sans-serif (the trial's screenshot):
+    # 7.25 px a character; its box begins its text 8 px in.
+    long = GraphJob("ExcludeTiltImages/job004", "ExcludeTiltImages", "no particles", [], "x")
+    svg = ET.fromstring(pipeline_svg([long, GraphJob("Refine3D/job005", "Refine3D", "clean", [long.name], "y")]))
+    ns = "{http://www.w3.org/2000/svg}"
+    (box, _) = list(svg.iter(f"{ns}g"))
+    assert box.findall(f"{ns}text")[0].text == long.name
+    assert float(box.find(f"{ns}rect").get("width")) >= 8 + 7.25 * len(long.name) + 4
+    project, out = tmp_path / "project", tmp_path / "out"
+    project.mkdir()
+    write_project(project)
+    _cli(str(project), "--plot", str(out), "--quiet")
+    assert "table.rows th{overflow-wrap:normal;white-space:nowrap}" in (out / "report.html").read_text()
