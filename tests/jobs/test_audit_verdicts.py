@@ -222,3 +222,35 @@ def test_report_boxes_hold_their_whole_names_and_the_table_does_not_break_them(t
     write_project(project)
     _cli(str(project), "--plot", str(out), "--quiet")
     assert "table.rows th{overflow-wrap:normal;white-space:nowrap}" in (out / "report.html").read_text()
+
+
+def test_a_relion5_select_that_removed_subtomograms_duplicates_is_said_to_measure_unturned_centres(tmp_path):
+    # RELION 5's remove duplicates (removeDuplicatedParticles) takes rlnCenteredCoordinate - rlnOrigin unturned by
+    # rlnTomoSubtomogramRot/Tilt/Psi; pairs left in its output are said so, not as its failure.
+    from fixtures.refined_and_picks import TOMO_PARTICLES, refined_tomo_project
+
+    project = refined_tomo_project(tmp_path)
+    name, image, x = (
+        TOMO_PARTICLES.index(k) for k in ("rlnTomoParticleName", "rlnImageName", "rlnCenteredCoordinateXAngst")
+    )
+    fields = project.refined_rows[0].split()
+    fields[name], fields[image] = f"{fields[name]}90", fields[image].replace(".mrcs", "_0.mrcs")
+    fields[x] = f"{float(fields[x]) + 2.0:f}"
+    text = (tmp_path / project.refined).read_text().rstrip() + "\n" + " ".join(fields) + "\n\n"
+    (tmp_path / "Select/job031").mkdir(parents=True)
+    (tmp_path / "Select/job031/particles.star").write_text(text)
+    refine = ("run_data.star", ("3", "ParticleGroupMetadata.star.relion.refine3d"))
+    jobs = [
+        ("Refine3D/job030", 0, "relion.refine3d.tomo", [], [refine]),
+        ("Select/job031", 0, "relion.select.removeduplicates", [project.refined], [("particles.star", _P)]),
+    ]
+    (tmp_path / "default_pipeline.star").write_text(pipeline_text("4/5", jobs))
+    said = "RELION's remove duplicates measured centres without turning the origins by rlnTomoSubtomogramRot"
+    line = {j.job.name: j for j in audit_project(tmp_path).jobs}["Select/job031"].line
+    assert "1 duplicate pair" in line and said not in line  # (a Select that removed nothing)
+    (tmp_path / "Select/job031/job.star").write_text(
+        "data_job\n\n_rlnJobTypeLabel relion.select.removeduplicates\n\ndata_joboptions_values\n\nloop_\n"
+        "_rlnJobOptionVariable #1\n_rlnJobOptionValue #2\ndo_remove_duplicates Yes\nduplicate_threshold 10\n"
+    )
+    line = {j.job.name: j for j in audit_project(tmp_path).jobs}["Select/job031"].line
+    assert "1 duplicate pair within 10 Å" in line and said in line

@@ -442,10 +442,39 @@ def _verdict(
             halves = f"; {worst.straddling_pairs:,} across the half-sets it carries"
         elif worst.halfsets:
             halves = "; none straddle the half-sets"
+        halves += _unturned_origins(audit, project)
         if audit.entered_at == [audit.job.name]:
             return ENTERED, f"{name}: {count}{halves}: duplicates entered here; deduplicate its particles"
         return INHERITED, f"{name}: {count}{halves} (duplicates entered at {entered})"
     return CLEAN, f"{name}: {worst.particles:,} particles, no duplicates {within}"
+
+
+def _unturned_origins(audit: JobAudit, project: Project) -> str:
+    """What the line says of a RELION 5 Select that removed duplicates of subtomograms and still holds some.
+
+    RELION's remove duplicates (``removeDuplicatedParticles``, metadata_table.cpp) takes a subtomogram's centre
+    as rlnCenteredCoordinate - rlnOrigin, the origins not turned by rlnTomoSubtomogramRot/Tilt/Psi; cryodedup turns
+    them, as refinement places the particle (ParticleSet::getPosition). Pairs it left are not its failure.
+    """
+    if audit.job.duplicate_threshold is None or not any(
+        _holds_label(project.root / file, "_rlnTomoSubtomogramRot")
+        for files in audit.job.particle_sets.values()
+        for file in files
+    ):
+        return ""
+    return (
+        "; RELION's remove duplicates measured centres without turning the origins by rlnTomoSubtomogramRot/Tilt/Psi "
+        "(cryodedup turns them, as refinement places the particles): these pairs may be ones its centres put apart"
+    )
+
+
+def _holds_label(path: Path, label: str) -> bool:
+    """Whether the STAR file's head (its first 64 kB: the optics table and the labels) names ``label``."""
+    try:
+        with path.open("rb") as file:
+            return label.encode() in file.read(65536)
+    except OSError:
+        return False
 
 
 def _shown_name(job: Job) -> str:
