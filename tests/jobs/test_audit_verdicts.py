@@ -63,6 +63,7 @@ def test_a_refinement_whose_duplicates_a_later_refinement_removed_is_superseded(
     assert jobs["Refine3D/job023"].verdict == "clean"
     assert jobs["Refine3D/job017"].verdict == "superseded"
     assert "superseded by Refine3D/job023" in jobs["Refine3D/job017"].line
+    assert jobs["Refine3D/job017"].line.endswith("whose half-sets share none); nothing to redo")
     assert audit.exit_status == 0
     assert _cli(str(tmp_path), "--quiet").returncode == 0
     # A later refinement of the same set, duplicates and all, supersedes nothing.

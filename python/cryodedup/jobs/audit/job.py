@@ -541,15 +541,16 @@ def _supersede(audits: dict[str, JobAudit], project: Project) -> None:
         if later is not None:
             audit.verdict = SUPERSEDED
             head, _, _redo = audit.line.partition(": its FSC may be inflated; ")
+            shared = "share none" if later.verdict == CLEAN else "share a negligible few"
             audit.line = (
-                f"{head}: superseded by {later} (a later refinement of a descendant of its input, "
-                f"its half-sets without these duplicates); nothing to redo"
+                f"{head}: superseded by {later.job.label} (a later refinement of a descendant of its input, "
+                f"whose half-sets {shared}); nothing to redo"
             )
 
 
 def _nearest_descendant(
     starts: list[str], children: dict[str, list[str]], itself: str, audits: dict[str, JobAudit]
-) -> str | None:
+) -> JobAudit | None:
     """The nearest refinement below ``starts`` (breadth first) audited and not to redo, but ``itself``."""
     seen = set(starts)
     queue = deque(starts)
@@ -557,7 +558,7 @@ def _nearest_descendant(
         name = queue.popleft()
         audit = audits[name]
         if name != itself and audit.job.refinement and audit.verdict in (CLEAN, NEGLIGIBLE):
-            return audit.job.label
+            return audit
         for child in children.get(name, []):
             if child not in seen:
                 seen.add(child)
