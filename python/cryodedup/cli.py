@@ -384,9 +384,15 @@ def compare(
 
 
 @main.command(cls=_JobCommand, declared=lambda: commands.AUDIT)
-@click.argument("project_dir", type=click.Path(path_type=Path, file_okay=False, exists=True))
+@click.argument("project_dir", type=click.Path(path_type=Path, exists=True))  # (a file: pointed to its folder)
 def audit(
-    project_dir: Path, min_dist: float | None, plot: Path | None, force: bool, quiet: bool, as_json: bool
+    project_dir: Path,
+    min_dist: float | None,
+    negligible: float,
+    plot: Path | None,
+    force: bool,
+    quiet: bool,
+    as_json: bool,
 ) -> None:
     """Audit a RELION or CryoSPARC project: every job's particles checked for duplicates, and where they entered.
 
@@ -398,25 +404,33 @@ def audit(
     nearest job of its lineage, recorded), one particle image twice, and in a refinement the
     pairs that straddle the half-sets (rlnRandomSubset, alignments3D/split), which inflate its
     FSC. Duplicates are traced to the first job of the lineage whose output holds them. One
-    line per job, worst first, says what to redo. Nothing is written. Exit status: 0 when
-    nothing needs redoing, 1 when a refinement's half-sets share duplicates, 2 for a usage
-    error (a damaged job is named, the rest audited).
+    line per job, worst first, says what to redo: not a refinement superseded by a later
+    refinement of its particles deduplicated, nor one whose straddling particles are under
+    --negligible. Nothing is written. Exit status: 0 when nothing needs redoing, 1 when a
+    refinement's half-sets share duplicates, 2 for a usage error, a report that cannot be
+    written, or a project of which nothing could be read (a damaged job is named, the rest
+    audited).
     """
     from .errors import CryodedupError
-    from .jobs.audit.job import audit_project, audit_rows, write_audit_page
+    from .jobs.audit.job import audit_project, audit_rows, fitted_rows, write_audit_page
 
     report = Reporter(quiet)
     if plot is not None and plot.resolve().is_relative_to(project_dir.resolve()):
         raise UsageError(f"--plot {plot}: the folder lies inside the project, and nothing is written into it")
     try:
-        result = audit_project(project_dir, min_dist, log=report.log)
+        result = audit_project(project_dir, min_dist, log=report.log, negligible=negligible)
     except CryodedupError as err:
         raise UsageError(str(err)) from None
     rows = audit_rows(result)
     if plot is not None:
-        written = run_job(lambda: write_audit_page(result, plot, force))
+        try:
+            written = run_job(lambda: write_audit_page(result, plot, force))
+        except SystemExit as ended:  # (a report refused or not writable: 2, as 1 says a refinement is to redo)
+            raise SystemExit(2 if ended.code == 1 else ended.code) from None
         rows.append(("Report", str(written)))
-    report.summary(f"cryodedup audit ({result.layout})", result.verdict[0], rows)
+    # (the lines are sentences: folded to the terminal's width, COLUMNS or 80 on a pipe, as rich measures it)
+    columns = shutil.get_terminal_size((80, 24)).columns
+    report.summary(f"cryodedup audit ({result.layout})", result.verdict[0], fitted_rows(rows, columns))
     if as_json:
         print_json(result.to_json())
     raise SystemExit(result.exit_status)

@@ -393,6 +393,16 @@ AUDIT = Command(
             panel=AUDITING,
         ),
         Flag(
+            ("--negligible",),
+            "A refinement whose pairs across the half-sets hold less than this share of its particles is said, "
+            "not to redo: too few to move its FSC.",
+            type=click.FloatRange(min=0, max=100),
+            default=1.0,
+            show_default=True,
+            metavar="PERCENT",
+            panel=AUDITING,
+        ),
+        Flag(
             ("--plot",),
             "Also write report.html into this folder (outside the project): the pipeline drawn as a graph, each "
             "job coloured by its verdict, and its line.",

@@ -65,10 +65,19 @@ def test_damaged_cryosparc_jobs_are_named_one_line_each_and_the_rest_audited(tmp
     lines = audit.lines()
     (j9,) = [line for line in lines if line.startswith("J9: ")]
     assert "job.json: not readable as JSON" in j9
-    (j10,) = [line for line in lines if line.startswith("J10: ")]
+    (j10,) = [line for line in lines if line.startswith("J10 ")]  # (its type kept: its job.json was read)
+    assert j10.startswith(f"J10 ({json.loads((tmp_path / 'J10' / 'job.json').read_text())['type']}): ")
     assert "J10/particles_selected could not be read" in j10
     assert "J99: a parent of J6, its folder is missing" in lines
     (cycle,) = [line for line in lines if "cycle" in line]
     assert "J6" in cycle and "J14" in cycle
     verdicts = {j.job.name: j.verdict for j in audit.jobs}
     assert verdicts["J14"] == "redo" and verdicts["J12"] == "entered" and verdicts["J15"] == "clean"
+
+
+def test_a_cryosparc_job_folder_or_its_job_json_points_to_the_project(tmp_path):
+    write_project(tmp_path)
+    for given in (tmp_path / "J14", tmp_path / "J14" / "job.json"):
+        done = subprocess.run([CRYODEDUP, "audit", str(given)], capture_output=True, text=True, check=False)
+        assert done.returncode == 2 and "Traceback" not in done.stderr
+        assert f"project's folder seems to be {tmp_path}" in " ".join(done.stderr.split()), done.stderr

@@ -23,14 +23,22 @@ __all__ = ["GraphJob", "write_audit_report"]
 VERDICT_COLOURS = {
     "redo": ("#e34a33", "half-sets share duplicates: redo"),
     "damaged": ("#9e9ac8", "damaged: not audited"),
+    "running": ("#fc8d59", "running on duplicates"),
     "entered": ("#fdae6b", "duplicates entered here"),
     "inherited": ("#fee391", "duplicates from upstream"),
+    "negligible": ("#d9f0a3", "negligible across half-sets"),
+    "superseded": ("#c7e9c0", "superseded by a later one"),
     "clean": ("#a1d99b", "no duplicates"),
     "not run": ("#ffffff", "not run yet"),
     "no particles": ("#f0f0f0", "no particles"),
 }
 
 _BOX_W, _BOX_H, _GAP_X, _GAP_Y, _MARGIN = 170, 38, 24, 26, 10
+#: The widest a character of the boxes' bold 12 px sans-serif draws (px; DejaVu Sans Bold's "W" is 12.3,
+#: its digits and lower case 8.3 at most): a box is as wide as its longest name needs.
+_CHAR_W = 8.4
+#: The page's own style: the graph scaled to the page, a job's name never broken in the table.
+_STYLE = "svg{max-width:100%;height:auto}table.rows th{overflow-wrap:normal;white-space:nowrap}"
 
 
 @dataclass(frozen=True)
@@ -64,13 +72,15 @@ def _depths(jobs: Sequence[GraphJob]) -> dict[str, int]:
 def pipeline_svg(jobs: Sequence[GraphJob]) -> str:
     """The pipeline as an SVG: a box per job in its column, an arrow per parent, the legend under it."""
     row = _depths(jobs)
+    # (every name whole inside its box: RELION 5's ExcludeTiltImages/job004 is wider than the 170 px default)
+    box_w = max([_BOX_W, *(int(_CHAR_W * max(len(j.name), len(j.kind))) + 16 for j in jobs)])
     used: dict[int, int] = {}
     place: dict[str, tuple[int, int]] = {}
     for job in jobs:  # (in the project's order along each row)
         r = row[job.name]
-        place[job.name] = (_MARGIN + used.get(r, 0) * (_BOX_W + _GAP_X), _MARGIN + r * (_BOX_H + _GAP_Y))
+        place[job.name] = (_MARGIN + used.get(r, 0) * (box_w + _GAP_X), _MARGIN + r * (_BOX_H + _GAP_Y))
         used[r] = used.get(r, 0) + 1
-    legend_x = _MARGIN + max(used.values(), default=0) * (_BOX_W + _GAP_X)
+    legend_x = _MARGIN + max(used.values(), default=0) * (box_w + _GAP_X)
     width = legend_x + 230
     height = max(_MARGIN * 2 + (max(row.values(), default=0) + 1) * (_BOX_H + _GAP_Y), 22 * len(VERDICT_COLOURS) + 20)
     legend_y = _MARGIN
@@ -86,7 +96,7 @@ def pipeline_svg(jobs: Sequence[GraphJob]) -> str:
             if parent not in place or parent == job.name:
                 continue
             x0, y0 = place[parent]
-            start, end = (x0 + _BOX_W / 2, y0 + _BOX_H), (x1 + _BOX_W / 2, y1)
+            start, end = (x0 + box_w / 2, y0 + _BOX_H), (x1 + box_w / 2, y1)
             bend = (end[1] - start[1]) / 2 if end[1] > start[1] else 40
             parts.append(
                 f"<path d='M{start[0]},{start[1]} C{start[0]},{start[1] + bend} {end[0]},{end[1] - bend} "
@@ -96,10 +106,10 @@ def pipeline_svg(jobs: Sequence[GraphJob]) -> str:
         x, y = place[job.name]
         fill = VERDICT_COLOURS.get(job.verdict, VERDICT_COLOURS["no particles"])[0]
         parts.append(
-            f"<g><title>{html.escape(job.line)}</title><rect x='{x}' y='{y}' width='{_BOX_W}' height='{_BOX_H}' "
+            f"<g><title>{html.escape(job.line)}</title><rect x='{x}' y='{y}' width='{box_w}' height='{_BOX_H}' "
             f"rx='5' fill='{fill}' stroke='#555'/><text x='{x + 8}' y='{y + 16}' font-weight='bold'>"
-            f"{html.escape(_fit(job.name))}</text><text x='{x + 8}' y='{y + 31}' fill='#333'>"
-            f"{html.escape(_fit(job.kind))}</text></g>"
+            f"{html.escape(job.name)}</text><text x='{x + 8}' y='{y + 31}' fill='#333'>"
+            f"{html.escape(job.kind)}</text></g>"
         )
     for k, (fill, words) in enumerate(VERDICT_COLOURS.values()):
         y = legend_y + 22 * k
@@ -111,11 +121,6 @@ def pipeline_svg(jobs: Sequence[GraphJob]) -> str:
     return "".join(parts)
 
 
-def _fit(text: str, width: int = 24) -> str:
-    """A box's text cut to fit it."""
-    return text if len(text) <= width else text[: width - 1] + "…"
-
-
 def write_audit_report(
     outdir: Path, title: str, opening: Opening, jobs: Sequence[GraphJob], rows: Sequence[tuple[str, str]], force: bool
 ) -> Path:
@@ -124,7 +129,7 @@ def write_audit_report(
     page = (
         "<!DOCTYPE html><html><head><meta charset='utf-8'>"
         "<meta name='viewport' content='width=device-width, initial-scale=1'>"
-        f"<title>{html.escape(title)}</title><style>{STYLE}svg{{max-width:100%;height:auto}}</style></head><body>"
+        f"<title>{html.escape(title)}</title><style>{STYLE}{_STYLE}</style></head><body>"
         f"{opening.html()}<h1>{html.escape(title)}</h1><h2>Pipeline</h2><div class='wide'>{pipeline_svg(jobs)}</div>"
         f"<h2>Jobs, worst first</h2><table class='rows'>{table}</table></body></html>"
     )

@@ -23,12 +23,28 @@ from ...particle_set import Log
 from .check import SetAudit, audit_set
 from .project import Job, Project, cryosparc_project, relion_project
 
-__all__ = ["audit_project", "audit_rows", "write_audit_page"]
+__all__ = ["audit_project", "audit_rows", "fitted_rows", "write_audit_page"]
 
 #: Severities of a job's verdict, worst first: the order of the report's lines.
 REDO, ENTERED, INHERITED, CLEAN, DAMAGED = "redo", "entered", "inherited", "clean", "damaged"
-NONE, NOT_RUN = "no particles", "not run"
-_RANK = {REDO: 0, DAMAGED: 1, ENTERED: 2, INHERITED: 3, CLEAN: 4, NOT_RUN: 5, NONE: 6}
+NONE, NOT_RUN, RUNNING = "no particles", "not run", "running"
+#: A refinement whose half-sets share duplicates, but a later refinement of its particles, deduplicated,
+#: replaced it; or whose straddling particles are too few to move its FSC: neither to redo.
+SUPERSEDED, NEGLIGIBLE = "superseded", "negligible"
+_RANK = {
+    REDO: 0,
+    DAMAGED: 1,
+    RUNNING: 2,
+    ENTERED: 3,
+    INHERITED: 4,
+    NEGLIGIBLE: 5,
+    SUPERSEDED: 6,
+    CLEAN: 7,
+    NOT_RUN: 8,
+    NONE: 9,
+}
+#: The share of a refinement's particles in a straddling pair (%) under which its FSC is not redone for them.
+DEFAULT_NEGLIGIBLE = 1.0
 
 #: A job's status that says its outputs are written (RELION 3.1-5's, CryoSPARC's); with another, missing
 #: particle files are outputs not written yet, not damage.
@@ -100,18 +116,42 @@ class ProjectAudit:
         redo = [j.job.label for j in self.jobs if j.verdict == REDO]
         damaged = sum(j.verdict == DAMAGED for j in self.jobs) + len(self.problems)
         unread = f"; {damaged} damaged (named below)" if damaged else ""
+        running = [j.job.label for j in self.jobs if j.verdict == RUNNING]
+        if running:
+            unread += f"; running on duplicates: {', '.join(running)}"
         if redo:
             return f"{len(redo)} refinement{'s' if len(redo) > 1 else ''} to redo: {', '.join(redo)}{unread}", "bad"
+        if self.nothing_audited:
+            return f"Nothing could be audited: every particle set is damaged{unread}", "bad"
+        spared = [
+            f"{count} {what}"
+            for what, verdict in (("superseded by a later one", SUPERSEDED), ("negligible", NEGLIGIBLE))
+            if (count := sum(j.verdict == verdict for j in self.jobs))
+        ]
+        if spared:
+            unread = f"; refinements with pairs across the half-sets: {', '.join(spared)}{unread}"
         holding = sum(j.verdict in (ENTERED, INHERITED) for j in self.jobs)
         if holding:
-            return f"Duplicates in {holding} jobs' particles, none across a refinement's half-sets{unread}", "warn"
+            jobs = "1 job's" if holding == 1 else f"{holding} jobs'"
+            return f"Duplicates in {jobs} particles, no refinement to redo{unread}", "warn"
         sets = sum(len(j.sets) for j in self.jobs)
-        return f"No duplicates in the {sets} particle sets audited{unread}", "warn" if damaged else "good"
+        return f"No duplicates in the {sets} particle sets audited{unread}", "warn" if damaged or spared else "good"
+
+    @property
+    def nothing_audited(self) -> bool:
+        """Whether jobs are damaged and no particle set could be read: the project was not audited at all."""
+        damaged = any(j.verdict == DAMAGED for j in self.jobs) or self.problems
+        return bool(damaged) and not any(j.sets for j in self.jobs)
 
     @property
     def exit_status(self) -> int:
-        """A linter's: 1 when a refinement's half-sets share duplicates, else 0."""
-        return 1 if any(j.verdict == REDO for j in self.jobs) else 0
+        """A linter's: 1 when a refinement is to redo, 2 when nothing could be audited, else 0.
+
+        A refinement superseded by a later one, or whose pairs across the half-sets are negligible, is not to redo.
+        """
+        if any(j.verdict == REDO for j in self.jobs):
+            return 1
+        return 2 if self.nothing_audited else 0
 
     def lines(self) -> list[str]:
         """One line per job that holds particles (or is damaged), worst first; then the pipeline's problems."""
@@ -141,22 +181,58 @@ def _straddling(audit: JobAudit) -> int:
 
 
 def read_project(root: Path) -> Project:
-    """The project in ``root``: RELION's (``default_pipeline.star``), CryoSPARC's (``J*/job.json``); else an error."""
+    """The project in ``root``: RELION's (``default_pipeline.star``), CryoSPARC's (``J*/job.json``); else an error.
+
+    The error points to the project's folder when ``root`` is near one: its pipeline file, a job's folder
+    (the project two levels up, or one for CryoSPARC), or the folder holding a project.
+    """
     if not root.is_dir():
-        raise CryodedupError(f"{root}: not a folder; give a RELION or CryoSPARC project's folder")
-    if (root / "default_pipeline.star").is_file():
-        return relion_project(root)
-    if any((folder / "job.json").is_file() for folder in job_folders(root)):
-        return cryosparc_project(root)
+        folder = _near_project(root)
+        said = f"; the project's folder seems to be {folder}" if folder else ""
+        raise CryodedupError(f"{root}: is a file, not a folder; give a RELION or CryoSPARC project's folder{said}")
+    if _is_project(root):
+        return relion_project(root) if (root / "default_pipeline.star").is_file() else cryosparc_project(root)
+    near = _near_project(root)
+    hint = f" The project's folder seems to be {near}." if near else ""
     raise CryodedupError(
-        f"{root}: no default_pipeline.star (RELION) and no J*/job.json (CryoSPARC); is this a project's folder?"
+        f"{root}: no default_pipeline.star (RELION) and no J*/job.json (CryoSPARC); is this a project's folder?{hint}"
     )
 
 
-def audit_project(root: Path, min_dist: float | None = None, log: Log | None = None) -> ProjectAudit:
+def _is_project(folder: Path) -> bool:
+    try:
+        if (folder / "default_pipeline.star").is_file():
+            return True
+        return any((job / "job.json").is_file() for job in job_folders(folder))
+    except OSError:  # (a folder that cannot be listed is no project)
+        return False
+
+
+def _near_project(path: Path) -> Path | None:
+    """The project's folder nearest ``path``, None when none is near.
+
+    The folder of a file, a job folder's project up to two levels up, else a child folder that holds one
+    (``path`` the folder holding a project).
+    """
+    for parent in [path.parent, *list(path.parents)[1:3]] if not path.is_dir() else list(path.parents)[:2]:
+        if _is_project(parent):
+            return parent
+    if path.is_dir():
+        try:
+            children = sorted(p for p in path.iterdir() if p.is_dir())
+        except OSError:
+            return None
+        return next((child for child in children if _is_project(child)), None)
+    return None
+
+
+def audit_project(
+    root: Path, min_dist: float | None = None, log: Log | None = None, negligible: float = DEFAULT_NEGLIGIBLE
+) -> ProjectAudit:
     """Audits every particle set of the project in ``root``.
 
-    ``min_dist``: one distance (Å) for every job, instead of each job's own.
+    ``min_dist``: one distance (Å) for every job, instead of each job's own; ``negligible``: the share of
+    a refinement's particles (%) in pairs across its half-sets under which it is not to redo.
     """
     start = time.perf_counter()
     say = log or (lambda message, level: None)
@@ -171,7 +247,8 @@ def audit_project(root: Path, min_dist: float | None = None, log: Log | None = N
         _audit_sets(project, audit, say)
     _trace(project, audits)
     for audit in audits.values():
-        audit.verdict, audit.line = _verdict(audit, audits, project)
+        audit.verdict, audit.line = _verdict(audit, audits, project, negligible)
+    _supersede(audits, project)
     return ProjectAudit(root, project.layout, list(audits.values()), problems, time.perf_counter() - start)
 
 
@@ -188,7 +265,7 @@ def _audit_sets(project: Project, audit: JobAudit, say: Log) -> None:
             micrographs = _upstream_micrographs(project, job.name)
             audit.sets.append(audit_set(paths, set_name, audit.min_dist_A, micrographs))
         except (CryodedupError, OSError) as err:
-            audit.problems.append(f"{job.name}: {set_name} could not be read: {_first_line(err)}")
+            audit.problems.append(f"{job.label}: {set_name} could not be read: {_first_line(err)}")
 
 
 def _first_line(err: Exception) -> str:
@@ -297,9 +374,19 @@ def _trace(project: Project, audits: dict[str, JobAudit]) -> None:
             audit.entered_at = entry(name, frozenset())
 
 
+def _unread_parents(name: str, audits: dict[str, JobAudit], project: Project) -> list[str]:
+    return [p for p in project.jobs[name].parents if audits[p].problems and not audits[p].sets]
+
+
 def _entry_words(entry: str, audits: dict[str, JobAudit], project: Project) -> str:
-    """Where duplicates entered, as the line says it: a parent of that job left unaudited may have held them."""
-    unread = [p for p in project.jobs[entry].parents if audits[p].problems and not audits[p].sets]
+    """Where duplicates entered, as the line says it: a parent of that job left unaudited may have held them.
+
+    A job whose duplicates seem to enter there while its own input could not be read: they entered at
+    that input or before it.
+    """
+    unread = _unread_parents(entry, audits, project)
+    if unread and project.jobs[entry].refinement:
+        return f"{', '.join(unread)} or before it ({', '.join(unread)} not audited)"
     return f"{entry} or before it ({', '.join(unread)} not audited)" if unread else entry
 
 
@@ -311,36 +398,36 @@ def _percent(fraction: float) -> str:
     return f"{100 * fraction:.2g} %" if fraction < 0.1 else f"{100 * fraction:.0f} %"
 
 
-def _verdict(audit: JobAudit, audits: dict[str, JobAudit], project: Project) -> tuple[str, str]:
-    """The job's verdict and its line of the report."""
-    name = audit.job.label
+def _verdict(
+    audit: JobAudit, audits: dict[str, JobAudit], project: Project, negligible: float = DEFAULT_NEGLIGIBLE
+) -> tuple[str, str]:
+    """The job's verdict and its line of the report.
+
+    ``negligible``: the share of a refinement's particles (%) in pairs across its half-sets under which it is not
+    to redo.
+    """
+    name = _shown_name(audit.job)
     if audit.problems:
         return DAMAGED, "; ".join(audit.problems)
     worst = audit.worst
     if worst is None and audit.not_written:
-        return NOT_RUN, f"{name}: not run ({audit.job.status}): {', '.join(audit.not_written)} not written yet"
+        return _not_written(audit, audits, project, name)
     if worst is None:
         return NONE, f"{name}: no particles"
     within = f"within {audit.min_dist_A:g} Å"
     entered = ", ".join(_entry_words(entry, audits, project) for entry in audit.entered_at)
     if worst.straddles and audit.job.refinement:
-        parents = _particle_parents(project, audits, audit.job.name) or [audit.job.name]
-        pieces = []
-        if worst.straddling_pairs:
-            verb = "straddles" if worst.straddling_pairs == 1 else "straddle"
-            pieces.append(
-                f"{worst.straddling_pairs:,} {'pair' if worst.straddling_pairs == 1 else 'pairs'} {within} {verb} "
-                f"the half-sets ({_percent(worst.fraction)})"
+        pieces = _straddling_words(worst, within)
+        if 100 * worst.fraction < negligible and not worst.same_image_straddling:
+            return NEGLIGIBLE, (
+                f"{name}: {' and '.join(pieces)}: negligible (under {negligible:g} % of its particles; "
+                f"--negligible sets the share), nothing to redo (duplicates entered at {entered})"
             )
-        if worst.same_image_straddling:
-            pieces.append(f"{worst.same_image_straddling:,} particle images sit in both half-sets")
-        if audit.entered_at == [audit.job.name] and len(parents) > 1:  # (its inputs hold none alone: joined)
-            redo = f"refine again on {' + '.join(parents)} deduplicated together (duplicates entered here)"
-        elif audit.entered_at == [audit.job.name]:  # (its input holds none: its refined positions met)
-            redo = "refine again on its own particles deduplicated (duplicates entered here)"
-        else:
-            redo = f"refine the kept set of {', '.join(parents)} (duplicates entered at {entered})"
-        return REDO, f"{name}: {' and '.join(pieces)}: its FSC may be inflated; {redo}"
+        failed = " (the job failed)" if audit.job.status == "Failed" else ""
+        return (
+            REDO,
+            f"{name}{failed}: {' and '.join(pieces)}: its FSC may be inflated; {_redo_words(audit, audits, project)}",
+        )
     if audit.duplicates:
         count = f"{_pairs(worst.duplicate_pairs)} {within} in {worst.particles:,} particles"
         if worst.same_image:
@@ -355,10 +442,128 @@ def _verdict(audit: JobAudit, audits: dict[str, JobAudit], project: Project) -> 
             halves = f"; {worst.straddling_pairs:,} across the half-sets it carries"
         elif worst.halfsets:
             halves = "; none straddle the half-sets"
+        halves += _unturned_origins(audit, project)
         if audit.entered_at == [audit.job.name]:
             return ENTERED, f"{name}: {count}{halves}: duplicates entered here; deduplicate its particles"
         return INHERITED, f"{name}: {count}{halves} (duplicates entered at {entered})"
     return CLEAN, f"{name}: {worst.particles:,} particles, no duplicates {within}"
+
+
+def _unturned_origins(audit: JobAudit, project: Project) -> str:
+    """What the line says of a RELION 5 Select that removed duplicates of subtomograms and still holds some.
+
+    RELION's remove duplicates (``removeDuplicatedParticles``, metadata_table.cpp) takes a subtomogram's centre
+    as rlnCenteredCoordinate - rlnOrigin, the origins not turned by rlnTomoSubtomogramRot/Tilt/Psi; cryodedup turns
+    them, as refinement places the particle (ParticleSet::getPosition). Pairs it left are not its failure.
+    """
+    if audit.job.duplicate_threshold is None or not any(
+        _holds_label(project.root / file, "_rlnTomoSubtomogramRot")
+        for files in audit.job.particle_sets.values()
+        for file in files
+    ):
+        return ""
+    return (
+        "; RELION's remove duplicates measured centres without turning the origins by rlnTomoSubtomogramRot/Tilt/Psi "
+        "(cryodedup turns them, as refinement places the particles): these pairs may be ones its centres put apart"
+    )
+
+
+def _holds_label(path: Path, label: str) -> bool:
+    """Whether the STAR file's head (its first 64 kB: the optics table and the labels) names ``label``."""
+    try:
+        with path.open("rb") as file:
+            return label.encode() in file.read(65536)
+    except OSError:
+        return False
+
+
+def _shown_name(job: Job) -> str:
+    """The job as a line names it: its label, with its alias (RELION 4/5's ``Refine3D/first/``) when it has one."""
+    alias = (job.alias or "").rstrip("/")
+    if not alias or alias == job.name or "/" not in job.name:  # (CryoSPARC's label already says its type)
+        return job.label
+    return f"{job.label} ({alias.split('/')[-1]})"
+
+
+def _straddling_words(worst: SetAudit, within: str) -> list[str]:
+    pieces = []
+    if worst.straddling_pairs:
+        verb = "straddles" if worst.straddling_pairs == 1 else "straddle"
+        pieces.append(
+            f"{worst.straddling_pairs:,} {'pair' if worst.straddling_pairs == 1 else 'pairs'} {within} {verb} "
+            f"the half-sets ({_percent(worst.fraction)})"
+        )
+    if worst.same_image_straddling:
+        pieces.append(f"{worst.same_image_straddling:,} particle images sit in both half-sets")
+    return pieces
+
+
+def _redo_words(audit: JobAudit, audits: dict[str, JobAudit], project: Project) -> str:
+    """What to refine again, and where the duplicates entered."""
+    parents = _particle_parents(project, audits, audit.job.name) or [audit.job.name]
+    if audit.entered_at == [audit.job.name] and _unread_parents(audit.job.name, audits, project):
+        # (its input could not be read: they may have come with it)
+        entered = _entry_words(audit.job.name, audits, project)
+        return f"refine the kept set of its input deduplicated (duplicates entered at {entered})"
+    if audit.entered_at == [audit.job.name] and len(parents) > 1:  # (its inputs hold none alone: joined)
+        return f"refine again on {' + '.join(parents)} deduplicated together (duplicates entered here)"
+    if audit.entered_at == [audit.job.name]:  # (its input holds none: its refined positions met)
+        return "refine again on its own particles deduplicated (duplicates entered here)"
+    entered = ", ".join(_entry_words(entry, audits, project) for entry in audit.entered_at)
+    return f"refine the kept set of {', '.join(parents)} (duplicates entered at {entered})"
+
+
+def _not_written(audit: JobAudit, audits: dict[str, JobAudit], project: Project, name: str) -> tuple[str, str]:
+    """A job whose sets are not written yet: not run, or a refinement running on a set that holds duplicates."""
+    waiting = f"{', '.join(audit.not_written)} not written yet"
+    carriers = [p for p in _particle_parents(project, audits, audit.job.name) if audits[p].duplicates]
+    if audit.job.refinement and audit.job.status == "Running" and carriers:
+        held = ", ".join(f"{p} ({_pairs(audits[p].duplicates)} within {audits[p].min_dist_A:g} Å)" for p in carriers)
+        return RUNNING, (
+            f"{name}: running on a set that holds duplicates: {held}; its half-sets will share them: "
+            "abort it and refine the deduplicated set"
+        )
+    return NOT_RUN, f"{name}: not run ({audit.job.status}): {waiting}"
+
+
+def _supersede(audits: dict[str, JobAudit], project: Project) -> None:
+    """Each refinement to redo that a later refinement replaced: its verdict superseded, its line naming the later one.
+
+    The later refinement refined a descendant of its input (or of itself) in which no duplicates straddle the
+    half-sets (or too few to matter): its duplicates were removed downstream. The nearest such one is named.
+    """
+    children = project.children()
+    for audit in audits.values():
+        if audit.verdict != REDO:
+            continue
+        starts = _particle_parents(project, audits, audit.job.name) or [audit.job.name]
+        later = _nearest_descendant(starts, children, audit.job.name, audits)
+        if later is not None:
+            audit.verdict = SUPERSEDED
+            head, _, _redo = audit.line.partition(": its FSC may be inflated; ")
+            shared = "share none" if later.verdict == CLEAN else "share a negligible few"
+            audit.line = (
+                f"{head}: superseded by {later.job.label} (a later refinement of a descendant of its input, "
+                f"whose half-sets {shared}); nothing to redo"
+            )
+
+
+def _nearest_descendant(
+    starts: list[str], children: dict[str, list[str]], itself: str, audits: dict[str, JobAudit]
+) -> JobAudit | None:
+    """The nearest refinement below ``starts`` (breadth first) audited and not to redo, but ``itself``."""
+    seen = set(starts)
+    queue = deque(starts)
+    while queue:
+        name = queue.popleft()
+        audit = audits[name]
+        if name != itself and audit.job.refinement and audit.verdict in (CLEAN, NEGLIGIBLE):
+            return audit
+        for child in children.get(name, []):
+            if child not in seen:
+                seen.add(child)
+                queue.append(child)
+    return None
 
 
 def audit_rows(audit: ProjectAudit) -> list[tuple[str, str]]:
@@ -377,9 +582,27 @@ def audit_rows(audit: ProjectAudit) -> list[tuple[str, str]]:
     if unfinished:
         rows.append(("Not run", ", ".join(unfinished)))
     others = [j.job.name for j in audit.jobs if j.verdict == NONE]
-    if others:
+    if len(others) > _NAMED_AT_MOST:  # (a long project's every other job: a count; --json names each)
+        rows.append(("No particles", f"{len(others)} jobs ({others[0]} ... {others[-1]}; each in --json)"))
+    elif others:
         rows.append(("No particles", ", ".join(others)))
     return rows
+
+
+#: The jobs without particles the table names one by one; more are counted.
+_NAMED_AT_MOST = 6
+
+
+def fitted_rows(rows: list[tuple[str, str]], columns: int) -> list[tuple[str, str]]:
+    """The table's rows with their text folded between words to fit ``columns`` (a path or a name is never cut)."""
+    import textwrap
+
+    left = max((len(key) for key, _ in rows), default=0)
+    room = max(columns - left - 7, 40)  # (3 borders, a space each side of each cell)
+    return [
+        (key, "\n".join(textwrap.wrap(value, room, break_long_words=False, break_on_hyphens=False)) or value)
+        for key, value in rows
+    ]
 
 
 def write_audit_page(audit: ProjectAudit, outdir: Path, force: bool) -> Path:

@@ -174,11 +174,31 @@ def _job(root: Path, pipeline: Pipeline, process_name: str) -> Job:
     if not folder.is_dir():
         job.problems.append(f"{name}: the job's folder is missing")
         return job
-    job.particle_sets = {n: [n] for n in process.outputs if n in pipeline.particle_nodes}
-    job.micrograph_files = [n for n in process.outputs if _is_micrographs(pipeline.node_types.get(n, ""))]
+    local = {n: _in_project(root, n, pipeline) for n in process.outputs}
+    job.particle_sets = {local[n]: [local[n]] for n in process.outputs if n in pipeline.particle_nodes}
+    job.micrograph_files = [local[n] for n in process.outputs if _is_micrographs(pipeline.node_types.get(n, ""))]
     job.diameter = _recorded_diameter(folder)
-    job.duplicate_threshold = _recorded_threshold(folder)
+    if process.status != "Failed":  # (a Select that failed removed nothing: its threshold judged nothing)
+        job.duplicate_threshold = _recorded_threshold(folder)
     return job
+
+
+def _in_project(root: Path, node: str, pipeline: Pipeline) -> str:
+    """The node's file as the project holds it, project-relative where it can be.
+
+    An absolute path (a pipeline written with them) is taken from its job's folder on
+    (``Extract/job001/particles.star``) when the project holds that file, or when the absolute path is gone
+    (a project moved or copied); else as written.
+    """
+    if not Path(node).is_absolute():
+        return node
+    parts = Path(node).parts
+    for k in range(len(parts) - 2):
+        if f"{parts[k]}/{parts[k + 1]}/" in pipeline.processes or f"{parts[k]}/{parts[k + 1]}" in pipeline.processes:
+            local = "/".join(parts[k:])
+            if (root / local).exists() or not Path(node).exists():
+                return local
+    return node
 
 
 def _is_micrographs(node_type: str) -> bool:
