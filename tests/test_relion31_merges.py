@@ -14,13 +14,11 @@ import shutil
 import subprocess
 from pathlib import Path
 
-import mrcfile
-import numpy as np
 import pytest
 import starfile
 
 from cryodedup import ParticleOptions, remove_duplicate_particles
-from fixtures.refined_and_picks import MIC_SIZE, PSIZE, micrograph_name, refined_2d_project
+from fixtures.refined_and_picks import refined_2d_project, write_noise_micrographs
 from helpers import missing_program
 
 
@@ -55,13 +53,7 @@ def star_handler_keeps_every_row(star: str, out: str) -> None:
 def test_relion31_reads_refined_particles_and_hand_picks_merged(tmp_path, monkeypatch):
     project = refined_2d_project(tmp_path)
     monkeypatch.chdir(tmp_path)
-    noise = np.random.default_rng(0)
-    for k in range(3):
-        path = tmp_path / micrograph_name(21 + k)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with mrcfile.new(path) as mrc:
-            mrc.set_data(noise.normal(size=(MIC_SIZE, MIC_SIZE)).astype(np.float32))
-            mrc.voxel_size = PSIZE
+    write_noise_micrographs(tmp_path)
     options = ParticleOptions(min_dist=30.0, micrographs=Path(project.micrographs), prefer=[project.refined])
     summary = remove_duplicate_particles([project.refined, project.picks], "Dedup/job050", options)
     kept_refined = "Dedup/job050/particles_kept.star"

@@ -10,7 +10,6 @@ import shutil
 import subprocess
 from pathlib import Path
 
-import mrcfile
 import numpy as np
 import pytest
 import starfile
@@ -20,7 +19,7 @@ from test_particles_priority_oracle import LABELS, MIN_DIST, _row, brute_force, 
 from cryodedup import repair_particle_update
 from cryodedup.jobs.particles.job import remove_duplicate_particles
 from cryodedup.options import ParticleOptions
-from fixtures.refined_and_picks import MIC_SIZE, PSIZE, micrograph_name, refined_2d_project
+from fixtures.refined_and_picks import PSIZE, refined_2d_project, write_noise_micrographs
 from helpers import missing_program, shared_file, write_star
 from oracle import SAME_CENTRE, oracle, oracle_percentiles
 
@@ -461,13 +460,7 @@ def test_the_re_extraction_merge_record_agrees_with_the_brute_force(tmp_path, mo
         )
     project = refined_2d_project(tmp_path)
     monkeypatch.chdir(tmp_path)
-    noise = np.random.default_rng(0)
-    for k in range(3):
-        path = tmp_path / micrograph_name(21 + k)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with mrcfile.new(path) as mrc:
-            mrc.set_data(noise.normal(size=(MIC_SIZE, MIC_SIZE)).astype(np.float32))
-            mrc.voxel_size = PSIZE
+    write_noise_micrographs(tmp_path)
     _relion(
         "relion_preprocess", "--i", project.micrographs, "--reextract_data_star", project.refined, "--recenter",
         "--part_star", "Extract/job052/particles.star", "--part_dir", "Extract/job052/", "--extract",
