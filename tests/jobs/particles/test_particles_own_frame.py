@@ -141,6 +141,7 @@ def test_the_command_line_says_a_bad_value_in_one_line(tmp_path):
     assert result.exit_code != 0 and "is not three" in result.output and "Traceback" not in result.output
 
 
+@pytest.mark.real_data
 def test_real_relion4_subtomograms_removed_entirely_as_a_brute_force_says(tmp_path):
     # cryoCAT's RELION 4 refinement (1,746 subtomograms, 13 tomograms, real poses): with
     # --remove-entirely (no ranking: an oracle needs none) every pick with a conflict goes, naming
