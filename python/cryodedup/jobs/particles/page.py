@@ -13,8 +13,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
+
 from ...formats.micrograph_lists import images_found
-from ...formats.mrc import binned_image
+from ...formats.mrc import binned_image, central_slices
 from ...options import ParticleOptions
 from ...particle_set import ParticleSet
 from ...report.micrograph_page import THUMBNAIL_WIDTH, PagePicks
@@ -22,6 +24,7 @@ from ...report.particle_base import ParticleDetails
 from ...report.picks_figures import MicrographImage
 from .decide import Decision
 from .read import Images
+from .regions import tomogram_corners
 
 __all__ = ["page_picks", "thumbnails"]
 
@@ -33,8 +36,6 @@ def page_picks(
     particles: ParticleSet, decision: Decision, options: ParticleOptions, details: ParticleDetails
 ) -> PagePicks:
     """Each row's partner and rule, as the record of rejections names them."""
-    import numpy as np
-
     from ...report.suppressors import every_suppressor
     from .record import RULES, rejections
 
@@ -48,17 +49,22 @@ def page_picks(
     return PagePicks(partner, rule, RULES, RULES.index("cross-species overlap"))
 
 
-def thumbnails(details: ParticleDetails, images: Images) -> dict[int, MicrographImage]:
-    """Every micrograph's image found, binned small (none for tomograms, volumes).
+def thumbnails(details: ParticleDetails, images: Images, options: ParticleOptions) -> dict[int, MicrographImage]:
+    """Every micrograph's image found, binned small; a tomogram's: its central slices (:func:`central_slices`).
 
     Looked for where the report's examples are (``images``), every micrograph at once where
     the job knows the folders (a ``stat`` per folder, not per name, when they are elsewhere).
     A file that cannot be read goes without its image, as in the report's examples: a
-    picture is not worth failing the job for.
+    picture is not worth failing the job for. So does a tomogram that cannot be placed among
+    its picks (no voxel size in its header; RELION 5's centred Å without a tomograms STAR).
     """
-    if details.unit == "tomogram":
-        return {}
     found = _found(details.mic_names, images)
+    if details.unit == "tomogram":
+        corners = tomogram_corners(details.particles, options) if found else None
+        if corners is None:
+            return {}
+        with ThreadPoolExecutor(THREADS) as pool:
+            return dict(zip(found, pool.map(_tomogram_thumbnail, found.values(), corners[list(found)])))
     # On threads: the core bins without Python's lock, so one file is binned while the next is read.
     with ThreadPoolExecutor(THREADS) as pool:
         return dict(zip(found, pool.map(_thumbnail, found.values())))
@@ -78,3 +84,16 @@ def _thumbnail(path: Path) -> MicrographImage:
         return MicrographImage(*binned_image(path, THUMBNAIL_WIDTH))
     except Exception:  # any unreadable file: drawn on a blank frame
         return MicrographImage(unreadable=True)
+
+
+def _tomogram_thumbnail(path: Path, corner: np.ndarray) -> MicrographImage:
+    """A tomogram's central slices binned small, placed at ``corner`` (Å, its picks' coordinates) by its voxel size."""
+    try:
+        pixels, factor, voxel = central_slices(path, THUMBNAIL_WIDTH)
+    except Exception:  # any unreadable file: drawn on a blank frame
+        return MicrographImage(unreadable=True)
+    if voxel is None:  # (not placed among the picks: no guess)
+        return MicrographImage(unreadable=True)
+    step = factor * voxel
+    frame = (float(corner[0]), float(corner[1]), pixels.shape[1] * step, pixels.shape[0] * step)
+    return MicrographImage(pixels, factor, frame=frame)
