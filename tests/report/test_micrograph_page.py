@@ -364,11 +364,12 @@ def test_picks_at_the_edge_are_rejected_but_no_duplicates(tmp_path):
     assert {n: r for n, r in zip(index["names"], index["rejected"]) if r} == dict(rejected)
 
 
-def _tomogram_under_its_picks(root: Path) -> tuple[Path, np.ndarray, ParticleOptions]:
+def _tomogram_under_its_picks(root: Path, column: bool) -> tuple[Path, np.ndarray, ParticleOptions]:
     """One tomogram's picks (RELION 5, centred Å; 2 Å tilt-series pixels, 800 x 600 x 200) and its MRC binned 4x.
 
-    The MRC (200 x 150 x 50 voxels of 8 Å, beside the picks) holds a bright blob at each pick,
-    near the middle in z; the tomograms STAR's sizes place the centre. Returns the picks STAR,
+    The MRC (200 x 150 x 50 voxels of 8 Å, beside the picks; ``column``: elsewhere, named by the
+    tomograms STAR's rlnTomoReconstructedTomogram) holds a bright blob at each pick, near the
+    middle in z; the tomograms STAR's sizes place the centre. Returns the picks STAR,
     the picks' centres and the options.
     """
     rng = np.random.default_rng(9)
@@ -376,7 +377,13 @@ def _tomogram_under_its_picks(root: Path) -> tuple[Path, np.ndarray, ParticleOpt
     picks[:, 0] = np.linspace(-650, 650, 6)  # (apart: none is a duplicate)
     star = write_star(root / "picks.star", TOMO_LABELS, [["TS_01", *p, 0.5, f"TS_01/{k}"] for k, p in enumerate(picks)])
     labels = ["rlnTomoName", "rlnTomoTiltSeriesPixelSize", "rlnTomoSizeX", "rlnTomoSizeY", "rlnTomoSizeZ"]
-    tomograms = write_star(root / "tomograms.star", labels, [["TS_01", 2.0, 800, 600, 200]])
+    row: list = ["TS_01", 2.0, 800, 600, 200]
+    mrc_path = root / "TS_01.mrc"
+    if column:
+        labels, row = [*labels, "rlnTomoReconstructedTomogram"], [*row, "Recon/job9/rec_TS_01.mrc"]
+        (root / "Recon" / "job9").mkdir(parents=True)
+        mrc_path = root / "Recon" / "job9" / "rec_TS_01.mrc"
+    tomograms = write_star(root / "tomograms.star", labels, [row])
     # By hand: the corner is (size / 2 - 1) x 2 Å below the centre; voxel k covers [8k, 8k + 8) Å from it.
     voxels = (picks + np.array([798.0, 598.0, 198.0])) / 8.0
     z, y, x = np.mgrid[0:50, 0:150, 0:200]
@@ -385,17 +392,18 @@ def _tomogram_under_its_picks(root: Path) -> tuple[Path, np.ndarray, ParticleOpt
         volume += np.exp(-((x - vx) ** 2 + (y - vy) ** 2 + (z - vz) ** 2 / 4) / (2 * 1.5**2)).astype(np.float32)
     import mrcfile
 
-    with mrcfile.new(root / "TS_01.mrc") as mrc:
+    with mrcfile.new(mrc_path) as mrc:
         mrc.set_data(volume)
         mrc.voxel_size = 8.0
     return star, picks, ParticleOptions(min_dist=40, plot=True, micrographs=tomograms, project_dir=root)
 
 
-def test_a_tomograms_central_slices_lie_under_its_picks(browser, tmp_path):
+@pytest.mark.parametrize("column", [False, True], ids=["by its name", "by rlnTomoReconstructedTomogram"])
+def test_a_tomograms_central_slices_lie_under_its_picks(browser, tmp_path, column):
     """Where its MRC is found, a tomogram's slabs are drawn over its central slices, each blob under its pick."""
     from PIL import Image
 
-    star, picks, options = _tomogram_under_its_picks(tmp_path)
+    star, picks, options = _tomogram_under_its_picks(tmp_path, column)
     remove_duplicate_particles([star], tmp_path / "out", options)
     index = _js_object(tmp_path / "out" / "micrographs" / "index.js")
     assert index["thumbs"] == [1]

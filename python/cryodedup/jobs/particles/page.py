@@ -15,8 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ...formats.micrograph_lists import images_found
+from ...formats.micrograph_lists import find_image, images_found
 from ...formats.mrc import binned_image, central_slices
+from ...formats.star.tomograms import tomograms_star
 from ...options import ParticleOptions
 from ...particle_set import ParticleSet
 from ...report.micrograph_page import THUMBNAIL_WIDTH, PagePicks
@@ -53,13 +54,15 @@ def thumbnails(details: ParticleDetails, images: Images, options: ParticleOption
     """Every micrograph's image found, binned small; a tomogram's: its central slices (:func:`central_slices`).
 
     Looked for where the report's examples are (``images``), every micrograph at once where
-    the job knows the folders (a ``stat`` per folder, not per name, when they are elsewhere).
+    the job knows the folders (a ``stat`` per folder, not per name, when they are elsewhere);
+    a tomogram where the tomograms STAR's rlnTomoReconstructedTomogram says, first.
     A file that cannot be read goes without its image, as in the report's examples: a
     picture is not worth failing the job for. So does a tomogram that cannot be placed among
     its picks (no voxel size in its header; RELION 5's centred Å without a tomograms STAR).
     """
     found = _found(details.mic_names, images)
     if details.unit == "tomogram":
+        found.update(_reconstructed(details.mic_names, options))
         corners = tomogram_corners(details.particles, options) if found else None
         if corners is None:
             return {}
@@ -75,6 +78,25 @@ def _found(names: list[str], images: Images) -> dict[int, Path]:
     if images.roots is not None:
         return images_found(names, images.roots())
     paths = {mic: images.find(name) for mic, name in enumerate(names)}
+    return {mic: path for mic, path in paths.items() if path.is_file()}
+
+
+def _reconstructed(names: list[str], options: ParticleOptions) -> dict[int, Path]:
+    """Each tomogram's MRC that the tomograms STAR names (rlnTomoReconstructedTomogram) and that exists, by index.
+
+    Looked for as the STAR's other paths are: under ``--project-dir``, then the folders above it.
+    """
+    star = None if options.micrographs is None else Path(options.micrographs)
+    if star is None or star.suffix.lower() != ".star":
+        return {}
+    tomograms = tomograms_star(star)
+    if tomograms is None:
+        return {}
+    paths = {
+        m: find_image(tomograms.reconstructed[n], star, options.project_dir)
+        for m, n in enumerate(names)
+        if tomograms.reconstructed.get(n, "") not in ("", "None")
+    }
     return {mic: path for mic, path in paths.items() if path.is_file()}
 
 
