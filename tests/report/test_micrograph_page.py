@@ -362,3 +362,70 @@ def test_picks_at_the_edge_are_rejected_but_no_duplicates(tmp_path):
     rejected = Counter(r["micrograph"] for r in records)
     assert {n: d for n, d in zip(index["names"], index["duplicates"]) if d} == dict(duplicates)
     assert {n: r for n, r in zip(index["names"], index["rejected"]) if r} == dict(rejected)
+
+
+def _tomogram_under_its_picks(root: Path, column: bool) -> tuple[Path, np.ndarray, ParticleOptions]:
+    """One tomogram's picks (RELION 5, centred Å; 2 Å tilt-series pixels, 800 x 600 x 200) and its MRC binned 4x.
+
+    The MRC (200 x 150 x 50 voxels of 8 Å, beside the picks; ``column``: elsewhere, named by the
+    tomograms STAR's rlnTomoReconstructedTomogram) holds a bright blob at each pick, near the
+    middle in z; the tomograms STAR's sizes place the centre. Returns the picks STAR,
+    the picks' centres and the options.
+    """
+    rng = np.random.default_rng(9)
+    picks = np.column_stack([rng.uniform(-700, 700, 6), rng.uniform(-500, 500, 6), rng.uniform(-30, 30, 6)])
+    picks[:, 0] = np.linspace(-650, 650, 6)  # (apart: none is a duplicate)
+    star = write_star(root / "picks.star", TOMO_LABELS, [["TS_01", *p, 0.5, f"TS_01/{k}"] for k, p in enumerate(picks)])
+    labels = ["rlnTomoName", "rlnTomoTiltSeriesPixelSize", "rlnTomoSizeX", "rlnTomoSizeY", "rlnTomoSizeZ"]
+    row: list = ["TS_01", 2.0, 800, 600, 200]
+    mrc_path = root / "TS_01.mrc"
+    if column:
+        labels, row = [*labels, "rlnTomoReconstructedTomogram"], [*row, "Recon/job9/rec_TS_01.mrc"]
+        (root / "Recon" / "job9").mkdir(parents=True)
+        mrc_path = root / "Recon" / "job9" / "rec_TS_01.mrc"
+    tomograms = write_star(root / "tomograms.star", labels, [row])
+    # By hand: the corner is (size / 2 - 1) x 2 Å below the centre; voxel k covers [8k, 8k + 8) Å from it.
+    voxels = (picks + np.array([798.0, 598.0, 198.0])) / 8.0
+    z, y, x = np.mgrid[0:50, 0:150, 0:200]
+    volume = rng.normal(0, 0.05, (50, 150, 200)).astype(np.float32)
+    for vx, vy, vz in voxels:
+        volume += np.exp(-((x - vx) ** 2 + (y - vy) ** 2 + (z - vz) ** 2 / 4) / (2 * 1.5**2)).astype(np.float32)
+    import mrcfile
+
+    with mrcfile.new(mrc_path) as mrc:
+        mrc.set_data(volume)
+        mrc.voxel_size = 8.0
+    return star, picks, ParticleOptions(min_dist=40, plot=True, micrographs=tomograms, project_dir=root)
+
+
+@pytest.mark.parametrize("column", [False, True], ids=["by its name", "by rlnTomoReconstructedTomogram"])
+def test_a_tomograms_central_slices_lie_under_its_picks(browser, tmp_path, column):
+    """Where its MRC is found, a tomogram's slabs are drawn over its central slices, each blob under its pick."""
+    from PIL import Image
+
+    star, picks, options = _tomogram_under_its_picks(tmp_path, column)
+    remove_duplicate_particles([star], tmp_path / "out", options)
+    index = _js_object(tmp_path / "out" / "micrographs" / "index.js")
+    assert index["thumbs"] == [1]
+    thumb = np.asarray(Image.open(tmp_path / "out" / "micrographs" / "m000000.jpg"), dtype=np.float64)
+    assert thumb.shape == (150, 200)  # (200 voxels across: under 320, not binned further)
+    # The page draws a pick at (x - x0) / w of the image's width: the frame, by hand, is the tomogram's extent.
+    x0, y0, w, h = index["frames"][0]
+    assert (x0, y0, w, h) == (-798, -598, 1600, 1200)
+    at = np.rint((picks[:, :2] - [x0, y0]) / [w, h] * [200, 150]).astype(int)
+    # The brightest hundredth of the thumbnail lies at the picks (and the blobs saturate: their centres, not a pixel).
+    ys, xs = np.nonzero(thumb > np.percentile(thumb, 99))
+    nearest = np.hypot(ys[:, None] - at[None, :, 1], xs[:, None] - at[None, :, 0])
+    assert nearest.min(axis=1).max() <= 6  # (a blob, 1.5 voxels wide, low-pass filtered: about 5 pixels to its rim)
+    for k in range(len(picks)):
+        mine = nearest.argmin(axis=1) == k
+        assert mine.any()
+        assert np.hypot(ys[mine].mean() - at[k, 1], xs[mine].mean() - at[k, 0]) <= 1.5
+    page = opened(browser, tmp_path / "out" / "micrographs.html")
+    page.wait_for_selector("#grid canvas[data-drawn]")
+    shown = page.eval_on_selector_all("#grid .card img", "imgs => imgs.map(i => i.complete && i.naturalWidth)")
+    assert shown == [200, 200, 200]  # one under each of the three slabs
+    page.keyboard.press("Enter")
+    assert "central slices" in page.inner_text("#panel")
+    assert page.errors == []
+    page.close()

@@ -19,7 +19,17 @@ from .files import check_regular_file
 if TYPE_CHECKING:
     from mrcfile.mrcmemmap import MrcMemmap  # mrcfile ships no type information: MrcMemmap is Any to mypy
 
-__all__ = ["MrcLayout", "binned_image", "map_mrc", "mrc_extent", "mrc_layout", "mrc_shapes", "open_mrc", "open_volume"]
+__all__ = [
+    "MrcLayout",
+    "binned_image",
+    "central_slices",
+    "map_mrc",
+    "mrc_extent",
+    "mrc_layout",
+    "mrc_shapes",
+    "open_mrc",
+    "open_volume",
+]
 
 
 def open_mrc(path: Path) -> tuple[MrcMemmap, np.ndarray]:
@@ -40,6 +50,27 @@ def binned_image(path: Path, width: int) -> tuple[np.ndarray, int]:
     with mrc:
         factor = max(1, data.shape[1] // width)
         return _core.bin_image(np.ascontiguousarray(data), factor), factor
+
+
+#: At most this many of a tomogram's central slices are averaged for its thumbnail (``central_slices``).
+CENTRAL_SLICES = 16
+
+
+def central_slices(path: Path, width: int) -> tuple[np.ndarray, int, float | None]:
+    """A tomogram's central slices averaged and binned to about ``width`` voxels across, the factor, the voxel size.
+
+    The middle tenth of its slices (at least one, at most :data:`CENTRAL_SLICES`): only those
+    are read from the memory-mapped file. The voxel size in Å is the header's (None: unset).
+    """
+    import cryodedup._core as _core
+
+    mrc, data, voxel = open_volume(path)
+    with mrc:
+        depth = min(CENTRAL_SLICES, max(1, data.shape[0] // 10))
+        first = (data.shape[0] - depth) // 2
+        mean = data[first : first + depth].astype(np.float32).mean(axis=0)
+    factor = max(1, mean.shape[1] // width)
+    return _core.bin_image(np.ascontiguousarray(mean, dtype=np.float32), factor), factor, voxel
 
 
 def _open_mrc_as_stored(path: Path) -> tuple[MrcMemmap, np.ndarray]:

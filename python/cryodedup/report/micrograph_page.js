@@ -125,10 +125,7 @@
   function canvasOf(m) {
     const frame = cards[m].firstChild;
     if (!frame.firstChild) {
-      if (D.thumbs[m] && !D.slabs) {
-        frame.append(el("img", { alt: "", decoding: "async", src: "micrographs/m" + String(m).padStart(6, "0") + ".jpg" }));
-      }
-      frame.append(el("canvas"));
+      frame.append(...thumbsOf(m, true), el("canvas"));
     }
     return frame.lastChild;
   }
@@ -197,6 +194,20 @@
       (onlySpecies.value !== "" && c.s && c.s[k] !== Number(onlySpecies.value));
   }
 
+  // the image under the picks: a micrograph's, or a tomogram's central slices under each slab
+  function thumbsOf(m, lazy) {
+    if (!D.thumbs[m]) return [];
+    const src = "micrographs/m" + String(m).padStart(6, "0") + ".jpg";
+    const slabs = D.slabs || 1;
+    const imgs = [];
+    for (let s = 0; s < slabs; s++) {
+      const img = el("img", lazy ? { alt: "", decoding: "async", src } : { alt: "", src });
+      if (D.slabs) img.style.cssText = "left:" + (100 * s) / slabs + "%;width:" + 100 / slabs + "%";
+      imgs.push(img);
+    }
+    return imgs;
+  }
+
   function draw(canvas, m, big) {
     const p = picksOf(m);
     if (!p) return;
@@ -213,7 +224,7 @@
     const sy = H / h;
     const r = (big ? 5 : 3.5) * ratio;
     // over an image each mark and line has a white rim: a thin colour alone is lost in its grain
-    const rim = D.thumbs[m] && !D.slabs ? 2.5 * ratio : 0;
+    const rim = D.thumbs[m] ? 2.5 * ratio : 0;
     const c = p.c;
     const slabOf = (k) => {
       if (!D.slabs) return 0;
@@ -224,8 +235,10 @@
     const Y = (k) => (c.y[k] - y0) * sy;
     const width = 1.5 * ratio;
     if (D.slabs) {
-      g.fillStyle = "#f2f2f2";
-      g.fillRect(0, 0, W, H);
+      if (!D.thumbs[m]) {
+        g.fillStyle = "#f2f2f2";
+        g.fillRect(0, 0, W, H);
+      }
       g.strokeStyle = "#888";
       for (let s = 1; s < slabs; s++) {
         g.beginPath();
@@ -379,7 +392,7 @@
     const frame = el("div", { class: "frame" });
     outer.append(frame);
     frame.style.paddingTop = (100 * aspect(m)).toFixed(2) + "%";
-    if (D.thumbs[m] && !D.slabs) frame.append(el("img", { alt: "", src: "micrographs/m" + String(m).padStart(6, "0") + ".jpg" }));
+    frame.append(...thumbsOf(m, false));
     const canvas = el("canvas");
     frame.append(canvas);
     panelBox.append(nav, el("h2", {}, D.names[m]));
@@ -390,7 +403,8 @@
       const step = (z1 - z0) / D.slabs;
       const names = [];
       for (let s = 0; s < D.slabs; s++) names.push("z " + Math.round(z0 + s * step) + " to " + Math.round(z0 + (s + 1) * step) + " Å");
-      panelBox.append(el("p", { class: "hint" }, "picks seen along z in slabs, left to right: " + names.join(", ") + "; a line joins a rejected pick to the kept one where it lies in x and y"));
+      const under = D.thumbs[m] ? " over the tomogram's central slices" : " on a blank frame (tomogram not found)";
+      panelBox.append(el("p", { class: "hint" }, "picks seen along z in slabs, left to right: " + names.join(", ") + under + "; a line joins a rejected pick to the kept one where it lies in x and y"));
     } else if (!D.thumbs[m]) panelBox.append(el("p", { class: "hint" }, "image not found: picks on a blank frame"));
     panelBox.append(tables(m));
     draw(canvas, m, true);

@@ -111,7 +111,7 @@ def _frames(
         if _drawable(image):
             assert image.pixels is not None
             ny, nx = image.pixels.shape
-            frames[mic] = (0.0, 0.0, nx * image.factor * psize[mic], ny * image.factor * psize[mic])
+            frames[mic] = image.frame or (0.0, 0.0, nx * image.factor * psize[mic], ny * image.factor * psize[mic])
     return frames
 
 

@@ -62,12 +62,15 @@ class MicrographImage:
 
     ``pixels`` binned by ``factor`` (``formats.mrc.binned_image``), or None: no file at
     ``missing`` (the path looked for), or a file that could not be read (``unreadable``).
+    ``frame``: where the image lies among the picks (x, y of its corner, width, height, Å) when
+    not from 0 at the rows' pixel size (a tomogram's central slices: its voxels, RELION 5's centre).
     """
 
     pixels: np.ndarray | None = None
     factor: int = 1
     missing: str = ""
     unreadable: bool = False
+    frame: tuple[float, float, float, float] | None = None
 
 
 def display_image(pixels: np.ndarray, factor: int) -> DisplayImage:

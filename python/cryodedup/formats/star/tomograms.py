@@ -11,7 +11,7 @@ pixels) are put in one frame (docs/design.md section 7).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -40,6 +40,7 @@ __all__ = [
 TOMOGRAM_COLUMNS = ("rlnTomoName", TILT_SERIES_PSIZE)
 SIZES = ("rlnTomoSizeX", "rlnTomoSizeY", "rlnTomoSizeZ")
 BINNING = "rlnTomoTomogramBinning"
+RECONSTRUCTED = "rlnTomoReconstructedTomogram"
 #: How the summary names the pixel size of a reconstructed tomogram.
 TOMOGRAM_PSIZE = f"{TILT_SERIES_PSIZE} x {BINNING}"
 
@@ -61,6 +62,8 @@ class Tomograms:
     tomogram_psize: TomogramPixelSizes
     #: Size in tilt-series pixels (x, y, z); empty without rlnTomoSizeX/Y/Z.
     sizes: dict[str, tuple[float, float, float]]
+    #: The reconstructed tomogram's MRC as written (RELION 5's rlnTomoReconstructedTomogram); empty without it.
+    reconstructed: dict[str, str] = field(default_factory=dict)
 
     def centre_offsets(self, names: list[str], where: str, *, picks_job: bool = True) -> np.ndarray:
         """Per tomogram of ``names``: where its centre lies from its corner, in Å, (len(names), 3).
@@ -106,7 +109,8 @@ def tomograms_star(path: Path) -> Tomograms | None:
     bad = [n for n, value in ts.items() if not value > 0]
     if bad:
         raise InputFileError(f"{path}: tomogram {bad[0]!r} has {TILT_SERIES_PSIZE} {ts[bad[0]]}, expected > 0")
-    return Tomograms(Path(path), ts, binned, sizes)
+    reconstructed = dict(zip(names, table.column(RECONSTRUCTED))) if RECONSTRUCTED in table.labels else {}
+    return Tomograms(Path(path), ts, binned, sizes, reconstructed)
 
 
 #: The two frames of tomogram coordinates, as the summary and the messages name them.

@@ -174,7 +174,7 @@ def write_report(
 
     title = "cryodedup particles"
     picks = page_picks(details.particles, decision, options, details)
-    page = list(page_files(details, picks, thumbnails(details, images), title))
+    page = list(page_files(details, picks, thumbnails(details, images, options), title))
     document = summary.to_json()
     rows, highlight = report_rows(document, summary.sections())
     warnings = summary.warnings or []

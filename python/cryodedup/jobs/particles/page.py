@@ -13,8 +13,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
-from ...formats.micrograph_lists import images_found
-from ...formats.mrc import binned_image
+import numpy as np
+
+from ...formats.micrograph_lists import find_image, images_found
+from ...formats.mrc import binned_image, central_slices
+from ...formats.star.tomograms import tomograms_star
 from ...options import ParticleOptions
 from ...particle_set import ParticleSet
 from ...report.micrograph_page import THUMBNAIL_WIDTH, PagePicks
@@ -22,6 +25,7 @@ from ...report.particle_base import ParticleDetails
 from ...report.picks_figures import MicrographImage
 from .decide import Decision
 from .read import Images
+from .regions import tomogram_corners
 
 __all__ = ["page_picks", "thumbnails"]
 
@@ -33,8 +37,6 @@ def page_picks(
     particles: ParticleSet, decision: Decision, options: ParticleOptions, details: ParticleDetails
 ) -> PagePicks:
     """Each row's partner and rule, as the record of rejections names them."""
-    import numpy as np
-
     from ...report.suppressors import every_suppressor
     from .record import RULES, rejections
 
@@ -48,17 +50,24 @@ def page_picks(
     return PagePicks(partner, rule, RULES, RULES.index("cross-species overlap"))
 
 
-def thumbnails(details: ParticleDetails, images: Images) -> dict[int, MicrographImage]:
-    """Every micrograph's image found, binned small (none for tomograms, volumes).
+def thumbnails(details: ParticleDetails, images: Images, options: ParticleOptions) -> dict[int, MicrographImage]:
+    """Every micrograph's image found, binned small; a tomogram's: its central slices (:func:`central_slices`).
 
     Looked for where the report's examples are (``images``), every micrograph at once where
-    the job knows the folders (a ``stat`` per folder, not per name, when they are elsewhere).
+    the job knows the folders (a ``stat`` per folder, not per name, when they are elsewhere);
+    a tomogram where the tomograms STAR's rlnTomoReconstructedTomogram says, first.
     A file that cannot be read goes without its image, as in the report's examples: a
-    picture is not worth failing the job for.
+    picture is not worth failing the job for. So does a tomogram that cannot be placed among
+    its picks (no voxel size in its header; RELION 5's centred Å without a tomograms STAR).
     """
-    if details.unit == "tomogram":
-        return {}
     found = _found(details.mic_names, images)
+    if details.unit == "tomogram":
+        found.update(_reconstructed(details.mic_names, options))
+        corners = tomogram_corners(details.particles, options) if found else None
+        if corners is None:
+            return {}
+        with ThreadPoolExecutor(THREADS) as pool:
+            return dict(zip(found, pool.map(_tomogram_thumbnail, found.values(), corners[list(found)])))
     # On threads: the core bins without Python's lock, so one file is binned while the next is read.
     with ThreadPoolExecutor(THREADS) as pool:
         return dict(zip(found, pool.map(_thumbnail, found.values())))
@@ -72,9 +81,41 @@ def _found(names: list[str], images: Images) -> dict[int, Path]:
     return {mic: path for mic, path in paths.items() if path.is_file()}
 
 
+def _reconstructed(names: list[str], options: ParticleOptions) -> dict[int, Path]:
+    """Each tomogram's MRC that the tomograms STAR names (rlnTomoReconstructedTomogram) and that exists, by index.
+
+    Looked for as the STAR's other paths are: under ``--project-dir``, then the folders above it.
+    """
+    star = None if options.micrographs is None else Path(options.micrographs)
+    if star is None or star.suffix.lower() != ".star":
+        return {}
+    tomograms = tomograms_star(star)
+    if tomograms is None:
+        return {}
+    paths = {
+        m: find_image(tomograms.reconstructed[n], star, options.project_dir)
+        for m, n in enumerate(names)
+        if tomograms.reconstructed.get(n, "") not in ("", "None")
+    }
+    return {mic: path for mic, path in paths.items() if path.is_file()}
+
+
 def _thumbnail(path: Path) -> MicrographImage:
     """A micrograph's image binned small, or marked unreadable."""
     try:
         return MicrographImage(*binned_image(path, THUMBNAIL_WIDTH))
     except Exception:  # any unreadable file: drawn on a blank frame
         return MicrographImage(unreadable=True)
+
+
+def _tomogram_thumbnail(path: Path, corner: np.ndarray) -> MicrographImage:
+    """A tomogram's central slices binned small, placed at ``corner`` (Å, its picks' coordinates) by its voxel size."""
+    try:
+        pixels, factor, voxel = central_slices(path, THUMBNAIL_WIDTH)
+    except Exception:  # any unreadable file: drawn on a blank frame
+        return MicrographImage(unreadable=True)
+    if voxel is None:  # (not placed among the picks: no guess)
+        return MicrographImage(unreadable=True)
+    step = factor * voxel
+    frame = (float(corner[0]), float(corner[1]), pixels.shape[1] * step, pixels.shape[0] * step)
+    return MicrographImage(pixels, factor, frame=frame)

@@ -26,7 +26,7 @@ from ...formats.star.tomograms import CENTRED, Tomograms, tomograms_star
 from ...options import ParticleOptions
 from ...particle_set import ParticleSet
 
-__all__ = ["AT_EDGE", "OUTSIDE_MASK", "Regions", "regions_of"]
+__all__ = ["AT_EDGE", "OUTSIDE_MASK", "Regions", "regions_of", "tomogram_corners"]
 
 #: The reasons a row is dropped (``Regions.dropped``; 0: not dropped).
 OUTSIDE_MASK, AT_EDGE = 1, 2
@@ -82,6 +82,21 @@ def regions_of(particles: ParticleSet, options: ParticleOptions) -> Regions | No
     if n and dropped.all():
         warnings.append(_every_pick_rejected(dropped, options))
     return Regions(dropped, masks, sizes_from if options.edge is not None else None, tuple(warnings))
+
+
+def tomogram_corners(particles: ParticleSet, options: ParticleOptions) -> np.ndarray | None:
+    """Where each tomogram's corner lies in its picks' coordinates (x, y, z, Å; by micrograph), as ``--mask`` places it.
+
+    0 for picks counted from the corner; RELION 5's centred Å: minus the centre's offset from
+    the tomograms STAR's sizes. None where centred Å have no tomograms STAR to place them.
+    """
+    try:
+        corner = _from_corner(particles, _tomograms(options))
+    except CryodedupError:
+        return None
+    first_row = np.zeros(len(particles.mic_names), dtype=np.int64)
+    first_row[particles.groups[::-1]] = np.arange(len(particles))[::-1]
+    return np.asarray(particles.centres, dtype=np.float64)[first_row] - corner[first_row]
 
 
 def _every_pick_rejected(dropped: np.ndarray, options: ParticleOptions) -> str:
