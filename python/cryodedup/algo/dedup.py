@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -11,9 +12,11 @@ from numpy.typing import ArrayLike
 import cryodedup._core as _core
 
 from ..errors import CryodedupError
-from . import MAX_CENTRE
+from . import MAX_CENTRE, SELECTIONS
 from .priority import PriorityCounts
-from .selection import SELECTIONS, SelectionCounts
+
+if TYPE_CHECKING:
+    from .selection import SelectionCounts
 
 __all__ = [
     "MAX_INPUTS",
@@ -485,7 +488,11 @@ def _run_dedup(
     )
     counted = decision.priority
     priority = None if counted is None else PriorityCounts(counted.groups, counted.by_priority, counted.against_score)
-    best = None if decision.best is None else SelectionCounts.from_core(rule.selection, decision.best)
+    best = None
+    if decision.best is not None:  # (a best selection: its module loaded for it alone)
+        from .selection import SelectionCounts
+
+        best = SelectionCounts.from_core(rule.selection, decision.best)
     result = DedupResult(decision.keep, decision.suppressed_by, priority, best)
     return result, decision.masks
 

@@ -19,10 +19,9 @@ import cryodedup._core as _core
 
 from ..errors import CryodedupError
 
-__all__ = ["EXACT_LIMIT", "SELECTIONS", "SelectionCounts", "added_selection", "refuse_negative_scores"]
+__all__ = ["EXACT_LIMIT", "SelectionCounts", "added_selection", "refuse_negative_scores"]
 
 #: The selections ``--select`` names; greedy first (the default).
-SELECTIONS = ("greedy", "best-score", "most-particles")
 #: The largest conflict component the core solves exactly (bits of one 128-bit set).
 EXACT_LIMIT = 128
 

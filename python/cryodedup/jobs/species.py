@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any, Callable
 import numpy as np
 
 from ..algo.priority import added_counts
-from ..algo.selection import added_selection
 from ..algo.species import cross_species_ranks, suppress_overlaps, won_table
 from ..errors import CryodedupError
 from ..labels import listed
@@ -279,6 +278,8 @@ def _merged(parts: list[tuple[np.ndarray, Decision]], n: int) -> Decision:
     fields["covered"] = np.logical_or.reduce(covers) if covers else None
     # (each input's priority level is the whole set's; the groups each decided add up)
     fields["priority"] = reduce(added_counts, (decision.priority for _, decision in parts), None)
+    from ..algo.selection import added_selection
+
     fields["selection"] = reduce(added_selection, (decision.selection for _, decision in parts), None)
     return replace(parts[0][1], **fields)
 

@@ -10,11 +10,10 @@ from typing import Any
 import click
 import numpy as np
 
-from ..algo import MAX_CENTRE
+from ..algo import MAX_CENTRE, SELECTIONS
 from ..algo.dedup import MAX_INPUTS
 from ..algo.filaments import MODES as FILAMENT_MODES
 from ..algo.normalisation import NORMALISATIONS, option_help
-from ..algo.selection import SELECTIONS
 from ..errors import CryodedupError, one_line
 from ..outputs import check_plotting
 from ..particle_set import OUTPUT_FORMATS, SHIFT_KEYS

@@ -29,7 +29,6 @@ from ...algo.priority import (
     tied_groups,
 )
 from ...algo.same_image import images_for_the_core, support_of_images
-from ...algo.selection import SelectionCounts, refuse_negative_scores
 from ...errors import CryodedupError
 from ...formats.sniff import is_glob
 from ...options import ParticleOptions
@@ -38,6 +37,7 @@ from ..input_checks import refuse_angles_not_finite
 from ..species import ROW_FIELDS, decide_several_species, species_not_confirmable
 
 if TYPE_CHECKING:
+    from ...algo.selection import SelectionCounts
     from .regions import Regions
 
 __all__ = [
@@ -238,6 +238,8 @@ def decide_species(
         scores, higher = entry.apply(scores, labels(entry, particles.input_of, particles.groups), higher)
     ranked = None if scores is particles.scores else scores
     if options.select == "best-score":
+        from ...algo.selection import refuse_negative_scores
+
         refuse_negative_scores(scores, higher, particles.score_label if ranked is None else "the normalised score")
     mics = len(particles.mic_names)
     log(f"removing duplicates among {len(particles):,} particles on {mics:,} micrograph{'s' * (mics != 1)}", "info")

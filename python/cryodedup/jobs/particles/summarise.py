@@ -309,10 +309,10 @@ def summarize(
 
 def _own_frame(particles: ParticleSet, options: ParticleOptions) -> OwnFrameExclusion | None:
     """``--min-dist-ellipsoid``'s section: each species' ellipsoid as decided (None without one)."""
-    from ...report.sections.exclusion import OwnFrameExclusion, SpeciesEllipsoid
-
     if not options.own_frame:
         return None
+    from ...report.sections.exclusion import OwnFrameExclusion, SpeciesEllipsoid
+
     if particles.species is None:
         assert options.min_dist_ellipsoid is not None, "species' ellipsoids are refused without species"
         ellipsoids = [SpeciesEllipsoid(None, _floats(options.min_dist_ellipsoid))]
@@ -342,10 +342,12 @@ def _filaments(particles: ParticleSet, options: ParticleOptions) -> Filaments:
 
 def _selection(decision: Decision) -> BestSelection | None:
     """The summary's ``selection``: the best selection's counts against greedy's (None under greedy)."""
+    counts = decision.selection
+    if counts is None:
+        return None
     from ...report.sections.selection import BestSelection
 
-    counts = decision.selection
-    return None if counts is None else BestSelection(**asdict(counts))
+    return BestSelection(**asdict(counts))
 
 
 def _priority(particles: ParticleSet, decision: Decision, options: ParticleOptions, tied: int) -> Priority:
@@ -401,22 +403,22 @@ def _score_normalization(
     particles: ParticleSet, decision: Decision, options: ParticleOptions
 ) -> ScoreNormalization | None:
     """The summary's ``score_normalization`` (``--score-normalize zscore``): its groups told from the z-scores."""
-    from ...report.sections.normalization import ScoreNormalization
-
     entry = normalisation(options.score_normalize)
     if not entry.per_micrograph or decision.ranked_scores is None:
         return None
+    from ...report.sections.normalization import ScoreNormalization
+
     by = labels(entry, particles.input_of, particles.groups, particles.species)
     return ScoreNormalization(entry.name, *zscore_counts(decision.ranked_scores, by))
 
 
 def _mask_and_edge(decision: Decision, options: ParticleOptions) -> MaskAndEdge | None:
     """The summary's ``mask_and_edge``: the picks ``--mask`` and ``--edge`` rejected (None: neither asked)."""
-    from ...report.sections.regions import MaskAndEdge
-
     regions = decision.regions
     if regions is None:
         return None
+    from ...report.sections.regions import MaskAndEdge
+
     masks = regions.masks if options.mask is not None else None
     return MaskAndEdge(
         masks, options.mask_label, regions.outside_mask, options.edge, regions.at_edge, regions.sizes_from
