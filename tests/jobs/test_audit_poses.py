@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
+from cryodedup.jobs.audit.project import cryosparc_project
+from fixtures.cryosparc_project import _document, _write_job
 from fixtures.relion_project import MIC_PSIZE, Rows, all_pairs, write_project
 
 CRYODEDUP = str(Path(sys.executable).parent / "cryodedup")
@@ -120,14 +122,14 @@ def _with_angles(path: Path, angles: np.ndarray) -> None:
     path.write_text("\n".join(lines))
 
 
-def _project(root: Path) -> tuple[Rows, np.ndarray]:
+def _project(root: Path, sym: str = "D2") -> tuple[Rows, np.ndarray]:
     files = write_project(root)
     rows = files[REFINED]
     angles = planted_poses(rows, np.random.default_rng(6868))
     _with_angles(root / REFINED, angles)
     job_star = root / "Refine3D/job017/job.star"
     job_star.write_text(
-        job_star.read_text().replace("_rlnJobOptionValue #2 \n", "_rlnJobOptionValue #2 \nsym_name D2 \n")
+        job_star.read_text().replace("_rlnJobOptionValue #2 \n", f"_rlnJobOptionValue #2 \nsym_name {sym} \n")
     )
     return rows, angles
 
@@ -187,3 +189,24 @@ def test_a_smaller_angle_counts_against_the_brute_force_at_it(tmp_path):
     assert (found["duplicate_pairs"], found["straddling_pairs"]) == pose_aware_pairs(
         rows, angles, found["min_dist_A"], 4.0, D2
     )
+
+
+def test_a_point_group_the_core_does_not_know_leaves_the_set_by_position(tmp_path):
+    rows, _ = _project(tmp_path, sym="I1")  # (RELION's icosahedral setting 1: the core knows one setting, "I")
+    refined = _jobs(_audit(tmp_path))["Refine3D/job017"]
+    (found,) = refined["sets"]
+    centres = np.stack([rows.x * MIC_PSIZE - rows.ox, rows.y * MIC_PSIZE - rows.oy], 1)
+    assert refined["symmetry"][0] == "I1" and not found["pose_aware"]
+    assert (found["duplicate_pairs"], found["straddling_pairs"]) == all_pairs(
+        rows.mic, centres, rows.subset, found["min_dist_A"]
+    )
+
+
+def test_a_cryosparc_jobs_point_group_is_read_from_its_job_json(tmp_path):
+    for uid, params in (("J1", {"refine_symmetry": "C4"}), ("J2", {"abinit_symmetry": "D7"}), ("J3", {})):
+        document = _document(uid, "homo_refine_new", [], params, None, {})
+        _write_job(tmp_path, document)
+    jobs = cryosparc_project(tmp_path).jobs
+    assert jobs["J1"].symmetry == ("C4", "J1/job.json refine_symmetry")
+    assert jobs["J2"].symmetry == ("D7", "J2/job.json abinit_symmetry")
+    assert jobs["J3"].symmetry is None

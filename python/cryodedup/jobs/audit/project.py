@@ -27,9 +27,10 @@ _REFINEMENT_KINDS = ("Refine3D", "MultiBody")
 _REFINEMENT_TYPES = re.compile(r"^(?!hetero).*(refine|reconstruct)")
 _NOTE_DIAMETER = re.compile(r"--particle_diameter\s+([0-9.eE+-]+)")
 #: Where a job recorded the point group it refined or classified with: RELION's job.star option
-#: (Refine3D, Class3D, InitialModel), CryoSPARC's job.json parameters (refinements', ab initio's).
+#: (Refine3D, Class3D, InitialModel), CryoSPARC's job.json parameters (homogeneous, non-uniform and local
+#: refinements', ab initio's, heterogeneous refinement's).
 _SYMMETRY_OPTION = "sym_name"
-_CS_SYMMETRY_PARAMS = ("refine_symmetry", "abinit_symmetry", "sym")
+_CS_SYMMETRY_PARAMS = ("refine_symmetry", "abinit_symmetry", "multirefine_symmetry")
 
 
 @dataclass
