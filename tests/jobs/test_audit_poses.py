@@ -210,3 +210,17 @@ def test_a_cryosparc_jobs_point_group_is_read_from_its_job_json(tmp_path):
     assert jobs["J1"].symmetry == ("C4", "J1/job.json refine_symmetry")
     assert jobs["J2"].symmetry == ("D7", "J2/job.json abinit_symmetry")
     assert jobs["J3"].symmetry is None
+
+
+def test_a_cryosparc_set_is_known_to_hold_no_poses_from_its_fields(tmp_path):
+    from cryodedup.jobs.audit.check import _cs_without_poses
+
+    plain, posed = tmp_path / "extracted_particles.cs", tmp_path / "refined_particles.cs"
+    for path, field in ((plain, ("blob/idx", "<u4")), (posed, ("alignments3D/pose", "<f4", (3,)))):
+        rows = np.zeros(3, dtype=[("uid", "<u8"), field])
+        rows["uid"] = [1, 2, 3]
+        with path.open("wb") as f:  # (a .cs in numpy's encoding, as CryoSPARC writes it)
+            np.save(f, rows)
+    assert _cs_without_poses([plain])
+    assert not _cs_without_poses([plain, posed]) and not _cs_without_poses([posed])
+    assert not _cs_without_poses([tmp_path / "particles.star"])

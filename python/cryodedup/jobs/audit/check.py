@@ -20,6 +20,8 @@ import numpy as np
 from ...algo.audit import halfset_audit
 from ...algo.same_image import same_image_pairs
 from ...errors import CryodedupError, InputFileError, PixelSizeError
+from ...formats.cryosparc.dataset import CsFile
+from ...formats.cryosparc.particles import POSE
 from ...options import ParticleOptions
 from ..particles.job import Outcome, run
 from ..particles.read import Files
@@ -120,12 +122,14 @@ def audit_set(
         if level == "warning":
             warnings.append(message)
 
+    if max_angle is not None and _cs_without_poses(paths):
+        max_angle = None  # (a CryoSPARC set whose fields hold no pose: by position, read once)
     try:
         outcome = _run(paths, min_dist, micrographs, log, max_angle, sym)
     except InputFileError as err:
         if max_angle is None or _NO_ORIENTATIONS not in str(err):
             raise
-        # (refused from the header or the fields, before the rows are read: positions only, as picks are)
+        # (a STAR refused from its header, before the rows are read: positions only, as picks are)
         warnings.clear()
         max_angle = None
         outcome = _run(paths, min_dist, micrographs, log, None, "C1")
@@ -169,6 +173,13 @@ def audit_set(
         max_angle_deg=max_angle,
         symmetry=symmetry,
     )
+
+
+def _cs_without_poses(paths: list[Path]) -> bool:
+    """Whether the set is CryoSPARC's and none of its files has the pose field (numpy's header: not the rows)."""
+    if not paths or any(path.suffix != ".cs" for path in paths):
+        return False
+    return not any(POSE in CsFile.load(path).fields for path in paths)
 
 
 def _run(
