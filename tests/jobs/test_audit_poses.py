@@ -224,3 +224,23 @@ def test_a_cryosparc_set_is_known_to_hold_no_poses_from_its_fields(tmp_path):
     assert _cs_without_poses([plain])
     assert not _cs_without_poses([plain, posed]) and not _cs_without_poses([posed])
     assert not _cs_without_poses([tmp_path / "particles.star"])
+
+
+def test_one_image_twice_with_other_poses_is_counted_by_position(tmp_path):
+    """A row repeated (its image, centre) with a pose turned 90° about z, in the other half-set: one particle twice."""
+    rows, _ = _project(tmp_path)
+    path = tmp_path / REFINED
+    lines = path.read_text().rstrip().split("\n")
+    fields = lines[-1].split()
+    fields[-3] = str(3 - int(fields[-3]))  # (the labels end rlnRandomSubset, rlnAngleRot, rlnAngleTilt)
+    fields[-2] = f"{float(fields[-2]) + 90:.6f}"
+    path.write_text("\n".join([*lines, " ".join(fields), ""]))
+    copy = rows.take(np.r_[np.arange(len(rows)), len(rows) - 1])
+    copy.subset[-1] = 3 - copy.subset[-1]
+    (found,) = _jobs(_audit(tmp_path))["Refine3D/job017"]["sets"]
+    centres = np.stack([copy.x * MIC_PSIZE - copy.ox, copy.y * MIC_PSIZE - copy.oy], 1)
+    assert not found["pose_aware"] and found["symmetry_copies"] == 1
+    assert any("counted by position" in w for w in found["warnings"])
+    assert (found["duplicate_pairs"], found["straddling_pairs"]) == all_pairs(
+        copy.mic, centres, copy.subset, found["min_dist_A"]
+    )

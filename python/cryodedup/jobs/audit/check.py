@@ -117,22 +117,7 @@ def audit_set(
     in its optics table). Raises :class:`CryodedupError` when the file cannot be read.
     """
     warnings: list[str] = []
-
-    def log(message: str, level: str) -> None:
-        if level == "warning":
-            warnings.append(message)
-
-    if max_angle is not None and _cs_without_poses(paths):
-        max_angle = None  # (a CryoSPARC set whose fields hold no pose: by position, read once)
-    try:
-        outcome = _run(paths, min_dist, micrographs, log, max_angle, sym)
-    except InputFileError as err:
-        if max_angle is None or _NO_ORIENTATIONS not in str(err):
-            raise
-        # (a STAR refused from its header, before the rows are read: positions only, as picks are)
-        warnings.clear()
-        max_angle = None
-        outcome = _run(paths, min_dist, micrographs, log, None, "C1")
+    outcome, max_angle = _read(paths, name, min_dist, micrographs, warnings, max_angle, sym)
     particles, decision = outcome.particles, outcome.decision
     symmetry = None if max_angle is None else sym.upper()
     images = particles.images
@@ -175,6 +160,42 @@ def audit_set(
     )
 
 
+def _read(
+    paths: list[Path],
+    name: str,
+    min_dist: float,
+    micrographs: Callable[[], Path | None],
+    warnings: list[str],
+    max_angle: float | None,
+    sym: str,
+) -> tuple[Outcome, float | None]:
+    """The particle job's audit of the set, pose-aware where it can be; and the angle it was counted at (None: none).
+
+    ``warnings``: the run's warnings, filled (those of a run read again by position only: not kept).
+    """
+    if max_angle is not None and _cs_without_poses(paths):
+        max_angle = None  # (a CryoSPARC set whose fields hold no pose: by position, read once)
+    try:
+        outcome = _run(paths, min_dist, micrographs, warnings, max_angle, sym)
+    except InputFileError as err:
+        if max_angle is None or _NO_ORIENTATIONS not in str(err):
+            raise
+        # (a STAR refused from its header, before the rows are read: positions only, as picks are)
+        return _run(paths, min_dist, micrographs, warnings, None, "C1"), None
+    if max_angle is not None and _repeats_images(outcome.particles.sources):
+        # One image in two rows is one particle twice whatever poses it was given (a symmetry expansion's
+        # copies differ by an operator): a pose-aware count would miss it across the half-sets.
+        outcome = _run(paths, min_dist, micrographs, warnings, None, "C1")
+        warnings.append(f"{name}: rows repeat another's image: counted by position, whatever their poses")
+        return outcome, None
+    return outcome, max_angle
+
+
+def _repeats_images(sources: np.ndarray | None) -> bool:
+    """Whether some rows share one particle image (``sources``: each row's image id, None: none shared)."""
+    return sources is not None and int(np.unique(sources).size) < len(sources)
+
+
 def _cs_without_poses(paths: list[Path]) -> bool:
     """Whether the set is CryoSPARC's and none of its files has the pose field (numpy's header: not the rows)."""
     if not paths or any(path.suffix != ".cs" for path in paths):
@@ -186,13 +207,22 @@ def _run(
     paths: list[Path],
     min_dist: float,
     micrographs: Callable[[], Path | None],
-    log: Callable[[str, str], None],
+    warnings: list[str],
     max_angle: float | None,
     sym: str,
 ) -> Outcome:
-    """The particle job's audit of the files; given the micrographs upstream where the files lack their pixel size."""
-    # (score none: which of a pair is kept changes no count)
+    """The particle job's audit of the files; given the micrographs upstream where the files lack their pixel size.
+
+    ``warnings``: emptied, then filled with the run's warnings.
+    """
+    warnings.clear()
+
+    def log(message: str, level: str) -> None:
+        if level == "warning":
+            warnings.append(message)
+
     sym = sym if max_angle is not None else "C1"  # (a point group without an angle: refused by the options)
+    # (score none: which of a pair is kept changes no count)
     options = ParticleOptions(audit=True, min_dist=min_dist, score="none", max_angle=max_angle, sym=sym)
     try:
         return run(Files.of(paths), None, options, log=log)
@@ -200,6 +230,7 @@ def _run(
         listing = micrographs()
         if listing is None:
             raise
+        warnings.clear()
         options = ParticleOptions(
             audit=True, min_dist=min_dist, score="none", max_angle=max_angle, sym=sym, micrographs=listing
         )
