@@ -389,6 +389,7 @@ def audit(
     project_dir: Path,
     min_dist: float | None,
     negligible: float,
+    max_angle: float,
     plot: Path | None,
     force: bool,
     quiet: bool,
@@ -403,7 +404,9 @@ def audit(
     duplicates" in its lineage, else a quarter of the particle or mask diameter the job, or the
     nearest job of its lineage, recorded), one particle image twice, and in a refinement the
     pairs that straddle the half-sets (rlnRandomSubset, alignments3D/split), which inflate its
-    FSC. Duplicates are traced to the first job of the lineage whose output holds them. One
+    FSC. A set that carries orientations is counted pose-aware: close particles are duplicates
+    only when their poses agree within --max-angle under the point group its job recorded (else
+    C1). Duplicates are traced to the first job of the lineage whose output holds them. One
     line per job, worst first, says what to redo: not a refinement superseded by a later
     refinement of its particles deduplicated, nor one whose straddling particles are under
     --negligible. Nothing is written. Exit status: 0 when nothing needs redoing, 1 when a
@@ -418,7 +421,7 @@ def audit(
     if plot is not None and plot.resolve().is_relative_to(project_dir.resolve()):
         raise UsageError(f"--plot {plot}: the folder lies inside the project, and nothing is written into it")
     try:
-        result = audit_project(project_dir, min_dist, log=report.log, negligible=negligible)
+        result = audit_project(project_dir, min_dist, log=report.log, negligible=negligible, max_angle=max_angle)
     except CryodedupError as err:
         raise UsageError(str(err)) from None
     rows = audit_rows(result)

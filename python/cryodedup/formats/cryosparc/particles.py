@@ -60,6 +60,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "NO_MICROGRAPH_FIELD",
+    "POSE",
     "CsWriter",
     "Locations",
     "open_micrograph_names",

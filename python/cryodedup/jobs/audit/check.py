@@ -3,7 +3,10 @@
 The particle job reads the file (its readers: pixel sizes, origins, optics) and decides as
 ``cryodedup particles FILE --audit --min-dist D`` does, writing nothing. A duplicate pair is
 a rejected row with the kept row that suppressed it (:mod:`cryodedup.algo.audit`): a group of k
-duplicates is k - 1 pairs.
+duplicates is k - 1 pairs. A set that carries orientations (rlnAngleRot/Tilt/Psi,
+``alignments3D/pose``) is audited pose-aware when an angle is given, as ``--max-angle A --sym G``
+does: two close particles are duplicates only when their poses agree within A under the job's
+point group G.
 """
 
 from __future__ import annotations
@@ -16,12 +19,18 @@ import numpy as np
 
 from ...algo.audit import halfset_audit
 from ...algo.same_image import same_image_pairs
-from ...errors import CryodedupError, PixelSizeError
+from ...errors import CryodedupError, InputFileError, PixelSizeError
+from ...formats.cryosparc.dataset import CsFile
+from ...formats.cryosparc.particles import POSE
 from ...options import ParticleOptions
-from ..particles.job import run
+from ..particles.job import Outcome, run
 from ..particles.read import Files
 
 __all__ = ["SetAudit", "audit_set"]
+
+#: What the readers' refusal of a set with no orientations says (STAR's and CryoSPARC's): it is then
+#: audited by position only.
+_NO_ORIENTATIONS = "needs the orientations"
 
 
 @dataclass(frozen=True)
@@ -47,6 +56,10 @@ class SetAudit:
     #: Rows that repeat another row's image at its centre: a symmetry expansion's copies, or particles
     #: joined twice (two overlapping selections joined). Counted among the duplicates; said apart.
     symmetry_copies: int = 0
+    #: Pose-aware: the angle (degrees) within which two close particles' poses agree to be duplicates, and
+    #: the point group they are compared under; None: positions only (the set carries no orientations).
+    max_angle_deg: float | None = None
+    symmetry: str | None = None
 
     @property
     def fraction(self) -> float:
@@ -76,12 +89,25 @@ class SetAudit:
             "same_image_straddling": self.same_image_straddling,
             "fraction": round(self.fraction, 6),
             "symmetry_copies": self.symmetry_copies,
+            "pose_aware": self.max_angle_deg is not None,
+            "max_angle_deg": self.max_angle_deg,
+            "symmetry": self.symmetry,
             "warnings": self.warnings,
         }
 
 
-def audit_set(paths: list[Path], name: str, min_dist: float, micrographs: Callable[[], Path | None]) -> SetAudit:
+def audit_set(
+    paths: list[Path],
+    name: str,
+    min_dist: float,
+    micrographs: Callable[[], Path | None],
+    max_angle: float | None = None,
+    sym: str = "C1",
+) -> SetAudit:
     """Audits the particle set of ``paths`` (``name``: as the project names it) at ``min_dist`` Å.
+
+    ``max_angle``, ``sym``: pairs counted pose-aware (their poses within ``max_angle`` degrees under the
+    point group ``sym``) where the set carries orientations; None: positions only.
 
     One file, or a CryoSPARC output group's files (its particles and passthrough files,
     joined on uid by the particle job's reader).
@@ -91,24 +117,9 @@ def audit_set(paths: list[Path], name: str, min_dist: float, micrographs: Callab
     in its optics table). Raises :class:`CryodedupError` when the file cannot be read.
     """
     warnings: list[str] = []
-
-    def log(message: str, level: str) -> None:
-        if level == "warning":
-            warnings.append(message)
-
-    options = ParticleOptions(
-        audit=True, min_dist=min_dist, score="none"
-    )  # (which of a pair is kept: no count changes)
-    try:
-        outcome = run(Files.of(paths), None, options, log=log)
-    except PixelSizeError:
-        listing = micrographs()
-        if listing is None:
-            raise
-        warnings.clear()
-        options = ParticleOptions(audit=True, min_dist=min_dist, score="none", micrographs=listing)
-        outcome = run(Files.of(paths), None, options, log=log)
+    outcome, max_angle = _read(paths, name, min_dist, micrographs, warnings, max_angle, sym)
     particles, decision = outcome.particles, outcome.decision
+    symmetry = None if max_angle is None else sym.upper()
     images = particles.images
     pairs = same_image_pairs(images, particles.groups, particles.centres) if images is not None else None
     same_image = 0 if pairs is None else int(pairs[0].size)
@@ -119,7 +130,15 @@ def audit_set(paths: list[Path], name: str, min_dist: float, micrographs: Callab
     duplicates = int(np.count_nonzero(~decision.keep))
     if particles.halfsets is None:
         return SetAudit(
-            name, len(particles), min_dist, duplicates, same_image, warnings=warnings, symmetry_copies=copies
+            name,
+            len(particles),
+            min_dist,
+            duplicates,
+            same_image,
+            warnings=warnings,
+            symmetry_copies=copies,
+            max_angle_deg=max_angle,
+            symmetry=symmetry,
         )
     if decision.suppressed_by is None:
         raise CryodedupError(f"{name}: the half-set audit found no pairs (an internal error)")
@@ -136,4 +155,83 @@ def audit_set(paths: list[Path], name: str, min_dist: float, micrographs: Callab
         counts.same_image[1] if counts.same_image else 0,
         warnings,
         copies,
+        max_angle_deg=max_angle,
+        symmetry=symmetry,
     )
+
+
+def _read(
+    paths: list[Path],
+    name: str,
+    min_dist: float,
+    micrographs: Callable[[], Path | None],
+    warnings: list[str],
+    max_angle: float | None,
+    sym: str,
+) -> tuple[Outcome, float | None]:
+    """The particle job's audit of the set, pose-aware where it can be; and the angle it was counted at (None: none).
+
+    ``warnings``: the run's warnings, filled (those of a run read again by position only: not kept).
+    """
+    if max_angle is not None and _cs_without_poses(paths):
+        max_angle = None  # (a CryoSPARC set whose fields hold no pose: by position, read once)
+    try:
+        outcome = _run(paths, min_dist, micrographs, warnings, max_angle, sym)
+    except InputFileError as err:
+        if max_angle is None or _NO_ORIENTATIONS not in str(err):
+            raise
+        # (a STAR refused from its header, before the rows are read: positions only, as picks are)
+        return _run(paths, min_dist, micrographs, warnings, None, "C1"), None
+    if max_angle is not None and _repeats_images(outcome.particles.sources):
+        # One image in two rows is one particle twice whatever poses it was given (a symmetry expansion's
+        # copies differ by an operator): a pose-aware count would miss it across the half-sets.
+        outcome = _run(paths, min_dist, micrographs, warnings, None, "C1")
+        warnings.append(f"{name}: rows repeat another's image: counted by position, whatever their poses")
+        return outcome, None
+    return outcome, max_angle
+
+
+def _repeats_images(sources: np.ndarray | None) -> bool:
+    """Whether some rows share one particle image (``sources``: each row's image id, None: none shared)."""
+    return sources is not None and int(np.unique(sources).size) < len(sources)
+
+
+def _cs_without_poses(paths: list[Path]) -> bool:
+    """Whether the set is CryoSPARC's and none of its files has the pose field (numpy's header: not the rows)."""
+    if not paths or any(path.suffix != ".cs" for path in paths):
+        return False
+    return not any(POSE in CsFile.load(path).fields for path in paths)
+
+
+def _run(
+    paths: list[Path],
+    min_dist: float,
+    micrographs: Callable[[], Path | None],
+    warnings: list[str],
+    max_angle: float | None,
+    sym: str,
+) -> Outcome:
+    """The particle job's audit of the files; given the micrographs upstream where the files lack their pixel size.
+
+    ``warnings``: emptied, then filled with the run's warnings.
+    """
+    warnings.clear()
+
+    def log(message: str, level: str) -> None:
+        if level == "warning":
+            warnings.append(message)
+
+    sym = sym if max_angle is not None else "C1"  # (a point group without an angle: refused by the options)
+    # (score none: which of a pair is kept changes no count)
+    options = ParticleOptions(audit=True, min_dist=min_dist, score="none", max_angle=max_angle, sym=sym)
+    try:
+        return run(Files.of(paths), None, options, log=log)
+    except PixelSizeError:
+        listing = micrographs()
+        if listing is None:
+            raise
+        warnings.clear()
+        options = ParticleOptions(
+            audit=True, min_dist=min_dist, score="none", max_angle=max_angle, sym=sym, micrographs=listing
+        )
+        return run(Files.of(paths), None, options, log=log)

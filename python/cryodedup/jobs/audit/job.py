@@ -18,6 +18,7 @@ from pathlib import Path
 
 from ...errors import CryodedupError
 from ...formats.cryosparc.jobs import job_folders
+from ...options.particles import SYMMETRY
 from ...options.species import DEFAULT_MIN_DIST
 from ...particle_set import Log
 from .check import SetAudit, audit_set
@@ -45,6 +46,11 @@ _RANK = {
 }
 #: The share of a refinement's particles in a straddling pair (%) under which its FSC is not redone for them.
 DEFAULT_NEGLIGIBLE = 1.0
+
+#: The angle (degrees) within which two close particles' poses must agree, under the job's point group, to be
+#: duplicates where a set carries orientations: twice the 7.5° angular sampling RELION's 3D classification and
+#: refinement start from, so that two picks of one particle refined apart still agree.
+DEFAULT_MAX_ANGLE = 15.0
 
 #: A job's status that says its outputs are written (RELION 3.1-5's, CryoSPARC's); with another, missing
 #: particle files are outputs not written yet, not damage.
@@ -91,6 +97,7 @@ class JobAudit:
             "particle_sets": self.job.particle_sets,
             "min_dist_A": self.min_dist_A if self.sets else None,
             "distance": self.distance_reason if self.sets else None,
+            "symmetry": list(self.job.symmetry) if self.job.symmetry else None,
             "sets": [s.to_json() for s in self.sets],
             "problems": self.problems,
             "entered_at": self.entered_at,
@@ -227,12 +234,18 @@ def _near_project(path: Path) -> Path | None:
 
 
 def audit_project(
-    root: Path, min_dist: float | None = None, log: Log | None = None, negligible: float = DEFAULT_NEGLIGIBLE
+    root: Path,
+    min_dist: float | None = None,
+    log: Log | None = None,
+    negligible: float = DEFAULT_NEGLIGIBLE,
+    max_angle: float | None = DEFAULT_MAX_ANGLE,
 ) -> ProjectAudit:
     """Audits every particle set of the project in ``root``.
 
     ``min_dist``: one distance (Å) for every job, instead of each job's own; ``negligible``: the share of
-    a refinement's particles (%) in pairs across its half-sets under which it is not to redo.
+    a refinement's particles (%) in pairs across its half-sets under which it is not to redo; ``max_angle``:
+    in a set that carries orientations, close particles are duplicates only when their poses agree within
+    this many degrees under the job's point group (C1 where it recorded none; None or 0: positions only).
     """
     start = time.perf_counter()
     say = log or (lambda message, level: None)
@@ -244,7 +257,7 @@ def audit_project(
     distances = _distances(project, min_dist)
     for name, audit in audits.items():
         audit.min_dist_A, audit.distance_reason = distances[name]
-        _audit_sets(project, audit, say)
+        _audit_sets(project, audit, say, max_angle or None)
     _trace(project, audits)
     for audit in audits.values():
         audit.verdict, audit.line = _verdict(audit, audits, project, negligible)
@@ -252,9 +265,17 @@ def audit_project(
     return ProjectAudit(root, project.layout, list(audits.values()), problems, time.perf_counter() - start)
 
 
-def _audit_sets(project: Project, audit: JobAudit, say: Log) -> None:
-    """The job's particle sets audited in turn (each read once, let go once counted) into ``audit``."""
+def _audit_sets(project: Project, audit: JobAudit, say: Log, max_angle: float | None) -> None:
+    """The job's particle sets audited in turn (each read once, let go once counted) into ``audit``.
+
+    Pose-aware under the job's point group where it recorded one the core knows; one it does not know
+    (RELION's I1-I5, Cnv, ...) leaves its sets compared by position only, with a warning.
+    """
     job = audit.job
+    sym = job.symmetry[0] if job.symmetry else "C1"
+    if max_angle is not None and not SYMMETRY.fullmatch(sym):
+        say(f"{job.label}: point group {sym} is not one of C1, Cn, Dn, T, O, I: compared by position only", "warning")
+        max_angle = None
     for set_name, files in job.particle_sets.items():
         if job.status not in _FINISHED and not all((project.root / f).exists() for f in files):
             audit.not_written.append(set_name)  # (a job not finished has not written them yet: no damage)
@@ -263,7 +284,7 @@ def _audit_sets(project: Project, audit: JobAudit, say: Log) -> None:
         try:
             paths = [project.root / file for file in files]
             micrographs = _upstream_micrographs(project, job.name)
-            audit.sets.append(audit_set(paths, set_name, audit.min_dist_A, micrographs))
+            audit.sets.append(audit_set(paths, set_name, audit.min_dist_A, micrographs, max_angle, sym))
         except (CryodedupError, OSError) as err:
             audit.problems.append(f"{job.label}: {set_name} could not be read: {_first_line(err)}")
 
@@ -390,6 +411,13 @@ def _entry_words(entry: str, audits: dict[str, JobAudit], project: Project) -> s
     return f"{entry} or before it ({', '.join(unread)} not audited)" if unread else entry
 
 
+def _pose_words(audit: SetAudit) -> str:
+    """How the set's pairs were counted, where pose-aware: its angle and point group."""
+    if audit.max_angle_deg is None:
+        return ""
+    return f" with poses within {audit.max_angle_deg:g}° under {audit.symmetry}"
+
+
 def _pairs(count: int) -> str:
     return f"{count:,} duplicate pair" + ("" if count == 1 else "s")
 
@@ -414,7 +442,7 @@ def _verdict(
         return _not_written(audit, audits, project, name)
     if worst is None:
         return NONE, f"{name}: no particles"
-    within = f"within {audit.min_dist_A:g} Å"
+    within = f"within {audit.min_dist_A:g} Å{_pose_words(worst)}"
     entered = ", ".join(_entry_words(entry, audits, project) for entry in audit.entered_at)
     if worst.straddles and audit.job.refinement:
         pieces = _straddling_words(worst, within)

@@ -26,6 +26,11 @@ _CS_DIAMETER_PARAMS = ("class2D_window_inner_A", "diameter_max", "diameter")
 _REFINEMENT_KINDS = ("Refine3D", "MultiBody")
 _REFINEMENT_TYPES = re.compile(r"^(?!hetero).*(refine|reconstruct)")
 _NOTE_DIAMETER = re.compile(r"--particle_diameter\s+([0-9.eE+-]+)")
+#: Where a job recorded the point group it refined or classified with: RELION's job.star option
+#: (Refine3D, Class3D, InitialModel), CryoSPARC's job.json parameters (homogeneous, non-uniform and local
+#: refinements', ab initio's, heterogeneous refinement's).
+_SYMMETRY_OPTION = "sym_name"
+_CS_SYMMETRY_PARAMS = ("refine_symmetry", "abinit_symmetry", "multirefine_symmetry")
 
 
 @dataclass
@@ -48,6 +53,8 @@ class Job:
     #: The distance (Å) within which it removed duplicates itself, and where (RELION's Select with
     #: "remove duplicates": its ``duplicate_threshold``): the user's own judgement of a duplicate.
     duplicate_threshold: tuple[float, str] | None = None
+    #: The point group it refined or classified with, as recorded (``D2``), and where (None: none recorded).
+    symmetry: tuple[str, str] | None = None
     #: What is wrong with the job (its folder missing), one line each.
     problems: list[str] = field(default_factory=list)
     #: How the report names it, where its name does not say its kind (CryoSPARC: ``J14 (homo_refine_new)``).
@@ -149,6 +156,14 @@ def cryosparc_project(root: Path) -> Project:
             ),
             None,
         )
+        job.symmetry = next(
+            (
+                (str(value).strip(), f"{name}/job.json {param}")
+                for param in _CS_SYMMETRY_PARAMS
+                if (value := document.params.get(param)) and str(value).strip()
+            ),
+            None,
+        )
         jobs[name] = job
     for job in list(jobs.values()):
         for parent in job.parents:
@@ -178,6 +193,9 @@ def _job(root: Path, pipeline: Pipeline, process_name: str) -> Job:
     job.particle_sets = {local[n]: [local[n]] for n in process.outputs if n in pipeline.particle_nodes}
     job.micrograph_files = [local[n] for n in process.outputs if _is_micrographs(pipeline.node_types.get(n, ""))]
     job.diameter = _recorded_diameter(folder)
+    symmetry = job_options(folder).get(_SYMMETRY_OPTION, "").strip().strip('"')
+    if symmetry:
+        job.symmetry = symmetry, f"{name}/job.star {_SYMMETRY_OPTION}"
     if process.status != "Failed":  # (a Select that failed removed nothing: its threshold judged nothing)
         job.duplicate_threshold = _recorded_threshold(folder)
     return job
