@@ -29,7 +29,7 @@ from .canvas import KEPT_COLOUR, REJECTED_COLOUR
 from .particle_base import DISPLACED_COLOUR, SPECIES_COLOURS, UNCONFIRMED_COLOUR, ParticleDetails
 from .picks_figures import MicrographImage, display_image, grey
 
-__all__ = ["PAGE_FOLDER", "THUMBNAIL_WIDTH", "PagePicks", "page_files", "thumbnail_jpeg"]
+__all__ = ["PAGE_FOLDER", "THUMBNAIL_WIDTH", "PagePicks", "page_files", "page_shell", "thumbnail_jpeg"]
 
 #: The page, beside report.html, and the folder of its index, picks and thumbnails.
 PAGE_FILE = "micrographs.html"
@@ -237,12 +237,20 @@ def thumbnail_jpeg(image: MicrographImage) -> bytes:
 
 def _page_html(title: str, unit: str) -> str:
     """The page: its style and script (beside this module), the index and the picks loaded from its folder."""
+    return page_shell(f"{title}: every {unit}", "micrograph_page.js", INDEX_FILE)
+
+
+def page_shell(title: str, script: str, index: str) -> str:
+    """A self-contained page: the micrograph page's style and ``script`` (a file beside this module).
+
+    ``index``: the index script's path, relative to the page (so that it opens from ``file://``).
+    """
     here = Path(__file__).parent
     style = (here / "micrograph_page.css").read_text(encoding="utf-8")
-    script = (here / "micrograph_page.js").read_text(encoding="utf-8")
+    code = (here / script).read_text(encoding="utf-8")
     return (
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
         "<meta name='viewport' content='width=device-width, initial-scale=1'>"
-        f"<title>{html.escape(title)}: every {unit}</title><style>{style}</style></head><body>"
-        f"<script src='{INDEX_FILE}'></script><script>{script}</script></body></html>"
+        f"<title>{html.escape(title)}</title><style>{style}</style></head><body>"
+        f"<script src='{index}'></script><script>{code}</script></body></html>"
     )

@@ -7,16 +7,15 @@ report opens no file: the job hands it each drawn pair's two binned images.
 
 from __future__ import annotations
 
-import html
 import io
 import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
 from .micrograph_figures import overlay
+from .micrograph_page import page_shell
 
 __all__ = ["PAIR_FOLDER", "PairRows", "pair_page_files"]
 
@@ -105,12 +104,4 @@ def _jpeg(rgb: np.ndarray) -> bytes:
 
 def _page_html(title: str) -> str:
     """The page: the micrograph page's style, its own script (beside this module), the index from its folder."""
-    here = Path(__file__).parent
-    style = (here / "micrograph_page.css").read_text(encoding="utf-8")
-    script = (here / "pair_page.js").read_text(encoding="utf-8")
-    return (
-        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
-        "<meta name='viewport' content='width=device-width, initial-scale=1'>"
-        f"<title>{html.escape(title)}: every pair</title><style>{style}</style></head><body>"
-        f"<script src='{PAIR_FOLDER}/index.js'></script><script>{script}</script></body></html>"
-    )
+    return page_shell(f"{title}: every pair", "pair_page.js", f"{PAIR_FOLDER}/index.js")
