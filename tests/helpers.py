@@ -164,6 +164,36 @@ def bare_particle_set(inputs: list[str], input_of, groups, mic_names: list[str])
     )
 
 
+def a_comparison(**fields):
+    """A ``compare`` Comparison of a.star and b.star (3 + 4 picks on 2 micrographs, Jaccard 0.5), ``fields`` changed."""
+    from dataclasses import replace
+
+    from cryodedup.report.comparison import Comparison
+
+    plain = Comparison(
+        inputs=("a.star", "b.star"),
+        radius_A=100.0,
+        picks=(3, 4),
+        micrographs=2,
+        micrographs_shared=1,
+        scored_over="all",
+        micrographs_scored=2,
+        picks_scored=(3, 4),
+        jaccard=0.5,
+        matched=2,
+        unmatched=(1, 2),
+        neighbour_agreement=0.5,
+        registration=None,
+        pixel_sizes=[],
+        tomography=False,
+        left_out=None,
+        reference=None,
+        per_micrograph=(),
+        least_agreement=(),
+    )
+    return replace(plain, **fields)
+
+
 # --- a RELION-shaped project for the pipeline jobs (RELION External, CCP-EM pipeliner) -----
 
 #: A RELION 3.1 pipeline with no job yet: relion_pipeliner adds jobs to it.

@@ -361,8 +361,7 @@ def compare(
     """
     from .jobs.compare import compare_picks
     from .options import CompareOptions, ParticleOptions
-    from .report.compare_metric import czii_rows, write_czii_report
-    from .report.summary import compare_rows
+    from .report.compare_metric import write_czii_report
 
     reading = ParticleOptions(**job)
     report = Reporter(quiet)
@@ -371,16 +370,15 @@ def compare(
     if plot is not None and metric != "czii":
         raise click.UsageError("--plot-czii draws the picture of --metric czii: add --metric czii")
     summary = run_job(lambda: compare_picks(inputs, options, reading, log=report.log))
-    places = "Tomograms" if summary["tomography"] else "Micrographs"
-    rows = compare_rows(summary, places) + czii_rows(summary.get("czii"), places)
-    if plot is not None:
-        czii = summary["czii"]
+    rows = summary.rows()
+    czii = summary.czii
+    if plot is not None and czii is not None:
         written = run_job(lambda: write_czii_report(plot, czii, "cryodedup compare", options, rows, force))
         rows.append(("Pictures", "\n".join(written)))
-        summary["plots"] = written
+        summary = summary.with_plots(written)
     report.table("cryodedup compare", rows)
     if as_json:
-        print_json(summary)
+        print_json(summary.to_json())
 
 
 @main.command(cls=_JobCommand, declared=lambda: commands.AUDIT)

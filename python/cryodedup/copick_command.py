@@ -157,7 +157,6 @@ def comparepicks(
     from .jobs.compare import compare_copick_picks
     from .options import CompareOptions
     from .report.compare_metric import czii_rows, write_czii_report
-    from .report.summary import copick_compare_rows
     from .report.terminal import Reporter, print_json
 
     path = _require_config(config, ctx, debug)
@@ -180,20 +179,21 @@ def comparepicks(
             weights,
         )
     )
-    for compared in summary["objects"]:
-        report.table(f"copick evaluation comparepicks: {compared['object']}", copick_compare_rows(compared))
-    if summary.get("czii"):
-        rows = czii_rows(summary["czii"], "Runs")
+    for compared in summary.objects:
+        report.table(f"copick evaluation comparepicks: {compared.object}", compared.rows())
+    czii = summary.czii
+    if czii:
+        rows = czii_rows(czii, "Runs")
         if plot is not None:
             given = CompareOptions(
                 reference, beta=beta, over=over, metric=metric, multiplier=multiplier, weights=weights
             )
             title = "copick evaluation comparepicks"
-            written = run_job(lambda: write_czii_report(plot, summary["czii"], title, given, rows, force))
+            written = run_job(lambda: write_czii_report(plot, czii, title, given, rows, force))
             rows.append(("Pictures", "\n".join(written)))
-            summary["plots"] = written
+            summary = summary.with_plots(written)
         report.table("copick evaluation comparepicks: the CZII challenge's score", rows)
-    if summary["objects_without_picks"]:
-        report.log(f"no picks of {', '.join(summary['objects_without_picks'])} in either pick set", "warning")
+    if summary.objects_without_picks:
+        report.log(f"no picks of {', '.join(summary.objects_without_picks)} in either pick set", "warning")
     if as_json:
-        print_json(summary)
+        print_json(summary.to_json())

@@ -24,6 +24,9 @@ from cryodedup.cli import main
 from cryodedup.errors import CryodedupError
 from cryodedup.jobs.compare import compare_picks
 from cryodedup.options import CompareOptions, ParticleOptions
+from cryodedup.report.comparison import Comparison, ObjectComparison
+from cryodedup.report.sections.registration import RegisteredPair
+from helpers import a_comparison
 
 #: Fractions are given to 4 decimals, half to even (0.03125 -> 0.0312): half a unit, and a float's error.
 ROUNDED = 5e-5 + 1e-12
@@ -85,7 +88,7 @@ def test_compare_is_the_brute_force(tmp_path_factory, seed, radius, beta, over):
     _write_topaz(tmp / "a.txt", ma, a)
     _write_topaz(tmp / "b.txt", mb, b)
     reading = ParticleOptions(mic_psize=1.0, topaz_scale=1.0)
-    s = compare_picks([tmp / "a.txt", tmp / "b.txt"], CompareOptions("1", radius, beta, over), reading)
+    s = compare_picks([tmp / "a.txt", tmp / "b.txt"], CompareOptions("1", radius, beta, over), reading).to_json()
     per_mic, total, scored, precision, recall, score, jaccard, agreement = _brute(a, ma, b, mb, radius, beta, over)
     assert s["matched"] == total and s["picks_scored"] == list(scored)
     assert s["unmatched"] == [scored[0] - total, scored[1] - total]
@@ -197,35 +200,42 @@ def test_tomograms_compared_are_called_tomograms(tmp_path):
     assert "3 tomograms both inputs cover" in table.output and "micrograph" not in table.output.lower(), table.output
 
 
-def _cannot_tell(reason: str) -> dict:
-    """A comparison's summary (17 + 17 picks on 2 micrographs) whose registration cannot tell, for ``reason``."""
-    pair = {"frames": "cannot tell", "cannot_tell": reason, "jaccard_identity": 0.1, "jaccard_chance": 0.03}
-    pair.update({"picks_measured": [17, 17], "micrographs_measured": 2, "radius_A": 60.0, "inputs": ["a/1", "b/1"]})
-    pair.update({"measured_at_A": 60.0, "micrographs_shared": 2})
-    s = {"inputs": ["a/1", "b/1"], "picks": [17, 17], "micrographs": 2, "micrographs_shared": 2}
-    s.update({"scored_over": "shared", "micrographs_scored": 2, "picks_scored": [17, 17], "radius_A": 60.0})
-    s.update({"jaccard": 0.5, "matched": 12, "neighbour_agreement": 0.5, "unmatched": [5, 5], "registration": pair})
-    return {**s, "per_micrograph": []}
+def _cannot_tell(reason: str) -> Comparison:
+    """A comparison (17 + 17 picks on 2 micrographs) whose registration cannot tell, for ``reason``."""
+    pair = RegisteredPair(
+        inputs=("a/1", "b/1"),
+        radius_A=60.0,
+        measured_at_A=60.0,
+        micrographs_shared=2,
+        micrographs_measured=2,
+        picks_measured=(17, 17),
+        jaccard_identity=0.1,
+        jaccard_chance=0.03,
+        frames="cannot tell",
+        cannot_tell=reason,
+    )
+    counts = {"picks": (17, 17), "picks_scored": (17, 17), "matched": 12, "unmatched": (5, 5)}
+    return a_comparison(
+        inputs=pair.inputs, radius_A=60.0, micrographs_shared=2, scored_over="shared", registration=pair, **counts
+    )
 
 
 def test_runs_compared_are_called_runs_in_every_row():
     # copick's comparison: a registration that cannot tell asked for "more micrographs both inputs picked".
-    from cryodedup.report.summary import copick_compare_rows
-
-    text = "\n".join(value for _, value in copick_compare_rows(_cannot_tell("too few picks")))
+    text = "\n".join(value for _, value in ObjectComparison("ribosome", _cannot_tell("too few picks")).rows())
     assert "micrograph" not in text, text
 
 
 def test_a_crowded_registration_names_no_option_compare_lacks():
     # "cannot tell ... (--plot draws the displacements)": compare has no --plot ("No such option").
     from cryodedup.report.sections import Registration
-    from cryodedup.report.summary import compare_rows
 
     s = _cannot_tell("too dense")
-    assert "--plot" not in "\n".join(value for _, value in compare_rows(s))
+    assert "--plot" not in "\n".join(value for _, value in s.rows())
     assert "compare" in CliRunner().invoke(main, ["compare", "a", "b", "--plot"]).output  # (no such option)
     # The particle job has it: there the hint stays.
-    particle_job = Registration.from_json({"radius_A": 60.0, "pairs": [s["registration"]]})
+    assert s.registration is not None
+    particle_job = Registration.from_json({"radius_A": 60.0, "pairs": [s.registration.to_json()]})
     assert "--plot draws the displacements" in particle_job.rows("micrograph")[0][1]
 
 

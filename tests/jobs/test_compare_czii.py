@@ -61,7 +61,8 @@ def test_comparepicks_czii_of_a_random_project_equals_the_published_description(
     reference, candidate = random_project(seed)
     config = copick_project(tmp_path, reference, candidate)
     summary = compare_copick_picks(config, "curation/0", "model/0", metric="czii")
-    czii = summary["czii"]
+    czii = summary.czii
+    assert czii is not None
     expected, score = described_metric(reference, [r[:3] for r in candidate], RADII, WEIGHTS)
     assert [c["species"] for c in czii["species"]] == sorted(expected)
     tomograms = {t for t, _, _ in reference}
@@ -123,12 +124,12 @@ def test_the_weights_and_multiplier_are_options(tmp_path):
     reference = [(0, "apo-ferritin", (1000.0, 1000.0, 500.0)), (0, "ribosome", (3000.0, 3000.0, 500.0))]
     candidate = [(0, "apo-ferritin", (1050.0, 1000.0, 500.0), 1.0), (0, "ribosome", (3000.0, 3000.0, 500.0), 1.0)]
     config = copick_project(tmp_path, reference, candidate)
-    plain = compare_copick_picks(config, "curation/0", "model/0", metric="czii")["czii"]
+    plain = compare_copick_picks(config, "curation/0", "model/0", metric="czii").czii
     assert plain["score"] == pytest.approx(0.5)  # (apo-ferritin missed at 50 > 30 Å, the ribosome hit)
-    wider = compare_copick_picks(config, "curation/0", "model/0", metric="czii", multiplier=1.0)["czii"]
+    wider = compare_copick_picks(config, "curation/0", "model/0", metric="czii", multiplier=1.0).czii
     assert wider["score"] == pytest.approx(1.0)
     weights = {"ribosome": 3, "ribosom": 2}  # (a misspelt name: said, not scored)
-    weighted = compare_copick_picks(config, "curation/0", "model/0", metric="czii", weights=weights)["czii"]
+    weighted = compare_copick_picks(config, "curation/0", "model/0", metric="czii", weights=weights).czii
     assert weighted["score"] == pytest.approx(3 / 4) and weighted["weights_not_scored"] == ["ribosom"]
     assert "--weights names ribosom" in dict(czii_rows(weighted))["Weights unused"]
     with pytest.raises(CryodedupError, match="--multiplier"):

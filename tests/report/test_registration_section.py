@@ -10,7 +10,8 @@ import pytest
 from cryodedup.jobs.particles.summarise import ParticleSummary
 from cryodedup.report.sections import Registration, Sections
 from cryodedup.report.sections.registration import BestTransform, Fired, MovedBy, Offset, RegisteredPair
-from cryodedup.report.summary import compare_rows, particle_rows
+from cryodedup.report.summary import particle_rows
+from helpers import a_comparison
 
 MEANING = (
     "(agreement: the picks with a partner within the distance measured at, counted on the side with fewer, "
@@ -133,13 +134,11 @@ def test_the_summary_and_compare_say_the_registration_from_its_records():
     rows = dict(particle_rows({**document, "tomography": True, "copick": copick}, Sections((REGISTRATION,))))
     assert "picks on 10 runs" in rows["Registration at 100 Å"] and "tomogram" not in rows["Registration at 100 Å"]
     # compare: its one pair as its document holds it, no --plot hint, and the fix of two frames.
-    compared = {"inputs": ["a.star", "b.star"], "picks": [3, 4], "micrographs": 2, "micrographs_shared": 1}
-    compared |= {"scored_over": "all", "micrographs_scored": 2, "radius_A": 100.0, "jaccard": 0.5, "matched": 2}
-    compared |= {"picks_scored": [3, 4], "neighbour_agreement": 0.5, "unmatched": [1, 2]}
-    rows = dict(compare_rows({**compared, "registration": TWO.to_json()}))
+    compared = a_comparison(registration=TWO)
+    rows = dict(compared.rows())
     assert rows["Registration at 100 Å"].startswith("b.star / a.star (ribo at 100 Å): two frames, shift:-64,128")
     assert rows["Two frames"] == (
         "b.star and a.star are in two frames: ...; to compare them in one frame, add --transform 'b.star=shift:-64,128'"
     )
-    crowded = dict(compare_rows({**compared, "registration": CROWDED.to_json()}))["Registration at 100 Å"]
+    crowded = dict(dataclasses.replace(compared, registration=CROWDED).rows())["Registration at 100 Å"]
     assert "check the frames by hand (agreement" in crowded and "--plot" not in crowded

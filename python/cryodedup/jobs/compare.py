@@ -28,6 +28,18 @@ from ..options import CompareOptions, ParticleOptions
 from ..options.species import DEFAULT_MIN_DIST, SpeciesDistances
 from ..particle_set import Log, ParticleSet
 from ..paths import StrPath
+from ..report.comparison import (
+    CompareSummary,
+    Comparison,
+    CopickComparison,
+    LeastAgreement,
+    LeftOut,
+    MicrographAgreement,
+    ObjectComparison,
+    ReferenceScores,
+    Scores,
+)
+from ..report.sections.registration import MovedBy
 from .input_checks import check_centres
 from .particles.read import read_inputs, read_request
 from .registration import apply_transforms, input_named, pair_registration
@@ -44,7 +56,7 @@ def _silent(message: str, level: str) -> None:
 
 def compare_picks(
     inputs: Iterable[StrPath], options: CompareOptions, reading: ParticleOptions | None = None, log: Log = _silent
-) -> dict[str, Any]:
+) -> CompareSummary:
     """Compares two pick sets (any inputs the particle job reads); ``reading``: how they are read.
 
     Returns the summary: per micrograph the picks of each, their Jaccard and one-to-one
@@ -61,20 +73,17 @@ def compare_picks(
         raise CryodedupError(f"compare takes two inputs (two pickers' outputs or particle files), got {len(paths)}")
     warnings: list[str] = []  # (said once the comparison stands: an error is said alone)
     particles = read_inputs(paths, Path("."), reading, warnings.append, log, writes=False)
-    applied = apply_transforms(particles, reading)
+    applied = _moved(apply_transforms(particles, reading))
     check_centres(particles)
-    summary = comparison(particles, options)
+    compared = comparison(particles, options, applied)
+    czii = None
     if options.metric == "czii":
         scores, higher = _candidate_scores(paths, particles, options, reading, log)
-        summary["czii"] = czii_metric(particles, options, lambda name: float(options.radius), scores, higher)
-        warnings.extend(_unused_weights(summary["czii"]))
+        czii = czii_metric(particles, options, lambda name: float(options.radius), scores, higher)
+        warnings.extend(_unused_weights(czii))
     for message in warnings:
         log(message, "warning")
-    if applied:
-        summary["transforms_applied"] = applied
-    summary["warnings"] = warnings
-    summary["seconds"] = round(time.perf_counter() - start, 3)
-    return summary
+    return CompareSummary(compared, czii, tuple(warnings), round(time.perf_counter() - start, 3))
 
 
 def compare_copick_picks(
@@ -90,7 +99,7 @@ def compare_copick_picks(
     metric: str = "matching",
     multiplier: float = CHALLENGE_MULTIPLIER,
     weights: dict[str, float] | None = None,
-) -> dict[str, Any]:
+) -> CopickComparison:
     """Compares two pick sets of a copick project (``user/session``), each particle object on its own.
 
     ``candidate`` is scored against ``reference`` (precision, recall, F-beta). ``radius``: a
@@ -139,7 +148,7 @@ def compare_copick_picks(
         warn,
         log,
     )
-    applied = apply_transforms(particles, reading)
+    applied = _moved(apply_transforms(particles, reading))
     check_centres(particles)
     species = np.asarray(particles.species)
     compared = []
@@ -151,26 +160,26 @@ def compare_copick_picks(
         at = by_object.get(name, default)
         radii[name] = at if at is not None else particles.species_radii.get(name, float(DEFAULT_MIN_DIST))
         options = CompareOptions(reference=reference, radius=radii[name], **how)
-        summary = comparison(particles.rows(np.flatnonzero(species == k)), options)
-        compared.append({"object": name, **summary, **({"transforms_applied": applied} if applied else {})})
+        compared.append(
+            ObjectComparison(name, comparison(particles.rows(np.flatnonzero(species == k)), options, applied))
+        )
     named = sorted({n.strip() for n in (objects or "").split(",") if n.strip()} - set(particles.species_names))
-    scored = {}
+    czii = None
     if metric == "czii":
         options = CompareOptions(reference=reference, **how)
         scores = None if particles.scores is None else np.asarray(particles.scores)
-        scored["czii"] = czii_metric(particles, options, radii.__getitem__, scores, particles.higher_is_better)
-        for message in _unused_weights(scored["czii"]):
+        czii = czii_metric(particles, options, radii.__getitem__, scores, particles.higher_is_better)
+        for message in _unused_weights(czii):
             warn(message)
-    return {
-        "config": str(config),
-        "reference": reference,
-        "candidate": candidate,
-        "objects": compared,
-        "objects_without_picks": named,
-        **scored,
-        "warnings": warnings,
-        "seconds": round(time.perf_counter() - start, 3),
-    }
+    seconds = round(time.perf_counter() - start, 3)
+    return CopickComparison(
+        str(config), reference, candidate, tuple(compared), tuple(named), czii, tuple(warnings), seconds
+    )
+
+
+def _moved(applied: list[dict[str, str]]) -> tuple[MovedBy, ...]:
+    """The inputs ``--transform`` moved, as the registration names them."""
+    return tuple(MovedBy(**moved) for moved in applied)
 
 
 def _object_radii(radius: float | SpeciesDistances | dict[str, float] | None) -> tuple[float | None, dict[str, float]]:
@@ -182,8 +191,8 @@ def _object_radii(radius: float | SpeciesDistances | dict[str, float] | None) ->
     return radius, {}
 
 
-def comparison(particles: ParticleSet, options: CompareOptions) -> dict[str, Any]:
-    """The comparison of a set's two inputs (see :func:`compare_picks`).
+def comparison(particles: ParticleSet, options: CompareOptions, applied: tuple[MovedBy, ...] = ()) -> Comparison:
+    """The comparison of a set's two inputs (see :func:`compare_picks`); ``applied``: the inputs ``--transform`` moved.
 
     Scored over the micrographs both inputs cover (``options.over`` "shared": a micrograph one
     input never ran on says nothing of how well it picks), or over every one (``all``); the
@@ -206,60 +215,64 @@ def comparison(particles: ParticleSet, options: CompareOptions) -> dict[str, Any
     scored: np.ndarray = shared if options.over == "shared" else picks.sum(axis=0) > 0
     picks_scored = picks[:, scored].sum(axis=1)
     n_matched = int(matched[scored].sum())
-    registered = pair_registration(particles, 0, 1, radius)
-    summary: dict[str, Any] = {
-        "inputs": list(particles.inputs),
-        "radius_A": radius,
-        "picks": [len(rows_a), len(rows_b)],
-        "micrographs": int(np.count_nonzero(picks.sum(axis=0))),
-        "micrographs_shared": int(np.count_nonzero(shared)),
-        "scored_over": options.over,
-        "micrographs_scored": int(np.count_nonzero(scored)),
-        "picks_scored": [int(n) for n in picks_scored],
-        "jaccard": _rounded(_jaccard(n_matched, *picks_scored)),
-        "matched": n_matched,
-        "unmatched": [int(picks_scored[0] - n_matched), int(picks_scored[1] - n_matched)],
-        "neighbour_agreement": _rounded(_neighbour_agreement(particles, scored, radius)),
-        "registration": None if registered is None else registered.to_json(),
-        "pixel_sizes": particles.pixel_sizes,
-        "tomography": centres.shape[1] == 3,  # (its "micrographs" are tomograms, or a copick project's runs)
-    }
-    left_out = picks[:, ~scored].sum(axis=1)
-    if left_out.any():
-        summary["left_out"] = {
-            "micrographs": int(np.count_nonzero((picks.sum(axis=0) > 0) & ~scored)),
-            "picks": [int(n) for n in left_out],
-        }
-    reference = None
-    if options.reference is not None:
-        reference = input_named(options.reference, particles, "--reference")
-        summary["reference"] = {"input": particles.inputs[reference], "beta": options.resolved_beta()}
-        summary["reference"].update(
-            _scores(n_matched, picks_scored[1 - reference], picks_scored[reference], options.resolved_beta())
-        )
-    summary["per_micrograph"] = [
-        {
-            "micrograph": particles.mic_names[g],
-            "picks": [int(picks[0, g]), int(picks[1, g])],
-            "shared": bool(shared[g]),
-            "jaccard": _rounded(_jaccard(int(matched[g]), picks[0, g], picks[1, g])),
-            "matched": int(matched[g]),
-            "unmatched": [int(picks[0, g] - matched[g]), int(picks[1, g] - matched[g])],
-            **(
-                {}
-                if reference is None
-                else _scores(int(matched[g]), picks[1 - reference, g], picks[reference, g], options.resolved_beta())
-            ),
-        }
-        for g in np.flatnonzero(picks.sum(axis=0))
-    ]
+    reference = None if options.reference is None else input_named(options.reference, particles, "--reference")
+    beta = options.resolved_beta()
+
+    def scores(n: int, counts: np.ndarray) -> Scores | None:
+        """The candidate's scores of ``n`` matches of ``counts`` picks (each input's), with a reference."""
+        return None if reference is None else _scores(n, counts[1 - reference], counts[reference], beta)
+
     per_mic = np.array([_jaccard(int(matched[g]), picks[0, g], picks[1, g]) for g in range(n_mics)])
     defined = np.flatnonzero(scored & picks.all(axis=0))
     worst = defined[np.argsort(per_mic[defined], kind="stable")][:LEAST]
-    summary["least_agreement"] = [
-        {"micrograph": particles.mic_names[g], "jaccard": _rounded(per_mic[g])} for g in worst
-    ]
-    return summary
+    registered = pair_registration(particles, 0, 1, radius)
+    return Comparison(
+        inputs=(particles.inputs[0], particles.inputs[1]),
+        radius_A=radius,
+        picks=(len(rows_a), len(rows_b)),
+        micrographs=int(np.count_nonzero(picks.sum(axis=0))),
+        micrographs_shared=int(np.count_nonzero(shared)),
+        scored_over=options.over,
+        micrographs_scored=int(np.count_nonzero(scored)),
+        picks_scored=(int(picks_scored[0]), int(picks_scored[1])),
+        jaccard=_rounded(_jaccard(n_matched, *picks_scored)),
+        matched=n_matched,
+        unmatched=(int(picks_scored[0] - n_matched), int(picks_scored[1] - n_matched)),
+        neighbour_agreement=_rounded(_neighbour_agreement(particles, scored, radius)),
+        registration=registered,
+        pixel_sizes=particles.pixel_sizes,
+        tomography=centres.shape[1] == 3,
+        left_out=_left_out(picks, scored),
+        reference=None
+        if reference is None
+        else ReferenceScores(
+            particles.inputs[reference],
+            beta,
+            _scores(n_matched, picks_scored[1 - reference], picks_scored[reference], beta),
+        ),
+        per_micrograph=tuple(
+            MicrographAgreement(
+                micrograph=particles.mic_names[g],
+                picks=(int(picks[0, g]), int(picks[1, g])),
+                shared=bool(shared[g]),
+                jaccard=_rounded(_jaccard(int(matched[g]), picks[0, g], picks[1, g])),
+                matched=int(matched[g]),
+                unmatched=(int(picks[0, g] - matched[g]), int(picks[1, g] - matched[g])),
+                scores=scores(int(matched[g]), picks[:, g]),
+            )
+            for g in np.flatnonzero(picks.sum(axis=0))
+        ),
+        least_agreement=tuple(LeastAgreement(particles.mic_names[g], _rounded(per_mic[g])) for g in worst),
+        transforms_applied=applied,
+    )
+
+
+def _left_out(picks: np.ndarray, scored: np.ndarray) -> LeftOut | None:
+    """The micrographs with picks not ``scored``, and each input's picks on them; None where none is left out."""
+    left_out = picks[:, ~scored].sum(axis=1)
+    if not left_out.any():
+        return None
+    return LeftOut(int(np.count_nonzero((picks.sum(axis=0) > 0) & ~scored)), (int(left_out[0]), int(left_out[1])))
 
 
 def _jaccard(matched: int, n_a: int, n_b: int) -> float:
@@ -284,12 +297,12 @@ def _neighbour_agreement(particles: ParticleSet, scored: np.ndarray, radius: flo
     return float(jaccard_matrices(confirmed_by, input_of, counted, 2, 2)[1, 0, 1])
 
 
-def _scores(matched: int, predicted: int, truth: int, beta: float) -> dict[str, float | None]:
+def _scores(matched: int, predicted: int, truth: int, beta: float) -> Scores:
     """Precision, recall and F-beta of ``predicted`` picks against ``truth`` picks, ``matched`` one to one."""
     precision = matched / predicted if predicted else None
     recall = matched / truth if truth else None
     score = f_beta(precision or 0.0, recall or 0.0, beta) if predicted or truth else None
-    return {"precision": _rounded(precision), "recall": _rounded(recall), "f_beta": _rounded(score)}
+    return Scores(_rounded(precision), _rounded(recall), _rounded(score))
 
 
 def _rounded(value: float | None) -> float | None:

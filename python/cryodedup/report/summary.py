@@ -19,8 +19,6 @@ if TYPE_CHECKING:  # (a particle job's summary does not load the micrograph job'
     from .sections.run import Outputs
 
 __all__ = [
-    "compare_rows",
-    "copick_compare_rows",
     "flagged_checks",
     "micrograph_rows",
     "particle_rows",
@@ -392,93 +390,3 @@ def with_short_micrograph_names(sections: Sections) -> Sections:
     names = sorted(sections.micrographs_listed())
     shown = {name: short_name(label) for name, label in zip(names, distinct_labels(names))}
     return sections.with_micrographs_named(shown)
-
-
-def compare_rows(s: dict, places: str = "Micrographs") -> list[tuple[str, str]]:
-    """``cryodedup compare``'s table: the inputs, their agreement and registration, and scores against a reference.
-
-    ``places``: what the summary's micrographs are (a copick project's runs).
-    """
-    a, b = s["inputs"]
-    unit = places.lower().rstrip("s")
-    rows = [
-        ("Inputs", f"{a}: {s['picks'][0]:,} picks\n{b}: {s['picks'][1]:,} picks"),
-        (places, f"{s['micrographs']:,} with picks, {s['micrographs_shared']:,} covered by both"),
-        ("Scored over", _scored_over(s, unit)),
-        (
-            f"Agreement at {s['radius_A']:g} Å",
-            f"Jaccard {_fraction(s['jaccard'])}: {s['matched']:,} picks matched one to one, of "
-            f"{s['picks_scored'][0]:,} + {s['picks_scored'][1]:,}\n"
-            f"neighbour agreement {_fraction(s['neighbour_agreement'])}: picks with one of the other's within "
-            f"{s['radius_A']:g} Å, as the consensus counts them",
-        ),
-        ("Unmatched", f"{a}: {counted(s['unmatched'][0], 'pick')}\n{b}: {counted(s['unmatched'][1], 'pick')}"),
-    ]
-    if s.get("registration"):
-        rows += _compare_registration_rows(s, unit)
-    if s.get("reference"):
-        r = s["reference"]
-        scored = b if r["input"] == a else a
-        rows.append(
-            (
-                f"Against {r['input']}",
-                f"{scored}: precision {_fraction(r['precision'])}, recall {_fraction(r['recall'])}, "
-                f"F{r['beta']:g} {_fraction(r['f_beta'])}",
-            )
-        )
-    if s.get("least_agreement"):
-        worst = [f"{m['micrograph']} ({_fraction(m['jaccard'])})" for m in s["least_agreement"][:3]]
-        rows.append(("Least agreement", "\n".join(worst)))
-    return rows
-
-
-def _compare_registration_rows(s: dict, unit: str) -> list[Row]:
-    """``compare``'s registration: its one pair's row, as the particle job says it, and a pair in two frames' fix."""
-    from .sections.registration import MovedBy, RegisteredPair, Registration
-
-    pair = RegisteredPair.from_json(s["registration"])
-    moved = tuple(MovedBy(**t) for t in s.get("transforms_applied", []))
-    rows = Registration((pair,), radius_A=s["radius_A"], transforms_applied=moved, can_plot=False).rows(unit)
-    if pair.fired is not None:  # (two frames)
-        fix = f"; to compare them in one frame, add {pair.fired.fix}"
-        rows += in_tomograms([("Two frames", pair.fired.message + fix)], unit)
-    return rows
-
-
-def _scored_over(s: dict, unit: str) -> str:
-    """Which micrographs ``compare`` scored, and what it left out (and how to score those too)."""
-    scored = counted(s["micrographs_scored"], unit)
-    if s["scored_over"] == "all":
-        return f"all {scored} with picks (--over all)"
-    words = f"{scored} both inputs cover"
-    left = s.get("left_out")
-    if left:
-        words += (
-            f"; left out: {counted(left['micrographs'], unit)} only one covers ({left['picks'][0]:,} + "
-            f"{left['picks'][1]:,} picks; --over all scores them)"
-        )
-    return words
-
-
-#: Runs the table of ``copick evaluation comparepicks`` lists one by one (``--json`` lists all).
-RUNS_LISTED = 10
-
-
-def copick_compare_rows(s: dict) -> list[tuple[str, str]]:
-    """One object's table of ``copick evaluation comparepicks``: ``cryodedup compare``'s, and each run's scores."""
-    rows = compare_rows(s, places="Runs")
-    runs = s["per_micrograph"]
-    listed = [
-        f"{r['micrograph']}: {r['matched']:,} matched, unmatched {r['unmatched'][0]:,} + {r['unmatched'][1]:,}"
-        + (f", precision {_fraction(r['precision'])}, recall {_fraction(r['recall'])}" if "precision" in r else "")
-        for r in runs[:RUNS_LISTED]
-    ]
-    if len(runs) > RUNS_LISTED:
-        listed.append(f"{len(runs) - RUNS_LISTED:,} more runs (--json lists each)")
-    rows.append(("Per run", "\n".join(listed)))
-    return rows
-
-
-def _fraction(value: float | None) -> str:
-    """A fraction to 3 decimals, or a dash where undefined."""
-    return "-" if value is None else f"{value:.3f}"

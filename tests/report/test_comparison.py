@@ -1,0 +1,133 @@
+"""``compare``'s and ``comparepicks``' typed summaries (issue 66, item 1): read by name, their documents as main's."""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import json
+
+from cryodedup.cli import compare
+from cryodedup.copick_command import comparepicks
+from cryodedup.report.comparison import (
+    CompareSummary,
+    Comparison,
+    CopickComparison,
+    LeastAgreement,
+    LeftOut,
+    MicrographAgreement,
+    ObjectComparison,
+    ReferenceScores,
+    Scores,
+)
+from cryodedup.report.sections.registration import MovedBy
+from helpers import a_comparison
+
+#: The commands and the rows they print: on main each read a dict, 55 string-key reads in all
+#: (compare_rows 27, _scored_over 6, _compare_registration_rows 3, copick_compare_rows 7,
+#: the compare command 4, the comparepicks command 8).
+READERS = [
+    compare,
+    comparepicks,
+    Comparison.rows,
+    Comparison._registration_rows,
+    Comparison._scored_over,
+    ObjectComparison.rows,
+    MicrographAgreement.line,
+    CompareSummary.rows,
+]
+
+
+def test_the_summaries_are_read_by_name_not_by_string_key():
+    for reader in READERS:
+        source = inspect.getsource(inspect.unwrap(getattr(reader, "callback", None) or reader))
+        read = []
+        for node in ast.walk(ast.parse(inspect.cleandoc("\n" + source) if source[0] == " " else source)):
+            if isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant):
+                if isinstance(node.slice.value, str):
+                    read.append(f"{ast.unparse(node.value)}[{node.slice.value!r}]")
+            elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "get":
+                read += [f"get({a.value!r})" for a in node.args[:1] if isinstance(a, ast.Constant)]
+        assert not read, f"{getattr(reader, '__qualname__', reader)} reads the summary by key: {read}"
+
+
+SCORES = Scores(precision=0.5, recall=1.0, f_beta=0.6667)
+COMPARED = a_comparison(
+    inputs=("a.txt", "b.txt"),
+    radius_A=20.0,
+    picks=(3, 2),
+    scored_over="shared",
+    micrographs_scored=1,
+    picks_scored=(2, 1),
+    matched=1,
+    unmatched=(1, 0),
+    pixel_sizes=[{"pixel_size_A": 1.0}],
+    left_out=LeftOut(1, (1, 1)),
+    reference=ReferenceScores("b.txt", 1.0, SCORES),
+    per_micrograph=(MicrographAgreement("m0", (2, 1), True, 0.5, 1, (1, 0), SCORES),),
+    least_agreement=(LeastAgreement("m0", 0.5),),
+    transforms_applied=(MovedBy("b.txt", "shift:1,2"),),
+)
+
+
+def test_compares_document_is_the_one_main_printed():
+    # main's dict, written out by hand in its order: the comparison, czii, the transforms, warnings, time, plots.
+    main = {
+        "inputs": ["a.txt", "b.txt"],
+        "radius_A": 20.0,
+        "picks": [3, 2],
+        "micrographs": 2,
+        "micrographs_shared": 1,
+        "scored_over": "shared",
+        "micrographs_scored": 1,
+        "picks_scored": [2, 1],
+        "jaccard": 0.5,
+        "matched": 1,
+        "unmatched": [1, 0],
+        "neighbour_agreement": 0.5,
+        "registration": None,
+        "pixel_sizes": [{"pixel_size_A": 1.0}],
+        "tomography": False,
+        "left_out": {"micrographs": 1, "picks": [1, 1]},
+        "reference": {"input": "b.txt", "beta": 1.0, "precision": 0.5, "recall": 1.0, "f_beta": 0.6667},
+        "per_micrograph": [
+            {
+                "micrograph": "m0",
+                "picks": [2, 1],
+                "shared": True,
+                "jaccard": 0.5,
+                "matched": 1,
+                "unmatched": [1, 0],
+                "precision": 0.5,
+                "recall": 1.0,
+                "f_beta": 0.6667,
+            }
+        ],
+        "least_agreement": [{"micrograph": "m0", "jaccard": 0.5}],
+        "czii": {"score": 0.5},
+        "transforms_applied": [{"input": "b.txt", "transform": "shift:1,2"}],
+        "warnings": ["w"],
+        "seconds": 0.25,
+        "plots": ["p/report.html"],
+    }
+    summary = CompareSummary(COMPARED, {"score": 0.5}, ("w",), 0.25).with_plots(["p/report.html"])
+    assert json.dumps(summary.to_json()) == json.dumps(main)
+    # copick's: each object its name first, its transforms after its comparison; czii after the objects.
+    copick = CopickComparison(
+        "c.json", "alice/1", "bob/1", (ObjectComparison("ribosome", COMPARED),), ("x",), None, (), 1.5
+    )
+    one = {"object": "ribosome", **{k: v for k, v in main.items() if k in COMPARED.to_json()}}
+    one["transforms_applied"] = main["transforms_applied"]
+    expected = {"config": "c.json", "reference": "alice/1", "candidate": "bob/1", "objects": [one]}
+    expected |= {"objects_without_picks": ["x"], "warnings": [], "seconds": 1.5}
+    assert json.dumps(copick.to_json()) == json.dumps(expected)
+
+
+def test_the_rows_say_what_main_said():
+    rows = dict(ObjectComparison("ribosome", COMPARED).rows())
+    assert (
+        rows["Scored over"]
+        == "1 run both inputs cover; left out: 1 run only one covers (1 + 1 picks; --over all scores them)"
+    )
+    assert rows["Against b.txt"] == "a.txt: precision 0.500, recall 1.000, F1 0.667"
+    assert rows["Per run"] == "m0: 1 matched, unmatched 1 + 0, precision 0.500, recall 1.000"
+    assert rows["Least agreement"] == "m0 (0.500)"
