@@ -296,7 +296,11 @@ def test_a_picker_never_chooses_its_score_itself():
 
 
 #: The pixel-size policy of resolve/: what agrees with a typed pixel size, which source wins.
-PIXEL_SIZE_POLICY = {"cryodedup.resolve.given_psize", "cryodedup.resolve.pixel_size"}
+PIXEL_SIZE_POLICY = {
+    "cryodedup.resolve.given_psize",
+    "cryodedup.resolve.pixel_size",
+    "cryodedup.resolve.tomogram_psize",
+}
 #: What formats/ still takes from resolve/ (issue 66 item 3 moved the pixel size out: the job
 #: decides its source and judges a typed one, the readers state what their files say). These are
 #: the score's and the micrograph names' policies, and the datasets' identity of optics groups:
@@ -323,7 +327,7 @@ def _pixel_size_policy_of(module: str, graph: dict[str, set[str]]) -> set[str]:
     policy_names = {
         alias.name
         for node in ast.walk(init)
-        if isinstance(node, ast.ImportFrom) and node.module in ("pixel_size", "given_psize")
+        if isinstance(node, ast.ImportFrom) and node.module in ("pixel_size", "given_psize", "tomogram_psize")
         for alias in node.names
     }
     for node in ast.walk(ast.parse(path.read_text())):

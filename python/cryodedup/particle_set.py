@@ -23,7 +23,7 @@ from dataclasses import dataclass, field, replace
 from enum import Enum
 from functools import cached_property
 from pathlib import Path
-from typing import Callable, Protocol
+from typing import Callable, Protocol, Union
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -37,6 +37,7 @@ __all__ = [
     "OUTPUT_FORMATS",
     "SHIFT_KEYS",
     "Evidence",
+    "ExportedPixel",
     "HalfSets",
     "Images",
     "JudgeTypedPsize",
@@ -48,10 +49,15 @@ __all__ = [
     "PicksReach",
     "PlacedSubsetWriter",
     "PsizeFrom",
+    "ReconstructedPixels",
     "StarFacts",
     "StatedPixelSizes",
     "SubsetWriter",
+    "TiltSeriesPixel",
+    "TomogramPixelStatement",
     "TypedPixelSize",
+    "TypedTomogramPixelSize",
+    "UnstatedPixel",
     "Warn",
     "pixel_size_entries",
     "pixel_size_of_rows",
@@ -292,9 +298,75 @@ class TypedPixelSize:
     reach: PicksReach | None = None
 
 
+@dataclass(frozen=True)
+class TiltSeriesPixel:
+    """Tomogram coordinates a file gives in tilt-series pixels, and that pixel (``rlnTomoTiltSeriesPixelSize``).
+
+    ``place``: where it is stated (``of optics group 1 in a.star``); ``reader``: who takes the
+    coordinates in it, as the refusal says (``RELION 4 writes``, ``RELION 5's import takes``).
+    """
+
+    value: float
+    place: str
+    reader: str
+
+
+@dataclass(frozen=True)
+class ExportedPixel:
+    """A WarpTools export's optics group: coordinates in the exported tomograms' pixel, not the tilt series'.
+
+    ``tilt_series``: its ``rlnTomoTiltSeriesPixelSize`` (the value typed by mistake);
+    ``image``: its ``rlnImagePixelSize``, as ``words`` names it; ``place``: the group.
+    """
+
+    tilt_series: float
+    image: float
+    place: str
+    words: str
+
+
+@dataclass(frozen=True)
+class ReconstructedPixels:
+    """An annotation file's coordinates in reconstructed tomograms' pixels, as a tomograms STAR states them.
+
+    ``by_tomogram``: that pixel (named ``name``: ``rlnTomoTiltSeriesPixelSize x
+    rlnTomoTomogramBinning``) of the file's tomograms, or of every tomogram listed where the
+    STAR lists none of them; ``tilt_series``: each tomogram's tilt-series pixel; ``path``: the STAR.
+    """
+
+    by_tomogram: dict[str, float]
+    tilt_series: dict[str, float]
+    name: str
+    path: str
+
+
+@dataclass(frozen=True)
+class UnstatedPixel:
+    """An annotation file read without a tomograms STAR: no file states its pixel (``name``: what would)."""
+
+    name: str
+
+
+#: What a tomography input's files state of the pixel of its coordinates.
+TomogramPixelStatement = Union[TiltSeriesPixel, ExportedPixel, ReconstructedPixels, UnstatedPixel]
+
+
+@dataclass(frozen=True)
+class TypedTomogramPixelSize:
+    """A pixel size typed for an input's tomogram coordinates (``--mic-psize``), and what its files state of it.
+
+    The tomography readers gather it, the job's judge (``resolve.tomogram_psize``) refuses a
+    value the statements contradict; ``label``: the input, as its messages name it.
+    """
+
+    given: float
+    label: str
+    stated: tuple[TomogramPixelStatement, ...]
+
+
 #: Judges a typed pixel size for the readers (handed to them by the job): refuses one its
 #: files contradict, or warns where the user insists; returns the summary's source.
-JudgeTypedPsize = Callable[[TypedPixelSize, Warn], str]
+JudgeTypedPsize = Callable[[Union[TypedPixelSize, TypedTomogramPixelSize], Warn], str]
 
 
 def pixel_size_of_rows(mic_psize: np.ndarray, n_rows: int, groups: Callable[[], np.ndarray]) -> np.ndarray:

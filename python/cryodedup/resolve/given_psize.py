@@ -7,10 +7,10 @@ sources, unless the user insists (``--insist-psize``); the summary then says so.
 as agreement (docs/design.md section 2, "Centres"):
 
 - a micrograph pixel size (``rlnMicrographPixelSize``, an MRC header, ``psize_A``): equal within
-  :data:`TOLERANCE`;
+  :data:`~.pixel_size.TOLERANCE`;
 - a detector pixel size (``rlnMicrographOriginalPixelSize``): the micrograph pixel is the
   detector's times the binning at motion correction, from 1 to :data:`MAX_BINNING` (within
-  :data:`TOLERANCE`), never smaller;
+  :data:`~.pixel_size.TOLERANCE`), never smaller;
 - and never the particles' pixel size (``rlnImagePixelSize``) where it differs from the
   micrograph's: particles binned at extraction (:attr:`Evidence.trap`).
 """
@@ -22,7 +22,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 
 from ..errors import PixelSizeError
-from ..particle_set import MIC_PSIZE, Evidence, StatedPixelSizes, TypedPixelSize, Warn
+from ..particle_set import MIC_PSIZE, Evidence, StatedPixelSizes, TypedPixelSize, TypedTomogramPixelSize, Warn
+from .pixel_size import TOLERANCE, same_size
+from .tomogram_psize import judge_tomogram_psize
 
 __all__ = [
     "check_given_psize",
@@ -31,9 +33,6 @@ __all__ = [
     "stated_evidence",
 ]
 
-#: Relative difference within which two pixel sizes agree: rounding to two or three digits and
-#: a recalibration (1-3 %) agree; the slips seen (a binning of 2 to 8, a decimal point) differ by 2x or more.
-TOLERANCE = 0.05
 #: The largest binning at motion correction that counts as agreeing with the detector pixel
 #: (RELION's --bin_factor, super-resolution 2x times a further 4x for screening).
 MAX_BINNING = 8.0
@@ -48,11 +47,6 @@ SQUEEZED_PICKS = 20
 MICROGRAPH_HINT = "give the pixel size of the micrographs the coordinates were picked on"
 #: The option that lets the user insist on a value that contradicts the files.
 INSIST = "--insist-psize"
-
-
-def same_size(a: float, b: float) -> bool:
-    """Whether two pixel sizes agree within :data:`TOLERANCE`."""
-    return abs(a - b) <= TOLERANCE * min(a, b)
 
 
 def agrees(given: float, evidence: Evidence) -> bool:
@@ -129,14 +123,18 @@ def stated_evidence(given: float | None, stated: StatedPixelSizes | None) -> lis
     return evidence + listed_evidence(given, stated.detector, stated.detector_field, stated.place, binned=True)
 
 
-def judge_typed_psize(typed: TypedPixelSize, warn: Warn) -> str:
+def judge_typed_psize(typed: TypedPixelSize | TypedTomogramPixelSize, warn: Warn) -> str:
     """Refuses a ``--mic-psize`` that what the input's files state contradicts; returns the summary's source.
 
     The particle job hands it to the readers, which gather what their files state
     (:class:`~cryodedup.particle_set.TypedPixelSize`) before any output: the optics table, the
     lists, the picks' reach on micrographs of known size. Where the user insists
-    (``--insist-psize``), warns and returns what the value contradicts.
+    (``--insist-psize``), warns and returns what the value contradicts. Tomogram coordinates'
+    statements (:class:`~cryodedup.particle_set.TypedTomogramPixelSize`) are judged by
+    :mod:`.tomogram_psize`, which ``--insist-psize`` does not lift.
     """
+    if isinstance(typed, TypedTomogramPixelSize):
+        return judge_tomogram_psize(typed, warn)
     evidence = [*typed.stated, *(e for listed in typed.lists for e in stated_evidence(typed.given, listed))]
     reach = typed.reach
     extent = None if reach is None else extent_contradiction(reach.reach, reach.picks, reach.place)

@@ -17,13 +17,13 @@ from typing import TYPE_CHECKING, cast
 
 import numpy as np
 
-from ...errors import CryodedupError, FramesError, InputFileError, PixelSizeError, printable
+from ...errors import CryodedupError, FramesError, InputFileError, printable
 from ...labels import distinct_labels
-from ...particle_set import KindsWriter, Log, ParticleSet, Warn
+from ...particle_set import KindsWriter, Log, ParticleSet, TiltSeriesPixel, TypedTomogramPixelSize, Warn
 from ...paths import StrPath
 from .import_lists import FRAMES, ImportList, read_import_list, write_import_list
 from .particle_table import Needs, ParticleTable, score_column
-from .tomograms import CENTRED, CORNER, SAME_PSIZE, Tomograms, layout, tomograms_star
+from .tomograms import CENTRED, CORNER, Tomograms, layout, tomograms_star
 
 if TYPE_CHECKING:
     from ..read_request import RowRead, Scale, ScoreRead
@@ -90,7 +90,7 @@ def read_import_lists(
         _check_sizes(centred_label, lists, labels, tomograms)
     centres, psize, pixel_sizes, layouts = [], [], [], []
     for picks, label in zip(lists, labels):
-        in_angstrom, used, notes = _in_angstrom(picks, label, scale.mic_psize, tomograms, into_centred=centred)
+        in_angstrom, used, notes = _in_angstrom(picks, label, scale, tomograms, warn, into_centred=centred)
         centres.append(in_angstrom)
         psize.append(used)
         pixel_sizes.extend(_pixel_size_entries(picks, label, used, scale.mic_psize))
@@ -166,13 +166,13 @@ def _check_sizes(centred: str, lists: list[ImportList], labels: list[str], tomog
 
 
 def _in_angstrom(
-    picks: ImportList, label: str, given: float | None, tomograms: Tomograms | None, *, into_centred: bool
+    picks: ImportList, label: str, scale: Scale, tomograms: Tomograms | None, warn: Warn, *, into_centred: bool
 ) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """The list's centres in Å, each pick's pixel size (1 for Å), and notes on what was done."""
     if picks.frame == "centred-angstrom":
         return picks.centres, np.ones(len(picks)), []
     names = picks.tomograms
-    by_tomogram = np.array([_tilt_series_psize(picks, label, name, given, tomograms) for name in names])
+    by_tomogram = np.array([_tilt_series_psize(label, name, scale, tomograms, warn) for name in names])
     psize = by_tomogram[picks.tomogram] if len(picks) else np.empty(0)
     centres = picks.centres * psize[:, None]
     if not into_centred:
@@ -184,18 +184,19 @@ def _in_angstrom(
     return centres, psize, [note]
 
 
-def _tilt_series_psize(
-    picks: ImportList, label: str, name: str, given: float | None, tomograms: Tomograms | None
-) -> float:
-    """The tilt-series pixel of tomogram ``name``: ``--mic-psize``, else the tomograms STAR's; refused without."""
+def _tilt_series_psize(label: str, name: str, scale: Scale, tomograms: Tomograms | None, warn: Warn) -> float:
+    """The tilt-series pixel of tomogram ``name``: ``--mic-psize``, else the tomograms STAR's; refused without.
+
+    A ``--mic-psize`` is handed to the job's judge with the tomograms STAR's value (RELION 5's
+    import reads the coordinates in it).
+    """
     listed = tomograms.tilt_series_psize.get(name) if tomograms is not None else None
+    given = scale.mic_psize
     if given is not None:
-        if listed is not None and abs(given - listed) > SAME_PSIZE * min(given, listed):
-            raise PixelSizeError(
-                f"--mic-psize {given:g} Å contradicts rlnTomoTiltSeriesPixelSize {listed:g} Å of tomogram "
-                f"{printable(name)} in {tomograms.path if tomograms else ''}: RELION 5's import takes "
-                "rlnCoordinateX/Y/Z in tilt-series pixels (leave --mic-psize out to take it)"
-            )
+        if listed is not None and tomograms is not None:
+            place = f"of tomogram {printable(name)} in {tomograms.path}"
+            stated = TiltSeriesPixel(listed, place, "RELION 5's import takes")
+            scale.judge_psize(TypedTomogramPixelSize(given, label, (stated,)), warn)
         return given
     if listed is not None:
         return listed

@@ -72,9 +72,9 @@ from .tomograms import (
     Tomograms,
     coordinate_frame,
     corner_inputs,
-    refuse_given_tomogram_psize,
     star_layout,
     tomograms_star,
+    typed_tomogram_psize,
 )
 from .tomography import SUBTOMOGRAM_ANGLES, origin_vectors, subtomogram_rotated, tomogram_poses
 
@@ -229,7 +229,9 @@ def _read_star_files(
         scan, found_by_name = _scan_input(
             part, score_label, scales[k], row_read.images, listed, wanted, split, labels, log
         )
-        refuse_given_tomogram_psize(part, scan.key_names, scales[k].mic_psize, tomograms, warn)
+        typed = typed_tomogram_psize(part, scan.key_names, scales[k].mic_psize, tomograms)
+        if typed is not None:  # (refused before any output, as a single-particle file's typed pixel size)
+            scales[k].judge_psize(typed, warn)
         rows.layouts.append(star_layout(part, scan.key_names, k in rewritten))
         for assumed in part.columns.assumed:
             warn(f"{part.where()}: {assumed}")

@@ -16,8 +16,15 @@ from pathlib import Path
 
 import numpy as np
 
-from ...errors import FramesError, InputFileError, PixelSizeError
-from ...particle_set import Warn
+from ...errors import FramesError, InputFileError
+from ...particle_set import (
+    ExportedPixel,
+    ReconstructedPixels,
+    TiltSeriesPixel,
+    TomogramPixelStatement,
+    TypedTomogramPixelSize,
+    UnstatedPixel,
+)
 from .file import StarFile, is_number
 from .particle_table import ParticleTable
 from .tomography import TILT_SERIES_PSIZE, warp_tomograms
@@ -25,15 +32,14 @@ from .tomography import TILT_SERIES_PSIZE, warp_tomograms
 __all__ = [
     "CENTRED",
     "CORNER",
-    "SAME_PSIZE",
     "Tomograms",
     "coordinate_frame",
     "corner_inputs",
     "exported_pixel_hint",
     "layout",
-    "refuse_given_tomogram_psize",
     "star_layout",
     "tomograms_star",
+    "typed_tomogram_psize",
 ]
 
 #: The columns that make a STAR file a tomograms table.
@@ -161,72 +167,40 @@ def corner_inputs(parts: Sequence[ParticleTable], tomograms: Tomograms | None, w
     return [k for k, frame in enumerate(frames) if frame == CORNER]
 
 
-#: Relative difference within which two pixel sizes are one (rounding, a recalibration); the
-#: slips seen here (a tilt-series pixel for a tomogram's binned one) differ by 2x or more.
-SAME_PSIZE = 0.05
-#: Below this pixel size (Å) a tomogram's pixel is more likely a tilt series' (tomograms are picked binned).
-FINE_TOMOGRAM = 4.0
 IMAGE_PSIZE, SUBTOMOGRAM_BINNING = "rlnImagePixelSize", "rlnTomoSubtomogramBinning"
 
 
-def _same(a: float, b: float) -> bool:
-    return abs(a - b) <= SAME_PSIZE * min(a, b)
+def typed_tomogram_psize(
+    part: ParticleTable, names: list[str], given: float | None, tomograms: Tomograms | None
+) -> TypedTomogramPixelSize | None:
+    """What the tomography files state of the pixel of ``part``'s coordinates, for a ``--mic-psize`` (None: none typed).
 
-
-def refuse_given_tomogram_psize(
-    part: ParticleTable, names: list[str], given: float | None, tomograms: Tomograms | None, warn: Warn | None = None
-) -> None:
-    """Refuses a ``--mic-psize`` that the tomography files contradict, in one line naming both values.
-
-    Tomogram coordinates are in pixels of three kinds: RELION 4's tilt-series pixels
-    (``rlnTomoTiltSeriesPixelSize``), a WarpTools export's pixels of the exported tomograms
-    (``rlnImagePixelSize``, the tilt-series pixel x ``rlnTomoSubtomogramBinning``), a Picks
-    job's annotation files' pixels of the reconstructed tomograms (the tomograms STAR's tilt-series
-    pixel x ``rlnTomoTomogramBinning``). ``names``: the tomograms of the rows. The slip seen is
-    the tilt-series pixel typed for a binned one (issue 54: 96.5 % and 95.7 % of the picks then
-    rejected). An annotation file alone records no pixel size: a ``--mic-psize`` below
-    :data:`FINE_TOMOGRAM` is only warned of.
+    Tomogram coordinates from the corner are in pixels of three kinds: RELION 4's tilt-series
+    pixels (``rlnTomoTiltSeriesPixelSize``), a WarpTools export's pixels of the exported
+    tomograms (``rlnImagePixelSize``, the tilt-series pixel x ``rlnTomoSubtomogramBinning``), a
+    Picks job's annotation files' pixels of the reconstructed tomograms (the tomograms STAR's
+    tilt-series pixel x ``rlnTomoTomogramBinning``; an annotation file alone states none).
+    ``names``: the tomograms of the rows. The job's judge (``resolve.tomogram_psize``) refuses a
+    value they contradict: the slip seen is the tilt-series pixel typed for a binned one
+    (issue 54: 96.5 % and 95.7 % of the picks then rejected).
     """
     if given is None or coordinate_frame(part) != CORNER:
-        return
-    option = f"--mic-psize {given:g} Å"
+        return None
+    stated: list[TomogramPixelStatement] = []
     if part.optics is not None and TILT_SERIES_PSIZE in part.optics.labels:
         warp = warp_tomograms(names)
         for group in optics_groups(part):
-            tilt_series, image, where = group.tilt_series, group.image, f"of optics group {group.label} in {part.label}"
-            if warp and image and tilt_series and _same(given, tilt_series) and not _same(given, image):
-                raise PixelSizeError(
-                    f"{option} is rlnTomoTiltSeriesPixelSize {tilt_series:g} Å {where}, the tilt series' pixel; a "
-                    f"WarpTools export writes rlnCoordinateX/Y/Z in pixels of the exported tomograms, {group.words()}: "
-                    f"give --mic-psize {image:g}"
-                )
-            if not warp and tilt_series and not _same(given, tilt_series):
-                raise PixelSizeError(
-                    f"{option} contradicts rlnTomoTiltSeriesPixelSize {tilt_series:g} Å {where}: RELION 4 writes "
-                    f"rlnCoordinateX/Y/Z in tilt-series pixels (leave --mic-psize out to take it)"
-                )
-        return
-    annotation = part.optics is None and part.columns.key == "rlnTomoName"
-    if annotation and tomograms is None and given < FINE_TOMOGRAM and warn is not None:
-        warn(
-            f"{option} for {part.label}'s tomogram pixels: reconstructed tomograms are binned (RELION 5: "
-            f"rlnTomoTiltSeriesPixelSize x {BINNING}, often 10 Å); if {given:g} Å is the tilt series' pixel the "
-            "picks are read far too close together: give the tomograms STAR with --micrographs to check"
-        )
-    if part.optics is None and tomograms is not None and tomograms.tomogram_psize:
+            where = f"of optics group {group.label} in {part.label}"
+            if warp and group.image and group.tilt_series:
+                stated.append(ExportedPixel(group.tilt_series, group.image, where, group.words()))
+            elif not warp and group.tilt_series:
+                stated.append(TiltSeriesPixel(group.tilt_series, where, "RELION 4 writes"))
+    elif part.optics is None and part.columns.key == "rlnTomoName" and tomograms is None:
+        stated.append(UnstatedPixel(TOMOGRAM_PSIZE))
+    elif part.optics is None and tomograms is not None and tomograms.tomogram_psize:
         listed = {n: v for n, v in tomograms.tomogram_psize.items() if n in names} or tomograms.tomogram_psize
-        if not any(_same(given, v) for v in listed.values()):
-            name = min(listed, key=lambda n: abs(listed[n] - given))
-            nearest = listed[name]
-            slip = (
-                f": {given:g} is its rlnTomoTiltSeriesPixelSize, the tilt series' pixel, not the tomogram's"
-                if _same(given, tomograms.tilt_series_psize[name])
-                else ""
-            )
-            raise PixelSizeError(
-                f"{option} contradicts {TOMOGRAM_PSIZE} {nearest:g} Å of tomogram {name} in {tomograms.path}, "
-                f"the pixel of {part.label}'s tomogram coordinates{slip} (leave --mic-psize out to take it)"
-            )
+        stated.append(ReconstructedPixels(listed, tomograms.tilt_series_psize, TOMOGRAM_PSIZE, str(tomograms.path)))
+    return TypedTomogramPixelSize(given, part.label, tuple(stated))
 
 
 @dataclass
