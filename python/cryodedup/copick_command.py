@@ -182,7 +182,7 @@ def comparepicks(
     for compared in summary.objects:
         report.table(f"copick evaluation comparepicks: {compared.object}", compared.rows())
     czii = summary.czii
-    if czii:
+    if czii is not None:
         rows = czii_rows(czii, "Runs")
         if plot is not None:
             given = CompareOptions(

@@ -4,6 +4,7 @@ projects and of picker files, against the published description by brute force (
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -14,7 +15,7 @@ from cryodedup.cli import main
 from cryodedup.errors import CryodedupError
 from cryodedup.formats.copick import root_logger_kept
 from cryodedup.jobs.compare import compare_copick_picks
-from cryodedup.report.compare_metric import czii_rows
+from cryodedup.report.compare_metric import CziiScore, SpeciesScore, czii_rows
 from czii_oracle import RADII, WEIGHTS, described_metric, described_sweep, random_project
 
 with root_logger_kept():  # (copick's import sets up the root logger: put back as it was)
@@ -61,8 +62,8 @@ def test_comparepicks_czii_of_a_random_project_equals_the_published_description(
     reference, candidate = random_project(seed)
     config = copick_project(tmp_path, reference, candidate)
     summary = compare_copick_picks(config, "curation/0", "model/0", metric="czii")
-    czii = summary.czii
-    assert czii is not None
+    assert summary.czii is not None
+    czii = summary.czii.to_json()
     expected, score = described_metric(reference, [r[:3] for r in candidate], RADII, WEIGHTS)
     assert [c["species"] for c in czii["species"]] == sorted(expected)
     tomograms = {t for t, _, _ in reference}
@@ -125,12 +126,14 @@ def test_the_weights_and_multiplier_are_options(tmp_path):
     candidate = [(0, "apo-ferritin", (1050.0, 1000.0, 500.0), 1.0), (0, "ribosome", (3000.0, 3000.0, 500.0), 1.0)]
     config = copick_project(tmp_path, reference, candidate)
     plain = compare_copick_picks(config, "curation/0", "model/0", metric="czii").czii
-    assert plain["score"] == pytest.approx(0.5)  # (apo-ferritin missed at 50 > 30 Å, the ribosome hit)
+    assert plain is not None
+    assert plain.score == pytest.approx(0.5)  # (apo-ferritin missed at 50 > 30 Å, the ribosome hit)
     wider = compare_copick_picks(config, "curation/0", "model/0", metric="czii", multiplier=1.0).czii
-    assert wider["score"] == pytest.approx(1.0)
+    assert wider is not None and wider.score == pytest.approx(1.0)
     weights = {"ribosome": 3, "ribosom": 2}  # (a misspelt name: said, not scored)
     weighted = compare_copick_picks(config, "curation/0", "model/0", metric="czii", weights=weights).czii
-    assert weighted["score"] == pytest.approx(3 / 4) and weighted["weights_not_scored"] == ["ribosom"]
+    assert weighted is not None and weighted.score == pytest.approx(3 / 4)
+    assert weighted.weights_not_scored == ("ribosom",)
     assert "--weights names ribosom" in dict(czii_rows(weighted))["Weights unused"]
     with pytest.raises(CryodedupError, match="--multiplier"):
         compare_copick_picks(config, "curation/0", "model/0", metric="czii", multiplier=0)
@@ -198,7 +201,9 @@ def test_the_picture_draws_each_species_curve_and_f_beta(tmp_path):
     czii = json.loads(CliRunner().invoke(main, args).stdout)["czii"]
     (one,) = czii["species"]
     assert (one["tp"], one["fp"], one["fn"]) == (8, 3, 2)  # (by hand: 8 found, a second hit and 2 strays)
-    _, _, fig = czii_figure(czii)
+    typed = _typed_czii(tmp_path)
+    assert typed.to_json() == czii
+    _, _, fig = czii_figure(typed)
     curves, bars = fig.axes
     line = curves.lines[0]
     assert list(line.get_xdata()) == one["sweep"]["curve"]["recall"]
@@ -207,8 +212,20 @@ def test_the_picture_draws_each_species_curve_and_f_beta(tmp_path):
     # The best threshold said at its mark, and each bar's value on it (a user's trial: neither was shown).
     assert [t.get_text() for t in curves.texts] == [f"score {one['sweep']['best_threshold']:.4g}"]
     assert [t.get_text() for t in bars.texts] == [f"{one['f_beta']:.3f}"]
-    unswept = {**czii, "species": [{k: v for k, v in one.items() if k != "sweep"}]}
+    unswept = replace(typed, species=(replace(typed.species[0], sweep=None),))
     assert czii_figure(unswept)[2].axes[0].get_title() == "Score threshold not swept"
+
+
+def _typed_czii(tmp_path):
+    """The CZII score of :func:`picker_files`' two files, reference 1 at 20 Å, as the job returns it."""
+    from cryodedup.jobs.compare import compare_picks
+    from cryodedup.options import CompareOptions, ParticleOptions
+
+    options = CompareOptions(reference="1", radius=20.0, metric="czii")
+    paths = [tmp_path / "a.txt", tmp_path / "b.txt"]
+    czii = compare_picks(paths, options, ParticleOptions(mic_psize=1.0, topaz_scale=1.0)).czii
+    assert czii is not None
+    return czii
 
 
 def test_plot_writes_the_picture_and_report_and_refuses_them_again_without_force(tmp_path):
@@ -249,7 +266,7 @@ def test_a_lower_is_better_score_is_swept_keeping_picks_at_or_below_the_threshol
     )
     scores = np.array([np.nan] * n_ref + [s for _, _, s in candidate])  # (lower is better: -s ranks as s did)
     options = CompareOptions(reference="truth", radius=60.0, metric="czii")
-    (lower,) = czii_metric(particles, options, lambda name: 60.0, -scores, higher=False)["species"]
+    (lower,) = czii_metric(particles, options, lambda name: 60.0, -scores, higher=False).to_json()["species"]
     # (the picker's score is -s, lower better: kept at -s <= -t are those at s >= t, as swept on s)
     points, area, best = described_sweep(reference, candidate, 30.0, {t for t, _ in reference})
     assert lower["sweep"]["curve"]["threshold"] == [-p[0] for p in points]
@@ -277,11 +294,10 @@ def test_real_picks_score_their_own_annotation_file_as_hits_on_its_tomogram_alon
 
 
 def test_the_rows_say_why_nothing_was_swept():
-    one = {"species": "ribosome", "weight": 1, "threshold_A": 75, "tp": 0, "fp": 0, "fn": 3, "precision": 0.0}
-    one |= {"recall": 0.0, "f_beta": 0.0, "localisation_error_A": None}
-    czii = {"beta": 4.0, "multiplier": 0.5, "tomograms_scored": 1, "scored_over": "reference", "score": 0.0}
-    no_picks = dict(czii_rows({**czii, "swept": True, "species": [one]}))["Score threshold"]
-    no_scores = dict(czii_rows({**czii, "swept": False, "species": [one]}))["Score threshold"]
+    one = SpeciesScore("ribosome", 150.0, 75.0, 1.0, 3, 0, 0, 0, 3, 0.0, 0.0, 0.0, None)
+    czii = CziiScore(4.0, 0.5, 1, "reference", 0.0, True, True, (one,), ())
+    no_picks = dict(czii_rows(czii))["Score threshold"]
+    no_scores = dict(czii_rows(replace(czii, swept=False)))["Score threshold"]
     assert "no picks" in no_picks and "score" in no_scores and no_picks != no_scores
 
 
@@ -326,12 +342,8 @@ def test_a_misspelt_weight_is_warned_of_with_the_species_it_may_mean(tmp_path):
 
 def test_one_tomogram_is_said_in_the_singular():
     # A user's trial: "counted over the 1 tomograms".
-    czii = {"beta": 4.0, "multiplier": 0.5, "tomograms_scored": 1, "scored_over": "reference", "score": 0.5}
-    row = dict(czii_rows({**czii, "swept": False, "species": []}))["CZII score"]
+    czii = CziiScore(4.0, 0.5, 1, "reference", 0.5, False, True, (), ())
+    row = dict(czii_rows(czii))["CZII score"]
     assert "the 1 tomogram the reference" in row
-    assert (
-        "the 2 tomograms the reference" in dict(czii_rows({**czii, "tomograms_scored": 2, "species": []}))["CZII score"]
-    )
-    assert (
-        "all 1 run with picks" in dict(czii_rows({**czii, "scored_over": "all", "species": []}, "Runs"))["CZII score"]
-    )
+    assert "the 2 tomograms the reference" in dict(czii_rows(replace(czii, tomograms_scored=2)))["CZII score"]
+    assert "all 1 run with picks" in dict(czii_rows(replace(czii, scored_over="all"), "Runs"))["CZII score"]

@@ -8,6 +8,16 @@ import json
 
 from cryodedup.cli import compare
 from cryodedup.copick_command import comparepicks
+from cryodedup.report.compare_metric import (
+    Curve,
+    CziiScore,
+    SpeciesScore,
+    Sweep,
+    _species_line,
+    _sweep_line,
+    czii_figure,
+    czii_rows,
+)
 from cryodedup.report.comparison import (
     CompareSummary,
     Comparison,
@@ -22,9 +32,10 @@ from cryodedup.report.comparison import (
 from cryodedup.report.sections.registration import MovedBy
 from helpers import a_comparison
 
-#: The commands and the rows they print: on main each read a dict, 55 string-key reads in all
-#: (compare_rows 27, _scored_over 6, _compare_registration_rows 3, copick_compare_rows 7,
-#: the compare command 4, the comparepicks command 8).
+#: The commands and the rows and picture they give: on main each read a dict, 108 string-key reads
+#: in all (compare_rows 27, _scored_over 6, _compare_registration_rows 3, copick_compare_rows 7, the
+#: compare command 4, the comparepicks command 8; czii_rows 15, _species_line 11, _sweep_line 7,
+#: czii_figure 20).
 READERS = [
     compare,
     comparepicks,
@@ -34,6 +45,10 @@ READERS = [
     ObjectComparison.rows,
     MicrographAgreement.line,
     CompareSummary.rows,
+    czii_rows,
+    _species_line,
+    _sweep_line,
+    czii_figure,
 ]
 
 
@@ -67,6 +82,10 @@ COMPARED = a_comparison(
     least_agreement=(LeastAgreement("m0", 0.5),),
     transforms_applied=(MovedBy("b.txt", "shift:1,2"),),
 )
+
+SWEEP = Sweep(0.5, -0.9, 0.5152, 1.0, 0.5, 1, Curve((-0.9,), (1.0,), (0.5,)))
+RIBOSOME = SpeciesScore("ribosome", 150.0, 75.0, 1.0, 2, 1, 1, 0, 1, 1.0, 0.5, 0.5152, 3.5, SWEEP)
+CZII = CziiScore(4.0, 0.5, 1, "reference", 0.5, True, False, (RIBOSOME,), ("ribosom",))
 
 
 def test_compares_document_is_the_one_main_printed():
@@ -103,13 +122,48 @@ def test_compares_document_is_the_one_main_printed():
             }
         ],
         "least_agreement": [{"micrograph": "m0", "jaccard": 0.5}],
-        "czii": {"score": 0.5},
+        "czii": {
+            "beta": 4.0,
+            "multiplier": 0.5,
+            "tomograms_scored": 1,
+            "scored_over": "reference",
+            "score": 0.5,
+            "swept": True,
+            "higher_is_better": False,
+            "species": [
+                {
+                    "species": "ribosome",
+                    "radius_A": 150.0,
+                    "threshold_A": 75.0,
+                    "weight": 1.0,
+                    "references": 2,
+                    "candidates": 1,
+                    "tp": 1,
+                    "fp": 0,
+                    "fn": 1,
+                    "precision": 1.0,
+                    "recall": 0.5,
+                    "f_beta": 0.5152,
+                    "localisation_error_A": 3.5,
+                    "sweep": {
+                        "average_precision": 0.5,
+                        "best_threshold": -0.9,
+                        "best_f_beta": 0.5152,
+                        "best_precision": 1.0,
+                        "best_recall": 0.5,
+                        "thresholds": 1,
+                        "curve": {"threshold": [-0.9], "precision": [1.0], "recall": [0.5]},
+                    },
+                }
+            ],
+            "weights_not_scored": ["ribosom"],
+        },
         "transforms_applied": [{"input": "b.txt", "transform": "shift:1,2"}],
         "warnings": ["w"],
         "seconds": 0.25,
         "plots": ["p/report.html"],
     }
-    summary = CompareSummary(COMPARED, {"score": 0.5}, ("w",), 0.25).with_plots(["p/report.html"])
+    summary = CompareSummary(COMPARED, CZII, ("w",), 0.25).with_plots(["p/report.html"])
     assert json.dumps(summary.to_json()) == json.dumps(main)
     # copick's: each object its name first, its transforms after its comparison; czii after the objects.
     copick = CopickComparison(

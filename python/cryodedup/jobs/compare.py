@@ -28,6 +28,7 @@ from ..options import CompareOptions, ParticleOptions
 from ..options.species import DEFAULT_MIN_DIST, SpeciesDistances
 from ..particle_set import Log, ParticleSet
 from ..paths import StrPath
+from ..report.compare_metric import Curve, CziiScore, SpeciesScore, Sweep
 from ..report.comparison import (
     CompareSummary,
     Comparison,
@@ -343,7 +344,7 @@ def _candidate_scores(
 
 def czii_metric(
     particles: ParticleSet, options: CompareOptions, radius_of: Any, scores: np.ndarray | None, higher: bool = True
-) -> dict[str, Any]:
+) -> CziiScore:
     """The CZII challenge's score of the candidate against ``options.reference`` (:mod:`cryodedup.algo.czii`).
 
     Each species the reference has picks of is scored at ``radius_of(name)`` x the multiplier,
@@ -377,40 +378,45 @@ def czii_metric(
         cand_scores = scores[cand] if sweeps and scores is not None else None
         hits = class_hits(centres[ref], groups[ref], centres[cand], groups[cand], threshold, cand_scores)
         counted = class_scores(hits.tp, hits.fp, hits.fn, beta)
-        one: dict[str, Any] = {
-            "species": name,
-            "radius_A": radius,
-            "threshold_A": threshold,
-            "weight": options.weight_of(name),
-            "references": hits.references,
-            "candidates": hits.candidates,
-            "tp": hits.tp,
-            "fp": hits.fp,
-            "fn": hits.fn,
-            **{key: _rounded(value) for key, value in counted.items()},
-            "localisation_error_A": _rounded(float(np.mean(hits.nearest[hits.hit]))) if hits.tp else None,
-        }
-        if cand_scores is not None and len(cand_scores):
-            one["sweep"] = _sweep_summary(threshold_sweep(hits, cand_scores, beta), 1 if higher else -1)
+        one = SpeciesScore(
+            species=name,
+            radius_A=radius,
+            threshold_A=threshold,
+            weight=options.weight_of(name),
+            references=hits.references,
+            candidates=hits.candidates,
+            tp=hits.tp,
+            fp=hits.fp,
+            fn=hits.fn,
+            precision=_rounded(counted["precision"]),
+            recall=_rounded(counted["recall"]),
+            f_beta=_rounded(counted["f_beta"]),
+            localisation_error_A=_rounded(float(np.mean(hits.nearest[hits.hit]))) if hits.tp else None,
+            sweep=(
+                _sweep_summary(threshold_sweep(hits, cand_scores, beta), 1 if higher else -1)
+                if cand_scores is not None and len(cand_scores)
+                else None
+            ),
+        )
         classes.append((one, counted["f_beta"]))
-    score = weighted_score({c["species"]: f for c, f in classes}, {c["species"]: c["weight"] for c, _ in classes})
-    not_scored = sorted(set(options.weights) - {c["species"] for c, _ in classes})  # (a misspelt name, say)
-    return {
-        "beta": beta,
-        "multiplier": float(options.multiplier),
-        "tomograms_scored": len(tomograms),
-        "scored_over": "all" if options.over == "all" else "reference",
-        "score": _rounded(score),
-        "swept": sweeps,
-        "higher_is_better": higher,
-        "species": [c for c, _ in classes],
-        "weights_not_scored": not_scored,
-    }
+    score = weighted_score({c.species: f for c, f in classes}, {c.species: c.weight for c, _ in classes})
+    not_scored = sorted(set(options.weights) - {c.species for c, _ in classes})  # (a misspelt name, say)
+    return CziiScore(
+        beta=beta,
+        multiplier=float(options.multiplier),
+        tomograms_scored=len(tomograms),
+        scored_over="all" if options.over == "all" else "reference",
+        score=_rounded(score),
+        swept=sweeps,
+        higher_is_better=higher,
+        species=tuple(c for c, _ in classes),
+        weights_not_scored=tuple(not_scored),
+    )
 
 
-def _unused_weights(czii: dict[str, Any]) -> list[str]:
+def _unused_weights(czii: CziiScore) -> list[str]:
     """A warning naming the ``--weights`` of species the reference has no picks of (a misspelt name, say)."""
-    unused, scored = czii["weights_not_scored"], [c["species"] for c in czii["species"]]
+    unused, scored = czii.weights_not_scored, [c.species for c in czii.species]
     if not unused:
         return []
     close = [match for name in unused for match in difflib.get_close_matches(name, scored, n=1)]
@@ -421,7 +427,7 @@ def _unused_weights(czii: dict[str, Any]) -> list[str]:
     ]
 
 
-def _sweep_summary(sweep: dict[str, Any], sign: int) -> dict[str, Any]:
+def _sweep_summary(sweep: dict[str, Any], sign: int) -> Sweep:
     """A species' sweep for the summary: its area, best threshold, and its curve (at most CURVE_POINTS points).
 
     ``sign``: -1 where the scores were swept negated (a lower score better): thresholds as the scores read.
@@ -429,16 +435,16 @@ def _sweep_summary(sweep: dict[str, Any], sign: int) -> dict[str, Any]:
     n = len(sweep["thresholds"])
     at = np.unique(np.linspace(0, n - 1, min(n, CURVE_POINTS)).round().astype(np.int64))
     best = int(np.flatnonzero(sweep["thresholds"] == sweep["best_threshold"])[0])
-    return {
-        "average_precision": _rounded(sweep["average_precision"]),
-        "best_threshold": sign * float(sweep["best_threshold"]),
-        "best_f_beta": _rounded(sweep["best_f_beta"]),
-        "best_precision": _rounded(float(sweep["precision"][best])),
-        "best_recall": _rounded(float(sweep["recall"][best])),
-        "thresholds": n,
-        "curve": {
-            "threshold": [sign * float(t) for t in sweep["thresholds"][at]],
-            "precision": [_rounded(float(v)) for v in sweep["precision"][at]],
-            "recall": [_rounded(float(v)) for v in sweep["recall"][at]],
-        },
-    }
+    return Sweep(
+        average_precision=_rounded(sweep["average_precision"]),
+        best_threshold=sign * float(sweep["best_threshold"]),
+        best_f_beta=_rounded(sweep["best_f_beta"]),
+        best_precision=_rounded(float(sweep["precision"][best])),
+        best_recall=_rounded(float(sweep["recall"][best])),
+        thresholds=n,
+        curve=Curve(
+            threshold=tuple(sign * float(t) for t in sweep["thresholds"][at]),
+            precision=tuple(_rounded(float(v)) for v in sweep["precision"][at]),
+            recall=tuple(_rounded(float(v)) for v in sweep["recall"][at]),
+        ),
+    )

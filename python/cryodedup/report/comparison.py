@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from ..labels import counted
+from .compare_metric import CziiScore, czii_rows
 from .sections.base import Row, in_tomograms
 from .sections.registration import MovedBy, RegisteredPair, Registration
 
@@ -246,12 +247,12 @@ class Comparison:
 class CompareSummary:
     """``cryodedup compare``'s summary: the comparison, ``--metric czii``'s score, the warnings, the time.
 
-    ``czii``: :func:`~cryodedup.jobs.compare.czii_metric`'s document (None without
+    ``czii``: :func:`~cryodedup.jobs.compare.czii_metric`'s score (None without
     ``--metric czii``); ``plots``: the files ``--plot-czii`` wrote (None: no picture asked for).
     """
 
     comparison: Comparison
-    czii: dict[str, Any] | None
+    czii: CziiScore | None
     warnings: tuple[str, ...]
     seconds: float
     plots: tuple[str, ...] | None = None
@@ -263,8 +264,6 @@ class CompareSummary:
 
     def rows(self) -> list[Row]:
         """The command's table: the comparison's rows, then the CZII score's."""
-        from .compare_metric import czii_rows
-
         return self.comparison.rows(self.places) + czii_rows(self.czii, self.places)
 
     def with_plots(self, written: list[str]) -> CompareSummary:
@@ -275,7 +274,7 @@ class CompareSummary:
         """``--json``'s document."""
         document = self.comparison.to_json()
         if self.czii is not None:
-            document["czii"] = self.czii
+            document["czii"] = self.czii.to_json()
         document |= self.comparison.moved_json()
         document["warnings"] = list(self.warnings)
         document["seconds"] = self.seconds
@@ -319,7 +318,7 @@ class CopickComparison:
     candidate: str
     objects: tuple[ObjectComparison, ...]
     objects_without_picks: tuple[str, ...]
-    czii: dict[str, Any] | None
+    czii: CziiScore | None
     warnings: tuple[str, ...]
     seconds: float
     plots: tuple[str, ...] | None = None
@@ -338,7 +337,7 @@ class CopickComparison:
             "objects_without_picks": list(self.objects_without_picks),
         }
         if self.czii is not None:
-            document["czii"] = self.czii
+            document["czii"] = self.czii.to_json()
         document["warnings"] = list(self.warnings)
         document["seconds"] = self.seconds
         if self.plots is not None:
