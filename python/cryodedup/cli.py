@@ -322,7 +322,7 @@ def run_particle_job(
         typed = replace(typed, micrograph_images=images_note)
     summary = typed.to_json()
     # (--quiet shows no rows: the sections' classes they name are not loaded for them)
-    rows = [] if report.quiet else particle_rows(summary, typed.sections())
+    rows = [] if report.quiet else particle_rows(typed.overview(), typed.sections())
     if summary.get("plots"):
         rows.append(("Pictures", "\n".join(summary["plots"])))
     if summary.get("micrograph_images"):
