@@ -379,3 +379,28 @@ def write_relion31_tutorial_project(root: Path, relion_pipeliner: str, jobs: int
         (root / paths[name]).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(examples / example, root / paths[name])
     return {**paths, "class2d_job_star": "Class2D/job008/job.star"}
+
+
+def overview_of(document: dict):
+    """The report's :class:`~cryodedup.report.sections.run.Overview` of an API's ``--json`` document.
+
+    For tests that hold the document alone (``remove_duplicate_particles``): its top-level keys as
+    the job's summary gives them, and the readers' keys typed.
+    """
+    from cryodedup.report.sections.readers import ReadersFound
+    from cryodedup.report.sections.run import Overview
+
+    return Overview(
+        document["particles"],
+        document["kept"],
+        document["rejected"],
+        document["micrographs"],
+        document["tomography"],
+        document.get("min_dist_A"),
+        document.get("min_dist_z_A"),
+        document.get("mode"),
+        document.get("orientations"),
+        document.get("seconds") or 0.0,
+        document.get("micrograph_images"),
+        ReadersFound.of(document),
+    )

@@ -97,6 +97,8 @@ def test_the_particle_command_builds_the_options_of_the_api(tmp_path, monkeypatc
 
     class _Summary:  # (what the command reads of the job's typed summary)
         micrograph_images = None
+        plots = None
+        verdict = ""
 
         def to_json(self):
             return {"verdict": "", "outputs": {}, "inputs": []}

@@ -320,16 +320,15 @@ def run_particle_job(
     typed = run_job(lambda: report.holding_warnings(lambda: summarised().summary))
     if images_note and typed.micrograph_images:
         typed = replace(typed, micrograph_images=images_note)
-    summary = typed.to_json()
     # (--quiet shows no rows: the sections' classes they name are not loaded for them)
-    rows = [] if report.quiet else particle_rows(summary, typed.sections())
-    if summary.get("plots"):
-        rows.append(("Pictures", "\n".join(summary["plots"])))
-    if summary.get("micrograph_images"):
-        rows.append(("Micrograph images", summary["micrograph_images"]))
-    report.summary(title, summary["verdict"], rows)
+    rows = [] if report.quiet else particle_rows(typed.overview(), typed.sections())
+    if typed.plots:
+        rows.append(("Pictures", "\n".join(typed.plots)))
+    if typed.micrograph_images:
+        rows.append(("Micrograph images", typed.micrograph_images))
+    report.summary(title, typed.verdict or "", rows)
     if as_json:
-        print_json(summary)
+        print_json(typed.to_json())  # (the document at the edge alone)
 
 
 @main.command(cls=_JobCommand, declared=lambda: commands.COMPARE)

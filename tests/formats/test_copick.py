@@ -13,6 +13,7 @@ import pytest
 from cryodedup import ParticleOptions, remove_duplicate_particles
 from cryodedup.errors import CryodedupError
 from cryodedup.formats.copick import root_logger_kept
+from helpers import overview_of
 from oracle import oracle, oracle_species, oracle_support
 
 with root_logger_kept():  # (copick's import sets up the root logger: put back as it was)
@@ -315,7 +316,7 @@ def test_the_summary_says_the_kept_picks_went_into_the_project(tmp_path):
 
     config, _ = make_project(tmp_path, 0)
     typed = run(Files.of([config]), None, ParticleOptions()).summary
-    assert output_rows(typed.to_json(), typed.sections().of(Outputs)) == [
+    assert output_rows(typed.overview().read.written_into, typed.sections().of(Outputs)) == [
         ("Kept files", "written into the copick project as cryodedup/0"),
         ("Rejected files", "not written (-o writes them as STAR files)"),
     ]
@@ -1197,7 +1198,9 @@ def test_copick_registration_names_runs_and_angstrom(tmp_path):
     assert "on 2 of 2 shared runs" in said and "tomogram" not in said and "pixels" not in said, said
     summary = remove_duplicate_particles([config], None, ParticleOptions(audit=True, registration="warn"))
     registered = Sections((Registration.from_json(summary["registration"]),))
-    (row,) = [text for label, text in particle_rows(summary, registered) if label.startswith("Registration")]
+    (row,) = [
+        text for label, text in particle_rows(overview_of(summary), registered) if label.startswith("Registration")
+    ]
     assert "on 2 of 2 runs; 160 + 160 picks on 2 runs" in row and "tomogram" not in row, row
     assert "shift:-400,300,0, ± 0.0 Å (" in row and " px" not in row, row  # (no pixel: Å)
     (pair,) = summary["registration"]["pairs"]

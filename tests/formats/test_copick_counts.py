@@ -14,6 +14,7 @@ from cryodedup.errors import CryodedupError
 from cryodedup.formats.copick import root_logger_kept
 from cryodedup.report.sections import Sections
 from cryodedup.report.summary import particle_rows
+from helpers import overview_of
 
 with root_logger_kept():  # (copick's import sets up the root logger: put back as it was)
     copick = pytest.importorskip("copick")
@@ -53,7 +54,7 @@ def test_the_summary_counts_the_pick_sets_read_not_their_files(tmp_path):
     files = len(RUNS) * sum(len(names) for names in PICKED.values())  # 6: two runs of three files
     assert summary["copick"]["pick_sets"] == len(PICKED) == 2
     assert summary["copick"]["pick_files"] == files
-    (row,) = [text for name, text in particle_rows(summary, Sections()) if name == "copick"]
+    (row,) = [text for name, text in particle_rows(overview_of(summary), Sections()) if name == "copick"]
     assert row.startswith(f"{config}: 2 pick sets on 2 runs;"), row
 
 

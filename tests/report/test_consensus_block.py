@@ -30,7 +30,7 @@ def summary_rows(tmp_path, b_picks, **options):
         ParticleOptions(mic_psize=1.0, topaz_scale=1.0, **options),
     ).summary
     s = typed.to_json()
-    rows, highlight = report_rows(s, typed.sections())
+    rows, highlight = report_rows(typed.overview(), typed.sections())
     return s, dict(rows), highlight
 
 

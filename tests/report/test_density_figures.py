@@ -94,7 +94,7 @@ def test_the_stacking_micrographs_are_named_counted_and_drawn(stacked, tmp_path,
     for e in density["outliers"]:
         assert (e["picks"], e["duplicates"]) == counts[e["micrograph"]]
     # The summary names them and says how; the report colours the row as a warning.
-    rows_, highlight = report_rows(s, typed.sections())
+    rows_, highlight = report_rows(typed.overview(), typed.sections())
     text = dict(rows_)["Duplicate outliers"]
     assert text.startswith(f"{len(names)} of 12 micrographs with a duplicate fraction above {threshold:.2f}")
     assert all(f"mic_{n[-6:-4]}.mrc: " in text for n in names) and highlight["Duplicate outliers"] == "warn"
@@ -129,7 +129,7 @@ def test_no_outlier_no_row_and_no_worst_picture(stacked, tmp_path):
     typed = run(Files.of([path.parent / "plain.star"]), tmp_path / "out", ParticleOptions(min_dist=MIN_DIST)).summary
     s = typed.to_json()
     assert s["duplicate_density"]["outliers"] == [] and s["duplicate_density"]["micrographs_with_picks"] == 10
-    assert "Duplicate outliers" not in dict(report_rows(s, typed.sections())[0])
+    assert "Duplicate outliers" not in dict(report_rows(typed.overview(), typed.sections())[0])
 
 
 @pytest.fixture(scope="module")
@@ -186,7 +186,7 @@ def test_two_pickers_on_different_micrographs_are_no_outliers_but_a_stacking_one
         (["template.star"], 19),
         (["log.star", "template.star"], 5),
     ]
-    text = dict(report_rows(s, typed.sections())[0])["Duplicate outliers"]
+    text = dict(report_rows(typed.overview(), typed.sections())[0])["Duplicate outliers"]
     assert text.startswith("2 of 24 micrographs with a duplicate fraction far above that of the micrographs with")
     assert "mic_00" not in text
 

@@ -9,7 +9,9 @@ import pytest
 
 from cryodedup.jobs.particles.summarise import ParticleSummary
 from cryodedup.report.sections import Registration, Sections
+from cryodedup.report.sections.readers import CopickProject, ReadersFound
 from cryodedup.report.sections.registration import BestTransform, Fired, MovedBy, Offset, RegisteredPair
+from cryodedup.report.sections.run import Overview
 from cryodedup.report.summary import particle_rows
 from helpers import a_comparison
 
@@ -126,12 +128,16 @@ def test_the_registration_gives_the_document_main_printed():
 
 
 def test_the_summary_and_compare_say_the_registration_from_its_records():
-    document = {"particles": 0, "rejected": 0, "kept": 0, "micrographs": 0, "mode": "", "pixel_sizes": [], "seconds": 1}
-    rows = dict(particle_rows(document, Sections((REGISTRATION,))))
+    held = Overview(0, 0, 0, 0, mode="", seconds=1)
+    rows = dict(particle_rows(held, Sections((REGISTRATION,))))
     assert rows["Registration at 100 Å"] == REGISTRATION.rows("micrograph")[0][1]
     # A copick project's tomograms are its runs, as its messages say.
     copick = {"config": "c.json", "pick_sets": 2, "runs": 10}
-    rows = dict(particle_rows({**document, "tomography": True, "copick": copick}, Sections((REGISTRATION,))))
+    rows = dict(
+        particle_rows(
+            Overview(0, 0, 0, 0, True, read=ReadersFound(copick=CopickProject.of(copick))), Sections((REGISTRATION,))
+        )
+    )
     assert "picks on 10 runs" in rows["Registration at 100 Å"] and "tomogram" not in rows["Registration at 100 Å"]
     # compare: its one pair as its document holds it, no --plot hint, and the fix of two frames.
     compared = a_comparison(registration=TWO)

@@ -11,11 +11,15 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+import cryodedup.report.sections.readers as readers_module
 import cryodedup.report.summary as summary_module
+from cryodedup import ParticleOptions
 from cryodedup.algo.consensus import Agreement, InputFates
 from cryodedup.algo.density import Density, DensityCohort, DensityOutlier
 from cryodedup.algo.filaments import RULES
 from cryodedup.cli import main
+from cryodedup.jobs.particles.job import run as run_job
+from cryodedup.jobs.particles.read import Files
 from cryodedup.jobs.particles.summarise import ParticleSummary
 from cryodedup.report import analysis_rows, sections
 from cryodedup.report.sections import (
@@ -45,8 +49,10 @@ from cryodedup.report.sections import (
     Timings,
     UpdateRound,
 )
+from cryodedup.report.sections.readers import CopickProject, ReadersFound
+from cryodedup.report.sections.run import Overview
 from cryodedup.report.summary import output_rows, particle_rows, particle_time, report_rows
-from helpers import write_star
+from helpers import overview_of, write_star
 
 
 def _registered() -> list[type[Section]]:
@@ -66,22 +72,43 @@ def test_every_registered_section_is_a_frozen_dataclass_held_by_the_summary_fiel
         assert held.default is None and kind.__name__ in str(held.type), f"{kind.key}: typed {held.type}"
 
 
+def string_key_reads(module, leaving_out: frozenset[str] = frozenset()) -> list[tuple[str, str]]:
+    """Each ``x["key"]`` and ``x.get("key")`` in ``module``'s source, as (where, key): by its AST, where the
+    top-level function it stands in (``<module>`` outside one); the functions ``leaving_out`` names left out."""
+    tree = ast.parse(Path(module.__file__ or "").read_text())
+    reads = []
+    for top in tree.body:
+        where = top.name if isinstance(top, ast.FunctionDef | ast.ClassDef) else "<module>"
+        if where in leaving_out:
+            continue
+        for node in ast.walk(top):
+            key = None
+            if isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant):
+                key = node.slice.value
+            elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "get":
+                key = next((a.value for a in node.args[:1] if isinstance(a, ast.Constant)), None)
+            if isinstance(key, str):
+                reads.append((where, key))
+    return reads
+
+
 def test_the_report_reads_no_string_key_of_a_section():
     """The rows of a converted analysis come from its section, never from the document by key."""
     section_keys = {kind.key for kind in _registered()}
-    # Other documents' keys of the same names: compare's summary names its inputs and its registration
-    # pair; the micrograph job's its files.
-    other_documents = {"_compare_registration_rows", "compare_rows", "micrograph_rows"}
+    # Another document's keys of the same names: the micrograph job's files.
     for module in (summary_module, analysis_rows):
-        tree = ast.parse(Path(module.__file__ or "").read_text())
-        read = set()
-        functions = [f for f in tree.body if not (isinstance(f, ast.FunctionDef) and f.name in other_documents)]
-        for node in (node for f in functions for node in ast.walk(f)):
-            if isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant):
-                read.add(node.slice.value)
-            elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "get":
-                read.update(a.value for a in node.args[:1] if isinstance(a, ast.Constant))
+        read = {key for _, key in string_key_reads(module, frozenset({"micrograph_rows"}))}
         assert not read & section_keys, f"{module.__name__} reads {sorted(read & section_keys)}"
+
+
+def test_the_particle_report_reads_no_string_key_at_all():
+    """The run's counts, the pixel sizes, the readers' keys and the copick project are typed too: the particle
+    job's rows read no key of a dict (baaea94 read 72 in summary.py's particle functions, 12 in analysis_rows.py;
+    compare's are typed in report/comparison.py, tests/report/test_comparison.py)."""
+    assert string_key_reads(summary_module) == []
+    assert string_key_reads(analysis_rows) == []
+    # The walk sees them: the readers' dict is read by key once, where it is typed.
+    assert ("ReadersFound", "micrograph_matching") in string_key_reads(readers_module)
 
 
 UPDATE = UpdateRound(
@@ -290,9 +317,11 @@ def test_a_filament_run_says_its_tubes_from_the_section_and_prints_the_same_docu
     document = json.loads(result.output[result.output.index("\n{") :])
     assert document["filaments"] == {"column": "rlnHelicalTubeID", "tubes": 2, "mode": "tube", "rule": RULES["tube"]}
     # The document alone no longer carries the rows: they come from the section.
-    assert "Filaments" not in dict(particle_rows(document, Sections()))
+    assert "Filaments" not in dict(particle_rows(overview_of(document), Sections()))
     held = Sections((Filaments("rlnHelicalTubeID", 2, "tube", RULES["tube"]),))
-    assert dict(particle_rows(document, held))["Filaments"].startswith("2 tubes (rlnHelicalTubeID), mode tube: ")
+    assert dict(particle_rows(overview_of(document), held))["Filaments"].startswith(
+        "2 tubes (rlnHelicalTubeID), mode tube: "
+    )
 
 
 def test_the_half_set_audit_says_what_mains_dict_and_rows_said():
@@ -341,10 +370,8 @@ def test_the_half_set_audit_says_what_mains_dict_and_rows_said():
 def test_the_report_names_a_sections_micrographs_for_reading_and_colours_the_audit():
     long = "MotionCorr/job002/Movies/GridSquare_1/Data/" + "x" * 90 + "_fractions.mrc"
     audit = HalfsetAudit("rlnRandomSubset", "within 10 Å", 1, 1, 2, 0.5, 1, (StraddlingMicrograph(long, 1, 2),))
-    document = {"particles": 4, "kept": 3, "rejected": 1, "micrographs": 1, "inputs": [{"file": "a.star"}],
-                "mode": "keep best of each group", "min_dist_A": 10.0, "pixel_sizes": [], "shift": "none",
-                "outputs": {"kept": [], "rejected": []}, "seconds": 0.01}  # fmt: skip
-    rows, highlight = report_rows(document, Sections((audit,)))
+    run = Overview(4, 3, 1, 1, mode="keep best of each group", min_dist_A=10.0, seconds=0.01)
+    rows, highlight = report_rows(run, Sections((audit,)))
     shown = dict(rows)["  Most straddling (1 micrograph)"]
     assert shown == "…" + long[-79:] + ": 1 (of 2 particles)"
     assert highlight["Half-set audit"] == "bad"
@@ -536,10 +563,26 @@ def test_the_timings_say_where_the_time_went_in_the_time_row():
         {"read": 0.5, "decide": 0.0041, "write": 1.25, "one_pass": False}
     )
     assert two_passes.rows("micrograph") == []  # (the time row says it, with the run's seconds)
-    assert particle_time({"seconds": 1.8}, two_passes) == "1.80 s (reading 0.50 s, deciding 0.0041 s, writing 1.25 s)"
-    assert particle_time({"seconds": 0.05}, two_passes) == "0.05 s"
-    assert particle_time({"seconds": 2.0}, Timings(2.0, 0, 0, True)) == "2.00 s (read, decided and written in one pass)"
-    assert particle_time({"seconds": 2.0}, None) == "2.00 s"
+    assert particle_time(1.8, two_passes) == "1.80 s (reading 0.50 s, deciding 0.0041 s, writing 1.25 s)"
+    assert particle_time(0.05, two_passes) == "0.05 s"
+    assert particle_time(2.0, Timings(2.0, 0, 0, True)) == "2.00 s (read, decided and written in one pass)"
+    assert particle_time(2.0, None) == "2.00 s"
+
+
+#: A copick project's entry as formats/copick.py writes it.
+COPICK = {"config": "c.json", "runs": 10, "pick_sets": 2, "pick_files": 20}
+
+
+def test_the_copick_row_says_the_project_where_the_picks_went_and_the_sets_left_out():
+    # The row as baaea94's _copick_text printed it, written out by hand.
+    entry = {**COPICK, "written_as": {"user": "cryodedup", "session": "0"}, "left_out": ["cryodedup/1"]}
+    project = ReadersFound.of({"copick": {**entry, "star_centring": "centred"}}).copick
+    assert project is not None and project.text() == (
+        "c.json: 2 pick sets on 10 runs; kept picks written as user cryodedup, session 0\n"
+        "left out, written by cryodedup earlier: cryodedup/1\n(name their user in --copick-users to read them)\n"
+        "STAR files: centred"
+    )
+    assert CopickProject.of({**COPICK, "pick_sets": 1, "runs": 1}).text() == "c.json: 1 pick set on 1 run"
 
 
 def test_the_outputs_give_the_files_by_subset_and_the_files_rows():
@@ -548,16 +591,18 @@ def test_the_outputs_give_the_files_by_subset_and_the_files_rows():
         {"kept": ["o/kept.star"], "rejected": ["o/rejected.star", "o/rejected.cs"]}
     )
     assert written.files("rejected") == ("o/rejected.star", "o/rejected.cs") and written.files("halves") == ()
-    assert output_rows({}, written) == [
+    assert output_rows(None, written) == [
         ("Kept files", "o/kept.star"),
         ("Rejected files", "o/rejected.star\no/rejected.cs"),
     ]
     audit_only = Outputs.of({"kept": [], "rejected": []})
-    assert output_rows({}, audit_only) == [
+    assert output_rows(None, audit_only) == [
         ("Kept files", "none written (--audit)"),
         ("Rejected files", "none written (--audit)"),
     ]
-    into_copick = {"copick": {"written_as": {"user": "cryodedup", "session": "0"}}}
+    into_copick = ReadersFound.of(
+        {"copick": {**COPICK, "written_as": {"user": "cryodedup", "session": "0"}}}
+    ).written_into
     assert output_rows(into_copick, audit_only) == [
         ("Kept files", "written into the copick project as cryodedup/0"),
         ("Rejected files", "not written (-o writes them as STAR files)"),
@@ -587,3 +632,97 @@ def test_the_shift_is_said_as_read_and_printed_as_a_string():
     assert shift.rows("micrograph") == [("Shift", "rlnOriginXAngst/YAngst (Å)")]
     assert json.dumps(ParticleSummary(shift=shift).to_json()["shift"]) == json.dumps("rlnOriginXAngst/YAngst (Å)")
     assert ParticleSummary().to_json()["shift"] is None  # (every document holds it: null where unknown)
+
+
+def test_the_readers_keys_say_what_mains_rows_said():
+    # The readers' piece of a document, typed: the rows as main's functions (matching_rows, dataset_rows,
+    # layout_rows, renumbered_rows, import_list_rows) printed them for it, written out by hand.
+    found = ReadersFound.of(
+        {
+            "micrograph_matching": {
+                "mode": "auto",
+                "used": "exact path, and file name for micrographs under different paths",
+                "matched_by_name": 3,
+                "example": "a/m1.mrc = b/m1.mrc",
+                "kept_apart": 2,
+            },
+            "datasets": {"labels": {"first": ["x/a.star"], "second": ["y/a.star", "y/b.star"]}, "names_kept_apart": 1},
+            "layouts": [
+                {"input": "a.star", "layout": "RELION 5 particles", "frame": "centred Å", "notes": ["angles as read"]},
+                {"input": "b.star", "layout": "Picks annotation", "frame": "pixels from the corner", "notes": []},
+            ],
+            "optics_groups_renumbered": [{"input": "b.star", "groups": {"1": 2, "2": 1}}],
+            "import_lists": {
+                "kept": {"list": "o/kept.star", "lists": [], "files": 1, "left_out": ["TS_02"]},
+                "rejected": {"list": "o/r.star", "lists": ["o/r1.star", "o/r2.star"], "files": 3, "left_out": []},
+            },
+            "reading_notes": ["a.txt: a note"],
+            "copick": {**COPICK, "written_as": {"user": "cryodedup", "session": "0"}},
+        }
+    )
+    assert found.matching is not None and found.matching.rows("tomogram") == [
+        (
+            "Tomogram matching",
+            "--match-micrographs auto: 3 micrographs matched by file name, e.g. a/m1.mrc = b/m1.mrc; 2 micrographs "
+            "sharing a file name within one input kept apart",
+        )
+    ]
+    assert found.datasets is not None and found.datasets.rows("tomogram") == [
+        (
+            "Datasets",
+            "first: x/a.star\nsecond: y/a.star, y/b.star\n1 tomogram name of one dataset also in another: kept apart",
+        )
+    ]
+    assert found.layouts.rows("tomogram") == [
+        (
+            "Read as",
+            "a.star: RELION 5 particles, centred Å; angles as read\nb.star: Picks annotation, pixels from the corner",
+        )
+    ]
+    assert found.renumbered.rows("micrograph") == [
+        (
+            "Optics groups renumbered",
+            "b.star: 1 -> 2, 2 -> 1\n(in the outputs: numbers an earlier input's different groups already had; their "
+            "rows follow)",
+        )
+    ]
+    assert found.import_lists is not None and found.import_lists.rows("tomogram") == [
+        (
+            "Import lists",
+            "kept: o/kept.star (1 coordinate file); left out (no pick kept): TS_02\n"
+            "rejected: o/r1.star, o/r2.star (3 coordinate files)",
+        )
+    ]
+    assert found.notes == ("a.txt: a note",) and found.written_into == "cryodedup/0"
+    # The matching that only restates the default has no row; one that says more, or another matcher's, has.
+    plain = {"mode": "auto", "used": "exact path", "matched_by_name": 0}
+    assert ReadersFound.of({"micrograph_matching": plain}).matching.rows("micrograph") == []  # type: ignore[union-attr]
+    more = ReadersFound.of({"micrograph_matching": {**plain, "not_matched": 2}}).matching
+    assert more is not None and more.text() == (
+        "--match-micrographs auto: by exact path; 2 with a file name of another input's micrograph not compared"
+    )
+    by_uid = ReadersFound.of({"micrograph_matching": {"mode": "uid", "used": "CryoSPARC uid"}}).matching
+    assert by_uid is not None and by_uid.rows("micrograph") == [("Micrograph matching", "CryoSPARC uid")]
+    # One layout: not named; nothing read: no rows.
+    alone = ReadersFound.of({"layouts": [{"input": "a.star", "layout": "L", "frame": "F", "notes": []}]})
+    assert alone.layouts.rows("tomogram") == [("Read as", "L, F")]
+    nothing = ReadersFound.of({})
+    assert (nothing.matching, nothing.datasets, nothing.import_lists, nothing.copick) == (None, None, None, None)
+    assert nothing.layouts.rows("tomogram") == nothing.renumbered.rows("tomogram") == []
+
+
+def test_a_runs_table_reads_its_counts_from_the_overview(tmp_path):
+    # Two inputs, 2 of 4 picks duplicates at 30 Å: the counts and the pixel sizes as main's table said them.
+    a = write_star(tmp_path / "a.star", HELICAL[:4], [[100.0, 100.0, "m.mrc", 1.0], [500.0, 500.0, "m.mrc", 1.0]])
+    b = write_star(tmp_path / "b.star", HELICAL[:4], [[110.0, 100.0, "m.mrc", 0.5], [510.0, 500.0, "m.mrc", 0.5]])
+    typed = run_job(Files.of([a, b]), tmp_path / "out", ParticleOptions(min_dist=30, mic_psize=1.0)).summary
+    run = typed.overview()
+    assert (run.particles, run.kept, run.rejected, run.micrographs, run.unit) == (4, 2, 2, 1, "micrograph")
+    rows = dict(particle_rows(run, typed.sections()))
+    assert rows["Particles in"] == "4" and rows["Rejected"] == "2 (50.0 %)" and rows["Micrographs"] == "1"
+    assert rows["Minimum distance"] == "30 Å (keep best of each group)"
+    assert rows["Micrograph pixel size"] == "1 Å from --mic-psize"
+    # (one entry per input as the STAR reader gives them, in its key order; one value: no input named in the row)
+    assert json.dumps(typed.to_json()["pixel_sizes"]) == json.dumps(
+        [{"input": name, "optics_group": "all", "psize": 1.0, "source": "--mic-psize"} for name in ("a.star", "b.star")]
+    )

@@ -19,20 +19,24 @@ def test_short_names_are_cut_at_the_front():
 def test_pixel_size_rows_name_each_inputs_groups_in_runs():
     # Found by a new user (2026-11-26): two inputs of six optics groups listed
     # "a.star group 1, a.star group 3, ..." in a 300-column row. Hand-worked.
-    from cryodedup.report.summary import group_list, pixel_size_rows
+    from cryodedup.report.sections.pixel_sizes import PixelSizes, group_list
 
     def entry(name, group, psize):
         return {"input": name, "optics_group": group, "psize": psize, "source": "rlnMicrographPixelSize"}
 
     sizes = {"1": 1.25, "2": 1.24, "3": 1.25, "4": 1.25, "5": 1.24, "6": 1.035}
     both = [entry(name, g, p) for name in ("a.star", "b.star") for g, p in sizes.items()]
-    assert pixel_size_rows(both, several_inputs=True) == [
+    assert PixelSizes.of(both, several_inputs=True).rows("micrograph") == [
         ("Micrograph pixel size", "1.25 Å from rlnMicrographPixelSize (a.star groups 1, 3-4; b.star groups 1, 3-4)"),
         ("", "1.24 Å from rlnMicrographPixelSize (a.star groups 2, 5; b.star groups 2, 5)"),
         ("", "1.035 Å from rlnMicrographPixelSize (a.star group 6; b.star group 6)"),
     ]
     one = [entry("a.star", g, 1.0) for g in map(str, range(1, 200))]  # one size: no groups named
-    assert pixel_size_rows(one, several_inputs=False) == [("Micrograph pixel size", "1 Å from rlnMicrographPixelSize")]
+    alone = PixelSizes.of(one, several_inputs=False)
+    assert alone.rows("micrograph") == [("Micrograph pixel size", "1 Å from rlnMicrographPixelSize")]
+    assert alone.rows("tomogram") == [("Coordinate pixel size", "1 Å from rlnMicrographPixelSize")]
+    # Its document piece: the entries as the readers gave them, in order.
+    assert alone.to_json() == one
     assert group_list([str(g) for g in (1, 3, 5, 7, 9, 11, 13)]) == "7 groups"  # past six runs
     assert group_list(["9", "10", "11", "2"]) == "groups 2, 9-11"
     assert group_list(["opticsGroupA", "B"]) == "groups opticsGroupA, B"

@@ -9,14 +9,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..algo.dedup import SAME_CENTRE_A
-from ..labels import counted, distinct_labels, input_labels
-from .analysis_rows import matching_text
+from ..labels import distinct_labels
 from .sections.base import in_tomograms
 
 if TYPE_CHECKING:  # (a particle job's summary does not load the micrograph job's sections)
     from .micrograph_sections import MicrographSummary, Timing
     from .sections import OwnFrameExclusion, Sections, Species, Timings
-    from .sections.run import Outputs
+    from .sections.run import Outputs, Overview
 
 __all__ = [
     "flagged_checks",
@@ -33,12 +32,13 @@ Row = tuple[str, str]
 NAME_WIDTH = 80
 
 
-def particle_rows(s: dict, sections: Sections) -> list[Row]:
-    """The particle job's summary as rows: ``s`` its ``--json`` document, ``sections`` its typed sections.
+def particle_rows(run: Overview, sections: Sections) -> list[Row]:
+    """The particle job's summary as rows: ``run`` its top-level values, ``sections`` its typed sections.
 
-    A tomography summary says tomograms where a single-particle one says micrographs. The
-    analyses are read from ``sections`` (:mod:`.sections`); the run's counts, the pixel sizes and
-    the readers' own keys still from the document.
+    A tomography summary says tomograms where a single-particle one says micrographs. Every value
+    is typed (:meth:`~cryodedup.jobs.particles.summarise.ParticleSummary.overview` and
+    :meth:`~cryodedup.jobs.particles.summarise.ParticleSummary.sections`): no string key of the
+    ``--json`` document is read here.
     """
     # (the sections' classes named here, where rows are made: a run that prints none loads only its own)
     from .sections import (
@@ -50,51 +50,53 @@ def particle_rows(s: dict, sections: Sections) -> list[Row]:
         Inputs,
         MovedInputs,
         OwnFrameExclusion,
+        PixelSizes,
         Registration,
         Species,
         SymmetryCopies,
     )
 
-    unit = "tomogram" if s.get("tomography") else "micrograph"
-    inputs = sections.of(Inputs)
-    several = inputs is not None and inputs.several
-    rows = [("Particles in", f"{s['particles']:,}"), *sections.rows(Inputs, unit)]
-    pct = 100 * s["rejected"] / s["particles"] if s["particles"] else 0.0
+    unit = run.unit
+    read = run.read
+    rows = [("Particles in", f"{run.particles:,}"), *sections.rows(Inputs, unit)]
+    pct = 100 * run.rejected / run.particles if run.particles else 0.0
     rows += [
-        ("Kept", f"{s['kept']:,}"),
-        ("Rejected", f"{s['rejected']:,} ({pct:.1f} %)"),
-        (f"{unit.capitalize()}s", f"{s['micrographs']:,}"),
-        *in_tomograms(matching_rows(unless_plain(s.get("micrograph_matching")), unit), unit),
-        *dataset_rows(s.get("datasets"), unit),
-        ("Minimum distance", f"{distance_text(s, sections.of(Species), sections.of(OwnFrameExclusion))} ({s['mode']})"),
+        ("Kept", f"{run.kept:,}"),
+        ("Rejected", f"{run.rejected:,} ({pct:.1f} %)"),
+        (f"{unit.capitalize()}s", f"{run.micrographs:,}"),
+        *in_tomograms(read.matching.rows(unit) if read.matching else [], unit),
+        *(read.datasets.rows(unit) if read.datasets else []),
+        (
+            "Minimum distance",
+            f"{distance_text(run, sections.of(Species), sections.of(OwnFrameExclusion))} ({run.mode})",
+        ),
     ]
-    psize_label = "Coordinate pixel size" if s.get("tomography") else "Micrograph pixel size"
-    rows += pixel_size_rows(s["pixel_sizes"], several_inputs=several, label=psize_label)
-    rows += layout_rows(s.get("layouts") or [])
-    rows += renumbered_rows(s.get("optics_groups_renumbered") or [])
+    rows += sections.rows(PixelSizes, unit)
+    rows += read.layouts.rows(unit)
+    rows += read.renumbered.rows(unit)
     rows += sections.rows(SymmetryCopies, unit)
     rows += sections.rows(HalfsetAudit, unit)
     rows += sections.rows(DuplicateDensity, unit)
     rows += sections.rows(HalfsetsByMicrograph, unit)
-    if s.get("orientations"):
-        rows.append(("Orientations", s["orientations"]))
+    if run.orientations:
+        rows.append(("Orientations", run.orientations))
     rows += sections.rows(Consensus, unit)
-    rows += sections.rows(Registration, "run" if s.get("copick") else unit)  # (copick's tomograms: its runs)
+    rows += sections.rows(Registration, "run" if read.copick else unit)  # (copick's tomograms: its runs)
     rows += sections.rows(MovedInputs, unit)
     rows += sections.rows(Species, unit)
     rows += sections.rows(OwnFrameExclusion, unit)
-    if s.get("copick"):
-        rows.append(("copick", _copick_text(s["copick"])))
+    if read.copick:
+        rows.append(("copick", read.copick.text()))
     rows += sections.rows(Filaments, unit)
-    if s.get("reading_notes"):
-        rows.append(("Read", "\n".join(s["reading_notes"])))
-    rows += import_list_rows(s.get("import_lists"))
-    if s.get("output_format"):
-        rows.append(("Output format", s["output_format"]))
-    return rows + _ranking_and_run_rows(s, sections, unit)
+    if read.notes:
+        rows.append(("Read", "\n".join(read.notes)))
+    rows += read.import_lists.rows(unit) if read.import_lists else []
+    if read.output_format:
+        rows.append(("Output format", read.output_format))
+    return rows + _ranking_and_run_rows(run, sections, unit)
 
 
-def _ranking_and_run_rows(s: dict, sections: Sections, unit: str) -> list[Row]:
+def _ranking_and_run_rows(run: Overview, sections: Sections, unit: str) -> list[Row]:
     """The summary's last rows: how picks were ranked and dropped, then the run's own (its files, its time)."""
     from .sections import (
         BestSelection,
@@ -120,74 +122,14 @@ def _ranking_and_run_rows(s: dict, sections: Sections, unit: str) -> list[Row]:
         *sections.rows(SameImage, unit),
         *sections.rows(NameCollisions, unit),
         *sections.rows(UpdateRound, unit),
-        *output_rows(s, sections.of(Outputs)),
-        ("Time", particle_time(s, sections.of(Timings))),
+        *output_rows(run.read.written_into, sections.of(Outputs)),
+        ("Time", particle_time(run.seconds, sections.of(Timings))),
     ]
 
 
-def _copick_text(c: dict) -> str:
-    """The copick row: the project, its pick sets and runs, where the kept picks went, the sets left out."""
-    written = c.get("written_as")
-    into = f"; kept picks written as user {written['user']}, session {written['session']}" if written else ""
-    left = c.get("left_out")
-    skipped = (
-        f"\nleft out, written by cryodedup earlier: {', '.join(left)}\n(name their user in --copick-users to read them)"
-        if left
-        else ""
-    )
-    centring = f"\nSTAR files: {c['star_centring']}" if c.get("star_centring") else ""
-    return (
-        f"{c['config']}: {counted(c['pick_sets'], 'pick set')} on {counted(c['runs'], 'run')}{into}{skipped}{centring}"
-    )
-
-
-def unless_plain(matching: dict | None) -> dict | None:
-    """The micrograph matching, unless it only restates the default: ``auto`` found the inputs' paths the same."""
-    if not matching or matching.get("mode") != "auto" or matching.get("matched_by_name"):
-        return matching
-    said = ("kept_apart", "not_matched", "pixel_sizes_by_file_name")
-    plain = matching["used"].startswith("exact path") and not any(matching.get(key) for key in said)
-    return None if plain else matching
-
-
-def import_list_rows(written: dict | None) -> list[Row]:
-    """The RELION 5 import lists written, and the tomograms each leaves out (no pick of theirs in it)."""
-    if not written:
-        return []
-    lines = []
-    for subset, entry in written.items():
-        files = f"{entry['files']:,} coordinate file{'' if entry['files'] == 1 else 's'}"
-        left = f"; left out (no pick {subset}): {', '.join(entry['left_out'])}" if entry["left_out"] else ""
-        lists = ", ".join(entry.get("lists") or [entry["list"]])
-        lines.append(f"{subset}: {lists} ({files}){left}")
-    return [("Import lists", "\n".join(lines))]
-
-
-def layout_rows(layouts: list[dict]) -> list[Row]:
-    """How each tomography input was read (docs/design.md section 7), one line per input."""
-    lines = []
-    for entry in layouts:
-        text = "; ".join([f"{entry['layout']}, {entry['frame']}", *entry["notes"]])
-        lines.append(f"{entry['input']}: {text}" if len(layouts) > 1 else text)
-    return [("Read as", "\n".join(lines))] if lines else []
-
-
-def renumbered_rows(renumbered: list[dict]) -> list[Row]:
-    """The inputs whose optics groups the merged output renumbers (their numbers clash with an earlier input's)."""
-    if not renumbered:
-        return []
-    lines = [
-        f"{entry['input']}: " + ", ".join(f"{old} -> {new}" for old, new in entry["groups"].items())
-        for entry in renumbered
-    ]
-    note = "(in the outputs: numbers an earlier input's different groups already had; their rows follow)"
-    return [("Optics groups renumbered", "\n".join([*lines, note]))]
-
-
-def output_rows(s: dict, outputs: Outputs | None) -> list[Row]:
-    """Where the kept and rejected particles went: files, a copick project, or nowhere (--audit)."""
-    written = (s.get("copick") or {}).get("written_as")
-    project = f"written into the copick project as {written['user']}/{written['session']}" if written else None
+def output_rows(written_into: str | None, outputs: Outputs | None) -> list[Row]:
+    """Where the kept and rejected particles went: files, a copick project (``user/session``), or nowhere (--audit)."""
+    project = f"written into the copick project as {written_into}" if written_into else None
     kept = "\n".join(outputs.files("kept")) if outputs else ""
     rejected = "\n".join(outputs.files("rejected")) if outputs else ""
     if project:
@@ -196,16 +138,16 @@ def output_rows(s: dict, outputs: Outputs | None) -> list[Row]:
     return [("Kept files", kept or "none written (--audit)"), ("Rejected files", rejected or "none written (--audit)")]
 
 
-def report_rows(s: dict, sections: Sections) -> tuple[list[Row], dict[str, str]]:
+def report_rows(run: Overview, sections: Sections) -> tuple[list[Row], dict[str, str]]:
     """The particle job's summary for its report, and the rows to highlight.
 
     The terminal's rows with the micrographs named for reading (:func:`with_short_micrograph_names`)
     and where the images were looked for (the warnings stand in the box under the verdict);
     the audit's verdict is highlighted red when pairs straddle the half-sets, green when none do.
     """
-    rows = particle_rows(s, with_short_micrograph_names(sections))
-    if s.get("micrograph_images"):
-        rows.append(("Micrograph images", s["micrograph_images"]))
+    rows = particle_rows(run, with_short_micrograph_names(sections))
+    if run.micrograph_images:
+        rows.append(("Micrograph images", run.micrograph_images))
     return rows, report_highlight(sections)
 
 
@@ -228,25 +170,23 @@ def flagged_checks(sections: Sections) -> list[str]:
     return [label.strip().lower() for label, kind in flagged.items() if kind != "good" and label != "Same image twice"]
 
 
-def distance_text(summary: dict, species: Species | None = None, own_frame: OwnFrameExclusion | None = None) -> str:
+def distance_text(run: Overview, species: Species | None = None, own_frame: OwnFrameExclusion | None = None) -> str:
     """The minimum distance as the summary shows it; 0 says what identical means; species' own below."""
     if own_frame is not None and own_frame.every_species:
         return "an ellipsoid in each particle's frame (Exclusion ellipsoid, below)"
-    if summary.get("min_dist_A") is None or (
-        species is not None and summary.get("min_dist_z_A") is None and species.distances_differ_in_z
-    ):  # (distances that differ between species: the species' row names each)
-        return "each species its own (Species, below)"
-    if summary["min_dist_A"] == 0:
+    if run.min_dist_A is None or (species is not None and run.min_dist_z_A is None and species.distances_differ_in_z):
+        return "each species its own (Species, below)"  # (distances that differ between species: its row names each)
+    if run.min_dist_A == 0:
         return f"0 Å: identical centres (within {SAME_CENTRE_A:g} Å)"
-    if summary.get("min_dist_z_A") is not None:
-        return f"{summary['min_dist_A']:g} Å in x and y, {summary['min_dist_z_A']:g} Å in z (an ellipsoid)"
-    return f"{summary['min_dist_A']:g} Å"
+    if run.min_dist_z_A is not None:
+        return f"{run.min_dist_A:g} Å in x and y, {run.min_dist_z_A:g} Å in z (an ellipsoid)"
+    return f"{run.min_dist_A:g} Å"
 
 
-def particle_time(s: dict, timings: Timings | None) -> str:
+def particle_time(seconds: float, timings: Timings | None) -> str:
     """The run's time, and where it went when it took long enough to tell."""
-    text = f"{s['seconds']:.2f} s"
-    if timings is None or s["seconds"] < 0.1:
+    text = f"{seconds:.2f} s"
+    if timings is None or seconds < 0.1:
         return text
     if timings.one_pass:
         return text + " (read, decided and written in one pass)"
@@ -257,59 +197,6 @@ def particle_time(s: dict, timings: Timings | None) -> str:
 def _seconds(value: float) -> str:
     """A time in seconds, to two significant digits below 0.1 s (0.0041 s, not 0.00 s)."""
     return f"{value:.2f} s" if value >= 0.1 else f"{value:.2g} s"
-
-
-def matching_rows(matching: dict | None, unit: str = "micrograph") -> list[Row]:
-    """How micrographs (or tomograms, ``unit``) of different inputs were matched, as one row."""
-    return [(f"{unit.capitalize()} matching", matching_text(matching))] if matching else []
-
-
-def dataset_rows(datasets: dict | None, unit: str = "micrograph") -> list[Row]:
-    """The inputs of each dataset (``--dataset``) and how many names several datasets share, as one row."""
-    if not datasets:
-        return []
-    every = [f for files in datasets["labels"].values() for f in files]
-    label_of = dict(zip(every, input_labels(every)))  # (told apart across the datasets, not within each)
-    lines = [f"{label}: {', '.join(label_of[f] for f in files)}" for label, files in datasets["labels"].items()]
-    apart = datasets["names_kept_apart"]
-    lines.append(f"{apart:,} {unit} name{'s' * (apart != 1)} of one dataset also in another: kept apart")
-    return [("Datasets", "\n".join(lines))]
-
-
-def pixel_size_rows(pixel_sizes: list[dict], several_inputs: bool, label: str = "Micrograph pixel size") -> list[Row]:
-    """One row per distinct (pixel size, source), naming the optics groups it served (per input)."""
-    used: dict[tuple, dict[str, list[str]]] = {}
-    for p in pixel_sizes:
-        groups = used.setdefault((p["psize"], p["source"]), {}).setdefault(p["input"] if several_inputs else "", [])
-        if p["optics_group"] != "all":
-            groups.append(str(p["optics_group"]))
-    rows: list[Row] = []
-    for (psize, source), by_input in used.items():
-        value = f"{psize:g} Å from {source}" if psize is not None else source
-        # Each input named (with its optics groups, when it has them): every input's pixel size is said.
-        named = [f"{name} {group_list(groups) if groups else ''}".strip() for name, groups in by_input.items()]
-        named = [text for text in named if text]
-        if named and len(used) > 1:
-            value += f" ({'; '.join(named)})"
-        rows.append((label if not rows else "", value))
-    return rows
-
-
-def group_list(groups: list[str], most: int = 6) -> str:
-    """Optics groups as a reader takes them in: ``groups 1-4, 7``; past ``most`` runs, how many."""
-    if not all(g.isdigit() for g in groups):
-        return f"group{'s' if len(groups) > 1 else ''} {', '.join(groups)}"
-    numbers = sorted({int(g) for g in groups})
-    runs: list[tuple[int, int]] = []
-    for n in numbers:
-        if runs and n == runs[-1][1] + 1:
-            runs[-1] = (runs[-1][0], n)
-        else:
-            runs.append((n, n))
-    if len(runs) > most:
-        return counted(len(numbers), "group")
-    listed = ", ".join(f"{a}" if a == b else f"{a}-{b}" for a, b in runs)
-    return f"group{'s' if len(numbers) > 1 else ''} {listed}"
 
 
 def micrograph_rows(s: MicrographSummary) -> list[Row]:

@@ -37,7 +37,7 @@ def run_with_rows(tmp_path, inputs, **options):
     """The summary's document and its rows (read from the typed summary's sections)."""
     typed = run_job(Files.of(inputs), tmp_path / "out", ParticleOptions(**options)).summary
     document = typed.to_json()
-    return document, particle_rows(document, typed.sections())
+    return document, particle_rows(typed.overview(), typed.sections())
 
 
 def tomograms_star(tmp_path):
@@ -256,7 +256,7 @@ def test_the_summary_names_each_inputs_layout_and_frame(tmp_path):
     options = ParticleOptions(min_dist=5.0, micrographs=tomograms_star(tmp_path), min_support=2)
     asked = run_job(Files.of([centred, pixels]), tmp_path / "asked" / "out", options).summary
     consensus = "\n".join(
-        text for label, text in particle_rows(asked.to_json(), asked.sections()) if label.startswith("  ")
+        text for label, text in particle_rows(asked.overview(), asked.sections()) if label.startswith("  ")
     )
     assert "micrograph" not in consensus and "ran on 2 of 3 tomograms" in consensus
     # The exact-path match --match-micrographs auto found only restates the default: no row (issue 55's folding).
@@ -313,9 +313,10 @@ def test_copicks_star_centring_is_said(tmp_path):
     from cryodedup.formats.copick import STAR_CENTRING
 
     typed = run_job(Files.of([two_frames(tmp_path)[0]]), tmp_path / "out", ParticleOptions(min_dist=5.0)).summary
-    summary = typed.to_json()
-    summary["copick"] = {"config": "c.json", "pick_sets": 2, "runs": 1, "star_centring": STAR_CENTRING}
-    text = dict(particle_rows(summary, typed.sections()))["copick"]
+    held = typed.overview()
+    copick = {"config": "c.json", "pick_sets": 2, "runs": 1, "star_centring": STAR_CENTRING}
+    held = held._replace(read=held.read._replace(copick=copick))
+    text = dict(particle_rows(held, typed.sections()))["copick"]
     assert "size / 2 x voxel spacing" in text and "(size / 2 - 1) tilt-series pixels" in text
 
 

@@ -15,7 +15,7 @@ from cryodedup.options import ParticleOptions
 from cryodedup.report.sections import Sections
 from cryodedup.report.summary import particle_rows
 from cryodedup.resolve.datasets import disagreement
-from helpers import shared_file, write_star
+from helpers import overview_of, shared_file, write_star
 
 TOMO_LABELS = [
     "rlnTomoName",
@@ -72,7 +72,7 @@ def test_datasets_labelled_apart_never_match(tmp_path):
     assert summary["micrographs"] == 2
     assert summary["datasets"]["names_kept_apart"] == 1
     assert summary["datasets"]["labels"] == {"first": [str(a)], "second": [str(b)]}
-    row = dict(particle_rows(summary, Sections()))["Datasets"]
+    row = dict(particle_rows(overview_of(summary), Sections()))["Datasets"]
     assert "first: a.star" in row and "1 tomogram name of one dataset also in another: kept apart" in row
 
 
@@ -83,7 +83,7 @@ def test_the_datasets_row_tells_inputs_of_one_file_name_apart(tmp_path):
     b = relion5_tomograms(tmp_path / "s2" / "particles.star", 1.60)
     options = ParticleOptions(min_dist=10, datasets=["2=B"])
     summary = remove_duplicate_particles([a, b], tmp_path / "out", options)
-    row = dict(particle_rows(summary, Sections()))["Datasets"]
+    row = dict(particle_rows(overview_of(summary), Sections()))["Datasets"]
     assert "(not labelled): s1/particles.star" in row and "B: s2/particles.star" in row, row
 
 

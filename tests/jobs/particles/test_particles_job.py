@@ -23,7 +23,7 @@ from fixtures.synthetic import (
     star_header,
     write_benchmark_file,
 )
-from helpers import OPTICS_LABELS, shared_file, star_text, write_star
+from helpers import OPTICS_LABELS, overview_of, shared_file, star_text, write_star
 from oracle import oracle_by_group, star_centres
 
 P31 = [
@@ -270,12 +270,12 @@ def test_renumbered_optics_groups_are_said_in_the_summary_and_json(tmp_path):
         "3000 1000 0 0 m.mrc 2 1.0 b1\n",
         "1000 1000 0 0 n.mrc 1 1.0 b2\n",
     ]
-    rows = dict(report_rows(summary, Sections())[0])
+    rows = dict(report_rows(overview_of(summary), Sections())[0])
     assert rows["Optics groups renumbered"].split("\n")[0] == "b.star: 1 -> 2, 2 -> 1"
     # Nothing renumbered: no entry, no row.
     alone = run(tmp_path, [a], force=True)
     assert "optics_groups_renumbered" not in alone and "Optics groups renumbered" not in dict(
-        report_rows(alone, Sections())[0]
+        report_rows(overview_of(alone), Sections())[0]
     )
 
 

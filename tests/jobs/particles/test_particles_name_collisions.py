@@ -40,7 +40,7 @@ def test_two_pick_sets_numbered_alike_are_warned_before_extraction(tmp_path):
     warned = [w for w in summary["warnings"] if "rlnTomoParticleName" in w]
     assert len(warned) == 1 and "TS_01/1" in warned[0] and "RELION issue 1069" in warned[0]
     assert "writes both particles to one file" in warned[0]
-    assert "Particle names" in dict(particle_rows(summary, typed.sections()))
+    assert "Particle names" in dict(particle_rows(typed.overview(), typed.sections()))
 
 
 def test_names_of_one_place_or_one_input_are_no_collision(tmp_path):
@@ -98,4 +98,4 @@ def test_after_extraction_the_image_kept_twice_names_the_collision(tmp_path):
     assert "RELION issue 1069" in same["message"] and "refined apart" not in same["message"]
     assert summary["particle_names"]["extracted"] is True and summary["particle_names"]["names"] == 1746
     assert sum("rlnTomoParticleName" in w for w in summary["warnings"]) == 1  # said once, as the image's cause
-    assert "Particle names" not in dict(particle_rows(summary, typed.sections()))
+    assert "Particle names" not in dict(particle_rows(typed.overview(), typed.sections()))

@@ -54,7 +54,7 @@ def test_merging_a_reextraction_with_its_source_says_input_order_decided(tmp_pat
     assert [i["kept"] for i in summary["inputs"]] == [6, 0]  # every copy of the second input lost a tie
     ties = summary["score"]["ties"]
     assert ties["groups"] == 6 and ties["decided_by"] == "input order"
-    score_row = dict(particle_rows(summary, typed.sections()))["Score"]
+    score_row = dict(particle_rows(typed.overview(), typed.sections()))["Score"]
     assert "6 groups tied on the score: decided by input order; --prefer chooses" in score_row
 
 
@@ -70,7 +70,7 @@ def test_no_ties_no_line(tmp_path):
     source, again = source_and_reextraction(tmp_path, better=range(6))
     typed = run(Files.of([source, again]), tmp_path / "out", ParticleOptions(min_dist=0)).summary
     assert "ties" not in typed.to_json()["score"]
-    assert "tied" not in dict(particle_rows(typed.to_json(), typed.sections()))["Score"]
+    assert "tied" not in dict(particle_rows(typed.overview(), typed.sections()))["Score"]
 
 
 def test_prefer_over_a_tie_is_not_against_the_score(tmp_path):
@@ -83,7 +83,7 @@ def test_prefer_over_a_tie_is_not_against_the_score(tmp_path):
     # The five ties were --prefer's to decide; the score would have given none of the six to the source.
     assert (priority["by_priority"], priority["against_score"], priority["tied_on_score"]) == (6, 0, 5)
     assert "ties" not in summary["score"]  # none was left to the input order
-    text = dict(particle_rows(summary, typed.sections()))["Priority"]
+    text = dict(particle_rows(typed.overview(), typed.sections()))["Priority"]
     assert "0 that the score would have given to another pick; 5 tied on the score" in text
 
 

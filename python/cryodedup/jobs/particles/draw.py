@@ -175,8 +175,7 @@ def write_report(
     title = "cryodedup particles"
     picks = page_picks(details.particles, decision, options, details)
     page = list(page_files(details, picks, thumbnails(details, images, options), title))
-    document = summary.to_json()
-    rows, highlight = report_rows(document, summary.sections())
+    rows, highlight = report_rows(summary.overview(), summary.sections())
     warnings = summary.warnings or []
     kind = (
         "bad" if "bad" in highlight.values() else "warn" if warnings or flagged_checks(summary.sections()) else "good"

@@ -33,6 +33,7 @@ from ...particle_set import ParticleSet
 from ...report.sections import Section, Sections, registry_order
 from ...report.sections.density import DuplicateDensity
 from ...report.sections.inputs import InputCounts, Inputs, Shift
+from ...report.sections.pixel_sizes import PixelSizes
 from ...report.sections.ranking import Score
 from ...report.sections.run import Timings
 from ..species import species_distances, species_distances_z, species_ellipsoids, species_summary
@@ -51,7 +52,7 @@ if TYPE_CHECKING:
     from ...report.sections.priority import Priority
     from ...report.sections.regions import MaskAndEdge
     from ...report.sections.registration import MovedInputs, Registration
-    from ...report.sections.run import Outputs
+    from ...report.sections.run import Outputs, Overview
     from ...report.sections.selection import BestSelection
     from ...report.sections.species import Species
     from ...report.sections.update import UpdateRound
@@ -95,7 +96,7 @@ class ParticleSummary:
     tomography: bool = field(
         default=False, metadata=_doc("whether the centres are 3-D: the micrographs are tomograms", always=True)
     )
-    pixel_sizes: Any = field(
+    pixel_sizes: PixelSizes | None = field(
         default=None,
         metadata=_doc("the pixel sizes used: per input and optics group, the value and its source", always=True),
     )
@@ -235,6 +236,29 @@ class ParticleSummary:
         held = (getattr(self, f.name) for f in fields(self))
         return Sections(tuple(sorted((s for s in held if isinstance(s, Section)), key=registry_order)))
 
+    def overview(self) -> Overview:
+        """The run's top-level values and what its readers found, typed for the report.
+
+        The readers' part is read when asked for: a writer completes it as it writes.
+        """
+        from ...report.sections.readers import ReadersFound
+        from ...report.sections.run import Overview
+
+        return Overview(
+            particles=self.particles,
+            kept=self.kept,
+            rejected=self.rejected,
+            micrographs=self.micrographs,
+            tomography=self.tomography,
+            min_dist_A=self.min_dist_A,
+            min_dist_z_A=self.min_dist_z_A,
+            mode=self.mode,
+            orientations=self.orientations,
+            seconds=self.seconds or 0.0,
+            micrograph_images=self.micrograph_images,
+            read=ReadersFound.of(self.read),
+        )
+
 
 def reference_table() -> str:
     """The ``--json`` reference's table (docs/reference/outputs.md), made from :class:`ParticleSummary`."""
@@ -286,7 +310,7 @@ def summarize(
         rejected=len(particles) - n_kept,
         micrographs=len(particles.mic_names),
         tomography=particles.centres.shape[1] == 3,  # the "micrographs" are tomograms
-        pixel_sizes=particles.pixel_sizes,
+        pixel_sizes=PixelSizes.of(particles.pixel_sizes, len(particles.inputs) > 1),
         shift=Shift(particles.shift),
         score=score,
         score_normalization=_score_normalization(particles, decision, options),
@@ -578,8 +602,8 @@ def _kept_where(summary: ParticleSummary) -> str:
     """Where the kept particles went: their files (:func:`named_files`), the copick project, or nowhere."""
     from ...report.verdict import named_files
 
-    written = (summary.read.get("copick") or {}).get("written_as")
+    written = summary.overview().read.written_into
     places = [named_files(list(summary.outputs.files("kept")) if summary.outputs else [])]
     if written:
-        places.append(f"the copick project as {written['user']}/{written['session']}")
+        places.append(f"the copick project as {written}")
     return ", ".join(p for p in places if p) or "nothing written (--audit)"

@@ -14,7 +14,8 @@ A module per group of related sections: :mod:`.ranking` (the score), :mod:`.prio
 :mod:`.filaments`, :mod:`.exclusion` (``--min-dist-ellipsoid``), :mod:`.regions` (masks
 and edges), :mod:`.inputs` (what the inputs hold and how they were taken),
 :mod:`.registration` (the inputs' frames, ``--transform``), :mod:`.update` (an ``--update`` round),
-:mod:`.selection` (``--select``), :mod:`.run` (the run's own: its time, its files). A new
+:mod:`.selection` (``--select``), :mod:`.pixel_sizes` (the pixel sizes used), :mod:`.run` (the run's own: its
+time, its files, and :class:`~.run.Overview`, its top-level counts as the report reads them). A new
 analysis adds its class to one of them (or a module of its own), and its entry to
 :data:`SECTIONS` here.
 
@@ -23,9 +24,10 @@ imports :mod:`.consensus` then): each frozen dataclass costs about a millisecond
 run of one input makes few of the sections. The job imports a section's module where it makes the
 section, the report where it words the rows.
 
-Not every part of the summary is a section yet (issue 66, item 1): the pixel sizes and the
-readers' own keys are still read from the document by key in
-:mod:`cryodedup.report.summary`.
+The readers' own keys (the micrograph matching, the datasets, the layouts, the optics groups
+renumbered, the import lists ...) are the readers' piece of the document, printed as they filled
+it; :class:`~.readers.ReadersFound` types them once for the report (:mod:`.readers`), so that
+:mod:`cryodedup.report.summary` reads no string key of the particle job's document.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ if TYPE_CHECKING:
     from .images import SameImage
     from .inputs import Inputs, Shift
     from .normalization import ScoreNormalization
+    from .pixel_sizes import PixelSizes
     from .priority import Priority
     from .ranking import Score
     from .regions import MaskAndEdge
@@ -66,6 +69,7 @@ __all__ = [
     "NameCollisions",
     "Outputs",
     "OwnFrameExclusion",
+    "PixelSizes",
     "Priority",
     "Registration",
     "SameImage",
@@ -87,6 +91,7 @@ __all__ = [
 #: when the report names its class (each class costs start-up: a one-input run loads few of them).
 SECTIONS: tuple[tuple[str, str], ...] = (
     ("Inputs", "inputs"),
+    ("PixelSizes", "pixel_sizes"),
     ("Shift", "inputs"),
     ("Score", "ranking"),
     ("ScoreNormalization", "normalization"),

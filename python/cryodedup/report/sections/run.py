@@ -1,13 +1,17 @@
-"""The run's own sections: where its time went (:class:`Timings`), the files it wrote (:class:`Outputs`)."""
+"""The run's own: its time (:class:`Timings`), its files (:class:`Outputs`), its top-level values (:class:`Overview`).
+
+(:class:`Overview` is no section: the document holds its values as keys of its own.)
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import ClassVar, NamedTuple
 
 from .base import Row, Section
+from .readers import ReadersFound
 
-__all__ = ["Outputs", "Timings"]
+__all__ = ["Outputs", "Overview", "Timings"]
 
 
 @dataclass(frozen=True)
@@ -50,3 +54,29 @@ class Outputs(Section):
     def to_json(self) -> dict[str, list[str]]:
         """The files by subset: ``{"kept": [...], "rejected": [...]}``."""
         return {subset: list(files) for subset, files in self.by_subset}
+
+
+class Overview(NamedTuple):
+    """The run's top-level values as the report says them: its counts, its distance and mode, its time, what was read.
+
+    Not a section (the document holds them as keys of its own): the summary gives it
+    (:meth:`~cryodedup.jobs.particles.summarise.ParticleSummary.overview`), built from its fields.
+    """
+
+    particles: int
+    kept: int
+    rejected: int
+    micrographs: int
+    tomography: bool = False
+    min_dist_A: float | None = None
+    min_dist_z_A: float | None = None
+    mode: str | None = None
+    orientations: str | None = None
+    seconds: float = 0.0
+    micrograph_images: str | None = None
+    read: ReadersFound = ReadersFound()
+
+    @property
+    def unit(self) -> str:
+        """What the micrographs are: tomograms where the centres are 3-D."""
+        return "tomogram" if self.tomography else "micrograph"
