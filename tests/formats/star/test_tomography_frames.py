@@ -311,11 +311,12 @@ def test_copicks_star_centring_is_said(tmp_path):
     # copick's conversion centres on size / 2 x voxel spacing, RELION 5's Picks job on (size / 2 - 1)
     # tilt-series pixels: the summary says which the written STAR files follow.
     from cryodedup.formats.copick import STAR_CENTRING
+    from cryodedup.report.sections.readers import CopickProject
 
     typed = run_job(Files.of([two_frames(tmp_path)[0]]), tmp_path / "out", ParticleOptions(min_dist=5.0)).summary
     held = typed.overview()
     copick = {"config": "c.json", "pick_sets": 2, "runs": 1, "star_centring": STAR_CENTRING}
-    held = held._replace(read=held.read._replace(copick=copick))
+    held = held._replace(read=held.read._replace(copick=CopickProject.of(copick)))
     text = dict(particle_rows(held, typed.sections()))["copick"]
     assert "size / 2 x voxel spacing" in text and "(size / 2 - 1) tilt-series pixels" in text
 
