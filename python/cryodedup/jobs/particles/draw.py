@@ -173,7 +173,7 @@ def write_report(
     from .page import page_picks, thumbnails
 
     title = "cryodedup particles"
-    picks = page_picks(details.particles, decision, options, details)
+    picks = page_picks(details.particles, decision, options)
     page = list(page_files(details, picks, thumbnails(details, images, options), title))
     document = summary.to_json()
     rows, highlight = report_rows(document, summary.sections())
