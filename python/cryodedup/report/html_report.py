@@ -6,7 +6,7 @@ import base64
 import html
 import os
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import MISSING, dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -17,7 +17,7 @@ from ..options import MicrographOptions, ParticleOptions
 from ..outputs import write_bytes
 from ..paths import StrPath
 
-__all__ = ["STYLE", "Opening", "Page", "ReportTable", "write_all"]
+__all__ = ["STYLE", "Opening", "Page", "PageBytes", "ReportTable", "write_all"]
 
 #: An extra table of the report: heading, column names and rows.
 ReportTable = tuple[str, Sequence[str], Sequence[Sequence[object]]]
@@ -87,6 +87,10 @@ class Opening:
         return "".join(parts)
 
 
+#: A page's file: its bytes, or what makes them when it is written, in pieces written one after the other.
+PageBytes = bytes | Callable[[], Sequence[bytes]]
+
+
 @dataclass(frozen=True)
 class Page:
     """A page written beside report.html and linked from it: its files (path, bytes; the page first).
@@ -96,7 +100,7 @@ class Page:
     of the report's link to it.
     """
 
-    files: Sequence[tuple[str, bytes]]
+    files: Sequence[tuple[str, PageBytes]]
     folder: str
     link: str
 
@@ -278,7 +282,7 @@ def write_all(
         for (_, _, png), path in zip(pngs, paths):
             write_bytes(tmp[path], png)
         for (_, data), path in zip(files, page_paths):
-            write_bytes(tmp[path], data)
+            write_bytes(tmp[path], data if isinstance(data, bytes) else data())
         write_report(
             tmp[paths[-1]],
             title,

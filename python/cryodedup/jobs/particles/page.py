@@ -32,15 +32,11 @@ THREADS = min(4, os.cpu_count() or 1)
 
 
 def page_picks(particles: ParticleSet, decision: Decision, options: ParticleOptions) -> PagePicks:
-    """Each row's partner and rule, as the record of rejections names them."""
+    """Each rejected row's partner and rule, as the record of rejections names them."""
     from .record import RULES, rejections
 
     record = rejections(particles, decision, options)
-    partner = np.full(len(particles), -1, dtype=np.int64)
-    rule = np.full(len(particles), -1, dtype=np.int8)
-    partner[record.rows] = record.partners
-    rule[record.rows] = record.rule
-    return PagePicks(partner, rule, RULES, RULES.index("cross-species overlap"))
+    return PagePicks(record.rows, record.partners, record.rule, RULES, RULES.index("cross-species overlap"))
 
 
 def thumbnails(details: ParticleDetails, images: Images, options: ParticleOptions) -> dict[int, MicrographImage]:
