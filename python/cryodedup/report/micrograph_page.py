@@ -18,7 +18,7 @@ import html
 import io
 import json
 import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
@@ -77,7 +77,7 @@ def page_files(
     thumbnails = {mic: image for mic, image in images.items() if _drawable(image)}
     yield PAGE_FILE, _page_html(title, details.unit).encode()
     yield INDEX_FILE, _index_js(details, picks, frames, set(thumbnails), title).encode()
-    columns = _sorted_columns(details, picks, order)
+    columns = _columns(details, picks, order)
     for k in range(0, n, CHUNK):  # (each made as it is written: 200 MB at 10M never held at once)
         yield f"{PAGE_FOLDER}/picks_{k // CHUNK:05d}.js", partial(_picks_js, columns, starts, k, min(k + CHUNK, n))
     # On threads: numpy's transforms and Pillow's encoder work without Python's lock.
@@ -93,11 +93,6 @@ def _micrograph_order(groups: np.ndarray) -> np.ndarray | None:
     if len(groups) < 2 or not (groups[1:] < groups[:-1]).any():
         return None
     return np.argsort(groups, kind="stable")
-
-
-def _taken(values: np.ndarray, order: np.ndarray | None) -> np.ndarray:
-    """``values`` in micrograph order (``order`` None: as they are)."""
-    return values if order is None else values[order]
 
 
 def _drawable(image: MicrographImage) -> bool:
@@ -212,55 +207,92 @@ def _index_js(details: ParticleDetails, picks: PagePicks, frames: np.ndarray, th
 COLUMN_TYPES = {"x": "<i4", "y": "<i4", "z": "<i4", "i": "<i2", "s": "<i4", "r": "<i1", "p": "<i4"}
 
 
-def _sorted_columns(details: ParticleDetails, picks: PagePicks, order: np.ndarray | None) -> dict[str, np.ndarray]:
-    """Every pick's columns, micrograph by micrograph (rows in ``order``; None: as they are), as the files hold them.
+#: A file's columns (:func:`_columns`): those of rows ``begin`` to ``end`` in micrograph order.
+Columns = Callable[[int, int], dict[str, np.ndarray]]
+
+
+def _columns(details: ParticleDetails, picks: PagePicks, order: np.ndarray | None) -> Columns:
+    """Each file's columns, as the files hold them: rows in micrograph order (``order``; None: as they are).
 
     ``x``, ``y`` (``z``): the centre, Å; ``i`` the input, ``s`` the species, ``r`` the rule
-    (-1: kept); ``p`` the partner's place in this order (-1: none, or on another micrograph).
+    (-1: kept); ``p`` the partner's place counted from the file's first pick (-1: none, or on
+    another micrograph). Rows already in order (as RELION writes them) are taken file by file
+    as they are: no column of ten million rows is made (150 MB at 10M).
     """
-    columns = {name: _rounded(details.centres[:, k], order) for k, name in enumerate("xyz"[: details.centres.shape[1]])}
-    columns["i"] = _taken(np.asarray(details.input_of), order)
+    if order is None:
+        return partial(_columns_in_order, details, picks)
+    return partial(_sliced, _sorted_columns(details, picks, order))
+
+
+def _columns_in_order(details: ParticleDetails, picks: PagePicks, begin: int, end: int) -> dict[str, np.ndarray]:
+    """The columns of rows ``begin`` to ``end``, the rows in micrograph order (a file's: whole micrographs)."""
+    rows = slice(begin, end)
+    columns = {name: _rounded(details.centres[rows, k]) for k, name in enumerate("xyz"[: details.centres.shape[1]])}
+    columns["i"] = np.asarray(details.input_of)[rows]
     if details.particles.species is not None:
-        columns["s"] = _taken(details.particles.species, order)
+        columns["s"] = details.particles.species[rows]
+    lo, hi = np.searchsorted(picks.rows, [begin, end])
+    rejected, theirs = picks.rows[lo:hi], picks.partner[lo:hi]
+    rule = np.full(end - begin, -1, dtype=COLUMN_TYPES["r"])  # (-1: kept)
+    rule[rejected - begin] = picks.rule[lo:hi]
+    columns["r"] = rule
+    here = theirs >= 0
+    here[here] = details.groups[rejected[here]] == details.groups[theirs[here]]
+    places = np.full(end - begin, -1, dtype=COLUMN_TYPES["p"])
+    places[rejected[here] - begin] = theirs[here] - begin  # (a partner on the micrograph: in this file)
+    columns["p"] = places
+    return {name: np.ascontiguousarray(values, dtype=COLUMN_TYPES[name]) for name, values in columns.items()}
+
+
+def _sliced(whole: dict[str, np.ndarray], begin: int, end: int) -> dict[str, np.ndarray]:
+    """Rows ``begin`` to ``end`` of every column (:func:`_sorted_columns`), partners counted from ``begin``."""
+    columns = {name: values[begin:end] for name, values in whole.items()}
+    places = columns["p"]
+    columns["p"] = np.where(places >= 0, places - begin, -1).astype(places.dtype)
+    return columns
+
+
+def _sorted_columns(details: ParticleDetails, picks: PagePicks, order: np.ndarray) -> dict[str, np.ndarray]:
+    """Every pick's columns (:func:`_columns`), rows gathered in micrograph order (``order``)."""
+    columns = {name: _rounded(details.centres[order, k]) for k, name in enumerate("xyz"[: details.centres.shape[1]])}
+    columns["i"] = np.asarray(details.input_of)[order]
+    if details.particles.species is not None:
+        columns["s"] = details.particles.species[order]
     rule = np.full(len(details.groups), -1, dtype=COLUMN_TYPES["r"])  # (-1: kept)
     rule[picks.rows] = picks.rule
-    columns["r"] = _taken(rule, order)
+    columns["r"] = rule[order]
     columns["p"] = _partner_places(details.groups, picks, order)
     return {name: np.ascontiguousarray(values, dtype=COLUMN_TYPES[name]) for name, values in columns.items()}
 
 
-def _rounded(column: np.ndarray, order: np.ndarray | None) -> np.ndarray:
-    """A centre's column in micrograph order, rounded to the nearest Å (as int32: the page's type).
+def _rounded(column: np.ndarray) -> np.ndarray:
+    """A centre's column rounded to the nearest Å (as int32: the page's type).
 
     Rounded straight into the int32 column (as ``astype`` casts): no float64 copy of ten million rows.
     """
     rounded = np.empty(len(column), dtype=COLUMN_TYPES["x"])
-    np.rint(_taken(column, order), out=rounded, casting="unsafe")
+    np.rint(column, out=rounded, casting="unsafe")
     return rounded
 
 
-def _partner_places(groups: np.ndarray, picks: PagePicks, order: np.ndarray | None) -> np.ndarray:
-    """Each pick's partner as its place in micrograph order, at its own place (-1: none, or on another micrograph)."""
+def _partner_places(groups: np.ndarray, picks: PagePicks, order: np.ndarray) -> np.ndarray:
+    """Each pick's partner as its place in micrograph ``order``, at its own (-1: none, or on another micrograph)."""
     places = np.full(len(groups), -1, dtype=COLUMN_TYPES["p"])
     rows, theirs = picks.rows, picks.partner
     paired = theirs >= 0
     rows, theirs = rows[paired], theirs[paired]
     here = groups[rows] == groups[theirs]
-    rows, theirs = rows[here], theirs[here]
-    if order is None:
-        places[rows] = theirs
-    else:
-        place = np.empty(len(order), dtype=np.int64)
-        place[order] = np.arange(len(order))
-        places[place[rows]] = place[theirs]
+    place = np.empty(len(order), dtype=np.int64)
+    place[order] = np.arange(len(order))
+    places[place[rows[here]]] = place[theirs[here]]
     return places
 
 
-def _picks_js(columns: dict[str, np.ndarray], starts: np.ndarray, first: int, last: int) -> list[bytes]:
+def _picks_js(columns: Columns, starts: np.ndarray, first: int, last: int) -> list[bytes]:
     """A file of picks: those of micrographs ``first`` to ``last``, each column's numbers in base64.
 
-    ``o``: each micrograph's first pick in the file (and the end); the columns (:func:`_sorted_columns`,
-    the partner's place counted from the file's first pick), each the bytes of its type
+    ``o``: each micrograph's first pick in the file (and the end); the columns (:func:`_columns`),
+    each the bytes of its type
     (:data:`COLUMN_TYPES`) in base64: a tenth of the time of numbers as text, for as many bytes.
     The page tells each pick's fate (:data:`FATES`) from its rule and partner. The bytes are
     those of ``json.dumps`` of the object, in pieces written one after the other (json escaping
@@ -269,11 +301,8 @@ def _picks_js(columns: dict[str, np.ndarray], starts: np.ndarray, first: int, la
     begin, end = starts[first], starts[last]
     offsets = json.dumps((starts[first : last + 1] - begin).tolist(), separators=(",", ":"))
     parts = [f'cryodedupPicks({first // CHUNK},{{"o":{offsets}'.encode()]
-    for name, values in columns.items():
-        part = values[begin:end]
-        if name == "p":
-            part = np.where(part >= 0, part - begin, -1).astype(values.dtype)
-        parts += [f',"{name}":"'.encode(), base64.b64encode(part.tobytes()), b'"']
+    for name, values in columns(int(begin), int(end)).items():
+        parts += [f',"{name}":"'.encode(), base64.b64encode(values.tobytes()), b'"']
     parts.append(b"});\n")
     return parts
 
