@@ -198,6 +198,8 @@ def _angles(
 
 def _rows_within_inputs(particles: ParticleSet, rows: np.ndarray) -> np.ndarray:
     """Each of ``rows``' place within its input, from 1 (the k-th particle of that input, in its order)."""
+    if len(particles.inputs) == 1:  # (its place in the set: no sort of every row, 160 MB at 10M)
+        return np.asarray(rows, dtype=np.int64) + 1
     inputs = np.asarray(particles.input_of)
     counts = np.bincount(inputs, minlength=len(particles.inputs))
     # Rows of one input keep their order, so a row's place is how many rows of its input come before it.
