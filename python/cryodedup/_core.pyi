@@ -245,6 +245,7 @@ class ParticleScan:
     optics_groups: list[float]
     comment_lines: int
     keep: npt.NDArray[np.bool_] | None
+    suppressed_by: npt.NDArray[np.int64] | None
     split_note: str | None
     extra: list[npt.NDArray[np.float64]]
     image_indices: npt.NDArray[np.uint32] | None
@@ -293,7 +294,15 @@ class SplitRule:
     rule: DedupRule
     kept: Path
     rejected: Path
-    def __init__(self, rule: DedupRule, *, kept: str | os.PathLike[str], rejected: str | os.PathLike[str]) -> None: ...
+    partners: bool
+    def __init__(
+        self,
+        rule: DedupRule,
+        *,
+        kept: str | os.PathLike[str],
+        rejected: str | os.PathLike[str],
+        partners: bool = False,
+    ) -> None: ...
 
 class ColumnValues:
     """One column set row by row: row i's field becomes ``texts[choice[i] - 1]`` (0: unchanged)."""

@@ -9,7 +9,7 @@ import importlib.util
 import os
 import re
 import shutil
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from types import TracebackType
@@ -566,15 +566,18 @@ def _rename_or_restore(renames: list[tuple[Path, Path]]) -> None:
     _discard(backup for backup, _ in backups)
 
 
-def write_bytes(path: Path, data: bytes) -> None:
-    """Writes ``data`` to the file ``path``; a failed write names the file.
+def write_bytes(path: Path, data: bytes | Sequence[bytes]) -> None:
+    """Writes ``data`` (or its pieces, one after the other) to the file ``path``; a failed write names the file.
 
     A file object's own errors (a full disk on write or close) carry no file name, and the
     message could only say "the outputs".
     """
     try:
         with open(path, "wb") as f:
-            f.write(data)
+            if isinstance(data, bytes):
+                f.write(data)
+            else:
+                f.writelines(data)
     except OSError as err:
         if err.filename is None:
             err.filename = os.fspath(path)

@@ -538,6 +538,9 @@ class ParticleSet:
         Whether each row is kept, when the job asked the reader to decide while reading
         (given a :class:`~cryodedup.algo.dedup.DuplicateRule`: one big STAR file decided and written in
         one pass, docs/design.md section 5) and it could: the writer has the outputs already.
+    decided_by : numpy.ndarray of int64, shape (n,), or None
+        With ``decided``, where the job asked for them (``--plot``, ``--decisions``): each
+        rejected row's partner, the kept row that suppressed it (-1 for a kept row).
     mic_uids : numpy.ndarray, shape (n,), or None
         Each row's CryoSPARC micrograph uid, read only for a names-only set (:meth:`names_only`).
     named : bool
@@ -597,6 +600,7 @@ class ParticleSet:
     pose_kind: str = "relion"
     pose_label: str = ""
     decided: np.ndarray | None = None
+    decided_by: np.ndarray | None = None
     coverage: np.ndarray | None = None
     mic_uids: np.ndarray | None = None
     named: bool = True
@@ -673,6 +677,7 @@ class ParticleSet:
             sources=taken(self.sources),
             poses=taken(self.poses),
             decided=None,
+            decided_by=None,
             mic_uids=taken(self.mic_uids),
             species=None,
             images=None if self.images is None else self.images.rows(which),

@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 from cryodedup import ParticleOptions, remove_duplicate_particles
+from cryodedup.report import micrograph_page
 from cryodedup.report.micrograph_page import COLUMN_TYPES
 from fixtures.synthetic import write_benchmark_file, write_mrc
 from helpers import write_star
@@ -228,6 +229,24 @@ def test_the_page_of_a_one_pass_run_has_its_partners_too(tmp_path):
     rejected = [k for k, r in enumerate(columns["r"]) if r >= 0]
     assert len(rejected) == sum(index["rejected"]) > 0
     assert all(columns["p"][k] >= 0 and columns["r"][columns["p"][k]] == -1 for k in rejected)
+
+
+def test_rows_in_micrograph_order_are_written_as_when_gathered(tmp_path, monkeypatch):
+    """Rows already micrograph by micrograph are taken file by file as they are: the files are
+    those of every column gathered in micrograph order (the route of rows out of order)."""
+    path = tmp_path / "p.star"
+    write_benchmark_file(path, 12_000, per_mic=40, seed=4)  # (300 micrographs: 6 files of picks)
+    options = ParticleOptions(min_dist=20, score="rlnMaxValueProbDistribution", plot=True)
+    remove_duplicate_particles([path], tmp_path / "taken", options)
+    monkeypatch.setattr(micrograph_page, "_micrograph_order", lambda groups: np.argsort(groups, kind="stable"))
+    remove_duplicate_particles([path], tmp_path / "gathered", options)
+    files = sorted(p.name for p in (tmp_path / "taken" / "micrographs").iterdir())
+    assert len(files) > 3 and files == sorted(p.name for p in (tmp_path / "gathered" / "micrographs").iterdir())
+    for name in files:
+        taken, gathered = (tmp_path / out / "micrographs" / name for out in ("taken", "gathered"))
+        assert taken.read_bytes() == gathered.read_bytes(), name
+    columns = _js_object(tmp_path / "taken" / "micrographs" / "picks_00000.js")
+    assert any(p >= 0 for p in columns["p"])
 
 
 def test_an_earlier_pages_files_are_replaced_with_force(tmp_path):

@@ -176,8 +176,29 @@ def images_found(names: Sequence[str], roots: Sequence[Path]) -> dict[int, Path]
 
     What :func:`find_image` finds for one name (the first of :func:`image_names` under the
     first root that has it), for thousands at :func:`found_under`'s cost: a ``stat`` per
-    folder and root, and one per name only where its folder exists.
+    folder and root, and one per name only where its folder exists. The names of a folder
+    found under no root are left before their images' names are made (as :func:`count_absent`).
     """
+    found: dict[int, Path] = {}
+    for folder, members in _by_folder(names).items():
+        if any(os.path.isdir(root / folder) for root in ([Path()] if os.path.isabs(folder) else roots)):
+            in_folder = _images_found_in([names[k] for k in members], roots)
+            found.update((members[j], path) for j, path in in_folder.items())
+    return dict(sorted(found.items()))
+
+
+def _by_folder(names: Sequence[str]) -> dict[str, list[int]]:
+    """The index of each name, by the folder it names."""
+    by_folder: dict[str, list[int]] = {}
+    for k, name in enumerate(names):
+        # (os.path.dirname, at a third of its cost: "a//b" gives "a/", the same folder)
+        folder = name.rstrip("/").rpartition("/")[0] or ("/" if name.startswith("/") else "")
+        by_folder.setdefault(folder, []).append(k)
+    return by_folder
+
+
+def _images_found_in(names: Sequence[str], roots: Sequence[Path]) -> dict[int, Path]:
+    """:func:`images_found` of names whose folder exists under some root: each name's images looked for."""
     tried = [(k, image) for k, name in enumerate(names) for image in image_names(name)]
     by_folder: dict[str, list[int]] = {}
     for t, (_, image) in enumerate(tried):
@@ -204,13 +225,9 @@ def count_absent(names: Sequence[str], roots: Sequence[Path]) -> int:
     are then a ``stat`` per folder and root, not two names made and looked up each). An
     image's folder is the micrograph's folder or one inside it, so none can be found there.
     """
-    by_folder: dict[str, list[str]] = {}
-    for name in names:
-        # (os.path.dirname, at a third of its cost: "a//b" gives "a/", the same folder)
-        folder = name.rstrip("/").rpartition("/")[0] or ("/" if name.startswith("/") else "")
-        by_folder.setdefault(folder, []).append(name)
     absent = 0
-    for folder, members in by_folder.items():
+    for folder, indices in _by_folder(names).items():
+        members = [names[k] for k in indices]
         present = [root for root in ([Path()] if os.path.isabs(folder) else roots) if os.path.isdir(root / folder)]
         if not present:
             absent += len(members)

@@ -6,7 +6,8 @@ import base64
 import html
 import os
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import MISSING, dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ from ..options import MicrographOptions, ParticleOptions
 from ..outputs import write_bytes
 from ..paths import StrPath
 
-__all__ = ["STYLE", "Opening", "Page", "ReportTable", "write_all"]
+__all__ = ["STYLE", "Opening", "Page", "PageBytes", "ReportTable", "write_all"]
 
 #: An extra table of the report: heading, column names and rows.
 ReportTable = tuple[str, Sequence[str], Sequence[Sequence[object]]]
@@ -87,6 +88,10 @@ class Opening:
         return "".join(parts)
 
 
+#: A page's file: its bytes, or what makes them when it is written, in pieces written one after the other.
+PageBytes = bytes | Callable[[], Sequence[bytes]]
+
+
 @dataclass(frozen=True)
 class Page:
     """A page written beside report.html and linked from it: its files (path, bytes; the page first).
@@ -96,7 +101,7 @@ class Page:
     of the report's link to it.
     """
 
-    files: Sequence[tuple[str, bytes]]
+    files: Sequence[tuple[str, PageBytes]]
     folder: str
     link: str
 
@@ -277,8 +282,10 @@ def write_all(
     with AtomicOutputs(paths + page_paths, force=force, folders=folders) as tmp:
         for (_, _, png), path in zip(pngs, paths):
             write_bytes(tmp[path], png)
-        for (_, data), path in zip(files, page_paths):
-            write_bytes(tmp[path], data)
+        # On a thread of its own: one file written (without Python's lock) while the next is made.
+        with ThreadPoolExecutor(2) as pool:
+            for _ in pool.map(_write_page_file, [tmp[path] for path in page_paths], [data for _, data in files]):
+                pass  # (a write's error raised here)
         write_report(
             tmp[paths[-1]],
             title,
@@ -295,6 +302,11 @@ def write_all(
     for path in stale:  # (once the new report stands: a failed run leaves the earlier one whole)
         path.unlink(missing_ok=True)
     return [str(p) for p in paths] + [str(p) for p in page_paths[:1]]
+
+
+def _write_page_file(path: Path, data: PageBytes) -> None:
+    """A page's file written, made first where it is made as it is written."""
+    write_bytes(path, data if isinstance(data, bytes) else data())
 
 
 #: The names a page's folder holds: its index, picks and thumbnails (``report.micrograph_page``), overlays

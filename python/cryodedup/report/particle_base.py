@@ -70,9 +70,8 @@ class ParticleDetails:
 
     particles: ParticleSet
     keep: np.ndarray
-    #: The row each rejected row was rejected for (-1: none); None when the job decided in one
-    #: pass and kept no pairs (:func:`cryodedup.report.suppressors.suppressors` decides a
-    #: drawn micrograph again).
+    #: The row each rejected row was rejected for (-1: none); the job keeps it for the
+    #: pictures, deciding in one pass too (the scan keeps it when asked).
     suppressed_by: np.ndarray | None
     min_dist: float
     confirmed_by: np.ndarray | None = None  # bitmask of the inputs confirming each row, several inputs only

@@ -34,7 +34,6 @@ from .particle_base import (
     ParticleDetails,
 )
 from .summary import short_name
-from .suppressors import suppressors
 
 __all__ = [
     "DISPLAY_WIDTH",
@@ -142,7 +141,8 @@ class RejectedPicks(NamedTuple):
 def rejected_picks(details: ParticleDetails, rows: np.ndarray) -> RejectedPicks:
     """The rejected picks of ``rows`` (one micrograph's, ascending) by why they were rejected."""
     rejected = rows[~details.keep[rows]]
-    partners = suppressors(details, rows)[~details.keep[rows]]
+    assert details.suppressed_by is not None, "the job keeps the pairs for the pictures (in one pass too)"
+    partners = details.suppressed_by[rejected]
     displacers = np.full(len(rejected), -1) if details.displaced_by is None else details.displaced_by[rejected]
     masked = np.zeros(len(rejected), bool) if details.dropped is None else details.dropped[rejected] > 0
     paired, displaced = partners >= 0, displacers >= 0

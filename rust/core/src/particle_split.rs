@@ -37,18 +37,29 @@ pub trait RowSource: Send + Sync + 'static {
 
 /// The outputs of a scan that splits the rows as it goes.
 pub struct Split<W> {
-    /// The duplicate removal; `want_suppressed_by` is not used.
+    /// The duplicate removal; with `want_suppressed_by`, each rejected row's partner is kept
+    /// ([`Decided::suppressed_by`], 8 bytes a row: the page and the record of rejections).
     pub params: DedupParams,
     pub kept: W,
     pub rejected: W,
 }
 
+/// Every row's decision, as the whole file's [`dedup`](crate::algo::dedup::dedup) gives it.
+#[derive(Debug, Default, PartialEq)]
+pub struct Decided {
+    /// Whether each row is kept.
+    pub keep: Vec<bool>,
+    /// For a rejected row, the kept row (of the whole file) that suppressed it, -1 for a
+    /// kept row; empty unless the split's `want_suppressed_by` asked for it.
+    pub suppressed_by: Vec<i64>,
+}
+
 /// What became of the split.
 #[derive(Debug)]
 pub enum Splitting {
-    /// Every row was decided and handed to the writer; whether each row was kept. The
-    /// writer may still be writing the last rows: [`Writing::finish`] waits for it.
-    Done(Vec<bool>, Writing),
+    /// Every row was decided and handed to the writer. The writer may still be writing the
+    /// last rows: [`Writing::finish`] waits for it.
+    Done(Decided, Writing),
     /// Given up for this reason: the outputs are incomplete.
     GivenUp(String),
     /// Writing an output failed.
@@ -129,8 +140,8 @@ struct Splitter {
     params: DedupParams,
     dim: usize,
     scored: bool,
-    /// The decision of each row decided so far (rows `0..keep.len()`).
-    keep: Vec<bool>,
+    /// The decision of each row decided so far (rows `0..decided.keep.len()`), its partner if asked.
+    decided: Decided,
     /// The byte span of each row from `keep.len()` on.
     pending: Vec<(u64, u64)>,
     /// The micrograph whose rows came last, and its first row.
@@ -146,10 +157,10 @@ struct Splitter {
 impl Splitter {
     fn new(params: DedupParams, dim: usize, scored: bool, to_writer: SyncSender<Vec<Run>>) -> Self {
         Splitter {
-            params: DedupParams { want_suppressed_by: false, ..params },
+            params,
             dim,
             scored,
-            keep: Vec::new(),
+            decided: Decided::default(),
             pending: Vec::new(),
             current: None,
             current_from: 0,
@@ -178,27 +189,27 @@ impl Splitter {
             (self.current, self.current_from, self.micrographs) = (Some(key), self.rows + i, key as usize + 1);
         }
         self.rows += piece.keys.len();
-        if self.current_from - self.keep.len() >= BATCH {
+        if self.current_from - self.decided.keep.len() >= BATCH {
             self.decide_until(self.current_from, scanned);
         }
     }
 
     /// Decides and hands over the rows left: whether each row is kept, or why the split was
     /// given up.
-    fn finish(mut self, scanned: &ParticleRows) -> Result<Vec<bool>, String> {
+    fn finish(mut self, scanned: &ParticleRows) -> Result<Decided, String> {
         if self.given_up.is_none() {
             self.decide_until(self.rows, scanned);
         }
         self.to_writer = None; // the writer ends once it has written what it was sent
         match self.given_up {
             Some(reason) => Err(reason),
-            None => Ok(self.keep),
+            None => Ok(self.decided),
         }
     }
 
     /// Decides rows `keep.len()..end` (whole micrographs) and sends them to the writer.
     fn decide_until(&mut self, end: usize, scanned: &ParticleRows) {
-        let (start, dim) = (self.keep.len(), self.dim);
+        let (start, dim) = (self.decided.keep.len(), self.dim);
         if end == start {
             return;
         }
@@ -206,12 +217,15 @@ impl Splitter {
         let keys = &scanned.keys[start..end];
         let centres = &scanned.centres[start * dim..end * dim];
         let decided = match dedup_slice(start as u64, keys, centres, dim, scores, &self.params) {
-            Ok(decided) => decided.keep,
+            Ok(decided) => decided,
             Err(e) => return self.give_up(format!("rows {} to {end} cannot be decided ({e})", start + 1)),
         };
-        let runs = runs_of(&self.pending[..end - start], &decided);
+        let runs = runs_of(&self.pending[..end - start], &decided.keep);
         self.pending.drain(..end - start);
-        self.keep.extend_from_slice(&decided);
+        self.decided.keep.extend_from_slice(&decided.keep);
+        // (the slice's rows numbered from its first: as rows of the whole file)
+        let whole = |partner: i64| if partner >= 0 { partner + start as i64 } else { partner };
+        self.decided.suppressed_by.extend(decided.suppressed_by.iter().map(|&partner| whole(partner)));
         let sent = self.to_writer.as_ref().is_some_and(|w| w.send(runs).is_ok());
         if !sent {
             self.give_up("writing stopped".into()); // the writer's error is the outcome
@@ -379,10 +393,10 @@ mod tests {
         let table = blocks[0].table.as_ref().unwrap();
         let scores = plan.score.map(|_| &rows.scores[..]);
         let (mut kept2, mut rejected2) = (Vec::new(), Vec::new());
-        if let Splitting::Done(keep, _) = &outcome {
+        if let Splitting::Done(decided, _) = &outcome {
             let whole = dedup(&rows.keys, &rows.centres, 2, scores, params).unwrap();
             write_split(data, table, &whole.keep, &RowEdit::default(), &mut kept2, &mut rejected2, &keep_all).unwrap();
-            assert_eq!(keep, &whole.keep);
+            assert_eq!(decided, &Decided { keep: whole.keep, suppressed_by: whole.suppressed_by });
             // The ranges written run in order, one after the other, over every row.
             let ranges = std::mem::take(&mut *input.written.lock().unwrap());
             assert!(ranges.windows(2).all(|w| w[0].end == w[1].start));
@@ -404,6 +418,33 @@ mod tests {
             assert!(!kept.is_empty() && !rejected.is_empty());
             assert_eq!(kept, kept2);
             assert_eq!(rejected, rejected2);
+        }
+    }
+
+    #[test]
+    fn each_rejected_rows_partner_is_kept_on_its_micrograph_within_the_distance() {
+        // Checked by brute force, and against the whole file decided at once (in `both_ways`).
+        for remove_entirely in [false, true] {
+            let data = file(5000, |i| (i / 40) * 3 + (i % 40 >= 7) as usize, true);
+            let params = DedupParams { want_suppressed_by: true, ..params(remove_entirely) };
+            let (outcome, ..) = both_ways(&data, &plan(Some(2)), &params);
+            let Splitting::Done(decided, _) = outcome else { panic!("{outcome:?}") };
+            let rows =
+                scan_loop(&data, Loop::Deferred("particles"), &plan(Some(2)), &keep_all, |_, _, _| {}).unwrap().1;
+            let rejected: Vec<usize> = (0..5000).filter(|&i| !decided.keep[i]).collect();
+            assert!(rejected.len() > 500 && rejected.iter().any(|&i| decided.suppressed_by[i] >= 64), "{rejected:?}");
+            for i in 0..5000 {
+                let partner = decided.suppressed_by[i];
+                if decided.keep[i] {
+                    assert_eq!(partner, -1);
+                    continue;
+                }
+                let j = partner as usize;
+                let (dx, dy) =
+                    (rows.centres[2 * i] - rows.centres[2 * j], rows.centres[2 * i + 1] - rows.centres[2 * j + 1]);
+                assert!(rows.keys[i] == rows.keys[j] && dx.hypot(dy) <= 30.0, "row {i}'s partner {j}");
+                assert!(remove_entirely || (decided.keep[j] && rows.scores[j] >= rows.scores[i]), "row {i}: {j}");
+            }
         }
     }
 
@@ -463,8 +504,8 @@ mod tests {
             Split { params: params(false), kept: Refuses { writes: false }, rejected: Refuses { writes: false } };
         let (_, _, outcome) =
             scan_and_split(&source(&data), Loop::Deferred("particles"), &plan(Some(2)), &keep_all, split).unwrap();
-        let Splitting::Done(keep, writing) = outcome else { panic!("{outcome:?}") };
-        assert_eq!(keep.len(), 3000);
+        let Splitting::Done(decided, writing) = outcome else { panic!("{outcome:?}") };
+        assert_eq!(decided.keep.len(), 3000);
         assert_eq!(writing.finish().unwrap_err().to_string(), "flush refused");
     }
 

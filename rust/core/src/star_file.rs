@@ -284,8 +284,8 @@ mod tests {
         let (rows, splitting) = star.scan_particles(1, &plan(), Some(to)).unwrap();
         // By hand: centres times 2 Å; the first row is within 10 Å of the better second.
         assert_eq!(rows.centres, [0.0, 0.0, 4.0, 0.0, 200.0, 0.0]);
-        let Some(Splitting::Done(keep, writing)) = splitting else { panic!("{splitting:?}") };
-        assert_eq!(keep, [false, true, true]);
+        let Some(Splitting::Done(decided, writing)) = splitting else { panic!("{splitting:?}") };
+        assert_eq!((decided.keep, decided.suppressed_by), (vec![false, true, true], vec![]));
         writing.finish().unwrap(); // (the outputs are whole only then)
         assert!(!star.deferred() && star.blocks().unwrap().len() == 3);
         assert_eq!(std::fs::read_to_string(&kept).unwrap(), "2 0 a 2\n100 0 a 0\n");

@@ -167,14 +167,16 @@ pub(crate) struct SplitRule {
     rule: Py<DedupRule>,
     kept: PathBuf,
     rejected: PathBuf,
+    /// Whether each rejected row's partner is kept (`ParticleScan.suppressed_by`).
+    partners: bool,
 }
 
 #[pymethods]
 impl SplitRule {
     #[new]
-    #[pyo3(signature = (rule, *, kept, rejected))]
-    fn new(rule: Py<DedupRule>, kept: PathBuf, rejected: PathBuf) -> Self {
-        SplitRule { rule, kept, rejected }
+    #[pyo3(signature = (rule, *, kept, rejected, partners=false))]
+    fn new(rule: Py<DedupRule>, kept: PathBuf, rejected: PathBuf, partners: bool) -> Self {
+        SplitRule { rule, kept, rejected, partners }
     }
 }
 
@@ -299,6 +301,9 @@ pub(crate) struct ParticleScan {
     comment_lines: usize,
     /// Whether each row was kept, when the rows were split as they were scanned (bool).
     keep: Option<Py<PyArray1<bool>>>,
+    /// With `keep` and the split's `partners`: each rejected row's partner, the kept row that
+    /// suppressed it (int64; -1 for a kept row).
+    suppressed_by: Option<Py<PyArray1<i64>>>,
     /// Why a split asked for was given up (its outputs are then incomplete).
     split_note: Option<String>,
     /// Each `extra` column of the scan's columns (float64, one value per row), in their order.
@@ -463,14 +468,19 @@ impl StarFile {
     ) -> PyResult<ParticleScan> {
         let table = py.detach(|| self.inner.particle_table(block)).map_err(|e| self.failed(e))?;
         let plan = centre_plan(&table.labels, columns, psizes)?;
-        let to = split.map(|s| SplitTo { params: s.rule.get().params(false), kept: &s.kept, rejected: &s.rejected });
+        let to =
+            split.map(|s| SplitTo { params: s.rule.get().params(s.partners), kept: &s.kept, rejected: &s.rejected });
         let (mut rows, splitting) =
             py.detach(|| self.inner.scan_particles(block, &plan, to)).map_err(|e| self.failed(e))?;
+        let mut suppressed_by = None;
         let (keep, split_note) = match splitting {
-            Some(Splitting::Done(keep, writing)) => {
+            Some(Splitting::Done(decided, writing)) => {
                 let kept = split.map_or_else(PathBuf::new, |s| s.kept.clone());
                 *self.writing.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some((writing, kept));
-                (Some(keep.into_pyarray(py).unbind()), None)
+                if split.is_some_and(|s| s.partners) {
+                    suppressed_by = Some(decided.suppressed_by.into_pyarray(py).unbind());
+                }
+                (Some(decided.keep.into_pyarray(py).unbind()), None)
             }
             Some(Splitting::GivenUp(reason)) => (None, Some(reason)),
             Some(Splitting::Failed(e)) => {
@@ -495,6 +505,7 @@ impl StarFile {
             optics_groups: rows.optics_groups,
             comment_lines,
             keep,
+            suppressed_by,
             split_note,
             extra: rows.extra.into_iter().map(|values| values.into_pyarray(py).unbind()).collect(),
             image_runs,

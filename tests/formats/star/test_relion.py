@@ -17,6 +17,7 @@ from cryodedup.algo.dedup import DuplicateRule
 from cryodedup.errors import CryodedupError
 from cryodedup.formats.star import particles as particles_star
 from cryodedup.formats.star.file import StarFile
+from cryodedup.formats.star.particle_writer import OnePass
 from cryodedup.jobs.particles import read as job_module
 from cryodedup.jobs.particles.decide import decide, one_pass, rule_for_rows
 from cryodedup.jobs.particles.job import remove_duplicate_particles
@@ -244,6 +245,52 @@ def test_the_reader_decides_only_when_the_job_asks(tmp_path):
     assert asked.decided is not None
     # The one-pass decision is the job's own on the same rows (two passes: read, then decide).
     np.testing.assert_array_equal(asked.decided, decide(asked_nothing, options).keep)
+    assert asked.decided_by is None  # (a plain run asks for no partners: no memory for them)
+
+
+@pytest.mark.parametrize(
+    "asks", [{"plot": True}, {"decisions": True, "remove_entirely": True}, {"score": "none", "plot": True}]
+)
+def test_the_one_pass_scan_keeps_each_rejected_rows_partner_when_asked(tmp_path, asks):
+    # The partners against the two-pass route's (the whole set decided after reading) and a
+    # brute force: each partner kept (removing entirely: any neighbour), on the same
+    # micrograph, within the distance, ranked first.
+    path = tmp_path / "p.star"
+    write_benchmark_file(path, 150_000, per_mic=300, seed=8)  # (over several of the scan's batches of 65,536)
+    options = ParticleOptions(min_dist=30.0, **{"score": "rlnMaxValueProbDistribution", **asks})
+    request = job_module.read_request(options)
+    parts = (request.scale, request.score_read, request.row_read)
+    silent = lambda *args: None  # noqa: E731
+    with output_batch():
+        asked = particles_star.read_star_files(
+            [path], tmp_path / "b", *parts, silent, silent, lambda f: one_pass(options, f)
+        )
+    two_passes = particles_star.read_star_files([path], tmp_path / "a", *parts, silent, silent)
+    assert asked.decided is not None and asked.decided_by is not None
+    np.testing.assert_array_equal(asked.decided_by, decide(two_passes, options).suppressed_by)
+    keep, partner = asked.decided, asked.decided_by
+    rejected = np.flatnonzero(~keep)
+    assert rejected.size > 1000 and (partner[keep] == -1).all() and (partner[rejected] >= 0).all()
+    theirs = partner[rejected]
+    assert (asked.groups[rejected] == asked.groups[theirs]).all()
+    assert (np.hypot(*(asked.centres[rejected] - asked.centres[theirs]).T) <= 30.0).all()
+    if not options.remove_entirely:
+        assert keep[theirs].all()
+    if options.score != "none" and not options.remove_entirely:
+        assert (asked.scores[theirs] >= asked.scores[rejected]).all()
+
+
+def test_the_record_in_one_pass_is_the_record_of_two(tmp_path, monkeypatch):
+    # --decisions and --plot decide in one pass now: their files are those of the two passes.
+    path = tmp_path / "p.star"
+    write_benchmark_file(path, 6000, per_mic=200, seed=2)
+    options = ParticleOptions(min_dist=25.0, score="rlnMaxValueProbDistribution", decisions=True, plot=True)
+    _, made = _job(path, tmp_path / "one", options, monkeypatch, one_pass=True)
+    _job(path, tmp_path / "two", options, monkeypatch, one_pass=False)
+    assert made[0] is not None and made[0].suppressed_by is not None
+    files = ["decisions.csv", "particles_kept.star", "particles_rejected.star", "micrographs/picks_00000.js"]
+    for name in files:
+        assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "two" / name).read_bytes(), name
 
 
 PLAIN = StarFacts(inputs=1, halfsets=False, filaments=False, subtomograms=False)
@@ -251,9 +298,10 @@ PLAIN = StarFacts(inputs=1, halfsets=False, filaments=False, subtomograms=False)
 
 def test_the_job_asks_for_one_pass_only_for_a_plain_duplicate_removal():
     rule = DuplicateRule(30.0, remove_entirely=True, seed=4)
-    assert one_pass(ParticleOptions(min_dist=30.0, remove_entirely=True, seed=4), PLAIN) == rule
-    # The pictures too: their example micrographs are decided again (report/suppressors.py).
-    assert one_pass(ParticleOptions(min_dist=30.0, plot=True), PLAIN) == DuplicateRule(30.0)
+    assert one_pass(ParticleOptions(min_dist=30.0, remove_entirely=True, seed=4), PLAIN) == OnePass(rule)
+    # The pictures and the record too: the scan keeps each rejected row's partner for them.
+    for asks in ({"plot": True}, {"decisions": True}):
+        assert one_pass(ParticleOptions(min_dist=30.0, **asks), PLAIN) == OnePass(DuplicateRule(30.0), partners=True)
     for needs_more in (
         {"audit": True},
         {"max_angle": 10.0},
@@ -276,7 +324,7 @@ def test_one_pass_and_two_passes_decide_by_one_rule(tmp_path):
     particles = particles_star.read_star_files([path], tmp_path / "a", *parts, lambda *a: None, lambda *a: None)
     two_passes, _ = rule_for_rows(particles, options)
     plain = dataclasses.replace(two_passes, tubes=None, images=None, orientations=None, whole_tubes=False)
-    assert one_pass(options, PLAIN) == plain == DuplicateRule(42.0, None, True, 9)
+    assert one_pass(options, PLAIN) == OnePass(plain) and plain == DuplicateRule(42.0, None, True, 9)
 
 
 def test_the_job_alone_decides_on_one_pass_from_what_the_reader_found(tmp_path, monkeypatch):

@@ -17,9 +17,11 @@ from hypothesis import HealthCheck, assume, given, settings
 from test_particles_priority_oracle import LABELS, MIN_DIST, _row, brute_force, cases, star_rows, write_cs_inputs
 
 from cryodedup import repair_particle_update
+from cryodedup.jobs.particles import record as record_module
 from cryodedup.jobs.particles.job import remove_duplicate_particles
 from cryodedup.options import ParticleOptions
 from fixtures.refined_and_picks import PSIZE, refined_2d_project, write_noise_micrographs
+from fixtures.synthetic import write_benchmark_file
 from helpers import missing_program, shared_file, write_star
 from oracle import SAME_CENTRE, oracle, oracle_percentiles
 
@@ -493,3 +495,18 @@ def test_the_re_extraction_merge_record_agrees_with_the_brute_force(tmp_path, mo
 def _relion(*args: str) -> None:
     done = subprocess.run(list(args), check=False, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, f"{' '.join(args)}:\n{done.stdout}\n{done.stderr}"
+
+
+def test_the_record_made_a_few_rows_at_a_time_is_the_record_made_at_once(tmp_path, monkeypatch):
+    # decisions.csv is made ROWS_AT_ONCE rows at a time (the texts of a million rows at once were
+    # 400 MB): against the whole record made in one piece, and one row a line per rejection.
+    path = tmp_path / "p.star"
+    write_benchmark_file(path, 3000, per_mic=100, seed=5)
+    options = ParticleOptions(min_dist=25.0, score="rlnMaxValueProbDistribution", decisions=True)
+    monkeypatch.setattr(record_module, "ROWS_AT_ONCE", 10**9)
+    summary = remove_duplicate_particles([path], tmp_path / "whole", options)
+    monkeypatch.setattr(record_module, "ROWS_AT_ONCE", 7)
+    remove_duplicate_particles([path], tmp_path / "pieces", options)
+    whole = (tmp_path / "whole" / "decisions.csv").read_bytes()
+    assert (tmp_path / "pieces" / "decisions.csv").read_bytes() == whole
+    assert whole.count(b"\n") == summary["rejected"] + 1 > 7 * 3

@@ -29,7 +29,16 @@ from ...paths import StrPath
 from .file import StarFile, split_fields, unquote
 from .particle_table import HALF_TEXTS, RANDOM_SUBSET, RELION_TUBE, Merged, ParticleStar
 
-__all__ = ["Apart", "AskOnePass", "Split", "StarWriter", "renumbered_optics_groups", "start_split", "write_headers"]
+__all__ = [
+    "Apart",
+    "AskOnePass",
+    "OnePass",
+    "Split",
+    "StarWriter",
+    "renumbered_optics_groups",
+    "start_split",
+    "write_headers",
+]
 
 KEPT_NAME = "particles_kept.star"
 REJECTED_NAME = "particles_rejected.star"
@@ -503,6 +512,9 @@ class Split:
     files: dict[Path, Path]
     rule: _core.DedupRule
     keep: np.ndarray | None = None
+    #: Whether the scan keeps each rejected row's partner (:class:`OnePass`), and, once scanned, the partners.
+    partners: bool = False
+    suppressed_by: np.ndarray | None = None
     #: The input whose scan may still be writing its last rows: :meth:`finish` waits for them.
     source: StarFile | None = None
 
@@ -519,12 +531,27 @@ class Split:
     def scan_arguments(self) -> _core.SplitRule:
         """The ``split`` argument of :meth:`StarFile.scan_particles`."""
         scratch = {output.name: path for output, path in self.files.items()}
-        return _core.SplitRule(self.rule, kept=scratch[KEPT_NAME], rejected=scratch[REJECTED_NAME])
+        return _core.SplitRule(
+            self.rule, kept=scratch[KEPT_NAME], rejected=scratch[REJECTED_NAME], partners=self.partners
+        )
+
+
+@dataclass(frozen=True)
+class OnePass:
+    """The job's answer to a reader that can decide while it scans: the rule, and whether to keep the partners.
+
+    ``partners``: each rejected row's partner (the kept row that suppressed it) kept by the
+    scan, 8 bytes a row (``--plot``'s page, ``--decisions``' record); a plain run asks none.
+    """
+
+    rule: DuplicateRule
+    partners: bool = False
 
 
 #: The job's one-pass decision, asked by the STAR reader with the facts of its inputs: the rule
-#: to decide by while it scans (the job's own, ``jobs/particles/decide.one_pass``), or None.
-AskOnePass = Callable[[StarFacts], "DuplicateRule | None"]
+#: to decide by while it scans and whether to keep the partners (the job's own,
+#: ``jobs/particles/decide.one_pass``), or None.
+AskOnePass = Callable[[StarFacts], "OnePass | None"]
 
 
 def start_split(
@@ -541,15 +568,15 @@ def start_split(
         filaments=any(RELION_TUBE in part.labels for part in parts),
         subtomograms=any(part.columns.subtomogram_angles for part in parts),
     )
-    rule = ask(facts) if ask is not None else None
-    if rule is None:
+    asked = ask(facts) if ask is not None else None
+    if asked is None:
         return None
     part = parts[0]
     files = scratch_files([outdir / KEPT_NAME, outdir / REJECTED_NAME])
     if files is None:
         return None
     write_headers(files, part, labels)
-    return Split(files, rule.for_core(higher))
+    return Split(files, asked.rule.for_core(higher), partners=asked.partners)
 
 
 def write_headers(files: dict[Path, Path], part: ParticleStar, labels: list[str]) -> None:

@@ -255,7 +255,7 @@ def _read_star_files(
     needs.check()
     split = split if split and split.keep is not None else None
     writer = StarWriter(parts, labels, rows.counts(), Path(outdir), split, merged=merged)
-    particles = rows.particle_set(score_label, higher, writer, split.keep if split else None)
+    particles = rows.particle_set(score_label, higher, writer, split)
     if merged.combined and (renumbered := renumbered_optics_groups(parts, labels)):
         particles.summary["optics_groups_renumbered"] = renumbered
     return particles
@@ -272,9 +272,11 @@ def _settle_split(split: Split, scan: ParticleScan, part: ParticleStar, score_la
     no score) as a number, which the job ranks last; a second pass drops the scratch files.
     """
     split.keep, note, split.source = scan.keep, scan.split_note, part.star
+    split.suppressed_by = scan.suppressed_by
     if scan.keep is not None and has_none_scores(scan.scores, score_label):
         split.keep, note = None, f"{score_label} holds values that mean no score, ranked last"
     if split.keep is None:
+        split.suppressed_by = None
         split.finish()  # (its writer, if it was still writing the scratch files)
         log(f"{part.path}: deciding and writing in a second pass: {note}", "info")
         for scratch in split.files.values():
@@ -387,9 +389,9 @@ class _Rows:
         return {"poses": np.concatenate(poses), "pose_kind": "rotvec", "pose_label": TOMOGRAM_POSE}
 
     def particle_set(
-        self, score_label: str | None, higher: bool, writer: StarWriter, decided: np.ndarray | None
+        self, score_label: str | None, higher: bool, writer: StarWriter, split: Split | None
     ) -> ParticleSet:
-        """All inputs' rows as one set, written by ``writer`` (``decided`` where the scan decided them)."""
+        """All inputs' rows as one set, written by ``writer`` (``decided`` where the scan decided them: ``split``)."""
         scans, parts = self.scans, self.parts
         dim = max(s.centres.shape[1] for s in scans)
         if any(s.centres.shape[1] != dim for s in scans):
@@ -430,7 +432,8 @@ class _Rows:
             shift=", ".join(parts[0].columns.origins) or "none",
             read_files=[p.path for p in parts],
             writer=writer,
-            decided=decided,
+            decided=None if split is None else split.keep,
+            decided_by=None if split is None else split.suppressed_by,
             tubes=tubes,
             tube_column=RELION_TUBE if filament else None,
             halfsets=HalfSets(RANDOM_SUBSET, np.concatenate(self.halves), HALF_TEXTS) if self.with_halves else None,
@@ -615,6 +618,8 @@ class ParticleScan:
     extra: dict[str, np.ndarray] = field(default_factory=dict)
     #: Whether each row was kept, when the rows were split as they were scanned.
     keep: np.ndarray | None = None
+    #: With ``keep``, where the split asked for them: each rejected row's partner (int64; -1 kept).
+    suppressed_by: np.ndarray | None = None
     #: Why a split asked for was given up.
     split_note: str | None = None
     #: The runs of the image column and the listed indices (uint32) of the rows of those whose
@@ -677,6 +682,7 @@ def scan_particles(
         tubes=numbers.get(RELION_TUBE),
         extra={label: numbers[label] for label in extra or []},
         keep=raw.keep,
+        suppressed_by=raw.suppressed_by,
         split_note=raw.split_note,
         image_indices=raw.image_indices,
         image_runs=raw.image_runs,

@@ -31,6 +31,7 @@ from ...algo.priority import (
 from ...algo.same_image import images_for_the_core, support_of_images
 from ...errors import CryodedupError
 from ...formats.sniff import is_glob
+from ...formats.star.particle_writer import OnePass
 from ...options import ParticleOptions
 from ...particle_set import Log, ParticleSet, StarFacts, Warn
 from ..input_checks import refuse_angles_not_finite
@@ -67,7 +68,7 @@ def duplicate_rule(options: ParticleOptions) -> DuplicateRule:
     )
 
 
-def one_pass(options: ParticleOptions, facts: StarFacts) -> DuplicateRule | None:
+def one_pass(options: ParticleOptions, facts: StarFacts) -> OnePass | None:
     """Whether the STAR reader decides while it scans, and the rule it decides by: the one place this is decided.
 
     One pass makes a plain duplicate removal of one file, pictures included (their example
@@ -75,7 +76,8 @@ def one_pass(options: ParticleOptions, facts: StarFacts) -> DuplicateRule | None
     rank normalisation or ``--min-dist-z``, and no half-sets (their audit), filaments or
     subtomograms in the rows, each of which needs every pair of duplicates or a second look
     at the rows (docs/design.md section 5). ``facts``: what the reader found in the headers.
-    The rule is :func:`duplicate_rule`'s, as the two-pass route's starts.
+    The rule is :func:`duplicate_rule`'s, as the two-pass route's starts. The scan keeps each
+    rejected row's partner where the pictures' page or the record of rejections names it.
     """
     plain = not (options.audit or options.max_angle is not None or options.halfsets != "keep")
     as_read = normalisation(options.score_normalize).apply is None
@@ -85,10 +87,9 @@ def one_pass(options: ParticleOptions, facts: StarFacts) -> DuplicateRule | None
     plain = plain and not options.species_min_dist_z and not options.own_frame
     plain = plain and options.same_image != "reject"  # (rows of one image may be micrographs apart in the file)
     plain = plain and not options.update  # (a round decides with the kept particles of earlier rounds)
-    plain = plain and not options.decisions  # (the record names each rejected row's partner: the scan keeps none)
     plain = plain and options.mask is None and options.edge is None  # (the rows dropped before the dedup)
     plain = plain and options.select == "greedy"  # (the scan walks greedily)
-    return duplicate_rule(options) if plain else None
+    return OnePass(duplicate_rule(options), partners=options.plot or options.decisions) if plain else None
 
 
 def preference_of(particles: ParticleSet, options: ParticleOptions, held: list[list[int]] | None) -> list[Level] | None:
@@ -244,7 +245,7 @@ def decide_species(
     mics = len(particles.mic_names)
     log(f"removing duplicates among {len(particles):,} particles on {mics:,} micrograph{'s' * (mics != 1)}", "info")
     if particles.decided is not None:  # decided while read, as read_inputs asked (one_pass)
-        return Decision(particles.decided, None, None)
+        return Decision(particles.decided, particles.decided_by, None)
     for given, flag in ((options.min_dist_z is not None, "--min-dist-z"), (options.own_frame, "--min-dist-ellipsoid")):
         if given and particles.centres.shape[1] != 3:
             raise CryodedupError(

@@ -173,7 +173,7 @@ def write_report(
     from .page import page_picks, thumbnails
 
     title = "cryodedup particles"
-    picks = page_picks(details.particles, decision, options, details)
+    picks = page_picks(details.particles, decision, options)
     page = list(page_files(details, picks, thumbnails(details, images, options), title))
     rows, highlight = report_rows(summary.overview(), summary.sections())
     warnings = summary.warnings or []

@@ -1,8 +1,7 @@
 """The page of every micrograph (``--plot``: ``micrographs.html``): each rejected pick's partner and rule, the images.
 
 The partners and rules are the record of rejections' (:func:`.record.rejections`, as
-``--decisions`` writes them); after a one-pass decision, which keeps no pairs, the core walks
-every micrograph again for them (:func:`~cryodedup.report.suppressors.every_suppressor`).
+``--decisions`` writes them): the core's, kept by the one-pass scan too when ``--plot`` asks.
 The report opens no file: each micrograph's image is read here.
 """
 
@@ -10,7 +9,6 @@ from __future__ import annotations
 
 import os
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -33,21 +31,12 @@ __all__ = ["page_picks", "thumbnails"]
 THREADS = min(4, os.cpu_count() or 1)
 
 
-def page_picks(
-    particles: ParticleSet, decision: Decision, options: ParticleOptions, details: ParticleDetails
-) -> PagePicks:
-    """Each row's partner and rule, as the record of rejections names them."""
-    from ...report.suppressors import every_suppressor
+def page_picks(particles: ParticleSet, decision: Decision, options: ParticleOptions) -> PagePicks:
+    """Each rejected row's partner and rule, as the record of rejections names them."""
     from .record import RULES, rejections
 
-    if decision.suppressed_by is None:  # (decided in one pass: the pairs again, from the core)
-        decision = replace(decision, suppressed_by=every_suppressor(details))
     record = rejections(particles, decision, options)
-    partner = np.full(len(particles), -1, dtype=np.int64)
-    rule = np.full(len(particles), -1, dtype=np.int8)
-    partner[record.rows] = record.partners
-    rule[record.rows] = record.rule
-    return PagePicks(partner, rule, RULES, RULES.index("cross-species overlap"))
+    return PagePicks(record.rows, record.partners, record.rule, RULES, RULES.index("cross-species overlap"))
 
 
 def thumbnails(details: ParticleDetails, images: Images, options: ParticleOptions) -> dict[int, MicrographImage]:
