@@ -31,7 +31,6 @@ from ...algo.priority import (
 from ...algo.same_image import images_for_the_core, support_of_images
 from ...errors import CryodedupError
 from ...formats.sniff import is_glob
-from ...formats.star.particle_writer import OnePass
 from ...options import ParticleOptions
 from ...particle_set import Log, ParticleSet, StarFacts, Warn
 from ..input_checks import refuse_angles_not_finite
@@ -39,6 +38,7 @@ from ..species import ROW_FIELDS, decide_several_species, species_not_confirmabl
 
 if TYPE_CHECKING:
     from ...algo.selection import SelectionCounts
+    from ...formats.star.particle_writer import OnePass
     from .regions import Regions
 
 __all__ = [
@@ -79,6 +79,10 @@ def one_pass(options: ParticleOptions, facts: StarFacts) -> OnePass | None:
     The rule is :func:`duplicate_rule`'s, as the two-pass route's starts. The scan keeps each
     rejected row's partner where the pictures' page or the record of rejections names it.
     """
+    from ...formats.star.particle_writer import (
+        OnePass,
+    )  # (asked by the STAR reader alone: a .cs run loads no STAR code)
+
     plain = not (options.audit or options.max_angle is not None or options.halfsets != "keep")
     as_read = normalisation(options.score_normalize).apply is None
     plain = plain and options.min_support == 1 and as_read and options.min_dist_z is None
