@@ -296,6 +296,14 @@ def _copick_command() -> Command:
         "of different datasets are never one, whatever their names. Repeat it.",
         metavar="USER/SESSION=LABEL",
     )
+    taken["score_normalize"] = replace(
+        taken["score_normalize"],
+        help="Put the pick sets' scores on one scale before ranking. rank: each pick set's scores as percentiles "
+        "within that pick set (user/session). zscore: each pick set's scores on each run shifted to median 0 and "
+        "scaled to robust SD 1 (MAD x 1.4826, as WarpTools normalises template-matching scores), the better "
+        "higher, the set's objects together; where more than half of them are equal, their mean absolute "
+        "deviation x 1.2533 scales them.",
+    )
     given = outdir(
         "Also write the kept and rejected picks as RELION 5 STAR files, one pair per object, into this folder "
         "(the kept picks go into the project in any case).",

@@ -203,6 +203,7 @@ class ParticleOptions:
         label="selection",
         panel=RANKING,
         affects=DECISION,
+        taken_by=(COPICK,),
     )
     seed: int = option(
         0,
@@ -274,7 +275,7 @@ class ParticleOptions:
         choices=list(NORMALISATIONS),
         label="score normalization",
         panel=RANKING,
-        taken_by=(CENTRES,),
+        taken_by=(CENTRES, COPICK),
     )
     prefer: list[str | Path | int] = option(
         [],
