@@ -304,6 +304,15 @@ def _copick_command() -> Command:
         "higher, the set's objects together; where more than half of them are equal, their mean absolute "
         "deviation x 1.2533 scales them.",
     )
+    taken["min_dist_ellipsoid"] = replace(
+        taken["min_dist_ellipsoid"],
+        help="Exclusion in each pick's own frame, for elongated objects: an ellipsoid with semi-axes A, B, C in Å "
+        "along the object's x, y and z, turned by the pick's transformation (copick's rotation from the object's "
+        "frame into the tomogram's). Two picks are duplicates when either centre lies inside the other's "
+        "ellipsoid. Replaces --min-dist. Several objects: NAME=A,B,C groups separated by commas (a bare A,B,C "
+        "for the others).",
+        metavar="A,B,C|NAME=A,B,C,...",
+    )
     given = outdir(
         "Also write the kept and rejected picks as RELION 5 STAR files, one pair per object, into this folder "
         "(the kept picks go into the project in any case).",

@@ -79,13 +79,14 @@ def test_copick_process_dedup_select_keeps_a_best_subset_of_each_conflict_compon
     assert kept != greedy  # (this project's components leave the selection something to choose: the test can fail)
 
 
-def test_copick_process_dedup_help_names_the_selection_and_the_normalisation_in_copicks_words(copick_cli):  # noqa: F811
+def test_copick_process_dedup_help_names_issue_69s_options_in_copicks_words(copick_cli):  # noqa: F811
     help = run_copick(copick_cli, "process", "dedup", "--help")
     assert help.exit_code == 0, help.output
     said = " ".join(help.output.split())
     assert "--select [greedy|best-score|most-particles]" in said
     assert "--score-normalize [none|rank|zscore]" in said
     assert "each pick set's scores on each run shifted to median 0" in said
+    assert "--min-dist-ellipsoid A,B,C|NAME=A,B,C,..." in said and "turned by the pick's transformation" in said
 
 
 def oracle_greedy(rows: list) -> list[bool]:
@@ -136,3 +137,85 @@ def rescore(config, user: str, run: str, rescaled) -> None:
             for point in picks.points:
                 point.score = rescaled(point.score)
             picks.store()
+
+
+#: The semi-axes (Å) of the exclusion ellipsoid along the particle's x, y and z: a rod along its z.
+AXES = np.array([20.0, 30.0, 70.0])
+
+
+def posed_project(tmp_path, seed: int, n: int = 90):
+    """One object (a rod, radius 40 Å) picked by two users on two runs, each pick with a random rotation.
+
+    Returns the config and the picks (run, centre, rotation, score) in the reader's order (run, user, point);
+    the scores distinct (no ties for the greedy walk to break).
+    """
+    from scipy.spatial.transform import Rotation
+    from test_copick import copick
+
+    from cryodedup.formats.copick import root_logger_kept
+
+    rng = np.random.default_rng(seed)
+    rows = []
+    scores = rng.permutation(n) / n
+    with root_logger_kept():
+        from copick.models import CopickLocation, CopickPoint, PickableObject
+
+        config = tmp_path / "project" / "copick_config.json"
+        rod = [PickableObject(name="rod", is_particle=True, radius=40.0, label=1)]
+        root = copick.new_config(str(config), str(tmp_path / "project" / "overlay"), pickable_objects=rod)
+        for g, name in enumerate(RUNS):
+            run = root.new_run(name)
+            for user in ("alice", "bob"):
+                points = []
+                for _ in range(n // 4):
+                    centre = rng.uniform(0, 200, 3)
+                    rotation = Rotation.random(random_state=rng).as_matrix()
+                    transform = np.eye(4)
+                    transform[:3, :3] = rotation
+                    score = float(scores[len(rows)])
+                    point = CopickPoint(location=CopickLocation(x=centre[0], y=centre[1], z=centre[2]), score=score)
+                    point.transformation = transform
+                    points.append(point)
+                    rows.append((g, centre, rotation, score))
+                picks = run.new_picks(object_name="rod", session_id="1", user_id=user)
+                picks.points = points
+                picks.store()
+    return config, rows
+
+
+def _inside(rotation: np.ndarray, centre: np.ndarray, other: np.ndarray) -> bool:
+    """Whether ``other`` lies in the ellipsoid of the pick at ``centre``: copick's transformation takes the
+    particle's frame into the tomogram's (object to tomogram), so an offset is ``R^T d`` in the particle's frame."""
+    return float((((rotation.T @ (other - centre)) / AXES) ** 2).sum()) <= 1.0
+
+
+def test_copick_process_dedup_min_dist_ellipsoid_turns_each_picks_ellipsoid_by_its_transformation(copick_cli, tmp_path):  # noqa: F811
+    config, rows = posed_project(tmp_path, 69)
+    n = len(rows)
+    conflict = np.zeros((n, n), dtype=bool)
+    for i, j in itertools.combinations(range(n), 2):
+        (gi, ci, ri, _), (gj, cj, rj, _) = rows[i], rows[j]
+        conflict[i, j] = conflict[j, i] = gi == gj and (_inside(ri, ci, cj) or _inside(rj, cj, ci))
+    keep = np.ones(n, dtype=bool)
+    for i in sorted(range(n), key=lambda k: -rows[k][3]):  # (best score first; the scores are distinct)
+        if keep[i]:
+            keep[conflict[i] & keep] = False
+    # The ellipsoid is neither the object's sphere (40 Å) nor one of its longest semi-axis: the test can fail.
+    runs, centres = np.array([r[0] for r in rows]), np.array([r[1] for r in rows])
+    distance = np.linalg.norm(centres[:, None] - centres[None], axis=2)
+    for radius in (40.0, AXES.max()):
+        sphere = (distance <= radius) & (runs[:, None] == runs[None]) & ~np.eye(n, dtype=bool)
+        assert not np.array_equal(conflict, sphere)
+    assert conflict.sum() > 20 and not keep.all()
+    result = run_copick(copick_cli, "process", "dedup", "-c", config, "--min-dist-ellipsoid", "20,30,70", "-q")
+    assert result.exit_code == 0, result.output
+    want = {}
+    for (g, centre, _, score), k in zip(rows, keep):
+        if k:
+            want.setdefault((RUNS[g], "rod"), []).append((*centre, score))
+    assert read_back(config) == {key: sorted(picks) for key, picks in want.items()}
+    # Named by the object, as --min-dist names objects: the same picks.
+    args = ["--min-dist-ellipsoid", "rod=20,30,70", "--copick-out-session", "named", "-q"]
+    result = run_copick(copick_cli, "process", "dedup", "-c", config, *args)
+    assert result.exit_code == 0, result.output
+    assert read_back(config, session="named") == read_back(config)

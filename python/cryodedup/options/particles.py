@@ -120,6 +120,7 @@ class ParticleOptions:
         metavar="A,B,C|NAME=A,B,C,...",
         label="exclusion ellipsoid in the particle's frame (Å)",
         panel=DISTANCE,
+        taken_by=(COPICK,),
     )
     mic_psize: float | None = option(
         None,
