@@ -313,6 +313,12 @@ def _copick_command() -> Command:
         "for the others).",
         metavar="A,B,C|NAME=A,B,C,...",
     )
+    taken["edge"] = replace(
+        taken["edge"],
+        help="Reject the picks whose centre lies within this distance (Å) of their run's tomogram's edge, before "
+        "removing duplicates: the tomogram in the project at the run's smallest voxel spacing with one, its shape "
+        "x that spacing (a run without a tomogram is refused).",
+    )
     given = outdir(
         "Also write the kept and rejected picks as RELION 5 STAR files, one pair per object, into this folder "
         "(the kept picks go into the project in any case).",

@@ -87,6 +87,7 @@ def test_copick_process_dedup_help_names_issue_69s_options_in_copicks_words(copi
     assert "--score-normalize [none|rank|zscore]" in said
     assert "each pick set's scores on each run shifted to median 0" in said
     assert "--min-dist-ellipsoid A,B,C|NAME=A,B,C,..." in said and "turned by the pick's transformation" in said
+    assert "--edge Å" in said and "of their run's tomogram's edge" in said
 
 
 def oracle_greedy(rows: list) -> list[bool]:
@@ -219,3 +220,35 @@ def test_copick_process_dedup_min_dist_ellipsoid_turns_each_picks_ellipsoid_by_i
     result = run_copick(copick_cli, "process", "dedup", "-c", config, *args)
     assert result.exit_code == 0, result.output
     assert read_back(config, session="named") == read_back(config)
+
+
+#: make_project's tomograms: 40 x 40 x 20 voxels of 10 Å (x, y, z), counted by hand.
+EXTENT = np.array([400.0, 400.0, 200.0])
+
+
+def test_copick_process_dedup_edge_rejects_the_picks_near_each_runs_tomograms_edge(copick_cli, tmp_path):  # noqa: F811
+    config, rows = make_project(tmp_path, 8)
+    centres = np.array([r[1] for r in rows])
+    at_edge = ((centres < 25) | (centres > EXTENT - 25)).any(axis=1)
+    assert 5 < at_edge.sum() < len(rows) - 5  # (some picks on either side: the test can fail)
+    inside = [r for r, near in zip(rows, at_edge) if not near]
+    kept_inside = iter(oracle_greedy(inside))  # (the picks at the edge displace none: rejected first)
+    keep = [not near and next(kept_inside) for near in at_edge]
+    result = run_copick(copick_cli, "process", "dedup", "-c", config, "--edge", "25", "--json", "-q")
+    assert result.exit_code == 0, result.output
+    assert read_back(config) == {key: picks for key, picks in expected(rows, keep).items() if picks}
+    summary = json.loads(result.stdout.splitlines()[-1])
+    assert summary["kept"] == sum(keep)
+    assert "each run's tomogram in the copick project" in json.dumps(summary)
+
+
+def test_copick_process_dedup_edge_refuses_a_run_without_a_tomogram_in_one_line(copick_cli, tmp_path):  # noqa: F811
+    config, _ = make_project(tmp_path, 0, with_tomograms=False)
+    result = run_copick(copick_cli, "process", "dedup", "-c", config, "--edge", "25", "-q")
+    assert result.exit_code == 1, result.output
+    errors = [line for line in result.stderr.splitlines() if line.startswith("Error")]
+    assert errors == [
+        f"Error: {config}: run TS_001 has no tomogram, so --edge has no extent to measure from; add its tomogram "
+        "to the project or leave out --edge"
+    ], result.stderr
+    assert read_back(config) == {}  # (nothing written)

@@ -489,6 +489,7 @@ class ParticleOptions:
         type=float,
         metavar="Å",
         panel=MASKS,
+        taken_by=(COPICK,),
     )
     copick_objects: str | None = option(
         None,
