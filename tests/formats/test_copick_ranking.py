@@ -226,8 +226,22 @@ def test_copick_process_dedup_min_dist_ellipsoid_turns_each_picks_ellipsoid_by_i
 EXTENT = np.array([400.0, 400.0, 200.0])
 
 
+def add_other_spacings(config) -> None:
+    """Beside each run's 10 Å tomogram: a 5 Å voxel spacing without a tomogram, and a 20 Å tomogram of half the
+    extent (not the run's, but it would be taken if the largest spacing were): the extent must stay the 10 Å one's."""
+    from test_copick import copick
+
+    from cryodedup.formats.copick import root_logger_kept
+
+    with root_logger_kept():
+        for run in copick.from_file(str(config)).runs:
+            run.new_voxel_spacing(5.0)
+            run.new_voxel_spacing(20.0).new_tomogram("wbp").from_numpy(np.zeros((5, 10, 10), np.float32), levels=1)
+
+
 def test_copick_process_dedup_edge_rejects_the_picks_near_each_runs_tomograms_edge(copick_cli, tmp_path):  # noqa: F811
     config, rows = make_project(tmp_path, 8)
+    add_other_spacings(config)
     centres = np.array([r[1] for r in rows])
     at_edge = ((centres < 25) | (centres > EXTENT - 25)).any(axis=1)
     assert 5 < at_edge.sum() < len(rows) - 5  # (some picks on either side: the test can fail)
