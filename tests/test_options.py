@@ -262,6 +262,8 @@ def test_the_subsets_of_the_particle_options_are_the_hand_kept_lists_they_replac
     others = {"--min-dist", "--min-dist-z", "--prefer", "--score-order", "--remove-entirely", "--min-support"}
     others |= {"--uncovered", "--cross-species", "--radius", "--overlap", "--max-angle", "--sym", "--registration"}
     others |= {"--transform", "--dataset", "--outdir", "--force", "--quiet", "--json", "--plot", "--plot-mics"}
+    others |= {"--select", "--score-normalize", "--min-dist-ellipsoid"}  # (issue 69's, for copick users later)
+    others |= {"--edge"}
     flags = [next(f for f in flag.flags if f.startswith("--")) for flag in COPICK_DEDUP.options]
     assert flags[:5] == copick  # (the copick project's options first)
     assert sorted(flags[5:]) == sorted(others)

@@ -296,6 +296,29 @@ def _copick_command() -> Command:
         "of different datasets are never one, whatever their names. Repeat it.",
         metavar="USER/SESSION=LABEL",
     )
+    taken["score_normalize"] = replace(
+        taken["score_normalize"],
+        help="Put the pick sets' scores on one scale before ranking. rank: each pick set's scores as percentiles "
+        "within that pick set (user/session). zscore: each pick set's scores on each run shifted to median 0 and "
+        "scaled to robust SD 1 (MAD x 1.4826, as WarpTools normalises template-matching scores), the better "
+        "higher, the set's objects together; where more than half of them are equal, their mean absolute "
+        "deviation x 1.2533 scales them.",
+    )
+    taken["min_dist_ellipsoid"] = replace(
+        taken["min_dist_ellipsoid"],
+        help="Exclusion in each pick's own frame, for elongated objects: an ellipsoid with semi-axes A, B, C in Å "
+        "along the object's x, y and z, turned by the pick's transformation (copick's rotation from the object's "
+        "frame into the tomogram's). Two picks are duplicates when either centre lies inside the other's "
+        "ellipsoid. Replaces --min-dist. Several objects: NAME=A,B,C groups separated by commas (a bare A,B,C "
+        "for the others).",
+        metavar="A,B,C|NAME=A,B,C,...",
+    )
+    taken["edge"] = replace(
+        taken["edge"],
+        help="Reject the picks whose centre lies within this distance (Å) of their run's tomogram's edge, before "
+        "removing duplicates: the tomogram in the project at the run's smallest voxel spacing with one, its shape "
+        "x that spacing (a run without a tomogram is refused).",
+    )
     given = outdir(
         "Also write the kept and rejected picks as RELION 5 STAR files, one pair per object, into this folder "
         "(the kept picks go into the project in any case).",

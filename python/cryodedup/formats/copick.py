@@ -46,7 +46,7 @@ from .star.tomography import rotation_vectors
 if TYPE_CHECKING:
     from .read_request import CopickSelection, ScoreRead
 
-__all__ = ["read_copick", "read_copick_pick_sets"]
+__all__ = ["read_copick", "read_copick_pick_sets", "tomogram_extents"]
 
 KEPT_NAME, REJECTED_NAME = "particles_kept.star", "particles_rejected.star"
 #: What the summary calls the points' score.
@@ -111,6 +111,39 @@ def open_project(config: Path) -> Any:
     except (ValueError, TypeError, KeyError, OSError, RecursionError) as err:  # (RecursionError: nested 100,000 deep)
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise InputFileError(f"{config}: not a copick project copick can open ({first})") from None
+
+
+#: Where ``--edge`` takes a run's tomogram's extent from, as the summary says it.
+_EXTENT_SOURCE = (
+    "each run's tomogram in the copick project (its shape x its voxel spacing, the smallest spacing with one)"
+)
+
+
+def tomogram_extents(config: Path, runs: Sequence[str]) -> tuple[np.ndarray, str]:
+    """Each run's tomogram's extent along x, y, z in Å (``--edge``), and where it came from, as the summary says it.
+
+    The extent is the tomogram's shape times its voxel spacing, of the tomogram at the run's smallest
+    voxel spacing that has one, where copick's own conversion to RELION takes the tomogram's centre
+    (``copick.util.relion.copick_tomogram_center``); its first scale's zarr shape is z, y, x. A run
+    without a tomogram is refused in one line.
+    """
+    import zarr  # type: ignore[import-untyped]  # (copick's own dependency: its tomograms are zarr)
+
+    root = open_project(config)
+    extents = np.full((len(runs), 3), np.nan)
+    with root_logger_kept():
+        for k, name in enumerate(runs):
+            run = root.get_run(name)
+            spacings = [] if run is None else [v for v in run.voxel_spacings if v.tomograms]
+            if not spacings:
+                raise CryodedupError(
+                    f"{config}: run {name} has no tomogram, so --edge has no extent to measure from; add its "
+                    "tomogram to the project or leave out --edge"
+                )
+            spacing = min(spacings, key=lambda v: v.voxel_size)
+            nz, ny, nx = zarr.open(spacing.tomograms[0].zarr())["0"].shape
+            extents[k] = np.array([nx, ny, nz], dtype=np.float64) * float(spacing.voxel_size)
+    return extents, _EXTENT_SOURCE
 
 
 def read_copick(

@@ -120,6 +120,7 @@ class ParticleOptions:
         metavar="A,B,C|NAME=A,B,C,...",
         label="exclusion ellipsoid in the particle's frame (Å)",
         panel=DISTANCE,
+        taken_by=(COPICK,),
     )
     mic_psize: float | None = option(
         None,
@@ -203,6 +204,7 @@ class ParticleOptions:
         label="selection",
         panel=RANKING,
         affects=DECISION,
+        taken_by=(COPICK,),
     )
     seed: int = option(
         0,
@@ -274,7 +276,7 @@ class ParticleOptions:
         choices=list(NORMALISATIONS),
         label="score normalization",
         panel=RANKING,
-        taken_by=(CENTRES,),
+        taken_by=(CENTRES, COPICK),
     )
     prefer: list[str | Path | int] = option(
         [],
@@ -487,6 +489,7 @@ class ParticleOptions:
         type=float,
         metavar="Å",
         panel=MASKS,
+        taken_by=(COPICK,),
     )
     copick_objects: str | None = option(
         None,

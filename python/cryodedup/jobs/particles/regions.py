@@ -190,6 +190,14 @@ def _sizes(
     first_row = np.full(n_mics, -1, dtype=np.int64)
     first_row[particles.groups[::-1]] = np.arange(len(particles))[::-1]
     psize = np.asarray(particles.psize, dtype=np.float64)[np.maximum(first_row, 0)]
+    copick = particles.summary.get("copick")
+    if dims == 3 and copick is not None and needed:  # (a copick project's runs: their tomograms in the project)
+        from ...formats.copick import tomogram_extents
+
+        used = first_row >= 0
+        runs = [_bare(name) for name, is_used in zip(particles.mic_names, used) if is_used]
+        sizes[used], source = tomogram_extents(Path(copick["config"]), runs)
+        return sizes, source
     if dims == 3 and tomograms is not None and tomograms.sizes:
         for g, name in enumerate(particles.mic_names):
             bare = _bare(name)
