@@ -37,6 +37,8 @@ from ..input_checks import refuse_angles_not_finite
 from ..species import ROW_FIELDS, decide_several_species, species_not_confirmable
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from ...algo.selection import SelectionCounts
     from ...formats.star.particle_writer import OnePass
     from .regions import Regions
@@ -96,18 +98,20 @@ def one_pass(options: ParticleOptions, facts: StarFacts) -> OnePass | None:
     return OnePass(duplicate_rule(options), partners=options.plot or options.decisions) if plain else None
 
 
-def preference_of(particles: ParticleSet, options: ParticleOptions, held: list[list[int]] | None) -> list[Level] | None:
+def preference_of(
+    particles: ParticleSet, prefer: list[str | Path | int], held: list[list[int]] | None
+) -> list[Level] | None:
     """The priority levels ``--prefer`` names, most preferred first, parsed once a run (None without it).
 
     ``held``: the inputs each value names, as parsed against the input paths before they were
     read (``read.check_prefer``); here they are named as the set names its inputs. Without them
     (a copick project's pick sets, data in memory), the values are parsed here.
     """
-    if not options.prefer:
+    if not prefer:
         return None
     if held is not None:
-        return named_levels(options.prefer, held, particles.inputs)
-    return preference(options.prefer, particles.inputs, particles.pick_sets, is_glob)
+        return named_levels(prefer, held, particles.inputs)
+    return preference(prefer, particles.inputs, particles.pick_sets, is_glob)
 
 
 @dataclass
@@ -169,7 +173,7 @@ def decide(
     One species (no species given) is decided by :func:`decide_species`, as it always was.
     ``held``: the inputs ``--prefer`` named, as parsed before reading (:func:`preference_of`).
     """
-    levels = preference_of(particles, options, held)
+    levels = preference_of(particles, options.prefer, held)
     regions = None
     if options.mask is not None or options.edge is not None:
         from .regions import regions_of  # (reads MRC headers and tomograms STAR: loaded when asked for)
@@ -280,7 +284,9 @@ def decide_species(
     covered = coverage(particles, options.coverage)
     keep, unconfirmed, not_confirmable = result.keep, None, None
     if options.min_support > 1:
-        keep, unconfirmed, not_confirmable = _supported(particles, result.keep, confirmed_by, covered, voters, options)
+        keep, unconfirmed, not_confirmable = _supported(
+            particles, result.keep, confirmed_by, covered, voters, options.min_support, options.uncovered
+        )
     return Decision(
         keep,
         result.suppressed_by,
@@ -319,17 +325,18 @@ def _supported(
     confirmed_by: np.ndarray,
     covered: np.ndarray,
     voters: np.ndarray | None,
-    options: ParticleOptions,
+    min_support: int,
+    uncovered: str,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The consensus rule on the rows ``kept`` as duplicates: (keep, unconfirmed, not confirmable).
 
     A kept row stays kept when rows of ``--min-support`` inputs (voters) confirm it; on a
     micrograph fewer of them ran on it cannot be confirmed, and ``--uncovered`` says its fate.
     """
-    supported = popcount(_by_voter(confirmed_by, voters)) >= options.min_support
-    confirmable = (_voters_covering(covered, voters) >= options.min_support)[particles.groups]
+    supported = popcount(_by_voter(confirmed_by, voters)) >= min_support
+    confirmable = (_voters_covering(covered, voters) >= min_support)[particles.groups]
     not_confirmable = kept & ~confirmable
-    keep = kept & (supported | (not_confirmable if options.uncovered == "keep" else False))
+    keep = kept & (supported | (not_confirmable if uncovered == "keep" else False))
     return keep, kept & confirmable & ~supported, not_confirmable
 
 
@@ -398,7 +405,7 @@ def rule_for_rows(particles: ParticleSet, options: ParticleOptions) -> tuple[Dup
             "give --filament-mode segment, or --same-image warn"
         )
     # Ties on the score between inputs are counted from the pairs (8 bytes per particle, as the masks).
-    want_ties = ties_countable(particles, options, whole_tubes)
+    want_ties = ties_countable(particles, options.remove_entirely, whole_tubes)
     orientations = None
     if options.max_angle is not None:
         if particles.poses is None:
@@ -415,17 +422,19 @@ def rule_for_rows(particles: ParticleSet, options: ParticleOptions) -> tuple[Dup
         tubes=particles.tubes,
         whole_tubes=whole_tubes,
         images=images,
-        ellipsoid=own_frame_ellipsoid(particles, options),
+        ellipsoid=own_frame_ellipsoid(particles, options.min_dist_ellipsoid),
     )
     return rule, options.plot or options.decisions or want_pairs or want_ties
 
 
-def own_frame_ellipsoid(particles: ParticleSet, options: ParticleOptions) -> Ellipsoid | None:
+def own_frame_ellipsoid(
+    particles: ParticleSet, min_dist_ellipsoid: tuple[float, float, float] | None
+) -> Ellipsoid | None:
     """``--min-dist-ellipsoid``'s ellipsoid turned by each row's pose (None without it), refused without poses.
 
-    ``options`` are one species' (``min_dist_ellipsoid`` its own, ``jobs.species``).
+    ``min_dist_ellipsoid``: one species' own (``jobs.species``).
     """
-    if options.min_dist_ellipsoid is None:
+    if min_dist_ellipsoid is None:
         return None
     if particles.poses is None:
         raise CryodedupError(
@@ -433,17 +442,17 @@ def own_frame_ellipsoid(particles: ParticleSet, options: ParticleOptions) -> Ell
             "orientations (rlnAngleRot/Tilt/Psi, alignments3D/pose; Dynamo tables' angles are not read yet)"
         )
     refuse_angles_not_finite(particles)
-    return Ellipsoid(particles.poses, tuple(options.min_dist_ellipsoid), particles.pose_kind)
+    return Ellipsoid(particles.poses, tuple(min_dist_ellipsoid), particles.pose_kind)
 
 
-def ties_countable(particles: ParticleSet, options: ParticleOptions, whole_tubes: bool) -> bool:
+def ties_countable(particles: ParticleSet, remove_entirely: bool, whole_tubes: bool) -> bool:
     """Whether groups decided between inputs that tie on the score can be counted (issue 54, section 5).
 
     Several inputs ranked by a score, a kept row for each group (not ``--remove-entirely``)
     and rows ranked one by one (not whole tubes, ranked by their mean score).
     """
     several = len(particles.inputs) > 1 and particles.scores is not None
-    return several and not options.remove_entirely and not whole_tubes
+    return several and not remove_entirely and not whole_tubes
 
 
 def ties_of(particles: ParticleSet, decision: Decision, options: ParticleOptions) -> Ties:
@@ -454,7 +463,11 @@ def ties_of(particles: ParticleSet, decision: Decision, options: ParticleOptions
     """
     scores = ranking_scores(particles, decision)[0]
     whole_tubes = particles.tubes is not None and options.filament_mode == "tube"
-    if decision.suppressed_by is None or scores is None or not ties_countable(particles, options, whole_tubes):
+    if (
+        decision.suppressed_by is None
+        or scores is None
+        or not ties_countable(particles, options.remove_entirely, whole_tubes)
+    ):
         return Ties(0, 0)
     return tied_groups(decision.suppressed_by, scores, particles.input_of, decision.levels)
 
@@ -474,17 +487,19 @@ def coverage(particles: ParticleSet, rule: str) -> np.ndarray:
     return picks_per_group(particles.input_of, particles.groups, n_mics, n_inputs) > 0
 
 
-def warn_not_confirmable(particles: ParticleSet, decision: Decision, options: ParticleOptions, warn: Warn) -> None:
+def warn_not_confirmable(
+    particles: ParticleSet, decision: Decision, min_support: int, uncovered: str, warn: Warn
+) -> None:
     """Says how many picks could not be confirmed (too few inputs ran on their micrographs), and their fate."""
     if decision.not_confirmable is None or decision.covered is None or not decision.not_confirmable.any():
         return
-    fate = "kept (--uncovered reject rejects them)" if options.uncovered == "keep" else "rejected (--uncovered reject)"
+    fate = "kept (--uncovered reject rejects them)" if uncovered == "keep" else "rejected (--uncovered reject)"
     if particles.species is not None:  # (coverage is each species' own: the inputs that hold it)
-        return warn(species_not_confirmable(particles, decision.not_confirmable, options.min_support, fate))
-    short = np.flatnonzero(_voters_covering(decision.covered, input_voters(particles)) < options.min_support)
+        return warn(species_not_confirmable(particles, decision.not_confirmable, min_support, fate))
+    short = np.flatnonzero(_voters_covering(decision.covered, input_voters(particles)) < min_support)
     example = particles.mic_names[short[0]]
     warn(
         f"{int(decision.not_confirmable.sum()):,} picks lie on {len(short):,} of {len(particles.mic_names):,} "
-        f"micrographs that fewer than {options.min_support} inputs ran on (e.g. {example}), so --min-support "
-        f"{options.min_support} cannot be asked of them: {fate}"
+        f"micrographs that fewer than {min_support} inputs ran on (e.g. {example}), so --min-support "
+        f"{min_support} cannot be asked of them: {fate}"
     )

@@ -153,7 +153,7 @@ def run(
     checked = True
     for message in warnings:
         log(message, "warning")
-    warn_not_confirmable(particles, decision, options, warn)
+    warn_not_confirmable(particles, decision, options.min_support, options.uncovered, warn)
     for message in decision.regions.warnings if decision.regions is not None else ():
         warn(message)
     decided_at = time.perf_counter()
