@@ -181,7 +181,7 @@ def _remove_duplicates(data: Any, outdir: StrPath | None, force: bool, report: L
         outcomes.append(run(source, outdir, opts, force=force, log=report))
         return outcomes[-1]
 
-    kept, rejected = _subsets(data, outdir, opts, run_job)
+    kept, rejected = _subsets(data, outdir, run_job)
     if not opts.decisions:
         return kept, rejected
     import pandas  # (starfile's dependency: installed with the package)
@@ -189,7 +189,7 @@ def _remove_duplicates(data: Any, outdir: StrPath | None, force: bool, report: L
     return kept, rejected, pandas.DataFrame(outcomes[-1].decisions)
 
 
-def _subsets(data: Any, outdir: StrPath | None, opts: ParticleOptions, run_job: Callable[[Source], Outcome]) -> tuple:
+def _subsets(data: Any, outdir: StrPath | None, run_job: Callable[[Source], Outcome]) -> tuple:
     """The kept and rejected particles of ``data``, the job run by ``run_job``."""
     if isinstance(data, (str, Path)) or (
         isinstance(data, (list, tuple)) and data and all(isinstance(p, (str, Path)) for p in data)

@@ -242,7 +242,7 @@ def particles(
         context = click.get_current_context()
         assert context is not None, "a command runs in its context"
         raise click.MissingParameter(ctx=context, param=next(p for p in context.command.params if p.name == "inputs"))
-    if outdir is None and not (options.audit and not options.plot) and not _copick_only(inputs, options):
+    if outdir is None and not (options.audit and not options.plot) and not _copick_only(inputs, options.plot):
         _refuse_missing_inputs(inputs)  # (a mistyped copick config is no missing -o)
         # click's own words for a missing option, and when none is needed
         why = "only --audit without --plot, or a copick project, writes nothing there"
@@ -286,11 +286,11 @@ def _refuse_missing_inputs(inputs: Sequence[Path]) -> None:
             fail(f"{path}: no such file or folder")
 
 
-def _copick_only(inputs: Sequence[Path], options: ParticleOptions) -> bool:
+def _copick_only(inputs: Sequence[Path], plot: bool) -> bool:
     """Whether the input is a copick project that takes the kept picks back (no output folder needed)."""
     from .formats.sniff import is_copick_config
 
-    return len(inputs) == 1 and not options.plot and is_copick_config(inputs[0])
+    return len(inputs) == 1 and not plot and is_copick_config(inputs[0])
 
 
 def run_particle_job(

@@ -165,7 +165,7 @@ def run(
         outputs, write_seconds = update.write_round(round_, particles, decision.keep)
         summary = replace(summary, update=update.round_summary(round_, summary.kept, summary.particles))
     else:
-        outputs, write_seconds = _write(particles, decision.keep, halves, options, force, source.outputs())
+        outputs, write_seconds = _write(particles, decision.keep, halves, options.audit, force, source.outputs())
     if options.decisions and not (update and round_):
         record, outputs = _record(particles, decision, options, folder, force, outputs)
     if summary.same_image is not None and summary.same_image.message is not None:
@@ -180,7 +180,7 @@ def run(
         outputs=Outputs.of(outputs),
         min_dist_A=used[0],
         min_dist_z_A=used[1],
-        mode=_mode(options),
+        mode=_mode(options.remove_entirely, options.select),
         warnings=warnings,
         seconds=round(time.perf_counter() - start, 3),
     )
@@ -207,11 +207,11 @@ def _warn_earlier_files(folder: StrPath | None, options: ParticleOptions, warn: 
 _MODES = {"most-particles": "keep the most picks of each group", "best-score": "keep the best score sum of each group"}
 
 
-def _mode(options: ParticleOptions) -> str:
+def _mode(remove_entirely: bool, select: str) -> str:
     """The summary's mode: which picks of a group of duplicates stay."""
-    if options.remove_entirely:
+    if remove_entirely:
         return "remove entirely"
-    return _MODES.get(options.select, "keep best of each group")
+    return _MODES.get(select, "keep best of each group")
 
 
 def _update_module() -> ModuleType:
@@ -261,7 +261,7 @@ def _write(
     particles: ParticleSet,
     keep: np.ndarray,
     halves: np.ndarray | None,
-    options: ParticleOptions,
+    audit: bool,
     force: bool,
     named: dict[str, list[str]] | None,
 ) -> tuple[dict[str, list[str]], float]:
@@ -271,7 +271,7 @@ def _write(
     """
     if named is not None:
         return named, 0.0
-    if options.audit:
+    if audit:
         return {"kept": [], "rejected": []}, 0.0
     assert particles.writer is not None, "every reader of files gives the set a writer"
     if particles.species is not None and hasattr(particles.writer, "apart"):  # (STAR: a file per species too)

@@ -126,7 +126,9 @@ def read_inputs(
         )
     request = replace(read_request(options, held), writes=writes)  # (compare writes no output)
     if options.input_psize:  # (--mic-psize INPUT=Å: each input's own, by position)
-        request = replace(request, scale=_scale_by_input(request.scale, _pixel_sizes_by_input(options, inputs)))
+        request = replace(
+            request, scale=_scale_by_input(request.scale, _pixel_sizes_by_input(options.input_psize, inputs))
+        )
     particles = read_particle_files(inputs, outdir, request, warn, log, lambda facts: one_pass(options, facts))
     if followed:  # (the summary's "Read" row: which files an optimisation set named)
         particles.summary["reading_notes"] = [*followed, *particles.summary.get("reading_notes", [])]
@@ -175,7 +177,7 @@ def followed_optimisation_sets(
 PICKER_SCORES = ("rlnAutopickFigureOfMerit", "pick_stats/ncc_score", "pick_stats/power")
 
 
-def raw_picker_scores(particles: ParticleSet, options: ParticleOptions, levels: np.ndarray | None) -> str | None:
+def raw_picker_scores(particles: ParticleSet, score_normalize: str, levels: np.ndarray | None) -> str | None:
     """What to say when several inputs' particles are ranked by a picker's score as read, else None.
 
     Two pickers' figures of merit are not on one scale, so the picker with the larger
@@ -185,7 +187,7 @@ def raw_picker_scores(particles: ParticleSet, options: ParticleOptions, levels: 
     (None: one for all); the score decides only between inputs of one level.
     """
     label, n_inputs = particles.score_label, len(particles.inputs)  # (one input: no rows counted, 20 M instructions)
-    one_scale = normalisation(options.score_normalize).one_scale
+    one_scale = normalisation(score_normalize).one_scale
     if label not in PICKER_SCORES or particles.scores is None or one_scale or n_inputs < 2:
         return None
     n_ranked = int(np.count_nonzero(np.bincount(particles.input_of, minlength=n_inputs)))
@@ -212,10 +214,10 @@ def _scale_by_input(scale: Scale, sizes: tuple[float | None, ...]) -> Scale:
     return replace(scale, by_input=by_input)
 
 
-def _pixel_sizes_by_input(options: ParticleOptions, inputs: list[Path]) -> tuple[float | None, ...]:
+def _pixel_sizes_by_input(input_psize: dict[str, float], inputs: list[Path]) -> tuple[float | None, ...]:
     """Each input's own ``--mic-psize INPUT=Å`` (None where not named), inputs named as ``--prefer`` names them."""
     sizes: list[float | None] = [None] * len(inputs)
-    for name, size in options.input_psize.items():
+    for name, size in input_psize.items():
         for k in inputs_named(name, inputs, is_glob, "--mic-psize"):
             if sizes[k] is not None:
                 raise CryodedupError(f"--mic-psize {name}={size:g}: {inputs[k]} is given a pixel size twice")
@@ -251,7 +253,7 @@ def warn_inputs_apart(particles: ParticleSet, warn: Warn) -> None:
             )
 
 
-def check_request(paths: list[Path], outdir: StrPath | None, options: ParticleOptions) -> tuple[bool, bool]:
+def check_request(paths: list[Path], outdir: StrPath | None, audit: bool, plot: bool) -> tuple[bool, bool]:
     """Refuses a job that cannot run before anything is read.
 
     Returns whether the input is a copick project, and whether its kept picks go back into it.
@@ -260,8 +262,8 @@ def check_request(paths: list[Path], outdir: StrPath | None, options: ParticleOp
         raise CryodedupError("no input files given")
     copick = len(paths) == 1 and is_copick_config(paths[0])
     # A copick project takes its kept picks back; an output folder is then for the STAR files.
-    into_project = outdir is None and not options.plot and copick
-    if outdir is None and not (options.audit and not options.plot) and not into_project:
+    into_project = outdir is None and not plot and copick
+    if outdir is None and not (audit and not plot) and not into_project:
         raise CryodedupError("outdir: an output folder is needed (only audit=True without plot=True writes nothing)")
     return copick, into_project
 
@@ -272,28 +274,28 @@ def read_checked(
     """The inputs read, their species assigned, and what they hold checked before anything is decided."""
     particles = read_inputs(paths, outdir, options, warn, log, held)
     assert particles.writer is not None, "every reader of files gives the set a writer"
-    labels = _datasets(paths, particles, options, warn)
+    labels = _datasets(paths, particles, options.datasets, warn)
     check_shared_names(particles, labels)
     assign_species(particles, options)
     if is_picker_output(paths[0]):
         warn_inputs_apart(particles, warn)
-    elif raw := raw_picker_scores(particles, options, _levels_of(held, len(particles.inputs))):
+    elif raw := raw_picker_scores(particles, options.score_normalize, _levels_of(held, len(particles.inputs))):
         warn(raw)  # (picker inputs: their reader says it, naming each picker's score)
     if particles.decided is None:  # (a one-pass scan decided every row: its core refused these already)
         check_centres(particles)
     return particles
 
 
-def _datasets(paths: list[Path], particles: ParticleSet, options: ParticleOptions, warn: Warn) -> list[str] | None:
+def _datasets(paths: list[Path], particles: ParticleSet, datasets: list[str], warn: Warn) -> list[str] | None:
     """Each input's dataset (``--dataset``), its micrographs kept apart from other datasets'; None without it."""
-    if not options.datasets:
+    if not datasets:
         return None
     if particles.pick_sets:  # (a copick project's pick sets, named user/session or by position)
-        labels = dataset_labels(options.datasets, [Path(name) for name in particles.inputs], lambda path: False)
+        labels = dataset_labels(datasets, [Path(name) for name in particles.inputs], lambda path: False)
     elif len(particles.inputs) != len(paths):
         raise CryodedupError("--dataset labels input files: give each input as its own file, folder or glob")
     else:
-        labels = dataset_labels(options.datasets, paths, is_glob)
+        labels = dataset_labels(datasets, paths, is_glob)
     if len(set(labels)) < 2:
         warn("--dataset decides nothing here: every input is of one dataset")
     particles.summary["datasets"] = separate_datasets(particles, labels)
@@ -337,20 +339,22 @@ def _shared_example(particles: ParticleSet) -> str:
     return copy.rpartition(" [dataset ")[0]
 
 
-def check_prefer(paths: list[Path], copick: bool, options: ParticleOptions, warn: Warn) -> list[list[int]] | None:
+def check_prefer(
+    paths: list[Path], copick: bool, prefer: list[str | Path | int], remove_entirely: bool, warn: Warn
+) -> list[list[int]] | None:
     """The inputs each ``--prefer`` value names, parsed before reading, which refuses a value that names none.
 
     Warns that ``--remove-entirely`` ignores it. A copick project's pick sets, which
     ``--prefer`` names there, are known once read (None: parsed then, ``decide.preference_of``).
     """
-    if not options.prefer:
+    if not prefer:
         return None
     held = None
     if not copick:
-        held = preferred_inputs(options.prefer, paths, is_glob)
+        held = preferred_inputs(prefer, paths, is_glob)
         if len(paths) == 1:
             warn("--prefer decides nothing with one input: every particle is of that input")
-    if options.remove_entirely:
+    if remove_entirely:
         warn(
             "--prefer decides nothing with --remove-entirely: every particle that has a duplicate is removed, "
             "preferred or not"
@@ -433,13 +437,13 @@ class Files:
 
     def check(self, outdir: StrPath | None, options: ParticleOptions) -> Path | None:
         """As :class:`Source` says."""
-        into_project = check_request(self.paths, outdir, options)[1]
+        into_project = check_request(self.paths, outdir, options.audit, options.plot)[1]
         # Without one (an audit) the readers' writers get the current folder, and are never called.
         return None if into_project else Path(outdir if outdir is not None else ".")
 
     def held_by_prefer(self, options: ParticleOptions, warn: Warn) -> list[list[int]] | None:
         """As :class:`Source` says."""
-        return check_prefer(self.paths, self.copick, options, warn)
+        return check_prefer(self.paths, self.copick, options.prefer, options.remove_entirely, warn)
 
     def read(
         self, outdir: Path | None, options: ParticleOptions, warn: Warn, log: Log, held: Held = None

@@ -417,7 +417,7 @@ def _score_summary(
         column=score_label,
         order=("max" if particles.higher_is_better else "min") if score_label else f"random (seed {options.seed})",
         normalized=normalized if score_label and normalized else None,
-        scale=scale if raw_picker_scores(particles, options, levels) else None,
+        scale=scale if raw_picker_scores(particles, options.score_normalize, levels) else None,
         without_score=int(count_without_score(particles.scores)),
         ties_by_input_order=int(ties_by_input_order),
     )
