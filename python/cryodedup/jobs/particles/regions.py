@@ -65,9 +65,9 @@ def regions_of(particles: ParticleSet, options: ParticleOptions) -> Regions | No
     if options.mask is None and options.edge is None:
         return None
     n = len(particles)
-    tomograms = _tomograms(options)
+    tomograms = _tomograms(options.micrographs)
     corner = _from_corner(particles, tomograms)
-    sizes, sizes_from = _sizes(particles, options, tomograms, needed=options.edge is not None)
+    sizes, sizes_from = _sizes(particles, options.project_dir, tomograms, needed=options.edge is not None)
     dropped = np.zeros(n, dtype=np.int8)
     masks: tuple[str, ...] = ()
     warnings: list[str] = []
@@ -80,7 +80,7 @@ def regions_of(particles: ParticleSet, options: ParticleOptions) -> Regions | No
         dropped[near & (dropped == 0)] = AT_EDGE
         warnings += _no_room(particles, sizes, options.edge)
     if n and dropped.all():
-        warnings.append(_every_pick_rejected(dropped, options))
+        warnings.append(_every_pick_rejected(dropped, options.mask, options.edge))
     return Regions(dropped, masks, sizes_from if options.edge is not None else None, tuple(warnings))
 
 
@@ -91,7 +91,7 @@ def tomogram_corners(particles: ParticleSet, options: ParticleOptions) -> np.nda
     the tomograms STAR's sizes. None where centred Å have no tomograms STAR to place them.
     """
     try:
-        corner = _from_corner(particles, _tomograms(options))
+        corner = _from_corner(particles, _tomograms(options.micrographs))
     except CryodedupError:
         return None
     first_row = np.zeros(len(particles.mic_names), dtype=np.int64)
@@ -99,11 +99,11 @@ def tomogram_corners(particles: ParticleSet, options: ParticleOptions) -> np.nda
     return np.asarray(particles.centres, dtype=np.float64)[first_row] - corner[first_row]
 
 
-def _every_pick_rejected(dropped: np.ndarray, options: ParticleOptions) -> str:
+def _every_pick_rejected(dropped: np.ndarray, mask: Path | None, edge: float | None) -> str:
     """The warning that ``--mask`` and ``--edge`` left no pick (most often a wrong mask, label or edge)."""
     counts = [
-        (f"{np.count_nonzero(dropped == OUTSIDE_MASK):,} outside the mask", options.mask is not None),
-        (f"{np.count_nonzero(dropped == AT_EDGE):,} at the edge", options.edge is not None),
+        (f"{np.count_nonzero(dropped == OUTSIDE_MASK):,} outside the mask", mask is not None),
+        (f"{np.count_nonzero(dropped == AT_EDGE):,} at the edge", edge is not None),
     ]
     said = ", ".join(words for words, asked in counts if asked)
     return f"--mask/--edge rejected every pick ({said}): nothing is kept"
@@ -126,11 +126,11 @@ def _no_room(particles: ParticleSet, sizes: np.ndarray, edge: float) -> list[str
     ]
 
 
-def _tomograms(options: ParticleOptions) -> Tomograms | None:
+def _tomograms(micrographs: Path | None) -> Tomograms | None:
     """The tomograms STAR given as ``--micrographs`` (sizes and tilt-series pixel sizes), else None."""
-    if options.micrographs is None or Path(options.micrographs).suffix.lower() != ".star":
+    if micrographs is None or Path(micrographs).suffix.lower() != ".star":
         return None
-    return tomograms_star(Path(options.micrographs))
+    return tomograms_star(Path(micrographs))
 
 
 def _centred_inputs(particles: ParticleSet) -> set[str]:
@@ -176,7 +176,7 @@ def _bare(name: str) -> str:
 
 
 def _sizes(
-    particles: ParticleSet, options: ParticleOptions, tomograms: Tomograms | None, needed: bool
+    particles: ParticleSet, project_dir: Path | None, tomograms: Tomograms | None, needed: bool
 ) -> tuple[np.ndarray, str]:
     """Each micrograph's size in Å along x, y (z), and where it came from; NaN where unknown and not ``needed``.
 
@@ -210,7 +210,7 @@ def _sizes(
                 sizes[g] = (nx * psize[g], ny * psize[g])
         source = "the inputs' micrograph shapes"
     unknown = np.flatnonzero(np.isnan(sizes).any(axis=1) & (first_row >= 0))
-    if unknown.size and _sizes_from_headers(particles, options, unknown, psize, sizes, needed):
+    if unknown.size and _sizes_from_headers(particles, project_dir, unknown, psize, sizes, needed):
         source = (
             "the micrographs' MRC headers" if unknown.size == (first_row >= 0).sum() else f"{source} and MRC headers"
         )
@@ -219,7 +219,7 @@ def _sizes(
 
 def _sizes_from_headers(
     particles: ParticleSet,
-    options: ParticleOptions,
+    project_dir: Path | None,
     unknown: np.ndarray,
     psize: np.ndarray,
     sizes: np.ndarray,
@@ -234,7 +234,7 @@ def _sizes_from_headers(
     found = False
     for g in unknown.tolist():
         name = _bare(particles.mic_names[g])
-        path = find_image(name, first, options.project_dir)
+        path = find_image(name, first, project_dir)
         if not path.is_file():
             if not needed:
                 continue
@@ -370,7 +370,7 @@ def _outside_one(
         shape = data.shape[::-1][:dims]  # (nx, ny[, nz])
         if dims == 2 and data.shape[0] != 1:
             raise InputFileError(f"--mask {path}: {data.shape[0]} sections; micrographs take a 2-D mask")
-        voxel = _voxel_size(path, options, header_voxel, shape, groups, particles, sizes, said[0])
+        voxel = _voxel_size(path, options.mask_psize, header_voxel, shape, groups, particles, sizes, said[0])
         index = np.floor(corner / voxel).astype(np.int64)
         within = ((index >= 0) & (index < np.array(shape))).all(axis=1)
         values = np.zeros(len(corner), dtype=data.dtype)
@@ -385,7 +385,7 @@ def _outside_one(
 
 def _voxel_size(
     path: Path,
-    options: ParticleOptions,
+    mask_psize: float | None,
     header: float | None,
     shape: tuple[int, ...],
     groups: np.ndarray,
@@ -399,7 +399,7 @@ def _voxel_size(
     voxel size) differs from a micrograph's size by more than a voxel and 1 % is refused; the
     micrographs of unknown size, whose extent cannot be checked, are warned of.
     """
-    voxel = options.mask_psize or header
+    voxel = mask_psize or header
     used = _used(groups, len(sizes)).tolist()
     known = [(g, sizes[g]) for g in used if not np.isnan(sizes[g]).any()]
     if len(known) < len(used):
@@ -413,7 +413,7 @@ def _voxel_size(
     extent = np.array(shape, dtype=np.float64) * voxel
     for g, size in known:
         if (np.abs(extent - size) > voxel + 0.01 * size).any():
-            where = "--mask-psize" if options.mask_psize else "its header"
+            where = "--mask-psize" if mask_psize else "its header"
             raise CryodedupError(
                 f"--mask {path}: {' x '.join(map(str, shape))} voxels of {voxel:g} Å ({where}) cover "
                 f"{' x '.join(f'{e:g}' for e in extent)} Å, but {particles.mic_names[g]} is "

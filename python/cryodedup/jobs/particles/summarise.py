@@ -281,10 +281,10 @@ def summarize(
     kept = particles.counts(decision.keep)
     n_kept = int(np.count_nonzero(decision.keep))
     ties = ties_of(particles, decision, options)
-    score = _score_summary(particles, options, decision.levels, ties.by_input_order)
+    score = _score_summary(particles, options.seed, options.score_normalize, decision.levels, ties.by_input_order)
     priority = None
     if decision.levels is not None and decision.preference is not None:
-        priority = _priority(particles, decision, options, ties.by_priority)
+        priority = _priority(particles, decision, options.remove_entirely, ties.by_priority)
     consensus = None
     if decision.confirmed_by is not None:
         from ...algo.consensus import consensus_report
@@ -313,7 +313,7 @@ def summarize(
         pixel_sizes=PixelSizes.of(particles.pixel_sizes, len(particles.inputs) > 1),
         shift=Shift(particles.shift),
         score=score,
-        score_normalization=_score_normalization(particles, decision, options),
+        score_normalization=_score_normalization(particles, decision, options.score_normalize),
         mask_and_edge=_mask_and_edge(decision, options),
         read=particles.summary,  # (the set's own dict: a writer completes its part as it writes)
         priority=priority,
@@ -325,7 +325,7 @@ def summarize(
                 particles.groups, decision.duplicate, particles.mic_names, particles.input_of, particles.inputs
             )
         ),
-        filaments=None if particles.tubes is None else _filaments(particles, options),
+        filaments=None if particles.tubes is None else _filaments(particles, options.filament_mode),
         **_audits(particles, decision, options, halves),
         consensus=consensus,
     )
@@ -354,14 +354,12 @@ def _floats(axes: tuple[float, float, float]) -> tuple[float, float, float]:
     return (float(axes[0]), float(axes[1]), float(axes[2]))
 
 
-def _filaments(particles: ParticleSet, options: ParticleOptions) -> Filaments:
+def _filaments(particles: ParticleSet, filament_mode: str) -> Filaments:
     """The summary's ``filaments``: the tubes the particles lie on, and ``--filament-mode``'s rule."""
     from ...report.sections.filaments import Filaments
 
     assert particles.tubes is not None, "called for a set of helical segments"
-    return Filaments(
-        particles.tube_column or "", tube_count(particles.tubes), options.filament_mode, RULES[options.filament_mode]
-    )
+    return Filaments(particles.tube_column or "", tube_count(particles.tubes), filament_mode, RULES[filament_mode])
 
 
 def _selection(decision: Decision) -> BestSelection | None:
@@ -374,7 +372,7 @@ def _selection(decision: Decision) -> BestSelection | None:
     return BestSelection(**asdict(counts))
 
 
-def _priority(particles: ParticleSet, decision: Decision, options: ParticleOptions, tied: int) -> Priority:
+def _priority(particles: ParticleSet, decision: Decision, remove_entirely: bool, tied: int) -> Priority:
     """The summary's ``priority``: the inputs' order (``--prefer``) and the groups each level decided.
 
     ``tied``: the groups priority decided between rows tied on the score (:func:`ties_of`).
@@ -385,7 +383,7 @@ def _priority(particles: ParticleSet, decision: Decision, options: ParticleOptio
     n_inputs = len(particles.inputs)
     names = priority_names(decision.preference, n_inputs)
     inputs = tuple(particles.inputs)
-    if options.remove_entirely:
+    if remove_entirely:
         removed = np.bincount(particles.input_of[~decision.keep], minlength=n_inputs)
         return Priority(
             tuple(names), inputs, removed=tuple(zip(names, removed_per_level(decision.preference, n_inputs, removed)))
@@ -404,30 +402,28 @@ def _priority(particles: ParticleSet, decision: Decision, options: ParticleOptio
 
 
 def _score_summary(
-    particles: ParticleSet, options: ParticleOptions, levels: np.ndarray | None, ties_by_input_order: int
+    particles: ParticleSet, seed: int, score_normalize: str, levels: np.ndarray | None, ties_by_input_order: int
 ) -> Score:
     """The summary's ``score``: the column and order the rows were ranked by, and how the scores were compared.
 
     ``ties_by_input_order``: the groups tied on the score that the inputs' order decided (:func:`ties_of`).
     """
     score_label = particles.score_label
-    normalized = normalisation(options.score_normalize).summary
+    normalized = normalisation(score_normalize).summary
     scale = "compared as read across inputs, though the inputs' scores are on different scales"
     return Score(
         column=score_label,
-        order=("max" if particles.higher_is_better else "min") if score_label else f"random (seed {options.seed})",
+        order=("max" if particles.higher_is_better else "min") if score_label else f"random (seed {seed})",
         normalized=normalized if score_label and normalized else None,
-        scale=scale if raw_picker_scores(particles, options.score_normalize, levels) else None,
+        scale=scale if raw_picker_scores(particles, score_normalize, levels) else None,
         without_score=int(count_without_score(particles.scores)),
         ties_by_input_order=int(ties_by_input_order),
     )
 
 
-def _score_normalization(
-    particles: ParticleSet, decision: Decision, options: ParticleOptions
-) -> ScoreNormalization | None:
+def _score_normalization(particles: ParticleSet, decision: Decision, score_normalize: str) -> ScoreNormalization | None:
     """The summary's ``score_normalization`` (``--score-normalize zscore``): its groups told from the z-scores."""
-    entry = normalisation(options.score_normalize)
+    entry = normalisation(score_normalize)
     if not entry.per_micrograph or decision.ranked_scores is None:
         return None
     from ...report.sections.normalization import ScoreNormalization
