@@ -74,7 +74,7 @@ def compare_picks(
         raise CryodedupError(f"compare takes two inputs (two pickers' outputs or particle files), got {len(paths)}")
     warnings: list[str] = []  # (said once the comparison stands: an error is said alone)
     particles = read_inputs(paths, Path("."), reading, warnings.append, log, writes=False)
-    applied = _moved(apply_transforms(particles, reading))
+    applied = _moved(apply_transforms(particles, reading.transform))
     check_centres(particles)
     compared = comparison(particles, options, applied)
     czii = None
@@ -149,7 +149,7 @@ def compare_copick_picks(
         warn,
         log,
     )
-    applied = _moved(apply_transforms(particles, reading))
+    applied = _moved(apply_transforms(particles, reading.transform))
     check_centres(particles)
     species = np.asarray(particles.species)
     compared = []

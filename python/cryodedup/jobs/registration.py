@@ -90,14 +90,14 @@ class Moved:
     shift_A: np.ndarray
 
 
-def apply_transforms(particles: ParticleSet, options: ParticleOptions) -> list[dict[str, str]]:
+def apply_transforms(particles: ParticleSet, transform: list[str]) -> list[dict[str, str]]:
     """The centres of each input ``--transform`` names moved into the others' frame; what was applied, per input."""
-    return [{"input": particles.inputs[m.input], "transform": m.ops} for m in move_inputs(particles, options)]
+    return [{"input": particles.inputs[m.input], "transform": m.ops} for m in move_inputs(particles, transform)]
 
 
-def move_inputs(particles: ParticleSet, options: ParticleOptions) -> list[Moved]:
+def move_inputs(particles: ParticleSet, transform: list[str]) -> list[Moved]:
     """The centres of each input ``--transform`` names moved into the others' frame; each input's move."""
-    if not options.transform:
+    if not transform:
         return []
     if len(particles.inputs) < 2:
         raise CryodedupError(
@@ -106,7 +106,7 @@ def move_inputs(particles: ParticleSet, options: ParticleOptions) -> list[Moved]
         )
     applied: dict[int, Moved] = {}
     centres = np.array(particles.centres, dtype=np.float64)
-    for text in options.transform:
+    for text in transform:
         target, _, ops = text.rpartition("=")
         k = input_named(target, particles, "--transform")
         if k in applied:
@@ -131,16 +131,16 @@ def move_inputs(particles: ParticleSet, options: ParticleOptions) -> list[Moved]
     return [applied[k] for k in sorted(applied)]
 
 
-def refuse_transform_into_combined_output(particles: ParticleSet, options: ParticleOptions) -> None:
+def refuse_transform_into_combined_output(particles: ParticleSet, transform: list[str], audit: bool) -> None:
     """Refuses ``--transform`` of an input whose rows go into one file with other inputs' rows, not moved.
 
     Before anything is read further or written: that file would hold two frames. Outputs
     written per input keep the input's rows as read; a writer that moves them (``move_rows``)
     writes them in the others' frame.
     """
-    if not options.transform or options.audit or particles.writer is None:
+    if not transform or audit or particles.writer is None:
         return
-    for text in options.transform:
+    for text in transform:
         k = input_named(text.rpartition("=")[0], particles, "--transform")
         why = _why_not_moved(particles, k)
         if why is not None:
@@ -175,7 +175,7 @@ def _why_not_moved(particles: ParticleSet, k: int) -> str | None:
     )
 
 
-def write_moved(particles: ParticleSet, options: ParticleOptions, moved: list[Moved]) -> MovedInputs | None:
+def write_moved(particles: ParticleSet, audit: bool, moved: list[Moved]) -> MovedInputs | None:
     """Each moved input's rows handed to the writer, moved where one file combines the inputs; the summary's words.
 
     Per-input outputs (a picker's own format) keep each input's rows byte for byte as read: each
@@ -187,7 +187,7 @@ def write_moved(particles: ParticleSet, options: ParticleOptions, moved: list[Mo
     written = {}
     for m in moved:
         writer, rows = _writer_of(particles, m.input)
-        if options.audit or writer is None:
+        if audit or writer is None:
             written[m.input] = "nothing written"
         elif not _combined(writer):
             written[m.input] = KindsWriter.AS_READ
@@ -214,9 +214,8 @@ def _micrograph_sizes(particles: ParticleSet, rows: np.ndarray, text: str) -> np
     return table[groups]
 
 
-def registration_radius(particles: ParticleSet, options: ParticleOptions, min_dist: float | None = None) -> float:
-    """The radius of agreement in Å: the minimum distance (``min_dist``, else ``--min-dist``), or a few pixels at 0."""
-    min_dist = options.min_dist if min_dist is None else min_dist
+def registration_radius(particles: ParticleSet, min_dist: float) -> float:
+    """The radius of agreement in Å: the minimum distance (``--min-dist``, or a species' own), or a few pixels at 0."""
     if min_dist > 0:
         return float(min_dist)
     return RADIUS_PIXELS_AT_ZERO * float(np.median(np.asarray(particles.psize)[:1000]))
@@ -251,11 +250,11 @@ def check_registration(
     fired = [p for p in pairs if p.frames == "two"]
     if fired:
         if options.registration == "check":
-            fix = _fix_words(particles, options, fired, said=False)
+            fix = _fix_words(particles, options.audit, fired, said=False)
             found = "; ".join(words for words in measured if words)
             raise FramesError(f"{fix}, or --registration warn to merge them as they are. Measured: {found}")
         message = "; ".join(_fired_of(p).message for p in fired)
-        fix = _fix_words(particles, options, fired, said=True)
+        fix = _fix_words(particles, options.audit, fired, said=True)
         warn(f"{message}; merged as they are (--registration warn). To merge them in one frame: {fix}")
     return summary
 
@@ -266,13 +265,13 @@ def _fired_of(pair: RegisteredPair) -> Fired:
     return pair.fired
 
 
-def _fix_words(particles: ParticleSet, options: ParticleOptions, fired: list[RegisteredPair], said: bool) -> str:
+def _fix_words(particles: ParticleSet, audit: bool, fired: list[RegisteredPair], said: bool) -> str:
     """How to apply the transforms found: ``--transform`` (either input moved, each naming the outputs' frame).
 
     Unless these outputs would refuse the move: then why, and the move under ``--audit``.
     ``said``: the pairs in two frames are said already (a warning's words), else each fix follows its pair.
     """
-    refused = [] if options.audit else [particles.inputs.index(p.inputs[1]) for p in fired]
+    refused = [] if audit else [particles.inputs.index(p.inputs[1]) for p in fired]
     why = next((w for w in (_why_not_moved(particles, k) for k in refused) if w is not None), None)
     if why is None:
         moves = [_either_move(particles, p) for p in fired]
@@ -314,14 +313,14 @@ def _measured_parts(
     Picks of different species are never measured against each other (their agreement means nothing).
     """
     if particles.species is None:
-        yield particles, registration_radius(particles, options), None
+        yield particles, registration_radius(particles, options.min_dist), None
         return
     species = np.asarray(particles.species)
     for s, distance in enumerate(species_distances(particles, options)):
         rows = np.flatnonzero(species == s)
         if len(rows):
             part = particles.rows(rows)
-            yield part, registration_radius(part, options, distance), particles.species_names[s]
+            yield part, registration_radius(part, distance), particles.species_names[s]
 
 
 def pair_registration(particles: ParticleSet, a: int, b: int, radius: float) -> RegisteredPair | None:

@@ -58,13 +58,13 @@ ROW_FIELDS = {
 MAX_COLUMN_SPECIES = 1000
 
 
-def check_species_column(particles: ParticleSet, options: ParticleOptions) -> None:
+def check_species_column(particles: ParticleSet, species_column: str | None) -> None:
     """Refuses a ``--species-column`` that holds no classes: numbers not whole, or too many of them.
 
     A continuous column given by mistake (a score, a defocus) makes a species of nearly every
     pick: nothing is ever a duplicate, and nothing says why.
     """
-    if not options.species_column or particles.species is None:
+    if not species_column or particles.species is None:
         return
     names = particles.species_names
     not_classes = [(name, why) for name in names if (why := _not_a_class_number(name))]
@@ -73,7 +73,7 @@ def check_species_column(particles: ParticleSet, options: ParticleOptions) -> No
         shown = first if len(first) <= 24 else f"{Decimal(first):.6g}"  # (1e300 read as its 301 digits)
         what = f"values like {shown} are {why}" if not_classes else "that is too many species"
         raise CryodedupError(
-            f"--species-column {options.species_column}: {len(names):,} distinct values, {what}; "
+            f"--species-column {species_column}: {len(names):,} distinct values, {what}; "
             f"is it a class column? A species column holds class numbers (rlnClassNumber), at most "
             f"{MAX_COLUMN_SPECIES:,} of them"
         )
@@ -107,7 +107,7 @@ def assign_species(particles: ParticleSet, options: ParticleOptions) -> None:
         raise CryodedupError(
             "--species-column is read from RELION STAR files; name other inputs' species with --species"
         )
-    check_species_column(particles, options)
+    check_species_column(particles, options.species_column)
     if not options.species:
         named = options.species_min_dist or options.species_min_dist_z or options.species_min_dist_ellipsoid
         if particles.species is None and (options.cross_species or named):
@@ -200,10 +200,10 @@ def distances_used(particles: ParticleSet, options: ParticleOptions) -> tuple[fl
     )
 
 
-def species_radii(particles: ParticleSet, options: ParticleOptions) -> np.ndarray:
+def species_radii(particles: ParticleSet, radius: dict[str, float]) -> np.ndarray:
     """Each species' radius for ``--cross-species``: ``--radius NAME=Å``, else the input's (copick)."""
     names = particles.species_names
-    radii = {**particles.species_radii, **options.radius}
+    radii = {**particles.species_radii, **radius}
     missing = [name for name in names if name not in radii]
     if missing:
         pairs = ",".join(f"{name}=Å" for name in missing)
@@ -223,7 +223,7 @@ def decide_several_species(
     assert particles.species is not None
     distances = species_distances(particles, options)
     along_z = species_distances_z(particles, options)
-    radii = species_radii(particles, options) if options.cross_species else None
+    radii = species_radii(particles, options.radius) if options.cross_species else None
     ellipsoids = species_ellipsoids(particles, options)
     if len(distances) == 1 and radii is None:  # one species: the rows as they are (a one-pass decision kept)
         return decide_one(
@@ -296,7 +296,7 @@ def species_summary(particles: ParticleSet, decision: Decision, options: Particl
     distances = species_distances(particles, options)
     along_z = species_distances_z(particles, options)
     ellipsoids = species_ellipsoids(particles, options)
-    radii = species_radii(particles, options) if options.cross_species else None
+    radii = species_radii(particles, options.radius) if options.cross_species else None
     displaced = decision.displaced_by
     won = None if displaced is None else won_table(particles.species, displaced, n_species)
     lost = np.zeros(n_species, dtype=np.int64) if won is None else won.sum(axis=0)

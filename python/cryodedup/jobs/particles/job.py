@@ -53,10 +53,10 @@ def _registered(
         return None, None
     from ..registration import check_registration, move_inputs, refuse_transform_into_combined_output, write_moved
 
-    refuse_transform_into_combined_output(particles, options)
-    moved = move_inputs(particles, options)
+    refuse_transform_into_combined_output(particles, options.transform, options.audit)
+    moved = move_inputs(particles, options.transform)
     applied = [{"input": particles.inputs[m.input], "transform": m.ops} for m in moved]
-    return check_registration(particles, options, applied, warn), write_moved(particles, options, moved)
+    return check_registration(particles, options, applied, warn), write_moved(particles, options.audit, moved)
 
 
 def _silent(message: str, level: str) -> None:
