@@ -455,19 +455,15 @@ def ties_countable(particles: ParticleSet, remove_entirely: bool, whole_tubes: b
     return several and not remove_entirely and not whole_tubes
 
 
-def ties_of(particles: ParticleSet, decision: Decision, options: ParticleOptions) -> Ties:
+def ties_of(particles: ParticleSet, decision: Decision, remove_entirely: bool, filament_mode: str) -> Ties:
     """The groups decided between inputs tied on the score the decision ranked by (none where not counted).
 
     Only where :func:`ties_countable`: the pairs ``--plot`` or ``--decisions`` ask for are
     also there with ``--remove-entirely`` (a rejected row's nearest, no kept row) or whole tubes.
     """
     scores = ranking_scores(particles, decision)[0]
-    whole_tubes = particles.tubes is not None and options.filament_mode == "tube"
-    if (
-        decision.suppressed_by is None
-        or scores is None
-        or not ties_countable(particles, options.remove_entirely, whole_tubes)
-    ):
+    whole_tubes = particles.tubes is not None and filament_mode == "tube"
+    if decision.suppressed_by is None or scores is None or not ties_countable(particles, remove_entirely, whole_tubes):
         return Ties(0, 0)
     return tied_groups(decision.suppressed_by, scores, particles.input_of, decision.levels)
 

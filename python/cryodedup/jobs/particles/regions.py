@@ -307,7 +307,9 @@ def _outside_masks(
     if len(by_file) == 1:  # (one mask for every row: no rows to gather)
         if len(used) > 1:
             warnings.append(_shared_mask(files[0], particles, used))
-        outside = _outside_one(files[0], options, corner, groups, particles, sizes, (warnings, labelled))
+        outside = _outside_one(
+            files[0], options.mask_label, options.mask_psize, corner, groups, particles, sizes, (warnings, labelled)
+        )
     else:
         outside = np.zeros(len(particles), dtype=bool)
         order = np.argsort(groups, kind="stable")
@@ -315,7 +317,9 @@ def _outside_masks(
         for path, mics in by_file.items():
             rows = np.concatenate([order[starts[g] : starts[g + 1]] for g in mics])
             said = (warnings, labelled)
-            outside[rows] = _outside_one(path, options, corner[rows], groups[rows], particles, sizes, said)
+            outside[rows] = _outside_one(
+                path, options.mask_label, options.mask_psize, corner[rows], groups[rows], particles, sizes, said
+            )
     if options.mask_label is not None and not any(labelled):
         raise CryodedupError(_label_absent(options.mask_label, list(by_file)))
     if options.mask_label is not None and not all(labelled):
@@ -353,7 +357,8 @@ def _label_absent(label: int, paths: list[Path]) -> str:
 
 def _outside_one(
     path: Path,
-    options: ParticleOptions,
+    mask_label: int | None,
+    mask_psize: float | None,
     corner: np.ndarray,
     groups: np.ndarray,
     particles: ParticleSet,
@@ -370,16 +375,16 @@ def _outside_one(
         shape = data.shape[::-1][:dims]  # (nx, ny[, nz])
         if dims == 2 and data.shape[0] != 1:
             raise InputFileError(f"--mask {path}: {data.shape[0]} sections; micrographs take a 2-D mask")
-        voxel = _voxel_size(path, options.mask_psize, header_voxel, shape, groups, particles, sizes, said[0])
+        voxel = _voxel_size(path, mask_psize, header_voxel, shape, groups, particles, sizes, said[0])
         index = np.floor(corner / voxel).astype(np.int64)
         within = ((index >= 0) & (index < np.array(shape))).all(axis=1)
         values = np.zeros(len(corner), dtype=data.dtype)
         x, y = index[within, 0], index[within, 1]
         z = index[within, 2] if dims == 3 else np.zeros_like(x)
         values[within] = data[z, y, x]
-        inside = values == options.mask_label if options.mask_label is not None else values > 0
-        if options.mask_label is not None:  # (the whole mask read only where no pick found the label)
-            said[1].append(bool((within & inside).any()) or bool((data == options.mask_label).any()))
+        inside = values == mask_label if mask_label is not None else values > 0
+        if mask_label is not None:  # (the whole mask read only where no pick found the label)
+            said[1].append(bool((within & inside).any()) or bool((data == mask_label).any()))
     return ~(within & inside)
 
 

@@ -280,7 +280,7 @@ def summarize(
     counts = particles.counts()
     kept = particles.counts(decision.keep)
     n_kept = int(np.count_nonzero(decision.keep))
-    ties = ties_of(particles, decision, options)
+    ties = ties_of(particles, decision, options.remove_entirely, options.filament_mode)
     score = _score_summary(particles, options.seed, options.score_normalize, decision.levels, ties.by_input_order)
     priority = None
     if decision.levels is not None and decision.preference is not None:
