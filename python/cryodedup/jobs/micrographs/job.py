@@ -153,7 +153,7 @@ def screen_micrographs(
                 placement=placement,
                 pairs_csv=pairs_csv,
             )
-    return _timed(summary, time.perf_counter() - start, scoring, options)
+    return _timed(summary, time.perf_counter() - start, scoring, options.no_images)
 
 
 def _say_revisits(placement: Placement, log: Callable[[str, str], None], said: Callable[[str, str], None]) -> None:
@@ -164,10 +164,10 @@ def _say_revisits(placement: Placement, log: Callable[[str, str], None], said: C
         said(placement.navigator_warning, "warning")
 
 
-def _timed(summary: MicrographSummary, seconds: float, scoring: float, options: MicrographOptions) -> MicrographSummary:
+def _timed(summary: MicrographSummary, seconds: float, scoring: float, no_images: bool) -> MicrographSummary:
     """The summary with the run's time, the scoring's, and the images scored per second of it."""
     # Over the images read (a pattern of candidates may leave some unread), not those listed
-    read = not options.no_images and scoring > 0
+    read = not no_images and scoring > 0
     rate = round(summary.images_read / scoring, 1) if read else None
     # (the scoring's time is the rate's: the report and writing are not in it)
     return replace(summary, timing=Timing(round(seconds, 3), round(scoring, 3), rate))

@@ -97,7 +97,7 @@ def plot(
     kind = "bad" if not verdict.trusted else "warn" if warnings else "good"
     opening = html_report.Opening(verdict.line, kind, warnings)
     title = "cryodedup micrographs"
-    page = _pair_page(mics, scores, decision, rank, images, options, title)
+    page = _pair_page(mics, scores, decision, rank, images, options.no_images, title)
     return html_report.write_all(
         outdir,
         rendered(figures),
@@ -117,7 +117,7 @@ def _pair_page(
     decision: Decision,
     rank: np.ndarray,
     images: PairImages,
-    options: MicrographOptions,
+    no_images: bool,
     title: str,
 ) -> Page:
     """pairs.html: every scored pair, and each flagged and uncertain pair's overlay (none with --no-images)."""
@@ -143,7 +143,7 @@ def _pair_page(
         np.stack([dy, dx], axis=1).reshape(-1, 2),
         images.binned_psize,
     )
-    drawn = [] if options.no_images else np.flatnonzero(decision.duplicate | decision.uncertain).tolist()
+    drawn = [] if no_images else np.flatnonzero(decision.duplicate | decision.uncertain).tolist()
     pair_images = {p: (images[int(first[p])], images[int(later[p])]) for p in drawn}
     files = list(pair_page_files(rows, pair_images, title))
     return Page(files, PAIR_FOLDER, "every pair's scores, each flagged and uncertain pair overlaid")

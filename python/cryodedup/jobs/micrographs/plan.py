@@ -213,11 +213,11 @@ def plan_scoring(
     images of different sizes or pixel sizes, fewer than two readable micrographs, or no pixel size.
     """
     order, rule = acquisition_order(mics.names, mics.paths, options.order, _times(placement))
-    headers = _read_headers(mics, options, order, known)
+    headers = _read_headers(mics, options.skip_unreadable, order, known)
     if len(headers.readable) < 2 or headers.shape is None:
         raise CryodedupError(f"{len(headers.readable)} readable micrograph(s): at least two are needed")
     shape = headers.shape
-    psize_note = checked_psize(mics, options, headers)
+    psize_note = checked_psize(mics, options.psize, options.insist_psize, headers)
     psize = mics.psize or headers.psize
     if psize is not None and not (np.isfinite(psize) and psize > 0):
         raise CryodedupError(f"micrograph pixel size {psize} Å read from the input: expected > 0; give it with --psize")
@@ -243,17 +243,19 @@ def plan_scoring(
     )
 
 
-def checked_psize(mics: Micrographs, options: MicrographOptions, headers: _Headers | None = None) -> str | None:
+def checked_psize(
+    mics: Micrographs, psize: float | None, insist_psize: bool, headers: _Headers | None = None
+) -> str | None:
     """Refuses a ``--psize`` that the input's pixel sizes or an MRC header the run read contradict.
 
     Returns the summary's note when the user insists (``--insist-psize``). A header of exactly
     1 Å is not taken as evidence: writers put it there when they know no pixel size.
     """
-    evidence = stated_evidence(options.psize, mics.stated)
+    evidence = stated_evidence(psize, mics.stated)
     if headers is not None:
-        evidence += _header_evidence(mics, options.psize, headers)
+        evidence += _header_evidence(mics, psize, headers)
     hint = "give the pixel size of the micrographs as they are (binned)"
-    insisted = check_given_psize("--psize", options.psize, evidence, options.insist_psize, hint)
+    insisted = check_given_psize("--psize", psize, evidence, insist_psize, hint)
     return insisted.note if insisted else None
 
 
@@ -286,13 +288,13 @@ class _Headers:
 
 
 def _read_headers(
-    mics: Micrographs, options: MicrographOptions, order: np.ndarray, known: dict[str, MrcLayout] | None
+    mics: Micrographs, skip_unreadable: bool, order: np.ndarray, known: dict[str, MrcLayout] | None
 ) -> _Headers:
     """Every micrograph's MRC header in acquisition order; one run takes one image size and one pixel size."""
     headers = _Headers()
     known = known or {}
     missing = [k for k in order if os.fspath(mics.paths[k]) not in known and not mics.paths[k].exists()]
-    if missing and not options.skip_unreadable:
+    if missing and not skip_unreadable:
         raise InputFileError(missing_micrographs(mics, missing))
     not_found = set(missing)
     for k in order:
@@ -301,7 +303,7 @@ def _read_headers(
                 raise InputFileError("not found")  # skipped, listed as unreadable
             layout = known.get(os.fspath(mics.paths[k])) or mrc_layout(mics.paths[k])
         except CryodedupError as err:
-            if not options.skip_unreadable:
+            if not skip_unreadable:
                 raise type(err)(f"{err} (use --skip-unreadable to go on without it)") from None
             headers.unreadable.append(str(mics.paths[k]))
             continue
@@ -374,7 +376,7 @@ def _binning_and_band(
             f"binning {psize:g} Å pixels by {binning} gives {binned_psize:.1f} Å, coarser than "
             f"{MAX_BINNED_PSIZE:g} Å: the specimen's details are gone, and what remains (a re-exposure's beam "
             "damage, the ice and illumination that unrelated micrographs share) does not decide; "
-            + _coarser_advice(options, psize, binning, safe)
+            + _coarser_advice(options.bin, options.target_psize, psize, binning, safe)
         )
     if lowpass < 2 * binned_psize:
         raise CryodedupError(f"--lowpass {lowpass} Å is beyond Nyquist of the binned images ({2 * binned_psize:.1f} Å)")
@@ -386,7 +388,7 @@ def _binning_and_band(
     return binning, binned_psize, (lowpass, highpass)
 
 
-def _coarser_advice(options: MicrographOptions, psize: float, binning: int, safe: int) -> str:
+def _coarser_advice(bin: int | None, target_psize: float, psize: float, binning: int, safe: int) -> str:
     """What to give when the binned pixel is too coarse: a --target-psize that rounds to a bin within it, or --bin.
 
     The value named is one that runs: ``--target-psize 50`` itself rounds to a bin beyond 50 Å
@@ -397,11 +399,11 @@ def _coarser_advice(options: MicrographOptions, psize: float, binning: int, safe
             f"the micrographs' pixel, {psize:g} Å, is itself coarser than {MAX_BINNED_PSIZE:g} Å: check --psize "
             "against the MRC headers"
         )
-    if options.bin is not None:  # (--bin overrides --target-psize: only a smaller --bin helps)
+    if bin is not None:  # (--bin overrides --target-psize: only a smaller --bin helps)
         return f"give --bin {safe} or less"
     example = math.floor(safe * psize)  # (rounds to bin safe or less: example / psize <= safe)
     return (
-        f"--target-psize {options.target_psize:g} rounds to bin {binning}; give a --target-psize that rounds to "
+        f"--target-psize {target_psize:g} rounds to bin {binning}; give a --target-psize that rounds to "
         f"bin {safe} or less (e.g. {example:d}), or --bin {safe}"
     )
 

@@ -95,7 +95,7 @@ def decide_without_images(
         batch=options.batch,
         pearson_min_z=options.min_z,
         pairs=pairs,
-        psize_note=checked_psize(mics, options),
+        psize_note=checked_psize(mics, options.psize, options.insist_psize),
     )
     scores = {"pairs": order[pairs].reshape(-1, 2), "z": empty, "dy": empty, "dx": empty}
     scores.update(pearson=empty, overlap=empty)

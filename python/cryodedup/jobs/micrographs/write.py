@@ -149,7 +149,7 @@ def write_results(
     """
     warnings: list[str] = list(warned)  # for the summary and the report, as they are logged
     log = collecting(log, warnings)
-    _refuse_untrusted(outcome, options)
+    _refuse_untrusted(outcome, options.accept_untrusted)
     _warn_before_writing(mics, options, outcome, placement, log)
     particle_counts = _write_files(mics, outcome, outputs, placement, match_micrographs, log, pairs_csv)
     decision = outcome.decision
@@ -199,13 +199,13 @@ def verdict_line(summary: MicrographSummary, outputs: PreparedOutputs) -> str:
     return with_checks(head, [gist(w) for w in summary.warnings])
 
 
-def _refuse_untrusted(outcome: Outcome, options: MicrographOptions) -> None:
+def _refuse_untrusted(outcome: Outcome, accept_untrusted: bool) -> None:
     """A decision that cannot be trusted writes nothing (a pipeline would remove what it lists) unless accepted.
 
     Raised before any output is written, so that an ``--update`` round commits nothing either.
     """
     why = outcome.decision.untrusted
-    if why and not options.accept_untrusted:
+    if why and not accept_untrusted:
         safe = _what_is_safe(outcome.decision, outcome.plan.binned_psize)
         raise CryodedupError(
             f"the decision cannot be trusted, nothing written: {why}. {safe}; "
