@@ -399,6 +399,58 @@ def test_at_most_three_functions_over_80_lines_and_no_module_over_900():
     assert len(long) <= LONG_FUNCTIONS_ALLOWED, f"functions over {LONG_FUNCTION} lines: {long}"
 
 
+# --- the whole options for one field (issue 66) ------------------------------------------------------------
+
+#: Functions that take a whole options object, read at most one field of it and hand it to nothing: the
+#: ``Source`` protocol's methods (read.py, one shape for files and data in memory: 8), ``cli._repair``
+#: (calls ``options.check()``, the whole object's check), ``regions.tomogram_corners`` (called from page.py)
+#: and ``draw.draw_pictures`` (in draw.py): left while those files change elsewhere. A new one takes the value.
+WHOLE_OPTIONS_FOR_ONE_FIELD = {"ParticleOptions": 11, "MicrographOptions": 0}
+
+
+def whole_options_uses(source: str, options: str) -> list[tuple[str, int, int]]:
+    """(function, fields read, times passed on) of each function of ``source`` with a parameter typed ``options``."""
+    uses = []
+    for node in ast.walk(ast.parse(source)):
+        if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            continue
+        arguments = node.args.posonlyargs + node.args.args + node.args.kwonlyargs
+        typed = [a.arg for a in arguments if a.annotation is not None and options in ast.unparse(a.annotation)]
+        if not typed:
+            continue
+        fields, passed = set(), 0
+        for sub in ast.walk(node):
+            if isinstance(sub, ast.Attribute) and isinstance(sub.value, ast.Name) and sub.value.id == typed[0]:
+                fields.add(sub.attr)
+            if isinstance(sub, ast.Call):
+                given = [*sub.args, *(k.value for k in sub.keywords)]
+                passed += sum(isinstance(a, ast.Name) and a.id == typed[0] for a in given)
+        uses.append((node.name, len(fields), passed))
+    return uses
+
+
+def test_the_options_count_sees_fields_read_and_options_passed_on():
+    source = (
+        "def one(options: ParticleOptions) -> bool:\n    return options.plot and options.plot\n\n"
+        "def on(particles, opts: ParticleOptions | None):\n    return decide(particles, opts, opts.min_dist)\n\n"
+        "def two(options: 'ParticleOptions'):\n    return options.audit or options.plot\n\n"
+        "def other(options: MicrographOptions):\n    return options.plot\n"
+    )
+    assert whole_options_uses(source, "ParticleOptions") == [("one", 1, 0), ("on", 1, 1), ("two", 2, 0)]
+
+
+@pytest.mark.parametrize("options", sorted(WHOLE_OPTIONS_FOR_ONE_FIELD))
+def test_few_functions_take_the_whole_options_for_one_field(options):
+    found = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        uses = whole_options_uses(path.read_text(encoding="utf-8"), options)
+        where = path.relative_to(PACKAGE).as_posix()
+        found += [f"{where} {name}" for name, fields, passed in uses if fields <= 1 and passed == 0]
+    allowed = WHOLE_OPTIONS_FOR_ONE_FIELD[options]
+    why = f"{len(found)} functions take a whole {options} for one field (at most {allowed}): give the value"
+    assert len(found) <= allowed, f"{why}: {found}"
+
+
 # --- Python 3.9 (requires-python) ------------------------------------------------------------------------
 
 
