@@ -52,17 +52,17 @@ def run_with_spy(path, outdir, options):
 def run_with_spy_inputs(paths, outdir, options):
     """:func:`run_with_spy` for several inputs."""
     captured = {}
-    original = plots.rendered_particle_figures
+    original = plots.particle_figures_to_draw
 
     def spy(details, n_mics, find):
         captured["details"] = details
         return original(details, n_mics, find)
 
-    plots.rendered_particle_figures = spy
+    plots.particle_figures_to_draw = spy
     try:
         summary = remove_duplicate_particles(paths, outdir, options)
     finally:
-        plots.rendered_particle_figures = original
+        plots.particle_figures_to_draw = original
     return summary, captured["details"], paths
 
 

@@ -68,19 +68,21 @@ def picture_details(particles: ParticleSet, decision: Decision, options: Particl
 
 @dataclass
 class Pictures:
-    """The particle job's pictures, rendered (name, caption, PNG bytes), and the example images not found.
+    """The particle job's pictures (name, caption, what draws its PNG bytes), and the example images not found.
+
+    Drawn as the report is written, while the page's files are (``html_report.write_all``).
 
     ``absent``: how many micrographs have no image file, counted whenever an example's image
     was not found (the summary says so).
     """
 
-    pngs: list[tuple[str, str, bytes]]
+    pngs: list[tuple[str, str, Callable[[], bytes]]]
     missing: list[str]
     absent: int | None = None
 
 
 def draw_pictures(details: ParticleDetails, options: ParticleOptions, images: Images) -> Pictures:
-    """The particle job's pictures (``--plot``), rendered; the micrographs' images found by ``images``."""
+    """The particle job's pictures (``--plot``), to be drawn; the micrographs' images found by ``images``, read."""
     from ...report import particle_figures as plots
     from ...report.picks_figures import micrographs_to_show, missing_examples
 
@@ -89,7 +91,7 @@ def draw_pictures(details: ParticleDetails, options: ParticleOptions, images: Im
     examples = micrographs_to_show(details, options.plot_mics)
     if images.roots is not None and missing_examples(details, examples, drawn):  # (the summary says how many)
         absent = count_absent(details.mic_names, images.roots())
-    return Pictures(*plots.rendered_particle_figures(details, options.plot_mics, drawn), absent=absent)
+    return Pictures(*plots.particle_figures_to_draw(details, options.plot_mics, drawn), absent=absent)
 
 
 def drawn_images(
@@ -151,7 +153,13 @@ def plot_particles(
                 "if the images exist, give the folder their paths start from with --project-dir"
             )
         summary = replace(summary, micrograph_images=note)
-    return replace(summary, plots=write_report(details, decision, outdir, options, pictures, images, summary, force))
+    from ...report.canvas import drop_spares
+
+    try:
+        plots = write_report(details, decision, outdir, options, pictures, images, summary, force)
+    finally:
+        drop_spares()  # (the canvases kept for the next picture: every one is drawn)
+    return replace(summary, plots=plots)
 
 
 def write_report(
