@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from functools import cache, partial
 from pathlib import Path
@@ -56,7 +57,7 @@ def picture_details(particles: ParticleSet, decision: Decision, options: Particl
         species_min_dist_z=None if one_z else along_z,
         displaced_by=decision.displaced_by,
     )
-    details.nn_distances = partial(nearest_neighbour_distances, *nn_measured(details))
+    details.nn_distances = _measured_meanwhile(partial(nearest_neighbour_distances, *nn_measured(details)))
     if details.scores is not None:
         details.score_counts = partial(score_counts, details)
     if len(particles.inputs) > 1 and options.registration != "ignore" and particles.decided is None:
@@ -64,6 +65,18 @@ def picture_details(particles: ParticleSet, decision: Decision, options: Particl
 
         details.registration = cache(partial(displacements, particles, options))
     return details
+
+
+def _measured_meanwhile(measure: Callable[[], T]) -> Callable[[], T]:
+    """``measure`` started now on a thread of its own; what waits for its result.
+
+    The nearest-neighbour distances: measured by the core without Python's lock while the
+    page's partners, index and files are made (at 10M 0.35 s on both cores, 0.5 s of Python).
+    """
+    pool = ThreadPoolExecutor(1)
+    measured = pool.submit(measure)
+    pool.shutdown(wait=False)  # (the thread ends with its one task)
+    return measured.result
 
 
 @dataclass
