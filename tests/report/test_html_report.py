@@ -1,19 +1,15 @@
-"""report.html: the page fits its window whatever the inputs' names (laid out by a real browser);
-its pictures drawn while a page's files are written."""
+"""report.html: the page fits its window whatever the inputs' names (laid out by a real browser)."""
 
 from __future__ import annotations
 
-import base64
 import re
 import shutil
 import subprocess
-import threading
 
 import pytest
 
-from cryodedup import ParticleOptions
 from cryodedup.report.canvas import Canvas
-from cryodedup.report.html_report import Page, write_all, write_report
+from cryodedup.report.html_report import write_report
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
@@ -84,33 +80,3 @@ def test_a_report_with_long_input_names_fits_its_window(tmp_path, window_width):
     long_named_report(path)
     scroll, client = page_widths(path, tmp_path, window_width)
     assert scroll <= client, f"the page is {scroll} px wide in a {client} px window"
-
-
-def test_the_pictures_are_drawn_while_the_pages_files_are_written(tmp_path):
-    """A picture given as what draws it is drawn while the page's files are written on other threads
-    (it waits here for a page's file to be under way); the files are those given, the report embeds it."""
-    making = threading.Event()
-    picture = b"\x89PNG not drawn before the page's file is made"
-
-    def index() -> list[bytes]:
-        making.set()
-        return [b"window.CRYODEDUP_INDEX = ", b"{};\n"]
-
-    def draw() -> bytes:
-        assert making.wait(30), "the page's files are written only after the pictures"
-        return picture
-
-    files = [("micrographs.html", b"<!DOCTYPE html>"), ("micrographs/index.js", index)]
-    out = tmp_path / "out"
-    write_all(
-        out,
-        [("a.png", "A", draw)],
-        "t",
-        ParticleOptions(),
-        [("Kept", "1")],
-        False,
-        page=Page(files, "micrographs", "p"),
-    )
-    assert (out / "a.png").read_bytes() == picture
-    assert (out / "micrographs" / "index.js").read_bytes() == b"window.CRYODEDUP_INDEX = {};\n"
-    assert base64.b64encode(picture).decode() in (out / "report.html").read_text()

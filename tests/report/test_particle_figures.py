@@ -52,17 +52,17 @@ def run_with_spy(path, outdir, options):
 def run_with_spy_inputs(paths, outdir, options):
     """:func:`run_with_spy` for several inputs."""
     captured = {}
-    original = plots.particle_figures_to_draw
+    original = plots.rendered_particle_figures
 
     def spy(details, n_mics, find):
         captured["details"] = details
         return original(details, n_mics, find)
 
-    plots.particle_figures_to_draw = spy
+    plots.rendered_particle_figures = spy
     try:
         summary = remove_duplicate_particles(paths, outdir, options)
     finally:
-        plots.particle_figures_to_draw = original
+        plots.rendered_particle_figures = original
     return summary, captured["details"], paths
 
 

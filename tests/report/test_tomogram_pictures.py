@@ -39,13 +39,13 @@ def tomogram_star(path):
 @pytest.fixture
 def details_and_report(tmp_path, monkeypatch):
     captured = {}
-    original = plots.particle_figures_to_draw
+    original = plots.rendered_particle_figures
 
     def spy(details, n_mics, find):
         captured["details"] = details
         return original(details, n_mics, find)
 
-    monkeypatch.setattr(plots, "particle_figures_to_draw", spy)
+    monkeypatch.setattr(plots, "rendered_particle_figures", spy)
     options = ParticleOptions(min_dist=40.0, min_dist_z=120.0, plot=True, plot_mics=1)
     summary = remove_duplicate_particles([tomogram_star(tmp_path / "p.star")], tmp_path / "out", options)
     assert (summary["kept"], summary["rejected"]) == (5, 1)  # z_1 only, by hand

@@ -249,13 +249,13 @@ def test_every_particle_picture_names_its_units(tmp_path, monkeypatch):
     from cryodedup.report import particle_figures as plots
 
     captured = {}
-    original = plots.particle_figures_to_draw
+    original = plots.rendered_particle_figures
 
     def spy(details, n_mics, images):
         captured.update(details=details, images=images)
         return original(details, n_mics, images)
 
-    monkeypatch.setattr(plots, "particle_figures_to_draw", spy)
+    monkeypatch.setattr(plots, "rendered_particle_figures", spy)
     result = cli("particles", *DEMO, "-o", tmp_path / "out", "--plot")
     assert result.exit_code == 0, result.output
     pictures, _ = plots.particle_figures(captured["details"], 3, captured["images"])

@@ -247,13 +247,9 @@ def write_report(
     write_bytes(Path(path), "".join(parts).encode())
 
 
-#: A picture's PNG bytes, or what draws them (drawn while a page's files are written: :func:`write_all`).
-_PictureBytes = bytes | Callable[[], bytes]
-
-
 def write_all(
     outdir: Path,
-    pngs: Sequence[tuple[str, str, _PictureBytes]],
+    pngs: Sequence[tuple[str, str, bytes]],
     title: str,
     options: Any,
     summary: Sequence[tuple[str, str]],
@@ -266,9 +262,7 @@ def write_all(
 ) -> list[str]:
     """Saves the pictures, report.html and ``page`` (linked from it) in ``outdir`` (complete files or none).
 
-    ``pngs`` are the pictures rendered (``figures.rendered``: file name, caption, PNG bytes), or
-    what draws a picture's bytes: drawn on this thread while the page's files are written on two
-    others (the writes' system time and a picture's work in the core overlap Python's drawing);
+    ``pngs`` are the pictures rendered (``figures.rendered``: file name, caption, PNG bytes);
     ``options`` the job's options (a dataclass: those at their defaults folded away);
     ``summary`` and ``highlight`` the report's summary rows and those to colour
     (:func:`write_report`); ``unit`` what the particles lie in (``tomogram``: the Parameters
@@ -286,21 +280,18 @@ def write_all(
     folders = [] if page is None else [outdir / page.folder]
     link = None if page is None or not files else (files[0][0], page.link)
     with AtomicOutputs(paths + page_paths, force=force, folders=folders) as tmp:
-        # On threads of their own: one file written (without Python's lock) while the next is made,
-        # and the pictures drawn here meanwhile.
+        for (_, _, png), path in zip(pngs, paths):
+            write_bytes(tmp[path], png)
+        # On a thread of its own: one file written (without Python's lock) while the next is made.
         with ThreadPoolExecutor(2) as pool:
-            writes = [pool.submit(_write_page_file, tmp[path], data) for path, (_, data) in zip(page_paths, files)]
-            drawn = [(name, caption, png if isinstance(png, bytes) else png()) for name, caption, png in pngs]
-            for (_, _, png), path in zip(drawn, paths):
-                write_bytes(tmp[path], png)
-            for write in writes:
-                write.result()  # (a write's error raised here)
+            for _ in pool.map(_write_page_file, [tmp[path] for path in page_paths], [data for _, data in files]):
+                pass  # (a write's error raised here)
         write_report(
             tmp[paths[-1]],
             title,
             parameters,
             summary,
-            drawn,
+            pngs,
             tables,
             highlight,
             unit,

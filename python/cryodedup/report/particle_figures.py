@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import NamedTuple
 
-from .canvas import Picture
+from .canvas import Picture, drop_spares
 from .consensus_figures import agreement, consensus_by_input
 from .density_figures import duplicate_fraction
 from .particle_base import ParticleDetails, ScoreCounts
@@ -30,7 +30,7 @@ from .particle_charts import (
 from .picks_figures import MicrographImage, micrographs_to_show, missing_examples, picks_picture, worst_outlier
 from .registration_figures import registration_picture
 
-__all__ = ["particle_figures_to_draw"]
+__all__ = ["rendered_particle_figures"]
 
 #: A picture of the job: file name, caption and the picture.
 NamedPicture = tuple[str, str, Picture]
@@ -89,16 +89,19 @@ def particle_figures(
     return [(name, caption, draw()) for name, caption, draw in drawings], missing
 
 
-def particle_figures_to_draw(
+def rendered_particle_figures(
     details: ParticleDetails, n_mics: int, images: Mapping[int, MicrographImage]
-) -> tuple[list[tuple[str, str, Callable[[], bytes]]], list[str]]:
-    """:func:`particle_figures` to be rendered: (file name, title, what draws its PNG bytes), the missing images.
+) -> tuple[list[tuple[str, str, bytes]], list[str]]:
+    """:func:`particle_figures` rendered: (file name, title, PNG bytes), and the missing images.
 
-    Each picture is encoded as soon as it is drawn, so that its canvas serves the next: drawn in order by
-    ``html_report.write_all`` while the page's files are written; ``canvas.drop_spares`` once drawn.
+    Each picture is encoded as soon as it is drawn, so that its canvas serves the next.
     """
     drawings, missing = figure_drawings(details, n_mics, images)
-    return [(name, caption, partial(_drawn_png, draw)) for name, caption, draw in drawings], missing
+    try:
+        pngs = [_drawn_png(drawing.draw) for drawing in drawings]
+    finally:
+        drop_spares()
+    return [(name, caption, data) for (name, caption, _), data in zip(drawings, pngs)], missing
 
 
 def _drawn_png(draw: Callable[[], Picture]) -> bytes:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from functools import cache, partial
 from pathlib import Path
@@ -57,7 +56,7 @@ def picture_details(particles: ParticleSet, decision: Decision, options: Particl
         species_min_dist_z=None if one_z else along_z,
         displaced_by=decision.displaced_by,
     )
-    details.nn_distances = _measured_meanwhile(partial(nearest_neighbour_distances, *nn_measured(details)))
+    details.nn_distances = partial(nearest_neighbour_distances, *nn_measured(details))
     if details.scores is not None:
         details.score_counts = partial(score_counts, details)
     if len(particles.inputs) > 1 and options.registration != "ignore" and particles.decided is None:
@@ -67,35 +66,21 @@ def picture_details(particles: ParticleSet, decision: Decision, options: Particl
     return details
 
 
-def _measured_meanwhile(measure: Callable[[], T]) -> Callable[[], T]:
-    """``measure`` started now on a thread of its own; what waits for its result.
-
-    The nearest-neighbour distances: measured by the core without Python's lock while the
-    page's partners, index and files are made (at 10M 0.35 s on both cores, 0.5 s of Python).
-    """
-    pool = ThreadPoolExecutor(1)
-    measured = pool.submit(measure)
-    pool.shutdown(wait=False)  # (the thread ends with its one task)
-    return measured.result
-
-
 @dataclass
 class Pictures:
-    """The particle job's pictures (name, caption, what draws its PNG bytes), and the example images not found.
-
-    Drawn as the report is written, while the page's files are (``html_report.write_all``).
+    """The particle job's pictures, rendered (name, caption, PNG bytes), and the example images not found.
 
     ``absent``: how many micrographs have no image file, counted whenever an example's image
     was not found (the summary says so).
     """
 
-    pngs: list[tuple[str, str, Callable[[], bytes]]]
+    pngs: list[tuple[str, str, bytes]]
     missing: list[str]
     absent: int | None = None
 
 
 def draw_pictures(details: ParticleDetails, options: ParticleOptions, images: Images) -> Pictures:
-    """The particle job's pictures (``--plot``), to be drawn; the micrographs' images found by ``images``, read."""
+    """The particle job's pictures (``--plot``), rendered; the micrographs' images found by ``images``."""
     from ...report import particle_figures as plots
     from ...report.picks_figures import micrographs_to_show, missing_examples
 
@@ -104,7 +89,7 @@ def draw_pictures(details: ParticleDetails, options: ParticleOptions, images: Im
     examples = micrographs_to_show(details, options.plot_mics)
     if images.roots is not None and missing_examples(details, examples, drawn):  # (the summary says how many)
         absent = count_absent(details.mic_names, images.roots())
-    return Pictures(*plots.particle_figures_to_draw(details, options.plot_mics, drawn), absent=absent)
+    return Pictures(*plots.rendered_particle_figures(details, options.plot_mics, drawn), absent=absent)
 
 
 def drawn_images(
@@ -166,13 +151,7 @@ def plot_particles(
                 "if the images exist, give the folder their paths start from with --project-dir"
             )
         summary = replace(summary, micrograph_images=note)
-    from ...report.canvas import drop_spares
-
-    try:
-        plots = write_report(details, decision, outdir, options, pictures, images, summary, force)
-    finally:
-        drop_spares()  # (the canvases kept for the next picture: every one is drawn)
-    return replace(summary, plots=plots)
+    return replace(summary, plots=write_report(details, decision, outdir, options, pictures, images, summary, force))
 
 
 def write_report(
