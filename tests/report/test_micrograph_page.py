@@ -214,9 +214,9 @@ def _js_object(path: Path) -> dict:
     text = path.read_text()
     found = json.loads(text[text.index("{") : text.rindex("}") + 1])
     if path.name.startswith("picks_"):
-        for name, dtype in COLUMN_TYPES.items():
+        for name in COLUMN_TYPES:
             if name in found:
-                found[name] = np.frombuffer(base64.b64decode(found[name]), dtype=dtype).tolist()
+                found[name] = np.frombuffer(base64.b64decode(found[name]), dtype=found["t"][name]).tolist()
     return found
 
 
@@ -247,6 +247,35 @@ def test_rows_in_micrograph_order_are_written_as_when_gathered(tmp_path, monkeyp
         assert taken.read_bytes() == gathered.read_bytes(), name
     columns = _js_object(tmp_path / "taken" / "micrographs" / "picks_00000.js")
     assert any(p >= 0 for p in columns["p"])
+
+
+#: Where three micrographs' picks lie (Å, 1 Å/px) and the type their files' centres fit: 16 bits signed, unsigned, 32.
+CENTRES_BY_TYPE = {"<i2": (-300.0, 120.0), "<u2": (40_000.0, 65_000.0), "<i4": (70_000.0, 2_000.0)}
+
+
+def test_each_files_columns_are_as_narrow_as_their_numbers_and_the_page_shows_them(browser, tmp_path, monkeypatch):
+    """A file of picks per micrograph: its centres in 16 bits where they fit (signed or not), else 32;
+    partners and inputs in 8. The page shows each rejected pick and its partner where the input put them."""
+    monkeypatch.setattr(micrograph_page, "CHUNK", 1)
+    labels = ["rlnCoordinateX", "rlnCoordinateY", "rlnMicrographName", "rlnOpticsGroup", "rlnAutopickFigureOfMerit"]
+    rows = []
+    for m, (x, y) in enumerate(CENTRES_BY_TYPE.values()):  # (a pair 5 Å apart: the second, scored lower, rejected)
+        rows += [[x + 0.4, y, f"mic_{m}.mrc", 1, 0.9], [x + 5.4, y - 0.3, f"mic_{m}.mrc", 1, 0.1]]
+        rows += [[x + 300, y + 300, f"mic_{m}.mrc", 1, 0.5]]
+    star = write_star(tmp_path / "p.star", labels, rows, optics=[[1, "og1", 1.0, 1.0]])
+    remove_duplicate_particles([star], tmp_path / "out", ParticleOptions(min_dist=15, plot=True))
+    folder = tmp_path / "out" / "micrographs"
+    page = opened(browser, tmp_path / "out" / "micrographs.html")
+    for m, (type_, (x, y)) in enumerate(CENTRES_BY_TYPE.items()):
+        columns = _js_object(folder / f"picks_{m:05d}.js")
+        assert (columns["t"]["x"], columns["t"]["p"], columns["t"]["i"]) == (type_, "<i1", "<i1")
+        page.fill("#search", f"mic_{m}.mrc")
+        page.keyboard.press("Enter")
+        page.wait_for_selector("#panel table >> nth=2")
+        cells = page.eval_on_selector_all("#panel table:last-of-type td", "tds => tds.map(t => t.textContent)")
+        assert cells[0:5:2] == [f"{x + 5:.0f}, {y:.0f}", f"{x:.0f}, {y:.0f}", "5"]  # (rejected, its partner, Å)
+    assert page.errors == []
+    page.close()
 
 
 def test_an_earlier_pages_files_are_replaced_with_force(tmp_path):

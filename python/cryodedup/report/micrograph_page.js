@@ -151,8 +151,8 @@
     document.head.append(s);
   }
 
-  // a column's numbers: base64 of their bytes, little-endian, of the type the index names
-  const types = { "<i1": Int8Array, "<i2": Int16Array, "<i4": Int32Array };
+  // a column's numbers: base64 of their bytes, little-endian, of the type the file names (t), else the index
+  const types = { "<i1": Int8Array, "<i2": Int16Array, "<u2": Uint16Array, "<i4": Int32Array };
   function decoded(text, type) {
     const bytes = atob(text);
     const buffer = new Uint8Array(bytes.length);
@@ -161,7 +161,8 @@
   }
 
   window.cryodedupPicks = (c, columns) => {
-    for (const name in D.columns) if (name in columns) columns[name] = decoded(columns[name], D.columns[name]);
+    const typeOf = columns.t || D.columns;
+    for (const name in D.columns) if (name in columns) columns[name] = decoded(columns[name], typeOf[name]);
     // each pick's fate (an index into D.fates): kept, lost to a pick here, displaced by another species, or neither
     const f = new Int8Array(columns.r.length);
     columns.r.forEach((r, k) => {

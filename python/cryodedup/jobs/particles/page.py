@@ -35,7 +35,7 @@ def page_picks(particles: ParticleSet, decision: Decision, options: ParticleOpti
     """Each rejected row's partner and rule, as the record of rejections names them."""
     from .record import RULES, rejections
 
-    record = rejections(particles, decision, options)
+    record = rejections(particles, decision, options, measured=False)
     return PagePicks(record.rows, record.partners, record.rule, RULES, RULES.index("cross-species overlap"))
 
 

@@ -68,8 +68,14 @@ class Rejections:
     rule: np.ndarray
 
 
-def rejections(particles: ParticleSet, decision: Decision, options: ParticleOptions) -> Rejections:
-    """The rejected rows of ``decision``, each with the partner the core gave and the rule that decided."""
+def rejections(
+    particles: ParticleSet, decision: Decision, options: ParticleOptions, measured: bool = True
+) -> Rejections:
+    """The rejected rows of ``decision``, each with the partner the core gave and the rule that decided.
+
+    ``measured``: their distances and angles too (the page of every micrograph, which measures
+    its own, asks none: at 10M a million pairs' centres gathered).
+    """
     rows = np.flatnonzero(~decision.keep)
     partners = np.full(rows.size, -1, dtype=np.int64)
     rule = np.full(rows.size, -1, dtype=np.int8)
@@ -86,9 +92,10 @@ def rejections(particles: ParticleSet, decision: Decision, options: ParticleOpti
         rule[displaced] = _RULE["cross-species overlap"]
     distance = np.full(rows.size, np.nan)
     # (a partner on another micrograph, one particle image named twice there: no distance between them)
-    has = (partners >= 0) & (particles.groups[rows] == particles.groups[np.maximum(partners, 0)])
-    centres = particles.centres
-    distance[has] = np.sqrt(((centres[rows[has]] - centres[partners[has]]) ** 2).sum(axis=1))
+    if measured:
+        has = (partners >= 0) & (particles.groups[rows] == particles.groups[np.maximum(partners, 0)])
+        centres = particles.centres
+        distance[has] = np.sqrt(((centres[rows[has]] - centres[partners[has]]) ** 2).sum(axis=1))
     if decision.earlier_round is not None:
         earlier = ~np.isnan(decision.earlier_round[rows])
         rule[earlier] = _RULE["earlier round"]
@@ -98,7 +105,8 @@ def rejections(particles: ParticleSet, decision: Decision, options: ParticleOpti
         rule[dropped == OUTSIDE_MASK] = _RULE["outside the mask"]
         rule[dropped == AT_EDGE] = _RULE["at the edge"]
     assert (rule >= 0).all(), "every rejected row has a rule"
-    return Rejections(rows, partners, distance, _angles(particles, options, rows, partners), rule)
+    angle = _angles(particles, options, rows, partners) if measured else None
+    return Rejections(rows, partners, distance, angle, rule)
 
 
 def _duplicate_rules(
