@@ -6,6 +6,8 @@ import ast
 import inspect
 import json
 
+import pytest
+
 from cryodedup.cli import compare
 from cryodedup.report.compare_metric import (
     Curve,
@@ -50,21 +52,31 @@ READERS = [
 ]
 
 
+def _string_keys_read(reader) -> list[str]:
+    """Each ``x["key"]`` and ``x.get("key")`` in ``reader``'s source (a click command's: its callback's)."""
+    source = inspect.getsource(inspect.unwrap(getattr(reader, "callback", None) or reader))
+    read = []
+    for node in ast.walk(ast.parse(inspect.cleandoc("\n" + source) if source[0] == " " else source)):
+        if isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant):
+            if isinstance(node.slice.value, str):
+                read.append(f"{ast.unparse(node.value)}[{node.slice.value!r}]")
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "get":
+            read += [f"get({a.value!r})" for a in node.args[:1] if isinstance(a, ast.Constant)]
+    return read
+
+
 def test_the_summaries_are_read_by_name_not_by_string_key():
+    for reader in READERS:
+        assert not _string_keys_read(reader), f"{reader.__qualname__} reads the summary by key"
+
+
+def test_comparepicks_reads_its_summary_by_name():
+    pytest.importorskip("copick")  # (the plugin module imports copick: the copick extra)
     # Imported here, not at collection: copick's own CLI, built anew by tests/formats/test_copick.py's
     # fixture, must be the first to import the plugin module (its --json output is lost otherwise).
     from cryodedup.copick_command import comparepicks
 
-    for reader in [comparepicks, *READERS]:
-        source = inspect.getsource(inspect.unwrap(getattr(reader, "callback", None) or reader))
-        read = []
-        for node in ast.walk(ast.parse(inspect.cleandoc("\n" + source) if source[0] == " " else source)):
-            if isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant):
-                if isinstance(node.slice.value, str):
-                    read.append(f"{ast.unparse(node.value)}[{node.slice.value!r}]")
-            elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "get":
-                read += [f"get({a.value!r})" for a in node.args[:1] if isinstance(a, ast.Constant)]
-        assert not read, f"{getattr(reader, '__qualname__', reader)} reads the summary by key: {read}"
+    assert not _string_keys_read(comparepicks)
 
 
 SCORES = Scores(precision=0.5, recall=1.0, f_beta=0.6667)
