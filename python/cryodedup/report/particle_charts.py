@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..algo.audit import TOP_MICROGRAPHS, straddling_per_micrograph
-from ..algo.dedup import SAME_CENTRE_A, nearest_neighbour_distances
+from ..algo.dedup import SAME_CENTRE_A, nearest_neighbour_histogram
 from ..algo.histogram import clipped_histogram, percentiles
 from ..labels import distinct_labels, input_labels
 from .canvas import (
@@ -48,6 +48,8 @@ __all__ = [
 ]
 
 HISTOGRAM_COLOUR, WITHIN_COLOUR = "#4c72b0", "#9aa7b8"
+#: Bins of the nearest-neighbour histogram.
+NN_BINS = 100
 #: Characters of a micrograph's name beside a bar (cut at the front: its end tells it apart).
 BAR_LABEL_WIDTH = 40
 
@@ -70,21 +72,18 @@ def nn_histogram(details: ParticleDetails) -> Picture:
         scaled = ", z scaled by its species' minimum distance over its distance in z"
     xlabel = f"distance to the nearest {nearest} in the same {details.unit}{scaled} (Å)"
     groups, centres, top = nn_measured(details)
-    d = (
-        details.nn_distances()
-        if details.nn_distances is not None
-        else nearest_neighbour_distances(groups, centres, top)
-    )
+    edges = np.linspace(0, top, NN_BINS + 1)
     if details.several_species:
-        return _species_histograms(details, d, top, xlabel)
-    (counts, _), edges, _ = clipped_histogram(d, 0, top, 100)  # (a particle alone on its micrograph: inf, left out)
+        return _species_histograms(details, (groups, centres, top), edges, xlabel)
+    # Counted by the core as it measures: no distance per particle (a particle alone on its micrograph left out).
+    counts, within = nearest_neighbour_histogram(groups, centres, top, edges, [max(details.min_dist, SAME_CENTRE_A)])
+    counts = counts[0]
     title = "Nearest-neighbour distances (last bin: that far or farther)"
     picture, panel = labelled_plot(title, xlabel, "particles", (0, top), headroom(counts))
     panel.steps("distances", counts, edges, HISTOGRAM_COLOUR, fill=True)
     panel.vline("min_dist", details.min_dist, REJECTED_COLOUR)
     # Said in words: on a linear axis a pair among a million particles is a bar no one sees.
-    within = int(np.count_nonzero(d <= max(details.min_dist, SAME_CENTRE_A)))
-    panel.legend.add("line", REJECTED_COLOUR, f"{details.distance_text}: {within:,} particles within it")
+    panel.legend.add("line", REJECTED_COLOUR, f"{details.distance_text}: {int(within[0]):,} particles within it")
     if not counts.any():
         panel.note(f"no {details.unit} holds two particles")
     panel.frame()
@@ -92,21 +91,24 @@ def nn_histogram(details: ParticleDetails) -> Picture:
     return picture
 
 
-def _species_histograms(details: ParticleDetails, d: np.ndarray, top: float, xlabel: str) -> Picture:
+def _species_histograms(
+    details: ParticleDetails, measured: tuple[np.ndarray, np.ndarray, float], edges: np.ndarray, xlabel: str
+) -> Picture:
     """One outline per species drawn apart (``details.species_drawn``), its own distance a dashed line of its colour.
 
-    ``d``: each particle's distance to the nearest of its species. The bins are shared, so
-    that the species compare; the legend says each species' distance and how many of its
-    particles lie within it.
+    ``measured``: what the distances are measured on (:func:`nn_measured`: each particle's
+    nearest of its species). The bins are shared, so that the species compare; the legend
+    says each species' distance and how many of its particles lie within it.
     """
     species, names = details.particles.species, details.particles.species_names
     distances = details.species_min_dist
     assert species is not None and distances is not None
+    groups, centres, top = measured
+    reach = [max(d, SAME_CENTRE_A) for d in distances]
+    counts, within = nearest_neighbour_histogram(groups, centres, top, edges, reach, labels=species)
+    members = np.bincount(species, minlength=len(names))
     drawn = details.species_drawn
-    histograms = []
-    for s in drawn:
-        (counts, _), edges, _ = clipped_histogram(d[species == s], 0, top, 100)
-        histograms.append((s, counts, edges))
+    histograms = [(s, counts[s], edges) for s in drawn]
     title = "Nearest-neighbour distances within each species (last bin: that far or farther)"
     if len(drawn) < len(names):
         title += f"\nthe {len(drawn)} species with the most picks of {len(names):,}"
@@ -118,10 +120,10 @@ def _species_histograms(details: ParticleDetails, d: np.ndarray, top: float, xla
         colour = details.species_colour(s)
         panel.steps(f"distances:{names[s]}", counts, edges, colour)
         panel.vline(f"min_dist:{names[s]}", distances[s], colour, dashed=True)
-        mine = d[species == s]
-        within = int(np.count_nonzero(mine <= max(distances[s], SAME_CENTRE_A)))
         panel.legend.add(
-            "line", colour, f"{names[s]}: minimum distance {distances[s]:g} Å, {within:,} of {len(mine):,} within it"
+            "line",
+            colour,
+            f"{names[s]}: minimum distance {distances[s]:g} Å, {int(within[s]):,} of {int(members[s]):,} within it",
         )
     if not tallest.any():
         panel.note(f"no {details.unit} holds two particles of one species")
