@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from cryodedup.errors import CryodedupError
-from cryodedup.formats.mrc import binned_image, map_mrc, mrc_extent, mrc_layout, mrc_shapes
+from cryodedup.formats import mrc as mrc_module
+from cryodedup.formats.mrc import binned_image, map_mrc, mrc_extent, mrc_layout, mrc_shapes, slab_means
 from fixtures.synthetic import write_mrc
 
 
@@ -86,3 +87,43 @@ def test_mrc_extent_reads_what_mrcfile_wrote(tmp_path):
     (tmp_path / "short.mrc").write_bytes(b"\0" * 20)
     with pytest.raises(CryodedupError, match="short.mrc: an MRC header is 1024 bytes"):
         mrc_extent(tmp_path / "short.mrc")
+
+
+class _Reads:
+    """A volume that records the slices read from it (``data[window]``), as a memory map reads only those."""
+
+    def __init__(self, volume: np.ndarray):
+        self.volume, self.shape, self.read = volume, volume.shape, []
+
+    def __getitem__(self, window: slice) -> np.ndarray:
+        self.read.append((window.start, window.stop))
+        return self.volume[window]
+
+
+def test_each_slab_averages_the_slices_at_its_middle_and_reads_no_others(tmp_path, monkeypatch):
+    """By hand: 40 slices of 5 Å (a tenth: 4 averaged), slice k all k; slabs 0-50, 50-100, 100-150 Å from slice 0.
+
+    Slab 0 covers slices 0-9, its middle 5: slices 3-6; slab 1 slices 10-19: 13-16; slab 2
+    (20-29) 23-26. Then slabs 190-260 Å (overlapping 38-39 only: both) and 260-300 Å (past the volume: none).
+    """
+    volume = np.arange(40, dtype=np.float32)[:, None, None] * np.ones((40, 6, 8), dtype=np.float32)
+    path = tmp_path / "v.mrc"
+    with mrcfile.new(path) as mrc:
+        mrc.set_data(volume)
+        mrc.voxel_size = 5.0
+    opened = mrc_module.open_volume
+
+    def recorded(p):
+        handle, data, voxel = opened(p)
+        reads.append(_Reads(np.asarray(data)))
+        return handle, reads[-1], voxel
+
+    reads: list[_Reads] = []
+    monkeypatch.setattr(mrc_module, "open_volume", recorded)
+    slabs = slab_means(path, 320, np.array([0.0, 50, 100, 150]))
+    assert reads[0].read == [(3, 7), (13, 17), (23, 27)]
+    assert [float(p.mean()) for p in slabs.pixels] == [4.5, 14.5, 24.5]
+    assert (slabs.factor, slabs.shape, slabs.voxel) == (1, (6, 8), 5.0)
+    slabs = slab_means(path, 320, np.array([190.0, 260, 300]))
+    assert reads[1].read == [(38, 40)]
+    assert float(slabs.pixels[0].mean()) == 38.5 and slabs.pixels[1] is None

@@ -447,33 +447,157 @@ def _tomogram_under_its_picks(root: Path, column: bool) -> tuple[Path, np.ndarra
 
 
 @pytest.mark.parametrize("column", [False, True], ids=["by its name", "by rlnTomoReconstructedTomogram"])
-def test_a_tomograms_central_slices_lie_under_its_picks(browser, tmp_path, column):
-    """Where its MRC is found, a tomogram's slabs are drawn over its central slices, each blob under its pick."""
+def test_a_tomograms_slabs_slices_lie_under_its_picks(browser, tmp_path, column):
+    """Where its MRC is found, each of a tomogram's slabs is drawn over its slices there, each blob under its pick."""
     from PIL import Image
 
     star, picks, options = _tomogram_under_its_picks(tmp_path, column)
     remove_duplicate_particles([star], tmp_path / "out", options)
     index = _js_object(tmp_path / "out" / "micrographs" / "index.js")
-    assert index["thumbs"] == [1]
-    thumb = np.asarray(Image.open(tmp_path / "out" / "micrographs" / "m000000.jpg"), dtype=np.float64)
-    assert thumb.shape == (150, 200)  # (200 voxels across: under 320, not binned further)
+    assert index["thumbs"] == [0b111]  # (every slab lies in the volume)
     # The page draws a pick at (x - x0) / w of the image's width: the frame, by hand, is the tomogram's extent.
     x0, y0, w, h = index["frames"][0]
     assert (x0, y0, w, h) == (-798, -598, 1600, 1200)
     at = np.rint((picks[:, :2] - [x0, y0]) / [w, h] * [200, 150]).astype(int)
-    # The brightest hundredth of the thumbnail lies at the picks (and the blobs saturate: their centres, not a pixel).
-    ys, xs = np.nonzero(thumb > np.percentile(thumb, 99))
-    nearest = np.hypot(ys[:, None] - at[None, :, 1], xs[:, None] - at[None, :, 0])
-    assert nearest.min(axis=1).max() <= 6  # (a blob, 1.5 voxels wide, low-pass filtered: about 5 pixels to its rim)
-    for k in range(len(picks)):
-        mine = nearest.argmin(axis=1) == k
-        assert mine.any()
-        assert np.hypot(ys[mine].mean() - at[k, 1], xs[mine].mean() - at[k, 0]) <= 1.5
+    z0, z1 = np.floor(picks[:, 2].min()), np.ceil(picks[:, 2].max())
+    slab_of = np.minimum(2, np.floor((picks[:, 2] - z0) / (z1 - z0) * 3)).astype(int)  # (as the page's slabOf)
+    for slab in range(3):
+        thumb = np.asarray(Image.open(tmp_path / "out" / "micrographs" / f"m000000_{slab}.jpg"), dtype=np.float64)
+        assert thumb.shape == (150, 200)  # (200 voxels across: under 320, not binned further)
+        # The brightest hundredth of the thumbnail lies at the picks (the blobs saturate: their centres, not a pixel),
+        # each of the slab's picks among them.
+        ys, xs = np.nonzero(thumb > np.percentile(thumb, 99))
+        nearest = np.hypot(ys[:, None] - at[None, :, 1], xs[:, None] - at[None, :, 0])
+        assert nearest.min(axis=1).max() <= 6  # (a blob, 1.5 voxels wide, low-pass filtered: about 5 pixels to its rim)
+        for k in np.flatnonzero(slab_of == slab):
+            mine = nearest.argmin(axis=1) == k
+            assert mine.any()
+            assert np.hypot(ys[mine].mean() - at[k, 1], xs[mine].mean() - at[k, 0]) <= 1.5
     page = opened(browser, tmp_path / "out" / "micrographs.html")
     page.wait_for_selector("#grid canvas[data-drawn]")
     shown = page.eval_on_selector_all("#grid .card img", "imgs => imgs.map(i => i.complete && i.naturalWidth)")
     assert shown == [200, 200, 200]  # one under each of the three slabs
     page.keyboard.press("Enter")
-    assert "central slices" in page.inner_text("#panel")
+    assert "slices at the middle of its z range" in page.inner_text("#panel")
     assert page.errors == []
     page.close()
+
+
+#: A tomogram's bright squares (voxels: x from, x to, y from, y to), one per band of slices
+#: (slices from, to); SQUARES[3] fills every slice outside the bands.
+BANDS = [(10, 20), (20, 30), (30, 40)]
+SQUARES = [(10, 30, 10, 30), (50, 70, 40, 60), (90, 110, 70, 90), (10, 30, 70, 90)]
+
+
+def _tomograms_in_thirds(root: Path) -> tuple[Path, ParticleOptions]:
+    """Two tomograms' picks (RELION 5, centred Å; tilt series of 2.5 Å, 480 x 400 and Z 240 or 40) and MRCs binned 4x.
+
+    TS_07 (120 x 100 x 60 voxels of 10 Å): a bright square in each band of 10 slices
+    (:data:`BANDS`) at its own place (:data:`SQUARES`), another outside the bands. By hand: its
+    corner lies (240 / 2 - 1) x 2.5 = 297.5 Å below the centre, so the picks' z from -197.5 to
+    102.5 Å (slices 10 to 40) make the page's z range -198 to 103 Å, slabs of 100.33 Å: slices
+    9.95, 19.98, 30.02 and 40.05 from the corner, the middle six of each (a tenth of 60) 12-17,
+    22-27 and 32-37: one band each. TS_08 (120 x 100 x 10 voxels): its corner 47.5 Å below the
+    centre, the slabs lie at slices -15.05, -5.02, 5.02, 15.05: the first outside its volume.
+    """
+    rng = np.random.default_rng(12)
+    labels = ["rlnTomoName", "rlnTomoTiltSeriesPixelSize", "rlnTomoSizeX", "rlnTomoSizeY", "rlnTomoSizeZ"]
+    tomograms = write_star(
+        root / "tomograms.star", labels, [["TS_07", 2.5, 480, 400, 240], ["TS_08", 2.5, 480, 400, 40]]
+    )
+    import mrcfile
+
+    volume = rng.normal(0, 0.05, (60, 100, 120)).astype(np.float32)
+    for band, (x0, x1, y0, y1) in zip([*BANDS, None], SQUARES):
+        slices = [range(*band)] if band else [range(0, 10), range(40, 60)]
+        for z in slices:
+            volume[z.start : z.stop, y0:y1, x0:x1] += 1.0
+    for name, data in [("TS_07", volume), ("TS_08", volume[20:30])]:
+        with mrcfile.new(root / f"{name}.mrc") as mrc:
+            mrc.set_data(np.ascontiguousarray(data))
+            mrc.voxel_size = 10.0
+    rows = []
+    for k, z in enumerate(np.linspace(-197.5, 102.5, 12)):
+        x, y = -500 + 90.0 * k, (-300.0, 0.0, 300.0)[k % 3]
+        rows.append(["TS_07", x, y, z, 0.5, f"TS_07/{k}"])
+        if k % 4 == 1:  # (a duplicate: rejected, joined to its kept pick)
+            rows.append(["TS_07", x + 12, y - 9, z, 0.2, f"TS_07/{k}b"])
+    rows += [["TS_08", -400 + 160.0 * k, 100.0, -40 + 16.0 * k, 0.5, f"TS_08/{k}"] for k in range(6)]
+    star = write_star(root / "picks.star", TOMO_LABELS, rows)
+    return star, ParticleOptions(min_dist=40, plot=True, micrographs=tomograms, project_dir=root)
+
+
+def _mean_in(thumb: np.ndarray, square: tuple[int, int, int, int], inset: int = 4) -> float:
+    """The thumbnail's mean grey inside a square (voxels: 1 pixel each, the tomogram not binned), its rim left out."""
+    x0, x1, y0, y1 = square
+    return float(thumb[y0 + inset : y1 - inset, x0 + inset : x1 - inset].mean())
+
+
+def test_each_slab_is_drawn_over_the_tomograms_slices_of_its_z_range(tmp_path):
+    """Each slab's JPEG shows the square of its band of slices and none of the others'; a slab outside: none."""
+    from PIL import Image
+
+    star, options = _tomograms_in_thirds(tmp_path)
+    remove_duplicate_particles([star], tmp_path / "out", options)
+    folder = tmp_path / "out" / "micrographs"
+    index = _js_object(folder / "index.js")
+    assert index["names"] == ["TS_07", "TS_08"]
+    assert index["zRange"] == [-198, 103]
+    assert index["thumbs"] == [0b111, 0b110]
+    assert index["frames"] == [[-598, -498, 1200, 1000]] * 2  # (x and y placed as before: corner, 120 x 10 Å)
+    assert sorted(p.name for p in folder.glob("*.jpg")) == [f"m000000_{s}.jpg" for s in range(3)] + [
+        "m000001_1.jpg",
+        "m000001_2.jpg",
+    ]
+    for slab in range(3):
+        thumb = np.asarray(Image.open(folder / f"m000000_{slab}.jpg"), dtype=np.float64)
+        assert thumb.shape == (100, 120)
+        own = _mean_in(thumb, SQUARES[slab])
+        others = [_mean_in(thumb, square) for k, square in enumerate(SQUARES) if k != slab]
+        assert own > 200 and max(others) < own - 100, (slab, own, others)
+    # TS_08 holds slices 20-29 of TS_07's volume (band 1) from 47.5 Å below its centre: slab 1 (slices 0-5,
+    # the middle one of 10) and slab 2 (slices 5-9) both show band 1's square.
+    for slab in (1, 2):
+        thumb = np.asarray(Image.open(folder / f"m000001_{slab}.jpg"), dtype=np.float64)
+        own = _mean_in(thumb, SQUARES[1])
+        assert own > 200 and max(_mean_in(thumb, SQUARES[k]) for k in (0, 2, 3)) < own - 100
+
+
+def test_the_page_shows_each_slabs_own_image_under_it(browser, tmp_path):
+    """On the page, each slab of a tomogram's card holds its own JPEG; a slab outside the tomogram a blank frame."""
+    star, options = _tomograms_in_thirds(tmp_path)
+    remove_duplicate_particles([star], tmp_path / "out", options)
+    page = opened(browser, tmp_path / "out" / "micrographs.html")
+    page.wait_for_selector("#grid canvas[data-drawn]")
+    page.wait_for_function("[...document.querySelectorAll('#grid .card img')].every(i => i.complete)")
+    for m, slabs in [(0, [0, 1, 2]), (1, [1, 2])]:
+        frame = page.locator(f"#grid .card[data-m='{m}'] .frame")
+        box = frame.bounding_box()
+        imgs = frame.locator("img")
+        assert imgs.count() == len(slabs)
+        for img, slab in zip(imgs.all(), slabs):
+            assert img.get_attribute("src") == f"micrographs/m{m:06d}_{slab}.jpg"
+            assert img.evaluate("i => i.naturalWidth") == 120
+            at = img.bounding_box()
+            assert abs(at["x"] - (box["x"] + slab * box["width"] / 3)) <= 1
+            assert abs(at["width"] - box["width"] / 3) <= 1
+    page.keyboard.press("Enter")
+    assert "slices at the middle of its z range" in page.inner_text("#panel")
+    assert "blank frame" not in page.inner_text("#panel")
+    page.keyboard.press("ArrowRight")
+    assert page.inner_text("#panel h2") == "TS_08"
+    assert "a blank frame where the slab lies outside the tomogram" in page.inner_text("#panel")
+    assert page.errors == []
+    page.close()
+
+
+def test_an_earlier_tomogram_pages_slab_images_are_replaced_with_force(tmp_path):
+    """The slabs' JPEGs of an earlier page of tomograms go with --force (of the tool's naming only)."""
+    star, options = _tomograms_in_thirds(tmp_path)
+    out = tmp_path / "out"
+    remove_duplicate_particles([star], out, options)
+    folder = out / "micrographs"
+    (folder / "m000000_x.jpg").write_text("mine")
+    few = two_picker_project(tmp_path / "few", n_mics=5, with_images=0)
+    remove_duplicate_particles(few, out, ParticleOptions(min_dist=15, plot=True), force=True)
+    assert sorted(p.name for p in folder.iterdir()) == ["index.js", "m000000_x.jpg", "picks_00000.js"]

@@ -22,13 +22,13 @@ if TYPE_CHECKING:
 __all__ = [
     "MrcLayout",
     "binned_image",
-    "central_slices",
     "map_mrc",
     "mrc_extent",
     "mrc_layout",
     "mrc_shapes",
     "open_mrc",
     "open_volume",
+    "slab_means",
 ]
 
 
@@ -52,25 +52,63 @@ def binned_image(path: Path, width: int) -> tuple[np.ndarray, int]:
         return _core.bin_image(np.ascontiguousarray(data), factor), factor
 
 
-#: At most this many of a tomogram's central slices are averaged for its thumbnail (``central_slices``).
+#: At most this many of a tomogram's slices are averaged for each slab's thumbnail (``slab_means``).
 CENTRAL_SLICES = 16
 
 
-def central_slices(path: Path, width: int) -> tuple[np.ndarray, int, float | None]:
-    """A tomogram's central slices averaged and binned to about ``width`` voxels across, the factor, the voxel size.
+@dataclass(frozen=True)
+class TomogramSlabs:
+    """A tomogram's slabs along z as :func:`slab_means` reads them.
 
-    The middle tenth of its slices (at least one, at most :data:`CENTRAL_SLICES`): only those
-    are read from the memory-mapped file. The voxel size in Å is the header's (None: unset).
+    ``pixels``: each slab's mean slices binned by ``factor`` (None: the slab lies outside the
+    volume, or no voxel size to place it); ``shape``: the binned (ny, nx) of every slab;
+    ``voxel``: the header's voxel size in Å (None: unset).
+    """
+
+    pixels: list[np.ndarray | None]
+    factor: int
+    shape: tuple[int, int]
+    voxel: float | None
+
+
+def slab_means(path: Path, width: int, edges: np.ndarray) -> TomogramSlabs:
+    """A tomogram's slabs along z, each the mean of its slices at the slab's middle, binned to about ``width`` across.
+
+    ``edges``: the slabs' bounds along z in Å from the face of the volume's first slice (slab
+    k from ``edges[k]`` to ``edges[k + 1]``), turned into slices by the header's voxel size.
+    Each slab averages as many slices as a tenth of the volume (at least one, at most
+    :data:`CENTRAL_SLICES`, no more than the slab holds within the volume): only those are read
+    from the memory-mapped file.
     """
     import cryodedup._core as _core
 
     mrc, data, voxel = open_volume(path)
     with mrc:
-        depth = min(CENTRAL_SLICES, max(1, data.shape[0] // 10))
-        first = (data.shape[0] - depth) // 2
-        mean = data[first : first + depth].astype(np.float32).mean(axis=0)
-    factor = max(1, mean.shape[1] // width)
-    return _core.bin_image(np.ascontiguousarray(mean, dtype=np.float32), factor), factor, voxel
+        nz, ny, nx = data.shape
+        factor = max(1, nx // width)
+        depth = min(CENTRAL_SLICES, max(1, nz // 10))
+        windows = [None] * (len(edges) - 1) if voxel is None else _slab_windows(np.asarray(edges) / voxel, nz, depth)
+        means = [None if w is None else data[w].astype(np.float32).mean(axis=0) for w in windows]
+    pixels = [None if m is None else _core.bin_image(np.ascontiguousarray(m, dtype=np.float32), factor) for m in means]
+    return TomogramSlabs(pixels, factor, (ny // factor, nx // factor), voxel)
+
+
+def _slab_windows(edges: np.ndarray, nz: int, depth: int) -> list[slice | None]:
+    """Each slab's slices to average: at most ``depth`` of those it overlaps within ``nz``, nearest its middle.
+
+    ``edges`` in slices (slice i covers i to i + 1); None where a slab overlaps no slice of the volume.
+    """
+    windows: list[slice | None] = []
+    for low, high in zip(edges[:-1], edges[1:]):
+        first, end = max(0, int(np.floor(low))), min(nz, int(np.ceil(high)))
+        if end <= first:
+            windows.append(None)
+            continue
+        take = min(depth, end - first)
+        start = int(np.floor((low + high) / 2 - take / 2 + 0.5))  # (the window whose middle is nearest the slab's)
+        start = min(max(start, first), end - take)
+        windows.append(slice(start, start + take))
+    return windows
 
 
 def _open_mrc_as_stored(path: Path) -> tuple[MrcMemmap, np.ndarray]:

@@ -195,13 +195,15 @@
       (onlySpecies.value !== "" && c.s && c.s[k] !== Number(onlySpecies.value));
   }
 
-  // the image under the picks: a micrograph's, or a tomogram's central slices under each slab
+  // the image under the picks: a micrograph's, or under each slab a tomogram's slices of the slab's z range
+  // (D.thumbs: bit s set where slab s has its image, mNNNNNN_s.jpg; a micrograph's: 1, mNNNNNN.jpg)
+  const hasThumb = (m, s) => (D.thumbs[m] >> s) & 1;
   function thumbsOf(m, lazy) {
-    if (!D.thumbs[m]) return [];
-    const src = "micrographs/m" + String(m).padStart(6, "0") + ".jpg";
     const slabs = D.slabs || 1;
     const imgs = [];
     for (let s = 0; s < slabs; s++) {
+      if (!hasThumb(m, s)) continue;
+      const src = "micrographs/m" + String(m).padStart(6, "0") + (D.slabs ? "_" + s : "") + ".jpg";
       const img = el("img", lazy ? { alt: "", decoding: "async", src } : { alt: "", src });
       if (D.slabs) img.style.cssText = "left:" + (100 * s) / slabs + "%;width:" + 100 / slabs + "%";
       imgs.push(img);
@@ -236,10 +238,8 @@
     const Y = (k) => (c.y[k] - y0) * sy;
     const width = 1.5 * ratio;
     if (D.slabs) {
-      if (!D.thumbs[m]) {
-        g.fillStyle = "#f2f2f2";
-        g.fillRect(0, 0, W, H);
-      }
+      g.fillStyle = "#f2f2f2"; // a blank frame under a slab without its image
+      for (let s = 0; s < slabs; s++) if (!hasThumb(m, s)) g.fillRect(s * panel, 0, panel, H);
       g.strokeStyle = "#888";
       for (let s = 1; s < slabs; s++) {
         g.beginPath();
@@ -401,10 +401,14 @@
     panelBox.append(outer, legend());
     if (D.slabs) {
       const [z0, z1] = D.zRange;
-      const step = (z1 - z0) / D.slabs;
+      const step = Math.max(z1 - z0, 1) / D.slabs; // (as slabOf cuts them)
       const names = [];
       for (let s = 0; s < D.slabs; s++) names.push("z " + Math.round(z0 + s * step) + " to " + Math.round(z0 + (s + 1) * step) + " Å");
-      const under = D.thumbs[m] ? " over the tomogram's central slices" : " on a blank frame (tomogram not found)";
+      const all = (1 << D.slabs) - 1;
+      const under = !D.thumbs[m]
+        ? " on a blank frame (tomogram not found, or no slab within it)"
+        : ", each over the mean of the tomogram's slices at the middle of its z range" +
+          (D.thumbs[m] === all ? "" : " (a blank frame where the slab lies outside the tomogram)");
       panelBox.append(el("p", { class: "hint" }, "picks seen along z in slabs, left to right: " + names.join(", ") + under + "; a line joins a rejected pick to the kept one where it lies in x and y"));
     } else if (!D.thumbs[m]) panelBox.append(el("p", { class: "hint" }, "image not found: picks on a blank frame"));
     panelBox.append(tables(m));

@@ -5,7 +5,8 @@ with ``<script src>`` (a browser refuses ``fetch()`` of a local file). One small
 (:data:`INDEX_FILE`: each micrograph's name, frame and counts) is read at once; the picks
 come in files of :data:`CHUNK` micrographs each, loaded as their micrographs scroll into
 view, and are drawn on a canvas by the page; each micrograph's thumbnail (a JPEG of its image
-binned and low-pass filtered as the report's examples are) is loaded the same way.
+binned and low-pass filtered as the report's examples are; a tomogram's: one for each slab of
+its picks along z, :data:`SLABS`) is loaded the same way.
 
 The report opens no file: the job reads the images (:class:`~.picks_figures.MicrographImage`)
 and names each rejected pick's partner and rule (:class:`PagePicks`).
@@ -33,7 +34,7 @@ from .html_report import Page, PageBatch
 from .particle_base import DISPLACED_COLOUR, SPECIES_COLOURS, UNCONFIRMED_COLOUR, ParticleDetails
 from .picks_figures import MicrographImage, display_image, grey
 
-__all__ = ["THUMBNAIL_WIDTH", "PagePicks", "micrograph_page", "page_shell", "thumbnail_jpeg"]
+__all__ = ["THUMBNAIL_WIDTH", "PagePicks", "micrograph_page", "page_shell", "slab_edges", "thumbnail_jpeg"]
 
 #: The page, beside report.html, and the folder of its index, picks and thumbnails.
 PAGE_FILE = "micrographs.html"
@@ -76,14 +77,15 @@ def micrograph_page(
     starts = np.zeros(n + 1, dtype=np.int64)  # (each micrograph's first row in micrograph order, and the end)
     np.cumsum(details.picks_per_micrograph, out=starts[1:])
     frames = _frames(details, order, starts, images)
-    thumbnails = {mic: image for mic, image in images.items() if _drawable(image)}
+    thumbnails = _thumbnails(images)
     files = [
         (PAGE_FILE, _page_html(title, details.unit).encode()),
-        (INDEX_FILE, _index_js(details, picks, frames, set(thumbnails), title).encode()),
+        (INDEX_FILE, _index_js(details, picks, frames, _thumbs(thumbnails, n), title).encode()),
     ]
     # On threads: numpy's transforms and Pillow's encoder work without Python's lock.
     with ThreadPoolExecutor(min(4, os.cpu_count() or 1)) as pool:
-        files += zip(map(_thumbnail_name, thumbnails), pool.map(thumbnail_jpeg, thumbnails.values()))
+        names = [_thumbnail_name(mic, slab) for mic, slab, _ in thumbnails]
+        files += zip(names, pool.map(thumbnail_jpeg, [image for _, _, image in thumbnails]))
     names = [f"{PAGE_FOLDER}/picks_{k:05d}.js" for k in range((n + CHUNK - 1) // CHUNK)]
     written = PageBatch(names, partial(_write_picks, details, picks, order, starts))
     return Page(files, PAGE_FOLDER, f"every {details.unit}'s picks", (written,))
@@ -119,6 +121,22 @@ def _write_picks(
     )
 
 
+def slab_edges(details: ParticleDetails) -> np.ndarray:
+    """The bounds along z (Å) of a tomogram's :data:`SLABS` slabs: the index's ``zRange`` cut as the page cuts it.
+
+    The page puts a pick in slab ``floor((z - z0) / max(z1 - z0, 1) * SLABS)`` (the first and
+    last slabs taking those beyond): slab k lies from ``edges[k]`` to ``edges[k + 1]``.
+    """
+    z0, z1 = _z_range(details)
+    return z0 + np.arange(SLABS + 1) * max(z1 - z0, 1.0) / SLABS
+
+
+def _z_range(details: ParticleDetails) -> tuple[float, float]:
+    """The picks' z range, whole Å (the index's ``zRange``; 0 to 1 without picks)."""
+    z = details.centres[:, 2]
+    return (float(np.floor(z.min())), float(np.ceil(z.max()))) if len(z) else (0.0, 1.0)
+
+
 def _micrograph_order(groups: np.ndarray) -> np.ndarray | None:
     """The rows micrograph by micrograph (a stable sort), None where they already are (as RELION writes them).
 
@@ -134,8 +152,34 @@ def _drawable(image: MicrographImage) -> bool:
     return image.pixels is not None and min(image.pixels.shape) >= 2
 
 
-def _thumbnail_name(mic: int) -> str:
-    return f"{PAGE_FOLDER}/m{mic:06d}.jpg"
+#: A thumbnail: its micrograph, its slab (None: a micrograph's image) and its image.
+Thumbnail = tuple[int, int | None, MicrographImage]
+
+
+def _thumbnails(images: Mapping[int, MicrographImage]) -> list[Thumbnail]:
+    """Every thumbnail drawn: each micrograph's image, each slab of a tomogram that lies in its volume."""
+    thumbnails: list[Thumbnail] = []
+    for mic, image in images.items():
+        if _drawable(image):
+            thumbnails.append((mic, None, image))
+        for slab, pixels in enumerate(image.slabs):
+            slab_image = MicrographImage(pixels, image.factor)
+            if _drawable(slab_image):
+                thumbnails.append((mic, slab, slab_image))
+    return thumbnails
+
+
+def _thumbnail_name(mic: int, slab: int | None) -> str:
+    """``mNNNNNN.jpg``, a tomogram's slab K's ``mNNNNNN_K.jpg``."""
+    return f"{PAGE_FOLDER}/m{mic:06d}.jpg" if slab is None else f"{PAGE_FOLDER}/m{mic:06d}_{slab}.jpg"
+
+
+def _thumbs(thumbnails: list[Thumbnail], n: int) -> list[int]:
+    """The index's ``thumbs``: 1 for each micrograph with a thumbnail; a tomogram's: bit k set for its slab k's."""
+    thumbs = [0] * n
+    for mic, slab, _ in thumbnails:
+        thumbs[mic] |= 1 << (slab or 0)
+    return thumbs
 
 
 def _frames(
@@ -161,10 +205,12 @@ def _frames(
         if nx and ny and mic < n:
             frames[mic] = (0.0, 0.0, nx * psize[mic], ny * psize[mic])
     for mic, image in images.items():
-        if _drawable(image):
+        if image.frame is not None:  # (a tomogram's: its volume's, whether or not a slab lies in it)
+            frames[mic] = image.frame
+        elif _drawable(image):
             assert image.pixels is not None
             ny, nx = image.pixels.shape
-            frames[mic] = image.frame or (0.0, 0.0, nx * image.factor * psize[mic], ny * image.factor * psize[mic])
+            frames[mic] = (0.0, 0.0, nx * image.factor * psize[mic], ny * image.factor * psize[mic])
     return frames
 
 
@@ -193,7 +239,7 @@ def _agreement(details: ParticleDetails) -> list[float] | None:
     return [round(v, 4) for v in share.tolist()]
 
 
-def _index_js(details: ParticleDetails, picks: PagePicks, frames: np.ndarray, thumbnails: set[int], title: str) -> str:
+def _index_js(details: ParticleDetails, picks: PagePicks, frames: np.ndarray, thumbs: list[int], title: str) -> str:
     """The index: the set's names and colours, each micrograph's name, frame and counts (columns of numbers)."""
     n = len(details.mic_names)
     groups = details.groups
@@ -217,7 +263,7 @@ def _index_js(details: ParticleDetails, picks: PagePicks, frames: np.ndarray, th
         "slabs": SLABS if details.unit == "tomogram" else 0,
         "names": details.mic_names,
         "frames": np.rint(frames).astype(np.int64).tolist(),
-        "thumbs": [int(m in thumbnails) for m in range(n)],
+        "thumbs": thumbs,
         "picks": details.picks_per_micrograph.tolist(),
         "rejected": details.rejected_per_micrograph.tolist(),
         "duplicates": _duplicates(details, picks).tolist(),
@@ -232,8 +278,7 @@ def _index_js(details: ParticleDetails, picks: PagePicks, frames: np.ndarray, th
         ],
     }
     if details.unit == "tomogram":
-        z = details.centres[:, 2]
-        index["zRange"] = [float(np.floor(z.min())), float(np.ceil(z.max()))] if len(z) else [0.0, 1.0]
+        index["zRange"] = list(_z_range(details))
     return "window.CRYODEDUP_INDEX = " + json.dumps(index, separators=(",", ":")) + ";\n"
 
 

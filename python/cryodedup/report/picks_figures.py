@@ -62,7 +62,10 @@ class MicrographImage:
     ``pixels`` binned by ``factor`` (``formats.mrc.binned_image``), or None: no file at
     ``missing`` (the path looked for), or a file that could not be read (``unreadable``).
     ``frame``: where the image lies among the picks (x, y of its corner, width, height, Å) when
-    not from 0 at the rows' pixel size (a tomogram's central slices: its voxels, RELION 5's centre).
+    not from 0 at the rows' pixel size (a tomogram's slabs: its voxels, RELION 5's centre).
+    ``slabs``: a tomogram's image on the page of every micrograph, one per slab of its picks
+    along z (its slices there averaged, binned by ``factor``; None: the slab lies outside the
+    volume), ``pixels`` None.
     """
 
     pixels: np.ndarray | None = None
@@ -70,6 +73,7 @@ class MicrographImage:
     missing: str = ""
     unreadable: bool = False
     frame: tuple[float, float, float, float] | None = None
+    slabs: tuple[np.ndarray | None, ...] = ()
 
 
 def display_image(pixels: np.ndarray, factor: int) -> DisplayImage:

@@ -9,16 +9,17 @@ from __future__ import annotations
 
 import os
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 
 from ...formats.micrograph_lists import find_image, images_found
-from ...formats.mrc import binned_image, central_slices
+from ...formats.mrc import binned_image, slab_means
 from ...formats.star.tomograms import tomograms_star
 from ...options import ParticleOptions
 from ...particle_set import ParticleSet
-from ...report.micrograph_page import THUMBNAIL_WIDTH, PagePicks
+from ...report.micrograph_page import THUMBNAIL_WIDTH, PagePicks, slab_edges
 from ...report.particle_base import ParticleDetails
 from ...report.picks_figures import MicrographImage
 from .decide import Decision
@@ -40,7 +41,7 @@ def page_picks(particles: ParticleSet, decision: Decision, options: ParticleOpti
 
 
 def thumbnails(details: ParticleDetails, images: Images, options: ParticleOptions) -> dict[int, MicrographImage]:
-    """Every micrograph's image found, binned small; a tomogram's: its central slices (:func:`central_slices`).
+    """Every micrograph's image found, binned small; a tomogram's: its slices under each slab (:func:`slab_means`).
 
     Looked for where the report's examples are (``images``), every micrograph at once where
     the job knows the folders (a ``stat`` per folder, not per name, when they are elsewhere);
@@ -55,8 +56,10 @@ def thumbnails(details: ParticleDetails, images: Images, options: ParticleOption
         corners = tomogram_corners(details.particles, options) if found else None
         if corners is None:
             return {}
+        edges = slab_edges(details)
         with ThreadPoolExecutor(THREADS) as pool:
-            return dict(zip(found, pool.map(_tomogram_thumbnail, found.values(), corners[list(found)])))
+            slabs = pool.map(partial(_tomogram_thumbnail, edges=edges), found.values(), corners[list(found)])
+            return dict(zip(found, slabs))
     # On threads: the core bins without Python's lock, so one file is binned while the next is read.
     with ThreadPoolExecutor(THREADS) as pool:
         return dict(zip(found, pool.map(_thumbnail, found.values())))
@@ -97,14 +100,19 @@ def _thumbnail(path: Path) -> MicrographImage:
         return MicrographImage(unreadable=True)
 
 
-def _tomogram_thumbnail(path: Path, corner: np.ndarray) -> MicrographImage:
-    """A tomogram's central slices binned small, placed at ``corner`` (Å, its picks' coordinates) by its voxel size."""
+def _tomogram_thumbnail(path: Path, corner: np.ndarray, edges: np.ndarray) -> MicrographImage:
+    """A tomogram's slices under each slab of picks (``edges``: their bounds along z, Å) binned small.
+
+    Placed at ``corner`` (Å, its picks' coordinates; z from 0 where the picks have none) by its voxel size.
+    """
+    z0 = float(corner[2]) if len(corner) > 2 else 0.0
     try:
-        pixels, factor, voxel = central_slices(path, THUMBNAIL_WIDTH)
+        slabs = slab_means(path, THUMBNAIL_WIDTH, edges - z0)
     except Exception:  # any unreadable file: drawn on a blank frame
         return MicrographImage(unreadable=True)
-    if voxel is None:  # (not placed among the picks: no guess)
+    if slabs.voxel is None:  # (not placed among the picks: no guess)
         return MicrographImage(unreadable=True)
-    step = factor * voxel
-    frame = (float(corner[0]), float(corner[1]), pixels.shape[1] * step, pixels.shape[0] * step)
-    return MicrographImage(pixels, factor, frame=frame)
+    step = slabs.factor * slabs.voxel
+    ny, nx = slabs.shape
+    frame = (float(corner[0]), float(corner[1]), nx * step, ny * step)
+    return MicrographImage(factor=slabs.factor, frame=frame, slabs=tuple(slabs.pixels))
