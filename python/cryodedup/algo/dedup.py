@@ -33,6 +33,7 @@ __all__ = [
     "first_seen_ids",
     "group_ids",
     "nearest_neighbour_distances",
+    "nearest_neighbour_histogram",
     "picks_per_group",
     "popcount",
     "real_numbers",
@@ -429,6 +430,30 @@ def nearest_neighbour_distances(groups: np.ndarray, centres: np.ndarray, reach: 
     ids = groups if groups.dtype == np.uint32 else groups.astype(np.int64, copy=False)  # the core takes either
     coords = np.ascontiguousarray(centres, dtype=np.float64)
     return _core.nearest_distances(np.ascontiguousarray(ids), coords, reach)
+
+
+def nearest_neighbour_histogram(
+    groups: np.ndarray,
+    centres: np.ndarray,
+    reach: float,
+    edges: np.ndarray,
+    within: Sequence[float],
+    labels: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The histogram of :func:`nearest_neighbour_distances` over ``edges``, without a distance per particle.
+
+    One row of counts per label (``labels``: each particle's, below ``len(within)``; None:
+    one row), binned as :func:`~cryodedup.algo.histogram.clipped_histogram` bins (particles
+    alone on their micrograph left out), and how many particles of each label lie within
+    ``within[label]`` (inclusive). In the core, on every core: at ten million particles the
+    distances alone were 80 MB.
+    """
+    ids = groups if groups.dtype == np.uint32 else groups.astype(np.int64, copy=False)  # the core takes either
+    coords = np.ascontiguousarray(centres, dtype=np.float64)
+    labelled = None if labels is None else np.ascontiguousarray(labels, dtype=np.uint32)
+    bins = np.ascontiguousarray(edges, dtype=np.float64)
+    reaches = [float(w) for w in within]
+    return _core.nearest_histogram(np.ascontiguousarray(ids), coords, reach, bins, labelled, reaches)
 
 
 def _run_dedup(

@@ -7,7 +7,6 @@ import html
 import os
 import re
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import MISSING, dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,7 @@ from ..options import MicrographOptions, ParticleOptions
 from ..outputs import write_bytes
 from ..paths import StrPath
 
-__all__ = ["STYLE", "Opening", "Page", "PageBytes", "ReportTable", "write_all"]
+__all__ = ["STYLE", "Opening", "Page", "PageBatch", "ReportTable", "write_all"]
 
 #: An extra table of the report: heading, column names and rows.
 ReportTable = tuple[str, Sequence[str], Sequence[Sequence[object]]]
@@ -88,8 +87,16 @@ class Opening:
         return "".join(parts)
 
 
-#: A page's file: its bytes, or what makes them when it is written, in pieces written one after the other.
-PageBytes = bytes | Callable[[], Sequence[bytes]]
+@dataclass(frozen=True)
+class PageBatch:
+    """Files of a page made and written in one call (by the core, on every core): their names, and that call.
+
+    ``write(paths)``: writes each file at the path given (a temporary one, renamed once every
+    output is complete).
+    """
+
+    names: Sequence[str]
+    write: Callable[[Sequence[Path]], None]
 
 
 @dataclass(frozen=True)
@@ -98,12 +105,17 @@ class Page:
 
     ``folder``: the folder of its other files (written whole, or, with ``--force`` where it
     exists, file by file, its earlier files of the tool's naming removed); ``link``: the words
-    of the report's link to it.
+    of the report's link to it; ``batches``: files made and written together (:class:`PageBatch`).
     """
 
-    files: Sequence[tuple[str, PageBytes]]
+    files: Sequence[tuple[str, bytes]]
     folder: str
     link: str
+    batches: Sequence[PageBatch] = ()
+
+    def names(self) -> list[str]:
+        """Every file's path relative to the output folder, the page first."""
+        return [name for name, _ in self.files] + [name for batch in self.batches for name in batch.names]
 
 
 def _parameters_html(parameters: dict, defaults: set[str], unit: str) -> str:
@@ -272,20 +284,20 @@ def write_all(
 
     parameters, defaults = options_parameters(options)
     paths = [outdir / name for name, _, _ in pngs] + [outdir / "report.html"]
-    files = [] if page is None else page.files
-    page_paths = [outdir / name for name, _ in files]
+    names = [] if page is None else page.names()
+    page_paths = [outdir / name for name in names]
     stale = stale_pictures(outdir, {name for name, _, _ in pngs}) if force else []
     if force and page is not None:
         stale += _stale_page_files(outdir / page.folder, set(page_paths))
     folders = [] if page is None else [outdir / page.folder]
-    link = None if page is None or not files else (files[0][0], page.link)
+    link = None if page is None or not names else (names[0], page.link)
     with AtomicOutputs(paths + page_paths, force=force, folders=folders) as tmp:
         for (_, _, png), path in zip(pngs, paths):
             write_bytes(tmp[path], png)
-        # On a thread of its own: one file written (without Python's lock) while the next is made.
-        with ThreadPoolExecutor(2) as pool:
-            for _ in pool.map(_write_page_file, [tmp[path] for path in page_paths], [data for _, data in files]):
-                pass  # (a write's error raised here)
+        for name, data in [] if page is None else page.files:
+            write_bytes(tmp[outdir / name], data)
+        for batch in [] if page is None else page.batches:
+            batch.write([tmp[outdir / name] for name in batch.names])
         write_report(
             tmp[paths[-1]],
             title,
@@ -302,11 +314,6 @@ def write_all(
     for path in stale:  # (once the new report stands: a failed run leaves the earlier one whole)
         path.unlink(missing_ok=True)
     return [str(p) for p in paths] + [str(p) for p in page_paths[:1]]
-
-
-def _write_page_file(path: Path, data: PageBytes) -> None:
-    """A page's file written, made first where it is made as it is written."""
-    write_bytes(path, data if isinstance(data, bytes) else data())
 
 
 #: The names a page's folder holds: its index, picks and thumbnails (``report.micrograph_page``), overlays

@@ -14,12 +14,11 @@ and names each rejected pick's partner and rule (:class:`PagePicks`).
 
 from __future__ import annotations
 
-import base64
 import html
 import io
 import json
 import os
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
@@ -27,12 +26,15 @@ from pathlib import Path
 
 import numpy as np
 
+import cryodedup._core as _core
+
+from ..algo.histogram import counts_per_group
 from .canvas import KEPT_COLOUR, REJECTED_COLOUR
-from .html_report import PageBytes
+from .html_report import Page, PageBatch
 from .particle_base import DISPLACED_COLOUR, SPECIES_COLOURS, UNCONFIRMED_COLOUR, ParticleDetails
 from .picks_figures import MicrographImage, display_image, grey
 
-__all__ = ["PAGE_FOLDER", "THUMBNAIL_WIDTH", "PagePicks", "page_files", "page_shell", "slab_edges", "thumbnail_jpeg"]
+__all__ = ["THUMBNAIL_WIDTH", "PagePicks", "micrograph_page", "page_shell", "slab_edges", "thumbnail_jpeg"]
 
 #: The page, beside report.html, and the folder of its index, picks and thumbnails.
 PAGE_FILE = "micrographs.html"
@@ -63,28 +65,60 @@ class PagePicks:
     displaced_rule: int  # the rule index of a pick displaced by another species (--cross-species)
 
 
-def page_files(
+def micrograph_page(
     details: ParticleDetails, picks: PagePicks, images: Mapping[int, MicrographImage], title: str
-) -> Iterator[tuple[str, PageBytes]]:
-    """The page's files (path relative to the output folder, contents): the page, its index, picks and thumbnails.
+) -> Page:
+    """The page of every micrograph: the page, its index and thumbnails, and its files of picks (made by the core).
 
-    The files of picks are made as they are written (:data:`~.html_report.PageBytes`).
+    Linked from report.html (:func:`~.html_report.write_all` writes it).
     """
     order = _micrograph_order(details.groups)
     n = len(details.mic_names)
     starts = np.zeros(n + 1, dtype=np.int64)  # (each micrograph's first row in micrograph order, and the end)
-    np.cumsum(np.bincount(details.groups, minlength=n), out=starts[1:])
+    np.cumsum(details.picks_per_micrograph, out=starts[1:])
     frames = _frames(details, order, starts, images)
     thumbnails = _thumbnails(images)
-    yield PAGE_FILE, _page_html(title, details.unit).encode()
-    yield INDEX_FILE, _index_js(details, picks, frames, _thumbs(thumbnails, n), title).encode()
-    columns = _columns(details, picks, order)
-    for k in range(0, n, CHUNK):  # (each made as it is written: 200 MB at 10M never held at once)
-        yield f"{PAGE_FOLDER}/picks_{k // CHUNK:05d}.js", partial(_picks_js, columns, starts, k, min(k + CHUNK, n))
+    files = [
+        (PAGE_FILE, _page_html(title, details.unit).encode()),
+        (INDEX_FILE, _index_js(details, picks, frames, _thumbs(thumbnails, n), title).encode()),
+    ]
     # On threads: numpy's transforms and Pillow's encoder work without Python's lock.
     with ThreadPoolExecutor(min(4, os.cpu_count() or 1)) as pool:
         names = [_thumbnail_name(mic, slab) for mic, slab, _ in thumbnails]
-        yield from zip(names, pool.map(thumbnail_jpeg, [image for _, _, image in thumbnails]))
+        files += zip(names, pool.map(thumbnail_jpeg, [image for _, _, image in thumbnails]))
+    names = [f"{PAGE_FOLDER}/picks_{k:05d}.js" for k in range((n + CHUNK - 1) // CHUNK)]
+    written = PageBatch(names, partial(_write_picks, details, picks, order, starts))
+    return Page(files, PAGE_FOLDER, f"every {details.unit}'s picks", (written,))
+
+
+def _write_picks(
+    details: ParticleDetails, picks: PagePicks, order: np.ndarray | None, starts: np.ndarray, paths: Sequence[Path]
+) -> None:
+    """The files of picks at ``paths``: those of :data:`CHUNK` micrographs each, made and written by the core.
+
+    A file: ``cryodedupPicks(k, {...})`` of an object whose ``o`` is each micrograph's first
+    pick in the file (and the end), ``t`` each column's type in this file (the narrowest of
+    int8, int16, uint16 and int32 that holds its numbers, else :data:`COLUMN_TYPES`'), and
+    each column the bytes of that type in base64 (a tenth of the time of numbers as text):
+    ``x``, ``y`` (``z``) the centre rounded to the Å, ``i`` the input, ``s`` the species,
+    ``r`` the rule (-1: kept), ``p`` the partner's place counted from the file's first pick
+    (-1: none, or on another micrograph). The page tells each pick's fate (:data:`FATES`)
+    from its rule and partner.
+    """
+    groups, inputs, species = details.groups, np.asarray(details.input_of), details.particles.species
+    _core.write_page_picks(
+        [str(path) for path in paths],
+        CHUNK,
+        starts,
+        np.ascontiguousarray(groups if groups.dtype == np.uint32 else groups.astype(np.int64, copy=False)),
+        np.ascontiguousarray(details.centres, dtype=np.float64),
+        np.ascontiguousarray(inputs if inputs.dtype in (np.uint8, np.uint32, np.int32) else inputs.astype(np.int32)),
+        None if species is None else np.ascontiguousarray(species, dtype=np.uint32),
+        np.ascontiguousarray(picks.rows, dtype=np.int64),
+        np.ascontiguousarray(picks.rule, dtype=np.int8),
+        np.ascontiguousarray(picks.partner, dtype=np.int64),
+        order,
+    )
 
 
 def slab_edges(details: ParticleDetails) -> np.ndarray:
@@ -199,8 +233,8 @@ def _agreement(details: ParticleDetails) -> list[float] | None:
     bits = confirmed.astype(np.int64)
     several = details.keep & ((bits & (bits - 1)) != 0)
     n = len(details.mic_names)
-    kept = np.bincount(details.groups[details.keep], minlength=n)
-    agreeing = np.bincount(details.groups[several], minlength=n)
+    kept = details.picks_per_micrograph - details.rejected_per_micrograph
+    agreeing = counts_per_group(details.groups, several, n)[1]
     share = np.divide(agreeing, kept, out=np.full(n, -1.0), where=kept > 0)
     return [round(v, 4) for v in share.tolist()]
 
@@ -234,13 +268,13 @@ def _index_js(details: ParticleDetails, picks: PagePicks, frames: np.ndarray, th
         "rejected": details.rejected_per_micrograph.tolist(),
         "duplicates": _duplicates(details, picks).tolist(),
         "agreement": _agreement(details),
-        "byInput": [np.bincount(groups, minlength=n).tolist()]  # (one input: every pick; no mask of every row)
+        "byInput": [details.picks_per_micrograph.tolist()]  # (one input: every pick; no mask of every row)
         if len(details.inputs) == 1
-        else [np.bincount(groups[details.input_of == k], minlength=n).tolist() for k in range(len(details.inputs))],
+        else [counts_per_group(groups, details.input_of == k, n)[1].tolist() for k in range(len(details.inputs))],
         "bySpecies": None
         if species is None
         else [
-            np.bincount(groups[species == s], minlength=n).tolist() for s in range(len(details.particles.species_names))
+            counts_per_group(groups, species == s, n)[1].tolist() for s in range(len(details.particles.species_names))
         ],
     }
     if details.unit == "tomogram":
@@ -250,131 +284,6 @@ def _index_js(details: ParticleDetails, picks: PagePicks, frames: np.ndarray, th
 
 #: The columns of a file of picks and their widest types (little-endian); a file names each one's own (``t``).
 COLUMN_TYPES = {"x": "<i4", "y": "<i4", "z": "<i4", "i": "<i2", "s": "<i4", "r": "<i1", "p": "<i4"}
-
-
-#: A file's columns (:func:`_columns`): those of rows ``begin`` to ``end`` in micrograph order.
-Columns = Callable[[int, int], dict[str, np.ndarray]]
-
-
-def _columns(details: ParticleDetails, picks: PagePicks, order: np.ndarray | None) -> Columns:
-    """Each file's columns, as the files hold them: rows in micrograph order (``order``; None: as they are).
-
-    ``x``, ``y`` (``z``): the centre, Å; ``i`` the input, ``s`` the species, ``r`` the rule
-    (-1: kept); ``p`` the partner's place counted from the file's first pick (-1: none, or on
-    another micrograph). Rows already in order (as RELION writes them) are taken file by file
-    as they are: no column of ten million rows is made (150 MB at 10M).
-    """
-    if order is None:
-        return partial(_columns_in_order, details, picks)
-    return partial(_sliced, _sorted_columns(details, picks, order))
-
-
-def _columns_in_order(details: ParticleDetails, picks: PagePicks, begin: int, end: int) -> dict[str, np.ndarray]:
-    """The columns of rows ``begin`` to ``end``, the rows in micrograph order (a file's: whole micrographs)."""
-    rows = slice(begin, end)
-    columns = {name: _rounded(details.centres[rows, k]) for k, name in enumerate("xyz"[: details.centres.shape[1]])}
-    columns["i"] = np.asarray(details.input_of)[rows]
-    if details.particles.species is not None:
-        columns["s"] = details.particles.species[rows]
-    lo, hi = np.searchsorted(picks.rows, [begin, end])
-    rejected, theirs = picks.rows[lo:hi], picks.partner[lo:hi]
-    rule = np.full(end - begin, -1, dtype=COLUMN_TYPES["r"])  # (-1: kept)
-    rule[rejected - begin] = picks.rule[lo:hi]
-    columns["r"] = rule
-    here = theirs >= 0
-    here[here] = details.groups[rejected[here]] == details.groups[theirs[here]]
-    places = np.full(end - begin, -1, dtype=COLUMN_TYPES["p"])
-    places[rejected[here] - begin] = theirs[here] - begin  # (a partner on the micrograph: in this file)
-    columns["p"] = places
-    return {name: np.ascontiguousarray(values, dtype=COLUMN_TYPES[name]) for name, values in columns.items()}
-
-
-def _sliced(whole: dict[str, np.ndarray], begin: int, end: int) -> dict[str, np.ndarray]:
-    """Rows ``begin`` to ``end`` of every column (:func:`_sorted_columns`), partners counted from ``begin``."""
-    columns = {name: values[begin:end] for name, values in whole.items()}
-    places = columns["p"]
-    columns["p"] = np.where(places >= 0, places - begin, -1).astype(places.dtype)
-    return columns
-
-
-def _sorted_columns(details: ParticleDetails, picks: PagePicks, order: np.ndarray) -> dict[str, np.ndarray]:
-    """Every pick's columns (:func:`_columns`), rows gathered in micrograph order (``order``)."""
-    columns = {name: _rounded(details.centres[order, k]) for k, name in enumerate("xyz"[: details.centres.shape[1]])}
-    columns["i"] = np.asarray(details.input_of)[order]
-    if details.particles.species is not None:
-        columns["s"] = details.particles.species[order]
-    rule = np.full(len(details.groups), -1, dtype=COLUMN_TYPES["r"])  # (-1: kept)
-    rule[picks.rows] = picks.rule
-    columns["r"] = rule[order]
-    columns["p"] = _partner_places(details.groups, picks, order)
-    return {name: np.ascontiguousarray(values, dtype=COLUMN_TYPES[name]) for name, values in columns.items()}
-
-
-def _rounded(column: np.ndarray) -> np.ndarray:
-    """A centre's column rounded to the nearest Å (as int32: the page's type).
-
-    Rounded straight into the int32 column (as ``astype`` casts): no float64 copy of ten million rows.
-    """
-    rounded = np.empty(len(column), dtype=COLUMN_TYPES["x"])
-    np.rint(column, out=rounded, casting="unsafe")
-    return rounded
-
-
-def _partner_places(groups: np.ndarray, picks: PagePicks, order: np.ndarray) -> np.ndarray:
-    """Each pick's partner as its place in micrograph ``order``, at its own (-1: none, or on another micrograph)."""
-    places = np.full(len(groups), -1, dtype=COLUMN_TYPES["p"])
-    rows, theirs = picks.rows, picks.partner
-    paired = theirs >= 0
-    rows, theirs = rows[paired], theirs[paired]
-    here = groups[rows] == groups[theirs]
-    place = np.empty(len(order), dtype=np.int64)
-    place[order] = np.arange(len(order))
-    places[place[rows[here]]] = place[theirs[here]]
-    return places
-
-
-def _picks_js(columns: Columns, starts: np.ndarray, first: int, last: int) -> list[bytes]:
-    """A file of picks: those of micrographs ``first`` to ``last``, each column's numbers in base64.
-
-    ``o``: each micrograph's first pick in the file (and the end); ``t``: each column's type in
-    this file, the narrowest that holds its numbers (:func:`_narrowest`); the columns
-    (:func:`_columns`), each the bytes of its type in base64: a tenth of the time of numbers as
-    text, for as many bytes.
-    The page tells each pick's fate (:data:`FATES`) from its rule and partner. The bytes are
-    those of ``json.dumps`` of the object, in pieces written one after the other (json escaping
-    200 MB of base64 took 0.45 s at 10M, joining them 0.3 s).
-    """
-    begin, end = starts[first], starts[last]
-    offsets = json.dumps((starts[first : last + 1] - begin).tolist(), separators=(",", ":"))
-    narrowed = {name: _narrowest(values, COLUMN_TYPES[name]) for name, values in columns(int(begin), int(end)).items()}
-    types = json.dumps({name: type_ for name, (type_, _) in narrowed.items()}, separators=(",", ":"))
-    parts = [f'cryodedupPicks({first // CHUNK},{{"o":{offsets},"t":{types}'.encode()]
-    for name, (_, values) in narrowed.items():
-        parts += [f',"{name}":"'.encode(), base64.b64encode(values.tobytes()), b'"']
-    parts.append(b"});\n")
-    return parts
-
-
-#: The types a file's column may be narrowed to, narrowest first (the page reads each).
-NARROW_TYPES = ("<i1", "<i2", "<u2", "<i4")
-
-
-def _narrowest(values: np.ndarray, widest: str) -> tuple[str, np.ndarray]:
-    """A column in the narrowest of :data:`NARROW_TYPES` that holds its numbers (values unchanged), and that type.
-
-    ``widest``: the column's type (:data:`COLUMN_TYPES`), kept when it is empty.
-
-    Centres in Å mostly fit 16 bits, partners' places within a file and inputs fewer: at 10M
-    the files of picks are half the bytes to encode and write (205 MB as every column's widest).
-    """
-    if not len(values):
-        return widest, values
-    low, high = int(values.min()), int(values.max())
-    for name in NARROW_TYPES:
-        limits = np.iinfo(np.dtype(name))
-        if limits.min <= low and high <= limits.max:
-            return name, values.astype(name, copy=False)
-    return widest, values
 
 
 def thumbnail_jpeg(image: MicrographImage) -> bytes:

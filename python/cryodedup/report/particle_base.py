@@ -88,11 +88,7 @@ class ParticleDetails:
     #: --min-dist-z (tomography): duplicates within the ellipsoid of half-axes min_dist in x
     #: and y and min_dist_z in z; None: a sphere of min_dist.
     min_dist_z: float | None = None
-    #: The distance of each particle to its nearest neighbour in the decision's metric, when
-    #: the job measures it (:func:`nearest_neighbour_distances` of the stretched centres, on
-    #: a thread): called when the histogram is drawn.
-    nn_distances: Callable[[], np.ndarray] | None = None
-    #: The scores' histogram (:func:`cryodedup.report.particle_figures.score_counts`), when
+    #: The scores' histogram (:func:`cryodedup.report.particle_charts.score_counts`), when
     #: the job counts it on a thread: called when the histogram is drawn.
     score_counts: Callable[[], ScoreCounts] | None = None
     #: The decision's --seed and --remove-entirely, for a micrograph decided again.

@@ -6,10 +6,12 @@ panels keep the data they show by name (``panel.marks``).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from ..algo.audit import TOP_MICROGRAPHS, straddling_per_micrograph
-from ..algo.dedup import SAME_CENTRE_A, nearest_neighbour_distances
+from ..algo.dedup import SAME_CENTRE_A, nearest_neighbour_histogram
 from ..algo.histogram import clipped_histogram, percentiles
 from ..labels import distinct_labels, input_labels
 from .canvas import (
@@ -48,6 +50,8 @@ __all__ = [
 ]
 
 HISTOGRAM_COLOUR, WITHIN_COLOUR = "#4c72b0", "#9aa7b8"
+#: Bins of the nearest-neighbour histogram.
+NN_BINS = 100
 #: Characters of a micrograph's name beside a bar (cut at the front: its end tells it apart).
 BAR_LABEL_WIDTH = 40
 
@@ -69,22 +73,17 @@ def nn_histogram(details: ParticleDetails) -> Picture:
     elif details.species_min_dist_z is not None:
         scaled = ", z scaled by its species' minimum distance over its distance in z"
     xlabel = f"distance to the nearest {nearest} in the same {details.unit}{scaled} (Å)"
-    groups, centres, top = nn_measured(details)
-    d = (
-        details.nn_distances()
-        if details.nn_distances is not None
-        else nearest_neighbour_distances(groups, centres, top)
-    )
+    c = _nearest_counts(details)
+    top, edges = c.top, c.edges
     if details.several_species:
-        return _species_histograms(details, d, top, xlabel)
-    (counts, _), edges, _ = clipped_histogram(d, 0, top, 100)  # (a particle alone on its micrograph: inf, left out)
+        return _species_histograms(details, c, xlabel)
+    counts = c.counts[0]
     title = "Nearest-neighbour distances (last bin: that far or farther)"
     picture, panel = labelled_plot(title, xlabel, "particles", (0, top), headroom(counts))
     panel.steps("distances", counts, edges, HISTOGRAM_COLOUR, fill=True)
     panel.vline("min_dist", details.min_dist, REJECTED_COLOUR)
     # Said in words: on a linear axis a pair among a million particles is a bar no one sees.
-    within = int(np.count_nonzero(d <= max(details.min_dist, SAME_CENTRE_A)))
-    panel.legend.add("line", REJECTED_COLOUR, f"{details.distance_text}: {within:,} particles within it")
+    panel.legend.add("line", REJECTED_COLOUR, f"{details.distance_text}: {int(c.within[0]):,} particles within it")
     if not counts.any():
         panel.note(f"no {details.unit} holds two particles")
     panel.frame()
@@ -92,21 +91,51 @@ def nn_histogram(details: ParticleDetails) -> Picture:
     return picture
 
 
-def _species_histograms(details: ParticleDetails, d: np.ndarray, top: float, xlabel: str) -> Picture:
+@dataclass(frozen=True)
+class _NearestCounts:
+    """The nearest-neighbour histogram's counts (:func:`_nearest_counts`).
+
+    ``counts``: one row of bins per species drawn apart (one row otherwise) over ``edges``,
+    from 0 to ``top``; ``within``: each row's particles within its minimum distance.
+    """
+
+    top: float
+    edges: np.ndarray
+    counts: np.ndarray
+    within: np.ndarray
+
+
+def _nearest_counts(details: ParticleDetails) -> _NearestCounts:
+    """What :func:`nn_histogram` draws: each particle's nearest distance counted in bins, by the core.
+
+    With several species, one row per species: each particle's distance to the nearest of
+    its own species, and how many lie within that species' own distance. No distance per
+    particle is made (a particle alone on its micrograph is left out).
+    """
+    groups, centres, top = nn_measured(details)
+    edges = np.linspace(0, top, NN_BINS + 1)
+    species, distances = details.particles.species, details.species_min_dist
+    labels = species if details.several_species and species is not None and distances is not None else None
+    reaches = distances if labels is not None and distances else [details.min_dist]
+    within = [max(d, SAME_CENTRE_A) for d in reaches]
+    counts, inside = nearest_neighbour_histogram(groups, centres, top, edges, within, labels)
+    return _NearestCounts(top, edges, counts, inside)
+
+
+def _species_histograms(details: ParticleDetails, c: _NearestCounts, xlabel: str) -> Picture:
     """One outline per species drawn apart (``details.species_drawn``), its own distance a dashed line of its colour.
 
-    ``d``: each particle's distance to the nearest of its species. The bins are shared, so
-    that the species compare; the legend says each species' distance and how many of its
-    particles lie within it.
+    ``c``: each particle's distance to the nearest of its species, counted (:func:`_nearest_counts`).
+    The bins are shared, so that the species compare; the legend says each species' distance
+    and how many of its particles lie within it.
     """
     species, names = details.particles.species, details.particles.species_names
     distances = details.species_min_dist
     assert species is not None and distances is not None
+    top, edges = c.top, c.edges
+    members = np.bincount(species, minlength=len(names))
     drawn = details.species_drawn
-    histograms = []
-    for s in drawn:
-        (counts, _), edges, _ = clipped_histogram(d[species == s], 0, top, 100)
-        histograms.append((s, counts, edges))
+    histograms = [(s, c.counts[s], edges) for s in drawn]
     title = "Nearest-neighbour distances within each species (last bin: that far or farther)"
     if len(drawn) < len(names):
         title += f"\nthe {len(drawn)} species with the most picks of {len(names):,}"
@@ -118,10 +147,10 @@ def _species_histograms(details: ParticleDetails, d: np.ndarray, top: float, xla
         colour = details.species_colour(s)
         panel.steps(f"distances:{names[s]}", counts, edges, colour)
         panel.vline(f"min_dist:{names[s]}", distances[s], colour, dashed=True)
-        mine = d[species == s]
-        within = int(np.count_nonzero(mine <= max(distances[s], SAME_CENTRE_A)))
         panel.legend.add(
-            "line", colour, f"{names[s]}: minimum distance {distances[s]:g} Å, {within:,} of {len(mine):,} within it"
+            "line",
+            colour,
+            f"{names[s]}: minimum distance {distances[s]:g} Å, {int(c.within[s]):,} of {int(members[s]):,} within it",
         )
     if not tallest.any():
         panel.note(f"no {details.unit} holds two particles of one species")

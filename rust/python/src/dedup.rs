@@ -446,6 +446,37 @@ pub(crate) fn nearest_distances<'py>(
     Ok(distances.into_pyarray(py))
 }
 
+/// A nearest-distance histogram as Python gets it: the counts by label and bin, and those within.
+type NearestCounted<'py> = (Bound<'py, PyArray2<i64>>, Bound<'py, PyArray1<i64>>);
+
+/// nearest_histogram(groups, coords, reach, edges, labels, within) -> (counts, within_counts):
+/// the histogram over `edges` of each particle's nearest distance (as nearest_distances gives
+/// it), one row of counts (int64, len(edges) - 1) per label (labels uint32 below len(within),
+/// or None: one row), and how many particles of each label lie within `within[label]`. No
+/// distance per particle is made; the GIL is released.
+#[pyfunction]
+pub(crate) fn nearest_histogram<'py>(
+    py: Python<'py>,
+    groups: Groups<'py>,
+    coords: PyReadonlyArray2<'py, f64>,
+    reach: f64,
+    edges: PyReadonlyArray1<'py, f64>,
+    labels: Option<PyReadonlyArray1<'py, u32>>,
+    within: Vec<f64>,
+) -> PyResult<NearestCounted<'py>> {
+    let dim = coords.shape()[1];
+    let (coords, edges) = (coords.as_slice()?, edges.as_slice()?);
+    let labels = labels.as_ref().map(|l| l.as_slice()).transpose()?;
+    let counted = on_groups!(groups, |ids| {
+        py.detach(|| neighbours::nearest_histogram(ids, coords, dim, reach, edges, labels, &within))
+    })
+    .map_err(CoreError::from)?;
+    let bins = edges.len() - 1;
+    let counts: Vec<i64> = counted.counts.iter().map(|&c| c as i64).collect();
+    let counts = counts.into_pyarray(py).reshape([within.len(), bins])?;
+    Ok((counts, counted.within.iter().map(|&c| c as i64).collect::<Vec<_>>().into_pyarray(py)))
+}
+
 /// suppress_overlaps(groups, coords, species, ranks, active, radii, overlap) -> suppressed_by:
 /// for each row, the kept row of another species whose sphere overlaps it and ranks above it
 /// (-1: none), as cryodedup_core::algo::species says. Groups are uint32 or int64, coords (n,

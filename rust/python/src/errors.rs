@@ -9,6 +9,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use cryodedup_core::algo::histogram::CountError;
+use cryodedup_core::algo::neighbours::NearestError;
 use cryodedup_core::errors::{DedupError, Error, FileError, JoinError, PicksError, UnknownSymmetry};
 use cryodedup_core::images::RunsMismatch;
 use pyo3::exceptions::{PyOSError, PyValueError};
@@ -56,6 +57,15 @@ impl From<PicksError> for CoreError {
             // An OSError with the file's name: the Python layer names the output it was for.
             PicksError::Write { path, error } => CoreError::Output { path, error },
             e => CoreError::Named(e.into()),
+        }
+    }
+}
+
+impl From<NearestError> for CoreError {
+    fn from(e: NearestError) -> Self {
+        match e {
+            NearestError::Points(e) => e.into(),
+            NearestError::Counts(e) => e.into(),
         }
     }
 }

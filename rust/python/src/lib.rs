@@ -9,6 +9,7 @@
 //! - [`keys`]: rows grouped by equal keys (a `.cs` file's micrograph uids or paths), a `.cs`
 //!   file's locations read in one pass.
 //! - [`star`]: STAR files mapped, indexed, scanned and split.
+//! - [`page`]: the files of picks of the page of every micrograph.
 //! - [`micrographs`]: binned images, spectra and their comparison.
 //! - [`metadata`]: the microscope's metadata files (EPU XML elements' texts).
 //! - [`errors`]: the one mapping of core errors to Python exceptions.
@@ -23,6 +24,7 @@ mod images;
 mod keys;
 mod metadata;
 mod micrographs;
+mod page;
 mod paint;
 mod picks;
 mod star;
@@ -37,6 +39,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("SAME_CENTRE_A", cryodedup_core::algo::dedup::SAME_CENTRE)?;
     m.add_function(wrap_pyfunction!(dedup::dedup, m)?)?;
     m.add_function(wrap_pyfunction!(dedup::nearest_distances, m)?)?;
+    m.add_function(wrap_pyfunction!(dedup::nearest_histogram, m)?)?;
     m.add_function(wrap_pyfunction!(dedup::random_keys, m)?)?;
     m.add_function(wrap_pyfunction!(dedup::pose_angles, m)?)?;
     m.add_function(wrap_pyfunction!(dedup::ellipsoid_conflicts, m)?)?;
@@ -46,6 +49,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(counts::halved_png_rows, m)?)?;
     m.add_function(wrap_pyfunction!(counts::zlib_stream, m)?)?;
     m.add_function(wrap_pyfunction!(paint::fill_box, m)?)?;
+    m.add_function(wrap_pyfunction!(page::write_page_picks, m)?)?;
     m.add_function(wrap_pyfunction!(paint::blend_mask, m)?)?;
     m.add_function(wrap_pyfunction!(paint::stamp, m)?)?;
     m.add_function(wrap_pyfunction!(dedup::agreement_counts, m)?)?;

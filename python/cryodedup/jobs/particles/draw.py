@@ -7,7 +7,6 @@ from functools import cache, partial
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
-from ...algo.dedup import nearest_neighbour_distances
 from ...formats.micrograph_lists import count_absent
 from ...options import ParticleOptions
 from ...particle_set import ParticleSet
@@ -30,7 +29,7 @@ T = TypeVar("T")
 
 def picture_details(particles: ParticleSet, decision: Decision, options: ParticleOptions) -> ParticleDetails:
     """What the pictures show of the decision; its nearest-neighbour distances and score histogram counted as drawn."""
-    from ...report.particle_base import ParticleDetails, nn_measured
+    from ...report.particle_base import ParticleDetails
     from ...report.particle_charts import score_counts
 
     # Species: each decided at its own distance (its --min-dist NAME=Å, a copick object's radius).
@@ -56,7 +55,6 @@ def picture_details(particles: ParticleSet, decision: Decision, options: Particl
         species_min_dist_z=None if one_z else along_z,
         displaced_by=decision.displaced_by,
     )
-    details.nn_distances = partial(nearest_neighbour_distances, *nn_measured(details))
     if details.scores is not None:
         details.score_counts = partial(score_counts, details)
     if len(particles.inputs) > 1 and options.registration != "ignore" and particles.decided is None:
@@ -169,12 +167,12 @@ def write_report(
     The page of every micrograph (``micrographs.html``) is linked from the report.
     """
     from ...report import html_report
-    from ...report.micrograph_page import PAGE_FOLDER, page_files
+    from ...report.micrograph_page import micrograph_page
     from .page import page_picks, thumbnails
 
     title = "cryodedup particles"
     picks = page_picks(details.particles, decision, options)
-    page = list(page_files(details, picks, thumbnails(details, images, options), title))
+    page = micrograph_page(details, picks, thumbnails(details, images, options), title)
     rows, highlight = report_rows(summary.overview(), summary.sections())
     warnings = summary.warnings or []
     kind = (
@@ -191,5 +189,5 @@ def write_report(
         highlight=highlight,
         unit=details.unit,
         opening=opening,
-        page=html_report.Page(page, PAGE_FOLDER, f"every {details.unit}'s picks"),
+        page=page,
     )

@@ -68,16 +68,10 @@ pub struct Histogram {
 /// the rows (the kept and the rejected).
 pub fn clipped_histogram(values: &[f64], edges: &[f64], sides: Option<&[bool]>) -> Result<Histogram, CountError> {
     let n = edges.len().wrapping_sub(1);
-    if edges.len() < 2 || edges.iter().any(|e| !e.is_finite()) || edges.windows(2).any(|w| w[0] >= w[1]) {
-        return Err(CountError::Edges);
-    }
     if let Some(sides) = sides.filter(|s| s.len() != values.len()) {
         return Err(CountError::Length { what: "sides", expected: values.len(), got: sides.len() });
     }
-    let (first, last) = (edges[0], edges[n]);
-    // numpy scales by ((v - first) / (last - first)) * bins; any guess within one bin of it
-    // ends in the same bin once moved by the edges, so a product serves (no division a value).
-    let bins = Bins { first, last, scale: n as f64 / (last - first), top: (n - 1) as f64, edges };
+    let bins = Bins::new(edges)?;
     // Both sides' counts in one array (side 1's from n on); one loop each with and without
     // sides: no per-row test of which.
     let mut counts = vec![0u64; if sides.is_some() { 2 * n } else { n }];
@@ -90,7 +84,7 @@ pub fn clipped_histogram(values: &[f64], edges: &[f64], sides: Option<&[bool]>) 
 }
 
 /// The bins of [`clipped_histogram`]: the edges, their ends and the scale from a value to a bin.
-struct Bins<'a> {
+pub(crate) struct Bins<'a> {
     first: f64,
     last: f64,
     /// Bins per unit of value.
@@ -101,7 +95,19 @@ struct Bins<'a> {
     edges: &'a [f64],
 }
 
-impl Bins<'_> {
+impl<'a> Bins<'a> {
+    /// The bins between `edges`: two or more finite values in ascending order.
+    pub(crate) fn new(edges: &'a [f64]) -> Result<Self, CountError> {
+        let n = edges.len().wrapping_sub(1);
+        if edges.len() < 2 || edges.iter().any(|e| !e.is_finite()) || edges.windows(2).any(|w| w[0] >= w[1]) {
+            return Err(CountError::Edges);
+        }
+        let (first, last) = (edges[0], edges[n]);
+        // numpy scales by ((v - first) / (last - first)) * bins; any guess within one bin of it
+        // ends in the same bin once moved by the edges, so a product serves (no division a value).
+        Ok(Bins { first, last, scale: n as f64 / (last - first), top: (n - 1) as f64, edges })
+    }
+
     /// Each finite value counted in `counts[offset(row) + bin]`; returns how many were clipped.
     fn count(&self, values: &[f64], offset: impl Fn(usize) -> usize, counts: &mut [u64]) -> u64 {
         let mut beyond = 0;
@@ -183,7 +189,7 @@ impl Bins<'_> {
     /// the guess from `(clipped - first) * scale`, moved by one where the edges say
     /// otherwise, the last bin closed.
     #[inline(always)]
-    fn locate(&self, v: f64) -> (usize, bool) {
+    pub(crate) fn locate(&self, v: f64) -> (usize, bool) {
         let clipped = if v < self.first {
             self.first
         } else if v > self.last {

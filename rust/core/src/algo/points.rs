@@ -87,6 +87,11 @@ pub(crate) fn grouped<G: GroupId>(groups: &[G]) -> (Vec<u32>, Vec<(usize, usize)
     (order, ranges)
 }
 
+/// The half-open runs of rows of one group each, of `groups` in ascending order.
+pub(crate) fn sorted_ranges<G: GroupId>(groups: &[G]) -> Vec<(usize, usize)> {
+    group_ranges(groups, |pos| pos)
+}
+
 /// Half-open ranges of positions `0..groups.len()` that share a group, the particle at
 /// position `pos` being `at(pos)` (positions in order of group).
 fn group_ranges<G: GroupId>(groups: &[G], at: impl Fn(usize) -> usize) -> Vec<(usize, usize)> {

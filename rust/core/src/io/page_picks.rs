@@ -1,0 +1,367 @@
+//! The files of picks of the page of every micrograph (`micrographs/picks_NNNNN.js`, written
+//! with `--plot`): each holds the picks of a run of micrographs, every column's integers in
+//! the narrowest type that holds them, in base64, as the page's script reads them (the format
+//! is python/cryodedup/report/micrograph_page.py's, byte for byte). Ten million picks make
+//! 110 MB of them: made and written here, the files spread over the cores, without Python's
+//! lock (in Python, a numpy call per column and file and two writer threads handing the lock
+//! back and forth cost 0.6 s at 10M).
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
+use rayon::prelude::*;
+
+use crate::algo::points::GroupId;
+
+/// A column of small non-negative integers (the inputs, the species) in the type it came in.
+#[derive(Clone, Copy)]
+pub enum Ids<'a> {
+    U8(&'a [u8]),
+    U32(&'a [u32]),
+    I32(&'a [i32]),
+}
+
+impl Ids<'_> {
+    fn len(&self) -> usize {
+        match self {
+            Ids::U8(v) => v.len(),
+            Ids::U32(v) => v.len(),
+            Ids::I32(v) => v.len(),
+        }
+    }
+
+    fn get(&self, row: usize) -> i32 {
+        match self {
+            Ids::U8(v) => i32::from(v[row]),
+            Ids::U32(v) => v[row] as i32,
+            Ids::I32(v) => v[row],
+        }
+    }
+}
+
+/// Every pick's facts the files hold, rows as the set holds them.
+pub struct PagePicks<'a, G: GroupId> {
+    /// Each row's micrograph.
+    pub groups: &'a [G],
+    /// Each row's centre, Å (`dim` numbers a row: 2, or 3 in a tomogram).
+    pub centres: &'a [f64],
+    pub dim: usize,
+    /// Each row's input, and species where there are several.
+    pub inputs: Ids<'a>,
+    pub species: Option<Ids<'a>>,
+    /// The rejected rows (ascending), each one's rule (an index into the page's rules) and
+    /// partner (the kept row it lost to, or -1).
+    pub rejected: &'a [i64],
+    pub rule: &'a [i8],
+    pub partner: &'a [i64],
+    /// The rows micrograph by micrograph, where they are not so already.
+    pub order: Option<&'a [i64]>,
+    /// Each micrograph's first place in micrograph order, and the end (micrographs + 1 entries).
+    pub starts: &'a [i64],
+}
+
+/// A file that could not be written, or arguments the caller should have checked.
+#[derive(Debug)]
+pub enum PageError {
+    Write { path: PathBuf, error: std::io::Error },
+    Call(String),
+}
+
+/// The widest type of each column as the page names it (a file names each column's own).
+const WIDEST: [(char, &str); 7] =
+    [('x', "<i4"), ('y', "<i4"), ('z', "<i4"), ('i', "<i2"), ('s', "<i4"), ('r', "<i1"), ('p', "<i4")];
+
+/// The types a column may be narrowed to, narrowest first, with their limits.
+const NARROW: [(&str, i32, i32); 4] = [
+    ("<i1", i8::MIN as i32, i8::MAX as i32),
+    ("<i2", i16::MIN as i32, i16::MAX as i32),
+    ("<u2", 0, u16::MAX as i32),
+    ("<i4", i32::MIN, i32::MAX),
+];
+
+/// Writes `paths[k]`: the picks of micrographs `k * chunk` to `(k + 1) * chunk` (the last
+/// file, to the end), one file for each run of `chunk` micrographs.
+pub fn write_picks_files<G: GroupId>(picks: &PagePicks<G>, chunk: usize, paths: &[PathBuf]) -> Result<(), PageError> {
+    let places = Places::of(picks)?;
+    let micrographs = picks.starts.len() - 1;
+    if chunk == 0 || paths.len() != micrographs.div_ceil(chunk) {
+        return Err(PageError::Call(format!("{} paths for {micrographs} micrographs of {chunk}", paths.len())));
+    }
+    paths.par_iter().enumerate().try_for_each(|(k, path)| {
+        let first = k * chunk;
+        let text = picks_file(picks, &places, k, first, (first + chunk).min(micrographs));
+        std::fs::write(path, text).map_err(|error| PageError::Write { path: path.clone(), error })
+    })
+}
+
+/// Where each row lies in micrograph order, and which rejected rows each run of places holds.
+struct Places {
+    /// Each row's place (None: the rows are in micrograph order already).
+    of_row: Option<Vec<u32>>,
+    /// The rejected entries in order of place (None: in that order already).
+    by_place: Option<Vec<u32>>,
+    /// The place of each entry of `by_place` (or of the rejected rows).
+    place: Vec<u32>,
+}
+
+impl Places {
+    fn of<G: GroupId>(picks: &PagePicks<G>) -> Result<Self, PageError> {
+        let n = picks.groups.len();
+        check(picks, n)?;
+        let Some(order) = picks.order else {
+            let place = picks.rejected.iter().map(|&row| row as u32).collect();
+            return Ok(Places { of_row: None, by_place: None, place });
+        };
+        let mut of_row = vec![u32::MAX; n];
+        for (place, &row) in order.iter().enumerate() {
+            of_row[row as usize] = place as u32;
+        }
+        if of_row.contains(&u32::MAX) {
+            return Err(PageError::Call("order is not a permutation of the rows".into()));
+        }
+        let mut by_place: Vec<u32> = (0..picks.rejected.len() as u32).collect();
+        by_place.sort_unstable_by_key(|&e| of_row[picks.rejected[e as usize] as usize]);
+        let place = by_place.iter().map(|&e| of_row[picks.rejected[e as usize] as usize]).collect();
+        Ok(Places { of_row: Some(of_row), by_place: Some(by_place), place })
+    }
+
+    fn row(&self, picks: &PagePicks<impl GroupId>, place: usize) -> usize {
+        picks.order.map_or(place, |order| order[place] as usize)
+    }
+
+    fn place_of(&self, row: usize) -> u32 {
+        self.of_row.as_ref().map_or(row as u32, |of_row| of_row[row])
+    }
+
+    fn entry(&self, k: usize) -> usize {
+        self.by_place.as_ref().map_or(k, |by_place| by_place[k] as usize)
+    }
+}
+
+/// The arguments' lengths and ranges, which the caller builds.
+fn check<G: GroupId>(picks: &PagePicks<G>, n: usize) -> Result<(), PageError> {
+    let call = |what: &str| Err(PageError::Call(what.to_string()));
+    if !(2..=3).contains(&picks.dim) || picks.centres.len() != n * picks.dim {
+        return call("centres must have 2 or 3 numbers a row");
+    }
+    if picks.inputs.len() != n || picks.species.is_some_and(|s| s.len() != n) {
+        return call("inputs and species must have a value a row");
+    }
+    if picks.rule.len() != picks.rejected.len() || picks.partner.len() != picks.rejected.len() {
+        return call("rule and partner must have a value a rejected row");
+    }
+    if picks.rejected.windows(2).any(|w| w[0] >= w[1]) || picks.rejected.iter().any(|&r| r < 0 || r as usize >= n) {
+        return call("rejected rows must be ascending rows of the set");
+    }
+    if picks.partner.iter().any(|&p| p >= n as i64) {
+        return call("a partner is not a row of the set");
+    }
+    let starts = picks.starts;
+    if starts.is_empty()
+        || starts[0] != 0
+        || starts.windows(2).any(|w| w[0] > w[1])
+        || starts[starts.len() - 1] != n as i64
+    {
+        return call("starts must rise from 0 to the rows");
+    }
+    if picks.order.is_some_and(|order| order.len() != n || order.iter().any(|&r| r < 0 || r as usize >= n)) {
+        return call("order must be a permutation of the rows");
+    }
+    if n >= u32::MAX as usize {
+        return call("too many rows");
+    }
+    Ok(())
+}
+
+/// The text of file `k`: the picks of micrographs `first..last`.
+fn picks_file<G: GroupId>(picks: &PagePicks<G>, places: &Places, k: usize, first: usize, last: usize) -> Vec<u8> {
+    let (begin, end) = (picks.starts[first] as usize, picks.starts[last] as usize);
+    let columns = columns(picks, places, begin, end);
+    let mut head = format!("cryodedupPicks({k},{{\"o\":[");
+    for (j, start) in picks.starts[first..=last].iter().enumerate() {
+        let sep = if j == 0 { "" } else { "," };
+        let _ = write!(head, "{sep}{}", start - begin as i64);
+    }
+    head.push_str("],\"t\":{");
+    let narrowed: Vec<(char, &str, Vec<u8>)> = columns.iter().map(|(name, values)| narrowest(*name, values)).collect();
+    for (j, (name, type_, _)) in narrowed.iter().enumerate() {
+        let sep = if j == 0 { "" } else { "," };
+        let _ = write!(head, "{sep}\"{name}\":\"{type_}\"");
+    }
+    head.push('}');
+    let encoded: usize = narrowed.iter().map(|(_, _, bytes)| bytes.len().div_ceil(3) * 4 + 7).sum();
+    let mut text = Vec::with_capacity(head.len() + encoded + 4);
+    text.extend_from_slice(head.as_bytes());
+    for (name, _, bytes) in &narrowed {
+        text.extend_from_slice(format!(",\"{name}\":\"").as_bytes());
+        let at = text.len();
+        text.resize(at + bytes.len().div_ceil(3) * 4, 0);
+        let written = STANDARD.encode_slice(bytes, &mut text[at..]).expect("sized for the bytes");
+        text.truncate(at + written);
+        text.push(b'"');
+    }
+    text.extend_from_slice(b"});\n");
+    text
+}
+
+/// The columns of places `begin..end` (whole micrographs): the centre rounded to the Å, the
+/// input (the species), the rule (-1: kept) and the partner's place counted from `begin`
+/// (-1: none, or on another micrograph).
+fn columns<G: GroupId>(picks: &PagePicks<G>, places: &Places, begin: usize, end: usize) -> Vec<(char, Vec<i32>)> {
+    let rows: Vec<usize> = (begin..end).map(|place| places.row(picks, place)).collect();
+    let mut columns = Vec::with_capacity(7);
+    for (axis, name) in ['x', 'y', 'z'].into_iter().enumerate().take(picks.dim) {
+        // As numpy's rint: ties to even.
+        let centre = rows.iter().map(|&row| picks.centres[row * picks.dim + axis].round_ties_even() as i32);
+        columns.push((name, centre.collect()));
+    }
+    columns.push(('i', rows.iter().map(|&row| picks.inputs.get(row)).collect()));
+    if let Some(species) = picks.species {
+        columns.push(('s', rows.iter().map(|&row| species.get(row)).collect()));
+    }
+    let (mut rule, mut partner) = (vec![-1i32; end - begin], vec![-1i32; end - begin]);
+    let lo = places.place.partition_point(|&p| (p as usize) < begin);
+    let hi = places.place.partition_point(|&p| (p as usize) < end);
+    for k in lo..hi {
+        let (entry, at) = (places.entry(k), places.place[k] as usize - begin);
+        rule[at] = i32::from(picks.rule[entry]);
+        let (row, theirs) = (picks.rejected[entry] as usize, picks.partner[entry]);
+        if theirs >= 0 && picks.groups[theirs as usize] == picks.groups[row] {
+            partner[at] = places.place_of(theirs as usize) as i32 - begin as i32;
+        }
+    }
+    columns.push(('r', rule));
+    columns.push(('p', partner));
+    columns
+}
+
+/// A column as the narrowest type that holds its numbers: its name, type and little-endian
+/// bytes (an empty column keeps its widest type).
+fn narrowest(name: char, values: &[i32]) -> (char, &'static str, Vec<u8>) {
+    let widest = WIDEST.iter().find(|(n, _)| *n == name).map_or("<i4", |(_, t)| t);
+    let (Some(&low), Some(&high)) = (values.iter().min(), values.iter().max()) else {
+        return (name, widest, Vec::new());
+    };
+    let (type_, _, _) = NARROW.iter().find(|(_, min, max)| *min <= low && high <= *max).expect("i4 holds every i32");
+    let bytes = match *type_ {
+        "<i1" => values.iter().map(|&v| v as i8 as u8).collect(),
+        "<i2" => values.iter().flat_map(|&v| (v as i16).to_le_bytes()).collect(),
+        "<u2" => values.iter().flat_map(|&v| (v as u16).to_le_bytes()).collect(),
+        _ => values.iter().flat_map(|&v| v.to_le_bytes()).collect(),
+    };
+    (name, type_, bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text(picks: &PagePicks<u32>, chunk: usize) -> Vec<String> {
+        let dir = std::env::temp_dir().join(format!("page_picks_{}_{chunk}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let n = (picks.starts.len() - 1).div_ceil(chunk);
+        let paths: Vec<PathBuf> = (0..n).map(|k| dir.join(format!("picks_{k:05}.js"))).collect();
+        write_picks_files(picks, chunk, &paths).unwrap();
+        let texts = paths.iter().map(|p| std::fs::read_to_string(p).unwrap()).collect();
+        std::fs::remove_dir_all(&dir).unwrap();
+        texts
+    }
+
+    /// Three micrographs, two a file: the second file's pick lost to one on another micrograph.
+    #[test]
+    fn files_hold_each_micrographs_picks_in_their_narrowest_types() {
+        let groups = [0u32, 0, 1, 2, 2];
+        let centres = [10.4, 20.6, 12.0, 21.0, 300.5, -5.0, 70000.0, 1.0, 71.0, 2.0];
+        let picks = PagePicks {
+            groups: &groups,
+            centres: &centres,
+            dim: 2,
+            inputs: Ids::U8(&[0, 1, 0, 0, 0]),
+            species: None,
+            rejected: &[1, 4],
+            rule: &[0, 2],
+            partner: &[0, 2],
+            order: None,
+            starts: &[0, 2, 3, 5],
+        };
+        let texts = text(&picks, 2);
+        // x 10, 12, 300 (300.5 to even); y 21, 21, -5; inputs 0, 1, 0; rules -1, 0, -1; partner 0.
+        let b64 = |bytes: &[u8]| STANDARD.encode(bytes);
+        let first = format!(
+            "cryodedupPicks(0,{{\"o\":[0,2,3],\"t\":{{\"x\":\"<i2\",\"y\":\"<i1\",\"i\":\"<i1\",\"r\":\"<i1\",\"p\":\"<i1\"}},\
+             \"x\":\"{}\",\"y\":\"{}\",\"i\":\"{}\",\"r\":\"{}\",\"p\":\"{}\"}});\n",
+            b64(&[10, 0, 12, 0, 44, 1]),
+            b64(&[21, 21, 251]),
+            b64(&[0, 1, 0]),
+            b64(&[255, 0, 255]),
+            b64(&[255, 0, 255]),
+        );
+        assert_eq!(texts[0], first);
+        // 70000 needs int32; the rejected pick's partner (row 2) lies on another micrograph.
+        let second = format!(
+            "cryodedupPicks(1,{{\"o\":[0,2],\"t\":{{\"x\":\"<i4\",\"y\":\"<i1\",\"i\":\"<i1\",\"r\":\"<i1\",\"p\":\"<i1\"}},\
+             \"x\":\"{}\",\"y\":\"{}\",\"i\":\"{}\",\"r\":\"{}\",\"p\":\"{}\"}});\n",
+            b64(&[112, 17, 1, 0, 71, 0, 0, 0]),
+            b64(&[1, 2]),
+            b64(&[0, 0]),
+            b64(&[255, 2]),
+            b64(&[255, 255]),
+        );
+        assert_eq!(texts[1], second);
+    }
+
+    /// Rows out of micrograph order give the files of the same rows gathered in order.
+    #[test]
+    fn rows_out_of_order_give_the_files_of_the_rows_in_order() {
+        let groups = [1u32, 0, 1, 0, 2];
+        let centres = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0];
+        let order = [1i64, 3, 0, 2, 4];
+        let scattered = PagePicks {
+            groups: &groups,
+            centres: &centres,
+            dim: 2,
+            inputs: Ids::I32(&[0, 1, 2, 3, 4]),
+            species: Some(Ids::U32(&[5, 6, 7, 8, 9])),
+            rejected: &[2, 3],
+            rule: &[1, 3],
+            partner: &[0, 1],
+            order: Some(&order),
+            starts: &[0, 2, 4, 5],
+        };
+        let gathered_groups: Vec<u32> = order.iter().map(|&r| groups[r as usize]).collect();
+        let gathered_centres: Vec<f64> = order.iter().flat_map(|&r| centres[2 * r as usize..][..2].to_vec()).collect();
+        let gathered = PagePicks {
+            groups: &gathered_groups,
+            centres: &gathered_centres,
+            inputs: Ids::I32(&[1, 3, 0, 2, 4]),
+            species: Some(Ids::U32(&[6, 8, 5, 7, 9])),
+            rejected: &[1, 3],
+            rule: &[3, 1],
+            partner: &[0, 2],
+            order: None,
+            ..scattered
+        };
+        for chunk in [1, 2, 3, 5] {
+            assert_eq!(text(&scattered, chunk), text(&gathered, chunk));
+        }
+    }
+
+    #[test]
+    fn arguments_that_do_not_fit_are_refused() {
+        let picks = PagePicks {
+            groups: &[0u32, 0],
+            centres: &[0.0; 4],
+            dim: 2,
+            inputs: Ids::U8(&[0, 0]),
+            species: None,
+            rejected: &[1, 0],
+            rule: &[0, 0],
+            partner: &[-1, -1],
+            order: None,
+            starts: &[0, 2],
+        };
+        assert!(matches!(write_picks_files(&picks, 1, &[PathBuf::from("x")]), Err(PageError::Call(_))));
+    }
+}
