@@ -351,12 +351,12 @@ mod tests {
             let within = [20.0, 30.0, 35.5];
             let got = nearest_histogram(&groups, &coords, dim, reach, &edges, Some(&labels), &within).unwrap();
             let d = nearest_distances(&groups, &coords, dim, reach).unwrap();
-            for label in 0..3 {
+            for (label, &reach_of_label) in within.iter().enumerate() {
                 let mine: Vec<f64> =
                     d.iter().zip(&labels).filter(|(_, &l)| l == label as u32).map(|(&d, _)| d).collect();
                 let expected = crate::algo::histogram::clipped_histogram(&mine, &edges, None).unwrap();
                 assert_eq!(got.counts[label * 50..][..50], expected.counts[0][..]);
-                assert_eq!(got.within[label], mine.iter().filter(|&&d| d <= within[label]).count() as u64);
+                assert_eq!(got.within[label], mine.iter().filter(|&&d| d <= reach_of_label).count() as u64);
             }
         }
     }
