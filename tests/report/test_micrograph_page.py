@@ -166,6 +166,20 @@ def test_enter_on_a_focused_button_presses_it_and_one_pick_is_one(browser, proje
     page.close()
 
 
+def test_an_image_not_found_is_said_even_when_every_examples_image_was(tmp_path):
+    # A user's trial: one micrograph's image missing left its card blank without a word (the summary
+    # counted the images not found only when an example's was among them).
+    inputs = two_picker_project(tmp_path, n_mics=6, with_images=6)
+    (tmp_path / "mics" / "mic_000.mrc").unlink()  # (one pick: never an example, those with the most rejected)
+    options = ParticleOptions(min_dist=15, score="rlnAutopickFigureOfMerit", plot=True, plot_mics=2)
+    summary = remove_duplicate_particles(inputs, tmp_path / "out", options)
+    note = summary["micrograph_images"]
+    assert note.startswith("1 of 6 micrograph images not found; their cards on micrographs.html drawn on a blank"), note
+    assert re.search(r"\nfirst looked for: \S*mics/mic_000\.mrc\n", note), note
+    index = _js_object(tmp_path / "out" / "micrographs" / "index.js")
+    assert [name for name, thumb in zip(index["names"], index["thumbs"]) if not thumb] == ["mics/mic_000.mrc"]
+
+
 def test_cards_name_micrographs_by_what_tells_them_apart():
     # A user's trial: CryoSPARC's names all end "..._patch_aligned_doseweighted.mrc", which every
     # card showed (its name cut at the front).
