@@ -11,7 +11,6 @@ import pytest
 from cryodedup import CryodedupError, MicrographOptions, find_duplicate_micrographs
 from cryodedup.formats.cryosparc.exposures import exposure_pixel_sizes
 from cryodedup.formats.micrograph_lists import (
-    count_absent,
     found_under,
     images_found,
     load_inputs,
@@ -178,8 +177,9 @@ def test_images_are_found_as_one_name_at_a_time_finds_them_with_a_stat_per_missi
 
 def test_absent_images_are_counted_by_any_of_their_names_with_a_stat_per_missing_folder(tmp_path, monkeypatch):
     # --plot's count of micrographs without an image (issue 43: 5 ms of Python holding the lock
-    # while the pictures waited). Oracle: os.path.exists of each name a micrograph's image may
-    # have (a picker's stem: STEM.mrc, then STEM) under every root.
+    # while the pictures waited; now the page's images found, counted). Oracle: os.path.isfile of
+    # each name a micrograph's image may have (a picker's stem: STEM.mrc, then STEM) under every
+    # root (a folder of the name is no image).
     roots = [tmp_path / "project", tmp_path]
     for image in ("project/Movies/a.mrc", "project/Movies/stem.mrc", "Movies/b.mrc", "Other/bare", "abs.mrc"):
         (tmp_path / image).parent.mkdir(parents=True, exist_ok=True)
@@ -191,11 +191,11 @@ def test_absent_images_are_counted_by_any_of_their_names_with_a_stat_per_missing
         stem = not os.path.splitext(name.rstrip("/"))[1]
         return [name + ".mrc", name] if stem else [name]
 
-    absent = [not any(os.path.exists(os.path.join(r, c)) for r in roots for c in candidates(n)) for n in names]
-    assert absent == [False, False, False, True, False, True, True, False, True, True, False]
-    assert count_absent(names, roots) == sum(absent)
+    absent = [not any(os.path.isfile(os.path.join(r, c)) for r in roots for c in candidates(n)) for n in names]
+    assert absent == [False, False, False, True, False, True, True, False, True, True, True]
+    assert len(names) - len(images_found(names, roots)) == sum(absent)
     stats = []
     real_stat = os.stat
     monkeypatch.setattr(os, "stat", lambda *a, **k: stats.append(a[0]) or real_stat(*a, **k))
-    assert count_absent([f"MotionCorr/job002/Movies/m{k}" for k in range(2000)], roots) == 2000
+    assert images_found([f"MotionCorr/job002/Movies/m{k}" for k in range(2000)], roots) == {}
     assert len(stats) == len(roots)

@@ -129,10 +129,10 @@ def test_keyboard_reaches_every_micrograph_and_the_detail_follows(browser, proje
     reached = []
     for _ in names:
         page.keyboard.press("ArrowRight")
-        reached.append(page.inner_text(".card.sel .name").lstrip("\u200e"))
+        reached.append(page.get_attribute(".card.sel .name", "title"))
     assert reached == names
     page.keyboard.press("ArrowRight")  # (past the last: it stays)
-    assert page.inner_text(".card.sel .name").lstrip("\u200e") == names[-1]
+    assert page.get_attribute(".card.sel .name", "title") == names[-1]
     page.keyboard.press("k")
     page.keyboard.press("Enter")
     assert page.is_visible("#detail")
@@ -143,6 +143,58 @@ def test_keyboard_reaches_every_micrograph_and_the_detail_follows(browser, proje
     assert not page.is_visible("#detail")
     assert page.errors == []
     page.close()
+
+
+def test_enter_on_a_focused_button_presses_it_and_one_pick_is_one(browser, project):
+    # A user's trial: Enter on "next" stayed on the micrograph and on "close" left the detail open
+    # (the page's own Enter opened the selected micrograph instead); a card said "1 picks".
+    outdir, _ = project
+    page = opened(browser, outdir / "micrographs.html")
+    names = [name for name, _, _ in cards_on_screen(page)]
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("Enter")
+    assert page.inner_text("#panel h2") == names[0]
+    page.focus("#detail button:has-text('next')")
+    page.keyboard.press("Enter")
+    assert page.inner_text("#panel h2") == names[1]
+    page.focus("#detail button:has-text('close')")
+    page.keyboard.press("Enter")
+    assert not page.is_visible("#detail")
+    lone = page.inner_text("#grid .card:has(.name[title='mics/mic_000.mrc']) .more")  # (one pick, by one picker)
+    assert lone.startswith("1 pick · 0 duplicates"), lone
+    assert page.errors == []
+    page.close()
+
+
+def test_an_image_not_found_is_said_even_when_every_examples_image_was(tmp_path):
+    # A user's trial: one micrograph's image missing left its card blank without a word (the summary
+    # counted the images not found only when an example's was among them).
+    inputs = two_picker_project(tmp_path, n_mics=6, with_images=6)
+    (tmp_path / "mics" / "mic_000.mrc").unlink()  # (one pick: never an example, those with the most rejected)
+    options = ParticleOptions(min_dist=15, score="rlnAutopickFigureOfMerit", plot=True, plot_mics=2)
+    summary = remove_duplicate_particles(inputs, tmp_path / "out", options)
+    note = summary["micrograph_images"]
+    assert note.startswith("1 of 6 micrograph images not found; their cards on micrographs.html drawn on a blank"), note
+    assert re.search(r"\nfirst looked for: \S*mics/mic_000\.mrc\n", note), note
+    index = _js_object(tmp_path / "out" / "micrographs" / "index.js")
+    assert [name for name, thumb in zip(index["names"], index["thumbs"]) if not thumb] == ["mics/mic_000.mrc"]
+
+
+def test_cards_name_micrographs_by_what_tells_them_apart():
+    # A user's trial: CryoSPARC's names all end "..._patch_aligned_doseweighted.mrc", which every
+    # card showed (its name cut at the front).
+    cryosparc = [
+        "J1/imported/012_14sep05c_00024sq_00003hl_00002es.frames_patch_aligned_doseweighted.mrc",
+        "J1/imported/345_14sep05c_00024sq_00004hl_00005es.frames_patch_aligned_doseweighted.mrc",
+    ]
+    assert micrograph_page._card_names(cryosparc) == [
+        "012_14sep05c_00024sq_00003hl_00002es",
+        "345_14sep05c_00024sq_00004hl_00005es",
+    ]
+    relion = ["Movies/FoilHole_1_Data_000000.mrc", "Movies/FoilHole_1_Data_000100.mrc"]  # (a shared "00.mrc")
+    assert micrograph_page._card_names(relion) == ["FoilHole_1_Data_000000", "FoilHole_1_Data_000100"]
+    assert micrograph_page._card_names(["a/m.mrc", "b/m.mrc"]) is None  # (file names alike: the whole names)
+    assert micrograph_page._card_names(["m1.mrc"]) is None
 
 
 def test_sorting_search_and_filters(browser, project):

@@ -34,7 +34,6 @@ __all__ = [
     "ListedPixelSizes",
     "MicrographList",
     "Micrographs",
-    "count_absent",
     "find_image",
     "images_found",
     "load_inputs",
@@ -177,7 +176,7 @@ def images_found(names: Sequence[str], roots: Sequence[Path]) -> dict[int, Path]
     What :func:`find_image` finds for one name (the first of :func:`image_names` under the
     first root that has it), for thousands at :func:`found_under`'s cost: a ``stat`` per
     folder and root, and one per name only where its folder exists. The names of a folder
-    found under no root are left before their images' names are made (as :func:`count_absent`).
+    found under no root are left before their images' names are made.
     """
     found: dict[int, Path] = {}
     for folder, members in _by_folder(names).items():
@@ -215,27 +214,6 @@ def _images_found_in(names: Sequence[str], roots: Sequence[Path]) -> dict[int, P
     for t in sorted(hits):  # (a micrograph's names in image_names' order: the first found is its image)
         found.setdefault(tried[t][0], hits[t])
     return found
-
-
-def count_absent(names: Sequence[str], roots: Sequence[Path]) -> int:
-    """How many of the micrographs ``names`` have no image file (:func:`image_names`) under any of ``roots``.
-
-    Grouped by folder first: a folder found under no root makes all its micrographs absent
-    without looking at their names (the common case of images kept elsewhere: 5,000 names
-    are then a ``stat`` per folder and root, not two names made and looked up each). An
-    image's folder is the micrograph's folder or one inside it, so none can be found there.
-    """
-    absent = 0
-    for folder, indices in _by_folder(names).items():
-        members = [names[k] for k in indices]
-        present = [root for root in ([Path()] if os.path.isabs(folder) else roots) if os.path.isdir(root / folder)]
-        if not present:
-            absent += len(members)
-            continue
-        tried = [(k, image) for k, name in enumerate(members) for image in image_names(name)]
-        found = found_under([image for _, image in tried], present)
-        absent += len(members) - len({k for (k, _), ok in zip(tried, found) if ok})
-    return absent
 
 
 @dataclass

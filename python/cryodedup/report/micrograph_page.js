@@ -9,6 +9,7 @@
   let firstDrawn = null; // ms from the page's start to its first micrograph drawn (benches/bench_page.py)
   const asked = {}; // file number -> true once its <script> is in the page
   const fmt = (v) => String(v).replace(/\B(?=(\d{3})+(?!\d))/g, ",");
+  const counted = (v, word) => fmt(v) + " " + word + (v === 1 ? "" : "s");
   const kept = D.picks.map((p, m) => p - D.rejected[m]);
   const el = (tag, attrs, text) => {
     const e = document.createElement(tag);
@@ -106,7 +107,7 @@
   for (let m = 0; m < n; m++) {
     html.push(
       '<div class="card" data-m="' + m + '"><div class="frame" style="padding-top:' + (100 * aspect(m)).toFixed(2) +
-        '%"></div><div class="name" title="' + esc(D.names[m]) + '"><bdi>' + esc(D.names[m]) + '</bdi></div><div class="counts">' +
+        '%"></div><div class="name" title="' + esc(D.names[m]) + '"><bdi>' + esc(D.cardNames ? D.cardNames[m] : D.names[m]) + '</bdi></div><div class="counts">' +
         fmt(kept[m]) + " kept · " + fmt(D.rejected[m]) + ' rejected</div><div class="more">' + moreText(m) + "</div></div>"
     );
   }
@@ -131,7 +132,7 @@
   }
 
   function moreText(m) {
-    const parts = [fmt(D.picks[m]) + " picks", fmt(D.duplicates[m]) + " duplicates"];
+    const parts = [counted(D.picks[m], "pick"), counted(D.duplicates[m], "duplicate")];
     if (D.agreement && D.agreement[m] >= 0) parts.push(Math.round(100 * D.agreement[m]) + "% agreed");
     return parts.join(" · ");
   }
@@ -485,6 +486,8 @@
     if (e.target === search && e.key !== "Escape" && e.key !== "Enter") return;
     if (e.target instanceof HTMLInputElement && e.target !== search) return;
     if (e.target instanceof HTMLSelectElement) return;
+    // A focused button or link takes Enter (and space) itself: next, close, reverse.
+    if ((e.target instanceof HTMLButtonElement || e.target instanceof HTMLAnchorElement) && (e.key === "Enter" || e.key === " ")) return;
     const step = { ArrowRight: 1, ArrowDown: 1, j: 1, n: 1, ArrowLeft: -1, ArrowUp: -1, k: -1, p: -1 }[e.key];
     if (step) {
       e.preventDefault();

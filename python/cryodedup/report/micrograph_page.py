@@ -239,6 +239,24 @@ def _agreement(details: ParticleDetails) -> list[float] | None:
     return [round(v, 4) for v in share.tolist()]
 
 
+def _card_names(names: Sequence[str]) -> list[str] | None:
+    """Each micrograph's name as its card shows it: its file name without the ending every name shares.
+
+    CryoSPARC's names all end alike (``..._patch_aligned_doseweighted.mrc``): a card cut at the
+    front showed that ending on every card. The shared ending is cut back to a ``_``, ``.`` or
+    ``-`` so that no number is split; None (the whole names) where the file names alone do not
+    tell the micrographs apart.
+    """
+    files = [name.rsplit("/", 1)[-1] for name in names]
+    if len(files) < 2 or len(set(files)) < len(files):
+        return None
+    shared = len(os.path.commonprefix([f[::-1] for f in files]))  # noqa: RUF071 (characters: the shared ending)
+    ending = files[0][len(files[0]) - shared :]
+    cut = next((k for k, c in enumerate(ending) if c in "_.-"), len(ending))  # (from the first separator on)
+    cards = [f[: len(f) - shared + cut] for f in files]
+    return cards if all(cards) and len(set(cards)) == len(cards) else None
+
+
 def _index_js(details: ParticleDetails, picks: PagePicks, frames: np.ndarray, thumbs: list[int], title: str) -> str:
     """The index: the set's names and colours, each micrograph's name, frame and counts (columns of numbers)."""
     n = len(details.mic_names)
@@ -262,6 +280,7 @@ def _index_js(details: ParticleDetails, picks: PagePicks, frames: np.ndarray, th
         "chunk": CHUNK,
         "slabs": SLABS if details.unit == "tomogram" else 0,
         "names": details.mic_names,
+        "cardNames": _card_names(details.mic_names),
         "frames": np.rint(frames).astype(np.int64).tolist(),
         "thumbs": thumbs,
         "picks": details.picks_per_micrograph.tolist(),

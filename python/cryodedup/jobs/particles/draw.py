@@ -7,7 +7,6 @@ from functools import cache, partial
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
-from ...formats.micrograph_lists import count_absent
 from ...options import ParticleOptions
 from ...particle_set import ParticleSet
 from ...report.summary import flagged_checks, report_rows
@@ -66,28 +65,18 @@ def picture_details(particles: ParticleSet, decision: Decision, options: Particl
 
 @dataclass
 class Pictures:
-    """The particle job's pictures, rendered (name, caption, PNG bytes), and the example images not found.
-
-    ``absent``: how many micrographs have no image file, counted whenever an example's image
-    was not found (the summary says so).
-    """
+    """The particle job's pictures, rendered (name, caption, PNG bytes), and the example images not found."""
 
     pngs: list[tuple[str, str, bytes]]
     missing: list[str]
-    absent: int | None = None
 
 
 def draw_pictures(details: ParticleDetails, options: ParticleOptions, images: Images) -> Pictures:
     """The particle job's pictures (``--plot``), rendered; the micrographs' images found by ``images``."""
     from ...report import particle_figures as plots
-    from ...report.picks_figures import micrographs_to_show, missing_examples
 
     drawn = drawn_images(details, options.plot_mics, images.find)
-    absent = None
-    examples = micrographs_to_show(details, options.plot_mics)
-    if images.roots is not None and missing_examples(details, examples, drawn):  # (the summary says how many)
-        absent = count_absent(details.mic_names, images.roots())
-    return Pictures(*plots.rendered_particle_figures(details, options.plot_mics, drawn), absent=absent)
+    return Pictures(*plots.rendered_particle_figures(details, options.plot_mics, drawn))
 
 
 def drawn_images(
@@ -126,30 +115,40 @@ def plot_particles(
 ) -> ParticleSummary:
     """The particle job's pictures, report and page of every micrograph (``--plot``): the summary with them.
 
-    The summary also says which images were not found.
-
-    When example micrographs' image files are not found, the summary says so and how to
-    point at them (files), or that none was given (data in memory).
+    The summary also says which images were not found: how many of every micrograph's (each
+    looked for once, for the page), how to point at them, and which examples were drawn on a
+    blank frame; or, for data in memory, that no image file was given for the examples.
     """
     from ...report.picks_figures import micrographs_to_show
+    from .page import thumbnails
 
     pictures = draw_pictures(details, options, images)
+    found = thumbnails(details, images, options)
     missing = pictures.missing
-    if missing:
-        n_examples = len(micrographs_to_show(details, options.plot_mics))
-        if pictures.absent is None:  # (the caller gave the images)
-            note = (
-                f"{len(missing)} of {n_examples} examples drawn on a blank frame: "
-                "no image file was given for their micrographs"
-            )
-        else:  # All counted: none found says the paths start from another folder, a few that files are gone.
-            note = (  # one line each, so that the path stays whole in a table
-                f"{pictures.absent:,} of {len(details.mic_names):,} micrograph images not found; {len(missing)} of "
-                f"{n_examples} examples drawn on a blank frame\nfirst looked for: {missing[0]}\n"
-                "if the images exist, give the folder their paths start from with --project-dir"
-            )
+    n_mics = len(details.mic_names)
+    # (a tomogram's image is its reconstruction, found otherwise: not counted here)
+    absent = None if images.roots is None or details.unit == "tomogram" else n_mics - len(found)
+    note = None
+    n_examples = len(micrographs_to_show(details, options.plot_mics))
+    if missing and absent is None:  # (the caller gave the images)
+        note = f"{len(missing)} of {n_examples} examples drawn on a blank frame: "
+        note += "no image file was given for their micrographs"
+    elif absent or missing:  # None found says the paths start from another folder, a few that files are gone.
+        first = missing[0] if missing else str(images.find(details.mic_names[_first_absent(found, n_mics)]))
+        drawn = f"{len(missing)} of {n_examples} examples" if missing else "their cards on micrographs.html"
+        note = (  # one line each, so that the path stays whole in a table
+            f"{absent:,} of {n_mics:,} micrograph images not found; {drawn} drawn on a blank frame\n"
+            f"first looked for: {first}\nif the images exist, give the folder their paths start from with --project-dir"
+        )
+    if note is not None:
         summary = replace(summary, micrograph_images=note)
-    return replace(summary, plots=write_report(details, decision, outdir, options, pictures, images, summary, force))
+    report = write_report(details, decision, outdir, options, pictures, found, summary, force)
+    return replace(summary, plots=report)
+
+
+def _first_absent(found: dict[int, MicrographImage], n_mics: int) -> int:
+    """The first micrograph whose image was not found (one is)."""
+    return next(mic for mic in range(n_mics) if mic not in found)
 
 
 def write_report(
@@ -158,21 +157,22 @@ def write_report(
     outdir: Path,
     options: ParticleOptions,
     pictures: Pictures,
-    images: Images,
+    found: dict[int, MicrographImage],
     summary: ParticleSummary,
     force: bool,
 ) -> list[str]:
     """The pictures, report.html (the verdict and warnings, the summary's rows, the options) and the page in ``outdir``.
 
-    The page of every micrograph (``micrographs.html``) is linked from the report.
+    The page of every micrograph (``micrographs.html``, each micrograph's image ``found``) is
+    linked from the report.
     """
     from ...report import html_report
     from ...report.micrograph_page import micrograph_page
-    from .page import page_picks, thumbnails
+    from .page import page_picks
 
     title = "cryodedup particles"
     picks = page_picks(details.particles, decision, options)
-    page = micrograph_page(details, picks, thumbnails(details, images, options), title)
+    page = micrograph_page(details, picks, found, title)
     rows, highlight = report_rows(summary.overview(), summary.sections())
     warnings = summary.warnings or []
     kind = (
