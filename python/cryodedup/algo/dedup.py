@@ -12,7 +12,7 @@ from numpy.typing import ArrayLike
 import cryodedup._core as _core
 
 from ..errors import CryodedupError
-from . import MAX_CENTRE, SELECTIONS
+from . import MAX_CENTRE, SELECTIONS, core_group_ids
 from .priority import PriorityCounts
 
 if TYPE_CHECKING:
@@ -427,9 +427,8 @@ def nearest_neighbour_distances(groups: np.ndarray, centres: np.ndarray, reach: 
     gets ``reach``. In the core: within a bounded ``reach`` every pair of a micrograph's grid
     closer than it is measured once (crowded, or unbounded: one k-d tree search per particle).
     """
-    ids = groups if groups.dtype == np.uint32 else groups.astype(np.int64, copy=False)  # the core takes either
     coords = np.ascontiguousarray(centres, dtype=np.float64)
-    return _core.nearest_distances(np.ascontiguousarray(ids), coords, reach)
+    return _core.nearest_distances(core_group_ids(groups), coords, reach)
 
 
 def nearest_neighbour_histogram(
@@ -448,12 +447,11 @@ def nearest_neighbour_histogram(
     ``within[label]`` (inclusive). In the core, on every core: at ten million particles the
     distances alone were 80 MB.
     """
-    ids = groups if groups.dtype == np.uint32 else groups.astype(np.int64, copy=False)  # the core takes either
     coords = np.ascontiguousarray(centres, dtype=np.float64)
     labelled = None if labels is None else np.ascontiguousarray(labels, dtype=np.uint32)
     bins = np.ascontiguousarray(edges, dtype=np.float64)
     reaches = [float(w) for w in within]
-    return _core.nearest_histogram(np.ascontiguousarray(ids), coords, reach, bins, labelled, reaches)
+    return _core.nearest_histogram(core_group_ids(groups), coords, reach, bins, labelled, reaches)
 
 
 def _run_dedup(

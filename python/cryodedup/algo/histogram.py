@@ -18,6 +18,8 @@ import numpy as np
 
 import cryodedup._core as _core
 
+from . import core_group_ids
+
 __all__ = ["clipped_histogram", "counts_per_group", "percentiles"]
 
 
@@ -46,8 +48,7 @@ def clipped_histogram(
 
 def counts_per_group(groups: np.ndarray, marked: np.ndarray, n_groups: int) -> tuple[np.ndarray, np.ndarray]:
     """The rows of each group ``0..n_groups - 1`` and how many of them are ``marked``, int64 each."""
-    ids = groups if groups.dtype == np.uint32 else groups.astype(np.int64, copy=False)  # the core takes either
-    return _core.counts_per_group(np.ascontiguousarray(ids), np.ascontiguousarray(marked, dtype=bool), n_groups)
+    return _core.counts_per_group(core_group_ids(groups), np.ascontiguousarray(marked, dtype=bool), n_groups)
 
 
 def percentiles(values: np.ndarray, q: tuple[float, ...]) -> list[float]:

@@ -12,6 +12,8 @@ import numpy as np
 
 import cryodedup._core as _core
 
+from . import core_group_ids
+
 __all__ = ["cross_species_ranks", "percentiles_within", "suppress_overlaps", "won_table"]
 
 
@@ -70,9 +72,8 @@ def suppress_overlaps(
     pick of another species closer than ``(radii[a] + radii[b]) * overlap``; a displaced pick
     displaces nothing. In the core, micrographs in parallel.
     """
-    ids = groups if groups.dtype == np.uint32 else groups.astype(np.int64, copy=False)
     return _core.suppress_overlaps(
-        np.ascontiguousarray(ids),
+        core_group_ids(groups),
         np.ascontiguousarray(centres, dtype=np.float64),
         np.ascontiguousarray(species, dtype=np.uint32),
         np.ascontiguousarray(ranks, dtype=np.float64),

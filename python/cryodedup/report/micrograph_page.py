@@ -28,6 +28,7 @@ import numpy as np
 
 import cryodedup._core as _core
 
+from ..algo import core_group_ids
 from ..algo.histogram import counts_per_group
 from .canvas import KEPT_COLOUR, REJECTED_COLOUR
 from .html_report import Page, PageBatch
@@ -105,12 +106,12 @@ def _write_picks(
     (-1: none, or on another micrograph). The page tells each pick's fate (:data:`FATES`)
     from its rule and partner.
     """
-    groups, inputs, species = details.groups, np.asarray(details.input_of), details.particles.species
+    inputs, species = np.asarray(details.input_of), details.particles.species
     _core.write_page_picks(
         [str(path) for path in paths],
         CHUNK,
         starts,
-        np.ascontiguousarray(groups if groups.dtype == np.uint32 else groups.astype(np.int64, copy=False)),
+        core_group_ids(details.groups),
         np.ascontiguousarray(details.centres, dtype=np.float64),
         np.ascontiguousarray(inputs if inputs.dtype in (np.uint8, np.uint32, np.int32) else inputs.astype(np.int32)),
         None if species is None else np.ascontiguousarray(species, dtype=np.uint32),
