@@ -10,6 +10,8 @@ entered. One line per job, worst first, says what to redo. Nothing is written in
 
 from __future__ import annotations
 
+import os
+import shlex
 import time
 from collections import deque
 from collections.abc import Callable
@@ -94,6 +96,8 @@ class JobAudit:
             "alias": self.job.alias,
             "status": self.job.status,
             "inputs": self.job.parents,
+            "particle_inputs": self.job.particle_parents,
+            "read_as": self.job.read_as,
             "particle_sets": self.job.particle_sets,
             "min_dist_A": self.min_dist_A if self.sets else None,
             "distance": self.distance_reason if self.sets else None,
@@ -368,8 +372,8 @@ def _upstream_micrographs(project: Project, name: str) -> Callable[[], Path | No
 
 
 def _particle_parents(project: Project, audits: dict[str, JobAudit], name: str) -> list[str]:
-    """The jobs whose particles ``name`` read: its parents that hold particle sets."""
-    return [p for p in project.jobs[name].parents if audits[p].sets]
+    """The jobs whose particles ``name`` read (its particle edges, not a reference map's or a mask's) that hold sets."""
+    return [p for p in project.jobs[name].particle_parents if p in audits and audits[p].sets]
 
 
 def _trace(project: Project, audits: dict[str, JobAudit]) -> None:
@@ -396,7 +400,8 @@ def _trace(project: Project, audits: dict[str, JobAudit]) -> None:
 
 
 def _unread_parents(name: str, audits: dict[str, JobAudit], project: Project) -> list[str]:
-    return [p for p in project.jobs[name].parents if audits[p].problems and not audits[p].sets]
+    """The jobs whose particles ``name`` read that could not be audited (damaged)."""
+    return [p for p in project.jobs[name].particle_parents if p in audits and audits[p].problems and not audits[p].sets]
 
 
 def _entry_words(entry: str, audits: dict[str, JobAudit], project: Project) -> str:
@@ -527,18 +532,44 @@ def _straddling_words(worst: SetAudit, within: str) -> list[str]:
 
 
 def _redo_words(audit: JobAudit, audits: dict[str, JobAudit], project: Project) -> str:
-    """What to refine again, and where the duplicates entered."""
-    parents = _particle_parents(project, audits, audit.job.name) or [audit.job.name]
+    """Where the duplicates entered, and the command that writes the set to refine again."""
+    parents = _particle_parents(project, audits, audit.job.name)
     if audit.entered_at == [audit.job.name] and _unread_parents(audit.job.name, audits, project):
         # (its input could not be read: they may have come with it)
-        entered = _entry_words(audit.job.name, audits, project)
-        return f"refine the kept set of its input deduplicated (duplicates entered at {entered})"
-    if audit.entered_at == [audit.job.name] and len(parents) > 1:  # (its inputs hold none alone: joined)
-        return f"refine again on {' + '.join(parents)} deduplicated together (duplicates entered here)"
-    if audit.entered_at == [audit.job.name]:  # (its input holds none: its refined positions met)
-        return "refine again on its own particles deduplicated (duplicates entered here)"
-    entered = ", ".join(_entry_words(entry, audits, project) for entry in audit.entered_at)
-    return f"refine the kept set of {', '.join(parents)} (duplicates entered at {entered})"
+        entered = f"duplicates entered at {_entry_words(audit.job.name, audits, project)}"
+    elif audit.entered_at == [audit.job.name] and len(parents) > 1:  # (its inputs hold none alone: joined)
+        entered = f"duplicates entered here, between {' + '.join(parents)}"
+    elif audit.entered_at == [audit.job.name]:  # (its input holds none: its refined positions met)
+        entered = "duplicates entered here"
+    else:
+        entered = f"duplicates entered at {', '.join(_entry_words(e, audits, project) for e in audit.entered_at)}"
+    worst = audit.worst
+    if worst is None:  # (a redo has a set: its numbers made it one)
+        return f"refine again on its particles deduplicated ({entered})"
+    copies = worst.duplicate_pairs + worst.same_image
+    return (
+        f"{entered}; refine again the set this writes, {copies:,} duplicate{'s' if copies != 1 else ''} rejected: "
+        f"{redo_command(project, audit.job, worst)}"
+    )
+
+
+def redo_command(project: Project, job: Job, audited: SetAudit) -> str:
+    """``cryodedup particles`` on the set as audited (its files, distance, poses and point group) into a folder
+    beside the project: the set to refine again, without the duplicates the audit counted.
+
+    Paths are absolute, quoted for a POSIX shell: the command runs as printed from any folder.
+    """
+    files = [os.path.abspath(project.root / file) for file in job.particle_sets[audited.file]]
+    words = ["cryodedup", "particles", *files, "--min-dist", f"{audited.min_dist_A:g}"]
+    if audited.max_angle_deg is not None:
+        words += ["--max-angle", f"{audited.max_angle_deg:g}", "--sym", audited.symmetry or "C1"]
+    if audited.same_image:  # (one image at two centres: a duplicate whatever the distance, as the audit counted it)
+        words += ["--same-image", "reject"]
+    if audited.micrographs is not None:  # (the pixel size the set does not give, as the audit read it)
+        words += ["--micrographs", os.path.abspath(audited.micrographs)]
+    root = os.path.abspath(project.root)
+    out = os.path.join(f"{root.rstrip(os.sep)}-cryodedup", job.name.replace("/", "_"))
+    return shlex.join([*words, "-o", out])
 
 
 def _not_written(audit: JobAudit, audits: dict[str, JobAudit], project: Project, name: str) -> tuple[str, str]:
@@ -557,35 +588,70 @@ def _not_written(audit: JobAudit, audits: dict[str, JobAudit], project: Project,
 def _supersede(audits: dict[str, JobAudit], project: Project) -> None:
     """Each refinement to redo that a later refinement replaced: its verdict superseded, its line naming the later one.
 
-    The later refinement refined a descendant of its input (or of itself) in which no duplicates straddle the
-    half-sets (or too few to matter): its duplicates were removed downstream. The nearest such one is named.
+    The later refinement refined, through particle edges only, a descendant of its particles (of its input's, or of
+    its own: a Select that removed their duplicates, then Refine3D), ran after it, and its half-sets share no
+    duplicates (or too few to matter): its duplicates were removed downstream. Never one of its own ancestors (a
+    refinement whose map it took as its reference). The nearest such one is named.
     """
-    children = project.children()
+    children = _particle_children(project)
     for audit in audits.values():
         if audit.verdict != REDO:
             continue
-        starts = _particle_parents(project, audits, audit.job.name) or [audit.job.name]
-        later = _nearest_descendant(starts, children, audit.job.name, audits)
+        job = audit.job
+        starts = job.particle_parents or [job.name]
+        ancestors = _ancestors(project, job.name)
+        later = _nearest_descendant(starts, children, audits, lambda c: c.name not in ancestors and _ran_after(c, job))
         if later is not None:
             audit.verdict = SUPERSEDED
             head, _, _redo = audit.line.partition(": its FSC may be inflated; ")
             shared = "share none" if later.verdict == CLEAN else "share a negligible few"
             audit.line = (
-                f"{head}: superseded by {later.job.label} (a later refinement of a descendant of its input, "
+                f"{head}: superseded by {later.job.label} (a later refinement of a descendant of its particles, "
                 f"whose half-sets {shared}); nothing to redo"
             )
 
 
+def _particle_children(project: Project) -> dict[str, list[str]]:
+    """Each job's children through particle edges (the jobs that read its particles)."""
+    kids: dict[str, list[str]] = {name: [] for name in project.jobs}
+    for job in project.jobs.values():
+        for parent in job.particle_parents:
+            kids.setdefault(parent, []).append(job.name)
+    return kids
+
+
+def _ancestors(project: Project, name: str) -> set[str]:
+    """Every job ``name`` read from, through any edge (particles, references, masks), and theirs."""
+    seen: set[str] = set()
+    queue = deque([name])
+    while queue:
+        for parent in project.jobs[queue.popleft()].parents:
+            if parent not in seen and parent in project.jobs:
+                seen.add(parent)
+                queue.append(parent)
+    return seen
+
+
+def _ran_after(later: Job, job: Job) -> bool:
+    """Whether ``later`` ran after ``job``: by their start times where both are known (CryoSPARC), else by their
+    order in the project (RELION's pipeline, CryoSPARC's job numbers)."""
+    if later.started is not None and job.started is not None:
+        return later.started > job.started
+    return later.number > job.number
+
+
 def _nearest_descendant(
-    starts: list[str], children: dict[str, list[str]], itself: str, audits: dict[str, JobAudit]
+    starts: list[str], children: dict[str, list[str]], audits: dict[str, JobAudit], allowed: Callable[[Job], bool]
 ) -> JobAudit | None:
-    """The nearest refinement below ``starts`` (breadth first) audited and not to redo, but ``itself``."""
+    """The nearest refinement below ``starts`` (breadth first) whose half-sets were audited and share no duplicates
+    (or a negligible few), and that ``allowed`` accepts."""
     seen = set(starts)
     queue = deque(starts)
     while queue:
         name = queue.popleft()
         audit = audits[name]
-        if name != itself and audit.job.refinement and audit.verdict in (CLEAN, NEGLIGIBLE):
+        halves = audit.worst is not None and audit.worst.halfsets is not None
+        if audit.job.refinement and audit.verdict in (CLEAN, NEGLIGIBLE) and halves and allowed(audit.job):
             return audit
         for child in children.get(name, []):
             if child not in seen:
