@@ -261,7 +261,9 @@ def test_a_relion5_tomography_refinement_whose_refined_positions_met(tmp_path):
     assert (refined.sets[0].particles, refined.sets[0].duplicate_pairs, refined.sets[0].straddling_pairs) == (23, 3, 3)
     assert audit["Picks/job019"].verdict == "clean" and refined.verdict == "redo"
     assert refined.entered_at == ["Refine3D/job030"]
-    assert "inflated; duplicates entered here; refine again the set this writes, 3 duplicates rejected: " in refined.line
+    assert (
+        "inflated; duplicates entered here; refine again the set this writes, 3 duplicates rejected: " in refined.line
+    )
 
 
 def test_process_names_without_relions_trailing_slash_read_alike(tmp_path):

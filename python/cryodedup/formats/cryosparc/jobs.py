@@ -86,7 +86,9 @@ def read_job_document(path: Path) -> CsJob:
     if isinstance(spec, dict):  # (CryoSPARC 5: type, params, inputs and outputs nested under spec)
         return _job_5(path, document, spec, parents)
     params = {
-        name: given.get("value") for name, given in (document.get("params_spec") or {}).items() if isinstance(given, dict)
+        name: given.get("value")
+        for name, given in (document.get("params_spec") or {}).items()
+        if isinstance(given, dict)
     }
     return CsJob(
         document["uid"],

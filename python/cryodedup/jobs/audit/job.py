@@ -26,7 +26,7 @@ from ...particle_set import Log
 from .check import SetAudit, audit_set
 from .project import Job, Project, cryosparc_project, relion_project
 
-__all__ = ["audit_project", "audit_rows", "fitted_rows", "write_audit_page"]
+__all__ = ["audit_project", "audit_rows", "fitted_rows", "redo_command", "redo_commands", "write_audit_page"]
 
 #: Severities of a job's verdict, worst first: the order of the report's lines.
 REDO, ENTERED, INHERITED, CLEAN, DAMAGED = "redo", "entered", "inherited", "clean", "damaged"
@@ -73,6 +73,8 @@ class JobAudit:
     not_written: list[str] = field(default_factory=list)
     verdict: str = NONE
     line: str = ""
+    #: A refinement to redo: the command its line ends with, which writes the set to refine again.
+    command: str = ""
 
     @property
     def duplicates(self) -> int:
@@ -108,6 +110,7 @@ class JobAudit:
             "not_written": self.not_written,
             "verdict": self.verdict,
             "line": self.line,
+            "command": self.command or None,
         }
 
 
@@ -266,6 +269,9 @@ def audit_project(
     for audit in audits.values():
         audit.verdict, audit.line = _verdict(audit, audits, project, negligible)
     _supersede(audits, project)
+    for audit in audits.values():
+        if audit.verdict == REDO and audit.worst is not None:
+            audit.command = redo_command(project, audit.job, audit.worst)
     return ProjectAudit(root, project.layout, list(audits.values()), problems, time.perf_counter() - start)
 
 
@@ -663,7 +669,10 @@ def _nearest_descendant(
 def audit_rows(audit: ProjectAudit) -> list[tuple[str, str]]:
     """The terminal's table: a row per job with particles (worst first), the distances and why, the other jobs."""
     rows = []
+    commands = {j.line: j.command for j in audit.jobs if j.command}
     for line in audit.lines():
+        if line in commands:  # (a command is printed under the table, whole, to be copied: see redo_commands)
+            line = line.replace(f": {commands[line]}", ": the command under the table")
         name, sep, text = line.partition(": ")
         rows.append((name, text) if sep else ("Pipeline", line))
     reasons: dict[str, list[str]] = {}
@@ -681,6 +690,11 @@ def audit_rows(audit: ProjectAudit) -> list[tuple[str, str]]:
     elif others:
         rows.append(("No particles", ", ".join(others)))
     return rows
+
+
+def redo_commands(audit: ProjectAudit) -> list[tuple[str, str]]:
+    """Each refinement to redo (its name as the table shows it) and the command that writes its set to refine again."""
+    return [(_shown_name(j.job), j.command) for j in audit.jobs if j.command]
 
 
 #: The jobs without particles the table names one by one; more are counted.
