@@ -169,8 +169,10 @@ def _number(document: dict) -> int:
 
 
 def _started(document: dict) -> float | None:
-    """When the job started: its first time given, an ISO date (``"2025-01-01T00:00:00Z"``, or MongoDB's
-    ``{"$date": ...}``, ISO or milliseconds); None when none is given or readable."""
+    """When the job started (seconds since the epoch): its first time given; None when none is given or readable.
+
+    An ISO date (``"2025-01-01T00:00:00Z"``), or MongoDB's ``{"$date": ...}`` (ISO, or milliseconds).
+    """
     for key in _TIMES:
         value = document.get(key)
         if isinstance(value, dict):

@@ -560,8 +560,9 @@ def _redo_words(audit: JobAudit, audits: dict[str, JobAudit], project: Project) 
 
 
 def redo_command(project: Project, job: Job, audited: SetAudit) -> str:
-    """``cryodedup particles`` on the set as audited (its files, distance, poses and point group) into a folder
-    beside the project: the set to refine again, without the duplicates the audit counted.
+    """``cryodedup particles`` on the set as audited (its files, distance, poses, point group), out beside the project.
+
+    The set to refine again, without the duplicates the audit counted.
 
     Paths are absolute, quoted for a POSIX shell: the command runs as printed from any folder.
     """
@@ -605,8 +606,7 @@ def _supersede(audits: dict[str, JobAudit], project: Project) -> None:
             continue
         job = audit.job
         starts = job.particle_parents or [job.name]
-        ancestors = _ancestors(project, job.name)
-        later = _nearest_descendant(starts, children, audits, lambda c: c.name not in ancestors and _ran_after(c, job))
+        later = _nearest_descendant(starts, children, audits, _successor(project, job))
         if later is not None:
             audit.verdict = SUPERSEDED
             head, _, _redo = audit.line.partition(": its FSC may be inflated; ")
@@ -615,6 +615,12 @@ def _supersede(audits: dict[str, JobAudit], project: Project) -> None:
                 f"{head}: superseded by {later.job.label} (a later refinement of a descendant of its particles, "
                 f"whose half-sets {shared}); nothing to redo"
             )
+
+
+def _successor(project: Project, job: Job) -> Callable[[Job], bool]:
+    """Whether a refinement may supersede ``job``: it ran after it and is none of its ancestors (through any edge)."""
+    ancestors = _ancestors(project, job.name)
+    return lambda later: later.name not in ancestors and _ran_after(later, job)
 
 
 def _particle_children(project: Project) -> dict[str, list[str]]:
@@ -639,8 +645,11 @@ def _ancestors(project: Project, name: str) -> set[str]:
 
 
 def _ran_after(later: Job, job: Job) -> bool:
-    """Whether ``later`` ran after ``job``: by their start times where both are known (CryoSPARC), else by their
-    order in the project (RELION's pipeline, CryoSPARC's job numbers)."""
+    """Whether ``later`` ran after ``job``.
+
+    By their start times where both are known (CryoSPARC), else by their order in the project (RELION's pipeline,
+    CryoSPARC's job numbers).
+    """
     if later.started is not None and job.started is not None:
         return later.started > job.started
     return later.number > job.number
@@ -649,8 +658,10 @@ def _ran_after(later: Job, job: Job) -> bool:
 def _nearest_descendant(
     starts: list[str], children: dict[str, list[str]], audits: dict[str, JobAudit], allowed: Callable[[Job], bool]
 ) -> JobAudit | None:
-    """The nearest refinement below ``starts`` (breadth first) whose half-sets were audited and share no duplicates
-    (or a negligible few), and that ``allowed`` accepts."""
+    """The nearest refinement below ``starts`` (breadth first) that ``allowed`` accepts, its half-sets clean.
+
+    Its half-sets audited and sharing no duplicates (or a negligible few).
+    """
     seen = set(starts)
     queue = deque(starts)
     while queue:
