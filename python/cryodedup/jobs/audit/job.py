@@ -148,8 +148,10 @@ class ProjectAudit:
         if holding:
             jobs = "1 job's" if holding == 1 else f"{holding} jobs'"
             return f"Duplicates in {jobs} particles, no refinement to redo{unread}", "warn"
+        if spared:  # (their sets hold duplicates: "no duplicates" would be false)
+            return f"No refinement to redo{unread}", "warn"
         sets = sum(len(j.sets) for j in self.jobs)
-        return f"No duplicates in the {sets} particle sets audited{unread}", "warn" if damaged or spared else "good"
+        return f"No duplicates in the {sets} particle sets audited{unread}", "warn" if damaged else "good"
 
     @property
     def nothing_audited(self) -> bool:
