@@ -64,10 +64,11 @@ def _run_as_printed(line: str, stderr: str, tmp_path: Path) -> subprocess.Comple
     return subprocess.run([CRYODEDUP, *words[1:]], capture_output=True, text=True, check=False, cwd=tmp_path)
 
 
-def test_the_tutorial_unplanted_has_no_pairs_and_its_lineage_follows_particles(tmp_path):
+@pytest.mark.parametrize("layout", ["3.1", "4/5"])
+def test_the_tutorial_unplanted_has_no_pairs_and_its_lineage_follows_particles(tmp_path, layout):
     root = tmp_path / "tutorial"
     root.mkdir()
-    files = write_tutorial(root)
+    files = write_tutorial(root, layout=layout)
     assert all(brute_force(rows, 50) == (0, 0) for rows in files.values())
     status, audit, _ = _audit(root)
     assert status == 0
