@@ -10,8 +10,6 @@ entered. One line per job, worst first, says what to redo. Nothing is written in
 
 from __future__ import annotations
 
-import os
-import shlex
 import time
 from collections import deque
 from collections.abc import Callable
@@ -23,10 +21,11 @@ from ...formats.cryosparc.jobs import job_folders
 from ...options.particles import SYMMETRY
 from ...options.species import DEFAULT_MIN_DIST
 from ...particle_set import Log
+from .advice import redo_command
 from .check import SetAudit, audit_set
 from .project import Job, Project, cryosparc_project, relion_project
 
-__all__ = ["audit_project", "audit_rows", "fitted_rows", "redo_command", "redo_commands", "write_audit_page"]
+__all__ = ["audit_project", "audit_rows", "fitted_rows", "redo_commands", "write_audit_page"]
 
 #: Severities of a job's verdict, worst first: the order of the report's lines.
 REDO, ENTERED, INHERITED, CLEAN, DAMAGED = "redo", "entered", "inherited", "clean", "damaged"
@@ -561,26 +560,6 @@ def _redo_words(audit: JobAudit, audits: dict[str, JobAudit], project: Project) 
     )
 
 
-def redo_command(project: Project, job: Job, audited: SetAudit) -> str:
-    """``cryodedup particles`` on the set as audited (its files, distance, poses, point group), out beside the project.
-
-    The set to refine again, without the duplicates the audit counted.
-
-    Paths are absolute, quoted for a POSIX shell: the command runs as printed from any folder.
-    """
-    files = [os.path.abspath(project.root / file) for file in job.particle_sets[audited.file]]
-    words = ["cryodedup", "particles", *files, "--min-dist", f"{audited.min_dist_A:g}"]
-    if audited.max_angle_deg is not None:
-        words += ["--max-angle", f"{audited.max_angle_deg:g}", "--sym", audited.symmetry or "C1"]
-    if audited.same_image:  # (one image at two centres: a duplicate whatever the distance, as the audit counted it)
-        words += ["--same-image", "reject"]
-    if audited.micrographs is not None:  # (the pixel size the set does not give, as the audit read it)
-        words += ["--micrographs", os.path.abspath(audited.micrographs)]
-    root = os.path.abspath(project.root)
-    out = os.path.join(f"{root.rstrip(os.sep)}-cryodedup", job.name.replace("/", "_"))
-    return shlex.join([*words, "-o", out])
-
-
 def _not_written(audit: JobAudit, audits: dict[str, JobAudit], project: Project, name: str) -> tuple[str, str]:
     """A job whose sets are not written yet: not run, or a refinement running on a set that holds duplicates."""
     waiting = f"{', '.join(audit.not_written)} not written yet"
@@ -602,7 +581,7 @@ def _supersede(audits: dict[str, JobAudit], project: Project) -> None:
     duplicates (or too few to matter): its duplicates were removed downstream. Never one of its own ancestors (a
     refinement whose map it took as its reference). The nearest such one is named.
     """
-    children = _particle_children(project)
+    children = project.particle_children()
     for audit in audits.values():
         if audit.verdict != REDO:
             continue
@@ -621,40 +600,8 @@ def _supersede(audits: dict[str, JobAudit], project: Project) -> None:
 
 def _successor(project: Project, job: Job) -> Callable[[Job], bool]:
     """Whether a refinement may supersede ``job``: it ran after it and is none of its ancestors (through any edge)."""
-    ancestors = _ancestors(project, job.name)
-    return lambda later: later.name not in ancestors and _ran_after(later, job)
-
-
-def _particle_children(project: Project) -> dict[str, list[str]]:
-    """Each job's children through particle edges (the jobs that read its particles)."""
-    kids: dict[str, list[str]] = {name: [] for name in project.jobs}
-    for job in project.jobs.values():
-        for parent in job.particle_parents:
-            kids.setdefault(parent, []).append(job.name)
-    return kids
-
-
-def _ancestors(project: Project, name: str) -> set[str]:
-    """Every job ``name`` read from, through any edge (particles, references, masks), and theirs."""
-    seen: set[str] = set()
-    queue = deque([name])
-    while queue:
-        for parent in project.jobs[queue.popleft()].parents:
-            if parent not in seen and parent in project.jobs:
-                seen.add(parent)
-                queue.append(parent)
-    return seen
-
-
-def _ran_after(later: Job, job: Job) -> bool:
-    """Whether ``later`` ran after ``job``.
-
-    By their start times where both are known (CryoSPARC), else by their order in the project (RELION's pipeline,
-    CryoSPARC's job numbers).
-    """
-    if later.started is not None and job.started is not None:
-        return later.started > job.started
-    return later.number > job.number
+    ancestors = project.ancestors(job.name)
+    return lambda later: later.name not in ancestors and later.ran_after(job)
 
 
 def _nearest_descendant(

@@ -7,6 +7,7 @@ Made from RELION's ``default_pipeline.star`` (:func:`relion_project`); the audit
 from __future__ import annotations
 
 import re
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -76,6 +77,16 @@ class Job:
     def __post_init__(self) -> None:
         self.label = self.label or self.name
 
+    def ran_after(self, other: Job) -> bool:
+        """Whether it ran after ``other``.
+
+        By their start times where both are known (CryoSPARC), else by their order in the project (RELION's
+        pipeline, CryoSPARC's job numbers).
+        """
+        if self.started is not None and other.started is not None:
+            return self.started > other.started
+        return self.number > other.number
+
     @property
     def refinement(self) -> bool:
         """Whether it computes an FSC between two half-sets (a gold-standard refinement or reconstruction)."""
@@ -100,6 +111,25 @@ class Project:
             for parent in job.parents:
                 kids[parent].append(job.name)
         return kids
+
+    def particle_children(self) -> dict[str, list[str]]:
+        """Each job's children through particle edges (the jobs that read its particles)."""
+        kids: dict[str, list[str]] = {name: [] for name in self.jobs}
+        for job in self.jobs.values():
+            for parent in job.particle_parents:
+                kids.setdefault(parent, []).append(job.name)
+        return kids
+
+    def ancestors(self, name: str) -> set[str]:
+        """Every job ``name`` read from, through any edge (particles, references, masks), and theirs."""
+        seen: set[str] = set()
+        queue = deque([name])
+        while queue:
+            for parent in self.jobs[queue.popleft()].parents:
+                if parent not in seen and parent in self.jobs:
+                    seen.add(parent)
+                    queue.append(parent)
+        return seen
 
     def cycles(self) -> list[list[str]]:
         """The jobs of each cycle of the edges (a job that is its own ancestor), as found by a depth-first walk."""
