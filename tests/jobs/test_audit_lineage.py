@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from fixtures.relion_project import MIC_PSIZE, brute_force, pipeline_text
-from fixtures.relion_tutorial import JOBS, plant, write_tutorial
+from fixtures.relion_tutorial import JOBS, copied_rows, plant, write_tutorial
 
 CRYODEDUP = str(Path(sys.executable).parent / "cryodedup")
 _R19, _R25, _R29 = "Refine3D/job019", "Refine3D/job025", "Refine3D/job029"
@@ -117,7 +117,7 @@ def test_copies_across_the_final_refinements_half_sets_ask_to_redo_it(tmp_path):
     assert jobs[_R29]["entered_at"] == [_R29] and "; duplicates entered here; refine again" in jobs[_R29]["line"]
     assert jobs[_R25]["verdict"] == jobs[_R19]["verdict"] == "clean"
     (audited,) = jobs[_R29]["sets"]
-    assert audited["straddling_pairs"] == _COPIES and f"{_COPIES} duplicates rejected: " in jobs[_R29]["line"]
+    assert audited["straddling_pairs"] == _COPIES and f"without its {_COPIES} duplicate pairs: " in jobs[_R29]["line"]
     assert jobs[_R29]["line"].endswith(jobs[_R29]["command"])
     _check_redo(tmp_path, jobs[_R29]["line"], stderr, audited, root)
 
@@ -203,3 +203,26 @@ def test_nan_is_refused_in_one_line(tmp_path, option):
     assert done.returncode == 2 and "Traceback" not in done.stderr
     (line,) = [line for line in done.stderr.splitlines() if line.strip()]
     assert line.startswith(f"Error: {option} must be ") and "got nan" in line
+
+
+def test_copies_of_one_image_at_another_centre_ask_to_redo_with_a_command_that_rejects_them(tmp_path):
+    # Each copy names its original's particle image (one image refined to two centres 12 Å apart, in both halves).
+    root, files = _planted(tmp_path, [f"{_R29}/run_data.star"])
+    path = root / f"{_R29}/run_data.star"
+    rows = files[f"{_R29}/run_data.star"]
+    originals = copied_rows(len(rows) - _COPIES, _COPIES)
+    assert originals.size == _COPIES
+    text = path.read_text()
+    for k, original in enumerate(originals):
+        text = text.replace(f"{900000 + k:06d}@Refine3D/copies.mrcs", rows.image[original])
+    path.write_text(text)
+    status, audit, stderr = _audit(root)
+    job = {j["job"]: j for j in audit["jobs"]}[_R29]
+    assert status == 1 and job["verdict"] == "redo" and "--same-image reject" in job["command"]
+    out = Path(shlex.split(job["command"])[-1])
+    done = _run_as_printed(job["line"], stderr, tmp_path)
+    assert done.returncode == 0, done.stderr
+    kept_mic, kept = _star_rows(out / "particles_kept.star")
+    assert kept_mic.size == len(rows) - _COPIES and _pairs_within(kept_mic, kept, 50) == 0
+    images = re.findall(r"\d{6}@\S+", (out / "particles_kept.star").read_text())
+    assert len(images) == len(set(images)) == len(rows) - _COPIES

@@ -65,8 +65,8 @@ def test_the_planted_pairs_are_found_where_they_are_and_traced_to_thejoinstar(tm
     assert audit["lines"][0] == (
         f"Refine3D/job017: {refined['straddling_pairs']} pairs within 50 Å straddle the half-sets "
         f"({100 * refined['particles_straddling'] / refined['particles']:.0f} %): its FSC may be inflated; duplicates "
-        f"entered at JoinStar/job014; refine again the set this writes, {refined['duplicate_pairs']} duplicates "
-        f"rejected: cryodedup particles {tmp_path}/Refine3D/job017/run_data.star --min-dist 50 "
+        f"entered at JoinStar/job014; refine again the set this writes, without its {refined['duplicate_pairs']} "
+        f"duplicate pairs: cryodedup particles {tmp_path}/Refine3D/job017/run_data.star --min-dist 50 "
         f"-o {tmp_path}-cryodedup/Refine3D_job017"
     )
     assert audit["lines"][1].startswith("JoinStar/job014: ") and "entered here" in audit["lines"][1]
@@ -262,7 +262,8 @@ def test_a_relion5_tomography_refinement_whose_refined_positions_met(tmp_path):
     assert audit["Picks/job019"].verdict == "clean" and refined.verdict == "redo"
     assert refined.entered_at == ["Refine3D/job030"]
     assert (
-        "inflated; duplicates entered here; refine again the set this writes, 3 duplicates rejected: " in refined.line
+        "inflated; duplicates entered here; refine again the set this writes, without its 3 duplicate pairs: "
+        in refined.line
     )
 
 

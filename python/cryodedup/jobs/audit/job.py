@@ -553,10 +553,13 @@ def _redo_words(audit: JobAudit, audits: dict[str, JobAudit], project: Project) 
     worst = audit.worst
     if worst is None:  # (a redo has a set: its numbers made it one)
         return f"refine again on its particles deduplicated ({entered})"
-    copies = worst.duplicate_pairs + worst.same_image
+    parts = [_pairs(worst.duplicate_pairs)] if worst.duplicate_pairs else []
+    parts += (
+        [f"{worst.same_image:,} particle image{'s' if worst.same_image != 1 else ''} twice"] if worst.same_image else []
+    )
+    without = " and ".join(parts)
     return (
-        f"{entered}; refine again the set this writes, {copies:,} duplicate{'s' if copies != 1 else ''} rejected: "
-        f"{redo_command(project, audit.job, worst)}"
+        f"{entered}; refine again the set this writes, without its {without}: {redo_command(project, audit.job, worst)}"
     )
 
 
