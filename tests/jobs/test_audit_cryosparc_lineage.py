@@ -119,3 +119,38 @@ def test_a_refinement_of_a_re_extraction_is_not_excused_by_the_refinement_that_g
     _, _, jobs, _ = _audit(root)
     assert jobs["J21"]["verdict"] == "entered" and jobs["J22"]["verdict"] == "redo"
     assert "; duplicates entered at J21; refine again" in jobs["J22"]["line"]
+
+
+@pytest.mark.parametrize("shape", ["4", "5"])
+def test_a_later_refinement_is_later_by_its_start_time_over_its_job_number(tmp_path, shape):
+    # J20 (local) and J22 are numbered after J19; given start times before J19's, neither ran after it.
+    root, sets = _project(tmp_path, shape)
+    plant(root, "J19", sets["J19/particles"], _COPIES)
+
+    def started_before_j19(uid: str) -> None:
+        path = root / uid / "job.json"
+        document = json.loads(path.read_text())
+        document["started_at"] = "2024-05-01T10:30:00Z"  # (J19 started at 2024-05-01T10:00:00Z + 19 h)
+        path.write_text(json.dumps(document))
+
+    started_before_j19("J20")
+    _, _, jobs, _ = _audit(root)
+    assert jobs["J19"]["verdict"] == "superseded" and ": superseded by J22 (homo_refine_new) (" in jobs["J19"]["line"]
+    started_before_j19("J22")
+    status, audit, jobs, _ = _audit(root)
+    assert status == 1 and jobs["J19"]["verdict"] == "redo" and "J19 (nonuniform_refine_new)" in audit["verdict"]
+
+
+@pytest.mark.parametrize("shape", ["4", "5"])
+def test_a_particle_connection_without_its_job_is_named_one_line(tmp_path, shape):
+    root, _ = _project(tmp_path, shape)
+    path = root / "J20" / "job.json"
+    document = json.loads(path.read_text())
+    groups = document["spec"]["inputs"].values() if shape == "5" else document["input_slot_groups"]
+    next(g for g in groups if g["type"] == "particle")["connections"][0].pop("job_uid")
+    path.write_text(json.dumps(document))
+    _, audit, jobs, _ = _audit(root)
+    field = "spec.inputs" if shape == "5" else "input_slot_groups"
+    (line,) = [line for line in audit["lines"] if line.startswith("J20: ")]
+    assert line == f'J20: {path}: {field} particles: a connection without its "job_uid"'
+    assert jobs["J20"]["verdict"] == "damaged"

@@ -122,7 +122,7 @@ def _job_5(path: Path, document: dict, spec: dict, parents: list[str]) -> CsJob:
         parents,
         groups,
         dict(params) if isinstance(params, dict) else {},
-        _connected(path, [group for _, group in inputs], "spec.inputs", parents),
+        _connected(path, [{**group, "name": name} for name, group in inputs], "spec.inputs", parents),
         _number(document),
         _started(document),
         SHAPE_5,
