@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import filecmp
+import math
 import os
 import shlex
 import shutil
@@ -412,9 +413,16 @@ def audit(
     audited).
     """
     from .errors import CryodedupError
-    from .jobs.audit.job import audit_project, audit_rows, fitted_rows, write_audit_page
+    from .jobs.audit.job import audit_project, audit_rows, fitted_rows, redo_commands, write_audit_page
 
     report = Reporter(quiet)
+    for flag, value, what in (
+        ("--min-dist", min_dist, "a distance in Å from 0 to 1e5"),
+        ("--negligible", negligible, "a share in % from 0 to 100"),
+        ("--max-angle", max_angle, "an angle in degrees from 0 to 180"),
+    ):  # (click's ranges let NaN through: every comparison with it is false)
+        if value is not None and math.isnan(value):
+            raise UsageError(f"{flag} must be {what}, got {value}")
     if plot is not None and plot.resolve().is_relative_to(project_dir.resolve()):
         raise UsageError(f"--plot {plot}: the folder lies inside the project, and nothing is written into it")
     try:
@@ -431,6 +439,8 @@ def audit(
     # (the lines are sentences: folded to the terminal's width, COLUMNS or 80 on a pipe, as rich measures it)
     columns = shutil.get_terminal_size((80, 24)).columns
     report.summary(f"cryodedup audit ({result.layout})", result.verdict[0], fitted_rows(rows, columns))
+    for name, command in [] if quiet else redo_commands(result):  # (whole lines, unwrapped: copied as they are)
+        click.echo(f"To refine {name} again, write its set without the duplicates:\n  {command}", err=True)
     if as_json:
         print_json(result.to_json())
     raise SystemExit(result.exit_status)

@@ -172,6 +172,26 @@ def test_a_refined_sets_pairs_count_pose_aware_under_its_jobs_symmetry(tmp_path)
         assert not jobs[job]["sets"][0]["pose_aware"] and jobs[job]["sets"][0]["symmetry"] is None
 
 
+def test_the_redo_command_of_a_pose_aware_count_removes_the_pairs_counted(tmp_path):
+    # The redo line's command carries the audit's distance, angle and point group: run as printed, it rejects as
+    # many rows as the pose-aware brute force finds pairs (not the more numerous pairs by position).
+    import shlex
+
+    project = tmp_path / "project"
+    project.mkdir()
+    rows, angles = _project(project)
+    refined = _jobs(_audit(project, "--max-angle", "10"))["Refine3D/job017"]
+    (found,) = refined["sets"]
+    words = shlex.split(refined["command"])
+    assert refined["verdict"] == "redo" and refined["line"].endswith(refined["command"])
+    assert words[words.index("--max-angle") + 1] == "10" and words[words.index("--sym") + 1] == "D2"
+    assert words[words.index("--min-dist") + 1] == f"{found['min_dist_A']:g}"
+    done = subprocess.run([CRYODEDUP, *words[1:], "--json", "-q"], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    pairs = pose_aware_pairs(rows, angles, found["min_dist_A"], 10.0, D2)[0]
+    assert json.loads(done.stdout)["rejected"] == found["duplicate_pairs"] == pairs
+
+
 def test_an_angle_of_0_counts_the_refined_set_by_position_only(tmp_path):
     rows, _ = _project(tmp_path)
     (found,) = _jobs(_audit(tmp_path, "--max-angle", "0"))["Refine3D/job017"]["sets"]

@@ -64,8 +64,10 @@ def test_the_planted_pairs_are_found_where_they_are_and_traced_to_thejoinstar(tm
     assert refined["straddling_pairs"] > 0 and refined["halfsets"] == "rlnRandomSubset"
     assert audit["lines"][0] == (
         f"Refine3D/job017: {refined['straddling_pairs']} pairs within 50 Å straddle the half-sets "
-        f"({100 * refined['particles_straddling'] / refined['particles']:.0f} %): its FSC may be inflated; refine the "
-        "kept set of Select/job016 (duplicates entered at JoinStar/job014)"
+        f"({100 * refined['particles_straddling'] / refined['particles']:.0f} %): its FSC may be inflated; duplicates "
+        f"entered at JoinStar/job014; refine again the set this writes, without its {refined['duplicate_pairs']} "
+        f"duplicate pairs: cryodedup particles {tmp_path}/Refine3D/job017/run_data.star --min-dist 50 "
+        f"-o {tmp_path}-cryodedup/Refine3D_job017"
     )
     assert audit["lines"][1].startswith("JoinStar/job014: ") and "entered here" in audit["lines"][1]
     assert jobs["Extract/job008"]["distance"] == (
@@ -259,7 +261,10 @@ def test_a_relion5_tomography_refinement_whose_refined_positions_met(tmp_path):
     assert (refined.sets[0].particles, refined.sets[0].duplicate_pairs, refined.sets[0].straddling_pairs) == (23, 3, 3)
     assert audit["Picks/job019"].verdict == "clean" and refined.verdict == "redo"
     assert refined.entered_at == ["Refine3D/job030"]
-    assert refined.line.endswith("refine again on its own particles deduplicated (duplicates entered here)")
+    assert (
+        "inflated; duplicates entered here; refine again the set this writes, without its 3 duplicate pairs: "
+        in refined.line
+    )
 
 
 def test_process_names_without_relions_trailing_slash_read_alike(tmp_path):

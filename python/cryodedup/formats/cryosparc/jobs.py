@@ -1,14 +1,24 @@
 """A CryoSPARC project folder's jobs as read from disk: each job folder's ``job.json``.
 
-CryoSPARC writes the job's database document into its folder (``P1/J17/job.json``;
-cryosparc-tools' ``JobDocument``): ``uid`` (``J17``), ``type`` (``job_type`` in newer
-releases: ``homo_refine_new``), ``status``, ``parents`` (the jobs its inputs come from),
-``params_spec`` (the parameters set, each ``{"value": ...}``), ``output_result_groups``
-(each output group's ``name`` and ``type``, ``particle`` for particles) and
-``output_results`` (each result slot of a group, with ``metafiles``: the ``.cs`` of each
-version, project-relative, the last the final one). A particle group's dataset is its
-slots' final files joined on ``uid`` (a job's own ``.cs`` and its ``_passthrough_particles.cs``),
-as cryosparc-tools' ``Job.load_output`` joins them.
+CryoSPARC writes the job's database document into its folder (``P1/J17/job.json``), in one of
+two shapes, both read:
+
+- CryoSPARC 4's (cryosparc-tools 4's ``JobDocument``): ``uid`` (``J17``), ``type`` (``job_type``
+  in some releases: ``homo_refine_new``), ``status``, ``parents`` (the jobs behind every input),
+  ``input_slot_groups`` (each input group's ``type``, ``particle`` for particles, and its
+  ``connections``: the parent's ``job_uid`` and output ``group_name``), ``params_spec`` (the
+  parameters set, each ``{"value": ...}``), ``output_result_groups`` (each output group's
+  ``name`` and ``type``) and ``output_results`` (each result slot of a group, with
+  ``metafiles``: the ``.cs`` of each version, project-relative, the last the final one);
+- CryoSPARC 5's (cryosparc-tools 5's ``Job``): the same ``uid``, ``status``, ``parents``, and a
+  ``spec`` holding ``type``, ``params`` (each value as it is), ``inputs`` (input name: its
+  ``type`` and ``connections``, each with its ``job_uid`` and ``output``) and ``outputs``
+  (output name: its ``type`` and ``results``, each with its ``metafiles``).
+
+A particle group's dataset is its slots' final files joined on ``uid`` (a job's own ``.cs`` and
+its ``_passthrough_particles.cs``), as cryosparc-tools' ``Job.load_output`` joins them. A job's
+particle parents are the jobs its ``particle`` inputs connect to, not every parent: a
+refinement's initial volume or mask is no source of its particles.
 """
 
 from __future__ import annotations
@@ -16,6 +26,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -27,9 +38,19 @@ JOB_DOCUMENT = "job.json"
 _JOB_FOLDER = re.compile(r"J([0-9]+)$")
 
 
+#: The shapes of job.json read, as a job's ``shape`` says them.
+SHAPE_4, SHAPE_5 = "CryoSPARC 4 job.json", "CryoSPARC 5 job.json (spec)"
+#: When a job ran, by the first of its document's times it holds.
+_TIMES = ("started_at", "launched_at", "created_at")
+
+
 @dataclass
 class CsJob:
-    """One job's document: its uid, type, status, parents, particle output groups (name: files) and parameters."""
+    """One job's document: its uid, type, status, parents, particle output groups (name: files) and parameters.
+
+    ``particle_parents``: the jobs its particle inputs connect to; ``number``: its uid's; ``started``: when it
+    started (seconds since the epoch; None: not said); ``shape``: the shape of job.json read.
+    """
 
     uid: str
     type: str
@@ -38,6 +59,10 @@ class CsJob:
     parents: list[str]
     particle_groups: dict[str, list[str]] = field(default_factory=dict)
     params: dict[str, Any] = field(default_factory=dict)
+    particle_parents: list[str] = field(default_factory=list)
+    number: int = 0
+    started: float | None = None
+    shape: str = SHAPE_4
 
 
 def job_folders(root: Path) -> list[Path]:
@@ -57,8 +82,13 @@ def read_job_document(path: Path) -> CsJob:
     parents = document.get("parents") or []
     if not isinstance(parents, list) or not all(isinstance(p, str) for p in parents):
         raise InputFileError(f'{path}: "parents" is not a list of job uids')
+    spec = document.get("spec")
+    if isinstance(spec, dict):  # (CryoSPARC 5: type, params, inputs and outputs nested under spec)
+        return _job_5(path, document, spec, parents)
     params = {
-        name: spec.get("value") for name, spec in (document.get("params_spec") or {}).items() if isinstance(spec, dict)
+        name: given.get("value")
+        for name, given in (document.get("params_spec") or {}).items()
+        if isinstance(given, dict)
     }
     return CsJob(
         document["uid"],
@@ -68,7 +98,93 @@ def read_job_document(path: Path) -> CsJob:
         parents,
         _particle_groups(path, document),
         params,
+        _connected(path, _listed(document.get("input_slot_groups")), "input_slot_groups", parents),
+        _number(document),
+        _started(document),
     )
+
+
+def _job_5(path: Path, document: dict, spec: dict, parents: list[str]) -> CsJob:
+    """A CryoSPARC 5 document: ``spec``'s type, params, inputs (name: input) and outputs (name: output)."""
+    params = spec.get("params")
+    inputs, outputs = _named(spec.get("inputs")), _named(spec.get("outputs"))
+    groups: dict[str, list[str]] = {}
+    for name, output in outputs:
+        if output.get("type") == "particle":
+            files = _final_files(path, f"{name}", _listed(output.get("results")))
+            if files:
+                groups[name] = files
+    return CsJob(
+        document["uid"],
+        str(spec.get("type") or "?"),
+        str(document.get("title") or ""),
+        str(document.get("status") or ""),
+        parents,
+        groups,
+        dict(params) if isinstance(params, dict) else {},
+        _connected(path, [{**group, "name": name} for name, group in inputs], "spec.inputs", parents),
+        _number(document),
+        _started(document),
+        SHAPE_5,
+    )
+
+
+def _listed(value: object) -> list[dict]:
+    """The dicts of a list field (anything else in it, or a field that is no list: nothing)."""
+    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
+
+
+def _named(value: object) -> list[tuple[str, dict]]:
+    """The (name, dict) items of a mapping field (CryoSPARC 5's inputs and outputs)."""
+    return [(str(k), v) for k, v in value.items() if isinstance(v, dict)] if isinstance(value, dict) else []
+
+
+def _connected(path: Path, groups: list[dict], field_name: str, parents: list[str]) -> list[str]:
+    """The jobs the particle input groups connect to, in order; ``parents`` where the document has no inputs.
+
+    A document without input groups at all (one written by hand, or an import job's) says nothing of which
+    parent gave particles: every parent is taken, as before this was read.
+    """
+    if not groups:
+        return list(parents)
+    found: list[str] = []
+    for group in groups:
+        if group.get("type") != "particle":
+            continue
+        for connection in _listed(group.get("connections")):
+            uid = connection.get("job_uid")
+            if not isinstance(uid, str):
+                raise InputFileError(f'{path}: {field_name} {group.get("name")}: a connection without its "job_uid"')
+            if uid not in found:
+                found.append(uid)
+    return found
+
+
+def _number(document: dict) -> int:
+    number = document.get("uid_num")
+    if isinstance(number, int):
+        return number
+    digits = re.sub(r"\D", "", str(document.get("uid")))
+    return int(digits) if digits else 0
+
+
+def _started(document: dict) -> float | None:
+    """When the job started (seconds since the epoch): its first time given; None when none is given or readable.
+
+    An ISO date (``"2025-01-01T00:00:00Z"``), or MongoDB's ``{"$date": ...}`` (ISO, or milliseconds).
+    """
+    for key in _TIMES:
+        value = document.get(key)
+        if isinstance(value, dict):
+            value = value.get("$date")
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return value / 1000
+        if isinstance(value, str):
+            try:
+                return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+            except ValueError:
+                continue
+    return None
 
 
 def _particle_groups(path: Path, document: dict) -> dict[str, list[str]]:
@@ -80,15 +196,20 @@ def _particle_groups(path: Path, document: dict) -> dict[str, list[str]]:
     ]
     found: dict[str, list[str]] = {}
     for group in groups:
-        files: list[str] = []
-        for result in document.get("output_results") or []:
-            if not isinstance(result, dict) or result.get("group_name") != group:
-                continue
-            metafiles = result.get("metafiles") or []
-            if not isinstance(metafiles, list) or not all(isinstance(m, str) for m in metafiles):
-                raise InputFileError(f'{path}: output {group}/{result.get("name")}: "metafiles" is not a list of paths')
-            if metafiles and metafiles[-1] not in files:
-                files.append(metafiles[-1])
+        results = [r for r in _listed(document.get("output_results")) if r.get("group_name") == group]
+        files = _final_files(path, str(group), results)
         if files:
             found[str(group)] = files
     return found
+
+
+def _final_files(path: Path, group: str, results: list[dict]) -> list[str]:
+    """The last metafile of each result slot, in order, each once."""
+    files: list[str] = []
+    for result in results:
+        metafiles = result.get("metafiles") or []
+        if not isinstance(metafiles, list) or not all(isinstance(m, str) for m in metafiles):
+            raise InputFileError(f'{path}: output {group}/{result.get("name")}: "metafiles" is not a list of paths')
+        if metafiles and metafiles[-1] not in files:
+            files.append(metafiles[-1])
+    return files

@@ -25,7 +25,7 @@ from pathlib import Path
 from ...errors import InputFileError
 from .file import StarFile, unquote
 
-__all__ = ["PIPELINE_FILE", "Pipeline", "job_options", "read_pipeline"]
+__all__ = ["PIPELINE_FILE", "Pipeline", "carries_particles", "job_options", "read_pipeline"]
 
 PIPELINE_FILE = "default_pipeline.star"
 
@@ -63,6 +63,15 @@ _PARTICLES_31 = 3
 
 #: The start of RELION 4/5's node type label of a particle STAR (and of RELION 4.0 betas').
 _PARTICLE_LABELS = ("ParticleGroupMetadata", "ParticlesData")
+
+#: The nodes a job reads particles through besides particle STARs: RELION 3.1's model (8) and optimiser (9) STARs
+#: of a classification or refinement (a Select reads the model of the iteration it selects from, as
+#: ``pipeline_jobs.cpp`` says: "output node model.star to make selections"; MultiBody and Subtract read a refinement's
+#: optimiser), RELION 4/5's optimiser (``OptimiserData.star.relion``, 4.0 betas' ``ProcessData.star.relion.optimiser``)
+#: and optimisation set (``TomoOptimisationSet.star.relion``, which names its particles). Never a map, mask, half-map,
+#: post-processing or Polish parameters: what a refinement takes as its reference is no particle of it.
+_CARRIERS_31 = (_PARTICLES_31, 8, 9)
+_CARRIER_LABELS = (*_PARTICLE_LABELS, "OptimiserData", "ProcessData.star.relion.optimiser", "TomoOptimisationSet")
 
 
 @dataclass
@@ -172,6 +181,19 @@ def _is_particles(node_type: str) -> bool:
     if node_type.isdigit():
         return int(node_type) == _PARTICLES_31
     return node_type.startswith(_PARTICLE_LABELS)
+
+
+def carries_particles(node: str, node_type: str | None) -> bool:
+    """Whether a job that reads ``node`` (of ``node_type``, None: a node the pipeline does not list) reads particles.
+
+    A particle STAR, or a classification's or refinement's model or optimiser STAR (what a Select or MultiBody
+    reads its particles through). A node of no listed type: a STAR (``.star``), as only STARs carry particles.
+    """
+    if node_type is None or not node_type.strip():
+        return node.endswith(".star")
+    if node_type.isdigit():
+        return int(node_type) in _CARRIERS_31
+    return node_type.startswith(_CARRIER_LABELS)
 
 
 def _read_edges(star: StarFile, pipeline: Pipeline) -> None:

@@ -60,6 +60,8 @@ class SetAudit:
     #: the point group they are compared under; None: positions only (the set carries no orientations).
     max_angle_deg: float | None = None
     symmetry: str | None = None
+    #: The micrographs STAR its pixel size was read from (a set that does not give it), None: none needed.
+    micrographs: str | None = None
 
     @property
     def fraction(self) -> float:
@@ -92,6 +94,7 @@ class SetAudit:
             "pose_aware": self.max_angle_deg is not None,
             "max_angle_deg": self.max_angle_deg,
             "symmetry": self.symmetry,
+            "micrographs": self.micrographs,
             "warnings": self.warnings,
         }
 
@@ -117,7 +120,15 @@ def audit_set(
     in its optics table). Raises :class:`CryodedupError` when the file cannot be read.
     """
     warnings: list[str] = []
-    outcome, max_angle = _read(paths, name, min_dist, micrographs, warnings, max_angle, sym)
+    listing: list[Path] = []  # (the micrographs STAR asked for, if one was)
+
+    def asked() -> Path | None:
+        found = micrographs()
+        listing[:] = [found] if found is not None else []
+        return found
+
+    outcome, max_angle = _read(paths, name, min_dist, asked, warnings, max_angle, sym)
+    used = str(listing[0]) if listing else None
     particles, decision = outcome.particles, outcome.decision
     symmetry = None if max_angle is None else sym.upper()
     images = particles.images
@@ -139,6 +150,7 @@ def audit_set(
             symmetry_copies=copies,
             max_angle_deg=max_angle,
             symmetry=symmetry,
+            micrographs=used,
         )
     if decision.suppressed_by is None:
         raise CryodedupError(f"{name}: the half-set audit found no pairs (an internal error)")
@@ -157,6 +169,7 @@ def audit_set(
         copies,
         max_angle_deg=max_angle,
         symmetry=symmetry,
+        micrographs=used,
     )
 
 

@@ -21,10 +21,11 @@ from ...formats.cryosparc.jobs import job_folders
 from ...options.particles import SYMMETRY
 from ...options.species import DEFAULT_MIN_DIST
 from ...particle_set import Log
+from .advice import redo_command
 from .check import SetAudit, audit_set
 from .project import Job, Project, cryosparc_project, relion_project
 
-__all__ = ["audit_project", "audit_rows", "fitted_rows", "write_audit_page"]
+__all__ = ["audit_project", "audit_rows", "fitted_rows", "redo_commands", "write_audit_page"]
 
 #: Severities of a job's verdict, worst first: the order of the report's lines.
 REDO, ENTERED, INHERITED, CLEAN, DAMAGED = "redo", "entered", "inherited", "clean", "damaged"
@@ -71,6 +72,8 @@ class JobAudit:
     not_written: list[str] = field(default_factory=list)
     verdict: str = NONE
     line: str = ""
+    #: A refinement to redo: the command its line ends with, which writes the set to refine again.
+    command: str = ""
 
     @property
     def duplicates(self) -> int:
@@ -94,6 +97,8 @@ class JobAudit:
             "alias": self.job.alias,
             "status": self.job.status,
             "inputs": self.job.parents,
+            "particle_inputs": self.job.particle_parents,
+            "read_as": self.job.read_as,
             "particle_sets": self.job.particle_sets,
             "min_dist_A": self.min_dist_A if self.sets else None,
             "distance": self.distance_reason if self.sets else None,
@@ -104,6 +109,7 @@ class JobAudit:
             "not_written": self.not_written,
             "verdict": self.verdict,
             "line": self.line,
+            "command": self.command or None,
         }
 
 
@@ -141,8 +147,10 @@ class ProjectAudit:
         if holding:
             jobs = "1 job's" if holding == 1 else f"{holding} jobs'"
             return f"Duplicates in {jobs} particles, no refinement to redo{unread}", "warn"
+        if spared:  # (their sets hold duplicates: "no duplicates" would be false)
+            return f"No refinement to redo{unread}", "warn"
         sets = sum(len(j.sets) for j in self.jobs)
-        return f"No duplicates in the {sets} particle sets audited{unread}", "warn" if damaged or spared else "good"
+        return f"No duplicates in the {sets} particle sets audited{unread}", "warn" if damaged else "good"
 
     @property
     def nothing_audited(self) -> bool:
@@ -262,6 +270,9 @@ def audit_project(
     for audit in audits.values():
         audit.verdict, audit.line = _verdict(audit, audits, project, negligible)
     _supersede(audits, project)
+    for audit in audits.values():
+        if audit.verdict == REDO and audit.worst is not None:
+            audit.command = redo_command(project, audit.job, audit.worst)
     return ProjectAudit(root, project.layout, list(audits.values()), problems, time.perf_counter() - start)
 
 
@@ -368,8 +379,8 @@ def _upstream_micrographs(project: Project, name: str) -> Callable[[], Path | No
 
 
 def _particle_parents(project: Project, audits: dict[str, JobAudit], name: str) -> list[str]:
-    """The jobs whose particles ``name`` read: its parents that hold particle sets."""
-    return [p for p in project.jobs[name].parents if audits[p].sets]
+    """The jobs whose particles ``name`` read (its particle edges, not a reference map's or a mask's) that hold sets."""
+    return [p for p in project.jobs[name].particle_parents if p in audits and audits[p].sets]
 
 
 def _trace(project: Project, audits: dict[str, JobAudit]) -> None:
@@ -396,7 +407,8 @@ def _trace(project: Project, audits: dict[str, JobAudit]) -> None:
 
 
 def _unread_parents(name: str, audits: dict[str, JobAudit], project: Project) -> list[str]:
-    return [p for p in project.jobs[name].parents if audits[p].problems and not audits[p].sets]
+    """The jobs whose particles ``name`` read that could not be audited (damaged)."""
+    return [p for p in project.jobs[name].particle_parents if p in audits and audits[p].problems and not audits[p].sets]
 
 
 def _entry_words(entry: str, audits: dict[str, JobAudit], project: Project) -> str:
@@ -527,18 +539,28 @@ def _straddling_words(worst: SetAudit, within: str) -> list[str]:
 
 
 def _redo_words(audit: JobAudit, audits: dict[str, JobAudit], project: Project) -> str:
-    """What to refine again, and where the duplicates entered."""
-    parents = _particle_parents(project, audits, audit.job.name) or [audit.job.name]
+    """Where the duplicates entered, and the command that writes the set to refine again."""
+    parents = _particle_parents(project, audits, audit.job.name)
     if audit.entered_at == [audit.job.name] and _unread_parents(audit.job.name, audits, project):
         # (its input could not be read: they may have come with it)
-        entered = _entry_words(audit.job.name, audits, project)
-        return f"refine the kept set of its input deduplicated (duplicates entered at {entered})"
-    if audit.entered_at == [audit.job.name] and len(parents) > 1:  # (its inputs hold none alone: joined)
-        return f"refine again on {' + '.join(parents)} deduplicated together (duplicates entered here)"
-    if audit.entered_at == [audit.job.name]:  # (its input holds none: its refined positions met)
-        return "refine again on its own particles deduplicated (duplicates entered here)"
-    entered = ", ".join(_entry_words(entry, audits, project) for entry in audit.entered_at)
-    return f"refine the kept set of {', '.join(parents)} (duplicates entered at {entered})"
+        entered = f"duplicates entered at {_entry_words(audit.job.name, audits, project)}"
+    elif audit.entered_at == [audit.job.name] and len(parents) > 1:  # (its inputs hold none alone: joined)
+        entered = f"duplicates entered here, between {' + '.join(parents)}"
+    elif audit.entered_at == [audit.job.name]:  # (its input holds none: its refined positions met)
+        entered = "duplicates entered here"
+    else:
+        entered = f"duplicates entered at {', '.join(_entry_words(e, audits, project) for e in audit.entered_at)}"
+    worst = audit.worst
+    if worst is None:  # (a redo has a set: its numbers made it one)
+        return f"refine again on its particles deduplicated ({entered})"
+    parts = [_pairs(worst.duplicate_pairs)] if worst.duplicate_pairs else []
+    parts += (
+        [f"{worst.same_image:,} particle image{'s' if worst.same_image != 1 else ''} twice"] if worst.same_image else []
+    )
+    without = " and ".join(parts)
+    return (
+        f"{entered}; refine again the set this writes, without its {without}: {redo_command(project, audit.job, worst)}"
+    )
 
 
 def _not_written(audit: JobAudit, audits: dict[str, JobAudit], project: Project, name: str) -> tuple[str, str]:
@@ -557,35 +579,48 @@ def _not_written(audit: JobAudit, audits: dict[str, JobAudit], project: Project,
 def _supersede(audits: dict[str, JobAudit], project: Project) -> None:
     """Each refinement to redo that a later refinement replaced: its verdict superseded, its line naming the later one.
 
-    The later refinement refined a descendant of its input (or of itself) in which no duplicates straddle the
-    half-sets (or too few to matter): its duplicates were removed downstream. The nearest such one is named.
+    The later refinement refined, through particle edges only, a descendant of its particles (of its input's, or of
+    its own: a Select that removed their duplicates, then Refine3D), ran after it, and its half-sets share no
+    duplicates (or too few to matter): its duplicates were removed downstream. Never one of its own ancestors (a
+    refinement whose map it took as its reference). The nearest such one is named.
     """
-    children = project.children()
+    children = project.particle_children()
     for audit in audits.values():
         if audit.verdict != REDO:
             continue
-        starts = _particle_parents(project, audits, audit.job.name) or [audit.job.name]
-        later = _nearest_descendant(starts, children, audit.job.name, audits)
+        job = audit.job
+        starts = job.particle_parents or [job.name]
+        later = _nearest_descendant(starts, children, audits, _successor(project, job))
         if later is not None:
             audit.verdict = SUPERSEDED
             head, _, _redo = audit.line.partition(": its FSC may be inflated; ")
             shared = "share none" if later.verdict == CLEAN else "share a negligible few"
             audit.line = (
-                f"{head}: superseded by {later.job.label} (a later refinement of a descendant of its input, "
+                f"{head}: superseded by {later.job.label} (a later refinement of a descendant of its particles, "
                 f"whose half-sets {shared}); nothing to redo"
             )
 
 
+def _successor(project: Project, job: Job) -> Callable[[Job], bool]:
+    """Whether a refinement may supersede ``job``: it ran after it and is none of its ancestors (through any edge)."""
+    ancestors = project.ancestors(job.name)
+    return lambda later: later.name not in ancestors and later.ran_after(job)
+
+
 def _nearest_descendant(
-    starts: list[str], children: dict[str, list[str]], itself: str, audits: dict[str, JobAudit]
+    starts: list[str], children: dict[str, list[str]], audits: dict[str, JobAudit], allowed: Callable[[Job], bool]
 ) -> JobAudit | None:
-    """The nearest refinement below ``starts`` (breadth first) audited and not to redo, but ``itself``."""
+    """The nearest refinement below ``starts`` (breadth first) that ``allowed`` accepts, its half-sets clean.
+
+    Its half-sets audited and sharing no duplicates (or a negligible few).
+    """
     seen = set(starts)
     queue = deque(starts)
     while queue:
         name = queue.popleft()
         audit = audits[name]
-        if name != itself and audit.job.refinement and audit.verdict in (CLEAN, NEGLIGIBLE):
+        halves = audit.worst is not None and audit.worst.halfsets is not None
+        if audit.job.refinement and audit.verdict in (CLEAN, NEGLIGIBLE) and halves and allowed(audit.job):
             return audit
         for child in children.get(name, []):
             if child not in seen:
@@ -597,7 +632,10 @@ def _nearest_descendant(
 def audit_rows(audit: ProjectAudit) -> list[tuple[str, str]]:
     """The terminal's table: a row per job with particles (worst first), the distances and why, the other jobs."""
     rows = []
+    commands = {j.line: j.command for j in audit.jobs if j.command}
     for line in audit.lines():
+        if line in commands:  # (a command is printed under the table, whole, to be copied: see redo_commands)
+            line = line.replace(f": {commands[line]}", ": the command under the table")
         name, sep, text = line.partition(": ")
         rows.append((name, text) if sep else ("Pipeline", line))
     reasons: dict[str, list[str]] = {}
@@ -615,6 +653,11 @@ def audit_rows(audit: ProjectAudit) -> list[tuple[str, str]]:
     elif others:
         rows.append(("No particles", ", ".join(others)))
     return rows
+
+
+def redo_commands(audit: ProjectAudit) -> list[tuple[str, str]]:
+    """Each refinement to redo (its name as the table shows it) and the command that writes its set to refine again."""
+    return [(_shown_name(j.job), j.command) for j in audit.jobs if j.command]
 
 
 #: The jobs without particles the table names one by one; more are counted.

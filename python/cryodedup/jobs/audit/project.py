@@ -7,12 +7,13 @@ Made from RELION's ``default_pipeline.star`` (:func:`relion_project`); the audit
 from __future__ import annotations
 
 import re
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ...errors import CryodedupError
 from ...formats.cryosparc.jobs import JOB_DOCUMENT, job_folders, read_job_document
-from ...formats.star.pipeline import PIPELINE_FILE, Pipeline, job_options, read_pipeline
+from ...formats.star.pipeline import PIPELINE_FILE, Pipeline, carries_particles, job_options, read_pipeline
 
 __all__ = ["Job", "Project", "cryosparc_project", "relion_project"]
 
@@ -35,7 +36,13 @@ _CS_SYMMETRY_PARAMS = ("refine_symmetry", "abinit_symmetry", "multirefine_symmet
 
 @dataclass
 class Job:
-    """One job: its name (``Refine3D/job029``), kind, parents (jobs whose outputs it read) and particle files."""
+    """One job: its name (``Refine3D/job029``), kind, parents (jobs whose outputs it read) and particle files.
+
+    ``parents``: every job whose output it read (particles, a reference map, a mask, Polish parameters...): where a
+    property of the molecule or the data (its diameter, the micrographs) is looked for. ``particle_parents``: those
+    whose particles it read (RELION's particle, model and optimiser nodes; CryoSPARC's ``particle`` inputs): the
+    lineage of its particles, which the verdicts follow.
+    """
 
     name: str
     kind: str
@@ -43,6 +50,13 @@ class Job:
     alias: str | None = None
     status: str = ""
     parents: list[str] = field(default_factory=list)
+    particle_parents: list[str] = field(default_factory=list)
+    #: Its place in the project's order (RELION: the pipeline's, the order jobs were made; CryoSPARC: its number).
+    number: int = 0
+    #: When it started (seconds since the epoch, CryoSPARC's ``started_at``, else ``launched_at``, ``created_at``).
+    started: float | None = None
+    #: What its record was read as (CryoSPARC: ``CryoSPARC 5 job.json (spec)``; RELION: the pipeline's layout).
+    read_as: str = ""
     #: Its particle sets, each named (RELION: its file; CryoSPARC: ``J17/particles``) with its files,
     #: project-relative (a CryoSPARC output group: its slots' files, joined on uid).
     particle_sets: dict[str, list[str]] = field(default_factory=dict)
@@ -62,6 +76,16 @@ class Job:
 
     def __post_init__(self) -> None:
         self.label = self.label or self.name
+
+    def ran_after(self, other: Job) -> bool:
+        """Whether it ran after ``other``.
+
+        By their start times where both are known (CryoSPARC), else by their order in the project (RELION's
+        pipeline, CryoSPARC's job numbers).
+        """
+        if self.started is not None and other.started is not None:
+            return self.started > other.started
+        return self.number > other.number
 
     @property
     def refinement(self) -> bool:
@@ -87,6 +111,25 @@ class Project:
             for parent in job.parents:
                 kids[parent].append(job.name)
         return kids
+
+    def particle_children(self) -> dict[str, list[str]]:
+        """Each job's children through particle edges (the jobs that read its particles)."""
+        kids: dict[str, list[str]] = {name: [] for name in self.jobs}
+        for job in self.jobs.values():
+            for parent in job.particle_parents:
+                kids.setdefault(parent, []).append(job.name)
+        return kids
+
+    def ancestors(self, name: str) -> set[str]:
+        """Every job ``name`` read from, through any edge (particles, references, masks), and theirs."""
+        seen: set[str] = set()
+        queue = deque([name])
+        while queue:
+            for parent in self.jobs[queue.popleft()].parents:
+                if parent not in seen and parent in self.jobs:
+                    seen.add(parent)
+                    queue.append(parent)
+        return seen
 
     def cycles(self) -> list[list[str]]:
         """The jobs of each cycle of the edges (a job that is its own ancestor), as found by a depth-first walk."""
@@ -122,11 +165,16 @@ def relion_project(root: Path) -> Project:
         name.rstrip("/"): process for name, process in pipeline.processes.items()
     }  # (the "/" RELION ends with)
     writers = {node: name for name, process in process_of.items() for node in process.outputs}
-    for job in jobs.values():
+    for number, job in enumerate(jobs.values()):
+        job.number, job.read_as = number, pipeline.layout
         for node in process_of[job.name].inputs:
             parent = writers.get(node) or _job_of_node(node, jobs)
-            if parent is not None and parent not in job.parents:
+            if parent is None:
+                continue
+            if parent not in job.parents:
                 job.parents.append(parent)
+            if parent not in job.particle_parents and carries_particles(node, pipeline.node_types.get(node)):
+                job.particle_parents.append(parent)
     return Project(root, pipeline.layout, jobs, list(pipeline.problems))
 
 
@@ -147,6 +195,8 @@ def cryosparc_project(root: Path) -> Project:
         job = Job(name, document.type, document.type, document.title or None, document.status)
         job.label = f"{name} ({document.type})"
         job.parents = list(document.parents)
+        job.particle_parents = list(document.particle_parents)
+        job.number, job.started, job.read_as = document.number, document.started, document.shape
         job.particle_sets = {f"{name}/{group}": files for group, files in document.particle_groups.items()}
         job.diameter = next(
             (
@@ -166,12 +216,13 @@ def cryosparc_project(root: Path) -> Project:
         )
         jobs[name] = job
     for job in list(jobs.values()):
-        for parent in job.parents:
+        for parent in [*job.parents, *job.particle_parents]:
             if parent not in jobs:
                 jobs[parent] = Job(
                     parent, parent, "?", problems=[f"{parent}: a parent of {job.name}, its folder is missing"]
                 )
-    return Project(root, "CryoSPARC", jobs)
+    shapes = sorted({job.read_as.split(" job.json")[0] for job in jobs.values() if job.read_as})
+    return Project(root, " and ".join(shapes).replace(" and CryoSPARC", " and") or "CryoSPARC", jobs)
 
 
 def _job_of_node(node: str, jobs: dict[str, Job]) -> str | None:
