@@ -135,7 +135,7 @@ def test_the_decisions_sections_give_the_pieces_main_printed():
         "strongest_other": None,
         "ratio": None,
     }
-    assert Verdict(False, "why").to_json() == {"trusted": False, "why": "why"}  # (the line once made)
+    assert Verdict(False, "why").to_json() == {"trusted": False, "check": 0, "why": "why"}  # (the line once made)
     assert Verdict(False, "why").rows("micrograph") == [("Verdict", "NOT TRUSTED: why")]
 
 
