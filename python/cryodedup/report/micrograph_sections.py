@@ -338,11 +338,12 @@ class Margin(Section):
         return f"{farthest}, {nearest}; duplicates lie within the beam's radius, {radius:g} µm"
 
     def to_json(self) -> dict[str, Any]:
-        """``weakest_duplicate``, ``strongest_other`` and ``ratio``."""
+        """``weakest_duplicate``, ``strongest_other``, ``ratio``, and whether the strongest other is left to check."""
         return {
             "weakest_duplicate": self.weakest_duplicate,
             "strongest_other": self.strongest_other,
             "ratio": self.ratio,
+            "strongest_other_uncertain": self.strongest_uncertain,
         }
 
 
