@@ -172,8 +172,10 @@ def write_results(
 
 def _uncertain_warnings(decision: Decision, plot: bool) -> list[str]:
     """The warnings naming the uncertain pairs: near the thresholds, and at a confirmed re-exposure's shift."""
+    in_band = (decision.joint >= 1 / UNCERTAIN) & (decision.joint < UNCERTAIN)
     at_shift = decision.at_shift if decision.at_shift is not None else np.zeros_like(decision.uncertain)
-    near, pattern = int((decision.uncertain & ~at_shift).sum()), int(at_shift.sum())
+    only_at_shift = at_shift & ~in_band  # (one in the band is said near the thresholds, as it is)
+    near, pattern = int((decision.uncertain & ~only_at_shift).sum()), int(only_at_shift.sum())
     drawn = " (report.html lists and draws them)" if plot else ""
     warnings = []
     if near:
