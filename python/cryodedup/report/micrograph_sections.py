@@ -307,6 +307,8 @@ class Margin(Section):
     ratio: float | None
     others: int = 0
     radius_um: float | None = None
+    #: The strongest other pair is marked uncertain (left to check, not cleared).
+    strongest_uncertain: bool = False
 
     def rows(self, unit: str) -> list[Row]:
         """One row: both ends of the margin and their ratio, or (by distance) how far apart, in µm."""
@@ -314,6 +316,8 @@ class Margin(Section):
             return [("Margin", self._in_micrometres(self.radius_um))]
         weakest = "no duplicate" if self.weakest_duplicate is None else f"weakest duplicate {self.weakest_duplicate:g}"
         strongest = "no other pair" if self.strongest_other is None else f"strongest other {self.strongest_other:g}"
+        if self.strongest_other is not None and self.strongest_uncertain:
+            strongest += " (marked uncertain: check it)"
         if self.strongest_other is None and self.others > 0:  # (their peaks too low for a Pearson test)
             strongest = f"no other pair reached the Pearson test ({self.others:,} others, z too low)"
         ratio = f" (x{self.ratio:g})" if self.ratio is not None else ""
@@ -334,11 +338,12 @@ class Margin(Section):
         return f"{farthest}, {nearest}; duplicates lie within the beam's radius, {radius:g} µm"
 
     def to_json(self) -> dict[str, Any]:
-        """``weakest_duplicate``, ``strongest_other`` and ``ratio``."""
+        """``weakest_duplicate``, ``strongest_other``, ``ratio``, and whether the strongest other is left to check."""
         return {
             "weakest_duplicate": self.weakest_duplicate,
             "strongest_other": self.strongest_other,
             "ratio": self.ratio,
+            "strongest_other_uncertain": self.strongest_uncertain,
         }
 
 
@@ -351,14 +356,29 @@ class Verdict(Section):
     trusted: bool
     why: str | None = None
     line: str = ""  # (made once every warning is said: the job's last step before the pictures)
+    #: The pairs marked uncertain: left to check, so the verdict is not TRUSTED while there are any.
+    check: int = 0
+
+    @property
+    def word(self) -> str:
+        """The verdict in the summary's first line: NOT TRUSTED, check N pairs, or TRUSTED (nothing left to look at)."""
+        if not self.trusted:
+            return "NOT TRUSTED"
+        if self.check:
+            return f"check {self.check:,} pair{'' if self.check == 1 else 's'}"
+        return "TRUSTED"
 
     def rows(self, unit: str) -> list[Row]:
-        """A row when the decision cannot be trusted, saying why; none when it can."""
-        return [] if self.trusted else [("Verdict", f"NOT TRUSTED: {self.why}")]
+        """A row when the decision cannot be trusted, saying why, or has pairs left to check; none when trusted."""
+        if not self.trusted:
+            return [("Verdict", f"NOT TRUSTED: {self.why}")]
+        if self.check:
+            return [("Verdict", f"{self.word}: marked uncertain in pairs.csv, neither kept as duplicates nor cleared")]
+        return []
 
     def to_json(self) -> dict[str, Any]:
-        """``trusted``, ``why`` and ``line`` (once made)."""
-        document: dict[str, Any] = {"trusted": self.trusted, "why": self.why}
+        """``trusted`` (the thresholds hold), ``check`` (pairs left to check), ``why`` and ``line`` (once made)."""
+        document: dict[str, Any] = {"trusted": self.trusted, "check": self.check, "why": self.why}
         if self.line:
             document["line"] = self.line
         return document

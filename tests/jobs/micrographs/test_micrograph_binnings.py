@@ -120,7 +120,7 @@ def test_a_clear_run_keeps_every_joint_score():
     d = decide(scores, MicrographOptions(), None, plan)
     expected = [min(92 / 8, 0.394 / 0.15), 0.0476 / 0.15, 6.0 / 8]  # (6.5 / 8 would be in the band)
     assert d.joint[:3] == pytest.approx(expected)
-    assert d.summary()["verdict"].to_json() == {"trusted": True, "why": None}
+    assert d.summary()["verdict"].to_json() == {"trusted": True, "check": 0, "why": None}
 
 
 def test_a_boundary_through_the_bulk_of_the_pairs_is_not_trusted():

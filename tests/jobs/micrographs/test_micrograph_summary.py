@@ -129,13 +129,15 @@ def test_the_decisions_sections_give_the_pieces_main_printed():
     assert Thresholds(null, 6.2, 0.15).rule == (
         "z >= 6.2, Pearson >= 0.15; z threshold: null median + 8 robust SD; null median 4.51, robust SD 0.211"
     )
-    # The margin's document holds its three numbers alone (the others and the radius are for its words).
+    # The margin's document holds its three numbers and whether its strongest other pair is left to
+    # check (the others and the radius are for its words).
     assert Margin(2.5, None, None, others=3, radius_um=None).to_json() == {
         "weakest_duplicate": 2.5,
         "strongest_other": None,
         "ratio": None,
+        "strongest_other_uncertain": False,
     }
-    assert Verdict(False, "why").to_json() == {"trusted": False, "why": "why"}  # (the line once made)
+    assert Verdict(False, "why").to_json() == {"trusted": False, "check": 0, "why": "why"}  # (the line once made)
     assert Verdict(False, "why").rows("micrograph") == [("Verdict", "NOT TRUSTED: why")]
 
 

@@ -12,13 +12,15 @@ from typing import Any
 
 import numpy as np
 
+import cryodedup._core as _core
+
 from ...options import MicrographOptions
 from ...report.micrograph_sections import Margin, NullRule, Thresholds, Verdict
 from .placement import Placement, linked_roots
 from .plan import ScoringPlan
 from .score import ShardScores, combine_shards
 
-__all__ = ["UNCERTAIN", "Decision", "Outcome", "decide_run", "near_the_edge", "verdict"]
+__all__ = ["UNCERTAIN", "Decision", "Outcome", "at_confirmed_shift", "decide_run", "near_the_edge", "verdict"]
 
 #: The z threshold is this many robust standard deviations above the run's typical pair.
 NULL_SIGMAS = 8.0
@@ -54,6 +56,16 @@ UNTRUSTED_UNCERTAIN = 10
 UNTRUSTED_SHARE = 0.01
 
 
+#: A peak this many robust SD of the run's null above its median is evidence of its own: the
+#: null's peaks, maxima of ~1e5 values, pass it in about 0.5 % of unrelated pairs.
+EVIDENCE_SIGMAS = 4.0
+
+
+#: How far (binned pixels) a peak that is no evidence of its own may lie from a confirmed
+#: re-exposure's shift and be taken as at it (its rounding, a pixel).
+WEAK_SHIFT = 1.0
+
+
 @dataclass
 class Decision:
     """What was decided about each scored pair, and why."""
@@ -70,6 +82,8 @@ class Decision:
     rules: dict[str, int] | None = None
     #: The pairs far above the null, away from zero shift, that are not duplicates (``undecided``).
     undecided: np.ndarray | None = None
+    #: The pairs at the shift of confirmed re-exposures as many images apart (:func:`at_confirmed_shift`).
+    at_shift: np.ndarray | None = None
 
     def summary(self) -> dict[str, Any]:
         """The summary's fields of the decision: thresholds, uncertain count, margin, rules' changes, verdict."""
@@ -80,7 +94,7 @@ class Decision:
         }
         if self.rules is not None:
             out["reconsidered"] = self.rules
-        out["verdict"] = Verdict(self.untrusted is None, self.untrusted)
+        out["verdict"] = Verdict(self.untrusted is None, self.untrusted, check=int(self.uncertain.sum()))
         return out
 
     def thresholds(self) -> Thresholds:
@@ -91,12 +105,17 @@ class Decision:
         return Thresholds(self.null, round(self.min_z, 2), self.min_pearson, z_far)
 
     def margin(self) -> Margin:
-        """The weakest duplicate and the strongest other pair, joint scores, and their ratio."""
-        dup, other = self.joint[self.duplicate], self.joint[~self.duplicate]
-        others = len(other)
-        other = other[np.isfinite(other)]
+        """The weakest duplicate and the strongest other pair, joint scores, and their ratio.
+
+        The strongest other pair is said to be uncertain where it is: a margin measured against a
+        pair left to check is no gap between re-exposures and the rest.
+        """
+        dup = self.joint[self.duplicate]
+        others = int((~self.duplicate).sum())
+        other = np.where(~self.duplicate & np.isfinite(self.joint), self.joint, -np.inf)
         weakest = float(dup.min()) if len(dup) else None
-        strongest = float(other.max()) if len(other) else None
+        strongest = float(other.max()) if np.isfinite(other).any() else None
+        strongest_uncertain = strongest is not None and bool(self.uncertain[int(np.argmax(other))])
         ratio = weakest / strongest if weakest is not None and strongest is not None and strongest > 0 else None
         return Margin(
             weakest_duplicate=None if weakest is None else round(weakest, 3),
@@ -104,6 +123,7 @@ class Decision:
             ratio=None if ratio is None else round(ratio, 2),
             others=others,
             radius_um=self.null.radius_um,
+            strongest_uncertain=strongest_uncertain,
         )
 
 
@@ -185,7 +205,8 @@ def decide(
     decision.rules = rules
     if plan is not None:
         decision.undecided = undecided(decision, scores)
-        decision.uncertain |= decision.undecided
+        decision.at_shift = at_confirmed_shift(decision, scores, plan, options.images_per_hole)
+        decision.uncertain |= decision.undecided | decision.at_shift
     decision.untrusted = verdict(decision) or undecided_verdict(decision, scores)
     return decision
 
@@ -244,6 +265,117 @@ def undecided(decision: Decision, scores: dict[str, np.ndarray]) -> np.ndarray:
     with np.errstate(invalid="ignore"):
         pattern = np.maximum(np.abs(scores["dy"]), np.abs(scores["dx"])) <= PATTERN_SHIFT
         return (scores["z"] >= decision.min_z * FAR) & ~pattern & ~decision.duplicate
+
+
+def at_confirmed_shift(
+    decision: Decision, scores: dict[str, np.ndarray], plan: ScoringPlan, per_hole: int
+) -> np.ndarray:
+    """The pairs as many images apart as a duplicate pair whose peak lies at its shift.
+
+    A multi-hole session that returns to a hole images it again in the same order: its
+    re-exposures are as many images apart and at one shift (the real set: 4 pairs 36 apart at
+    (57, -18) px). A pair as many images apart as a duplicate whose peak lands at its shift, as
+    the core placed it or at a wrap-around alias of it (a peak too weak for the Pearson test is
+    not unwrapped), is a re-exposure its noise weakened more likely than chance:
+
+    - anywhere in the run, within the band's finest detail (its lowpass, in binned pixels), if
+      its peak is evidence of its own (``EVIDENCE_SIGMAS`` above the null's median, a positive
+      Pearson coefficient);
+    - in the duplicate's hole (starting within ``per_hole`` - 1 images of it), whatever its
+      peak, within ``WEAK_SHIFT`` pixel (the real set with noise: z 4.2-4.9 at 30-44 Å, the
+      null's median 4.1, yet at the shift or a pixel off; an unrelated pair's peak lands there
+      in about 9 of 128 x 192 cells at 44 Å, and a duplicate has at most 6 such neighbours).
+
+    Such a pair is left for the user to check (uncertain), not cleared under a TRUSTED verdict.
+    Not at zero shift, where the camera's pattern puts the peaks of unrelated images.
+    """
+    pairs, duplicate = scores.get("pairs"), decision.duplicate
+    found = np.zeros(len(duplicate), dtype=bool)
+    if pairs is None or not duplicate.any():
+        return found
+    rank = _acquisition_rank(plan, pairs)
+    a, b = rank[pairs[:, 0]], rank[pairs[:, 1]]
+    lo, hi = np.minimum(a, b), np.maximum(a, b)
+    sign = np.where(a > b, -1.0, 1.0)  # (each shift as from the earlier image to the later)
+    shift = np.stack([scores["dy"] * sign, scores["dx"] * sign], axis=1)
+    with np.errstate(invalid="ignore"):
+        evidence = (scores["z"] >= _evidence_floor(decision, plan.pearson_min_z)) & (scores["pearson"] > 0)
+    duplicates = np.flatnonzero(duplicate)
+    weak_ref, weak = _pattern_neighbours(duplicates, lo, hi, len(rank), per_hole)
+    strong_ref, strong = _same_offset(duplicates, np.flatnonzero(evidence & ~duplicate), hi - lo)
+    lowpass = max(plan.band[0] / plan.binned_psize, WEAK_SHIFT)
+    reference, candidate = np.r_[weak_ref, strong_ref], np.r_[weak, strong]
+    tolerance = np.r_[np.where(evidence[weak], lowpass, WEAK_SHIFT), np.full(len(strong), lowpass)]
+    period = np.array(_fft_shape(plan), dtype=float)
+    with np.errstate(invalid="ignore"):
+        apart = _circular_distance(shift[candidate] - shift[reference], period)
+        at_zero = _circular_distance(shift[candidate], period) <= PATTERN_SHIFT
+        near = (apart <= tolerance) & ~at_zero & ~duplicate[candidate] & np.isfinite(scores["z"][candidate])
+    found[candidate[near]] = True
+    return found
+
+
+def _same_offset(duplicates: np.ndarray, others: np.ndarray, offset: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each of ``others`` paired with each duplicate as many images apart: (duplicate, other) pair indices."""
+    order = np.argsort(offset[duplicates], kind="stable")
+    ordered = offset[duplicates][order]
+    left = np.searchsorted(ordered, offset[others], "left")
+    counts = np.searchsorted(ordered, offset[others], "right") - left
+    within = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+    return duplicates[order[np.repeat(left, counts) + within]], np.repeat(others, counts)
+
+
+def _evidence_floor(decision: Decision, pearson_min_z: float) -> float:
+    """The z of a peak that is evidence of its own: the null's median + ``EVIDENCE_SIGMAS`` robust SD.
+
+    ``pearson_min_z`` where the run has too few pairs for a null.
+    """
+    null = decision.null
+    if null.median is None or null.robust_sd is None:  # (too few pairs for a null)
+        return pearson_min_z
+    return null.median + EVIDENCE_SIGMAS * null.robust_sd
+
+
+def _acquisition_rank(plan: ScoringPlan, pairs: np.ndarray) -> np.ndarray:
+    """Each micrograph's place in acquisition order (the input order where the plan has none)."""
+    if not len(plan.positions):
+        return np.arange(int(pairs.max()) + 1 if len(pairs) else 0)
+    rank = np.zeros(len(plan.paths), dtype=np.int64)
+    rank[plan.positions] = np.arange(len(plan.positions))
+    return rank
+
+
+def _pattern_neighbours(
+    duplicates: np.ndarray, lo: np.ndarray, hi: np.ndarray, n: int, per_hole: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The scored pairs as many images apart as each duplicate, starting within ``per_hole`` - 1 of it.
+
+    Returns (duplicate, neighbour) pair indices, one entry per neighbour that was scored.
+    """
+    key = lo * n + hi  # (earlier, later) as one number: one pair per key
+    order = np.argsort(key, kind="stable")
+    ordered = key[order]
+    steps = np.array([j for j in range(1 - per_hole, per_hole) if j != 0], dtype=np.int64)
+    first, second = lo[duplicates, None] + steps, hi[duplicates, None] + steps
+    wanted = first * n + second
+    at = np.minimum(np.searchsorted(ordered, wanted), max(len(ordered) - 1, 0))
+    scored = (first >= 0) & (second < n) & (ordered[at] == wanted) if len(ordered) else np.zeros_like(wanted, bool)
+    reference = np.broadcast_to(duplicates[:, None], wanted.shape)[scored]
+    return reference, order[at[scored]]
+
+
+def _circular_distance(delta: np.ndarray, period: np.ndarray) -> np.ndarray:
+    """The largest of a shift's two components, each taken at its nearest wrap-around alias."""
+    wrapped = np.abs(np.remainder(delta, period))
+    return np.minimum(wrapped, period - wrapped).max(axis=-1)
+
+
+def _fft_shape(plan: ScoringPlan) -> tuple[int, int]:
+    """The size of the core's correlation map: a peak's position is known modulo it."""
+    lowpass, highpass = plan.band
+    psize = plan.binned_psize
+    geometry = _core.SpectrumBank(*plan.shape, plan.binning, psize / highpass, psize / lowpass).geometry
+    return geometry.fft_height, geometry.fft_width
 
 
 def undecided_verdict(decision: Decision, scores: dict[str, np.ndarray]) -> str | None:

@@ -153,14 +153,8 @@ def write_results(
     _warn_before_writing(mics, options, outcome, placement, log)
     particle_counts = _write_files(mics, outcome, outputs, placement, match_micrographs, log, pairs_csv)
     decision = outcome.decision
-    if decision.uncertain.any():
-        log(
-            f"{counted(int(decision.uncertain.sum()), 'pair')} near the thresholds "
-            f"(joint score within {UNCERTAIN:g}x of 1): "
-            "marked uncertain in pairs.csv; look at them before trusting the decision"
-            + (" (report.html lists and draws them)" if options.plot else ""),
-            "warning",
-        )
+    for warning in _uncertain_warnings(decision, options.plot):
+        log(warning, "warning")
     if decision.untrusted:
         log(untrusted_warning(decision, outcome.plan.binned_psize), "warning")
     if not options.plot:
@@ -176,8 +170,26 @@ def write_results(
     return summary
 
 
-#: The screen's verdict in the verdict line (NOT TRUSTED: its run was written as --accept-untrusted asked).
-_TRUST = {True: "TRUSTED", False: "NOT TRUSTED"}
+def _uncertain_warnings(decision: Decision, plot: bool) -> list[str]:
+    """The warnings naming the uncertain pairs: near the thresholds, and at a confirmed re-exposure's shift."""
+    in_band = (decision.joint >= 1 / UNCERTAIN) & (decision.joint < UNCERTAIN)
+    at_shift = decision.at_shift if decision.at_shift is not None else np.zeros_like(decision.uncertain)
+    only_at_shift = at_shift & ~in_band  # (one in the band is said near the thresholds, as it is)
+    near, pattern = int((decision.uncertain & ~only_at_shift).sum()), int(only_at_shift.sum())
+    drawn = " (report.html lists and draws them)" if plot else ""
+    warnings = []
+    if near:
+        warnings.append(
+            f"{counted(near, 'pair')} near the thresholds (joint score within {UNCERTAIN:g}x of 1): "
+            f"marked uncertain in pairs.csv; look at them before trusting the decision{drawn}"
+        )
+    if pattern:
+        warnings.append(
+            f"{counted(pattern, 'pair')} at the shift of confirmed re-exposures (as many images apart), "
+            f"under the thresholds: marked uncertain in pairs.csv; look at them, re-exposures their noise "
+            f"weakened{drawn}"
+        )
+    return warnings
 
 
 def verdict_line(summary: MicrographSummary, outputs: PreparedOutputs) -> str:
@@ -195,7 +207,7 @@ def verdict_line(summary: MicrographSummary, outputs: PreparedOutputs) -> str:
     if pairs:
         found += f" ({pairs:,} pair{'' if pairs == 1 else 's'})"
     kept_list = named_files([str(outputs.outdir / name) for name in outputs.subsets["micrographs_kept"]])
-    head = f"{found} among {total:,}; kept {summary.kept:,} -> {kept_list}. Verdict: {_TRUST[summary.verdict.trusted]}"
+    head = f"{found} among {total:,}; kept {summary.kept:,} -> {kept_list}. Verdict: {summary.verdict.word}"
     return with_checks(head, [gist(w) for w in summary.warnings])
 
 
@@ -374,7 +386,7 @@ def _pair_rows(
 ) -> _PairRows:
     """One row per scored pair; with --metadata a last column, the positions' distance in µm.
 
-    ``uncertain`` marks a pair near the boundary; ``joint`` is its joint score (>= 1: duplicate).
+    ``uncertain`` marks a pair left to check; ``joint`` is its joint score (>= 1: duplicate).
     Without images (``--no-images``) the image scores and shifts are left empty.
     """
     header = ["index_a", "index_b", "name_a", "name_b", "z", "pearson", "overlap"]
