@@ -13,13 +13,13 @@ as cryosparc-tools' ``Job.load_output`` joins them.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ...errors import InputFileError
+from ..files import read_foreign_json
 
 __all__ = ["JOB_DOCUMENT", "job_folders", "read_job_document"]
 
@@ -48,15 +48,13 @@ def job_folders(root: Path) -> list[Path]:
 
 def read_job_document(path: Path) -> CsJob:
     """Reads one ``job.json``. Raises :class:`InputFileError` naming the file and the field when it is not one."""
-    try:
-        document = json.loads(path.read_text(errors="replace"))
-    except (OSError, ValueError) as err:
-        raise InputFileError(f"{path}: not readable as JSON ({str(err).splitlines()[0]})") from None
+    document = read_foreign_json(path, "a CryoSPARC job.json")
     if not isinstance(document, dict) or not isinstance(document.get("uid"), str):
         raise InputFileError(f'{path}: no job uid ("uid": "J17"); is this CryoSPARC\'s job.json?')
     parents = document.get("parents") or []
     if not isinstance(parents, list) or not all(isinstance(p, str) for p in parents):
         raise InputFileError(f'{path}: "parents" is not a list of job uids')
+    _check_kinds(path, document)
     params = {
         name: spec.get("value") for name, spec in (document.get("params_spec") or {}).items() if isinstance(spec, dict)
     }
@@ -69,6 +67,33 @@ def read_job_document(path: Path) -> CsJob:
         _particle_groups(path, document),
         params,
     )
+
+
+#: The fields read besides uid and parents, and the kind each must be when present (and not null).
+_FIELD_KINDS = {
+    "params_spec": (dict, "an object"),
+    "output_result_groups": (list, "a list"),
+    "output_results": (list, "a list"),
+}
+
+
+def _check_kinds(path: Path, document: dict) -> None:
+    """Refuses a field read of the wrong kind, naming it (a list where an object is: no traceback, no guess)."""
+    for name, (kind, said) in _FIELD_KINDS.items():
+        value = document.get(name)
+        if value is not None and not isinstance(value, kind):
+            raise InputFileError(f'{path}: "{name}" is {_json_kind(value)}, expected {said}')
+
+
+def _json_kind(value: Any) -> str:
+    kinds = (
+        (bool, "true or false"),
+        (dict, "an object"),
+        (list, "a list"),
+        (str, "a string"),
+        ((int, float), "a number"),
+    )
+    return next(said for kind, said in kinds if isinstance(value, kind))
 
 
 def _particle_groups(path: Path, document: dict) -> dict[str, list[str]]:
