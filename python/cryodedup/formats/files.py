@@ -16,6 +16,7 @@ import json
 import os
 import re
 import stat
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -112,8 +113,10 @@ def read_foreign_json(path: StrPath, expected: str, cap: int | None = SMALL_FILE
         raise InputFileError(f"{path}: not valid JSON ({err.msg} at line {err.lineno}), expected {expected}") from None
     except RecursionError:  # (not reached under the depth bound; kept as one line should the caller be deep)
         raise InputFileError(f"{path}: JSON nested too deeply to be {expected}") from None
-    except ValueError as err:  # an integer longer than Python converts (4,300 digits)
-        raise InputFileError(f"{path}: not valid JSON ({str(err).splitlines()[0]}), expected {expected}") from None
+    except ValueError:  # not a JSONDecodeError: an integer longer than Python converts (4,300 digits)
+        raise InputFileError(
+            f"{path}: holds an integer of more than {sys.get_int_max_str_digits()} digits; expected {expected}"
+        ) from None
 
 
 def _json_depth(data: bytes, chunk: int = 1 << 22) -> int:
