@@ -23,7 +23,15 @@ from typing import Any
 from ..errors import InputFileError
 from ..paths import StrPath
 
-__all__ = ["SMALL_FILE_CAP", "check_regular_file", "project_root", "read_foreign", "read_foreign_json"]
+__all__ = [
+    "SMALL_FILE_CAP",
+    "check_regular_file",
+    "exists",
+    "is_folder",
+    "project_root",
+    "read_foreign",
+    "read_foreign_json",
+]
 
 #: The cap of a metadata file that a program writes for one job, image or tilt series (a
 #: ``job.json``, ``job.star``, ``note.txt``, ``default_pipeline.star``, an EPU ``.xml``, an
@@ -55,6 +63,28 @@ def check_regular_file(path: StrPath, expected: str = "a file", cap: int | None 
     if cap is not None and (size := os.stat(path).st_size) > cap:
         raise _too_large(path, size, expected, cap)
     return path
+
+
+def exists(path: StrPath) -> bool:
+    """Whether ``path`` exists; one that cannot be looked at (a folder on its path without permission) does.
+
+    Its reader then names it and why in one line, where ``Path.exists`` raised PermissionError.
+    """
+    try:
+        os.stat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+    except OSError:
+        return True
+    return True
+
+
+def is_folder(path: StrPath) -> bool:
+    """Whether ``path`` is a folder; one that cannot be looked at is not (its reader says why)."""
+    try:
+        return stat.S_ISDIR(os.stat(path).st_mode)
+    except OSError:
+        return False
 
 
 def read_foreign(path: StrPath, expected: str, cap: int | None = SMALL_FILE_CAP) -> bytes:

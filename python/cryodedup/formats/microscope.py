@@ -30,7 +30,7 @@ import cryodedup._core as _core
 from ..errors import CryodedupError, InputFileError
 from ..paths import StrPath
 from ..resolve import name_key
-from .files import SMALL_FILE_CAP, check_regular_file, read_foreign
+from .files import SMALL_FILE_CAP, check_regular_file, is_folder, read_foreign
 from .sniff import is_glob
 
 if TYPE_CHECKING:  # (a SerialEM Navigator is read when one is named: navigator.py is imported then)
@@ -440,7 +440,7 @@ def metadata_files(paths: Sequence[StrPath]) -> list[Path]:
             if not files:
                 raise CryodedupError(f"--metadata {text}: matches only folders, no EPU .xml or SerialEM .mdoc")
             found += [check_regular_file(f, "an EPU .xml or a SerialEM .mdoc", SMALL_FILE_CAP) for f in files]
-        elif Path(text).is_dir():
+        elif is_folder(text):
             # Folders named like a metadata file are passed over, as a glob passes them over.
             found_below = sorted(Path(text).rglob("*_Data_*.xml")) + sorted(Path(text).rglob("*.mdoc"))
             inside = [f for f in found_below if not f.is_dir()]

@@ -141,7 +141,7 @@ def shard_state(folder: Path) -> tuple[dict[str, Any] | None, str]:
     field), and ``pairs.npz`` against the size and digest it records.
     """
     marker = folder / MARKER
-    if not marker.exists():
+    if not os.path.lexists(marker) and _reached(folder):
         return None, f"no {MARKER}: still running, or stopped before the end"
     try:
         record = read_foreign_json(marker, f"a cryodedup micrograph shard's {MARKER}")
@@ -168,6 +168,15 @@ def shard_state(folder: Path) -> tuple[dict[str, Any] | None, str]:
     if pairs.stat().st_size != expected["bytes"] or sha256_of(pairs) != expected["sha256"]:
         return None, f"{PAIRS} does not match {MARKER} (truncated or changed)"
     return record, ""
+
+
+def _reached(folder: Path) -> bool:
+    """Whether the files in ``folder`` can be looked at (a folder without permission cannot: its read says so)."""
+    try:
+        os.stat(os.path.join(folder, "."))
+    except OSError:
+        return False
+    return True
 
 
 def _wrong_plan(plan: dict[str, Any], micrographs: int) -> str:
