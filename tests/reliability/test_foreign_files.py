@@ -42,6 +42,12 @@ def _job_document(path: Path) -> object:
     return read_job_document(path)
 
 
+def _csg(path: Path) -> object:
+    from cryodedup.formats.cryosparc.dataset import CsGroup
+
+    return CsGroup.load(path)
+
+
 def _pipeline(path: Path) -> object:
     from cryodedup.formats.star.pipeline import read_pipeline
 
@@ -100,6 +106,7 @@ TEXTUAL = tuple(k for k in KINDS if k != "deep")
 
 READERS = [
     Reader("CryoSPARC job.json", "J1/job.json", "a CryoSPARC job.json", "64 MB", job_json(), _job_document, True),
+    Reader("CryoSPARC .csg", "J1/J1_particles.csg", "a CryoSPARC .csg file", "64 MB", b"results: {}\n", _csg),
     Reader("RELION pipeline", "default_pipeline.star", "RELION's default_pipeline.star", "64 MB", PIPELINE, _pipeline),
     Reader(
         "EMAN2 _info.json",
