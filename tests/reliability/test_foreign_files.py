@@ -262,3 +262,33 @@ def test_the_audit_names_an_unreadable_relion_job_folder_or_record_in_one_line_a
     verdicts = {j.job.name: j.verdict for j in audit.jobs}
     # As tests/fixtures/relion_project.py plants them: the joined set's refinement to redo, the other clean.
     assert len(verdicts) == 21 and (verdicts["Refine3D/job017"], verdicts["Refine3D/job019"]) == ("redo", "clean")
+
+
+# --- the command line: an input in a folder the user cannot read ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("job", "name", "text", "more"),
+    [
+        ("particles", "p.star", None, []),
+        ("particles", "m1.box", "10 10 100 100\n", ["--mic-psize", "1"]),
+        ("particles", "m1_info.json", '{"boxes": [[1, 2, "manual"]]}', ["--mic-psize", "1"]),
+        ("micrographs", "a.mrc", "", []),
+    ],
+    ids=["STAR", ".box", "_info.json", "micrograph"],
+)
+def test_an_input_in_a_folder_the_user_cannot_read_is_one_line_naming_it(tmp_path, monkeypatch, job, name, text, more):
+    """pathlib's exists() and is_file() raise PermissionError there: it was a traceback from the first look."""
+    from click.testing import CliRunner
+
+    from cryodedup.cli import main
+    from test_hostile_files import two_particles
+
+    path = tmp_path / "in" / name
+    path.parent.mkdir()
+    two_particles(path) if text is None else path.write_text(text)
+    with hostile("denied", path, monkeypatch.setattr):
+        result = CliRunner().invoke(main, [job, str(path), *more, "-o", str(tmp_path / "out")])
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert result.exit_code == 1 and not isinstance(result.exception, OSError), result.exception
+    assert lines == [f"Error: {path}: Permission denied (no permission to it, or to a folder on its path)"], lines
