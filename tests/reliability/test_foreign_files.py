@@ -292,3 +292,18 @@ def test_an_input_in_a_folder_the_user_cannot_read_is_one_line_naming_it(tmp_pat
     lines = [line for line in result.output.splitlines() if line.strip()]
     assert result.exit_code == 1 and not isinstance(result.exception, OSError), result.exception
     assert lines == [f"Error: {path}: Permission denied (no permission to it, or to a folder on its path)"], lines
+
+
+def test_brackets_inside_json_strings_do_not_count_as_nesting(tmp_path):
+    """The depth bound counts structure only: brackets in strings (escaped quotes among them) are text."""
+    from cryodedup.formats.files import read_foreign_json
+
+    path = tmp_path / "job.json"
+    text = json.dumps({"uid": "J1", "title": '\\"' + "[{" * 500, "x": [[["]]"]]]})
+    path.write_text(text)
+    assert read_foreign_json(path, "a CryoSPARC job.json") == json.loads(text)
+    path.write_text('{"uid": "J1", "title": "' + "[" * 500)  # (cut inside a string: not JSON, however deep it looks)
+    with pytest.raises(
+        CryodedupError, match=r"job.json: not valid JSON \(line 1, column 24: Unterminated string starting at\)"
+    ):
+        read_foreign_json(path, "a CryoSPARC job.json")

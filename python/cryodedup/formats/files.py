@@ -140,7 +140,9 @@ def read_foreign_json(path: StrPath, expected: str, cap: int | None = SMALL_FILE
     try:
         return json.loads(data.decode("utf-8", errors="replace"))
     except json.JSONDecodeError as err:
-        raise InputFileError(f"{path}: not valid JSON ({err.msg} at line {err.lineno}), expected {expected}") from None
+        raise InputFileError(
+            f"{path}: not valid JSON (line {err.lineno}, column {err.colno}: {err.msg}), expected {expected}"
+        ) from None
     except RecursionError:  # (not reached under the depth bound; kept as one line should the caller be deep)
         raise InputFileError(f"{path}: JSON nested too deeply to be {expected}") from None
     except ValueError:  # not a JSONDecodeError: an integer longer than Python converts (4,300 digits)
@@ -154,6 +156,8 @@ def _json_depth(data: bytes, chunk: int = 1 << 22) -> int:
     import numpy as np  # (this module is imported by every reader; numpy only when JSON is read)
 
     bare = _JSON_STRING.sub(b"", data) if b'"' in data else data
+    if (stray := bare.find(b'"')) >= 0:  # an unterminated string: only what comes before it nests
+        bare = bare[:stray]
     deepest = level = 0
     for start in range(0, len(bare), chunk):
         codes = np.frombuffer(bare, np.uint8, min(chunk, len(bare) - start), start)
