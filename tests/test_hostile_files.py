@@ -448,7 +448,7 @@ def test_a_nan_topaz_coordinate_is_named_by_its_line_before_the_scale_is_inferre
 @pytest.mark.parametrize(
     ("line", "message"),
     [
-        ("x" * 50_000_000, "larger than 1 MB; expected one line naming the micrographs STAR"),
+        ("x" * 50_000_000, "is 50 MB, larger than a RELION 3 coords_suffix file (one line naming a micrographs STAR)"),
         ("x" * 5000, "(5000 characters), which cannot be looked for (File name too long)"),
         ("CtfFind/job003/empty.star", "lists no micrographs"),
     ],

@@ -65,6 +65,11 @@ def run_job(job: Callable[[], Result]) -> Result:
     except CryodedupError as err:
         fail(str(err))
     except OSError as err:
+        if err.errno in (errno.EACCES, errno.EPERM):
+            # A file in a folder the user may not read fails wherever it is first looked at
+            # (pathlib's exists() and is_file() raise on EACCES): one line naming it.
+            name = shortened(os.fsdecode(err.filename or ""))
+            fail(f"{name}: {err.strerror} (no permission to it, or to a folder on its path)")
         if err.errno != errno.ENAMETOOLONG:
             raise
         # A path longer than the system takes (PATH_MAX, or a name beyond NAME_MAX read from a

@@ -64,7 +64,7 @@ def test_damaged_cryosparc_jobs_are_named_one_line_each_and_the_rest_audited(tmp
     audit = audit_project(tmp_path)
     lines = audit.lines()
     (j9,) = [line for line in lines if line.startswith("J9: ")]
-    assert "job.json: not readable as JSON" in j9
+    assert "job.json: not valid JSON" in j9
     (j10,) = [line for line in lines if line.startswith("J10 ")]  # (its type kept: its job.json was read)
     assert j10.startswith(f"J10 ({json.loads((tmp_path / 'J10' / 'job.json').read_text())['type']}): ")
     assert "J10/particles_selected could not be read" in j10

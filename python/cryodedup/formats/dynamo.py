@@ -25,7 +25,7 @@ from ..outputs import AtomicOutputs
 from ..particle_set import MIC_PSIZE, Log, ParticleSet, PsizeFrom, Warn
 from ..paths import StrPath
 from ..resolve import UNKNOWN_COLUMN, UNKNOWN_ORDER, resolve_score
-from .files import check_regular_file
+from .files import check_regular_file, read_foreign
 from .star.tomograms import layout
 
 if TYPE_CHECKING:
@@ -112,10 +112,8 @@ class DynamoTable:
 
 def read_table_map(path: Path) -> dict[int, str]:
     """The tomogram names by number, from a table map (``.doc``) or a volume list (``.vll``)."""
-    try:
-        text = check_regular_file(path, "a Dynamo table map (.doc) or volume list (.vll)").read_text(errors="replace")
-    except OSError as err:
-        raise InputFileError(f"{path}: cannot read the tomogram map ({err.strerror})") from None
+    what = "a Dynamo table map (.doc) or volume list (.vll)"
+    text = read_foreign(path, what).decode("utf-8", errors="replace")
     if path.suffix.lower() == ".vll":
         return _volume_list(text, path)
     names: dict[int, str] = {}

@@ -30,7 +30,7 @@ import cryodedup._core as _core
 from ..errors import CryodedupError, InputFileError
 from ..paths import StrPath
 from ..resolve import name_key
-from .files import check_regular_file
+from .files import SMALL_FILE_CAP, check_regular_file, is_folder, read_foreign
 from .sniff import is_glob
 
 if TYPE_CHECKING:  # (a SerialEM Navigator is read when one is named: navigator.py is imported then)
@@ -206,7 +206,7 @@ def read_epu(path: StrPath) -> Acquisition:
     the beam with one of them, the other stays 0), ``<BeamDiameter>`` in metres, the pixel size
     (``SpatialScale/pixelSize/x``, metres), ``acquisitionDateTime`` and the camera read-out.
     """
-    path = check_regular_file(path, "an EPU .xml")
+    path = check_regular_file(path, "an EPU .xml", SMALL_FILE_CAP)
     return _acquisition(path, _plain_elements(path) or _tree_elements(path))
 
 
@@ -219,10 +219,7 @@ def _plain_elements(path: Path) -> Elements | None:
     well-formed (io/plain_xml.rs); anything else, an error to report or a file it does not
     take, is read by :func:`_tree_elements`, as every file was before.
     """
-    try:
-        data = path.read_bytes()
-    except OSError:
-        return None
+    data = read_foreign(path, "an EPU .xml")
     texts = _core.element_texts(data, "MicroscopeImage", EPU_ELEMENTS)
     return None if texts is None else dict(zip(EPU_ELEMENTS, texts))
 
@@ -323,10 +320,7 @@ MDOC_KEYS = frozenset(
 
 def _mdoc_sections(path: Path) -> tuple[dict[str, str], list[tuple[str, int, dict[str, str]]]]:
     """The global ``key = value`` lines and each ``[Kind = N]`` section's lines, with its line number."""
-    try:
-        text = check_regular_file(path, "a SerialEM .mdoc").read_bytes().decode("utf-8", errors="replace")
-    except OSError as err:
-        raise InputFileError(f"{path}: cannot read the file ({err.strerror})") from None
+    text = read_foreign(path, "a SerialEM .mdoc").decode("utf-8", errors="replace")
     if "\0" in text[:4096]:
         raise InputFileError(f"{path}: binary content, expected a SerialEM .mdoc (text)")
     header: dict[str, str] = {}
@@ -445,8 +439,8 @@ def metadata_files(paths: Sequence[StrPath]) -> list[Path]:
             files = [Path(m) for m in matches if not os.path.isdir(m)]
             if not files:
                 raise CryodedupError(f"--metadata {text}: matches only folders, no EPU .xml or SerialEM .mdoc")
-            found += [check_regular_file(f, "an EPU .xml or a SerialEM .mdoc") for f in files]
-        elif Path(text).is_dir():
+            found += [check_regular_file(f, "an EPU .xml or a SerialEM .mdoc", SMALL_FILE_CAP) for f in files]
+        elif is_folder(text):
             # Folders named like a metadata file are passed over, as a glob passes them over.
             found_below = sorted(Path(text).rglob("*_Data_*.xml")) + sorted(Path(text).rglob("*.mdoc"))
             inside = [f for f in found_below if not f.is_dir()]
@@ -456,7 +450,7 @@ def metadata_files(paths: Sequence[StrPath]) -> list[Path]:
                 )
             found += inside
         else:
-            found.append(check_regular_file(text, "an EPU .xml or a SerialEM .mdoc"))
+            found.append(check_regular_file(text, "an EPU .xml or a SerialEM .mdoc", SMALL_FILE_CAP))
     return list(dict.fromkeys(found))
 
 
@@ -476,7 +470,7 @@ def read_files(files: Sequence[Path]) -> list[Acquisition]:
         suffix = path.suffix.lower()
         if suffix == ".xml":
             texts = scanned[path]
-            path = check_regular_file(path, "an EPU .xml")
+            path = check_regular_file(path, "an EPU .xml", SMALL_FILE_CAP)
             out.append(_acquisition(path, _tree_elements(path) if texts is None else dict(zip(EPU_ELEMENTS, texts))))
         elif suffix == ".mdoc":
             out += read_mdoc(path)

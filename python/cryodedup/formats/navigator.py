@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import InputFileError
-from .files import check_regular_file
+from .files import read_foreign
 
 __all__ = ["NavItem", "Navigator", "link", "map_labels", "read_nav"]
 
@@ -56,16 +56,8 @@ class Navigator:
 
 def read_nav(path: Path | str) -> Navigator:
     """A SerialEM Navigator file, autodoc or XML; an error naming the file, line and key when it is none."""
-    path = check_regular_file(path, "a SerialEM Navigator .nav")
-    try:
-        size = path.stat().st_size
-        if size > MAX_NAV_BYTES:
-            raise InputFileError(
-                f"{path}: {size:,} bytes, expected a SerialEM Navigator file of at most {MAX_NAV_BYTES:,} bytes"
-            )
-        data = path.read_bytes()
-    except OSError as err:
-        raise InputFileError(f"{path}: cannot read the file ({err.strerror})") from None
+    path = Path(path)
+    data = read_foreign(path, "a SerialEM Navigator .nav", MAX_NAV_BYTES)
     if b"\0" in data[:4096]:
         raise InputFileError(f"{path}: binary content, expected a SerialEM Navigator .nav (text)")
     start = data.lstrip(b"\xef\xbb\xbf \t\r\n")[:64]

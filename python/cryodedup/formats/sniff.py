@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ..errors import CryodedupError, InputFileError
 from ..paths import StrPath
-from .files import check_regular_file
+from .files import check_regular_file, exists, is_folder
 from .picker_formats import FORMATS, name_suffixes, pick_suffixes, sniffed, table_suffixes
 
 __all__ = [
@@ -120,7 +120,7 @@ def is_picker_output(path: StrPath) -> bool:
 def picker_files(paths: StrPath | Sequence[StrPath]) -> tuple[list[Path], str]:
     """The files of one picker's output (see :func:`read_picks`) and their format."""
     files = expand(paths)
-    if len(files) == 1 and files[0].is_dir():
+    if len(files) == 1 and is_folder(files[0]):
         files = _folder_files(files[0])
     kinds = {_kind(f) for f in files}
     if len(kinds) > 1:
@@ -141,16 +141,16 @@ def expand(paths: StrPath | Sequence[StrPath]) -> list[Path]:
     files: list[Path] = []
     for item in items:
         text = str(item)
-        if is_glob(text) and not Path(text).exists():
+        if is_glob(text) and not exists(text):
             matches = sorted(glob.glob(text))
             if not matches:
                 raise InputFileError(f"{text}: no file matches this pattern")
             files += [Path(m) for m in matches]
-        elif not Path(text).exists():
+        elif not exists(text):
             raise InputFileError(f"{text}: file not found")
         else:
             files.append(Path(text))
-    if len(files) > 1 and any(f.is_dir() for f in files):
+    if len(files) > 1 and any(is_folder(f) for f in files):
         raise CryodedupError(f"{' '.join(map(str, items))}: give one folder, or files, per input")
     return files
 
@@ -279,7 +279,7 @@ def left_beside(files: list[Path]) -> list[str]:
 def _kind(path: Path) -> str:
     """The format of one file, from its name and first bytes; unknown files are refused."""
     name = path.name
-    if path.is_dir():
+    if is_folder(path):
         raise InputFileError(f"{path}: give one folder, or files, per input")
     if name.startswith("coords_suffix_") and name.endswith(".star"):
         return "relion-suffix"

@@ -43,7 +43,7 @@ from typing import IO, NoReturn
 
 from .. import signals
 from ..errors import CryodedupError, printable
-from ..formats.files import check_regular_file
+from ..formats.files import read_foreign
 from ..outputs import PLOT_INSTALL, AtomicOutputs
 from . import job_types
 
@@ -467,10 +467,7 @@ def relion_generation(folder: Path) -> str | None:
     path = folder / "job.star"
     if not os.path.lexists(path):
         return None
-    try:
-        text = check_regular_file(path, "RELION's job.star").read_text(errors="replace")
-    except OSError as err:
-        raise CryodedupError(f"{path}: cannot read the file ({err.strerror})") from None
+    text = read_foreign(path, "RELION's job.star").decode("utf-8", errors="replace")
     if re.search(r"^_rlnJobTypeLabel\s", text, re.MULTILINE):
         return "4/5"
     if re.search(r"^_rlnJobType\s", text, re.MULTILINE):

@@ -25,7 +25,7 @@ import cryodedup._core as _core
 from ..._core import KeyGroups
 from ...errors import CryodedupError, InputFileError
 from ...paths import StrPath
-from ..files import check_regular_file
+from ..files import check_regular_file, read_foreign
 
 if TYPE_CHECKING:
     from cryosparc.dataset import Dataset  # cryosparc-tools ships no type information: Dataset is Any to mypy
@@ -361,9 +361,9 @@ class CsGroup:
     def _load_csg(cls, path: Path) -> CsGroup:
         import yaml
 
-        check_regular_file(path, "a CryoSPARC .csg file")
+        data = read_foreign(path, "a CryoSPARC .csg file")
         try:
-            csg = yaml.safe_load(path.read_text())
+            csg = yaml.safe_load(data.decode("utf-8"))
             results = csg["results"]
             metafiles = {slot: spec["metafile"] for slot, spec in results.items()}
         except RecursionError:

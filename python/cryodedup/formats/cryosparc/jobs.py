@@ -23,7 +23,6 @@ refinement's initial volume or mask is no source of its particles.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -31,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from ...errors import InputFileError
+from ..files import read_foreign_json
 
 __all__ = ["JOB_DOCUMENT", "job_folders", "read_job_document"]
 
@@ -73,10 +73,7 @@ def job_folders(root: Path) -> list[Path]:
 
 def read_job_document(path: Path) -> CsJob:
     """Reads one ``job.json``. Raises :class:`InputFileError` naming the file and the field when it is not one."""
-    try:
-        document = json.loads(path.read_text(errors="replace"))
-    except (OSError, ValueError) as err:
-        raise InputFileError(f"{path}: not readable as JSON ({str(err).splitlines()[0]})") from None
+    document = read_foreign_json(path, "a CryoSPARC job.json")
     if not isinstance(document, dict) or not isinstance(document.get("uid"), str):
         raise InputFileError(f'{path}: no job uid ("uid": "J17"); is this CryoSPARC\'s job.json?')
     parents = document.get("parents") or []
@@ -85,6 +82,7 @@ def read_job_document(path: Path) -> CsJob:
     spec = document.get("spec")
     if isinstance(spec, dict):  # (CryoSPARC 5: type, params, inputs and outputs nested under spec)
         return _job_5(path, document, spec, parents)
+    _check_kinds(path, document)
     params = {
         name: given.get("value")
         for name, given in (document.get("params_spec") or {}).items()
@@ -185,6 +183,33 @@ def _started(document: dict) -> float | None:
             except ValueError:
                 continue
     return None
+
+
+#: The fields read besides uid and parents, and the kind each must be when present (and not null).
+_FIELD_KINDS = {
+    "params_spec": (dict, "an object"),
+    "output_result_groups": (list, "a list"),
+    "output_results": (list, "a list"),
+}
+
+
+def _check_kinds(path: Path, document: dict) -> None:
+    """Refuses a field read of the wrong kind, naming it (a list where an object is: no traceback, no guess)."""
+    for name, (kind, said) in _FIELD_KINDS.items():
+        value = document.get(name)
+        if value is not None and not isinstance(value, kind):
+            raise InputFileError(f'{path}: "{name}" is {_json_kind(value)}, expected {said}')
+
+
+def _json_kind(value: Any) -> str:
+    kinds = (
+        (bool, "true or false"),
+        (dict, "an object"),
+        (list, "a list"),
+        (str, "a string"),
+        ((int, float), "a number"),
+    )
+    return next(said for kind, said in kinds if isinstance(value, kind))
 
 
 def _particle_groups(path: Path, document: dict) -> dict[str, list[str]]:

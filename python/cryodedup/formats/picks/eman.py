@@ -16,14 +16,13 @@ Conventions (EMAN2 wiki, Eman2OtherFiles and Eman2InfoMetadata; crYOLO's box wri
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
 
 from ...errors import InputFileError
-from ..files import check_regular_file
+from ..files import read_foreign_json
 from . import PickRead, Picks, PicksBuilder, own_score, read_tables, stem
 
 __all__ = ["read_box", "read_info_json", "write_info_json"]
@@ -49,18 +48,7 @@ def read_info_json(request: PickRead) -> Picks:
     builder = PicksBuilder(source, "eman2-json", request.namer)
     scored, picked = True, 0
     for file in files:
-        text = check_regular_file(file, "an EMAN2 _info.json").read_text(errors="replace")
-        try:
-            info = json.loads(text)
-        except json.JSONDecodeError as err:
-            raise InputFileError(f"{file}: not valid JSON ({err.msg} at line {err.lineno})") from None
-        except RecursionError:
-            raise InputFileError(f"{file}: JSON nested too deeply to be an EMAN2 _info.json") from None
-        except ValueError:  # not a JSONDecodeError: an integer longer than Python converts (4300 digits)
-            raise InputFileError(
-                f"{file}: holds an integer of more than {sys.get_int_max_str_digits()} digits; "
-                "expected an EMAN2 _info.json"
-            ) from None
+        info = read_foreign_json(file, "an EMAN2 _info.json")
         boxes = info.get("boxes", []) if isinstance(info, dict) else None
         if not isinstance(boxes, list):
             raise InputFileError(f'{file}: expected a JSON object with a "boxes" list (EMAN2 _info.json)')
@@ -110,7 +98,7 @@ def write_info_json(picks: Picks, mask: np.ndarray, targets: dict[str, list[Path
     for subset, take in zip(SUBSETS, (True, False)):
         chosen = mask == take
         for k, (file, target) in enumerate(zip(picks.files, targets[subset])):
-            info = json.loads(Path(file.path).read_text(errors="replace"))
+            info = read_foreign_json(file.path, "an EMAN2 _info.json")
             places = picks.row_start[chosen & (picks.file_of_pick == k)]
             info["boxes"] = [info["boxes"][int(i)] for i in places]
             tmp[target].write_text(json.dumps(info, indent=1))

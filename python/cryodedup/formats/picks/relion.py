@@ -25,7 +25,7 @@ import stat
 from pathlib import Path
 
 from ...errors import CryodedupError, InputFileError
-from ..files import check_regular_file, project_root
+from ..files import check_regular_file, project_root, read_foreign
 from ..star.file import StarFile
 from ..star.micrographs import micrograph_names
 from ..star.pipeline import job_options
@@ -176,14 +176,8 @@ def _suffix_file_lines(path: Path) -> list[str]:
     The file is one line naming a micrographs STAR: one megabyte is far more than any path,
     and reading no further keeps a runaway file (or one line of 50 MB) from being taken in.
     """
-    check_regular_file(path, "a RELION coords_suffix file (one line naming a micrographs STAR)")
-    with open(path, "rb") as f:
-        text = f.read(_SUFFIX_FILE_LIMIT + 1)
-    if len(text) > _SUFFIX_FILE_LIMIT:
-        raise InputFileError(
-            f"{path}: larger than {_SUFFIX_FILE_LIMIT // 2**20} MB; expected one line naming the micrographs STAR "
-            "(RELION 3 coords_suffix file)"
-        )
+    what = "a RELION 3 coords_suffix file (one line naming a micrographs STAR)"
+    text = read_foreign(path, what, _SUFFIX_FILE_LIMIT)
     return [line.strip() for line in text.decode("utf-8", errors="replace").splitlines() if line.strip()]
 
 

@@ -22,7 +22,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ...errors import InputFileError
+from ...errors import CryodedupError, InputFileError
+from ..files import SMALL_FILE_CAP, check_regular_file, read_foreign
 from .file import StarFile, unquote
 
 __all__ = ["PIPELINE_FILE", "Pipeline", "carries_particles", "job_options", "read_pipeline"]
@@ -129,7 +130,7 @@ def read_pipeline(path: Path) -> Pipeline:
 
     Raises :class:`InputFileError` naming the file and what is missing when it is not one.
     """
-    star = StarFile(path)
+    star = StarFile(check_regular_file(path, "RELION's default_pipeline.star", SMALL_FILE_CAP))
     if star.block("pipeline_processes") is None:
         raise InputFileError(f"{path}: no data_pipeline_processes loop; is this RELION's default_pipeline.star?")
     names = _column(star, "pipeline_processes", "rlnPipeLineProcessName") or []
@@ -223,15 +224,13 @@ def job_options(folder: Path) -> dict[str, str]:
 
     Read line by line, each row's first word the variable and the rest its value: RELION 3.1
     writes a value holding a quote (Additional arguments) in quotes with the inner one marked by
-    a BEL, which a STAR reader takes for more fields. A ``job.star`` that cannot be read gives
-    {} too: the options are a help (the particle diameter), not what the audit checks.
+    a BEL, which a STAR reader takes for more fields. A ``job.star`` that cannot be read (no
+    regular file, or too large to be one) gives {} too: the options are a help (the particle
+    diameter), not what the audit checks (which names such a file: ``jobs/audit/project.py``).
     """
-    path = folder / "job.star"
     try:
-        if not path.is_file():
-            return {}
-        text = path.read_text(errors="replace")
-    except OSError:
+        text = read_foreign(folder / "job.star", "RELION's job.star").decode("utf-8", errors="replace")
+    except CryodedupError:
         return {}
     values: dict[str, str] = {}
     block = ""

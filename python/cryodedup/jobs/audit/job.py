@@ -288,7 +288,7 @@ def _audit_sets(project: Project, audit: JobAudit, say: Log, max_angle: float | 
         say(f"{job.label}: point group {sym} is not one of C1, Cn, Dn, T, O, I: compared by position only", "warning")
         max_angle = None
     for set_name, files in job.particle_sets.items():
-        if job.status not in _FINISHED and not all((project.root / f).exists() for f in files):
+        if job.status not in _FINISHED and not all(_present(project.root / f) for f in files):
             audit.not_written.append(set_name)  # (a job not finished has not written them yet: no damage)
             continue
         say(f"{set_name}: duplicates within {audit.min_dist_A:g} Å", "info")
@@ -298,6 +298,14 @@ def _audit_sets(project: Project, audit: JobAudit, say: Log, max_angle: float | 
             audit.sets.append(audit_set(paths, set_name, audit.min_dist_A, micrographs, max_angle, sym))
         except (CryodedupError, OSError) as err:
             audit.problems.append(f"{job.label}: {set_name} could not be read: {_first_line(err)}")
+
+
+def _present(path: Path) -> bool:
+    """Whether ``path`` is there; one that cannot be looked at (no permission) counts, and its read says why."""
+    try:
+        return path.exists()
+    except OSError:
+        return True
 
 
 def _first_line(err: Exception) -> str:

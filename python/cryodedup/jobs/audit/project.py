@@ -6,6 +6,7 @@ Made from RELION's ``default_pipeline.star`` (:func:`relion_project`); the audit
 
 from __future__ import annotations
 
+import os
 import re
 from collections import deque
 from dataclasses import dataclass, field
@@ -13,6 +14,7 @@ from pathlib import Path
 
 from ...errors import CryodedupError
 from ...formats.cryosparc.jobs import JOB_DOCUMENT, job_folders, read_job_document
+from ...formats.files import read_foreign
 from ...formats.star.pipeline import PIPELINE_FILE, Pipeline, carries_particles, job_options, read_pipeline
 
 __all__ = ["Job", "Project", "cryosparc_project", "relion_project"]
@@ -240,9 +242,18 @@ def _job(root: Path, pipeline: Pipeline, process_name: str) -> Job:
     if not folder.is_dir():
         job.problems.append(f"{name}: the job's folder is missing")
         return job
+    unreadable = _unreadable_folder(folder, name)
+    if unreadable:  # (one line for the job, none more for each of its outputs)
+        job.problems.append(unreadable)
+        return job
+    damaged = _damaged_record(folder, name)
+    if damaged:  # (one line; its outputs audited still, without its options)
+        job.problems.append(damaged)
     local = {n: _in_project(root, n, pipeline) for n in process.outputs}
     job.particle_sets = {local[n]: [local[n]] for n in process.outputs if n in pipeline.particle_nodes}
     job.micrograph_files = [local[n] for n in process.outputs if _is_micrographs(pipeline.node_types.get(n, ""))]
+    if damaged:
+        return job
     job.diameter = _recorded_diameter(folder)
     symmetry = job_options(folder).get(_SYMMETRY_OPTION, "").strip().strip('"')
     if symmetry:
@@ -250,6 +261,34 @@ def _job(root: Path, pipeline: Pipeline, process_name: str) -> Job:
     if process.status != "Failed":  # (a Select that failed removed nothing: its threshold judged nothing)
         job.duplicate_threshold = _recorded_threshold(folder)
     return job
+
+
+#: The records of a RELION job folder that the audit reads (its options, its command line).
+_RECORDS = ("job.star", "note.txt")
+
+
+def _unreadable_folder(folder: Path, name: str) -> str | None:
+    """Why the job's folder cannot be read (not listed, or its files not reached), one line; None when it can."""
+    try:
+        with os.scandir(folder) as entries:
+            next(entries, None)
+        os.stat(
+            os.path.join(folder, ".")
+        )  # (reaching a file in it needs the folder's search permission; a Path drops ".")
+    except OSError as err:
+        return f"{name}: the job's folder cannot be read ({err.strerror})"
+    return None
+
+
+def _damaged_record(folder: Path, name: str) -> str | None:
+    """The first of the job's records that is no readable file of its kind (a FIFO, a device, gigabytes), one line."""
+    for record in _RECORDS:
+        if os.path.lexists(folder / record):
+            try:
+                read_foreign(folder / record, f"RELION's {record}")
+            except CryodedupError as err:
+                return f"{name}: {str(err).splitlines()[0]}"
+    return None
 
 
 def _in_project(root: Path, node: str, pipeline: Pipeline) -> str:
@@ -293,7 +332,7 @@ def _recorded_diameter(folder: Path) -> tuple[float, str] | None:
             return value, f"{folder.parent.name}/{folder.name}/job.star {option}"
     note = folder / "note.txt"
     if note.is_file():
-        found = _NOTE_DIAMETER.search(note.read_text(errors="replace"))
+        found = _NOTE_DIAMETER.search(read_foreign(note, "RELION's note.txt").decode("utf-8", errors="replace"))
         value = _positive(found.group(1)) if found else None
         if value is not None:
             return value, f"{folder.parent.name}/{folder.name}/note.txt --particle_diameter"

@@ -31,6 +31,7 @@ import numpy as np
 
 from ... import signals
 from ...errors import CryodedupError, InputFileError, OutputError
+from ...formats.files import read_foreign_json
 from ...formats.micrograph_lists import Micrographs, load_inputs
 from ...formats.mrc import MrcLayout
 from ...options.fields import DECISION, SCORES, marked_options
@@ -140,16 +141,14 @@ def shard_state(folder: Path) -> tuple[dict[str, Any] | None, str]:
     field), and ``pairs.npz`` against the size and digest it records.
     """
     marker = folder / MARKER
-    if not marker.exists():
+    if not os.path.lexists(marker) and _reached(folder):
         return None, f"no {MARKER}: still running, or stopped before the end"
     try:
-        if not marker.is_file():
-            return None, f"{MARKER} is not a regular file"
-        record = json.loads(marker.read_text())
+        record = read_foreign_json(marker, f"a cryodedup micrograph shard's {MARKER}")
         if not isinstance(record, dict) or record.get("format") != FORMAT:
             return None, f"{MARKER} is not a cryodedup micrograph shard's"
-    except (OSError, ValueError, RecursionError):
-        return None, f"{MARKER} cannot be read"
+    except InputFileError as err:  # (not a regular file, too large, not JSON: what, after the file's name)
+        return None, f"{MARKER} cannot be read ({str(err).split(': ', 1)[-1]})"
     wrong = _wrong_field(record, _RECORD, MARKER)
     if wrong:
         return None, wrong
@@ -169,6 +168,15 @@ def shard_state(folder: Path) -> tuple[dict[str, Any] | None, str]:
     if pairs.stat().st_size != expected["bytes"] or sha256_of(pairs) != expected["sha256"]:
         return None, f"{PAIRS} does not match {MARKER} (truncated or changed)"
     return record, ""
+
+
+def _reached(folder: Path) -> bool:
+    """Whether the files in ``folder`` can be looked at (a folder without permission cannot: its read says so)."""
+    try:
+        os.stat(os.path.join(folder, "."))
+    except OSError:
+        return False
+    return True
 
 
 def _wrong_plan(plan: dict[str, Any], micrographs: int) -> str:
