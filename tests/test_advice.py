@@ -253,3 +253,59 @@ def test_each_suggestion_runs_as_printed(tmp_path, case):
         output = ["-o", str(tmp_path / f"run{k}")] if args[0] == "particles" else []
         status, done, _ = _run([*_with(args, option), *output, "-q"])
         assert status == 0, (option, done)
+
+
+# --- advice that would keep the duplicates: a re-extraction with --recenter (issue 76 item 2) ----------------
+
+
+def _recentered(tmp: Path, monkeypatch, origins: bool = True) -> tuple[list[str], int]:
+    from fixtures.relion_project import recentered_reextraction
+
+    n = recentered_reextraction(tmp, origins=origins)
+    monkeypatch.chdir(tmp)
+    return ["particles", "Class3D/job016/run_it025_data.star", "Extract/job018/particles.star"], n
+
+
+def _kept_particles(folder: Path) -> np.ndarray:
+    """Each kept row's particle: the number before @ (row k of either file is particle k)."""
+    kept = starfile.read(folder / "particles_kept.star", always_dict=True)["particles"]
+    return np.array([int(name.split("@")[0]) for name in kept["rlnImageName"]])
+
+
+@pytest.mark.parametrize("mode", ["check", "warn"])
+def test_recentered_copies_name_the_shift_aware_key_not_a_transform(tmp_path, monkeypatch, mode):
+    """Each copy's offset is its own origin: the advice drops --shift-key none, and run as printed keeps one of each.
+
+    The oracle: row k of the refined set and row k of the re-extraction are one particle
+    (the fixture writes them so); exactly one of each pair is kept.
+    """
+    args, n = _recentered(tmp_path, monkeypatch)
+    given = [*args, "--min-dist", "0", "--shift-key", "none", "--registration", mode]
+    status, text, warnings = _run([*given, "-o", "first", "--json"])
+    said = text if mode == "check" else "\n".join(warnings)
+    assert status == (1 if mode == "check" else 0), text
+    assert "--transform" not in said, said
+    assert "differ by their own per-particle origins" in said and "drop --shift-key none" in said, said
+    (distance,) = _suggested(said, [r"give (--min-dist [0-9.]+)"])
+    status, done, _ = _run([*args, *distance, "-o", "second", "-q"])
+    assert status == 0, done
+    assert sorted(_kept_particles(tmp_path / "second")) == list(range(1, n + 1))
+
+
+def test_no_transform_for_offsets_that_differ_pick_by_pick(tmp_path, monkeypatch):
+    """Copies each moved by its own offset (the origins left out): no transform is advised, none would fix them.
+
+    Moved by the mode of their offsets, a few more of them pair than as read and most stay
+    apart: today's "add --transform" then keeps most copies. Counted here by brute force.
+    """
+    args, _ = _recentered(tmp_path, monkeypatch, origins=False)
+    first = starfile.read("Class3D/job016/run_it025_data.star", always_dict=True)["particles"]
+    again = starfile.read("Extract/job018/particles.star", always_dict=True)["particles"]
+    apart = (first[["rlnCoordinateX", "rlnCoordinateY"]] - again[["rlnCoordinateX", "rlnCoordinateY"]]).to_numpy()
+    # (the best any one shift does: the copies within the 5 px measured at, moved by their mode, rounded)
+    mode = np.round(np.median(apart, axis=0))
+    assert np.mean(np.linalg.norm(apart - mode, axis=1) <= 5) < 0.35
+    status, text, _ = _run([*args, "--min-dist", "0", "-o", "out", "--json"])
+    assert status == 0, text
+    assert "--transform" not in text, text
+    assert "pairs few of the picks it brings near each other" in text, text

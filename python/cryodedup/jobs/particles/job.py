@@ -42,7 +42,10 @@ __all__ = ["Outcome", "remove_duplicate_particles", "run"]
 
 
 def _registered(
-    particles: ParticleSet, options: ParticleOptions, warn: Callable[[str], None]
+    particles: ParticleSet,
+    options: ParticleOptions,
+    warn: Callable[[str], None],
+    shift_aware: Callable[[], ParticleSet] | None = None,
 ) -> tuple[Registration | None, MovedInputs | None]:
     """The inputs' registration checked and ``--transform`` applied: the summary's ``registration`` and ``transforms``.
 
@@ -56,10 +59,15 @@ def _registered(
     refuse_transform_into_combined_output(particles, options.transform, options.audit)
     moved = move_inputs(particles, options.transform)
     applied = [{"input": particles.inputs[m.input], "transform": m.ops} for m in moved]
-    return check_registration(particles, options, applied, warn), write_moved(particles, options.audit, moved)
+    registration = check_registration(particles, options, applied, warn, shift_aware)
+    return registration, write_moved(particles, options.audit, moved)
 
 
 def _silent(message: str, level: str) -> None:
+    pass
+
+
+def _silent_warning(message: str) -> None:
     pass
 
 
@@ -143,7 +151,11 @@ def run(
     held = source.held_by_prefer(options, warn)  # (--prefer parsed once, before anything is read where it can be)
     particles = source.read(folder, options, warn, log, held)
     warn_unused_options(particles, options, warn)
-    registration, transforms = _registered(particles, options, warn)
+    # (--shift-key none: the inputs read again with their origins, only where a pair is then not in one frame)
+    aware = replace(options, shift_key="auto", transform=[])
+    registration, transforms = _registered(
+        particles, options, warn, lambda: source.read(folder, aware, _silent_warning, _silent, held)
+    )
     reassign = check_halfsets(particles, options.halfsets) is not None
     read_at = time.perf_counter()
     if update and round_:
