@@ -13,11 +13,14 @@ import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import starfile
 from click.testing import CliRunner
 
+import cryodedup.report
 from cryodedup.cli import main
 from fixtures.refined_and_picks import refined_2d_project
+from fixtures.synthetic import multihole_session, write_epu_session, write_session_micrographs
 
 
 def _run(args: list) -> tuple[int, str]:
@@ -85,3 +88,70 @@ def test_no_advice_to_give_the_prefer_given(tmp_path, monkeypatch):
     assert advice.endswith(f"give --prefer {args[0]}"), advice
     status, text = _run(["particles", *args, "--prefer", advice.rpartition(" ")[2], "-o", "with", "--json"])
     assert status == 0 and "not one scale" not in text, text
+
+
+def _index(path: Path) -> dict:
+    """A page's data file (``window.X = {...};``) as JSON."""
+    text = path.read_text()
+    return json.loads(text[text.index("=") + 1 :].strip().rstrip(";"))
+
+
+def test_pair_cards_say_no_shift_measured_without_images(tmp_path):
+    """micrographs --metadata --no-images --plot: no image measured a shift, so no card gives one.
+
+    Before, each card said "shift -9223372036854776000, ..." (NaN cast to int64).
+    """
+    rng = np.random.default_rng(5)
+    exposures = multihole_session(rng, squares=1, stops=(2, 2), holes=2, reexposures=2)
+    write_epu_session(tmp_path / "EPU", exposures)
+    write_session_micrographs(tmp_path / "Mics", exposures, rng)
+    args = ["micrographs", tmp_path / "Mics" / "*.mrc", "--metadata", tmp_path / "EPU", "--no-images", "--plot"]
+    status, text = _run([*args, "-o", tmp_path / "out"])
+    assert status == 0, text
+    index = _index(tmp_path / "out" / "pairs" / "index.js")
+    assert index["z"] and index["shiftA"] == [None] * len(index["z"])
+    script = (Path(cryodedup.report.__file__).parent / "pair_page.js").read_text()
+    assert "no shift measured" in script
+    for page in (tmp_path / "out").rglob("*.*"):
+        if page.suffix in (".html", ".js", ".csv"):
+            assert "922337203685477" not in page.read_text(), page
+
+
+def _two_pickers(tmp: Path, b_micrographs: range) -> list[Path]:
+    """Picker a on 24 micrographs, b the same picks on ``b_micrographs`` only (Topaz tables)."""
+    rng = np.random.default_rng(3)
+    a, ma = rng.uniform(0, 4000, (24 * 40, 2)), np.repeat(np.arange(24), 40)
+    on_b = np.isin(ma, list(b_micrographs))
+    paths = [tmp / "a.txt", tmp / "b.txt"]
+    for path, (xy, mics) in zip(paths, ((a, ma), (a[on_b], ma[on_b]))):
+        rows = [f"mic{m}\t{x:.3f}\t{y:.3f}" for m, (x, y) in zip(mics, xy)]
+        path.write_text("\n".join(["image_name\tx_coord\ty_coord", *rows]) + "\n")
+    return paths
+
+
+TOPAZ = ["--mic-psize", "1", "--topaz-scale", "1", "--min-dist", "20"]
+
+
+def test_no_agreement_measured_where_one_picker_ran(tmp_path):
+    """The micrograph page: b picked 5 of the 24 micrographs; the other 19 have no agreement, not 0 %.
+
+    The oracle: b's picks are a's, so where both picked every kept pick agreed (1.0).
+    """
+    paths = _two_pickers(tmp_path, range(5))
+    status, text = _run(["particles", *paths, *TOPAZ, "--plot", "-o", tmp_path / "out", "-q"])
+    assert status == 0, text
+    index = _index(tmp_path / "out" / "micrographs" / "index.js")
+    order = [int(name.removeprefix("mic")) for name in index["names"]] if "names" in index else list(range(24))
+    expected = [1.0 if m < 5 else None for m in order]
+    assert index["agreement"] == expected
+    script = (Path(cryodedup.report.__file__).parent / "micrograph_page.js").read_text()
+    assert "no agreement measured" in script
+
+
+def test_the_terminal_says_no_agreement_measured(tmp_path):
+    """Two pickers on micrographs apart (a on 0..23, b on none of them): their agreement is not measured."""
+    paths = _two_pickers(tmp_path, range(0))
+    paths[1].write_text("image_name\tx_coord\ty_coord\nmic99\t100.0\t100.0\n")
+    status, text = _run(["particles", *paths, *TOPAZ, "--min-support", "2", "-o", tmp_path / "out"])
+    assert status == 0, text
+    assert "/ b.txt │ no agreement measured (no micrograph both ran on) " in text and "n/a" not in text, text
