@@ -155,3 +155,25 @@ def test_the_terminal_says_no_agreement_measured(tmp_path):
     status, text = _run(["particles", *paths, *TOPAZ, "--min-support", "2", "-o", tmp_path / "out"])
     assert status == 0, text
     assert "/ b.txt │ no agreement measured (no micrograph both ran on) " in text and "n/a" not in text, text
+
+
+def test_a_czii_candidate_between_two_references_is_explained(tmp_path):
+    """One candidate within the radius of two close references: TP 2, FP -1, precision 2 (the published rule).
+
+    The counts from the oracle (tests/czii_oracle.py, the challenge's metric written out); the
+    line that shows them says why, and so does the sweep's average precision above 1.
+    """
+    from czii_oracle import described_metric
+
+    (tmp_path / "a.txt").write_text("image_name\tx_coord\ty_coord\nmic0\t1000.0\t1000.0\nmic0\t1016.0\t1000.0\n")
+    (tmp_path / "b.txt").write_text("image_name\tx_coord\ty_coord\tscore\nmic0\t1008.0\t1000.0\t0.9\n")
+    reference = [(0, "picks", (1000.0, 1000.0, 0.0)), (0, "picks", (1016.0, 1000.0, 0.0))]
+    expected, _ = described_metric(reference, [(0, "picks", (1008.0, 1000.0, 0.0))], {"picks": 40.0}, {"picks": 1})
+    assert expected["picks"][:4] == (2, -1, 0, 2.0)
+    args = ["compare", tmp_path / "a.txt", tmp_path / "b.txt", "--mic-psize", "1", "--topaz-scale", "1"]
+    status, text = _run([*args, "--reference", "1", "--radius", "40", "--metric", "czii"])
+    assert status == 0, text
+    text = " ".join(text.replace("│", " ").split())
+    assert "FP -1" in text and "precision 2.000" in text, text
+    assert "FP below 0 and precision above 1 are the challenge's own rule" in text, text
+    assert "(above 1: a candidate hit several reference picks" in text, text
