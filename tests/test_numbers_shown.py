@@ -9,16 +9,23 @@ an API error naming a command-line flag.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
+import math
 import shutil
+import typing
 from pathlib import Path
 
+import click
 import numpy as np
+import pytest
 import starfile
 from click.testing import CliRunner
 
 import cryodedup.report
 from cryodedup.cli import main
+from cryodedup.errors import CryodedupError
+from cryodedup.options import CompareOptions, MicrographOptions, ParticleOptions
 from fixtures.refined_and_picks import refined_2d_project
 from fixtures.synthetic import multihole_session, write_epu_session, write_session_micrographs
 
@@ -177,3 +184,69 @@ def test_a_czii_candidate_between_two_references_is_explained(tmp_path):
     assert "FP -1" in text and "precision 2.000" in text, text
     assert "FP below 0 and precision above 1 are the challenge's own rule" in text, text
     assert "(above 1: a candidate hit several reference picks" in text, text
+
+
+def _float_options() -> list[tuple[str, click.Parameter]]:
+    """Every option of every command whose values are numbers (click's float types, ours among them)."""
+    found = []
+
+    def walk(command: click.Command, path: str) -> None:
+        for param in command.params:
+            if isinstance(param.type, click.types.FloatParamType):
+                found.append((f"{path} {param.opts[-1]}", param))
+        for name, sub in getattr(command, "commands", {}).items():
+            walk(sub, f"{path} {name}")
+
+    walk(main, "cryodedup")
+    return found
+
+
+def test_nan_is_refused_by_every_ranged_option():
+    """NaN passes every range check (each comparison is False): each option with a range refuses it, as inf.
+
+    Every command's, found by walking them (not a list kept by hand); ``--max-angle`` (particles)
+    among them.
+    """
+    options = [(name, p) for name, p in _float_options() if isinstance(p.type, click.FloatRange)]
+    assert "cryodedup particles --max-angle" in {name for name, _ in options}
+    for name, param in options:
+        with pytest.raises(click.BadParameter, match="inf"):
+            param.type.convert("inf", param, None)  # (the range's own refusal of another non-finite value)
+        for text in ("nan", "NaN", "-nan"):
+            with pytest.raises(click.BadParameter, match="not a number"):
+                param.type.convert(text, param, None)
+                pytest.fail(f"{name} took {text}")
+
+
+def _number_fields(kind: type) -> list[str]:
+    """The options' fields that hold a number (a float default, or an optional float)."""
+    hints = typing.get_type_hints(kind)
+    return [f.name for f in dataclasses.fields(kind) if hints[f.name] in (float, float | None, typing.Optional[float])]
+
+
+@pytest.mark.parametrize("kind", [ParticleOptions, MicrographOptions, CompareOptions])
+def test_nan_is_refused_by_every_number_field_as_infinity_is(kind):
+    """Each number field: where its check refuses inf, it refuses NaN too (the API's path, and the CLI's).
+
+    The oracle is the check itself given inf: a field that takes inf is not asked to refuse NaN.
+    """
+    names = _number_fields(kind)
+    assert names
+    for name in names:
+        try:
+            kind(**{name: math.inf}).check()
+        except CryodedupError:
+            with pytest.raises(CryodedupError):
+                kind(**{name: math.nan}).check()
+
+
+def test_nan_on_the_command_line_is_refused_as_inf_is(tmp_path):
+    """A ranged option (particles' --max-angle): NaN and inf refused alike, one line, exit 2, nothing written."""
+    (tmp_path / "a.txt").write_text("image_name\tx_coord\ty_coord\nmic0\t1.0\t1.0\n")
+    said = {}
+    for value in ("inf", "nan"):
+        args = ["particles", tmp_path / "a.txt", "--topaz-scale", "1", "--max-angle", value, "-o", tmp_path / "o"]
+        status, text = _run(args)
+        assert status == 2 and "Invalid value for '--max-angle'" in text and "Traceback" not in text, text
+        said[value] = text
+    assert "not a number" in said["nan"] and not (tmp_path / "o").exists()
