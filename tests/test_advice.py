@@ -309,3 +309,44 @@ def test_no_transform_for_offsets_that_differ_pick_by_pick(tmp_path, monkeypatch
     assert status == 0, text
     assert "--transform" not in text, text
     assert "pairs few of the picks it brings near each other" in text, text
+
+
+# --- the Python API's advice in Python's words (issue 76 item 4) --------------------------------------------
+
+
+def _keyword_advice(call: Callable[..., object]) -> dict[str, object]:
+    """The keyword an error of ``call()`` advises (``force=True``), refused with no flag of the command line in it."""
+    with pytest.raises(cryodedup.errors.CryodedupError) as raised:
+        call()
+    text = str(raised.value)
+    assert "--" not in text, text
+    name, value = re.search(r"use (\w+)=(True)\b", text).groups()  # (as a caller copies it)
+    return {name: value == "True"}
+
+
+def test_the_apis_already_exists_error_names_force_true_and_it_works(tmp_path):
+    """remove_duplicates, remove_duplicate_particles, find_duplicate_micrographs: a second run into one folder.
+
+    Each says ``force=True`` (not ``--force``, which Python cannot take), and called with it each runs.
+    """
+    import warnings
+
+    from cryodedup import find_duplicate_micrographs, remove_duplicate_particles, remove_duplicates
+    from cryodedup.options import MicrographOptions, ParticleOptions
+    from helpers import write_planted_micrographs
+
+    star, mics = str(EXAMPLES / "particles_log.star"), str(EXAMPLES / "micrographs_ctf.star")
+    (tmp_path / "m").mkdir()
+    images = write_planted_micrographs(tmp_path / "m", 4, {3: 1})
+    calls: list[Callable[..., object]] = [
+        lambda **kw: remove_duplicates(star, tmp_path / "a", micrographs=mics, **kw),
+        lambda **kw: remove_duplicate_particles([star], tmp_path / "b", ParticleOptions(micrographs=mics), **kw),
+        lambda **kw: find_duplicate_micrographs(images, tmp_path / "c", MicrographOptions(bin=1), **kw),
+    ]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for call in calls:
+            call()
+            advice = _keyword_advice(call)
+            assert advice == {"force": True}
+            call(**advice)

@@ -22,6 +22,7 @@ from ...algo.audit import (
     halfsets_by_micrograph,
 )
 from ...options import ParticleOptions
+from ...options.keywords import said_in_python
 from ...outputs import AtomicOutputs, all_outputs_at_once, warn_earlier_report
 from ...particle_set import Log, ParticleSet
 from ...paths import StrPath
@@ -71,6 +72,7 @@ def _silent_warning(message: str) -> None:
     pass
 
 
+@said_in_python()  # (a caller who wrote Python is told keywords, not flags)
 @all_outputs_at_once
 def remove_duplicate_particles(
     inputs: Iterable[StrPath],
