@@ -30,7 +30,7 @@ from ...report.sections.run import Outputs
 from ..species import distances_used
 from .decide import Decision, decide, warn_not_confirmable
 from .draw import picture_details, plot_particles
-from .read import Files, Source, warn_unused_options
+from .read import Files, Held, Source, warn_unused_options
 from .summarise import ParticleSummary, summarize, timings, verdict_of
 
 if TYPE_CHECKING:
@@ -62,6 +62,14 @@ def _registered(
     applied = [{"input": particles.inputs[m.input], "transform": m.ops} for m in moved]
     registration = check_registration(particles, options, applied, warn, shift_aware)
     return registration, write_moved(particles, options.audit, moved)
+
+
+def _shift_aware(
+    source: Source, folder: Path | None, options: ParticleOptions, held: Held
+) -> Callable[[], ParticleSet]:
+    """The inputs read again with their origins subtracted (for ``--shift-key none``: called only where needed)."""
+    aware = replace(options, shift_key="auto", transform=[])
+    return lambda: source.read(folder, aware, _silent_warning, _silent, held)
 
 
 def _silent(message: str, level: str) -> None:
@@ -153,11 +161,7 @@ def run(
     held = source.held_by_prefer(options, warn)  # (--prefer parsed once, before anything is read where it can be)
     particles = source.read(folder, options, warn, log, held)
     warn_unused_options(particles, options, warn)
-    # (--shift-key none: the inputs read again with their origins, only where a pair is then not in one frame)
-    aware = replace(options, shift_key="auto", transform=[])
-    registration, transforms = _registered(
-        particles, options, warn, lambda: source.read(folder, aware, _silent_warning, _silent, held)
-    )
+    registration, transforms = _registered(particles, options, warn, _shift_aware(source, folder, options, held))
     reassign = check_halfsets(particles, options.halfsets) is not None
     read_at = time.perf_counter()
     if update and round_:
