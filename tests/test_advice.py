@@ -350,3 +350,101 @@ def test_the_apis_already_exists_error_names_force_true_and_it_works(tmp_path):
             advice = _keyword_advice(call)
             assert advice == {"force": True}
             call(**advice)
+
+
+# --- the outputs' and stores' advice, run as printed (issue 76: every suggestion the CLI prints) -------------
+
+
+def _advised(text: str, pattern: str) -> list[str]:
+    """The flags a one-line error advises, as a user copies them out of it."""
+    match = re.search(pattern, text)
+    assert match, (pattern, text)
+    return shlex.split(match.group(1))
+
+
+def test_outputs_that_exist_are_replaced_with_the_force_advised(tmp_path):
+    """A second run into one folder is refused naming --force; run with it, it replaces them (the same counts)."""
+    args = ["particles", EXAMPLES / "particles_log.star", *MICS, "-o", tmp_path / "out"]
+    status, _, _ = _run([*args, "-q"])
+    assert status == 0
+    first = (tmp_path / "out" / "particles_kept.star").read_bytes()
+    status, text, _ = _run([*args, "-q"])
+    assert status == 1 and "particles_kept.star: already exists" in text, text
+    status, text, _ = _run([*args, *_advised(text, r"use (--force) to overwrite"), "-q"])
+    assert status == 0, text
+    assert (tmp_path / "out" / "particles_kept.star").read_bytes() == first
+
+
+def test_a_running_file_changed_by_hand_is_repaired_or_started_anew_as_advised(tmp_path):
+    """--update: a running kept file edited between rounds refuses the round, naming --update --repair and --force.
+
+    Run as printed, --repair writes the file again as the store has it (the bytes of the
+    round before the edit), and the next round then runs; --update --force starts anew.
+    """
+    out = tmp_path / "out"
+    batch = [*MICS, "--update", "-o", out, "-q"]
+    status, text, _ = _run(["particles", EXAMPLES / "particles_log.star", *batch])
+    assert status == 0, text
+    running = out / "particles_kept.star"
+    before = running.read_bytes()
+    running.write_bytes(before + b"# edited\n")
+    second = ["particles", EXAMPLES / "particles_template.star", *batch]
+    status, text, _ = _run(second)
+    assert status == 1 and "changed since the last --update round" in text, text
+    repair = _advised(text, r"; (--update --repair) writes it again")
+    status, done, _ = _run(["particles", "-o", out, *repair])
+    assert status == 0, done
+    assert running.read_bytes() == before
+    status, done, _ = _run(second)
+    assert status == 0, done
+    running.write_bytes(running.read_bytes() + b"# edited\n")
+    status, text, _ = _run(second)
+    anew = _advised(text, r", or (--update --force) starts anew")
+    status, done, _ = _run([a for a in second if a != "--update"] + anew)
+    assert status == 0, done
+
+
+def _micrograph_list(tmp: Path, missing: int) -> Path:
+    """A micrographs STAR of 6 planted micrographs, ``missing`` of whose files are gone."""
+    from helpers import write_planted_micrographs, write_star
+
+    folder = tmp / "Movies"
+    folder.mkdir()
+    paths = write_planted_micrographs(folder)[:6]
+    for path in paths[:missing]:
+        path.unlink()
+    listed = tmp / "micrographs.star"
+    rows = [[f"Movies/{p.name}", 1] for p in paths]
+    write_star(listed, ["rlnMicrographName", "rlnOpticsGroup"], rows, optics=[[1, "opticsGroup1", 12.0, 12.0]],
+               block="micrographs")  # fmt: skip
+    return listed
+
+
+def test_missing_micrographs_are_skipped_as_advised(tmp_path, monkeypatch):
+    """One of 6 listed micrographs missing: refused naming --skip-unreadable; with it the other 5 are screened."""
+    monkeypatch.chdir(tmp_path)  # (the list's paths start from the project folder)
+    args = ["micrographs", _micrograph_list(tmp_path, 1), "--bin", "1", "-o", tmp_path / "out"]
+    status, text, _ = _run(args)
+    assert status == 1 and "micrograph file not found" in text, text
+    status, done, _ = _run([*args, *_advised(text, r"use (--skip-unreadable) to go on"), "--json"])
+    assert status == 0, done
+    summary = json.loads(done.strip().splitlines()[-1])
+    assert summary["micrographs"] == 6 and len(summary["unreadable"]) == 1, summary  # (listed, one skipped)
+
+
+def test_micrographs_dropped_from_an_update_are_screened_anew_with_the_force_advised(tmp_path):
+    """--update given fewer micrographs than it screened: refused naming --force; with it, a full run of those given."""
+    from helpers import write_planted_micrographs
+
+    (tmp_path / "m").mkdir()
+    images = write_planted_micrographs(tmp_path / "m")
+    out = ["--bin", "1", "--update", "-o", tmp_path / "out"]
+    status, text, _ = _run(["micrographs", *images, *out])
+    assert status == 0, text
+    status, text, _ = _run(["micrographs", *images[:-1], *out])
+    assert status == 1 and "no longer in the inputs" in text, text
+    status, done, _ = _run(
+        ["micrographs", *images[:-1], *out, *_advised(text, r"or use (--force) for a full run"), "--json"]
+    )
+    assert status == 0, done
+    assert json.loads(done.strip().splitlines()[-1])["micrographs"] == len(images) - 1
