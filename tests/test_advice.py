@@ -448,3 +448,47 @@ def test_micrographs_dropped_from_an_update_are_screened_anew_with_the_force_adv
     )
     assert status == 0, done
     assert json.loads(done.strip().splitlines()[-1])["micrographs"] == len(images) - 1
+
+
+def _tubes(tmp: Path) -> Path:
+    """Two filaments' segments on one micrograph, 10 px apart along each tube, one image named twice."""
+    from helpers import write_star
+
+    labels = ["rlnCoordinateX", "rlnCoordinateY", "rlnMicrographName", "rlnOpticsGroup", "rlnAutopickFigureOfMerit",
+              "rlnImageName", "rlnHelicalTubeID"]  # fmt: skip
+    rows = [[100 + 10 * k, 100 + 300 * t, "m.mrc", 1, 0.5 + 0.01 * k, f"{6 * t + k + 1}@s.mrcs", t + 1]
+            for t in range(2) for k in range(6)]  # fmt: skip
+    rows[-1][5] = rows[0][5]  # (one particle image named twice: what --same-image looks at)
+    return write_star(tmp / "h.star", labels, rows, optics=[[1, "og1", 2.0, 1.0]])
+
+
+@pytest.mark.parametrize(
+    ("given", "advised"),
+    [
+        (["--select", "best-score"], r"give (--filament-mode segment)"),
+        (["--same-image", "reject"], r"give (--filament-mode segment)"),
+        (["--same-image", "reject"], r"or (--same-image warn)"),
+    ],
+)
+def test_whole_tubes_and_a_rule_on_segments_are_refused_naming_a_rule_that_runs(tmp_path, given, advised):
+    """--filament-mode tube with a rule on segments: refused; each way out it names, taken, runs."""
+    args = ["particles", _tubes(tmp_path), "--min-dist", "30", "--filament-mode", "tube", *given]
+    status, text, _ = _run([*args, "-o", tmp_path / "first"])
+    assert status == 1 and "--filament-mode tube" in text, text
+    option = _advised(text, advised)
+    status, done, _ = _run([*_with(args, option), "-o", tmp_path / "second", "-q"])
+    assert status == 0, done
+
+
+def test_the_pixel_size_taken_from_the_original_is_confirmed_as_advised(tmp_path):
+    """rlnMicrographOriginalPixelSize alone: a warning naming --mic-psize; given the size it used, none."""
+    blocks = starfile.read(EXAMPLES / "particles_log.star", always_dict=True)
+    star = tmp_path / "p.star"
+    starfile.write(blocks, star)
+    status, text, warnings = _run(["particles", star, "-o", tmp_path / "a", "--json"])
+    assert status == 0, text
+    (said,) = [w for w in warnings if "has no rlnMicrographPixelSize" in w]
+    size = re.search(r"using rlnMicrographOriginalPixelSize ([0-9.]+) Å", said).group(1)
+    assert "give the micrograph pixel size with --mic-psize" in said, said
+    status, text, warnings = _run(["particles", star, "--mic-psize", size, "-o", tmp_path / "b", "--json"])
+    assert status == 0 and not [w for w in warnings if "rlnMicrographPixelSize" in w], warnings
