@@ -172,6 +172,15 @@ def _few_micrographs(tmp: Path) -> list[Path]:
     return paths
 
 
+def _relion30_origins_in_pixels(tmp: Path) -> Path:
+    """RELION 3.0's layout (one block) with rlnOriginX/Y in particle pixels and nothing giving their size."""
+    from helpers import write_star
+
+    labels = ["rlnCoordinateX", "rlnCoordinateY", "rlnOriginX", "rlnOriginY", "rlnMicrographName"]
+    rows = [[100.0, 100.0, 1.0, 2.0, "m.mrc"], [104.0, 100.0, 0.0, 0.0, "m.mrc"], [900.0, 900.0, 0.0, 1.0, "m.mrc"]]
+    return write_star(tmp / "p30.star", labels, rows)
+
+
 MICS = ["--micrographs", str(EXAMPLES / "micrographs_ctf.star")]
 TOPAZ = ["--mic-psize", "1", "--topaz-scale", "1"]
 #: A suggestion as a user copies it: an option and its value, a quoted value whole.
@@ -209,6 +218,11 @@ CASES: dict[str, tuple[Callable[[Path], list[str]], str, list[str]]] = {
         lambda t: ["particles", *_star_pair(t), *MICS, "--score", "rlnCtfFigureOfMerit", "--registration", "ignore"],
         "error",
         [r"(--score-order max)", r"(--score-order min)"],
+    ),
+    "RELION 3.0 origins in pixels of no known size": (
+        lambda t: ["particles", _relion30_origins_in_pixels(t), "--mic-psize", "1", "--min-dist", "10"],
+        "error",
+        [r"use (--shift-key none) to ignore"],
     ),
     "compare: a picker that ran on few micrographs": (
         lambda t: ["compare", *_few_micrographs(t), *TOPAZ, "--reference", "1", "--radius", "20"],
