@@ -92,8 +92,8 @@ def _index_js(rows: PairRows, drawn: set[int], title: str) -> str:
 
 def _shifts_A(rows: PairRows) -> list[list[int] | None]:
     """Each pair's shift (x, y) in whole Å; None where none was measured (a pair scored by metadata alone)."""
-    shifts = rows.shift[:, ::-1] * rows.binned_psize
-    measured = np.isfinite(shifts).all(axis=1)
+    shifts = np.asarray(rows.shift[:, ::-1] * rows.binned_psize, dtype=np.float64).reshape(-1, 2)
+    measured = np.asarray(np.isfinite(shifts).all(axis=1), dtype=bool)
     whole = np.rint(np.where(measured[:, None], shifts, 0)).astype(np.int64).tolist()
     return [xy if ok else None for xy, ok in zip(whole, measured.tolist())]
 
