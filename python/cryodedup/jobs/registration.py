@@ -279,7 +279,8 @@ def _refuse_per_particle_origins(
     Each copy's offset is then its own origin (a re-extraction with --recenter of a refined set):
     no transform undoes that, and the default key subtracts them.
     """
-    apart = [p for p in pairs if p.frames != "one"]
+    # (read again only where a transform fired or none fits: per-pick offsets show as one or the other)
+    apart = [p for p in pairs if p.frames == "two" or p.cannot_tell == "no one transform"]
     if options.shift_key != "none" or shift_aware is None or not apart:
         return
     aware = shift_aware()
