@@ -506,3 +506,31 @@ def test_the_pixel_size_taken_from_the_original_is_confirmed_as_advised(tmp_path
     assert "give the micrograph pixel size with --mic-psize" in said, said
     status, text, warnings = _run(["particles", star, "--mic-psize", size, "-o", tmp_path / "b", "--json"])
     assert status == 0 and not [w for w in warnings if "rlnMicrographPixelSize" in w], warnings
+
+
+def test_recentered_cryosparc_copies_name_the_shift_aware_key(tmp_path):
+    """CryoSPARC: picks and their copies re-centred by their 2D shifts (rounded to a pixel, shifts zeroed).
+
+    Under --shift-key none their offsets are each pick's own shift, measured only loosely as one
+    offset (before: "give more micrographs", and every copy kept). The advice, run as printed,
+    keeps exactly one of each pair: row k of one file is row k of the other (uids differ by 1).
+    """
+    rng = np.random.default_rng(7)
+    a = cs_particles(rng, 3000, per_mic=150, duplicate_fraction=0.0)
+    b = a.copy()
+    ny, nx = a["location/micrograph_shape"][0]
+    picked = np.stack([a["location/center_x_frac"] * nx, a["location/center_y_frac"] * ny], axis=1)
+    centred = np.round(picked - a["alignments2D/shift"] * a["alignments2D/psize_A"][:, None] / 0.83)
+    b["uid"] = a["uid"] + np.uint64(1)
+    b["location/center_x_frac"], b["location/center_y_frac"] = centred[:, 0] / nx, centred[:, 1] / ny
+    b["alignments2D/shift"] = 0
+    write_cs(tmp_path / "a.cs", a)
+    write_cs(tmp_path / "b.cs", b)
+    args = ["particles", tmp_path / "a.cs", tmp_path / "b.cs", "--min-dist", "0"]
+    status, text, _ = _run([*args, "--shift-key", "none", "-o", tmp_path / "first"])
+    assert status == 1 and "differ by their own per-particle origins" in text, text
+    assert "drop --shift-key none" in text and "--transform" not in text, text
+    (distance,) = _suggested(text, [r"give (--min-dist [0-9.]+)"])
+    status, done, _ = _run([*_with(args, distance), "-o", tmp_path / "second", "--json"])
+    assert status == 0, done
+    assert json.loads(done.splitlines()[-1])["rejected"] == len(a)

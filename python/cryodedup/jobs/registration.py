@@ -279,8 +279,9 @@ def _refuse_per_particle_origins(
     Each copy's offset is then its own origin (a re-extraction with --recenter of a refined set):
     no transform undoes that, and the default key subtracts them.
     """
-    # (read again only where a transform fired or none fits: per-pick offsets show as one or the other)
-    apart = [p for p in pairs if p.frames == "two" or p.cannot_tell == "no one transform"]
+    # (read again only where the picks pair but not as one frame: per-pick offsets show as a transform that
+    # fires, none that fits, or an offset measured loosely; never for unrelated inputs)
+    apart = [p for p in pairs if p.frames == "two" or p.cannot_tell in ("no one transform", "offset uncertain")]
     if options.shift_key != "none" or shift_aware is None or not apart:
         return
     aware = shift_aware()
