@@ -4,7 +4,8 @@ The jobs say what to give in the command line's words (``--mic-psize``, ``--forc
 functions of the Python API take keywords instead: :func:`keyword_names` rewrites a message
 for :func:`cryodedup.remove_duplicates` (whose keywords are the options), and
 :func:`said_in_python` the switches of :func:`cryodedup.remove_duplicate_particles` and
-:func:`cryodedup.find_duplicate_micrographs` (``force=True``), whose options are an object.
+:func:`cryodedup.find_duplicate_micrographs` (``force=True``), whose options are an object
+(``--update --force``, the store's way on, is left whole: ``update`` is an option there).
 """
 
 from __future__ import annotations
@@ -67,7 +68,11 @@ def said_in_python(switches: tuple[str, ...] = ()) -> Callable[[F], F]:
     ``--min-dist must be a number`` names ``ParticleOptions.min_dist`` plainly enough.)
     """
     words = {f"--{name}": f"{name}=True" for name in ("force", *switches)}
-    pattern = re.compile("|".join(re.escape(flag) + r"(?![\w-])" for flag in words))
+    # (``--update --force`` and ``--update --repair`` stay whole: the store's words, for a caller whose
+    # options hold update=True, name the command's way on as one)
+    pattern = re.compile(
+        "|".join(r"(?<!--update )" + re.escape(flag) + r"(?![\w-])(?! --(?:force|repair))" for flag in words)
+    )
 
     def decorate(job: F) -> F:
         @functools.wraps(job)

@@ -45,7 +45,7 @@ if TYPE_CHECKING:
 __all__ = ["find_duplicate_micrographs", "screen_micrographs"]
 
 
-@said_in_python(("update",))  # (a caller who wrote Python is told keywords, not flags)
+@said_in_python()  # (a caller who wrote Python is told keywords, not flags)
 def find_duplicate_micrographs(
     inputs: Sequence[StrPath],
     outdir: StrPath,
