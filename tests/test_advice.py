@@ -6,6 +6,12 @@ table of inputs that trigger each suggestion this issue met: each run's error or
 read, the options they suggest taken from the text as a user would copy them, and the run
 repeated with them: it must succeed. (The same for ``copick process dedup``'s refusal:
 tests/formats/test_copick.py; the micrograph screen's binning: test_micrograph_binnings.py.)
+
+Issue 76 added: advice that would keep the duplicates (a transform for copies each offset by
+its own origin: none is printed, the shift-aware key is named and run); the outputs' and
+stores' advice (--force, --update --repair, --update --force, --skip-unreadable), the
+filaments' rules, --mic-psize and --shift-key none, each run as printed; and the Python
+API's ``force=True`` (--prefer's advice: tests/test_numbers_shown.py).
 """
 
 from __future__ import annotations
