@@ -6,6 +6,12 @@ table of inputs that trigger each suggestion this issue met: each run's error or
 read, the options they suggest taken from the text as a user would copy them, and the run
 repeated with them: it must succeed. (The same for ``copick process dedup``'s refusal:
 tests/formats/test_copick.py; the micrograph screen's binning: test_micrograph_binnings.py.)
+
+Issue 76 added: advice that would keep the duplicates (a transform for copies each offset by
+its own origin: none is printed, the shift-aware key is named and run); the outputs' and
+stores' advice (--force, --update --repair, --update --force, --skip-unreadable), the
+filaments' rules, --mic-psize and --shift-key none, each run as printed; and the Python
+API's ``force=True`` (--prefer's advice: tests/test_numbers_shown.py).
 """
 
 from __future__ import annotations
@@ -172,6 +178,15 @@ def _few_micrographs(tmp: Path) -> list[Path]:
     return paths
 
 
+def _relion30_origins_in_pixels(tmp: Path) -> Path:
+    """RELION 3.0's layout (one block) with rlnOriginX/Y in particle pixels and nothing giving their size."""
+    from helpers import write_star
+
+    labels = ["rlnCoordinateX", "rlnCoordinateY", "rlnOriginX", "rlnOriginY", "rlnMicrographName"]
+    rows = [[100.0, 100.0, 1.0, 2.0, "m.mrc"], [104.0, 100.0, 0.0, 0.0, "m.mrc"], [900.0, 900.0, 0.0, 1.0, "m.mrc"]]
+    return write_star(tmp / "p30.star", labels, rows)
+
+
 MICS = ["--micrographs", str(EXAMPLES / "micrographs_ctf.star")]
 TOPAZ = ["--mic-psize", "1", "--topaz-scale", "1"]
 #: A suggestion as a user copies it: an option and its value, a quoted value whole.
@@ -209,6 +224,11 @@ CASES: dict[str, tuple[Callable[[Path], list[str]], str, list[str]]] = {
         lambda t: ["particles", *_star_pair(t), *MICS, "--score", "rlnCtfFigureOfMerit", "--registration", "ignore"],
         "error",
         [r"(--score-order max)", r"(--score-order min)"],
+    ),
+    "RELION 3.0 origins in pixels of no known size": (
+        lambda t: ["particles", _relion30_origins_in_pixels(t), "--mic-psize", "1", "--min-dist", "10"],
+        "error",
+        [r"use (--shift-key none) to ignore"],
     ),
     "compare: a picker that ran on few micrographs": (
         lambda t: ["compare", *_few_micrographs(t), *TOPAZ, "--reference", "1", "--radius", "20"],
@@ -253,3 +273,270 @@ def test_each_suggestion_runs_as_printed(tmp_path, case):
         output = ["-o", str(tmp_path / f"run{k}")] if args[0] == "particles" else []
         status, done, _ = _run([*_with(args, option), *output, "-q"])
         assert status == 0, (option, done)
+
+
+# --- advice that would keep the duplicates: a re-extraction with --recenter (issue 76 item 2) ----------------
+
+
+def _recentered(tmp: Path, monkeypatch, origins: bool = True) -> tuple[list[str], int]:
+    from fixtures.relion_project import recentered_reextraction
+
+    n = recentered_reextraction(tmp, origins=origins)
+    monkeypatch.chdir(tmp)
+    return ["particles", "Class3D/job016/run_it025_data.star", "Extract/job018/particles.star"], n
+
+
+def _kept_particles(folder: Path) -> np.ndarray:
+    """Each kept row's particle: the number before @ (row k of either file is particle k)."""
+    kept = starfile.read(folder / "particles_kept.star", always_dict=True)["particles"]
+    return np.array([int(name.split("@")[0]) for name in kept["rlnImageName"]])
+
+
+@pytest.mark.parametrize("mode", ["check", "warn"])
+def test_recentered_copies_name_the_shift_aware_key_not_a_transform(tmp_path, monkeypatch, mode):
+    """Each copy's offset is its own origin: the advice drops --shift-key none, and run as printed keeps one of each.
+
+    The oracle: row k of the refined set and row k of the re-extraction are one particle
+    (the fixture writes them so); exactly one of each pair is kept.
+    """
+    args, n = _recentered(tmp_path, monkeypatch)
+    given = [*args, "--min-dist", "0", "--shift-key", "none", "--registration", mode]
+    status, text, warnings = _run([*given, "-o", "first", "--json"])
+    said = text if mode == "check" else "\n".join(warnings)
+    assert status == (1 if mode == "check" else 0), text
+    assert "--transform" not in said, said
+    assert "differ by their own per-particle origins" in said and "drop --shift-key none" in said, said
+    (distance,) = _suggested(said, [r"give (--min-dist [0-9.]+)"])
+    status, done, _ = _run([*args, *distance, "-o", "second", "-q"])
+    assert status == 0, done
+    assert sorted(_kept_particles(tmp_path / "second")) == list(range(1, n + 1))
+
+
+def test_no_transform_for_offsets_that_differ_pick_by_pick(tmp_path, monkeypatch):
+    """Copies each moved by its own offset (the origins left out): no transform is advised, none would fix them.
+
+    Moved by the mode of their offsets, a few more of them pair than as read and most stay
+    apart: today's "add --transform" then keeps most copies. Counted here by brute force.
+    """
+    args, _ = _recentered(tmp_path, monkeypatch, origins=False)
+    first = starfile.read("Class3D/job016/run_it025_data.star", always_dict=True)["particles"]
+    again = starfile.read("Extract/job018/particles.star", always_dict=True)["particles"]
+    apart = (first[["rlnCoordinateX", "rlnCoordinateY"]] - again[["rlnCoordinateX", "rlnCoordinateY"]]).to_numpy()
+    # (the best any one shift does: the copies within the 5 px measured at, moved by their mode, rounded)
+    mode = np.round(np.median(apart, axis=0))
+    assert np.mean(np.linalg.norm(apart - mode, axis=1) <= 5) < 0.35
+    status, text, _ = _run([*args, "--min-dist", "0", "-o", "out", "--json"])
+    assert status == 0, text
+    assert "--transform" not in text, text
+    assert "pairs few of the picks it brings near each other" in text, text
+
+
+# --- the Python API's advice in Python's words (issue 76 item 4) --------------------------------------------
+
+
+def _keyword_advice(call: Callable[..., object]) -> dict[str, object]:
+    """The keyword an error of ``call()`` advises (``force=True``), refused with no flag of the command line in it."""
+    with pytest.raises(cryodedup.errors.CryodedupError) as raised:
+        call()
+    text = str(raised.value)
+    assert "--" not in text, text
+    name, value = re.search(r"use (\w+)=(True)\b", text).groups()  # (as a caller copies it)
+    return {name: value == "True"}
+
+
+def test_the_apis_already_exists_error_names_force_true_and_it_works(tmp_path):
+    """remove_duplicates, remove_duplicate_particles, find_duplicate_micrographs: a second run into one folder.
+
+    Each says ``force=True`` (not ``--force``, which Python cannot take), and called with it each runs.
+    """
+    import warnings
+
+    from cryodedup import find_duplicate_micrographs, remove_duplicate_particles, remove_duplicates
+    from cryodedup.options import MicrographOptions, ParticleOptions
+    from helpers import write_planted_micrographs
+
+    star, mics = str(EXAMPLES / "particles_log.star"), str(EXAMPLES / "micrographs_ctf.star")
+    (tmp_path / "m").mkdir()
+    images = write_planted_micrographs(tmp_path / "m", 4, {3: 1})
+    calls: list[Callable[..., object]] = [
+        lambda **kw: remove_duplicates(star, tmp_path / "a", micrographs=mics, **kw),
+        lambda **kw: remove_duplicate_particles([star], tmp_path / "b", ParticleOptions(micrographs=mics), **kw),
+        lambda **kw: find_duplicate_micrographs(images, tmp_path / "c", MicrographOptions(bin=1), **kw),
+    ]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for call in calls:
+            call()
+            advice = _keyword_advice(call)
+            assert advice == {"force": True}
+            call(**advice)
+
+
+# --- the outputs' and stores' advice, run as printed (issue 76: every suggestion the CLI prints) -------------
+
+
+def _advised(text: str, pattern: str) -> list[str]:
+    """The flags a one-line error advises, as a user copies them out of it."""
+    match = re.search(pattern, text)
+    assert match, (pattern, text)
+    return shlex.split(match.group(1))
+
+
+def test_outputs_that_exist_are_replaced_with_the_force_advised(tmp_path):
+    """A second run into one folder is refused naming --force; run with it, it replaces them (the same counts)."""
+    args = ["particles", EXAMPLES / "particles_log.star", *MICS, "-o", tmp_path / "out"]
+    status, _, _ = _run([*args, "-q"])
+    assert status == 0
+    first = (tmp_path / "out" / "particles_kept.star").read_bytes()
+    status, text, _ = _run([*args, "-q"])
+    assert status == 1 and "particles_kept.star: already exists" in text, text
+    status, text, _ = _run([*args, *_advised(text, r"use (--force) to overwrite"), "-q"])
+    assert status == 0, text
+    assert (tmp_path / "out" / "particles_kept.star").read_bytes() == first
+
+
+def test_a_running_file_changed_by_hand_is_repaired_or_started_anew_as_advised(tmp_path):
+    """--update: a running kept file edited between rounds refuses the round, naming --update --repair and --force.
+
+    Run as printed, --repair writes the file again as the store has it (the bytes of the
+    round before the edit), and the next round then runs; --update --force starts anew.
+    """
+    out = tmp_path / "out"
+    batch = [*MICS, "--update", "-o", out, "-q"]
+    status, text, _ = _run(["particles", EXAMPLES / "particles_log.star", *batch])
+    assert status == 0, text
+    running = out / "particles_kept.star"
+    before = running.read_bytes()
+    running.write_bytes(before + b"# edited\n")
+    second = ["particles", EXAMPLES / "particles_template.star", *batch]
+    status, text, _ = _run(second)
+    assert status == 1 and "changed since the last --update round" in text, text
+    repair = _advised(text, r"; (--update --repair) writes it again")
+    status, done, _ = _run(["particles", "-o", out, *repair])
+    assert status == 0, done
+    assert running.read_bytes() == before
+    status, done, _ = _run(second)
+    assert status == 0, done
+    running.write_bytes(running.read_bytes() + b"# edited\n")
+    status, text, _ = _run(second)
+    anew = _advised(text, r", or (--update --force) starts anew")
+    status, done, _ = _run([a for a in second if a != "--update"] + anew)
+    assert status == 0, done
+
+
+def _micrograph_list(tmp: Path, missing: int) -> Path:
+    """A micrographs STAR of 6 planted micrographs, ``missing`` of whose files are gone."""
+    from helpers import write_planted_micrographs, write_star
+
+    folder = tmp / "Movies"
+    folder.mkdir()
+    paths = write_planted_micrographs(folder)[:6]
+    for path in paths[:missing]:
+        path.unlink()
+    listed = tmp / "micrographs.star"
+    rows = [[f"Movies/{p.name}", 1] for p in paths]
+    write_star(listed, ["rlnMicrographName", "rlnOpticsGroup"], rows, optics=[[1, "opticsGroup1", 12.0, 12.0]],
+               block="micrographs")  # fmt: skip
+    return listed
+
+
+def test_missing_micrographs_are_skipped_as_advised(tmp_path, monkeypatch):
+    """One of 6 listed micrographs missing: refused naming --skip-unreadable; with it the other 5 are screened."""
+    monkeypatch.chdir(tmp_path)  # (the list's paths start from the project folder)
+    args = ["micrographs", _micrograph_list(tmp_path, 1), "--bin", "1", "-o", tmp_path / "out"]
+    status, text, _ = _run(args)
+    assert status == 1 and "micrograph file not found" in text, text
+    status, done, _ = _run([*args, *_advised(text, r"use (--skip-unreadable) to go on"), "--json"])
+    assert status == 0, done
+    summary = json.loads(done.strip().splitlines()[-1])
+    assert summary["micrographs"] == 6 and len(summary["unreadable"]) == 1, summary  # (listed, one skipped)
+
+
+def test_micrographs_dropped_from_an_update_are_screened_anew_with_the_force_advised(tmp_path):
+    """--update given fewer micrographs than it screened: refused naming --force; with it, a full run of those given."""
+    from helpers import write_planted_micrographs
+
+    (tmp_path / "m").mkdir()
+    images = write_planted_micrographs(tmp_path / "m")
+    out = ["--bin", "1", "--update", "-o", tmp_path / "out"]
+    status, text, _ = _run(["micrographs", *images, *out])
+    assert status == 0, text
+    status, text, _ = _run(["micrographs", *images[:-1], *out])
+    assert status == 1 and "no longer in the inputs" in text, text
+    status, done, _ = _run(
+        ["micrographs", *images[:-1], *out, *_advised(text, r"or use (--force) for a full run"), "--json"]
+    )
+    assert status == 0, done
+    assert json.loads(done.strip().splitlines()[-1])["micrographs"] == len(images) - 1
+
+
+def _tubes(tmp: Path) -> Path:
+    """Two filaments' segments on one micrograph, 10 px apart along each tube, one image named twice."""
+    from helpers import write_star
+
+    labels = ["rlnCoordinateX", "rlnCoordinateY", "rlnMicrographName", "rlnOpticsGroup", "rlnAutopickFigureOfMerit",
+              "rlnImageName", "rlnHelicalTubeID"]  # fmt: skip
+    rows = [[100 + 10 * k, 100 + 300 * t, "m.mrc", 1, 0.5 + 0.01 * k, f"{6 * t + k + 1}@s.mrcs", t + 1]
+            for t in range(2) for k in range(6)]  # fmt: skip
+    rows[-1][5] = rows[0][5]  # (one particle image named twice: what --same-image looks at)
+    return write_star(tmp / "h.star", labels, rows, optics=[[1, "og1", 2.0, 1.0]])
+
+
+@pytest.mark.parametrize(
+    ("given", "advised"),
+    [
+        (["--select", "best-score"], r"give (--filament-mode segment)"),
+        (["--same-image", "reject"], r"give (--filament-mode segment)"),
+        (["--same-image", "reject"], r"or (--same-image warn)"),
+    ],
+)
+def test_whole_tubes_and_a_rule_on_segments_are_refused_naming_a_rule_that_runs(tmp_path, given, advised):
+    """--filament-mode tube with a rule on segments: refused; each way out it names, taken, runs."""
+    args = ["particles", _tubes(tmp_path), "--min-dist", "30", "--filament-mode", "tube", *given]
+    status, text, _ = _run([*args, "-o", tmp_path / "first"])
+    assert status == 1 and "--filament-mode tube" in text, text
+    option = _advised(text, advised)
+    status, done, _ = _run([*_with(args, option), "-o", tmp_path / "second", "-q"])
+    assert status == 0, done
+
+
+def test_the_pixel_size_taken_from_the_original_is_confirmed_as_advised(tmp_path):
+    """rlnMicrographOriginalPixelSize alone: a warning naming --mic-psize; given the size it used, none."""
+    blocks = starfile.read(EXAMPLES / "particles_log.star", always_dict=True)
+    star = tmp_path / "p.star"
+    starfile.write(blocks, star)
+    status, text, warnings = _run(["particles", star, "-o", tmp_path / "a", "--json"])
+    assert status == 0, text
+    (said,) = [w for w in warnings if "has no rlnMicrographPixelSize" in w]
+    size = re.search(r"using rlnMicrographOriginalPixelSize ([0-9.]+) Å", said).group(1)
+    assert "give the micrograph pixel size with --mic-psize" in said, said
+    status, text, warnings = _run(["particles", star, "--mic-psize", size, "-o", tmp_path / "b", "--json"])
+    assert status == 0 and not [w for w in warnings if "rlnMicrographPixelSize" in w], warnings
+
+
+def test_recentered_cryosparc_copies_name_the_shift_aware_key(tmp_path):
+    """CryoSPARC: picks and their copies re-centred by their 2D shifts (rounded to a pixel, shifts zeroed).
+
+    Under --shift-key none their offsets are each pick's own shift, measured only loosely as one
+    offset (before: "give more micrographs", and every copy kept). The advice, run as printed,
+    keeps exactly one of each pair: row k of one file is row k of the other (uids differ by 1).
+    """
+    rng = np.random.default_rng(7)
+    a = cs_particles(rng, 3000, per_mic=150, duplicate_fraction=0.0)
+    b = a.copy()
+    ny, nx = a["location/micrograph_shape"][0]
+    picked = np.stack([a["location/center_x_frac"] * nx, a["location/center_y_frac"] * ny], axis=1)
+    centred = np.round(picked - a["alignments2D/shift"] * a["alignments2D/psize_A"][:, None] / 0.83)
+    b["uid"] = a["uid"] + np.uint64(1)
+    b["location/center_x_frac"], b["location/center_y_frac"] = centred[:, 0] / nx, centred[:, 1] / ny
+    b["alignments2D/shift"] = 0
+    write_cs(tmp_path / "a.cs", a)
+    write_cs(tmp_path / "b.cs", b)
+    args = ["particles", tmp_path / "a.cs", tmp_path / "b.cs", "--min-dist", "0"]
+    status, text, _ = _run([*args, "--shift-key", "none", "-o", tmp_path / "first"])
+    assert status == 1 and "differ by their own per-particle origins" in text, text
+    assert "drop --shift-key none" in text and "--transform" not in text, text
+    (distance,) = _suggested(text, [r"give (--min-dist [0-9.]+)"])
+    status, done, _ = _run([*_with(args, distance), "-o", tmp_path / "second", "--json"])
+    assert status == 0, done
+    assert json.loads(done.splitlines()[-1])["rejected"] == len(a)

@@ -131,7 +131,7 @@ def test_tomography_inputs_in_two_coordinate_frames_are_a_frames_error(tmp_path)
 def test_an_output_in_the_way_is_an_output_error(tmp_path):
     options = ParticleOptions(min_dist=50, mic_psize=1.06)
     remove_duplicate_particles([PARTICLES], tmp_path / "out", options)
-    with pytest.raises(OutputError, match="already exists; use --force"):
+    with pytest.raises(OutputError, match="already exists; use force=True"):
         remove_duplicate_particles([PARTICLES], tmp_path / "out", options)
     (tmp_path / "file").write_text("")
     with pytest.raises(OutputError, match="cannot create the output folder"):

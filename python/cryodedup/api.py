@@ -18,10 +18,9 @@ CLI's options (``--mic-psize``).
 
 from __future__ import annotations
 
-import re
 import warnings
 from collections.abc import Callable, Collection, Hashable, Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +38,7 @@ from .jobs.particles.job import Outcome, run
 from .jobs.particles.read import Files, InMemory, Source
 from .options import ParticleOptions
 from .options.fields import CENTRES, taken_by
+from .options.keywords import keyword_names
 from .outputs import output_batch
 from .particle_set import Log, ParticleSet, Warn
 from .paths import StrPath
@@ -146,29 +146,6 @@ def repair_particle_update(outdir: StrPath) -> list[tuple[Path, str]]:
     from .jobs.particles.update import repair
 
     return repair(outdir)
-
-
-#: The CLI's options that are keyword arguments of :func:`remove_duplicates`, by option name.
-_KEYWORDS = {f"--{f.name.replace('_', '-')}": f"{f.name}=" for f in fields(ParticleOptions)} | {"--force": "force="}
-
-
-def keyword_names(message: str) -> str:
-    """``message`` with the CLI's options named as keyword arguments (``--mic-psize`` as ``mic_psize=``).
-
-    A ``NAME=Å`` value after the option is quoted as the keyword takes it: ``--min-dist
-    thyroglobulin=Å`` as ``min_dist="thyroglobulin=Å"`` (not ``min_dist= thyroglobulin=Å``).
-    """
-
-    def named(m: re.Match) -> str:
-        keyword = _KEYWORDS.get(m.group(1))
-        if keyword is None:
-            return m.group(0)
-        if not m.group(2):
-            return keyword
-        value = m.group(2).rstrip(":,.")  # (a sentence's punctuation after the value stays outside)
-        return f'{keyword}"{value}"{m.group(2)[len(value) :]}'
-
-    return re.sub(r"(--[a-z][a-z-]*)(?: ([^\s=,;()]+=[^\s;()]*))?", named, message)
 
 
 def _remove_duplicates(data: Any, outdir: StrPath | None, force: bool, report: Log, options: dict) -> tuple:

@@ -96,6 +96,12 @@ SCALE_MIN = 1.08
 SCALE_MAX = 32.0
 #: Offsets below this many pixels are left out of a transform's wording: noise of the picks' mean.
 SHIFT_NOISE = 0.5
+#: A transform is another frame only when it pairs most of what one frame would: at least this share of
+#: the picks it brings within :data:`WIDE_RADII` times the radius measured at (beyond chance, both).
+#: Per-pick offsets (each copy moved by its own origin, ``--shift-key none``) leave a mode that pairs
+#: a few more picks than the identity, and no transform undoes them: none is advised.
+MATERIAL_SHARE = 0.5
+WIDE_RADII = 4.0
 #: The verdicts, as the summary says them.
 VERDICTS = ("one", "two", "unrelated", "cannot tell")
 
@@ -332,9 +338,34 @@ def measure(
     best = voted if voted is None or voted.shared < hopeful else _refined(voted.transform, a, ga, b, gb, rho)
     searched = _searched_by_chance(a, ga, b, gb, rho, boxes, pairs_i, pairs_j) if search else 0.0
     m = verdict(Measurement(identity, translation, best, chance, rho, "", (len(a), len(b)), n, radius, searched))
+    if m.verdict == "two" and not _material(m, a, ga, b, gb, boxes, seed):
+        return replace(m, verdict="cannot tell", reason="no one transform")
     if m.verdict == "unrelated" and voting < THOROUGH_VOTE_PAIRS and len(pairs_i) < _pairs_on_micrographs(ga, gb, n):
         return measure(a, ga, b, gb, radius, areas, seed, least, THOROUGH_VOTE_PAIRS)
     return m
+
+
+def _material(
+    m: Measurement,
+    a: np.ndarray,
+    ga: np.ndarray,
+    b: np.ndarray,
+    gb: np.ndarray,
+    boxes: tuple[np.ndarray, np.ndarray],
+    seed: int,
+) -> bool:
+    """Whether the transform found pairs most of the picks it brings near (:data:`MATERIAL_SHARE`), beyond chance.
+
+    The picks within :data:`WIDE_RADII` radii of a partner once moved, less chance's there, are
+    about the pairs a merge in one frame would have: a transform that pairs a few of them within
+    the radius leaves the rest as far apart as before, and is no fix.
+    """
+    assert m.best is not None, "a verdict of two frames names its transform"
+    moved = m.best.transform.apply(b)
+    wide = WIDE_RADII * m.radius
+    near = agreement(gb, a, ga, moved, wide)[1]
+    chance = chance_agreement(lambda c: agreement(gb, a, ga, c, wide), b, gb, boxes, seed).shared
+    return m.best.shared - m.chance.shared >= MATERIAL_SHARE * (near - chance)
 
 
 def _pairs_on_micrographs(ga: np.ndarray, gb: np.ndarray, n: int) -> int:

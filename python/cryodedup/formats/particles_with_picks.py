@@ -10,6 +10,7 @@ particles as a particle STAR, the picks as a coordinate job.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -72,15 +73,32 @@ def read_particles_with_picks(
     levels = _levels_among(score_read, is_picks)
     picks = read_picker_outputs(pickers, outdir, scale, levels, output_format, warn, log, moves_inputs)
     if particles.score_label != picks.score_label:
-        warn(
-            f"{stars[0]} is ranked by {particles.score_label or 'no score'} and {pickers[0]} by "
-            f"{picks.score_label or 'no score'}, which are not one scale: each group of duplicates keeps a seeded "
-            f"random particle (seed {score_read.seed}); to keep the refined particles over the picks, "
-            f"give --prefer {stars[0]}"
-        )
+        if not _kinds_apart(score_read, is_picks):  # (else --prefer decides between them: no score compared)
+            advice = (
+                ""
+                if score_read.preferred_first
+                else f"; to keep the refined particles over the picks, give --prefer {stars[0]}"
+            )
+            warn(
+                f"{stars[0]} is ranked by {particles.score_label or 'no score'} and {pickers[0]} by "
+                f"{picks.score_label or 'no score'}, which are not one scale: each group of duplicates keeps a "
+                f"seeded random particle (seed {score_read.seed}){advice}"
+            )
         particles, picks = replace(particles, scores=None, score_label=None), replace(picks, scores=None)
     first, second = (particles, picks) if not is_picks[0] else (picks, particles)
     return _joined(first, second, [first is particles, second is particles], inputs, is_picks)
+
+
+def _kinds_apart(score_read: ScoreRead, is_picks: list[bool]) -> bool:
+    """Whether ``--prefer`` puts the particle files and the picks at different levels (never one level both).
+
+    The inputs it does not name share its last level.
+    """
+    if score_read.prefer_held is None:
+        return False
+    named = {k for level in score_read.prefer_held for k in level}
+    levels = [*score_read.prefer_held, [k for k in range(len(is_picks)) if k not in named]]
+    return all(len({is_picks[k] for k in level}) <= 1 for level in levels)
 
 
 def _levels_among(score_read: ScoreRead, is_picks: list[bool]) -> ScoreRead:
@@ -133,7 +151,39 @@ def _joined(
         particle_names=None,
         coverage=None,
         identities=identities,
+        row_names=_joined_names(first, second),
     )
+
+
+def _joined_names(first: ParticleSet, second: ParticleSet) -> Callable[[np.ndarray], list[str]]:
+    """What each input names a row of the joined set (a STAR row its image, a pick its file and line), by row.
+
+    The joined set has no images (picks have none, so no same-image rule), but the record of
+    rejections (``--decisions``) still names each particle as its own input does.
+    """
+    parts = [_names_of(first), _names_of(second)]
+    n_first = len(first)
+
+    def names(rows: np.ndarray) -> list[str]:
+        rows = np.asarray(rows, dtype=np.int64)
+        out = [""] * rows.size
+        for part, chosen, start in ((0, rows < n_first, 0), (1, rows >= n_first, n_first)):
+            at = np.flatnonzero(chosen)
+            for k, name in zip(at.tolist(), parts[part](rows[at] - start) if at.size else []):
+                out[k] = name
+        return out
+
+    return names
+
+
+def _names_of(particles: ParticleSet) -> Callable[[np.ndarray], list[str]]:
+    """How one reader's set names its rows: its own row names, else its images, else nothing."""
+    if particles.row_names is not None:
+        return particles.row_names
+    images = particles.images
+    if images is not None:
+        return images.names
+    return lambda rows: [""] * len(rows)
 
 
 class _KindsWriter(KindsWriter):

@@ -10,7 +10,8 @@ when a transform explains the pairs far better than the identity (docs/design.md
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import math
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import cast
@@ -222,12 +223,18 @@ def registration_radius(particles: ParticleSet, min_dist: float) -> float:
 
 
 def check_registration(
-    particles: ParticleSet, options: ParticleOptions, applied: list[dict[str, str]], warn: Warn
+    particles: ParticleSet,
+    options: ParticleOptions,
+    applied: list[dict[str, str]],
+    warn: Warn,
+    shift_aware: Callable[[], ParticleSet] | None = None,
 ) -> Registration | None:
     """Each pair of inputs' registration measured; a transform that fires refused (check) or said (warn).
 
     Returns the summary's ``registration`` (None with one input, ``--registration ignore`` or
-    no micrograph shared).
+    no micrograph shared). ``shift_aware``: the inputs read again with their origins subtracted,
+    for ``--shift-key none``: pairs not in one frame that are once their origins are subtracted
+    are refused (said) as such, naming the shift-aware key, never a transform.
     """
     n_inputs = len(particles.inputs)
     if n_inputs < 2 or options.registration == "ignore" or particles.decided is not None:
@@ -247,6 +254,7 @@ def check_registration(
         radius_A=radii.pop() if len(radii) == 1 else None,
         transforms_applied=tuple(MovedBy(t["input"], t["transform"]) for t in applied),
     )
+    _refuse_per_particle_origins(particles, options, pairs, shift_aware, warn)
     fired = [p for p in pairs if p.frames == "two"]
     if fired:
         if options.registration == "check":
@@ -257,6 +265,53 @@ def check_registration(
         fix = _fix_words(particles, options.audit, fired, said=True)
         warn(f"{message}; merged as they are (--registration warn). To merge them in one frame: {fix}")
     return summary
+
+
+def _refuse_per_particle_origins(
+    particles: ParticleSet,
+    options: ParticleOptions,
+    pairs: list[RegisteredPair],
+    shift_aware: Callable[[], ParticleSet] | None,
+    warn: Warn,
+) -> None:
+    """Pairs apart under ``--shift-key none`` and in one frame with their origins: refused (said), naming the key.
+
+    Each copy's offset is then its own origin (a re-extraction with --recenter of a refined set):
+    no transform undoes that, and the default key subtracts them.
+    """
+    # (read again only where the picks pair but not as one frame: per-pick offsets show as a transform that
+    # fires, none that fits, or an offset measured loosely; never for unrelated inputs)
+    apart = [p for p in pairs if p.frames == "two" or p.cannot_tell in ("no one transform", "offset uncertain")]
+    if options.shift_key != "none" or shift_aware is None or not apart:
+        return
+    aware = shift_aware()
+    if aware.shift == "none" or aware.inputs != particles.inputs:
+        return
+    radius = registration_radius(aware, options.min_dist)
+    found = []
+    for p in apart:
+        a, b = (aware.inputs.index(name) for name in p.inputs)
+        again = pair_registration(aware, a, b, radius)
+        if again is not None and again.frames == "one":
+            found.append((p, again))
+    if not found:
+        return
+    words = "; ".join(
+        f"{_two_frames(particles, [p]).replace('are in two frames', 'differ by their own per-particle origins')} "
+        f"(agreement {p.jaccard_identity:.3f} as read, {again.jaccard_identity:.3f} with their origins "
+        "subtracted)"
+        for p, again in found
+    )
+    fix = f"drop --shift-key none (the default, --shift-key auto, subtracts each particle's {aware.shift})"
+    if options.min_dist == 0:  # (identical centres: a re-extraction rounds each origin to a whole pixel)
+        pixel = math.ceil(float(np.nanmax(np.asarray(aware.psize))) * 100) / 100
+        fix += (
+            f" and give --min-dist {pixel:g} (a re-extraction moves each centre by its origin rounded to a whole "
+            "pixel, so the copies lie within a pixel, not at the same centre)"
+        )
+    if options.registration == "check":
+        raise FramesError(f"{words}: no transform undoes that; {fix}, or --registration warn to merge them as they are")
+    warn(f"{words}; merged as they are (--registration warn). To merge the copies as one: {fix}")
 
 
 def _fired_of(pair: RegisteredPair) -> Fired:

@@ -16,7 +16,7 @@ import click
 import numpy as np
 
 from ..errors import CryodedupError, alternatives
-from .species import parse_named_distances
+from .species import number_type, parse_named_distances
 
 __all__ = [
     "CENTRES",
@@ -125,6 +125,8 @@ class Flag:
         for key in ("type", "metavar"):
             if getattr(self, key) is not None:
                 kwargs[key] = getattr(self, key)
+        if self.type is not None:  # (NaN passes every range check: refused where the value is read)
+            kwargs["type"] = number_type(self.type)
         if self.default is not NOT_GIVEN:
             kwargs["default"] = self.default
         for key in ("show_default", "is_flag", "multiple", "required"):  # (label, panel: the report's, the help's)

@@ -6,6 +6,7 @@ The options of several species, with which ``fields.py`` and ``particles.py`` de
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -71,6 +72,33 @@ def parse_named_distances(
         else:
             default = value
     return default, pairs
+
+
+class NumberRange(click.FloatRange):
+    """A float option's range (click's ``FloatRange``): its bounds, NaN refused, which no bound compares with."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        """A float within the range, never NaN."""
+        if isinstance(value, str) and _is_nan(value):
+            self.fail(f"{value!r} is not a number; give a finite value", param, ctx)
+        return super().convert(value, param, ctx)
+
+
+def _is_nan(text: str) -> bool:
+    try:
+        return math.isnan(float(text))
+    except ValueError:
+        return False
+
+
+def number_type(kind: Any) -> Any:
+    """A ``FloatRange`` option's type with NaN refused as the range refuses infinities (else ``kind``).
+
+    (A plain float option's value is checked by its job's options, ``check``, NaN with infinities.)
+    """
+    if isinstance(kind, click.FloatRange) and not isinstance(kind, NumberRange):
+        return NumberRange(kind.min, kind.max, kind.min_open, kind.max_open, kind.clamp)
+    return kind
 
 
 class MinDistance(click.types.FloatParamType):

@@ -162,18 +162,28 @@ def czii_rows(czii: CziiScore | None, places: str = "Tomograms") -> list[tuple[s
 def _species_line(c: SpeciesScore, beta: float) -> str:
     """One species: its counts, precision, recall, F-beta, weight and localisation error."""
     error = "" if c.localisation_error_A is None else f", localisation error {c.localisation_error_A:.1f} Å"
+    quirk = f"; {_SEVERAL_HITS}" if c.fp < 0 else ""
     return (
         f"{c.species} (weight {c.weight:g}, hit within {c.threshold_A:g} Å): TP {c.tp:,}, "
         f"FP {c.fp:,}, FN {c.fn:,}; precision {c.precision:.3f}, recall {c.recall:.3f}, "
-        f"F{beta:g} {c.f_beta:.3f}{error}"
+        f"F{beta:g} {c.f_beta:.3f}{error}{quirk}"
     )
+
+
+#: Why the challenge's counts can say FP below 0 and a precision above 1 (tests/czii_oracle.py: its rule).
+_SEVERAL_HITS = (
+    "FP below 0 and precision above 1 are the challenge's own rule: TP counts the reference picks hit, and one "
+    "candidate within the radius of several counts once for each, while FP is the candidates less TP"
+)
 
 
 def _sweep_line(c: SpeciesScore, s: Sweep, beta: float, at: str) -> str:
     """One species' sweep: average precision, and the threshold of the best F-beta."""
+    above = any(v is not None and v > 1 for v in (s.average_precision, s.best_precision))
     return (
         f"{c.species}: average precision {s.average_precision:.3f}; best F{beta:g} {s.best_f_beta:.3f} "
         f"at score {at} {s.best_threshold:.4g} (precision {s.best_precision:.3f}, recall {s.best_recall:.3f})"
+        + (" (above 1: a candidate hit several reference picks, as the challenge counts them)" if above else "")
     )
 
 

@@ -133,7 +133,8 @@
 
   function moreText(m) {
     const parts = [counted(D.picks[m], "pick"), counted(D.duplicates[m], "duplicate")];
-    if (D.agreement && D.agreement[m] >= 0) parts.push(Math.round(100 * D.agreement[m]) + "% agreed");
+    if (D.agreement && D.agreement[m] === null) parts.push("no agreement measured");
+    else if (D.agreement && D.agreement[m] >= 0) parts.push(Math.round(100 * D.agreement[m]) + "% agreed");
     return parts.join(" · ");
   }
 

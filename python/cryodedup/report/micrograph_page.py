@@ -29,6 +29,7 @@ import numpy as np
 import cryodedup._core as _core
 
 from ..algo import core_group_ids
+from ..algo.dedup import picks_per_group
 from ..algo.histogram import counts_per_group
 from .canvas import KEPT_COLOUR, REJECTED_COLOUR
 from .html_report import Page, PageBatch
@@ -226,8 +227,13 @@ def _duplicates(details: ParticleDetails, picks: PagePicks) -> np.ndarray:
     return np.bincount(details.groups[duplicate], minlength=len(details.mic_names))
 
 
-def _agreement(details: ParticleDetails) -> list[float] | None:
-    """Each micrograph's share of kept picks that more than one input picked (None with one input)."""
+def _agreement(details: ParticleDetails) -> list[float | None] | None:
+    """Each micrograph's share of kept picks that more than one input picked (None with one input).
+
+    None on a micrograph fewer than two inputs ran on (the card says "no agreement measured":
+    none could agree there, which is not 0 %), and where nothing was kept (-1, nothing said).
+    Which inputs ran where: the inputs' own word (``covered``), else those with picks there.
+    """
     confirmed = details.confirmed_by
     if confirmed is None or len(details.inputs) < 2:
         return None
@@ -237,7 +243,12 @@ def _agreement(details: ParticleDetails) -> list[float] | None:
     kept = details.picks_per_micrograph - details.rejected_per_micrograph
     agreeing = counts_per_group(details.groups, several, n)[1]
     share = np.divide(agreeing, kept, out=np.full(n, -1.0), where=kept > 0)
-    return [round(v, 4) for v in share.tolist()]
+    particles = details.particles
+    ran = details.covered
+    if ran is None:
+        ran = picks_per_group(particles.input_of, particles.groups, n, len(details.inputs)) > 0
+    alone = np.asarray(ran).sum(axis=1) < 2
+    return [None if lone else round(v, 4) for v, lone in zip(share.tolist(), alone.tolist())]
 
 
 def _card_names(names: Sequence[str]) -> list[str] | None:

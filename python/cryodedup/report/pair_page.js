@@ -82,7 +82,7 @@
         "div",
         { class: "more" },
         "z " + num(D.z[p], 1) + " · Pearson " + num(D.pearson[p], 3) + " · overlap " + pct(D.overlap[p]) +
-          " · joint " + num(D.joint[p], 3) + " · shift " + D.shiftA[p].join(", ") + " Å"
+          " · joint " + num(D.joint[p], 3) + (D.shiftA[p] === null ? " · no shift measured" : " · shift " + D.shiftA[p].join(", ") + " Å")
       )
     );
     cards[p] = card;

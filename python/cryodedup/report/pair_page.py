@@ -32,8 +32,8 @@ class PairRows:
 
     ``names``: the micrographs' paths; ``labels``: the ends of them that tell them apart (shown).
 
-    ``shift``: the later image's shift against the first (dy, dx, binned pixels); ``binned_psize``: Å
-    per binned pixel.
+    ``shift``: the later image's shift against the first (dy, dx, binned pixels; NaN where no image
+    scored the pair); ``binned_psize``: Å per binned pixel.
     """
 
     names: list[str]
@@ -84,10 +84,18 @@ def _index_js(rows: PairRows, drawn: set[int], title: str) -> str:
         "joint": _numbers(rows.joint, 3),
         "duplicate": rows.duplicate.astype(int).tolist(),
         "uncertain": rows.uncertain.astype(int).tolist(),
-        "shiftA": np.rint(rows.shift[:, ::-1] * rows.binned_psize).astype(int).tolist(),  # (x, y)
+        "shiftA": _shifts_A(rows),
         "drawn": sorted(drawn),
     }
     return "window.CRYODEDUP_PAIRS = " + json.dumps(index, separators=(",", ":")) + ";\n"
+
+
+def _shifts_A(rows: PairRows) -> list[list[int] | None]:
+    """Each pair's shift (x, y) in whole Å; None where none was measured (a pair scored by metadata alone)."""
+    shifts = np.asarray(rows.shift[:, ::-1] * rows.binned_psize, dtype=np.float64).reshape(-1, 2)
+    measured = np.asarray(np.isfinite(shifts).all(axis=1), dtype=bool)
+    whole = np.rint(np.where(measured[:, None], shifts, 0)).astype(np.int64).tolist()
+    return [xy if ok else None for xy, ok in zip(whole, measured.tolist())]
 
 
 def _jpeg(rgb: np.ndarray) -> bytes:

@@ -424,7 +424,7 @@ def test_one_pass_over_existing_outputs_needs_force(tmp_path):
     options = ParticleOptions(mic_psize=1.0, min_dist=10.0)
     remove_duplicate_particles([path], tmp_path / "out", options)
     first = digests(tmp_path / "out")
-    with pytest.raises(CryodedupError, match="already exists; use --force"):
+    with pytest.raises(CryodedupError, match="already exists; use force=True"):
         remove_duplicate_particles([path], tmp_path / "out", options)
     remove_duplicate_particles([path], tmp_path / "out", options, force=True)
     assert digests(tmp_path / "out") == first

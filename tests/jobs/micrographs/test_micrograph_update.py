@@ -196,7 +196,9 @@ def test_outputs_in_the_way_of_an_update_without_a_store_say_why(grown, tmp_path
         (out / STORE / DATABASE).unlink()
     elif how == "seen/ deleted":
         shutil.rmtree(out / STORE)
-    with pytest.raises(CryodedupError, match=r"pairs.csv: already exists; use --force.* found no store of an earlier"):
+    with pytest.raises(
+        CryodedupError, match=r"pairs.csv: already exists; use force=True.* found no store of an earlier"
+    ):
         find_duplicate_micrographs(grown[:8], out, MicrographOptions(bin=1), update=True)
     summary = find_duplicate_micrographs(grown[:8], out, MicrographOptions(bin=1), update=True, force=True)
     assert summary["images_read"] == 8

@@ -170,7 +170,8 @@ def test_the_api_refuses_update_on_data_in_memory() -> None:
 
     frame = pd.DataFrame({"rlnMicrographName": ["m.mrc"], "rlnCoordinateX": [1.0], "rlnCoordinateY": [1.0]})
     with pytest.raises(
-        CryodedupError, match="update= takes particle files and an output folder; particles in memory have no kept set"
+        CryodedupError,
+        match="update=True takes particle files and an output folder; particles in memory have no kept set",
     ):
         remove_duplicates(frame, mic_psize=1.0, update=True)
 

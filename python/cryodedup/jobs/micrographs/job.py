@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from ...errors import CryodedupError
 from ...formats.micrograph_lists import Micrographs, load_inputs
 from ...options import MicrographOptions, MicrographRun
+from ...options.keywords import said_in_python
 from ...outputs import all_outputs_at_once
 from ...paths import StrPath
 from ...report.micrograph_sections import MicrographSummary, Timing, revisit_rows
@@ -44,6 +45,7 @@ if TYPE_CHECKING:
 __all__ = ["find_duplicate_micrographs", "screen_micrographs"]
 
 
+@said_in_python()  # (a caller who wrote Python is told keywords, not flags)
 def find_duplicate_micrographs(
     inputs: Sequence[StrPath],
     outdir: StrPath,

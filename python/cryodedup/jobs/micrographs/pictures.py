@@ -7,6 +7,7 @@ job's warning asks the user to look at before trusting the decision.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -128,7 +129,8 @@ def _pair_page(
     swap = rank[pairs[:, 0]] > rank[pairs[:, 1]]
     first, later = np.where(swap, pairs[:, 1], pairs[:, 0]), np.where(swap, pairs[:, 0], pairs[:, 1])
     sign = np.where(swap, -1, 1)
-    dy, dx = sign * np.asarray(scores["dy"], dtype=np.int64), sign * np.asarray(scores["dx"], dtype=np.int64)
+    # (NaN where no image scored the pair, --no-images: no shift measured, never cast to an integer)
+    dy, dx = sign * np.asarray(scores["dy"], dtype=np.float64), sign * np.asarray(scores["dx"], dtype=np.float64)
     rows = PairRows(
         list(mics.names),
         [short_name(label) for label in distinct_labels(list(mics.names))],
@@ -260,9 +262,15 @@ def _pair_cells(
         f"{scores['z'][p]:.1f}",
         f"{pearson:.{digits}f}" if np.isfinite(pearson) else "-",
         f"{scores['overlap'][p]:.0%}" if np.isfinite(scores["overlap"][p]) else "-",
-        f"{dx * binned_psize:.0f}, {dy * binned_psize:.0f}",
-        f"{dx * binning}, {dy * binning}",
+        *_shift_cells(dy, dx, binned_psize, binning),
     ]
+
+
+def _shift_cells(dy: float, dx: float, binned_psize: float, binning: int) -> list[str]:
+    """A pair's shift in Å and in micrograph pixels; "no shift measured" where no image scored it."""
+    if not (np.isfinite(dy) and np.isfinite(dx)):
+        return ["no shift measured"] * 2
+    return [f"{dx * binned_psize:.0f}, {dy * binned_psize:.0f}", f"{int(dx) * binning}, {int(dy) * binning}"]
 
 
 def _flagged_table(
@@ -343,18 +351,19 @@ def _pair_figures(
             what = "a duplicate" if decision.duplicate[p] else "not a duplicate"
             title += f"\njoint score {decision.joint[p]:.3f} (1: the boundary): decided {what}"
             heading += f": {names[first]} and {names[later]}, {what}"
-        figure = plots.pair_figure(images[first], images[later], dy, dx, title, images.binned_psize)
+        figure = plots.pair_figure(images[first], images[later], int(dy), int(dx), title, images.binned_psize)
         out.append((f"{stem}_{k + 1}.png", heading, figure))
     return out
 
 
-def seen_from_first(pair: np.ndarray, dy: int, dx: int, rank: np.ndarray) -> tuple[int, int, int, int]:
+def seen_from_first(pair: np.ndarray, dy: float, dx: float, rank: np.ndarray) -> tuple[int, int, float, float]:
     """The pair in acquisition order, and the shift of the later image against the first.
 
-    The shift was scored as b against a: seen from the other side it flips.
+    The shift was scored as b against a: seen from the other side it flips. Whole pixels where
+    measured; NaN stays NaN (no image scored the pair: ``--no-images``).
     """
     a, b = (int(i) for i in pair)
-    dy, dx = int(dy), int(dx)
+    dy, dx = (int(v) if np.isfinite(v) else math.nan for v in (dy, dx))
     if rank[a] <= rank[b]:
         return a, b, dy, dx
     return b, a, -dy, -dx

@@ -22,6 +22,7 @@ from ...algo.audit import (
     halfsets_by_micrograph,
 )
 from ...options import ParticleOptions
+from ...options.keywords import said_in_python
 from ...outputs import AtomicOutputs, all_outputs_at_once, warn_earlier_report
 from ...particle_set import Log, ParticleSet
 from ...paths import StrPath
@@ -29,7 +30,7 @@ from ...report.sections.run import Outputs
 from ..species import distances_used
 from .decide import Decision, decide, warn_not_confirmable
 from .draw import picture_details, plot_particles
-from .read import Files, Source, warn_unused_options
+from .read import Files, Held, Source, warn_unused_options
 from .summarise import ParticleSummary, summarize, timings, verdict_of
 
 if TYPE_CHECKING:
@@ -42,7 +43,10 @@ __all__ = ["Outcome", "remove_duplicate_particles", "run"]
 
 
 def _registered(
-    particles: ParticleSet, options: ParticleOptions, warn: Callable[[str], None]
+    particles: ParticleSet,
+    options: ParticleOptions,
+    warn: Callable[[str], None],
+    shift_aware: Callable[[], ParticleSet] | None = None,
 ) -> tuple[Registration | None, MovedInputs | None]:
     """The inputs' registration checked and ``--transform`` applied: the summary's ``registration`` and ``transforms``.
 
@@ -56,13 +60,27 @@ def _registered(
     refuse_transform_into_combined_output(particles, options.transform, options.audit)
     moved = move_inputs(particles, options.transform)
     applied = [{"input": particles.inputs[m.input], "transform": m.ops} for m in moved]
-    return check_registration(particles, options, applied, warn), write_moved(particles, options.audit, moved)
+    registration = check_registration(particles, options, applied, warn, shift_aware)
+    return registration, write_moved(particles, options.audit, moved)
+
+
+def _shift_aware(
+    source: Source, folder: Path | None, options: ParticleOptions, held: Held
+) -> Callable[[], ParticleSet]:
+    """The inputs read again with their origins subtracted (for ``--shift-key none``: called only where needed)."""
+    aware = replace(options, shift_key="auto", transform=[])
+    return lambda: source.read(folder, aware, _silent_warning, _silent, held)
 
 
 def _silent(message: str, level: str) -> None:
     pass
 
 
+def _silent_warning(message: str) -> None:
+    pass
+
+
+@said_in_python()  # (a caller who wrote Python is told keywords, not flags)
 @all_outputs_at_once
 def remove_duplicate_particles(
     inputs: Iterable[StrPath],
@@ -143,7 +161,7 @@ def run(
     held = source.held_by_prefer(options, warn)  # (--prefer parsed once, before anything is read where it can be)
     particles = source.read(folder, options, warn, log, held)
     warn_unused_options(particles, options, warn)
-    registration, transforms = _registered(particles, options, warn)
+    registration, transforms = _registered(particles, options, warn, _shift_aware(source, folder, options, held))
     reassign = check_halfsets(particles, options.halfsets) is not None
     read_at = time.perf_counter()
     if update and round_:

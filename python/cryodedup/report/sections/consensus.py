@@ -159,17 +159,22 @@ def _fates_text(entry: InputFates, min_support: int) -> str:
 
 
 def _pair_rows(found: Agreement, labels: list[str], partial: bool) -> list[Row]:
-    """The neighbour agreement of each pair of inputs (n/a where undefined, or with no species in common)."""
+    """The neighbour agreement of each pair of inputs; "no agreement measured" where none could be.
+
+    (No micrograph both ran on, or no species in common.)
+    """
     rows = []
     where = " (on the micrographs both ran on)" if partial else ""
     for a in range(len(labels)):
         for b in range(a + 1, len(labels)):
             value = found.jaccard[a][b]
-            undefined = "n/a (no species in common)" if (a, b) in found.no_species_in_common else "n/a"
+            undefined = "no agreement measured" + (
+                " (no species in common)" if (a, b) in found.no_species_in_common else " (no micrograph both ran on)"
+            )
             rows.append(
                 (
                     f"  Neighbour agreement {labels[a]} / {labels[b]}",
-                    (undefined if value is None else f"{value:.3f}") + where,
+                    undefined if value is None else f"{value:.3f}{where}",
                 )
             )
     return rows

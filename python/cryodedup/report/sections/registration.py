@@ -35,6 +35,9 @@ _CANNOT_TELL = {
     "too few picks": "too few picks shared to tell a frame from chance; give more micrographs both inputs picked, "
     "or check the frames by hand",
     "too dense": "the picks crowd so that chance pairs many of them under some transform; check the frames by hand",
+    "no one transform": "the best transform found pairs few of the picks it brings near each other (their "
+    "offsets differ pick by pick, as each particle's own origin does): no transform fixes that; check the "
+    "shifts each input's centres carry",
     "offset uncertain": "the offset between them is measured too loosely to say whether it matters; give more "
     "micrographs both inputs picked",
 }
