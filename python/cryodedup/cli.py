@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import filecmp
-import math
 import os
 import shlex
 import shutil
@@ -416,13 +415,6 @@ def audit(
     from .jobs.audit.job import audit_project, audit_rows, fitted_rows, redo_commands, write_audit_page
 
     report = Reporter(quiet)
-    for flag, value, what in (
-        ("--min-dist", min_dist, "a distance in Å from 0 to 1e5"),
-        ("--negligible", negligible, "a share in % from 0 to 100"),
-        ("--max-angle", max_angle, "an angle in degrees from 0 to 180"),
-    ):  # (click's ranges let NaN through: every comparison with it is false)
-        if value is not None and math.isnan(value):
-            raise UsageError(f"{flag} must be {what}, got {value}")
     if plot is not None and plot.resolve().is_relative_to(project_dir.resolve()):
         raise UsageError(f"--plot {plot}: the folder lies inside the project, and nothing is written into it")
     try:
