@@ -6,6 +6,7 @@ all-pairs search of the rows as written, the planted copies themselves, and the 
 from __future__ import annotations
 
 import json
+import os
 import re
 import shlex
 import subprocess
@@ -226,3 +227,21 @@ def test_copies_of_one_image_at_another_centre_ask_to_redo_with_a_command_that_r
     assert kept_mic.size == len(rows) - _COPIES and _pairs_within(kept_mic, kept, 50) == 0
     images = re.findall(r"\d{6}@\S+", (out / "particles_kept.star").read_text())
     assert len(images) == len(set(images)) == len(rows) - _COPIES
+
+
+@pytest.mark.parametrize("record", ["job.star", "note.txt"])
+def test_a_damaged_record_beside_the_final_refinements_copies_is_named_and_the_redo_kept(tmp_path, record):
+    # Before: the job's verdict was "damaged" alone, its 20 pairs across the half-sets unsaid, exit 0, the headline
+    # "No duplicates in the 13 particle sets audited" (a new user's trial: a FIFO job.star or note.txt in job029).
+    root, _ = _planted(tmp_path, [f"{_R29}/run_data.star"])
+    path = root / _R29 / record
+    path.unlink(missing_ok=True)
+    os.mkfifo(path)
+    status, audit, stderr = _audit(root)
+    jobs = {j["job"]: j for j in audit["jobs"]}
+    assert status == 1 and audit["verdict"] == f"1 refinement to redo: {_R29}; 1 damaged (named below)"
+    line = jobs[_R29]["line"]
+    assert jobs[_R29]["verdict"] == "redo" and f"{record}: is a named pipe (FIFO)" in line
+    assert "(its particles audited all the same)" in line and line.endswith(jobs[_R29]["command"])
+    assert jobs[_R29]["sets"][0]["straddling_pairs"] == _COPIES
+    _check_redo(tmp_path, line, stderr, jobs[_R29]["sets"][0], root)

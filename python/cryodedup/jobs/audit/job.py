@@ -127,7 +127,7 @@ class ProjectAudit:
     def verdict(self) -> tuple[str, str]:
         """The line the report opens with, and its kind (``bad``, ``warn``, ``good``)."""
         redo = [j.job.label for j in self.jobs if j.verdict == REDO]
-        damaged = sum(j.verdict == DAMAGED for j in self.jobs) + len(self.problems)
+        damaged = sum(bool(j.problems) for j in self.jobs) + len(self.problems)
         unread = f"; {damaged} damaged (named below)" if damaged else ""
         running = [j.job.label for j in self.jobs if j.verdict == RUNNING]
         if running:
@@ -454,9 +454,28 @@ def _verdict(
     ``negligible``: the share of a refinement's particles (%) in pairs across its half-sets under which it is not
     to redo.
     """
-    name = _shown_name(audit.job)
-    if audit.problems:
+    if audit.problems and not audit.sets:
         return DAMAGED, "; ".join(audit.problems)
+    verdict, line = _sets_verdict(audit, audits, project, negligible)
+    if not audit.problems:
+        return verdict, line
+    # (damage beside sets that were read: named first, and the verdict of what was read kept, never hidden)
+    head, _, rest = line.partition(": ")
+    damage = "; ".join(_without_name(problem, audit.job) for problem in audit.problems)
+    return verdict, f"{head}: {damage} (its particles audited all the same); {rest}"
+
+
+def _without_name(problem: str, job: Job) -> str:
+    """A problem as a job's own line says it: without the job's name it starts with."""
+    for name in (job.label, job.name):
+        if problem.startswith(f"{name}: "):
+            return problem[len(name) + 2 :]
+    return problem
+
+
+def _sets_verdict(audit: JobAudit, audits: dict[str, JobAudit], project: Project, negligible: float) -> tuple[str, str]:
+    """The verdict of the job's sets as read (its damage, if any, is said by :func:`_verdict`)."""
+    name = _shown_name(audit.job)
     worst = audit.worst
     if worst is None and audit.not_written:
         return _not_written(audit, audits, project, name)
