@@ -37,7 +37,7 @@ from ...options import ParticleOptions
 from ...outputs import AtomicOutputs, StrPath, hold_folder, output_batch, put_in_place, write_error
 from ...particle_set import Log, ParticleSet
 from ...report.sections import UpdateRound
-from ..store_db import StoreError, file_digest, sha256_bytes
+from ..store_db import DATABASE, StoreError, busy, file_digest, is_busy, sha256_bytes
 from .decide import Decision, decide, duplicate_rule
 from .read import Files, Source
 from .store import (
@@ -488,6 +488,8 @@ def _finish_again(round_: Round, writer: StarWriter | CsWriter, kept: int) -> di
             store.finish_round()
             store.mark_placed()
         except (OSError, sqlite3.Error) as err:
+            if is_busy(err):
+                raise busy(store.folder / DATABASE) from None
             raise CryodedupError(
                 f"{round_.outdir}: cannot put round {store.round}'s files in place from the store "
                 f"({err.strerror if isinstance(err, OSError) else err}); run again once it can be written"
