@@ -33,6 +33,7 @@ from ...algo.dedup import DuplicateRule, Ranking, find_duplicates
 from ...algo.normalisation import normalisation
 from ...errors import CryodedupError
 from ...formats.sniff import is_copick_config, is_cryosparc, is_dynamo_table, is_picker_output
+from ...labels import counted
 from ...options import ParticleOptions
 from ...outputs import AtomicOutputs, StrPath, hold_folder, output_batch, put_in_place, write_error
 from ...particle_set import Log, ParticleSet
@@ -480,8 +481,8 @@ def _finish_again(round_: Round, writer: StarWriter | CsWriter, kept: int) -> di
     stored = store.round_kept()
     if kept != stored:
         raise CryodedupError(
-            f"{store.folder}: this batch is round {store.round}'s, which kept {stored:,} particles, but decides "
-            f"{kept:,} now; give the next batch, or start anew with --update --force"
+            f"{store.folder}: this batch is round {store.round}'s, which kept {counted(stored, 'particle')}, but "
+            f"decides {kept:,} now; give the next batch, or start anew with --update --force"
         )
     with signals.deferred():
         try:
