@@ -306,3 +306,11 @@ def test_a_job_star_value_holding_u2029_is_one_value(tmp_path: Path) -> None:
         'fn_in "Select/job1/a\u2029b.star" \nparticle_diameter 200 \n \n'
     )
     assert job_options(tmp_path) == {"fn_in": "Select/job1/a\u2029b.star", "particle_diameter": "200"}
+
+
+def test_a_coords_suffix_path_holding_u2029_is_one_line(tmp_path: Path) -> None:
+    from cryodedup.formats.picks.relion import _suffix_file_lines
+
+    path = tmp_path / "coords_suffix_autopick.star"
+    path.write_text("CtfFind/job003/micro\u2029graphs_ctf.star\r\n")
+    assert _suffix_file_lines(path) == ["CtfFind/job003/micro\u2029graphs_ctf.star"]
