@@ -20,7 +20,13 @@ from ..formats.sniff import is_glob, refuse_metadata_input
 from ..labels import counted
 from ..particle_set import ParticleSet
 
-__all__ = ["check_centres", "check_input_paths", "refuse_angles_not_finite"]
+__all__ = [
+    "check_centres",
+    "check_input_paths",
+    "check_registration_centres",
+    "particle_place",
+    "refuse_angles_not_finite",
+]
 
 
 def check_input_paths(inputs: list[Path]) -> None:

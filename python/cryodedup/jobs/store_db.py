@@ -37,7 +37,6 @@ from typing import Any
 from ..errors import CryodedupError, DamagedStoreError, OutputError
 
 __all__ = [
-    "BUSY_TIMEOUT",
     "DAMAGE",
     "DATABASE",
     "StoreError",

@@ -21,7 +21,7 @@ from ...errors import InputFileError
 from ...paths import StrPath
 from ..files import check_regular_file
 
-__all__ = ["Block", "StarFile", "Table", "is_number", "split_fields", "unquote"]
+__all__ = ["Block", "StarFile", "Table", "is_number", "split_fields", "star_lines", "unquote"]
 
 #: (ASCII: RELION parts fields at spaces and tabs, so a name holding U+2029 or U+00A0 stays one field)
 _FIELD = re.compile(r"\"[^\"]*\"(?=\s|$)|'[^']*'(?=\s|$)|\S+", re.ASCII)
