@@ -142,3 +142,50 @@ def test_a_wait_that_is_not_seconds_is_refused(monkeypatch: pytest.MonkeyPatch, 
     monkeypatch.setenv(BUSY_TIMEOUT_VARIABLE, value)
     with pytest.raises(CryodedupError, match=f"{BUSY_TIMEOUT_VARIABLE}=.*expected a number of seconds"):
         busy_timeout()
+
+
+def test_a_lock_taken_while_the_round_decides_is_busy_at_its_commit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The store read unlocked, then locked by another process before the round commits: busy, nothing added."""
+    from cryodedup.jobs.particles import store as store_module
+
+    rounds, out = _particle_rounds(tmp_path)
+    assert run(rounds[0]).exit_code == 0
+    before = files(out)
+    monkeypatch.setenv(BUSY_TIMEOUT_VARIABLE, "0.3")
+    commit = store_module.KeptStore.commit
+
+    def locked_commit(self, *args, **kwargs):
+        with locked(out / "kept_store" / "store.sqlite"):
+            return commit(self, *args, **kwargs)
+
+    monkeypatch.setattr(store_module.KeptStore, "commit", locked_commit)
+    result = run(rounds[1])
+    assert result.exit_code == 1 and len(result.output.strip().splitlines()) == 1, result.output
+    assert "the --update store is busy (locked by another process); nothing was added" in result.output
+    assert "--force" not in result.output
+    assert files(out) == before
+
+
+def test_a_micrograph_store_locked_before_the_round_saves_is_busy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cryodedup.jobs.micrographs.update import SeenStore
+
+    rounds, out = _micrograph_rounds(tmp_path)
+    assert run(rounds[0]).exit_code == 0
+    before = files(out)
+    monkeypatch.setenv(BUSY_TIMEOUT_VARIABLE, "0.3")
+    save = SeenStore.save
+
+    def locked_save(self, *args, **kwargs):
+        with locked(out / "seen" / "store.sqlite"):
+            return save(self, *args, **kwargs)
+
+    monkeypatch.setattr(SeenStore, "save", locked_save)
+    result = run(rounds[1])
+    assert result.exit_code == 1 and len(result.output.strip().splitlines()) == 1, result.output
+    assert "the --update store is busy (locked by another process); nothing was added" in result.output
+    assert "--force" not in result.output
+    assert files(out) == before
