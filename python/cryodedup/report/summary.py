@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..algo.dedup import SAME_CENTRE_A
-from ..labels import distinct_labels
+from ..labels import counted, distinct_labels
 from .sections.base import in_tomograms
 
 if TYPE_CHECKING:  # (a particle job's summary does not load the micrograph job's sections)
@@ -250,7 +250,7 @@ def micrograph_time(images_read: int, timing: Timing) -> str:
 
 def margin_rows(s: MicrographSummary) -> list[Row]:
     """The run's margin (weakest duplicate against strongest other pair), its uncertain pairs, its verdict."""
-    uncertain = f"{s.uncertain_pairs:,} pairs near the boundary (pairs.csv: uncertain = 1)"
+    uncertain = f"{counted(s.uncertain_pairs, 'pair')} near the boundary (pairs.csv: uncertain = 1)"
     return [
         *s.margin.rows("micrograph"),
         *([("Uncertain", uncertain)] if s.uncertain_pairs else []),
