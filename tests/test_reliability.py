@@ -390,7 +390,7 @@ def test_topaz_coordinates_that_overflow_are_one_line_naming_the_file_and_line(t
     assert code == 1
     assert stderr.strip().splitlines() == [
         f"Error: {table}: line 3 has no finite centre ([inf, 2e+300] Å: a coordinate, origin or pixel size is "
-        "NaN, infinite or too large); 1 such particles in all: fix or remove them"
+        "NaN, infinite or too large); 1 such particle in all: fix or remove them"
     ]
 
 

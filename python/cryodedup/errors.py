@@ -77,21 +77,25 @@ def printable(text: str) -> str:
     A name read from a file or the file system may hold terminal escape sequences (``\x1b]0;``
     retitles the window, ``\x1b[2J`` clears the screen), other control characters, bidirectional
     overrides that show a name reversed, or bytes that are not UTF-8 (Python's surrogate escapes,
-    which no terminal encoding takes). Each is shown as ``\xNN`` or ``\uNNNN``; line breaks
-    and tabs are kept (a message's own).
+    which no terminal encoding takes), the line and paragraph separators U+2028 and U+2029 (a
+    line break to some programs, and one no font lays out). Each is shown as ``\xNN`` or
+    ``\uNNNN``; line breaks and tabs are kept (a message's own).
     """
     if not _ESCAPES:
         controls = [c for c in (*range(0x20), *range(0x7F, 0xA0)) if chr(c) not in "\n\t"]
         _ESCAPES.update({c: f"\\x{c:02x}" for c in controls})
-        _ESCAPES.update({c: f"\\u{c:04x}" for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A), 0xFEFF)})
+        _ESCAPES.update({c: f"\\u{c:04x}" for c in (*range(0x2028, 0x202F), *range(0x2066, 0x206A), 0xFEFF)})
         _ESCAPES.update({c: f"\\u{c:04x}" for c in range(0xD800, 0xE000)})
         _ESCAPES.update({c: f"\\x{c - 0xDC00:02x}" for c in range(0xDC80, 0xDD00)})  # a byte, as os.fsdecode took it
     return text.translate(_ESCAPES)
 
 
 def one_line(value: str) -> str:
-    r"""A value the user gave, as a one-line message quotes it: its line breaks shown as ``\n`` and ``\r``."""
-    return value.replace("\r", "\\r").replace("\n", "\\n")
+    r"""A value the user gave, as a one-line message quotes it: its line breaks shown as ``\n`` and ``\r``.
+
+    And every other character that could act or break the line (:func:`printable`: U+2029 too).
+    """
+    return printable(value.replace("\r", "\\r").replace("\n", "\\n"))
 
 
 def shortened(name: str, limit: int = 120) -> str:

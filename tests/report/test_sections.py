@@ -480,7 +480,7 @@ def test_the_consensus_says_what_mains_dict_and_rows_said():
         ),
         (
             "  Not confirmable",
-            "1 picks on 1 of 3 tomograms that fewer than 2 inputs ran on cannot be confirmed: kept (--uncovered reject "
+            "1 pick on 1 of 3 tomograms that fewer than 2 inputs ran on cannot be confirmed: kept (--uncovered reject "
             "rejects them)",
         ),
         ("  Neighbour agreement a.star / b.star", "0.800 (on the tomograms both ran on)"),

@@ -116,7 +116,7 @@ def resolve_paths(names: list[str], source: Path | None, project_dir: Path | Non
     roots = search_roots(source, project_dir)
     for root in roots:
         paths = [Path(n) if Path(n).is_absolute() else root / n for n in names]
-        if paths and paths[0].exists():
+        if paths and os.path.exists(paths[0]):  # (os.path's: False for a name too long, ENAMETOOLONG)
             return paths, root
     return [Path(n) if Path(n).is_absolute() else roots[0] / n for n in names], roots[0]
 
@@ -135,7 +135,7 @@ def image_names(name: str) -> list[str]:
 def find_image(name: str, source: Path | None, project_dir: Path | None) -> Path:
     """The path of a micrograph's image file (:func:`image_names`), or the first path looked for in vain."""
     tried = [resolve_paths([n], source, project_dir)[0][0] for n in image_names(name)]
-    return next((p for p in tried if p.exists()), tried[0])
+    return next((p for p in tried if os.path.exists(p)), tried[0])  # (a name too long: not found)
 
 
 def search_roots(source: Path | None, project_dir: Path | None) -> list[Path]:
@@ -166,7 +166,7 @@ def found_under(names: Sequence[str], roots: Sequence[Path]) -> list[bool]:
             if not os.path.isdir(root / folder):
                 continue
             for k in members:
-                found[k] = found[k] or (root / names[k]).exists()
+                found[k] = found[k] or os.path.exists(root / names[k])
     return found
 
 
@@ -208,7 +208,7 @@ def _images_found_in(names: Sequence[str], roots: Sequence[Path]) -> dict[int, P
             if not os.path.isdir(root / folder):
                 continue
             for t in members:
-                if t not in hits and (root / tried[t][1]).is_file():
+                if t not in hits and os.path.isfile(root / tried[t][1]):  # (a name too long: not found)
                     hits[t] = root / tried[t][1]
     found: dict[int, Path] = {}
     for t in sorted(hits):  # (a micrograph's names in image_names' order: the first found is its image)

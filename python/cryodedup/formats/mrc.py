@@ -151,6 +151,10 @@ def open_volume(path: Path) -> tuple[MrcMemmap, np.ndarray, float | None]:
     if data is None or data.ndim not in (2, 3) or data.dtype.kind == "c":
         mrc.close()
         raise InputFileError(f"{path}: expected an image or a volume of real values in an MRC file")
+    if data.size == 0:  # (a header of nx, ny or nz 0: no voxel to look a pick up in)
+        sizes = ", ".join(f"{k} {int(mrc.header[k])}" for k in ("nx", "ny", "nz"))
+        mrc.close()
+        raise InputFileError(f"{path}: its MRC header says {sizes}: expected at least 1 voxel along each axis")
     voxel = float(mrc.voxel_size.x)
     return mrc, data.reshape((-1, *data.shape[-2:])), voxel if voxel > 0 else None
 

@@ -247,9 +247,7 @@ def comparison(particles: ParticleSet, options: CompareOptions, applied: tuple[M
         reference=None
         if reference is None
         else ReferenceScores(
-            particles.inputs[reference],
-            beta,
-            _scores(n_matched, picks_scored[1 - reference], picks_scored[reference], beta),
+            particles.inputs[reference], beta, _reference_scores(picks, picks_scored, n_matched, reference, beta)
         ),
         per_micrograph=tuple(
             MicrographAgreement(
@@ -266,6 +264,18 @@ def comparison(particles: ParticleSet, options: CompareOptions, applied: tuple[M
         least_agreement=tuple(LeastAgreement(particles.mic_names[g], _rounded(per_mic[g])) for g in worst),
         transforms_applied=applied,
     )
+
+
+def _reference_scores(picks: np.ndarray, scored: np.ndarray, matched: int, reference: int, beta: float) -> Scores:
+    """The candidate's scores against input ``reference`` over the ``scored`` picks (each input's).
+
+    A candidate that picked nothing at all found none of the reference's picks: recall 0 of all
+    of them (not undefined because no micrograph is shared).
+    """
+    candidate, every = 1 - reference, picks.sum(axis=1)
+    if every[candidate] == 0 and every[reference] > 0:
+        return _scores(0, 0, int(every[reference]), beta)
+    return _scores(matched, int(scored[candidate]), int(scored[reference]), beta)
 
 
 def _left_out(picks: np.ndarray, scored: np.ndarray) -> LeftOut | None:

@@ -17,9 +17,16 @@ from ..algo import MAX_CENTRE
 from ..errors import CryodedupError, InputFileError
 from ..formats.files import check_regular_file
 from ..formats.sniff import is_glob, refuse_metadata_input
+from ..labels import counted
 from ..particle_set import ParticleSet
 
-__all__ = ["check_centres", "check_input_paths", "refuse_angles_not_finite"]
+__all__ = [
+    "check_centres",
+    "check_input_paths",
+    "check_registration_centres",
+    "particle_place",
+    "refuse_angles_not_finite",
+]
 
 
 def check_input_paths(inputs: list[Path]) -> None:
@@ -72,17 +79,40 @@ def check_centres(particles: ParticleSet) -> None:
     )
 
 
+#: Centres the registration check measures, in Å (1 cm: beyond any grid); beyond it its bins do not fit int64.
+REGISTRATION_EXTENT = 1e8
+
+
+def check_registration_centres(particles: ParticleSet) -> None:
+    """Refuses, before the registration check, a centre beyond ±:data:`REGISTRATION_EXTENT` Å (its bins overflow)."""
+    centres = particles.centres
+    extent = np.maximum(centres.max(), -centres.min()) if centres.size else 0.0
+    if extent <= REGISTRATION_EXTENT:
+        return
+    _refuse_centres(
+        particles,
+        (np.abs(centres) > REGISTRATION_EXTENT).any(axis=1),
+        "a centre beyond ±1e8 Å (1 cm)",
+        "the registration check between inputs measures picks within a grid's extent; or give --registration ignore",
+    )
+
+
 def _refuse_centres(particles: ParticleSet, bad_rows: np.ndarray, what: str, why: str) -> NoReturn:
     bad = int(np.flatnonzero(bad_rows)[0])
     k = int(particles.input_of[bad])
     row = int(np.count_nonzero(particles.input_of[:bad] == k))  # its row among its input's rows
-    # A picker's pick is named by its file and line (a picker's input is a folder or a glob).
-    where = getattr(particles.writer, "where", None)
-    place = where(k, row) if where else f"{particles.inputs[k]}: particle {row + 1}"
+    place = particle_place(particles, k, row)
     raise CryodedupError(
         f"{place} has {what} ({particles.centres[bad].tolist()} Å: {why}); "
-        f"{int(np.count_nonzero(bad_rows))} such particles in all: fix or remove them"
+        f"{counted(int(np.count_nonzero(bad_rows)), 'such particle')} in all: fix or remove them"
     )
+
+
+def particle_place(particles: ParticleSet, k: int, row: int) -> str:
+    """Where row ``row`` (from 0) of input ``k`` is, for a message: its file and line, or its input and number."""
+    # A picker's pick is named by its file and line (a picker's input is a folder or a glob).
+    where = getattr(particles.writer, "where", None)
+    return where(k, row) if where else f"{particles.inputs[k]}: particle {row + 1}"
 
 
 def refuse_angles_not_finite(particles: ParticleSet) -> None:

@@ -18,6 +18,7 @@ from typing import cast
 
 import numpy as np
 
+from ..algo import MAX_CENTRE
 from ..algo.dedup import picks_per_group
 from ..algo.registration import (
     Candidate,
@@ -45,6 +46,7 @@ from ..report.sections.registration import (
     RegisteredPair,
     Registration,
 )
+from .input_checks import check_registration_centres, particle_place
 from .species import species_distances
 
 __all__ = [
@@ -123,13 +125,27 @@ def move_inputs(particles: ParticleSet, transform: list[str]) -> list[Moved]:
         if any(s.op == "mirror" and not s.values for s in steps):
             sizes = _micrograph_sizes(particles, rows, text)
         try:
-            moved = apply_steps(steps, centres[rows] / psize, sizes) * psize
+            with np.errstate(over="ignore", invalid="ignore"):  # (an overflow: refused below, naming the particle)
+                moved = apply_steps(steps, centres[rows] / psize, sizes) * psize
         except ValueError as err:
             raise CryodedupError(f"--transform {one_line(text)}: {err}") from None
+        _refuse_moved_too_far(text, particles, k, moved)
         applied[k] = Moved(k, ops, rows, moved - centres[rows])
         centres[rows] = moved
     particles.centres = centres
     return [applied[k] for k in sorted(applied)]
+
+
+def _refuse_moved_too_far(text: str, particles: ParticleSet, k: int, moved: np.ndarray) -> None:
+    """Refuses a transform that moves a centre of input ``k`` beyond ±1e150 Å or to infinity, naming the first."""
+    bad = ~(np.abs(moved) <= MAX_CENTRE).all(axis=1)  # (NaN: not within)
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise CryodedupError(
+            f"{particle_place(particles, k, row)}: --transform {one_line(text)} moves it to {moved[row].tolist()} Å, "
+            "beyond ±1e150 Å, where squared distances overflow: give the shift in the input's pixels, the scale as a "
+            "ratio of pixel sizes"
+        )
 
 
 def refuse_transform_into_combined_output(particles: ParticleSet, transform: list[str], audit: bool) -> None:
@@ -239,6 +255,7 @@ def check_registration(
     n_inputs = len(particles.inputs)
     if n_inputs < 2 or options.registration == "ignore" or particles.decided is not None:
         return None
+    check_registration_centres(particles)
     pairs: list[RegisteredPair] = []
     measured: list[str] = []  # (each pair's measurement as a refusal says it; "" where none fired)
     for part, a, b, shared, counts, radius, species in _shared_pairs(particles, options):

@@ -346,7 +346,7 @@ def species_not_confirmable(particles: ParticleSet, not_confirmable: np.ndarray,
             f"{len(mics):,} {'micrograph' if len(mics) == 1 else 'micrographs'} (e.g. {particles.mic_names[mics[0]]})"
         )
         parts.append(
-            f"{by_species[s]:,} {names[s]} picks on {where}: {inputs} {names[s]}"
+            f"{by_species[s]:,} {names[s]} pick{'' if by_species[s] == 1 else 's'} on {where}: {inputs} {names[s]}"
             + ("" if held < min_support else f", fewer than {min_support} of them there")
         )
     return (

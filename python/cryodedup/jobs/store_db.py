@@ -11,6 +11,12 @@ size and SHA-256 beside it), so a file missing or stale after a stop is written 
 store, byte for byte. Damage is found by SQLite (a page that does not parse, ``PRAGMA
 quick_check`` of the small tables), by a CRC-32 in each row a round reads, and by the files'
 digests: each is one line naming the store and ``--update --force``.
+
+A store another process holds locked (a ``BEGIN EXCLUSIVE`` of a program reading it) is busy,
+not damaged: SQLite waits for it up to :data:`BUSY_TIMEOUT` seconds (the environment's
+``CRYODEDUP_STORE_BUSY_TIMEOUT``, which the tests set short), then the round is refused in one
+line (:func:`busy`) that never offers ``--force``: nothing was added, and the same command
+goes on once the lock is gone.
 """
 
 from __future__ import annotations
@@ -28,16 +34,18 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
-from ..errors import DamagedStoreError
+from ..errors import CryodedupError, DamagedStoreError, OutputError
 
 __all__ = [
     "DAMAGE",
     "DATABASE",
     "StoreError",
+    "busy",
     "changed_option",
     "connect",
     "copy_tail",
     "file_digest",
+    "is_busy",
     "pack",
     "pack_bytes",
     "place_file",
@@ -57,6 +65,10 @@ __all__ = [
 DATABASE = "store.sqlite"
 #: zlib's level for the files kept in the store: the fastest (a round's cost), 3-5x on STAR text.
 LEVEL = 1
+#: Seconds a store locked by another process is waited for before the round is refused as busy.
+BUSY_TIMEOUT = 30.0
+#: The environment variable that sets another wait (seconds; the tests' is short).
+BUSY_TIMEOUT_VARIABLE = "CRYODEDUP_STORE_BUSY_TIMEOUT"
 
 
 class StoreError(Exception):
@@ -79,7 +91,7 @@ def connect(path: Path, create: bool) -> sqlite3.Connection:
     if info is None and not create:
         raise StoreError("missing")
     try:
-        db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        db = sqlite3.connect(path, timeout=busy_timeout(), isolation_level=None, check_same_thread=False)
         db.text_factory = _text  # (a damaged text is read as it is, and found wrong where it is checked)
         # A rollback journal emptied at each commit (TRUNCATE: not removed and made again, 10x faster here).
         db.execute("PRAGMA journal_mode=TRUNCATE")
@@ -87,8 +99,40 @@ def connect(path: Path, create: bool) -> sqlite3.Connection:
         db.execute("PRAGMA foreign_keys=OFF")
         db.execute("PRAGMA cell_size_check=ON")  # (a page that does not parse is an error, not a crash)
     except sqlite3.Error as err:
+        if is_busy(err):
+            raise  # (the caller's refuse() says busy, naming the store)
         raise StoreError(reason(err)) from None
     return db
+
+
+def busy_timeout() -> float:
+    """The seconds SQLite waits for a store another process holds locked (:data:`BUSY_TIMEOUT_VARIABLE`)."""
+    text = os.environ.get(BUSY_TIMEOUT_VARIABLE)
+    if text is None:
+        return BUSY_TIMEOUT
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds <= 86400:
+        raise CryodedupError(f"{BUSY_TIMEOUT_VARIABLE}={text!r}: expected a number of seconds from 0 to 86400")
+    return seconds
+
+
+def is_busy(err: BaseException) -> bool:
+    """Whether ``err`` is SQLite's "busy": another connection holds the store locked (not damage)."""
+    if not isinstance(err, sqlite3.OperationalError):
+        return False
+    code = getattr(err, "sqlite_errorcode", None)
+    return (code is not None and code & 0xFF == sqlite3.SQLITE_BUSY) or str(err).startswith("database is locked")
+
+
+def busy(where: Path) -> OutputError:
+    """The one line of a store another process holds locked past the wait: nothing added, no ``--force``."""
+    return OutputError(
+        f"{where}: the --update store is busy (locked by another process); nothing was added; try again when it "
+        "finishes"
+    )
 
 
 def _text(data: bytes) -> str:
@@ -271,8 +315,15 @@ def place_file(path: Path, data: bytes) -> None:
         raise
 
 
-def refuse(where: Path, what: str) -> DamagedStoreError:
-    """The one line of a damaged store: where, what is wrong, and that ``--update --force`` starts anew."""
+def refuse(where: Path, what: str | BaseException) -> CryodedupError:
+    """The one line of a damaged store: where, what is wrong, and that ``--update --force`` starts anew.
+
+    ``what`` an error: its :func:`reason`, or the store :func:`busy` when it is SQLite's busy.
+    """
+    if isinstance(what, BaseException):
+        if is_busy(what):
+            return busy(where)
+        what = reason(what)
     return DamagedStoreError(
         f"{where}: {what}; the --update store is damaged: --update --force starts the running kept set anew "
         "from this batch (files the store did not write are kept)"

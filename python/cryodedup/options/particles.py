@@ -808,7 +808,7 @@ def check_dataset_values(values: object) -> None:
     for value in values:
         where, _, label = value.rpartition("=")
         if not where.strip() or not label.strip():
-            raise CryodedupError(f"--dataset {value}: expected INPUT=LABEL (an input, =, and the dataset's label)")
+            raise CryodedupError(f"--dataset {one_line(value)}: expected INPUT=LABEL (an input, =, and its dataset)")
 
 
 def _check_transforms(transforms: object) -> None:

@@ -70,6 +70,11 @@ def font_path() -> Path:
     return Path(spec.origin).parent / "mpl-data" / "fonts" / "ttf" / "DejaVuSans.ttf"
 
 
+def _drawable(text: Any) -> Any:
+    r"""One line of ``text`` as the font lays it out: :func:`printable`, a line break in it shown as ``\n``."""
+    return printable(text).replace("\n", "\\n") if isinstance(text, str) else text
+
+
 class _RenderOnceFont(ImageFont.FreeTypeFont):
     """A FreeType font that renders each text once: the same words at the same place of a pixel.
 
@@ -83,11 +88,20 @@ class _RenderOnceFont(ImageFont.FreeTypeFont):
 
     KEPT = 1024  # masks at most (a few KB each); the oldest go first
 
+    # Every text laid out is a name's printable form first: Raqm refuses a paragraph separator
+    # (U+2029, U+0085, U+001C-U+001E, a line break inside a line) with "raqm_layout() failed".
+    def getlength(self, text: Any, *args: Any, **kwargs: Any) -> float:
+        return super().getlength(_drawable(text), *args, **kwargs)
+
+    def getbbox(self, text: Any, *args: Any, **kwargs: Any) -> tuple[float, float, float, float]:
+        return super().getbbox(_drawable(text), *args, **kwargs)
+
     def __init__(self, path: str, size: int) -> None:
         super().__init__(path, size)
         self._masks: dict[Any, tuple[Any, tuple[int, int]]] = {}
 
     def getmask2(self, text: Any, mode: str = "", *args: Any, **kwargs: Any) -> tuple[Any, tuple[int, int]]:
+        text = _drawable(text)
         try:
             key = (text, mode, args, tuple(sorted(kwargs.items())))
             hash(key)

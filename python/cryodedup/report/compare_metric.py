@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..errors import printable
+
 __all__ = ["Curve", "CziiScore", "SpeciesScore", "Sweep", "czii_rows", "write_czii_report"]
 
 
@@ -206,7 +208,7 @@ def czii_figure(czii: CziiScore) -> tuple[str, str, Any]:
         if s is None:
             continue
         (line,) = curves.plot(s.curve.recall, s.curve.precision, drawstyle="steps-post", label=None)
-        line.set_label(f"{c.species}: AP {s.average_precision:.3f}")
+        line.set_label(f"{_label(c.species)}: AP {s.average_precision:.3f}")
         curves.plot([s.best_recall], [s.best_precision], "o", color=line.get_color())
         curves.annotate(  # (the threshold a user keeps picks at: said where it is marked)
             f"score {s.best_threshold:.4g}",
@@ -226,7 +228,7 @@ def czii_figure(czii: CziiScore) -> tuple[str, str, Any]:
     curves.set_title(title, fontsize=10)
     drawn = bars.bar(range(len(species)), [c.f_beta for c in species], color="#4c72b0")
     bars.bar_label(drawn, fmt="%.3f", fontsize=8)
-    bars.set_xticks(range(len(species)), [f"{c.species}\n(w {c.weight:g})" for c in species], fontsize=7)
+    bars.set_xticks(range(len(species)), [f"{_label(c.species)}\n(w {c.weight:g})" for c in species], fontsize=7)
     bars.set(ylim=(0, 1.02), ylabel=f"F{czii.beta:g}")
     score = "-" if czii.score is None else f"{czii.score:.3f}"
     bars.set_title(f"Per species; weighted score {score}", fontsize=10)
@@ -245,3 +247,8 @@ def write_czii_report(
     from .html_report import write_all
 
     return write_all(outdir, rendered([czii_figure(czii)]), title, options, rows, force)
+
+
+def _label(name: str) -> str:
+    """A species' name as matplotlib draws it: printable, and its ``$`` not the start of math (a parse error)."""
+    return printable(name).replace("$", r"\$")

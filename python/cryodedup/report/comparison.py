@@ -188,12 +188,12 @@ class Comparison:
         a, b = self.inputs
         unit = places.lower().rstrip("s")
         rows = [
-            ("Inputs", f"{a}: {self.picks[0]:,} picks\n{b}: {self.picks[1]:,} picks"),
+            ("Inputs", f"{a}: {counted(self.picks[0], 'pick')}\n{b}: {counted(self.picks[1], 'pick')}"),
             (places, f"{self.micrographs:,} with picks, {self.micrographs_shared:,} covered by both"),
             ("Scored over", self._scored_over(unit)),
             (
                 f"Agreement at {self.radius_A:g} Å",
-                f"Jaccard {_fraction(self.jaccard)}: {self.matched:,} picks matched one to one, of "
+                f"Jaccard {_fraction(self.jaccard)}: {counted(self.matched, 'pick')} matched one to one, of "
                 f"{self.picks_scored[0]:,} + {self.picks_scored[1]:,}\n"
                 f"neighbour agreement {_fraction(self.neighbour_agreement)}: picks with one of the other's within "
                 f"{self.radius_A:g} Å, as the consensus counts them",
@@ -205,13 +205,14 @@ class Comparison:
         if self.reference is not None:
             r = self.reference
             scored = b if r.input == a else a
-            rows.append(
-                (
-                    f"Against {r.input}",
-                    f"{scored}: precision {_fraction(r.scores.precision)}, recall {_fraction(r.scores.recall)}, "
-                    f"F{r.beta:g} {_fraction(r.scores.f_beta)}",
-                )
-            )
+            words = f"precision {_fraction(r.scores.precision)}, recall {_fraction(r.scores.recall)}, "
+            words += f"F{r.beta:g} {_fraction(r.scores.f_beta)}"
+            if r.scores.recall is None and r.scores.precision is None:
+                words = f"no {unit} in common, so no precision, recall or F{r.beta:g}"
+            elif self.picks[0 if scored == a else 1] == 0:
+                truth = self.picks[0 if r.input == a else 1]
+                words += f" (it picked nothing: none of {r.input}'s {counted(truth, 'pick')} found)"
+            rows.append((f"Against {r.input}", f"{scored}: {words}"))
         if self.least_agreement:
             worst = [f"{m.micrograph} ({_fraction(m.jaccard)})" for m in self.least_agreement[:3]]
             rows.append(("Least agreement", "\n".join(worst)))
@@ -233,7 +234,7 @@ class Comparison:
         scored = counted(self.micrographs_scored, unit)
         if self.scored_over == "all":
             return f"all {scored} with picks (--over all)"
-        words = f"{scored} both inputs cover"
+        words = f"{scored} both inputs cover" if self.micrographs_scored else f"no {unit} in common"
         left = self.left_out
         if left is not None:
             words += (

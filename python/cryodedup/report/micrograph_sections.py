@@ -373,7 +373,7 @@ class Verdict(Section):
         if not self.trusted:
             return [("Verdict", f"NOT TRUSTED: {self.why}")]
         if self.check:
-            return [("Verdict", f"{self.word}: marked uncertain in pairs.csv (column uncertain); look at each before using the lists")]
+            return [("Verdict", f"{self.word}: marked uncertain in pairs.csv; look at each before using the lists")]
         return []
 
     def to_json(self) -> dict[str, Any]:

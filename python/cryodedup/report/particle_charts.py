@@ -13,7 +13,7 @@ import numpy as np
 from ..algo.audit import TOP_MICROGRAPHS, straddling_per_micrograph
 from ..algo.dedup import SAME_CENTRE_A, nearest_neighbour_histogram
 from ..algo.histogram import clipped_histogram, percentiles
-from ..labels import distinct_labels, input_labels
+from ..labels import counted, distinct_labels, input_labels
 from .canvas import (
     KEPT_COLOUR,
     REJECTED_COLOUR,
@@ -83,7 +83,9 @@ def nn_histogram(details: ParticleDetails) -> Picture:
     panel.steps("distances", counts, edges, HISTOGRAM_COLOUR, fill=True)
     panel.vline("min_dist", details.min_dist, REJECTED_COLOUR)
     # Said in words: on a linear axis a pair among a million particles is a bar no one sees.
-    panel.legend.add("line", REJECTED_COLOUR, f"{details.distance_text}: {int(c.within[0]):,} particles within it")
+    panel.legend.add(
+        "line", REJECTED_COLOUR, f"{details.distance_text}: {counted(int(c.within[0]), 'particle')} within it"
+    )
     if not counts.any():
         panel.note(f"no {details.unit} holds two particles")
     panel.frame()

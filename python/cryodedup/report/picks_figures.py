@@ -12,7 +12,7 @@ from typing import Any, NamedTuple
 import numpy as np
 from PIL import Image
 
-from ..labels import input_labels
+from ..labels import counted, input_labels
 from .canvas import (
     KEPT_COLOUR,
     MARKER_RADIUS,
@@ -401,5 +401,5 @@ def worst_outlier(details: ParticleDetails) -> tuple[int, str] | None:
     mic = int(found[0])
     return mic, (
         f"the {details.unit} with the highest outlying duplicate fraction, {short_name(details.mic_names[mic])} "
-        f"({duplicates[mic] / picks[mic]:.0%}: {duplicates[mic]:,} of {picks[mic]:,} picks)"
+        f"({duplicates[mic] / picks[mic]:.0%}: {duplicates[mic]:,} of {counted(int(picks[mic]), 'pick')})"
     )

@@ -22,7 +22,7 @@ import numpy as np
 
 from ..algo.dedup import picks_per_group
 from ..algo.priority import inputs_named
-from ..errors import CryodedupError
+from ..errors import CryodedupError, one_line
 from ..particle_set import ParticleSet
 
 __all__ = [
@@ -246,7 +246,8 @@ def dataset_labels(values: Sequence[str], inputs: Sequence[Path], is_pattern: Ca
         for k in inputs_named(where, inputs, is_pattern, "--dataset"):
             if labels[k] and labels[k] != label:
                 raise CryodedupError(
-                    f"--dataset {value}: {inputs[k]} is labelled {labels[k]} already; give each input one dataset"
+                    f"--dataset {one_line(value)}: {inputs[k]} is labelled {one_line(labels[k])} already; give each "
+                    "input one dataset"
                 )
             labels[k] = label
     return labels

@@ -26,6 +26,7 @@ from ..._core import CsLocations, KeyGroups
 from ...algo.audit import read_halves
 from ...algo.filaments import tube_ids
 from ...errors import CryodedupError, InputFileError
+from ...labels import counted
 from ...outputs import AtomicOutputs
 from ...particle_set import (
     HalfSets,
@@ -130,13 +131,17 @@ class _Particles:
         self.repeated = int(np.count_nonzero(differ))
         if self.repeated:
             warn(
-                f"{self.repeated:,} particles are in two inputs with different values (refined apart?): each kept "
-                "as rows of one image, of which --same-image reject keeps the best"
+                f"{counted(self.repeated, 'particle')} {'is' if self.repeated == 1 else 'are'} in two inputs with "
+                "different values (refined apart?): each kept as rows of one image, of which --same-image reject "
+                "keeps the best"
             )
         keep_rows = np.sort(np.concatenate([first_index, repeats[differ]]))
         self.collapsed = len(uid) - len(keep_rows)
         if self.collapsed:
-            warn(f"{self.collapsed} particles appear in more than one input and are counted once")
+            warn(
+                f"{counted(self.collapsed, 'particle')} {'appears' if self.collapsed == 1 else 'appear'} in more than "
+                f"one input and {'is' if self.collapsed == 1 else 'are'} counted once"
+            )
             merged = merged.take(keep_rows)
             self.input_of = self.input_of[keep_rows]
         encoding = self.groups[0].files[0].encoding

@@ -178,7 +178,9 @@ def _suffix_file_lines(path: Path) -> list[str]:
     """
     what = "a RELION 3 coords_suffix file (one line naming a micrographs STAR)"
     text = read_foreign(path, what, _SUFFIX_FILE_LIMIT)
-    return [line.strip() for line in text.decode("utf-8", errors="replace").splitlines() if line.strip()]
+    # (lines at \n alone, as RELION reads them: a path holding U+2029 is one line)
+    lines = (line.strip(" \t\r") for line in text.decode("utf-8", errors="replace").split("\n"))
+    return [line for line in lines if line]
 
 
 #: Bytes read of a ``coords_suffix`` file at most (it names one path).

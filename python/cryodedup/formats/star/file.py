@@ -21,14 +21,24 @@ from ...errors import InputFileError
 from ...paths import StrPath
 from ..files import check_regular_file
 
-__all__ = ["Block", "StarFile", "Table", "is_number", "split_fields", "unquote"]
+__all__ = ["Block", "StarFile", "Table", "is_number", "split_fields", "star_lines", "unquote"]
 
-_FIELD = re.compile(r"\"[^\"]*\"(?=\s|$)|'[^']*'(?=\s|$)|\S+")
+#: (ASCII: RELION parts fields at spaces and tabs, so a name holding U+2029 or U+00A0 stays one field)
+_FIELD = re.compile(r"\"[^\"]*\"(?=\s|$)|'[^']*'(?=\s|$)|\S+", re.ASCII)
 
 
 def split_fields(line: str) -> list[tuple[int, int, str]]:
     """The fields of one row as (start, end, text) spans; text keeps its quotes."""
     return [(m.start(), m.end(), m.group()) for m in _FIELD.finditer(line)]
+
+
+def star_lines(text: str) -> list[str]:
+    r"""``text``'s lines as RELION parts them: at ``\n`` alone (a CR before it dropped).
+
+    Not ``str.splitlines``, which also breaks at U+2028, U+2029, U+0085, form feeds and the
+    file separators: a name holding one would split its row in two.
+    """
+    return [line.removesuffix("\r") for line in text.split("\n")]
 
 
 def unquote(text: str) -> str:
@@ -136,13 +146,14 @@ class StarFile:
         labels = self._loop_labels(block)
         rows: list[list[str]] = []
         lines: list[str] = []
-        for k, line in enumerate(text.splitlines()):
+        for k, line in enumerate(star_lines(text)):
             stripped = line.strip()
             if not stripped or stripped[0] in "#;":
                 continue
             # Without quotes the fields are the whitespace-separated words (a list of
             # thousands of micrographs is read at each run).
-            fields = line.split() if '"' not in line and "'" not in line else [f for _, _, f in split_fields(line)]
+            plain = line.isascii() and '"' not in line and "'" not in line
+            fields = line.split() if plain else [f for _, _, f in split_fields(line)]
             if len(fields) != len(labels):
                 raise InputFileError(
                     f"{self.path}: line {block.first_row_line + k}: row has {len(fields)} fields, "
@@ -156,7 +167,7 @@ class StarFile:
         """Labels whose value in the first row is a number."""
         labels = self._loop_labels(block)
         head = self.read_bytes(block.rows_start, min(block.rows_end, block.rows_start + 65536))
-        for line in head.decode("utf-8", errors="replace").splitlines():
+        for line in star_lines(head.decode("utf-8", errors="replace")):
             fields = [f for _, _, f in split_fields(line)]
             if fields and fields[0][0] not in "#;" and len(fields) == len(labels):
                 return [lab for lab, f in zip(labels, fields) if is_number(f)]

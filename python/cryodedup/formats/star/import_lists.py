@@ -432,7 +432,19 @@ def _read_text(
     frame = "centred-angstrom" if centered else "corner-pixel"
     coords = CENTRED if centered else CORNER
     # RELION reads each number as a 32-bit float (sscanf "%f"), then scales and shifts it in doubles.
-    centres = np.asarray(numbers, dtype=np.float32).astype(np.float64) * scale + add
+    with np.errstate(over="ignore", invalid="ignore"):  # (an overflow: refused here, naming the line)
+        read = np.asarray(numbers, dtype=np.float32).astype(np.float64)
+        centres = read * scale + add
+    # (a NaN or an infinity as written: refused with the other inputs' by check_centres)
+    written = np.isfinite(np.asarray(numbers, dtype=np.float64).reshape(len(centres), -1)).all(axis=1)
+    for k in np.flatnonzero(written & ~np.isfinite(centres).all(axis=1))[:1].tolist():
+        given = " ".join(f"{v:g}" for v in np.asarray(numbers[k], dtype=np.float64))
+        if not np.isfinite(read[k]).all():
+            raise InputFileError(f"{path}: line {picks[k] + 1}: {given} is beyond a 32-bit float (as RELION reads it)")
+        raise InputFileError(
+            f"{path}: line {picks[k] + 1}: {given} times --import-scale {scale:g} plus --import-add {add:g} is beyond "
+            "a finite number; expected the factor RELION's import was given (its --scale_factor)"
+        )
     has_angles = all(with_angles)
     labels = list(coords) + (list(SUBTOMOGRAM_ANGLES) if has_angles else [])
     columns = {label: [a[j] for a in angles] for j, label in enumerate(SUBTOMOGRAM_ANGLES)} if has_angles else {}

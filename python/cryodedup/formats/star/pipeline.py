@@ -19,12 +19,13 @@ A job's ``job.star`` (``data_joboptions_values``: variable, value; RELION 3.1 to
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ...errors import CryodedupError, InputFileError
 from ..files import SMALL_FILE_CAP, check_regular_file, read_foreign
-from .file import StarFile, unquote
+from .file import StarFile, star_lines, unquote
 
 __all__ = ["PIPELINE_FILE", "Pipeline", "carries_particles", "job_options", "read_pipeline"]
 
@@ -234,8 +235,8 @@ def job_options(folder: Path) -> dict[str, str]:
         return {}
     values: dict[str, str] = {}
     block = ""
-    for line in text.splitlines():
-        words = line.split(None, 1)
+    for line in star_lines(text):
+        words = [w for w in re.split(r"[ \t]+", line.strip(" \t"), maxsplit=1) if w]  # (as RELION: spaces, tabs)
         if not words or words[0].startswith(("#", "_", "loop_")):
             continue
         if words[0].startswith("data_"):

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from ...errors import CryodedupError
 from ...formats.cryosparc.jobs import job_folders
+from ...labels import counted
 from ...options.particles import SYMMETRY
 from ...options.species import DEFAULT_MIN_DIST
 from ...particle_set import Log
@@ -496,7 +497,7 @@ def _sets_verdict(audit: JobAudit, audits: dict[str, JobAudit], project: Project
             f"{name}{failed}: {' and '.join(pieces)}: its FSC may be inflated; {_redo_words(audit, audits, project)}",
         )
     if audit.duplicates:
-        count = f"{_pairs(worst.duplicate_pairs)} {within} in {worst.particles:,} particles"
+        count = f"{_pairs(worst.duplicate_pairs)} {within} in {counted(worst.particles, 'particle')}"
         if worst.same_image:
             count += f", {worst.same_image:,} particle images twice"
         if worst.symmetry_copies:
@@ -513,7 +514,7 @@ def _sets_verdict(audit: JobAudit, audits: dict[str, JobAudit], project: Project
         if audit.entered_at == [audit.job.name]:
             return ENTERED, f"{name}: {count}{halves}: duplicates entered here; deduplicate its particles"
         return INHERITED, f"{name}: {count}{halves} (duplicates entered at {entered})"
-    return CLEAN, f"{name}: {worst.particles:,} particles, no duplicates {within}"
+    return CLEAN, f"{name}: {counted(worst.particles, 'particle')}, no duplicates {within}"
 
 
 def _unturned_origins(audit: JobAudit, project: Project) -> str:

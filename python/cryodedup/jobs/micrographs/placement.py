@@ -31,6 +31,7 @@ from ...formats.microscope import (
     read_files,
     read_navigators,
 )
+from ...labels import counted
 from ...paths import StrPath
 from ...report.micrograph_sections import Metadata
 
@@ -199,7 +200,8 @@ class Placement:
         if not self.crowded:
             return None
         return (
-            f"{self.crowded:,} micrographs have more than {MOST_NEIGHBOURS} others within the beam diameter "
+            f"{counted(self.crowded, 'micrograph')} {'has' if self.crowded == 1 else 'have'} more than "
+            f"{MOST_NEIGHBOURS} others within the beam diameter "
             f"({self.beam_diameter:g} µm): each is paired with its {MOST_NEIGHBOURS} nearest only "
             "(are the positions right? see shift_calibration and beam_diameter)"
         )

@@ -54,7 +54,18 @@ from ...formats.mrc import MrcLayout
 from ...options.fields import SCORES, marked_options
 from ...options.micrographs import MicrographOptions
 from ...outputs import StrPath
-from ..store_db import DAMAGE, DATABASE, StoreError, changed_option, connect, quick_check, reason, sha256_bytes
+from ..store_db import (
+    DAMAGE,
+    DATABASE,
+    StoreError,
+    busy,
+    changed_option,
+    connect,
+    is_busy,
+    quick_check,
+    reason,
+    sha256_bytes,
+)
 from .plan import ScoringPlan
 from .score import ProgressBar, ShardScores, _read_image, score_shard, shard_pairs
 from .update_inputs import file_stamp, real_paths, unfinished
@@ -194,7 +205,7 @@ class SeenStore:
                 return None
             _read(store, store.open())
         except (StoreError, *DAMAGE) as err:
-            raise damaged(path, reason(err)) from None
+            raise damaged(path, err) from None
         finally:
             store.close()  # (opened again to read an image or write the round: not held by a round refused meanwhile)
         return store
@@ -284,7 +295,7 @@ class SeenStore:
             if image_crc(self.ids[seen], row[1]) != row[0]:
                 raise StoreError(f"the image of {self.files[seen]} is not the one its round stored (CRC-32)")
         except (StoreError, *DAMAGE) as err:
-            raise damaged(self.folder / DATABASE, reason(err)) from None
+            raise damaged(self.folder / DATABASE, err) from None
         return np.frombuffer(row[1], IMAGE).reshape(shape)
 
     def save(
@@ -516,8 +527,15 @@ def _remove_store(folder: Path) -> bool:
     return found
 
 
-def damaged(where: Path, what: str) -> DamagedStoreError:
-    """The one line of a damaged store: what is wrong, and that --update --force rebuilds it."""
+def damaged(where: Path, what: str | BaseException) -> CryodedupError:
+    """The one line of a damaged store: what is wrong, and that --update --force rebuilds it.
+
+    ``what`` an error: its reason, or the store busy when it is SQLite's busy (locked by another process).
+    """
+    if isinstance(what, BaseException):
+        if is_busy(what):
+            return busy(where)
+        what = reason(what)
     return DamagedStoreError(
         f"{where}: {what}; the --update store is damaged: --update --force rebuilds it "
         "(a full run; files the store did not write are kept)"
@@ -563,7 +581,9 @@ def _check_writable(folder: Path) -> None:
 
 
 def store_write_error(folder: Path, err: BaseException) -> CryodedupError:
-    """The one line of a store that cannot be written."""
+    """The one line of a store that cannot be written (or is busy: another process holds it locked)."""
+    if is_busy(err):
+        return busy(folder / DATABASE)
     return CryodedupError(
         f"{folder}: cannot write the --update store ({reason(err)}); make it writable, or choose another output folder"
     )

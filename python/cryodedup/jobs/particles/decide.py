@@ -31,6 +31,7 @@ from ...algo.priority import (
 from ...algo.same_image import images_for_the_core, support_of_images
 from ...errors import CryodedupError
 from ...formats.sniff import is_glob
+from ...labels import counted
 from ...options import ParticleOptions
 from ...particle_set import Log, ParticleSet, StarFacts, Warn
 from ..input_checks import refuse_angles_not_finite
@@ -494,8 +495,9 @@ def warn_not_confirmable(
         return warn(species_not_confirmable(particles, decision.not_confirmable, min_support, fate))
     short = np.flatnonzero(_voters_covering(decision.covered, input_voters(particles)) < min_support)
     example = particles.mic_names[short[0]]
+    lone = int(decision.not_confirmable.sum())
     warn(
-        f"{int(decision.not_confirmable.sum()):,} picks lie on {len(short):,} of {len(particles.mic_names):,} "
+        f"{counted(lone, 'pick')} {'lies' if lone == 1 else 'lie'} on {len(short):,} of {len(particles.mic_names):,} "
         f"micrographs that fewer than {min_support} inputs ran on (e.g. {example}), so --min-support "
         f"{min_support} cannot be asked of them: {fate}"
     )

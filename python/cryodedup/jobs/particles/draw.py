@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, replace
 from functools import cache, partial
 from pathlib import Path
@@ -94,7 +95,7 @@ def drawn_images(
     images = {}
     for mic in micrographs_drawn(details, n_mics):
         path = find_micrograph(details.mic_names[mic])
-        if not path.exists():
+        if not os.path.exists(path):  # (a name longer than the system takes: not found, as any other)
             images[mic] = MicrographImage(missing=str(path))
             continue
         try:

@@ -70,7 +70,7 @@ def _found(names: list[str], images: Images) -> dict[int, Path]:
     if images.roots is not None:
         return images_found(names, images.roots())
     paths = {mic: images.find(name) for mic, name in enumerate(names)}
-    return {mic: path for mic, path in paths.items() if path.is_file()}
+    return {mic: path for mic, path in paths.items() if os.path.isfile(path)}  # (a name too long: not found)
 
 
 def _reconstructed(names: list[str], options: ParticleOptions) -> dict[int, Path]:
@@ -89,7 +89,7 @@ def _reconstructed(names: list[str], options: ParticleOptions) -> dict[int, Path
         for m, n in enumerate(names)
         if tomograms.reconstructed.get(n, "") not in ("", "None")
     }
-    return {mic: path for mic, path in paths.items() if path.is_file()}
+    return {mic: path for mic, path in paths.items() if os.path.isfile(path)}  # (a name too long: not found)
 
 
 def _thumbnail(path: Path) -> MicrographImage:

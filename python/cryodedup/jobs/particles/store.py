@@ -40,17 +40,19 @@ from typing import Any
 import numpy as np
 
 from ..._core import __version__
-from ...errors import CryodedupError, DamagedStoreError, OutputError
+from ...errors import CryodedupError, OutputError
 from ...options.fields import DECISION, marked_options
 from ...options.particles import ParticleOptions
 from ..store_db import (
     DAMAGE,
     DATABASE,
     StoreError,
+    busy,
     changed_option,
     connect,
     copy_tail,
     file_digest,
+    is_busy,
     pack,
     pack_bytes,
     place_file,
@@ -274,7 +276,7 @@ class KeptStore:
         try:
             found = list(self._kept_rows(names, dims, skip))
         except (StoreError, *DAMAGE) as err:
-            raise self.damaged(reason(err)) from None
+            raise self.damaged(err) from None
         if not found:
             return none
         found.sort(key=lambda item: (item[0], item[1]))
@@ -312,8 +314,8 @@ class KeptStore:
                 found[name] = (mic_id, pieces)
         return found
 
-    def damaged(self, what: str) -> DamagedStoreError:
-        """The one line of this store damaged (``what``)."""
+    def damaged(self, what: str | BaseException) -> CryodedupError:
+        """The one line of this store damaged (``what``; an error: :func:`.store_db.refuse`'s)."""
         return refuse(self.folder / DATABASE, what)
 
     # --- writing a round ---
@@ -363,6 +365,8 @@ class KeptStore:
                 self._insert_change(db, round_, change, state)
                 self._insert_kept(db, round_, kept)
         except (OSError, sqlite3.Error, StoreError) as err:
+            if is_busy(err):
+                raise busy(self.folder / DATABASE) from None
             raise OutputError(
                 f"{self.folder / DATABASE}: cannot write the --update store ({reason(err)}); nothing was added, the "
                 "earlier rounds are as they were"
@@ -514,7 +518,7 @@ class KeptStore:
                 self._write_from_store(tmp, sync=False)
                 same = same_bytes(tmp, path)
             except (StoreError, *DAMAGE) as err:
-                raise self.damaged(reason(err)) from None
+                raise self.damaged(err) from None
             finally:
                 _unlink(tmp)
             if not same:
@@ -522,6 +526,8 @@ class KeptStore:
             with transaction(self.db):
                 self._remember_running(self.db)
         except (OSError, sqlite3.Error) as err:
+            if is_busy(err):
+                raise busy(self.folder / DATABASE) from None
             raise OutputError(
                 f"{path}: cannot compare it with the --update store's rounds ({reason(err)}), so rows cannot be "
                 "appended to it; run again once the folder can be written"
@@ -546,7 +552,7 @@ class KeptStore:
         except CryodedupError:
             raise
         except (StoreError, *DAMAGE) as err:
-            raise self.damaged(reason(err)) from None
+            raise self.damaged(err) from None
         if why := self.running.problem(self.running_path):
             raise self.damaged(f"{self.running_path.name} written again from the store: {why}")
         self.check_running_whole()  # (its middle: a change before the stop is not the store's to undo)
@@ -570,7 +576,7 @@ class KeptStore:
         except CryodedupError:
             raise
         except (StoreError, *DAMAGE) as err:
-            raise self.damaged(reason(err)) from None
+            raise self.damaged(err) from None
         if why := self.running.problem(self.running_path):
             raise self.damaged(f"{self.running_path.name} written again from the store: {why}")
         with transaction(self.db):  # (the file as the rounds wrote it: its stamp, so the next round need not compare)

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ...errors import CryodedupError, OutputError
-from ..store_db import DAMAGE, DATABASE, StoreError, connect, quick_check, reason, refuse, stamp_record
+from ..store_db import DAMAGE, DATABASE, StoreError, busy, connect, is_busy, quick_check, reason, refuse, stamp_record
 from .store import (
     CHECK_WHOLE_BYTES,
     DECISION_OPTIONS,
@@ -58,7 +58,7 @@ def _load_store(folder: Path, kind: str | None) -> KeptStore:
         db = connect(path, create=False)
         _read(store, db)
     except (StoreError, *DAMAGE) as err:
-        raise refuse(path, reason(err)) from None
+        raise refuse(path, err) from None
     stored = store.record["kind"] if store.record else store.kind
     store.kind = kind = kind or stored
     if stored != kind:
@@ -139,6 +139,8 @@ def open_store(outdir: Path, force: bool, log: Any, kind: str = "star") -> KeptS
         written = store.finish_round()
         store.mark_placed()
     except (OSError, sqlite3.Error) as err:
+        if is_busy(err):
+            raise busy(folder / DATABASE) from None
         raise OutputError(
             f"{outdir}: cannot put round {store.round}'s files in place from the store ({reason(err)}); run again "
             "once it can be written"
@@ -167,6 +169,8 @@ def repair_store(outdir: Path) -> list[tuple[str, str]]:
     try:
         return store.repair()
     except (OSError, sqlite3.Error) as err:
+        if is_busy(err):
+            raise busy(store.folder / DATABASE) from None
         raise OutputError(f"{outdir}: cannot write the files from the --update store ({reason(err)})") from None
 
 

@@ -33,11 +33,12 @@ from ...algo.dedup import DuplicateRule, Ranking, find_duplicates
 from ...algo.normalisation import normalisation
 from ...errors import CryodedupError
 from ...formats.sniff import is_copick_config, is_cryosparc, is_dynamo_table, is_picker_output
+from ...labels import counted
 from ...options import ParticleOptions
 from ...outputs import AtomicOutputs, StrPath, hold_folder, output_batch, put_in_place, write_error
 from ...particle_set import Log, ParticleSet
 from ...report.sections import UpdateRound
-from ..store_db import StoreError, file_digest, sha256_bytes
+from ..store_db import DATABASE, StoreError, busy, file_digest, is_busy, sha256_bytes
 from .decide import Decision, decide, duplicate_rule
 from .read import Files, Source
 from .store import (
@@ -480,14 +481,16 @@ def _finish_again(round_: Round, writer: StarWriter | CsWriter, kept: int) -> di
     stored = store.round_kept()
     if kept != stored:
         raise CryodedupError(
-            f"{store.folder}: this batch is round {store.round}'s, which kept {stored:,} particles, but decides "
-            f"{kept:,} now; give the next batch, or start anew with --update --force"
+            f"{store.folder}: this batch is round {store.round}'s, which kept {counted(stored, 'particle')}, but "
+            f"decides {kept:,} now; give the next batch, or start anew with --update --force"
         )
     with signals.deferred():
         try:
             store.finish_round()
             store.mark_placed()
         except (OSError, sqlite3.Error) as err:
+            if is_busy(err):
+                raise busy(store.folder / DATABASE) from None
             raise CryodedupError(
                 f"{round_.outdir}: cannot put round {store.round}'s files in place from the store "
                 f"({err.strerror if isinstance(err, OSError) else err}); run again once it can be written"

@@ -35,7 +35,8 @@ class SymmetryCopies(Section):
     def rows(self, unit: str) -> list[Row]:
         """One row: the copies of how many sources, and the sources by copies kept."""
         by = ", ".join(f"{h:,} with {c} kept" for c, h in self.by_copies_kept)
-        return [("Symmetry copies", f"{self.copies_in:,} copies of {self.sources:,} particles; {by}")]
+        copies = f"{self.copies_in:,} {'copy' if self.copies_in == 1 else 'copies'}"
+        return [("Symmetry copies", f"{copies} of {counted(self.sources, 'particle')}; {by}")]
 
     def to_json(self) -> dict[str, Any]:
         """``column``, ``sources``, ``copies_in`` and ``sources_by_copies_kept`` (copies kept: sources)."""
@@ -226,7 +227,8 @@ class HalfsetAudit(Section):
             )
         if self.top_micrographs:
             listed = "\n".join(
-                f"{m.micrograph}: {m.straddling_pairs:,} (of {m.particles:,} particles)" for m in self.top_micrographs
+                f"{m.micrograph}: {m.straddling_pairs:,} (of {counted(m.particles, 'particle')})"
+                for m in self.top_micrographs
             )
             rows.append((f"  Most straddling ({counted(self.micrographs_with_straddling, unit)})", listed))
         return rows

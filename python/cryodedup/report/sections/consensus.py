@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, replace
 from typing import Any, ClassVar
 
 from ...algo.consensus import Agreement, InputFates
-from ...labels import input_labels
+from ...labels import counted, input_labels
 from .base import Row, Section, in_tomograms
 
 __all__ = ["Consensus"]
@@ -100,8 +100,8 @@ class Consensus(Section):
             "kept (--uncovered reject rejects them)" if found.uncovered == "keep" else "rejected (--uncovered reject)"
         )
         return (
-            f"{picks:,} picks on {found.micrographs_not_confirmable:,} of {found.micrographs:,} micrographs that fewer "
-            f"than {found.min_support} inputs ran on cannot be confirmed: {fate}"
+            f"{counted(picks, 'pick')} on {found.micrographs_not_confirmable:,} of {found.micrographs:,} micrographs "
+            f"that fewer than {found.min_support} inputs ran on cannot be confirmed: {fate}"
         )
 
     def micrographs_listed(self) -> tuple[str, ...]:
@@ -155,7 +155,7 @@ def _fates_text(entry: InputFates, min_support: int) -> str:
     def part(fates: list[tuple[int, str, bool]]) -> str:
         return ", ".join(f"{n:,} {words}" for n, words, always in fates if always or n)
 
-    return f"{entry.picks:,} picks: kept {part(kept)}; rejected {part(rejected)}"
+    return f"{counted(entry.picks, 'pick')}: kept {part(kept)}; rejected {part(rejected)}"
 
 
 def _pair_rows(found: Agreement, labels: list[str], partial: bool) -> list[Row]:

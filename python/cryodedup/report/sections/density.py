@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass, replace
 from typing import Any, ClassVar
 
 from ...algo.density import MIN_DUPLICATES, MIN_EXCESS, OUTLIER_SDS, Density, DensityOutlier
+from ...labels import counted
 from .base import Row, Section
 
 __all__ = ["NAMED", "DuplicateDensity"]
@@ -56,7 +57,7 @@ class DuplicateDensity(Section):
         """The outliers, one a line, the first :data:`NAMED`."""
         outliers = self.found.outliers
         lines = [
-            f"{e.micrograph}: {e.fraction:.0%} ({e.duplicates:,} of {e.picks:,} picks"
+            f"{e.micrograph}: {e.fraction:.0%} ({e.duplicates:,} of {counted(e.picks, 'pick')}"
             + (f"; above {e.threshold:.2f})" if e.threshold is not None else ")")
             for e in outliers[:NAMED]
         ]

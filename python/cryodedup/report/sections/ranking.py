@@ -44,7 +44,7 @@ class Score(Section):
         if self.scale:
             text += f"; {self.scale} (--score-normalize rank)"
         if self.without_score:
-            text += f"\n{self.without_score:,} picks without a score: ranked last"
+            text += f"\n{counted(self.without_score, 'pick')} without a score: ranked last"
         if self.ties_by_input_order:
             text += f"\n{self.ties_message}"
         return [("Score", text)]

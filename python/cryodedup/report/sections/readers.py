@@ -61,11 +61,11 @@ class MicrographMatching(NamedTuple):
             return self.used
         text = f"--match-micrographs {self.mode}: "
         if self.matched_by_name:
-            text += f"{self.matched_by_name:,} micrographs matched by file name, e.g. {self.example}"
+            text += f"{counted(self.matched_by_name, 'micrograph')} matched by file name, e.g. {self.example}"
         else:  # what was done, though no name matched (not "by exact path" when names were compared)
             text += f"by {self.used}"
         if self.kept_apart:
-            text += f"; {self.kept_apart:,} micrographs sharing a file name within one input kept apart"
+            text += f"; {counted(self.kept_apart, 'micrograph')} sharing a file name within one input kept apart"
         if self.not_matched:
             text += f"; {self.not_matched:,} with a file name of another input's micrograph not compared"
         if self.pixel_sizes_by_file_name:

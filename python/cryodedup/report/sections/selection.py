@@ -28,7 +28,8 @@ class BestSelection(SelectionCounts, Section):
 
     def rows(self, unit: str) -> list[Row]:
         """One row: the selection against greedy (picks and score sum), then how its components were solved."""
-        picks = f"{self.kept:,} picks kept ({self.kept - self.greedy_kept:+,} against greedy's {self.greedy_kept:,})"
+        against = f"{self.kept - self.greedy_kept:+,} against greedy's {self.greedy_kept:,}"
+        picks = f"{counted(self.kept, 'pick')} kept ({against})"
         gain = self.score - self.greedy_score
         score = f"score sum {self.score:,.6g} ({gain:+,.6g} against greedy's {self.greedy_score:,.6g})"
         solved = (
@@ -37,7 +38,7 @@ class BestSelection(SelectionCounts, Section):
         )
         if self.bounded:
             solved += (
-                f", {self.bounded:,} by greedy then local swaps, where {self.bounded_kept:,} picks were kept "
+                f", {self.bounded:,} by greedy then local swaps, where {counted(self.bounded_kept, 'pick')} were kept "
                 "of at most "
                 f"{self.bounded_kept_bound:,} and a score sum of {self.bounded_score:,.6g} of at most "
                 f"{self.bounded_score_bound:,.6g}"
