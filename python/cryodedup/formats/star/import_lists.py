@@ -541,7 +541,8 @@ def write_import_list(
 
     Each coordinate file is written again under ``outdir/coordinates/`` (``coordinates``) with the lines of the
     picks not kept left out and every other byte as it was (same name, or the tomogram's name
-    before it where two files share one); ``outdir/list_name`` lists them in input order, paths
+    before it where two files share one); ``outdir/list_name`` lists them in input order, each
+    tomogram's files together (RELION 4.0 numbers its picks anew at each change of tomogram), paths
     relative to ``project_dir`` (default: the current directory; RELION runs there) when the
     files are inside it, else absolute. A file with no pick kept is neither written nor listed:
     RELION would refuse an empty text file beside files with angles. Everything is written under
@@ -589,8 +590,21 @@ def write_import_list(
                 for (c, _, _, name), target in zip(chosen, targets)
                 if outdir / name == list_path
             ]
-            write_bytes(temporary[list_path], _list_text(entries))
+            write_bytes(temporary[list_path], _list_text(_by_tomogram(entries)))
     return WrittenList(list_paths, targets, [n for _, _, n, _ in chosen], left_out)
+
+
+def _by_tomogram(entries: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The entries with each tomogram's together, tomograms in order of first listing, files in list order.
+
+    RELION 4.0's import (``relion_tomo_import_particles``) numbers the picks
+    ``rlnTomoParticleName`` anew at every change of ``rlnTomoName`` from row to row, so a
+    tomogram listed twice apart (two lists merged: TS_01, TS_03, TS_01, TS_03) would have its
+    names repeated, and its extraction would write two subtomograms to one file. RELION 5
+    counts per tomogram wherever its rows stand, and reads the same particles either way.
+    """
+    order = {tomogram: k for k, tomogram in enumerate(dict.fromkeys(t for t, _ in entries))}
+    return sorted(entries, key=lambda entry: order[entry[0]])  # (sorted is stable: list order within one)
 
 
 def _output_names(files: list[CoordinateFile]) -> list[str]:
