@@ -57,13 +57,13 @@ class Table:
             self.labels.append(label)
 
 
-def read_star(path: Path) -> Table:
-    """``MetaDataTable::read(fn)``: the first ``data_`` block of the file, a loop or a list."""
+def read_star(path: Path, name: str = "") -> Table:
+    """``MetaDataTable::read(fn, name)``: the block ``data_name`` (the first ``data_`` block without a name)."""
     lines = Path(path).read_bytes().decode().split("\n")
     for k, line in enumerate(lines):
         if len(line) >= 2 and line.endswith("\r"):
             raise RelionError("RELION does not support CR+LF as a new line code.")
-        if "data_" not in line.strip():
+        if "data_" not in line.strip() or (name and line.strip() != f"data_{name}"):
             continue
         for j in range(k + 1, len(lines)):
             if "loop_" in lines[j]:
@@ -267,3 +267,26 @@ def relion5_particle_names(table: Table) -> list[str]:
         count[row["rlnTomoName"]] = count.get(row["rlnTomoName"], 0) + 1
         names.append(f"{row['rlnTomoName']}/{count[row['rlnTomoName']]}")
     return names
+
+
+#: What RELION 5's ``OptimisationSet::read`` takes from an optimisation set (src/jaz/tomography/optimisation_set.cpp).
+OPTIMISATION_SET_LABELS = {
+    "particles": "rlnTomoParticlesFile",
+    "tomograms": "rlnTomoTomogramsFile",
+    "trajectories": "rlnTomoTrajectoriesFile",
+    "manifolds": "rlnTomoManifoldsFile",
+    "refMap1": "rlnTomoReferenceMap1File",
+    "refMap2": "rlnTomoReferenceMap2File",
+    "refMask": "rlnTomoReferenceMaskFile",
+    "refFSC": "rlnTomoReferenceFscFile",
+}
+
+
+def read_optimisation_set(path: Path) -> dict[str, str]:
+    """``OptimisationSet::read`` of ``--i PATH``: each file it names (``table.read``, the first block), "" where absent.
+
+    RELION opens them from the folder it runs in (the project): the caller joins them to it.
+    """
+    table = read_star(path)
+    row = table.rows[0] if table.rows else {}
+    return {name: row.get(label, "") for name, label in OPTIMISATION_SET_LABELS.items()}

@@ -586,7 +586,7 @@ def write_import_list(
             write_bytes(temporary[target], text)
         for list_path in list_paths:
             entries = [
-                (c.tomogram, _listed_path(target, base))
+                (c.tomogram, listed_path(target, base))
                 for (c, _, _, name), target in zip(chosen, targets)
                 if outdir / name == list_path
             ]
@@ -620,7 +620,7 @@ def _output_names(files: list[CoordinateFile]) -> list[str]:
     return unique
 
 
-def _listed_path(target: Path, base: Path) -> str:
+def listed_path(target: Path, base: Path) -> str:
     """``target`` as the list names it: from the project directory when inside it, else absolute."""
     absolute = Path(os.path.abspath(target))
     try:
@@ -629,7 +629,7 @@ def _listed_path(target: Path, base: Path) -> str:
         return str(absolute)
 
 
-def _star_value(text: str) -> str:
+def star_value(text: str) -> str:
     """A value as RELION's escapeStringForSTAR writes it: quoted when empty or holding a blank."""
     if text and not re.search(r"[ \t]", text) and text[0] not in "\"'":
         return text
@@ -641,5 +641,5 @@ def _star_value(text: str) -> str:
 def _list_text(entries: list[tuple[str, str]]) -> bytes:
     """The list as RELION's MetaDataTable::write lays out a table."""
     head = f"\n# version {STAR_VERSION}\n\ndata_particles\n\nloop_ \n_{TOMOGRAM} #1 \n_{PARTICLE_FILE} #2 \n"
-    rows = "".join(f"{_star_value(t):>10} {_star_value(p):>10} \n" for t, p in entries)
+    rows = "".join(f"{star_value(t):>10} {star_value(p):>10} \n" for t, p in entries)
     return (head + rows + " \n").encode()

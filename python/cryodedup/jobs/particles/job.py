@@ -29,7 +29,7 @@ from ...report.sections.run import Outputs
 from ..species import distances_used
 from .decide import Decision, decide, warn_not_confirmable
 from .draw import picture_details, plot_particles
-from .read import Files, Source, warn_unused_options
+from .read import Files, Source, next_optimisation_set, warn_unused_options
 from .summarise import ParticleSummary, summarize, timings, verdict_of
 
 if TYPE_CHECKING:
@@ -166,6 +166,8 @@ def run(
         summary = replace(summary, update=update.round_summary(round_, summary.kept, summary.particles))
     else:
         outputs, write_seconds = _write(particles, decision.keep, halves, options.audit, force, source.outputs())
+        if isinstance(source, Files) and not options.audit:
+            outputs = next_optimisation_set(source.paths, outputs, options, force, warn)
     if options.decisions and not (update and round_):
         record, outputs = _record(particles, decision, options, folder, force, outputs)
     if summary.same_image is not None and summary.same_image.message is not None:
