@@ -173,7 +173,7 @@ def followed_optimisation_sets(
 
 
 def next_optimisation_set(
-    inputs: list[Path], outputs: dict[str, list[str]], options: ParticleOptions, force: bool, warn: Warn
+    source: Source, outputs: dict[str, list[str]], project_dir: Path | None, force: bool, warn: Warn
 ) -> dict[str, list[str]]:
     """The outputs with ``optimisation_set.star`` where the inputs were RELION 5 optimisation sets.
 
@@ -182,15 +182,16 @@ def next_optimisation_set(
     input is an optimisation set naming the same other files, and the kept particles are one
     STAR file; else said, not written (the other files would not fit every particle kept).
     """
-    if not any(is_optimisation_set(path) for path in inputs):
-        return outputs
+    inputs = source.paths if isinstance(source, Files) else []
+    if not outputs.get("kept") or not any(is_optimisation_set(path) for path in inputs):
+        return outputs  # (none written: --audit, or data in memory)
     from ...formats.star.optimisation_set import read_optimisation_set, write_optimisation_set
 
     why = ""
     if not all(is_optimisation_set(path) for path in inputs):
         why = "not every input is an optimisation set"
     else:
-        sets = [read_optimisation_set(path, options.project_dir) for path in inputs]
+        sets = [read_optimisation_set(path, project_dir) for path in inputs]
         kept = [Path(p) for p in outputs.get("kept", []) if str(p).endswith(".star")]
         if len({(s.root.resolve(), s.others()) for s in sets}) > 1:
             why = "the optimisation sets name different tomograms, trajectories or maps"
