@@ -22,7 +22,7 @@ import cryodedup._core as _core
 
 from ...algo.audit import read_halves
 from ...algo.filaments import tube_ids
-from ...algo.priority import has_none_scores
+from ...algo.priority import has_none_scores, scores_without_none
 from ...errors import CryodedupError, InputFileError
 from ...labels import distinct_labels
 from ...outputs import write_error
@@ -56,6 +56,7 @@ from .particle_table import (
     check_angle_ranges,
     choose_columns,
     merged_columns,
+    own_scores,
     score_column,
 )
 from .particle_writer import AskOnePass, Split, StarWriter, renumbered_optics_groups, start_split, write_headers
@@ -206,7 +207,8 @@ def _read_star_files(
     merged = merged_columns(parts, warn if writes else _unsaid, rewritten)
     labels = merged.labels
     needs = Needs()
-    score_label, higher = score_column(parts, score_read, warn, needs)
+    own = own_scores(parts, score_read)  # (refined particles and new picks, ordered by --prefer: each its own)
+    score_label, higher = (_own_label(parts, own), True) if own else score_column(parts, score_read, warn, needs)
     scales = [input_scale(scale, k) for k in range(len(parts))]  # (--mic-psize INPUT=Å: each its own)
     mic_psizes = (
         micrograph_pixel_sizes(scale.micrographs)
@@ -226,9 +228,12 @@ def _read_star_files(
         log(f"reading {part.path} ({part.star.size / 1e6:.1f} MB)", "info")
         listed = _listed_pixel_sizes(part, tomograms, mic_psizes)
         wanted = rows.wanted(part)
+        part_score = own[k] if own else score_label
         scan, found_by_name = _scan_input(
-            part, score_label, scales[k], row_read.images, listed, wanted, split, labels, log
+            part, part_score, scales[k], row_read.images, listed, wanted, split, labels, log
         )
+        if own and scan.scores is not None:  # (RELION's -999 is no score: said of each input's own column)
+            scan.scores = scores_without_none(scan.scores, part_score)
         typed = typed_tomogram_psize(part, scan.key_names, scales[k].mic_psize, tomograms)
         if typed is not None:  # (refused before any output, as a single-particle file's typed pixel size)
             scales[k].judge_psize(typed, warn)
@@ -240,7 +245,7 @@ def _read_star_files(
             part.rewritten = scan.centres
         rows.psizes_by_name.update(found_by_name)
         if split is not None:
-            _settle_split(split, scan, part, score_label, log)
+            _settle_split(split, scan, part, part_score, log)
         rows.add_columns(part, scan)
         optics = part.optics
         rows.identities.append(
@@ -263,6 +268,14 @@ def _read_star_files(
 
 def _unsaid(message: str) -> None:
     """A warning of the outputs, where none is written (``compare``)."""
+
+
+def _own_label(parts: list[ParticleStar], own: list[str]) -> str:
+    """The score label of inputs each ranked by its own column: each column with the inputs it ranks."""
+    by_label: dict[str, list[str]] = {}
+    for part, label in zip(parts, own):
+        by_label.setdefault(label, []).append(part.label)
+    return "; ".join(f"{label} ({', '.join(names)})" for label, names in by_label.items())
 
 
 def _settle_split(split: Split, scan: ParticleScan, part: ParticleStar, score_label: str | None, log: Log) -> None:
