@@ -247,3 +247,16 @@ def test_merged_lists_name_every_particle_once_in_relion_4_and_5(project):
     # each tomogram's files together
     listed = read_star(kept).rows
     assert [row["rlnTomoName"] for row in listed] == ["TS_01", "TS_01", "TS_02", "TS_02"]
+
+
+def test_the_verdict_tells_two_lists_named_list_star_apart(project):
+    # Two pickers' lists, both list.star: main's one-line summary said "the files of list.star and list.star
+    # differ in columns", the folders that tell them apart cut away.
+    tm, hand, _ = two_pickers(project)
+    tomograms = tomograms_star(project / "tomograms.star")
+    code, out = run(
+        str(tm), str(hand), "--min-dist", "20", "--micrographs", str(tomograms), "--score", "none", "-o", "D/"
+    )
+    assert code == 0, out
+    verdict = out.splitlines()[0]
+    assert "the files of tm/list.star and hand/list.star differ in columns" in verdict, verdict
