@@ -488,7 +488,8 @@ def _joined_poses(first: ParticleSet, second: ParticleSet) -> dict:
     if first.poses is None or second.poses is None:
         return {"poses": None}
     rotvecs = [
-        p.poses if p.pose_kind == "rotvec" else tomogram_poses(np.asarray(p.poses), None) for p in (first, second)
+        np.asarray(p.poses) if p.pose_kind == "rotvec" else tomogram_poses(np.asarray(p.poses), None)
+        for p in (first, second)
     ]
     return {
         "poses": np.concatenate(rotvecs),
