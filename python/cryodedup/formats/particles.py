@@ -89,7 +89,7 @@ def _read_with_import_lists(
     scale, score_read, row_read = request.scale, request.score_read, request.row_read
     _refuse_own_pixel_sizes(inputs, scale, [p for p, listed in zip(inputs, import_lists) if listed])
     if all(import_lists):
-        picks = read_import_lists(inputs, outdir, scale, score_read, warn, log, row_read=row_read)
+        picks = read_import_lists(inputs, outdir, scale, score_read, warn, log, row_read)
         return _matched(picks, inputs, scale, warn)
     others = [p for p, listed in zip(inputs, import_lists) if not listed]
     if any(is_dynamo_table(p) or is_picker_output(p) for p in others):

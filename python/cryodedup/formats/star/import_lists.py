@@ -36,9 +36,12 @@ from .tomography import SUBTOMOGRAM_ANGLES
 
 __all__ = [
     "FRAMES",
+    "STAR_VERSION",
     "ImportList",
     "is_import_list",
+    "listed_path",
     "read_import_list",
+    "star_value",
     "write_import_list",
 ]
 

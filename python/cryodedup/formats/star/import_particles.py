@@ -63,8 +63,8 @@ def read_import_lists(
     score_read: ScoreRead,
     warn: Warn,
     log: Log,
+    row_read: RowRead,
     centred_input: str | None = None,
-    row_read: RowRead | None = None,
 ) -> ParticleSet:
     """Reads RELION 5 import lists into one ParticleSet, each list one input.
 
@@ -130,9 +130,9 @@ def read_import_lists(
     )
 
 
-def _poses(lists: list[ImportList], labels: list[str], row_read: RowRead | None, warn: Warn) -> dict:
+def _poses(lists: list[ImportList], labels: list[str], row_read: RowRead, warn: Warn) -> dict:
     """The picks' poses in the tomograms as rotation vectors, where the job asks for orientations (else none)."""
-    if row_read is None or not row_read.orientations:
+    if not row_read.orientations:
         return {}
     poses = [_list_poses(picks, label, row_read, warn) for picks, label in zip(lists, labels)]
     return {"poses": np.concatenate(poses).reshape(-1, 3), "pose_kind": "rotvec", "pose_label": LIST_POSE}
@@ -422,7 +422,7 @@ def read_lists_and_particles(
             "deduplicate each on its own"
         )
     centred = next((str(f) for f, frame in zip(files, frames) if frame.startswith(CENTRED)), None)
-    picks = read_import_lists(lists, outdir, scale, score_read, warn, log, centred_input=centred, row_read=row_read)
+    picks = read_import_lists(lists, outdir, scale, score_read, warn, log, row_read, centred_input=centred)
     if centred is None and any(entry["frame"].startswith(CENTRED) for entry in picks.summary["layouts"]):
         raise FramesError(
             f"{files[0]} is in {CORNER} and {lists[0]} in {CENTRED}: the particle file's rows cannot be rewritten "

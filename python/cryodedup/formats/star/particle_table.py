@@ -21,13 +21,12 @@ from ...errors import CryodedupError, InputFileError
 from ...particle_set import Warn
 from ...paths import StrPath
 from ...resolve.score import (
-    HIGHER_IS_BETTER,
-    LOWER_IS_BETTER,
     NO_AUTO_SCORE,
     UNDECIDED_BY_PREFER,
     UNKNOWN_COLUMN,
     UNKNOWN_ORDER,
     resolve_score,
+    score_direction,
 )
 from .file import Block, StarFile, Table
 from .micrographs import block_naming_micrographs
@@ -51,6 +50,7 @@ __all__ = [
     "check_angle_ranges",
     "choose_columns",
     "merged_columns",
+    "own_scores",
     "score_column",
 ]
 
@@ -413,7 +413,7 @@ _NOT_SCORES = re.compile(
 
 def score_like(label: str) -> bool:
     """Whether a numeric column may rank particles: a known score, or one that places, turns or names none."""
-    return label in HIGHER_IS_BETTER or label in LOWER_IS_BETTER or not _NOT_SCORES.search(label)
+    return score_direction(label) is not None or not _NOT_SCORES.search(label)
 
 
 def own_scores(parts: Sequence[ParticleTable], score_read: ScoreRead) -> list[str] | None:

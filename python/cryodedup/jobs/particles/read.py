@@ -44,6 +44,7 @@ __all__ = [
     "Images",
     "InMemory",
     "Source",
+    "next_optimisation_set",
     "raw_picker_scores",
     "read_inputs",
     "read_request",
