@@ -50,8 +50,8 @@ __all__ = [
     "check_angle_ranges",
     "choose_columns",
     "merged_columns",
-    "own_scores",
     "score_column",
+    "score_columns",
 ]
 
 #: The score columns ``--score auto`` looks for, in order.
@@ -416,7 +416,7 @@ def score_like(label: str) -> bool:
     return score_direction(label) is not None or not _NOT_SCORES.search(label)
 
 
-def own_scores(parts: Sequence[ParticleTable], score_read: ScoreRead) -> list[str] | None:
+def _own_scores(parts: Sequence[ParticleTable], score_read: ScoreRead) -> list[str] | None:
     """Each input's own known score, where ``--score auto`` finds none every input has and ``--prefer`` orders them.
 
     Refined particles beside new picks: ``rlnMaxValueProbDistribution`` in one, a picker's
@@ -439,6 +439,30 @@ def own_scores(parts: Sequence[ParticleTable], score_read: ScoreRead) -> list[st
         for k in level:
             own[k] = label
     return own
+
+
+def score_columns(
+    parts: Sequence[ParticleTable], score_read: ScoreRead, warn: Warn, needs: Needs
+) -> tuple[str | None, bool, list[str | None]]:
+    """The score label, whether higher is better, and the column each input is ranked by.
+
+    One column for all (:func:`score_column`), or, for refined particles and new picks
+    ordered by ``--prefer`` with no known score in common, each input its own
+    (:func:`_own_scores`), every one higher-is-better.
+    """
+    own = _own_scores(parts, score_read)
+    if own:
+        return _own_label(parts, own), True, list(own)
+    label, higher = score_column(parts, score_read, warn, needs)
+    return label, higher, [label] * len(parts)
+
+
+def _own_label(parts: Sequence[ParticleTable], own: list[str]) -> str:
+    """The score label of inputs each ranked by its own column: each column with the inputs it ranks."""
+    by_label: dict[str, list[str]] = {}
+    for part, label in zip(parts, own):
+        by_label.setdefault(label, []).append(part.label)
+    return "; ".join(f"{label} ({', '.join(names)})" for label, names in by_label.items())
 
 
 @dataclass(frozen=True)

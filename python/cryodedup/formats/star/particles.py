@@ -56,8 +56,8 @@ from .particle_table import (
     check_angle_ranges,
     choose_columns,
     merged_columns,
-    own_scores,
     score_column,
+    score_columns,
 )
 from .particle_writer import AskOnePass, Split, StarWriter, renumbered_optics_groups, start_split, write_headers
 from .pixel_sizes import (
@@ -207,8 +207,7 @@ def _read_star_files(
     merged = merged_columns(parts, warn if writes else _unsaid, rewritten)
     labels = merged.labels
     needs = Needs()
-    own = own_scores(parts, score_read)  # (refined particles and new picks, ordered by --prefer: each its own)
-    score_label, higher = (_own_label(parts, own), True) if own else score_column(parts, score_read, warn, needs)
+    score_label, higher, part_scores = score_columns(parts, score_read, warn, needs)
     scales = [input_scale(scale, k) for k in range(len(parts))]  # (--mic-psize INPUT=Å: each its own)
     mic_psizes = (
         micrograph_pixel_sizes(scale.micrographs)
@@ -228,12 +227,11 @@ def _read_star_files(
         log(f"reading {part.path} ({part.star.size / 1e6:.1f} MB)", "info")
         listed = _listed_pixel_sizes(part, tomograms, mic_psizes)
         wanted = rows.wanted(part)
-        part_score = own[k] if own else score_label
         scan, found_by_name = _scan_input(
-            part, part_score, scales[k], row_read.images, listed, wanted, split, labels, log
+            part, part_scores[k], scales[k], row_read.images, listed, wanted, split, labels, log
         )
-        if own and scan.scores is not None:  # (RELION's -999 is no score: said of each input's own column)
-            scan.scores = scores_without_none(scan.scores, part_score)
+        if part_scores[k] != score_label and scan.scores is not None:  # (RELION's -999: no score, of its own column)
+            scan.scores = scores_without_none(scan.scores, part_scores[k])
         typed = typed_tomogram_psize(part, scan.key_names, scales[k].mic_psize, tomograms)
         if typed is not None:  # (refused before any output, as a single-particle file's typed pixel size)
             scales[k].judge_psize(typed, warn)
@@ -245,7 +243,7 @@ def _read_star_files(
             part.rewritten = scan.centres
         rows.psizes_by_name.update(found_by_name)
         if split is not None:
-            _settle_split(split, scan, part, part_score, log)
+            _settle_split(split, scan, part, part_scores[k], log)
         rows.add_columns(part, scan)
         optics = part.optics
         rows.identities.append(
@@ -268,14 +266,6 @@ def _read_star_files(
 
 def _unsaid(message: str) -> None:
     """A warning of the outputs, where none is written (``compare``)."""
-
-
-def _own_label(parts: list[ParticleStar], own: list[str]) -> str:
-    """The score label of inputs each ranked by its own column: each column with the inputs it ranks."""
-    by_label: dict[str, list[str]] = {}
-    for part, label in zip(parts, own):
-        by_label.setdefault(label, []).append(part.label)
-    return "; ".join(f"{label} ({', '.join(names)})" for label, names in by_label.items())
 
 
 def _settle_split(split: Split, scan: ParticleScan, part: ParticleStar, score_label: str | None, log: Log) -> None:
