@@ -365,8 +365,14 @@ def compare(
 
     reading = ParticleOptions(**job)
     report = Reporter(quiet)
-    given: dict[str, Any] = {"beta": beta, "over": over, "metric": metric, "multiplier": multiplier, "weights": weights}
-    given["czii_weights"] = czii_weights
+    given: dict[str, Any] = {
+        "beta": beta,
+        "over": over,
+        "metric": metric,
+        "multiplier": multiplier,
+        "weights": weights,
+        "czii_weights": czii_weights,
+    }
     options = CompareOptions(reference=reference, radius=radius, **given)
     if plot is not None and metric != "czii":
         raise click.UsageError("--plot-czii draws the picture of --metric czii: add --metric czii")
