@@ -53,9 +53,9 @@ def input_labels(paths: Sequence[StrPath]) -> list[str]:
 
 
 def _pick_set(path: StrPath) -> bool:
-    """Whether an input is a copick pick set's name, ``user/session``: two relative parts, no such file."""
+    """Whether an input is a copick pick set's name, ``user/session``: two parts without a file's dot, no such file."""
     text = str(path)
-    return bool(re.fullmatch(r"[^/\\]+/[^/\\]+", text)) and not Path(text).exists()
+    return bool(re.fullmatch(r"[^/\\.]+/[^/\\.]+", text)) and not Path(text).exists()
 
 
 def human(value: object) -> str:
