@@ -59,6 +59,12 @@ def described_metric(reference, candidate, radii, weights, multiplier=0.5, beta=
     return per_class, score
 
 
+def challenge_code_score(per_class, weights):
+    """The score as the challenge's own code sums it: each class's F-beta x ``weights.get(class, 1.0)``, over the
+    sum of every weight given (``aggregate_fbeta / sum(weights.values())``), whichever classes were scored."""
+    return sum(f * weights.get(name, 1.0) for name, (*_, f) in per_class.items()) / sum(weights.values())
+
+
 def described_sweep(reference, candidate, threshold, tomograms, beta=4.0):
     """rows (tomogram, centre, score): at each score t a candidate has, the counts of those scoring >= t; the
     area as sklearn's average precision (sum of precision x recall gained), the best F-beta's threshold."""

@@ -14,9 +14,16 @@ Read in 3dem/relion ``master`` 73f0a3c0 (= ``ver5.0``):
   with more or fewer fields than labels refused), ``append`` and ``compareLabels`` ("ERROR in
   appending metadata tables with not the same columns!": the same number of labels, each of the
   first in the second);
-- ``src/jaz/tomography/particle_set.cpp``: ``getPosition``, ``getSubtomogramMatrix``,
+- ``src/jaz/tomography/particle_set.cpp``: the ``ParticleSet`` constructor (particles without
+  ``rlnTomoParticleName`` named ``tomo/N``, N counted per tomogram in a map), ``getPosition``, ``getSubtomogramMatrix``,
   ``getParticleOffset``, ``getParticleCoordDecenteredPixel``; ``tomogram_set.cpp``:
   ``centre = (w0 / 2.0, h0 / 2.0, d0 / 2.0)``; ``src/euler.cpp``: ``Euler_angles2matrix``.
+
+And in ``ver4.0`` (RELION 4.0's importer, ``relion_tomo_import_particles``):
+``src/jaz/tomography/apps/import_particles.cpp``: ``main`` (a list with
+``rlnTomoImportParticleFile``: each file read by ``MetaDataTable::read``, its picks given the
+list's ``rlnTomoName``; then ``particle_id`` set back to 1 wherever a row's tomogram differs from
+the row before, each row named ``tomo/particle_id``).
 
 Written from that code alone: nothing of cryodedup is imported.
 """
@@ -50,13 +57,13 @@ class Table:
             self.labels.append(label)
 
 
-def read_star(path: Path) -> Table:
-    """``MetaDataTable::read(fn)``: the first ``data_`` block of the file, a loop or a list."""
+def read_star(path: Path, name: str = "") -> Table:
+    """``MetaDataTable::read(fn, name)``: the block ``data_name`` (the first ``data_`` block without a name)."""
     lines = Path(path).read_bytes().decode().split("\n")
     for k, line in enumerate(lines):
         if len(line) >= 2 and line.endswith("\r"):
             raise RelionError("RELION does not support CR+LF as a new line code.")
-        if "data_" not in line.strip():
+        if "data_" not in line.strip() or (name and line.strip() != f"data_{name}"):
             continue
         for j in range(k + 1, len(lines)):
             if "loop_" in lines[j]:
@@ -223,3 +230,63 @@ def position_angstrom(row: dict[str, str], tilt_series_psize: float, size: tuple
         offset = [sum(matrix[i][j] * offset[j] for j in range(3)) for i in range(3)]
     pixels = [p - o / tilt_series_psize for p, o in zip(pixels, offset)]
     return [(p - c) * tilt_series_psize for p, c in zip(pixels, centre)]
+
+
+def relion4_import_particles(list_path: Path, project: Path) -> list[tuple[str, str, tuple[float, ...]]]:
+    """RELION 4.0's ``relion_tomo_import_particles --i LIST`` in ``project``: (name, tomogram, x y z) per pick.
+
+    ``main`` in ver4.0's import_particles.cpp: the list's files read in list order (STAR files:
+    ``inputSubTable.read``), each pick given the list's tomogram; the number restarts at 1 at
+    every change of tomogram from one row to the next (``last_tomo_name``), not per tomogram.
+    """
+    listed = read_star(list_path)
+    for needed in ("rlnTomoName", "rlnTomoImportParticleFile"):
+        if needed not in listed.labels:
+            raise RelionError(f"Input star file {list_path} does not contain {needed}")
+    picks = []
+    for row in listed.rows:
+        file = Path(row["rlnTomoImportParticleFile"])
+        for pick in read_star(file if file.is_absolute() else project / file).rows:
+            picks.append((row["rlnTomoName"], tuple(float(pick[f"rlnCoordinate{a}"]) for a in "XYZ")))
+    out, particle_id, last = [], 1, ""
+    for tomogram, xyz in picks:
+        if tomogram != last:
+            particle_id, last = 1, tomogram
+        out.append((f"{tomogram}/{particle_id}", tomogram, xyz))
+        particle_id += 1
+    return out
+
+
+def relion5_particle_names(table: Table) -> list[str]:
+    """The names RELION 5's ``ParticleSet`` gives particles without ``rlnTomoParticleName``: counted per tomogram."""
+    if "rlnTomoParticleName" in table.labels:
+        return [row["rlnTomoParticleName"] for row in table.rows]
+    count: dict[str, int] = {}
+    names = []
+    for row in table.rows:
+        count[row["rlnTomoName"]] = count.get(row["rlnTomoName"], 0) + 1
+        names.append(f"{row['rlnTomoName']}/{count[row['rlnTomoName']]}")
+    return names
+
+
+#: What RELION 5's ``OptimisationSet::read`` takes from an optimisation set (src/jaz/tomography/optimisation_set.cpp).
+OPTIMISATION_SET_LABELS = {
+    "particles": "rlnTomoParticlesFile",
+    "tomograms": "rlnTomoTomogramsFile",
+    "trajectories": "rlnTomoTrajectoriesFile",
+    "manifolds": "rlnTomoManifoldsFile",
+    "refMap1": "rlnTomoReferenceMap1File",
+    "refMap2": "rlnTomoReferenceMap2File",
+    "refMask": "rlnTomoReferenceMaskFile",
+    "refFSC": "rlnTomoReferenceFscFile",
+}
+
+
+def read_optimisation_set(path: Path) -> dict[str, str]:
+    """``OptimisationSet::read`` of ``--i PATH``: each file it names (``table.read``, the first block), "" where absent.
+
+    RELION opens them from the folder it runs in (the project): the caller joins them to it.
+    """
+    table = read_star(path)
+    row = table.rows[0] if table.rows else {}
+    return {name: row.get(label, "") for name, label in OPTIMISATION_SET_LABELS.items()}

@@ -39,6 +39,8 @@ def test_input_labels_keep_a_copick_users_name():
 
     assert distinct_labels(["alice/1", "bob/1", "pytom/0"]) == ["alice/1", "bob/1", "0"]
     assert input_labels(["alice/1", "bob/1", "pytom/0"]) == ["alice/1", "bob/1", "pytom/0"]
+    # Two users alone: "1" and "0" told them apart, and the consensus rows read "1" and "0" (no user).
+    assert input_labels(["alice/1", "pytom/0"]) == ["alice/1", "pytom/0"]
     assert input_labels(["/d/Select/job020/particles.star", "/d/Select/job021/particles.star", "/d/x/y.star"]) == [
         "job020/particles.star",
         "job021/particles.star",

@@ -342,6 +342,7 @@ def compare(
     metric: str,
     multiplier: float,
     weights: dict[str, float],
+    czii_weights: str,
     plot: Path | None,
     force: bool,
     quiet: bool,
@@ -364,7 +365,14 @@ def compare(
 
     reading = ParticleOptions(**job)
     report = Reporter(quiet)
-    given: dict[str, Any] = {"beta": beta, "over": over, "metric": metric, "multiplier": multiplier, "weights": weights}
+    given: dict[str, Any] = {
+        "beta": beta,
+        "over": over,
+        "metric": metric,
+        "multiplier": multiplier,
+        "weights": weights,
+        "czii_weights": czii_weights,
+    }
     options = CompareOptions(reference=reference, radius=radius, **given)
     if plot is not None and metric != "czii":
         raise click.UsageError("--plot-czii draws the picture of --metric czii: add --metric czii")

@@ -338,7 +338,7 @@ def _copick_compare_command() -> Command:
     from .options.particles import COPICK_PROJECTS, INPUTS, ParticleOptions
     from .options.species import MinDistance
 
-    reference, radius, beta, over, metric, multiplier, weights = flags_of(CompareOptions)
+    reference, radius, beta, over, metric, multiplier, weights, czii_weights = flags_of(CompareOptions)
     pick_set = "USER/SESSION"
     return Command(
         [
@@ -392,6 +392,7 @@ def _copick_compare_command() -> Command:
             ),
             multiplier,
             weights,
+            czii_weights,
             COMPARE_PLOT,
             FORCE,
             QUIET,

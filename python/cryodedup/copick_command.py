@@ -146,6 +146,7 @@ def comparepicks(
     metric: str,
     multiplier: float,
     weights: dict[str, float],
+    czii_weights: str,
     plot: Path | None,
     force: bool,
     quiet: bool,
@@ -177,6 +178,7 @@ def comparepicks(
             metric,
             multiplier,
             weights,
+            czii_weights,
         )
     )
     for compared in summary.objects:
@@ -186,7 +188,13 @@ def comparepicks(
         rows = czii_rows(czii, "Runs")
         if plot is not None:
             given = CompareOptions(
-                reference, beta=beta, over=over, metric=metric, multiplier=multiplier, weights=weights
+                reference,
+                beta=beta,
+                over=over,
+                metric=metric,
+                multiplier=multiplier,
+                weights=weights,
+                czii_weights=czii_weights,
             )
             title = "copick evaluation comparepicks"
             written = run_job(lambda: write_czii_report(plot, czii, title, given, rows, force))

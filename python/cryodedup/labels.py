@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -40,11 +41,21 @@ def input_labels(paths: Sequence[StrPath]) -> list[str]:
     """Labels of inputs read side by side: :func:`distinct_labels` cut at one depth, the deepest any needs.
 
     ``alice/1``, ``bob/1`` and ``pytom/0`` (copick users' sessions) stay whole: cut alone,
-    ``pytom/0`` would read ``0``, its user lost.
+    ``pytom/0`` would read ``0``, its user lost. So do ``alice/1`` and ``pytom/0`` alone,
+    though ``1`` and ``0`` tell them apart: a copick pick set (``user/session``, no file of
+    that name) is never cut.
     """
     parts = [Path(p).parts for p in paths]
     depth = max((len(Path(label).parts) for label in distinct_labels(paths)), default=0)
+    if any(_pick_set(path) for path in paths):
+        depth = max(depth, 2)
     return [str(Path(*own[-depth:])) if own else str(path) for own, path in zip(parts, paths)]
+
+
+def _pick_set(path: StrPath) -> bool:
+    """Whether an input is a copick pick set's name, ``user/session``: two parts without a file's dot, no such file."""
+    text = str(path)
+    return bool(re.fullmatch(r"[^/\\.]+/[^/\\.]+", text)) and not Path(text).exists()
 
 
 def human(value: object) -> str:

@@ -151,7 +151,7 @@ def test_t_complex_round_trip_with_its_map(tmp_path):
     expected = oracle_table(values, 15.0, 150.0)
     options = ParticleOptions(min_dist=150.0, mic_psize=15.0, micrographs=doc)
     request = read_request(options)
-    read = (request.scale, request.score_read, request.row_read.shift_key)
+    read = (request.scale, request.score_read, request.row_read)
     particles = read_dynamo_tables([path], tmp_path / "out", *read, lambda m: None, lambda m, level: None)
     assert particles.mic_names[:2] == ["tomo_ts01.mrc_15.00Apx.mrc", "tomo_ts02.mrc_15.00Apx.mrc"]
     summary = remove_duplicate_particles([path], tmp_path / "out", options)

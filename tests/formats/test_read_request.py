@@ -33,9 +33,9 @@ READERS = {
     read_dataset: {"Scale", "ScoreRead", "RowRead"},
     read_lists_and_particles: {"Scale", "ScoreRead", "RowRead"},
     read_particles_with_picks: {"Scale", "ScoreRead", "RowRead"},
-    read_import_lists: {"Scale", "ScoreRead"},
+    read_import_lists: {"Scale", "ScoreRead", "RowRead"},
     read_picker_outputs: {"Scale", "ScoreRead"},
-    read_dynamo_tables: {"Scale", "ScoreRead"},
+    read_dynamo_tables: {"Scale", "ScoreRead", "RowRead"},
     read_copick: {"CopickSelection", "ScoreRead"},
     read_copick_pick_sets: {"CopickSelection", "ScoreRead"},
 }

@@ -16,7 +16,7 @@ from cryodedup.errors import CryodedupError
 from cryodedup.formats.copick import root_logger_kept
 from cryodedup.jobs.compare import compare_copick_picks
 from cryodedup.report.compare_metric import CziiScore, SpeciesScore, czii_rows
-from czii_oracle import RADII, WEIGHTS, described_metric, described_sweep, random_project
+from czii_oracle import RADII, WEIGHTS, challenge_code_score, described_metric, described_sweep, random_project
 
 with root_logger_kept():  # (copick's import sets up the root logger: put back as it was)
     copick = pytest.importorskip("copick")
@@ -347,3 +347,36 @@ def test_one_tomogram_is_said_in_the_singular():
     assert "the 1 tomogram the reference" in row
     assert "the 2 tomograms the reference" in dict(czii_rows(replace(czii, tomograms_scored=2)))["CZII score"]
     assert "all 1 run with picks" in dict(czii_rows(replace(czii, scored_over="all"), "Runs"))["CZII score"]
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_czii_weights_all_divides_as_the_challenges_code(tmp_path, seed):
+    # On main: no --czii-weights; the score divided by the scored species' weights alone.
+    reference, candidate = random_project(seed)
+    config = copick_project(tmp_path, reference, candidate)
+    per_class, present = described_metric(reference, [r[:3] for r in candidate], RADII, WEIGHTS)
+    literal = challenge_code_score(per_class, WEIGHTS)
+    czii = compare_copick_picks(config, "curation/0", "model/0", metric="czii", czii_weights="all").czii
+    assert czii is not None and czii.score == pytest.approx(literal, abs=ROUNDED)
+    assert (czii.weights_over, czii.divided_by) == ("all", 7.0)
+    said = dict(czii_rows(czii))["CZII score"]
+    assert "divided by every challenge species' weights (7, as the challenge's code)" in said
+    plain = compare_copick_picks(config, "curation/0", "model/0", metric="czii").czii
+    assert plain is not None and plain.score == pytest.approx(present, abs=ROUNDED)
+    assert "divided by the scored species' weights" in dict(czii_rows(plain))["CZII score"]
+    assert plain.to_json()["weights_over"] == "present"
+
+
+def test_a_two_species_project_scores_as_the_challenge_would(tmp_path):
+    # The issue's case: two species, the weighted mean over them against the challenge's sum over seven.
+    reference = [(0, "apo-ferritin", (1000.0, 1000.0, 500.0)), (0, "thyroglobulin", (3000.0, 3000.0, 500.0))]
+    candidate = [(0, "apo-ferritin", (1000.0, 1000.0, 500.0), 1.0), (0, "thyroglobulin", (3500.0, 3000.0, 500.0), 1.0)]
+    config = copick_project(tmp_path, reference, candidate)
+    from cryodedup.copick_command import comparepicks
+
+    args = ["-c", str(config), "--reference", "curation/0", "--candidate", "model/0", "--metric", "czii", "--json"]
+    for choice, expected in (("present", 1 / 3), ("all", 1 / 7)):  # (apo-ferritin F 1 x weight 1; thyroglobulin 0)
+        result = CliRunner().invoke(comparepicks, [*args, "--czii-weights", choice])
+        assert result.exit_code == 0, result.output
+        czii = json.loads(result.stdout.splitlines()[-1])["czii"]
+        assert czii["score"] == pytest.approx(expected, abs=ROUNDED) and czii["weights_over"] == choice

@@ -99,7 +99,7 @@ COMPARED = a_comparison(
 
 SWEEP = Sweep(0.5, -0.9, 0.5152, 1.0, 0.5, 1, Curve((-0.9,), (1.0,), (0.5,)))
 RIBOSOME = SpeciesScore("ribosome", 150.0, 75.0, 1.0, 2, 1, 1, 0, 1, 1.0, 0.5, 0.5152, 3.5, SWEEP)
-CZII = CziiScore(4.0, 0.5, 1, "reference", 0.5, True, False, (RIBOSOME,), ("ribosom",))
+CZII = CziiScore(4.0, 0.5, 1, "reference", 0.5, True, False, (RIBOSOME,), ("ribosom",), 1.0, "present")
 
 
 def test_compares_document_is_the_one_main_printed():
@@ -171,6 +171,8 @@ def test_compares_document_is_the_one_main_printed():
                 }
             ],
             "weights_not_scored": ["ribosom"],
+            "weights_over": "present",  # (added since: which weights the score divides by, --czii-weights)
+            "divided_by": 1.0,
         },
         "transforms_applied": [{"input": "b.txt", "transform": "shift:1,2"}],
         "warnings": ["w"],

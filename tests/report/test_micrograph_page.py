@@ -547,10 +547,12 @@ def _tomograms_in_thirds(root: Path) -> tuple[Path, ParticleOptions]:
     TS_07 (120 x 100 x 60 voxels of 10 Å): a bright square in each band of 10 slices
     (:data:`BANDS`) at its own place (:data:`SQUARES`), another outside the bands. By hand: its
     corner lies (240 / 2 - 1) x 2.5 = 297.5 Å below the centre, so the picks' z from -197.5 to
-    102.5 Å (slices 10 to 40) make the page's z range -198 to 103 Å, slabs of 100.33 Å: slices
+    102.5 Å (slices 10 to 40) make its z range -198 to 103 Å, slabs of 100.33 Å: slices
     9.95, 19.98, 30.02 and 40.05 from the corner, the middle six of each (a tenth of 60) 12-17,
     22-27 and 32-37: one band each. TS_08 (120 x 100 x 10 voxels): its corner 47.5 Å below the
-    centre, the slabs lie at slices -15.05, -5.02, 5.02, 15.05: the first outside its volume.
+    centre, its own picks' z range -40 to 40 Å cut in slabs of 26.67 Å at slices 0.75, 3.42,
+    6.08 and 8.75: all three within its volume (cut over both tomograms' range, as main did, at
+    -15.05, -5.02, 5.02, 15.05: the first outside, and its picks in two slabs of three).
     """
     rng = np.random.default_rng(12)
     labels = ["rlnTomoName", "rlnTomoTiltSeriesPixelSize", "rlnTomoSizeX", "rlnTomoSizeY", "rlnTomoSizeZ"]
@@ -594,22 +596,18 @@ def test_each_slab_is_drawn_over_the_tomograms_slices_of_its_z_range(tmp_path):
     folder = tmp_path / "out" / "micrographs"
     index = _js_object(folder / "index.js")
     assert index["names"] == ["TS_07", "TS_08"]
-    assert index["zRange"] == [-198, 103]
-    assert index["thumbs"] == [0b111, 0b110]
+    assert index["zRanges"] == [[-198, 103], [-40, 40]]  # (each tomogram's own; main: one range for both)
+    assert index["thumbs"] == [0b111, 0b111]
     assert index["frames"] == [[-598, -498, 1200, 1000]] * 2  # (x and y placed as before: corner, 120 x 10 Å)
-    assert sorted(p.name for p in folder.glob("*.jpg")) == [f"m000000_{s}.jpg" for s in range(3)] + [
-        "m000001_1.jpg",
-        "m000001_2.jpg",
-    ]
+    assert sorted(p.name for p in folder.glob("*.jpg")) == [f"m00000{m}_{s}.jpg" for m in (0, 1) for s in range(3)]
     for slab in range(3):
         thumb = np.asarray(Image.open(folder / f"m000000_{slab}.jpg"), dtype=np.float64)
         assert thumb.shape == (100, 120)
         own = _mean_in(thumb, SQUARES[slab])
         others = [_mean_in(thumb, square) for k, square in enumerate(SQUARES) if k != slab]
         assert own > 200 and max(others) < own - 100, (slab, own, others)
-    # TS_08 holds slices 20-29 of TS_07's volume (band 1) from 47.5 Å below its centre: slab 1 (slices 0-5,
-    # the middle one of 10) and slab 2 (slices 5-9) both show band 1's square.
-    for slab in (1, 2):
+    # TS_08 holds slices 20-29 of TS_07's volume (band 1): each of its three slabs shows band 1's square.
+    for slab in (0, 1, 2):
         thumb = np.asarray(Image.open(folder / f"m000001_{slab}.jpg"), dtype=np.float64)
         own = _mean_in(thumb, SQUARES[1])
         assert own > 200 and max(_mean_in(thumb, SQUARES[k]) for k in (0, 2, 3)) < own - 100
@@ -622,7 +620,7 @@ def test_the_page_shows_each_slabs_own_image_under_it(browser, tmp_path):
     page = opened(browser, tmp_path / "out" / "micrographs.html")
     page.wait_for_selector("#grid canvas[data-drawn]")
     page.wait_for_function("[...document.querySelectorAll('#grid .card img')].every(i => i.complete)")
-    for m, slabs in [(0, [0, 1, 2]), (1, [1, 2])]:
+    for m, slabs in [(0, [0, 1, 2]), (1, [0, 1, 2])]:
         frame = page.locator(f"#grid .card[data-m='{m}'] .frame")
         box = frame.bounding_box()
         imgs = frame.locator("img")
@@ -638,7 +636,9 @@ def test_the_page_shows_each_slabs_own_image_under_it(browser, tmp_path):
     assert "blank frame" not in page.inner_text("#panel")
     page.keyboard.press("ArrowRight")
     assert page.inner_text("#panel h2") == "TS_08"
-    assert "a blank frame where the slab lies outside the tomogram" in page.inner_text("#panel")
+    # its own slabs (main cut both tomograms' range: a blank first slab, its picks in the other two)
+    said = page.inner_text("#panel")
+    assert "z -40 to -13 Å, z -13 to 13 Å, z 13 to 40 Å" in said and "blank frame" not in said
     assert page.errors == []
     page.close()
 

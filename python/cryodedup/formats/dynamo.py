@@ -3,7 +3,8 @@
 A table is plain text, one particle per line, numbers separated by spaces, columns fixed
 by Dynamo's table convention (docs/design.md section 7): ``dx dy dz`` in columns 4-6 (the
 shift found by alignment), ``cc`` in 10, the tomogram number in 20, the position ``x y z``
-in 24-26, all in pixels of the tomogram; the particle's centre is position + shift. MATLAB
+in 24-26, all in pixels of the tomogram; the particle's centre is position + shift; its
+orientation ``tdrot tilt narot`` in 7-9, Dynamo's ZXZ Euler angles (:func:`dynamo_poses`). MATLAB
 may write complex numbers (``0+1.2074e-06i``) in any column: their real part is read. A
 table map (``.doc``: ``index path`` per line) or a volume list (``.vll``: one tomogram per
 line, numbered from 1 in order, ``* index = N`` to renumber the last one) names the
@@ -27,9 +28,10 @@ from ..paths import StrPath
 from ..resolve import UNKNOWN_COLUMN, UNKNOWN_ORDER, resolve_score
 from .files import check_regular_file, read_foreign
 from .star.tomograms import layout
+from .star.tomography import rotation_vectors
 
 if TYPE_CHECKING:
-    from .read_request import Scale, ScoreRead
+    from .read_request import RowRead, Scale, ScoreRead
 
 __all__ = ["read_dynamo_tables"]
 
@@ -47,6 +49,9 @@ AUTO_SCORE = "cc"
 DYNAMO_FRAME = "tomogram pixels from each tomogram's corner (x + dx: columns 24-26 and 4-6)"
 #: Dynamo's cross-correlations: higher is better.
 CROSS_CORRELATIONS = {"cc": True, "cc2": True}
+#: The columns of a particle's orientation, in the order of ``dynamo_euler2matrix``'s triplet.
+EULERS = ("tdrot", "tilt", "narot")
+POSE_LABEL = "tdrot, tilt, narot (columns 7-9, Dynamo's ZXZ Euler angles)"
 KEPT_NAME = "particles_kept.tbl"
 REJECTED_NAME = "particles_rejected.tbl"
 _COMPLEX = re.compile(r"^([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)[-+](?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?[ij]$")
@@ -108,6 +113,29 @@ class DynamoTable:
         """
         with np.errstate(over="ignore", invalid="ignore"):  # a centre that overflows is refused by the job
             return np.stack([self.numbers[a] + (self.numbers[f"d{a}"] if shifted else 0.0) for a in "xyz"], axis=1)
+
+
+def dynamo_poses(eulers: np.ndarray) -> np.ndarray:
+    """Each particle's pose as a rotation vector, from Dynamo's (n, 3) ``tdrot, tilt, narot`` in degrees.
+
+    Dynamo's ``dynamo_euler2matrix`` gives ``R = Rz(narot) Rx(tilt) Rz(tdrot)`` (right-handed
+    rotations about the fixed axes: its wiki's "Euler angles convention", ZXZ), the rotation
+    that carries a particle's offsets in the tomogram into the template's frame, as RELION's
+    ``Rz(rot) Ry(tilt) Rz(psi)`` does (so Dynamo's triplet is RELION's
+    ``rot = narot - 90, tilt, psi = tdrot + 90``). The pose the job compares is RELION's ``A``,
+    which carries the template's axes into the tomogram: ``R`` transposed.
+    """
+    td, ti, na = (np.radians(eulers[:, k]) for k in range(3))
+    ctd, std, cti, sti, cna, sna = np.cos(td), np.sin(td), np.cos(ti), np.sin(ti), np.cos(na), np.sin(na)
+    rows = [
+        [ctd * cna - std * cti * sna, -cna * std - ctd * cti * sna, sna * sti],
+        [ctd * sna + cna * std * cti, ctd * cna * cti - std * sna, -cna * sti],
+        [std * sti, ctd * sti, cti],
+    ]
+    matrices = np.stack([np.stack(row, axis=-1) for row in rows], axis=-2)
+    poses = rotation_vectors(np.transpose(matrices, (0, 2, 1)))
+    poses[~np.isfinite(eulers).all(axis=1)] = np.nan  # refused by the job, as a NaN angle is
+    return poses
 
 
 def read_table_map(path: Path) -> dict[int, str]:
@@ -210,7 +238,7 @@ class TableWriter:
 
 
 def read_dynamo_tables(
-    inputs: list[Path], outdir: StrPath, scale: Scale, score_read: ScoreRead, shift_key: str, warn: Warn, log: Log
+    inputs: list[Path], outdir: StrPath, scale: Scale, score_read: ScoreRead, row_read: RowRead, warn: Warn, log: Log
 ) -> ParticleSet:
     """Reads Dynamo tables into one ParticleSet.
 
@@ -219,12 +247,15 @@ def read_dynamo_tables(
     Particles are grouped by tomogram number (column 20), the same number in two tables
     being the same tomogram; ``scale.micrographs`` may name a table map (``.doc``) or
     volume list (``.vll``) that names them. Centres are ``(x + dx, y + dy, z + dz)`` times
-    the pixel size (``--mic-psize``, else the ``apix`` column).
+    the pixel size (``--mic-psize``, else the ``apix`` column). With ``row_read.orientations``
+    (``--max-angle``, ``--min-dist-ellipsoid``), each row's pose from columns 7-9.
     """
+    shift_key, orientations = row_read.shift_key, row_read.orientations
     if shift_key not in ("auto", "none"):
         raise CryodedupError(f"--shift-key for Dynamo tables is auto or none, got {shift_key!r}")
     score, higher = _score(score_read)
-    wanted = list(dict.fromkeys(["dx", "dy", "dz", "tomo", "x", "y", "z", *([score] if score else [])]))
+    angles = list(EULERS) if orientations else []
+    wanted = list(dict.fromkeys(["dx", "dy", "dz", "tomo", "x", "y", "z", *([score] if score else []), *angles]))
     tables = []
     for path in inputs:
         log(f"reading {path}", "info")
@@ -260,4 +291,9 @@ def read_dynamo_tables(
         read_files=list(inputs) + ([scale.micrographs] if scale.micrographs else []),
         writer=TableWriter(tables, Path(outdir)),
         summary={"layouts": [layout(label, "Dynamo table", DYNAMO_FRAME) for label in distinct_labels(inputs)]},
+        poses=dynamo_poses(np.concatenate([np.stack([t.numbers[a] for a in EULERS], axis=1) for t in tables]))
+        if orientations
+        else None,
+        pose_kind="rotvec",
+        pose_label=POSE_LABEL,
     )

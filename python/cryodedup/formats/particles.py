@@ -63,7 +63,7 @@ def read_particle_files(
     if dynamo == {True}:
         from .dynamo import read_dynamo_tables
 
-        tables = read_dynamo_tables(inputs, outdir, scale, score_read, row_read.shift_key, warn, log)
+        tables = read_dynamo_tables(inputs, outdir, scale, score_read, row_read, warn, log)
         return _matched(tables, inputs, scale, warn)
     if len(dynamo) > 1:
         raise CryodedupError("inputs mix Dynamo tables (.tbl) and other files; deduplicate each kind on its own")
@@ -89,7 +89,8 @@ def _read_with_import_lists(
     scale, score_read, row_read = request.scale, request.score_read, request.row_read
     _refuse_own_pixel_sizes(inputs, scale, [p for p, listed in zip(inputs, import_lists) if listed])
     if all(import_lists):
-        return _matched(read_import_lists(inputs, outdir, scale, score_read, warn, log), inputs, scale, warn)
+        picks = read_import_lists(inputs, outdir, scale, score_read, warn, log, row_read)
+        return _matched(picks, inputs, scale, warn)
     others = [p for p, listed in zip(inputs, import_lists) if not listed]
     if any(is_dynamo_table(p) or is_picker_output(p) for p in others):
         raise CryodedupError(

@@ -100,6 +100,7 @@ def compare_copick_picks(
     metric: str = "matching",
     multiplier: float = CHALLENGE_MULTIPLIER,
     weights: dict[str, float] | None = None,
+    czii_weights: str = "present",
 ) -> CopickComparison:
     """Compares two pick sets of a copick project (``user/session``), each particle object on its own.
 
@@ -109,7 +110,7 @@ def compare_copick_picks(
     ``objects``: those compared, names separated by commas (by default every particle object
     either set has picks of); ``transform``: ``--transform``'s, a set's centres moved first;
     ``over``: the runs scored, "shared" (those both sets have picks on) or "all"; ``metric``,
-    ``multiplier``, ``weights``: :class:`~cryodedup.options.CompareOptions`' (with "czii", the
+    ``multiplier``, ``weights``, ``czii_weights``: :class:`~cryodedup.options.CompareOptions`' (with "czii", the
     challenge's score over every object, each at its radius x ``multiplier``: ``czii``).
     Returns per object what :func:`compare_picks` returns, the project's runs as its micrographs.
     """
@@ -123,6 +124,7 @@ def compare_copick_picks(
         "metric": metric,
         "multiplier": multiplier,
         "weights": weights or {},
+        "czii_weights": czii_weights,
     }
     for at in (default, *by_object.values()):
         at_default = float(DEFAULT_MIN_DIST) if at is None else at
@@ -409,7 +411,8 @@ def czii_metric(
             ),
         )
         classes.append((one, counted["f_beta"]))
-    score = weighted_score({c.species: f for c, f in classes}, {c.species: c.weight for c, _ in classes})
+    total = options.weight_total()  # (--czii-weights all: the challenge's code's denominator)
+    score = weighted_score({c.species: f for c, f in classes}, {c.species: c.weight for c, _ in classes}, total)
     not_scored = sorted(set(options.weights) - {c.species for c, _ in classes})  # (a misspelt name, say)
     return CziiScore(
         beta=beta,
@@ -421,6 +424,8 @@ def czii_metric(
         higher_is_better=higher,
         species=tuple(c for c, _ in classes),
         weights_not_scored=tuple(not_scored),
+        divided_by=total if total is not None else sum(c.weight for c, _ in classes),
+        weights_over="all" if total is not None else "present",
     )
 
 

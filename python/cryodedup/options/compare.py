@@ -125,6 +125,16 @@ class CompareOptions:
         show_default=False,
         panel=COMPARISON,
     )
+    czii_weights: str = choice(
+        "present",
+        "--czii-weights",
+        "--metric czii: the weights the weighted score divides by. present: those of the species the reference has "
+        "picks of (a mean over what is scored); all: every challenge species' (1+0+2+1+2+1 = 7, with --weights' "
+        "own), as the challenge's code divides, so a project of fewer species scores as the challenge would "
+        "score it.",
+        choices=["present", "all"],
+        panel=COMPARISON,
+    )
 
     def resolved_beta(self) -> float:
         """--beta as given, else 1 (4 with --metric czii, the challenge's)."""
@@ -135,6 +145,12 @@ class CompareOptions:
     def weight_of(self, species: str) -> float:
         """A species' weight in the czii score: --weights', else the challenge's, else 1."""
         return float(self.weights.get(species, CHALLENGE_WEIGHTS.get(species, 1.0)))
+
+    def weight_total(self) -> float | None:
+        """What ``--czii-weights all`` divides by: the challenge's weights with --weights' over them (None: present)."""
+        if self.czii_weights != "all":
+            return None
+        return float(sum({**CHALLENGE_WEIGHTS, **self.weights}.values()))
 
     def check(self) -> None:
         """Raises a CryodedupError naming the first option out of its range."""

@@ -99,7 +99,9 @@ class CziiScore:
 
     ``scored_over``: "reference" (the tomograms the reference has picks on) or "all";
     ``swept``: whether every candidate pick carried a score to sweep; ``weights_not_scored``:
-    ``--weights``' species the reference has no picks of.
+    ``--weights``' species the reference has no picks of; ``divided_by``: the sum of weights the
+    weighted score divides by, ``weights_over``: whose ("present": the species scored; "all":
+    every challenge species', as the challenge's code, ``--czii-weights all``).
     """
 
     beta: float
@@ -111,6 +113,8 @@ class CziiScore:
     higher_is_better: bool
     species: tuple[SpeciesScore, ...]
     weights_not_scored: tuple[str, ...]
+    divided_by: float = 0.0
+    weights_over: str = "present"
 
     def to_json(self) -> dict[str, Any]:
         """The summary's ``czii`` document."""
@@ -124,6 +128,8 @@ class CziiScore:
             "higher_is_better": self.higher_is_better,
             "species": [c.to_json() for c in self.species],
             "weights_not_scored": list(self.weights_not_scored),
+            "weights_over": self.weights_over,
+            "divided_by": self.divided_by,
         }
 
 
@@ -140,8 +146,8 @@ def czii_rows(czii: CziiScore | None, places: str = "Tomograms") -> list[tuple[s
     rows = [
         (
             "CZII score",
-            f"{score}: F{czii.beta:g} per species weighted, hits within {czii.multiplier:g} x each species' "
-            f"radius, counted over {over}",
+            f"{score}: F{czii.beta:g} per species weighted, {_divided(czii)}, hits within {czii.multiplier:g} x "
+            f"each species' radius, counted over {over}",
         )
     ]
     lines = [_species_line(c, czii.beta) for c in czii.species]
@@ -159,6 +165,16 @@ def czii_rows(czii: CziiScore | None, places: str = "Tomograms") -> list[tuple[s
         why = "the candidate has no picks to sweep" if czii.swept else "the candidate's picks do not all carry a score"
         rows.append(("Score threshold", f"not swept: {why}"))
     return rows
+
+
+def _divided(czii: CziiScore) -> str:
+    """Which weights the score divides by: the species scored, or every challenge species' (its code's)."""
+    if czii.weights_over == "all":
+        return f"divided by every challenge species' weights ({czii.divided_by:g}, as the challenge's code)"
+    return (
+        f"divided by the scored species' weights ({czii.divided_by:g}; "
+        "--czii-weights all: by every challenge species', as the challenge's code)"
+    )
 
 
 def _species_line(c: SpeciesScore, beta: float) -> str:

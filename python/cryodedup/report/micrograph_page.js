@@ -233,7 +233,7 @@
     const c = p.c;
     const slabOf = (k) => {
       if (!D.slabs) return 0;
-      const [z0, z1] = D.zRange;
+      const [z0, z1] = D.zRanges[m]; // (each tomogram's own picks' range)
       return Math.min(slabs - 1, Math.max(0, Math.floor(((c.z[k] - z0) / Math.max(z1 - z0, 1)) * slabs)));
     };
     const X = (k, s) => s * panel + (c.x[k] - x0) * sx;
@@ -402,7 +402,7 @@
     panelBox.append(el("p", { class: "counts" }, fmt(kept[m]) + " kept · " + fmt(D.rejected[m]) + " rejected"), el("p", { class: "more" }, moreText(m)));
     panelBox.append(outer, legend());
     if (D.slabs) {
-      const [z0, z1] = D.zRange;
+      const [z0, z1] = D.zRanges[m];
       const step = Math.max(z1 - z0, 1) / D.slabs; // (as slabOf cuts them)
       const names = [];
       for (let s = 0; s < D.slabs; s++) names.push("z " + Math.round(z0 + s * step) + " to " + Math.round(z0 + (s + 1) * step) + " Å");

@@ -124,19 +124,28 @@ def _write_picks(
 
 
 def slab_edges(details: ParticleDetails) -> np.ndarray:
-    """The bounds along z (Å) of a tomogram's :data:`SLABS` slabs: the index's ``zRange`` cut as the page cuts it.
+    """Each tomogram's bounds along z (Å) of its :data:`SLABS` slabs, (tomograms, SLABS + 1): its ``zRanges`` cut.
 
-    The page puts a pick in slab ``floor((z - z0) / max(z1 - z0, 1) * SLABS)`` (the first and
-    last slabs taking those beyond): slab k lies from ``edges[k]`` to ``edges[k + 1]``.
+    The page puts a pick in slab ``floor((z - z0) / max(z1 - z0, 1) * SLABS)`` of its own
+    tomogram's range (the first and last slabs taking those beyond): slab k of tomogram m lies
+    from ``edges[m, k]`` to ``edges[m, k + 1]``. Each tomogram is cut over its own picks: cut
+    over every tomogram's together, a thin tomogram's picks fell in one or two slabs.
     """
-    z0, z1 = _z_range(details)
-    return z0 + np.arange(SLABS + 1) * max(z1 - z0, 1.0) / SLABS
+    ranges = _z_ranges(details)
+    steps = np.maximum(ranges[:, 1] - ranges[:, 0], 1.0) / SLABS
+    return ranges[:, :1] + np.arange(SLABS + 1)[None, :] * steps[:, None]
 
 
-def _z_range(details: ParticleDetails) -> tuple[float, float]:
-    """The picks' z range, whole Å (the index's ``zRange``; 0 to 1 without picks)."""
+def _z_ranges(details: ParticleDetails) -> np.ndarray:
+    """Each tomogram's picks' z range, whole Å, (tomograms, 2) (the index's ``zRanges``; 0 to 1 without picks)."""
+    n = len(details.mic_names)
     z = details.centres[:, 2]
-    return (float(np.floor(z.min())), float(np.ceil(z.max()))) if len(z) else (0.0, 1.0)
+    low, high = np.full(n, np.inf), np.full(n, -np.inf)
+    np.minimum.at(low, details.groups, z)
+    np.maximum.at(high, details.groups, z)
+    empty = ~np.isfinite(low)
+    low[empty], high[empty] = 0.0, 1.0
+    return np.stack([np.floor(low), np.ceil(high)], axis=1)
 
 
 def _micrograph_order(groups: np.ndarray) -> np.ndarray | None:
@@ -309,7 +318,7 @@ def _index_js(details: ParticleDetails, picks: PagePicks, frames: np.ndarray, th
         ],
     }
     if details.unit == "tomogram":
-        index["zRange"] = list(_z_range(details))
+        index["zRanges"] = _z_ranges(details).astype(np.int64).tolist()
     return "window.CRYODEDUP_INDEX = " + json.dumps(index, separators=(",", ":")) + ";\n"
 
 

@@ -135,7 +135,11 @@ def output_rows(written_into: str | None, outputs: Outputs | None) -> list[Row]:
     if project:
         kept = f"{kept}\n{project}" if kept else project
         rejected = rejected or "not written (-o writes them as STAR files)"
-    return [("Kept files", kept or "none written (--audit)"), ("Rejected files", rejected or "none written (--audit)")]
+    rows = [("Kept files", kept or "none written (--audit)"), ("Rejected files", rejected or "none written (--audit)")]
+    optimisation_set = outputs.files("optimisation_set") if outputs else ()
+    if optimisation_set:  # (RELION 5's next job takes it: the kept particles and the input's other files)
+        rows.append(("Optimisation set", "\n".join(optimisation_set)))
+    return rows
 
 
 def report_rows(run: Overview, sections: Sections) -> tuple[list[Row], dict[str, str]]:

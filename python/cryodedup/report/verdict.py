@@ -16,8 +16,9 @@ GIST_WIDTH = 72
 
 #: Where a warning starts by saying where ("particles.star: data_particles (line 17): ..."): left out of its gist.
 _LEADING_PLACE = re.compile(r"^(?:[^\s:]*[/.][^\s:]*: )?(?:data_\w* \(line \d+\): )?")
-#: A path in a gist ("/data/picks/a.cbox"; not "1/2", nor labels "rlnAngleRot/rlnAngleTilt"): named by its last part.
-_PATH = re.compile(r"(?<!\S)(?!\(?rln)\S*[A-Za-z_]\S*/(?=[^\s/]+(?:\s|$))")
+#: A path in a gist ("/data/picks/a.cbox"; not "1/2", nor labels "rlnAngleRot/rlnAngleTilt"): named by its last
+#: part (group 2), its folders (group 1) left out, but the last where two paths share that part (a/list.star).
+_PATH = re.compile(r"(?<!\S)(?!\(?rln)(\S*[A-Za-z_]\S*/)([^\s/]+)(?=\s|$)")
 #: Where a warning's first clause ends: its explanation, a detail in brackets, a consequence.
 _CLAUSE_END = re.compile(r": |; | \(|, so |, and |\. ")
 
@@ -40,7 +41,7 @@ def gist(warning: str) -> str:
     for phrase, name in _GISTS:
         if phrase in warning:
             return name
-    text = _PATH.sub("", _LEADING_PLACE.sub("", warning.strip(), count=1))
+    text = _short_paths(_LEADING_PLACE.sub("", warning.strip(), count=1))
     first, *rest = _CLAUSE_END.split(text, maxsplit=1)
     if _OPTION_ONLY.match(first) and rest and text.startswith(f"{first}: "):
         first = f"{first}: {_CLAUSE_END.split(rest[0], maxsplit=1)[0]}"
@@ -49,6 +50,19 @@ def gist(warning: str) -> str:
         cut = text[:GIST_WIDTH].rsplit(" ", 1)[0]
         text = f"{cut}…"
     return text
+
+
+def _short_paths(text: str) -> str:
+    """Each path by its last part; by its folder and that part where two different paths end alike."""
+    found = _PATH.findall(text)
+    shared = {name for name in {n for _, n in found} if len({d for d, n in found if n == name}) > 1}
+
+    def short(match: re.Match[str]) -> str:
+        folders, name = match.group(1), match.group(2)
+        parent = folders.rstrip("/").rsplit("/", 1)[-1]
+        return f"{parent}/{name}" if name in shared and parent else name
+
+    return _PATH.sub(short, text)
 
 
 def with_checks(head: str, checks: Sequence[str]) -> str:

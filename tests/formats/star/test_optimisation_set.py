@@ -7,9 +7,12 @@ oracle is the hand-worked decision and the run on the particles file itself.
 
 from __future__ import annotations
 
+import json
+
 from click.testing import CliRunner
 
 from cryodedup.cli import main
+from relion_import import read_optimisation_set, read_star
 
 OPTIMISATION_SET = """
 # version 50001
@@ -113,3 +116,48 @@ def test_an_optimisation_set_naming_no_file_there_is_one_line(tmp_path, monkeypa
     assert run.exit_code != 0 and "Traceback" not in run.output
     errors = [line for line in run.output.splitlines() if line.startswith("Error")]
     assert len(errors) == 1 and "Refine3D/job012/run_data.star is not found" in errors[0], run.output
+
+
+def test_the_kept_particles_come_with_an_optimisation_set_relion_5_and_cryodedup_read_back(tmp_path, monkeypatch):
+    # On main: particles_kept.star alone. Now optimisation_set.star beside it names the kept particles and
+    # the input's tomograms, trajectories and maps, as RELION 5's OptimisationSet::read takes them.
+    project = tmp_path / "project"
+    given = relion_project(project)
+    monkeypatch.chdir(project)
+    run = cli("particles", "Refine3D/job012/run_optimisation_set.star", "-o", "Dedup", "--min-dist", 20, "--json")
+    assert run.exit_code == 0, run.output
+    written = project / "Dedup/optimisation_set.star"
+    assert json.loads(run.stdout)["outputs"]["optimisation_set"] == ["Dedup/optimisation_set.star"]
+    said = cli("particles", "Refine3D/job012/run_optimisation_set.star", "-o", "Said", "--min-dist", 20).output
+    assert "Optimisation set" in said and "Said/optimisation_set.star" in said
+    relion = read_optimisation_set(written)
+    before = read_optimisation_set(given)
+    assert relion["particles"] == "Dedup/particles_kept.star"
+    assert {k: v for k, v in relion.items() if k != "particles"} == {
+        k: v for k, v in before.items() if k != "particles"
+    }
+    particles = read_star(project / relion["particles"], "particles")
+    assert [row["rlnTomoParticleName"] for row in particles.rows] == ["TS_01/2", "TS_01/3", "TS_03/1"]
+    tomograms = read_star(project / relion["tomograms"], "global")
+    assert {row["rlnTomoName"] for row in particles.rows} <= {row["rlnTomoName"] for row in tomograms.rows}
+    # Read back by cryodedup: the kept particles, framed by the same tomograms, nothing more to remove.
+    again = cli("particles", written, "-o", "Again", "--min-dist", 20, "--json")
+    assert again.exit_code == 0, again.output
+    summary = json.loads(again.stdout)
+    assert (summary["particles"], summary["rejected"]) == (3, 0)
+    assert kept_names(project / "Again/particles_kept.star") == ["TS_01/2", "TS_01/3", "TS_03/1"]
+    assert read_optimisation_set(project / "Again/optimisation_set.star")["tomograms"] == before["tomograms"]
+
+
+def test_an_optimisation_set_with_other_particles_is_said_not_written(tmp_path, monkeypatch):
+    project = tmp_path / "project"
+    relion_project(project)
+    monkeypatch.chdir(project)
+    (project / "picks.star").write_bytes((project / "Refine3D/job012/run_data.star").read_bytes())
+    run = cli(
+        "particles", "Refine3D/job012/run_optimisation_set.star", "picks.star",
+        "-o", "Dedup", "--min-dist", 20,
+    )  # fmt: skip
+    assert run.exit_code == 0, run.output
+    assert not (project / "Dedup/optimisation_set.star").exists()
+    assert "no optimisation_set.star written" in " ".join(run.output.split())

@@ -16,7 +16,14 @@ import numpy as np
 import pytest
 from test_particles_import_lists import import_list, relion_table, run, write
 
-from relion_import import RelionError, import_coordinates, position_angstrom, read_star
+from relion_import import (
+    RelionError,
+    import_coordinates,
+    position_angstrom,
+    read_star,
+    relion4_import_particles,
+    relion5_particle_names,
+)
 
 CORNER = ["rlnCoordinateX", "rlnCoordinateY", "rlnCoordinateZ"]
 CENTRED = ["rlnCenteredCoordinateXAngst", "rlnCenteredCoordinateYAngst", "rlnCenteredCoordinateZAngst"]
@@ -209,3 +216,47 @@ def test_every_merge_of_lists_is_imported_whole_by_relion(project, name):
     assert written == (
         ["kept_import_list.star"] if one_list else ["kept_import_list_1.star", "kept_import_list_2.star"]
     )
+
+
+def test_merged_lists_name_every_particle_once_in_relion_4_and_5(project):
+    # Two template matchers' lists on TS_01 and TS_02, merged: main listed the files TS_01, TS_02, TS_01, TS_02,
+    # and RELION 4.0's import (numbering anew at each change of tomogram) named two particles of each
+    # tomogram TS_01/1... twice. Each tomogram's files listed together: each name once, in RELION 4 and 5.
+    rng = np.random.default_rng(78)
+    paths = []
+    for k in range(2):
+        entries = []
+        for name in ("TS_01", "TS_02"):
+            rows = [[*c, s] for c, s in zip(rng.uniform(200, 1800, (4, 3)).round(1), rng.uniform(0, 1, 4).round(3))]
+            write(project / f"tm{k}/{name}.star", relion_table([*CORNER, "rlnLCCmax"], rows))
+            entries.append((name, f"tm{k}/{name}.star"))
+        paths.append(import_list(project / f"tm{k}/list.star", entries))
+    tomograms = tomograms_star(project / "tomograms.star")
+    code, out = run(*map(str, paths), "--min-dist", "20", "--micrographs", str(tomograms), "-o", "D/", "--json")
+    assert code == 0, out
+    kept = project / "D/kept_import_list.star"
+    relion4 = relion4_import_particles(kept, project)
+    names4 = [name for name, _, _ in relion4]
+    assert len(names4) == json.loads(out)["kept"] == 16
+    assert len(set(names4)) == len(names4)  # (main: 8 names twice)
+    relion5 = import_coordinates(kept, project)
+    names5 = relion5_particle_names(relion5)
+    assert len(set(names5)) == len(names5)
+    picks5 = sorted((row["rlnTomoName"], tuple(float(row[c]) for c in CORNER)) for row in relion5.rows)
+    assert sorted((tomogram, xyz) for _, tomogram, xyz in relion4) == picks5
+    # each tomogram's files together
+    listed = read_star(kept).rows
+    assert [row["rlnTomoName"] for row in listed] == ["TS_01", "TS_01", "TS_02", "TS_02"]
+
+
+def test_the_verdict_tells_two_lists_named_list_star_apart(project):
+    # Two pickers' lists, both list.star: main's one-line summary said "the files of list.star and list.star
+    # differ in columns", the folders that tell them apart cut away.
+    tm, hand, _ = two_pickers(project)
+    tomograms = tomograms_star(project / "tomograms.star")
+    code, out = run(
+        str(tm), str(hand), "--min-dist", "20", "--micrographs", str(tomograms), "--score", "none", "-o", "D/"
+    )
+    assert code == 0, out
+    verdict = out.splitlines()[0]
+    assert "the files of tm/list.star and hand/list.star differ in columns" in verdict, verdict

@@ -36,9 +36,12 @@ from .tomography import SUBTOMOGRAM_ANGLES
 
 __all__ = [
     "FRAMES",
+    "STAR_VERSION",
     "ImportList",
     "is_import_list",
+    "listed_path",
     "read_import_list",
+    "star_value",
     "write_import_list",
 ]
 
@@ -553,7 +556,8 @@ def write_import_list(
 
     Each coordinate file is written again under ``outdir/coordinates/`` (``coordinates``) with the lines of the
     picks not kept left out and every other byte as it was (same name, or the tomogram's name
-    before it where two files share one); ``outdir/list_name`` lists them in input order, paths
+    before it where two files share one); ``outdir/list_name`` lists them in input order, each
+    tomogram's files together (RELION 4.0 numbers its picks anew at each change of tomogram), paths
     relative to ``project_dir`` (default: the current directory; RELION runs there) when the
     files are inside it, else absolute. A file with no pick kept is neither written nor listed:
     RELION would refuse an empty text file beside files with angles. Everything is written under
@@ -597,12 +601,25 @@ def write_import_list(
             write_bytes(temporary[target], text)
         for list_path in list_paths:
             entries = [
-                (c.tomogram, _listed_path(target, base))
+                (c.tomogram, listed_path(target, base))
                 for (c, _, _, name), target in zip(chosen, targets)
                 if outdir / name == list_path
             ]
-            write_bytes(temporary[list_path], _list_text(entries))
+            write_bytes(temporary[list_path], _list_text(_by_tomogram(entries)))
     return WrittenList(list_paths, targets, [n for _, _, n, _ in chosen], left_out)
+
+
+def _by_tomogram(entries: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The entries with each tomogram's together, tomograms in order of first listing, files in list order.
+
+    RELION 4.0's import (``relion_tomo_import_particles``) numbers the picks
+    ``rlnTomoParticleName`` anew at every change of ``rlnTomoName`` from row to row, so a
+    tomogram listed twice apart (two lists merged: TS_01, TS_03, TS_01, TS_03) would have its
+    names repeated, and its extraction would write two subtomograms to one file. RELION 5
+    counts per tomogram wherever its rows stand, and reads the same particles either way.
+    """
+    order = {tomogram: k for k, tomogram in enumerate(dict.fromkeys(t for t, _ in entries))}
+    return sorted(entries, key=lambda entry: order[entry[0]])  # (sorted is stable: list order within one)
 
 
 def _output_names(files: list[CoordinateFile]) -> list[str]:
@@ -618,7 +635,7 @@ def _output_names(files: list[CoordinateFile]) -> list[str]:
     return unique
 
 
-def _listed_path(target: Path, base: Path) -> str:
+def listed_path(target: Path, base: Path) -> str:
     """``target`` as the list names it: from the project directory when inside it, else absolute."""
     absolute = Path(os.path.abspath(target))
     try:
@@ -627,7 +644,7 @@ def _listed_path(target: Path, base: Path) -> str:
         return str(absolute)
 
 
-def _star_value(text: str) -> str:
+def star_value(text: str) -> str:
     """A value as RELION's escapeStringForSTAR writes it: quoted when empty or holding a blank."""
     if text and not re.search(r"[ \t]", text) and text[0] not in "\"'":
         return text
@@ -639,5 +656,5 @@ def _star_value(text: str) -> str:
 def _list_text(entries: list[tuple[str, str]]) -> bytes:
     """The list as RELION's MetaDataTable::write lays out a table."""
     head = f"\n# version {STAR_VERSION}\n\ndata_particles\n\nloop_ \n_{TOMOGRAM} #1 \n_{PARTICLE_FILE} #2 \n"
-    rows = "".join(f"{_star_value(t):>10} {_star_value(p):>10} \n" for t, p in entries)
+    rows = "".join(f"{star_value(t):>10} {star_value(p):>10} \n" for t, p in entries)
     return (head + rows + " \n").encode()

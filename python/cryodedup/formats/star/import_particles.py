@@ -22,8 +22,9 @@ from ...labels import distinct_labels
 from ...particle_set import KindsWriter, Log, ParticleSet, TiltSeriesPixel, TypedTomogramPixelSize, Warn
 from ...paths import StrPath
 from .import_lists import FRAMES, ImportList, read_import_list, write_import_list
-from .particle_table import Needs, ParticleTable, score_column
+from .particle_table import ANGLES, Needs, ParticleTable, check_angle_ranges, score_column
 from .tomograms import CENTRED, CORNER, Tomograms, layout, tomograms_star
+from .tomography import SUBTOMOGRAM_ANGLES, tomogram_poses
 
 if TYPE_CHECKING:
     from ..read_request import RowRead, Scale, ScoreRead
@@ -35,6 +36,10 @@ KEPT_LIST, REJECTED_LIST = "kept_import_list.star", "rejected_import_list.star"
 KEPT_FOLDER, REJECTED_FOLDER = "kept_coordinates", "rejected_coordinates"
 #: The summary's entry of what the writer wrote and left out.
 SUMMARY_KEY = "import_lists"
+#: What the picks' orientations are read from (as RELION 5's ParticleSet composes them).
+LIST_POSE = "rlnTomoSubtomogramRot/Tilt/Psi x rlnAngleRot/Tilt/Psi of the lists' files, the pose in the tomogram"
+#: What RELION's import sets as the particle angles of a text file's pick of six numbers (readCoordinateFile).
+TEXT_PARTICLE_ANGLES = (0.0, 90.0, 0.0)
 
 
 @dataclass
@@ -58,13 +63,16 @@ def read_import_lists(
     score_read: ScoreRead,
     warn: Warn,
     log: Log,
+    row_read: RowRead,
     centred_input: str | None = None,
 ) -> ParticleSet:
     """Reads RELION 5 import lists into one ParticleSet, each list one input.
 
     Its writer writes ``OUTDIR/kept_import_list.star`` with the kept picks' files in
     ``OUTDIR/kept_coordinates/``, and the rejected ones alike. ``centred_input``: another
-    input, in RELION 5's centred Å, whose frame the lists' picks are put in.
+    input, in RELION 5's centred Å, whose frame the lists' picks are put in. ``row_read``
+    asking for orientations (``--max-angle``, ``--min-dist-ellipsoid``): each pick's pose
+    read from its file's angles (:func:`_list_poses`).
     """
     project = scale.project_dir if scale.project_dir is not None else Path.cwd()
     lists = []
@@ -118,7 +126,46 @@ def read_import_lists(
         read_files=[*inputs, *(f.path for p in lists for f in p.files), *([tomograms.path] if tomograms else [])],
         writer=ImportListWriter(lists, Path(outdir), project, summary, labels),
         summary=summary,
+        **_poses(lists, labels, row_read, warn),
     )
+
+
+def _poses(lists: list[ImportList], labels: list[str], row_read: RowRead, warn: Warn) -> dict:
+    """The picks' poses in the tomograms as rotation vectors, where the job asks for orientations (else none)."""
+    if not row_read.orientations:
+        return {}
+    poses = [_list_poses(picks, label, row_read, warn) for picks, label in zip(lists, labels)]
+    return {"poses": np.concatenate(poses).reshape(-1, 3), "pose_kind": "rotvec", "pose_label": LIST_POSE}
+
+
+def _list_poses(picks: ImportList, label: str, row_read: RowRead, warn: Warn) -> np.ndarray:
+    """One list's poses (n, 3), as RELION 5 reads the particles its import writes.
+
+    ``ParticleSet::getMatrix3x3`` composes the subtomogram matrix (``rlnTomoSubtomogramRot/
+    Tilt/Psi``, an absent tilt or psi 0) with the particle's (``rlnAngleRot/Tilt/Psi``). A
+    STAR file's columns are copied by the import as they are (pytom-match-pick writes the
+    particle angles); a text file's six numbers become the subtomogram angles, and the
+    particle angles 0, 90, 0 (``readCoordinateFile``).
+    """
+    n = len(picks)
+    subtomo = None
+    if SUBTOMOGRAM_ANGLES[0] in picks.columns:
+        subtomo = np.stack(
+            [picks.numbers(a) if a in picks.columns else np.zeros(n) for a in SUBTOMOGRAM_ANGLES], axis=1
+        )
+    if all(a in picks.columns for a in ANGLES):
+        angles = np.stack([picks.numbers(a) for a in ANGLES], axis=1)
+        check_angle_ranges(angles, ANGLES, str(picks.path), warn, row_read.insist_angles)
+    elif subtomo is not None and picks.files[0].kind == "text":
+        angles = np.tile(TEXT_PARTICLE_ANGLES, (n, 1))
+    else:
+        raise CryodedupError(
+            f"{label}: --max-angle and --min-dist-ellipsoid need each pick's orientation, and its files give none "
+            "(rlnAngleRot/Tilt/Psi in a STAR file, or x y z rot tilt psi on a text file's lines)"
+        )
+    if subtomo is not None:
+        check_angle_ranges(subtomo, SUBTOMOGRAM_ANGLES, str(picks.path), warn, row_read.insist_angles)
+    return tomogram_poses(angles, subtomo)
 
 
 def _apart_warning(lists: list[ImportList], labels: list[str]) -> str:
@@ -339,7 +386,6 @@ _ROWS_LISTS_LACK = {
     "tubes": "filaments (a tube per segment)",
     "halfsets": "half-sets (--halfsets, --audit)",
     "sources": "symmetry-expanded copies",
-    "poses": "orientations (--max-angle)",
     "species": "species from --species-column",
     "mic_uids": "micrograph ids",
 }
@@ -376,7 +422,7 @@ def read_lists_and_particles(
             "deduplicate each on its own"
         )
     centred = next((str(f) for f, frame in zip(files, frames) if frame.startswith(CENTRED)), None)
-    picks = read_import_lists(lists, outdir, scale, score_read, warn, log, centred_input=centred)
+    picks = read_import_lists(lists, outdir, scale, score_read, warn, log, row_read, centred_input=centred)
     if centred is None and any(entry["frame"].startswith(CENTRED) for entry in picks.summary["layouts"]):
         raise FramesError(
             f"{files[0]} is in {CORNER} and {lists[0]} in {CENTRED}: the particle file's rows cannot be rewritten "
@@ -432,5 +478,21 @@ def _joined(first: ParticleSet, second: ParticleSet, inputs: list[Path]) -> Part
         summary=summary,
         images=None,
         particle_names=None,
+        **_joined_poses(first, second),
         identities=[identities[[*first.inputs, *second.inputs].index(str(p))] for p in inputs],
     )
+
+
+def _joined_poses(first: ParticleSet, second: ParticleSet) -> dict:
+    """Both parts' poses as rotation vectors in the tomograms (none where a part has none: not asked for)."""
+    if first.poses is None or second.poses is None:
+        return {"poses": None}
+    rotvecs = [
+        np.asarray(p.poses) if p.pose_kind == "rotvec" else tomogram_poses(np.asarray(p.poses), None)
+        for p in (first, second)
+    ]
+    return {
+        "poses": np.concatenate(rotvecs),
+        "pose_kind": "rotvec",
+        "pose_label": f"{first.pose_label}; {second.pose_label}",
+    }

@@ -9,6 +9,7 @@ all inputs at once; :class:`Needs` gathers what the user must supply into one me
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +20,14 @@ import numpy as np
 from ...errors import CryodedupError, InputFileError
 from ...particle_set import Warn
 from ...paths import StrPath
-from ...resolve.score import NO_AUTO_SCORE, UNDECIDED_BY_PREFER, UNKNOWN_COLUMN, UNKNOWN_ORDER, resolve_score
+from ...resolve.score import (
+    NO_AUTO_SCORE,
+    UNDECIDED_BY_PREFER,
+    UNKNOWN_COLUMN,
+    UNKNOWN_ORDER,
+    resolve_score,
+    score_direction,
+)
 from .file import Block, StarFile, Table
 from .micrographs import block_naming_micrographs
 from .tomography import SUBTOMOGRAM_ANGLES, origin_assumptions
@@ -43,6 +51,7 @@ __all__ = [
     "choose_columns",
     "merged_columns",
     "score_column",
+    "score_columns",
 ]
 
 #: The score columns ``--score auto`` looks for, in order.
@@ -375,9 +384,15 @@ def score_column(
     elif chosen.problem == UNKNOWN_COLUMN:
         lacking = [p for p in parts if label not in p.labels]
         numeric = [lab for lab in lacking[0].numeric_labels() if all(lab in p.labels for p in parts)]
+        scores = [lab for lab in numeric if score_like(lab)]
+        own = (
+            "; or --score auto with --prefer: each input's duplicates ranked by its own score, the inputs by --prefer"
+            if len(parts) > 1
+            else ""
+        )
         needs.add(
-            f"{lacking[0].where()}: unknown score column {label!r}; numeric columns present"
-            f"{' in every input' if len(parts) > 1 else ''}: {', '.join(numeric) or 'none'}"
+            f"{lacking[0].where()}: unknown score column {label!r}; score columns present"
+            f"{' in every input' if len(parts) > 1 else ''}: {', '.join(scores) or 'none'}{own}"
         )
         return None, True
     elif chosen.problem == UNKNOWN_ORDER:
@@ -386,6 +401,68 @@ def score_column(
             "add --score-order max or --score-order min"
         )
     return label, chosen.higher_is_better
+
+
+#: Columns that say where a particle is, how it is turned, what it was imaged with or which it is: never a score.
+_NOT_SCORES = re.compile(
+    r"Coordinate|Origin|Angle|Shift|Defocus|Ctf(?!FigureOfMerit)|PixelSize|Size|Voltage|Spherical|Amplitude|"
+    r"Group|Subset|ClassNumber|Id$|Index|Number|Binning|Dimensionality|Magnification|Beam|Tilt|Hand|Dose|"
+    r"Helical|Tube|Frame|Visible|Psi|Rot$|Phase|Detector|Image|Micrograph|Name",
+)
+
+
+def score_like(label: str) -> bool:
+    """Whether a numeric column may rank particles: a known score, or one that places, turns or names none."""
+    return score_direction(label) is not None or not _NOT_SCORES.search(label)
+
+
+def _own_scores(parts: Sequence[ParticleTable], score_read: ScoreRead) -> list[str] | None:
+    """Each input's own known score, where ``--score auto`` finds none every input has and ``--prefer`` orders them.
+
+    Refined particles beside new picks: ``rlnMaxValueProbDistribution`` in one, a picker's
+    figure of merit in the other. Scores of inputs at different ``--prefer`` levels are never
+    compared, so each level's inputs may rank their own duplicates by the first score of
+    :data:`AUTO_SCORES` they all have (every one higher-is-better). None where a score every
+    input has exists, ``--prefer`` is not given, or a level's inputs share no known score.
+    """
+    if score_read.score != "auto" or score_read.prefer_held is None or score_read.score_order != "auto":
+        return None
+    if any(all(label in p.labels for p in parts) for label in AUTO_SCORES):
+        return None
+    named = [k for level in score_read.prefer_held for k in level]
+    rest = [k for k in range(len(parts)) if k not in named]
+    own: list[str] = [""] * len(parts)
+    for level in [*score_read.prefer_held, *([rest] if rest else [])]:
+        label = next((c for c in AUTO_SCORES if all(c in parts[k].labels for k in level)), None)
+        if label is None:
+            return None
+        for k in level:
+            own[k] = label
+    return own
+
+
+def score_columns(
+    parts: Sequence[ParticleTable], score_read: ScoreRead, warn: Warn, needs: Needs
+) -> tuple[str | None, bool, list[str | None]]:
+    """The score label, whether higher is better, and the column each input is ranked by.
+
+    One column for all (:func:`score_column`), or, for refined particles and new picks
+    ordered by ``--prefer`` with no known score in common, each input its own
+    (:func:`_own_scores`), every one higher-is-better.
+    """
+    own = _own_scores(parts, score_read)
+    if own:
+        return _own_label(parts, own), True, list(own)
+    label, higher = score_column(parts, score_read, warn, needs)
+    return label, higher, [label] * len(parts)
+
+
+def _own_label(parts: Sequence[ParticleTable], own: list[str]) -> str:
+    """The score label of inputs each ranked by its own column: each column with the inputs it ranks."""
+    by_label: dict[str, list[str]] = {}
+    for part, label in zip(parts, own):
+        by_label.setdefault(label, []).append(part.label)
+    return "; ".join(f"{label} ({', '.join(names)})" for label, names in by_label.items())
 
 
 @dataclass(frozen=True)

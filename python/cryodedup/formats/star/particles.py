@@ -22,7 +22,7 @@ import cryodedup._core as _core
 
 from ...algo.audit import read_halves
 from ...algo.filaments import tube_ids
-from ...algo.priority import has_none_scores
+from ...algo.priority import has_none_scores, scores_without_none
 from ...errors import CryodedupError, InputFileError
 from ...labels import distinct_labels
 from ...outputs import write_error
@@ -57,6 +57,7 @@ from .particle_table import (
     choose_columns,
     merged_columns,
     score_column,
+    score_columns,
 )
 from .particle_writer import AskOnePass, Split, StarWriter, renumbered_optics_groups, start_split, write_headers
 from .pixel_sizes import (
@@ -206,7 +207,7 @@ def _read_star_files(
     merged = merged_columns(parts, warn if writes else _unsaid, rewritten)
     labels = merged.labels
     needs = Needs()
-    score_label, higher = score_column(parts, score_read, warn, needs)
+    score_label, higher, part_scores = score_columns(parts, score_read, warn, needs)
     scales = [input_scale(scale, k) for k in range(len(parts))]  # (--mic-psize INPUT=Å: each its own)
     mic_psizes = (
         micrograph_pixel_sizes(scale.micrographs)
@@ -227,8 +228,10 @@ def _read_star_files(
         listed = _listed_pixel_sizes(part, tomograms, mic_psizes)
         wanted = rows.wanted(part)
         scan, found_by_name = _scan_input(
-            part, score_label, scales[k], row_read.images, listed, wanted, split, labels, log
+            part, part_scores[k], scales[k], row_read.images, listed, wanted, split, labels, log
         )
+        if part_scores[k] != score_label and scan.scores is not None:  # (RELION's -999: no score, of its own column)
+            scan.scores = scores_without_none(scan.scores, part_scores[k])
         typed = typed_tomogram_psize(part, scan.key_names, scales[k].mic_psize, tomograms)
         if typed is not None:  # (refused before any output, as a single-particle file's typed pixel size)
             scales[k].judge_psize(typed, warn)
@@ -240,7 +243,7 @@ def _read_star_files(
             part.rewritten = scan.centres
         rows.psizes_by_name.update(found_by_name)
         if split is not None:
-            _settle_split(split, scan, part, score_label, log)
+            _settle_split(split, scan, part, part_scores[k], log)
         rows.add_columns(part, scan)
         optics = part.optics
         rows.identities.append(

@@ -411,7 +411,8 @@ def rule_for_rows(particles: ParticleSet, options: ParticleOptions) -> tuple[Dup
     if options.max_angle is not None:
         if particles.poses is None:
             raise CryodedupError(
-                "--max-angle: the particles carry no orientations (rlnAngleRot/Tilt/Psi, alignments3D/pose)"
+                "--max-angle: the particles carry no orientations (rlnAngleRot/Tilt/Psi, alignments3D/pose, "
+                "a Dynamo table's tdrot/tilt/narot)"
             )
         if whole_tubes:
             raise CryodedupError("--max-angle and --filament-mode tube exclude each other: tubes are compared whole")
@@ -440,7 +441,7 @@ def own_frame_ellipsoid(
     if particles.poses is None:
         raise CryodedupError(
             "--min-dist-ellipsoid turns each particle's ellipsoid by its pose, and the particles carry no "
-            "orientations (rlnAngleRot/Tilt/Psi, alignments3D/pose; Dynamo tables' angles are not read yet)"
+            "orientations (rlnAngleRot/Tilt/Psi, alignments3D/pose, a Dynamo table's tdrot/tilt/narot)"
         )
     refuse_angles_not_finite(particles)
     return Ellipsoid(particles.poses, tuple(min_dist_ellipsoid), particles.pose_kind)

@@ -30,7 +30,7 @@ from ...report.sections.run import Outputs
 from ..species import distances_used
 from .decide import Decision, decide, warn_not_confirmable
 from .draw import picture_details, plot_particles
-from .read import Files, Held, Source, warn_unused_options
+from .read import Files, Held, Source, next_optimisation_set, warn_unused_options
 from .summarise import ParticleSummary, summarize, timings, verdict_of
 
 if TYPE_CHECKING:
@@ -183,7 +183,7 @@ def run(
         outputs, write_seconds = update.write_round(round_, particles, decision.keep)
         summary = replace(summary, update=update.round_summary(round_, summary.kept, summary.particles))
     else:
-        outputs, write_seconds = _write(particles, decision.keep, halves, options.audit, force, source.outputs())
+        outputs, write_seconds = _write(particles, decision.keep, halves, options, force, source, warn)
     if options.decisions and not (update and round_):
         record, outputs = _record(particles, decision, options, folder, force, outputs)
     if summary.same_image is not None and summary.same_image.message is not None:
@@ -279,17 +279,20 @@ def _write(
     particles: ParticleSet,
     keep: np.ndarray,
     halves: np.ndarray | None,
-    audit: bool,
+    options: ParticleOptions,
     force: bool,
-    named: dict[str, list[str]] | None,
+    source: Source,
+    warn: Callable[[str], None],
 ) -> tuple[dict[str, list[str]], float]:
     """The kept and rejected rows written (none with ``--audit``): the outputs by subset, and the seconds it took.
 
-    ``named``: the outputs of a set without a writer (data in memory: what the caller makes of them).
+    A set without a writer (data in memory) has the outputs its source names. Optimisation sets
+    in: the next one written beside the kept particles (:func:`.read.next_optimisation_set`).
     """
+    named = source.outputs()
     if named is not None:
         return named, 0.0
-    if audit:
+    if options.audit:
         return {"kept": [], "rejected": []}, 0.0
     assert particles.writer is not None, "every reader of files gives the set a writer"
     if particles.species is not None and hasattr(particles.writer, "apart"):  # (STAR: a file per species too)
@@ -297,5 +300,6 @@ def _write(
 
         particles.writer.apart = Apart(np.asarray(particles.species), particles.species_names, "species")
     start = time.perf_counter()
-    outputs = particles.writer.write(keep, force, halves)
-    return {subset: [str(p) for p in files] for subset, files in outputs.items()}, time.perf_counter() - start
+    outputs = {subset: [str(p) for p in files] for subset, files in particles.writer.write(keep, force, halves).items()}
+    outputs = next_optimisation_set(source, outputs, options.project_dir, force, warn)
+    return outputs, time.perf_counter() - start

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 from concurrent.futures import ThreadPoolExecutor
-from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -56,9 +55,9 @@ def thumbnails(details: ParticleDetails, images: Images, options: ParticleOption
         corners = tomogram_corners(details.particles, options) if found else None
         if corners is None:
             return {}
-        edges = slab_edges(details)
+        edges = slab_edges(details)  # (each tomogram's own slabs)
         with ThreadPoolExecutor(THREADS) as pool:
-            slabs = pool.map(partial(_tomogram_thumbnail, edges=edges), found.values(), corners[list(found)])
+            slabs = pool.map(_tomogram_thumbnail, found.values(), corners[list(found)], edges[list(found)])
             return dict(zip(found, slabs))
     # On threads: the core bins without Python's lock, so one file is binned while the next is read.
     with ThreadPoolExecutor(THREADS) as pool:
