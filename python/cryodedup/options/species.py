@@ -20,6 +20,7 @@ __all__ = [
     "NamedDistance",
     "SpeciesDistances",
     "SpeciesEllipsoids",
+    "number_type",
     "parse_ellipsoids",
     "parse_named_distances",
 ]

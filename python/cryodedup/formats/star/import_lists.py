@@ -446,7 +446,7 @@ def _read_text(
             raise InputFileError(f"{path}: line {picks[k] + 1}: {given} is beyond a 32-bit float (as RELION reads it)")
         raise InputFileError(
             f"{path}: line {picks[k] + 1}: {given} times --import-scale {scale:g} plus --import-add {add:g} is beyond "
-            "a finite number; expected the factor RELION's import was given (its --scale_factor)"
+            "a finite number; expected the factor RELION's import was given (its scale_factor option)"
         )
     has_angles = all(with_angles)
     labels = list(coords) + (list(SUBTOMOGRAM_ANGLES) if has_angles else [])

@@ -25,9 +25,7 @@ __all__ = [
     "UNCERTAIN",
     "Decision",
     "Outcome",
-    "at_confirmed_shift",
     "decide_run",
-    "look_at_confirmed_shift",
     "near_the_edge",
     "verdict",
 ]
