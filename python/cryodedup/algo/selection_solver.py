@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
     from .selection import SelectionCounts
 
-__all__ = ["COMPONENT_SECONDS", "TOTAL_SECONDS", "solve_open"]
+__all__ = ["solve_open"]
 
 #: HiGHS's time for one component, and for all of a run's, in seconds.
 COMPONENT_SECONDS = 30.0
