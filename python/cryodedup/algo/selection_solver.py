@@ -18,6 +18,7 @@ import os
 import sys
 import time
 from dataclasses import replace
+from types import ModuleType
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -34,7 +35,7 @@ COMPONENT_SECONDS = 30.0
 TOTAL_SECONDS = 300.0
 
 
-def _highs():  # type: ignore[no-untyped-def]
+def _highs() -> ModuleType | None:
     """The ``highspy`` module, or None where it is not installed.
 
     HiGHS writes a banner to the process's standard output on its first solver made, whatever
@@ -56,7 +57,9 @@ def _highs():  # type: ignore[no-untyped-def]
     return highspy
 
 
-def _solve(highspy, n: int, pairs: np.ndarray, weights: np.ndarray, seconds: float):  # type: ignore[no-untyped-def]
+def _solve(
+    highspy: ModuleType, n: int, pairs: np.ndarray, weights: np.ndarray, seconds: float
+) -> tuple[np.ndarray | None, bool, float]:
     """The heaviest independent set of ``n`` picks by HiGHS within ``seconds``.
 
     Returns (the set or None, whether HiGHS proved it optimal, HiGHS's bound on the best weight).
@@ -146,7 +149,9 @@ def solve_open(
         weights, position = np.asarray(open_components.weights)[lo:hi], np.asarray(open_components.position)[lo:hi]
         was = np.asarray(open_components.keep)[lo:hi]
         chosen, proven, bound = _solve(highspy, len(rows), pairs, weights, seconds)
-        independent = chosen is not None and not (chosen[pairs[:, 0]] & chosen[pairs[:, 1]]).any()
+        if chosen is None:  # (nothing found in the time)
+            chosen = was
+        independent = not (chosen[pairs[:, 0]] & chosen[pairs[:, 1]]).any()
         better = independent and weights[chosen].sum() > weights[was].sum() * (1 + 1e-12)
         now = chosen.copy() if better else was.copy()
         partner = _maximal_and_partners(len(rows), pairs, now, position)
