@@ -6,7 +6,9 @@ total score (or the most picks) with no two duplicates: a maximum-weight indepen
 the graph whose edges join duplicates, solved on each of its connected components in the Rust
 core (``rust/core/src/algo/best.rs``): exactly by branch and bound on a component of at most
 :data:`EXACT_LIMIT` picks, else by the bounded method (the greedy set improved by local swaps,
-never below the greedy set; a clique cover bounds how far below the best it can be).
+never below the greedy set; a clique cover bounds how far below the best it can be), which
+:mod:`cryodedup.algo.selection_solver` then hands to HiGHS where installed. A micrograph of more
+than :data:`MAX_PAIRS` pairs of duplicates is walked greedily (memory linear in the pairs).
 """
 
 from __future__ import annotations
