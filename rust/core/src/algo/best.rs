@@ -232,6 +232,7 @@ pub fn select(graph: &Graph, weights: &[f64], ranked: &[u32], scores: Option<&[f
         counts.largest = counts.largest.max(component.len() as u64);
         let exact = match component.len() {
             2 => Some(heavier_of_two(&component, weights, &greedy)),
+            size if size <= SMALL => Some(every_subset(graph, &component, weights, &greedy)),
             size if size <= EXACT_LIMIT => exact(graph, &component, weights, &greedy),
             _ => None,
         };
@@ -325,6 +326,43 @@ fn heavier_of_two(component: &[u32], weights: &[f64], greedy: &[bool]) -> Set {
         std::cmp::Ordering::Less => ONE << 1,
         std::cmp::Ordering::Equal if greedy[a] => ONE,
         std::cmp::Ordering::Equal => ONE << 1,
+    }
+}
+
+/// The largest component solved by trying every independent subset, in arrays on the stack
+/// (a connected component of 10 picks has at most a few hundred: a path of 10, 144).
+const SMALL: usize = 10;
+
+/// The best set of a component of at most [`SMALL`] picks, every independent subset tried: the
+/// heaviest, or greedy's where none is heavier (as the branch and bound, which starts from it, keeps).
+fn every_subset(graph: &Graph, component: &[u32], weights: &[f64], greedy: &[bool]) -> Set {
+    let k = component.len();
+    let (mut adjacent, mut w) = ([0u32; SMALL], [0.0f64; SMALL]);
+    for (i, &m) in component.iter().enumerate() {
+        w[i] = weights[m as usize];
+        for &u in graph.neighbours(m) {
+            adjacent[i] |= 1 << component.iter().position(|&c| c == u).expect("a neighbour is in the component");
+        }
+    }
+    let start = (0..k).filter(|&i| greedy[component[i] as usize]).fold(0u32, |s, i| s | 1 << i);
+    let start_weight: f64 = (0..k).filter(|&i| start >> i & 1 == 1).map(|i| w[i]).sum();
+    let (weight, set) = heaviest((1u32 << k) - 1, &adjacent, &w);
+    (if weight > start_weight { set } else { start }) as Set
+}
+
+/// The heaviest independent subset of `candidates` and its weight: its lowest pick in, or out.
+fn heaviest(candidates: u32, adjacent: &[u32; SMALL], w: &[f64; SMALL]) -> (f64, u32) {
+    if candidates == 0 {
+        return (0.0, 0);
+    }
+    let v = candidates.trailing_zeros() as usize;
+    let rest = candidates & !(1 << v);
+    let (out_weight, out_set) = heaviest(rest, adjacent, w);
+    let (in_weight, in_set) = heaviest(rest & !adjacent[v], adjacent, w);
+    if in_weight + w[v] > out_weight {
+        (in_weight + w[v], in_set | 1 << v)
+    } else {
+        (out_weight, out_set)
     }
 }
 
@@ -662,14 +700,10 @@ mod tests {
                 oracle[b as usize].insert(a);
             }
             let graph = Graph::from_pairs(n, pairs);
-            for v in 0..n {
-                assert_eq!(
-                    graph.neighbours(v as u32),
-                    oracle[v].iter().copied().collect::<Vec<u32>>(),
-                    "trial {trial}"
-                );
+            for (v, want) in oracle.iter().enumerate() {
+                assert_eq!(graph.neighbours(v as u32), want.iter().copied().collect::<Vec<u32>>(), "trial {trial}");
             }
-            assert_eq!(graph.pairs(), oracle.iter().map(|s| s.len()).sum::<usize>() / 2);
+            assert_eq!(graph.pairs(), oracle.iter().map(std::collections::BTreeSet::len).sum::<usize>() / 2);
         }
     }
 
