@@ -8,6 +8,7 @@ import numpy.typing as npt
 
 __version__: str
 SAME_CENTRE_A: float
+BEST_MAX_PAIRS: int
 
 class DedupRule:
     """How duplicates are decided: within ``min_dist`` (Å), the better score kept, or both removed."""
@@ -65,6 +66,22 @@ class BestCounts:
     bounded_kept_bound: int
     bounded_score: float
     bounded_score_bound: float
+    walked: int
+    walked_picks: int
+    open: OpenComponents
+
+class OpenComponents:
+    """The bounded components for a proven solver (``cryodedup.algo.selection_solver``)."""
+
+    members: npt.NDArray[np.uint32]
+    member_starts: npt.NDArray[np.uint64]
+    pairs: npt.NDArray[np.uint32]
+    pair_starts: npt.NDArray[np.uint64]
+    weights: npt.NDArray[np.float64]
+    position: npt.NDArray[np.uint32]
+    keep: npt.NDArray[np.bool_]
+    kept_bound: npt.NDArray[np.uint64]
+    score_bound: npt.NDArray[np.float64]
 
 class PriorityCounts:
     """The groups each priority level decided (``cryodedup.algo.priority.PriorityCounts``)."""

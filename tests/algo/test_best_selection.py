@@ -99,7 +99,7 @@ def test_large_components_stay_valid_and_no_worse_than_greedy():
         result = dedup(groups, points, scores, min_dist=20.0, select=select)
         _check_valid(groups, points, result.keep, result.suppressed_by, 20.0)
         c = result.selection
-        assert c.bounded > 0 and c.largest > EXACT_LIMIT
+        assert c.bounded + c.proven > 0 and c.largest > EXACT_LIMIT
         assert c.greedy_kept == greedy.n_kept  # (the core's greedy count is the greedy run's)
         assert c.greedy_score == pytest.approx(scores[greedy.keep].sum())
         if select == "best-score":
@@ -238,6 +238,8 @@ def test_the_summary_section_says_the_difference_both_ways():
     [(label, text)] = section.rows("micrograph")
     assert label == "Selection" and ("BestSelection", "selection") in SECTIONS
     assert text.startswith("most-particles: 13 picks kept (+3 against greedy's 10); score sum 7.25 (-1.25 against")
-    assert "3 groups of duplicates, largest 200 picks: 2 solved exactly (up to 128 picks), 1 by greedy then" in text
+    assert (
+        "3 groups of duplicates, largest 200 picks: 2 solved exactly (up to 128 picks, branch and bound), 1 by" in text
+    )
     assert "11 picks were kept of at most 12 and a score sum of 6 of at most 9.5" in text
     assert section.to_json()["exact_limit"] == 128 and section.to_json()["greedy_kept"] == 10

@@ -514,8 +514,10 @@ def _run_dedup(
     best = None
     if decision.best is not None:  # (a best selection: its module loaded for it alone)
         from .selection import SelectionCounts
+        from .selection_solver import solve_open
 
         best = SelectionCounts.from_core(rule.selection, decision.best)
+        best = solve_open(best, decision.best.open, decision.keep, decision.suppressed_by, scores)
     result = DedupResult(decision.keep, decision.suppressed_by, priority, best)
     return result, decision.masks
 

@@ -6,7 +6,9 @@ total score (or the most picks) with no two duplicates: a maximum-weight indepen
 the graph whose edges join duplicates, solved on each of its connected components in the Rust
 core (``rust/core/src/algo/best.rs``): exactly by branch and bound on a component of at most
 :data:`EXACT_LIMIT` picks, else by the bounded method (the greedy set improved by local swaps,
-never below the greedy set; a clique cover bounds how far below the best it can be).
+never below the greedy set; a clique cover bounds how far below the best it can be), which
+:mod:`cryodedup.algo.selection_solver` then hands to HiGHS where installed. A micrograph of more
+than :data:`MAX_PAIRS` pairs of duplicates is walked greedily (memory linear in the pairs).
 """
 
 from __future__ import annotations
@@ -19,11 +21,14 @@ import cryodedup._core as _core
 
 from ..errors import CryodedupError
 
-__all__ = ["EXACT_LIMIT", "SelectionCounts", "added_selection", "refuse_negative_scores"]
+__all__ = ["EXACT_LIMIT", "MAX_PAIRS", "SelectionCounts", "added_selection", "refuse_negative_scores"]
 
 #: The selections ``--select`` names; greedy first (the default).
 #: The largest conflict component the core solves exactly (bits of one 128-bit set).
 EXACT_LIMIT = 128
+#: The most pairs of duplicates a micrograph's conflict graph may hold (16 bytes each while
+#: built): a micrograph with more is walked greedily (rust/core/src/algo/best.rs MAX_PAIRS).
+MAX_PAIRS = _core.BEST_MAX_PAIRS
 
 
 @dataclass(frozen=True)
@@ -31,9 +36,13 @@ class SelectionCounts:
     """What a best selection did, summed over micrographs.
 
     ``components``: groups of duplicates joined by the distance (two picks or more);
-    ``exact`` of them solved exactly, ``bounded`` by the bounded method; ``largest`` the
-    picks of the largest. ``greedy_kept``/``greedy_score`` the picks the greedy walk keeps
-    and their scores' sum (finite scores), ``kept``/``score`` the best selection's. In the
+    ``exact`` of them solved exactly by the core's branch and bound, ``proven`` by HiGHS (proved
+    optimal), ``bounded`` by the bounded method (HiGHS out of time, or not installed: ``solver``
+    names what was tried on them, "" where none was needed); ``largest`` the picks of the
+    largest. ``walked``: groups (micrographs) of more than the core's ``MAX_PAIRS`` pairs of
+    duplicates, walked greedily in bounded memory, and ``walked_picks`` their picks.
+    ``greedy_kept``/``greedy_score`` the picks the greedy walk keeps and their scores' sum
+    (finite scores), ``kept``/``score`` the best selection's. In the
     bounded components: the picks kept and at most how many could be (``bounded_kept_bound``),
     the scores' sum kept and at most how much (``bounded_score_bound``).
     """
@@ -51,6 +60,10 @@ class SelectionCounts:
     bounded_kept_bound: int = 0
     bounded_score: float = 0.0
     bounded_score_bound: float = 0.0
+    proven: int = 0
+    walked: int = 0
+    walked_picks: int = 0
+    solver: str = ""
 
     @classmethod
     def from_core(cls, selection: str, counts: _core.BestCounts) -> SelectionCounts:
@@ -70,6 +83,8 @@ class SelectionCounts:
             int(counts.bounded_kept_bound),
             float(counts.bounded_score),
             float(counts.bounded_score_bound),
+            walked=int(counts.walked),
+            walked_picks=int(counts.walked_picks),
         )
 
     def __add__(self, other: SelectionCounts) -> SelectionCounts:
@@ -88,6 +103,10 @@ class SelectionCounts:
             self.bounded_kept_bound + other.bounded_kept_bound,
             self.bounded_score + other.bounded_score,
             self.bounded_score_bound + other.bounded_score_bound,
+            self.proven + other.proven,
+            self.walked + other.walked,
+            self.walked_picks + other.walked_picks,
+            self.solver or other.solver,
         )
 
 

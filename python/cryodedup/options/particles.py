@@ -199,7 +199,8 @@ class ParticleOptions:
         "--select",
         "Which picks of a group of duplicates are kept: `greedy` (from the best score down, as RELION and "
         "CryoSPARC do), `best-score` (the set with the largest sum of scores) or `most-particles` (the set with "
-        "the most picks), no two within the distance either way; exact on groups of up to 128 picks, bounded beyond.",
+        "the most picks), no two within the distance either way; exact up to 128 picks, beyond by HiGHS "
+        "(`cryodedup[select]`, 30 s a group) else bounded, the bound said; past 2^24 pairs a micrograph is greedy.",
         choices=list(SELECTIONS),
         label="selection",
         panel=RANKING,

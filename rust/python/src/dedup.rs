@@ -179,11 +179,57 @@ pub(crate) struct BestCounts {
     bounded_kept_bound: u64,
     bounded_score: f64,
     bounded_score_bound: f64,
+    walked: u64,
+    walked_picks: u64,
+    open: Py<OpenComponents>,
 }
 
-impl From<cryodedup_core::algo::best::BestCounts> for BestCounts {
-    fn from(c: cryodedup_core::algo::best::BestCounts) -> Self {
-        BestCounts {
+/// The bounded components for a proven solver (cryodedup_core::algo::best::OpenComponent),
+/// end to end: component k's picks are `members[member_starts[k]..member_starts[k + 1]]`
+/// (global rows, with `weights`, `position` and `keep` aligned), its pairs
+/// `pairs[2 * pair_starts[k]..2 * pair_starts[k + 1]]` (indices into its picks, in twos).
+#[pyclass(module = "cryodedup._core", frozen, get_all)]
+pub(crate) struct OpenComponents {
+    members: Py<PyArray1<u32>>,
+    member_starts: Py<PyArray1<u64>>,
+    pairs: Py<PyArray1<u32>>,
+    pair_starts: Py<PyArray1<u64>>,
+    weights: Py<PyArray1<f64>>,
+    position: Py<PyArray1<u32>>,
+    keep: Py<PyArray1<bool>>,
+    kept_bound: Py<PyArray1<u64>>,
+    score_bound: Py<PyArray1<f64>>,
+}
+
+fn open_components(
+    py: Python<'_>,
+    open: Vec<cryodedup_core::algo::best::OpenComponent>,
+) -> PyResult<Py<OpenComponents>> {
+    let (mut member_starts, mut pair_starts) = (vec![0u64], vec![0u64]);
+    for c in &open {
+        member_starts.push(member_starts.last().unwrap() + c.members.len() as u64);
+        pair_starts.push(pair_starts.last().unwrap() + c.pairs.len() as u64 / 2);
+    }
+    let flat = |part: fn(&cryodedup_core::algo::best::OpenComponent) -> &[u32]| -> Vec<u32> {
+        open.iter().flat_map(|c| part(c).iter().copied()).collect()
+    };
+    let components = OpenComponents {
+        members: flat(|c| &c.members).into_pyarray(py).unbind(),
+        member_starts: member_starts.into_pyarray(py).unbind(),
+        pairs: flat(|c| &c.pairs).into_pyarray(py).unbind(),
+        pair_starts: pair_starts.into_pyarray(py).unbind(),
+        weights: open.iter().flat_map(|c| c.weights.iter().copied()).collect::<Vec<f64>>().into_pyarray(py).unbind(),
+        position: flat(|c| &c.position).into_pyarray(py).unbind(),
+        keep: open.iter().flat_map(|c| c.keep.iter().copied()).collect::<Vec<bool>>().into_pyarray(py).unbind(),
+        kept_bound: open.iter().map(|c| c.kept_bound).collect::<Vec<u64>>().into_pyarray(py).unbind(),
+        score_bound: open.iter().map(|c| c.score_bound).collect::<Vec<f64>>().into_pyarray(py).unbind(),
+    };
+    Py::new(py, components)
+}
+
+impl BestCounts {
+    fn new(py: Python<'_>, c: cryodedup_core::algo::best::BestCounts) -> PyResult<Self> {
+        Ok(BestCounts {
             components: c.components,
             exact: c.exact,
             bounded: c.bounded,
@@ -197,7 +243,10 @@ impl From<cryodedup_core::algo::best::BestCounts> for BestCounts {
             bounded_kept_bound: c.bounded_kept_bound,
             bounded_score: c.bounded_score,
             bounded_score_bound: c.bounded_score_bound,
-        }
+            walked: c.walked,
+            walked_picks: c.walked_picks,
+            open: open_components(py, c.open)?,
+        })
     }
 }
 
@@ -304,7 +353,7 @@ pub(crate) fn dedup<'py>(
                 )
             })
             .transpose()?,
-        best: decision.result.best.map(|c| Py::new(py, BestCounts::from(c))).transpose()?,
+        best: decision.result.best.map(|c| Py::new(py, BestCounts::new(py, c)?)).transpose()?,
     })
 }
 

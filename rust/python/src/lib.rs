@@ -37,6 +37,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     drop(Vec::<f64>::new().into_pyarray(m.py()));
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add("SAME_CENTRE_A", cryodedup_core::algo::dedup::SAME_CENTRE)?;
+    m.add("BEST_MAX_PAIRS", cryodedup_core::algo::best::MAX_PAIRS)?;
     m.add_function(wrap_pyfunction!(dedup::dedup, m)?)?;
     m.add_function(wrap_pyfunction!(dedup::nearest_distances, m)?)?;
     m.add_function(wrap_pyfunction!(dedup::nearest_histogram, m)?)?;
@@ -90,6 +91,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<dedup::DedupDecision>()?;
     m.add_class::<dedup::PriorityCounts>()?;
     m.add_class::<dedup::BestCounts>()?;
+    m.add_class::<dedup::OpenComponents>()?;
     m.add_class::<dedup::AgreementCounts>()?;
     m.add_class::<picks::PickFile>()?;
     m.add_class::<picks::PickTables>()?;

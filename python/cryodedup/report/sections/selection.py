@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from ...algo.selection import EXACT_LIMIT, SelectionCounts
+from ...algo.selection import EXACT_LIMIT, MAX_PAIRS, SelectionCounts
 from ...labels import counted
 from .base import Row, Section
 
@@ -34,13 +34,27 @@ class BestSelection(SelectionCounts, Section):
         score = f"score sum {self.score:,.6g} ({gain:+,.6g} against greedy's {self.greedy_score:,.6g})"
         solved = (
             f"{counted(self.components, 'group')} of duplicates, largest {self.largest:,} picks: "
-            f"{self.exact:,} solved exactly (up to {self.exact_limit} picks)"
+            f"{self.exact:,} solved exactly (up to {self.exact_limit} picks, branch and bound)"
         )
+        if self.proven:
+            solved += f", {self.proven:,} by {self.solver} (proved optimal)"
         if self.bounded:
             solved += (
-                f", {self.bounded:,} by greedy then local swaps, where {counted(self.bounded_kept, 'pick')} were kept "
-                "of at most "
-                f"{self.bounded_kept_bound:,} and a score sum of {self.bounded_score:,.6g} of at most "
-                f"{self.bounded_score_bound:,.6g}"
+                f", {self.bounded:,} by greedy then local swaps{self._bounded_why()}, where "
+                f"{counted(self.bounded_kept, 'pick')} were kept of at most {self.bounded_kept_bound:,} "
+                f"and a score sum of {self.bounded_score:,.6g} of at most {self.bounded_score_bound:,.6g}"
+            )
+        if self.walked:
+            solved += (
+                f"; {counted(self.walked, 'micrograph')} of more than {MAX_PAIRS:,} pairs of duplicates "
+                f"({self.walked_picks:,} picks) walked greedily, in bounded memory"
             )
         return [("Selection", f"{self.selection}: {picks}; {score}\n{solved}")]
+
+    def _bounded_why(self) -> str:
+        """Why the bounded components were not solved exactly, after "local swaps"."""
+        if self.solver.startswith("none"):
+            return " (HiGHS not installed: pip install 'cryodedup[select]' solves them exactly)"
+        if self.solver:
+            return f" ({self.solver} out of time, its bound kept where tighter)"
+        return " (too large for HiGHS)"

@@ -27,6 +27,14 @@ pub const EXACT_LIMIT: usize = Set::BITS as usize;
 /// on the time (tens of ms). Measured (benches/RESULTS.md): 189 of 200 spread components of 128
 /// picks end within it (200,000 branches: all 200, at twice the time on crowded micrographs).
 pub const BRANCH_BUDGET: u64 = 50_000;
+/// The most pairs of duplicates a group's conflict graph may hold: 16 bytes a pair while it is
+/// built (the pairs' list, then the adjacency lists), so 256 MiB a group at most (one group a
+/// worker thread at once). A group with more is walked greedily, as the default does, with no
+/// pair held ([`BestCounts::walked`]): 100,000 picks within one distance hold 5e9 pairs.
+pub const MAX_PAIRS: usize = 1 << 24;
+/// The most pairs a bounded component may hold to be handed on to a proven solver
+/// ([`OpenComponent`]; the caller's MILP holds a row a pair): larger ones stay bounded.
+pub const OPEN_MAX_PAIRS: usize = 1 << 21;
 /// Passes of local swaps over a bounded component at most (each pass that gains nothing ends it).
 const MAX_PASSES: usize = 100;
 
@@ -65,6 +73,27 @@ pub struct BestCounts {
     pub bounded_kept_bound: u64,
     pub bounded_score: f64,
     pub bounded_score_bound: f64,
+    /// Groups of more than [`MAX_PAIRS`] pairs, walked greedily, and their picks.
+    pub walked: u64,
+    pub walked_picks: u64,
+    /// The bounded components (of at most [`OPEN_MAX_PAIRS`] pairs), for a proven solver to
+    /// improve on (members as global rows once the group is placed).
+    pub open: Vec<OpenComponent>,
+}
+
+/// A bounded component as the bounded method left it: its picks (increasing), its pairs of
+/// duplicates (indices into `members`, each pair once, the lower first), each pick's weight
+/// and rank in its group (0 the best), whether the bounded set keeps it, and the clique
+/// cover's bounds (picks, finite scores' sum).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct OpenComponent {
+    pub members: Vec<u32>,
+    pub pairs: Vec<u32>,
+    pub weights: Vec<f64>,
+    pub position: Vec<u32>,
+    pub keep: Vec<bool>,
+    pub kept_bound: u64,
+    pub score_bound: f64,
 }
 
 impl BestCounts {
@@ -82,6 +111,9 @@ impl BestCounts {
         self.bounded_kept_bound += other.bounded_kept_bound;
         self.bounded_score += other.bounded_score;
         self.bounded_score_bound += other.bounded_score_bound;
+        self.walked += other.walked;
+        self.walked_picks += other.walked_picks;
+        self.open.extend(other.open.iter().cloned());
     }
 }
 
@@ -92,21 +124,51 @@ pub struct Graph {
 }
 
 impl Graph {
-    /// The graph of the pairs `edges` (each once or twice, either way round) on `n` picks.
-    pub fn from_pairs(n: usize, mut edges: Vec<(u32, u32)>) -> Graph {
-        let both: Vec<(u32, u32)> = edges.iter().map(|&(a, b)| (b, a)).collect();
-        edges.extend(both);
-        edges.retain(|&(a, b)| a != b);
-        edges.sort_unstable();
-        edges.dedup();
+    /// The graph of the pairs `edges` (each once or twice, either way round) on `n` picks, held
+    /// as adjacency lists (8 bytes a pair, the pairs' list let go): a counting sort, each
+    /// pick's list then sorted and its repeats dropped, in place.
+    pub fn from_pairs(n: usize, edges: Vec<(u32, u32)>) -> Graph {
         let mut start = vec![0u32; n + 1];
-        for &(a, _) in &edges {
+        for &(a, b) in edges.iter().filter(|&&(a, b)| a != b) {
             start[a as usize + 1] += 1;
+            start[b as usize + 1] += 1;
         }
         for v in 0..n {
             start[v + 1] += start[v];
         }
-        Graph { start, adjacent: edges.into_iter().map(|(_, b)| b).collect() }
+        let mut adjacent = vec![0u32; start[n] as usize];
+        let mut next: Vec<u32> = start[..n].to_vec();
+        for (a, b) in edges.into_iter().filter(|&(a, b)| a != b) {
+            adjacent[next[a as usize] as usize] = b;
+            next[a as usize] += 1;
+            adjacent[next[b as usize] as usize] = a;
+            next[b as usize] += 1;
+        }
+        // Each list sorted, its repeats dropped, and the lists moved down over the gaps.
+        let mut written = 0usize;
+        for v in 0..n {
+            let (lo, hi) = (start[v] as usize, start[v + 1] as usize);
+            adjacent[lo..hi].sort_unstable();
+            start[v] = written as u32;
+            let mut previous = None;
+            for k in lo..hi {
+                let u = adjacent[k];
+                if previous != Some(u) {
+                    adjacent[written] = u;
+                    written += 1;
+                    previous = Some(u);
+                }
+            }
+        }
+        start[n] = written as u32;
+        adjacent.truncate(written);
+        adjacent.shrink_to_fit();
+        Graph { start, adjacent }
+    }
+
+    /// Pairs held (each once).
+    pub fn pairs(&self) -> usize {
+        self.adjacent.len() / 2
     }
 
     fn len(&self) -> usize {
@@ -168,7 +230,12 @@ pub fn select(graph: &Graph, weights: &[f64], ranked: &[u32], scores: Option<&[f
         let component = component_of(graph, v, &mut seen);
         counts.components += 1;
         counts.largest = counts.largest.max(component.len() as u64);
-        let exact = (component.len() <= EXACT_LIMIT).then(|| exact(graph, &component, weights, &greedy)).flatten();
+        let exact = match component.len() {
+            2 => Some(heavier_of_two(&component, weights, &greedy)),
+            size if size <= SMALL => Some(every_subset(graph, &component, weights, &greedy)),
+            size if size <= EXACT_LIMIT => exact(graph, &component, weights, &greedy),
+            _ => None,
+        };
         match exact {
             Some(set) => {
                 counts.exact += 1;
@@ -185,10 +252,16 @@ pub fn select(graph: &Graph, weights: &[f64], ranked: &[u32], scores: Option<&[f
                 counts.bounded_score +=
                     component.iter().filter(|&&m| keep[m as usize]).map(|&m| finite(scores, m)).sum::<f64>();
                 counts.bounded_score_bound += weight_bound;
+                if component.iter().map(|&m| graph.neighbours(m).len()).sum::<usize>() <= 2 * OPEN_MAX_PAIRS {
+                    counts.open.push(open_component(graph, &component, weights, &position, (kept_bound, weight_bound)));
+                }
             }
         }
     }
     make_maximal(graph, ranked, &mut keep);
+    for open in &mut counts.open {
+        open.keep = open.members.iter().map(|&m| keep[m as usize]).collect();
+    }
     let partner = partners(graph, &keep, &position);
     for (set, kept, score) in
         [(&greedy, &mut counts.greedy_kept, &mut counts.greedy_score), (&keep, &mut counts.kept, &mut counts.score)]
@@ -197,6 +270,33 @@ pub fn select(graph: &Graph, weights: &[f64], ranked: &[u32], scores: Option<&[f
         *score = (0..n as u32).filter(|&v| set[v as usize]).map(|v| finite(scores, v)).sum();
     }
     Selected { keep, partner, counts }
+}
+
+/// A bounded component as [`OpenComponent`] holds it (`keep` the bounded set, before the set
+/// is made maximal: a pick the solver leaves out may still join), members group-local.
+fn open_component(
+    graph: &Graph,
+    component: &[u32],
+    weights: &[f64],
+    position: &[u32],
+    bounds: (u64, f64),
+) -> OpenComponent {
+    let local = |m: u32| component.binary_search(&m).expect("a neighbour is in the component") as u32;
+    let mut pairs = Vec::new();
+    for (k, &m) in component.iter().enumerate() {
+        for &u in graph.neighbours(m).iter().filter(|&&u| u > m) {
+            pairs.extend([k as u32, local(u)]);
+        }
+    }
+    OpenComponent {
+        members: component.to_vec(),
+        pairs,
+        weights: component.iter().map(|&m| weights[m as usize]).collect(),
+        position: component.iter().map(|&m| position[m as usize]).collect(),
+        keep: Vec::new(),
+        kept_bound: bounds.0,
+        score_bound: bounds.1,
+    }
 }
 
 /// Pick `v`'s score where finite, else 0.
@@ -215,6 +315,55 @@ pub fn greedy(graph: &Graph, ranked: &[u32]) -> Vec<bool> {
         }
     }
     keep
+}
+
+/// The best set of a component of two picks (a pair): the heavier, or greedy's of two as heavy.
+/// (Most components at normal density are pairs: no search for them.)
+fn heavier_of_two(component: &[u32], weights: &[f64], greedy: &[bool]) -> Set {
+    let (a, b) = (component[0] as usize, component[1] as usize);
+    match weights[a].total_cmp(&weights[b]) {
+        std::cmp::Ordering::Greater => ONE,
+        std::cmp::Ordering::Less => ONE << 1,
+        std::cmp::Ordering::Equal if greedy[a] => ONE,
+        std::cmp::Ordering::Equal => ONE << 1,
+    }
+}
+
+/// The largest component solved by trying every independent subset, in arrays on the stack
+/// (a connected component of 10 picks has at most a few hundred: a path of 10, 144).
+const SMALL: usize = 10;
+
+/// The best set of a component of at most [`SMALL`] picks, every independent subset tried: the
+/// heaviest, or greedy's where none is heavier (as the branch and bound, which starts from it, keeps).
+fn every_subset(graph: &Graph, component: &[u32], weights: &[f64], greedy: &[bool]) -> Set {
+    let k = component.len();
+    let (mut adjacent, mut w) = ([0u32; SMALL], [0.0f64; SMALL]);
+    for (i, &m) in component.iter().enumerate() {
+        w[i] = weights[m as usize];
+        for &u in graph.neighbours(m) {
+            adjacent[i] |= 1 << component.iter().position(|&c| c == u).expect("a neighbour is in the component");
+        }
+    }
+    let start = (0..k).filter(|&i| greedy[component[i] as usize]).fold(0u32, |s, i| s | 1 << i);
+    let start_weight: f64 = (0..k).filter(|&i| start >> i & 1 == 1).map(|i| w[i]).sum();
+    let (weight, set) = heaviest((1u32 << k) - 1, &adjacent, &w);
+    (if weight > start_weight { set } else { start }) as Set
+}
+
+/// The heaviest independent subset of `candidates` and its weight: its lowest pick in, or out.
+fn heaviest(candidates: u32, adjacent: &[u32; SMALL], w: &[f64; SMALL]) -> (f64, u32) {
+    if candidates == 0 {
+        return (0.0, 0);
+    }
+    let v = candidates.trailing_zeros() as usize;
+    let rest = candidates & !(1 << v);
+    let (out_weight, out_set) = heaviest(rest, adjacent, w);
+    let (in_weight, in_set) = heaviest(rest & !adjacent[v], adjacent, w);
+    if in_weight + w[v] > out_weight {
+        (in_weight + w[v], in_set | 1 << v)
+    } else {
+        (out_weight, out_set)
+    }
 }
 
 /// The component of pick `v`, in increasing order, each pick marked `seen`.
@@ -252,6 +401,7 @@ fn exact(graph: &Graph, component: &[u32], weights: &[f64], greedy: &[bool]) -> 
         best: start,
         best_weight: weight_of(&w, start),
         branches: 0,
+        cliques: Vec::with_capacity(component.len()),
     };
     let all = if component.len() == Set::BITS as usize { Set::MAX } else { (ONE << component.len()) - 1 };
     search.branch(all, 0, 0.0).then_some(search.best)
@@ -270,6 +420,8 @@ struct Search<'a> {
     best: Set,
     best_weight: f64,
     branches: u64,
+    /// The bound's cliques (each clique's common neighbours), kept from call to call.
+    cliques: Vec<Set>,
 }
 
 impl Search<'_> {
@@ -304,8 +456,9 @@ impl Search<'_> {
 
     /// At most the weight an independent set of `candidates` can have: a greedy clique cover's
     /// heaviest picks (each clique's first, the picks taken heaviest first).
-    fn bound(&self, candidates: Set) -> f64 {
-        let mut cliques: Vec<Set> = Vec::new(); // each clique's common neighbours
+    fn bound(&mut self, candidates: Set) -> f64 {
+        let cliques = &mut self.cliques;
+        cliques.clear();
         let mut bound = 0.0;
         for &k in self.by_weight.iter().filter(|&&k| candidates >> k & 1 == 1) {
             match cliques.iter_mut().find(|common| **common >> k & 1 == 1) {
@@ -530,6 +683,27 @@ mod tests {
                 let greedy_weight: f64 = (0..n).filter(|&v| greedy[v]).map(|v| w[v]).sum();
                 assert!(got >= greedy_weight - 1e-9);
             }
+        }
+    }
+
+    #[test]
+    fn adjacency_lists_hold_each_pair_once_whatever_the_order() {
+        // Pairs given once, twice, either way round, and loops: each pick's neighbours as a set would hold them.
+        let mut random = seeded(77);
+        for trial in 0..50 {
+            let n = 1 + trial % 20;
+            let pairs: Vec<(u32, u32)> =
+                (0..3 * n).map(|_| ((random() * n as f64) as u32, (random() * n as f64) as u32)).collect();
+            let mut oracle = vec![std::collections::BTreeSet::new(); n];
+            for &(a, b) in pairs.iter().filter(|&&(a, b)| a != b) {
+                oracle[a as usize].insert(b);
+                oracle[b as usize].insert(a);
+            }
+            let graph = Graph::from_pairs(n, pairs);
+            for (v, want) in oracle.iter().enumerate() {
+                assert_eq!(graph.neighbours(v as u32), want.iter().copied().collect::<Vec<u32>>(), "trial {trial}");
+            }
+            assert_eq!(graph.pairs(), oracle.iter().map(std::collections::BTreeSet::len).sum::<usize>() / 2);
         }
     }
 

@@ -706,10 +706,15 @@ fn suppress_greedily<const D: usize>(near: &Neighbourhood<D>, out: &mut GroupOut
 /// (the pairs [`Neighbourhood::is_duplicate`] accepts, and rows of one image elsewhere), its
 /// heaviest independent set kept; each rejected row names its best-ranked kept duplicate.
 /// Priority levels only order the ranking (the weights ignore them: the job refuses `--prefer`).
+/// A group of more than [`best::MAX_PAIRS`] pairs is walked greedily instead (memory bounded).
 fn select_best<const D: usize>(near: &Neighbourhood<D>, out: &mut GroupOut) {
     let (members, input) = (near.members, near.input);
     let mut pairs = Vec::new();
     for local in 0..members.len() as u32 {
+        if pairs.len() > best::MAX_PAIRS {
+            drop(pairs);
+            return walk_best(near, out);
+        }
         near.for_each_position_near(local, |position, d2| {
             for &other in near.positions.members(position) {
                 if other > local && near.is_duplicate(local, other, d2) {
@@ -728,13 +733,27 @@ fn select_best<const D: usize>(near: &Neighbourhood<D>, out: &mut GroupOut) {
     let scores: Option<Vec<f64>> = input.scores.map(|s| members.iter().map(|&m| s[m as usize]).collect());
     let (params, scores) = (input.params, scores.as_deref());
     let weights = best::weights(params.selection, scores, params.higher_is_better, &position);
-    let selected = best::select(&graph, &weights, &ranked, scores);
+    let mut selected = best::select(&graph, &weights, &ranked, scores);
     for (local, &partner) in selected.partner.iter().enumerate() {
         if partner != u32::MAX {
             reject(out.keep, out.sup, local as u32, members[partner as usize]);
         }
     }
+    for open in &mut selected.counts.open {
+        open.members.iter_mut().for_each(|m| *m = members[*m as usize]);
+    }
     *out.best = selected.counts;
+}
+
+/// A group too large for the best selection's graph: the greedy walk's set, counted as walked.
+fn walk_best<const D: usize>(near: &Neighbourhood<D>, out: &mut GroupOut) {
+    suppress_greedily(near, out);
+    let kept: Vec<u32> = (0..near.members.len()).filter(|&k| out.keep[k]).map(|k| near.members[k]).collect();
+    let score: f64 =
+        near.input.scores.map_or(0.0, |s| kept.iter().map(|&m| s[m as usize]).filter(|s| s.is_finite()).sum());
+    let c = &mut *out.best;
+    (c.walked, c.walked_picks) = (1, near.members.len() as u64);
+    (c.kept, c.greedy_kept, c.score, c.greedy_score) = (kept.len() as u64, kept.len() as u64, score, score);
 }
 
 /// [`suppress_greedily`] that also sets the consensus masks (bit `inputs[m]` in the mask of
@@ -1308,6 +1327,24 @@ mod tests {
                 assert_eq!(got, want, "n {n} d {min_dist} levels");
             }
         }
+    }
+
+    #[test]
+    fn a_group_of_too_many_pairs_is_walked_greedily_under_the_best_selection() {
+        // 6,000 picks within one distance hold 18e6 pairs, past MAX_PAIRS: the group is walked as
+        // greedy walks it (the best score kept, the rest naming it), and counted as walked.
+        let n = 6_000;
+        let coords: Vec<f64> = (0..2 * n).map(|k| (k % 7) as f64).collect();
+        let scores: Vec<f64> = (0..n).map(|i| ((i * 7919) % n) as f64).collect();
+        let groups = vec![0i64; n];
+        let p = DedupParams { selection: Selection::BestScore, ..params(20.0) };
+        let r = dedup(&groups, &coords, 2, Some(&scores), &p).unwrap();
+        let best = r.best.unwrap();
+        assert_eq!((best.walked, best.walked_picks, best.components), (1, n as u64, 0));
+        let top = (0..n).max_by(|&a, &b| scores[a].total_cmp(&scores[b])).unwrap();
+        assert_eq!((0..n).filter(|&i| r.keep[i]).collect::<Vec<_>>(), vec![top]);
+        assert!((0..n).all(|i| i == top || r.suppressed_by[i] == top as i64));
+        assert_eq!((best.kept, best.score), (1, scores[top]));
     }
 
     #[test]
