@@ -37,6 +37,8 @@ _BOX_W, _BOX_H, _GAP_X, _GAP_Y, _MARGIN = 170, 38, 24, 26, 10
 #: The widest a character of the boxes' bold 12 px sans-serif draws (px; DejaVu Sans Bold's "W" is 12.3,
 #: its digits and lower case 8.3 at most): a box is as wide as its longest name needs.
 _CHAR_W = 8.4
+#: How far right of the boxes an arc bulges for each row it passes (px), and the rows past which it bulges no more.
+_ARC_STEP, _ARC_ROWS = 14, 8
 #: The page's own style: the graph scaled to the page, a job's name never broken in the table.
 _STYLE = "svg{max-width:100%;height:auto}table.rows th{overflow-wrap:normal;white-space:nowrap}"
 
@@ -50,6 +52,8 @@ class GraphJob:
     verdict: str
     parents: Sequence[str]
     line: str
+    #: The parents whose particles it read (the lineage, drawn solid); its other inputs (a map, a mask) dashed.
+    particle_parents: Sequence[str] = ()
 
 
 def _depths(jobs: Sequence[GraphJob]) -> dict[str, int]:
@@ -69,6 +73,30 @@ def _depths(jobs: Sequence[GraphJob]) -> dict[str, int]:
     return column
 
 
+def _edge(parent: tuple[int, int], child: tuple[int, int], box_w: int) -> str:
+    """An edge's path: the parent's bottom to the child's top, or an arc beside the boxes.
+
+    One row apart: a curve down. Further: an arc from the parent's right side to the child's, out beside the
+    boxes between them (a straight line would run under them, unseen).
+    """
+    (x0, y0), (x1, y1) = parent, child
+    rows = round((y1 - y0) / (_BOX_H + _GAP_Y))
+    if rows == 1:
+        start, end = (x0 + box_w / 2, y0 + _BOX_H), (x1 + box_w / 2, y1)
+        bend = (end[1] - start[1]) / 2
+        return f"M{start[0]},{start[1]} C{start[0]},{start[1] + bend} {end[0]},{end[1] - bend} {end[0]},{end[1]}"
+    start, end = (x0 + box_w, y0 + _BOX_H / 2), (x1 + box_w, y1 + _BOX_H / 2)
+    out = max(start[0], end[0]) + _ARC_STEP * min(max(abs(rows), 1), _ARC_ROWS)
+    return f"M{start[0]},{start[1]} C{out},{start[1]} {out},{end[1]} {end[0]},{end[1]}"
+
+
+def _arc_room(row: dict[str, int], jobs: Sequence[GraphJob]) -> int:
+    """The width the arcs of edges that pass rows take right of the boxes."""
+    spans = [abs(row[j.name] - row[p]) for j in jobs for p in j.parents if p in row and p != j.name]
+    longest = max((span for span in spans if span != 1), default=0)
+    return _ARC_STEP * min(longest, _ARC_ROWS)
+
+
 def pipeline_svg(jobs: Sequence[GraphJob]) -> str:
     """The pipeline as an SVG: a box per job in its column, an arrow per parent, the legend under it."""
     row = _depths(jobs)
@@ -80,7 +108,8 @@ def pipeline_svg(jobs: Sequence[GraphJob]) -> str:
         r = row[job.name]
         place[job.name] = (_MARGIN + used.get(r, 0) * (box_w + _GAP_X), _MARGIN + r * (_BOX_H + _GAP_Y))
         used[r] = used.get(r, 0) + 1
-    legend_x = _MARGIN + max(used.values(), default=0) * (box_w + _GAP_X)
+    # (room right of the boxes for the arcs of edges that pass rows: a lineage is often one column)
+    legend_x = _MARGIN + max(used.values(), default=0) * (box_w + _GAP_X) + _arc_room(row, jobs)
     width = legend_x + 230
     height = max(_MARGIN * 2 + (max(row.values(), default=0) + 1) * (_BOX_H + _GAP_Y), 22 * len(VERDICT_COLOURS) + 20)
     legend_y = _MARGIN
@@ -91,17 +120,13 @@ def pipeline_svg(jobs: Sequence[GraphJob]) -> str:
         "orient='auto-start-reverse'><path d='M0,0 L10,5 L0,10 z' fill='#666'/></marker></defs>",
     ]
     for job in jobs:
-        x1, y1 = place[job.name]
         for parent in job.parents:
-            if parent not in place or parent == job.name:
-                continue
-            x0, y0 = place[parent]
-            start, end = (x0 + box_w / 2, y0 + _BOX_H), (x1 + box_w / 2, y1)
-            bend = (end[1] - start[1]) / 2 if end[1] > start[1] else 40
-            parts.append(
-                f"<path d='M{start[0]},{start[1]} C{start[0]},{start[1] + bend} {end[0]},{end[1] - bend} "
-                f"{end[0]},{end[1]}' fill='none' stroke='#888' stroke-width='1.2' marker-end='url(#arrow)'/>"
-            )
+            if parent in place and parent != job.name:
+                dash = "" if parent in job.particle_parents else " stroke-dasharray='5,4'"
+                parts.append(
+                    f"<path d='{_edge(place[parent], place[job.name], box_w)}' fill='none' stroke='#888' "
+                    f"stroke-width='1.2'{dash} marker-end='url(#arrow)'/>"
+                )
     for job in jobs:
         x, y = place[job.name]
         fill = VERDICT_COLOURS.get(job.verdict, VERDICT_COLOURS["no particles"])[0]

@@ -710,6 +710,8 @@ def write_audit_page(audit: ProjectAudit, outdir: Path, force: bool) -> Path:
     from ...report.html_report import Opening
 
     verdict, kind = audit.verdict
-    jobs = [GraphJob(j.job.name, j.job.kind, j.verdict, j.job.parents, j.line) for j in audit.jobs]
+    jobs = [
+        GraphJob(j.job.name, j.job.kind, j.verdict, j.job.parents, j.line, j.job.particle_parents) for j in audit.jobs
+    ]
     title = f"cryodedup audit of {audit.root} ({audit.layout})"
     return write_audit_report(outdir, title, Opening(verdict, kind, audit.problems), jobs, audit_rows(audit), force)
