@@ -62,6 +62,17 @@ def test_the_readme_fits_in_200_lines_and_its_links_lead_to_files():
             assert (ROOT / target).exists(), target
 
 
+def test_each_changelog_line_is_one_short_change_naming_no_issue():
+    # A user reads the CHANGELOG: a line of 1,000 characters holds several changes, and "issue 69" means nothing
+    # outside the project's tracker.
+    changelog = ROOT / "CHANGELOG.md"
+    if not changelog.is_file():
+        pytest.skip("CHANGELOG.md is not shipped with an installed package")
+    lines = changelog.read_text(encoding="utf-8").splitlines()
+    assert [(n, len(line)) for n, line in enumerate(lines, 1) if len(line) > 600] == []
+    assert [n for n, line in enumerate(lines, 1) if re.search(r"\bissues? \d|#\d", line)] == []
+
+
 def test_every_docs_page_is_in_the_sites_navigation():
     config = (ROOT / "properdocs.yml").read_text(encoding="utf-8")
     pages = {p.relative_to(ROOT / "docs").as_posix() for p in (ROOT / "docs").rglob("*.md")}
