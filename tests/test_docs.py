@@ -62,29 +62,80 @@ def test_the_readme_fits_in_200_lines_and_its_links_lead_to_files():
             assert (ROOT / target).exists(), target
 
 
+def test_each_changelog_line_is_one_short_change_naming_no_issue():
+    # A user reads the CHANGELOG: a line of 1,000 characters holds several changes, and "issue 69" means nothing
+    # outside the project's tracker.
+    changelog = ROOT / "CHANGELOG.md"
+    if not changelog.is_file():
+        pytest.skip("CHANGELOG.md is not shipped with an installed package")
+    lines = changelog.read_text(encoding="utf-8").splitlines()
+    assert [(n, len(line)) for n, line in enumerate(lines, 1) if len(line) > 600] == []
+    assert [n for n, line in enumerate(lines, 1) if re.search(r"\bissues? \d|#\d", line)] == []
+
+
 def test_every_docs_page_is_in_the_sites_navigation():
-    config = (ROOT / "mkdocs.yml").read_text(encoding="utf-8")
+    config = (ROOT / "properdocs.yml").read_text(encoding="utf-8")
     pages = {p.relative_to(ROOT / "docs").as_posix() for p in (ROOT / "docs").rglob("*.md")}
     listed = set(re.findall(r":\s*([\w/.-]+\.md)\s*$", config, flags=re.M))
     assert pages == listed, (pages - listed, listed - pages)
 
 
 @pytest.mark.slow
-def test_the_docs_build_strictly_where_mkdocs_is_installed(tmp_path):
-    pytest.importorskip("mkdocs")
+def test_the_docs_build_strictly_and_open_from_disk_where_properdocs_is_installed(tmp_path):
+    pytest.importorskip("properdocs")
     pytest.importorskip("mkdocstrings")
-    if not (ROOT / "mkdocs.yml").is_file():
-        pytest.skip("no mkdocs.yml")
+    if not (ROOT / "properdocs.yml").is_file():
+        pytest.skip("no properdocs.yml")
     import subprocess
 
+    site = tmp_path / "site"
     run = subprocess.run(
-        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(tmp_path / "site")],
+        [sys.executable, "-m", *_readme_docs_command(), "--site-dir", str(site)],
         cwd=ROOT,
         capture_output=True,
         text=True,
         check=False,
     )
     assert run.returncode == 0, run.stderr[-3000:]
+    # The README says to open site/index.html: from file:// (no server) a link to a folder shows the
+    # folder's listing, not its index.html, so every link between the site's pages must name a file.
+    # (404.html is a server's page, its links absolute.)
+    folders = [
+        (page.relative_to(site).as_posix(), href)
+        for page in site.rglob("*.html")
+        if page.name != "404.html"
+        for href in re.findall(r'href="([^"#?]+)', page.read_text(encoding="utf-8"))
+        if ":" not in href and not (page.parent / href).is_file()
+    ]
+    assert not folders, folders[:10]
+    _opens_in_chromium(site)
+
+
+def _readme_docs_command() -> list[str]:
+    """The README's command that builds the site, as it is written after its ``pip install ".[docs]" &&``."""
+    found = re.search(
+        r'`pip install "\.\[docs\]" && (properdocs [^`]+)`', (ROOT / "README.md").read_text(encoding="utf-8")
+    )
+    assert found, 'README.md: no `pip install ".[docs]" && properdocs ...` command'
+    return found.group(1).split()
+
+
+def _opens_in_chromium(site: Path) -> None:
+    """The site's first page opened from disk and its "Getting started" link followed, as a reader does."""
+    import shutil
+
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        return
+    sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright for Python is not installed")
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium)
+        page = browser.new_page()
+        page.goto((site / "index.html").as_uri())
+        with page.expect_navigation():
+            page.eval_on_selector("a.md-nav__link[href$='getting-started.html']", "link => link.click()")
+        assert page.title() == "Getting started - cryodedup", page.url
+        browser.close()
 
 
 # --- the pages' code blocks: each runs, or says why it cannot ------------------------------------------------

@@ -274,8 +274,8 @@ def test_the_api_reference_documents_exactly_the_public_api():
 
 def test_the_api_reference_renders_only_public_members():
     """mkdocstrings shows a documented class's public members and no submodule of the package."""
-    if not (ROOT / "mkdocs.yml").is_file():
-        pytest.skip("mkdocs.yml is not shipped with an installed package")
-    config = (ROOT / "mkdocs.yml").read_text(encoding="utf-8")
+    if not (ROOT / "properdocs.yml").is_file():
+        pytest.skip("properdocs.yml is not shipped with an installed package")
+    config = (ROOT / "properdocs.yml").read_text(encoding="utf-8")
     assert re.search(r'filters: \["!\^_"\]', config)
     assert re.search(r"show_submodules: false", config)

@@ -361,18 +361,24 @@ def test_each_recipe_runs_as_written_and_finds_what_was_made(args, tmp_path, mon
     print(check(tmp_path, args, made))
 
 
-def test_the_python_block_runs_on_a_star_file_and_a_dataset(tmp_path, monkeypatch):
+def test_the_python_block_runs_as_written_on_a_star_file_and_a_dataset(tmp_path, monkeypatch):
+    # Run with no name given to it: every name it uses it defines (it once used an undefined ``dataset``).
     code = block_under("## Python", "python")
     paths = write_pipeline_project(tmp_path)
     shutil.copy(tmp_path / paths["particles_1"], tmp_path / "particles.star")
     made = cryosparc_export(tmp_path / "cs", np.random.default_rng(7))
-    dataset = Dataset.load(tmp_path / "cs/exports/groups/J42_particles/J42/J42_particles_selected.cs")
-    dataset = dataset.innerjoin(
-        Dataset.load(tmp_path / "cs/exports/groups/J42_particles/J42/J42_passthrough_particles_selected.cs")
+    # The file it loads: CryoSPARC particles with their blob, location and pick stats in one .cs, as an
+    # Extract job writes them (here the export's two files joined on uid).
+    group = tmp_path / "cs/exports/groups/J42_particles/J42"
+    joined = Dataset.load(group / "J42_particles_selected.cs").innerjoin(
+        Dataset.load(group / "J42_passthrough_particles_selected.cs")
     )
+    (tmp_path / "J40").mkdir()
+    joined.save(tmp_path / "J40/extracted_particles.cs")
     monkeypatch.chdir(tmp_path)
-    names: dict = {"dataset": dataset}
+    names: dict = {}
     exec(compile(code, "README.md (## Python)", "exec"), names)
+    assert (tmp_path / "Dedup/particles_kept.star").is_file() and (tmp_path / "Dedup/particles_rejected.star").is_file()
     # The STAR: the greedy of the two-selections recipe, on one file.
     particles = starfile.read(tmp_path / "particles.star", always_dict=True)["particles"]
     scores = particles["rlnMaxValueProbDistribution"].to_numpy()
