@@ -4,7 +4,8 @@
 
 The first byte chooses the options (bits 0-1: no map, a table map ``.doc`` or a volume
 list ``.vll``; bit 2: ``--shift-key none``; bits 3-4: ``--score`` auto, none, or column
-``tdrot`` (lower is better); bit 5: ``--mic-psize 2.5``, else the ``apix`` column). The rest
+``tdrot`` (lower is better); bit 5: ``--mic-psize 2.5``, else the ``apix`` column; bit 6: each
+row's pose read, as ``--max-angle`` asks). The rest
 is the table, then the map after ``SEPARATOR``, written on tmpfs.
 
 What is read is checked against the table parsed here with Python's ``float`` and
@@ -53,9 +54,10 @@ def check(data: bytes, scratch: Path) -> None:
         micrographs=scratch / map_name if map_name else None,
     )
     score_read = SimpleNamespace(score=score, score_order=order)
-    shift_key = "none" if flags & 4 else "auto"
+    # (bit 6: each row's pose read too, as --max-angle asks)
+    row_read = SimpleNamespace(shift_key="none" if flags & 4 else "auto", orientations=bool(flags & 64))
     particles = read_dynamo_tables(
-        [table], scratch / "out", scale, score_read, shift_key, lambda message: None, lambda m, level: None
+        [table], scratch / "out", scale, score_read, row_read, lambda message: None, lambda m, level: None
     )
 
     rows = [line.split() for line in table_bytes.splitlines() if line.strip()]

@@ -170,7 +170,7 @@ def test_the_api_refuses_alike_and_names_its_keywords(class3d, tmp_path):
     path, _ = class3d
     with pytest.raises(ValueError, match=r"^mic_psize= 3.54 Å contradicts .* or insist_psize=True to use 3.54$"):
         remove_duplicates(path, tmp_path / "out", mic_psize=3.54, min_dist=100)
-    with pytest.warns(UserWarning, match=r"mic_psize= 3.54 Å insisted on \(insist_psize=\); it contradicts"):
+    with pytest.warns(UserWarning, match=r"mic_psize= 3.54 Å insisted on \(insist_psize=True\); it contradicts"):
         remove_duplicates(path, tmp_path / "out2", mic_psize=3.54, insist_psize=True, min_dist=100)
 
 
