@@ -6,7 +6,10 @@ binned 1 to 8 times at motion correction, never the particles' pixel size where 
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
@@ -19,6 +22,7 @@ from cryodedup.resolve.given_psize import (
     judge_typed_psize,
     listed_evidence,
 )
+from helpers import NO_SHARED_DATA, SHARED_DATA, shared_file
 
 MIC = Evidence(0.885, "rlnMicrographPixelSize", "of optics group 1 in p.star")
 DETECTOR = Evidence(0.885, "rlnMicrographOriginalPixelSize", "of optics group 1 in p.star", binned=True)
@@ -229,3 +233,35 @@ def test_the_judge_reads_a_lists_traps_and_the_picks_reach():
     with pytest.raises(PixelSizeError, match=r"the picks reach 1\.8 times their width or height"):
         judge_typed_psize(far, warn=print)
     assert judge_typed_psize(replace(far, reach=PicksReach((0.9, 0.95), 30, "here")), warn=print) == "--mic-psize"
+
+
+def test_optics_groups_of_several_sizes_are_not_told_to_give_one_size():
+    # Before: "give the pixel size of the micrographs ...", which no one value can follow: 1.25 is refused by the
+    # group of 1.035 and back (a new user's trial, cryodrgn's 6 optics groups). Each group's own is used without it.
+    groups = tuple(
+        Evidence(p, "rlnMicrographPixelSize", f"of optics group {g} in p.star") for g, p in enumerate((1.25, 1.035), 1)
+    )
+    with pytest.raises(PixelSizeError) as refused:
+        judge_typed_psize(TypedPixelSize(1.25, False, "p.star: ", stated=groups), warn=lambda message: None)
+    assert str(refused.value).endswith(
+        "; the file states 2 micrograph pixel sizes (1.035 to 1.25 Å, by optics group): leave --mic-psize out and "
+        "each group's own is used, or --insist-psize to use 1.25"
+    )
+    # One size in every group: the usual advice.
+    with pytest.raises(PixelSizeError, match="give the pixel size of the micrographs the coordinates were picked on"):
+        judge_typed_psize(TypedPixelSize(2.5, False, stated=groups[:1] * 2), warn=lambda message: None)
+
+
+@pytest.mark.skipif(not SHARED_DATA.is_dir(), reason=NO_SHARED_DATA)
+def test_the_advice_for_six_optics_groups_runs_as_printed(tmp_path):
+    star = shared_file("star/cryodrgn__relion31.6opticsgroups.star")
+    cryodedup = str(Path(sys.executable).parent / "cryodedup")
+
+    def run_cli(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([cryodedup, *args], capture_output=True, text=True, check=False)
+
+    refused = run_cli("particles", str(star), "--mic-psize", "5", "-o", str(tmp_path / "a"))
+    assert refused.returncode == 1 and "leave --mic-psize out and each group's own is used" in refused.stderr
+    # As printed: the same command without --mic-psize.
+    done = run_cli("particles", str(star), "-o", str(tmp_path / "a"))
+    assert done.returncode == 0, done.stderr

@@ -245,3 +245,22 @@ def test_a_damaged_record_beside_the_final_refinements_copies_is_named_and_the_r
     assert "(its particles audited all the same)" in line and line.endswith(jobs[_R29]["command"])
     assert jobs[_R29]["sets"][0]["straddling_pairs"] == _COPIES
     _check_redo(tmp_path, line, stderr, jobs[_R29]["sets"][0], root)
+
+
+@pytest.mark.parametrize("kind", ["fifo", "device"])
+def test_a_pipeline_that_is_no_regular_file_is_named_as_such(tmp_path, kind):
+    # Before: "no default_pipeline.star (RELION) and no J*/job.json (CryoSPARC)", while the file is there (a trial).
+    root = tmp_path / "tutorial"
+    root.mkdir()
+    write_tutorial(root)
+    pipeline = root / "default_pipeline.star"
+    pipeline.unlink()
+    if kind == "fifo":
+        os.mkfifo(pipeline)
+    else:
+        pipeline.symlink_to("/dev/zero")
+    done = subprocess.run([CRYODEDUP, "audit", str(root)], capture_output=True, text=True, check=False, timeout=120)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    (line,) = [line for line in done.stderr.splitlines() if line.strip()]
+    said = "is a named pipe (FIFO)" if kind == "fifo" else "is a device"
+    assert "default_pipeline.star" in line and said in line and "no default_pipeline.star" not in line

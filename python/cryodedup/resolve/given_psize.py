@@ -139,12 +139,26 @@ def judge_typed_psize(typed: TypedPixelSize | TypedTomogramPixelSize, warn: Warn
     reach = typed.reach
     extent = None if reach is None else extent_contradiction(reach.reach, reach.picks, reach.place)
     insisted = check_given_psize(
-        MIC_PSIZE, typed.given, evidence, typed.insist, MICROGRAPH_HINT, [extent] if extent else []
+        MIC_PSIZE, typed.given, evidence, typed.insist, _micrograph_hint(typed.stated), [extent] if extent else []
     )
     if insisted is None:
         return MIC_PSIZE
     warn(typed.where + insisted.note)
     return insisted.source
+
+
+def _micrograph_hint(stated: Sequence[Evidence]) -> str:
+    """What to give instead: none where the file states several micrograph pixel sizes (one per optics group).
+
+    One typed value cannot agree with groups of different sizes, and each group's own is read without it.
+    """
+    sizes = sorted({e.value for e in stated if not e.binned and usable(e.value)})
+    if len(sizes) > 1 and not same_size(sizes[0], sizes[-1]):
+        return (
+            f"the file states {len(sizes)} micrograph pixel sizes ({sizes[0]:g} to {sizes[-1]:g} Å, by optics group): "
+            f"leave {MIC_PSIZE} out and each group's own is used"
+        )
+    return MICROGRAPH_HINT
 
 
 @dataclass(frozen=True)

@@ -206,13 +206,23 @@ def read_project(root: Path) -> Project:
         folder = _near_project(root)
         said = f"; the project's folder seems to be {folder}" if folder else ""
         raise CryodedupError(f"{root}: is a file, not a folder; give a RELION or CryoSPARC project's folder{said}")
+    pipeline = root / "default_pipeline.star"
+    if _exists(pipeline):  # (whatever its kind: a FIFO or a device is named by the pipeline's reader, not missed)
+        return relion_project(root)
     if _is_project(root):
-        return relion_project(root) if (root / "default_pipeline.star").is_file() else cryosparc_project(root)
+        return cryosparc_project(root)
     near = _near_project(root)
     hint = f" The project's folder seems to be {near}." if near else ""
     raise CryodedupError(
         f"{root}: no default_pipeline.star (RELION) and no J*/job.json (CryoSPARC); is this a project's folder?{hint}"
     )
+
+
+def _exists(path: Path) -> bool:
+    try:
+        return path.exists()
+    except OSError:  # (a folder that cannot be looked into: as if absent, the error then says what is missing)
+        return False
 
 
 def _is_project(folder: Path) -> bool:
