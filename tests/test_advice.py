@@ -540,3 +540,94 @@ def test_recentered_cryosparc_copies_name_the_shift_aware_key(tmp_path):
     status, done, _ = _run([*_with(args, distance), "-o", tmp_path / "second", "--json"])
     assert status == 0, done
     assert json.loads(done.splitlines()[-1])["rejected"] == len(a)
+
+
+# --- the micrograph job's remaining advice, run as printed (issue 76: every suggestion the CLI prints) ------
+
+
+def _small_session(tmp: Path, **kw) -> tuple[Path, set[tuple[str, str]]]:
+    """A one-square EPU session (4 stops of 3 x 3 holes, 2 re-exposures) and its micrographs; the true pairs."""
+    from fixtures.synthetic import multihole_session, write_epu_session, write_session_micrographs
+
+    rng = np.random.default_rng(13)
+    exposures = multihole_session(rng, squares=1, stops=(2, 2), reexposures=2, **kw)
+    write_epu_session(tmp / "EPU", exposures)
+    write_session_micrographs(tmp / "Mics", exposures, rng)
+    return tmp, {(exposures[e.original].name, e.name) for e in exposures if e.original >= 0}
+
+
+def _pairs_found(folder: Path) -> set[tuple[str, str]]:
+    import csv
+
+    stem = lambda p: Path(p).name.removesuffix("_fractions.mrc")  # noqa: E731
+    with open(folder / "duplicates.csv") as f:
+        return {(stem(r["Original"]), stem(r["Duplicate"])) for r in csv.DictReader(f)}
+
+
+@pytest.mark.parametrize("way", ["dask", "one process"])
+def test_metadata_with_a_shard_runs_as_advised(tmp_path, way):
+    """--metadata with --shard: refused naming --dask local in its place, or one process; each finds the pairs."""
+    if way == "dask":
+        pytest.importorskip("dask.distributed")
+    folder, truth = _small_session(tmp_path)
+    args = ["micrographs", str(folder / "Mics" / "*.mrc"), "--metadata", folder / "EPU", "--candidates", "metadata"]
+    status, text, _ = _run([*args, "--shard", "1/2", "-o", tmp_path / "first"])
+    assert status == 1 and "--metadata cannot be given with --shard" in text, text
+    if way == "dask":
+        advice = _advised(text, r"use (--dask local) \(or a scheduler's address\) in place of --shard")
+    else:
+        assert "or one process" in text, text
+        advice = []  # (one process: --shard left out)
+    status, done, _ = _run([*args, *advice, "-o", tmp_path / "out", "-q"])
+    assert status == 0, done
+    assert _pairs_found(tmp_path / "out") == truth
+
+
+def test_a_shard_of_another_run_is_replaced_with_the_force_advised(tmp_path):
+    """A shard folder holding another run's shard: refused naming --force; with it, the shard is this run's.
+
+    The oracle: the merge of both shards finds what one process finds on the same micrographs.
+    """
+    from helpers import write_planted_micrographs
+
+    (tmp_path / "m").mkdir()
+    images = write_planted_micrographs(tmp_path / "m")
+    args = ["micrographs", *images, "--bin", "1", "-o", tmp_path / "shards"]
+    for k in (1, 2):
+        status, text, _ = _run([*args, "--window", "8", "--shard", f"{k}/2", "-q"])
+        assert status == 0, text
+    status, text, _ = _run([*args, "--shard", "2/2", "-q"])
+    assert status == 1 and "holds a shard of another run (--window" in text, text
+    advice = _advised(text, r"use (--force) to replace it")
+    for k in (1, 2):
+        status, done, _ = _run([*args, "--shard", f"{k}/2", *advice, "-q"])
+        assert status == 0, done
+    status, done, _ = _run(["micrographs-merge", tmp_path / "shards", "-o", tmp_path / "merged", "-q"])
+    assert status == 0, done
+    status, done, _ = _run(["micrographs", *images, "--bin", "1", "-o", tmp_path / "single", "-q"])
+    assert status == 0, done
+    assert _pairs_found(tmp_path / "merged") == _pairs_found(tmp_path / "single") != set()
+
+
+def test_an_earlier_cryodedups_store_is_replaced_with_the_force_advised(tmp_path):
+    """--update over an earlier cryodedup's store (seen.json): refused naming --force; with it a full run, and the
+    next --update round then reads its own store (no refusal, the same pairs as one full run)."""
+    from helpers import write_planted_micrographs
+
+    (tmp_path / "m").mkdir()
+    images = write_planted_micrographs(tmp_path / "m")
+    out, seen = tmp_path / "out", tmp_path / "out" / "seen"  # (the store's folder, as --update keeps it)
+    seen.mkdir(parents=True)
+    (seen / "seen.json").write_text('{"format": "cryodedup micrograph update store 2"}\n')
+    (seen / "images-0.npy").write_bytes(b"x")
+    args = ["micrographs", *images, "--bin", "1", "--update", "-o", out, "-q"]
+    status, text, _ = _run(args)
+    assert status == 1 and "a store written by an earlier cryodedup" in text, text
+    status, done, _ = _run([*args, *_advised(text, r"use (--force) for a full run")])
+    assert status == 0, done
+    assert not (seen / "seen.json").exists() and not (seen / "images-0.npy").exists()
+    status, done, _ = _run(args)
+    assert status == 0, done
+    status, done, _ = _run(["micrographs", *images, "--bin", "1", "-o", tmp_path / "single", "-q"])
+    assert status == 0, done
+    assert _pairs_found(out) == _pairs_found(tmp_path / "single") != set()
