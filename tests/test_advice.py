@@ -706,3 +706,62 @@ def test_picks_with_no_known_score_are_ranked_by_the_column_advised(tmp_path):
     kept = starfile.read(tmp_path / "out" / "particles_kept.star")
     best = [max((r for r in rows if r[1] // 1000 == k), key=lambda r: r[4])[1] for k in range(6)]
     assert sorted(kept["rlnCenteredCoordinateXAngst"].tolist()) == best
+
+
+def _picks_of_an_image_elsewhere(tmp: Path) -> Path:
+    """Three picks on a 100 x 100 Å micrograph (its MRC header: 1 Å pixels), at x = 5, 50 and 95 Å; the picks in
+    ``picks/``, the image in ``project/Movies/`` (named Movies/m.mrc, as from the project folder)."""
+    import mrcfile
+
+    (tmp / "project" / "Movies").mkdir(parents=True)
+    with mrcfile.new(tmp / "project" / "Movies" / "m.mrc", data=np.zeros((100, 100), np.float32)) as mrc:
+        mrc.voxel_size = 1.0
+    (tmp / "picks").mkdir()
+    rows = "".join(f"{x} 50 Movies/m.mrc 0.{k + 1}\n" for k, x in enumerate((5, 50, 95)))
+    path = tmp / "picks" / "p.star"
+    path.write_text("data_particles\nloop_\n_rlnCoordinateX\n_rlnCoordinateY\n_rlnMicrographName\n"
+                    "_rlnAutopickFigureOfMerit\n" + rows)  # fmt: skip
+    return path
+
+
+def test_an_edge_on_micrographs_of_unknown_size_runs_with_the_folder_advised(tmp_path, monkeypatch):
+    """--edge where no micrograph is found: refused naming --project-dir (it named --micrographs first, which for a
+    RELION micrographs STAR gives no size: only tomograms.star does); filled with the folder the images are in,
+    the picks within 10 Å of the 100 Å micrograph's edges (x = 5 and 95, by hand) are rejected, x = 50 kept."""
+    star = _picks_of_an_image_elsewhere(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    args = ["particles", star, "--mic-psize", "1", "--edge", "10"]
+    status, text, _ = _run([*args, "-o", tmp_path / "first"])
+    assert status == 1 and "--edge: the size of Movies/m.mrc is unknown" in text, text
+    (flag,) = _advised(text, r"give (--project-dir) where the images are")
+    status, done, _ = _run([*args, flag, tmp_path / "project", "-o", tmp_path / "out", "-q"])
+    assert status == 0, done
+    kept = starfile.read(tmp_path / "out" / "particles_kept.star")
+    assert kept["rlnCoordinateX"].tolist() == [50]
+
+
+def test_a_mask_on_tomograms_of_unknown_size_is_checked_with_the_tomograms_star_advised(tmp_path):
+    """--mask on tomograms of no known size: a warning naming RELION 5's tomograms.star as --micrographs; given it
+    (the sizes a RELION 5 project's tomograms.star holds), the mask's extent is checked and nothing is warned."""
+    mask = np.zeros((4, 10, 20), np.int8)  # (20 x 10 x 4 voxels of 10 Å: 200 x 100 x 40 Å; x < 100 Å inside)
+    mask[:, :, :10] = 1
+    import mrcfile
+
+    with mrcfile.new(tmp_path / "TS_01_mask.mrc", data=mask) as mrc:
+        mrc.voxel_size = 10.0
+    (tmp_path / "p.star").write_text("data_particles\nloop_\n_rlnTomoName\n_rlnCoordinateX\n_rlnCoordinateY\n"
+                                     "_rlnCoordinateZ\nTS_01 50 50 20\nTS_01 150 50 20\n")  # fmt: skip
+    (tmp_path / "tomograms.star").write_text(
+        "data_global\nloop_\n_rlnTomoName\n_rlnTomoTiltSeriesPixelSize\n_rlnTomoTomogramBinning\n_rlnTomoSizeX\n"
+        "_rlnTomoSizeY\n_rlnTomoSizeZ\nTS_01 1 1 200 100 40\n"
+    )
+    args = ["particles", tmp_path / "p.star", "--mic-psize", "1", "--min-dist", "0", "--score", "none",
+            "--mask", tmp_path / "TS_01_mask.mrc", "--project-dir", tmp_path]  # fmt: skip
+    status, text, warnings = _run([*args, "-o", tmp_path / "first", "--json"])
+    assert status == 0, text
+    (said,) = [w for w in warnings if "its extent was not checked" in w]
+    (flag,) = _advised(said, r"RELION 5's tomograms.star as (--micrographs)")
+    status, done, warnings = _run([*args, flag, tmp_path / "tomograms.star", "-o", tmp_path / "out", "--json"])
+    assert status == 0, done
+    assert not [w for w in warnings if "not checked" in w], warnings
+    assert json.loads(done.splitlines()[-1])["kept"] == 1  # (x = 50 inside the mask, x = 150 outside)
