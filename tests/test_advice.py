@@ -765,3 +765,54 @@ def test_a_mask_on_tomograms_of_unknown_size_is_checked_with_the_tomograms_star_
     assert status == 0, done
     assert not [w for w in warnings if "not checked" in w], warnings
     assert json.loads(done.splitlines()[-1])["kept"] == 1  # (x = 50 inside the mask, x = 150 outside)
+
+
+def _copick_project(tmp: Path) -> tuple[Path, Callable[[str], list[tuple[float, float]]]]:
+    """One run's apoferritin picks by alice: two 10 Å apart (scores 0.2, 0.9) and one 500 Å off (0.5).
+
+    Returns the config and a reader of a session's written picks as cryodedup's user: sorted (x, score).
+    """
+    from cryodedup.formats.copick import root_logger_kept
+
+    with root_logger_kept():  # (copick's import sets up the root logger: put back as it was)
+        copick = pytest.importorskip("copick")
+        from copick.models import CopickLocation, CopickPoint, PickableObject
+
+        config = tmp / "project" / "copick_config.json"
+        objects = [PickableObject(name="apoferritin", is_particle=True, radius=60.0, label=1)]
+        root = copick.new_config(str(config), str(tmp / "project" / "overlay"), pickable_objects=objects)
+        picks = root.new_run("TS_001").new_picks(object_name="apoferritin", session_id="1", user_id="alice")
+        picks.points = [CopickPoint(location=CopickLocation(x=x, y=100.0, z=100.0), score=s)
+                        for x, s in ((100.0, 0.2), (110.0, 0.9), (600.0, 0.5))]  # fmt: skip
+        picks.store()
+
+    def written(session: str) -> list[tuple[float, float]]:
+        with root_logger_kept():
+            (held,) = copick.from_file(str(config)).get_run("TS_001").get_picks(user_id="cryodedup",
+                                                                                session_id=session)  # fmt: skip
+            return sorted((p.location.x, p.score) for p in held.points)
+
+    return config, written
+
+
+@pytest.mark.parametrize("way", ["--force", "--copick-out-session"])
+def test_copicks_earlier_picks_are_replaced_or_kept_apart_as_advised(tmp_path, way):
+    """A second run into cryodedup's own copick session: refused naming --force, or another --copick-out-session
+    (filled with a name a user would type, "2"); run as printed, the session holds exactly the second run's
+    picks (by hand: at 50 Å the pair 10 Å apart keeps its 0.9, the far pick stays)."""
+    config, written = _copick_project(tmp_path)
+    status, text, _ = _run(["particles", config, "--min-dist", "apoferritin=1", "-q"])
+    assert status == 0, text
+    assert written("0") == [(100.0, 0.2), (110.0, 0.9), (600.0, 0.5)]
+    again = ["particles", config, "--min-dist", "apoferritin=50", "-q"]
+    status, text, _ = _run(again)
+    assert status == 1 and "cryodedup's earlier picks as user cryodedup, session 0 exist already" in text, text
+    if way == "--force":
+        status, done, _ = _run([*again, *_advised(text, r"give (--force) to replace them")])
+        session = "0"
+    else:
+        (flag,) = _advised(text, r"or another (--copick-out-session)")
+        status, done, _ = _run([*again, flag, "2"])
+        session = "2"
+    assert status == 0, done
+    assert written(session) == [(110.0, 0.9), (600.0, 0.5)]
