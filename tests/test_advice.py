@@ -816,3 +816,46 @@ def test_copicks_earlier_picks_are_replaced_or_kept_apart_as_advised(tmp_path, w
         session = "2"
     assert status == 0, done
     assert written(session) == [(110.0, 0.9), (600.0, 0.5)]
+
+
+def _dynamo_tables_in_two_frames(tmp: Path) -> tuple[list[Path], int]:
+    """Two Dynamo tables of the same picks on 3 tomograms (random, each over 60 px from any other of its
+    tomogram), b's moved by (64, -128, 0) px: b's copy of each pick is a's moved. Their number."""
+    rng = np.random.default_rng(8)
+    picks = []
+    for tomo in range(3):
+        placed: list[np.ndarray] = []
+        for centre in rng.uniform((200, 200, 50), (1800, 1800, 150), (200, 3)):
+            if all(np.linalg.norm(centre - other) > 60 for other in placed):
+                placed.append(centre)
+        picks += [(tomo + 1, centre) for centre in placed]
+    paths = []
+    for name, shift in (("a", (0, 0, 0)), ("b", (64, -128, 0))):
+        lines = []
+        for k, (tomo, centre) in enumerate(picks):
+            values = ["0"] * 35  # (tag, tomogram in column 20, x y z in columns 24-26)
+            values[0], values[19] = str(k + 1), str(tomo)
+            values[23:26] = [f"{v:.2f}" for v in centre + shift]
+            lines.append(" ".join(values))
+        paths.append(tmp / f"{name}.tbl")
+        paths[-1].write_text("\n".join(lines) + "\n")
+    return paths, len(picks)
+
+
+def test_a_merge_these_outputs_cannot_write_is_seen_under_the_audit_advised(tmp_path):
+    """Dynamo tables in two frames: the one table written would hold both (its rows are copied as read), so the
+    refusal names the transform under --audit ("to see the merge"); run as printed it writes nothing and
+    counts what the merge would remove: by hand, each of b's picks is a's copy, and nothing else is near."""
+    tables, n = _dynamo_tables_in_two_frames(tmp_path)
+    args = ["particles", *tables, "--mic-psize", "1", "--min-dist", "30"]
+    status, text, _ = _run([*args, "-o", tmp_path / "first"])
+    assert status == 1 and "copied as read" in text, text
+    (advice,) = _suggested(text, [r"\(to see the merge: (--transform '[^']+' --audit), which writes nothing\)"])
+    status, done, _ = _run([*args, *advice, "-o", tmp_path / "out", "--json", "-q"])
+    assert status == 0, done
+    summary = json.loads(done.splitlines()[-1])
+    assert (summary["particles"], summary["rejected"]) == (2 * n, n), summary
+    assert not (tmp_path / "out").exists()
+    (merge_as_they_are,) = _suggested(text, [WARN])  # (the other way out it names: accepted, both frames kept)
+    status, done, _ = _run([*args, *merge_as_they_are, "-o", tmp_path / "warned", "-q"])
+    assert status == 0, done
