@@ -545,12 +545,21 @@ def test_recentered_cryosparc_copies_name_the_shift_aware_key(tmp_path):
 # --- the micrograph job's remaining advice, run as printed (issue 76: every suggestion the CLI prints) ------
 
 
-def _small_session(tmp: Path, **kw) -> tuple[Path, set[tuple[str, str]]]:
-    """A one-square EPU session (4 stops of 3 x 3 holes, 2 re-exposures) and its micrographs; the true pairs."""
+def _small_session(tmp: Path, moved_um: float = 0.0, **kw) -> tuple[Path, set[tuple[str, str]]]:
+    """A one-square EPU session (4 stops of 3 x 3 holes, 2 re-exposures) and its micrographs; the true pairs.
+
+    ``moved_um``: the last stage stop (and all taken there) that much further along x than the template.
+    """
+    import dataclasses
+
     from fixtures.synthetic import multihole_session, write_epu_session, write_session_micrographs
 
     rng = np.random.default_rng(13)
     exposures = multihole_session(rng, **{"squares": 1, "stops": (2, 2), "reexposures": 2, **kw})
+    last = max(e.stage_um for e in exposures)
+    move = lambda xy: (xy[0] + moved_um, xy[1])  # noqa: E731
+    exposures = [dataclasses.replace(e, stage_um=move(e.stage_um), position_um=move(e.position_um))
+                 if e.stage_um == last else e for e in exposures]  # fmt: skip
     write_epu_session(tmp / "EPU", exposures)
     write_session_micrographs(tmp / "Mics", exposures, rng)
     return tmp, {(exposures[e.original].name, e.name) for e in exposures if e.original >= 0}
@@ -859,3 +868,17 @@ def test_a_merge_these_outputs_cannot_write_is_seen_under_the_audit_advised(tmp_
     (merge_as_they_are,) = _suggested(text, [WARN])  # (the other way out it names: accepted, both frames kept)
     status, done, _ = _run([*args, *merge_as_they_are, "-o", tmp_path / "warned", "-q"])
     assert status == 0, done
+
+
+def test_a_shift_calibration_the_stops_disagree_on_is_given_as_advised(tmp_path):
+    """One stage stop 1 µm off the template's step (its estimate 25 µm per unit, the others' 20): a warning
+    naming --shift-calibration UM_PER_UNIT; given the microscope's 20, no warning and every re-exposure found."""
+    folder, truth = _small_session(tmp_path, moved_um=1.0, stops=(3, 3))
+    args = ["micrographs", str(folder / "Mics" / "*.mrc"), "--metadata", folder / "EPU"]
+    status, text, warnings = _run([*args, "-o", tmp_path / "first", "--json"])
+    assert status == 0, text
+    (said,) = [w for w in warnings if "stage stops that agree within" in w]
+    (flag,) = _advised(said, r"give (--shift-calibration) UM_PER_UNIT")
+    status, _, warnings = _run([*args, flag, "20", "-o", tmp_path / "out", "--json"])
+    assert status == 0 and not [w for w in warnings if "calibration" in w], warnings
+    assert _pairs_found(tmp_path / "out") == truth != set()
