@@ -540,3 +540,345 @@ def test_recentered_cryosparc_copies_name_the_shift_aware_key(tmp_path):
     status, done, _ = _run([*_with(args, distance), "-o", tmp_path / "second", "--json"])
     assert status == 0, done
     assert json.loads(done.splitlines()[-1])["rejected"] == len(a)
+
+
+# --- the micrograph job's remaining advice, run as printed (issue 76: every suggestion the CLI prints) ------
+
+
+def _small_session(tmp: Path, moved_um: float = 0.0, **kw) -> tuple[Path, set[tuple[str, str]]]:
+    """A one-square EPU session (4 stops of 3 x 3 holes, 2 re-exposures) and its micrographs; the true pairs.
+
+    ``moved_um``: the last stage stop (and all taken there) that much further along x than the template.
+    """
+    import dataclasses
+
+    from fixtures.synthetic import multihole_session, write_epu_session, write_session_micrographs
+
+    rng = np.random.default_rng(13)
+    exposures = multihole_session(rng, **{"squares": 1, "stops": (2, 2), "reexposures": 2, **kw})
+    last = max(e.stage_um for e in exposures)
+    move = lambda xy: (xy[0] + moved_um, xy[1])  # noqa: E731
+    exposures = [dataclasses.replace(e, stage_um=move(e.stage_um), position_um=move(e.position_um))
+                 if e.stage_um == last else e for e in exposures]  # fmt: skip
+    write_epu_session(tmp / "EPU", exposures)
+    write_session_micrographs(tmp / "Mics", exposures, rng)
+    return tmp, {(exposures[e.original].name, e.name) for e in exposures if e.original >= 0}
+
+
+def _pairs_found(folder: Path) -> set[tuple[str, str]]:
+    import csv
+
+    stem = lambda p: Path(p).name.removesuffix("_fractions.mrc")  # noqa: E731
+    with open(folder / "duplicates.csv") as f:
+        return {(stem(r["Original"]), stem(r["Duplicate"])) for r in csv.DictReader(f)}
+
+
+@pytest.mark.parametrize("way", ["dask", "one process"])
+def test_metadata_with_a_shard_runs_as_advised(tmp_path, way):
+    """--metadata with --shard: refused naming --dask local in its place, or one process; each finds the pairs."""
+    if way == "dask":
+        pytest.importorskip("dask.distributed")
+    folder, truth = _small_session(tmp_path)
+    args = ["micrographs", str(folder / "Mics" / "*.mrc"), "--metadata", folder / "EPU", "--candidates", "metadata"]
+    status, text, _ = _run([*args, "--shard", "1/2", "-o", tmp_path / "first"])
+    assert status == 1 and "--metadata cannot be given with --shard" in text, text
+    if way == "dask":
+        advice = _advised(text, r"use (--dask local) \(or a scheduler's address\) in place of --shard")
+    else:
+        assert "or one process" in text, text
+        advice = []  # (one process: --shard left out)
+    status, done, _ = _run([*args, *advice, "-o", tmp_path / "out", "-q"])
+    assert status == 0, done
+    assert _pairs_found(tmp_path / "out") == truth != set()
+
+
+def test_a_shard_of_another_run_is_replaced_with_the_force_advised(tmp_path):
+    """A shard folder holding another run's shard: refused naming --force; with it, the shard is this run's.
+
+    The oracle: the merge of both shards finds what one process finds on the same micrographs.
+    """
+    from helpers import write_planted_micrographs
+
+    (tmp_path / "m").mkdir()
+    images = write_planted_micrographs(tmp_path / "m")
+    args = ["micrographs", *images, "--bin", "1", "-o", tmp_path / "shards"]
+    for k in (1, 2):
+        status, text, _ = _run([*args, "--window", "8", "--shard", f"{k}/2", "-q"])
+        assert status == 0, text
+    status, text, _ = _run([*args, "--shard", "2/2", "-q"])
+    assert status == 1 and "holds a shard of another run (--window" in text, text
+    advice = _advised(text, r"use (--force) to replace it")
+    for k in (1, 2):
+        status, done, _ = _run([*args, "--shard", f"{k}/2", *advice, "-q"])
+        assert status == 0, done
+    status, done, _ = _run(["micrographs-merge", tmp_path / "shards", "-o", tmp_path / "merged", "-q"])
+    assert status == 0, done
+    status, done, _ = _run(["micrographs", *images, "--bin", "1", "-o", tmp_path / "single", "-q"])
+    assert status == 0, done
+    assert _pairs_found(tmp_path / "merged") == _pairs_found(tmp_path / "single") != set()
+
+
+def test_an_earlier_cryodedups_store_is_replaced_with_the_force_advised(tmp_path):
+    """--update over an earlier cryodedup's store (seen.json): refused naming --force; with it a full run, and the
+    next --update round then reads its own store (no refusal, the same pairs as one full run)."""
+    from helpers import write_planted_micrographs
+
+    (tmp_path / "m").mkdir()
+    images = write_planted_micrographs(tmp_path / "m")
+    out, seen = tmp_path / "out", tmp_path / "out" / "seen"  # (the store's folder, as --update keeps it)
+    seen.mkdir(parents=True)
+    (seen / "seen.json").write_text('{"format": "cryodedup micrograph update store 2"}\n')
+    (seen / "images-0.npy").write_bytes(b"x")
+    args = ["micrographs", *images, "--bin", "1", "--update", "-o", out, "-q"]
+    status, text, _ = _run(args)
+    assert status == 1 and "a store written by an earlier cryodedup" in text, text
+    status, done, _ = _run([*args, *_advised(text, r"use (--force) for a full run")])
+    assert status == 0, done
+    assert not (seen / "seen.json").exists() and not (seen / "images-0.npy").exists()
+    status, done, _ = _run(args)
+    assert status == 0, done
+    status, done, _ = _run(["micrographs", *images, "--bin", "1", "-o", tmp_path / "single", "-q"])
+    assert status == 0, done
+    assert _pairs_found(out) == _pairs_found(tmp_path / "single") != set()
+
+
+@pytest.mark.parametrize(
+    ("given", "said"),
+    [
+        ([], "cannot infer the shift calibration"),  # (one stage stop a square: no step to measure it along)
+        (["--shift-calibration", "1e12"], "beyond any stage"),  # (a calibration mistyped by orders of magnitude)
+    ],
+)
+def test_a_shift_calibration_not_known_is_given_as_advised(tmp_path, given, said):
+    """--metadata whose calibration cannot be inferred, or places images off any stage: refused naming
+    --shift-calibration UM_PER_UNIT; given the microscope's (the session's 20 µm per unit, as a user reads
+    it from the microscope's set-up), every re-exposure is found."""
+    folder, truth = _small_session(tmp_path, stops=(1, 1))
+    args = ["micrographs", str(folder / "Mics" / "*.mrc"), "--metadata", folder / "EPU", *given]
+    status, text, _ = _run([*args, "-o", tmp_path / "first"])
+    assert status == 1 and said in text, text
+    (flag,) = _advised(text, r"give (--shift-calibration) UM_PER_UNIT")
+    status, done, _ = _run([*_with(args, [flag, "20"]), "-o", tmp_path / "out", "-q"])
+    assert status == 0, done
+    assert _pairs_found(tmp_path / "out") == truth != set()
+
+
+def _tomo_star(path: Path, rows: list[tuple]) -> Path:
+    from helpers import write_star
+
+    labels = ["rlnTomoName", "rlnCenteredCoordinateXAngst", "rlnCenteredCoordinateYAngst",
+              "rlnCenteredCoordinateZAngst", "rlnLCCmax", "rlnClassNumber"]  # fmt: skip
+    return write_star(path, labels, [list(row) for row in rows])
+
+
+def test_cross_species_without_radii_runs_with_the_radii_advised(tmp_path):
+    """--cross-species on a class column with no sizes: refused naming --radius 1=Å,2=Å; each Å filled with the
+    species' radius a user knows (class 1 a ribosome, 150 Å; class 2 a proteasome, 60 Å), it runs.
+
+    By hand (as tests/jobs/test_species.py works it): the ribosome at 1010 Å is a copy of the one at 1000
+    (10 Å < 50), and the ribosome at 0 loses to the proteasome 180 Å away (180 < 150 + 60; it ranks
+    better within its species): kept are the ribosome at 1000 and both proteasomes.
+    """
+    ribosomes = [("TS_01", 0, 0, 0, 0.30, 1), ("TS_01", 1000, 0, 0, 0.40, 1), ("TS_01", 1010, 0, 0, 0.20, 1)]
+    proteasomes = [("TS_01", 180, 0, 0, 0.25, 2), ("TS_01", 3000, 0, 0, 0.10, 2)]
+    star = _tomo_star(tmp_path / "both.star", ribosomes + proteasomes)
+    args = ["particles", star, "--score", "rlnLCCmax", "--species-column", "rlnClassNumber", "--min-dist", "1=50,2=20",
+            "--cross-species"]  # fmt: skip
+    status, text, _ = _run([*args, "-o", tmp_path / "first"])
+    assert status == 1 and "have none: give --radius" in text, text
+    flag, pairs = _advised(text, r"give (--radius \S+)")
+    sizes = {"1": "150", "2": "60"}
+    filled = ",".join(
+        f"{name}={sizes[name]}" for name, value in (p.split("=") for p in pairs.split(",")) if value == "Å"
+    )
+    assert filled == "1=150,2=60", pairs
+    status, done, _ = _run([*args, flag, filled, "-o", tmp_path / "out", "-q"])
+    assert status == 0, done
+    kept = starfile.read(tmp_path / "out" / "particles_kept.star")
+    assert sorted(kept["rlnCenteredCoordinateXAngst"].tolist()) == [180, 1000, 3000]
+
+
+def test_picks_with_no_known_score_are_ranked_by_the_column_advised(tmp_path):
+    """pytom's picks (rlnLCCmax, no score --score auto knows): a warning naming --score COLUMN; COLUMN filled with
+    the file's score column (rlnLCCmax, what a pytom user types), the warning is gone and of each pair the
+    pick of higher LCC is kept (by hand: 6 pairs 10 Å apart, the better one first or second in turn)."""
+    rows = [("TS_01", 1000 * k + d, 0, 0, 0.2 + 0.1 * ((k + j) % 2) + 0.01 * k, 1)
+            for k in range(6) for j, d in enumerate((0, 10))]  # fmt: skip
+    star = _tomo_star(tmp_path / "picks.star", rows)
+    args = ["particles", star, "--min-dist", "50"]
+    status, text, warnings = _run([*args, "-o", tmp_path / "first", "--json"])
+    assert status == 0, text
+    (said,) = [w for w in warnings if w.startswith("--score auto: none of")]
+    (flag,) = _advised(said, r"rank by a column with (--score) COLUMN")
+    status, _, warnings = _run([*args, flag, "rlnLCCmax", "-o", tmp_path / "out", "--json"])
+    assert status == 0 and not [w for w in warnings if "--score" in w], warnings
+    kept = starfile.read(tmp_path / "out" / "particles_kept.star")
+    best = [max((r for r in rows if r[1] // 1000 == k), key=lambda r: r[4])[1] for k in range(6)]
+    assert sorted(kept["rlnCenteredCoordinateXAngst"].tolist()) == best
+
+
+def _picks_of_an_image_elsewhere(tmp: Path) -> Path:
+    """Three picks on a 100 x 100 Å micrograph (its MRC header: 1 Å pixels), at x = 5, 50 and 95 Å; the picks in
+    ``picks/``, the image in ``project/Movies/`` (named Movies/m.mrc, as from the project folder)."""
+    import mrcfile
+
+    (tmp / "project" / "Movies").mkdir(parents=True)
+    with mrcfile.new(tmp / "project" / "Movies" / "m.mrc", data=np.zeros((100, 100), np.float32)) as mrc:
+        mrc.voxel_size = 1.0
+    (tmp / "picks").mkdir()
+    rows = "".join(f"{x} 50 Movies/m.mrc 0.{k + 1}\n" for k, x in enumerate((5, 50, 95)))
+    path = tmp / "picks" / "p.star"
+    path.write_text("data_particles\nloop_\n_rlnCoordinateX\n_rlnCoordinateY\n_rlnMicrographName\n"
+                    "_rlnAutopickFigureOfMerit\n" + rows)  # fmt: skip
+    return path
+
+
+def test_an_edge_on_micrographs_of_unknown_size_runs_with_the_folder_advised(tmp_path, monkeypatch):
+    """--edge where no micrograph is found: refused naming --project-dir (it named --micrographs first, which for a
+    RELION micrographs STAR gives no size: only tomograms.star does); filled with the folder the images are in,
+    the picks within 10 Å of the 100 Å micrograph's edges (x = 5 and 95, by hand) are rejected, x = 50 kept."""
+    star = _picks_of_an_image_elsewhere(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    args = ["particles", star, "--mic-psize", "1", "--edge", "10"]
+    status, text, _ = _run([*args, "-o", tmp_path / "first"])
+    assert status == 1 and "--edge: the size of Movies/m.mrc is unknown" in text, text
+    (flag,) = _advised(text, r"give (--project-dir) where the images are")
+    status, done, _ = _run([*args, flag, tmp_path / "project", "-o", tmp_path / "out", "-q"])
+    assert status == 0, done
+    kept = starfile.read(tmp_path / "out" / "particles_kept.star")
+    assert kept["rlnCoordinateX"].tolist() == [50]
+
+
+def test_a_mask_on_tomograms_of_unknown_size_is_checked_with_the_tomograms_star_advised(tmp_path):
+    """--mask on tomograms of no known size: a warning naming RELION 5's tomograms.star as --micrographs; given it
+    (the sizes a RELION 5 project's tomograms.star holds), the mask's extent is checked and nothing is warned."""
+    mask = np.zeros((4, 10, 20), np.int8)  # (20 x 10 x 4 voxels of 10 Å: 200 x 100 x 40 Å; x < 100 Å inside)
+    mask[:, :, :10] = 1
+    import mrcfile
+
+    with mrcfile.new(tmp_path / "TS_01_mask.mrc", data=mask) as mrc:
+        mrc.voxel_size = 10.0
+    (tmp_path / "p.star").write_text("data_particles\nloop_\n_rlnTomoName\n_rlnCoordinateX\n_rlnCoordinateY\n"
+                                     "_rlnCoordinateZ\nTS_01 50 50 20\nTS_01 150 50 20\n")  # fmt: skip
+    (tmp_path / "tomograms.star").write_text(
+        "data_global\nloop_\n_rlnTomoName\n_rlnTomoTiltSeriesPixelSize\n_rlnTomoTomogramBinning\n_rlnTomoSizeX\n"
+        "_rlnTomoSizeY\n_rlnTomoSizeZ\nTS_01 1 1 200 100 40\n"
+    )
+    args = ["particles", tmp_path / "p.star", "--mic-psize", "1", "--min-dist", "0", "--score", "none",
+            "--mask", tmp_path / "TS_01_mask.mrc", "--project-dir", tmp_path]  # fmt: skip
+    status, text, warnings = _run([*args, "-o", tmp_path / "first", "--json"])
+    assert status == 0, text
+    (said,) = [w for w in warnings if "its extent was not checked" in w]
+    (flag,) = _advised(said, r"RELION 5's tomograms.star as (--micrographs)")
+    status, done, warnings = _run([*args, flag, tmp_path / "tomograms.star", "-o", tmp_path / "out", "--json"])
+    assert status == 0, done
+    assert not [w for w in warnings if "not checked" in w], warnings
+    assert json.loads(done.splitlines()[-1])["kept"] == 1  # (x = 50 inside the mask, x = 150 outside)
+
+
+def _copick_project(tmp: Path) -> tuple[Path, Callable[[str], list[tuple[float, float]]]]:
+    """One run's apoferritin picks by alice: two 10 Å apart (scores 0.2, 0.9) and one 500 Å off (0.5).
+
+    Returns the config and a reader of a session's written picks as cryodedup's user: sorted (x, score).
+    """
+    from cryodedup.formats.copick import root_logger_kept
+
+    with root_logger_kept():  # (copick's import sets up the root logger: put back as it was)
+        copick = pytest.importorskip("copick")
+        from copick.models import CopickLocation, CopickPoint, PickableObject
+
+        config = tmp / "project" / "copick_config.json"
+        objects = [PickableObject(name="apoferritin", is_particle=True, radius=60.0, label=1)]
+        root = copick.new_config(str(config), str(tmp / "project" / "overlay"), pickable_objects=objects)
+        picks = root.new_run("TS_001").new_picks(object_name="apoferritin", session_id="1", user_id="alice")
+        picks.points = [CopickPoint(location=CopickLocation(x=x, y=100.0, z=100.0), score=s)
+                        for x, s in ((100.0, 0.2), (110.0, 0.9), (600.0, 0.5))]  # fmt: skip
+        picks.store()
+
+    def written(session: str) -> list[tuple[float, float]]:
+        with root_logger_kept():
+            (held,) = copick.from_file(str(config)).get_run("TS_001").get_picks(user_id="cryodedup",
+                                                                                session_id=session)  # fmt: skip
+            return sorted((p.location.x, p.score) for p in held.points)
+
+    return config, written
+
+
+@pytest.mark.parametrize("way", ["--force", "--copick-out-session"])
+def test_copicks_earlier_picks_are_replaced_or_kept_apart_as_advised(tmp_path, way):
+    """A second run into cryodedup's own copick session: refused naming --force, or another --copick-out-session
+    (filled with a name a user would type, "2"); run as printed, the session holds exactly the second run's
+    picks (by hand: at 50 Å the pair 10 Å apart keeps its 0.9, the far pick stays)."""
+    config, written = _copick_project(tmp_path)
+    status, text, _ = _run(["particles", config, "--min-dist", "apoferritin=1", "-q"])
+    assert status == 0, text
+    assert written("0") == [(100.0, 0.2), (110.0, 0.9), (600.0, 0.5)]
+    again = ["particles", config, "--min-dist", "apoferritin=50", "-q"]
+    status, text, _ = _run(again)
+    assert status == 1 and "cryodedup's earlier picks as user cryodedup, session 0 exist already" in text, text
+    if way == "--force":
+        status, done, _ = _run([*again, *_advised(text, r"give (--force) to replace them")])
+        session = "0"
+    else:
+        (flag,) = _advised(text, r"or another (--copick-out-session)")
+        status, done, _ = _run([*again, flag, "2"])
+        session = "2"
+    assert status == 0, done
+    assert written(session) == [(110.0, 0.9), (600.0, 0.5)]
+
+
+def _dynamo_tables_in_two_frames(tmp: Path) -> tuple[list[Path], int]:
+    """Two Dynamo tables of the same picks on 3 tomograms (random, each over 60 px from any other of its
+    tomogram), b's moved by (64, -128, 0) px: b's copy of each pick is a's moved. Their number."""
+    rng = np.random.default_rng(8)
+    picks = []
+    for tomo in range(3):
+        placed: list[np.ndarray] = []
+        for centre in rng.uniform((200, 200, 50), (1800, 1800, 150), (200, 3)):
+            if all(np.linalg.norm(centre - other) > 60 for other in placed):
+                placed.append(centre)
+        picks += [(tomo + 1, centre) for centre in placed]
+    paths = []
+    for name, shift in (("a", (0, 0, 0)), ("b", (64, -128, 0))):
+        lines = []
+        for k, (tomo, centre) in enumerate(picks):
+            values = ["0"] * 35  # (tag, tomogram in column 20, x y z in columns 24-26)
+            values[0], values[19] = str(k + 1), str(tomo)
+            values[23:26] = [f"{v:.2f}" for v in centre + shift]
+            lines.append(" ".join(values))
+        paths.append(tmp / f"{name}.tbl")
+        paths[-1].write_text("\n".join(lines) + "\n")
+    return paths, len(picks)
+
+
+def test_a_merge_these_outputs_cannot_write_is_seen_under_the_audit_advised(tmp_path):
+    """Dynamo tables in two frames: the one table written would hold both (its rows are copied as read), so the
+    refusal names the transform under --audit ("to see the merge"); run as printed it writes nothing and
+    counts what the merge would remove: by hand, each of b's picks is a's copy, and nothing else is near."""
+    tables, n = _dynamo_tables_in_two_frames(tmp_path)
+    args = ["particles", *tables, "--mic-psize", "1", "--min-dist", "30"]
+    status, text, _ = _run([*args, "-o", tmp_path / "first"])
+    assert status == 1 and "copied as read" in text, text
+    (advice,) = _suggested(text, [r"\(to see the merge: (--transform '[^']+' --audit), which writes nothing\)"])
+    status, done, _ = _run([*args, *advice, "-o", tmp_path / "out", "--json", "-q"])
+    assert status == 0, done
+    summary = json.loads(done.splitlines()[-1])
+    assert (summary["particles"], summary["rejected"]) == (2 * n, n), summary
+    assert not (tmp_path / "out").exists()
+    (merge_as_they_are,) = _suggested(text, [WARN])  # (the other way out it names: accepted, both frames kept)
+    status, done, _ = _run([*args, *merge_as_they_are, "-o", tmp_path / "warned", "-q"])
+    assert status == 0, done
+
+
+def test_a_shift_calibration_the_stops_disagree_on_is_given_as_advised(tmp_path):
+    """One stage stop 1 µm off the template's step (its estimate 25 µm per unit, the others' 20): a warning
+    naming --shift-calibration UM_PER_UNIT; given the microscope's 20, no warning and every re-exposure found."""
+    folder, truth = _small_session(tmp_path, moved_um=1.0, stops=(3, 3))
+    args = ["micrographs", str(folder / "Mics" / "*.mrc"), "--metadata", folder / "EPU"]
+    status, text, warnings = _run([*args, "-o", tmp_path / "first", "--json"])
+    assert status == 0, text
+    (said,) = [w for w in warnings if "stage stops that agree within" in w]
+    (flag,) = _advised(said, r"give (--shift-calibration) UM_PER_UNIT")
+    status, _, warnings = _run([*args, flag, "20", "-o", tmp_path / "out", "--json"])
+    assert status == 0 and not [w for w in warnings if "calibration" in w], warnings
+    assert _pairs_found(tmp_path / "out") == truth != set()

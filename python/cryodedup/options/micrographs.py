@@ -385,7 +385,8 @@ class MicrographRun:
         if options.metadata and self.shard is not None:
             raise CryodedupError(
                 "--metadata cannot be given with --shard: micrographs-merge does not read the metadata again; "
-                "use --dask, or one process (--candidates metadata compares a few pairs per micrograph)"
+                "use --dask local (or a scheduler's address) in place of --shard, or one process "
+                "(--candidates metadata compares a few pairs per micrograph)"
             )
         if self.shard is not None and (self.dask is not None or self.particles):
             raise CryodedupError("--shard writes scored pairs only: give --particles to micrographs-merge, no --dask")

@@ -61,8 +61,8 @@ def test_one_mask_for_tomograms_of_unknown_size_is_said(tmp_path, capsys):
         f"--mask {mask}: one mask applied to all 4 tomograms alike (TS_01.mrc, TS_02.mrc, TS_03.mrc, ...); "
         "a folder of masks named after them (TS_01_mask.mrc, ...) gives each its own",
         f"--mask {mask}: its extent was not checked against 4 tomograms of unknown size (TS_01.mrc, TS_02.mrc, "
-        "TS_03.mrc, ...): give --micrographs (tomograms: RELION 5's tomograms.star) or --project-dir where the "
-        "images are",
+        "TS_03.mrc, ...): give --project-dir where the images are (tomograms: or RELION 5's tomograms.star as "
+        "--micrographs)",
     ]
 
 

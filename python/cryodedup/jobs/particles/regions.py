@@ -240,8 +240,8 @@ def _sizes_from_headers(
                 continue
             raise CryodedupError(
                 f"--edge: the size of {name} is unknown: no micrograph_shape or rlnTomoSizeX/Y/Z in the inputs "
-                f"and --micrographs, and no MRC file at {path}; give --micrographs (tomograms: RELION 5's "
-                "tomograms.star) or --project-dir where the images are"
+                f"and --micrographs, and no MRC file at {path}; give --project-dir where the images are (tomograms: "
+                "or RELION 5's tomograms.star as --micrographs)"
             )
         (nx, ny, nz), voxel = mrc_extent(path)
         # A tomogram's own voxel size (RELION 4's picks are in unbinned tilt-series pixels, its
@@ -433,5 +433,5 @@ def _unchecked(path: Path, particles: ParticleSet, unknown: list[int]) -> str:
     names = ", ".join(_bare(particles.mic_names[g]) for g in unknown[:3]) + (", ..." if len(unknown) > 3 else "")
     return (
         f"--mask {path}: its extent was not checked against {len(unknown):,} {what} of unknown size ({names}): "
-        "give --micrographs (tomograms: RELION 5's tomograms.star) or --project-dir where the images are"
+        "give --project-dir where the images are (tomograms: or RELION 5's tomograms.star as --micrographs)"
     )
