@@ -1008,11 +1008,12 @@ def test_comparepicks_takes_a_radius_an_object_and_the_config_from_copicks_varia
         assert compared["inputs"] == ["alice/1", "cryodedup/0"]
         assert compared["matched"] == sum(c[2] for c in HAND_COUNTED[compared["object"]].values())
     # A candidate with no picks of the object compared (dave picked ribosomes only) shares no run with the
-    # reference: nothing is scored, and what was left out is said; --over all scores it (it found none).
+    # reference: what was left out is said; --over all scores it over the run too (it found none).
     dave = [*args[:-3], "dave/1", "--copick-objects", "apoferritin", "--json"]
     result = CliRunnerEnv(config).invoke(copick_cli, dave)
     assert result.exit_code == 0, result.output
-    assert "dave/1: precision -, recall -" in result.stderr
+    # (a candidate that picked nothing found none of the reference's picks: recall 0, said so)
+    assert "dave/1: precision -, recall 0.000, F1 0.000 (it picked nothing" in result.stderr
     assert "left out: 1 run only one covers (2 + 0 picks; --over all scores them)" in result.stderr
     result = CliRunnerEnv(config).invoke(copick_cli, [*dave, "--over", "all"])
     assert "dave/1: precision -, recall 0.000" in result.stderr

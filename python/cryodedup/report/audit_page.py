@@ -85,9 +85,9 @@ def _edge(parent: tuple[int, int], child: tuple[int, int], box_w: int) -> str:
         start, end = (x0 + box_w / 2, y0 + _BOX_H), (x1 + box_w / 2, y1)
         bend = (end[1] - start[1]) / 2
         return f"M{start[0]},{start[1]} C{start[0]},{start[1] + bend} {end[0]},{end[1] - bend} {end[0]},{end[1]}"
-    start, end = (x0 + box_w, y0 + _BOX_H / 2), (x1 + box_w, y1 + _BOX_H / 2)
-    out = max(start[0], end[0]) + _ARC_STEP * min(max(abs(rows), 1), _ARC_ROWS)
-    return f"M{start[0]},{start[1]} C{out},{start[1]} {out},{end[1]} {end[0]},{end[1]}"
+    side0, side1, mid0, mid1 = x0 + box_w, x1 + box_w, y0 + _BOX_H / 2, y1 + _BOX_H / 2
+    out = max(side0, side1) + _ARC_STEP * min(max(abs(rows), 1), _ARC_ROWS)
+    return f"M{side0},{mid0} C{out},{mid0} {out},{mid1} {side1},{mid1}"
 
 
 def _arc_room(row: dict[str, int], jobs: Sequence[GraphJob]) -> int:
