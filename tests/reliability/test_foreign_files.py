@@ -308,3 +308,19 @@ def test_brackets_inside_json_strings_do_not_count_as_nesting(tmp_path):
         CryodedupError, match=r"job.json: not valid JSON \(line 1, column 24: Unterminated string starting at\)"
     ):
         read_foreign_json(path, "a CryoSPARC job.json")
+
+
+@pytest.mark.parametrize("data", [b"\xf5", b"SQLite format 2\x00" + bytes(84), b"not a database at all"])
+def test_a_store_that_is_no_sqlite_database_is_damaged_not_absent(tmp_path, data):
+    # Before: SQLite reads a file shorter than its header as an empty database, and a store of one byte was taken
+    # for none (a full round over a damaged series; the fuzz target of the micrograph store found it).
+    from cryodedup.jobs.micrographs.update import DATABASE, STORE, SeenStore
+    from cryodedup.jobs.particles.store_open import _load_store
+
+    for folder in (tmp_path / "mics" / STORE, tmp_path / "particles" / "kept_store"):
+        folder.mkdir(parents=True)
+        (folder / DATABASE).write_bytes(data)
+    with pytest.raises(CryodedupError, match=r"store\.sqlite: not an SQLite database .*--update --force"):
+        SeenStore.load(tmp_path / "mics" / STORE)
+    with pytest.raises(CryodedupError, match=r"store\.sqlite: not an SQLite database .*--update --force"):
+        _load_store(tmp_path / "particles" / "kept_store", None)

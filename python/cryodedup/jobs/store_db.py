@@ -90,6 +90,9 @@ def connect(path: Path, create: bool) -> sqlite3.Connection:
         raise StoreError("is a symbolic link, not a file" if stat.S_ISLNK(info.st_mode) else "not a file")
     if info is None and not create:
         raise StoreError("missing")
+    if info is not None and info.st_size and not _sqlite_header(path):
+        # (SQLite reads a file shorter than its header as an empty database: a damaged store taken for none)
+        raise StoreError("not an SQLite database (it does not start with SQLite's header)")
     try:
         db = sqlite3.connect(path, timeout=busy_timeout(), isolation_level=None, check_same_thread=False)
         db.text_factory = _text  # (a damaged text is read as it is, and found wrong where it is checked)
@@ -103,6 +106,25 @@ def connect(path: Path, create: bool) -> sqlite3.Connection:
             raise  # (the caller's refuse() says busy, naming the store)
         raise StoreError(reason(err)) from None
     return db
+
+
+def _sqlite_header(path: Path) -> bool:
+    """Whether the file starts with SQLite's header, or a rollback journal will restore it (a round killed mid-commit).
+
+    A journal that is there and not empty is SQLite's to roll back when it opens the file: not judged here.
+    """
+    journal = path.with_name(path.name + "-journal")
+    try:
+        if journal.exists() and journal.stat().st_size:
+            return True
+        with path.open("rb") as file:
+            return file.read(len(_SQLITE_MAGIC)) == _SQLITE_MAGIC
+    except OSError:
+        return True  # (what cannot be read is said by SQLite's own open, as before)
+
+
+#: The first bytes of every SQLite 3 database file.
+_SQLITE_MAGIC = b"SQLite format 3\x00"
 
 
 def busy_timeout() -> float:
