@@ -105,6 +105,12 @@ def connect(path: Path, create: bool) -> sqlite3.Connection:
         if is_busy(err):
             raise  # (the caller's refuse() says busy, naming the store)
         raise StoreError(reason(err)) from None
+    except (
+        MemoryError
+    ):  # (SQLITE_NOMEM on a small file: a header whose sizes are nonsense, not a machine out of memory)
+        raise StoreError(
+            "not readable as an SQLite database (its header asks SQLite for more memory than it has)"
+        ) from None
     return db
 
 
