@@ -122,13 +122,26 @@ def read_foreign(path: StrPath, expected: str, cap: int | None = SMALL_FILE_CAP)
         if cap is not None and size > cap:
             raise _too_large(path, size, expected, cap)
         with open(fd, "rb", closefd=False) as f:
-            data = f.read() if cap is None else f.read(cap + 1)
+            data = f.read() if cap is None else _read_to_cap(f, size, cap)
     except OSError as err:
         raise InputFileError(f"{path}: cannot read the file ({err.strerror})") from None
     finally:
         os.close(fd)
     if cap is not None and len(data) > cap:
         raise _too_large(path, len(data), expected, cap)
+    return data
+
+
+def _read_to_cap(file: Any, size: int, cap: int) -> bytes:
+    """At most ``cap + 1`` bytes of an open file ``size`` bytes long when looked at.
+
+    Asked for its size and a byte more (``read(n)`` allocates n bytes first: ``cap + 1`` would take 64 MB for
+    each 10 KB file); a file that grew meanwhile is read on, to the cap.
+    """
+    want = min(size, cap) + 1
+    data = file.read(want)
+    if len(data) == want and want <= cap:
+        data += file.read(cap + 1 - want)
     return data
 
 

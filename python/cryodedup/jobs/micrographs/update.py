@@ -202,6 +202,10 @@ class SeenStore:
         try:
             if not store.open().execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
                 store.close()  # (a first round killed in its transaction: its journal rolled back, nothing left)
+                if os.path.getsize(
+                    path
+                ):  # (the rollback leaves the file as it was: empty; pages without a table are damage)
+                    raise StoreError("holds pages but no table")
                 return None
             _read(store, store.open())
         except (StoreError, *DAMAGE) as err:

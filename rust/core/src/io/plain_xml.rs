@@ -283,7 +283,8 @@ fn qualified(name: &[u8]) -> Option<(Option<&[u8]>, &[u8])> {
 
 /// Pushes the prefixes the tag declares (`xmlns:p="URI"`) and returns how many; None for a
 /// declaration expat refuses or this module does not take (a reserved prefix or URI, an
-/// empty URI for a prefix).
+/// empty URI for a prefix, a URI holding `}`: ElementTree's expat separates the URI from the
+/// local name with it, and refuses the document).
 fn declare<'x>(tag: &StartTag<'x>, prefixes: &mut Vec<(&'x [u8], &'x [u8])>) -> Option<usize> {
     let mut count = 0;
     for &(name, value) in &tag.attributes {
@@ -296,6 +297,7 @@ fn declare<'x>(tag: &StartTag<'x>, prefixes: &mut Vec<(&'x [u8], &'x [u8])>) -> 
         if RESERVED_URIS.contains(&value)
             || declared.len() >= 3 && declared[..3].eq_ignore_ascii_case(b"xml")
             || (!declared.is_empty() && value.is_empty())
+            || value.contains(&b'}')
         {
             return None;
         }
@@ -389,6 +391,8 @@ mod tests {
             "<Image><q:data/></Image>",
             "<Image xmlns:p='urn:p' p:a='1' xmlns:q='urn:p' q:a='2'/>",
             "<Image xmlns:p=''/>",
+            "<Image xmlns:p='urn:}'/>",
+            "<Image xmlns='a}b'/>",
             "<Image xmlns:xml='urn:x'/>",
             "<Image xmlns='http://www.w3.org/2000/xmlns/'/>",
             "<xmlns:Image/>",
