@@ -22,7 +22,7 @@ from cryodedup.resolve.given_psize import (
     judge_typed_psize,
     listed_evidence,
 )
-from helpers import NO_SHARED_DATA, SHARED_DATA, shared_file
+from helpers import shared_file
 
 MIC = Evidence(0.885, "rlnMicrographPixelSize", "of optics group 1 in p.star")
 DETECTOR = Evidence(0.885, "rlnMicrographOriginalPixelSize", "of optics group 1 in p.star", binned=True)
@@ -252,7 +252,7 @@ def test_optics_groups_of_several_sizes_are_not_told_to_give_one_size():
         judge_typed_psize(TypedPixelSize(2.5, False, stated=groups[:1] * 2), warn=lambda message: None)
 
 
-@pytest.mark.skipif(not SHARED_DATA.is_dir(), reason=NO_SHARED_DATA)
+@pytest.mark.real_data
 def test_the_advice_for_six_optics_groups_runs_as_printed(tmp_path):
     star = shared_file("star/cryodrgn__relion31.6opticsgroups.star")
     cryodedup = str(Path(sys.executable).parent / "cryodedup")
