@@ -346,3 +346,15 @@ def test_epu_xml_without_either_shift_is_refused(tmp_path):
 )
 def test_mdoc_values_that_say_two_things_are_refused(tmp_path, lines, message):
     refused(read_mdoc, mdoc(tmp_path, *lines), message)
+
+
+def test_a_beam_diameter_or_pixel_size_beyond_a_metre_is_refused(tmp_path):
+    # Before: <BeamDiameter>6.5E307</BeamDiameter> (metres, finite) became an infinite diameter in µm, accepted
+    # (a fuzz finding); the pixel size alike in Å.
+    for key, element, value in (
+        ("beam_m", "<BeamDiameter>", "6.5E307"),
+        ("beam_m", "<BeamDiameter>", "2"),
+        ("psize_m", "<pixelSize> <x>", "6.5E307"),
+    ):
+        path = epu(tmp_path, **{key: value})
+        refused(read_epu, path, f"{element} is '{value}', expected a number within ±1 m")

@@ -237,6 +237,21 @@ class TableWriter:
         return {"kept": [self.kept_path], "rejected": [self.rejected_path]}
 
 
+def _finite_angles(tables: list[DynamoTable]) -> np.ndarray:
+    """Every row's tdrot, tilt and narot (columns 7-9); a non-finite one refused, naming its table, line and column."""
+    for table in tables:
+        angles = np.stack([table.numbers[a] for a in EULERS], axis=1)
+        bad = np.flatnonzero(~np.isfinite(angles).all(axis=1))
+        if bad.size:
+            row = int(bad[0])
+            name = next(a for a, v in zip(EULERS, angles[row]) if not np.isfinite(v))
+            raise InputFileError(
+                f"{table.path}: row {row + 1}: {name} (column {COLUMNS[name]}) is {angles[row, EULERS.index(name)]:g}, "
+                "expected a finite angle in degrees (--max-angle and --min-dist-ellipsoid read each row's pose)"
+            )
+    return np.concatenate([np.stack([t.numbers[a] for a in EULERS], axis=1) for t in tables])
+
+
 def read_dynamo_tables(
     inputs: list[Path], outdir: StrPath, scale: Scale, score_read: ScoreRead, row_read: RowRead, warn: Warn, log: Log
 ) -> ParticleSet:
@@ -291,9 +306,7 @@ def read_dynamo_tables(
         read_files=list(inputs) + ([scale.micrographs] if scale.micrographs else []),
         writer=TableWriter(tables, Path(outdir)),
         summary={"layouts": [layout(label, "Dynamo table", DYNAMO_FRAME) for label in distinct_labels(inputs)]},
-        poses=dynamo_poses(np.concatenate([np.stack([t.numbers[a] for a in EULERS], axis=1) for t in tables]))
-        if orientations
-        else None,
+        poses=dynamo_poses(_finite_angles(tables)) if orientations else None,
         pose_kind="rotvec",
         pose_label=POSE_LABEL,
     )

@@ -110,15 +110,19 @@ def checked_number(text: str, where: str, bound: float, unit: str = "") -> float
     return value
 
 
-def calibration(text: str | None, where: str, unrecorded: list[str], name: str) -> float | None:
+def calibration(
+    text: str | None, where: str, unrecorded: list[str], name: str, bound: float = math.inf, unit: str = ""
+) -> float | None:
     """A beam diameter or pixel size: None when absent or empty, and when 0 (not recorded: noted in ``unrecorded``).
 
     Negative, infinite or NaN values are refused: no microscope records one, and a negative
-    diameter would silently stop every pair from being a candidate.
+    diameter would silently stop every pair from being a candidate. ``bound``: the largest the
+    file's unit allows (EPU's metres: 1 m, which no beam or pixel nears, and which the µm and Å
+    they are turned into keep finite).
     """
     if text is None or not text.strip():
         return None
-    value = checked_number(text, where, math.inf)
+    value = checked_number(text, where, bound, unit)
     if value < 0:
         raise InputFileError(f"{where} is {text.strip()!r}, expected a positive number (0: not recorded)")
     if value == 0:
@@ -270,9 +274,9 @@ def _acquisition(path: Path, found: Elements) -> Acquisition:
     beam = xy(BEAM_SHIFT, "<BeamShift>")
     image = xy(IMAGE_SHIFT, "<ImageShift>")
     unrecorded: list[str] = []
-    diameter = calibration(text(BEAM_DIAMETER), f"{path}: <BeamDiameter>", unrecorded, "BeamDiameter")
+    diameter = calibration(text(BEAM_DIAMETER), f"{path}: <BeamDiameter>", unrecorded, "BeamDiameter", 1.0, " m")
     psize = calibration(
-        text(PIXEL_SIZE), f"{path}: pixel size <SpatialScale> <pixelSize> <x>", unrecorded, "pixel size"
+        text(PIXEL_SIZE), f"{path}: pixel size <SpatialScale> <pixelSize> <x>", unrecorded, "pixel size", 1.0, " m"
     )
     when = text(TAKEN_AT)
     size = (text(f"{READOUT}/width"), text(f"{READOUT}/height"))

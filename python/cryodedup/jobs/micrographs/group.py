@@ -310,10 +310,7 @@ def at_confirmed_shift(
     found = np.zeros(len(duplicate), dtype=bool)
     if pairs is None or not duplicate.any():
         return found
-    rank = _acquisition_rank(plan, pairs)
-    a, b = rank[pairs[:, 0]], rank[pairs[:, 1]]
-    lo, hi = np.minimum(a, b), np.maximum(a, b)
-    sign = np.where(a > b, -1.0, 1.0)  # (each shift as from the earlier image to the later)
+    rank, lo, hi, sign = _in_acquisition_order(plan, pairs)
     shift = np.stack([scores["dy"] * sign, scores["dx"] * sign], axis=1)
     with np.errstate(invalid="ignore"):
         evidence = (scores["z"] >= _evidence_floor(decision, plan.pearson_min_z)) & (scores["pearson"] > 0)
@@ -330,6 +327,18 @@ def at_confirmed_shift(
         near = (apart <= tolerance) & ~at_zero & ~duplicate[candidate] & np.isfinite(scores["z"][candidate])
     found[candidate[near]] = True
     return found
+
+
+def _in_acquisition_order(
+    plan: ScoringPlan, pairs: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Each image's acquisition rank, each pair's earlier and later image by it, and each shift's sign.
+
+    The sign turns a pair's shift into one from its earlier image to its later.
+    """
+    rank = _acquisition_rank(plan, pairs)
+    a, b = rank[pairs[:, 0]], rank[pairs[:, 1]]
+    return rank, np.minimum(a, b), np.maximum(a, b), np.where(a > b, -1.0, 1.0)
 
 
 def look_at_confirmed_shift(
@@ -352,10 +361,7 @@ def look_at_confirmed_shift(
     found = np.zeros(len(duplicate), dtype=bool)
     if pairs is None or not duplicate.any():
         return found
-    rank = _acquisition_rank(plan, pairs)
-    a, b = rank[pairs[:, 0]], rank[pairs[:, 1]]
-    lo, hi = np.minimum(a, b), np.maximum(a, b)
-    sign = np.where(a > b, -1.0, 1.0)  # (each shift as from the earlier image to the later)
+    rank, lo, hi, sign = _in_acquisition_order(plan, pairs)
     reference, candidate = _pattern_neighbours(np.flatnonzero(duplicate), lo, hi, len(rank), per_hole)
     period = np.array(_fft_shape(plan), dtype=float)
     shift = (
