@@ -882,3 +882,25 @@ def test_a_shift_calibration_the_stops_disagree_on_is_given_as_advised(tmp_path)
     status, _, warnings = _run([*args, flag, "20", "-o", tmp_path / "out", "--json"])
     assert status == 0 and not [w for w in warnings if "calibration" in w], warnings
     assert _pairs_found(tmp_path / "out") == truth != set()
+
+
+def test_inputs_that_share_no_score_are_told_of_prefer_and_it_runs_as_advised(tmp_path):
+    """A re-extraction beside its source shares no score column: the warning advised "--score COLUMN", which no
+    column could fill (a new user's trial); now it names --prefer, INPUT filled with the re-extraction (what a
+    user keeps): every pair then keeps the re-extracted particle (by hand: the fixture's rows pair one to one)."""
+    from fixtures.relion_project import recentered_reextraction
+
+    n = recentered_reextraction(tmp_path)
+    source, reextracted = tmp_path / "Class3D/job016/run_it025_data.star", tmp_path / "Extract/job018/particles.star"
+    args = ["particles", source, reextracted, "--min-dist", "1"]
+    status, text, warnings = _run([*args, "-o", tmp_path / "first", "--json"])
+    assert status == 0, text
+    (said,) = [w for w in warnings if w.startswith("--score auto: none of")]
+    assert "--score COLUMN" not in said
+    (flag,) = _advised(said, r"no column of theirs is a score: (--prefer) INPUT")
+    status, text, warnings = _run([*args, flag, reextracted, "-o", tmp_path / "out", "--json"])
+    assert status == 0, text
+    kept = starfile.read(tmp_path / "out" / "particles_kept.star", always_dict=True)["particles"]
+    assert len(kept) == n and set(kept["rlnImageName"]) == set(
+        starfile.read(reextracted, always_dict=True)["particles"]["rlnImageName"]
+    )

@@ -379,7 +379,7 @@ def score_column(
         warn(
             f"--score auto: none of {', '.join(AUTO_SCORES)} is in {which}, so each group of duplicates "
             f"{UNDECIDED_BY_PREFER if score_read.preferred_first else ''}keeps a seeded random particle "
-            f"(seed {score_read.seed}), as with --score none; rank by a column with --score COLUMN"
+            f"(seed {score_read.seed}), as with --score none; {_ranking_advice(parts, score_read)}"
         )
     elif chosen.problem == UNKNOWN_COLUMN:
         lacking = [p for p in parts if label not in p.labels]
@@ -414,6 +414,20 @@ _NOT_SCORES = re.compile(
 def score_like(label: str) -> bool:
     """Whether a numeric column may rank particles: a known score, or one that places, turns or names none."""
     return score_direction(label) is not None or not _NOT_SCORES.search(label)
+
+
+def _ranking_advice(parts: Sequence[ParticleTable], score_read: ScoreRead) -> str:
+    """What ranks the duplicates instead of chance: a score column every input has, named; else ``--prefer``.
+
+    "--score COLUMN" alone was advised where no column of theirs is a score (a re-extraction beside its
+    source), advice no one could follow.
+    """
+    shared = [lab for lab in parts[0].numeric_labels() if all(lab in p.labels for p in parts) and score_like(lab)]
+    if shared:
+        return f"rank by a column with --score COLUMN (of theirs: {', '.join(shared[:4])})"
+    if len(parts) > 1 and not score_read.preferred_first:
+        return "no column of theirs is a score: --prefer INPUT keeps one input's particles first"
+    return "no column of theirs is a score"
 
 
 def _own_scores(parts: Sequence[ParticleTable], score_read: ScoreRead) -> list[str] | None:
