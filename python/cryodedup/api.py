@@ -163,7 +163,10 @@ def _remove_duplicates(data: Any, outdir: StrPath | None, force: bool, report: L
         return kept, rejected
     import pandas  # (starfile's dependency: installed with the package)
 
-    return kept, rejected, pandas.DataFrame(outcomes[-1].decisions)
+    from .jobs.particles.record import columns_of  # (the record the core wrote, read back for the API)
+
+    decisions = outcomes[-1].decisions
+    return kept, rejected, pandas.DataFrame(None if decisions is None else columns_of(decisions))
 
 
 def _subsets(data: Any, outdir: StrPath | None, run_job: Callable[[Source], Outcome]) -> tuple:

@@ -539,8 +539,12 @@ class ParticleSet:
         (given a :class:`~cryodedup.algo.dedup.DuplicateRule`: one big STAR file decided and written in
         one pass, docs/design.md section 5) and it could: the writer has the outputs already.
     decided_by : numpy.ndarray of int64, shape (n,), or None
-        With ``decided``, where the job asked for them (``--plot``, ``--decisions``): each
-        rejected row's partner, the kept row that suppressed it (-1 for a kept row).
+        With ``decided``, where the job asked for them (``--plot``): each rejected row's
+        partner, the kept row that suppressed it (-1 for a kept row).
+    decided_record : callable returning a Path, or None
+        With ``decided``, where the job asked for the record of every rejection
+        (``--decisions``): the file the core wrote it to while it scanned, once the scan's
+        writing is done (the call waits for it).
     mic_uids : numpy.ndarray, shape (n,), or None
         Each row's CryoSPARC micrograph uid, read only for a names-only set (:meth:`names_only`).
     named : bool
@@ -601,6 +605,7 @@ class ParticleSet:
     pose_label: str = ""
     decided: np.ndarray | None = None
     decided_by: np.ndarray | None = None
+    decided_record: Callable[[], Path] | None = None
     coverage: np.ndarray | None = None
     mic_uids: np.ndarray | None = None
     named: bool = True
@@ -678,6 +683,7 @@ class ParticleSet:
             poses=taken(self.poses),
             decided=None,
             decided_by=None,
+            decided_record=None,
             mic_uids=taken(self.mic_uids),
             species=None,
             images=None if self.images is None else self.images.rows(which),

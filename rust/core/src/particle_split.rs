@@ -18,6 +18,7 @@ use std::thread::JoinHandle;
 
 use crate::algo::dedup::{dedup_slice, DedupParams};
 use crate::errors::StarError;
+use crate::io::decisions_csv::{self, RecordBatch, RecordSpec, Rejected};
 use crate::io::particle_rows::{scan_loop, CentrePlan, Loop, ParticleRows};
 use crate::io::star::{Block, Release, RowScan};
 
@@ -42,6 +43,9 @@ pub struct Split<W> {
     pub params: DedupParams,
     pub kept: W,
     pub rejected: W,
+    /// The record of every rejection (`decisions.csv`), written on a thread of its own as the
+    /// rows are ([`decisions_csv`]); the partners are then kept for the record's batches alone.
+    pub record: Option<(RecordSpec, W)>,
 }
 
 /// Every row's decision, as the whole file's [`dedup`](crate::algo::dedup::dedup) gives it.
@@ -103,15 +107,35 @@ pub fn scan_and_split<S: RowSource, W: Write + Send + 'static>(
     release: Release,
     split: Split<W>,
 ) -> Result<(Option<Vec<Block>>, ParticleRows, Splitting), StarError> {
-    let Split { params, kept, rejected } = split;
+    let Split { params, kept, rejected, record } = split;
     let (to_writer, batches) = sync_channel::<Vec<Run>>(QUEUED);
+    let (to_record, recording) = match record {
+        Some((spec, out)) => {
+            let (to_record, batches) = sync_channel::<RecordBatch>(QUEUED);
+            let record_source = Arc::clone(source);
+            let thread = std::thread::Builder::new()
+                .name("cryodedup-split-record".into())
+                .spawn(move || decisions_csv::write_record(record_source.bytes(), &spec, batches, out))
+                .expect("the system gives a thread for the split's record");
+            (Some(to_record), Some(thread))
+        }
+        None => (None, None),
+    };
     let writer_source = Arc::clone(source);
     let writer = std::thread::Builder::new()
         .name("cryodedup-split-writer".into())
-        .spawn(move || write_runs(&*writer_source, batches, kept, rejected))
+        .spawn(move || {
+            let written = write_runs(&*writer_source, batches, kept, rejected);
+            // (the record's thread joined here: the outputs are whole once the writer is done)
+            let recorded = recording.map_or(Ok(()), |thread| {
+                thread.join().unwrap_or_else(|_| Err(io::Error::other("the record's thread panicked")))
+            });
+            written.and(recorded)
+        })
         .expect("the system gives a thread for the split's writer"); // (as std::thread::spawn)
     let writing = Writing(Some(writer));
     let mut splitter = Splitter::new(params, plan.coords.len(), plan.score.is_some(), to_writer);
+    splitter.to_record = to_record;
     let scanned = scan_loop(source.bytes(), rows_of, plan, release, |rows, names, scanned_so_far| {
         splitter.take(rows, names, scanned_so_far);
     });
@@ -151,6 +175,10 @@ struct Splitter {
     micrographs: usize,
     rows: usize,
     to_writer: Option<SyncSender<Vec<Run>>>,
+    /// The record's thread, where the record is asked: each batch's rejected rows.
+    to_record: Option<SyncSender<RecordBatch>>,
+    /// Micrograph names handed to the record so far.
+    named: usize,
     given_up: Option<String>,
 }
 
@@ -167,6 +195,8 @@ impl Splitter {
             micrographs: 0,
             rows: 0,
             to_writer: Some(to_writer),
+            to_record: None,
+            named: 0,
             given_up: None,
         }
     }
@@ -190,7 +220,7 @@ impl Splitter {
         }
         self.rows += piece.keys.len();
         if self.current_from - self.decided.keep.len() >= BATCH {
-            self.decide_until(self.current_from, scanned);
+            self.decide_until(self.current_from, scanned, names);
         }
     }
 
@@ -198,9 +228,10 @@ impl Splitter {
     /// given up.
     fn finish(mut self, scanned: &ParticleRows) -> Result<Decided, String> {
         if self.given_up.is_none() {
-            self.decide_until(self.rows, scanned);
+            self.decide_until(self.rows, scanned, &scanned.key_names);
         }
         self.to_writer = None; // the writer ends once it has written what it was sent
+        self.to_record = None;
         match self.given_up {
             Some(reason) => Err(reason),
             None => Ok(self.decided),
@@ -208,7 +239,7 @@ impl Splitter {
     }
 
     /// Decides rows `keep.len()..end` (whole micrographs) and sends them to the writer.
-    fn decide_until(&mut self, end: usize, scanned: &ParticleRows) {
+    fn decide_until(&mut self, end: usize, scanned: &ParticleRows, names: &[Vec<u8>]) {
         let (start, dim) = (self.decided.keep.len(), self.dim);
         if end == start {
             return;
@@ -216,25 +247,69 @@ impl Splitter {
         let scores = self.scored.then(|| &scanned.scores[start..end]);
         let keys = &scanned.keys[start..end];
         let centres = &scanned.centres[start * dim..end * dim];
-        let decided = match dedup_slice(start as u64, keys, centres, dim, scores, &self.params) {
+        // (the record takes the partners too; then the batch's alone, not kept for every row)
+        let partners = self.params.want_suppressed_by;
+        let params = DedupParams { want_suppressed_by: partners || self.to_record.is_some(), ..self.params.clone() };
+        let decided = match dedup_slice(start as u64, keys, centres, dim, scores, &params) {
             Ok(decided) => decided,
             Err(e) => return self.give_up(format!("rows {} to {end} cannot be decided ({e})", start + 1)),
         };
         let runs = runs_of(&self.pending[..end - start], &decided.keep);
+        if self.to_record.is_some() {
+            let batch = self.record_batch(start, &decided.suppressed_by, scanned, names);
+            if self.to_record.as_ref().is_some_and(|r| r.send(batch).is_err()) {
+                return self.give_up("writing the record stopped".into()); // (its error is the writer's outcome)
+            }
+        }
         self.pending.drain(..end - start);
         self.decided.keep.extend_from_slice(&decided.keep);
         // (the slice's rows numbered from its first: as rows of the whole file)
         let whole = |partner: i64| if partner >= 0 { partner + start as i64 } else { partner };
-        self.decided.suppressed_by.extend(decided.suppressed_by.iter().map(|&partner| whole(partner)));
+        if partners {
+            self.decided.suppressed_by.extend(decided.suppressed_by.iter().map(|&partner| whole(partner)));
+        }
         let sent = self.to_writer.as_ref().is_some_and(|w| w.send(runs).is_ok());
         if !sent {
             self.give_up("writing stopped".into()); // the writer's error is the outcome
         }
     }
 
+    /// The record's batch of rows `start..`: each rejected row with its partner (both in the
+    /// batch: micrographs never interact), the rule and their distance; and the micrograph
+    /// names met since the last batch.
+    fn record_batch(
+        &mut self,
+        start: usize,
+        suppressed_by: &[i64],
+        scanned: &ParticleRows,
+        names: &[Vec<u8>],
+    ) -> RecordBatch {
+        let dim = self.dim;
+        let centre = |row: usize| &scanned.centres[row * dim..(row + 1) * dim];
+        let remove_entirely = self.params.remove_entirely;
+        let mut rejected = Vec::new();
+        for (k, &partner) in suppressed_by.iter().enumerate().filter(|(_, &partner)| partner >= 0) {
+            let (row, partner) = (start + k, start + partner as usize);
+            let scores = self.scored.then(|| (scanned.scores[row], scanned.scores[partner]));
+            rejected.push(Rejected {
+                row: row as u32,
+                partner: partner as u32,
+                rule: decisions_csv::rule_of(remove_entirely, scores),
+                micrograph: scanned.keys[row],
+                distance: decisions_csv::distance(centre(row), centre(partner)),
+                span: self.pending[k],
+                partner_span: self.pending[partner - start],
+            });
+        }
+        let new_micrographs = names[self.named..].to_vec();
+        self.named = names.len();
+        RecordBatch { rejected, new_micrographs }
+    }
+
     fn give_up(&mut self, reason: String) {
         self.given_up = Some(reason);
         self.to_writer = None;
+        self.to_record = None;
         self.pending = Vec::new();
     }
 }
@@ -380,7 +455,7 @@ mod tests {
     ) -> (Splitting, Vec<u8>, Vec<u8>, Vec<u8>, Vec<u8>) {
         let (kept, rejected) = (Shared::default(), Shared::default());
         let input = source(data);
-        let split = Split { params: params.clone(), kept: kept.clone(), rejected: rejected.clone() };
+        let split = Split { params: params.clone(), kept: kept.clone(), rejected: rejected.clone(), record: None };
         let (_, rows, outcome) = scan_and_split(&input, Loop::Deferred("particles"), plan, &keep_all, split).unwrap();
         let outcome = match outcome {
             Splitting::Done(keep, writing) => match writing.finish() {
@@ -449,6 +524,49 @@ mod tests {
     }
 
     #[test]
+    fn the_record_names_each_rejected_row_and_its_partner_as_the_whole_file_decides() {
+        // The record written on its own thread, against the whole file decided at once: a line
+        // per rejected row, in order, naming the partner `dedup` gives, the distance and the rule.
+        let data = file(5000, |i| (i / 40) * 3 + (i % 40 >= 7) as usize, true);
+        for (score, remove_entirely) in [(Some(2), false), (None, false), (Some(2), true)] {
+            let (kept, rejected, record) = (Shared::default(), Shared::default(), Shared::default());
+            let spec = RecordSpec { input: "in,put.star".into(), image: None };
+            let split = Split { params: params(remove_entirely), kept, rejected, record: Some((spec, record.clone())) };
+            let (_, rows, outcome) =
+                scan_and_split(&source(&data), Loop::Deferred("particles"), &plan(score), &keep_all, split).unwrap();
+            let Splitting::Done(decided, writing) = outcome else { panic!("{outcome:?}") };
+            writing.finish().unwrap();
+            assert!(decided.suppressed_by.is_empty()); // (not asked: the record's batches held them alone)
+            let scores = score.map(|_| &rows.scores[..]);
+            let asked = DedupParams { want_suppressed_by: true, ..params(remove_entirely) };
+            let whole = dedup(&rows.keys, &rows.centres, 2, scores, &asked).unwrap();
+            let text = String::from_utf8(record.take()).unwrap();
+            let mut lines = text.lines();
+            assert!(lines.next().unwrap().starts_with("input,row,particle,micrograph,"));
+            let rejected: Vec<usize> = (0..5000).filter(|&i| !whole.keep[i]).collect();
+            let lines: Vec<&str> = lines.collect();
+            assert_eq!(lines.len(), rejected.len());
+            for (line, &i) in lines.iter().zip(&rejected) {
+                let j = whole.suppressed_by[i] as usize;
+                let (dx, dy) =
+                    (rows.centres[2 * i] - rows.centres[2 * j], rows.centres[2 * i + 1] - rows.centres[2 * j + 1]);
+                let rule = match (remove_entirely, score) {
+                    (true, _) => "remove entirely",
+                    (false, None) => "random order",
+                    (false, Some(_)) if rows.scores[i] == rows.scores[j] => "row order",
+                    _ => "score",
+                };
+                let mut distance = Vec::new();
+                crate::io::decisions_csv::python_repr(&mut distance, (dx * dx + dy * dy).sqrt());
+                let distance = String::from_utf8(distance).unwrap();
+                let head = format!("\"in,put.star\",{},,", i + 1);
+                let tail = format!(",\"in,put.star\",{},,{distance},{rule}", j + 1);
+                assert!(line.starts_with(&head) && line.contains(&tail), "{line} for {head} {tail}");
+            }
+        }
+    }
+
+    #[test]
     fn a_micrograph_that_comes_back_gives_up() {
         // Micrograph 0's rows come back at row 4000, far beyond the first batches.
         let data = file(5000, |i| if i == 4000 { 0 } else { i / 25 }, true);
@@ -473,7 +591,7 @@ mod tests {
         let mut data = file(3000, |i| i / 25, true);
         let at = data.windows(4).position(|w| w == b"\n77 ").unwrap();
         data.splice(at + 1..at + 4, b"".iter().copied()); // row 5 loses a field
-        let split = Split { params: params(false), kept: Shared::default(), rejected: Shared::default() };
+        let split = Split { params: params(false), kept: Shared::default(), rejected: Shared::default(), record: None };
         let err =
             scan_and_split(&source(&data), Loop::Deferred("particles"), &plan(Some(2)), &keep_all, split).unwrap_err();
         assert!(matches!(err, StarError::FieldCount { expected: 4, got: 3, .. }), "{err:?}");
@@ -500,8 +618,12 @@ mod tests {
         // Every write succeeds and the flush fails: the error comes after the scan has
         // handed over its last rows, so the scan returns Done and `finish` says it.
         let data = file(3000, |i| i / 25, true);
-        let split =
-            Split { params: params(false), kept: Refuses { writes: false }, rejected: Refuses { writes: false } };
+        let split = Split {
+            params: params(false),
+            kept: Refuses { writes: false },
+            rejected: Refuses { writes: false },
+            record: None,
+        };
         let (_, _, outcome) =
             scan_and_split(&source(&data), Loop::Deferred("particles"), &plan(Some(2)), &keep_all, split).unwrap();
         let Splitting::Done(decided, writing) = outcome else { panic!("{outcome:?}") };
@@ -512,7 +634,12 @@ mod tests {
     #[test]
     fn a_failed_write_is_the_outcome() {
         let data = file(3000, |i| i / 25, true);
-        let split = Split { params: params(false), kept: Refuses { writes: true }, rejected: Refuses { writes: true } };
+        let split = Split {
+            params: params(false),
+            kept: Refuses { writes: true },
+            rejected: Refuses { writes: true },
+            record: None,
+        };
         let (_, rows, outcome) =
             scan_and_split(&source(&data), Loop::Deferred("particles"), &plan(Some(2)), &keep_all, split).unwrap();
         assert_eq!(rows.keys.len(), 3000); // the scan went on

@@ -10,6 +10,7 @@ use std::sync::{Arc, OnceLock};
 
 use crate::algo::dedup::DedupParams;
 use crate::errors::{FileError, StarError};
+use crate::io::decisions_csv::RecordSpec;
 use crate::io::mapped::MappedFile;
 use crate::io::particle_rows::{self, CentrePlan, Loop, ParticleRows};
 use crate::io::star::{self, Block, RowEdit, RowScan, Table};
@@ -32,6 +33,8 @@ pub struct SplitTo<'a> {
     pub params: DedupParams,
     pub kept: &'a Path,
     pub rejected: &'a Path,
+    /// The record of every rejection, appended to this file (`decisions.csv`, empty), if asked.
+    pub record: Option<(RecordSpec, &'a Path)>,
 }
 
 impl StarFile {
@@ -164,7 +167,11 @@ impl StarFile {
         let open = |path: &Path| self.mapped.appending(path).map_err(|error| written(path, error));
         let (kept, rejected) = (open(split.kept)?, open(split.rejected)?);
         let read_ahead = |range: Range<usize>| self.mapped.read_ahead_from(range.end);
-        let outputs = particle_split::Split { params: split.params, kept, rejected };
+        let record = match split.record {
+            Some((spec, path)) => Some((spec, open(path)?)),
+            None => None,
+        };
+        let outputs = particle_split::Split { params: split.params, kept, rejected, record };
         let scanned = particle_split::scan_and_split(&self.mapped, source, plan, &read_ahead, outputs)?;
         if !matches!(scanned.2, Splitting::Done(..)) {
             self.mapped.reread_head(self.mapped.head_kept());
@@ -280,7 +287,7 @@ mod tests {
             want_suppressed_by: false,
             selection: Default::default(),
         };
-        let to = SplitTo { params, kept: &kept, rejected: &rejected };
+        let to = SplitTo { params, kept: &kept, rejected: &rejected, record: None };
         let (rows, splitting) = star.scan_particles(1, &plan(), Some(to)).unwrap();
         // By hand: centres times 2 Å; the first row is within 10 Å of the better second.
         assert_eq!(rows.centres, [0.0, 0.0, 4.0, 0.0, 200.0, 0.0]);

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 
 use cryodedup_core::errors::FileError;
+use cryodedup_core::io::decisions_csv::RecordSpec;
 use cryodedup_core::io::particle_rows::{CentrePlan, PixelSize};
 use cryodedup_core::io::star;
 use cryodedup_core::particle_split::{Splitting, Writing};
@@ -169,14 +170,25 @@ pub(crate) struct SplitRule {
     rejected: PathBuf,
     /// Whether each rejected row's partner is kept (`ParticleScan.suppressed_by`).
     partners: bool,
+    /// The record of every rejection (`decisions.csv`): appended to this file (empty) by the
+    /// core as the rows are written, `input` naming the input in its rows.
+    record: Option<PathBuf>,
+    input: String,
 }
 
 #[pymethods]
 impl SplitRule {
     #[new]
-    #[pyo3(signature = (rule, *, kept, rejected, partners=false))]
-    fn new(rule: Py<DedupRule>, kept: PathBuf, rejected: PathBuf, partners: bool) -> Self {
-        SplitRule { rule, kept, rejected, partners }
+    #[pyo3(signature = (rule, *, kept, rejected, partners=false, record=None, input=String::new()))]
+    fn new(
+        rule: Py<DedupRule>,
+        kept: PathBuf,
+        rejected: PathBuf,
+        partners: bool,
+        record: Option<PathBuf>,
+        input: String,
+    ) -> Self {
+        SplitRule { rule, kept, rejected, partners, record, input }
     }
 }
 
@@ -468,8 +480,12 @@ impl StarFile {
     ) -> PyResult<ParticleScan> {
         let table = py.detach(|| self.inner.particle_table(block)).map_err(|e| self.failed(e))?;
         let plan = centre_plan(&table.labels, columns, psizes)?;
-        let to =
-            split.map(|s| SplitTo { params: s.rule.get().params(s.partners), kept: &s.kept, rejected: &s.rejected });
+        let to = split.map(|s| SplitTo {
+            params: s.rule.get().params(s.partners),
+            kept: &s.kept,
+            rejected: &s.rejected,
+            record: s.record.as_deref().map(|path| (RecordSpec { input: s.input.clone(), image: plan.image }, path)),
+        });
         let (mut rows, splitting) =
             py.detach(|| self.inner.scan_particles(block, &plan, to)).map_err(|e| self.failed(e))?;
         let mut suppressed_by = None;

@@ -249,7 +249,8 @@ def test_the_reader_decides_only_when_the_job_asks(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "asks", [{"plot": True}, {"decisions": True, "remove_entirely": True}, {"score": "none", "plot": True}]
+    "asks",
+    [{"plot": True}, {"plot": True, "decisions": True, "remove_entirely": True}, {"score": "none", "plot": True}],
 )
 def test_the_one_pass_scan_keeps_each_rejected_rows_partner_when_asked(tmp_path, asks):
     # The partners against the two-pass route's (the whole set decided after reading) and a
@@ -299,9 +300,11 @@ PLAIN = StarFacts(inputs=1, halfsets=False, filaments=False, subtomograms=False)
 def test_the_job_asks_for_one_pass_only_for_a_plain_duplicate_removal():
     rule = DuplicateRule(30.0, remove_entirely=True, seed=4)
     assert one_pass(ParticleOptions(min_dist=30.0, remove_entirely=True, seed=4), PLAIN) == OnePass(rule)
-    # The pictures and the record too: the scan keeps each rejected row's partner for them.
-    for asks in ({"plot": True}, {"decisions": True}):
-        assert one_pass(ParticleOptions(min_dist=30.0, **asks), PLAIN) == OnePass(DuplicateRule(30.0), partners=True)
+    # The pictures too: the scan keeps each rejected row's partner for them; the record, the
+    # scan writes itself (the partners of a batch's rejected rows held while it writes them).
+    assert one_pass(ParticleOptions(min_dist=30.0, plot=True), PLAIN) == OnePass(DuplicateRule(30.0), partners=True)
+    recorded = OnePass(DuplicateRule(30.0), record="decisions.csv")
+    assert one_pass(ParticleOptions(min_dist=30.0, decisions=True), PLAIN) == recorded
     for needs_more in (
         {"audit": True},
         {"max_angle": 10.0},

@@ -517,6 +517,10 @@ class Split:
     suppressed_by: np.ndarray | None = None
     #: The input whose scan may still be writing its last rows: :meth:`finish` waits for them.
     source: StarFile | None = None
+    #: The scratch file the scan writes the record of every rejection to (:class:`OnePass`'s ``record``), or None.
+    record: Path | None = None
+    #: The input's name in the record's rows.
+    input: str = ""
 
     def finish(self) -> None:
         """Waits until the scan has written every row: the files are whole from then on."""
@@ -528,11 +532,18 @@ class Split:
         except OSError as err:
             raise write_error(err, self.files) from None
 
+    def finished_record(self) -> Path:
+        """The record the scan wrote, once it has written every row (asked only where the scan decided)."""
+        assert self.record is not None and self.keep is not None, "a record written by a scan that decided"
+        self.finish()
+        return self.record
+
     def scan_arguments(self) -> _core.SplitRule:
         """The ``split`` argument of :meth:`StarFile.scan_particles`."""
         scratch = {output.name: path for output, path in self.files.items()}
+        kept, rejected = scratch[KEPT_NAME], scratch[REJECTED_NAME]
         return _core.SplitRule(
-            self.rule, kept=scratch[KEPT_NAME], rejected=scratch[REJECTED_NAME], partners=self.partners
+            self.rule, kept=kept, rejected=rejected, partners=self.partners, record=self.record, input=self.input
         )
 
 
@@ -541,11 +552,14 @@ class OnePass:
     """The job's answer to a reader that can decide while it scans: the rule, and whether to keep the partners.
 
     ``partners``: each rejected row's partner (the kept row that suppressed it) kept by the
-    scan, 8 bytes a row (``--plot``'s page, ``--decisions``' record); a plain run asks none.
+    scan, 8 bytes a row (``--plot``'s page); a plain run asks none. ``record``: the file name
+    of the record of every rejection (``--decisions``), written by the core beside the
+    outputs as it scans (only the rejected rows' partners held, batch by batch); None: none.
     """
 
     rule: DuplicateRule
     partners: bool = False
+    record: str | None = None
 
 
 #: The job's one-pass decision, asked by the STAR reader with the facts of its inputs: the rule
@@ -576,7 +590,15 @@ def start_split(
     if files is None:
         return None
     write_headers(files, part, labels)
-    return Split(files, asked.rule.for_core(higher), partners=asked.partners)
+    split = Split(files, asked.rule.for_core(higher), partners=asked.partners)
+    record = scratch_files([outdir / asked.record]) if asked.record is not None else None
+    if record is not None:
+        split.record, split.input = next(iter(record.values())), str(part.path)
+        try:
+            split.record.write_bytes(b"")  # (the scan appends to it)
+        except OSError as err:
+            raise write_error(err, record) from None
+    return split
 
 
 def write_headers(files: dict[Path, Path], part: ParticleStar, labels: list[str]) -> None:

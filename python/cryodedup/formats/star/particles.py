@@ -437,6 +437,7 @@ class _Rows:
             writer=writer,
             decided=None if split is None else split.keep,
             decided_by=None if split is None else split.suppressed_by,
+            decided_record=None if split is None or split.record is None else split.finished_record,
             tubes=tubes,
             tube_column=RELION_TUBE if filament else None,
             halfsets=HalfSets(RANDOM_SUBSET, np.concatenate(self.halves), HALF_TEXTS) if self.with_halves else None,

@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     from .regions import Regions
 
 __all__ = [
+    "DECISIONS_FILE",
     "Decision",
     "decide",
     "duplicate_rule",
@@ -71,6 +72,11 @@ def duplicate_rule(options: ParticleOptions) -> DuplicateRule:
     )
 
 
+#: The record of every rejection's file in the output folder (``--decisions``: the one-pass scan writes it, else
+#: :mod:`.record`).
+DECISIONS_FILE = "decisions.csv"
+
+
 def one_pass(options: ParticleOptions, facts: StarFacts) -> OnePass | None:
     """Whether the STAR reader decides while it scans, and the rule it decides by: the one place this is decided.
 
@@ -80,7 +86,8 @@ def one_pass(options: ParticleOptions, facts: StarFacts) -> OnePass | None:
     subtomograms in the rows, each of which needs every pair of duplicates or a second look
     at the rows (docs/design.md section 5). ``facts``: what the reader found in the headers.
     The rule is :func:`duplicate_rule`'s, as the two-pass route's starts. The scan keeps each
-    rejected row's partner where the pictures' page or the record of rejections names it.
+    rejected row's partner where the pictures' page names it, and writes the record of
+    rejections (:data:`DECISIONS_FILE`) where it is asked, as it writes the rows.
     """
     from ...formats.star.particle_writer import (
         OnePass,
@@ -96,7 +103,9 @@ def one_pass(options: ParticleOptions, facts: StarFacts) -> OnePass | None:
     plain = plain and not options.update  # (a round decides with the kept particles of earlier rounds)
     plain = plain and options.mask is None and options.edge is None  # (the rows dropped before the dedup)
     plain = plain and options.select == "greedy"  # (the scan walks greedily)
-    return OnePass(duplicate_rule(options), partners=options.plot or options.decisions) if plain else None
+    if not plain:
+        return None
+    return OnePass(duplicate_rule(options), partners=options.plot, record=DECISIONS_FILE if options.decisions else None)
 
 
 def preference_of(

@@ -9,6 +9,7 @@ counts what was decided and ``draw.py`` draws it.
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
 
     from ...report.sections import MovedInputs, Registration
+    from .record import RecordFile
     from .update import Round
 
 __all__ = ["Outcome", "remove_duplicate_particles", "run"]
@@ -125,8 +127,9 @@ class Outcome:
     summary: ParticleSummary
     particles: ParticleSet
     decision: Decision
-    #: The record of every rejection (``--decisions``): :func:`.record.table`'s columns; None without it.
-    decisions: dict | None = None
+    #: The record of every rejection (``--decisions``): :func:`.record.table`'s columns, or the file the core
+    #: wrote while it scanned (:func:`.record.columns_of` reads it); None without it.
+    decisions: dict | RecordFile | None = None
 
 
 def run(
@@ -257,15 +260,22 @@ def _record(
     folder: Path | None,
     force: bool,
     outputs: dict[str, list[str]],
-) -> tuple[dict, dict[str, list[str]]]:
+) -> tuple[dict | RecordFile, dict[str, list[str]]]:
     """The record of every rejection (``--decisions``): its columns, written to ``decisions.csv`` in ``folder``.
 
     Written in the job's output batch (under a temporary name, put in place with the other
-    outputs). Returns the columns, and ``outputs``
-    with the record's path as ``decisions``.
+    outputs); where the core wrote it while it scanned the rows (one STAR file in one pass),
+    its file put in place. Returns the columns (or that file), and ``outputs`` with the
+    record's path as ``decisions``.
     """
-    from .record import DECISIONS_FILE, rejections, table, write_decisions  # (loaded for --decisions only)
+    from .record import DECISIONS_FILE, RecordFile, rejections, table, write_decisions  # (for --decisions only)
 
+    written = particles.decided_record() if particles.decided_record is not None else None
+    if written is not None and folder is not None:  # (the core wrote it as it scanned: put in place)
+        path = Path(folder) / DECISIONS_FILE
+        with AtomicOutputs([path], force=force, inputs=particles.read_files) as tmp:
+            os.replace(written, tmp[path])
+        return RecordFile(path), {**outputs, "decisions": [str(path)]}
     columns = table(particles, rejections(particles, decision, options))
     if folder is not None:
         path = Path(folder) / DECISIONS_FILE

@@ -10,7 +10,9 @@ level, score, input, row), in the order the core compares them.
 
 from __future__ import annotations
 
+import csv
 from dataclasses import dataclass
+from enum import IntEnum
 from pathlib import Path
 
 import numpy as np
@@ -22,33 +24,34 @@ from ...algo.same_image import images_for_the_core
 from ...options import ParticleOptions
 from ...particle_set import ParticleSet
 from ..species import species_distances, species_distances_z, species_ellipsoids
-from .decide import Decision, ranking_scores
+from .decide import DECISIONS_FILE, Decision, ranking_scores
 from .regions import AT_EDGE, OUTSIDE_MASK
 
-__all__ = ["DECISIONS_FILE", "RULES", "rejections", "table", "write_decisions"]
+__all__ = ["DECISIONS_FILE", "RULES", "RecordFile", "Rule", "columns_of", "rejections", "table", "write_decisions"]
 
-#: The record's file in the output folder.
-DECISIONS_FILE = "decisions.csv"
 
-#: The rules that reject a row, as the record names them (``Rejections.rule`` indexes this).
-RULES = (
-    "score",  # the partner (kept, within the distance) had the better score
-    "priority",  # the partner's input is preferred (--prefer)
-    "input order",  # scores tied (or both without a score): the partner's input was given first
-    "row order",  # scores tied within one input: the partner comes first in it
-    "random order",  # no scores (--score none): the seeded random ranking put the partner first
-    "same image",  # the partner holds the same particle image at another centre (--same-image reject)
-    "whole tube",  # the row's tube lay along a better tube and went whole (--filament-mode tube)
-    "remove entirely",  # the row had a neighbour within the distance (the partner: its nearest)
-    "consensus support",  # too few inputs picked near it (--min-support); no partner
-    "uncovered micrograph",  # too few inputs ran on its micrograph (--uncovered reject); no partner
-    "cross-species overlap",  # a kept pick of another species overlaps it (--cross-species)
-    "earlier round",  # a particle kept by an earlier round lies within the distance (--update)
-    "outside the mask",  # its centre lies outside --mask (or beyond its extent); no partner
-    "at the edge",  # its centre lies within --edge of its micrograph's edge; no partner
-    "best selection",  # the partner is a kept duplicate of the set of best score or most picks (--select)
-)
-_RULE = {name: k for k, name in enumerate(RULES)}
+class Rule(IntEnum):
+    """The rules that reject a row (``Rejections.rule``), as :data:`RULES` names them."""
+
+    SCORE = 0  # the partner (kept, within the distance) had the better score
+    PRIORITY = 1  # the partner's input is preferred (--prefer)
+    INPUT_ORDER = 2  # scores tied (or both without a score): the partner's input was given first
+    ROW_ORDER = 3  # scores tied within one input: the partner comes first in it
+    RANDOM_ORDER = 4  # no scores (--score none): the seeded random ranking put the partner first
+    SAME_IMAGE = 5  # the partner holds the same particle image at another centre (--same-image reject)
+    WHOLE_TUBE = 6  # the row's tube lay along a better tube and went whole (--filament-mode tube)
+    REMOVE_ENTIRELY = 7  # the row had a neighbour within the distance (the partner: its nearest)
+    CONSENSUS_SUPPORT = 8  # too few inputs picked near it (--min-support); no partner
+    UNCOVERED_MICROGRAPH = 9  # too few inputs ran on its micrograph (--uncovered reject); no partner
+    CROSS_SPECIES_OVERLAP = 10  # a kept pick of another species overlaps it (--cross-species)
+    EARLIER_ROUND = 11  # a particle kept by an earlier round lies within the distance (--update)
+    OUTSIDE_THE_MASK = 12  # its centre lies outside --mask (or beyond its extent); no partner
+    AT_THE_EDGE = 13  # its centre lies within --edge of its micrograph's edge; no partner
+    BEST_SELECTION = 14  # the partner is a kept duplicate of the set of best score or most picks (--select)
+
+
+#: The rules as the record names them (:class:`Rule` indexes this): each rule's name in lower case, words apart.
+RULES = tuple(rule.name.lower().replace("_", " ").replace("cross species", "cross-species") for rule in Rule)
 
 
 @dataclass(frozen=True)
@@ -68,6 +71,35 @@ class Rejections:
     rule: np.ndarray
 
 
+@dataclass(frozen=True)
+class RecordFile:
+    """The record the core wrote while it scanned the rows (one STAR file in one pass): its file, read when asked."""
+
+    path: Path
+
+
+def columns_of(record: dict[str, list | np.ndarray] | RecordFile) -> dict[str, list | np.ndarray]:
+    """The record's columns, as :func:`table` makes them: read back from the file where the core wrote one (the API)."""
+    if not isinstance(record, RecordFile):
+        return record
+    with open(record.path, newline="", encoding="utf-8") as f:
+        rows = csv.reader(f)
+        header = next(rows)
+        fields = list(zip(*rows)) or [() for _ in header]
+    return {name: _column(name, values) for name, values in zip(header, fields)}
+
+
+def _column(name: str, texts: tuple[str, ...]) -> list | np.ndarray:
+    """One column of the record read back: numbers as :func:`table` holds them (no partner: -1, NaN), texts as texts."""
+    if name in ("row", "kept_row"):
+        return np.array([int(t) if t else -1 for t in texts], dtype=np.int64)
+    if name in ("distance_A", "angle_deg"):
+        return np.array([float(t) if t else np.nan for t in texts], dtype=np.float64)
+    if name in ("particle", "kept_particle"):
+        return list(texts)
+    return np.asarray(texts, dtype=object)
+
+
 def rejections(
     particles: ParticleSet, decision: Decision, options: ParticleOptions, measured: bool = True
 ) -> Rejections:
@@ -83,13 +115,16 @@ def rejections(
         partners = decision.suppressed_by[rows].astype(np.int64)
     rule[partners >= 0] = _duplicate_rules(particles, decision, options, rows[partners >= 0], partners[partners >= 0])
     # Rules that decide after the duplicates (they override: a row the distance kept).
-    for mask, name in ((decision.unconfirmed, "consensus support"), (decision.not_confirmable, "uncovered micrograph")):
+    for mask, because in (
+        (decision.unconfirmed, Rule.CONSENSUS_SUPPORT),
+        (decision.not_confirmable, Rule.UNCOVERED_MICROGRAPH),
+    ):
         if mask is not None:
-            rule[mask[rows]] = _RULE[name]
+            rule[mask[rows]] = because
     if decision.displaced_by is not None:
         displaced = decision.displaced_by[rows] >= 0
         partners[displaced] = decision.displaced_by[rows][displaced]
-        rule[displaced] = _RULE["cross-species overlap"]
+        rule[displaced] = Rule.CROSS_SPECIES_OVERLAP
     distance = np.full(rows.size, np.nan)
     # (a partner on another micrograph, one particle image named twice there: no distance between them)
     if measured:
@@ -98,12 +133,12 @@ def rejections(
         distance[has] = np.sqrt(((centres[rows[has]] - centres[partners[has]]) ** 2).sum(axis=1))
     if decision.earlier_round is not None:
         earlier = ~np.isnan(decision.earlier_round[rows])
-        rule[earlier] = _RULE["earlier round"]
+        rule[earlier] = Rule.EARLIER_ROUND
         distance[earlier] = decision.earlier_round[rows][earlier]
     if decision.regions is not None:  # (rejected before the dedup: no partner)
         dropped = decision.regions.dropped[rows]
-        rule[dropped == OUTSIDE_MASK] = _RULE["outside the mask"]
-        rule[dropped == AT_EDGE] = _RULE["at the edge"]
+        rule[dropped == OUTSIDE_MASK] = Rule.OUTSIDE_THE_MASK
+        rule[dropped == AT_EDGE] = Rule.AT_THE_EDGE
     assert (rule >= 0).all(), "every rejected row has a rule"
     angle = _angles(particles, options, rows, partners) if measured else None
     return Rejections(rows, partners, distance, angle, rule)
@@ -114,24 +149,24 @@ def _duplicate_rules(
 ) -> np.ndarray:
     """The rule by which each of ``rows`` lost to its partner (a duplicate's suppressor), as the core ranked them."""
     if options.remove_entirely:
-        return np.full(rows.size, _RULE["remove entirely"], dtype=np.int8)
+        return np.full(rows.size, Rule.REMOVE_ENTIRELY, dtype=np.int8)
     if particles.tubes is not None and options.filament_mode == "tube":
-        return np.full(rows.size, _RULE["whole tube"], dtype=np.int8)
-    rule = np.full(rows.size, _RULE["score"], dtype=np.int8)
+        return np.full(rows.size, Rule.WHOLE_TUBE, dtype=np.int8)
+    rule = np.full(rows.size, Rule.SCORE, dtype=np.int8)
     inputs = np.asarray(particles.input_of)
     scores = ranking_scores(particles, decision)[0]
     if options.select != "greedy":  # (a set was weighed: no one ranking decided the pair)
-        rule[:] = _RULE["best selection"]
+        rule[:] = Rule.BEST_SELECTION
     elif scores is None:
-        rule[:] = _RULE["random order"]
+        rule[:] = Rule.RANDOM_ORDER
     else:
         ours, theirs = scores[rows], scores[partners]
         tied = (ours == theirs) | (~np.isfinite(ours) & ~np.isfinite(theirs))  # (no score ranks last: a tie)
-        rule[tied] = np.where(inputs[rows[tied]] == inputs[partners[tied]], _RULE["row order"], _RULE["input order"])
+        rule[tied] = np.where(inputs[rows[tied]] == inputs[partners[tied]], Rule.ROW_ORDER, Rule.INPUT_ORDER)
     if decision.levels is not None:
-        rule[decision.levels[inputs[partners]] < decision.levels[inputs[rows]]] = _RULE["priority"]
+        rule[decision.levels[inputs[partners]] < decision.levels[inputs[rows]]] = Rule.PRIORITY
     if images_for_the_core(particles.images, options.same_image) is not None:
-        rule[~_within_distance(particles, options, rows, partners)] = _RULE["same image"]
+        rule[~_within_distance(particles, options, rows, partners)] = Rule.SAME_IMAGE
     return rule
 
 
@@ -237,7 +272,7 @@ def table(particles: ParticleSet, record: Rejections) -> dict[str, list | np.nda
     partner_names = [""] * record.rows.size
     for k, name in zip(np.flatnonzero(has).tolist(), all_names[record.rows.size :]):
         partner_names[k] = name
-    earlier = record.rule == _RULE["earlier round"]
+    earlier = record.rule == Rule.EARLIER_ROUND
     columns: dict[str, list | np.ndarray] = {
         "input": names[inputs[record.rows]],
         "row": place[: record.rows.size],

@@ -7,12 +7,14 @@
 //! - [`picks`]: picker coordinate files read and written many at a time.
 //! - [`pick_join`]: several pickers' picks joined into one set (micrograph ids, centres in Å).
 //! - [`page_picks`]: the files of picks of the page of every micrograph (`--plot`).
+//! - [`decisions_csv`]: the record of every rejection of a STAR file split in one pass.
 //! - [`pairs_csv`]: the rows of the micrograph job's pairs.csv, as Python's `csv` writes them.
 //! - [`plain_xml`]: the texts of a few elements of a small plain XML (EPU's per-image files).
 //! - [`mapped`]: a big input mapped for streaming passes, and what each pass releases and reads ahead.
 //! - [`page_cache`]: how big inputs and outputs meet the kernel's page cache.
 
 pub mod cs_location;
+pub mod decisions_csv;
 pub mod mapped;
 pub mod page_cache;
 pub mod page_picks;

@@ -1,0 +1,294 @@
+//! The record of every rejection (`decisions.csv`) of a STAR file split in one pass, written
+//! on a thread of its own as the kept and rejected files are written: each rejected row, the
+//! kept row it lost to, their distance and the rule, in the bytes the Python record writes
+//! (`jobs/particles/record.py`: its columns, its numbers as Python's `repr` and `str`, its
+//! fields quoted as the `csv` module quotes them). The names are read from the mapped input
+//! (the image column's field of each row), never gathered: the decider hands over, batch by
+//! batch, 4-byte rows and partners, a rule code and a distance per rejected row only.
+
+use std::io::{self, Write};
+use std::sync::mpsc::Receiver;
+
+use crate::images::split_image_name;
+use crate::io::star::for_each_field;
+
+/// The record's header line (`record.table`'s columns without `angle_deg`: a one-pass run has no `--max-angle`).
+const HEADER: &[u8] = b"input,row,particle,micrograph,kept_input,kept_row,kept_particle,distance_A,rule\n";
+
+/// The rules a one-pass run rejects by, as the record names them (`record.RULES`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Rule {
+    /// The partner had the better score.
+    Score,
+    /// Scores tied within one input: the partner comes first in it.
+    RowOrder,
+    /// No scores: the seeded random ranking put the partner first.
+    RandomOrder,
+    /// The row had a neighbour within the distance (its partner: the nearest).
+    RemoveEntirely,
+}
+
+impl Rule {
+    fn name(self) -> &'static [u8] {
+        match self {
+            Rule::Score => b"score",
+            Rule::RowOrder => b"row order",
+            Rule::RandomOrder => b"random order",
+            Rule::RemoveEntirely => b"remove entirely",
+        }
+    }
+}
+
+/// What the record says of the whole file: its input's name and where each row's name is.
+#[derive(Clone, Debug)]
+pub struct RecordSpec {
+    /// The input's name, as the job names it (`ParticleSet.inputs`).
+    pub input: String,
+    /// The image name column (`rlnImageName`): each row's particle name; None: the names are empty.
+    pub image: Option<usize>,
+}
+
+/// One rejected row of a batch: its row and partner in the whole file (`u32::MAX`: no
+/// partner), the rule, the distance between them (Å), and the rows' byte spans in the input
+/// (for their names, read by the record's thread).
+#[derive(Clone, Copy, Debug)]
+pub struct Rejected {
+    pub row: u32,
+    pub partner: u32,
+    pub rule: Rule,
+    pub micrograph: u32,
+    pub distance: f64,
+    pub span: (u64, u64),
+    pub partner_span: (u64, u64),
+}
+
+/// A decided batch's rejected rows, in input order, and the micrograph names met since the last batch.
+#[derive(Debug, Default)]
+pub struct RecordBatch {
+    pub rejected: Vec<Rejected>,
+    pub new_micrographs: Vec<Vec<u8>>,
+}
+
+/// The rule by which a row lost to its partner (`record._duplicate_rules` of one input, greedy).
+#[inline]
+pub fn rule_of(remove_entirely: bool, scores: Option<(f64, f64)>) -> Rule {
+    match scores {
+        _ if remove_entirely => Rule::RemoveEntirely,
+        None => Rule::RandomOrder,
+        // (no score ranks last: two rows without one are tied)
+        Some((ours, theirs)) if ours == theirs || (!ours.is_finite() && !theirs.is_finite()) => Rule::RowOrder,
+        Some(_) => Rule::Score,
+    }
+}
+
+/// The distance between two centres of `dim` coordinates, summed as numpy sums a row's squares.
+#[inline]
+pub fn distance(a: &[f64], b: &[f64]) -> f64 {
+    a.iter().zip(b).map(|(p, q)| (p - q) * (p - q)).fold(0.0, |sum, d2| sum + d2).sqrt()
+}
+
+/// Writes the record of `batches` to `out`: the header, then each batch's rows as they come.
+pub fn write_record<W: Write>(
+    data: &[u8],
+    spec: &RecordSpec,
+    batches: Receiver<RecordBatch>,
+    mut out: W,
+) -> io::Result<()> {
+    out.write_all(HEADER)?;
+    let mut input = Vec::new();
+    csv_field(&mut input, spec.input.as_bytes());
+    let mut micrographs: Vec<Vec<u8>> = Vec::new();
+    let mut line = Vec::with_capacity(1 << 16);
+    for batch in batches {
+        micrographs.extend(batch.new_micrographs.iter().map(|name| {
+            let mut field = Vec::new();
+            csv_field(&mut field, String::from_utf8_lossy(name).as_bytes());
+            field
+        }));
+        for r in &batch.rejected {
+            let has = r.partner != u32::MAX;
+            line.extend_from_slice(&input);
+            write!(line, ",{},", u64::from(r.row) + 1)?;
+            particle_name(&mut line, data, r.span, spec.image);
+            line.push(b',');
+            line.extend_from_slice(&micrographs[r.micrograph as usize]);
+            line.push(b',');
+            if has {
+                line.extend_from_slice(&input);
+                write!(line, ",{},", u64::from(r.partner) + 1)?;
+                particle_name(&mut line, data, r.partner_span, spec.image);
+                line.push(b',');
+                if r.distance.is_finite() {
+                    python_repr(&mut line, r.distance);
+                }
+            } else {
+                line.extend_from_slice(b",,,");
+            }
+            line.push(b',');
+            line.extend_from_slice(r.rule.name());
+            line.push(b'\n');
+            if line.len() >= 1 << 16 {
+                out.write_all(&line)?;
+                line.clear();
+            }
+        }
+    }
+    out.write_all(&line)?;
+    out.flush()
+}
+
+/// The particle name of the row at `span` as the Python record tells it from the image runs
+/// (`formats/star/particles._named_images`): the index padded with zeros to the digits of its
+/// `index@` prefix, `@`, and the stack; empty without an image column.
+fn particle_name(line: &mut Vec<u8>, data: &[u8], span: (u64, u64), image: Option<usize>) {
+    let Some(column) = image else { return };
+    let row = &data[span.0 as usize..span.1 as usize];
+    let mut found: &[u8] = &[];
+    let _ = for_each_field(row, |k, field| {
+        if k == column {
+            found = field;
+        }
+    });
+    let (index, stack) = split_image_name(found);
+    let prefix = (found.len() - stack.len()) as u8; // (as the scan's runs hold it: `ImageRows::push_name`)
+    let mut name = Vec::with_capacity(found.len() + 8);
+    if prefix > 0 {
+        let digits = index.to_string();
+        let width = usize::from(prefix - 1);
+        name.extend(std::iter::repeat_n(b'0', width.saturating_sub(digits.len())));
+        name.extend_from_slice(digits.as_bytes());
+        name.push(b'@');
+    }
+    name.extend_from_slice(String::from_utf8_lossy(stack).as_bytes());
+    csv_field(line, &name);
+}
+
+/// A CSV field as Python's record writes a text: quoted (its quotes doubled) where it holds a
+/// comma, a quote or a line break.
+fn csv_field(line: &mut Vec<u8>, text: &[u8]) {
+    if !text.iter().any(|&b| matches!(b, b',' | b'"' | b'\n' | b'\r')) {
+        line.extend_from_slice(text);
+        return;
+    }
+    line.push(b'"');
+    for &b in text {
+        if b == b'"' {
+            line.push(b'"');
+        }
+        line.push(b);
+    }
+    line.push(b'"');
+}
+
+/// A finite float as Python's `repr` writes it: the shortest digits that read back to it, in
+/// fixed notation where the decimal point falls within 16 digits before or 4 after, else
+/// `d.ddde±XX`.
+pub fn python_repr(line: &mut Vec<u8>, x: f64) {
+    // Rust's `{:e}` gives the same shortest digits: `d.ddde±x`.
+    let text = format!("{:e}", x.abs());
+    let (mantissa, exponent) = text.split_once('e').expect("{:e} holds an e");
+    let digits: Vec<u8> = mantissa.bytes().filter(|&b| b != b'.').collect();
+    let exponent: i32 = exponent.parse().expect("{:e}'s exponent is a number");
+    let point = exponent + 1; // (digits before the decimal point)
+    if x.is_sign_negative() {
+        line.push(b'-');
+    }
+    let n = digits.len() as i32;
+    if point <= -4 || point > 16 {
+        line.push(digits[0]);
+        if n > 1 {
+            line.push(b'.');
+            line.extend_from_slice(&digits[1..]);
+        }
+        let sign = if exponent < 0 { '-' } else { '+' };
+        let _ = write!(line, "e{sign}{:02}", exponent.abs());
+    } else if point <= 0 {
+        line.extend_from_slice(b"0.");
+        line.extend(std::iter::repeat_n(b'0', (-point) as usize));
+        line.extend_from_slice(&digits);
+    } else if point >= n {
+        line.extend_from_slice(&digits);
+        line.extend(std::iter::repeat_n(b'0', (point - n) as usize));
+        line.extend_from_slice(b".0");
+    } else {
+        line.extend_from_slice(&digits[..point as usize]);
+        line.push(b'.');
+        line.extend_from_slice(&digits[point as usize..]);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn repr(x: f64) -> String {
+        let mut line = Vec::new();
+        python_repr(&mut line, x);
+        String::from_utf8(line).unwrap()
+    }
+
+    #[test]
+    fn floats_as_python_reprs_them() {
+        // Each written by CPython 3's repr (a hand-checked table: the oracle).
+        let table = [
+            (0.0, "0.0"),
+            (20.0, "20.0"),
+            (1.5, "1.5"),
+            (0.1, "0.1"),
+            (0.0001, "0.0001"),
+            (0.00001, "1e-05"),
+            (1.5e-05, "1.5e-05"),
+            (123456789012345.6, "123456789012345.6"),
+            (1e16, "1e+16"),
+            (1.2345e16, "1.2345e+16"),
+            (9999999999999998.0, "9999999999999998.0"),
+            (1e22, "1e+22"),
+            (14.142135623730951, "14.142135623730951"),
+            (2.220446049250313e-16, "2.220446049250313e-16"),
+            (5e-324, "5e-324"),
+            (1.7976931348623157e308, "1.7976931348623157e+308"),
+            (-3.25, "-3.25"),
+        ];
+        for (x, want) in table {
+            assert_eq!(repr(x), want, "{x:e}");
+        }
+    }
+
+    #[test]
+    fn fields_are_quoted_where_csv_quotes_them() {
+        let field = |t: &[u8]| {
+            let mut line = Vec::new();
+            csv_field(&mut line, t);
+            String::from_utf8(line).unwrap()
+        };
+        assert_eq!(field(b"m1.mrc"), "m1.mrc");
+        assert_eq!(field(b"a,b"), "\"a,b\"");
+        assert_eq!(field(b"say \"x\""), "\"say \"\"x\"\"\"");
+        assert_eq!(field(b"two\nlines"), "\"two\nlines\"");
+    }
+
+    #[test]
+    fn particle_names_are_told_as_the_runs_tell_them() {
+        let name = |row: &[u8]| {
+            let mut line = Vec::new();
+            particle_name(&mut line, row, (0, row.len() as u64), Some(1));
+            String::from_utf8(line).unwrap()
+        };
+        assert_eq!(name(b"1.0 000012@Extract/s.mrcs 3\n"), "000012@Extract/s.mrcs");
+        assert_eq!(name(b"1.0 12@s.mrcs\n"), "12@s.mrcs");
+        // Quoted: the stack inside the quotes, the index padded to the quoted prefix's length.
+        assert_eq!(name(b"1.0 \"12@my s.mrcs\"\n"), "0012@my s.mrcs");
+        assert_eq!(name(b"1.0 plain.mrcs\n"), "plain.mrcs");
+    }
+
+    #[test]
+    fn rules_as_the_record_names_them() {
+        assert_eq!(rule_of(true, Some((1.0, 2.0))), Rule::RemoveEntirely);
+        assert_eq!(rule_of(false, None), Rule::RandomOrder);
+        assert_eq!(rule_of(false, Some((1.0, 2.0))), Rule::Score);
+        assert_eq!(rule_of(false, Some((2.0, 2.0))), Rule::RowOrder);
+        assert_eq!(rule_of(false, Some((f64::NAN, f64::NEG_INFINITY))), Rule::RowOrder);
+        assert_eq!(rule_of(false, Some((f64::NAN, 1.0))), Rule::Score);
+    }
+}
