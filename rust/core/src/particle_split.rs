@@ -12,7 +12,7 @@
 
 use std::io::{self, Write};
 use std::ops::Range;
-use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::sync::mpsc::{channel, sync_channel, Receiver, SyncSender};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
@@ -109,23 +109,38 @@ pub fn scan_and_split<S: RowSource, W: Write + Send + 'static>(
 ) -> Result<(Option<Vec<Block>>, ParticleRows, Splitting), StarError> {
     let Split { params, kept, rejected, record } = split;
     let (to_writer, batches) = sync_channel::<Vec<Run>>(QUEUED);
+    // With a record, the input's rows are let go by the record's thread once both it and the
+    // writer are done with a batch (its names are read from them: no page read twice).
+    let (to_release, released) = channel::<Range<usize>>();
     let (to_record, recording) = match record {
         Some((spec, out)) => {
             let (to_record, batches) = sync_channel::<RecordBatch>(QUEUED);
             let record_source = Arc::clone(source);
             let thread = std::thread::Builder::new()
                 .name("cryodedup-split-record".into())
-                .spawn(move || decisions_csv::write_record(record_source.bytes(), &spec, batches, out))
+                .spawn(move || {
+                    let release = || {
+                        if let Ok(range) = released.recv() {
+                            record_source.written(range);
+                        }
+                    };
+                    decisions_csv::write_record(record_source.bytes(), &spec, batches, out, release)
+                })
                 .expect("the system gives a thread for the split's record");
             (Some(to_record), Some(thread))
         }
         None => (None, None),
     };
     let writer_source = Arc::clone(source);
+    let recorded_rows = recording.is_some();
     let writer = std::thread::Builder::new()
         .name("cryodedup-split-writer".into())
         .spawn(move || {
-            let written = write_runs(&*writer_source, batches, kept, rejected);
+            let release = |range: Range<usize>| match recorded_rows {
+                true => drop(to_release.send(range)), // (the record's thread lets them go)
+                false => writer_source.written(range),
+            };
+            let written = write_runs(&*writer_source, batches, kept, rejected, release);
             // (the record's thread joined here: the outputs are whole once the writer is done)
             let recorded = recording.map_or(Ok(()), |thread| {
                 thread.join().unwrap_or_else(|_| Err(io::Error::other("the record's thread panicked")))
@@ -327,13 +342,14 @@ fn runs_of(spans: &[(u64, u64)], keep: &[bool]) -> Vec<Run> {
     runs
 }
 
-/// Writes each batch's runs of `source` to their output, then tells `source` the input
+/// Writes each batch's runs of `source` to their output, then tells `release` the input
 /// range they cover. A last row without a line terminator gets `\n`.
 fn write_runs<W: Write>(
     source: &impl RowSource,
     batches: Receiver<Vec<Run>>,
     mut kept: W,
     mut rejected: W,
+    mut release: impl FnMut(Range<usize>),
 ) -> io::Result<()> {
     let data = source.bytes();
     let mut released: Option<usize> = None;
@@ -347,7 +363,7 @@ fn write_runs<W: Write>(
         }
         if let (Some(first), Some(last)) = (runs.first(), runs.last()) {
             let from = released.unwrap_or(first.0);
-            source.written(from..last.1);
+            release(from..last.1);
             released = Some(last.1);
         }
     }

@@ -88,12 +88,14 @@ pub fn distance(a: &[f64], b: &[f64]) -> f64 {
     a.iter().zip(b).map(|(p, q)| (p - q) * (p - q)).fold(0.0, |sum, d2| sum + d2).sqrt()
 }
 
-/// Writes the record of `batches` to `out`: the header, then each batch's rows as they come.
+/// Writes the record of `batches` to `out`: the header, then each batch's rows as they come;
+/// `done` is called once a batch's rows are made (their input rows are no longer read).
 pub fn write_record<W: Write>(
     data: &[u8],
     spec: &RecordSpec,
     batches: Receiver<RecordBatch>,
     mut out: W,
+    mut done: impl FnMut(),
 ) -> io::Result<()> {
     out.write_all(HEADER)?;
     let mut input = Vec::new();
@@ -133,6 +135,7 @@ pub fn write_record<W: Write>(
                 line.clear();
             }
         }
+        done();
     }
     out.write_all(&line)?;
     out.flush()
