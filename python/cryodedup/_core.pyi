@@ -333,6 +333,10 @@ class SplitRule:
     kept: Path
     rejected: Path
     partners: bool
+    #: The record of every rejection (``decisions.csv``), appended to this file (empty) as the rows are written.
+    record: Path | None
+    #: The input's name in the record's rows.
+    input: str
     def __init__(
         self,
         rule: DedupRule,
@@ -340,6 +344,8 @@ class SplitRule:
         kept: str | os.PathLike[str],
         rejected: str | os.PathLike[str],
         partners: bool = False,
+        record: str | os.PathLike[str] | None = None,
+        input: str = "",
     ) -> None: ...
 
 class ColumnValues:

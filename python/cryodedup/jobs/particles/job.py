@@ -160,7 +160,7 @@ def run(
         if checked:
             log(message, "warning")
 
-    record = None
+    record: dict | RecordFile | None = None
     held = source.held_by_prefer(options, warn)  # (--prefer parsed once, before anything is read where it can be)
     particles = source.read(folder, options, warn, log, held)
     warn_unused_options(particles, options, warn)
