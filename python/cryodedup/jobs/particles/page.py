@@ -33,10 +33,10 @@ THREADS = min(4, os.cpu_count() or 1)
 
 def page_picks(particles: ParticleSet, decision: Decision, options: ParticleOptions) -> PagePicks:
     """Each rejected row's partner and rule, as the record of rejections names them."""
-    from .record import RULES, rejections
+    from .record import RULES, Rule, rejections
 
     record = rejections(particles, decision, options, measured=False)
-    return PagePicks(record.rows, record.partners, record.rule, RULES, RULES.index("cross-species overlap"))
+    return PagePicks(record.rows, record.partners, record.rule, RULES, int(Rule.CROSS_SPECIES_OVERLAP))
 
 
 def thumbnails(details: ParticleDetails, images: Images, options: ParticleOptions) -> dict[int, MicrographImage]:
