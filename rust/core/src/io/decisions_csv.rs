@@ -6,8 +6,11 @@
 //! (the image column's field of each row), never gathered: the decider hands over, batch by
 //! batch, 4-byte rows and partners, a rule code and a distance per rejected row only.
 
+use std::fmt::Write as _;
 use std::io::{self, Write};
 use std::sync::mpsc::Receiver;
+
+use memchr::{memchr, memchr3};
 
 use crate::images::split_image_name;
 use crate::io::star::for_each_field;
@@ -102,6 +105,7 @@ pub fn write_record<W: Write>(
     csv_field(&mut input, spec.input.as_bytes());
     let mut micrographs: Vec<Vec<u8>> = Vec::new();
     let mut line = Vec::with_capacity(1 << 16);
+    let mut scratch = Scratch::default();
     for batch in batches {
         micrographs.extend(batch.new_micrographs.iter().map(|name| {
             let mut field = Vec::new();
@@ -111,18 +115,22 @@ pub fn write_record<W: Write>(
         for r in &batch.rejected {
             let has = r.partner != u32::MAX;
             line.extend_from_slice(&input);
-            write!(line, ",{},", u64::from(r.row) + 1)?;
-            particle_name(&mut line, data, r.span, spec.image);
+            line.push(b',');
+            decimal(&mut line, u64::from(r.row) + 1);
+            line.push(b',');
+            particle_name(&mut line, data, r.span, spec.image, &mut scratch);
             line.push(b',');
             line.extend_from_slice(&micrographs[r.micrograph as usize]);
             line.push(b',');
             if has {
                 line.extend_from_slice(&input);
-                write!(line, ",{},", u64::from(r.partner) + 1)?;
-                particle_name(&mut line, data, r.partner_span, spec.image);
+                line.push(b',');
+                decimal(&mut line, u64::from(r.partner) + 1);
+                line.push(b',');
+                particle_name(&mut line, data, r.partner_span, spec.image, &mut scratch);
                 line.push(b',');
                 if r.distance.is_finite() {
-                    python_repr(&mut line, r.distance);
+                    scratch.repr(&mut line, r.distance);
                 }
             } else {
                 line.extend_from_slice(b",,,");
@@ -141,36 +149,99 @@ pub fn write_record<W: Write>(
     out.flush()
 }
 
+/// Buffers reused from row to row (no allocation a row).
+#[derive(Default)]
+struct Scratch {
+    name: Vec<u8>,
+    text: String,
+}
+
+impl Scratch {
+    /// [`python_repr`], its digits made in the reused buffer.
+    fn repr(&mut self, line: &mut Vec<u8>, x: f64) {
+        self.text.clear();
+        let _ = write!(self.text, "{:e}", x.abs());
+        repr_of_digits(line, x.is_sign_negative(), &self.text);
+    }
+}
+
+/// `n` in decimal.
+fn decimal(line: &mut Vec<u8>, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut k = digits.len();
+    loop {
+        k -= 1;
+        digits[k] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    line.extend_from_slice(&digits[k..]);
+}
+
+/// The `column`-th field of a row line, quotes kept: the line walked to it, as
+/// [`for_each_field`] reads it (a field before it or itself in quotes: read by it).
+fn field_of(row: &[u8], column: usize) -> &[u8] {
+    let (mut k, mut i, n) = (0, 0, row.len());
+    loop {
+        while i < n && row[i] <= b' ' {
+            i += 1;
+        }
+        if i == n {
+            return &[];
+        }
+        if row[i] == b'"' || row[i] == b'\'' {
+            let mut found: &[u8] = &[];
+            let _ = for_each_field(row, |j, field| {
+                if j == column {
+                    found = field;
+                }
+            });
+            return found;
+        }
+        let start = i;
+        while i < n && row[i] > b' ' {
+            i += 1;
+        }
+        if k == column {
+            return &row[start..i];
+        }
+        k += 1;
+    }
+}
+
 /// The particle name of the row at `span` as the Python record tells it from the image runs
 /// (`formats/star/particles._named_images`): the index padded with zeros to the digits of its
 /// `index@` prefix, `@`, and the stack; empty without an image column.
-fn particle_name(line: &mut Vec<u8>, data: &[u8], span: (u64, u64), image: Option<usize>) {
+fn particle_name(line: &mut Vec<u8>, data: &[u8], span: (u64, u64), image: Option<usize>, scratch: &mut Scratch) {
     let Some(column) = image else { return };
-    let row = &data[span.0 as usize..span.1 as usize];
-    let mut found: &[u8] = &[];
-    let _ = for_each_field(row, |k, field| {
-        if k == column {
-            found = field;
-        }
-    });
+    let found = field_of(&data[span.0 as usize..span.1 as usize], column);
     let (index, stack) = split_image_name(found);
     let prefix = (found.len() - stack.len()) as u8; // (as the scan's runs hold it: `ImageRows::push_name`)
-    let mut name = Vec::with_capacity(found.len() + 8);
+    let name = &mut scratch.name;
+    name.clear();
     if prefix > 0 {
-        let digits = index.to_string();
+        let at = name.len();
+        decimal(name, u64::from(index));
         let width = usize::from(prefix - 1);
-        name.extend(std::iter::repeat_n(b'0', width.saturating_sub(digits.len())));
-        name.extend_from_slice(digits.as_bytes());
+        let digits = name.len() - at;
+        if digits < width {
+            name.splice(at..at, std::iter::repeat_n(b'0', width - digits));
+        }
         name.push(b'@');
     }
-    name.extend_from_slice(String::from_utf8_lossy(stack).as_bytes());
-    csv_field(line, &name);
+    match std::str::from_utf8(stack) {
+        Ok(text) => name.extend_from_slice(text.as_bytes()),
+        Err(_) => name.extend_from_slice(String::from_utf8_lossy(stack).as_bytes()),
+    }
+    csv_field(line, name);
 }
 
 /// A CSV field as Python's record writes a text: quoted (its quotes doubled) where it holds a
 /// comma, a quote or a line break.
 fn csv_field(line: &mut Vec<u8>, text: &[u8]) {
-    if !text.iter().any(|&b| matches!(b, b',' | b'"' | b'\n' | b'\r')) {
+    if memchr3(b',', b'"', b'\n', text).is_none() && memchr(b'\r', text).is_none() {
         line.extend_from_slice(text);
         return;
     }
@@ -188,30 +259,43 @@ fn csv_field(line: &mut Vec<u8>, text: &[u8]) {
 /// fixed notation where the decimal point falls within 16 digits before or 4 after, else
 /// `d.ddde±XX`.
 pub fn python_repr(line: &mut Vec<u8>, x: f64) {
-    // Rust's `{:e}` gives the same shortest digits: `d.ddde±x`.
-    let text = format!("{:e}", x.abs());
+    Scratch::default().repr(line, x);
+}
+
+/// [`python_repr`] of the number whose magnitude Rust's `{:e}` wrote as `text` (the same
+/// shortest digits: `d.ddde±x`).
+fn repr_of_digits(line: &mut Vec<u8>, negative: bool, text: &str) {
     let (mantissa, exponent) = text.split_once('e').expect("{:e} holds an e");
-    let digits: Vec<u8> = mantissa.bytes().filter(|&b| b != b'.').collect();
+    let mut digits = [0u8; 24];
+    let mut n = 0;
+    for b in mantissa.bytes().filter(|&b| b != b'.') {
+        digits[n] = b;
+        n += 1;
+    }
+    let digits = &digits[..n];
     let exponent: i32 = exponent.parse().expect("{:e}'s exponent is a number");
     let point = exponent + 1; // (digits before the decimal point)
-    if x.is_sign_negative() {
+    if negative {
         line.push(b'-');
     }
-    let n = digits.len() as i32;
+    let n = n as i32;
     if point <= -4 || point > 16 {
         line.push(digits[0]);
         if n > 1 {
             line.push(b'.');
             line.extend_from_slice(&digits[1..]);
         }
-        let sign = if exponent < 0 { '-' } else { '+' };
-        let _ = write!(line, "e{sign}{:02}", exponent.abs());
+        line.extend_from_slice(if exponent < 0 { b"e-" } else { b"e+" });
+        if exponent.abs() < 10 {
+            line.push(b'0');
+        }
+        decimal(line, u64::from(exponent.unsigned_abs()));
     } else if point <= 0 {
         line.extend_from_slice(b"0.");
         line.extend(std::iter::repeat_n(b'0', (-point) as usize));
-        line.extend_from_slice(&digits);
+        line.extend_from_slice(digits);
     } else if point >= n {
-        line.extend_from_slice(&digits);
+        line.extend_from_slice(digits);
         line.extend(std::iter::repeat_n(b'0', (point - n) as usize));
         line.extend_from_slice(b".0");
     } else {
@@ -275,7 +359,7 @@ mod tests {
     fn particle_names_are_told_as_the_runs_tell_them() {
         let name = |row: &[u8]| {
             let mut line = Vec::new();
-            particle_name(&mut line, row, (0, row.len() as u64), Some(1));
+            particle_name(&mut line, row, (0, row.len() as u64), Some(1), &mut Scratch::default());
             String::from_utf8(line).unwrap()
         };
         assert_eq!(name(b"1.0 000012@Extract/s.mrcs 3\n"), "000012@Extract/s.mrcs");
@@ -283,6 +367,17 @@ mod tests {
         // Quoted: the stack inside the quotes, the index padded to the quoted prefix's length.
         assert_eq!(name(b"1.0 \"12@my s.mrcs\"\n"), "0012@my s.mrcs");
         assert_eq!(name(b"1.0 plain.mrcs\n"), "plain.mrcs");
+        // The field found past quoted fields as the STAR reader finds it; a quote inside a field is text.
+        assert_eq!(name(b"'a b' 7@s.mrcs\n"), "7@s.mrcs");
+        assert_eq!(name(b"x'y 0007@s,t.mrcs \"z\"\n"), "\"0007@s,t.mrcs\"");
+        for row in [&b"  1 2 3\t4"[..], b"\"1 2\" 3 '4'", b"1"] {
+            let mut fields = Vec::new();
+            let _ = for_each_field(row, |_, f| fields.push(f));
+            for (k, want) in fields.iter().enumerate() {
+                assert_eq!(field_of(row, k), *want);
+            }
+            assert_eq!(field_of(row, fields.len()), b"");
+        }
     }
 
     #[test]
