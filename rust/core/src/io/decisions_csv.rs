@@ -13,7 +13,7 @@ use std::sync::mpsc::Receiver;
 use memchr::{memchr, memchr3};
 
 use crate::images::split_image_name;
-use crate::io::star::for_each_field;
+use crate::io::star::nth_field;
 
 /// The record's header line (`record.table`'s columns without `angle_deg`: a one-pass run has no `--max-angle`).
 const HEADER: &[u8] = b"input,row,particle,micrograph,kept_input,kept_row,kept_particle,distance_A,rule\n";
@@ -180,43 +180,12 @@ fn decimal(line: &mut Vec<u8>, mut n: u64) {
     line.extend_from_slice(&digits[k..]);
 }
 
-/// The `column`-th field of a row line, quotes kept: the line walked to it, as
-/// [`for_each_field`] reads it (a field before it or itself in quotes: read by it).
-fn field_of(row: &[u8], column: usize) -> &[u8] {
-    let (mut k, mut i, n) = (0, 0, row.len());
-    loop {
-        while i < n && row[i] <= b' ' {
-            i += 1;
-        }
-        if i == n {
-            return &[];
-        }
-        if row[i] == b'"' || row[i] == b'\'' {
-            let mut found: &[u8] = &[];
-            let _ = for_each_field(row, |j, field| {
-                if j == column {
-                    found = field;
-                }
-            });
-            return found;
-        }
-        let start = i;
-        while i < n && row[i] > b' ' {
-            i += 1;
-        }
-        if k == column {
-            return &row[start..i];
-        }
-        k += 1;
-    }
-}
-
 /// The particle name of the row at `span` as the Python record tells it from the image runs
 /// (`formats/star/particles._named_images`): the index padded with zeros to the digits of its
 /// `index@` prefix, `@`, and the stack; empty without an image column.
 fn particle_name(line: &mut Vec<u8>, data: &[u8], span: (u64, u64), image: Option<usize>, scratch: &mut Scratch) {
     let Some(column) = image else { return };
-    let found = field_of(&data[span.0 as usize..span.1 as usize], column);
+    let found = nth_field(&data[span.0 as usize..span.1 as usize], column).unwrap_or_default();
     let (index, stack) = split_image_name(found);
     let prefix = (found.len() - stack.len()) as u8; // (as the scan's runs hold it: `ImageRows::push_name`)
     let name = &mut scratch.name;
@@ -370,13 +339,29 @@ mod tests {
         // The field found past quoted fields as the STAR reader finds it; a quote inside a field is text.
         assert_eq!(name(b"'a b' 7@s.mrcs\n"), "7@s.mrcs");
         assert_eq!(name(b"x'y 0007@s,t.mrcs \"z\"\n"), "\"0007@s,t.mrcs\"");
-        for row in [&b"  1 2 3\t4"[..], b"\"1 2\" 3 '4'", b"1"] {
-            let mut fields = Vec::new();
-            let _ = for_each_field(row, |_, f| fields.push(f));
-            for (k, want) in fields.iter().enumerate() {
-                assert_eq!(field_of(row, k), *want);
+    }
+
+    #[test]
+    fn the_nth_field_is_the_one_the_star_reader_reads() {
+        // Random lines of short and long fields (across the masks' 64-byte chunks), spaces and
+        // tabs between them, some with quotes; each field against `for_each_field`'s.
+        let mut random = crate::test_random(11);
+        for _ in 0..2000 {
+            let mut line = Vec::new();
+            for _ in 0..random(12) {
+                line.extend(std::iter::repeat_n(b" \t"[random(2) as usize], 1 + random(70) as usize));
+                let quoted = random(20) == 0;
+                line.extend(quoted.then_some(b'"'));
+                line.extend((0..1 + random(90)).map(|k| b'a' + (k % 26) as u8));
+                line.extend(quoted.then_some(b'"'));
             }
-            assert_eq!(field_of(row, fields.len()), b"");
+            line.extend(std::iter::repeat_n(b' ', random(3) as usize));
+            let mut fields = Vec::new();
+            let _ = crate::io::star::for_each_field(&line, |_, f| fields.push(f));
+            for (k, want) in fields.iter().enumerate() {
+                assert_eq!(nth_field(&line, k), Some(*want), "{}", String::from_utf8_lossy(&line));
+            }
+            assert_eq!(nth_field(&line, fields.len()), None);
         }
     }
 

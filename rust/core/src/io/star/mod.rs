@@ -21,8 +21,8 @@ mod scan;
 mod tests;
 mod write;
 
-pub(crate) use fields::for_each_field;
 pub use fields::split_row;
+pub(crate) use fields::{for_each_field, nth_field};
 pub use index::{index, index_header, index_releasing, index_scanning, Indexed, LoopOf};
 pub(crate) use numbers::parse_number;
 pub use scan::{scan_rows, scan_rows_streaming, scan_rows_with_missing, Extent, RowScan, RowStream, ScanRequest};
