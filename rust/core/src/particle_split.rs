@@ -143,7 +143,9 @@ pub fn scan_and_split<S: RowSource, W: Write + Send + 'static>(
             let written = write_runs(&*writer_source, batches, kept, rejected, release);
             // (the record's thread joined here: the outputs are whole once the writer is done)
             let recorded = recording.map_or(Ok(()), |thread| {
-                thread.join().unwrap_or_else(|_| Err(io::Error::other("the record's thread panicked")))
+                let recorded = thread.join().unwrap_or_else(|_| Err(io::Error::other("its thread panicked")));
+                // (the error is raised naming the kept file: this says it was the record's)
+                recorded.map_err(|e| io::Error::new(e.kind(), format!("the record of rejections (decisions.csv): {e}")))
             });
             written.and(recorded)
         })
@@ -645,6 +647,19 @@ mod tests {
         let Splitting::Done(decided, writing) = outcome else { panic!("{outcome:?}") };
         assert_eq!(decided.keep.len(), 3000);
         assert_eq!(writing.finish().unwrap_err().to_string(), "flush refused");
+    }
+
+    #[test]
+    fn a_failed_record_is_the_outcome_and_says_so() {
+        let data = file(3000, |i| i / 25, true);
+        let spec = RecordSpec { input: "in.star".into(), image: None };
+        let (kept, rejected) = (Box::new(Shared::default()) as Box<dyn Write + Send>, Box::new(Shared::default()));
+        let record: Box<dyn Write + Send> = Box::new(Refuses { writes: true });
+        let split = Split { params: params(false), kept, rejected, record: Some((spec, record)) };
+        let (_, _, outcome) =
+            scan_and_split(&source(&data), Loop::Deferred("particles"), &plan(Some(2)), &keep_all, split).unwrap();
+        let Splitting::Failed(e) = outcome else { panic!("{outcome:?}") };
+        assert_eq!(e.to_string(), "the record of rejections (decisions.csv): disk full");
     }
 
     #[test]
