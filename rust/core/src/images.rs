@@ -88,8 +88,9 @@ impl ImageRun {
 /// The name is read as RELION reads it, so that one image in two spellings is one image: a
 /// field in quotes (`"12@my stack.mrcs"`, as a STAR file quotes a name holding a space) is
 /// the name inside them, and the index is a decimal integer however many zeros pad it
-/// (`0000000000000000000000012@s.mrcs` is `12@s.mrcs`).
-#[inline]
+/// (`0000000000000000000000012@s.mrcs` is `12@s.mrcs`). Always inlined: the scan calls it for
+/// every row, and a second caller (the one-pass record) must not make it a call there.
+#[inline(always)]
 pub fn split_image_name(field: &[u8]) -> (u32, &[u8]) {
     let field = unquoted(field);
     if let Some(split) = split_short_index(field) {
@@ -192,8 +193,9 @@ impl ImageRows {
     }
 
     /// Adds the row of image `index` to the last run: its index is listed once the run's
-    /// indices stop being consecutive (with those of the run's rows before it).
-    #[inline]
+    /// indices stop being consecutive (with those of the run's rows before it). (Always
+    /// inlined into [`ImageRows::push_name`], its only caller, as the scan's every row calls it.)
+    #[inline(always)]
     fn add_to_last_run(&mut self, index: u32) {
         let Some(run) = self.runs.last_mut() else { return };
         if u64::from(index) == run.last + 1 && run.consecutive() {
