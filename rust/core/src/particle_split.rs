@@ -110,11 +110,12 @@ pub fn scan_and_split<S: RowSource, W: Write + Send + 'static>(
     let Split { params, kept, rejected, record } = split;
     let (to_writer, batches) = sync_channel::<Vec<Run>>(QUEUED);
     // With a record, the input's rows are let go by the record's thread once both it and the
-    // writer are done with a batch (its names are read from them: no page read twice).
+    // writer are done with a batch (its names are read from them: no page read twice). Its
+    // queue holds one batch: the rows held mapped for it are at most two batches more.
     let (to_release, released) = channel::<Range<usize>>();
     let (to_record, recording) = match record {
         Some((spec, out)) => {
-            let (to_record, batches) = sync_channel::<RecordBatch>(QUEUED);
+            let (to_record, batches) = sync_channel::<RecordBatch>(1);
             let record_source = Arc::clone(source);
             let thread = std::thread::Builder::new()
                 .name("cryodedup-split-record".into())
