@@ -111,6 +111,18 @@ def test_the_docs_build_strictly_and_open_from_disk_where_properdocs_is_installe
     _opens_in_chromium(site)
 
 
+def test_ci_installs_properdocs_and_builds_the_site_strictly_with_the_readmes_command():
+    # Without the docs extra in CI the build test above skips, and a broken page would pass CI unseen.
+    ci = ROOT / ".ci" / "run"
+    if not ci.is_file():
+        pytest.skip(".ci/run is not shipped with an installed package")
+    text = ci.read_text(encoding="utf-8")
+    extras = re.findall(r'pip install --quiet "\$1\[([\w,]+)\]"', text)
+    assert any("docs" in found.split(",") and "test" in found.split(",") for found in extras), extras
+    built = re.findall(r"^\s*(properdocs build[^\n&;|]*)$", text, flags=re.M)
+    assert built and all(line.split()[:3] == _readme_docs_command() for line in built), built
+
+
 def _readme_docs_command() -> list[str]:
     """The README's command that builds the site, as it is written after its ``pip install ".[docs]" &&``."""
     found = re.search(
