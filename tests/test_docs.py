@@ -73,6 +73,41 @@ def test_each_changelog_line_is_one_short_change_naming_no_issue():
     assert [n for n, line in enumerate(lines, 1) if re.search(r"\bissues? \d|#\d", line)] == []
 
 
+def _benchmark_results() -> str:
+    results = ROOT / "benches" / "RESULTS.md"
+    if not results.is_file():
+        pytest.skip("benches/ is not shipped with an installed package")
+    return results.read_text(encoding="utf-8")
+
+
+def _benchmark_commands() -> dict[str, list[str]]:
+    """Each benchmark script's commands quoted in a section of benches/RESULTS.md, by script name."""
+    commands: dict[str, list[str]] = {}
+    for section in re.split(r"^## ", _benchmark_results(), flags=re.M)[1:]:
+        for command, script in re.findall(r"`((?:python|bash) benches/([\w.-]+\.(?:py|sh))[^`]*)`", section):
+            commands.setdefault(script, []).append(command)
+    return commands
+
+
+def test_the_benchmark_results_are_the_current_table_under_400_lines():
+    # A reader wants each benchmark's latest table, not the journal of every run (the runs stay in git).
+    lines = len(_benchmark_results().splitlines())
+    assert lines < 400, f"benches/RESULTS.md has {lines} lines"
+
+
+def test_every_benchmark_script_has_a_section_of_results_naming_its_command():
+    commands = _benchmark_commands()
+    scripts = sorted(p.name for p in (ROOT / "benches").iterdir() if p.suffix in (".py", ".sh"))
+    assert [s for s in scripts if s not in commands] == []
+    # Runnable as written from the repository's root: the script is there and takes every option named.
+    for script, quoted in commands.items():
+        path = ROOT / "benches" / script
+        assert path.is_file(), f"benches/RESULTS.md names benches/{script}, which is not there"
+        source = path.read_text(encoding="utf-8")
+        for option in {o for command in quoted for o in re.findall(r"\s(--[\w-]+)", command)}:
+            assert option in source, f"benches/RESULTS.md runs benches/{script} with {option}, which it does not take"
+
+
 def test_every_docs_page_is_in_the_sites_navigation():
     config = (ROOT / "properdocs.yml").read_text(encoding="utf-8")
     pages = {p.relative_to(ROOT / "docs").as_posix() for p in (ROOT / "docs").rglob("*.md")}
