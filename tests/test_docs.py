@@ -70,7 +70,15 @@ def test_each_changelog_line_is_one_short_change_naming_no_issue():
         pytest.skip("CHANGELOG.md is not shipped with an installed package")
     lines = changelog.read_text(encoding="utf-8").splitlines()
     assert [(n, len(line)) for n, line in enumerate(lines, 1) if len(line) > 600] == []
-    assert [n for n, line in enumerate(lines, 1) if re.search(r"\bissues? \d|#\d", line)] == []
+    assert [n for n, line in enumerate(lines, 1) if re.search(r"\bissues?\s*#?\s*\d|#\d", line, flags=re.I)] == []
+    # One change a line: a change wrapped onto the next line reads as two, so no line goes on from a bullet.
+    releases = next(n for n, line in enumerate(lines) if line.startswith("## "))
+    continued = [
+        n
+        for n, (before, line) in enumerate(zip(lines[releases:], lines[releases + 1 :]), releases + 2)
+        if before.startswith("- ") and line.strip() and not line.startswith(("- ", "#"))
+    ]
+    assert continued == []
 
 
 def _benchmark_results() -> str:
