@@ -332,4 +332,4 @@ def test_the_module_list_is_made_from_the_code():
     modules = {p.relative_to(ROOT).as_posix() for p in PACKAGE.rglob("*.py") if "__pycache__" not in p.parts}
     assert modules <= set(listed)
     assert all(listed[module] for module in modules), [m for m in modules if not listed[m]]
-    assert "rust/core/src/algo/dedup.rs" in listed
+    assert "rust/core/src/algo/dedup/mod.rs" in listed

@@ -399,6 +399,21 @@ def test_at_most_three_functions_over_80_lines_and_no_module_over_900():
     assert len(long) <= LONG_FUNCTIONS_ALLOWED, f"functions over {LONG_FUNCTION} lines: {long}"
 
 
+#: Lines a Rust file may hold (a module folder's files split by concern past it).
+LONG_RUST_FILE = 1000
+
+
+def test_no_rust_file_over_1000_lines():
+    rust = PACKAGE.parent.parent / "rust"
+    if not rust.is_dir():
+        pytest.skip("rust/ is not shipped with an installed package")
+    files = [path for path in rust.rglob("*.rs") if "target" not in path.relative_to(rust).parts]
+    sizes = {path.relative_to(rust).as_posix(): len(path.read_bytes().splitlines()) for path in files}
+    assert len(sizes) > 50, "the Rust sources were not found"
+    large = sorted(f"{name} ({lines})" for name, lines in sizes.items() if lines > LONG_RUST_FILE)
+    assert large == [], f"Rust files over {LONG_RUST_FILE} lines: {large}"
+
+
 # --- the whole options for one field (issue 66) ------------------------------------------------------------
 
 #: Functions that take a whole options object, read at most one field of it and hand it to nothing: the

@@ -1,5 +1,5 @@
 //! The keys that rank the rows of a group of duplicates: a score's (best first, "none" last)
-//! and a seeded random one. Kept apart from the walk (dedup.rs) because the priority counts
+//! and a seeded random one. Kept apart from the walk (dedup/) because the priority counts
 //! (priority.rs), the tubes (filaments.rs) and the species (species.rs) rank by them too.
 
 /// A reproducible pseudo-random 64-bit key (splitmix64 finaliser).
