@@ -33,7 +33,7 @@ import pytest
 from fixtures.refined_and_picks import refined_2d_project, refined_tomo_project
 from helpers import SHARED_DATA
 
-SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "output_digests.py"
+SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "output_digests.py"
 #: The digest corpus's runs of several inputs.
 MERGES = (
     "star31-two-pickers|star31-two-pickers-path|star31-consensus|star31-audit|star5-default|picks-merge|"
@@ -185,8 +185,9 @@ def test_refined_particles_with_hand_picks_keep_their_rows(tmp_path):
 
 
 def test_other_tests_merges_keep_their_rows(tmp_path, monkeypatch):
-    from test_coverage import tutorial_like
     from test_readme import relion_picks_project
+
+    from fixtures.autopick_jobs import tutorial_like
 
     tutorial_like(tmp_path / "tutorial", np.random.default_rng(5))
     check_rows_kept(

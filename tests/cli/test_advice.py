@@ -32,7 +32,7 @@ import cryodedup.errors
 from cryodedup.cli import main
 from fixtures.synthetic import cs_particles, write_cs
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "python" / "cryodedup" / "examples"
 
 # --- the messages' options, from the sources ---------------------------------------------------------------
