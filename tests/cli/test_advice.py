@@ -11,7 +11,7 @@ Issue 76 added: advice that would keep the duplicates (a transform for copies ea
 its own origin: none is printed, the shift-aware key is named and run); the outputs' and
 stores' advice (--force, --update --repair, --update --force, --skip-unreadable), the
 filaments' rules, --mic-psize and --shift-key none, each run as printed; and the Python
-API's ``force=True`` (--prefer's advice: tests/test_numbers_shown.py).
+API's ``force=True`` (--prefer's advice: tests/cli/test_numbers_shown.py).
 """
 
 from __future__ import annotations

@@ -4,8 +4,8 @@ The merges: the output-digest corpus's runs of several inputs (scripts/output_di
 pickers' particle files, RELION 5 particles, pickers merged and in consensus, each output
 format, CryoSPARC joins, crYOLO files of ../shared/data), the projects of
 tests/fixtures/refined_and_picks.py (refined particles with hand picks, 2-D and RELION 5),
-the tutorial-like picking jobs of tests/test_coverage.py, the README's hand picks with an
-autopicker (tests/test_readme.py), and the real RELION 5 Select and Picks jobs.
+the tutorial-like picking jobs of tests/algo/test_consensus_coverage.py, the README's hand picks with an
+autopicker (tests/project/test_readme.py), and the real RELION 5 Select and Picks jobs.
 
 Each input's rows are read here by plain text (STAR loops, text lines) or numpy (.cs records),
 without cryodedup's readers; so are the outputs the summary names (folders walked, RELION
