@@ -26,7 +26,7 @@ def root_files(tests: Path) -> list[str]:
 
 
 def history_names(tests: Path) -> list[str]:
-    return sorted(str(p.relative_to(tests)) for p in tests.rglob("test_*.py") if HISTORY.search(p.stem))
+    return sorted(str(p.relative_to(tests)) for p in tests.rglob("*.py") if HISTORY.search(p.stem))
 
 
 def test_the_history_marker_sees_rounds_issues_and_releases_not_formats():
@@ -44,5 +44,7 @@ def test_tests_root_holds_at_most_ten_files():
     )
 
 
-def test_no_test_file_is_named_after_its_history():
-    assert history_names(TESTS) == [], "name a test file after what it tests, not a round, an issue or a release"
+def test_no_test_file_nor_helper_is_named_after_its_history():
+    assert history_names(TESTS) == [], (
+        "name a test file or helper after what it holds, not a round, an issue or a release"
+    )
