@@ -22,10 +22,10 @@ import pytest
 import starfile
 from click.testing import CliRunner
 from cryosparc.dataset import Dataset
+from test_docs import ROOT, code_blocks
 
 from cryodedup.cli import main
 from helpers import kept_rows, write_pipeline_project, write_planted_micrographs, write_star
-from test_docs import ROOT, code_blocks
 
 README = ROOT / "README.md"
 

@@ -16,12 +16,12 @@ import sys
 
 import numpy as np
 import pytest
+from test_hostile_files import two_particles
 
 import cryodedup
 from cryodedup.errors import CryodedupError
 from fixtures.synthetic import cs_particles, write_cs, write_mrc
-from test_hostile_files import run_briefly, two_particles
-from test_reliability import one_error_line
+from helpers import one_error_line, run_briefly
 
 ESCAPES = "\x1b]0;PWNED\x07\x1b[2J\x1b[31m"
 

@@ -17,7 +17,7 @@ import pytest
 
 import cryodedup
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 tomllib = pytest.importorskip("tomllib")  # Python >= 3.11
 
 # Import name -> distribution name, for the imports whose names differ.

@@ -11,7 +11,7 @@ Issue 76 added: advice that would keep the duplicates (a transform for copies ea
 its own origin: none is printed, the shift-aware key is named and run); the outputs' and
 stores' advice (--force, --update --repair, --update --force, --skip-unreadable), the
 filaments' rules, --mic-psize and --shift-key none, each run as printed; and the Python
-API's ``force=True`` (--prefer's advice: tests/test_numbers_shown.py).
+API's ``force=True`` (--prefer's advice: tests/cli/test_numbers_shown.py).
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ import cryodedup.errors
 from cryodedup.cli import main
 from fixtures.synthetic import cs_particles, write_cs
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "python" / "cryodedup" / "examples"
 
 # --- the messages' options, from the sources ---------------------------------------------------------------

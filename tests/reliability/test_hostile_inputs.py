@@ -16,7 +16,7 @@ import pytest
 from cryodedup import dedup, remove_duplicates
 from cryodedup.algo.dedup import DuplicateRule, dedup_and_support_masks
 from cryodedup.errors import CryodedupError
-from helpers import write_star
+from helpers import one_error_line, write_star
 
 OPTICS = [[1, "og1", 2.0, 1.0]]
 LABELS = ["rlnCoordinateX", "rlnCoordinateY", "rlnMicrographName", "rlnOpticsGroup"]
@@ -37,13 +37,6 @@ def cryodedup(*args, timeout=120):
         timeout=timeout,
     )
     return run.returncode, run.stdout, run.stderr
-
-
-def one_error_line(stderr: str) -> str:
-    """The one line of a refused run (warnings aside); fails on a traceback or several lines."""
-    lines = [line for line in stderr.strip().splitlines() if not line.startswith("Warning: ")]
-    assert len(lines) == 1 and lines[0].startswith("Error: "), stderr
-    return lines[0]
 
 
 # Item 8: spans of more grid cells than a usize holds panicked the core (grid.rs).

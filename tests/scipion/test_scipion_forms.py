@@ -13,7 +13,7 @@ from cryodedup.errors import CryodedupError
 from cryodedup.options import MicrographOptions, ParticleOptions
 from cryodedup.options.fields import choice, option
 
-PLUGIN = Path(__file__).parents[1] / "scipion" / "cryodedup_scipion"
+PLUGIN = Path(__file__).parents[2] / "scipion" / "cryodedup_scipion"
 
 
 def _forms():

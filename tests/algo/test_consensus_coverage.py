@@ -15,77 +15,14 @@ from click.testing import CliRunner
 
 from cryodedup import CryodedupError, ParticleOptions, remove_duplicate_particles
 from cryodedup.cli import main
-from picker_files import cbox_text
-
-PSIZE = 0.885
-# RELION 3.1's autopicker: LoG rows are X Y FOM Class Psi, template rows X Y Class FOM Psi (autopicker.cpp).
-LOG_LABELS = ("rlnCoordinateX", "rlnCoordinateY", "rlnAutopickFigureOfMerit", "rlnClassNumber", "rlnAnglePsi")
-TEMPLATE_LABELS = ("rlnCoordinateX", "rlnCoordinateY", "rlnClassNumber", "rlnAutopickFigureOfMerit", "rlnAnglePsi")
-
-
-def coordinate_star(labels, rows) -> str:
-    """A per-micrograph coordinate file as RELION 3.1 writes it; rows are (x, y, fom, class, psi)."""
-    text = "\n# version 30001\n\ndata_\n\nloop_ \n" + "".join(f"_{lab} #{k + 1} \n" for k, lab in enumerate(labels))
-    for x, y, fom, cls, psi in rows:
-        values = {"rlnCoordinateX": x, "rlnCoordinateY": y, "rlnAutopickFigureOfMerit": fom}
-        values |= {"rlnClassNumber": cls, "rlnAnglePsi": psi}
-        text += " ".join(f"{values[lab]:12.6f}" if lab != "rlnClassNumber" else f"{cls:12d}" for lab in labels)
-        text += " \n"
-    return text + " \n"
-
-
-def micrographs_star(names) -> str:
-    rows = "".join(f"{n} 1 \n" for n in names)
-    return (
-        "\n# version 30001\n\ndata_optics\n\nloop_ \n_rlnOpticsGroupName #1 \n_rlnOpticsGroup #2 \n"
-        "_rlnMicrographPixelSize #3 \n_rlnVoltage #4 \n_rlnSphericalAberration #5 \n_rlnAmplitudeContrast #6 \n"
-        f"opticsGroup1 1 {PSIZE} 300 2.7 0.1 \n \n\n# version 30001\n\ndata_micrographs\n\n"
-        f"loop_ \n_rlnMicrographName #1 \n_rlnOpticsGroup #2 \n{rows} \n"
-    )
-
-
-def tutorial_like(root, rng, n_mics=24, n_log=5):
-    """A RELION 3.1 project shaped like the tutorial's: LoG on ``n_log`` micrographs, template on all.
-
-    Template picks are a random field; LoG re-finds most of them (jittered by a few pixels)
-    and adds its own. Micrograph 3 has a template file without picks (RELION writes one).
-    Returns the two jobs and, per job, {micrograph name: [(x, y, fom), ...]}.
-    """
-    names = [f"MotionCorr/job002/Movies/mic_{k:03d}.mrc" for k in range(n_mics)]
-    chosen = names[:: n_mics // n_log][:n_log]
-    for folder, star, mics in (
-        ("CtfFind/job003", "micrographs_ctf.star", names),
-        ("Select/job005", "micrographs_selected.star", chosen),
-    ):
-        (root / folder).mkdir(parents=True)
-        (root / folder / star).write_text(micrographs_star(mics))
-    picks = {"job006": {}, "job011": {}}
-    for name in names:
-        n = 0 if name == names[3] else int(rng.integers(15, 40))
-        xy = rng.uniform(50, 3000, (n, 2)).round(1)
-        picks["job011"][name] = [(x, y, round(float(rng.uniform(0, 3)), 4)) for x, y in xy]
-        if name in chosen:
-            refound = rng.random(n) < 0.7
-            found = xy[refound] + rng.normal(0, 4, (int(refound.sum()), 2))
-            extra = rng.uniform(50, 3000, (int(rng.integers(3, 10)), 2))
-            both = np.vstack([found, extra]).round(1)
-            picks["job006"][name] = [(x, y, round(float(rng.uniform(0, 0.3)), 4)) for x, y in both]
-    jobs = {}
-    for job, labels, star in (
-        ("job006", LOG_LABELS, "Select/job005/micrographs_selected.star"),
-        ("job011", TEMPLATE_LABELS, "CtfFind/job003/micrographs_ctf.star"),
-    ):
-        folder = root / "AutoPick" / job
-        (folder / "Movies").mkdir(parents=True)
-        (folder / "coords_suffix_autopick.star").write_text(star + "\n")
-        for name, rows in picks[job].items():
-            stem = name.rsplit("/", 1)[1][:-4]
-            cls = 0 if job == "job006" else 1
-            (folder / "Movies" / f"{stem}_autopick.star").write_text(
-                coordinate_star(labels, [(x, y, s, cls, 0.0) for x, y, s in rows])
-            )
-        jobs[job] = folder
-    return jobs, picks
+from fixtures.autopick_jobs import (
+    LOG_LABELS,
+    PSIZE,
+    coordinate_star,
+    micrographs_star,
+    tutorial_like,
+    write_cryolo_folder,
+)
 
 
 def brute_force(picks_by_input, covered_by_input, min_dist_px, min_support, uncovered="keep", rank=True):
@@ -203,14 +140,6 @@ def test_without_coverage_the_old_rule_rejects_what_no_one_could_confirm(tmp_pat
     _flat, final, not_confirmable, _ = brute_force([picks["job006"], picks["job011"]], everywhere, 40.0 / PSIZE, 2)
     assert summary["kept"] == len(final) and not not_confirmable
     assert not any("cannot be asked" in w for w in summary["warnings"])
-
-
-def write_cryolo_folder(folder, picks_by_stem):
-    """A crYOLO output folder: CBOX/<stem>.cbox for every micrograph it ran on, empty where it found nothing."""
-    (folder / "CBOX").mkdir(parents=True)
-    for stem, rows in picks_by_stem.items():
-        path = folder / "CBOX" / f"{stem}.cbox"
-        path.write_text(cbox_text([(x - 50, y - 50, 100, 100, s) for x, y, s in rows]) if rows else "")
 
 
 def test_cryolo_empty_files_count_as_ran_on_and_relion4_lists_as_listed(tmp_path, monkeypatch):

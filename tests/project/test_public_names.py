@@ -22,7 +22,7 @@ import pytest
 import cryodedup
 
 PACKAGE = Path(cryodedup.__file__).parent
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 #: Code outside the package that uses it, where the checkout has it (an installed package has none).
 #: Like the tests, the fuzz harnesses (fuzz/python) may reach internals: they are not counted.
 OUTSIDE = ("scipion", "scripts", "benches")

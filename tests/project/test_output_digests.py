@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "output_digests.py"
+SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "output_digests.py"
 TINY = "^(star31-default|cs-default)$"
 
 

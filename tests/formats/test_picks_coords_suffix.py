@@ -19,7 +19,7 @@ import pytest
 import starfile
 
 from cryodedup import ParticleOptions, remove_duplicate_particles
-from test_coverage import LOG_LABELS, PSIZE, tutorial_like, write_cryolo_folder
+from fixtures.autopick_jobs import LOG_LABELS, PSIZE, tutorial_like, write_cryolo_folder
 
 
 def relion31_coordinate_file(coord_dir: str, micrograph: str, suffix: str) -> str:

@@ -14,8 +14,8 @@ import sys
 import pytest
 
 from fixtures.shard_files import edit_pairs, edit_record
+from helpers import one_error_line, run_briefly
 from picker_files import autopick_text, cbox_text, relion3_job
-from test_reliability import one_error_line
 
 PICKS = {"a": [(10.0, 10.0, 0.5), (300.0, 300.0, 0.4)], "b": [(50.0, 50.0, 0.3)]}
 
@@ -28,22 +28,6 @@ def two_particles(path):
         "10 10 m.mrc 1\n500 500 m.mrc 1\n"
     )
     return path
-
-
-def run_briefly(*args, cwd=None, timeout=60, quiet=True):
-    """The CLI in a subprocess, which must end within ``timeout`` s: (status, stderr); a hang fails the test."""
-    try:
-        run = subprocess.run(
-            [sys.executable, "-m", "cryodedup.cli", *map(str, args), *(["-q"] if quiet else [])],
-            check=False,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            cwd=cwd,
-        )
-    except subprocess.TimeoutExpired:
-        pytest.fail(f"cryodedup {' '.join(map(str, args))} still running after {timeout} s (it waits on a FIFO)")
-    return run.returncode, run.stderr
 
 
 # Item 9: a FIFO anywhere a job opens a file hung the job (the reader waits for a writer).

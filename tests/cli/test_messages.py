@@ -82,7 +82,7 @@ def test_a_species_column_beyond_any_class_number_is_one_line(tmp_path):
 def test_a_folder_named_like_a_micrograph_in_an_update_is_one_line(tmp_path):
     import sys
 
-    sys.path.insert(0, str(__import__("pathlib").Path(__file__).parent))
+    sys.path.insert(0, str(__import__("pathlib").Path(__file__).parents[1]))
     from helpers import write_planted_micrographs
 
     mics = tmp_path / "mics"

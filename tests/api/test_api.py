@@ -271,7 +271,7 @@ def test_options_of_the_wrong_type_are_refused_when_the_job_runs_as_the_api_page
     for wrong in (ParticleOptions(remove_entirely="no"), ParticleOptions(decisions="no"), MicrographOptions(plot=1)):
         with pytest.raises(CryodedupError, match="is on or off"):
             wrong.check()
-    page = (Path(__file__).parents[1] / "docs" / "reference" / "api.md").read_text()
+    page = (Path(__file__).parents[2] / "docs" / "reference" / "api.md").read_text()
     assert "construct, and the run raises `CryodedupError` naming the option" in page
     # Both jobs' update, as each takes it, and the repair, on the page.
     assert "ParticleOptions(update=True)" in page and "update=True)" in page.split("find_duplicate_micrographs(")[-1]

@@ -356,7 +356,7 @@ def test_the_pipeliner_cannot_open_a_relion31_project_as_the_readme_says(tmp_pat
     # Issue 38, item 14: on first use the pipeliner converts a RELION 3.1 project's pipeline,
     # reading every job's job.star as RELION 4 writes it; it dies before any job of cryodedup's
     # is loaded, so cryodedup cannot help it: the README sends RELION 3.1 projects to the
-    # External job (tests/test_pipelines_relion.py runs it in this same project).
+    # External job (tests/pipelines/test_relion_external.py runs it in this same project).
     relion31_project_and_runjob(tmp_path, 8)
     pipeline = (tmp_path / "default_pipeline.star").read_bytes()
     runjob = tmp_path / "cryodedup_particles_run.job"

@@ -236,7 +236,7 @@ def test_a_batch_given_again_adds_nothing_unless_add_again(project, capsys):
     kept = kept_rows(job / "particles_kept.star")
     capsys.readouterr()
     # The last round's batch given again: its files put in place, nothing added (an earlier round's is
-    # refused: tests/test_messages.py).
+    # refused: tests/cli/test_messages.py).
     assert run_here(root, [*argv, "--j", "1"]) == 0 and not (job / "round_0002_kept.star").exists()
     said = capsys.readouterr()
     assert "its rows are already in the kept set" in said.out + said.err
@@ -545,7 +545,7 @@ def tutorial_project(tmp_path_factory):
 
 def test_relion31_tutorial_project_runs_the_external_job(tutorial_project):
     # Issue 38, item 14: the route the README gives for RELION 3.1 projects, which the CCP-EM
-    # pipeliner cannot open (tests/test_pipelines_ccpem.py): the External job, by relion_pipeliner.
+    # pipeliner cannot open (tests/pipelines/test_ccpem.py): the External job, by relion_pipeliner.
     root, paths = tutorial_project
     class2d = (root / paths["class2d_job_star"]).read_bytes()
     assert b"_rlnJobType " in class2d and b"\a" in class2d  # RELION 3.1's job.star, with its own escape

@@ -5,10 +5,10 @@ from __future__ import annotations
 import warnings
 
 import pytest
+from test_api import relion31_tables
 
 from cryodedup import CryodedupError, ParticleOptions, remove_duplicate_particles, remove_duplicates
 from helpers import write_star
-from test_api import relion31_tables
 
 LABELS = ["rlnCoordinateX", "rlnCoordinateY", "rlnMicrographName"]
 

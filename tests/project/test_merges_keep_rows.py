@@ -4,8 +4,8 @@ The merges: the output-digest corpus's runs of several inputs (scripts/output_di
 pickers' particle files, RELION 5 particles, pickers merged and in consensus, each output
 format, CryoSPARC joins, crYOLO files of ../shared/data), the projects of
 tests/fixtures/refined_and_picks.py (refined particles with hand picks, 2-D and RELION 5),
-the tutorial-like picking jobs of tests/test_coverage.py, the README's hand picks with an
-autopicker (tests/test_readme.py), and the real RELION 5 Select and Picks jobs.
+the tutorial-like picking jobs of tests/algo/test_consensus_coverage.py, the README's hand picks with an
+autopicker (tests/project/test_readme.py), and the real RELION 5 Select and Picks jobs.
 
 Each input's rows are read here by plain text (STAR loops, text lines) or numpy (.cs records),
 without cryodedup's readers; so are the outputs the summary names (folders walked, RELION
@@ -33,7 +33,7 @@ import pytest
 from fixtures.refined_and_picks import refined_2d_project, refined_tomo_project
 from helpers import SHARED_DATA
 
-SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "output_digests.py"
+SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "output_digests.py"
 #: The digest corpus's runs of several inputs.
 MERGES = (
     "star31-two-pickers|star31-two-pickers-path|star31-consensus|star31-audit|star5-default|picks-merge|"
@@ -185,8 +185,9 @@ def test_refined_particles_with_hand_picks_keep_their_rows(tmp_path):
 
 
 def test_other_tests_merges_keep_their_rows(tmp_path, monkeypatch):
-    from test_coverage import tutorial_like
     from test_readme import relion_picks_project
+
+    from fixtures.autopick_jobs import tutorial_like
 
     tutorial_like(tmp_path / "tutorial", np.random.default_rng(5))
     check_rows_kept(
