@@ -27,7 +27,7 @@ from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 
@@ -47,9 +47,11 @@ from .read import Files, Held, Source
 from .stages import Written
 from .store import (
     RUNNING_FILES,
+    DecisionRecord,
     KeptRows,
     KeptStore,
     RunningChange,
+    StarHeader,
     decision_record,
 )
 from .store_open import open_store, repair_store
@@ -127,7 +129,7 @@ class Round:
     force: bool
     options: ParticleOptions
     kind: str = "star"
-    record: dict[str, Any] | None = None
+    record: DecisionRecord | None = None
     header: tuple[bytes, bytes] = (b"", b"")
     #: The batch's particles on micrographs the store holds kept ones of, and those the store held there.
     kept_before_here: int = 0
@@ -138,7 +140,7 @@ class Round:
     batch: str = ""
     redo: bool = False
     #: A STAR store's running file's header's SHA-256 and the text after its rows (for its first round).
-    star_header: dict[str, str] | None = None
+    star_header: StarHeader | None = None
     #: ``--decisions``: writes the round's record to a path (a round file as the others: stored, put back).
     write_record: Callable[[Path], None] | None = None
     #: The round written, not yet committed: its kept rows, its files (final: temporary), the running file's change.
@@ -381,16 +383,14 @@ def _batch_digest(paths: list[Path]) -> str:
 def _check_header(round_: Round, particles: ParticleSet) -> None:
     """Refuses a batch whose header (optics table, columns) or what follows its rows is not the running file's."""
     prefix, suffix = round_.header
-    mine = {"prefix_sha256": sha256_bytes(prefix), "suffix": suffix.hex()}
+    mine = StarHeader(sha256_bytes(prefix), suffix.hex())
     stored = round_.store.star_header
     round_.star_header = mine
     if stored is None or round_.store.running is None:
         return
     if mine != stored:
         part = (
-            "header (optics table and columns)"
-            if mine["prefix_sha256"] != stored.get("prefix_sha256")
-            else "text after the rows"
+            "header (optics table and columns)" if mine.prefix_sha256 != stored.prefix_sha256 else "text after the rows"
         )
         raise CryodedupError(
             f"{particles.inputs[0]}: its {part} is not that of {round_.store.running_path}, which --update appends "
@@ -630,7 +630,7 @@ def _cs_change(round_: Round, writer: CsWriter, keep: np.ndarray) -> RunningChan
             return RunningChange(False, running.size, added, header, len(header), sha256_bytes(header))
     from cryosparc.dataset import Dataset
 
-    path = round_.outdir / f".{RUNNING_FILES['cs']}.new.{os.getpid()}.tmp"
+    path = round_.outdir / f".{round_.store.running_path.name}.new.{os.getpid()}.tmp"  # (a .cs store's)
     try:
         added = flatten(group).take(rows)
         if before is None:
