@@ -148,12 +148,12 @@ class Round:
 
     def decide(self, particles: ParticleSet, log: Log, held: Held) -> Decision:
         """The batch's decision: rows near a kept particle rejected, the others decided as a plain run decides them."""
-        return _decide(self, particles, self.options, log, held)
+        return _decide(self, particles, log, held)
 
     def write(self, particles: ParticleSet, decision: Decision, halves: np.ndarray | None, warn: Warn) -> Written:
         """The round's files (and ``--decisions``' record) under temporary names; :meth:`commit` places them."""
         start = time.perf_counter()
-        record = _record(self, particles, decision, self.options)
+        record = _record(self, particles, decision)
         outputs = _write(self, particles, decision.keep)
         return Written(outputs, time.perf_counter() - start, record)
 
@@ -273,8 +273,9 @@ def blocked_by_kept(
     return blocked, won, distance
 
 
-def _decide(round_: Round, particles: ParticleSet, options: ParticleOptions, log: Log, held: Held) -> Decision:
+def _decide(round_: Round, particles: ParticleSet, log: Log, held: Held) -> Decision:
     """:meth:`Round.decide`."""
+    options = round_.options
     writer = refuse_rows(particles)
     dims = particles.centres.shape[1]
     record = decision_record(options, particles.score_label, particles.higher_is_better, dims, round_.kind)
@@ -430,8 +431,9 @@ def _fields_of(path: Path) -> list[str]:
     return CsFile.load(path).fields
 
 
-def _record(round_: Round, particles: ParticleSet, decision: Decision, options: ParticleOptions) -> dict | None:
+def _record(round_: Round, particles: ParticleSet, decision: Decision) -> dict | None:
     """``--decisions``: its columns, written among the round's files (stored, put back); None without it."""
+    options = round_.options
     if not options.decisions:
         return None
     from .record import rejections, table, write_decisions  # (loaded for --decisions only)
