@@ -150,13 +150,16 @@ class DecisionRecord:
     def from_json(cls, text: str | None) -> DecisionRecord:
         """The record a store kept (:class:`StoreError` when it is not one this cryodedup wrote)."""
         record = typed(cls, json.loads(text)) if text is not None else None
-        # (--select greedy is left out of a record: stores made before --select read as greedy)
-        known = (set(DECISION_OPTIONS), set(DECISION_OPTIONS) - {"select"})
-        if record is None or not isinstance(record.options, dict) or set(record.options) not in known:
-            raise StoreError("its meta table is damaged (the decision's record)")
-        if record.kind not in RUNNING_FILES:
+        if record is None or not _known_options(record.options) or record.kind not in RUNNING_FILES:
             raise StoreError("its meta table is damaged (the decision's record)")
         return record
+
+
+def _known_options(options: object) -> bool:
+    """Whether a stored record's options are the decision's (as JSON read them: of any type until checked)."""
+    # (--select greedy is left out of a record: stores made before --select read as greedy)
+    known = (set(DECISION_OPTIONS), set(DECISION_OPTIONS) - {"select"})
+    return isinstance(options, dict) and set(options) in known
 
 
 @dataclass(frozen=True)
