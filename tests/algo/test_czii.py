@@ -10,7 +10,6 @@ import pytest
 from cryodedup.algo.czii import (
     CHALLENGE_RADII,
     CHALLENGE_WEIGHTS,
-    ClassScores,
     class_hits,
     class_scores,
     threshold_sweep,
@@ -58,7 +57,8 @@ def test_a_tomogram_is_its_own_space_a_pick_of_another_hits_nothing():
 def test_no_candidates_of_a_class_scores_zero_and_no_references_leaves_all_false():
     none = computed([(0, (100, 100, 100))], [], 30.0)
     assert (none.tp, none.fp, none.fn) == (0, 0, 1)
-    assert class_scores(0, 0, 1, 4) == ClassScores(precision=0.0, recall=0.0, f_beta=0.0)
+    scored = class_scores(0, 0, 1, 4)
+    assert (scored.precision, scored.recall, scored.f_beta) == (0.0, 0.0, 0.0)
     alone = computed([], [(0, (1, 2, 3)), (0, (4, 5, 6))], 30.0)
     assert (alone.tp, alone.fp, alone.fn) == (0, 2, 0)
 

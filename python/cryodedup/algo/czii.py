@@ -24,7 +24,6 @@ __all__ = [
     "CHALLENGE_MULTIPLIER",
     "CHALLENGE_RADII",
     "CHALLENGE_WEIGHTS",
-    "ClassScores",
     "ThresholdSweep",
     "class_hits",
     "class_scores",

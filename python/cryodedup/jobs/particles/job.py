@@ -43,7 +43,7 @@ if TYPE_CHECKING:
 
     from ...report.sections import MovedInputs, Registration
 
-__all__ = ["Outcome", "Plain", "job_for", "remove_duplicate_particles", "run", "run_round"]
+__all__ = ["Outcome", "job_for", "remove_duplicate_particles", "run"]
 
 
 def _registered(

@@ -73,7 +73,6 @@ from ..store_db import (
 __all__ = [
     "CHECK_WHOLE_BYTES",
     "DATABASE",
-    "DECISION_OPTIONS",
     "EARLIER",
     "EARLIER_PATTERNS",
     "FORMAT",

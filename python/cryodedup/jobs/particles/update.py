@@ -61,7 +61,7 @@ if TYPE_CHECKING:
     from ...formats.star.particle_writer import StarWriter
     from .summarise import ParticleSummary
 
-__all__ = ["Round", "open_round", "repair"]
+__all__ = ["open_round", "repair"]
 
 #: Each round's kept and rejected particles (round 1: round_0001_kept.star), left for downstream jobs.
 ROUND_FILES = ("round_{:04d}_kept.star", "round_{:04d}_rejected.star")
