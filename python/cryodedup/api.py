@@ -34,7 +34,7 @@ from .formats.cryosparc.particles import read_dataset
 from .formats.read_request import ReadRequest
 from .formats.sniff import is_copick_config
 from .formats.star.particles import read_frame
-from .jobs.particles.job import Outcome, run
+from .jobs.particles.job import Outcome, job_for, run
 from .jobs.particles.read import Files, InMemory, Source
 from .options import ParticleOptions
 from .options.fields import CENTRES, taken_by
@@ -153,9 +153,10 @@ def _remove_duplicates(data: Any, outdir: StrPath | None, force: bool, report: L
     opts = ParticleOptions(**options)
     opts.check()
     outcomes: list[Outcome] = []
+    job = job_for(opts.update)  # (update=True: a round around the job)
 
     def run_job(source: Source) -> Outcome:
-        outcomes.append(run(source, outdir, opts, force=force, log=report))
+        outcomes.append(job(source, outdir, opts, force=force, log=report))
         return outcomes[-1]
 
     kept, rejected = _subsets(data, outdir, run_job)

@@ -310,12 +310,13 @@ def run_particle_job(
     """
     from dataclasses import replace
 
-    from .jobs.particles.job import run
+    from .jobs.particles.job import job_for
     from .jobs.particles.read import Files
     from .outputs import all_outputs_at_once
 
     # (the summary alone: the rows read and the decision are let go; the outputs, the folder's lock and
     # a killed run's leftovers handled as remove_duplicate_particles handles them)
+    run = job_for(options.update)  # (--update: a round around the job)
     summarised = all_outputs_at_once(lambda: run(Files.of(inputs), outdir, options, force=force, log=report.log))
     typed = run_job(lambda: report.holding_warnings(lambda: summarised().summary))
     if images_note and typed.micrograph_images:

@@ -139,18 +139,20 @@ def test_no_room_imports_a_room_above_it():
 #: The particle job's modules (jobs/particles/), from the ground up: each imports only those
 #: below it. The --update store first (it knows no other), the masks and edges (rows dropped before the
 #: dedup), the decision (the one-pass policy is the
-#: reader's question to it), the reading, the summary, an --update round, the record of rejections,
+#: reader's question to it), the reading, the stages a run is given (how it decides and writes),
+#: the summary, the record of rejections, an --update round's stages (its record the plain run's),
 #: the page of every micrograph (its partners the record's), the pictures, and the one
-#: orchestration of files and data in memory.
+#: orchestration of files and data in memory (a round wraps it there).
 PARTICLE_JOB = [
     "store",
     "store_open",
     "regions",
     "decide",
     "read",
+    "stages",
     "summarise",
-    "update",
     "record",
+    "update",
     "page",
     "draw",
     "job",

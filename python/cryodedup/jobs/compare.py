@@ -20,7 +20,14 @@ from typing import Any
 import numpy as np
 
 from ..algo.consensus import jaccard_matrices
-from ..algo.czii import CHALLENGE_MULTIPLIER, class_hits, class_scores, threshold_sweep, weighted_score
+from ..algo.czii import (
+    CHALLENGE_MULTIPLIER,
+    ThresholdSweep,
+    class_hits,
+    class_scores,
+    threshold_sweep,
+    weighted_score,
+)
 from ..algo.dedup import DuplicateRule, dedup_and_support_masks
 from ..algo.matching import f_beta, maximum_matching, pairs_within
 from ..errors import CryodedupError
@@ -400,9 +407,9 @@ def czii_metric(
             tp=hits.tp,
             fp=hits.fp,
             fn=hits.fn,
-            precision=_rounded(counted["precision"]),
-            recall=_rounded(counted["recall"]),
-            f_beta=_rounded(counted["f_beta"]),
+            precision=_rounded(counted.precision),
+            recall=_rounded(counted.recall),
+            f_beta=_rounded(counted.f_beta),
             localisation_error_A=_rounded(float(np.mean(hits.nearest[hits.hit]))) if hits.tp else None,
             sweep=(
                 _sweep_summary(threshold_sweep(hits, cand_scores, beta), 1 if higher else -1)
@@ -410,7 +417,7 @@ def czii_metric(
                 else None
             ),
         )
-        classes.append((one, counted["f_beta"]))
+        classes.append((one, counted.f_beta))
     total = options.weight_total()  # (--czii-weights all: the challenge's code's denominator)
     score = weighted_score({c.species: f for c, f in classes}, {c.species: c.weight for c, _ in classes}, total)
     not_scored = sorted(set(options.weights) - {c.species for c, _ in classes})  # (a misspelt name, say)
@@ -442,24 +449,24 @@ def _unused_weights(czii: CziiScore) -> list[str]:
     ]
 
 
-def _sweep_summary(sweep: dict[str, Any], sign: int) -> Sweep:
+def _sweep_summary(sweep: ThresholdSweep, sign: int) -> Sweep:
     """A species' sweep for the summary: its area, best threshold, and its curve (at most CURVE_POINTS points).
 
     ``sign``: -1 where the scores were swept negated (a lower score better): thresholds as the scores read.
     """
-    n = len(sweep["thresholds"])
+    n = len(sweep.thresholds)
     at = np.unique(np.linspace(0, n - 1, min(n, CURVE_POINTS)).round().astype(np.int64))
-    best = int(np.flatnonzero(sweep["thresholds"] == sweep["best_threshold"])[0])
+    best = int(np.flatnonzero(sweep.thresholds == sweep.best_threshold)[0])
     return Sweep(
-        average_precision=_rounded(sweep["average_precision"]),
-        best_threshold=sign * float(sweep["best_threshold"]),
-        best_f_beta=_rounded(sweep["best_f_beta"]),
-        best_precision=_rounded(float(sweep["precision"][best])),
-        best_recall=_rounded(float(sweep["recall"][best])),
+        average_precision=_rounded(sweep.average_precision),
+        best_threshold=sign * float(sweep.best_threshold),
+        best_f_beta=_rounded(sweep.best_f_beta),
+        best_precision=_rounded(float(sweep.precision[best])),
+        best_recall=_rounded(float(sweep.recall[best])),
         thresholds=n,
         curve=Curve(
-            threshold=tuple(sign * float(t) for t in sweep["thresholds"][at]),
-            precision=tuple(_rounded(float(v)) for v in sweep["precision"][at]),
-            recall=tuple(_rounded(float(v)) for v in sweep["recall"][at]),
+            threshold=tuple(sign * float(t) for t in sweep.thresholds[at]),
+            precision=tuple(_rounded(float(v)) for v in sweep.precision[at]),
+            recall=tuple(_rounded(float(v)) for v in sweep.recall[at]),
         ),
     )

@@ -5,6 +5,11 @@ format's module, which reads them into one :class:`~cryodedup.particle_set.Parti
 (or, asked by ``decide.one_pass``, decides and writes while it scans); ``decide.py`` decides
 which rows to keep from that structure alone; the set's writer writes them; ``summarise.py``
 counts what was decided and ``draw.py`` draws it.
+
+An ``--update`` round (:func:`run_round`) wraps the same job: it opens the store, runs
+:func:`run` with the round's stages (``update.Round``: decided against the kept set, written as
+the round's files), and commits the round; :func:`run` calls its stages (``stages.py``) without
+knowing which it was given.
 """
 
 from __future__ import annotations
@@ -12,7 +17,6 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
-from types import ModuleType
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -31,15 +35,15 @@ from ..species import distances_used
 from .decide import Decision, decide, warn_not_confirmable
 from .draw import picture_details, plot_particles
 from .read import Files, Held, Source, next_optimisation_set, warn_unused_options
+from .stages import Stages, Written
 from .summarise import ParticleSummary, summarize, timings, verdict_of
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
 
     from ...report.sections import MovedInputs, Registration
-    from .update import Round
 
-__all__ = ["Outcome", "remove_duplicate_particles", "run"]
+__all__ = ["Outcome", "job_for", "remove_duplicate_particles", "run"]
 
 
 def _registered(
@@ -115,7 +119,8 @@ def remove_duplicate_particles(
         The summary (:class:`~cryodedup.jobs.particles.summarise.ParticleSummary`, as ``--json``
         prints it): counts, pixel sizes, shift and score used, outputs, time.
     """
-    return run(Files.of(inputs), outdir, options, force=force, log=log).summary.to_json()
+    options = options or ParticleOptions()
+    return job_for(options.update)(Files.of(inputs), outdir, options, force=force, log=log).summary.to_json()
 
 
 @dataclass(frozen=True)
@@ -136,19 +141,20 @@ def run(
     *,
     force: bool = False,
     log: Log = _silent,
+    stages: Stages | None = None,
 ) -> Outcome:
     """The particle job, the one orchestration of files and of data in memory alike.
 
     Read (the source's reader), check, decide, write (the set's writer; data in memory: none),
     summarise, draw (``--plot``). Warnings are said once the checks that can stop the run have
-    passed: none before an error.
+    passed: none before an error. ``stages``: how it decides and writes (a plain run's,
+    :class:`Plain`, unless given: an ``--update`` round's, by :func:`run_round`).
     """
     start = time.perf_counter()
     options = options or ParticleOptions()
     options.check()
     folder = source.check(outdir, options)
-    update = _update_module() if options.update else None  # (its store's modules loaded only for a round)
-    round_ = update.start_round(source, outdir, options, force, log) if update else None
+    stages = stages or Plain(source, folder, options, force)
     warnings: list[str] = []
     checked = False
 
@@ -157,17 +163,13 @@ def run(
         if checked:
             log(message, "warning")
 
-    record = None
     held = source.held_by_prefer(options, warn)  # (--prefer parsed once, before anything is read where it can be)
     particles = source.read(folder, options, warn, log, held)
     warn_unused_options(particles, options, warn)
     registration, transforms = _registered(particles, options, warn, _shift_aware(source, folder, options, held))
     reassign = check_halfsets(particles, options.halfsets) is not None
     read_at = time.perf_counter()
-    if update and round_:
-        decision = update.decide_round(round_, particles, options, log, held)
-    else:
-        decision = decide(particles, options, log, held)
+    decision = stages.decide(particles, log, held)
     checked = True
     for message in warnings:
         log(message, "warning")
@@ -178,14 +180,7 @@ def run(
     halves = halfsets_by_micrograph(particles.groups, decision.keep) if reassign else None
     # Counted before the outputs are written: a one-pass scan's writer may still be busy.
     summary = replace(summarize(particles, decision, options, halves), registration=registration, transforms=transforms)
-    if update and round_:
-        record = _round_record(round_, particles, decision, options)
-        outputs, write_seconds = update.write_round(round_, particles, decision.keep)
-        summary = replace(summary, update=update.round_summary(round_, summary.kept, summary.particles))
-    else:
-        outputs, write_seconds = _write(particles, decision.keep, halves, options, force, source, warn)
-    if options.decisions and not (update and round_):
-        record, outputs = _record(particles, decision, options, folder, force, outputs)
+    written = stages.write(particles, decision, halves, warn)
     if summary.same_image is not None and summary.same_image.message is not None:
         warn(summary.same_image.message)
     names = summary.particle_names
@@ -194,8 +189,8 @@ def run(
     used = distances_used(particles, options)
     summary = replace(
         summary,
-        timings=timings(particles, read_at - start, decided_at - read_at, write_seconds),
-        outputs=Outputs.of(outputs),
+        timings=timings(particles, read_at - start, decided_at - read_at, written.seconds),
+        outputs=Outputs.of(written.outputs),
         min_dist_A=used[0],
         min_dist_z_A=used[1],
         mode=_mode(options.remove_entirely, options.select),
@@ -208,7 +203,65 @@ def run(
         assert folder is not None, "the source refuses --plot without an output folder"
         details = picture_details(particles, decision, options)
         summary = plot_particles(details, folder, options, source.images(options, folder), force, summary, decision)
-    return Outcome(summary, particles, decision, record)
+    return Outcome(summary, particles, decision, written.record)
+
+
+def run_round(
+    source: Source,
+    outdir: StrPath | None,
+    options: ParticleOptions,
+    *,
+    force: bool = False,
+    log: Log = _silent,
+) -> Outcome:
+    """An ``--update`` round: the store opened, :func:`run` with the round's stages, the round committed.
+
+    The job's own refusals come first, as a plain run says them; then the round's
+    (:func:`.update.open_round`: its options, the output folder locked, the store checked). The
+    round's files are written by the job under temporary names and put in place once the store
+    has the round; a job stopped before removes them. The summary gets the round's section.
+    """
+    from .update import open_round  # (its store's modules loaded for a round only)
+
+    options.check()
+    source.check(outdir, options)
+    round_ = open_round(source, outdir, options, force, log)
+    try:
+        outcome = run(source, outdir, options, force=force, log=log, stages=round_)
+        round_.commit()
+    finally:
+        round_.discard()
+    return replace(outcome, summary=replace(outcome.summary, update=round_.section(outcome.summary)))
+
+
+def job_for(update: bool) -> Callable[..., Outcome]:
+    """The job the command line, the API and the pipelines run: :func:`run`, or :func:`run_round` (``--update``)."""
+    return run_round if update else run
+
+
+@dataclass(frozen=True)
+class Plain:
+    """A plain run's stages: :func:`.decide.decide` on the rows read; the set's writer, and ``--decisions``' record."""
+
+    source: Source
+    folder: Path | None
+    options: ParticleOptions
+    force: bool
+
+    def decide(self, particles: ParticleSet, log: Log, held: Held) -> Decision:
+        """As :class:`.stages.Stages` says."""
+        return decide(particles, self.options, log, held)
+
+    def write(
+        self, particles: ParticleSet, decision: Decision, halves: np.ndarray | None, warn: Callable[[str], None]
+    ) -> Written:
+        """As :class:`.stages.Stages` says: the kept and rejected rows, then the record (``--decisions``)."""
+        options, force = self.options, self.force
+        outputs, seconds = _write(particles, decision.keep, halves, options, force, self.source, warn)
+        if not options.decisions:
+            return Written(outputs, seconds)
+        record, outputs = _record(particles, decision, options, self.folder, force, outputs)
+        return Written(outputs, seconds, record)
 
 
 def _warn_earlier_files(folder: StrPath | None, options: ParticleOptions, warn: Callable[[str], None]) -> None:
@@ -230,24 +283,6 @@ def _mode(remove_entirely: bool, select: str) -> str:
     if remove_entirely:
         return "remove entirely"
     return _MODES.get(select, "keep best of each group")
-
-
-def _update_module() -> ModuleType:
-    """:mod:`.update`, imported for an ``--update`` round only (its store's modules are a plain run's cost)."""
-    from . import update
-
-    return update
-
-
-def _round_record(round_: Round, particles: ParticleSet, decision: Decision, options: ParticleOptions) -> dict | None:
-    """``--decisions`` in an ``--update`` round: its columns, written among the round's files (stored, put back)."""
-    if not options.decisions:
-        return None
-    from .record import rejections, table, write_decisions  # (loaded for --decisions only)
-
-    columns = table(particles, rejections(particles, decision, options))
-    round_.write_record = lambda path: write_decisions(path, columns)
-    return columns
 
 
 def _record(
