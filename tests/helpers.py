@@ -404,3 +404,19 @@ def overview_of(document: dict):
         document.get("micrograph_images"),
         ReadersFound.of(document),
     )
+
+
+def read_request(options):
+    """What the particle job asks its readers under ``options``: its plan's request (``jobs/particles/plan.py``)."""
+    from cryodedup.jobs.particles.plan import plan
+
+    return plan(options).read.request
+
+
+def decided(particles, options, log=None, held=None):
+    """The particle job's decision of ``particles`` under ``options``, the plan resolved for them as the job does."""
+    from cryodedup.jobs.particles.decide import decide
+    from cryodedup.jobs.particles.plan import plan
+
+    rule = plan(options).for_rows(particles).deciding
+    return decide(particles, rule, held=held) if log is None else decide(particles, rule, log, held)

@@ -137,12 +137,14 @@ def test_no_room_imports_a_room_above_it():
 
 
 #: The particle job's modules (jobs/particles/), from the ground up: each imports only those
-#: below it. The --update store first (it knows no other), the masks and edges (rows dropped before the
+#: below it. Its plan first (the options resolved once: it knows no other), the --update store (it knows
+#: no other), the masks and edges (rows dropped before the
 #: dedup), the decision (the one-pass policy is the
 #: reader's question to it), the reading, the summary, an --update round, the record of rejections,
 #: the page of every micrograph (its partners the record's), the pictures, and the one
 #: orchestration of files and data in memory.
 PARTICLE_JOB = [
+    "plan",
     "store",
     "store_open",
     "regions",

@@ -8,10 +8,8 @@ from functools import cache, partial
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
-from ...options import ParticleOptions
 from ...particle_set import ParticleSet
 from ...report.summary import flagged_checks, report_rows
-from ..species import species_distances, species_distances_z
 from .decide import Decision
 from .read import Images
 from .summarise import ParticleSummary
@@ -21,46 +19,51 @@ if TYPE_CHECKING:
 
     from ...report.particle_base import ParticleDetails
     from ...report.picks_figures import MicrographImage
+    from .plan import Deciding, OutputPlan
 
 __all__ = ["picture_details", "plot_particles"]
 
 T = TypeVar("T")
 
 
-def picture_details(particles: ParticleSet, decision: Decision, options: ParticleOptions) -> ParticleDetails:
-    """What the pictures show of the decision; its nearest-neighbour distances and score histogram counted as drawn."""
+def picture_details(particles: ParticleSet, decision: Decision, rule: Deciding, registration: str) -> ParticleDetails:
+    """What the pictures show of the decision; its nearest-neighbour distances and score histogram counted as drawn.
+
+    ``registration``: ``--registration`` (``ignore``: no registration picture).
+    """
     from ...report.particle_base import ParticleDetails
     from ...report.particle_charts import score_counts
 
     # Species: each decided at its own distance (its --min-dist NAME=Å, a copick object's radius).
-    by_species = None if particles.species is None else species_distances(particles, options)
-    along_z = None if particles.species is None else species_distances_z(particles, options)
+    distances = rule.distances
+    by_species = None if particles.species is None else distances.by_species
+    along_z = None if particles.species is None else distances.z_of_species
     one_z = along_z is None or len(set(along_z)) == 1
     details = ParticleDetails(
         particles,
         decision.keep,
         decision.suppressed_by,
-        by_species[0] if by_species is not None and len(by_species) == 1 else options.min_dist,
+        by_species[0] if by_species is not None and len(by_species) == 1 else rule.distance.min_dist,
         decision.confirmed_by,
         compared_scores=decision.ranked_scores,
         covered=decision.covered,
         unconfirmed=decision.unconfirmed,
         not_confirmable=decision.not_confirmable,
         dropped=None if decision.regions is None else decision.regions.dropped,
-        min_support=options.min_support,
-        min_dist_z=(along_z[0] if along_z else options.min_dist_z) if one_z else None,
-        seed=options.seed,
-        remove_entirely=options.remove_entirely,
+        min_support=rule.min_support,
+        min_dist_z=(along_z[0] if along_z else rule.distance.min_dist_z) if one_z else None,
+        seed=rule.seed,
+        remove_entirely=rule.remove_entirely,
         species_min_dist=by_species,
         species_min_dist_z=None if one_z else along_z,
         displaced_by=decision.displaced_by,
     )
     if details.scores is not None:
         details.score_counts = partial(score_counts, details)
-    if len(particles.inputs) > 1 and options.registration != "ignore" and particles.decided is None:
+    if len(particles.inputs) > 1 and registration != "ignore" and particles.decided is None:
         from ..registration import displacements  # (several inputs: start-up of one does not load it)
 
-        details.registration = cache(partial(displacements, particles, options))
+        details.registration = cache(partial(displacements, particles, distances))
     return details
 
 
@@ -72,12 +75,12 @@ class Pictures:
     missing: list[str]
 
 
-def draw_pictures(details: ParticleDetails, options: ParticleOptions, images: Images) -> Pictures:
+def draw_pictures(details: ParticleDetails, plot_mics: int, images: Images) -> Pictures:
     """The particle job's pictures (``--plot``), rendered; the micrographs' images found by ``images``."""
     from ...report import particle_figures as plots
 
-    drawn = drawn_images(details, options.plot_mics, images.find)
-    return Pictures(*plots.rendered_particle_figures(details, options.plot_mics, drawn))
+    drawn = drawn_images(details, plot_mics, images.find)
+    return Pictures(*plots.rendered_particle_figures(details, plot_mics, drawn))
 
 
 def drawn_images(
@@ -108,7 +111,8 @@ def drawn_images(
 def plot_particles(
     details: ParticleDetails,
     outdir: Path,
-    options: ParticleOptions,
+    output: OutputPlan,
+    rule: Deciding,
     images: Images,
     force: bool,
     summary: ParticleSummary,
@@ -123,14 +127,14 @@ def plot_particles(
     from ...report.picks_figures import micrographs_to_show
     from .page import thumbnails
 
-    pictures = draw_pictures(details, options, images)
-    found = thumbnails(details, images, options)
+    pictures = draw_pictures(details, output.plot_mics, images)
+    found = thumbnails(details, images, output.micrographs, output.project_dir)
     missing = pictures.missing
     n_mics = len(details.mic_names)
     # (a tomogram's image is its reconstruction, found otherwise: not counted here)
     absent = None if images.roots is None or details.unit == "tomogram" else n_mics - len(found)
     note = None
-    n_examples = len(micrographs_to_show(details, options.plot_mics))
+    n_examples = len(micrographs_to_show(details, output.plot_mics))
     if missing and absent is None:  # (the caller gave the images)
         note = f"{len(missing)} of {n_examples} examples drawn on a blank frame: "
         note += "no image file was given for their micrographs"
@@ -143,7 +147,7 @@ def plot_particles(
         )
     if note is not None:
         summary = replace(summary, micrograph_images=note)
-    report = write_report(details, decision, outdir, options, pictures, found, summary, force)
+    report = write_report(details, decision, outdir, output.parameters, rule, pictures, found, summary, force)
     return replace(summary, plots=report)
 
 
@@ -156,7 +160,8 @@ def write_report(
     details: ParticleDetails,
     decision: Decision,
     outdir: Path,
-    options: ParticleOptions,
+    parameters: object,
+    rule: Deciding,
     pictures: Pictures,
     found: dict[int, MicrographImage],
     summary: ParticleSummary,
@@ -165,14 +170,14 @@ def write_report(
     """The pictures, report.html (the verdict and warnings, the summary's rows, the options) and the page in ``outdir``.
 
     The page of every micrograph (``micrographs.html``, each micrograph's image ``found``) is
-    linked from the report.
+    linked from the report; ``parameters``: the job's options as the report's Parameters table shows them.
     """
     from ...report import html_report
     from ...report.micrograph_page import micrograph_page
     from .page import page_picks
 
     title = "cryodedup particles"
-    picks = page_picks(details.particles, decision, options)
+    picks = page_picks(details.particles, decision, rule)
     page = micrograph_page(details, picks, found, title)
     rows, highlight = report_rows(summary.overview(), summary.sections())
     warnings = summary.warnings or []
@@ -184,7 +189,7 @@ def write_report(
         outdir,
         pictures.pngs,
         title,
-        options,
+        parameters,
         rows,
         force,
         highlight=highlight,

@@ -1,6 +1,7 @@
 """The particle job: remove duplicate particles (or picks), whatever their format.
 
-:func:`remove_duplicate_particles` runs it in order: ``read.py`` hands the inputs to their
+:func:`remove_duplicate_particles` runs it in order: ``plan.py`` resolves the options once into
+the typed values each stage takes; ``read.py`` hands the inputs to their
 format's module, which reads them into one :class:`~cryodedup.particle_set.ParticleSet`
 (or, asked by ``decide.one_pass``, decides and writes while it scans); ``decide.py`` decides
 which rows to keep from that structure alone; the set's writer writes them; ``summarise.py``
@@ -27,9 +28,9 @@ from ...outputs import AtomicOutputs, all_outputs_at_once, warn_earlier_report
 from ...particle_set import Log, ParticleSet
 from ...paths import StrPath
 from ...report.sections.run import Outputs
-from ..species import distances_used
 from .decide import Decision, decide, warn_not_confirmable
 from .draw import picture_details, plot_particles
+from .plan import ParticlePlan, plan
 from .read import Files, Held, Source, next_optimisation_set, warn_unused_options
 from .summarise import ParticleSummary, summarize, timings, verdict_of
 
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
 
     from ...report.sections import MovedInputs, Registration
+    from .plan import Deciding, OutputPlan, ReadPlan
     from .update import Round
 
 __all__ = ["Outcome", "remove_duplicate_particles", "run"]
@@ -44,7 +46,7 @@ __all__ = ["Outcome", "remove_duplicate_particles", "run"]
 
 def _registered(
     particles: ParticleSet,
-    options: ParticleOptions,
+    job: ParticlePlan,
     warn: Callable[[str], None],
     shift_aware: Callable[[], ParticleSet] | None = None,
 ) -> tuple[Registration | None, MovedInputs | None]:
@@ -53,22 +55,21 @@ def _registered(
     Neither applies to one input without ``--transform``: the registration's modules are loaded
     only for several inputs (or to refuse a ``--transform`` of one), not at every start-up.
     """
-    if len(particles.inputs) < 2 and not options.transform:
+    check, transforms = job.registration, list(job.registration.transforms)
+    if len(particles.inputs) < 2 and not transforms:
         return None, None
     from ..registration import check_registration, move_inputs, refuse_transform_into_combined_output, write_moved
 
-    refuse_transform_into_combined_output(particles, options.transform, options.audit)
-    moved = move_inputs(particles, options.transform)
+    refuse_transform_into_combined_output(particles, transforms, check.audit)
+    moved = move_inputs(particles, transforms)
     applied = [{"input": particles.inputs[m.input], "transform": m.ops} for m in moved]
-    registration = check_registration(particles, options, applied, warn, shift_aware)
-    return registration, write_moved(particles, options.audit, moved)
+    registration = check_registration(particles, check, job.distances, applied, warn, shift_aware)
+    return registration, write_moved(particles, check.audit, moved)
 
 
-def _shift_aware(
-    source: Source, folder: Path | None, options: ParticleOptions, held: Held
-) -> Callable[[], ParticleSet]:
+def _shift_aware(source: Source, folder: Path | None, read: ReadPlan, held: Held) -> Callable[[], ParticleSet]:
     """The inputs read again with their origins subtracted (for ``--shift-key none``: called only where needed)."""
-    aware = replace(options, shift_key="auto", transform=[])
+    aware = read.shift_aware()
     return lambda: source.read(folder, aware, _silent_warning, _silent, held)
 
 
@@ -146,8 +147,9 @@ def run(
     start = time.perf_counter()
     options = options or ParticleOptions()
     options.check()
-    folder = source.check(outdir, options)
-    update = _update_module() if options.update else None  # (its store's modules loaded only for a round)
+    job = plan(options)  # (the options resolved once: no stage sees them)
+    folder = source.check(outdir, job.read)
+    update = _update_module() if job.update else None  # (its store's modules loaded only for a round)
     round_ = update.start_round(source, outdir, options, force, log) if update else None
     warnings: list[str] = []
     checked = False
@@ -158,66 +160,81 @@ def run(
             log(message, "warning")
 
     record = None
-    held = source.held_by_prefer(options, warn)  # (--prefer parsed once, before anything is read where it can be)
-    particles = source.read(folder, options, warn, log, held)
-    warn_unused_options(particles, options, warn)
-    registration, transforms = _registered(particles, options, warn, _shift_aware(source, folder, options, held))
-    reassign = check_halfsets(particles, options.halfsets) is not None
+    held = source.held_by_prefer(job.read, warn)  # (--prefer parsed once, before anything is read where it can be)
+    particles = source.read(folder, job.read, warn, log, held)
+    job = job.for_rows(particles)  # (each species' distance, once)
+    rule = job.deciding
+    warn_unused_options(particles, job.read, rule, warn)
+    registration, transforms = _registered(particles, job, warn, _shift_aware(source, folder, job.read, held))
+    reassign = check_halfsets(particles, job.output.halfsets) is not None
     read_at = time.perf_counter()
     if update and round_:
-        decision = update.decide_round(round_, particles, options, log, held)
+        decision = update.decide_round(round_, particles, options, log, held, rule)
     else:
-        decision = decide(particles, options, log, held)
+        decision = decide(particles, rule, log, held)
     checked = True
     for message in warnings:
         log(message, "warning")
-    warn_not_confirmable(particles, decision, options.min_support, options.uncovered, warn)
+    warn_not_confirmable(particles, decision, rule.min_support, rule.uncovered, warn)
     for message in decision.regions.warnings if decision.regions is not None else ():
         warn(message)
     decided_at = time.perf_counter()
     halves = halfsets_by_micrograph(particles.groups, decision.keep) if reassign else None
     # Counted before the outputs are written: a one-pass scan's writer may still be busy.
-    summary = replace(summarize(particles, decision, options, halves), registration=registration, transforms=transforms)
+    summary = replace(summarize(particles, decision, rule, halves), registration=registration, transforms=transforms)
     if update and round_:
-        record = _round_record(round_, particles, decision, options)
+        record = _round_record(round_, particles, decision, job)
         outputs, write_seconds = update.write_round(round_, particles, decision.keep)
         summary = replace(summary, update=update.round_summary(round_, summary.kept, summary.particles))
     else:
-        outputs, write_seconds = _write(particles, decision.keep, halves, options, force, source, warn)
-    if options.decisions and not (update and round_):
-        record, outputs = _record(particles, decision, options, folder, force, outputs)
+        outputs, write_seconds = _write(particles, decision.keep, halves, job.output, force, source, warn)
+    if job.output.decisions and not (update and round_):
+        record, outputs = _record(particles, decision, rule, folder, force, outputs)
     if summary.same_image is not None and summary.same_image.message is not None:
         warn(summary.same_image.message)
     names = summary.particle_names
     if names is not None and not names.extracted:  # (before extraction: what RELION will do with them)
         warn(names.message)
-    used = distances_used(particles, options)
     summary = replace(
         summary,
         timings=timings(particles, read_at - start, decided_at - read_at, write_seconds),
         outputs=Outputs.of(outputs),
-        min_dist_A=used[0],
-        min_dist_z_A=used[1],
-        mode=_mode(options.remove_entirely, options.select),
+        min_dist_A=job.distances.used()[0],
+        min_dist_z_A=job.distances.used()[1],
+        mode=_mode(rule.remove_entirely, rule.select),
         warnings=warnings,
         seconds=round(time.perf_counter() - start, 3),
     )
-    _warn_earlier_files(folder, options, warn)
+    _warn_earlier_files(folder, job.output, warn)
     summary = replace(summary, verdict=verdict_of(summary))  # (once every warning is said: the report opens with it)
-    if options.plot:
-        assert folder is not None, "the source refuses --plot without an output folder"
-        details = picture_details(particles, decision, options)
-        summary = plot_particles(details, folder, options, source.images(options, folder), force, summary, decision)
+    if job.output.plot:
+        summary = _plotted(particles, decision, job, source, folder, force, summary)
     return Outcome(summary, particles, decision, record)
 
 
-def _warn_earlier_files(folder: StrPath | None, options: ParticleOptions, warn: Callable[[str], None]) -> None:
+def _plotted(
+    particles: ParticleSet,
+    decision: Decision,
+    job: ParticlePlan,
+    source: Source,
+    folder: Path | None,
+    force: bool,
+    summary: ParticleSummary,
+) -> ParticleSummary:
+    """The pictures, report.html and the page of every micrograph (``--plot``): the summary naming them."""
+    assert folder is not None, "the source refuses --plot without an output folder"
+    details = picture_details(particles, decision, job.deciding, job.output.registration)
+    images = source.images(job.output.project_dir, folder)
+    return plot_particles(details, folder, job.output, job.deciding, images, force, summary, decision)
+
+
+def _warn_earlier_files(folder: StrPath | None, output: OutputPlan, warn: Callable[[str], None]) -> None:
     """An earlier run's report or record left in the output folder, that this run does not write again."""
     if folder is None:
         return
-    if not options.plot and not options.audit:
+    if not output.plot and not output.audit:
         warn_earlier_report(folder, warn)
-    if not options.decisions and (Path(folder) / "decisions.csv").is_file():
+    if not output.decisions and (Path(folder) / "decisions.csv").is_file():
         warn(f"{Path(folder) / 'decisions.csv'} is an earlier run's: this run recorded none (--decisions does)")
 
 
@@ -239,13 +256,13 @@ def _update_module() -> ModuleType:
     return update
 
 
-def _round_record(round_: Round, particles: ParticleSet, decision: Decision, options: ParticleOptions) -> dict | None:
+def _round_record(round_: Round, particles: ParticleSet, decision: Decision, job: ParticlePlan) -> dict | None:
     """``--decisions`` in an ``--update`` round: its columns, written among the round's files (stored, put back)."""
-    if not options.decisions:
+    if not job.output.decisions:
         return None
     from .record import rejections, table, write_decisions  # (loaded for --decisions only)
 
-    columns = table(particles, rejections(particles, decision, options))
+    columns = table(particles, rejections(particles, decision, job.deciding))
     round_.write_record = lambda path: write_decisions(path, columns)
     return columns
 
@@ -253,7 +270,7 @@ def _round_record(round_: Round, particles: ParticleSet, decision: Decision, opt
 def _record(
     particles: ParticleSet,
     decision: Decision,
-    options: ParticleOptions,
+    rule: Deciding,
     folder: Path | None,
     force: bool,
     outputs: dict[str, list[str]],
@@ -266,7 +283,7 @@ def _record(
     """
     from .record import DECISIONS_FILE, rejections, table, write_decisions  # (loaded for --decisions only)
 
-    columns = table(particles, rejections(particles, decision, options))
+    columns = table(particles, rejections(particles, decision, rule))
     if folder is not None:
         path = Path(folder) / DECISIONS_FILE
         with AtomicOutputs([path], force=force, inputs=particles.read_files) as tmp:
@@ -279,7 +296,7 @@ def _write(
     particles: ParticleSet,
     keep: np.ndarray,
     halves: np.ndarray | None,
-    options: ParticleOptions,
+    output: OutputPlan,
     force: bool,
     source: Source,
     warn: Callable[[str], None],
@@ -292,7 +309,7 @@ def _write(
     named = source.outputs()
     if named is not None:
         return named, 0.0
-    if options.audit:
+    if output.audit:
         return {"kept": [], "rejected": []}, 0.0
     assert particles.writer is not None, "every reader of files gives the set a writer"
     if particles.species is not None and hasattr(particles.writer, "apart"):  # (STAR: a file per species too)
@@ -301,5 +318,5 @@ def _write(
         particles.writer.apart = Apart(np.asarray(particles.species), particles.species_names, "species")
     start = time.perf_counter()
     outputs = {subset: [str(p) for p in files] for subset, files in particles.writer.write(keep, force, halves).items()}
-    outputs = next_optimisation_set(source, outputs, options.project_dir, force, warn)
+    outputs = next_optimisation_set(source, outputs, output.project_dir, force, warn)
     return outputs, time.perf_counter() - start

@@ -39,7 +39,7 @@ from ...outputs import AtomicOutputs, StrPath, hold_folder, output_batch, put_in
 from ...particle_set import Log, ParticleSet
 from ...report.sections import UpdateRound
 from ..store_db import DATABASE, StoreError, busy, file_digest, is_busy, sha256_bytes
-from .decide import Decision, decide, duplicate_rule
+from .decide import Decision, decide
 from .read import Files, Source
 from .store import (
     RUNNING_FILES,
@@ -53,6 +53,7 @@ from .store_open import open_store, repair_store
 if TYPE_CHECKING:
     from ...formats.cryosparc.particles import CsWriter
     from ...formats.star.particle_writer import StarWriter
+    from .plan import Deciding
 
 __all__ = ["Round", "decide_round", "repair", "round_summary", "start_round", "write_round"]
 
@@ -201,7 +202,7 @@ def outranks(new: np.ndarray, kept: np.ndarray, higher: bool) -> np.ndarray:
 
 
 def blocked_by_kept(
-    particles: ParticleSet, kept: tuple[np.ndarray, np.ndarray, np.ndarray], options: ParticleOptions
+    particles: ParticleSet, kept: tuple[np.ndarray, np.ndarray, np.ndarray], rule: Deciding
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The batch's rows within the distance of a kept particle, whether each of those ranks above it, and how far (Å).
 
@@ -223,8 +224,8 @@ def blocked_by_kept(
     levels = np.concatenate([np.zeros(n_kept, np.uint32), np.ones(len(near), np.uint32)])
     ranking = Ranking(ranked, particles.higher_is_better, levels)
     # (greedy, whatever --select: the kept particles rank first and stay; the best selection chooses among the rest)
-    rule = replace(duplicate_rule(options), selection="greedy")
-    result = find_duplicates(groups, both, rule, ranking, True)
+    greedy = replace(rule.duplicate_rule(), selection="greedy")
+    result = find_duplicates(groups, both, greedy, ranking, True)
     assert result.suppressed_by is not None
     by = result.suppressed_by[n_kept:]
     rejected = (by >= 0) & (by < n_kept)
@@ -236,9 +237,17 @@ def blocked_by_kept(
 
 
 def decide_round(
-    round_: Round, particles: ParticleSet, options: ParticleOptions, log: Log, held: list[list[int]] | None
+    round_: Round,
+    particles: ParticleSet,
+    options: ParticleOptions,
+    log: Log,
+    held: list[list[int]] | None,
+    rule: Deciding,
 ) -> Decision:
-    """The batch's decision: rows near a kept particle rejected, the others decided as a plain run decides them."""
+    """The batch's decision: rows near a kept particle rejected, the others decided as a plain run decides them.
+
+    ``rule``: the job's plan of the decision (``plan.Deciding``), as a plain run decides by it.
+    """
     writer = refuse_rows(particles)
     dims = particles.centres.shape[1]
     record = decision_record(options, particles.score_label, particles.higher_is_better, dims, round_.kind)
@@ -266,10 +275,10 @@ def decide_round(
     round_.kept_before_here = len(kept[0])
     if not options.add_again:
         _refuse_rows_kept_already(particles, kept)
-    blocked, won, distance = blocked_by_kept(particles, kept, options)
+    blocked, won, distance = blocked_by_kept(particles, kept, rule)
     round_.rejected_by_kept, round_.would_have_won = int(blocked.sum()), int(won.sum())
     rest = np.flatnonzero(~blocked)
-    decision = decide(particles.rows(rest), options, log, held)
+    decision = decide(particles.rows(rest), rule, log, held)
     keep = np.zeros(len(particles), dtype=bool)
     keep[rest] = decision.keep
     return Decision(
