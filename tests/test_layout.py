@@ -403,11 +403,9 @@ def test_at_most_three_functions_over_80_lines_and_no_module_over_900():
 
 # --- the whole options for one field (issue 66) ------------------------------------------------------------
 
-#: Functions that take a whole options object, read at most one field of it and hand it to nothing: the
-#: ``Source`` protocol's methods (read.py, one shape for files and data in memory: 8), ``cli._repair``
-#: (calls ``options.check()``, the whole object's check), ``regions.tomogram_corners`` (called from page.py)
-#: and ``draw.draw_pictures`` (in draw.py): left while those files change elsewhere. A new one takes the value.
-WHOLE_OPTIONS_FOR_ONE_FIELD = {"ParticleOptions": 11, "MicrographOptions": 0}
+#: Functions that take a whole options object, read at most one field of it and hand it to nothing: none
+#: (the particle job's stages take its plan's values, jobs/particles/plan.py). A new one takes the value.
+WHOLE_OPTIONS_FOR_ONE_FIELD = {"ParticleOptions": 0, "MicrographOptions": 0}
 
 
 def whole_options_uses(source: str, options: str) -> list[tuple[str, int, int]]:
