@@ -150,11 +150,12 @@ PARTICLE_JOB = [
     "regions",
     "decide",
     "read",
-    "summarise",
+    "summary",
     "update",
     "record",
     "page",
-    "draw",
+    "pictures",
+    "write",
     "job",
 ]
 

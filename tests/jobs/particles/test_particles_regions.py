@@ -258,8 +258,8 @@ def test_real_relion5_picks_at_the_edge_of_their_tomograms(tmp_path, capsys):
 
 
 def test_the_example_micrograph_marks_the_masked_picks_apart(tmp_path):
-    from cryodedup.jobs.particles.draw import picture_details
     from cryodedup.jobs.particles.job import run
+    from cryodedup.jobs.particles.pictures import picture_details
     from cryodedup.jobs.particles.plan import plan
     from cryodedup.jobs.particles.read import Files
     from cryodedup.options import ParticleOptions
@@ -281,8 +281,8 @@ def test_the_example_micrograph_marks_the_masked_picks_apart(tmp_path):
 def test_the_report_counts_no_masked_pick_as_a_duplicate(tmp_path):
     # The report's duplicates per micrograph (density picture, picks titles): the pick outside the
     # mask was rejected by the mask, not as a duplicate: 0 duplicates on m, 1 pick rejected.
-    from cryodedup.jobs.particles.draw import picture_details
     from cryodedup.jobs.particles.job import run
+    from cryodedup.jobs.particles.pictures import picture_details
     from cryodedup.jobs.particles.plan import plan
     from cryodedup.jobs.particles.read import Files
     from cryodedup.options import ParticleOptions

@@ -4,8 +4,8 @@
 the typed values each stage takes; ``read.py`` hands the inputs to their
 format's module, which reads them into one :class:`~cryodedup.particle_set.ParticleSet`
 (or, asked by ``decide.one_pass``, decides and writes while it scans); ``decide.py`` decides
-which rows to keep from that structure alone; the set's writer writes them; ``summarise.py``
-counts what was decided and ``draw.py`` draws it.
+which rows to keep from that structure alone; the set's writer writes them; ``summary.py``
+counts what was decided and ``pictures.py`` draws it.
 """
 
 from __future__ import annotations
@@ -16,29 +16,27 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 from ...algo.audit import (
     check_halfsets,
     halfsets_by_micrograph,
 )
 from ...options import ParticleOptions
 from ...options.keywords import said_in_python
-from ...outputs import AtomicOutputs, all_outputs_at_once, warn_earlier_report
+from ...outputs import all_outputs_at_once, warn_earlier_report
 from ...particle_set import Log, ParticleSet
 from ...paths import StrPath
 from ...report.sections.run import Outputs
 from .decide import Decision, decide, warn_not_confirmable
-from .draw import picture_details, plot_particles
 from .plan import ParticlePlan, plan
-from .read import Files, Held, Source, next_optimisation_set, warn_unused_options
-from .summarise import ParticleSummary, summarize, timings, verdict_of
+from .read import Files, Held, Source, warn_unused_options
+from .summary import ParticleSummary, summarize, timings, verdict_of
+from .write import write_particles, write_record
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
 
     from ...report.sections import MovedInputs, Registration
-    from .plan import Deciding, OutputPlan, ReadPlan
+    from .plan import OutputPlan, ReadPlan
     from .update import Round
 
 __all__ = ["Outcome", "remove_duplicate_particles", "run"]
@@ -113,7 +111,7 @@ def remove_duplicate_particles(
     Returns
     -------
     dict
-        The summary (:class:`~cryodedup.jobs.particles.summarise.ParticleSummary`, as ``--json``
+        The summary (:class:`~cryodedup.jobs.particles.summary.ParticleSummary`, as ``--json``
         prints it): counts, pixel sizes, shift and score used, outputs, time.
     """
     return run(Files.of(inputs), outdir, options, force=force, log=log).summary.to_json()
@@ -187,9 +185,9 @@ def run(
         outputs, write_seconds = update.write_round(round_, particles, decision.keep)
         summary = replace(summary, update=update.round_summary(round_, summary.kept, summary.particles))
     else:
-        outputs, write_seconds = _write(particles, decision.keep, halves, job.output, force, source, warn)
+        outputs, write_seconds = write_particles(particles, decision.keep, halves, job.output, force, source, warn)
     if job.output.decisions and not (update and round_):
-        record, outputs = _record(particles, decision, rule, folder, force, outputs)
+        record, outputs = write_record(particles, decision, rule, folder, force, outputs)
     if summary.same_image is not None and summary.same_image.message is not None:
         warn(summary.same_image.message)
     names = summary.particle_names
@@ -222,6 +220,8 @@ def _plotted(
     summary: ParticleSummary,
 ) -> ParticleSummary:
     """The pictures, report.html and the page of every micrograph (``--plot``): the summary naming them."""
+    from .pictures import picture_details, plot_particles  # (Pillow and the pictures' modules: for --plot alone)
+
     assert folder is not None, "the source refuses --plot without an output folder"
     details = picture_details(particles, decision, job.deciding, job.output.registration)
     images = source.images(job.output.project_dir, folder)
@@ -265,58 +265,3 @@ def _round_record(round_: Round, particles: ParticleSet, decision: Decision, job
     columns = table(particles, rejections(particles, decision, job.deciding))
     round_.write_record = lambda path: write_decisions(path, columns)
     return columns
-
-
-def _record(
-    particles: ParticleSet,
-    decision: Decision,
-    rule: Deciding,
-    folder: Path | None,
-    force: bool,
-    outputs: dict[str, list[str]],
-) -> tuple[dict, dict[str, list[str]]]:
-    """The record of every rejection (``--decisions``): its columns, written to ``decisions.csv`` in ``folder``.
-
-    Written in the job's output batch (under a temporary name, put in place with the other
-    outputs). Returns the columns, and ``outputs``
-    with the record's path as ``decisions``.
-    """
-    from .record import DECISIONS_FILE, rejections, table, write_decisions  # (loaded for --decisions only)
-
-    columns = table(particles, rejections(particles, decision, rule))
-    if folder is not None:
-        path = Path(folder) / DECISIONS_FILE
-        with AtomicOutputs([path], force=force, inputs=particles.read_files) as tmp:
-            write_decisions(tmp[path], columns)
-        outputs = {**outputs, "decisions": [str(path)]}
-    return columns, outputs
-
-
-def _write(
-    particles: ParticleSet,
-    keep: np.ndarray,
-    halves: np.ndarray | None,
-    output: OutputPlan,
-    force: bool,
-    source: Source,
-    warn: Callable[[str], None],
-) -> tuple[dict[str, list[str]], float]:
-    """The kept and rejected rows written (none with ``--audit``): the outputs by subset, and the seconds it took.
-
-    A set without a writer (data in memory) has the outputs its source names. Optimisation sets
-    in: the next one written beside the kept particles (:func:`.read.next_optimisation_set`).
-    """
-    named = source.outputs()
-    if named is not None:
-        return named, 0.0
-    if output.audit:
-        return {"kept": [], "rejected": []}, 0.0
-    assert particles.writer is not None, "every reader of files gives the set a writer"
-    if particles.species is not None and hasattr(particles.writer, "apart"):  # (STAR: a file per species too)
-        from ...formats.star.particle_writer import Apart  # (the STAR writer's: loaded with it)
-
-        particles.writer.apart = Apart(np.asarray(particles.species), particles.species_names, "species")
-    start = time.perf_counter()
-    outputs = {subset: [str(p) for p in files] for subset, files in particles.writer.write(keep, force, halves).items()}
-    outputs = next_optimisation_set(source, outputs, output.project_dir, force, warn)
-    return outputs, time.perf_counter() - start

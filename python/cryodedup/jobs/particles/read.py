@@ -45,7 +45,6 @@ __all__ = [
     "Images",
     "InMemory",
     "Source",
-    "next_optimisation_set",
     "raw_picker_scores",
     "read_inputs",
     "warn_unused_options",
@@ -122,38 +121,6 @@ def followed_optimisation_sets(inputs: list[Path], plan: ReadPlan) -> tuple[list
     if plan.request.scale.micrographs is None and tomograms:
         plan = plan.with_micrographs(Path(tomograms[0]))
     return particle_files, plan, followed
-
-
-def next_optimisation_set(
-    source: Source, outputs: dict[str, list[str]], project_dir: Path | None, force: bool, warn: Warn
-) -> dict[str, list[str]]:
-    """The outputs with ``optimisation_set.star`` where the inputs were RELION 5 optimisation sets.
-
-    It names the kept particles file and the input's other files (tomograms, trajectories,
-    reference maps ...), so that RELION's next job takes it as it is. Written where every
-    input is an optimisation set naming the same other files, and the kept particles are one
-    STAR file; else said, not written (the other files would not fit every particle kept).
-    """
-    inputs = source.paths if isinstance(source, Files) else []
-    if not outputs.get("kept") or not any(is_optimisation_set(path) for path in inputs):
-        return outputs  # (none written: --audit, or data in memory)
-    from ...formats.star.optimisation_set import read_optimisation_set, write_optimisation_set
-
-    why = ""
-    if not all(is_optimisation_set(path) for path in inputs):
-        why = "not every input is an optimisation set"
-    else:
-        sets = [read_optimisation_set(path, project_dir) for path in inputs]
-        kept = [Path(p) for p in outputs.get("kept", []) if str(p).endswith(".star")]
-        if len({(s.root.resolve(), s.others()) for s in sets}) > 1:
-            why = "the optimisation sets name different tomograms, trajectories or maps"
-        elif len(kept) != 1:
-            why = f"the kept particles are {len(kept)} files"
-        else:
-            written = write_optimisation_set(sets[0], kept[0], kept[0].parent, force)
-            return {**outputs, "optimisation_set": [str(written)]}
-    warn(f"no optimisation_set.star written for the kept particles: {why}; write one naming them to continue")
-    return outputs
 
 
 #: Scores a picker gives its picks, each picker on its own scale (RELION's LoG about 0.1,
