@@ -243,7 +243,7 @@ def check_registration(
     particles: ParticleSet,
     check: RegistrationCheck,
     distances: Distances,
-    applied: list[dict[str, str]],
+    applied: list[Moved],
     warn: Warn,
     shift_aware: Callable[[], ParticleSet] | None = None,
 ) -> Registration | None:
@@ -271,7 +271,7 @@ def check_registration(
         mode=check.mode,
         pairs=tuple(pairs),
         radius_A=radii.pop() if len(radii) == 1 else None,
-        transforms_applied=tuple(MovedBy(t["input"], t["transform"]) for t in applied),
+        transforms_applied=tuple(MovedBy(particles.inputs[m.input], m.ops) for m in applied),
     )
     _refuse_per_particle_origins(particles, check, distances.base.min_dist, pairs, shift_aware, warn)
     fired = [p for p in pairs if p.frames == "two"]

@@ -60,8 +60,7 @@ def _registered(
 
     refuse_transform_into_combined_output(particles, transforms, check.audit)
     moved = move_inputs(particles, transforms)
-    applied = [{"input": particles.inputs[m.input], "transform": m.ops} for m in moved]
-    registration = check_registration(particles, check, job.distances, applied, warn, shift_aware)
+    registration = check_registration(particles, check, job.distances, moved, warn, shift_aware)
     return registration, write_moved(particles, check.audit, moved)
 
 

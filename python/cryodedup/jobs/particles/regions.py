@@ -27,6 +27,7 @@ from ...formats.star.tomograms import CENTRED, Tomograms, tomograms_star
 from ...particle_set import ParticleSet
 
 if TYPE_CHECKING:
+    from ...report.sections.readers import ReadersFound
     from .plan import RegionsAsked
 
 __all__ = ["AT_EDGE", "OUTSIDE_MASK", "Regions", "regions_of", "tomogram_corners"]
@@ -139,10 +140,17 @@ def _tomograms(micrographs: Path | None) -> Tomograms | None:
 def _centred_inputs(particles: ParticleSet) -> set[str]:
     """The inputs whose centres are RELION 5's centred Å (as read, or carried there from pixels)."""
     centred = set()
-    for entry in particles.summary.get("layouts") or []:
-        if entry["frame"].startswith(CENTRED) or any("carried into centred" in note for note in entry["notes"]):
-            centred.add(entry["input"])
+    for entry in _found(particles).layouts.each:
+        if entry.frame.startswith(CENTRED) or any("carried into centred" in note for note in entry.notes):
+            centred.add(entry.input)
     return centred
+
+
+def _found(particles: ParticleSet) -> ReadersFound:
+    """What the readers found, typed (the layouts of tomography inputs, a copick project's config)."""
+    from ...report.sections.readers import ReadersFound
+
+    return ReadersFound.of(particles.summary)
 
 
 def _from_corner(particles: ParticleSet, tomograms: Tomograms | None) -> np.ndarray:
@@ -193,13 +201,13 @@ def _sizes(
     first_row = np.full(n_mics, -1, dtype=np.int64)
     first_row[particles.groups[::-1]] = np.arange(len(particles))[::-1]
     psize = np.asarray(particles.psize, dtype=np.float64)[np.maximum(first_row, 0)]
-    copick = particles.summary.get("copick")
+    copick = _found(particles).copick
     if dims == 3 and copick is not None and needed:  # (a copick project's runs: their tomograms in the project)
         from ...formats.copick import tomogram_extents
 
         used = first_row >= 0
         runs = [_bare(name) for name, is_used in zip(particles.mic_names, used) if is_used]
-        sizes[used], source = tomogram_extents(Path(copick["config"]), runs)
+        sizes[used], source = tomogram_extents(Path(copick.config), runs)
         return sizes, source
     if dims == 3 and tomograms is not None and tomograms.sizes:
         for g, name in enumerate(particles.mic_names):
