@@ -251,22 +251,23 @@ def _datasets(paths: list[Path], particles: ParticleSet, datasets: list[str], wa
         labels = dataset_labels(datasets, paths, is_glob)
     if len(set(labels)) < 2:
         warn("--dataset decides nothing here: every input is of one dataset")
+    n_mics = len(particles.mic_names)
     particles.summary["datasets"] = separate_datasets(particles, labels)
-    if particles.summary["datasets"]["names_kept_apart"]:
-        _write_datasets_apart(particles, labels, warn)
+    shared = len(particles.mic_names) - n_mics  # (a name two datasets share: its copy added, kept apart)
+    if shared:
+        _write_datasets_apart(particles, labels, shared, warn)
     return labels
 
 
-def _write_datasets_apart(particles: ParticleSet, labels: list[str], warn: Warn) -> None:
+def _write_datasets_apart(particles: ParticleSet, labels: list[str], shared: int, warn: Warn) -> None:
     """One kept and one rejected file per dataset, where datasets share micrograph or tomogram names.
 
     The combined outputs hold both datasets' rows under one name, which RELION reads as one
     micrograph or tomogram: each dataset's own files keep them apart (issue 54). A STAR
     writer writes them as it writes species' files; with species, or another writer, the
-    combined files are all there is, and a warning says so.
+    combined files are all there is, and a warning says so. ``shared``: the names two datasets share.
     """
     dataset_of, names = dataset_of_inputs(labels)
-    shared = particles.summary["datasets"]["names_kept_apart"]
     from ...formats.star.particle_writer import Apart, StarWriter  # (the STAR writer's)
 
     writer = particles.writer
