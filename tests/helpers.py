@@ -429,3 +429,19 @@ def run_briefly(*args, cwd=None, timeout=60, quiet=True):
     except subprocess.TimeoutExpired:
         pytest.fail(f"cryodedup {' '.join(map(str, args))} still running after {timeout} s (it waits on a FIFO)")
     return run.returncode, run.stderr
+
+
+def read_request(options):
+    """What the particle job asks its readers under ``options``: its plan's request (``jobs/particles/plan.py``)."""
+    from cryodedup.jobs.particles.plan import plan
+
+    return plan(options).read.request
+
+
+def decided(particles, options, log=None, held=None):
+    """The particle job's decision of ``particles`` under ``options``, the plan resolved for them as the job does."""
+    from cryodedup.jobs.particles.decide import decide
+    from cryodedup.jobs.particles.plan import plan
+
+    rule = plan(options).for_rows(particles).deciding
+    return decide(particles, rule, held=held) if log is None else decide(particles, rule, log, held)

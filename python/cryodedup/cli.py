@@ -236,7 +236,7 @@ def particles(
 
     options = ParticleOptions(**job_fields(ParticleOptions, job))
     if options.repair:
-        _repair(inputs, outdir, options, force, quiet, as_json)
+        _repair(inputs, outdir, options.check, force, quiet, as_json)
         return
     if not inputs:
         context = click.get_current_context()
@@ -253,9 +253,11 @@ def particles(
 
 
 def _repair(
-    inputs: Sequence[Path], outdir: Path | None, options: ParticleOptions, force: bool, quiet: bool, as_json: bool
+    inputs: Sequence[Path], outdir: Path | None, check: Callable[[], None], force: bool, quiet: bool, as_json: bool
 ) -> None:
     """``--update --repair``: a line per file written again from the store, or that there was nothing to repair.
+
+    ``check``: the options' check (``ParticleOptions.check``), made where a user's mistake is one line.
 
     ``--json``: ``{"repaired": [{"file": ..., "was": "missing" or "stale"}, ...]}`` (empty: nothing to repair).
     """
@@ -265,7 +267,7 @@ def _repair(
         fail(f"{inputs[0]}: --repair reads no batch (it adds no round): give -o OUTDIR --update --repair alone")
 
     def checked_repair() -> list[tuple[Path, str]]:
-        options.check()
+        check()
         return repair(outdir, force)
 
     written = run_job(checked_repair)

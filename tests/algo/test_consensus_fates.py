@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from cryodedup import ParticleOptions, remove_duplicate_particles
 from cryodedup.algo.consensus import OUTCOMES as FATES
 from cryodedup.cli import main
-from cryodedup.report import particle_figures as plots
+from cryodedup.jobs.particles import pictures as plots
 from fixtures.autopick_jobs import LOG_LABELS, TEMPLATE_LABELS, coordinate_star, micrographs_star
 from picker_files import write_topaz
 

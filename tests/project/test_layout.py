@@ -137,24 +137,27 @@ def test_no_room_imports_a_room_above_it():
 
 
 #: The particle job's modules (jobs/particles/), from the ground up: each imports only those
-#: below it. The --update store first (it knows no other), the masks and edges (rows dropped before the
+#: below it. Its plan first (the options resolved once: it knows no other), the --update store (it knows
+#: no other), the masks and edges (rows dropped before the
 #: dedup), the decision (the one-pass policy is the
 #: reader's question to it), the reading, the stages a run is given (how it decides and writes),
 #: the summary, the record of rejections, an --update round's stages (its record the plain run's),
 #: the page of every micrograph (its partners the record's), the pictures, and the one
 #: orchestration of files and data in memory (a round wraps it there).
 PARTICLE_JOB = [
+    "plan",
     "store",
     "store_open",
     "regions",
     "decide",
     "read",
     "stages",
-    "summarise",
+    "summary",
     "record",
     "update",
     "page",
-    "draw",
+    "pictures",
+    "write",
     "job",
 ]
 
@@ -418,11 +421,9 @@ def test_no_rust_file_over_1000_lines():
 
 # --- the whole options for one field (issue 66) ------------------------------------------------------------
 
-#: Functions that take a whole options object, read at most one field of it and hand it to nothing: the
-#: ``Source`` protocol's methods (read.py, one shape for files and data in memory: 8), ``cli._repair``
-#: (calls ``options.check()``, the whole object's check), ``regions.tomogram_corners`` (called from page.py)
-#: and ``draw.draw_pictures`` (in draw.py): left while those files change elsewhere. A new one takes the value.
-WHOLE_OPTIONS_FOR_ONE_FIELD = {"ParticleOptions": 11, "MicrographOptions": 0}
+#: Functions that take a whole options object, read at most one field of it and hand it to nothing: none
+#: (the particle job's stages take its plan's values, jobs/particles/plan.py). A new one takes the value.
+WHOLE_OPTIONS_FOR_ONE_FIELD = {"ParticleOptions": 0, "MicrographOptions": 0}
 
 
 def whole_options_uses(source: str, options: str) -> list[tuple[str, int, int]]:

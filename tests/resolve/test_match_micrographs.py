@@ -875,7 +875,7 @@ def test_no_reader_decides_the_pixel_size_order_itself():
     import cryodedup.formats.picks.particles as picks
     import cryodedup.formats.star.particles as relion
     import cryodedup.formats.star.pixel_sizes as relion_pixel_sizes
-    from cryodedup.jobs.particles.read import read_request
+    from helpers import read_request
 
     for reader in (relion_pixel_sizes, relion, cryosparc, dynamo, picks):
         source = inspect.getsource(reader)

@@ -49,7 +49,8 @@ from ..report.comparison import (
 )
 from ..report.sections.registration import MovedBy
 from .input_checks import check_centres
-from .particles.read import read_inputs, read_request
+from .particles.plan import ReadPlan, plan
+from .particles.read import read_inputs
 from .registration import apply_transforms, input_named, pair_registration
 
 __all__ = ["compare_copick_picks", "compare_picks"]
@@ -80,13 +81,14 @@ def compare_picks(
     if len(paths) != 2:
         raise CryodedupError(f"compare takes two inputs (two pickers' outputs or particle files), got {len(paths)}")
     warnings: list[str] = []  # (said once the comparison stands: an error is said alone)
-    particles = read_inputs(paths, Path("."), reading, warnings.append, log, writes=False)
+    read = plan(reading).read  # (the reading options resolved once)
+    particles = read_inputs(paths, Path("."), read, warnings.append, log, writes=False)
     applied = _moved(apply_transforms(particles, reading.transform))
     check_centres(particles)
     compared = comparison(particles, options, applied)
     czii = None
     if options.metric == "czii":
-        scores, higher = _candidate_scores(paths, particles, options, reading, log)
+        scores, higher = _candidate_scores(paths, particles, options, read, log)
         czii = czii_metric(particles, options, lambda name: float(options.radius), scores, higher)
         warnings.extend(_unused_weights(czii))
     for message in warnings:
@@ -148,7 +150,7 @@ def compare_copick_picks(
     reading = ParticleOptions(
         score="auto" if metric == "czii" else "none", copick_objects=objects, transform=list(transform)
     )
-    request = read_request(reading)
+    request = plan(reading).read.request
     particles = read_copick_pick_sets(
         Path(config),
         [reference, candidate],
@@ -335,7 +337,7 @@ CURVE_POINTS = 1000
 
 
 def _candidate_scores(
-    paths: list[Path], particles: ParticleSet, options: CompareOptions, reading: ParticleOptions, log: Log
+    paths: list[Path], particles: ParticleSet, options: CompareOptions, reading: ReadPlan, log: Log
 ) -> tuple[np.ndarray | None, bool]:
     """The candidate's own scores for czii's sweep, per row of ``particles`` (NaN on the reference's), and their order.
 
@@ -345,7 +347,9 @@ def _candidate_scores(
     """
     assert options.reference is not None  # (options.check(): czii names one)
     candidate = 1 - input_named(options.reference, particles, "--reference")
-    alone = replace(reading, score="auto", transform=[])
+    request = reading.request
+    scored = replace(request.score_read, score="auto")
+    alone = replace(reading, request=replace(request, score_read=scored, moves_inputs=False))
     ignored: list[str] = []  # (a candidate without scores is said by the summary: not swept)
     read = read_inputs([paths[candidate]], Path("."), alone, ignored.append, log, writes=False)
     rows = np.flatnonzero(np.asarray(particles.input_of) == candidate)

@@ -1,6 +1,6 @@
 """What the particle job's pictures share: the job's details for them, and a labelled plot.
 
-(:mod:`cryodedup.report.particle_figures` draws the pictures; :mod:`cryodedup.report.density_figures`
+(the particle job's ``pictures.py`` draws the pictures; :mod:`cryodedup.report.density_figures`
 the duplicate fraction per micrograph.)
 """
 
@@ -50,7 +50,7 @@ SPECIES_NAMED = 4
 
 @dataclass
 class ScoreCounts:
-    """The score histogram's axis and its counts: kept, rejected (``particle_figures.score_counts``)."""
+    """The score histogram's axis and its counts: kept, rejected (``particle_charts.score_counts``)."""
 
     lo: float
     hi: float

@@ -36,8 +36,8 @@ def particle_rows(run: Overview, sections: Sections) -> list[Row]:
     """The particle job's summary as rows: ``run`` its top-level values, ``sections`` its typed sections.
 
     A tomography summary says tomograms where a single-particle one says micrographs. Every value
-    is typed (:meth:`~cryodedup.jobs.particles.summarise.ParticleSummary.overview` and
-    :meth:`~cryodedup.jobs.particles.summarise.ParticleSummary.sections`): no string key of the
+    is typed (:meth:`~cryodedup.jobs.particles.summary.ParticleSummary.overview` and
+    :meth:`~cryodedup.jobs.particles.summary.ParticleSummary.sections`): no string key of the
     ``--json`` document is read here.
     """
     # (the sections' classes named here, where rows are made: a run that prints none loads only its own)

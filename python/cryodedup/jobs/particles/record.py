@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -19,11 +20,12 @@ import cryodedup._core as _core
 
 from ...algo.dedup import SAME_CENTRE_A
 from ...algo.same_image import images_for_the_core
-from ...options import ParticleOptions
 from ...particle_set import ParticleSet
-from ..species import species_distances, species_distances_z, species_ellipsoids
 from .decide import Decision, ranking_scores
 from .regions import AT_EDGE, OUTSIDE_MASK
+
+if TYPE_CHECKING:
+    from .plan import Deciding
 
 __all__ = ["DECISIONS_FILE", "RULES", "rejections", "table", "write_decisions"]
 
@@ -68,9 +70,7 @@ class Rejections:
     rule: np.ndarray
 
 
-def rejections(
-    particles: ParticleSet, decision: Decision, options: ParticleOptions, measured: bool = True
-) -> Rejections:
+def rejections(particles: ParticleSet, decision: Decision, asked: Deciding, measured: bool = True) -> Rejections:
     """The rejected rows of ``decision``, each with the partner the core gave and the rule that decided.
 
     ``measured``: their distances and angles too (the page of every micrograph, which measures
@@ -81,7 +81,7 @@ def rejections(
     rule = np.full(rows.size, -1, dtype=np.int8)
     if decision.suppressed_by is not None:
         partners = decision.suppressed_by[rows].astype(np.int64)
-    rule[partners >= 0] = _duplicate_rules(particles, decision, options, rows[partners >= 0], partners[partners >= 0])
+    rule[partners >= 0] = _duplicate_rules(particles, decision, asked, rows[partners >= 0], partners[partners >= 0])
     # Rules that decide after the duplicates (they override: a row the distance kept).
     for mask, name in ((decision.unconfirmed, "consensus support"), (decision.not_confirmable, "uncovered micrograph")):
         if mask is not None:
@@ -105,22 +105,22 @@ def rejections(
         rule[dropped == OUTSIDE_MASK] = _RULE["outside the mask"]
         rule[dropped == AT_EDGE] = _RULE["at the edge"]
     assert (rule >= 0).all(), "every rejected row has a rule"
-    angle = _angles(particles, options, rows, partners) if measured else None
+    angle = _angles(particles, asked, rows, partners) if measured else None
     return Rejections(rows, partners, distance, angle, rule)
 
 
 def _duplicate_rules(
-    particles: ParticleSet, decision: Decision, options: ParticleOptions, rows: np.ndarray, partners: np.ndarray
+    particles: ParticleSet, decision: Decision, asked: Deciding, rows: np.ndarray, partners: np.ndarray
 ) -> np.ndarray:
     """The rule by which each of ``rows`` lost to its partner (a duplicate's suppressor), as the core ranked them."""
-    if options.remove_entirely:
+    if asked.remove_entirely:
         return np.full(rows.size, _RULE["remove entirely"], dtype=np.int8)
-    if particles.tubes is not None and options.filament_mode == "tube":
+    if particles.tubes is not None and asked.filament_mode == "tube":
         return np.full(rows.size, _RULE["whole tube"], dtype=np.int8)
     rule = np.full(rows.size, _RULE["score"], dtype=np.int8)
     inputs = np.asarray(particles.input_of)
     scores = ranking_scores(particles, decision)[0]
-    if options.select != "greedy":  # (a set was weighed: no one ranking decided the pair)
+    if asked.select != "greedy":  # (a set was weighed: no one ranking decided the pair)
         rule[:] = _RULE["best selection"]
     elif scores is None:
         rule[:] = _RULE["random order"]
@@ -130,16 +130,14 @@ def _duplicate_rules(
         rule[tied] = np.where(inputs[rows[tied]] == inputs[partners[tied]], _RULE["row order"], _RULE["input order"])
     if decision.levels is not None:
         rule[decision.levels[inputs[partners]] < decision.levels[inputs[rows]]] = _RULE["priority"]
-    if images_for_the_core(particles.images, options.same_image) is not None:
-        rule[~_within_distance(particles, options, rows, partners)] = _RULE["same image"]
+    if images_for_the_core(particles.images, asked.same_image) is not None:
+        rule[~_within_distance(particles, asked, rows, partners)] = _RULE["same image"]
     return rule
 
 
-def _within_distance(
-    particles: ParticleSet, options: ParticleOptions, rows: np.ndarray, partners: np.ndarray
-) -> np.ndarray:
+def _within_distance(particles: ParticleSet, asked: Deciding, rows: np.ndarray, partners: np.ndarray) -> np.ndarray:
     """Whether each pair lies within the distance rule (on one micrograph, within each row's species' distance)."""
-    d, dz = _distances(particles, options, rows)
+    d, dz = _distances(particles, asked, rows)
     delta = particles.centres[rows] - particles.centres[partners]
     if delta.shape[1] == 3:
         delta[:, 2] *= np.divide(
@@ -148,20 +146,20 @@ def _within_distance(
     radius = np.maximum(d, SAME_CENTRE_A)
     same_micrograph = particles.groups[rows] == particles.groups[partners]
     within = same_micrograph & ((delta**2).sum(axis=1) <= radius**2)
-    if options.own_frame and particles.poses is not None:
-        _within_ellipsoids(particles, options, rows, partners, within)
+    if asked.own_frame and particles.poses is not None:
+        _within_ellipsoids(particles, asked, rows, partners, within)
     return within
 
 
 def _within_ellipsoids(
-    particles: ParticleSet, options: ParticleOptions, rows: np.ndarray, partners: np.ndarray, within: np.ndarray
+    particles: ParticleSet, asked: Deciding, rows: np.ndarray, partners: np.ndarray, within: np.ndarray
 ) -> None:
     """``within`` set, for the rows of a species with ``--min-dist-ellipsoid``, by its rule (the core's own test)."""
     assert particles.poses is not None
     if particles.species is None:
-        ellipsoids, species = [options.min_dist_ellipsoid], np.zeros(rows.size, dtype=np.int64)
+        ellipsoids, species = [asked.distance.ellipsoid], np.zeros(rows.size, dtype=np.int64)
     else:
-        ellipsoids, species = species_ellipsoids(particles, options), particles.species[rows]
+        ellipsoids, species = asked.distances.ellipsoids, particles.species[rows]
     poses = np.ascontiguousarray(particles.poses, dtype=np.float64)
     centres = np.ascontiguousarray(particles.centres, dtype=np.float64)
     for s, axes in enumerate(ellipsoids):
@@ -174,31 +172,29 @@ def _within_ellipsoids(
         )
 
 
-def _distances(particles: ParticleSet, options: ParticleOptions, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _distances(particles: ParticleSet, asked: Deciding, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Each row's minimum distance and its distance along z (its species', else the options'; z: d without one)."""
     if particles.species is None:
-        d = np.full(rows.size, float(options.min_dist))
-        return d, d if options.min_dist_z is None else np.full(rows.size, float(options.min_dist_z))
+        d = np.full(rows.size, float(asked.distance.min_dist))
+        return d, d if asked.distance.min_dist_z is None else np.full(rows.size, float(asked.distance.min_dist_z))
     species = particles.species[rows]
-    d = np.asarray(species_distances(particles, options), dtype=np.float64)[species]
-    along_z = [np.nan if z is None else z for z in species_distances_z(particles, options)]
+    d = np.asarray(asked.distances.by_species, dtype=np.float64)[species]
+    along_z = [np.nan if z is None else z for z in asked.distances.z_of_species]
     dz = np.asarray(along_z, dtype=np.float64)[species]
     return d, np.where(np.isnan(dz), d, dz)
 
 
-def _angles(
-    particles: ParticleSet, options: ParticleOptions, rows: np.ndarray, partners: np.ndarray
-) -> np.ndarray | None:
+def _angles(particles: ParticleSet, asked: Deciding, rows: np.ndarray, partners: np.ndarray) -> np.ndarray | None:
     """The angle (degrees) between each row's orientation and its partner's under ``--sym`` (None: no --max-angle)."""
-    if options.max_angle is None or particles.poses is None:
+    if asked.max_angle is None or particles.poses is None:
         return None
     angles = np.full(rows.size, np.nan)
     has = partners >= 0
     pose = _core.PoseRule(
         np.ascontiguousarray(particles.poses, dtype=np.float64),
         particles.pose_kind,
-        float(options.max_angle),
-        options.sym.upper(),
+        float(asked.max_angle),
+        asked.sym.upper(),
     )
     angles[has] = _core.pose_angles(pose, rows[has].astype(np.uint32), partners[has].astype(np.uint32))
     return angles

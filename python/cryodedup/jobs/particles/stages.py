@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 
     from ...particle_set import Log, ParticleSet, Warn
     from .decide import Decision
+    from .plan import Deciding, ParticlePlan
     from .read import Held
 
 __all__ = ["Stages", "Written"]
@@ -33,8 +34,10 @@ class Written(NamedTuple):
 class Stages(Protocol):
     """How a run decides which rows to keep, and writes what it decided."""
 
-    def decide(self, particles: ParticleSet, log: Log, held: Held) -> Decision:
-        """The decision on the rows read (``held``: the inputs ``--prefer`` names, parsed before reading)."""
+    def decide(self, particles: ParticleSet, rule: Deciding, log: Log, held: Held) -> Decision:
+        """The decision on the rows read, by the plan's ``rule`` (``held``: the inputs ``--prefer`` names)."""
 
-    def write(self, particles: ParticleSet, decision: Decision, halves: np.ndarray | None, warn: Warn) -> Written:
-        """The decision's outputs written (``halves``: the half-sets reassigned by micrograph, or None)."""
+    def write(
+        self, particles: ParticleSet, decision: Decision, job: ParticlePlan, halves: np.ndarray | None, warn: Warn
+    ) -> Written:
+        """The decision's outputs written as the plan says (``halves``: the half-sets by micrograph, or None)."""

@@ -42,7 +42,7 @@ from ...outputs import AtomicOutputs, StrPath, hold_folder, output_batch, put_in
 from ...particle_set import Log, ParticleSet, Warn
 from ...report.sections import UpdateRound
 from ..store_db import DATABASE, StoreError, busy, file_digest, is_busy, sha256_bytes
-from .decide import Decision, decide, duplicate_rule
+from .decide import Decision, decide
 from .read import Files, Held, Source
 from .stages import Written
 from .store import (
@@ -59,7 +59,8 @@ from .store_open import open_store, repair_store
 if TYPE_CHECKING:
     from ...formats.cryosparc.particles import CsWriter
     from ...formats.star.particle_writer import StarWriter
-    from .summarise import ParticleSummary
+    from .plan import Deciding, ParticlePlan
+    from .summary import ParticleSummary
 
 __all__ = ["open_round", "repair"]
 
@@ -146,14 +147,16 @@ class Round:
     #: The round written, not yet committed: its kept rows, its files (final: temporary), the running file's change.
     pending: tuple[KeptRows, dict[Path, Path], RunningChange] | None = None
 
-    def decide(self, particles: ParticleSet, log: Log, held: Held) -> Decision:
+    def decide(self, particles: ParticleSet, rule: Deciding, log: Log, held: Held) -> Decision:
         """The batch's decision: rows near a kept particle rejected, the others decided as a plain run decides them."""
-        return _decide(self, particles, log, held)
+        return _decide(self, particles, rule, log, held)
 
-    def write(self, particles: ParticleSet, decision: Decision, halves: np.ndarray | None, warn: Warn) -> Written:
+    def write(
+        self, particles: ParticleSet, decision: Decision, job: ParticlePlan, halves: np.ndarray | None, warn: Warn
+    ) -> Written:
         """The round's files (and ``--decisions``' record) under temporary names; :meth:`commit` places them."""
         start = time.perf_counter()
-        record = _record(self, particles, decision)
+        record = _record(self, particles, decision, job.deciding)
         outputs = _write(self, particles, decision.keep)
         return Written(outputs, time.perf_counter() - start, record)
 
@@ -239,7 +242,7 @@ def outranks(new: np.ndarray, kept: np.ndarray, higher: bool) -> np.ndarray:
 
 
 def blocked_by_kept(
-    particles: ParticleSet, kept: tuple[np.ndarray, np.ndarray, np.ndarray], options: ParticleOptions
+    particles: ParticleSet, kept: tuple[np.ndarray, np.ndarray, np.ndarray], rule: Deciding
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The batch's rows within the distance of a kept particle, whether each of those ranks above it, and how far (Å).
 
@@ -261,8 +264,8 @@ def blocked_by_kept(
     levels = np.concatenate([np.zeros(n_kept, np.uint32), np.ones(len(near), np.uint32)])
     ranking = Ranking(ranked, particles.higher_is_better, levels)
     # (greedy, whatever --select: the kept particles rank first and stay; the best selection chooses among the rest)
-    rule = replace(duplicate_rule(options), selection="greedy")
-    result = find_duplicates(groups, both, rule, ranking, True)
+    greedy = replace(rule.duplicate_rule(), selection="greedy")
+    result = find_duplicates(groups, both, greedy, ranking, True)
     assert result.suppressed_by is not None
     by = result.suppressed_by[n_kept:]
     rejected = (by >= 0) & (by < n_kept)
@@ -273,7 +276,7 @@ def blocked_by_kept(
     return blocked, won, distance
 
 
-def _decide(round_: Round, particles: ParticleSet, log: Log, held: Held) -> Decision:
+def _decide(round_: Round, particles: ParticleSet, rule: Deciding, log: Log, held: Held) -> Decision:
     """:meth:`Round.decide`."""
     options = round_.options
     writer = refuse_rows(particles)
@@ -303,10 +306,10 @@ def _decide(round_: Round, particles: ParticleSet, log: Log, held: Held) -> Deci
     round_.kept_before_here = len(kept[0])
     if not options.add_again:
         _refuse_rows_kept_already(particles, kept)
-    blocked, won, distance = blocked_by_kept(particles, kept, options)
+    blocked, won, distance = blocked_by_kept(particles, kept, rule)
     round_.rejected_by_kept, round_.would_have_won = int(blocked.sum()), int(won.sum())
     rest = np.flatnonzero(~blocked)
-    decision = decide(particles.rows(rest), options, log, held)
+    decision = decide(particles.rows(rest), rule, log, held)
     keep = np.zeros(len(particles), dtype=bool)
     keep[rest] = decision.keep
     return Decision(
@@ -431,14 +434,14 @@ def _fields_of(path: Path) -> list[str]:
     return CsFile.load(path).fields
 
 
-def _record(round_: Round, particles: ParticleSet, decision: Decision) -> dict | None:
+def _record(round_: Round, particles: ParticleSet, decision: Decision, rule: Deciding) -> dict | None:
     """``--decisions``: its columns, written among the round's files (stored, put back); None without it."""
     options = round_.options
     if not options.decisions:
         return None
     from .record import rejections, table, write_decisions  # (loaded for --decisions only)
 
-    columns = table(particles, rejections(particles, decision, options))
+    columns = table(particles, rejections(particles, decision, rule))
     round_.write_record = lambda path: write_decisions(path, columns)
     return columns
 

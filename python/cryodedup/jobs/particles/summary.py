@@ -26,7 +26,6 @@ from ...algo.priority import (
 )
 from ...algo.same_image import kept_twice, rows_rejected_as_a_kept_image, same_image_pairs
 from ...labels import counted
-from ...options import ParticleOptions
 from ...particle_set import ParticleSet
 
 # (the sections of analyses that may not run imported where they are made: each class costs start-up)
@@ -36,7 +35,7 @@ from ...report.sections.inputs import InputCounts, Inputs, Shift
 from ...report.sections.pixel_sizes import PixelSizes
 from ...report.sections.ranking import Score
 from ...report.sections.run import Timings
-from ..species import species_distances, species_distances_z, species_ellipsoids, species_summary
+from ..species import species_summary
 from .decide import Decision, input_voters, ranking_scores, ties_of
 from .read import raw_picker_scores
 
@@ -56,6 +55,7 @@ if TYPE_CHECKING:
     from ...report.sections.selection import BestSelection
     from ...report.sections.species import Species
     from ...report.sections.update import UpdateRound
+    from .plan import Deciding
 
 __all__ = ["ParticleSummary", "summarize", "timings", "verdict_of"]
 
@@ -270,7 +270,7 @@ def reference_table() -> str:
 
 
 def summarize(
-    particles: ParticleSet, decision: Decision, options: ParticleOptions, halves: np.ndarray | None = None
+    particles: ParticleSet, decision: Decision, rule: Deciding, halves: np.ndarray | None = None
 ) -> ParticleSummary:
     """The summary of the decision: counts per input and in all, pixel sizes, shift, score (the run's parts left out).
 
@@ -280,11 +280,11 @@ def summarize(
     counts = particles.counts()
     kept = particles.counts(decision.keep)
     n_kept = int(np.count_nonzero(decision.keep))
-    ties = ties_of(particles, decision, options.remove_entirely, options.filament_mode)
-    score = _score_summary(particles, options.seed, options.score_normalize, decision.levels, ties.by_input_order)
+    ties = ties_of(particles, decision, rule.remove_entirely, rule.filament_mode)
+    score = _score_summary(particles, rule.seed, rule.score_normalize, decision.levels, ties.by_input_order)
     priority = None
     if decision.levels is not None and decision.preference is not None:
-        priority = _priority(particles, decision, options.remove_entirely, ties.by_priority)
+        priority = _priority(particles, decision, rule.remove_entirely, ties.by_priority)
     consensus = None
     if decision.confirmed_by is not None:
         from ...algo.consensus import consensus_report
@@ -294,12 +294,12 @@ def summarize(
             particles,
             decision.keep,
             decision.confirmed_by,
-            options.min_support,
+            rule.min_support,
             decision.unconfirmed,
             covered=decision.covered,
             not_confirmable=decision.not_confirmable,
-            uncovered=options.uncovered,
-            coverage=options.coverage,
+            uncovered=rule.uncovered,
+            coverage=rule.coverage,
         )
         voters = input_voters(particles)  # (copick: --min-support counted users, not pick sets)
         consensus = Consensus(agreement, None if voters is None else int(voters.max()) + 1)
@@ -313,35 +313,36 @@ def summarize(
         pixel_sizes=PixelSizes.of(particles.pixel_sizes, len(particles.inputs) > 1),
         shift=Shift(particles.shift),
         score=score,
-        score_normalization=_score_normalization(particles, decision, options.score_normalize),
-        mask_and_edge=_mask_and_edge(decision, options),
+        score_normalization=_score_normalization(particles, decision, rule.score_normalize),
+        mask_and_edge=_mask_and_edge(decision, rule),
         read=particles.summary,  # (the set's own dict: a writer completes its part as it writes)
         priority=priority,
         selection=_selection(decision),
-        species=None if particles.species is None else species_summary(particles, decision, options),
-        own_frame_exclusion=_own_frame(particles, options),
+        species=None if particles.species is None else species_summary(particles, decision, rule.distances),
+        own_frame_exclusion=_own_frame(particles, rule),
         duplicate_density=DuplicateDensity(
             duplicate_density(
                 particles.groups, decision.duplicate, particles.mic_names, particles.input_of, particles.inputs
             )
         ),
-        filaments=None if particles.tubes is None else _filaments(particles, options.filament_mode),
-        **_audits(particles, decision, options, halves),
+        filaments=None if particles.tubes is None else _filaments(particles, rule.filament_mode),
+        **_audits(particles, decision, rule, halves),
         consensus=consensus,
     )
 
 
-def _own_frame(particles: ParticleSet, options: ParticleOptions) -> OwnFrameExclusion | None:
+def _own_frame(particles: ParticleSet, rule: Deciding) -> OwnFrameExclusion | None:
     """``--min-dist-ellipsoid``'s section: each species' ellipsoid as decided (None without one)."""
-    if not options.own_frame:
+    if not rule.own_frame:
         return None
     from ...report.sections.exclusion import OwnFrameExclusion, SpeciesEllipsoid
 
     if particles.species is None:
-        assert options.min_dist_ellipsoid is not None, "species' ellipsoids are refused without species"
-        ellipsoids = [SpeciesEllipsoid(None, _floats(options.min_dist_ellipsoid))]
+        axes = rule.distances.base.ellipsoid
+        assert axes is not None, "species' ellipsoids are refused without species"
+        ellipsoids = [SpeciesEllipsoid(None, _floats(axes))]
         return OwnFrameExclusion(tuple(ellipsoids), particles.pose_label, True)
-    own = species_ellipsoids(particles, options)
+    own = rule.distances.ellipsoids
     ellipsoids = [
         SpeciesEllipsoid(name, _floats(axes)) for name, axes in zip(particles.species_names, own) if axes is not None
     ]
@@ -432,17 +433,15 @@ def _score_normalization(particles: ParticleSet, decision: Decision, score_norma
     return ScoreNormalization(entry.name, *zscore_counts(decision.ranked_scores, by))
 
 
-def _mask_and_edge(decision: Decision, options: ParticleOptions) -> MaskAndEdge | None:
+def _mask_and_edge(decision: Decision, rule: Deciding) -> MaskAndEdge | None:
     """The summary's ``mask_and_edge``: the picks ``--mask`` and ``--edge`` rejected (None: neither asked)."""
-    regions = decision.regions
-    if regions is None:
+    regions, asked = decision.regions, rule.regions
+    if regions is None or asked is None:
         return None
     from ...report.sections.regions import MaskAndEdge
 
-    masks = regions.masks if options.mask is not None else None
-    return MaskAndEdge(
-        masks, options.mask_label, regions.outside_mask, options.edge, regions.at_edge, regions.sizes_from
-    )
+    masks = regions.masks if asked.mask is not None else None
+    return MaskAndEdge(masks, asked.mask_label, regions.outside_mask, asked.edge, regions.at_edge, regions.sizes_from)
 
 
 def _name_collisions(particles: ParticleSet, keep: np.ndarray) -> Collisions | None:
@@ -454,43 +453,40 @@ def _name_collisions(particles: ParticleSet, keep: np.ndarray) -> Collisions | N
     )
 
 
-def _audit_criterion(particles: ParticleSet, options: ParticleOptions) -> str:
+def _audit_criterion(particles: ParticleSet, rule: Deciding) -> str:
     """What made two particles a duplicate pair, as decided: each species' own distance where they differ."""
-    if options.own_frame:  # (the section names each ellipsoid)
-        angle = f" and {options.max_angle:g}°" if options.max_angle is not None else ""
+    if rule.own_frame:  # (the section names each ellipsoid)
+        angle = f" and {rule.max_angle:g}°" if rule.max_angle is not None else ""
         return f"within an exclusion ellipsoid in a particle's own frame{angle}"
     if particles.species is None:
-        return duplicate_criterion(options.min_dist, options.max_angle, options.min_dist_z)
-    distances = species_distances(particles, options)
-    along_z = species_distances_z(particles, options)
+        return duplicate_criterion(rule.distance.min_dist, rule.max_angle, rule.distance.min_dist_z)
+    distances, along_z = rule.distances.by_species, rule.distances.z_of_species
     if len(set(distances)) == 1 and len(set(along_z)) == 1:
-        return duplicate_criterion(distances[0], options.max_angle, along_z[0])
+        return duplicate_criterion(distances[0], rule.max_angle, along_z[0])
     each = "; ".join(
         f"{name}: {d:g} Å" + (f", {z:g} Å in z" if z is not None and d > 0 else "")
         for name, d, z in zip(particles.species_names, distances, along_z)
     )
     return f"within each species' distance ({each})" + (
-        f" and {options.max_angle:g}°" if options.max_angle is not None else ""
+        f" and {rule.max_angle:g}°" if rule.max_angle is not None else ""
     )
 
 
-def _audits(
-    particles: ParticleSet, decision: Decision, options: ParticleOptions, halves: np.ndarray | None
-) -> dict[str, Any]:
+def _audits(particles: ParticleSet, decision: Decision, rule: Deciding, halves: np.ndarray | None) -> dict[str, Any]:
     """The summary's checks of what was kept: half-sets, orientations, one image twice, symmetry copies."""
     audits: dict[str, Any] = {}
-    if particles.halfsets is not None or options.audit:
-        audits["halfset_audit"] = _halfset_audit(particles, decision, options)
+    if particles.halfsets is not None or rule.audit:
+        audits["halfset_audit"] = _halfset_audit(particles, decision, rule)
     if halves is not None:
         audits["halfsets"] = _halfsets(particles, decision.keep, halves)
-    if options.max_angle is not None:
+    if rule.max_angle is not None:
         audits["orientations"] = (
-            f"duplicates only within {options.max_angle:g}° ({particles.pose_label}, symmetry {options.sym.upper()})"
+            f"duplicates only within {rule.max_angle:g}° ({particles.pose_label}, symmetry {rule.sym.upper()})"
         )
     collisions = _name_collisions(particles, decision.keep)
     column = "" if particles.particle_names is None else particles.particle_names.label
     cause = None if collisions is None else (collisions.rows, collision_cause(column))
-    same_image = None if particles.images is None else _same_image(particles, decision.keep, options.same_image, cause)
+    same_image = None if particles.images is None else _same_image(particles, decision.keep, rule.same_image, cause)
     if same_image is not None:
         audits["same_image"] = same_image
     if collisions is not None:  # (after extraction: the cause of an image kept twice, said there)
@@ -515,14 +511,14 @@ def _audits(
     return audits
 
 
-def _halfset_audit(particles: ParticleSet, decision: Decision, options: ParticleOptions) -> HalfsetAudit:
+def _halfset_audit(particles: ParticleSet, decision: Decision, rule: Deciding) -> HalfsetAudit:
     """The summary's ``halfset_audit``: the duplicate pairs straddling the half-sets (``--audit``: none to audit)."""
     from ...report.sections.audits import HalfsetAudit, StraddlingMicrograph
 
     if particles.halfsets is None:
         return HalfsetAudit(None)  # (asked, but nothing to audit)
     assert decision.suppressed_by is not None, "decide() keeps the pairs when there are half-sets"
-    criterion = _audit_criterion(particles, options)
+    criterion = _audit_criterion(particles, rule)
     images = particles.images
     pairs = same_image_pairs(images, particles.groups, particles.centres) if images is not None else None
     counts = halfset_audit(particles, decision.suppressed_by, pairs)
