@@ -24,6 +24,7 @@ from cryodedup.jobs.particles.job import remove_duplicate_particles
 from cryodedup.options import ParticleOptions
 from cryodedup.outputs import output_batch
 from cryodedup.particle_set import StarFacts
+from cryodedup.report.particle_charts import nearest_plan
 from fixtures.synthetic import write_benchmark_file, write_example
 from helpers import shared_file, write_star
 
@@ -299,9 +300,11 @@ PLAIN = StarFacts(inputs=1, halfsets=False, filaments=False, subtomograms=False)
 def test_the_job_asks_for_one_pass_only_for_a_plain_duplicate_removal():
     rule = DuplicateRule(30.0, remove_entirely=True, seed=4)
     assert one_pass(ParticleOptions(min_dist=30.0, remove_entirely=True, seed=4), PLAIN) == OnePass(rule)
-    # The pictures and the record too: the scan keeps each rejected row's partner for them.
-    for asks in ({"plot": True}, {"decisions": True}):
-        assert one_pass(ParticleOptions(min_dist=30.0, **asks), PLAIN) == OnePass(DuplicateRule(30.0), partners=True)
+    # The pictures and the record too: the scan keeps each rejected row's partner for them,
+    # and counts the pictures' nearest-neighbour histogram for --plot.
+    for asks, pictures in (({"plot": True}, nearest_plan(30.0)), ({"decisions": True}, None)):
+        expected = OnePass(DuplicateRule(30.0), partners=True, pictures=pictures)
+        assert one_pass(ParticleOptions(min_dist=30.0, **asks), PLAIN) == expected
     for needs_more in (
         {"audit": True},
         {"max_angle": 10.0},

@@ -40,6 +40,7 @@ from ..species import ROW_FIELDS, decide_several_species, species_not_confirmabl
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from ..._core import NearestHistogram
     from ...algo.selection import SelectionCounts
     from ...formats.star.particle_writer import OnePass
     from .regions import Regions
@@ -96,7 +97,18 @@ def one_pass(options: ParticleOptions, facts: StarFacts) -> OnePass | None:
     plain = plain and not options.update  # (a round decides with the kept particles of earlier rounds)
     plain = plain and options.mask is None and options.edge is None  # (the rows dropped before the dedup)
     plain = plain and options.select == "greedy"  # (the scan walks greedily)
-    return OnePass(duplicate_rule(options), partners=options.plot or options.decisions) if plain else None
+    if not plain:
+        return None
+    return OnePass(duplicate_rule(options), partners=options.plot or options.decisions, pictures=_pictures(options))
+
+
+def _pictures(options: ParticleOptions) -> NearestHistogram | None:
+    """What ``--plot``'s nearest-neighbour histogram asks a one-pass scan to count as it decides (None: no --plot)."""
+    if not options.plot:
+        return None
+    from ...report.particle_charts import nearest_plan  # (--plot alone loads the pictures' modules)
+
+    return nearest_plan(options.min_dist)
 
 
 def preference_of(
