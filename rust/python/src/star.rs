@@ -548,7 +548,9 @@ impl StarFile {
                 if split.is_some_and(|s| s.partners) {
                     suppressed_by = Some(decided.suppressed_by.into_pyarray(py).unbind());
                 }
-                if let (Some(counts), Some(plan)) = (decided.pictures, split.and_then(|s| s.pictures.as_ref().map(|p| p.clone_ref(py)))) {
+                if let (Some(counts), Some(plan)) =
+                    (decided.pictures, split.and_then(|s| s.pictures.as_ref().map(|p| p.clone_ref(py))))
+                {
                     pictures = Some(Py::new(py, ScanPictures::of(py, counts, plan))?);
                 }
                 (Some(decided.keep.into_pyarray(py).unbind()), None)

@@ -126,7 +126,7 @@ mod tests {
         let mut mic = 0u32;
         while keys.len() < n {
             let rows = 1 + next(30) as usize;
-            keys.extend(std::iter::repeat(mic).take(rows.min(n - keys.len())));
+            keys.extend(std::iter::repeat_n(mic, rows.min(n - keys.len())));
             mic += 1;
         }
         let centres: Vec<f64> = (0..2 * n).map(|k| if k % 97 < 4 { 50.0 } else { next(4000) as f64 / 10.0 }).collect();
