@@ -99,16 +99,15 @@ def one_pass(options: ParticleOptions, facts: StarFacts) -> OnePass | None:
     plain = plain and options.select == "greedy"  # (the scan walks greedily)
     if not plain:
         return None
-    return OnePass(duplicate_rule(options), partners=options.plot or options.decisions, pictures=_pictures(options))
+    pictures = _pictures(options.min_dist) if options.plot else None
+    return OnePass(duplicate_rule(options), partners=options.plot or options.decisions, pictures=pictures)
 
 
-def _pictures(options: ParticleOptions) -> NearestHistogram | None:
-    """What ``--plot``'s nearest-neighbour histogram asks a one-pass scan to count as it decides (None: no --plot)."""
-    if not options.plot:
-        return None
+def _pictures(min_dist: float) -> NearestHistogram:
+    """What ``--plot``'s nearest-neighbour histogram asks a one-pass scan to count as it decides."""
     from ...report.particle_charts import nearest_plan  # (--plot alone loads the pictures' modules)
 
-    return nearest_plan(options.min_dist)
+    return nearest_plan(min_dist)
 
 
 def preference_of(
