@@ -87,6 +87,7 @@ def timed(command: list[str], files: list[Path], options: list[str], out: Path) 
     if child.returncode != 0:
         raise SystemExit(f"{' '.join(argv)}: exit {child.returncode}")
     peak_kb = float(peak_file.read_text().split()[-1])
+    peak_file.unlink()
     run = Run(wall, usage.ru_utime + usage.ru_stime, peak_kb / 1024)
     print(f"  load {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} before; {' '.join(options) or 'job'}: {_said(run)}")
     return run
