@@ -10,8 +10,9 @@ is run with each of the four sets of options in turn, ``--rounds`` interleaved r
 run of each input first, not counted, puts it in the page cache), each run into a new output
 folder removed after it, with ``sync`` before it. Each run's wall time, user + system CPU
 (``wait4`` of the child) and peak resident memory (``/usr/bin/time``'s: Debian's package
-``time``) are kept; the machine's load (``os.getloadavg``) is printed before each run. The table gives medians and ranges, and each option's ratio to the
-job without it (the median of the per-round ratios).
+``time``) are kept; the machine's load (``os.getloadavg``) is printed before each run. The
+table gives medians and ranges, and each option's ratio to the job without it (the median of
+the per-round ratios).
 
     python benches/bench_options_10m.py --workdir /tmp/b10m                 # 10M (3.9 GB + 2 x 1.9 GB)
     python benches/bench_options_10m.py --workdir /tmp/b100k --size 100000  # small, to try it
