@@ -41,7 +41,7 @@ import bench_particles
 from fixtures.synthetic import write_benchmark_file
 
 #: The options timed, each against the job without them.
-VARIANTS = {"job": [], "--decisions": ["--decisions"], "--plot": ["--plot"], "both": ["--decisions", "--plot"]}
+VARIANTS = {"job": [], "decisions": ["--decisions"], "plot": ["--plot"], "both": ["--decisions", "--plot"]}
 COMMON = ["--quiet", "--score", "rlnMaxValueProbDistribution", "--min-dist", "20"]
 
 
@@ -119,7 +119,8 @@ def table(runs: dict[str, dict[str, list[Run]]]) -> str:
             said = "" if variant == "job" else ", ".join(f"{r:.2f}x" for r in ratios)
             wall, cpu = _cell([r.wall for r in done], "s"), _cell([r.cpu for r in done], "s")
             peak = _cell([r.peak_mb for r in done], "MB", 0)
-            lines.append(f"| {name} | {variant} | {wall} | {cpu} | {peak} | {said} |")
+            options = " ".join(VARIANTS[variant]) or "(none)"
+            lines.append(f"| {name} | {options} | {wall} | {cpu} | {peak} | {said} |")
     return "\n".join(lines)
 
 
@@ -129,7 +130,13 @@ def main() -> None:
     ap.add_argument("--outdir", type=Path, help="the runs' output folder (default: WORKDIR/options_out)")
     ap.add_argument("--size", type=int, default=10_000_000, help="particles in all (default 10,000,000)")
     ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--only", nargs="+", choices=list(VARIANTS), default=list(VARIANTS), help="options timed")
+    ap.add_argument(
+        "--only",
+        nargs="+",
+        choices=list(VARIANTS),
+        default=list(VARIANTS),
+        help="the options timed (the job without them always)",
+    )
     ap.add_argument(
         "--command",
         nargs="+",
