@@ -335,6 +335,7 @@ class SplitRule:
     rejected: Path
     partners: bool
     pictures: NearestHistogram | None
+    page: PageFilesPlan | None
     def __init__(
         self,
         rule: DedupRule,
@@ -343,7 +344,23 @@ class SplitRule:
         rejected: str | os.PathLike[str],
         partners: bool = False,
         pictures: NearestHistogram | None = None,
+        page: PageFilesPlan | None = None,
     ) -> None: ...
+
+class PageFilesPlan:
+    """The page's files of picks a one-pass scan makes: ``chunk`` micrographs a file, rules named by ``rules``."""
+
+    chunk: int
+    rules: list[str]
+    def __init__(self, chunk: int, rules: list[str]) -> None: ...
+
+class PageTexts:
+    """The page's files of picks made by a one-pass scan, kept until written (``write``: as many paths as files)."""
+
+    files: int
+    chunk: int
+    rules: list[str]
+    def write(self, paths: list[str | os.PathLike[str]]) -> None: ...
 
 class NearestHistogram:
     """The nearest-neighbour histogram a one-pass scan counts: measured to ``reach`` Å, over ``edges``."""
@@ -360,6 +377,7 @@ class ScanPictures:
     plan: NearestHistogram
     picks: npt.NDArray[np.int64]
     kept: npt.NDArray[np.int64]
+    page: PageTexts | None
 
 class ColumnValues:
     """One column set row by row: row i's field becomes ``texts[choice[i] - 1]`` (0: unchanged)."""

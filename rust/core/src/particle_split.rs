@@ -19,6 +19,7 @@ use std::thread::JoinHandle;
 use crate::algo::dedup::{dedup_slice, DedupParams};
 use crate::algo::picture_counts::{NearestPlan, PictureCounts, PictureTally};
 use crate::errors::StarError;
+use crate::io::page_batches::{PagePlan, PageTally};
 use crate::io::particle_rows::{scan_loop, CentrePlan, Loop, ParticleRows};
 use crate::io::star::{Block, Release, RowScan};
 
@@ -45,6 +46,9 @@ pub struct Split<W> {
     pub rejected: W,
     /// With `--plot`: the pictures' counts made batch by batch ([`Decided::pictures`]).
     pub pictures: Option<NearestPlan>,
+    /// With `--plot`: the page's files of picks made batch by batch ([`Decided::page`]; the
+    /// partners must be asked for too).
+    pub page: Option<PagePlan>,
 }
 
 /// Every row's decision, as the whole file's [`dedup`](crate::algo::dedup::dedup) gives it.
@@ -57,6 +61,9 @@ pub struct Decided {
     pub suppressed_by: Vec<i64>,
     /// The pictures' counts, where the split's `pictures` asked for them.
     pub pictures: Option<PictureCounts>,
+    /// The text of each of the page's files of picks, where the split's `page` asked for them
+    /// and every rejected row had a partner.
+    pub page: Option<Vec<Vec<u8>>>,
 }
 
 /// What became of the split.
@@ -108,7 +115,7 @@ pub fn scan_and_split<S: RowSource, W: Write + Send + 'static>(
     release: Release,
     split: Split<W>,
 ) -> Result<(Option<Vec<Block>>, ParticleRows, Splitting), StarError> {
-    let Split { params, kept, rejected, pictures } = split;
+    let Split { params, kept, rejected, pictures, page } = split;
     let (to_writer, batches) = sync_channel::<Vec<Run>>(QUEUED);
     let writer_source = Arc::clone(source);
     let writer = std::thread::Builder::new()
@@ -118,6 +125,8 @@ pub fn scan_and_split<S: RowSource, W: Write + Send + 'static>(
     let writing = Writing(Some(writer));
     let mut splitter = Splitter::new(params, plan.coords.len(), plan.score.is_some(), to_writer);
     splitter.tally = pictures.map(|counted| PictureTally::new(counted, plan.coords.len()));
+    let remove_entirely = splitter.params.remove_entirely;
+    splitter.page = page.map(|files| PageTally::new(files, plan.coords.len(), remove_entirely));
     let scanned = scan_loop(source.bytes(), rows_of, plan, release, |rows, names, scanned_so_far| {
         splitter.take(rows, names, scanned_so_far);
     });
@@ -160,6 +169,8 @@ struct Splitter {
     given_up: Option<String>,
     /// The pictures' counts of the rows decided so far, if asked.
     tally: Option<PictureTally>,
+    /// The page's files of the rows decided so far, if asked.
+    page: Option<PageTally>,
 }
 
 impl Splitter {
@@ -177,6 +188,7 @@ impl Splitter {
             to_writer: Some(to_writer),
             given_up: None,
             tally: None,
+            page: None,
         }
     }
 
@@ -212,6 +224,7 @@ impl Splitter {
         self.to_writer = None; // the writer ends once it has written what it was sent
         let micrographs = self.micrographs;
         self.decided.pictures = self.tally.take().map(|tally| tally.finish(micrographs));
+        self.decided.page = self.page.take().and_then(|page| page.finish(micrographs));
         match self.given_up {
             Some(reason) => Err(reason),
             None => Ok(self.decided),
@@ -236,6 +249,9 @@ impl Splitter {
         self.decided.keep.extend_from_slice(&decided.keep);
         if let Some(tally) = &mut self.tally {
             tally.add(keys, centres, &decided.keep);
+        }
+        if let Some(page) = &mut self.page {
+            page.add(keys, centres, &decided.keep, &decided.suppressed_by, scores);
         }
         // (the slice's rows numbered from its first: as rows of the whole file)
         let whole = |partner: i64| if partner >= 0 { partner + start as i64 } else { partner };
@@ -394,7 +410,13 @@ mod tests {
     ) -> (Splitting, Vec<u8>, Vec<u8>, Vec<u8>, Vec<u8>) {
         let (kept, rejected) = (Shared::default(), Shared::default());
         let input = source(data);
-        let split = Split { params: params.clone(), kept: kept.clone(), rejected: rejected.clone(), pictures: None };
+        let split = Split {
+            params: params.clone(),
+            kept: kept.clone(),
+            rejected: rejected.clone(),
+            pictures: None,
+            page: None,
+        };
         let (_, rows, outcome) = scan_and_split(&input, Loop::Deferred("particles"), plan, &keep_all, split).unwrap();
         let outcome = match outcome {
             Splitting::Done(keep, writing) => match writing.finish() {
@@ -410,7 +432,10 @@ mod tests {
         if let Splitting::Done(decided, _) = &outcome {
             let whole = dedup(&rows.keys, &rows.centres, 2, scores, params).unwrap();
             write_split(data, table, &whole.keep, &RowEdit::default(), &mut kept2, &mut rejected2, &keep_all).unwrap();
-            assert_eq!(decided, &Decided { keep: whole.keep, suppressed_by: whole.suppressed_by, pictures: None });
+            assert_eq!(
+                decided,
+                &Decided { keep: whole.keep, suppressed_by: whole.suppressed_by, pictures: None, page: None }
+            );
             // The ranges written run in order, one after the other, over every row.
             let ranges = std::mem::take(&mut *input.written.lock().unwrap());
             assert!(ranges.windows(2).all(|w| w[0].end == w[1].start));
@@ -470,7 +495,8 @@ mod tests {
         let data = file(5000, |i| (i / 40) * 3 + (i % 40 >= 7) as usize + (i % 40 >= 9) as usize, true);
         let edges: Vec<f64> = (0..=100).map(|k| 150.0 * k as f64 / 100.0).collect();
         let pictures = Some(NearestPlan { reach: 150.0, edges: edges.clone(), within: 30.0 });
-        let split = Split { params: params(false), kept: Shared::default(), rejected: Shared::default(), pictures };
+        let split =
+            Split { params: params(false), kept: Shared::default(), rejected: Shared::default(), pictures, page: None };
         let (_, rows, outcome) =
             scan_and_split(&source(&data), Loop::Deferred("particles"), &plan(Some(2)), &keep_all, split).unwrap();
         let Splitting::Done(decided, _) = outcome else { panic!("{outcome:?}") };
@@ -516,8 +542,13 @@ mod tests {
         let mut data = file(3000, |i| i / 25, true);
         let at = data.windows(4).position(|w| w == b"\n77 ").unwrap();
         data.splice(at + 1..at + 4, b"".iter().copied()); // row 5 loses a field
-        let split =
-            Split { params: params(false), kept: Shared::default(), rejected: Shared::default(), pictures: None };
+        let split = Split {
+            params: params(false),
+            kept: Shared::default(),
+            rejected: Shared::default(),
+            pictures: None,
+            page: None,
+        };
         let err =
             scan_and_split(&source(&data), Loop::Deferred("particles"), &plan(Some(2)), &keep_all, split).unwrap_err();
         assert!(matches!(err, StarError::FieldCount { expected: 4, got: 3, .. }), "{err:?}");
@@ -549,6 +580,7 @@ mod tests {
             kept: Refuses { writes: false },
             rejected: Refuses { writes: false },
             pictures: None,
+            page: None,
         };
         let (_, _, outcome) =
             scan_and_split(&source(&data), Loop::Deferred("particles"), &plan(Some(2)), &keep_all, split).unwrap();
@@ -565,6 +597,7 @@ mod tests {
             kept: Refuses { writes: true },
             rejected: Refuses { writes: true },
             pictures: None,
+            page: None,
         };
         let (_, rows, outcome) =
             scan_and_split(&source(&data), Loop::Deferred("particles"), &plan(Some(2)), &keep_all, split).unwrap();

@@ -108,6 +108,8 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<star::ParticleScan>()?;
     m.add_class::<star::ScanPictures>()?;
     m.add_class::<star::NearestHistogram>()?;
+    m.add_class::<star::PageFilesPlan>()?;
+    m.add_class::<star::PageTexts>()?;
     m.add_class::<micrographs::Geometry>()?;
     m.add_class::<micrographs::PairScores>()?;
     m.add_class::<micrographs::SpectrumBank>()?;

@@ -1,7 +1,7 @@
-"""``--plot``'s counts made by the one-pass scan batch by batch: the nearest-neighbour histogram and
-each micrograph's picks and kept picks, checked against a numpy brute force (every pair of a
-micrograph measured) on random sets over several of the scan's batches, and the pictures and
-page drawn from them against those of the two-pass route."""
+"""``--plot``'s counts and files made by the one-pass scan batch by batch: the nearest-neighbour
+histogram and each micrograph's picks and kept picks, checked against a numpy brute force (every
+pair of a micrograph measured) on random sets over several of the scan's batches; the pictures
+and the page's files of picks against those the two-pass route makes after deciding."""
 
 from __future__ import annotations
 
@@ -79,17 +79,28 @@ def test_the_scans_counts_are_the_brute_forces(tmp_path, per_mic, min_dist, seed
     )
 
 
-def test_the_pictures_and_page_are_those_of_the_two_passes(tmp_path, monkeypatch):
-    # The same PNG bytes and page index whether the scan counted (one pass) or the pictures did (two).
+@pytest.mark.parametrize(
+    "asks", [{"score": "rlnMaxValueProbDistribution"}, {"score": "none"}, {"remove_entirely": True, "decisions": True}]
+)
+def test_the_pictures_and_page_are_those_of_the_two_passes(tmp_path, monkeypatch, asks):
+    # The same PNG bytes and page files (the index and every file of picks: each rejected pick's
+    # rule and partner) whether the scan made them as it decided (one pass) or the job after it (two).
     path = tmp_path / "p.star"
-    write_benchmark_file(path, 80_000, per_mic=200, seed=5)
-    options = ParticleOptions(min_dist=25.0, score="rlnMaxValueProbDistribution", plot=True)
+    write_benchmark_file(path, 80_000, per_mic=200, seed=5)  # (400 micrographs: 8 files of picks)
+    options = ParticleOptions(min_dist=25.0, plot=True, **asks)
     one = _job(path, tmp_path / "one", options)
     with monkeypatch.context() as patch:
         patch.setattr(particles_star, "start_split", lambda *args: None)
         two = _job(path, tmp_path / "two", options)
-    assert one.particles.decided_counts is not None and two.particles.decided_counts is None
-    for name in ("nn_distances.png", "rejected_per_micrograph.png", "duplicate_fraction.png", "micrographs/index.js"):
+    made = one.particles.decided_counts
+    assert made is not None and made.page is not None and made.page.files == 8
+    with pytest.raises(ValueError, match="written already"):  # (the page took the scan's files)
+        made.page.write([tmp_path / f"again_{k}.js" for k in range(8)])
+    assert two.particles.decided_counts is None
+    names = ["nn_distances.png", "rejected_per_micrograph.png", "duplicate_fraction.png"]
+    names += [f"micrographs/{p.name}" for p in sorted((tmp_path / "two" / "micrographs").glob("*.js"))]
+    assert len(names) == 3 + 1 + 8
+    for name in names:
         assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "two" / name).read_bytes(), name
 
 

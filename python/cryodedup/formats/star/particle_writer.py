@@ -517,6 +517,7 @@ class Split:
     suppressed_by: np.ndarray | None = None
     #: What ``--plot`` asks the scan to count (:class:`OnePass`), and, once scanned, the counts.
     pictures: _core.NearestHistogram | None = None
+    page: _core.PageFilesPlan | None = None
     counted: _core.ScanPictures | None = None
     #: The input whose scan may still be writing its last rows: :meth:`finish` waits for them.
     source: StarFile | None = None
@@ -540,6 +541,7 @@ class Split:
             rejected=scratch[REJECTED_NAME],
             partners=self.partners,
             pictures=self.pictures,
+            page=self.page,
         )
 
 
@@ -556,6 +558,8 @@ class OnePass:
     #: ``--plot``: the nearest-neighbour histogram the scan counts batch by batch (each
     #: micrograph's picks and kept picks counted too).
     pictures: _core.NearestHistogram | None = None
+    #: ``--plot``: the page's files of picks, made by the scan as it decides.
+    page: _core.PageFilesPlan | None = None
 
 
 #: The job's one-pass decision, asked by the STAR reader with the facts of its inputs: the rule
@@ -586,7 +590,8 @@ def start_split(
     if files is None:
         return None
     write_headers(files, part, labels)
-    return Split(files, asked.rule.for_core(higher), partners=asked.partners, pictures=asked.pictures)
+    rule = asked.rule.for_core(higher)
+    return Split(files, rule, partners=asked.partners, pictures=asked.pictures, page=asked.page)
 
 
 def write_headers(files: dict[Path, Path], part: ParticleStar, labels: list[str]) -> None:
