@@ -53,6 +53,9 @@ pub struct PageTally {
     dim: usize,
     remove_entirely: bool,
     pending: Run,
+    /// The pending rows and rejected entries already handed over (let go at the next batch:
+    /// each row copied once, not moved down at each file).
+    handed: (usize, usize),
     next_file: usize,
     /// A rejected row without a partner (no rule the page could name): the files are not made.
     failed: bool,
@@ -80,6 +83,7 @@ impl PageTally {
             dim,
             remove_entirely,
             pending,
+            handed: (0, 0),
             next_file: 0,
             failed: false,
             to_maker: Some(to_maker),
@@ -94,6 +98,7 @@ impl PageTally {
             self.failed = true;
             return;
         }
+        self.let_go_of_handed();
         let base = self.pending.keys.len() as i64;
         for (i, (&kept, &partner)) in keep.iter().zip(partners).enumerate() {
             if kept {
@@ -131,23 +136,36 @@ impl PageTally {
         }
     }
 
+    /// Lets go of the pending rows handed over; the rest numbered from their own first row.
+    fn let_go_of_handed(&mut self) {
+        let ((rows, entries), pending) = (self.handed, &mut self.pending);
+        pending.keys.drain(..rows);
+        pending.centres.drain(..rows * self.dim);
+        pending.rejected.drain(..entries);
+        pending.rule.drain(..entries);
+        pending.partner.drain(..entries);
+        for row in pending.rejected.iter_mut().chain(pending.partner.iter_mut()) {
+            *row -= rows as i64;
+        }
+        self.handed = (0, 0);
+    }
+
     /// Hands the pending rows of micrographs below `end` to the thread as the next file.
     fn hand_over(&mut self, end: usize) {
-        let pending = &mut self.pending;
-        let n = pending.keys.partition_point(|&key| (key as usize) < end);
-        let m = pending.rejected.partition_point(|&row| row < n as i64);
+        let ((from, from_entry), pending) = (self.handed, &self.pending);
+        let n = from + pending.keys[from..].partition_point(|&key| (key as usize) < end);
+        let m = from_entry + pending.rejected[from_entry..].partition_point(|&row| row < n as i64);
+        let local = |rows: &[i64]| rows.iter().map(|&row| row - from as i64).collect();
         let run = Run {
             first: self.next_file * self.plan.chunk,
             end,
-            keys: pending.keys.drain(..n).collect(),
-            centres: pending.centres.drain(..n * self.dim).collect(),
-            rejected: pending.rejected.drain(..m).collect(),
-            rule: pending.rule.drain(..m).collect(),
-            partner: pending.partner.drain(..m).collect(),
+            keys: pending.keys[from..n].to_vec(),
+            centres: pending.centres[from * self.dim..n * self.dim].to_vec(),
+            rejected: local(&pending.rejected[from_entry..m]),
+            rule: pending.rule[from_entry..m].to_vec(),
+            partner: local(&pending.partner[from_entry..m]),
         };
-        for row in pending.rejected.iter_mut().chain(pending.partner.iter_mut()) {
-            *row -= n as i64; // (the rest numbered from their own first row)
-        }
+        self.handed = (n, m);
         if let Some(to) = &self.to_maker {
             if to.send((self.next_file, run)).is_err() {
                 self.to_maker = None; // (the thread stopped: its error is the outcome)
