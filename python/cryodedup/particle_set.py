@@ -541,6 +541,9 @@ class ParticleSet:
     decided_by : numpy.ndarray of int64, shape (n,), or None
         With ``decided``, where the job asked for them (``--plot``, ``--decisions``): each
         rejected row's partner, the kept row that suppressed it (-1 for a kept row).
+    decided_counts : cryodedup._core.ScanPictures or None
+        With ``decided`` and ``--plot``: what the pictures count of the rows (the nearest-neighbour
+        histogram, each micrograph's picks and kept picks), counted as the scan decided them.
     mic_uids : numpy.ndarray, shape (n,), or None
         Each row's CryoSPARC micrograph uid, read only for a names-only set (:meth:`names_only`).
     named : bool
@@ -601,6 +604,7 @@ class ParticleSet:
     pose_label: str = ""
     decided: np.ndarray | None = None
     decided_by: np.ndarray | None = None
+    decided_counts: _core.ScanPictures | None = None
     coverage: np.ndarray | None = None
     mic_uids: np.ndarray | None = None
     named: bool = True
@@ -678,6 +682,7 @@ class ParticleSet:
             poses=taken(self.poses),
             decided=None,
             decided_by=None,
+            decided_counts=None,
             mic_uids=taken(self.mic_uids),
             species=None,
             images=None if self.images is None else self.images.rows(which),

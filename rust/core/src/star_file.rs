@@ -9,8 +9,10 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
 use crate::algo::dedup::DedupParams;
+use crate::algo::picture_counts::NearestPlan;
 use crate::errors::{FileError, StarError};
 use crate::io::mapped::MappedFile;
+use crate::io::page_batches::PagePlan;
 use crate::io::particle_rows::{self, CentrePlan, Loop, ParticleRows};
 use crate::io::star::{self, Block, RowEdit, RowScan, Table};
 use crate::particle_split::{self, RowSource, Splitting};
@@ -32,6 +34,10 @@ pub struct SplitTo<'a> {
     pub params: DedupParams,
     pub kept: &'a Path,
     pub rejected: &'a Path,
+    /// With `--plot`: the pictures' counts made as the rows are decided.
+    pub pictures: Option<NearestPlan>,
+    /// With `--plot`: the page's files of picks made as the rows are decided.
+    pub page: Option<PagePlan>,
 }
 
 impl StarFile {
@@ -164,7 +170,8 @@ impl StarFile {
         let open = |path: &Path| self.mapped.appending(path).map_err(|error| written(path, error));
         let (kept, rejected) = (open(split.kept)?, open(split.rejected)?);
         let read_ahead = |range: Range<usize>| self.mapped.read_ahead_from(range.end);
-        let outputs = particle_split::Split { params: split.params, kept, rejected };
+        let outputs =
+            particle_split::Split { params: split.params, kept, rejected, pictures: split.pictures, page: split.page };
         let scanned = particle_split::scan_and_split(&self.mapped, source, plan, &read_ahead, outputs)?;
         if !matches!(scanned.2, Splitting::Done(..)) {
             self.mapped.reread_head(self.mapped.head_kept());
@@ -280,7 +287,7 @@ mod tests {
             want_suppressed_by: false,
             selection: Default::default(),
         };
-        let to = SplitTo { params, kept: &kept, rejected: &rejected };
+        let to = SplitTo { params, kept: &kept, rejected: &rejected, pictures: None, page: None };
         let (rows, splitting) = star.scan_particles(1, &plan(), Some(to)).unwrap();
         // By hand: centres times 2 Å; the first row is within 10 Å of the better second.
         assert_eq!(rows.centres, [0.0, 0.0, 4.0, 0.0, 200.0, 0.0]);

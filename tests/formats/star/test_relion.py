@@ -22,9 +22,12 @@ from cryodedup.jobs.particles import read as job_module
 from cryodedup.jobs.particles.decide import one_pass, rule_for_rows
 from cryodedup.jobs.particles.job import remove_duplicate_particles
 from cryodedup.jobs.particles.plan import plan
+from cryodedup.jobs.particles.record import RULES
 from cryodedup.options import ParticleOptions
 from cryodedup.outputs import output_batch
 from cryodedup.particle_set import StarFacts
+from cryodedup.report.micrograph_page import CHUNK
+from cryodedup.report.particle_charts import nearest_plan
 from fixtures.synthetic import write_benchmark_file, write_example
 from helpers import decided, read_request, shared_file, write_star
 
@@ -300,11 +303,15 @@ PLAIN = StarFacts(inputs=1, halfsets=False, filaments=False, subtomograms=False)
 def test_the_job_asks_for_one_pass_only_for_a_plain_duplicate_removal():
     rule = DuplicateRule(30.0, remove_entirely=True, seed=4)
     assert one_pass(plan(ParticleOptions(min_dist=30.0, remove_entirely=True, seed=4)).read, PLAIN) == OnePass(rule)
-    # The pictures and the record too: the scan keeps each rejected row's partner for them.
-    for asks in ({"plot": True}, {"decisions": True}):
-        assert one_pass(plan(ParticleOptions(min_dist=30.0, **asks)).read, PLAIN) == OnePass(
-            DuplicateRule(30.0), partners=True
-        )
+    # The pictures and the record too: the scan keeps each rejected row's partner for them,
+    # and, for --plot, counts the pictures' nearest-neighbour histogram and makes the page's files.
+    asked = one_pass(plan(ParticleOptions(min_dist=30.0, plot=True)).read, PLAIN)
+    assert dataclasses.replace(asked, pictures=None, page=None) == OnePass(DuplicateRule(30.0), partners=True)
+    assert asked.pictures == nearest_plan(30.0)
+    assert (asked.page.chunk, asked.page.rules) == (CHUNK, list(RULES))
+    assert one_pass(plan(ParticleOptions(min_dist=30.0, decisions=True)).read, PLAIN) == OnePass(
+        DuplicateRule(30.0), partners=True
+    )
     for needs_more in (
         {"audit": True},
         {"max_angle": 10.0},

@@ -515,6 +515,10 @@ class Split:
     #: Whether the scan keeps each rejected row's partner (:class:`OnePass`), and, once scanned, the partners.
     partners: bool = False
     suppressed_by: np.ndarray | None = None
+    #: What ``--plot`` asks the scan to count (:class:`OnePass`), and, once scanned, the counts.
+    pictures: _core.NearestHistogram | None = None
+    page: _core.PageFilesPlan | None = None
+    counted: _core.ScanPictures | None = None
     #: The input whose scan may still be writing its last rows: :meth:`finish` waits for them.
     source: StarFile | None = None
 
@@ -532,7 +536,12 @@ class Split:
         """The ``split`` argument of :meth:`StarFile.scan_particles`."""
         scratch = {output.name: path for output, path in self.files.items()}
         return _core.SplitRule(
-            self.rule, kept=scratch[KEPT_NAME], rejected=scratch[REJECTED_NAME], partners=self.partners
+            self.rule,
+            kept=scratch[KEPT_NAME],
+            rejected=scratch[REJECTED_NAME],
+            partners=self.partners,
+            pictures=self.pictures,
+            page=self.page,
         )
 
 
@@ -546,6 +555,11 @@ class OnePass:
 
     rule: DuplicateRule
     partners: bool = False
+    #: ``--plot``: the nearest-neighbour histogram the scan counts batch by batch (each
+    #: micrograph's picks and kept picks counted too).
+    pictures: _core.NearestHistogram | None = None
+    #: ``--plot``: the page's files of picks, made by the scan as it decides.
+    page: _core.PageFilesPlan | None = None
 
 
 #: The job's one-pass decision, asked by the STAR reader with the facts of its inputs: the rule
@@ -576,7 +590,8 @@ def start_split(
     if files is None:
         return None
     write_headers(files, part, labels)
-    return Split(files, asked.rule.for_core(higher), partners=asked.partners)
+    rule = asked.rule.for_core(higher)
+    return Split(files, rule, partners=asked.partners, pictures=asked.pictures, page=asked.page)
 
 
 def write_headers(files: dict[Path, Path], part: ParticleStar, labels: list[str]) -> None:

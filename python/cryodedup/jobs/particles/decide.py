@@ -39,12 +39,14 @@ from ..species import ROW_FIELDS, decide_several_species, species_not_confirmabl
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from ..._core import NearestHistogram, PageFilesPlan
     from ...algo.selection import SelectionCounts
     from ...formats.star.particle_writer import OnePass
     from .plan import Deciding, ReadPlan
     from .regions import Regions
 
 __all__ = [
+    "REJECTION_RULES",
     "Decision",
     "decide",
     "input_voters",
@@ -57,6 +59,27 @@ __all__ = [
 
 def _silent(message: str, level: str) -> None:
     pass
+
+
+#: The rules that reject a row, as the record of rejections names them (``record.RULES``; the page's
+#: files of picks, which a one-pass scan makes as it decides, index them too).
+REJECTION_RULES = (
+    "score",  # the partner (kept, within the distance) had the better score
+    "priority",  # the partner's input is preferred (--prefer)
+    "input order",  # scores tied (or both without a score): the partner's input was given first
+    "row order",  # scores tied within one input: the partner comes first in it
+    "random order",  # no scores (--score none): the seeded random ranking put the partner first
+    "same image",  # the partner holds the same particle image at another centre (--same-image reject)
+    "whole tube",  # the row's tube lay along a better tube and went whole (--filament-mode tube)
+    "remove entirely",  # the row had a neighbour within the distance (the partner: its nearest)
+    "consensus support",  # too few inputs picked near it (--min-support); no partner
+    "uncovered micrograph",  # too few inputs ran on its micrograph (--uncovered reject); no partner
+    "cross-species overlap",  # a kept pick of another species overlaps it (--cross-species)
+    "earlier round",  # a particle kept by an earlier round lies within the distance (--update)
+    "outside the mask",  # its centre lies outside --mask (or beyond its extent); no partner
+    "at the edge",  # its centre lies within --edge of its micrograph's edge; no partner
+    "best selection",  # the partner is a kept duplicate of the set of best score or most picks (--select)
+)
 
 
 def one_pass(read: ReadPlan, facts: StarFacts) -> OnePass | None:
@@ -77,7 +100,18 @@ def one_pass(read: ReadPlan, facts: StarFacts) -> OnePass | None:
 
     plain = read.one_pass is not None and facts.inputs == 1
     plain = plain and not (facts.halfsets or facts.filaments or facts.subtomograms)
-    return OnePass(read.one_pass, partners=read.partners) if plain and read.one_pass is not None else None
+    if not plain or read.one_pass is None:
+        return None
+    pictures, page = _pictures(read.one_pass.min_dist) if read.plot else (None, None)
+    return OnePass(read.one_pass, partners=read.partners, pictures=pictures, page=page)
+
+
+def _pictures(min_dist: float) -> tuple[NearestHistogram, PageFilesPlan]:
+    """What ``--plot`` asks a one-pass scan to make as it decides: the nearest-neighbour histogram, the page's files."""
+    from ...report.micrograph_page import page_files_plan  # (--plot alone loads the pictures' modules)
+    from ...report.particle_charts import nearest_plan
+
+    return nearest_plan(min_dist), page_files_plan(REJECTION_RULES)
 
 
 def preference_of(

@@ -21,7 +21,7 @@ import cryodedup._core as _core
 from ...algo.dedup import SAME_CENTRE_A
 from ...algo.same_image import images_for_the_core
 from ...particle_set import ParticleSet
-from .decide import Decision, ranking_scores
+from .decide import REJECTION_RULES, Decision, ranking_scores
 from .regions import AT_EDGE, OUTSIDE_MASK
 
 if TYPE_CHECKING:
@@ -33,23 +33,7 @@ __all__ = ["DECISIONS_FILE", "RULES", "rejections", "table", "write_decisions"]
 DECISIONS_FILE = "decisions.csv"
 
 #: The rules that reject a row, as the record names them (``Rejections.rule`` indexes this).
-RULES = (
-    "score",  # the partner (kept, within the distance) had the better score
-    "priority",  # the partner's input is preferred (--prefer)
-    "input order",  # scores tied (or both without a score): the partner's input was given first
-    "row order",  # scores tied within one input: the partner comes first in it
-    "random order",  # no scores (--score none): the seeded random ranking put the partner first
-    "same image",  # the partner holds the same particle image at another centre (--same-image reject)
-    "whole tube",  # the row's tube lay along a better tube and went whole (--filament-mode tube)
-    "remove entirely",  # the row had a neighbour within the distance (the partner: its nearest)
-    "consensus support",  # too few inputs picked near it (--min-support); no partner
-    "uncovered micrograph",  # too few inputs ran on its micrograph (--uncovered reject); no partner
-    "cross-species overlap",  # a kept pick of another species overlaps it (--cross-species)
-    "earlier round",  # a particle kept by an earlier round lies within the distance (--update)
-    "outside the mask",  # its centre lies outside --mask (or beyond its extent); no partner
-    "at the edge",  # its centre lies within --edge of its micrograph's edge; no partner
-    "best selection",  # the partner is a kept duplicate of the set of best score or most picks (--select)
-)
+RULES = REJECTION_RULES
 _RULE = {name: k for k, name in enumerate(RULES)}
 
 
