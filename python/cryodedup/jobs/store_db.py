@@ -29,7 +29,7 @@ import shutil
 import sqlite3
 import stat
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
@@ -223,8 +223,15 @@ def sha256_bytes(data: bytes) -> str:
 
 def changed_option(names: Sequence[str], mine: dict[str, Any], other: dict[str, Any]) -> tuple[str, Any, Any] | None:
     """The first option of ``names`` whose values in two records' "options" differ: (flag, mine, other)."""
+    return first_changed(names, mine["options"], other["options"])
+
+
+def first_changed(
+    names: Sequence[str], mine: Mapping[str, Any], other: Mapping[str, Any]
+) -> tuple[str, Any, Any] | None:
+    """The first option of ``names`` whose values (by name) differ: (flag, mine, other)."""
     for name in names:
-        a, b = mine["options"].get(name), other["options"].get(name)
+        a, b = mine.get(name), other.get(name)
         if a != b:
             return f"--{name.replace('_', '-')}", a, b
     return None

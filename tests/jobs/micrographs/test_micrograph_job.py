@@ -18,7 +18,7 @@ from click.testing import CliRunner
 from cryodedup import MicrographOptions, find_duplicate_micrographs
 from cryodedup.cli import main
 from cryodedup.jobs.micrographs.job import screen_micrographs
-from cryodedup.jobs.micrographs.plan import acquisition_order, candidate_offsets, candidate_pairs
+from cryodedup.jobs.micrographs.plan import acquisition_order, candidate_offsets, candidate_pairs, micrograph_plan
 from cryodedup.jobs.micrographs.score import run_in_process
 from cryodedup.options.micrographs import ALL_PAIRS_UPTO
 from cryodedup.report.summary import micrograph_rows
@@ -102,6 +102,11 @@ def test_no_false_duplicates_over_2000_unrelated_pairs(tmp_path):
     assert max(z) < MicrographOptions.min_z
 
 
+def candidates_of(options: MicrographOptions):
+    """The pairs ``options`` compare, as the job resolves them."""
+    return micrograph_plan(options).scoring.candidates
+
+
 def test_pattern_mode_compares_the_scripts_pairs():
     # Independent listing of microduplicate_screener's rule: j = i + m + k*h while k*h < S.
     for n, m, h, s in [(100, 16, 4, 48), (60, 16, 4, 34), (30, 3, 2, 7), (10, 16, 4, 48)]:
@@ -112,14 +117,16 @@ def test_pattern_mode_compares_the_scripts_pairs():
                     break
                 expected.add((i, i + m + k * h))
         options = MicrographOptions(candidates="pattern", images_per_move=m, images_per_hole=h, scan_range=s)
-        got = {tuple(p) for p in candidate_pairs(n, candidate_offsets(options, n)).tolist()}
+        got = {tuple(p) for p in candidate_pairs(n, candidate_offsets(candidates_of(options), n)).tolist()}
         assert got == expected
 
 
 def test_window_and_all_pairs():
     window = {
         tuple(p)
-        for p in candidate_pairs(20, candidate_offsets(MicrographOptions(candidates="window", window=3), 20)).tolist()
+        for p in candidate_pairs(
+            20, candidate_offsets(candidates_of(MicrographOptions(candidates="window", window=3)), 20)
+        ).tolist()
     }
     assert window == {(i, j) for i in range(20) for j in range(i + 1, min(20, i + 4))}
     everything = candidate_pairs(12, None).tolist()
@@ -414,9 +421,9 @@ def test_default_finds_re_exposures_36_and_90_images_later_and_says_how_far_it_l
 
 def test_auto_candidates_beyond_the_all_pairs_limit_use_a_window_of_100():
     n = ALL_PAIRS_UPTO + 1
-    offsets = candidate_offsets(MicrographOptions(), n)
+    offsets = candidate_offsets(candidates_of(MicrographOptions()), n)
     assert offsets.tolist() == list(range(1, 101))
-    assert candidate_offsets(MicrographOptions(), ALL_PAIRS_UPTO) is None
+    assert candidate_offsets(candidates_of(MicrographOptions()), ALL_PAIRS_UPTO) is None
 
 
 def test_duplicate_near_the_window_edge_is_warned_about(numbered_copies):

@@ -32,7 +32,7 @@ from ...report.micrograph_sections import MicrographSummary, Timing, revisit_row
 from ...resolve.micrograph_names import check_match_mode
 from .group import decide_run
 from .placement import Placement, place
-from .plan import ScoringPlan, plan_scoring
+from .plan import MetadataSources, MicrographPlan, ScoringPlan, micrograph_plan, plan_scoring
 from .score import ProgressBar, ShardRunner, ShardScores, decide_without_images, run_in_process
 from .write import PairsCsv, PreparedOutputs, collecting, prepare_outputs, write_results
 
@@ -125,28 +125,30 @@ def screen_micrographs(
     options.check()
     MicrographRun(update=update, particles=particles is not None, in_process=runner is run_in_process).check(options)
     check_match_mode(match_micrographs)
-    mics = load_inputs(list(inputs), options.psize, options.project_dir)
+    job = micrograph_plan(options)  # (the options resolved once: no stage sees them)
+    mics = load_inputs(list(inputs), job.psize, job.project_dir)
     warned: list[str] = []  # --update's warnings, in the summary too: a --json round says what it left out
     said = collecting(log, warned)
     store, mics = _open_update(Path(outdir), inputs, mics, particles, force, ready, said) if update else (None, mics)
     outputs = _prepared_outputs(mics, Path(outdir), inputs, particles, force, store)
-    placement = _placement(mics, options)
+    placement = _placement(mics, job.metadata)
     if placement is not None:  # (named now, before any image is read: the images to look at first)
         _say_revisits(placement, log, said)
     pairs_csv = PairsCsv(store.pairs_csv) if store else None
     # An update copies the last round's pairs.csv (to append to) while it scores.
     with pairs_csv.copying(outputs.paths[0]) if pairs_csv else nullcontext():
         scoring_started = time.perf_counter()
-        plan, shards = _score(mics, options, placement, store, said, progress_factory, runner)
+        plan, shards = _score(mics, job, placement, store, said, progress_factory, runner)
         scoring = time.perf_counter() - scoring_started
         if pairs_csv and store:
             pairs_csv.earlier = store.pairs_csv  # (None once the scores' options changed: a full run)
         # An update's store is committed once its outputs are written (their temporary files: it records pairs.csv's).
         with store.committing(pairs_csv) if store else nullcontext():
-            outcome = decide_run(len(mics.names), plan, shards, options, placement)
+            outcome = decide_run(len(mics.names), plan, shards, job.decision, placement)
             summary = write_results(
                 mics,
-                options,
+                job.output,
+                job.scoring.candidates,
                 outcome,
                 outputs,
                 log=log,
@@ -155,7 +157,7 @@ def screen_micrographs(
                 placement=placement,
                 pairs_csv=pairs_csv,
             )
-    return _timed(summary, time.perf_counter() - start, scoring, options.no_images)
+    return _timed(summary, time.perf_counter() - start, scoring, job.by_position)
 
 
 def _say_revisits(placement: Placement, log: Callable[[str, str], None], said: Callable[[str, str], None]) -> None:
@@ -217,16 +219,16 @@ def _prepared_outputs(
         ) from None
 
 
-def _placement(mics: Micrographs, options: MicrographOptions) -> Placement | None:
+def _placement(mics: Micrographs, metadata: MetadataSources) -> Placement | None:
     """Where and when each micrograph was taken (``--metadata``), or None without it."""
-    if not options.metadata:
+    if not metadata.files:
         return None
-    return place(mics.names, options.metadata, options.shift_calibration, options.beam_diameter)
+    return place(mics.names, list(metadata.files), metadata.shift_calibration, metadata.beam_diameter)
 
 
 def _score(
     mics: Micrographs,
-    options: MicrographOptions,
+    job: MicrographPlan,
     placement: Placement | None,
     store: SeenStore | None,
     said: Callable[[str, str], None],
@@ -234,16 +236,16 @@ def _score(
     runner: ShardRunner,
 ) -> tuple[ScoringPlan, list[ShardScores]]:
     """The plan and the scores of its pairs: from the positions alone, an update's new pairs, or all by ``runner``."""
-    if options.no_images and placement is not None:
-        plan, scores = decide_without_images(mics, options, placement)
+    if job.by_position and placement is not None:
+        plan, scores = decide_without_images(mics, job.scoring, placement)
         if plan.psize_note:
             said(plan.psize_note, "warning")
         return plan, scores
-    plan = plan_scoring(mics, options, placement, store.known_layouts(mics.paths) if store else None)
+    plan = plan_scoring(mics, job.scoring, placement, store.known_layouts(mics.paths) if store else None)
     if plan.psize_note:
         said(plan.psize_note, "warning")
     if store is not None:
         from .update import score_update
 
-        return plan, [score_update(plan, options, store, said, progress_factory)]
+        return plan, [score_update(plan, job.recorded, store, said, progress_factory)]
     return plan, runner(plan, progress_factory)
