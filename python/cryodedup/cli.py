@@ -19,13 +19,13 @@ from ._core import __version__
 from .cli_run import numpy_huge_pages, run_job
 from .commands import field_values as job_fields
 from .options.fields import Flag
-from .report.summary import micrograph_rows, particle_rows
+from .report.summary import particle_rows
 from .report.terminal import ProgressBar, Reporter, escape, fail, print_json
 from .signals import deferred, pause_for_tests
 
 if TYPE_CHECKING:
+    from .jobs.micrographs.summary import MicrographSummary, ShardSummary
     from .options import ParticleOptions
-    from .report.micrograph_sections import MicrographSummary, ShardSummary
 
 __all__ = ["main", "run_particle_job"]
 
@@ -527,6 +527,7 @@ def micrographs(
     On a cluster: `--shard K/N` in each task of a job array, then `micrographs-merge`; or `--dask`.
     During collection: `--update` (or `--watch SECONDS`) reads only the micrographs not seen before.
     """
+    from .jobs.micrographs.summary import micrograph_rows
     from .options import MicrographOptions, MicrographRun
 
     options = MicrographOptions(**job_fields(MicrographOptions, job))
@@ -587,7 +588,7 @@ def _show_micrograph_run(
 
     ``summary``: the run's, a shard's, or None (--watch: each round was shown as it ended).
     """
-    from .report.micrograph_sections import ShardSummary
+    from .jobs.micrographs.summary import ShardSummary
 
     if summary is None:
         report.release_warnings()  # (each round was shown as it ended, its warnings under its verdict)
@@ -636,6 +637,8 @@ def micrographs_merge(
             )
         )
     )
+    from .jobs.micrographs.summary import micrograph_rows
+
     report.summary("cryodedup micrographs-merge", s.verdict.line, micrograph_rows(s))
     if as_json:
         print_json(s.to_json())

@@ -45,6 +45,7 @@ __all__ = [
     "connect",
     "copy_tail",
     "file_digest",
+    "first_changed",
     "is_busy",
     "pack",
     "pack_bytes",

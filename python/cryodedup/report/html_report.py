@@ -17,7 +17,7 @@ from ..options import MicrographOptions, ParticleOptions
 from ..outputs import write_bytes
 from ..paths import StrPath
 
-__all__ = ["STYLE", "Opening", "Page", "PageBatch", "ReportTable", "write_all"]
+__all__ = ["STYLE", "Opening", "Page", "PageBatch", "Parameters", "ReportTable", "write_all"]
 
 #: An extra table of the report: heading, column names and rows.
 ReportTable = tuple[str, Sequence[str], Sequence[Sequence[object]]]

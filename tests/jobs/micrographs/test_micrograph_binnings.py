@@ -19,7 +19,7 @@ from click.testing import CliRunner
 
 from cryodedup.cli import main
 from cryodedup.errors import CryodedupError
-from cryodedup.jobs.micrographs.group import decide
+from cryodedup.jobs.micrographs.decide import decide
 from cryodedup.jobs.micrographs.plan import ScoringPlan, micrograph_plan
 from cryodedup.jobs.micrographs.score import ScoredPairs
 from cryodedup.jobs.micrographs.write import _refuse_untrusted

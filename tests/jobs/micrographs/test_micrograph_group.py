@@ -15,7 +15,7 @@ import pytest
 from click.testing import CliRunner
 
 from cryodedup.cli import main
-from cryodedup.jobs.micrographs.group import NULL_PAIRS, decide, z_threshold
+from cryodedup.jobs.micrographs.decide import NULL_PAIRS, decide, z_threshold
 from cryodedup.jobs.micrographs.plan import micrograph_plan
 from cryodedup.jobs.micrographs.score import ScoredPairs
 from cryodedup.options import MicrographOptions

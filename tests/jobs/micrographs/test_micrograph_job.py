@@ -20,8 +20,8 @@ from cryodedup.cli import main
 from cryodedup.jobs.micrographs.job import screen_micrographs
 from cryodedup.jobs.micrographs.plan import acquisition_order, candidate_offsets, candidate_pairs, micrograph_plan
 from cryodedup.jobs.micrographs.score import run_in_process
+from cryodedup.jobs.micrographs.summary import micrograph_rows
 from cryodedup.options.micrographs import ALL_PAIRS_UPTO
-from cryodedup.report.summary import micrograph_rows
 from fixtures.synthetic import exposure, specimen_field, write_mrc
 from helpers import star_text, write_planted_micrographs
 

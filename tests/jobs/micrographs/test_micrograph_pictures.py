@@ -19,7 +19,7 @@ pytest.importorskip("matplotlib")
 
 from cryodedup import MicrographOptions, find_duplicate_micrographs
 from cryodedup.jobs.micrographs.job import screen_micrographs
-from cryodedup.report.summary import micrograph_rows
+from cryodedup.jobs.micrographs.summary import micrograph_rows
 from fixtures.synthetic import write_graded_reexposures
 
 

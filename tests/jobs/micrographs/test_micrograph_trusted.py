@@ -17,8 +17,8 @@ import pytest
 from click.testing import CliRunner
 
 from cryodedup.cli import main
+from cryodedup.jobs.micrographs.decide import UNCERTAIN, decide, look_at_confirmed_shift
 from cryodedup.jobs.micrographs.directed import z_at_shift
-from cryodedup.jobs.micrographs.group import UNCERTAIN, decide, look_at_confirmed_shift
 from cryodedup.jobs.micrographs.plan import ScoringPlan, micrograph_plan
 from cryodedup.jobs.micrographs.score import ScoredPairs, score_shard
 from cryodedup.jobs.micrographs.write import _uncertain_warnings

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from cryodedup.jobs.micrographs import write
-from cryodedup.jobs.micrographs.group import Decision
+from cryodedup.jobs.micrographs.decide import Decision
 from cryodedup.jobs.micrographs.score import ScoredPairs
 from cryodedup.jobs.micrographs.write import PairsCsv, _pair_rows, _write_pairs
 from cryodedup.outputs import output_batch

@@ -9,7 +9,7 @@ grouped (union-find) and the earliest acquisition of each group is kept: the lat
 hit pre-irradiated ice.
 
 :func:`find_duplicate_micrographs` reads the plan (``plan.py``), scores the pairs
-(``score.py``; ``update.py`` for an update), decides (``group.decide_run``) and writes
+(``score.py``; ``update.py`` for an update), decides (``decide.decide_run``) and writes
 (``write.write_results``), in that order; a merge of shards (``shards.py``) decides and writes alike.
 """
 
@@ -28,12 +28,13 @@ from ...options import MicrographOptions, MicrographRun
 from ...options.keywords import said_in_python
 from ...outputs import all_outputs_at_once
 from ...paths import StrPath
-from ...report.micrograph_sections import MicrographSummary, Timing, revisit_rows
+from ...report.micrograph_sections import Timing, revisit_rows
 from ...resolve.micrograph_names import check_match_mode
-from .group import decide_run
+from .decide import decide_run
 from .placement import Placement, place
 from .plan import MetadataSources, MicrographPlan, ScoringPlan, micrograph_plan, plan_scoring
 from .score import ProgressBar, ShardRunner, ShardScores, decide_without_images, run_in_process
+from .summary import MicrographSummary
 from .write import PairsCsv, PreparedOutputs, collecting, prepare_outputs, write_results
 
 if TYPE_CHECKING:
@@ -87,7 +88,7 @@ def find_duplicate_micrographs(
     Returns
     -------
     dict
-        The summary, as ``--json`` prints it (:class:`~cryodedup.report.micrograph_sections.MicrographSummary`).
+        The summary, as ``--json`` prints it (:class:`~cryodedup.jobs.micrographs.summary.MicrographSummary`).
     """
     return screen_micrographs(
         inputs,

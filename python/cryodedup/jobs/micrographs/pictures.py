@@ -21,12 +21,12 @@ from ...formats.micrograph_lists import Micrographs
 from ...formats.mrc import open_mrc
 from ...labels import distinct_labels
 from ...report.html_report import Page, ReportTable
-from ...report.micrograph_sections import MicrographSummary
-from ...report.summary import micrograph_rows, short_name
-from .group import UNCERTAIN, Decision
+from ...report.summary import short_name
+from .decide import UNCERTAIN, Decision
 from .placement import Placement
 from .plan import OutputPlan
 from .score import ScoredPairs
+from .summary import MicrographSummary, micrograph_rows
 
 __all__ = ["plot"]
 

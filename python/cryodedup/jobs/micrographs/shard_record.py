@@ -23,7 +23,6 @@ from ..store_db import first_changed
 from .plan import RUN_OPTIONS, ScoringPlan
 
 __all__ = [
-    "FORMAT",
     "MARKER",
     "PairsFile",
     "PlanRecord",

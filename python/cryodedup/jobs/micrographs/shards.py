@@ -36,10 +36,10 @@ from ...formats.micrograph_lists import Micrographs, load_inputs
 from ...options.micrographs import MAX_IMAGES, MicrographOptions, MicrographRun
 from ...outputs import all_outputs_at_once, put_in_place
 from ...paths import StrPath
-from ...report.micrograph_sections import MicrographSummary, ShardSummary, Timing
+from ...report.micrograph_sections import Timing
 from ...resolve.micrograph_names import check_match_mode
 from ..store_db import file_digest as sha256_of
-from .group import decide_run
+from .decide import decide_run
 from .plan import MicrographPlan, ScoringPlan, micrograph_plan, plan_scoring
 from .score import ProgressBar, ScoredPairs, ShardScores, images_to_read, score_shard
 from .shard_record import (
@@ -53,6 +53,7 @@ from .shard_record import (
     read_shard_record,
     run_record,
 )
+from .summary import MicrographSummary, ShardSummary
 from .write import prepare_outputs, write_results
 
 __all__ = ["merge_micrograph_shards", "parse_shard", "run_micrograph_shard"]

@@ -78,6 +78,7 @@ __all__ = [
     "SCHEMA",
     "STORE",
     "SeenStore",
+    "StoredPairs",
     "image_crc",
     "leave_for_later",
     "open_store",

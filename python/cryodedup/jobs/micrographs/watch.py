@@ -19,9 +19,9 @@ from ...errors import CryodedupError
 from ...formats.micrograph_lists import load_inputs
 from ...options import MicrographOptions
 from ...paths import StrPath
-from ...report.micrograph_sections import MicrographSummary
 from .job import screen_micrographs
 from .score import ProgressBar
+from .summary import MicrographSummary
 from .update_inputs import Arrivals
 
 __all__ = ["watch_micrographs"]

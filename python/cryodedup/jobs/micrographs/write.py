@@ -34,14 +34,15 @@ from ...labels import counted
 from ...outputs import AtomicOutputs, scratch_files, warn_earlier_report
 from ...particle_set import ParticleSet
 from ...paths import StrPath
-from ...report.micrograph_sections import Band, MicrographSummary, ParticleSplit
+from ...report.micrograph_sections import Band, ParticleSplit
 from ...resolve import match_micrographs
-from .group import UNCERTAIN, Decision, Outcome, near_the_edge, verdict
+from .decide import UNCERTAIN, Decision, Outcome, near_the_edge, verdict
 from .placement import Placement
 from .plan import MAX_BINNED_PSIZE, Candidates, OutputPlan, candidates_used
 from .score import ScoredPairs, reading_by_worker
+from .summary import MicrographSummary
 
-__all__ = ["PairsCsv", "PreparedOutputs", "collecting", "prepare_outputs", "write_results"]
+__all__ = ["PairsCsv", "PairsCsvRecord", "PreparedOutputs", "collecting", "prepare_outputs", "write_results"]
 
 #: The ``--particles`` split's outputs: these stems with the input's suffix.
 PARTICLE_STEMS = ("particles_on_kept_micrographs", "particles_on_rejected_micrographs")
