@@ -527,6 +527,8 @@ def micrographs(
     On a cluster: `--shard K/N` in each task of a job array, then `micrographs-merge`; or `--dask`.
     During collection: `--update` (or `--watch SECONDS`) reads only the micrographs not seen before.
     """
+    from dataclasses import replace
+
     from .jobs.micrographs.summary import micrograph_rows
     from .options import MicrographOptions, MicrographRun
 
@@ -543,10 +545,15 @@ def micrographs(
     def run() -> MicrographSummary | ShardSummary | None:
         how.check(options)
         if watch is not None:
+            from .jobs.micrographs.plan import micrograph_plan
             from .jobs.micrographs.watch import watch_micrographs
 
+            # (a watch runs unattended: each round goes on without the micrographs it cannot read)
+            unattended = replace(options, skip_unreadable=True)
+            unattended.check()
             rounds = watch_micrographs(
-                inputs, outdir, options, watch, watch_idle, particles=particles, match_micrographs=match_micrographs,
+                inputs, outdir, micrograph_plan(unattended), watch, watch_idle, particles=particles,
+                match_micrographs=match_micrographs,
                 force=force, show=show, log=report.log, progress_factory=bars,
             )  # fmt: skip
             report.log(f"--watch: {rounds} round(s); stopped", "info")

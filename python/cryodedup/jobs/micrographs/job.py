@@ -43,7 +43,7 @@ if TYPE_CHECKING:
 # --update's store (update.py, with its checks and zip reader) is imported by an update only:
 # 25 M instructions, about 3 % of a 4-micrograph screen's.
 
-__all__ = ["find_duplicate_micrographs", "screen_micrographs"]
+__all__ = ["find_duplicate_micrographs", "run", "screen_micrographs"]
 
 
 @said_in_python()  # (a caller who wrote Python is told keywords, not flags)
@@ -105,7 +105,6 @@ def find_duplicate_micrographs(
     ).to_json()
 
 
-@all_outputs_at_once
 def screen_micrographs(
     inputs: Sequence[StrPath],
     outdir: StrPath,
@@ -120,13 +119,49 @@ def screen_micrographs(
     progress_factory: Callable[[int], ProgressBar] | None = None,
     runner: ShardRunner = run_in_process,
 ) -> MicrographSummary:
-    """:func:`find_duplicate_micrographs`, its summary typed (the command line's, the report's, --watch's)."""
+    """:func:`find_duplicate_micrographs`, its summary typed (the command line's, the report's)."""
     start = time.perf_counter()
     options = options or MicrographOptions()
     options.check()
     MicrographRun(update=update, particles=particles is not None, in_process=runner is run_in_process).check(options)
+    return run(
+        inputs,
+        outdir,
+        micrograph_plan(options),  # (the options resolved once: no stage sees them)
+        particles=particles,
+        match_micrographs=match_micrographs,
+        force=force,
+        update=update,
+        ready=ready,
+        log=log,
+        progress_factory=progress_factory,
+        runner=runner,
+        start=start,
+    )
+
+
+@all_outputs_at_once
+def run(
+    inputs: Sequence[StrPath],
+    outdir: StrPath,
+    job: MicrographPlan,
+    *,
+    particles: StrPath | None = None,
+    match_micrographs: str = "auto",
+    force: bool = False,
+    update: bool = False,
+    ready: Collection[str] | None = None,
+    log: Callable[[str, str], None] = lambda message, level: None,
+    progress_factory: Callable[[int], ProgressBar] | None = None,
+    runner: ShardRunner = run_in_process,
+    start: float | None = None,
+) -> MicrographSummary:
+    """The job, its options resolved (``job``) and checked: read, plan, score, decide, write; its summary typed.
+
+    ``start``: when the run began (its time is the summary's), by default now. --watch runs it each round.
+    """
+    start = time.perf_counter() if start is None else start
     check_match_mode(match_micrographs)
-    job = micrograph_plan(options)  # (the options resolved once: no stage sees them)
     mics = load_inputs(list(inputs), job.psize, job.project_dir)
     warned: list[str] = []  # --update's warnings, in the summary too: a --json round says what it left out
     said = collecting(log, warned)

@@ -124,7 +124,7 @@ class MicrographSummary:
             value = getattr(self, f.name)
             if f.name == "timing":
                 document.update(value.to_json() if value is not None else {})
-            elif value is not None or not f.metadata.get("optional"):
+            elif value is not None or "optional" not in f.metadata:
                 document[f.name] = value.to_json() if isinstance(value, Section) else value
         return document
 
