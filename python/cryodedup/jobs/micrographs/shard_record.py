@@ -125,7 +125,7 @@ class PairsFile:
     """The size and SHA-256 of the shard's ``pairs.npz``."""
 
     bytes: int
-    sha256: str
+    sha256: str | None  # (None: the file could not be read back as it was written; a shard read has text)
 
 
 @dataclass(frozen=True)

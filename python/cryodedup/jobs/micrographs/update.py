@@ -150,16 +150,14 @@ class ScoreRecord:
     @classmethod
     def read(cls, document: Any) -> ScoreRecord:
         """The record the store keeps (JSON read back), checked: a damaged one is refused (:class:`StoreError`)."""
+        damaged = StoreError("its meta table is damaged (what the scores depend on)")
         if not isinstance(document, dict) or sorted(document) != RECORD_KEYS:
-            raise StoreError("its meta table is damaged (what the scores depend on)")
-        record = cls(**document)
-        band = record.band if isinstance(record.band, list) and len(record.band) == 2 else [None]
-        numbers = (record.binned_psize, record.pearson_min_z, *band)
-        if not (_good_shape(record.shape, record.binning) and isinstance(record.options, dict)) or not all(
-            isinstance(v, (int, float)) and not isinstance(v, bool) for v in numbers
-        ):
-            raise StoreError("its meta table is damaged (what the scores depend on)")
-        return replace(record, shape=tuple(record.shape), band=tuple(record.band))
+            raise damaged
+        shape, binning, binned_psize, band, pearson_min_z, options = (document[f.name] for f in fields(cls))
+        numbers = [binned_psize, pearson_min_z, *(band if isinstance(band, list) and len(band) == 2 else [None])]
+        if not (_good_shape(shape, binning) and isinstance(options, dict) and all(map(_is_number, numbers))):
+            raise damaged
+        return cls((shape[0], shape[1]), binning, binned_psize, (band[0], band[1]), pearson_min_z, options)
 
 
 def score_record(plan: ScoringPlan, recorded: Mapping[str, Any]) -> ScoreRecord:
@@ -499,6 +497,10 @@ def image_crc(seen_id: int, data: bytes) -> int:
     return zlib.crc32(data, zlib.crc32(b"%d:" % seen_id))
 
 
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
 def _good_shape(shape: Any, binning: Any) -> bool:
     whole = isinstance(shape, list) and len(shape) == 2 and all(type(v) is int and 1 <= v <= 1 << 20 for v in shape)
     return whole and type(binning) is int and 1 <= binning <= min(shape)
@@ -554,12 +556,13 @@ def pairs_csv_record(record: Any) -> PairsCsvRecord | None:
     """
     if not isinstance(record, dict):
         return None
-    typed = PairsCsvRecord(**{f.name: record.get(f.name) for f in fields(PairsCsvRecord)})
-    stamp, counts, digest = typed.stamp, [typed.rows, typed.names], typed.sha256
+    values: list[Any] = [record.get(f.name) for f in fields(PairsCsvRecord)]  # (JSON read back: checked here)
+    stamp, rows, names, digest = values
     good = isinstance(stamp, list) and len(stamp) == 3 and all(type(v) is int and v >= 0 for v in stamp)
-    good = good and all(type(v) is int and v >= 0 for v in counts)
-    good = good and isinstance(digest, str) and _SHA256.fullmatch(digest) is not None
-    return replace(typed, stamp=tuple(stamp)) if good else None
+    good = good and all(type(v) is int and v >= 0 for v in (rows, names))
+    if not (good and isinstance(digest, str) and _SHA256.fullmatch(digest)):
+        return None
+    return PairsCsvRecord((stamp[0], stamp[1], stamp[2]), rows, names, digest)
 
 
 def refuse_inputs_inside(outdir: Path, inputs: Collection[StrPath]) -> None:

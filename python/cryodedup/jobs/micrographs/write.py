@@ -430,7 +430,9 @@ class _PairColumns:
 
     def from_row(self, start: int) -> _PairColumns:
         """The rows from ``start`` on."""
-        return _PairColumns(*(None if (c := getattr(self, f.name)) is None else c[start:] for f in fields(self)))
+        rows: dict[str, Any] = {f.name: getattr(self, f.name) for f in fields(self)}
+        after: dict[str, Any] = {name: None if column is None else column[start:] for name, column in rows.items()}
+        return _PairColumns(**after)
 
 
 @dataclass
@@ -469,7 +471,11 @@ def _pair_rows(
     columns = _PairColumns(
         np.ascontiguousarray(pairs[:, 0]),
         np.ascontiguousarray(pairs[:, 1]),
-        *(floats(column) for column in (scores.z, scores.pearson, scores.overlap, scores.dy, scores.dx)),
+        z=floats(scores.z),
+        pearson=floats(scores.pearson),
+        overlap=floats(scores.overlap),
+        dy=floats(scores.dy),
+        dx=floats(scores.dx),
         duplicate=np.ascontiguousarray(decision.duplicate, dtype=bool),
         uncertain=np.ascontiguousarray(decision.uncertain, dtype=bool),
         joint=floats(decision.joint),
