@@ -222,20 +222,20 @@ def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def changed_option(names: Sequence[str], mine: dict[str, Any], other: dict[str, Any]) -> tuple[str, Any, Any] | None:
-    """The first option of ``names`` whose values in two records' "options" differ: (flag, mine, other)."""
-    return first_changed(names, mine["options"], other["options"])
-
-
 def first_changed(
     names: Sequence[str], mine: Mapping[str, Any], other: Mapping[str, Any]
 ) -> tuple[str, Any, Any] | None:
-    """The first option of ``names`` whose values (by name) differ: (flag, mine, other)."""
+    """The first option of ``names`` whose values in two records' options differ: (flag, mine, other)."""
     for name in names:
         a, b = mine.get(name), other.get(name)
         if a != b:
             return f"--{name.replace('_', '-')}", a, b
     return None
+
+
+def changed_option(names: Sequence[str], mine: dict[str, Any], other: dict[str, Any]) -> tuple[str, Any, Any] | None:
+    """:func:`first_changed` of two records kept as documents (the micrograph job's: their ``options``)."""
+    return first_changed(names, mine["options"], other["options"])
 
 
 def pack_bytes(data: bytes) -> bytes:
