@@ -12,7 +12,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -22,9 +22,11 @@ from ...formats.mrc import MrcLayout, mrc_layout
 from ...options.fields import DECISION, SCORES, marked_options
 from ...options.micrographs import ALL_PAIRS_UPTO, MicrographOptions
 from ...particle_set import Evidence
-from ...report.html_report import Parameters
 from ...resolve.given_psize import check_given_psize, same_size, stated_evidence
 from .placement import Placement
+
+if TYPE_CHECKING:  # (the report's module is loaded with --plot alone: it loads every job's options)
+    from ...report.html_report import Parameters
 
 __all__ = [
     "MAX_BINNED_PSIZE",
@@ -124,14 +126,14 @@ class MetadataSources:
 class OutputPlan:
     """What the job writes besides its lists: whether an untrusted decision is written, the pictures.
 
-    ``parameters``: the options as the report's Parameters table shows them (with ``--plot``).
+    ``parameters``: the options as the report's Parameters table shows them (with ``--plot``; None without).
     """
 
     accept_untrusted: bool
     plot: bool
     plot_pairs: int
     by_position: bool
-    parameters: Parameters
+    parameters: Parameters | None
 
 
 @dataclass(frozen=True)
@@ -183,8 +185,11 @@ def micrograph_plan(options: MicrographOptions) -> MicrographPlan:
     )
     decision = DecisionRules(options.min_z, options.min_pearson, options.images_per_hole, options.no_images)
     metadata = MetadataSources(tuple(options.metadata), options.shift_calibration, options.beam_diameter)
-    # (the report's table of the options only where there is a report: --plot)
-    shown = Parameters.of(options) if options.plot else Parameters({}, frozenset())
+    shown = None
+    if options.plot:  # (the report's table of the options only where there is a report)
+        from ...report.html_report import Parameters
+
+        shown = Parameters.of(options)
     output = OutputPlan(options.accept_untrusted, options.plot, options.plot_pairs, options.no_images, shown)
     recorded = {name: getattr(options, name) for name in RUN_OPTIONS}
     return MicrographPlan(options.psize, options.project_dir, scoring, decision, metadata, output, recorded)

@@ -28,7 +28,6 @@ from ...report.micrograph_sections import (
     reading_words,
 )
 from ...report.sections import Section
-from ...report.summary import micrograph_time
 
 __all__ = ["MicrographSummary", "ShardSummary", "micrograph_rows"]
 
@@ -161,6 +160,8 @@ def micrograph_rows(s: MicrographSummary) -> list[Row]:
         ("Outputs", "\n".join(s.outputs + (s.plots or []))),
     ]
     if s.timing is not None:
+        from ...report.summary import micrograph_time  # (the report's module: loaded when the rows are made)
+
         rows.append(("Time", micrograph_time(s.images_read, s.timing)))
     return rows
 
