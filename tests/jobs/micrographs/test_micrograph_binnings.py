@@ -75,8 +75,8 @@ def test_a_pair_far_above_the_null_is_a_duplicate_whatever_its_pearson():
     # but z 30 away from zero shift is no chance either: undecided, named uncertain (issue 63 item 5).
     assert d.uncertain[:3].tolist() == [False, True, True]
     assert d.joint[2] == pytest.approx(min(30.0 / 8, -0.05 / 0.15))
-    assert d.summary()["reconsidered"] == {"zero_shift": 0, "thin_overlap": 0, "far_above_null": 2}
-    assert not d.summary()["verdict"].trusted and "1 pair far above the null undecided" in d.untrusted
+    assert d.summary().reconsidered == {"zero_shift": 0, "thin_overlap": 0, "far_above_null": 2}
+    assert not d.summary().verdict.trusted and "1 pair far above the null undecided" in d.untrusted
 
 
 def test_an_undecided_pair_far_above_the_null_is_refused_saying_what_to_look_at():
@@ -126,7 +126,7 @@ def test_a_clear_run_keeps_every_joint_score():
     d = decide(scores, RULES, None, plan)
     expected = [min(92 / 8, 0.394 / 0.15), 0.0476 / 0.15, 6.0 / 8]  # (6.5 / 8 would be in the band)
     assert d.joint[:3] == pytest.approx(expected)
-    assert d.summary()["verdict"].to_json() == {"trusted": True, "check": 0, "why": None}
+    assert d.summary().verdict.to_json() == {"trusted": True, "check": 0, "why": None}
 
 
 def test_a_boundary_through_the_bulk_of_the_pairs_is_not_trusted():
@@ -136,7 +136,7 @@ def test_a_boundary_through_the_bulk_of_the_pairs_is_not_trusted():
     scores = ScoredPairs(apart, z, np.full(300, 20.0), np.full(300, 20.0), np.full(300, 0.5), np.full(300, 0.9))
     rules = micrograph_plan(MicrographOptions(min_z=8.0)).decision
     d = decide(scores, rules, None, plan_like((511, 720), 1, 10.96, (43.84, 274.0)))
-    verdict = d.summary()["verdict"]
+    verdict = d.summary().verdict
     assert not verdict.trusted and "cannot" not in verdict.why and "margin of x1.00" in verdict.why
 
 

@@ -76,11 +76,11 @@ def test_a_weak_pair_at_the_confirmed_pairs_shift_is_left_to_check_not_trusted()
     assert d.duplicate[:4].tolist() == [True, True, True, False]
     assert d.joint[3] < 1 / UNCERTAIN  # under the band: only the pattern marks it
     assert d.uncertain[3] and d.at_shift.tolist() == [False] * 3 + [True] + [False] * 200
-    verdict = d.summary()["verdict"]
+    verdict = d.summary().verdict
     assert verdict.trusted and verdict.check == 1 and verdict.word == "check 1 pair"
     assert verdict.to_json() == {"trusted": True, "check": 1, "why": None}
     # The margin's strongest other pair is this one, and says it is left to check.
-    margin = d.summary()["margin"]
+    margin = d.summary().margin
     assert margin.strongest_other == pytest.approx(0.066 / 0.15)  # its joint score: min(6.5 / 8, 0.066 / 0.15)
     assert margin.strongest_uncertain and "strongest other 0.44 (marked uncertain: check it)" in margin.rows("")[0][1]
     (warning,) = _uncertain_warnings(d, plot=False)
@@ -101,9 +101,9 @@ def test_a_weak_pair_at_the_confirmed_pairs_shift_is_left_to_check_not_trusted()
 def test_a_pair_off_the_pattern_is_not_left_to_check(fourth, why):
     d = decide(planted(fourth), RULES, None, plan_at(4, 43.84))
     assert not d.uncertain[3] and not d.at_shift.any(), why
-    verdict = d.summary()["verdict"]
+    verdict = d.summary().verdict
     assert verdict.word == "TRUSTED" and verdict.check == 0
-    assert not d.summary()["margin"].strongest_uncertain
+    assert not d.summary().margin.strongest_uncertain
 
 
 @pytest.mark.parametrize(
@@ -120,7 +120,7 @@ def test_a_pair_off_the_pattern_is_not_left_to_check(fourth, why):
 def test_a_pair_at_the_pattern_is_left_to_check(fourth, why):
     d = decide(planted(fourth), RULES, None, plan_at(4, 43.84))
     assert d.uncertain[3] and d.at_shift.tolist() == [False] * 3 + [True] + [False] * 200, why
-    assert d.summary()["verdict"].word == "check 1 pair"
+    assert d.summary().verdict.word == "check 1 pair"
 
 
 def test_the_tolerance_scales_with_the_binned_pixel():
@@ -139,7 +139,7 @@ def test_the_verdict_says_check_for_pairs_in_the_band_too():
     scores = planted((20, 45, 7.0, 0.16, 30, -30))  # joint min(7 / 8, 0.16 / 0.15) = 0.875
     d = decide(scores, RULES, None, plan_at(2, 21.92))
     assert d.uncertain[3] and not d.at_shift[3]
-    assert d.summary()["verdict"].word == "check 1 pair"
+    assert d.summary().verdict.word == "check 1 pair"
     assert Verdict(True).word == "TRUSTED" and Verdict(False, "why", check=3).word == "NOT TRUSTED"
     (warning,) = _uncertain_warnings(d, plot=False)
     assert warning.startswith("1 pair near the thresholds")

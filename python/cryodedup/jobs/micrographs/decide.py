@@ -8,7 +8,6 @@ micrograph's group (:func:`group_duplicates`).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
@@ -73,6 +72,20 @@ EVIDENCE_SIGMAS = 4.0
 WEAK_SHIFT = 1.0
 
 
+@dataclass(frozen=True)
+class DecisionSummary:
+    """What the summary says of the decision: the thresholds, the pairs left to check, the margin, the verdict.
+
+    ``reconsidered``: how many pairs each rule of every binning changed (None: decided by the positions).
+    """
+
+    thresholds: Thresholds
+    uncertain_pairs: int
+    margin: Margin
+    reconsidered: dict[str, int] | None
+    verdict: Verdict
+
+
 @dataclass
 class Decision:
     """What was decided about each scored pair, and why."""
@@ -92,17 +105,16 @@ class Decision:
     #: The pairs at the shift of confirmed re-exposures as many images apart (:func:`at_confirmed_shift`).
     at_shift: np.ndarray | None = None
 
-    def summary(self) -> dict[str, Any]:
+    def summary(self) -> DecisionSummary:
         """The summary's fields of the decision: thresholds, uncertain count, margin, rules' changes, verdict."""
-        out: dict[str, Any] = {
-            "thresholds": self.thresholds(),
-            "uncertain_pairs": int(self.uncertain.sum()),
-            "margin": self.margin(),
-        }
-        if self.rules is not None:
-            out["reconsidered"] = self.rules
-        out["verdict"] = Verdict(self.untrusted is None, self.untrusted, check=int(self.uncertain.sum()))
-        return out
+        uncertain = int(self.uncertain.sum())
+        return DecisionSummary(
+            thresholds=self.thresholds(),
+            uncertain_pairs=uncertain,
+            margin=self.margin(),
+            reconsidered=self.rules,
+            verdict=Verdict(self.untrusted is None, self.untrusted, check=uncertain),
+        )
 
     def thresholds(self) -> Thresholds:
         """The z and Pearson thresholds (and, with every binning's rules, the z far above the null), or the distance."""

@@ -351,6 +351,7 @@ def _summary(
     """The run's summary: what was read, how it was compared, what was decided, what was written."""
     plan, shards, keep, decision = outcome.plan, outcome.shards, outcome.keep, outcome.decision
     binning, binned_psize, band = plan.binning, plan.binned_psize, plan.band
+    decided = decision.summary()
     return MicrographSummary(
         inputs=outputs.inputs,
         micrographs=len(mics.names),
@@ -374,7 +375,11 @@ def _summary(
         warnings=warnings,
         images_read=sum(s.images_read for s in shards),
         confirmed_by_images=not candidates.by_position,
-        **decision.summary(),
+        thresholds=decided.thresholds,
+        uncertain_pairs=decided.uncertain_pairs,
+        margin=decided.margin,
+        reconsidered=decided.reconsidered,
+        verdict=decided.verdict,
         metadata=placement.summary() if placement is not None else None,
         particles=particle_counts,
     )
