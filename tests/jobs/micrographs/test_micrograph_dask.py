@@ -57,7 +57,7 @@ def test_dask_local_cluster_writes_the_outputs_of_one_run(planted, tmp_path, cli
     from cryodedup.jobs.micrographs.dask import dask_runner
 
     options = {"bin": 1, "candidates": "window", "window": 8}
-    single = find_duplicate_micrographs(planted, tmp_path / "single", MicrographOptions(**options))
+    single = find_duplicate_micrographs(planted, tmp_path / "single", MicrographOptions(**options)).to_json()
     CountingBar.made = []
     on_dask = find_duplicate_micrographs(
         planted,
@@ -65,7 +65,7 @@ def test_dask_local_cluster_writes_the_outputs_of_one_run(planted, tmp_path, cli
         MicrographOptions(**options),
         runner=dask_runner(client, shards),
         progress_factory=CountingBar,
-    )
+    ).to_json()
     for name in OUTPUTS:
         assert (tmp_path / "single" / name).read_bytes() == (tmp_path / "dask" / name).read_bytes(), name
     count = shards or 2  # one shard per worker by default

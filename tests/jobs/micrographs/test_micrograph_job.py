@@ -65,7 +65,7 @@ def test_overlaps_from_30_to_100_percent_are_found_with_their_shift(overlapping,
     folder, truth = overlapping
     summary = find_duplicate_micrographs(
         sorted(folder.glob("*.mrc")), tmp_path / "out", MicrographOptions(bin=BIN, candidates="all")
-    )
+    ).to_json()
     rows = [r for r in read_pairs(tmp_path / "out" / "pairs.csv") if r["index_a"] == "0"]
     assert len(rows) == len(truth)
     for r in rows:
@@ -95,7 +95,7 @@ def test_no_false_duplicates_over_2000_unrelated_pairs(tmp_path):
         )
     summary = find_duplicate_micrographs(
         sorted(tmp_path.glob("*.mrc")), tmp_path / "out", MicrographOptions(bin=1, candidates="all")
-    )
+    ).to_json()
     assert summary["pairs_scored"] == 70 * 69 // 2 >= 2000
     assert summary["duplicate_pairs"] == 0 and summary["rejected"] == 0
     z = [float(r["z"]) for r in read_pairs(tmp_path / "out" / "pairs.csv")]
@@ -192,7 +192,9 @@ def test_star_input_keeps_rows_and_splits_particles(overlapping, tmp_path):
         )
     )
     # Run from elsewhere: the relative paths are found from the folders above the STAR file.
-    summary = find_duplicate_micrographs([star], tmp_path / "out", MicrographOptions(bin=BIN), particles=particles)
+    summary = find_duplicate_micrographs(
+        [star], tmp_path / "out", MicrographOptions(bin=BIN), particles=particles
+    ).to_json()
     assert summary["root"] == str(tmp_path) and (summary["kept"], summary["rejected"]) == (1, 2)
     kept = (tmp_path / "out" / "micrographs_kept.star").read_text()
     assert names[0] in kept and names[1] not in kept and f"{names[0]} 1 4.5\n" in kept
@@ -301,7 +303,7 @@ def test_cryosparc_exposures_in_and_out(overlapping, tmp_path):
         tmp_path / "out",
         MicrographOptions(bin=BIN, project_dir=tmp_path),
         particles=tmp_path / "particles.cs",
-    )
+    ).to_json()
     assert (summary["kept"], summary["rejected"]) == (1, 2)
     kept = np.load(tmp_path / "out" / "micrographs_kept.cs")
     assert kept.dtype == exposures.dtype and np.array_equal(kept, exposures[:1])
@@ -329,7 +331,7 @@ def test_cryosparc_exposure_group_with_passthrough(overlapping, tmp_path):
     )
     summary = find_duplicate_micrographs(
         [tmp_path / "J4.csg"], tmp_path / "out", MicrographOptions(bin=BIN, order="input")
-    )
+    ).to_json()
     assert (summary["kept"], summary["rejected"]) == (1, 2)
     out = tmp_path / "out"
     assert np.load(out / "micrographs_kept.cs")["uid"].tolist() == [21]
@@ -504,7 +506,7 @@ def test_images_are_read_ahead_on_their_own_thread_with_the_same_scores(tmp_path
         lambda plan, q: threads.append(threading.current_thread().name) or read_image(plan, q),
     )
     summaries = [
-        find_duplicate_micrographs(files, tmp_path / f"out{batch}", MicrographOptions(bin=1, batch=batch))
+        find_duplicate_micrographs(files, tmp_path / f"out{batch}", MicrographOptions(bin=1, batch=batch)).to_json()
         for batch in (3, 100)
     ]
     assert len(threads) == 28 and all(name.startswith("cryodedup-read") for name in threads)

@@ -93,8 +93,10 @@ def test_the_document_is_the_one_main_printed(planted, tmp_path):
     summary = screen_micrographs(planted, tmp_path / "typed", MicrographOptions(bin=1))
     document = summary.to_json()
     assert list(document) == MAINS_KEYS
-    # The Python API returns the document itself (a dict, its lists lists), the same run's.
-    api = find_duplicate_micrographs(planted, tmp_path / "api", MicrographOptions(bin=1))
+    # The Python API returns the summary typed; its document is the same run's (a dict, its lists lists).
+    typed = find_duplicate_micrographs(planted, tmp_path / "api", MicrographOptions(bin=1))
+    assert isinstance(typed, MicrographSummary) and typed.rejected == summary.rejected == 2
+    api = typed.to_json()
     assert isinstance(api, dict) and list(api) == MAINS_KEYS
     mine = {k: v for k, v in document.items() if k not in VOLATILE | {"outputs", "verdict"}}
     theirs = {k: v for k, v in api.items() if k not in VOLATILE | {"outputs", "verdict"}}

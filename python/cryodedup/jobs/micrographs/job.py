@@ -20,7 +20,7 @@ from collections.abc import Collection, Sequence
 from contextlib import nullcontext
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Callable
 
 from ...errors import CryodedupError
 from ...formats.micrograph_lists import Micrographs, load_inputs
@@ -60,7 +60,7 @@ def find_duplicate_micrographs(
     log: Callable[[str, str], None] = lambda message, level: None,
     progress_factory: Callable[[int], ProgressBar] | None = None,
     runner: ShardRunner = run_in_process,
-) -> dict[str, Any]:
+) -> MicrographSummary:
     """Finds micrographs that image the same area twice and writes the results to ``outdir``.
 
     Parameters
@@ -87,8 +87,9 @@ def find_duplicate_micrographs(
 
     Returns
     -------
-    dict
-        The summary, as ``--json`` prints it (:class:`~cryodedup.jobs.micrographs.summary.MicrographSummary`).
+    MicrographSummary
+        The summary, typed (:class:`~cryodedup.jobs.micrographs.summary.MicrographSummary`: ``summary.kept``,
+        ``summary.verdict.trusted``, ...); its ``to_json()`` is the document ``--json`` prints.
     """
     return screen_micrographs(
         inputs,
@@ -102,7 +103,7 @@ def find_duplicate_micrographs(
         log=log,
         progress_factory=progress_factory,
         runner=runner,
-    ).to_json()
+    )
 
 
 def screen_micrographs(
@@ -119,7 +120,7 @@ def screen_micrographs(
     progress_factory: Callable[[int], ProgressBar] | None = None,
     runner: ShardRunner = run_in_process,
 ) -> MicrographSummary:
-    """:func:`find_duplicate_micrographs`, its summary typed (the command line's, the report's)."""
+    """:func:`find_duplicate_micrographs` as the command line runs it (its errors name flags, not keywords)."""
     start = time.perf_counter()
     options = options or MicrographOptions()
     options.check()
