@@ -19,13 +19,13 @@ from ._core import __version__
 from .cli_run import numpy_huge_pages, run_job
 from .commands import field_values as job_fields
 from .options.fields import Flag
-from .report.summary import micrograph_rows, particle_rows
+from .report.summary import particle_rows
 from .report.terminal import ProgressBar, Reporter, escape, fail, print_json
 from .signals import deferred, pause_for_tests
 
 if TYPE_CHECKING:
+    from .jobs.micrographs.summary import MicrographSummary, ShardSummary
     from .options import ParticleOptions
-    from .report.micrograph_sections import MicrographSummary, ShardSummary
 
 __all__ = ["main", "run_particle_job"]
 
@@ -530,6 +530,9 @@ def micrographs(
     On a cluster: `--shard K/N` in each task of a job array, then `micrographs-merge`; or `--dask`.
     During collection: `--update` (or `--watch SECONDS`) reads only the micrographs not seen before.
     """
+    from dataclasses import replace
+
+    from .jobs.micrographs.summary import micrograph_rows
     from .options import MicrographOptions, MicrographRun
 
     options = MicrographOptions(**job_fields(MicrographOptions, job))
@@ -545,10 +548,15 @@ def micrographs(
     def run() -> MicrographSummary | ShardSummary | None:
         how.check(options)
         if watch is not None:
+            from .jobs.micrographs.plan import micrograph_plan
             from .jobs.micrographs.watch import watch_micrographs
 
+            # (a watch runs unattended: each round goes on without the micrographs it cannot read)
+            unattended = replace(options, skip_unreadable=True)
+            unattended.check()
             rounds = watch_micrographs(
-                inputs, outdir, options, watch, watch_idle, particles=particles, match_micrographs=match_micrographs,
+                inputs, outdir, micrograph_plan(unattended), watch, watch_idle, particles=particles,
+                match_micrographs=match_micrographs,
                 force=force, show=show, log=report.log, progress_factory=bars,
             )  # fmt: skip
             report.log(f"--watch: {rounds} round(s); stopped", "info")
@@ -590,7 +598,7 @@ def _show_micrograph_run(
 
     ``summary``: the run's, a shard's, or None (--watch: each round was shown as it ended).
     """
-    from .report.micrograph_sections import ShardSummary
+    from .jobs.micrographs.summary import ShardSummary
 
     if summary is None:
         report.release_warnings()  # (each round was shown as it ended, its warnings under its verdict)
@@ -639,6 +647,8 @@ def micrographs_merge(
             )
         )
     )
+    from .jobs.micrographs.summary import micrograph_rows
+
     report.summary("cryodedup micrographs-merge", s.verdict.line, micrograph_rows(s))
     if as_json:
         print_json(s.to_json())

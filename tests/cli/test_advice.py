@@ -361,7 +361,7 @@ def test_the_apis_already_exists_error_names_force_true_and_it_works(tmp_path):
     calls: list[Callable[..., object]] = [
         lambda **kw: remove_duplicates(star, tmp_path / "a", micrographs=mics, **kw),
         lambda **kw: remove_duplicate_particles([star], tmp_path / "b", ParticleOptions(micrographs=mics), **kw),
-        lambda **kw: find_duplicate_micrographs(images, tmp_path / "c", MicrographOptions(bin=1), **kw),
+        lambda **kw: find_duplicate_micrographs(images, tmp_path / "c", MicrographOptions(bin=1), **kw).to_json(),
     ]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -184,7 +184,7 @@ def test_an_option_marked_as_affecting_scores_or_the_decision_is_taken():
 
 
 def test_the_micrograph_jobs_stored_options_are_the_marked_ones():
-    from cryodedup.jobs.micrographs.shards import RUN_OPTIONS
+    from cryodedup.jobs.micrographs.plan import RUN_OPTIONS
     from cryodedup.jobs.micrographs.update import SCORE_OPTIONS
 
     # The hand-kept tuples these replace (shards.py and update.py before the marks).

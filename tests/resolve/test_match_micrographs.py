@@ -514,7 +514,7 @@ def test_particles_of_a_reprocessed_job_follow_their_micrographs(
     summary = find_duplicate_micrographs(
         [star], tmp_path / "out", MicrographOptions(bin=2), particles=particles, match_micrographs=mode,
         log=lambda m, level: warnings.append(m) if level == "warning" else None,
-    )  # fmt: skip
+    ).to_json()  # fmt: skip
     assert summary["rejected"] == 1  # mic_1, the later exposure of mic_0's area
     rejected_text = (tmp_path / "out" / "particles_on_rejected_micrographs.star").read_text()
     assert (

@@ -43,7 +43,6 @@ __all__ = [
     "Stamp",
     "StoreError",
     "busy",
-    "changed_option",
     "connect",
     "copy_tail",
     "file_digest",
@@ -234,11 +233,6 @@ def first_changed(
         if a != b:
             return f"--{name.replace('_', '-')}", a, b
     return None
-
-
-def changed_option(names: Sequence[str], mine: dict[str, Any], other: dict[str, Any]) -> tuple[str, Any, Any] | None:
-    """:func:`first_changed` of two records kept as documents (the micrograph job's: their ``options``)."""
-    return first_changed(names, mine["options"], other["options"])
 
 
 _Record = TypeVar("_Record")

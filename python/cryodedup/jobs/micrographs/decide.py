@@ -8,18 +8,16 @@ micrograph's group (:func:`group_duplicates`).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
 import cryodedup._core as _core
 
-from ...options import MicrographOptions
 from ...report.micrograph_sections import Margin, NullRule, Thresholds, Verdict
 from .directed import z_at_shift
 from .placement import Placement, linked_roots
-from .plan import ScoringPlan
-from .score import ShardScores, combine_shards
+from .plan import DecisionRules, ScoringPlan
+from .score import ScoredPairs, ShardScores, combine_shards
 
 __all__ = [
     "UNCERTAIN",
@@ -74,6 +72,20 @@ EVIDENCE_SIGMAS = 4.0
 WEAK_SHIFT = 1.0
 
 
+@dataclass(frozen=True)
+class DecisionSummary:
+    """What the summary says of the decision: the thresholds, the pairs left to check, the margin, the verdict.
+
+    ``reconsidered``: how many pairs each rule of every binning changed (None: decided by the positions).
+    """
+
+    thresholds: Thresholds
+    uncertain_pairs: int
+    margin: Margin
+    reconsidered: dict[str, int] | None
+    verdict: Verdict
+
+
 @dataclass
 class Decision:
     """What was decided about each scored pair, and why."""
@@ -93,17 +105,16 @@ class Decision:
     #: The pairs at the shift of confirmed re-exposures as many images apart (:func:`at_confirmed_shift`).
     at_shift: np.ndarray | None = None
 
-    def summary(self) -> dict[str, Any]:
+    def summary(self) -> DecisionSummary:
         """The summary's fields of the decision: thresholds, uncertain count, margin, rules' changes, verdict."""
-        out: dict[str, Any] = {
-            "thresholds": self.thresholds(),
-            "uncertain_pairs": int(self.uncertain.sum()),
-            "margin": self.margin(),
-        }
-        if self.rules is not None:
-            out["reconsidered"] = self.rules
-        out["verdict"] = Verdict(self.untrusted is None, self.untrusted, check=int(self.uncertain.sum()))
-        return out
+        uncertain = int(self.uncertain.sum())
+        return DecisionSummary(
+            thresholds=self.thresholds(),
+            uncertain_pairs=uncertain,
+            margin=self.margin(),
+            reconsidered=self.rules,
+            verdict=Verdict(self.untrusted is None, self.untrusted, check=uncertain),
+        )
 
     def thresholds(self) -> Thresholds:
         """The z and Pearson thresholds (and, with every binning's rules, the z far above the null), or the distance."""
@@ -142,7 +153,7 @@ class Outcome:
     plan: ScoringPlan
     #: The shards the pairs were scored in (one, or those a merge reads), with what reading cost.
     shards: list[ShardScores]
-    scores: dict[str, np.ndarray]
+    scores: ScoredPairs
     decision: Decision
     #: Each micrograph's place in acquisition order (the number of micrographs where it was not read).
     rank: np.ndarray
@@ -159,7 +170,7 @@ def decide_run(
     n_mics: int,
     plan: ScoringPlan,
     shards: list[ShardScores],
-    options: MicrographOptions,
+    rules: DecisionRules,
     placement: Placement | None,
 ) -> Outcome:
     """The decision of a run scored in ``shards`` (one, or those a merge reads): pairs, then groups.
@@ -170,20 +181,20 @@ def decide_run(
     positions = plan.positions
     rank = np.full(n_mics, n_mics)
     rank[positions] = np.arange(len(positions))
-    decision = decide(scores, options, placement, plan)
-    if not options.no_images:
-        looked = look_at_confirmed_shift(decision, scores, plan, options.images_per_hole)
+    decision = decide(scores, rules, placement, plan)
+    if not rules.by_position:
+        looked = look_at_confirmed_shift(decision, scores, plan, rules.images_per_hole)
         if looked.any():
             decision.at_shift = looked | (decision.at_shift if decision.at_shift is not None else False)
             decision.uncertain |= looked
             decision.untrusted = verdict(decision) or undecided_verdict(decision, scores)
-    root = group_duplicates(n_mics, scores["pairs"], decision.duplicate, rank)
+    root = group_duplicates(n_mics, scores.pairs, decision.duplicate, rank)
     return Outcome(plan, shards, scores, decision, rank, root)
 
 
 def decide(
-    scores: dict[str, np.ndarray],
-    options: MicrographOptions,
+    scores: ScoredPairs,
+    rules: DecisionRules,
     placement: Placement | None,
     plan: ScoringPlan | None = None,
 ) -> Decision:
@@ -203,33 +214,33 @@ def decide(
     (the later exposure's centre lay in the earlier one's beam); the joint score is then half
     the beam diameter over the distance.
     """
-    if options.no_images and placement is not None:
+    if rules.by_position and placement is not None:
         radius = placement.beam_diameter / 2
-        distance = placement.distance(scores["pairs"])
+        distance = placement.distance(scores.pairs)
         joint = radius / np.maximum(distance, 1e-9)
         return _decision(joint, float("nan"), float("nan"), NullRule("distance", radius_um=round(radius, 4)))
-    z, pearson = scores["z"], scores["pearson"]
+    z, pearson = scores.z, scores.pearson
     # The null is taken from the pairs whose images do not agree at the found shift (Pearson under
     # its threshold, or not computed): a set made mostly of re-exposures does not lift it.
-    unrelated = ~(pearson >= options.min_pearson)
-    threshold, null = z_threshold(z[unrelated], options.min_z)
+    unrelated = ~(pearson >= rules.min_pearson)
+    threshold, null = z_threshold(z[unrelated], rules.min_z)
     with np.errstate(invalid="ignore", divide="ignore"):
-        joint = np.minimum(z / threshold, np.where(np.isfinite(pearson), pearson, -np.inf) / options.min_pearson)
-    rules = None
+        joint = np.minimum(z / threshold, np.where(np.isfinite(pearson), pearson, -np.inf) / rules.min_pearson)
+    changed = None
     if plan is not None:
-        joint, rules = every_binning(joint, scores, plan, threshold, options.min_pearson)
-    decision = _decision(joint, threshold, options.min_pearson, null)
-    decision.rules = rules
+        joint, changed = every_binning(joint, scores, plan, threshold, rules.min_pearson)
+    decision = _decision(joint, threshold, rules.min_pearson, null)
+    decision.rules = changed
     if plan is not None:
         decision.undecided = undecided(decision, scores)
-        decision.at_shift = at_confirmed_shift(decision, scores, plan, options.images_per_hole)
+        decision.at_shift = at_confirmed_shift(decision, scores, plan, rules.images_per_hole)
         decision.uncertain |= decision.undecided | decision.at_shift
     decision.untrusted = verdict(decision) or undecided_verdict(decision, scores)
     return decision
 
 
 def every_binning(
-    joint: np.ndarray, scores: dict[str, np.ndarray], plan: ScoringPlan, min_z: float, min_pearson: float
+    joint: np.ndarray, scores: ScoredPairs, plan: ScoringPlan, min_z: float, min_pearson: float
 ) -> tuple[np.ndarray, dict[str, int]]:
     """The joint score refined where a coarse binning makes the Pearson coefficient mislead.
 
@@ -249,11 +260,11 @@ def every_binning(
     pair (every pair of a clear run) keeps its joint score. Returns the joint scores and how
     many pairs each rule changed.
     """
-    z, pearson, overlap = scores["z"], scores["pearson"], scores["overlap"]
+    z, pearson, overlap = scores.z, scores.pearson, scores.overlap
     far = min_z * FAR
     positive = np.isfinite(pearson) & (pearson > 0)
     with np.errstate(invalid="ignore"):
-        pattern = np.maximum(np.abs(scores["dy"]), np.abs(scores["dx"])) <= PATTERN_SHIFT
+        pattern = np.maximum(np.abs(scores.dy), np.abs(scores.dx)) <= PATTERN_SHIFT
         ny, nx = plan.shape[0] // plan.binning, plan.shape[1] // plan.binning
         cell = (plan.band[1] / plan.binned_psize) ** 2
         thin = overlap * ny * nx < THIN_CELLS * cell  # (NaN overlap: no Pearson, not thin)
@@ -272,7 +283,7 @@ def every_binning(
     return refined, rules
 
 
-def undecided(decision: Decision, scores: dict[str, np.ndarray]) -> np.ndarray:
+def undecided(decision: Decision, scores: ScoredPairs) -> np.ndarray:
     """The pairs far above the null and away from zero shift that are not duplicates.
 
     Their peak reaches ``FAR`` x the z threshold, which no chance peak reaches and, away from
@@ -280,13 +291,11 @@ def undecided(decision: Decision, scores: dict[str, np.ndarray]) -> np.ndarray:
     scores do not decide them, and they are named (uncertain) rather than dropped.
     """
     with np.errstate(invalid="ignore"):
-        pattern = np.maximum(np.abs(scores["dy"]), np.abs(scores["dx"])) <= PATTERN_SHIFT
-        return (scores["z"] >= decision.min_z * FAR) & ~pattern & ~decision.duplicate
+        pattern = np.maximum(np.abs(scores.dy), np.abs(scores.dx)) <= PATTERN_SHIFT
+        return (scores.z >= decision.min_z * FAR) & ~pattern & ~decision.duplicate
 
 
-def at_confirmed_shift(
-    decision: Decision, scores: dict[str, np.ndarray], plan: ScoringPlan, per_hole: int
-) -> np.ndarray:
+def at_confirmed_shift(decision: Decision, scores: ScoredPairs, plan: ScoringPlan, per_hole: int) -> np.ndarray:
     """The pairs as many images apart as a duplicate pair whose peak lies at its shift.
 
     A multi-hole session that returns to a hole images it again in the same order: its
@@ -306,14 +315,14 @@ def at_confirmed_shift(
     Such a pair is left for the user to check (uncertain), not cleared under a TRUSTED verdict.
     Not at zero shift, where the camera's pattern puts the peaks of unrelated images.
     """
-    pairs, duplicate = scores.get("pairs"), decision.duplicate
+    pairs, duplicate = scores.pairs, decision.duplicate
     found = np.zeros(len(duplicate), dtype=bool)
-    if pairs is None or not duplicate.any():
+    if not duplicate.any():
         return found
     rank, lo, hi, sign = _in_acquisition_order(plan, pairs)
-    shift = np.stack([scores["dy"] * sign, scores["dx"] * sign], axis=1)
+    shift = np.stack([scores.dy * sign, scores.dx * sign], axis=1)
     with np.errstate(invalid="ignore"):
-        evidence = (scores["z"] >= _evidence_floor(decision, plan.pearson_min_z)) & (scores["pearson"] > 0)
+        evidence = (scores.z >= _evidence_floor(decision, plan.pearson_min_z)) & (scores.pearson > 0)
     duplicates = np.flatnonzero(duplicate)
     weak_ref, weak = _pattern_neighbours(duplicates, lo, hi, len(rank), per_hole)
     strong_ref, strong = _same_offset(duplicates, np.flatnonzero(evidence & ~duplicate), hi - lo)
@@ -324,7 +333,7 @@ def at_confirmed_shift(
     with np.errstate(invalid="ignore"):
         apart = _circular_distance(shift[candidate] - shift[reference], period)
         at_zero = _circular_distance(shift[candidate], period) <= PATTERN_SHIFT
-        near = (apart <= tolerance) & ~at_zero & ~duplicate[candidate] & np.isfinite(scores["z"][candidate])
+        near = (apart <= tolerance) & ~at_zero & ~duplicate[candidate] & np.isfinite(scores.z[candidate])
     found[candidate[near]] = True
     return found
 
@@ -341,9 +350,7 @@ def _in_acquisition_order(
     return rank, np.minimum(a, b), np.maximum(a, b), np.where(a > b, -1.0, 1.0)
 
 
-def look_at_confirmed_shift(
-    decision: Decision, scores: dict[str, np.ndarray], plan: ScoringPlan, per_hole: int
-) -> np.ndarray:
+def look_at_confirmed_shift(decision: Decision, scores: ScoredPairs, plan: ScoringPlan, per_hole: int) -> np.ndarray:
     """The duplicates' neighbours in their hole whose images agree at the duplicate's shift, read again.
 
     :func:`at_confirmed_shift` looks where a pair's peak lies; a re-exposure its noise weakened
@@ -357,16 +364,15 @@ def look_at_confirmed_shift(
     ``EVIDENCE_SIGMAS`` above (the real set with noise: 4.2 for 04703/04739; the 1,322
     unrelated pairs at that shift at most 3.6). Not at zero shift (the camera's pattern).
     """
-    pairs, duplicate = scores.get("pairs"), decision.duplicate
+    pairs, duplicate = scores.pairs, decision.duplicate
     found = np.zeros(len(duplicate), dtype=bool)
-    if pairs is None or not duplicate.any():
+    if not duplicate.any():
         return found
     rank, lo, hi, sign = _in_acquisition_order(plan, pairs)
     reference, candidate = _pattern_neighbours(np.flatnonzero(duplicate), lo, hi, len(rank), per_hole)
     period = np.array(_fft_shape(plan), dtype=float)
     shift = (
-        np.stack([scores["dy"][reference], scores["dx"][reference]], axis=1)
-        * (sign[reference] * sign[candidate])[:, None]
+        np.stack([scores.dy[reference], scores.dx[reference]], axis=1) * (sign[reference] * sign[candidate])[:, None]
     )
     looked = (
         ~duplicate[candidate] & ~decision.uncertain[candidate] & (_circular_distance(shift, period) > PATTERN_SHIFT)
@@ -442,12 +448,12 @@ def _fft_shape(plan: ScoringPlan) -> tuple[int, int]:
     return geometry.fft_height, geometry.fft_width
 
 
-def undecided_verdict(decision: Decision, scores: dict[str, np.ndarray]) -> str | None:
+def undecided_verdict(decision: Decision, scores: ScoredPairs) -> str | None:
     """Why a run with undecided pairs (:func:`undecided`) cannot be trusted, or None."""
     if decision.undecided is None or not decision.undecided.any():
         return None
-    count, strongest = int(decision.undecided.sum()), int(np.argmax(np.where(decision.undecided, scores["z"], -np.inf)))
-    z, pearson = float(scores["z"][strongest]), float(scores["pearson"][strongest])
+    count, strongest = int(decision.undecided.sum()), int(np.argmax(np.where(decision.undecided, scores.z, -np.inf)))
+    z, pearson = float(scores.z[strongest]), float(scores.pearson[strongest])
     return (
         f"{count:,} pair{'' if count == 1 else 's'} far above the null undecided (the strongest: z {z:.1f}, "
         f"{z / decision.min_z:.1f}x the z threshold, away from zero shift, but Pearson {pearson:.3f} at that shift): "
