@@ -56,7 +56,7 @@ def ours(made: dict, sweep: bool) -> float:
     total = 0.0
     for ref, ref_t, cand, cand_t, scores, threshold in made.values():
         hits = class_hits(ref, ref_t, cand, cand_t, threshold, scores if sweep else None)
-        total += class_scores(hits.tp, hits.fp, hits.fn, 4.0)["f_beta"]
+        total += class_scores(hits.tp, hits.fp, hits.fn, 4.0).f_beta
         if sweep:
             threshold_sweep(hits, scores, 4.0)
     return total
@@ -79,7 +79,7 @@ def challenges(made: dict) -> float:
             matched = KDTree(c).query_ball_tree(KDTree(r), r=threshold)
             hit = len({j for m in matched for j in m})
             tp, fp, fn = tp + hit, fp + len(c) - hit, fn + len(r) - hit
-        total += class_scores(tp, fp, fn, 4.0)["f_beta"]
+        total += class_scores(tp, fp, fn, 4.0).f_beta
     return total
 
 

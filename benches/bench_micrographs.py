@@ -39,7 +39,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the data generator: tests/fixtures
 
 from cryodedup import MicrographOptions, _core, find_duplicate_micrographs
-from cryodedup.jobs.micrographs.plan import candidate_offsets, candidate_pairs
+from cryodedup.jobs.micrographs.plan import candidate_offsets, candidate_pairs, micrograph_plan
 from fixtures.synthetic import specimen_field, write_mrc
 
 K3 = (4092, 5760)
@@ -215,7 +215,7 @@ def main() -> None:
 
     planted = make_k3_set(w, args.n_k3) if not args.only_all_pairs else []
     options = MicrographOptions(candidates="pattern")
-    pairs = candidate_pairs(args.n_k3, candidate_offsets(options, args.n_k3))
+    pairs = candidate_pairs(args.n_k3, candidate_offsets(micrograph_plan(options).scoring.candidates, args.n_k3))
     binning = round(options.target_psize / PSIZE)
     for dtype in ("float32", "float16") if not args.only_all_pairs else ():
         files = sorted((w / dtype).glob("mic_*.mrc"))

@@ -46,7 +46,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 from cryodedup.jobs.particles.decide import decide
 from cryodedup.jobs.particles.read import read_inputs
-from cryodedup.jobs.particles.summarise import summarize
+from cryodedup.jobs.particles.summary import summarize
 from cryodedup.options import ParticleOptions
 from fixtures.synthetic import write_benchmark_file
 

@@ -50,7 +50,7 @@ from bench_micrographs import read_and_bin
 from cryodedup import MicrographOptions, find_duplicate_micrographs
 from cryodedup._core import __version__
 from cryodedup.formats.micrograph_lists import load_inputs
-from cryodedup.jobs.micrographs.plan import plan_scoring
+from cryodedup.jobs.micrographs.plan import micrograph_plan, plan_scoring
 from cryodedup.jobs.micrographs.score import shard_pairs
 from cryodedup.jobs.micrographs.update import (
     DATABASE,
@@ -58,6 +58,7 @@ from cryodedup.jobs.micrographs.update import (
     PAGE_BYTES,
     SCHEMA,
     STORE,
+    StoredPairs,
     image_crc,
     pack_pairs,
     score_record,
@@ -103,7 +104,7 @@ def new_micrographs(folder: Path, first: int, count: int, shape: tuple[int, int]
 def seed_store(outdir: Path, old: list[Path], options: MicrographOptions) -> int:
     """``outdir/seen/store.sqlite`` as an ``--update`` run over ``old`` leaves it; returns the pairs stored."""
     mics = load_inputs([str(p) for p in old], options.psize)
-    plan = plan_scoring(mics, options)
+    plan = plan_scoring(mics, micrograph_plan(options).scoring)
     store = outdir / STORE
     if store.exists():
         shutil.rmtree(store)
@@ -112,7 +113,7 @@ def seed_store(outdir: Path, old: list[Path], options: MicrographOptions) -> int
     rng = np.random.default_rng(2)
     pairs = shard_pairs(plan, 1, 1)
     z = rng.normal(4.3, 0.3, len(pairs))
-    scores = {"a": plan.positions[pairs[:, 0]], "b": plan.positions[pairs[:, 1]], "z": z}
+    scores: dict[str, np.ndarray] = {"a": plan.positions[pairs[:, 0]], "b": plan.positions[pairs[:, 1]], "z": z}
     scores["dy"], scores["dx"] = rng.integers(-50, 50, len(pairs)), rng.integers(-50, 50, len(pairs))
     scores["pearson"] = np.where(z >= 5, rng.normal(0, 0.05, len(pairs)), np.nan)
     scores["overlap"] = np.full(len(pairs), 0.5)
@@ -123,13 +124,17 @@ def seed_store(outdir: Path, old: list[Path], options: MicrographOptions) -> int
     with closing(connect(store / DATABASE, create=True)) as db, transaction(db):
         for statement in SCHEMA.split(";"):
             db.execute(statement)
-        meta = {"format": FORMAT, "version": __version__, "record": json.dumps(score_record(plan, options))}
+        meta = {
+            "format": FORMAT,
+            "version": __version__,
+            "record": json.dumps(score_record(plan, micrograph_plan(options).recorded).to_json()),
+        }
         db.executemany("INSERT INTO meta VALUES (?, ?)", meta.items())
         rows = [(k + 1, f, *file_stamp(f), m.offset, m.dtype, m.psize) for k, (f, m) in enumerate(zip(files, layouts))]
         db.executemany("INSERT INTO micrographs VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
         images = ((k + 1, rng.standard_normal((by, bx), dtype=np.float32).tobytes()) for k in range(len(files)))
         db.executemany("INSERT INTO images VALUES (?, ?, ?)", ((k, image_crc(k, data), data) for k, data in images))
-        data = pack_pairs(scores)
+        data = pack_pairs(StoredPairs(**scores))
         db.execute("INSERT INTO pairs(sha256, data) VALUES (?, ?)", (sha256_bytes(data), data))
     return len(pairs)
 

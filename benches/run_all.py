@@ -79,7 +79,13 @@ import bench_scale
 import bench_update
 from cryodedup import MicrographOptions, _core, find_duplicate_micrographs
 from cryodedup.formats.micrograph_lists import load_inputs
-from cryodedup.jobs.micrographs.plan import ScoringPlan, candidate_offsets, candidate_pairs, plan_scoring
+from cryodedup.jobs.micrographs.plan import (
+    ScoringPlan,
+    candidate_offsets,
+    candidate_pairs,
+    micrograph_plan,
+    plan_scoring,
+)
 from cryodedup.jobs.micrographs.score import shard_pairs
 from fixtures.synthetic import cs_particles, multihole_session, write_cs, write_epu_session
 
@@ -393,7 +399,7 @@ def micrograph_rows(w: Path, n: int, repeat: int) -> list[Row]:
     bench_micrographs.make_k3_set(folder, n)
     files = sorted((folder / "float32").glob("mic_*.mrc"))[:n]
     options = MicrographOptions(candidates="window", window=8)
-    pairs = candidate_pairs(n, candidate_offsets(options, n))
+    pairs = candidate_pairs(n, candidate_offsets(micrograph_plan(options).scoring.candidates, n))
     binning = round(options.target_psize / bench_micrographs.PSIZE)
     out = folder / "run_all_out"
 
@@ -402,7 +408,7 @@ def micrograph_rows(w: Path, n: int, repeat: int) -> list[Row]:
         return in_process(lambda: find_duplicate_micrographs(files, out, options))
 
     floor = interleaved(job, lambda: in_process(lambda: bench_micrographs.read_and_bin(files, binning)), repeat)
-    plan = plan_scoring(load_inputs([str(f) for f in files], options.psize), options)
+    plan = plan_scoring(load_inputs([str(f) for f in files], options.psize), micrograph_plan(options).scoring)
     work_floor = interleaved(job, lambda: in_process(lambda: read_bin_compare(plan)), repeat)
     numpy = interleaved(job, lambda: in_process(lambda: bench_micrographs.numpy_reference(files, pairs)), repeat)
     clean([out])

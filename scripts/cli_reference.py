@@ -2,7 +2,7 @@
 """The CLI reference page (docs/reference/cli.md), made from the commands' one declaration.
 
     python scripts/cli_reference.py            # writes docs/reference/cli.md
-    python scripts/cli_reference.py --check    # exit 1 when the page is stale (tests/test_docs.py)
+    python scripts/cli_reference.py --check    # exit 1 when the page is stale (tests/project/test_docs.py)
 
 Every option of every command comes from the click commands that ``cryodedup`` itself runs
 (their options are declared once, in python/cryodedup/options/ and commands.py), so the page

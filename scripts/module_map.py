@@ -4,7 +4,7 @@
     python scripts/module_map.py            # python/cryodedup/ and rust/, one module a line
     python scripts/module_map.py formats    # the modules whose path holds "formats"
 
-The module map of docs/developers/index.md names the folders (tests/test_docs.py checks that it
+The module map of docs/developers/index.md names the folders (tests/project/test_docs.py checks that it
 names each); this lists the modules in them, read from their docstrings (``//!`` in Rust), so
 that it cannot go stale.
 """

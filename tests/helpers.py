@@ -6,6 +6,8 @@ conftest.py holds only pytest hooks.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -404,3 +406,42 @@ def overview_of(document: dict):
         document.get("micrograph_images"),
         ReadersFound.of(document),
     )
+
+
+def one_error_line(stderr: str) -> str:
+    """The one line of a refused run (warnings aside); fails on a traceback or several lines."""
+    lines = [line for line in stderr.strip().splitlines() if not line.startswith("Warning: ")]
+    assert len(lines) == 1 and lines[0].startswith("Error: "), stderr
+    return lines[0]
+
+
+def run_briefly(*args, cwd=None, timeout=60, quiet=True):
+    """The CLI in a subprocess, which must end within ``timeout`` s: (status, stderr); a hang fails the test."""
+    try:
+        run = subprocess.run(
+            [sys.executable, "-m", "cryodedup.cli", *map(str, args), *(["-q"] if quiet else [])],
+            check=False,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            cwd=cwd,
+        )
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"cryodedup {' '.join(map(str, args))} still running after {timeout} s (it waits on a FIFO)")
+    return run.returncode, run.stderr
+
+
+def read_request(options):
+    """What the particle job asks its readers under ``options``: its plan's request (``jobs/particles/plan.py``)."""
+    from cryodedup.jobs.particles.plan import plan
+
+    return plan(options).read.request
+
+
+def decided(particles, options, log=None, held=None):
+    """The particle job's decision of ``particles`` under ``options``, the plan resolved for them as the job does."""
+    from cryodedup.jobs.particles.decide import decide
+    from cryodedup.jobs.particles.plan import plan
+
+    rule = plan(options).for_rows(particles).deciding
+    return decide(particles, rule, held=held) if log is None else decide(particles, rule, log, held)

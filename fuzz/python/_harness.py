@@ -7,7 +7,7 @@ A target module defines ``MODULES`` (the modules whose code it fuzzes, instrumen
 coverage) and ``check(data, scratch)``: it hands ``data`` to the reader and asserts what
 the reader returns. ``CryodedupError`` is a correct answer to bad bytes; any other
 exception, a broken assertion, a hang (``-timeout``) or runaway memory (``-rss_limit_mb``)
-is a crash. ``tests/test_fuzz_corpus.py`` calls the same ``check`` on the kept corpus.
+is a crash. ``tests/project/test_fuzz_corpus.py`` calls the same ``check`` on the kept corpus.
 """
 
 from __future__ import annotations

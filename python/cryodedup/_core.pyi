@@ -285,6 +285,7 @@ class ParticleScan:
     keep: npt.NDArray[np.bool_] | None
     suppressed_by: npt.NDArray[np.int64] | None
     split_note: str | None
+    pictures: ScanPictures | None
     extra: list[npt.NDArray[np.float64]]
     image_indices: npt.NDArray[np.uint32] | None
     image_runs: npt.NDArray[np.uint64] | None
@@ -337,6 +338,8 @@ class SplitRule:
     record: Path | None
     #: The input's name in the record's rows.
     input: str
+    pictures: NearestHistogram | None
+    page: PageFilesPlan | None
     def __init__(
         self,
         rule: DedupRule,
@@ -346,7 +349,41 @@ class SplitRule:
         partners: bool = False,
         record: str | os.PathLike[str] | None = None,
         input: str = "",
+        pictures: NearestHistogram | None = None,
+        page: PageFilesPlan | None = None,
     ) -> None: ...
+
+class PageFilesPlan:
+    """The page's files of picks a one-pass scan makes: ``chunk`` micrographs a file, rules named by ``rules``."""
+
+    chunk: int
+    rules: list[str]
+    def __init__(self, chunk: int, rules: list[str]) -> None: ...
+
+class PageTexts:
+    """The page's files of picks made by a one-pass scan, kept until written (``write``: as many paths as files)."""
+
+    files: int
+    chunk: int
+    rules: list[str]
+    def write(self, paths: list[str | os.PathLike[str]]) -> None: ...
+
+class NearestHistogram:
+    """The nearest-neighbour histogram a one-pass scan counts: measured to ``reach`` Å, over ``edges``."""
+
+    reach: float
+    edges: list[float]
+    within: float
+    def __init__(self, reach: float, edges: list[float], within: float) -> None: ...
+
+class ScanPictures:
+    """What ``--plot`` counted of a one-pass scan's rows as it decided them (``SplitRule.pictures``)."""
+
+    nearest: tuple[npt.NDArray[np.int64], int] | None
+    plan: NearestHistogram
+    picks: npt.NDArray[np.int64]
+    kept: npt.NDArray[np.int64]
+    page: PageTexts | None
 
 class ColumnValues:
     """One column set row by row: row i's field becomes ``texts[choice[i] - 1]`` (0: unchanged)."""

@@ -21,6 +21,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Callable, Collection, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +35,7 @@ from .formats.cryosparc.particles import read_dataset
 from .formats.read_request import ReadRequest
 from .formats.sniff import is_copick_config
 from .formats.star.particles import read_frame
-from .jobs.particles.job import Outcome, run
+from .jobs.particles.job import Outcome, job_for, run
 from .jobs.particles.read import Files, InMemory, Source
 from .options import ParticleOptions
 from .options.fields import CENTRES, taken_by
@@ -153,9 +154,10 @@ def _remove_duplicates(data: Any, outdir: StrPath | None, force: bool, report: L
     opts = ParticleOptions(**options)
     opts.check()
     outcomes: list[Outcome] = []
+    job = job_for(opts.update)  # (update=True: a round around the job)
 
     def run_job(source: Source) -> Outcome:
-        outcomes.append(run(source, outdir, opts, force=force, log=report))
+        outcomes.append(job(source, outdir, opts, force=force, log=report))
         return outcomes[-1]
 
     kept, rejected = _subsets(data, outdir, run_job)
@@ -369,7 +371,8 @@ def remove_duplicate_centres(
     opts = ParticleOptions(**options, plot=report is not None, registration="ignore")
     try:
         opts.check()
-        return _select_centres(micrographs, centres, scores, inputs, ran_on, higher_is_better, opts, report)
+        job = partial(run, options=opts)  # (the job under these options: the centres' source is made below)
+        return _select_centres(micrographs, centres, scores, inputs, ran_on, higher_is_better, job, report)
     except CryodedupError as err:
         raise type(err)(keyword_names(str(err))) from None  # (its kind kept)
 
@@ -381,10 +384,10 @@ def _select_centres(
     inputs: Any,
     ran_on: Sequence[Collection[Hashable]] | None,
     higher_is_better: bool,
-    opts: ParticleOptions,
+    job: Callable[..., Outcome],
     report: CentreReport | None = None,
 ) -> CentreSelection:
-    """:func:`remove_duplicate_centres` after its options are checked."""
+    """:func:`remove_duplicate_centres` after its options are checked; ``job``: the particle job under them."""
     names, groups = first_seen_ids(micrographs)
     centres = real_numbers(centres, "centres")
     n = len(groups)
@@ -420,9 +423,9 @@ def _select_centres(
     if len(particles.inputs) != n_inputs:
         raise ValueError(f"report.input_names names {len(particles.inputs)} inputs, the centres have {n_inputs}")
     if report is None:
-        outcome = run(InMemory(lambda request, warn: particles), None, opts)
+        outcome = job(InMemory(lambda request, warn: particles), None)
     else:
-        outcome = run(report._source(particles), report.outdir, opts, force=True)
+        outcome = job(report._source(particles), report.outdir, force=True)
     decision = outcome.decision
     outcomes = None
     if decision.confirmed_by is not None:

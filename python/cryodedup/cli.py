@@ -19,13 +19,13 @@ from ._core import __version__
 from .cli_run import numpy_huge_pages, run_job
 from .commands import field_values as job_fields
 from .options.fields import Flag
-from .report.summary import micrograph_rows, particle_rows
+from .report.summary import particle_rows
 from .report.terminal import ProgressBar, Reporter, escape, fail, print_json
 from .signals import deferred, pause_for_tests
 
 if TYPE_CHECKING:
+    from .jobs.micrographs.summary import MicrographSummary, ShardSummary
     from .options import ParticleOptions
-    from .report.micrograph_sections import MicrographSummary, ShardSummary
 
 __all__ = ["main", "run_particle_job"]
 
@@ -236,7 +236,7 @@ def particles(
 
     options = ParticleOptions(**job_fields(ParticleOptions, job))
     if options.repair:
-        _repair(inputs, outdir, options, force, quiet, as_json)
+        _repair(inputs, outdir, options.check, force, quiet, as_json)
         return
     if not inputs:
         context = click.get_current_context()
@@ -253,9 +253,11 @@ def particles(
 
 
 def _repair(
-    inputs: Sequence[Path], outdir: Path | None, options: ParticleOptions, force: bool, quiet: bool, as_json: bool
+    inputs: Sequence[Path], outdir: Path | None, check: Callable[[], None], force: bool, quiet: bool, as_json: bool
 ) -> None:
     """``--update --repair``: a line per file written again from the store, or that there was nothing to repair.
+
+    ``check``: the options' check (``ParticleOptions.check``), made where a user's mistake is one line.
 
     ``--json``: ``{"repaired": [{"file": ..., "was": "missing" or "stale"}, ...]}`` (empty: nothing to repair).
     """
@@ -265,7 +267,7 @@ def _repair(
         fail(f"{inputs[0]}: --repair reads no batch (it adds no round): give -o OUTDIR --update --repair alone")
 
     def checked_repair() -> list[tuple[Path, str]]:
-        options.check()
+        check()
         return repair(outdir, force)
 
     written = run_job(checked_repair)
@@ -310,12 +312,13 @@ def run_particle_job(
     """
     from dataclasses import replace
 
-    from .jobs.particles.job import run
+    from .jobs.particles.job import job_for
     from .jobs.particles.read import Files
     from .outputs import all_outputs_at_once
 
     # (the summary alone: the rows read and the decision are let go; the outputs, the folder's lock and
     # a killed run's leftovers handled as remove_duplicate_particles handles them)
+    run = job_for(options.update)  # (--update: a round around the job)
     summarised = all_outputs_at_once(lambda: run(Files.of(inputs), outdir, options, force=force, log=report.log))
     typed = run_job(lambda: report.holding_warnings(lambda: summarised().summary))
     if images_note and typed.micrograph_images:
@@ -527,6 +530,9 @@ def micrographs(
     On a cluster: `--shard K/N` in each task of a job array, then `micrographs-merge`; or `--dask`.
     During collection: `--update` (or `--watch SECONDS`) reads only the micrographs not seen before.
     """
+    from dataclasses import replace
+
+    from .jobs.micrographs.summary import micrograph_rows
     from .options import MicrographOptions, MicrographRun
 
     options = MicrographOptions(**job_fields(MicrographOptions, job))
@@ -542,10 +548,15 @@ def micrographs(
     def run() -> MicrographSummary | ShardSummary | None:
         how.check(options)
         if watch is not None:
+            from .jobs.micrographs.plan import micrograph_plan
             from .jobs.micrographs.watch import watch_micrographs
 
+            # (a watch runs unattended: each round goes on without the micrographs it cannot read)
+            unattended = replace(options, skip_unreadable=True)
+            unattended.check()
             rounds = watch_micrographs(
-                inputs, outdir, options, watch, watch_idle, particles=particles, match_micrographs=match_micrographs,
+                inputs, outdir, micrograph_plan(unattended), watch, watch_idle, particles=particles,
+                match_micrographs=match_micrographs,
                 force=force, show=show, log=report.log, progress_factory=bars,
             )  # fmt: skip
             report.log(f"--watch: {rounds} round(s); stopped", "info")
@@ -587,7 +598,7 @@ def _show_micrograph_run(
 
     ``summary``: the run's, a shard's, or None (--watch: each round was shown as it ended).
     """
-    from .report.micrograph_sections import ShardSummary
+    from .jobs.micrographs.summary import ShardSummary
 
     if summary is None:
         report.release_warnings()  # (each round was shown as it ended, its warnings under its verdict)
@@ -636,6 +647,8 @@ def micrographs_merge(
             )
         )
     )
+    from .jobs.micrographs.summary import micrograph_rows
+
     report.summary("cryodedup micrographs-merge", s.verdict.line, micrograph_rows(s))
     if as_json:
         print_json(s.to_json())

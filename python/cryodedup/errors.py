@@ -27,7 +27,7 @@ __all__ = [
 
 # Not typing's TYPE_CHECKING, nor the imports at run time: the package's __init__ imports this
 # module before the command's signal handlers are in place, and typing with collections.abc
-# cost 10-40 ms of that window (tests/test_signals.py checks; cryodedup.entry).
+# cost 10-40 ms of that window (tests/cli/test_signals.py checks; cryodedup.entry).
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Sequence

@@ -545,6 +545,9 @@ class ParticleSet:
         With ``decided``, where the job asked for the record of every rejection
         (``--decisions``): the file the core wrote it to while it scanned, once the scan's
         writing is done (the call waits for it).
+    decided_counts : cryodedup._core.ScanPictures or None
+        With ``decided`` and ``--plot``: what the pictures count of the rows (the nearest-neighbour
+        histogram, each micrograph's picks and kept picks), counted as the scan decided them.
     mic_uids : numpy.ndarray, shape (n,), or None
         Each row's CryoSPARC micrograph uid, read only for a names-only set (:meth:`names_only`).
     named : bool
@@ -606,6 +609,7 @@ class ParticleSet:
     decided: np.ndarray | None = None
     decided_by: np.ndarray | None = None
     decided_record: Callable[[], Path] | None = None
+    decided_counts: _core.ScanPictures | None = None
     coverage: np.ndarray | None = None
     mic_uids: np.ndarray | None = None
     named: bool = True
@@ -684,6 +688,7 @@ class ParticleSet:
             decided=None,
             decided_by=None,
             decided_record=None,
+            decided_counts=None,
             mic_uids=taken(self.mic_uids),
             species=None,
             images=None if self.images is None else self.images.rows(which),

@@ -15,9 +15,9 @@ from click.testing import CliRunner
 from cryodedup import ParticleOptions, remove_duplicate_particles
 from cryodedup.algo.consensus import OUTCOMES as FATES
 from cryodedup.cli import main
-from cryodedup.report import particle_figures as plots
+from cryodedup.jobs.particles import pictures as plots
+from fixtures.autopick_jobs import LOG_LABELS, TEMPLATE_LABELS, coordinate_star, micrographs_star
 from picker_files import write_topaz
-from test_coverage import LOG_LABELS, TEMPLATE_LABELS, coordinate_star, micrographs_star
 
 PSIZE = 0.885  # Å per pixel: 50 Å is 56.5 pixels
 MICS = [f"MotionCorr/job002/Movies/m{k:02d}.mrc" for k in range(24)]

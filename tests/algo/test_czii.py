@@ -57,7 +57,8 @@ def test_a_tomogram_is_its_own_space_a_pick_of_another_hits_nothing():
 def test_no_candidates_of_a_class_scores_zero_and_no_references_leaves_all_false():
     none = computed([(0, (100, 100, 100))], [], 30.0)
     assert (none.tp, none.fp, none.fn) == (0, 0, 1)
-    assert class_scores(0, 0, 1, 4) == {"precision": 0.0, "recall": 0.0, "f_beta": 0.0}
+    scored = class_scores(0, 0, 1, 4)
+    assert (scored.precision, scored.recall, scored.f_beta) == (0.0, 0.0, 0.0)
     alone = computed([], [(0, (1, 2, 3)), (0, (4, 5, 6))], 30.0)
     assert (alone.tp, alone.fp, alone.fn) == (0, 2, 0)
 
@@ -84,11 +85,11 @@ def test_the_sweep_of_a_hand_made_class():
     hits = computed(reference, candidate, 30.0, scores)
     sweep = threshold_sweep(hits, np.array(scores), 1.0)
     # t=0.9: 1/1, 1/3; t=0.7: 1/2, 1/3; t=0.5: 2/3, 2/3; t=0.3: 2/4, 2/3.
-    assert sweep["thresholds"].tolist() == [0.9, 0.7, 0.5, 0.3]
-    assert sweep["precision"] == pytest.approx([1, 0.5, 2 / 3, 0.5])
-    assert sweep["recall"] == pytest.approx([1 / 3, 1 / 3, 2 / 3, 2 / 3])
-    assert sweep["average_precision"] == pytest.approx(1 / 3 * 1 + 1 / 3 * 2 / 3)
-    assert sweep["best_threshold"] == 0.5 and sweep["best_f_beta"] == pytest.approx(2 / 3)
+    assert sweep.thresholds.tolist() == [0.9, 0.7, 0.5, 0.3]
+    assert sweep.precision == pytest.approx([1, 0.5, 2 / 3, 0.5])
+    assert sweep.recall == pytest.approx([1 / 3, 1 / 3, 2 / 3, 2 / 3])
+    assert sweep.average_precision == pytest.approx(1 / 3 * 1 + 1 / 3 * 2 / 3)
+    assert sweep.best_threshold == 0.5 and sweep.best_f_beta == pytest.approx(2 / 3)
     assert hits.nearest[hits.hit] == pytest.approx([5, 5])
 
 
@@ -110,8 +111,8 @@ def test_random_projects_score_as_the_published_description(seed):
         hits = computed(refs, cands, CHALLENGE_RADII[name] * multiplier)
         assert (hits.tp, hits.fp, hits.fn) == (tp, fp, fn), name
         scored = class_scores(hits.tp, hits.fp, hits.fn, 4.0)
-        assert (scored["precision"], scored["recall"], scored["f_beta"]) == pytest.approx((precision, recall, f))
-        f_betas[name] = scored["f_beta"]
+        assert (scored.precision, scored.recall, scored.f_beta) == pytest.approx((precision, recall, f))
+        f_betas[name] = scored.f_beta
     score = weighted_score(f_betas, CHALLENGE_WEIGHTS)
     assert score == pytest.approx(expected_score) if expected_score is not None else score is None
 
@@ -128,12 +129,12 @@ def test_random_sweeps_equal_the_brute_force_sweep(seed):
     scores = np.array([s for _, _, s in rows])
     hits = computed(refs, [(t, c) for t, c, _ in rows], threshold, scores)
     sweep = threshold_sweep(hits, scores, 4.0)
-    assert sweep["thresholds"].tolist() == [p[0] for p in points]
-    assert sweep["precision"] == pytest.approx([p[1] for p in points])
-    assert sweep["recall"] == pytest.approx([p[2] for p in points])
-    assert sweep["f_beta"] == pytest.approx([p[3] for p in points])
-    assert sweep["average_precision"] == pytest.approx(area)
-    assert sweep["best_threshold"] == best[0] and sweep["best_f_beta"] == pytest.approx(best[3])
+    assert sweep.thresholds.tolist() == [p[0] for p in points]
+    assert sweep.precision == pytest.approx([p[1] for p in points])
+    assert sweep.recall == pytest.approx([p[2] for p in points])
+    assert sweep.f_beta == pytest.approx([p[3] for p in points])
+    assert sweep.average_precision == pytest.approx(area)
+    assert sweep.best_threshold == best[0] and sweep.best_f_beta == pytest.approx(best[3])
 
 
 @pytest.mark.parametrize("seed", range(6))

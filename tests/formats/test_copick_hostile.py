@@ -15,8 +15,7 @@ from test_copick import make_project, read_back
 from cryodedup import ParticleOptions, remove_duplicate_particles
 from cryodedup.errors import CryodedupError
 from cryodedup.formats.copick import root_logger_kept
-from test_hostile_files import run_briefly
-from test_reliability import one_error_line
+from helpers import one_error_line, run_briefly
 
 with root_logger_kept():
     copick = pytest.importorskip("copick")

@@ -13,8 +13,7 @@ import pytest
 
 from cryodedup import CryodedupError, ParticleOptions, remove_duplicate_particles
 from cryodedup.formats.dynamo import read_dynamo_tables, read_table_map
-from cryodedup.jobs.particles.read import read_request
-from helpers import shared_file
+from helpers import read_request, shared_file
 from oracle import oracle_by_group
 
 

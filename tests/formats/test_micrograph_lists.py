@@ -51,7 +51,7 @@ def test_quoted_micrograph_names_are_unquoted_as_relion_reads_them(tmp_path):
     assert micrograph_names(star) == names
     summary = find_duplicate_micrographs(
         [star], tmp_path / "out", MicrographOptions(bin=1, project_dir=tmp_path, candidates="window", window=8)
-    )
+    ).to_json()
     rows = (tmp_path / "out" / "duplicates.csv").read_text().splitlines()
     expected = [f"{names[planted_original(k) - 1]},{names[k - 1]}" for k in sorted(PLANTED_MICROGRAPHS)]
     assert rows == ["Original,Duplicate", *expected]

@@ -7,7 +7,7 @@ import pytest
 from cryodedup import CryodedupError, ParticleOptions
 from cryodedup.formats.particles import open_particle_names, particle_suffix, read_particle_files
 from cryodedup.formats.star.particles import ParticleStar
-from cryodedup.jobs.particles.read import read_request
+from helpers import read_request
 from picker_files import write_topaz
 
 STAR = "data_particles\nloop_\n_rlnMicrographName #1\n_rlnCoordinateX #2\n_rlnCoordinateY #3\n"

@@ -15,8 +15,7 @@ from click.testing import CliRunner
 from cryodedup import CryodedupError, ParticleOptions, remove_duplicate_particles
 from cryodedup.cli import main
 from cryodedup.formats.picks.particles import _read_overlapped, read_picker_outputs
-from cryodedup.jobs.particles.read import read_request
-from helpers import shared_file
+from helpers import read_request, shared_file
 from picker_files import cbox_text, relion3_job, write_topaz
 
 
@@ -458,13 +457,15 @@ def test_inputs_on_no_common_micrograph_are_warned_about(tmp_path):
 def test_picks_set_is_built_without_8_byte_columns_per_pick(tmp_path):
     # Ten million picks: micrograph ids and inputs as uint32, one pixel size broadcast (no
     # memory per pick); centres in Å as the picker's pixels times the pixel size, by hand.
+    from cryodedup.jobs.particles.plan import plan
     from cryodedup.jobs.particles.read import read_inputs
 
     a, b = tmp_path / "m1.cbox", tmp_path / "m2.cbox"
     a.write_text(cbox_text([(50.0, 60.0, 100.0, 100.0, 0.9)]))
     b.write_text(cbox_text([(500.0, 600.0, 100.0, 100.0, 0.8), (10.0, 20.0, 50.0, 50.0, 0.7)]))
     options = ParticleOptions(mic_psize=2.0)
-    particles = read_inputs([a, b], tmp_path / "out", options, lambda message: None, lambda message, level: None)
+    read = plan(options).read
+    particles = read_inputs([a, b], tmp_path / "out", read, lambda message: None, lambda message, level: None)
     assert particles.groups.dtype == np.uint32 and particles.input_of.dtype == np.uint32
     assert particles.groups.tolist() == [0, 1, 1] and particles.input_of.tolist() == [0, 1, 1]
     assert particles.psize.strides == (0,) and particles.psize.tolist() == [2.0, 2.0, 2.0]

@@ -14,8 +14,8 @@ from cryodedup.formats.cryosparc.dataset import CsFile
 from cryodedup.formats.cryosparc.particles import read_dataset
 from cryodedup.formats.picks import read_picks
 from cryodedup.formats.picks.write import _path_text, write_cryosparc, write_like_input, write_relion
-from cryodedup.jobs.particles.read import read_request
 from cryodedup.options import ParticleOptions
+from helpers import read_request
 from picker_files import cbox_text, relion3_job
 
 

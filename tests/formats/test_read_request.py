@@ -18,10 +18,10 @@ from cryodedup.formats.picks.particles import read_picker_outputs
 from cryodedup.formats.read_request import CopickSelection, ReadRequest, RowRead, Scale, ScoreRead
 from cryodedup.formats.star.import_particles import read_import_lists, read_lists_and_particles
 from cryodedup.formats.star.particles import read_frame, read_star_files
-from cryodedup.jobs.particles.read import read_request
 from cryodedup.options import ParticleOptions
 from cryodedup.particle_set import PsizeFrom
 from cryodedup.resolve.given_psize import judge_typed_psize
+from helpers import read_request
 
 FORMATS = Path(cryodedup.formats.__file__).parent
 

@@ -12,10 +12,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cryodedup.errors import CryodedupError
-from cryodedup.jobs.particles.decide import decide
 from cryodedup.jobs.particles.job import remove_duplicate_particles
 from cryodedup.options import ParticleOptions
 from cryodedup.particle_set import ParticleSet
+from helpers import decided
 from oracle import oracle_percentiles, oracle_species
 
 NAMES = ["ribosome", "apoferritin", "proteasome"]
@@ -71,7 +71,7 @@ def test_cross_species_decisions_match_the_brute_force(case):
         species_min_dist=dict(zip(NAMES, min_dists)),
         radius=dict(zip(NAMES, radii)),
     )
-    decision = decide(particle_set(groups, coords, species, scores), options)
+    decision = decided(particle_set(groups, coords, species, scores), options)
     keep, displaced = oracle_species(groups, coords, species, scores, min_dists, radii, overlap)
     assert decision.keep.tolist() == keep
     assert decision.displaced_by.tolist() == displaced
@@ -91,7 +91,7 @@ def test_a_preferred_input_goes_first_within_and_between_species(case, data):
         radius=dict(zip(NAMES, radii)),
         prefer=["2"],
     )
-    decision = decide(particle_set(groups, coords, species, scores, input_of=input_of), options)
+    decision = decided(particle_set(groups, coords, species, scores, input_of=input_of), options)
     levels = [0 if k == 1 else 1 for k in input_of]
     keep, displaced = oracle_species(groups, coords, species, scores, min_dists, radii, overlap, levels)
     assert decision.keep.tolist() == keep
@@ -104,7 +104,7 @@ def test_a_preferred_input_goes_first_within_and_between_species(case, data):
 def test_without_cross_species_each_species_is_deduplicated_on_its_own(case):
     groups, coords, species, scores, min_dists, _, _ = case
     options = ParticleOptions(species_min_dist=dict(zip(NAMES, min_dists)))
-    decision = decide(particle_set(groups, coords, species, scores), options)
+    decision = decided(particle_set(groups, coords, species, scores), options)
     keep, _ = oracle_species(groups, coords, species, scores, min_dists, [0.0] * 3, 1.0)
     assert decision.keep.tolist() == keep
     assert decision.displaced_by is None
@@ -119,7 +119,7 @@ def test_three_species_meeting_by_hand():
 
     def run(scores):
         options = ParticleOptions(cross_species=True, radius=dict.fromkeys(NAMES, 60.0))
-        return decide(particle_set([0] * 6, coords, species, scores), options)
+        return decided(particle_set([0] * 6, coords, species, scores), options)
 
     # A best in its species (percentile 0.75), B worst (0.25), C best (0.75): A displaces B; C stays,
     # since B, displaced, displaces nothing. A and C tie at 0.75: the lower row goes first.
@@ -166,14 +166,14 @@ def test_percentiles_within_species_match_counting():
 
 
 def test_missing_radii_are_refused():
-    # (a species named that the data lacks is warned of: tests/test_species_said.py)
+    # (a species named that the data lacks is warned of: tests/jobs/test_species_said.py)
     particles = particle_set([0, 0], [[0, 0, 0], [1, 0, 0]], [0, 1], [1.0, 2.0])
     with pytest.raises(CryodedupError, match="apoferritin has none: give --radius apoferritin=Å"):
-        decide(particles, ParticleOptions(cross_species=True, radius={"ribosome": 100.0, "proteasome": 80.0}))
+        decided(particles, ParticleOptions(cross_species=True, radius={"ribosome": 100.0, "proteasome": 80.0}))
     with pytest.raises(
         CryodedupError, match="and ribosome and proteasome have none: give --radius ribosome=Å,proteasome"
     ):
-        decide(particles, ParticleOptions(cross_species=True, radius={"apoferritin": 60.0}))
+        decided(particles, ParticleOptions(cross_species=True, radius={"apoferritin": 60.0}))
 
 
 def write_tomo_star(path, rows):

@@ -98,8 +98,8 @@ class Case:
     # Another run of the case writes into the same folder at once; when this run is the one refused, the
     # other's outputs are not leftovers of a failure (``expect`` judges them against a fresh run's).
     shared_folder: bool = False
-    # Issue 58 (tests/reliability/barrage_round4.py): what runs instead of ``python -m cryodedup`` (``-c`` and a
-    # script: the Python API), without ``-q`` (the summary and warnings are checked too), a signal sent
+    # Issue 58 (tests/reliability/barrage_paths_and_names.py): what runs instead of ``python -m cryodedup``
+    # (``-c`` and a script: the Python API), without ``-q`` (the summary and warnings are checked too), a signal sent
     # a while after the start (status 128 + it and its one "Stopped by" line are then right), and a
     # file size limit (RLIMIT_FSIZE: a disk that fills up midway).
     entry: tuple[str, ...] = ("-m", "cryodedup")
@@ -742,7 +742,7 @@ CASES += [Case(c.kind, c.name, c.build, c.expect) for c in METADATA_CASES]
 
 # --- issue 58: paths that lead elsewhere, escapes, FIFOs, huge fields, copick write-back, the API -------------
 
-from barrage_round4 import CASES as ROUND4_CASES  # noqa: E402
+from barrage_paths_and_names import CASES as ROUND4_CASES  # noqa: E402
 
 CASES += [Case(c.kind, c.name, c.build, c.expect, **c.how) for c in ROUND4_CASES]
 KINDS += tuple(k for k in dict.fromkeys(c.kind for c in ROUND4_CASES) if k not in KINDS)

@@ -281,9 +281,9 @@ def test_the_audit_names_an_unreadable_relion_job_folder_or_record_in_one_line_a
 def test_an_input_in_a_folder_the_user_cannot_read_is_one_line_naming_it(tmp_path, monkeypatch, job, name, text, more):
     """pathlib's exists() and is_file() raise PermissionError there: it was a traceback from the first look."""
     from click.testing import CliRunner
+    from test_hostile_files import two_particles
 
     from cryodedup.cli import main
-    from test_hostile_files import two_particles
 
     path = tmp_path / "in" / name
     path.parent.mkdir()

@@ -29,7 +29,7 @@ def test_micrograph_pictures_and_report(tmp_path):
     write_mrc(tmp_path / "c.mrc", exposure(rng, specimen_field(rng, 600, 900, 6.0), 0, 0, 582, 818, 6.0), 6.0)
     summary = find_duplicate_micrographs(
         sorted(tmp_path.glob("*.mrc")), tmp_path / "out", MicrographOptions(bin=2, plot=True)
-    )
+    ).to_json()
     # These in this order, no position map (no metadata); a picture added later is its own test's.
     plots = [p.split("/")[-1] for p in summary["plots"]]
     known = ["z_distribution.png", "z_pearson.png", "pair_1.png", "report.html"]

@@ -35,7 +35,9 @@ def test_every_pair_is_on_the_page_as_pairs_csv_says(browser, tmp_path):
     write_graded_reexposures(folder, np.random.default_rng(3), [2.0, 8.0, 10.0, 12.0])
     out = tmp_path / "out"
     # --min-z 16 puts the damaged re-exposures about the boundary: uncertain pairs on both sides.
-    summary = find_duplicate_micrographs(sorted(folder.glob("*.mrc")), out, MicrographOptions(plot=True, min_z=16.0))
+    summary = find_duplicate_micrographs(
+        sorted(folder.glob("*.mrc")), out, MicrographOptions(plot=True, min_z=16.0)
+    ).to_json()
     assert str(out / "pairs.html") in summary["plots"]
     assert "pairs.html" in (out / "report.html").read_text()
     with open(out / "pairs.csv") as f:

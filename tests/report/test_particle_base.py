@@ -20,9 +20,9 @@ def test_counts_per_micrograph(consensus):
     if consensus:  # (as the decision marks them: rejected rows that no duplicate displaced)
         unconfirmed = ~keep & (rng.random(n) < 0.3)
         not_confirmable = ~keep & ~unconfirmed & (rng.random(n) < 0.3)
-    particles = SimpleNamespace(groups=groups, mic_names=[f"mic_{m}.mrc" for m in range(n_mics)])
+    particles = SimpleNamespace(groups=groups, mic_names=[f"mic_{m}.mrc" for m in range(n_mics)], decided_counts=None)
     details = ParticleDetails(
-        particles,  # type: ignore[arg-type]  # (only the groups and names are counted)
+        particles,  # type: ignore[arg-type]  # (only the groups and names are counted; no scan counted them)
         keep,
         np.full(n, -1),
         20.0,

@@ -25,8 +25,8 @@ from cryodedup import (
 from cryodedup.algo.dedup import dedup, nearest_neighbour_distances
 from cryodedup.cli import main
 from cryodedup.formats.mrc import binned_image
+from cryodedup.jobs.particles import pictures as plots
 from cryodedup.report import canvas, micrograph_figures, particle_charts, picks_figures
-from cryodedup.report import particle_figures as plots
 from fixtures.pictures import capture_pictures
 from fixtures.synthetic import write_benchmark_file, write_mrc
 from helpers import write_star

@@ -12,9 +12,9 @@ import starfile
 from click.testing import CliRunner
 
 from cryodedup.cli import main
-from cryodedup.report import particle_figures
+from cryodedup.jobs.particles import pictures as particle_figures
+from cryodedup.jobs.particles.pictures import PARTICLE_PICTURES, ParticlePicture
 from cryodedup.report.particle_base import headroom, labelled_plot
-from cryodedup.report.particle_figures import PARTICLE_PICTURES, ParticlePicture
 from fixtures.synthetic import write_benchmark_file
 
 

@@ -13,7 +13,7 @@ pytest.importorskip("PIL")
 
 from cryodedup.algo.registration import Displacements, vote_pairs
 from cryodedup.cli import main
-from cryodedup.report import particle_figures as plots
+from cryodedup.jobs.particles import pictures as plots
 from cryodedup.report.registration_figures import DISPLACEMENT_BINS
 from picker_files import write_topaz
 

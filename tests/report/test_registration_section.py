@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from cryodedup.jobs.particles.summarise import ParticleSummary
+from cryodedup.jobs.particles.summary import ParticleSummary
 from cryodedup.report.sections import Registration, Sections
 from cryodedup.report.sections.readers import CopickProject, ReadersFound
 from cryodedup.report.sections.registration import BestTransform, Fired, MovedBy, Offset, RegisteredPair

@@ -20,7 +20,7 @@ from cryodedup.algo.filaments import RULES
 from cryodedup.cli import main
 from cryodedup.jobs.particles.job import run as run_job
 from cryodedup.jobs.particles.read import Files
-from cryodedup.jobs.particles.summarise import ParticleSummary
+from cryodedup.jobs.particles.summary import ParticleSummary
 from cryodedup.report import analysis_rows, sections
 from cryodedup.report.sections import (
     SECTIONS,

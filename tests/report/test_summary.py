@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from cryodedup.report.micrograph_sections import Margin, MicrographSummary
-from cryodedup.report.summary import NAME_WIDTH, margin_rows, short_name
+from cryodedup.jobs.micrographs.summary import MicrographSummary, margin_rows
+from cryodedup.report.micrograph_sections import Margin
+from cryodedup.report.summary import NAME_WIDTH, short_name
 
 LONG_NAME = "MotionCorr/job002/Movies/GridSquare_29306837/Data/FoilHole_{}_Data_29308236_29308238_20221104_061329.mrc"
 

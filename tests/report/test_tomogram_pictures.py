@@ -13,7 +13,7 @@ import re
 import pytest
 
 from cryodedup import ParticleOptions, remove_duplicate_particles
-from cryodedup.report import particle_figures as plots
+from cryodedup.jobs.particles import pictures as plots
 from cryodedup.report.picks_figures import micrograph_picks
 from helpers import write_star
 

@@ -246,7 +246,7 @@ def test_the_pairs_table_names_the_units_of_its_columns(micrograph_run):
 
 def test_every_particle_picture_names_its_units(tmp_path, monkeypatch):
     # (a guard: the particle pictures named their units already)
-    from cryodedup.report import particle_figures as plots
+    from cryodedup.jobs.particles import pictures as plots
 
     captured = {}
     original = plots.rendered_particle_figures
@@ -284,7 +284,7 @@ def test_a_job_that_fails_says_its_warnings_before_the_error(capsys):
 
 
 def test_the_verdict_names_where_nothing_was_written_and_what_the_report_flags():
-    from cryodedup.jobs.particles.summarise import ParticleSummary, verdict_of
+    from cryodedup.jobs.particles.summary import ParticleSummary, verdict_of
     from cryodedup.report.sections import HalfsetAudit, Outputs
 
     audit = HalfsetAudit("rlnRandomSubset", "within 10 Å", duplicate_pairs=3, straddling_pairs=3)

@@ -24,6 +24,7 @@ __all__ = [
     "CHALLENGE_MULTIPLIER",
     "CHALLENGE_RADII",
     "CHALLENGE_WEIGHTS",
+    "ThresholdSweep",
     "class_hits",
     "class_scores",
     "threshold_sweep",
@@ -115,11 +116,20 @@ def class_hits(
     return ClassHits(n_ref, len(candidate), hit, best, nearest)
 
 
-def class_scores(tp: int, fp: int, fn: int, beta: float) -> dict[str, float]:
+@dataclass(frozen=True)
+class ClassScores:
+    """A class's precision, recall and F-beta."""
+
+    precision: float
+    recall: float
+    f_beta: float
+
+
+def class_scores(tp: int, fp: int, fn: int, beta: float) -> ClassScores:
     """Precision, recall (0 where undefined, as the challenge) and F-beta of summed counts."""
     precision = tp / (tp + fp) if tp + fp > 0 else 0.0
     recall = tp / (tp + fn) if tp + fn > 0 else 0.0
-    return {"precision": precision, "recall": recall, "f_beta": f_beta(precision, recall, beta)}
+    return ClassScores(precision, recall, f_beta(precision, recall, beta))
 
 
 def weighted_score(f_betas: dict[str, float], weights: dict[str, float], total: float | None = None) -> float | None:
@@ -133,7 +143,21 @@ def weighted_score(f_betas: dict[str, float], weights: dict[str, float], total: 
     return sum(f * weights[name] for name, f in f_betas.items()) / total if total > 0 else None
 
 
-def threshold_sweep(hits: ClassHits, candidate_scores: np.ndarray, beta: float) -> dict[str, np.ndarray | float]:
+@dataclass(frozen=True)
+class ThresholdSweep:
+    """The metric at each score threshold (highest first), its average precision, and its best F-beta's threshold."""
+
+    thresholds: np.ndarray
+    precision: np.ndarray
+    recall: np.ndarray
+    f_beta: np.ndarray
+    average_precision: float
+    #: The threshold of the best F-beta (the highest of equals), and that F-beta (NaN: no threshold).
+    best_threshold: float
+    best_f_beta: float
+
+
+def threshold_sweep(hits: ClassHits, candidate_scores: np.ndarray, beta: float) -> ThresholdSweep:
     """The metric with only the candidates scoring at least t kept, for each t a candidate scores.
 
     A reference pick is hit at t when its best hitter scores at least t (``hits.best_score``).
@@ -153,12 +177,12 @@ def threshold_sweep(hits: ClassHits, candidate_scores: np.ndarray, beta: float) 
     score = np.where(denominator > 0, (1 + b2) * precision * recall / np.where(denominator > 0, denominator, 1), 0.0)
     gained = np.diff(np.concatenate([[0.0], recall]))
     at = int(np.argmax(score)) if len(score) else -1
-    return {
-        "thresholds": thresholds,
-        "precision": precision,
-        "recall": recall,
-        "f_beta": score,
-        "average_precision": float((gained * precision).sum()),
-        "best_threshold": float(thresholds[at]) if at >= 0 else float("nan"),
-        "best_f_beta": float(score[at]) if at >= 0 else float("nan"),
-    }
+    return ThresholdSweep(
+        thresholds=thresholds,
+        precision=precision,
+        recall=recall,
+        f_beta=score,
+        average_precision=float((gained * precision).sum()),
+        best_threshold=float(thresholds[at]) if at >= 0 else float("nan"),
+        best_f_beta=float(score[at]) if at >= 0 else float("nan"),
+    )

@@ -1,6 +1,6 @@
 """What the particle job asks the format readers to read: a few small frozen values.
 
-The job builds one :class:`ReadRequest` from its options (``jobs.particles.read.read_request``)
+The job builds one :class:`ReadRequest` from its options (``jobs.particles.plan.plan``)
 and the formats' entrance (``formats.particles.read_particle_files``) hands each reader only
 the parts it reads: the pixel-size sources (:class:`Scale`), the score (:class:`ScoreRead`),
 what to read of each row (:class:`RowRead`), a copick project's pick sets

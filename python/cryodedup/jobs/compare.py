@@ -20,7 +20,14 @@ from typing import Any
 import numpy as np
 
 from ..algo.consensus import jaccard_matrices
-from ..algo.czii import CHALLENGE_MULTIPLIER, class_hits, class_scores, threshold_sweep, weighted_score
+from ..algo.czii import (
+    CHALLENGE_MULTIPLIER,
+    ThresholdSweep,
+    class_hits,
+    class_scores,
+    threshold_sweep,
+    weighted_score,
+)
 from ..algo.dedup import DuplicateRule, dedup_and_support_masks
 from ..algo.matching import f_beta, maximum_matching, pairs_within
 from ..errors import CryodedupError
@@ -42,7 +49,8 @@ from ..report.comparison import (
 )
 from ..report.sections.registration import MovedBy
 from .input_checks import check_centres
-from .particles.read import read_inputs, read_request
+from .particles.plan import ReadPlan, plan
+from .particles.read import read_inputs
 from .registration import apply_transforms, input_named, pair_registration
 
 __all__ = ["compare_copick_picks", "compare_picks"]
@@ -73,13 +81,14 @@ def compare_picks(
     if len(paths) != 2:
         raise CryodedupError(f"compare takes two inputs (two pickers' outputs or particle files), got {len(paths)}")
     warnings: list[str] = []  # (said once the comparison stands: an error is said alone)
-    particles = read_inputs(paths, Path("."), reading, warnings.append, log, writes=False)
+    read = plan(reading).read  # (the reading options resolved once)
+    particles = read_inputs(paths, Path("."), read, warnings.append, log, writes=False)
     applied = _moved(apply_transforms(particles, reading.transform))
     check_centres(particles)
     compared = comparison(particles, options, applied)
     czii = None
     if options.metric == "czii":
-        scores, higher = _candidate_scores(paths, particles, options, reading, log)
+        scores, higher = _candidate_scores(paths, particles, options, read, log)
         czii = czii_metric(particles, options, lambda name: float(options.radius), scores, higher)
         warnings.extend(_unused_weights(czii))
     for message in warnings:
@@ -141,7 +150,7 @@ def compare_copick_picks(
     reading = ParticleOptions(
         score="auto" if metric == "czii" else "none", copick_objects=objects, transform=list(transform)
     )
-    request = read_request(reading)
+    request = plan(reading).read.request
     particles = read_copick_pick_sets(
         Path(config),
         [reference, candidate],
@@ -328,7 +337,7 @@ CURVE_POINTS = 1000
 
 
 def _candidate_scores(
-    paths: list[Path], particles: ParticleSet, options: CompareOptions, reading: ParticleOptions, log: Log
+    paths: list[Path], particles: ParticleSet, options: CompareOptions, reading: ReadPlan, log: Log
 ) -> tuple[np.ndarray | None, bool]:
     """The candidate's own scores for czii's sweep, per row of ``particles`` (NaN on the reference's), and their order.
 
@@ -338,7 +347,9 @@ def _candidate_scores(
     """
     assert options.reference is not None  # (options.check(): czii names one)
     candidate = 1 - input_named(options.reference, particles, "--reference")
-    alone = replace(reading, score="auto", transform=[])
+    request = reading.request
+    scored = replace(request.score_read, score="auto")
+    alone = replace(reading, request=replace(request, score_read=scored, moves_inputs=False))
     ignored: list[str] = []  # (a candidate without scores is said by the summary: not swept)
     read = read_inputs([paths[candidate]], Path("."), alone, ignored.append, log, writes=False)
     rows = np.flatnonzero(np.asarray(particles.input_of) == candidate)
@@ -400,9 +411,9 @@ def czii_metric(
             tp=hits.tp,
             fp=hits.fp,
             fn=hits.fn,
-            precision=_rounded(counted["precision"]),
-            recall=_rounded(counted["recall"]),
-            f_beta=_rounded(counted["f_beta"]),
+            precision=_rounded(counted.precision),
+            recall=_rounded(counted.recall),
+            f_beta=_rounded(counted.f_beta),
             localisation_error_A=_rounded(float(np.mean(hits.nearest[hits.hit]))) if hits.tp else None,
             sweep=(
                 _sweep_summary(threshold_sweep(hits, cand_scores, beta), 1 if higher else -1)
@@ -410,7 +421,7 @@ def czii_metric(
                 else None
             ),
         )
-        classes.append((one, counted["f_beta"]))
+        classes.append((one, counted.f_beta))
     total = options.weight_total()  # (--czii-weights all: the challenge's code's denominator)
     score = weighted_score({c.species: f for c, f in classes}, {c.species: c.weight for c, _ in classes}, total)
     not_scored = sorted(set(options.weights) - {c.species for c, _ in classes})  # (a misspelt name, say)
@@ -442,24 +453,24 @@ def _unused_weights(czii: CziiScore) -> list[str]:
     ]
 
 
-def _sweep_summary(sweep: dict[str, Any], sign: int) -> Sweep:
+def _sweep_summary(sweep: ThresholdSweep, sign: int) -> Sweep:
     """A species' sweep for the summary: its area, best threshold, and its curve (at most CURVE_POINTS points).
 
     ``sign``: -1 where the scores were swept negated (a lower score better): thresholds as the scores read.
     """
-    n = len(sweep["thresholds"])
+    n = len(sweep.thresholds)
     at = np.unique(np.linspace(0, n - 1, min(n, CURVE_POINTS)).round().astype(np.int64))
-    best = int(np.flatnonzero(sweep["thresholds"] == sweep["best_threshold"])[0])
+    best = int(np.flatnonzero(sweep.thresholds == sweep.best_threshold)[0])
     return Sweep(
-        average_precision=_rounded(sweep["average_precision"]),
-        best_threshold=sign * float(sweep["best_threshold"]),
-        best_f_beta=_rounded(sweep["best_f_beta"]),
-        best_precision=_rounded(float(sweep["precision"][best])),
-        best_recall=_rounded(float(sweep["recall"][best])),
+        average_precision=_rounded(sweep.average_precision),
+        best_threshold=sign * float(sweep.best_threshold),
+        best_f_beta=_rounded(sweep.best_f_beta),
+        best_precision=_rounded(float(sweep.precision[best])),
+        best_recall=_rounded(float(sweep.recall[best])),
         thresholds=n,
         curve=Curve(
-            threshold=tuple(sign * float(t) for t in sweep["thresholds"][at]),
-            precision=tuple(_rounded(float(v)) for v in sweep["precision"][at]),
-            recall=tuple(_rounded(float(v)) for v in sweep["recall"][at]),
+            threshold=tuple(sign * float(t) for t in sweep.thresholds[at]),
+            precision=tuple(_rounded(float(v)) for v in sweep.precision[at]),
+            recall=tuple(_rounded(float(v)) for v in sweep.recall[at]),
         ),
     )

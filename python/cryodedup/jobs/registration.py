@@ -14,7 +14,7 @@ import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 
@@ -34,7 +34,6 @@ from ..algo.registration import (
 )
 from ..errors import CryodedupError, FramesError, one_line
 from ..labels import counted, input_labels
-from ..options import ParticleOptions
 from ..particle_set import KindsWriter, MovingSubsetWriter, ParticleSet, SubsetWriter, Warn
 from ..report.sections.registration import (
     BestTransform,
@@ -47,7 +46,9 @@ from ..report.sections.registration import (
     Registration,
 )
 from .input_checks import check_registration_centres, particle_place
-from .species import species_distances
+
+if TYPE_CHECKING:
+    from .particles.plan import Distances, RegistrationCheck
 
 __all__ = [
     "apply_transforms",
@@ -240,8 +241,9 @@ def registration_radius(particles: ParticleSet, min_dist: float) -> float:
 
 def check_registration(
     particles: ParticleSet,
-    options: ParticleOptions,
-    applied: list[dict[str, str]],
+    check: RegistrationCheck,
+    distances: Distances,
+    applied: list[Moved],
     warn: Warn,
     shift_aware: Callable[[], ParticleSet] | None = None,
 ) -> Registration | None:
@@ -253,12 +255,12 @@ def check_registration(
     are refused (said) as such, naming the shift-aware key, never a transform.
     """
     n_inputs = len(particles.inputs)
-    if n_inputs < 2 or options.registration == "ignore" or particles.decided is not None:
+    if n_inputs < 2 or check.mode == "ignore" or particles.decided is not None:
         return None
     check_registration_centres(particles)
     pairs: list[RegisteredPair] = []
     measured: list[str] = []  # (each pair's measurement as a refusal says it; "" where none fired)
-    for part, a, b, shared, counts, radius, species in _shared_pairs(particles, options):
+    for part, a, b, shared, counts, radius, species in _shared_pairs(particles, distances):
         entry, words = _pair_entry(part, a, b, shared, counts, radius)
         measured.append(words)
         pairs.append(replace(entry, species=species))
@@ -266,27 +268,28 @@ def check_registration(
         return None
     radii = {p.radius_A for p in pairs}
     summary = Registration(
-        mode=options.registration,
+        mode=check.mode,
         pairs=tuple(pairs),
         radius_A=radii.pop() if len(radii) == 1 else None,
-        transforms_applied=tuple(MovedBy(t["input"], t["transform"]) for t in applied),
+        transforms_applied=tuple(MovedBy(particles.inputs[m.input], m.ops) for m in applied),
     )
-    _refuse_per_particle_origins(particles, options, pairs, shift_aware, warn)
+    _refuse_per_particle_origins(particles, check, distances.base.min_dist, pairs, shift_aware, warn)
     fired = [p for p in pairs if p.frames == "two"]
     if fired:
-        if options.registration == "check":
-            fix = _fix_words(particles, options.audit, fired, said=False)
+        if check.mode == "check":
+            fix = _fix_words(particles, check.audit, fired, said=False)
             found = "; ".join(words for words in measured if words)
             raise FramesError(f"{fix}, or --registration warn to merge them as they are. Measured: {found}")
         message = "; ".join(_fired_of(p).message for p in fired)
-        fix = _fix_words(particles, options.audit, fired, said=True)
+        fix = _fix_words(particles, check.audit, fired, said=True)
         warn(f"{message}; merged as they are (--registration warn). To merge them in one frame: {fix}")
     return summary
 
 
 def _refuse_per_particle_origins(
     particles: ParticleSet,
-    options: ParticleOptions,
+    check: RegistrationCheck,
+    min_dist: float,
     pairs: list[RegisteredPair],
     shift_aware: Callable[[], ParticleSet] | None,
     warn: Warn,
@@ -299,12 +302,12 @@ def _refuse_per_particle_origins(
     # (read again only where the picks pair but not as one frame: per-pick offsets show as a transform that
     # fires, none that fits, or an offset measured loosely; never for unrelated inputs)
     apart = [p for p in pairs if p.frames == "two" or p.cannot_tell in ("no one transform", "offset uncertain")]
-    if options.shift_key != "none" or shift_aware is None or not apart:
+    if check.shift_key != "none" or shift_aware is None or not apart:
         return
     aware = shift_aware()
     if aware.shift == "none" or aware.inputs != particles.inputs:
         return
-    radius = registration_radius(aware, options.min_dist)
+    radius = registration_radius(aware, min_dist)
     found = []
     for p in apart:
         a, b = (aware.inputs.index(name) for name in p.inputs)
@@ -320,13 +323,13 @@ def _refuse_per_particle_origins(
         for p, again in found
     )
     fix = f"drop --shift-key none (the default, --shift-key auto, subtracts each particle's {aware.shift})"
-    if options.min_dist == 0:  # (identical centres: a re-extraction rounds each origin to a whole pixel)
+    if min_dist == 0:  # (identical centres: a re-extraction rounds each origin to a whole pixel)
         pixel = math.ceil(float(np.nanmax(np.asarray(aware.psize))) * 100) / 100
         fix += (
             f" and give --min-dist {pixel:g} (a re-extraction moves each centre by its origin rounded to a whole "
             "pixel, so the copies lie within a pixel, not at the same centre)"
         )
-    if options.registration == "check":
+    if check.mode == "check":
         raise FramesError(f"{words}: no transform undoes that; {fix}, or --registration warn to merge them as they are")
     warn(f"{words}; merged as they are (--registration warn). To merge the copies as one: {fix}")
 
@@ -377,18 +380,16 @@ def _labels(particles: ParticleSet, pair: RegisteredPair) -> tuple[str, str]:
     return labels[pair.inputs[0]], labels[pair.inputs[1]]
 
 
-def _measured_parts(
-    particles: ParticleSet, options: ParticleOptions
-) -> Iterator[tuple[ParticleSet, float, str | None]]:
+def _measured_parts(particles: ParticleSet, distances: Distances) -> Iterator[tuple[ParticleSet, float, str | None]]:
     """The picks measured together, their radius, their species: each species at its own minimum distance.
 
     Picks of different species are never measured against each other (their agreement means nothing).
     """
     if particles.species is None:
-        yield particles, registration_radius(particles, options.min_dist), None
+        yield particles, registration_radius(particles, distances.base.min_dist), None
         return
     species = np.asarray(particles.species)
-    for s, distance in enumerate(species_distances(particles, options)):
+    for s, distance in enumerate(distances.by_species):
         rows = np.flatnonzero(species == s)
         if len(rows):
             part = particles.rows(rows)
@@ -402,16 +403,16 @@ def pair_registration(particles: ParticleSet, a: int, b: int, radius: float) -> 
     return _pair_entry(particles, a, b, shared, counts, radius)[0] if len(shared) else None
 
 
-def displacements(particles: ParticleSet, options: ParticleOptions) -> list[Displacements]:
+def displacements(particles: ParticleSet, distances: Distances) -> list[Displacements]:
     """Each measured pair's voters' displacements, as the registration picture draws them (``--plot``).
 
     Measured again on the same seeded sample as the summary's (a few milliseconds a pair).
     """
-    return [_pair_displacements(*pair) for pair in _shared_pairs(particles, options)]
+    return [_pair_displacements(*pair) for pair in _shared_pairs(particles, distances)]
 
 
 def _shared_pairs(
-    particles: ParticleSet, options: ParticleOptions
+    particles: ParticleSet, distances: Distances
 ) -> Iterator[tuple[ParticleSet, int, int, np.ndarray, np.ndarray, float, str | None]]:
     """Each pair of inputs (a < b) measured together, with what measuring it takes.
 
@@ -419,7 +420,7 @@ def _shared_pairs(
     radius and the species.
     """
     n_inputs = len(particles.inputs)
-    for part, radius, species in _measured_parts(particles, options):
+    for part, radius, species in _measured_parts(particles, distances):
         counts = picks_per_group(part.input_of, part.groups, len(part.mic_names), n_inputs)
         present = counts > 0
         for a in range(n_inputs):

@@ -23,17 +23,13 @@ from ..labels import listed
 from ..particle_set import ParticleSet, Warn
 
 if TYPE_CHECKING:
-    from ..options import ParticleOptions
     from ..report.sections.species import Species
+    from .particles.plan import Deciding, Distances, SpeciesAsked
 
 __all__ = [
     "ROW_FIELDS",
     "assign_species",
     "decide_several_species",
-    "distances_used",
-    "species_distances",
-    "species_distances_z",
-    "species_ellipsoids",
     "species_not_confirmable",
     "species_summary",
     "warn_absent_species",
@@ -96,24 +92,24 @@ def _not_a_class_number(name: str) -> str | None:
     return None if value == value.to_integral_value() else "not whole numbers"
 
 
-def assign_species(particles: ParticleSet, options: ParticleOptions) -> None:
+def assign_species(particles: ParticleSet, asked: SpeciesAsked) -> None:
     """``--species``: the species of each input, in the order of the inputs.
 
     Refuses the options of several species (``--cross-species``, ``--min-dist NAME=Å``) on
     particles that have none, and a ``--species-column`` that holds no classes. The one place
     species are assigned, for files and for data in memory alike.
     """
-    if options.species_column and particles.species is None:
+    if asked.column and particles.species is None:
         raise CryodedupError(
             "--species-column is read from RELION STAR files; name other inputs' species with --species"
         )
-    check_species_column(particles, options.species_column)
-    if not options.species:
-        named = options.species_min_dist or options.species_min_dist_z or options.species_min_dist_ellipsoid
-        if particles.species is None and (options.cross_species or named):
-            flag = "--cross-species" if options.cross_species else "--min-dist NAME=Å"
-            flag = "--min-dist-z NAME=Å" if not (options.cross_species or options.species_min_dist) else flag
-            if options.species_min_dist_ellipsoid and not (options.cross_species or options.species_min_dist):
+    check_species_column(particles, asked.column)
+    if not asked.names:
+        named = asked.min_dist or asked.min_dist_z or asked.ellipsoids
+        if particles.species is None and (asked.cross_species or named):
+            flag = "--cross-species" if asked.cross_species else "--min-dist NAME=Å"
+            flag = "--min-dist-z NAME=Å" if not (asked.cross_species or asked.min_dist) else flag
+            if asked.ellipsoids and not (asked.cross_species or asked.min_dist):
                 flag = "--min-dist-ellipsoid NAME=A,B,C"
             raise CryodedupError(
                 f"{flag}: these particles have no species; name them with --species (one per input), "
@@ -126,18 +122,18 @@ def assign_species(particles: ParticleSet, options: ParticleOptions) -> None:
             "--species names each input's species, and these inputs carry their own (copick objects, "
             "--species-column): drop --species"
         )
-    if len(options.species) != n_inputs:
+    if len(asked.names) != n_inputs:
         raise CryodedupError(
-            f"--species given {len(options.species)} time(s) for {n_inputs} input(s): name the species of "
+            f"--species given {len(asked.names)} time(s) for {n_inputs} input(s): name the species of "
             "each input, in the order of the inputs (--species ribosome --species apoferritin)"
         )
-    names = list(dict.fromkeys(options.species))
-    of_input = np.array([names.index(name) for name in options.species], dtype=np.uint32)
+    names = list(dict.fromkeys(asked.names))
+    of_input = np.array([names.index(name) for name in asked.names], dtype=np.uint32)
     particles.species = of_input[particles.input_of]
     particles.species_names = names
 
 
-def warn_absent_species(particles: ParticleSet, options: ParticleOptions, warn: Warn) -> None:
+def warn_absent_species(particles: ParticleSet, asked: SpeciesAsked, warn: Warn) -> None:
     """Says which species ``--min-dist NAME=Å`` and ``--radius NAME=Å`` name that these particles do not hold.
 
     One configuration serves every tomogram of a project, and a tomogram may hold no pick of a
@@ -147,11 +143,11 @@ def warn_absent_species(particles: ParticleSet, options: ParticleOptions, warn: 
         return
     names = particles.species_names
     named = (
-        ("--min-dist", options.species_min_dist),
-        ("--min-dist-z", options.species_min_dist_z),
-        ("--min-dist-ellipsoid", options.species_min_dist_ellipsoid),
+        ("--min-dist", asked.min_dist),
+        ("--min-dist-z", asked.min_dist_z),
+        ("--min-dist-ellipsoid", asked.ellipsoids),
     )
-    for flag, given in (*named, ("--radius", options.radius)):
+    for flag, given in (*named, ("--radius", asked.radius)):
         absent = [name for name in given if name not in names]
         if absent:
             warn(
@@ -160,83 +156,24 @@ def warn_absent_species(particles: ParticleSet, options: ParticleOptions, warn: 
             )
 
 
-def species_distances(particles: ParticleSet, options: ParticleOptions) -> list[float]:
-    """Each species' minimum distance.
-
-    Its ``--min-dist NAME=Å``, else a given ``--min-dist``, else its radius where the input
-    gives one (a copick object), else the default 20 Å.
-    """
-    names = particles.species_names
-    own = particles.species_radii if not options.min_dist_given else {}
-    return [float(options.species_min_dist.get(name, own.get(name, options.min_dist))) for name in names]
-
-
-def species_distances_z(particles: ParticleSet, options: ParticleOptions) -> list[float | None]:
-    """Each species' minimum distance along z: its ``--min-dist-z NAME=Å``, else ``--min-dist-z`` (None: a sphere)."""
-    return [options.species_min_dist_z.get(name, options.min_dist_z) for name in particles.species_names]
-
-
-def species_ellipsoids(particles: ParticleSet, options: ParticleOptions) -> list[tuple[float, float, float] | None]:
-    """Each species' ellipsoid in its own frame: its ``--min-dist-ellipsoid NAME=A,B,C``, else the bare one (None)."""
-    own = options.species_min_dist_ellipsoid
-    return [own.get(name, options.min_dist_ellipsoid) for name in particles.species_names]
-
-
-def distances_used(particles: ParticleSet, options: ParticleOptions) -> tuple[float | None, float | None]:
-    """The summary's ``min_dist_A`` and ``min_dist_z_A``: the distances every species used, None where they differ.
-
-    Without species, the options'. Species each at their own distance say it per species: a
-    distance no species used (the default 20 Å beside each species' own) is not named.
-    """
-    if particles.species is None:
-        return None if options.own_frame else options.min_dist, options.min_dist_z
-    if all(axes is not None for axes in species_ellipsoids(particles, options)):  # (no sphere: said by its section)
-        return None, None
-    distances = set(species_distances(particles, options))
-    along_z = set(species_distances_z(particles, options))
-    return (
-        distances.pop() if len(distances) == 1 else None,
-        along_z.pop() if len(along_z) == 1 else None,
-    )
-
-
-def species_radii(particles: ParticleSet, radius: dict[str, float]) -> np.ndarray:
-    """Each species' radius for ``--cross-species``: ``--radius NAME=Å``, else the input's (copick)."""
-    names = particles.species_names
-    radii = {**particles.species_radii, **radius}
-    missing = [name for name in names if name not in radii]
-    if missing:
-        pairs = ",".join(f"{name}=Å" for name in missing)
-        raise CryodedupError(
-            f"--cross-species compares each species' size, and {listed(missing)} "
-            f"{'has' if len(missing) == 1 else 'have'} none: give --radius {pairs}"
-        )
-    return np.array([radii[name] for name in names], dtype=np.float64)
-
-
 def decide_several_species(
     particles: ParticleSet,
-    options: ParticleOptions,
-    decide_one: Callable[[ParticleSet, ParticleOptions], Decision],
+    rule: Deciding,
+    decide_one: Callable[[ParticleSet, Deciding], Decision],
 ) -> Decision:
     """Each species decided on its own (``decide_one``, at its distance), then overlaps between species."""
     assert particles.species is not None
-    distances = species_distances(particles, options)
-    along_z = species_distances_z(particles, options)
-    radii = species_radii(particles, options.radius) if options.cross_species else None
-    ellipsoids = species_ellipsoids(particles, options)
-    if len(distances) == 1 and radii is None:  # one species: the rows as they are (a one-pass decision kept)
-        return decide_one(
-            particles,
-            replace(options, min_dist=distances[0], min_dist_z=along_z[0], min_dist_ellipsoid=ellipsoids[0]),
-        )
+    distances = rule.distances
+    assert distances.species is not None, "the plan is resolved for the rows (ParticlePlan.for_rows)"
+    radii = distances.radii
+    if len(distances.species) == 1 and radii is None:  # one species: the rows as they are (a one-pass decision kept)
+        return decide_one(particles, rule.of_species(0))
     parts = []
-    for s, distance in enumerate(distances):
+    for s in range(len(distances.species)):
         rows = np.flatnonzero(particles.species == s)
-        own = replace(options, min_dist=distance, min_dist_z=along_z[s], min_dist_ellipsoid=ellipsoids[s])
-        parts.append((rows, decide_one(particles.rows(rows), own)))
+        parts.append((rows, decide_one(particles.rows(rows), rule.of_species(s))))
     decision = _merged(parts, len(particles))
-    if options.min_support == 1 and not _several_inputs_in_a_species(particles):
+    if rule.min_support == 1 and not _several_inputs_in_a_species(particles):
         # One input per species (--species per input): inputs never meet, no consensus to report.
         decision = replace(decision, confirmed_by=None, covered=None)
     if radii is None:
@@ -245,9 +182,9 @@ def decide_several_species(
     higher = True if decision.ranked_scores is not None else particles.higher_is_better
     # --prefer's priority levels (lower first) go before any score, as within a species.
     levels = None if decision.levels is None else decision.levels[particles.input_of]
-    ranks = cross_species_ranks(compared, particles.species, higher, options.seed, priority=levels)
+    ranks = cross_species_ranks(compared, particles.species, higher, rule.seed, priority=levels)
     displaced_by = suppress_overlaps(
-        particles.groups, particles.centres, particles.species, ranks, decision.keep, radii, options.overlap
+        particles.groups, particles.centres, particles.species, ranks, decision.keep, radii, distances.overlap
     )
     return replace(decision, keep=decision.keep & (displaced_by < 0), displaced_by=displaced_by)
 
@@ -284,7 +221,7 @@ def _merged(parts: list[tuple[np.ndarray, Decision]], n: int) -> Decision:
     return replace(parts[0][1], **fields)
 
 
-def species_summary(particles: ParticleSet, decision: Decision, options: ParticleOptions) -> Species:
+def species_summary(particles: ParticleSet, decision: Decision, rule: Distances) -> Species:
     """Per species: picks, kept, its distance (and radius); with ``--cross-species``, who displaced whom."""
     from ..report.sections.species import CrossSpecies, Species, SpeciesCounts  # (a run of species loads them)
 
@@ -293,10 +230,7 @@ def species_summary(particles: ParticleSet, decision: Decision, options: Particl
     n_species = len(names)
     picks = np.bincount(particles.species, minlength=n_species)
     kept = np.bincount(particles.species[decision.keep], minlength=n_species)
-    distances = species_distances(particles, options)
-    along_z = species_distances_z(particles, options)
-    ellipsoids = species_ellipsoids(particles, options)
-    radii = species_radii(particles, options.radius) if options.cross_species else None
+    distances, along_z, ellipsoids, radii = rule.by_species, rule.z_of_species, rule.ellipsoids, rule.radii
     displaced = decision.displaced_by
     won = None if displaced is None else won_table(particles.species, displaced, n_species)
     lost = np.zeros(n_species, dtype=np.int64) if won is None else won.sum(axis=0)
@@ -307,7 +241,7 @@ def species_summary(particles: ParticleSet, decision: Decision, options: Particl
             int(kept[s]),
             int(lost[s]),
             distances[s],
-            along_z[s] if options.species_min_dist_z else None,
+            along_z[s] if rule.z_by_species else None,
             # (the radius --cross-species compares; without it, the object's own where it has one)
             float(radii[s]) if radii is not None else particles.species_radii.get(name),
             ellipsoids[s],
@@ -316,13 +250,13 @@ def species_summary(particles: ParticleSet, decision: Decision, options: Particl
     )
     cross = None
     if won is not None:
-        rule = (
-            f"centre distance < (r_a + r_b) x {options.overlap:g}; ranked by "
+        words = (
+            f"centre distance < (r_a + r_b) x {rule.overlap:g}; ranked by "
             + ("the preferred inputs first, then " if decision.levels is not None else "")
             + "percentile within each species"
         )
-        cross = CrossSpecies(options.overlap, rule, tuple(tuple(int(n) for n in row) for row in won))
-    return Species(tuple(names), per_species, bool(options.species_min_dist_z), cross)
+        cross = CrossSpecies(rule.overlap, words, tuple(tuple(int(n) for n in row) for row in won))
+    return Species(tuple(names), per_species, rule.z_by_species, cross)
 
 
 def species_not_confirmable(particles: ParticleSet, not_confirmable: np.ndarray, min_support: int, fate: str) -> str:

@@ -29,22 +29,24 @@ import shutil
 import sqlite3
 import stat
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
+from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from ..errors import CryodedupError, DamagedStoreError, OutputError
 
 __all__ = [
     "DAMAGE",
     "DATABASE",
+    "Stamp",
     "StoreError",
     "busy",
-    "changed_option",
     "connect",
     "copy_tail",
     "file_digest",
+    "first_changed",
     "is_busy",
     "pack",
     "pack_bytes",
@@ -59,6 +61,7 @@ __all__ = [
     "stamp_record",
     "stat_stamp",
     "transaction",
+    "typed",
     "unpack",
 ]
 
@@ -221,13 +224,30 @@ def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def changed_option(names: Sequence[str], mine: dict[str, Any], other: dict[str, Any]) -> tuple[str, Any, Any] | None:
-    """The first option of ``names`` whose values in two records' "options" differ: (flag, mine, other)."""
+def first_changed(
+    names: Sequence[str], mine: Mapping[str, Any], other: Mapping[str, Any]
+) -> tuple[str, Any, Any] | None:
+    """The first option of ``names`` whose values in two records' options differ: (flag, mine, other)."""
     for name in names:
-        a, b = mine["options"].get(name), other["options"].get(name)
+        a, b = mine.get(name), other.get(name)
         if a != b:
             return f"--{name.replace('_', '-')}", a, b
     return None
+
+
+_Record = TypeVar("_Record")
+
+
+def typed(cls: type[_Record], document: Any) -> _Record | None:
+    """A stored JSON object as the dataclass ``cls`` whose fields are exactly its keys; None when it is not one.
+
+    The one place a store's documents become records: the keys are checked here, the values'
+    types by the record itself.
+    """
+    names = sorted(f.name for f in fields(cls))  # type: ignore[arg-type]
+    if not isinstance(document, dict) or sorted(document) != names:
+        return None
+    return cls(**document)
 
 
 def pack_bytes(data: bytes) -> bytes:
@@ -318,14 +338,26 @@ def same_bytes(a: Path, b: Path) -> bool:
         return all(block == fb.read(len(block)) for block in iter(lambda: fa.read(1 << 22), b""))
 
 
-def stamp_record(text: str | None) -> dict[str, Any] | None:
-    """A file's stamp as a store records it ({"round": N, "stamp": ...}); None when there is none or it is damaged."""
+@dataclass(frozen=True)
+class Stamp:
+    """A file's stamp as a store records it once a round left it: the round, and :func:`settled_stamp`'s."""
+
+    round: int
+    stamp: list[int] | None
+
+    def to_json(self) -> str:
+        """As the store keeps it (``{"round": N, "stamp": [...]}``)."""
+        return json.dumps({"round": self.round, "stamp": self.stamp})
+
+
+def stamp_record(text: str | None) -> Stamp | None:
+    """A file's stamp as a store records it; None when there is none or it is damaged."""
     try:
-        known = json.loads(text or "null")
+        known = typed(Stamp, json.loads(text or "null"))
     except ValueError:
         return None
-    good = isinstance(known, dict) and sorted(known) == ["round", "stamp"] and isinstance(known["stamp"], list)
-    return known if good and all(type(v) is int for v in [known["round"], *known["stamp"]]) else None
+    good = known is not None and isinstance(known.stamp, list)
+    return known if good and all(type(v) is int for v in [known.round, *known.stamp]) else None  # type: ignore[union-attr,misc]
 
 
 def place_file(path: Path, data: bytes) -> None:

@@ -17,7 +17,7 @@ from ..options import MicrographOptions, ParticleOptions
 from ..outputs import write_bytes
 from ..paths import StrPath
 
-__all__ = ["STYLE", "Opening", "Page", "PageBatch", "ReportTable", "write_all"]
+__all__ = ["STYLE", "Opening", "Page", "PageBatch", "Parameters", "ReportTable", "write_all"]
 
 #: An extra table of the report: heading, column names and rows.
 ReportTable = tuple[str, Sequence[str], Sequence[Sequence[object]]]
@@ -67,6 +67,20 @@ def options_parameters(options: Any) -> tuple[dict[str, Any], set[str]]:
         if default is not MISSING and value == default:
             defaults.add(f.name)
     return parameters, defaults
+
+
+@dataclass(frozen=True)
+class Parameters:
+    """A job's options as report.html's Parameters table shows them: their values, and those left at their defaults."""
+
+    values: dict[str, Any]
+    defaults: frozenset[str]
+
+    @classmethod
+    def of(cls, options: Any) -> Parameters:
+        """The table of ``options`` (a dataclass; :func:`options_parameters`)."""
+        values, defaults = options_parameters(options)
+        return cls(values, frozenset(defaults))
 
 
 @dataclass(frozen=True)
@@ -275,14 +289,15 @@ def write_all(
     """Saves the pictures, report.html and ``page`` (linked from it) in ``outdir`` (complete files or none).
 
     ``pngs`` are the pictures rendered (``figures.rendered``: file name, caption, PNG bytes);
-    ``options`` the job's options (a dataclass: those at their defaults folded away);
+    ``options`` the job's options (a dataclass, or its :class:`Parameters`: those at their defaults folded away);
     ``summary`` and ``highlight`` the report's summary rows and those to colour
     (:func:`write_report`); ``unit`` what the particles lie in (``tomogram``: the Parameters
     table names tomograms); ``opening`` the verdict and warnings the page opens with.
     """
     from ..outputs import AtomicOutputs
 
-    parameters, defaults = options_parameters(options)
+    shown = options if isinstance(options, Parameters) else Parameters.of(options)
+    parameters, defaults = shown.values, set(shown.defaults)
     paths = [outdir / name for name, _, _ in pngs] + [outdir / "report.html"]
     names = [] if page is None else page.names()
     page_paths = [outdir / name for name in names]

@@ -36,7 +36,15 @@ from .html_report import Page, PageBatch
 from .particle_base import DISPLACED_COLOUR, SPECIES_COLOURS, UNCONFIRMED_COLOUR, ParticleDetails
 from .picks_figures import MicrographImage, display_image, grey
 
-__all__ = ["THUMBNAIL_WIDTH", "PagePicks", "micrograph_page", "page_shell", "slab_edges", "thumbnail_jpeg"]
+__all__ = [
+    "THUMBNAIL_WIDTH",
+    "PagePicks",
+    "micrograph_page",
+    "page_files_plan",
+    "page_shell",
+    "slab_edges",
+    "thumbnail_jpeg",
+]
 
 #: The page, beside report.html, and the folder of its index, picks and thumbnails.
 PAGE_FILE = "micrographs.html"
@@ -107,6 +115,10 @@ def _write_picks(
     (-1: none, or on another micrograph). The page tells each pick's fate (:data:`FATES`)
     from its rule and partner.
     """
+    made = _made_by_the_scan(details, picks, order)
+    if made is not None:  # (the same bytes, made while the rows were scanned)
+        made.write([str(path) for path in paths])
+        return
     inputs, species = np.asarray(details.input_of), details.particles.species
     _core.write_page_picks(
         [str(path) for path in paths],
@@ -121,6 +133,28 @@ def _write_picks(
         np.ascontiguousarray(picks.partner, dtype=np.int64),
         order,
     )
+
+
+def page_files_plan(rules: Sequence[str]) -> _core.PageFilesPlan:
+    """The files of picks a one-pass scan is asked to make as it decides (``--plot``), its rules named by ``rules``.
+
+    (The rules are the record of rejections': ``jobs.particles.record.RULES``.)
+    """
+    return _core.PageFilesPlan(CHUNK, list(rules))
+
+
+def _made_by_the_scan(details: ParticleDetails, picks: PagePicks, order: np.ndarray | None) -> _core.PageTexts | None:
+    """The files of picks the one-pass scan made as it decided, where they are this page's (None: made here).
+
+    Theirs are the rows as the scan read and decided them: one input, no species, rows micrograph by micrograph.
+    """
+    scanned = details.particles.decided_counts
+    made = None if scanned is None else scanned.page
+    if made is None or order is not None or details.particles.species is not None or len(details.inputs) != 1:
+        return None
+    if details.keep is not details.particles.decided or made.rules != list(picks.rules) or made.chunk != CHUNK:
+        return None
+    return made if made.files == (len(details.mic_names) + CHUNK - 1) // CHUNK else None
 
 
 def slab_edges(details: ParticleDetails) -> np.ndarray:

@@ -1,11 +1,9 @@
-"""The micrograph job's summary, typed: what was read, compared, decided and written, field by field.
+"""The sections of the micrograph job's summary, typed: each with its rows and its part of the document.
 
-:class:`MicrographSummary` is the summary :func:`~cryodedup.jobs.micrographs.job.screen_micrographs`
-and ``micrographs-merge`` return: the terminal's table and the report
-(:func:`~cryodedup.report.summary.micrograph_rows`), the verdict line and the pictures read its
-fields by name; :meth:`~MicrographSummary.to_json` gives the ``--json`` document (and the
-Python API's return, :func:`~cryodedup.find_duplicate_micrographs`), its keys in the order of the
-fields, at the edges alone.
+The summary itself, :class:`~cryodedup.jobs.micrographs.summary.MicrographSummary`, is the job's
+(``jobs/micrographs/summary.py``); these are what it holds and how each is said (the band, the
+workers' reading, the particles split, the metadata, the thresholds, the margin, the verdict, the
+timing), for the terminal's table, the report and the ``--json`` document.
 """
 
 from __future__ import annotations
@@ -21,15 +19,14 @@ __all__ = [
     "Band",
     "Margin",
     "Metadata",
-    "MicrographSummary",
     "NullRule",
     "ParticleSplit",
     "Reading",
-    "ShardSummary",
     "Thresholds",
     "Timing",
     "Verdict",
     "WorkerReading",
+    "reading_words",
     "revisit_rows",
 ]
 
@@ -55,7 +52,7 @@ class Band(Section):
         return [("Band", f"{self.highpass:g} Å to {self.lowpass:g} Å")]
 
 
-def _reading_words(images: int, megabytes: float, rate: float | None) -> str:
+def reading_words(images: int, megabytes: float, rate: float | None) -> str:
     """What was read: images, megabytes and the rate (reading and binning), e.g. ``14 images, 3.1 MB, 60 MB/s ...``."""
     rate_text = f", {rate:,} MB/s read and binned" if rate else ""
     return f"{images:,} images, {megabytes:,} MB{rate_text}"
@@ -74,7 +71,7 @@ class WorkerReading:
 
     def text(self, named: bool = True) -> str:
         """The worker's reading in words; ``named``: after the worker and its shards."""
-        text = _reading_words(self.images_read, self.megabytes_read, self.read_MB_per_s)
+        text = reading_words(self.images_read, self.megabytes_read, self.read_MB_per_s)
         if not named:
             return text
         shards = f"shard{'s' if len(self.shards) > 1 else ''} {', '.join(map(str, self.shards))}"
@@ -402,93 +399,3 @@ class Timing:
             "scoring_seconds": self.scoring_seconds,
             "images_per_second": self.images_per_second,
         }
-
-
-@dataclass(frozen=True)
-class ShardSummary:
-    """One shard's summary (``micrographs --shard K/N``): a shard decides nothing, so it says what it scored and read.
-
-    :meth:`to_json` gives its fields in order, as ``--json`` prints them.
-    """
-
-    shard: int
-    shards: int
-    folder: str
-    already_complete: bool  # (not redone)
-    micrographs: int
-    pairs_scored: int
-    worker: str
-    images_read: int
-    megabytes_read: float
-    read_MB_per_s: float | None
-    seconds: float
-
-    def rows(self) -> list[Row]:
-        """The shard's table: which, where, what it scored and read, its time."""
-        done = "already complete, not redone" if self.already_complete else "scored"
-        return [
-            ("Shard", f"{self.shard} of {self.shards} ({done})"),
-            ("Folder", self.folder),
-            ("Micrographs", f"{self.micrographs:,}"),
-            ("Pairs scored", f"{self.pairs_scored:,}"),
-            # (the shard is named above; where it ran needs no name)
-            ("Read", _reading_words(self.images_read, self.megabytes_read, self.read_MB_per_s)),
-            ("Time", f"{self.seconds:.2f} s"),
-        ]
-
-    def to_json(self) -> dict[str, Any]:
-        """Its fields in order."""
-        return asdict(self)
-
-
-@dataclass(frozen=True)
-class MicrographSummary:
-    """The micrograph job's summary: the ``--json`` document, its keys in this order.
-
-    A field marked ``_OPTIONAL`` is left out when None; ``timing`` (None while the job still
-    runs: the report is written before the end) stands as its own keys at the document's end.
-    """
-
-    inputs: list[str] = field(default_factory=list)  # the micrographs as given (files, folders, lists)
-    micrographs: int = 0
-    unreadable: list[str] = field(default_factory=list)  # skipped (--skip-unreadable, --watch)
-    order: str = ""  # the acquisition order's rule
-    root: str | None = None  # the folder the listed files were found under
-    pixel_size_A: float = 0.0
-    pixel_size_insisted: str | None = field(default=None, metadata=_OPTIONAL)  # --insist-psize: what contradicted it
-    bin: int = 1
-    binned_pixel_size_A: float = 0.0
-    band_A: Band = Band(0.0, 0.0)
-    candidates: str = ""  # how the pairs were chosen: window, pattern, all, metadata
-    reach: int = 0  # the most images apart a pair's two are, in acquisition order
-    pairs_scored: int = 0
-    duplicate_pairs: int = 0
-    kept: int = 0
-    rejected: int = 0
-    outputs: list[str] = field(default_factory=list)
-    shards: int = 1
-    workers: Reading = Reading(())
-    warnings: list[str] = field(default_factory=list)
-    images_read: int = 0
-    confirmed_by_images: bool = True  # False: --no-images, decided by the positions alone
-    thresholds: Thresholds = Thresholds(NullRule("--min-z"))
-    uncertain_pairs: int = 0
-    margin: Margin = Margin(None, None, None)
-    # How many pairs each rule of every binning changed.
-    reconsidered: dict[str, int] | None = field(default=None, metadata=_OPTIONAL)
-    verdict: Verdict = Verdict(trusted=True)
-    metadata: Metadata | None = field(default=None, metadata=_OPTIONAL)  # --metadata
-    particles: ParticleSplit | None = field(default=None, metadata=_OPTIONAL)  # --particles
-    plots: list[str] | None = field(default=None, metadata=_OPTIONAL)  # --plot: the pictures and report.html written
-    timing: Timing | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        """The document ``--json`` prints (and the Python API returns): the fields in order, the optional left out."""
-        document: dict[str, Any] = {}
-        for f in fields(self):
-            value = getattr(self, f.name)
-            if f.name == "timing":
-                document.update(value.to_json() if value is not None else {})
-            elif value is not None or not f.metadata.get("optional"):
-                document[f.name] = value.to_json() if isinstance(value, Section) else value
-        return document

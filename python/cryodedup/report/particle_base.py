@@ -1,6 +1,6 @@
 """What the particle job's pictures share: the job's details for them, and a labelled plot.
 
-(:mod:`cryodedup.report.particle_figures` draws the pictures; :mod:`cryodedup.report.density_figures`
+(the particle job's ``pictures.py`` draws the pictures; :mod:`cryodedup.report.density_figures`
 the duplicate fraction per micrograph.)
 """
 
@@ -31,6 +31,7 @@ __all__ = [
     "ScoreCounts",
     "headroom",
     "labelled_plot",
+    "nn_histogram_top",
     "nn_measured",
 ]
 
@@ -50,7 +51,7 @@ SPECIES_NAMED = 4
 
 @dataclass
 class ScoreCounts:
-    """The score histogram's axis and its counts: kept, rejected (``particle_figures.score_counts``)."""
+    """The score histogram's axis and its counts: kept, rejected (``particle_charts.score_counts``)."""
 
     lo: float
     hi: float
@@ -207,7 +208,13 @@ class ParticleDetails:
 
     @cached_property
     def _picks_and_kept(self) -> tuple[np.ndarray, np.ndarray]:
-        """The picks and the kept picks of each micrograph (by id), counted in one pass in the core."""
+        """The picks and the kept picks of each micrograph (by id), counted in one pass in the core.
+
+        Counted already where a one-pass scan counted them as it decided (``--plot`` asked it).
+        """
+        scanned = self.particles.decided_counts
+        if scanned is not None and self.keep is self.particles.decided and len(scanned.picks) == len(self.mic_names):
+            return scanned.picks, scanned.kept
         return counts_per_group(self.groups, self.keep, len(self.mic_names))
 
     @cached_property

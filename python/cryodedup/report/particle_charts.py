@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+import cryodedup._core as _core
+
 from ..algo.audit import TOP_MICROGRAPHS, straddling_per_micrograph
 from ..algo.dedup import SAME_CENTRE_A, nearest_neighbour_histogram
 from ..algo.histogram import clipped_histogram, percentiles
@@ -34,6 +36,7 @@ from .particle_base import (
     ScoreCounts,
     headroom,
     labelled_plot,
+    nn_histogram_top,
     nn_measured,
 )
 from .summary import short_name
@@ -43,6 +46,7 @@ __all__ = [
     "finish_bar_chart",
     "halfset_pairs",
     "input_contributions",
+    "nearest_plan",
     "nn_histogram",
     "rejected_fraction",
     "score_counts",
@@ -107,13 +111,26 @@ class _NearestCounts:
     within: np.ndarray
 
 
+def nearest_plan(min_dist: float) -> _core.NearestHistogram:
+    """The histogram of one species at ``min_dist`` as :func:`_nearest_counts` counts it.
+
+    What a one-pass scan is asked to count batch by batch (``ScanPictures.nearest``).
+    """
+    top = nn_histogram_top(min_dist)
+    return _core.NearestHistogram(top, np.linspace(0, top, NN_BINS + 1).tolist(), max(min_dist, SAME_CENTRE_A))
+
+
 def _nearest_counts(details: ParticleDetails) -> _NearestCounts:
     """What :func:`nn_histogram` draws: each particle's nearest distance counted in bins, by the core.
 
     With several species, one row per species: each particle's distance to the nearest of
     its own species, and how many lie within that species' own distance. No distance per
-    particle is made (a particle alone on its micrograph is left out).
+    particle is made (a particle alone on its micrograph is left out). Counted already where
+    the one-pass scan counted it as it decided (``--plot`` asked it, :func:`nearest_plan`).
     """
+    counted = _counted_by_the_scan(details)
+    if counted is not None:
+        return counted
     groups, centres, top = nn_measured(details)
     edges = np.linspace(0, top, NN_BINS + 1)
     species, distances = details.particles.species, details.species_min_dist
@@ -122,6 +139,22 @@ def _nearest_counts(details: ParticleDetails) -> _NearestCounts:
     within = [max(d, SAME_CENTRE_A) for d in reaches]
     counts, inside = nearest_neighbour_histogram(groups, centres, top, edges, within, labels)
     return _NearestCounts(top, edges, counts, inside)
+
+
+def _counted_by_the_scan(details: ParticleDetails) -> _NearestCounts | None:
+    """The histogram the one-pass scan counted batch by batch, where it counted this one (None: not counted).
+
+    Only for the rows as the scan read them (one species, z not scaled) and the plan it was given.
+    """
+    scanned = details.particles.decided_counts
+    if scanned is None or scanned.nearest is None or details.several_species or details.min_dist_z is not None:
+        return None
+    plan = nearest_plan(details.min_dist)
+    if scanned.plan != plan:  # (another distance than the pictures': not this histogram)
+        return None
+    counts, inside = scanned.nearest
+    edges = np.asarray(plan.edges)
+    return _NearestCounts(plan.reach, edges, counts.reshape(1, -1), np.array([inside], dtype=np.int64))
 
 
 def _species_histograms(details: ParticleDetails, c: _NearestCounts, xlabel: str) -> Picture:

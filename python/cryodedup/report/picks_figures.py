@@ -358,7 +358,7 @@ def micrographs_to_show(details: ParticleDetails, n: int) -> list[int]:
 
 
 def micrographs_drawn(details: ParticleDetails, n_mics: int) -> list[int]:
-    """The micrographs whose images :func:`particle_figures` draws: the examples, then the worst outlier.
+    """The micrographs whose images the particle job's pictures draw: the examples, then the worst outlier.
 
     None for tomograms, drawn as volumes seen along z without an image.
     """

@@ -9,17 +9,17 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..algo.dedup import SAME_CENTRE_A
-from ..labels import counted, distinct_labels
+from ..labels import distinct_labels
 from .sections.base import in_tomograms
 
 if TYPE_CHECKING:  # (a particle job's summary does not load the micrograph job's sections)
-    from .micrograph_sections import MicrographSummary, Timing
+    from .micrograph_sections import Timing
     from .sections import OwnFrameExclusion, Sections, Species, Timings
     from .sections.run import Outputs, Overview
 
 __all__ = [
     "flagged_checks",
-    "micrograph_rows",
+    "micrograph_time",
     "particle_rows",
     "report_rows",
     "short_name",
@@ -36,8 +36,8 @@ def particle_rows(run: Overview, sections: Sections) -> list[Row]:
     """The particle job's summary as rows: ``run`` its top-level values, ``sections`` its typed sections.
 
     A tomography summary says tomograms where a single-particle one says micrographs. Every value
-    is typed (:meth:`~cryodedup.jobs.particles.summarise.ParticleSummary.overview` and
-    :meth:`~cryodedup.jobs.particles.summarise.ParticleSummary.sections`): no string key of the
+    is typed (:meth:`~cryodedup.jobs.particles.summary.ParticleSummary.overview` and
+    :meth:`~cryodedup.jobs.particles.summary.ParticleSummary.sections`): no string key of the
     ``--json`` document is read here.
     """
     # (the sections' classes named here, where rows are made: a run that prints none loads only its own)
@@ -203,42 +203,6 @@ def _seconds(value: float) -> str:
     return f"{value:.2f} s" if value >= 0.1 else f"{value:.2g} s"
 
 
-def micrograph_rows(s: MicrographSummary) -> list[Row]:
-    """The micrograph job's (or merge's) summary as rows.
-
-    The time and reading rate are left out while the job is still running (its report is
-    written before the end).
-    """
-    if s.confirmed_by_images:
-        image_rows = [
-            ("Binning", f"{s.bin} ({s.pixel_size_A:g} Å to {s.binned_pixel_size_A:g} Å per pixel)"),
-            *s.band_A.rows("micrograph"),
-        ]
-    else:
-        image_rows = [("Images", "not read (--no-images): no pair was confirmed by its images")]
-    reach = "" if s.candidates == "metadata" else f"; up to {s.reach:,} images apart"
-    unreadable = f" ({len(s.unreadable)} unreadable, skipped)" if s.unreadable else ""
-    rows = [
-        ("Micrographs", f"{s.micrographs:,}{unreadable}"),
-        *(s.metadata.rows("micrograph") if s.metadata else []),
-        ("Acquisition order", s.order),
-        *([("Files found under", s.root)] if s.root else []),
-        *image_rows,
-        *([("Pixel size", s.pixel_size_insisted)] if s.pixel_size_insisted else []),
-        ("Pairs scored", f"{s.pairs_scored:,} ({s.candidates}{reach})"),
-        ("Duplicate pairs", f"{s.duplicate_pairs:,} ({s.thresholds.rule})"),
-        *margin_rows(s),
-        ("Kept", f"{s.kept:,}"),
-        ("Rejected", f"{s.rejected:,} (later exposures of an area)"),
-        *(s.particles.rows("micrograph") if s.particles else []),
-        *s.workers.rows("micrograph"),
-        ("Outputs", "\n".join(s.outputs + (s.plots or []))),
-    ]
-    if s.timing is not None:
-        rows.append(("Time", micrograph_time(s.images_read, s.timing)))
-    return rows
-
-
 def micrograph_time(images_read: int, timing: Timing) -> str:
     """The run's time and its images' rate, over the time the rate counts (reading and scoring).
 
@@ -250,16 +214,6 @@ def micrograph_time(images_read: int, timing: Timing) -> str:
         return text
     read = f"{images_read:,} images read and scored in {_seconds(timing.scoring_seconds)}"
     return f"{text} ({read}: {timing.images_per_second:,} images/s)"
-
-
-def margin_rows(s: MicrographSummary) -> list[Row]:
-    """The run's margin (weakest duplicate against strongest other pair), its uncertain pairs, its verdict."""
-    uncertain = f"{counted(s.uncertain_pairs, 'pair')} left to check (pairs.csv: uncertain = 1)"
-    return [
-        *s.margin.rows("micrograph"),
-        *([("Uncertain", uncertain)] if s.uncertain_pairs else []),
-        *s.verdict.rows("micrograph"),
-    ]
 
 
 def short_name(name: str, width: int = NAME_WIDTH) -> str:

@@ -1,7 +1,7 @@
 """The verdict: the one line a summary opens with (terminal, report.html, ``--json``).
 
 What was kept and where, and what to check: each job makes its line from its summary in one
-place (``jobs/particles/summarise.py``, ``jobs/micrographs/write.py``); here what both share.
+place (``jobs/particles/summary.py``, ``jobs/micrographs/write.py``); here what both share.
 """
 
 from __future__ import annotations

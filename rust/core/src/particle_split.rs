@@ -17,8 +17,10 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use crate::algo::dedup::{dedup_slice, DedupParams};
+use crate::algo::picture_counts::{NearestPlan, PictureCounts, PictureTally};
 use crate::errors::StarError;
 use crate::io::decisions_csv::{self, RecordBatch, RecordSpec, Rejected};
+use crate::io::page_batches::{PagePlan, PageTally};
 use crate::io::particle_rows::{scan_loop, CentrePlan, Loop, ParticleRows};
 use crate::io::star::{Block, Release, RowScan};
 
@@ -46,6 +48,11 @@ pub struct Split<W> {
     /// The record of every rejection (`decisions.csv`), written on a thread of its own as the
     /// rows are ([`decisions_csv`]); the partners are then kept for the record's batches alone.
     pub record: Option<(RecordSpec, W)>,
+    /// With `--plot`: the pictures' counts made batch by batch ([`Decided::pictures`]).
+    pub pictures: Option<NearestPlan>,
+    /// With `--plot`: the page's files of picks made batch by batch ([`Decided::page`]; each
+    /// batch's partners found for it, kept a row only where `params` asks).
+    pub page: Option<PagePlan>,
 }
 
 /// Every row's decision, as the whole file's [`dedup`](crate::algo::dedup::dedup) gives it.
@@ -56,6 +63,11 @@ pub struct Decided {
     /// For a rejected row, the kept row (of the whole file) that suppressed it, -1 for a
     /// kept row; empty unless the split's `want_suppressed_by` asked for it.
     pub suppressed_by: Vec<i64>,
+    /// The pictures' counts, where the split's `pictures` asked for them.
+    pub pictures: Option<PictureCounts>,
+    /// The text of each of the page's files of picks, where the split's `page` asked for them
+    /// and every rejected row had a partner.
+    pub page: Option<Vec<Vec<u8>>>,
 }
 
 /// What became of the split.
@@ -107,7 +119,7 @@ pub fn scan_and_split<S: RowSource, W: Write + Send + 'static>(
     release: Release,
     split: Split<W>,
 ) -> Result<(Option<Vec<Block>>, ParticleRows, Splitting), StarError> {
-    let Split { params, kept, rejected, record } = split;
+    let Split { params, kept, rejected, record, pictures, page } = split;
     let (to_writer, batches) = sync_channel::<Vec<Run>>(QUEUED);
     // With a record, the input's rows are let go by the record's thread once both it and the
     // writer are done with a batch (its names are read from them: no page read twice). Its
@@ -154,6 +166,9 @@ pub fn scan_and_split<S: RowSource, W: Write + Send + 'static>(
     let writing = Writing(Some(writer));
     let mut splitter = Splitter::new(params, plan.coords.len(), plan.score.is_some(), to_writer);
     splitter.to_record = to_record;
+    splitter.tally = pictures.map(|counted| PictureTally::new(counted, plan.coords.len()));
+    let remove_entirely = splitter.params.remove_entirely;
+    splitter.page = page.map(|files| PageTally::new(files, plan.coords.len(), remove_entirely));
     let scanned = scan_loop(source.bytes(), rows_of, plan, release, |rows, names, scanned_so_far| {
         splitter.take(rows, names, scanned_so_far);
     });
@@ -198,6 +213,10 @@ struct Splitter {
     /// Micrograph names handed to the record so far.
     named: usize,
     given_up: Option<String>,
+    /// The pictures' counts of the rows decided so far, if asked.
+    tally: Option<PictureTally>,
+    /// The page's files of the rows decided so far, if asked.
+    page: Option<PageTally>,
 }
 
 impl Splitter {
@@ -216,6 +235,8 @@ impl Splitter {
             to_record: None,
             named: 0,
             given_up: None,
+            tally: None,
+            page: None,
         }
     }
 
@@ -250,6 +271,9 @@ impl Splitter {
         }
         self.to_writer = None; // the writer ends once it has written what it was sent
         self.to_record = None;
+        let micrographs = self.micrographs;
+        self.decided.pictures = self.tally.take().map(|tally| tally.finish(micrographs));
+        self.decided.page = self.page.take().and_then(|page| page.finish(micrographs));
         match self.given_up {
             Some(reason) => Err(reason),
             None => Ok(self.decided),
@@ -265,9 +289,10 @@ impl Splitter {
         let scores = self.scored.then(|| &scanned.scores[start..end]);
         let keys = &scanned.keys[start..end];
         let centres = &scanned.centres[start * dim..end * dim];
-        // (the record takes the partners too; then the batch's alone, not kept for every row)
+        // (the record and the page take the partners too; then the batch's alone, not kept for every row)
         let partners = self.params.want_suppressed_by;
-        let params = DedupParams { want_suppressed_by: partners || self.to_record.is_some(), ..self.params.clone() };
+        let batch_partners = partners || self.to_record.is_some() || self.page.is_some();
+        let params = DedupParams { want_suppressed_by: batch_partners, ..self.params.clone() };
         let decided = match dedup_slice(start as u64, keys, centres, dim, scores, &params) {
             Ok(decided) => decided,
             Err(e) => return self.give_up(format!("rows {} to {end} cannot be decided ({e})", start + 1)),
@@ -281,6 +306,12 @@ impl Splitter {
         }
         self.pending.drain(..end - start);
         self.decided.keep.extend_from_slice(&decided.keep);
+        if let Some(tally) = &mut self.tally {
+            tally.add(keys, centres, &decided.keep);
+        }
+        if let Some(page) = &mut self.page {
+            page.add(keys, centres, &decided.keep, &decided.suppressed_by, scores);
+        }
         // (the slice's rows numbered from its first: as rows of the whole file)
         let whole = |partner: i64| if partner >= 0 { partner + start as i64 } else { partner };
         if partners {
@@ -474,7 +505,14 @@ mod tests {
     ) -> (Splitting, Vec<u8>, Vec<u8>, Vec<u8>, Vec<u8>) {
         let (kept, rejected) = (Shared::default(), Shared::default());
         let input = source(data);
-        let split = Split { params: params.clone(), kept: kept.clone(), rejected: rejected.clone(), record: None };
+        let split = Split {
+            params: params.clone(),
+            kept: kept.clone(),
+            rejected: rejected.clone(),
+            record: None,
+            pictures: None,
+            page: None,
+        };
         let (_, rows, outcome) = scan_and_split(&input, Loop::Deferred("particles"), plan, &keep_all, split).unwrap();
         let outcome = match outcome {
             Splitting::Done(keep, writing) => match writing.finish() {
@@ -490,7 +528,10 @@ mod tests {
         if let Splitting::Done(decided, _) = &outcome {
             let whole = dedup(&rows.keys, &rows.centres, 2, scores, params).unwrap();
             write_split(data, table, &whole.keep, &RowEdit::default(), &mut kept2, &mut rejected2, &keep_all).unwrap();
-            assert_eq!(decided, &Decided { keep: whole.keep, suppressed_by: whole.suppressed_by });
+            assert_eq!(
+                decided,
+                &Decided { keep: whole.keep, suppressed_by: whole.suppressed_by, pictures: None, page: None }
+            );
             // The ranges written run in order, one after the other, over every row.
             let ranges = std::mem::take(&mut *input.written.lock().unwrap());
             assert!(ranges.windows(2).all(|w| w[0].end == w[1].start));
@@ -550,7 +591,8 @@ mod tests {
         for (score, remove_entirely) in [(Some(2), false), (None, false), (Some(2), true)] {
             let (kept, rejected, record) = (Shared::default(), Shared::default(), Shared::default());
             let spec = RecordSpec { input: "in,put.star".into(), image: None };
-            let split = Split { params: params(remove_entirely), kept, rejected, record: Some((spec, record.clone())) };
+            let record = Some((spec, record.clone()));
+            let split = Split { params: params(remove_entirely), kept, rejected, record, pictures: None, page: None };
             let (_, rows, outcome) =
                 scan_and_split(&source(&data), Loop::Deferred("particles"), &plan(score), &keep_all, split).unwrap();
             let Splitting::Done(decided, writing) = outcome else { panic!("{outcome:?}") };
@@ -586,6 +628,36 @@ mod tests {
     }
 
     #[test]
+    fn the_pictures_counts_made_batch_by_batch_are_the_whole_files() {
+        // Oracle: the whole file's nearest distances (one search over every row) binned.
+        use crate::algo::histogram::clipped_histogram;
+        use crate::algo::neighbours::nearest_distances;
+        let data = file(5000, |i| (i / 40) * 3 + (i % 40 >= 7) as usize + (i % 40 >= 9) as usize, true);
+        let edges: Vec<f64> = (0..=100).map(|k| 150.0 * k as f64 / 100.0).collect();
+        let pictures = Some(NearestPlan { reach: 150.0, edges: edges.clone(), within: 30.0 });
+        let (kept, rejected) = (Shared::default(), Shared::default());
+        let split = Split { params: params(false), kept, rejected, record: None, pictures, page: None };
+        let (_, rows, outcome) =
+            scan_and_split(&source(&data), Loop::Deferred("particles"), &plan(Some(2)), &keep_all, split).unwrap();
+        let Splitting::Done(decided, _) = outcome else { panic!("{outcome:?}") };
+        let counts = decided.pictures.unwrap();
+        let d = nearest_distances(&rows.keys, &rows.centres, 2, 150.0).unwrap();
+        let finite: Vec<f64> = d.iter().copied().filter(|d| d.is_finite()).collect();
+        let nearest = counts.nearest.unwrap();
+        assert_eq!(nearest.counts, clipped_histogram(&finite, &edges, None).unwrap().counts[0]);
+        assert_eq!(nearest.within, vec![finite.iter().filter(|&&d| d <= 30.0).count() as u64]);
+        assert!(nearest.within[0] > 500, "{nearest:?}");
+        let n_mics = rows.key_names.len();
+        let mut picks = vec![0u64; n_mics];
+        let mut kept = vec![0u64; n_mics];
+        for (i, &key) in rows.keys.iter().enumerate() {
+            picks[key as usize] += 1;
+            kept[key as usize] += u64::from(decided.keep[i]);
+        }
+        assert_eq!((counts.picks, counts.kept), (picks, kept));
+    }
+
+    #[test]
     fn a_micrograph_that_comes_back_gives_up() {
         // Micrograph 0's rows come back at row 4000, far beyond the first batches.
         let data = file(5000, |i| if i == 4000 { 0 } else { i / 25 }, true);
@@ -610,7 +682,14 @@ mod tests {
         let mut data = file(3000, |i| i / 25, true);
         let at = data.windows(4).position(|w| w == b"\n77 ").unwrap();
         data.splice(at + 1..at + 4, b"".iter().copied()); // row 5 loses a field
-        let split = Split { params: params(false), kept: Shared::default(), rejected: Shared::default(), record: None };
+        let split = Split {
+            params: params(false),
+            kept: Shared::default(),
+            rejected: Shared::default(),
+            record: None,
+            pictures: None,
+            page: None,
+        };
         let err =
             scan_and_split(&source(&data), Loop::Deferred("particles"), &plan(Some(2)), &keep_all, split).unwrap_err();
         assert!(matches!(err, StarError::FieldCount { expected: 4, got: 3, .. }), "{err:?}");
@@ -642,6 +721,8 @@ mod tests {
             kept: Refuses { writes: false },
             rejected: Refuses { writes: false },
             record: None,
+            pictures: None,
+            page: None,
         };
         let (_, _, outcome) =
             scan_and_split(&source(&data), Loop::Deferred("particles"), &plan(Some(2)), &keep_all, split).unwrap();
@@ -671,6 +752,8 @@ mod tests {
             kept: Refuses { writes: true },
             rejected: Refuses { writes: true },
             record: None,
+            pictures: None,
+            page: None,
         };
         let (_, rows, outcome) =
             scan_and_split(&source(&data), Loop::Deferred("particles"), &plan(Some(2)), &keep_all, split).unwrap();

@@ -9,9 +9,11 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
 use crate::algo::dedup::DedupParams;
+use crate::algo::picture_counts::NearestPlan;
 use crate::errors::{FileError, StarError};
 use crate::io::decisions_csv::RecordSpec;
 use crate::io::mapped::MappedFile;
+use crate::io::page_batches::PagePlan;
 use crate::io::particle_rows::{self, CentrePlan, Loop, ParticleRows};
 use crate::io::star::{self, Block, RowEdit, RowScan, Table};
 use crate::particle_split::{self, RowSource, Splitting};
@@ -35,6 +37,10 @@ pub struct SplitTo<'a> {
     pub rejected: &'a Path,
     /// The record of every rejection, appended to this file (`decisions.csv`, empty), if asked.
     pub record: Option<(RecordSpec, &'a Path)>,
+    /// With `--plot`: the pictures' counts made as the rows are decided.
+    pub pictures: Option<NearestPlan>,
+    /// With `--plot`: the page's files of picks made as the rows are decided.
+    pub page: Option<PagePlan>,
 }
 
 impl StarFile {
@@ -171,7 +177,8 @@ impl StarFile {
             Some((spec, path)) => Some((spec, open(path)?)),
             None => None,
         };
-        let outputs = particle_split::Split { params: split.params, kept, rejected, record };
+        let (pictures, page) = (split.pictures, split.page);
+        let outputs = particle_split::Split { params: split.params, kept, rejected, record, pictures, page };
         let scanned = particle_split::scan_and_split(&self.mapped, source, plan, &read_ahead, outputs)?;
         if !matches!(scanned.2, Splitting::Done(..)) {
             self.mapped.reread_head(self.mapped.head_kept());
@@ -287,7 +294,7 @@ mod tests {
             want_suppressed_by: false,
             selection: Default::default(),
         };
-        let to = SplitTo { params, kept: &kept, rejected: &rejected, record: None };
+        let to = SplitTo { params, kept: &kept, rejected: &rejected, record: None, pictures: None, page: None };
         let (rows, splitting) = star.scan_particles(1, &plan(), Some(to)).unwrap();
         // By hand: centres times 2 Å; the first row is within 10 Å of the better second.
         assert_eq!(rows.centres, [0.0, 0.0, 4.0, 0.0, 200.0, 0.0]);

@@ -106,6 +106,10 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<star::StarBlock>()?;
     m.add_class::<star::StarScan>()?;
     m.add_class::<star::ParticleScan>()?;
+    m.add_class::<star::ScanPictures>()?;
+    m.add_class::<star::NearestHistogram>()?;
+    m.add_class::<star::PageFilesPlan>()?;
+    m.add_class::<star::PageTexts>()?;
     m.add_class::<micrographs::Geometry>()?;
     m.add_class::<micrographs::PairScores>()?;
     m.add_class::<micrographs::SpectrumBank>()?;

@@ -5,8 +5,10 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Mutex;
 
+use cryodedup_core::algo::picture_counts::{NearestPlan, PictureCounts};
 use cryodedup_core::errors::FileError;
 use cryodedup_core::io::decisions_csv::RecordSpec;
+use cryodedup_core::io::page_batches::{PagePlan, PageRules};
 use cryodedup_core::io::particle_rows::{CentrePlan, PixelSize};
 use cryodedup_core::io::star;
 use cryodedup_core::particle_split::{Splitting, Writing};
@@ -174,21 +176,158 @@ pub(crate) struct SplitRule {
     /// core as the rows are written, `input` naming the input in its rows.
     record: Option<PathBuf>,
     input: String,
+    /// With `--plot`: the nearest-neighbour histogram counted batch by batch
+    /// (`ParticleScan.pictures`), as `nearest_histogram` counts it.
+    pictures: Option<Py<NearestHistogram>>,
+    /// With `--plot`: the page's files of picks made batch by batch (`ScanPictures.page`).
+    page: Option<Py<PageFilesPlan>>,
+}
+
+/// The page's files of picks a one-pass scan makes (`SplitRule.page`): `chunk` micrographs a
+/// file, each rejected row's rule an index into `rules` (the record of rejections' names).
+#[pyclass(module = "cryodedup._core", frozen, get_all)]
+pub(crate) struct PageFilesPlan {
+    chunk: usize,
+    rules: Vec<String>,
+}
+
+#[pymethods]
+impl PageFilesPlan {
+    #[new]
+    fn new(chunk: usize, rules: Vec<String>) -> PyResult<Self> {
+        if chunk == 0 {
+            return Err(errors::value("chunk: at least one micrograph a file".to_string()));
+        }
+        PageFilesPlan::codes(&rules)?;
+        Ok(PageFilesPlan { chunk, rules })
+    }
+}
+
+impl PageFilesPlan {
+    /// The index of each rule a one-pass scan's rejection can have.
+    fn codes(rules: &[String]) -> PyResult<PageRules> {
+        let code = |name: &str| {
+            let index = rules.iter().position(|r| r == name);
+            index.and_then(|i| i8::try_from(i).ok()).ok_or_else(|| errors::value(format!("rules: no {name:?}")))
+        };
+        Ok(PageRules {
+            score: code("score")?,
+            row_order: code("row order")?,
+            random_order: code("random order")?,
+            remove_entirely: code("remove entirely")?,
+        })
+    }
+
+    fn plan(&self) -> PagePlan {
+        let rules = PageFilesPlan::codes(&self.rules).expect("checked when made");
+        PagePlan { chunk: self.chunk, rules }
+    }
+}
+
+/// The page's files of picks made by a one-pass scan: `files` texts of `chunk` micrographs
+/// each, kept until `write` writes them (and lets them go).
+#[pyclass(module = "cryodedup._core", frozen)]
+pub(crate) struct PageTexts {
+    #[pyo3(get)]
+    files: usize,
+    #[pyo3(get)]
+    chunk: usize,
+    #[pyo3(get)]
+    rules: Vec<String>,
+    texts: Mutex<Option<Vec<Vec<u8>>>>,
+}
+
+#[pymethods]
+impl PageTexts {
+    /// Writes file k at `paths[k]` (as many paths as files), on every core, Python's lock let
+    /// go; the texts are let go once written. Raises if they were written already.
+    fn write(&self, py: Python<'_>, paths: Vec<PathBuf>) -> PyResult<()> {
+        use rayon::prelude::*;
+        if paths.len() != self.files {
+            return Err(errors::value(format!("{} paths for {} files", paths.len(), self.files)));
+        }
+        let texts = self.texts.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
+        let texts = texts.ok_or_else(|| errors::value("the page's files were written already".to_string()))?;
+        let written = py.detach(|| {
+            paths
+                .par_iter()
+                .zip(texts.par_iter())
+                .try_for_each(|(path, text)| std::fs::write(path, text).map_err(|error| (path.clone(), error)))
+        });
+        written.map_err(|(path, error)| CoreError::writing(&path, error).into())
+    }
+}
+
+/// The nearest-neighbour histogram a one-pass scan counts (`SplitRule.pictures`): distances
+/// measured up to `reach` (Å), counted over `edges`, and those within `within` (inclusive).
+#[pyclass(module = "cryodedup._core", frozen, get_all, eq)]
+#[derive(PartialEq)]
+pub(crate) struct NearestHistogram {
+    reach: f64,
+    edges: Vec<f64>,
+    within: f64,
+}
+
+#[pymethods]
+impl NearestHistogram {
+    #[new]
+    fn new(reach: f64, edges: Vec<f64>, within: f64) -> PyResult<Self> {
+        if edges.len() < 2 || edges.windows(2).any(|w| w[0] >= w[1] || w[0].is_nan()) {
+            return Err(errors::value("the edges must be two or more, increasing".to_string()));
+        }
+        Ok(NearestHistogram { reach, edges, within })
+    }
 }
 
 #[pymethods]
 impl SplitRule {
     #[new]
-    #[pyo3(signature = (rule, *, kept, rejected, partners=false, record=None, input=String::new()))]
+    #[pyo3(signature = (rule, *, kept, rejected, partners=false, pictures=None, page=None, record=None, input=String::new()))]
+    #[allow(clippy::too_many_arguments)] // (Python's keywords, each the SplitRule's own)
     fn new(
         rule: Py<DedupRule>,
         kept: PathBuf,
         rejected: PathBuf,
         partners: bool,
+        pictures: Option<Py<NearestHistogram>>,
+        page: Option<Py<PageFilesPlan>>,
         record: Option<PathBuf>,
         input: String,
     ) -> Self {
-        SplitRule { rule, kept, rejected, partners, record, input }
+        SplitRule { rule, kept, rejected, partners, record, input, pictures, page }
+    }
+}
+
+impl SplitRule {
+    /// The core's plan of the pictures' counts, if asked.
+    fn nearest_plan(&self) -> Option<NearestPlan> {
+        self.pictures.as_ref().map(|asked| {
+            let asked = asked.get();
+            NearestPlan { reach: asked.reach, edges: asked.edges.clone(), within: asked.within }
+        })
+    }
+}
+
+/// What `--plot` counted of a one-pass scan's rows as it decided them (``SplitRule.pictures``).
+#[pyclass(module = "cryodedup._core", frozen, get_all)]
+pub(crate) struct ScanPictures {
+    /// The nearest-neighbour histogram's counts (int64, len(edges) - 1), and how many lie
+    /// within its distance; None where a batch could not be measured.
+    nearest: Option<(Py<PyArray1<i64>>, i64)>,
+    /// The histogram asked for (`SplitRule.pictures`).
+    plan: Py<NearestHistogram>,
+    /// The rows and the kept rows of each micrograph, by id (int64).
+    picks: Py<PyArray1<i64>>,
+    kept: Py<PyArray1<i64>>,
+    /// The page's files of picks, where `SplitRule.page` asked for them and the scan made them.
+    page: Option<Py<PageTexts>>,
+}
+
+impl ScanPictures {
+    fn of(py: Python<'_>, counts: PictureCounts, plan: Py<NearestHistogram>) -> Self {
+        let wide = |v: Vec<u64>| v.into_iter().map(|c| c as i64).collect::<Vec<i64>>().into_pyarray(py).unbind();
+        let nearest = counts.nearest.map(|n| (wide(n.counts), n.within[0] as i64));
+        ScanPictures { nearest, plan, picks: wide(counts.picks), kept: wide(counts.kept), page: None }
     }
 }
 
@@ -318,6 +457,8 @@ pub(crate) struct ParticleScan {
     suppressed_by: Option<Py<PyArray1<i64>>>,
     /// Why a split asked for was given up (its outputs are then incomplete).
     split_note: Option<String>,
+    /// With `keep` and the split's `pictures`: what `--plot` counted as the rows were decided.
+    pictures: Option<Py<ScanPictures>>,
     /// Each `extra` column of the scan's columns (float64, one value per row), in their order.
     extra: Vec<Py<PyArray1<f64>>>,
     /// The image index in its stack (uint32) of each row of a run of the image column whose
@@ -485,16 +626,30 @@ impl StarFile {
             kept: &s.kept,
             rejected: &s.rejected,
             record: s.record.as_deref().map(|path| (RecordSpec { input: s.input.clone(), image: plan.image }, path)),
+            pictures: s.nearest_plan(),
+            page: s.page.as_ref().map(|page| page.get().plan()),
         });
         let (mut rows, splitting) =
             py.detach(|| self.inner.scan_particles(block, &plan, to)).map_err(|e| self.failed(e))?;
-        let mut suppressed_by = None;
+        let (mut suppressed_by, mut pictures) = (None, None);
         let (keep, split_note) = match splitting {
             Some(Splitting::Done(decided, writing)) => {
                 let kept = split.map_or_else(PathBuf::new, |s| s.kept.clone());
                 *self.writing.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some((writing, kept));
                 if split.is_some_and(|s| s.partners) {
                     suppressed_by = Some(decided.suppressed_by.into_pyarray(py).unbind());
+                }
+                if let (Some(counts), Some(plan)) =
+                    (decided.pictures, split.and_then(|s| s.pictures.as_ref().map(|p| p.clone_ref(py))))
+                {
+                    let mut counted = ScanPictures::of(py, counts, plan);
+                    if let (Some(texts), Some(asked)) = (decided.page, split.and_then(|s| s.page.as_ref())) {
+                        let asked = asked.get();
+                        let (files, chunk, rules) = (texts.len(), asked.chunk, asked.rules.clone());
+                        let made = PageTexts { files, chunk, rules, texts: Mutex::new(Some(texts)) };
+                        counted.page = Some(Py::new(py, made)?);
+                    }
+                    pictures = Some(Py::new(py, counted)?);
                 }
                 (Some(decided.keep.into_pyarray(py).unbind()), None)
             }
@@ -523,6 +678,7 @@ impl StarFile {
             keep,
             suppressed_by,
             split_note,
+            pictures,
             extra: rows.extra.into_iter().map(|values| values.into_pyarray(py).unbind()).collect(),
             image_runs,
             image_stacks,

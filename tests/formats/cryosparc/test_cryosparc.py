@@ -14,9 +14,8 @@ from numpy.lib.recfunctions import repack_fields
 
 from cryodedup import CryodedupError, ParticleOptions, remove_duplicate_particles
 from cryodedup.formats.cryosparc.particles import read_cs_files
-from cryodedup.jobs.particles.read import read_request
 from fixtures.synthetic import cs_particles, write_cs
-from helpers import LOCATION_FIELDS, shared_file
+from helpers import LOCATION_FIELDS, read_request, shared_file
 from oracle import oracle_by_group
 
 #: What the readers are asked to read by default: the pixel-size sources, the score, the rows.

@@ -247,8 +247,8 @@ def test_the_reader_states_data_optics_to_the_judge_it_is_handed(class3d, tmp_pa
     from dataclasses import replace
 
     from cryodedup.formats.particles import read_particle_files
-    from cryodedup.jobs.particles.read import read_request
     from cryodedup.particle_set import Evidence, TypedPixelSize
+    from helpers import read_request
 
     path, rows = class3d
     seen = []

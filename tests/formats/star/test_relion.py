@@ -19,13 +19,17 @@ from cryodedup.formats.star import particles as particles_star
 from cryodedup.formats.star.file import StarFile
 from cryodedup.formats.star.particle_writer import OnePass
 from cryodedup.jobs.particles import read as job_module
-from cryodedup.jobs.particles.decide import decide, one_pass, rule_for_rows
+from cryodedup.jobs.particles.decide import one_pass, rule_for_rows
 from cryodedup.jobs.particles.job import remove_duplicate_particles
+from cryodedup.jobs.particles.plan import plan
+from cryodedup.jobs.particles.record import RULES
 from cryodedup.options import ParticleOptions
 from cryodedup.outputs import output_batch
 from cryodedup.particle_set import StarFacts
+from cryodedup.report.micrograph_page import CHUNK
+from cryodedup.report.particle_charts import nearest_plan
 from fixtures.synthetic import write_benchmark_file, write_example
-from helpers import shared_file, write_star
+from helpers import decided, read_request, shared_file, write_star
 
 # name: (kept digest, rejected digest), outputs of main at bd2ce80. The two "bench" digests are
 # of the benchmark file in RELION's column widths (issue 29): the same rows, token for token, as
@@ -173,7 +177,7 @@ def test_the_index_is_finished_while_the_particle_rows_are_scanned(tmp_path):
     assert [b.name for b in part.star.blocks] == ["optics", "particles"]
     assert part.block.rows_end < whole.blocks[1].rows_end  # its first row only, so far
     options = ParticleOptions(score="rlnMaxValueProbDistribution")
-    scan = scan_particles(part, options.score, pixel_size_plan(part, job_module.read_request(options).scale, None))
+    scan = scan_particles(part, options.score, pixel_size_plan(part, read_request(options).scale, None))
     assert not part.star.deferred
     assert part.star.blocks == whole.blocks
     assert part.block == whole.blocks[1]
@@ -233,7 +237,7 @@ def test_the_reader_decides_only_when_the_job_asks(tmp_path):
     path = tmp_path / "p.star"
     write_benchmark_file(path, 3000, per_mic=100, seed=6)
     options = ParticleOptions(score="rlnMaxValueProbDistribution")
-    request = job_module.read_request(options)
+    request = read_request(options)
     read = particles_star.read_star_files
     silent = lambda *args: None  # noqa: E731
     asked_nothing = read([path], tmp_path / "a", request.scale, request.score_read, request.row_read, silent, silent)
@@ -241,10 +245,10 @@ def test_the_reader_decides_only_when_the_job_asks(tmp_path):
     assert not (tmp_path / "a").exists() or not any((tmp_path / "a").iterdir())
     with output_batch():  # (as the job runs it: the one pass writes scratch outputs of the batch)
         parts = (request.scale, request.score_read, request.row_read)
-        asked = read([path], tmp_path / "b", *parts, silent, silent, lambda facts: one_pass(options, facts))
+        asked = read([path], tmp_path / "b", *parts, silent, silent, lambda facts: one_pass(plan(options).read, facts))
     assert asked.decided is not None
     # The one-pass decision is the job's own on the same rows (two passes: read, then decide).
-    np.testing.assert_array_equal(asked.decided, decide(asked_nothing, options).keep)
+    np.testing.assert_array_equal(asked.decided, decided(asked_nothing, options).keep)
     assert asked.decided_by is None  # (a plain run asks for no partners: no memory for them)
 
 
@@ -259,16 +263,16 @@ def test_the_one_pass_scan_keeps_each_rejected_rows_partner_when_asked(tmp_path,
     path = tmp_path / "p.star"
     write_benchmark_file(path, 150_000, per_mic=300, seed=8)  # (over several of the scan's batches of 65,536)
     options = ParticleOptions(min_dist=30.0, **{"score": "rlnMaxValueProbDistribution", **asks})
-    request = job_module.read_request(options)
+    request = read_request(options)
     parts = (request.scale, request.score_read, request.row_read)
     silent = lambda *args: None  # noqa: E731
     with output_batch():
         asked = particles_star.read_star_files(
-            [path], tmp_path / "b", *parts, silent, silent, lambda f: one_pass(options, f)
+            [path], tmp_path / "b", *parts, silent, silent, lambda f: one_pass(plan(options).read, f)
         )
     two_passes = particles_star.read_star_files([path], tmp_path / "a", *parts, silent, silent)
     assert asked.decided is not None and asked.decided_by is not None
-    np.testing.assert_array_equal(asked.decided_by, decide(two_passes, options).suppressed_by)
+    np.testing.assert_array_equal(asked.decided_by, decided(two_passes, options).suppressed_by)
     keep, partner = asked.decided, asked.decided_by
     rejected = np.flatnonzero(~keep)
     assert rejected.size > 1000 and (partner[keep] == -1).all() and (partner[rejected] >= 0).all()
@@ -299,12 +303,20 @@ PLAIN = StarFacts(inputs=1, halfsets=False, filaments=False, subtomograms=False)
 
 def test_the_job_asks_for_one_pass_only_for_a_plain_duplicate_removal():
     rule = DuplicateRule(30.0, remove_entirely=True, seed=4)
-    assert one_pass(ParticleOptions(min_dist=30.0, remove_entirely=True, seed=4), PLAIN) == OnePass(rule)
-    # The pictures too: the scan keeps each rejected row's partner for them; the record, the
-    # scan writes itself (the partners of a batch's rejected rows held while it writes them).
-    assert one_pass(ParticleOptions(min_dist=30.0, plot=True), PLAIN) == OnePass(DuplicateRule(30.0), partners=True)
+    assert one_pass(plan(ParticleOptions(min_dist=30.0, remove_entirely=True, seed=4)).read, PLAIN) == OnePass(rule)
+    # The pictures too: the scan keeps each rejected row's partner for them, counts the pictures'
+    # nearest-neighbour histogram and makes the page's files. The record, the scan writes itself
+    # (the partners of a batch's rejected rows held while it writes them).
+    asked = one_pass(plan(ParticleOptions(min_dist=30.0, plot=True)).read, PLAIN)
+    assert dataclasses.replace(asked, pictures=None, page=None) == OnePass(DuplicateRule(30.0), partners=True)
+    assert asked.pictures == nearest_plan(30.0)
+    assert (asked.page.chunk, asked.page.rules) == (CHUNK, list(RULES))
     recorded = OnePass(DuplicateRule(30.0), record="decisions.csv")
-    assert one_pass(ParticleOptions(min_dist=30.0, decisions=True), PLAIN) == recorded
+    assert one_pass(plan(ParticleOptions(min_dist=30.0, decisions=True)).read, PLAIN) == recorded
+    both = one_pass(plan(ParticleOptions(min_dist=30.0, plot=True, decisions=True)).read, PLAIN)
+    assert dataclasses.replace(both, pictures=None, page=None) == OnePass(
+        DuplicateRule(30.0), partners=True, record="decisions.csv"
+    )
     for needs_more in (
         {"audit": True},
         {"max_angle": 10.0},
@@ -313,7 +325,7 @@ def test_the_job_asks_for_one_pass_only_for_a_plain_duplicate_removal():
         {"score_normalize": "rank"},
         {"min_dist_z": 5.0},
     ):
-        assert one_pass(ParticleOptions(**needs_more), PLAIN) is None, needs_more
+        assert one_pass(plan(ParticleOptions(**needs_more)).read, PLAIN) is None, needs_more
 
 
 def test_one_pass_and_two_passes_decide_by_one_rule(tmp_path):
@@ -322,19 +334,19 @@ def test_one_pass_and_two_passes_decide_by_one_rule(tmp_path):
     options = ParticleOptions(min_dist=42.0, remove_entirely=True, seed=9, score="rlnMaxValueProbDistribution")
     path = tmp_path / "p.star"
     write_benchmark_file(path, 300, per_mic=100, seed=6)
-    request = job_module.read_request(options)
+    request = read_request(options)
     parts = (request.scale, request.score_read, request.row_read)
     particles = particles_star.read_star_files([path], tmp_path / "a", *parts, lambda *a: None, lambda *a: None)
-    two_passes, _ = rule_for_rows(particles, options)
+    two_passes, _ = rule_for_rows(particles, plan(options).for_rows(particles).deciding)
     plain = dataclasses.replace(two_passes, tubes=None, images=None, orientations=None, whole_tubes=False)
-    assert one_pass(options, PLAIN) == OnePass(plain) and plain == DuplicateRule(42.0, None, True, 9)
+    assert one_pass(plan(options).read, PLAIN) == OnePass(plain) and plain == DuplicateRule(42.0, None, True, 9)
 
 
 def test_the_job_alone_decides_on_one_pass_from_what_the_reader_found(tmp_path, monkeypatch):
     # Several inputs, half-sets, filaments or subtomograms in the rows: the job says no. The
     # reader only reports them (StarFacts) and follows the job's answer, whatever it is.
     for differs in ({"inputs": 2}, {"halfsets": True}, {"filaments": True}, {"subtomograms": True}):
-        assert one_pass(ParticleOptions(), dataclasses.replace(PLAIN, **differs)) is None, differs
+        assert one_pass(plan(ParticleOptions()).read, dataclasses.replace(PLAIN, **differs)) is None, differs
     path = tmp_path / "p.star"
     write_benchmark_file(path, 600, per_mic=100, seed=6)
     asked: list[StarFacts] = []

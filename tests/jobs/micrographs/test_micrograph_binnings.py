@@ -19,14 +19,18 @@ from click.testing import CliRunner
 
 from cryodedup.cli import main
 from cryodedup.errors import CryodedupError
-from cryodedup.jobs.micrographs.group import decide
-from cryodedup.jobs.micrographs.plan import ScoringPlan
+from cryodedup.jobs.micrographs.decide import decide
+from cryodedup.jobs.micrographs.plan import ScoringPlan, micrograph_plan
+from cryodedup.jobs.micrographs.score import ScoredPairs
 from cryodedup.jobs.micrographs.write import _refuse_untrusted
 from cryodedup.options import MicrographOptions
 from fixtures.synthetic import write_mrc, write_reexposure_set
 from helpers import shared_file
 
 #: The real set binned 5 (54.8 Å): 102 x 144 binned pixels, the band's coarsest detail 25 of them.
+#: The default options' decision rules.
+RULES = micrograph_plan(MicrographOptions()).decision
+
 BIN5 = {"shape": (511, 720), "binning": 5, "binned_psize": 54.8, "band": (219.2, 1370.0)}
 
 
@@ -47,7 +51,7 @@ def plan_like(shape, binning, binned_psize, band) -> ScoringPlan:
     )
 
 
-def scores_with_null(pairs: list[tuple[float, float, float, int, int]], null: int = 200) -> dict[str, np.ndarray]:
+def scores_with_null(pairs: list[tuple[float, float, float, int, int]], null: int = 200) -> ScoredPairs:
     """The given pairs (z, Pearson, overlap, dy, dx in binned pixels) after ``null`` unrelated ones (z 4-5)."""
     rng = np.random.default_rng(1)
     z = np.r_[[p[0] for p in pairs], rng.uniform(4.0, 5.0, null)]
@@ -55,29 +59,31 @@ def scores_with_null(pairs: list[tuple[float, float, float, int, int]], null: in
     pearson, overlap = np.r_[[p[1] for p in pairs], nan], np.r_[[p[2] for p in pairs], nan]
     dy, dx = np.r_[[p[3] for p in pairs], rng.integers(-40, 40, null)], np.r_[[p[4] for p in pairs], nan]
     dx[len(pairs) :] = rng.integers(10, 40, null)  # never at zero shift
-    return {"z": z, "pearson": pearson, "overlap": overlap, "dy": dy.astype(float), "dx": dx}
+    # Each pair as many images apart as no other: none is at a confirmed re-exposure's shift.
+    apart = np.c_[np.zeros(len(z), dtype=np.int64), np.arange(1, len(z) + 1)]
+    return ScoredPairs(apart, z, dy.astype(float), dx, pearson, overlap)
 
 
 def test_a_pair_far_above_the_null_is_a_duplicate_whatever_its_pearson():
     # The real re-exposure at 44 Å: z 30 (T_z 8, T_far 12), Pearson 0.0997 under 0.15.
     scores = scores_with_null([(30.04, 0.0997, 0.893, -4, 14), (11.0, 0.05, 0.9, -4, 14), (30.0, -0.05, 0.9, 5, 20)])
     plan = plan_like((511, 720), 4, 43.84, (175.4, 1096.0))
-    d = decide(scores, MicrographOptions(), None, plan)
+    d = decide(scores, RULES, None, plan)
     assert d.joint[0] == pytest.approx(30.04 / 12)  # z over 1.5 x 8
     assert d.duplicate[:3].tolist() == [True, False, False]
     # z 11: 11 / 12 = 0.92, in the uncertain band; a negative Pearson coefficient is no agreement,
     # but z 30 away from zero shift is no chance either: undecided, named uncertain (issue 63 item 5).
     assert d.uncertain[:3].tolist() == [False, True, True]
     assert d.joint[2] == pytest.approx(min(30.0 / 8, -0.05 / 0.15))
-    assert d.summary()["reconsidered"] == {"zero_shift": 0, "thin_overlap": 0, "far_above_null": 2}
-    assert not d.summary()["verdict"].trusted and "1 pair far above the null undecided" in d.untrusted
+    assert d.summary().reconsidered == {"zero_shift": 0, "thin_overlap": 0, "far_above_null": 2}
+    assert not d.summary().verdict.trusted and "1 pair far above the null undecided" in d.untrusted
 
 
 def test_an_undecided_pair_far_above_the_null_is_refused_saying_what_to_look_at():
     # z 30 at shift (5, 20), 2.5 x T_z 8 and far above T_far 12, but Pearson -0.05: undecided.
     scores = scores_with_null([(30.0, -0.05, 0.9, 5, 20)])
     plan = plan_like((511, 720), 4, 43.84, (175.4, 1096.0))
-    d = decide(scores, MicrographOptions(), None, plan)
+    d = decide(scores, RULES, None, plan)
     assert not d.duplicate[0] and d.uncertain[0] and d.undecided.tolist() == [True] + [False] * 200
     outcome = SimpleNamespace(decision=d, plan=plan)
     with pytest.raises(CryodedupError) as refused:
@@ -87,7 +93,7 @@ def test_an_undecided_pair_far_above_the_null_is_refused_saying_what_to_look_at(
     assert "Pearson -0.050 at that shift" in message and "--plot draws the uncertain pairs" in message
     _refuse_untrusted(outcome, accept_untrusted=True)  # written when asked
     # The same pair at zero shift is the camera's pattern, decided (not a duplicate): trusted.
-    at_zero = decide(scores_with_null([(30.0, -0.05, 0.9, 0, 1)]), MicrographOptions(), None, plan)
+    at_zero = decide(scores_with_null([(30.0, -0.05, 0.9, 0, 1)]), RULES, None, plan)
     assert not at_zero.undecided.any() and at_zero.untrusted is None
 
 
@@ -95,7 +101,7 @@ def test_a_zero_shift_pair_is_the_cameras_pattern_unless_far_above_the_null():
     # 54.8 Å: unrelated images at shift (0, 0) and (0, 1) with Pearson 0.83, z 9.28 and 8.5;
     # a true re-exposure at zero shift with z 40 stays a duplicate.
     scores = scores_with_null([(9.28, 0.8331, 1.0, 0, 0), (8.5, 0.8, 0.99, 0, 1), (40.0, 0.6, 1.0, 0, 0)])
-    d = decide(scores, MicrographOptions(), None, plan_like(**BIN5))
+    d = decide(scores, RULES, None, plan_like(**BIN5))
     assert d.duplicate[:3].tolist() == [False, False, True]
     assert d.joint[0] == pytest.approx(9.28 / 12) and d.joint[1] == pytest.approx(8.5 / 12)
     assert d.joint[2] == pytest.approx(40 / 12)  # judged against T_far: min(40 / 12, 0.6 / 0.15)
@@ -105,31 +111,32 @@ def test_a_thin_overlap_says_nothing_by_its_pearson():
     # 54.8 Å: 11.3 % of 102 x 144 pixels is 1,660, under 4 cells of 25 x 25: the Pearson
     # coefficient 0.297 is not evidence, and z 8.79 is not far above the null (12).
     scores = scores_with_null([(8.79, 0.2967, 0.113, -90, -6), (15.5, 0.2567, 0.110, -90, 9)])
-    d = decide(scores, MicrographOptions(), None, plan_like(**BIN5))
+    d = decide(scores, RULES, None, plan_like(**BIN5))
     assert d.duplicate[:2].tolist() == [False, True]
     assert d.joint[0] == pytest.approx(8.79 / 12)
     # The same overlap at 11 Å (511 x 720 pixels, cells of 25 x 25): plenty, the joint score as before.
     fine = plan_like((511, 720), 1, 10.96, (43.84, 274.0))
-    assert decide(scores, MicrographOptions(), None, fine).joint[0] == pytest.approx(min(8.79 / 8, 0.2967 / 0.15))
+    assert decide(scores, RULES, None, fine).joint[0] == pytest.approx(min(8.79 / 8, 0.2967 / 0.15))
 
 
 def test_a_clear_run_keeps_every_joint_score():
     # Every pair far from the boundary or from the rules' reach: nothing is reconsidered.
     scores = scores_with_null([(92.0, 0.394, 0.888, -18, 57), (8.94, 0.0476, 0.92, -30, 16), (6.0, 0.6, 1.0, 0, 0)])
     plan = plan_like((511, 720), 1, 10.96, (43.84, 274.0))
-    d = decide(scores, MicrographOptions(), None, plan)
+    d = decide(scores, RULES, None, plan)
     expected = [min(92 / 8, 0.394 / 0.15), 0.0476 / 0.15, 6.0 / 8]  # (6.5 / 8 would be in the band)
     assert d.joint[:3] == pytest.approx(expected)
-    assert d.summary()["verdict"].to_json() == {"trusted": True, "check": 0, "why": None}
+    assert d.summary().verdict.to_json() == {"trusted": True, "check": 0, "why": None}
 
 
 def test_a_boundary_through_the_bulk_of_the_pairs_is_not_trusted():
     # 300 pairs whose joint scores run evenly from 0.5 to 1.5: 150 duplicates, margin about 1.
     z = np.linspace(4.0, 12.0, 300)
-    scores = {"z": z, "pearson": np.full(300, 0.5), "overlap": np.full(300, 0.9)}
-    scores.update(dy=np.full(300, 20.0), dx=np.full(300, 20.0))
-    d = decide(scores, MicrographOptions(min_z=8.0), None, plan_like((511, 720), 1, 10.96, (43.84, 274.0)))
-    verdict = d.summary()["verdict"]
+    apart = np.c_[np.zeros(300, dtype=np.int64), np.arange(1, 301)]  # (each as many images apart as no other)
+    scores = ScoredPairs(apart, z, np.full(300, 20.0), np.full(300, 20.0), np.full(300, 0.5), np.full(300, 0.9))
+    rules = micrograph_plan(MicrographOptions(min_z=8.0)).decision
+    d = decide(scores, rules, None, plan_like((511, 720), 1, 10.96, (43.84, 274.0)))
+    verdict = d.summary().verdict
     assert not verdict.trusted and "cannot" not in verdict.why and "margin of x1.00" in verdict.why
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from cryodedup import MicrographOptions, find_duplicate_micrographs
 from cryodedup.formats.micrograph_lists import load_inputs
-from cryodedup.jobs.micrographs.plan import plan_scoring
+from cryodedup.jobs.micrographs.plan import micrograph_plan, plan_scoring
 from cryodedup.jobs.micrographs.score import images_to_read
 from helpers import write_planted_micrographs
 
@@ -57,7 +57,7 @@ def test_dask_local_cluster_writes_the_outputs_of_one_run(planted, tmp_path, cli
     from cryodedup.jobs.micrographs.dask import dask_runner
 
     options = {"bin": 1, "candidates": "window", "window": 8}
-    single = find_duplicate_micrographs(planted, tmp_path / "single", MicrographOptions(**options))
+    single = find_duplicate_micrographs(planted, tmp_path / "single", MicrographOptions(**options)).to_json()
     CountingBar.made = []
     on_dask = find_duplicate_micrographs(
         planted,
@@ -65,13 +65,13 @@ def test_dask_local_cluster_writes_the_outputs_of_one_run(planted, tmp_path, cli
         MicrographOptions(**options),
         runner=dask_runner(client, shards),
         progress_factory=CountingBar,
-    )
+    ).to_json()
     for name in OUTPUTS:
         assert (tmp_path / "single" / name).read_bytes() == (tmp_path / "dask" / name).read_bytes(), name
     count = shards or 2  # one shard per worker by default
     assert on_dask["shards"] == count and on_dask["kept"] == single["kept"]
     # Each worker named with what it read; together, every shard's chunk and the window past it.
-    plan = plan_scoring(load_inputs(planted), MicrographOptions(**options))
+    plan = plan_scoring(load_inputs(planted), micrograph_plan(MicrographOptions(**options)).scoring)
     total = sum(images_to_read(plan, k, count) for k in range(1, count + 1))
     assert sum(w["images_read"] for w in on_dask["workers"]) == total
     assert {w["worker"] for w in on_dask["workers"]} <= set(client.scheduler_info()["workers"])

@@ -15,7 +15,9 @@ import pytest
 from click.testing import CliRunner
 
 from cryodedup.cli import main
-from cryodedup.jobs.micrographs.group import NULL_PAIRS, decide, z_threshold
+from cryodedup.jobs.micrographs.decide import NULL_PAIRS, decide, z_threshold
+from cryodedup.jobs.micrographs.plan import micrograph_plan
+from cryodedup.jobs.micrographs.score import ScoredPairs
 from cryodedup.options import MicrographOptions
 from fixtures.synthetic import write_reexposure_set
 
@@ -37,7 +39,9 @@ def test_z_threshold_is_the_floor_or_the_runs_null():
 def test_joint_score_uncertain_band_and_margin():
     z = np.array([100.0, 9.0, 7.0, 40.0, 8.5, 4.0] + [4.5] * 40)
     pearson = np.array([0.5, 0.01, 0.2, 0.17, 0.16, np.nan] + [0.02] * 40)
-    d = decide({"z": z, "pearson": pearson}, MicrographOptions(), None)
+    unknown = np.full(len(z), np.nan)  # (no plan: the shifts and overlaps are not read)
+    scores = ScoredPairs(np.zeros((len(z), 2), dtype=np.int64), z, unknown, unknown, pearson, unknown)
+    d = decide(scores, micrograph_plan(MicrographOptions()).decision, None)
     assert d.min_z == 8.0 and d.min_pearson == 0.15
     # joint = min(z / 8, Pearson / 0.15), computed by hand
     expected = [min(100 / 8, 0.5 / 0.15), 0.01 / 0.15, 7 / 8, 0.17 / 0.15, min(8.5 / 8, 0.16 / 0.15), -np.inf]

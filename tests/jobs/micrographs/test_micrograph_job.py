@@ -18,10 +18,10 @@ from click.testing import CliRunner
 from cryodedup import MicrographOptions, find_duplicate_micrographs
 from cryodedup.cli import main
 from cryodedup.jobs.micrographs.job import screen_micrographs
-from cryodedup.jobs.micrographs.plan import acquisition_order, candidate_offsets, candidate_pairs
+from cryodedup.jobs.micrographs.plan import acquisition_order, candidate_offsets, candidate_pairs, micrograph_plan
 from cryodedup.jobs.micrographs.score import run_in_process
+from cryodedup.jobs.micrographs.summary import micrograph_rows
 from cryodedup.options.micrographs import ALL_PAIRS_UPTO
-from cryodedup.report.summary import micrograph_rows
 from fixtures.synthetic import exposure, specimen_field, write_mrc
 from helpers import star_text, write_planted_micrographs
 
@@ -65,7 +65,7 @@ def test_overlaps_from_30_to_100_percent_are_found_with_their_shift(overlapping,
     folder, truth = overlapping
     summary = find_duplicate_micrographs(
         sorted(folder.glob("*.mrc")), tmp_path / "out", MicrographOptions(bin=BIN, candidates="all")
-    )
+    ).to_json()
     rows = [r for r in read_pairs(tmp_path / "out" / "pairs.csv") if r["index_a"] == "0"]
     assert len(rows) == len(truth)
     for r in rows:
@@ -95,11 +95,16 @@ def test_no_false_duplicates_over_2000_unrelated_pairs(tmp_path):
         )
     summary = find_duplicate_micrographs(
         sorted(tmp_path.glob("*.mrc")), tmp_path / "out", MicrographOptions(bin=1, candidates="all")
-    )
+    ).to_json()
     assert summary["pairs_scored"] == 70 * 69 // 2 >= 2000
     assert summary["duplicate_pairs"] == 0 and summary["rejected"] == 0
     z = [float(r["z"]) for r in read_pairs(tmp_path / "out" / "pairs.csv")]
     assert max(z) < MicrographOptions.min_z
+
+
+def candidates_of(options: MicrographOptions):
+    """The pairs ``options`` compare, as the job resolves them."""
+    return micrograph_plan(options).scoring.candidates
 
 
 def test_pattern_mode_compares_the_scripts_pairs():
@@ -112,14 +117,16 @@ def test_pattern_mode_compares_the_scripts_pairs():
                     break
                 expected.add((i, i + m + k * h))
         options = MicrographOptions(candidates="pattern", images_per_move=m, images_per_hole=h, scan_range=s)
-        got = {tuple(p) for p in candidate_pairs(n, candidate_offsets(options, n)).tolist()}
+        got = {tuple(p) for p in candidate_pairs(n, candidate_offsets(candidates_of(options), n)).tolist()}
         assert got == expected
 
 
 def test_window_and_all_pairs():
     window = {
         tuple(p)
-        for p in candidate_pairs(20, candidate_offsets(MicrographOptions(candidates="window", window=3), 20)).tolist()
+        for p in candidate_pairs(
+            20, candidate_offsets(candidates_of(MicrographOptions(candidates="window", window=3)), 20)
+        ).tolist()
     }
     assert window == {(i, j) for i in range(20) for j in range(i + 1, min(20, i + 4))}
     everything = candidate_pairs(12, None).tolist()
@@ -185,7 +192,9 @@ def test_star_input_keeps_rows_and_splits_particles(overlapping, tmp_path):
         )
     )
     # Run from elsewhere: the relative paths are found from the folders above the STAR file.
-    summary = find_duplicate_micrographs([star], tmp_path / "out", MicrographOptions(bin=BIN), particles=particles)
+    summary = find_duplicate_micrographs(
+        [star], tmp_path / "out", MicrographOptions(bin=BIN), particles=particles
+    ).to_json()
     assert summary["root"] == str(tmp_path) and (summary["kept"], summary["rejected"]) == (1, 2)
     kept = (tmp_path / "out" / "micrographs_kept.star").read_text()
     assert names[0] in kept and names[1] not in kept and f"{names[0]} 1 4.5\n" in kept
@@ -294,7 +303,7 @@ def test_cryosparc_exposures_in_and_out(overlapping, tmp_path):
         tmp_path / "out",
         MicrographOptions(bin=BIN, project_dir=tmp_path),
         particles=tmp_path / "particles.cs",
-    )
+    ).to_json()
     assert (summary["kept"], summary["rejected"]) == (1, 2)
     kept = np.load(tmp_path / "out" / "micrographs_kept.cs")
     assert kept.dtype == exposures.dtype and np.array_equal(kept, exposures[:1])
@@ -322,7 +331,7 @@ def test_cryosparc_exposure_group_with_passthrough(overlapping, tmp_path):
     )
     summary = find_duplicate_micrographs(
         [tmp_path / "J4.csg"], tmp_path / "out", MicrographOptions(bin=BIN, order="input")
-    )
+    ).to_json()
     assert (summary["kept"], summary["rejected"]) == (1, 2)
     out = tmp_path / "out"
     assert np.load(out / "micrographs_kept.cs")["uid"].tolist() == [21]
@@ -414,9 +423,9 @@ def test_default_finds_re_exposures_36_and_90_images_later_and_says_how_far_it_l
 
 def test_auto_candidates_beyond_the_all_pairs_limit_use_a_window_of_100():
     n = ALL_PAIRS_UPTO + 1
-    offsets = candidate_offsets(MicrographOptions(), n)
+    offsets = candidate_offsets(candidates_of(MicrographOptions()), n)
     assert offsets.tolist() == list(range(1, 101))
-    assert candidate_offsets(MicrographOptions(), ALL_PAIRS_UPTO) is None
+    assert candidate_offsets(candidates_of(MicrographOptions()), ALL_PAIRS_UPTO) is None
 
 
 def test_duplicate_near_the_window_edge_is_warned_about(numbered_copies):
@@ -497,7 +506,7 @@ def test_images_are_read_ahead_on_their_own_thread_with_the_same_scores(tmp_path
         lambda plan, q: threads.append(threading.current_thread().name) or read_image(plan, q),
     )
     summaries = [
-        find_duplicate_micrographs(files, tmp_path / f"out{batch}", MicrographOptions(bin=1, batch=batch))
+        find_duplicate_micrographs(files, tmp_path / f"out{batch}", MicrographOptions(bin=1, batch=batch)).to_json()
         for batch in (3, 100)
     ]
     assert len(threads) == 28 and all(name.startswith("cryodedup-read") for name in threads)

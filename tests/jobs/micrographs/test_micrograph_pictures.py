@@ -19,7 +19,7 @@ pytest.importorskip("matplotlib")
 
 from cryodedup import MicrographOptions, find_duplicate_micrographs
 from cryodedup.jobs.micrographs.job import screen_micrographs
-from cryodedup.report.summary import micrograph_rows
+from cryodedup.jobs.micrographs.summary import micrograph_rows
 from fixtures.synthetic import write_graded_reexposures
 
 
@@ -59,7 +59,7 @@ def test_uncertain_pairs_are_listed_and_drawn_as_pairs_csv_says(graded, tmp_path
     folder, _truth = graded
     # --min-z 16 (T_far 24) puts the damaged re-exposures' z (22-28) about T_far: uncertain.
     options = MicrographOptions(plot=True, plot_pairs=2, min_z=16.0)
-    s = find_duplicate_micrographs(sorted(folder.glob("*.mrc")), tmp_path / "out", options)
+    s = find_duplicate_micrographs(sorted(folder.glob("*.mrc")), tmp_path / "out", options).to_json()
     t_z, t_p = s["thresholds"]["z"], s["thresholds"]["pearson"]
     expected = {}
     with open(tmp_path / "out" / "pairs.csv") as f:
@@ -126,7 +126,7 @@ def test_a_new_picture_is_drawn_and_shown_in_the_report(graded, tmp_path):
     drawn = {}
 
     def sorted_z(figures):
-        drawn["z"] = np.sort(figures.scores["z"])
+        drawn["z"] = np.sort(figures.scores.z)
         figure, axes = plt.subplots()
         axes.plot(drawn["z"])
         return figure

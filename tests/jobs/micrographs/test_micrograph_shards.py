@@ -43,7 +43,7 @@ def options(base):
 
 
 def single_run(files, outdir, base):
-    return find_duplicate_micrographs(files, outdir, options(base))
+    return find_duplicate_micrographs(files, outdir, options(base)).to_json()
 
 
 def sharded_run(files, outdir, base, n):

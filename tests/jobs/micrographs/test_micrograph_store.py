@@ -321,7 +321,7 @@ def test_a_stop_before_the_commit_leaves_the_previous_store(store, planted, monk
     assert contents(out) == before
     monkeypatch.setattr(module, name, original)
     find_duplicate_micrographs([str(mics / "*.mrc")], tmp_path := out.parent / "whole7", MicrographOptions(bin=1))
-    summary = find_duplicate_micrographs([str(mics / "*.mrc")], out, MicrographOptions(bin=1), update=True)
+    summary = find_duplicate_micrographs([str(mics / "*.mrc")], out, MicrographOptions(bin=1), update=True).to_json()
     assert summary["images_read"] == 1
     for output in OUTPUTS:
         assert (out / output).read_bytes() == (tmp_path / output).read_bytes(), output
@@ -371,7 +371,7 @@ def test_a_round_killed_in_its_transaction_is_rolled_back_by_the_next(planted, t
     assert killed.returncode == -9, killed.stderr
     assert os.path.getsize(out / STORE / f"{DATABASE}-journal") > 0  # (a hot journal)
     assert os.path.getsize(out / STORE / DATABASE) > 0  # (the round's pages in it)
-    summary = find_duplicate_micrographs([str(mics / "*.mrc")], out, MicrographOptions(bin=1), update=True)
+    summary = find_duplicate_micrographs([str(mics / "*.mrc")], out, MicrographOptions(bin=1), update=True).to_json()
     assert summary["images_read"] == (4 if first else 3)
     find_duplicate_micrographs([str(mics / "*.mrc")], tmp_path / "whole", MicrographOptions(bin=1))
     for output in OUTPUTS:
@@ -405,7 +405,7 @@ def test_a_stop_after_the_commit_leaves_outputs_the_next_run_writes_from_the_sto
     assert result.exit_code == 128 + signal.SIGINT, result.output
     assert {name: (out / name).read_bytes() for name in OUTPUTS} == before
     monkeypatch.setattr(SeenStore, "committing", committing)
-    summary = find_duplicate_micrographs([str(mics / "*.mrc")], out, MicrographOptions(bin=1), update=True)
+    summary = find_duplicate_micrographs([str(mics / "*.mrc")], out, MicrographOptions(bin=1), update=True).to_json()
     assert summary["images_read"] == 0
     whole = out.parent / "whole7"
     find_duplicate_micrographs([str(mics / "*.mrc")], whole, MicrographOptions(bin=1))

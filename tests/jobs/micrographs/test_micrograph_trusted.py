@@ -17,10 +17,10 @@ import pytest
 from click.testing import CliRunner
 
 from cryodedup.cli import main
+from cryodedup.jobs.micrographs.decide import UNCERTAIN, decide, look_at_confirmed_shift
 from cryodedup.jobs.micrographs.directed import z_at_shift
-from cryodedup.jobs.micrographs.group import UNCERTAIN, decide, look_at_confirmed_shift
-from cryodedup.jobs.micrographs.plan import ScoringPlan
-from cryodedup.jobs.micrographs.score import score_shard
+from cryodedup.jobs.micrographs.plan import ScoringPlan, micrograph_plan
+from cryodedup.jobs.micrographs.score import ScoredPairs, score_shard
 from cryodedup.jobs.micrographs.write import _uncertain_warnings
 from cryodedup.options import MicrographOptions
 from cryodedup.report.micrograph_sections import Verdict
@@ -28,6 +28,9 @@ from fixtures.synthetic import band_noise, write_mrc
 from helpers import shared_file
 
 #: The real set's re-exposures (PROVENANCE.md): 04700..04703 imaged again 36 images later.
+#: The default options' decision rules.
+RULES = micrograph_plan(MicrographOptions()).decision
+
 REAL_TRUTH = {(0, 36), (1, 37), (2, 38), (3, 39)}
 
 
@@ -48,7 +51,7 @@ def plan_at(binning: int, binned_psize: float) -> ScoringPlan:
     )
 
 
-def planted(fourth: tuple[int, int, float, float, int, int]) -> dict[str, np.ndarray]:
+def planted(fourth: tuple[int, int, float, float, int, int]) -> ScoredPairs:
     """Three re-exposures 36 apart at (-5, 14) binned px, a ``fourth`` (a, b, z, Pearson, dy, dx), 200 unrelated pairs.
 
     The unrelated pairs (z 4-5: median 4.5, robust SD 0.37, so evidence from z 5.98) pair
@@ -62,22 +65,22 @@ def planted(fourth: tuple[int, int, float, float, int, int]) -> dict[str, np.nda
     dy = np.r_[[-5, -5, -4, fourth[4]], rng.integers(20, 60, 200)].astype(float)
     dx = np.r_[[14, 14, 14, fourth[5]], rng.integers(-60, -20, 200)].astype(float)
     overlap = np.r_[[0.89] * 4, np.full(200, np.nan)]
-    return {"pairs": pairs, "z": z, "pearson": pearson, "overlap": overlap, "dy": dy, "dx": dx}
+    return ScoredPairs(pairs, z, dy, dx, pearson, overlap)
 
 
 def test_a_weak_pair_at_the_confirmed_pairs_shift_is_left_to_check_not_trusted():
     # The real noisy set at 40 Å (bin 4): 3-39 at (-8, 14) binned px, z 5.74, Pearson 0.066, joint
     # 0.44, far under the uncertain band; the three found at (-5, 14), (-5, 14), (-4, 14).
     scores = planted((3, 39, 6.5, 0.066, -8, 14))
-    d = decide(scores, MicrographOptions(), None, plan_at(4, 43.84))
+    d = decide(scores, RULES, None, plan_at(4, 43.84))
     assert d.duplicate[:4].tolist() == [True, True, True, False]
     assert d.joint[3] < 1 / UNCERTAIN  # under the band: only the pattern marks it
     assert d.uncertain[3] and d.at_shift.tolist() == [False] * 3 + [True] + [False] * 200
-    verdict = d.summary()["verdict"]
+    verdict = d.summary().verdict
     assert verdict.trusted and verdict.check == 1 and verdict.word == "check 1 pair"
     assert verdict.to_json() == {"trusted": True, "check": 1, "why": None}
     # The margin's strongest other pair is this one, and says it is left to check.
-    margin = d.summary()["margin"]
+    margin = d.summary().margin
     assert margin.strongest_other == pytest.approx(0.066 / 0.15)  # its joint score: min(6.5 / 8, 0.066 / 0.15)
     assert margin.strongest_uncertain and "strongest other 0.44 (marked uncertain: check it)" in margin.rows("")[0][1]
     (warning,) = _uncertain_warnings(d, plot=False)
@@ -96,11 +99,11 @@ def test_a_weak_pair_at_the_confirmed_pairs_shift_is_left_to_check_not_trusted()
     ],
 )
 def test_a_pair_off_the_pattern_is_not_left_to_check(fourth, why):
-    d = decide(planted(fourth), MicrographOptions(), None, plan_at(4, 43.84))
+    d = decide(planted(fourth), RULES, None, plan_at(4, 43.84))
     assert not d.uncertain[3] and not d.at_shift.any(), why
-    verdict = d.summary()["verdict"]
+    verdict = d.summary().verdict
     assert verdict.word == "TRUSTED" and verdict.check == 0
-    assert not d.summary()["margin"].strongest_uncertain
+    assert not d.summary().margin.strongest_uncertain
 
 
 @pytest.mark.parametrize(
@@ -115,28 +118,28 @@ def test_a_pair_off_the_pattern_is_not_left_to_check(fourth, why):
     ],
 )
 def test_a_pair_at_the_pattern_is_left_to_check(fourth, why):
-    d = decide(planted(fourth), MicrographOptions(), None, plan_at(4, 43.84))
+    d = decide(planted(fourth), RULES, None, plan_at(4, 43.84))
     assert d.uncertain[3] and d.at_shift.tolist() == [False] * 3 + [True] + [False] * 200, why
-    assert d.summary()["verdict"].word == "check 1 pair"
+    assert d.summary().verdict.word == "check 1 pair"
 
 
 def test_the_tolerance_scales_with_the_binned_pixel():
     # 3 binned pixels off at bin 4 (43.84 Å) is within the band's finest detail (4 binned pixels);
     # at bin 1 (10.96 Å) with the same band in binned pixels, 12 pixels off (the same Å) is not.
-    assert decide(planted((3, 39, 6.5, 0.066, -8, 14)), MicrographOptions(), None, plan_at(4, 43.84)).at_shift[3]
+    assert decide(planted((3, 39, 6.5, 0.066, -8, 14)), RULES, None, plan_at(4, 43.84)).at_shift[3]
     fine = planted((3, 39, 6.5, 0.066, -32, 56))
-    fine["dy"][:3], fine["dx"][:3] = [-20, -20, -16], [56, 56, 56]
-    assert not decide(fine, MicrographOptions(), None, plan_at(1, 10.96)).at_shift[3]
-    fine["dy"][3] = -22  # 2 pixels off the nearest: within 4
-    assert decide(fine, MicrographOptions(), None, plan_at(1, 10.96)).at_shift[3]
+    fine.dy[:3], fine.dx[:3] = [-20, -20, -16], [56, 56, 56]
+    assert not decide(fine, RULES, None, plan_at(1, 10.96)).at_shift[3]
+    fine.dy[3] = -22  # 2 pixels off the nearest: within 4
+    assert decide(fine, RULES, None, plan_at(1, 10.96)).at_shift[3]
 
 
 def test_the_verdict_says_check_for_pairs_in_the_band_too():
     # A pair within x1.25 of the boundary, at any shift: left to check, the verdict is not TRUSTED.
     scores = planted((20, 45, 7.0, 0.16, 30, -30))  # joint min(7 / 8, 0.16 / 0.15) = 0.875
-    d = decide(scores, MicrographOptions(), None, plan_at(2, 21.92))
+    d = decide(scores, RULES, None, plan_at(2, 21.92))
     assert d.uncertain[3] and not d.at_shift[3]
-    assert d.summary()["verdict"].word == "check 1 pair"
+    assert d.summary().verdict.word == "check 1 pair"
     assert Verdict(True).word == "TRUSTED" and Verdict(False, "why", check=3).word == "NOT TRUSTED"
     (warning,) = _uncertain_warnings(d, plot=False)
     assert warning.startswith("1 pair near the thresholds")
@@ -169,7 +172,7 @@ def write_hole_pattern(folder, weak_noise: float, seed: int = 0) -> ScoringPlan:
     return plan
 
 
-def hole_scores(fourth_peak: tuple[int, int], fourth_z: float) -> dict[str, np.ndarray]:
+def hole_scores(fourth_peak: tuple[int, int], fourth_z: float) -> ScoredPairs:
     """The screen's scores: (0, 4), (1, 5), (2, 6) found at SHIFT, (3, 7)'s peak elsewhere, 6 unrelated pairs."""
     pairs = np.array([[0, 4], [1, 5], [2, 6], [3, 7], [0, 5], [1, 6], [2, 7], [0, 1], [4, 5], [5, 6]])
     z = np.r_[[20.0, 21.0, 19.0, fourth_z], np.full(6, 4.3)]
@@ -177,18 +180,18 @@ def hole_scores(fourth_peak: tuple[int, int], fourth_z: float) -> dict[str, np.n
     dy = np.r_[[SHIFT[0]] * 3, fourth_peak[0], np.arange(6) + 30].astype(float)
     dx = np.r_[[SHIFT[1]] * 3, fourth_peak[1], np.arange(6) + 40].astype(float)
     overlap = np.r_[[0.8] * 3, np.full(7, np.nan)]
-    return {"pairs": pairs, "z": z, "pearson": pearson, "overlap": overlap, "dy": dy, "dx": dx}
+    return ScoredPairs(pairs, z, dy, dx, pearson, overlap)
 
 
 def test_the_directed_look_is_the_cores_map_read_at_one_shift(tmp_path):
     plan = write_hole_pattern(tmp_path, weak_noise=5.0)
     plan.offsets = None  # (every pair)
     core = score_shard(plan, 1, 1).scores  # the Rust core's scores: its map's highest cell
-    at_peak = z_at_shift(plan, np.arange(8), core["pairs"], np.c_[core["dy"], core["dx"]])
+    at_peak = z_at_shift(plan, np.arange(8), core.pairs, np.c_[core.dy, core.dx])
     # numpy's map, read where the core's peaked, is the core's z (the same band, taper, whitening)
-    assert at_peak == pytest.approx(core["z"], rel=1e-3)
-    planted = [core["pairs"].tolist().index(pair) for pair in ([0, 4], [1, 5], [2, 6], [3, 7])]
-    assert core["dy"][planted].tolist() == [SHIFT[0]] * 4 and core["dx"][planted].tolist() == [SHIFT[1]] * 4
+    assert at_peak == pytest.approx(core.z, rel=1e-3)
+    planted = [core.pairs.tolist().index(pair) for pair in ([0, 4], [1, 5], [2, 6], [3, 7])]
+    assert core.dy[planted].tolist() == [SHIFT[0]] * 4 and core.dx[planted].tolist() == [SHIFT[1]] * 4
     # Elsewhere, and for images of different areas at the shift, a cell of the map's noise
     # (median 0, SD 1); from the other side, the shift reversed, the same value.
     z = z_at_shift(plan, np.arange(8), np.array([[0, 4], [0, 5], [4, 0]]), np.array([(30, 40), SHIFT, (-12, 20)]))
@@ -200,7 +203,7 @@ def test_a_weak_reexposure_whose_peak_lies_elsewhere_is_found_by_looking_at_the_
     # scores points at it, and at_confirmed_shift leaves it; read again at SHIFT it stands out.
     plan = write_hole_pattern(tmp_path, weak_noise=5.0)  # (its z at the shift: 6.7)
     scores = hole_scores((1, 0), 4.4)
-    d = decide(scores, MicrographOptions(), None, plan)
+    d = decide(scores, RULES, None, plan)
     assert d.duplicate.tolist() == [True] * 3 + [False] * 7 and not d.uncertain[3]
     found = look_at_confirmed_shift(d, scores, plan, per_hole=4)
     assert found.tolist() == [False] * 3 + [True] + [False] * 6
@@ -212,7 +215,7 @@ def test_a_neighbour_of_other_areas_is_not_marked_by_the_look(tmp_path):
     plan = write_hole_pattern(tmp_path, weak_noise=5.0)
     plan.paths[7] = plan.paths[6]  # (3, 7) now pairs image 3 with a view of image 2's area
     scores = hole_scores((1, 0), 4.4)
-    d = decide(scores, MicrographOptions(), None, plan)
+    d = decide(scores, RULES, None, plan)
     assert not look_at_confirmed_shift(d, scores, plan, per_hole=4).any()
 
 

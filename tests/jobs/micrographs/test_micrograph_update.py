@@ -125,24 +125,24 @@ def test_update_reads_only_the_new_micrographs_and_writes_a_fresh_runs_outputs(g
     base = BASES[name]
     mics = copied(grown[:40], tmp_path / "mics")
     out = tmp_path / "out"
-    first = find_duplicate_micrographs([str(mics / "*.mrc")], out, fresh(base), update=True)
+    first = find_duplicate_micrographs([str(mics / "*.mrc")], out, fresh(base), update=True).to_json()
     assert first["images_read"] == 40
     earlier = (out / "pairs.csv").read_bytes()
     copied(grown[40:], mics)
     for k in range(1, 41):
         spoil(mics / f"mic_{k}.mrc")
-    second = find_duplicate_micrographs([str(mics / "*.mrc")], out, fresh(base), update=True)
+    second = find_duplicate_micrographs([str(mics / "*.mrc")], out, fresh(base), update=True).to_json()
     assert second["images_read"] == 12
     assert_appended_where_it_can(earlier, out, rows_formatted[-1])
     unspoil()  # the pixels back, for the fresh run of the same inputs
-    whole = find_duplicate_micrographs([str(mics / "*.mrc")], tmp_path / "whole", fresh(base))
+    whole = find_duplicate_micrographs([str(mics / "*.mrc")], tmp_path / "whole", fresh(base)).to_json()
     assert_same_outputs(out, tmp_path / "whole")
     # The planted re-exposures within reach, found (the set was built with them).
     reach = base.window if base.candidates == "window" else 52
     rejected = (out / "micrographs_rejected.txt").read_text().split()
     assert sorted(int(n.split("_")[-1][:-4]) for n in rejected) == sorted(k for k in GROWN if k - GROWN[k] <= reach)
     assert whole["rejected"] == second["rejected"]
-    again = find_duplicate_micrographs([str(mics / "*.mrc")], out, fresh(base), update=True)
+    again = find_duplicate_micrographs([str(mics / "*.mrc")], out, fresh(base), update=True).to_json()
     assert again["images_read"] == 0
     assert_same_outputs(out, tmp_path / "whole")
     assert rows_formatted[-1] == 0  # nothing new: the last round's file, copied
@@ -155,13 +155,13 @@ def test_a_changed_score_option_means_a_full_run(grown, tmp_path):
     said = []
     summary = find_duplicate_micrographs(
         [str(mics / "*.mrc")], out, MicrographOptions(bin=1, lowpass=40), update=True, log=lambda m, lvl: said.append(m)
-    )
+    ).to_json()
     assert summary["images_read"] == 10
     assert any("--lowpass 40" in m and "full run" in m for m in said)
     # A threshold of the decision (not of the scores) changes nothing read.
     summary = find_duplicate_micrographs(
         [str(mics / "*.mrc")], out, MicrographOptions(bin=1, lowpass=40, min_pearson=0.5), update=True
-    )
+    ).to_json()
     assert summary["images_read"] == 0
 
 
@@ -171,7 +171,7 @@ def test_refusals(grown, tmp_path):
     with pytest.raises(CryodedupError, match=r"1 micrograph\(s\) screened before are no longer in the inputs"):
         find_duplicate_micrographs(grown[1:10], out, MicrographOptions(bin=1), update=True)
     # --force: a full run of what is given now.
-    summary = find_duplicate_micrographs(grown[1:10], out, MicrographOptions(bin=1), update=True, force=True)
+    summary = find_duplicate_micrographs(grown[1:10], out, MicrographOptions(bin=1), update=True, force=True).to_json()
     assert summary["images_read"] == 9
     with sqlite3.connect(out / STORE / DATABASE) as db:
         db.execute("UPDATE meta SET value = 'cryodedup micrograph update store 9' WHERE key = 'format'")
@@ -200,7 +200,7 @@ def test_outputs_in_the_way_of_an_update_without_a_store_say_why(grown, tmp_path
         CryodedupError, match=r"pairs.csv: already exists; use force=True.* found no store of an earlier"
     ):
         find_duplicate_micrographs(grown[:8], out, MicrographOptions(bin=1), update=True)
-    summary = find_duplicate_micrographs(grown[:8], out, MicrographOptions(bin=1), update=True, force=True)
+    summary = find_duplicate_micrographs(grown[:8], out, MicrographOptions(bin=1), update=True, force=True).to_json()
     assert summary["images_read"] == 8
 
 
@@ -289,14 +289,18 @@ def test_micrographs_that_arrive_out_of_order_pair_old_images_anew(grown, tmp_pa
         if k not in late:
             shutil.copy(path, mics)
     out = tmp_path / "out"
-    assert find_duplicate_micrographs([str(mics / "*.mrc")], out, fresh(base), update=True)["images_read"] == 38
+    assert (
+        find_duplicate_micrographs([str(mics / "*.mrc")], out, fresh(base), update=True).to_json()["images_read"] == 38
+    )
     earlier = (out / "pairs.csv").read_bytes()
     for k, path in enumerate(grown, 1):
         if k in late or k > 40:
             shutil.copy(path, mics)
         else:
             spoil(mics / path.name)
-    assert find_duplicate_micrographs([str(mics / "*.mrc")], out, fresh(base), update=True)["images_read"] == 14
+    assert (
+        find_duplicate_micrographs([str(mics / "*.mrc")], out, fresh(base), update=True).to_json()["images_read"] == 14
+    )
     assert_appended_where_it_can(earlier, out, rows_formatted[-1])
     assert not (out / "pairs.csv").read_bytes().startswith(earlier)  # rows of mic_5 and mic_20 among the old
     unspoil()
@@ -345,11 +349,11 @@ def test_a_file_replaced_in_place_is_read_again(grown, tmp_path, how):
     said = []
     second = find_duplicate_micrographs(
         [str(mics / "*.mrc")], out, fresh(base), update=True, log=lambda m, lvl: said.append(m)
-    )
+    ).to_json()
     assert second["images_read"] == 1
     assert pair_parts(out) == [66]  # mic_3's old pairs dropped: every pair written anew
     assert any("1 micrograph(s) replaced since they were screened" in m and "mic_3.mrc" in m for m in said)
-    whole = find_duplicate_micrographs([str(mics / "*.mrc")], tmp_path / "whole", fresh(base))
+    whole = find_duplicate_micrographs([str(mics / "*.mrc")], tmp_path / "whole", fresh(base)).to_json()
     assert_same_outputs(out, tmp_path / "whole")
     assert ("mic_3.mrc", "mic_8.mrc") in {(a.split("/")[-1], b.split("/")[-1]) for a, b in _duplicate_rows(out)}
     assert whole["rejected"] == second["rejected"]
@@ -357,7 +361,7 @@ def test_a_file_replaced_in_place_is_read_again(grown, tmp_path, how):
     for k in (1, 2, 4, 5, 6, 7):
         shutil.copyfile(grown[k - 1], mics / f".mic_{k}.part")
         os.replace(mics / f".mic_{k}.part", mics / f"mic_{k}.mrc")
-    third = find_duplicate_micrographs([str(mics / "*.mrc")], out, fresh(base), update=True)
+    third = find_duplicate_micrographs([str(mics / "*.mrc")], out, fresh(base), update=True).to_json()
     assert third["images_read"] == 6
     assert stored_images(out) == 12
     assert_same_outputs(out, tmp_path / "whole")  # the same content as before the copies
@@ -416,7 +420,7 @@ def test_an_mrc_still_being_written_is_left_for_a_later_round(grown, tmp_path):
     said = []
     second = find_duplicate_micrographs(
         [str(mics / "*.mrc")], out, fresh(base), update=True, log=lambda m, lvl: said.append(m)
-    )
+    ).to_json()
     assert second["images_read"] == 1 and second["micrographs"] == 13
     assert any("2 micrograph(s) still being written, left for a later round" in m for m in said)
     assert any("left for a later round" in m for m in second["warnings"])  # --json shows it
@@ -425,7 +429,7 @@ def test_an_mrc_still_being_written_is_left_for_a_later_round(grown, tmp_path):
     find_duplicate_micrographs(complete, whole, fresh(base))
     assert (out / "pairs.csv").read_bytes() == (whole / "pairs.csv").read_bytes()
     copied(grown[13:15], mics)  # now complete
-    third = find_duplicate_micrographs([str(mics / "*.mrc")], out, fresh(base), update=True)
+    third = find_duplicate_micrographs([str(mics / "*.mrc")], out, fresh(base), update=True).to_json()
     assert third["images_read"] == 2
     find_duplicate_micrographs([str(mics / "*.mrc")], tmp_path / "whole15", fresh(base))
     assert_same_outputs(out, tmp_path / "whole15")
@@ -549,8 +553,8 @@ def test_real_paths_are_realpath_of_each_path(tmp_path, monkeypatch, from_listin
 
 def test_a_round_without_plot_says_the_report_beside_its_outputs_is_an_earlier_runs(grown, tmp_path):
     out = tmp_path / "out"
-    first = find_duplicate_micrographs(grown[:6], out, MicrographOptions(bin=1), update=True)
+    first = find_duplicate_micrographs(grown[:6], out, MicrographOptions(bin=1), update=True).to_json()
     assert not any("earlier run" in w for w in first["warnings"])
     (out / "report.html").write_text("an earlier --plot run's")
-    again = find_duplicate_micrographs(grown[:8], out, MicrographOptions(bin=1), update=True)
+    again = find_duplicate_micrographs(grown[:8], out, MicrographOptions(bin=1), update=True).to_json()
     assert f"{out / 'report.html'} and its pictures are an earlier run's" in " ".join(again["warnings"])

@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 
 from cryodedup.jobs.micrographs import write
-from cryodedup.jobs.micrographs.group import Decision
+from cryodedup.jobs.micrographs.decide import Decision
+from cryodedup.jobs.micrographs.score import ScoredPairs
 from cryodedup.jobs.micrographs.write import PairsCsv, _pair_rows, _write_pairs
 from cryodedup.outputs import output_batch
 
@@ -42,7 +43,8 @@ def python_writer(path, names, pairs, scores, decision, binning, binned_psize, d
 
 def write_core(path, mics, pairs, scores, decision, binning, binned_psize, distance=None, history=None, final=None):
     """The job's writer: pairs.csv at ``path`` (``final``: the last round's file, with ``history``)."""
-    rows = _pair_rows(mics, pairs, scores, decision, distance)
+    scored = ScoredPairs(pairs, *(scores[k] for k in ("z", "dy", "dx", "pearson", "overlap")))
+    rows = _pair_rows(mics, pairs, scored, decision, distance)
     _write_pairs((final or path, path), rows, binning, binned_psize / binning, history)
 
 
@@ -146,9 +148,7 @@ def two_rounds(tmp_path, first, second, change=None, while_copied=False):
     assert not [p.name for p in tmp_path.iterdir() if p.name.endswith(".scratch")]  # the copy goes with the batch
     python_writer(tmp_path / "oracle.csv", names, pairs, scores, decided(joint), 14, 11.62)
     stat = (tmp_path / "tmp.csv").stat()
-    assert again.written["stamp"] == [stat.st_size, stat.st_mtime_ns, stat.st_ino] and again.written["rows"] == len(
-        pairs
-    )
+    assert again.written.stamp == (stat.st_size, stat.st_mtime_ns, stat.st_ino) and again.written.rows == len(pairs)
     return (tmp_path / "tmp.csv").read_bytes(), (tmp_path / "oracle.csv").read_bytes()
 
 

@@ -258,8 +258,9 @@ def test_real_relion5_picks_at_the_edge_of_their_tomograms(tmp_path, capsys):
 
 
 def test_the_example_micrograph_marks_the_masked_picks_apart(tmp_path):
-    from cryodedup.jobs.particles.draw import picture_details
     from cryodedup.jobs.particles.job import run
+    from cryodedup.jobs.particles.pictures import picture_details
+    from cryodedup.jobs.particles.plan import plan
     from cryodedup.jobs.particles.read import Files
     from cryodedup.options import ParticleOptions
     from cryodedup.report import picks_figures
@@ -269,7 +270,9 @@ def test_the_example_micrograph_marks_the_masked_picks_apart(tmp_path):
         mic_psize=1.0, min_dist=10, mask=tmp_path / "mask.mrc", project_dir=tmp_path, decisions=True
     )
     outcome = run(Files.of([tmp_path / "p.star"]), tmp_path / "out", options)
-    picture = picks_figures.micrograph_picks(picture_details(outcome.particles, outcome.decision, options), 0, None)
+    rule = plan(options).for_rows(outcome.particles).deciding
+    details = picture_details(outcome.particles, outcome.decision, rule, options.registration)
+    picture = picks_figures.micrograph_picks(details, 0, None)
     rejected = picture.panels[1]
     assert np.allclose(rejected.marks["masked"], [[48.0, 50.0]]) and len(rejected.marks["rejected"]) == 0
     assert "outside the mask or at the edge" in " ".join(label for *_, label in picture.legend.entries)
@@ -278,15 +281,17 @@ def test_the_example_micrograph_marks_the_masked_picks_apart(tmp_path):
 def test_the_report_counts_no_masked_pick_as_a_duplicate(tmp_path):
     # The report's duplicates per micrograph (density picture, picks titles): the pick outside the
     # mask was rejected by the mask, not as a duplicate: 0 duplicates on m, 1 pick rejected.
-    from cryodedup.jobs.particles.draw import picture_details
     from cryodedup.jobs.particles.job import run
+    from cryodedup.jobs.particles.pictures import picture_details
+    from cryodedup.jobs.particles.plan import plan
     from cryodedup.jobs.particles.read import Files
     from cryodedup.options import ParticleOptions
 
     _two_picks(tmp_path)
     options = ParticleOptions(mic_psize=1.0, min_dist=10, mask=tmp_path / "mask.mrc", project_dir=tmp_path)
     outcome = run(Files.of([tmp_path / "p.star"]), tmp_path / "out", options)
-    details = picture_details(outcome.particles, outcome.decision, options)
+    rule = plan(options).for_rows(outcome.particles).deciding
+    details = picture_details(outcome.particles, outcome.decision, rule, options.registration)
     assert details.duplicates_per_micrograph.tolist() == [0] and int((~details.keep).sum()) == 1
 
 

@@ -10,7 +10,7 @@ from dataclasses import fields
 from pathlib import Path
 
 from cryodedup.algo.density import Density
-from cryodedup.jobs.particles.summarise import ParticleSummary, reference_table
+from cryodedup.jobs.particles.summary import ParticleSummary, reference_table
 from cryodedup.report.sections import DuplicateDensity, Inputs, Score
 from helpers import write_star
 

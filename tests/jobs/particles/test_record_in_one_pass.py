@@ -19,10 +19,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cryodedup.formats.star import particles as particles_star
-from cryodedup.jobs.particles import read as read_module
 from cryodedup.jobs.particles import record as record_module
 from cryodedup.jobs.particles.decide import decide, one_pass
 from cryodedup.jobs.particles.job import remove_duplicate_particles
+from cryodedup.jobs.particles.plan import plan
 from cryodedup.options import ParticleOptions
 from cryodedup.outputs import output_batch
 from fixtures.synthetic import write_benchmark_file
@@ -144,12 +144,12 @@ def test_the_scan_writes_the_record_and_holds_no_partner_a_row(tmp_path):
     path = tmp_path / "p.star"
     write_benchmark_file(path, 150_000, per_mic=300, seed=8)  # (several of the scan's batches of 65,536)
     options = ParticleOptions(min_dist=30.0, score="rlnMaxValueProbDistribution", decisions=True)
-    request = read_module.read_request(options)
-    parts = (request.scale, request.score_read, request.row_read)
+    read = plan(options).read
+    parts = (read.request.scale, read.request.score_read, read.request.row_read)
     silent = lambda *args: None  # noqa: E731
     with output_batch():
         asked = particles_star.read_star_files(
-            [path], tmp_path / "b", *parts, silent, silent, lambda f: one_pass(options, f)
+            [path], tmp_path / "b", *parts, silent, silent, lambda f: one_pass(read, f)
         )
         assert asked.decided is not None and asked.decided_by is None
         assert asked.decided_record is not None
@@ -182,15 +182,12 @@ def test_the_api_reads_the_record_the_scan_wrote_as_the_python_columns(tmp_path,
     options = ParticleOptions(min_dist=25.0, score="rlnMaxValueProbDistribution", decisions=True)
     _job(path, tmp_path / "one", options, monkeypatch, one_pass_scan=True)
     read = record_module.columns_of(record_module.RecordFile(tmp_path / "one" / "decisions.csv"))
-    particles = particles_star.read_star_files(
-        [path],
-        tmp_path / "a",
-        *(lambda r: (r.scale, r.score_read, r.row_read))(read_module.read_request(options)),
-        lambda *a: None,
-        lambda *a: None,
-    )
-    decision = decide(particles, options)
-    made = record_module.table(particles, record_module.rejections(particles, decision, options))
+    request = plan(options).read.request
+    parts = (request.scale, request.score_read, request.row_read)
+    particles = particles_star.read_star_files([path], tmp_path / "a", *parts, lambda *a: None, lambda *a: None)
+    rule = plan(options).for_rows(particles).deciding
+    decision = decide(particles, rule)
+    made = record_module.table(particles, record_module.rejections(particles, decision, rule))
     assert list(read) == list(made)
     for column, values in made.items():
         np.testing.assert_array_equal(np.asarray(read[column]), np.asarray(values), err_msg=column)

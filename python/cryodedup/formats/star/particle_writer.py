@@ -515,6 +515,10 @@ class Split:
     #: Whether the scan keeps each rejected row's partner (:class:`OnePass`), and, once scanned, the partners.
     partners: bool = False
     suppressed_by: np.ndarray | None = None
+    #: What ``--plot`` asks the scan to count (:class:`OnePass`), and, once scanned, the counts.
+    pictures: _core.NearestHistogram | None = None
+    page: _core.PageFilesPlan | None = None
+    counted: _core.ScanPictures | None = None
     #: The input whose scan may still be writing its last rows: :meth:`finish` waits for them.
     source: StarFile | None = None
     #: The scratch file the scan writes the record of every rejection to (:class:`OnePass`'s ``record``), or None.
@@ -543,7 +547,14 @@ class Split:
         scratch = {output.name: path for output, path in self.files.items()}
         kept, rejected = scratch[KEPT_NAME], scratch[REJECTED_NAME]
         return _core.SplitRule(
-            self.rule, kept=kept, rejected=rejected, partners=self.partners, record=self.record, input=self.input
+            self.rule,
+            kept=kept,
+            rejected=rejected,
+            partners=self.partners,
+            pictures=self.pictures,
+            page=self.page,
+            record=self.record,
+            input=self.input,
         )
 
 
@@ -560,6 +571,11 @@ class OnePass:
     rule: DuplicateRule
     partners: bool = False
     record: str | None = None
+    #: ``--plot``: the nearest-neighbour histogram the scan counts batch by batch (each
+    #: micrograph's picks and kept picks counted too).
+    pictures: _core.NearestHistogram | None = None
+    #: ``--plot``: the page's files of picks, made by the scan as it decides.
+    page: _core.PageFilesPlan | None = None
 
 
 #: The job's one-pass decision, asked by the STAR reader with the facts of its inputs: the rule
@@ -590,7 +606,8 @@ def start_split(
     if files is None:
         return None
     write_headers(files, part, labels)
-    split = Split(files, asked.rule.for_core(higher), partners=asked.partners)
+    rule = asked.rule.for_core(higher)
+    split = Split(files, rule, partners=asked.partners, pictures=asked.pictures, page=asked.page)
     record = scratch_files([outdir / asked.record]) if asked.record is not None else None
     if record is not None:
         split.record, split.input = next(iter(record.values())), str(part.path)

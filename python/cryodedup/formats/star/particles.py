@@ -275,11 +275,11 @@ def _settle_split(split: Split, scan: ParticleScan, part: ParticleStar, score_la
     no score) as a number, which the job ranks last; a second pass drops the scratch files.
     """
     split.keep, note, split.source = scan.keep, scan.split_note, part.star
-    split.suppressed_by = scan.suppressed_by
+    split.suppressed_by, split.counted = scan.suppressed_by, scan.pictures
     if scan.keep is not None and has_none_scores(scan.scores, score_label):
         split.keep, note = None, f"{score_label} holds values that mean no score, ranked last"
     if split.keep is None:
-        split.suppressed_by = None
+        split.suppressed_by = split.counted = None
         split.finish()  # (its writer, if it was still writing the scratch files)
         log(f"{part.path}: deciding and writing in a second pass: {note}", "info")
         for scratch in split.files.values():
@@ -438,6 +438,7 @@ class _Rows:
             decided=None if split is None else split.keep,
             decided_by=None if split is None else split.suppressed_by,
             decided_record=None if split is None or split.record is None else split.finished_record,
+            decided_counts=None if split is None else split.counted,
             tubes=tubes,
             tube_column=RELION_TUBE if filament else None,
             halfsets=HalfSets(RANDOM_SUBSET, np.concatenate(self.halves), HALF_TEXTS) if self.with_halves else None,
@@ -624,6 +625,7 @@ class ParticleScan:
     keep: np.ndarray | None = None
     #: With ``keep``, where the split asked for them: each rejected row's partner (int64; -1 kept).
     suppressed_by: np.ndarray | None = None
+    pictures: _core.ScanPictures | None = None  # (--plot's counts made by a one-pass scan)
     #: Why a split asked for was given up.
     split_note: str | None = None
     #: The runs of the image column and the listed indices (uint32) of the rows of those whose
@@ -687,6 +689,7 @@ def scan_particles(
         extra={label: numbers[label] for label in extra or []},
         keep=raw.keep,
         suppressed_by=raw.suppressed_by,
+        pictures=raw.pictures,
         split_note=raw.split_note,
         image_indices=raw.image_indices,
         image_runs=raw.image_runs,

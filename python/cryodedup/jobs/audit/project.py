@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import re
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from ...errors import CryodedupError
@@ -314,12 +314,26 @@ def _is_micrographs(node_type: str) -> bool:
     return node_type == "1" or node_type.startswith("MicrographGroupMetadata")
 
 
+@dataclass(frozen=True)
+class _DuplicateRemoval:
+    """What a RELION Select job's ``job.star`` records of its removal of duplicates (its options, as written)."""
+
+    do_remove_duplicates: str = ""
+    duplicate_threshold: str = ""
+
+    @classmethod
+    def read(cls, folder: Path) -> _DuplicateRemoval:
+        """The job's options of these names (empty where it recorded none)."""
+        options = job_options(folder)
+        return cls(**{f.name: options.get(f.name, "") for f in fields(cls)})
+
+
 def _recorded_threshold(folder: Path) -> tuple[float, str] | None:
     """The distance a RELION Select job removed duplicates within (``do_remove_duplicates``), and where."""
-    options = job_options(folder)
-    if options.get("do_remove_duplicates", "").lower() not in ("yes", "true", "1"):
+    recorded = _DuplicateRemoval.read(folder)
+    if recorded.do_remove_duplicates.lower() not in ("yes", "true", "1"):
         return None
-    value = _positive(options.get("duplicate_threshold", ""))
+    value = _positive(recorded.duplicate_threshold)
     return None if value is None else (value, f"{folder.parent.name}/{folder.name}/job.star duplicate_threshold")
 
 

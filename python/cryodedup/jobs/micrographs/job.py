@@ -9,7 +9,7 @@ grouped (union-find) and the earliest acquisition of each group is kept: the lat
 hit pre-irradiated ice.
 
 :func:`find_duplicate_micrographs` reads the plan (``plan.py``), scores the pairs
-(``score.py``; ``update.py`` for an update), decides (``group.decide_run``) and writes
+(``score.py``; ``update.py`` for an update), decides (``decide.decide_run``) and writes
 (``write.write_results``), in that order; a merge of shards (``shards.py``) decides and writes alike.
 """
 
@@ -20,7 +20,7 @@ from collections.abc import Collection, Sequence
 from contextlib import nullcontext
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Callable
 
 from ...errors import CryodedupError
 from ...formats.micrograph_lists import Micrographs, load_inputs
@@ -28,12 +28,13 @@ from ...options import MicrographOptions, MicrographRun
 from ...options.keywords import said_in_python
 from ...outputs import all_outputs_at_once
 from ...paths import StrPath
-from ...report.micrograph_sections import MicrographSummary, Timing, revisit_rows
+from ...report.micrograph_sections import Timing, revisit_rows
 from ...resolve.micrograph_names import check_match_mode
-from .group import decide_run
+from .decide import decide_run
 from .placement import Placement, place
-from .plan import ScoringPlan, plan_scoring
+from .plan import MetadataSources, MicrographPlan, ScoringPlan, micrograph_plan, plan_scoring
 from .score import ProgressBar, ShardRunner, ShardScores, decide_without_images, run_in_process
+from .summary import MicrographSummary
 from .write import PairsCsv, PreparedOutputs, collecting, prepare_outputs, write_results
 
 if TYPE_CHECKING:
@@ -42,7 +43,7 @@ if TYPE_CHECKING:
 # --update's store (update.py, with its checks and zip reader) is imported by an update only:
 # 25 M instructions, about 3 % of a 4-micrograph screen's.
 
-__all__ = ["find_duplicate_micrographs", "screen_micrographs"]
+__all__ = ["find_duplicate_micrographs", "run", "screen_micrographs"]
 
 
 @said_in_python()  # (a caller who wrote Python is told keywords, not flags)
@@ -59,7 +60,7 @@ def find_duplicate_micrographs(
     log: Callable[[str, str], None] = lambda message, level: None,
     progress_factory: Callable[[int], ProgressBar] | None = None,
     runner: ShardRunner = run_in_process,
-) -> dict[str, Any]:
+) -> MicrographSummary:
     """Finds micrographs that image the same area twice and writes the results to ``outdir``.
 
     Parameters
@@ -86,8 +87,9 @@ def find_duplicate_micrographs(
 
     Returns
     -------
-    dict
-        The summary, as ``--json`` prints it (:class:`~cryodedup.report.micrograph_sections.MicrographSummary`).
+    MicrographSummary
+        The summary, typed (:class:`~cryodedup.jobs.micrographs.summary.MicrographSummary`: ``summary.kept``,
+        ``summary.verdict.trusted``, ...); its ``to_json()`` is the document ``--json`` prints.
     """
     return screen_micrographs(
         inputs,
@@ -101,10 +103,9 @@ def find_duplicate_micrographs(
         log=log,
         progress_factory=progress_factory,
         runner=runner,
-    ).to_json()
+    )
 
 
-@all_outputs_at_once
 def screen_micrographs(
     inputs: Sequence[StrPath],
     outdir: StrPath,
@@ -119,34 +120,72 @@ def screen_micrographs(
     progress_factory: Callable[[int], ProgressBar] | None = None,
     runner: ShardRunner = run_in_process,
 ) -> MicrographSummary:
-    """:func:`find_duplicate_micrographs`, its summary typed (the command line's, the report's, --watch's)."""
+    """:func:`find_duplicate_micrographs` as the command line runs it (its errors name flags, not keywords)."""
     start = time.perf_counter()
     options = options or MicrographOptions()
     options.check()
     MicrographRun(update=update, particles=particles is not None, in_process=runner is run_in_process).check(options)
+    return run(
+        inputs,
+        outdir,
+        micrograph_plan(options),  # (the options resolved once: no stage sees them)
+        particles=particles,
+        match_micrographs=match_micrographs,
+        force=force,
+        update=update,
+        ready=ready,
+        log=log,
+        progress_factory=progress_factory,
+        runner=runner,
+        start=start,
+    )
+
+
+@all_outputs_at_once
+def run(
+    inputs: Sequence[StrPath],
+    outdir: StrPath,
+    job: MicrographPlan,
+    *,
+    particles: StrPath | None = None,
+    match_micrographs: str = "auto",
+    force: bool = False,
+    update: bool = False,
+    ready: Collection[str] | None = None,
+    log: Callable[[str, str], None] = lambda message, level: None,
+    progress_factory: Callable[[int], ProgressBar] | None = None,
+    runner: ShardRunner = run_in_process,
+    start: float | None = None,
+) -> MicrographSummary:
+    """The job, its options resolved (``job``) and checked: read, plan, score, decide, write; its summary typed.
+
+    ``start``: when the run began (its time is the summary's), by default now. --watch runs it each round.
+    """
+    start = time.perf_counter() if start is None else start
     check_match_mode(match_micrographs)
-    mics = load_inputs(list(inputs), options.psize, options.project_dir)
+    mics = load_inputs(list(inputs), job.psize, job.project_dir)
     warned: list[str] = []  # --update's warnings, in the summary too: a --json round says what it left out
     said = collecting(log, warned)
     store, mics = _open_update(Path(outdir), inputs, mics, particles, force, ready, said) if update else (None, mics)
     outputs = _prepared_outputs(mics, Path(outdir), inputs, particles, force, store)
-    placement = _placement(mics, options)
+    placement = _placement(mics, job.metadata)
     if placement is not None:  # (named now, before any image is read: the images to look at first)
         _say_revisits(placement, log, said)
     pairs_csv = PairsCsv(store.pairs_csv) if store else None
     # An update copies the last round's pairs.csv (to append to) while it scores.
     with pairs_csv.copying(outputs.paths[0]) if pairs_csv else nullcontext():
         scoring_started = time.perf_counter()
-        plan, shards = _score(mics, options, placement, store, said, progress_factory, runner)
+        plan, shards = _score(mics, job, placement, store, said, progress_factory, runner)
         scoring = time.perf_counter() - scoring_started
         if pairs_csv and store:
             pairs_csv.earlier = store.pairs_csv  # (None once the scores' options changed: a full run)
         # An update's store is committed once its outputs are written (their temporary files: it records pairs.csv's).
         with store.committing(pairs_csv) if store else nullcontext():
-            outcome = decide_run(len(mics.names), plan, shards, options, placement)
+            outcome = decide_run(len(mics.names), plan, shards, job.decision, placement)
             summary = write_results(
                 mics,
-                options,
+                job.output,
+                job.scoring.candidates,
                 outcome,
                 outputs,
                 log=log,
@@ -155,7 +194,7 @@ def screen_micrographs(
                 placement=placement,
                 pairs_csv=pairs_csv,
             )
-    return _timed(summary, time.perf_counter() - start, scoring, options.no_images)
+    return _timed(summary, time.perf_counter() - start, scoring, job.by_position)
 
 
 def _say_revisits(placement: Placement, log: Callable[[str, str], None], said: Callable[[str, str], None]) -> None:
@@ -217,16 +256,16 @@ def _prepared_outputs(
         ) from None
 
 
-def _placement(mics: Micrographs, options: MicrographOptions) -> Placement | None:
+def _placement(mics: Micrographs, metadata: MetadataSources) -> Placement | None:
     """Where and when each micrograph was taken (``--metadata``), or None without it."""
-    if not options.metadata:
+    if not metadata.files:
         return None
-    return place(mics.names, options.metadata, options.shift_calibration, options.beam_diameter)
+    return place(mics.names, list(metadata.files), metadata.shift_calibration, metadata.beam_diameter)
 
 
 def _score(
     mics: Micrographs,
-    options: MicrographOptions,
+    job: MicrographPlan,
     placement: Placement | None,
     store: SeenStore | None,
     said: Callable[[str, str], None],
@@ -234,16 +273,16 @@ def _score(
     runner: ShardRunner,
 ) -> tuple[ScoringPlan, list[ShardScores]]:
     """The plan and the scores of its pairs: from the positions alone, an update's new pairs, or all by ``runner``."""
-    if options.no_images and placement is not None:
-        plan, scores = decide_without_images(mics, options, placement)
+    if job.by_position and placement is not None:
+        plan, scores = decide_without_images(mics, job.scoring, placement)
         if plan.psize_note:
             said(plan.psize_note, "warning")
         return plan, scores
-    plan = plan_scoring(mics, options, placement, store.known_layouts(mics.paths) if store else None)
+    plan = plan_scoring(mics, job.scoring, placement, store.known_layouts(mics.paths) if store else None)
     if plan.psize_note:
         said(plan.psize_note, "warning")
     if store is not None:
         from .update import score_update
 
-        return plan, [score_update(plan, options, store, said, progress_factory)]
+        return plan, [score_update(plan, job.recorded, store, said, progress_factory)]
     return plan, runner(plan, progress_factory)

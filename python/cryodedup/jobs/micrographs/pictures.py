@@ -20,12 +20,13 @@ import cryodedup._core as _core
 from ...formats.micrograph_lists import Micrographs
 from ...formats.mrc import open_mrc
 from ...labels import distinct_labels
-from ...options import MicrographOptions
 from ...report.html_report import Page, ReportTable
-from ...report.micrograph_sections import MicrographSummary
-from ...report.summary import micrograph_rows, short_name
-from .group import UNCERTAIN, Decision
+from ...report.summary import short_name
+from .decide import UNCERTAIN, Decision
 from .placement import Placement
+from .plan import OutputPlan
+from .score import ScoredPairs
+from .summary import MicrographSummary, micrograph_rows
 
 __all__ = ["plot"]
 
@@ -62,8 +63,8 @@ class PairImages:
 
 def plot(
     mics: Micrographs,
-    options: MicrographOptions,
-    scores: dict[str, np.ndarray],
+    output: OutputPlan,
+    scores: ScoredPairs,
     decision: Decision,
     rank: np.ndarray,
     outdir: Path,
@@ -80,30 +81,30 @@ def plot(
     from ...report import html_report
     from ...report.figures import rendered
 
-    pairs = scores["pairs"]
-    drawn_from = MicrographFigures(options, scores, decision, rank, placement)
+    pairs = scores.pairs
+    drawn_from = MicrographFigures(output.by_position, scores, decision, rank, placement)
     figures = [(p.name, p.caption, p.draw(drawn_from)) for p in MICROGRAPH_PICTURES if p.drawn(drawn_from)]
     names = _shown_names(mics, pairs[decision.duplicate | decision.uncertain])
     images = PairImages(mics, summary.bin, summary.binned_pixel_size_A)  # each image read when first drawn
     uncertain = uncertain_order(decision)
     tables = [uncertain_table(scores, decision, uncertain, rank, names, summary, placement)]
-    if not options.no_images:
+    if not output.by_position:
         flagged = np.flatnonzero(decision.duplicate)
-        flagged = flagged[np.argsort(-scores["z"][flagged], kind="stable")]
+        flagged = flagged[np.argsort(-scores.z[flagged], kind="stable")]
         tables.insert(0, _flagged_table(scores, flagged, rank, names, summary))
-        figures += _pair_figures(mics, scores, flagged[: options.plot_pairs], rank, images, "pair", "Flagged pair")
-        drawn = uncertain[: options.plot_pairs]
+        figures += _pair_figures(mics, scores, flagged[: output.plot_pairs], rank, images, "pair", "Flagged pair")
+        drawn = uncertain[: output.plot_pairs]
         figures += _pair_figures(mics, scores, drawn, rank, images, "uncertain", "Uncertain pair", decision, names)
     verdict, warnings = summary.verdict, summary.warnings
     kind = "bad" if not verdict.trusted else "warn" if warnings else "good"
     opening = html_report.Opening(verdict.line, kind, warnings)
     title = "cryodedup micrographs"
-    page = _pair_page(mics, scores, decision, rank, images, options.no_images, title)
+    page = _pair_page(mics, scores, decision, rank, images, output.by_position, title)
     return html_report.write_all(
         outdir,
         rendered(figures),
         title,
-        options,
+        output.parameters,
         micrograph_rows(summary),
         force,
         tables=tables,
@@ -114,7 +115,7 @@ def plot(
 
 def _pair_page(
     mics: Micrographs,
-    scores: dict[str, np.ndarray],
+    scores: ScoredPairs,
     decision: Decision,
     rank: np.ndarray,
     images: PairImages,
@@ -124,21 +125,21 @@ def _pair_page(
     """pairs.html: every scored pair, and each flagged and uncertain pair's overlay (none with --no-images)."""
     from ...report.pair_page import PAIR_FOLDER, PairRows, pair_page_files
 
-    pairs = np.asarray(scores["pairs"], dtype=np.int64).reshape(-1, 2)
+    pairs = np.asarray(scores.pairs, dtype=np.int64).reshape(-1, 2)
     # Each pair in acquisition order, as seen_from_first (the shift flips with the pair).
     swap = rank[pairs[:, 0]] > rank[pairs[:, 1]]
     first, later = np.where(swap, pairs[:, 1], pairs[:, 0]), np.where(swap, pairs[:, 0], pairs[:, 1])
     sign = np.where(swap, -1, 1)
     # (NaN where no image scored the pair, --no-images: no shift measured, never cast to an integer)
-    dy, dx = sign * np.asarray(scores["dy"], dtype=np.float64), sign * np.asarray(scores["dx"], dtype=np.float64)
+    dy, dx = sign * np.asarray(scores.dy, dtype=np.float64), sign * np.asarray(scores.dx, dtype=np.float64)
     rows = PairRows(
         list(mics.names),
         [short_name(label) for label in distinct_labels(list(mics.names))],
         first,
         later,
-        scores["z"],
-        scores["pearson"],
-        scores["overlap"],
+        scores.z,
+        scores.pearson,
+        scores.overlap,
         decision.joint,
         decision.duplicate,
         decision.uncertain,
@@ -155,8 +156,8 @@ def _pair_page(
 class MicrographFigures:
     """What the micrograph job's pictures of :data:`MICROGRAPH_PICTURES` are drawn from."""
 
-    options: MicrographOptions
-    scores: dict[str, np.ndarray]  # the scored pairs' columns (pairs, z, pearson, ...)
+    by_position: bool  # --no-images: decided by the metadata's positions, no image read
+    scores: ScoredPairs  # the scored pairs' columns (pairs, z, pearson, ...)
     decision: Decision
     rank: np.ndarray  # each micrograph's place in acquisition order
     placement: Placement | None  # with --metadata, where each image was taken
@@ -178,25 +179,25 @@ class MicrographPicture:
 def _z_distribution(figures: MicrographFigures) -> Any:
     from ...report import micrograph_figures as plots
 
-    return plots.z_distribution(figures.scores["z"], figures.decision.min_z)
+    return plots.z_distribution(figures.scores.z, figures.decision.min_z)
 
 
 def _z_against_pearson(figures: MicrographFigures) -> Any:
     from ...report import micrograph_figures as plots
 
-    z, pearson, decision = figures.scores["z"], figures.scores["pearson"], figures.decision
+    z, pearson, decision = figures.scores.z, figures.scores.pearson, figures.decision
     return plots.z_against_pearson(z, pearson, decision.duplicate, decision.min_z, decision.min_pearson)
 
 
 def _with_images(figures: MicrographFigures) -> bool:
-    return not figures.options.no_images
+    return not figures.by_position
 
 
 def _position_map(figures: MicrographFigures) -> Any:
     """With --metadata, the map of the specimen positions (the later image of each duplicate pair rejected)."""
     from ...report import micrograph_figures as plots
 
-    pairs, decision, rank, placement = figures.scores["pairs"], figures.decision, figures.rank, figures.placement
+    pairs, decision, rank, placement = figures.scores.pairs, figures.decision, figures.rank, figures.placement
     assert placement is not None
     duplicates = pairs[decision.duplicate]
     rejected = np.zeros(len(placement.xy), dtype=bool)
@@ -241,7 +242,7 @@ def uncertain_order(decision: Decision) -> np.ndarray:
 
 
 def _pair_cells(
-    scores: dict[str, np.ndarray],
+    scores: ScoredPairs,
     p: int,
     rank: np.ndarray,
     names: dict[int, str],
@@ -253,15 +254,15 @@ def _pair_cells(
     The shift in Å, and in pixels of the micrograph as pairs.csv gives it (the binned shift
     times the binning of the ``summary``'s run).
     """
-    first, later, dy, dx = seen_from_first(scores["pairs"][p], scores["dy"][p], scores["dx"][p], rank)
+    first, later, dy, dx = seen_from_first(scores.pairs[p], scores.dy[p], scores.dx[p], rank)
     binned_psize, binning = summary.binned_pixel_size_A, summary.bin
-    pearson = scores["pearson"][p]
+    pearson = scores.pearson[p]
     return [
         names[first],
         names[later],
-        f"{scores['z'][p]:.1f}",
+        f"{scores.z[p]:.1f}",
         f"{pearson:.{digits}f}" if np.isfinite(pearson) else "-",
-        f"{scores['overlap'][p]:.0%}" if np.isfinite(scores["overlap"][p]) else "-",
+        f"{scores.overlap[p]:.0%}" if np.isfinite(scores.overlap[p]) else "-",
         *_shift_cells(dy, dx, binned_psize, binning),
     ]
 
@@ -274,7 +275,7 @@ def _shift_cells(dy: float, dx: float, binned_psize: float, binning: int) -> lis
 
 
 def _flagged_table(
-    scores: dict[str, np.ndarray],
+    scores: ScoredPairs,
     flagged: np.ndarray,
     rank: np.ndarray,
     names: dict[int, str],
@@ -285,7 +286,7 @@ def _flagged_table(
 
 
 def uncertain_table(
-    scores: dict[str, np.ndarray],
+    scores: ScoredPairs,
     decision: Decision,
     order: np.ndarray,
     rank: np.ndarray,
@@ -311,10 +312,10 @@ def uncertain_table(
         ]
         return (heading, (*PAIR_COLUMNS, "joint score (1: boundary)", "decision"), rows)
     assert placement is not None, "--no-images decides from the metadata's positions"
-    distance = placement.distance(scores["pairs"][order]) if len(order) else np.zeros(0)
+    distance = placement.distance(scores.pairs[order]) if len(order) else np.zeros(0)
     rows = []
     for p, d in zip(order, distance):
-        first, later, _, _ = seen_from_first(scores["pairs"][p], 0, 0, rank)
+        first, later, _, _ = seen_from_first(scores.pairs[p], 0, 0, rank)
         rows.append([names[first], names[later], f"{d:.3f}", f"{decision.joint[p]:.3f}"])
         rows[-1].append(verdict[bool(decision.duplicate[p])])
     header = ("first acquisition", "later acquisition", "distance (µm)", "joint score (1: boundary)", "decision")
@@ -323,7 +324,7 @@ def uncertain_table(
 
 def _pair_figures(
     mics: Micrographs,
-    scores: dict[str, np.ndarray],
+    scores: ScoredPairs,
     chosen: np.ndarray,
     rank: np.ndarray,
     images: PairImages,
@@ -340,11 +341,11 @@ def _pair_figures(
 
     out = []
     for k, p in enumerate(chosen):
-        first, later, dy, dx = seen_from_first(scores["pairs"][p], scores["dy"][p], scores["dx"][p], rank)
+        first, later, dy, dx = seen_from_first(scores.pairs[p], scores.dy[p], scores.dx[p], rank)
         digits = 2 if decision is None else 3  # an uncertain pair's Pearson may lie 0.003 from the threshold
         title = (
-            f"{Path(mics.names[first]).name} and {Path(mics.names[later]).name}: z {scores['z'][p]:.1f}, "
-            f"Pearson {scores['pearson'][p]:.{digits}f}, overlap {scores['overlap'][p]:.0%}"
+            f"{Path(mics.names[first]).name} and {Path(mics.names[later]).name}: z {scores.z[p]:.1f}, "
+            f"Pearson {scores.pearson[p]:.{digits}f}, overlap {scores.overlap[p]:.0%}"
         )
         heading = f"{caption} {k + 1}"
         if decision is not None and names is not None:  # the caption names the pair of the table the picture shows

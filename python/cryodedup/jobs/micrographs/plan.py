@@ -12,25 +12,38 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ...errors import CryodedupError, InputFileError
 from ...formats.micrograph_lists import Micrographs
 from ...formats.mrc import MrcLayout, mrc_layout
+from ...options.fields import DECISION, SCORES, marked_options
 from ...options.micrographs import ALL_PAIRS_UPTO, MicrographOptions
 from ...particle_set import Evidence
 from ...resolve.given_psize import check_given_psize, same_size, stated_evidence
 from .placement import Placement
 
+if TYPE_CHECKING:  # (the report's module is loaded with --plot alone: it loads every job's options)
+    from ...report.html_report import Parameters
+
 __all__ = [
     "MAX_BINNED_PSIZE",
+    "RUN_OPTIONS",
+    "Candidates",
+    "DecisionRules",
+    "MetadataSources",
+    "MicrographPlan",
+    "OutputPlan",
     "ScoringPlan",
+    "ScoringRules",
     "acquisition_order",
     "candidate_offsets",
     "candidate_pairs",
     "candidates_used",
     "checked_psize",
+    "micrograph_plan",
     "placed_pairs",
     "plan_scoring",
 ]
@@ -44,6 +57,142 @@ MIN_BINNED = 8
 #: share. At 54.8 Å a re-exposure damaged as the real set's fourth sank under the null; at 65.8
 #: and 76.7 Å the real set gave false pairs with a margin that looked sound.
 MAX_BINNED_PSIZE = 50.0
+
+
+#: The options that change which pairs are scored, their scores, or the decision (marked in their
+#: declarations): a shard's record and the ``--update`` store's keep their values.
+RUN_OPTIONS = marked_options(MicrographOptions, SCORES, DECISION)
+
+
+@dataclass(frozen=True)
+class Candidates:
+    """Which pairs are compared: ``--candidates`` and the reach of its window or pattern.
+
+    ``by_position``: ``--no-images``, the pairs the metadata places close (whatever the mode).
+    """
+
+    mode: str
+    window: int
+    scan_range: int
+    images_per_move: int
+    images_per_hole: int
+    by_position: bool
+
+
+@dataclass(frozen=True)
+class ScoringRules:
+    """How the micrographs are read, ordered and compared: what :func:`plan_scoring` decides the plan from.
+
+    ``min_z``: the z under which a pair's peak is noise (its Pearson coefficient is not taken
+    below it, nor below 5).
+    """
+
+    order: str
+    psize: float | None
+    insist_psize: bool
+    skip_unreadable: bool
+    bin: int | None
+    target_psize: float
+    lowpass: float | None
+    highpass: float | None
+    candidates: Candidates
+    batch: int
+    min_z: float
+
+
+@dataclass(frozen=True)
+class DecisionRules:
+    """What makes a scored pair a duplicate: the thresholds, the images of a hole, images or positions.
+
+    ``by_position``: ``--no-images``, decided by the metadata's positions alone.
+    """
+
+    min_z: float
+    min_pearson: float
+    images_per_hole: int
+    by_position: bool
+
+
+@dataclass(frozen=True)
+class MetadataSources:
+    """``--metadata``'s files, and the shift calibration and beam diameter given (None: from the metadata)."""
+
+    files: tuple[Path, ...]
+    shift_calibration: float | None
+    beam_diameter: float | None
+
+
+@dataclass(frozen=True)
+class OutputPlan:
+    """What the job writes besides its lists: whether an untrusted decision is written, the pictures.
+
+    ``parameters``: the options as the report's Parameters table shows them (with ``--plot``; None without).
+    """
+
+    accept_untrusted: bool
+    plot: bool
+    plot_pairs: int
+    by_position: bool
+    parameters: Parameters | None
+
+
+@dataclass(frozen=True)
+class MicrographPlan:
+    """The micrograph job's options resolved once, into the values each stage takes.
+
+    Reading the inputs (``psize``, ``project_dir``), scoring (:class:`ScoringRules`), deciding
+    (:class:`DecisionRules`), placing by the metadata (:class:`MetadataSources`) and writing
+    (:class:`OutputPlan`); ``recorded``: the values of the options a shard's and the
+    ``--update`` store's records keep (those that change the scores or the decision), by name.
+    """
+
+    psize: float | None
+    project_dir: Path | None
+    scoring: ScoringRules
+    decision: DecisionRules
+    metadata: MetadataSources
+    output: OutputPlan
+    recorded: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def by_position(self) -> bool:
+        """``--no-images``: nothing read but the metadata, the decision the positions' distance."""
+        return self.decision.by_position
+
+
+def micrograph_plan(options: MicrographOptions) -> MicrographPlan:
+    """The options (checked) resolved once into the values each stage takes."""
+    candidates = Candidates(
+        options.candidates,
+        options.window,
+        options.scan_range,
+        options.images_per_move,
+        options.images_per_hole,
+        options.no_images,
+    )
+    scoring = ScoringRules(
+        options.order,
+        options.psize,
+        options.insist_psize,
+        options.skip_unreadable,
+        options.bin,
+        options.target_psize,
+        options.lowpass,
+        options.highpass,
+        candidates,
+        options.batch,
+        options.min_z,
+    )
+    decision = DecisionRules(options.min_z, options.min_pearson, options.images_per_hole, options.no_images)
+    metadata = MetadataSources(tuple(options.metadata), options.shift_calibration, options.beam_diameter)
+    shown = None
+    if options.plot:  # (the report's table of the options only where there is a report)
+        from ...report.html_report import Parameters
+
+        shown = Parameters.of(options)
+    output = OutputPlan(options.accept_untrusted, options.plot, options.plot_pairs, options.no_images, shown)
+    recorded = {name: getattr(options, name) for name in RUN_OPTIONS}
+    return MicrographPlan(options.psize, options.project_dir, scoring, decision, metadata, output, recorded)
 
 
 EPU_TIME = re.compile(r"_(\d{8})_(\d{6})")
@@ -87,27 +236,27 @@ def acquisition_order(
     return np.array(sorted(range(len(names)), key=lambda i: natural[i])), "numbers in the names (natural sort)"
 
 
-def candidate_offsets(options: MicrographOptions, n: int) -> np.ndarray | None:
+def candidate_offsets(candidates: Candidates, n: int) -> np.ndarray | None:
     """Offsets j - i (in acquisition order) of the pairs compared; None for all pairs."""
-    if options.candidates == "metadata":
+    if candidates.mode == "metadata":
         return np.zeros(0, dtype=np.int64)  # the plan's pairs, from the metadata
-    if options.candidates == "all" or (options.candidates == "auto" and n <= ALL_PAIRS_UPTO):
+    if candidates.mode == "all" or (candidates.mode == "auto" and n <= ALL_PAIRS_UPTO):
         return None
     # Offsets of n or more pair no image: bounded by n, a window or scan range of 10**9 costs nothing.
-    if options.candidates in ("window", "auto"):
-        return np.arange(1, min(options.window, max(n - 1, 0)) + 1)
-    m, h, s = options.images_per_move, options.images_per_hole, options.scan_range
+    if candidates.mode in ("window", "auto"):
+        return np.arange(1, min(candidates.window, max(n - 1, 0)) + 1)
+    m, h, s = candidates.images_per_move, candidates.images_per_hole, candidates.scan_range
     steps = min(-(-s // h), max(-(-(n - m) // h), 0))  # k * h < s, and m + k * h < n
     return m + h * np.arange(steps, dtype=np.int64)
 
 
-def candidates_used(options: MicrographOptions, n: int) -> str:
+def candidates_used(candidates: Candidates, n: int) -> str:
     """The candidate mode that ``auto`` resolves to for ``n`` micrographs."""
-    if options.no_images:
+    if candidates.by_position:
         return "metadata"
-    if options.candidates != "auto":
-        return options.candidates
-    return "all" if candidate_offsets(options, n) is None else "window"
+    if candidates.mode != "auto":
+        return candidates.mode
+    return "all" if candidate_offsets(candidates, n) is None else "window"
 
 
 def reach(offsets: np.ndarray | None, n: int) -> int:
@@ -200,7 +349,7 @@ def missing_micrographs(mics: Micrographs, missing: list[int]) -> str:
 
 def plan_scoring(
     mics: Micrographs,
-    options: MicrographOptions,
+    rules: ScoringRules,
     placement: Placement | None = None,
     known: dict[str, MrcLayout] | None = None,
 ) -> ScoringPlan:
@@ -212,18 +361,18 @@ def plan_scoring(
     Raises a ``CryodedupError`` for a missing or unreadable file (unless ``skip_unreadable``),
     images of different sizes or pixel sizes, fewer than two readable micrographs, or no pixel size.
     """
-    order, rule = acquisition_order(mics.names, mics.paths, options.order, _times(placement))
-    headers = _read_headers(mics, options.skip_unreadable, order, known)
+    order, rule = acquisition_order(mics.names, mics.paths, rules.order, _times(placement))
+    headers = _read_headers(mics, rules.skip_unreadable, order, known)
     if len(headers.readable) < 2 or headers.shape is None:
         raise CryodedupError(f"{len(headers.readable)} readable micrograph(s): at least two are needed")
     shape = headers.shape
-    psize_note = checked_psize(mics, options.psize, options.insist_psize, headers)
+    psize_note = checked_psize(mics, rules.psize, rules.insist_psize, headers)
     psize = mics.psize or headers.psize
     if psize is not None and not (np.isfinite(psize) and psize > 0):
         raise CryodedupError(f"micrograph pixel size {psize} Å read from the input: expected > 0; give it with --psize")
     if psize is None:
         raise CryodedupError("no micrograph pixel size in the input or the MRC headers; give it with --psize")
-    binning, binned_psize, band = _binning_and_band(options, psize, shape)
+    binning, binned_psize, band = _binning_and_band(rules, psize, shape)
     return ScoringPlan(
         paths=[str(p) for p in mics.paths],
         positions=np.array(headers.readable),
@@ -231,14 +380,14 @@ def plan_scoring(
         binning=binning,
         binned_psize=binned_psize,
         band=band,
-        offsets=candidate_offsets(options, len(headers.readable)),
+        offsets=candidate_offsets(rules.candidates, len(headers.readable)),
         rule=rule,
         unreadable=headers.unreadable,
-        batch=options.batch,
+        batch=rules.batch,
         # Below z = 5 a peak is noise (docs/design.md section 4): no Pearson is needed to reject the pair.
-        pearson_min_z=min(options.min_z, 5.0),
+        pearson_min_z=min(rules.min_z, 5.0),
         layouts=headers.layouts,
-        pairs=placed_pairs(placement, headers.readable) if options.candidates == "metadata" and placement else None,
+        pairs=placed_pairs(placement, headers.readable) if rules.candidates.mode == "metadata" and placement else None,
         psize_note=psize_note,
     )
 
@@ -358,13 +507,13 @@ def pearson_highpass(band: tuple[float, float]) -> float:
 
 
 def _binning_and_band(
-    options: MicrographOptions, psize: float, shape: tuple[int, int]
+    rules: ScoringRules, psize: float, shape: tuple[int, int]
 ) -> tuple[int, float, tuple[float, float]]:
     """The binning, the binned pixel size and the band (lowpass, highpass in Å), checked against the images."""
-    binning = options.bin or max(1, round(options.target_psize / psize))
+    binning = rules.bin or max(1, round(rules.target_psize / psize))
     binned_psize = psize * binning
-    lowpass = options.lowpass or 4 * binned_psize
-    highpass = options.highpass or 25 * binned_psize
+    lowpass = rules.lowpass or 4 * binned_psize
+    highpass = rules.highpass or 25 * binned_psize
     if shape[0] // binning < MIN_BINNED or shape[1] // binning < MIN_BINNED:
         raise CryodedupError(
             f"binning {shape[1]} x {shape[0]} pixel images by {binning} leaves fewer than {MIN_BINNED} x {MIN_BINNED} "
@@ -376,7 +525,7 @@ def _binning_and_band(
             f"binning {psize:g} Å pixels by {binning} gives {binned_psize:.1f} Å, coarser than "
             f"{MAX_BINNED_PSIZE:g} Å: the specimen's details are gone, and what remains (a re-exposure's beam "
             "damage, the ice and illumination that unrelated micrographs share) does not decide; "
-            + _coarser_advice(options.bin, options.target_psize, psize, binning, safe)
+            + _coarser_advice(rules.bin, rules.target_psize, psize, binning, safe)
         )
     if lowpass < 2 * binned_psize:
         raise CryodedupError(f"--lowpass {lowpass} Å is beyond Nyquist of the binned images ({2 * binned_psize:.1f} Å)")

@@ -10,8 +10,9 @@ from __future__ import annotations
 import os
 import socket
 import time
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Callable, Optional, Protocol
 
@@ -22,13 +23,13 @@ import cryodedup._core as _core
 from ...errors import InputFileError
 from ...formats.micrograph_lists import Micrographs
 from ...formats.mrc import map_mrc, mrc_layout
-from ...options import MicrographOptions
 from ...report.micrograph_sections import Reading, WorkerReading
 from .placement import Placement
-from .plan import ScoringPlan, acquisition_order, candidate_pairs, checked_psize, placed_pairs
+from .plan import ScoringPlan, ScoringRules, acquisition_order, candidate_pairs, checked_psize, placed_pairs
 
 __all__ = [
     "ProgressBar",
+    "ScoredPairs",
     "ShardRunner",
     "ShardScores",
     "_read_image",
@@ -58,13 +59,56 @@ class ProgressBar(Protocol):
         """Ends the bar."""
 
 
+#: The scores of a pair besides its images, as :class:`ScoredPairs` holds them.
+SCORE_FIELDS = ("z", "dy", "dx", "pearson", "overlap")
+
+
+@dataclass(frozen=True)
+class ScoredPairs:
+    """Scored pairs, a column each: the pairs (input indices, ``(n, 2)``), then one value per pair.
+
+    ``z`` (the phase-correlation peak, in SDs of the map), the peak's shift ``dy``, ``dx``
+    (binned pixels, b against a), ``pearson`` (NaN where the peak was too low to test) and
+    ``overlap`` (the share of the area the two images overlap at that shift). Without images
+    (``--no-images``) every score is NaN.
+    """
+
+    pairs: np.ndarray
+    z: np.ndarray
+    dy: np.ndarray
+    dx: np.ndarray
+    pearson: np.ndarray
+    overlap: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.z)
+
+    def columns(self) -> dict[str, np.ndarray]:
+        """Every column by its name, ``pairs`` first (as a shard's ``pairs.npz`` holds them)."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    def take(self, index: np.ndarray | slice) -> ScoredPairs:
+        """The pairs at ``index`` (an order, a mask or a slice), every column alike."""
+        return ScoredPairs(**{name: column[index] for name, column in self.columns().items()})
+
+    @classmethod
+    def joined(cls, parts: Sequence[ScoredPairs]) -> ScoredPairs:
+        """The pairs of ``parts``, one after the other."""
+        return cls(**{f.name: np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(cls)})
+
+    @classmethod
+    def none(cls) -> ScoredPairs:
+        """No pair: whole-number pairs, and empty scores."""
+        return cls(np.zeros((0, 2), np.int64), *(np.zeros(0) for _ in SCORE_FIELDS))
+
+
 @dataclass
 class ShardScores:
     """The scored pairs of one shard and what reading its images cost."""
 
     shard: int  # 1 to shards
     shards: int
-    scores: dict[str, np.ndarray]  # pairs (input indices, (n, 2)), z, dy, dx, pearson, overlap
+    scores: ScoredPairs
     images_read: int
     bytes_read: int
     read_seconds: float  # opening, reading and binning the images
@@ -73,13 +117,13 @@ class ShardScores:
 
 
 def decide_without_images(
-    mics: Micrographs, options: MicrographOptions, placement: Placement
+    mics: Micrographs, rules: ScoringRules, placement: Placement
 ) -> tuple[ScoringPlan, list[ShardScores]]:
     """The pairs within the beam diameter of each other, as scores without images (z, Pearson: NaN).
 
     Nothing is read but the metadata: the decision is the distance alone (``decide``).
     """
-    order, rule = acquisition_order(mics.names, mics.paths, options.order, placement.times)
+    order, rule = acquisition_order(mics.names, mics.paths, rules.order, placement.times)
     pairs = placed_pairs(placement, order.tolist())
     empty = np.full(len(pairs), np.nan)
     plan = ScoringPlan(
@@ -92,13 +136,12 @@ def decide_without_images(
         offsets=np.zeros(0, dtype=np.int64),
         rule=rule,
         unreadable=[],
-        batch=options.batch,
-        pearson_min_z=options.min_z,
+        batch=rules.batch,
+        pearson_min_z=rules.min_z,
         pairs=pairs,
-        psize_note=checked_psize(mics, options.psize, options.insist_psize),
+        psize_note=checked_psize(mics, rules.psize, rules.insist_psize),
     )
-    scores = {"pairs": order[pairs].reshape(-1, 2), "z": empty, "dy": empty, "dx": empty}
-    scores.update(pearson=empty, overlap=empty)
+    scores = ScoredPairs(order[pairs].reshape(-1, 2), empty, empty, empty, empty, empty)
     shard = ShardScores(1, 1, scores, 0, 0, 0.0, 0.0, f"{socket.gethostname()}:{os.getpid()}")
     return plan, [shard]
 
@@ -233,17 +276,12 @@ class _ShardSpectra:
             self.stored_from = drop_upto
 
 
-#: The scores of a pair besides its images, as :class:`ShardScores` holds them.
-SCORE_FIELDS = ("z", "dy", "dx", "pearson", "overlap")
-
-
-def _joined(scored: list[tuple[np.ndarray, _core.PairScores]]) -> dict[str, np.ndarray]:
+def _joined(scored: list[tuple[np.ndarray, _core.PairScores]]) -> ScoredPairs:
     """The batches' pairs (input indices) and scores, each field in one array."""
     if not scored:  # a shard without pairs (more shards than chunks of images) has whole-number pairs too
-        return {"pairs": np.zeros((0, 2), np.int64), **{k: np.zeros(0) for k in SCORE_FIELDS}}
-    scores = {"pairs": np.concatenate([pairs for pairs, _ in scored])}
-    scores.update({k: np.concatenate([getattr(batch, k) for _, batch in scored]) for k in SCORE_FIELDS})
-    return scores
+        return ScoredPairs.none()
+    pairs = np.concatenate([pairs for pairs, _ in scored])
+    return ScoredPairs(pairs, *(np.concatenate([getattr(batch, k) for _, batch in scored]) for k in SCORE_FIELDS))
 
 
 def _read_images(plan: ScoringPlan, batch: np.ndarray) -> list[np.ndarray]:
@@ -258,22 +296,18 @@ def _read_image(plan: ScoringPlan, q: int) -> np.ndarray:
     return np.ascontiguousarray(map_mrc(path, layout))
 
 
-def combine_shards(plan: ScoringPlan, shards: list[ShardScores]) -> dict[str, np.ndarray]:
+def combine_shards(plan: ScoringPlan, shards: list[ShardScores]) -> ScoredPairs:
     """The scores of all shards, in the order of one unsharded run: by later image, then earlier."""
-    if len(shards) == 1:
-        scores = dict(shards[0].scores)
-    else:
-        scores = {k: np.concatenate([s.scores[k] for s in shards]) for k in shards[0].scores}
-    pairs = scores["pairs"].astype(np.int64, copy=False).reshape(-1, 2)
+    scores = shards[0].scores if len(shards) == 1 else ScoredPairs.joined([s.scores for s in shards])
+    pairs = scores.pairs.astype(np.int64, copy=False).reshape(-1, 2)
     rank = np.zeros(len(plan.paths), dtype=np.int64)
     rank[plan.positions] = np.arange(len(plan.positions))
     # (later, earlier) as one number: below len(paths)² (10^12 for a million micrographs), no overflow.
     key = rank[pairs[:, 1]] * len(rank) + rank[pairs[:, 0]]
-    scores["pairs"] = pairs
+    scores = replace(scores, pairs=pairs)
     if (key[1:] >= key[:-1]).all():  # one shard's pairs (or an update's), in order already: no sort, no copy
         return scores
-    order = np.argsort(key, kind="stable")
-    return {k: v[order] for k, v in scores.items()}
+    return scores.take(np.argsort(key, kind="stable"))
 
 
 def run_in_process(plan: ScoringPlan, progress_factory: Callable[[int], ProgressBar] | None) -> list[ShardScores]:

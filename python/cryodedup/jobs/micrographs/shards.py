@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from contextlib import suppress
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
 import numpy as np
 
@@ -33,28 +33,33 @@ from ... import signals
 from ...errors import CryodedupError, InputFileError, OutputError
 from ...formats.files import read_foreign_json
 from ...formats.micrograph_lists import Micrographs, load_inputs
-from ...formats.mrc import MrcLayout
-from ...options.fields import DECISION, SCORES, marked_options
 from ...options.micrographs import MAX_IMAGES, MicrographOptions, MicrographRun
 from ...outputs import all_outputs_at_once, put_in_place
 from ...paths import StrPath
-from ...report.micrograph_sections import MicrographSummary, ShardSummary, Timing
+from ...report.micrograph_sections import Timing
 from ...resolve.micrograph_names import check_match_mode
-from ..store_db import changed_option
 from ..store_db import file_digest as sha256_of
-from .group import decide_run
-from .plan import ScoringPlan, plan_scoring
-from .score import ProgressBar, ShardScores, images_to_read, score_shard
+from .decide import decide_run
+from .plan import MicrographPlan, ScoringPlan, micrograph_plan, plan_scoring
+from .score import ProgressBar, ScoredPairs, ShardScores, images_to_read, score_shard
+from .shard_record import (
+    MARKER,
+    PairsFile,
+    PlanRecord,
+    RunRecord,
+    ShardReading,
+    ShardRecord,
+    difference,
+    read_shard_record,
+    run_record,
+)
+from .summary import MicrographSummary, ShardSummary
 from .write import prepare_outputs, write_results
 
 __all__ = ["merge_micrograph_shards", "parse_shard", "run_micrograph_shard"]
 
-FORMAT = "cryodedup micrograph shard 1"
-MARKER = "shard.json"
 PAIRS = "pairs.npz"
 SHARD_FOLDER = re.compile(r"shard-(\d+)-of-(\d+)")
-#: The options that change which pairs are scored, their scores, or the decision (marked in their declarations).
-RUN_OPTIONS = marked_options(MicrographOptions, SCORES, DECISION)
 
 
 def parse_shard(text: str) -> tuple[int, int]:
@@ -72,69 +77,7 @@ def shard_folder(outdir: Path, shard: int, shards: int) -> Path:
     return outdir / f"shard-{shard:0{len(str(shards))}d}-of-{shards}"
 
 
-def run_record(inputs: Sequence[StrPath], mics: Micrographs, options: MicrographOptions) -> dict[str, Any]:
-    """What makes two shards parts of one run: inputs, micrographs, their files and the options."""
-    record = {
-        "inputs": [os.path.abspath(p) for p in inputs],
-        "micrographs": list(mics.names),
-        "files": [os.path.abspath(p) for p in mics.paths],
-        "kind": mics.kind,
-        "root": os.path.abspath(mics.root) if mics.root else None,
-        "options": {name: getattr(options, name) for name in RUN_OPTIONS},
-    }
-    return json.loads(json.dumps(record))  # as read back from shard.json
-
-
-def _difference(mine: dict[str, Any], other: dict[str, Any]) -> str:
-    """The first thing two run records differ in, in words."""
-    changed = changed_option(RUN_OPTIONS, mine, other)
-    if changed:
-        return f"{changed[0]} {changed[2]} against {changed[1]}"
-    for key, what in (("inputs", "inputs"), ("micrographs", "micrographs"), ("files", "micrograph files")):
-        if mine[key] != other[key]:
-            return f"other {what}"
-    return "another run"
-
-
-def _plan_record(plan: ScoringPlan) -> dict[str, Any]:
-    return {
-        "positions": plan.positions.tolist(),
-        "shape": list(plan.shape),
-        "binning": plan.binning,
-        "binned_psize": plan.binned_psize,
-        "band": list(plan.band),
-        "offsets": None if plan.offsets is None else plan.offsets.tolist(),
-        "rule": plan.rule,
-        "unreadable": plan.unreadable,
-        "batch": plan.batch,
-        "pearson_min_z": plan.pearson_min_z,
-        # Each image's place and pixel type in its file (the shape is the plan's).
-        "layouts": None if plan.layouts is None else [[m.offset, m.dtype, m.psize] for m in plan.layouts],
-    }
-
-
-def _plan_from_record(record: dict[str, Any], files: list[str]) -> ScoringPlan:
-    ny, nx = record["shape"]
-    lowpass, highpass = record["band"]
-    return ScoringPlan(
-        paths=files,
-        positions=np.array(record["positions"], dtype=np.int64),
-        shape=(ny, nx),
-        binning=record["binning"],
-        binned_psize=record["binned_psize"],
-        band=(lowpass, highpass),
-        offsets=None if record["offsets"] is None else np.array(record["offsets"], dtype=np.int64),
-        rule=record["rule"],
-        unreadable=record["unreadable"],
-        batch=record["batch"],
-        pearson_min_z=record["pearson_min_z"],
-        layouts=None
-        if record.get("layouts") is None
-        else [MrcLayout((ny, nx), dtype, offset, psize) for offset, dtype, psize in record["layouts"]],
-    )
-
-
-def shard_state(folder: Path) -> tuple[dict[str, Any] | None, str]:
+def shard_state(folder: Path) -> tuple[ShardRecord | None, str]:
     """The record of a complete shard and "", or None and why the shard is not complete.
 
     Every field read of ``shard.json`` is checked here (an edited or damaged file names its
@@ -144,28 +87,19 @@ def shard_state(folder: Path) -> tuple[dict[str, Any] | None, str]:
     if not os.path.lexists(marker) and _reached(folder):
         return None, f"no {MARKER}: still running, or stopped before the end"
     try:
-        record = read_foreign_json(marker, f"a cryodedup micrograph shard's {MARKER}")
-        if not isinstance(record, dict) or record.get("format") != FORMAT:
-            return None, f"{MARKER} is not a cryodedup micrograph shard's"
+        document = read_foreign_json(marker, f"a cryodedup micrograph shard's {MARKER}")
     except InputFileError as err:  # (not a regular file, too large, not JSON: what, after the file's name)
         return None, f"{MARKER} cannot be read ({str(err).split(': ', 1)[-1]})"
-    wrong = _wrong_field(record, _RECORD, MARKER)
-    if wrong:
+    record, wrong = read_shard_record(document)
+    if record is None:
         return None, wrong
-    if not 1 <= record["shard"] <= record["shards"]:
-        return None, f"{MARKER}: shard {record['shard']} of {record['shards']}, expected 1 <= shard <= shards"
-    if len(record["run"]["files"]) != len(record["run"]["micrographs"]):
-        return None, f"{MARKER}: run.files and run.micrographs differ in length"
-    wrong = _wrong_plan(record["plan"], len(record["run"]["micrographs"]))
-    if wrong:
-        return None, wrong
-    expected = record["pairs_file"]
+    expected = record.pairs_file
     pairs = folder / PAIRS
     if not pairs.exists():
         return None, f"no {PAIRS}"
     if not pairs.is_file():
         return None, f"{PAIRS} is not a regular file"
-    if pairs.stat().st_size != expected["bytes"] or sha256_of(pairs) != expected["sha256"]:
+    if pairs.stat().st_size != expected.bytes or sha256_of(pairs) != expected.sha256:
         return None, f"{PAIRS} does not match {MARKER} (truncated or changed)"
     return record, ""
 
@@ -179,113 +113,7 @@ def _reached(folder: Path) -> bool:
     return True
 
 
-def _wrong_plan(plan: dict[str, Any], micrographs: int) -> str:
-    """What is wrong with the plan's places of the micrographs ("" when none).
-
-    The merge indexes the run's micrographs by ``positions`` (one each, in acquisition order)
-    and reads an image at each place of ``layouts``.
-    """
-    positions = plan["positions"]
-    outside = next((p for p in positions if not 0 <= p < micrographs), None)
-    if outside is not None:
-        expected = f"indices of run.micrographs (0 to {micrographs - 1})"
-        return f"{MARKER}: plan.positions holds {_shown(outside)}, expected {expected}"
-    if len(set(positions)) != len(positions):
-        return f"{MARKER}: plan.positions names a micrograph twice"
-    if plan["layouts"] is not None and len(plan["layouts"]) != len(positions):
-        return (
-            f"{MARKER}: plan.layouts has {len(plan['layouts'])} entries, expected one per position ({len(positions)})"
-        )
-    return ""
-
-
-def _whole(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _number(value: object) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def _list_of(item: Callable[[object], bool], length: int | None = None) -> Callable[[object], bool]:
-    def check(value: object) -> bool:
-        return isinstance(value, list) and (length is None or len(value) == length) and all(map(item, value))
-
-    return check
-
-
-def _or_null(check: Callable[[object], bool]) -> Callable[[object], bool]:
-    return lambda value: value is None or check(value)
-
-
-def _text(value: object) -> bool:
-    return isinstance(value, str)
-
-
-#: What each field of ``shard.json`` read by the merge must be: a nested spec, or a check and its words.
-_RECORD: dict[str, Any] = {
-    "shard": (_whole, "a whole number"),
-    "shards": (_whole, "a whole number"),
-    "run": {
-        "inputs": (_list_of(_text), "a list of paths"),
-        "micrographs": (_list_of(_text), "a list of names"),
-        "files": (_list_of(_text), "a list of paths"),
-        "kind": (_text, "text"),
-        "root": (_or_null(_text), "a path or null"),
-        "options": {name: (lambda value: True, "") for name in RUN_OPTIONS},
-    },
-    "plan": {
-        "positions": (_list_of(_whole), "a list of whole numbers"),
-        "shape": (_list_of(_whole, 2), "[ny, nx]"),
-        "binning": (_whole, "a whole number"),
-        "binned_psize": (_number, "a number"),
-        "band": (_list_of(_or_null(_number), 2), "[lowpass, highpass]"),
-        "offsets": (_or_null(_list_of(_whole)), "a list of whole numbers or null"),
-        "rule": (_text, "text"),
-        "unreadable": (_list_of(_text), "a list of paths"),
-        "batch": (_whole, "a whole number"),
-        "pearson_min_z": (_number, "a number"),
-        "layouts": (
-            _or_null(_list_of(lambda m: isinstance(m, list) and len(m) == 3 and _whole(m[0]) and _text(m[1]))),
-            "a list of [offset, dtype, pixel size] or null",
-        ),
-    },
-    "pairs_file": {"bytes": (_whole, "a whole number"), "sha256": (_text, "text")},
-    "reading": {
-        "worker": (_text, "text"),
-        "images_read": (_whole, "a whole number"),
-        "bytes_read": (_whole, "a whole number"),
-        "read_seconds": (_number, "a number"),
-        "seconds": (_number, "a number"),
-    },
-}
-
-
-def _wrong_field(record: dict[str, Any], spec: dict[str, Any], where: str) -> str:
-    """What is wrong with the first field of ``record`` that ``spec`` does not allow ("" when none)."""
-    for name, expected in spec.items():
-        field = f"{where}.{name}" if where != MARKER else f"{MARKER}: {name}"
-        if name not in record:
-            return f"{field} is missing"
-        value = record[name]
-        if isinstance(expected, dict):
-            if not isinstance(value, dict):
-                return f"{field} is {_shown(value)}, expected an object"
-            wrong = _wrong_field(value, expected, field)
-            if wrong:
-                return wrong
-        elif not expected[0](value):
-            return f"{field} is {_shown(value)}, expected {expected[1]}"
-    return ""
-
-
-def _shown(value: object) -> str:
-    """A JSON value as written, shortened."""
-    text = json.dumps(value)
-    return text if len(text) <= 60 else text[:60] + "..."
-
-
-def _write_shard(folder: Path, run: dict[str, Any], plan: ScoringPlan, result: ShardScores) -> dict[str, Any]:
+def _write_shard(folder: Path, run: RunRecord, plan: ScoringPlan, result: ShardScores) -> ShardRecord:
     """``pairs.npz`` and ``shard.json`` (the marker), written under temporary names and renamed together.
 
     The renames are those of every job's outputs (outputs.py): a signal waits until both are
@@ -293,24 +121,17 @@ def _write_shard(folder: Path, run: dict[str, Any], plan: ScoringPlan, result: S
     """
     tmp_pairs = folder / f".{PAIRS}.{os.getpid()}.tmp"
     with open(tmp_pairs, "wb") as f:
-        np.savez(f, **result.scores)  # type: ignore[arg-type]  # numpy types the keywords as allow_pickle
-    record = {
-        "format": FORMAT,
-        "shard": result.shard,
-        "shards": result.shards,
-        "run": run,
-        "plan": _plan_record(plan),
-        "pairs_file": {"bytes": tmp_pairs.stat().st_size, "sha256": sha256_of(tmp_pairs)},
-        "reading": {
-            "worker": result.worker,
-            "images_read": result.images_read,
-            "bytes_read": result.bytes_read,
-            "read_seconds": result.read_seconds,
-            "seconds": result.seconds,
-        },
-    }
+        np.savez(f, **result.scores.columns())  # type: ignore[arg-type]  # numpy types the keywords as allow_pickle
+    record = ShardRecord(
+        result.shard,
+        result.shards,
+        run,
+        PlanRecord.of(plan),
+        PairsFile(tmp_pairs.stat().st_size, sha256_of(tmp_pairs)),
+        ShardReading(result.worker, result.images_read, result.bytes_read, result.read_seconds, result.seconds),
+    )
     tmp_marker = folder / f".{MARKER}.{os.getpid()}.tmp"
-    tmp_marker.write_text(json.dumps(record))
+    tmp_marker.write_text(json.dumps(record.to_json()))
     signals.pause_for_tests("written")
     put_in_place([(tmp_pairs, folder / PAIRS), (tmp_marker, folder / MARKER)])
     return record
@@ -361,16 +182,17 @@ def run_micrograph_shard(
     start = time.perf_counter()
     options.check()
     MicrographRun(shard=f"{shard}/{shards}").check(options)  # (--metadata, --plot: the merge's)
-    mics = load_inputs(list(inputs), options.psize, options.project_dir)
-    run = run_record(inputs, mics, options)
+    job = micrograph_plan(options)
+    mics = load_inputs(list(inputs), job.psize, job.project_dir)
+    run = run_record(inputs, mics, job.recorded)
     folder = shard_folder(Path(outdir), shard, shards)
     record, why = shard_state(folder)
-    if record is not None and record["run"] == run and record["shards"] == shards:
+    if record is not None and record.run == run and record.shards == shards:
         log(f"{folder}: shard {shard}/{shards} already complete, not redone", "info")
         return _shard_summary(folder, record, time.perf_counter() - start, redone=False)
     if record is not None and not force:
         raise OutputError(
-            f"{folder}: holds a shard of another run ({_difference(run, record['run'])}); "
+            f"{folder}: holds a shard of another run ({difference(run, record.run)}); "
             "use --force to replace it, or another -o"
         )
     if record is None and (folder / MARKER).exists():
@@ -382,7 +204,7 @@ def run_micrograph_shard(
         raise OutputError(f"{folder}: cannot create the shard folder ({err.strerror})") from None
     try:
         _clear(folder, complete=record is not None)
-        plan = plan_scoring(mics, options)
+        plan = plan_scoring(mics, job.scoring)
         bar = progress_factory(images_to_read(plan, shard, shards)) if progress_factory else None
         try:
             result = score_shard(plan, shard, shards, bar.advance if bar else None)
@@ -405,21 +227,21 @@ def _give_up(folder: Path, created: bool) -> None:
             folder.rmdir()
 
 
-def _shard_summary(folder: Path, record: dict[str, Any], seconds: float, redone: bool) -> ShardSummary:
-    reading = record["reading"]
-    megabytes = reading["bytes_read"] / 1e6
-    pairs = len(load_pairs(folder, len(record["run"]["micrographs"]))["z"])
+def _shard_summary(folder: Path, record: ShardRecord, seconds: float, redone: bool) -> ShardSummary:
+    reading = record.reading
+    megabytes = reading.bytes_read / 1e6
+    pairs = len(load_pairs(folder, len(record.run.micrographs)))
     return ShardSummary(
-        shard=record["shard"],
-        shards=record["shards"],
+        shard=record.shard,
+        shards=record.shards,
         folder=str(folder),
         already_complete=not redone,
-        micrographs=len(record["run"]["micrographs"]),
+        micrographs=len(record.run.micrographs),
         pairs_scored=pairs,
-        worker=reading["worker"],
-        images_read=reading["images_read"],
+        worker=reading.worker,
+        images_read=reading.images_read,
         megabytes_read=round(megabytes, 1),
-        read_MB_per_s=round(megabytes / reading["read_seconds"], 1) if reading["read_seconds"] > 0 else None,
+        read_MB_per_s=round(megabytes / reading.read_seconds, 1) if reading.read_seconds > 0 else None,
         seconds=round(seconds, 3),
     )
 
@@ -445,7 +267,7 @@ def _shard_folders(arguments: Sequence[StrPath]) -> list[Path]:
     return folders
 
 
-def _complete_shards(folders: list[Path]) -> list[tuple[Path, dict[str, Any]]]:
+def _complete_shards(folders: list[Path]) -> list[tuple[Path, ShardRecord]]:
     """Every shard's record, after checking that all are complete, of one run, and all there."""
     shards = []
     for folder in folders:
@@ -454,33 +276,33 @@ def _complete_shards(folders: list[Path]) -> list[tuple[Path, dict[str, Any]]]:
             raise CryodedupError(f"{folder}: shard incomplete ({why}); run it again (complete shards are not redone)")
         shards.append((folder, record))
     first_folder, first = shards[0]
-    count = first["shards"]
+    count = first.shards
     seen: dict[int, Path] = {}
     for folder, record in shards:
-        if record["shards"] != count:
+        if record.shards != count:
             raise CryodedupError(
-                f"{folder}: shard {record['shard']} of {record['shards']}, but {first_folder} is one of {count}"
+                f"{folder}: shard {record.shard} of {record.shards}, but {first_folder} is one of {count}"
             )
-        if record["run"] != first["run"]:
+        if record.run != first.run:
             raise CryodedupError(
-                f"{folder}: a shard of another run than {first_folder} ({_difference(first['run'], record['run'])})"
+                f"{folder}: a shard of another run than {first_folder} ({difference(first.run, record.run)})"
             )
-        if record["plan"] != first["plan"]:
-            changed = next(k for k in first["plan"] if first["plan"][k] != record["plan"].get(k))
+        if record.plan != first.plan:
+            changed = first.plan.first_difference(record.plan)
             raise CryodedupError(
                 f"{folder}: the micrographs read differently than for {first_folder} ({changed} differs: "
                 "files changed between the shards?); run the shards again"
             )
-        if record["shard"] in seen:
-            raise CryodedupError(f"shard {record['shard']}/{count} given twice: {seen[record['shard']]} and {folder}")
-        seen[record["shard"]] = folder
+        if record.shard in seen:
+            raise CryodedupError(f"shard {record.shard}/{count} given twice: {seen[record.shard]} and {folder}")
+        seen[record.shard] = folder
     missing = count - len(seen)  # every shard seen is one of 1..count (shard_state checked it)
     if missing:
         raise CryodedupError(
             f"shard{'s' if missing > 1 else ''} {_first_missing(seen, count, missing)} of {count} missing "
             f"(found {len(seen)} in {', '.join(sorted({str(f.parent) for f, _ in shards}))})"
         )
-    return sorted(shards, key=lambda s: s[1]["shard"])
+    return sorted(shards, key=lambda s: s[1].shard)
 
 
 #: How many missing shards are named (an edited shard.json may say there are 10**19).
@@ -499,25 +321,29 @@ def _first_missing(seen: dict[int, Path], count: int, missing: int) -> str:
     return ", ".join(map(str, named)) + more
 
 
-def _run_options(folder: Path, run: dict[str, Any], plot: bool, plot_pairs: int) -> MicrographOptions:
-    """The options the shards ran with (``run.options`` of ``folder``'s marker), checked."""
+def _run_plan(folder: Path, run: RunRecord, plot: bool, plot_pairs: int) -> MicrographPlan:
+    """The options the shards ran with (``run.options`` of ``folder``'s marker), checked and resolved.
+
+    Read from a list or a .cs, the run's micrographs are found again under its ``root``.
+    """
     try:
-        options = MicrographOptions(**run["options"], plot=plot, plot_pairs=plot_pairs)
+        options = MicrographOptions(**run.options, plot=plot, plot_pairs=plot_pairs)
         options.check()
     except (TypeError, CryodedupError) as err:  # an edited shard.json: a value of another type, an option unknown
         raise CryodedupError(f"{folder / MARKER}: run.options cannot be used ({err})") from None
-    return options
+    if run.kind != "mrc":
+        options.project_dir = Path(run.root) if run.root else None
+    return micrograph_plan(options)
 
 
-def _inputs_of(run: dict[str, Any], options: MicrographOptions) -> Micrographs:
+def _inputs_of(run: RunRecord, psize: float | None, project_dir: Path | None) -> Micrographs:
     """The run's micrographs, read again from its inputs (to write their kept and rejected rows)."""
-    if run["kind"] == "mrc":
-        return Micrographs("mrc", run["micrographs"], [Path(p) for p in run["files"]], options.psize)
-    options.project_dir = Path(run["root"]) if run["root"] else None
-    mics = load_inputs(run["inputs"], options.psize, options.project_dir)
-    if mics.names != run["micrographs"]:
-        raise CryodedupError(f"{run['inputs'][0]}: its micrographs changed since the shards ran; run them again")
-    mics.paths = [Path(p) for p in run["files"]]
+    if run.kind == "mrc":
+        return Micrographs("mrc", run.micrographs, [Path(p) for p in run.files], psize)
+    mics = load_inputs(run.inputs, psize, project_dir)
+    if mics.names != run.micrographs:
+        raise CryodedupError(f"{run.inputs[0]}: its micrographs changed since the shards ran; run them again")
+    mics.paths = [Path(p) for p in run.files]
     return mics
 
 
@@ -525,31 +351,30 @@ def _inputs_of(run: dict[str, Any], options: MicrographOptions) -> Micrographs:
 PAIR_ARRAYS = ("pairs", "z", "dy", "dx", "pearson", "overlap")
 
 
-def load_pairs(folder: Path, micrographs: int) -> dict[str, np.ndarray]:
+def load_pairs(folder: Path, micrographs: int) -> ScoredPairs:
     """The arrays of a shard's ``pairs.npz``, each checked: numbers, one per pair, indices of the run's micrographs."""
     path = folder / PAIRS
     try:
         # The file opened here: numpy leaves the file it opens unclosed when it is no zip.
         with open(path, "rb") as file, np.load(file, allow_pickle=False) as f:
-            scores = {name: f[name] for name in f.files}
+            arrays = {name: f[name] for name in f.files}
     except Exception as err:  # a damaged file fails in zipfile, zlib or numpy's format, each with errors of its own
         raise InputFileError(
             f"{path}: cannot be read as a shard's scored pairs ({err or type(err).__name__})"
         ) from None
     for name in PAIR_ARRAYS:
-        if name not in scores:
+        if name not in arrays:
             raise InputFileError(f"{path}: no array {name}; expected {', '.join(PAIR_ARRAYS)}")
-        if not isinstance(scores[name], np.ndarray):  # numpy gives the bytes of a member that is no .npy
+        if not isinstance(arrays[name], np.ndarray):  # numpy gives the bytes of a member that is no .npy
             raise InputFileError(f"{path}: {name} is not a numpy array (.npy), expected numbers")
-        if scores[name].dtype.kind not in "iuf":
-            raise InputFileError(f"{path}: {name} holds {scores[name].dtype} values, expected numbers")
-    n = scores["z"].size
-    for name in PAIR_ARRAYS[1:]:
-        if scores[name].shape != (n,):
-            raise InputFileError(
-                f"{path}: {name} has shape {scores[name].shape}, expected ({n},): one value per pair, as z"
-            )
-    pairs = scores["pairs"]
+        if arrays[name].dtype.kind not in "iuf":
+            raise InputFileError(f"{path}: {name} holds {arrays[name].dtype} values, expected numbers")
+    scores = ScoredPairs(**{name: arrays[name] for name in PAIR_ARRAYS})
+    n = scores.z.size
+    for name, column in scores.columns().items():
+        if name != "pairs" and column.shape != (n,):
+            raise InputFileError(f"{path}: {name} has shape {column.shape}, expected ({n},): one value per pair, as z")
+    pairs = scores.pairs
     if pairs.size != 2 * n or pairs.ndim not in (1, 2) or pairs.dtype.kind not in "iu":
         raise InputFileError(f"{path}: pairs is {pairs.dtype} of shape {pairs.shape}, expected whole numbers ({n}, 2)")
     if n and (pairs.min() < 0 or pairs.max() >= micrographs):
@@ -557,18 +382,18 @@ def load_pairs(folder: Path, micrographs: int) -> dict[str, np.ndarray]:
     return scores
 
 
-def _scores_of(folder: Path, record: dict[str, Any]) -> ShardScores:
-    reading = record["reading"]
-    scores = load_pairs(folder, len(record["run"]["micrographs"]))
+def _scores_of(folder: Path, record: ShardRecord) -> ShardScores:
+    reading = record.reading
+    scores = load_pairs(folder, len(record.run.micrographs))
     return ShardScores(
-        record["shard"],
-        record["shards"],
+        record.shard,
+        record.shards,
         scores,
-        images_read=reading["images_read"],
-        bytes_read=reading["bytes_read"],
-        read_seconds=reading["read_seconds"],
-        seconds=reading["seconds"],
-        worker=reading["worker"],
+        images_read=reading.images_read,
+        bytes_read=reading.bytes_read,
+        read_seconds=reading.read_seconds,
+        seconds=reading.seconds,
+        worker=reading.worker,
     )
 
 
@@ -607,16 +432,17 @@ def merge_micrograph_shards(
     start = time.perf_counter()
     check_match_mode(match_micrographs)
     shards = _complete_shards(_shard_folders(shard_folders))
-    run = shards[0][1]["run"]
-    options = _run_options(shards[0][0], run, plot, plot_pairs)
-    mics = _inputs_of(run, options)
-    plan = _plan_from_record(shards[0][1]["plan"], run["files"])
+    run = shards[0][1].run
+    job = _run_plan(shards[0][0], run, plot, plot_pairs)
+    mics = _inputs_of(run, job.psize, job.project_dir)
+    plan = shards[0][1].plan.scoring_plan(run.files)
     scores = [_scores_of(folder, record) for folder, record in shards]  # checked before any output is begun
-    outputs = prepare_outputs(mics, Path(outdir), run["inputs"], particles, force)
-    outcome = decide_run(len(mics.names), plan, scores, options, None)
+    outputs = prepare_outputs(mics, Path(outdir), run.inputs, particles, force)
+    outcome = decide_run(len(mics.names), plan, scores, job.decision, None)
     summary = write_results(
         mics,
-        options,
+        job.output,
+        job.scoring.candidates,
         outcome,
         outputs,
         log=log,

@@ -37,9 +37,9 @@ import re
 import sqlite3
 import stat
 import zlib
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterator, Mapping
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -59,16 +59,17 @@ from ..store_db import (
     DATABASE,
     StoreError,
     busy,
-    changed_option,
     connect,
+    first_changed,
     is_busy,
     quick_check,
     reason,
     sha256_bytes,
 )
 from .plan import ScoringPlan
-from .score import ProgressBar, ShardScores, _read_image, score_shard, shard_pairs
+from .score import ProgressBar, ScoredPairs, ShardScores, _read_image, score_shard, shard_pairs
 from .update_inputs import file_stamp, real_paths, unfinished
+from .write import PairsCsvRecord
 
 __all__ = [
     "DATABASE",
@@ -77,6 +78,7 @@ __all__ = [
     "SCHEMA",
     "STORE",
     "SeenStore",
+    "StoredPairs",
     "image_crc",
     "leave_for_later",
     "open_store",
@@ -127,32 +129,102 @@ CREATE TABLE pairs(part INTEGER PRIMARY KEY, sha256 TEXT NOT NULL, data BLOB NOT
 SMALL_TABLES = ("meta", "micrographs")
 
 
-def score_record(plan: ScoringPlan, options: Any) -> dict[str, Any]:
-    """What the scores of a pair depend on, as the store keeps it."""
-    record = {
-        "shape": list(plan.shape),
-        "binning": plan.binning,
-        "binned_psize": plan.binned_psize,
-        "band": list(plan.band),
-        "pearson_min_z": plan.pearson_min_z,
-        "options": {name: getattr(options, name) for name in SCORE_OPTIONS},
-    }
-    return json.loads(json.dumps(record))
+@dataclass(frozen=True)
+class ScoreRecord:
+    """What the scores of a pair depend on, as the store keeps it (its meta table's ``record``).
+
+    ``options``: the values of the options that change a pair's scores (``SCORE_OPTIONS``), by name.
+    """
+
+    shape: tuple[int, int]
+    binning: int
+    binned_psize: float
+    band: tuple[float, float]
+    pearson_min_z: float
+    options: dict[str, Any]
+
+    def to_json(self) -> dict[str, Any]:
+        """The record as the store keeps it (JSON), its keys in the order of the fields."""
+        return {f.name: list(v) if isinstance(v := getattr(self, f.name), tuple) else v for f in fields(self)}
+
+    @classmethod
+    def read(cls, document: Any) -> ScoreRecord:
+        """The record the store keeps (JSON read back), checked: a damaged one is refused (:class:`StoreError`)."""
+        damaged = StoreError("its meta table is damaged (what the scores depend on)")
+        if not isinstance(document, dict) or sorted(document) != RECORD_KEYS:
+            raise damaged
+        shape, binning, binned_psize, band, pearson_min_z, options = (document[f.name] for f in fields(cls))
+        numbers = [binned_psize, pearson_min_z, *(band if isinstance(band, list) and len(band) == 2 else [None])]
+        if not (_good_shape(shape, binning) and isinstance(options, dict) and all(map(_is_number, numbers))):
+            raise damaged
+        return cls((shape[0], shape[1]), binning, binned_psize, (band[0], band[1]), pearson_min_z, options)
 
 
-def _what_changed(stored: dict[str, Any], now: dict[str, Any]) -> str:
-    changed = changed_option(SCORE_OPTIONS, stored, now)
+def score_record(plan: ScoringPlan, recorded: Mapping[str, Any]) -> ScoreRecord:
+    """What the scores of a pair depend on, as the store would read it back (``recorded``: the options' values)."""
+    record = ScoreRecord(
+        plan.shape,
+        plan.binning,
+        plan.binned_psize,
+        plan.band,
+        plan.pearson_min_z,
+        {name: recorded[name] for name in SCORE_OPTIONS},
+    )
+    return ScoreRecord.read(json.loads(json.dumps(record.to_json())))
+
+
+def _what_changed(stored: ScoreRecord, now: ScoreRecord) -> str:
+    changed = first_changed(SCORE_OPTIONS, stored.options, now.options)
     if changed:
         flag, was, now_ = (v if v is not None else "default" for v in changed)
         return f"{flag} {now_} (was {was})"
     for key, what in (("shape", "image size"), ("binning", "binning"), ("binned_psize", "pixel size")):
-        if stored.get(key) != now.get(key):
-            return f"{what} {now.get(key)} (was {stored.get(key)})"
+        if getattr(stored, key) != getattr(now, key):
+            return f"{what} {_as_stored(getattr(now, key))} (was {_as_stored(getattr(stored, key))})"
     return "how the images are compared"
 
 
-def _no_pairs() -> dict[str, np.ndarray]:
-    return {k: np.zeros(0, PAIR[k]) for k in PAIR_COLUMNS}
+def _as_stored(value: Any) -> Any:
+    """A record's value as the store's JSON has it (a shape as a list), for the words of a change."""
+    return list(value) if isinstance(value, tuple) else value
+
+
+@dataclass(frozen=True)
+class StoredPairs:
+    """Pairs as the store keeps them: the two seen micrographs (``a`` acquired first), then the shard's columns."""
+
+    a: np.ndarray
+    b: np.ndarray
+    z: np.ndarray
+    dy: np.ndarray
+    dx: np.ndarray
+    pearson: np.ndarray
+    overlap: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.a)
+
+    def columns(self) -> dict[str, np.ndarray]:
+        """Every column by its name, in ``PAIR_COLUMNS``' order."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    def take(self, index: np.ndarray | slice) -> StoredPairs:
+        """The pairs at ``index``, every column alike."""
+        return StoredPairs(**{name: column[index] for name, column in self.columns().items()})
+
+    def scored(self, pairs: np.ndarray) -> ScoredPairs:
+        """These pairs' scores, as a shard's, for the pairs ``pairs`` (input indices)."""
+        return ScoredPairs(pairs, self.z, self.dy, self.dx, self.pearson, self.overlap)
+
+    @classmethod
+    def joined(cls, parts: list[StoredPairs]) -> StoredPairs:
+        """The pairs of ``parts``, one after the other."""
+        return cls(**{f.name: np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(cls)})
+
+    @classmethod
+    def none(cls) -> StoredPairs:
+        """No pair."""
+        return cls(**{k: np.zeros(0, PAIR[k]) for k in PAIR_COLUMNS})
 
 
 @dataclass
@@ -161,17 +233,17 @@ class SeenStore:
 
     folder: Path
     db: sqlite3.Connection | None = None
-    record: dict[str, Any] | None = None  # None: nothing seen yet
+    record: ScoreRecord | None = None  # None: nothing seen yet
     files: list[str] = field(default_factory=list)  # absolute paths, in the order first seen
     ids: list[int] = field(default_factory=list)  # each seen micrograph's id in the store
-    pairs: dict[str, np.ndarray] = field(default_factory=_no_pairs)  # a, b (seen ids, a acquired first), COLUMNS
+    pairs: StoredPairs = field(default_factory=StoredPairs.none)
     # Where each seen micrograph's image lies in its file (offset, dtype, psize; None: unknown): no header read again.
     layouts: list[tuple[int, str, float | None] | None] = field(default_factory=list)
     # Each seen file's size, modification time (ns) and inode when it was read (file_stamp).
     stamps: list[list[int] | None] = field(default_factory=list)
     loaded: bool = False  # read from a store: the outputs of its rounds are there to replace
     # What the last round's pairs.csv holds (write.PairsCsv), None when unknown: a round appends to it.
-    pairs_csv: dict[str, Any] | None = None
+    pairs_csv: PairsCsvRecord | None = None
     # The parts of the pairs table that hold ``pairs``; 0 when they do not (the round writes every pair as one).
     pair_parts: int = 0
     # The store's micrographs this round drops (replaced files; all of them: the scores' options changed).
@@ -229,7 +301,7 @@ class SeenStore:
     def start_anew(self) -> None:
         """Forgets every seen micrograph (the scores' options changed): the round is a full run."""
         self.dropped += self.ids
-        self.record, self.files, self.ids, self.pairs = None, [], [], _no_pairs()
+        self.record, self.files, self.ids, self.pairs = None, [], [], StoredPairs.none()
         self.layouts, self.stamps, self.pairs_csv, self.pair_parts = [], [], None, 0
 
     def absolute(self, path: StrPath) -> str:
@@ -264,10 +336,9 @@ class SeenStore:
         if keep.all():
             return
         new_id = np.cumsum(keep) - 1
-        a, b = self.pairs["a"], self.pairs["b"]
+        a, b = self.pairs.a, self.pairs.b
         both = keep[a] & keep[b]
-        self.pairs = {k: v[both] for k, v in self.pairs.items()}
-        self.pairs["a"], self.pairs["b"] = new_id[a[both]], new_id[b[both]]
+        self.pairs = replace(self.pairs.take(both), a=new_id[a[both]], b=new_id[b[both]])
         self.pair_parts = 0  # they hold the pairs dropped, and the old ids: the round writes every pair anew
         self.dropped += [i for i, k in zip(self.ids, keep) if not k]
         kept = np.flatnonzero(keep).tolist()
@@ -281,7 +352,7 @@ class SeenStore:
         """
         if self.record is None:
             return {}
-        shape = (self.record["shape"][0], self.record["shape"][1])
+        shape = self.record.shape
         here = self.present
         seen = {
             f: MrcLayout(shape, at[1], at[0], at[2])
@@ -304,10 +375,10 @@ class SeenStore:
 
     def save(
         self,
-        record: dict[str, Any],
+        record: ScoreRecord,
         new_files: list[str],
         new_images: list[np.ndarray],
-        scored: dict[str, np.ndarray],
+        scored: StoredPairs,
         new_layouts: list[MrcLayout] | None,
         new_stamps: list[list[int] | None],
     ) -> None:
@@ -335,18 +406,18 @@ class SeenStore:
             blobs = ((i, np.ascontiguousarray(image, IMAGE).tobytes()) for i, image in zip(ids, new_images))
             db.executemany("INSERT INTO images VALUES (?, ?, ?)", ((i, image_crc(i, b), b) for i, b in blobs))
             self._save_pairs(db, scored)
-            meta = {"format": FORMAT, "version": __version__, "record": json.dumps(record)}
+            meta = {"format": FORMAT, "version": __version__, "record": json.dumps(record.to_json())}
             db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", meta.items())
             db.execute("DELETE FROM meta WHERE key = 'pairs_csv'")
         except BaseException as err:
             self._failed(err)
 
-    def _save_pairs(self, db: sqlite3.Connection, scored: dict[str, np.ndarray]) -> None:
+    def _save_pairs(self, db: sqlite3.Connection, scored: StoredPairs) -> None:
         """The round's pairs as a part of their own, or every pair as one part (none holds them, or too many do)."""
         whole = not self.pair_parts or self.pair_parts >= MAX_PAIR_PARTS
-        if not whole and not len(scored["a"]):
+        if not whole and not len(scored):
             return
-        pairs = {k: np.concatenate([self.pairs[k], scored[k]]) if whole else scored[k] for k in PAIR_COLUMNS}
+        pairs = StoredPairs.joined([self.pairs, scored]) if whole else scored
         if whole:
             db.execute("DELETE FROM pairs")
         data = pack_pairs(pairs)
@@ -363,7 +434,9 @@ class SeenStore:
             yield
             if self.db is not None and self.db.in_transaction:  # (a round scored from the metadata alone saves none)
                 if pairs_csv.written is not None:
-                    self.db.execute("INSERT INTO meta VALUES ('pairs_csv', ?)", (json.dumps(pairs_csv.written),))
+                    self.db.execute(
+                        "INSERT INTO meta VALUES ('pairs_csv', ?)", (json.dumps(pairs_csv.written.to_json()),)
+                    )
                 self.db.execute("COMMIT")
         except BaseException as err:
             self._failed(err)
@@ -386,22 +459,21 @@ def _read(store: SeenStore, db: sqlite3.Connection) -> None:
     tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     if not {"meta", "micrographs", "images", "pairs"} <= tables:
         raise StoreError("not a micrograph --update store (its tables are missing)")
-    meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
-    if meta.get("format") != FORMAT:
-        raise StoreError(f"format {str(meta.get('format'))[:60]!r}, this cryodedup reads {FORMAT!r}")
+    meta = StoreMeta.read(db)
+    if meta.format != FORMAT:
+        raise StoreError(f"format {str(meta.format)[:60]!r}, this cryodedup reads {FORMAT!r}")
     if os.path.getsize(store.folder / DATABASE) <= CHECK_WHOLE_BYTES:
         quick_check(db, ("",))
     else:
         quick_check(db, SMALL_TABLES)
     try:
-        store.record = record = json.loads(meta.get("record") or "null")
+        document = json.loads(meta.record or "null")
     except ValueError:
-        record = None
-    if not isinstance(record, dict) or sorted(record) != RECORD_KEYS or not _good_shape(record):
-        raise StoreError("its meta table is damaged (what the scores depend on)")
-    if meta.get("version") == __version__ and "pairs_csv" in meta:
+        document = None
+    store.record = record = ScoreRecord.read(document)
+    if meta.version == __version__ and meta.pairs_csv is not None:
         with suppress(ValueError, TypeError):
-            store.pairs_csv = pairs_csv_record(json.loads(meta["pairs_csv"]))
+            store.pairs_csv = pairs_csv_record(json.loads(meta.pairs_csv))
     bad = db.execute(f"SELECT id, path FROM micrographs WHERE NOT ({GOOD_MICROGRAPH}) LIMIT 1", DTYPES).fetchone()
     if bad is not None:
         raise StoreError(f"its micrograph row {bad[0]} is damaged ({str(bad[1])[:80]})")
@@ -410,7 +482,7 @@ def _read(store: SeenStore, db: sqlite3.Connection) -> None:
     store.files = [row[1] for row in rows]
     store.stamps = [None if row[2] is None else list(row[2:5]) for row in rows]
     store.layouts = [None if row[6] is None else (row[5], row[6], row[7]) for row in rows]
-    size = IMAGE.itemsize * (record["shape"][0] // record["binning"]) * (record["shape"][1] // record["binning"])
+    size = IMAGE.itemsize * (record.shape[0] // record.binning) * (record.shape[1] // record.binning)
     query = (
         "SELECT count(*), count(micrographs.id), count(CASE WHEN typeof(data) = 'blob' AND length(data) = ? THEN 1 END)"
     )
@@ -425,49 +497,72 @@ def image_crc(seen_id: int, data: bytes) -> int:
     return zlib.crc32(data, zlib.crc32(b"%d:" % seen_id))
 
 
-def _good_shape(record: dict[str, Any]) -> bool:
-    shape, binning = record["shape"], record["binning"]
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _good_shape(shape: Any, binning: Any) -> bool:
     whole = isinstance(shape, list) and len(shape) == 2 and all(type(v) is int and 1 <= v <= 1 << 20 for v in shape)
     return whole and type(binning) is int and 1 <= binning <= min(shape)
 
 
-def _read_pairs(db: sqlite3.Connection, n: int) -> tuple[dict[str, np.ndarray], int]:
+def _read_pairs(db: sqlite3.Connection, n: int) -> tuple[StoredPairs, int]:
     """Every pair the store holds, each part checked against its SHA-256, and their number of parts."""
     parts = []
     for part, digest, data in db.execute("SELECT part, sha256, data FROM pairs ORDER BY part"):
         if not isinstance(data, bytes) or len(data) % PAIR.itemsize or sha256_bytes(data) != digest:
             raise StoreError(f"its pairs (part {part}) are not those the round wrote (SHA-256)")
         parts.append(unpack_pairs(data))
-    pairs = _no_pairs() if not parts else parts[0]
+    pairs = StoredPairs.none() if not parts else parts[0]
     if len(parts) > 1:
-        pairs = {k: np.concatenate([part[k] for part in parts]) for k in PAIR_COLUMNS}
-    if not all(((pairs[k] >= 0) & (pairs[k] < n)).all() for k in "ab"):
+        pairs = StoredPairs.joined(parts)
+    if not all(((ids >= 0) & (ids < n)).all() for ids in (pairs.a, pairs.b)):
         raise StoreError(f"its pairs name micrographs other than its {n}")
     return pairs, len(parts)
 
 
-def pack_pairs(pairs: dict[str, np.ndarray]) -> bytes:
+def pack_pairs(pairs: StoredPairs) -> bytes:
     """Pairs as the store keeps them: each column of ``PAIR`` after the other (read back without a copy)."""
-    return b"".join(np.ascontiguousarray(pairs[k], PAIR[k]).tobytes() for k in PAIR_COLUMNS)
+    columns = pairs.columns()
+    return b"".join(np.ascontiguousarray(columns[k], PAIR[k]).tobytes() for k in PAIR_COLUMNS)
 
 
-def unpack_pairs(data: bytes) -> dict[str, np.ndarray]:
+def unpack_pairs(data: bytes) -> StoredPairs:
     """The columns of a pairs part (:func:`pack_pairs`), views of ``data``."""
     n = len(data) // PAIR.itemsize
-    return {k: np.frombuffer(data, PAIR[k], n, n * 8 * i) for i, k in enumerate(PAIR_COLUMNS)}  # (8 bytes each)
+    return StoredPairs(**{k: np.frombuffer(data, PAIR[k], n, n * 8 * i) for i, k in enumerate(PAIR_COLUMNS)})
 
 
-def pairs_csv_record(record: Any) -> dict[str, Any] | None:
+@dataclass(frozen=True)
+class StoreMeta:
+    """The store's meta table: its format, the version that wrote it, the score record and pairs.csv's (JSON)."""
+
+    format: str | None = None
+    version: str | None = None
+    record: str | None = None
+    pairs_csv: str | None = None
+
+    @classmethod
+    def read(cls, db: sqlite3.Connection) -> StoreMeta:
+        """The meta table's known keys (another key is left: a later format's, refused by its format)."""
+        names = {f.name for f in fields(cls)}
+        return cls(**{key: value for key, value in db.execute("SELECT key, value FROM meta") if key in names})
+
+
+def pairs_csv_record(record: Any) -> PairsCsvRecord | None:
     """What the last round's pairs.csv holds, as the store keeps it, None unless whole.
 
     Not refused when damaged: without it a round writes pairs.csv whole, as a fresh run does.
     """
     if not isinstance(record, dict):
         return None
-    stamp, counts, digest = record.get("stamp"), [record.get("rows"), record.get("names")], record.get("sha256")
+    values: list[Any] = [record.get(f.name) for f in fields(PairsCsvRecord)]  # (JSON read back: checked here)
+    stamp, rows, names, digest = values
     good = isinstance(stamp, list) and len(stamp) == 3 and all(type(v) is int and v >= 0 for v in stamp)
-    good = good and all(type(v) is int and v >= 0 for v in counts)
-    return record if good and isinstance(digest, str) and _SHA256.fullmatch(digest) else None
+    good = good and all(type(v) is int and v >= 0 for v in (rows, names))
+    if not (good and isinstance(digest, str) and _SHA256.fullmatch(digest)):
+        return None
+    return PairsCsvRecord((stamp[0], stamp[1], stamp[2]), rows, names, digest)
 
 
 def refuse_inputs_inside(outdir: Path, inputs: Collection[StrPath]) -> None:
@@ -634,13 +729,13 @@ def leave_for_later(
 
 def score_update(
     plan: ScoringPlan,
-    options: Any,
+    recorded: Mapping[str, Any],
     store: SeenStore,
     log: Callable[[str, str], None],
     progress_factory: Callable[[int], ProgressBar] | None = None,
 ) -> ShardScores:
     """Scores the plan's pairs, reading only the micrographs the store has not seen, and saves the round."""
-    record = score_record(plan, options)
+    record = score_record(plan, recorded)
     if store.record is not None and store.record != record:
         log(f"--update: {_what_changed(store.record, record)} changes the scores: full run", "warning")
         store.start_anew()
@@ -653,17 +748,16 @@ def score_update(
     rows = known[found]
     # A round of micrographs acquired after the seen ones finds the stored pairs first and in order: views, no copies.
     take = slice(0, len(rows)) if np.array_equal(rows, np.arange(len(rows))) else rows
-    reused = {k: store.pairs[k][take] for k in COLUMNS}
-    reused["pairs"] = plan.positions[pairs[found]].reshape(-1, 2)
+    reused = store.pairs.take(take).scored(plan.positions[pairs[found]].reshape(-1, 2))
     todo = pairs[~found]
 
     new_images: dict[int, np.ndarray] = {}
-    counts = {"bytes": 0}
+    read_bytes = [0]  # (added to by ``read``, on the reading thread)
 
     def read(_plan: ScoringPlan, batch: np.ndarray) -> list[np.ndarray]:
         unseen = [int(q) for q in batch if ids[q] < 0]
         raw = [_read_image(plan, q) for q in unseen]
-        counts["bytes"] += sum(image.nbytes for image in raw)
+        read_bytes[0] += sum(image.nbytes for image in raw)
         # The core's own binning, the images in parallel: a spectrum at bin 1 of a binned image is the
         # raw image's at plan.binning, bit for bit.
         new_images.update(zip(unseen, _core.bin_images(raw, plan.binning)))
@@ -690,15 +784,15 @@ def score_update(
         if bar:
             bar.close()
     order = sorted(new_images)
-    scored = {k: fresh.scores[k] for k in COLUMNS}
     todo_ids = _ids_after(store, ids, order, len(store.files))
-    scored["a"], scored["b"] = todo_ids[todo[:, 0]], todo_ids[todo[:, 1]]
+    new = fresh.scores
+    scored = StoredPairs(todo_ids[todo[:, 0]], todo_ids[todo[:, 1]], new.z, new.dy, new.dx, new.pearson, new.overlap)
     layouts = None if plan.layouts is None else [plan.layouts[q] for q in order]
     store.save(
         record, [files[q] for q in order], [new_images[q] for q in order], scored, layouts, [stamps[q] for q in order]
     )
-    scores = {k: np.concatenate([reused[k], fresh.scores[k]]) for k in ("pairs", *COLUMNS)}
-    return replace(fresh, scores=scores, images_read=len(new_images), bytes_read=counts["bytes"])
+    scores = ScoredPairs.joined([reused, fresh.scores])
+    return replace(fresh, scores=scores, images_read=len(new_images), bytes_read=read_bytes[0])
 
 
 def _ids_after(store: SeenStore, ids: np.ndarray, new: list[int], first: int) -> np.ndarray:
@@ -711,11 +805,11 @@ def _ids_after(store: SeenStore, ids: np.ndarray, new: list[int], first: int) ->
 def _stored_rows(store: SeenStore, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """The store's row of each pair (a acquired first), -1 where it was not scored in this orientation."""
     rows = np.full(len(a), -1, dtype=np.int64)
-    if not len(store.pairs["a"]) or not len(a):
+    if not len(store.pairs) or not len(a):
         return rows
     width = max(len(store.files), 1)
     # The later micrograph first: rounds store their pairs in that order, so the keys are most often sorted already.
-    stored = store.pairs["b"].astype(np.int64) * width + store.pairs["a"].astype(np.int64)
+    stored = store.pairs.b.astype(np.int64) * width + store.pairs.a.astype(np.int64)
     wanted = b * width + a
     count = len(stored)
     seen = slice(0, count)

@@ -17,11 +17,11 @@ from typing import Callable, TypeVar
 
 from ...errors import CryodedupError
 from ...formats.micrograph_lists import load_inputs
-from ...options import MicrographOptions
 from ...paths import StrPath
-from ...report.micrograph_sections import MicrographSummary
-from .job import screen_micrographs
+from .job import run
+from .plan import MicrographPlan
 from .score import ProgressBar
+from .summary import MicrographSummary
 from .update_inputs import Arrivals
 
 __all__ = ["watch_micrographs"]
@@ -30,7 +30,7 @@ __all__ = ["watch_micrographs"]
 def watch_micrographs(
     inputs: Sequence[StrPath],
     outdir: StrPath,
-    options: MicrographOptions,
+    job: MicrographPlan,
     every: float,
     idle_minutes: float | None,
     *,
@@ -43,23 +43,22 @@ def watch_micrographs(
 ) -> int:
     """Runs the micrograph job as ``--update`` rounds while new micrographs arrive; returns the rounds run.
 
-    ``show`` receives each round's summary as the round ends; ``force`` applies to the first
-    round only (it starts the store anew; the rounds after it update what it wrote). Every
-    round goes on without the micrographs that cannot be read (``skip_unreadable``) and lists
-    them: a watch runs unattended, and one broken file ended it, leaving the rest of the
-    session unscreened.
+    ``job``: the options resolved (:func:`~.plan.micrograph_plan`) with ``skip_unreadable``:
+    every round goes on without the micrographs that cannot be read, and lists them (a watch
+    runs unattended, and one broken file ended it, leaving the rest of the session
+    unscreened). ``show`` receives each round's summary as the round ends; ``force`` applies
+    to the first round only (it starts the store anew; the rounds after it update what it wrote).
     """
     arrivals = Arrivals()
-    options = MicrographOptions(**{**vars(options), "skip_unreadable": True})
 
     def round_(first: bool) -> MicrographSummary:
         if first:  # no earlier look: what is whole now
-            arrivals.look(load_inputs(list(inputs), options.psize, options.project_dir))
+            arrivals.look(load_inputs(list(inputs), job.psize, job.project_dir))
         arrivals.start_round()
-        return screen_micrographs(
+        return run(
             inputs,
             outdir,
-            MicrographOptions(**vars(options)),  # (a copy each round: the job may set fields)
+            job,
             particles=particles,
             match_micrographs=match_micrographs,
             force=force and first,
@@ -71,7 +70,7 @@ def watch_micrographs(
 
     def news() -> bool | None:
         try:
-            return arrivals.look(load_inputs(list(inputs), options.psize, options.project_dir))
+            return arrivals.look(load_inputs(list(inputs), job.psize, job.project_dir))
         except CryodedupError:
             return None  # being written: looked at again at the next check
 

@@ -17,9 +17,9 @@ import shutil
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, ClassVar, Generic, TypeVar
 
 import numpy as np
 
@@ -31,30 +31,47 @@ from ...formats.cryosparc.particles import NO_MICROGRAPH_FIELD
 from ...formats.micrograph_lists import Micrographs
 from ...formats.particles import ParticleNames, open_particle_names, particle_suffix, read_particle_names
 from ...labels import counted
-from ...options import MicrographOptions
 from ...outputs import AtomicOutputs, scratch_files, warn_earlier_report
 from ...particle_set import ParticleSet
 from ...paths import StrPath
-from ...report.micrograph_sections import Band, MicrographSummary, ParticleSplit
+from ...report.micrograph_sections import Band, ParticleSplit
 from ...resolve import match_micrographs
-from .group import UNCERTAIN, Decision, Outcome, near_the_edge, verdict
+from .decide import UNCERTAIN, Decision, Outcome, near_the_edge, verdict
 from .placement import Placement
-from .plan import MAX_BINNED_PSIZE, candidates_used
-from .score import reading_by_worker
+from .plan import MAX_BINNED_PSIZE, Candidates, OutputPlan, candidates_used
+from .score import ScoredPairs, reading_by_worker
+from .summary import MicrographSummary
 
-__all__ = ["PairsCsv", "PreparedOutputs", "collecting", "prepare_outputs", "write_results"]
+__all__ = ["PairsCsv", "PairsCsvRecord", "PreparedOutputs", "collecting", "prepare_outputs", "write_results"]
 
 #: The ``--particles`` split's outputs: these stems with the input's suffix.
 PARTICLE_STEMS = ("particles_on_kept_micrographs", "particles_on_rejected_micrographs")
+
+
+@dataclass(frozen=True)
+class PairsCsvRecord:
+    """What a round's pairs.csv holds, as the ``--update`` store keeps it (its reader makes it typed).
+
+    The file's stamp (size, mtime_ns, inode) when written, its N ``rows`` made of the first K
+    micrograph ``names``, and the ``sha256`` of everything they were made of (:class:`_RowsDigest`).
+    """
+
+    stamp: tuple[int, int, int]
+    rows: int
+    names: int
+    sha256: str
+
+    def to_json(self) -> dict[str, Any]:
+        """The record as the store keeps it (JSON)."""
+        return {"stamp": list(self.stamp), "rows": self.rows, "names": self.names, "sha256": self.sha256}
 
 
 @dataclass
 class PairsCsv:
     """pairs.csv across ``--update`` rounds: what the last round's file holds, and what this round's holds.
 
-    Each a record ``{"stamp": [size, mtime_ns, inode], "rows": N, "names": K, "sha256": ...}``:
-    the file's stamp when written, and the digest of everything its N rows were made of (the
-    header, the first K micrograph names, every column, the pixel size; :class:`_RowsDigest`).
+    Each a :class:`PairsCsvRecord`: the file's stamp when written, and the digest of everything
+    its N rows were made of (the header, the first K micrograph names, every column, the pixel size).
     A round whose first N rows are made of the same (the same digest) and whose file is
     untouched (the same stamp) appends its new rows to a copy of that file: the bytes a fresh
     run writes. Rows are in acquisition order of their later micrograph, so new micrographs
@@ -66,8 +83,8 @@ class PairsCsv:
     micrographs, off the round's path (issue 43).
     """
 
-    earlier: dict[str, Any] | None = None
-    written: dict[str, Any] | None = None
+    earlier: PairsCsvRecord | None = None
+    written: PairsCsvRecord | None = None
     # The copy :meth:`copying` started: its future and the scratch file it writes.
     copy: tuple[Future[Any], Path] | None = None
 
@@ -98,6 +115,23 @@ class PairsCsv:
         return scratch if future.exception() is None else None
 
 
+Item = TypeVar("Item")
+
+
+@dataclass(frozen=True)
+class Subsets(Generic[Item]):
+    """The files of the kept and of the rejected micrographs (their names, or where they are written)."""
+
+    STEMS: ClassVar[tuple[str, str]] = ("micrographs_kept", "micrographs_rejected")
+
+    micrographs_kept: list[Item]
+    micrographs_rejected: list[Item]
+
+    def items(self) -> list[tuple[str, list[Item]]]:
+        """(stem, files) of the kept, then of the rejected."""
+        return [("micrographs_kept", self.micrographs_kept), ("micrographs_rejected", self.micrographs_rejected)]
+
+
 @dataclass
 class PreparedOutputs:
     """The output files of the job, checked (none exists unless --force) before any work."""
@@ -105,7 +139,7 @@ class PreparedOutputs:
     outdir: Path
     atomic: AtomicOutputs
     paths: list[Path]
-    subsets: dict[str, list[str]]  # micrographs_kept/_rejected: their file names
+    subsets: Subsets[str]  # micrographs_kept/_rejected: their file names
     force: bool
     inputs: list[str]  # the micrographs as given (files, folders, lists)
     particle_source: ParticleNames | None = None  # --particles, read before any scoring
@@ -117,7 +151,7 @@ def prepare_outputs(
     """The outputs' paths, refused if they exist (unless ``force``) or are inputs, or the names do not fit them."""
     check_names_fit(mics.names)
     subsets = _subset_names(mics)
-    names = ["pairs.csv", "duplicates.csv"] + subsets["micrographs_kept"] + subsets["micrographs_rejected"]
+    names = ["pairs.csv", "duplicates.csv", *subsets.micrographs_kept, *subsets.micrographs_rejected]
     if particles is not None:
         names += [f"{stem}{particle_suffix(particles)}" for stem in PARTICLE_STEMS]
     paths = [outdir / n for n in names]
@@ -129,7 +163,8 @@ def prepare_outputs(
 
 def write_results(
     mics: Micrographs,
-    options: MicrographOptions,
+    output: OutputPlan,
+    candidates: Candidates,
     outcome: Outcome,
     outputs: PreparedOutputs,
     *,
@@ -145,28 +180,29 @@ def write_results(
     ``match_micrographs`` is how the ``--particles``' micrographs are found among the inputs;
     ``warned``: the warnings logged before (``--update``'s), for the summary and the report;
     ``pairs_csv``: an ``--update`` round's pairs.csv (appended to when it can be, its record set).
+    ``candidates``: how the pairs were chosen (the summary's, and the option a warning names).
     With ``--plot``, the pictures and report.html too.
     """
     warnings: list[str] = list(warned)  # for the summary and the report, as they are logged
     log = collecting(log, warnings)
-    _refuse_untrusted(outcome, options.accept_untrusted)
-    _warn_before_writing(mics, options, outcome, placement, log)
+    _refuse_untrusted(outcome, output.accept_untrusted)
+    _warn_before_writing(mics, candidates, outcome, placement, log)
     particle_counts = _write_files(mics, outcome, outputs, placement, match_micrographs, log, pairs_csv)
     decision = outcome.decision
-    for warning in _uncertain_warnings(decision, options.plot):
+    for warning in _uncertain_warnings(decision, output.plot):
         log(warning, "warning")
     if decision.untrusted:
         log(untrusted_warning(decision, outcome.plan.binned_psize), "warning")
-    if not options.plot:
+    if not output.plot:
         warn_earlier_report(outputs.outdir, lambda message: log(message, "warning"))
-    summary = _summary(mics, options, outcome, outputs, warnings, placement, particle_counts)
+    summary = _summary(mics, candidates, outcome, outputs, warnings, placement, particle_counts)
     # (every warning said: the report opens with the line)
     summary = replace(summary, verdict=replace(summary.verdict, line=verdict_line(summary, outputs)))
-    if options.plot:
+    if output.plot:
         from .pictures import plot
 
         outdir, force, scores, rank = outputs.outdir, outputs.force, outcome.scores, outcome.rank
-        summary = replace(summary, plots=plot(mics, options, scores, decision, rank, outdir, force, summary, placement))
+        summary = replace(summary, plots=plot(mics, output, scores, decision, rank, outdir, force, summary, placement))
     return summary
 
 
@@ -206,7 +242,7 @@ def verdict_line(summary: MicrographSummary, outputs: PreparedOutputs) -> str:
     )
     if pairs:
         found += f" ({pairs:,} pair{'' if pairs == 1 else 's'})"
-    kept_list = named_files([str(outputs.outdir / name) for name in outputs.subsets["micrographs_kept"]])
+    kept_list = named_files([str(outputs.outdir / name) for name in outputs.subsets.micrographs_kept])
     head = f"{found} among {total:,}; kept {summary.kept:,} -> {kept_list}. Verdict: {summary.verdict.word}"
     return with_checks(head, [gist(w) for w in summary.warnings])
 
@@ -248,7 +284,7 @@ def _what_is_safe(decision: Decision, binned_psize: float) -> str:
 
 def _warn_before_writing(
     mics: Micrographs,
-    options: MicrographOptions,
+    candidates: Candidates,
     outcome: Outcome,
     placement: Placement | None,
     log: Callable[[str, str], None],
@@ -257,8 +293,8 @@ def _warn_before_writing(
     plan = outcome.plan
     for path in plan.unreadable:
         log(f"skipped unreadable {path}", "warning")
-    positions, pairs, rank = plan.positions, outcome.scores["pairs"], outcome.rank
-    reach_option = "--scan-range" if candidates_used(options, len(positions)) == "pattern" else "--window"
+    positions, pairs, rank = plan.positions, outcome.scores.pairs, outcome.rank
+    reach_option = "--scan-range" if candidates_used(candidates, len(positions)) == "pattern" else "--window"
     edge_warning = None
     if plan.pairs is None:  # (metadata pairs have no reach in acquisition order)
         edge_warning = near_the_edge(pairs[outcome.decision.duplicate], rank, plan.reach, len(positions), reach_option)
@@ -282,7 +318,7 @@ def _write_files(
 ) -> ParticleSplit | None:
     """pairs.csv, duplicates.csv, the kept and rejected micrographs, and the particles on each (their counts)."""
     paths, subsets, root, rank = outputs.paths, outputs.subsets, outcome.root, outcome.rank
-    pairs, scores, keep = outcome.scores["pairs"], outcome.scores, outcome.keep
+    pairs, scores, keep = outcome.scores.pairs, outcome.scores, outcome.keep
     binning, binned_psize = outcome.plan.binning, outcome.plan.binned_psize
     particle_counts = None
     with outputs.atomic as tmp:
@@ -294,9 +330,8 @@ def _write_files(
             w.writerow(["Original", "Duplicate"])
             for i in sorted(np.flatnonzero(~keep), key=lambda i: rank[i]):
                 w.writerow([mics.names[root[i]], mics.names[i]])
-        _write_micrographs(
-            mics, keep, {stem: [tmp[outputs.outdir / n] for n in files] for stem, files in subsets.items()}, subsets
-        )
+        at = Subsets(*([tmp[outputs.outdir / n] for n in files] for _, files in subsets.items()))
+        _write_micrographs(mics, keep, at, subsets)
         if outputs.particle_source is not None:
             particle_counts = _write_particles(
                 outputs.particle_source, mics, keep, tmp, outputs.outdir, match_micrographs, log
@@ -306,7 +341,7 @@ def _write_files(
 
 def _summary(
     mics: Micrographs,
-    options: MicrographOptions,
+    candidates: Candidates,
     outcome: Outcome,
     outputs: PreparedOutputs,
     warnings: list[str],
@@ -316,6 +351,7 @@ def _summary(
     """The run's summary: what was read, how it was compared, what was decided, what was written."""
     plan, shards, keep, decision = outcome.plan, outcome.shards, outcome.keep, outcome.decision
     binning, binned_psize, band = plan.binning, plan.binned_psize, plan.band
+    decided = decision.summary()
     return MicrographSummary(
         inputs=outputs.inputs,
         micrographs=len(mics.names),
@@ -327,9 +363,9 @@ def _summary(
         bin=binning,
         binned_pixel_size_A=round(binned_psize, 3),
         band_A=Band(lowpass=round(band[0], 1), highpass=round(band[1], 1)),
-        candidates=candidates_used(options, len(plan.positions)),
+        candidates=candidates_used(candidates, len(plan.positions)),
         reach=plan.reach,
-        pairs_scored=len(outcome.scores["pairs"]),
+        pairs_scored=len(outcome.scores.pairs),
         duplicate_pairs=int(decision.duplicate.sum()),
         kept=int(keep.sum()),
         rejected=int((~keep).sum()),
@@ -338,8 +374,12 @@ def _summary(
         workers=reading_by_worker(shards),
         warnings=warnings,
         images_read=sum(s.images_read for s in shards),
-        confirmed_by_images=not options.no_images,
-        **decision.summary(),
+        confirmed_by_images=not candidates.by_position,
+        thresholds=decided.thresholds,
+        uncertain_pairs=decided.uncertain_pairs,
+        margin=decided.margin,
+        reconsidered=decided.reconsidered,
+        verdict=decided.verdict,
         metadata=placement.summary() if placement is not None else None,
         particles=particle_counts,
     )
@@ -367,6 +407,39 @@ def _warn_unmatched(placement: Placement, mics: Micrographs, log: Callable[[str,
         )
 
 
+@dataclass(frozen=True)
+class _PairColumns:
+    """pairs.csv's columns, each contiguous: the pairs' input indices, their scores, what was decided.
+
+    ``distance``: the positions' distance in µm (with --metadata), None without.
+    """
+
+    a: np.ndarray
+    b: np.ndarray
+    z: np.ndarray
+    pearson: np.ndarray
+    overlap: np.ndarray
+    dy: np.ndarray
+    dx: np.ndarray
+    duplicate: np.ndarray
+    uncertain: np.ndarray
+    joint: np.ndarray
+    distance: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return len(self.a)
+
+    def arrays(self) -> list[np.ndarray]:
+        """The columns in order (``distance`` where there is one): what the digest of the rows is made of."""
+        return [column for f in fields(self) if (column := getattr(self, f.name)) is not None]
+
+    def from_row(self, start: int) -> _PairColumns:
+        """The rows from ``start`` on."""
+        rows: dict[str, Any] = {f.name: getattr(self, f.name) for f in fields(self)}
+        after: dict[str, Any] = {name: None if column is None else column[start:] for name, column in rows.items()}
+        return _PairColumns(**after)
+
+
 @dataclass
 class _PairRows:
     """What pairs.csv's rows are made of: its header, each micrograph's field, the columns (contiguous)."""
@@ -374,13 +447,13 @@ class _PairRows:
     header: list[str]
     encoding: str
     names: list[bytes]
-    columns: dict[str, np.ndarray]  # a, b, z, pearson, overlap, dy, dx, duplicate, uncertain, joint[, distance]
+    columns: _PairColumns
 
 
 def _pair_rows(
     mics: Micrographs,
     pairs: np.ndarray,
-    scores: dict[str, np.ndarray],
+    scores: ScoredPairs,
     decision: Decision,
     distance: np.ndarray | None,
 ) -> _PairRows:
@@ -394,15 +467,25 @@ def _pair_rows(
     encoding = io.TextIOWrapper(io.BytesIO()).encoding  # what open() takes by default, as pairs.csv always was
     names = [_csv_field(name).encode(encoding) for name in mics.names]
     pairs = np.ascontiguousarray(pairs, dtype=np.int64).reshape(-1, 2)
-    columns = {"a": np.ascontiguousarray(pairs[:, 0]), "b": np.ascontiguousarray(pairs[:, 1])}
-    columns.update({k: np.ascontiguousarray(scores[k], dtype=np.float64) for k in ("z", "pearson", "overlap")})
-    columns.update({k: np.ascontiguousarray(scores[k], dtype=np.float64) for k in ("dy", "dx")})
-    columns["duplicate"] = np.ascontiguousarray(decision.duplicate, dtype=bool)
-    columns["uncertain"] = np.ascontiguousarray(decision.uncertain, dtype=bool)
-    columns["joint"] = np.ascontiguousarray(decision.joint, dtype=np.float64)
+
+    def floats(column: np.ndarray) -> np.ndarray:
+        return np.ascontiguousarray(column, dtype=np.float64)
+
     if distance is not None:
         header.append("distance_um")
-        columns["distance"] = np.ascontiguousarray(distance, dtype=np.float64)
+    columns = _PairColumns(
+        np.ascontiguousarray(pairs[:, 0]),
+        np.ascontiguousarray(pairs[:, 1]),
+        z=floats(scores.z),
+        pearson=floats(scores.pearson),
+        overlap=floats(scores.overlap),
+        dy=floats(scores.dy),
+        dx=floats(scores.dx),
+        duplicate=np.ascontiguousarray(decision.duplicate, dtype=bool),
+        uncertain=np.ascontiguousarray(decision.uncertain, dtype=bool),
+        joint=floats(decision.joint),
+        distance=None if distance is None else floats(distance),
+    )
     return _PairRows(header, encoding, names, columns)
 
 
@@ -418,8 +501,8 @@ def _write_pairs(
     final, path = paths
     head = io.StringIO()
     csv.writer(head).writerow(rows.header)
-    count = len(rows.columns["a"])
-    digest = _RowsDigest(f"{head.getvalue()}{binning}|{psize!r}".encode(), rows.names, list(rows.columns.values()))
+    count = len(rows.columns)
+    digest = _RowsDigest(f"{head.getvalue()}{binning}|{psize!r}".encode(), rows.names, rows.columns.arrays())
     start = _rows_kept(history, final, digest, count, len(rows.names)) if history else 0
     copy = history.copied() if history and start else None
     if copy is not None:
@@ -428,32 +511,28 @@ def _write_pairs(
         start = 0
         with open(path, "w", newline="", encoding=rows.encoding) as f:
             f.write(head.getvalue())
-    c = {k: v[start:] for k, v in rows.columns.items()}
+    c = rows.columns.from_row(start)
     _core.append_pair_rows(
         str(path),
         rows.names,
-        c["a"],
-        c["b"],
-        c["z"],
-        c["pearson"],
-        c["overlap"],
-        c["dy"],
-        c["dx"],
-        c["duplicate"],
-        c["uncertain"],
-        c["joint"],
-        c.get("distance"),
+        c.a,
+        c.b,
+        c.z,
+        c.pearson,
+        c.overlap,
+        c.dy,
+        c.dx,
+        c.duplicate,
+        c.uncertain,
+        c.joint,
+        c.distance,
         binning,
         psize,
     )
     if history is not None:
         stat = os.stat(path)
-        history.written = {
-            "stamp": [stat.st_size, stat.st_mtime_ns, stat.st_ino],
-            "rows": count,
-            "names": len(rows.names),
-            "sha256": digest.upto(count, len(rows.names)),
-        }
+        stamp = (stat.st_size, stat.st_mtime_ns, stat.st_ino)
+        history.written = PairsCsvRecord(stamp, count, len(rows.names), digest.upto(count, len(rows.names)))
 
 
 def _rows_kept(history: PairsCsv, final: Path, digest: _RowsDigest, rows: int, names: int) -> int:
@@ -464,13 +543,13 @@ def _rows_kept(history: PairsCsv, final: Path, digest: _RowsDigest, rows: int, n
     copied), and its rows made of the same (the same digest).
     """
     earlier = history.earlier
-    if not earlier or not (0 < earlier["rows"] <= rows and earlier["names"] <= names):
+    if not earlier or not (0 < earlier.rows <= rows and earlier.names <= names):
         return 0
-    same = digest.upto(earlier["rows"], earlier["names"]) == earlier["sha256"]
-    return earlier["rows"] if same and history.copied() is not None and _untouched(earlier, final) else 0
+    same = digest.upto(earlier.rows, earlier.names) == earlier.sha256
+    return earlier.rows if same and history.copied() is not None and _untouched(earlier, final) else 0
 
 
-def _untouched(earlier: dict[str, Any] | None, final: Path) -> bool:
+def _untouched(earlier: PairsCsvRecord | None, final: Path) -> bool:
     """Whether ``final`` is the pairs.csv the last round wrote (``earlier``: its record): its size, time and inode."""
     if earlier is None:
         return False
@@ -478,7 +557,7 @@ def _untouched(earlier: dict[str, Any] | None, final: Path) -> bool:
         stat = os.stat(final)
     except OSError:
         return False
-    return [stat.st_size, stat.st_mtime_ns, stat.st_ino] == earlier["stamp"]
+    return (stat.st_size, stat.st_mtime_ns, stat.st_ino) == earlier.stamp
 
 
 class _RowsDigest:
@@ -540,32 +619,25 @@ def _csv_field(text: str) -> str:
     return line.getvalue()[: -len("\r\n")]
 
 
-def _subset_names(mics: Micrographs) -> dict[str, list[str]]:
+def _subset_names(mics: Micrographs) -> Subsets[str]:
     """Output files of the kept and the rejected micrographs, in the input's format.
 
     One .cs per file of a CryoSPARC group (and a .csg), one STAR, or one list of paths.
     """
-    out = {}
-    for stem in ("micrographs_kept", "micrographs_rejected"):
-        if mics.group is not None:
-            out[stem] = mics.group.output_names(stem)
-        else:
-            out[stem] = [f"{stem}{'.star' if mics.kind == 'star' else '.txt'}"]
-    return out
+    if mics.group is not None:
+        return Subsets(*(mics.group.output_names(stem) for stem in Subsets.STEMS))
+    return Subsets(*([f"{stem}{'.star' if mics.kind == 'star' else '.txt'}"] for stem in Subsets.STEMS))
 
 
-def _write_micrographs(
-    mics: Micrographs, keep: np.ndarray, tmp: dict[str, list[Path]], names: dict[str, list[str]]
-) -> None:
-    kept, rejected = tmp["micrographs_kept"], tmp["micrographs_rejected"]
+def _write_micrographs(mics: Micrographs, keep: np.ndarray, tmp: Subsets[Path], names: Subsets[str]) -> None:
     if mics.star is not None and mics.block is not None:
-        mics.star.split_rows(mics.block, keep, kept[0], rejected[0])
+        mics.star.split_rows(mics.block, keep, tmp.micrographs_kept[0], tmp.micrographs_rejected[0])
         return
-    for stem, selected in (("micrographs_kept", keep), ("micrographs_rejected", ~keep)):
+    for (_, files), (_, named), selected in zip(tmp.items(), names.items(), (keep, ~keep)):
         if mics.group is not None:
-            mics.group.write_subset(selected, tmp[stem], names[stem])
+            mics.group.write_subset(selected, files, named)
         else:
-            Path(tmp[stem][0]).write_text("".join(f"{mics.names[i]}\n" for i in np.flatnonzero(selected)))
+            Path(files[0]).write_text("".join(f"{mics.names[i]}\n" for i in np.flatnonzero(selected)))
 
 
 def _write_particles(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from enum import IntEnum
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -32,7 +33,6 @@ from ...algo.same_image import images_for_the_core, support_of_images
 from ...errors import CryodedupError
 from ...formats.sniff import is_glob
 from ...labels import counted
-from ...options import ParticleOptions
 from ...particle_set import Log, ParticleSet, StarFacts, Warn
 from ..input_checks import refuse_angles_not_finite
 from ..species import ROW_FIELDS, decide_several_species, species_not_confirmable
@@ -40,15 +40,18 @@ from ..species import ROW_FIELDS, decide_several_species, species_not_confirmabl
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from ..._core import NearestHistogram, PageFilesPlan
     from ...algo.selection import SelectionCounts
     from ...formats.star.particle_writer import OnePass
+    from .plan import Deciding, ReadPlan
     from .regions import Regions
 
 __all__ = [
     "DECISIONS_FILE",
+    "REJECTION_RULES",
     "Decision",
+    "Rule",
     "decide",
-    "duplicate_rule",
     "input_voters",
     "one_pass",
     "ranking_scores",
@@ -61,51 +64,67 @@ def _silent(message: str, level: str) -> None:
     pass
 
 
-def duplicate_rule(options: ParticleOptions) -> DuplicateRule:
-    """The rule the options give, before the rows are read: the one-pass route's whole rule, the two-pass route's start.
+class Rule(IntEnum):
+    """The rules that reject a row, as the record of rejections numbers them (``record.Rejections.rule``)."""
 
-    What the rows hold (their tubes, images and orientations) joins it once they are read
-    (:func:`rule_for_rows`).
-    """
-    return DuplicateRule(
-        options.min_dist, options.min_dist_z, options.remove_entirely, options.seed, selection=options.select
-    )
+    SCORE = 0  # the partner (kept, within the distance) had the better score
+    PRIORITY = 1  # the partner's input is preferred (--prefer)
+    INPUT_ORDER = 2  # scores tied (or both without a score): the partner's input was given first
+    ROW_ORDER = 3  # scores tied within one input: the partner comes first in it
+    RANDOM_ORDER = 4  # no scores (--score none): the seeded random ranking put the partner first
+    SAME_IMAGE = 5  # the partner holds the same particle image at another centre (--same-image reject)
+    WHOLE_TUBE = 6  # the row's tube lay along a better tube and went whole (--filament-mode tube)
+    REMOVE_ENTIRELY = 7  # the row had a neighbour within the distance (the partner: its nearest)
+    CONSENSUS_SUPPORT = 8  # too few inputs picked near it (--min-support); no partner
+    UNCOVERED_MICROGRAPH = 9  # too few inputs ran on its micrograph (--uncovered reject); no partner
+    CROSS_SPECIES_OVERLAP = 10  # a kept pick of another species overlaps it (--cross-species)
+    EARLIER_ROUND = 11  # a particle kept by an earlier round lies within the distance (--update)
+    OUTSIDE_THE_MASK = 12  # its centre lies outside --mask (or beyond its extent); no partner
+    AT_THE_EDGE = 13  # its centre lies within --edge of its micrograph's edge; no partner
+    BEST_SELECTION = 14  # the partner is a kept duplicate of the set of best score or most picks (--select)
 
+
+#: The rules as the record of rejections names them (:class:`Rule` indexes this; ``record.RULES``; the page's
+#: files of picks, which a one-pass scan makes as it decides, index them too): each rule's name in lower case.
+REJECTION_RULES = tuple(rule.name.lower().replace("_", " ").replace("cross species", "cross-species") for rule in Rule)
 
 #: The record of every rejection's file in the output folder (``--decisions``: the one-pass scan writes it, else
 #: :mod:`.record`).
 DECISIONS_FILE = "decisions.csv"
 
 
-def one_pass(options: ParticleOptions, facts: StarFacts) -> OnePass | None:
+def one_pass(read: ReadPlan, facts: StarFacts) -> OnePass | None:
     """Whether the STAR reader decides while it scans, and the rule it decides by: the one place this is decided.
 
     One pass makes a plain duplicate removal of one file, pictures included (their example
-    micrographs decided again): no audit, half-set rewrite, orientations, consensus support,
-    rank normalisation or ``--min-dist-z``, and no half-sets (their audit), filaments or
-    subtomograms in the rows, each of which needs every pair of duplicates or a second look
-    at the rows (docs/design.md section 5). ``facts``: what the reader found in the headers.
-    The rule is :func:`duplicate_rule`'s, as the two-pass route's starts. The scan keeps each
-    rejected row's partner where the pictures' page names it, and writes the record of
-    rejections (:data:`DECISIONS_FILE`) where it is asked, as it writes the rows.
+    micrographs decided again): the plan allows it (``plan._one_pass_allowed``: no audit,
+    half-set rewrite, orientations, consensus support, rank normalisation, ``--min-dist-z`` ...),
+    and no half-sets (their audit), filaments or subtomograms in the rows, each of which needs
+    every pair of duplicates or a second look at the rows (docs/design.md section 5).
+    ``facts``: what the reader found in the headers. The rule is the two-pass route's start
+    (:meth:`.plan.Deciding.duplicate_rule`). The scan keeps each rejected row's partner where
+    the pictures' page names it (``--plot``), and writes the record of rejections
+    (:data:`DECISIONS_FILE`) where it is asked (``--decisions``), as it writes the rows.
     """
     from ...formats.star.particle_writer import (
         OnePass,
     )  # (asked by the STAR reader alone: a .cs run loads no STAR code)
 
-    plain = not (options.audit or options.max_angle is not None or options.halfsets != "keep")
-    as_read = normalisation(options.score_normalize).apply is None
-    plain = plain and options.min_support == 1 and as_read and options.min_dist_z is None
-    plain = plain and facts.inputs == 1 and not (facts.halfsets or facts.filaments or facts.subtomograms)
-    plain = plain and not (options.species_column or options.cross_species or options.species_min_dist)
-    plain = plain and not options.species_min_dist_z and not options.own_frame
-    plain = plain and options.same_image != "reject"  # (rows of one image may be micrographs apart in the file)
-    plain = plain and not options.update  # (a round decides with the kept particles of earlier rounds)
-    plain = plain and options.mask is None and options.edge is None  # (the rows dropped before the dedup)
-    plain = plain and options.select == "greedy"  # (the scan walks greedily)
-    if not plain:
+    plain = read.one_pass is not None and facts.inputs == 1
+    plain = plain and not (facts.halfsets or facts.filaments or facts.subtomograms)
+    if not plain or read.one_pass is None:
         return None
-    return OnePass(duplicate_rule(options), partners=options.plot, record=DECISIONS_FILE if options.decisions else None)
+    pictures, page = _pictures(read.one_pass.min_dist) if read.plot else (None, None)
+    record = DECISIONS_FILE if read.record else None
+    return OnePass(read.one_pass, partners=read.partners, record=record, pictures=pictures, page=page)
+
+
+def _pictures(min_dist: float) -> tuple[NearestHistogram, PageFilesPlan]:
+    """What ``--plot`` asks a one-pass scan to make as it decides: the nearest-neighbour histogram, the page's files."""
+    from ...report.micrograph_page import page_files_plan  # (--plot alone loads the pictures' modules)
+    from ...report.particle_charts import nearest_plan
+
+    return nearest_plan(min_dist), page_files_plan(REJECTION_RULES)
 
 
 def preference_of(
@@ -175,22 +194,20 @@ class Decision:
         return None if self.confirmed_by is None else popcount(self.confirmed_by)
 
 
-def decide(
-    particles: ParticleSet, options: ParticleOptions, log: Log = _silent, held: list[list[int]] | None = None
-) -> Decision:
+def decide(particles: ParticleSet, rule: Deciding, log: Log = _silent, held: list[list[int]] | None = None) -> Decision:
     """Which rows to keep: each species on its own, then (``--cross-species``) between species.
 
     One species (no species given) is decided by :func:`decide_species`, as it always was.
     ``held``: the inputs ``--prefer`` named, as parsed before reading (:func:`preference_of`).
     """
-    levels = preference_of(particles, options.prefer, held)
+    levels = preference_of(particles, list(rule.prefer), held)
     regions = None
-    if options.mask is not None or options.edge is not None:
+    if rule.regions is not None:
         from .regions import regions_of  # (reads MRC headers and tomograms STAR: loaded when asked for)
 
-        regions = regions_of(particles, options)
+        regions = regions_of(particles, rule.regions)
     if regions is None or not regions.dropped.any():
-        decision = _decide_species_apart(particles, options, levels, log)
+        decision = _decide_species_apart(particles, rule, levels, log)
         return decision if regions is None else replace(decision, regions=regions)
     inside = np.flatnonzero(regions.dropped == 0)
     if not inside.size:
@@ -203,16 +220,14 @@ def decide(
     if len(particles.inputs) > 1 and particles.coverage is None:
         # An input whose picks on a micrograph all lie outside the mask still ran there (--min-support).
         rows = replace(rows, coverage=coverage(particles, "auto"))
-    return replace(_widened(_decide_species_apart(rows, options, levels, log), inside, len(particles)), regions=regions)
+    return replace(_widened(_decide_species_apart(rows, rule, levels, log), inside, len(particles)), regions=regions)
 
 
-def _decide_species_apart(
-    particles: ParticleSet, options: ParticleOptions, levels: list[Level] | None, log: Log
-) -> Decision:
+def _decide_species_apart(particles: ParticleSet, rule: Deciding, levels: list[Level] | None, log: Log) -> Decision:
     """Each species on its own (one species: :func:`decide_species`), then between species."""
     if particles.species is None:
-        return decide_species(particles, options, levels, log)
-    return decide_several_species(particles, options, lambda rows, opts: decide_species(rows, opts, levels, log))
+        return decide_species(particles, rule, levels, log)
+    return decide_several_species(particles, rule, lambda rows, own: decide_species(rows, own, levels, log))
 
 
 #: The per-row fields of a decision, and what a row decided elsewhere (outside the mask, at the edge) holds.
@@ -238,7 +253,7 @@ def _widened(decision: Decision, rows: np.ndarray, n: int) -> Decision:
 
 
 def decide_species(
-    particles: ParticleSet, options: ParticleOptions, preference: list[Level] | None, log: Log = _silent
+    particles: ParticleSet, rule: Deciding, preference: list[Level] | None, log: Log = _silent
 ) -> Decision:
     """Which rows of one species to keep.
 
@@ -250,13 +265,13 @@ def decide_species(
     """
     n_inputs = len(particles.inputs)
     voters = input_voters(particles)
-    _refuse_support_beyond_voters(particles, voters, options.min_support)
+    _refuse_support_beyond_voters(particles, voters, rule.min_support)
     scores, higher = particles.scores, particles.higher_is_better
-    entry = normalisation(options.score_normalize)
+    entry = normalisation(rule.score_normalize)
     if entry.apply is not None and scores is not None:
         scores, higher = entry.apply(scores, labels(entry, particles.input_of, particles.groups), higher)
     ranked = None if scores is particles.scores else scores
-    if options.select == "best-score":
+    if rule.select == "best-score":
         from ...algo.selection import refuse_negative_scores
 
         refuse_negative_scores(scores, higher, particles.score_label if ranked is None else "the normalised score")
@@ -264,17 +279,20 @@ def decide_species(
     log(f"removing duplicates among {len(particles):,} particles on {mics:,} micrograph{'s' * (mics != 1)}", "info")
     if particles.decided is not None:  # decided while read, as read_inputs asked (one_pass)
         return Decision(particles.decided, particles.decided_by, None)
-    for given, flag in ((options.min_dist_z is not None, "--min-dist-z"), (options.own_frame, "--min-dist-ellipsoid")):
+    for given, flag in (
+        (rule.distance.min_dist_z is not None, "--min-dist-z"),
+        (rule.own_frame, "--min-dist-ellipsoid"),
+    ):
         if given and particles.centres.shape[1] != 3:
             raise CryodedupError(
                 f"{flag}: these particles are 2-D (micrograph coordinates, no z); it is for subtomograms"
             )
     levels = None if preference is None else input_levels([held for _, held in preference], n_inputs)
-    rule, want_pairs = rule_for_rows(particles, options)
+    dedup_rule, want_pairs = rule_for_rows(particles, rule)
     groups, centres = particles.groups, particles.centres  # (the core walks micrographs that share an image as one)
     if n_inputs == 1:
         priorities = None if levels is None else np.zeros(len(particles), np.uint32)  # (one input: one level)
-        result = find_duplicates(groups, centres, rule, Ranking(scores, higher, priorities), want_pairs)
+        result = find_duplicates(groups, centres, dedup_rule, Ranking(scores, higher, priorities), want_pairs)
         return Decision(
             result.keep,
             result.suppressed_by,
@@ -287,15 +305,15 @@ def decide_species(
         )
     # Each input's level, looked up by the core through the rows' inputs (no array of a level per row).
     ranking = Ranking(scores, higher, input_priorities=levels)
-    result, confirmed_by = dedup_and_support_masks(groups, centres, particles.input_of, rule, ranking, want_pairs)
+    result, confirmed_by = dedup_and_support_masks(groups, centres, particles.input_of, dedup_rule, ranking, want_pairs)
     confirmed_by = support_of_images(
-        images_for_the_core(particles.images, options.same_image), confirmed_by
+        images_for_the_core(particles.images, rule.same_image), confirmed_by
     )  # (reject: one image's rows confirm as one)
-    covered = coverage(particles, options.coverage)
+    covered = coverage(particles, rule.coverage)
     keep, unconfirmed, not_confirmable = result.keep, None, None
-    if options.min_support > 1:
+    if rule.min_support > 1:
         keep, unconfirmed, not_confirmable = _supported(
-            particles, result.keep, confirmed_by, covered, voters, options.min_support, options.uncovered
+            particles, result.keep, confirmed_by, covered, voters, rule.min_support, rule.uncovered
         )
     return Decision(
         keep,
@@ -393,8 +411,10 @@ def ranking_scores(particles: ParticleSet, decision: Decision) -> tuple[np.ndarr
     return particles.scores, particles.higher_is_better
 
 
-def rule_for_rows(particles: ParticleSet, options: ParticleOptions) -> tuple[DuplicateRule, bool]:
-    """:func:`duplicate_rule` with what the rows hold (tubes, images, orientations); and whether the pairs are wanted.
+def rule_for_rows(particles: ParticleSet, rule: Deciding) -> tuple[DuplicateRule, bool]:
+    """The plan's rule (``Deciding.duplicate_rule``) with what the rows hold; and whether the pairs are wanted.
+
+    What the rows hold: their tubes, images and orientations.
 
     The pairs (``suppressed_by``) serve the pictures, the record of rejections, the half-set audit and the ties.
     Refuses the rules that exclude each other: ``--same-image reject`` or ``--max-angle``
@@ -402,11 +422,11 @@ def rule_for_rows(particles: ParticleSet, options: ParticleOptions) -> tuple[Dup
     """
     # The half-set audit counts (rejected, suppressor) pairs (the core counts which priority decided a group).
     want_pairs = particles.halfsets is not None
-    whole_tubes = particles.tubes is not None and options.filament_mode == "tube"
-    images = images_for_the_core(particles.images, options.same_image)
-    if whole_tubes and options.select != "greedy":
+    whole_tubes = particles.tubes is not None and rule.filament_mode == "tube"
+    images = images_for_the_core(particles.images, rule.same_image)
+    if whole_tubes and rule.select != "greedy":
         raise CryodedupError(
-            f"--select {options.select} keeps a set of picks, and --filament-mode tube keeps or rejects tubes whole: "
+            f"--select {rule.select} keeps a set of picks, and --filament-mode tube keeps or rejects tubes whole: "
             "give --filament-mode segment"
         )
     if images is not None and whole_tubes:
@@ -415,9 +435,9 @@ def rule_for_rows(particles: ParticleSet, options: ParticleOptions) -> tuple[Dup
             "give --filament-mode segment, or --same-image warn"
         )
     # Ties on the score between inputs are counted from the pairs (8 bytes per particle, as the masks).
-    want_ties = ties_countable(particles, options.remove_entirely, whole_tubes)
+    want_ties = ties_countable(particles, rule.remove_entirely, whole_tubes)
     orientations = None
-    if options.max_angle is not None:
+    if rule.max_angle is not None:
         if particles.poses is None:
             raise CryodedupError(
                 "--max-angle: the particles carry no orientations (rlnAngleRot/Tilt/Psi, alignments3D/pose, "
@@ -426,16 +446,16 @@ def rule_for_rows(particles: ParticleSet, options: ParticleOptions) -> tuple[Dup
         if whole_tubes:
             raise CryodedupError("--max-angle and --filament-mode tube exclude each other: tubes are compared whole")
         refuse_angles_not_finite(particles)
-        orientations = Orientations(particles.poses, particles.pose_kind, options.max_angle, options.sym.upper())
-    rule = replace(
-        duplicate_rule(options),
+        orientations = Orientations(particles.poses, particles.pose_kind, rule.max_angle, rule.sym.upper())
+    dedup_rule = replace(
+        rule.duplicate_rule(),
         orientations=orientations,
         tubes=particles.tubes,
         whole_tubes=whole_tubes,
         images=images,
-        ellipsoid=own_frame_ellipsoid(particles, options.min_dist_ellipsoid),
+        ellipsoid=own_frame_ellipsoid(particles, rule.distance.ellipsoid),
     )
-    return rule, options.plot or options.decisions or want_pairs or want_ties
+    return dedup_rule, rule.partners or want_pairs or want_ties
 
 
 def own_frame_ellipsoid(

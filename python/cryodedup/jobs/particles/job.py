@@ -1,19 +1,23 @@
 """The particle job: remove duplicate particles (or picks), whatever their format.
 
-:func:`remove_duplicate_particles` runs it in order: ``read.py`` hands the inputs to their
+:func:`remove_duplicate_particles` runs it in order: ``plan.py`` resolves the options once into
+the typed values each stage takes; ``read.py`` hands the inputs to their
 format's module, which reads them into one :class:`~cryodedup.particle_set.ParticleSet`
 (or, asked by ``decide.one_pass``, decides and writes while it scans); ``decide.py`` decides
-which rows to keep from that structure alone; the set's writer writes them; ``summarise.py``
-counts what was decided and ``draw.py`` draws it.
+which rows to keep from that structure alone; the set's writer writes them; ``summary.py``
+counts what was decided and ``pictures.py`` draws it.
+
+An ``--update`` round (:func:`run_round`) wraps the same job: it opens the store, runs
+:func:`run` with the round's stages (``update.Round``: decided against the kept set, written as
+the round's files), and commits the round; :func:`run` calls its stages (``stages.py``) without
+knowing which it was given.
 """
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
-from types import ModuleType
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -24,29 +28,30 @@ from ...algo.audit import (
 )
 from ...options import ParticleOptions
 from ...options.keywords import said_in_python
-from ...outputs import AtomicOutputs, all_outputs_at_once, warn_earlier_report
+from ...outputs import all_outputs_at_once, warn_earlier_report
 from ...particle_set import Log, ParticleSet
 from ...paths import StrPath
 from ...report.sections.run import Outputs
-from ..species import distances_used
 from .decide import Decision, decide, warn_not_confirmable
-from .draw import picture_details, plot_particles
-from .read import Files, Held, Source, next_optimisation_set, warn_unused_options
-from .summarise import ParticleSummary, summarize, timings, verdict_of
+from .plan import ParticlePlan, plan
+from .read import Files, Held, Source, warn_unused_options
+from .stages import Stages, Written
+from .summary import ParticleSummary, summarize, timings, verdict_of
+from .write import write_particles, write_record
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
 
     from ...report.sections import MovedInputs, Registration
+    from .plan import Deciding, OutputPlan, ReadPlan
     from .record import RecordFile
-    from .update import Round
 
-__all__ = ["Outcome", "remove_duplicate_particles", "run"]
+__all__ = ["Outcome", "job_for", "remove_duplicate_particles", "run"]
 
 
 def _registered(
     particles: ParticleSet,
-    options: ParticleOptions,
+    job: ParticlePlan,
     warn: Callable[[str], None],
     shift_aware: Callable[[], ParticleSet] | None = None,
 ) -> tuple[Registration | None, MovedInputs | None]:
@@ -55,22 +60,20 @@ def _registered(
     Neither applies to one input without ``--transform``: the registration's modules are loaded
     only for several inputs (or to refuse a ``--transform`` of one), not at every start-up.
     """
-    if len(particles.inputs) < 2 and not options.transform:
+    check, transforms = job.registration, list(job.registration.transforms)
+    if len(particles.inputs) < 2 and not transforms:
         return None, None
     from ..registration import check_registration, move_inputs, refuse_transform_into_combined_output, write_moved
 
-    refuse_transform_into_combined_output(particles, options.transform, options.audit)
-    moved = move_inputs(particles, options.transform)
-    applied = [{"input": particles.inputs[m.input], "transform": m.ops} for m in moved]
-    registration = check_registration(particles, options, applied, warn, shift_aware)
-    return registration, write_moved(particles, options.audit, moved)
+    refuse_transform_into_combined_output(particles, transforms, check.audit)
+    moved = move_inputs(particles, transforms)
+    registration = check_registration(particles, check, job.distances, moved, warn, shift_aware)
+    return registration, write_moved(particles, check.audit, moved)
 
 
-def _shift_aware(
-    source: Source, folder: Path | None, options: ParticleOptions, held: Held
-) -> Callable[[], ParticleSet]:
+def _shift_aware(source: Source, folder: Path | None, read: ReadPlan, held: Held) -> Callable[[], ParticleSet]:
     """The inputs read again with their origins subtracted (for ``--shift-key none``: called only where needed)."""
-    aware = replace(options, shift_key="auto", transform=[])
+    aware = read.shift_aware()
     return lambda: source.read(folder, aware, _silent_warning, _silent, held)
 
 
@@ -114,10 +117,11 @@ def remove_duplicate_particles(
     Returns
     -------
     dict
-        The summary (:class:`~cryodedup.jobs.particles.summarise.ParticleSummary`, as ``--json``
+        The summary (:class:`~cryodedup.jobs.particles.summary.ParticleSummary`, as ``--json``
         prints it): counts, pixel sizes, shift and score used, outputs, time.
     """
-    return run(Files.of(inputs), outdir, options, force=force, log=log).summary.to_json()
+    options = options or ParticleOptions()
+    return job_for(options.update)(Files.of(inputs), outdir, options, force=force, log=log).summary.to_json()
 
 
 @dataclass(frozen=True)
@@ -139,19 +143,21 @@ def run(
     *,
     force: bool = False,
     log: Log = _silent,
+    stages: Stages | None = None,
 ) -> Outcome:
     """The particle job, the one orchestration of files and of data in memory alike.
 
     Read (the source's reader), check, decide, write (the set's writer; data in memory: none),
     summarise, draw (``--plot``). Warnings are said once the checks that can stop the run have
-    passed: none before an error.
+    passed: none before an error. ``stages``: how it decides and writes (a plain run's,
+    :class:`Plain`, unless given: an ``--update`` round's, by :func:`run_round`).
     """
     start = time.perf_counter()
     options = options or ParticleOptions()
     options.check()
-    folder = source.check(outdir, options)
-    update = _update_module() if options.update else None  # (its store's modules loaded only for a round)
-    round_ = update.start_round(source, outdir, options, force, log) if update else None
+    job = plan(options)  # (the options resolved once: no stage sees them)
+    folder = source.check(outdir, job.read)
+    stages = stages or Plain(source, folder, force)
     warnings: list[str] = []
     checked = False
 
@@ -160,67 +166,135 @@ def run(
         if checked:
             log(message, "warning")
 
-    record: dict | RecordFile | None = None
-    held = source.held_by_prefer(options, warn)  # (--prefer parsed once, before anything is read where it can be)
-    particles = source.read(folder, options, warn, log, held)
-    warn_unused_options(particles, options, warn)
-    registration, transforms = _registered(particles, options, warn, _shift_aware(source, folder, options, held))
-    reassign = check_halfsets(particles, options.halfsets) is not None
+    held = source.held_by_prefer(job.read, warn)  # (--prefer parsed once, before anything is read where it can be)
+    particles = source.read(folder, job.read, warn, log, held)
+    job = job.for_rows(particles)  # (each species' distance, once)
+    rule = job.deciding
+    warn_unused_options(particles, job.read, rule, warn)
+    registration, transforms = _registered(particles, job, warn, _shift_aware(source, folder, job.read, held))
+    reassign = check_halfsets(particles, job.output.halfsets) is not None
     read_at = time.perf_counter()
-    if update and round_:
-        decision = update.decide_round(round_, particles, options, log, held)
-    else:
-        decision = decide(particles, options, log, held)
+    decision = stages.decide(particles, rule, log, held)
     checked = True
     for message in warnings:
         log(message, "warning")
-    warn_not_confirmable(particles, decision, options.min_support, options.uncovered, warn)
+    warn_not_confirmable(particles, decision, rule.min_support, rule.uncovered, warn)
     for message in decision.regions.warnings if decision.regions is not None else ():
         warn(message)
     decided_at = time.perf_counter()
     halves = halfsets_by_micrograph(particles.groups, decision.keep) if reassign else None
     # Counted before the outputs are written: a one-pass scan's writer may still be busy.
-    summary = replace(summarize(particles, decision, options, halves), registration=registration, transforms=transforms)
-    if update and round_:
-        record = _round_record(round_, particles, decision, options)
-        outputs, write_seconds = update.write_round(round_, particles, decision.keep)
-        summary = replace(summary, update=update.round_summary(round_, summary.kept, summary.particles))
-    else:
-        outputs, write_seconds = _write(particles, decision.keep, halves, options, force, source, warn)
-    if options.decisions and not (update and round_):
-        record, outputs = _record(particles, decision, options, folder, force, outputs)
+    summary = replace(summarize(particles, decision, rule, halves), registration=registration, transforms=transforms)
+    written = stages.write(particles, decision, job, halves, warn)
     if summary.same_image is not None and summary.same_image.message is not None:
         warn(summary.same_image.message)
     names = summary.particle_names
     if names is not None and not names.extracted:  # (before extraction: what RELION will do with them)
         warn(names.message)
-    used = distances_used(particles, options)
     summary = replace(
         summary,
-        timings=timings(particles, read_at - start, decided_at - read_at, write_seconds),
-        outputs=Outputs.of(outputs),
-        min_dist_A=used[0],
-        min_dist_z_A=used[1],
-        mode=_mode(options.remove_entirely, options.select),
+        timings=timings(particles, read_at - start, decided_at - read_at, written.seconds),
+        outputs=Outputs.of(written.outputs),
+        min_dist_A=job.distances.used()[0],
+        min_dist_z_A=job.distances.used()[1],
+        mode=_mode(rule.remove_entirely, rule.select),
         warnings=warnings,
         seconds=round(time.perf_counter() - start, 3),
     )
-    _warn_earlier_files(folder, options, warn)
+    _warn_earlier_files(folder, job.output, warn)
     summary = replace(summary, verdict=verdict_of(summary))  # (once every warning is said: the report opens with it)
-    if options.plot:
-        assert folder is not None, "the source refuses --plot without an output folder"
-        details = picture_details(particles, decision, options)
-        summary = plot_particles(details, folder, options, source.images(options, folder), force, summary, decision)
-    return Outcome(summary, particles, decision, record)
+    if job.output.plot:
+        summary = _plotted(particles, decision, job, source, folder, force, summary)
+    return Outcome(summary, particles, decision, written.record)
 
 
-def _warn_earlier_files(folder: StrPath | None, options: ParticleOptions, warn: Callable[[str], None]) -> None:
+def run_round(
+    source: Source,
+    outdir: StrPath | None,
+    options: ParticleOptions,
+    *,
+    force: bool = False,
+    log: Log = _silent,
+) -> Outcome:
+    """An ``--update`` round: the store opened, :func:`run` with the round's stages, the round committed.
+
+    The job's own refusals come first, as a plain run says them; then the round's
+    (:func:`.update.open_round`: its options, the output folder locked, the store checked). The
+    round's files are written by the job under temporary names and put in place once the store
+    has the round; a job stopped before removes them. The summary gets the round's section.
+    """
+    from .update import open_round  # (its store's modules loaded for a round only)
+
+    options.check()
+    source.check(outdir, plan(options).read)
+    round_ = open_round(source, outdir, options, force, log)
+    try:
+        outcome = run(source, outdir, options, force=force, log=log, stages=round_)
+        round_.commit()
+    finally:
+        round_.discard()
+    return replace(outcome, summary=replace(outcome.summary, update=round_.section(outcome.summary)))
+
+
+def job_for(update: bool) -> Callable[..., Outcome]:
+    """The job the command line, the API and the pipelines run: :func:`run`, or :func:`run_round` (``--update``)."""
+    return run_round if update else run
+
+
+@dataclass(frozen=True)
+class Plain:
+    """A plain run's stages: :func:`.decide.decide` on the rows read; the set's writer, and ``--decisions``' record."""
+
+    source: Source
+    folder: Path | None
+    force: bool
+
+    def decide(self, particles: ParticleSet, rule: Deciding, log: Log, held: Held) -> Decision:
+        """As :class:`.stages.Stages` says."""
+        return decide(particles, rule, log, held)
+
+    def write(
+        self,
+        particles: ParticleSet,
+        decision: Decision,
+        job: ParticlePlan,
+        halves: np.ndarray | None,
+        warn: Callable[[str], None],
+    ) -> Written:
+        """As :class:`.stages.Stages` says: the kept and rejected rows, then the record (``--decisions``)."""
+        output, force = job.output, self.force
+        outputs, seconds = write_particles(particles, decision.keep, halves, output, force, self.source, warn)
+        if not output.decisions:
+            return Written(outputs, seconds)
+        record, outputs = write_record(particles, decision, job.deciding, self.folder, force, outputs)
+        return Written(outputs, seconds, record)
+
+
+def _plotted(
+    particles: ParticleSet,
+    decision: Decision,
+    job: ParticlePlan,
+    source: Source,
+    folder: Path | None,
+    force: bool,
+    summary: ParticleSummary,
+) -> ParticleSummary:
+    """The pictures, report.html and the page of every micrograph (``--plot``): the summary naming them."""
+    from .pictures import picture_details, plot_particles  # (Pillow and the pictures' modules: for --plot alone)
+
+    assert folder is not None, "the source refuses --plot without an output folder"
+    details = picture_details(particles, decision, job.deciding, job.output.registration)
+    images = source.images(job.output.project_dir, folder)
+    return plot_particles(details, folder, job.output, job.deciding, images, force, summary, decision)
+
+
+def _warn_earlier_files(folder: StrPath | None, output: OutputPlan, warn: Callable[[str], None]) -> None:
     """An earlier run's report or record left in the output folder, that this run does not write again."""
     if folder is None:
         return
-    if not options.plot and not options.audit:
+    if not output.plot and not output.audit:
         warn_earlier_report(folder, warn)
-    if not options.decisions and (Path(folder) / "decisions.csv").is_file():
+    if not output.decisions and (Path(folder) / "decisions.csv").is_file():
         warn(f"{Path(folder) / 'decisions.csv'} is an earlier run's: this run recorded none (--decisions does)")
 
 
@@ -233,83 +307,3 @@ def _mode(remove_entirely: bool, select: str) -> str:
     if remove_entirely:
         return "remove entirely"
     return _MODES.get(select, "keep best of each group")
-
-
-def _update_module() -> ModuleType:
-    """:mod:`.update`, imported for an ``--update`` round only (its store's modules are a plain run's cost)."""
-    from . import update
-
-    return update
-
-
-def _round_record(round_: Round, particles: ParticleSet, decision: Decision, options: ParticleOptions) -> dict | None:
-    """``--decisions`` in an ``--update`` round: its columns, written among the round's files (stored, put back)."""
-    if not options.decisions:
-        return None
-    from .record import rejections, table, write_decisions  # (loaded for --decisions only)
-
-    columns = table(particles, rejections(particles, decision, options))
-    round_.write_record = lambda path: write_decisions(path, columns)
-    return columns
-
-
-def _record(
-    particles: ParticleSet,
-    decision: Decision,
-    options: ParticleOptions,
-    folder: Path | None,
-    force: bool,
-    outputs: dict[str, list[str]],
-) -> tuple[dict | RecordFile, dict[str, list[str]]]:
-    """The record of every rejection (``--decisions``): its columns, written to ``decisions.csv`` in ``folder``.
-
-    Written in the job's output batch (under a temporary name, put in place with the other
-    outputs); where the core wrote it while it scanned the rows (one STAR file in one pass),
-    its file put in place. Returns the columns (or that file), and ``outputs`` with the
-    record's path as ``decisions``.
-    """
-    from .record import DECISIONS_FILE, RecordFile, rejections, table, write_decisions  # (for --decisions only)
-
-    written = particles.decided_record() if particles.decided_record is not None else None
-    if written is not None and folder is not None:  # (the core wrote it as it scanned: put in place)
-        path = Path(folder) / DECISIONS_FILE
-        with AtomicOutputs([path], force=force, inputs=particles.read_files) as tmp:
-            os.replace(written, tmp[path])
-        return RecordFile(path), {**outputs, "decisions": [str(path)]}
-    columns = table(particles, rejections(particles, decision, options))
-    if folder is not None:
-        path = Path(folder) / DECISIONS_FILE
-        with AtomicOutputs([path], force=force, inputs=particles.read_files) as tmp:
-            write_decisions(tmp[path], columns)
-        outputs = {**outputs, "decisions": [str(path)]}
-    return columns, outputs
-
-
-def _write(
-    particles: ParticleSet,
-    keep: np.ndarray,
-    halves: np.ndarray | None,
-    options: ParticleOptions,
-    force: bool,
-    source: Source,
-    warn: Callable[[str], None],
-) -> tuple[dict[str, list[str]], float]:
-    """The kept and rejected rows written (none with ``--audit``): the outputs by subset, and the seconds it took.
-
-    A set without a writer (data in memory) has the outputs its source names. Optimisation sets
-    in: the next one written beside the kept particles (:func:`.read.next_optimisation_set`).
-    """
-    named = source.outputs()
-    if named is not None:
-        return named, 0.0
-    if options.audit:
-        return {"kept": [], "rejected": []}, 0.0
-    assert particles.writer is not None, "every reader of files gives the set a writer"
-    if particles.species is not None and hasattr(particles.writer, "apart"):  # (STAR: a file per species too)
-        from ...formats.star.particle_writer import Apart  # (the STAR writer's: loaded with it)
-
-        particles.writer.apart = Apart(np.asarray(particles.species), particles.species_names, "species")
-    start = time.perf_counter()
-    outputs = {subset: [str(p) for p in files] for subset, files in particles.writer.write(keep, force, halves).items()}
-    outputs = next_optimisation_set(source, outputs, options.project_dir, force, warn)
-    return outputs, time.perf_counter() - start

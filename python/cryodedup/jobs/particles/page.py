@@ -10,13 +10,13 @@ from __future__ import annotations
 import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ...formats.micrograph_lists import find_image, images_found
 from ...formats.mrc import binned_image, slab_means
 from ...formats.star.tomograms import tomograms_star
-from ...options import ParticleOptions
 from ...particle_set import ParticleSet
 from ...report.micrograph_page import THUMBNAIL_WIDTH, PagePicks, slab_edges
 from ...report.particle_base import ParticleDetails
@@ -25,21 +25,26 @@ from .decide import Decision
 from .read import Images
 from .regions import tomogram_corners
 
+if TYPE_CHECKING:
+    from .plan import Deciding
+
 __all__ = ["page_picks", "thumbnails"]
 
 #: Threads reading and binning the images (:func:`thumbnails`).
 THREADS = min(4, os.cpu_count() or 1)
 
 
-def page_picks(particles: ParticleSet, decision: Decision, options: ParticleOptions) -> PagePicks:
+def page_picks(particles: ParticleSet, decision: Decision, rule: Deciding) -> PagePicks:
     """Each rejected row's partner and rule, as the record of rejections names them."""
     from .record import RULES, Rule, rejections
 
-    record = rejections(particles, decision, options, measured=False)
+    record = rejections(particles, decision, rule, measured=False)
     return PagePicks(record.rows, record.partners, record.rule, RULES, int(Rule.CROSS_SPECIES_OVERLAP))
 
 
-def thumbnails(details: ParticleDetails, images: Images, options: ParticleOptions) -> dict[int, MicrographImage]:
+def thumbnails(
+    details: ParticleDetails, images: Images, micrographs: Path | None, project_dir: Path | None
+) -> dict[int, MicrographImage]:
     """Every micrograph's image found, binned small; a tomogram's: its slices under each slab (:func:`slab_means`).
 
     Looked for where the report's examples are (``images``), every micrograph at once where
@@ -48,11 +53,12 @@ def thumbnails(details: ParticleDetails, images: Images, options: ParticleOption
     A file that cannot be read goes without its image, as in the report's examples: a
     picture is not worth failing the job for. So does a tomogram that cannot be placed among
     its picks (no voxel size in its header; RELION 5's centred Å without a tomograms STAR).
+    ``micrographs``: ``--micrographs`` (a tomograms STAR); ``project_dir``: ``--project-dir``.
     """
     found = _found(details.mic_names, images)
     if details.unit == "tomogram":
-        found.update(_reconstructed(details.mic_names, options))
-        corners = tomogram_corners(details.particles, options) if found else None
+        found.update(_reconstructed(details.mic_names, micrographs, project_dir))
+        corners = tomogram_corners(details.particles, micrographs) if found else None
         if corners is None:
             return {}
         edges = slab_edges(details)  # (each tomogram's own slabs)
@@ -72,19 +78,19 @@ def _found(names: list[str], images: Images) -> dict[int, Path]:
     return {mic: path for mic, path in paths.items() if os.path.isfile(path)}  # (a name too long: not found)
 
 
-def _reconstructed(names: list[str], options: ParticleOptions) -> dict[int, Path]:
+def _reconstructed(names: list[str], micrographs: Path | None, project_dir: Path | None) -> dict[int, Path]:
     """Each tomogram's MRC that the tomograms STAR names (rlnTomoReconstructedTomogram) and that exists, by index.
 
     Looked for as the STAR's other paths are: under ``--project-dir``, then the folders above it.
     """
-    star = None if options.micrographs is None else Path(options.micrographs)
+    star = None if micrographs is None else Path(micrographs)
     if star is None or star.suffix.lower() != ".star":
         return {}
     tomograms = tomograms_star(star)
     if tomograms is None:
         return {}
     paths = {
-        m: find_image(tomograms.reconstructed[n], star, options.project_dir)
+        m: find_image(tomograms.reconstructed[n], star, project_dir)
         for m, n in enumerate(names)
         if tomograms.reconstructed.get(n, "") not in ("", "None")
     }

@@ -23,15 +23,13 @@ from ...algo.priority import (
 from ...errors import CryodedupError
 from ...formats.micrograph_lists import find_image, search_roots
 from ...formats.particles import read_particle_files
-from ...formats.read_request import CopickSelection, ReadRequest, RowRead, Scale, ScoreRead
+from ...formats.read_request import ReadRequest, Scale
 from ...formats.sniff import is_copick_config, is_glob, is_optimisation_set, is_picker_output
 from ...labels import input_labels
-from ...options import ParticleOptions
 from ...particle_set import Log, ParticleSet, Warn
 from ...paths import StrPath
 from ...resolve import pixel_size_source
 from ...resolve.datasets import check_shared_names, dataset_labels, dataset_of_inputs, separate_datasets
-from ...resolve.given_psize import judge_typed_psize
 from ..input_checks import check_centres, check_input_paths
 from ..species import assign_species, warn_absent_species
 from .decide import one_pass
@@ -39,16 +37,16 @@ from .decide import one_pass
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
 
+    from .plan import Deciding, ReadPlan
+
 __all__ = [
     "Files",
     "Held",
     "Images",
     "InMemory",
     "Source",
-    "next_optimisation_set",
     "raw_picker_scores",
     "read_inputs",
-    "read_request",
     "warn_unused_options",
 ]
 
@@ -57,55 +55,10 @@ __all__ = [
 Held = Optional[list[list[int]]]  # (Optional: an alias is evaluated at run time, and 3.9 has no X | None)
 
 
-def read_request(options: ParticleOptions, held: Held = None) -> ReadRequest:
-    """What the readers are asked to read, taken from the job's options: the one place they are read for it.
-
-    ``held``: the inputs each ``--prefer`` value names (:func:`check_prefer`), parsed once.
-    """
-    scale = Scale(
-        mic_psize=options.mic_psize,
-        insist_psize=options.insist_psize,
-        micrographs=options.micrographs,
-        match_micrographs=options.match_micrographs,
-        project_dir=options.project_dir,
-        pixel_size_decides=options.pixel_size_decides,
-        topaz_scale=options.topaz_scale,
-        import_scale=options.import_scale,
-        import_add=options.import_add,
-        import_centered=options.import_centered,
-        psize_from=pixel_size_source(options.mic_psize, options.micrographs),
-        judge_psize=judge_typed_psize,
-    )
-    score_read = ScoreRead(
-        score=options.score,
-        score_order=options.score_order,
-        score_normalize=options.score_normalize,
-        seed=options.seed,
-        preferred_first=bool(options.prefer),
-        prefer_held=None if held is None else tuple(tuple(levels) for levels in held),
-    )
-    row_read = RowRead(
-        shift_key=options.shift_key,
-        orientations=options.max_angle is not None or options.own_frame,
-        species_column=options.species_column,
-        same_image=options.same_image,
-        symmetry_copies=options.symmetry_copies,
-        insist_angles=options.insist_angles,
-    )
-    copick = CopickSelection(
-        objects=options.copick_objects,
-        users=options.copick_users,
-        sessions=options.copick_sessions,
-        out_user=options.copick_out_user,
-        out_session=options.copick_out_session,
-    )
-    return ReadRequest(scale, score_read, row_read, copick, options.output_format, bool(options.transform))
-
-
 def read_inputs(
     inputs: list[Path],
     outdir: Path | None,
-    options: ParticleOptions,
+    plan: ReadPlan,
     warn: Warn,
     log: Log,
     held: Held = None,
@@ -120,18 +73,18 @@ def read_inputs(
     they rank last, and the score-scale comparison and pictures leave them out.
     """
     check_input_paths(inputs)
-    inputs, options, followed = followed_optimisation_sets(inputs, options)
+    inputs, plan, followed = followed_optimisation_sets(inputs, plan)
     if len(inputs) > MAX_INPUTS:
         raise CryodedupError(
             f"{len(inputs)} inputs: at most {MAX_INPUTS}, since each pick records which inputs confirm it as one "
             "bit per input of a 64-bit mask; give one picker's files as one input (a folder or a quoted glob)"
         )
-    request = replace(read_request(options, held), writes=writes)  # (compare writes no output)
-    if options.input_psize:  # (--mic-psize INPUT=Å: each input's own, by position)
+    request = replace(plan.request_with(held), writes=writes)  # (compare writes no output)
+    if plan.input_psize:  # (--mic-psize INPUT=Å: each input's own, by position)
         request = replace(
-            request, scale=_scale_by_input(request.scale, _pixel_sizes_by_input(options.input_psize, inputs))
+            request, scale=_scale_by_input(request.scale, _pixel_sizes_by_input(plan.input_psize, inputs))
         )
-    particles = read_particle_files(inputs, outdir, request, warn, log, lambda facts: one_pass(options, facts))
+    particles = read_particle_files(inputs, outdir, request, warn, log, lambda facts: one_pass(plan, facts))
     if followed:  # (the summary's "Read" row: which files an optimisation set named)
         particles.summary["reading_notes"] = [*followed, *particles.summary.get("reading_notes", [])]
     if particles.scores is not None:
@@ -139,22 +92,18 @@ def read_inputs(
     return particles
 
 
-def followed_optimisation_sets(
-    inputs: list[Path], options: ParticleOptions
-) -> tuple[list[Path], ParticleOptions, list[str]]:
+def followed_optimisation_sets(inputs: list[Path], plan: ReadPlan) -> tuple[list[Path], ReadPlan, list[str]]:
     """RELION 5 optimisation sets replaced by the particles files they name; their tomograms file as ``--micrographs``.
 
     A ``--micrographs`` given stays; optimisation sets naming different tomograms files without
     it are refused (one tomograms file frames the inputs). Also returns what was followed, in words.
     """
     if not any(is_optimisation_set(path) for path in inputs):
-        return inputs, options, []
+        return inputs, plan, []
     from ...formats.star.optimisation_set import read_optimisation_set  # (read for these inputs alone)
 
     sets = {
-        k: read_optimisation_set(path, options.project_dir)
-        for k, path in enumerate(inputs)
-        if is_optimisation_set(path)
+        k: read_optimisation_set(path, plan.project_dir) for k, path in enumerate(inputs) if is_optimisation_set(path)
     }
     followed = [
         f"{found.path}: a RELION 5 optimisation set, its particles read from {found.particles}"
@@ -162,48 +111,16 @@ def followed_optimisation_sets(
         for found in sets.values()
     ]
     tomograms = list(dict.fromkeys(str(found.tomograms) for found in sets.values() if found.tomograms is not None))
-    if options.micrographs is None and len(tomograms) > 1:
+    if plan.request.scale.micrographs is None and len(tomograms) > 1:
         raise CryodedupError(
             f"the optimisation sets name different tomograms files ({', '.join(tomograms)}): give the one that "
             "holds every tomogram with --micrographs"
         )
     particle_files = [sets[k].particles if k in sets else path for k, path in enumerate(inputs)]
     check_input_paths(particle_files)
-    if options.micrographs is None and tomograms:
-        options = replace(options, micrographs=Path(tomograms[0]))
-    return particle_files, options, followed
-
-
-def next_optimisation_set(
-    source: Source, outputs: dict[str, list[str]], project_dir: Path | None, force: bool, warn: Warn
-) -> dict[str, list[str]]:
-    """The outputs with ``optimisation_set.star`` where the inputs were RELION 5 optimisation sets.
-
-    It names the kept particles file and the input's other files (tomograms, trajectories,
-    reference maps ...), so that RELION's next job takes it as it is. Written where every
-    input is an optimisation set naming the same other files, and the kept particles are one
-    STAR file; else said, not written (the other files would not fit every particle kept).
-    """
-    inputs = source.paths if isinstance(source, Files) else []
-    if not outputs.get("kept") or not any(is_optimisation_set(path) for path in inputs):
-        return outputs  # (none written: --audit, or data in memory)
-    from ...formats.star.optimisation_set import read_optimisation_set, write_optimisation_set
-
-    why = ""
-    if not all(is_optimisation_set(path) for path in inputs):
-        why = "not every input is an optimisation set"
-    else:
-        sets = [read_optimisation_set(path, project_dir) for path in inputs]
-        kept = [Path(p) for p in outputs.get("kept", []) if str(p).endswith(".star")]
-        if len({(s.root.resolve(), s.others()) for s in sets}) > 1:
-            why = "the optimisation sets name different tomograms, trajectories or maps"
-        elif len(kept) != 1:
-            why = f"the kept particles are {len(kept)} files"
-        else:
-            written = write_optimisation_set(sets[0], kept[0], kept[0].parent, force)
-            return {**outputs, "optimisation_set": [str(written)]}
-    warn(f"no optimisation_set.star written for the kept particles: {why}; write one naming them to continue")
-    return outputs
+    if plan.request.scale.micrographs is None and tomograms:
+        plan = plan.with_micrographs(Path(tomograms[0]))
+    return particle_files, plan, followed
 
 
 #: Scores a picker gives its picks, each picker on its own scale (RELION's LoG about 0.1,
@@ -303,17 +220,19 @@ def check_request(paths: list[Path], outdir: StrPath | None, audit: bool, plot: 
 
 
 def read_checked(
-    paths: list[Path], outdir: Path | None, options: ParticleOptions, warn: Warn, log: Log, held: Held = None
+    paths: list[Path], outdir: Path | None, plan: ReadPlan, warn: Warn, log: Log, held: Held = None
 ) -> ParticleSet:
     """The inputs read, their species assigned, and what they hold checked before anything is decided."""
-    particles = read_inputs(paths, outdir, options, warn, log, held)
+    particles = read_inputs(paths, outdir, plan, warn, log, held)
     assert particles.writer is not None, "every reader of files gives the set a writer"
-    labels = _datasets(paths, particles, options.datasets, warn)
+    labels = _datasets(paths, particles, list(plan.datasets), warn)
     check_shared_names(particles, labels)
-    assign_species(particles, options)
+    assign_species(particles, plan.species)
     if is_picker_output(paths[0]):
         warn_inputs_apart(particles, warn)
-    elif raw := raw_picker_scores(particles, options.score_normalize, _levels_of(held, len(particles.inputs))):
+    elif raw := raw_picker_scores(
+        particles, plan.request.score_read.score_normalize, _levels_of(held, len(particles.inputs))
+    ):
         warn(raw)  # (picker inputs: their reader says it, naming each picker's score)
     if particles.decided is None:  # (a one-pass scan decided every row: its core refused these already)
         check_centres(particles)
@@ -332,22 +251,23 @@ def _datasets(paths: list[Path], particles: ParticleSet, datasets: list[str], wa
         labels = dataset_labels(datasets, paths, is_glob)
     if len(set(labels)) < 2:
         warn("--dataset decides nothing here: every input is of one dataset")
+    n_mics = len(particles.mic_names)
     particles.summary["datasets"] = separate_datasets(particles, labels)
-    if particles.summary["datasets"]["names_kept_apart"]:
-        _write_datasets_apart(particles, labels, warn)
+    shared = len(particles.mic_names) - n_mics  # (a name two datasets share: its copy added, kept apart)
+    if shared:
+        _write_datasets_apart(particles, labels, shared, warn)
     return labels
 
 
-def _write_datasets_apart(particles: ParticleSet, labels: list[str], warn: Warn) -> None:
+def _write_datasets_apart(particles: ParticleSet, labels: list[str], shared: int, warn: Warn) -> None:
     """One kept and one rejected file per dataset, where datasets share micrograph or tomogram names.
 
     The combined outputs hold both datasets' rows under one name, which RELION reads as one
     micrograph or tomogram: each dataset's own files keep them apart (issue 54). A STAR
     writer writes them as it writes species' files; with species, or another writer, the
-    combined files are all there is, and a warning says so.
+    combined files are all there is, and a warning says so. ``shared``: the names two datasets share.
     """
     dataset_of, names = dataset_of_inputs(labels)
-    shared = particles.summary["datasets"]["names_kept_apart"]
     from ...formats.star.particle_writer import Apart, StarWriter  # (the STAR writer's)
 
     writer = particles.writer
@@ -396,17 +316,17 @@ def check_prefer(
     return held
 
 
-def warn_unused_options(particles: ParticleSet, options: ParticleOptions, warn: Warn) -> None:
+def warn_unused_options(particles: ParticleSet, plan: ReadPlan, rule: Deciding, warn: Warn) -> None:
     """Warns of an option given that these inputs give nothing to act on: the user believes it did something."""
-    if options.topaz_scale is not None and "topaz" not in particles.summary.get("formats", []):  # (pickers' formats)
+    if plan.topaz_scale is not None and "topaz" not in particles.summary.get("formats", []):  # (pickers' formats)
         warn("--topaz-scale was not used: it scales topaz's coordinates, and no input is topaz's")
-    if options.insist_angles and options.max_angle is None and not options.own_frame:
+    if plan.insist_angles and rule.max_angle is None and not rule.own_frame:
         warn("--insist-angles was not used: it lets --max-angle compare angles that look like radians")
-    if options.filament_mode == "tube" and particles.tubes is None:
+    if rule.filament_mode == "tube" and particles.tubes is None:
         warn("--filament-mode tube was not used: no input has filaments (a tube or filament id per segment)")
-    if options.coverage != "auto" and options.min_support <= 1:
-        warn(f"--coverage {options.coverage} was not used: it serves --min-support 2 or more (consensus)")
-    warn_absent_species(particles, options, warn)
+    if rule.coverage != "auto" and rule.min_support <= 1:
+        warn(f"--coverage {rule.coverage} was not used: it serves --min-support 2 or more (consensus)")
+    warn_absent_species(particles, plan.species, warn)
 
 
 class Source(Protocol):
@@ -415,20 +335,18 @@ class Source(Protocol):
     The job (``job.run``) asks a source for what differs, and does everything else alike.
     """
 
-    def check(self, outdir: StrPath | None, options: ParticleOptions) -> Path | None:
+    def check(self, outdir: StrPath | None, plan: ReadPlan) -> Path | None:
         """Refuses a job that cannot run, before anything is read; the folder the readers' writers get.
 
         None: no folder (a copick project whose kept picks go back into it alone).
         """
         ...
 
-    def held_by_prefer(self, options: ParticleOptions, warn: Warn) -> list[list[int]] | None:
+    def held_by_prefer(self, plan: ReadPlan, warn: Warn) -> list[list[int]] | None:
         """The inputs each ``--prefer`` value names, where they are known before reading (:func:`check_prefer`)."""
         ...
 
-    def read(
-        self, outdir: Path | None, options: ParticleOptions, warn: Warn, log: Log, held: Held = None
-    ) -> ParticleSet:
+    def read(self, outdir: Path | None, plan: ReadPlan, warn: Warn, log: Log, held: Held = None) -> ParticleSet:
         """The rows read, their species assigned, and checked; ``held``: :meth:`held_by_prefer`'s answer."""
         ...
 
@@ -436,7 +354,7 @@ class Source(Protocol):
         """What the summary names as the outputs when the set has no writer (None: the writer's files)."""
         ...
 
-    def images(self, options: ParticleOptions, outdir: Path) -> Images:
+    def images(self, project_dir: Path | None, outdir: Path) -> Images:
         """Where the pictures find the micrographs' image files (``outdir``: the pictures' folder)."""
         ...
 
@@ -469,39 +387,35 @@ class Files:
         """Whether the input is a copick project (its config file)."""
         return len(self.paths) == 1 and is_copick_config(self.paths[0])
 
-    def check(self, outdir: StrPath | None, options: ParticleOptions) -> Path | None:
+    def check(self, outdir: StrPath | None, plan: ReadPlan) -> Path | None:
         """As :class:`Source` says."""
-        into_project = check_request(self.paths, outdir, options.audit, options.plot)[1]
+        into_project = check_request(self.paths, outdir, plan.audit, plan.plot)[1]
         # Without one (an audit) the readers' writers get the current folder, and are never called.
         return None if into_project else Path(outdir if outdir is not None else ".")
 
-    def held_by_prefer(self, options: ParticleOptions, warn: Warn) -> list[list[int]] | None:
+    def held_by_prefer(self, plan: ReadPlan, warn: Warn) -> list[list[int]] | None:
         """As :class:`Source` says."""
-        return check_prefer(self.paths, self.copick, options.prefer, options.remove_entirely, warn)
+        return check_prefer(self.paths, self.copick, list(plan.prefer), plan.remove_entirely, warn)
 
-    def read(
-        self, outdir: Path | None, options: ParticleOptions, warn: Warn, log: Log, held: Held = None
-    ) -> ParticleSet:
+    def read(self, outdir: Path | None, plan: ReadPlan, warn: Warn, log: Log, held: Held = None) -> ParticleSet:
         """As :class:`Source` says."""
-        return read_checked(self.paths, outdir, options, warn, log, held)
+        return read_checked(self.paths, outdir, plan, warn, log, held)
 
     def outputs(self) -> dict[str, list[str]] | None:
         """As :class:`Source` says."""
         return None
 
-    def images(self, options: ParticleOptions, outdir: Path) -> Images:
+    def images(self, project_dir: Path | None, outdir: Path) -> Images:
         """As :class:`Source` says."""
         first = self.paths[0]
-        return Images(
-            lambda name: find_image(name, first, options.project_dir), lambda: search_roots(first, options.project_dir)
-        )
+        return Images(lambda name: find_image(name, first, project_dir), lambda: search_roots(first, project_dir))
 
 
 @dataclass(frozen=True)
 class InMemory:
     """Rows the caller holds (a Dataset, a DataFrame, centres in Å), read by ``reader`` into a set without a writer.
 
-    ``reader`` is given what the job's options ask of a reader (:func:`read_request`).
+    ``reader`` is given what the job's plan asks of a reader (:attr:`.plan.ReadPlan.request`).
 
     ``kept`` and ``rejected`` say what the caller makes of each (the summary's outputs);
     ``image_files`` are the micrographs' images the caller gives the pictures, by name.
@@ -512,32 +426,30 @@ class InMemory:
     rejected: str = "the rejected rows (returned)"
     image_files: dict[str, Path] = field(default_factory=dict)
 
-    def check(self, outdir: StrPath | None, options: ParticleOptions) -> Path | None:
+    def check(self, outdir: StrPath | None, plan: ReadPlan) -> Path | None:
         """As :class:`Source` says."""
-        if options.plot and outdir is None:
+        if plan.plot and outdir is None:
             raise CryodedupError("plot=True with particles in memory: give outdir, the folder for the pictures")
         return None if outdir is None else Path(outdir)
 
-    def held_by_prefer(self, options: ParticleOptions, warn: Warn) -> list[list[int]] | None:
+    def held_by_prefer(self, plan: ReadPlan, warn: Warn) -> list[list[int]] | None:
         """As :class:`Source` says."""
         return None  # (parsed once read: decide.preference_of)
 
-    def read(
-        self, outdir: Path | None, options: ParticleOptions, warn: Warn, log: Log, held: Held = None
-    ) -> ParticleSet:
+    def read(self, outdir: Path | None, plan: ReadPlan, warn: Warn, log: Log, held: Held = None) -> ParticleSet:
         """As :class:`Source` says."""
-        particles = self.reader(read_request(options), warn)
+        particles = self.reader(plan.request, warn)
         # As the command line reads them: RELION's -999 is no score (NaN, last), species assigned.
         if particles.scores is not None:
             particles.scores = scores_without_none(particles.scores, particles.score_label)
-        assign_species(particles, options)
+        assign_species(particles, plan.species)
         return particles
 
     def outputs(self) -> dict[str, list[str]] | None:
         """As :class:`Source` says."""
         return {"kept": [self.kept], "rejected": [self.rejected]}
 
-    def images(self, options: ParticleOptions, outdir: Path) -> Images:
+    def images(self, project_dir: Path | None, outdir: Path) -> Images:
         """As :class:`Source` says."""
 
         def find(name: str) -> Path:

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import csv
 from dataclasses import dataclass
-from enum import IntEnum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -21,37 +21,18 @@ import cryodedup._core as _core
 
 from ...algo.dedup import SAME_CENTRE_A
 from ...algo.same_image import images_for_the_core
-from ...options import ParticleOptions
 from ...particle_set import ParticleSet
-from ..species import species_distances, species_distances_z, species_ellipsoids
-from .decide import DECISIONS_FILE, Decision, ranking_scores
+from .decide import DECISIONS_FILE, REJECTION_RULES, Decision, Rule, ranking_scores
 from .regions import AT_EDGE, OUTSIDE_MASK
+
+if TYPE_CHECKING:
+    from .plan import Deciding
 
 __all__ = ["DECISIONS_FILE", "RULES", "RecordFile", "Rule", "columns_of", "rejections", "table", "write_decisions"]
 
 
-class Rule(IntEnum):
-    """The rules that reject a row (``Rejections.rule``), as :data:`RULES` names them."""
-
-    SCORE = 0  # the partner (kept, within the distance) had the better score
-    PRIORITY = 1  # the partner's input is preferred (--prefer)
-    INPUT_ORDER = 2  # scores tied (or both without a score): the partner's input was given first
-    ROW_ORDER = 3  # scores tied within one input: the partner comes first in it
-    RANDOM_ORDER = 4  # no scores (--score none): the seeded random ranking put the partner first
-    SAME_IMAGE = 5  # the partner holds the same particle image at another centre (--same-image reject)
-    WHOLE_TUBE = 6  # the row's tube lay along a better tube and went whole (--filament-mode tube)
-    REMOVE_ENTIRELY = 7  # the row had a neighbour within the distance (the partner: its nearest)
-    CONSENSUS_SUPPORT = 8  # too few inputs picked near it (--min-support); no partner
-    UNCOVERED_MICROGRAPH = 9  # too few inputs ran on its micrograph (--uncovered reject); no partner
-    CROSS_SPECIES_OVERLAP = 10  # a kept pick of another species overlaps it (--cross-species)
-    EARLIER_ROUND = 11  # a particle kept by an earlier round lies within the distance (--update)
-    OUTSIDE_THE_MASK = 12  # its centre lies outside --mask (or beyond its extent); no partner
-    AT_THE_EDGE = 13  # its centre lies within --edge of its micrograph's edge; no partner
-    BEST_SELECTION = 14  # the partner is a kept duplicate of the set of best score or most picks (--select)
-
-
-#: The rules as the record names them (:class:`Rule` indexes this): each rule's name in lower case, words apart.
-RULES = tuple(rule.name.lower().replace("_", " ").replace("cross species", "cross-species") for rule in Rule)
+#: The rules as the record names them (:class:`~.decide.Rule` indexes this).
+RULES = REJECTION_RULES
 
 
 @dataclass(frozen=True)
@@ -100,9 +81,7 @@ def _column(name: str, texts: tuple[str, ...]) -> list | np.ndarray:
     return np.asarray(texts, dtype=object)
 
 
-def rejections(
-    particles: ParticleSet, decision: Decision, options: ParticleOptions, measured: bool = True
-) -> Rejections:
+def rejections(particles: ParticleSet, decision: Decision, asked: Deciding, measured: bool = True) -> Rejections:
     """The rejected rows of ``decision``, each with the partner the core gave and the rule that decided.
 
     ``measured``: their distances and angles too (the page of every micrograph, which measures
@@ -113,7 +92,7 @@ def rejections(
     rule = np.full(rows.size, -1, dtype=np.int8)
     if decision.suppressed_by is not None:
         partners = decision.suppressed_by[rows].astype(np.int64)
-    rule[partners >= 0] = _duplicate_rules(particles, decision, options, rows[partners >= 0], partners[partners >= 0])
+    rule[partners >= 0] = _duplicate_rules(particles, decision, asked, rows[partners >= 0], partners[partners >= 0])
     # Rules that decide after the duplicates (they override: a row the distance kept).
     for mask, because in (
         (decision.unconfirmed, Rule.CONSENSUS_SUPPORT),
@@ -140,22 +119,22 @@ def rejections(
         rule[dropped == OUTSIDE_MASK] = Rule.OUTSIDE_THE_MASK
         rule[dropped == AT_EDGE] = Rule.AT_THE_EDGE
     assert (rule >= 0).all(), "every rejected row has a rule"
-    angle = _angles(particles, options, rows, partners) if measured else None
+    angle = _angles(particles, asked, rows, partners) if measured else None
     return Rejections(rows, partners, distance, angle, rule)
 
 
 def _duplicate_rules(
-    particles: ParticleSet, decision: Decision, options: ParticleOptions, rows: np.ndarray, partners: np.ndarray
+    particles: ParticleSet, decision: Decision, asked: Deciding, rows: np.ndarray, partners: np.ndarray
 ) -> np.ndarray:
     """The rule by which each of ``rows`` lost to its partner (a duplicate's suppressor), as the core ranked them."""
-    if options.remove_entirely:
+    if asked.remove_entirely:
         return np.full(rows.size, Rule.REMOVE_ENTIRELY, dtype=np.int8)
-    if particles.tubes is not None and options.filament_mode == "tube":
+    if particles.tubes is not None and asked.filament_mode == "tube":
         return np.full(rows.size, Rule.WHOLE_TUBE, dtype=np.int8)
     rule = np.full(rows.size, Rule.SCORE, dtype=np.int8)
     inputs = np.asarray(particles.input_of)
     scores = ranking_scores(particles, decision)[0]
-    if options.select != "greedy":  # (a set was weighed: no one ranking decided the pair)
+    if asked.select != "greedy":  # (a set was weighed: no one ranking decided the pair)
         rule[:] = Rule.BEST_SELECTION
     elif scores is None:
         rule[:] = Rule.RANDOM_ORDER
@@ -165,16 +144,14 @@ def _duplicate_rules(
         rule[tied] = np.where(inputs[rows[tied]] == inputs[partners[tied]], Rule.ROW_ORDER, Rule.INPUT_ORDER)
     if decision.levels is not None:
         rule[decision.levels[inputs[partners]] < decision.levels[inputs[rows]]] = Rule.PRIORITY
-    if images_for_the_core(particles.images, options.same_image) is not None:
-        rule[~_within_distance(particles, options, rows, partners)] = Rule.SAME_IMAGE
+    if images_for_the_core(particles.images, asked.same_image) is not None:
+        rule[~_within_distance(particles, asked, rows, partners)] = Rule.SAME_IMAGE
     return rule
 
 
-def _within_distance(
-    particles: ParticleSet, options: ParticleOptions, rows: np.ndarray, partners: np.ndarray
-) -> np.ndarray:
+def _within_distance(particles: ParticleSet, asked: Deciding, rows: np.ndarray, partners: np.ndarray) -> np.ndarray:
     """Whether each pair lies within the distance rule (on one micrograph, within each row's species' distance)."""
-    d, dz = _distances(particles, options, rows)
+    d, dz = _distances(particles, asked, rows)
     delta = particles.centres[rows] - particles.centres[partners]
     if delta.shape[1] == 3:
         delta[:, 2] *= np.divide(
@@ -183,20 +160,20 @@ def _within_distance(
     radius = np.maximum(d, SAME_CENTRE_A)
     same_micrograph = particles.groups[rows] == particles.groups[partners]
     within = same_micrograph & ((delta**2).sum(axis=1) <= radius**2)
-    if options.own_frame and particles.poses is not None:
-        _within_ellipsoids(particles, options, rows, partners, within)
+    if asked.own_frame and particles.poses is not None:
+        _within_ellipsoids(particles, asked, rows, partners, within)
     return within
 
 
 def _within_ellipsoids(
-    particles: ParticleSet, options: ParticleOptions, rows: np.ndarray, partners: np.ndarray, within: np.ndarray
+    particles: ParticleSet, asked: Deciding, rows: np.ndarray, partners: np.ndarray, within: np.ndarray
 ) -> None:
     """``within`` set, for the rows of a species with ``--min-dist-ellipsoid``, by its rule (the core's own test)."""
     assert particles.poses is not None
     if particles.species is None:
-        ellipsoids, species = [options.min_dist_ellipsoid], np.zeros(rows.size, dtype=np.int64)
+        ellipsoids, species = [asked.distance.ellipsoid], np.zeros(rows.size, dtype=np.int64)
     else:
-        ellipsoids, species = species_ellipsoids(particles, options), particles.species[rows]
+        ellipsoids, species = asked.distances.ellipsoids, particles.species[rows]
     poses = np.ascontiguousarray(particles.poses, dtype=np.float64)
     centres = np.ascontiguousarray(particles.centres, dtype=np.float64)
     for s, axes in enumerate(ellipsoids):
@@ -209,31 +186,29 @@ def _within_ellipsoids(
         )
 
 
-def _distances(particles: ParticleSet, options: ParticleOptions, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _distances(particles: ParticleSet, asked: Deciding, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Each row's minimum distance and its distance along z (its species', else the options'; z: d without one)."""
     if particles.species is None:
-        d = np.full(rows.size, float(options.min_dist))
-        return d, d if options.min_dist_z is None else np.full(rows.size, float(options.min_dist_z))
+        d = np.full(rows.size, float(asked.distance.min_dist))
+        return d, d if asked.distance.min_dist_z is None else np.full(rows.size, float(asked.distance.min_dist_z))
     species = particles.species[rows]
-    d = np.asarray(species_distances(particles, options), dtype=np.float64)[species]
-    along_z = [np.nan if z is None else z for z in species_distances_z(particles, options)]
+    d = np.asarray(asked.distances.by_species, dtype=np.float64)[species]
+    along_z = [np.nan if z is None else z for z in asked.distances.z_of_species]
     dz = np.asarray(along_z, dtype=np.float64)[species]
     return d, np.where(np.isnan(dz), d, dz)
 
 
-def _angles(
-    particles: ParticleSet, options: ParticleOptions, rows: np.ndarray, partners: np.ndarray
-) -> np.ndarray | None:
+def _angles(particles: ParticleSet, asked: Deciding, rows: np.ndarray, partners: np.ndarray) -> np.ndarray | None:
     """The angle (degrees) between each row's orientation and its partner's under ``--sym`` (None: no --max-angle)."""
-    if options.max_angle is None or particles.poses is None:
+    if asked.max_angle is None or particles.poses is None:
         return None
     angles = np.full(rows.size, np.nan)
     has = partners >= 0
     pose = _core.PoseRule(
         np.ascontiguousarray(particles.poses, dtype=np.float64),
         particles.pose_kind,
-        float(options.max_angle),
-        options.sym.upper(),
+        float(asked.max_angle),
+        asked.sym.upper(),
     )
     angles[has] = _core.pose_angles(pose, rows[has].astype(np.uint32), partners[has].astype(np.uint32))
     return angles

@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -23,8 +24,11 @@ from ...errors import CryodedupError, InputFileError
 from ...formats.micrograph_lists import find_image
 from ...formats.mrc import mrc_extent, open_volume
 from ...formats.star.tomograms import CENTRED, Tomograms, tomograms_star
-from ...options import ParticleOptions
 from ...particle_set import ParticleSet
+
+if TYPE_CHECKING:
+    from ...report.sections.readers import ReadersFound
+    from .plan import RegionsAsked
 
 __all__ = ["AT_EDGE", "OUTSIDE_MASK", "Regions", "regions_of", "tomogram_corners"]
 
@@ -60,38 +64,38 @@ class Regions:
         return int(np.count_nonzero(self.dropped == AT_EDGE))
 
 
-def regions_of(particles: ParticleSet, options: ParticleOptions) -> Regions | None:
+def regions_of(particles: ParticleSet, asked: RegionsAsked) -> Regions | None:
     """The rows ``--mask`` and ``--edge`` drop (None: neither asked)."""
-    if options.mask is None and options.edge is None:
+    if asked.mask is None and asked.edge is None:
         return None
     n = len(particles)
-    tomograms = _tomograms(options.micrographs)
+    tomograms = _tomograms(asked.micrographs)
     corner = _from_corner(particles, tomograms)
-    sizes, sizes_from = _sizes(particles, options.project_dir, tomograms, needed=options.edge is not None)
+    sizes, sizes_from = _sizes(particles, asked.project_dir, tomograms, needed=asked.edge is not None)
     dropped = np.zeros(n, dtype=np.int8)
     masks: tuple[str, ...] = ()
     warnings: list[str] = []
-    if options.mask is not None:
-        outside, masks = _outside_masks(particles, options, corner, sizes, warnings)
+    if asked.mask is not None:
+        outside, masks = _outside_masks(particles, asked, corner, sizes, warnings)
         dropped[outside] = OUTSIDE_MASK
-    if options.edge is not None:
+    if asked.edge is not None:
         size = sizes[particles.groups]
-        near = ((corner < options.edge) | (corner > size - options.edge)).any(axis=1)
+        near = ((corner < asked.edge) | (corner > size - asked.edge)).any(axis=1)
         dropped[near & (dropped == 0)] = AT_EDGE
-        warnings += _no_room(particles, sizes, options.edge)
+        warnings += _no_room(particles, sizes, asked.edge)
     if n and dropped.all():
-        warnings.append(_every_pick_rejected(dropped, options.mask, options.edge))
-    return Regions(dropped, masks, sizes_from if options.edge is not None else None, tuple(warnings))
+        warnings.append(_every_pick_rejected(dropped, asked.mask, asked.edge))
+    return Regions(dropped, masks, sizes_from if asked.edge is not None else None, tuple(warnings))
 
 
-def tomogram_corners(particles: ParticleSet, options: ParticleOptions) -> np.ndarray | None:
+def tomogram_corners(particles: ParticleSet, micrographs: Path | None) -> np.ndarray | None:
     """Where each tomogram's corner lies in its picks' coordinates (x, y, z, Å; by micrograph), as ``--mask`` places it.
 
     0 for picks counted from the corner; RELION 5's centred Å: minus the centre's offset from
     the tomograms STAR's sizes. None where centred Å have no tomograms STAR to place them.
     """
     try:
-        corner = _from_corner(particles, _tomograms(options.micrographs))
+        corner = _from_corner(particles, _tomograms(micrographs))
     except CryodedupError:
         return None
     first_row = np.zeros(len(particles.mic_names), dtype=np.int64)
@@ -136,10 +140,17 @@ def _tomograms(micrographs: Path | None) -> Tomograms | None:
 def _centred_inputs(particles: ParticleSet) -> set[str]:
     """The inputs whose centres are RELION 5's centred Å (as read, or carried there from pixels)."""
     centred = set()
-    for entry in particles.summary.get("layouts") or []:
-        if entry["frame"].startswith(CENTRED) or any("carried into centred" in note for note in entry["notes"]):
-            centred.add(entry["input"])
+    for entry in _found(particles).layouts.each:
+        if entry.frame.startswith(CENTRED) or any("carried into centred" in note for note in entry.notes):
+            centred.add(entry.input)
     return centred
+
+
+def _found(particles: ParticleSet) -> ReadersFound:
+    """What the readers found, typed (the layouts of tomography inputs, a copick project's config)."""
+    from ...report.sections.readers import ReadersFound
+
+    return ReadersFound.of(particles.summary)
 
 
 def _from_corner(particles: ParticleSet, tomograms: Tomograms | None) -> np.ndarray:
@@ -190,13 +201,13 @@ def _sizes(
     first_row = np.full(n_mics, -1, dtype=np.int64)
     first_row[particles.groups[::-1]] = np.arange(len(particles))[::-1]
     psize = np.asarray(particles.psize, dtype=np.float64)[np.maximum(first_row, 0)]
-    copick = particles.summary.get("copick")
+    copick = _found(particles).copick
     if dims == 3 and copick is not None and needed:  # (a copick project's runs: their tomograms in the project)
         from ...formats.copick import tomogram_extents
 
         used = first_row >= 0
         runs = [_bare(name) for name, is_used in zip(particles.mic_names, used) if is_used]
-        sizes[used], source = tomogram_extents(Path(copick["config"]), runs)
+        sizes[used], source = tomogram_extents(Path(copick.config), runs)
         return sizes, source
     if dims == 3 and tomograms is not None and tomograms.sizes:
         for g, name in enumerate(particles.mic_names):
@@ -285,20 +296,20 @@ def _mask_files(mask: Path, names: list[str], image: Callable[[str], Path]) -> l
 
 
 def _outside_masks(
-    particles: ParticleSet, options: ParticleOptions, corner: np.ndarray, sizes: np.ndarray, warnings: list[str]
+    particles: ParticleSet, asked: RegionsAsked, corner: np.ndarray, sizes: np.ndarray, warnings: list[str]
 ) -> tuple[np.ndarray, tuple[str, ...]]:
     """Whether each row lies outside its micrograph's mask (beyond the mask's extent included); the masks used.
 
     A ``--mask-label`` found in no mask is refused, naming the labels they hold (every pick would go).
     """
-    assert options.mask is not None
+    assert asked.mask is not None
     groups = particles.groups
     used = _used(groups, len(particles.mic_names))
     first = Path(particles.inputs[0])
     files = _mask_files(
-        Path(options.mask),
+        Path(asked.mask),
         [particles.mic_names[g] for g in used],
-        lambda name: find_image(_bare(name), first, options.project_dir),
+        lambda name: find_image(_bare(name), first, asked.project_dir),
     )
     by_file: dict[Path, list[int]] = {}
     for g, path in zip(used.tolist(), files):
@@ -308,7 +319,7 @@ def _outside_masks(
         if len(used) > 1:
             warnings.append(_shared_mask(files[0], particles, used))
         outside = _outside_one(
-            files[0], options.mask_label, options.mask_psize, corner, groups, particles, sizes, (warnings, labelled)
+            files[0], asked.mask_label, asked.mask_psize, corner, groups, particles, sizes, (warnings, labelled)
         )
     else:
         outside = np.zeros(len(particles), dtype=bool)
@@ -318,14 +329,14 @@ def _outside_masks(
             rows = np.concatenate([order[starts[g] : starts[g + 1]] for g in mics])
             said = (warnings, labelled)
             outside[rows] = _outside_one(
-                path, options.mask_label, options.mask_psize, corner[rows], groups[rows], particles, sizes, said
+                path, asked.mask_label, asked.mask_psize, corner[rows], groups[rows], particles, sizes, said
             )
-    if options.mask_label is not None and not any(labelled):
-        raise CryodedupError(_label_absent(options.mask_label, list(by_file)))
-    if options.mask_label is not None and not all(labelled):
+    if asked.mask_label is not None and not any(labelled):
+        raise CryodedupError(_label_absent(asked.mask_label, list(by_file)))
+    if asked.mask_label is not None and not all(labelled):
         lacking = [p.name for p, has in zip(by_file, labelled) if not has]
         warnings.append(
-            f"--mask-label {options.mask_label}: {len(lacking)} of the {len(by_file)} masks hold no voxel of it "
+            f"--mask-label {asked.mask_label}: {len(lacking)} of the {len(by_file)} masks hold no voxel of it "
             f"({', '.join(lacking[:3])}{', ...' if len(lacking) > 3 else ''}): every pick on theirs is outside"
         )
     return outside, tuple(str(p) for p in by_file)

@@ -33,7 +33,7 @@ import sqlite3
 import stat
 import zlib
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -46,12 +46,13 @@ from ...options.particles import ParticleOptions
 from ..store_db import (
     DAMAGE,
     DATABASE,
+    Stamp,
     StoreError,
     busy,
-    changed_option,
     connect,
     copy_tail,
     file_digest,
+    first_changed,
     is_busy,
     pack,
     pack_bytes,
@@ -65,13 +66,13 @@ from ..store_db import (
     sha256_bytes,
     stat_stamp,
     transaction,
+    typed,
     unpack,
 )
 
 __all__ = [
     "CHECK_WHOLE_BYTES",
     "DATABASE",
-    "DECISION_OPTIONS",
     "EARLIER",
     "EARLIER_PATTERNS",
     "FORMAT",
@@ -80,10 +81,12 @@ __all__ = [
     "RUNNING_FILES",
     "SMALL_TABLES",
     "STORE",
+    "DecisionRecord",
     "KeptRows",
     "KeptStore",
     "RunningChange",
     "RunningState",
+    "StarHeader",
     "changed_running",
     "decision_record",
     "kept_crc",
@@ -127,20 +130,68 @@ CREATE TABLE running(round INTEGER PRIMARY KEY, whole INTEGER NOT NULL, cut INTE
 SMALL_TABLES = ("meta", "rounds", "micrographs")
 
 
-def decision_record(options: Any, score_label: str | None, higher: bool, dims: int, kind: str) -> dict[str, Any]:
+@dataclass(frozen=True)
+class DecisionRecord:
+    """What a store's decisions depend on (``meta``'s ``record``), and its files' kind (``star``, ``cs``)."""
+
+    #: The decision's options (:data:`DECISION_OPTIONS`) by name, as JSON holds them.
+    options: dict[str, Any]
+    score: str | None
+    higher_is_better: bool
+    dims: int
+    kind: str
+
+    def to_json(self) -> str:
+        """As the store keeps it: a JSON object of the fields, in their order."""
+        return json.dumps({f.name: getattr(self, f.name) for f in fields(self)})
+
+    @classmethod
+    def from_json(cls, text: str | None) -> DecisionRecord:
+        """The record a store kept (:class:`StoreError` when it is not one this cryodedup wrote)."""
+        record = typed(cls, json.loads(text)) if text is not None else None
+        if record is None or not _known_options(record.options) or record.kind not in RUNNING_FILES:
+            raise StoreError("its meta table is damaged (the decision's record)")
+        return record
+
+
+def _known_options(options: object) -> bool:
+    """Whether a stored record's options are the decision's (as JSON read them: of any type until checked)."""
+    # (--select greedy is left out of a record: stores made before --select read as greedy)
+    known = (set(DECISION_OPTIONS), set(DECISION_OPTIONS) - {"select"})
+    return isinstance(options, dict) and set(options) in known
+
+
+@dataclass(frozen=True)
+class StarHeader:
+    """A STAR store's running file: its header's SHA-256 and the text after its rows (hex), as ``meta`` keeps them."""
+
+    prefix_sha256: str
+    suffix: str
+
+    def to_json(self) -> str:
+        """As the store keeps it: a JSON object of the fields, in their order."""
+        return json.dumps({f.name: getattr(self, f.name) for f in fields(self)})
+
+    @classmethod
+    def from_json(cls, text: str | None) -> StarHeader | None:
+        """The header a store kept (None: a .cs store's); :class:`StoreError` when it is not one."""
+        document = json.loads(text) if text is not None else {}
+        header = typed(cls, document) if document is not None else None
+        if document is not None and header is None:
+            raise StoreError("its meta table is damaged (the decision's record)")
+        return header
+
+
+def decision_record(options: Any, score_label: str | None, higher: bool, dims: int, kind: str) -> DecisionRecord:
     """What the store's decisions depend on, and its files' kind (``star``, ``cs``)."""
     # (--select greedy, the default, is left out: the stores made before --select existed read as greedy)
-    chosen = {name: getattr(options, name) for name in DECISION_OPTIONS}
-    if chosen.get("select") == "greedy":
-        del chosen["select"]
-    record = {
-        "options": chosen,
-        "score": score_label,
-        "higher_is_better": higher,
-        "dims": dims,
-        "kind": kind,
+    chosen = {
+        name: getattr(options, name)
+        for name in DECISION_OPTIONS
+        if (name, getattr(options, name)) != ("select", "greedy")
     }
-    return json.loads(json.dumps(record))
+    # (the options as JSON reads them back: a stored record and this one compare alike)
+    return DecisionRecord(json.loads(json.dumps(chosen)), score_label, bool(higher), int(dims), kind)
 
 
 @dataclass
@@ -220,17 +271,17 @@ class KeptStore:
     folder: Path
     kind: str = "star"
     db: sqlite3.Connection | None = None
-    record: dict[str, Any] | None = None
+    record: DecisionRecord | None = None
     #: The running STAR file's header's SHA-256 and the text after its rows (a .cs: None).
-    star_header: dict[str, str] | None = None
+    star_header: StarHeader | None = None
     round: int = 0
     kept: int = 0
     running: RunningState | None = None
     #: The last round's batch digest, and whether its files were all put in place.
     last_batch: str = ""
     last_placed: bool = True
-    #: The running file's stamp once a round left it ({"round": N, "stamp": store_db.settled_stamp}; None: unknown).
-    running_stamp: dict[str, Any] | None = None
+    #: The running file's stamp once a round left it (None: unknown).
+    running_stamp: Stamp | None = None
 
     @property
     def outdir(self) -> Path:
@@ -242,23 +293,28 @@ class KeptStore:
         """The running kept file, beside the store."""
         return self.outdir / RUNNING_FILES[self.kind]
 
-    def check_record(self, record: dict[str, Any]) -> None:
+    def check_record(self, record: DecisionRecord) -> None:
         """Refuses a round whose decision options, score or dimensions differ from the store's, naming the option."""
         stored = self.record
         if stored is None:
             return
-        changed = changed_option(DECISION_OPTIONS, record, stored)
+        changed = first_changed(DECISION_OPTIONS, record.options, stored.options)
         if changed:
             flag, now, was = (v if v is not None else "default" for v in changed)
             raise CryodedupError(
                 f"{self.folder / DATABASE}: {flag} {now} here, {was} in the store's rounds: an --update round decides "
                 f"as the earlier ones did; give {flag} {was}, or another output folder for a new set"
             )
-        for key, what in (("score", "ranked by"), ("higher_is_better", "higher scores first"), ("dims", "dimensions")):
-            if stored[key] != record[key]:
+        ranked = (
+            ("ranked by", record.score, stored.score),
+            ("higher scores first", record.higher_is_better, stored.higher_is_better),
+            ("dimensions", record.dims, stored.dims),
+        )
+        for what, now, was in ranked:
+            if now != was:
                 raise CryodedupError(
-                    f"{self.folder / DATABASE}: these particles have {what} {record[key]}, the store's rounds "
-                    f"{stored[key]}: an --update round ranks as the earlier ones did"
+                    f"{self.folder / DATABASE}: these particles have {what} {now}, the store's rounds "
+                    f"{was}: an --update round ranks as the earlier ones did"
                 )
 
     # --- reading ---
@@ -269,7 +325,7 @@ class KeptStore:
         Not those round ``skip`` kept (a round done again). Each row's CRC-32 is checked, and
         that every round a micrograph has rows of is found.
         """
-        dims = 2 if self.record is None else int(self.record["dims"])
+        dims = 2 if self.record is None else int(self.record.dims)
         none = np.zeros(0, np.int64), np.zeros((0, dims)), np.zeros(0)
         if self.db is None or not names:
             return none
@@ -333,11 +389,11 @@ class KeptStore:
         self,
         round_: int,
         batch: str,
-        record: dict[str, Any],
+        record: DecisionRecord,
         kept: KeptRows,
         files: dict[str, Path],
         change: RunningChange,
-        star_header: dict[str, str] | None,
+        star_header: StarHeader | None,
     ) -> None:
         """Adds round ``round_`` to the store in one transaction.
 
@@ -354,8 +410,8 @@ class KeptStore:
                 if self.db is None:
                     for statement in SCHEMA.split(";"):
                         db.execute(statement)
-                    meta = {"format": FORMAT, "version": __version__, "record": json.dumps(record), "kind": self.kind}
-                    meta["star_header"] = json.dumps(star_header)
+                    meta = {"format": FORMAT, "version": __version__, "record": record.to_json(), "kind": self.kind}
+                    meta["star_header"] = star_header.to_json() if star_header is not None else "null"
                     db.executemany("INSERT INTO meta VALUES (?, ?)", meta.items())
                 db.execute("INSERT INTO rounds VALUES (?, ?, ?, 0)", (round_, batch, len(kept.groups)))
                 db.executemany(
@@ -493,14 +549,14 @@ class KeptStore:
     def untouched(self) -> bool:
         """Whether the running file has the stamp the last round recorded (not written since: its middle unchanged)."""
         known = self.running_stamp
-        return known is not None and known["round"] == self.round and stat_stamp(self.running_path) == known["stamp"]
+        return known is not None and known.round == self.round and stat_stamp(self.running_path) == known.stamp
 
     def _remember_running(self, db: sqlite3.Connection) -> None:
         """Records the running file's stamp, as the store's rounds wrote it, in the open transaction (unless it is)."""
         if self.untouched():
             return
-        self.running_stamp = {"round": self.round, "stamp": settled_stamp(self.running_path)}
-        db.execute("INSERT OR REPLACE INTO meta VALUES ('running_stamp', ?)", (json.dumps(self.running_stamp),))
+        self.running_stamp = Stamp(self.round, settled_stamp(self.running_path))
+        db.execute("INSERT OR REPLACE INTO meta VALUES ('running_stamp', ?)", (self.running_stamp.to_json(),))
 
     def check_running_whole(self) -> None:
         """Unless :meth:`untouched`: the running file compared whole with the store's rounds, refused if it differs.

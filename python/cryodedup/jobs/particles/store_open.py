@@ -7,11 +7,11 @@ The store itself, and what a round writes into it, is :mod:`.store`.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
 import sqlite3
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +19,6 @@ from ...errors import CryodedupError, OutputError
 from ..store_db import DAMAGE, DATABASE, StoreError, busy, connect, is_busy, quick_check, reason, refuse, stamp_record
 from .store import (
     CHECK_WHOLE_BYTES,
-    DECISION_OPTIONS,
     EARLIER,
     EARLIER_PATTERNS,
     FORMAT,
@@ -27,8 +26,10 @@ from .store import (
     RUNNING_FILES,
     SMALL_TABLES,
     STORE,
+    DecisionRecord,
     KeptStore,
     RunningState,
+    StarHeader,
     changed_running,
     refuse_folder,
 )
@@ -59,7 +60,7 @@ def _load_store(folder: Path, kind: str | None) -> KeptStore:
         _read(store, db)
     except (StoreError, *DAMAGE) as err:
         raise refuse(path, err) from None
-    stored = store.record["kind"] if store.record else store.kind
+    stored = store.record.kind if store.record else store.kind
     store.kind = kind = kind or stored
     if stored != kind:
         raise CryodedupError(
@@ -77,25 +78,16 @@ def _read(store: KeptStore, db: sqlite3.Connection) -> None:
     tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     if "meta" not in tables:
         raise StoreError("not a particle --update store (no table meta)")
-    meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
-    if meta.get("format") != FORMAT:
-        raise StoreError(f"format {meta.get('format')!r}, this cryodedup reads {FORMAT!r}")
+    meta = _Meta.read(db)
+    if meta.format != FORMAT:
+        raise StoreError(f"format {meta.format!r}, this cryodedup reads {FORMAT!r}")
     quick_check(db, () if whole else SMALL_TABLES)  # (whole: also each index against its table, a name found by it)
-    store.record, store.star_header = json.loads(meta["record"]), json.loads(meta["star_header"])
-    record = store.record
-    good = isinstance(record, dict) and sorted(record) == ["dims", "higher_is_better", "kind", "options", "score"]
-    # (--select greedy is left out of a record: stores made before --select read as greedy)
-    known = (set(DECISION_OPTIONS), set(DECISION_OPTIONS) - {"select"})
-    good = good and isinstance(record["options"], dict) and set(record["options"]) in known
-    header = store.star_header
-    good = good and (header is None or (isinstance(header, dict) and sorted(header) == ["prefix_sha256", "suffix"]))
-    if not good or record["kind"] not in RUNNING_FILES:
-        raise StoreError("its meta table is damaged (the decision's record)")
+    store.record, store.star_header = DecisionRecord.from_json(meta.record), StarHeader.from_json(meta.star_header)
     last = db.execute("SELECT round, batch, placed FROM rounds ORDER BY round DESC LIMIT 1").fetchone()
     if last is None:
         raise StoreError("no round")
     store.round, store.last_batch, store.last_placed = last[0], last[1], bool(last[2])
-    store.running_stamp = stamp_record(meta.get("running_stamp"))
+    store.running_stamp = stamp_record(meta.running_stamp)
     store.kept = db.execute("SELECT sum(kept) FROM rounds").fetchone()[0]
     row = db.execute(
         "SELECT round, cut, cut_sha256, size, piece_sha256, head_bytes, head_sha256 FROM running WHERE round = ?",
@@ -104,6 +96,22 @@ def _read(store: KeptStore, db: sqlite3.Connection) -> None:
     if row is None:
         raise StoreError(f"round {store.round}'s change of the running file is missing")
     store.running, store.db = RunningState(*row), db
+
+
+@dataclass(frozen=True)
+class _Meta:
+    """The texts of a store's ``meta`` table that a round reads, by key (None: not there)."""
+
+    format: str | None = None
+    record: str | None = None
+    star_header: str | None = None
+    running_stamp: str | None = None
+
+    @classmethod
+    def read(cls, db: sqlite3.Connection) -> _Meta:
+        """The table read: the one place its keys are named."""
+        texts = dict(db.execute("SELECT key, value FROM meta").fetchall())
+        return cls(**{f.name: texts.get(f.name) for f in fields(cls)})
 
 
 def open_store(outdir: Path, force: bool, log: Any, kind: str = "star") -> KeptStore:

@@ -7,11 +7,14 @@ them alone decides them. With the greedy rule (best first, a rejected row reject
 this is a fresh run in which every kept particle ranks above every new one: where a new
 particle ranks above the kept one that rejected it, the round counts it (``would_have_won``).
 
-The job's orchestration (``job.py``) calls :func:`start_round` before reading, then
-:func:`decide_round`, :func:`write_round` and :func:`round_summary` in place of the plain
-decision and writer. The store is ``store.py``'s. RELION STAR batches append their kept rows
-to ``particles_kept.star``; CryoSPARC ``.cs``/``.csg`` batches their kept records to one
-numpy ``particles_kept.cs`` (every field of the batch's group), in place where they fit.
+A round wraps the plain job (``job.run_round``): :func:`open_round` opens the store, the job
+runs with the :class:`Round` as its stages (``stages.py``: :meth:`Round.decide` against the
+kept set, :meth:`Round.write` the round's files under temporary names), then
+:meth:`Round.commit` commits the round to the store and puts its files in place, and
+:meth:`Round.section` is the summary's. The store is ``store.py``'s. RELION STAR batches
+append their kept rows to ``particles_kept.star``; CryoSPARC ``.cs``/``.csg`` batches their
+kept records to one numpy ``particles_kept.cs`` (every field of the batch's group), in place
+where they fit.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 
@@ -36,16 +39,19 @@ from ...formats.sniff import is_copick_config, is_cryosparc, is_dynamo_table, is
 from ...labels import counted
 from ...options import ParticleOptions
 from ...outputs import AtomicOutputs, StrPath, hold_folder, output_batch, put_in_place, write_error
-from ...particle_set import Log, ParticleSet
+from ...particle_set import Log, ParticleSet, Warn
 from ...report.sections import UpdateRound
 from ..store_db import DATABASE, StoreError, busy, file_digest, is_busy, sha256_bytes
-from .decide import Decision, decide, duplicate_rule
-from .read import Files, Source
+from .decide import Decision, decide
+from .read import Files, Held, Source
+from .stages import Written
 from .store import (
     RUNNING_FILES,
+    DecisionRecord,
     KeptRows,
     KeptStore,
     RunningChange,
+    StarHeader,
     decision_record,
 )
 from .store_open import open_store, repair_store
@@ -53,8 +59,10 @@ from .store_open import open_store, repair_store
 if TYPE_CHECKING:
     from ...formats.cryosparc.particles import CsWriter
     from ...formats.star.particle_writer import StarWriter
+    from .plan import Deciding, ParticlePlan
+    from .summary import ParticleSummary
 
-__all__ = ["Round", "decide_round", "repair", "round_summary", "start_round", "write_round"]
+__all__ = ["open_round", "repair"]
 
 #: Each round's kept and rejected particles (round 1: round_0001_kept.star), left for downstream jobs.
 ROUND_FILES = ("round_{:04d}_kept.star", "round_{:04d}_rejected.star")
@@ -111,13 +119,18 @@ def input_kind(paths: list[Path]) -> str:
 
 @dataclass
 class Round:
-    """One ``--update`` round: its store, and what its decision met."""
+    """One ``--update`` round: its store, what its decision met, and its files until they are committed.
+
+    The particle job's stages (``stages.Stages``) for the round: :meth:`decide`, :meth:`write`;
+    then :meth:`commit` (or :meth:`discard`) and :meth:`section`.
+    """
 
     outdir: Path
     store: KeptStore
     force: bool
+    options: ParticleOptions
     kind: str = "star"
-    record: dict[str, Any] | None = None
+    record: DecisionRecord | None = None
     header: tuple[bytes, bytes] = (b"", b"")
     #: The batch's particles on micrographs the store holds kept ones of, and those the store held there.
     kept_before_here: int = 0
@@ -128,17 +141,45 @@ class Round:
     batch: str = ""
     redo: bool = False
     #: A STAR store's running file's header's SHA-256 and the text after its rows (for its first round).
-    star_header: dict[str, str] | None = None
+    star_header: StarHeader | None = None
     #: ``--decisions``: writes the round's record to a path (a round file as the others: stored, put back).
     write_record: Callable[[Path], None] | None = None
+    #: The round written, not yet committed: its kept rows, its files (final: temporary), the running file's change.
+    pending: tuple[KeptRows, dict[Path, Path], RunningChange] | None = None
+
+    def decide(self, particles: ParticleSet, rule: Deciding, log: Log, held: Held) -> Decision:
+        """The batch's decision: rows near a kept particle rejected, the others decided as a plain run decides them."""
+        return _decide(self, particles, rule, log, held)
+
+    def write(
+        self, particles: ParticleSet, decision: Decision, job: ParticlePlan, halves: np.ndarray | None, warn: Warn
+    ) -> Written:
+        """The round's files (and ``--decisions``' record) under temporary names; :meth:`commit` places them."""
+        start = time.perf_counter()
+        record = _record(self, particles, decision, job.deciding)
+        outputs = _write(self, particles, decision.keep)
+        return Written(outputs, time.perf_counter() - start, record)
+
+    def commit(self) -> None:
+        """The round written committed to the store, the running file changed, its files put in place (none: done)."""
+        if self.pending is not None:
+            kept, files, change = self.pending
+            self.pending = None
+            _commit_and_place(self, kept, files, change)
+
+    def discard(self) -> None:
+        """The temporary files of a round written and not committed removed (a job stopped between)."""
+        if self.pending is not None:
+            _discard(self.pending[1])
+            self.pending = None
+
+    def section(self, summary: ParticleSummary) -> UpdateRound:
+        """The summary's ``update``: the round, the running kept set, and what the kept particles decided."""
+        return _section(self, summary.kept, summary.particles)
 
 
-def start_round(
-    source: Source, outdir: StrPath | None, options: ParticleOptions, force: bool, log: Log
-) -> Round | None:
-    """The round of an ``--update`` run (None without it): the options refused first, then the store opened."""
-    if not options.update:
-        return None
+def open_round(source: Source, outdir: StrPath | None, options: ParticleOptions, force: bool, log: Log) -> Round:
+    """The round of an ``--update`` run: the options refused first, then the store opened (the folder locked)."""
     if options.repair:  # (the command line calls repair() itself, with no batch)
         raise CryodedupError(
             "--repair reads no batch and adds no round: give -o OUTDIR --update --repair alone (in Python: "
@@ -157,7 +198,7 @@ def start_round(
         if os.path.realpath(path) == running:
             raise CryodedupError(f"{path}: the running kept file of --update into {outdir}; give the new batch only")
     hold_folder(outdir)  # (the store is read, finished and written under the folder's lock)
-    return Round(outdir, open_store(outdir, force, log, kind), force, kind)
+    return Round(outdir, open_store(outdir, force, log, kind), force, options, kind)
 
 
 def repair(outdir: StrPath | None, force: bool = False) -> list[tuple[Path, str]]:
@@ -201,7 +242,7 @@ def outranks(new: np.ndarray, kept: np.ndarray, higher: bool) -> np.ndarray:
 
 
 def blocked_by_kept(
-    particles: ParticleSet, kept: tuple[np.ndarray, np.ndarray, np.ndarray], options: ParticleOptions
+    particles: ParticleSet, kept: tuple[np.ndarray, np.ndarray, np.ndarray], rule: Deciding
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The batch's rows within the distance of a kept particle, whether each of those ranks above it, and how far (Å).
 
@@ -223,8 +264,8 @@ def blocked_by_kept(
     levels = np.concatenate([np.zeros(n_kept, np.uint32), np.ones(len(near), np.uint32)])
     ranking = Ranking(ranked, particles.higher_is_better, levels)
     # (greedy, whatever --select: the kept particles rank first and stay; the best selection chooses among the rest)
-    rule = replace(duplicate_rule(options), selection="greedy")
-    result = find_duplicates(groups, both, rule, ranking, True)
+    greedy = replace(rule.duplicate_rule(), selection="greedy")
+    result = find_duplicates(groups, both, greedy, ranking, True)
     assert result.suppressed_by is not None
     by = result.suppressed_by[n_kept:]
     rejected = (by >= 0) & (by < n_kept)
@@ -235,10 +276,9 @@ def blocked_by_kept(
     return blocked, won, distance
 
 
-def decide_round(
-    round_: Round, particles: ParticleSet, options: ParticleOptions, log: Log, held: list[list[int]] | None
-) -> Decision:
-    """The batch's decision: rows near a kept particle rejected, the others decided as a plain run decides them."""
+def _decide(round_: Round, particles: ParticleSet, rule: Deciding, log: Log, held: Held) -> Decision:
+    """:meth:`Round.decide`."""
+    options = round_.options
     writer = refuse_rows(particles)
     dims = particles.centres.shape[1]
     record = decision_record(options, particles.score_label, particles.higher_is_better, dims, round_.kind)
@@ -266,10 +306,10 @@ def decide_round(
     round_.kept_before_here = len(kept[0])
     if not options.add_again:
         _refuse_rows_kept_already(particles, kept)
-    blocked, won, distance = blocked_by_kept(particles, kept, options)
+    blocked, won, distance = blocked_by_kept(particles, kept, rule)
     round_.rejected_by_kept, round_.would_have_won = int(blocked.sum()), int(won.sum())
     rest = np.flatnonzero(~blocked)
-    decision = decide(particles.rows(rest), options, log, held)
+    decision = decide(particles.rows(rest), rule, log, held)
     keep = np.zeros(len(particles), dtype=bool)
     keep[rest] = decision.keep
     return Decision(
@@ -347,16 +387,14 @@ def _batch_digest(paths: list[Path]) -> str:
 def _check_header(round_: Round, particles: ParticleSet) -> None:
     """Refuses a batch whose header (optics table, columns) or what follows its rows is not the running file's."""
     prefix, suffix = round_.header
-    mine = {"prefix_sha256": sha256_bytes(prefix), "suffix": suffix.hex()}
+    mine = StarHeader(sha256_bytes(prefix), suffix.hex())
     stored = round_.store.star_header
     round_.star_header = mine
     if stored is None or round_.store.running is None:
         return
     if mine != stored:
         part = (
-            "header (optics table and columns)"
-            if mine["prefix_sha256"] != stored.get("prefix_sha256")
-            else "text after the rows"
+            "header (optics table and columns)" if mine.prefix_sha256 != stored.prefix_sha256 else "text after the rows"
         )
         raise CryodedupError(
             f"{particles.inputs[0]}: its {part} is not that of {round_.store.running_path}, which --update appends "
@@ -396,15 +434,26 @@ def _fields_of(path: Path) -> list[str]:
     return CsFile.load(path).fields
 
 
-def write_round(round_: Round, particles: ParticleSet, keep: np.ndarray) -> tuple[dict[str, list[str]], float]:
-    """The round's kept and rejected files written, the round committed to the store, then its files put in place.
+def _record(round_: Round, particles: ParticleSet, decision: Decision, rule: Deciding) -> dict | None:
+    """``--decisions``: its columns, written among the round's files (stored, put back); None without it."""
+    options = round_.options
+    if not options.decisions:
+        return None
+    from .record import rejections, table, write_decisions  # (loaded for --decisions only)
 
-    The files are written under temporary names, the round committed (one transaction), the
-    running file changed, the files renamed, and the round marked placed; signals wait from the
-    commit to the end. A stop or a failure after the commit leaves files the next run puts in
-    place from the store (the same batch given again does only that).
+    columns = table(particles, rejections(particles, decision, rule))
+    round_.write_record = lambda path: write_decisions(path, columns)
+    return columns
+
+
+def _write(round_: Round, particles: ParticleSet, keep: np.ndarray) -> dict[str, list[str]]:
+    """The round's kept and rejected files (and record) written under temporary names: the outputs by subset.
+
+    :meth:`Round.commit` then commits the round (one transaction), changes the running file,
+    renames the files and marks the round placed; signals wait from the commit to the end. A
+    stop or a failure after the commit leaves files the next run puts in place from the store
+    (the same batch given again does only that). A batch given again is put in place here.
     """
-    start = time.perf_counter()
     writer = refuse_rows(particles)
     store = round_.store
     assert particles.scores is not None and round_.record is not None
@@ -417,10 +466,10 @@ def write_round(round_: Round, particles: ParticleSet, keep: np.ndarray) -> tupl
         kept = KeptRows(particles.groups[rows], particles.mic_names, particles.centres[rows], particles.scores[rows])
         subsets = write(round_, writer, keep, kept)  # type: ignore[arg-type]
     record = round_.outdir / ROUND_RECORD.format(round_.number)
-    if round_.write_record is not None and os.path.lexists(record):
-        subsets["decisions"] = [record]
+    if round_.write_record is not None and (round_.pending is not None or os.path.lexists(record)):
+        subsets["decisions"] = [record]  # (a batch given again: where its round recorded them)
     outputs = {**subsets, "running": [store.running_path]}
-    return {subset: [str(p) for p in files] for subset, files in outputs.items()}, time.perf_counter() - start
+    return {subset: [str(p) for p in files] for subset, files in outputs.items()}
 
 
 def _round_outputs(round_: Round, paths: list[Path], inputs: list[Path]) -> dict[Path, Path]:
@@ -435,7 +484,6 @@ def _commit_and_place(round_: Round, kept: KeptRows, files: dict[Path, Path], ch
     """
     store, outdir = round_.store, round_.outdir
     assert round_.record is not None
-    files = {**files, **_record_file(round_, files)}
     named = {os.path.relpath(final, outdir): tmp for final, tmp in files.items()}
     try:
         with signals.deferred():
@@ -524,7 +572,7 @@ def _write_star_round(round_: Round, writer: StarWriter, keep: np.ndarray, kept:
         change = RunningChange(
             False, running.size - len(suffix), rows, b"", len(prefix), sha256_bytes(prefix), source=source
         )
-    _commit_and_place(round_, kept, tmp, change)
+    round_.pending = kept, {**tmp, **_record_file(round_, tmp)}, change
     return {"kept": [kept_path], "rejected": [rejected_path]}
 
 
@@ -565,7 +613,7 @@ def _write_cs_round(round_: Round, writer: CsWriter, keep: np.ndarray, kept: Kep
         if isinstance(err, OSError):
             raise write_error(err, tmp) from None
         raise
-    _commit_and_place(round_, kept, tmp, change)
+    round_.pending = kept, {**tmp, **_record_file(round_, tmp)}, change
     return _cs_subsets(files)
 
 
@@ -587,7 +635,7 @@ def _cs_change(round_: Round, writer: CsWriter, keep: np.ndarray) -> RunningChan
             return RunningChange(False, running.size, added, header, len(header), sha256_bytes(header))
     from cryosparc.dataset import Dataset
 
-    path = round_.outdir / f".{RUNNING_FILES['cs']}.new.{os.getpid()}.tmp"
+    path = round_.outdir / f".{round_.store.running_path.name}.new.{os.getpid()}.tmp"  # (a .cs store's)
     try:
         added = flatten(group).take(rows)
         if before is None:
@@ -600,8 +648,8 @@ def _cs_change(round_: Round, writer: CsWriter, keep: np.ndarray) -> RunningChan
             os.unlink(path)
 
 
-def round_summary(round_: Round, kept: int, particles: int) -> UpdateRound:
-    """The summary's ``update``: the round, the running kept set, and what the kept particles decided."""
+def _section(round_: Round, kept: int, particles: int) -> UpdateRound:
+    """:meth:`Round.section`."""
     store = round_.store
     before = store.kept - kept
     won = round_.would_have_won

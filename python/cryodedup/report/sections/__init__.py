@@ -3,9 +3,9 @@
 A section is a small frozen dataclass (:class:`Section`, in :mod:`.base`): the job fills it,
 :meth:`~Section.rows` says it for the terminal and the report, :meth:`~Section.to_json` gives its
 piece of the ``--json`` document, under the key :attr:`~Section.key`. The summary
-(:class:`~cryodedup.jobs.particles.summarise.ParticleSummary`) holds each section in the field
+(:class:`~cryodedup.jobs.particles.summary.ParticleSummary`) holds each section in the field
 of that key, at its place of the document; :data:`SECTIONS` is their registry, as
-:data:`~cryodedup.report.particle_figures.PARTICLE_PICTURES` is the pictures'. The report reads a
+:data:`~cryodedup.jobs.particles.pictures.PARTICLE_PICTURES` is the pictures'. The report reads a
 section by its type (:meth:`Sections.of`), never by a string key of the document.
 
 A module per group of related sections: :mod:`.ranking` (the score), :mod:`.priority` (``--prefer``),

@@ -3,7 +3,7 @@
 The readers fill the particle set's ``summary`` dict (``micrograph_matching``, ``datasets``,
 ``layouts``, ``optics_groups_renumbered``, ``import_lists``, ``copick`` ...): it is the piece of the
 ``--json`` document they own, printed as it is. :meth:`ReadersFound.of` reads it once, when the job's
-summary is asked for its rows (:meth:`~cryodedup.jobs.particles.summarise.ParticleSummary.overview`:
+summary is asked for its rows (:meth:`~cryodedup.jobs.particles.summary.ParticleSummary.overview`:
 a writer completes its part as it writes); the report then reads these values, never the dict.
 
 Small frozen values, each a ``NamedTuple``: one is made in a tenth of the time a frozen dataclass

@@ -60,7 +60,7 @@ class Overview(NamedTuple):
     """The run's top-level values as the report says them: its counts, its distance and mode, its time, what was read.
 
     Not a section (the document holds them as keys of its own): the summary gives it
-    (:meth:`~cryodedup.jobs.particles.summarise.ParticleSummary.overview`), built from its fields.
+    (:meth:`~cryodedup.jobs.particles.summary.ParticleSummary.overview`), built from its fields.
     """
 
     particles: int

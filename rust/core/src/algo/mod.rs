@@ -14,6 +14,7 @@
 //! - [`grid`], [`kdtree`]: radius searches among dense and spread points.
 //! - [`neighbours`]: each particle's distance to its nearest neighbour (for the pictures).
 //! - [`histogram`]: the pictures' histograms and per-micrograph counts, one pass over the rows each.
+//! - [`picture_counts`]: `--plot`'s counts made batch by batch in a one-pass scan.
 //! - [`paint`]: the pictures' filled boxes and text masks painted as Pillow paints them.
 //! - [`png_rows`]: the pictures halved and PNG-filtered in one pass; [`adler32`]: their zlib checksum.
 //! - [`ellipsoid`]: exclusion in each particle's own frame: an ellipsoid turned by its pose.
@@ -40,6 +41,7 @@ pub mod micrographs;
 pub mod name_keys;
 pub mod neighbours;
 pub mod paint;
+pub mod picture_counts;
 pub mod png_rows;
 pub mod points;
 pub mod pose;

@@ -5,7 +5,7 @@
 //! The endings are compared without regard to ASCII case. Python lowers the whole name with
 //! `str.lower()`; for endings of ASCII lower-case letters that is the same comparison, as long
 //! as no other character lowers to a string ending in one of their letters (only the Kelvin
-//! sign lowers to an ASCII letter, `k`; tests/test_resolve.py checks this of the endings).
+//! sign lowers to an ASCII letter, `k`; tests/resolve/test_match_micrographs.py checks this of the endings).
 
 use std::collections::HashMap;
 

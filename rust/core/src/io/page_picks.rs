@@ -96,6 +96,14 @@ pub fn write_picks_files<G: GroupId>(picks: &PagePicks<G>, chunk: usize, paths: 
     })
 }
 
+/// The text of file `k` alone, holding every micrograph of `picks` (a run of the set's
+/// micrographs, its rows numbered from the run's first): what [`write_picks_files`] writes
+/// as file `k` of the whole set (a one-pass scan's files, made as their micrographs are decided).
+pub fn picks_file_text<G: GroupId>(picks: &PagePicks<G>, k: usize) -> Result<Vec<u8>, PageError> {
+    let places = Places::of(picks)?;
+    Ok(picks_file(picks, &places, k, 0, picks.starts.len() - 1))
+}
+
 /// Where each row lies in micrograph order, and which rejected rows each run of places holds.
 struct Places {
     /// Each row's place (None: the rows are in micrograph order already).

@@ -1,0 +1,308 @@
+"""A micrograph shard's ``shard.json``, typed: what the run was, its plan, its pairs file, what reading cost.
+
+The one place the marker's JSON is read: :func:`read_shard_record` checks every field the merge
+reads (an edited or damaged file names its field) and returns a :class:`ShardRecord`; the
+shards, their merge and their summaries read its fields by name. :meth:`ShardRecord.to_json` is
+the document a shard writes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, TypeVar
+
+import numpy as np
+
+from ...formats.micrograph_lists import Micrographs
+from ...formats.mrc import MrcLayout
+from ...paths import StrPath
+from ..store_db import first_changed
+from .plan import RUN_OPTIONS, ScoringPlan
+
+__all__ = [
+    "MARKER",
+    "PairsFile",
+    "PlanRecord",
+    "RunRecord",
+    "ShardReading",
+    "ShardRecord",
+    "difference",
+    "read_shard_record",
+    "run_record",
+]
+
+FORMAT = "cryodedup micrograph shard 1"
+MARKER = "shard.json"
+
+#: A field's metadata: the record type its JSON object is read into.
+_RECORD_OF = "record"
+
+Record = TypeVar("Record")
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """What makes two shards parts of one run: the inputs, micrographs, their files, kind and root, the options.
+
+    ``options``: the values of the options that change the pairs, their scores or the decision (``RUN_OPTIONS``).
+    """
+
+    inputs: list[str]
+    micrographs: list[str]
+    files: list[str]
+    kind: str
+    root: str | None
+    options: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class PlanRecord:
+    """The plan every shard of a run shares, as ``shard.json`` keeps it (a :class:`ScoringPlan` without its paths).
+
+    ``layouts``: each image's place, pixel type and pixel size in its file (the shape is the plan's).
+    """
+
+    positions: list[int]
+    shape: list[int]
+    binning: int
+    binned_psize: float
+    band: list[float]
+    offsets: list[int] | None
+    rule: str
+    unreadable: list[str]
+    batch: int
+    pearson_min_z: float
+    layouts: list[list[Any]] | None
+
+    @classmethod
+    def of(cls, plan: ScoringPlan) -> PlanRecord:
+        """The record of ``plan``."""
+        return cls(
+            positions=plan.positions.tolist(),
+            shape=list(plan.shape),
+            binning=plan.binning,
+            binned_psize=plan.binned_psize,
+            band=list(plan.band),
+            offsets=None if plan.offsets is None else plan.offsets.tolist(),
+            rule=plan.rule,
+            unreadable=plan.unreadable,
+            batch=plan.batch,
+            pearson_min_z=plan.pearson_min_z,
+            layouts=None if plan.layouts is None else [[m.offset, m.dtype, m.psize] for m in plan.layouts],
+        )
+
+    def scoring_plan(self, files: list[str]) -> ScoringPlan:
+        """The plan, its micrographs' ``files`` given (the run's)."""
+        ny, nx = self.shape
+        lowpass, highpass = self.band
+        return ScoringPlan(
+            paths=files,
+            positions=np.array(self.positions, dtype=np.int64),
+            shape=(ny, nx),
+            binning=self.binning,
+            binned_psize=self.binned_psize,
+            band=(lowpass, highpass),
+            offsets=None if self.offsets is None else np.array(self.offsets, dtype=np.int64),
+            rule=self.rule,
+            unreadable=self.unreadable,
+            batch=self.batch,
+            pearson_min_z=self.pearson_min_z,
+            layouts=None
+            if self.layouts is None
+            else [MrcLayout((ny, nx), dtype, offset, psize) for offset, dtype, psize in self.layouts],
+        )
+
+    def first_difference(self, other: PlanRecord) -> str:
+        """The name of the first field in which ``other`` differs."""
+        return next(f.name for f in fields(self) if getattr(self, f.name) != getattr(other, f.name))
+
+
+@dataclass(frozen=True)
+class PairsFile:
+    """The size and SHA-256 of the shard's ``pairs.npz``."""
+
+    bytes: int
+    sha256: str | None  # (None: the file could not be read back as it was written; a shard read has text)
+
+
+@dataclass(frozen=True)
+class ShardReading:
+    """What reading cost a shard: where it ran, images and bytes read, seconds reading and in all."""
+
+    worker: str
+    images_read: int
+    bytes_read: int
+    read_seconds: float
+    seconds: float
+
+
+@dataclass(frozen=True)
+class ShardRecord:
+    """A complete shard's ``shard.json``: which shard of how many, the run, the plan, its pairs file, its reading."""
+
+    shard: int
+    shards: int
+    run: RunRecord = field(metadata={_RECORD_OF: RunRecord})
+    plan: PlanRecord = field(metadata={_RECORD_OF: PlanRecord})
+    pairs_file: PairsFile = field(metadata={_RECORD_OF: PairsFile})
+    reading: ShardReading = field(metadata={_RECORD_OF: ShardReading})
+
+    def to_json(self) -> dict[str, Any]:
+        """The document ``shard.json`` holds: its format, then the fields in order."""
+        return {"format": FORMAT, **asdict(self)}
+
+
+def run_record(inputs: Sequence[StrPath], mics: Micrographs, recorded: Mapping[str, Any]) -> RunRecord:
+    """The run of ``mics`` read from ``inputs`` with the options' values ``recorded``, as read back from shard.json."""
+    record = RunRecord(
+        inputs=[os.path.abspath(p) for p in inputs],
+        micrographs=list(mics.names),
+        files=[os.path.abspath(p) for p in mics.paths],
+        kind=mics.kind,
+        root=os.path.abspath(mics.root) if mics.root else None,
+        options={name: recorded[name] for name in RUN_OPTIONS},
+    )
+    return _typed(RunRecord, json.loads(json.dumps(asdict(record))))
+
+
+def read_shard_record(document: object) -> tuple[ShardRecord | None, str]:
+    """The record of a ``shard.json`` document and "", or None and what is wrong with it (its first field)."""
+    if not isinstance(document, dict) or document.get("format") != FORMAT:
+        return None, f"{MARKER} is not a cryodedup micrograph shard's"
+    wrong = _wrong_field(document, _SPEC, MARKER)
+    if wrong:
+        return None, wrong
+    record = _typed(ShardRecord, document)
+    if not 1 <= record.shard <= record.shards:
+        return None, f"{MARKER}: shard {record.shard} of {record.shards}, expected 1 <= shard <= shards"
+    if len(record.run.files) != len(record.run.micrographs):
+        return None, f"{MARKER}: run.files and run.micrographs differ in length"
+    wrong = _wrong_plan(record.plan, len(record.run.micrographs))
+    return (None, wrong) if wrong else (record, "")
+
+
+def _typed(kind: type[Record], document: dict[str, Any]) -> Record:
+    """The record ``kind`` of a JSON object :func:`_wrong_field` checked: each field by name, nested ones typed."""
+    values = {}
+    for f in fields(kind):  # type: ignore[arg-type]  # (a dataclass)
+        nested = f.metadata.get(_RECORD_OF)
+        values[f.name] = _typed(nested, document[f.name]) if nested else document[f.name]
+    return kind(**values)
+
+
+def _wrong_plan(plan: PlanRecord, micrographs: int) -> str:
+    """What is wrong with the plan's places of the micrographs ("" when none).
+
+    The merge indexes the run's micrographs by ``positions`` (one each, in acquisition order)
+    and reads an image at each place of ``layouts``.
+    """
+    positions = plan.positions
+    outside = next((p for p in positions if not 0 <= p < micrographs), None)
+    if outside is not None:
+        expected = f"indices of run.micrographs (0 to {micrographs - 1})"
+        return f"{MARKER}: plan.positions holds {_shown(outside)}, expected {expected}"
+    if len(set(positions)) != len(positions):
+        return f"{MARKER}: plan.positions names a micrograph twice"
+    if plan.layouts is not None and len(plan.layouts) != len(positions):
+        return f"{MARKER}: plan.layouts has {len(plan.layouts)} entries, expected one per position ({len(positions)})"
+    return ""
+
+
+def _whole(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _list_of(item: Callable[[object], bool], length: int | None = None) -> Callable[[object], bool]:
+    def check(value: object) -> bool:
+        return isinstance(value, list) and (length is None or len(value) == length) and all(map(item, value))
+
+    return check
+
+
+def _or_null(check: Callable[[object], bool]) -> Callable[[object], bool]:
+    return lambda value: value is None or check(value)
+
+
+def _text(value: object) -> bool:
+    return isinstance(value, str)
+
+
+#: What each field of ``shard.json`` read by the merge must be: a nested spec, or a check and its words.
+_SPEC: dict[str, Any] = {
+    "shard": (_whole, "a whole number"),
+    "shards": (_whole, "a whole number"),
+    "run": {
+        "inputs": (_list_of(_text), "a list of paths"),
+        "micrographs": (_list_of(_text), "a list of names"),
+        "files": (_list_of(_text), "a list of paths"),
+        "kind": (_text, "text"),
+        "root": (_or_null(_text), "a path or null"),
+        "options": {name: (lambda value: True, "") for name in RUN_OPTIONS},
+    },
+    "plan": {
+        "positions": (_list_of(_whole), "a list of whole numbers"),
+        "shape": (_list_of(_whole, 2), "[ny, nx]"),
+        "binning": (_whole, "a whole number"),
+        "binned_psize": (_number, "a number"),
+        "band": (_list_of(_or_null(_number), 2), "[lowpass, highpass]"),
+        "offsets": (_or_null(_list_of(_whole)), "a list of whole numbers or null"),
+        "rule": (_text, "text"),
+        "unreadable": (_list_of(_text), "a list of paths"),
+        "batch": (_whole, "a whole number"),
+        "pearson_min_z": (_number, "a number"),
+        "layouts": (
+            _or_null(_list_of(lambda m: isinstance(m, list) and len(m) == 3 and _whole(m[0]) and _text(m[1]))),
+            "a list of [offset, dtype, pixel size] or null",
+        ),
+    },
+    "pairs_file": {"bytes": (_whole, "a whole number"), "sha256": (_text, "text")},
+    "reading": {
+        "worker": (_text, "text"),
+        "images_read": (_whole, "a whole number"),
+        "bytes_read": (_whole, "a whole number"),
+        "read_seconds": (_number, "a number"),
+        "seconds": (_number, "a number"),
+    },
+}
+
+
+def _wrong_field(record: dict[str, Any], spec: dict[str, Any], where: str) -> str:
+    """What is wrong with the first field of ``record`` that ``spec`` does not allow ("" when none)."""
+    for name, expected in spec.items():
+        field = f"{where}.{name}" if where != MARKER else f"{MARKER}: {name}"
+        if name not in record:
+            return f"{field} is missing"
+        value = record[name]
+        if isinstance(expected, dict):
+            if not isinstance(value, dict):
+                return f"{field} is {_shown(value)}, expected an object"
+            wrong = _wrong_field(value, expected, field)
+            if wrong:
+                return wrong
+        elif not expected[0](value):
+            return f"{field} is {_shown(value)}, expected {expected[1]}"
+    return ""
+
+
+def _shown(value: object) -> str:
+    """A JSON value as written, shortened."""
+    text = json.dumps(value)
+    return text if len(text) <= 60 else text[:60] + "..."
+
+
+def difference(mine: RunRecord, other: RunRecord) -> str:
+    """The first thing two runs differ in, in words."""
+    changed = first_changed(RUN_OPTIONS, mine.options, other.options)
+    if changed:
+        return f"{changed[0]} {changed[2]} against {changed[1]}"
+    for name, what in (("inputs", "inputs"), ("micrographs", "micrographs"), ("files", "micrograph files")):
+        if getattr(mine, name) != getattr(other, name):
+            return f"other {what}"
+    return "another run"

@@ -1,0 +1,176 @@
+"""The micrograph job's summary, typed: what was read, compared, decided and written, field by field.
+
+:class:`MicrographSummary` is the summary :func:`~cryodedup.jobs.micrographs.job.screen_micrographs`
+and ``micrographs-merge`` return: the terminal's table and the report (:func:`micrograph_rows`),
+the verdict line and the pictures read its fields by name; :meth:`~MicrographSummary.to_json`
+gives the ``--json`` document (and the Python API's return,
+:func:`~cryodedup.find_duplicate_micrographs`), its keys in the order of the fields, at the
+edges alone. Its sections (how each is said) are ``report/micrograph_sections.py``'s; a shard's
+summary is :class:`ShardSummary`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+from ...labels import counted
+from ...report.micrograph_sections import (
+    Band,
+    Margin,
+    Metadata,
+    NullRule,
+    ParticleSplit,
+    Reading,
+    Thresholds,
+    Timing,
+    Verdict,
+    reading_words,
+)
+from ...report.sections import Section
+
+__all__ = ["MicrographSummary", "ShardSummary", "micrograph_rows"]
+
+#: A summary row: label and text (lines separated by newlines).
+Row = tuple[str, str]
+
+#: A field's metadata: left out of the document when None (the run has none: no --metadata, no --particles ...).
+_OPTIONAL = {"optional": True}
+
+
+@dataclass(frozen=True)
+class ShardSummary:
+    """One shard's summary (``micrographs --shard K/N``): a shard decides nothing, so it says what it scored and read.
+
+    :meth:`to_json` gives its fields in order, as ``--json`` prints them.
+    """
+
+    shard: int
+    shards: int
+    folder: str
+    already_complete: bool  # (not redone)
+    micrographs: int
+    pairs_scored: int
+    worker: str
+    images_read: int
+    megabytes_read: float
+    read_MB_per_s: float | None
+    seconds: float
+
+    def rows(self) -> list[Row]:
+        """The shard's table: which, where, what it scored and read, its time."""
+        done = "already complete, not redone" if self.already_complete else "scored"
+        return [
+            ("Shard", f"{self.shard} of {self.shards} ({done})"),
+            ("Folder", self.folder),
+            ("Micrographs", f"{self.micrographs:,}"),
+            ("Pairs scored", f"{self.pairs_scored:,}"),
+            # (the shard is named above; where it ran needs no name)
+            ("Read", reading_words(self.images_read, self.megabytes_read, self.read_MB_per_s)),
+            ("Time", f"{self.seconds:.2f} s"),
+        ]
+
+    def to_json(self) -> dict[str, Any]:
+        """Its fields in order."""
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class MicrographSummary:
+    """The micrograph job's summary: the ``--json`` document, its keys in this order.
+
+    A field marked ``_OPTIONAL`` is left out when None; ``timing`` (None while the job still
+    runs: the report is written before the end) stands as its own keys at the document's end.
+    """
+
+    inputs: list[str] = field(default_factory=list)  # the micrographs as given (files, folders, lists)
+    micrographs: int = 0
+    unreadable: list[str] = field(default_factory=list)  # skipped (--skip-unreadable, --watch)
+    order: str = ""  # the acquisition order's rule
+    root: str | None = None  # the folder the listed files were found under
+    pixel_size_A: float = 0.0
+    pixel_size_insisted: str | None = field(default=None, metadata=_OPTIONAL)  # --insist-psize: what contradicted it
+    bin: int = 1
+    binned_pixel_size_A: float = 0.0
+    band_A: Band = Band(0.0, 0.0)
+    candidates: str = ""  # how the pairs were chosen: window, pattern, all, metadata
+    reach: int = 0  # the most images apart a pair's two are, in acquisition order
+    pairs_scored: int = 0
+    duplicate_pairs: int = 0
+    kept: int = 0
+    rejected: int = 0
+    outputs: list[str] = field(default_factory=list)
+    shards: int = 1
+    workers: Reading = Reading(())
+    warnings: list[str] = field(default_factory=list)
+    images_read: int = 0
+    confirmed_by_images: bool = True  # False: --no-images, decided by the positions alone
+    thresholds: Thresholds = Thresholds(NullRule("--min-z"))
+    uncertain_pairs: int = 0
+    margin: Margin = Margin(None, None, None)
+    # How many pairs each rule of every binning changed.
+    reconsidered: dict[str, int] | None = field(default=None, metadata=_OPTIONAL)
+    verdict: Verdict = Verdict(trusted=True)
+    metadata: Metadata | None = field(default=None, metadata=_OPTIONAL)  # --metadata
+    particles: ParticleSplit | None = field(default=None, metadata=_OPTIONAL)  # --particles
+    plots: list[str] | None = field(default=None, metadata=_OPTIONAL)  # --plot: the pictures and report.html written
+    timing: Timing | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The document ``--json`` prints (and the Python API returns): the fields in order, the optional left out."""
+        document: dict[str, Any] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name == "timing":
+                document.update(value.to_json() if value is not None else {})
+            elif value is not None or "optional" not in f.metadata:
+                document[f.name] = value.to_json() if isinstance(value, Section) else value
+        return document
+
+
+def micrograph_rows(s: MicrographSummary) -> list[Row]:
+    """The micrograph job's (or merge's) summary as rows.
+
+    The time and reading rate are left out while the job is still running (its report is
+    written before the end).
+    """
+    if s.confirmed_by_images:
+        image_rows = [
+            ("Binning", f"{s.bin} ({s.pixel_size_A:g} Å to {s.binned_pixel_size_A:g} Å per pixel)"),
+            *s.band_A.rows("micrograph"),
+        ]
+    else:
+        image_rows = [("Images", "not read (--no-images): no pair was confirmed by its images")]
+    reach = "" if s.candidates == "metadata" else f"; up to {s.reach:,} images apart"
+    unreadable = f" ({len(s.unreadable)} unreadable, skipped)" if s.unreadable else ""
+    rows = [
+        ("Micrographs", f"{s.micrographs:,}{unreadable}"),
+        *(s.metadata.rows("micrograph") if s.metadata else []),
+        ("Acquisition order", s.order),
+        *([("Files found under", s.root)] if s.root else []),
+        *image_rows,
+        *([("Pixel size", s.pixel_size_insisted)] if s.pixel_size_insisted else []),
+        ("Pairs scored", f"{s.pairs_scored:,} ({s.candidates}{reach})"),
+        ("Duplicate pairs", f"{s.duplicate_pairs:,} ({s.thresholds.rule})"),
+        *margin_rows(s),
+        ("Kept", f"{s.kept:,}"),
+        ("Rejected", f"{s.rejected:,} (later exposures of an area)"),
+        *(s.particles.rows("micrograph") if s.particles else []),
+        *s.workers.rows("micrograph"),
+        ("Outputs", "\n".join(s.outputs + (s.plots or []))),
+    ]
+    if s.timing is not None:
+        from ...report.summary import micrograph_time  # (the report's module: loaded when the rows are made)
+
+        rows.append(("Time", micrograph_time(s.images_read, s.timing)))
+    return rows
+
+
+def margin_rows(s: MicrographSummary) -> list[Row]:
+    """The run's margin (weakest duplicate against strongest other pair), its uncertain pairs, its verdict."""
+    uncertain = f"{counted(s.uncertain_pairs, 'pair')} left to check (pairs.csv: uncertain = 1)"
+    return [
+        *s.margin.rows("micrograph"),
+        *([("Uncertain", uncertain)] if s.uncertain_pairs else []),
+        *s.verdict.rows("micrograph"),
+    ]

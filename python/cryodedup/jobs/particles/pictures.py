@@ -1,0 +1,380 @@
+"""The particle job's pictures (``--plot``): their registry :data:`PARTICLE_PICTURES`, drawn, and report.html.
+
+Drawn with :mod:`cryodedup.report.canvas` (Pillow), not matplotlib, whose import alone costs
+as much as the whole 1M-particle job; this module is loaded for ``--plot`` alone. The pictures
+themselves are drawn by kind in ``report/``: :mod:`~cryodedup.report.particle_charts`
+(distances, rejections, scores, inputs, half-set pairs), :mod:`~cryodedup.report.consensus_figures`,
+:mod:`~cryodedup.report.picks_figures` (a micrograph's picks over its image),
+:mod:`~cryodedup.report.density_figures` and :mod:`~cryodedup.report.registration_figures`. Each
+returns a :class:`~cryodedup.report.canvas.Picture` whose panels keep the data they show by name
+(``panel.marks``). Here: what the job's pictures are drawn from (:func:`picture_details`), which
+pictures it has and in which order (:data:`PARTICLE_PICTURES`), the images read, and the report written.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from functools import cache, partial
+from pathlib import Path
+from typing import TYPE_CHECKING, NamedTuple
+
+from ...particle_set import ParticleSet
+from ...report.canvas import Picture, drop_spares
+from ...report.consensus_figures import agreement, consensus_by_input
+from ...report.density_figures import duplicate_fraction
+from ...report.particle_base import ParticleDetails, ScoreCounts
+from ...report.particle_charts import (
+    halfset_pairs,
+    input_contributions,
+    nn_histogram,
+    rejected_fraction,
+    score_counts,
+    score_distributions,
+)
+from ...report.picks_figures import (
+    DISPLAY_WIDTH,
+    MicrographImage,
+    micrographs_drawn,
+    micrographs_to_show,
+    missing_examples,
+    picks_picture,
+    worst_outlier,
+)
+from ...report.registration_figures import registration_picture
+from ...report.summary import flagged_checks, report_rows
+from .decide import Decision
+from .read import Images
+from .summary import ParticleSummary
+
+if TYPE_CHECKING:
+    from .plan import Deciding, OutputPlan
+
+__all__ = ["picture_details", "plot_particles"]
+
+
+def picture_details(particles: ParticleSet, decision: Decision, rule: Deciding, registration: str) -> ParticleDetails:
+    """What the pictures show of the decision; its nearest-neighbour distances and score histogram counted as drawn.
+
+    ``registration``: ``--registration`` (``ignore``: no registration picture).
+    """
+    # Species: each decided at its own distance (its --min-dist NAME=Å, a copick object's radius).
+    distances = rule.distances
+    by_species = None if particles.species is None else distances.by_species
+    along_z = None if particles.species is None else distances.z_of_species
+    one_z = along_z is None or len(set(along_z)) == 1
+    details = ParticleDetails(
+        particles,
+        decision.keep,
+        decision.suppressed_by,
+        by_species[0] if by_species is not None and len(by_species) == 1 else rule.distance.min_dist,
+        decision.confirmed_by,
+        compared_scores=decision.ranked_scores,
+        covered=decision.covered,
+        unconfirmed=decision.unconfirmed,
+        not_confirmable=decision.not_confirmable,
+        dropped=None if decision.regions is None else decision.regions.dropped,
+        min_support=rule.min_support,
+        min_dist_z=(along_z[0] if along_z else rule.distance.min_dist_z) if one_z else None,
+        seed=rule.seed,
+        remove_entirely=rule.remove_entirely,
+        species_min_dist=by_species,
+        species_min_dist_z=None if one_z else along_z,
+        displaced_by=decision.displaced_by,
+    )
+    if details.scores is not None:
+        details.score_counts = partial(score_counts, details)
+    if len(particles.inputs) > 1 and registration != "ignore" and particles.decided is None:
+        from ..registration import displacements  # (several inputs: start-up of one does not load it)
+
+        details.registration = cache(partial(displacements, particles, distances))
+    return details
+
+
+@dataclass
+class Pictures:
+    """The particle job's pictures, rendered (name, caption, PNG bytes), and the example images not found."""
+
+    pngs: list[tuple[str, str, bytes]]
+    missing: list[str]
+
+
+def draw_pictures(details: ParticleDetails, plot_mics: int, images: Images) -> Pictures:
+    """The particle job's pictures (``--plot``), rendered; the micrographs' images found by ``images``."""
+    drawn = drawn_images(details, plot_mics, images.find)
+    return Pictures(*rendered_particle_figures(details, plot_mics, drawn))
+
+
+def drawn_images(
+    details: ParticleDetails, n_mics: int, find_micrograph: Callable[[str], Path]
+) -> dict[int, MicrographImage]:
+    """The images of the micrographs the pictures draw, read here: the report draws arrays and opens no file.
+
+    ``find_micrograph(name)`` gives the path of a micrograph's image file, or the path looked
+    for in vain. A file that cannot be read is drawn as a blank frame: a picture is not worth
+    failing the job for.
+    """
+    from ...formats.mrc import binned_image  # (the core's binning: loaded with the pictures)
+
+    images = {}
+    for mic in micrographs_drawn(details, n_mics):
+        path = find_micrograph(details.mic_names[mic])
+        if not os.path.exists(path):  # (a name longer than the system takes: not found, as any other)
+            images[mic] = MicrographImage(missing=str(path))
+            continue
+        try:
+            images[mic] = MicrographImage(*binned_image(path, DISPLAY_WIDTH))
+        except Exception:  # any unreadable file: the picture goes without its image, and says so
+            images[mic] = MicrographImage(unreadable=True)
+    return images
+
+
+def plot_particles(
+    details: ParticleDetails,
+    outdir: Path,
+    output: OutputPlan,
+    rule: Deciding,
+    images: Images,
+    force: bool,
+    summary: ParticleSummary,
+    decision: Decision,
+) -> ParticleSummary:
+    """The particle job's pictures, report and page of every micrograph (``--plot``): the summary with them.
+
+    The summary also says which images were not found: how many of every micrograph's (each
+    looked for once, for the page), how to point at them, and which examples were drawn on a
+    blank frame; or, for data in memory, that no image file was given for the examples.
+    """
+    from .page import thumbnails
+
+    pictures = draw_pictures(details, output.plot_mics, images)
+    found = thumbnails(details, images, output.micrographs, output.project_dir)
+    missing = pictures.missing
+    n_mics = len(details.mic_names)
+    # (a tomogram's image is its reconstruction, found otherwise: not counted here)
+    absent = None if images.roots is None or details.unit == "tomogram" else n_mics - len(found)
+    note = None
+    n_examples = len(micrographs_to_show(details, output.plot_mics))
+    if missing and absent is None:  # (the caller gave the images)
+        note = f"{len(missing)} of {n_examples} examples drawn on a blank frame: "
+        note += "no image file was given for their micrographs"
+    elif absent or missing:  # None found says the paths start from another folder, a few that files are gone.
+        first = missing[0] if missing else str(images.find(details.mic_names[_first_absent(found, n_mics)]))
+        drawn = f"{len(missing)} of {n_examples} examples" if missing else "their cards on micrographs.html"
+        note = (  # one line each, so that the path stays whole in a table
+            f"{absent:,} of {n_mics:,} micrograph images not found; {drawn} drawn on a blank frame\n"
+            f"first looked for: {first}\nif the images exist, give the folder their paths start from with --project-dir"
+        )
+    if note is not None:
+        summary = replace(summary, micrograph_images=note)
+    report = write_report(details, decision, outdir, output.parameters, rule, pictures, found, summary, force)
+    return replace(summary, plots=report)
+
+
+def _first_absent(found: dict[int, MicrographImage], n_mics: int) -> int:
+    """The first micrograph whose image was not found (one is)."""
+    return next(mic for mic in range(n_mics) if mic not in found)
+
+
+def write_report(
+    details: ParticleDetails,
+    decision: Decision,
+    outdir: Path,
+    parameters: object,
+    rule: Deciding,
+    pictures: Pictures,
+    found: dict[int, MicrographImage],
+    summary: ParticleSummary,
+    force: bool,
+) -> list[str]:
+    """The pictures, report.html (the verdict and warnings, the summary's rows, the options) and the page in ``outdir``.
+
+    The page of every micrograph (``micrographs.html``, each micrograph's image ``found``) is
+    linked from the report; ``parameters``: the job's options as the report's Parameters table shows them.
+    """
+    from ...report import html_report
+    from ...report.micrograph_page import micrograph_page
+    from .page import page_picks
+
+    title = "cryodedup particles"
+    picks = page_picks(details.particles, decision, rule)
+    page = micrograph_page(details, picks, found, title)
+    rows, highlight = report_rows(summary.overview(), summary.sections())
+    warnings = summary.warnings or []
+    kind = (
+        "bad" if "bad" in highlight.values() else "warn" if warnings or flagged_checks(summary.sections()) else "good"
+    )
+    opening = html_report.Opening(summary.verdict or "", kind, warnings)
+    return html_report.write_all(
+        outdir,
+        pictures.pngs,
+        title,
+        parameters,
+        rows,
+        force,
+        highlight=highlight,
+        unit=details.unit,
+        opening=opening,
+        page=page,
+    )
+
+
+#: A picture of the job: file name, caption and the picture.
+NamedPicture = tuple[str, str, Picture]
+
+
+class Drawing(NamedTuple):
+    """A picture to draw: its file name, its caption, and what draws it."""
+
+    name: str
+    caption: str
+    draw: Callable[[], Picture]
+
+
+@dataclass(frozen=True)
+class Figures:
+    """What the pictures of one particle job are drawn from: the job's details and the micrographs drawn."""
+
+    details: ParticleDetails
+    images: Mapping[int, MicrographImage]
+    examples: list[int]  # the micrographs drawn as examples (:func:`micrographs_to_show`)
+    worst: tuple[int, str] | None  # :func:`worst_outlier`
+    scores: Callable[[], ScoreCounts] | None  # the scores' histogram, counted when drawn (None: no scores)
+
+
+@dataclass(frozen=True)
+class ParticlePicture:
+    """One picture of the particle job, after the example micrographs: an entry of :data:`PARTICLE_PICTURES`.
+
+    ``name`` and ``caption`` may hold ``{unit}`` (micrograph, tomogram); ``caption`` may be a
+    function of the :class:`Figures`. ``drawn``: whether this job has the picture.
+    """
+
+    name: str
+    caption: str | Callable[[Figures], str]
+    draw: Callable[[Figures], Picture]
+    drawn: Callable[[Figures], bool] = lambda figures: True
+
+    def drawing(self, figures: Figures) -> Drawing:
+        """The drawing of this picture for the job of ``figures``."""
+        unit = figures.details.unit
+        caption = self.caption(figures) if callable(self.caption) else self.caption.format(unit=unit)
+        return Drawing(self.name.format(unit=unit), caption, partial(self.draw, figures))
+
+
+def particle_figures(
+    details: ParticleDetails, n_mics: int, images: Mapping[int, MicrographImage]
+) -> tuple[list[NamedPicture], list[str]]:
+    """(file name, title, Picture) for every picture of the particle job, and the missing images.
+
+    ``images``: the image of each micrograph of :func:`micrographs_drawn`, as the job found it.
+    The second list names the image files of the example micrographs that were not found.
+    The micrograph of the highest outlying duplicate fraction is drawn too
+    (``duplicate_outlier.png``) unless it is an example, whose caption then says so.
+    """
+    drawings, missing = figure_drawings(details, n_mics, images)
+    return [(name, caption, draw()) for name, caption, draw in drawings], missing
+
+
+def rendered_particle_figures(
+    details: ParticleDetails, n_mics: int, images: Mapping[int, MicrographImage]
+) -> tuple[list[tuple[str, str, bytes]], list[str]]:
+    """:func:`particle_figures` rendered: (file name, title, PNG bytes), and the missing images.
+
+    Each picture is encoded as soon as it is drawn, so that its canvas serves the next.
+    """
+    drawings, missing = figure_drawings(details, n_mics, images)
+    try:
+        pngs = [_drawn_png(drawing.draw) for drawing in drawings]
+    finally:
+        drop_spares()
+    return [(name, caption, data) for (name, caption, _), data in zip(drawings, pngs)], missing
+
+
+def _drawn_png(draw: Callable[[], Picture]) -> bytes:
+    return draw().png_once()
+
+
+def figure_drawings(
+    details: ParticleDetails, n_mics: int, images: Mapping[int, MicrographImage]
+) -> tuple[list[Drawing], list[str]]:
+    """What draws each picture of :func:`particle_figures`, in order, and the image files not found.
+
+    The example micrographs first, then each picture of :data:`PARTICLE_PICTURES` this job has.
+    """
+    scores = details.score_counts
+    if scores is None and details.scores is not None:  # (not counted by the job already)
+        scores = partial(score_counts, details)
+    examples = micrographs_to_show(details, n_mics)
+    figures = Figures(details, images, examples, worst_outlier(details), scores)
+    drawings = [_example(figures, k) for k in range(len(examples))]
+    drawings += [picture.drawing(figures) for picture in PARTICLE_PICTURES if picture.drawn(figures)]
+    return drawings, missing_examples(details, examples, images)
+
+
+def _example(figures: Figures, k: int) -> Drawing:
+    """The picture of example micrograph ``k`` (counted from 0), its caption naming it the worst outlier if it is."""
+    unit, mic, worst = figures.details.unit, figures.examples[k], figures.worst
+    caption = f"Example {unit} {k + 1}" + (f": {worst[1]}" if worst and worst[0] == mic else "")
+    draw = partial(picks_picture, figures.details, mic, figures.images)
+    return Drawing(f"example_{unit}_{k + 1}.png", caption, draw)
+
+
+def _outlier_shown(figures: Figures) -> bool:
+    # (its image, if not found, is not counted with the examples')
+    return figures.worst is not None and figures.worst[0] not in figures.examples
+
+
+def _outlier_caption(figures: Figures) -> str:
+    assert figures.worst is not None
+    return figures.worst[1][0].upper() + figures.worst[1][1:]
+
+
+def _outlier_picture(figures: Figures) -> Picture:
+    assert figures.worst is not None
+    return picks_picture(figures.details, figures.worst[0], figures.images)
+
+
+#: The particle job's pictures after the example micrographs, in the report's order. A new
+#: picture: a function of :class:`ParticleDetails` (or of the :class:`Figures`) that returns
+#: a :class:`Picture`, and its entry here (docs/developers/index.md, "Extension points").
+PARTICLE_PICTURES: list[ParticlePicture] = [
+    ParticlePicture("nn_distances.png", "Nearest-neighbour distances", lambda f: nn_histogram(f.details)),
+    ParticlePicture("rejected_per_micrograph.png", "Rejected per {unit}", lambda f: rejected_fraction(f.details)),
+    ParticlePicture("duplicate_fraction.png", "Duplicate fraction per {unit}", lambda f: duplicate_fraction(f.details)),
+    ParticlePicture("duplicate_outlier.png", _outlier_caption, _outlier_picture, _outlier_shown),
+    ParticlePicture(
+        "scores.png",
+        "Scores",
+        lambda f: score_distributions(f.details, f.scores() if f.scores else None),
+        lambda f: f.scores is not None,
+    ),
+    ParticlePicture(
+        "inputs.png", "Inputs", lambda f: input_contributions(f.details), lambda f: len(f.details.inputs) > 1
+    ),
+    ParticlePicture(
+        "halfset_pairs.png",
+        "Duplicate pairs across the half-sets",
+        lambda f: halfset_pairs(f.details),
+        lambda f: f.details.particles.halfsets is not None,
+    ),
+    ParticlePicture(
+        "consensus.png",
+        "Consensus by input",
+        lambda f: consensus_by_input(f.details),
+        lambda f: f.details.confirmed_by is not None,
+    ),
+    ParticlePicture(
+        "agreement.png",
+        "Agreement between inputs",
+        lambda f: agreement(f.details),
+        lambda f: f.details.confirmed_by is not None,
+    ),
+    ParticlePicture(
+        "registration.png",
+        "Registration between inputs",
+        lambda f: registration_picture(f.details),
+        lambda f: f.details.registration is not None and bool(f.details.registration()),
+    ),
+]

@@ -1,0 +1,475 @@
+"""The particle job's plan: its options resolved once into the typed values each stage takes.
+
+:func:`plan` is the one place the job reads its options (``ParticleOptions``, filled by the
+command line, the Python API and the pipeline plugins): it builds what the readers are asked
+(:class:`ReadPlan`), the decision's rule (:class:`Deciding`: the distance, the ranking, the
+selection, the consensus, the regions), the registration's check and the outputs
+(:class:`OutputPlan`: which files, the partners kept, the pictures, the record). What the
+inputs say joins it once they are read: :meth:`ParticlePlan.for_rows` resolves each
+species' distance once (:class:`Distances`). No stage sees the options themselves.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ...algo.dedup import DuplicateRule
+from ...errors import CryodedupError
+from ...formats.read_request import CopickSelection, ReadRequest, RowRead, Scale, ScoreRead
+from ...labels import listed
+from ...resolve import pixel_size_source
+from ...resolve.given_psize import judge_typed_psize
+
+if TYPE_CHECKING:
+    from ...options import ParticleOptions
+    from ...particle_set import ParticleSet
+
+__all__ = [
+    "Deciding",
+    "Distances",
+    "OutputPlan",
+    "ParticlePlan",
+    "ReadPlan",
+    "RegionsAsked",
+    "RegistrationCheck",
+    "SpeciesAsked",
+    "plan",
+]
+
+#: One ellipsoid's semi-axes in Å, along the particle's x, y, z (``--min-dist-ellipsoid``).
+Axes = tuple[float, float, float]
+
+
+@dataclass(frozen=True)
+class Distance:
+    """One distance rule: all rows' (no species) or one species'."""
+
+    #: ``--min-dist`` (Å), as given (the default's type kept: copick objects then take their radius).
+    min_dist: float
+    #: ``--min-dist-z`` (Å; None: a sphere).
+    min_dist_z: float | None = None
+    #: ``--min-dist-ellipsoid``'s semi-axes (None: none).
+    ellipsoid: Axes | None = None
+
+
+@dataclass(frozen=True)
+class Distances:
+    """The distance rule resolved for the rows read, once: all rows' (``base``) and each species' own.
+
+    ``species``: per species (``ParticleSet.species_names``' order), None without species;
+    ``radii``: each species' radius for ``--cross-species`` (None without it); ``overlap``:
+    ``--overlap``; ``z_by_species``: whether ``--min-dist-z NAME=Å`` was given (the summary then
+    names each species' own); ``own_frame``: whether any ``--min-dist-ellipsoid`` was given.
+    """
+
+    base: Distance
+    species: tuple[Distance, ...] | None = None
+    radii: np.ndarray | None = None
+    overlap: float = 1.0
+    z_by_species: bool = False
+    own_frame: bool = False
+
+    @property
+    def by_species(self) -> list[float]:
+        """Each species' minimum distance (Å)."""
+        assert self.species is not None, "asked of rows with species"
+        return [d.min_dist for d in self.species]
+
+    @property
+    def z_of_species(self) -> list[float | None]:
+        """Each species' minimum distance along z (None: a sphere)."""
+        assert self.species is not None, "asked of rows with species"
+        return [d.min_dist_z for d in self.species]
+
+    @property
+    def ellipsoids(self) -> list[Axes | None]:
+        """Each species' ellipsoid in its own frame (None: none); without species, the one given."""
+        if self.species is None:
+            return [self.base.ellipsoid]
+        return [d.ellipsoid for d in self.species]
+
+    def used(self) -> tuple[float | None, float | None]:
+        """The summary's ``min_dist_A`` and ``min_dist_z_A``: the distances every species used, None where they differ.
+
+        Without species, the options'. Species each at their own distance say it per species: a
+        distance no species used (the default 20 Å beside each species' own) is not named.
+        """
+        if self.species is None:
+            return None if self.own_frame else self.base.min_dist, self.base.min_dist_z
+        if all(d.ellipsoid is not None for d in self.species):  # (no sphere: said by its section)
+            return None, None
+        distances = set(self.by_species)
+        along_z = set(self.z_of_species)
+        return (
+            distances.pop() if len(distances) == 1 else None,
+            along_z.pop() if len(along_z) == 1 else None,
+        )
+
+
+@dataclass(frozen=True)
+class SpeciesAsked:
+    """What the options say of species: their names, each one's distances, ``--cross-species``.
+
+    Resolved against the rows' species once read (:meth:`resolved`).
+    """
+
+    #: ``--species``: each input's species, in the order of the inputs (empty: none named so).
+    names: tuple[str, ...] = ()
+    #: ``--species-column``.
+    column: str | None = None
+    cross_species: bool = False
+    overlap: float = 1.0
+    #: ``--radius NAME=Å``.
+    radius: dict[str, float] = field(default_factory=dict)
+    #: ``--min-dist NAME=Å``, ``--min-dist-z NAME=Å``, ``--min-dist-ellipsoid NAME=A,B,C``.
+    min_dist: dict[str, float] = field(default_factory=dict)
+    min_dist_z: dict[str, float] = field(default_factory=dict)
+    ellipsoids: dict[str, Axes] = field(default_factory=dict)
+    #: Whether ``--min-dist`` was given (else copick objects take their radius).
+    min_dist_given: bool = True
+
+    def resolved(self, particles: ParticleSet, base: Distance, own_frame: bool) -> Distances:
+        """The distance rule of ``particles``: each species' own distances, computed here once.
+
+        A species' distance is its ``--min-dist NAME=Å``, else a given ``--min-dist``, else its
+        radius where the input gives one (a copick object), else the default 20 Å; along z its
+        ``--min-dist-z NAME=Å``, else ``--min-dist-z``; its ellipsoid its own, else the bare one.
+        """
+        resolved = Distances(base, overlap=self.overlap, z_by_species=bool(self.min_dist_z), own_frame=own_frame)
+        if particles.species is None:
+            return resolved
+        names = particles.species_names
+        own = particles.species_radii if not self.min_dist_given else {}
+        species = tuple(
+            Distance(
+                float(self.min_dist.get(name, own.get(name, base.min_dist))),
+                self.min_dist_z.get(name, base.min_dist_z),
+                self.ellipsoids.get(name, base.ellipsoid),
+            )
+            for name in names
+        )
+        radii = _species_radii(particles, self.radius) if self.cross_species else None
+        return replace(resolved, species=species, radii=radii)
+
+
+def _species_radii(particles: ParticleSet, radius: dict[str, float]) -> np.ndarray:
+    """Each species' radius for ``--cross-species``: ``--radius NAME=Å``, else the input's (copick)."""
+    names = particles.species_names
+    radii = {**particles.species_radii, **radius}
+    missing = [name for name in names if name not in radii]
+    if missing:
+        pairs = ",".join(f"{name}=Å" for name in missing)
+        raise CryodedupError(
+            f"--cross-species compares each species' size, and {listed(missing)} "
+            f"{'has' if len(missing) == 1 else 'have'} none: give --radius {pairs}"
+        )
+    return np.array([radii[name] for name in names], dtype=np.float64)
+
+
+@dataclass(frozen=True)
+class RegionsAsked:
+    """``--mask`` and ``--edge``, and where their files are found (``regions.regions_of``)."""
+
+    mask: Path | None
+    mask_label: int | None
+    mask_psize: float | None
+    edge: float | None
+    #: ``--micrographs`` (a tomograms STAR places RELION 5's centred Å) and ``--project-dir``.
+    micrographs: Path | None
+    project_dir: Path | None
+
+    @property
+    def asked(self) -> bool:
+        """Whether either is asked."""
+        return self.mask is not None or self.edge is not None
+
+
+@dataclass(frozen=True)
+class Deciding:
+    """What the decision takes: the distance, the ranking and selection, the pairing, the consensus, the regions.
+
+    ``distance`` is the rule of the rows being decided (a species' own, in its turn);
+    ``distances`` every species' (:meth:`ParticlePlan.for_rows`).
+    """
+
+    distance: Distance
+    distances: Distances
+    #: The ranking: ``--remove-entirely``, ``--seed``, ``--select``, ``--score-normalize``, ``--prefer``.
+    remove_entirely: bool = False
+    seed: int = 0
+    select: str = "greedy"
+    score_normalize: str = "none"
+    prefer: tuple[str | Path | int, ...] = ()
+    #: What makes a pair beyond the distance: ``--filament-mode``, ``--max-angle``, ``--sym``, ``--same-image``.
+    filament_mode: str = "segment"
+    max_angle: float | None = None
+    sym: str = "C1"
+    same_image: str = "warn"
+    #: The consensus: ``--min-support``, ``--coverage``, ``--uncovered``.
+    min_support: int = 1
+    coverage: str = "auto"
+    uncovered: str = "keep"
+    #: ``--mask``, ``--edge``.
+    regions: RegionsAsked | None = None
+    #: Whether each rejected row's partner is kept (the pictures' page, the record of rejections).
+    partners: bool = False
+    #: Whether the decision is a report only (``--audit``: the half-set audit asked).
+    audit: bool = False
+
+    @property
+    def own_frame(self) -> bool:
+        """Whether an ellipsoid in each particle's frame is given, for any species."""
+        return self.distances.own_frame
+
+    def duplicate_rule(self) -> DuplicateRule:
+        """The rule before the rows are read: the one-pass route's whole rule, the two-pass route's start."""
+        d = self.distance
+        return DuplicateRule(d.min_dist, d.min_dist_z, self.remove_entirely, self.seed, selection=self.select)
+
+    def of_species(self, s: int) -> Deciding:
+        """The rule of species ``s``' rows: at its own distance."""
+        assert self.distances.species is not None
+        return replace(self, distance=self.distances.species[s])
+
+
+@dataclass(frozen=True)
+class ReadPlan:
+    """What reading takes, before any row exists: the readers' request and the checks made as they read."""
+
+    #: What the format readers are asked (``--prefer``'s inputs joined once parsed: :meth:`request_with`).
+    request: ReadRequest
+    #: ``--mic-psize INPUT=Å``.
+    input_psize: dict[str, float]
+    #: ``--dataset INPUT=LABEL``.
+    datasets: tuple[str, ...]
+    species: SpeciesAsked
+    #: ``--prefer``'s values and ``--remove-entirely`` (which ignores them), parsed against the paths.
+    prefer: tuple[str | Path | int, ...]
+    remove_entirely: bool
+    #: ``--audit`` and ``--plot``: whether an output folder is needed.
+    audit: bool
+    plot: bool
+    #: ``--project-dir``: where relative paths start (optimisation sets, micrographs' images).
+    project_dir: Path | None
+    #: The one-pass decision the options allow (None: they need two passes); whether its scan keeps each
+    #: rejected row's partner (``--plot``'s page) and writes the record of rejections (``--decisions``) itself.
+    one_pass: DuplicateRule | None
+    partners: bool
+    record: bool
+    #: Options said unused when the inputs give them nothing to act on (``read.warn_unused_options``).
+    topaz_scale: float | None
+    insist_angles: bool
+
+    def request_with(self, held: list[list[int]] | None) -> ReadRequest:
+        """The readers' request, with the inputs each ``--prefer`` value names (None: one level for all)."""
+        if held is None:
+            return self.request
+        prefer_held = tuple(tuple(levels) for levels in held)
+        return replace(self.request, score_read=replace(self.request.score_read, prefer_held=prefer_held))
+
+    def with_micrographs(self, micrographs: Path) -> ReadPlan:
+        """The plan with ``--micrographs`` given (an optimisation set's tomograms file), its pixel sizes' source too."""
+        scale = self.request.scale
+        scale = replace(scale, micrographs=micrographs, psize_from=pixel_size_source(scale.mic_psize, micrographs))
+        return replace(self, request=replace(self.request, scale=scale))
+
+    def shift_aware(self) -> ReadPlan:
+        """The plan reading the inputs with their origins subtracted and no ``--transform`` (``--shift-key none``)."""
+        # (--shift-key auto: the pixel size decides again, as it does but at --min-dist 0 --shift-key none)
+        scale = replace(self.request.scale, pixel_size_decides=True)
+        row_read = replace(self.request.row_read, shift_key="auto")
+        return replace(self, request=replace(self.request, scale=scale, row_read=row_read, moves_inputs=False))
+
+
+@dataclass(frozen=True)
+class RegistrationCheck:
+    """``--registration`` and what its check and ``--transform`` take."""
+
+    mode: str
+    audit: bool
+    shift_key: str
+    transforms: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class OutputPlan:
+    """What the job writes: the particle files (none with ``--audit``), the record, the pictures."""
+
+    audit: bool
+    #: ``--halfsets``: ``micrograph`` rewrites the kept rows' half-sets.
+    halfsets: str
+    #: ``--decisions``: ``decisions.csv``.
+    decisions: bool
+    #: ``--plot`` and ``--plot-mics``: the pictures, report.html and the page of every micrograph.
+    plot: bool
+    plot_mics: int
+    #: ``--project-dir`` and ``--micrographs``: where the pictures find images and tomograms.
+    project_dir: Path | None
+    micrographs: Path | None
+    #: ``--registration``: the registration picture is drawn unless ``ignore``.
+    registration: str
+    #: The options as report.html's Parameters table shows them (a dataclass, read field by field there).
+    parameters: Any = None
+
+    @property
+    def partners(self) -> bool:
+        """Whether each rejected row's partner is kept: the page of every micrograph and the record name it."""
+        return self.plot or self.decisions
+
+
+@dataclass(frozen=True)
+class ParticlePlan:
+    """The particle job's options resolved: what each stage takes."""
+
+    read: ReadPlan
+    deciding: Deciding
+    registration: RegistrationCheck
+    output: OutputPlan
+    species: SpeciesAsked
+    #: ``--update`` (a round of the store around the job) and ``--add-again``.
+    update: bool = False
+
+    def for_rows(self, particles: ParticleSet) -> ParticlePlan:
+        """The plan with what the rows say: each species' distance resolved, once."""
+        deciding = self.deciding
+        distances = self.species.resolved(particles, deciding.distance, deciding.distances.own_frame)
+        return replace(self, deciding=replace(deciding, distances=distances))
+
+    @property
+    def distances(self) -> Distances:
+        """The distance rule (resolved for the rows once :meth:`for_rows` is called)."""
+        return self.deciding.distances
+
+
+def plan(options: ParticleOptions) -> ParticlePlan:
+    """The job's plan from its options: the one function that reads them (checked first by ``options.check()``)."""
+    base = Distance(options.min_dist, options.min_dist_z, options.min_dist_ellipsoid)
+    species = SpeciesAsked(
+        tuple(options.species),
+        options.species_column,
+        options.cross_species,
+        options.overlap,
+        dict(options.radius),
+        dict(options.species_min_dist),
+        dict(options.species_min_dist_z),
+        dict(options.species_min_dist_ellipsoid),
+        options.min_dist_given,
+    )
+    regions = RegionsAsked(
+        options.mask, options.mask_label, options.mask_psize, options.edge, options.micrographs, options.project_dir
+    )
+    output = OutputPlan(
+        options.audit,
+        options.halfsets,
+        options.decisions,
+        options.plot,
+        options.plot_mics,
+        options.project_dir,
+        options.micrographs,
+        options.registration,
+        options,
+    )
+    deciding = Deciding(
+        base,
+        Distances(
+            base, overlap=options.overlap, z_by_species=bool(options.species_min_dist_z), own_frame=options.own_frame
+        ),
+        remove_entirely=options.remove_entirely,
+        seed=options.seed,
+        select=options.select,
+        score_normalize=options.score_normalize,
+        prefer=tuple(options.prefer),
+        filament_mode=options.filament_mode,
+        max_angle=options.max_angle,
+        sym=options.sym,
+        same_image=options.same_image,
+        min_support=options.min_support,
+        coverage=options.coverage,
+        uncovered=options.uncovered,
+        regions=regions if regions.asked else None,
+        partners=output.partners,
+        audit=options.audit,
+    )
+    read = ReadPlan(
+        _read_request(options),
+        dict(options.input_psize),
+        tuple(options.datasets),
+        species,
+        tuple(options.prefer),
+        options.remove_entirely,
+        options.audit,
+        options.plot,
+        options.project_dir,
+        deciding.duplicate_rule() if _one_pass_allowed(deciding, species, output, options.update) else None,
+        output.plot,  # (the one pass writes the record from the batch's partners: none kept a row for it)
+        output.decisions,
+        options.topaz_scale,
+        options.insist_angles,
+    )
+    registration = RegistrationCheck(options.registration, options.audit, options.shift_key, tuple(options.transform))
+    return ParticlePlan(read, deciding, registration, output, species, options.update)
+
+
+def _read_request(options: ParticleOptions) -> ReadRequest:
+    """What the readers are asked to read (``--prefer``'s inputs joined once parsed: :meth:`ReadPlan.request_with`)."""
+    scale = Scale(
+        mic_psize=options.mic_psize,
+        insist_psize=options.insist_psize,
+        micrographs=options.micrographs,
+        match_micrographs=options.match_micrographs,
+        project_dir=options.project_dir,
+        pixel_size_decides=options.pixel_size_decides,
+        topaz_scale=options.topaz_scale,
+        import_scale=options.import_scale,
+        import_add=options.import_add,
+        import_centered=options.import_centered,
+        psize_from=pixel_size_source(options.mic_psize, options.micrographs),
+        judge_psize=judge_typed_psize,
+    )
+    score_read = ScoreRead(
+        score=options.score,
+        score_order=options.score_order,
+        score_normalize=options.score_normalize,
+        seed=options.seed,
+        preferred_first=bool(options.prefer),
+    )
+    row_read = RowRead(
+        shift_key=options.shift_key,
+        orientations=options.max_angle is not None or options.own_frame,
+        species_column=options.species_column,
+        same_image=options.same_image,
+        symmetry_copies=options.symmetry_copies,
+        insist_angles=options.insist_angles,
+    )
+    copick = CopickSelection(
+        objects=options.copick_objects,
+        users=options.copick_users,
+        sessions=options.copick_sessions,
+        out_user=options.copick_out_user,
+        out_session=options.copick_out_session,
+    )
+    return ReadRequest(scale, score_read, row_read, copick, options.output_format, bool(options.transform))
+
+
+def _one_pass_allowed(deciding: Deciding, species: SpeciesAsked, output: OutputPlan, update: bool) -> bool:
+    """Whether the plan allows the STAR reader to decide while it scans (what the files hold is asked then).
+
+    No audit, half-set rewrite, orientations, consensus support, rank normalisation or
+    ``--min-dist-z``, species, mask or edge, best selection, or ``--update`` round: each needs
+    every pair of duplicates or a second look at the rows (docs/design.md section 5).
+    """
+    from ...algo.normalisation import normalisation
+
+    plain = not (deciding.audit or deciding.max_angle is not None or output.halfsets != "keep")
+    as_read = normalisation(deciding.score_normalize).apply is None
+    plain = plain and deciding.min_support == 1 and as_read and deciding.distance.min_dist_z is None
+    plain = plain and not (species.column or species.cross_species or species.min_dist)
+    plain = plain and not species.min_dist_z and not deciding.own_frame
+    plain = plain and deciding.same_image != "reject"  # (rows of one image may be micrographs apart in the file)
+    plain = plain and not update  # (a round decides with the kept particles of earlier rounds)
+    plain = plain and deciding.regions is None  # (the rows dropped before the dedup)
+    return plain and deciding.select == "greedy"  # (the scan walks greedily)

@@ -1,0 +1,601 @@
+"""The particle job's summary of what it decided (the ``--json`` document)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ...algo.audit import (
+    duplicate_criterion,
+    halfset_audit,
+    halfset_sizes,
+    most_kept_on_a_micrograph,
+    symmetry_copies,
+)
+from ...algo.density import duplicate_density
+from ...algo.filaments import RULES, tube_count
+from ...algo.normalisation import labels, normalisation, zscore_counts
+from ...algo.particle_names import Collisions, collision_cause, name_collisions
+from ...algo.priority import (
+    PriorityCounts,
+    count_without_score,
+    priority_names,
+    removed_per_level,
+)
+from ...algo.same_image import kept_twice, rows_rejected_as_a_kept_image, same_image_pairs
+from ...labels import counted
+from ...particle_set import ParticleSet
+
+# (the sections of analyses that may not run imported where they are made: each class costs start-up)
+from ...report.sections import Section, Sections, registry_order
+from ...report.sections.density import DuplicateDensity
+from ...report.sections.inputs import InputCounts, Inputs, Shift
+from ...report.sections.pixel_sizes import PixelSizes
+from ...report.sections.ranking import Score
+from ...report.sections.run import Timings
+from ..species import species_summary
+from .decide import Decision, input_voters, ranking_scores, ties_of
+from .read import raw_picker_scores
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from ...report.sections.audits import HalfsetAudit, HalfsetsByMicrograph, NameCollisions, SymmetryCopies
+    from ...report.sections.consensus import Consensus
+    from ...report.sections.exclusion import OwnFrameExclusion
+    from ...report.sections.filaments import Filaments
+    from ...report.sections.images import SameImage
+    from ...report.sections.normalization import ScoreNormalization
+    from ...report.sections.priority import Priority
+    from ...report.sections.regions import MaskAndEdge
+    from ...report.sections.registration import MovedInputs, Registration
+    from ...report.sections.run import Outputs, Overview
+    from ...report.sections.selection import BestSelection
+    from ...report.sections.species import Species
+    from ...report.sections.update import UpdateRound
+    from .plan import Deciding
+
+__all__ = ["ParticleSummary", "summarize", "timings", "verdict_of"]
+
+
+def _doc(text: str, always: bool = False) -> dict[str, Any]:
+    """A summary field's description, for the ``--json`` reference (docs/reference/outputs.md).
+
+    ``always``: the key is in every document, null or not; others are left out when None.
+    """
+    return {"doc": text, "always": always}
+
+
+@dataclass(frozen=True)
+class ParticleSummary:
+    """The particle job's summary: the ``--json`` document, its keys in this order.
+
+    :meth:`to_json` gives it as printed; a field that is None is left out (it does not apply
+    to the run), but those every document holds. ``read`` holds what the inputs' readers found, under keys of their own
+    (``formats``, ``layouts``, ``micrograph_matching``, ``copick``, ``datasets`` ...): they
+    stand in the document at its place, as keys of the document itself. The reference of the
+    document (docs/reference/outputs.md) is made from these fields (:func:`reference_table`).
+    """
+
+    verdict: str | None = field(
+        default=None,
+        metadata=_doc(
+            "the line the summary opens with: what was kept of how many, where, and the checks to look at "
+            "(`Kept 289 of 471 (182 duplicates) -> result/particles_kept.star. Check: ...`)"
+        ),
+    )
+    inputs: Inputs | None = field(
+        default=None, metadata=_doc("each input: `file`, `particles`, `kept`, `rejected`", always=True)
+    )
+    particles: int = field(default=0, metadata=_doc("the rows read", always=True))
+    kept: int = field(default=0, metadata=_doc("the rows kept", always=True))
+    rejected: int = field(default=0, metadata=_doc("the rows rejected", always=True))
+    micrographs: int = field(default=0, metadata=_doc("the micrographs (tomograms) the rows lie on", always=True))
+    tomography: bool = field(
+        default=False, metadata=_doc("whether the centres are 3-D: the micrographs are tomograms", always=True)
+    )
+    pixel_sizes: PixelSizes | None = field(
+        default=None,
+        metadata=_doc("the pixel sizes used: per input and optics group, the value and its source", always=True),
+    )
+    shift: Shift | None = field(default=None, metadata=_doc("the shift subtracted from the coordinates", always=True))
+    score: Score | None = field(
+        default=None,
+        metadata=_doc(
+            "the ranking: `column`, `order`; `normalized` (`--score-normalize`), `scale`, `without_score`, `ties`",
+            always=True,
+        ),
+    )
+    score_normalization: ScoreNormalization | None = field(
+        default=None,
+        metadata=_doc(
+            "`--score-normalize zscore`: the `groups` (an input's picks on one micrograph) scaled, those scaled by "
+            "the mean absolute deviation (`mean_ad`: MAD 0) and those whose scores are all equal (`constant`: all 0)"
+        ),
+    )
+    mask_and_edge: MaskAndEdge | None = field(
+        default=None,
+        metadata=_doc(
+            "`--mask`, `--edge`: the picks rejected before the dedup: `masks`, `label`, `outside_mask`; "
+            "`edge_A`, `at_edge`, `sizes_from`"
+        ),
+    )
+    read: Mapping[str, Any] = field(
+        default_factory=dict, metadata=_doc("what the readers found (keys of their own, at this place of the document)")
+    )
+    priority: Priority | None = field(
+        default=None, metadata=_doc("`--prefer`: the order of the inputs, and the groups each decided")
+    )
+    selection: BestSelection | None = field(
+        default=None,
+        metadata=_doc(
+            "`--select best-score` or `most-particles`: `kept` and `score` (sum) against the greedy default's "
+            "(`greedy_kept`, `greedy_score`), the groups of duplicates (`components`) solved `exact`ly or `bounded`"
+        ),
+    )
+    species: Species | None = field(
+        default=None, metadata=_doc("each species' counts and distance (`--species-column`, copick objects)")
+    )
+    own_frame_exclusion: OwnFrameExclusion | None = field(
+        default=None,
+        metadata=_doc(
+            "`--min-dist-ellipsoid`: each `ellipsoids`' `species` (null: all) and `semi_axes_A` along the particle's "
+            "x, y, z, the `poses` that turned them, whether `every_species` had one, and the `rule`"
+        ),
+    )
+    duplicate_density: DuplicateDensity | None = field(
+        default=None, metadata=_doc("micrographs with too many duplicates", always=True)
+    )
+    filaments: Filaments | None = field(default=None, metadata=_doc("tubes and segments (`--filament-mode`)"))
+    halfset_audit: HalfsetAudit | None = field(
+        default=None, metadata=_doc("duplicate pairs across the half-sets (`--audit`, half-sets read)")
+    )
+    halfsets: HalfsetsByMicrograph | None = field(
+        default=None, metadata=_doc("the half-sets reassigned by micrograph (`--halfsets micrograph`)")
+    )
+    orientations: str | None = field(default=None, metadata=_doc("the orientation rule (`--max-angle`, `--sym`)"))
+    same_image: SameImage | None = field(
+        default=None, metadata=_doc("one particle image in several rows (`--same-image`)")
+    )
+    particle_names: NameCollisions | None = field(
+        default=None, metadata=_doc("particle names kept for different particles of different inputs")
+    )
+    symmetry_expansion: SymmetryCopies | None = field(default=None, metadata=_doc("symmetry-expanded copies kept"))
+    consensus: Consensus | None = field(
+        default=None,
+        metadata=_doc(
+            "several inputs: each pick's support, `--min-support` (copick: `users`, the support counted in users)"
+        ),
+    )
+    registration: Registration | None = field(
+        default=None,
+        metadata=_doc(
+            "how the inputs' coordinates agree (`--registration`): per pair its `frames`, and its agreement as "
+            "read (`jaccard_identity`), by chance (`jaccard_chance`) and, in two frames, before and after the "
+            "transform (`jaccard_before`, `jaccard_after`): the picks with a partner within `measured_at_A`, "
+            "counted on the side with fewer, over the union of both sets (keys named for Jaccard's form; not a "
+            "Jaccard index of one-to-one matches); in two frames, `fix` moves the second input into the first's frame "
+            "and `fix_other` the first into the second's (the outputs lie in the frame of the input not moved)"
+        ),
+    )
+    transforms: MovedInputs | None = field(
+        default=None,
+        metadata=_doc(
+            "each input `--transform` moved: `input`, `transform` and `written`, what its rows in the outputs hold "
+            "(the moved coordinates where one file combines the inputs; as read in per-input outputs)"
+        ),
+    )
+    update: UpdateRound | None = field(
+        default=None,
+        metadata=_doc(
+            "`--update`: the `round`, the `running_file` and its `running_kept`, the `kept_before`, the new particles "
+            "`rejected_by_kept` and how many of them `would_have_won` (ranked above the kept one)"
+        ),
+    )
+    timings: Timings | None = field(
+        default=None, metadata=_doc("seconds reading, deciding and writing; whether in one pass")
+    )
+    outputs: Outputs | None = field(
+        default=None, metadata=_doc("the files written, by subset (`kept`, `rejected` ...)")
+    )
+    min_dist_A: float | None = field(
+        default=None, metadata=_doc("`--min-dist`, Å (left out where species used different ones: `species`)")
+    )
+    min_dist_z_A: float | None = field(
+        default=None, metadata=_doc("`--min-dist-z`, Å (left out where species used different ones: `species`)")
+    )
+    mode: str | None = field(
+        default=None,
+        metadata=_doc(
+            "`keep best of each group`, `remove entirely`, or with `--select` `keep the most picks of each group` "
+            "or `keep the best score sum of each group`"
+        ),
+    )
+    warnings: list[str] | None = field(default=None, metadata=_doc("the warnings, as said"))
+    seconds: float | None = field(default=None, metadata=_doc("the run's seconds"))
+    micrograph_images: str | None = field(
+        default=None, metadata=_doc("`--plot`: the example micrographs whose image was not found")
+    )
+    plots: list[str] | None = field(default=None, metadata=_doc("`--plot`: the pictures and report.html written"))
+
+    def to_json(self) -> dict[str, Any]:
+        """The document ``--json`` prints (and the Python API returns): the fields in order, None left out."""
+        document: dict[str, Any] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name == "read":
+                document.update(value)
+            elif value is not None or f.metadata["always"]:
+                document[f.name] = value.to_json() if isinstance(value, Section) else value
+        return document
+
+    def sections(self) -> Sections:
+        """The typed sections this summary holds, in the order of :data:`~cryodedup.report.sections.SECTIONS`."""
+        held = (getattr(self, f.name) for f in fields(self))
+        return Sections(tuple(sorted((s for s in held if isinstance(s, Section)), key=registry_order)))
+
+    def overview(self) -> Overview:
+        """The run's top-level values and what its readers found, typed for the report.
+
+        The readers' part is read when asked for: a writer completes it as it writes.
+        """
+        from ...report.sections.readers import ReadersFound
+        from ...report.sections.run import Overview
+
+        return Overview(
+            particles=self.particles,
+            kept=self.kept,
+            rejected=self.rejected,
+            micrographs=self.micrographs,
+            tomography=self.tomography,
+            min_dist_A=self.min_dist_A,
+            min_dist_z_A=self.min_dist_z_A,
+            mode=self.mode,
+            orientations=self.orientations,
+            seconds=self.seconds or 0.0,
+            micrograph_images=self.micrograph_images,
+            read=ReadersFound.of(self.read),
+        )
+
+
+def reference_table() -> str:
+    """The ``--json`` reference's table (docs/reference/outputs.md), made from :class:`ParticleSummary`."""
+    rows = ["| key | what |", "| --- | --- |"]
+    for f in fields(ParticleSummary):
+        key = "(the readers' keys)" if f.name == "read" else f"`{f.name}`"
+        rows.append(f"| {key} | {f.metadata['doc']} |")
+    return "\n".join(rows) + "\n"
+
+
+def summarize(
+    particles: ParticleSet, decision: Decision, rule: Deciding, halves: np.ndarray | None = None
+) -> ParticleSummary:
+    """The summary of the decision: counts per input and in all, pixel sizes, shift, score (the run's parts left out).
+
+    With half-sets in the input, the half-set audit; with symmetry-expanded copies, how
+    many of each were kept; with ``halves`` (``--halfsets micrograph``), the new halves.
+    """
+    counts = particles.counts()
+    kept = particles.counts(decision.keep)
+    n_kept = int(np.count_nonzero(decision.keep))
+    ties = ties_of(particles, decision, rule.remove_entirely, rule.filament_mode)
+    score = _score_summary(particles, rule.seed, rule.score_normalize, decision.levels, ties.by_input_order)
+    priority = None
+    if decision.levels is not None and decision.preference is not None:
+        priority = _priority(particles, decision, rule.remove_entirely, ties.by_priority)
+    consensus = None
+    if decision.confirmed_by is not None:
+        from ...algo.consensus import consensus_report
+        from ...report.sections.consensus import Consensus
+
+        agreement = consensus_report(
+            particles,
+            decision.keep,
+            decision.confirmed_by,
+            rule.min_support,
+            decision.unconfirmed,
+            covered=decision.covered,
+            not_confirmable=decision.not_confirmable,
+            uncovered=rule.uncovered,
+            coverage=rule.coverage,
+        )
+        voters = input_voters(particles)  # (copick: --min-support counted users, not pick sets)
+        consensus = Consensus(agreement, None if voters is None else int(voters.max()) + 1)
+    return ParticleSummary(
+        inputs=Inputs(tuple(InputCounts(name, int(n), int(k)) for name, n, k in zip(particles.inputs, counts, kept))),
+        particles=len(particles),
+        kept=n_kept,
+        rejected=len(particles) - n_kept,
+        micrographs=len(particles.mic_names),
+        tomography=particles.centres.shape[1] == 3,  # the "micrographs" are tomograms
+        pixel_sizes=PixelSizes.of(particles.pixel_sizes, len(particles.inputs) > 1),
+        shift=Shift(particles.shift),
+        score=score,
+        score_normalization=_score_normalization(particles, decision, rule.score_normalize),
+        mask_and_edge=_mask_and_edge(decision, rule),
+        read=particles.summary,  # (the set's own dict: a writer completes its part as it writes)
+        priority=priority,
+        selection=_selection(decision),
+        species=None if particles.species is None else species_summary(particles, decision, rule.distances),
+        own_frame_exclusion=_own_frame(particles, rule),
+        duplicate_density=DuplicateDensity(
+            duplicate_density(
+                particles.groups, decision.duplicate, particles.mic_names, particles.input_of, particles.inputs
+            )
+        ),
+        filaments=None if particles.tubes is None else _filaments(particles, rule.filament_mode),
+        **_audits(particles, decision, rule, halves),
+        consensus=consensus,
+    )
+
+
+def _own_frame(particles: ParticleSet, rule: Deciding) -> OwnFrameExclusion | None:
+    """``--min-dist-ellipsoid``'s section: each species' ellipsoid as decided (None without one)."""
+    if not rule.own_frame:
+        return None
+    from ...report.sections.exclusion import OwnFrameExclusion, SpeciesEllipsoid
+
+    if particles.species is None:
+        axes = rule.distances.base.ellipsoid
+        assert axes is not None, "species' ellipsoids are refused without species"
+        ellipsoids = [SpeciesEllipsoid(None, _floats(axes))]
+        return OwnFrameExclusion(tuple(ellipsoids), particles.pose_label, True)
+    own = rule.distances.ellipsoids
+    ellipsoids = [
+        SpeciesEllipsoid(name, _floats(axes)) for name, axes in zip(particles.species_names, own) if axes is not None
+    ]
+    if len({e.semi_axes_A for e in ellipsoids}) == 1 and len(ellipsoids) == len(own):
+        ellipsoids = [SpeciesEllipsoid(None, ellipsoids[0].semi_axes_A)]  # (one for all: not said per species)
+    return OwnFrameExclusion(tuple(ellipsoids), particles.pose_label, all(axes is not None for axes in own))
+
+
+def _floats(axes: tuple[float, float, float]) -> tuple[float, float, float]:
+    return (float(axes[0]), float(axes[1]), float(axes[2]))
+
+
+def _filaments(particles: ParticleSet, filament_mode: str) -> Filaments:
+    """The summary's ``filaments``: the tubes the particles lie on, and ``--filament-mode``'s rule."""
+    from ...report.sections.filaments import Filaments
+
+    assert particles.tubes is not None, "called for a set of helical segments"
+    return Filaments(particles.tube_column or "", tube_count(particles.tubes), filament_mode, RULES[filament_mode])
+
+
+def _selection(decision: Decision) -> BestSelection | None:
+    """The summary's ``selection``: the best selection's counts against greedy's (None under greedy)."""
+    counts = decision.selection
+    if counts is None:
+        return None
+    from ...report.sections.selection import BestSelection
+
+    return BestSelection(**asdict(counts))
+
+
+def _priority(particles: ParticleSet, decision: Decision, remove_entirely: bool, tied: int) -> Priority:
+    """The summary's ``priority``: the inputs' order (``--prefer``) and the groups each level decided.
+
+    ``tied``: the groups priority decided between rows tied on the score (:func:`ties_of`).
+    """
+    from ...report.sections.priority import Priority
+
+    assert decision.preference is not None, "called for a run with --prefer"
+    n_inputs = len(particles.inputs)
+    names = priority_names(decision.preference, n_inputs)
+    inputs = tuple(particles.inputs)
+    if remove_entirely:
+        removed = np.bincount(particles.input_of[~decision.keep], minlength=n_inputs)
+        return Priority(
+            tuple(names), inputs, removed=tuple(zip(names, removed_per_level(decision.preference, n_inputs, removed)))
+        )
+    counts = decision.priority or PriorityCounts(0, [], 0)
+    scored = ranking_scores(particles, decision)[0] is not None
+    return Priority(
+        tuple(names),
+        inputs,
+        groups=int(counts.groups),
+        by_priority=int(sum(counts.by_priority)),
+        won_by=tuple((names[level], int(n)) for level, n in enumerate(counts.by_priority) if n),
+        against_score=int(counts.against_score) if scored else None,
+        tied_on_score=int(tied),
+    )
+
+
+def _score_summary(
+    particles: ParticleSet, seed: int, score_normalize: str, levels: np.ndarray | None, ties_by_input_order: int
+) -> Score:
+    """The summary's ``score``: the column and order the rows were ranked by, and how the scores were compared.
+
+    ``ties_by_input_order``: the groups tied on the score that the inputs' order decided (:func:`ties_of`).
+    """
+    score_label = particles.score_label
+    normalized = normalisation(score_normalize).summary
+    scale = "compared as read across inputs, though the inputs' scores are on different scales"
+    return Score(
+        column=score_label,
+        order=("max" if particles.higher_is_better else "min") if score_label else f"random (seed {seed})",
+        normalized=normalized if score_label and normalized else None,
+        scale=scale if raw_picker_scores(particles, score_normalize, levels) else None,
+        without_score=int(count_without_score(particles.scores)),
+        ties_by_input_order=int(ties_by_input_order),
+    )
+
+
+def _score_normalization(particles: ParticleSet, decision: Decision, score_normalize: str) -> ScoreNormalization | None:
+    """The summary's ``score_normalization`` (``--score-normalize zscore``): its groups told from the z-scores."""
+    entry = normalisation(score_normalize)
+    if not entry.per_micrograph or decision.ranked_scores is None:
+        return None
+    from ...report.sections.normalization import ScoreNormalization
+
+    by = labels(entry, particles.input_of, particles.groups, particles.species)
+    return ScoreNormalization(entry.name, *zscore_counts(decision.ranked_scores, by))
+
+
+def _mask_and_edge(decision: Decision, rule: Deciding) -> MaskAndEdge | None:
+    """The summary's ``mask_and_edge``: the picks ``--mask`` and ``--edge`` rejected (None: neither asked)."""
+    regions, asked = decision.regions, rule.regions
+    if regions is None or asked is None:
+        return None
+    from ...report.sections.regions import MaskAndEdge
+
+    masks = regions.masks if asked.mask is not None else None
+    return MaskAndEdge(masks, asked.mask_label, regions.outside_mask, asked.edge, regions.at_edge, regions.sizes_from)
+
+
+def _name_collisions(particles: ParticleSet, keep: np.ndarray) -> Collisions | None:
+    """The particle names kept for different particles of different inputs (issue 54, section 4), and their rows."""
+    if particles.particle_names is None:
+        return None
+    return name_collisions(
+        particles.particle_names, particles.inputs, particles.input_of, particles.groups, particles.centres, keep
+    )
+
+
+def _audit_criterion(particles: ParticleSet, rule: Deciding) -> str:
+    """What made two particles a duplicate pair, as decided: each species' own distance where they differ."""
+    if rule.own_frame:  # (the section names each ellipsoid)
+        angle = f" and {rule.max_angle:g}°" if rule.max_angle is not None else ""
+        return f"within an exclusion ellipsoid in a particle's own frame{angle}"
+    if particles.species is None:
+        return duplicate_criterion(rule.distance.min_dist, rule.max_angle, rule.distance.min_dist_z)
+    distances, along_z = rule.distances.by_species, rule.distances.z_of_species
+    if len(set(distances)) == 1 and len(set(along_z)) == 1:
+        return duplicate_criterion(distances[0], rule.max_angle, along_z[0])
+    each = "; ".join(
+        f"{name}: {d:g} Å" + (f", {z:g} Å in z" if z is not None and d > 0 else "")
+        for name, d, z in zip(particles.species_names, distances, along_z)
+    )
+    return f"within each species' distance ({each})" + (
+        f" and {rule.max_angle:g}°" if rule.max_angle is not None else ""
+    )
+
+
+def _audits(particles: ParticleSet, decision: Decision, rule: Deciding, halves: np.ndarray | None) -> dict[str, Any]:
+    """The summary's checks of what was kept: half-sets, orientations, one image twice, symmetry copies."""
+    audits: dict[str, Any] = {}
+    if particles.halfsets is not None or rule.audit:
+        audits["halfset_audit"] = _halfset_audit(particles, decision, rule)
+    if halves is not None:
+        audits["halfsets"] = _halfsets(particles, decision.keep, halves)
+    if rule.max_angle is not None:
+        audits["orientations"] = (
+            f"duplicates only within {rule.max_angle:g}° ({particles.pose_label}, symmetry {rule.sym.upper()})"
+        )
+    collisions = _name_collisions(particles, decision.keep)
+    column = "" if particles.particle_names is None else particles.particle_names.label
+    cause = None if collisions is None else (collisions.rows, collision_cause(column))
+    same_image = None if particles.images is None else _same_image(particles, decision.keep, rule.same_image, cause)
+    if same_image is not None:
+        audits["same_image"] = same_image
+    if collisions is not None:  # (after extraction: the cause of an image kept twice, said there)
+        from ...report.sections.audits import NameCollisions
+
+        extracted = same_image is not None and same_image.cause is not None
+        audits["particle_names"] = NameCollisions(
+            column,
+            collisions.names,
+            int(collisions.rows.size),
+            tuple(collisions.named),
+            tuple(collisions.example_inputs),
+            extracted,
+        )
+    if particles.sources is not None:
+        from ...report.sections.audits import SymmetryCopies
+
+        sources, by_copies_kept = symmetry_copies(particles.sources, decision.keep)
+        audits["symmetry_expansion"] = SymmetryCopies(
+            particles.sources_label, sources, int(particles.sources.size), by_copies_kept
+        )
+    return audits
+
+
+def _halfset_audit(particles: ParticleSet, decision: Decision, rule: Deciding) -> HalfsetAudit:
+    """The summary's ``halfset_audit``: the duplicate pairs straddling the half-sets (``--audit``: none to audit)."""
+    from ...report.sections.audits import HalfsetAudit, StraddlingMicrograph
+
+    if particles.halfsets is None:
+        return HalfsetAudit(None)  # (asked, but nothing to audit)
+    assert decision.suppressed_by is not None, "decide() keeps the pairs when there are half-sets"
+    criterion = _audit_criterion(particles, rule)
+    images = particles.images
+    pairs = same_image_pairs(images, particles.groups, particles.centres) if images is not None else None
+    counts = halfset_audit(particles, decision.suppressed_by, pairs)
+    return HalfsetAudit(
+        particles.halfsets.label,
+        criterion,
+        counts.duplicate_pairs,
+        counts.straddling_pairs,
+        counts.particles_straddling,
+        counts.fraction,
+        counts.micrographs_with_straddling,
+        tuple(StraddlingMicrograph(*m) for m in counts.top_micrographs),
+        counts.same_image,
+    )
+
+
+def _halfsets(particles: ParticleSet, keep: np.ndarray, halves: np.ndarray) -> HalfsetsByMicrograph:
+    """The summary's ``halfsets``: what ``--halfsets micrograph`` did."""
+    from ...report.sections.audits import HalfsetsByMicrograph
+
+    assert particles.halfsets is not None, "--halfsets micrograph is refused without half-sets"
+    small, large = halfset_sizes(halves, keep)
+    largest = most_kept_on_a_micrograph(particles.groups, keep)
+    return HalfsetsByMicrograph(particles.halfsets.label, (small, large), largest, particles.halfsets.texts)
+
+
+def _same_image(particles: ParticleSet, keep: np.ndarray, mode: str, cause: tuple[np.ndarray, str] | None) -> SameImage:
+    """The summary's ``same_image``: the images kept twice (``cause``: rows and what made them, where known)."""
+    from ...report.sections.images import SameImage
+
+    images = particles.images
+    assert images is not None, "called for a set whose images were read"
+    found = kept_twice(images, particles.groups, particles.centres, keep, None if cause is None else cause[0])
+    rejected = (
+        rows_rejected_as_a_kept_image(images, particles.groups, particles.centres, keep) if mode == "reject" else None
+    )
+    return SameImage(
+        column=images.label,
+        mode=mode,
+        images_kept_twice=found.images,
+        rows_kept_twice=found.rows,
+        rows_rejected=rejected,
+        named=tuple(found.named),
+        cause=cause[1] if cause is not None and found.among else None,
+    )
+
+
+def timings(particles: ParticleSet, read: float, decide: float, write: float) -> Timings:
+    """Where the time goes, in seconds; decided and written while read (one pass), "read" holds all three."""
+    one_pass = particles.decided is not None  # docs/design.md section 5
+    return Timings(round(read, 3), round(decide, 3), round(write, 3), one_pass)
+
+
+def verdict_of(summary: ParticleSummary) -> str:
+    """The line the summary opens with: what was kept of how many and where, then what to check.
+
+    ``Kept 289 of 471 (182 duplicates) -> result/particles_kept.star. Check: ...``: the checks are
+    the warnings' gists and the rows the report highlights (half-set pairs straddling, outlying
+    micrographs, inputs that hardly agree). A consensus (``--min-support``) also rejects picks
+    that are no duplicate: its rejected are called so.
+    """
+    from ...report.summary import flagged_checks
+    from ...report.verdict import gist, with_checks
+
+    asked_consensus = summary.consensus is not None and summary.consensus.found.min_support > 1
+    others = asked_consensus or summary.mask_and_edge is not None  # (rules that reject what is no duplicate)
+    rejected = f"{summary.rejected:,} rejected" if others else counted(summary.rejected, "duplicate")
+    head = f"Kept {summary.kept:,} of {summary.particles:,} ({rejected}) -> {_kept_where(summary)}"
+    return with_checks(head, [*map(gist, summary.warnings or []), *flagged_checks(summary.sections())])
+
+
+def _kept_where(summary: ParticleSummary) -> str:
+    """Where the kept particles went: their files (:func:`named_files`), the copick project, or nowhere."""
+    from ...report.verdict import named_files
+
+    written = summary.overview().read.written_into
+    places = [named_files(list(summary.outputs.files("kept")) if summary.outputs else [])]
+    if written:
+        places.append(f"the copick project as {written}")
+    return ", ".join(p for p in places if p) or "nothing written (--audit)"
