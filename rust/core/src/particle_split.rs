@@ -591,8 +591,15 @@ mod tests {
         for (score, remove_entirely) in [(Some(2), false), (None, false), (Some(2), true)] {
             let (kept, rejected, record) = (Shared::default(), Shared::default(), Shared::default());
             let spec = RecordSpec { input: "in,put.star".into(), image: None };
-            let record = Some((spec, record.clone()));
-            let split = Split { params: params(remove_entirely), kept, rejected, record, pictures: None, page: None };
+            let to_record = Some((spec, record.clone()));
+            let split = Split {
+                params: params(remove_entirely),
+                kept,
+                rejected,
+                record: to_record,
+                pictures: None,
+                page: None,
+            };
             let (_, rows, outcome) =
                 scan_and_split(&source(&data), Loop::Deferred("particles"), &plan(score), &keep_all, split).unwrap();
             let Splitting::Done(decided, writing) = outcome else { panic!("{outcome:?}") };
@@ -625,6 +632,44 @@ mod tests {
                 assert!(line.starts_with(&head) && line.contains(&tail), "{line} for {head} {tail}");
             }
         }
+    }
+
+    #[test]
+    fn the_page_and_the_record_find_each_batchs_partners_without_keeping_them_a_row() {
+        // --plot --decisions in one pass: the page's files are those made where every row's
+        // partner is kept (as the two-pass page's, checked by page_batches' own oracle), and
+        // no partner is kept a row unless asked; the record is written beside them.
+        use crate::io::page_batches::PageRules;
+        let data = file(5000, |i| (i / 40) * 3 + (i % 40 >= 7) as usize, true);
+        let rules = PageRules { score: 0, row_order: 3, random_order: 4, remove_entirely: 7 };
+        let page = Some(PagePlan { chunk: 4, rules });
+        let run = |partners: bool, recorded: bool| {
+            let record = Shared::default();
+            let spec = RecordSpec { input: "p.star".into(), image: None };
+            let split = Split {
+                params: DedupParams { want_suppressed_by: partners, ..params(false) },
+                kept: Shared::default(),
+                rejected: Shared::default(),
+                record: recorded.then(|| (spec, record.clone())),
+                pictures: None,
+                page,
+            };
+            let (_, _, outcome) =
+                scan_and_split(&source(&data), Loop::Deferred("particles"), &plan(Some(2)), &keep_all, split).unwrap();
+            let Splitting::Done(decided, writing) = outcome else { panic!("{outcome:?}") };
+            writing.finish().unwrap();
+            (decided, record.take())
+        };
+        let (kept_a_row, _) = run(true, false);
+        let (batch_alone, record) = run(false, true);
+        let files = kept_a_row.page.expect("the page's files made");
+        assert!(files.len() > 10 && !kept_a_row.suppressed_by.is_empty());
+        assert_eq!(batch_alone.page.as_ref(), Some(&files));
+        assert!(batch_alone.suppressed_by.is_empty());
+        let (page_alone, _) = run(false, false);
+        assert_eq!((page_alone.page, page_alone.suppressed_by.len()), (Some(files), 0));
+        let rejected = kept_a_row.keep.iter().filter(|&&k| !k).count();
+        assert_eq!(record.iter().filter(|&&b| b == b'\n').count(), 1 + rejected);
     }
 
     #[test]
@@ -737,7 +782,8 @@ mod tests {
         let spec = RecordSpec { input: "in.star".into(), image: None };
         let (kept, rejected) = (Box::new(Shared::default()) as Box<dyn Write + Send>, Box::new(Shared::default()));
         let record: Box<dyn Write + Send> = Box::new(Refuses { writes: true });
-        let split = Split { params: params(false), kept, rejected, record: Some((spec, record)) };
+        let record = Some((spec, record));
+        let split = Split { params: params(false), kept, rejected, record, pictures: None, page: None };
         let (_, _, outcome) =
             scan_and_split(&source(&data), Loop::Deferred("particles"), &plan(Some(2)), &keep_all, split).unwrap();
         let Splitting::Failed(e) = outcome else { panic!("{outcome:?}") };
