@@ -11,13 +11,14 @@ from __future__ import annotations
 import ast
 import json
 import os
-import shutil
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
 import pytest
+
+from helpers import package_with, project_checks_on
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "python" / "cryodedup"
@@ -100,19 +101,6 @@ PROBE = textwrap.dedent(
 )
 
 
-def _copy_with(tmp_path: Path, *steps: tuple[str, str, str]) -> Path:
-    """The package copied into ``tmp_path`` with the guide's ``steps`` made in its files (the extension linked)."""
-    copy = tmp_path / "src" / "cryodedup"
-    shutil.copytree(PACKAGE, copy, ignore=shutil.ignore_patterns("__pycache__", "_core*.so"))
-    for core in PACKAGE.glob("_core*.so"):
-        (copy / core.name).symlink_to(core)
-    for where, before, after in steps:
-        text = (copy / where).read_text(encoding="utf-8")
-        assert text.count(before) == 1, f"{where} no longer holds the place the toy is added at: {before!r}"
-        (copy / where).write_text(text.replace(before, after), encoding="utf-8")
-    return copy
-
-
 def test_the_toy_options_anchors_are_the_guides_files():
     guide = (ROOT / "docs" / "developers" / "index.md").read_text(encoding="utf-8")
     section = guide.split("**A job option**")[1].split("\n\n**")[0]
@@ -121,7 +109,7 @@ def test_the_toy_options_anchors_are_the_guides_files():
 
 
 def test_an_option_declared_planned_and_read_reaches_every_entry_and_its_step(tmp_path):
-    copy = _copy_with(tmp_path, DECLARED, PLANNED, PLACED, READ)
+    copy = package_with(tmp_path / "src", DECLARED, PLANNED, PLACED, READ)
     assert unplanned_options(copy) == set()
     star = tmp_path / "p.star"
     star.write_text("data_particles\nloop_\n_rlnCoordinateX\n_rlnCoordinateY\n_rlnMicrographName\n100 100 a.mrc\n")
@@ -142,18 +130,28 @@ def test_an_option_declared_planned_and_read_reaches_every_entry_and_its_step(tm
     assert found["written"] == {"cli": [], "plain": ["particles_kept.star", "particles_rejected.star"], "api": []}
 
 
+@pytest.mark.slow
+def test_the_projects_checks_hold_with_the_toy_option(tmp_path):
+    copy = package_with(tmp_path / "src", DECLARED, PLANNED, PLACED, READ)
+    # The project's checks of the options, the plan and the modules' names hold with the toy.
+    checks = project_checks_on(
+        copy, "tests/options/test_options.py", "tests/jobs/particles/test_plan.py", "tests/project/test_public_names.py"
+    )
+    assert checks.returncode == 0, checks.stdout[-3000:]
+
+
 def test_an_option_the_plan_does_not_place_is_caught(tmp_path):
     # Declared alone, the option is taken by every entry and reaches no step (no step sees the options).
-    assert unplanned_options(_copy_with(tmp_path, DECLARED)) == {"toy_dry_run"}
+    assert unplanned_options(package_with(tmp_path / "src", DECLARED)) == {"toy_dry_run"}
     # Its field in the step's value but never given by the plan: still caught.
-    assert unplanned_options(_copy_with(tmp_path / "b", DECLARED, PLANNED)) == {"toy_dry_run"}
+    assert unplanned_options(package_with(tmp_path / "b", DECLARED, PLANNED)) == {"toy_dry_run"}
 
 
 @pytest.mark.parametrize("step", ["declared", "read"])
 def test_a_step_left_out_is_seen(tmp_path, step):
     # Without its declaration the plan's reading fails to import; without the step reading it the run writes.
     steps = {"declared": (PLANNED, PLACED, READ), "read": (DECLARED, PLANNED, PLACED)}[step]
-    copy = _copy_with(tmp_path, *steps)
+    copy = package_with(tmp_path / "src", *steps)
     star = tmp_path / "p.star"
     star.write_text("data_particles\nloop_\n_rlnCoordinateX\n_rlnCoordinateY\n_rlnMicrographName\n100 100 a.mrc\n")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(copy.parent), str(ROOT)])}
