@@ -125,7 +125,7 @@ def _run(tmp_path: Path, *steps: tuple[str, str, str]) -> subprocess.CompletedPr
     copy = _copy(tmp_path, *steps)
     star = tmp_path / "p.star"
     star.write_text("data_particles\nloop_\n_rlnCoordinateX\n_rlnCoordinateY\n_rlnMicrographName\n100 100 a.mrc\n")
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(copy.parent), str(ROOT / "tests")])}
+    env = {**os.environ, "PYTHONPATH": str(copy.parent)}
     return subprocess.run(
         [sys.executable, "-c", PROBE, str(star), str(tmp_path / "out")],
         capture_output=True,
