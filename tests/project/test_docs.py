@@ -333,3 +333,28 @@ def test_the_module_list_is_made_from_the_code():
     assert modules <= set(listed)
     assert all(listed[module] for module in modules), [m for m in modules if not listed[m]]
     assert "rust/core/src/algo/dedup/mod.rs" in listed
+
+
+#: A file name in the map's text: ``plan.py``, ``formats/particles.py``, ``tests/fuzz_corpus.rs``.
+_FILE_NAMED = re.compile(r"(?<![\w./-])((?:[\w.-]+/)*[\w-]+\.(?:py|pyi|rs|js|css|sh|md|toml|conf))\b")
+
+
+def _named_file_is_there(entry: str, name: str) -> bool:
+    """Whether ``name``, named in ``entry``'s text, is a file of the entry's folder (at any depth), or a path
+    from the entry's folder or a folder above it (``formats/particles.py`` from ``python/cryodedup/jobs/``)."""
+    folder = ROOT / entry if entry.endswith("/") else (ROOT / entry).parent
+    if any((above / name).is_file() for above in (folder, *folder.parents) if ROOT in (above, *above.parents)):
+        return True
+    return any(found.as_posix().endswith(f"/{name}") for found in folder.rglob(Path(name).name))
+
+
+def test_every_file_the_module_map_names_is_there():
+    # A map that names a file of before (a module moved to another room, a Rust file made a folder) sends a
+    # newcomer looking for what is not there: each file named must be found from its entry.
+    missing = [
+        (entry, name)
+        for entry, text in map_entries().items()
+        for name in _FILE_NAMED.findall(text)
+        if not _named_file_is_there(entry, name)
+    ]
+    assert not missing, f"named in docs/developers/index.md's module map but not there: {missing}"

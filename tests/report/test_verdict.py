@@ -166,6 +166,13 @@ def test_a_warning_s_gist_is_its_first_clause_without_a_file():
         gist("a/b.star: 9 particles' rlnAngleRot/rlnAnglePsi are 0: x") == "9 particles' rlnAngleRot/rlnAnglePsi are 0"
     )
     assert gist("a/b.star: 9 angles lie within ±π (rlnAngleRot/rlnAnglePsi, up to 3°): x") == "9 angles lie within ±π"
+    # Without a score, a group keeps a random pick; with --prefer, only a group it leaves undecided does.
+    from cryodedup.resolve.score import UNDECIDED_BY_PREFER
+
+    no_score = "--score auto: none of rlnA is in a.star, so each group of duplicates {}keeps a seeded random particle"
+    assert gist(no_score.format("")) == "no score: each group keeps a random particle"
+    undecided = gist(no_score.format(UNDECIDED_BY_PREFER))
+    assert undecided == "no score: groups --prefer leaves undecided keep a random pick"
     long = "word " * 40
     assert gist(long).endswith("…") and len(gist(long)) <= 73
     assert with_checks("Kept 1 of 2", ["a", "b", "a", ""]) == "Kept 1 of 2. Check: a; b"

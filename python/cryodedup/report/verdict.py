@@ -28,6 +28,11 @@ _OPTION_ONLY = re.compile(r"^--[\w-]+( [\w.-]+)?$")
 #: Warnings whose first clause is not their point, and what their gist is (by a phrase of theirs).
 _GISTS = (
     ("on different scales", "the inputs' scores are on different scales"),
+    # (--prefer decided the groups it could: only those it left undecided fall to chance; first, as it says more)
+    (
+        "that --prefer leaves undecided keeps a seeded random",
+        "no score: groups --prefer leaves undecided keep a random pick",
+    ),
     ("keeps a seeded random particle", "no score: each group keeps a random particle"),
 )
 
