@@ -93,7 +93,7 @@ def remove_duplicate_particles(
     *,
     force: bool = False,
     log: Log = _silent,
-) -> dict:
+) -> ParticleSummary:
     """Removes duplicate particles from RELION particle STAR files or CryoSPARC datasets.
 
     Parameters
@@ -115,12 +115,14 @@ def remove_duplicate_particles(
 
     Returns
     -------
-    dict
-        The summary (:class:`~cryodedup.jobs.particles.summary.ParticleSummary`, as ``--json``
-        prints it): counts, pixel sizes, shift and score used, outputs, time.
+    ParticleSummary
+        The summary, typed (:class:`~cryodedup.jobs.particles.summary.ParticleSummary`:
+        ``summary.kept``, ``summary.rejected``, ``summary.verdict``, its sections such as
+        ``summary.score``); its ``to_json()`` is the document ``--json`` prints (counts, pixel
+        sizes, shift and score used, outputs, time).
     """
     options = options or ParticleOptions()
-    return job_for(options.update)(Files.of(inputs), outdir, options, force=force, log=log).summary.to_json()
+    return job_for(options.update)(Files.of(inputs), outdir, options, force=force, log=log).summary
 
 
 @dataclass(frozen=True)
