@@ -217,15 +217,18 @@ def run_round(
     """An ``--update`` round: the store opened, :func:`run` with the round's stages, the round committed.
 
     The job's own refusals come first, as a plain run says them; then the round's
-    (:func:`.update.open_round`: its options, the output folder locked, the store checked). The
-    round's files are written by the job under temporary names and put in place once the store
-    has the round; a job stopped before removes them. The summary gets the round's section.
+    (:func:`.update.open_round`: the options the plan's round refuses, the output folder locked,
+    the store checked). The round's files are written by the job under temporary names and put
+    in place once the store has the round; a job stopped before removes them. The summary gets
+    the round's section.
     """
     from .update import open_round  # (its store's modules loaded for a round only)
 
     options.check()
-    source.check(outdir, plan(options).read)
-    round_ = open_round(source, outdir, options, force, log)
+    job = plan(options)
+    assert job.round is not None, "a round is run for --update"
+    source.check(outdir, job.read)
+    round_ = open_round(source, outdir, job.round, force, log)
     try:
         outcome = run(source, outdir, options, force=force, log=log, stages=round_)
         round_.commit()

@@ -182,14 +182,16 @@ class StarHeader:
         return header
 
 
-def decision_record(options: Any, score_label: str | None, higher: bool, dims: int, kind: str) -> DecisionRecord:
-    """What the store's decisions depend on, and its files' kind (``star``, ``cs``)."""
+def decision_record(
+    decided_by: dict[str, Any], score_label: str | None, higher: bool, dims: int, kind: str
+) -> DecisionRecord:
+    """What the store's decisions depend on, and its files' kind (``star``, ``cs``).
+
+    ``decided_by``: the values of the options of :data:`DECISION_OPTIONS`, by name (the plan's
+    ``RoundPlan.decided_by``).
+    """
     # (--select greedy, the default, is left out: the stores made before --select existed read as greedy)
-    chosen = {
-        name: getattr(options, name)
-        for name in DECISION_OPTIONS
-        if (name, getattr(options, name)) != ("select", "greedy")
-    }
+    chosen = {name: value for name, value in decided_by.items() if (name, value) != ("select", "greedy")}
     # (the options as JSON reads them back: a stored record and this one compare alike)
     return DecisionRecord(json.loads(json.dumps(chosen)), score_label, bool(higher), int(dims), kind)
 
