@@ -9,8 +9,7 @@ runs (a shard, on Dask, during collection) is checked with its options by
 options in order, those that are no job's field among them, are in ``commands.py``.
 
 ``fields.py``: how an option is declared and the checks both jobs share; ``particles.py``:
-:class:`ParticleOptions` (``update.py``: what its ``--update`` round refuses); ``micrographs.py``:
-:class:`MicrographOptions` and :class:`MicrographRun`.
+:class:`ParticleOptions`; ``micrographs.py``: :class:`MicrographOptions` and :class:`MicrographRun`.
 
 Imported by the command line at start-up: nothing here imports a job, and each job's options
 are imported when first used (PEP 562): a particle job does not load the micrograph job's.

@@ -40,7 +40,6 @@ __all__ = [
     "is_real_number",
     "is_whole_number",
     "marked_options",
-    "marked_values",
     "option",
     "path_type",
     "project_dir_option",
@@ -189,11 +188,6 @@ def option(
 def marked_options(options: type, *marks: str) -> tuple[str, ...]:
     """The fields of the options class ``options`` marked ``affects=`` one of ``marks``, in declaration order."""
     return tuple(f.name for f in fields(options) if f.metadata.get("affects") in marks)
-
-
-def marked_values(options: object, *marks: str) -> dict[str, Any]:
-    """The values of the fields of ``options`` marked ``affects=`` one of ``marks``, by name in declaration order."""
-    return {name: getattr(options, name) for name in marked_options(type(options), *marks)}
 
 
 def taken_by(options: type, taker: str) -> tuple[str, ...]:

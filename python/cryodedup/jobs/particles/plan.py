@@ -21,16 +21,16 @@ from ...algo.dedup import DuplicateRule
 from ...errors import CryodedupError
 from ...formats.read_request import CopickSelection, ReadRequest, RowRead, Scale, ScoreRead
 from ...labels import listed
-from ...options.fields import DECISION, marked_values
-from ...options.update import refused_by_update
+from ...options.fields import DECISION, marked_options
+from ...options.particles import ParticleOptions
 from ...resolve import pixel_size_source
 from ...resolve.given_psize import judge_typed_psize
 
 if TYPE_CHECKING:
-    from ...options import ParticleOptions
     from ...particle_set import ParticleSet
 
 __all__ = [
+    "DECISION_OPTIONS",
     "Deciding",
     "Distances",
     "OutputPlan",
@@ -42,6 +42,10 @@ __all__ = [
     "SpeciesAsked",
     "plan",
 ]
+
+#: The options that decide which particles are duplicates (marked ``affects=DECISION`` where declared):
+#: an ``--update`` store records them (``store.decision_record``) and refuses a round given others.
+DECISION_OPTIONS = marked_options(ParticleOptions, DECISION)
 
 #: One ellipsoid's semi-axes in Å, along the particle's x, y, z (``--min-dist-ellipsoid``).
 Axes = tuple[float, float, float]
@@ -443,8 +447,9 @@ def plan(options: ParticleOptions) -> ParticlePlan:
     request = ReadRequest(scale, score, rows, copick, options.output_format, bool(registration.transforms))
     one_pass = deciding.duplicate_rule() if _one_pass_allowed(deciding, species, output, options.update) else None
     read = _read_plan(request, deciding, output, species, dict(options.input_psize), tuple(options.datasets), one_pass)
-    decided_by = marked_values(options, DECISION)
-    round_ = RoundPlan(refused_by_update(options), decided_by, options.add_again, output.decisions, options.repair)
+    decided_by = {name: getattr(options, name) for name in DECISION_OPTIONS}
+    refused = _refused_by_update(read, deciding, output, registration)
+    round_ = RoundPlan(refused, decided_by, options.add_again, output.decisions, options.repair)
     return ParticlePlan(read, deciding, registration, output, species, round_ if options.update else None)
 
 
@@ -491,6 +496,48 @@ def _read_plan(
         request.scale.topaz_scale,
         request.row_read.insist_angles,
     )
+
+
+def _refused_by_update(
+    read: ReadPlan, deciding: Deciding, output: OutputPlan, registration: RegistrationCheck
+) -> tuple[tuple[str, str], ...]:
+    """The options given that an ``--update`` round does not support: (flag, why) each, in the order said.
+
+    The store keeps each kept particle's micrograph, centre and score alone: an option that
+    needs the whole set, orientations, images, species, a mask or micrograph sizes is refused.
+    """
+    from ...algo.normalisation import normalisation
+
+    normalise, species, regions = deciding.score_normalize, read.species, deciding.regions
+    refused = [
+        (deciding.min_support > 1, f"--min-support {deciding.min_support}", "consensus needs every input's picks"),
+        (deciding.remove_entirely, "--remove-entirely", "it would reject particles kept in earlier rounds"),
+        (output.audit, "--audit", "it writes no particles to add"),
+        (output.plot, "--plot", "pictures of one round are not drawn yet"),
+        (
+            normalisation(normalise).apply is not None,
+            f"--score-normalize {normalise}",
+            "percentiles depend on the whole set"
+            if normalise == "rank"
+            else "the scores are normalised within the whole set",
+        ),
+        (read.request.score_read.score == "none", "--score none", "a random order is not one across rounds"),
+        (output.halfsets != "keep", f"--halfsets {output.halfsets}", "it balances whole micrographs' halves"),
+        (deciding.max_angle is not None, "--max-angle", "the store keeps centres, not orientations"),
+        (deciding.own_frame, "--min-dist-ellipsoid", "the store keeps centres, not orientations"),
+        (deciding.same_image == "reject", "--same-image reject", "the store keeps centres, not images"),
+        (bool(species.names or species.column), "--species", "the store keeps one species"),
+        (species.cross_species or bool(species.min_dist), "--cross-species", "the store keeps one species"),
+        (bool(read.datasets), "--dataset", "micrographs are matched by name across rounds"),
+        (bool(registration.transforms), "--transform", "the store keeps centres in one frame"),
+        (regions is not None and regions.mask is not None, "--mask", "the store keeps no mask: mask each batch first"),
+        (
+            regions is not None and regions.edge is not None,
+            "--edge",
+            "the store keeps no micrograph sizes: cut each batch first",
+        ),
+    ]
+    return tuple((flag, why) for given, flag, why in refused if given)
 
 
 def _one_pass_allowed(deciding: Deciding, species: SpeciesAsked, output: OutputPlan, update: bool) -> bool:

@@ -75,7 +75,7 @@ TAKEN = "--update takes RELION particle STAR files or CryoSPARC .cs/.csg files"
 def refuse_options(paths: list[Path], round_plan: RoundPlan) -> None:
     """Refuses in one line what an ``--update`` round does not support, before anything is read.
 
-    The options a round refuses are the plan's (``options/update.py`` says which); the inputs' kinds are here.
+    The options a round refuses are the plan's (``RoundPlan.refused``); the inputs' kinds are here.
     """
     if round_plan.refused:
         flag, why = round_plan.refused[0]
