@@ -170,7 +170,8 @@ def run(
     rule = job.deciding
     warn_unused_options(particles, job.read, rule, warn)
     registration, transforms = _registered(particles, job, warn, _shift_aware(source, folder, job.read, held))
-    reassign = check_halfsets(particles, job.output.halfsets) is not None
+    if job.output.reassign_halves:
+        check_halfsets(particles)
     read_at = time.perf_counter()
     decision = stages.decide(particles, rule, log, held)
     checked = True
@@ -180,7 +181,7 @@ def run(
     for message in decision.regions.warnings if decision.regions is not None else ():
         warn(message)
     decided_at = time.perf_counter()
-    halves = halfsets_by_micrograph(particles.groups, decision.keep) if reassign else None
+    halves = halfsets_by_micrograph(particles.groups, decision.keep) if job.output.reassign_halves else None
     # Counted before the outputs are written: a one-pass scan's writer may still be busy.
     summary = replace(summarize(particles, decision, rule, halves), registration=registration, transforms=transforms)
     written = stages.write(particles, decision, job, halves, warn)

@@ -325,6 +325,11 @@ class OutputPlan:
     parameters: Any = None
 
     @property
+    def reassign_halves(self) -> bool:
+        """Whether the kept rows' half-sets are rewritten by micrograph (``--halfsets micrograph``)."""
+        return self.halfsets == "micrograph"
+
+    @property
     def partners(self) -> bool:
         """Whether each rejected row's partner is kept: the page of every micrograph and the record name it."""
         return self.plot or self.decisions
