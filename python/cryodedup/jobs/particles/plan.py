@@ -4,7 +4,8 @@
 command line, the Python API and the pipeline plugins): it builds what the readers are asked
 (:class:`ReadPlan`), the decision's rule (:class:`Deciding`: the distance, the ranking, the
 selection, the consensus, the regions), the registration's check and the outputs
-(:class:`OutputPlan`: which files, the partners kept, the pictures, the record). What the
+(:class:`OutputPlan`: which files, the partners kept, the pictures, the record), and an
+``--update`` round's (:class:`RoundPlan`: the options it refuses, its store's record). What the
 inputs say joins it once they are read: :meth:`ParticlePlan.for_rows` resolves each
 species' distance once (:class:`Distances`). No stage sees the options themselves.
 """
