@@ -229,7 +229,7 @@ class Plain:
         """As :class:`.stages.Stages` says: the micrographs listed; outputs that exist refused (unless ``force``)."""
         return mics, prepare_outputs(mics, outdir, inputs, particles, self.force)
 
-    def known_layouts(self, paths: Collection[StrPath]) -> None:
+    def layouts_known(self, paths: Collection[StrPath]) -> None:
         """As :class:`.stages.Stages` says: none (every header is read)."""
         return None
 
@@ -278,7 +278,7 @@ def _score(
         if plan.psize_note:
             said(plan.psize_note, "warning")
         return plan, scores
-    plan = plan_scoring(mics, job.scoring, placement, stages.known_layouts(mics.paths))
+    plan = plan_scoring(mics, job.scoring, placement, stages.layouts_known(mics.paths))
     if plan.psize_note:
         said(plan.psize_note, "warning")
     return plan, stages.score(plan, said, progress_factory)

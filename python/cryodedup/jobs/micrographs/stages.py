@@ -40,7 +40,7 @@ class Stages(Protocol):
     ) -> tuple[Micrographs, PreparedOutputs]:
         """The micrographs it screens, of those listed (``mics``), and its outputs prepared (refused if in the way)."""
 
-    def known_layouts(self, paths: Collection[StrPath]) -> dict[str, MrcLayout] | None:
+    def layouts_known(self, paths: Collection[StrPath]) -> dict[str, MrcLayout] | None:
         """Where the images of ``paths`` already known lie (their headers not read again), by path as listed."""
 
     def score(

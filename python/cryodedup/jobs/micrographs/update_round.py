@@ -63,7 +63,7 @@ class Round:
         self._copying.enter_context(self.pairs_csv.copying(outputs.paths[0]))
         return mics, outputs
 
-    def known_layouts(self, paths: Collection[StrPath]) -> dict[str, MrcLayout] | None:
+    def layouts_known(self, paths: Collection[StrPath]) -> dict[str, MrcLayout] | None:
         """As :class:`.stages.Stages` says: the store's seen micrographs found in place."""
         assert self.store is not None, "prepared first"
         return self.store.known_layouts(paths)
