@@ -571,20 +571,14 @@ def micrographs(
                 inputs, outdir, micrograph_plan(options), k, n, force=force, log=report.log, progress_factory=bars
             )
         from .jobs.micrographs.dask import dask_runner
-        from .jobs.micrographs.job import run_plain, run_round
+        from .jobs.micrographs.job import job_for
         from .jobs.micrographs.score import run_in_process
 
-        runner = run_in_process if dask is None else dask_runner(dask, shards)
+        run = job_for(update, run_in_process if dask is None else dask_runner(dask, shards))  # (--update: a round)
         options.check()
-        job = micrograph_plan(options)  # (the options resolved once: the job's stages take the plan)
-        if update:  # (a round around the job)
-            return run_round(
-                inputs, outdir, job, particles=particles, match_micrographs=match_micrographs, force=force,
-                log=report.log, progress_factory=bars,
-            )  # fmt: skip
-        return run_plain(
-            inputs, outdir, job, particles=particles, match_micrographs=match_micrographs, force=force,
-            log=report.log, progress_factory=bars, runner=runner,
+        return run(
+            inputs, outdir, micrograph_plan(options), particles=particles, match_micrographs=match_micrographs,
+            force=force, log=report.log, progress_factory=bars,
         )  # fmt: skip
 
     _show_micrograph_run(report, run_job(lambda: report.holding_warnings(run)), show, as_json)

@@ -20,6 +20,7 @@ calls its stages (``stages.py``) without knowing which it was given.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
@@ -44,7 +45,7 @@ from .write import PreparedOutputs, collecting, prepare_outputs, write_results
 # --update's store (update.py, with its checks and zip reader) is imported by an update only:
 # 25 M instructions, about 3 % of a 4-micrograph screen's.
 
-__all__ = ["Plain", "find_duplicate_micrographs", "run", "run_plain", "run_round"]
+__all__ = ["find_duplicate_micrographs", "job_for", "run_round"]
 
 
 @said_in_python()  # (a caller who wrote Python is told keywords, not flags)
@@ -97,15 +98,22 @@ def find_duplicate_micrographs(
     options.check()
     MicrographRun(update=update, particles=particles is not None, in_process=runner is run_in_process).check(options)
     job = micrograph_plan(options)  # (the options resolved once: no stage sees them)
-    if update:
-        return run_round(
-            inputs, outdir, job, particles=particles, match_micrographs=match_micrographs, force=force,
-            ready=ready, log=log, progress_factory=progress_factory, start=start,
-        )  # fmt: skip
-    return run_plain(
-        inputs, outdir, job, particles=particles, match_micrographs=match_micrographs, force=force,
-        log=log, progress_factory=progress_factory, runner=runner, start=start,
+    return job_for(update, runner, ready)(
+        inputs, outdir, job, particles=particles, match_micrographs=match_micrographs, force=force, log=log,
+        progress_factory=progress_factory, start=start,
     )  # fmt: skip
+
+
+def job_for(
+    update: bool, runner: ShardRunner = run_in_process, ready: Collection[str] | None = None
+) -> Callable[..., MicrographSummary]:
+    """The job the command line and the API run: :func:`run_plain`, scored by ``runner``, or :func:`run_round`.
+
+    ``ready``: a round's new files that may be read (:func:`run_round`).
+    """
+    if update:
+        return functools.partial(run_round, ready=ready)
+    return functools.partial(run_plain, runner=runner)
 
 
 def run(

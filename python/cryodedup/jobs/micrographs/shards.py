@@ -427,7 +427,7 @@ def merge_micrograph_shards(
     Returns
     -------
     MicrographSummary
-        The summary, as ``screen_micrographs`` returns it.
+        The summary, as the job (``job.run``) returns it.
     """
     start = time.perf_counter()
     check_match_mode(match_micrographs)

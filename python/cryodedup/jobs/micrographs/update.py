@@ -13,8 +13,10 @@ round reads only the micrographs it has not seen, scores the candidate pairs it 
 for (a binned image gives the same spectrum as the raw one, bit for bit, so old images are not
 read again), and writes the outputs of a fresh run of the whole set.
 
-A round's transaction is opened once its pairs are scored and committed once its outputs are
-written under their temporary names, which are renamed after it: a stop before the commit
+A round wraps the plain job (``job.run_round``, with ``update_round.Round`` as the job's stages).
+Its transaction is opened once its pairs are scored (:meth:`SeenStore.save`) and committed once
+the job has written its outputs under their temporary names (:meth:`SeenStore.commit`), which are
+renamed after it: a stop before the commit
 leaves the store as the round before left it, one after it leaves outputs the next round
 writes again from the store, byte for byte (a round writes every output of the whole set). A
 file replaced in place (same name, new content: another size, time or inode) is read again,
