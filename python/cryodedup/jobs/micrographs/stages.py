@@ -32,8 +32,9 @@ Say = Callable[[str, str], None]
 class Stages(Protocol):
     """Which micrographs a run screens into which outputs, and how it scores their pairs."""
 
-    #: pairs.csv across rounds (appended to where it can be, what it holds recorded); None: written whole.
-    pairs_csv: PairsCsv | None
+    @property
+    def pairs_csv(self) -> PairsCsv | None:
+        """pairs.csv across rounds (appended to where it can be, what it holds recorded); None: written whole."""
 
     def prepare(
         self, mics: Micrographs, outdir: Path, inputs: Sequence[StrPath], particles: StrPath | None, said: Say
