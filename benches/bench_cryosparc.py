@@ -69,7 +69,7 @@ def main() -> None:
     )
     print(f"| cryodedup remove_duplicate_particles, in process | {t_job:.2f} s | {t_job / t_tools:.2f} |")
     print(f"| cryodedup particles (CLI, end to end) | {t_cli:.2f} s | {t_cli / t_tools:.2f} |")
-    print(f"\nkept {summary['kept']:,}, rejected {summary['rejected']:,}; command: {' '.join(cli)}")
+    print(f"\nkept {summary.kept:,}, rejected {summary.rejected:,}; command: {' '.join(cli)}")
 
 
 if __name__ == "__main__":

@@ -217,7 +217,7 @@ def main() -> None:
     for _ in range(args.repeat):
         shutil.rmtree(work / "fresh", ignore_errors=True)
         fresh.append(timed(lambda: remove_duplicate_particles([batch], work / "fresh", ParticleOptions(20.0))))
-        rounds.append(timed(lambda: summary.update(remove_duplicate_particles([batch], out, options))))
+        rounds.append(timed(lambda: summary.update(remove_duplicate_particles([batch], out, options).to_json())))
         undo_round(out, saved)
         if args.cli:
             shutil.rmtree(work / "fresh", ignore_errors=True)

@@ -70,7 +70,9 @@ def main() -> None:
         make_cs_batch(batch, rng, list(range(first, first + per_batch)), PER_MIC)
         shutil.rmtree(work / "fresh", ignore_errors=True)
         fresh.append(timed(lambda b=batch: remove_duplicate_particles([b], work / "fresh", fresh_options)))
-        rounds.append(timed(lambda b=batch: summary.update(remove_duplicate_particles([b], work / "out", options))))
+        rounds.append(
+            timed(lambda b=batch: summary.update(remove_duplicate_particles([b], work / "out", options).to_json()))
+        )
     size = (work / "out" / "particles_kept.cs").stat().st_size
     update = summary["update"]
     wall, cpu = statistics.median(t for t, _ in rounds), statistics.median(c for _, c in rounds)

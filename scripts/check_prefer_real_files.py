@@ -59,12 +59,13 @@ def hand_picks(data: Path, work: Path) -> bool:
         out = work / ("prefer" if prefer else "plain")
         options = ParticleOptions(min_dist=50, mic_psize=0.885, prefer=[str(work / p) for p in prefer])
         summary = remove_duplicate_particles([work / "AutoPick", work / "ManualPick"], out, options)
-        kept_hand = summary["inputs"][1]["kept"]
+        document = summary.to_json()
+        kept_hand = document["inputs"][1]["kept"]
         rule = "--prefer ManualPick" if prefer else "no --prefer"
         print(
             f"{AUTOPICK} + {len(picks)} hand picks, --min-dist 50, {rule}: "
-            f"{kept_hand} of {len(picks)} hand picks kept; {summary['score'].get('without_score', 0)} without a score"
-            + (f"; priority decided {summary['priority']['by_priority']} groups" if prefer else "")
+            f"{kept_hand} of {len(picks)} hand picks kept; {document['score'].get('without_score', 0)} without a score"
+            + (f"; priority decided {document['priority']['by_priority']} groups" if prefer else "")
         )
         ok &= kept_hand == len(picks) if prefer else True
     return ok
@@ -108,17 +109,17 @@ def same_images(data: Path, work: Path) -> bool:
             work / f"prefer_{again.stem}",
             ParticleOptions(min_dist=10, same_image="reject", prefer=["2"]),
         )
-        twice = warned["same_image"]["images_kept_twice"]
+        twice = warned.to_json()["same_image"]["images_kept_twice"]
         print(
             f"{name} ({n} rows) + its rows 30 Å away: default {twice} images kept twice "
-            f"(e.g. {warned['same_image'].get('named', [''])[0]}); reject keeps {rejected['kept']}; "
-            f"reject with --prefer 2 keeps {[i['kept'] for i in preferred['inputs']]} (source, re-refined)"
+            f"(e.g. {warned.to_json()['same_image'].get('named', [''])[0]}); reject keeps {rejected.kept}; "
+            f"reject with --prefer 2 keeps {[i['kept'] for i in preferred.to_json()['inputs']]} (source, re-refined)"
         )
         distinct_kept = remove_duplicate_particles([source], work / f"alone_{again.stem}", ParticleOptions(min_dist=10))
         # Every image the file keeps alone is kept twice when joined (once per refinement); with
         # reject none is; with --prefer 2 the re-refined rows keep what the file keeps alone.
-        ok &= twice == distinct_kept["kept"] and rejected["same_image"]["images_kept_twice"] == 0
-        ok &= preferred["inputs"][1]["kept"] == distinct_kept["kept"]
+        ok &= twice == distinct_kept.kept and rejected.to_json()["same_image"]["images_kept_twice"] == 0
+        ok &= preferred.to_json()["inputs"][1]["kept"] == distinct_kept.kept
     return ok
 
 

@@ -386,8 +386,8 @@ def write_relion31_tutorial_project(root: Path, relion_pipeliner: str, jobs: int
 def overview_of(document: dict):
     """The report's :class:`~cryodedup.report.sections.run.Overview` of an API's ``--json`` document.
 
-    For tests that hold the document alone (``remove_duplicate_particles``): its top-level keys as
-    the job's summary gives them, and the readers' keys typed.
+    For tests that hold the document alone (``--json``'s; the API's summary has its own
+    ``overview()``): its top-level keys as the job's summary gives them, and the readers' keys typed.
     """
     from cryodedup.report.sections.readers import ReadersFound
     from cryodedup.report.sections.run import Overview

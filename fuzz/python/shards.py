@@ -37,21 +37,22 @@ def check(data: bytes, scratch: Path) -> None:
 
     # As merge_micrograph_shards reads a shard, up to reading the micrographs again.
     ((_, record),) = shards._complete_shards([folder])
-    run = record["run"]
-    options = shards._run_options(folder, run, plot=False, plot_pairs=12)
-    plan = shards._plan_from_record(record["plan"], run["files"])
+    run = record.run
+    rules = shards._run_plan(folder, run, plot=False, plot_pairs=12)
+    plan = record.plan.scoring_plan(run.files)
     scores = shards._scores_of(folder, record)
     combined = combine_shards(plan, [scores])
 
-    m = len(run["micrographs"])
-    assert record["shard"] == record["shards"] == 1 and len(run["files"]) == m
+    m = len(run.micrographs)
+    assert record.shard == record.shards == 1 and len(run.files) == m
     positions = plan.positions
     assert len(set(positions.tolist())) == len(positions) and ((positions >= 0) & (positions < m)).all()
     assert plan.layouts is None or len(plan.layouts) == len(positions)
-    n = len(combined["z"])
-    assert combined["pairs"].shape == (n, 2) and ((combined["pairs"] >= 0) & (combined["pairs"] < m)).all()
-    assert all(combined[name].shape == (n,) for name in shards.PAIR_ARRAYS[1:])
-    assert options.window >= 1 and -1 <= options.min_pearson <= 1 and np.isfinite(options.min_z)
+    n = len(combined.z)
+    assert combined.pairs.shape == (n, 2) and ((combined.pairs >= 0) & (combined.pairs < m)).all()
+    assert all(getattr(combined, name).shape == (n,) for name in shards.PAIR_ARRAYS[1:])
+    scoring, decision = rules.scoring, rules.decision
+    assert scoring.candidates.window >= 1 and -1 <= decision.min_pearson <= 1 and np.isfinite(decision.min_z)
     assert plan.reach >= 0
 
 

@@ -546,9 +546,10 @@ def micrographs(
             print_json(s.to_json())
 
     def run() -> MicrographSummary | ShardSummary | None:
+        from .jobs.micrographs.plan import micrograph_plan
+
         how.check(options)
         if watch is not None:
-            from .jobs.micrographs.plan import micrograph_plan
             from .jobs.micrographs.watch import watch_micrographs
 
             # (a watch runs unattended: each round goes on without the micrographs it cannot read)
@@ -565,25 +566,20 @@ def micrographs(
             from .jobs.micrographs.shards import parse_shard, run_micrograph_shard
 
             k, n = parse_shard(shard)
+            options.check()
             return run_micrograph_shard(
-                inputs, outdir, options, k, n, force=force, log=report.log, progress_factory=bars
+                inputs, outdir, micrograph_plan(options), k, n, force=force, log=report.log, progress_factory=bars
             )
         from .jobs.micrographs.dask import dask_runner
-        from .jobs.micrographs.job import screen_micrographs
+        from .jobs.micrographs.job import job_for
         from .jobs.micrographs.score import run_in_process
 
-        return screen_micrographs(
-            inputs,
-            outdir,
-            options,
-            particles=particles,
-            match_micrographs=match_micrographs,
-            force=force,
-            update=update,
-            log=report.log,
-            progress_factory=bars,
-            runner=run_in_process if dask is None else dask_runner(dask, shards),
-        )
+        run = job_for(update, run_in_process if dask is None else dask_runner(dask, shards))  # (--update: a round)
+        options.check()
+        return run(
+            inputs, outdir, micrograph_plan(options), particles=particles, match_micrographs=match_micrographs,
+            force=force, log=report.log, progress_factory=bars,
+        )  # fmt: skip
 
     _show_micrograph_run(report, run_job(lambda: report.holding_warnings(run)), show, as_json)
 

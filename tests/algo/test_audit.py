@@ -78,7 +78,7 @@ def test_hand_worked_audit(tmp_path):
     # 2 of 5 = 40 %.
     coords = np.array([[100.0, 100], [105, 100], [110, 100], [100, 100], [103, 100]])
     path = write_planted(tmp_path / "p.star", [0, 0, 0, 1, 1], coords, [1, 2, 1, 2, 2], [0.9, 0.5, 0.1, 0.9, 0.5])
-    audit = run(tmp_path, [path], min_dist=MIN_DIST, audit=True)["halfset_audit"]
+    audit = run(tmp_path, [path], min_dist=MIN_DIST, audit=True).to_json()["halfset_audit"]
     assert audit["duplicate_pairs"] == 3
     assert audit["straddling_pairs"] == 1
     assert audit["within_half_pairs"] == 2
@@ -96,7 +96,7 @@ def test_star_audit_counts_equal_brute_force(tmp_path, seed):
     _, pairs = oracle_pairs(groups, coords, scores)
     across = [(a, b) for a, b in pairs if halves[a] != halves[b]]
     assert across and len(across) < len(pairs)  # both kinds planted
-    audit = run(tmp_path, [path], min_dist=MIN_DIST)["halfset_audit"]
+    audit = run(tmp_path, [path], min_dist=MIN_DIST).to_json()["halfset_audit"]
     assert audit["duplicate_pairs"] == len(pairs)
     assert audit["straddling_pairs"] == len(across)
     assert audit["within_half_pairs"] == len(pairs) - len(across)
@@ -112,7 +112,7 @@ def test_star_audit_counts_equal_brute_force(tmp_path, seed):
 def test_remove_entirely_counts_each_pair_once(tmp_path):
     # Two particles 5 Å apart name each other in remove-entirely mode: one pair, not two.
     path = write_planted(tmp_path / "p.star", [0, 0], np.array([[100.0, 100], [105, 100]]), [1, 2], [0.9, 0.5])
-    audit = run(tmp_path, [path], min_dist=MIN_DIST, remove_entirely=True, audit=True)["halfset_audit"]
+    audit = run(tmp_path, [path], min_dist=MIN_DIST, remove_entirely=True, audit=True).to_json()["halfset_audit"]
     assert (audit["duplicate_pairs"], audit["straddling_pairs"]) == (1, 1)
 
 
@@ -141,7 +141,7 @@ def test_star_halfsets_by_micrograph(tmp_path, seed):
     sizes = [sum(r[subset] == h for r in kept_rows) for h in ("1", "2")]
     largest = np.bincount(groups[keep]).max()
     assert abs(sizes[0] - sizes[1]) <= largest
-    assert summary["halfsets"]["sizes"] == sizes
+    assert summary.to_json()["halfsets"]["sizes"] == sizes
     # Every other field's text unchanged; rejected rows entirely unchanged.
     originals = [r for r, k in zip(input_rows, keep) if k]
     for new, old in zip(kept_rows, originals):
@@ -185,8 +185,8 @@ def test_invalid_halves_warn_and_skip_the_audit(tmp_path):
     coords = np.array([[100.0, 100], [105, 100]])
     path = write_planted(tmp_path / "p.star", [0, 0], coords, [0, 2], [0.9, 0.5])
     summary = run(tmp_path, [path], min_dist=MIN_DIST)
-    assert "halfset_audit" not in summary
-    assert any("rlnRandomSubset is 0 for particle 1, expected 1 or 2" in w for w in summary["warnings"])
+    assert "halfset_audit" not in summary.to_json()
+    assert any("rlnRandomSubset is 0 for particle 1, expected 1 or 2" in w for w in summary.warnings)
 
 
 def test_relion_expanded_copies_are_reported(tmp_path):
@@ -195,22 +195,22 @@ def test_relion_expanded_copies_are_reported(tmp_path):
     coords = np.repeat(np.array([[100.0, 100], [500, 100], [900, 100]]), 4, axis=0)
     names = [f"{k // 4 + 1:06d}@Extract/particles.mrcs" for k in range(12)]
     path = write_planted(tmp_path / "p.star", [0] * 12, coords, [1] * 12, np.linspace(1, 0, 12), names)
-    sym = run(tmp_path, [path], min_dist=0.0)["symmetry_expansion"]
+    sym = run(tmp_path, [path], min_dist=0.0).to_json()["symmetry_expansion"]
     assert sym == {"column": "rlnImageName", "sources": 3, "copies_in": 12, "sources_by_copies_kept": {1: 3}}
 
 
 def test_unexpanded_relion_file_reports_no_copies(tmp_path):
     groups, coords, halves, scores = planted(1, n_mics=2)
     path = write_planted(tmp_path / "p.star", groups, coords, halves, scores)
-    assert "symmetry_expansion" not in run(tmp_path, [path], min_dist=0.0)
+    assert "symmetry_expansion" not in run(tmp_path, [path], min_dist=0.0).to_json()
 
 
 def test_relion_copies_are_looked_for_only_at_zero_distance_or_in_an_audit(tmp_path):
     coords = np.repeat(np.array([[100.0, 100], [500, 100]]), 2, axis=0)
     names = [f"{k // 2 + 1:06d}@Extract/particles.mrcs" for k in range(4)]
     path = write_planted(tmp_path / "p.star", [0] * 4, coords, [1] * 4, np.linspace(1, 0, 4), names)
-    assert "symmetry_expansion" not in run(tmp_path, [path], min_dist=MIN_DIST)
-    sym = run(tmp_path, [path], min_dist=MIN_DIST, audit=True)["symmetry_expansion"]
+    assert "symmetry_expansion" not in run(tmp_path, [path], min_dist=MIN_DIST).to_json()
+    sym = run(tmp_path, [path], min_dist=MIN_DIST, audit=True).to_json()["symmetry_expansion"]
     assert sym["sources_by_copies_kept"] == {1: 2}
 
 
@@ -240,7 +240,7 @@ def test_cryosparc_audit_and_halfsets(tmp_path, encoding):
     keep, pairs = oracle_pairs(groups, coords, scores)
     across = [(a, b) for a, b in pairs if halves[a] != halves[b]]
     summary = run(tmp_path, [path], min_dist=MIN_DIST, halfsets="micrograph")
-    audit = summary["halfset_audit"]
+    audit = summary.to_json()["halfset_audit"]
     assert (audit["column"], audit["duplicate_pairs"], audit["straddling_pairs"]) == (
         "alignments3D/split",
         len(pairs),
@@ -265,7 +265,7 @@ def test_cryosparc_symmetry_copies(tmp_path):
     coords = np.repeat(np.array([[100.0, 100], [500, 100]]), 3, axis=0)
     records = cs_records([0] * 6, coords, [1] * 6, np.linspace(1, 0, 6), sources=np.repeat([11, 12], 3))
     write_cs(tmp_path / "p.cs", records)
-    sym = run(tmp_path, [tmp_path / "p.cs"], min_dist=0.0)["symmetry_expansion"]
+    sym = run(tmp_path, [tmp_path / "p.cs"], min_dist=0.0).to_json()["symmetry_expansion"]
     assert sym == {"column": "sym_expand/src_uid", "sources": 2, "copies_in": 6, "sources_by_copies_kept": {1: 2}}
 
 

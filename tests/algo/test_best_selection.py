@@ -138,7 +138,7 @@ def test_the_record_names_a_kept_duplicate_and_the_rule(tmp_path):
     _star(tmp_path / "p.star", [["m.mrc", 0, 0, 1.0], ["m.mrc", 15, 0, 3.0], ["m.mrc", 30, 0, 1.0]])
     options = ParticleOptions(min_dist=20.0, mic_psize=1.0, select="most-particles", decisions=True)
     summary = remove_duplicate_particles([tmp_path / "p.star"], tmp_path / "out", options)
-    assert (summary["kept"], summary["selection"]["greedy_kept"]) == (2, 1)
+    assert (summary.kept, summary.to_json()["selection"]["greedy_kept"]) == (2, 1)
     with open(tmp_path / "out" / "decisions.csv", newline="") as f:
         record = list(csv.DictReader(f))
     assert len(record) == 1 and record[0]["rule"] == "best selection"
@@ -163,16 +163,16 @@ def test_the_tutorial_merge_against_greedy(tmp_path, min_dist):
     greedy = runs["greedy"]
     kept_scores = {}
     for select in ("best-score", "most-particles"):
-        chosen = runs[select]["selection"]
-        assert chosen["greedy_kept"] == greedy["kept"] and runs[select]["kept"] == chosen["kept"]
+        chosen = runs[select].to_json()["selection"]
+        assert chosen["greedy_kept"] == greedy.kept and runs[select].kept == chosen["kept"]
         with open(tmp_path / select / "decisions.csv", newline="") as f:
             record = list(csv.DictReader(f))
-        assert len(record) == runs[select]["rejected"]
+        assert len(record) == runs[select].rejected
         assert all(r["rule"] == "best selection" and float(r["distance_A"]) <= min_dist for r in record)
         kept_scores[select] = (chosen["kept"], chosen["score"], chosen["greedy_score"])
-    assert kept_scores["most-particles"][0] >= greedy["kept"]
+    assert kept_scores["most-particles"][0] >= greedy.kept
     assert kept_scores["best-score"][1] >= kept_scores["best-score"][2] - 1e-6
-    json.dumps(runs)  # (the summaries are documents)
+    json.dumps({select: run.to_json() for select, run in runs.items()})  # (their documents are JSON)
 
 
 def test_update_rounds_keep_the_earlier_set_and_select_among_the_rest(tmp_path):
@@ -188,7 +188,7 @@ def test_update_rounds_keep_the_earlier_set_and_select_among_the_rest(tmp_path):
     options = ParticleOptions(min_dist=20.0, mic_psize=1.0, select="most-particles", update=True, decisions=True)
     first = remove_duplicate_particles([tmp_path / "a.star"], tmp_path / "out", options)
     second = remove_duplicate_particles([tmp_path / "b.star"], tmp_path / "out", options)
-    assert (first["kept"], second["kept"], second["update"]["rejected_by_kept"]) == (2, 2, 1)
+    assert (first.kept, second.kept, second.to_json()["update"]["rejected_by_kept"]) == (2, 2, 1)
     with open(tmp_path / "out" / "round_0002_decisions.csv", newline="") as f:
         rules = [row["rule"] for row in csv.DictReader(f)]
     assert rules == ["earlier round", "best selection"]
@@ -227,8 +227,8 @@ def test_each_species_is_selected_on_its_own_and_the_counts_add_up(tmp_path):
         species_min_dist={"a": 20.0, "b": 20.0},
     )
     summary = remove_duplicate_particles([tmp_path / "a.star", tmp_path / "b.star"], tmp_path / "out", options)
-    chosen = summary["selection"]
-    assert (summary["kept"], chosen["kept"], chosen["greedy_kept"], chosen["components"]) == (4, 4, 2, 2)
+    chosen = summary.to_json()["selection"]
+    assert (summary.kept, chosen["kept"], chosen["greedy_kept"], chosen["components"]) == (4, 4, 2, 2)
 
 
 def test_the_summary_section_says_the_difference_both_ways():

@@ -101,8 +101,8 @@ def test_relion31_jobs_on_different_micrographs_agree_with_a_brute_force(tmp_pat
     flat, final, not_confirmable, unconfirmed = brute_force(
         [picks["job006"], picks["job011"]], covered, min_dist / PSIZE, 2, uncovered
     )
-    assert summary["kept"] == len(final)
-    consensus = summary["consensus"]
+    assert summary.kept == len(final)
+    consensus = summary.to_json()["consensus"]
     assert [i["micrographs"] for i in consensus["per_input"]] == [5, 24]
     by_input = [sum(flat[i][0] == k for i in not_confirmable) for k in range(2)]
     fate = "kept_not_confirmable" if uncovered == "keep" else "rejected_not_confirmable"
@@ -121,7 +121,7 @@ def test_relion31_jobs_on_different_micrographs_agree_with_a_brute_force(tmp_pat
     uncovered_mic = "MotionCorr/job002/Movies/mic_001.mrc"
     assert consensus["jaccard_per_micrograph"][uncovered_mic][0][1] is None
     assert all(w["micrograph"] in covered[0] for w in consensus["least_agreement"])
-    warning = [w for w in summary["warnings"] if "cannot be asked" in w]
+    warning = [w for w in summary.warnings if "cannot be asked" in w]
     assert warning and f"{by_input[1]:,} picks lie on 19 of 24 micrographs" in warning[0]
     # The files: kept picks of the template on an uncovered micrograph are there, or not.
     kept_text = (tmp_path / "Dedup/kept/Movies/mic_001_autopick.star").read_text()
@@ -138,8 +138,8 @@ def test_without_coverage_the_old_rule_rejects_what_no_one_could_confirm(tmp_pat
     options = ParticleOptions(min_dist=40.0, min_support=2, score_normalize="rank", mic_psize=PSIZE, coverage="all")
     summary = remove_duplicate_particles(["AutoPick/job006", "AutoPick/job011"], "Dedup", options)
     _flat, final, not_confirmable, _ = brute_force([picks["job006"], picks["job011"]], everywhere, 40.0 / PSIZE, 2)
-    assert summary["kept"] == len(final) and not not_confirmable
-    assert not any("cannot be asked" in w for w in summary["warnings"])
+    assert summary.kept == len(final) and not not_confirmable
+    assert not any("cannot be asked" in w for w in summary.warnings)
 
 
 def test_cryolo_empty_files_count_as_ran_on_and_relion4_lists_as_listed(tmp_path, monkeypatch):
@@ -180,12 +180,12 @@ def test_cryolo_empty_files_count_as_ran_on_and_relion4_lists_as_listed(tmp_path
         micrographs=tmp_path / "CtfFind/job003/micrographs_ctf.star",
     )
     summary = remove_duplicate_particles(["AutoPick/job010", "cryolo"], "Dedup", options)
-    consensus = summary["consensus"]
+    consensus = summary.to_json()["consensus"]
     assert [i["micrographs"] for i in consensus["per_input"]] == [6, 6]
     covered = [set(relion), {names[2 + k] for k in range(6)}]
     as_cryolo = {n: cryolo[n.rsplit("/", 1)[1][:-4]] for n in names[2:]}
     _flat, final, not_confirmable, _unconfirmed = brute_force([relion, as_cryolo], covered, 30.0 / PSIZE, 2)
-    assert summary["kept"] == len(final)
+    assert summary.kept == len(final)
     assert sum(i["kept_not_confirmable"] for i in consensus["per_input"]) == len(not_confirmable)
     # Micrographs 0 and 1 (RELION only) and 6, 7 (crYOLO only, no picks): 4 not confirmable.
     assert consensus["micrographs_not_confirmable"] == 4
@@ -254,7 +254,7 @@ def test_relion_jobs_give_the_pixel_size_of_the_micrographs_they_name(tmp_path, 
     summary = remove_duplicate_particles(
         ["AutoPick/job006", "AutoPick/job011"], "Dedup", ParticleOptions(min_dist=40.0, score_normalize="rank")
     )
-    (used,) = summary["pixel_sizes"]
+    (used,) = summary.to_json()["pixel_sizes"]
     assert used["psize"] == PSIZE
     assert used["source"] == (
         "rlnMicrographPixelSize in Select/job005/micrographs_selected.star, CtfFind/job003/micrographs_ctf.star"
@@ -264,7 +264,7 @@ def test_relion_jobs_give_the_pixel_size_of_the_micrographs_they_name(tmp_path, 
         "Dedup2",
         ParticleOptions(min_dist=40.0, score_normalize="rank", mic_psize=PSIZE),
     )
-    assert summary["kept"] == with_psize["kept"]
+    assert summary.kept == with_psize.kept
 
 
 def test_a_relion4_job_names_its_micrographs_in_its_job_star(tmp_path, monkeypatch):
@@ -301,7 +301,7 @@ def test_score_names_a_column_every_picker_has(tmp_path, monkeypatch):
     base = {"min_dist": 40.0, "mic_psize": PSIZE, "score_normalize": "rank"}
     auto = remove_duplicate_particles(jobs, "auto", ParticleOptions(**base))
     named = remove_duplicate_particles(jobs, "named", ParticleOptions(**base, score="rlnAutopickFigureOfMerit"))
-    assert named["kept"] == auto["kept"] and named["score"]["column"] == "rlnAutopickFigureOfMerit"
+    assert named.kept == auto.kept and named.to_json()["score"]["column"] == "rlnAutopickFigureOfMerit"
     with pytest.raises(CryodedupError, match="--score rlnClassNumber: it is not known whether higher or lower"):
         remove_duplicate_particles(
             jobs, "class", ParticleOptions(min_dist=40.0, mic_psize=PSIZE, score="rlnClassNumber")
@@ -315,8 +315,8 @@ def test_score_names_a_column_every_picker_has(tmp_path, monkeypatch):
     ]
     covered = [set(picks["job006"]), set(picks["job011"])]
     flat, final, _, _ = brute_force(by_class, covered, 40.0 / PSIZE, 1, rank=False)
-    assert summary["kept"] == len(final)
-    assert [i["kept"] for i in summary["inputs"]] == [sum(flat[i][0] == k for i in final) for k in range(2)]
+    assert summary.kept == len(final)
+    assert [i["kept"] for i in summary.to_json()["inputs"]] == [sum(flat[i][0] == k for i in final) for k in range(2)]
 
 
 def test_score_column_missing_from_a_picker_is_named(tmp_path, monkeypatch):
@@ -327,4 +327,4 @@ def test_score_column_missing_from_a_picker_is_named(tmp_path, monkeypatch):
     with pytest.raises(CryodedupError, match=r"mic_000.cbox: no column rlnAutopickFigureOfMerit for --score"):
         remove_duplicate_particles(["AutoPick/job011", "cryolo"], "out", options)
     alone = remove_duplicate_particles(["cryolo"], "out", ParticleOptions(mic_psize=PSIZE, score="_Confidence"))
-    assert alone["score"] == {"column": "Confidence", "order": "max"}
+    assert alone.to_json()["score"] == {"column": "Confidence", "order": "max"}

@@ -146,7 +146,7 @@ def test_support_below_k_on_a_micrograph_fewer_than_k_ran_on_is_not_confirmable(
     options = ParticleOptions(min_dist=20.0, mic_psize=1.0, topaz_scale=1.0, min_support=3)
     paths = [tmp_path / f"{name}.txt" for name in "abc"]
     summary = remove_duplicate_particles(paths, tmp_path / "out", options)
-    per_input = summary["consensus"]["per_input"]
+    per_input = summary.to_json()["consensus"]["per_input"]
     # By hand. a: m1 (100,100) kept, b's pick within 5 Å (support 2) but on m1: not
     # confirmable; m2 (100,100) kept with b and c (support 3): confirmed; m2 (900,900) kept,
     # b only (support 2) where all three ran: unconfirmed. b: each pick a duplicate of a's.
@@ -159,4 +159,4 @@ def test_support_below_k_on_a_micrograph_fewer_than_k_ran_on_is_not_confirmable(
     assert [{k: i[k] for k in ("picks", *FATES)} for i in per_input] == [with_zeros(h) for h in hand]
     # Confirmed by another input, whatever their fate: all of a's, b's, and c's (100,104).
     assert [i["confirmed"] for i in per_input] == [3, 3, 1]
-    assert summary["kept"] == 2
+    assert summary.kept == 2

@@ -67,8 +67,10 @@ def test_best_of_two_tubes_and_the_distinct_tube_are_kept(tmp_path, mode):
     kept = image_names(tmp_path / "out/particles_kept.star")
     assert kept == [f"{t}{k}" for k in range(10) for t in "ac"] == expected_names(rows, 30.0, mode == "tube")
     assert image_names(tmp_path / "out/particles_rejected.star") == [f"b{k}" for k in range(10)]
-    assert summary["filaments"]["column"] == "rlnHelicalTubeID" and summary["filaments"]["tubes"] == 3
-    assert summary["filaments"]["mode"] == mode and "tube" in summary["filaments"]["rule"]
+    assert (
+        summary.to_json()["filaments"]["column"] == "rlnHelicalTubeID" and summary.to_json()["filaments"]["tubes"] == 3
+    )
+    assert summary.to_json()["filaments"]["mode"] == mode and "tube" in summary.to_json()["filaments"]["rule"]
 
 
 def test_modes_differ_on_a_partly_covered_tube(tmp_path):
@@ -81,7 +83,7 @@ def test_modes_differ_on_a_partly_covered_tube(tmp_path):
         tube = remove_duplicate_particles(
             [path], tmp_path / f"t{covered}", ParticleOptions(min_dist=30.0, filament_mode="tube")
         )
-        assert segment["rejected"] == covered and tube["rejected"] == tube_rejects
+        assert segment.rejected == covered and tube.rejected == tube_rejects
         for mode, out in (("segment", "s"), ("tube", "t")):
             got = image_names(tmp_path / f"{out}{covered}/particles_kept.star")
             assert sorted(got) == sorted(expected_names(rows, 30.0, mode == "tube"))
@@ -141,7 +143,11 @@ def test_cryosparc_filament_uid(tmp_path):
             [tmp_path / "p.cs"], tmp_path / mode, ParticleOptions(min_dist=30.0, filament_mode=mode)
         )
         kept = np.load(tmp_path / mode / "particles_kept.cs")
-        assert summary["filaments"] == {**summary["filaments"], "column": "filament/filament_uid", "tubes": 3}
+        assert summary.to_json()["filaments"] == {
+            **summary.to_json()["filaments"],
+            "column": "filament/filament_uid",
+            "tubes": 3,
+        }
         assert sorted(kept["uid"].tolist()) == [i + 1 for i, r in enumerate(rows) if r[4] != 2]
 
 
@@ -167,8 +173,8 @@ def test_cryolo_filament_cbox_joins_the_filament_path(tmp_path):
     summary = remove_duplicate_particles(
         [folder], tmp_path / "out", ParticleOptions(min_dist=30.0, mic_psize=1.0, filament_mode="tube")
     )
-    assert (summary["kept"], summary["rejected"]) == (16, 8)
-    assert summary["filaments"]["column"] == "_filamentid" and summary["filaments"]["tubes"] == 3
+    assert (summary.kept, summary.rejected) == (16, 8)
+    assert summary.to_json()["filaments"]["column"] == "_filamentid" and summary.to_json()["filaments"]["tubes"] == 3
     kept = (tmp_path / "out/kept/mic1.cbox").read_text().splitlines()
     ids = [row.split()[-1] for row in kept if row.endswith(("<NA> 0.0", "<NA> 1.0", "<NA> 2.0"))]
     assert ids == ["0.0"] * 8 + ["2.0"] * 8  # filament 1's rows all rejected
@@ -179,7 +185,7 @@ def test_real_cryolo_filament_is_kept_whole(tmp_path):
     # One filament of 16 segments about 30 px apart: at 100 Å (1 Å/px) none is a duplicate.
     path = shared_file("picks/napari-boxmanager__ActLifeact_03211.cbox")
     summary = remove_duplicate_particles([path], tmp_path / "out", ParticleOptions(min_dist=100.0, mic_psize=1.0))
-    assert (summary["particles"], summary["rejected"], summary["filaments"]["tubes"]) == (16, 0, 1)
+    assert (summary.particles, summary.rejected, summary.to_json()["filaments"]["tubes"]) == (16, 0, 1)
 
 
 @pytest.mark.real_data
@@ -203,7 +209,7 @@ def test_real_relion30_helical_round_trip(tmp_path):
             ParticleOptions(min_dist=200.0, mic_psize=psize, shift_key="none", filament_mode=mode),
         )
         kept = starfile.read(tmp_path / mode / "particles_kept.star")
-        assert summary["rejected"] == int((~expected).sum())
+        assert summary.rejected == int((~expected).sum())
         assert kept.equals(table[expected].reset_index(drop=True))
 
 

@@ -116,7 +116,7 @@ def test_star_job_compares_orientations(tmp_path):
 
     def rejected(**options):
         opts = ParticleOptions(mic_psize=1.0, min_dist=20, score="none", **options)
-        return remove_duplicate_particles([path], tmp_path / "o", opts, force=True)["rejected"]
+        return remove_duplicate_particles([path], tmp_path / "o", opts, force=True).rejected
 
     assert rejected() == 1
     assert rejected(max_angle=10) == 0
@@ -131,7 +131,7 @@ def test_cryosparc_job_compares_orientations(tmp_path):
 
     def rejected(**options):
         opts = ParticleOptions(min_dist=20, score="none", **options)
-        return remove_duplicate_particles([tmp_path / "p.cs"], tmp_path / "o", opts, force=True)["rejected"]
+        return remove_duplicate_particles([tmp_path / "p.cs"], tmp_path / "o", opts, force=True).rejected
 
     assert rejected(max_angle=10) == 0
     assert rejected(max_angle=10, sym="C4") == 1

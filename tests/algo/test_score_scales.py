@@ -52,7 +52,7 @@ def split_by_micrograph(star, folder):
 
 def scale_warnings(summary):
     """The warnings about score scales (old wording "rarely on one scale", new "different scales")."""
-    return [w for w in summary["warnings"] if "scale" in w]
+    return [w for w in summary.warnings if "scale" in w]
 
 
 def test_particle_files_of_one_picker_are_not_warned_about_but_two_pickers_are(tmp_path):
@@ -61,8 +61,8 @@ def test_particle_files_of_one_picker_are_not_warned_about_but_two_pickers_are(t
     halves = split_by_micrograph(template, tmp_path)
     options = ParticleOptions(min_dist=100.0, plot=True, plot_mics=0)
     summary = remove_duplicate_particles(halves, tmp_path / "one", options)
-    assert summary["score"]["column"] == "rlnAutopickFigureOfMerit"
-    assert not scale_warnings(summary) and "scale" not in summary["score"]
+    assert summary.to_json()["score"]["column"] == "rlnAutopickFigureOfMerit"
+    assert not scale_warnings(summary) and "scale" not in summary.to_json()["score"]
     assert "different scales" not in (tmp_path / "one/report.html").read_text()
     # The LoG picker's particles with the template's: LoG figures of merit near 0.4, template near 3.
     log = EXAMPLES / "particles_log.star"
@@ -70,7 +70,7 @@ def test_particle_files_of_one_picker_are_not_warned_about_but_two_pickers_are(t
     (said,) = scale_warnings(summary)
     medians = [f"{starfile.read(f)['particles']['rlnAutopickFigureOfMerit'].median():.3g}" for f in (log, halves[0])]
     assert f"(particles_log.star: median {medians[0]}; particles.star: median {medians[1]};" in said, said
-    assert "on different scales" in summary["score"]["scale"]
+    assert "on different scales" in summary.to_json()["score"]["scale"]
     assert "on different scales" in (tmp_path / "two/report.html").read_text()
 
 
@@ -95,7 +95,7 @@ def test_picker_runs_of_one_picker_are_not_warned_about_but_other_scales_are(tmp
     options = ParticleOptions(min_dist=50.0, mic_psize=0.885)
     runs = [tmp_path / f"same{k}/mic_autopick.star" for k in range(2)]
     summary = remove_duplicate_particles(runs, tmp_path / "same", options)
-    assert summary["particles"] == 195 and not scale_warnings(summary)
+    assert summary.particles == 195 and not scale_warnings(summary)
     relion31_coordinates(source, tmp_path / "other/mic_autopick.star", range(1, 195, 2), scale=20.0)
     summary = remove_duplicate_particles([runs[0], tmp_path / "other/mic_autopick.star"], tmp_path / "other", options)
     (said,) = scale_warnings(summary)
@@ -114,8 +114,8 @@ def test_inputs_prefer_ranks_apart_are_not_warned_about_their_scales(tmp_path):
     log, template = (EXAMPLES / f"particles_{picker}.star" for picker in ("log", "template"))
     options = ParticleOptions(min_dist=100.0, prefer=[str(log)])
     summary = remove_duplicate_particles([log, template], tmp_path / "star", options)
-    assert summary["priority"]["by_priority"] == 182 and summary["priority"]["by_score"] == 0
-    assert not scale_warnings(summary) and "scale" not in summary["score"]
+    assert summary.to_json()["priority"]["by_priority"] == 182 and summary.to_json()["priority"]["by_score"] == 0
+    assert not scale_warnings(summary) and "scale" not in summary.to_json()["score"]
     # A third input at the level of the others (not named): its scale against theirs is still said.
     third = tmp_path / "third/particles.star"
     third.parent.mkdir()

@@ -98,7 +98,7 @@ def test_a_pixel_size_the_micrographs_contradict_is_a_pixel_size_error(tmp_path)
         remove_duplicate_particles([PARTICLES], tmp_path / "out", options)
     # Insisted on, it is used: the kind is the contradiction's alone.
     options = ParticleOptions(min_dist=50, mic_psize=5.0, micrographs=str(MICROGRAPHS), insist_psize=True)
-    assert remove_duplicate_particles([PARTICLES], tmp_path / "insisted", options)["kept"] > 0
+    assert remove_duplicate_particles([PARTICLES], tmp_path / "insisted", options).kept > 0
 
 
 def test_the_micrograph_jobs_psize_the_headers_contradict_is_a_pixel_size_error(tmp_path):

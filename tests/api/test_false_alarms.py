@@ -39,4 +39,4 @@ def test_no_warning_before_an_error_that_stops_the_run(tmp_path):
     # Given the pixel size, the run goes on and the warning is said.
     s = remove_duplicate_particles([path], tmp_path / "out", ParticleOptions(mic_psize=1.0), log=log)
     assert any("seeded random particle" in m for level, m in said if level == "warning")
-    assert any("seeded random particle" in m for m in s["warnings"])
+    assert any("seeded random particle" in m for m in s.warnings)

@@ -13,7 +13,6 @@ import pytest
 from cryodedup import ParticleOptions, remove_duplicate_particles
 from cryodedup.errors import CryodedupError
 from cryodedup.formats.copick import root_logger_kept
-from helpers import overview_of
 from oracle import oracle, oracle_species, oracle_support
 
 with root_logger_kept():  # (copick's import sets up the root logger: put back as it was)
@@ -111,16 +110,16 @@ def test_a_project_deduplicated_and_written_back_equals_the_brute_force(tmp_path
     summary = remove_duplicate_particles([config], None, ParticleOptions(cross_species=True))
     keep, _ = oracle_species(groups, coords, species, scores, radii, radii, 1.0)  # min-dist: each radius
     assert read_back(config) == expected(rows, keep)
-    assert summary["kept"] == sum(keep)
-    assert [i["file"] for i in summary["inputs"]] == ["alice/1", "bob/1", "carol/1", "dave/1"]
-    assert summary["species"]["names"] == list(OBJECTS)
-    assert [p["min_dist_A"] for p in summary["species"]["per_species"]] == radii
-    json.dumps(summary, allow_nan=False)
+    assert summary.kept == sum(keep)
+    assert [i["file"] for i in summary.to_json()["inputs"]] == ["alice/1", "bob/1", "carol/1", "dave/1"]
+    assert summary.to_json()["species"]["names"] == list(OBJECTS)
+    assert [p["min_dist_A"] for p in summary.to_json()["species"]["per_species"]] == radii
+    json.dumps(summary.to_json(), allow_nan=False)
     # Run again: the job's own picks (cryodedup/0) are never read as an input, and are refused without --force.
     with pytest.raises(CryodedupError, match="exist already"):
         remove_duplicate_particles([config], None, ParticleOptions(cross_species=True))
     again = remove_duplicate_particles([config], None, ParticleOptions(cross_species=True), force=True)
-    assert again["particles"] == summary["particles"] and read_back(config) == expected(rows, keep)
+    assert again.particles == summary.particles and read_back(config) == expected(rows, keep)
 
 
 def test_consensus_across_users_and_the_star_outputs(tmp_path):
@@ -147,7 +146,7 @@ def test_consensus_across_users_and_the_star_outputs(tmp_path):
     centred = kept[["rlnCenteredCoordinateXAngst", "rlnCenteredCoordinateYAngst", "rlnCenteredCoordinateZAngst"]]
     want = sorted(tuple(np.subtract(coords[k], [200, 200, 100])) for k in apo if keep[k])
     assert np.allclose(sorted(map(tuple, centred.to_numpy())), want)
-    assert summary["outputs"]["kept"] == [
+    assert summary.to_json()["outputs"]["kept"] == [
         str(tmp_path / "star" / "particles_kept_apoferritin.star"),
         str(tmp_path / "star" / "particles_kept_ribosome.star"),
     ]
@@ -216,9 +215,9 @@ def test_orientations_of_copick_picks_are_compared_with_max_angle(tmp_path):
     turned = np.eye(4)
     turned[:2, :2] = [[0, -1], [1, 0]]
     config = two_users_project(tmp_path, [("alice", 100.0, np.eye(4), 0.9), ("bob", 110.0, turned, 0.5)])
-    assert remove_duplicate_particles([config], None, ParticleOptions())["kept"] == 1
-    assert remove_duplicate_particles([config], None, ParticleOptions(max_angle=30.0), force=True)["kept"] == 2
-    assert remove_duplicate_particles([config], None, ParticleOptions(max_angle=100.0), force=True)["kept"] == 1
+    assert remove_duplicate_particles([config], None, ParticleOptions()).kept == 1
+    assert remove_duplicate_particles([config], None, ParticleOptions(max_angle=30.0), force=True).kept == 2
+    assert remove_duplicate_particles([config], None, ParticleOptions(max_angle=100.0), force=True).kept == 1
 
 
 def test_a_points_centre_is_its_location_plus_its_translation(tmp_path):
@@ -227,7 +226,7 @@ def test_a_points_centre_is_its_location_plus_its_translation(tmp_path):
     shifted[0, 3] = -190.0
     config = two_users_project(tmp_path, [("alice", 100.0, np.eye(4), 0.5), ("bob", 300.0, shifted, 0.5)])
     summary = remove_duplicate_particles([config], None, ParticleOptions())
-    assert (summary["particles"], summary["kept"]) == (2, 1)
+    assert (summary.particles, summary.kept) == (2, 1)
     # The kept point is alice's (tie at 0.5: the first input), written back with its own location.
     assert read_back(config) == {("TS_001", "apoferritin"): [(100.0, 100.0, 100.0, 0.5)]}
 
@@ -270,14 +269,14 @@ def test_earlier_results_are_not_read_as_annotators(tmp_path):
     remove_duplicate_particles([config], None, ParticleOptions(copick_out_user="mine", copick_out_session="x"))
     options = ParticleOptions(min_support=2, copick_out_session="5")
     summary = remove_duplicate_particles([config], None, options)
-    assert [i["file"] for i in summary["inputs"]] == ["alice/1", "bob/1", "carol/1", "dave/1"]
-    assert summary["particles"] == len(rows)
-    assert summary["copick"]["left_out"] == ["cryodedup/0", "mine/x"]
+    assert [i["file"] for i in summary.to_json()["inputs"]] == ["alice/1", "bob/1", "carol/1", "dave/1"]
+    assert summary.particles == len(rows)
+    assert summary.to_json()["copick"]["left_out"] == ["cryodedup/0", "mine/x"]
     assert read_back(config, session="5") == expected(rows, consensus_oracle(rows))
     # Read on purpose: their user named in --copick-users (this run's own output session never).
     named = ParticleOptions(copick_users="alice,cryodedup", copick_out_session="6")
     again = remove_duplicate_particles([config], None, named)
-    assert [i["file"] for i in again["inputs"]] == ["alice/1", "cryodedup/0", "cryodedup/5"]
+    assert [i["file"] for i in again.to_json()["inputs"]] == ["alice/1", "cryodedup/0", "cryodedup/5"]
 
 
 def test_force_never_replaces_picks_cryodedup_did_not_write(tmp_path):
@@ -292,7 +291,7 @@ def test_force_never_replaces_picks_cryodedup_did_not_write(tmp_path):
     remove_duplicate_particles([config], None, mine)
     with pytest.raises(CryodedupError, match="cryodedup's earlier picks as user mine, session 1 exist already"):
         remove_duplicate_particles([config], None, mine)
-    assert remove_duplicate_particles([config], None, mine, force=True)["inputs"][0]["file"] == "alice/1"
+    assert remove_duplicate_particles([config], None, mine, force=True).to_json()["inputs"][0]["file"] == "alice/1"
 
 
 def test_an_output_session_holding_picks_of_objects_not_read_is_refused(tmp_path):
@@ -305,7 +304,7 @@ def test_an_output_session_holding_picks_of_objects_not_read_is_refused(tmp_path
         remove_duplicate_particles([config], None, options, force=True)
     assert read_back(config, user="dave", session="1") == before
     later = remove_duplicate_particles([config], None, ParticleOptions(copick_out_session="2"))
-    assert "dave/1" in [i["file"] for i in later["inputs"]]
+    assert "dave/1" in [i["file"] for i in later.to_json()["inputs"]]
 
 
 def test_the_summary_says_the_kept_picks_went_into_the_project(tmp_path):
@@ -354,11 +353,11 @@ def test_prefer_names_pick_sets_by_user_session_user_or_position(tmp_path):
         options = ParticleOptions(prefer=prefer, copick_out_session=str(session))
         summary = remove_duplicate_particles([config], None, options)
         assert read_back(config, session=str(session)) == expected(rows, keep), prefer
-        priority = summary["priority"]
+        priority = summary.to_json()["priority"]
         assert priority["by_priority"] == sum(decided.values())
         assert list(priority["won_by"].values()) == [decided[k] for k in sorted(decided)]
     assert priority["order"] == ["carol/1", "bob/1", "the other inputs"]  # (positions: shown as their pick sets)
-    assert summary["inputs"][2]["file"] == "carol/1"  # position 3 is the summary's third input
+    assert summary.to_json()["inputs"][2]["file"] == "carol/1"  # position 3 is the summary's third input
 
 
 def test_a_user_alone_is_all_its_sessions_at_one_priority(tmp_path):
@@ -371,7 +370,7 @@ def test_a_user_alone_is_all_its_sessions_at_one_priority(tmp_path):
         (kept[str(prefer)],) = read_back(config, session=f"out{session}")[("TS_001", "apoferritin")]
     # Without priority bob's best score; alice's sessions at one level: her better one; alice/1 first: it.
     assert [k[3] for k in kept.values()] == [0.9, 0.7, 0.5, 0.5, 0.7]
-    assert summary["priority"]["order"] == ["alice/2", "the other inputs"]
+    assert summary.to_json()["priority"]["order"] == ["alice/2", "the other inputs"]
     with pytest.raises(CryodedupError, match=r"--prefer alice/2: alice/2 is preferred twice \(--prefer alice too\)"):
         remove_duplicate_particles([config], None, ParticleOptions(prefer=["alice", "alice/2"]))
     listed = r"\(1: alice/1, 2: alice/2, 3: bob/1\)"
@@ -582,7 +581,7 @@ def test_an_output_name_copick_would_change_is_refused_before_anything_is_writte
         remove_duplicate_particles([config], None, ParticleOptions(copick_out_user=user, copick_out_session=session))
     assert sorted(p.relative_to(tmp_path) for p in (tmp_path / "project").rglob("*")) == overlay
     summary = remove_duplicate_particles([config], None, ParticleOptions(copick_out_user="my-tool"))
-    assert sum(len(points) for points in read_back(config, user="my-tool").values()) == summary["kept"] > 0
+    assert sum(len(points) for points in read_back(config, user="my-tool").values()) == summary.kept > 0
 
 
 # --- `copick process dedup`: the command copick's own CLI finds by cryodedup's entry point ---------------------
@@ -1198,11 +1197,9 @@ def test_copick_registration_names_runs_and_angstrom(tmp_path):
     assert "after shift:-400,300,0 (in Å: an offset of -400.0 ± 0.0, +300.0 ± 0.0, +0.0 ± 0.0 Å)" in said, said
     assert "on 2 of 2 shared runs" in said and "tomogram" not in said and "pixels" not in said, said
     summary = remove_duplicate_particles([config], None, ParticleOptions(audit=True, registration="warn"))
-    registered = Sections((Registration.from_json(summary["registration"]),))
-    (row,) = [
-        text for label, text in particle_rows(overview_of(summary), registered) if label.startswith("Registration")
-    ]
+    registered = Sections((Registration.from_json(summary.to_json()["registration"]),))
+    (row,) = [text for label, text in particle_rows(summary.overview(), registered) if label.startswith("Registration")]
     assert "on 2 of 2 runs; 160 + 160 picks on 2 runs" in row and "tomogram" not in row, row
     assert "shift:-400,300,0, ± 0.0 Å (" in row and " px" not in row, row  # (no pixel: Å)
-    (pair,) = summary["registration"]["pairs"]
+    (pair,) = summary.to_json()["registration"]["pairs"]
     assert pair["best_transform"]["shift_px"] is None and "shift_error_px" not in pair["best_transform"]

@@ -14,7 +14,6 @@ from cryodedup.errors import CryodedupError
 from cryodedup.formats.copick import root_logger_kept
 from cryodedup.report.sections import Sections
 from cryodedup.report.summary import particle_rows
-from helpers import overview_of
 
 with root_logger_kept():  # (copick's import sets up the root logger: put back as it was)
     copick = pytest.importorskip("copick")
@@ -52,9 +51,9 @@ def test_the_summary_counts_the_pick_sets_read_not_their_files(tmp_path):
     config = project(tmp_path)
     summary = remove_duplicate_particles([config], None, ParticleOptions())
     files = len(RUNS) * sum(len(names) for names in PICKED.values())  # 6: two runs of three files
-    assert summary["copick"]["pick_sets"] == len(PICKED) == 2
-    assert summary["copick"]["pick_files"] == files
-    (row,) = [text for name, text in particle_rows(overview_of(summary), Sections()) if name == "copick"]
+    assert summary.to_json()["copick"]["pick_sets"] == len(PICKED) == 2
+    assert summary.to_json()["copick"]["pick_files"] == files
+    (row,) = [text for name, text in particle_rows(summary.overview(), Sections()) if name == "copick"]
     assert row.startswith(f"{config}: 2 pick sets on 2 runs;"), row
 
 
@@ -76,6 +75,6 @@ def test_objects_without_a_radius_are_named_in_one_sentence(tmp_path):
         del entry["radius"]
     config.write_text(json.dumps(text))
     summary = remove_duplicate_particles([config], None, ParticleOptions())
-    said = [w for w in summary["warnings"] if "radius" in w]
+    said = [w for w in summary.warnings if "radius" in w]
     # (named in the species' order, that of the objects read)
     assert any("proteasome and ribosome have no radius: their picks are compared at --min-dist" in w for w in said)

@@ -57,8 +57,8 @@ def test_centre_is_position_plus_shift(tmp_path):
     path.write_text(text)
     summary = run(tmp_path, [path], min_dist=5.0, mic_psize=2.0)
     assert (tmp_path / "out/particles_rejected.tbl").read_text() == text.splitlines(keepends=True)[1]
-    assert summary["score"]["column"] == "cc" and summary["micrographs"] == 2
-    assert summary["pixel_sizes"][0]["psize"] == 2.0
+    assert summary.to_json()["score"]["column"] == "cc" and summary.micrographs == 2
+    assert summary.to_json()["pixel_sizes"][0]["psize"] == 2.0
 
 
 def test_complex_tokens_and_a_missing_final_newline(tmp_path):
@@ -66,7 +66,7 @@ def test_complex_tokens_and_a_missing_final_newline(tmp_path):
     text = row(1, ("1.5+2e-03i", 0, 0), 0.9, 1, (100, 50, 20)) + row(2, (0, 0, 0), 0.5, 1, (101.5, 50, 20))
     path.write_text(text.rstrip("\n"))
     summary = run(tmp_path, [path], min_dist=0.0, mic_psize=1.0)
-    assert summary["rejected"] == 1
+    assert summary.rejected == 1
     assert (tmp_path / "out/particles_kept.tbl").read_text() == text.splitlines(keepends=True)[0]
 
 
@@ -111,8 +111,12 @@ def test_pixel_size_from_the_apix_column(tmp_path):
     rows = [r.replace(" 0 0 0 0 0 0 0\n", " 3.5 0 0 0 0 0 0\n") for r in rows]
     path.write_text("".join(rows))
     summary = run(tmp_path, [path], min_dist=3.0)
-    assert summary["pixel_sizes"][0] == {**summary["pixel_sizes"][0], "psize": 3.5, "source": "apix (column 36)"}
-    assert summary["rejected"] == 0  # 1 px = 3.5 Å apart
+    assert summary.to_json()["pixel_sizes"][0] == {
+        **summary.to_json()["pixel_sizes"][0],
+        "psize": 3.5,
+        "source": "apix (column 36)",
+    }
+    assert summary.rejected == 0  # 1 px = 3.5 Å apart
 
 
 def test_volume_list_and_table_map(tmp_path):
@@ -135,7 +139,7 @@ def test_t_double_round_trip(tmp_path):
     expected = oracle_table(values, 10.0, 300.0)
     summary = run(tmp_path, [path], min_dist=300.0, mic_psize=10.0)
     kept, _ = parse(tmp_path / "out/particles_kept.tbl")
-    assert 0 < summary["rejected"] == int((~expected).sum())
+    assert 0 < summary.rejected == int((~expected).sum())
     assert (tmp_path / "out/particles_kept.tbl").read_text().splitlines(keepends=True) == [
         line for line, k in zip(lines, expected) if k
     ]
@@ -154,6 +158,6 @@ def test_t_complex_round_trip_with_its_map(tmp_path):
     particles = read_dynamo_tables([path], tmp_path / "out", *read, lambda m: None, lambda m, level: None)
     assert particles.mic_names[:2] == ["tomo_ts01.mrc_15.00Apx.mrc", "tomo_ts02.mrc_15.00Apx.mrc"]
     summary = remove_duplicate_particles([path], tmp_path / "out", options)
-    assert 0 < summary["rejected"] == int((~expected).sum()) and summary["micrographs"] == 48
+    assert 0 < summary.rejected == int((~expected).sum()) and summary.micrographs == 48
     rejected = (tmp_path / "out/particles_rejected.tbl").read_text().splitlines(keepends=True)
     assert rejected == [line for line, k in zip(lines, expected) if not k]

@@ -53,10 +53,13 @@ def test_refine3d_particles_and_a_manualpick_job_are_deduplicated_together(tmp_p
     # The hand picks: the planted ones rejected, the others kept, each row as ManualPick wrote it.
     assert pick_rows(out / "kept") == sorted(row for _, row, planted in project.pick_rows if not planted)
     assert pick_rows(out / "rejected") == sorted(row for _, row, planted in project.pick_rows if planted)
-    assert (summary["kept"], summary["rejected"]) == (len(project.refined_rows) + 9, 6)
-    assert summary["outputs"]["kept"][:2] == ["Dedup/job050/particles_kept.star", "Dedup/job050/autopick_kept.star"]
+    assert (summary.kept, summary.rejected) == (len(project.refined_rows) + 9, 6)
+    assert summary.to_json()["outputs"]["kept"][:2] == [
+        "Dedup/job050/particles_kept.star",
+        "Dedup/job050/autopick_kept.star",
+    ]
     # Item 2: the picks take their micrographs' pixel size, from the micrographs STAR.
-    assert {entry["psize"] for entry in summary["pixel_sizes"]} == {1.06}
+    assert {entry["psize"] for entry in summary.to_json()["pixel_sizes"]} == {1.06}
 
 
 def test_relion5_refined_particles_with_optics_and_a_picks_job_without(tmp_path, monkeypatch):
@@ -68,7 +71,7 @@ def test_relion5_refined_particles_with_optics_and_a_picks_job_without(tmp_path,
     summary = remove_duplicate_particles([project.refined, project.picks], "Dedup/job050", options)
     out = tmp_path / "Dedup/job050"
     refined_kept, picks_kept = out / "particles_kept_run_data.star", out / "particles_kept_particles.star"
-    assert summary["outputs"]["kept"] == [f"Dedup/job050/{p.name}" for p in (refined_kept, picks_kept)]
+    assert summary.to_json()["outputs"]["kept"] == [f"Dedup/job050/{p.name}" for p in (refined_kept, picks_kept)]
     assert not (out / "particles_kept.star").exists()  # it would lose the refined particles' columns
     # Every refined row byte for byte, under RELION 5's data_general and data_optics as read.
     assert data_rows(refined_kept) == project.refined_rows
@@ -78,7 +81,7 @@ def test_relion5_refined_particles_with_optics_and_a_picks_job_without(tmp_path,
     assert header(picks_kept) == header(tmp_path / project.picks)
     assert any(
         "particle columns differ" in w and "rlnTomoSubtomogramRot (only in run_data.star)" in w
-        for w in summary["warnings"]
+        for w in summary.warnings
     )
 
 
@@ -96,7 +99,7 @@ def test_real_select_job_and_picks_job_keep_every_column(tmp_path):
         assert sorted(data_rows(kept) + data_rows(rejected)) == sorted(data_rows(source))
         assert header(kept) == header(source)
     kept_rows = sum(len(data_rows(tmp_path / f"out/particles_kept_{s.stem}.star")) for s in (select, picks))
-    assert kept_rows == summary["kept"] and not (tmp_path / "out/particles_kept.star").exists()
+    assert kept_rows == summary.kept and not (tmp_path / "out/particles_kept.star").exists()
 
 
 @pytest.mark.parametrize(
@@ -140,6 +143,6 @@ def test_a_transform_is_taken_where_each_input_has_its_own_files(tmp_path, monke
     inputs = [project.refined, "Select/job030/particles.star"]
     options = ParticleOptions(min_dist=30.0, micrographs=Path(project.micrographs), transform=["2=shift:-64,0"])
     summary = remove_duplicate_particles(inputs, "Dedup/job050", options)
-    assert summary["kept"] == summary["rejected"] == len(project.refined_rows)  # one of each pair
+    assert summary.kept == summary.rejected == len(project.refined_rows)  # one of each pair
     kept = [data_rows(Path(f"Dedup/job050/particles_{s}_run_data.star")) for s in ("kept", "rejected")]
     assert sorted(kept[0] + kept[1]) == sorted(project.refined_rows)  # the refined rows as read, once each

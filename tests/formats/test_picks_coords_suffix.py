@@ -50,7 +50,7 @@ def test_relion3_jobs_get_a_coords_suffix_file_where_relion31_extract_looks(tmp_
     summary = remove_duplicate_particles(
         ["AutoPick/job006", "AutoPick/job011"], "Dedup/job050", ParticleOptions(min_dist=40.0, score_normalize="rank")
     )
-    assert "Dedup/job050/kept/coords_suffix_autopick.star" in summary["outputs"]["kept"]
+    assert "Dedup/job050/kept/coords_suffix_autopick.star" in summary.to_json()["outputs"]["kept"]
     for subset in ("kept", "rejected"):
         suffix_file = tmp_path / f"Dedup/job050/{subset}/coords_suffix_autopick.star"
         # LoG ran on the 5 micrographs of Select/job005: only CtfFind's STAR lists all 24.
@@ -60,7 +60,7 @@ def test_relion3_jobs_get_a_coords_suffix_file_where_relion31_extract_looks(tmp_
     for name in picks["job011"]:
         path = relion31_coordinate_file(coord_dir, name, suffix)
         total += read_rows(path)
-    assert total == summary["kept"]
+    assert total == summary.kept
 
 
 def test_no_coords_suffix_file_without_a_star_listing_every_micrograph(tmp_path, monkeypatch):
@@ -75,7 +75,7 @@ def test_no_coords_suffix_file_without_a_star_listing_every_micrograph(tmp_path,
     summary = remove_duplicate_particles(
         ["AutoPick/job006", "cryolo"], "Dedup2", ParticleOptions(min_dist=40.0, mic_psize=PSIZE)
     )
-    assert any("no RELION 3.x coords_suffix file is written" in w for w in summary["warnings"])
+    assert any("no RELION 3.x coords_suffix file is written" in w for w in summary.warnings)
     assert not (tmp_path / "Dedup2/kept/coords_suffix_autopick.star").exists()
 
 
@@ -100,7 +100,7 @@ def test_relion31_extract_reads_the_output(tmp_path, monkeypatch):
     run = subprocess.run(command, check=False, capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stdout + run.stderr
     particles = starfile.read("Extract/job051/particles.star")["particles"]
-    assert len(particles) == summary["kept"]
+    assert len(particles) == summary.kept
     per_mic = particles.groupby("rlnMicrographName").size().to_dict()
     for name in picks["job011"]:
         expected = read_rows(relion31_coordinate_file("Dedup/job050/kept/", name, "_autopick.star"))
@@ -126,7 +126,7 @@ def test_log_and_template_jobs_keep_all_their_columns(tmp_path, monkeypatch):
     summary = remove_duplicate_particles(
         ["AutoPick/job006", "AutoPick/job011"], "Dedup", ParticleOptions(min_dist=40.0, score_normalize="rank")
     )
-    assert not [w for w in summary["warnings"] if "not written" in w]
+    assert not [w for w in summary.warnings if "not written" in w]
     inputs = {}
     for job in ("job006", "job011"):
         for path in sorted((tmp_path / "AutoPick" / job / "Movies").glob("*_autopick.star")):
@@ -140,4 +140,4 @@ def test_log_and_template_jobs_keep_all_their_columns(tmp_path, monkeypatch):
             for row in rows:
                 assert row == inputs[(path.name, row["rlnCoordinateX"], row["rlnCoordinateY"])]
             written += len(rows)
-    assert written == len(inputs) == summary["particles"]
+    assert written == len(inputs) == summary.particles

@@ -68,9 +68,9 @@ def test_consensus_agrees_with_brute_force(tmp_path, n_pickers):
             options = ParticleOptions(min_dist=30.0, mic_psize=1.0, topaz_scale=1.0, min_support=k)
             summary = remove_duplicate_particles(inputs, tmp_path / f"out{trial}_{k}", options)
             expected, unconfirmed = oracle(mic, xy, score, picker, 30.0, k)
-            assert summary["kept"] == int(expected.sum()), (trial, k)
+            assert summary.kept == int(expected.sum()), (trial, k)
             if n_pickers > 1:
-                by_input = [i["rejected_unconfirmed"] for i in summary["consensus"]["per_input"]]
+                by_input = [i["rejected_unconfirmed"] for i in summary.to_json()["consensus"]["per_input"]]
                 assert by_input == np.bincount(np.array(picker)[unconfirmed], minlength=n_pickers).tolist()
             got = set()
             for p in range(n_pickers):
@@ -133,9 +133,9 @@ def test_rank_normalisation_lets_a_low_scale_picker_win(tmp_path):
     ranked = remove_duplicate_particles(
         inputs, tmp_path / "rank", ParticleOptions(mic_psize=1.0, topaz_scale=1.0, score_normalize="rank")
     )
-    assert [i["kept"] for i in raw["inputs"]] == [2, 3]
-    assert [i["kept"] for i in ranked["inputs"]] == [3, 2]
-    assert "rank" in ranked["score"]["normalized"] and "normalized" not in raw["score"]
+    assert [i["kept"] for i in raw.to_json()["inputs"]] == [2, 3]
+    assert [i["kept"] for i in ranked.to_json()["inputs"]] == [3, 2]
+    assert "rank" in ranked.to_json()["score"]["normalized"] and "normalized" not in raw.to_json()["score"]
 
 
 @pytest.fixture
@@ -449,9 +449,9 @@ def test_inputs_on_no_common_micrograph_are_warned_about(tmp_path):
     b.write_text(cbox_text([(500.0, 600.0, 100.0, 100.0, 0.8)]))
     options = ParticleOptions(mic_psize=1.0)
     summary = remove_duplicate_particles([a, b], tmp_path / "two", options)
-    assert [w for w in summary["warnings"] if "shares no micrograph" in w and "m1.cbox" in w]
+    assert [w for w in summary.warnings if "shares no micrograph" in w and "m1.cbox" in w]
     summary = remove_duplicate_particles([str(tmp_path / "*.cbox")], tmp_path / "one", options)
-    assert not [w for w in summary["warnings"] if "shares no micrograph" in w]
+    assert not [w for w in summary.warnings if "shares no micrograph" in w]
 
 
 def test_picks_set_is_built_without_8_byte_columns_per_pick(tmp_path):
@@ -478,10 +478,10 @@ def test_an_unscored_picker_says_the_others_scores_go_unused_too(tmp_path):
     (tmp_path / "plain.txt").write_text("image_name\tx_coord\ty_coord\nm\t12.0\t10.0\n")
     options = ParticleOptions(mic_psize=1, topaz_scale=1)
     summary = remove_duplicate_particles([tmp_path / "scored.txt", tmp_path / "plain.txt"], tmp_path / "out", options)
-    (warning,) = [w for w in summary["warnings"] if "no score" in w]
+    (warning,) = [w for w in summary.warnings if "no score" in w]
     assert warning.startswith(f"{tmp_path / 'plain.txt'}: no score in the picks")
     assert "the other inputs' scores are not used either" in warning
-    assert summary["score"]["order"] == "random (seed 0)"
+    assert summary.to_json()["score"]["order"] == "random (seed 0)"
 
 
 def test_a_relion_list_of_bare_micrograph_stems_is_warned_about(tmp_path):
@@ -489,7 +489,7 @@ def test_a_relion_list_of_bare_micrograph_stems_is_warned_about(tmp_path):
     text = "\ndata_\n\nloop_\n_rlnCoordinateX #1\n_rlnCoordinateY #2\n10.0 20.0\n40.0 20.0\n"
     (tmp_path / "x_autopick.star").write_text(text)
     summary = remove_duplicate_particles([tmp_path / "x_autopick.star"], tmp_path / "out", ParticleOptions(mic_psize=1))
-    assert any(w.startswith("micrographs known only by file stem (1, e.g. x)") for w in summary["warnings"])
+    assert any(w.startswith("micrographs known only by file stem (1, e.g. x)") for w in summary.warnings)
     listed = starfile.read(tmp_path / "out" / "autopick_kept.star")
     assert listed["rlnMicrographName"].tolist() == ["x"]
 
@@ -545,7 +545,7 @@ def test_relion_columns_not_written_are_named(tmp_path):
     (tmp_path / "b/x_autopick.star").write_text(head + b_labels + "0.9 21.0 12.0\n300.0 400.0 500.0\n")
     inputs = [tmp_path / "a/x_autopick.star", tmp_path / "b/x_autopick.star"]
     summary = remove_duplicate_particles(inputs, tmp_path / "out", ParticleOptions(mic_psize=1, min_dist=10))
-    (warning,) = [w for w in summary["warnings"] if "not written" in w]
+    (warning,) = [w for w in summary.warnings if "not written" in w]
     assert f"not written there: {inputs[0]}: rlnClassNumber, rlnAnglePsi)" in warning
     kept = starfile.read(tmp_path / "out/kept/x_autopick.star")
     assert list(kept.columns) == ["rlnCoordinateX", "rlnCoordinateY", "rlnAutopickFigureOfMerit"]
@@ -560,14 +560,14 @@ def test_relion_columns_not_written_are_named(tmp_path):
     # The same columns in both: rows are byte copies, nothing to warn about.
     (tmp_path / "b/x_autopick.star").write_text(head + a_labels + "12.0 21.0 0.9 1 90.0\n")
     summary = remove_duplicate_particles(inputs, tmp_path / "out2", ParticleOptions(mic_psize=1, min_dist=10))
-    assert not [w for w in summary["warnings"] if "not written" in w]
+    assert not [w for w in summary.warnings if "not written" in w]
     assert (tmp_path / "out2/kept/x_autopick.star").read_text().endswith("12.0 21.0 0.9 1 90.0\n\n")
     # The same columns, written by another tool (starfile: a comment, no "#N"): copied too.
     other_tool = "# Created by the starfile Python package\n\n\ndata_\n\nloop_\n"
     other_tool += "".join(f"{line.split()[0]}\n" for line in a_labels.splitlines())
     (tmp_path / "b/x_autopick.star").write_text(other_tool + "12.0\t21.0\t0.9\t1\t90.0\n")
     summary = remove_duplicate_particles(inputs, tmp_path / "out3", ParticleOptions(mic_psize=1, min_dist=10))
-    assert not [w for w in summary["warnings"] if "not written" in w]
+    assert not [w for w in summary.warnings if "not written" in w]
     kept = (tmp_path / "out3/kept/x_autopick.star").read_text()
     assert kept.startswith(head + a_labels) and kept.endswith("12.0\t21.0\t0.9\t1\t90.0\n\n")
     # The same columns in another order (RELION 3.1's template picker after its LoG picker):
@@ -576,7 +576,7 @@ def test_relion_columns_not_written_are_named(tmp_path):
     b_order += "_rlnAnglePsi #5\n"
     (tmp_path / "b/x_autopick.star").write_text(head + b_order + "  12.0 21.0    1  0.900 90.0 \n")
     summary = remove_duplicate_particles(inputs, tmp_path / "out4", ParticleOptions(mic_psize=1, min_dist=10))
-    assert not [w for w in summary["warnings"] if "not written" in w]
+    assert not [w for w in summary.warnings if "not written" in w]
     kept = (tmp_path / "out4/kept/x_autopick.star").read_text()
     assert kept.startswith(head + a_labels) and kept.endswith("  12.0 21.0  0.900    1 90.0\n\n")
 

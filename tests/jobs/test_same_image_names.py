@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from cryodedup.algo.dedup import SAME_CENTRE_A
 from cryodedup.jobs.particles.job import remove_duplicate_particles
+from cryodedup.jobs.particles.summary import ParticleSummary
 from cryodedup.options import ParticleOptions
 from cryodedup.particle_set import Images
 from helpers import kept_rows, write_star
@@ -83,7 +84,7 @@ def brute_force(rows: list[list], keep: list[bool]) -> tuple[int, int, list[str]
     return len(twice), sum(len(ks) for ks in twice), [rows[k][3] for k in firsts[:NAMED]]
 
 
-def run(tmp_path: Path, files: list[list[list]], name: str, mode: str) -> tuple[dict, list[str], list[str]]:
+def run(tmp_path: Path, files: list[list[list]], name: str, mode: str) -> tuple[ParticleSummary, list[str], list[str]]:
     paths = [write_star(tmp_path / f"in{k}.star", LABELS, rows, optics=OPTICS) for k, rows in enumerate(files)]
     summary = remove_duplicate_particles(paths, tmp_path / name, ParticleOptions(min_dist=10, same_image=mode))
     inputs = [line for path in paths for line in kept_rows(path)]
@@ -101,7 +102,7 @@ def test_images_kept_twice_agree_with_the_names_compared_as_strings(tmp_path_fac
     rows = [row for rows in files for row in rows]
     keep = [line in set(kept) for line in inputs]
     count, n_rows, named = brute_force(rows, keep)
-    found = summary["same_image"]
+    found = summary.to_json()["same_image"]
     assert (found["images_kept_twice"], found["rows"], found.get("named", [])) == (count, n_rows, named)
     if count:
         assert found["message"].startswith(f"{count:,} image{'s' if count > 1 else ''} kept twice ({n_rows:,} rows ")
@@ -115,11 +116,11 @@ def test_two_bit_keys_collide_and_the_names_undo_it(tmp_path, monkeypatch):
     rows.append(["m1.mrc", 1000, 400, "5@Extract/s.mrcs", 0.9, 1])
     for bits in (64, 2):
         monkeypatch.setattr(Images, "key_bits", bits)
-        found = run(tmp_path, [rows], f"warn{bits}", "warn")[0]["same_image"]
+        found = run(tmp_path, [rows], f"warn{bits}", "warn")[0].to_json()["same_image"]
         assert (found["images_kept_twice"], found["rows"], found["named"]) == (1, 2, ["000005@Extract/s.mrcs"])
         summary, inputs, kept = run(tmp_path, [rows], f"reject{bits}", "reject")
         assert kept == [line for k, line in enumerate(inputs) if k != 4]
-        assert summary["same_image"]["rows_rejected"] == 1
+        assert summary.to_json()["same_image"]["rows_rejected"] == 1
 
 
 @pytest.mark.parametrize("mode", ["warn", "reject"])
@@ -131,5 +132,5 @@ def test_keys_cut_to_two_bits_change_no_decision_and_no_summary(tmp_path_factory
     for bits in (64, 2):
         monkeypatch.setattr(Images, "key_bits", bits)
         summary, _, kept = run(tmp_path, files, f"{mode}{bits}", mode)
-        found[bits] = (kept, summary["kept"], summary["same_image"], summary.get("warnings"))
+        found[bits] = (kept, summary.kept, summary.to_json()["same_image"], summary.warnings)
     assert found[2] == found[64]

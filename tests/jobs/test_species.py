@@ -222,12 +222,12 @@ def test_one_file_per_template_and_a_class_column_give_the_same_answer(tmp_path,
     assert [line.split()[1] for line in kept if line.startswith("TS_01")] == ["1000", "180", "3000"]
     kept_b = (tmp_path / "b" / "particles_kept.star").read_text().splitlines()
     assert [line.split()[1] for line in kept_b if line.startswith("TS_01")] == ["1000", "180", "3000"]
-    a, b = per_template["species"]["cross_species"], one_file["species"]["cross_species"]
+    a, b = per_template.to_json()["species"]["cross_species"], one_file.to_json()["species"]["cross_species"]
     assert a["won"] == [[0, 0], [1, 0]] == b["won"]
     assert a["pairs"] == [{"a": "ribosome", "b": "proteasome", "conflicts": 1, "a_won": 0, "b_won": 1}]
-    per = per_template["species"]["per_species"]
+    per = per_template.to_json()["species"]["per_species"]
     assert [(p["particles"], p["kept"], p["displaced_by_other_species"]) for p in per] == [(3, 1, 1), (2, 2, 0)]
-    json.dumps(per_template, allow_nan=False)  # strict JSON
+    json.dumps(per_template.to_json(), allow_nan=False)  # strict JSON
 
 
 REAL_TOMOGRAMS = [
@@ -251,11 +251,11 @@ def test_real_tomograms_as_one_species_answer_as_before(tmp_path, name, min_dist
     crossed = ParticleOptions(min_dist=min_dist, species=["ribosome"], cross_species=True, radius={"ribosome": 150.0})
     for out, options in (("named", named), ("crossed", crossed)):
         summary = remove_duplicate_particles([path], tmp_path / out, options)
-        assert summary["kept"] == plain["kept"] and summary["species"]["per_species"][0]["kept"] == plain["kept"]
+        assert summary.kept == plain.kept and summary.to_json()["species"]["per_species"][0]["kept"] == plain.kept
         for kind in ("kept", "rejected"):
             ours = (tmp_path / out / f"particles_{kind}.star").read_bytes()
             assert ours == (tmp_path / "plain" / f"particles_{kind}.star").read_bytes()
-    assert plain["rejected"] > 0 or min_dist == 60.0  # at 300 Å every file has duplicates to remove
+    assert plain.rejected > 0 or min_dist == 60.0  # at 300 Å every file has duplicates to remove
 
 
 def test_species_options_without_species_are_refused(tmp_path):
@@ -316,11 +316,11 @@ def test_consensus_within_species_says_why_a_species_cannot_be_confirmed(tmp_pat
     summary = remove_duplicate_particles(paths, tmp_path / "out", options)
     kept = (tmp_path / "out" / "particles_kept.star").read_text().splitlines()
     assert sorted(int(line.split()[1]) for line in kept if line.startswith("TS_01")) == [10, 500, 2000]
-    assert summary["warnings"] == [
+    assert summary.warnings == [
         "2 proteasome picks on 1 micrograph (e.g. TS_01): 1 input holds proteasome; --min-support 2 is asked "
         "within each species, so it cannot be asked of these 2 picks: kept (--uncovered reject rejects them)"
     ]
-    consensus = summary["consensus"]
+    consensus = summary.to_json()["consensus"]
     assert consensus["jaccard"] == [[1.0, 0.3333, None], [0.3333, 1.0, None], [None, None, 1.0]]
     assert consensus["least_agreement"] == [{"micrograph": "TS_01", "mean_jaccard": 0.3333}]
     assert consensus["no_species_in_common"] == [[0, 2], [1, 2]]

@@ -91,7 +91,7 @@ def test_min_dist_z_per_species(tmp_path):
         tmp_path / "api",
         ParticleOptions(species_column="rlnClassNumber", min_dist="1=50,2=30", min_dist_z="2=10", score="rlnLCCmax"),
     )
-    assert same["kept"] == 4
+    assert same.kept == 4
     # Without species, a NAME=Å along z is refused in one line.
     plain = cli("particles", star, "-o", tmp_path / "plain", "--min-dist-z", "2=10")
     assert plain.exit_code != 0 and "--min-dist-z NAME=Å: these particles have no species" in plain.output

@@ -161,11 +161,13 @@ def test_a_micrograph_run_takes_what_goes_together(run):
 
 
 def test_the_api_refuses_metadata_with_a_shard_as_the_command_line_does(tmp_path):
+    from cryodedup.jobs.micrographs.plan import micrograph_plan
     from cryodedup.jobs.micrographs.shards import run_micrograph_shard
 
-    options = MicrographOptions(metadata=[tmp_path])
+    # (the shard is handed the options resolved, as the command line resolves them: the plan's metadata refused)
+    job = micrograph_plan(MicrographOptions(metadata=[tmp_path]))
     with pytest.raises(CryodedupError, match="--metadata cannot be given with --shard"):
-        run_micrograph_shard([tmp_path / "a.mrc", tmp_path / "b.mrc"], tmp_path / "out", options, 1, 2)
+        run_micrograph_shard([tmp_path / "a.mrc", tmp_path / "b.mrc"], tmp_path / "out", job, 1, 2)
     assert not (tmp_path / "out").exists()
 
 

@@ -384,7 +384,7 @@ def test_the_python_block_runs_as_written_on_a_star_file_and_a_dataset(tmp_path,
     scores = particles["rlnMaxValueProbDistribution"].to_numpy()
     order = sorted(range(len(scores)), key=lambda i: (-scores[i], i))
     want = greedy_keep(particles["rlnMicrographName"].to_numpy(), star_centres(particles, PSIZE), order, 40.0)
-    assert names["summary"]["kept"] == len(want)
+    assert names["summary"].kept == len(want)
     # The Dataset: 20 Å, by ncc_score; kept and rejected Datasets partition it.
     kept, rejected = names["kept"], names["rejected"]
     score = made["pick_stats/ncc_score"]

@@ -178,6 +178,7 @@ def two_shards(tmp_path_factory):
     import numpy as np
 
     from cryodedup import MicrographOptions
+    from cryodedup.jobs.micrographs.plan import micrograph_plan
     from cryodedup.jobs.micrographs.shards import run_micrograph_shard
     from fixtures.synthetic import write_mrc
 
@@ -188,7 +189,7 @@ def two_shards(tmp_path_factory):
         write_mrc(root / f"m{k}.mrc", rng.normal(size=(128, 128)), 4.0)
         files.append(root / f"m{k}.mrc")
     for k in (1, 2):
-        run_micrograph_shard(files, root / "shards", MicrographOptions(bin=1), k, 2)
+        run_micrograph_shard(files, root / "shards", micrograph_plan(MicrographOptions(bin=1)), k, 2)
     return root / "shards"
 
 
@@ -393,6 +394,7 @@ def test_a_shard_stopped_leaves_no_temporary_file_nor_an_empty_folder(tmp_path, 
 
     from cryodedup import MicrographOptions
     from cryodedup.jobs.micrographs import shards
+    from cryodedup.jobs.micrographs.plan import micrograph_plan
 
     def stopped(*args, **kwargs):
         if when == "writing pairs.npz":
@@ -405,7 +407,7 @@ def test_a_shard_stopped_leaves_no_temporary_file_nor_an_empty_folder(tmp_path, 
         monkeypatch.setattr(np, "savez", stopped)
     files = sorted(two_shards.parent.glob("m*.mrc"))
     with pytest.raises(KeyboardInterrupt):
-        shards.run_micrograph_shard(files, tmp_path / "shards", MicrographOptions(bin=1), 1, 2)
+        shards.run_micrograph_shard(files, tmp_path / "shards", micrograph_plan(MicrographOptions(bin=1)), 1, 2)
     assert not (tmp_path / "shards" / "shard-1-of-2").exists()
 
 

@@ -30,7 +30,7 @@ def test_a_job_drawing_many_pictures_leaves_pyplot_alone(tmp_path):
         warnings.simplefilter("always")
         summary = remove_duplicate_particles([path], tmp_path / "out", ParticleOptions(plot=True, plot_mics=25))
     assert [str(w.message) for w in caught if "figures have been opened" in str(w.message)] == []
-    assert sum(p.endswith(".png") and "example_micrograph_" in p for p in summary["plots"]) == 25
+    assert sum(p.endswith(".png") and "example_micrograph_" in p for p in summary.plots) == 25
     assert plt.get_fignums() == []
 
 

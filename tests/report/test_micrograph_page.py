@@ -105,7 +105,7 @@ def project(tmp_path_factory):
 
 def test_every_micrograph_is_on_the_page_with_the_files_counts(browser, project):
     outdir, summary = project
-    assert str(outdir / "micrographs.html") in summary["plots"]
+    assert str(outdir / "micrographs.html") in summary.plots
     assert "micrographs.html" in (outdir / "report.html").read_text()  # linked from the report
     page = opened(browser, outdir / "micrographs.html")
     on_screen = cards_on_screen(page)
@@ -173,7 +173,7 @@ def test_an_image_not_found_is_said_even_when_every_examples_image_was(tmp_path)
     (tmp_path / "mics" / "mic_000.mrc").unlink()  # (one pick: never an example, those with the most rejected)
     options = ParticleOptions(min_dist=15, score="rlnAutopickFigureOfMerit", plot=True, plot_mics=2)
     summary = remove_duplicate_particles(inputs, tmp_path / "out", options)
-    note = summary["micrograph_images"]
+    note = summary.micrograph_images
     assert note.startswith("1 of 6 micrograph images not found; their cards on micrographs.html drawn on a blank"), note
     assert re.search(r"\nfirst looked for: \S*mics/mic_000\.mrc\n", note), note
     index = _js_object(tmp_path / "out" / "micrographs" / "index.js")

@@ -89,7 +89,7 @@ NOT_DRAWN_FOR_ONE_SCORED_INPUT = {
 
 def test_particle_pictures_show_the_decisions(tmp_path):
     summary, d, _ = details_of(tmp_path)
-    names = {p.split("/")[-1] for p in summary["plots"]}
+    names = {p.split("/")[-1] for p in summary.plots}
     assert DRAWN_FOR_ONE_SCORED_INPUT | {"report.html"} <= names and not names & NOT_DRAWN_FOR_ONE_SCORED_INPUT
     # The first example is the micrograph with the most rejections: kept picks in one panel,
     # rejected picks in the other, each with a line to the pick kept instead.
@@ -106,7 +106,7 @@ def test_particle_pictures_show_the_decisions(tmp_path):
     assert len(segments) == rejected.max()
     # The job decided in one pass, which kept the pairs the pictures asked for: the lines are
     # the whole file's decision's (its pairs as the two passes keep them).
-    assert summary["timings"]["one_pass"]
+    assert summary.to_json()["timings"]["one_pass"]
     whole = dedup(d.groups, d.centres, d.scores, min_dist=d.min_dist, higher_is_better=d.particles.higher_is_better)
     assert np.array_equal(whole.keep, d.keep) and np.array_equal(whole.suppressed_by, d.suppressed_by)
     for segment, i in zip(segments, np.flatnonzero(~d.keep & on_mic)):
@@ -174,7 +174,7 @@ def test_a_pick_on_a_bright_feature_is_drawn_on_it(tmp_path):
     rows = [[250, 40, "mics/m.mrc", 1, 0.9], [252, 41, "mics/m.mrc", 1, 0.5], [60, 200, "mics/m.mrc", 1, 0.4]]
     star = write_star(tmp_path / "p.star", labels, rows, optics=[[1, "og1", 2.0, 2.0]])
     summary, d, _ = run_with_spy(star, tmp_path / "out", ParticleOptions(min_dist=20, plot=True, plot_mics=1))
-    assert "micrograph_images" not in summary  # found from the folder above the input
+    assert "micrograph_images" not in summary.to_json()  # found from the folder above the input
     image = picks_figures.display_image(*binned_image(tmp_path / "mics" / "m.mrc", picks_figures.DISPLAY_WIDTH))
     picture = picks_figures.micrograph_picks(d, 0, image)
     pixels = picture.pixels()
@@ -201,7 +201,7 @@ def test_the_summary_and_report_say_when_images_are_not_found(tmp_path):
     rows = [[250, 40, "mics/m.mrc", 1, 0.9], [252, 41, "mics/m.mrc", 1, 0.5]]
     star = write_star(tmp_path / "job" / "p.star", labels, rows, optics=[[1, "og1", 2.0, 2.0]])
     summary = remove_duplicate_particles([star], tmp_path / "out", ParticleOptions(plot=True))
-    note = summary["micrograph_images"]
+    note = summary.micrograph_images
     assert "1 of 1 micrograph images not found; 1 of 1 examples drawn on a blank frame" in note
     assert "mics/m.mrc" in note and "--project-dir" in note
     report = (tmp_path / "out" / "report.html").read_text()
@@ -213,7 +213,7 @@ def test_the_summary_and_report_say_when_images_are_not_found(tmp_path):
     summary = remove_duplicate_particles(
         [star], tmp_path / "out2", ParticleOptions(plot=True, project_dir=tmp_path / "data")
     )
-    assert "micrograph_images" not in summary
+    assert "micrograph_images" not in summary.to_json()
 
 
 def test_an_unreadable_image_is_drawn_on_a_blank_frame_that_says_so(tmp_path, monkeypatch):
@@ -227,7 +227,7 @@ def test_an_unreadable_image_is_drawn_on_a_blank_frame_that_says_so(tmp_path, mo
     star = write_star(tmp_path / "p.star", labels, rows, optics=[[1, "og1", 2.0, 2.0]])
     drawn = capture_pictures(monkeypatch)
     summary = remove_duplicate_particles([star], tmp_path / "out", ParticleOptions(min_dist=20, plot=True))
-    assert "micrograph_images" not in summary  # the file is there: not one of the missing
+    assert "micrograph_images" not in summary.to_json()  # the file is there: not one of the missing
     (example,) = [picture for name, _, picture in drawn if name.startswith("example_")]
     assert "image unreadable" in example.title and "image not found" not in example.title
 
@@ -262,7 +262,7 @@ def test_the_count_within_each_species_distance_counts_its_own_species_only(tmp_
         plot=True, plot_mics=0, mic_psize=1.0, species_column="rlnClassNumber", species_min_dist={"1": 40, "2": 20}
     )
     summary, d, _ = run_with_spy(path, tmp_path / "out", options)
-    assert summary["rejected"] == 1
+    assert summary.rejected == 1
     (panel,) = plots.nn_histogram(d).panels
     within = [label for label in panel.legend.labels if "within it" in label]
     assert within == ["1: minimum distance 40 Å, 2 of 3 within it", "2: minimum distance 20 Å, 0 of 1 within it"]
@@ -365,11 +365,11 @@ def test_consensus_pictures(tmp_path):
         (tmp_path / f"{name}.txt").write_text("\n".join(lines) + "\n")
     options = ParticleOptions(mic_psize=1.0, topaz_scale=1.0, plot=True, plot_mics=0)
     summary = remove_duplicate_particles([tmp_path / "a.txt", tmp_path / "b.txt"], tmp_path / "out", options)
-    assert {"consensus.png", "agreement.png"} <= {p.split("/")[-1] for p in summary["plots"]}
+    assert {"consensus.png", "agreement.png"} <= {p.split("/")[-1] for p in summary.plots}
     report = (tmp_path / "out/report.html").read_text()
     # a: 2 picks, b: 1, one pair shared: J = 1 / (2 + 1 - 1) = 0.5, in --json; no consensus was
     # asked and the inputs agree, so the report's table leaves it out; the per-micrograph matrices too.
-    assert summary["consensus"]["jaccard"][0][1] == 0.5
+    assert summary.to_json()["consensus"]["jaccard"][0][1] == 0.5
     assert "Neighbour agreement a.txt / b.txt" not in report and "jaccard_per_micrograph" not in report
     captured = {}
     original = plots.consensus_by_input
@@ -412,10 +412,10 @@ def test_a_micrograph_known_by_its_stem_is_drawn_from_its_mrc_file(tmp_path, mon
     write_topaz(tmp_path / "a.txt", [("stem_mic", 10.0, 20.0, 0.5), ("stem_mic", 12.0, 20.0, 0.4)])
     options = ParticleOptions(mic_psize=1.0, topaz_scale=1.0, plot=True, plot_mics=1)
     summary = remove_duplicate_particles([tmp_path / "a.txt"], tmp_path / "out", options)
-    assert "micrograph_images" not in summary
+    assert "micrograph_images" not in summary.to_json()
     (tmp_path / "stem_mic.mrc").unlink()
     summary = remove_duplicate_particles([tmp_path / "a.txt"], tmp_path / "again", options)
-    assert f"first looked for: {tmp_path / 'stem_mic.mrc'}" in summary["micrograph_images"]
+    assert f"first looked for: {tmp_path / 'stem_mic.mrc'}" in summary.micrograph_images
 
 
 # --- The report: the summary as a table, pictures with whole-number counts -----------------------
@@ -463,11 +463,11 @@ def test_the_report_summary_is_the_terminal_table_with_the_verdict_highlighted(t
     # Micrographs named by the end of their paths (whole in --json), never cut in the middle.
     listed = rows["Most straddling (4 micrographs)"].splitlines()
     assert listed[0] == "FoilHole_29310345_Data_29308236_29308238_20221104_061329.mrc: 1 (of 2 particles)"
-    assert summary["halfset_audit"]["top_micrographs"][0]["micrograph"] == LONG_NAME.format(29310345)
+    assert summary.to_json()["halfset_audit"]["top_micrographs"][0]["micrograph"] == LONG_NAME.format(29310345)
     assert rows["Micrograph images"].startswith("4 of 4 micrograph images not found; 1 of 1 examples")
     # Without half-set pairs across: green.
     ok = remove_duplicate_particles(paths[:1], tmp_path / "one", options)
-    assert ok["halfset_audit"]["straddling_pairs"] == 0
+    assert ok.to_json()["halfset_audit"]["straddling_pairs"] == 0
     assert "<tr class='good'><th>Half-set audit</th>" in (tmp_path / "one" / "report.html").read_text()
 
 

@@ -124,7 +124,7 @@ def test_picks_displaced_by_another_species_are_their_own_category(tmp_path, mon
     tables = [pytom_table(tmp_path / "r.star", ribosome), pytom_table(tmp_path / "p.star", proteasome)]
     radius = {"ribosome": 130.0, "proteasome": 60.0}
     summary, pictures = species_run(tmp_path, monkeypatch, tables, cross_species=True, radius=radius)
-    assert summary["kept"] == 3
+    assert summary.kept == 3
     picture = pictures["example_tomogram_1.png"]
     ax_rejected = picture.panels[1]
     assert ax_rejected.marks["rejected"].tolist() == [[1005, 1000]]

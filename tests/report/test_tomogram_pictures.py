@@ -48,7 +48,7 @@ def details_and_report(tmp_path, monkeypatch):
     monkeypatch.setattr(plots, "rendered_particle_figures", spy)
     options = ParticleOptions(min_dist=40.0, min_dist_z=120.0, plot=True, plot_mics=1)
     summary = remove_duplicate_particles([tomogram_star(tmp_path / "p.star")], tmp_path / "out", options)
-    assert (summary["kept"], summary["rejected"]) == (5, 1)  # z_1 only, by hand
+    assert (summary.kept, summary.rejected) == (5, 1)  # z_1 only, by hand
     return captured["details"], (tmp_path / "out/report.html").read_text()
 
 

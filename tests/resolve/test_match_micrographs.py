@@ -102,9 +102,9 @@ def test_a_reprocessed_copy_is_matched_by_file_name_and_every_copy_rejected(tuto
     expected = oracle_keep(both, lambda i, r: r[4].rsplit("/", 1)[1], 0.0)
     assert expected.sum() == len(rows)  # every copy has an exact original
     summary = remove_duplicate_particles([first, copy], tmp_path / "out", ParticleOptions(min_dist=0))
-    assert (summary["kept"], summary["rejected"]) == (len(rows), len(rows))
-    assert summary["micrographs"] == len(MOVIES)
-    matching = summary["micrograph_matching"]
+    assert (summary.kept, summary.rejected) == (len(rows), len(rows))
+    assert summary.micrographs == len(MOVIES)
+    matching = summary.to_json()["micrograph_matching"]
     assert matching["mode"] == "auto" and matching["matched_by_name"] == len(MOVIES)
     assert "file name" in matching["used"] and "MotionCorr/job099/Movies/" in matching["example"]
     kept = kept_images(tmp_path / "out")
@@ -120,7 +120,7 @@ def test_at_20_angstrom_the_decision_is_the_brute_force_one_on_the_written_match
     both = rows + copy_under(moved, "MotionCorr/job099/Movies")
     expected = oracle_keep(both, lambda i, r: r[4].rsplit("/", 1)[1], 20.0)
     summary = remove_duplicate_particles([first, other], tmp_path / "out", ParticleOptions(min_dist=20))
-    assert summary["kept"] == expected.sum() and summary["rejected"] == len(both) - expected.sum()
+    assert summary.kept == expected.sum() and summary.rejected == len(both) - expected.sum()
     assert kept_images(tmp_path / "out") == [r[3] for r, k in zip(both, expected) if k]
 
 
@@ -128,8 +128,8 @@ def test_path_matching_compares_nothing_across_the_folders(tutorial, tmp_path):
     _, first, copy = tutorial
     options = ParticleOptions(min_dist=0, match_micrographs="path")
     summary = remove_duplicate_particles([first, copy], tmp_path / "out", options)
-    assert summary["rejected"] == 0 and summary["micrographs"] == 2 * len(MOVIES)
-    assert summary["micrograph_matching"] == {"mode": "path", "used": "exact path", "matched_by_name": 0}
+    assert summary.rejected == 0 and summary.micrographs == 2 * len(MOVIES)
+    assert summary.to_json()["micrograph_matching"] == {"mode": "path", "used": "exact path", "matched_by_name": 0}
 
 
 def test_name_matching_that_found_only_shared_paths_says_so_not_by_path():
@@ -208,13 +208,13 @@ def test_inputs_that_share_paths_are_matched_by_path_and_a_renamed_one_is_named(
     )
     n_last = len(last)
     expected = oracle_keep(rows + moved, lambda i, r: r[4], 0.0)  # by exact path
-    assert summary["kept"] == expected.sum() == len(rows) + n_last
-    assert summary["micrograph_matching"]["not_matched"] == 1
+    assert summary.kept == expected.sum() == len(rows) + n_last
+    assert summary.to_json()["micrograph_matching"]["not_matched"] == 1
     assert any("--match-micrographs name compares them" in w for w in warnings)
     by_name = remove_duplicate_particles(
         [a, b], tmp_path / "out2", ParticleOptions(min_dist=0, match_micrographs="name")
     )
-    assert by_name["kept"] == len(rows)
+    assert by_name.kept == len(rows)
 
 
 def test_one_input_never_merges_two_folders_that_share_file_names(tmp_path):
@@ -228,7 +228,7 @@ def test_one_input_never_merges_two_folders_that_share_file_names(tmp_path):
         [one], tmp_path / "out", ParticleOptions(min_dist=0, match_micrographs="name"),
         log=lambda m, level: warnings.append(m) if level == "warning" else None,
     )  # fmt: skip
-    assert summary["rejected"] == 0 and summary["micrographs"] == 6  # the oracle on paths: nothing close
+    assert summary.rejected == 0 and summary.micrographs == 6  # the oracle on paths: nothing close
     assert oracle_keep(rows + twin, lambda i, r: r[4], 0.0).all()
     (line,) = [w for w in warnings if "folders" in w]
     assert "MotionCorr/job002/Movies" in line and "MotionCorr/job003/Movies" in line and "\n" not in line
@@ -236,16 +236,16 @@ def test_one_input_never_merges_two_folders_that_share_file_names(tmp_path):
     third = write(tmp_path / "third.star", copy_under(rows, "MotionCorr/job099/Movies"))
     summary = remove_duplicate_particles([one, third], tmp_path / "out2", ParticleOptions(min_dist=0))
     expected = oracle_keep(rows + twin + copy_under(rows, "MotionCorr/job099/Movies"), lambda i, r: r[4], 0.0)
-    assert summary["rejected"] == 0 and expected.all()
-    assert summary["micrograph_matching"]["kept_apart"] == 6
+    assert summary.rejected == 0 and expected.all()
+    assert summary.to_json()["micrograph_matching"]["kept_apart"] == 6
 
 
 def test_one_input_decided_while_read_is_unchanged(tutorial, tmp_path):
     """The one-pass STAR path (one input): matching has nothing to do, the outputs are written as read."""
     _, first, _ = tutorial
     summary = remove_duplicate_particles([first], tmp_path / "out", ParticleOptions(min_dist=0))
-    assert summary["timings"]["one_pass"] and summary["rejected"] == 0
-    assert summary["micrograph_matching"]["matched_by_name"] == 0
+    assert summary.to_json()["timings"]["one_pass"] and summary.rejected == 0
+    assert summary.to_json()["micrograph_matching"]["matched_by_name"] == 0
 
 
 # --- CryoSPARC names ----------------------------------------------------------------------
@@ -265,8 +265,8 @@ def test_a_cryosparc_export_is_matched_to_a_relion_extraction(tutorial, tmp_path
     movie_of = [r[4].rsplit("/", 1)[1][: -len(".mrc")] for r in rows] * 2  # the matching, written down
     expected = oracle_keep(rows + exported, lambda i, r: movie_of[i], 0.0)
     summary = remove_duplicate_particles([first, export], tmp_path / "out", ParticleOptions(min_dist=0))
-    assert summary["rejected"] == len(rows) == len(rows + exported) - expected.sum()
-    assert summary["micrograph_matching"]["matched_by_name"] == len(MOVIES)
+    assert summary.rejected == len(rows) == len(rows + exported) - expected.sum()
+    assert summary.to_json()["micrograph_matching"]["matched_by_name"] == len(MOVIES)
 
 
 def cs_records(rows, uid_of, path_of, first_uid):
@@ -293,10 +293,10 @@ def test_two_cryosparc_projects_are_matched_by_file_name(tutorial, tmp_path):
     write_cs(tmp_path / "P2_J7.cs", cs_records(rows, uid_b, lambda m: cryosparc_name(m, uid_b[m], "J3"), 10**6))
     inputs = [tmp_path / "P1_J40.cs", tmp_path / "P2_J7.cs"]
     summary = remove_duplicate_particles(inputs, tmp_path / "out", ParticleOptions(min_dist=0))
-    assert (summary["kept"], summary["rejected"]) == (len(rows), len(rows))
-    assert summary["micrograph_matching"]["matched_by_name"] == len(MOVIES)
+    assert (summary.kept, summary.rejected) == (len(rows), len(rows))
+    assert summary.to_json()["micrograph_matching"]["matched_by_name"] == len(MOVIES)
     apart = remove_duplicate_particles(inputs, tmp_path / "out2", ParticleOptions(min_dist=0, match_micrographs="path"))
-    assert apart["rejected"] == 0
+    assert apart.rejected == 0
 
 
 # --- picker outputs -------------------------------------------------------------------------
@@ -327,12 +327,12 @@ def test_crYOLO_on_cryosparc_micrographs_is_matched_to_a_relion_autopick_job(tmp
     summary = remove_duplicate_particles(args[:2], tmp_path / "out", ParticleOptions(min_dist=10, mic_psize=1))
     # Written down: each movie's RELION pick and crYOLO pick (centre = corner + 90) coincide.
     keep, _ = oracle([0, 1, 2, 0, 1, 2], [(1000 + k, 1000) for k in range(3)] * 2, [1, 1, 1, 0, 0, 0], 10)
-    assert summary["rejected"] == 3 == keep.count(False) and summary["micrographs"] == 3
-    assert summary["micrograph_matching"]["matched_by_name"] == 3
+    assert summary.rejected == 3 == keep.count(False) and summary.micrographs == 3
+    assert summary.to_json()["micrograph_matching"]["matched_by_name"] == 3
     apart = remove_duplicate_particles(
         args[:2], tmp_path / "out2", ParticleOptions(min_dist=10, mic_psize=1, match_micrographs="path")
     )
-    assert apart["rejected"] == 0 and apart["micrographs"] == 6
+    assert apart.rejected == 0 and apart.micrographs == 6
 
 
 # --- the rule itself ----------------------------------------------------------------------------
@@ -672,10 +672,10 @@ def test_one_reprocessed_input_gets_its_pixel_sizes_from_the_micrographs_star_by
     assert len(expected) == KEPT_BY_PSIZE  # the oracle on the pixel sizes this test gave
     assert len(oracle_kept_images(rows, 20.0, version, psize_of=lambda movie: SMALL)) == 24 * 12  # one size: wrong
     summary = remove_duplicate_particles([particles], tmp_path / "out", ParticleOptions(min_dist=20, micrographs=mics))
-    assert summary["timings"]["one_pass"]  # one input: decided and written while read (the split)
+    assert summary.to_json()["timings"]["one_pass"]  # one input: decided and written while read (the split)
     assert kept_image_names(tmp_path / "out/particles_kept.star") == expected
-    assert summary["micrograph_matching"]["pixel_sizes_by_file_name"] == 24
-    used = sorted((p["psize"], p["source"]) for p in summary["pixel_sizes"])
+    assert summary.to_json()["micrograph_matching"]["pixel_sizes_by_file_name"] == 24
+    used = sorted((p["psize"], p["source"]) for p in summary.to_json()["pixel_sizes"])
     assert [psize for psize, _ in used] == pytest.approx([SMALL, LARGE])
     assert all(source.endswith(", 12 of 12 micrographs found there by file name under another folder")
                for _, source in used)  # fmt: skip
@@ -700,7 +700,7 @@ def test_an_extraction_and_its_reprocessed_copy_use_each_micrographs_pixel_size(
     options = ParticleOptions(min_dist=20, micrographs=mics)
     summary = remove_duplicate_particles([first, second], tmp_path / "out", options)
     assert kept_image_names(tmp_path / "out/particles_kept.star") == expected
-    matching = summary["micrograph_matching"]
+    matching = summary.to_json()["micrograph_matching"]
     assert matching["matched_by_name"] == 24 and matching["pixel_sizes_by_file_name"] == 24  # the copy's
 
 

@@ -176,12 +176,8 @@ def most_kept_on_a_micrograph(groups: np.ndarray, keep: np.ndarray) -> int:
     return int(np.bincount(groups[keep]).max()) if keep.any() else 0
 
 
-def check_halfsets(particles: ParticleSet, option: str) -> HalfSets | None:
-    """The half-sets to reassign for ``--halfsets`` ``option`` (None for ``keep``)."""
-    if option == "keep":
-        return None
-    if option != "micrograph":
-        raise CryodedupError(f"--halfsets is keep or micrograph, got {option!r}")
+def check_halfsets(particles: ParticleSet) -> HalfSets:
+    """The half-sets ``--halfsets micrograph`` reassigns: refused when the particles carry none."""
     if particles.halfsets is None:
         raise CryodedupError(
             "--halfsets micrograph: the particles carry no half-set column (rlnRandomSubset with values 1 and 2, "

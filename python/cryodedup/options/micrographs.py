@@ -378,11 +378,15 @@ class MicrographRun:
         if update and options.no_images:
             raise CryodedupError("--update keeps the images it read; with --no-images nothing is read: run without it")
         if self.watch is None:
-            self._check_elsewhere(options)
+            self.check_elsewhere(bool(options.metadata), options.plot)
 
-    def _check_elsewhere(self, options: MicrographOptions) -> None:
-        """The rules of a job scored in shards: a job array's (``--shard``) or Dask's."""
-        if options.metadata and self.shard is not None:
+    def check_elsewhere(self, metadata: bool, plot: bool) -> None:
+        """The rules of a job scored in shards: a job array's (``--shard``) or Dask's.
+
+        ``metadata``, ``plot``: whether the job was given ``--metadata``, ``--plot`` (a shard,
+        given its options resolved, asks with its plan's).
+        """
+        if metadata and self.shard is not None:
             raise CryodedupError(
                 "--metadata cannot be given with --shard: micrographs-merge does not read the metadata again; "
                 "use --dask local (or a scheduler's address) in place of --shard, or one process "
@@ -390,7 +394,7 @@ class MicrographRun:
             )
         if self.shard is not None and (self.dask is not None or self.particles):
             raise CryodedupError("--shard writes scored pairs only: give --particles to micrographs-merge, no --dask")
-        if self.shard is not None and options.plot:
+        if self.shard is not None and plot:
             raise CryodedupError("--plot goes with micrographs-merge, which writes the outputs of all shards")
         if self.shards is not None and self.dask is None:
             raise CryodedupError("--shards goes with --dask (with a job array, give --shard K/N to each task)")

@@ -61,14 +61,14 @@ def test_frame_shift_is_subtracted_on_both_axes(tmp_path):
     path = tmp_path / "p.cs"
     write_cs(path, rows)
     summary = run(tmp_path, [path], min_dist=0.5)
-    assert (summary["rejected"], summary["shift"], summary["score"]["column"]) == (
+    assert (summary.rejected, summary.to_json()["shift"], summary.to_json()["score"]["column"]) == (
         1,
         "alignments2D/shift",
         "alignments2D/error",
     )
     # Without the shift the picks are 23.3 Å apart; with the sign flipped, 2 x 23.3 Å.
-    assert run(tmp_path, [path], min_dist=23.0, shift_key="none", force=True)["rejected"] == 0
-    assert run(tmp_path, [path], min_dist=23.5, shift_key="none", force=True)["rejected"] == 1
+    assert run(tmp_path, [path], min_dist=23.0, shift_key="none", force=True).rejected == 0
+    assert run(tmp_path, [path], min_dist=23.5, shift_key="none", force=True).rejected == 1
     kept = np.load(tmp_path / "out" / "particles_kept.cs")
     assert kept["uid"].tolist() == [1000]
 
@@ -89,7 +89,7 @@ def test_symmetry_expansion_keeps_one_copy_per_source(tmp_path):
     summary = run(tmp_path, [tmp_path / "sym.cs"], min_dist=0.0, shift_key="none", score="none")
     kept = np.load(tmp_path / "out" / "particles_kept.cs")
     assert sorted(kept["sym_expand/src_uid"].tolist()) == sorted(base["uid"].tolist())
-    assert summary["symmetry_expansion"] == {
+    assert summary.to_json()["symmetry_expansion"] == {
         "column": "sym_expand/src_uid",
         "sources": 100,
         "copies_in": 400,
@@ -105,7 +105,7 @@ def test_outputs_keep_fields_dtypes_and_rows(tmp_path):
     raw_kept = np.load(tmp_path / "out" / "particles_kept.cs")
     raw_rejected = np.load(tmp_path / "out" / "particles_rejected.cs")
     assert raw_kept.dtype == records.dtype and raw_rejected.dtype == records.dtype
-    assert len(kept) == summary["kept"] and 0 < summary["rejected"] < 5000
+    assert len(kept) == summary.kept and 0 < summary.rejected < 5000
     # Rows unchanged, in input order, each exactly once.
     is_kept = np.isin(records["uid"], raw_kept["uid"])
     assert np.array_equal(raw_kept, records[is_kept]) and np.array_equal(raw_rejected, records[~is_kept])
@@ -131,7 +131,7 @@ def test_csdat_gives_the_same_result_as_numpy(tmp_path):
     assert (tmp_path / "q.cs").read_bytes()[:6] == b"\x95CSDAT"
     a = remove_duplicate_particles([tmp_path / "p.cs"], tmp_path / "a", ParticleOptions())
     b = remove_duplicate_particles([tmp_path / "q.cs"], tmp_path / "b", ParticleOptions())
-    assert (a["kept"], a["rejected"]) == (b["kept"], b["rejected"])
+    assert (a.kept, a.rejected) == (b.kept, b.rejected)
     ka, kb = Dataset.load(tmp_path / "a" / "particles_kept.cs"), Dataset.load(tmp_path / "b" / "particles_kept.cs")
     assert (tmp_path / "b" / "particles_kept.cs").read_bytes()[:6] == b"\x95CSDAT"
     assert np.array_equal(ka["uid"], kb["uid"]) and ka.fields() == kb.fields()
@@ -153,8 +153,8 @@ def test_several_inputs_merge_on_common_fields(tmp_path):
         shift_key="none",
         score="pick_stats/ncc_score",
     )
-    assert summary["particles"] == 700 and summary["collapsed_uids"] == 50
-    assert "alignments2D/shift" in summary["dropped_fields"]
+    assert summary.particles == 700 and summary.to_json()["collapsed_uids"] == 50
+    assert "alignments2D/shift" in summary.to_json()["dropped_fields"]
     kept = Dataset.load(tmp_path / "out" / "particles_kept.cs")
     assert "alignments2D/shift" not in kept.fields() and "pick_stats/ncc_score" in kept.fields()
     clash = blob[:1].copy()
@@ -181,13 +181,13 @@ def test_result_group_with_passthrough(tmp_path):
     out = tmp_path / "out"
     main = np.load(out / "particles_kept.cs")
     passthrough = np.load(out / "particles_kept_passthrough_1.cs")
-    assert sorted(main["uid"]) == sorted(passthrough["uid"]) and len(main) == summary["kept"]
+    assert sorted(main["uid"]) == sorted(passthrough["uid"]) and len(main) == summary.kept
     import yaml
 
     group = yaml.safe_load((out / "particles_kept.csg").read_text())
     assert group["results"]["location"] == {
         "metafile": ">particles_kept_passthrough_1.cs",
-        "num_items": summary["kept"],
+        "num_items": summary.kept,
         "type": "particle.location",
     }
     # Two micrographs hold two picks each (T20S, 7676 x 7420 px): check which are within 500 Å.
@@ -198,7 +198,7 @@ def test_result_group_with_passthrough(tmp_path):
     close = [
         (i, j) for i in range(10) for j in range(i) if groups[i] == groups[j] and np.hypot(*(xy[i] - xy[j])) <= 500
     ]
-    assert summary["rejected"] == len(close)
+    assert summary.rejected == len(close)
 
 
 @pytest.mark.real_data
@@ -220,7 +220,7 @@ def test_real_files_without_location_are_refused(tmp_path, name):
 @pytest.mark.real_data
 def test_real_header_only_file_gives_empty_outputs(tmp_path):
     summary = run(tmp_path, [shared_file("cs/cryosparc-tools__4k_dataset_header_only.cs")])
-    assert summary["particles"] == 0
+    assert summary.particles == 0
     assert len(Dataset.load(tmp_path / "out" / "particles_kept.cs")) == 0
 
 
@@ -234,9 +234,9 @@ def test_real_passthrough_file_both_encodings(tmp_path):
             out,
             ParticleOptions(mic_psize=1.0, score="none", min_dist=500.0),
         )
-        assert (summary["particles"], summary["micrographs"]) == (10, 7)
+        assert (summary.particles, summary.micrographs) == (10, 7)
         kept[suffix] = Dataset.load(out / "particles_kept.cs")
-        assert len(kept[suffix]) == summary["kept"] == 9
+        assert len(kept[suffix]) == summary.kept == 9
     assert kept[""].fields() == kept[".csdat"].fields()
     assert np.array_equal(kept[""]["uid"], kept[".csdat"]["uid"])
 
@@ -300,8 +300,8 @@ def test_micrograph_pixel_size_is_required(tmp_path, good_cs):
     write_cs(tmp_path / "exposures.cs", exposures)
     with_exposures = run(tmp_path, [tmp_path / "nopsize.cs"], micrographs=tmp_path / "exposures.cs")
     reference = run(tmp_path / "ref", [good_cs])
-    assert with_exposures["kept"] == reference["kept"]
-    assert with_exposures["pixel_sizes"][0]["source"].startswith("micrograph_blob/psize_A")
+    assert with_exposures.kept == reference.kept
+    assert with_exposures.to_json()["pixel_sizes"][0]["source"].startswith("micrograph_blob/psize_A")
     # A micrographs STAR is no source for them (matched by uid, never by path or file name): said in one line.
     (tmp_path / "micrographs_ctf.star").write_text("data_micrographs\nloop_\n_rlnMicrographName\nx.mrc\n")
     cli_bad_input(
@@ -383,9 +383,13 @@ def test_passthrough_given_as_a_separate_input_is_joined_on_uid(tmp_path):
         tmp_path / "b",
         ParticleOptions(min_dist=30.0),
     )
-    assert split["warnings"] == [] and split["dropped_fields"] == []
-    assert (split["kept"], split["score"], split["shift"]) == (whole["kept"], whole["score"], whole["shift"])
-    assert 0 < split["rejected"] < 3000
+    assert split.warnings == [] and split.to_json()["dropped_fields"] == []
+    assert (split.kept, split.to_json()["score"], split.to_json()["shift"]) == (
+        whole.kept,
+        whole.to_json()["score"],
+        whole.to_json()["shift"],
+    )
+    assert 0 < split.rejected < 3000
     # Each output file is a row subset of its own input, in its order; both hold the kept uids.
     kept_uids = np.load(tmp_path / "a" / "particles_kept.cs")["uid"]
     for stem, selected in (("particles_kept", True), ("particles_rejected", False)):
@@ -405,8 +409,8 @@ def test_real_passthrough_given_separately_matches_the_result_group(tmp_path, su
     options = {"mic_psize": 1.0, "score": "none", "min_dist": 500.0}
     summary = remove_duplicate_particles(files, tmp_path / "out", ParticleOptions(**options))
     reference = remove_duplicate_particles(files[1:], tmp_path / "ref", ParticleOptions(**options))
-    assert (summary["particles"], summary["micrographs"], summary["kept"]) == (10, 7, reference["kept"])
-    assert summary["dropped_fields"] == [] and summary["warnings"] == []
+    assert (summary.particles, summary.micrographs, summary.kept) == (10, 7, reference.kept)
+    assert summary.to_json()["dropped_fields"] == [] and summary.warnings == []
     kept = Dataset.load(tmp_path / "out" / "particles_kept.cs")
     kept_location = Dataset.load(tmp_path / "out" / "particles_kept_passthrough_1.cs")
     assert "ctf/df1_A" in kept.fields() and "location/center_x_frac" in kept_location.fields()
@@ -434,9 +438,9 @@ def test_score_auto_without_score_fields_falls_back_to_random(tmp_path):
     write_cs(tmp_path / "p.cs", unscored)
     auto = remove_duplicate_particles([tmp_path / "p.cs"], tmp_path / "auto", ParticleOptions(seed=5))
     none = remove_duplicate_particles([tmp_path / "p.cs"], tmp_path / "none", ParticleOptions(score="none", seed=5))
-    (warning,) = auto["warnings"]
+    (warning,) = auto.warnings
     assert "--score auto" in warning and "seeded random particle (seed 5)" in warning
-    assert auto["score"] == none["score"] and 0 < auto["rejected"] == none["rejected"]
+    assert auto.to_json()["score"] == none.to_json()["score"] and 0 < auto.rejected == none.rejected
     assert (tmp_path / "auto" / "particles_kept.cs").read_bytes() == (
         tmp_path / "none" / "particles_kept.cs"
     ).read_bytes()
@@ -514,11 +518,11 @@ def test_two_pickers_ranked_by_ncc_score_are_warned_about(tmp_path):
     write_cs(tmp_path / "template.cs", template)
     inputs = [tmp_path / "blob.cs", tmp_path / "template.cs"]
     summary = remove_duplicate_particles(inputs, tmp_path / "a", ParticleOptions(min_dist=30.0))
-    assert summary["score"]["column"] == "pick_stats/ncc_score" and "scale" in summary["score"]
-    assert sum("pick_stats/ncc_score as read" in w for w in summary["warnings"]) == 1
+    assert summary.to_json()["score"]["column"] == "pick_stats/ncc_score" and "scale" in summary.to_json()["score"]
+    assert sum("pick_stats/ncc_score as read" in w for w in summary.warnings) == 1
     rank = ParticleOptions(min_dist=30.0, score_normalize="rank")
     summary = remove_duplicate_particles(inputs, tmp_path / "b", rank)
-    assert not any("as read" in w for w in summary["warnings"]) and "scale" not in summary["score"]
+    assert not any("as read" in w for w in summary.warnings) and "scale" not in summary.to_json()["score"]
 
 
 def test_two_refinements_of_one_selection_with_same_image_reject_keep_the_best_row_of_each(tmp_path):
@@ -541,7 +545,7 @@ def test_two_refinements_of_one_selection_with_same_image_reject_keep_the_best_r
     with pytest.raises(CryodedupError, match="or --same-image reject to keep the best row of each particle image"):
         run(tmp_path, [a, b], **options)
     summary = run(tmp_path, [a, b], same_image="reject", **options)
-    assert (summary["kept"], summary["rejected"]) == (3, 3)
+    assert (summary.kept, summary.rejected) == (3, 3)
     kept = Dataset.load(tmp_path / "out" / "particles_kept.cs")
     shift_x = {int(uid): float(shift[0]) for uid, shift in zip(kept["uid"], kept["alignments2D/shift"])}
     assert [shift_x.get(int(uid)) for uid in first["uid"]] == [20.0, 0.0, 0.0]
@@ -575,12 +579,14 @@ def test_the_particles_blob_pixel_size_is_refused_as_the_micrographs(tmp_path, b
 def test_an_agreeing_mic_psize_decides_as_the_particles_own(tmp_path, binned_extraction):
     own = run(tmp_path, [binned_extraction], min_dist=100, shift_key="none")
     typed = run(tmp_path, [binned_extraction], mic_psize=0.8, min_dist=100, shift_key="none", force=True)
-    assert own["rejected"] == typed["rejected"] == 1  # 40 Å apart
-    assert typed["pixel_sizes"][0]["source"] == "--mic-psize"
+    assert own.rejected == typed.rejected == 1  # 40 Å apart
+    assert typed.to_json()["pixel_sizes"][0]["source"] == "--mic-psize"
 
 
 def test_insisting_on_the_blob_pixel_size_says_so(tmp_path, binned_extraction):
     summary = run(tmp_path, [binned_extraction], mic_psize=3.2, insist_psize=True, min_dist=100, shift_key="none")
-    assert summary["rejected"] == 0  # 160 Å apart at 3.2 Å/px
-    assert summary["pixel_sizes"][0]["source"].startswith("--mic-psize, insisted on (--insist-psize) though it ")
-    assert any("3.2 is the particles' blob/psize_A" in w for w in summary["warnings"])
+    assert summary.rejected == 0  # 160 Å apart at 3.2 Å/px
+    assert summary.to_json()["pixel_sizes"][0]["source"].startswith(
+        "--mic-psize, insisted on (--insist-psize) though it "
+    )
+    assert any("3.2 is the particles' blob/psize_A" in w for w in summary.warnings)

@@ -98,9 +98,9 @@ def test_agreeing_values_pass(class3d, tmp_path, psize, binned):
     path, rows = class3d
     options = ParticleOptions(mic_psize=psize, min_dist=100)
     summary = remove_duplicate_particles([path], tmp_path / "out", options)
-    assert summary["rejected"] == pairs_within(rows, psize, 100)  # 20 at 0.885; at 1.77 the copies are 106 Å apart
-    assert [p["source"] for p in summary["pixel_sizes"]] == ["--mic-psize"], binned
-    assert not any("insist" in w for w in summary["warnings"])
+    assert summary.rejected == pairs_within(rows, psize, 100)  # 20 at 0.885; at 1.77 the copies are 106 Å apart
+    assert [p["source"] for p in summary.to_json()["pixel_sizes"]] == ["--mic-psize"], binned
+    assert not any("insist" in w for w in summary.warnings)
 
 
 def test_insisting_runs_and_says_what_was_contradicted(class3d, tmp_path):
@@ -109,12 +109,12 @@ def test_insisting_runs_and_says_what_was_contradicted(class3d, tmp_path):
     assert result.exit_code == 0, result.output
     options = ParticleOptions(mic_psize=3.54, insist_psize=True, min_dist=100)
     summary = remove_duplicate_particles([path], tmp_path / "out2", options)
-    assert summary["rejected"] == pairs_within(rows, IMAGE_PSIZE, 100) == 0
-    (used,) = summary["pixel_sizes"]
+    assert summary.rejected == pairs_within(rows, IMAGE_PSIZE, 100) == 0
+    (used,) = summary.to_json()["pixel_sizes"]
     assert used["psize"] == 3.54
     assert used["source"].startswith("--mic-psize, insisted on (--insist-psize) though it contradicts ")
     assert "rlnMicrographOriginalPixelSize 0.885 Å" in used["source"]
-    assert any(w.startswith("run_it025_data.star: --mic-psize 3.54 Å insisted on") for w in summary["warnings"])
+    assert any(w.startswith("run_it025_data.star: --mic-psize 3.54 Å insisted on") for w in summary.warnings)
 
 
 def test_a_micrograph_pixel_size_in_the_optics_table_must_be_equal(tmp_path):
@@ -125,7 +125,7 @@ def test_a_micrograph_pixel_size_in_the_optics_table_must_be_equal(tmp_path):
     typed = remove_duplicate_particles([path], tmp_path / "typed", ParticleOptions(min_dist=100, mic_psize=1.77))
     for name in ("particles_kept.star", "particles_rejected.star"):  # the same bytes as the table's own size gives
         assert (tmp_path / "plain" / name).read_bytes() == (tmp_path / "typed" / name).read_bytes()
-    assert plain["rejected"] == typed["rejected"]
+    assert plain.rejected == typed.rejected
     for wrong, why in ((0.885, "rlnMicrographPixelSize 1.77 Å of optics group 1"), (3.54, "rlnImagePixelSize")):
         result = run(path, "--mic-psize", wrong, "-o", tmp_path / "out")
         assert result.exit_code == 1 and why in result.output, result.output
@@ -216,7 +216,7 @@ def test_a_mic_psize_must_agree_with_every_optics_group_it_overrides(tmp_path):
     assert "optics group 1 " not in result.output
     assert not (tmp_path / "out" / "particles_kept.star").exists()
     own = remove_duplicate_particles([path], tmp_path / "own", ParticleOptions(min_dist=100))
-    assert own["rejected"] == 0  # at each group's size the closest picks are 120 and 300 Å apart
+    assert own.rejected == 0  # at each group's size the closest picks are 120 and 300 Å apart
     insisted = run(path, "--mic-psize", "1.0", "--insist-psize", "--min-dist", "100", "-o", tmp_path / "insisted")
     assert insisted.exit_code == 0, insisted.output
 

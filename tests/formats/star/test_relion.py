@@ -199,7 +199,7 @@ def test_an_optics_table_after_the_particles_is_used(tmp_path):
     options = ParticleOptions(score="rlnMaxValueProbDistribution")
     one = remove_duplicate_particles([ordered], tmp_path / "one", options)
     two = remove_duplicate_particles([after], tmp_path / "two", options)
-    assert (one["kept"], one["rejected"]) == (two["kept"], two["rejected"])
+    assert (one.kept, one.rejected) == (two.kept, two.rejected)
 
     def rows(outdir, name):
         return [line for line in (outdir / name).read_text().splitlines() if line[:1].isdigit()]
@@ -358,7 +358,7 @@ def test_the_job_alone_decides_on_one_pass_from_what_the_reader_found(tmp_path, 
     monkeypatch.setattr(job_module, "one_pass", refuse)
     summary = remove_duplicate_particles([path], tmp_path / "out", ParticleOptions(score="rlnMaxValueProbDistribution"))
     assert asked == [PLAIN]
-    assert not summary["timings"]["one_pass"]
+    assert not summary.to_json()["timings"]["one_pass"]
 
 
 @pytest.mark.parametrize("plot", [False, True])  # one pass, and the job's own decision (--plot)
@@ -468,7 +468,7 @@ def test_inputs_of_one_file_name_are_named_by_their_distinct_paths(tmp_path):
     summary = remove_duplicate_particles(
         paths, tmp_path / "out", ParticleOptions(), log=lambda m, level: warnings.append(m) if level == "warning" else 0
     )
-    assert [p["input"] for p in summary["pixel_sizes"]] == ["job020/particles.star", "job021/particles.star"]
+    assert [p["input"] for p in summary.to_json()["pixel_sizes"]] == ["job020/particles.star", "job021/particles.star"]
     fallback = [w for w in warnings if "rlnMicrographOriginalPixelSize" in w]
     assert [w.split(":")[0] for w in fallback] == ["job020/particles.star", "job021/particles.star"]
 

@@ -90,7 +90,7 @@ def test_hand_worked_case_in_a_file(tmp_path):
     summary = run(tmp_path, [path], min_dist=1.0)
     assert names_in(tmp_path / "out/particles_kept.star") == ["a", "c"]
     assert names_in(tmp_path / "out/particles_rejected.star") == ["b"]
-    assert summary["score"]["column"] == "rlnMaxValueProbDistribution"
+    assert summary.to_json()["score"]["column"] == "rlnMaxValueProbDistribution"
 
 
 @pytest.mark.parametrize("extra", [[], ["rlnHelicalTubeID"]], ids=["subtomograms", "subtomograms with tubes"])
@@ -129,7 +129,7 @@ def test_same_positions_with_different_angles_coincide(tmp_path):
     path = write_star(tmp_path / "p.star", R5, [[f"{v:.9f}" if isinstance(v, float) else v for v in r] for r in rows])
     summary = run(tmp_path, [path], min_dist=0.01)
     kept = names_in(tmp_path / "out/particles_kept.star")
-    assert summary["kept"] == 40 and sorted({n.split("_")[0] for n in kept}) == sorted(f"p{k}" for k in range(40))
+    assert summary.kept == 40 and sorted({n.split("_")[0] for n in kept}) == sorted(f"p{k}" for k in range(40))
 
 
 @pytest.mark.real_data
@@ -145,7 +145,7 @@ def test_relion5_select_job_centres(tmp_path):
     expected = oracle_by_group(groups, centres, scores, 600.0)
     summary = run(tmp_path, [path], min_dist=600.0)
     kept = starfile.read(tmp_path / "out/particles_kept.star")
-    assert 0 < summary["rejected"] < 15
+    assert 0 < summary.rejected < 15
     assert kept.equals(table[expected].reset_index(drop=True))
 
 
@@ -173,8 +173,8 @@ def test_relion4_uses_the_tilt_series_pixel_size(tmp_path):
     path = write_star(tmp_path / "p.star", R4, rows, optics=[[1, "og1", 2.0, 8.0]], optics_labels=R4_OPTICS)
     summary = run(tmp_path, [path], min_dist=25.0)
     assert names_in(tmp_path / "out/particles_kept.star") == ["a"]
-    assert summary["pixel_sizes"][0]["psize"] == 2.0
-    assert summary["pixel_sizes"][0]["source"] == "rlnTomoTiltSeriesPixelSize"
+    assert summary.to_json()["pixel_sizes"][0]["psize"] == 2.0
+    assert summary.to_json()["pixel_sizes"][0]["source"] == "rlnTomoTiltSeriesPixelSize"
 
 
 @pytest.mark.real_data
@@ -189,7 +189,7 @@ def test_relion4_round_trip(tmp_path):
     summary = run(tmp_path, [path], min_dist=100.0)
     out = starfile.read(tmp_path / "out/particles_kept.star", always_dict=True)
     rejected = starfile.read(tmp_path / "out/particles_rejected.star", always_dict=True)["particles"]
-    assert 0 < summary["rejected"] == int((~expected).sum())
+    assert 0 < summary.rejected == int((~expected).sum())
     assert out["particles"].equals(table[expected].reset_index(drop=True))
     assert rejected.equals(table[~expected].reset_index(drop=True))
     assert out["optics"].equals(data["optics"])
@@ -218,7 +218,7 @@ def test_warptools_round_trip(tmp_path):
     expected = oracle_by_group(groups, centres, ids, 1000.0, higher_is_better=False)
     summary = run(tmp_path, [path], min_dist=1000.0, mic_psize=12.0, score="rlnTomoParticleId", score_order="min")
     kept = starfile.read(tmp_path / "out/particles_kept.star", always_dict=True)["particles"]
-    assert 0 < summary["rejected"] < 40
+    assert 0 < summary.rejected < 40
     assert kept.equals(table[expected].reset_index(drop=True))
 
 
@@ -243,7 +243,7 @@ def test_a_tomogram_annotation_file_is_not_called_a_relion_3_file(tmp_path):
     assert "Picks job's annotation file" in message and "--mic-psize" in message
     # With the tomogram's pixel size (10 Å): the two picks 10 Å apart are one particle.
     summary = run(tmp_path, [path], min_dist=20.0, mic_psize=10.0)
-    assert (summary["kept"], summary["rejected"], summary["tomography"]) == (1, 1, True)
+    assert (summary.kept, summary.rejected, summary.tomography) == (1, 1, True)
 
 
 @pytest.mark.real_data
@@ -270,9 +270,9 @@ def test_min_dist_z_stretches_the_duplicate_test_along_z(tmp_path):
     path = write_star(tmp_path / "p.star", R5, rows)
     summary = run(tmp_path, [path], min_dist=30.0, min_dist_z=60.0)
     assert sorted(names_in(tmp_path / "out/particles_rejected.star")) == ["xz_1", "z_1"]
-    assert summary["min_dist_z_A"] == 60.0
+    assert summary.min_dist_z_A == 60.0
     isotropic = remove_duplicate_particles([path], tmp_path / "iso", ParticleOptions(min_dist=30.0))
-    assert isotropic["rejected"] == 0 and "min_dist_z_A" not in isotropic
+    assert isotropic.rejected == 0 and "min_dist_z_A" not in isotropic.to_json()
 
 
 def test_min_dist_z_is_refused_for_2d_particles(tmp_path):

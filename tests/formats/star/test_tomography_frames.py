@@ -68,7 +68,7 @@ def test_mixed_frames_without_tomogram_sizes_are_refused(tmp_path):
 def test_mixed_frames_meet_with_the_tomograms_star(tmp_path):
     centred, pixels = two_frames(tmp_path)
     summary = run(tmp_path, [centred, pixels], min_dist=5.0, micrographs=tomograms_star(tmp_path))
-    assert (summary["kept"], summary["rejected"]) == (4, 2)
+    assert (summary.kept, summary.rejected) == (4, 2)
     kept = starfile.read(tmp_path / "out/particles_kept.star")
     rejected = starfile.read(tmp_path / "out/particles_rejected.star")
     assert list(kept.columns) == CENTRED  # the coordinates are written, in RELION 5's columns
@@ -102,8 +102,8 @@ def test_the_tomograms_star_sizes_an_annotation_file(tmp_path):
     # Without --mic-psize: 10 Å from rlnTomoTiltSeriesPixelSize x rlnTomoTomogramBinning. Picks 1 px apart.
     path = write_star(tmp_path / "t.star", PIXELS, [["t1", 10, 10, 5], ["t1", 11, 10, 5]], block="")
     summary = run(tmp_path, [path], min_dist=12.0, micrographs=tomograms_star(tmp_path))
-    assert (summary["kept"], summary["rejected"]) == (1, 1)
-    assert summary["pixel_sizes"][0]["psize"] == 10.0
+    assert (summary.kept, summary.rejected) == (1, 1)
+    assert summary.to_json()["pixel_sizes"][0]["psize"] == 10.0
 
 
 @pytest.mark.real_data
@@ -147,7 +147,7 @@ def test_warp_tilt_series_pixel_is_refused_naming_the_exported_pixel(tmp_path):
     ):
         run(tmp_path, [warp_file(tmp_path)], min_dist=5.0, mic_psize=1.5)
     summary = run(tmp_path, [warp_file(tmp_path)], min_dist=5.0, mic_psize=6.0)  # the right one: two particles
-    assert summary["rejected"] == 0
+    assert summary.rejected == 0
 
 
 def test_warp_without_a_pixel_size_names_the_exported_pixel(tmp_path):
@@ -271,7 +271,7 @@ def test_subtomogram_origins_rotated_are_said(tmp_path):
     labels += ["rlnTomoSubtomogramRot", "rlnTomoSubtomogramTilt", "rlnTomoSubtomogramPsi"]
     labels += [f"rlnOrigin{a}Angst" for a in "XYZ"]
     path = write_star(tmp_path / "p.star", labels, [["t1", 0, 0, 0, 90, 0, 0, 1, 0, 0]])
-    entry = run(tmp_path, [path], min_dist=5.0, score="none")["layouts"][0]
+    entry = run(tmp_path, [path], min_dist=5.0, score="none").to_json()["layouts"][0]
     assert entry["layout"] == "RELION 5" and "rlnTomoSubtomogramRot/Tilt/Psi" in entry["notes"][0]
 
 
@@ -281,14 +281,14 @@ def test_relion4_warp_and_dynamo_layouts_are_named(tmp_path):
     r4 = write_star(
         tmp_path / "r4.star", labels, [["t1", 1, 2, 3, 1]], optics=[[1, "og", 2.0, 8.0]], optics_labels=optics
     )
-    assert run(tmp_path, [r4], min_dist=5.0, score="none")["layouts"][0]["layout"] == "RELION 4"
+    assert run(tmp_path, [r4], min_dist=5.0, score="none").to_json()["layouts"][0]["layout"] == "RELION 4"
     (tmp_path / "out").rename(tmp_path / "out_r4")
-    warp = run(tmp_path, [warp_file(tmp_path)], min_dist=5.0, mic_psize=6.0, score="none")["layouts"][0]
+    warp = run(tmp_path, [warp_file(tmp_path)], min_dist=5.0, mic_psize=6.0, score="none").to_json()["layouts"][0]
     assert warp["layout"] == "WarpTools export" and "exported tomograms" in warp["frame"]
     (tmp_path / "out").rename(tmp_path / "out_warp")
     table = tmp_path / "t.tbl"
     table.write_text(" ".join(["1"] + ["0"] * 18 + ["1"] + ["0"] * 3 + ["10", "10", "10"]) + "\n")
-    dynamo = run(tmp_path, [table], min_dist=5.0, mic_psize=1.0, score="none")["layouts"][0]
+    dynamo = run(tmp_path, [table], min_dist=5.0, mic_psize=1.0, score="none").to_json()["layouts"][0]
     assert dynamo["layout"] == "Dynamo table" and "tomogram pixels" in dynamo["frame"]
 
 

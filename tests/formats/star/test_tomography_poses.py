@@ -50,7 +50,7 @@ def pairs_file(tmp_path, pairs) -> object:
 def rejected_pairs(tmp_path, path, max_angle=20.0) -> list[int]:
     summary = remove_duplicate_particles([path], tmp_path / "out", ParticleOptions(min_dist=50.0, max_angle=max_angle))
     names = starfile.read(tmp_path / "out/particles_rejected.star", always_dict=True).get("particles")
-    rejected = [] if names is None or summary["rejected"] == 0 else names["rlnTomoParticleName"].tolist()
+    rejected = [] if names is None or summary.rejected == 0 else names["rlnTomoParticleName"].tolist()
     return sorted(int(n[1:].split("_")[0]) for n in rejected)
 
 

@@ -17,7 +17,7 @@ from click.testing import CliRunner
 
 from cryodedup import MicrographOptions, find_duplicate_micrographs
 from cryodedup.cli import main
-from cryodedup.jobs.micrographs.job import screen_micrographs
+from cryodedup.jobs.micrographs.job import run_plain
 from cryodedup.jobs.micrographs.plan import acquisition_order, candidate_offsets, candidate_pairs, micrograph_plan
 from cryodedup.jobs.micrographs.score import run_in_process
 from cryodedup.jobs.micrographs.summary import micrograph_rows
@@ -461,7 +461,8 @@ def test_images_per_second_counts_the_images_read(numbered_copies, tmp_path):
         return shards
 
     options = MicrographOptions(candidates="pattern", images_per_move=100)
-    typed = screen_micrographs(sorted((ordered / "Movies").glob("*.mrc")), tmp_path / "o", options, runner=runner)
+    movies = sorted((ordered / "Movies").glob("*.mrc"))
+    typed = run_plain(movies, tmp_path / "o", micrograph_plan(options), runner=runner)
     s = typed.to_json()
     assert s["workers"][0]["images_read"] == 60
     # The rate is the 60 read (not the 130 listed) over the scoring's time, which holds the

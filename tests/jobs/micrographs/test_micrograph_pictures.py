@@ -18,7 +18,8 @@ import pytest
 pytest.importorskip("matplotlib")
 
 from cryodedup import MicrographOptions, find_duplicate_micrographs
-from cryodedup.jobs.micrographs.job import screen_micrographs
+from cryodedup.jobs.micrographs.job import run_plain
+from cryodedup.jobs.micrographs.plan import micrograph_plan
 from cryodedup.jobs.micrographs.summary import micrograph_rows
 from fixtures.synthetic import write_graded_reexposures
 
@@ -102,7 +103,7 @@ def test_uncertain_pairs_are_listed_and_drawn_as_pairs_csv_says(graded, tmp_path
 @pytest.mark.slow
 def test_report_parameters_and_time_read_as_they_are(graded, tmp_path):
     folder, _truth = graded
-    s = screen_micrographs(sorted(folder.glob("*.mrc")), tmp_path / "out", MicrographOptions(plot=True))
+    s = run_plain(sorted(folder.glob("*.mrc")), tmp_path / "out", micrograph_plan(MicrographOptions(plot=True)))
     report = (tmp_path / "out" / "report.html").read_text()
     assert "[]" not in report  # --metadata not given: "-", as every option not given
     assert re.search(r"<th>metadata</th><td>-</td>", report)

@@ -15,6 +15,7 @@ from click.testing import CliRunner
 from cryodedup import MicrographOptions, find_duplicate_micrographs
 from cryodedup.cli import main
 from cryodedup.errors import CryodedupError
+from cryodedup.jobs.micrographs.plan import micrograph_plan
 from cryodedup.jobs.micrographs.shards import (
     MARKER,
     PAIRS,
@@ -42,13 +43,18 @@ def options(base):
     return MicrographOptions(**vars(base))  # a fresh copy: the job may fill in fields
 
 
+def plan(base):
+    """The options resolved, as the command line hands them to a shard."""
+    return micrograph_plan(options(base))
+
+
 def single_run(files, outdir, base):
     return find_duplicate_micrographs(files, outdir, options(base)).to_json()
 
 
 def sharded_run(files, outdir, base, n):
     for k in range(1, n + 1):
-        run_micrograph_shard(files, outdir / "shards", options(base), k, n)
+        run_micrograph_shard(files, outdir / "shards", plan(base), k, n)
     return merge_micrograph_shards([outdir / "shards"], outdir / "merged").to_json()
 
 
@@ -93,7 +99,7 @@ def without_paths(summary: dict, ignore: set, outdir) -> dict:
 def test_each_shard_reads_its_chunk_and_the_window_past_it(planted, tmp_path):
     # Window 8, 3 shards of 13, 13 and 14 images: a shard reads its own and the next 8.
     for k in (1, 2, 3):
-        s = run_micrograph_shard(planted, tmp_path, options(WINDOW), k, 3)
+        s = run_micrograph_shard(planted, tmp_path, plan(WINDOW), k, 3)
         lo, hi = (k - 1) * COUNT // 3, k * COUNT // 3
         assert s.images_read == min(COUNT, hi + 8) - lo
         assert s.megabytes_read == round(s.images_read * SHAPE[0] * SHAPE[1] * 4 / 1e6, 1)
@@ -105,11 +111,11 @@ def test_each_shard_reads_its_chunk_and_the_window_past_it(planted, tmp_path):
 def test_a_complete_shard_is_not_redone_and_an_incomplete_one_is(planted, tmp_path):
     single_run(planted, tmp_path / "single", WINDOW)
     for k in (1, 2, 3):
-        run_micrograph_shard(planted, tmp_path / "shards", options(WINDOW), k, 3)
+        run_micrograph_shard(planted, tmp_path / "shards", plan(WINDOW), k, 3)
     second, third = shard_folder(tmp_path / "shards", 2, 3), shard_folder(tmp_path / "shards", 3, 3)
     assert second.name == "shard-2-of-3"
     written = (second / PAIRS).stat().st_mtime_ns
-    again = run_micrograph_shard(planted, tmp_path / "shards", options(WINDOW), 2, 3)
+    again = run_micrograph_shard(planted, tmp_path / "shards", plan(WINDOW), 2, 3)
     assert again.already_complete and (second / PAIRS).stat().st_mtime_ns == written
 
     # Killed before its marker was written, and killed while its pairs were rewritten.
@@ -123,7 +129,7 @@ def test_a_complete_shard_is_not_redone_and_an_incomplete_one_is(planted, tmp_pa
         merge_micrograph_shards([tmp_path / "shards"], tmp_path / "merged")
     assert not (tmp_path / "merged").exists()
     for k in (2, 3):
-        s = run_micrograph_shard(planted, tmp_path / "shards", options(WINDOW), k, 3)
+        s = run_micrograph_shard(planted, tmp_path / "shards", plan(WINDOW), k, 3)
         assert not s.already_complete
     merge_micrograph_shards(sorted((tmp_path / "shards").iterdir()), tmp_path / "merged")
     assert_same_outputs(tmp_path / "single", tmp_path / "merged")
@@ -169,17 +175,19 @@ def test_a_shard_killed_by_sigkill_is_run_again(planted, tmp_path):
 
 
 def test_the_merge_refuses_shards_that_do_not_make_one_run(planted, tmp_path):
-    run_micrograph_shard(planted, tmp_path / "a", options(WINDOW), 1, 3)
-    run_micrograph_shard(planted, tmp_path / "a", options(WINDOW), 3, 3)
+    run_micrograph_shard(planted, tmp_path / "a", plan(WINDOW), 1, 3)
+    run_micrograph_shard(planted, tmp_path / "a", plan(WINDOW), 3, 3)
     with pytest.raises(CryodedupError, match=r"^shard 2 of 3 missing \(found 2 in .*a\)$"):
         merge_micrograph_shards([tmp_path / "a"], tmp_path / "out")
-    run_micrograph_shard(planted, tmp_path / "b", MicrographOptions(bin=1, candidates="window", window=9), 2, 3)
+    run_micrograph_shard(
+        planted, tmp_path / "b", micrograph_plan(MicrographOptions(bin=1, candidates="window", window=9)), 2, 3
+    )
     with pytest.raises(CryodedupError, match=r"shard-2-of-3: a shard of another run than .*\(--window 9 against 8\)"):
         merge_micrograph_shards([tmp_path / "a", tmp_path / "b"], tmp_path / "out")
-    run_micrograph_shard(planted[:-1], tmp_path / "c", options(WINDOW), 2, 3)
+    run_micrograph_shard(planted[:-1], tmp_path / "c", plan(WINDOW), 2, 3)
     with pytest.raises(CryodedupError, match=r"a shard of another run than .*\(other inputs\)"):
         merge_micrograph_shards([tmp_path / "a", tmp_path / "c"], tmp_path / "out")
-    run_micrograph_shard(planted, tmp_path / "d", options(WINDOW), 2, 4)
+    run_micrograph_shard(planted, tmp_path / "d", plan(WINDOW), 2, 4)
     with pytest.raises(CryodedupError, match=r"shard-2-of-4: shard 2 of 4, but .*shard-1-of-3 is one of 3"):
         merge_micrograph_shards([tmp_path / "a", tmp_path / "d"], tmp_path / "out")
     first = shard_folder(tmp_path / "a", 1, 3)
@@ -189,8 +197,8 @@ def test_the_merge_refuses_shards_that_do_not_make_one_run(planted, tmp_path):
         merge_micrograph_shards([tmp_path / "nowhere"], tmp_path / "out")
     # A complete shard of another run in the folder is not replaced without --force.
     with pytest.raises(CryodedupError, match=r"shard-2-of-3: holds a shard of another run \(--window 9 against 8\)"):
-        run_micrograph_shard(planted, tmp_path / "b", options(WINDOW), 2, 3)
-    s = run_micrograph_shard(planted, tmp_path / "b", options(WINDOW), 2, 3, force=True)
+        run_micrograph_shard(planted, tmp_path / "b", plan(WINDOW), 2, 3)
+    s = run_micrograph_shard(planted, tmp_path / "b", plan(WINDOW), 2, 3, force=True)
     assert not s.already_complete
     merge_micrograph_shards([tmp_path / "a", tmp_path / "b"], tmp_path / "out")
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import shutil
 import sqlite3
-from contextlib import contextmanager
 
 import pytest
 from click.testing import CliRunner
@@ -392,19 +391,17 @@ def test_a_stop_after_the_commit_leaves_outputs_the_next_run_writes_from_the_sto
     mics, out = store
     shutil.copy(planted[6], mics)
     before = {name: (out / name).read_bytes() for name in OUTPUTS}
-    committing = SeenStore.committing
+    commit = SeenStore.commit
 
-    @contextmanager
-    def stopped(self, pairs_csv):
-        with committing(self, pairs_csv):
-            yield
+    def stopped(self, written):
+        commit(self, written)
         raise Stopped(signal.SIGINT)  # (committed: the output batch removes the outputs' temporary files)
 
-    monkeypatch.setattr(SeenStore, "committing", stopped)
+    monkeypatch.setattr(SeenStore, "commit", stopped)
     result = run_cli(mics / "*.mrc", "-o", out, "--update")
     assert result.exit_code == 128 + signal.SIGINT, result.output
     assert {name: (out / name).read_bytes() for name in OUTPUTS} == before
-    monkeypatch.setattr(SeenStore, "committing", committing)
+    monkeypatch.setattr(SeenStore, "commit", commit)
     summary = find_duplicate_micrographs([str(mics / "*.mrc")], out, MicrographOptions(bin=1), update=True).to_json()
     assert summary["images_read"] == 0
     whole = out.parent / "whole7"

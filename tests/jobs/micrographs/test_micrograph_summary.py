@@ -16,7 +16,8 @@ import cryodedup.jobs.micrographs.write as write
 import cryodedup.report.summary as summary_rows
 from cryodedup import MicrographOptions, find_duplicate_micrographs
 from cryodedup.jobs.micrographs import summary as micrograph_summary
-from cryodedup.jobs.micrographs.job import screen_micrographs
+from cryodedup.jobs.micrographs.job import run_plain
+from cryodedup.jobs.micrographs.plan import micrograph_plan
 from cryodedup.jobs.micrographs.summary import MicrographSummary, ShardSummary
 from cryodedup.report.micrograph_sections import (
     Band,
@@ -77,7 +78,7 @@ def planted(tmp_path_factory):
 
 
 def test_the_job_returns_a_frozen_summary_read_by_name(planted, tmp_path):
-    summary = screen_micrographs(planted, tmp_path / "typed", MicrographOptions(bin=1))
+    summary = run_plain(planted, tmp_path / "typed", micrograph_plan(MicrographOptions(bin=1)))
     assert isinstance(summary, MicrographSummary)
     with pytest.raises(dataclasses.FrozenInstanceError):
         summary.kept = 0  # type: ignore[misc]
@@ -90,7 +91,7 @@ def test_the_job_returns_a_frozen_summary_read_by_name(planted, tmp_path):
 
 
 def test_the_document_is_the_one_main_printed(planted, tmp_path):
-    summary = screen_micrographs(planted, tmp_path / "typed", MicrographOptions(bin=1))
+    summary = run_plain(planted, tmp_path / "typed", micrograph_plan(MicrographOptions(bin=1)))
     document = summary.to_json()
     assert list(document) == MAINS_KEYS
     # The Python API returns the summary typed; its document is the same run's (a dict, its lists lists).

@@ -11,13 +11,12 @@ from cryodedup.options import MicrographOptions
 
 PACKAGE = Path(__file__).resolve().parents[3] / "python" / "cryodedup"
 
-#: The functions outside options/ that take a whole MicrographOptions: the entry points that are given it
-#: (the Python API and the typed summary's, a shard's) and the plan that resolves it.
+#: The functions outside options/ that take a whole MicrographOptions: the Python API that is given it,
+#: and the plan that resolves it (the command line resolves it too, and hands the plan to the job, a
+#: round, --watch's rounds and a shard).
 TAKERS = {
     "jobs/micrographs/job.py find_duplicate_micrographs",
-    "jobs/micrographs/job.py screen_micrographs",
     "jobs/micrographs/plan.py micrograph_plan",
-    "jobs/micrographs/shards.py run_micrograph_shard",
 }
 
 #: The string keys read in jobs/micrographs/: a foreign document's, each where it becomes typed (shard.json's
@@ -62,7 +61,7 @@ def _string_key_reads(folder: Path) -> set[str]:
 def test_only_the_entry_points_and_the_plan_take_the_whole_options():
     # A stage takes the plan's values (planning, scoring, deciding, writing, the pictures, the shards'
     # merge, --watch's rounds): a new function given the whole options is a stage that reads the flag bag.
-    assert _takers() <= TAKERS, sorted(_takers() - TAKERS)
+    assert _takers() == TAKERS, sorted(_takers() ^ TAKERS)
 
 
 def test_the_job_reads_its_records_by_name_not_by_string_key():

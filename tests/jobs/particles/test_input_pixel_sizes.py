@@ -44,13 +44,13 @@ def test_each_input_read_at_its_own_pixel_size_merges_the_copies(tmp_path):
         remove_duplicate_particles([a, b], tmp_path / "one", ParticleOptions(min_dist=100, mic_psize=PSIZE))
     options = ParticleOptions(min_dist=100, mic_psize=PSIZE, input_psize={str(b): PSIZE * FACTOR})
     summary = remove_duplicate_particles([a, b], tmp_path / "own", options)
-    assert summary["registration"]["pairs"][0]["frames"] == "one"
-    assert [(p["input"], round(p["psize"], 6)) for p in summary["pixel_sizes"]] == [
+    assert summary.to_json()["registration"]["pairs"][0]["frames"] == "one"
+    assert [(p["input"], round(p["psize"], 6)) for p in summary.to_json()["pixel_sizes"]] == [
         ("a/particles.star", PSIZE),
         ("b/particles.star", 1.325),
     ]
     # Every pick of b lies on its source in a: each pair one particle, one of them kept.
-    assert summary["rejected"] >= 238
+    assert summary.rejected >= 238
     # The rows are written as read (their coordinates in their own pixels).
     rejected = starfile.read(tmp_path / "own" / "particles_rejected.star", always_dict=True)["particles"]
     source = starfile.read(b, always_dict=True)["particles"]

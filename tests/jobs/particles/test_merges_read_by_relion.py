@@ -69,7 +69,7 @@ def test_relion31_reads_refined_particles_and_hand_picks_merged(tmp_path, monkey
         "--coord_suffix", "_autopick.star", "--part_star", "Extract/job053/particles.star",
         "--part_dir", "Extract/job053/", "--extract", "--extract_size", "64", "--norm", "--bg_radius", "25",
     )  # fmt: skip
-    hand_picks_kept = summary["kept"] - len(project.refined_rows)
+    hand_picks_kept = summary.kept - len(project.refined_rows)
     assert rows("Extract/job053/particles.star") == hand_picks_kept == 9
     # The rejected hand picks extracted too: RELION's particle files of other columns than Refine3D's.
     relion(
@@ -80,8 +80,8 @@ def test_relion31_reads_refined_particles_and_hand_picks_merged(tmp_path, monkey
     inputs = [project.refined, "Extract/job053/particles.star", "Extract/job054/particles.star"]
     summary = remove_duplicate_particles(inputs, "Dedup/job055", options)
     own = ["run_data", "job053-particles", "job054-particles"]
-    assert summary["outputs"]["kept"] == [f"Dedup/job055/particles_kept_{name}.star" for name in own]
-    assert summary["kept"] == len(project.refined_rows) + 9 and summary["rejected"] == 6
-    for k, path in enumerate(summary["outputs"]["kept"] + summary["outputs"]["rejected"]):
+    assert summary.to_json()["outputs"]["kept"] == [f"Dedup/job055/particles_kept_{name}.star" for name in own]
+    assert summary.kept == len(project.refined_rows) + 9 and summary.rejected == 6
+    for k, path in enumerate(summary.to_json()["outputs"]["kept"] + summary.to_json()["outputs"]["rejected"]):
         if rows(path):
             star_handler_keeps_every_row(path, f"Select/job06{k}/particles.star")

@@ -313,7 +313,7 @@ def test_the_same_batch_again_adds_no_round(tmp_path: Path, batches: list[Path])
     rounds(tmp_path, batches[:2])
     (tmp_path / "out" / "round_0002_rejected.star").unlink()
     summary = run_round([batches[1]], tmp_path / "out")
-    assert summary["update"]["round"] == 2
+    assert summary.to_json()["update"]["round"] == 2
     assert outputs(tmp_path / "out") == expected
 
 

@@ -33,9 +33,9 @@ def test_rounds_follow_the_rule_on_overlapping_micrographs(tmp_path: Path, seed:
         assert star_rows(out / f"round_{k + 1:04d}_rejected.star") == [r for r, take in zip(rows, keep) if not take]
         running += kept
         assert star_rows(out / "particles_kept.star") == running
-        update = summary["update"]
+        update = summary.to_json()["update"]
         assert (update["round"], update["running_kept"], update["would_have_won"]) == (k + 1, len(running), won)
-        assert summary["kept"] == len(kept)
+        assert summary.kept == len(kept)
     assert sum(won for _, won in expected) > 0  # (the case the count is for did occur)
 
 
@@ -50,7 +50,7 @@ def test_many_rounds_read_kept_particles_of_every_round(tmp_path: Path) -> None:
     for k, (rows, (keep, won)) in enumerate(zip(batches, expected)):
         summary = run_round([tmp_path / f"b{k}.star"], out)
         assert star_rows(out / f"round_{k + 1:04d}_kept.star") == [r for r, take in zip(rows, keep) if take]
-        assert summary["update"]["would_have_won"] == won
+        assert summary.to_json()["update"]["would_have_won"] == won
     assert sorted(p.name for p in (out / "kept_store").iterdir()) == ["store.sqlite", "store.sqlite-journal"]
 
 
@@ -190,8 +190,8 @@ def test_a_batch_with_half_sets_is_audited_within_itself(tmp_path: Path) -> None
     write_star(tmp_path / "b2.star", labels, second, optics=OPTICS)
     run_round([tmp_path / "b1.star"], tmp_path / "out")
     summary = run_round([tmp_path / "b2.star"], tmp_path / "out")
-    assert (summary["kept"], summary["rejected"]) == (1, 2)
-    assert summary["halfset_audit"]["straddling_pairs"] == 1
+    assert (summary.kept, summary.rejected) == (1, 2)
+    assert summary.to_json()["halfset_audit"]["straddling_pairs"] == 1
 
 
 def test_a_mask_and_zscores_are_refused_in_their_words(tmp_path: Path) -> None:

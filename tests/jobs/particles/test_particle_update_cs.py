@@ -49,7 +49,7 @@ def test_cs_rounds_follow_the_rule_on_overlapping_micrographs(tmp_path: Path, se
         assert uids(out / f"round_{k + 1:04d}_rejected.cs") == [row[4] for row, t in zip(rows, keep) if not t]
         running += kept
         assert uids(out / "particles_kept.cs") == running
-        update = summary["update"]
+        update = summary.to_json()["update"]
         assert (update["round"], update["running_kept"], update["would_have_won"]) == (k + 1, len(running), won)
         assert update["running_file"] == str(out / "particles_kept.cs")
     assert sum(won for _, won in expected) > 0

@@ -15,7 +15,7 @@ from cryodedup.options import ParticleOptions
 from cryodedup.report.sections import Sections
 from cryodedup.report.summary import particle_rows
 from cryodedup.resolve.datasets import disagreement
-from helpers import overview_of, shared_file, write_star
+from helpers import shared_file, write_star
 
 TOMO_LABELS = [
     "rlnTomoName",
@@ -60,7 +60,7 @@ def test_the_same_tomograms_twice_still_match(tmp_path):
     a = relion5_tomograms(tmp_path / "a.star", 1.35)
     b = relion5_tomograms(tmp_path / "b.star", 1.3500001)
     summary = remove_duplicate_particles([a, b], tmp_path / "out", ParticleOptions(min_dist=10))
-    assert (summary["kept"], summary["rejected"]) == (2, 2)
+    assert (summary.kept, summary.rejected) == (2, 2)
 
 
 def test_datasets_labelled_apart_never_match(tmp_path):
@@ -68,11 +68,11 @@ def test_datasets_labelled_apart_never_match(tmp_path):
     b = relion5_tomograms(tmp_path / "b.star", 1.60)
     options = ParticleOptions(min_dist=10, datasets=[f"{a}=first", "2=second"])
     summary = remove_duplicate_particles([a, b], tmp_path / "out", options)
-    assert (summary["kept"], summary["rejected"]) == (4, 0)
-    assert summary["micrographs"] == 2
-    assert summary["datasets"]["names_kept_apart"] == 1
-    assert summary["datasets"]["labels"] == {"first": [str(a)], "second": [str(b)]}
-    row = dict(particle_rows(overview_of(summary), Sections()))["Datasets"]
+    assert (summary.kept, summary.rejected) == (4, 0)
+    assert summary.micrographs == 2
+    assert summary.to_json()["datasets"]["names_kept_apart"] == 1
+    assert summary.to_json()["datasets"]["labels"] == {"first": [str(a)], "second": [str(b)]}
+    row = dict(particle_rows(summary.overview(), Sections()))["Datasets"]
     assert "first: a.star" in row and "1 tomogram name of one dataset also in another: kept apart" in row
 
 
@@ -83,7 +83,7 @@ def test_the_datasets_row_tells_inputs_of_one_file_name_apart(tmp_path):
     b = relion5_tomograms(tmp_path / "s2" / "particles.star", 1.60)
     options = ParticleOptions(min_dist=10, datasets=["2=B"])
     summary = remove_duplicate_particles([a, b], tmp_path / "out", options)
-    row = dict(particle_rows(overview_of(summary), Sections()))["Datasets"]
+    row = dict(particle_rows(summary.overview(), Sections()))["Datasets"]
     assert "(not labelled): s1/particles.star" in row and "B: s2/particles.star" in row, row
 
 
@@ -95,7 +95,7 @@ def test_datasets_sharing_a_tomogram_name_get_files_of_their_own(tmp_path):
     options = ParticleOptions(min_dist=10, datasets=[f"{a}=first", "2=second"])
     summary = remove_duplicate_particles([a, b], tmp_path / "out", options)
     out = tmp_path / "out"
-    assert sorted(summary["outputs"]["kept"]) == sorted(
+    assert sorted(summary.to_json()["outputs"]["kept"]) == sorted(
         str(out / f"particles_kept{part}.star") for part in ("", "_first", "_second")
     )
     for name, source, psize in (("first", a, "1.35"), ("second", b, "1.6")):
@@ -112,8 +112,8 @@ def test_same_dataset_labels_still_match(tmp_path):
     b = relion5_tomograms(tmp_path / "b.star", 1.35)
     options = ParticleOptions(min_dist=10, datasets=["1=one", "2=one"])
     summary = remove_duplicate_particles([a, b], tmp_path / "out", options)
-    assert (summary["kept"], summary["rejected"]) == (2, 2)
-    assert any("--dataset decides nothing" in w for w in summary["warnings"])
+    assert (summary.kept, summary.rejected) == (2, 2)
+    assert any("--dataset decides nothing" in w for w in summary.warnings)
 
 
 def spa(path, original, voltage=300, binned=1, mic="MotionCorr/job002/Movies/mic_0001.mrc"):
@@ -127,7 +127,7 @@ def test_one_dataset_binned_differently_at_motion_correction_still_matches(tmp_p
     a = spa(tmp_path / "a.star", 0.83)
     b = spa(tmp_path / "b.star", 0.83, binned=2, mic="MotionCorr/job099/Movies/mic_0001.mrc")
     summary = remove_duplicate_particles([a, b], tmp_path / "out", ParticleOptions(min_dist=10))
-    assert (summary["kept"], summary["rejected"]) == (2, 2)  # matched by file name, the same centres in Å
+    assert (summary.kept, summary.rejected) == (2, 2)  # matched by file name, the same centres in Å
 
 
 def test_two_sessions_named_alike_are_refused_by_voltage_or_detector(tmp_path):
@@ -148,7 +148,7 @@ def test_inputs_sharing_no_name_are_not_refused(tmp_path):
     a = spa(tmp_path / "a.star", 0.83)
     b = spa(tmp_path / "b.star", 1.06, mic="other/mic_0002.mrc")
     summary = remove_duplicate_particles([a, b], tmp_path / "out", ParticleOptions(min_dist=10))
-    assert summary["rejected"] == 0
+    assert summary.rejected == 0
 
 
 def test_the_command_line_takes_dataset(tmp_path):
@@ -193,11 +193,11 @@ def test_real_relion4_subtomograms_and_a_copy_of_another_tilt_series_pixel_size(
         remove_duplicate_particles([real, other], tmp_path / "out", ParticleOptions(min_dist=0))
     options = ParticleOptions(min_dist=0, datasets=[f"{other}=session2"])
     summary = remove_duplicate_particles([real, other], tmp_path / "apart", options)
-    assert summary["rejected"] == 0 and summary["kept"] == 2 * 1746
+    assert summary.rejected == 0 and summary.kept == 2 * 1746
     copy = tmp_path / "copy.star"
     copy.write_text(text)
     same = remove_duplicate_particles([real, copy], tmp_path / "same", ParticleOptions(min_dist=0))
-    assert (same["kept"], same["rejected"]) == (1746, 1746)
+    assert (same.kept, same.rejected) == (1746, 1746)
 
 
 def test_images_of_two_datasets_named_alike_are_not_one_image(tmp_path):
@@ -209,10 +209,10 @@ def test_images_of_two_datasets_named_alike_are_not_one_image(tmp_path):
     a = write_star(tmp_path / "a.star", labels, a_rows, optics=optics, optics_labels=SPA_OPTICS_LABELS)
     b = write_star(tmp_path / "b.star", labels, b_rows, optics=optics, optics_labels=SPA_OPTICS_LABELS)
     one = remove_duplicate_particles([a, b], tmp_path / "one", ParticleOptions(min_dist=10, same_image="reject"))
-    assert one["kept"] == 1  # one dataset: one image at two centres, the best kept
+    assert one.kept == 1  # one dataset: one image at two centres, the best kept
     options = ParticleOptions(min_dist=10, same_image="reject", datasets=["2=B"])
     apart = remove_duplicate_particles([a, b], tmp_path / "apart", options)
-    assert apart["kept"] == 2 and apart["same_image"]["images_kept_twice"] == 0
+    assert apart.kept == 2 and apart.to_json()["same_image"]["images_kept_twice"] == 0
 
 
 def relion5_particles(path, tilt_series_psize, rows):
@@ -230,7 +230,7 @@ def test_each_datasets_own_files_keep_its_optics_groups_as_read(tmp_path):
     b = relion5_particles(tmp_path / "b.star", 1.60, [["TS_01", 100.0, 200.0, 50.0, 1], ["TS_02", -40.0, 0.0, 0.0, 1]])
     options = ParticleOptions(min_dist=10, datasets=[f"{a}=A", f"{b}=B"], score="none")
     summary = remove_duplicate_particles([a, b], tmp_path / "out", options)
-    assert (summary["kept"], summary["rejected"]) == (3, 1)  # A's two picks 4 Å apart; B's TS_01 is another
+    assert (summary.kept, summary.rejected) == (3, 1)  # A's two picks 4 Å apart; B's TS_01 is another
     out = tmp_path / "out"
     # Nothing of B is rejected: its own kept file is its input, byte for byte (its optics group as read).
     assert (out / "particles_kept_B.star").read_bytes() == b.read_bytes()
@@ -246,6 +246,6 @@ def test_each_datasets_own_files_keep_its_optics_groups_as_read(tmp_path):
         line for line in b.read_text().splitlines() if not line.startswith("TS_")
     ]
     # The combined files hold two TS_01 under one name: the run says so, naming the files that do not.
-    warning = next(w for w in summary["warnings"] if "two datasets" in w)
+    warning = next(w for w in summary.warnings if "two datasets" in w)
     for part in ("TS_01", "particles_kept.star", "particles_kept_A.star", "particles_kept_B.star"):
         assert part in warning, part

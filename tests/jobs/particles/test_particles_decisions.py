@@ -64,7 +64,7 @@ def check_record(record, keep, by, facts, mode, global_row, names=None):
 
 def input_rows(summary, sizes):
     """(input name, row from 1) -> the row's number among all inputs' rows."""
-    starts = dict(zip((i["file"] for i in summary["inputs"]), np.cumsum([0, *sizes]).tolist()))
+    starts = dict(zip((i["file"] for i in summary.to_json()["inputs"]), np.cumsum([0, *sizes]).tolist()))
     return lambda name, row: starts[name] + row - 1
 
 
@@ -83,7 +83,7 @@ def test_star_record_agrees_with_the_brute_force(tmp_path_factory, case):
     record = read_decisions(folder / "out" / "decisions.csv")
     names = [row[5] for rows in texts for row in rows]
     check_record(record, keep, by, facts, mode, input_rows(summary, [len(r) for r in inputs]), names)
-    assert summary["outputs"]["decisions"] == [str(folder / "out" / "decisions.csv")]
+    assert summary.to_json()["outputs"]["decisions"] == [str(folder / "out" / "decisions.csv")]
 
 
 @settings_here
@@ -286,7 +286,7 @@ def test_earlier_round_by_hand(tmp_path):
     out = tmp_path / "out"
     for batch in _two_rounds(tmp_path):
         summary = remove_duplicate_particles([batch], out, ParticleOptions(min_dist=10.0, update=True, decisions=True))
-    assert summary["outputs"]["decisions"] == [str(out / "round_0002_decisions.csv")]
+    assert summary.to_json()["outputs"]["decisions"] == [str(out / "round_0002_decisions.csv")]
     assert read_decisions(out / "round_0001_decisions.csv") == []
     record = read_decisions(out / "round_0002_decisions.csv")
     assert [(d["row"], d["kept_input"], d["kept_row"], d["distance_A"], d["rule"]) for d in record] == [
@@ -404,7 +404,7 @@ def test_the_real_tutorial_two_picker_merge_agrees_with_the_brute_force(tmp_path
     facts |= {"levels": [0] * len(picks), "images": [0] * len(picks)}
     record = read_decisions(tmp_path / "out" / "decisions.csv")
     sizes = [sum(k == i for k, _, _ in picks) for i in range(2)]
-    assert sum(not k for k in keep) > 100 and summary["rejected"] == len(record)
+    assert sum(not k for k in keep) > 100 and summary.rejected == len(record)
     check_record(record, keep, by, facts, "warn", input_rows(summary, sizes))
 
 
@@ -445,7 +445,7 @@ def test_the_record_changes_no_summary_with_remove_entirely(tmp_path):
         )
         for d in (False, True)
     ]
-    assert "ties" not in summaries[1]["score"] and summaries[0]["score"] == summaries[1]["score"]
+    assert "ties" not in summaries[1].to_json()["score"] and summaries[0].score == summaries[1].score
 
 
 def test_the_re_extraction_merge_record_agrees_with_the_brute_force(tmp_path, monkeypatch):
@@ -486,7 +486,7 @@ def test_the_re_extraction_merge_record_agrees_with_the_brute_force(tmp_path, mo
     facts = {"input": [0] * n + [1] * n, "groups": groups, "coords": coords, "scores": scores}
     facts |= {"levels": [0] * (2 * n), "images": [0] * (2 * n)}
     record = read_decisions(tmp_path / "Dedup/job060/decisions.csv")
-    assert summary["rejected"] == len(record) == n
+    assert summary.rejected == len(record) == n
     check_record(record, keep, by, facts, "warn", input_rows(summary, [n, n]))
     assert {d["rule"] for d in record} == {"input order"}
     assert max(float(d["distance_A"]) for d in record) < 0.01
@@ -509,4 +509,4 @@ def test_the_record_made_a_few_rows_at_a_time_is_the_record_made_at_once(tmp_pat
     remove_duplicate_particles([path], tmp_path / "pieces", options)
     whole = (tmp_path / "whole" / "decisions.csv").read_bytes()
     assert (tmp_path / "pieces" / "decisions.csv").read_bytes() == whole
-    assert whole.count(b"\n") == summary["rejected"] + 1 > 7 * 3
+    assert whole.count(b"\n") == summary.rejected + 1 > 7 * 3

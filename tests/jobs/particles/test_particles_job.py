@@ -23,7 +23,7 @@ from fixtures.synthetic import (
     star_header,
     write_benchmark_file,
 )
-from helpers import OPTICS_LABELS, overview_of, shared_file, star_text, write_star
+from helpers import OPTICS_LABELS, shared_file, star_text, write_star
 from oracle import oracle_by_group, star_centres
 
 P31 = [
@@ -63,10 +63,10 @@ def test_origin_is_subtracted(tmp_path):
     rows = [[1000, 1000, 0, 0, "m.mrc", 1, 2.0, "a"], [1030, 980, 24.0, -16.0, "m.mrc", 1, 1.0, "b"]]
     path = write_star(tmp_path / "p.star", P31, rows, optics=[[1, "og1", 2.0, 0.8]])
     summary = run(tmp_path, [path], min_dist=0.5)
-    assert kept_names(tmp_path) == ["a"] and summary["rejected"] == 1
+    assert kept_names(tmp_path) == ["a"] and summary.rejected == 1
     # Added instead of subtracted, the two would be 2 x 36 Å apart; unshifted, 28.8 Å.
-    assert run(tmp_path, [path], min_dist=28.0, shift_key="none", force=True)["rejected"] == 0
-    assert run(tmp_path, [path], min_dist=28.9, shift_key="none", force=True)["rejected"] == 1
+    assert run(tmp_path, [path], min_dist=28.0, shift_key="none", force=True).rejected == 0
+    assert run(tmp_path, [path], min_dist=28.9, shift_key="none", force=True).rejected == 1
 
 
 def test_relion30_origins_are_in_particle_pixels(tmp_path):
@@ -86,7 +86,7 @@ def test_relion30_origins_are_in_particle_pixels(tmp_path):
     with pytest.raises(CryodedupError, match="no micrograph pixel size.*--mic-psize"):
         run(tmp_path, [path], score="none")
     summary = run(tmp_path, [path], score="none", mic_psize=1.0, min_dist=0.5)
-    assert summary["rejected"] == 1 and summary["shift"] == "rlnOriginX, rlnOriginY"
+    assert summary.rejected == 1 and summary.to_json()["shift"] == "rlnOriginX, rlnOriginY"
 
 
 def pair_15px(tmp_path, optics_labels, optics_row, name="p.star"):
@@ -99,8 +99,11 @@ def test_micrograph_pixel_size_is_preferred(tmp_path):
     labels = [*OPTICS_LABELS, "rlnMicrographOriginalPixelSize"]
     path = pair_15px(tmp_path, labels, [1, "og1", 1.0, 2.0, 1.0])  # micrograph 2 Å: 30 Å apart
     summary = run(tmp_path, [path])
-    assert summary["rejected"] == 0
-    assert summary["pixel_sizes"][0]["psize"] == 2.0 and summary["pixel_sizes"][0]["source"] == "rlnMicrographPixelSize"
+    assert summary.rejected == 0
+    assert (
+        summary.to_json()["pixel_sizes"][0]["psize"] == 2.0
+        and summary.to_json()["pixel_sizes"][0]["source"] == "rlnMicrographPixelSize"
+    )
 
 
 def test_image_pixel_size_is_never_used(tmp_path):
@@ -108,8 +111,8 @@ def test_image_pixel_size_is_never_used(tmp_path):
     labels = ["rlnOpticsGroup", "rlnOpticsGroupName", "rlnImagePixelSize", "rlnMicrographOriginalPixelSize"]
     path = pair_15px(tmp_path, labels, [1, "og1", 2.0, 1.0])
     summary = run(tmp_path, [path])
-    assert summary["rejected"] == 1
-    assert "rlnMicrographOriginalPixelSize" in summary["warnings"][0]
+    assert summary.rejected == 1
+    assert "rlnMicrographOriginalPixelSize" in summary.warnings[0]
     only_image = pair_15px(tmp_path, labels[:3], [1, "og1", 2.0], name="q.star")
     with pytest.raises(CryodedupError, match="optics group 1 has no micrograph pixel size.*--mic-psize"):
         run(tmp_path, [only_image], force=True)
@@ -118,8 +121,8 @@ def test_image_pixel_size_is_never_used(tmp_path):
 def test_mic_psize_option_and_micrographs_star(tmp_path):
     labels = ["rlnOpticsGroup", "rlnOpticsGroupName", "rlnImagePixelSize"]
     path = pair_15px(tmp_path, labels, [1, "og1", 2.0])
-    assert run(tmp_path, [path], mic_psize=1.0)["rejected"] == 1
-    assert run(tmp_path, [path], mic_psize=1.5, force=True)["rejected"] == 0
+    assert run(tmp_path, [path], mic_psize=1.0).rejected == 1
+    assert run(tmp_path, [path], mic_psize=1.5, force=True).rejected == 0
     mics = tmp_path / "micrographs.star"
     mics.write_text(
         star_text(
@@ -131,7 +134,7 @@ def test_mic_psize_option_and_micrographs_star(tmp_path):
         )
     )
     summary = run(tmp_path, [path], micrographs=mics, force=True)
-    assert summary["rejected"] == 1 and summary["pixel_sizes"][0]["psize"] == 1.0
+    assert summary.rejected == 1 and summary.to_json()["pixel_sizes"][0]["psize"] == 1.0
     other = tmp_path / "other.star"
     other.write_text(mics.read_text().replace("m.mrc", "n.mrc"))
     with pytest.raises(CryodedupError, match="micrograph 'm.mrc' is not in"):
@@ -148,7 +151,7 @@ def test_pixel_size_per_optics_group(tmp_path):
     path = write_star(tmp_path / "p.star", P31, rows, optics=[[1, "og1", 2.0, 1.0], [2, "og2", 6.0, 3.0]])
     summary = run(tmp_path, [path])
     assert kept_names(tmp_path) == ["a", "c", "d"]
-    assert [(p["optics_group"], p["psize"]) for p in summary["pixel_sizes"]] == [("1", 1.0), ("2", 3.0)]
+    assert [(p["optics_group"], p["psize"]) for p in summary.to_json()["pixel_sizes"]] == [("1", 1.0), ("2", 3.0)]
 
 
 def test_tomograms_use_centred_coordinates_in_angstrom(tmp_path):
@@ -171,7 +174,7 @@ def test_tomograms_use_centred_coordinates_in_angstrom(tmp_path):
     path = write_star(tmp_path / "p.star", labels, rows)
     summary = run(tmp_path, [path], score="none", min_dist=5)
     assert kept_names(tmp_path) == ["a", "c", "d"] or kept_names(tmp_path) == ["b", "c", "d"]
-    assert summary["micrographs"] == 2
+    assert summary.micrographs == 2
 
 
 # --- outputs: byte-exact rows, agreement with an independent oracle -------------------------
@@ -193,7 +196,7 @@ def test_outputs_are_row_copies_and_agree_with_oracle(tmp_path):
     rows = rows_of(path)
     assert rows_of(kept_file) == [r for r, k in zip(rows, expected) if k]
     assert rows_of(rejected_file) == [r for r, k in zip(rows, expected) if not k]
-    assert summary["kept"] == expected.sum() and 0 < summary["rejected"] < 6000
+    assert summary.kept == expected.sum() and 0 < summary.rejected < 6000
 
 
 def test_nothing_removed_gives_the_input_back(tmp_path):
@@ -211,14 +214,14 @@ def test_remove_entirely(tmp_path):
         [3000, 1000, 0, 0, "m.mrc", 1, 1.0, "c"],
     ]
     path = write_star(tmp_path / "p.star", P31, rows, optics=[[1, "og1", 1.0, 1.0]])
-    assert run(tmp_path, [path], remove_entirely=True)["rejected"] == 2
+    assert run(tmp_path, [path], remove_entirely=True).rejected == 2
     assert kept_names(tmp_path) == ["c"]
 
 
 def test_empty_particle_table(tmp_path):
     path = write_star(tmp_path / "p.star", P31, [], optics=[[1, "og1", 1.0, 1.0]])
     summary = run(tmp_path, [path])
-    assert summary["particles"] == 0
+    assert summary.particles == 0
     assert (tmp_path / "out" / "particles_kept.star").read_bytes() == path.read_bytes()
 
 
@@ -240,7 +243,7 @@ def test_two_pickers_merge_and_cross_input_duplicates(tmp_path):
     )
     summary = run(tmp_path, [a, b])
     assert kept_names(tmp_path) == ["a2", "b1", "b2"]
-    assert [(i["kept"], i["rejected"]) for i in summary["inputs"]] == [(1, 1), (2, 0)]
+    assert [(i["kept"], i["rejected"]) for i in summary.to_json()["inputs"]] == [(1, 1), (2, 0)]
     kept = (tmp_path / "out" / "particles_kept.star").read_text()
     assert kept.count("og1") == 1  # identical optics groups are not duplicated
 
@@ -265,17 +268,17 @@ def test_renumbered_optics_groups_are_said_in_the_summary_and_json(tmp_path):
     b_rows = [[3000, 1000, 0, 0, "m.mrc", 1, 1.0, "b1"], [1000, 1000, 0, 0, "n.mrc", 2, 1.0, "b2"]]
     b = write_star(tmp_path / "b.star", P31, b_rows, optics=b_optics)
     summary = run(tmp_path, [a, b])
-    assert summary["optics_groups_renumbered"] == [{"input": "b.star", "groups": {"1": 2, "2": 1}}]
+    assert summary.to_json()["optics_groups_renumbered"] == [{"input": "b.star", "groups": {"1": 2, "2": 1}}]
     assert rows_of(tmp_path / "out" / "particles_kept.star")[1:] == [
         "3000 1000 0 0 m.mrc 2 1.0 b1\n",
         "1000 1000 0 0 n.mrc 1 1.0 b2\n",
     ]
-    rows = dict(report_rows(overview_of(summary), Sections())[0])
+    rows = dict(report_rows(summary.overview(), Sections())[0])
     assert rows["Optics groups renumbered"].split("\n")[0] == "b.star: 1 -> 2, 2 -> 1"
     # Nothing renumbered: no entry, no row.
     alone = run(tmp_path, [a], force=True)
-    assert "optics_groups_renumbered" not in alone and "Optics groups renumbered" not in dict(
-        report_rows(overview_of(alone), Sections())[0]
+    assert "optics_groups_renumbered" not in alone.to_json() and "Optics groups renumbered" not in dict(
+        report_rows(alone.overview(), Sections())[0]
     )
 
 
@@ -357,7 +360,7 @@ def test_pickers_with_columns_in_another_order_are_merged(tmp_path):
     score = "rlnMaxValueProbDistribution"
     swapped = remove_duplicate_particles([log, template], tmp_path / "swapped", ParticleOptions(score=score))
     equal = remove_duplicate_particles([log, same_order], tmp_path / "equal", ParticleOptions(score=score))
-    assert 0 < swapped["rejected"] == equal["rejected"] and swapped["warnings"] == []
+    assert 0 < swapped.rejected == equal.rejected and swapped.warnings == []
     for name in ("particles_kept.star", "particles_rejected.star"):
         out = tmp_path / "swapped" / name
         assert set(by_image(out)) == set(by_image(tmp_path / "equal" / name))
@@ -377,17 +380,19 @@ def test_different_column_sets_are_written_each_to_files_of_its_own(tmp_path):
     summary = remove_duplicate_particles(
         [log, template], tmp_path / "out", ParticleOptions(score="rlnMaxValueProbDistribution")
     )
-    (warning,) = summary["warnings"]
+    (warning,) = summary.warnings
     for label in ("rlnClassNumber", "rlnAnglePsi", "rlnHelicalTubeID"):
         assert re.search(rf"{label} \(only in log.star\)", warning)
     assert not (tmp_path / "out/particles_kept.star").exists()
-    assert summary["outputs"]["kept"] == [str(tmp_path / f"out/particles_kept_{n}.star") for n in ("log", "template")]
+    assert summary.to_json()["outputs"]["kept"] == [
+        str(tmp_path / f"out/particles_kept_{n}.star") for n in ("log", "template")
+    ]
     for source in (log, template):
         kept, rejected = (tmp_path / f"out/particles_{s}_{source.stem}.star" for s in ("kept", "rejected"))
         # The input's own header, and its rows byte for byte: kept and rejected are its rows, once each.
         assert kept.read_text().split("loop_")[:-1] == source.read_text().split("loop_")[:-1]
         assert sorted(rows_of(kept) + rows_of(rejected)) == sorted(rows_of(source))
-    assert summary["kept"] == sum(len(rows_of(tmp_path / f"out/particles_kept_{n}.star")) for n in ("log", "template"))
+    assert summary.kept == sum(len(rows_of(tmp_path / f"out/particles_kept_{n}.star")) for n in ("log", "template"))
 
 
 def test_optics_tables_with_other_columns_are_written_each_to_files_of_its_own(tmp_path):
@@ -401,7 +406,7 @@ def test_optics_tables_with_other_columns_are_written_each_to_files_of_its_own(t
     )
     assert starfile.read(shiny)["optics"]["rlnCtfDataAreCtfPremultiplied"].tolist() == [0]
     summary = run(tmp_path, [refine, shiny])
-    assert any("optics column rlnCtfDataAreCtfPremultiplied (only in shiny.star)" in w for w in summary["warnings"])
+    assert any("optics column rlnCtfDataAreCtfPremultiplied (only in shiny.star)" in w for w in summary.warnings)
     for source in (refine, shiny):
         kept, rejected = (tmp_path / f"out/particles_{s}_{source.stem}.star" for s in ("kept", "rejected"))
         assert starfile.read(kept)["optics"].equals(starfile.read(source)["optics"])
@@ -440,12 +445,12 @@ def test_score_auto_without_score_columns_falls_back_to_random(tmp_path):
     )
     auto = remove_duplicate_particles([path], tmp_path / "auto", ParticleOptions(seed=3, min_dist=200))
     none = remove_duplicate_particles([path], tmp_path / "none", ParticleOptions(score="none", seed=3, min_dist=200))
-    (warning,) = auto["warnings"]
+    (warning,) = auto.warnings
     assert "--score auto" in warning and "seeded random particle (seed 3)" in warning
-    assert auto["score"] == none["score"] == {"column": None, "order": "random (seed 3)"}
+    assert auto.to_json()["score"] == none.to_json()["score"] == {"column": None, "order": "random (seed 3)"}
     for name in ("particles_kept.star", "particles_rejected.star"):
         assert (tmp_path / "auto" / name).read_bytes() == (tmp_path / "none" / name).read_bytes()
-    assert 0 < auto["rejected"] < auto["particles"]
+    assert 0 < auto.rejected < auto.particles
 
 
 def test_score_auto_with_prefer_says_random_decides_only_what_prefer_leaves(tmp_path):
@@ -457,7 +462,7 @@ def test_score_auto_with_prefer_says_random_decides_only_what_prefer_leaves(tmp_
     summary = remove_duplicate_particles(
         [first, second], tmp_path / "out", ParticleOptions(seed=3, min_dist=200, prefer=[1])
     )
-    (warning,) = [w for w in summary["warnings"] if "--score auto" in w]
+    (warning,) = [w for w in summary.warnings if "--score auto" in w]
     assert "each group of duplicates that --prefer leaves undecided keeps a seeded random particle" in warning
 
 
@@ -465,7 +470,7 @@ def test_score_auto_takes_a_score_every_input_has(tmp_path):
     log = select_job(tmp_path / "log.star", 1, SELECT)
     template = select_job(tmp_path / "template.star", 2, SWAPPED, drop=["rlnAutopickFigureOfMerit"])
     summary = run(tmp_path, [log, template])
-    assert summary["score"] == {"column": "rlnMaxValueProbDistribution", "order": "max"}
+    assert summary.to_json()["score"] == {"column": "rlnMaxValueProbDistribution", "order": "max"}
 
 
 def test_everything_the_user_must_give_is_reported_at_once(tmp_path):
@@ -483,7 +488,7 @@ def test_everything_the_user_must_give_is_reported_at_once(tmp_path):
     for name in ("a30.star", "b30.star"):
         assert any(re.match(rf".*{name}: .*no micrograph pixel size.*--mic-psize", n) for n in needs)
     summary = run(tmp_path, [a, b], score="rlnCtfFigureOfMerit", score_order="max", mic_psize=1.0)
-    assert kept_names(tmp_path) == ["b"] and summary["rejected"] == 1
+    assert kept_names(tmp_path) == ["b"] and summary.rejected == 1
 
 
 # --- issue 11 item 13: comment lines among the rows, and a byte-order mark --------------------------------------
@@ -501,7 +506,7 @@ def test_comment_lines_among_the_rows_are_named_in_a_warning(tmp_path):
         ParticleOptions(mic_psize=1.0, score="none"),
         log=lambda message, level: warnings.append(message) if level == "warning" else None,
     )
-    assert summary["kept"] == 3
+    assert summary.kept == 3
     assert any("2 comment line(s) among the particle rows are not copied to the outputs" in w for w in warnings)
 
 
@@ -512,7 +517,7 @@ def test_a_utf8_byte_order_mark_is_accepted(tmp_path):
     summary = remove_duplicate_particles(
         [tmp_path / "p.star"], tmp_path / "out", ParticleOptions(mic_psize=1.0, score="none")
     )
-    assert (summary["kept"], summary["rejected"]) == (2, 1)  # the picks 2 Å apart are one particle
+    assert (summary.kept, summary.rejected) == (2, 1)  # the picks 2 Å apart are one particle
     kept = (tmp_path / "out" / "particles_kept.star").read_bytes()
     assert kept.startswith(b"\xef\xbb\xbfdata_particles")  # the header is copied as it was
 
@@ -598,7 +603,7 @@ def test_any_star_text_gives_outputs_or_one_clear_error(tmp_path_factory, text, 
         assert "\n" not in str(err) and str(err)
         assert not (folder / "out").exists()
     else:
-        assert summary["kept"] + summary["rejected"] == summary["particles"]
+        assert summary.kept + summary.rejected == summary.particles
         # A table of coordinates without rlnMicrographName is a RELION autopick file (its name names
         # the micrograph): the picker job's outputs.
         written = sorted(p.name for p in (folder / "out").iterdir())
@@ -666,7 +671,7 @@ def test_zero_distance_finds_every_recentred_copy(tmp_path):
     assert identical < 0.8 * len(a), "the fixture must hold copies that are not bit-identical"
     assert np.abs(a - b).max() < 1e-9
     summary = run(tmp_path, [first, second], min_dist=0.0)
-    assert summary["rejected"] == len(a) and summary["inputs"][1]["rejected"] == len(a)
+    assert summary.rejected == len(a) and summary.to_json()["inputs"][1]["rejected"] == len(a)
     assert rows_of(tmp_path / "out" / "particles_kept.star") == rows_of(first)
     # One file holding both, micrograph by micrograph: decided in one pass as it is read.
     both = tmp_path / "combined.star"
@@ -675,7 +680,7 @@ def test_zero_distance_finds_every_recentred_copy(tmp_path):
     text = first.read_text()
     both.write_text(text[: text.index("_rlnImageName #8\n") + len("_rlnImageName #8\n")] + "".join(rows))
     summary = run(tmp_path, [both], min_dist=0.0, force=True)
-    assert summary["timings"]["one_pass"] and summary["rejected"] == len(a)
+    assert summary.to_json()["timings"]["one_pass"] and summary.rejected == len(a)
     assert rows_of(tmp_path / "out" / "particles_kept.star") == rows_of(first)
 
 
@@ -687,10 +692,10 @@ def test_two_pickers_ranked_by_their_figures_of_merit_are_warned_about(tmp_path)
     # rlnAutopickFigureOfMerit (score auto) the template's larger numbers win every tie.
     log, template = (EXAMPLES / f"particles_{picker}.star" for picker in ("log", "template"))
     summary = run(tmp_path, [log, template], min_dist=100.0, plot=True)
-    assert summary["score"]["column"] == "rlnAutopickFigureOfMerit"
-    said = [w for w in summary["warnings"] if "rlnAutopickFigureOfMerit as read" in w]
+    assert summary.to_json()["score"]["column"] == "rlnAutopickFigureOfMerit"
+    said = [w for w in summary.warnings if "rlnAutopickFigureOfMerit as read" in w]
     assert len(said) == 1 and "--score-normalize rank" in said[0]
-    assert "on different scales" in summary["score"]["scale"]
+    assert "on different scales" in summary.to_json()["score"]["scale"]
     report = (tmp_path / "out" / "report.html").read_text()
     assert "on different scales" in report
     # Not said when the scores are made comparable, are shared, or come from one input.
@@ -701,9 +706,9 @@ def test_two_pickers_ranked_by_their_figures_of_merit_are_warned_about(tmp_path)
     ]
     for options in quiet:
         summary = run(tmp_path, [log, template], min_dist=100.0, force=True, **options)
-        assert not any("as read" in w for w in summary["warnings"]) and "scale" not in summary["score"], options
+        assert not any("as read" in w for w in summary.warnings) and "scale" not in summary.to_json()["score"], options
     summary = run(tmp_path, [log], min_dist=100.0, force=True)
-    assert not any("as read" in w for w in summary["warnings"]) and "scale" not in summary["score"]
+    assert not any("as read" in w for w in summary.warnings) and "scale" not in summary.to_json()["score"]
 
 
 # --- empty inputs ----------------------------------------------------------------------------
@@ -715,16 +720,16 @@ def test_a_table_without_rows_is_read_and_said(tmp_path):
     path = tmp_path / "empty.star"
     path.write_text("data_particles\n\nloop_\n_rlnCoordinateX #1\n_rlnCoordinateY #2\n_rlnMicrographName #3\n")
     summary = run(tmp_path, [path], mic_psize=1.0)
-    assert summary["particles"] == 0 and rows_of(tmp_path / "out" / "particles_kept.star") == []
-    assert any(str(path) in w and "no particles" in w for w in summary["warnings"]), summary["warnings"]
+    assert summary.particles == 0 and rows_of(tmp_path / "out" / "particles_kept.star") == []
+    assert any(str(path) in w and "no particles" in w for w in summary.warnings), summary.warnings
 
 
 @pytest.mark.real_data
 def test_a_real_header_only_cs_is_said_to_be_empty(tmp_path):
     path = shared_file("cs/cryosparc-tools__4k_dataset_header_only.cs")
     summary = run(tmp_path, [path])
-    assert summary["particles"] == 0
-    assert any("no particles" in w for w in summary["warnings"]), summary["warnings"]
+    assert summary.particles == 0
+    assert any("no particles" in w for w in summary.warnings), summary.warnings
 
 
 def test_a_run_without_plot_says_the_report_beside_its_outputs_is_an_earlier_runs(tmp_path):
@@ -733,10 +738,10 @@ def test_a_run_without_plot_says_the_report_beside_its_outputs_is_an_earlier_run
     rows = [[100, 100, 0, 0, "m.mrc", 1, 0.5, "1@s.mrcs"], [110, 100, 0, 0, "m.mrc", 1, 0.9, "2@s.mrcs"]]
     path = write_star(tmp_path / "p.star", P31, rows, optics=[[1, "og1", 2.0, 1.0]])
     first = run(tmp_path, [path])
-    assert not any("earlier run" in w for w in first["warnings"])  # (nothing there yet)
+    assert not any("earlier run" in w for w in first.warnings)  # (nothing there yet)
     (tmp_path / "out" / "report.html").write_text("<html>an earlier run's</html>")
     again = run(tmp_path, [path], min_dist=400, force=True)
-    assert f"{tmp_path / 'out' / 'report.html'} and its pictures are an earlier run's" in " ".join(again["warnings"])
+    assert f"{tmp_path / 'out' / 'report.html'} and its pictures are an earlier run's" in " ".join(again.warnings)
     assert (tmp_path / "out" / "report.html").read_text() == "<html>an earlier run's</html>"  # (left as it was)
 
 
@@ -746,7 +751,7 @@ def test_options_these_inputs_give_nothing_to_act_on_are_warned_of(tmp_path):
     rows = [[100, 100, 0, 0, "m.mrc", 1, 0.5, "1@s.mrcs"], [110, 100, 0, 0, "m.mrc", 1, 0.9, "2@s.mrcs"]]
     plain = write_star(tmp_path / "p.star", P31, rows, optics=[[1, "og1", 2.0, 1.0]])
     summary = run(tmp_path, [plain], topaz_scale=4.0, filament_mode="tube", coverage="all")
-    unused = [w for w in summary["warnings"] if "was not used" in w]
+    unused = [w for w in summary.warnings if "was not used" in w]
     assert unused == [
         "--topaz-scale was not used: it scales topaz's coordinates, and no input is topaz's",
         "--filament-mode tube was not used: no input has filaments (a tube or filament id per segment)",
@@ -756,9 +761,9 @@ def test_options_these_inputs_give_nothing_to_act_on_are_warned_of(tmp_path):
     topaz = tmp_path / "topaz.txt"
     topaz.write_text("image_name\tx_coord\ty_coord\tscore\nm\t10\t10\t0.5\nm\t400\t400\t0.2\n")
     picked = remove_duplicate_particles([topaz], tmp_path / "t", ParticleOptions(mic_psize=1.0, topaz_scale=4.0))
-    assert not any("was not used" in w for w in picked["warnings"])
+    assert not any("was not used" in w for w in picked.warnings)
     tubes = write_star(
         tmp_path / "h.star", [*P31, "rlnHelicalTubeID"], [[*r, 1] for r in rows], optics=[[1, "og1", 2.0, 1.0]]
     )
     helical = remove_duplicate_particles([tubes], tmp_path / "h", ParticleOptions(filament_mode="tube"))
-    assert not any("was not used" in w for w in helical["warnings"])
+    assert not any("was not used" in w for w in helical.warnings)

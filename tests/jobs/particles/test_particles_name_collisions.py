@@ -48,9 +48,9 @@ def test_names_of_one_place_or_one_input_are_no_collision(tmp_path):
     b = pick_set(tmp_path / "b.star", [["TS_01", 0, 0, 0, "TS_01/1"]])
     # One input's two rows of one name are its own affair; b's row is a's first row again (rejected at 0 Å).
     summary = remove_duplicate_particles([a, b], tmp_path / "out", ParticleOptions(min_dist=0, prefer=["1"]))
-    assert summary["kept"] == 2
-    assert "particle_names" not in summary
-    assert not any("rlnTomoParticleName" in w for w in summary["warnings"])
+    assert summary.kept == 2
+    assert "particle_names" not in summary.to_json()
+    assert not any("rlnTomoParticleName" in w for w in summary.warnings)
 
 
 def test_colliding_rows_against_a_brute_force():

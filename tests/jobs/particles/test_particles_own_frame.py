@@ -52,21 +52,21 @@ def run(tmp_path, rows=RODS, labels=LABELS, **options):
 
 def test_the_rods_along_their_axes_go_and_those_side_by_side_stay(tmp_path):
     summary = run(tmp_path, min_dist_ellipsoid=(20, 20, 60), decisions=True)
-    assert (summary["particles"], summary["kept"]) == (6, 4)
-    section = summary["own_frame_exclusion"]
+    assert (summary.particles, summary.kept) == (6, 4)
+    section = summary.to_json()["own_frame_exclusion"]
     assert section["ellipsoids"] == ({"species": None, "semi_axes_A": (20.0, 20.0, 60.0)},) and section["every_species"]
-    assert "min_dist_A" not in summary  # (no sphere decided)
+    assert "min_dist_A" not in summary.to_json()  # (no sphere decided)
     with open(tmp_path / "out" / "decisions.csv") as record:
         lost = [(row["row"], row["kept_row"], float(row["distance_A"])) for row in csv.DictReader(record)]
     assert lost == [("2", "1", 45.0), ("6", "5", 45.0)]
-    assert run(tmp_path, min_dist=45)["kept"] == 3  # a sphere takes the rods side by side too
+    assert run(tmp_path, min_dist=45).kept == 3  # a sphere takes the rods side by side too
 
 
 def test_the_half_set_audit_names_the_ellipsoid(tmp_path):
     # Half-sets 1, 2, 1, 2, 1, 2: both pairs the ellipsoid found (rows 1-2, 5-6) straddle; rows 3-4 are no pair.
     rows = [[*row, 1 + k % 2] for k, row in enumerate(RODS)]
     summary = run(tmp_path, rows, [*LABELS, "rlnRandomSubset"], min_dist_ellipsoid=(20, 20, 60))
-    audit = summary["halfset_audit"]
+    audit = summary.to_json()["halfset_audit"]
     assert audit["duplicate_pairs"] == 2 and audit["straddling_pairs"] == 2
     assert audit["message"].startswith("2 duplicate pairs within an exclusion ellipsoid in a particle's own frame")
 
@@ -76,10 +76,12 @@ def test_each_species_its_own_ellipsoid_and_the_others_a_sphere(tmp_path):
     labels = [*LABELS, "rlnClassNumber"]
     rows = [[*row, 1] for row in RODS[:4]] + [[*row, 2] for row in RODS[4:]]
     summary = run(tmp_path, rows, labels, species_column="rlnClassNumber", min_dist_ellipsoid="1=20,20,60", min_dist=50)
-    assert summary["kept"] == 4
-    assert summary["own_frame_exclusion"]["ellipsoids"] == ({"species": "1", "semi_axes_A": (20.0, 20.0, 60.0)},)
-    assert not summary["own_frame_exclusion"]["every_species"]
-    per_species = {entry["species"]: entry for entry in summary["species"]["per_species"]}
+    assert summary.kept == 4
+    assert summary.to_json()["own_frame_exclusion"]["ellipsoids"] == (
+        {"species": "1", "semi_axes_A": (20.0, 20.0, 60.0)},
+    )
+    assert not summary.to_json()["own_frame_exclusion"]["every_species"]
+    per_species = {entry["species"]: entry for entry in summary.to_json()["species"]["per_species"]}
     assert per_species["1"]["ellipsoid_A"] == [20, 20, 60] and "ellipsoid_A" not in per_species["2"]
     flags = ["--score", "rlnLCCmax", "--species-column", "rlnClassNumber", "--min-dist-ellipsoid", "1=20,20,60"]
     said = CliRunner().invoke(
@@ -88,7 +90,7 @@ def test_each_species_its_own_ellipsoid_and_the_others_a_sphere(tmp_path):
     assert "1: 4 in, 3 kept (ellipsoid 20 x 20 x 60 Å in its own frame)" in said.output, said.output
     assert "2: 2 in, 1 kept (min dist 50 Å)" in said.output
     both = run(tmp_path, rows, labels, species_column="rlnClassNumber", min_dist_ellipsoid="1=20,20,60,2=10,10,10")
-    assert both["kept"] == 5  # species 2's small sphere (10 Å) keeps both of its picks 45 Å apart
+    assert both.kept == 5  # species 2's small sphere (10 Å) keeps both of its picks 45 Å apart
 
 
 def test_the_option_parses_as_a_relion_user_writes_it():
@@ -170,7 +172,7 @@ def test_real_relion4_subtomograms_removed_entirely_as_a_brute_force_says(tmp_pa
     assert 50 < len(expected) < 200
     opts = ParticleOptions(min_dist_ellipsoid=tuple(axes), remove_entirely=True, score="none", decisions=True)
     summary = remove_duplicate_particles([real], tmp_path / "out", opts)
-    assert summary["rejected"] == len(expected)
+    assert summary.rejected == len(expected)
     with open(tmp_path / "out" / "decisions.csv") as record:
         found = {int(row["row"]): int(row["kept_row"]) for row in csv.DictReader(record)}
     assert found == expected
@@ -183,8 +185,8 @@ def test_angles_that_look_like_radians_are_refused_unless_insisted(tmp_path):
     with pytest.raises(CryodedupError, match="--min-dist-ellipsoid would turn each ellipsoid by them as degrees"):
         run(tmp_path, rows, min_dist_ellipsoid=(20, 20, 60))
     summary = run(tmp_path, rows, min_dist_ellipsoid=(20, 20, 60), insist_angles=True)
-    assert summary["kept"] == 120
-    assert not any("--insist-angles was not used" in w for w in summary["warnings"])
+    assert summary.kept == 120
+    assert not any("--insist-angles was not used" in w for w in summary.warnings)
 
 
 def test_the_record_tells_the_ellipsoid_from_the_same_image(tmp_path):
@@ -194,7 +196,7 @@ def test_the_record_tells_the_ellipsoid_from_the_same_image(tmp_path):
     labels = [*LABELS, "rlnImageName"]
     rows = [[*RODS[k], image] for k, image in enumerate(["1@a.mrcs", "2@a.mrcs", "3@a.mrcs", "3@a.mrcs"])]
     summary = run(tmp_path, rows, labels, min_dist_ellipsoid=(20, 20, 60), same_image="reject", decisions=True)
-    assert summary["kept"] == 2
+    assert summary.kept == 2
     with open(tmp_path / "out" / "decisions.csv") as record:
         rules = {row["row"]: row["rule"] for row in csv.DictReader(record)}
     assert rules == {"2": "score", "4": "same image"}

@@ -50,8 +50,8 @@ def two_pickers(tmp_path: Path) -> tuple[Path, Path]:
 def test_the_hand_picks_win_with_prefer(tmp_path):
     manual, log = two_pickers(tmp_path)
     summary = remove_duplicate_particles([log, manual], tmp_path / "out", ParticleOptions(min_dist=10, prefer=["2"]))
-    assert [i["kept"] for i in summary["inputs"]] == [1, 4]  # the lone LoG pick, every hand pick
-    assert summary["priority"] == {
+    assert [i["kept"] for i in summary.to_json()["inputs"]] == [1, 4]  # the lone LoG pick, every hand pick
+    assert summary.to_json()["priority"] == {
         "order": [str(manual), "the other inputs"],
         "groups": 3,
         "by_priority": 3,
@@ -59,7 +59,7 @@ def test_the_hand_picks_win_with_prefer(tmp_path):
         "won_by": {str(manual): 3},
         "against_score": 3,  # each hand pick (-999: no score) kept over a scored LoG pick
     }
-    assert summary["score"]["without_score"] == 4
+    assert summary.to_json()["score"]["without_score"] == 4
     kept = kept_rows(tmp_path / "out" / "particles_kept.star")
     assert sum("-999" in row for row in kept) == 4
 
@@ -75,29 +75,29 @@ def test_prefer_is_parsed_once_a_run(tmp_path, monkeypatch):
     monkeypatch.setattr(priority, "_inputs_named", lambda *a, **k: looked_up.append(a[0]) or original(*a, **k))
     summary = remove_duplicate_particles([log, manual], tmp_path / "out", ParticleOptions(min_dist=10, prefer=["2"]))
     assert looked_up == ["2"]
-    assert summary["priority"]["order"] == [str(manual), "the other inputs"]
+    assert summary.to_json()["priority"]["order"] == [str(manual), "the other inputs"]
 
 
 def test_without_prefer_the_minus_999_picks_rank_last(tmp_path):
     manual, log = two_pickers(tmp_path)
     summary = remove_duplicate_particles([manual, log], tmp_path / "out", ParticleOptions(min_dist=10))
-    assert [i["kept"] for i in summary["inputs"]] == [1, 4]  # the lone hand pick; every LoG pick
-    assert "priority" not in summary
+    assert [i["kept"] for i in summary.to_json()["inputs"]] == [1, 4]  # the lone hand pick; every LoG pick
+    assert "priority" not in summary.to_json()
     # Ranked by percentiles, the hand picks used to get the median rank; now they are no score.
     ranked = ParticleOptions(min_dist=10, score_normalize="rank")
     summary = remove_duplicate_particles([manual, log], tmp_path / "ranked", ranked)
-    assert [i["kept"] for i in summary["inputs"]] == [1, 4]
+    assert [i["kept"] for i in summary.to_json()["inputs"]] == [1, 4]
     # The score-scale warning leaves the none-scores out: no "median -999".
-    assert not any("-999" in w for w in summary["warnings"])
+    assert not any("-999" in w for w in summary.warnings)
 
 
 def test_prefer_by_path_as_given_and_its_order(tmp_path):
     manual, log = two_pickers(tmp_path)
     options = ParticleOptions(min_dist=10, prefer=[str(log), str(manual)])
     summary = remove_duplicate_particles([manual, log], tmp_path / "out", options)
-    assert [i["kept"] for i in summary["inputs"]] == [1, 4]
-    assert summary["priority"]["order"] == [str(log), str(manual)]
-    assert summary["priority"]["won_by"] == {str(log): 3}
+    assert [i["kept"] for i in summary.to_json()["inputs"]] == [1, 4]
+    assert summary.to_json()["priority"]["order"] == [str(log), str(manual)]
+    assert summary.to_json()["priority"]["won_by"] == {str(log): 3}
 
 
 def test_a_prefer_that_names_no_input_is_refused_before_reading(tmp_path):
@@ -113,9 +113,9 @@ def test_prefer_with_one_input_is_warned_of(tmp_path):
     # Found by a new user (2026-11-26): accepted silently, with a Priority row in the summary.
     manual, log = two_pickers(tmp_path)
     summary = remove_duplicate_particles([manual], tmp_path / "out", ParticleOptions(min_dist=10, prefer=["1"]))
-    assert "--prefer decides nothing with one input: every particle is of that input" in summary["warnings"]
+    assert "--prefer decides nothing with one input: every particle is of that input" in summary.warnings
     two = remove_duplicate_particles([manual, log], tmp_path / "two", ParticleOptions(min_dist=10, prefer=["1"]))
-    assert not any("--prefer decides nothing" in w for w in two["warnings"])
+    assert not any("--prefer decides nothing" in w for w in two.warnings)
 
 
 def test_the_command_line_prints_and_reports_the_priority(tmp_path):
@@ -155,9 +155,9 @@ def test_picker_folders_with_prefer(tmp_path):
     inputs = [tmp_path / "AutoPick", tmp_path / "ManualPick"]
     options = ParticleOptions(min_dist=10, mic_psize=1.0, prefer=[str(tmp_path / "ManualPick")])
     summary = remove_duplicate_particles(inputs, tmp_path / "out", options)
-    assert [i["kept"] for i in summary["inputs"]] == [1, 2]
-    assert summary["priority"]["by_priority"] == 2
-    assert summary["score"]["without_score"] == 2
+    assert [i["kept"] for i in summary.to_json()["inputs"]] == [1, 2]
+    assert summary.to_json()["priority"]["by_priority"] == 2
+    assert summary.to_json()["score"]["without_score"] == 2
 
 
 def test_remove_entirely_says_the_priority_decided_nothing(tmp_path):
@@ -166,13 +166,13 @@ def test_remove_entirely_says_the_priority_decided_nothing(tmp_path):
     manual, log = two_pickers(tmp_path)
     options = ParticleOptions(min_dist=10, prefer=["2"], remove_entirely=True)
     summary = remove_duplicate_particles([log, manual], tmp_path / "out", options)
-    assert [i["rejected"] for i in summary["inputs"]] == [3, 3]
-    assert summary["priority"] == {
+    assert [i["rejected"] for i in summary.to_json()["inputs"]] == [3, 3]
+    assert summary.to_json()["priority"] == {
         "order": [str(manual), "the other inputs"],
         "applied": False,
         "removed": {str(manual): 3, "the other inputs": 3},
     }
-    assert any(w.startswith("--prefer decides nothing with --remove-entirely") for w in summary["warnings"])
+    assert any(w.startswith("--prefer decides nothing with --remove-entirely") for w in summary.warnings)
     args = ["particles", str(log), str(manual), "-o", str(tmp_path / "o"), "--min-dist", "10", "--prefer", "2"]
     result = CliRunner().invoke(main, [*args, "--remove-entirely"])
     assert result.exit_code == 0, result.output

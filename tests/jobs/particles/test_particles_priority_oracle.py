@@ -92,11 +92,12 @@ def expected(inputs, prefer, mode, higher_is_better=True):
 def assert_priority(summary, prefer, decided):
     """The summary's groups decided by priority are the brute force's (with --prefer; one input's
     STAR file is decided as it is read, where priority has nothing to decide)."""
-    if prefer and ((summary["particles"] and len(summary["inputs"]) > 1) or "priority" in summary):
-        got = summary["priority"]
+    document = summary.to_json()
+    if prefer and ((summary.particles and len(document["inputs"]) > 1) or "priority" in document):
+        got = document["priority"]
         assert (got["groups"], got["by_priority"], got["against_score"]) == decided
     elif not prefer:
-        assert "priority" not in summary
+        assert "priority" not in document
 
 
 def star_rows(inputs):
@@ -128,9 +129,9 @@ def test_star_inputs_agree_with_the_brute_force(tmp_path_factory, case):
     got = sorted(int(row.split()[7]) for row in kept_rows(folder / "out" / "particles_kept.star"))
     want, twice, decided = expected(inputs, prefer, mode)
     assert got == want
-    assert summary["same_image"]["images_kept_twice"] == twice
+    assert summary.to_json()["same_image"]["images_kept_twice"] == twice
     assert_priority(summary, prefer, decided)
-    assert summary["score"].get("without_score", 0) == sum(
+    assert summary.to_json()["score"].get("without_score", 0) == sum(
         not math.isfinite(r[5]) or r[5] == -999.0 for rows in inputs for r in rows
     )
 
@@ -174,7 +175,7 @@ def test_cs_inputs_agree_with_the_brute_force(tmp_path_factory, case):
     negated = [[(*row[:5], row[5] if row[5] == -999.0 else -row[5]) for row in rows] for rows in inputs]
     want, twice, decided = expected(negated, prefer, mode, higher_is_better=False)
     assert got == want
-    assert summary["same_image"]["images_kept_twice"] == twice
+    assert summary.to_json()["same_image"]["images_kept_twice"] == twice
     assert_priority(summary, prefer, decided)
 
 
@@ -219,7 +220,7 @@ def test_picker_inputs_agree_with_the_brute_force(tmp_path_factory, case):
         if not line.startswith("data_")
     )
     assert got == kept_numbers
-    assert summary["kept"] == len(want)
+    assert summary.kept == len(want)
     assert_priority(summary, prefer, decided)
 
 

@@ -27,12 +27,12 @@ def rows(path):
 def test_relion31_exact_duplicate_is_found(tmp_path):
     # Rows 1 and 2 share coordinates and micrograph: a real exact duplicate.
     summary = run(tmp_path, "cryodrgn__relion31.star", min_dist=0.0, shift_key="none")
-    assert (summary["particles"], summary["rejected"]) == (5, 1)
-    assert summary["score"]["column"] == "rlnMaxValueProbDistribution"
+    assert (summary.particles, summary.rejected) == (5, 1)
+    assert summary.to_json()["score"]["column"] == "rlnMaxValueProbDistribution"
     source = rows(shared_file("star/cryodrgn__relion31.star"))
     kept, rejected = rows(tmp_path / "out/particles_kept.star"), rows(tmp_path / "out/particles_rejected.star")
     assert sorted(kept + rejected) == sorted(source) and rejected[0] in source[:2]
-    assert summary["pixel_sizes"][0]["psize"] == 1.403  # not rlnImagePixelSize 2.806
+    assert summary.to_json()["pixel_sizes"][0]["psize"] == 1.403  # not rlnImagePixelSize 2.806
 
 
 @pytest.mark.real_data
@@ -40,8 +40,8 @@ def test_six_optics_groups_report_each_pixel_size(tmp_path):
     summary = run(tmp_path, "cryodrgn__relion31.6opticsgroups.star")
     optics = starfile.read(shared_file("star/cryodrgn__relion31.6opticsgroups.star"))["optics"]
     expected = dict(zip(optics["rlnOpticsGroup"].astype(str), optics["rlnMicrographPixelSize"]))
-    assert {p["optics_group"]: p["psize"] for p in summary["pixel_sizes"]} == expected
-    assert (summary["particles"], summary["micrographs"], summary["rejected"]) == (139, 139, 0)
+    assert {p["optics_group"]: p["psize"] for p in summary.to_json()["pixel_sizes"]} == expected
+    assert (summary.particles, summary.micrographs, summary.rejected) == (139, 139, 0)
 
 
 @pytest.mark.real_data
@@ -57,7 +57,7 @@ def test_relion5_against_oracle(tmp_path):
     for d in (50.0, 200.0, 400.0):
         summary = run(tmp_path, "cryodrgn__relion5.star", min_dist=d)
         expected = oracle_by_group(groups, centres, p["rlnAutopickFigureOfMerit"].to_numpy(), d)
-        assert summary["kept"] == expected.sum()
+        assert summary.kept == expected.sum()
         assert rows(tmp_path / "out/particles_kept.star") == [r for r, k in zip(rows(path), expected) if k]
         (tmp_path / "out/particles_kept.star").unlink()
         (tmp_path / "out/particles_rejected.star").unlink()
@@ -68,7 +68,7 @@ def test_relion30_needs_micrograph_pixel_size(tmp_path):
     with pytest.raises(CryodedupError, match="RELION 3.0 file .*--mic-psize"):
         run(tmp_path, name, score="none")
     summary = run(tmp_path, name, score="none", mic_psize=1.035)
-    assert summary["shift"] == "rlnOriginX, rlnOriginY" and summary["particles"] == 5
+    assert summary.to_json()["shift"] == "rlnOriginX, rlnOriginY" and summary.particles == 5
 
 
 def test_file_without_coordinates_is_refused(tmp_path):
@@ -86,8 +86,8 @@ def test_scipion_file_against_oracle(tmp_path):
     centres = p[["rlnCoordinateX", "rlnCoordinateY"]].to_numpy(float) * 1.0  # rlnMicrographOriginalPixelSize
     groups = np.unique(p["rlnMicrographName"], return_inverse=True)[1]
     expected = oracle_by_group(groups, centres, p["rlnCtfFigureOfMerit"].to_numpy(), 150.0)
-    assert (summary["particles"], summary["micrographs"]) == (1000, 22)
-    assert summary["kept"] == expected.sum() and summary["rejected"] > 0
+    assert (summary.particles, summary.micrographs) == (1000, 22)
+    assert summary.kept == expected.sum() and summary.rejected > 0
     assert rows(tmp_path / "out/particles_rejected.star") == [r for r, k in zip(rows(path), expected) if not k]
 
 

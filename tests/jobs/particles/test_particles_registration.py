@@ -115,23 +115,23 @@ def test_real_picks_in_another_frame_are_refused_and_the_transform_found(tmp_pat
     summary = _run(
         [real, copy], tmp_path, transform=[f"{copy}={fix.group(2)}"], min_support=2, output_format="input", **options
     )
-    pair = summary["registration"]["pairs"][0]
+    pair = summary.to_json()["registration"]["pairs"][0]
     assert pair["frames"] == "one"
-    assert summary["consensus"]["per_input"][1]["confirmed"] == len(moved)
+    assert summary.to_json()["consensus"]["per_input"][1]["confirmed"] == len(moved)
 
 
 @pytest.mark.parametrize("planted", ["offset", "binned 2x"])
 def test_warn_merges_as_they_are_and_says_what_was_measured(tmp_path, planted):
     real, copy, *_, options = _moved_copy(tmp_path, "topaz", planted)
     summary = _run([real, copy], tmp_path, registration="warn", **options)
-    pair = summary["registration"]["pairs"][0]
+    pair = summary.to_json()["registration"]["pairs"][0]
     assert pair["frames"] == "two"
     assert pair["micrographs_held"] == pair["micrographs_shared"] == 30
     assert pair["jaccard_before"] < 0.1 < 0.9 < pair["jaccard_after"]
-    assert any("are in two frames" in w and "--registration warn" in w for w in summary["warnings"])
+    assert any("are in two frames" in w and "--registration warn" in w for w in summary.warnings)
     # merged as they are: no moved pick confirmed by its real one (the frames' agreement, by brute force)
-    assert summary["consensus"]["per_input"][1]["confirmed"] == _confirmed_by_brute_force(real, copy, 30.0)
-    assert "registration" not in _run([real, copy], tmp_path, registration="ignore", **options)
+    assert summary.to_json()["consensus"]["per_input"][1]["confirmed"] == _confirmed_by_brute_force(real, copy, 30.0)
+    assert "registration" not in _run([real, copy], tmp_path, registration="ignore", **options).to_json()
 
 
 def test_the_registration_names_its_agreement_for_what_it_counts(tmp_path):
@@ -139,9 +139,9 @@ def test_the_registration_names_its_agreement_for_what_it_counts(tmp_path):
     # min(m(a, b), m(b, a)) over the union, was a "Jaccard" in its row and its two-frames warning.
     real, copy, *_, options = _moved_copy(tmp_path, "topaz", "offset")
     summary = _run([real, copy], tmp_path, registration="warn", **options)
-    pair = summary["registration"]["pairs"][0]
-    (warning,) = [w for w in summary["warnings"] if "are in two frames" in w]
-    rows = Registration.from_json(summary["registration"]).rows("micrograph")
+    pair = summary.to_json()["registration"]["pairs"][0]
+    (warning,) = [w for w in summary.warnings if "are in two frames" in w]
+    rows = Registration.from_json(summary.to_json()["registration"]).rows("micrograph")
     (row,) = [text for label, text in rows if "Registration" in label]
     for text in (warning, row):
         assert "Jaccard" not in text and "counted on the side with fewer, over the union of both sets" in text
@@ -192,12 +192,14 @@ def test_registration_pairs_inputs_of_one_species_at_that_species_distance(tmp_p
     )
     # Only a's pair, at a's 150 Å; b's input is measured with none. The 143 Å shift lies within 150 Å,
     # and is found all the same (issue 63: an offset of a quarter of the radius or more is another frame).
-    (pair,) = summary["registration"]["pairs"]
+    (pair,) = summary.to_json()["registration"]["pairs"]
     assert pair["inputs"] == [str(real), str(copy)] and pair["species"] == "a"
     assert pair["radius_A"] == 150.0 and pair["frames"] == "two"
     assert pair["best_transform"]["transform"] == "shift:-64,128"
-    assert "Registration" in "".join(k for k, _ in Registration.from_json(summary["registration"]).rows("micrograph"))
-    assert "(a at 150 Å)" in Registration.from_json(summary["registration"]).rows("micrograph")[0][1]
+    assert "Registration" in "".join(
+        k for k, _ in Registration.from_json(summary.to_json()["registration"]).rows("micrograph")
+    )
+    assert "(a at 150 Å)" in Registration.from_json(summary.to_json()["registration"]).rows("micrograph")[0][1]
 
 
 def test_transform_mistakes_are_one_line(tmp_path):
@@ -223,13 +225,13 @@ def test_real_inputs_of_one_frame_pass(tmp_path):
         tmp_path / "example",
         ParticleOptions(micrographs=EXAMPLES / "micrographs_ctf.star"),
     )
-    pairs = summary["registration"]["pairs"]
+    pairs = summary.to_json()["registration"]["pairs"]
     assert [p["frames"] for p in pairs] == ["one"] and pairs[0]["jaccard_identity"] > 0.5
     tomo = [shared_file("tomo/cets-relion__Picks_job019_particles.star")]
     tomo.append(shared_file("tomo/cets-relion__Select_job077_particles_removed.star"))
     for min_dist in (50, 100, 200):
         summary = remove_duplicate_particles(tomo, None, ParticleOptions(audit=True, min_dist=min_dist))
-        assert all(p["frames"] == "one" for p in summary["registration"]["pairs"])
+        assert all(p["frames"] == "one" for p in summary.to_json()["registration"]["pairs"])
 
 
 def test_a_refusal_of_tomograms_in_two_frames_counts_tomograms(tmp_path):

@@ -74,12 +74,12 @@ def run(tmp_path: Path, inputs: list[Path], name: str = "out", **options) -> dic
 def test_an_image_kept_twice_is_warned_of_by_name(tmp_path):
     summary = run(tmp_path, list(refined_twice(tmp_path)))
     # Image 1 twice (50 Å apart), image 2 once (1 Å: the better, run 2), image 3 lost to image 4.
-    assert [i["kept"] for i in summary["inputs"]] == [1, 3]
-    found = summary["same_image"]
+    assert [i["kept"] for i in summary.to_json()["inputs"]] == [1, 3]
+    found = summary.to_json()["same_image"]
     assert found["images_kept_twice"] == 1 and found["rows"] == 2
     assert found["named"] == ["000001@Extract/job007/m1.mrcs"]
     assert found["column"] == "rlnImageName" and found["mode"] == "warn"
-    warning = [w for w in summary["warnings"] if "kept twice" in w]
+    warning = [w for w in summary.warnings if "kept twice" in w]
     assert warning == [found["message"]]
     assert warning[0].startswith("1 image kept twice (2 rows of one rlnImageName at different centres")
     assert "000001@Extract/job007/m1.mrcs" in warning[0]
@@ -88,31 +88,31 @@ def test_an_image_kept_twice_is_warned_of_by_name(tmp_path):
 def test_reject_keeps_the_best_row_of_an_image_whatever_the_distance(tmp_path):
     first, second = refined_twice(tmp_path)
     summary = run(tmp_path, [first, second], same_image="reject")
-    assert [i["kept"] for i in summary["inputs"]] == [0, 3]  # image 1: run 2's row (0.9 over 0.5)
-    assert summary["same_image"]["images_kept_twice"] == 0
-    assert summary["same_image"]["rows_rejected"] == 2  # images 1 and 2 of run 1 (image 3 lost to image 4)
-    assert not any("kept twice" in w for w in summary["warnings"])
+    assert [i["kept"] for i in summary.to_json()["inputs"]] == [0, 3]  # image 1: run 2's row (0.9 over 0.5)
+    assert summary.to_json()["same_image"]["images_kept_twice"] == 0
+    assert summary.to_json()["same_image"]["rows_rejected"] == 2  # images 1 and 2 of run 1 (image 3 lost to image 4)
+    assert not any("kept twice" in w for w in summary.warnings)
     # The preferred input's row wins whatever the scores: priority first, as for any duplicate.
     summary = run(tmp_path, [first, second], "preferred", same_image="reject", prefer=["1"])
-    assert [i["kept"] for i in summary["inputs"]] == [3, 0]  # images 1, 2, 3 of run 1; image 4 lost to 3
+    assert [i["kept"] for i in summary.to_json()["inputs"]] == [3, 0]  # images 1, 2, 3 of run 1; image 4 lost to 3
     kept = kept_rows(tmp_path / "preferred" / "particles_kept.star")
     assert [row.split()[5] for row in kept] == [f"00000{k}@Extract/job007/m1.mrcs" for k in (1, 2, 3)]
 
 
 def test_ignore_checks_nothing(tmp_path):
     summary = run(tmp_path, list(refined_twice(tmp_path)), same_image="ignore")
-    assert "same_image" not in summary
-    assert [i["kept"] for i in summary["inputs"]] == [1, 3]
+    assert "same_image" not in summary.to_json()
+    assert [i["kept"] for i in summary.to_json()["inputs"]] == [1, 3]
 
 
 def test_one_image_written_with_or_without_leading_zeros_is_one_image(tmp_path):
     first, _ = refined_twice(tmp_path)
     rows = [["m1.mrc", 150, 100, 0, 0, "1@Extract/job007/m1.mrcs", 0.9, 1]]
     other = write_star(tmp_path / "other.star", LABELS, rows, optics=OPTICS)
-    assert run(tmp_path, [first, other])["same_image"]["images_kept_twice"] == 1
+    assert run(tmp_path, [first, other]).to_json()["same_image"]["images_kept_twice"] == 1
     rows[0][5] = "1@Extract/job008/m1.mrcs"  # another stack: a re-extraction, another image
     other = write_star(tmp_path / "again.star", LABELS, rows, optics=OPTICS)
-    assert run(tmp_path, [first, other], "again")["same_image"]["images_kept_twice"] == 0
+    assert run(tmp_path, [first, other], "again").to_json()["same_image"]["images_kept_twice"] == 0
 
 
 @pytest.mark.parametrize(
@@ -131,8 +131,8 @@ def test_one_image_in_the_spellings_relion_reads_as_one_is_one_image(tmp_path, o
     rows = [["m1.mrc", 100, 100, 0, 0, one, 0.5, 1], ["m2.mrc", 400, 100, 0, 0, other, 0.9, 1]]
     path = write_star(tmp_path / "joined.star", LABELS, rows, optics=OPTICS)
     summary = run(tmp_path, [path], same_image="reject")
-    assert summary["kept"] == 1 and summary["same_image"]["rows_rejected"] == 1
-    assert run(tmp_path, [path], "warned")["same_image"]["images_kept_twice"] == 1
+    assert summary.kept == 1 and summary.to_json()["same_image"]["rows_rejected"] == 1
+    assert run(tmp_path, [path], "warned").to_json()["same_image"]["images_kept_twice"] == 1
     frame = pd.DataFrame(rows, columns=LABELS).assign(rlnImageName=[one.strip("'\""), other.strip("'\"")])
     kept, _ = remove_duplicates(frame, min_dist=10, mic_psize=1.0, same_image="reject")
     assert kept.index.tolist() == [1]
@@ -142,7 +142,7 @@ def test_other_images_stay_apart_in_any_spelling(tmp_path):
     rows = [["m1.mrc", 100, 100, 0, 0, '"12@s.mrcs"', 0.5, 1], ["m2.mrc", 400, 100, 0, 0, "'12@t.mrcs'", 0.9, 1]]
     rows += [["m2.mrc", 600, 100, 0, 0, "0000000000000000000000013@s.mrcs", 0.9, 1]]
     path = write_star(tmp_path / "apart.star", LABELS, rows, optics=OPTICS)
-    assert run(tmp_path, [path], same_image="reject")["kept"] == 3
+    assert run(tmp_path, [path], same_image="reject").kept == 3
 
 
 def symmetry_expanded(tmp_path: Path) -> Path:
@@ -160,10 +160,10 @@ def test_symmetry_expanded_copies_are_not_the_same_image_twice(tmp_path, mode):
     path = symmetry_expanded(tmp_path)
     # Orientations compared: the copies (90° apart) are no duplicates and all are kept.
     summary = run(tmp_path, [path], same_image=mode, max_angle=15, sym="C1")
-    assert summary["kept"] == 8
-    assert summary["same_image"]["images_kept_twice"] == 0
+    assert summary.kept == 8
+    assert summary.to_json()["same_image"]["images_kept_twice"] == 0
     # Without orientations the distance rule alone removes them, as before.
-    assert run(tmp_path, [path], "plain", same_image=mode)["kept"] == 2
+    assert run(tmp_path, [path], "plain", same_image=mode).kept == 2
 
 
 def test_reject_refuses_whole_tubes(tmp_path):
@@ -175,7 +175,7 @@ def test_reject_refuses_whole_tubes(tmp_path):
     path = write_star(tmp_path / "tubes.star", labels, rows, optics=OPTICS)
     with pytest.raises(CryodedupError, match="--same-image reject compares segments"):
         run(tmp_path, [path], same_image="reject", filament_mode="tube")
-    assert run(tmp_path, [path], "segments", same_image="reject")["kept"] == 1
+    assert run(tmp_path, [path], "segments", same_image="reject").kept == 1
 
 
 @pytest.mark.parametrize("mode", ["warn", "reject"])
@@ -200,7 +200,7 @@ def test_the_audit_counts_same_image_pairs_across_the_half_sets(tmp_path, mode):
     ]
     path = write_star(tmp_path / "refined.star", labels, rows, optics=OPTICS)
     summary = run(tmp_path, [path], audit=True, same_image=mode)
-    audit = summary["halfset_audit"]
+    audit = summary.to_json()["halfset_audit"]
     assert audit["same_image_pairs"] == 4 and audit["same_image_straddling"] == 2
     # The distance rule's own pairs are counted apart: image 3's copies, 0 Å apart, straddle.
     assert audit["duplicate_pairs"] == 1 and audit["straddling_pairs"] == 1
@@ -208,7 +208,7 @@ def test_the_audit_counts_same_image_pairs_across_the_half_sets(tmp_path, mode):
     assert "2 pairs of rows of one particle image (at different centres) straddle" in audit["message"]
     # reject removed 4 rows holding a kept row's image: image 1's second, image 2's two others, image 4's
     # second (image 3's copy went by distance, and the copy's own image is kept at its centre alone).
-    assert summary["same_image"].get("rows_rejected") == (4 if mode == "reject" else None)
+    assert summary.to_json()["same_image"].get("rows_rejected") == (4 if mode == "reject" else None)
 
 
 def cs_images(paths: list[str], idx: list[int], x: list[float], scores: list[float], sym=None) -> np.ndarray:
@@ -231,12 +231,12 @@ def test_cryosparc_blob_path_and_index_name_the_image(tmp_path):
     )
     path = tmp_path / "p.cs"
     write_cs(path, records)
-    found = run(tmp_path, [path])["same_image"]
+    found = run(tmp_path, [path]).to_json()["same_image"]
     assert found["column"] == "blob/path + blob/idx"
     assert (found["images_kept_twice"], found["rows"]) == (1, 2)
     assert found["named"] == ["J7/a.mrc #3"]
     summary = run(tmp_path, [path], "reject", same_image="reject")
-    assert summary["kept"] == 3 and summary["same_image"]["images_kept_twice"] == 0
+    assert summary.kept == 3 and summary.to_json()["same_image"]["images_kept_twice"] == 0
     from cryosparc.dataset import Dataset
 
     kept = Dataset.load(tmp_path / "reject" / "particles_kept.cs")
@@ -249,8 +249,8 @@ def test_cryosparc_symmetry_copies_are_images_of_their_own(tmp_path):
     path = tmp_path / "p.cs"
     write_cs(path, records)
     summary = run(tmp_path, [path], same_image="reject")
-    assert summary["kept"] == 2
-    assert summary["same_image"]["column"] == "blob/path + blob/idx + sym_expand/idx"
+    assert summary.kept == 2
+    assert summary.to_json()["same_image"]["column"] == "blob/path + blob/idx + sym_expand/idx"
 
 
 @pytest.mark.parametrize("idx", [3, 4_000_000_000])
@@ -260,9 +260,9 @@ def test_a_symmetry_copy_twice_is_one_image_twice(tmp_path, idx):
     records = cs_images(["J7/a.mrc"] * 4, [idx, idx, idx, 5], [100, 180, 260, 400], [1, 2, 3, 1], sym=[0, 1, 1, 1])
     path = tmp_path / "p.cs"
     write_cs(path, records)
-    found = run(tmp_path, [path])["same_image"]
+    found = run(tmp_path, [path]).to_json()["same_image"]
     assert (found["images_kept_twice"], found["rows"]) == (1, 2)
-    assert run(tmp_path, [path], "reject", same_image="reject")["kept"] == 3
+    assert run(tmp_path, [path], "reject", same_image="reject").kept == 3
 
 
 def test_the_command_line_warns_and_takes_the_option(tmp_path):
@@ -311,7 +311,7 @@ def test_images_in_two_files_are_found_twice_as_a_set_of_stack_and_index_says(tm
         paths.append(write_star(tmp_path_factory.mktemp("in") / f"half{k}.star", LABELS, star_rows, optics=OPTICS))
     # (the second file's centres are the first's moved along one line: a translate the registration
     # check rightly finds, which this test of the same-image check does not ask about)
-    found = run(folder, paths, registration="ignore")["same_image"]
+    found = run(folder, paths, registration="ignore").to_json()["same_image"]
     counts = Counter(files[0] + files[1])
     assert found["images_kept_twice"] == sum(n > 1 for n in counts.values())
     assert found["rows"] == sum(n for n in counts.values() if n > 1)
@@ -361,10 +361,14 @@ def test_reject_reaches_an_image_whose_rows_lie_on_two_micrographs(tmp_path):
         optics=OPTICS,
     )
     summary = run(tmp_path, [first, second], same_image="reject")
-    assert [i["kept"] for i in summary["inputs"]] == [0, 2]
-    assert summary["same_image"]["images_kept_twice"] == 0 and not any("kept twice" in w for w in summary["warnings"])
+    assert [i["kept"] for i in summary.to_json()["inputs"]] == [0, 2]
+    assert summary.to_json()["same_image"]["images_kept_twice"] == 0 and not any(
+        "kept twice" in w for w in summary.warnings
+    )
     warned = run(tmp_path, [first, second], name="warned")  # warn: the same image named, both kept
-    assert [i["kept"] for i in warned["inputs"]] == [1, 2] and warned["same_image"]["images_kept_twice"] == 1
+    assert [i["kept"] for i in warned.to_json()["inputs"]] == [1, 2] and warned.to_json()["same_image"][
+        "images_kept_twice"
+    ] == 1
 
 
 @pytest.mark.parametrize("seed", range(12))
@@ -403,10 +407,10 @@ def test_warn_names_an_image_on_two_micrographs_at_one_centre(tmp_path):
     ]
     joined = write_star(tmp_path / "joined.star", LABELS, rows, optics=OPTICS)  # one file: two micrographs
     warned = run(tmp_path, [joined])
-    assert warned["inputs"][0]["kept"] == 2
-    assert warned["same_image"]["images_kept_twice"] == 1 and warned["same_image"]["rows"] == 2
+    assert warned.to_json()["inputs"][0]["kept"] == 2
+    assert warned.to_json()["same_image"]["images_kept_twice"] == 1 and warned.to_json()["same_image"]["rows"] == 2
     rejected = run(tmp_path, [joined], name="rejected", same_image="reject")
-    assert rejected["inputs"][0]["kept"] == 1
+    assert rejected.to_json()["inputs"][0]["kept"] == 1
     kept = kept_rows(tmp_path / "rejected" / "particles_kept.star")
     assert [row.split()[0] for row in kept] == ["MotionCorr/job020/m1.mrc"]  # the better score
 
@@ -444,8 +448,8 @@ def test_warn_counts_the_images_reject_would_reject(tmp_path, seed):
         for image, its in kept_of_image.items()
         if any(a[0] != b[0] or np.hypot(a[1] - b[1], a[2] - b[2]) > 1e-3 for a in its for b in its)
     ]
-    assert summary["same_image"]["images_kept_twice"] == len(twice)
-    assert summary["same_image"]["rows"] == sum(len(kept_of_image[i]) for i in twice)
+    assert summary.to_json()["same_image"]["images_kept_twice"] == len(twice)
+    assert summary.to_json()["same_image"]["rows"] == sum(len(kept_of_image[i]) for i in twice)
 
 
 def test_the_api_checks_images_of_particles_in_memory(tmp_path):
@@ -481,7 +485,7 @@ def test_the_api_checks_images_of_particles_in_memory(tmp_path):
             )
         )
         said = [str(w.message) for w in caught if "kept twice" in str(w.message)]
-        assert said == ([keyword_names(from_file["same_image"]["message"])] if mode == "warn" else []), said
+        assert said == ([keyword_names(from_file.to_json()["same_image"]["message"])] if mode == "warn" else []), said
     records = cs_images(["J7/a.mrc", "J7/a.mrc", "J7/b.mrc"], [3, 4, 3], [100, 300, 180], [1, 1, 2])
     records = np.concatenate([records, cs_images(["J7/a.mrc"], [3], [500], [2])])
     records["uid"] = np.arange(records.size) + 7000
@@ -498,12 +502,12 @@ def test_reject_confirms_an_image_by_every_input_that_holds_it(tmp_path):
     first, second = refined_twice(tmp_path)
     for min_support, kept in ((1, [0, 3]), (2, [0, 3])):
         summary = run(tmp_path, [first, second], f"k{min_support}", same_image="reject", min_support=min_support)
-        assert [i["kept"] for i in summary["inputs"]] == kept
-        per_input = summary["consensus"]["per_input"][1]
+        assert [i["kept"] for i in summary.to_json()["inputs"]] == kept
+        per_input = summary.to_json()["consensus"]["per_input"][1]
         assert (per_input["kept_confirmed"], per_input["kept_alone"]) == (3, 0)
     # warn keeps the distance rule's word: image 1's rows are 50 Å apart, each unconfirmed.
     warned = run(tmp_path, [first, second], "warned", min_support=2)
-    assert [i["kept"] for i in warned["inputs"]] == [0, 2]
+    assert [i["kept"] for i in warned.to_json()["inputs"]] == [0, 2]
 
 
 @pytest.mark.parametrize("seed", range(10))
@@ -541,4 +545,4 @@ def test_reject_with_min_support_matches_brute_force(tmp_path, seed):
         for line in kept_rows(tmp_path / "out" / "particles_kept.star")
     ]
     assert sorted(got) == sorted((mics[m], x, y) for (_, m, x, y, _, _), k in zip(rows, expected) if k)
-    assert summary["kept"] == int(expected.sum())
+    assert summary.kept == int(expected.sum())

@@ -9,9 +9,11 @@ import sys
 from dataclasses import fields
 from pathlib import Path
 
+from cryodedup import ParticleOptions, remove_duplicate_particles
 from cryodedup.algo.density import Density
 from cryodedup.jobs.particles.summary import ParticleSummary, reference_table
 from cryodedup.report.sections import DuplicateDensity, Inputs, Score
+from cryodedup.report.terminal import strict_json
 from helpers import write_star
 
 DOCS = Path(__file__).resolve().parents[3] / "docs" / "reference" / "outputs.md"
@@ -74,3 +76,32 @@ def test_the_command_lines_json_has_the_structures_keys_in_its_order(tmp_path):
     assert typed == sorted(typed, key=order.index)
     assert document["kept"] == 2 and document["rejected"] == 1 and "consensus" in document
     assert document["outputs"]["kept"] == [str(tmp_path / "out" / "particles_kept.star")]
+
+
+#: Keys whose values are times: not compared between two runs.
+VOLATILE = {"seconds", "timings"}
+
+
+def test_the_api_returns_the_summary_typed_its_document_the_command_lines(tmp_path):
+    # The same run twice into one folder, by the command line (--json) and by the Python API.
+    labels = ["rlnCoordinateX", "rlnCoordinateY", "rlnMicrographName", "rlnAutopickFigureOfMerit"]
+    a = write_star(tmp_path / "a.star", labels, [[100, 100, "m.mrc", 0.5], [400, 400, "m.mrc", 0.2]])
+    b = write_star(tmp_path / "b.star", labels, [[101, 100, "m.mrc", 0.9]])
+    out = tmp_path / "out"
+    args = ["particles", str(a), str(b), "-o", str(out), "--mic-psize", "1", "--min-dist", "10", "--json", "-q"]
+    done = subprocess.run([sys.executable, "-m", "cryodedup", *args], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    printed = json.loads(done.stdout)
+    options = ParticleOptions(mic_psize=1.0, min_dist=10.0)
+    summary = remove_duplicate_particles([a, b], out, options, force=True)
+    assert isinstance(summary, ParticleSummary)
+    # Read by name: the pick at (101, 100) scores 0.9 and wins over (100, 100); (400, 400) stands alone.
+    assert (summary.particles, summary.kept, summary.rejected, summary.micrographs) == (3, 2, 1, 1)
+    assert summary.score is not None and summary.score.column == "rlnAutopickFigureOfMerit"
+    assert summary.verdict is not None and summary.verdict.startswith("Kept 2 of 3")
+    # Its document is the one --json printed, key for key and in order, but the times.
+    document = json.loads(strict_json(summary.to_json()))
+    assert list(document) == list(printed)
+    assert {k: v for k, v in document.items() if k not in VOLATILE} == {
+        k: v for k, v in printed.items() if k not in VOLATILE
+    }

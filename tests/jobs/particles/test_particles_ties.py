@@ -62,8 +62,8 @@ def test_only_the_groups_that_tie_are_counted(tmp_path):
     # Re-extracted particles 1 and 4 score higher than their source: the score decides those two.
     source, again = source_and_reextraction(tmp_path, better=(1, 4))
     summary = remove_duplicate_particles([source, again], tmp_path / "out", ParticleOptions(min_dist=0))
-    assert [i["kept"] for i in summary["inputs"]] == [4, 2]
-    assert summary["score"]["ties"]["groups"] == 4
+    assert [i["kept"] for i in summary.to_json()["inputs"]] == [4, 2]
+    assert summary.to_json()["score"]["ties"]["groups"] == 4
 
 
 def test_no_ties_no_line(tmp_path):
@@ -92,7 +92,7 @@ def test_prefer_against_a_better_score_is_counted(tmp_path):
     source, again = source_and_reextraction(tmp_path, better=(1, 4))
     options = ParticleOptions(min_dist=0, prefer=[str(source)])
     summary = remove_duplicate_particles([source, again], tmp_path / "out", options)
-    priority = summary["priority"]
+    priority = summary.to_json()["priority"]
     assert (priority["against_score"], priority.get("tied_on_score", 0)) == (2, 4)
 
 

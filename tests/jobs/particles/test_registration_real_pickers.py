@@ -89,10 +89,10 @@ def test_a_real_pickers_offset_is_found_within_a_pixel(tmp_path, shift, order):
     # Applied, the suggestion keeps what the exact move keeps (and the picks then register in one frame).
     exact = f"shift:{planted[0, 0] - xy[0, 0]:g},{planted[0, 1] - xy[0, 1]:g}"
     summaries = [_run_2d(log, 20.0, log_first, transform=[f"{named}={words}"]) for words in (spec, exact)]
-    assert summaries[0]["kept"] == summaries[1]["kept"]
-    assert [s["registration"]["pairs"][0]["frames"] for s in summaries] == ["one", "one"]
+    assert summaries[0].kept == summaries[1].kept
+    assert [s.to_json()["registration"]["pairs"][0]["frames"] for s in summaries] == ["one", "one"]
     # The pair's JSON gives the transform's standard error, from the picks it paired one to one.
-    pair = _run_2d(log, 20.0, log_first, registration="warn")["registration"]["pairs"][0]
+    pair = _run_2d(log, 20.0, log_first, registration="warn").to_json()["registration"]["pairs"][0]
     errors = pair["best_transform"]["shift_error_px"]
     assert len(errors) == 2 and all(0 <= e < 1 for e in errors) and pair["best_transform"]["pairs"] > 300
 
@@ -107,18 +107,18 @@ def test_dense_real_picks_at_a_large_distance_are_not_one_frame_when_moved(tmp_p
     # ~400 template picks a micrograph: at 100 Å chance pairs 68 % of them. Today's main: "one frame" for both.
     for k, move in enumerate([lambda xy: xy + np.array([191 / PSIZE, 0]), lambda xy: xy[:, ::-1].copy()]):
         log, *_ = _moved_log(tmp_path / str(k), move)
-        pair = _run_2d(log, 100.0, registration="warn")["registration"]["pairs"][0]
+        pair = _run_2d(log, 100.0, registration="warn").to_json()["registration"]["pairs"][0]
         assert pair["frames"] == "two", pair
         assert pair["measured_at_A"] < 50  # measured at a distance fit for registration
     # The same picks as read are one frame, far above chance.
-    pair = _run_2d(shared_file(f"{TUTORIAL}/AutoPick/job006/Movies"), 100.0)["registration"]["pairs"][0]
+    pair = _run_2d(shared_file(f"{TUTORIAL}/AutoPick/job006/Movies"), 100.0).to_json()["registration"]["pairs"][0]
     assert pair["frames"] == "one" and pair["jaccard_identity"] > 4 * pair["jaccard_chance"]
 
 
 def test_an_offset_within_the_radius_is_found(tmp_path):
     # 38.5 Å at 40 Å: on today's main "one frame", and about 400 more duplicates kept.
     log, *_ = _moved_log(tmp_path, lambda xy: xy + np.array([38.5 / PSIZE, 0]))
-    pair = _run_2d(log, 40.0, registration="warn")["registration"]["pairs"][0]
+    pair = _run_2d(log, 40.0, registration="warn").to_json()["registration"]["pairs"][0]
     assert pair["frames"] == "two"
     assert np.abs(np.array(pair["best_transform"]["shift_A"]) - (-38.5, 0)).max() < PSIZE
 
@@ -135,12 +135,12 @@ def test_real_pickers_under_other_micrographs_names_are_said_unrelated(tmp_path,
     for k, path in enumerate(log):
         (renamed / log[(k + step) % len(log)].name).write_bytes(path.read_bytes())
     for min_dist in (10.0, 20.0):
-        pair = _run_2d(renamed, min_dist, log_first=True, registration="warn")["registration"]["pairs"][0]
+        pair = _run_2d(renamed, min_dist, log_first=True, registration="warn").to_json()["registration"]["pairs"][0]
         assert pair["frames"] == "unrelated", (min_dist, pair)
     # From 40 Å the picks are measured at 29 Å, where chance pairs 11 %: pickers whose noise filled the 40 Å
     # asked might share a frame unseen there, so that stays "cannot tell", never a frame.
     for min_dist in (40.0, 100.0):
-        pair = _run_2d(renamed, min_dist, log_first=True, registration="warn")["registration"]["pairs"][0]
+        pair = _run_2d(renamed, min_dist, log_first=True, registration="warn").to_json()["registration"]["pairs"][0]
         assert (pair["frames"], pair["cannot_tell"]) == ("cannot tell", "too dense"), (min_dist, pair)
 
 
@@ -157,8 +157,8 @@ def test_a_relion3_job_whose_micrographs_star_is_absent_reads_with_micrographs(t
     micrographs = shared_file(f"{TUTORIAL}/CtfFind/job003/micrographs_ctf.star")
     summary = remove_duplicate_particles([job], None, ParticleOptions(micrographs=micrographs, audit=True))
     # Every pick of the five files, on the micrographs as micrographs_ctf.star names them (the oracle: the files).
-    assert summary["particles"] == sum(len(_autopick(p)) for p in (source / "Movies").glob("*.star")) == 1158
-    assert summary["micrographs"] == 5
+    assert summary.particles == sum(len(_autopick(p)) for p in (source / "Movies").glob("*.star")) == 1158
+    assert summary.micrographs == 5
     # Without --micrographs the refusal says both ways out.
     with pytest.raises(CryodedupError, match=r"--project-dir.*--micrographs"):
         remove_duplicate_particles([job], None, ParticleOptions(mic_psize=PSIZE, audit=True))
@@ -186,7 +186,7 @@ def _run_3d(tmp_path: Path, centres: np.ndarray, names: list[str], min_dist: flo
     moved = _write_3d(tmp_path / "moved_particles.star", header, centres, names)
     options = ParticleOptions(audit=True, min_dist=min_dist, registration="warn")
     summary = remove_duplicate_particles([shared_file(PICKS_3D), moved], None, options)
-    (pair,) = summary["registration"]["pairs"]
+    (pair,) = summary.to_json()["registration"]["pairs"]
     return pair
 
 

@@ -79,9 +79,9 @@ def test_two_picks_25_A_apart_where_relion_places_them_are_duplicates_at_30_A(tm
     rows = [[*np.round(c1, 6), *first], [*np.round(c2, 6), *second]]
     path = relion5_file(tmp_path / "particles.star", extra_labels, rows)
     summary = remove_duplicate_particles([path], tmp_path / "out", ParticleOptions(min_dist=30))
-    assert summary["rejected"] == 1  # 25 Å apart as RELION places them
-    assert any(assumed in w for w in summary["warnings"]), summary["warnings"]
-    assert any(assumed in note for note in summary["layouts"][0]["notes"])
+    assert summary.rejected == 1  # 25 Å apart as RELION places them
+    assert any(assumed in w for w in summary.warnings), summary.warnings
+    assert any(assumed in note for note in summary.to_json()["layouts"][0]["notes"])
 
 
 def spa_pairs(path, angles: np.ndarray):
@@ -146,4 +146,4 @@ def test_angles_that_are_degrees_within_pi_only_by_chance_of_few_rows_pass(tmp_p
     for path in (small, zeros):
         options = ParticleOptions(min_dist=20, max_angle=10, mic_psize=1.0)
         summary = remove_duplicate_particles([path], tmp_path / path.stem, options)
-        assert not any("radians" in w for w in summary["warnings"])
+        assert not any("radians" in w for w in summary.warnings)

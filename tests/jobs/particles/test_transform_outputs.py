@@ -128,7 +128,7 @@ def test_per_input_outputs_keep_the_rows_as_read_and_combined_ones_the_moved_cen
     summary = remove_duplicate_particles(
         [real, copy], tmp_path / "input", ParticleOptions(output_format="input", **options)
     )
-    assert "as read" in summary["transforms"][0]["written"]
+    assert "as read" in summary.to_json()["transforms"][0]["written"]
     copied = {
         line
         for p in (tmp_path / "input").rglob("*")
@@ -140,7 +140,7 @@ def test_per_input_outputs_keep_the_rows_as_read_and_combined_ones_the_moved_cen
     summary = remove_duplicate_particles(
         [real, copy], tmp_path / "relion", ParticleOptions(output_format="relion", **options)
     )
-    assert "moved centres" in summary["transforms"][0]["written"]
+    assert "moved centres" in summary.to_json()["transforms"][0]["written"]
     centres = []
     for listing in ("autopick_kept.star", "autopick_rejected.star"):
         files = starfile.read(tmp_path / "relion" / listing)["rlnMicrographCoordinates"]
@@ -255,7 +255,7 @@ def test_pickers_merged_into_one_cs_hold_the_moved_centres(tmp_path):
         transform=[f"{copy}=shift:-64,128"],
     )
     summary = remove_duplicate_particles([real, copy], tmp_path / "cs", options)
-    assert "moved centres" in summary["transforms"][0]["written"]
+    assert "moved centres" in summary.to_json()["transforms"][0]["written"]
     rows = np.concatenate([np.load(tmp_path / "cs" / f"picks_{s}.cs") for s in ("kept", "rejected")])
     centres = np.c_[rows["location/center_x_frac"] * 3600, rows["location/center_y_frac"] * 3400]
     expected = np.concatenate([xy, xy])
@@ -283,7 +283,7 @@ def test_relion_pickers_merged_into_one_coordinate_job_hold_the_moved_centres(tm
         transform=[f"{moved}=shift:-64,128"],
     )
     summary = remove_duplicate_particles([job, moved], tmp_path / "relion", options)
-    assert "moved centres" in summary["transforms"][0]["written"]
+    assert "moved centres" in summary.to_json()["transforms"][0]["written"]
     centres, scores = [], []
     for listing in ("autopick_kept.star", "autopick_rejected.star"):
         for f in starfile.read(tmp_path / "relion" / listing)["rlnMicrographCoordinates"]:

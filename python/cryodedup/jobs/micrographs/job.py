@@ -8,21 +8,25 @@ images over their overlap at the found shift both pass their thresholds. Duplica
 grouped (union-find) and the earliest acquisition of each group is kept: the later exposure
 hit pre-irradiated ice.
 
-:func:`find_duplicate_micrographs` reads the plan (``plan.py``), scores the pairs
-(``score.py``; ``update.py`` for an update), decides (``decide.decide_run``) and writes
+:func:`find_duplicate_micrographs` resolves the options once (``plan.py``); :func:`run` reads,
+plans and scores the pairs (``score.py``), decides (``decide.decide_run``) and writes
 (``write.write_results``), in that order; a merge of shards (``shards.py``) decides and writes alike.
+
+An ``--update`` round (:func:`run_round`) wraps the same job: it runs :func:`run` with the
+round's stages (``update_round.Round``: the store opened, only its unseen micrographs read,
+only the pairs it has no score for scored), and commits the round to the store; :func:`run`
+calls its stages (``stages.py``) without knowing which it was given.
 """
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Collection, Sequence
-from contextlib import nullcontext
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import Callable
 
-from ...errors import CryodedupError
 from ...formats.micrograph_lists import Micrographs, load_inputs
 from ...options import MicrographOptions, MicrographRun
 from ...options.keywords import said_in_python
@@ -34,16 +38,14 @@ from .decide import decide_run
 from .placement import Placement, place
 from .plan import MetadataSources, MicrographPlan, ScoringPlan, micrograph_plan, plan_scoring
 from .score import ProgressBar, ShardRunner, ShardScores, decide_without_images, run_in_process
+from .stages import Say, Stages
 from .summary import MicrographSummary
-from .write import PairsCsv, PreparedOutputs, collecting, prepare_outputs, write_results
-
-if TYPE_CHECKING:
-    from .update import SeenStore
+from .write import PreparedOutputs, collecting, prepare_outputs, write_results
 
 # --update's store (update.py, with its checks and zip reader) is imported by an update only:
 # 25 M instructions, about 3 % of a 4-micrograph screen's.
 
-__all__ = ["find_duplicate_micrographs", "run", "screen_micrographs"]
+__all__ = ["find_duplicate_micrographs", "job_for", "run_round"]
 
 
 @said_in_python()  # (a caller who wrote Python is told keywords, not flags)
@@ -91,58 +93,78 @@ def find_duplicate_micrographs(
         The summary, typed (:class:`~cryodedup.jobs.micrographs.summary.MicrographSummary`: ``summary.kept``,
         ``summary.verdict.trusted``, ...); its ``to_json()`` is the document ``--json`` prints.
     """
-    return screen_micrographs(
-        inputs,
-        outdir,
-        options,
-        particles=particles,
-        match_micrographs=match_micrographs,
-        force=force,
-        update=update,
-        ready=ready,
-        log=log,
-        progress_factory=progress_factory,
-        runner=runner,
-    )
-
-
-def screen_micrographs(
-    inputs: Sequence[StrPath],
-    outdir: StrPath,
-    options: MicrographOptions | None = None,
-    *,
-    particles: StrPath | None = None,
-    match_micrographs: str = "auto",
-    force: bool = False,
-    update: bool = False,
-    ready: Collection[str] | None = None,
-    log: Callable[[str, str], None] = lambda message, level: None,
-    progress_factory: Callable[[int], ProgressBar] | None = None,
-    runner: ShardRunner = run_in_process,
-) -> MicrographSummary:
-    """:func:`find_duplicate_micrographs` as the command line runs it (its errors name flags, not keywords)."""
     start = time.perf_counter()
     options = options or MicrographOptions()
     options.check()
     MicrographRun(update=update, particles=particles is not None, in_process=runner is run_in_process).check(options)
-    return run(
-        inputs,
-        outdir,
-        micrograph_plan(options),  # (the options resolved once: no stage sees them)
-        particles=particles,
-        match_micrographs=match_micrographs,
-        force=force,
-        update=update,
-        ready=ready,
+    job = micrograph_plan(options)  # (the options resolved once: no stage sees them)
+    return job_for(update, runner, ready)(
+        inputs, outdir, job, particles=particles, match_micrographs=match_micrographs, force=force, log=log,
+        progress_factory=progress_factory, start=start,
+    )  # fmt: skip
+
+
+def job_for(
+    update: bool, runner: ShardRunner = run_in_process, ready: Collection[str] | None = None
+) -> Callable[..., MicrographSummary]:
+    """The job the command line and the API run: :func:`run_plain`, scored by ``runner``, or :func:`run_round`.
+
+    ``ready``: a round's new files that may be read (:func:`run_round`).
+    """
+    if update:
+        return functools.partial(run_round, ready=ready)
+    return functools.partial(run_plain, runner=runner)
+
+
+def run(
+    inputs: Sequence[StrPath],
+    outdir: StrPath,
+    job: MicrographPlan,
+    *,
+    stages: Stages,
+    particles: StrPath | None = None,
+    match_micrographs: str = "auto",
+    log: Callable[[str, str], None] = lambda message, level: None,
+    progress_factory: Callable[[int], ProgressBar] | None = None,
+    start: float | None = None,
+) -> MicrographSummary:
+    """The job, its options resolved (``job``) and checked: read, plan, score, decide, write; its summary typed.
+
+    ``stages``: which micrographs it screens and how it scores them (:class:`Plain`, or an
+    ``--update`` round's, by :func:`run_round`). Its outputs are written under temporary names,
+    put in place by the output batch it runs in (:func:`run_plain`, :func:`run_round`).
+    ``start``: when the run began (its time is the summary's), by default now.
+    """
+    start = time.perf_counter() if start is None else start
+    check_match_mode(match_micrographs)
+    mics = load_inputs(list(inputs), job.psize, job.project_dir)
+    warned: list[str] = []  # the warnings said before the writing (a round's), in the summary too: --json says them
+    said = collecting(log, warned)
+    mics, outputs = stages.prepare(mics, Path(outdir), inputs, particles, said)
+    placement = _placement(mics, job.metadata)
+    if placement is not None:  # (named now, before any image is read: the images to look at first)
+        _say_revisits(placement, log, said)
+    scoring_started = time.perf_counter()
+    plan, shards = _score(mics, job, placement, stages, said, progress_factory)
+    scoring = time.perf_counter() - scoring_started
+    outcome = decide_run(len(mics.names), plan, shards, job.decision, placement)
+    summary = write_results(
+        mics,
+        job.output,
+        job.scoring.candidates,
+        outcome,
+        outputs,
         log=log,
-        progress_factory=progress_factory,
-        runner=runner,
-        start=start,
+        match_micrographs=match_micrographs,
+        warned=warned,
+        placement=placement,
+        pairs_csv=stages.pairs_csv,
     )
+    return _timed(summary, time.perf_counter() - start, scoring, job.by_position)
 
 
 @all_outputs_at_once
-def run(
+def run_plain(
     inputs: Sequence[StrPath],
     outdir: StrPath,
     job: MicrographPlan,
@@ -150,51 +172,80 @@ def run(
     particles: StrPath | None = None,
     match_micrographs: str = "auto",
     force: bool = False,
-    update: bool = False,
-    ready: Collection[str] | None = None,
     log: Callable[[str, str], None] = lambda message, level: None,
     progress_factory: Callable[[int], ProgressBar] | None = None,
     runner: ShardRunner = run_in_process,
     start: float | None = None,
 ) -> MicrographSummary:
-    """The job, its options resolved (``job``) and checked: read, plan, score, decide, write; its summary typed.
+    """A plain run: :func:`run` with :class:`Plain`'s stages, its outputs appearing together or not at all."""
+    return run(
+        inputs, outdir, job, stages=Plain(force, runner), particles=particles, match_micrographs=match_micrographs,
+        log=log, progress_factory=progress_factory, start=start,
+    )  # fmt: skip
 
-    ``start``: when the run began (its time is the summary's), by default now. --watch runs it each round.
+
+@all_outputs_at_once
+def run_round(
+    inputs: Sequence[StrPath],
+    outdir: StrPath,
+    job: MicrographPlan,
+    *,
+    particles: StrPath | None = None,
+    match_micrographs: str = "auto",
+    force: bool = False,
+    ready: Collection[str] | None = None,
+    log: Callable[[str, str], None] = lambda message, level: None,
+    progress_factory: Callable[[int], ProgressBar] | None = None,
+    start: float | None = None,
+) -> MicrographSummary:
+    """An ``--update`` round (``--watch`` runs one a look): :func:`run` with the round's stages, then its commit.
+
+    The round (``update_round.Round``) opens the store once the inputs are listed and saves its
+    new micrographs and pairs as it scores (``ready``: the new files that may be read, by default
+    those whose image is all there); once the job has written its outputs under temporary names,
+    the round is committed, and the output batch puts them in place after it. A round stopped
+    before its commit is rolled back: the store and the outputs stay the previous round's.
     """
-    start = time.perf_counter() if start is None else start
-    check_match_mode(match_micrographs)
-    mics = load_inputs(list(inputs), job.psize, job.project_dir)
-    warned: list[str] = []  # --update's warnings, in the summary too: a --json round says what it left out
-    said = collecting(log, warned)
-    store, mics = _open_update(Path(outdir), inputs, mics, particles, force, ready, said) if update else (None, mics)
-    outputs = _prepared_outputs(mics, Path(outdir), inputs, particles, force, store)
-    placement = _placement(mics, job.metadata)
-    if placement is not None:  # (named now, before any image is read: the images to look at first)
-        _say_revisits(placement, log, said)
-    pairs_csv = PairsCsv(store.pairs_csv) if store else None
-    # An update copies the last round's pairs.csv (to append to) while it scores.
-    with pairs_csv.copying(outputs.paths[0]) if pairs_csv else nullcontext():
-        scoring_started = time.perf_counter()
-        plan, shards = _score(mics, job, placement, store, said, progress_factory, runner)
-        scoring = time.perf_counter() - scoring_started
-        if pairs_csv and store:
-            pairs_csv.earlier = store.pairs_csv  # (None once the scores' options changed: a full run)
-        # An update's store is committed once its outputs are written (their temporary files: it records pairs.csv's).
-        with store.committing(pairs_csv) if store else nullcontext():
-            outcome = decide_run(len(mics.names), plan, shards, job.decision, placement)
-            summary = write_results(
-                mics,
-                job.output,
-                job.scoring.candidates,
-                outcome,
-                outputs,
-                log=log,
-                match_micrographs=match_micrographs,
-                warned=warned,
-                placement=placement,
-                pairs_csv=pairs_csv,
-            )
-    return _timed(summary, time.perf_counter() - start, scoring, job.by_position)
+    from .update_round import Round  # (the store's modules loaded for a round only)
+
+    round_ = Round(job.recorded, force, ready)
+    try:
+        try:
+            summary = run(
+                inputs, outdir, job, stages=round_, particles=particles, match_micrographs=match_micrographs,
+                log=log, progress_factory=progress_factory, start=start,
+            )  # fmt: skip
+        except BaseException as error:
+            round_.abandon(error)
+        round_.commit()
+    finally:
+        round_.close()
+    return summary
+
+
+@dataclass(frozen=True)
+class Plain:
+    """A plain run's stages (:class:`.stages.Stages`): every micrograph listed, every pair scored by ``runner``."""
+
+    force: bool
+    runner: ShardRunner = run_in_process
+    pairs_csv: None = None  # (pairs.csv written whole)
+
+    def prepare(
+        self, mics: Micrographs, outdir: Path, inputs: Sequence[StrPath], particles: StrPath | None, said: Say
+    ) -> tuple[Micrographs, PreparedOutputs]:
+        """As :class:`.stages.Stages` says: the micrographs listed; outputs that exist refused (unless ``force``)."""
+        return mics, prepare_outputs(mics, outdir, inputs, particles, self.force)
+
+    def layouts_known(self, paths: Collection[StrPath]) -> None:
+        """As :class:`.stages.Stages` says: none (every header is read)."""
+        return None
+
+    def score(
+        self, plan: ScoringPlan, said: Say, progress_factory: Callable[[int], ProgressBar] | None
+    ) -> list[ShardScores]:
+        """As :class:`.stages.Stages` says: by the runner, here or elsewhere (Dask)."""
+        return self.runner(plan, progress_factory)
 
 
 def _say_revisits(placement: Placement, log: Callable[[str, str], None], said: Callable[[str, str], None]) -> None:
@@ -214,48 +265,6 @@ def _timed(summary: MicrographSummary, seconds: float, scoring: float, no_images
     return replace(summary, timing=Timing(round(seconds, 3), round(scoring, 3), rate))
 
 
-def _open_update(
-    outdir: Path,
-    inputs: Sequence[StrPath],
-    mics: Micrographs,
-    particles: StrPath | None,
-    force: bool,
-    ready: Collection[str] | None,
-    said: Callable[[str, str], None],
-) -> tuple[SeenStore, Micrographs]:
-    """``--update``'s store of what earlier rounds saw, and the micrographs this round reads (those ready)."""
-    from .update import leave_for_later, open_store, refuse_inputs_inside
-
-    refuse_inputs_inside(outdir, [*inputs, *mics.paths, *([particles] if particles else [])])
-    store = open_store(outdir, mics, force, said)
-    return store, leave_for_later(mics, store, ready, said)
-
-
-def _prepared_outputs(
-    mics: Micrographs,
-    outdir: Path,
-    inputs: Sequence[StrPath],
-    particles: StrPath | None,
-    force: bool,
-    store: SeenStore | None,
-) -> PreparedOutputs:
-    """The outputs' paths, those of an update's earlier rounds replaced.
-
-    Outputs in the way of an update that found no store of earlier rounds are refused saying so.
-    """
-    try:
-        return prepare_outputs(mics, outdir, inputs, particles, force or bool(store and store.loaded))
-    except CryodedupError as error:
-        if store is None or store.loaded or force:  # (with --force the store was set aside, not missing)
-            raise
-        from .update import STORE
-
-        raise type(error)(  # (its kind kept: an output in the way)
-            f"{error} (--update found no store of an earlier round in {outdir / STORE}: "
-            "--update --force starts one from every micrograph)"
-        ) from None
-
-
 def _placement(mics: Micrographs, metadata: MetadataSources) -> Placement | None:
     """Where and when each micrograph was taken (``--metadata``), or None without it."""
     if not metadata.files:
@@ -267,22 +276,17 @@ def _score(
     mics: Micrographs,
     job: MicrographPlan,
     placement: Placement | None,
-    store: SeenStore | None,
+    stages: Stages,
     said: Callable[[str, str], None],
     progress_factory: Callable[[int], ProgressBar] | None,
-    runner: ShardRunner,
 ) -> tuple[ScoringPlan, list[ShardScores]]:
-    """The plan and the scores of its pairs: from the positions alone, an update's new pairs, or all by ``runner``."""
+    """The plan and the scores of its pairs: from the positions alone, or by the stages (all, or a round's new ones)."""
     if job.by_position and placement is not None:
         plan, scores = decide_without_images(mics, job.scoring, placement)
         if plan.psize_note:
             said(plan.psize_note, "warning")
         return plan, scores
-    plan = plan_scoring(mics, job.scoring, placement, store.known_layouts(mics.paths) if store else None)
+    plan = plan_scoring(mics, job.scoring, placement, stages.layouts_known(mics.paths))
     if plan.psize_note:
         said(plan.psize_note, "warning")
-    if store is not None:
-        from .update import score_update
-
-        return plan, [score_update(plan, job.recorded, store, said, progress_factory)]
-    return plan, runner(plan, progress_factory)
+    return plan, stages.score(plan, said, progress_factory)

@@ -152,7 +152,7 @@ def _clear(folder: Path, complete: bool) -> None:
 def run_micrograph_shard(
     inputs: Sequence[StrPath],
     outdir: StrPath,
-    options: MicrographOptions,
+    job: MicrographPlan,
     shard: int,
     shards: int,
     *,
@@ -168,7 +168,8 @@ def run_micrograph_shard(
         As for ``find_duplicate_micrographs``.
     outdir : path
         The folder of all shards of the run.
-    options : MicrographOptions
+    job : MicrographPlan
+        The options, checked and resolved (:func:`~.plan.micrograph_plan`).
     shard, shards : int
         K (from 1) and N.
     force : bool
@@ -180,9 +181,8 @@ def run_micrograph_shard(
         The shard's summary: its folder, pairs, images read and whether it was already complete.
     """
     start = time.perf_counter()
-    options.check()
-    MicrographRun(shard=f"{shard}/{shards}").check(options)  # (--metadata, --plot: the merge's)
-    job = micrograph_plan(options)
+    # (--metadata, --plot: the merge's)
+    MicrographRun(shard=f"{shard}/{shards}").check_elsewhere(bool(job.metadata.files), job.output.plot)
     mics = load_inputs(list(inputs), job.psize, job.project_dir)
     run = run_record(inputs, mics, job.recorded)
     folder = shard_folder(Path(outdir), shard, shards)
@@ -427,7 +427,7 @@ def merge_micrograph_shards(
     Returns
     -------
     MicrographSummary
-        The summary, as ``screen_micrographs`` returns it.
+        The summary, as the job (``job.run``) returns it.
     """
     start = time.perf_counter()
     check_match_mode(match_micrographs)

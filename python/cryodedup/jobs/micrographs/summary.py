@@ -1,6 +1,6 @@
 """The micrograph job's summary, typed: what was read, compared, decided and written, field by field.
 
-:class:`MicrographSummary` is the summary :func:`~cryodedup.jobs.micrographs.job.screen_micrographs`
+:class:`MicrographSummary` is the summary :func:`~cryodedup.jobs.micrographs.job.run`
 and ``micrographs-merge`` return: the terminal's table and the report (:func:`micrograph_rows`),
 the verdict line and the pictures read its fields by name; :meth:`~MicrographSummary.to_json`
 gives the ``--json`` document (and the Python API's return,

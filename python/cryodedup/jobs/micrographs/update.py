@@ -13,8 +13,10 @@ round reads only the micrographs it has not seen, scores the candidate pairs it 
 for (a binned image gives the same spectrum as the raw one, bit for bit, so old images are not
 read again), and writes the outputs of a fresh run of the whole set.
 
-A round's transaction is opened once its pairs are scored and committed once its outputs are
-written under their temporary names, which are renamed after it: a stop before the commit
+A round wraps the plain job (``job.run_round``, with ``update_round.Round`` as the job's stages).
+Its transaction is opened once its pairs are scored (:meth:`SeenStore.save`) and committed once
+the job has written its outputs under their temporary names (:meth:`SeenStore.commit`), which are
+renamed after it: a stop before the commit
 leaves the store as the round before left it, one after it leaves outputs the next round
 writes again from the store, byte for byte (a round writes every output of the whole set). A
 file replaced in place (same name, new content: another size, time or inode) is read again,
@@ -37,11 +39,11 @@ import re
 import sqlite3
 import stat
 import zlib
-from collections.abc import Collection, Iterator, Mapping
-from contextlib import contextmanager, suppress
+from collections.abc import Collection, Mapping
+from contextlib import suppress
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, NoReturn
 
 import numpy as np
 
@@ -384,7 +386,7 @@ class SeenStore:
     ) -> None:
         """Opens the round's transaction and writes into it: its micrographs, their images and pairs.
 
-        :meth:`committing` commits it once the round's outputs are written.
+        :meth:`commit` commits it once the round's outputs are written.
         """
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
@@ -423,24 +425,31 @@ class SeenStore:
         data = pack_pairs(pairs)
         db.execute("INSERT INTO pairs(sha256, data) VALUES (?, ?)", (sha256_bytes(data), data))
 
-    @contextmanager
-    def committing(self, pairs_csv: Any) -> Iterator[None]:
-        """Around the decision and the outputs of the round :meth:`save` wrote: the transaction committed after them.
+    def commit(self, written: PairsCsvRecord | None) -> None:
+        """Commits the transaction :meth:`save` opened, once the round's outputs are written (under temporary names).
 
-        With what this round's pairs.csv holds. When they fail, the transaction is rolled back
-        (the previous round stays whole).
+        With what this round's pairs.csv holds (``written``). When the commit fails, the
+        transaction is rolled back (the previous round stays whole).
         """
         try:
-            yield
             if self.db is not None and self.db.in_transaction:  # (a round scored from the metadata alone saves none)
-                if pairs_csv.written is not None:
-                    self.db.execute(
-                        "INSERT INTO meta VALUES ('pairs_csv', ?)", (json.dumps(pairs_csv.written.to_json()),)
-                    )
+                if written is not None:
+                    self.db.execute("INSERT INTO meta VALUES ('pairs_csv', ?)", (json.dumps(written.to_json()),))
                 self.db.execute("COMMIT")
         except BaseException as err:
             self._failed(err)
         self.close()
+
+    def abandon(self, err: BaseException) -> NoReturn:
+        """A round stopped: the transaction of :meth:`save` (if any) rolled back, the store closed; raises ``err``.
+
+        Stopped in its transaction, a write refused is said in one line (:func:`store_write_error`).
+        """
+        if self.db is not None and self.db.in_transaction:
+            self._failed(err)
+        with suppress(sqlite3.Error):
+            self.close()
+        raise err
 
     def _failed(self, err: BaseException) -> Any:
         """Rolls back the round's transaction and closes the store; raises ``err`` (a write refused: one line)."""

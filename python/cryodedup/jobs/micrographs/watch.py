@@ -1,6 +1,6 @@
 """``--watch``: the micrograph job run again whenever new micrographs are ready, during collection.
 
-Each round is an ``--update`` run (``update.py``) of the whole input as it then stands,
+Each round is an ``--update`` round (``job.run_round``) of the whole input as it then stands,
 screening only the files that were ready (whole and unchanged since the previous look,
 :class:`~cryodedup.jobs.micrographs.update_inputs.Arrivals`) when the round began; a file being
 written waits for a later round. Between rounds the input is looked at every ``every``
@@ -18,7 +18,7 @@ from typing import Callable, TypeVar
 from ...errors import CryodedupError
 from ...formats.micrograph_lists import load_inputs
 from ...paths import StrPath
-from .job import run
+from .job import run_round
 from .plan import MicrographPlan
 from .score import ProgressBar
 from .summary import MicrographSummary
@@ -55,14 +55,13 @@ def watch_micrographs(
         if first:  # no earlier look: what is whole now
             arrivals.look(load_inputs(list(inputs), job.psize, job.project_dir))
         arrivals.start_round()
-        return run(
+        return run_round(
             inputs,
             outdir,
             job,
             particles=particles,
             match_micrographs=match_micrographs,
             force=force and first,
-            update=True,
             ready=arrivals.ready,
             log=log,
             progress_factory=progress_factory,

@@ -94,7 +94,7 @@ def remove_duplicate_particles(
     *,
     force: bool = False,
     log: Log = _silent,
-) -> dict:
+) -> ParticleSummary:
     """Removes duplicate particles from RELION particle STAR files or CryoSPARC datasets.
 
     Parameters
@@ -116,12 +116,14 @@ def remove_duplicate_particles(
 
     Returns
     -------
-    dict
-        The summary (:class:`~cryodedup.jobs.particles.summary.ParticleSummary`, as ``--json``
-        prints it): counts, pixel sizes, shift and score used, outputs, time.
+    ParticleSummary
+        The summary, typed (:class:`~cryodedup.jobs.particles.summary.ParticleSummary`:
+        ``summary.kept``, ``summary.rejected``, ``summary.verdict``, its sections such as
+        ``summary.score``); its ``to_json()`` is the document ``--json`` prints (counts, pixel
+        sizes, shift and score used, outputs, time).
     """
     options = options or ParticleOptions()
-    return job_for(options.update)(Files.of(inputs), outdir, options, force=force, log=log).summary.to_json()
+    return job_for(options.update)(Files.of(inputs), outdir, options, force=force, log=log).summary
 
 
 @dataclass(frozen=True)
@@ -172,7 +174,8 @@ def run(
     rule = job.deciding
     warn_unused_options(particles, job.read, rule, warn)
     registration, transforms = _registered(particles, job, warn, _shift_aware(source, folder, job.read, held))
-    reassign = check_halfsets(particles, job.output.halfsets) is not None
+    if job.output.reassign_halves:
+        check_halfsets(particles)
     read_at = time.perf_counter()
     decision = stages.decide(particles, rule, log, held)
     checked = True
@@ -182,7 +185,7 @@ def run(
     for message in decision.regions.warnings if decision.regions is not None else ():
         warn(message)
     decided_at = time.perf_counter()
-    halves = halfsets_by_micrograph(particles.groups, decision.keep) if reassign else None
+    halves = halfsets_by_micrograph(particles.groups, decision.keep) if job.output.reassign_halves else None
     # Counted before the outputs are written: a one-pass scan's writer may still be busy.
     summary = replace(summarize(particles, decision, rule, halves), registration=registration, transforms=transforms)
     written = stages.write(particles, decision, job, halves, warn)
@@ -219,15 +222,18 @@ def run_round(
     """An ``--update`` round: the store opened, :func:`run` with the round's stages, the round committed.
 
     The job's own refusals come first, as a plain run says them; then the round's
-    (:func:`.update.open_round`: its options, the output folder locked, the store checked). The
-    round's files are written by the job under temporary names and put in place once the store
-    has the round; a job stopped before removes them. The summary gets the round's section.
+    (:func:`.update.open_round`: the options the plan's round refuses, the output folder locked,
+    the store checked). The round's files are written by the job under temporary names and put
+    in place once the store has the round; a job stopped before removes them. The summary gets
+    the round's section.
     """
     from .update import open_round  # (its store's modules loaded for a round only)
 
     options.check()
-    source.check(outdir, plan(options).read)
-    round_ = open_round(source, outdir, options, force, log)
+    job = plan(options)
+    assert job.round is not None, "a round is run for --update"
+    source.check(outdir, job.read)
+    round_ = open_round(source, outdir, job.round, force, log)
     try:
         outcome = run(source, outdir, options, force=force, log=log, stages=round_)
         round_.commit()

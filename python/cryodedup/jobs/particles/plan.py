@@ -4,7 +4,8 @@
 command line, the Python API and the pipeline plugins): it builds what the readers are asked
 (:class:`ReadPlan`), the decision's rule (:class:`Deciding`: the distance, the ranking, the
 selection, the consensus, the regions), the registration's check and the outputs
-(:class:`OutputPlan`: which files, the partners kept, the pictures, the record). What the
+(:class:`OutputPlan`: which files, the partners kept, the pictures, the record), and an
+``--update`` round's (:class:`RoundPlan`: the options it refuses, its store's record). What the
 inputs say joins it once they are read: :meth:`ParticlePlan.for_rows` resolves each
 species' distance once (:class:`Distances`). No stage sees the options themselves.
 """
@@ -21,14 +22,16 @@ from ...algo.dedup import DuplicateRule
 from ...errors import CryodedupError
 from ...formats.read_request import CopickSelection, ReadRequest, RowRead, Scale, ScoreRead
 from ...labels import listed
+from ...options.fields import DECISION, marked_options
+from ...options.particles import ParticleOptions
 from ...resolve import pixel_size_source
 from ...resolve.given_psize import judge_typed_psize
 
 if TYPE_CHECKING:
-    from ...options import ParticleOptions
     from ...particle_set import ParticleSet
 
 __all__ = [
+    "DECISION_OPTIONS",
     "Deciding",
     "Distances",
     "OutputPlan",
@@ -36,9 +39,14 @@ __all__ = [
     "ReadPlan",
     "RegionsAsked",
     "RegistrationCheck",
+    "RoundPlan",
     "SpeciesAsked",
     "plan",
 ]
+
+#: The options that decide which particles are duplicates (marked ``affects=DECISION`` where declared):
+#: an ``--update`` store records them (``store.decision_record``) and refuses a round given others.
+DECISION_OPTIONS = marked_options(ParticleOptions, DECISION)
 
 #: One ellipsoid's semi-axes in Å, along the particle's x, y, z (``--min-dist-ellipsoid``).
 Axes = tuple[float, float, float]
@@ -132,6 +140,10 @@ class SpeciesAsked:
     #: Whether ``--min-dist`` was given (else copick objects take their radius).
     min_dist_given: bool = True
 
+    def unresolved(self, base: Distance, own_frame: bool) -> Distances:
+        """The distance rule before the rows are read: all rows' alone (``own_frame``: an ellipsoid is given)."""
+        return Distances(base, overlap=self.overlap, z_by_species=bool(self.min_dist_z), own_frame=own_frame)
+
     def resolved(self, particles: ParticleSet, base: Distance, own_frame: bool) -> Distances:
         """The distance rule of ``particles``: each species' own distances, computed here once.
 
@@ -139,7 +151,7 @@ class SpeciesAsked:
         radius where the input gives one (a copick object), else the default 20 Å; along z its
         ``--min-dist-z NAME=Å``, else ``--min-dist-z``; its ellipsoid its own, else the bare one.
         """
-        resolved = Distances(base, overlap=self.overlap, z_by_species=bool(self.min_dist_z), own_frame=own_frame)
+        resolved = self.unresolved(base, own_frame)
         if particles.species is None:
             return resolved
         names = particles.species_names
@@ -316,9 +328,31 @@ class OutputPlan:
     parameters: Any = None
 
     @property
+    def reassign_halves(self) -> bool:
+        """Whether the kept rows' half-sets are rewritten by micrograph (``--halfsets micrograph``)."""
+        return self.halfsets == "micrograph"
+
+    @property
     def partners(self) -> bool:
         """Whether each rejected row's partner is kept: the page of every micrograph and the record name it."""
         return self.plot or self.decisions
+
+
+@dataclass(frozen=True)
+class RoundPlan:
+    """What an ``--update`` round takes of the options (``update.open_round``, ``update.Round``)."""
+
+    #: The options given that a round does not support, (flag, why) each: the first is refused.
+    refused: tuple[tuple[str, str], ...]
+    #: The options that decide which particles are duplicates (marked ``affects=DECISION``), by name:
+    #: the store's record of them (``store.decision_record``), which a later round's must match.
+    decided_by: dict[str, Any]
+    #: ``--add-again``: a batch's rows added though the kept set holds them.
+    add_again: bool
+    #: ``--decisions``: each round's record of its rejections.
+    decisions: bool
+    #: ``--repair``: refused with a batch (the command line calls ``update.repair`` alone).
+    repair: bool
 
 
 @dataclass(frozen=True)
@@ -330,8 +364,8 @@ class ParticlePlan:
     registration: RegistrationCheck
     output: OutputPlan
     species: SpeciesAsked
-    #: ``--update`` (a round of the store around the job) and ``--add-again``.
-    update: bool = False
+    #: ``--update``: what the round around the job takes (None: a plain run).
+    round: RoundPlan | None = None
 
     def for_rows(self, particles: ParticleSet) -> ParticlePlan:
         """The plan with what the rows say: each species' distance resolved, once."""
@@ -375,9 +409,7 @@ def plan(options: ParticleOptions) -> ParticlePlan:
     )
     deciding = Deciding(
         base,
-        Distances(
-            base, overlap=options.overlap, z_by_species=bool(options.species_min_dist_z), own_frame=options.own_frame
-        ),
+        species.unresolved(base, options.own_frame),
         remove_entirely=options.remove_entirely,
         seed=options.seed,
         select=options.select,
@@ -394,28 +426,7 @@ def plan(options: ParticleOptions) -> ParticlePlan:
         partners=output.partners,
         audit=options.audit,
     )
-    read = ReadPlan(
-        _read_request(options),
-        dict(options.input_psize),
-        tuple(options.datasets),
-        species,
-        tuple(options.prefer),
-        options.remove_entirely,
-        options.audit,
-        options.plot,
-        options.project_dir,
-        deciding.duplicate_rule() if _one_pass_allowed(deciding, species, output, options.update) else None,
-        output.plot,  # (the one pass writes the record from the batch's partners: none kept a row for it)
-        output.decisions,
-        options.topaz_scale,
-        options.insist_angles,
-    )
     registration = RegistrationCheck(options.registration, options.audit, options.shift_key, tuple(options.transform))
-    return ParticlePlan(read, deciding, registration, output, species, options.update)
-
-
-def _read_request(options: ParticleOptions) -> ReadRequest:
-    """What the readers are asked to read (``--prefer``'s inputs joined once parsed: :meth:`ReadPlan.request_with`)."""
     scale = Scale(
         mic_psize=options.mic_psize,
         insist_psize=options.insist_psize,
@@ -430,29 +441,112 @@ def _read_request(options: ParticleOptions) -> ReadRequest:
         psize_from=pixel_size_source(options.mic_psize, options.micrographs),
         judge_psize=judge_typed_psize,
     )
-    score_read = ScoreRead(
-        score=options.score,
-        score_order=options.score_order,
-        score_normalize=options.score_normalize,
-        seed=options.seed,
-        preferred_first=bool(options.prefer),
-    )
-    row_read = RowRead(
-        shift_key=options.shift_key,
-        orientations=options.max_angle is not None or options.own_frame,
-        species_column=options.species_column,
-        same_image=options.same_image,
-        symmetry_copies=options.symmetry_copies,
-        insist_angles=options.insist_angles,
-    )
     copick = CopickSelection(
-        objects=options.copick_objects,
-        users=options.copick_users,
-        sessions=options.copick_sessions,
-        out_user=options.copick_out_user,
-        out_session=options.copick_out_session,
+        options.copick_objects,
+        options.copick_users,
+        options.copick_sessions,
+        options.copick_out_user,
+        options.copick_out_session,
     )
-    return ReadRequest(scale, score_read, row_read, copick, options.output_format, bool(options.transform))
+    rows = _row_read(deciding, species, registration, options.symmetry_copies, options.insist_angles)
+    score = ScoreRead(
+        options.score, options.score_order, deciding.score_normalize, deciding.seed, bool(deciding.prefer)
+    )
+    request = ReadRequest(scale, score, rows, copick, options.output_format, bool(registration.transforms))
+    one_pass = deciding.duplicate_rule() if _one_pass_allowed(deciding, species, output, options.update) else None
+    read = _read_plan(request, deciding, output, species, dict(options.input_psize), tuple(options.datasets), one_pass)
+    decided_by = {name: getattr(options, name) for name in DECISION_OPTIONS}
+    refused = _refused_by_update(read, deciding, output, registration)
+    round_ = RoundPlan(refused, decided_by, options.add_again, output.decisions, options.repair)
+    return ParticlePlan(read, deciding, registration, output, species, round_ if options.update else None)
+
+
+def _row_read(
+    deciding: Deciding,
+    species: SpeciesAsked,
+    registration: RegistrationCheck,
+    symmetry_copies: bool,
+    insist_angles: bool,
+) -> RowRead:
+    """What the readers take of each row: the shift, orientations where the decision needs them, the species' column."""
+    return RowRead(
+        shift_key=registration.shift_key,
+        orientations=deciding.max_angle is not None or deciding.own_frame,
+        species_column=species.column,
+        same_image=deciding.same_image,
+        symmetry_copies=symmetry_copies,
+        insist_angles=insist_angles,
+    )
+
+
+def _read_plan(
+    request: ReadRequest,
+    deciding: Deciding,
+    output: OutputPlan,
+    species: SpeciesAsked,
+    input_psize: dict[str, float],
+    datasets: tuple[str, ...],
+    one_pass: DuplicateRule | None,
+) -> ReadPlan:
+    """What reading takes: the readers' request, the inputs' pixel sizes and datasets, what it checks as it reads."""
+    return ReadPlan(
+        request,
+        input_psize,
+        datasets,
+        species,
+        deciding.prefer,
+        deciding.remove_entirely,
+        output.audit,
+        output.plot,
+        output.project_dir,
+        one_pass,
+        output.plot,  # (the one pass writes the record from each batch's partners: none kept a row for it)
+        output.decisions,
+        request.scale.topaz_scale,
+        request.row_read.insist_angles,
+    )
+
+
+def _refused_by_update(
+    read: ReadPlan, deciding: Deciding, output: OutputPlan, registration: RegistrationCheck
+) -> tuple[tuple[str, str], ...]:
+    """The options given that an ``--update`` round does not support: (flag, why) each, in the order said.
+
+    The store keeps each kept particle's micrograph, centre and score alone: an option that
+    needs the whole set, orientations, images, species, a mask or micrograph sizes is refused.
+    """
+    from ...algo.normalisation import normalisation
+
+    normalise, species, regions = deciding.score_normalize, read.species, deciding.regions
+    refused = [
+        (deciding.min_support > 1, f"--min-support {deciding.min_support}", "consensus needs every input's picks"),
+        (deciding.remove_entirely, "--remove-entirely", "it would reject particles kept in earlier rounds"),
+        (output.audit, "--audit", "it writes no particles to add"),
+        (output.plot, "--plot", "pictures of one round are not drawn yet"),
+        (
+            normalisation(normalise).apply is not None,
+            f"--score-normalize {normalise}",
+            "percentiles depend on the whole set"
+            if normalise == "rank"
+            else "the scores are normalised within the whole set",
+        ),
+        (read.request.score_read.score == "none", "--score none", "a random order is not one across rounds"),
+        (output.halfsets != "keep", f"--halfsets {output.halfsets}", "it balances whole micrographs' halves"),
+        (deciding.max_angle is not None, "--max-angle", "the store keeps centres, not orientations"),
+        (deciding.own_frame, "--min-dist-ellipsoid", "the store keeps centres, not orientations"),
+        (deciding.same_image == "reject", "--same-image reject", "the store keeps centres, not images"),
+        (bool(species.names or species.column), "--species", "the store keeps one species"),
+        (species.cross_species or bool(species.min_dist), "--cross-species", "the store keeps one species"),
+        (bool(read.datasets), "--dataset", "micrographs are matched by name across rounds"),
+        (bool(registration.transforms), "--transform", "the store keeps centres in one frame"),
+        (regions is not None and regions.mask is not None, "--mask", "the store keeps no mask: mask each batch first"),
+        (
+            regions is not None and regions.edge is not None,
+            "--edge",
+            "the store keeps no micrograph sizes: cut each batch first",
+        ),
+    ]
+    return tuple((flag, why) for given, flag, why in refused if given)
 
 
 def _one_pass_allowed(deciding: Deciding, species: SpeciesAsked, output: OutputPlan, update: bool) -> bool:

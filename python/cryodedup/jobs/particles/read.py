@@ -28,6 +28,7 @@ from ...formats.sniff import is_copick_config, is_glob, is_optimisation_set, is_
 from ...labels import input_labels
 from ...particle_set import Log, ParticleSet, Warn
 from ...paths import StrPath
+from ...report.sections.readers import ReadersFound
 from ...resolve import pixel_size_source
 from ...resolve.datasets import check_shared_names, dataset_labels, dataset_of_inputs, separate_datasets
 from ..input_checks import check_centres, check_input_paths
@@ -86,7 +87,7 @@ def read_inputs(
         )
     particles = read_particle_files(inputs, outdir, request, warn, log, lambda facts: one_pass(plan, facts))
     if followed:  # (the summary's "Read" row: which files an optimisation set named)
-        particles.summary["reading_notes"] = [*followed, *particles.summary.get("reading_notes", [])]
+        particles.summary["reading_notes"] = [*followed, *ReadersFound.of(particles.summary).notes]
     if particles.scores is not None:
         particles.scores = scores_without_none(particles.scores, particles.score_label)
     return particles
@@ -318,7 +319,7 @@ def check_prefer(
 
 def warn_unused_options(particles: ParticleSet, plan: ReadPlan, rule: Deciding, warn: Warn) -> None:
     """Warns of an option given that these inputs give nothing to act on: the user believes it did something."""
-    if plan.topaz_scale is not None and "topaz" not in particles.summary.get("formats", []):  # (pickers' formats)
+    if plan.topaz_scale is not None and "topaz" not in ReadersFound.of(particles.summary).formats:
         warn("--topaz-scale was not used: it scales topaz's coordinates, and no input is topaz's")
     if plan.insist_angles and rule.max_angle is None and not rule.own_frame:
         warn("--insist-angles was not used: it lets --max-angle compare angles that look like radians")

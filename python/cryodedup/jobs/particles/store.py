@@ -41,8 +41,6 @@ import numpy as np
 
 from ..._core import __version__
 from ...errors import CryodedupError, OutputError
-from ...options.fields import DECISION, marked_options
-from ...options.particles import ParticleOptions
 from ..store_db import (
     DAMAGE,
     DATABASE,
@@ -69,6 +67,7 @@ from ..store_db import (
     typed,
     unpack,
 )
+from .plan import DECISION_OPTIONS  # (the options a round's record names: the plan's)
 
 __all__ = [
     "CHECK_WHOLE_BYTES",
@@ -103,9 +102,6 @@ FORMAT = "cryodedup particle update store 3"
 #: What an earlier cryodedup's store left in the folder (format 2): refused, removed by --force.
 EARLIER = ("store.json",)
 EARLIER_PATTERNS = ("kept-*.npy", "index-*.npy", "running-*.cs", ".*.tmp")
-#: The options that decide which particles are duplicates (marked ``affects=DECISION`` where declared):
-#: a round given others is refused.
-DECISION_OPTIONS = marked_options(ParticleOptions, DECISION)
 #: The bytes before a cut whose SHA-256 the store keeps: a running file cut there is one it knows.
 CUT_BYTES = 4096
 #: A store up to this size is checked whole by SQLite each round (a larger one: its small tables).
@@ -182,14 +178,16 @@ class StarHeader:
         return header
 
 
-def decision_record(options: Any, score_label: str | None, higher: bool, dims: int, kind: str) -> DecisionRecord:
-    """What the store's decisions depend on, and its files' kind (``star``, ``cs``)."""
+def decision_record(
+    decided_by: dict[str, Any], score_label: str | None, higher: bool, dims: int, kind: str
+) -> DecisionRecord:
+    """What the store's decisions depend on, and its files' kind (``star``, ``cs``).
+
+    ``decided_by``: the values of the options of :data:`DECISION_OPTIONS`, by name (the plan's
+    ``RoundPlan.decided_by``).
+    """
     # (--select greedy, the default, is left out: the stores made before --select existed read as greedy)
-    chosen = {
-        name: getattr(options, name)
-        for name in DECISION_OPTIONS
-        if (name, getattr(options, name)) != ("select", "greedy")
-    }
+    chosen = {name: value for name, value in decided_by.items() if (name, value) != ("select", "greedy")}
     # (the options as JSON reads them back: a stored record and this one compare alike)
     return DecisionRecord(json.loads(json.dumps(chosen)), score_label, bool(higher), int(dims), kind)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import Field, asdict, dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -60,12 +60,25 @@ if TYPE_CHECKING:
 __all__ = ["ParticleSummary", "summarize", "timings", "verdict_of"]
 
 
-def _doc(text: str, always: bool = False) -> dict[str, Any]:
-    """A summary field's description, for the ``--json`` reference (docs/reference/outputs.md).
+@dataclass(frozen=True)
+class _Key:
+    """What a summary field is as a key of the ``--json`` document: its description (docs/reference/outputs.md).
 
     ``always``: the key is in every document, null or not; others are left out when None.
     """
-    return {"doc": text, "always": always}
+
+    doc: str
+    always: bool = False
+
+    @classmethod
+    def of(cls, f: Field) -> _Key:
+        """The key of a field of :class:`ParticleSummary` (its metadata's, by this class)."""
+        return f.metadata[cls]
+
+
+def _doc(text: str, always: bool = False) -> dict[type[_Key], _Key]:
+    """A summary field's metadata: its :class:`_Key`."""
+    return {_Key: _Key(text, always)}
 
 
 @dataclass(frozen=True)
@@ -227,7 +240,7 @@ class ParticleSummary:
             value = getattr(self, f.name)
             if f.name == "read":
                 document.update(value)
-            elif value is not None or f.metadata["always"]:
+            elif value is not None or _Key.of(f).always:
                 document[f.name] = value.to_json() if isinstance(value, Section) else value
         return document
 
@@ -265,7 +278,7 @@ def reference_table() -> str:
     rows = ["| key | what |", "| --- | --- |"]
     for f in fields(ParticleSummary):
         key = "(the readers' keys)" if f.name == "read" else f"`{f.name}`"
-        rows.append(f"| {key} | {f.metadata['doc']} |")
+        rows.append(f"| {key} | {_Key.of(f).doc} |")
     return "\n".join(rows) + "\n"
 
 

@@ -33,11 +33,9 @@ import numpy as np
 
 from ... import signals
 from ...algo.dedup import DuplicateRule, Ranking, find_duplicates
-from ...algo.normalisation import normalisation
 from ...errors import CryodedupError
 from ...formats.sniff import is_copick_config, is_cryosparc, is_dynamo_table, is_picker_output
 from ...labels import counted
-from ...options import ParticleOptions
 from ...outputs import AtomicOutputs, StrPath, hold_folder, output_batch, put_in_place, write_error
 from ...particle_set import Log, ParticleSet, Warn
 from ...report.sections import UpdateRound
@@ -59,7 +57,7 @@ from .store_open import open_store, repair_store
 if TYPE_CHECKING:
     from ...formats.cryosparc.particles import CsWriter
     from ...formats.star.particle_writer import StarWriter
-    from .plan import Deciding, ParticlePlan
+    from .plan import Deciding, ParticlePlan, RoundPlan
     from .summary import ParticleSummary
 
 __all__ = ["open_round", "repair"]
@@ -74,35 +72,14 @@ ROUND_STEMS = ("round_{:04d}_kept", "round_{:04d}_rejected")
 TAKEN = "--update takes RELION particle STAR files or CryoSPARC .cs/.csg files"
 
 
-def refuse_options(paths: list[Path], options: ParticleOptions) -> None:
-    """Refuses in one line what an ``--update`` round does not support, before anything is read."""
-    refused = [
-        (options.min_support > 1, f"--min-support {options.min_support}", "consensus needs every input's picks"),
-        (options.remove_entirely, "--remove-entirely", "it would reject particles kept in earlier rounds"),
-        (options.audit, "--audit", "it writes no particles to add"),
-        (options.plot, "--plot", "pictures of one round are not drawn yet"),
-        (
-            normalisation(options.score_normalize).apply is not None,
-            f"--score-normalize {options.score_normalize}",
-            "percentiles depend on the whole set"
-            if options.score_normalize == "rank"
-            else "the scores are normalised within the whole set",
-        ),
-        (options.score == "none", "--score none", "a random order is not one across rounds"),
-        (options.halfsets != "keep", f"--halfsets {options.halfsets}", "it balances whole micrographs' halves"),
-        (options.max_angle is not None, "--max-angle", "the store keeps centres, not orientations"),
-        (options.own_frame, "--min-dist-ellipsoid", "the store keeps centres, not orientations"),
-        (options.same_image == "reject", "--same-image reject", "the store keeps centres, not images"),
-        (bool(options.species or options.species_column), "--species", "the store keeps one species"),
-        (options.cross_species or bool(options.species_min_dist), "--cross-species", "the store keeps one species"),
-        (bool(options.datasets), "--dataset", "micrographs are matched by name across rounds"),
-        (bool(options.transform), "--transform", "the store keeps centres in one frame"),
-        (options.mask is not None, "--mask", "the store keeps no mask: mask each batch first"),
-        (options.edge is not None, "--edge", "the store keeps no micrograph sizes: cut each batch first"),
-    ]
-    for given, flag, why in refused:
-        if given:
-            raise CryodedupError(f"--update cannot be given with {flag}: {why}")
+def refuse_options(paths: list[Path], round_plan: RoundPlan) -> None:
+    """Refuses in one line what an ``--update`` round does not support, before anything is read.
+
+    The options a round refuses are the plan's (``RoundPlan.refused``); the inputs' kinds are here.
+    """
+    if round_plan.refused:
+        flag, why = round_plan.refused[0]
+        raise CryodedupError(f"--update cannot be given with {flag}: {why}")
     for path in paths:
         if is_copick_config(path) or is_picker_output(path) or is_dynamo_table(path):
             raise CryodedupError(f"{path}: {TAKEN} (this input is neither)")
@@ -128,7 +105,8 @@ class Round:
     outdir: Path
     store: KeptStore
     force: bool
-    options: ParticleOptions
+    #: What the round takes of the options: the decision's record, --add-again, --decisions.
+    plan: RoundPlan
     kind: str = "star"
     record: DecisionRecord | None = None
     header: tuple[bytes, bytes] = (b"", b"")
@@ -178,9 +156,9 @@ class Round:
         return _section(self, summary.kept, summary.particles)
 
 
-def open_round(source: Source, outdir: StrPath | None, options: ParticleOptions, force: bool, log: Log) -> Round:
+def open_round(source: Source, outdir: StrPath | None, round_plan: RoundPlan, force: bool, log: Log) -> Round:
     """The round of an ``--update`` run: the options refused first, then the store opened (the folder locked)."""
-    if options.repair:  # (the command line calls repair() itself, with no batch)
+    if round_plan.repair:  # (the command line calls repair() itself, with no batch)
         raise CryodedupError(
             "--repair reads no batch and adds no round: give -o OUTDIR --update --repair alone (in Python: "
             "cryodedup.repair_particle_update(outdir))"
@@ -188,7 +166,7 @@ def open_round(source: Source, outdir: StrPath | None, options: ParticleOptions,
     if not isinstance(source, Files):
         raise CryodedupError("--update takes particle files and an output folder; particles in memory have no kept set")
     paths = source.paths
-    refuse_options(paths, options)
+    refuse_options(paths, round_plan)
     if outdir is None:
         raise CryodedupError("--update needs an output folder (-o): it keeps the kept set there")
     outdir = Path(outdir)
@@ -198,7 +176,7 @@ def open_round(source: Source, outdir: StrPath | None, options: ParticleOptions,
         if os.path.realpath(path) == running:
             raise CryodedupError(f"{path}: the running kept file of --update into {outdir}; give the new batch only")
     hold_folder(outdir)  # (the store is read, finished and written under the folder's lock)
-    return Round(outdir, open_store(outdir, force, log, kind), force, options, kind)
+    return Round(outdir, open_store(outdir, force, log, kind), force, round_plan, kind)
 
 
 def repair(outdir: StrPath | None, force: bool = False) -> list[tuple[Path, str]]:
@@ -278,10 +256,12 @@ def blocked_by_kept(
 
 def _decide(round_: Round, particles: ParticleSet, rule: Deciding, log: Log, held: Held) -> Decision:
     """:meth:`Round.decide`."""
-    options = round_.options
+    round_plan = round_.plan
     writer = refuse_rows(particles)
     dims = particles.centres.shape[1]
-    record = decision_record(options, particles.score_label, particles.higher_is_better, dims, round_.kind)
+    record = decision_record(
+        round_plan.decided_by, particles.score_label, particles.higher_is_better, dims, round_.kind
+    )
     round_.store.check_record(record)
     round_.record = record
     if round_.kind == "cs":
@@ -294,7 +274,7 @@ def _decide(round_: Round, particles: ParticleSet, rule: Deciding, log: Log, hel
     store = round_.store
     round_.batch = _batch_digest(inputs)
     round_.redo = store.round > 0 and round_.batch == store.last_batch
-    if round_.redo and options.add_again:
+    if round_.redo and round_plan.add_again:
         round_.redo = False  # (its rows added again: each the duplicate of itself, a round of its own)
     if round_.redo:  # (a retry after a stop, or a run again: either way the set stays as it is)
         log(
@@ -304,7 +284,7 @@ def _decide(round_: Round, particles: ParticleSet, rule: Deciding, log: Log, hel
         )
     kept = store.rows_on(particles.mic_names, skip=store.round if round_.redo else 0)
     round_.kept_before_here = len(kept[0])
-    if not options.add_again:
+    if not round_plan.add_again:
         _refuse_rows_kept_already(particles, kept)
     blocked, won, distance = blocked_by_kept(particles, kept, rule)
     round_.rejected_by_kept, round_.would_have_won = int(blocked.sum()), int(won.sum())
@@ -321,7 +301,7 @@ def _decide(round_: Round, particles: ParticleSet, rule: Deciding, log: Log, hel
         levels=decision.levels,
         priority=decision.priority,
         preference=decision.preference,
-        earlier_round=distance if options.decisions else None,
+        earlier_round=distance if round_plan.decisions else None,
         selection=decision.selection,
     )
 
@@ -436,8 +416,7 @@ def _fields_of(path: Path) -> list[str]:
 
 def _record(round_: Round, particles: ParticleSet, decision: Decision, rule: Deciding) -> dict | None:
     """``--decisions``: its columns, written among the round's files (stored, put back); None without it."""
-    options = round_.options
-    if not options.decisions:
+    if not round_.plan.decisions:
         return None
     from .record import rejections, table, write_decisions  # (loaded for --decisions only)
 

@@ -17,6 +17,7 @@ import numpy as np
 from ...formats.sniff import is_optimisation_set
 from ...outputs import AtomicOutputs
 from ...particle_set import ParticleSet, Warn
+from ...report.sections.run import Outputs
 from .decide import Decision
 from .read import Files, Source
 
@@ -100,7 +101,8 @@ def next_optimisation_set(
     STAR file; else said, not written (the other files would not fit every particle kept).
     """
     inputs = source.paths if isinstance(source, Files) else []
-    if not outputs.get("kept") or not any(is_optimisation_set(path) for path in inputs):
+    kept_files = Outputs.of(outputs).files("kept")
+    if not kept_files or not any(is_optimisation_set(path) for path in inputs):
         return outputs  # (none written: --audit, or data in memory)
     from ...formats.star.optimisation_set import read_optimisation_set, write_optimisation_set
 
@@ -109,7 +111,7 @@ def next_optimisation_set(
         why = "not every input is an optimisation set"
     else:
         sets = [read_optimisation_set(path, project_dir) for path in inputs]
-        kept = [Path(p) for p in outputs.get("kept", []) if str(p).endswith(".star")]
+        kept = [Path(p) for p in kept_files if str(p).endswith(".star")]
         if len({(s.root.resolve(), s.others()) for s in sets}) > 1:
             why = "the optimisation sets name different tomograms, trajectories or maps"
         elif len(kept) != 1:

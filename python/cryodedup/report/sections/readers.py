@@ -212,6 +212,8 @@ class ReadersFound(NamedTuple):
     output_format: str | None = None
     copick: CopickProject | None = None
     written_into: str | None = None
+    #: The pickers' formats read (none: no picker's file).
+    formats: tuple[str, ...] = ()
 
     @classmethod
     def of(cls, read: Mapping[str, Any]) -> ReadersFound:
@@ -229,6 +231,7 @@ class ReadersFound(NamedTuple):
             read.get("output_format") or None,
             CopickProject.of(copick) if copick else None,
             f"{written['user']}/{written['session']}" if written else None,
+            tuple(read.get("formats") or ()),
         )
 
 

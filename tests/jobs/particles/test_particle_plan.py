@@ -16,18 +16,15 @@ from cryodedup.particle_set import ParticleSet
 PACKAGE = Path(__file__).resolve().parents[3] / "python" / "cryodedup"
 
 #: The functions outside options/ that take a whole ParticleOptions: the entry points that are given it (the
-#: command line, the Python API, compare's reading), the job's run, and the plan that resolves it; an
-#: --update round's wrapper, which opens the store (its record names the options) and refuses options.
+#: command line, the Python API, compare's reading), the job's run and an --update round's wrapper around it,
+#: and the plan that resolves it (the round's store and refusals take the plan's RoundPlan).
 TAKERS = {
     "cli.py run_particle_job",
     "jobs/compare.py compare_picks",
     "jobs/particles/job.py remove_duplicate_particles",
     "jobs/particles/job.py run",
-    "jobs/particles/plan.py plan",
-    "jobs/particles/plan.py _read_request",
-    "jobs/particles/update.py refuse_options",
     "jobs/particles/job.py run_round",
-    "jobs/particles/update.py open_round",
+    "jobs/particles/plan.py plan",
 }
 
 

@@ -1,0 +1,117 @@
+"""An ``--update`` round's stages: the micrograph job run against the store of what earlier rounds saw.
+
+``job.run_round`` wraps the plain job: it runs ``job.run`` with a :class:`Round` as its stages
+(``stages.py``), then commits the round to the store (``update.py``), before the output batch
+puts the round's outputs in place. The round opens the store once the inputs are listed
+(:meth:`Round.prepare`: inputs inside the output folder refused, micrographs still being
+written left for later, the outputs of earlier rounds replaced), copies the last round's
+pairs.csv while it scores, and scores only the pairs the store has no score for
+(:func:`.update.score_update`, which opens the round's transaction).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, Sequence
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, NoReturn
+
+from ...errors import CryodedupError
+from ...formats.micrograph_lists import Micrographs
+from ...formats.mrc import MrcLayout
+from ...paths import StrPath
+from .plan import ScoringPlan
+from .score import ProgressBar, ShardScores
+from .stages import Say
+from .update import STORE, SeenStore, leave_for_later, open_store, refuse_inputs_inside, score_update
+from .write import PairsCsv, PreparedOutputs, prepare_outputs
+
+__all__ = ["Round"]
+
+
+@dataclass
+class Round:
+    """An ``--update`` round's stages (:class:`.stages.Stages`), its store, and the commit that ends it.
+
+    ``recorded``: the options' values the store records (``MicrographPlan.recorded``); ``ready``:
+    the new files that may be read (``--watch``), by default every one whose image is all there.
+    """
+
+    recorded: Mapping[str, Any]
+    force: bool
+    ready: Collection[str] | None = None
+    store: SeenStore | None = None
+    pairs_csv: PairsCsv | None = None
+    # The copy of the last round's pairs.csv, made while the round scores: waited for when the round ends.
+    _copying: ExitStack = field(default_factory=ExitStack)
+
+    def prepare(
+        self, mics: Micrographs, outdir: Path, inputs: Sequence[StrPath], particles: StrPath | None, said: Say
+    ) -> tuple[Micrographs, PreparedOutputs]:
+        """As :class:`.stages.Stages` says: the store opened, the micrographs it has not seen that are whole.
+
+        The outputs of earlier rounds are replaced; outputs in the way of a round that found no
+        store of earlier rounds are refused saying so. The last round's pairs.csv is copied
+        from now on, while the round scores (to append to).
+        """
+        refuse_inputs_inside(outdir, [*inputs, *mics.paths, *([particles] if particles else [])])
+        self.store = store = open_store(outdir, mics, self.force, said)
+        mics = leave_for_later(mics, store, self.ready, said)
+        outputs = _prepared(mics, outdir, inputs, particles, self.force, store)
+        self.pairs_csv = PairsCsv(store.pairs_csv)
+        self._copying.enter_context(self.pairs_csv.copying(outputs.paths[0]))
+        return mics, outputs
+
+    def layouts_known(self, paths: Collection[StrPath]) -> dict[str, MrcLayout] | None:
+        """As :class:`.stages.Stages` says: the store's seen micrographs found in place."""
+        assert self.store is not None, "prepared first"
+        return self.store.known_layouts(paths)
+
+    def score(
+        self, plan: ScoringPlan, said: Say, progress_factory: Callable[[int], ProgressBar] | None
+    ) -> list[ShardScores]:
+        """As :class:`.stages.Stages` says: only the new pairs scored; saved in the round's transaction."""
+        assert self.store is not None and self.pairs_csv is not None, "prepared first"
+        scores = [score_update(plan, self.recorded, self.store, said, progress_factory)]
+        self.pairs_csv.earlier = self.store.pairs_csv  # (None once the scores' options changed: a full run)
+        return scores
+
+    def commit(self) -> None:
+        """The round's transaction committed, with what its pairs.csv holds (its outputs written, not yet in place)."""
+        if self.store is not None:
+            self.store.commit(self.pairs_csv.written if self.pairs_csv else None)
+
+    def abandon(self, error: BaseException) -> NoReturn:
+        """A round stopped: its transaction rolled back (the previous round stays whole); raises ``error``."""
+        if self.store is None:
+            raise error
+        self.store.abandon(error)
+
+    def close(self) -> None:
+        """The copy of the last round's pairs.csv waited for (the output batch removes it after), the store closed."""
+        try:
+            self._copying.close()
+        finally:
+            if self.store is not None:
+                self.store.close()
+
+
+def _prepared(
+    mics: Micrographs,
+    outdir: Path,
+    inputs: Sequence[StrPath],
+    particles: StrPath | None,
+    force: bool,
+    store: SeenStore,
+) -> PreparedOutputs:
+    """The outputs' paths, those of the earlier rounds replaced; in the way of a first round, refused saying so."""
+    try:
+        return prepare_outputs(mics, outdir, inputs, particles, force or store.loaded)
+    except CryodedupError as error:
+        if store.loaded or force:  # (with --force the store was set aside, not missing)
+            raise
+        raise type(error)(  # (its kind kept: an output in the way)
+            f"{error} (--update found no store of an earlier round in {outdir / STORE}: "
+            "--update --force starts one from every micrograph)"
+        ) from None
