@@ -636,9 +636,9 @@ real-relion5          $SHARED/star/cryodrgn__relion5.star --min-dist 50
 real-relion30         $SHARED/star/cryodrgn__FinalRefinement-OriginalParticles-PfCRT.star --mic-psize 1.0 --min-dist 50
 real-scipion          $SHARED/star/3dem__particles_1k_scipion.star --mic-psize 1.0 --min-dist 60
 real-cs-join          $SHARED/cs/t20s_10_particles_passthrough_location.cs $SHARED/cs/t20s_10_particles_blob_ctf.cs
-    --min-dist 200 --score none --mic-psize 1.0
+    --min-dist 200 --score none --mic-psize 0.6575
 real-csdat-join       $SHARED/cs/t20s_10_particles_passthrough_location.csdat.cs
-    $SHARED/cs/t20s_10_particles_blob_ctf.csdat.cs --min-dist 200 --score none --mic-psize 1.0
+    $SHARED/cs/t20s_10_particles_blob_ctf.csdat.cs --min-dist 200 --score none --mic-psize 0.6575
 real-autopick         $SHARED/picks/3dem__20170629_00049_frameImage_autopick.star --mic-psize 1.0 --min-dist 40
 real-cbox             $SHARED/picks/napari-boxmanager__TcdA1-0018_frames_sum.cbox
     $SHARED/picks/napari-boxmanager__TcdA1-0019_frames_sum.cbox --mic-psize 1.0 --min-dist 100

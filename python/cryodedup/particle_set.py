@@ -217,7 +217,9 @@ class StatedPixelSizes:
     ``field`` (none: the list states none); ``detector``: the detector pixel it states
     (``rlnMicrographOriginalPixelSize``), which the micrographs' is a binning of. ``traps``:
     other pixel sizes stated beside them that a typed one must not equal where they differ
-    from the micrographs' (CryoSPARC's ``blob/psize_A``), and why (``trap_reason``).
+    from the micrographs' (CryoSPARC's ``blob/psize_A``), and why (``trap_reason``); they are
+    the particles' pixel sizes, in ``traps_field``: where the list states no micrograph pixel
+    size, the smallest bounds it (``Evidence.ceiling``).
     """
 
     place: str
@@ -227,6 +229,7 @@ class StatedPixelSizes:
     detector_field: str = ""
     traps: tuple[float, ...] = ()
     trap_reason: str = ""
+    traps_field: str = ""
 
 
 #: The summary's source for a pixel size given on the command line.
@@ -256,6 +259,10 @@ class Evidence:
     ``trap``: a value the typed one must not equal and why
     (``(3.54, "that group's rlnImagePixelSize (particles binned at extraction)")``), where it
     differs from ``trap_beside`` (the micrograph pixel size stated with it; None: always).
+    ``ceiling``: the particles' pixel size (``rlnImagePixelSize``, ``blob/psize_A``) where the
+    file states no micrograph pixel size: extraction keeps the micrograph pixel or bins it to a
+    larger one, so the micrograph pixel is at most this; ``trap_beside`` then holds the detector
+    pixel stated with it, which, larger, shows particles upsampled at extraction (no ceiling).
     """
 
     value: float
@@ -264,6 +271,7 @@ class Evidence:
     binned: bool = False
     trap: tuple[float, str] | None = None
     trap_beside: float | None = None
+    ceiling: bool = False
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,13 @@ as agreement (docs/design.md section 2, "Centres"):
 - a detector pixel size (``rlnMicrographOriginalPixelSize``): the micrograph pixel is the
   detector's times the binning at motion correction, from 1 to :data:`MAX_BINNING` (within
   :data:`~.pixel_size.TOLERANCE`), never smaller;
-- and never the particles' pixel size (``rlnImagePixelSize``) where it differs from the
-  micrograph's: particles binned at extraction (:attr:`Evidence.trap`).
+- never the particles' pixel size (``rlnImagePixelSize``) where it differs from the
+  micrograph's: particles binned at extraction (:attr:`Evidence.trap`);
+- and, where a file states the particles' pixel size (``rlnImagePixelSize``, CryoSPARC's
+  ``blob/psize_A``, RELION 3.0's ``rlnDetectorPixelSize`` / ``rlnMagnification``) but no
+  micrograph pixel size, at most it (within :data:`~.pixel_size.TOLERANCE`): extraction keeps
+  the micrograph pixel or bins it to a larger one (:attr:`Evidence.ceiling`; upsampling at
+  extraction is rare: ``--insist-psize``).
 """
 
 from __future__ import annotations
@@ -51,6 +56,8 @@ INSIST = "--insist-psize"
 
 def agrees(given: float, evidence: Evidence) -> bool:
     """Whether the typed pixel size ``given`` agrees with ``evidence``."""
+    if evidence.ceiling:
+        return given <= evidence.value * (1 + TOLERANCE)
     if evidence.trap is not None and same_size(given, evidence.trap[0]):
         return False
     if not evidence.binned:
@@ -67,6 +74,11 @@ def contradiction(given: float, evidence: Evidence) -> str:
     """What the typed value contradicts, and what it looks like (a detector pixel, a decimal slip)."""
     what = " (the detector pixel)" if evidence.binned else ""
     text = f"contradicts {evidence.name} {evidence.value:g} Å{what} {evidence.place}"
+    if evidence.ceiling:
+        return (
+            f"{text}, the particles' pixel: a micrograph pixel is at most the particles' (extraction keeps it "
+            f"or bins it to a larger one){_looks_like(given, evidence.value)}"
+        )
     if evidence.trap is not None and same_size(given, evidence.trap[0]) and evidence.binned:
         # The detector pixel binned at motion correction would give the same value: a micrographs STAR tells.
         binning = f"{given / evidence.value:.2g}x"
@@ -120,6 +132,10 @@ def stated_evidence(given: float | None, stated: StatedPixelSizes | None) -> lis
     traps = [v for v in set(stated.traps) if evidence and usable(v) and not same_size(v, evidence[0].value)]
     if traps:
         evidence = [replace(evidence[0], trap=(min(traps, key=lambda v: abs(v - given)), stated.trap_reason))]
+    particles = [v for v in set(stated.traps) if usable(v)]
+    if not evidence and particles and stated.traps_field:
+        # No micrograph pixel stated: the smallest particle pixel bounds it (the typed value is every row's).
+        evidence = [Evidence(min(particles), stated.traps_field, stated.place, ceiling=True)]
     return evidence + listed_evidence(given, stated.detector, stated.detector_field, stated.place, binned=True)
 
 
@@ -152,7 +168,7 @@ def _micrograph_hint(stated: Sequence[Evidence]) -> str:
 
     One typed value cannot agree with groups of different sizes, and each group's own is read without it.
     """
-    sizes = sorted({e.value for e in stated if not e.binned and usable(e.value)})
+    sizes = sorted({e.value for e in stated if not (e.binned or e.ceiling) and usable(e.value)})
     if len(sizes) > 1 and not same_size(sizes[0], sizes[-1]):
         return (
             f"the file states {len(sizes)} micrograph pixel sizes ({sizes[0]:g} to {sizes[-1]:g} Å, by optics group): "
@@ -213,17 +229,21 @@ def check_given_psize(
     """
     if given is None:
         return None
-    evidence = [_standing(e) for e in evidence if usable(e.value)]
-    if any(not e.binned and e.trap is None and agrees(given, e) for e in evidence):
+    evidence = [_standing(e) for e in evidence if usable(e.value) and not _upsampled(e)]
+    if any(not (e.binned or e.ceiling) and e.trap is None and agrees(given, e) for e in evidence):
         # A micrograph pixel size that agrees (a micrographs STAR's) shows the value is no trap:
-        # the particles' pixel equals the micrographs' where motion correction binned the movies.
-        evidence = [replace(e, trap=None) for e in evidence]
-    against = _contradictions(given, evidence) or next(iter(more), None)
-    if against is None:
+        # the particles' pixel equals the micrographs' where motion correction binned the movies;
+        # nor is the particles' pixel a bound: the micrographs' is stated (upsampled at extraction).
+        evidence = [replace(e, trap=None) for e in evidence if not e.ceiling]
+    # (A bound last: a micrograph pixel size contradicted says more, and is named first.)
+    against = sorted((e for e in evidence if not agrees(given, e)), key=lambda e: e.ceiling)
+    worded = _contradictions(given, against) or next(iter(more), None)
+    if worded is None:
         return None
     if not insist:
-        raise PixelSizeError(f"{option} {given:g} Å {against}; {hint}, or {INSIST} to use {given:g}")
-    return Insisted(option, given, against)
+        advice = _ceiling_advice(option, evidence) if against and against[0].ceiling else ""
+        raise PixelSizeError(f"{option} {given:g} Å {worded}; {hint}{advice}, or {INSIST} to use {given:g}")
+    return Insisted(option, given, worded)
 
 
 def _standing(evidence: Evidence) -> Evidence:
@@ -234,9 +254,24 @@ def _standing(evidence: Evidence) -> Evidence:
     return replace(evidence, trap=None)
 
 
-def _contradictions(given: float, evidence: list[Evidence]) -> str | None:
+def _upsampled(evidence: Evidence) -> bool:
+    """Whether ``evidence`` is a particles' pixel below the detector pixel stated beside it: no bound then.
+
+    The micrograph pixel is at least the detector's: the file itself shows the particles
+    upsampled at extraction, and no typed value could agree with both.
+    """
+    beside = evidence.trap_beside
+    return evidence.ceiling and beside is not None and beside > evidence.value and not same_size(beside, evidence.value)
+
+
+def _ceiling_advice(option: str, evidence: list[Evidence]) -> str:
+    """What to give under the particles' pixel size: at most the smallest, itself where extraction did not rescale."""
+    bound = min(e.value for e in evidence if e.ceiling)
+    return f", at most {bound:g} Å ({option} {bound:g} if the particles were extracted without rescaling)"
+
+
+def _contradictions(given: float, against: list[Evidence]) -> str | None:
     """The first contradiction worded, with the places of the others (``and of optics group 3 in x.star``)."""
-    against = [e for e in evidence if not agrees(given, e)]
     if not against:
         return None
     others = list(dict.fromkeys(e.place for e in against if e.place != against[0].place))

@@ -166,6 +166,10 @@ def test_several_inputs_merge_on_common_fields(tmp_path):
         run(tmp_path, [tmp_path / "blob.cs", tmp_path / "clash.cs"], shift_key="none", force=True)
 
 
+#: The T20S set's micrograph pixel (EMPIAR-10025), which its particles' blob/psize_A states (extracted unbinned).
+T20S_PSIZE = 0.6575
+
+
 @pytest.mark.real_data
 def test_result_group_with_passthrough(tmp_path):
     for name in ("t20s_10_particles_blob_ctf.cs", "t20s_10_particles_passthrough_location.cs"):
@@ -177,7 +181,8 @@ def test_result_group_with_passthrough(tmp_path):
         "  ctf: {metafile: '>t20s_10_particles_blob_ctf.cs', num_items: 10, type: particle.ctf}\n"
         "  location: {metafile: '>t20s_10_particles_passthrough_location.cs', num_items: 10, type: particle.location}\n"
     )
-    summary = run(tmp_path, [csg], mic_psize=1.0, score="none", min_dist=500.0)
+    # The micrograph pixel of EMPIAR-10025: the particles' blob/psize_A, extracted unbinned (1.0 exceeds it).
+    summary = run(tmp_path, [csg], mic_psize=T20S_PSIZE, score="none", min_dist=500.0)
     out = tmp_path / "out"
     main = np.load(out / "particles_kept.cs")
     passthrough = np.load(out / "particles_kept_passthrough_1.cs")
@@ -196,7 +201,10 @@ def test_result_group_with_passthrough(tmp_path):
     xy = np.stack([loc["location/center_x_frac"] * shape[:, 1], loc["location/center_y_frac"] * shape[:, 0]], 1)
     groups = np.unique(loc["location/micrograph_uid"], return_inverse=True)[1]
     close = [
-        (i, j) for i in range(10) for j in range(i) if groups[i] == groups[j] and np.hypot(*(xy[i] - xy[j])) <= 500
+        (i, j)
+        for i in range(10)
+        for j in range(i)
+        if groups[i] == groups[j] and np.hypot(*(xy[i] - xy[j])) * T20S_PSIZE <= 500
     ]
     assert summary.rejected == len(close)
 
@@ -406,7 +414,7 @@ def test_real_passthrough_given_separately_matches_the_result_group(tmp_path, su
         shared_file(f"cs/t20s_10_particles_blob_ctf{suffixes[0]}.cs"),
         shared_file(f"cs/t20s_10_particles_passthrough_location{suffixes[1]}.cs"),
     ]
-    options = {"mic_psize": 1.0, "score": "none", "min_dist": 500.0}
+    options = {"mic_psize": T20S_PSIZE, "score": "none", "min_dist": 500.0}
     summary = remove_duplicate_particles(files, tmp_path / "out", ParticleOptions(**options))
     reference = remove_duplicate_particles(files[1:], tmp_path / "ref", ParticleOptions(**options))
     assert (summary.particles, summary.micrographs, summary.kept) == (10, 7, reference.kept)

@@ -243,7 +243,8 @@ def test_real_six_optics_groups_refuse_a_size_that_fits_some_only(tmp_path, psiz
 def test_the_reader_states_data_optics_to_the_judge_it_is_handed(class3d, tmp_path):
     # Issue 66 item 3: the reader judges nothing; it hands the job's judge what data_optics says.
     # The oracle is the fixture's optics row: rlnMicrographOriginalPixelSize 0.885 (a detector
-    # pixel) and rlnImagePixelSize 3.54 (the trap, stated beside the micrograph pixel 0.885).
+    # pixel) and rlnImagePixelSize 3.54 (the trap, stated beside the micrograph pixel 0.885; and,
+    # no rlnMicrographPixelSize stated, the particles' pixel bounding it, beside the detector's).
     from dataclasses import replace
 
     from cryodedup.formats.particles import read_particle_files
@@ -263,7 +264,8 @@ def test_the_reader_states_data_optics_to_the_judge_it_is_handed(class3d, tmp_pa
     trap = (IMAGE_PSIZE, "that group's rlnImagePixelSize (particles binned at extraction)")
     place = f"of optics group 1 in {path}"
     detector = Evidence(MIC_PSIZE, "rlnMicrographOriginalPixelSize", place, True, trap, trap_beside=MIC_PSIZE)
-    assert seen == [TypedPixelSize(IMAGE_PSIZE, False, "run_it025_data.star: ", (detector,), ())]
+    bound = Evidence(IMAGE_PSIZE, "rlnImagePixelSize", place, trap_beside=MIC_PSIZE, ceiling=True)
+    assert seen == [TypedPixelSize(IMAGE_PSIZE, False, "run_it025_data.star: ", (detector, bound), ())]
     # The value typed is used as the spy allowed it (3.54 Å: no judge of the reader's own refused it).
     assert len(particles) == len(rows)
     assert [entry["source"] for entry in particles.pixel_sizes] == ["the spy's source"]

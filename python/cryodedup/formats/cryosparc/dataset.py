@@ -456,6 +456,11 @@ class CsGroup:
         """Whether the group holds field ``name``."""
         return name in self.fields
 
+    def file_of(self, name: str) -> Path:
+        """The file that holds field ``name`` (the group's own path where that file's is unknown)."""
+        k = 0 if name == "uid" else self.slots[name.split("/")[0]]
+        return self.files[k].path or self.path
+
     def column(self, name: str) -> np.ndarray:
         """A field, in the row order of the group's first file (of that file: as it holds it, maybe a view)."""
         k = 0 if name == "uid" else self.slots[name.split("/")[0]]

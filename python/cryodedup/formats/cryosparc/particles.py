@@ -400,28 +400,39 @@ def _micrograph_pixel_size(
     return _location_pixel_size(group, located)
 
 
+#: The particles' pixel size (of their images, after any binning at extraction).
+BLOB_PSIZE = "blob/psize_A"
 #: Why a --mic-psize equal to the particles' blob/psize_A is refused.
-BINNED_AT_EXTRACTION = "the particles' blob/psize_A (binned at extraction)"
+BINNED_AT_EXTRACTION = f"the particles' {BLOB_PSIZE} (binned at extraction)"
+
+
+def _distinct(group: CsGroup, field: str) -> tuple[float, ...]:
+    """The distinct values of a pixel-size field of the particles (none where the group lacks it)."""
+    return tuple(np.unique(group.column(field)).tolist()) if group.has(field) else ()
 
 
 def _given_source(group: CsGroup, scale: Scale, warn: Callable[[str], None]) -> str:
     """The summary's source of a typed ``--mic-psize``, as the job's judge (``scale.judge_psize``) finds it.
 
     The judge is handed what the particles' ``location/micrograph_psize_A`` states (with their
-    ``blob/psize_A``, a trap where the particles were extracted with Fourier cropping) and the
-    exposures' ``micrograph_blob/psize_A`` given with ``--micrographs``.
+    ``blob/psize_A``, a trap where the particles were extracted with Fourier cropping, and a
+    bound where no micrograph pixel is stated) and the exposures' ``micrograph_blob/psize_A``
+    given with ``--micrographs``.
     """
     given = scale.given_psize
     listed = stated_pixel_sizes(scale.micrographs, given)
     lists = () if listed is None else (listed,)
-    if group.has(LOCATION_PSIZE):
-        blob = group.column("blob/psize_A").tolist() if group.has("blob/psize_A") else []
+    if group.has(LOCATION_PSIZE) or group.has(BLOB_PSIZE):
+        micrographs = _distinct(group, LOCATION_PSIZE)
+        # (The file that holds what witnesses: the slots of a joined group lie in different files.)
+        held = LOCATION_PSIZE if any(v > 0 for v in micrographs) else BLOB_PSIZE
         own = StatedPixelSizes(
-            f"in {group.path}",
-            tuple(group.column(LOCATION_PSIZE).tolist()),
+            f"in {group.file_of(held)}",
+            micrographs,
             LOCATION_PSIZE,
-            traps=tuple(blob),
+            traps=_distinct(group, BLOB_PSIZE),
             trap_reason=BINNED_AT_EXTRACTION,
+            traps_field=BLOB_PSIZE,
         )
         lists = (own, *lists)
     return scale.judge_psize(TypedPixelSize(given, scale.insist_psize, f"{group.path}: ", lists=lists), warn)

@@ -165,13 +165,17 @@ class StarFile:
 
     def numeric_labels(self, block: Block) -> list[str]:
         """Labels whose value in the first row is a number."""
+        return [label for label, text in self.first_row(block).items() if is_number(text)]
+
+    def first_row(self, block: Block) -> dict[str, str]:
+        """The first row of a loop, each field's text (quotes kept) by label; empty without one."""
         labels = self._loop_labels(block)
         head = self.read_bytes(block.rows_start, min(block.rows_end, block.rows_start + 65536))
         for line in star_lines(head.decode("utf-8", errors="replace")):
             fields = [f for _, _, f in split_fields(line)]
             if fields and fields[0][0] not in "#;" and len(fields) == len(labels):
-                return [lab for lab, f in zip(labels, fields) if is_number(f)]
-        return []
+                return dict(zip(labels, fields))
+        return {}
 
     def scan(
         self, block: Block, number_labels: list[str], key_label: str | None

@@ -206,6 +206,10 @@ class ParticleTable(Protocol):
         """The labels of numeric columns."""
         ...
 
+    def first_row(self) -> dict[str, str]:
+        """The first particle row's fields by label, as text (empty without a row)."""
+        ...
+
 
 class BlocksFollowParticles(Exception):
     """A deferred read found blocks after the particle rows that change what was read."""
@@ -257,6 +261,10 @@ class ParticleStar:
     def numeric_labels(self) -> list[str]:
         """The labels whose values in the first row are numbers."""
         return self.star.numeric_labels(self.block)
+
+    def first_row(self) -> dict[str, str]:
+        """The first particle row's fields by label, as text (empty without a row)."""
+        return self.star.first_row(self.block)
 
     def confirm_blocks(self) -> None:
         """After the particle rows are scanned: the whole index, and the blocks chosen again.

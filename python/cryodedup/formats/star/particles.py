@@ -751,6 +751,12 @@ class _FrameParticles:
         """The labels of the columns of numbers."""
         return [c for c in self.labels if self.frame[c].dtype.kind in "iuf"]
 
+    def first_row(self) -> dict[str, str]:
+        """The first row's values by label, as RELION writes them (empty without a row)."""
+        if self.frame.empty:
+            return {}
+        return {label: _text(value) for label, value in zip(self.labels, self.frame.iloc[0])}
+
 
 def _text(value: object) -> str:
     """A table value as RELION writes it (integers without a decimal point)."""

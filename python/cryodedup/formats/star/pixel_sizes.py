@@ -101,12 +101,18 @@ def optics_evidence(part: ParticleTable) -> list[Evidence]:
     Per optics group: ``rlnMicrographPixelSize`` (a micrograph pixel), ``rlnMicrographOriginalPixelSize``
     (the detector pixel: the micrograph pixel is a binning of it), and the group's
     ``rlnImagePixelSize`` as a trap where it differs from its micrograph pixel (particles binned
-    at extraction: ``Evidence.trap_beside``). ``--mic-psize`` overrides every group, and the rows'
-    groups are not known before the scan: every group of the table is stated. Tomograms (three
-    coordinates) and coordinates in Å: data_optics states nothing of their pixels here.
+    at extraction: ``Evidence.trap_beside``) and, where the group states no
+    ``rlnMicrographPixelSize``, as a bound (``Evidence.ceiling``). ``--mic-psize`` overrides every
+    group, and the rows' groups are not known before the scan: every group of the table is
+    stated. RELION 3.0 (no data_optics): the particles' pixel of the first row
+    (:func:`_first_row_evidence`). Tomograms (three coordinates: their coordinates are in the
+    tomogram's pixel, which subtomograms extracted from the tilt series may be finer than) and
+    coordinates in Å: nothing is stated of their pixels here.
     """
-    if part.optics is None or part.columns.coords_in_angstrom or len(part.columns.coords) == 3:
+    if part.columns.coords_in_angstrom or len(part.columns.coords) == 3:
         return []
+    if part.optics is None:
+        return _first_row_evidence(part)
     table = part.optics
     mic, original, image = (
         _numbers(table, label) for label in (PIXEL_SIZE_FIELD, ORIGINAL_PIXEL_SIZE, IMAGE_PIXEL_SIZE)
@@ -122,7 +128,32 @@ def optics_evidence(part: ParticleTable) -> list[Evidence]:
             evidence.append(
                 Evidence(original[group], ORIGINAL_PIXEL_SIZE, place, binned=True, trap=trap, trap_beside=micrograph)
             )
+        if group in image and group not in mic:
+            evidence.append(
+                Evidence(image[group], IMAGE_PIXEL_SIZE, place, trap_beside=original.get(group), ceiling=True)
+            )
     return evidence
+
+
+#: RELION 3.0's particle pixel size, where its rows have no rlnImagePixelSize.
+DETECTOR_OVER_MAGNIFICATION = "1e4 × rlnDetectorPixelSize / rlnMagnification"
+
+
+def _first_row_evidence(part: ParticleTable) -> list[Evidence]:
+    """The particles' pixel size of a RELION 3.0 file's first row, a bound on the micrograph pixel size.
+
+    Its rows give it (``rlnImagePixelSize``, else ``rlnDetectorPixelSize`` and ``rlnMagnification``);
+    ``--mic-psize`` is every row's micrograph pixel, so any row's particle pixel bounds it:
+    the first, read before the scan.
+    """
+    row = part.first_row()
+    place = f"of the first particle row in {part.path}"
+    if is_number(row.get(IMAGE_PIXEL_SIZE, "")):
+        return [Evidence(float(row[IMAGE_PIXEL_SIZE]), IMAGE_PIXEL_SIZE, place, ceiling=True)]
+    detector, magnification = row.get("rlnDetectorPixelSize", ""), row.get("rlnMagnification", "")
+    if not (is_number(detector) and is_number(magnification) and float(magnification) > 0):
+        return []
+    return [Evidence(1e4 * float(detector) / float(magnification), DETECTOR_OVER_MAGNIFICATION, place, ceiling=True)]
 
 
 def mic_psize_source(part: ParticleTable, scale: Scale, listed: StatedPixelSizes | None, warn: Warn) -> str:
