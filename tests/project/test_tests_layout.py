@@ -48,3 +48,20 @@ def test_no_test_file_nor_helper_is_named_after_its_history():
     assert history_names(TESTS) == [], (
         "name a test file or helper after what it holds, not a round, an issue or a release"
     )
+
+
+def shared_names(tests: Path) -> list[str]:
+    """Test files of different folders with one name (pytest imports each by its name: the second fails to collect)."""
+    seen: dict[str, list[str]] = {}
+    for path in sorted(tests.rglob("test_*.py")):
+        seen.setdefault(path.name, []).append(str(path.relative_to(tests)))
+    return sorted(name for name, paths in seen.items() if len(paths) > 1)
+
+
+def test_no_two_test_files_share_a_name(tmp_path):
+    assert shared_names(TESTS) == []
+    # (two folders' test_plan.py stopped a whole run at its collection)
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "test_plan.py").write_text("")
+    assert shared_names(tmp_path) == ["test_plan.py"]
