@@ -408,3 +408,23 @@ def test_a_stop_after_the_commit_leaves_outputs_the_next_run_writes_from_the_sto
     find_duplicate_micrographs([str(mics / "*.mrc")], whole, MicrographOptions(bin=1))
     for output in OUTPUTS:
         assert (out / output).read_bytes() == (whole / output).read_bytes(), output
+
+
+def test_a_store_another_run_holds_is_refused_as_busy_before_it_is_read(store):
+    # Another run holds the folder's lock (as a round committing): this round must say so, not read
+    # the store meanwhile; read between that round's writes, a whole store looked damaged.
+    import fcntl
+
+    from cryodedup.outputs import LOCK_NAME
+
+    mics, out = store
+    DAMAGES[next(iter(DAMAGES))](out / STORE)  # (read now, it would be "damaged")
+    fd = os.open(out / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
+    before = contents(out)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        result = run_cli(mics / "*.mrc", "-o", out, "--update")
+    finally:
+        os.close(fd)
+    assert_one_error_line(result, "another cryodedup run is writing to this output folder")
+    assert contents(out) == before

@@ -20,6 +20,7 @@ from typing import Any, Callable, NoReturn
 from ...errors import CryodedupError
 from ...formats.micrograph_lists import Micrographs
 from ...formats.mrc import MrcLayout
+from ...outputs import hold_folder
 from ...paths import StrPath
 from .plan import ScoringPlan
 from .score import ProgressBar, ShardScores
@@ -56,6 +57,8 @@ class Round:
         from now on, while the round scores (to append to).
         """
         refuse_inputs_inside(outdir, [*inputs, *mics.paths, *([particles] if particles else [])])
+        # (the store read under the folder's lock: another round's commit between reads looked like damage)
+        hold_folder(outdir)
         self.store = store = open_store(outdir, mics, self.force, said)
         mics = leave_for_later(mics, store, self.ready, said)
         outputs = _prepared(mics, outdir, inputs, particles, self.force, store)
