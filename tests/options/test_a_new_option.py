@@ -47,7 +47,7 @@ def unplanned_options(package: Path) -> set[str]:
 
 
 def test_every_option_reaches_the_steps_through_the_plan():
-    # No step takes the options (tests/jobs/particles/test_plan.py): an option the plan does not read reaches
+    # No step takes the options (tests/jobs/particles/test_particle_plan.py): an option the plan does not read reaches
     # no step, and the command line, the API and the pipelines would take it and do nothing with it.
     assert unplanned_options(PACKAGE) == set()
 
@@ -135,7 +135,10 @@ def test_the_projects_checks_hold_with_the_toy_option(tmp_path):
     copy = package_with(tmp_path / "src", DECLARED, PLANNED, PLACED, READ)
     # The project's checks of the options, the plan and the modules' names hold with the toy.
     checks = project_checks_on(
-        copy, "tests/options/test_options.py", "tests/jobs/particles/test_plan.py", "tests/project/test_public_names.py"
+        copy,
+        "tests/options/test_options.py",
+        "tests/jobs/particles/test_particle_plan.py",
+        "tests/project/test_public_names.py",
     )
     assert checks.returncode == 0, checks.stdout[-3000:]
 
