@@ -477,3 +477,30 @@ def project_checks_on(copy: Path, *tests: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(copy.parent)}
     command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *tests]
     return subprocess.run(command, cwd=root, env=env, capture_output=True, text=True, check=False, timeout=600)
+
+
+def functions_taking(package: Path, *annotations: str) -> set[str]:
+    """Each function outside ``options/`` with a parameter annotated as one of ``annotations``, as ``path name``.
+
+    Read from the syntax tree (annotations, not text): a comment or a docstring naming the type is not counted.
+    """
+    import ast
+
+    found = set()
+    for path in sorted(package.rglob("*.py")):
+        where = path.relative_to(package).as_posix()
+        if where.startswith("options/"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                arguments = node.args.posonlyargs + node.args.args + node.args.kwonlyargs
+                if any(a.annotation is not None and _names_any(a.annotation, annotations) for a in arguments):
+                    found.add(f"{where} {node.name}")
+    return found
+
+
+def _names_any(annotation, names) -> bool:
+    import ast
+
+    text = ast.unparse(annotation)
+    return any(name in text for name in names)

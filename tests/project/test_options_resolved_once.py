@@ -14,6 +14,8 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+from helpers import functions_taking
+
 PACKAGE = Path(__file__).resolve().parents[2] / "python" / "cryodedup"
 WHOLE_OPTIONS = ("ParticleOptions", "MicrographOptions")
 
@@ -25,22 +27,7 @@ def _modules(folder: Path):
 
 def functions_taking_whole_options(package: Path = PACKAGE) -> list[str]:
     """Every function outside ``options/`` with a parameter annotated as a whole options object."""
-    takers = []
-    for name, module in _modules(package):
-        if name.parts[0] == "options":
-            continue
-        for node in ast.walk(module):
-            if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                continue
-            arguments = node.args.posonlyargs + node.args.args + node.args.kwonlyargs
-            if any(a.annotation is not None and _names_options(a.annotation) for a in arguments):
-                takers.append(f"{name}:{node.lineno} {node.name}")
-    return takers
-
-
-def _names_options(annotation: ast.expr) -> bool:
-    text = ast.unparse(annotation)
-    return any(whole in text for whole in WHOLE_OPTIONS)
+    return sorted(functions_taking(package, *WHOLE_OPTIONS))
 
 
 def string_key_reads(folder: Path) -> list[str]:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from cryodedup.jobs.micrographs.plan import micrograph_plan
 from cryodedup.options import MicrographOptions
+from helpers import functions_taking
 
 PACKAGE = Path(__file__).resolve().parents[3] / "python" / "cryodedup"
 
@@ -26,19 +27,7 @@ BOUNDARY_READS = {"shard_record.py .get('format')", "dask.py ['workers']"}
 
 def _takers() -> set[str]:
     """Each function outside options/ with a parameter annotated ``MicrographOptions``, as ``path name``."""
-    found = set()
-    for path in sorted(PACKAGE.rglob("*.py")):
-        where = path.relative_to(PACKAGE).as_posix()
-        if where.startswith("options/"):
-            continue
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                arguments = node.args.posonlyargs + node.args.args + node.args.kwonlyargs
-                if any(
-                    a.annotation is not None and "MicrographOptions" in ast.unparse(a.annotation) for a in arguments
-                ):
-                    found.add(f"{where} {node.name}")
-    return found
+    return functions_taking(PACKAGE, "MicrographOptions")
 
 
 def _string_key_reads(folder: Path) -> set[str]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ast
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +11,7 @@ from cryodedup.errors import CryodedupError
 from cryodedup.jobs.particles.plan import plan
 from cryodedup.options import ParticleOptions
 from cryodedup.particle_set import ParticleSet
+from helpers import functions_taking
 
 PACKAGE = Path(__file__).resolve().parents[3] / "python" / "cryodedup"
 
@@ -30,17 +30,7 @@ TAKERS = {
 
 def _takers() -> set[str]:
     """Each function outside options/ with a parameter annotated ``ParticleOptions``, as ``path name``."""
-    found = set()
-    for path in sorted(PACKAGE.rglob("*.py")):
-        where = path.relative_to(PACKAGE).as_posix()
-        if where.startswith("options/"):
-            continue
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                arguments = node.args.posonlyargs + node.args.args + node.args.kwonlyargs
-                if any(a.annotation is not None and "ParticleOptions" in ast.unparse(a.annotation) for a in arguments):
-                    found.add(f"{where} {node.name}")
-    return found
+    return functions_taking(PACKAGE, "ParticleOptions")
 
 
 def test_only_the_entry_points_the_run_and_the_plan_take_the_whole_options():
