@@ -453,13 +453,16 @@ def package_with(folder: Path, *edits: tuple[str, str, str], new: dict[str, str]
     Each edit: (a file of the package, the text there, the text it becomes); ``new``: files added, by path.
     The compiled extension is linked, not copied. Put ``folder`` first on ``PYTHONPATH`` to run it.
     """
+    import importlib.util
     import shutil
 
     package = Path(__file__).resolve().parents[1] / "python" / "cryodedup"
     copy = folder / "cryodedup"
     shutil.copytree(package, copy, ignore=shutil.ignore_patterns("__pycache__", "_core*.so"))
-    for core in package.glob("_core*.so"):
-        (copy / core.name).symlink_to(core)
+    # The compiled core wherever this run imports it from: the source tree's (an editable install) or an
+    # installed wheel's (CI's wheel stage, where python/cryodedup holds no extension).
+    core = Path(importlib.util.find_spec("cryodedup._core").origin)
+    (copy / core.name).symlink_to(core)
     for where, before, after in edits:
         text = (copy / where).read_text(encoding="utf-8")
         assert text.count(before) == 1, f"{where} no longer holds the place the guide's toy is added at: {before!r}"
