@@ -72,6 +72,18 @@ EVIDENCE_SIGMAS = 4.0
 WEAK_SHIFT = 1.0
 
 
+#: Pairs under the thresholds whose peaks, each evidence of its own, agree on one shift within
+#: ``WEAK_SHIFT`` with no confirmed pair there: at least this many make a pattern (the real set
+#: with noise of twice each image's SD: 3 re-exposures at one shift, none found; the unrelated
+#: pairs of the real set, clean and noisy, gather at most 1 away from zero shift, 2 beside it).
+AGREEING_PAIRS = 3
+
+
+#: More are asked for where the run's evidence peaks are so many that chance would gather
+#: ``AGREEING_PAIRS`` at one shift (peaks spread evenly over the map) in this share of runs.
+AGREEING_CHANCE = 0.01
+
+
 @dataclass(frozen=True)
 class DecisionSummary:
     """What the summary says of the decision: the thresholds, the pairs left to check, the margin, the verdict.
@@ -104,6 +116,8 @@ class Decision:
     undecided: np.ndarray | None = None
     #: The pairs at the shift of confirmed re-exposures as many images apart (:func:`at_confirmed_shift`).
     at_shift: np.ndarray | None = None
+    #: The pairs under the thresholds agreeing on one shift with no confirmed pair (:func:`at_one_shift`).
+    one_shift: np.ndarray | None = None
 
     def summary(self) -> DecisionSummary:
         """The summary's fields of the decision: thresholds, uncertain count, margin, rules' changes, verdict."""
@@ -234,7 +248,8 @@ def decide(
     if plan is not None:
         decision.undecided = undecided(decision, scores)
         decision.at_shift = at_confirmed_shift(decision, scores, plan, rules.images_per_hole)
-        decision.uncertain |= decision.undecided | decision.at_shift
+        decision.one_shift = at_one_shift(decision, scores, plan)
+        decision.uncertain |= decision.undecided | decision.at_shift | decision.one_shift
     decision.untrusted = verdict(decision) or undecided_verdict(decision, scores)
     return decision
 
@@ -336,6 +351,70 @@ def at_confirmed_shift(decision: Decision, scores: ScoredPairs, plan: ScoringPla
         near = (apart <= tolerance) & ~at_zero & ~duplicate[candidate] & np.isfinite(scores.z[candidate])
     found[candidate[near]] = True
     return found
+
+
+def at_one_shift(decision: Decision, scores: ScoredPairs, plan: ScoringPlan) -> np.ndarray:
+    """The pairs under the thresholds whose peaks, each evidence of its own, agree on one shift.
+
+    Noise can push every re-exposure of a hole under the thresholds, leaving no confirmed pair
+    for :func:`at_confirmed_shift` to start from (the real set with noise of twice each image's
+    SD: none of its 4 found, 3 at (57, -18) px with z 5.4-7.2, 4.6-11 robust SD above the
+    null's median, Pearson 0.05-0.08). Their peaks still agree: ``AGREEING_PAIRS`` or more
+    non-duplicate pairs whose peaks are evidence of their own (``EVIDENCE_SIGMAS`` above the
+    null's median, a positive Pearson coefficient) within ``WEAK_SHIFT`` of one of them, as
+    the earlier image to the later, at the map's nearest wrap-around alias, are left to check
+    (more where the run's evidence peaks are so many that chance would gather that many:
+    :func:`_agreeing_needed`). Not within the band's finest detail of zero shift, where the
+    camera's pattern and shared illumination gather the peaks of unrelated images (the clean
+    real set at 40 Å: two unrelated pairs at (-1, 4) and (0, 3) binned px).
+    """
+    found = np.zeros(len(decision.duplicate), dtype=bool)
+    period = _fft_shape(plan)
+    _, _, _, sign = _in_acquisition_order(plan, scores.pairs)
+    shift = np.stack([scores.dy * sign, scores.dx * sign], axis=1)
+    zero = max(plan.band[0] / plan.binned_psize, PATTERN_SHIFT)
+    with np.errstate(invalid="ignore"):
+        evidence = (scores.z >= _evidence_floor(decision, plan.pearson_min_z)) & (scores.pearson > 0)
+        away = _circular_distance(shift, np.array(period, dtype=float)) > zero
+    candidates = np.flatnonzero(evidence & away & ~decision.duplicate)
+    if len(candidates) < AGREEING_PAIRS:
+        return found
+    cells = np.remainder(np.rint(shift[candidates]).astype(np.int64), period)
+    peaks = np.zeros(period, dtype=np.int64)
+    np.add.at(peaks, (cells[:, 0], cells[:, 1]), 1)
+    around = _within_a_pixel(peaks)  # (the candidates within WEAK_SHIFT of each cell)
+    needed = _agreeing_needed(len(candidates), (2 * zero + 1) ** 2, period)
+    centres = (peaks > 0) & (around >= needed)
+    found[candidates[_within_a_pixel(centres.astype(np.int64))[cells[:, 0], cells[:, 1]] > 0]] = True
+    return found
+
+
+def _within_a_pixel(counts: np.ndarray) -> np.ndarray:
+    """Each cell's sum over the cells within ``WEAK_SHIFT`` of it, wrapping around the map's edges."""
+    reach = int(WEAK_SHIFT)
+    steps = range(-reach, reach + 1)
+    return sum(np.roll(counts, (dy, dx), axis=(0, 1)) for dy in steps for dx in steps)
+
+
+def _agreeing_needed(candidates: int, excluded: float, period: tuple[int, int]) -> int:
+    """How many evidence peaks agreeing on one shift make a pattern: ``AGREEING_PAIRS`` or more.
+
+    With the ``candidates`` peaks spread evenly over the map's cells (less the ``excluded``
+    around zero shift), each has a Poisson count of others within ``WEAK_SHIFT`` of it; the
+    count needed is the least whose chance, over every candidate, is under ``AGREEING_CHANCE``
+    (the real set: 3-16 such peaks over 24,576-393,216 cells, 3 needed; 500 over 98,304: 4).
+    """
+    window = (2 * int(WEAK_SHIFT) + 1) ** 2
+    rate = (candidates - 1) * window / max(period[0] * period[1] - excluded, window)
+    needed, term, below = AGREEING_PAIRS, np.exp(-rate), 0.0
+    for others in range(needed - 1):  # P(fewer than needed - 1 others)
+        below += term
+        term *= rate / (others + 1)
+    while candidates * (1.0 - below) > AGREEING_CHANCE:
+        below += term
+        term *= rate / needed
+        needed += 1
+    return needed
 
 
 def _in_acquisition_order(
