@@ -324,39 +324,73 @@ def test_weak_pairs_agreeing_on_one_shift_are_left_to_check_with_none_confirmed(
     assert warning.startswith("3 pairs agreeing on one shift under the thresholds (no confirmed re-exposure")
 
 
+#: Three weak pairs at ONE_SHIFT, each a different number of images apart (so no two share an offset).
+APART = [(0, 36, 6.5, 0.07, -5, 14), (1, 31, 7.0, 0.07, -5, 14), (2, 28, 7.2, 0.08, -5, 14)]
+
+
+def varied(k: int, **change) -> list[tuple[int, int, float, float, int, int]]:
+    """APART with its ``k``-th pair's z, Pearson, dy or dx changed."""
+    pairs = [list(w) for w in APART]
+    for name, value in change.items():
+        pairs[k][["z", "pearson", "dy", "dx"].index(name) + 2] = value
+    return [tuple(w) for w in pairs]
+
+
+def test_three_weak_pairs_at_one_shift_at_different_offsets_are_left_to_check():
+    d = decide(unanchored(APART), RULES, None, plan_at(4, 43.84))
+    assert np.flatnonzero(d.uncertain).tolist() == [0, 1, 2]
+    assert d.summary().verdict.word == "check 3 pairs"
+
+
 @pytest.mark.parametrize(
     "weak, why",
     [
+        (APART[:2], "two agree, 36 and 30 images apart: chance gathers two (the clean set at 40 Å, beside zero shift)"),
+        (varied(2, z=5.9), "the third's z 5.9 is under the null's median + 4 robust SD (5.98): no evidence of its own"),
+        (varied(2, pearson=-0.01), "the third's images disagree at the shift"),
         (
-            [(0, 36, 6.5, 0.07, -5, 14), (1, 37, 7.0, 0.07, -5, 14)],
-            "two agree: chance gathers two (the clean set at 40 Å)",
-        ),
-        (
-            [(0, 36, 6.5, 0.07, -5, 14), (1, 37, 7.0, 0.07, -5, 14), (2, 38, 5.9, 0.07, -5, 14)],
-            "the third's z 5.9 is under the null's median + 4 robust SD (5.98): no evidence of its own",
-        ),
-        (
-            [(0, 36, 6.5, 0.07, -5, 14), (1, 37, 7.0, 0.07, -5, 14), (2, 38, 7.2, -0.01, -5, 14)],
-            "the third's images disagree at the shift",
-        ),
-        (
-            [(0, 36, 6.5, 0.07, -5, 14), (1, 37, 7.0, 0.07, -5, 16), (2, 38, 7.2, 0.07, -5, 18)],
+            [(0, 36, 6.5, 0.07, -5, 14), (1, 31, 7.0, 0.07, -5, 16), (2, 28, 7.2, 0.08, -5, 18)],
             "2 pixels apart each: no shift has the three within a pixel",
         ),
         (
-            [(0, 36, 6.5, 0.07, 3, -2), (1, 37, 7.0, 0.07, 4, -1), (2, 38, 7.2, 0.07, 3, -1)],
+            [(0, 36, 6.5, 0.07, 3, -2), (1, 31, 7.0, 0.07, 4, -1), (2, 28, 7.2, 0.07, 3, -1)],
             "within the band's finest detail (4 binned px) of zero shift: the camera's pattern",
         ),
-        (
-            [(0, 36, 6.5, 0.07, -5, 14), (1, 37, 7.0, 0.07, 5, 14), (2, 38, 7.2, 0.07, -5, 14)],
-            "the second's shift has the other sign: not the same move of the beam",
-        ),
+        (varied(1, dy=5), "the second's shift has the other sign: not the same move of the beam"),
     ],
 )
 def test_weak_pairs_off_one_shift_are_not_left_to_check(weak, why):
     d = decide(unanchored(weak), RULES, None, plan_at(4, 43.84))
     assert not d.uncertain.any(), why
     assert d.summary().verdict.word == "TRUSTED"
+
+
+def test_two_weak_pairs_as_many_images_apart_at_one_shift_are_left_to_check():
+    # The real set with noise of twice each image's SD, at 40 Å with seed 1: only 04701/04737 and
+    # 04702/04738 are evidence (5.8 and 10.4 robust SD above the null's median), at (-5, 14) and (-4, 15)
+    # binned px, both 36 images apart.
+    weak = [(1, 37, 6.2, 0.08, -5, 14), (2, 38, 6.9, 0.08, -4, 15), (5, 11, 7.0, 0.05, 40, 60)]
+    d = decide(unanchored(weak), RULES, None, plan_at(4, 43.84))
+    assert np.flatnonzero(d.uncertain).tolist() == [0, 1]
+    assert d.summary().verdict.word == "check 2 pairs"
+    # Two pixels apart in x: not one shift.
+    weak[1] = (2, 38, 6.9, 0.08, -4, 16)
+    assert not decide(unanchored(weak), RULES, None, plan_at(4, 43.84)).uncertain.any()
+
+
+def test_two_as_many_images_apart_are_not_enough_where_many_peaks_share_offsets():
+    # 300 more evidence peaks, 1-3 images apart: two of one offset within a pixel by chance in
+    # most such runs (about 100 an offset: 14,850 couples, each within a pixel 9 in 24,495
+    # cells, 5.5 expected), so two tell nothing; the 2 planted at one shift stay unmarked.
+    rng = np.random.default_rng(0)
+    a, y, x = rng.integers(0, 500, 300), rng.integers(20, 60, 300), rng.integers(-90, -50, 300)
+    spread = [(int(p), int(p + rng.integers(1, 4)), 6.5, 0.05, int(dy), int(dx)) for p, dy, dx in zip(a, y, x)]
+    plan = plan_at(4, 43.84)
+    plan.paths, plan.positions = [f"m{k}.mrc" for k in range(540)], np.arange(540)
+    weak = [(0, 36, 6.5, 0.07, -5, 14), (1, 37, 7.0, 0.07, -5, 14), *spread]
+    assert not decide(unanchored(weak, unrelated=30_000), RULES, None, plan).uncertain[:2].any()
+    # Without them, the two are marked.
+    assert decide(unanchored(weak[:2]), RULES, None, plan_at(4, 43.84)).uncertain[:2].all()
 
 
 @pytest.mark.parametrize("seed", range(5))
