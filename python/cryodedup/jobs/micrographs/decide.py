@@ -424,7 +424,7 @@ def _within_a_pixel(counts: np.ndarray) -> np.ndarray:
     """Each cell's sum over the cells within ``WEAK_SHIFT`` of it, wrapping around the map's edges."""
     reach = int(WEAK_SHIFT)
     steps = range(-reach, reach + 1)
-    return sum(np.roll(counts, (dy, dx), axis=(0, 1)) for dy in steps for dx in steps)
+    return np.sum([np.roll(counts, (dy, dx), axis=(0, 1)) for dy in steps for dx in steps], axis=0)
 
 
 def _agreeing_needed(candidates: int, free: float) -> int:
