@@ -281,3 +281,200 @@ def test_the_real_set_without_noise_leaves_nothing_to_check_by_the_pattern(tmp_p
     assert all(1 / UNCERTAIN <= float(p["joint"]) < UNCERTAIN for p in uncertain)
     assert summary["verdict"]["check"] == len(uncertain)
     assert summary["verdict"]["line"].endswith("Verdict: TRUSTED") == (not uncertain)
+
+
+# --- weak pairs agreeing on one shift, with no confirmed pair to anchor them --------------------
+
+#: The weak pairs' shift at bin 4 (the real set's (57, -18) px, binned): earlier image to later.
+ONE_SHIFT = (-5, 14)
+
+
+def unanchored(weak: list[tuple[int, int, float, float, int, int]], seed: int = 1, unrelated: int = 200) -> ScoredPairs:
+    """``weak`` pairs (a, b, z, Pearson, dy, dx) and ``unrelated`` ones (z 4-5, no Pearson), none a duplicate.
+
+    The null: median 4.5, robust SD 0.37 (evidence from z 5.98), as :func:`planted`'s.
+    """
+    rng = np.random.default_rng(seed)
+    a = rng.integers(0, 40, unrelated)
+    pairs = np.r_[np.array([w[:2] for w in weak]).reshape(-1, 2), np.c_[a, a + rng.integers(1, 11, unrelated)]]
+    column = [np.array([w[k] for w in weak], dtype=float) for k in (2, 3, 4, 5)]
+    z = np.r_[column[0], rng.uniform(4.0, 5.0, unrelated)]
+    pearson = np.r_[column[1], np.full(unrelated, np.nan)]
+    dy = np.r_[column[2], rng.integers(20, 60, unrelated)].astype(float)
+    dx = np.r_[column[3], rng.integers(-60, -20, unrelated)].astype(float)
+    overlap = np.r_[np.full(len(weak), 0.89), np.full(unrelated, np.nan)]
+    return ScoredPairs(pairs, z, dy, dx, pearson, overlap)
+
+
+def test_weak_pairs_agreeing_on_one_shift_are_left_to_check_with_none_confirmed():
+    # The real set with noise of twice each image's SD, at 40 Å: none of its 4 re-exposures
+    # passes, 3 peak at (-5, 14) / (-4, 15) binned px with z 5.5-7.2 and Pearson 0.07-0.08. Here
+    # one is listed later image first (its shift reversed) and one lies at the map's wrap-around
+    # alias (the map is 128 x 192 at bin 4): each, as the earlier image to the later, at ONE_SHIFT.
+    (dy, dx) = ONE_SHIFT
+    weak = [(0, 36, 6.5, 0.07, dy, dx), (37, 1, 7.0, 0.07, -dy - 1, -dx), (2, 38, 7.2, 0.08, dy, dx + 1 - 192)]
+    d = decide(unanchored(weak), RULES, None, plan_at(4, 43.84))
+    assert not d.duplicate.any() and (d.joint[:3] < 1 / UNCERTAIN).all()  # under the band: only the pattern tells
+    assert np.flatnonzero(d.uncertain).tolist() == [0, 1, 2]
+    assert (d.one_shift == d.uncertain).all()  # (marked by the shared shift, nothing else)
+    verdict = d.summary().verdict
+    assert verdict.word == "check 3 pairs" and verdict.check == 3
+    assert d.summary().margin.strongest_uncertain
+    (warning,) = _uncertain_warnings(d, plot=False)
+    assert warning.startswith("3 pairs agreeing on one shift under the thresholds (no confirmed re-exposure")
+
+
+#: Three weak pairs at ONE_SHIFT, each a different number of images apart (so no two share an offset).
+APART = [(0, 36, 6.5, 0.07, -5, 14), (1, 31, 7.0, 0.07, -5, 14), (2, 28, 7.2, 0.08, -5, 14)]
+
+
+def varied(k: int, **change) -> list[tuple[int, int, float, float, int, int]]:
+    """APART with its ``k``-th pair's z, Pearson, dy or dx changed."""
+    pairs = [list(w) for w in APART]
+    for name, value in change.items():
+        pairs[k][["z", "pearson", "dy", "dx"].index(name) + 2] = value
+    return [tuple(w) for w in pairs]
+
+
+def test_three_weak_pairs_at_one_shift_at_different_offsets_are_left_to_check():
+    d = decide(unanchored(APART), RULES, None, plan_at(4, 43.84))
+    assert np.flatnonzero(d.uncertain).tolist() == [0, 1, 2]
+    assert d.summary().verdict.word == "check 3 pairs"
+
+
+@pytest.mark.parametrize(
+    "weak, why",
+    [
+        (APART[:2], "two agree, 36 and 30 images apart: chance gathers two (the clean set at 40 Å, beside zero shift)"),
+        (varied(2, z=5.9), "the third's z 5.9 is under the null's median + 4 robust SD (5.98): no evidence of its own"),
+        (varied(2, pearson=-0.01), "the third's images disagree at the shift"),
+        (
+            [(0, 36, 6.5, 0.07, -5, 14), (1, 31, 7.0, 0.07, -5, 16), (2, 28, 7.2, 0.08, -5, 18)],
+            "2 pixels apart each: no shift has the three within a pixel",
+        ),
+        (
+            [(0, 36, 6.5, 0.07, 3, -2), (1, 31, 7.0, 0.07, 4, -1), (2, 28, 7.2, 0.07, 3, -1)],
+            "within the band's finest detail (4 binned px) of zero shift: the camera's pattern",
+        ),
+        (varied(1, dy=5), "the second's shift has the other sign: not the same move of the beam"),
+    ],
+)
+def test_weak_pairs_off_one_shift_are_not_left_to_check(weak, why):
+    d = decide(unanchored(weak), RULES, None, plan_at(4, 43.84))
+    assert not d.uncertain.any(), why
+    assert d.summary().verdict.word == "TRUSTED"
+
+
+def test_two_weak_pairs_as_many_images_apart_at_one_shift_are_left_to_check():
+    # The real set with noise of twice each image's SD, at 40 Å with seed 1: only 04701/04737 and
+    # 04702/04738 are evidence (5.8 and 10.4 robust SD above the null's median), at (-5, 14) and (-4, 15)
+    # binned px, both 36 images apart.
+    weak = [(1, 37, 6.2, 0.08, -5, 14), (2, 38, 6.9, 0.08, -4, 15), (5, 11, 7.0, 0.05, 40, 60)]
+    d = decide(unanchored(weak), RULES, None, plan_at(4, 43.84))
+    assert np.flatnonzero(d.uncertain).tolist() == [0, 1]
+    assert d.summary().verdict.word == "check 2 pairs"
+    # Two pixels apart in x: not one shift.
+    weak[1] = (2, 38, 6.9, 0.08, -4, 16)
+    assert not decide(unanchored(weak), RULES, None, plan_at(4, 43.84)).uncertain.any()
+
+
+def test_two_as_many_images_apart_are_not_enough_where_many_peaks_share_offsets():
+    # 300 more evidence peaks, 1-3 images apart: two of one offset within a pixel by chance in
+    # most such runs (about 100 an offset: 14,850 couples, each within a pixel 9 in 24,495
+    # cells, 5.5 expected), so two tell nothing; the 2 planted at one shift stay unmarked.
+    rng = np.random.default_rng(0)
+    a, y, x = rng.integers(0, 500, 300), rng.integers(20, 60, 300), rng.integers(-90, -50, 300)
+    spread = [(int(p), int(p + rng.integers(1, 4)), 6.5, 0.05, int(dy), int(dx)) for p, dy, dx in zip(a, y, x)]
+    plan = plan_at(4, 43.84)
+    plan.paths, plan.positions = [f"m{k}.mrc" for k in range(540)], np.arange(540)
+    weak = [(0, 36, 6.5, 0.07, -5, 14), (1, 37, 7.0, 0.07, -5, 14), *spread]
+    assert not decide(unanchored(weak, unrelated=30_000), RULES, None, plan).uncertain[:2].any()
+    # Without them, the two are marked.
+    assert decide(unanchored(weak[:2]), RULES, None, plan_at(4, 43.84)).uncertain[:2].all()
+
+
+@pytest.mark.parametrize("seed", range(5))
+@pytest.mark.parametrize("peaks", [12, 600])
+def test_random_evidence_peaks_do_not_make_a_pattern(seed, peaks):
+    # No re-exposure: ``peaks`` unrelated pairs above the evidence floor (the real set: 3-16 of
+    # 1,326 pairs, about 1 %), their peaks anywhere on the 128 x 192 map. 600 such peaks would
+    # gather 3 within a pixel somewhere (each has 0.2 others within a pixel on average, so
+    # about 8 do): so many ask for more agreeing (6), and the run stays TRUSTED.
+    rng = np.random.default_rng(seed)
+    a = rng.integers(0, 500, peaks)
+    pairs = np.c_[a, a + rng.integers(1, 40, peaks)]
+    z, dy, dx = rng.uniform(6, 7.5, peaks), rng.integers(-64, 64, peaks), rng.integers(-96, 96, peaks)
+    weak = [(int(p), int(q), float(s), 0.05, int(y), int(x)) for (p, q), s, y, x in zip(pairs, z, dy, dx)]
+    plan = plan_at(4, 43.84)
+    plan.paths, plan.positions = [f"m{k}.mrc" for k in range(540)], np.arange(540)
+    d = decide(unanchored(weak, seed, unrelated=100 * peaks), RULES, None, plan)
+    assert not d.duplicate.any() and not d.uncertain.any()
+    assert d.summary().verdict.word == "TRUSTED"
+
+
+def write_weak_reexposures(folder, noise: float, pairs: int, seed: int = 0) -> ScoringPlan:
+    """Sixteen 128 x 192 images at 10 Å: the first ``pairs`` imaged again 8 later at SHIFT, the rest unrelated.
+
+    Each image holds ``noise`` times its specimen's SD of its own noise: at 5, every
+    re-exposure's peak lies at SHIFT with z 5-9 and Pearson 0.09-0.15, none a duplicate.
+    """
+    rng = np.random.default_rng(seed)
+    (dy, dx), paths = SHIFT, {}
+    for k in range(16):
+        if 8 <= k < 8 + pairs:
+            continue  # (written with its original)
+        field = band_noise(rng, 160, 240, 10.0, 40.0, 250.0)
+        for m, (y0, x0) in [(k, (0, 30))] + ([(k + 8, (dy, 30 + dx))] if k < pairs else []):
+            paths[m] = folder / f"m{m:02d}.mrc"
+            write_mrc(paths[m], field[y0 : y0 + 128, x0 : x0 + 192] + noise * rng.normal(size=(128, 192)), 10.0)
+    plan = plan_at(1, 10.0)
+    plan.paths, plan.positions, plan.shape = [str(paths[m]) for m in range(16)], np.arange(16), (128, 192)
+    plan.band, plan.offsets = (40.0, 250.0), None
+    return plan
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_reexposures_too_weak_to_pass_are_left_to_check_by_their_shared_shift(tmp_path, seed):
+    # The Rust core's scores of generated images: 4 re-exposures 8 images apart, each under the
+    # thresholds, and their peaks at SHIFT (or a pixel off): no duplicate to anchor them.
+    plan = write_weak_reexposures(tmp_path, noise=5.0, pairs=4, seed=seed)
+    scores = score_shard(plan, 1, 1).scores
+    truth = [scores.pairs.tolist().index([k, k + 8]) for k in range(4)]
+    d = decide(scores, RULES, None, plan)
+    assert not d.duplicate.any()
+    marked = np.flatnonzero(d.uncertain)
+    assert set(marked) <= set(truth) and len(marked) >= 3  # (a re-exposure whose peak noise moved: not named)
+    assert all(abs(scores.dy[k] - SHIFT[0]) <= 1 and abs(scores.dx[k] - SHIFT[1]) <= 1 for k in marked)
+    assert d.summary().verdict.word == f"check {len(marked)} pairs"
+
+
+@pytest.mark.parametrize("noise", [1.0, 5.0])
+@pytest.mark.parametrize("seed", range(3))
+def test_unrelated_images_with_weak_peaks_stay_trusted(tmp_path, noise, seed):
+    # The same images with no re-exposure at all: their peaks fall anywhere, a few above the
+    # evidence floor; none agree on a shift and the verdict is TRUSTED.
+    plan = write_weak_reexposures(tmp_path, noise=noise, pairs=0, seed=seed)
+    d = decide(score_shard(plan, 1, 1).scores, RULES, None, plan)
+    assert not d.duplicate.any() and not d.uncertain.any()
+    assert d.summary().verdict.word == "TRUSTED"
+
+
+@pytest.mark.real_data
+def test_real_set_with_twice_the_noise_names_the_three_pairs_at_one_shift(tmp_path):
+    # Noise of twice each image's SD: none of the 4 re-exposures passes at 20-40 Å, and the
+    # screen said TRUSTED; 04700..04702 / 04736..04738 still peak at (57, -18) px (within the
+    # binned pixel), 04703/04739 elsewhere.
+    folder = tmp_path / "noisy"
+    folder.mkdir()
+    write_noisy_copies(shared_file("micrographs"), folder, scale=2.0, seed=0)
+    for target in (20, 30, 40):
+        summary, pairs = run(folder, tmp_path / f"out{target}", target)
+        assert summary["duplicate_pairs"] == 0
+        uncertain = [p for p in pairs if p["uncertain"] == "1"]
+        assert {(int(p["index_a"]), int(p["index_b"])) for p in uncertain} == REAL_TRUTH - {(3, 39)}, target
+        binning = summary["bin"]
+        assert all(abs(int(p["shift_x_px"]) - 57) <= binning + 1 for p in uncertain), target
+        assert all(abs(int(p["shift_y_px"]) + 18) <= binning + 1 for p in uncertain), target
+        assert summary["verdict"]["line"].endswith(
+            "Verdict: check 3 pairs. Check: 3 pairs agreeing on one shift under the thresholds"
+        )

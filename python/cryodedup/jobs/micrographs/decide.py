@@ -72,6 +72,23 @@ EVIDENCE_SIGMAS = 4.0
 WEAK_SHIFT = 1.0
 
 
+#: Pairs under the thresholds whose peaks, each evidence of its own, agree on one shift within
+#: ``WEAK_SHIFT`` with no confirmed pair there: at least this many make a pattern (the real set
+#: with noise of twice each image's SD: 3 re-exposures at one shift, none found; the unrelated
+#: pairs of the real set, clean and noisy, gather at most 1 away from zero shift, 2 beside it).
+AGREEING_PAIRS = 3
+
+
+#: As many images apart (a hole imaged again in order), this many agreeing make a pattern.
+AGREEING_APART = 2
+
+
+#: More are asked for where the run's evidence peaks are so many that chance would gather
+#: ``AGREEING_PAIRS`` at one shift (peaks spread evenly over the map) in this share of runs,
+#: and none as many images apart where chance would put ``AGREEING_APART`` there so often.
+AGREEING_CHANCE = 0.01
+
+
 @dataclass(frozen=True)
 class DecisionSummary:
     """What the summary says of the decision: the thresholds, the pairs left to check, the margin, the verdict.
@@ -104,6 +121,8 @@ class Decision:
     undecided: np.ndarray | None = None
     #: The pairs at the shift of confirmed re-exposures as many images apart (:func:`at_confirmed_shift`).
     at_shift: np.ndarray | None = None
+    #: The pairs under the thresholds agreeing on one shift with no confirmed pair (:func:`at_one_shift`).
+    one_shift: np.ndarray | None = None
 
     def summary(self) -> DecisionSummary:
         """The summary's fields of the decision: thresholds, uncertain count, margin, rules' changes, verdict."""
@@ -234,7 +253,8 @@ def decide(
     if plan is not None:
         decision.undecided = undecided(decision, scores)
         decision.at_shift = at_confirmed_shift(decision, scores, plan, rules.images_per_hole)
-        decision.uncertain |= decision.undecided | decision.at_shift
+        decision.one_shift = at_one_shift(decision, scores, plan)
+        decision.uncertain |= decision.undecided | decision.at_shift | decision.one_shift
     decision.untrusted = verdict(decision) or undecided_verdict(decision, scores)
     return decision
 
@@ -336,6 +356,96 @@ def at_confirmed_shift(decision: Decision, scores: ScoredPairs, plan: ScoringPla
         near = (apart <= tolerance) & ~at_zero & ~duplicate[candidate] & np.isfinite(scores.z[candidate])
     found[candidate[near]] = True
     return found
+
+
+def at_one_shift(decision: Decision, scores: ScoredPairs, plan: ScoringPlan) -> np.ndarray:
+    """The pairs under the thresholds whose peaks, each evidence of its own, agree on one shift.
+
+    Noise can push every re-exposure of a hole under the thresholds, leaving no confirmed pair
+    for :func:`at_confirmed_shift` to start from (the real set with noise of twice each image's
+    SD: none of its 4 found, 3 at (57, -18) px with z 5.4-7.2, 4.6-11 robust SD above the
+    null's median, Pearson 0.05-0.08). Their peaks still agree. Among the non-duplicate pairs
+    whose peaks are evidence of their own (``EVIDENCE_SIGMAS`` above the null's median, a
+    positive Pearson coefficient), shifts taken as the earlier image to the later at the map's
+    nearest wrap-around alias, these are left to check:
+
+    - ``AGREEING_PAIRS`` or more within ``WEAK_SHIFT`` of one of them (more where the run's
+      evidence peaks are so many that chance would gather that many: :func:`_agreeing_needed`);
+    - ``AGREEING_APART`` as many images apart within ``WEAK_SHIFT`` of each other, where so few
+      of the run's evidence peaks share an offset that chance would put two at one shift in
+      under ``AGREEING_CHANCE`` of runs (:func:`_agreeing_apart`).
+
+    Not within the band's finest detail of zero shift, where the camera's pattern and shared
+    illumination gather the peaks of unrelated images (the clean real set at 40 Å: two
+    unrelated pairs at (-1, 4) and (0, 3) binned px).
+    """
+    found = np.zeros(len(decision.duplicate), dtype=bool)
+    period = _fft_shape(plan)
+    _, lo, hi, sign = _in_acquisition_order(plan, scores.pairs)
+    shift = np.stack([scores.dy * sign, scores.dx * sign], axis=1)
+    zero = max(plan.band[0] / plan.binned_psize, PATTERN_SHIFT)
+    with np.errstate(invalid="ignore"):
+        evidence = (scores.z >= _evidence_floor(decision, plan.pearson_min_z)) & (scores.pearson > 0)
+        away = _circular_distance(shift, np.array(period, dtype=float)) > zero
+    candidates = np.flatnonzero(evidence & away & ~decision.duplicate)
+    if len(candidates) < AGREEING_APART:
+        return found
+    cells = np.remainder(np.rint(shift[candidates]).astype(np.int64), period)
+    free = period[0] * period[1] - (2 * zero + 1) ** 2  # (the map's cells away from zero shift)
+    peaks = np.zeros(period, dtype=np.int64)
+    np.add.at(peaks, (cells[:, 0], cells[:, 1]), 1)
+    around = _within_a_pixel(peaks)  # (the candidates within WEAK_SHIFT of each cell)
+    centres = (peaks > 0) & (around >= _agreeing_needed(len(candidates), free))
+    found[candidates[_within_a_pixel(centres.astype(np.int64))[cells[:, 0], cells[:, 1]] > 0]] = True
+    found[candidates[_agreeing_apart(cells, (hi - lo)[candidates], period, free)]] = True
+    return found
+
+
+def _agreeing_apart(cells: np.ndarray, offset: np.ndarray, period: tuple[int, int], free: float) -> np.ndarray:
+    """Which of the peaks at ``cells`` have another as many images apart (``offset``) within ``WEAK_SHIFT``.
+
+    None where chance would give a run two: the peaks sharing an offset, spread evenly over the
+    map's ``free`` cells, expect two within ``WEAK_SHIFT`` more than ``AGREEING_CHANCE`` of the
+    time (the real set, clean and with noise: 0.0000-0.0011; no two unrelated pairs so).
+    """
+    agree = np.zeros(len(cells), dtype=bool)
+    _, group, counts = np.unique(offset, return_inverse=True, return_counts=True)
+    window = (2 * int(WEAK_SHIFT) + 1) ** 2
+    if (counts * (counts - 1) / 2).sum() * window / max(free, window) > AGREEING_CHANCE:
+        return agree
+    for shared in np.flatnonzero(counts >= AGREEING_APART):
+        members = np.flatnonzero(group == shared)
+        near = _circular_distance(cells[members, None] - cells[None, members], np.array(period)) <= WEAK_SHIFT
+        agree[members[near.sum(axis=1) >= AGREEING_APART]] = True  # (each is near itself)
+    return agree
+
+
+def _within_a_pixel(counts: np.ndarray) -> np.ndarray:
+    """Each cell's sum over the cells within ``WEAK_SHIFT`` of it, wrapping around the map's edges."""
+    reach = int(WEAK_SHIFT)
+    steps = range(-reach, reach + 1)
+    return np.sum([np.roll(counts, (dy, dx), axis=(0, 1)) for dy in steps for dx in steps], axis=0)
+
+
+def _agreeing_needed(candidates: int, free: float) -> int:
+    """How many evidence peaks agreeing on one shift make a pattern: ``AGREEING_PAIRS`` or more.
+
+    With the ``candidates`` peaks spread evenly over the map's ``free`` cells (those away from
+    zero shift), each has a Poisson count of others within ``WEAK_SHIFT`` of it; the count
+    needed is the least whose chance, over every candidate, is under ``AGREEING_CHANCE`` (the
+    real set: 3-16 such peaks over 24,576-393,216 cells, 3 needed; 600 over 24,576: 6).
+    """
+    window = (2 * int(WEAK_SHIFT) + 1) ** 2
+    rate = (candidates - 1) * window / max(free, window)
+    needed, term, below = AGREEING_PAIRS, np.exp(-rate), 0.0
+    for others in range(needed - 1):  # P(fewer than needed - 1 others)
+        below += term
+        term *= rate / (others + 1)
+    while candidates * (1.0 - below) > AGREEING_CHANCE:
+        below += term
+        term *= rate / needed
+        needed += 1
+    return needed
 
 
 def _in_acquisition_order(

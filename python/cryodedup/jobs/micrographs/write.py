@@ -207,11 +207,14 @@ def write_results(
 
 
 def _uncertain_warnings(decision: Decision, plot: bool) -> list[str]:
-    """The warnings naming the uncertain pairs: near the thresholds, and at a confirmed re-exposure's shift."""
+    """The warnings naming the uncertain pairs: near the thresholds, at a confirmed shift, at one shared shift."""
     in_band = (decision.joint >= 1 / UNCERTAIN) & (decision.joint < UNCERTAIN)
     at_shift = decision.at_shift if decision.at_shift is not None else np.zeros_like(decision.uncertain)
     only_at_shift = at_shift & ~in_band  # (one in the band is said near the thresholds, as it is)
-    near, pattern = int((decision.uncertain & ~only_at_shift).sum()), int(only_at_shift.sum())
+    one_shift = decision.one_shift if decision.one_shift is not None else np.zeros_like(decision.uncertain)
+    only_one_shift = one_shift & ~in_band & ~at_shift  # (one at a confirmed pair's shift is said so)
+    near = int((decision.uncertain & ~only_at_shift & ~only_one_shift).sum())
+    pattern, agreeing = int(only_at_shift.sum()), int(only_one_shift.sum())
     drawn = " (report.html lists and draws them)" if plot else ""
     warnings = []
     if near:
@@ -224,6 +227,12 @@ def _uncertain_warnings(decision: Decision, plot: bool) -> list[str]:
             f"{counted(pattern, 'pair')} at the shift of confirmed re-exposures (as many images apart), "
             f"under the thresholds: marked uncertain in pairs.csv; look at them, re-exposures their noise "
             f"weakened{drawn}"
+        )
+    if agreeing:
+        warnings.append(
+            f"{counted(agreeing, 'pair')} agreeing on one shift under the thresholds (no confirmed "
+            f"re-exposure to anchor them): marked uncertain in pairs.csv; look at them, re-exposures of one "
+            f"hole their noise weakened{drawn}"
         )
     return warnings
 
