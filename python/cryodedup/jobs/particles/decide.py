@@ -194,18 +194,20 @@ class Decision:
         return None if self.confirmed_by is None else popcount(self.confirmed_by)
 
 
-def decide(particles: ParticleSet, rule: Deciding, log: Log = _silent, held: list[list[int]] | None = None) -> Decision:
+def decide(
+    particles: ParticleSet,
+    rule: Deciding,
+    log: Log = _silent,
+    held: list[list[int]] | None = None,
+    regions: Regions | None = None,
+) -> Decision:
     """Which rows to keep: each species on its own, then (``--cross-species``) between species.
 
     One species (no species given) is decided by :func:`decide_species`, as it always was.
-    ``held``: the inputs ``--prefer`` named, as parsed before reading (:func:`preference_of`).
+    ``held``: the inputs ``--prefer`` named, as parsed before reading (:func:`preference_of`);
+    ``regions``: the rows ``--mask`` and ``--edge`` drop, found before (``regions.regions_of``).
     """
     levels = preference_of(particles, list(rule.prefer), held)
-    regions = None
-    if rule.regions is not None:
-        from .regions import regions_of  # (reads MRC headers and tomograms STAR: loaded when asked for)
-
-        regions = regions_of(particles, rule.regions)
     if regions is None or not regions.dropped.any():
         decision = _decide_species_apart(particles, rule, levels, log)
         return decision if regions is None else replace(decision, regions=regions)

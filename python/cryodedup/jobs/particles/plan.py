@@ -184,14 +184,17 @@ def _species_radii(particles: ParticleSet, radius: dict[str, float]) -> np.ndarr
 
 @dataclass(frozen=True)
 class RegionsAsked:
-    """``--mask`` and ``--edge``, and where their files are found (``regions.regions_of``)."""
+    """``--mask`` and ``--edge``, and where their files are found (``regions.regions_of``).
+
+    (``--micrographs``' tomograms STAR, which places RELION 5's centred Å, is read by the job once:
+    ``regions.tomograms_of``.)
+    """
 
     mask: Path | None
     mask_label: int | None
     mask_psize: float | None
     edge: float | None
-    #: ``--micrographs`` (a tomograms STAR places RELION 5's centred Å) and ``--project-dir``.
-    micrographs: Path | None
+    #: ``--project-dir``: where the micrographs' images are found (their sizes, a folder of masks named after them).
     project_dir: Path | None
 
     @property
@@ -393,9 +396,7 @@ def plan(options: ParticleOptions) -> ParticlePlan:
         dict(options.species_min_dist_ellipsoid),
         options.min_dist_given,
     )
-    regions = RegionsAsked(
-        options.mask, options.mask_label, options.mask_psize, options.edge, options.micrographs, options.project_dir
-    )
+    regions = RegionsAsked(options.mask, options.mask_label, options.mask_psize, options.edge, options.project_dir)
     output = OutputPlan(
         options.audit,
         options.halfsets,
