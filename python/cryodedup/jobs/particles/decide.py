@@ -102,7 +102,7 @@ def one_pass(read: ReadPlan, facts: StarFacts) -> OnePass | None:
     and no half-sets (their audit), filaments or subtomograms in the rows, each of which needs
     every pair of duplicates or a second look at the rows (docs/design.md section 5).
     ``facts``: what the reader found in the headers. The rule is the two-pass route's start
-    (:meth:`.plan.Deciding.duplicate_rule`). The scan keeps each rejected row's partner where
+    (:attr:`.plan.Deciding.duplicate_rule`). The scan keeps each rejected row's partner where
     the pictures' page names it (``--plot``), and writes the record of rejections
     (:data:`DECISIONS_FILE`) where it is asked (``--decisions``), as it writes the rows.
     """
@@ -308,9 +308,8 @@ def decide_species(
     # Each input's level, looked up by the core through the rows' inputs (no array of a level per row).
     ranking = Ranking(scores, higher, input_priorities=levels)
     result, confirmed_by = dedup_and_support_masks(groups, centres, particles.input_of, dedup_rule, ranking, want_pairs)
-    confirmed_by = support_of_images(
-        images_for_the_core(particles.images, rule.same_image), confirmed_by
-    )  # (reject: one image's rows confirm as one)
+    # (--same-image reject: one image's rows confirm as one; the image keys the rule took, asked of the images once)
+    confirmed_by = support_of_images(dedup_rule.images, confirmed_by)
     covered = coverage(particles, rule.coverage)
     keep, unconfirmed, not_confirmable = result.keep, None, None
     if rule.min_support > 1:
@@ -450,7 +449,7 @@ def rule_for_rows(particles: ParticleSet, rule: Deciding) -> tuple[DuplicateRule
         refuse_angles_not_finite(particles)
         orientations = Orientations(particles.poses, particles.pose_kind, rule.max_angle, rule.sym.upper())
     dedup_rule = replace(
-        rule.duplicate_rule(),
+        rule.duplicate_rule,
         orientations=orientations,
         tubes=particles.tubes,
         whole_tubes=whole_tubes,

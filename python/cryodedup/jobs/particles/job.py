@@ -180,7 +180,8 @@ def run(
         check_halfsets(particles)
     read_at = time.perf_counter()
     tomograms = _tomograms(particles, job)
-    decision = stages.decide(particles, rule, log, held, _regions(particles, rule, tomograms))
+    regions = _regions(particles, rule, tomograms)  # (read before deciding: the decision reads no file)
+    decision = stages.decide(particles, rule, log, held, regions)
     checked = True
     for message in warnings:
         log(message, "warning")

@@ -234,16 +234,19 @@ class Deciding:
     partners: bool = False
     #: Whether the decision is a report only (``--audit``: the half-set audit asked).
     audit: bool = False
+    #: The core's rule before the rows are read, made once of the distance and the ranking: the one-pass
+    #: route's whole rule, the two-pass route's start (``decide.rule_for_rows`` adds what the rows hold).
+    duplicate_rule: DuplicateRule = field(init=False)
+
+    def __post_init__(self) -> None:
+        d = self.distance
+        rule = DuplicateRule(d.min_dist, d.min_dist_z, self.remove_entirely, self.seed, selection=self.select)
+        object.__setattr__(self, "duplicate_rule", rule)  # (frozen: set once, here)
 
     @property
     def own_frame(self) -> bool:
         """Whether an ellipsoid in each particle's frame is given, for any species."""
         return self.distances.own_frame
-
-    def duplicate_rule(self) -> DuplicateRule:
-        """The rule before the rows are read: the one-pass route's whole rule, the two-pass route's start."""
-        d = self.distance
-        return DuplicateRule(d.min_dist, d.min_dist_z, self.remove_entirely, self.seed, selection=self.select)
 
     def of_species(self, s: int) -> Deciding:
         """The rule of species ``s``' rows: at its own distance."""
@@ -454,7 +457,7 @@ def plan(options: ParticleOptions) -> ParticlePlan:
         options.score, options.score_order, deciding.score_normalize, deciding.seed, bool(deciding.prefer)
     )
     request = ReadRequest(scale, score, rows, copick, options.output_format, bool(registration.transforms))
-    one_pass = deciding.duplicate_rule() if _one_pass_allowed(deciding, species, output, options.update) else None
+    one_pass = deciding.duplicate_rule if _one_pass_allowed(deciding, species, output, options.update) else None
     read = _read_plan(request, deciding, output, species, dict(options.input_psize), tuple(options.datasets), one_pass)
     decided_by = {name: getattr(options, name) for name in DECISION_OPTIONS}
     refused = _refused_by_update(read, deciding, output, registration)

@@ -247,7 +247,7 @@ def blocked_by_kept(
     levels = np.concatenate([np.zeros(n_kept, np.uint32), np.ones(len(near), np.uint32)])
     ranking = Ranking(ranked, particles.higher_is_better, levels)
     # (greedy, whatever --select: the kept particles rank first and stay; the best selection chooses among the rest)
-    greedy = replace(rule.duplicate_rule(), selection="greedy")
+    greedy = replace(rule.duplicate_rule, selection="greedy")
     result = find_duplicates(groups, both, greedy, ranking, True)
     assert result.suppressed_by is not None
     by = result.suppressed_by[n_kept:]
