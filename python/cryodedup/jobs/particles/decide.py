@@ -19,7 +19,7 @@ from ...algo.dedup import (
     popcount,
 )
 from ...algo.density import rejected_as_duplicates
-from ...algo.normalisation import labels, normalisation
+from ...algo.normalisation import Normalisation, labels
 from ...algo.priority import (
     Level,
     PriorityCounts,
@@ -55,7 +55,6 @@ __all__ = [
     "input_voters",
     "one_pass",
     "ranking_scores",
-    "ties_of",
     "warn_not_confirmable",
 ]
 
@@ -143,6 +142,10 @@ def preference_of(
     return preference(prefer, particles.inputs, particles.pick_sets, is_glob)
 
 
+#: A decision's ties where none were counted.
+_NO_TIES = Ties(0, 0)
+
+
 @dataclass
 class Decision:
     """Which rows are kept, and why the others are not.
@@ -181,6 +184,10 @@ class Decision:
     regions: Regions | None = None
     #: With ``--select`` other than greedy: its components and how it differs from the greedy walk.
     selection: SelectionCounts | None = None
+    #: The groups decided between inputs tied on the score (by their order, or by ``--prefer``; none where not counted).
+    ties: Ties = _NO_TIES
+    #: The normalisation the scores were compared by (``--score-normalize``; None: as read).
+    normalisation: Normalisation | None = None
 
     @property
     def duplicate(self) -> np.ndarray:
@@ -208,6 +215,16 @@ def decide(
     ``regions``: the rows ``--mask`` and ``--edge`` drop, found before (``regions.regions_of``).
     """
     levels = preference_of(particles, list(rule.prefer), held)
+    decision = _decided(particles, rule, levels, log, regions)
+    # (how the scores were compared, and the ties the inputs' order broke: said by the summary, counted here once)
+    ties = _ties(particles, decision, rule.remove_entirely, rule.filament_mode)
+    return replace(decision, ties=ties, normalisation=rule.normalisation)
+
+
+def _decided(
+    particles: ParticleSet, rule: Deciding, levels: list[Level] | None, log: Log, regions: Regions | None
+) -> Decision:
+    """:func:`decide`'s decision: the rows ``regions`` drop rejected, the others decided species by species."""
     if regions is None or not regions.dropped.any():
         decision = _decide_species_apart(particles, rule, levels, log)
         return decision if regions is None else replace(decision, regions=regions)
@@ -269,7 +286,7 @@ def decide_species(
     voters = input_voters(particles)
     _refuse_support_beyond_voters(particles, voters, rule.min_support)
     scores, higher = particles.scores, particles.higher_is_better
-    entry = normalisation(rule.score_normalize)
+    entry = rule.normalisation
     if entry.apply is not None and scores is not None:
         scores, higher = entry.apply(scores, labels(entry, particles.input_of, particles.groups), higher)
     ranked = None if scores is particles.scores else scores
@@ -487,7 +504,7 @@ def ties_countable(particles: ParticleSet, remove_entirely: bool, whole_tubes: b
     return several and not remove_entirely and not whole_tubes
 
 
-def ties_of(particles: ParticleSet, decision: Decision, remove_entirely: bool, filament_mode: str) -> Ties:
+def _ties(particles: ParticleSet, decision: Decision, remove_entirely: bool, filament_mode: str) -> Ties:
     """The groups decided between inputs tied on the score the decision ranked by (none where not counted).
 
     Only where :func:`ties_countable`: the pairs ``--plot`` or ``--decisions`` ask for are
@@ -496,7 +513,7 @@ def ties_of(particles: ParticleSet, decision: Decision, remove_entirely: bool, f
     scores = ranking_scores(particles, decision)[0]
     whole_tubes = particles.tubes is not None and filament_mode == "tube"
     if decision.suppressed_by is None or scores is None or not ties_countable(particles, remove_entirely, whole_tubes):
-        return Ties(0, 0)
+        return _NO_TIES
     return tied_groups(decision.suppressed_by, scores, particles.input_of, decision.levels)
 
 

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ...algo.dedup import DuplicateRule
+from ...algo.normalisation import Normalisation, normalisation
 from ...errors import CryodedupError
 from ...formats.read_request import CopickSelection, ReadRequest, RowRead, Scale, ScoreRead
 from ...labels import listed
@@ -237,11 +238,14 @@ class Deciding:
     #: The core's rule before the rows are read, made once of the distance and the ranking: the one-pass
     #: route's whole rule, the two-pass route's start (``decide.rule_for_rows`` adds what the rows hold).
     duplicate_rule: DuplicateRule = field(init=False)
+    #: ``--score-normalize``'s entry (``algo.normalisation``), looked up once.
+    normalisation: Normalisation = field(init=False)
 
     def __post_init__(self) -> None:
         d = self.distance
         rule = DuplicateRule(d.min_dist, d.min_dist_z, self.remove_entirely, self.seed, selection=self.select)
         object.__setattr__(self, "duplicate_rule", rule)  # (frozen: set once, here)
+        object.__setattr__(self, "normalisation", normalisation(self.score_normalize))
 
     @property
     def own_frame(self) -> bool:
@@ -519,8 +523,6 @@ def _refused_by_update(
     The store keeps each kept particle's micrograph, centre and score alone: an option that
     needs the whole set, orientations, images, species, a mask or micrograph sizes is refused.
     """
-    from ...algo.normalisation import normalisation
-
     normalise, species, regions = deciding.score_normalize, read.species, deciding.regions
     refused = [
         (deciding.min_support > 1, f"--min-support {deciding.min_support}", "consensus needs every input's picks"),
@@ -528,7 +530,7 @@ def _refused_by_update(
         (output.audit, "--audit", "it writes no particles to add"),
         (output.plot, "--plot", "pictures of one round are not drawn yet"),
         (
-            normalisation(normalise).apply is not None,
+            deciding.normalisation.apply is not None,
             f"--score-normalize {normalise}",
             "percentiles depend on the whole set"
             if normalise == "rank"
@@ -560,10 +562,8 @@ def _one_pass_allowed(deciding: Deciding, species: SpeciesAsked, output: OutputP
     ``--min-dist-z``, species, mask or edge, best selection, or ``--update`` round: each needs
     every pair of duplicates or a second look at the rows (docs/design.md section 5).
     """
-    from ...algo.normalisation import normalisation
-
     plain = not (deciding.audit or deciding.max_angle is not None or output.halfsets != "keep")
-    as_read = normalisation(deciding.score_normalize).apply is None
+    as_read = deciding.normalisation.apply is None
     plain = plain and deciding.min_support == 1 and as_read and deciding.distance.min_dist_z is None
     plain = plain and not (species.column or species.cross_species or species.min_dist)
     plain = plain and not species.min_dist_z and not deciding.own_frame

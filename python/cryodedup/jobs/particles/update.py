@@ -308,6 +308,8 @@ def _decide(round_: Round, particles: ParticleSet, rule: Deciding, log: Log, hel
         preference=decision.preference,
         earlier_round=distance if round_plan.decisions else None,
         selection=decision.selection,
+        ties=decision.ties,  # (the same pairs, numbered in the batch)
+        normalisation=decision.normalisation,
     )
 
 
