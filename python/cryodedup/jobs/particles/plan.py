@@ -30,6 +30,7 @@ from ...resolve.given_psize import judge_typed_psize
 
 if TYPE_CHECKING:
     from ...particle_set import ParticleSet
+    from ...report.html_report import Parameters
 
 __all__ = [
     "DECISION_OPTIONS",
@@ -334,8 +335,8 @@ class OutputPlan:
     micrographs: Path | None
     #: ``--registration``: the registration picture is drawn unless ``ignore``.
     registration: str
-    #: The options as report.html's Parameters table shows them (a dataclass, read field by field there).
-    parameters: Any = None
+    #: The options as report.html's Parameters table shows them, made once here (with ``--plot``; None without).
+    parameters: Parameters | None = None
 
     @property
     def reassign_halves(self) -> bool:
@@ -413,7 +414,7 @@ def plan(options: ParticleOptions) -> ParticlePlan:
         options.project_dir,
         options.micrographs,
         options.registration,
-        options,
+        _report_table().of(options) if options.plot else None,  # (only where there is a report)
     )
     deciding = Deciding(
         base,
@@ -467,6 +468,13 @@ def plan(options: ParticleOptions) -> ParticlePlan:
     refused = _refused_by_update(read, deciding, output, registration)
     round_ = RoundPlan(refused, decided_by, options.add_again, output.decisions, options.repair)
     return ParticlePlan(read, deciding, registration, output, species, round_ if options.update else None)
+
+
+def _report_table() -> type[Parameters]:
+    """report.html's table of the options (its modules loaded for ``--plot`` alone)."""
+    from ...report.html_report import Parameters
+
+    return Parameters
 
 
 def _row_read(
