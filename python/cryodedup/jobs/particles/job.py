@@ -172,9 +172,9 @@ def run(
 
     held = source.held_by_prefer(job.read, warn)  # (--prefer parsed once, before anything is read where it can be)
     particles = source.read(folder, job.read, warn, log, held)
+    warn_unused_options(particles, job.read, job.deciding, warn)
     job = job.for_rows(particles)  # (each species' distance, once)
     rule = job.deciding
-    warn_unused_options(particles, job.read, rule, warn)
     registration, transforms = _registered(particles, job, warn, _shift_aware(source, folder, job.read, held))
     if job.output.reassign_halves:
         check_halfsets(particles)
