@@ -61,14 +61,12 @@ DECLARED = (
 )
 PLANNED = (
     "jobs/particles/plan.py",
-    "    parameters: Any = None\n",
-    "    parameters: Any = None\n    toy_dry_run: bool = False\n",
+    "    parameters: Parameters | None = None\n",
+    "    parameters: Parameters | None = None\n    toy_dry_run: bool = False\n",
 )
-PLACED = (
-    "jobs/particles/plan.py",
-    "        options,\n    )\n",
-    "        options,\n        toy_dry_run=options.toy_dry_run,\n    )\n",
-)
+#: (the output plan's last argument: report.html's table of the options)
+_TABLE = "        _report_table().of(options) if options.plot else None,  # (only where there is a report)\n"
+PLACED = ("jobs/particles/plan.py", _TABLE + "    )\n", _TABLE + "        toy_dry_run=options.toy_dry_run,\n    )\n")
 READ = ("jobs/particles/write.py", "    if output.audit:\n", "    if output.audit or output.toy_dry_run:\n")
 
 #: Run with the copy first on the path: the help, the pipelines' form, the CLI reference, the CLI's and the API's runs.

@@ -17,6 +17,7 @@ from .species import percentiles_within
 
 __all__ = [
     "NORMALISATIONS",
+    "Normalisation",
     "labels",
     "normalisation",
     "option_help",

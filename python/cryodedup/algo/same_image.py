@@ -30,6 +30,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 import cryodedup._core as _core
 
@@ -129,7 +130,7 @@ def rows_rejected_as_a_kept_image(images: Images, groups: np.ndarray, centres: n
     return int(np.count_nonzero(~keep[rows] & np.isin(image, kept_images)))
 
 
-def support_of_images(images: np.ndarray | None, masks: np.ndarray) -> np.ndarray:
+def support_of_images(images: ArrayLike | None, masks: np.ndarray) -> np.ndarray:
     """Each row's consensus mask joined with the masks of its image's other rows.
 
     With ``--same-image reject`` rows of one image are one particle: every input that holds
@@ -139,8 +140,9 @@ def support_of_images(images: np.ndarray | None, masks: np.ndarray) -> np.ndarra
     """
     if images is None:
         return masks
-    order = np.argsort(images, kind="stable")
-    keys = images[order]
+    keys = np.asarray(images)  # (the rule's keys, as the core took them: an array already)
+    order = np.argsort(keys, kind="stable")
+    keys = keys[order]
     starts = np.flatnonzero(np.concatenate([[True], keys[1:] != keys[:-1]]))
     joined = np.bitwise_or.reduceat(masks[order], starts)
     out = np.empty_like(masks)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import json
+from pathlib import Path
 
 import mrcfile
 import numpy as np
@@ -308,3 +309,33 @@ def test_an_input_masked_out_of_a_micrograph_still_ran_there(tmp_path, capsys):
     with open(tmp_path / "out" / "decisions.csv", newline="") as f:
         rules = {r["input"].rsplit("/", 1)[-1]: r["rule"] for r in csv.DictReader(f)}
     assert rules == {"a.star": "consensus support", "b.star": "outside the mask"}
+
+
+def test_the_tomograms_star_is_read_once_by_the_job_for_the_mask_the_edge_and_the_page(tmp_path, capsys, monkeypatch):
+    # The reader reads --micrographs for its frames; the job reads it once more, before deciding, for the
+    # mask and the edge and the page of every tomogram (not again inside the decision, nor twice by the page).
+    from cryodedup.formats.star.file import StarFile
+
+    (tmp_path / "tomograms.star").write_text(
+        "data_global\nloop_\n_rlnTomoName\n_rlnTomoTiltSeriesPixelSize\n_rlnTomoTomogramBinning\n"
+        "_rlnTomoSizeX\n_rlnTomoSizeY\n_rlnTomoSizeZ\n_rlnTomoReconstructedTomogram\n"
+        "TS_01 1.35 8 800 600 200 TS_01.mrc\n"
+    )
+    _mrc(tmp_path / "cell.mrc", np.ones((25, 75, 100), np.float32), 10.8)
+    (tmp_path / "p.star").write_text(
+        "data_particles\nloop_\n_rlnTomoName\n_rlnCenteredCoordinateXAngst\n_rlnCenteredCoordinateYAngst\n"
+        "_rlnCenteredCoordinateZAngst\nTS_01 0 0 0\nTS_01 5 0 0\nTS_01 300 100 20\n"
+    )
+    opened = []
+    init = StarFile.__init__
+
+    def counted(self, path, *args, **kwargs):
+        opened.append(Path(path).name)
+        init(self, path, *args, **kwargs)
+
+    monkeypatch.setattr(StarFile, "__init__", counted)
+    args = ["particles", str(tmp_path / "p.star"), "-o", str(tmp_path / "out"), "--min-dist", "10"]
+    args += ["--micrographs", str(tmp_path / "tomograms.star"), "--edge", "50", "--mask", str(tmp_path / "cell.mrc")]
+    summary = _run([*args, "--plot"], capsys)
+    assert summary["kept"] == 2 and (tmp_path / "out" / "report.html").is_file()
+    assert opened.count("tomograms.star") == 2  # (the reader's, and the job's)

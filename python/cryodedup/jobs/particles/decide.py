@@ -19,7 +19,7 @@ from ...algo.dedup import (
     popcount,
 )
 from ...algo.density import rejected_as_duplicates
-from ...algo.normalisation import labels, normalisation
+from ...algo.normalisation import Normalisation, labels
 from ...algo.priority import (
     Level,
     PriorityCounts,
@@ -55,7 +55,6 @@ __all__ = [
     "input_voters",
     "one_pass",
     "ranking_scores",
-    "ties_of",
     "warn_not_confirmable",
 ]
 
@@ -102,7 +101,7 @@ def one_pass(read: ReadPlan, facts: StarFacts) -> OnePass | None:
     and no half-sets (their audit), filaments or subtomograms in the rows, each of which needs
     every pair of duplicates or a second look at the rows (docs/design.md section 5).
     ``facts``: what the reader found in the headers. The rule is the two-pass route's start
-    (:meth:`.plan.Deciding.duplicate_rule`). The scan keeps each rejected row's partner where
+    (:attr:`.plan.Deciding.duplicate_rule`). The scan keeps each rejected row's partner where
     the pictures' page names it (``--plot``), and writes the record of rejections
     (:data:`DECISIONS_FILE`) where it is asked (``--decisions``), as it writes the rows.
     """
@@ -143,6 +142,10 @@ def preference_of(
     return preference(prefer, particles.inputs, particles.pick_sets, is_glob)
 
 
+#: A decision's ties where none were counted.
+_NO_TIES = Ties(0, 0)
+
+
 @dataclass
 class Decision:
     """Which rows are kept, and why the others are not.
@@ -181,6 +184,10 @@ class Decision:
     regions: Regions | None = None
     #: With ``--select`` other than greedy: its components and how it differs from the greedy walk.
     selection: SelectionCounts | None = None
+    #: The groups decided between inputs tied on the score (by their order, or by ``--prefer``; none where not counted).
+    ties: Ties = _NO_TIES
+    #: The normalisation the scores were compared by (``--score-normalize``; None: as read).
+    normalisation: Normalisation | None = None
 
     @property
     def duplicate(self) -> np.ndarray:
@@ -194,18 +201,30 @@ class Decision:
         return None if self.confirmed_by is None else popcount(self.confirmed_by)
 
 
-def decide(particles: ParticleSet, rule: Deciding, log: Log = _silent, held: list[list[int]] | None = None) -> Decision:
+def decide(
+    particles: ParticleSet,
+    rule: Deciding,
+    log: Log = _silent,
+    held: list[list[int]] | None = None,
+    regions: Regions | None = None,
+) -> Decision:
     """Which rows to keep: each species on its own, then (``--cross-species``) between species.
 
     One species (no species given) is decided by :func:`decide_species`, as it always was.
-    ``held``: the inputs ``--prefer`` named, as parsed before reading (:func:`preference_of`).
+    ``held``: the inputs ``--prefer`` named, as parsed before reading (:func:`preference_of`);
+    ``regions``: the rows ``--mask`` and ``--edge`` drop, found before (``regions.regions_of``).
     """
     levels = preference_of(particles, list(rule.prefer), held)
-    regions = None
-    if rule.regions is not None:
-        from .regions import regions_of  # (reads MRC headers and tomograms STAR: loaded when asked for)
+    decision = _decided(particles, rule, levels, log, regions)
+    # (how the scores were compared, and the ties the inputs' order broke: said by the summary, counted here once)
+    ties = _ties(particles, decision, rule.remove_entirely, rule.filament_mode)
+    return replace(decision, ties=ties, normalisation=rule.normalisation)
 
-        regions = regions_of(particles, rule.regions)
+
+def _decided(
+    particles: ParticleSet, rule: Deciding, levels: list[Level] | None, log: Log, regions: Regions | None
+) -> Decision:
+    """:func:`decide`'s decision: the rows ``regions`` drop rejected, the others decided species by species."""
     if regions is None or not regions.dropped.any():
         decision = _decide_species_apart(particles, rule, levels, log)
         return decision if regions is None else replace(decision, regions=regions)
@@ -267,7 +286,7 @@ def decide_species(
     voters = input_voters(particles)
     _refuse_support_beyond_voters(particles, voters, rule.min_support)
     scores, higher = particles.scores, particles.higher_is_better
-    entry = normalisation(rule.score_normalize)
+    entry = rule.normalisation
     if entry.apply is not None and scores is not None:
         scores, higher = entry.apply(scores, labels(entry, particles.input_of, particles.groups), higher)
     ranked = None if scores is particles.scores else scores
@@ -306,9 +325,8 @@ def decide_species(
     # Each input's level, looked up by the core through the rows' inputs (no array of a level per row).
     ranking = Ranking(scores, higher, input_priorities=levels)
     result, confirmed_by = dedup_and_support_masks(groups, centres, particles.input_of, dedup_rule, ranking, want_pairs)
-    confirmed_by = support_of_images(
-        images_for_the_core(particles.images, rule.same_image), confirmed_by
-    )  # (reject: one image's rows confirm as one)
+    # (--same-image reject: one image's rows confirm as one; the image keys the rule took, asked of the images once)
+    confirmed_by = support_of_images(dedup_rule.images, confirmed_by)
     covered = coverage(particles, rule.coverage)
     keep, unconfirmed, not_confirmable = result.keep, None, None
     if rule.min_support > 1:
@@ -448,7 +466,7 @@ def rule_for_rows(particles: ParticleSet, rule: Deciding) -> tuple[DuplicateRule
         refuse_angles_not_finite(particles)
         orientations = Orientations(particles.poses, particles.pose_kind, rule.max_angle, rule.sym.upper())
     dedup_rule = replace(
-        rule.duplicate_rule(),
+        rule.duplicate_rule,
         orientations=orientations,
         tubes=particles.tubes,
         whole_tubes=whole_tubes,
@@ -486,7 +504,7 @@ def ties_countable(particles: ParticleSet, remove_entirely: bool, whole_tubes: b
     return several and not remove_entirely and not whole_tubes
 
 
-def ties_of(particles: ParticleSet, decision: Decision, remove_entirely: bool, filament_mode: str) -> Ties:
+def _ties(particles: ParticleSet, decision: Decision, remove_entirely: bool, filament_mode: str) -> Ties:
     """The groups decided between inputs tied on the score the decision ranked by (none where not counted).
 
     Only where :func:`ties_countable`: the pairs ``--plot`` or ``--decisions`` ask for are
@@ -495,7 +513,7 @@ def ties_of(particles: ParticleSet, decision: Decision, remove_entirely: bool, f
     scores = ranking_scores(particles, decision)[0]
     whole_tubes = particles.tubes is not None and filament_mode == "tube"
     if decision.suppressed_by is None or scores is None or not ties_countable(particles, remove_entirely, whole_tubes):
-        return Ties(0, 0)
+        return _NO_TIES
     return tied_groups(decision.suppressed_by, scores, particles.input_of, decision.levels)
 
 

@@ -42,9 +42,11 @@ from .write import write_particles, write_record
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
 
+    from ...formats.star.tomograms import Tomograms
     from ...report.sections import MovedInputs, Registration
     from .plan import Deciding, OutputPlan, ReadPlan
     from .record import RecordFile
+    from .regions import Regions
 
 __all__ = ["Outcome", "job_for", "remove_duplicate_particles", "run"]
 
@@ -170,14 +172,16 @@ def run(
 
     held = source.held_by_prefer(job.read, warn)  # (--prefer parsed once, before anything is read where it can be)
     particles = source.read(folder, job.read, warn, log, held)
+    warn_unused_options(particles, job.read, job.deciding, warn)
     job = job.for_rows(particles)  # (each species' distance, once)
     rule = job.deciding
-    warn_unused_options(particles, job.read, rule, warn)
     registration, transforms = _registered(particles, job, warn, _shift_aware(source, folder, job.read, held))
     if job.output.reassign_halves:
         check_halfsets(particles)
     read_at = time.perf_counter()
-    decision = stages.decide(particles, rule, log, held)
+    tomograms = _tomograms(particles, job)
+    regions = _regions(particles, rule, tomograms)  # (read before deciding: the decision reads no file)
+    decision = stages.decide(particles, rule, log, held, regions)
     checked = True
     for message in warnings:
         log(message, "warning")
@@ -207,7 +211,7 @@ def run(
     _warn_earlier_files(folder, job.output, warn)
     summary = replace(summary, verdict=verdict_of(summary))  # (once every warning is said: the report opens with it)
     if job.output.plot:
-        summary = _plotted(particles, decision, job, source, folder, force, summary)
+        summary = _plotted(particles, decision, job, source, folder, force, summary, tomograms)
     return Outcome(summary, particles, decision, written.record)
 
 
@@ -255,9 +259,9 @@ class Plain:
     folder: Path | None
     force: bool
 
-    def decide(self, particles: ParticleSet, rule: Deciding, log: Log, held: Held) -> Decision:
+    def decide(self, particles: ParticleSet, rule: Deciding, log: Log, held: Held, regions: Regions | None) -> Decision:
         """As :class:`.stages.Stages` says."""
-        return decide(particles, rule, log, held)
+        return decide(particles, rule, log, held, regions)
 
     def write(
         self,
@@ -284,6 +288,7 @@ def _plotted(
     folder: Path | None,
     force: bool,
     summary: ParticleSummary,
+    tomograms: Tomograms | None,
 ) -> ParticleSummary:
     """The pictures, report.html and the page of every micrograph (``--plot``): the summary naming them."""
     from .pictures import picture_details, plot_particles  # (Pillow and the pictures' modules: for --plot alone)
@@ -291,7 +296,28 @@ def _plotted(
     assert folder is not None, "the source refuses --plot without an output folder"
     details = picture_details(particles, decision, job.deciding, job.output.registration)
     images = source.images(job.output.project_dir, folder)
-    return plot_particles(details, folder, job.output, job.deciding, images, force, summary, decision)
+    return plot_particles(details, folder, job.output, job.deciding, images, force, summary, decision, tomograms)
+
+
+def _tomograms(particles: ParticleSet, job: ParticlePlan) -> Tomograms | None:
+    """``--micrographs``' tomograms STAR, read once a run for the mask and the edge and the page's tomograms.
+
+    None where neither takes it (no ``--mask``/``--edge``, no ``--plot`` of tomograms) or it is none.
+    """
+    if job.deciding.regions is None and not (job.output.plot and particles.centres.shape[1] == 3):
+        return None
+    from .regions import tomograms_of  # (reads MRC headers and tomograms STAR: loaded when asked for)
+
+    return tomograms_of(job.output.micrographs)
+
+
+def _regions(particles: ParticleSet, rule: Deciding, tomograms: Tomograms | None) -> Regions | None:
+    """The rows ``--mask`` and ``--edge`` drop, found before deciding (None: neither asked)."""
+    if rule.regions is None:
+        return None
+    from .regions import regions_of
+
+    return regions_of(particles, rule.regions, tomograms)
 
 
 def _warn_earlier_files(folder: StrPath | None, output: OutputPlan, warn: Callable[[str], None]) -> None:

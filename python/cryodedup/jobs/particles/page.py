@@ -16,7 +16,6 @@ import numpy as np
 
 from ...formats.micrograph_lists import find_image, images_found
 from ...formats.mrc import binned_image, slab_means
-from ...formats.star.tomograms import tomograms_star
 from ...particle_set import ParticleSet
 from ...report.micrograph_page import THUMBNAIL_WIDTH, PagePicks, slab_edges
 from ...report.particle_base import ParticleDetails
@@ -26,6 +25,7 @@ from .read import Images
 from .regions import tomogram_corners
 
 if TYPE_CHECKING:
+    from ...formats.star.tomograms import Tomograms
     from .plan import Deciding
 
 __all__ = ["page_picks", "thumbnails"]
@@ -43,7 +43,7 @@ def page_picks(particles: ParticleSet, decision: Decision, rule: Deciding) -> Pa
 
 
 def thumbnails(
-    details: ParticleDetails, images: Images, micrographs: Path | None, project_dir: Path | None
+    details: ParticleDetails, images: Images, tomograms: Tomograms | None, project_dir: Path | None
 ) -> dict[int, MicrographImage]:
     """Every micrograph's image found, binned small; a tomogram's: its slices under each slab (:func:`slab_means`).
 
@@ -53,12 +53,13 @@ def thumbnails(
     A file that cannot be read goes without its image, as in the report's examples: a
     picture is not worth failing the job for. So does a tomogram that cannot be placed among
     its picks (no voxel size in its header; RELION 5's centred Å without a tomograms STAR).
-    ``micrographs``: ``--micrographs`` (a tomograms STAR); ``project_dir``: ``--project-dir``.
+    ``tomograms``: ``--micrographs``' tomograms STAR, as the job read it (``regions.tomograms_of``);
+    ``project_dir``: ``--project-dir``.
     """
     found = _found(details.mic_names, images)
     if details.unit == "tomogram":
-        found.update(_reconstructed(details.mic_names, micrographs, project_dir))
-        corners = tomogram_corners(details.particles, micrographs) if found else None
+        found.update(_reconstructed(details.mic_names, tomograms, project_dir))
+        corners = tomogram_corners(details.particles, tomograms) if found else None
         if corners is None:
             return {}
         edges = slab_edges(details)  # (each tomogram's own slabs)
@@ -78,19 +79,15 @@ def _found(names: list[str], images: Images) -> dict[int, Path]:
     return {mic: path for mic, path in paths.items() if os.path.isfile(path)}  # (a name too long: not found)
 
 
-def _reconstructed(names: list[str], micrographs: Path | None, project_dir: Path | None) -> dict[int, Path]:
+def _reconstructed(names: list[str], tomograms: Tomograms | None, project_dir: Path | None) -> dict[int, Path]:
     """Each tomogram's MRC that the tomograms STAR names (rlnTomoReconstructedTomogram) and that exists, by index.
 
     Looked for as the STAR's other paths are: under ``--project-dir``, then the folders above it.
     """
-    star = None if micrographs is None else Path(micrographs)
-    if star is None or star.suffix.lower() != ".star":
-        return {}
-    tomograms = tomograms_star(star)
     if tomograms is None:
         return {}
     paths = {
-        m: find_image(tomograms.reconstructed[n], star, project_dir)
+        m: find_image(tomograms.reconstructed[n], tomograms.path, project_dir)
         for m, n in enumerate(names)
         if tomograms.reconstructed.get(n, "") not in ("", "None")
     }

@@ -49,6 +49,7 @@ from .read import Images
 from .summary import ParticleSummary
 
 if TYPE_CHECKING:
+    from ...formats.star.tomograms import Tomograms
     from .plan import Deciding, OutputPlan
 
 __all__ = ["picture_details", "plot_particles"]
@@ -139,6 +140,7 @@ def plot_particles(
     force: bool,
     summary: ParticleSummary,
     decision: Decision,
+    tomograms: Tomograms | None,
 ) -> ParticleSummary:
     """The particle job's pictures, report and page of every micrograph (``--plot``): the summary with them.
 
@@ -149,7 +151,7 @@ def plot_particles(
     from .page import thumbnails
 
     pictures = draw_pictures(details, output.plot_mics, images)
-    found = thumbnails(details, images, output.micrographs, output.project_dir)
+    found = thumbnails(details, images, tomograms, output.project_dir)
     missing = pictures.missing
     n_mics = len(details.mic_names)
     # (a tomogram's image is its reconstruction, found otherwise: not counted here)

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ...algo.dedup import DuplicateRule
+from ...algo.normalisation import Normalisation, normalisation
 from ...errors import CryodedupError
 from ...formats.read_request import CopickSelection, ReadRequest, RowRead, Scale, ScoreRead
 from ...labels import listed
@@ -29,6 +30,7 @@ from ...resolve.given_psize import judge_typed_psize
 
 if TYPE_CHECKING:
     from ...particle_set import ParticleSet
+    from ...report.html_report import Parameters
 
 __all__ = [
     "DECISION_OPTIONS",
@@ -184,14 +186,17 @@ def _species_radii(particles: ParticleSet, radius: dict[str, float]) -> np.ndarr
 
 @dataclass(frozen=True)
 class RegionsAsked:
-    """``--mask`` and ``--edge``, and where their files are found (``regions.regions_of``)."""
+    """``--mask`` and ``--edge``, and where their files are found (``regions.regions_of``).
+
+    (``--micrographs``' tomograms STAR, which places RELION 5's centred Å, is read by the job once:
+    ``regions.tomograms_of``.)
+    """
 
     mask: Path | None
     mask_label: int | None
     mask_psize: float | None
     edge: float | None
-    #: ``--micrographs`` (a tomograms STAR places RELION 5's centred Å) and ``--project-dir``.
-    micrographs: Path | None
+    #: ``--project-dir``: where the micrographs' images are found (their sizes, a folder of masks named after them).
     project_dir: Path | None
 
     @property
@@ -231,16 +236,22 @@ class Deciding:
     partners: bool = False
     #: Whether the decision is a report only (``--audit``: the half-set audit asked).
     audit: bool = False
+    #: The core's rule before the rows are read, made once of the distance and the ranking: the one-pass
+    #: route's whole rule, the two-pass route's start (``decide.rule_for_rows`` adds what the rows hold).
+    duplicate_rule: DuplicateRule = field(init=False)
+    #: ``--score-normalize``'s entry (``algo.normalisation``), looked up once.
+    normalisation: Normalisation = field(init=False)
+
+    def __post_init__(self) -> None:
+        d = self.distance
+        rule = DuplicateRule(d.min_dist, d.min_dist_z, self.remove_entirely, self.seed, selection=self.select)
+        object.__setattr__(self, "duplicate_rule", rule)  # (frozen: set once, here)
+        object.__setattr__(self, "normalisation", normalisation(self.score_normalize))
 
     @property
     def own_frame(self) -> bool:
         """Whether an ellipsoid in each particle's frame is given, for any species."""
         return self.distances.own_frame
-
-    def duplicate_rule(self) -> DuplicateRule:
-        """The rule before the rows are read: the one-pass route's whole rule, the two-pass route's start."""
-        d = self.distance
-        return DuplicateRule(d.min_dist, d.min_dist_z, self.remove_entirely, self.seed, selection=self.select)
 
     def of_species(self, s: int) -> Deciding:
         """The rule of species ``s``' rows: at its own distance."""
@@ -324,8 +335,8 @@ class OutputPlan:
     micrographs: Path | None
     #: ``--registration``: the registration picture is drawn unless ``ignore``.
     registration: str
-    #: The options as report.html's Parameters table shows them (a dataclass, read field by field there).
-    parameters: Any = None
+    #: The options as report.html's Parameters table shows them, made once here (with ``--plot``; None without).
+    parameters: Parameters | None = None
 
     @property
     def reassign_halves(self) -> bool:
@@ -393,9 +404,7 @@ def plan(options: ParticleOptions) -> ParticlePlan:
         dict(options.species_min_dist_ellipsoid),
         options.min_dist_given,
     )
-    regions = RegionsAsked(
-        options.mask, options.mask_label, options.mask_psize, options.edge, options.micrographs, options.project_dir
-    )
+    regions = RegionsAsked(options.mask, options.mask_label, options.mask_psize, options.edge, options.project_dir)
     output = OutputPlan(
         options.audit,
         options.halfsets,
@@ -405,7 +414,7 @@ def plan(options: ParticleOptions) -> ParticlePlan:
         options.project_dir,
         options.micrographs,
         options.registration,
-        options,
+        _report_table().of(options) if options.plot else None,  # (only where there is a report)
     )
     deciding = Deciding(
         base,
@@ -453,12 +462,19 @@ def plan(options: ParticleOptions) -> ParticlePlan:
         options.score, options.score_order, deciding.score_normalize, deciding.seed, bool(deciding.prefer)
     )
     request = ReadRequest(scale, score, rows, copick, options.output_format, bool(registration.transforms))
-    one_pass = deciding.duplicate_rule() if _one_pass_allowed(deciding, species, output, options.update) else None
+    one_pass = deciding.duplicate_rule if _one_pass_allowed(deciding, species, output, options.update) else None
     read = _read_plan(request, deciding, output, species, dict(options.input_psize), tuple(options.datasets), one_pass)
     decided_by = {name: getattr(options, name) for name in DECISION_OPTIONS}
     refused = _refused_by_update(read, deciding, output, registration)
     round_ = RoundPlan(refused, decided_by, options.add_again, output.decisions, options.repair)
     return ParticlePlan(read, deciding, registration, output, species, round_ if options.update else None)
+
+
+def _report_table() -> type[Parameters]:
+    """report.html's table of the options (its modules loaded for ``--plot`` alone)."""
+    from ...report.html_report import Parameters
+
+    return Parameters
 
 
 def _row_read(
@@ -515,8 +531,6 @@ def _refused_by_update(
     The store keeps each kept particle's micrograph, centre and score alone: an option that
     needs the whole set, orientations, images, species, a mask or micrograph sizes is refused.
     """
-    from ...algo.normalisation import normalisation
-
     normalise, species, regions = deciding.score_normalize, read.species, deciding.regions
     refused = [
         (deciding.min_support > 1, f"--min-support {deciding.min_support}", "consensus needs every input's picks"),
@@ -524,7 +538,7 @@ def _refused_by_update(
         (output.audit, "--audit", "it writes no particles to add"),
         (output.plot, "--plot", "pictures of one round are not drawn yet"),
         (
-            normalisation(normalise).apply is not None,
+            deciding.normalisation.apply is not None,
             f"--score-normalize {normalise}",
             "percentiles depend on the whole set"
             if normalise == "rank"
@@ -556,10 +570,8 @@ def _one_pass_allowed(deciding: Deciding, species: SpeciesAsked, output: OutputP
     ``--min-dist-z``, species, mask or edge, best selection, or ``--update`` round: each needs
     every pair of duplicates or a second look at the rows (docs/design.md section 5).
     """
-    from ...algo.normalisation import normalisation
-
     plain = not (deciding.audit or deciding.max_angle is not None or output.halfsets != "keep")
-    as_read = normalisation(deciding.score_normalize).apply is None
+    as_read = deciding.normalisation.apply is None
     plain = plain and deciding.min_support == 1 and as_read and deciding.distance.min_dist_z is None
     plain = plain and not (species.column or species.cross_species or species.min_dist)
     plain = plain and not species.min_dist_z and not deciding.own_frame

@@ -129,17 +129,17 @@ def followed_optimisation_sets(inputs: list[Path], plan: ReadPlan) -> tuple[list
 PICKER_SCORES = ("rlnAutopickFigureOfMerit", "pick_stats/ncc_score", "pick_stats/power")
 
 
-def raw_picker_scores(particles: ParticleSet, score_normalize: str, levels: np.ndarray | None) -> str | None:
+def raw_picker_scores(particles: ParticleSet, one_scale: bool, levels: np.ndarray | None) -> str | None:
     """What to say when several inputs' particles are ranked by a picker's score as read, else None.
 
     Two pickers' figures of merit are not on one scale, so the picker with the larger
     numbers wins nearly every group of duplicates, whatever its picks are worth; several
     files of one picker's particles are (their distributions are compared:
     :func:`cryodedup.algo.dedup.scales_differ`). ``levels``: each input's ``--prefer`` level
-    (None: one for all); the score decides only between inputs of one level.
+    (None: one for all); the score decides only between inputs of one level. ``one_scale``: the scores are
+    normalised onto one scale (``--score-normalize``'s entry says so): nothing to say.
     """
     label, n_inputs = particles.score_label, len(particles.inputs)  # (one input: no rows counted, 20 M instructions)
-    one_scale = normalisation(score_normalize).one_scale
     if label not in PICKER_SCORES or particles.scores is None or one_scale or n_inputs < 2:
         return None
     n_ranked = int(np.count_nonzero(np.bincount(particles.input_of, minlength=n_inputs)))
@@ -232,7 +232,9 @@ def read_checked(
     if is_picker_output(paths[0]):
         warn_inputs_apart(particles, warn)
     elif raw := raw_picker_scores(
-        particles, plan.request.score_read.score_normalize, _levels_of(held, len(particles.inputs))
+        particles,
+        normalisation(plan.request.score_read.score_normalize).one_scale,
+        _levels_of(held, len(particles.inputs)),
     ):
         warn(raw)  # (picker inputs: their reader says it, naming each picker's score)
     if particles.decided is None:  # (a one-pass scan decided every row: its core refused these already)

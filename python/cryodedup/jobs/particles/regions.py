@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from ...report.sections.readers import ReadersFound
     from .plan import RegionsAsked
 
-__all__ = ["AT_EDGE", "OUTSIDE_MASK", "Regions", "regions_of", "tomogram_corners"]
+__all__ = ["AT_EDGE", "OUTSIDE_MASK", "Regions", "regions_of", "tomogram_corners", "tomograms_of"]
 
 #: The reasons a row is dropped (``Regions.dropped``; 0: not dropped).
 OUTSIDE_MASK, AT_EDGE = 1, 2
@@ -64,12 +64,14 @@ class Regions:
         return int(np.count_nonzero(self.dropped == AT_EDGE))
 
 
-def regions_of(particles: ParticleSet, asked: RegionsAsked) -> Regions | None:
-    """The rows ``--mask`` and ``--edge`` drop (None: neither asked)."""
+def regions_of(particles: ParticleSet, asked: RegionsAsked, tomograms: Tomograms | None) -> Regions | None:
+    """The rows ``--mask`` and ``--edge`` drop (None: neither asked).
+
+    ``tomograms``: ``--micrographs`` as read once by the job (:func:`tomograms_of`), None without one.
+    """
     if asked.mask is None and asked.edge is None:
         return None
     n = len(particles)
-    tomograms = _tomograms(asked.micrographs)
     corner = _from_corner(particles, tomograms)
     sizes, sizes_from = _sizes(particles, asked.project_dir, tomograms, needed=asked.edge is not None)
     dropped = np.zeros(n, dtype=np.int8)
@@ -88,14 +90,14 @@ def regions_of(particles: ParticleSet, asked: RegionsAsked) -> Regions | None:
     return Regions(dropped, masks, sizes_from if asked.edge is not None else None, tuple(warnings))
 
 
-def tomogram_corners(particles: ParticleSet, micrographs: Path | None) -> np.ndarray | None:
+def tomogram_corners(particles: ParticleSet, tomograms: Tomograms | None) -> np.ndarray | None:
     """Where each tomogram's corner lies in its picks' coordinates (x, y, z, Å; by micrograph), as ``--mask`` places it.
 
     0 for picks counted from the corner; RELION 5's centred Å: minus the centre's offset from
     the tomograms STAR's sizes. None where centred Å have no tomograms STAR to place them.
     """
     try:
-        corner = _from_corner(particles, _tomograms(micrographs))
+        corner = _from_corner(particles, tomograms)
     except CryodedupError:
         return None
     first_row = np.zeros(len(particles.mic_names), dtype=np.int64)
@@ -130,8 +132,11 @@ def _no_room(particles: ParticleSet, sizes: np.ndarray, edge: float) -> list[str
     ]
 
 
-def _tomograms(micrographs: Path | None) -> Tomograms | None:
-    """The tomograms STAR given as ``--micrographs`` (sizes and tilt-series pixel sizes), else None."""
+def tomograms_of(micrographs: Path | None) -> Tomograms | None:
+    """The tomograms STAR given as ``--micrographs`` (sizes and tilt-series pixel sizes), else None.
+
+    Read once a run, before deciding, by the job: the mask and the edge, and the pictures' page, take it.
+    """
     if micrographs is None or Path(micrographs).suffix.lower() != ".star":
         return None
     return tomograms_star(Path(micrographs))

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from .plan import Deciding, ParticlePlan
     from .read import Held
     from .record import RecordFile
+    from .regions import Regions
 
 __all__ = ["Stages", "Written"]
 
@@ -36,8 +37,11 @@ class Written(NamedTuple):
 class Stages(Protocol):
     """How a run decides which rows to keep, and writes what it decided."""
 
-    def decide(self, particles: ParticleSet, rule: Deciding, log: Log, held: Held) -> Decision:
-        """The decision on the rows read, by the plan's ``rule`` (``held``: the inputs ``--prefer`` names)."""
+    def decide(self, particles: ParticleSet, rule: Deciding, log: Log, held: Held, regions: Regions | None) -> Decision:
+        """The decision on the rows read, by the plan's ``rule``.
+
+        ``held``: the inputs ``--prefer`` names; ``regions``: the rows ``--mask`` and ``--edge`` drop (None: neither).
+        """
 
     def write(
         self, particles: ParticleSet, decision: Decision, job: ParticlePlan, halves: np.ndarray | None, warn: Warn

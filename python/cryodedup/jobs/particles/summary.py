@@ -16,7 +16,7 @@ from ...algo.audit import (
 )
 from ...algo.density import duplicate_density
 from ...algo.filaments import RULES, tube_count
-from ...algo.normalisation import labels, normalisation, zscore_counts
+from ...algo.normalisation import labels, zscore_counts
 from ...algo.particle_names import Collisions, collision_cause, name_collisions
 from ...algo.priority import (
     PriorityCounts,
@@ -36,7 +36,7 @@ from ...report.sections.pixel_sizes import PixelSizes
 from ...report.sections.ranking import Score
 from ...report.sections.run import Timings
 from ..species import species_summary
-from .decide import Decision, input_voters, ranking_scores, ties_of
+from .decide import Decision, input_voters, ranking_scores
 from .read import raw_picker_scores
 
 if TYPE_CHECKING:
@@ -293,8 +293,8 @@ def summarize(
     counts = particles.counts()
     kept = particles.counts(decision.keep)
     n_kept = int(np.count_nonzero(decision.keep))
-    ties = ties_of(particles, decision, rule.remove_entirely, rule.filament_mode)
-    score = _score_summary(particles, rule.seed, rule.score_normalize, decision.levels, ties.by_input_order)
+    ties = decision.ties
+    score = _score_summary(particles, decision, rule.seed)
     priority = None
     if decision.levels is not None and decision.preference is not None:
         priority = _priority(particles, decision, rule.remove_entirely, ties.by_priority)
@@ -326,7 +326,7 @@ def summarize(
         pixel_sizes=PixelSizes.of(particles.pixel_sizes, len(particles.inputs) > 1),
         shift=Shift(particles.shift),
         score=score,
-        score_normalization=_score_normalization(particles, decision, rule.score_normalize),
+        score_normalization=_score_normalization(particles, decision),
         mask_and_edge=_mask_and_edge(decision, rule),
         read=particles.summary,  # (the set's own dict: a writer completes its part as it writes)
         priority=priority,
@@ -389,7 +389,7 @@ def _selection(decision: Decision) -> BestSelection | None:
 def _priority(particles: ParticleSet, decision: Decision, remove_entirely: bool, tied: int) -> Priority:
     """The summary's ``priority``: the inputs' order (``--prefer``) and the groups each level decided.
 
-    ``tied``: the groups priority decided between rows tied on the score (:func:`ties_of`).
+    ``tied``: the groups priority decided between rows tied on the score (``decision.ties``).
     """
     from ...report.sections.priority import Priority
 
@@ -415,30 +415,29 @@ def _priority(particles: ParticleSet, decision: Decision, remove_entirely: bool,
     )
 
 
-def _score_summary(
-    particles: ParticleSet, seed: int, score_normalize: str, levels: np.ndarray | None, ties_by_input_order: int
-) -> Score:
+def _score_summary(particles: ParticleSet, decision: Decision, seed: int) -> Score:
     """The summary's ``score``: the column and order the rows were ranked by, and how the scores were compared.
 
-    ``ties_by_input_order``: the groups tied on the score that the inputs' order decided (:func:`ties_of`).
+    ``ties_by_input_order``: the groups tied on the score that the inputs' order decided (``decision.ties``).
     """
-    score_label = particles.score_label
-    normalized = normalisation(score_normalize).summary
+    score_label, entry = particles.score_label, decision.normalisation
+    normalized = None if entry is None else entry.summary
+    one_scale = entry is not None and entry.one_scale
     scale = "compared as read across inputs, though the inputs' scores are on different scales"
     return Score(
         column=score_label,
         order=("max" if particles.higher_is_better else "min") if score_label else f"random (seed {seed})",
         normalized=normalized if score_label and normalized else None,
-        scale=scale if raw_picker_scores(particles, score_normalize, levels) else None,
+        scale=scale if raw_picker_scores(particles, one_scale, decision.levels) else None,
         without_score=int(count_without_score(particles.scores)),
-        ties_by_input_order=int(ties_by_input_order),
+        ties_by_input_order=int(decision.ties.by_input_order),
     )
 
 
-def _score_normalization(particles: ParticleSet, decision: Decision, score_normalize: str) -> ScoreNormalization | None:
+def _score_normalization(particles: ParticleSet, decision: Decision) -> ScoreNormalization | None:
     """The summary's ``score_normalization`` (``--score-normalize zscore``): its groups told from the z-scores."""
-    entry = normalisation(score_normalize)
-    if not entry.per_micrograph or decision.ranked_scores is None:
+    entry = decision.normalisation
+    if entry is None or not entry.per_micrograph or decision.ranked_scores is None:
         return None
     from ...report.sections.normalization import ScoreNormalization
 

@@ -58,6 +58,7 @@ if TYPE_CHECKING:
     from ...formats.cryosparc.particles import CsWriter
     from ...formats.star.particle_writer import StarWriter
     from .plan import Deciding, ParticlePlan, RoundPlan
+    from .regions import Regions
     from .summary import ParticleSummary
 
 __all__ = ["open_round", "repair"]
@@ -125,8 +126,12 @@ class Round:
     #: The round written, not yet committed: its kept rows, its files (final: temporary), the running file's change.
     pending: tuple[KeptRows, dict[Path, Path], RunningChange] | None = None
 
-    def decide(self, particles: ParticleSet, rule: Deciding, log: Log, held: Held) -> Decision:
-        """The batch's decision: rows near a kept particle rejected, the others decided as a plain run decides them."""
+    def decide(self, particles: ParticleSet, rule: Deciding, log: Log, held: Held, regions: Regions | None) -> Decision:
+        """The batch's decision: rows near a kept particle rejected, the others decided as a plain run decides them.
+
+        ``regions``: None (a round refuses ``--mask`` and ``--edge``: the store keeps no mask).
+        """
+        assert regions is None, "a round refuses --mask and --edge"
         return _decide(self, particles, rule, log, held)
 
     def write(
@@ -242,7 +247,7 @@ def blocked_by_kept(
     levels = np.concatenate([np.zeros(n_kept, np.uint32), np.ones(len(near), np.uint32)])
     ranking = Ranking(ranked, particles.higher_is_better, levels)
     # (greedy, whatever --select: the kept particles rank first and stay; the best selection chooses among the rest)
-    greedy = replace(rule.duplicate_rule(), selection="greedy")
+    greedy = replace(rule.duplicate_rule, selection="greedy")
     result = find_duplicates(groups, both, greedy, ranking, True)
     assert result.suppressed_by is not None
     by = result.suppressed_by[n_kept:]
@@ -303,6 +308,8 @@ def _decide(round_: Round, particles: ParticleSet, rule: Deciding, log: Log, hel
         preference=decision.preference,
         earlier_round=distance if round_plan.decisions else None,
         selection=decision.selection,
+        ties=decision.ties,  # (the same pairs, numbered in the batch)
+        normalisation=decision.normalisation,
     )
 
 
