@@ -389,10 +389,11 @@ def _off_centre(particles: ParticleSet, s: _Sampled) -> tuple[str, float] | None
     """
     rows_a, rows_b, mics = _sample(s.part, s.a, s.b, s.shared, s.counts)
     ca, ga, cb, gb = _sampled(s.part, rows_a, rows_b, mics)
-    size = float(np.nanmax(np.asarray(s.part.psize)[np.r_[rows_a, rows_b]], initial=np.nan))
-    if not np.isfinite(size):  # (centres read in Å, copick's: no pixel to name)
+    sizes = np.asarray(s.part.psize)[np.r_[rows_a, rows_b]]
+    sizes = sizes[np.isfinite(sizes)]
+    if not len(sizes):  # (centres read in Å, copick's: no pixel to name)
         return None
-    pixel = math.ceil(size * 100) / 100
+    pixel = math.ceil(float(sizes.max()) * 100) / 100
     near, within, same = (agreement(gb, ca, ga, cb, radius)[1] for radius in (s.radius, pixel, 0.0))
     if not (2 * within >= near > 0 and 2 * same < within):
         return None
