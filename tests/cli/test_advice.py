@@ -312,6 +312,61 @@ def test_recentered_copies_name_the_shift_aware_key_not_a_transform(tmp_path, mo
     assert sorted(_kept_particles(tmp_path / "second")) == list(range(1, n + 1))
 
 
+@pytest.mark.parametrize("mode", ["check", "warn"])
+def test_the_recentred_advice_followed_by_half_names_the_distance_left(tmp_path, monkeypatch, mode):
+    """The advice's --shift-key half alone (--min-dist 0 kept): said in one line, and the distance it names runs.
+
+    Before, that run kept every copy, said only by a low agreement. The oracle: row k of the
+    refined set and row k of the re-extraction are one particle; one of each pair is kept.
+    """
+    args, n = _recentered(tmp_path, monkeypatch)
+    status, text, _ = _run([*args, "--min-dist", "0", "--shift-key", "none", "-o", "first"])
+    assert status == 1 and "drop --shift-key none" in text and "give --min-dist" in text, text
+    half = [*args, "--min-dist", "0", "--registration", mode]
+    status, text, warnings = _run([*half, "-o", "half", "--json"])
+    said = text if mode == "check" else "\n".join(warnings)
+    assert status == (1 if mode == "check" else 0), text
+    assert "within a pixel of each other but not at one centre" in said and "--min-dist 0 pairs only" in said, said
+    if mode == "check":
+        assert len(text.strip().splitlines()) == 1, text
+    (distance,) = _suggested(said, [r"give (--min-dist [0-9.]+) in place of --min-dist 0"])
+    status, done, _ = _run([*_with(half, distance), "-o", "second", "-q"])
+    assert status == 0, done
+    assert sorted(_kept_particles(tmp_path / "second")) == list(range(1, n + 1))
+
+
+def test_copies_at_one_centre_stay_quiet_at_min_dist_zero(tmp_path, monkeypatch):
+    """RELION's re-extraction keeps each origin's remainder: --min-dist 0 alone pairs every copy, and says nothing.
+
+    The oracle: row k of each file is one particle, at one centre (coordinates minus origins).
+    """
+    from fixtures.relion_project import recentered_reextraction
+
+    n = recentered_reextraction(tmp_path, remainders=True)
+    monkeypatch.chdir(tmp_path)
+    args = ["particles", "Class3D/job016/run_it025_data.star", "Extract/job018/particles.star", "--min-dist", "0"]
+    status, text, warnings = _run([*args, "--mic-psize", "0.885", "-o", "out", "--json"])
+    assert status == 0, text
+    assert not [w for w in warnings if "pixel" in w or "agreement" in w or "origin" in w], warnings
+    assert sorted(_kept_particles(tmp_path / "out")) == list(range(1, n + 1))
+    assert json.loads(text.splitlines()[-1])["rejected"] == n
+
+
+def test_half_followed_cryosparc_advice_names_the_distance(tmp_path):
+    """CryoSPARC's re-centred copies (shifts zeroed) at --min-dist 0 without --shift-key none: refused, naming a pixel.
+
+    Its distance, run as printed, rejects one of each pair (row k of one file is row k of the other).
+    """
+    a = _recentered_cs(tmp_path)
+    args = ["particles", tmp_path / "a.cs", tmp_path / "b.cs", "--min-dist", "0"]
+    status, text, _ = _run([*args, "-o", tmp_path / "first"])
+    assert status == 1 and "not at one centre" in text and len(text.strip().splitlines()) == 1, text
+    (distance,) = _suggested(text, [r"give (--min-dist [0-9.]+) in place of --min-dist 0"])
+    status, done, _ = _run([*_with(args, distance), "-o", tmp_path / "second", "--json"])
+    assert status == 0, done
+    assert json.loads(done.splitlines()[-1])["rejected"] == len(a)
+
+
 def test_no_transform_for_offsets_that_differ_pick_by_pick(tmp_path, monkeypatch):
     """Copies each moved by its own offset (the origins left out): no transform is advised, none would fix them.
 
@@ -514,13 +569,8 @@ def test_the_pixel_size_taken_from_the_original_is_confirmed_as_advised(tmp_path
     assert status == 0 and not [w for w in warnings if "rlnMicrographPixelSize" in w], warnings
 
 
-def test_recentered_cryosparc_copies_name_the_shift_aware_key(tmp_path):
-    """CryoSPARC: picks and their copies re-centred by their 2D shifts (rounded to a pixel, shifts zeroed).
-
-    Under --shift-key none their offsets are each pick's own shift, measured only loosely as one
-    offset (before: "give more micrographs", and every copy kept). The advice, run as printed,
-    keeps exactly one of each pair: row k of one file is row k of the other (uids differ by 1).
-    """
+def _recentered_cs(tmp: Path) -> np.ndarray:
+    """Picks (a.cs) and their copies re-centred by their 2D shifts, rounded to a pixel, shifts zeroed (b.cs)."""
     rng = np.random.default_rng(7)
     a = cs_particles(rng, 3000, per_mic=150, duplicate_fraction=0.0)
     b = a.copy()
@@ -530,8 +580,19 @@ def test_recentered_cryosparc_copies_name_the_shift_aware_key(tmp_path):
     b["uid"] = a["uid"] + np.uint64(1)
     b["location/center_x_frac"], b["location/center_y_frac"] = centred[:, 0] / nx, centred[:, 1] / ny
     b["alignments2D/shift"] = 0
-    write_cs(tmp_path / "a.cs", a)
-    write_cs(tmp_path / "b.cs", b)
+    write_cs(tmp / "a.cs", a)
+    write_cs(tmp / "b.cs", b)
+    return a
+
+
+def test_recentered_cryosparc_copies_name_the_shift_aware_key(tmp_path):
+    """CryoSPARC: picks and their copies re-centred by their 2D shifts (rounded to a pixel, shifts zeroed).
+
+    Under --shift-key none their offsets are each pick's own shift, measured only loosely as one
+    offset (before: "give more micrographs", and every copy kept). The advice, run as printed,
+    keeps exactly one of each pair: row k of one file is row k of the other (uids differ by 1).
+    """
+    a = _recentered_cs(tmp_path)
     args = ["particles", tmp_path / "a.cs", tmp_path / "b.cs", "--min-dist", "0"]
     status, text, _ = _run([*args, "--shift-key", "none", "-o", tmp_path / "first"])
     assert status == 1 and "differ by their own per-particle origins" in text, text

@@ -322,6 +322,10 @@ MDOC_KEYS = frozenset(
 )
 
 
+#: A section's title line: ``[ZValue = 3]``, ``[FrameSet = 0]`` (other kinds are read and passed over).
+MDOC_SECTION = re.compile(r"\[\s*(\w+)\s*=\s*([^\]]*)\]")
+
+
 def _mdoc_sections(path: Path) -> tuple[dict[str, str], list[tuple[str, int, dict[str, str]]]]:
     """The global ``key = value`` lines and each ``[Kind = N]`` section's lines, with its line number."""
     text = read_foreign(path, "a SerialEM .mdoc").decode("utf-8", errors="replace")
@@ -334,15 +338,18 @@ def _mdoc_sections(path: Path) -> tuple[dict[str, str], list[tuple[str, int, dic
         line = line.strip()
         if not line:
             continue
-        section = re.fullmatch(r"\[\s*(\w+)\s*=\s*([^\]]*)\]", line)
+        # (the title's pattern tried only on lines that can be one: a stack has three lines a section)
+        section = MDOC_SECTION.fullmatch(line) if line[0] == "[" else None
         if section:
             current = {}
             sections.append((f"{section.group(1)} = {section.group(2).strip()}", number, current))
-        elif "=" in line:
-            key, value = (part.strip() for part in line.split("=", 1))
+            continue
+        key, equals, value = line.partition("=")
+        if equals:
+            key = key.strip()
             if key in MDOC_KEYS and key in current:  # which one SerialEM meant cannot be told
                 raise InputFileError(f"{path}: line {number}: {key} given twice in one section")
-            current[key] = value
+            current[key] = value.strip()
     return header, sections
 
 
@@ -350,13 +357,14 @@ def _mdoc_pair(
     values: dict[str, str], key: str, where: str, bound: float = MAX_COORDINATE, unit: str = ""
 ) -> tuple[float, float] | None:
     """A ``KEY = x y`` line of a section: two finite numbers, None when absent."""
-    if key not in values:
+    text = values.get(key)
+    if text is None:
         return None
-    parts = values[key].split()
+    parts = text.split()
     if len(parts) != 2:
-        raise InputFileError(f"{where}: {key} = {values[key]!r}, expected two numbers")
-    x, y = (checked_number(t, f"{where}: {key}", bound, unit) for t in parts[:2])
-    return x, y
+        raise InputFileError(f"{where}: {key} = {text!r}, expected two numbers")
+    named = f"{where}: {key}"
+    return checked_number(parts[0], named, bound, unit), checked_number(parts[1], named, bound, unit)
 
 
 def read_mdoc(path: StrPath) -> list[Acquisition]:
@@ -368,46 +376,64 @@ def read_mdoc(path: StrPath) -> list[Acquisition]:
     """
     path = Path(path)
     header, sections = _mdoc_sections(path)
-    if not sections:
+    images = [(title, line, values) for title, line, values in sections if title.startswith(("FrameSet", "ZValue"))]
+    if not images:
         raise InputFileError(f"{path}: no [FrameSet = N] or [ZValue = N] section (is this a SerialEM .mdoc?)")
     own = image_key(path.name)
-    header_psize = header.get("PixelSpacing")
-    out = []
-    for title, line, values in sections:
-        if not title.startswith(("FrameSet", "ZValue")):
-            continue
-        where = f"{path}: section [{title}] at line {line}"
-        stage = _mdoc_pair(values, "StagePosition", where, unit=" µm")
-        if stage is None:
-            raise InputFileError(f"{where} has no StagePosition")
-        shift = _mdoc_pair(values, "ImageShift", where) or (0.0, 0.0)
-        size = values["UncroppedSize"].split() if "UncroppedSize" in values else []
-        if size and len(size) < 2:
-            raise InputFileError(f"{where}: UncroppedSize = {values['UncroppedSize']!r}, expected two numbers")
-        frames = values.get("SubFramePath", "").replace("\\", "/").rsplit("/", 1)[-1]
-        numbered = own if len(sections) == 1 else f"{own}_{title.split('=')[1].strip()}"
-        unrecorded: list[str] = []
-        if "PixelSpacing" in values:
-            psize = calibration(values["PixelSpacing"], f"{where}: PixelSpacing", unrecorded, "pixel size")
-        else:
-            psize = calibration(header_psize, f"{path}: PixelSpacing (before the sections)", unrecorded, "pixel size")
-        out.append(
-            Acquisition(
-                source=path,
-                name=image_key(frames) if frames else numbered,
-                stage_um=stage,
-                shift=shift,
-                psize_A=psize,
-                time=mdoc_time(values["DateTime"], f"{where}: DateTime") if "DateTime" in values else None,
-                field_px=readout_size((size[0], size[1]) if size else (None, None), f"{where}: UncroppedSize"),
-                unrecorded=tuple(unrecorded),
-                nav_label=values.get("NavigatorLabel") or None,
-            )
-        )
-    if not out:
-        raise InputFileError(f"{path}: no [FrameSet = N] or [ZValue = N] section (is this a SerialEM .mdoc?)")
-    _one_section_per_image(path, out, [line for title, line, _ in sections if title.startswith(("FrameSet", "ZValue"))])
+    header_psize = _HeaderPixelSize(header.get("PixelSpacing"), f"{path}: PixelSpacing (before the sections)")
+    out = [
+        _mdoc_acquisition(path, title, line, values, own, len(sections), header_psize) for title, line, values in images
+    ]
+    _one_section_per_image(path, out, [line for _, line, _ in images])
     return out
+
+
+class _HeaderPixelSize:
+    """The header's ``PixelSpacing``, read once (at the first section without its own), for every section."""
+
+    def __init__(self, text: str | None, where: str) -> None:
+        self.text, self.where = text, where
+        self.read: tuple[float | None, tuple[str, ...]] | None = None
+
+    def value(self) -> tuple[float | None, tuple[str, ...]]:
+        """The pixel size (None: absent or 0) and what it leaves unrecorded."""
+        if self.read is None:
+            unrecorded: list[str] = []
+            self.read = calibration(self.text, self.where, unrecorded, "pixel size"), tuple(unrecorded)
+        return self.read
+
+
+def _mdoc_acquisition(
+    path: Path, title: str, line: int, values: dict[str, str], own: str, n_sections: int, header: _HeaderPixelSize
+) -> Acquisition:
+    """One ``[FrameSet]`` or ``[ZValue]`` section's acquisition (``own``: the file's name as a key)."""
+    where = f"{path}: section [{title}] at line {line}"
+    stage = _mdoc_pair(values, "StagePosition", where, unit=" µm")
+    if stage is None:
+        raise InputFileError(f"{where} has no StagePosition")
+    shift = _mdoc_pair(values, "ImageShift", where) or (0.0, 0.0)
+    size = values["UncroppedSize"].split() if "UncroppedSize" in values else []
+    if size and len(size) < 2:
+        raise InputFileError(f"{where}: UncroppedSize = {values['UncroppedSize']!r}, expected two numbers")
+    frames = values.get("SubFramePath", "").replace("\\", "/").rsplit("/", 1)[-1]
+    numbered = own if n_sections == 1 else f"{own}_{title.split('=')[1].strip()}"
+    if "PixelSpacing" in values:
+        unrecorded: list[str] = []
+        psize = calibration(values["PixelSpacing"], f"{where}: PixelSpacing", unrecorded, "pixel size")
+        missing = tuple(unrecorded)
+    else:
+        psize, missing = header.value()
+    return Acquisition(
+        source=path,
+        name=image_key(frames) if frames else numbered,
+        stage_um=stage,
+        shift=shift,
+        psize_A=psize,
+        time=mdoc_time(values["DateTime"], f"{where}: DateTime") if "DateTime" in values else None,
+        field_px=readout_size((size[0], size[1]) if size else (None, None), f"{where}: UncroppedSize"),
+        unrecorded=missing,
+        nav_label=values.get("NavigatorLabel") or None,
+    )
 
 
 def _one_section_per_image(path: Path, acquisitions: list[Acquisition], lines: list[int]) -> None:

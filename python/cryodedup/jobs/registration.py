@@ -25,6 +25,7 @@ from ..algo.registration import (
     Displacements,
     Measurement,
     Transform,
+    agreement,
     apply_steps,
     fires,
     measure,
@@ -260,10 +261,13 @@ def check_registration(
     check_registration_centres(particles)
     pairs: list[RegisteredPair] = []
     measured: list[str] = []  # (each pair's measurement as a refusal says it; "" where none fired)
+    at_zero: list[_Sampled] = []  # (pairs in one frame measured for --min-dist 0: are their copies at one centre?)
     for part, a, b, shared, counts, radius, species in _shared_pairs(particles, distances):
         entry, words = _pair_entry(part, a, b, shared, counts, radius)
         measured.append(words)
         pairs.append(replace(entry, species=species))
+        if entry.frames == "one" and _distance_of(particles, distances, species) == 0:
+            at_zero.append(_Sampled(part, a, b, shared, counts, radius))
     if not pairs:
         return None
     radii = {p.radius_A for p in pairs}
@@ -274,6 +278,7 @@ def check_registration(
         transforms_applied=tuple(MovedBy(particles.inputs[m.input], m.ops) for m in applied),
     )
     _refuse_per_particle_origins(particles, check, distances.base.min_dist, pairs, shift_aware, warn)
+    _refuse_copies_off_centre(particles, check, at_zero, warn)
     fired = [p for p in pairs if p.frames == "two"]
     if fired:
         if check.mode == "check":
@@ -332,6 +337,73 @@ def _refuse_per_particle_origins(
     if check.mode == "check":
         raise FramesError(f"{words}: no transform undoes that; {fix}, or --registration warn to merge them as they are")
     warn(f"{words}; merged as they are (--registration warn). To merge the copies as one: {fix}")
+
+
+@dataclass(frozen=True)
+class _Sampled:
+    """A pair of inputs measured (``part``'s ``a`` and ``b``), with what drawing its sample again takes."""
+
+    part: ParticleSet
+    a: int
+    b: int
+    shared: np.ndarray
+    counts: np.ndarray
+    radius: float
+
+
+def _distance_of(particles: ParticleSet, distances: Distances, species: str | None) -> float:
+    """The minimum distance the pair's picks are decided at: the species' own, else ``--min-dist``."""
+    if species is None:
+        return distances.base.min_dist
+    return distances.by_species[particles.species_names.index(species)]
+
+
+def _refuse_copies_off_centre(
+    particles: ParticleSet, check: RegistrationCheck, at_zero: list[_Sampled], warn: Warn
+) -> None:
+    """At ``--min-dist 0``: pairs whose copies lie within a pixel, not at one centre, refused (said), naming a pixel.
+
+    A re-extraction that recentres each particle by its origin rounded to a whole pixel and zeroes
+    the origin (RELION keeps the remainder as the new origin, and its copies then share a centre)
+    moves each copy off its source by up to half a pixel a side: ``--min-dist 0`` then pairs none
+    and keeps both copies of every particle, in a run the registration alone calls one frame.
+    """
+    found = [off for off in (_off_centre(particles, s) for s in at_zero) if off is not None]
+    if not found:
+        return
+    words = (
+        f"{'; '.join(words for words, _ in found)}: --min-dist 0 pairs only copies at one centre, so it would keep "
+        "both of each (a re-extraction that zeroes each origin moves its centre by the origin rounded to a whole pixel)"
+    )
+    fix = f"give --min-dist {max(pixel for _, pixel in found):g} in place of --min-dist 0"
+    if check.mode == "check":
+        raise FramesError(f"{words}: {fix}, or --registration warn to keep them as they are")
+    warn(f"{words}; kept as they are (--registration warn). To merge the copies as one: {fix}")
+
+
+def _off_centre(particles: ParticleSet, s: _Sampled) -> tuple[str, float] | None:
+    """What the pair's copies within a pixel, most not at one centre, say, and that pixel (Å, rounded up); else None.
+
+    Measured on the registration's sample: the picks paired within its radius, a pixel, and at
+    one centre (the minimum distance 0's, 0.001 Å).
+    """
+    rows_a, rows_b, mics = _sample(s.part, s.a, s.b, s.shared, s.counts)
+    ca, ga, cb, gb = _sampled(s.part, rows_a, rows_b, mics)
+    sizes = np.asarray(s.part.psize)[np.r_[rows_a, rows_b]]
+    sizes = sizes[np.isfinite(sizes)]
+    if not len(sizes):  # (centres read in Å, copick's: no pixel to name)
+        return None
+    pixel = math.ceil(float(sizes.max()) * 100) / 100
+    near, within, same = (agreement(gb, ca, ga, cb, radius)[1] for radius in (s.radius, pixel, 0.0))
+    if not (2 * within >= near > 0 and 2 * same < within):
+        return None
+    labels = input_labels(particles.inputs)
+    a, b = labels[s.a], labels[s.b]
+    return (
+        f"{b} and {a} hold copies within a pixel of each other but not at one centre ({within:,.0f} of "
+        f"{min(len(ca), len(cb)):,} picks measured lie within {pixel:g} Å of a copy, {same:,.0f} at its centre)",
+        pixel,
+    )
 
 
 def _fired_of(pair: RegisteredPair) -> Fired:

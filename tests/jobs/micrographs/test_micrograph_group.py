@@ -78,3 +78,40 @@ def test_every_true_pair_and_no_false_one_at_12_and_30_angstrom(real_like, tmp_p
     true_pearson = [float(p["pearson"]) for p in pairs if (int(p["index_a"]), int(p["index_b"])) in truth]
     if target == 30:
         assert min(true_pearson) < 0.3  # what the old fixed threshold missed
+
+
+def _brute_roots(n, pairs, rank):
+    """Each item's group walked from it pair by pair (every pair looked at until none adds one), its lowest rank."""
+    roots = []
+    for item in range(n):
+        group, grown = {item}, True
+        while grown:
+            grown = False
+            for a, b in pairs:
+                if (a in group) != (b in group):
+                    group |= {a, b}
+                    grown = True
+        roots.append(min(group, key=lambda k: rank[k]))
+    return roots
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_groups_keep_their_lowest_ranked_micrograph_as_brute_force_finds(seed):
+    """Random pairs among 60 micrographs in a shuffled order: each one's root, against a walk of its group."""
+    from cryodedup.jobs.micrographs.placement import linked_roots
+
+    rng = np.random.default_rng(seed)
+    n = 60
+    pairs = rng.integers(0, n, (int(rng.integers(0, 80)), 2))
+    pairs = pairs[pairs[:, 0] != pairs[:, 1]]
+    rank = rng.permutation(n)
+    assert linked_roots(n, pairs, rank).tolist() == _brute_roots(n, pairs.tolist(), rank)
+
+
+def test_tied_ranks_keep_the_first_joined_root():
+    """Micrographs outside the plan share one rank (n): at a tie the root met first takes the other (hand-worked)."""
+    from cryodedup.jobs.micrographs.placement import linked_roots
+
+    rank = np.array([5, 5, 5, 0])
+    assert linked_roots(4, np.array([[1, 2], [2, 0]]), rank).tolist() == [1, 1, 1, 3]
+    assert linked_roots(4, np.array([[1, 2], [0, 3]]), rank).tolist() == [3, 1, 1, 3]

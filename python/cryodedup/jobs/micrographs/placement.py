@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ...algo.neighbours import linked_groups, nearest_pairs
+from ...algo.neighbours import linked_groups, linked_groups_of_pairs, nearest_pairs
 from ...algo.revisits import Revisit, acquisition_times, find_revisits, same_position, same_position_entries
 from ...algo.shift_calibration import infer_calibration
 from ...errors import CryodedupError, InputFileError
@@ -64,7 +64,25 @@ class Positions:
 
 
 def linked_roots(n: int, pairs: np.ndarray, rank: np.ndarray) -> np.ndarray:
-    """For each of ``n`` items, the lowest-ranked item linked to it by ``pairs`` (union-find)."""
+    """For each of ``n`` items, the lowest-ranked item linked to it by ``pairs`` (union-find).
+
+    Where the items paired have ranks of their own (acquisition order), that item is each group's
+    one lowest: found from the groups in a few array passes (a crowded metadata run pairs
+    100,000 micrographs 400,000 times, 0.5 s in the loop below). Tied ranks keep the loop's
+    order of joins.
+    """
+    pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
+    paired = np.unique(pairs)
+    if len(np.unique(np.asarray(rank)[paired])) == len(paired):
+        group = linked_groups_of_pairs(n, pairs)
+        order = np.lexsort((rank, group))  # each group's items, its lowest rank first
+        first = order[np.r_[True, group[order][1:] != group[order][:-1]]] if n else order
+        return first[group].astype(np.int64)
+    return _linked_roots_joined(n, pairs, rank)
+
+
+def _linked_roots_joined(n: int, pairs: np.ndarray, rank: np.ndarray) -> np.ndarray:
+    """:func:`linked_roots` pair by pair: the lower-ranked root (the earlier, at a tie) takes the other."""
     parent = np.arange(n)
 
     def find(i: int) -> int:
@@ -73,7 +91,6 @@ def linked_roots(n: int, pairs: np.ndarray, rank: np.ndarray) -> np.ndarray:
             i = parent[i]
         return i
 
-    pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
     for start in range(
         0, len(pairs), 1 << 14
     ):  # as Python ints a slice at a time: a list of them all costs 130 B a pair
