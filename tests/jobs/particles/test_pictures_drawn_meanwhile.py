@@ -1,0 +1,97 @@
+"""``--plot``'s pictures and page drawn on a thread while the job counts its summary and writes its outputs.
+
+The drawing starts once the rows are decided; the report is written once both are done. What
+the thread raises reaches the user as it did drawn in line: a refusal as its one line, any
+other error with its traceback (the frame that raised in it), never a hang.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+
+import pytest
+
+from cryodedup.jobs.particles import job as particle_job
+from cryodedup.jobs.particles import pictures
+from cryodedup.jobs.particles.job import run
+from cryodedup.jobs.particles.read import Files
+from cryodedup.options import ParticleOptions
+from cryodedup.outputs import output_batch
+from fixtures.synthetic import write_benchmark_file
+from helpers import one_error_line
+
+#: The drawing's first picture replaced by one that raises (in the process the test starts).
+RAISING = """
+import sys
+import cryodedup.jobs.particles.pictures as pictures
+from cryodedup.errors import CryodedupError
+
+def _raises_in_the_drawing(details):
+    raise {error}
+
+pictures.nn_histogram = _raises_in_the_drawing
+from cryodedup.cli import main
+sys.exit(main())
+"""
+
+
+@pytest.fixture(scope="module")
+def star(tmp_path_factory):
+    path = tmp_path_factory.mktemp("meanwhile") / "particles.star"
+    write_benchmark_file(path, 3000, per_mic=100)
+    return path
+
+
+def _plot_in_a_process(star, outdir, error: str) -> subprocess.CompletedProcess:
+    args = ["particles", str(star), "-o", str(outdir), "--plot", "-q", "--min-dist", "20"]
+    try:
+        return subprocess.run(
+            [sys.executable, "-c", RAISING.format(error=error), *args],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        pytest.fail("the run still waits for its drawing thread after 120 s")
+
+
+def test_a_refusal_in_the_drawing_is_the_runs_one_line(star, tmp_path):
+    done = _plot_in_a_process(star, tmp_path / "out", "CryodedupError('the picture cannot be drawn')")
+    assert done.returncode == 1, done.stderr
+    assert one_error_line(done.stderr) == "Error: the picture cannot be drawn"
+    assert not (tmp_path / "out" / "report.html").exists()
+    assert not (tmp_path / "out" / "particles_kept.star").exists()  # (all outputs or none, as before)
+
+
+def test_an_unexpected_error_in_the_drawing_keeps_its_traceback(star, tmp_path):
+    done = _plot_in_a_process(star, tmp_path / "out", "ZeroDivisionError('drawn by zero')")
+    assert done.returncode != 0
+    assert "Traceback" in done.stderr and "ZeroDivisionError: drawn by zero" in done.stderr
+    assert "_raises_in_the_drawing" in done.stderr  # (the thread's frame, not only where it was waited for)
+
+
+def test_the_pictures_are_drawn_while_the_outputs_are_written(star, tmp_path, monkeypatch):
+    """The writing waits (at most 20 s) for the drawing to start: drawn after the writing, it never would."""
+    drawing = threading.Event()
+    draw_pictures, write = pictures.draw_pictures, particle_job.Plain.write
+
+    def draw_started(*args, **kwargs):
+        drawing.set()
+        return draw_pictures(*args, **kwargs)
+
+    def write_once_drawing(self, *args, **kwargs):
+        started = drawing.wait(20)
+        written = write(self, *args, **kwargs)
+        assert started, "the pictures were not being drawn while the outputs were written"
+        return written
+
+    monkeypatch.setattr(pictures, "draw_pictures", draw_started)
+    monkeypatch.setattr(particle_job.Plain, "write", write_once_drawing)
+    with output_batch():
+        outcome = run(Files.of([star]), tmp_path / "out", ParticleOptions(min_dist=20.0, plot=True))
+    assert drawing.is_set()
+    assert (tmp_path / "out" / "report.html").is_file() and (tmp_path / "out" / "micrographs.html").is_file()
+    assert str(tmp_path / "out" / "report.html") in (outcome.summary.plots or [])
