@@ -13,6 +13,7 @@ import threading
 
 import pytest
 
+from cryodedup.errors import CryodedupError
 from cryodedup.jobs.particles import job as particle_job
 from cryodedup.jobs.particles import pictures
 from cryodedup.jobs.particles.job import run
@@ -95,3 +96,36 @@ def test_the_pictures_are_drawn_while_the_outputs_are_written(star, tmp_path, mo
     assert drawing.is_set()
     assert (tmp_path / "out" / "report.html").is_file() and (tmp_path / "out" / "micrographs.html").is_file()
     assert str(tmp_path / "out" / "report.html") in (outcome.summary.plots or [])
+
+
+def test_the_scores_are_counted_while_the_other_pictures_are_drawn(star, tmp_path, monkeypatch):
+    """The distances' picture, drawn before the scores', waits (at most 20 s) for the scores' counting to start."""
+    counting = threading.Event()
+    score_counts, nn_histogram = pictures.score_counts, pictures.nn_histogram
+
+    def counting_started(details):
+        counting.set()
+        return score_counts(details)
+
+    def histogram_once_counting(details):
+        assert counting.wait(20), "the scores were not being counted while the other pictures were drawn"
+        return nn_histogram(details)
+
+    monkeypatch.setattr(pictures, "score_counts", counting_started)
+    monkeypatch.setattr(pictures, "nn_histogram", histogram_once_counting)
+    options = ParticleOptions(min_dist=20.0, plot=True, score="rlnMaxValueProbDistribution")
+    with output_batch():
+        run(Files.of([star]), tmp_path / "out", options)
+    assert (tmp_path / "out" / "scores.png").is_file()
+
+
+def test_an_error_counting_the_scores_is_the_runs(star, tmp_path, monkeypatch):
+    def refused(details):
+        raise CryodedupError("the scores cannot be counted")
+
+    monkeypatch.setattr(pictures, "score_counts", refused)
+    options = ParticleOptions(min_dist=20.0, plot=True, score="rlnMaxValueProbDistribution")
+    with output_batch(), pytest.raises(CryodedupError, match="the scores cannot be counted") as raised:
+        run(Files.of([star]), tmp_path / "out", options)
+    assert "refused" in {frame.name for frame in raised.traceback}  # (the frame that raised, in its thread)
+    assert not (tmp_path / "out" / "report.html").exists()

@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from functools import cache, partial
 from pathlib import Path
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple, TypeVar
 
 from ...particle_set import ParticleSet
 from ...report.canvas import Picture, drop_spares
@@ -154,6 +154,8 @@ def draw_all(details: ParticleDetails, output: OutputPlan, rule: Deciding, image
     from ...report.micrograph_page import micrograph_page
     from .page import page_picks, thumbnails
 
+    if details.score_counts is not None:  # (numpy's and the core's work, Python's lock let go: the other core's)
+        details.score_counts = _started(details.score_counts, "score-counts")
     pictures = draw_pictures(details, output.plot_mics, images)
     found = thumbnails(details, images, output.micrographs, output.project_dir)
     page = micrograph_page(details, page_picks(details.particles, decision, rule), found, TITLE)
@@ -168,29 +170,40 @@ def start_drawing(
     Started once the rows are decided, while the job counts its summary and the core writes
     the outputs (the last rows of a one-pass scan: the core's writer, Python's lock let go),
     so that the drawing's Python work and the writing share the two cores instead of taking
-    turns. Its error is raised where it is waited for, as it was raised when drawn there (its
-    traceback kept); a daemon thread, so that a run stopped meanwhile does not wait for it
-    (it writes nothing).
+    turns. The drawing writes nothing: a run stopped meanwhile leaves it behind.
     """
-    outcome: list[Drawn] = []
+    return _started(partial(draw_all, details, output, rule, images, decision), "pictures")
+
+
+T = TypeVar("T")
+
+
+def _started(work: Callable[[], T], name: str) -> Callable[[], T]:
+    """``work`` started on a daemon thread; what waits for it and gives its result, or raises its error.
+
+    The error is raised where the result is asked for, as it was when ``work`` ran there (its
+    traceback kept: the thread's frames and the waiter's). A daemon thread, so that a run
+    ended meanwhile (an error, a signal) does not wait for it.
+    """
+    outcome: list[T] = []
     failed: list[BaseException] = []
 
-    def draw() -> None:
+    def run() -> None:
         try:
-            outcome.append(draw_all(details, output, rule, images, decision))
-        except BaseException as error:  # (any: given to the main thread, which raises it)
+            outcome.append(work())
+        except BaseException as error:  # (any: given to the waiter, who raises it)
             failed.append(error)
 
-    thread = threading.Thread(target=draw, name="cryodedup-pictures", daemon=True)
+    thread = threading.Thread(target=run, name=f"cryodedup-{name}", daemon=True)
     thread.start()
 
-    def drawn() -> Drawn:
+    def result() -> T:
         thread.join()
         if failed:
             raise failed[0]
         return outcome[0]
 
-    return drawn
+    return result
 
 
 def plot_particles(
