@@ -129,3 +129,36 @@ def test_an_error_counting_the_scores_is_the_runs(star, tmp_path, monkeypatch):
         run(Files.of([star]), tmp_path / "out", options)
     assert "refused" in {frame.name for frame in raised.traceback}  # (the frame that raised, in its thread)
     assert not (tmp_path / "out" / "report.html").exists()
+
+
+#: In a fresh interpreter: what a one-pass scan is asked for --plot, and the thread that imports the pictures' modules.
+PLANS_THEN_IMPORTS = """
+import sys, threading
+from cryodedup.jobs.particles import decide
+from cryodedup.report.scan_plans import nearest_plan, page_files_plan
+
+before = "PIL.Image" in sys.modules
+importing, seen = decide._import_the_pictures, []
+
+def recorded():
+    seen.append((threading.current_thread() is threading.main_thread(), "PIL.Image" in sys.modules))
+    importing()
+
+decide._import_the_pictures = recorded
+plans = decide._pictures(20.0)
+for thread in threading.enumerate():
+    if thread.name == "cryodedup-import-pictures":
+        thread.join(60)
+assert plans[0] == nearest_plan(20.0), plans
+loaded = [name in sys.modules for name in ("cryodedup.report.micrograph_page", "cryodedup.report.consensus_figures")]
+print(before, seen, *loaded)
+"""
+
+
+def test_the_pictures_modules_are_imported_on_a_thread_while_the_scan_decides():
+    """Asking the scan for the pictures' counts loads no Pillow; a thread of its own imports the pictures' modules."""
+    done = subprocess.run(
+        [sys.executable, "-c", PLANS_THEN_IMPORTS], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["False", "[(False,", "False)]", "True", "True"], done.stdout
