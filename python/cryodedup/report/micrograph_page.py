@@ -35,12 +35,12 @@ from .canvas import KEPT_COLOUR, REJECTED_COLOUR
 from .html_report import Page, PageBatch
 from .particle_base import DISPLACED_COLOUR, SPECIES_COLOURS, UNCONFIRMED_COLOUR, ParticleDetails
 from .picks_figures import MicrographImage, display_image, grey
+from .scan_plans import CHUNK
 
 __all__ = [
     "THUMBNAIL_WIDTH",
     "PagePicks",
     "micrograph_page",
-    "page_files_plan",
     "page_shell",
     "slab_edges",
     "thumbnail_jpeg",
@@ -50,8 +50,6 @@ __all__ = [
 PAGE_FILE = "micrographs.html"
 PAGE_FOLDER = "micrographs"
 INDEX_FILE = f"{PAGE_FOLDER}/index.js"
-#: Micrographs per file of picks: a file is loaded when one of its micrographs comes into view.
-CHUNK = 50
 #: About how many pixels across a thumbnail is binned to (``formats.mrc.binned_image``).
 THUMBNAIL_WIDTH = 320
 #: The fates of a pick as the page draws them (told from its rule and partner).
@@ -133,14 +131,6 @@ def _write_picks(
         np.ascontiguousarray(picks.partner, dtype=np.int64),
         order,
     )
-
-
-def page_files_plan(rules: Sequence[str]) -> _core.PageFilesPlan:
-    """The files of picks a one-pass scan is asked to make as it decides (``--plot``), its rules named by ``rules``.
-
-    (The rules are the record of rejections': ``jobs.particles.record.RULES``.)
-    """
-    return _core.PageFilesPlan(CHUNK, list(rules))
 
 
 def _made_by_the_scan(details: ParticleDetails, picks: PagePicks, order: np.ndarray | None) -> _core.PageTexts | None:

@@ -19,6 +19,7 @@ from ..algo.histogram import counts_per_group
 from ..algo.registration import Displacements
 from ..particle_set import ParticleSet
 from .canvas import TICK_TEXT, Canvas, Panel, Picture, nice_ticks, text_width, tick_labels
+from .scan_plans import nn_histogram_top
 
 __all__ = [
     "DISPLACED_COLOUR",
@@ -31,7 +32,6 @@ __all__ = [
     "ScoreCounts",
     "headroom",
     "labelled_plot",
-    "nn_histogram_top",
     "nn_measured",
 ]
 
@@ -302,15 +302,6 @@ def nn_measured(details: ParticleDetails) -> tuple[np.ndarray, np.ndarray, float
         centres[:, 2] *= ratios[species]
     groups = details.groups.astype(np.int64) * len(distances) + species
     return groups, centres, nn_histogram_top(max(distances))
-
-
-def nn_histogram_top(min_dist: float) -> float:
-    """The right edge (Å) of the nearest-neighbour histogram.
-
-    Its last bin counts every distance from there on, so no distance farther than this is
-    measured (issue 43: the unbounded searches were most of what the histogram cost).
-    """
-    return max(5 * min_dist, 200.0)
 
 
 def labelled_plot(

@@ -10,8 +10,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-import cryodedup._core as _core
-
 from ..algo.audit import TOP_MICROGRAPHS, straddling_per_micrograph
 from ..algo.dedup import SAME_CENTRE_A, nearest_neighbour_histogram
 from ..algo.histogram import clipped_histogram, percentiles
@@ -36,9 +34,9 @@ from .particle_base import (
     ScoreCounts,
     headroom,
     labelled_plot,
-    nn_histogram_top,
     nn_measured,
 )
+from .scan_plans import NN_BINS, nearest_plan
 from .summary import short_name
 
 __all__ = [
@@ -46,7 +44,6 @@ __all__ = [
     "finish_bar_chart",
     "halfset_pairs",
     "input_contributions",
-    "nearest_plan",
     "nn_histogram",
     "rejected_fraction",
     "score_counts",
@@ -54,8 +51,6 @@ __all__ = [
 ]
 
 HISTOGRAM_COLOUR, WITHIN_COLOUR = "#4c72b0", "#9aa7b8"
-#: Bins of the nearest-neighbour histogram.
-NN_BINS = 100
 #: Characters of a micrograph's name beside a bar (cut at the front: its end tells it apart).
 BAR_LABEL_WIDTH = 40
 
@@ -109,15 +104,6 @@ class _NearestCounts:
     edges: np.ndarray
     counts: np.ndarray
     within: np.ndarray
-
-
-def nearest_plan(min_dist: float) -> _core.NearestHistogram:
-    """The histogram of one species at ``min_dist`` as :func:`_nearest_counts` counts it.
-
-    What a one-pass scan is asked to count batch by batch (``ScanPictures.nearest``).
-    """
-    top = nn_histogram_top(min_dist)
-    return _core.NearestHistogram(top, np.linspace(0, top, NN_BINS + 1).tolist(), max(min_dist, SAME_CENTRE_A))
 
 
 def _nearest_counts(details: ParticleDetails) -> _NearestCounts:

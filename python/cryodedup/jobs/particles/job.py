@@ -189,6 +189,8 @@ def run(
     for message in decision.regions.warnings if decision.regions is not None else ():
         warn(message)
     decided_at = time.perf_counter()
+    # (--plot: drawn on a thread from here, while the summary is counted and the outputs written)
+    plotted = _drawing(particles, decision, job, source, folder, force, tomograms) if job.output.plot else None
     halves = halfsets_by_micrograph(particles.groups, decision.keep) if job.output.reassign_halves else None
     # Counted before the outputs are written: a one-pass scan's writer may still be busy.
     summary = replace(summarize(particles, decision, rule, halves), registration=registration, transforms=transforms)
@@ -210,8 +212,8 @@ def run(
     )
     _warn_earlier_files(folder, job.output, warn)
     summary = replace(summary, verdict=verdict_of(summary))  # (once every warning is said: the report opens with it)
-    if job.output.plot:
-        summary = _plotted(particles, decision, job, source, folder, force, summary, tomograms)
+    if plotted is not None:
+        summary = plotted(summary)
     return Outcome(summary, particles, decision, written.record)
 
 
@@ -280,23 +282,27 @@ class Plain:
         return Written(outputs, seconds, record)
 
 
-def _plotted(
+def _drawing(
     particles: ParticleSet,
     decision: Decision,
     job: ParticlePlan,
     source: Source,
     folder: Path | None,
     force: bool,
-    summary: ParticleSummary,
     tomograms: Tomograms | None,
-) -> ParticleSummary:
-    """The pictures, report.html and the page of every micrograph (``--plot``): the summary naming them."""
-    from .pictures import picture_details, plot_particles  # (Pillow and the pictures' modules: for --plot alone)
+) -> Callable[[ParticleSummary], ParticleSummary]:
+    """The pictures and the page of every micrograph (``--plot``) drawn on a thread from now on: what writes them.
+
+    It writes them and report.html once the drawing is done (raising its error there), and
+    gives the summary naming them.
+    """
+    from .pictures import picture_details, plot_particles, start_drawing  # (Pillow and the pictures': --plot alone)
 
     assert folder is not None, "the source refuses --plot without an output folder"
     details = picture_details(particles, decision, job.deciding, job.output.registration)
     images = source.images(job.output.project_dir, folder)
-    return plot_particles(details, folder, job.output, job.deciding, images, force, summary, decision, tomograms)
+    drawn = start_drawing(details, job.output, job.deciding, images, decision, tomograms)
+    return lambda summary: plot_particles(drawn(), folder, job.output, images, force, summary)
 
 
 def _tomograms(particles: ParticleSet, job: ParticlePlan) -> Tomograms | None:

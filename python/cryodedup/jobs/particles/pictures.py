@@ -14,11 +14,12 @@ pictures it has and in which order (:data:`PARTICLE_PICTURES`), the images read,
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from functools import cache, partial
 from pathlib import Path
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple, TypeVar
 
 from ...particle_set import ParticleSet
 from ...report.canvas import Picture, drop_spares
@@ -50,9 +51,13 @@ from .summary import ParticleSummary
 
 if TYPE_CHECKING:
     from ...formats.star.tomograms import Tomograms
+    from ...report.html_report import Page
     from .plan import Deciding, OutputPlan
 
-__all__ = ["picture_details", "plot_particles"]
+__all__ = ["picture_details", "plot_particles", "start_drawing"]
+
+#: The report's and the page's title.
+TITLE = "cryodedup particles"
 
 
 def picture_details(particles: ParticleSet, decision: Decision, rule: Deciding, registration: str) -> ParticleDetails:
@@ -131,28 +136,99 @@ def drawn_images(
     return images
 
 
-def plot_particles(
+@dataclass(frozen=True)
+class Drawn:
+    """What ``--plot`` draws before its report: the pictures, every micrograph's image found, the page of them all."""
+
+    details: ParticleDetails
+    pictures: Pictures
+    found: dict[int, MicrographImage]
+    page: Page
+
+
+def draw_all(
     details: ParticleDetails,
-    outdir: Path,
     output: OutputPlan,
     rule: Deciding,
     images: Images,
-    force: bool,
-    summary: ParticleSummary,
     decision: Decision,
     tomograms: Tomograms | None,
+) -> Drawn:
+    """The pictures, every micrograph's image (binned small) and the page of every micrograph, made but not written.
+
+    Nothing here needs the summary or writes a file: :func:`start_drawing` runs it while the
+    outputs are written, and :func:`plot_particles` writes it with the report.
+    """
+    from ...report.micrograph_page import micrograph_page
+    from .page import page_picks, thumbnails
+
+    if details.score_counts is not None:  # (numpy's and the core's work, Python's lock let go: the other core's)
+        details.score_counts = _started(details.score_counts, "score-counts")
+    pictures = draw_pictures(details, output.plot_mics, images)
+    found = thumbnails(details, images, tomograms, output.project_dir)
+    page = micrograph_page(details, page_picks(details.particles, decision, rule), found, TITLE)
+    return Drawn(details, pictures, found, page)
+
+
+def start_drawing(
+    details: ParticleDetails,
+    output: OutputPlan,
+    rule: Deciding,
+    images: Images,
+    decision: Decision,
+    tomograms: Tomograms | None,
+) -> Callable[[], Drawn]:
+    """:func:`draw_all` on a thread of its own from now on; what waits for it and gives its result, or raises its error.
+
+    Started once the rows are decided, while the job counts its summary and the core writes
+    the outputs (the last rows of a one-pass scan: the core's writer, Python's lock let go),
+    so that the drawing's Python work and the writing share the two cores instead of taking
+    turns. The drawing writes nothing: a run stopped meanwhile leaves it behind.
+    """
+    return _started(partial(draw_all, details, output, rule, images, decision, tomograms), "pictures")
+
+
+T = TypeVar("T")
+
+
+def _started(work: Callable[[], T], name: str) -> Callable[[], T]:
+    """``work`` started on a daemon thread; what waits for it and gives its result, or raises its error.
+
+    The error is raised where the result is asked for, as it was when ``work`` ran there (its
+    traceback kept: the thread's frames and the waiter's). A daemon thread, so that a run
+    ended meanwhile (an error, a signal) does not wait for it.
+    """
+    outcome: list[T] = []
+    failed: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            outcome.append(work())
+        except BaseException as error:  # (any: given to the waiter, who raises it)
+            failed.append(error)
+
+    thread = threading.Thread(target=run, name=f"cryodedup-{name}", daemon=True)
+    thread.start()
+
+    def result() -> T:
+        thread.join()
+        if failed:
+            raise failed[0]
+        return outcome[0]
+
+    return result
+
+
+def plot_particles(
+    drawn: Drawn, outdir: Path, output: OutputPlan, images: Images, force: bool, summary: ParticleSummary
 ) -> ParticleSummary:
-    """The particle job's pictures, report and page of every micrograph (``--plot``): the summary with them.
+    """The particle job's pictures, report and page of every micrograph (``--plot``) written: the summary with them.
 
     The summary also says which images were not found: how many of every micrograph's (each
     looked for once, for the page), how to point at them, and which examples were drawn on a
     blank frame; or, for data in memory, that no image file was given for the examples.
     """
-    from .page import thumbnails
-
-    pictures = draw_pictures(details, output.plot_mics, images)
-    found = thumbnails(details, images, tomograms, output.project_dir)
-    missing = pictures.missing
+    details, found, missing = drawn.details, drawn.found, drawn.pictures.missing
     n_mics = len(details.mic_names)
     # (a tomogram's image is its reconstruction, found otherwise: not counted here)
     absent = None if images.roots is None or details.unit == "tomogram" else n_mics - len(found)
@@ -163,14 +239,14 @@ def plot_particles(
         note += "no image file was given for their micrographs"
     elif absent or missing:  # None found says the paths start from another folder, a few that files are gone.
         first = missing[0] if missing else str(images.find(details.mic_names[_first_absent(found, n_mics)]))
-        drawn = f"{len(missing)} of {n_examples} examples" if missing else "their cards on micrographs.html"
+        drawn_on = f"{len(missing)} of {n_examples} examples" if missing else "their cards on micrographs.html"
         note = (  # one line each, so that the path stays whole in a table
-            f"{absent:,} of {n_mics:,} micrograph images not found; {drawn} drawn on a blank frame\n"
+            f"{absent:,} of {n_mics:,} micrograph images not found; {drawn_on} drawn on a blank frame\n"
             f"first looked for: {first}\nif the images exist, give the folder their paths start from with --project-dir"
         )
     if note is not None:
         summary = replace(summary, micrograph_images=note)
-    report = write_report(details, decision, outdir, output.parameters, rule, pictures, found, summary, force)
+    report = write_report(drawn, outdir, output.parameters, summary, force)
     return replace(summary, plots=report)
 
 
@@ -179,29 +255,14 @@ def _first_absent(found: dict[int, MicrographImage], n_mics: int) -> int:
     return next(mic for mic in range(n_mics) if mic not in found)
 
 
-def write_report(
-    details: ParticleDetails,
-    decision: Decision,
-    outdir: Path,
-    parameters: object,
-    rule: Deciding,
-    pictures: Pictures,
-    found: dict[int, MicrographImage],
-    summary: ParticleSummary,
-    force: bool,
-) -> list[str]:
+def write_report(drawn: Drawn, outdir: Path, parameters: object, summary: ParticleSummary, force: bool) -> list[str]:
     """The pictures, report.html (the verdict and warnings, the summary's rows, the options) and the page in ``outdir``.
 
-    The page of every micrograph (``micrographs.html``, each micrograph's image ``found``) is
+    The page of every micrograph (``micrographs.html``, each micrograph's image found) is
     linked from the report; ``parameters``: the job's options as the report's Parameters table shows them.
     """
     from ...report import html_report
-    from ...report.micrograph_page import micrograph_page
-    from .page import page_picks
 
-    title = "cryodedup particles"
-    picks = page_picks(details.particles, decision, rule)
-    page = micrograph_page(details, picks, found, title)
     rows, highlight = report_rows(summary.overview(), summary.sections())
     warnings = summary.warnings or []
     kind = (
@@ -210,15 +271,15 @@ def write_report(
     opening = html_report.Opening(summary.verdict or "", kind, warnings)
     return html_report.write_all(
         outdir,
-        pictures.pngs,
-        title,
+        drawn.pictures.pngs,
+        TITLE,
         parameters,
         rows,
         force,
         highlight=highlight,
-        unit=details.unit,
+        unit=drawn.details.unit,
         opening=opening,
-        page=page,
+        page=drawn.page,
     )
 
 
