@@ -98,6 +98,10 @@ class Images:
         Ids of the stacks of some rows (an array of row indices): equal exactly where the
         stacks' names are, for those rows. With ``indices``, a row's image exactly: the
         64-bit keys only say which rows may share one (:meth:`exact`).
+    stacks : tuple of (bytes, numpy.ndarray of uint64, numpy.ndarray of uint8), or None
+        The runs' stack names as a STAR scan keeps them (the names one after the other, where
+        each run's ends, each run's ``index@`` prefix length), from which ``names`` tells a
+        row's name: the core's record of rejections names rows from them (None: not kept).
     """
 
     indices: np.ndarray
@@ -105,6 +109,7 @@ class Images:
     label: str
     names: Callable[[np.ndarray], list[str]]
     stack_ids: Callable[[np.ndarray], np.ndarray]
+    stacks: tuple[bytes, np.ndarray, np.ndarray] | None = None
 
     #: The bits of the 64-bit image keys compared before the names: 64, or fewer in a test
     #: (to make distinct images collide).
