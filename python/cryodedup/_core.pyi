@@ -242,6 +242,10 @@ def write_decisions(
     rule_names: list[str],
     kept_by: list[str],
     images: tuple[npt.NDArray[np.uint64], npt.NDArray[np.uint32], RunStacks] | None = None,
+    numbered: tuple[
+        list[str], npt.NDArray[np.uint32], npt.NDArray[np.uint64], npt.NDArray[np.uint32], npt.NDArray[np.uint64]
+    ]
+    | None = None,
 ) -> RecordWriting: ...
 
 RunStacks = tuple[bytes, npt.NDArray[np.uint64], npt.NDArray[np.uint8]]

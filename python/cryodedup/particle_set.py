@@ -727,6 +727,22 @@ class ParticleSet:
         return np.array([np.count_nonzero(mask(k)) for k in range(n_inputs)])
 
 
+@dataclass(frozen=True)
+class NumberedNames:
+    """Rows' names that are a text and a number after it (``uid 12``, ``Movies/a.star: line 7``).
+
+    Called, the names (``ParticleSet.row_names``); :attr:`numbered` gives them as the core's record
+    of rejections writes them without a string a row: the texts, each row's text (uint32) and
+    its number (uint64).
+    """
+
+    numbered: Callable[[np.ndarray], tuple[list[str], np.ndarray, np.ndarray]]
+
+    def __call__(self, rows: np.ndarray) -> list[str]:
+        texts, which, numbers = self.numbered(rows)
+        return [texts[t] + str(n) for t, n in zip(which.tolist(), numbers.tolist())]
+
+
 def _names_of_rows(names: Callable[[np.ndarray], list[str]], which: np.ndarray) -> Callable[[np.ndarray], list[str]]:
     """``names`` of a subset's rows: its row k is the whole set's ``which[k]``."""
     return lambda rows: names(np.take(which, rows))

@@ -42,13 +42,25 @@ type ImagesIn<'py> = (
     (Bound<'py, PyBytes>, PyReadonlyArray1<'py, u64>, PyReadonlyArray1<'py, u8>),
 );
 
+/// Numbered names: the texts, and each rejected row's and partner's text (uint32, 2**32 - 1:
+/// none) and number (uint64) after it.
+type NumberedIn<'py> = (
+    Vec<String>,
+    PyReadonlyArray1<'py, u32>,
+    PyReadonlyArray1<'py, u64>,
+    PyReadonlyArray1<'py, u32>,
+    PyReadonlyArray1<'py, u64>,
+);
+
 /// write_decisions(path, inputs, bounds, rows, partners, micrographs, micrograph_names,
-/// distance, angle, rule, rule_names, kept_by, images) -> RecordWriting: starts writing the
-/// record of the rejected `rows` (uint32, in order; `partners` uint32, 2**32 - 1: none) to
-/// `path` on a thread of its own (see `cryodedup_core::io::decisions_table::Table` for the
-/// columns). `images`: the rows' image runs, listed indices and stack names (None: no names).
+/// distance, angle, rule, rule_names, kept_by, images=None, numbered=None) -> RecordWriting:
+/// starts writing the record of the rejected `rows` (uint32, in order; `partners` uint32,
+/// 2**32 - 1: none) to `path` on a thread of its own (see
+/// `cryodedup_core::io::decisions_table::Table` for the columns). The particles' names:
+/// `images`, the rows' image runs, listed indices and stack names; or `numbered`, a text and
+/// a number each (`uid 12`); neither: empty.
 #[pyfunction]
-#[pyo3(signature = (path, inputs, bounds, rows, partners, micrographs, micrograph_names, distance, angle, rule, rule_names, kept_by, images=None))]
+#[pyo3(signature = (path, inputs, bounds, rows, partners, micrographs, micrograph_names, distance, angle, rule, rule_names, kept_by, images=None, numbered=None))]
 #[allow(clippy::too_many_arguments)] // (the record's columns, each an array or list of its own)
 pub(crate) fn write_decisions(
     py: Python<'_>,
@@ -65,6 +77,7 @@ pub(crate) fn write_decisions(
     rule_names: Vec<String>,
     kept_by: Vec<String>,
     images: Option<ImagesIn<'_>>,
+    numbered: Option<NumberedIn<'_>>,
 ) -> PyResult<RecordWriting> {
     let mut table = Table {
         inputs,
@@ -84,6 +97,16 @@ pub(crate) fn write_decisions(
     if let Some((runs, indices, (bytes, ends, prefixes))) = images {
         table.names = Some(names_of(py, &table, &runs, indices.as_slice()?, (bytes, ends, prefixes))?);
         table.check().map_err(|e| errors::value(e.to_string()))?; // (the names' runs and stacks)
+    } else if let Some((texts, row_texts, row_numbers, partner_texts, partner_numbers)) = numbered {
+        let pairs = |t: &[u32], n: &[u64]| t.iter().copied().zip(n.iter().copied()).collect::<Vec<_>>();
+        let (rows, partners) = (row_texts.as_slice()?, partner_texts.as_slice()?);
+        let (row_numbers, partner_numbers) = (row_numbers.as_slice()?, partner_numbers.as_slice()?);
+        if rows.len() != row_numbers.len() || partners.len() != partner_numbers.len() {
+            return Err(errors::value("numbered names: texts and numbers of other lengths".into()));
+        }
+        let (rows, partners) = (pairs(rows, row_numbers), pairs(partners, partner_numbers));
+        table.names = Some(Names::Numbered { texts, rows, partners });
+        table.check().map_err(|e| errors::value(e.to_string()))?;
     }
     let file = File::create(&path).map_err(|e| CoreError::writing(&path, e))?;
     let thread = std::thread::Builder::new()
@@ -115,5 +138,6 @@ fn names_of(
         let rows = decisions_table::images_of(&runs, indices, &table.rows);
         (rows, decisions_table::images_of(&runs, indices, &table.partners))
     });
-    Ok(Names { rows: of_rows.map_err(CoreError::from)?, partners: of_partners.map_err(CoreError::from)?, stacks })
+    let (rows, partners) = (of_rows.map_err(CoreError::from)?, of_partners.map_err(CoreError::from)?);
+    Ok(Names::Images { rows, partners, stacks })
 }

@@ -5,7 +5,8 @@ Its bytes against the Python record (``record.table`` and ``record.write_decisio
 main takes: the oracle, forced here by refusing the core's), on random sets of two or three STAR
 inputs whose micrograph and image names repeat across them (partners in either input, tied
 scores, names the CSV quotes, orientations with ``--max-angle``, ``--same-image``, ``--prefer``,
-inputs without image names), and on merges of real RELION files.
+inputs without image names), on CryoSPARC files and pickers' folders (rows named by uid, by file
+and line), and on merges of real RELION files and of the tutorial's two real pickers.
 """
 
 from __future__ import annotations
@@ -16,12 +17,13 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from test_particles_priority_oracle import MIN_DIST, cases, write_cs_inputs
 
 from cryodedup.formats.star import particles as particles_star
 from cryodedup.jobs.particles import record as record_module
 from cryodedup.jobs.particles.job import remove_duplicate_particles
 from cryodedup.options import ParticleOptions
-from helpers import shared_file
+from helpers import shared_file, write_star
 
 #: Micrograph names, some of which the CSV quotes (a comma, a quote) or the STAR file does (a space).
 MICROGRAPHS = ["m0.mrc", "Movies/a,b.mrc", '"with space.mrc"', 'q"uote.mrc']
@@ -151,3 +153,52 @@ def test_real_files_merged_record_is_the_python_record(tmp_path, monkeypatch, fi
         made = _run(paths, core, options, monkeypatch, core=True)
         assert made == _run(paths, python, options, monkeypatch, core=False)
         assert made.count(b"\n") > 2
+
+
+def _run_any(paths: list[Path], out: Path, options: ParticleOptions, monkeypatch, core: bool) -> bytes:
+    """:func:`_run` of inputs of any format (no one-pass split to refuse)."""
+    with monkeypatch.context() as patch:
+        if core:
+            patch.setattr(record_module, "table", lambda *a: pytest.fail("the record was made in Python"))
+        else:
+            patch.setattr(record_module, "start_core_record", lambda *args: None)
+        remove_duplicate_particles(paths, out, options)
+    return (out / "decisions.csv").read_bytes()
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(cases())
+def test_the_core_record_of_cryosparc_files_and_pickers_is_the_python_record(tmp_path_factory, monkeypatch, case):
+    # CryoSPARC's rows named by uid, a picker's by its file and line: numbered names, in the core too.
+    inputs, prefer, mode = case
+    folder = tmp_path_factory.mktemp("cs")
+    paths = write_cs_inputs(folder, inputs)
+    options = ParticleOptions(min_dist=MIN_DIST, prefer=[str(p) for p in prefer], same_image=mode, decisions=True)
+    made = _run_any(paths, folder / "core", options, monkeypatch, core=True)
+    assert made == _run_any(paths, folder / "python", options, monkeypatch, core=False)
+    labels = ["rlnCoordinateX", "rlnCoordinateY", "rlnClassNumber", "rlnAutopickFigureOfMerit"]
+    pickers = []
+    for k, rows in enumerate(inputs):
+        pickers.append(folder / f"Picker,{k}")
+        pickers[-1].mkdir()
+        for mic in (0, 1):
+            mine = [[row[1], row[2], j, row[5]] for j, row in enumerate(rows) if row[0] == mic]
+            if mine:
+                write_star(pickers[-1] / f"m{mic}_autopick.star", labels, mine, block="")
+    if not all(any(p.iterdir()) for p in pickers):
+        return  # (a picker's folder without a pick is no picker output)
+    options = ParticleOptions(min_dist=MIN_DIST, mic_psize=1.0, decisions=True)
+    made = _run_any(pickers, folder / "picks_core", options, monkeypatch, core=True)
+    assert made == _run_any(pickers, folder / "picks_python", options, monkeypatch, core=False)
+
+
+@pytest.mark.real_data
+def test_the_real_tutorial_two_picker_merge_record_is_the_python_record(tmp_path, monkeypatch):
+    # The RELION 3.1 tutorial's template (job011) and LoG (job006) pickers on their 5 shared
+    # micrographs, merged at 100 Å (test_particles_decisions checks its rows against a brute force).
+    folders = [shared_file(f"picks/relion31-tutorial/AutoPick/{job}/Movies") for job in ("job011", "job006")]
+    micrographs = shared_file("picks/relion31-tutorial/CtfFind/job003/micrographs_ctf.star")
+    options = ParticleOptions(micrographs=micrographs, min_dist=100.0, decisions=True)
+    made = _run_any(folders, tmp_path / "core", options, monkeypatch, core=True)
+    assert made == _run_any(folders, tmp_path / "python", options, monkeypatch, core=False)
+    assert made.count(b"\n") > 100

@@ -21,7 +21,7 @@ import cryodedup._core as _core
 
 from ...algo.dedup import SAME_CENTRE_A
 from ...algo.same_image import images_for_the_core
-from ...particle_set import ParticleSet
+from ...particle_set import NumberedNames, ParticleSet
 from .decide import DECISIONS_FILE, REJECTION_RULES, Decision, Rule, ranking_scores
 from .regions import AT_EDGE, OUTSIDE_MASK
 
@@ -96,13 +96,17 @@ def start_core_record(particles: ParticleSet, record: Rejections, path: Path) ->
     The bytes are those :func:`table` and :func:`write_decisions` write.
 
     The core names a row by its image, from the runs the scan keeps (:attr:`Images.stacks`),
-    or not at all (no image column): a set whose rows have names of their own (CryoSPARC's
-    uids, picker files' lines), images without the runs' names, inputs whose rows interleave,
-    or rows beyond 32-bit numbers are written by :func:`write_decisions`.
+    by a text and a number (:class:`NumberedNames`: CryoSPARC's uids, picker files' lines),
+    or not at all (no image column): other names of rows (a subset's, a merge of particles
+    and picks), images without the runs' names, inputs whose rows interleave, or rows beyond
+    32-bit numbers are written by :func:`write_decisions`.
     """
     images = particles.images
     inputs = np.asarray(particles.input_of)
-    if particles.row_names is not None or (images is not None and images.stacks is None):
+    numbered = particles.row_names if isinstance(particles.row_names, NumberedNames) else None
+    if particles.row_names is not None and numbered is None:
+        return None
+    if numbered is None and images is not None and images.stacks is None:
         return None
     if inputs.size >= _NO_PARTNER or (inputs.size and not bool((inputs[1:] >= inputs[:-1]).all())):
         return None
@@ -110,6 +114,10 @@ def start_core_record(particles: ParticleSet, record: Rejections, path: Path) ->
     bounds = [0, *np.cumsum(counts).tolist()]
     partners = np.where(record.partners >= 0, record.partners, _NO_PARTNER).astype(np.uint32)
     named = None
+    if numbered is not None:
+        images, named_by = None, _numbered(numbered, record.rows, partners)
+    else:
+        named_by = None
     if images is not None and images.stacks is not None:
         data, ends, prefixes = images.stacks
         stacks = (data, np.ascontiguousarray(ends, dtype=np.uint64), np.ascontiguousarray(prefixes, dtype=np.uint8))
@@ -128,8 +136,25 @@ def start_core_record(particles: ParticleSet, record: Rejections, path: Path) ->
         list(RULES),
         [KEPT_EARLIER if r == Rule.EARLIER_ROUND else "" for r in range(len(RULES))],
         named,
+        named_by,
     )
     return CoreRecord(path, writing)
+
+
+def _numbered(names: NumberedNames, rows: np.ndarray, partners: np.ndarray) -> tuple:
+    """The rows' and partners' numbered names, as the core takes them (a partner's text 2**32 - 1: none)."""
+    has = partners != _NO_PARTNER
+    texts, which, numbers = names.numbered(np.concatenate([rows, partners[has].astype(np.int64)]))
+    partner_texts = np.full(partners.size, _NO_PARTNER, dtype=np.uint32)
+    partner_numbers = np.zeros(partners.size, dtype=np.uint64)
+    partner_texts[has], partner_numbers[has] = which[rows.size :], numbers[rows.size :]
+    return (
+        [str(t) for t in texts],
+        np.ascontiguousarray(which[: rows.size], dtype=np.uint32),
+        np.ascontiguousarray(numbers[: rows.size], dtype=np.uint64),
+        partner_texts,
+        partner_numbers,
+    )
 
 
 def columns_of(record: dict[str, list | np.ndarray] | RecordFile) -> dict[str, list | np.ndarray]:

@@ -47,13 +47,14 @@ pub fn images_of(runs: &[ImageRun], indices: &[u32], rows: &[u32]) -> Result<Vec
         .collect())
 }
 
-/// The particle names of the record: each rejected row's and partner's image, and the
-/// runs' stack names (None: the inputs name no images, and the names are empty).
-#[derive(Clone, Debug, Default)]
-pub struct Names {
-    pub rows: Vec<Option<Image>>,
-    pub partners: Vec<Option<Image>>,
-    pub stacks: StackNames,
+/// The particle names of the record, of each rejected row and of its partner.
+#[derive(Clone, Debug)]
+pub enum Names {
+    /// Each row's image, and the runs' stack names.
+    Images { rows: Vec<Option<Image>>, partners: Vec<Option<Image>>, stacks: StackNames },
+    /// Each row's name as a text and a number after it (`uid 12`, `Movies/a.star: line 7`):
+    /// an index into `texts` ([`NO_PARTNER`]: none) and the number.
+    Numbered { texts: Vec<String>, rows: Vec<(u32, u64)>, partners: Vec<(u32, u64)> },
 }
 
 /// The record's columns, as the job decided them (one entry a rejected row, in row order).
@@ -116,17 +117,27 @@ impl Table {
         {
             return Err(BadTable(format!("a rule beyond the {} named", self.rule_names.len())));
         }
-        if let Some(names) = &self.names {
-            let runs = names.stacks.ends.len();
-            let images = names.rows.iter().chain(&names.partners).flatten();
-            if names.rows.len() != n || names.partners.len() != n || names.stacks.prefixes.len() != runs {
-                return Err(BadTable("the names' columns differ in length".into()));
+        match &self.names {
+            Some(Names::Images { rows, partners, stacks }) => {
+                let runs = stacks.ends.len();
+                if rows.len() != n || partners.len() != n || stacks.prefixes.len() != runs {
+                    return Err(BadTable("the names' columns differ in length".into()));
+                }
+                let beyond = rows.iter().chain(partners).flatten().any(|i| i.run as usize >= runs);
+                if beyond || stacks.ends.iter().any(|&e| e as usize > stacks.bytes.len()) {
+                    return Err(BadTable("a stack name beyond the names given".into()));
+                }
             }
-            if names.stacks.ends.iter().any(|&e| e as usize > names.stacks.bytes.len())
-                || images.into_iter().any(|i| i.run as usize >= runs)
-            {
-                return Err(BadTable("a stack name beyond the names given".into()));
+            Some(Names::Numbered { texts, rows, partners }) => {
+                if rows.len() != n || partners.len() != n {
+                    return Err(BadTable("the names' columns differ in length".into()));
+                }
+                let mut named = rows.iter().chain(partners).filter(|(t, _)| *t != NO_PARTNER);
+                if named.any(|&(t, _)| t as usize >= texts.len()) {
+                    return Err(BadTable(format!("a name beyond the {} texts given", texts.len())));
+                }
             }
+            None => {}
         }
         Ok(())
     }
@@ -152,7 +163,7 @@ pub fn write_table<W: Write>(table: &Table, mut out: W) -> io::Result<()> {
     let micrographs: Vec<Vec<u8>> = table.micrograph_names.iter().map(|t| field(t)).collect();
     let rules: Vec<Vec<u8>> = table.rule_names.iter().map(|t| field(t)).collect();
     let kept_by: Vec<Vec<u8>> = table.kept_by.iter().map(|t| field(t)).collect();
-    let stacks = table.names.as_ref().map(|names| stack_texts(&names.stacks));
+    let named = Named::of(table.names.as_ref());
     let mut scratch = Scratch::default();
     let mut line = Vec::with_capacity(1 << 16);
     for (k, &row) in table.rows.iter().enumerate() {
@@ -162,9 +173,7 @@ pub fn write_table<W: Write>(table: &Table, mut out: W) -> io::Result<()> {
         line.push(b',');
         decimal(&mut line, u64::from(row) - table.bounds[input] + 1);
         line.push(b',');
-        if let (Some(names), Some(stacks)) = (&table.names, &stacks) {
-            particle_name(&mut line, names.rows[k], stacks, &mut scratch);
-        }
+        named.row(&mut line, table.names.as_ref(), k, false, &mut scratch);
         line.push(b',');
         line.extend_from_slice(&micrographs[table.micrographs[k] as usize]);
         line.push(b',');
@@ -174,9 +183,7 @@ pub fn write_table<W: Write>(table: &Table, mut out: W) -> io::Result<()> {
             line.push(b',');
             decimal(&mut line, u64::from(partner) - table.bounds[input] + 1);
             line.push(b',');
-            if let (Some(names), Some(stacks)) = (&table.names, &stacks) {
-                particle_name(&mut line, names.partners[k], stacks, &mut scratch);
-            }
+            named.row(&mut line, table.names.as_ref(), k, true, &mut scratch);
         } else {
             line.extend_from_slice(&kept_by[table.rule[k] as usize]);
             line.extend_from_slice(b",,");
@@ -205,6 +212,44 @@ fn number(line: &mut Vec<u8>, x: f64, scratch: &mut Scratch) {
         x if x.is_nan() => {}
         x if x.is_infinite() => line.extend_from_slice(if x > 0.0 { b"inf" } else { b"-inf" }),
         x => scratch.repr(line, x),
+    }
+}
+
+/// The names' texts made once: each run's stack (decoded) and prefix, or each numbered
+/// name's text.
+enum Named {
+    Stacks(Vec<(Vec<u8>, u8)>),
+    Texts(Vec<Vec<u8>>),
+    None,
+}
+
+impl Named {
+    fn of(names: Option<&Names>) -> Named {
+        match names {
+            Some(Names::Images { stacks, .. }) => Named::Stacks(stack_texts(stacks)),
+            Some(Names::Numbered { texts, .. }) => Named::Texts(texts.iter().map(|t| t.as_bytes().to_vec()).collect()),
+            None => Named::None,
+        }
+    }
+
+    /// The name of rejected row `k` (or of its partner) as a field; nothing without names.
+    fn row(&self, line: &mut Vec<u8>, names: Option<&Names>, k: usize, partner: bool, scratch: &mut Scratch) {
+        match (self, names) {
+            (Named::Stacks(stacks), Some(Names::Images { rows, partners, .. })) => {
+                particle_name(line, if partner { partners[k] } else { rows[k] }, stacks, scratch);
+            }
+            (Named::Texts(texts), Some(Names::Numbered { rows, partners, .. })) => {
+                let (text, number) = if partner { partners[k] } else { rows[k] };
+                if text != NO_PARTNER {
+                    let name = &mut scratch.name;
+                    name.clear();
+                    name.extend_from_slice(&texts[text as usize]);
+                    decimal(name, number);
+                    csv_field(line, name);
+                }
+            }
+            _ => {}
+        }
     }
 }
 

@@ -12,7 +12,7 @@ fn table() -> Table {
     let indices = [7, 3, 9];
     let stacks = StackNames { bytes: b"a.mrcsb,c.mrcs".to_vec(), ends: vec![6, 14], prefixes: vec![7, 2] };
     let (rows, partners) = (vec![1, 3, 4, 5], vec![4, 0, NO_PARTNER, NO_PARTNER]);
-    let names = Names {
+    let names = Names::Images {
         rows: images_of(&runs, &indices, &rows).unwrap(),
         partners: images_of(&runs, &indices, &partners).unwrap(),
         stacks,
@@ -66,4 +66,24 @@ fn columns_that_do_not_fit_are_refused() {
     assert!(beyond.check().unwrap_err().0.contains("beyond the 6 rows"));
     let rule = Table { rule: vec![0, 1, 2, 4], ..table() };
     assert!(rule.check().is_err());
+}
+
+#[test]
+fn numbered_names_are_their_text_and_number() {
+    let texts = vec!["uid ".to_string(), "a,b.star: line ".to_string()];
+    let rows = vec![(0, u64::MAX), (1, 7), (0, 3), (1, 0)];
+    let partners = vec![(1, 12), (0, 5), (NO_PARTNER, 0), (NO_PARTNER, 0)];
+    let record = Table { names: Some(Names::Numbered { texts, rows, partners }), angle: None, ..table() };
+    record.check().unwrap();
+    let mut out = Vec::new();
+    write_table(&record, &mut out).unwrap();
+    let text = String::from_utf8(out).unwrap();
+    let lines: Vec<&str> = text.lines().skip(1).collect();
+    // By hand: the text, then the number in decimal; quoted where the text holds a comma.
+    assert_eq!(lines[0], "one.star,2,uid 18446744073709551615,m1.mrc,\"t,wo.star\",2,\"a,b.star: line 12\",1.5,score");
+    assert!(lines[1].contains(",\"a,b.star: line 7\",") && lines[1].contains(",uid 5,"));
+    assert!(lines[2].contains(",uid 3,") && lines[3].contains(",\"a,b.star: line 0\","));
+    let numbered = Names::Numbered { texts: vec![], rows: vec![(0, 1); 4], partners: vec![(NO_PARTNER, 0); 4] };
+    let beyond = Table { names: Some(numbered), ..table() };
+    assert!(beyond.check().unwrap_err().0.contains("beyond the 0 texts"));
 }
