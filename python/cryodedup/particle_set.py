@@ -44,6 +44,7 @@ __all__ = [
     "KindsWriter",
     "Log",
     "MovingSubsetWriter",
+    "NumberedNames",
     "ParticleNames",
     "ParticleSet",
     "PicksReach",
@@ -739,6 +740,7 @@ class NumberedNames:
     numbered: Callable[[np.ndarray], tuple[list[str], np.ndarray, np.ndarray]]
 
     def __call__(self, rows: np.ndarray) -> list[str]:
+        """The names of ``rows`` (an array of row indices), as texts."""
         texts, which, numbers = self.numbered(rows)
         return [texts[t] + str(n) for t, n in zip(which.tolist(), numbers.tolist())]
 

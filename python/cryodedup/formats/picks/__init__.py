@@ -38,7 +38,6 @@ __all__ = [
     "PicksBuilder",
     "own_score",
     "pick_location",
-    "pick_locations",
     "pick_numbers",
     "read_picks",
     "read_tables",
