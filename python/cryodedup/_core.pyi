@@ -223,6 +223,31 @@ def image_indices(
 ) -> npt.NDArray[np.uint32]: ...
 def image_row_count(runs: npt.NDArray[np.uint64]) -> int: ...
 
+class RecordWriting:
+    """The record of rejections being written by the core on a thread of its own."""
+
+    def finish(self) -> None: ...
+
+def write_decisions(
+    path: str | os.PathLike[str],
+    inputs: list[str],
+    bounds: list[int],
+    rows: npt.NDArray[np.uint32],
+    partners: npt.NDArray[np.uint32],
+    micrographs: npt.NDArray[np.uint32],
+    micrograph_names: list[str],
+    distance: npt.NDArray[np.float64],
+    angle: npt.NDArray[np.float64] | None,
+    rule: npt.NDArray[np.uint8],
+    rule_names: list[str],
+    kept_by: list[str],
+    images: tuple[npt.NDArray[np.uint64], npt.NDArray[np.uint32], RunStacks] | None = None,
+    numbered: tuple[
+        list[str], npt.NDArray[np.uint32], npt.NDArray[np.uint64], npt.NDArray[np.uint32], npt.NDArray[np.uint64]
+    ]
+    | None = None,
+) -> RecordWriting: ...
+
 RunStacks = tuple[bytes, npt.NDArray[np.uint64], npt.NDArray[np.uint8]]
 
 class NamedImageRows:

@@ -44,6 +44,7 @@ __all__ = [
     "KindsWriter",
     "Log",
     "MovingSubsetWriter",
+    "NumberedNames",
     "ParticleNames",
     "ParticleSet",
     "PicksReach",
@@ -98,6 +99,10 @@ class Images:
         Ids of the stacks of some rows (an array of row indices): equal exactly where the
         stacks' names are, for those rows. With ``indices``, a row's image exactly: the
         64-bit keys only say which rows may share one (:meth:`exact`).
+    stacks : tuple of (bytes, numpy.ndarray of uint64, numpy.ndarray of uint8), or None
+        The runs' stack names as a STAR scan keeps them (the names one after the other, where
+        each run's ends, each run's ``index@`` prefix length), from which ``names`` tells a
+        row's name: the core's record of rejections names rows from them (None: not kept).
     """
 
     indices: np.ndarray
@@ -105,6 +110,7 @@ class Images:
     label: str
     names: Callable[[np.ndarray], list[str]]
     stack_ids: Callable[[np.ndarray], np.ndarray]
+    stacks: tuple[bytes, np.ndarray, np.ndarray] | None = None
 
     #: The bits of the 64-bit image keys compared before the names: 64, or fewer in a test
     #: (to make distinct images collide).
@@ -720,6 +726,23 @@ class ParticleSet:
             return np.array([b - a if where is None else np.count_nonzero(where[a:b]) for a, b in runs])
         mask = (lambda k: self.input_of == k) if where is None else (lambda k: where & (self.input_of == k))
         return np.array([np.count_nonzero(mask(k)) for k in range(n_inputs)])
+
+
+@dataclass(frozen=True)
+class NumberedNames:
+    """Rows' names that are a text and a number after it (``uid 12``, ``Movies/a.star: line 7``).
+
+    Called, the names (``ParticleSet.row_names``); :attr:`numbered` gives them as the core's record
+    of rejections writes them without a string a row: the texts, each row's text (uint32) and
+    its number (uint64).
+    """
+
+    numbered: Callable[[np.ndarray], tuple[list[str], np.ndarray, np.ndarray]]
+
+    def __call__(self, rows: np.ndarray) -> list[str]:
+        """The names of ``rows`` (an array of row indices), as texts."""
+        texts, which, numbers = self.numbered(rows)
+        return [texts[t] + str(n) for t, n in zip(which.tolist(), numbers.tolist())]
 
 
 def _names_of_rows(names: Callable[[np.ndarray], list[str]], which: np.ndarray) -> Callable[[np.ndarray], list[str]]:

@@ -26,7 +26,7 @@ pub(crate) fn runs_array(py: Python<'_>, runs: &[ImageRun]) -> Py<PyArray2<u64>>
 }
 
 /// The runs of a (n, 5) uint64 array (`runs_array`'s).
-fn runs_of(runs: &PyReadonlyArray2<'_, u64>) -> PyResult<Vec<ImageRun>> {
+pub(crate) fn runs_of(runs: &PyReadonlyArray2<'_, u64>) -> PyResult<Vec<ImageRun>> {
     if runs.shape()[1] != RUN_COLUMNS {
         return Err(errors::value(format!("runs must have {RUN_COLUMNS} columns, got {}", runs.shape()[1])));
     }

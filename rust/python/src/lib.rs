@@ -9,6 +9,7 @@
 //! - [`keys`]: rows grouped by equal keys (a `.cs` file's micrograph uids or paths), a `.cs`
 //!   file's locations read in one pass.
 //! - [`star`]: STAR files mapped, indexed, scanned and split.
+//! - [`record`]: the record of every rejection (`decisions.csv`) of a job decided in two passes.
 //! - [`page`]: the files of picks of the page of every micrograph.
 //! - [`micrographs`]: binned images, spectra and their comparison.
 //! - [`metadata`]: the microscope's metadata files (EPU XML elements' texts).
@@ -27,6 +28,7 @@ mod micrographs;
 mod page;
 mod paint;
 mod picks;
+mod record;
 mod star;
 
 #[pymodule]
@@ -57,6 +59,8 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(dedup::suppress_overlaps, m)?)?;
     m.add_function(wrap_pyfunction!(dedup::percentiles_within, m)?)?;
     m.add_function(wrap_pyfunction!(images::image_runs, m)?)?;
+    m.add_function(wrap_pyfunction!(record::write_decisions, m)?)?;
+    m.add_class::<record::RecordWriting>()?;
     m.add_function(wrap_pyfunction!(images::image_keys, m)?)?;
     m.add_function(wrap_pyfunction!(images::stack_hashes, m)?)?;
     m.add_function(wrap_pyfunction!(images::image_rows, m)?)?;

@@ -64,12 +64,16 @@ def _cases(draw):
 
 
 def _job(path: Path, out: Path, options: ParticleOptions, monkeypatch, one_pass_scan: bool, core=True) -> None:
-    """The job on ``path``; in one pass, checked to be the core's record (``core``: the Python one refused)."""
+    """The job on ``path``; in one pass, checked to be the core's record (``core``: the Python one refused).
+
+    In two passes, the record made in Python (the core's record of two passes refused: the oracle).
+    """
     with monkeypatch.context() as patch:
         if one_pass_scan and core:
             patch.setattr(record_module, "table", lambda *a: pytest.fail("the record was made in Python"))
         else:
             patch.setattr(particles_star, "start_split", lambda *args: None)
+            patch.setattr(record_module, "start_core_record", lambda *args: None)
         remove_duplicate_particles([path], out, options)
 
 

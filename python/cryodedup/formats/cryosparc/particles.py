@@ -32,6 +32,7 @@ from ...particle_set import (
     HalfSets,
     Images,
     Log,
+    NumberedNames,
     ParticleSet,
     PlacedSubsetWriter,
     PsizeFrom,
@@ -726,9 +727,14 @@ def read_group(
 
 
 def _uids(group: CsGroup) -> Callable[[np.ndarray], list[str]] | None:
-    """Each row's name as CryoSPARC gives a particle one: ``uid N`` (None: an array without uids)."""
+    """Each row's name as CryoSPARC gives a particle one: ``uid N`` (None: an array without uids).
+
+    Unsigned uids (CryoSPARC's) are numbered names (:class:`NumberedNames`: the core's record writes them).
+    """
     if not group.has("uid"):
         return None
+    if group.column("uid").dtype.kind == "u":
+        return NumberedNames(lambda rows: (["uid "], np.zeros(len(rows), np.uint32), group.column("uid")[rows]))
     return lambda rows: [f"uid {u}" for u in group.column("uid")[rows].tolist()]
 
 

@@ -38,7 +38,7 @@ __all__ = [
     "PicksBuilder",
     "own_score",
     "pick_location",
-    "pick_locations",
+    "pick_numbers",
     "read_picks",
     "read_tables",
     "score_column",
@@ -348,25 +348,39 @@ def pick_location(picks: Picks, k: int) -> str:
 
 def pick_locations(picks: Picks, ks: np.ndarray) -> list[str]:
     """Where each of picks ``ks`` was read (:func:`pick_location`), each file read once for all its picks."""
-    out = [""] * len(ks)
+    texts, which, numbers = pick_numbers(picks, ks)
+    return [texts[t] + str(n) for t, n in zip(which.tolist(), numbers.tolist())]
+
+
+def pick_numbers(picks: Picks, ks: np.ndarray) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """Where each of picks ``ks`` was read, as a text and a number (``a.star: line `` and 7).
+
+    Returns the texts, each pick's text (uint32) and its number (uint64): its file's line, its
+    box in a JSON file, or its place among the picks where the file cannot be read again.
+    """
+    ks = np.asarray(ks, dtype=np.int64)
+    texts: list[str] = []
+    which = np.zeros(len(ks), dtype=np.uint32)
+    numbers = np.zeros(len(ks), dtype=np.uint64)
     files = picks.file_of_pick[ks]
     for f in np.unique(files).tolist():
-        which = np.flatnonzero(files == f)
+        mine = np.flatnonzero(files == f)
         path = picks.files[f].path
-        starts = picks.row_start[ks[which]].astype(np.int64)
+        starts = picks.row_start[ks[mine]].astype(np.int64)
         if path.endswith(".json"):
-            texts = [f"{path}: box {start + 1}" for start in starts.tolist()]
+            text, number = f"{path}: box ", starts + 1
         else:
             try:
                 with open(path, "rb") as stream:
                     newlines = np.flatnonzero(np.frombuffer(stream.read(), dtype=np.uint8) == ord("\n"))
             except OSError:
-                texts = [f"{path}: pick {k + 1}" for k in ks[which].tolist()]
+                text, number = f"{path}: pick ", ks[mine] + 1
             else:  # (a pick's line: the line feeds before its first byte, and one)
-                texts = [f"{path}: line {line}" for line in (np.searchsorted(newlines, starts) + 1).tolist()]
-        for i, text in zip(which.tolist(), texts):
-            out[i] = text
-    return out
+                text, number = f"{path}: line ", np.searchsorted(newlines, starts) + 1
+        which[mine] = len(texts)
+        numbers[mine] = number
+        texts.append(text)
+    return texts, which, numbers
 
 
 def repeat(values: np.ndarray, counts: np.ndarray) -> np.ndarray:

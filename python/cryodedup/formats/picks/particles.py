@@ -31,6 +31,7 @@ from ...errors import CryodedupError, InputFileError
 from ...particle_set import (
     MIC_PSIZE,
     Log,
+    NumberedNames,
     ParticleSet,
     PicksReach,
     PsizeFrom,
@@ -55,7 +56,7 @@ from ..micrograph_lists import (
 from ..mrc import mrc_shapes
 from ..sniff import is_glob, picker_files
 from ..star.micrographs import PIXEL_SIZE_FIELD, micrograph_names, micrograph_pixel_sizes
-from . import Picks, pick_location, pick_locations, read_picks, score_column
+from . import Picks, pick_location, pick_numbers, read_picks, score_column
 from .cryolo import TUBE_COLUMN as CRYOLO_TUBE
 from .relion import job_micrographs, job_micrographs_named
 from .write import relion_columns_lost, rows_copied, write_cryosparc, write_like_input, write_relion
@@ -125,16 +126,24 @@ class PicksWriter:
         """Where pick ``pick`` (counted from 0) of picker ``picker`` was read: its file and line."""
         return pick_location(self.pickers[picker], pick)
 
-    def rows_read_at(self, rows: np.ndarray) -> list[str]:
-        """Where each of the joined set's ``rows`` was read: its file and line (the pickers' rows follow each other)."""
+    def rows_read_at(self, rows: np.ndarray) -> tuple[list[str], np.ndarray, np.ndarray]:
+        """Where each of the joined set's ``rows`` was read: its file and line (the pickers' rows follow each other).
+
+        As :func:`~cryodedup.formats.picks.pick_numbers` gives them (texts, each row's text, its number).
+        """
+        rows = np.asarray(rows, dtype=np.int64)
         starts = np.cumsum([0] + [len(p.file_of_pick) for p in self.pickers])
         picker = np.searchsorted(starts, rows, side="right") - 1
-        out = [""] * len(rows)
+        texts: list[str] = []
+        which = np.zeros(len(rows), dtype=np.uint32)
+        numbers = np.zeros(len(rows), dtype=np.uint64)
         for k in np.unique(picker).tolist():
-            which = np.flatnonzero(picker == k)
-            for i, text in zip(which.tolist(), pick_locations(self.pickers[k], rows[which] - starts[k])):
-                out[i] = text
-        return out
+            mine = np.flatnonzero(picker == k)
+            own, of_rows, numbered = pick_numbers(self.pickers[k], rows[mine] - starts[k])
+            which[mine] = of_rows + len(texts)
+            numbers[mine] = numbered
+            texts += own
+        return texts, which, numbers
 
     def write(self, keep: np.ndarray, force: bool, halves: np.ndarray | None = None) -> dict[str, list[Path]]:
         """Writes the picks where ``keep`` is True as kept, the others as rejected, all or nothing.
@@ -717,7 +726,7 @@ def read_picker_outputs(
         writer=writer,
         mic_shapes=_shapes_by_id(names, writer.shapes),
         coverage=_coverage(ids, len(names)),
-        row_names=writer.rows_read_at,
+        row_names=NumberedNames(writer.rows_read_at),
         tubes=_tubes(pickers, groups),
         tube_column=CRYOLO_TUBE if any(p.tube is not None for p in pickers) else None,
         summary={

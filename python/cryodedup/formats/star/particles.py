@@ -524,7 +524,7 @@ def _named_images(indices: np.ndarray, runs: np.ndarray, stacks: list[_core.RunS
         by_run = np.array([ids.setdefault(stack(run), len(ids)) for run in run_ids.tolist()], dtype=np.int64)
         return by_run[of_row.reshape(-1)]
 
-    return Images(indices, runs, IMAGE_NAME, names, stack_ids)
+    return Images(indices, runs, IMAGE_NAME, names, stack_ids, (data, ends, prefixes))
 
 
 def _species_column(parts: list[Any], label: str | None) -> str | None:

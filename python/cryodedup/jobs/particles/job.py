@@ -15,6 +15,7 @@ knowing which it was given.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -37,7 +38,7 @@ from .plan import ParticlePlan, plan
 from .read import Files, Held, Source, warn_unused_options
 from .stages import Stages, Written
 from .summary import ParticleSummary, summarize, timings, verdict_of
-from .write import write_particles, write_record
+from .write import start_record, write_particles, write_record
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
@@ -273,12 +274,23 @@ class Plain:
         halves: np.ndarray | None,
         warn: Callable[[str], None],
     ) -> Written:
-        """As :class:`.stages.Stages` says: the kept and rejected rows, then the record (``--decisions``)."""
+        """As :class:`.stages.Stages` says: the kept and rejected rows, and the record (``--decisions``).
+
+        The core writes the record on a thread of its own while the rows are written, where it
+        can (:func:`.write.start_record`); else it is made once they are.
+        """
         output, force = job.output, self.force
-        outputs, seconds = write_particles(particles, decision.keep, halves, output, force, self.source, warn)
+        started = start_record(particles, decision, job.deciding, self.folder) if output.decisions else None
+        try:
+            outputs, seconds = write_particles(particles, decision.keep, halves, output, force, self.source, warn)
+        except BaseException:
+            if started is not None:  # (its thread ended before the batch removes its file)
+                with contextlib.suppress(OSError):
+                    started.finish()
+            raise
         if not output.decisions:
             return Written(outputs, seconds)
-        record, outputs = write_record(particles, decision, job.deciding, self.folder, force, outputs)
+        record, outputs = write_record(particles, decision, job.deciding, self.folder, force, outputs, started)
         return Written(outputs, seconds, record)
 
 

@@ -21,18 +21,32 @@ import cryodedup._core as _core
 
 from ...algo.dedup import SAME_CENTRE_A
 from ...algo.same_image import images_for_the_core
-from ...particle_set import ParticleSet
+from ...particle_set import NumberedNames, ParticleSet
 from .decide import DECISIONS_FILE, REJECTION_RULES, Decision, Rule, ranking_scores
 from .regions import AT_EDGE, OUTSIDE_MASK
 
 if TYPE_CHECKING:
     from .plan import Deciding
 
-__all__ = ["DECISIONS_FILE", "RULES", "RecordFile", "Rule", "columns_of", "rejections", "table", "write_decisions"]
+__all__ = [
+    "DECISIONS_FILE",
+    "RULES",
+    "CoreRecord",
+    "RecordFile",
+    "Rule",
+    "columns_of",
+    "rejections",
+    "start_core_record",
+    "table",
+    "write_decisions",
+]
 
 
 #: The rules as the record names them (:class:`~.decide.Rule` indexes this).
 RULES = REJECTION_RULES
+
+#: The kept input of a row an earlier round's kept particle rejected (no partner in the set).
+KEPT_EARLIER = "(kept by an earlier round)"
 
 
 @dataclass(frozen=True)
@@ -57,6 +71,90 @@ class RecordFile:
     """The record the core wrote while it scanned the rows (one STAR file in one pass): its file, read when asked."""
 
     path: Path
+
+
+@dataclass(frozen=True)
+class CoreRecord:
+    """The record the core is writing on a thread of its own (a job decided in two passes): its scratch file."""
+
+    path: Path
+    writing: _core.RecordWriting
+
+    def finish(self) -> Path:
+        """Waits until the core has written the record (raises its write error): its file."""
+        self.writing.finish()
+        return self.path
+
+
+#: A row without a partner, as the core's record takes it (uint32).
+_NO_PARTNER = np.uint32(2**32 - 1)
+
+
+def start_core_record(particles: ParticleSet, record: Rejections, path: Path) -> CoreRecord | None:
+    """The record of ``record`` written to ``path`` by the core on its own thread; None where it does not name rows.
+
+    The bytes are those :func:`table` and :func:`write_decisions` write.
+
+    The core names a row by its image, from the runs the scan keeps (:attr:`Images.stacks`),
+    by a text and a number (:class:`NumberedNames`: CryoSPARC's uids, picker files' lines),
+    or not at all (no image column): other names of rows (a subset's, a merge of particles
+    and picks), images without the runs' names, inputs whose rows interleave, or rows beyond
+    32-bit numbers are written by :func:`write_decisions`.
+    """
+    images = particles.images
+    inputs = np.asarray(particles.input_of)
+    numbered = particles.row_names if isinstance(particles.row_names, NumberedNames) else None
+    if particles.row_names is not None and numbered is None:
+        return None
+    if numbered is None and images is not None and images.stacks is None:
+        return None
+    if inputs.size >= _NO_PARTNER or (inputs.size and not bool((inputs[1:] >= inputs[:-1]).all())):
+        return None
+    counts = np.bincount(inputs, minlength=len(particles.inputs))
+    bounds = [0, *np.cumsum(counts).tolist()]
+    partners = np.where(record.partners >= 0, record.partners, _NO_PARTNER).astype(np.uint32)
+    named = None
+    if numbered is not None:
+        images, named_by = None, _numbered(numbered, record.rows, partners)
+    else:
+        named_by = None
+    if images is not None and images.stacks is not None:
+        data, ends, prefixes = images.stacks
+        stacks = (data, np.ascontiguousarray(ends, dtype=np.uint64), np.ascontiguousarray(prefixes, dtype=np.uint8))
+        named = (np.ascontiguousarray(images.runs, np.uint64), np.ascontiguousarray(images.indices, np.uint32), stacks)
+    writing = _core.write_decisions(
+        path,
+        [str(name) for name in particles.inputs],
+        bounds,
+        record.rows.astype(np.uint32),
+        partners,
+        np.asarray(particles.groups)[record.rows].astype(np.uint32),
+        [str(name) for name in particles.mic_names],
+        np.ascontiguousarray(record.distance, dtype=np.float64),
+        None if record.angle is None else np.ascontiguousarray(record.angle, dtype=np.float64),
+        record.rule.astype(np.uint8),
+        list(RULES),
+        [KEPT_EARLIER if r == Rule.EARLIER_ROUND else "" for r in range(len(RULES))],
+        named,
+        named_by,
+    )
+    return CoreRecord(path, writing)
+
+
+def _numbered(names: NumberedNames, rows: np.ndarray, partners: np.ndarray) -> tuple:
+    """The rows' and partners' numbered names, as the core takes them (a partner's text 2**32 - 1: none)."""
+    has = partners != _NO_PARTNER
+    texts, which, numbers = names.numbered(np.concatenate([rows, partners[has].astype(np.int64)]))
+    partner_texts = np.full(partners.size, _NO_PARTNER, dtype=np.uint32)
+    partner_numbers = np.zeros(partners.size, dtype=np.uint64)
+    partner_texts[has], partner_numbers[has] = which[rows.size :], numbers[rows.size :]
+    return (
+        [str(t) for t in texts],
+        np.ascontiguousarray(which[: rows.size], dtype=np.uint32),
+        np.ascontiguousarray(numbers[: rows.size], dtype=np.uint64),
+        partner_texts,
+        partner_numbers,
+    )
 
 
 def columns_of(record: dict[str, list | np.ndarray] | RecordFile) -> dict[str, list | np.ndarray]:
@@ -253,7 +351,7 @@ def table(particles: ParticleSet, record: Rejections) -> dict[str, list | np.nda
         "row": place[: record.rows.size],
         "particle": all_names[: record.rows.size],
         "micrograph": np.asarray(particles.mic_names, dtype=object)[particles.groups[record.rows]],
-        "kept_input": np.where(has, names[inputs[partners]], np.where(earlier, "(kept by an earlier round)", "")),
+        "kept_input": np.where(has, names[inputs[partners]], np.where(earlier, KEPT_EARLIER, "")),
         "kept_row": np.where(has, place[record.rows.size :], -1),
         "kept_particle": partner_names,
         "distance_A": record.distance,

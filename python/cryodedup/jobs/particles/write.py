@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ...formats.sniff import is_optimisation_set
-from ...outputs import AtomicOutputs
+from ...outputs import AtomicOutputs, scratch_files
 from ...particle_set import ParticleSet, Warn
 from ...report.sections.run import Outputs
 from .decide import Decision
@@ -23,9 +23,9 @@ from .read import Files, Source
 
 if TYPE_CHECKING:
     from .plan import Deciding, OutputPlan
-    from .record import RecordFile
+    from .record import CoreRecord, RecordFile
 
-__all__ = ["write_particles", "write_record"]
+__all__ = ["start_record", "write_particles", "write_record"]
 
 
 def write_particles(
@@ -58,6 +58,24 @@ def write_particles(
     return outputs, time.perf_counter() - start
 
 
+def start_record(particles: ParticleSet, decision: Decision, rule: Deciding, folder: Path | None) -> CoreRecord | None:
+    """The record of every rejection (``--decisions``) started by the core, on its own thread; or None.
+
+    Written while the kept and rejected rows are (a job decided in two passes: several inputs).
+    None where the scan wrote it already (one STAR file in one pass), without an output folder,
+    or where the core does not name the rows (:func:`.record.start_core_record`):
+    :func:`write_record` makes it then.
+    """
+    if folder is None or particles.decided_record is not None:
+        return None
+    from .record import DECISIONS_FILE, rejections, start_core_record  # (for --decisions only)
+
+    scratch = scratch_files([Path(folder) / DECISIONS_FILE])
+    if scratch is None:
+        return None
+    return start_core_record(particles, rejections(particles, decision, rule), next(iter(scratch.values())))
+
+
 def write_record(
     particles: ParticleSet,
     decision: Decision,
@@ -65,18 +83,22 @@ def write_record(
     folder: Path | None,
     force: bool,
     outputs: dict[str, list[str]],
+    started: CoreRecord | None = None,
 ) -> tuple[dict | RecordFile, dict[str, list[str]]]:
     """The record of every rejection (``--decisions``): its columns, written to ``decisions.csv`` in ``folder``.
 
     Written in the job's output batch (under a temporary name, put in place with the other
-    outputs); where the core wrote it while it scanned the rows (one STAR file in one pass),
-    its file put in place. Returns the columns (or that file), and ``outputs`` with the
-    record's path as ``decisions``.
+    outputs); where the core wrote it (one STAR file in one pass, as it scanned the rows; or
+    ``started``, by :func:`start_record`, as the rows were written), its file put in place.
+    Returns the columns (or that file), and ``outputs`` with the record's path as ``decisions``.
     """
     from .record import DECISIONS_FILE, RecordFile, rejections, table, write_decisions  # (for --decisions only)
 
-    written = particles.decided_record() if particles.decided_record is not None else None
-    if written is not None and folder is not None:  # (the core wrote it as it scanned: put in place)
+    if started is not None:
+        written: Path | None = started.finish()
+    else:
+        written = particles.decided_record() if particles.decided_record is not None else None
+    if written is not None and folder is not None:  # (the core wrote it: put in place)
         path = Path(folder) / DECISIONS_FILE
         with AtomicOutputs([path], force=force, inputs=particles.read_files) as tmp:
             os.replace(written, tmp[path])

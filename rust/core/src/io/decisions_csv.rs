@@ -151,14 +151,14 @@ pub fn write_record<W: Write>(
 
 /// Buffers reused from row to row (no allocation a row).
 #[derive(Default)]
-struct Scratch {
-    name: Vec<u8>,
+pub(crate) struct Scratch {
+    pub(crate) name: Vec<u8>,
     text: String,
 }
 
 impl Scratch {
     /// [`python_repr`], its digits made in the reused buffer.
-    fn repr(&mut self, line: &mut Vec<u8>, x: f64) {
+    pub(crate) fn repr(&mut self, line: &mut Vec<u8>, x: f64) {
         self.text.clear();
         let _ = write!(self.text, "{:e}", x.abs());
         repr_of_digits(line, x.is_sign_negative(), &self.text);
@@ -166,7 +166,7 @@ impl Scratch {
 }
 
 /// `n` in decimal.
-fn decimal(line: &mut Vec<u8>, mut n: u64) {
+pub(crate) fn decimal(line: &mut Vec<u8>, mut n: u64) {
     let mut digits = [0u8; 20];
     let mut k = digits.len();
     loop {
@@ -209,7 +209,7 @@ fn particle_name(line: &mut Vec<u8>, data: &[u8], span: (u64, u64), image: Optio
 
 /// A CSV field as Python's record writes a text: quoted (its quotes doubled) where it holds a
 /// comma, a quote or a line break.
-fn csv_field(line: &mut Vec<u8>, text: &[u8]) {
+pub(crate) fn csv_field(line: &mut Vec<u8>, text: &[u8]) {
     if memchr3(b',', b'"', b'\n', text).is_none() && memchr(b'\r', text).is_none() {
         line.extend_from_slice(text);
         return;

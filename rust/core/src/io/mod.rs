@@ -8,7 +8,8 @@
 //! - [`pick_join`]: several pickers' picks joined into one set (micrograph ids, centres in Å).
 //! - [`page_picks`]: the files of picks of the page of every micrograph (`--plot`);
 //!   [`page_batches`]: the same files made by a one-pass scan as it decides.
-//! - [`decisions_csv`]: the record of every rejection of a STAR file split in one pass.
+//! - [`decisions_csv`]: the record of every rejection of a STAR file split in one pass;
+//!   [`decisions_table`]: the same record of a job decided in two passes (several inputs).
 //! - [`pairs_csv`]: the rows of the micrograph job's pairs.csv, as Python's `csv` writes them.
 //! - [`plain_xml`]: the texts of a few elements of a small plain XML (EPU's per-image files).
 //! - [`mapped`]: a big input mapped for streaming passes, and what each pass releases and reads ahead.
@@ -16,6 +17,7 @@
 
 pub mod cs_location;
 pub mod decisions_csv;
+pub mod decisions_table;
 pub mod mapped;
 pub mod page_batches;
 pub mod page_cache;
