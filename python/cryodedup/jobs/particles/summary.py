@@ -341,7 +341,21 @@ def summarize(
         filaments=None if particles.tubes is None else _filaments(particles, rule.filament_mode),
         **_audits(particles, decision, rule, halves),
         consensus=consensus,
+        min_dist_A=rule.distances.used()[0],
+        min_dist_z_A=rule.distances.used()[1],
+        mode=_mode(rule.remove_entirely, rule.select),
     )
+
+
+#: The summary's mode for each ``--select`` (greedy: the default's words).
+_MODES = {"most-particles": "keep the most picks of each group", "best-score": "keep the best score sum of each group"}
+
+
+def _mode(remove_entirely: bool, select: str) -> str:
+    """The summary's mode: which picks of a group of duplicates stay."""
+    if remove_entirely:
+        return "remove entirely"
+    return _MODES.get(select, "keep best of each group")
 
 
 def _own_frame(particles: ParticleSet, rule: Deciding) -> OwnFrameExclusion | None:
