@@ -295,16 +295,13 @@ def summarize(
     counts = particles.counts()
     kept = particles.counts(decision.keep)
     n_kept = int(np.count_nonzero(decision.keep))
-    ours = {
-        "score": _score_summary(particles, decision, rule.seed),
-        "priority": _priority_of(particles, decision, rule.remove_entirely),
-        "mask_and_edge": _mask_and_edge(decision, rule),
-        "own_frame_exclusion": _own_frame(particles, rule),
-        "filaments": None if particles.tubes is None else _filaments(particles, rule.filament_mode),
-        "min_dist_A": rule.distances.used()[0],
-        "min_dist_z_A": rule.distances.used()[1],
-        "mode": _mode(rule.remove_entirely, rule.select),
-    }
+    score = _score_summary(particles, decision, rule.seed)
+    priority = _priority_of(particles, decision, rule.remove_entirely)
+    mask_and_edge = _mask_and_edge(decision, rule)
+    own_frame = _own_frame(particles, rule)
+    filaments = None if particles.tubes is None else _filaments(particles, rule.filament_mode)
+    min_dist, min_dist_z = rule.distances.used()
+    mode = _mode(rule.remove_entirely, rule.select)
     audits = _audits(particles, decision, rule, halves)  # (the half-set audit last: algo.audit's)
     consensus = None
     if decision.confirmed_by is not None:  # (several inputs: how many confirmed the picks kept)
@@ -343,7 +340,14 @@ def summarize(
                 particles.groups, decision.duplicate, particles.mic_names, particles.input_of, particles.inputs
             )
         ),
-        **ours,
+        score=score,
+        priority=priority,
+        mask_and_edge=mask_and_edge,
+        own_frame_exclusion=own_frame,
+        filaments=filaments,
+        min_dist_A=min_dist,
+        min_dist_z_A=min_dist_z,
+        mode=mode,
         **audits,
         consensus=consensus,
     )
