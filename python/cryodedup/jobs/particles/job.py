@@ -264,21 +264,21 @@ class Plain:
     ) -> Written:
         """As :class:`.stages.Stages` says: the kept and rejected rows, and the record (``--decisions``).
 
-        The core writes the record on a thread of its own while the rows are written, where it
-        can (:func:`.write.start_record`); else it is made once they are.
+        The record is made once before the rows are written (:func:`.write.start_record`); the
+        core writes it on a thread of its own meanwhile where it can, else it is written once they are.
         """
         output, force = job.output, self.force
         started = start_record(particles, decision, job.deciding, self.folder) if output.decisions else None
         try:
             outputs, seconds = write_particles(particles, decision.keep, halves, output, force, self.source, warn)
         except BaseException:
-            if started is not None:  # (its thread ended before the batch removes its file)
+            if started is not None and started.core is not None:  # (its thread ended before the batch removes its file)
                 with contextlib.suppress(OSError):
-                    started.finish()
+                    started.core.finish()
             raise
-        if not output.decisions:
+        if started is None:
             return Written(outputs, seconds)
-        record, outputs = write_record(particles, decision, job.deciding, self.folder, force, outputs, started)
+        record, outputs = write_record(particles, started, self.folder, force, outputs)
         return Written(outputs, seconds, record)
 
 
