@@ -53,13 +53,10 @@ if TYPE_CHECKING:
 
 __all__ = [
     "apply_transforms",
-    "check_registration",
     "displacements",
     "input_named",
-    "move_inputs",
     "pair_registration",
-    "refuse_transform_into_combined_output",
-    "write_moved",
+    "registered",
 ]
 
 #: Picks of each input measured per pair: whole micrographs drawn at random (a fixed seed) until both
@@ -238,6 +235,24 @@ def registration_radius(particles: ParticleSet, min_dist: float) -> float:
     if min_dist > 0:
         return float(min_dist)
     return RADIUS_PIXELS_AT_ZERO * float(np.median(np.asarray(particles.psize)[:1000]))
+
+
+def registered(
+    particles: ParticleSet,
+    check: RegistrationCheck,
+    distances: Distances,
+    warn: Warn,
+    shift_aware: Callable[[], ParticleSet] | None = None,
+) -> tuple[Registration | None, MovedInputs | None]:
+    """The inputs' registration checked and ``--transform`` applied: the summary's ``registration`` and ``transforms``.
+
+    The particle job calls it for several inputs, or a ``--transform`` (refused for one input here).
+    """
+    transforms = list(check.transforms)
+    refuse_transform_into_combined_output(particles, transforms, check.audit)
+    moved = move_inputs(particles, transforms)
+    registration = check_registration(particles, check, distances, moved, warn, shift_aware)
+    return registration, write_moved(particles, check.audit, moved)
 
 
 def check_registration(

@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import contextlib
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -35,7 +36,7 @@ from ...paths import StrPath
 from ...report.sections.run import Outputs
 from .decide import Decision, decide, warn_not_confirmable
 from .plan import ParticlePlan, plan
-from .read import Files, Held, Source, warn_unused_options
+from .read import Files, Held, Source, silent, silent_warning, warn_unused_options
 from .stages import Stages, Written
 from .summary import ParticleSummary, summarize, timings, verdict_of
 from .write import start_record, write_particles, write_record
@@ -43,49 +44,11 @@ from .write import start_record, write_particles, write_record
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
 
-    from ...formats.star.tomograms import Tomograms
-    from ...report.sections import MovedInputs, Registration
-    from .plan import Deciding, OutputPlan, ReadPlan
+    from .plan import Deciding, OutputPlan
     from .record import RecordFile
     from .regions import Regions
 
 __all__ = ["Outcome", "job_for", "remove_duplicate_particles", "run"]
-
-
-def _registered(
-    particles: ParticleSet,
-    job: ParticlePlan,
-    warn: Callable[[str], None],
-    shift_aware: Callable[[], ParticleSet] | None = None,
-) -> tuple[Registration | None, MovedInputs | None]:
-    """The inputs' registration checked and ``--transform`` applied: the summary's ``registration`` and ``transforms``.
-
-    Neither applies to one input without ``--transform``: the registration's modules are loaded
-    only for several inputs (or to refuse a ``--transform`` of one), not at every start-up.
-    """
-    check, transforms = job.registration, list(job.registration.transforms)
-    if len(particles.inputs) < 2 and not transforms:
-        return None, None
-    from ..registration import check_registration, move_inputs, refuse_transform_into_combined_output, write_moved
-
-    refuse_transform_into_combined_output(particles, transforms, check.audit)
-    moved = move_inputs(particles, transforms)
-    registration = check_registration(particles, check, job.distances, moved, warn, shift_aware)
-    return registration, write_moved(particles, check.audit, moved)
-
-
-def _shift_aware(source: Source, folder: Path | None, read: ReadPlan, held: Held) -> Callable[[], ParticleSet]:
-    """The inputs read again with their origins subtracted (for ``--shift-key none``: called only where needed)."""
-    aware = read.shift_aware()
-    return lambda: source.read(folder, aware, _silent_warning, _silent, held)
-
-
-def _silent(message: str, level: str) -> None:
-    pass
-
-
-def _silent_warning(message: str) -> None:
-    pass
 
 
 @said_in_python()  # (a caller who wrote Python is told keywords, not flags)
@@ -96,7 +59,7 @@ def remove_duplicate_particles(
     options: ParticleOptions | None = None,
     *,
     force: bool = False,
-    log: Log = _silent,
+    log: Log = silent,
 ) -> ParticleSummary:
     """Removes duplicate particles from RELION particle STAR files or CryoSPARC datasets.
 
@@ -141,13 +104,37 @@ class Outcome:
     decisions: dict | RecordFile | None = None
 
 
+@dataclass
+class _Warnings:
+    """The run's warnings (what it calls ``warn``): kept for the summary, and logged once the checks have passed.
+
+    Said once the checks that can stop the run have passed (none before an error), and as they
+    come from then on.
+    """
+
+    log: Log
+    said: list[str] = field(default_factory=list)
+    checked: bool = False
+
+    def __call__(self, message: str) -> None:
+        self.said.append(message)
+        if self.checked:
+            self.log(message, "warning")
+
+    def checks_passed(self) -> None:
+        """The warnings so far logged, and those to come as they come."""
+        self.checked = True
+        for message in self.said:
+            self.log(message, "warning")
+
+
 def run(
     source: Source,
     outdir: StrPath | None,
     options: ParticleOptions | None = None,
     *,
     force: bool = False,
-    log: Log = _silent,
+    log: Log = silent,
     stages: Stages | None = None,
 ) -> Outcome:
     """The particle job, the one orchestration of files and of data in memory alike.
@@ -163,35 +150,39 @@ def run(
     job = plan(options)  # (the options resolved once: no stage sees them)
     folder = source.check(outdir, job.read)
     stages = stages or Plain(source, folder, force)
-    warnings: list[str] = []
-    checked = False
-
-    def warn(message: str) -> None:
-        warnings.append(message)
-        if checked:
-            log(message, "warning")
-
+    warn = _Warnings(log)
     held = source.held_by_prefer(job.read, warn)  # (--prefer parsed once, before anything is read where it can be)
     particles = source.read(folder, job.read, warn, log, held)
     warn_unused_options(particles, job.read, job.deciding, warn)
     job = job.for_rows(particles)  # (each species' distance, once)
     rule = job.deciding
-    registration, transforms = _registered(particles, job, warn, _shift_aware(source, folder, job.read, held))
+    registration = transforms = None
+    if len(particles.inputs) > 1 or job.registration.transforms:  # (its modules loaded for these alone)
+        from ..registration import registered
+
+        # (--shift-key none: the inputs read again with their origins subtracted, where the check needs them)
+        aware = partial(source.read, folder, job.read.shift_aware(), silent_warning, silent, held)
+        registration, transforms = registered(particles, job.registration, job.distances, warn, aware)
     if job.output.reassign_halves:
         check_halfsets(particles)
     read_at = time.perf_counter()
-    tomograms = _tomograms(particles, job)
-    regions = _regions(particles, rule, tomograms)  # (read before deciding: the decision reads no file)
+    tomograms = regions = None  # (the mask and the edge read before deciding: the decision reads no file)
+    if rule.regions is not None or (job.output.plot and particles.centres.shape[1] == 3):
+        from .regions import tomograms_and_regions  # (MRC headers and the tomograms STAR: loaded when asked for)
+
+        tomograms, regions = tomograms_and_regions(particles, rule.regions, job.output.micrographs)
     decision = stages.decide(particles, rule, log, held, regions)
-    checked = True
-    for message in warnings:
-        log(message, "warning")
+    warn.checks_passed()
     warn_not_confirmable(particles, decision, rule.min_support, rule.uncovered, warn)
     for message in decision.regions.warnings if decision.regions is not None else ():
         warn(message)
     decided_at = time.perf_counter()
     # (--plot: drawn on a thread from here, while the summary is counted and the outputs written)
-    plotted = _drawing(particles, decision, job, source, folder, force, tomograms) if job.output.plot else None
+    plotted = None
+    if job.output.plot:
+        from .pictures import drawing  # (Pillow and the pictures': --plot alone)
+
+        plotted = drawing(particles, decision, job, source, folder, force, tomograms)
     halves = halfsets_by_micrograph(particles.groups, decision.keep) if job.output.reassign_halves else None
     # Counted before the outputs are written: a one-pass scan's writer may still be busy.
     summary = replace(summarize(particles, decision, rule, halves), registration=registration, transforms=transforms)
@@ -205,10 +196,7 @@ def run(
         summary,
         timings=timings(particles, read_at - start, decided_at - read_at, written.seconds),
         outputs=Outputs.of(written.outputs),
-        min_dist_A=job.distances.used()[0],
-        min_dist_z_A=job.distances.used()[1],
-        mode=_mode(rule.remove_entirely, rule.select),
-        warnings=warnings,
+        warnings=warn.said,
         seconds=round(time.perf_counter() - start, 3),
     )
     _warn_earlier_files(folder, job.output, warn)
@@ -224,7 +212,7 @@ def run_round(
     options: ParticleOptions,
     *,
     force: bool = False,
-    log: Log = _silent,
+    log: Log = silent,
 ) -> Outcome:
     """An ``--update`` round: the store opened, :func:`run` with the round's stages, the round committed.
 
@@ -276,66 +264,22 @@ class Plain:
     ) -> Written:
         """As :class:`.stages.Stages` says: the kept and rejected rows, and the record (``--decisions``).
 
-        The core writes the record on a thread of its own while the rows are written, where it
-        can (:func:`.write.start_record`); else it is made once they are.
+        The record is made once before the rows are written (:func:`.write.start_record`); the
+        core writes it on a thread of its own meanwhile where it can, else it is written once they are.
         """
         output, force = job.output, self.force
         started = start_record(particles, decision, job.deciding, self.folder) if output.decisions else None
         try:
             outputs, seconds = write_particles(particles, decision.keep, halves, output, force, self.source, warn)
         except BaseException:
-            if started is not None:  # (its thread ended before the batch removes its file)
+            if started is not None and started.core is not None:  # (its thread ended before the batch removes its file)
                 with contextlib.suppress(OSError):
-                    started.finish()
+                    started.core.finish()
             raise
-        if not output.decisions:
+        if started is None:
             return Written(outputs, seconds)
-        record, outputs = write_record(particles, decision, job.deciding, self.folder, force, outputs, started)
+        record, outputs = write_record(particles, started, self.folder, force, outputs)
         return Written(outputs, seconds, record)
-
-
-def _drawing(
-    particles: ParticleSet,
-    decision: Decision,
-    job: ParticlePlan,
-    source: Source,
-    folder: Path | None,
-    force: bool,
-    tomograms: Tomograms | None,
-) -> Callable[[ParticleSummary], ParticleSummary]:
-    """The pictures and the page of every micrograph (``--plot``) drawn on a thread from now on: what writes them.
-
-    It writes them and report.html once the drawing is done (raising its error there), and
-    gives the summary naming them.
-    """
-    from .pictures import picture_details, plot_particles, start_drawing  # (Pillow and the pictures': --plot alone)
-
-    assert folder is not None, "the source refuses --plot without an output folder"
-    details = picture_details(particles, decision, job.deciding, job.output.registration)
-    images = source.images(job.output.project_dir, folder)
-    drawn = start_drawing(details, job.output, job.deciding, images, decision, tomograms)
-    return lambda summary: plot_particles(drawn(), folder, job.output, images, force, summary)
-
-
-def _tomograms(particles: ParticleSet, job: ParticlePlan) -> Tomograms | None:
-    """``--micrographs``' tomograms STAR, read once a run for the mask and the edge and the page's tomograms.
-
-    None where neither takes it (no ``--mask``/``--edge``, no ``--plot`` of tomograms) or it is none.
-    """
-    if job.deciding.regions is None and not (job.output.plot and particles.centres.shape[1] == 3):
-        return None
-    from .regions import tomograms_of  # (reads MRC headers and tomograms STAR: loaded when asked for)
-
-    return tomograms_of(job.output.micrographs)
-
-
-def _regions(particles: ParticleSet, rule: Deciding, tomograms: Tomograms | None) -> Regions | None:
-    """The rows ``--mask`` and ``--edge`` drop, found before deciding (None: neither asked)."""
-    if rule.regions is None:
-        return None
-    from .regions import regions_of
-
-    return regions_of(particles, rule.regions, tomograms)
 
 
 def _warn_earlier_files(folder: StrPath | None, output: OutputPlan, warn: Callable[[str], None]) -> None:
@@ -346,14 +290,3 @@ def _warn_earlier_files(folder: StrPath | None, output: OutputPlan, warn: Callab
         warn_earlier_report(folder, warn)
     if not output.decisions and (Path(folder) / "decisions.csv").is_file():
         warn(f"{Path(folder) / 'decisions.csv'} is an earlier run's: this run recorded none (--decisions does)")
-
-
-#: The summary's mode for each ``--select`` (greedy: the default's words).
-_MODES = {"most-particles": "keep the most picks of each group", "best-score": "keep the best score sum of each group"}
-
-
-def _mode(remove_entirely: bool, select: str) -> str:
-    """The summary's mode: which picks of a group of duplicates stay."""
-    if remove_entirely:
-        return "remove entirely"
-    return _MODES.get(select, "keep best of each group")

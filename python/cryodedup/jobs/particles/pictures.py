@@ -46,15 +46,15 @@ from ...report.picks_figures import (
 from ...report.registration_figures import registration_picture
 from ...report.summary import flagged_checks, report_rows
 from .decide import Decision
-from .read import Images
+from .read import Images, Source
 from .summary import ParticleSummary
 
 if TYPE_CHECKING:
     from ...formats.star.tomograms import Tomograms
     from ...report.html_report import Page
-    from .plan import Deciding, OutputPlan
+    from .plan import Deciding, OutputPlan, ParticlePlan
 
-__all__ = ["picture_details", "plot_particles", "start_drawing"]
+__all__ = ["drawing"]
 
 #: The report's and the page's title.
 TITLE = "cryodedup particles"
@@ -168,6 +168,27 @@ def draw_all(
     found = thumbnails(details, images, tomograms, output.project_dir)
     page = micrograph_page(details, page_picks(details.particles, decision, rule), found, TITLE)
     return Drawn(details, pictures, found, page)
+
+
+def drawing(
+    particles: ParticleSet,
+    decision: Decision,
+    job: ParticlePlan,
+    source: Source,
+    folder: Path | None,
+    force: bool,
+    tomograms: Tomograms | None,
+) -> Callable[[ParticleSummary], ParticleSummary]:
+    """The pictures and the page of every micrograph (``--plot``) drawn on a thread from now on: what writes them.
+
+    It writes them and report.html once the drawing is done (raising its error there), and
+    gives the summary naming them.
+    """
+    assert folder is not None, "the source refuses --plot without an output folder"
+    details = picture_details(particles, decision, job.deciding, job.output.registration)
+    images = source.images(job.output.project_dir, folder)
+    drawn = start_drawing(details, job.output, job.deciding, images, decision, tomograms)
+    return lambda summary: plot_particles(drawn(), folder, job.output, images, force, summary)
 
 
 def start_drawing(

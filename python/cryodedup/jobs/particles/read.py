@@ -48,6 +48,8 @@ __all__ = [
     "Source",
     "raw_picker_scores",
     "read_inputs",
+    "silent",
+    "silent_warning",
     "warn_unused_options",
 ]
 
@@ -459,3 +461,11 @@ class InMemory:
             return self.image_files.get(name, outdir / "no image" / name)
 
         return Images(find)
+
+
+def silent(message: str, level: str) -> None:
+    """A log that says nothing (the job's default)."""
+
+
+def silent_warning(message: str) -> None:
+    """A warning said to no one (a second reading's: the first said them)."""

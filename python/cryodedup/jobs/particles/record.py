@@ -33,6 +33,7 @@ __all__ = [
     "RULES",
     "CoreRecord",
     "RecordFile",
+    "Rejections",
     "Rule",
     "columns_of",
     "rejections",

@@ -13,7 +13,6 @@ the picks' with each voxel, as IMOD's and RELION's binning do.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -30,7 +29,14 @@ if TYPE_CHECKING:
     from ...report.sections.readers import ReadersFound
     from .plan import RegionsAsked
 
-__all__ = ["AT_EDGE", "OUTSIDE_MASK", "Regions", "regions_of", "tomogram_corners", "tomograms_of"]
+__all__ = [
+    "AT_EDGE",
+    "OUTSIDE_MASK",
+    "Regions",
+    "regions_of",
+    "tomogram_corners",
+    "tomograms_and_regions",
+]
 
 #: The reasons a row is dropped (``Regions.dropped``; 0: not dropped).
 OUTSIDE_MASK, AT_EDGE = 1, 2
@@ -64,6 +70,18 @@ class Regions:
         return int(np.count_nonzero(self.dropped == AT_EDGE))
 
 
+def tomograms_and_regions(
+    particles: ParticleSet, asked: RegionsAsked | None, micrographs: Path | None
+) -> tuple[Tomograms | None, Regions | None]:
+    """``--micrographs``' tomograms STAR (:func:`tomograms_of`), and the rows ``--mask`` and ``--edge`` drop.
+
+    Read once a run, before deciding, by the job: the mask and the edge, and the pictures' page
+    of tomograms, take the tomograms. None for either not asked.
+    """
+    tomograms = tomograms_of(micrographs)
+    return tomograms, None if asked is None else regions_of(particles, asked, tomograms)
+
+
 def regions_of(particles: ParticleSet, asked: RegionsAsked, tomograms: Tomograms | None) -> Regions | None:
     """The rows ``--mask`` and ``--edge`` drop (None: neither asked).
 
@@ -73,12 +91,19 @@ def regions_of(particles: ParticleSet, asked: RegionsAsked, tomograms: Tomograms
         return None
     n = len(particles)
     corner = _from_corner(particles, tomograms)
-    sizes, sizes_from = _sizes(particles, asked.project_dir, tomograms, needed=asked.edge is not None)
+    needed = asked.edge is not None
+    sizes, sizes_from, psize, unknown = _sizes_given(particles, tomograms, needed)
+    used = _used(particles.groups, len(particles.mic_names))
+    # Every image the sizes and a folder of masks need, found at once; then their files opened.
+    beside_masks = used if asked.mask is not None and Path(asked.mask).is_dir() else used[:0]
+    images = _images(particles, asked.project_dir, np.union1d(unknown, beside_masks))
+    if unknown.size and _sizes_from_headers(particles, images, unknown, psize, sizes, needed):
+        sizes_from = "the micrographs' MRC headers" if unknown.size == used.size else f"{sizes_from} and MRC headers"
     dropped = np.zeros(n, dtype=np.int8)
     masks: tuple[str, ...] = ()
     warnings: list[str] = []
     if asked.mask is not None:
-        outside, masks = _outside_masks(particles, asked, corner, sizes, warnings)
+        outside, masks = _outside_masks(particles, asked, corner, sizes, warnings, images)
         dropped[outside] = OUTSIDE_MASK
     if asked.edge is not None:
         size = sizes[particles.groups]
@@ -191,15 +216,18 @@ def _bare(name: str) -> str:
     return name.rpartition(" [dataset ")[0] or name
 
 
-def _sizes(
-    particles: ParticleSet, project_dir: Path | None, tomograms: Tomograms | None, needed: bool
-) -> tuple[np.ndarray, str]:
-    """Each micrograph's size in Å along x, y (z), and where it came from; NaN where unknown and not ``needed``.
+def _sizes_given(
+    particles: ParticleSet, tomograms: Tomograms | None, needed: bool
+) -> tuple[np.ndarray, str, np.ndarray, np.ndarray]:
+    """Each micrograph's size in Å along x, y (z) as the inputs and ``--micrographs`` give it; where from; more.
 
-    Tomograms: the tomograms STAR's rlnTomoSizeX/Y/Z x tilt-series pixel size, else the MRC
-    header of the tomogram found (its voxels x its voxel size); micrographs: their shape as the
-    inputs give it (CryoSPARC's micrograph_shape, pickers' micrographs) or the MRC header of the
-    micrograph found, x the rows' pixel size. Unknown with ``--edge``: refused.
+    The more: the rows' pixel size of each micrograph, and the micrographs used whose size is
+    unknown (none of a copick project's).
+
+    Tomograms: the tomograms STAR's rlnTomoSizeX/Y/Z x tilt-series pixel size (a copick
+    project's: its tomograms' extents); micrographs: their shape as the inputs give it
+    (CryoSPARC's micrograph_shape, pickers' micrographs) x the rows' pixel size. NaN where
+    unknown: :func:`_sizes_from_headers` reads the MRC header of the image found.
     """
     n_mics, dims = len(particles.mic_names), particles.centres.shape[1]
     sizes = np.full((n_mics, dims), np.nan)
@@ -213,7 +241,7 @@ def _sizes(
         used = first_row >= 0
         runs = [_bare(name) for name, is_used in zip(particles.mic_names, used) if is_used]
         sizes[used], source = tomogram_extents(Path(copick.config), runs)
-        return sizes, source
+        return sizes, source, psize, np.zeros(0, dtype=np.int64)
     if dims == 3 and tomograms is not None and tomograms.sizes:
         for g, name in enumerate(particles.mic_names):
             bare = _bare(name)
@@ -225,17 +253,18 @@ def _sizes(
             if dims == 2:
                 sizes[g] = (nx * psize[g], ny * psize[g])
         source = "the inputs' micrograph shapes"
-    unknown = np.flatnonzero(np.isnan(sizes).any(axis=1) & (first_row >= 0))
-    if unknown.size and _sizes_from_headers(particles, project_dir, unknown, psize, sizes, needed):
-        source = (
-            "the micrographs' MRC headers" if unknown.size == (first_row >= 0).sum() else f"{source} and MRC headers"
-        )
-    return sizes, source
+    return sizes, source, psize, np.flatnonzero(np.isnan(sizes).any(axis=1) & (first_row >= 0))
+
+
+def _images(particles: ParticleSet, project_dir: Path | None, groups: np.ndarray) -> dict[int, Path]:
+    """Where the image of each micrograph of ``groups`` is (its MRC file, found or not), each looked for once."""
+    first = Path(particles.inputs[0])
+    return {g: find_image(_bare(particles.mic_names[g]), first, project_dir) for g in groups.tolist()}
 
 
 def _sizes_from_headers(
     particles: ParticleSet,
-    project_dir: Path | None,
+    images: dict[int, Path],
     unknown: np.ndarray,
     psize: np.ndarray,
     sizes: np.ndarray,
@@ -245,12 +274,11 @@ def _sizes_from_headers(
 
     Whether any was found.
     """
-    first = Path(particles.inputs[0])
     dims = sizes.shape[1]
     found = False
     for g in unknown.tolist():
         name = _bare(particles.mic_names[g])
-        path = find_image(name, first, project_dir)
+        path = images[g]
         if not path.is_file():
             if not needed:
                 continue
@@ -269,19 +297,19 @@ def _sizes_from_headers(
     return found
 
 
-def _mask_files(mask: Path, names: list[str], image: Callable[[str], Path]) -> list[Path]:
+def _mask_files(mask: Path, names: list[str], images: list[Path]) -> list[Path]:
     """The mask of each micrograph: ``mask`` itself, or in the folder ``mask`` the file named after it.
 
     The file whose name without its extension is the micrograph's (``TS_01.mrc``), else the one
     file that starts with that name and ``_`` or ``.`` (``TS_01_mask.mrc``, ``mic_001.labels.mrc``).
-    ``image``: where the micrograph's own file is (a folder of tomograms and their masks would
+    ``images``: where each micrograph's own file is (a folder of tomograms and their masks would
     otherwise give each tomogram as its own mask: refused).
     """
     if not mask.is_dir():
         return [mask] * len(names)
     files = sorted(p for p in mask.iterdir() if p.suffix.lower() in MASK_SUFFIXES and p.is_file())
     found = []
-    for name in names:
+    for name, image in zip(names, images):
         stem = Path(_bare(name)).stem if Path(name).suffix.lower() in MASK_SUFFIXES else Path(_bare(name)).name
         exact = [p for p in files if p.stem == stem]
         matches = exact or [p for p in files if p.name.startswith((stem + "_", stem + "."))]
@@ -291,7 +319,7 @@ def _mask_files(mask: Path, names: list[str], image: Callable[[str], Path]) -> l
                 f"--mask {mask}: {what} for {name} (looked for {stem}.mrc or {stem}_*.mrc): "
                 "give one mask per micrograph or tomogram, named after it"
             )
-        if matches[0].resolve() == image(name).resolve():
+        if matches[0].resolve() == image.resolve():
             raise CryodedupError(
                 f"--mask {mask}: {matches[0].name} is the {name} image itself, not its mask: give a folder of "
                 f"masks, or name the mask {stem}_mask.mrc in a folder without the images"
@@ -301,7 +329,12 @@ def _mask_files(mask: Path, names: list[str], image: Callable[[str], Path]) -> l
 
 
 def _outside_masks(
-    particles: ParticleSet, asked: RegionsAsked, corner: np.ndarray, sizes: np.ndarray, warnings: list[str]
+    particles: ParticleSet,
+    asked: RegionsAsked,
+    corner: np.ndarray,
+    sizes: np.ndarray,
+    warnings: list[str],
+    images: dict[int, Path],
 ) -> tuple[np.ndarray, tuple[str, ...]]:
     """Whether each row lies outside its micrograph's mask (beyond the mask's extent included); the masks used.
 
@@ -310,12 +343,9 @@ def _outside_masks(
     assert asked.mask is not None
     groups = particles.groups
     used = _used(groups, len(particles.mic_names))
-    first = Path(particles.inputs[0])
-    files = _mask_files(
-        Path(asked.mask),
-        [particles.mic_names[g] for g in used],
-        lambda name: find_image(_bare(name), first, asked.project_dir),
-    )
+    names = [particles.mic_names[g] for g in used.tolist()]
+    beside = [images[g] for g in used.tolist() if g in images]  # (every one where the masks are a folder)
+    files = _mask_files(Path(asked.mask), names, beside)
     by_file: dict[Path, list[int]] = {}
     for g, path in zip(used.tolist(), files):
         by_file.setdefault(path, []).append(g)

@@ -289,17 +289,22 @@ def summarize(
 
     With half-sets in the input, the half-set audit; with symmetry-expanded copies, how
     many of each were kept; with ``halves`` (``--halfsets micrograph``), the new halves.
+    The sections this module makes come first, then those of the modules that count the
+    half-sets, the consensus and the species (each entered once, in a row).
     """
     counts = particles.counts()
     kept = particles.counts(decision.keep)
     n_kept = int(np.count_nonzero(decision.keep))
-    ties = decision.ties
     score = _score_summary(particles, decision, rule.seed)
-    priority = None
-    if decision.levels is not None and decision.preference is not None:
-        priority = _priority(particles, decision, rule.remove_entirely, ties.by_priority)
+    priority = _priority_of(particles, decision, rule.remove_entirely)
+    mask_and_edge = _mask_and_edge(decision, rule)
+    own_frame = _own_frame(particles, rule)
+    filaments = None if particles.tubes is None else _filaments(particles, rule.filament_mode)
+    min_dist, min_dist_z = rule.distances.used()
+    mode = _mode(rule.remove_entirely, rule.select)
+    audits = _audits(particles, decision, rule, halves)  # (the half-set audit last: algo.audit's)
     consensus = None
-    if decision.confirmed_by is not None:
+    if decision.confirmed_by is not None:  # (several inputs: how many confirmed the picks kept)
         from ...algo.consensus import consensus_report
         from ...report.sections.consensus import Consensus
 
@@ -316,6 +321,7 @@ def summarize(
         )
         voters = input_voters(particles)  # (copick: --min-support counted users, not pick sets)
         consensus = Consensus(agreement, None if voters is None else int(voters.max()) + 1)
+    species = None if particles.species is None else species_summary(particles, decision, rule.distances)
     return ParticleSummary(
         inputs=Inputs(tuple(InputCounts(name, int(n), int(k)) for name, n, k in zip(particles.inputs, counts, kept))),
         particles=len(particles),
@@ -325,23 +331,44 @@ def summarize(
         tomography=particles.centres.shape[1] == 3,  # the "micrographs" are tomograms
         pixel_sizes=PixelSizes.of(particles.pixel_sizes, len(particles.inputs) > 1),
         shift=Shift(particles.shift),
-        score=score,
         score_normalization=_score_normalization(particles, decision),
-        mask_and_edge=_mask_and_edge(decision, rule),
         read=particles.summary,  # (the set's own dict: a writer completes its part as it writes)
-        priority=priority,
         selection=_selection(decision),
-        species=None if particles.species is None else species_summary(particles, decision, rule.distances),
-        own_frame_exclusion=_own_frame(particles, rule),
+        species=species,
         duplicate_density=DuplicateDensity(
             duplicate_density(
                 particles.groups, decision.duplicate, particles.mic_names, particles.input_of, particles.inputs
             )
         ),
-        filaments=None if particles.tubes is None else _filaments(particles, rule.filament_mode),
-        **_audits(particles, decision, rule, halves),
+        score=score,
+        priority=priority,
+        mask_and_edge=mask_and_edge,
+        own_frame_exclusion=own_frame,
+        filaments=filaments,
+        min_dist_A=min_dist,
+        min_dist_z_A=min_dist_z,
+        mode=mode,
+        **audits,
         consensus=consensus,
     )
+
+
+def _priority_of(particles: ParticleSet, decision: Decision, remove_entirely: bool) -> Priority | None:
+    """The summary's ``priority``: what each ``--prefer`` level decided (None without it)."""
+    if decision.levels is None or decision.preference is None:
+        return None
+    return _priority(particles, decision, remove_entirely, decision.ties.by_priority)
+
+
+#: The summary's mode for each ``--select`` (greedy: the default's words).
+_MODES = {"most-particles": "keep the most picks of each group", "best-score": "keep the best score sum of each group"}
+
+
+def _mode(remove_entirely: bool, select: str) -> str:
+    """The summary's mode: which picks of a group of duplicates stay."""
+    if remove_entirely:
+        return "remove entirely"
+    return _MODES.get(select, "keep best of each group")
 
 
 def _own_frame(particles: ParticleSet, rule: Deciding) -> OwnFrameExclusion | None:
@@ -487,8 +514,6 @@ def _audit_criterion(particles: ParticleSet, rule: Deciding) -> str:
 def _audits(particles: ParticleSet, decision: Decision, rule: Deciding, halves: np.ndarray | None) -> dict[str, Any]:
     """The summary's checks of what was kept: half-sets, orientations, one image twice, symmetry copies."""
     audits: dict[str, Any] = {}
-    if particles.halfsets is not None or rule.audit:
-        audits["halfset_audit"] = _halfset_audit(particles, decision, rule)
     if halves is not None:
         audits["halfsets"] = _halfsets(particles, decision.keep, halves)
     if rule.max_angle is not None:
@@ -520,6 +545,8 @@ def _audits(particles: ParticleSet, decision: Decision, rule: Deciding, halves: 
         audits["symmetry_expansion"] = SymmetryCopies(
             particles.sources_label, sources, int(particles.sources.size), by_copies_kept
         )
+    if particles.halfsets is not None or rule.audit:  # (last: algo.audit's, where the summary goes on to the next)
+        audits["halfset_audit"] = _halfset_audit(particles, decision, rule)
     return audits
 
 

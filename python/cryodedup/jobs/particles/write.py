@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -23,7 +24,7 @@ from .read import Files, Source
 
 if TYPE_CHECKING:
     from .plan import Deciding, OutputPlan
-    from .record import CoreRecord, RecordFile
+    from .record import CoreRecord, RecordFile, Rejections
 
 __all__ = ["start_record", "write_particles", "write_record"]
 
@@ -58,44 +59,57 @@ def write_particles(
     return outputs, time.perf_counter() - start
 
 
-def start_record(particles: ParticleSet, decision: Decision, rule: Deciding, folder: Path | None) -> CoreRecord | None:
-    """The record of every rejection (``--decisions``) started by the core, on its own thread; or None.
+@dataclass(frozen=True)
+class Started:
+    """The record of every rejection (``--decisions``) as :func:`start_record` began it, for :func:`write_record`.
+
+    ``core``: the core writing it on a thread of its own (None where it does not);
+    ``rejections``: the rows rejected and why, made once (None where the scan wrote the record).
+    """
+
+    core: CoreRecord | None
+    rejections: Rejections | None
+
+
+def start_record(particles: ParticleSet, decision: Decision, rule: Deciding, folder: Path | None) -> Started:
+    """The record of every rejection (``--decisions``) made, and started by the core on its own thread where it can.
 
     Written while the kept and rejected rows are (a job decided in two passes: several inputs).
-    None where the scan wrote it already (one STAR file in one pass), without an output folder,
-    or where the core does not name the rows (:func:`.record.start_core_record`):
-    :func:`write_record` makes it then.
+    Not made where the scan wrote it already (one STAR file in one pass, into ``folder``); not
+    started by the core without an output folder or where the core does not name the rows
+    (:func:`.record.start_core_record`): :func:`write_record` writes what was made then.
     """
-    if folder is None or particles.decided_record is not None:
-        return None
+    if folder is not None and particles.decided_record is not None:
+        return Started(None, None)
     from .record import DECISIONS_FILE, rejections, start_core_record  # (for --decisions only)
 
-    scratch = scratch_files([Path(folder) / DECISIONS_FILE])
+    rejected = rejections(particles, decision, rule)
+    scratch = None if folder is None else scratch_files([Path(folder) / DECISIONS_FILE])
     if scratch is None:
-        return None
-    return start_core_record(particles, rejections(particles, decision, rule), next(iter(scratch.values())))
+        return Started(None, rejected)
+    core = start_core_record(particles, rejected, next(iter(scratch.values())))
+    return Started(core, rejected)
 
 
 def write_record(
     particles: ParticleSet,
-    decision: Decision,
-    rule: Deciding,
+    started: Started,
     folder: Path | None,
     force: bool,
     outputs: dict[str, list[str]],
-    started: CoreRecord | None = None,
 ) -> tuple[dict | RecordFile, dict[str, list[str]]]:
     """The record of every rejection (``--decisions``): its columns, written to ``decisions.csv`` in ``folder``.
 
     Written in the job's output batch (under a temporary name, put in place with the other
     outputs); where the core wrote it (one STAR file in one pass, as it scanned the rows; or
-    ``started``, by :func:`start_record`, as the rows were written), its file put in place.
+    ``started.core``, by :func:`start_record`, as the rows were written), its file put in place;
+    else the columns of ``started.rejections``.
     Returns the columns (or that file), and ``outputs`` with the record's path as ``decisions``.
     """
-    from .record import DECISIONS_FILE, RecordFile, rejections, table, write_decisions  # (for --decisions only)
+    from .record import DECISIONS_FILE, RecordFile, table, write_decisions  # (for --decisions only)
 
-    if started is not None:
-        written: Path | None = started.finish()
+    if started.core is not None:
+        written: Path | None = started.core.finish()
     else:
         written = particles.decided_record() if particles.decided_record is not None else None
     if written is not None and folder is not None:  # (the core wrote it: put in place)
@@ -103,7 +117,8 @@ def write_record(
         with AtomicOutputs([path], force=force, inputs=particles.read_files) as tmp:
             os.replace(written, tmp[path])
         return RecordFile(path), {**outputs, "decisions": [str(path)]}
-    columns = table(particles, rejections(particles, decision, rule))
+    assert started.rejections is not None, "made by start_record wherever the core wrote no record"
+    columns = table(particles, started.rejections)
     if folder is not None:
         path = Path(folder) / DECISIONS_FILE
         with AtomicOutputs([path], force=force, inputs=particles.read_files) as tmp:
