@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["linked_groups", "nearest_pairs", "neighbour_pairs"]
+__all__ = ["linked_groups", "linked_groups_of_pairs", "nearest_pairs", "neighbour_pairs"]
 
 #: Point pairs whose distance is computed at once (a few MB of temporaries).
 BLOCK = 1 << 15

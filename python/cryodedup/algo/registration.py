@@ -47,6 +47,7 @@ __all__ = [
     "Displacements",
     "Measurement",
     "Transform",
+    "agreement",
     "apply_steps",
     "fires",
     "measure",
