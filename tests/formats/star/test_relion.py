@@ -26,8 +26,7 @@ from cryodedup.jobs.particles.record import RULES
 from cryodedup.options import ParticleOptions
 from cryodedup.outputs import output_batch
 from cryodedup.particle_set import StarFacts
-from cryodedup.report.scan_plans import CHUNK
-from cryodedup.report.scan_plans import nearest_plan
+from cryodedup.report.scan_plans import CHUNK, nearest_plan
 from fixtures.synthetic import write_benchmark_file, write_example
 from helpers import decided, read_request, shared_file, write_star
 
