@@ -965,3 +965,51 @@ def test_inputs_that_share_no_score_are_told_of_prefer_and_it_runs_as_advised(tm
     assert len(kept) == n and set(kept["rlnImageName"]) == set(
         starfile.read(reextracted, always_dict=True)["particles"]["rlnImageName"]
     )
+
+
+def _reextracted_zeroing_origins(source: Path, folder: Path) -> tuple[str, str, int]:
+    """``source`` and its re-extraction that zeroes each origin, recentring by it rounded to a whole pixel.
+
+    Written with starfile, apart from the package: X' = X - round(OriginX / pixel), origin 0,
+    the images renamed into another job. Row k of either file is the same particle.
+    """
+    blocks = starfile.read(source, always_dict=True)
+    optics, rows = blocks["optics"], blocks["particles"].copy()
+    # (coordinates in the micrograph's pixels, origins in Å: RELION 3.1's micrograph pixel where given)
+    size = "rlnMicrographPixelSize" if "rlnMicrographPixelSize" in optics else "rlnImagePixelSize"
+    pixel_of = dict(zip(optics["rlnOpticsGroup"], optics[size]))
+    pixel = rows["rlnOpticsGroup"].map(pixel_of).to_numpy(float)
+    for axis in "XY":
+        origin = rows[f"rlnOrigin{axis}Angst"].to_numpy(float)
+        rows[f"rlnCoordinate{axis}"] = rows[f"rlnCoordinate{axis}"].to_numpy(float) - np.round(origin / pixel)
+        rows[f"rlnOrigin{axis}Angst"] = 0.0
+    rows["rlnImageName"] = [f"{i + 1}@Extract/job600/stack.mrcs" for i in range(len(rows))]
+    refined = blocks["particles"].copy()
+    refined["rlnImageName"] = [f"{i + 1}@Refine3D/job500/stack.mrcs" for i in range(len(refined))]
+    starfile.write({"optics": optics, "particles": refined}, folder / "refined.star", overwrite=True)
+    starfile.write({"optics": optics, "particles": rows}, folder / "reextracted.star", overwrite=True)
+    return "refined.star", "reextracted.star", len(rows)
+
+
+@pytest.mark.real_data
+@pytest.mark.parametrize("name", ["cryodrgn__relion5.star", "cryodrgn__relion31.6opticsgroups.star"])
+def test_real_reextraction_advice_at_min_dist_zero_runs_as_printed(tmp_path, monkeypatch, name):
+    """A real refined set and its re-extraction (origins zeroed): --min-dist 0 refused, the distance named runs.
+
+    Before: on 17 particles of 2 micrographs the named distance was refused as "two frames" with an
+    ``=identity`` transform that --transform does not take; on 139 particles, one a micrograph,
+    --min-dist 0 kept every copy ("cannot tell"). The oracle: row k of either file is one particle,
+    so the kept rows are each particle once.
+    """
+    from helpers import SHARED_DATA
+
+    monkeypatch.chdir(tmp_path)
+    refined, reextracted, n = _reextracted_zeroing_origins(SHARED_DATA / "star" / name, tmp_path)
+    half = ["particles", refined, reextracted, "--min-dist", "0"]
+    status, text, _ = _run([*half, "-o", "first"])
+    assert status == 1 and "within a pixel of each other but not at one centre" in text, text
+    (distance,) = _suggested(text, [r"give (--min-dist [0-9.]+) in place of --min-dist 0"])
+    status, done, _ = _run([*_with(half, distance), "-o", "second", "-q"])
+    assert status == 0, done
+    kept = starfile.read(tmp_path / "second" / "particles_kept.star", always_dict=True)["particles"]
+    assert sorted(int(image.split("@")[0]) for image in kept["rlnImageName"]) == list(range(1, n + 1))

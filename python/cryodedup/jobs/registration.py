@@ -281,7 +281,7 @@ def check_registration(
         entry, words = _pair_entry(part, a, b, shared, counts, radius)
         measured.append(words)
         pairs.append(replace(entry, species=species))
-        if entry.frames == "one" and _distance_of(particles, distances, species) == 0:
+        if entry.frames in ("one", "cannot tell") and _distance_of(particles, distances, species) == 0:
             at_zero.append(_Sampled(part, a, b, shared, counts, radius))
     if not pairs:
         return None
@@ -582,8 +582,20 @@ def _pair_entry(
         fired, measured = _fired(
             particles, a, b, shared, radius, m, (psize_b, pixel_a if np.isfinite(pixel_a) else 1.0)
         )
+        if _no_fix(fired):
+            return replace(entry, frames="one"), ""
         return replace(entry, fired=fired), measured
     return entry, ""
+
+
+def _no_fix(fired: Fired) -> bool:
+    """Whether a transform found is no second frame for the user: within a pixel of the identity, or helping nowhere.
+
+    An offset under half a pixel (a re-extraction's rounded origins) has no ``--transform`` that
+    says it, and one that raises the agreement on none of the shared micrographs fixes nothing:
+    the pair is in one frame at the pixel, as the distance asked pairs it.
+    """
+    return fired.fix.endswith("=identity'") or fired.micrographs_held == 0
 
 
 def _measured(
