@@ -223,6 +223,30 @@ def image_indices(
 ) -> npt.NDArray[np.uint32]: ...
 def image_row_count(runs: npt.NDArray[np.uint64]) -> int: ...
 
+class RecordImages:
+    """The record's particle names as image runs: the runs (n, 5), their listed indices, the runs' stack names."""
+
+    def __init__(
+        self,
+        runs: npt.NDArray[np.uint64],
+        indices: npt.NDArray[np.uint32],
+        stack_bytes: bytes,
+        stack_ends: npt.NDArray[np.uint64],
+        stack_prefixes: npt.NDArray[np.uint8],
+    ) -> None: ...
+
+class RecordNumbered:
+    """The record's particle names as a text and a number each: the texts, each row's and partner's text and number."""
+
+    def __init__(
+        self,
+        texts: list[str],
+        row_texts: npt.NDArray[np.uint32],
+        row_numbers: npt.NDArray[np.uint64],
+        partner_texts: npt.NDArray[np.uint32],
+        partner_numbers: npt.NDArray[np.uint64],
+    ) -> None: ...
+
 class RecordWriting:
     """The record of rejections being written by the core on a thread of its own."""
 
@@ -241,11 +265,8 @@ def write_decisions(
     rule: npt.NDArray[np.uint8],
     rule_names: list[str],
     kept_by: list[str],
-    images: tuple[npt.NDArray[np.uint64], npt.NDArray[np.uint32], RunStacks] | None = None,
-    numbered: tuple[
-        list[str], npt.NDArray[np.uint32], npt.NDArray[np.uint64], npt.NDArray[np.uint32], npt.NDArray[np.uint64]
-    ]
-    | None = None,
+    images: RecordImages | None = None,
+    numbered: RecordNumbered | None = None,
 ) -> RecordWriting: ...
 
 RunStacks = tuple[bytes, npt.NDArray[np.uint64], npt.NDArray[np.uint8]]

@@ -61,6 +61,8 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(images::image_runs, m)?)?;
     m.add_function(wrap_pyfunction!(record::write_decisions, m)?)?;
     m.add_class::<record::RecordWriting>()?;
+    m.add_class::<record::RecordImages>()?;
+    m.add_class::<record::RecordNumbered>()?;
     m.add_function(wrap_pyfunction!(images::image_keys, m)?)?;
     m.add_function(wrap_pyfunction!(images::stack_hashes, m)?)?;
     m.add_function(wrap_pyfunction!(images::image_rows, m)?)?;

@@ -9,7 +9,7 @@ use std::sync::Mutex;
 use std::thread::JoinHandle;
 
 use cryodedup_core::io::decisions_table::{self, Names, StackNames, Table};
-use numpy::{PyReadonlyArray1, PyReadonlyArray2};
+use numpy::{PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2};
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
@@ -34,23 +34,56 @@ impl RecordWriting {
     }
 }
 
-/// The particle names of the record: the image runs ((n, 5) uint64), their listed indices
-/// (uint32) and their stack names (the names' bytes, where each ends, each prefix's length).
-type ImagesIn<'py> = (
-    PyReadonlyArray2<'py, u64>,
-    PyReadonlyArray1<'py, u32>,
-    (Bound<'py, PyBytes>, PyReadonlyArray1<'py, u64>, PyReadonlyArray1<'py, u8>),
-);
+/// The particle names of the record as image runs: the runs ((n, 5) uint64), their listed
+/// indices (uint32) and their stack names (the names' bytes, where each ends, each prefix's
+/// length), as the scan keeps them.
+#[pyclass(module = "cryodedup._core", frozen)]
+pub(crate) struct RecordImages {
+    runs: Py<PyArray2<u64>>,
+    indices: Py<PyArray1<u32>>,
+    stack_bytes: Py<PyBytes>,
+    stack_ends: Py<PyArray1<u64>>,
+    stack_prefixes: Py<PyArray1<u8>>,
+}
 
-/// Numbered names: the texts, and each rejected row's and partner's text (uint32, 2**32 - 1:
-/// none) and number (uint64) after it.
-type NumberedIn<'py> = (
-    Vec<String>,
-    PyReadonlyArray1<'py, u32>,
-    PyReadonlyArray1<'py, u64>,
-    PyReadonlyArray1<'py, u32>,
-    PyReadonlyArray1<'py, u64>,
-);
+#[pymethods]
+impl RecordImages {
+    #[new]
+    fn new(
+        runs: Py<PyArray2<u64>>,
+        indices: Py<PyArray1<u32>>,
+        stack_bytes: Py<PyBytes>,
+        stack_ends: Py<PyArray1<u64>>,
+        stack_prefixes: Py<PyArray1<u8>>,
+    ) -> Self {
+        Self { runs, indices, stack_bytes, stack_ends, stack_prefixes }
+    }
+}
+
+/// The particle names of the record as a text and a number each (`uid 12`): the texts, and
+/// each rejected row's and partner's text (uint32, 2**32 - 1: none) and number (uint64).
+#[pyclass(module = "cryodedup._core", frozen)]
+pub(crate) struct RecordNumbered {
+    texts: Vec<String>,
+    row_texts: Py<PyArray1<u32>>,
+    row_numbers: Py<PyArray1<u64>>,
+    partner_texts: Py<PyArray1<u32>>,
+    partner_numbers: Py<PyArray1<u64>>,
+}
+
+#[pymethods]
+impl RecordNumbered {
+    #[new]
+    fn new(
+        texts: Vec<String>,
+        row_texts: Py<PyArray1<u32>>,
+        row_numbers: Py<PyArray1<u64>>,
+        partner_texts: Py<PyArray1<u32>>,
+        partner_numbers: Py<PyArray1<u64>>,
+    ) -> Self {
+        Self { texts, row_texts, row_numbers, partner_texts, partner_numbers }
+    }
+}
 
 /// write_decisions(path, inputs, bounds, rows, partners, micrographs, micrograph_names,
 /// distance, angle, rule, rule_names, kept_by, images=None, numbered=None) -> RecordWriting:
@@ -76,8 +109,8 @@ pub(crate) fn write_decisions(
     rule: PyReadonlyArray1<'_, u8>,
     rule_names: Vec<String>,
     kept_by: Vec<String>,
-    images: Option<ImagesIn<'_>>,
-    numbered: Option<NumberedIn<'_>>,
+    images: Option<PyRef<'_, RecordImages>>,
+    numbered: Option<PyRef<'_, RecordNumbered>>,
 ) -> PyResult<RecordWriting> {
     let mut table = Table {
         inputs,
@@ -94,11 +127,22 @@ pub(crate) fn write_decisions(
         names: None,
     };
     table.check().map_err(|e| errors::value(e.to_string()))?;
-    if let Some((runs, indices, (bytes, ends, prefixes))) = images {
-        table.names = Some(names_of(py, &table, &runs, indices.as_slice()?, (bytes, ends, prefixes))?);
+    if let Some(images) = images {
+        let stacks = (
+            images.stack_bytes.bind(py).clone(),
+            images.stack_ends.bind(py).readonly(),
+            images.stack_prefixes.bind(py).readonly(),
+        );
+        let (runs, indices) = (images.runs.bind(py).readonly(), images.indices.bind(py).readonly());
+        table.names = Some(names_of(py, &table, &runs, indices.as_slice()?, stacks)?);
         table.check().map_err(|e| errors::value(e.to_string()))?; // (the names' runs and stacks)
-    } else if let Some((texts, row_texts, row_numbers, partner_texts, partner_numbers)) = numbered {
+    } else if let Some(numbered) = numbered {
         let pairs = |t: &[u32], n: &[u64]| t.iter().copied().zip(n.iter().copied()).collect::<Vec<_>>();
+        let texts = numbered.texts.clone();
+        let (row_texts, partner_texts) =
+            (numbered.row_texts.bind(py).readonly(), numbered.partner_texts.bind(py).readonly());
+        let (row_numbers, partner_numbers) =
+            (numbered.row_numbers.bind(py).readonly(), numbered.partner_numbers.bind(py).readonly());
         let (rows, partners) = (row_texts.as_slice()?, partner_texts.as_slice()?);
         let (row_numbers, partner_numbers) = (row_numbers.as_slice()?, partner_numbers.as_slice()?);
         if rows.len() != row_numbers.len() || partners.len() != partner_numbers.len() {

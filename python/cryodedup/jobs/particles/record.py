@@ -121,8 +121,13 @@ def start_core_record(particles: ParticleSet, record: Rejections, path: Path) ->
         named_by = None
     if images is not None and images.stacks is not None:
         data, ends, prefixes = images.stacks
-        stacks = (data, np.ascontiguousarray(ends, dtype=np.uint64), np.ascontiguousarray(prefixes, dtype=np.uint8))
-        named = (np.ascontiguousarray(images.runs, np.uint64), np.ascontiguousarray(images.indices, np.uint32), stacks)
+        named = _core.RecordImages(
+            np.ascontiguousarray(images.runs, np.uint64),
+            np.ascontiguousarray(images.indices, np.uint32),
+            data,
+            np.ascontiguousarray(ends, dtype=np.uint64),
+            np.ascontiguousarray(prefixes, dtype=np.uint8),
+        )
     writing = _core.write_decisions(
         path,
         [str(name) for name in particles.inputs],
@@ -142,14 +147,14 @@ def start_core_record(particles: ParticleSet, record: Rejections, path: Path) ->
     return CoreRecord(path, writing)
 
 
-def _numbered(names: NumberedNames, rows: np.ndarray, partners: np.ndarray) -> tuple:
+def _numbered(names: NumberedNames, rows: np.ndarray, partners: np.ndarray) -> _core.RecordNumbered:
     """The rows' and partners' numbered names, as the core takes them (a partner's text 2**32 - 1: none)."""
     has = partners != _NO_PARTNER
     texts, which, numbers = names.numbered(np.concatenate([rows, partners[has].astype(np.int64)]))
     partner_texts = np.full(partners.size, _NO_PARTNER, dtype=np.uint32)
     partner_numbers = np.zeros(partners.size, dtype=np.uint64)
     partner_texts[has], partner_numbers[has] = which[rows.size :], numbers[rows.size :]
-    return (
+    return _core.RecordNumbered(
         [str(t) for t in texts],
         np.ascontiguousarray(which[: rows.size], dtype=np.uint32),
         np.ascontiguousarray(numbers[: rows.size], dtype=np.uint64),
