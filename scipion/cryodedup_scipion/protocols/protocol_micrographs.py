@@ -98,7 +98,8 @@ class ProtCryodedupMicrographs(CryodedupProtocol):
                 raise InputError(f"micrographs {by_path[path].getObjId()} and {mic.getObjId()} are one file: {path}")
             by_path[path] = mic.clone()
         outdir = self._getExtraPath(OUTDIR)
-        summary = find_duplicate_micrographs(list(by_path), outdir, self.micrograph_options(), force=True)
+        # (the typed summary's --json document: the keys this protocol's summary has always kept)
+        summary = find_duplicate_micrographs(list(by_path), outdir, self.micrograph_options(), force=True).to_json()
         rejected_paths = set(read_lines(os.path.join(outdir, "micrographs_rejected.txt")))
         rejected_mics = {path: mic for path, mic in by_path.items() if path in rejected_paths}
         self._write_micrographs(mics, by_path, rejected_mics)
