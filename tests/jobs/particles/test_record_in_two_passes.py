@@ -86,12 +86,7 @@ def _run(paths: list[Path], out: Path, options: ParticleOptions, monkeypatch, co
     """The record of the job on ``paths`` in two passes: the core's (the Python one refused) or the Python one."""
     with monkeypatch.context() as patch:
         patch.setattr(particles_star, "start_split", lambda *args: None)  # (one input: two passes too)
-        if core:
-            patch.setattr(record_module, "table", lambda *a: pytest.fail("the record was made in Python"))
-        else:
-            patch.setattr(record_module, "start_core_record", lambda *args: None)
-        remove_duplicate_particles(paths, out, options)
-    return (out / "decisions.csv").read_bytes()
+        return _run_any(paths, out, options, monkeypatch, core)
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
