@@ -46,6 +46,10 @@ __all__ = [
     "plan",
 ]
 
+# The plan's records are frozen but never compared: ``eq=False`` spares each class the
+# generated ``__eq__``/``__hash__`` that Python compiles at every start (about 1M instructions a
+# class, 0.3 % of a 1M-particle run's; the instructions guard of benches/RESULTS.md).
+
 #: The options that decide which particles are duplicates (marked ``affects=DECISION`` where declared):
 #: an ``--update`` store records them (``store.decision_record``) and refuses a round given others.
 DECISION_OPTIONS = marked_options(ParticleOptions, DECISION)
@@ -54,7 +58,7 @@ DECISION_OPTIONS = marked_options(ParticleOptions, DECISION)
 Axes = tuple[float, float, float]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Distance:
     """One distance rule: all rows' (no species) or one species'."""
 
@@ -66,7 +70,7 @@ class Distance:
     ellipsoid: Axes | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Distances:
     """The distance rule resolved for the rows read, once: all rows' (``base``) and each species' own.
 
@@ -120,7 +124,7 @@ class Distances:
         )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class SpeciesAsked:
     """What the options say of species: their names, each one's distances, ``--cross-species``.
 
@@ -184,7 +188,7 @@ def _species_radii(particles: ParticleSet, radius: dict[str, float]) -> np.ndarr
     return np.array([radii[name] for name in names], dtype=np.float64)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class RegionsAsked:
     """``--mask`` and ``--edge``, and where their files are found (``regions.regions_of``).
 
@@ -205,7 +209,7 @@ class RegionsAsked:
         return self.mask is not None or self.edge is not None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Deciding:
     """What the decision takes: the distance, the ranking and selection, the pairing, the consensus, the regions.
 
@@ -259,7 +263,7 @@ class Deciding:
         return replace(self, distance=self.distances.species[s])
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class ReadPlan:
     """What reading takes, before any row exists: the readers' request and the checks made as they read."""
 
@@ -308,7 +312,7 @@ class ReadPlan:
         return replace(self, request=replace(self.request, scale=scale, row_read=row_read, moves_inputs=False))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class RegistrationCheck:
     """``--registration`` and what its check and ``--transform`` take."""
 
@@ -318,7 +322,7 @@ class RegistrationCheck:
     transforms: tuple[str, ...]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class OutputPlan:
     """What the job writes: the particle files (none with ``--audit``), the record, the pictures."""
 
@@ -349,7 +353,7 @@ class OutputPlan:
         return self.plot or self.decisions
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class RoundPlan:
     """What an ``--update`` round takes of the options (``update.open_round``, ``update.Round``)."""
 
@@ -366,7 +370,7 @@ class RoundPlan:
     repair: bool
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class ParticlePlan:
     """The particle job's options resolved: what each stage takes."""
 
