@@ -94,3 +94,19 @@ def test_a_run_in_two_frames_draws_it_and_one_input_does_not(tmp_path):
     )
     assert ignored.exit_code == 0, ignored.output
     assert not (tmp_path / "ign" / "registration.png").exists()
+
+
+def test_an_empty_cell_is_a_count_of_zero_and_the_origin_shows_its_pile():
+    """Two inputs in one frame: the pile at the origin stays visible (its circle is open) and no cell is a hole."""
+    rng = np.random.default_rng(5)
+    chance = rng.uniform(-200, 200, size=(300, 2))  # sparse: most cells of the panel hold no pair
+    piled = rng.normal(0, 1.0, size=(200, 2))  # one frame: the pairs of one particle at the origin
+    pair = Displacements("b / a", 20.0, np.vstack([chance, piled]), None, None, "best: translation")
+    picture = plots.registration_picture(SimpleNamespace(registration=lambda: [pair]))  # type: ignore[arg-type]
+    panel, image = picture.panels[0], picture.canvas.image.convert("RGB")
+    x0, y0, x1, y1 = (2 * v for v in panel.box)  # (the canvas is drawn at twice the PNG's size)
+    inside = np.asarray(image)[int(y0) + 4 : int(y1) - 4, int(x0) + 4 : int(x1) - 4]
+    assert not (inside == 255).all(axis=2).any(), "an empty cell is drawn as a hole (white)"
+    # The cell at the origin is the most counted: drawn in viridis' top colour, not under a marker.
+    centre = (round(2 * float(panel.x(0.0))) + 3, round(2 * float(panel.y(0.0))) - 3)
+    assert image.getpixel(centre) == (253, 231, 37)  # viridis at 1 (#fde725)

@@ -68,7 +68,7 @@ def test_the_registration_says_each_pairs_verdict_as_main_said_it():
         "b.star / a.star (ribo at 100 Å): two frames, shift:-64,128, ± 0.2 px (agreement 0.050 -> 0.910 on 11 of "
         "12 micrographs; 1,500 + 1,200 picks on 10 micrographs)\n"
         "c.star / a.star: one frame (agreement 0.800, chance 0.100; offset +1.3, -2.0 Å ± 0.6; 40 + 50 picks on "
-        "1 micrograph, at 25.5 Å (denser picks pair by chance at 100 Å))\n"
+        "1 micrograph; measured at 25.5 Å, as picks this dense pair by chance at 100 Å)\n"
         "d.star / a.star: cannot tell: the picks crowd so that chance pairs many of them under some transform; "
         "check the frames by hand (--plot draws the displacements) (agreement 0.100, chance 0.030; 17 + 17 picks "
         "on 2 micrographs)\n"

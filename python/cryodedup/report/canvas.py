@@ -393,6 +393,22 @@ class Canvas:
             shape, centre = _mark_shape(radius, width, mark)
             stamp(self.words, shape, (at[inside] - centre).astype(np.int64), ink)
 
+    def colour_bar(
+        self, box: tuple[float, float, float, float], ticks: np.ndarray, labels: list[str], title: str
+    ) -> None:
+        """Viridis from 0 (bottom) to 1 (top) in ``box``, ticked at ``ticks`` (0-1) with ``labels``, titled."""
+        x0, y0, x1, y1 = box
+        steps = 100
+        for s in range(steps):
+            top = y1 - (s + 1) * (y1 - y0) / steps
+            self.rectangle((x0, top, x1, top + (y1 - y0) / steps + 0.5), fill=viridis((s + 0.5) / steps))
+        self.rectangle(box, outline=INK)
+        for tick, label in zip(ticks.tolist(), labels):
+            y = y1 - tick * (y1 - y0)
+            self.line([(x1, y), (x1 + 5, y)], INK)
+            self.text((x1 + 8, y), label, TICK_TEXT, "lm")
+        self.vertical_text((x1 + 60, (y0 + y1) / 2), title)
+
     def segments(self, starts: np.ndarray, ends: np.ndarray, colour: Any, width: float = 1.2) -> None:
         """A line from each row of ``starts`` to the same row of ``ends`` (each drawn line once)."""
         both: Any = _unique_rows(np.round(np.hstack([starts, ends]) * SCALE)) if len(starts) else []

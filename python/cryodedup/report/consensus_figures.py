@@ -221,7 +221,8 @@ def _pair_matrix(
     for t, label in enumerate(labels[:-1]):
         _slanted_label(canvas, (float(panel.x(t)) + 6, y1 + 8), label)
     canvas.text(((x0 + x1) / 2, y0 - 8), "Each pair of inputs", TEXT, "mb")
-    _colour_bar(canvas, (x1 + 40, y0, x1 + 58, y1))
+    ticks = np.linspace(0, 1, 6)
+    canvas.colour_bar((x1 + 40, y0, x1 + 58, y1), ticks, tick_labels(ticks), "neighbour agreement")
 
 
 def _cell_box(panel: Panel, a: int, b: int) -> tuple[float, float, float, float]:
@@ -239,18 +240,3 @@ def _slanted_label(canvas: Canvas, xy: tuple[float, float], text: str) -> None:
     turned = label.rotate(45, expand=True, resample=Image.Resampling.BICUBIC)
     corner = (round(xy[0] * scale - turned.width), round(xy[1] * scale))
     canvas.image.paste(Image.new("RGB", turned.size, INK), corner, turned)
-
-
-def _colour_bar(canvas: Canvas, box: tuple[float, float, float, float]) -> None:
-    """Viridis from 0 (bottom) to 1 (top), ticked every 0.2, labelled neighbour agreement."""
-    x0, y0, x1, y1 = box
-    steps = 100
-    for s in range(steps):
-        top = y1 - (s + 1) * (y1 - y0) / steps
-        canvas.rectangle((x0, top, x1, top + (y1 - y0) / steps + 0.5), fill=viridis((s + 0.5) / steps))
-    canvas.rectangle(box, outline=INK)
-    for t, label in zip(np.linspace(0, 1, 6), tick_labels(np.linspace(0, 1, 6))):
-        y = y1 - t * (y1 - y0)
-        canvas.line([(x1, y), (x1 + 5, y)], INK)
-        canvas.text((x1 + 8, y), label, TICK_TEXT, "lm")
-    canvas.vertical_text((x1 + 60, (y0 + y1) / 2), "neighbour agreement")

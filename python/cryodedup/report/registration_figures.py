@@ -36,7 +36,8 @@ def registration_picture(details: ParticleDetails) -> Picture:
     the transform found, when it fired), and a swap, a mirror or a scale piles them up only
     after its linear part (the pair's second panel). Drawn within ten radii of the origin (and
     the shift): the chance pairs of a micrograph spread evenly over it. Colour: the count, on
-    a log scale.
+    a log scale (its bar beside each panel); the origin's circle is the distance, within which
+    a pair is one particle picked twice, drawn open so that the pile inside it shows.
     """
     assert details.registration is not None, "drawn only when the inputs were registered"
     panels = []
@@ -46,7 +47,7 @@ def registration_picture(details: ParticleDetails) -> Picture:
             panels.append((f"after its {pair.best.removeprefix('best: ')}", pair.moved, pair.shift, pair))
     panels = panels[:REGISTRATION_PANELS]
     heading = "Registration: displacements between the inputs' picks on shared micrographs"
-    side, gap, left, top = 330, 90, 100, 80
+    side, gap, left, top = 330, 170, 100, 80  # (the gap: a colour bar, its ticks and title)
     canvas = Canvas(
         max(left + len(panels) * (side + gap), round(text_width(heading, TITLE_TEXT)) + 60), top + side + 120
     )
@@ -74,11 +75,14 @@ def _displacement_panel(
     counts, xe, ye = np.histogram2d(d[:, 0], d[:, 1], bins=DISPLACEMENT_BINS, range=[[-reach, reach]] * 2)
     panel.marks["displacements"] = counts
     top = np.log1p(max(float(counts.max()), 4.0))  # (a lone pair dark, not the top colour)
+    canvas.rectangle(box, fill=viridis(0.0))  # (an empty cell is a count of 0, not a hole in the picture)
     for i, j in zip(*np.nonzero(counts)):
         cell = (float(panel.x(xe[i])), float(panel.y(ye[j + 1])), float(panel.x(xe[i + 1])), float(panel.y(ye[j])))
         canvas.rectangle(cell, fill=viridis(float(np.log1p(counts[i, j]) / top)))
-    canvas.markers("cross", panel.xy(np.zeros((1, 2))), 7, "#d62728")
-    panel.legend.add("cross", "#d62728", "one frame: the origin")
+    within = float(panel.x(pair.radius) - panel.x(0.0))
+    canvas.circles(panel.xy(np.zeros((1, 2))), within, "#d62728", width=2.0)
+    panel.legend.add("ring", "#d62728", f"one frame: within {pair.radius:g} Å of the origin")
+    _count_bar(canvas, box, float(counts.max()), top)
     if shift is not None:
         canvas.markers("ring", panel.xy(shift[None, :2]), 10, "#ff7f0e")
         panel.legend.add("ring", "#ff7f0e", f"the shift found: {shift[0]:.0f}, {shift[1]:.0f} Å")
@@ -88,3 +92,11 @@ def _displacement_panel(
     panel.frame()
     canvas.legend(panel.legend, ((box[0] + box[2]) / 2, box[3] + 50), anchor="mt")
     return panel
+
+
+def _count_bar(canvas: Canvas, box: tuple[float, float, float, float], most: float, top: float) -> None:
+    """The colour bar of a panel's counts: 0, then each power of ten up to the most in one cell."""
+    counts = [0.0] + [10.0**k for k in range(int(np.log10(max(most, 1.0))) + 1)]
+    ticks = np.log1p(np.array(counts)) / top
+    labels = [f"{c:,.0f}" for c in counts]
+    canvas.colour_bar((box[2] + 14, box[1], box[2] + 30, box[3]), ticks, labels, "pairs in a cell (log scale)")

@@ -156,7 +156,10 @@ class RegisteredPair:
         n_a, n_b = self.picks_measured
         measured = f"{n_a:,} + {n_b:,} picks on {counted(self.micrographs_measured, 'micrograph')}"
         if self.measured_at_A != self.radius_A:
-            measured += f", at {self.measured_at_A:.3g} Å (denser picks pair by chance at {self.radius_A:g} Å)"
+            # (the row is headed by the job's distance: say why this pair was measured at another)
+            measured += (
+                f"; measured at {self.measured_at_A:.3g} Å, as picks this dense pair by chance at {self.radius_A:g} Å"
+            )
         chance = f"agreement {self.jaccard_identity:.3f}, chance {self.jaccard_chance:.3f}"
         if self.frames == "two":
             return f"two frames, {self._two_frames()}; {measured})"
