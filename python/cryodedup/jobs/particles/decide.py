@@ -30,7 +30,7 @@ from ...algo.priority import (
     preference,
     tied_groups,
 )
-from ...algo.same_image import images_for_the_core, support_of_images
+from ...algo.same_image import support_of_images
 from ...errors import CryodedupError
 from ...formats.sniff import is_glob
 from ...labels import counted
@@ -470,7 +470,8 @@ def rule_for_rows(particles: ParticleSet, rule: Deciding) -> tuple[DuplicateRule
     # The half-set audit counts (rejected, suppressor) pairs (the core counts which priority decided a group).
     want_pairs = particles.halfsets is not None
     whole_tubes = particles.tubes is not None and rule.filament_mode == "tube"
-    images = images_for_the_core(particles.images, rule.same_image)
+    # (--same-image reject: the image keys of these rows, where the plan found one image's rows to join)
+    images = particles.images.keys if rule.joins_images and particles.images is not None else None
     if whole_tubes and rule.select != "greedy":
         raise CryodedupError(
             f"--select {rule.select} keeps a set of picks, and --filament-mode tube keeps or rejects tubes whole: "

@@ -20,6 +20,7 @@ import numpy as np
 
 from ...algo.dedup import DuplicateRule
 from ...algo.normalisation import Normalisation, normalisation
+from ...algo.same_image import images_for_the_core
 from ...errors import CryodedupError
 from ...formats.read_request import CopickSelection, ReadRequest, RowRead, Scale, ScoreRead
 from ...labels import listed
@@ -234,6 +235,9 @@ class Deciding:
     regions: RegionsAsked | None = None
     #: Whether each rejected row's partner is kept (the pictures' page, the record of rejections).
     partners: bool = False
+    #: Whether the core's rule joins the rows of one image (``--same-image reject``, and the rows hold an image
+    #: twice): asked of the rows' images once (:meth:`ParticlePlan.for_rows`); the decision and the record take it.
+    joins_images: bool = False
     #: Whether the decision is a report only (``--audit``: the half-set audit asked).
     audit: bool = False
     #: The core's rule before the rows are read, made once of the distance and the ranking: the one-pass
@@ -379,10 +383,11 @@ class ParticlePlan:
     round: RoundPlan | None = None
 
     def for_rows(self, particles: ParticleSet) -> ParticlePlan:
-        """The plan with what the rows say: each species' distance resolved, once."""
+        """The plan with what the rows say, resolved once: each species' distance, one image's rows joined or not."""
         deciding = self.deciding
         distances = self.species.resolved(particles, deciding.distance, deciding.distances.own_frame)
-        return replace(self, deciding=replace(deciding, distances=distances))
+        joins_images = images_for_the_core(particles.images, deciding.same_image) is not None
+        return replace(self, deciding=replace(deciding, distances=distances, joins_images=joins_images))
 
     @property
     def distances(self) -> Distances:
