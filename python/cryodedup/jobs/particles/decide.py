@@ -25,22 +25,16 @@ from ...algo.priority import (
     Level,
     PriorityCounts,
     Ties,
-    input_levels,
-    named_levels,
-    preference,
     tied_groups,
 )
 from ...algo.same_image import support_of_images
 from ...errors import CryodedupError
-from ...formats.sniff import is_glob
 from ...labels import counted
 from ...particle_set import Log, ParticleSet, StarFacts, Warn
 from ..input_checks import refuse_angles_not_finite
 from ..species import ROW_FIELDS, decide_several_species, species_not_confirmable
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
     from ..._core import NearestHistogram, PageFilesPlan
     from ...algo.selection import SelectionCounts
     from ...formats.star.particle_writer import OnePass
@@ -155,22 +149,6 @@ def _import_the_pictures() -> None:
         return
 
 
-def preference_of(
-    particles: ParticleSet, prefer: list[str | Path | int], held: list[list[int]] | None
-) -> list[Level] | None:
-    """The priority levels ``--prefer`` names, most preferred first, parsed once a run (None without it).
-
-    ``held``: the inputs each value names, as parsed against the input paths before they were
-    read (``read.check_prefer``); here they are named as the set names its inputs. Without them
-    (a copick project's pick sets, data in memory), the values are parsed here.
-    """
-    if not prefer:
-        return None
-    if held is not None:
-        return named_levels(prefer, held, particles.inputs)
-    return preference(prefer, particles.inputs, particles.pick_sets, is_glob)
-
-
 #: A decision's ties where none were counted.
 _NO_TIES = Ties(0, 0)
 
@@ -230,32 +208,23 @@ class Decision:
         return None if self.confirmed_by is None else popcount(self.confirmed_by)
 
 
-def decide(
-    particles: ParticleSet,
-    rule: Deciding,
-    log: Log = _silent,
-    held: list[list[int]] | None = None,
-    regions: Regions | None = None,
-) -> Decision:
+def decide(particles: ParticleSet, rule: Deciding, log: Log = _silent, regions: Regions | None = None) -> Decision:
     """Which rows to keep: each species on its own, then (``--cross-species``) between species.
 
     One species (no species given) is decided by :func:`decide_species`, as it always was.
-    ``held``: the inputs ``--prefer`` named, as parsed before reading (:func:`preference_of`);
+    ``rule``: the plan's, resolved for these rows (``ParticlePlan.for_rows``);
     ``regions``: the rows ``--mask`` and ``--edge`` drop, found before (``regions.regions_of``).
     """
-    levels = preference_of(particles, list(rule.prefer), held)
-    decision = _decided(particles, rule, levels, log, regions)
+    decision = _decided(particles, rule, log, regions)
     # (how the scores were compared, and the ties the inputs' order broke: said by the summary, counted here once)
     ties = _ties(particles, decision, rule.remove_entirely, rule.filament_mode)
     return replace(decision, ties=ties, normalisation=rule.normalisation)
 
 
-def _decided(
-    particles: ParticleSet, rule: Deciding, levels: list[Level] | None, log: Log, regions: Regions | None
-) -> Decision:
+def _decided(particles: ParticleSet, rule: Deciding, log: Log, regions: Regions | None) -> Decision:
     """:func:`decide`'s decision: the rows ``regions`` drop rejected, the others decided species by species."""
     if regions is None or not regions.dropped.any():
-        decision = _decide_species_apart(particles, rule, levels, log)
+        decision = _decide_species_apart(particles, rule, log)
         return decision if regions is None else replace(decision, regions=regions)
     inside = np.flatnonzero(regions.dropped == 0)
     if not inside.size:
@@ -268,14 +237,14 @@ def _decided(
     if len(particles.inputs) > 1 and particles.coverage is None:
         # An input whose picks on a micrograph all lie outside the mask still ran there (--min-support).
         rows = replace(rows, coverage=coverage(particles, "auto"))
-    return replace(_widened(_decide_species_apart(rows, rule, levels, log), inside, len(particles)), regions=regions)
+    return replace(_widened(_decide_species_apart(rows, rule, log), inside, len(particles)), regions=regions)
 
 
-def _decide_species_apart(particles: ParticleSet, rule: Deciding, levels: list[Level] | None, log: Log) -> Decision:
+def _decide_species_apart(particles: ParticleSet, rule: Deciding, log: Log) -> Decision:
     """Each species on its own (one species: :func:`decide_species`), then between species."""
     if particles.species is None:
-        return decide_species(particles, rule, levels, log)
-    return decide_several_species(particles, rule, lambda rows, own: decide_species(rows, own, levels, log))
+        return decide_species(particles, rule, log)
+    return decide_several_species(particles, rule, lambda rows, own: decide_species(rows, own, log))
 
 
 #: The per-row fields of a decision, and what a row decided elsewhere (outside the mask, at the edge) holds.
@@ -300,9 +269,7 @@ def _widened(decision: Decision, rows: np.ndarray, n: int) -> Decision:
     return replace(decision, **fields)
 
 
-def decide_species(
-    particles: ParticleSet, rule: Deciding, preference: list[Level] | None, log: Log = _silent
-) -> Decision:
+def decide_species(particles: ParticleSet, rule: Deciding, log: Log = _silent) -> Decision:
     """Which rows of one species to keep.
 
     Duplicates are removed by score-ordered greedy suppression over all inputs; then, with
@@ -335,7 +302,7 @@ def decide_species(
             raise CryodedupError(
                 f"{flag}: these particles are 2-D (micrograph coordinates, no z); it is for subtomograms"
             )
-    levels = None if preference is None else input_levels([held for _, held in preference], n_inputs)
+    preference, levels = rule.preference, rule.levels
     dedup_rule, want_pairs = rule_for_rows(particles, rule)
     groups, centres = particles.groups, particles.centres  # (the core walks micrographs that share an image as one)
     if n_inputs == 1:

@@ -20,9 +20,11 @@ import numpy as np
 
 from ...algo.dedup import DuplicateRule
 from ...algo.normalisation import Normalisation, normalisation
+from ...algo.priority import input_levels, named_levels, preference
 from ...algo.same_image import images_for_the_core
 from ...errors import CryodedupError
 from ...formats.read_request import CopickSelection, ReadRequest, RowRead, Scale, ScoreRead
+from ...formats.sniff import is_glob
 from ...labels import listed
 from ...options.fields import DECISION, marked_options
 from ...options.particles import ParticleOptions
@@ -30,6 +32,7 @@ from ...resolve import pixel_size_source
 from ...resolve.given_psize import judge_typed_psize
 
 if TYPE_CHECKING:
+    from ...algo.priority import Level
     from ...particle_set import ParticleSet
     from ...report.html_report import Parameters
 
@@ -222,6 +225,10 @@ class Deciding:
     select: str = "greedy"
     score_normalize: str = "none"
     prefer: tuple[str | Path | int, ...] = ()
+    #: The priority levels ``--prefer`` names, most preferred first, as the rows' inputs are named, and each
+    #: input's level (lower first); None without it: parsed once (:meth:`ParticlePlan.for_rows`).
+    preference: list[Level] | None = None
+    levels: np.ndarray | None = None
     #: What makes a pair beyond the distance: ``--filament-mode``, ``--max-angle``, ``--sym``, ``--same-image``.
     filament_mode: str = "segment"
     max_angle: float | None = None
@@ -382,12 +389,19 @@ class ParticlePlan:
     #: ``--update``: what the round around the job takes (None: a plain run).
     round: RoundPlan | None = None
 
-    def for_rows(self, particles: ParticleSet) -> ParticlePlan:
-        """The plan with what the rows say, resolved once: each species' distance, one image's rows joined or not."""
+    def for_rows(self, particles: ParticleSet, held: list[list[int]] | None = None) -> ParticlePlan:
+        """The plan with what the rows say, resolved once: each species' distance, ``--prefer``'s levels, the images.
+
+        ``held``: the inputs each ``--prefer`` value names, as parsed against the input paths
+        before they were read (``read.check_prefer``; None: parsed here, against the rows' inputs).
+        """
         deciding = self.deciding
         distances = self.species.resolved(particles, deciding.distance, deciding.distances.own_frame)
+        named = _preference(particles, list(deciding.prefer), held)
+        levels = None if named is None else input_levels([inputs for _, inputs in named], len(particles.inputs))
         joins_images = images_for_the_core(particles.images, deciding.same_image) is not None
-        return replace(self, deciding=replace(deciding, distances=distances, joins_images=joins_images))
+        deciding = replace(deciding, distances=distances, preference=named, levels=levels, joins_images=joins_images)
+        return replace(self, deciding=deciding)
 
     @property
     def distances(self) -> Distances:
@@ -473,6 +487,22 @@ def plan(options: ParticleOptions) -> ParticlePlan:
     refused = _refused_by_update(read, deciding, output, registration)
     round_ = RoundPlan(refused, decided_by, options.add_again, output.decisions, options.repair)
     return ParticlePlan(read, deciding, registration, output, species, round_ if options.update else None)
+
+
+def _preference(
+    particles: ParticleSet, prefer: list[str | Path | int], held: list[list[int]] | None
+) -> list[Level] | None:
+    """The priority levels ``--prefer`` names, most preferred first (None without it).
+
+    ``held``: the inputs each value names, as parsed against the input paths before they were
+    read; here they are named as the set names its inputs. Without them (a copick project's
+    pick sets, data in memory), the values are parsed here.
+    """
+    if not prefer:
+        return None
+    if held is not None:
+        return named_levels(prefer, held, particles.inputs)
+    return preference(prefer, particles.inputs, particles.pick_sets, is_glob)
 
 
 def _report_table() -> type[Parameters]:

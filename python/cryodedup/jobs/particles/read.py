@@ -304,7 +304,7 @@ def check_prefer(
     """The inputs each ``--prefer`` value names, parsed before reading, which refuses a value that names none.
 
     Warns that ``--remove-entirely`` ignores it. A copick project's pick sets, which
-    ``--prefer`` names there, are known once read (None: parsed then, ``decide.preference_of``).
+    ``--prefer`` names there, are known once read (None: parsed then, by the plan: ``ParticlePlan.for_rows``).
     """
     if not prefer:
         return None
@@ -439,7 +439,7 @@ class InMemory:
 
     def held_by_prefer(self, plan: ReadPlan, warn: Warn) -> list[list[int]] | None:
         """As :class:`Source` says."""
-        return None  # (parsed once read: decide.preference_of)
+        return None  # (parsed once read: ParticlePlan.for_rows)
 
     def read(self, outdir: Path | None, plan: ReadPlan, warn: Warn, log: Log, held: Held = None) -> ParticleSet:
         """As :class:`Source` says."""
