@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, replace
 from enum import IntEnum
+from functools import reduce
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -25,14 +26,15 @@ from ...algo.priority import (
     Level,
     PriorityCounts,
     Ties,
+    added_counts,
     tied_groups,
 )
 from ...algo.same_image import support_of_images
+from ...algo.species import cross_species_ranks, suppress_overlaps
 from ...errors import CryodedupError
 from ...labels import counted
 from ...particle_set import Log, ParticleSet, StarFacts, Warn
 from ..input_checks import refuse_angles_not_finite
-from ..species import ROW_FIELDS, decide_several_species, species_not_confirmable
 
 if TYPE_CHECKING:
     from ..._core import NearestHistogram, PageFilesPlan
@@ -244,11 +246,90 @@ def _decide_species_apart(particles: ParticleSet, rule: Deciding, log: Log) -> D
     """Each species on its own (one species: :func:`decide_species`), then between species."""
     if particles.species is None:
         return decide_species(particles, rule, log)
-    return decide_several_species(particles, rule, lambda rows, own: decide_species(rows, own, log))
+    return _decide_several_species(particles, rule, log)
+
+
+def _decide_several_species(particles: ParticleSet, rule: Deciding, log: Log) -> Decision:
+    """Each species decided on its own (:func:`decide_species`, at its distance), then overlaps between species.
+
+    Within a species, duplicates are removed as for one species, at the species' own minimum
+    distance (``--min-dist NAME=Å``; a copick object's radius by default). With
+    ``--cross-species``, picks of different species whose spheres overlap are then resolved
+    (:mod:`cryodedup.algo.species`, docs/design.md section 13).
+    """
+    assert particles.species is not None
+    own = rule.species_rules
+    assert own is not None, "the plan is resolved for the rows (ParticlePlan.for_rows)"
+    distances = rule.distances
+    radii = distances.radii
+    if len(own) == 1 and radii is None:  # one species: the rows as they are (a one-pass decision kept)
+        return decide_species(particles, own[0], log)
+    parts = []
+    for s, species_rule in enumerate(own):
+        rows = np.flatnonzero(particles.species == s)
+        parts.append((rows, decide_species(particles.rows(rows), species_rule, log)))
+    decision = _merged(parts, len(particles))
+    if rule.min_support == 1 and not _several_inputs_in_a_species(particles):
+        # One input per species (--species per input): inputs never meet, no consensus to report.
+        decision = replace(decision, confirmed_by=None, covered=None)
+    if radii is None:
+        return decision
+    compared = decision.ranked_scores if decision.ranked_scores is not None else particles.scores
+    higher = True if decision.ranked_scores is not None else particles.higher_is_better
+    # --prefer's priority levels (lower first) go before any score, as within a species.
+    levels = None if decision.levels is None else decision.levels[particles.input_of]
+    ranks = cross_species_ranks(compared, particles.species, higher, rule.seed, priority=levels)
+    displaced_by = suppress_overlaps(
+        particles.groups, particles.centres, particles.species, ranks, decision.keep, radii, distances.overlap
+    )
+    return replace(decision, keep=decision.keep & (displaced_by < 0), displaced_by=displaced_by)
+
+
+def _several_inputs_in_a_species(particles: ParticleSet) -> bool:
+    assert particles.species is not None
+    n_inputs = len(particles.inputs)
+    pairs = particles.species.astype(np.int64) * n_inputs + particles.input_of
+    present = np.bincount(pairs, minlength=len(particles.species_names) * n_inputs).reshape(-1, n_inputs) > 0
+    return bool((present.sum(axis=1) > 1).any())
+
+
+#: The Decision's per-row arrays, and the value of a row without one (the species' decisions merged as one).
+_ROW_FIELDS = {
+    "keep": False,
+    "suppressed_by": -1,
+    "confirmed_by": 0,
+    "unconfirmed": False,
+    "ranked_scores": np.nan,
+    "not_confirmable": False,
+}
+
+
+def _merged(parts: list[tuple[np.ndarray, Decision]], n: int) -> Decision:
+    """The species' decisions as one, row by row (a duplicate's suppressor renumbered to the whole set's rows)."""
+    fields: dict = {}
+    for name, fill in _ROW_FIELDS.items():
+        pieces = [getattr(decision, name) for _, decision in parts]
+        given = [piece for piece in pieces if piece is not None]
+        if not given:
+            fields[name] = None
+            continue
+        out = np.full(n, fill, dtype=given[0].dtype)
+        for (rows, _), piece in zip(parts, pieces):
+            if piece is not None:
+                out[rows] = np.where(piece >= 0, rows[piece], -1) if name == "suppressed_by" else piece
+        fields[name] = out
+    covers = [decision.covered for _, decision in parts if decision.covered is not None]
+    fields["covered"] = np.logical_or.reduce(covers) if covers else None
+    # (each input's priority level is the whole set's; the groups each decided add up)
+    fields["priority"] = reduce(added_counts, (decision.priority for _, decision in parts), None)
+    from ...algo.selection import added_selection
+
+    fields["selection"] = reduce(added_selection, (decision.selection for _, decision in parts), None)
+    return replace(parts[0][1], **fields)
 
 
 #: The per-row fields of a decision, and what a row decided elsewhere (outside the mask, at the edge) holds.
-_ROW_FILLS = {**ROW_FIELDS, "displaced_by": -1, "earlier_round": np.nan}
+_ROW_FILLS = {**_ROW_FIELDS, "displaced_by": -1, "earlier_round": np.nan}
 
 
 #: The per-row fields that name another row.
@@ -537,7 +618,7 @@ def warn_not_confirmable(
         return
     fate = "kept (--uncovered reject rejects them)" if uncovered == "keep" else "rejected (--uncovered reject)"
     if particles.species is not None:  # (coverage is each species' own: the inputs that hold it)
-        return warn(species_not_confirmable(particles, decision.not_confirmable, min_support, fate))
+        return warn(_species_not_confirmable(particles, decision.not_confirmable, min_support, fate))
     short = np.flatnonzero(_voters_covering(decision.covered, input_voters(particles)) < min_support)
     example = particles.mic_names[short[0]]
     lone = int(decision.not_confirmable.sum())
@@ -545,4 +626,34 @@ def warn_not_confirmable(
         f"{counted(lone, 'pick')} {'lies' if lone == 1 else 'lie'} on {len(short):,} of {len(particles.mic_names):,} "
         f"micrographs that fewer than {min_support} inputs ran on (e.g. {example}), so --min-support "
         f"{min_support} cannot be asked of them: {fate}"
+    )
+
+
+def _species_not_confirmable(particles: ParticleSet, not_confirmable: np.ndarray, min_support: int, fate: str) -> str:
+    """Why picks of several species could not be confirmed: too few inputs hold their species there.
+
+    Support is asked within a species, so an input of another species on the same
+    tomogram does not count: the warning names the species and how many inputs hold it.
+    """
+    assert particles.species is not None
+    names, n_inputs = particles.species_names, len(particles.inputs)
+    rows = np.flatnonzero(not_confirmable)
+    pairs = particles.species.astype(np.int64) * n_inputs + particles.input_of
+    holds = np.bincount(pairs, minlength=len(names) * n_inputs).reshape(-1, n_inputs) > 0
+    by_species = np.bincount(particles.species[rows], minlength=len(names))
+    parts = []
+    for s in np.flatnonzero(by_species):
+        held = int(holds[s].sum())
+        inputs = "1 input holds" if held == 1 else f"{held} inputs hold"
+        mics = np.unique(particles.groups[rows[particles.species[rows] == s]])
+        where = (
+            f"{len(mics):,} {'micrograph' if len(mics) == 1 else 'micrographs'} (e.g. {particles.mic_names[mics[0]]})"
+        )
+        parts.append(
+            f"{by_species[s]:,} {names[s]} pick{'' if by_species[s] == 1 else 's'} on {where}: {inputs} {names[s]}"
+            + ("" if held < min_support else f", fewer than {min_support} of them there")
+        )
+    return (
+        f"{'; '.join(parts)}; --min-support {min_support} is asked within each species, so it cannot be asked "
+        f"of these {len(rows):,} picks: {fate}"
     )

@@ -242,6 +242,9 @@ class Deciding:
     regions: RegionsAsked | None = None
     #: Whether each rejected row's partner is kept (the pictures' page, the record of rejections).
     partners: bool = False
+    #: Each species' rule, at its own distance (None without species): :meth:`for_species`, made once by
+    #: :meth:`ParticlePlan.for_rows`.
+    species_rules: tuple[Deciding, ...] | None = None
     #: Whether the core's rule joins the rows of one image (``--same-image reject``, and the rows hold an image
     #: twice): asked of the rows' images once (:meth:`ParticlePlan.for_rows`); the decision and the record take it.
     joins_images: bool = False
@@ -264,10 +267,11 @@ class Deciding:
         """Whether an ellipsoid in each particle's frame is given, for any species."""
         return self.distances.own_frame
 
-    def of_species(self, s: int) -> Deciding:
-        """The rule of species ``s``' rows: at its own distance."""
-        assert self.distances.species is not None
-        return replace(self, distance=self.distances.species[s])
+    def for_species(self) -> tuple[Deciding, ...] | None:
+        """Each species' rule, at its own distance (``ParticleSet.species_names``' order); None without species."""
+        if self.distances.species is None:
+            return None
+        return tuple(replace(self, distance=distance) for distance in self.distances.species)
 
 
 @dataclass(frozen=True)
@@ -401,7 +405,7 @@ class ParticlePlan:
         levels = None if named is None else input_levels([inputs for _, inputs in named], len(particles.inputs))
         joins_images = images_for_the_core(particles.images, deciding.same_image) is not None
         deciding = replace(deciding, distances=distances, preference=named, levels=levels, joins_images=joins_images)
-        return replace(self, deciding=deciding)
+        return replace(self, deciding=replace(deciding, species_rules=deciding.for_species()))
 
     @property
     def distances(self) -> Distances:
