@@ -1,4 +1,4 @@
-"""The particle job's species (cryo-ET): assigned to the rows read, refused where they cannot be, summarised.
+"""The particle job's species (cryo-ET): assigned to the rows read, refused where they cannot be.
 
 Each species is decided on its own, then between species (``jobs/particles/decide.py``,
 :mod:`cryodedup.algo.species`, docs/design.md section 13).
@@ -11,17 +11,14 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..algo.species import won_table
 from ..errors import CryodedupError
 from ..labels import listed
 from ..particle_set import ParticleSet, Warn
 
 if TYPE_CHECKING:
-    from ..report.sections.species import Species
-    from .particles.decide import Decision
-    from .particles.plan import Distances, SpeciesAsked
+    from .particles.plan import SpeciesAsked
 
-__all__ = ["assign_species", "species_summary", "warn_absent_species"]
+__all__ = ["assign_species", "warn_absent_species"]
 
 #: More distinct values than this in ``--species-column`` is no class column (RELION's 2D
 #: classifications stop at a few hundred classes; template matching at tens of templates).
@@ -128,41 +125,3 @@ def warn_absent_species(particles: ParticleSet, asked: SpeciesAsked, warn: Warn)
                 f"{flag} {listed([f'{name}=...' for name in absent])}: no species {listed(absent)} in these "
                 f"particles (the species are {', '.join(names)}), so not used"
             )
-
-
-def species_summary(particles: ParticleSet, decision: Decision, rule: Distances) -> Species:
-    """Per species: picks, kept, its distance (and radius); with ``--cross-species``, who displaced whom."""
-    from ..report.sections.species import CrossSpecies, Species, SpeciesCounts  # (a run of species loads them)
-
-    assert particles.species is not None
-    names = particles.species_names
-    n_species = len(names)
-    picks = np.bincount(particles.species, minlength=n_species)
-    kept = np.bincount(particles.species[decision.keep], minlength=n_species)
-    distances, along_z, ellipsoids, radii = rule.by_species, rule.z_of_species, rule.ellipsoids, rule.radii
-    displaced = decision.displaced_by
-    won = None if displaced is None else won_table(particles.species, displaced, n_species)
-    lost = np.zeros(n_species, dtype=np.int64) if won is None else won.sum(axis=0)
-    per_species = tuple(
-        SpeciesCounts(
-            name,
-            int(picks[s]),
-            int(kept[s]),
-            int(lost[s]),
-            distances[s],
-            along_z[s] if rule.z_by_species else None,
-            # (the radius --cross-species compares; without it, the object's own where it has one)
-            float(radii[s]) if radii is not None else particles.species_radii.get(name),
-            ellipsoids[s],
-        )
-        for s, name in enumerate(names)
-    )
-    cross = None
-    if won is not None:
-        words = (
-            f"centre distance < (r_a + r_b) x {rule.overlap:g}; ranked by "
-            + ("the preferred inputs first, then " if decision.levels is not None else "")
-            + "percentile within each species"
-        )
-        cross = CrossSpecies(rule.overlap, words, tuple(tuple(int(n) for n in row) for row in won))
-    return Species(tuple(names), per_species, rule.z_by_species, cross)
