@@ -12,13 +12,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..errors import CryodedupError
-from ..labels import listed
-from ..particle_set import ParticleSet, Warn
+from ..particle_set import ParticleSet
 
 if TYPE_CHECKING:
     from .particles.plan import SpeciesAsked
 
-__all__ = ["assign_species", "warn_absent_species"]
+__all__ = ["assign_species"]
 
 #: More distinct values than this in ``--species-column`` is no class column (RELION's 2D
 #: classifications stop at a few hundred classes; template matching at tens of templates).
@@ -102,26 +101,3 @@ def assign_species(particles: ParticleSet, asked: SpeciesAsked) -> None:
     of_input = np.array([names.index(name) for name in asked.names], dtype=np.uint32)
     particles.species = of_input[particles.input_of]
     particles.species_names = names
-
-
-def warn_absent_species(particles: ParticleSet, asked: SpeciesAsked, warn: Warn) -> None:
-    """Says which species ``--min-dist NAME=Å`` and ``--radius NAME=Å`` name that these particles do not hold.
-
-    One configuration serves every tomogram of a project, and a tomogram may hold no pick of a
-    species it names: that is no mistake to refuse, but a typo looks the same, so it is said.
-    """
-    if particles.species is None:
-        return
-    names = particles.species_names
-    named = (
-        ("--min-dist", asked.min_dist),
-        ("--min-dist-z", asked.min_dist_z),
-        ("--min-dist-ellipsoid", asked.ellipsoids),
-    )
-    for flag, given in (*named, ("--radius", asked.radius)):
-        absent = [name for name in given if name not in names]
-        if absent:
-            warn(
-                f"{flag} {listed([f'{name}=...' for name in absent])}: no species {listed(absent)} in these "
-                f"particles (the species are {', '.join(names)}), so not used"
-            )

@@ -173,6 +173,31 @@ class SpeciesAsked:
         radii = _species_radii(particles, self.radius) if self.cross_species else None
         return replace(resolved, species=species, radii=radii)
 
+    def absent(self, particles: ParticleSet) -> list[str]:
+        """What to say of the species ``--min-dist NAME=Å`` and ``--radius NAME=Å`` name that ``particles`` do not hold.
+
+        One configuration serves every tomogram of a project, and a tomogram may hold no pick of a
+        species it names: that is no mistake to refuse, but a typo looks the same, so it is said.
+        """
+        if particles.species is None:
+            return []
+        names = particles.species_names
+        named = (
+            ("--min-dist", self.min_dist),
+            ("--min-dist-z", self.min_dist_z),
+            ("--min-dist-ellipsoid", self.ellipsoids),
+            ("--radius", self.radius),
+        )
+        said = []
+        for flag, given in named:
+            absent = [name for name in given if name not in names]
+            if absent:
+                said.append(
+                    f"{flag} {listed([f'{name}=...' for name in absent])}: no species {listed(absent)} in these "
+                    f"particles (the species are {', '.join(names)}), so not used"
+                )
+        return said
+
 
 def _species_radii(particles: ParticleSet, radius: dict[str, float]) -> np.ndarray:
     """Each species' radius for ``--cross-species``: ``--radius NAME=Å``, else the input's (copick)."""

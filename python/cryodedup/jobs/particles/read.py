@@ -32,7 +32,7 @@ from ...report.sections.readers import ReadersFound
 from ...resolve import pixel_size_source
 from ...resolve.datasets import check_shared_names, dataset_labels, dataset_of_inputs, separate_datasets
 from ..input_checks import check_centres, check_input_paths
-from ..species import assign_species, warn_absent_species
+from ..species import assign_species
 from .decide import one_pass
 
 if TYPE_CHECKING:
@@ -331,7 +331,8 @@ def warn_unused_options(particles: ParticleSet, plan: ReadPlan, rule: Deciding, 
         warn("--filament-mode tube was not used: no input has filaments (a tube or filament id per segment)")
     if rule.coverage != "auto" and rule.min_support <= 1:
         warn(f"--coverage {rule.coverage} was not used: it serves --min-support 2 or more (consensus)")
-    warn_absent_species(particles, plan.species, warn)
+    for message in plan.species.absent(particles):
+        warn(message)
 
 
 class Source(Protocol):
