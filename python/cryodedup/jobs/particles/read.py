@@ -42,7 +42,6 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Files",
-    "Held",
     "Images",
     "InMemory",
     "Source",
