@@ -8,12 +8,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ...algo.audit import (
-    duplicate_criterion,
     halfset_audit,
     halfset_sizes,
     most_kept_on_a_micrograph,
     symmetry_copies,
 )
+from ...algo.dedup import SAME_CENTRE_A
 from ...algo.density import duplicate_density
 from ...algo.filaments import RULES, tube_count
 from ...algo.normalisation import labels, zscore_counts
@@ -536,10 +536,10 @@ def _audit_criterion(particles: ParticleSet, rule: Deciding) -> str:
         angle = f" and {rule.max_angle:g}°" if rule.max_angle is not None else ""
         return f"within an exclusion ellipsoid in a particle's own frame{angle}"
     if particles.species is None:
-        return duplicate_criterion(rule.distance.min_dist, rule.max_angle, rule.distance.min_dist_z)
+        return _duplicate_criterion(rule.distance.min_dist, rule.max_angle, rule.distance.min_dist_z)
     distances, along_z = rule.distances.by_species, rule.distances.z_of_species
     if len(set(distances)) == 1 and len(set(along_z)) == 1:
-        return duplicate_criterion(distances[0], rule.max_angle, along_z[0])
+        return _duplicate_criterion(distances[0], rule.max_angle, along_z[0])
     each = "; ".join(
         f"{name}: {d:g} Å" + (f", {z:g} Å in z" if z is not None and d > 0 else "")
         for name, d, z in zip(particles.species_names, distances, along_z)
@@ -547,6 +547,14 @@ def _audit_criterion(particles: ParticleSet, rule: Deciding) -> str:
     return f"within each species' distance ({each})" + (
         f" and {rule.max_angle:g}°" if rule.max_angle is not None else ""
     )
+
+
+def _duplicate_criterion(min_dist: float, max_angle: float | None = None, min_dist_z: float | None = None) -> str:
+    """What made two particles a duplicate pair at one distance, as the audit's verdict says it."""
+    where = f"within {min_dist:g} Å" if min_dist > 0 else f"at the same centre (within {SAME_CENTRE_A:g} Å)"
+    if min_dist_z is not None and min_dist > 0:
+        where += f" ({min_dist_z:g} Å in z)"
+    return where + (f" and {max_angle:g}°" if max_angle is not None else "")
 
 
 def _audits(particles: ParticleSet, decision: Decision, rule: Deciding, halves: np.ndarray | None) -> dict[str, Any]:
