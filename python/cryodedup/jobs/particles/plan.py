@@ -6,8 +6,9 @@ command line, the Python API and the pipeline plugins): it builds what the reade
 selection, the consensus, the regions), the registration's check and the outputs
 (:class:`OutputPlan`: which files, the partners kept, the pictures, the record), and an
 ``--update`` round's (:class:`RoundPlan`: the options it refuses, its store's record). What the
-inputs say joins it once they are read: :meth:`ParticlePlan.for_rows` resolves each
-species' distance once (:class:`Distances`). No stage sees the options themselves.
+inputs say joins it once they are read: :meth:`ParticlePlan.for_rows` resolves, once, each
+species' distance (:class:`Distances`) and rule, ``--prefer``'s levels and whether one image's
+rows are joined (``--same-image reject``). No stage sees the options themselves.
 """
 
 from __future__ import annotations
