@@ -443,8 +443,8 @@ def decided(particles, options, log=None, held=None):
     from cryodedup.jobs.particles.decide import decide
     from cryodedup.jobs.particles.plan import plan
 
-    rule = plan(options).for_rows(particles).deciding
-    return decide(particles, rule, held=held) if log is None else decide(particles, rule, log, held)
+    rule = plan(options).for_rows(particles, held).deciding
+    return decide(particles, rule) if log is None else decide(particles, rule, log)
 
 
 def package_with(folder: Path, *edits: tuple[str, str, str], new: dict[str, str] | None = None) -> Path:

@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from cryodedup import CryodedupError, ParticleOptions, remove_duplicate_particles
-from cryodedup.algo.audit import duplicate_criterion, halfsets_by_micrograph
+from cryodedup.algo.audit import halfsets_by_micrograph
 from cryodedup.cli import main
 from fixtures.synthetic import write_cs
 from helpers import located_records, write_star
@@ -297,11 +297,6 @@ def test_cli_audit_needs_no_outdir(tmp_path, monkeypatch):
         assert result.exit_code == 2 and "Missing option '-o' / '--outdir'" in result.stderr
     with pytest.raises(CryodedupError, match="outdir: an output folder is needed"):
         remove_duplicate_particles([path], None, ParticleOptions())
-    assert (
-        duplicate_criterion(20, 10) == "within 20 Å and 10°"
-        and duplicate_criterion(0) == "at the same centre (within 0.001 Å)"
-    )
-    assert duplicate_criterion(30, None, 60) == "within 30 Å (60 Å in z)"
 
 
 def test_cli_refuses_audit_with_halfsets(tmp_path):

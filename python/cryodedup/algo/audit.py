@@ -29,7 +29,6 @@ from .same_image import all_distinct
 __all__ = [
     "TOP_MICROGRAPHS",
     "check_halfsets",
-    "duplicate_criterion",
     "halfset_audit",
     "halfset_sizes",
     "halfsets_by_micrograph",
@@ -79,14 +78,6 @@ def straddling_per_micrograph(particles: ParticleSet, suppressed_by: np.ndarray)
     n_mics = len(particles.mic_names)
     mic = particles.groups[a]  # both of a pair are on one micrograph
     return np.bincount(mic[across], minlength=n_mics), np.bincount(mic[~across], minlength=n_mics)
-
-
-def duplicate_criterion(min_dist: float, max_angle: float | None = None, min_dist_z: float | None = None) -> str:
-    """What made two particles a duplicate pair, as the audit's verdict says it."""
-    where = f"within {min_dist:g} Å" if min_dist > 0 else f"at the same centre (within {SAME_CENTRE_A:g} Å)"
-    if min_dist_z is not None and min_dist > 0:
-        where += f" ({min_dist_z:g} Å in z)"
-    return where + (f" and {max_angle:g}°" if max_angle is not None else "")
 
 
 @dataclass(frozen=True)

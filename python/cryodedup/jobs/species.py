@@ -1,53 +1,23 @@
-"""The particle job's decision for several species (cryo-ET): each species on its own, then between species.
+"""The particle job's species (cryo-ET): assigned to the rows read, refused where they cannot be.
 
-Within a species, duplicates are removed as for one species, at the species' own minimum
-distance (``--min-dist NAME=Å``; a copick object's radius by default). With
-``--cross-species``, picks of different species whose spheres overlap are then resolved
-(:mod:`cryodedup.algo.species`, docs/design.md section 13). The particle job
-(:mod:`cryodedup.jobs.particles`) hands its one-species decision in as ``decide_one``.
+Each species is decided on its own, then between species (``jobs/particles/decide.py``,
+:mod:`cryodedup.algo.species`, docs/design.md section 13).
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
 from decimal import Decimal, InvalidOperation
-from functools import reduce
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..algo.priority import added_counts
-from ..algo.species import cross_species_ranks, suppress_overlaps, won_table
 from ..errors import CryodedupError
-from ..labels import listed
-from ..particle_set import ParticleSet, Warn
+from ..particle_set import ParticleSet
 
 if TYPE_CHECKING:
-    from ..report.sections.species import Species
-    from .particles.plan import Deciding, Distances, SpeciesAsked
+    from .particles.plan import SpeciesAsked
 
-__all__ = [
-    "ROW_FIELDS",
-    "assign_species",
-    "decide_several_species",
-    "species_not_confirmable",
-    "species_summary",
-    "warn_absent_species",
-]
-
-#: The particle job's Decision (jobs.particles, which imports this module: not imported here).
-Decision = Any
-
-#: The Decision's per-row arrays, and the value of a row without one.
-ROW_FIELDS = {
-    "keep": False,
-    "suppressed_by": -1,
-    "confirmed_by": 0,
-    "unconfirmed": False,
-    "ranked_scores": np.nan,
-    "not_confirmable": False,
-}
-
+__all__ = ["assign_species"]
 
 #: More distinct values than this in ``--species-column`` is no class column (RELION's 2D
 #: classifications stop at a few hundred classes; template matching at tens of templates).
@@ -131,159 +101,3 @@ def assign_species(particles: ParticleSet, asked: SpeciesAsked) -> None:
     of_input = np.array([names.index(name) for name in asked.names], dtype=np.uint32)
     particles.species = of_input[particles.input_of]
     particles.species_names = names
-
-
-def warn_absent_species(particles: ParticleSet, asked: SpeciesAsked, warn: Warn) -> None:
-    """Says which species ``--min-dist NAME=Å`` and ``--radius NAME=Å`` name that these particles do not hold.
-
-    One configuration serves every tomogram of a project, and a tomogram may hold no pick of a
-    species it names: that is no mistake to refuse, but a typo looks the same, so it is said.
-    """
-    if particles.species is None:
-        return
-    names = particles.species_names
-    named = (
-        ("--min-dist", asked.min_dist),
-        ("--min-dist-z", asked.min_dist_z),
-        ("--min-dist-ellipsoid", asked.ellipsoids),
-    )
-    for flag, given in (*named, ("--radius", asked.radius)):
-        absent = [name for name in given if name not in names]
-        if absent:
-            warn(
-                f"{flag} {listed([f'{name}=...' for name in absent])}: no species {listed(absent)} in these "
-                f"particles (the species are {', '.join(names)}), so not used"
-            )
-
-
-def decide_several_species(
-    particles: ParticleSet,
-    rule: Deciding,
-    decide_one: Callable[[ParticleSet, Deciding], Decision],
-) -> Decision:
-    """Each species decided on its own (``decide_one``, at its distance), then overlaps between species."""
-    assert particles.species is not None
-    distances = rule.distances
-    assert distances.species is not None, "the plan is resolved for the rows (ParticlePlan.for_rows)"
-    radii = distances.radii
-    if len(distances.species) == 1 and radii is None:  # one species: the rows as they are (a one-pass decision kept)
-        return decide_one(particles, rule.of_species(0))
-    parts = []
-    for s in range(len(distances.species)):
-        rows = np.flatnonzero(particles.species == s)
-        parts.append((rows, decide_one(particles.rows(rows), rule.of_species(s))))
-    decision = _merged(parts, len(particles))
-    if rule.min_support == 1 and not _several_inputs_in_a_species(particles):
-        # One input per species (--species per input): inputs never meet, no consensus to report.
-        decision = replace(decision, confirmed_by=None, covered=None)
-    if radii is None:
-        return decision
-    compared = decision.ranked_scores if decision.ranked_scores is not None else particles.scores
-    higher = True if decision.ranked_scores is not None else particles.higher_is_better
-    # --prefer's priority levels (lower first) go before any score, as within a species.
-    levels = None if decision.levels is None else decision.levels[particles.input_of]
-    ranks = cross_species_ranks(compared, particles.species, higher, rule.seed, priority=levels)
-    displaced_by = suppress_overlaps(
-        particles.groups, particles.centres, particles.species, ranks, decision.keep, radii, distances.overlap
-    )
-    return replace(decision, keep=decision.keep & (displaced_by < 0), displaced_by=displaced_by)
-
-
-def _several_inputs_in_a_species(particles: ParticleSet) -> bool:
-    assert particles.species is not None
-    n_inputs = len(particles.inputs)
-    pairs = particles.species.astype(np.int64) * n_inputs + particles.input_of
-    present = np.bincount(pairs, minlength=len(particles.species_names) * n_inputs).reshape(-1, n_inputs) > 0
-    return bool((present.sum(axis=1) > 1).any())
-
-
-def _merged(parts: list[tuple[np.ndarray, Decision]], n: int) -> Decision:
-    """The species' decisions as one, row by row (a duplicate's suppressor renumbered to the whole set's rows)."""
-    fields: dict = {}
-    for name, fill in ROW_FIELDS.items():
-        pieces = [getattr(decision, name) for _, decision in parts]
-        given = [piece for piece in pieces if piece is not None]
-        if not given:
-            fields[name] = None
-            continue
-        out = np.full(n, fill, dtype=given[0].dtype)
-        for (rows, _), piece in zip(parts, pieces):
-            if piece is not None:
-                out[rows] = np.where(piece >= 0, rows[piece], -1) if name == "suppressed_by" else piece
-        fields[name] = out
-    covers = [decision.covered for _, decision in parts if decision.covered is not None]
-    fields["covered"] = np.logical_or.reduce(covers) if covers else None
-    # (each input's priority level is the whole set's; the groups each decided add up)
-    fields["priority"] = reduce(added_counts, (decision.priority for _, decision in parts), None)
-    from ..algo.selection import added_selection
-
-    fields["selection"] = reduce(added_selection, (decision.selection for _, decision in parts), None)
-    return replace(parts[0][1], **fields)
-
-
-def species_summary(particles: ParticleSet, decision: Decision, rule: Distances) -> Species:
-    """Per species: picks, kept, its distance (and radius); with ``--cross-species``, who displaced whom."""
-    from ..report.sections.species import CrossSpecies, Species, SpeciesCounts  # (a run of species loads them)
-
-    assert particles.species is not None
-    names = particles.species_names
-    n_species = len(names)
-    picks = np.bincount(particles.species, minlength=n_species)
-    kept = np.bincount(particles.species[decision.keep], minlength=n_species)
-    distances, along_z, ellipsoids, radii = rule.by_species, rule.z_of_species, rule.ellipsoids, rule.radii
-    displaced = decision.displaced_by
-    won = None if displaced is None else won_table(particles.species, displaced, n_species)
-    lost = np.zeros(n_species, dtype=np.int64) if won is None else won.sum(axis=0)
-    per_species = tuple(
-        SpeciesCounts(
-            name,
-            int(picks[s]),
-            int(kept[s]),
-            int(lost[s]),
-            distances[s],
-            along_z[s] if rule.z_by_species else None,
-            # (the radius --cross-species compares; without it, the object's own where it has one)
-            float(radii[s]) if radii is not None else particles.species_radii.get(name),
-            ellipsoids[s],
-        )
-        for s, name in enumerate(names)
-    )
-    cross = None
-    if won is not None:
-        words = (
-            f"centre distance < (r_a + r_b) x {rule.overlap:g}; ranked by "
-            + ("the preferred inputs first, then " if decision.levels is not None else "")
-            + "percentile within each species"
-        )
-        cross = CrossSpecies(rule.overlap, words, tuple(tuple(int(n) for n in row) for row in won))
-    return Species(tuple(names), per_species, rule.z_by_species, cross)
-
-
-def species_not_confirmable(particles: ParticleSet, not_confirmable: np.ndarray, min_support: int, fate: str) -> str:
-    """Why picks of several species could not be confirmed: too few inputs hold their species there.
-
-    Support is asked within a species, so an input of another species on the same
-    tomogram does not count: the warning names the species and how many inputs hold it.
-    """
-    assert particles.species is not None
-    names, n_inputs = particles.species_names, len(particles.inputs)
-    rows = np.flatnonzero(not_confirmable)
-    pairs = particles.species.astype(np.int64) * n_inputs + particles.input_of
-    holds = np.bincount(pairs, minlength=len(names) * n_inputs).reshape(-1, n_inputs) > 0
-    by_species = np.bincount(particles.species[rows], minlength=len(names))
-    parts = []
-    for s in np.flatnonzero(by_species):
-        held = int(holds[s].sum())
-        inputs = "1 input holds" if held == 1 else f"{held} inputs hold"
-        mics = np.unique(particles.groups[rows[particles.species[rows] == s]])
-        where = (
-            f"{len(mics):,} {'micrograph' if len(mics) == 1 else 'micrographs'} (e.g. {particles.mic_names[mics[0]]})"
-        )
-        parts.append(
-            f"{by_species[s]:,} {names[s]} pick{'' if by_species[s] == 1 else 's'} on {where}: {inputs} {names[s]}"
-            + ("" if held < min_support else f", fewer than {min_support} of them there")
-        )
-    return (
-        f"{'; '.join(parts)}; --min-support {min_support} is asked within each species, so it cannot be asked "
-        f"of these {len(rows):,} picks: {fate}"
-    )

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from cryodedup import ParticleOptions, remove_duplicate_particles
 from cryodedup.algo.density import Density
-from cryodedup.jobs.particles.summary import ParticleSummary, reference_table
+from cryodedup.jobs.particles.summary import ParticleSummary, _duplicate_criterion, reference_table
 from cryodedup.report.sections import DuplicateDensity, Inputs, Score
 from cryodedup.report.terminal import strict_json
 from helpers import write_star
@@ -105,3 +105,10 @@ def test_the_api_returns_the_summary_typed_its_document_the_command_lines(tmp_pa
     assert {k: v for k, v in document.items() if k not in VOLATILE} == {
         k: v for k, v in printed.items() if k not in VOLATILE
     }
+
+
+def test_the_half_set_audit_words_its_criterion():
+    # (the summary's words for what made a duplicate pair: a distance, the same centre, along z, an angle)
+    assert _duplicate_criterion(20, 10) == "within 20 Å and 10°"
+    assert _duplicate_criterion(0) == "at the same centre (within 0.001 Å)"
+    assert _duplicate_criterion(30, None, 60) == "within 30 Å (60 Å in z)"

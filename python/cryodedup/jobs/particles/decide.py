@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, replace
 from enum import IntEnum
+from functools import reduce
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -25,22 +26,17 @@ from ...algo.priority import (
     Level,
     PriorityCounts,
     Ties,
-    input_levels,
-    named_levels,
-    preference,
+    added_counts,
     tied_groups,
 )
-from ...algo.same_image import images_for_the_core, support_of_images
+from ...algo.same_image import support_of_images
+from ...algo.species import cross_species_ranks, suppress_overlaps
 from ...errors import CryodedupError
-from ...formats.sniff import is_glob
 from ...labels import counted
 from ...particle_set import Log, ParticleSet, StarFacts, Warn
 from ..input_checks import refuse_angles_not_finite
-from ..species import ROW_FIELDS, decide_several_species, species_not_confirmable
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
     from ..._core import NearestHistogram, PageFilesPlan
     from ...algo.selection import SelectionCounts
     from ...formats.star.particle_writer import OnePass
@@ -155,22 +151,6 @@ def _import_the_pictures() -> None:
         return
 
 
-def preference_of(
-    particles: ParticleSet, prefer: list[str | Path | int], held: list[list[int]] | None
-) -> list[Level] | None:
-    """The priority levels ``--prefer`` names, most preferred first, parsed once a run (None without it).
-
-    ``held``: the inputs each value names, as parsed against the input paths before they were
-    read (``read.check_prefer``); here they are named as the set names its inputs. Without them
-    (a copick project's pick sets, data in memory), the values are parsed here.
-    """
-    if not prefer:
-        return None
-    if held is not None:
-        return named_levels(prefer, held, particles.inputs)
-    return preference(prefer, particles.inputs, particles.pick_sets, is_glob)
-
-
 #: A decision's ties where none were counted.
 _NO_TIES = Ties(0, 0)
 
@@ -230,32 +210,23 @@ class Decision:
         return None if self.confirmed_by is None else popcount(self.confirmed_by)
 
 
-def decide(
-    particles: ParticleSet,
-    rule: Deciding,
-    log: Log = _silent,
-    held: list[list[int]] | None = None,
-    regions: Regions | None = None,
-) -> Decision:
+def decide(particles: ParticleSet, rule: Deciding, log: Log = _silent, regions: Regions | None = None) -> Decision:
     """Which rows to keep: each species on its own, then (``--cross-species``) between species.
 
     One species (no species given) is decided by :func:`decide_species`, as it always was.
-    ``held``: the inputs ``--prefer`` named, as parsed before reading (:func:`preference_of`);
+    ``rule``: the plan's, resolved for these rows (``ParticlePlan.for_rows``);
     ``regions``: the rows ``--mask`` and ``--edge`` drop, found before (``regions.regions_of``).
     """
-    levels = preference_of(particles, list(rule.prefer), held)
-    decision = _decided(particles, rule, levels, log, regions)
+    decision = _decided(particles, rule, log, regions)
     # (how the scores were compared, and the ties the inputs' order broke: said by the summary, counted here once)
     ties = _ties(particles, decision, rule.remove_entirely, rule.filament_mode)
     return replace(decision, ties=ties, normalisation=rule.normalisation)
 
 
-def _decided(
-    particles: ParticleSet, rule: Deciding, levels: list[Level] | None, log: Log, regions: Regions | None
-) -> Decision:
+def _decided(particles: ParticleSet, rule: Deciding, log: Log, regions: Regions | None) -> Decision:
     """:func:`decide`'s decision: the rows ``regions`` drop rejected, the others decided species by species."""
     if regions is None or not regions.dropped.any():
-        decision = _decide_species_apart(particles, rule, levels, log)
+        decision = _decide_species_apart(particles, rule, log)
         return decision if regions is None else replace(decision, regions=regions)
     inside = np.flatnonzero(regions.dropped == 0)
     if not inside.size:
@@ -268,18 +239,97 @@ def _decided(
     if len(particles.inputs) > 1 and particles.coverage is None:
         # An input whose picks on a micrograph all lie outside the mask still ran there (--min-support).
         rows = replace(rows, coverage=coverage(particles, "auto"))
-    return replace(_widened(_decide_species_apart(rows, rule, levels, log), inside, len(particles)), regions=regions)
+    return replace(_widened(_decide_species_apart(rows, rule, log), inside, len(particles)), regions=regions)
 
 
-def _decide_species_apart(particles: ParticleSet, rule: Deciding, levels: list[Level] | None, log: Log) -> Decision:
+def _decide_species_apart(particles: ParticleSet, rule: Deciding, log: Log) -> Decision:
     """Each species on its own (one species: :func:`decide_species`), then between species."""
     if particles.species is None:
-        return decide_species(particles, rule, levels, log)
-    return decide_several_species(particles, rule, lambda rows, own: decide_species(rows, own, levels, log))
+        return decide_species(particles, rule, log)
+    return _decide_several_species(particles, rule, log)
+
+
+def _decide_several_species(particles: ParticleSet, rule: Deciding, log: Log) -> Decision:
+    """Each species decided on its own (:func:`decide_species`, at its distance), then overlaps between species.
+
+    Within a species, duplicates are removed as for one species, at the species' own minimum
+    distance (``--min-dist NAME=Å``; a copick object's radius by default). With
+    ``--cross-species``, picks of different species whose spheres overlap are then resolved
+    (:mod:`cryodedup.algo.species`, docs/design.md section 13).
+    """
+    assert particles.species is not None
+    own = rule.species_rules
+    assert own is not None, "the plan is resolved for the rows (ParticlePlan.for_rows)"
+    distances = rule.distances
+    radii = distances.radii
+    if len(own) == 1 and radii is None:  # one species: the rows as they are (a one-pass decision kept)
+        return decide_species(particles, own[0], log)
+    parts = []
+    for s, species_rule in enumerate(own):
+        rows = np.flatnonzero(particles.species == s)
+        parts.append((rows, decide_species(particles.rows(rows), species_rule, log)))
+    decision = _merged(parts, len(particles))
+    if rule.min_support == 1 and not _several_inputs_in_a_species(particles):
+        # One input per species (--species per input): inputs never meet, no consensus to report.
+        decision = replace(decision, confirmed_by=None, covered=None)
+    if radii is None:
+        return decision
+    compared = decision.ranked_scores if decision.ranked_scores is not None else particles.scores
+    higher = True if decision.ranked_scores is not None else particles.higher_is_better
+    # --prefer's priority levels (lower first) go before any score, as within a species.
+    levels = None if decision.levels is None else decision.levels[particles.input_of]
+    ranks = cross_species_ranks(compared, particles.species, higher, rule.seed, priority=levels)
+    displaced_by = suppress_overlaps(
+        particles.groups, particles.centres, particles.species, ranks, decision.keep, radii, distances.overlap
+    )
+    return replace(decision, keep=decision.keep & (displaced_by < 0), displaced_by=displaced_by)
+
+
+def _several_inputs_in_a_species(particles: ParticleSet) -> bool:
+    assert particles.species is not None
+    n_inputs = len(particles.inputs)
+    pairs = particles.species.astype(np.int64) * n_inputs + particles.input_of
+    present = np.bincount(pairs, minlength=len(particles.species_names) * n_inputs).reshape(-1, n_inputs) > 0
+    return bool((present.sum(axis=1) > 1).any())
+
+
+#: The Decision's per-row arrays, and the value of a row without one (the species' decisions merged as one).
+_ROW_FIELDS = {
+    "keep": False,
+    "suppressed_by": -1,
+    "confirmed_by": 0,
+    "unconfirmed": False,
+    "ranked_scores": np.nan,
+    "not_confirmable": False,
+}
+
+
+def _merged(parts: list[tuple[np.ndarray, Decision]], n: int) -> Decision:
+    """The species' decisions as one, row by row (a duplicate's suppressor renumbered to the whole set's rows)."""
+    fields: dict = {}
+    for name, fill in _ROW_FIELDS.items():
+        pieces = [getattr(decision, name) for _, decision in parts]
+        given = [piece for piece in pieces if piece is not None]
+        if not given:
+            fields[name] = None
+            continue
+        out = np.full(n, fill, dtype=given[0].dtype)
+        for (rows, _), piece in zip(parts, pieces):
+            if piece is not None:
+                out[rows] = np.where(piece >= 0, rows[piece], -1) if name == "suppressed_by" else piece
+        fields[name] = out
+    covers = [decision.covered for _, decision in parts if decision.covered is not None]
+    fields["covered"] = np.logical_or.reduce(covers) if covers else None
+    # (each input's priority level is the whole set's; the groups each decided add up)
+    fields["priority"] = reduce(added_counts, (decision.priority for _, decision in parts), None)
+    from ...algo.selection import added_selection
+
+    fields["selection"] = reduce(added_selection, (decision.selection for _, decision in parts), None)
+    return replace(parts[0][1], **fields)
 
 
 #: The per-row fields of a decision, and what a row decided elsewhere (outside the mask, at the edge) holds.
-_ROW_FILLS = {**ROW_FIELDS, "displaced_by": -1, "earlier_round": np.nan}
+_ROW_FILLS = {**_ROW_FIELDS, "displaced_by": -1, "earlier_round": np.nan}
 
 
 #: The per-row fields that name another row.
@@ -300,9 +350,7 @@ def _widened(decision: Decision, rows: np.ndarray, n: int) -> Decision:
     return replace(decision, **fields)
 
 
-def decide_species(
-    particles: ParticleSet, rule: Deciding, preference: list[Level] | None, log: Log = _silent
-) -> Decision:
+def decide_species(particles: ParticleSet, rule: Deciding, log: Log = _silent) -> Decision:
     """Which rows of one species to keep.
 
     Duplicates are removed by score-ordered greedy suppression over all inputs; then, with
@@ -335,7 +383,7 @@ def decide_species(
             raise CryodedupError(
                 f"{flag}: these particles are 2-D (micrograph coordinates, no z); it is for subtomograms"
             )
-    levels = None if preference is None else input_levels([held for _, held in preference], n_inputs)
+    preference, levels = rule.preference, rule.levels
     dedup_rule, want_pairs = rule_for_rows(particles, rule)
     groups, centres = particles.groups, particles.centres  # (the core walks micrographs that share an image as one)
     if n_inputs == 1:
@@ -470,7 +518,8 @@ def rule_for_rows(particles: ParticleSet, rule: Deciding) -> tuple[DuplicateRule
     # The half-set audit counts (rejected, suppressor) pairs (the core counts which priority decided a group).
     want_pairs = particles.halfsets is not None
     whole_tubes = particles.tubes is not None and rule.filament_mode == "tube"
-    images = images_for_the_core(particles.images, rule.same_image)
+    # (--same-image reject: the image keys of these rows, where the plan found one image's rows to join)
+    images = particles.images.keys if rule.joins_images and particles.images is not None else None
     if whole_tubes and rule.select != "greedy":
         raise CryodedupError(
             f"--select {rule.select} keeps a set of picks, and --filament-mode tube keeps or rejects tubes whole: "
@@ -569,7 +618,7 @@ def warn_not_confirmable(
         return
     fate = "kept (--uncovered reject rejects them)" if uncovered == "keep" else "rejected (--uncovered reject)"
     if particles.species is not None:  # (coverage is each species' own: the inputs that hold it)
-        return warn(species_not_confirmable(particles, decision.not_confirmable, min_support, fate))
+        return warn(_species_not_confirmable(particles, decision.not_confirmable, min_support, fate))
     short = np.flatnonzero(_voters_covering(decision.covered, input_voters(particles)) < min_support)
     example = particles.mic_names[short[0]]
     lone = int(decision.not_confirmable.sum())
@@ -577,4 +626,34 @@ def warn_not_confirmable(
         f"{counted(lone, 'pick')} {'lies' if lone == 1 else 'lie'} on {len(short):,} of {len(particles.mic_names):,} "
         f"micrographs that fewer than {min_support} inputs ran on (e.g. {example}), so --min-support "
         f"{min_support} cannot be asked of them: {fate}"
+    )
+
+
+def _species_not_confirmable(particles: ParticleSet, not_confirmable: np.ndarray, min_support: int, fate: str) -> str:
+    """Why picks of several species could not be confirmed: too few inputs hold their species there.
+
+    Support is asked within a species, so an input of another species on the same
+    tomogram does not count: the warning names the species and how many inputs hold it.
+    """
+    assert particles.species is not None
+    names, n_inputs = particles.species_names, len(particles.inputs)
+    rows = np.flatnonzero(not_confirmable)
+    pairs = particles.species.astype(np.int64) * n_inputs + particles.input_of
+    holds = np.bincount(pairs, minlength=len(names) * n_inputs).reshape(-1, n_inputs) > 0
+    by_species = np.bincount(particles.species[rows], minlength=len(names))
+    parts = []
+    for s in np.flatnonzero(by_species):
+        held = int(holds[s].sum())
+        inputs = "1 input holds" if held == 1 else f"{held} inputs hold"
+        mics = np.unique(particles.groups[rows[particles.species[rows] == s]])
+        where = (
+            f"{len(mics):,} {'micrograph' if len(mics) == 1 else 'micrographs'} (e.g. {particles.mic_names[mics[0]]})"
+        )
+        parts.append(
+            f"{by_species[s]:,} {names[s]} pick{'' if by_species[s] == 1 else 's'} on {where}: {inputs} {names[s]}"
+            + ("" if held < min_support else f", fewer than {min_support} of them there")
+        )
+    return (
+        f"{'; '.join(parts)}; --min-support {min_support} is asked within each species, so it cannot be asked "
+        f"of these {len(rows):,} picks: {fate}"
     )

@@ -36,7 +36,7 @@ from ...paths import StrPath
 from ...report.sections.run import Outputs
 from .decide import Decision, decide, warn_not_confirmable
 from .plan import ParticlePlan, plan
-from .read import Files, Held, Source, silent, silent_warning, warn_unused_options
+from .read import Files, Source, silent, silent_warning, warn_unused_options
 from .stages import Stages, Written
 from .summary import ParticleSummary, summarize, timings, verdict_of
 from .write import start_record, write_particles, write_record
@@ -154,7 +154,7 @@ def run(
     held = source.held_by_prefer(job.read, warn)  # (--prefer parsed once, before anything is read where it can be)
     particles = source.read(folder, job.read, warn, log, held)
     warn_unused_options(particles, job.read, job.deciding, warn)
-    job = job.for_rows(particles)  # (each species' distance, once)
+    job = job.for_rows(particles, held)  # (what the rows say of the options, once: each species' distance ...)
     rule = job.deciding
     registration = transforms = None
     if len(particles.inputs) > 1 or job.registration.transforms:  # (its modules loaded for these alone)
@@ -171,7 +171,7 @@ def run(
         from .regions import tomograms_and_regions  # (MRC headers and the tomograms STAR: loaded when asked for)
 
         tomograms, regions = tomograms_and_regions(particles, rule.regions, job.output.micrographs)
-    decision = stages.decide(particles, rule, log, held, regions)
+    decision = stages.decide(particles, rule, log, regions)
     warn.checks_passed()
     warn_not_confirmable(particles, decision, rule.min_support, rule.uncovered, warn)
     for message in decision.regions.warnings if decision.regions is not None else ():
@@ -250,9 +250,9 @@ class Plain:
     folder: Path | None
     force: bool
 
-    def decide(self, particles: ParticleSet, rule: Deciding, log: Log, held: Held, regions: Regions | None) -> Decision:
+    def decide(self, particles: ParticleSet, rule: Deciding, log: Log, regions: Regions | None) -> Decision:
         """As :class:`.stages.Stages` says."""
-        return decide(particles, rule, log, held, regions)
+        return decide(particles, rule, log, regions)
 
     def write(
         self,

@@ -100,16 +100,18 @@ def picture_details(particles: ParticleSet, decision: Decision, rule: Deciding, 
 
 @dataclass
 class Pictures:
-    """The particle job's pictures, rendered (name, caption, PNG bytes), and the example images not found."""
+    """The particle job's pictures, rendered (name, caption, PNG bytes); the examples drawn, their images not found."""
 
     pngs: list[tuple[str, str, bytes]]
+    examples: list[int]
     missing: list[str]
 
 
 def draw_pictures(details: ParticleDetails, plot_mics: int, images: Images) -> Pictures:
     """The particle job's pictures (``--plot``), rendered; the micrographs' images found by ``images``."""
     drawn = drawn_images(details, plot_mics, images.find)
-    return Pictures(*rendered_particle_figures(details, plot_mics, drawn))
+    pngs, examples = rendered_particle_figures(details, plot_mics, drawn)
+    return Pictures(pngs, examples, missing_examples(details, examples, drawn))
 
 
 def drawn_images(
@@ -254,7 +256,7 @@ def plot_particles(
     # (a tomogram's image is its reconstruction, found otherwise: not counted here)
     absent = None if images.roots is None or details.unit == "tomogram" else n_mics - len(found)
     note = None
-    n_examples = len(micrographs_to_show(details, output.plot_mics))
+    n_examples = len(drawn.pictures.examples)
     if missing and absent is None:  # (the caller gave the images)
         note = f"{len(missing)} of {n_examples} examples drawn on a blank frame: "
         note += "no image file was given for their micrographs"
@@ -357,23 +359,23 @@ def particle_figures(
     The micrograph of the highest outlying duplicate fraction is drawn too
     (``duplicate_outlier.png``) unless it is an example, whose caption then says so.
     """
-    drawings, missing = figure_drawings(details, n_mics, images)
-    return [(name, caption, draw()) for name, caption, draw in drawings], missing
+    drawings, examples = figure_drawings(details, n_mics, images)
+    return [(name, caption, draw()) for name, caption, draw in drawings], missing_examples(details, examples, images)
 
 
 def rendered_particle_figures(
     details: ParticleDetails, n_mics: int, images: Mapping[int, MicrographImage]
-) -> tuple[list[tuple[str, str, bytes]], list[str]]:
-    """:func:`particle_figures` rendered: (file name, title, PNG bytes), and the missing images.
+) -> tuple[list[tuple[str, str, bytes]], list[int]]:
+    """:func:`particle_figures` rendered: (file name, title, PNG bytes), and the example micrographs drawn.
 
     Each picture is encoded as soon as it is drawn, so that its canvas serves the next.
     """
-    drawings, missing = figure_drawings(details, n_mics, images)
+    drawings, examples = figure_drawings(details, n_mics, images)
     try:
         pngs = [_drawn_png(drawing.draw) for drawing in drawings]
     finally:
         drop_spares()
-    return [(name, caption, data) for (name, caption, _), data in zip(drawings, pngs)], missing
+    return [(name, caption, data) for (name, caption, _), data in zip(drawings, pngs)], examples
 
 
 def _drawn_png(draw: Callable[[], Picture]) -> bytes:
@@ -382,8 +384,8 @@ def _drawn_png(draw: Callable[[], Picture]) -> bytes:
 
 def figure_drawings(
     details: ParticleDetails, n_mics: int, images: Mapping[int, MicrographImage]
-) -> tuple[list[Drawing], list[str]]:
-    """What draws each picture of :func:`particle_figures`, in order, and the image files not found.
+) -> tuple[list[Drawing], list[int]]:
+    """What draws each picture of :func:`particle_figures`, in order, and the example micrographs drawn.
 
     The example micrographs first, then each picture of :data:`PARTICLE_PICTURES` this job has.
     """
@@ -394,7 +396,7 @@ def figure_drawings(
     figures = Figures(details, images, examples, worst_outlier(details), scores)
     drawings = [_example(figures, k) for k in range(len(examples))]
     drawings += [picture.drawing(figures) for picture in PARTICLE_PICTURES if picture.drawn(figures)]
-    return drawings, missing_examples(details, examples, images)
+    return drawings, examples
 
 
 def _example(figures: Figures, k: int) -> Drawing:

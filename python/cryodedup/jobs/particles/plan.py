@@ -6,8 +6,9 @@ command line, the Python API and the pipeline plugins): it builds what the reade
 selection, the consensus, the regions), the registration's check and the outputs
 (:class:`OutputPlan`: which files, the partners kept, the pictures, the record), and an
 ``--update`` round's (:class:`RoundPlan`: the options it refuses, its store's record). What the
-inputs say joins it once they are read: :meth:`ParticlePlan.for_rows` resolves each
-species' distance once (:class:`Distances`). No stage sees the options themselves.
+inputs say joins it once they are read: :meth:`ParticlePlan.for_rows` resolves, once, each
+species' distance (:class:`Distances`) and rule, ``--prefer``'s levels and whether one image's
+rows are joined (``--same-image reject``). No stage sees the options themselves.
 """
 
 from __future__ import annotations
@@ -20,8 +21,11 @@ import numpy as np
 
 from ...algo.dedup import DuplicateRule
 from ...algo.normalisation import Normalisation, normalisation
+from ...algo.priority import input_levels, named_levels, preference
+from ...algo.same_image import images_for_the_core
 from ...errors import CryodedupError
 from ...formats.read_request import CopickSelection, ReadRequest, RowRead, Scale, ScoreRead
+from ...formats.sniff import is_glob
 from ...labels import listed
 from ...options.fields import DECISION, marked_options
 from ...options.particles import ParticleOptions
@@ -29,6 +33,7 @@ from ...resolve import pixel_size_source
 from ...resolve.given_psize import judge_typed_psize
 
 if TYPE_CHECKING:
+    from ...algo.priority import Level
     from ...particle_set import ParticleSet
     from ...report.html_report import Parameters
 
@@ -173,6 +178,31 @@ class SpeciesAsked:
         radii = _species_radii(particles, self.radius) if self.cross_species else None
         return replace(resolved, species=species, radii=radii)
 
+    def absent(self, particles: ParticleSet) -> list[str]:
+        """What to say of the species ``--min-dist NAME=Å`` and ``--radius NAME=Å`` name that ``particles`` do not hold.
+
+        One configuration serves every tomogram of a project, and a tomogram may hold no pick of a
+        species it names: that is no mistake to refuse, but a typo looks the same, so it is said.
+        """
+        if particles.species is None:
+            return []
+        names = particles.species_names
+        named = (
+            ("--min-dist", self.min_dist),
+            ("--min-dist-z", self.min_dist_z),
+            ("--min-dist-ellipsoid", self.ellipsoids),
+            ("--radius", self.radius),
+        )
+        said = []
+        for flag, given in named:
+            absent = [name for name in given if name not in names]
+            if absent:
+                said.append(
+                    f"{flag} {listed([f'{name}=...' for name in absent])}: no species {listed(absent)} in these "
+                    f"particles (the species are {', '.join(names)}), so not used"
+                )
+        return said
+
 
 def _species_radii(particles: ParticleSet, radius: dict[str, float]) -> np.ndarray:
     """Each species' radius for ``--cross-species``: ``--radius NAME=Å``, else the input's (copick)."""
@@ -225,6 +255,10 @@ class Deciding:
     select: str = "greedy"
     score_normalize: str = "none"
     prefer: tuple[str | Path | int, ...] = ()
+    #: The priority levels ``--prefer`` names, most preferred first, as the rows' inputs are named, and each
+    #: input's level (lower first); None without it: parsed once (:meth:`ParticlePlan.for_rows`).
+    preference: list[Level] | None = None
+    levels: np.ndarray | None = None
     #: What makes a pair beyond the distance: ``--filament-mode``, ``--max-angle``, ``--sym``, ``--same-image``.
     filament_mode: str = "segment"
     max_angle: float | None = None
@@ -238,6 +272,12 @@ class Deciding:
     regions: RegionsAsked | None = None
     #: Whether each rejected row's partner is kept (the pictures' page, the record of rejections).
     partners: bool = False
+    #: Each species' rule, at its own distance (None without species): :meth:`for_species`, made once by
+    #: :meth:`ParticlePlan.for_rows`.
+    species_rules: tuple[Deciding, ...] | None = None
+    #: Whether the core's rule joins the rows of one image (``--same-image reject``, and the rows hold an image
+    #: twice): asked of the rows' images once (:meth:`ParticlePlan.for_rows`); the decision and the record take it.
+    joins_images: bool = False
     #: Whether the decision is a report only (``--audit``: the half-set audit asked).
     audit: bool = False
     #: The core's rule before the rows are read, made once of the distance and the ranking: the one-pass
@@ -257,10 +297,11 @@ class Deciding:
         """Whether an ellipsoid in each particle's frame is given, for any species."""
         return self.distances.own_frame
 
-    def of_species(self, s: int) -> Deciding:
-        """The rule of species ``s``' rows: at its own distance."""
-        assert self.distances.species is not None
-        return replace(self, distance=self.distances.species[s])
+    def for_species(self) -> tuple[Deciding, ...] | None:
+        """Each species' rule, at its own distance (``ParticleSet.species_names``' order); None without species."""
+        if self.distances.species is None:
+            return None
+        return tuple(replace(self, distance=distance) for distance in self.distances.species)
 
 
 @dataclass(frozen=True, eq=False)
@@ -382,11 +423,19 @@ class ParticlePlan:
     #: ``--update``: what the round around the job takes (None: a plain run).
     round: RoundPlan | None = None
 
-    def for_rows(self, particles: ParticleSet) -> ParticlePlan:
-        """The plan with what the rows say: each species' distance resolved, once."""
+    def for_rows(self, particles: ParticleSet, held: list[list[int]] | None = None) -> ParticlePlan:
+        """The plan with what the rows say, resolved once: each species' distance, ``--prefer``'s levels, the images.
+
+        ``held``: the inputs each ``--prefer`` value names, as parsed against the input paths
+        before they were read (``read.check_prefer``; None: parsed here, against the rows' inputs).
+        """
         deciding = self.deciding
         distances = self.species.resolved(particles, deciding.distance, deciding.distances.own_frame)
-        return replace(self, deciding=replace(deciding, distances=distances))
+        named = _preference(particles, list(deciding.prefer), held)
+        levels = None if named is None else input_levels([inputs for _, inputs in named], len(particles.inputs))
+        joins_images = images_for_the_core(particles.images, deciding.same_image) is not None
+        deciding = replace(deciding, distances=distances, preference=named, levels=levels, joins_images=joins_images)
+        return replace(self, deciding=replace(deciding, species_rules=deciding.for_species()))
 
     @property
     def distances(self) -> Distances:
@@ -472,6 +521,22 @@ def plan(options: ParticleOptions) -> ParticlePlan:
     refused = _refused_by_update(read, deciding, output, registration)
     round_ = RoundPlan(refused, decided_by, options.add_again, output.decisions, options.repair)
     return ParticlePlan(read, deciding, registration, output, species, round_ if options.update else None)
+
+
+def _preference(
+    particles: ParticleSet, prefer: list[str | Path | int], held: list[list[int]] | None
+) -> list[Level] | None:
+    """The priority levels ``--prefer`` names, most preferred first (None without it).
+
+    ``held``: the inputs each value names, as parsed against the input paths before they were
+    read; here they are named as the set names its inputs. Without them (a copick project's
+    pick sets, data in memory), the values are parsed here.
+    """
+    if not prefer:
+        return None
+    if held is not None:
+        return named_levels(prefer, held, particles.inputs)
+    return preference(prefer, particles.inputs, particles.pick_sets, is_glob)
 
 
 def _report_table() -> type[Parameters]:

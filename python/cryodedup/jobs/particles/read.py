@@ -32,7 +32,7 @@ from ...report.sections.readers import ReadersFound
 from ...resolve import pixel_size_source
 from ...resolve.datasets import check_shared_names, dataset_labels, dataset_of_inputs, separate_datasets
 from ..input_checks import check_centres, check_input_paths
-from ..species import assign_species, warn_absent_species
+from ..species import assign_species
 from .decide import one_pass
 
 if TYPE_CHECKING:
@@ -42,7 +42,6 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Files",
-    "Held",
     "Images",
     "InMemory",
     "Source",
@@ -304,7 +303,7 @@ def check_prefer(
     """The inputs each ``--prefer`` value names, parsed before reading, which refuses a value that names none.
 
     Warns that ``--remove-entirely`` ignores it. A copick project's pick sets, which
-    ``--prefer`` names there, are known once read (None: parsed then, ``decide.preference_of``).
+    ``--prefer`` names there, are known once read (None: parsed then, by the plan: ``ParticlePlan.for_rows``).
     """
     if not prefer:
         return None
@@ -331,7 +330,8 @@ def warn_unused_options(particles: ParticleSet, plan: ReadPlan, rule: Deciding, 
         warn("--filament-mode tube was not used: no input has filaments (a tube or filament id per segment)")
     if rule.coverage != "auto" and rule.min_support <= 1:
         warn(f"--coverage {rule.coverage} was not used: it serves --min-support 2 or more (consensus)")
-    warn_absent_species(particles, plan.species, warn)
+    for message in plan.species.absent(particles):
+        warn(message)
 
 
 class Source(Protocol):
@@ -439,7 +439,7 @@ class InMemory:
 
     def held_by_prefer(self, plan: ReadPlan, warn: Warn) -> list[list[int]] | None:
         """As :class:`Source` says."""
-        return None  # (parsed once read: decide.preference_of)
+        return None  # (parsed once read: ParticlePlan.for_rows)
 
     def read(self, outdir: Path | None, plan: ReadPlan, warn: Warn, log: Log, held: Held = None) -> ParticleSet:
         """As :class:`Source` says."""

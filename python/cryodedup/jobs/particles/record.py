@@ -20,7 +20,6 @@ import numpy as np
 import cryodedup._core as _core
 
 from ...algo.dedup import SAME_CENTRE_A
-from ...algo.same_image import images_for_the_core
 from ...particle_set import NumberedNames, ParticleSet
 from .decide import DECISIONS_FILE, REJECTION_RULES, Decision, Rule, ranking_scores
 from .regions import AT_EDGE, OUTSIDE_MASK
@@ -248,7 +247,7 @@ def _duplicate_rules(
         rule[tied] = np.where(inputs[rows[tied]] == inputs[partners[tied]], Rule.ROW_ORDER, Rule.INPUT_ORDER)
     if decision.levels is not None:
         rule[decision.levels[inputs[partners]] < decision.levels[inputs[rows]]] = Rule.PRIORITY
-    if images_for_the_core(particles.images, asked.same_image) is not None:
+    if asked.joins_images:
         rule[~_within_distance(particles, asked, rows, partners)] = Rule.SAME_IMAGE
     return rule
 

@@ -17,7 +17,6 @@ if TYPE_CHECKING:
     from ...particle_set import Log, ParticleSet, Warn
     from .decide import Decision
     from .plan import Deciding, ParticlePlan
-    from .read import Held
     from .record import RecordFile
     from .regions import Regions
 
@@ -37,10 +36,10 @@ class Written(NamedTuple):
 class Stages(Protocol):
     """How a run decides which rows to keep, and writes what it decided."""
 
-    def decide(self, particles: ParticleSet, rule: Deciding, log: Log, held: Held, regions: Regions | None) -> Decision:
-        """The decision on the rows read, by the plan's ``rule``.
+    def decide(self, particles: ParticleSet, rule: Deciding, log: Log, regions: Regions | None) -> Decision:
+        """The decision on the rows read, by the plan's ``rule`` (resolved for them: ``ParticlePlan.for_rows``).
 
-        ``held``: the inputs ``--prefer`` names; ``regions``: the rows ``--mask`` and ``--edge`` drop (None: neither).
+        ``regions``: the rows ``--mask`` and ``--edge`` drop (None: neither).
         """
 
     def write(

@@ -8,12 +8,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ...algo.audit import (
-    duplicate_criterion,
     halfset_audit,
     halfset_sizes,
     most_kept_on_a_micrograph,
     symmetry_copies,
 )
+from ...algo.dedup import SAME_CENTRE_A
 from ...algo.density import duplicate_density
 from ...algo.filaments import RULES, tube_count
 from ...algo.normalisation import labels, zscore_counts
@@ -25,6 +25,7 @@ from ...algo.priority import (
     removed_per_level,
 )
 from ...algo.same_image import kept_twice, rows_rejected_as_a_kept_image, same_image_pairs
+from ...algo.species import won_table
 from ...labels import counted
 from ...particle_set import ParticleSet
 
@@ -35,7 +36,6 @@ from ...report.sections.inputs import InputCounts, Inputs, Shift
 from ...report.sections.pixel_sizes import PixelSizes
 from ...report.sections.ranking import Score
 from ...report.sections.run import Timings
-from ..species import species_summary
 from .decide import Decision, input_voters, ranking_scores
 from .read import raw_picker_scores
 
@@ -55,7 +55,7 @@ if TYPE_CHECKING:
     from ...report.sections.selection import BestSelection
     from ...report.sections.species import Species
     from ...report.sections.update import UpdateRound
-    from .plan import Deciding
+    from .plan import Deciding, Distances
 
 __all__ = ["ParticleSummary", "summarize", "timings", "verdict_of"]
 
@@ -289,8 +289,8 @@ def summarize(
 
     With half-sets in the input, the half-set audit; with symmetry-expanded copies, how
     many of each were kept; with ``halves`` (``--halfsets micrograph``), the new halves.
-    The sections this module makes come first, then those of the modules that count the
-    half-sets, the consensus and the species (each entered once, in a row).
+    The sections this module makes come first (the species' among them), then those of the
+    modules that count the half-sets and the consensus (each entered once, in a row).
     """
     counts = particles.counts()
     kept = particles.counts(decision.keep)
@@ -302,6 +302,7 @@ def summarize(
     filaments = None if particles.tubes is None else _filaments(particles, rule.filament_mode)
     min_dist, min_dist_z = rule.distances.used()
     mode = _mode(rule.remove_entirely, rule.select)
+    species = None if particles.species is None else _species(particles, decision, rule.distances)
     audits = _audits(particles, decision, rule, halves)  # (the half-set audit last: algo.audit's)
     consensus = None
     if decision.confirmed_by is not None:  # (several inputs: how many confirmed the picks kept)
@@ -321,7 +322,6 @@ def summarize(
         )
         voters = input_voters(particles)  # (copick: --min-support counted users, not pick sets)
         consensus = Consensus(agreement, None if voters is None else int(voters.max()) + 1)
-    species = None if particles.species is None else species_summary(particles, decision, rule.distances)
     return ParticleSummary(
         inputs=Inputs(tuple(InputCounts(name, int(n), int(k)) for name, n, k in zip(particles.inputs, counts, kept))),
         particles=len(particles),
@@ -351,6 +351,44 @@ def summarize(
         **audits,
         consensus=consensus,
     )
+
+
+def _species(particles: ParticleSet, decision: Decision, rule: Distances) -> Species:
+    """Per species: picks, kept, its distance (and radius); with ``--cross-species``, who displaced whom."""
+    from ...report.sections.species import CrossSpecies, Species, SpeciesCounts  # (a run of species loads them)
+
+    assert particles.species is not None
+    names = particles.species_names
+    n_species = len(names)
+    picks = np.bincount(particles.species, minlength=n_species)
+    kept = np.bincount(particles.species[decision.keep], minlength=n_species)
+    distances, along_z, ellipsoids, radii = rule.by_species, rule.z_of_species, rule.ellipsoids, rule.radii
+    displaced = decision.displaced_by
+    won = None if displaced is None else won_table(particles.species, displaced, n_species)
+    lost = np.zeros(n_species, dtype=np.int64) if won is None else won.sum(axis=0)
+    per_species = tuple(
+        SpeciesCounts(
+            name,
+            int(picks[s]),
+            int(kept[s]),
+            int(lost[s]),
+            distances[s],
+            along_z[s] if rule.z_by_species else None,
+            # (the radius --cross-species compares; without it, the object's own where it has one)
+            float(radii[s]) if radii is not None else particles.species_radii.get(name),
+            ellipsoids[s],
+        )
+        for s, name in enumerate(names)
+    )
+    cross = None
+    if won is not None:
+        words = (
+            f"centre distance < (r_a + r_b) x {rule.overlap:g}; ranked by "
+            + ("the preferred inputs first, then " if decision.levels is not None else "")
+            + "percentile within each species"
+        )
+        cross = CrossSpecies(rule.overlap, words, tuple(tuple(int(n) for n in row) for row in won))
+    return Species(tuple(names), per_species, rule.z_by_species, cross)
 
 
 def _priority_of(particles: ParticleSet, decision: Decision, remove_entirely: bool) -> Priority | None:
@@ -498,10 +536,10 @@ def _audit_criterion(particles: ParticleSet, rule: Deciding) -> str:
         angle = f" and {rule.max_angle:g}°" if rule.max_angle is not None else ""
         return f"within an exclusion ellipsoid in a particle's own frame{angle}"
     if particles.species is None:
-        return duplicate_criterion(rule.distance.min_dist, rule.max_angle, rule.distance.min_dist_z)
+        return _duplicate_criterion(rule.distance.min_dist, rule.max_angle, rule.distance.min_dist_z)
     distances, along_z = rule.distances.by_species, rule.distances.z_of_species
     if len(set(distances)) == 1 and len(set(along_z)) == 1:
-        return duplicate_criterion(distances[0], rule.max_angle, along_z[0])
+        return _duplicate_criterion(distances[0], rule.max_angle, along_z[0])
     each = "; ".join(
         f"{name}: {d:g} Å" + (f", {z:g} Å in z" if z is not None and d > 0 else "")
         for name, d, z in zip(particles.species_names, distances, along_z)
@@ -509,6 +547,14 @@ def _audit_criterion(particles: ParticleSet, rule: Deciding) -> str:
     return f"within each species' distance ({each})" + (
         f" and {rule.max_angle:g}°" if rule.max_angle is not None else ""
     )
+
+
+def _duplicate_criterion(min_dist: float, max_angle: float | None = None, min_dist_z: float | None = None) -> str:
+    """What made two particles a duplicate pair at one distance, as the audit's verdict says it."""
+    where = f"within {min_dist:g} Å" if min_dist > 0 else f"at the same centre (within {SAME_CENTRE_A:g} Å)"
+    if min_dist_z is not None and min_dist > 0:
+        where += f" ({min_dist_z:g} Å in z)"
+    return where + (f" and {max_angle:g}°" if max_angle is not None else "")
 
 
 def _audits(particles: ParticleSet, decision: Decision, rule: Deciding, halves: np.ndarray | None) -> dict[str, Any]:

@@ -41,7 +41,7 @@ from ...particle_set import Log, ParticleSet, Warn
 from ...report.sections import UpdateRound
 from ..store_db import DATABASE, StoreError, busy, file_digest, is_busy, sha256_bytes
 from .decide import Decision, decide
-from .read import Files, Held, Source
+from .read import Files, Source
 from .stages import Written
 from .store import (
     RUNNING_FILES,
@@ -126,13 +126,13 @@ class Round:
     #: The round written, not yet committed: its kept rows, its files (final: temporary), the running file's change.
     pending: tuple[KeptRows, dict[Path, Path], RunningChange] | None = None
 
-    def decide(self, particles: ParticleSet, rule: Deciding, log: Log, held: Held, regions: Regions | None) -> Decision:
+    def decide(self, particles: ParticleSet, rule: Deciding, log: Log, regions: Regions | None) -> Decision:
         """The batch's decision: rows near a kept particle rejected, the others decided as a plain run decides them.
 
         ``regions``: None (a round refuses ``--mask`` and ``--edge``: the store keeps no mask).
         """
         assert regions is None, "a round refuses --mask and --edge"
-        return _decide(self, particles, rule, log, held)
+        return _decide(self, particles, rule, log)
 
     def write(
         self, particles: ParticleSet, decision: Decision, job: ParticlePlan, halves: np.ndarray | None, warn: Warn
@@ -259,7 +259,7 @@ def blocked_by_kept(
     return blocked, won, distance
 
 
-def _decide(round_: Round, particles: ParticleSet, rule: Deciding, log: Log, held: Held) -> Decision:
+def _decide(round_: Round, particles: ParticleSet, rule: Deciding, log: Log) -> Decision:
     """:meth:`Round.decide`."""
     round_plan = round_.plan
     writer = refuse_rows(particles)
@@ -294,7 +294,7 @@ def _decide(round_: Round, particles: ParticleSet, rule: Deciding, log: Log, hel
     blocked, won, distance = blocked_by_kept(particles, kept, rule)
     round_.rejected_by_kept, round_.would_have_won = int(blocked.sum()), int(won.sum())
     rest = np.flatnonzero(~blocked)
-    decision = decide(particles.rows(rest), rule, log, held)
+    decision = decide(particles.rows(rest), rule, log)
     keep = np.zeros(len(particles), dtype=bool)
     keep[rest] = decision.keep
     return Decision(
