@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -35,11 +36,18 @@ THREADS = min(4, os.cpu_count() or 1)
 
 
 def page_picks(particles: ParticleSet, decision: Decision, rule: Deciding) -> PagePicks:
-    """Each rejected row's partner and rule, as the record of rejections names them."""
-    from .record import RULES, Rule, rejections
+    """Each rejected row's partner and rule, as the record of rejections names them (found when the page asks)."""
+    from .record import RULES, Rule
+
+    return PagePicks(partial(_named, particles, decision, rule), RULES, int(Rule.CROSS_SPECIES_OVERLAP))
+
+
+def _named(particles: ParticleSet, decision: Decision, rule: Deciding) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The rejected rows, their partners and rules (:func:`.record.rejections`, no distance measured)."""
+    from .record import rejections
 
     record = rejections(particles, decision, rule, measured=False)
-    return PagePicks(record.rows, record.partners, record.rule, RULES, int(Rule.CROSS_SPECIES_OVERLAP))
+    return record.rows, record.partners, record.rule
 
 
 def thumbnails(
