@@ -43,6 +43,7 @@ __all__ = [
     "PagePicks",
     "micrograph_page",
     "page_shell",
+    "scanned_files",
     "slab_edges",
     "thumbnail_jpeg",
 ]
@@ -94,13 +95,19 @@ class PagePicks:
 
 
 def micrograph_page(
-    details: ParticleDetails, picks: PagePicks, images: Mapping[int, MicrographImage], title: str
+    details: ParticleDetails,
+    picks: PagePicks,
+    images: Mapping[int, MicrographImage],
+    title: str,
+    staged: Callable[[Sequence[Path]], None] | None = None,
 ) -> Page:
     """The page of every micrograph: the page, its index and thumbnails, and its files of picks (made by the core).
 
-    Linked from report.html (:func:`~.html_report.write_all` writes it).
+    Linked from report.html (:func:`~.html_report.write_all` writes it). ``staged``: what
+    puts the files of picks at the paths given where they were written already (those of
+    :func:`scanned_files`, rows in micrograph order), else they are written then.
     """
-    order = _micrograph_order(details.groups)
+    order = None if staged is not None else _micrograph_order(details.groups)
     n = len(details.mic_names)
     starts = np.zeros(n + 1, dtype=np.int64)  # (each micrograph's first row in micrograph order, and the end)
     np.cumsum(details.picks_per_micrograph, out=starts[1:])
@@ -115,7 +122,7 @@ def micrograph_page(
         names = [_thumbnail_name(mic, slab) for mic, slab, _ in thumbnails]
         files += zip(names, pool.map(thumbnail_jpeg, [image for _, _, image in thumbnails]))
     names = [f"{PAGE_FOLDER}/picks_{k:05d}.js" for k in range((n + CHUNK - 1) // CHUNK)]
-    written = PageBatch(names, partial(_write_picks, details, picks, order, starts))
+    written = PageBatch(names, staged or partial(_write_picks, details, picks, order, starts))
     return Page(files, PAGE_FOLDER, f"every {details.unit}'s picks", (written,))
 
 
@@ -133,7 +140,7 @@ def _write_picks(
     (-1: none, or on another micrograph). The page tells each pick's fate (:data:`FATES`)
     from its rule and partner.
     """
-    made = _made_by_the_scan(details, picks, order)
+    made = _made_by_the_scan(details, picks.rules, order)
     if made is not None:  # (the same bytes, made while the rows were scanned)
         made.write([str(path) for path in paths])
         return
@@ -153,7 +160,18 @@ def _write_picks(
     )
 
 
-def _made_by_the_scan(details: ParticleDetails, picks: PagePicks, order: np.ndarray | None) -> _core.PageTexts | None:
+def scanned_files(details: ParticleDetails, rules: Sequence[str]) -> _core.PageTexts | None:
+    """The files of picks the one-pass scan made as it decided, where they are this page's (None: made by the page).
+
+    ``rules``: the rules the page names (:attr:`PagePicks.rules`).
+    """
+    made = _made_by_the_scan(details, rules, None)
+    return None if made is None or _micrograph_order(details.groups) is not None else made
+
+
+def _made_by_the_scan(
+    details: ParticleDetails, rules: Sequence[str], order: np.ndarray | None
+) -> _core.PageTexts | None:
     """The files of picks the one-pass scan made as it decided, where they are this page's (None: made here).
 
     Theirs are the rows as the scan read and decided them: one input, no species, rows micrograph by micrograph.
@@ -162,7 +180,7 @@ def _made_by_the_scan(details: ParticleDetails, picks: PagePicks, order: np.ndar
     made = None if scanned is None else scanned.page
     if made is None or order is not None or details.particles.species is not None or len(details.inputs) != 1:
         return None
-    if details.keep is not details.particles.decided or made.rules != list(picks.rules) or made.chunk != CHUNK:
+    if details.keep is not details.particles.decided or made.rules != list(rules) or made.chunk != CHUNK:
         return None
     return made if made.files == (len(details.mic_names) + CHUNK - 1) // CHUNK else None
 
