@@ -18,7 +18,6 @@ import html
 import io
 import json
 import os
-import re
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -401,20 +400,20 @@ def _index_text(index: dict) -> str:
     return "{" + ",".join(items) + "}"
 
 
-#: What json escapes or writes otherwise (quote, backslash, control and non-ASCII characters; DEL too, to be sure).
-_ESCAPED = re.compile(r'[^\x20-\x7e]|["\\]')
-
-
 def _value_text(value: object) -> str:
     """One value of the index as ``json.dumps`` writes it (separators without spaces)."""
     if isinstance(value, np.ndarray):  # (rows of whole numbers: "%d" writes an int as json does)
         assert value.ndim == 2 and value.dtype == np.int64, "the index's arrays are rows of int64"
         row = "[" + ",".join(["%d"] * value.shape[1]) + "]"
         return "[" + ",".join([row] * len(value)) % tuple(value.ravel().tolist()) + "]"
-    names = isinstance(value, list) and value and all(type(v) is str for v in value)
-    if names and _ESCAPED.search("".join(value)) is None:  # type: ignore[arg-type]
-        return '["' + '","'.join(value) + '"]'  # type: ignore[arg-type]
+    if isinstance(value, list) and value and all(type(v) is str for v in value) and _unescaped("".join(value)):
+        return '["' + '","'.join(value) + '"]'
     return json.dumps(value, separators=(",", ":"))
+
+
+def _unescaped(text: str) -> bool:
+    """Whether json writes ``text`` as it is: printable ASCII (no control character, no DEL), no quote or backslash."""
+    return text.isascii() and text.isprintable() and '"' not in text and "\\" not in text
 
 
 #: The columns of a file of picks and their widest types (little-endian); a file names each one's own (``t``).
