@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
-import numpy as np
+import tracemalloc
 
-from cryodedup.algo.consensus import consensus_report, jaccard, jaccard_matrices, mean_agreement
+import numpy as np
+import pytest
+
+from cryodedup.algo.consensus import (
+    OUTCOMES,
+    consensus_report,
+    jaccard,
+    jaccard_matrices,
+    mean_agreement,
+    pick_outcomes,
+)
 from cryodedup.algo.dedup import popcount
 from helpers import bare_particle_set
 
@@ -84,3 +94,40 @@ def test_rounded_lists_are_pythons_round_and_none_for_nan():
     values[2:100] = np.round(rng.random((98, 3, 3)), 5)  # many near-halves, where rint(x * 1e4) errs
     expected = [[[None if v != v else round(v, 4) for v in row] for row in m] for m in values.tolist()]
     assert _each_as_lists(values) == expected
+
+
+def _fate_worked_out(kept: bool, inputs_confirming: int, too_few: bool, short: bool) -> int:
+    """A pick's fate as :func:`pick_outcomes`' docstring words it, one pick at a time (an index into OUTCOMES)."""
+    if short:
+        return OUTCOMES.index("kept_not_confirmable" if kept else "rejected_not_confirmable")
+    if kept:
+        return OUTCOMES.index("kept_alone" if inputs_confirming < 2 else "kept_confirmed")
+    return OUTCOMES.index("rejected_unconfirmed" if too_few else "rejected_duplicate")
+
+
+@pytest.mark.parametrize("masks", ["both", "unconfirmed", "not_confirmable", "neither"])
+def test_pick_outcomes_are_worked_out_pick_by_pick_in_a_byte_each(masks):
+    """Each pick's fate as worked out one pick at a time; and at 1M picks no step wider than a byte a pick
+    (the int64 steps took over 24 bytes a pick at once: 300 MB at 10M, beside the summary's own)."""
+    rng = np.random.default_rng(len(masks))
+    n = 1_000_000
+    keep = rng.random(n) < 0.7
+    confirmed_by = rng.integers(0, 16, n).astype(np.uint64)
+    unconfirmed = (rng.random(n) < 0.2) & ~keep if masks in ("both", "unconfirmed") else None
+    not_confirmable = rng.random(n) < 0.05 if masks in ("both", "not_confirmable") else None
+    tracemalloc.start()
+    try:
+        outcomes = pick_outcomes(keep, confirmed_by, unconfirmed, not_confirmable)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 8 * n, f"{peak / n:.1f} bytes a pick"
+    assert outcomes.dtype == np.uint8
+    for row in rng.choice(n, 3000, replace=False).tolist():
+        worked = _fate_worked_out(
+            bool(keep[row]),
+            bin(int(confirmed_by[row])).count("1"),
+            bool(unconfirmed[row]) if unconfirmed is not None else False,
+            bool(not_confirmable[row]) if not_confirmable is not None else False,
+        )
+        assert outcomes[row] == worked, row

@@ -653,3 +653,38 @@ def test_an_earlier_tomogram_pages_slab_images_are_replaced_with_force(tmp_path)
     few = two_picker_project(tmp_path / "few", n_mics=5, with_images=0)
     remove_duplicate_particles(few, out, ParticleOptions(min_dist=15, plot=True), force=True)
     assert sorted(p.name for p in folder.iterdir()) == ["index.js", "m000000_x.jpg", "picks_00000.js"]
+
+
+def test_a_one_pass_page_ranks_no_rejected_picks_rule_again(tmp_path, monkeypatch):
+    """The scan made the files of picks and no consensus, mask or edge rejects: every rejected pick is a
+    duplicate, so the index's duplicates are its rejected counts (the files' own), no rule asked of the record."""
+    from cryodedup.jobs.particles import record
+
+    def _asked(*args, **kwargs):
+        raise AssertionError("the record of rejections was asked for the page")
+
+    monkeypatch.setattr(record, "rejections", _asked)
+    path = tmp_path / "p.star"
+    write_benchmark_file(path, 6_000, per_mic=40, seed=5)
+    options = ParticleOptions(min_dist=20, score="rlnMaxValueProbDistribution", plot=True)
+    remove_duplicate_particles([path], tmp_path / "out", options)
+    index = _js_object(tmp_path / "out" / "micrographs" / "index.js")
+    in_files = counts_in_files(tmp_path / "out")
+    assert sum(index["duplicates"]) > 0
+    assert index["duplicates"] == [in_files.get(name, (0, 0))[1] for name in index["names"]]
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_the_index_is_the_text_json_writes(seed):
+    """The index's long columns written faster are json's text: names that need escapes (quotes, backslashes,
+    control and non-ASCII characters, DEL) and those that need none, frames of negative and large numbers."""
+    rng = np.random.default_rng(seed)
+    plain = [f"MotionCorr/job002/Movies/FoilHole_{k}_Data.mrc" for k in rng.integers(0, 10**9, 50)]
+    odd = [*plain[:5], 'a "quoted" name', "back\\slash", "tab\tname", "Ångström", "del\x7f", "", "日本"]
+    frames = rng.integers(-(2**40), 2**40, (30, 4))
+    for names in (plain, odd, [], ["only"], None):
+        index = {"title": 'x "y"', "names": names, "frames": frames, "cards": None, "picks": [1, 2], "n": 0}
+        expected = json.dumps({**index, "frames": frames.tolist()}, separators=(",", ":"))
+        assert micrograph_page._index_text(index) == expected
+    empty = np.zeros((0, 4), dtype=np.int64)
+    assert micrograph_page._index_text({"frames": empty}) == json.dumps({"frames": []}, separators=(",", ":"))

@@ -77,7 +77,10 @@ def consensus_by_input(details: ParticleDetails) -> Picture:
     Fates that no pick of any input has are left out of the bars and the legend.
     """
     k = len(details.inputs)
-    cells = details.input_of.astype(np.int64) * len(PICTURE_FATES) + picture_fates(details)
+    # (the narrowest cells that hold them: at 10M picks int64's were 160 MB beside the summary's work)
+    cells = details.input_of.astype(np.uint8 if k * len(PICTURE_FATES) <= 256 else np.int64)
+    np.multiply(cells, len(PICTURE_FATES), out=cells)
+    np.add(cells, picture_fates(details), out=cells)
     counts = np.bincount(cells, minlength=k * len(PICTURE_FATES)).reshape(k, len(PICTURE_FATES))
     shown = [(fate, widths) for fate, widths in zip(PICTURE_FATES, counts.T) if widths.any()]
     legend = Legend()

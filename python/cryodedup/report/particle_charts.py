@@ -207,13 +207,19 @@ def score_axis(scores: np.ndarray) -> tuple[float, float, int]:
 
     Their :data:`SCORE_PERCENTILES` when those span under half the whole range, else all.
     """
+    lo, hi, cut = _score_range(scores)
+    return lo, hi, int(np.count_nonzero((scores < lo) | (scores > hi))) if cut else 0
+
+
+def _score_range(scores: np.ndarray) -> tuple[float, float, bool]:
+    """:func:`score_axis`'s range, and whether it is cut to the percentiles (scores lie beyond it); nothing counted."""
     if not len(scores):
-        return 0.0, 1.0, 0
+        return 0.0, 1.0, False
     lo, hi = float(np.min(scores)), float(np.max(scores))
     p_lo, p_hi = percentiles(scores, SCORE_PERCENTILES)
     if not p_hi > p_lo or p_hi - p_lo >= 0.5 * (hi - lo):
-        return lo, hi, 0
-    return p_lo, p_hi, int(np.count_nonzero((scores < p_lo) | (scores > p_hi)))
+        return lo, hi, False
+    return p_lo, p_hi, True
 
 
 def score_counts(details: ParticleDetails) -> ScoreCounts:
@@ -227,10 +233,11 @@ def score_counts(details: ParticleDetails) -> ScoreCounts:
     if s is None or details.score_label is None:  # set together by every reader
         raise ValueError("score_distributions: the particles have no scores")
     finite = np.isfinite(s)
-    lo, hi, _ = score_axis(s if finite.all() else s[finite])  # (no copy of a million scores all finite)
+    # (no copy of a million scores all finite; those beyond the axis counted by the histogram, not twice)
+    lo, hi, _ = _score_range(s if finite.all() else s[finite])
     if not hi > lo:  # one score for all: a bin around it
         lo, hi = lo - 0.5, hi + 0.5
-    # (beyond: the scores outside the axis, as score_axis counted them: none when it spans them all)
+    # (beyond: the scores outside the axis, as score_axis counts them: none when it spans them all)
     (kept, rejected), edges, beyond = clipped_histogram(s, lo, hi, 60, sides=~details.keep)
     return ScoreCounts(lo, hi, kept, rejected, edges, beyond)
 

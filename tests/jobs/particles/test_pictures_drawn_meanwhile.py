@@ -10,6 +10,8 @@ from __future__ import annotations
 import subprocess
 import sys
 import threading
+import time
+from pathlib import Path
 
 import pytest
 
@@ -20,6 +22,7 @@ from cryodedup.jobs.particles.job import run
 from cryodedup.jobs.particles.read import Files
 from cryodedup.options import ParticleOptions
 from cryodedup.outputs import output_batch
+from cryodedup.report import micrograph_page
 from fixtures.synthetic import write_benchmark_file
 from helpers import one_error_line
 
@@ -162,3 +165,47 @@ def test_the_pictures_modules_are_imported_on_a_thread_while_the_scan_decides():
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["False", "[(False,", "False)]", "True", "True"], done.stdout
+
+
+def test_the_scans_files_of_picks_are_written_while_the_pictures_are_drawn(star, tmp_path, monkeypatch):
+    """The last picture waits (at most 20 s) for every file of picks the one-pass scan made to be written
+    (a scratch folder beside the page's): written once the pictures are drawn, they never would be. The files
+    are those the page writes itself (the scan's files not given to it), the scratch folder gone."""
+    from cryodedup.jobs.particles import page as particle_page
+
+    staged: list[Path] = []
+    stage_picks, rejected_fraction = particle_page.stage_picks, pictures.rejected_fraction
+
+    def staging(*args):
+        started = stage_picks(*args)
+        assert started is not None, "the scan's files of picks are not staged"
+        staged.extend(started.files)
+        return started
+
+    def drawn_once_written(details):
+        deadline = time.monotonic() + 20
+        while not all(f.is_file() for f in staged) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert staged and all(f.is_file() for f in staged), "the files of picks were not written meanwhile"
+        return rejected_fraction(details)
+
+    monkeypatch.setattr(particle_page, "stage_picks", staging)
+    monkeypatch.setattr(pictures, "rejected_fraction", drawn_once_written)
+    options = ParticleOptions(min_dist=20.0, plot=True)
+    with output_batch():
+        run(Files.of([star]), tmp_path / "staged", options)
+    monkeypatch.setattr(pictures, "rejected_fraction", rejected_fraction)
+    monkeypatch.setattr(particle_page, "stage_picks", lambda *args: None)
+    monkeypatch.setattr(micrograph_page, "_made_by_the_scan", lambda *args: None)  # (made by the page)
+    with output_batch():
+        run(Files.of([star]), tmp_path / "made", options)
+    names = sorted(p.name for p in (tmp_path / "made" / "micrographs").iterdir())
+    assert names == sorted(p.name for p in (tmp_path / "staged" / "micrographs").iterdir())
+    assert len([n for n in names if n.startswith("picks_")]) == len(staged) > 0
+    for name in names:
+        assert (tmp_path / "staged" / "micrographs" / name).read_bytes() == (
+            tmp_path / "made" / "micrographs" / name
+        ).read_bytes()
+    assert sorted(p.name for p in (tmp_path / "staged").iterdir()) == sorted(
+        p.name for p in (tmp_path / "made").iterdir()
+    )

@@ -8,7 +8,10 @@ The report opens no file: each micrograph's image is read here.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -16,8 +19,9 @@ import numpy as np
 
 from ...formats.micrograph_lists import find_image, images_found
 from ...formats.mrc import binned_image, slab_means
+from ...outputs import scratch_files
 from ...particle_set import ParticleSet
-from ...report.micrograph_page import THUMBNAIL_WIDTH, PagePicks, slab_edges
+from ...report.micrograph_page import PAGE_FOLDER, THUMBNAIL_WIDTH, PagePicks, scanned_files, slab_edges
 from ...report.particle_base import ParticleDetails
 from ...report.picks_figures import MicrographImage
 from .decide import Decision
@@ -28,18 +32,65 @@ if TYPE_CHECKING:
     from ...formats.star.tomograms import Tomograms
     from .plan import Deciding
 
-__all__ = ["page_picks", "thumbnails"]
+__all__ = ["StagedPicks", "page_picks", "stage_picks", "thumbnails"]
 
 #: Threads reading and binning the images (:func:`thumbnails`).
 THREADS = min(4, os.cpu_count() or 1)
 
 
 def page_picks(particles: ParticleSet, decision: Decision, rule: Deciding) -> PagePicks:
-    """Each rejected row's partner and rule, as the record of rejections names them."""
-    from .record import RULES, Rule, rejections
+    """Each rejected row's partner and rule, as the record of rejections names them (found when the page asks)."""
+    from .record import RULES, Rule
+
+    return PagePicks(partial(_named, particles, decision, rule), RULES, int(Rule.CROSS_SPECIES_OVERLAP))
+
+
+def _named(particles: ParticleSet, decision: Decision, rule: Deciding) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The rejected rows, their partners and rules (:func:`.record.rejections`, no distance measured)."""
+    from .record import rejections
 
     record = rejections(particles, decision, rule, measured=False)
-    return PagePicks(record.rows, record.partners, record.rule, RULES, int(Rule.CROSS_SPECIES_OVERLAP))
+    return record.rows, record.partners, record.rule
+
+
+@dataclass(frozen=True)
+class StagedPicks:
+    """The files of picks a one-pass scan made, being written into a scratch folder beside the page's (``files``).
+
+    Written from the decision on, while the pictures are drawn (the core's writing, Python's
+    lock let go: 0.2 s at 10M particles), not once they are; the page's batch (``put``)
+    moves them to their paths in the outputs. The job's batch removes the folder whatever
+    happens (``outputs.scratch_files``).
+    """
+
+    files: list[Path]
+    written: Callable[[], None]  # waits for the writing; raises its error
+
+    def put(self, paths: Sequence[Path]) -> None:
+        """The files moved to ``paths`` (the outputs' temporary names), once written."""
+        self.written()
+        for staged, path in zip(self.files, paths, strict=True):
+            os.replace(staged, path)
+
+
+def stage_picks(
+    details: ParticleDetails, folder: Path, start: Callable[[Callable[[], None], str], Callable[[], None]]
+) -> StagedPicks | None:
+    """The one-pass scan's files of picks (:func:`.micrograph_page.scanned_files`) written by ``start`` (on a thread).
+
+    None where the scan made none that are the page's, or outside a job's batch of outputs.
+    ``start(work, name)`` starts ``work`` and gives what waits for it.
+    """
+    from .record import RULES
+
+    made = scanned_files(details, RULES)
+    scratch = None if made is None else scratch_files([folder / PAGE_FOLDER])
+    if made is None or scratch is None:
+        return None
+    staging = next(iter(scratch.values()))
+    staging.mkdir(exist_ok=True)
+    files = [staging / f"picks_{k:05d}.js" for k in range(made.files)]
+    return StagedPicks(files, start(partial(made.write, [str(f) for f in files]), "page-picks"))
 
 
 def thumbnails(

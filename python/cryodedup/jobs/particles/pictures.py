@@ -52,6 +52,7 @@ from .summary import ParticleSummary
 if TYPE_CHECKING:
     from ...formats.star.tomograms import Tomograms
     from ...report.html_report import Page
+    from .page import StagedPicks
     from .plan import Deciding, OutputPlan, ParticlePlan
 
 __all__ = ["drawing"]
@@ -155,11 +156,13 @@ def draw_all(
     images: Images,
     decision: Decision,
     tomograms: Tomograms | None,
+    staged: StagedPicks | None = None,
 ) -> Drawn:
     """The pictures, every micrograph's image (binned small) and the page of every micrograph, made but not written.
 
-    Nothing here needs the summary or writes a file: :func:`start_drawing` runs it while the
-    outputs are written, and :func:`plot_particles` writes it with the report.
+    Nothing here needs the summary or writes an output: :func:`start_drawing` runs it while the
+    outputs are written, and :func:`plot_particles` writes it with the report. ``staged``: the
+    page's files of picks being written already (:func:`.page.stage_picks`).
     """
     from ...report.micrograph_page import micrograph_page
     from .page import page_picks, thumbnails
@@ -168,7 +171,8 @@ def draw_all(
         details.score_counts = _started(details.score_counts, "score-counts")
     pictures = draw_pictures(details, output.plot_mics, images)
     found = thumbnails(details, images, tomograms, output.project_dir)
-    page = micrograph_page(details, page_picks(details.particles, decision, rule), found, TITLE)
+    picks = page_picks(details.particles, decision, rule)
+    page = micrograph_page(details, picks, found, TITLE, None if staged is None else staged.put)
     return Drawn(details, pictures, found, page)
 
 
@@ -187,9 +191,12 @@ def drawing(
     gives the summary naming them.
     """
     assert folder is not None, "the source refuses --plot without an output folder"
+    from .page import stage_picks
+
     details = picture_details(particles, decision, job.deciding, job.output.registration)
     images = source.images(job.output.project_dir, folder)
-    drawn = start_drawing(details, job.output, job.deciding, images, decision, tomograms)
+    staged = stage_picks(details, folder, _started)  # (the scan's files of picks written from now on)
+    drawn = start_drawing(details, job.output, job.deciding, images, decision, tomograms, staged)
     return lambda summary: plot_particles(drawn(), folder, job.output, images, force, summary)
 
 
@@ -200,6 +207,7 @@ def start_drawing(
     images: Images,
     decision: Decision,
     tomograms: Tomograms | None,
+    staged: StagedPicks | None = None,
 ) -> Callable[[], Drawn]:
     """:func:`draw_all` on a thread of its own from now on; what waits for it and gives its result, or raises its error.
 
@@ -208,7 +216,7 @@ def start_drawing(
     so that the drawing's Python work and the writing share the two cores instead of taking
     turns. The drawing writes nothing: a run stopped meanwhile leaves it behind.
     """
-    return _started(partial(draw_all, details, output, rule, images, decision, tomograms), "pictures")
+    return _started(partial(draw_all, details, output, rule, images, decision, tomograms, staged), "pictures")
 
 
 T = TypeVar("T")
