@@ -6,7 +6,6 @@
 //! (the image column's field of each row), never gathered: the decider hands over, batch by
 //! batch, 4-byte rows and partners, a rule code and a distance per rejected row only.
 
-use std::fmt::Write as _;
 use std::io::{self, Write};
 use std::sync::mpsc::Receiver;
 
@@ -17,6 +16,11 @@ use crate::io::star::nth_field;
 
 /// The record's header line (`record.table`'s columns without `angle_deg`: a one-pass run has no `--max-angle`).
 const HEADER: &[u8] = b"input,row,particle,micrograph,kept_input,kept_row,kept_particle,distance_A,rule\n";
+
+/// The record's lines made before they are written: as many as the buffer of the file they
+/// go to holds (`BufWriter` of 1 MB: `mapped::appending`, the two-pass record's), which then
+/// writes them to the file itself instead of copying them into its buffer first.
+pub(crate) const WRITE_AT: usize = 1 << 20;
 
 /// The rules a one-pass run rejects by, as the record names them (`record.RULES`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -104,7 +108,7 @@ pub fn write_record<W: Write>(
     let mut input = Vec::new();
     csv_field(&mut input, spec.input.as_bytes());
     let mut micrographs: Vec<Vec<u8>> = Vec::new();
-    let mut line = Vec::with_capacity(1 << 16);
+    let mut line = Vec::with_capacity(WRITE_AT + (1 << 12));
     let mut scratch = Scratch::default();
     for batch in batches {
         micrographs.extend(batch.new_micrographs.iter().map(|name| {
@@ -138,7 +142,7 @@ pub fn write_record<W: Write>(
             line.push(b',');
             line.extend_from_slice(r.rule.name());
             line.push(b'\n');
-            if line.len() >= 1 << 16 {
+            if line.len() >= WRITE_AT {
                 out.write_all(&line)?;
                 line.clear();
             }
@@ -153,29 +157,90 @@ pub fn write_record<W: Write>(
 #[derive(Default)]
 pub(crate) struct Scratch {
     pub(crate) name: Vec<u8>,
-    text: String,
+    digits: ryu::Buffer,
 }
 
 impl Scratch {
-    /// [`python_repr`], its digits made in the reused buffer.
+    /// [`python_repr`], its shortest digits made by Ryu in the reused buffer (a tenth of the
+    /// instructions of `{:e}` through `std::fmt`: at 10M particles a million distances).
     pub(crate) fn repr(&mut self, line: &mut Vec<u8>, x: f64) {
-        self.text.clear();
-        let _ = write!(self.text, "{:e}", x.abs());
-        repr_of_digits(line, x.is_sign_negative(), &self.text);
+        let text = self.digits.format_finite(x.abs()).as_bytes();
+        if x.is_sign_negative() {
+            line.push(b'-');
+        }
+        // Ryu writes fixed notation for 1e-5 <= |x| < 1e16, Python from 1e-4: the same bytes
+        // there (`0.001234`, `12.34`, `1234.0`); elsewhere its digits laid out as Python lays them.
+        if !text.contains(&b'e') && !text.starts_with(b"0.0000") {
+            line.extend_from_slice(text);
+            return;
+        }
+        let mut digits = [0u8; 24];
+        let (n, point) = ryu_digits(text, &mut digits);
+        repr_of_digits(line, &digits[..n], point);
     }
 }
 
-/// `n` in decimal.
+/// The significant digits of Ryu's `text` (a finite, non-negative number: `1.234e-7`,
+/// `1e30`, `0.00001234`) into `digits`: how many, and the digits before the decimal point
+/// (`1.234e-7`: 4 and -6).
+fn ryu_digits(text: &[u8], digits: &mut [u8; 24]) -> (usize, i32) {
+    let (mantissa, exponent) = match text.iter().position(|&b| b == b'e') {
+        Some(e) => {
+            let exponent = std::str::from_utf8(&text[e + 1..]).ok().and_then(|t| t.parse::<i32>().ok());
+            (&text[..e], exponent.expect("Ryu's exponent is a number"))
+        }
+        None => (text, 0),
+    };
+    let (mut n, mut point, mut seen) = (0usize, None, false);
+    for (k, &b) in mantissa.iter().enumerate() {
+        match b {
+            b'.' => point = Some(k as i32),
+            b'0' if !seen => {}
+            _ => {
+                seen = true;
+                digits[n] = b;
+                n += 1;
+            }
+        }
+    }
+    let point = point.unwrap_or(mantissa.len() as i32) + exponent;
+    let leading = mantissa.iter().take_while(|&&b| b == b'0' || b == b'.').filter(|&&b| b == b'0').count() as i32;
+    while n > 1 && digits[n - 1] == b'0' {
+        n -= 1; // (trailing zeros of `1234.0`: not significant)
+    }
+    if n == 0 {
+        digits[0] = b'0';
+        return (1, 1); // (zero: `0.0`)
+    }
+    (n, point - leading)
+}
+
+/// `n` in decimal, two digits at a time.
 pub(crate) fn decimal(line: &mut Vec<u8>, mut n: u64) {
+    const PAIRS: [u8; 200] = {
+        let mut pairs = [0u8; 200];
+        let mut k = 0;
+        while k < 100 {
+            pairs[2 * k] = b'0' + (k / 10) as u8;
+            pairs[2 * k + 1] = b'0' + (k % 10) as u8;
+            k += 1;
+        }
+        pairs
+    };
     let mut digits = [0u8; 20];
     let mut k = digits.len();
-    loop {
+    while n >= 100 {
+        let pair = 2 * (n % 100) as usize;
+        n /= 100;
+        k -= 2;
+        digits[k..k + 2].copy_from_slice(&PAIRS[pair..pair + 2]);
+    }
+    if n >= 10 {
+        k -= 2;
+        digits[k..k + 2].copy_from_slice(&PAIRS[2 * n as usize..2 * n as usize + 2]);
+    } else {
         k -= 1;
-        digits[k] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
+        digits[k] = b'0' + n as u8;
     }
     line.extend_from_slice(&digits[k..]);
 }
@@ -186,6 +251,16 @@ pub(crate) fn decimal(line: &mut Vec<u8>, mut n: u64) {
 fn particle_name(line: &mut Vec<u8>, data: &[u8], span: (u64, u64), image: Option<usize>, scratch: &mut Scratch) {
     let Some(column) = image else { return };
     let found = nth_field(&data[span.0 as usize..span.1 as usize], column).unwrap_or_default();
+    // A field not in quotes is its own name: its index padded back to the digits of its
+    // prefix is those digits again (`000012@`, `12@`, none); only its UTF-8 is mended. (Below
+    // 256 bytes: the prefix's length is a byte.)
+    if found.len() < 256 && !matches!(found.first(), Some(b'"' | b'\'')) {
+        match std::str::from_utf8(found) {
+            Ok(_) => csv_field(line, found),
+            Err(_) => csv_field(line, String::from_utf8_lossy(found).as_bytes()),
+        }
+        return;
+    }
     let (index, stack) = split_image_name(found);
     let prefix = (found.len() - stack.len()) as u8; // (as the scan's runs hold it: `ImageRows::push_name`)
     let name = &mut scratch.name;
@@ -231,24 +306,12 @@ pub fn python_repr(line: &mut Vec<u8>, x: f64) {
     Scratch::default().repr(line, x);
 }
 
-/// [`python_repr`] of the number whose magnitude Rust's `{:e}` wrote as `text` (the same
-/// shortest digits: `d.ddde±x`).
-fn repr_of_digits(line: &mut Vec<u8>, negative: bool, text: &str) {
-    let (mantissa, exponent) = text.split_once('e').expect("{:e} holds an e");
-    let mut digits = [0u8; 24];
-    let mut n = 0;
-    for b in mantissa.bytes().filter(|&b| b != b'.') {
-        digits[n] = b;
-        n += 1;
-    }
-    let digits = &digits[..n];
-    let exponent: i32 = exponent.parse().expect("{:e}'s exponent is a number");
-    let point = exponent + 1; // (digits before the decimal point)
-    if negative {
-        line.push(b'-');
-    }
-    let n = n as i32;
+/// [`python_repr`]'s layout of the shortest `digits` (no leading or trailing zeros but a lone
+/// `0`), `point` of them before the decimal point (negative: zeros after it first).
+fn repr_of_digits(line: &mut Vec<u8>, digits: &[u8], point: i32) {
+    let n = digits.len() as i32;
     if point <= -4 || point > 16 {
+        let exponent = point - 1;
         line.push(digits[0]);
         if n > 1 {
             line.push(b'.');
@@ -305,9 +368,53 @@ mod tests {
             (5e-324, "5e-324"),
             (1.7976931348623157e308, "1.7976931348623157e+308"),
             (-3.25, "-3.25"),
+            (995853563101410.2, "995853563101410.2"), // (995853563101410.25 exactly: the even digit)
         ];
         for (x, want) in table {
             assert_eq!(repr(x), want, "{x:e}");
+        }
+    }
+
+    /// Python's `repr` of `x` from the digits of Rust's own `{:e}` (Grisu, Dragon where it
+    /// fails: the shortest digits, as Python's `repr` takes them), laid out as Python does.
+    fn repr_by_std(x: f64) -> String {
+        let text = format!("{:e}", x.abs());
+        let (mantissa, exponent) = text.split_once('e').unwrap();
+        let digits: Vec<u8> = mantissa.bytes().filter(|&b| b != b'.').collect();
+        let mut line = Vec::new();
+        if x.is_sign_negative() {
+            line.push(b'-');
+        }
+        repr_of_digits(&mut line, &digits, exponent.parse::<i32>().unwrap() + 1);
+        String::from_utf8(line).unwrap()
+    }
+
+    #[test]
+    fn floats_as_rusts_own_shortest_digits_tell_them() {
+        // Random bit patterns (every exponent), distances of random centres (the record's
+        // numbers), and the powers of ten and their neighbours (where the layouts change).
+        let mut random = crate::test_random(5);
+        let mut word = || (random(1 << 32) << 32) | random(1 << 32);
+        let mut cases: Vec<f64> = (0..200_000).map(|_| f64::from_bits(word())).filter(|x| x.is_finite()).collect();
+        cases.extend((0..200_000).map(|k| {
+            let (dx, dy) = ((word() % 40_000) as f64 / 997.0, (word() % 40_000) as f64 / 13.0);
+            (dx * dx + dy * dy).sqrt() / if k % 2 == 0 { 1.0 } else { 1e6 }
+        }));
+        for e in -325..310 {
+            let p = format!("1e{e}").parse::<f64>().unwrap();
+            cases.extend([p, f64::from_bits(p.to_bits() + 1), f64::from_bits(p.to_bits().saturating_sub(1)), 1.5 * p]);
+        }
+        cases.extend([0.0, -0.0, 5e-324, f64::MAX, f64::MIN_POSITIVE, 0.1 + 0.2, 1.0 / 3.0]);
+        for x in cases.into_iter().filter(|x| x.is_finite()) {
+            let (ours, std) = (repr(x), repr_by_std(x));
+            if ours != std {
+                // A tie (two shortest digits equally near x, as 995853563101410.25): std rounds
+                // it up, Python (and Ryu) to the even digit. Both read back to x.
+                let parsed = |t: &str| t.parse::<f64>().unwrap();
+                assert!(parsed(&ours) == x && parsed(&std) == x && ours.len() == std.len(), "{x:e}: {ours} {std}");
+                let last = |t: &str| t.bytes().rfind(u8::is_ascii_digit).unwrap();
+                assert!(last(&ours) % 2 == 0 && last(&std) % 2 == 1, "{x:e}: {ours} {std}");
+            }
         }
     }
 
@@ -336,6 +443,20 @@ mod tests {
         // Quoted: the stack inside the quotes, the index padded to the quoted prefix's length.
         assert_eq!(name(b"1.0 \"12@my s.mrcs\"\n"), "0012@my s.mrcs");
         assert_eq!(name(b"1.0 plain.mrcs\n"), "plain.mrcs");
+        // Indices however padded, beyond u32, without digits or stack: the field as it is.
+        assert_eq!(name(b"1.0 0000000000000000000000012@s.mrcs\n"), "0000000000000000000000012@s.mrcs");
+        assert_eq!(name(b"1.0 0@s.mrcs 00@t.mrcs\n"), "0@s.mrcs");
+        assert_eq!(name(b"1.0 99999999999@s.mrcs\n"), "99999999999@s.mrcs");
+        assert_eq!(name(b"1.0 @s.mrcs\n"), "@s.mrcs");
+        assert_eq!(name(b"1.0 12@\n"), "12@");
+        assert_eq!(name(b"1.0\n"), "");
+        // An invalid byte replaced, as Python decodes the stack.
+        assert_eq!(name(b"1.0 7@s\xffx.mrcs\n"), "7@s\u{fffd}x.mrcs");
+        // Past 255 bytes of zeros and digits the prefix's length wraps as the runs keep it (a byte).
+        let long = format!("1.0 {}12@s.mrcs\n", "0".repeat(300));
+        assert_eq!(name(long.as_bytes()), format!("{}12@s.mrcs", "0".repeat(300 - 256)));
+        let stack = "d/".repeat(200);
+        assert_eq!(name(format!("1.0 12@{stack}\n").as_bytes()), format!("12@{stack}"));
         // The field found past quoted fields as the STAR reader finds it; a quote inside a field is text.
         assert_eq!(name(b"'a b' 7@s.mrcs\n"), "7@s.mrcs");
         assert_eq!(name(b"x'y 0007@s,t.mrcs \"z\"\n"), "\"0007@s,t.mrcs\"");

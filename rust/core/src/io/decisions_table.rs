@@ -10,7 +10,7 @@
 use std::io::{self, Write};
 
 use crate::images::{listed, run_starts, ImageRun, RunsMismatch};
-use crate::io::decisions_csv::{csv_field, decimal, Scratch};
+use crate::io::decisions_csv::{csv_field, decimal, Scratch, WRITE_AT};
 
 /// No partner (a rule that names none: a consensus, a region, an earlier round).
 pub const NO_PARTNER: u32 = u32::MAX;
@@ -165,7 +165,7 @@ pub fn write_table<W: Write>(table: &Table, mut out: W) -> io::Result<()> {
     let kept_by: Vec<Vec<u8>> = table.kept_by.iter().map(|t| field(t)).collect();
     let named = Named::of(table.names.as_ref());
     let mut scratch = Scratch::default();
-    let mut line = Vec::with_capacity(1 << 16);
+    let mut line = Vec::with_capacity(WRITE_AT + (1 << 12));
     for (k, &row) in table.rows.iter().enumerate() {
         let partner = table.partners[k];
         let input = table.bounds.partition_point(|&b| b <= u64::from(row)) - 1;
@@ -197,7 +197,7 @@ pub fn write_table<W: Write>(table: &Table, mut out: W) -> io::Result<()> {
         line.push(b',');
         line.extend_from_slice(&rules[table.rule[k] as usize]);
         line.push(b'\n');
-        if line.len() >= 1 << 16 {
+        if line.len() >= WRITE_AT {
             out.write_all(&line)?;
             line.clear();
         }
