@@ -142,6 +142,20 @@ def test_the_record_the_scan_writes_is_the_python_record_and_the_brute_force(tmp
                 assert told == rows[row][4]
 
 
+def test_a_distance_between_two_shortest_digits_is_written_as_python_reprs_it(tmp_path, monkeypatch):
+    # 995853563101410.25 Å exactly: 995853563101410.2 and .3 both read back to it; Python's
+    # repr (the oracle) takes the even digit, as the Python record writes it.
+    gap = 995853563101410.25
+    rows = [(0, 0.0, 0.0, 1.0, "1@s.mrcs"), (0, gap, 0.0, 2.0, "2@s.mrcs")]
+    path = _star(tmp_path / "in.star", rows, scored=True)
+    options = ParticleOptions(min_dist=1e16, score="rlnAutopickFigureOfMerit", decisions=True)
+    _job(path, tmp_path / "one", options, monkeypatch, one_pass_scan=True)
+    _job(path, tmp_path / "two", options, monkeypatch, one_pass_scan=False)
+    made = (tmp_path / "one" / "decisions.csv").read_text()
+    assert made.splitlines()[1].split(",")[7] == repr(gap) == "995853563101410.2"
+    assert made == (tmp_path / "two" / "decisions.csv").read_text()
+
+
 def test_the_scan_writes_the_record_and_holds_no_partner_a_row(tmp_path):
     # --decisions alone: the scan keeps the partners of a batch's rejected rows only while it
     # writes them (no int64 a particle, as --plot's page takes), and hands over the record's file.

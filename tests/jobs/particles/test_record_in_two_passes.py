@@ -114,6 +114,20 @@ def test_the_core_record_of_two_passes_is_the_python_record(tmp_path_factory, mo
     assert made.count(b"\n") >= 1 and (rejected == 0 or made.count(b"\n") > 1 or not asked["images"])
 
 
+def test_a_distance_between_two_shortest_digits_is_written_as_python_reprs_it(tmp_path, monkeypatch):
+    # 995853563101410.25 Å exactly between the two inputs' particles: Python's repr (the
+    # oracle) takes the even digit of the two that read back to it, as the Python record does.
+    gap = 995853563101410.25
+    a, b = [(0, 0.0, 0.0, 1.0, "1@s.mrcs", 0.0)], [(0, gap, 0.0, 2.0, "2@s.mrcs", 0.0)]
+    paths = [_star(tmp_path / f"{k}.star", rows, True, False, True) for k, rows in (("a", a), ("b", b))]
+    options = ParticleOptions(
+        min_dist=1e16, score="rlnAutopickFigureOfMerit", registration="ignore", decisions=True
+    )  # (centres beyond the registration check's grid)
+    made = _run(paths, tmp_path / "core", options, monkeypatch, core=True).decode()
+    assert made.splitlines()[1].split(",")[7] == repr(gap) == "995853563101410.2"
+    assert made.encode() == _run(paths, tmp_path / "python", options, monkeypatch, core=False)
+
+
 def test_a_partner_in_the_other_input_is_named_by_its_own_input_row_and_image(tmp_path, monkeypatch):
     # By hand: b's (1,0) at 2.0 beats a's (0,0) at 1.0 on m0 (1 Å); a's (50,0) and b's (50,0)
     # tie at 1.0: a is given first, b's row loses by input order, 0 Å.

@@ -10,7 +10,7 @@
 use std::io::{self, Write};
 
 use crate::images::{listed, run_starts, ImageRun, RunsMismatch};
-use crate::io::decisions_csv::{csv_field, decimal, Scratch};
+use crate::io::decisions_csv::{csv_field, decimal, Scratch, WRITE_AT};
 
 /// No partner (a rule that names none: a consensus, a region, an earlier round).
 pub const NO_PARTNER: u32 = u32::MAX;
@@ -165,7 +165,7 @@ pub fn write_table<W: Write>(table: &Table, mut out: W) -> io::Result<()> {
     let kept_by: Vec<Vec<u8>> = table.kept_by.iter().map(|t| field(t)).collect();
     let named = Named::of(table.names.as_ref());
     let mut scratch = Scratch::default();
-    let mut line = Vec::with_capacity(1 << 16);
+    let mut line = Vec::with_capacity(WRITE_AT + (1 << 12));
     for (k, &row) in table.rows.iter().enumerate() {
         let partner = table.partners[k];
         let input = table.bounds.partition_point(|&b| b <= u64::from(row)) - 1;
@@ -197,7 +197,7 @@ pub fn write_table<W: Write>(table: &Table, mut out: W) -> io::Result<()> {
         line.push(b',');
         line.extend_from_slice(&rules[table.rule[k] as usize]);
         line.push(b'\n');
-        if line.len() >= 1 << 16 {
+        if line.len() >= WRITE_AT {
             out.write_all(&line)?;
             line.clear();
         }
@@ -218,7 +218,7 @@ fn number(line: &mut Vec<u8>, x: f64, scratch: &mut Scratch) {
 /// The names' texts made once: each run's stack (decoded) and prefix, or each numbered
 /// name's text.
 enum Named {
-    Stacks(Vec<(Vec<u8>, u8)>),
+    Stacks(Vec<(Vec<u8>, u8, bool)>),
     Texts(Vec<Vec<u8>>),
     None,
 }
@@ -254,13 +254,17 @@ impl Named {
 }
 
 /// Each run's stack name as the Python record decodes it (UTF-8, an invalid byte replaced),
-/// and its prefix's length.
-fn stack_texts(stacks: &StackNames) -> Vec<(Vec<u8>, u8)> {
+/// its prefix's length, and whether the CSV writes it as it is (no quotes).
+fn stack_texts(stacks: &StackNames) -> Vec<(Vec<u8>, u8, bool)> {
     let mut start = 0usize;
     let mut texts = Vec::with_capacity(stacks.ends.len());
     for (&end, &prefix) in stacks.ends.iter().zip(&stacks.prefixes) {
         let bytes = &stacks.bytes[start..end as usize];
-        texts.push((String::from_utf8_lossy(bytes).into_owned().into_bytes(), prefix));
+        let text = String::from_utf8_lossy(bytes).into_owned().into_bytes();
+        let mut field = Vec::with_capacity(text.len());
+        csv_field(&mut field, &text);
+        let plain = field == text;
+        texts.push((text, prefix, plain));
         start = end as usize;
     }
     texts
@@ -268,21 +272,29 @@ fn stack_texts(stacks: &StackNames) -> Vec<(Vec<u8>, u8)> {
 
 /// A particle's name as `_named_images` tells it: its index padded with zeros to its run's
 /// `index@` prefix (less the `@`), `@`, and the stack; the stack alone without a prefix.
-fn particle_name(line: &mut Vec<u8>, image: Option<Image>, stacks: &[(Vec<u8>, u8)], scratch: &mut Scratch) {
+fn particle_name(line: &mut Vec<u8>, image: Option<Image>, stacks: &[(Vec<u8>, u8, bool)], scratch: &mut Scratch) {
     let Some(image) = image else { return };
-    let (stack, prefix) = &stacks[image.run as usize];
-    let name = &mut scratch.name;
-    name.clear();
+    let (stack, prefix, plain) = &stacks[image.run as usize];
+    // A stack the CSV does not quote: nor the name (its index and `@` never are), made in the
+    // line itself; else in the scratch, then quoted.
+    let name = if *plain { &mut *line } else { &mut scratch.name };
+    if !*plain {
+        name.clear();
+    }
+    let at = name.len();
     if *prefix > 0 {
         decimal(name, u64::from(image.index));
         let width = usize::from(prefix - 1);
-        if name.len() < width {
-            name.splice(0..0, std::iter::repeat_n(b'0', width - name.len()));
+        let digits = name.len() - at;
+        if digits < width {
+            name.splice(at..at, std::iter::repeat_n(b'0', width - digits));
         }
         name.push(b'@');
     }
     name.extend_from_slice(stack);
-    csv_field(line, name);
+    if !*plain {
+        csv_field(line, &scratch.name);
+    }
 }
 
 #[cfg(test)]

@@ -21,15 +21,25 @@ pub(crate) fn for_each_field<'a>(line: &'a [u8], mut field: impl FnMut(usize, &'
 /// past its last field. Where the line holds no quote, 64 bytes at a time: the fields before
 /// it counted from bit masks, not walked (a record names a particle by a late column).
 pub(crate) fn nth_field(line: &[u8], column: usize) -> Option<&[u8]> {
-    if memchr::memchr2(b'"', b'\'', line).is_some() {
-        let mut found = None;
-        let _ = for_each_field_quoted(line, |k, field| {
-            if k == column {
-                found = Some(field);
-            }
-        });
+    let found = nth_unquoted_field(line, column);
+    // A quote only changes the fields from its own on: none up to the field's end, and the
+    // field is the one the quote-aware tokenizer finds (the rest of the line not searched).
+    let end = found.map_or(line.len(), |field| field.as_ptr() as usize - line.as_ptr() as usize + field.len());
+    if memchr::memchr2(b'"', b'\'', &line[..end]).is_none() {
         return found;
     }
+    let mut found = None;
+    let _ = for_each_field_quoted(line, |k, field| {
+        if k == column {
+            found = Some(field);
+        }
+    });
+    found
+}
+
+/// [`nth_field`] of a line read as if it held no quote.
+#[inline]
+fn nth_unquoted_field(line: &[u8], column: usize) -> Option<&[u8]> {
     let (mut left, mut inside, mut start) = (column, false, None);
     for base in (0..line.len()).step_by(64) {
         let rest = line.len() - base;
