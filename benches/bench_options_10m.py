@@ -7,8 +7,9 @@ two seeds: the same names, other centres), the job
     cryodedup particles INPUTS -o OUT --quiet --score rlnMaxValueProbDistribution --min-dist 20 [OPTIONS]
 
 is run with each of the four sets of options in turn, ``--rounds`` interleaved rounds (a warm-up
-run of each input first, not counted, puts it in the page cache), each run into a new output
-folder removed after it, with ``sync`` before it. Each run's wall time, user + system CPU
+run of each input first, not counted, puts it in the page cache, and each run's inputs are read
+through before it, untimed, so that no run pays for pages another input evicted), each run into a
+new output folder removed after it, with ``sync`` before it. Each run's wall time, user + system CPU
 (``wait4`` of the child) and peak resident memory (``/usr/bin/time``'s: Debian's package
 ``time``) are kept; the machine's load (``os.getloadavg``) is printed before each run. The
 table gives medians and ranges, and each option's ratio to the job without it (the median of
@@ -75,6 +76,8 @@ def timed(command: list[str], files: list[Path], options: list[str], out: Path) 
     largest of the memories a process had, before its ``exec`` too); ``time``'s child counts
     ``time``'s 1 MB.
     """
+    for path in files:  # (untimed: each run from the page cache, whichever input the run before read)
+        _read_through(path)
     subprocess.run(["sync"], check=True)
     load = os.getloadavg()
     peak_file = out.with_name(out.name + ".peak")
@@ -92,6 +95,14 @@ def timed(command: list[str], files: list[Path], options: list[str], out: Path) 
     run = Run(wall, usage.ru_utime + usage.ru_stime, peak_kb / 1024)
     print(f"  load {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} before; {' '.join(options) or 'job'}: {_said(run)}")
     return run
+
+
+def _read_through(path: Path) -> None:
+    """Read ``path`` whole: pages the other input set's runs evicted come back before the clock starts."""
+    buffer = bytearray(1 << 24)
+    with path.open("rb", buffering=0) as f:
+        while f.readinto(buffer):
+            pass
 
 
 def _said(run: Run) -> str:
