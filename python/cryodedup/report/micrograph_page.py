@@ -38,6 +38,7 @@ from .picks_figures import MicrographImage, display_image, grey
 from .scan_plans import CHUNK
 
 __all__ = [
+    "PAGE_FOLDER",
     "THUMBNAIL_WIDTH",
     "PagePicks",
     "micrograph_page",
