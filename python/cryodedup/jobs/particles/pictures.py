@@ -339,7 +339,7 @@ def _as_run(values: Mapping[str, object], summary: ParticleSummary, unit: str) -
         resolved["score"] = f"auto: {score.column or f'none found, {score.order}'}"
     if values.get("score_order") == "auto" and score is not None and score.column:
         resolved["score_order"] = f"auto: {score.order}"
-    if values.get("mic_psize") is None and summary.pixel_sizes is not None:
+    if values.get("mic_psize") is None and not values.get("input_psize") and summary.pixel_sizes is not None:
         resolved["mic_psize"] = f"not given: {'; '.join(str(value) for _, value in summary.pixel_sizes.rows(unit))}"
     if values.get("output_format") == "auto" and read.get("output_format"):
         resolved["output_format"] = f"auto: {read['output_format']}"
