@@ -8,8 +8,8 @@ job's warning asks the user to look at before trusting the decision.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -100,9 +100,7 @@ def plot(
     opening = html_report.Opening(verdict.line, kind, warnings)
     title = "cryodedup micrographs"
     page = _pair_page(mics, scores, decision, rank, images, output.by_position, title)
-    parameters = output.parameters
-    if parameters is not None:  # (the options as the run took them)
-        parameters = replace(parameters, values=parameters.values | _as_run(parameters.values, summary))
+    parameters = None if output.parameters is None else output.parameters.as_run(_as_run(summary))
     return html_report.write_all(
         outdir,
         rendered(figures),
@@ -116,27 +114,19 @@ def plot(
     )
 
 
-def _as_run(values: Mapping[str, object], summary: MicrographSummary) -> dict[str, str]:
-    """The options left for the run to resolve, each with what it resolved them to: ``auto: all``.
+def _as_run(summary: MicrographSummary) -> dict[str, str]:
+    """What the run made of the options it resolves, by option name, in the summary's words.
 
-    The report's Parameters table shows the options as given; beside the summary's rows (the
-    binning, the band, the order, the pairs) a bare ``auto`` or ``-`` would tell another story.
+    For report.html's Parameters (:meth:`~cryodedup.report.html_report.Parameters.as_run`): the
+    acquisition order, the pairs chosen and, where images were read, the pixel size, binning and band.
     """
-    resolved = {}
-    if values.get("order") == "auto" and summary.order:
-        resolved["order"] = f"auto: {summary.order}"
-    if values.get("candidates") == "auto" and summary.candidates:
-        resolved["candidates"] = f"auto: {summary.candidates}"
-    if not summary.confirmed_by_images:  # (--no-images: no image binned, no band)
-        return resolved
-    found = {
-        "psize": f"{summary.pixel_size_A:g}",
-        "bin": f"{summary.bin} ({summary.binned_pixel_size_A:g} Å per pixel)",
-        "lowpass": f"{summary.band_A.lowpass:g}",
-        "highpass": f"{summary.band_A.highpass:g}",
-    }
-    resolved |= {name: f"not given: {value}" for name, value in found.items() if values.get(name, "") is None}
-    return resolved
+    made = {"order": summary.order, "candidates": summary.candidates}
+    if summary.confirmed_by_images:  # (--no-images: no image binned, no band)
+        made["psize"] = f"{summary.pixel_size_A:g}"
+        made["bin"] = f"{summary.bin} ({summary.binned_pixel_size_A:g} Å per pixel)"
+        made["lowpass"] = f"{summary.band_A.lowpass:g}"
+        made["highpass"] = f"{summary.band_A.highpass:g}"
+    return made
 
 
 def _pair_page(

@@ -295,9 +295,8 @@ def write_report(drawn: Drawn, outdir: Path, parameters: object, summary: Partic
     from ...report import html_report
 
     if isinstance(parameters, html_report.Parameters):  # (the options as the run took them)
-        parameters = replace(
-            parameters, values=parameters.values | _as_run(parameters.values, summary, drawn.details.unit)
-        )
+        by_input = "input_psize" not in parameters.defaults
+        parameters = parameters.as_run(_as_run(summary, drawn.details.unit, by_input))
     rows, highlight = report_rows(summary.overview(), summary.sections())
     warnings = summary.warnings or []
     kind = (
@@ -322,31 +321,27 @@ def write_report(drawn: Drawn, outdir: Path, parameters: object, summary: Partic
 _NO_SHIFT = "none (the inputs have no origin columns or shift fields)"
 
 
-def _as_run(values: Mapping[str, object], summary: ParticleSummary, unit: str) -> dict[str, str]:
-    """The options left for the run to resolve, each with what it resolved them to: ``auto: none (...)``.
+def _as_run(summary: ParticleSummary, unit: str, psize_by_input: bool) -> dict[str, str]:
+    """What the run made of the options it resolves, by option name, in the summary's words.
 
-    The report's Parameters table shows the options as given; beside the summary's rows (the
-    shift, the score, the pixel size the run used) a bare ``auto`` or ``-`` would tell another
-    story, so each says what the run did, in the summary's words.
+    For report.html's Parameters (:meth:`~cryodedup.report.html_report.Parameters.as_run`): the
+    shift subtracted, the score column and its order, the pixel sizes used (unless
+    ``psize_by_input``: --mic-psize named inputs), the output format, how micrographs were matched.
     """
-    read = summary.read
-    resolved = {}
-    if values.get("shift_key") == "auto" and summary.shift is not None:
+    made = {}
+    if summary.shift is not None:
         subtracted = summary.shift.subtracted
-        resolved["shift_key"] = f"auto: {_NO_SHIFT if subtracted == 'none' else subtracted}"
+        made["shift_key"] = _NO_SHIFT if subtracted == "none" else subtracted
     score = summary.score
-    if values.get("score") == "auto" and score is not None:
-        resolved["score"] = f"auto: {score.column or f'none found, {score.order}'}"
-    if values.get("score_order") == "auto" and score is not None and score.column:
-        resolved["score_order"] = f"auto: {score.order}"
-    if values.get("mic_psize") is None and not values.get("input_psize") and summary.pixel_sizes is not None:
-        resolved["mic_psize"] = f"not given: {'; '.join(str(value) for _, value in summary.pixel_sizes.rows(unit))}"
-    if values.get("output_format") == "auto" and read.get("output_format"):
-        resolved["output_format"] = f"auto: {read['output_format']}"
-    matching = read.get("micrograph_matching") or {}
-    if values.get("match_micrographs") == "auto" and matching.get("used"):
-        resolved["match_micrographs"] = f"auto: {matching['used']}"
-    return resolved
+    if score is not None:
+        made["score"] = score.column or f"none found, {score.order}"
+        made["score_order"] = score.order if score.column else ""
+    if summary.pixel_sizes is not None and not psize_by_input:
+        made["mic_psize"] = "; ".join(str(value) for _, value in summary.pixel_sizes.rows(unit))
+    read = summary.overview().read
+    made["output_format"] = read.output_format or ""
+    made["match_micrographs"] = read.matching.used if read.matching is not None else ""
+    return made
 
 
 #: A picture of the job: file name, caption and the picture.
