@@ -201,3 +201,37 @@ def test_two_pickers_on_the_same_micrographs_keep_one_threshold(stacked, tmp_pat
     density = s["duplicate_density"]
     assert "cohorts" not in density and all("threshold" not in e for e in density["outliers"])
     assert {e["micrograph"][-6:-4] for e in density["outliers"]} == {f"{m:02d}" for m in STACKING}
+
+
+def _fraction_panel(path: Path, tmp_path: Path, monkeypatch):
+    """The duplicate fraction picture of the job on ``path``, and its fractions' panel."""
+    job_pictures = capture_pictures(monkeypatch)
+    run(Files.of([path]), tmp_path / "out", ParticleOptions(min_dist=MIN_DIST, plot=True, plot_mics=0))
+    picture = {name: picture for name, _, picture in job_pictures}["duplicate_fraction.png"]
+    return picture, picture.panels[0]
+
+
+def test_a_few_micrographs_are_named_under_their_place(stacked, tmp_path, monkeypatch):
+    # The oracle: the micrographs' file names (all in one folder: the end that tells them apart),
+    # in the input's order, as the worst outliers' bars beside name them.
+    path, rows = stacked
+    order = list(dict.fromkeys(r[2] for r in rows))
+    picture, panel = _fraction_panel(path, tmp_path, monkeypatch)
+    assert panel.xtick_labels == [Path(n).name for n in order] and panel.xticks.tolist() == list(range(12))
+    # Written under the axis, turned (12 names do not fit side by side): ink down the first tick's
+    # column for as long as its name, and the picture taller by as much.
+    pixels = picture.pixels()
+    x, bottom = round(float(panel.x(0))), round(panel.box[3])
+    column = np.flatnonzero(pixels[bottom + 8 :, x - 4 : x + 5].min(axis=(1, 2)) < 128)
+    assert 50 < column.max() - column.min() < 80  # "mic_00.mrc" turned; a number's row is 14 px
+    assert pixels.shape[0] > 530 + 40
+
+
+def test_many_micrographs_are_numbered(tmp_path, monkeypatch):
+    # 31 micrographs, two picks each: too many to name; their places are numbered, as before.
+    labels = ["rlnCoordinateX", "rlnCoordinateY", "rlnMicrographName", "rlnAutopickFigureOfMerit", "rlnOpticsGroup"]
+    rows = [[x, 100.0, f"Micrographs/mic_{m:02d}.mrc", 0.5, 1] for m in range(31) for x in (100.0, 110.0)]
+    path = write_star(tmp_path / "many.star", labels, rows, optics=[[1, "opticsGroup1", PSIZE, PSIZE]])
+    picture, panel = _fraction_panel(path, tmp_path, monkeypatch)
+    assert panel.xtick_labels == [f"{t:g}" for t in panel.xticks] and len(panel.xticks) < 31
+    assert picture.pixels().shape[0] == 530

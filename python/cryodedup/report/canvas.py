@@ -573,6 +573,7 @@ class Panel:
         self.xlim, self.ylim, self.flip_y = (float(xlim[0]), float(xlim[1])), (float(ylim[0]), float(ylim[1])), flip_y
         self.title = self.xlabel = self.ylabel = ""
         self.xticks: np.ndarray = np.array([])
+        self.xtick_labels: list[str] = []
         self.yticks: np.ndarray = np.array([])
         self.texts: list[str] = []
         self.legend = Legend()
@@ -599,16 +600,32 @@ class Panel:
         """The box's four sides, drawn last over the marks."""
         self.canvas.rectangle(self.box, outline=INK)
 
-    def ticks_x(self, ticks: np.ndarray | None = None, labels: list[str] | None = None, integer: bool = False) -> None:
-        """Ticks under the box (round numbers unless given); ``integer``: whole numbers only."""
+    def ticks_x(
+        self,
+        ticks: np.ndarray | None = None,
+        labels: list[str] | None = None,
+        integer: bool = False,
+        size: int = TICK_TEXT,
+        turned: bool = False,
+    ) -> float:
+        """Ticks under the box (round numbers unless given); ``integer``: whole numbers only.
+
+        ``turned``: each label turned a quarter left, its end at its tick (names too long to
+        stand side by side). Returns the height the labels take under the ticks.
+        """
         most = max(2, min(9, int((self.box[2] - self.box[0]) / 80)))  # room for each label
         self.xticks = nice_ticks(*self.xlim, most, integer) if ticks is None else np.asarray(ticks)
         labels = tick_labels(self.xticks) if labels is None else labels
+        self.xtick_labels = list(labels)
         bottom = self.box[3]
         for t, label in zip(self.xticks, labels):
             x = float(self.x(t))
             self.canvas.line([(x, bottom), (x, bottom + 5)], INK)
-            self.canvas.text((x, bottom + 8), label, TICK_TEXT, "mt")
+            if turned:
+                self.canvas.vertical_text((x, bottom + 8 + text_width(label, size) / 2), label, size)
+            else:
+                self.canvas.text((x, bottom + 8), label, size, "mt")
+        return max((text_width(label, size) for label in labels), default=0.0) if turned else size * 1.25
 
     def ticks_y(self, ticks: np.ndarray | None = None, labels: list[str] | None = None, integer: bool = False) -> float:
         """Ticks on the left side; returns the width of their widest label."""
@@ -623,14 +640,22 @@ class Panel:
             self.canvas.text((left - 8, y), label, TICK_TEXT, "rm")
         return max((text_width(label, TICK_TEXT) for label in labels), default=0.0)
 
-    def labels(self, title: str, xlabel: str, ylabel: str, title_size: int = TITLE_TEXT, ylabel_gap: float = 0) -> None:
-        """The title above the box, the x label below its ticks, the y label left of them."""
+    def labels(
+        self,
+        title: str,
+        xlabel: str,
+        ylabel: str,
+        title_size: int = TITLE_TEXT,
+        ylabel_gap: float = 0,
+        xlabel_gap: float = 0,
+    ) -> None:
+        """The title above the box, the x label below its ticks (``xlabel_gap`` lower), the y label left of them."""
         self.title, self.xlabel, self.ylabel = title, xlabel, ylabel
         x0, y0, x1, y1 = self.box
         if title:
             self.canvas.text(((x0 + x1) / 2, y0 - 8), title, title_size, "mb")
         if xlabel:
-            self.canvas.text(((x0 + x1) / 2, y1 + 28), xlabel, TEXT, "mt")
+            self.canvas.text(((x0 + x1) / 2, y1 + 28 + xlabel_gap), xlabel, TEXT, "mt")
         if ylabel:
             self.canvas.vertical_text((x0 - ylabel_gap - 22, (y0 + y1) / 2), ylabel)
 

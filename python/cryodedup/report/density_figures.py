@@ -6,6 +6,9 @@ and the worst of them are named beside. Drawn with :mod:`cryodedup.report.canvas
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import NamedTuple
+
 import numpy as np
 
 from ..labels import distinct_labels
@@ -21,9 +24,12 @@ OTHER_COLOUR, MEDIAN_COLOUR = "#4c72b0", "#7f7f7f"
 NAME_WIDTH = 36
 #: PNG pixels of the worst outliers' bars, and the fewest rows they are drawn among (one bar stays a bar).
 BARS_WIDTH, FEWEST_ROWS = 240, 5
-#: PNG pixels: where the fractions' panel ends and the names of the worst begin. The picture
+#: PNG pixels: where the fractions' panel starts and ends, and where the names of the worst begin. The picture
 #: stays under the report's 1200 px (wider, the browser shrank its text to 9 px).
-LEFT_END, NAMES_START = 620, 650
+LEFT_START, LEFT_END, NAMES_START = 80, 620, 650
+#: Up to this many micrographs, each is named under its place (turned where the names do not fit
+#: side by side; a turned name takes about 1.3 x its text's size); beyond, their places are numbered.
+MOST_NAMED_ON_AXIS, AXIS_NAME_TEXT = 30, SMALL_TEXT - 2
 
 
 def duplicate_fraction(details: ParticleDetails) -> Picture:
@@ -40,8 +46,9 @@ def duplicate_fraction(details: ParticleDetails) -> Picture:
     names = [short_name(n, NAME_WIDTH) for n in distinct_labels([details.mic_names[m] for m in worst])]
     names_w = max((text_width(t, SMALL_TEXT - 1) for t in names), default=0)
     right_w = round(names_w + 20 + BARS_WIDTH + 30) if len(worst) else 0
-    canvas = Canvas(max(NAMES_START + right_w, 700), 530)
-    left = _fractions_panel(canvas, picks, duplicates, found, numbers, unit)
+    axis = _axis_names(details.mic_names)
+    canvas = Canvas(max(NAMES_START + right_w, 700), 530 + round(axis.height))
+    left = _fractions_panel(canvas, picks, duplicates, found, numbers, unit, axis)
     panels = [left]
     if len(worst):
         box = (NAMES_START + names_w + 20, 60, NAMES_START + names_w + 20 + BARS_WIDTH, 430)
@@ -51,12 +58,38 @@ def duplicate_fraction(details: ParticleDetails) -> Picture:
     return Picture(canvas, panels, legend=left.legend)
 
 
+class _AxisNames(NamedTuple):
+    """The micrographs' names under the fractions' axis (none: numbered), whether turned, the height they add."""
+
+    names: list[str]
+    turned: bool
+    height: float
+
+
+def _axis_names(mic_names: Sequence[str]) -> _AxisNames:
+    """Each micrograph's name as the picture's other panel names it, if few enough to stand under the axis."""
+    if not 0 < len(mic_names) <= MOST_NAMED_ON_AXIS:
+        return _AxisNames([], False, 0.0)
+    names = [short_name(n, NAME_WIDTH) for n in distinct_labels(list(mic_names))]
+    widest = max(text_width(n, AXIS_NAME_TEXT) for n in names)
+    room = (LEFT_END - LEFT_START) / len(names)  # between two ticks
+    if widest + 8 <= room:
+        return _AxisNames(names, False, 0.0)
+    return _AxisNames(names, True, widest - AXIS_NAME_TEXT * 1.25)  # (the numbers' row already had room)
+
+
 def _fractions_panel(
-    canvas: Canvas, picks: np.ndarray, duplicates: np.ndarray, found: np.ndarray, numbers: dict, unit: str
+    canvas: Canvas,
+    picks: np.ndarray,
+    duplicates: np.ndarray,
+    found: np.ndarray,
+    numbers: dict,
+    unit: str,
+    axis: _AxisNames,
 ) -> Panel:
     has = np.flatnonzero(picks > 0)
     fraction = duplicates[has] / np.maximum(picks[has], 1)
-    panel = Panel(canvas, (80, 60, LEFT_END, 430), (-0.5, max(len(picks), 1) - 0.5), (0.0, 1.02))
+    panel = Panel(canvas, (LEFT_START, 60, LEFT_END, 430), (-0.5, max(len(picks), 1) - 0.5), (0.0, 1.02))
     is_outlier = np.isin(has, found)
     panel.marks["fractions"] = np.column_stack([has, fraction])
     panel.marks["outliers"] = np.column_stack([has[is_outlier], fraction[is_outlier]])
@@ -74,12 +107,16 @@ def _fractions_panel(
         legend.add("dashed", REJECTED_COLOUR, f"outlier above {numbers['threshold']:.2f}")
     legend.add("patch", REJECTED_COLOUR, f"outlier ({len(found):,})")
     panel.frame()
-    panel.ticks_x(integer=True)
+    if axis.names:
+        panel.ticks_x(np.arange(len(axis.names)), axis.names, size=AXIS_NAME_TEXT, turned=axis.turned)
+    else:
+        panel.ticks_x(integer=True)
     gap = panel.ticks_y()
     title = f"Duplicate fraction per {unit}"
-    panel.labels(title, f"{unit} (input order)", "fraction of its picks rejected as duplicates", ylabel_gap=gap)
+    ylabel = "fraction of its picks rejected as duplicates"
+    panel.labels(title, f"{unit} (input order)", ylabel, ylabel_gap=gap, xlabel_gap=axis.height)
     panel.legend = legend
-    canvas.legend(legend, ((panel.box[0] + panel.box[2]) / 2, 480), columns=2, anchor="mt")
+    canvas.legend(legend, ((panel.box[0] + panel.box[2]) / 2, 480 + axis.height), columns=2, anchor="mt")
     return panel
 
 

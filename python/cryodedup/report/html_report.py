@@ -6,8 +6,8 @@ import base64
 import html
 import os
 import re
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import MISSING, dataclass, fields
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import MISSING, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -81,6 +81,21 @@ class Parameters:
         """The table of ``options`` (a dataclass; :func:`options_parameters`)."""
         values, defaults = options_parameters(options)
         return cls(values, frozenset(defaults))
+
+    def as_run(self, made: Mapping[str, str]) -> Parameters:
+        """The table with each option left to the run saying what the run made of it.
+
+        ``made``: by option name, what the run resolved it to, in the summary's words. An option
+        at its default (``auto``, or none given) reads ``auto: none (...)``, ``not given: 0.885 Å
+        from ...``: beside the summary's rows a bare ``auto`` or ``-`` told another story. An
+        option given is shown as given.
+        """
+        values = dict(self.values)
+        for name, words in made.items():
+            if name in self.defaults and words:
+                value = values[name]
+                values[name] = f"{'not given' if value is None else human(value)}: {words}"
+        return replace(self, values=values)
 
 
 @dataclass(frozen=True)

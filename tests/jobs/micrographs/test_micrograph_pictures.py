@@ -145,3 +145,31 @@ def test_a_new_picture_is_drawn_and_shown_in_the_report(graded, tmp_path):
     with open(tmp_path / "out" / "pairs.csv") as f:
         z = sorted(float(row["z"]) for row in csv.DictReader(f))
     np.testing.assert_allclose(drawn["z"], z, atol=0.0051)  # (pairs.csv writes 2 decimals)
+
+
+def test_report_parameters_say_what_the_run_made_of_the_options_left_to_it(graded, tmp_path):
+    # The oracle: the MRC header's pixel size (mrcfile), the options' documented rules: the bin
+    # rounded from --target-psize 12, the band 4 and 25 binned pixels, every pair up to 200
+    # micrographs; a bare "-" or "auto" beside the summary's binning and band told another story.
+    import mrcfile
+
+    folder, _truth = graded
+    paths = sorted(folder.glob("*.mrc"))
+    with mrcfile.open(paths[0], header_only=True) as mrc:
+        psize = float(mrc.voxel_size.x)
+    binning = max(1, round(12.0 / psize))
+    find_duplicate_micrographs(paths, tmp_path / "out", MicrographOptions(plot=True))
+    report = (tmp_path / "out" / "report.html").read_text()
+    part = report.split("<h2>Parameters</h2>", 1)[1].split("<h2>", 1)[0]
+    shown = {
+        html.unescape(k): html.unescape(re.sub("<[^>]+>", "", v))
+        for k, v in re.findall(r"<th>(.*?)</th><td>(.*?)</td>", part)
+    }
+    assert shown["pixel size (Å)"] == f"not given: {psize:g}"
+    assert shown["binning"] == f"not given: {binning} ({binning * psize:g} Å per pixel)"
+    # (to 0.1 Å, as the summary's band row gives it)
+    assert shown["low-pass (Å)"] == f"not given: {round(4 * binning * psize, 1):g}"
+    assert shown["high-pass (Å)"] == f"not given: {round(25 * binning * psize, 1):g}"
+    assert shown["candidates"] == "auto: all"
+    assert shown["acquisition order"].startswith("auto: ") and "natural" in shown["acquisition order"]
+    assert shown["target pixel size (Å)"] == "12"  # (an option the run took as given: as given)

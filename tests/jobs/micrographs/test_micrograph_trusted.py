@@ -17,13 +17,19 @@ import pytest
 from click.testing import CliRunner
 
 from cryodedup.cli import main
-from cryodedup.jobs.micrographs.decide import UNCERTAIN, decide, look_at_confirmed_shift
+from cryodedup.jobs.micrographs.decide import (
+    UNCERTAIN,
+    Decision,
+    decide,
+    look_at_confirmed_shift,
+    look_beside_strong_peaks,
+)
 from cryodedup.jobs.micrographs.directed import z_at_shift
 from cryodedup.jobs.micrographs.plan import ScoringPlan, micrograph_plan
 from cryodedup.jobs.micrographs.score import ScoredPairs, score_shard
 from cryodedup.jobs.micrographs.write import _uncertain_warnings
 from cryodedup.options import MicrographOptions
-from cryodedup.report.micrograph_sections import Verdict
+from cryodedup.report.micrograph_sections import NullRule, Verdict
 from fixtures.synthetic import band_noise, write_mrc
 from helpers import shared_file
 
@@ -217,6 +223,56 @@ def test_a_neighbour_of_other_areas_is_not_marked_by_the_look(tmp_path):
     scores = hole_scores((1, 0), 4.4)
     d = decide(scores, RULES, None, plan)
     assert not look_at_confirmed_shift(d, scores, plan, per_hole=4).any()
+
+
+def lone_strong_peak(plan: ScoringPlan) -> tuple[Decision, ScoredPairs]:
+    """No duplicate: (0, 4)'s peak at SHIFT, z 7.5 (a null of median 4.3, robust SD 0.3 puts the run's own
+    threshold at 6.7), Pearson 0.05, under --min-z 8; the other re-exposures' peaks elsewhere, at the null."""
+    scores = hole_scores((30, 60), 4.3)
+    scores = ScoredPairs(
+        scores.pairs,
+        np.r_[7.5, 4.3, 4.4, 4.3, scores.z[4:]],
+        np.r_[SHIFT[0], 25.0, 33.0, scores.dy[3:]],
+        np.r_[SHIFT[1], 50.0, 61.0, scores.dx[3:]],
+        np.r_[0.05, np.full(9, np.nan)],
+        np.r_[0.8, np.full(9, np.nan)],
+    )
+    n = len(scores.pairs)
+    joint = np.minimum(scores.z / 8.0, np.nan_to_num(scores.pearson, nan=-np.inf) / 0.15)
+    none = np.zeros(n, dtype=bool)
+    return Decision(none, none.copy(), joint, 8.0, 0.15, NullRule("--min-z", 4.3, 0.3)), scores
+
+
+def test_a_lone_strong_peak_is_looked_beside_and_its_hole_left_to_check(tmp_path):
+    # The oracle: the images as written, (0, 4), (1, 5), (2, 6) and (3, 7) of one area at SHIFT. A
+    # pair under the thresholds whose peak the run's own null calls no chance is looked beside, as a
+    # duplicate is: its neighbours in the hole agree at its shift, and all are left to check.
+    plan = write_hole_pattern(tmp_path, weak_noise=5.0)
+    d, scores = lone_strong_peak(plan)
+    found = look_beside_strong_peaks(d, scores, plan, per_hole=4)
+    assert found.tolist() == [True] * 4 + [False] * 6
+    # Not a neighbour in the hole (--images-per-hole 1): nothing looked at, nothing found.
+    assert not look_beside_strong_peaks(d, scores, plan, per_hole=1).any()
+
+
+def test_a_lone_strong_peak_beside_other_areas_changes_nothing(tmp_path):
+    # Images 5..7 replaced by views of other areas: (0, 4)'s neighbours do not agree at its shift,
+    # and the lone peak, however strong, is no pattern (the clean real set has such: 14.7 robust SD).
+    plan = write_hole_pattern(tmp_path, weak_noise=1.0)
+    rng = np.random.default_rng(9)
+    for m in (5, 6, 7):
+        write_mrc(tmp_path / f"other{m}.mrc", band_noise(rng, 128, 192, 10.0, 40.0, 250.0), 10.0)
+        plan.paths[m] = str(tmp_path / f"other{m}.mrc")
+    d, scores = lone_strong_peak(plan)
+    assert not look_beside_strong_peaks(d, scores, plan, per_hole=4).any()
+    # A peak under the run's own threshold (median + 8 robust SD) is not looked beside at all.
+    # (images whose neighbours do agree: only the threshold leaves them)
+    (tmp_path / "agreeing").mkdir()
+    plan = write_hole_pattern(tmp_path / "agreeing", weak_noise=1.0)
+    d, scores = lone_strong_peak(plan)
+    assert look_beside_strong_peaks(d, scores, plan, per_hole=4).any()
+    scores.z[0] = 6.6
+    assert not look_beside_strong_peaks(d, scores, plan, per_hole=4).any()
 
 
 # --- the real 52 micrographs, with noise of each image's own standard deviation ----------------
@@ -478,3 +534,20 @@ def test_real_set_with_twice_the_noise_names_the_three_pairs_at_one_shift(tmp_pa
         assert summary["verdict"]["line"].endswith(
             "Verdict: check 3 pairs. Check: 3 pairs agreeing on one shift under the thresholds"
         )
+
+
+@pytest.mark.real_data
+def test_real_set_with_twice_the_noise_one_pair_at_the_shift_is_not_trusted(tmp_path):
+    # Seed 3 at 20 Å: 04701/04737 alone peaks at (56, -18) px (z 6.43, 8.6 robust SD above the null's
+    # median, Pearson 0.048, under the thresholds); the other three peak elsewhere, at the null; none
+    # agree on a shift and the screen said TRUSTED. Its hole's pairs at its shift agree: left to check.
+    folder = tmp_path / "noisy"
+    folder.mkdir()
+    write_noisy_copies(shared_file("micrographs"), folder, scale=2.0, seed=3)
+    summary, pairs = run(folder, tmp_path / "out", 20)
+    assert summary["duplicate_pairs"] == 0
+    uncertain = {(int(p["index_a"]), int(p["index_b"])) for p in pairs if p["uncertain"] == "1"}
+    assert (1, 37) in uncertain and uncertain <= REAL_TRUTH and len(uncertain) >= 2, uncertain
+    n = len(uncertain)
+    line = f"Verdict: check {n} pairs. Check: {n} pairs agreeing on one shift under the thresholds"
+    assert summary["verdict"]["line"].endswith(line)

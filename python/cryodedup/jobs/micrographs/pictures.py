@@ -100,17 +100,33 @@ def plot(
     opening = html_report.Opening(verdict.line, kind, warnings)
     title = "cryodedup micrographs"
     page = _pair_page(mics, scores, decision, rank, images, output.by_position, title)
+    parameters = None if output.parameters is None else output.parameters.as_run(_as_run(summary))
     return html_report.write_all(
         outdir,
         rendered(figures),
         title,
-        output.parameters,
+        parameters,
         micrograph_rows(summary),
         force,
         tables=tables,
         opening=opening,
         page=page,
     )
+
+
+def _as_run(summary: MicrographSummary) -> dict[str, str]:
+    """What the run made of the options it resolves, by option name, in the summary's words.
+
+    For report.html's Parameters (:meth:`~cryodedup.report.html_report.Parameters.as_run`): the
+    acquisition order, the pairs chosen and, where images were read, the pixel size, binning and band.
+    """
+    made = {"order": summary.order, "candidates": summary.candidates}
+    if summary.confirmed_by_images:  # (--no-images: no image binned, no band)
+        made["psize"] = f"{summary.pixel_size_A:g}"
+        made["bin"] = f"{summary.bin} ({summary.binned_pixel_size_A:g} Å per pixel)"
+        made["lowpass"] = f"{summary.band_A.lowpass:g}"
+        made["highpass"] = f"{summary.band_A.highpass:g}"
+    return made
 
 
 def _pair_page(

@@ -294,6 +294,9 @@ def write_report(drawn: Drawn, outdir: Path, parameters: object, summary: Partic
     """
     from ...report import html_report
 
+    if isinstance(parameters, html_report.Parameters):  # (the options as the run took them)
+        by_input = "input_psize" not in parameters.defaults
+        parameters = parameters.as_run(_as_run(summary, drawn.details.unit, by_input))
     rows, highlight = report_rows(summary.overview(), summary.sections())
     warnings = summary.warnings or []
     kind = (
@@ -312,6 +315,33 @@ def write_report(drawn: Drawn, outdir: Path, parameters: object, summary: Partic
         opening=opening,
         page=drawn.page,
     )
+
+
+#: The words of an automatic shift that found nothing to subtract.
+_NO_SHIFT = "none (the inputs have no origin columns or shift fields)"
+
+
+def _as_run(summary: ParticleSummary, unit: str, psize_by_input: bool) -> dict[str, str]:
+    """What the run made of the options it resolves, by option name, in the summary's words.
+
+    For report.html's Parameters (:meth:`~cryodedup.report.html_report.Parameters.as_run`): the
+    shift subtracted, the score column and its order, the pixel sizes used (unless
+    ``psize_by_input``: --mic-psize named inputs), the output format, how micrographs were matched.
+    """
+    made = {}
+    if summary.shift is not None:
+        subtracted = summary.shift.subtracted
+        made["shift_key"] = _NO_SHIFT if subtracted == "none" else subtracted
+    score = summary.score
+    if score is not None:
+        made["score"] = score.column or f"none found, {score.order}"
+        made["score_order"] = score.order if score.column else ""
+    if summary.pixel_sizes is not None and not psize_by_input:
+        made["mic_psize"] = "; ".join(str(value) for _, value in summary.pixel_sizes.rows(unit))
+    read = summary.overview().read
+    made["output_format"] = read.output_format or ""
+    made["match_micrographs"] = read.matching.used if read.matching is not None else ""
+    return made
 
 
 #: A picture of the job: file name, caption and the picture.
