@@ -12,14 +12,14 @@
 
 use std::io::{self, Write};
 use std::ops::Range;
-use std::sync::mpsc::{channel, sync_channel, Receiver, SyncSender};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use crate::algo::dedup::{dedup_slice, DedupParams};
 use crate::algo::picture_counts::{NearestPlan, PictureCounts, PictureTally};
 use crate::errors::StarError;
-use crate::io::decisions_csv::{self, RecordBatch, RecordSpec, Rejected};
+use crate::io::decisions_csv::{self, RecordLines, RecordSpec, Rejected};
 use crate::io::page_batches::{PagePlan, PageTally};
 use crate::io::particle_rows::{scan_loop, CentrePlan, Loop, ParticleRows};
 use crate::io::star::{Block, Release, RowScan};
@@ -45,8 +45,9 @@ pub struct Split<W> {
     pub params: DedupParams,
     pub kept: W,
     pub rejected: W,
-    /// The record of every rejection (`decisions.csv`), written on a thread of its own as the
-    /// rows are ([`decisions_csv`]); the partners are then kept for the record's batches alone.
+    /// The record of every rejection (`decisions.csv`): each batch's lines made as it is decided
+    /// and written after its rows ([`decisions_csv`]); the partners are then kept for the
+    /// record's batches alone.
     pub record: Option<(RecordSpec, W)>,
     /// With `--plot`: the pictures' counts made batch by batch ([`Decided::pictures`]).
     pub pictures: Option<NearestPlan>,
@@ -107,6 +108,9 @@ impl std::fmt::Debug for Writing {
 /// A run of adjacent rows that go to one output: byte range, and whether they are kept.
 type Run = (usize, usize, bool);
 
+/// A decided batch as the writer takes it: its runs, and its lines of the record (empty without one).
+type Batch = (Vec<Run>, Vec<u8>);
+
 /// [`scan_loop`] over `source` that also decides each micrograph once its rows end and
 /// writes its rows to `split`'s outputs, on a thread of its own, in the order of the input.
 /// `release` is called as a scan calls it (the rows' pages are still to be written then: it
@@ -120,52 +124,22 @@ pub fn scan_and_split<S: RowSource, W: Write + Send + 'static>(
     split: Split<W>,
 ) -> Result<(Option<Vec<Block>>, ParticleRows, Splitting), StarError> {
     let Split { params, kept, rejected, record, pictures, page } = split;
-    let (to_writer, batches) = sync_channel::<Vec<Run>>(QUEUED);
-    // With a record, the input's rows are let go by the record's thread once both it and the
-    // writer are done with a batch (its names are read from them: no page read twice). Its
-    // queue holds one batch: the rows held mapped for it are at most two batches more.
-    let (to_release, released) = channel::<Range<usize>>();
-    let (to_record, recording) = match record {
-        Some((spec, out)) => {
-            let (to_record, batches) = sync_channel::<RecordBatch>(1);
-            let record_source = Arc::clone(source);
-            let thread = std::thread::Builder::new()
-                .name("cryodedup-split-record".into())
-                .spawn(move || {
-                    let release = || {
-                        if let Ok(range) = released.recv() {
-                            record_source.written(range);
-                        }
-                    };
-                    decisions_csv::write_record(record_source.bytes(), &spec, batches, out, release)
-                })
-                .expect("the system gives a thread for the split's record");
-            (Some(to_record), Some(thread))
-        }
+    let (to_writer, batches) = sync_channel::<Batch>(QUEUED);
+    let (lines, record) = match record {
+        Some((spec, out)) => (Some(RecordLines::new(spec)), Some(out)),
         None => (None, None),
     };
     let writer_source = Arc::clone(source);
-    let recorded_rows = recording.is_some();
     let writer = std::thread::Builder::new()
         .name("cryodedup-split-writer".into())
         .spawn(move || {
-            let release = |range: Range<usize>| match recorded_rows {
-                true => drop(to_release.send(range)), // (the record's thread lets them go)
-                false => writer_source.written(range),
-            };
-            let written = write_runs(&*writer_source, batches, kept, rejected, release);
-            // (the record's thread joined here: the outputs are whole once the writer is done)
-            let recorded = recording.map_or(Ok(()), |thread| {
-                let recorded = thread.join().unwrap_or_else(|_| Err(io::Error::other("its thread panicked")));
-                // (the error is raised naming the kept file: this says it was the record's)
-                recorded.map_err(|e| io::Error::new(e.kind(), format!("the record of rejections (decisions.csv): {e}")))
-            });
-            written.and(recorded)
+            let release = |range: Range<usize>| writer_source.written(range);
+            write_runs(&*writer_source, batches, kept, rejected, record, release)
         })
         .expect("the system gives a thread for the split's writer"); // (as std::thread::spawn)
     let writing = Writing(Some(writer));
     let mut splitter = Splitter::new(params, plan.coords.len(), plan.score.is_some(), to_writer);
-    splitter.to_record = to_record;
+    (splitter.data, splitter.record) = (source.bytes(), lines);
     splitter.tally = pictures.map(|counted| PictureTally::new(counted, plan.coords.len()));
     let remove_entirely = splitter.params.remove_entirely;
     splitter.page = page.map(|files| PageTally::new(files, plan.coords.len(), remove_entirely));
@@ -193,7 +167,7 @@ pub fn scan_and_split<S: RowSource, W: Write + Send + 'static>(
 
 /// Follows the rows as they are scanned: which micrograph's rows are still coming, which
 /// rows are decided, and the byte spans of the rows not yet decided.
-struct Splitter {
+struct Splitter<'a> {
     params: DedupParams,
     dim: usize,
     scored: bool,
@@ -207,11 +181,11 @@ struct Splitter {
     /// Micrograph ids met so far (ids are given in order of first appearance).
     micrographs: usize,
     rows: usize,
-    to_writer: Option<SyncSender<Vec<Run>>>,
-    /// The record's thread, where the record is asked: each batch's rejected rows.
-    to_record: Option<SyncSender<RecordBatch>>,
-    /// Micrograph names handed to the record so far.
-    named: usize,
+    to_writer: Option<SyncSender<Batch>>,
+    /// The input (the record reads the names of a batch's rows from it).
+    data: &'a [u8],
+    /// The record's lines, where the record is asked: made batch by batch.
+    record: Option<RecordLines>,
     given_up: Option<String>,
     /// The pictures' counts of the rows decided so far, if asked.
     tally: Option<PictureTally>,
@@ -219,8 +193,8 @@ struct Splitter {
     page: Option<PageTally>,
 }
 
-impl Splitter {
-    fn new(params: DedupParams, dim: usize, scored: bool, to_writer: SyncSender<Vec<Run>>) -> Self {
+impl<'a> Splitter<'a> {
+    fn new(params: DedupParams, dim: usize, scored: bool, to_writer: SyncSender<Batch>) -> Self {
         Splitter {
             params,
             dim,
@@ -232,8 +206,8 @@ impl Splitter {
             micrographs: 0,
             rows: 0,
             to_writer: Some(to_writer),
-            to_record: None,
-            named: 0,
+            data: &[],
+            record: None,
             given_up: None,
             tally: None,
             page: None,
@@ -270,7 +244,6 @@ impl Splitter {
             self.decide_until(self.rows, scanned, &scanned.key_names);
         }
         self.to_writer = None; // the writer ends once it has written what it was sent
-        self.to_record = None;
         let micrographs = self.micrographs;
         self.decided.pictures = self.tally.take().map(|tally| tally.finish(micrographs));
         self.decided.page = self.page.take().and_then(|page| page.finish(micrographs));
@@ -291,19 +264,17 @@ impl Splitter {
         let centres = &scanned.centres[start * dim..end * dim];
         // (the record and the page take the partners too; then the batch's alone, not kept for every row)
         let partners = self.params.want_suppressed_by;
-        let batch_partners = partners || self.to_record.is_some() || self.page.is_some();
+        let batch_partners = partners || self.record.is_some() || self.page.is_some();
         let params = DedupParams { want_suppressed_by: batch_partners, ..self.params.clone() };
         let decided = match dedup_slice(start as u64, keys, centres, dim, scores, &params) {
             Ok(decided) => decided,
             Err(e) => return self.give_up(format!("rows {} to {end} cannot be decided ({e})", start + 1)),
         };
         let runs = runs_of(&self.pending[..end - start], &decided.keep);
-        if self.to_record.is_some() {
-            let batch = self.record_batch(start, &decided.suppressed_by, scanned, names);
-            if self.to_record.as_ref().is_some_and(|r| r.send(batch).is_err()) {
-                return self.give_up("writing the record stopped".into()); // (its error is the writer's outcome)
-            }
-        }
+        let lines = match self.record.is_some() {
+            true => self.record_lines(start, &decided.suppressed_by, scanned, names),
+            false => Vec::new(),
+        };
         self.pending.drain(..end - start);
         self.decided.keep.extend_from_slice(&decided.keep);
         if let Some(tally) = &mut self.tally {
@@ -317,22 +288,22 @@ impl Splitter {
         if partners {
             self.decided.suppressed_by.extend(decided.suppressed_by.iter().map(|&partner| whole(partner)));
         }
-        let sent = self.to_writer.as_ref().is_some_and(|w| w.send(runs).is_ok());
+        let sent = self.to_writer.as_ref().is_some_and(|w| w.send((runs, lines)).is_ok());
         if !sent {
             self.give_up("writing stopped".into()); // the writer's error is the outcome
         }
     }
 
-    /// The record's batch of rows `start..`: each rejected row with its partner (both in the
-    /// batch: micrographs never interact), the rule and their distance; and the micrograph
-    /// names met since the last batch.
-    fn record_batch(
+    /// The record's lines of rows `start..`: each rejected row with its partner (both in the
+    /// batch: micrographs never interact), the rule and their distance, the names read from
+    /// the rows while they are still in the caches (scanned moments ago).
+    fn record_lines(
         &mut self,
         start: usize,
         suppressed_by: &[i64],
         scanned: &ParticleRows,
         names: &[Vec<u8>],
-    ) -> RecordBatch {
+    ) -> Vec<u8> {
         let dim = self.dim;
         let centre = |row: usize| &scanned.centres[row * dim..(row + 1) * dim];
         let remove_entirely = self.params.remove_entirely;
@@ -350,15 +321,18 @@ impl Splitter {
                 partner_span: self.pending[partner - start],
             });
         }
-        let new_micrographs = names[self.named..].to_vec();
-        self.named = names.len();
-        RecordBatch { rejected, new_micrographs }
+        let mut lines = Vec::new();
+        if let Some(record) = &mut self.record {
+            record.name_micrographs(names);
+            record.lines(&mut lines, self.data, &rejected);
+        }
+        lines
     }
 
     fn give_up(&mut self, reason: String) {
         self.given_up = Some(reason);
         self.to_writer = None;
-        self.to_record = None;
+        self.record = None;
         self.pending = Vec::new();
     }
 }
@@ -376,24 +350,32 @@ fn runs_of(spans: &[(u64, u64)], keep: &[bool]) -> Vec<Run> {
     runs
 }
 
-/// Writes each batch's runs of `source` to their output, then tells `release` the input
-/// range they cover. A last row without a line terminator gets `\n`.
+/// Writes each batch's runs of `source` to their output, and its lines to `record` if there
+/// is one, then tells `release` the input range they cover. A last row without a line
+/// terminator gets `\n`.
 fn write_runs<W: Write>(
     source: &impl RowSource,
-    batches: Receiver<Vec<Run>>,
+    batches: Receiver<Batch>,
     mut kept: W,
     mut rejected: W,
+    mut record: Option<W>,
     mut release: impl FnMut(Range<usize>),
 ) -> io::Result<()> {
     let data = source.bytes();
     let mut released: Option<usize> = None;
-    for runs in batches {
+    if let Some(out) = &mut record {
+        out.write_all(RecordLines::HEADER).map_err(of_record)?;
+    }
+    for (runs, lines) in batches {
         for &(a, b, keep) in &runs {
             let out = if keep { &mut kept } else { &mut rejected };
             out.write_all(&data[a..b])?;
             if data[b - 1] != b'\n' {
                 out.write_all(b"\n")?;
             }
+        }
+        if let Some(out) = &mut record {
+            out.write_all(&lines).map_err(of_record)?;
         }
         if let (Some(first), Some(last)) = (runs.first(), runs.last()) {
             let from = released.unwrap_or(first.0);
@@ -402,7 +384,13 @@ fn write_runs<W: Write>(
         }
     }
     kept.flush()?;
-    rejected.flush()
+    rejected.flush()?;
+    record.map_or(Ok(()), |mut out| out.flush().map_err(of_record))
+}
+
+/// An error writing the record, as raised (naming the kept file: this says it was the record's).
+fn of_record(e: io::Error) -> io::Error {
+    io::Error::new(e.kind(), format!("the record of rejections (decisions.csv): {e}"))
 }
 
 #[cfg(test)]
