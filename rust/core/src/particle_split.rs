@@ -19,7 +19,7 @@ use std::thread::JoinHandle;
 use crate::algo::dedup::{dedup_slice, DedupParams};
 use crate::algo::picture_counts::{NearestPlan, PictureCounts, PictureTally};
 use crate::errors::StarError;
-use crate::io::decisions_csv::{self, RecordLines, RecordSpec, Rejected};
+use crate::io::decisions_csv::{self, RecordBatch, RecordLines, RecordSpec, Rejected, WRITE_AT};
 use crate::io::page_batches::{PagePlan, PageTally};
 use crate::io::particle_rows::{scan_loop, CentrePlan, Loop, ParticleRows};
 use crate::io::star::{Block, Release, RowScan};
@@ -45,9 +45,9 @@ pub struct Split<W> {
     pub params: DedupParams,
     pub kept: W,
     pub rejected: W,
-    /// The record of every rejection (`decisions.csv`): each batch's lines made as it is decided
-    /// and written after its rows ([`decisions_csv`]); the partners are then kept for the
-    /// record's batches alone.
+    /// The record of every rejection (`decisions.csv`): each rejected row's line made and
+    /// written by the writer as it writes the row ([`decisions_csv`]); the partners are then
+    /// kept for the record's batches alone.
     pub record: Option<(RecordSpec, W)>,
     /// With `--plot`: the pictures' counts made batch by batch ([`Decided::pictures`]).
     pub pictures: Option<NearestPlan>,
@@ -108,8 +108,8 @@ impl std::fmt::Debug for Writing {
 /// A run of adjacent rows that go to one output: byte range, and whether they are kept.
 type Run = (usize, usize, bool);
 
-/// A decided batch as the writer takes it: its runs, and its lines of the record (empty without one).
-type Batch = (Vec<Run>, Vec<u8>);
+/// A decided batch as the writer takes it: its runs, and its rows of the record if asked.
+type Batch = (Vec<Run>, Option<RecordBatch>);
 
 /// [`scan_loop`] over `source` that also decides each micrograph once its rows end and
 /// writes its rows to `split`'s outputs, on a thread of its own, in the order of the input.
@@ -125,10 +125,8 @@ pub fn scan_and_split<S: RowSource, W: Write + Send + 'static>(
 ) -> Result<(Option<Vec<Block>>, ParticleRows, Splitting), StarError> {
     let Split { params, kept, rejected, record, pictures, page } = split;
     let (to_writer, batches) = sync_channel::<Batch>(QUEUED);
-    let (lines, record) = match record {
-        Some((spec, out)) => (Some(RecordLines::new(spec)), Some(out)),
-        None => (None, None),
-    };
+    let recorded = record.is_some();
+    let record = record.map(|(spec, out)| (RecordLines::new(spec), out));
     let writer_source = Arc::clone(source);
     let writer = std::thread::Builder::new()
         .name("cryodedup-split-writer".into())
@@ -139,7 +137,7 @@ pub fn scan_and_split<S: RowSource, W: Write + Send + 'static>(
         .expect("the system gives a thread for the split's writer"); // (as std::thread::spawn)
     let writing = Writing(Some(writer));
     let mut splitter = Splitter::new(params, plan.coords.len(), plan.score.is_some(), to_writer);
-    (splitter.data, splitter.record) = (source.bytes(), lines);
+    splitter.recorded = recorded;
     splitter.tally = pictures.map(|counted| PictureTally::new(counted, plan.coords.len()));
     let remove_entirely = splitter.params.remove_entirely;
     splitter.page = page.map(|files| PageTally::new(files, plan.coords.len(), remove_entirely));
@@ -167,7 +165,7 @@ pub fn scan_and_split<S: RowSource, W: Write + Send + 'static>(
 
 /// Follows the rows as they are scanned: which micrograph's rows are still coming, which
 /// rows are decided, and the byte spans of the rows not yet decided.
-struct Splitter<'a> {
+struct Splitter {
     params: DedupParams,
     dim: usize,
     scored: bool,
@@ -182,10 +180,10 @@ struct Splitter<'a> {
     micrographs: usize,
     rows: usize,
     to_writer: Option<SyncSender<Batch>>,
-    /// The input (the record reads the names of a batch's rows from it).
-    data: &'a [u8],
-    /// The record's lines, where the record is asked: made batch by batch.
-    record: Option<RecordLines>,
+    /// Whether the record is asked: each batch's rejected rows then go with its runs.
+    recorded: bool,
+    /// Micrograph names handed to the record so far.
+    named: usize,
     given_up: Option<String>,
     /// The pictures' counts of the rows decided so far, if asked.
     tally: Option<PictureTally>,
@@ -193,7 +191,7 @@ struct Splitter<'a> {
     page: Option<PageTally>,
 }
 
-impl<'a> Splitter<'a> {
+impl Splitter {
     fn new(params: DedupParams, dim: usize, scored: bool, to_writer: SyncSender<Batch>) -> Self {
         Splitter {
             params,
@@ -206,8 +204,8 @@ impl<'a> Splitter<'a> {
             micrographs: 0,
             rows: 0,
             to_writer: Some(to_writer),
-            data: &[],
-            record: None,
+            recorded: false,
+            named: 0,
             given_up: None,
             tally: None,
             page: None,
@@ -264,17 +262,14 @@ impl<'a> Splitter<'a> {
         let centres = &scanned.centres[start * dim..end * dim];
         // (the record and the page take the partners too; then the batch's alone, not kept for every row)
         let partners = self.params.want_suppressed_by;
-        let batch_partners = partners || self.record.is_some() || self.page.is_some();
+        let batch_partners = partners || self.recorded || self.page.is_some();
         let params = DedupParams { want_suppressed_by: batch_partners, ..self.params.clone() };
         let decided = match dedup_slice(start as u64, keys, centres, dim, scores, &params) {
             Ok(decided) => decided,
             Err(e) => return self.give_up(format!("rows {} to {end} cannot be decided ({e})", start + 1)),
         };
         let runs = runs_of(&self.pending[..end - start], &decided.keep);
-        let lines = match self.record.is_some() {
-            true => self.record_lines(start, &decided.suppressed_by, scanned, names),
-            false => Vec::new(),
-        };
+        let record = self.recorded.then(|| self.record_batch(start, &decided.suppressed_by, scanned, names));
         self.pending.drain(..end - start);
         self.decided.keep.extend_from_slice(&decided.keep);
         if let Some(tally) = &mut self.tally {
@@ -288,22 +283,22 @@ impl<'a> Splitter<'a> {
         if partners {
             self.decided.suppressed_by.extend(decided.suppressed_by.iter().map(|&partner| whole(partner)));
         }
-        let sent = self.to_writer.as_ref().is_some_and(|w| w.send((runs, lines)).is_ok());
+        let sent = self.to_writer.as_ref().is_some_and(|w| w.send((runs, record)).is_ok());
         if !sent {
             self.give_up("writing stopped".into()); // the writer's error is the outcome
         }
     }
 
-    /// The record's lines of rows `start..`: each rejected row with its partner (both in the
-    /// batch: micrographs never interact), the rule and their distance, the names read from
-    /// the rows while they are still in the caches (scanned moments ago).
-    fn record_lines(
+    /// The record's batch of rows `start..`: each rejected row with its partner (both in the
+    /// batch: micrographs never interact), the rule and their distance; and the micrograph
+    /// names met since the last batch.
+    fn record_batch(
         &mut self,
         start: usize,
         suppressed_by: &[i64],
         scanned: &ParticleRows,
         names: &[Vec<u8>],
-    ) -> Vec<u8> {
+    ) -> RecordBatch {
         let dim = self.dim;
         let centre = |row: usize| &scanned.centres[row * dim..(row + 1) * dim];
         let remove_entirely = self.params.remove_entirely;
@@ -321,18 +316,14 @@ impl<'a> Splitter<'a> {
                 partner_span: self.pending[partner - start],
             });
         }
-        let mut lines = Vec::new();
-        if let Some(record) = &mut self.record {
-            record.name_micrographs(names);
-            record.lines(&mut lines, self.data, &rejected);
-        }
-        lines
+        let new_micrographs = names[self.named..].to_vec();
+        self.named = names.len();
+        RecordBatch { rejected, new_micrographs }
     }
 
     fn give_up(&mut self, reason: String) {
         self.given_up = Some(reason);
         self.to_writer = None;
-        self.record = None;
         self.pending = Vec::new();
     }
 }
@@ -350,32 +341,34 @@ fn runs_of(spans: &[(u64, u64)], keep: &[bool]) -> Vec<Run> {
     runs
 }
 
-/// Writes each batch's runs of `source` to their output, and its lines to `record` if there
-/// is one, then tells `release` the input range they cover. A last row without a line
-/// terminator gets `\n`.
+/// Writes each batch's runs of `source` to their output, then tells `release` the input
+/// range they cover. A last row without a line terminator gets `\n`. With a record, each
+/// rejected row's line is made once its run is written ([`Recording`]).
 fn write_runs<W: Write>(
     source: &impl RowSource,
     batches: Receiver<Batch>,
     mut kept: W,
     mut rejected: W,
-    mut record: Option<W>,
+    record: Option<(RecordLines, W)>,
     mut release: impl FnMut(Range<usize>),
 ) -> io::Result<()> {
     let data = source.bytes();
     let mut released: Option<usize> = None;
-    if let Some(out) = &mut record {
-        out.write_all(RecordLines::HEADER).map_err(of_record)?;
-    }
-    for (runs, lines) in batches {
+    let mut record = record.map(Recording::new).transpose()?;
+    for (runs, batch) in batches {
+        let mut recorded = match (&mut record, &batch) {
+            (Some(record), Some(batch)) => Some(record.batch(batch)),
+            _ => None,
+        };
         for &(a, b, keep) in &runs {
             let out = if keep { &mut kept } else { &mut rejected };
             out.write_all(&data[a..b])?;
             if data[b - 1] != b'\n' {
                 out.write_all(b"\n")?;
             }
-        }
-        if let Some(out) = &mut record {
-            out.write_all(&lines).map_err(of_record)?;
+            if let Some((record, rows)) = &mut recorded {
+                record.written(data, rows, b)?;
+            }
         }
         if let (Some(first), Some(last)) = (runs.first(), runs.last()) {
             let from = released.unwrap_or(first.0);
@@ -385,7 +378,48 @@ fn write_runs<W: Write>(
     }
     kept.flush()?;
     rejected.flush()?;
-    record.map_or(Ok(()), |mut out| out.flush().map_err(of_record))
+    record.map_or(Ok(()), Recording::finish)
+}
+
+/// The record as the writer makes it: each rejected row's line made once its run is written,
+/// its name (and its partner's, on its micrograph) read from the bytes the copy just read into
+/// the caches, not from memory; the lines written a [`WRITE_AT`] at a time.
+struct Recording<W> {
+    lines: RecordLines,
+    out: W,
+    line: Vec<u8>,
+}
+
+impl<W: Write> Recording<W> {
+    fn new((lines, mut out): (RecordLines, W)) -> io::Result<Self> {
+        out.write_all(RecordLines::HEADER).map_err(of_record)?;
+        Ok(Recording { lines, out, line: Vec::with_capacity(WRITE_AT + (1 << 12)) })
+    }
+
+    /// Takes a batch's micrograph names; its rejected rows, to be made as they are written.
+    fn batch<'b>(&mut self, batch: &'b RecordBatch) -> (&mut Self, &'b [Rejected]) {
+        self.lines.name_micrographs(&batch.new_micrographs);
+        (self, &batch.rejected)
+    }
+
+    /// Makes the lines of `rows` that end by `end` (written), and leaves the others in `rows`.
+    fn written(&mut self, data: &[u8], rows: &mut &[Rejected], end: usize) -> io::Result<()> {
+        let done = rows.partition_point(|r| r.span.1 as usize <= end);
+        if done == 0 {
+            return Ok(());
+        }
+        self.lines.lines(&mut self.line, data, &rows[..done]);
+        *rows = &rows[done..];
+        if self.line.len() >= WRITE_AT {
+            self.out.write_all(&self.line).map_err(of_record)?;
+            self.line.clear();
+        }
+        Ok(())
+    }
+
+    fn finish(mut self) -> io::Result<()> {
+        self.out.write_all(&self.line).and_then(|()| self.out.flush()).map_err(of_record)
+    }
 }
 
 /// An error writing the record, as raised (naming the kept file: this says it was the record's).

@@ -68,6 +68,13 @@ pub struct Rejected {
     pub partner_span: (u64, u64),
 }
 
+/// A decided batch's rejected rows, in input order, and the micrograph names met since the last batch.
+#[derive(Debug, Default)]
+pub struct RecordBatch {
+    pub rejected: Vec<Rejected>,
+    pub new_micrographs: Vec<Vec<u8>>,
+}
+
 /// The rule by which a row lost to its partner (`record._duplicate_rules` of one input, greedy).
 #[inline]
 pub fn rule_of(remove_entirely: bool, scores: Option<(f64, f64)>) -> Rule {
@@ -86,10 +93,10 @@ pub fn distance(a: &[f64], b: &[f64]) -> f64 {
     a.iter().zip(b).map(|(p, q)| (p - q) * (p - q)).fold(0.0, |sum, d2| sum + d2).sqrt()
 }
 
-/// The record's lines, made batch by batch by the thread that decides the batch, while its
-/// rows (the names read from them) are still in the caches; the split's writer writes the
-/// bytes after the batch's rows. (Made on a thread of their own, a batch behind, the names
-/// were read from memory and the thread took the two cores from the scan and the writer.)
+/// The record's lines, made by the split's writer as it writes the rows (`particle_split`):
+/// the names are read from rows the copy just read into the caches. (Made on a thread of
+/// their own, a batch behind, the names were read from memory, and the thread took the two
+/// cores from the scan and the writer.)
 pub struct RecordLines {
     spec: RecordSpec,
     /// The input's name as a CSV field.
@@ -109,16 +116,16 @@ impl RecordLines {
         RecordLines { spec, input, micrographs: Vec::new(), scratch: Scratch::default() }
     }
 
-    /// Takes the micrograph names by id, those met since the last call new (`names` grows).
+    /// Takes the names of the micrographs met next (ids in order of first appearance).
     pub fn name_micrographs(&mut self, names: &[Vec<u8>]) {
-        self.micrographs.extend(names[self.micrographs.len().min(names.len())..].iter().map(|name| {
+        self.micrographs.extend(names.iter().map(|name| {
             let mut field = Vec::new();
             csv_field(&mut field, String::from_utf8_lossy(name).as_bytes());
             field
         }));
     }
 
-    /// Appends to `line` the lines of a batch's `rejected` rows, their names read from `data`.
+    /// Appends to `line` the lines of `rejected` rows, their names read from `data`.
     pub fn lines(&mut self, line: &mut Vec<u8>, data: &[u8], rejected: &[Rejected]) {
         let (input, scratch, image) = (&self.input[..], &mut self.scratch, self.spec.image);
         for (k, r) in rejected.iter().enumerate() {
