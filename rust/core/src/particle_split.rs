@@ -404,7 +404,8 @@ impl<W: Write> Recording<W> {
 
     /// Makes the lines of `rows` that end by `end` (written), and leaves the others in `rows`.
     fn written(&mut self, data: &[u8], rows: &mut &[Rejected], end: usize) -> io::Result<()> {
-        let done = rows.partition_point(|r| r.span.1 as usize <= end);
+        // (counted from the front, not searched: a run ends before the next rejected row, or is it)
+        let done = rows.iter().take_while(|r| r.span.1 as usize <= end).count();
         if done == 0 {
             return Ok(());
         }
