@@ -608,7 +608,7 @@ mod tests {
 
     #[test]
     fn the_record_names_each_rejected_row_and_its_partner_as_the_whole_file_decides() {
-        // The record written on its own thread, against the whole file decided at once: a line
+        // The record made by the writer as it writes the rows, against the whole file decided: a line
         // per rejected row, in order, naming the partner `dedup` gives, the distance and the rule.
         let data = file(5000, |i| (i / 40) * 3 + (i % 40 >= 7) as usize, true);
         for (score, remove_entirely) in [(Some(2), false), (None, false), (Some(2), true)] {
