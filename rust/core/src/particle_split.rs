@@ -356,18 +356,19 @@ fn write_runs<W: Write>(
     let mut released: Option<usize> = None;
     let mut record = record.map(Recording::new).transpose()?;
     for (runs, batch) in batches {
-        let mut recorded = match (&mut record, &batch) {
-            (Some(record), Some(batch)) => Some(record.batch(batch)),
-            _ => None,
-        };
-        for &(a, b, keep) in &runs {
-            let out = if keep { &mut kept } else { &mut rejected };
-            out.write_all(&data[a..b])?;
-            if data[b - 1] != b'\n' {
-                out.write_all(b"\n")?;
+        match (&mut record, &batch) {
+            (Some(record), Some(batch)) => {
+                let (record, mut rows) = record.batch(batch);
+                for &run in &runs {
+                    write_run(data, run, &mut kept, &mut rejected)?;
+                    record.written(data, &mut rows, run.1)?;
+                }
             }
-            if let Some((record, rows)) = &mut recorded {
-                record.written(data, rows, b)?;
+            // (the loop without a record as it was before there was one: no test a run)
+            _ => {
+                for &run in &runs {
+                    write_run(data, run, &mut kept, &mut rejected)?;
+                }
             }
         }
         if let (Some(first), Some(last)) = (runs.first(), runs.last()) {
@@ -379,6 +380,17 @@ fn write_runs<W: Write>(
     kept.flush()?;
     rejected.flush()?;
     record.map_or(Ok(()), Recording::finish)
+}
+
+/// Writes one run of `data` to its output; a last row without a line terminator gets `\n`.
+#[inline(always)]
+fn write_run<W: Write>(data: &[u8], (a, b, keep): Run, kept: &mut W, rejected: &mut W) -> io::Result<()> {
+    let out = if keep { kept } else { rejected };
+    out.write_all(&data[a..b])?;
+    if data[b - 1] != b'\n' {
+        out.write_all(b"\n")?;
+    }
+    Ok(())
 }
 
 /// The record as the writer makes it: each rejected row's line made once its run is written,
