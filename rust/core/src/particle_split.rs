@@ -30,6 +30,10 @@ const BATCH: usize = if cfg!(test) { 64 } else { 1 << 16 };
 /// Batches decided but not yet written, at most (the writer's lead over the scan).
 const QUEUED: usize = 4;
 
+/// Batches queued at most where the writer also makes the record: it falls behind the scan
+/// more often, and each batch queued holds its 25 MB of input mapped (the peak memory).
+const QUEUED_RECORDED: usize = 2;
+
 /// The input a split copies its rows from, shared with its writing thread, which may
 /// outlive the scan (see [`Writing`]).
 pub trait RowSource: Send + Sync + 'static {
@@ -124,7 +128,7 @@ pub fn scan_and_split<S: RowSource, W: Write + Send + 'static>(
     split: Split<W>,
 ) -> Result<(Option<Vec<Block>>, ParticleRows, Splitting), StarError> {
     let Split { params, kept, rejected, record, pictures, page } = split;
-    let (to_writer, batches) = sync_channel::<Batch>(QUEUED);
+    let (to_writer, batches) = sync_channel::<Batch>(if record.is_some() { QUEUED_RECORDED } else { QUEUED });
     let recorded = record.is_some();
     let record = record.map(|(spec, out)| (RecordLines::new(spec), out));
     let writer_source = Arc::clone(source);
