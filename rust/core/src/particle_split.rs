@@ -12,14 +12,14 @@
 
 use std::io::{self, Write};
 use std::ops::Range;
-use std::sync::mpsc::{channel, sync_channel, Receiver, SyncSender};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use crate::algo::dedup::{dedup_slice, DedupParams};
 use crate::algo::picture_counts::{NearestPlan, PictureCounts, PictureTally};
 use crate::errors::StarError;
-use crate::io::decisions_csv::{self, RecordBatch, RecordSpec, Rejected};
+use crate::io::decisions_csv::{self, RecordBatch, RecordLines, RecordSpec, Rejected, WRITE_AT};
 use crate::io::page_batches::{PagePlan, PageTally};
 use crate::io::particle_rows::{scan_loop, CentrePlan, Loop, ParticleRows};
 use crate::io::star::{Block, Release, RowScan};
@@ -29,6 +29,10 @@ const BATCH: usize = if cfg!(test) { 64 } else { 1 << 16 };
 
 /// Batches decided but not yet written, at most (the writer's lead over the scan).
 const QUEUED: usize = 4;
+
+/// Batches queued at most where the writer also makes the record: it falls behind the scan
+/// more often, and each batch queued holds its 25 MB of input mapped (the peak memory).
+const QUEUED_RECORDED: usize = 2;
 
 /// The input a split copies its rows from, shared with its writing thread, which may
 /// outlive the scan (see [`Writing`]).
@@ -45,8 +49,9 @@ pub struct Split<W> {
     pub params: DedupParams,
     pub kept: W,
     pub rejected: W,
-    /// The record of every rejection (`decisions.csv`), written on a thread of its own as the
-    /// rows are ([`decisions_csv`]); the partners are then kept for the record's batches alone.
+    /// The record of every rejection (`decisions.csv`): each rejected row's line made and
+    /// written by the writer as it writes the row ([`decisions_csv`]); the partners are then
+    /// kept for the record's batches alone.
     pub record: Option<(RecordSpec, W)>,
     /// With `--plot`: the pictures' counts made batch by batch ([`Decided::pictures`]).
     pub pictures: Option<NearestPlan>,
@@ -107,6 +112,9 @@ impl std::fmt::Debug for Writing {
 /// A run of adjacent rows that go to one output: byte range, and whether they are kept.
 type Run = (usize, usize, bool);
 
+/// A decided batch as the writer takes it: its runs, and its rows of the record if asked.
+type Batch = (Vec<Run>, Option<RecordBatch>);
+
 /// [`scan_loop`] over `source` that also decides each micrograph once its rows end and
 /// writes its rows to `split`'s outputs, on a thread of its own, in the order of the input.
 /// `release` is called as a scan calls it (the rows' pages are still to be written then: it
@@ -120,52 +128,20 @@ pub fn scan_and_split<S: RowSource, W: Write + Send + 'static>(
     split: Split<W>,
 ) -> Result<(Option<Vec<Block>>, ParticleRows, Splitting), StarError> {
     let Split { params, kept, rejected, record, pictures, page } = split;
-    let (to_writer, batches) = sync_channel::<Vec<Run>>(QUEUED);
-    // With a record, the input's rows are let go by the record's thread once both it and the
-    // writer are done with a batch (its names are read from them: no page read twice). Its
-    // queue holds one batch: the rows held mapped for it are at most two batches more.
-    let (to_release, released) = channel::<Range<usize>>();
-    let (to_record, recording) = match record {
-        Some((spec, out)) => {
-            let (to_record, batches) = sync_channel::<RecordBatch>(1);
-            let record_source = Arc::clone(source);
-            let thread = std::thread::Builder::new()
-                .name("cryodedup-split-record".into())
-                .spawn(move || {
-                    let release = || {
-                        if let Ok(range) = released.recv() {
-                            record_source.written(range);
-                        }
-                    };
-                    decisions_csv::write_record(record_source.bytes(), &spec, batches, out, release)
-                })
-                .expect("the system gives a thread for the split's record");
-            (Some(to_record), Some(thread))
-        }
-        None => (None, None),
-    };
+    let (to_writer, batches) = sync_channel::<Batch>(if record.is_some() { QUEUED_RECORDED } else { QUEUED });
+    let recorded = record.is_some();
+    let record = record.map(|(spec, out)| (RecordLines::new(spec), out));
     let writer_source = Arc::clone(source);
-    let recorded_rows = recording.is_some();
     let writer = std::thread::Builder::new()
         .name("cryodedup-split-writer".into())
         .spawn(move || {
-            let release = |range: Range<usize>| match recorded_rows {
-                true => drop(to_release.send(range)), // (the record's thread lets them go)
-                false => writer_source.written(range),
-            };
-            let written = write_runs(&*writer_source, batches, kept, rejected, release);
-            // (the record's thread joined here: the outputs are whole once the writer is done)
-            let recorded = recording.map_or(Ok(()), |thread| {
-                let recorded = thread.join().unwrap_or_else(|_| Err(io::Error::other("its thread panicked")));
-                // (the error is raised naming the kept file: this says it was the record's)
-                recorded.map_err(|e| io::Error::new(e.kind(), format!("the record of rejections (decisions.csv): {e}")))
-            });
-            written.and(recorded)
+            let release = |range: Range<usize>| writer_source.written(range);
+            write_runs(&*writer_source, batches, kept, rejected, record, release)
         })
         .expect("the system gives a thread for the split's writer"); // (as std::thread::spawn)
     let writing = Writing(Some(writer));
     let mut splitter = Splitter::new(params, plan.coords.len(), plan.score.is_some(), to_writer);
-    splitter.to_record = to_record;
+    splitter.recorded = recorded;
     splitter.tally = pictures.map(|counted| PictureTally::new(counted, plan.coords.len()));
     let remove_entirely = splitter.params.remove_entirely;
     splitter.page = page.map(|files| PageTally::new(files, plan.coords.len(), remove_entirely));
@@ -207,9 +183,9 @@ struct Splitter {
     /// Micrograph ids met so far (ids are given in order of first appearance).
     micrographs: usize,
     rows: usize,
-    to_writer: Option<SyncSender<Vec<Run>>>,
-    /// The record's thread, where the record is asked: each batch's rejected rows.
-    to_record: Option<SyncSender<RecordBatch>>,
+    to_writer: Option<SyncSender<Batch>>,
+    /// Whether the record is asked: each batch's rejected rows then go with its runs.
+    recorded: bool,
     /// Micrograph names handed to the record so far.
     named: usize,
     given_up: Option<String>,
@@ -220,7 +196,7 @@ struct Splitter {
 }
 
 impl Splitter {
-    fn new(params: DedupParams, dim: usize, scored: bool, to_writer: SyncSender<Vec<Run>>) -> Self {
+    fn new(params: DedupParams, dim: usize, scored: bool, to_writer: SyncSender<Batch>) -> Self {
         Splitter {
             params,
             dim,
@@ -232,7 +208,7 @@ impl Splitter {
             micrographs: 0,
             rows: 0,
             to_writer: Some(to_writer),
-            to_record: None,
+            recorded: false,
             named: 0,
             given_up: None,
             tally: None,
@@ -270,7 +246,6 @@ impl Splitter {
             self.decide_until(self.rows, scanned, &scanned.key_names);
         }
         self.to_writer = None; // the writer ends once it has written what it was sent
-        self.to_record = None;
         let micrographs = self.micrographs;
         self.decided.pictures = self.tally.take().map(|tally| tally.finish(micrographs));
         self.decided.page = self.page.take().and_then(|page| page.finish(micrographs));
@@ -291,19 +266,14 @@ impl Splitter {
         let centres = &scanned.centres[start * dim..end * dim];
         // (the record and the page take the partners too; then the batch's alone, not kept for every row)
         let partners = self.params.want_suppressed_by;
-        let batch_partners = partners || self.to_record.is_some() || self.page.is_some();
+        let batch_partners = partners || self.recorded || self.page.is_some();
         let params = DedupParams { want_suppressed_by: batch_partners, ..self.params.clone() };
         let decided = match dedup_slice(start as u64, keys, centres, dim, scores, &params) {
             Ok(decided) => decided,
             Err(e) => return self.give_up(format!("rows {} to {end} cannot be decided ({e})", start + 1)),
         };
         let runs = runs_of(&self.pending[..end - start], &decided.keep);
-        if self.to_record.is_some() {
-            let batch = self.record_batch(start, &decided.suppressed_by, scanned, names);
-            if self.to_record.as_ref().is_some_and(|r| r.send(batch).is_err()) {
-                return self.give_up("writing the record stopped".into()); // (its error is the writer's outcome)
-            }
-        }
+        let record = self.recorded.then(|| self.record_batch(start, &decided.suppressed_by, scanned, names));
         self.pending.drain(..end - start);
         self.decided.keep.extend_from_slice(&decided.keep);
         if let Some(tally) = &mut self.tally {
@@ -317,7 +287,7 @@ impl Splitter {
         if partners {
             self.decided.suppressed_by.extend(decided.suppressed_by.iter().map(|&partner| whole(partner)));
         }
-        let sent = self.to_writer.as_ref().is_some_and(|w| w.send(runs).is_ok());
+        let sent = self.to_writer.as_ref().is_some_and(|w| w.send((runs, record)).is_ok());
         if !sent {
             self.give_up("writing stopped".into()); // the writer's error is the outcome
         }
@@ -358,7 +328,6 @@ impl Splitter {
     fn give_up(&mut self, reason: String) {
         self.given_up = Some(reason);
         self.to_writer = None;
-        self.to_record = None;
         self.pending = Vec::new();
     }
 }
@@ -377,22 +346,33 @@ fn runs_of(spans: &[(u64, u64)], keep: &[bool]) -> Vec<Run> {
 }
 
 /// Writes each batch's runs of `source` to their output, then tells `release` the input
-/// range they cover. A last row without a line terminator gets `\n`.
+/// range they cover. A last row without a line terminator gets `\n`. With a record, each
+/// rejected row's line is made once its run is written ([`Recording`]).
 fn write_runs<W: Write>(
     source: &impl RowSource,
-    batches: Receiver<Vec<Run>>,
+    batches: Receiver<Batch>,
     mut kept: W,
     mut rejected: W,
+    record: Option<(RecordLines, W)>,
     mut release: impl FnMut(Range<usize>),
 ) -> io::Result<()> {
     let data = source.bytes();
     let mut released: Option<usize> = None;
-    for runs in batches {
-        for &(a, b, keep) in &runs {
-            let out = if keep { &mut kept } else { &mut rejected };
-            out.write_all(&data[a..b])?;
-            if data[b - 1] != b'\n' {
-                out.write_all(b"\n")?;
+    let mut record = record.map(Recording::new).transpose()?;
+    for (runs, batch) in batches {
+        match (&mut record, &batch) {
+            (Some(record), Some(batch)) => {
+                let (record, mut rows) = record.batch(batch);
+                for &run in &runs {
+                    write_run(data, run, &mut kept, &mut rejected)?;
+                    record.written(data, &mut rows, run.1)?;
+                }
+            }
+            // (the loop without a record as it was before there was one: no test a run)
+            _ => {
+                for &run in &runs {
+                    write_run(data, run, &mut kept, &mut rejected)?;
+                }
             }
         }
         if let (Some(first), Some(last)) = (runs.first(), runs.last()) {
@@ -402,7 +382,66 @@ fn write_runs<W: Write>(
         }
     }
     kept.flush()?;
-    rejected.flush()
+    rejected.flush()?;
+    record.map_or(Ok(()), Recording::finish)
+}
+
+/// Writes one run of `data` to its output; a last row without a line terminator gets `\n`.
+#[inline(always)]
+fn write_run<W: Write>(data: &[u8], (a, b, keep): Run, kept: &mut W, rejected: &mut W) -> io::Result<()> {
+    let out = if keep { kept } else { rejected };
+    out.write_all(&data[a..b])?;
+    if data[b - 1] != b'\n' {
+        out.write_all(b"\n")?;
+    }
+    Ok(())
+}
+
+/// The record as the writer makes it: each rejected row's line made once its run is written,
+/// its name (and its partner's, on its micrograph) read from the bytes the copy just read into
+/// the caches, not from memory; the lines written a [`WRITE_AT`] at a time.
+struct Recording<W> {
+    lines: RecordLines,
+    out: W,
+    line: Vec<u8>,
+}
+
+impl<W: Write> Recording<W> {
+    fn new((lines, mut out): (RecordLines, W)) -> io::Result<Self> {
+        out.write_all(RecordLines::HEADER).map_err(of_record)?;
+        Ok(Recording { lines, out, line: Vec::with_capacity(WRITE_AT + (1 << 12)) })
+    }
+
+    /// Takes a batch's micrograph names; its rejected rows, to be made as they are written.
+    fn batch<'b>(&mut self, batch: &'b RecordBatch) -> (&mut Self, &'b [Rejected]) {
+        self.lines.name_micrographs(&batch.new_micrographs);
+        (self, &batch.rejected)
+    }
+
+    /// Makes the lines of `rows` that end by `end` (written), and leaves the others in `rows`.
+    fn written(&mut self, data: &[u8], rows: &mut &[Rejected], end: usize) -> io::Result<()> {
+        // (counted from the front, not searched: a run ends before the next rejected row, or is it)
+        let done = rows.iter().take_while(|r| r.span.1 as usize <= end).count();
+        if done == 0 {
+            return Ok(());
+        }
+        self.lines.lines(&mut self.line, data, &rows[..done]);
+        *rows = &rows[done..];
+        if self.line.len() >= WRITE_AT {
+            self.out.write_all(&self.line).map_err(of_record)?;
+            self.line.clear();
+        }
+        Ok(())
+    }
+
+    fn finish(mut self) -> io::Result<()> {
+        self.out.write_all(&self.line).and_then(|()| self.out.flush()).map_err(of_record)
+    }
+}
+
+/// An error writing the record, as raised (naming the kept file: this says it was the record's).
+fn of_record(e: io::Error) -> io::Error {
+    io::Error::new(e.kind(), format!("the record of rejections (decisions.csv): {e}"))
 }
 
 #[cfg(test)]
@@ -585,7 +624,7 @@ mod tests {
 
     #[test]
     fn the_record_names_each_rejected_row_and_its_partner_as_the_whole_file_decides() {
-        // The record written on its own thread, against the whole file decided at once: a line
+        // The record made by the writer as it writes the rows, against the whole file decided: a line
         // per rejected row, in order, naming the partner `dedup` gives, the distance and the rule.
         let data = file(5000, |i| (i / 40) * 3 + (i % 40 >= 7) as usize, true);
         for (score, remove_entirely) in [(Some(2), false), (None, false), (Some(2), true)] {

@@ -1,13 +1,11 @@
-//! The record of every rejection (`decisions.csv`) of a STAR file split in one pass, written
-//! on a thread of its own as the kept and rejected files are written: each rejected row, the
-//! kept row it lost to, their distance and the rule, in the bytes the Python record writes
-//! (`jobs/particles/record.py`: its columns, its numbers as Python's `repr` and `str`, its
-//! fields quoted as the `csv` module quotes them). The names are read from the mapped input
-//! (the image column's field of each row), never gathered: the decider hands over, batch by
-//! batch, 4-byte rows and partners, a rule code and a distance per rejected row only.
-
-use std::io::{self, Write};
-use std::sync::mpsc::Receiver;
+//! The record of every rejection (`decisions.csv`) of a STAR file split in one pass, made
+//! batch by batch as the rows are decided and written after each batch's kept and rejected
+//! rows (`particle_split`): each rejected row, the kept row it lost to, their distance and
+//! the rule, in the bytes the Python record writes (`jobs/particles/record.py`: its columns,
+//! its numbers as Python's `repr` and `str`, its fields quoted as the `csv` module quotes
+//! them). The names are read from the mapped input (the image column's field of each row),
+//! never gathered: the decider makes, batch by batch, 4-byte rows and partners, a rule code
+//! and a distance per rejected row only.
 
 use memchr::{memchr, memchr3};
 
@@ -58,7 +56,7 @@ pub struct RecordSpec {
 
 /// One rejected row of a batch: its row and partner in the whole file (`u32::MAX`: no
 /// partner), the rule, the distance between them (Å), and the rows' byte spans in the input
-/// (for their names, read by the record's thread).
+/// (for their names).
 #[derive(Clone, Copy, Debug)]
 pub struct Rejected {
     pub row: u32,
@@ -95,50 +93,64 @@ pub fn distance(a: &[f64], b: &[f64]) -> f64 {
     a.iter().zip(b).map(|(p, q)| (p - q) * (p - q)).fold(0.0, |sum, d2| sum + d2).sqrt()
 }
 
-/// Writes the record of `batches` to `out`: the header, then each batch's rows as they come;
-/// `done` is called once a batch's rows are made (their input rows are no longer read).
-pub fn write_record<W: Write>(
-    data: &[u8],
-    spec: &RecordSpec,
-    batches: Receiver<RecordBatch>,
-    mut out: W,
-    mut done: impl FnMut(),
-) -> io::Result<()> {
-    out.write_all(HEADER)?;
-    let mut input = Vec::new();
-    csv_field(&mut input, spec.input.as_bytes());
-    let mut micrographs: Vec<Vec<u8>> = Vec::new();
-    let mut line = Vec::with_capacity(WRITE_AT + (1 << 12));
-    let mut scratch = Scratch::default();
-    for batch in batches {
-        micrographs.extend(batch.new_micrographs.iter().map(|name| {
+/// The record's lines, made by the split's writer as it writes the rows (`particle_split`):
+/// the names are read from rows the copy just read into the caches. (Made on a thread of
+/// their own, a batch behind, the names were read from memory, and the thread took the two
+/// cores from the scan and the writer.)
+pub struct RecordLines {
+    spec: RecordSpec,
+    /// The input's name as a CSV field.
+    input: Vec<u8>,
+    /// Each micrograph's name (by id) as a CSV field.
+    micrographs: Vec<Vec<u8>>,
+    scratch: Scratch,
+}
+
+impl RecordLines {
+    /// The record's header line, written first.
+    pub const HEADER: &'static [u8] = HEADER;
+
+    pub fn new(spec: RecordSpec) -> Self {
+        let mut input = Vec::new();
+        csv_field(&mut input, spec.input.as_bytes());
+        RecordLines { spec, input, micrographs: Vec::new(), scratch: Scratch::default() }
+    }
+
+    /// Takes the names of the micrographs met next (ids in order of first appearance).
+    pub fn name_micrographs(&mut self, names: &[Vec<u8>]) {
+        self.micrographs.extend(names.iter().map(|name| {
             let mut field = Vec::new();
             csv_field(&mut field, String::from_utf8_lossy(name).as_bytes());
             field
         }));
-        for (k, r) in batch.rejected.iter().enumerate() {
-            if let (Some(ahead), Some(_)) = (batch.rejected.get(k + AHEAD), spec.image) {
+    }
+
+    /// Appends to `line` the lines of `rejected` rows, their names read from `data`.
+    pub fn lines(&mut self, line: &mut Vec<u8>, data: &[u8], rejected: &[Rejected]) {
+        let (input, scratch, image) = (&self.input[..], &mut self.scratch, self.spec.image);
+        for (k, r) in rejected.iter().enumerate() {
+            if let (Some(ahead), Some(_)) = (rejected.get(k + AHEAD), image) {
                 prefetch(data, ahead.span, scratch.reach);
                 prefetch(data, ahead.partner_span, scratch.reach);
             }
             let has = r.partner != u32::MAX;
-            line.extend_from_slice(&input);
+            line.extend_from_slice(input);
             line.push(b',');
-            decimal(&mut line, u64::from(r.row) + 1);
+            decimal(line, u64::from(r.row) + 1);
             line.push(b',');
-            particle_name(&mut line, data, r.span, spec.image, &mut scratch);
+            particle_name(line, data, r.span, image, scratch);
             line.push(b',');
-            line.extend_from_slice(&micrographs[r.micrograph as usize]);
+            line.extend_from_slice(&self.micrographs[r.micrograph as usize]);
             line.push(b',');
             if has {
-                line.extend_from_slice(&input);
+                line.extend_from_slice(input);
                 line.push(b',');
-                decimal(&mut line, u64::from(r.partner) + 1);
+                decimal(line, u64::from(r.partner) + 1);
                 line.push(b',');
-                particle_name(&mut line, data, r.partner_span, spec.image, &mut scratch);
+                particle_name(line, data, r.partner_span, image, scratch);
                 line.push(b',');
                 if r.distance.is_finite() {
-                    scratch.repr(&mut line, r.distance);
+                    scratch.repr(line, r.distance);
                 }
             } else {
                 line.extend_from_slice(b",,,");
@@ -146,21 +158,14 @@ pub fn write_record<W: Write>(
             line.push(b',');
             line.extend_from_slice(r.rule.name());
             line.push(b'\n');
-            if line.len() >= WRITE_AT {
-                out.write_all(&line)?;
-                line.clear();
-            }
         }
-        done();
     }
-    out.write_all(&line)?;
-    out.flush()
 }
 
 /// Rejected rows ahead of the one being written whose names' bytes are asked of the memory
-/// ([`prefetch`]): the rows were scanned a batch (25 MB at RELION's 390 bytes a row) before,
-/// out of the caches; read when the record comes to them, their first bytes were 6 % of a
-/// 10M job's CPU samples, stalled.
+/// ([`prefetch`]): a batch's first rows were scanned a batch (25 MB at RELION's 390 bytes a
+/// row) before, out of the caches; read on a thread a batch behind, their first bytes were 6 %
+/// of a 10M job's CPU samples, stalled.
 const AHEAD: usize = 8;
 
 /// Asks the caches for the bytes of the row at `span` that the search for its name reads
