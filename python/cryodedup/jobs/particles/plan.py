@@ -509,6 +509,8 @@ def plan(options: ParticleOptions) -> ParticlePlan:
         options.copick_sessions,
         options.copick_out_user,
         options.copick_out_session,
+        frozenset(options.species_min_dist),
+        float(options.min_dist),
     )
     rows = _row_read(deciding, species, registration, options.symmetry_copies, options.insist_angles)
     score = ScoreRead(
