@@ -1,0 +1,90 @@
+"""Refusals whose advice is an option: each run as printed (the option read from the message as a user copies
+it), and what it keeps checked against a hand-worked answer.
+
+The table of tests/cli/test_advice.py covers the frames, scores and stores; these are the refusals of
+``--select best-score``, ``--uncovered`` and the registration check's extent, which no test ran.
+Picks lie on one micrograph along x at a 1 Å pixel, so each kept set is worked by hand from the rows.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+
+import starfile
+from click.testing import CliRunner
+
+from cryodedup.cli import main
+from helpers import write_star
+
+LABELS = ["rlnMicrographName", "rlnCoordinateX", "rlnCoordinateY", "rlnAutopickFigureOfMerit"]
+
+
+def picks(path, rows):
+    """A RELION picks STAR: (x, score) rows on micrograph m.mrc at y = 0."""
+    return write_star(path, LABELS, [["m.mrc", x, 0, score] for x, score in rows])
+
+
+def run(*args):
+    result = CliRunner().invoke(main, [str(a) for a in args])
+    return result.exit_code, " ".join(result.output.split())
+
+
+def advised(text, pattern):
+    """The option the message gives, split as a shell splits it."""
+    found = re.search(pattern, text)
+    assert found, (pattern, text)
+    return shlex.split(found.group(1))
+
+
+def kept_x(folder):
+    return sorted(starfile.read(folder / "particles_kept.star")["rlnCoordinateX"].tolist())
+
+
+def with_option(args, option):
+    """``args`` with ``option`` (a flag and its value) in place of the same flag's, else added."""
+    if option[0] in args:
+        at = args.index(option[0])
+        return [*args[:at], *option, *args[at + 2 :]]
+    return [*args, *option]
+
+
+def test_best_score_on_scores_below_zero_runs_with_either_advice(tmp_path):
+    # Three picks 15 Å apart at 20 Å: 0-15 and 15-30 are duplicates, 0-30 is not. The middle one has the worst
+    # score (-3), so by hand both ways advised keep the two ends: the most particles ({0, 30}), and the best sum of
+    # percentiles (the two ends' percentiles are each above the middle's).
+    star = picks(tmp_path / "neg.star", [(0, -1.0), (15, -3.0), (30, -2.0)])
+    args = ["particles", star, "--mic-psize", 1, "--min-dist", 20, "--select", "best-score"]
+    status, text = run(*args, "-o", tmp_path / "refused")
+    assert status != 0 and "has values below 0" in text, text
+    rank = advised(text, r"give (--score-normalize rank) \(")
+    most = advised(text, r"or (--select most-particles)")
+    for k, option in enumerate((rank, most)):
+        status, done = run(*with_option(args, option), "-o", tmp_path / f"out{k}", "-q")
+        assert status == 0, (option, done)
+        assert kept_x(tmp_path / f"out{k}") == [0, 30], option
+
+
+def test_best_score_without_scores_runs_with_most_particles_advised(tmp_path):
+    star = write_star(tmp_path / "none.star", LABELS[:3], [["m.mrc", x, 0] for x in (0, 15, 30)])
+    args = ["particles", star, "--mic-psize", 1, "--min-dist", 20, "--select", "best-score"]
+    status, text = run(*args, "-o", tmp_path / "refused")
+    assert status != 0 and "these have none" in text, text
+    option = advised(text, r"give (--select most-particles)")
+    status, done = run(*with_option(args, option), "-o", tmp_path / "out", "-q")
+    assert status == 0, done
+    assert kept_x(tmp_path / "out") == [0, 30]  # (by hand: the largest set of picks no two within 20 Å)
+
+
+def test_a_centre_beyond_the_registration_grid_runs_with_the_check_ignored_as_advised(tmp_path):
+    # A pick 2e8 Å out (beyond the check's ±1e8 Å grid) in one of two inputs: refused, naming --registration ignore.
+    # Run as printed, by hand at 20 Å: 0 (0.9) keeps b's 5 (0.8) out; the far pick has no neighbour and stays.
+    far = picks(tmp_path / "far.star", [(0, 0.9), (200_000_000, 0.5)])
+    near = picks(tmp_path / "b.star", [(5, 0.8)])
+    args = ["particles", far, near, "--mic-psize", 1, "--min-dist", 20]
+    status, text = run(*args, "-o", tmp_path / "refused")
+    assert status != 0 and "beyond ±1e8 Å" in text, text
+    option = advised(text, r"give (--registration ignore)")
+    status, done = run(*args, *option, "-o", tmp_path / "out", "-q")
+    assert status == 0, done
+    assert kept_x(tmp_path / "out") == [0, 200_000_000]
