@@ -76,6 +76,34 @@ def test_best_score_without_scores_runs_with_most_particles_advised(tmp_path):
     assert kept_x(tmp_path / "out") == [0, 30]  # (by hand: the largest set of picks no two within 20 Å)
 
 
+def test_uncovered_at_support_one_runs_with_either_advice(tmp_path):
+    # One picker's picks: dropping --uncovered runs (the advice that fits one input; --min-support 2 is refused
+    # there, so it is named second, for several pickers). By hand at 20 Å: 0 (0.9) keeps 5 (0.8) out; 500 stays.
+    one = picks(tmp_path / "one.star", [(0, 0.9), (5, 0.8), (500, 0.7)])
+    args = ["particles", one, "--mic-psize", 1, "--min-dist", 20, "--uncovered", "reject"]
+    status, text = run(*args, "-o", tmp_path / "refused")
+    assert status != 0, text
+    drop = advised(text, r"(drop --uncovered), or")
+    assert drop == ["drop", "--uncovered"] and "--min-support 2 or more (several pickers' inputs)" in text, text
+    status, refused = run(*with_option(args, ["--min-support", "2"]), "-o", tmp_path / "support", "-q")
+    assert status != 0 and "there is only 1 input" in refused, refused  # (why that advice is for several pickers)
+    at = args.index("--uncovered")
+    status, done = run(*args[:at], *args[at + 2 :], "-o", tmp_path / "dropped", "-q")
+    assert status == 0, done
+    assert kept_x(tmp_path / "dropped") == [0, 500]
+    # Two pickers: --min-support 2 as printed ("2 or more": the 2). By hand: 0 (a) and 5 (b) confirm each other,
+    # a's 0.9 kept; 500 is b's alone, unconfirmed: rejected.
+    a = picks(tmp_path / "a.star", [(0, 0.9)])
+    b = picks(tmp_path / "b.star", [(5, 0.8), (500, 0.7)])
+    pair = ["particles", a, b, "--mic-psize", 1, "--min-dist", 20, "--uncovered", "reject"]
+    status, text = run(*pair, "-o", tmp_path / "refused2")
+    assert status != 0, text
+    support = advised(text, r"give (--min-support \d+) or more")
+    status, done = run(*with_option(pair, support), "-o", tmp_path / "consensus", "-q")
+    assert status == 0, done
+    assert kept_x(tmp_path / "consensus") == [0]
+
+
 def test_a_centre_beyond_the_registration_grid_runs_with_the_check_ignored_as_advised(tmp_path):
     # A pick 2e8 Å out (beyond the check's ±1e8 Å grid) in one of two inputs: refused, naming --registration ignore.
     # Run as printed, by hand at 20 Å: 0 (0.9) keeps b's 5 (0.8) out; the far pick has no neighbour and stays.
