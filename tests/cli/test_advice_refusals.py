@@ -38,7 +38,8 @@ def advised(text, pattern):
 
 
 def kept_x(folder):
-    return sorted(starfile.read(folder / "particles_kept.star")["rlnCoordinateX"].tolist())
+    blocks = starfile.read(folder / "particles_kept.star", always_dict=True)
+    return sorted(blocks["particles"]["rlnCoordinateX"].tolist())
 
 
 def with_option(args, option):
@@ -116,3 +117,22 @@ def test_a_centre_beyond_the_registration_grid_runs_with_the_check_ignored_as_ad
     status, done = run(*args, *option, "-o", tmp_path / "out", "-q")
     assert status == 0, done
     assert kept_x(tmp_path / "out") == [0, 200_000_000]
+
+
+def test_the_tilt_series_pixel_typed_for_a_warptools_export_runs_with_the_pixel_advised(tmp_path):
+    # A WarpTools export (.tomostar names): coordinates in the exported tomograms' 6 Å pixels, the tilt series' 1.5 Å
+    # typed. Refused naming --mic-psize 6; run as printed, by hand at 15 Å: 100 and 102 px are 12 Å apart, one
+    # group (0.9 kept over 0.8); 300 px is 1,200 Å away and stays.
+    labels = ["rlnTomoName", "rlnCoordinateX", "rlnCoordinateY", "rlnCoordinateZ", "rlnOpticsGroup", "rlnLCCmax"]
+    rows = [["TS_01.tomostar", x, 100, 50, 1, score] for x, score in ((100, 0.9), (102, 0.8), (300, 0.7))]
+    optics = [[1, "og1", 1.5, 6.0]]
+    optics_labels = ["rlnOpticsGroup", "rlnOpticsGroupName", "rlnTomoTiltSeriesPixelSize", "rlnImagePixelSize"]
+    star = write_star(tmp_path / "warp.star", labels, rows, optics=optics, optics_labels=optics_labels)
+    args = ["particles", star, "--mic-psize", 1.5, "--min-dist", 15, "--score", "rlnLCCmax"]
+    status, text = run(*args, "-o", tmp_path / "refused")
+    assert status != 0 and "a WarpTools export writes" in text, text
+    option = advised(text, r"give (--mic-psize [0-9.]+)$")
+    assert option == ["--mic-psize", "6"], text
+    status, done = run(*with_option(args, option), "-o", tmp_path / "out", "-q")
+    assert status == 0, done
+    assert kept_x(tmp_path / "out") == [100, 300]
