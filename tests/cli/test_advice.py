@@ -890,6 +890,31 @@ def test_copicks_earlier_picks_are_replaced_or_kept_apart_as_advised(tmp_path, w
     assert written(session) == [(110.0, 0.9), (600.0, 0.5)]
 
 
+def test_copicks_earlier_picks_left_out_are_read_with_the_users_advised(tmp_path):
+    """An earlier result (cryodedup/0) is left out of the next run's inputs; the copick row names the option that
+    reads it too (--copick-users with alice, read now, and cryodedup). Run as printed (into another session), both
+    sets are read, none left out; by hand at the 60 Å radius cryodedup/0 holds copies of alice's 110 (0.9) and
+    600 (0.5), and alice's 100 (0.2) is 10 Å from her 110: kept 110 and 600."""
+    from cryodedup.report.sections.readers import CopickProject
+
+    config, written = _copick_project(tmp_path)
+    status, text, _ = _run(["particles", config, "-q"])
+    assert status == 0, text
+    again = ["particles", config, "--copick-out-session", "1", "--json"]
+    status, text, _ = _run(again)
+    assert status == 0, text
+    summary = json.loads(text.splitlines()[-1])
+    assert summary["copick"]["left_out"] == ["cryodedup/0"]
+    row = CopickProject.of(summary["copick"]).text()
+    advice = _suggested(row, [r"\(to read them too: (--copick-users \S+)\)"])[0]
+    assert advice == ["--copick-users", "alice,cryodedup"], row
+    status, text, _ = _run([*again, *advice, "--force"])
+    assert status == 0, text
+    summary = json.loads(text.splitlines()[-1])
+    assert summary["copick"]["left_out"] == [] and summary["copick"]["pick_sets"] == 2, summary["copick"]
+    assert written("1") == [(110.0, 0.9), (600.0, 0.5)]
+
+
 def _dynamo_tables_in_two_frames(tmp: Path) -> tuple[list[Path], int]:
     """Two Dynamo tables of the same picks on 3 tomograms (random, each over 60 px from any other of its
     tomogram), b's moved by (64, -128, 0) px: b's copy of each pick is a's moved. Their number."""

@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shlex
 import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -164,6 +165,9 @@ def read_copick(
         objects, found, left_out = _pick_sets(config, root, selection)
         particles = _particle_set(config, root, objects, found, selection, score_read, orientations, outdir, log, warn)
         particles.summary["copick"]["left_out"] = [f"{user}/{session}" for user, session in sorted(left_out)]
+        if left_out:  # (--copick-users reads only the users named: the users read now, and theirs)
+            users = sorted({key[0] for _, _, key, _ in found} | {user for user, _ in left_out})
+            particles.summary["copick"]["read_left_out"] = shlex.join(["--copick-users", ",".join(users)])
         return particles
 
 
