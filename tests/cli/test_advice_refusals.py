@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import shlex
 
+import numpy as np
 import starfile
 from click.testing import CliRunner
 
@@ -136,3 +137,24 @@ def test_the_tilt_series_pixel_typed_for_a_warptools_export_runs_with_the_pixel_
     status, done = run(*with_option(args, option), "-o", tmp_path / "out", "-q")
     assert status == 0, done
     assert kept_x(tmp_path / "out") == [100, 300]
+
+
+def test_angles_that_look_like_radians_are_compared_as_written_with_the_option_advised(tmp_path):
+    # 100 picks whose angles all lie within ±π (radians by the look of them), 50 pairs 5 Å apart, pairs 1,000 Å
+    # apart. Refused at --max-angle naming --insist-angles; run as printed, compared as written (degrees): every
+    # pair's orientations lie within 10°, so by hand each pair keeps its better pick (the first, 0.9 over 0.1).
+    rng = np.random.default_rng(5)
+    labels = [*LABELS, "rlnAngleRot", "rlnAngleTilt", "rlnAnglePsi"]
+    rows = [
+        ["m.mrc", 1000 * k + d, 0, score, *rng.uniform(0.6, 3.1, 3).round(3)]
+        for k in range(50)
+        for d, score in ((0, 0.9), (5, 0.1))
+    ]
+    star = write_star(tmp_path / "radians.star", labels, rows)
+    args = ["particles", star, "--mic-psize", 1, "--min-dist", 10, "--max-angle", 10]
+    status, text = run(*args, "-o", tmp_path / "refused")
+    assert status != 0 and "radians written as degrees?" in text, text
+    option = advised(text, r"give (--insist-angles) to compare them as written")
+    status, done = run(*args, *option, "-o", tmp_path / "out", "-q")
+    assert status == 0, done
+    assert kept_x(tmp_path / "out") == [1000 * k for k in range(50)]
