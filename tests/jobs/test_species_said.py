@@ -328,3 +328,15 @@ def test_copick_star_export_keeps_score_user_and_session(tmp_path, copick_models
     rows = lambda t: sorted(zip(t.rlnAutopickFigureOfMerit, t.copickUserId.astype(str), t.copickSessionId.astype(str)))  # noqa: E731
     assert rows(kept) == [(0.6, "bob", "7"), (0.9, "alice", "1")]
     assert rows(rejected) == [(0.4, "alice", "1")]
+
+
+def test_species_named_for_copick_objects_are_refused_and_dropped_as_advised(tmp_path, copick_models):
+    # A copick project's objects are its species: --species is refused naming "drop --species"; dropped as advised
+    # the run reads them, by hand apoferritin's picks 300 Å apart (beyond its 60 Å radius): both kept.
+    config = make_project(tmp_path, copick_models, [("alice", "1", "apoferritin", [100.0, 400.0])])
+    args = ["particles", config, "--json", "-q"]
+    refused = cli(*args, "--species", "apoferritin")
+    said = " ".join(refused.output.split())
+    assert refused.exit_code != 0 and re.search(r"(drop --species)$", said), said
+    dropped = json_of(cli(*args))  # (the line without --species and its value, as "drop" asks)
+    assert dropped["kept"] == 2 and dropped["species"]["per_species"][0]["species"] == "apoferritin"
