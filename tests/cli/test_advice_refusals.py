@@ -158,3 +158,18 @@ def test_angles_that_look_like_radians_are_compared_as_written_with_the_option_a
     status, done = run(*args, *option, "-o", tmp_path / "out", "-q")
     assert status == 0, done
     assert kept_x(tmp_path / "out") == [1000 * k for k in range(50)]
+
+
+def test_best_score_on_a_lower_first_score_runs_with_either_advice(tmp_path):
+    # Lower is better (--score-order min): the middle pick's 3 is the worst. By hand both ways advised keep the two
+    # ends: the most particles ({0, 30}), and the best sum of percentiles (the ends rank above the middle).
+    star = picks(tmp_path / "low.star", [(0, 1.0), (15, 3.0), (30, 2.0)])
+    args = ["particles", star, "--mic-psize", 1, "--min-dist", 20, "--select", "best-score", "--score-order", "min"]
+    status, text = run(*args, "-o", tmp_path / "refused")
+    assert status != 0 and "ranks lower first" in text, text
+    rank = advised(text, r"give (--score-normalize rank) \(")
+    most = advised(text, r"or (--select most-particles)")
+    for k, option in enumerate((rank, most)):
+        status, done = run(*with_option(args, option), "-o", tmp_path / f"out{k}", "-q")
+        assert status == 0, (option, done)
+        assert kept_x(tmp_path / f"out{k}") == [0, 30], option
