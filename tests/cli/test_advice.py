@@ -733,12 +733,12 @@ def _tomo_star(path: Path, rows: list[tuple]) -> Path:
 
 
 def test_cross_species_without_radii_runs_with_the_radii_advised(tmp_path):
-    """--cross-species on a class column with no sizes: refused naming --radius 1=Å,2=Å; each Å filled with the
-    species' radius a user knows (class 1 a ribosome, 150 Å; class 2 a proteasome, 60 Å), it runs.
-
-    By hand (as tests/jobs/test_species.py works it): the ribosome at 1010 Å is a copy of the one at 1000
-    (10 Å < 50), and the ribosome at 0 loses to the proteasome 180 Å away (180 < 150 + 60; it ranks
-    better within its species): kept are the ribosome at 1000 and both proteasomes.
+    """--cross-species on a class column with no sizes: refused naming --radius 1=50,2=20 (each species' distance, as
+    a copick object's radius is its distance). Run as printed, the species are as far apart as their distances: by
+    hand, the ribosome at 1010 Å is a copy of the one at 1000 (10 Å < 50) and the ribosome at 0 and the proteasome
+    180 Å away are both kept (180 > 50 + 20). Each value replaced with the species' radius a user knows (class 1 a
+    ribosome, 150 Å; class 2 a proteasome, 60 Å), as the advice says, the ribosome at 0 loses to the proteasome
+    (180 < 150 + 60; it ranks better within its species, as tests/jobs/test_species.py works it).
     """
     ribosomes = [("TS_01", 0, 0, 0, 0.30, 1), ("TS_01", 1000, 0, 0, 0.40, 1), ("TS_01", 1010, 0, 0, 0.20, 1)]
     proteasomes = [("TS_01", 180, 0, 0, 0.25, 2), ("TS_01", 3000, 0, 0, 0.10, 2)]
@@ -748,11 +748,13 @@ def test_cross_species_without_radii_runs_with_the_radii_advised(tmp_path):
     status, text, _ = _run([*args, "-o", tmp_path / "first"])
     assert status == 1 and "have none: give --radius" in text, text
     flag, pairs = _advised(text, r"give (--radius \S+)")
+    assert pairs == "1=50,2=20", text
+    status, done, _ = _run([*args, flag, pairs, "-o", tmp_path / "pasted", "-q"])
+    assert status == 0, done
+    kept = starfile.read(tmp_path / "pasted" / "particles_kept.star")
+    assert sorted(kept["rlnCenteredCoordinateXAngst"].tolist()) == [0, 180, 1000, 3000]
     sizes = {"1": "150", "2": "60"}
-    filled = ",".join(
-        f"{name}={sizes[name]}" for name, value in (p.split("=") for p in pairs.split(",")) if value == "Å"
-    )
-    assert filled == "1=150,2=60", pairs
+    filled = ",".join(f"{name}={sizes[name]}" for name, _ in (p.split("=") for p in pairs.split(",")))
     status, done, _ = _run([*args, flag, filled, "-o", tmp_path / "out", "-q"])
     assert status == 0, done
     kept = starfile.read(tmp_path / "out" / "particles_kept.star")
@@ -886,6 +888,31 @@ def test_copicks_earlier_picks_are_replaced_or_kept_apart_as_advised(tmp_path, w
         session = "2"
     assert status == 0, done
     assert written(session) == [(110.0, 0.9), (600.0, 0.5)]
+
+
+def test_copicks_earlier_picks_left_out_are_read_with_the_users_advised(tmp_path):
+    """An earlier result (cryodedup/0) is left out of the next run's inputs; the copick row names the option that
+    reads it too (--copick-users with alice, read now, and cryodedup). Run as printed (into another session), both
+    sets are read, none left out; by hand at the 60 Å radius cryodedup/0 holds copies of alice's 110 (0.9) and
+    600 (0.5), and alice's 100 (0.2) is 10 Å from her 110: kept 110 and 600."""
+    from cryodedup.report.sections.readers import CopickProject
+
+    config, written = _copick_project(tmp_path)
+    status, text, _ = _run(["particles", config, "-q"])
+    assert status == 0, text
+    again = ["particles", config, "--copick-out-session", "1", "--json"]
+    status, text, _ = _run(again)
+    assert status == 0, text
+    summary = json.loads(text.splitlines()[-1])
+    assert summary["copick"]["left_out"] == ["cryodedup/0"]
+    row = CopickProject.of(summary["copick"]).text()
+    advice = _suggested(row, [r"\(to read them too: (--copick-users \S+)\)"])[0]
+    assert advice == ["--copick-users", "alice,cryodedup"], row
+    status, text, _ = _run([*again, *advice, "--force"])
+    assert status == 0, text
+    summary = json.loads(text.splitlines()[-1])
+    assert summary["copick"]["left_out"] == [] and summary["copick"]["pick_sets"] == 2, summary["copick"]
+    assert written("1") == [(110.0, 0.9), (600.0, 0.5)]
 
 
 def _dynamo_tables_in_two_frames(tmp: Path) -> tuple[list[Path], int]:

@@ -12,6 +12,7 @@ import csv
 import dataclasses
 import json
 import math
+import shlex
 import shutil
 import typing
 from pathlib import Path
@@ -250,3 +251,23 @@ def test_nan_on_the_command_line_is_refused_as_inf_is(tmp_path):
         assert status == 2 and "Invalid value for '--max-angle'" in text and "Traceback" not in text, text
         said[value] = text
     assert "not a number" in said["nan"] and not (tmp_path / "o").exists()
+
+
+def test_the_prefer_advice_runs_as_printed_for_a_file_whose_name_holds_spaces(tmp_path, monkeypatch):
+    """The refined set saved as "run data.star" (a name with a space): the advice names it quoted, and pasted into a
+    shell as printed (split by shlex, as a shell would) it is taken: no pick outranks a refined particle (read from
+    decisions.csv: no refined particle lost to a pick) and the warning goes."""
+    args = _refined_and_hand_picks(tmp_path, monkeypatch)
+    spaced = Path(args[0]).with_name("run data.star")
+    shutil.copy(args[0], spaced)
+    args[0] = str(spaced)
+    status, text = _run(["particles", *args, "-o", "without", "--json"])
+    assert status == 0, text
+    (advice,) = [w for w in json.loads(text.splitlines()[-1])["warnings"] if "give --prefer" in w]
+    pasted = shlex.split(advice[advice.index("give --prefer ") + len("give ") :])
+    assert pasted == ["--prefer", args[0]], advice
+    status, text = _run(["particles", *args, *pasted, "--decisions", "-o", "with", "--json"])
+    assert status == 0 and "not one scale" not in text, text
+    with open("with/decisions.csv", newline="") as handle:
+        record = list(csv.DictReader(handle))
+    assert record and not [r for r in record if r["input"] == args[0] and r["kept_input"] != args[0]], record[:3]

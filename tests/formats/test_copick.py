@@ -536,7 +536,8 @@ def test_an_object_without_a_radius_is_compared_at_min_dist_and_said(tmp_path):
     run = _run_cli(config, "--copick-objects", "ribosome", "--json", "-q", cwd=tmp_path)
     assert run.returncode == 0, run.stderr
     summary = json.loads(run.stdout)
-    assert any("ribosome has no radius: its picks are compared at --min-dist" in w for w in summary["warnings"])
+    said = "ribosome has no radius: its picks are compared at 20 Å, as with --min-dist ribosome=20;"
+    assert any(said in w for w in summary["warnings"]), summary["warnings"]
     ribosomes = [r for r in rows if r[2] == 1]
     at = {
         d: sum(oracle([r[0] for r in ribosomes], [r[1] for r in ribosomes], [r[3] for r in ribosomes], d)[0])

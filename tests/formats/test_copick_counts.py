@@ -77,4 +77,10 @@ def test_objects_without_a_radius_are_named_in_one_sentence(tmp_path):
     summary = remove_duplicate_particles([config], None, ParticleOptions())
     said = [w for w in summary.warnings if "radius" in w]
     # (named in the species' order, that of the objects read)
-    assert any("proteasome and ribosome have no radius: their picks are compared at --min-dist" in w for w in said)
+    sentence = "proteasome and ribosome have no radius: their picks are compared at 20 Å, as with --min-dist "
+    assert any(sentence + "proteasome=20,ribosome=20;" in w for w in said), said
+    # That option, pasted into ParticleOptions' min_dist: the same picks kept, and no object said.
+    pasted = remove_duplicate_particles(
+        [config], None, ParticleOptions(min_dist="proteasome=20,ribosome=20"), force=True
+    )
+    assert pasted.kept == summary.kept and not [w for w in pasted.warnings if "radius" in w], pasted.warnings

@@ -4,6 +4,7 @@ projects and of picker files, against the published description by brute force (
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import replace
 
 import numpy as np
@@ -239,8 +240,15 @@ def test_plot_writes_the_picture_and_report_and_refuses_them_again_without_force
     assert again.exit_code == 1 and "already exists" in again.output and "--force" in again.output
     assert len(again.output.strip().splitlines()) == 1
     assert CliRunner().invoke(main, [*args, "--plot-czii", str(out), "--force"]).exit_code == 0
-    alone = CliRunner().invoke(main, [*picker_files(tmp_path), "--reference", "1", "--plot-czii", str(tmp_path / "p")])
+    alone_args = [*picker_files(tmp_path), "--reference", "1", "--plot-czii", str(tmp_path / "p")]
+    alone = CliRunner().invoke(main, alone_args)
     assert alone.exit_code == 2 and "--metric czii" in alone.output
+    # Its advice run as printed: the picture and the report are drawn, as with --metric czii given first.
+    advice = re.search(r"add (--metric czii)", " ".join(alone.output.split()))
+    assert advice, alone.output
+    added = CliRunner().invoke(main, [*alone_args, *advice.group(1).split()])
+    assert added.exit_code == 0, added.output
+    assert sorted(p.name for p in (tmp_path / "p").iterdir()) == ["czii_precision_recall.png", "report.html"]
 
 
 def test_a_lower_is_better_score_is_swept_keeping_picks_at_or_below_the_threshold():

@@ -168,10 +168,10 @@ def test_percentiles_within_species_match_counting():
 def test_missing_radii_are_refused():
     # (a species named that the data lacks is warned of: tests/jobs/test_species_said.py)
     particles = particle_set([0, 0], [[0, 0, 0], [1, 0, 0]], [0, 1], [1.0, 2.0])
-    with pytest.raises(CryodedupError, match="apoferritin has none: give --radius apoferritin=Å"):
+    with pytest.raises(CryodedupError, match="apoferritin has none: give --radius apoferritin=20 "):
         decided(particles, ParticleOptions(cross_species=True, radius={"ribosome": 100.0, "proteasome": 80.0}))
     with pytest.raises(
-        CryodedupError, match="and ribosome and proteasome have none: give --radius ribosome=Å,proteasome"
+        CryodedupError, match="and ribosome and proteasome have none: give --radius ribosome=20,proteasome=20 "
     ):
         decided(particles, ParticleOptions(cross_species=True, radius={"apoferritin": 60.0}))
 

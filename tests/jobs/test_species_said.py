@@ -8,6 +8,7 @@ copick (a project made with copick's own API) write them; each expected value is
 from __future__ import annotations
 
 import json
+import re
 import warnings
 
 import numpy as np
@@ -164,6 +165,13 @@ def json_of(run):
     return json.loads(run.output[run.output.index("{") :])
 
 
+def advice_in(warning, flag):
+    """The option ``warning`` prints to paste (``--min-dist NAME=Å``), as the command line's words, or fails."""
+    found = re.search(rf"as with ({flag}) (\S+?);", warning)
+    assert found, warning
+    return list(found.groups())
+
+
 def test_an_object_without_a_radius_is_said_only_when_read_and_its_advice_works(tmp_path, copick_models):
     # Thyroglobulin has no radius. A project without thyroglobulin picks says nothing of it.
     apo = [("alice", "1", "apoferritin", [100.0, 400.0])]
@@ -176,20 +184,49 @@ def test_an_object_without_a_radius_is_said_only_when_read_and_its_advice_works(
     summary = json_of(cli("particles", config, "--json", "-q"))
     said = [w for w in summary["warnings"] if "radius" in w]
     assert len(said) == 1 and "thyroglobulin has no radius" in said[0], summary["warnings"]
-    assert "--min-dist thyroglobulin=Å" in said[0]
+    assert "compared at 20 Å" in said[0]
     kept = {p["species"]: p["kept"] for p in summary["species"]["per_species"]}
     assert kept == {"apoferritin": 2, "thyroglobulin": 2}
-    advised = json_of(cli("particles", config, "--min-dist", "thyroglobulin=80", "--json", "-q", "--force"))
-    assert {p["species"]: p["kept"] for p in advised["species"]["per_species"]} == {
-        "apoferritin": 2,
-        "thyroglobulin": 1,
-    }
-    # The Python API says it as a keyword, and takes that spelling.
+    # The option printed, run as printed: the same 20 Å (both kept), and the warning not said again.
+    advice = advice_in(said[0], "--min-dist")
+    assert advice == ["--min-dist", "thyroglobulin=20"]
+    pasted = json_of(cli("particles", config, *advice, "--json", "-q", "--force"))
+    assert {p["species"]: p["kept"] for p in pasted["species"]["per_species"]} == kept
+    assert not [w for w in pasted["warnings"] if "radius" in w], pasted["warnings"]
+    # Its radius in place of 20 (80 Å: the pair 50 Å apart is one), there or in the config, as the advice says.
+    sized = [advice[0], advice[1].replace("=20", "=80")]
+    advised = json_of(cli("particles", config, *sized, "--json", "-q", "--force"))
+    by_hand = {"apoferritin": 2, "thyroglobulin": 1}
+    assert {p["species"]: p["kept"] for p in advised["species"]["per_species"]} == by_hand
+    project = json.loads(config.read_text())
+    for obj in project["pickable_objects"]:
+        obj["radius"] = 80.0 if obj["name"] == "thyroglobulin" else obj.get("radius")
+    config.write_text(json.dumps(project))
+    configured = json_of(cli("particles", config, "--json", "-q", "--force"))
+    assert {p["species"]: p["kept"] for p in configured["species"]["per_species"]} == by_hand
+    assert not [w for w in configured["warnings"] if "radius" in w], configured["warnings"]
+    for obj in project["pickable_objects"]:
+        obj["radius"] = None if obj["name"] == "thyroglobulin" else obj["radius"]
+    config.write_text(json.dumps(project))
+    # A bare --min-dist is the distance said, and printed: 50 Å (the pair 50 Å apart is one at 50).
+    wide = json_of(cli("particles", config, "--min-dist", "50", "--json", "-q", "--force"))
+    said_wide = [w for w in wide["warnings"] if "radius" in w]
+    assert len(said_wide) == 1 and "compared at 50 Å" in said_wide[0], wide["warnings"]
+    assert advice_in(said_wide[0], "--min-dist") == ["--min-dist", "thyroglobulin=50"]
+    assert {p["species"]: p["kept"] for p in wide["species"]["per_species"]} == by_hand
+    # The Python API says it as a keyword, and takes it as printed.
     with warnings.catch_warnings(record=True) as said_api:
         warnings.simplefilter("always")
         remove_duplicates(config, force=True)
-    advice = [str(w.message) for w in said_api if "no radius" in str(w.message)]
-    assert len(advice) == 1 and 'min_dist="thyroglobulin=Å"' in advice[0], advice
+    advice_api = [str(w.message) for w in said_api if "no radius" in str(w.message)]
+    assert len(advice_api) == 1, advice_api
+    keyword = re.search(r'as with (\w+)="([^"]*)";', advice_api[0])
+    assert keyword and keyword.groups() == ("min_dist", "thyroglobulin=20"), advice_api
+    with warnings.catch_warnings(record=True) as said_pasted:
+        warnings.simplefilter("always")
+        kept_api, _ = remove_duplicates(config, **{keyword.group(1): keyword.group(2)}, force=True)
+    assert sorted(kept_api["object"].tolist()) == ["apoferritin", "apoferritin", "thyroglobulin", "thyroglobulin"]
+    assert not [w for w in said_pasted if "no radius" in str(w.message)]
     kept_api, _ = remove_duplicates(config, min_dist="thyroglobulin=80", force=True)
     assert sorted(kept_api["object"].tolist()) == ["apoferritin", "apoferritin", "thyroglobulin"]
 
@@ -232,7 +269,12 @@ def test_comparepicks_radius_per_object(tmp_path, copick_models):
 
     default, said = matched()
     assert default == {"apoferritin": (60.0, 1), "ribosome": (150.0, 1), "thyroglobulin": (20.0, 0)}
-    assert any("thyroglobulin has no radius" in w and "--radius thyroglobulin=Å" in w for w in said), said
+    unsized = [w for w in said if "thyroglobulin has no radius" in w]
+    assert len(unsized) == 1 and "matched within 20 Å" in unsized[0], said
+    # The option printed, run as printed: matched within the same 20 Å (not matched), and not said again.
+    assert advice_in(unsized[0], "--radius") == ["--radius", "thyroglobulin=20"]
+    pasted, said_pasted = matched(*advice_in(unsized[0], "--radius"))
+    assert pasted == default and not [w for w in said_pasted if "no radius" in w], said_pasted
     named, _ = matched("--radius", "apoferritin=40,thyroglobulin=35")
     assert named == {"apoferritin": (40.0, 0), "ribosome": (150.0, 1), "thyroglobulin": (35.0, 1)}
     both, _ = matched("--radius", "ribosome=80,45")
@@ -286,3 +328,15 @@ def test_copick_star_export_keeps_score_user_and_session(tmp_path, copick_models
     rows = lambda t: sorted(zip(t.rlnAutopickFigureOfMerit, t.copickUserId.astype(str), t.copickSessionId.astype(str)))  # noqa: E731
     assert rows(kept) == [(0.6, "bob", "7"), (0.9, "alice", "1")]
     assert rows(rejected) == [(0.4, "alice", "1")]
+
+
+def test_species_named_for_copick_objects_are_refused_and_dropped_as_advised(tmp_path, copick_models):
+    # A copick project's objects are its species: --species is refused naming "drop --species"; dropped as advised
+    # the run reads them, by hand apoferritin's picks 300 Å apart (beyond its 60 Å radius): both kept.
+    config = make_project(tmp_path, copick_models, [("alice", "1", "apoferritin", [100.0, 400.0])])
+    args = ["particles", config, "--json", "-q"]
+    refused = cli(*args, "--species", "apoferritin")
+    said = " ".join(refused.output.split())
+    assert refused.exit_code != 0 and re.search(r"(drop --species)$", said), said
+    dropped = json_of(cli(*args))  # (the line without --species and its value, as "drop" asks)
+    assert dropped["kept"] == 2 and dropped["species"]["per_species"][0]["species"] == "apoferritin"

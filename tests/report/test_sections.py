@@ -579,9 +579,12 @@ def test_the_copick_row_says_the_project_where_the_picks_went_and_the_sets_left_
     project = ReadersFound.of({"copick": {**entry, "star_centring": "centred"}}).copick
     assert project is not None and project.text() == (
         "c.json: 2 pick sets on 10 runs; kept picks written as user cryodedup, session 0\n"
-        "left out, written by cryodedup earlier: cryodedup/1\n(name their user in --copick-users to read them)\n"
+        "left out, written by cryodedup earlier: cryodedup/1\n(to read them too: name their user in --copick-users)\n"
         "STAR files: centred"
     )
+    # The reader names the option whole: the users read and theirs (tests/cli/test_advice.py runs it).
+    named = CopickProject.of({**entry, "read_left_out": "--copick-users alice,cryodedup"}).text()
+    assert "\n(to read them too: --copick-users alice,cryodedup)" in named
     assert CopickProject.of({**COPICK, "pick_sets": 1, "runs": 1}).text() == "c.json: 1 pick set on 1 run"
 
 

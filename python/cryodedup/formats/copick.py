@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shlex
 import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -164,6 +165,9 @@ def read_copick(
         objects, found, left_out = _pick_sets(config, root, selection)
         particles = _particle_set(config, root, objects, found, selection, score_read, orientations, outdir, log, warn)
         particles.summary["copick"]["left_out"] = [f"{user}/{session}" for user, session in sorted(left_out)]
+        if left_out:  # (--copick-users reads only the users named: the users read now, and theirs)
+            users = sorted({key[0] for _, _, key, _ in found} | {user for user, _ in left_out})
+            particles.summary["copick"]["read_left_out"] = shlex.join(["--copick-users", ",".join(users)])
         return particles
 
 
@@ -299,22 +303,29 @@ def _check_radii(config: Path, objects: dict[str, Any]) -> None:
             )
 
 
-def _warn_unsized(config: Path, objects: dict[str, Any], read: list[str], comparing: bool, warn: Warn) -> None:
-    """Says which objects whose picks were ``read`` have no radius, and what sets their distance instead.
+def _warn_unsized(
+    config: Path, objects: dict[str, Any], read: list[str], selection: CopickSelection, comparing: bool, warn: Warn
+) -> None:
+    """Says which objects read have no radius, the distance they take, and the option that gives theirs.
 
-    Objects not read are not said: their distance decides nothing in this run.
+    Objects not read, and those the options give a distance by name, are not said: their
+    distance decides nothing in this run, or is the user's. The option is printed whole, at
+    the distance this run takes (pasted as it is, it changes nothing and says so); the user
+    puts the object's radius in its place.
     """
-    unsized = [name for name in read if objects[name].radius is None]
+    unsized = [name for name in read if objects[name].radius is None and name not in selection.sized]
     if not unsized:
         return
-    given = ",".join(f"{name}=Å" for name in unsized)
-    if comparing:  # (copick evaluation comparepicks: matched within --radius)
-        instead = f"matched within 20 Å (--radius {given} sets each)"
-    else:  # (the Python API takes the same text: min_dist="thyroglobulin=80")
-        instead = f"compared at --min-dist (20 Å unless given; --min-dist {given} sets each)"
+    at = f"{selection.unsized_at:g}"
+    given = ",".join(f"{name}={at}" for name in unsized)
+    flag, verb = ("--radius", "matched within") if comparing else ("--min-dist", "compared at")
+    one = len(unsized) == 1
+    its = "its" if one else "their"
+    # (the Python API says the option as its keyword: min_dist="thyroglobulin=20")
     warn(
-        f"{config}: {listed(unsized)} {'has' if len(unsized) == 1 else 'have'} no radius: "
-        f"{'its' if len(unsized) == 1 else 'their'} picks are {instead}"
+        f"{config}: {listed(unsized)} {'has' if one else 'have'} no radius: {its} picks are {verb} {at} Å, "
+        f"as with {flag} {given}; give {its} radius in Å there in place of {at} (or as {its} radius "
+        "in the config's pickable_objects)"
     )
 
 
@@ -454,7 +465,7 @@ def _particle_set(
     if score not in ("auto", "none", "score", SCORE_LABEL):
         raise InputFileError(f"{config}: --score {score}: copick points carry one score, `score` (or none)")
     radii = {name: float(objects[name].radius) for name in species_names if objects[name].radius}
-    _warn_unsized(config, objects, species_names, comparing, warn)
+    _warn_unsized(config, objects, species_names, selection, comparing, warn)
     writer = None if comparing else _writer(root, config, read.sets, selection, outdir)
     report: dict[str, Any] = {} if writer is None else writer.report
     # A pick set is a user/session (an input); each holds a pick file per run and object it picked.

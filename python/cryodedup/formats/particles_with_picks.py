@@ -10,6 +10,7 @@ particles as a particle STAR, the picks as a coordinate job.
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -77,7 +78,7 @@ def read_particles_with_picks(
             advice = (
                 ""
                 if score_read.preferred_first
-                else f"; to keep the refined particles over the picks, give --prefer {stars[0]}"
+                else f"; to keep the refined particles over the picks, give --prefer {shlex.quote(str(stars[0]))}"
             )
             warn(
                 f"{stars[0]} is ranked by {particles.score_label or 'no score'} and {pickers[0]} by "

@@ -157,6 +157,12 @@ class CopickSelection:
         Comma-separated names of the particle objects, users and sessions read (None: all).
     out_user, out_session : str
         The user and session of the kept picks written back (never read as an input).
+    sized : frozenset of str
+        The objects the options give a distance by name (``--min-dist NAME=Å``, comparepicks'
+        ``--radius NAME=Å``): one of them without a radius is not warned of.
+    unsized_at : float
+        The distance (Å) the other objects without a radius are compared at: the bare
+        ``--min-dist`` (or ``--radius``), 20 Å when none is given.
     """
 
     objects: str | None
@@ -164,6 +170,8 @@ class CopickSelection:
     sessions: str | None
     out_user: str
     out_session: str
+    sized: frozenset[str] = frozenset()
+    unsized_at: float = 20.0
 
 
 @dataclass(frozen=True)

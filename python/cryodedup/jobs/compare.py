@@ -154,7 +154,11 @@ def compare_copick_picks(
     particles = read_copick_pick_sets(
         Path(config),
         [reference, candidate],
-        request.copick,
+        replace(
+            request.copick,
+            sized=frozenset(by_object),
+            unsized_at=float(DEFAULT_MIN_DIST if default is None else default),
+        ),
         request.score_read,
         request.row_read.orientations,
         warn,

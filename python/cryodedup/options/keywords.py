@@ -40,8 +40,8 @@ def keyword_names(message: str, options: type | None = None, switches: tuple[str
     ``options``: the job's options class (:class:`~cryodedup.options.ParticleOptions` by
     default); ``switches``: the function's own keywords that are switches (``update``). A
     switch is named as it is turned on (``--force`` as ``force=True``). A ``NAME=Å`` value
-    after the option is quoted as the keyword takes it: ``--min-dist thyroglobulin=Å`` as
-    ``min_dist="thyroglobulin=Å"`` (not ``min_dist= thyroglobulin=Å``).
+    after the option is quoted as the keyword takes it: ``--min-dist thyroglobulin=20`` as
+    ``min_dist="thyroglobulin=20"`` (not ``min_dist= thyroglobulin=20``).
     """
     if options is None:
         from .particles import ParticleOptions

@@ -734,8 +734,8 @@ class ParticleOptions:
             # At support 1 every pick confirms itself: nothing is unconfirmable, so the
             # option would change nothing while the user believes uncovered picks are gone.
             raise CryodedupError(
-                "--uncovered reject decides the picks that --min-support cannot be asked of, and at "
-                "--min-support 1 there are none: give --min-support 2 or more, or drop --uncovered"
+                "--uncovered reject decides the picks that --min-support cannot be asked of, and at --min-support 1 "
+                "there are none: drop --uncovered, or give --min-support 2 or more (several pickers' inputs)"
             )
         if self.topaz_scale is not None and not (np.isfinite(self.topaz_scale) and self.topaz_scale > 0):
             raise CryodedupError(f"--topaz-scale must be a number > 0, got {self.topaz_scale}")

@@ -14,6 +14,7 @@ differently at motion correction: ``rlnMicrographPixelSize`` differs while the d
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -194,10 +195,12 @@ def check_shared_names(particles: ParticleSet, labels: Sequence[str] | None = No
             continue
         first, inputs = particles.mic_names[shared[0]], particles.inputs
         more = f" (and {shared.size - 1:,} more)" if shared.size > 1 else ""
+        # (the options quoted for a shell: an input's path may hold spaces)
+        apart = shlex.join(["--dataset", f"{inputs[a]}=A", "--dataset", f"{inputs[b]}=B"])
         raise CryodedupError(
             f"{unit} {first}{more} is in {inputs[a]} and {inputs[b]}, which disagree on what it is: {label} "
             f"{_values(mine, label)} against {_values(theirs, label)}; if they are two datasets, label them apart "
-            f"(--dataset {inputs[a]}=A --dataset {inputs[b]}=B) and their names never match"
+            f"({apart}) and their names never match"
         )
 
 

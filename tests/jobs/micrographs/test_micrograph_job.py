@@ -8,6 +8,7 @@ import itertools
 import json
 import os
 import re
+import shlex
 import time
 
 import mrcfile
@@ -435,6 +436,17 @@ def test_duplicate_near_the_window_edge_is_warned_about(numbered_copies):
     # mic_46 is 36 images after mic_10: found, near the edge of the 40 compared.
     assert re.search(r"36 images apart.*--window", stderr, re.S), stderr
     assert s["rejected"] == 2  # mic_46 and mic_70; mic_110 (90 after) is beyond reach
+    # Each option it gives, run as printed: --window 80 compares pairs up to 80 apart (by hand: 36 and 20 are, 90 is
+    # not, and 36 is no longer near the edge: no warning); --candidates all every pair (all three found).
+    said = " ".join(stderr.split())
+    advised = re.search(r"give (--window \d+) \(twice this one\) or (--candidates all) \(every pair\)", said)
+    assert advised, said
+    wider, wider_said = run_in(ordered, *shlex.split(advised.group(1)), "--candidates", "window", "-o", "out_w80")
+    assert (wider["reach"], wider["rejected"]) == (80, 2) and "near the" not in wider_said, wider_said
+    every, every_said = run_in(ordered, *shlex.split(advised.group(2)), "-o", "out_all")
+    assert every["rejected"] == len(PLANTED) and "near the" not in every_said, every_said
+    rows = csv_rows(ordered / "out_all" / "duplicates.csv")[1:]
+    assert sorted(rows) == sorted([f"Movies/mic_{a}.mrc", f"Movies/mic_{b}.mrc"] for b, a in PLANTED.items())
 
 
 def test_duplicate_near_the_edge_of_the_pattern_names_the_scan_range(numbered_copies):
@@ -444,7 +456,14 @@ def test_duplicate_near_the_edge_of_the_pattern_names_the_scan_range(numbered_co
     s, stderr = run_in(ordered, "--candidates", "pattern", "--scan-range", "24", "-o", "out_p24")
     assert s["reach"] == 36 and s["candidates"] == "pattern"
     warning = " ".join(stderr.split())
-    assert "36 images apart" in warning and "give a larger --scan-range" in warning and "--window" not in warning
+    assert "36 images apart" in warning and "give --scan-range 48 (twice this one)" in warning
+    assert "--window" not in warning
+    # Run as printed, the pattern scans twice as far: by hand, offsets 16 to 60 in steps of 4 reach mic_46 (36 after
+    # mic_10) and mic_70 (20 after mic_50), not mic_110 (90 after mic_20).
+    wider, _ = run_in(
+        ordered, "--candidates", "pattern", *shlex.split(warning.split("give ")[1].split(" (")[0]), "-o", "p48"
+    )
+    assert wider["rejected"] == 2
 
 
 def test_images_per_second_counts_the_images_read(numbered_copies, tmp_path):

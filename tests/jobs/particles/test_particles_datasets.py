@@ -4,6 +4,8 @@ share a name must agree on what it stands for, and ``--dataset`` keeps datasets 
 from __future__ import annotations
 
 import json
+import re
+import shlex
 
 import pytest
 from click.testing import CliRunner
@@ -249,3 +251,25 @@ def test_each_datasets_own_files_keep_its_optics_groups_as_read(tmp_path):
     warning = next(w for w in summary.warnings if "two datasets" in w)
     for part in ("TS_01", "particles_kept.star", "particles_kept_A.star", "particles_kept_B.star"):
         assert part in warning, part
+
+
+def test_the_refusals_dataset_advice_runs_as_printed_from_folders_with_spaces(tmp_path):
+    # Two sessions' exports in folders whose names hold spaces (as users name them), one tomogram name, two tilt-series
+    # pixels: refused, naming --dataset for each. Pasted into a shell as printed (shlex splits it as one would), the
+    # two datasets are kept apart: by hand, no pick has a duplicate (each file's two picks lie 500 Å apart), 4 kept.
+    (tmp_path / "session one").mkdir()
+    (tmp_path / "session two").mkdir()
+    a = relion5_tomograms(tmp_path / "session one" / "run data.star", 1.35)
+    b = relion5_tomograms(tmp_path / "session two" / "run data.star", 1.60)
+    args = ["particles", str(a), str(b), "--min-dist", "10", "--json", "--quiet"]
+    refused = CliRunner().invoke(main, [*args, "-o", str(tmp_path / "refused")])
+    assert refused.exit_code != 0, refused.output
+    advice = re.search(r"label them apart \((--dataset .*)\) and their names never match", refused.output)
+    assert advice, refused.output
+    pasted = shlex.split(advice.group(1))
+    assert pasted[::2] == ["--dataset", "--dataset"], pasted
+    ran = CliRunner().invoke(main, [*args, *pasted, "-o", str(tmp_path / "out")])
+    assert ran.exit_code == 0, ran.output
+    summary = json.loads(ran.output)
+    assert (summary["kept"], summary["rejected"]) == (4, 0)
+    assert summary["datasets"]["labels"] == {"A": [str(a)], "B": [str(b)]}

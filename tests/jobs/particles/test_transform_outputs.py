@@ -8,6 +8,7 @@ is the input the moved copy was made from: moved back, the copy's rows are its r
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import shlex
 from pathlib import Path
@@ -202,6 +203,10 @@ def test_a_format_whose_coordinates_are_not_rewritten_is_refused_before_anything
     assert said.startswith(f"--transform {tables[1]}=shift:-64,0,0: {tables[1]}'s rows are written into one file"), said
     assert "(particles_kept.tbl), copied as read" in said and said.endswith("or give --audit"), said
     assert "--output-format" not in said and "\n" not in said and not (tmp_path / "out").exists()
+    # "give --audit", run as printed: the merge is measured and nothing is written (by hand: a's 100 and b's 164
+    # moved by -64 px are one particle, and a's 700 and b's 764 another: 2 rejected of 4).
+    audited = remove_duplicate_particles(tables, None, dataclasses.replace(options, audit=True))
+    assert (audited.kept, audited.rejected) == (2, 2) and not (tmp_path / "out").exists()
 
 
 def test_the_fix_of_two_cryosparc_particle_files_runs_and_writes_the_moved_locations(tmp_path):

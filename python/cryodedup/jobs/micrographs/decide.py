@@ -672,19 +672,26 @@ def group_duplicates(n: int, pairs: np.ndarray, is_duplicate: np.ndarray, acquis
     return linked_roots(n, pairs[is_duplicate], acquisition_rank)
 
 
-def near_the_edge(duplicates: np.ndarray, rank: np.ndarray, farthest: int, n: int, option: str) -> str | None:
+def near_the_edge(
+    duplicates: np.ndarray, rank: np.ndarray, farthest: int, n: int, option: str, value: int
+) -> str | None:
     """A warning when a duplicate pair lies in the last quarter of the reach.
 
     Pairs farther apart were never compared, and a re-exposure pattern that reaches this far
-    may reach farther. ``option`` sets the reach: ``--window``, or ``--scan-range`` for
-    the pattern mode.
+    may reach farther. ``option`` sets the reach, at ``value``: ``--window``, or ``--scan-range``
+    for the pattern mode. The warning names it doubled, whole, as a user pastes it (where that
+    reaches past the set, every pair: ``--candidates all``).
     """
     if farthest >= n - 1 or not len(duplicates):  # every pair was compared
         return None
     apart = np.abs(rank[duplicates[:, 1]] - rank[duplicates[:, 0]])
     if apart.max() < 0.75 * farthest:
         return None
+    every = "--candidates all (every pair)"
+    wider = (
+        every if option == "--window" and 2 * value >= n - 1 else f"{option} {2 * value} (twice this one) or {every}"
+    )
     return (
         f"a duplicate pair {apart.max()} images apart, near the {farthest} images apart compared at most: "
-        f"farther duplicates would be missed; give a larger {option} (or --candidates all)"
+        f"farther duplicates would be missed; give {wider}"
     )

@@ -303,10 +303,11 @@ def _warn_before_writing(
     for path in plan.unreadable:
         log(f"skipped unreadable {path}", "warning")
     positions, pairs, rank = plan.positions, outcome.scores.pairs, outcome.rank
-    reach_option = "--scan-range" if candidates_used(candidates, len(positions)) == "pattern" else "--window"
+    pattern = candidates_used(candidates, len(positions)) == "pattern"
+    reach = ("--scan-range", candidates.scan_range) if pattern else ("--window", candidates.window)
     edge_warning = None
     if plan.pairs is None:  # (metadata pairs have no reach in acquisition order)
-        edge_warning = near_the_edge(pairs[outcome.decision.duplicate], rank, plan.reach, len(positions), reach_option)
+        edge_warning = near_the_edge(pairs[outcome.decision.duplicate], rank, plan.reach, len(positions), *reach)
     if placement is not None:
         _warn_unmatched(placement, mics, log)
         for warning in (placement.calibration_warning, placement.crowding()):

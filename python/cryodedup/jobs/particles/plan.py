@@ -175,7 +175,8 @@ class SpeciesAsked:
             )
             for name in names
         )
-        radii = _species_radii(particles, self.radius) if self.cross_species else None
+        at = {name: d.min_dist for name, d in zip(names, species)}
+        radii = _species_radii(particles, self.radius, at) if self.cross_species else None
         return replace(resolved, species=species, radii=radii)
 
     def absent(self, particles: ParticleSet) -> list[str]:
@@ -204,16 +205,24 @@ class SpeciesAsked:
         return said
 
 
-def _species_radii(particles: ParticleSet, radius: dict[str, float]) -> np.ndarray:
-    """Each species' radius for ``--cross-species``: ``--radius NAME=Å``, else the input's (copick)."""
+def _species_radii(particles: ParticleSet, radius: dict[str, float], at: dict[str, float]) -> np.ndarray:
+    """Each species' radius for ``--cross-species``: ``--radius NAME=Å``, else the input's (copick).
+
+    ``at``: each species' minimum distance, which the refusal of a species without a radius
+    prints as its value (a copick object's radius is its distance, the other way round), so
+    the option it names runs as printed; the user puts each radius in its place.
+    """
     names = particles.species_names
     radii = {**particles.species_radii, **radius}
     missing = [name for name in names if name not in radii]
     if missing:
-        pairs = ",".join(f"{name}=Å" for name in missing)
+        pairs = ",".join(f"{name}={at[name]:g}" for name in missing)
+        one = len(missing) == 1
+        its = "its" if one else "each one's"
         raise CryodedupError(
-            f"--cross-species compares each species' size, and {listed(missing)} "
-            f"{'has' if len(missing) == 1 else 'have'} none: give --radius {pairs}"
+            f"--cross-species compares each species' size, and {listed(missing)} {'has' if one else 'have'} none: "
+            f"give --radius {pairs} ({its} distance as its radius, as a copick object's distance is its radius), "
+            f"or {its} radius in Å"
         )
     return np.array([radii[name] for name in names], dtype=np.float64)
 
@@ -509,6 +518,8 @@ def plan(options: ParticleOptions) -> ParticlePlan:
         options.copick_sessions,
         options.copick_out_user,
         options.copick_out_session,
+        frozenset(options.species_min_dist),
+        float(options.min_dist),
     )
     rows = _row_read(deciding, species, registration, options.symmetry_copies, options.insist_angles)
     score = ScoreRead(

@@ -173,6 +173,8 @@ class CopickProject(NamedTuple):
     written_as: str | None = None
     left_out: tuple[str, ...] = ()
     star_centring: str | None = None
+    #: The option that reads the sets left out too (``--copick-users`` naming the users read and theirs).
+    read_left_out: str | None = None
 
     @classmethod
     def of(cls, entry: Mapping[str, Any]) -> CopickProject:
@@ -185,6 +187,7 @@ class CopickProject(NamedTuple):
             f"user {written['user']}, session {written['session']}" if written else None,
             tuple(entry.get("left_out") or ()),
             entry.get("star_centring") or None,
+            entry.get("read_left_out"),
         )
 
     def text(self) -> str:
@@ -194,7 +197,8 @@ class CopickProject(NamedTuple):
             text += f"; kept picks written as {self.written_as}"
         if self.left_out:
             text += f"\nleft out, written by cryodedup earlier: {', '.join(self.left_out)}"
-            text += "\n(name their user in --copick-users to read them)"
+            how = self.read_left_out or "name their user in --copick-users"
+            text += f"\n(to read them too: {how})"
         if self.star_centring:
             text += f"\nSTAR files: {self.star_centring}"
         return text
