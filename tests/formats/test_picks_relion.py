@@ -207,3 +207,27 @@ def test_a_picks_jobs_annotation_folder_is_refused_and_the_file_alone_is_read_in
     result = _cli(tmp_path, "annotations/TS_01_particles.star", "--mic-psize", "1.35", "--score", "none", "-o", "B")
     assert result.exit_code == 0, result.stderr
     assert json.loads(result.stdout)["kept"] == kept
+
+
+def test_a_relion5_picks_job_folder_names_its_particle_file_to_give(tmp_path, monkeypatch):
+    import json
+
+    monkeypatch.chdir(tmp_path)
+    # RELION 5's Picks job writes particles.star in centred Å (rlnTomoName, no optics table).
+    centres = np.array([[0.0, 0.0, 0.0], [30.0, 0.0, 0.0], [0.0, 0.0, 500.0]])
+    (tmp_path / "Picks/job019").mkdir(parents=True)
+    (tmp_path / "Picks/job019/particles.star").write_text(
+        "\ndata_particles\n\nloop_\n_rlnTomoName #1\n_rlnCenteredCoordinateXAngst #2\n"
+        "_rlnCenteredCoordinateYAngst #3\n_rlnCenteredCoordinateZAngst #4\n"
+        + "".join(f"TS_01\t{x}\t{y}\t{z}\n" for x, y, z in centres)
+    )
+    refused = _cli(tmp_path, "Picks/job019", "--score", "none", "-o", "A")
+    message = " ".join(refused.stderr.split())
+    assert refused.exit_code == 1 and refused.stderr.count("\n") == 1, refused.stderr
+    assert "Picks/job019/particles.star: a RELION 5 tomography particle STAR" in message, message
+    assert "an input of its own" in message and "without picks" not in message, message
+    # As advised, the file alone: one pair within 60 Å (brute force), so 2 kept.
+    pairs = [(i, j) for i in range(3) for j in range(i + 1, 3) if np.linalg.norm(centres[i] - centres[j]) <= 60]
+    result = _cli(tmp_path, "Picks/job019/particles.star", "--score", "none", "-o", "B")
+    assert result.exit_code == 0, result.stderr
+    assert pairs == [(0, 1)] and json.loads(result.stdout)["kept"] == 2
