@@ -1204,3 +1204,24 @@ def test_copick_registration_names_runs_and_angstrom(tmp_path):
     assert "shift:-400,300,0, ± 0.0 Å (" in row and " px" not in row, row  # (no pixel: Å)
     (pair,) = summary.to_json()["registration"]["pairs"]
     assert pair["best_transform"]["shift_px"] is None and "shift_error_px" not in pair["best_transform"]
+
+
+def test_users_or_sessions_matching_no_pick_set_are_named_with_the_sets_there_are(tmp_path):
+    from click.testing import CliRunner
+
+    from cryodedup.cli import main
+
+    eye = np.eye(4)
+    config = two_users_project(tmp_path, [("alice", 100.0, eye, 0.9), ("bob", 400.0, eye, 0.5)], ["1", "2"])
+    for given in (
+        ["--copick-users", "carol"],
+        ["--copick-sessions", "5"],
+        ["--copick-users", "alice", "--copick-sessions", "2"],
+    ):
+        result = CliRunner().invoke(main, ["particles", str(config), *given, "-q"])
+        message = " ".join(result.stderr.split())
+        assert result.exit_code == 1 and result.stderr.count("\n") == 1, result.stderr
+        assert " ".join(given) in message and "alice/1, bob/2" in message, message
+    # A selection the message's sets satisfy is read: alice's pick alone, kept.
+    result = CliRunner().invoke(main, ["particles", str(config), "--copick-users", "alice", "--json", "-q"])
+    assert result.exit_code == 0 and json.loads(result.stdout)["kept"] == 1, result.stderr

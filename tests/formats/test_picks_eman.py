@@ -32,3 +32,22 @@ def test_info_json_centres(tmp_path):
     np.testing.assert_array_equal(picks.centres, [[300, 400], [12.5, 30]])
     (info / "mic7_info.json").write_text(json.dumps({"boxes": [[1, 2, "auto_local", 0.75]]}))
     assert read_picks(info / "mic7_info.json").score.tolist() == [0.75]
+
+
+def test_an_info_json_of_tomogram_picks_is_named_not_called_empty(tmp_path):
+    from click.testing import CliRunner
+
+    from cryodedup.cli import main
+
+    # e2spt_boxer's picks of a tomogram: "boxes_3d" ([x, y, z, type, score, class]), no "boxes". Two picks.
+    (tmp_path / "info").mkdir()
+    (tmp_path / "info/TS_01_info.json").write_text(
+        '{"boxes_3d": [[100, 150, 20, "manual", 0.0, 0], [100, 150, 60, "manual", 0.0, 0]], '
+        '"class_list": {"0": {"boxsize": 32, "name": "ribosome"}}}'
+    )
+    result = CliRunner().invoke(
+        main, ["particles", str(tmp_path / "info"), "--mic-psize", "10", "-o", str(tmp_path / "o")]
+    )
+    message = " ".join(result.stderr.split())
+    assert result.exit_code == 1 and result.stderr.count("\n") == 1, result.stderr
+    assert "TS_01_info.json" in message and '"boxes_3d"' in message and "no picks" not in message, message

@@ -140,3 +140,94 @@ def test_relion3_job_names_its_micrographs_star_as_the_job_is_named(tmp_path, mo
     assert f"micrographs from {(tmp_path / 'CtfFind/job003/micrographs_ctf.star').as_posix()}," in " ".join(
         outside.notes
     )
+
+
+# --- tomograms' 3-D picks are not a micrograph's coordinate files --------------------------------
+
+
+def _picks_3d(tmp_path):
+    """A template matcher's file of one tomogram as RELION 5's import takes it (tilt-series pixels of
+    1.35 Å from the corner, no rlnTomoName), and the same picks with the tomogram named.
+
+    Two picks share x and y and lie 400 pixels (540 Å) apart in z: no duplicates in 3-D.
+    """
+    rows = [(1000.0, 1500.0, 200.0, 0.4), (1000.0, 1500.0, 600.0, 0.3), (1300.0, 1500.0, 600.0, 0.2)]
+    head = "\n# version 50001\n\ndata_\n\nloop_\n_rlnCoordinateX #1\n_rlnCoordinateY #2\n_rlnCoordinateZ #3\n"
+    (tmp_path / "tm").mkdir()
+    (tmp_path / "tm/TS_01.star").write_text(
+        head + "_rlnLCCmax #4\n" + "".join(f"{x} {y} {z} {s}\n" for x, y, z, s in rows)
+    )
+    (tmp_path / "annotations").mkdir()
+    (tmp_path / "annotations/TS_01_particles.star").write_text(
+        head + "_rlnTomoName #4\n" + "".join(f"{x} {y} {z} TS_01\n" for x, y, z, _ in rows)
+    )
+    centres = np.array([r[:3] for r in rows]) * 1.35
+    # Brute force: the pairs within 60 Å in 3-D (none), hence every pick kept.
+    within = [(i, j) for i in range(3) for j in range(i + 1, 3) if np.linalg.norm(centres[i] - centres[j]) <= 60]
+    return within, 3 - len({j for _, j in within})
+
+
+def _cli(tmp_path, *args):
+    from click.testing import CliRunner
+
+    from cryodedup.cli import main
+
+    return CliRunner().invoke(main, ["particles", *args, "--min-dist", "60", "--json", "-q"], catch_exceptions=False)
+
+
+def test_a_template_matchers_3d_picks_are_refused_and_the_import_list_advised_works(tmp_path, monkeypatch):
+    import json
+
+    monkeypatch.chdir(tmp_path)
+    within, kept = _picks_3d(tmp_path)
+    assert within == [] and kept == 3
+    for given in ("tm/TS_01.star", "tm", "tm/*.star"):  # the file, its folder, a pattern
+        refused = _cli(tmp_path, given, "--mic-psize", "1.35", "--score", "rlnLCCmax", "-o", "A")
+        message = " ".join(refused.stderr.split())
+        assert refused.exit_code == 1 and refused.stderr.count("\n") == 1, refused.stderr
+        assert "tm/TS_01.star: has rlnCoordinateZ" in message and "import list" in message, message
+    # The advice as printed: a RELION 5 import list naming the file.
+    (tmp_path / "list.star").write_text(
+        "\ndata_\n\nloop_\n_rlnTomoName #1\n_rlnTomoImportParticleFile #2\nTS_01 tm/TS_01.star\n"
+    )
+    result = _cli(tmp_path, "list.star", "--mic-psize", "1.35", "--score", "rlnLCCmax", "-o", "B")
+    assert result.exit_code == 0, result.stderr
+    assert (json.loads(result.stdout)["kept"], json.loads(result.stdout)["rejected"]) == (kept, 0)
+
+
+def test_a_picks_jobs_annotation_folder_is_refused_and_the_file_alone_is_read_in_3d(tmp_path, monkeypatch):
+    import json
+
+    monkeypatch.chdir(tmp_path)
+    _, kept = _picks_3d(tmp_path)
+    # The annotation files are in pixels of the 1.35 Å tilt series here (as --mic-psize says).
+    refused = _cli(tmp_path, "annotations", "--mic-psize", "1.35", "--score", "none", "-o", "A")
+    message = " ".join(refused.stderr.split())
+    assert refused.exit_code == 1 and "has rlnCoordinateZ" in message and "an input of its own" in message, message
+    result = _cli(tmp_path, "annotations/TS_01_particles.star", "--mic-psize", "1.35", "--score", "none", "-o", "B")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["kept"] == kept
+
+
+def test_a_relion5_picks_job_folder_names_its_particle_file_to_give(tmp_path, monkeypatch):
+    import json
+
+    monkeypatch.chdir(tmp_path)
+    # RELION 5's Picks job writes particles.star in centred Å (rlnTomoName, no optics table).
+    centres = np.array([[0.0, 0.0, 0.0], [30.0, 0.0, 0.0], [0.0, 0.0, 500.0]])
+    (tmp_path / "Picks/job019").mkdir(parents=True)
+    (tmp_path / "Picks/job019/particles.star").write_text(
+        "\ndata_particles\n\nloop_\n_rlnTomoName #1\n_rlnCenteredCoordinateXAngst #2\n"
+        "_rlnCenteredCoordinateYAngst #3\n_rlnCenteredCoordinateZAngst #4\n"
+        + "".join(f"TS_01\t{x}\t{y}\t{z}\n" for x, y, z in centres)
+    )
+    refused = _cli(tmp_path, "Picks/job019", "--score", "none", "-o", "A")
+    message = " ".join(refused.stderr.split())
+    assert refused.exit_code == 1 and refused.stderr.count("\n") == 1, refused.stderr
+    assert "Picks/job019/particles.star: a RELION 5 tomography particle STAR" in message, message
+    assert "an input of its own" in message and "without picks" not in message, message
+    # As advised, the file alone: one pair within 60 Å (brute force), so 2 kept.
+    pairs = [(i, j) for i in range(3) for j in range(i + 1, 3) if np.linalg.norm(centres[i] - centres[j]) <= 60]
+    result = _cli(tmp_path, "Picks/job019/particles.star", "--score", "none", "-o", "B")
+    assert result.exit_code == 0, result.stderr
+    assert pairs == [(0, 1)] and json.loads(result.stdout)["kept"] == 2

@@ -85,3 +85,36 @@ def test_scale_told_only_when_the_picks_reach_the_edges():
     with pytest.raises(CryodedupError, match="at -s 3 the picks reach 75%"):
         infer(149.5, 0.0, (100, 602))
     assert infer(148.0, 0.0, (100, 602))[0] == 4  # 149 / 150 = 99 %; at -s 3 75 %
+
+
+def test_a_topaz_table_of_3d_picks_is_refused_and_the_import_list_advised_works(tmp_path, monkeypatch):
+    import json
+
+    from click.testing import CliRunner
+
+    from cryodedup.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    # topaz's tomogram picks (train3d's targets; --dims 3): x, y and z in voxels of 10 Å. The first two
+    # share x and y, 40 voxels (400 Å) apart in z; the fourth is the first again, 3 and 1 voxels off.
+    voxels = np.array([[100, 150, 20], [100, 150, 60], [300, 150, 60], [103, 150, 21]], dtype=float)
+    (tmp_path / "picks3d.txt").write_text(
+        "image_name\tx_coord\ty_coord\tz_coord\tscore\n"
+        + "".join(f"TS_01\t{x:g}\t{y:g}\t{z:g}\t{1.0 - k / 10}\n" for k, (x, y, z) in enumerate(voxels))
+    )
+    run = ["--mic-psize", "10", "--topaz-scale", "1", "--min-dist", "60", "--score", "none", "--json", "-q"]
+    refused = CliRunner().invoke(main, ["particles", "picks3d.txt", *run, "-o", "A"])
+    assert refused.exit_code == 1 and refused.stderr.count("\n") == 1, refused.stderr
+    message = " ".join(refused.stderr.split())
+    assert "picks3d.txt: line 1: a z_coord column" in message and "import list" in message, message
+    # The advice as printed: each tomogram's x y z in a text file, named by an import list.
+    (tmp_path / "TS_01.txt").write_text("".join(f"{x:g} {y:g} {z:g}\n" for x, y, z in voxels))
+    (tmp_path / "list.star").write_text(
+        "\ndata_\n\nloop_\n_rlnTomoName #1\n_rlnTomoImportParticleFile #2\nTS_01 TS_01.txt\n"
+    )
+    result = CliRunner().invoke(main, ["particles", "list.star", *run[:2], *run[4:], "-o", "B"])
+    assert result.exit_code == 0, result.stderr
+    # Brute force in 3-D, in Å: one pair within 60 Å (the first and fourth), so 3 of 4 kept.
+    centres = voxels * 10
+    pairs = [(i, j) for i in range(4) for j in range(i + 1, 4) if np.linalg.norm(centres[i] - centres[j]) <= 60]
+    assert pairs == [(0, 3)] and json.loads(result.stdout)["kept"] == 3

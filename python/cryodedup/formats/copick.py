@@ -182,12 +182,14 @@ def _pick_sets(config: Path, root: Any, selection: CopickSelection) -> tuple[dic
     users, sessions = _names(selection.users), _names(selection.sessions)
     out = (selection.out_user, selection.out_session)
     written = OwnOutputs(root)
-    found, left_out = [], set()
+    found, left_out, every = [], set(), set()
     for run in sorted(root.runs, key=lambda r: r.name):
         for picks in run.picks:
             key = (picks.user_id, picks.session_id)
             if picks.pickable_object_name not in objects or key == out:
                 continue  # (segmentation objects; the picks this job writes)
+            if not wanted or picks.pickable_object_name in wanted:
+                every.add(key)  # (the pick sets of the objects read, to name when the names given match none)
             if (wanted and picks.pickable_object_name not in wanted) or (users and picks.user_id not in users):
                 continue
             if sessions and picks.session_id not in sessions:
@@ -196,8 +198,21 @@ def _pick_sets(config: Path, root: Any, selection: CopickSelection) -> tuple[dic
                 left_out.add(key)  # (an earlier result is no annotator: read only when its user is named)
                 continue
             found.append((run.name, picks.pickable_object_name, key, picks))
+    if not found and (users or sessions):
+        _refuse_unmatched(config, selection, every)
     found.sort(key=lambda item: item[:3])
     return objects, found, left_out
+
+
+def _refuse_unmatched(config: Path, selection: CopickSelection, every: set[tuple[str, str]]) -> None:
+    """``--copick-users`` / ``--copick-sessions`` that match no pick set, refused naming the sets there are."""
+    chosen = " ".join(
+        f"{option} {names}"
+        for option, names in (("--copick-users", selection.users), ("--copick-sessions", selection.sessions))
+        if names
+    )
+    there = ", ".join(f"{user}/{session}" for user, session in sorted(every)) or "none"
+    raise InputFileError(f"{config}: {chosen}: no pick set matches; the project's pick sets (user/session): {there}")
 
 
 def _particle_objects(config: Path, root: Any, named: str | None) -> tuple[dict[str, Any], set[str] | None]:

@@ -36,12 +36,31 @@ __all__ = [
     "Micrographs",
     "find_image",
     "images_found",
+    "listed_names_by_file_name",
     "load_inputs",
     "micrograph_list",
     "resolve_paths",
     "search_roots",
     "stated_pixel_sizes",
 ]
+
+
+def listed_names_by_file_name(names: Sequence[str], listed: Sequence[str]) -> dict[str, str]:
+    """The listed name of each of ``names`` not listed as written, where one alone has its file name.
+
+    As pixel sizes are looked up (:func:`listed_by_file_name`): a key (``name_key``: ``TS_01.mrc``
+    and ``TS_01`` alike) that two of ``names`` share, or that names two listed entries, is not
+    looked up: the caller then refuses the name.
+    """
+    keys = [name_key(n) for n in names]
+    by_key: dict[str, list[str]] = {}
+    for entry in listed:
+        by_key.setdefault(name_key(entry), []).append(entry)
+    found = {}
+    for name, key in zip(names, keys):
+        if name not in by_key.get(key, ()) and keys.count(key) == 1 and len(by_key.get(key, ())) == 1:
+            found[name] = by_key[key][0]
+    return found
 
 
 @dataclass

@@ -314,6 +314,12 @@ def _star_kind(path: Path) -> str:
         return "cryolo-cbox"
     for block in star.blocks:
         labels = block.labels or []
+        if "rlnCenteredCoordinateXAngst" in labels:  # a RELION 5 Picks job's particles.star, or refined subtomograms
+            raise InputFileError(
+                f"{path}: a RELION 5 tomography particle STAR (rlnCenteredCoordinateX/Y/ZAngst), not a picker's "
+                "coordinate file (a folder or a quoted pattern is read as one picker's per-micrograph files): give it "
+                "as an input of its own"
+            )
         if "rlnCoordinateX" in labels and "rlnMicrographName" not in labels:
             return "relion"
         if "rlnMicrographName" in labels and ("rlnCoordinateX" in labels or "rlnImageName" in labels):

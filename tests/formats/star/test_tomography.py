@@ -8,6 +8,7 @@ computed with starfile and numpy, and the brute-force greedy rule of tests/oracl
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 import starfile
 from click.testing import CliRunner
@@ -252,6 +253,44 @@ def test_real_picks_annotation_file_needs_the_tomogram_pixel_size(tmp_path):
     result = CliRunner().invoke(main, ["particles", str(path), "-o", str(tmp_path / "o"), "--score", "none"])
     assert result.exit_code == 1 and "RELION 3.0" not in result.stderr
     assert "tomogram coordinates in pixels" in " ".join(result.stderr.split())
+
+
+def test_a_pytom_candidates_file_names_its_voxel_size_and_the_advice_works(tmp_path):
+    # pytom-match-pick's pytom_extract_candidates.py writes (through starfile) voxel coordinates of
+    # the matched tomogram, its voxel size in rlnDetectorPixelSize (no rlnMagnification) and the
+    # tomogram's file in rlnMicrographName (docs/Developers.md of SBC-Utrecht/pytom-match-pick).
+    rng = np.random.default_rng(4)
+    voxels = rng.uniform(20, 400, size=(40, 3))
+    voxels[20:] = voxels[:20] + rng.normal(scale=1.5, size=(20, 3))  # the same 20 particles again, ~2.6 voxels off
+    table = {
+        "rlnCoordinateX": voxels[:, 0],
+        "rlnCoordinateY": voxels[:, 1],
+        "rlnCoordinateZ": voxels[:, 2],
+        "rlnAngleRot": np.zeros(40),
+        "rlnAngleTilt": np.zeros(40),
+        "rlnAnglePsi": np.zeros(40),
+        "rlnLCCmax": rng.uniform(0.1, 0.4, size=40),
+        "rlnCutOff": np.full(40, 0.09),
+        "rlnSearchStd": np.full(40, 0.02),
+        "rlnDetectorPixelSize": np.full(40, 13.79),
+        "rlnMicrographName": ["TS_01.mrc"] * 40,
+    }
+    path = tmp_path / "TS_01_particles.star"
+    starfile.write(pd.DataFrame(table), path)
+    out = str(tmp_path / "o")
+    refused = CliRunner().invoke(main, ["particles", str(path), "--score", "rlnLCCmax", "--min-dist", "60", "-o", out])
+    message = " ".join(refused.stderr.split())
+    assert refused.exit_code == 1 and "rlnDetectorPixelSize" in message, message
+    advice = message.split("so ")[-1].split(")")[0].split()  # as printed: "--mic-psize 13.79"
+    assert advice == ["--mic-psize", "13.79"], message
+    # The advice as printed: 13.79 Å voxels, duplicates within 60 Å (4.35 voxels).
+    result = CliRunner().invoke(
+        main, ["particles", str(path), "--score", "rlnLCCmax", "--min-dist", "60", "-o", out, *advice]
+    )
+    assert result.exit_code == 0, result.stderr
+    expected = oracle_by_group(np.zeros(40), voxels * 13.79, table["rlnLCCmax"], 60.0)
+    kept = starfile.read(tmp_path / "o/particles_kept.star")
+    assert np.allclose(kept["rlnLCCmax"], table["rlnLCCmax"][expected], atol=1e-6) and 15 <= expected.sum() < 40
 
 
 # --- issue 27 item 9: --min-dist-z -----------------------------------------------------------------

@@ -84,6 +84,20 @@ def test_mixed_frames_meet_with_the_tomograms_star(tmp_path):
         assert sorted(written) == sorted(lines)
 
 
+def test_a_pytom_voxel_file_meets_centred_picks_by_its_tomograms_file_name(tmp_path):
+    # pytom-match-pick (voxel mode) names its tomogram by file, rlnMicrographName 't1.mrc', where the
+    # tomograms STAR lists 't1': its pixel size is found there by file name, and so must its centre be.
+    voxel = [[100.0, 70.0, 40.0], [150.0, 80.0, 20.0], [10.0, 10.0, 10.0]]
+    labels = ["rlnCoordinateX", "rlnCoordinateY", "rlnCoordinateZ", "rlnLCCmax", "rlnMicrographName"]
+    pytom = write_star(tmp_path / "t1_particles.star", labels, [[*v, 0.3, "t1.mrc"] for v in voxel], block="")
+    # Hand-worked: 10 Å voxels; t1's centre lies (998, 798, 398) Å from its corner (tomograms_star).
+    # The first two voxel picks again in centred Å, 1 Å off; a third centred pick 500 Å from any.
+    centred = [[v[0] * 10 - 998 + 1, v[1] * 10 - 798, v[2] * 10 - 398] for v in voxel[:2]] + [[0.0, 0.0, 0.0]]
+    picks = write_star(tmp_path / "particles.star", CENTRED, [["t1", *c] for c in centred])
+    summary = run(tmp_path, [picks, pytom], min_dist=5.0, micrographs=tomograms_star(tmp_path), score="none")
+    assert (summary.particles, summary.kept, summary.rejected) == (6, 4, 2)
+
+
 def test_the_pixel_file_first_is_refused_with_the_order_to_give(tmp_path):
     centred, pixels = two_frames(tmp_path)
     with pytest.raises(CryodedupError, match=r"give particles\.star first"):

@@ -52,6 +52,11 @@ def read_info_json(request: PickRead) -> Picks:
         boxes = info.get("boxes", []) if isinstance(info, dict) else None
         if not isinstance(boxes, list):
             raise InputFileError(f'{file}: expected a JSON object with a "boxes" list (EMAN2 _info.json)')
+        if info.get("boxes_3d") and not boxes:  # e2spt_boxer's tomogram picks: not "no picks"
+            raise InputFileError(
+                f'{file}: "boxes_3d" (a tomogram\'s 3-D picks, as e2spt_boxer writes them) and no "boxes": '
+                "3-D picks are not read from EMAN2 _info.json files"
+            )
         index = builder.add_file(file, stem(file), "")
         x, y, score = [], [], []
         for k, box in enumerate(boxes):

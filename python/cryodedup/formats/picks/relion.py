@@ -263,6 +263,8 @@ def _read_stars(entries: list[tuple[str, str]], builder: PicksBuilder) -> Picks:
             raise InputFileError(
                 f"{file}: has rlnMicrographName: a particle STAR, not a per-micrograph coordinate file"
             )
+        if "rlnCoordinateZ" in labels:
+            raise InputFileError(_tomogram_picks(file, labels))
         builder.add_file(file, name, header, footer)
         labels_read.append(labels)
     score_in = {SCORE in labels for labels in labels_read}
@@ -272,3 +274,20 @@ def _read_stars(entries: list[tuple[str, str]], builder: PicksBuilder) -> Picks:
         builder.notes.append(f"{SCORE} is missing from some files: their picks have no score (NaN, ranked last)")
     # Scored when any file has the figure of merit (the others' picks are NaN, ranked last).
     return builder.build(own_score([SCORE], lambda label: True in score_in))
+
+
+def _tomogram_picks(file: str, labels: list[str]) -> str:
+    """The refusal of a tomogram's 3-D picks among per-micrograph coordinate files, with what reads them.
+
+    Read as a micrograph's picks, x and y alone would be compared: picks far apart in z would be
+    called duplicates. A file naming its tomogram (rlnTomoName: a RELION 5 Picks job's annotation
+    file) is read whole as an input of its own; one that does not (a template matcher's per-tomogram
+    file) is named by a RELION 5 import list.
+    """
+    what = (
+        f"{file}: has rlnCoordinateZ: a tomogram's 3-D picks, not a micrograph's coordinate file "
+        "(read as one, z would be ignored); "
+    )
+    if "rlnTomoName" in labels:
+        return what + "give each such file as an input of its own, not in a folder or pattern"
+    return what + "give a RELION 5 import list naming it (a STAR loop of rlnTomoName and rlnTomoImportParticleFile)"

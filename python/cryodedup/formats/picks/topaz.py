@@ -44,6 +44,12 @@ def read_table(request: PickRead) -> Picks:
                 f"{file}: line 1: expected the topaz header image_name<TAB>x_coord<TAB>y_coord[<TAB>score], "
                 f"missing {', '.join(missing)}"
             )
+        if "z_coord" in labels:  # topaz's tomogram picks (--dims 3 training labels): x and y alone would be compared
+            raise InputFileError(
+                f"{file}: line 1: a z_coord column: a tomogram's 3-D picks, which a micrograph's topaz table does not "
+                "hold (read as one, z would be ignored): give each tomogram's x y z as a text file named by a RELION 5 "
+                "import list (a STAR loop of rlnTomoName and rlnTomoImportParticleFile)"
+            )
         builder.add_file(file, None, header)
     x, y = tables.numbers["x_coord"], tables.numbers["y_coord"]
     _refuse_non_finite(files, tables, x, y)

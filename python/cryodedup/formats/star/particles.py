@@ -182,6 +182,12 @@ def read_star_files(
         return read(defer=False)
 
 
+def _centre_offsets(tomograms: Tomograms, scan: Any, part: ParticleStar, scale: Scale) -> np.ndarray:
+    """Each row's tomogram centre from its corner (Å), the tomogram found as its pixel size was (by file name too)."""
+    by_file_name = scale.match_micrographs != "path"
+    return tomograms.centre_offsets(scan.key_names, part.where(), by_file_name=by_file_name)[scan.groups]
+
+
 def _read_star_files(
     inputs: list[Path],
     outdir: StrPath,
@@ -239,7 +245,7 @@ def _read_star_files(
         for assumed in part.columns.assumed:
             warn(f"{part.where()}: {assumed}")
         if k in rewritten and tomograms is not None:  # into the centred frame of the others (and of the output)
-            scan.centres -= tomograms.centre_offsets(scan.key_names, part.where())[scan.groups]
+            scan.centres -= _centre_offsets(tomograms, scan, part, scales[k])
             part.rewritten = scan.centres
         rows.psizes_by_name.update(found_by_name)
         if split is not None:

@@ -218,11 +218,29 @@ def tomogram_pixels_need(part: ParticleTable) -> str:
     """
     where = f"{part.where()}: tomogram coordinates in pixels ({', '.join(part.columns.coords)}"
     if part.columns.key != "rlnTomoName":  # a RELION 3 subtomogram file names its tomogram's .mrc
-        return f"{where}) and no pixel size for them; give the tomograms' pixel size with --mic-psize"
+        return (
+            f"{where}) and no pixel size for them; give the tomograms' pixel size with --mic-psize{_pytom_voxel(part)}"
+        )
     return (
         f"{where}, as in a RELION 5 Picks job's annotation file: pixels of the reconstructed tomogram) and no "
         "pixel size for them; give it with --mic-psize (rlnTomoTiltSeriesPixelSize × rlnTomoTomogramBinning "
         "of the tomograms STAR), or give the Picks job's particles.star, whose centres are in Å"
+    )
+
+
+def _pytom_voxel(part: ParticleTable) -> str:
+    """The voxel size pytom-match-pick's candidates file states, as advice ('' where it states none).
+
+    pytom_extract_candidates.py writes the matched tomogram's voxel size in rlnDetectorPixelSize,
+    without RELION 3.0's rlnMagnification that would make it a detector pixel in µm.
+    """
+    row = part.first_row()
+    voxel = row.get("rlnDetectorPixelSize", "")
+    if "rlnMagnification" in row or not is_number(voxel) or not 0 < float(voxel) < float("inf"):
+        return ""
+    return (
+        f" (pytom-match-pick writes the tomogram's voxel size in rlnDetectorPixelSize: {float(voxel):g} Å "
+        f"in its first row, so --mic-psize {float(voxel):g})"
     )
 
 

@@ -25,6 +25,7 @@ from ...particle_set import (
     TypedTomogramPixelSize,
     UnstatedPixel,
 )
+from ..micrograph_lists import listed_names_by_file_name
 from .file import StarFile, is_number
 from .particle_table import ParticleTable
 from .tomography import TILT_SERIES_PSIZE, warp_tomograms
@@ -71,7 +72,9 @@ class Tomograms:
     #: The reconstructed tomogram's MRC as written (RELION 5's rlnTomoReconstructedTomogram); empty without it.
     reconstructed: dict[str, str] = field(default_factory=dict)
 
-    def centre_offsets(self, names: list[str], where: str, *, picks_job: bool = True) -> np.ndarray:
+    def centre_offsets(
+        self, names: list[str], where: str, *, picks_job: bool = True, by_file_name: bool = False
+    ) -> np.ndarray:
         """Per tomogram of ``names``: where its centre lies from its corner, in Å, (len(names), 3).
 
         RELION 5's Picks job (Python) writes ``centred = corner - (size / 2 - 1) * tilt-series pixel``
@@ -79,8 +82,11 @@ class Tomograms:
         picks within 3e-4 Å). Its C++ programs, which read what the Import job imports, centre
         on ``size / 2`` (``TomogramSet::loadTomogram``: ``centre = w0 / 2.0``; ``ParticleSet::
         getParticleCoordDecenteredPixel``): ``picks_job=False``. A tomogram absent from the file
-        is refused, named.
+        is refused, named. ``by_file_name``: a name the file does not list is looked up by its file name
+        (``TS_01.mrc`` for ``TS_01``), as its pixel size was (``--match-micrographs`` auto or name).
         """
+        listed = listed_names_by_file_name(names, list(self.sizes)) if by_file_name else {}
+        names = [listed.get(n, n) for n in names]
         missing = [n for n in names if n not in self.sizes]
         if missing:
             raise InputFileError(
