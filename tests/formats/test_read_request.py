@@ -87,7 +87,7 @@ def test_the_request_takes_each_value_from_its_option():
         ),
         ScoreRead("rlnLogLikeliContribution", "min", "rank", 17, True),
         RowRead("none", True, "rlnClassNumber", "ignore", True),
-        CopickSelection("ribosome", "alice", "1", "tool", "9"),
+        CopickSelection("ribosome", "alice", "1", "tool", "9", frozenset(), 0.0),
         "cryosparc",
     )
     assert read_request(options) == expected
