@@ -430,6 +430,7 @@ class ScanPictures:
     picks: npt.NDArray[np.int64]
     kept: npt.NDArray[np.int64]
     page: PageTexts | None
+    extent: tuple[list[float], list[float]] | None
 
 class ColumnValues:
     """One column set row by row: row i's field becomes ``texts[choice[i] - 1]`` (0: unchanged)."""

@@ -163,10 +163,12 @@ def _write_picks(
 def scanned_files(details: ParticleDetails, rules: Sequence[str]) -> _core.PageTexts | None:
     """The files of picks the one-pass scan made as it decided, where they are this page's (None: made by the page).
 
-    ``rules``: the rules the page names (:attr:`PagePicks.rules`).
+    ``rules``: the rules the page names (:attr:`PagePicks.rules`). The rows are then in
+    micrograph order, not looked at again (a comparison of every row, 25 ms at 10M, before
+    the drawing starts): the scan decides only rows that come micrograph by micrograph, each
+    micrograph numbered as it first comes, and gives up at a micrograph that comes back.
     """
-    made = _made_by_the_scan(details, rules, None)
-    return None if made is None or _micrograph_order(details.groups) is not None else made
+    return _made_by_the_scan(details, rules, None)
 
 
 def _made_by_the_scan(

@@ -321,13 +321,16 @@ pub(crate) struct ScanPictures {
     kept: Py<PyArray1<i64>>,
     /// The page's files of picks, where `SplitRule.page` asked for them and the scan made them.
     page: Option<Py<PageTexts>>,
+    /// The lowest and the highest value of each coordinate over every row (Å), None without rows.
+    extent: Option<(Vec<f64>, Vec<f64>)>,
 }
 
 impl ScanPictures {
     fn of(py: Python<'_>, counts: PictureCounts, plan: Py<NearestHistogram>) -> Self {
         let wide = |v: Vec<u64>| v.into_iter().map(|c| c as i64).collect::<Vec<i64>>().into_pyarray(py).unbind();
         let nearest = counts.nearest.map(|n| (wide(n.counts), n.within[0] as i64));
-        ScanPictures { nearest, plan, picks: wide(counts.picks), kept: wide(counts.kept), page: None }
+        let (picks, kept) = (wide(counts.picks), wide(counts.kept));
+        ScanPictures { nearest, plan, picks, kept, page: None, extent: counts.extent }
     }
 }
 
