@@ -330,7 +330,9 @@ impl ScanPictures {
         let wide = |v: Vec<u64>| v.into_iter().map(|c| c as i64).collect::<Vec<i64>>().into_pyarray(py).unbind();
         let nearest = counts.nearest.map(|n| (wide(n.counts), n.within[0] as i64));
         let (picks, kept) = (wide(counts.picks), wide(counts.kept));
-        ScanPictures { nearest, plan, picks, kept, page: None, extent: counts.extent }
+        let dim = counts.extent.len() / 2;
+        let extent = (dim > 0).then(|| (counts.extent[..dim].to_vec(), counts.extent[dim..].to_vec()));
+        ScanPictures { nearest, plan, picks, kept, page: None, extent }
     }
 }
 

@@ -33,10 +33,10 @@ pub struct PictureCounts {
     pub picks: Vec<u64>,
     /// The kept rows of each micrograph, by id.
     pub kept: Vec<u64>,
-    /// The lowest and the highest value of each coordinate over every row (None: no rows),
-    /// the pictures' frame of a micrograph without an image: its rows are in cache here, a
-    /// pass of their own over ten million centres after the scan took 80 ms.
-    pub extent: Option<(Vec<f64>, Vec<f64>)>,
+    /// The lowest value of each coordinate over every row, then the highest (`2 * dim`
+    /// values; empty without rows): the pictures' frame of a micrograph without an image. The
+    /// rows are in cache here; a pass of their own over ten million centres after the scan took 80 ms.
+    pub extent: Vec<f64>,
 }
 
 /// A batch's micrograph ids and centres, copied for the histogram's thread.
@@ -114,8 +114,8 @@ impl PictureTally {
         let nearest = self.counter.take().and_then(|thread| thread.join().ok()).and_then(Result::ok);
         self.picks.resize(micrographs, 0);
         self.kept.resize(micrographs, 0);
-        let (picks, kept, extent) =
-            (std::mem::take(&mut self.picks), std::mem::take(&mut self.kept), self.extent.take());
+        let (picks, kept) = (std::mem::take(&mut self.picks), std::mem::take(&mut self.kept));
+        let extent = self.extent.take().map_or_else(Vec::new, |(low, high)| [low, high].concat());
         PictureCounts { nearest, picks, kept, extent }
     }
 }
@@ -205,7 +205,7 @@ mod tests {
         let column = |c: usize| centres.iter().skip(c).step_by(2).copied();
         let low: Vec<f64> = (0..2).map(|c| column(c).fold(f64::INFINITY, f64::min)).collect();
         let high: Vec<f64> = (0..2).map(|c| column(c).fold(f64::NEG_INFINITY, f64::max)).collect();
-        assert_eq!(got.extent, Some((low, high)));
+        assert_eq!(got.extent, [low, high].concat());
     }
 
     #[test]
@@ -227,9 +227,9 @@ mod tests {
         let low: Vec<f64> = (0..3).map(|c| column(c).fold(f64::INFINITY, f64::min)).collect();
         let high: Vec<f64> = (0..3).map(|c| column(c).fold(f64::NEG_INFINITY, f64::max)).collect();
         assert_eq!((low[0], high[1], low[2]), (-5000.0, 9000.0, -7000.0));
-        assert_eq!(tally.finish(key as usize).extent, Some((low, high)));
+        assert_eq!(tally.finish(key as usize).extent, [low, high].concat());
         let empty = PictureTally::new(NearestPlan { reach: 50.0, edges: vec![0.0, 50.0], within: 5.0 }, 2);
-        assert_eq!(empty.finish(0).extent, None);
+        assert!(empty.finish(0).extent.is_empty());
     }
 
     #[test]
