@@ -22,7 +22,7 @@ from .canvas import TICK_TEXT, Canvas, Panel, Picture, nice_ticks, text_width, t
 from .scan_plans import nn_histogram_top
 
 if TYPE_CHECKING:
-    from .. import _core
+    import cryodedup._core as _core
 
 __all__ = [
     "DISPLACED_COLOUR",
