@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import csv
 import json
+import os
 import re
 import shutil
 from collections import Counter
@@ -195,6 +196,18 @@ def test_cards_name_micrographs_by_what_tells_them_apart():
     assert micrograph_page._card_names(relion) == ["FoilHole_1_Data_000000", "FoilHole_1_Data_000100"]
     assert micrograph_page._card_names(["a/m.mrc", "b/m.mrc"]) is None  # (file names alike: the whole names)
     assert micrograph_page._card_names(["m1.mrc"]) is None
+
+
+def test_the_shared_ending_is_the_shared_start_of_the_texts_reversed():
+    # Oracle: os.path.commonprefix of every text reversed, on random short texts of a few
+    # letters (endings shared in part, empty texts, one text, a text that is another's ending).
+    rng = np.random.default_rng(7)
+    for _ in range(3000):
+        texts = ["".join(rng.choice(list("ab_.x"), size=rng.integers(0, 7))) for _ in range(rng.integers(1, 6))]
+        if rng.random() < 0.5:
+            texts = [t + "_end.mrc" for t in texts]
+        expected = os.path.commonprefix([t[::-1] for t in texts])[::-1]  # noqa: RUF071 (characters)
+        assert micrograph_page._shared_ending(texts) == expected, texts
 
 
 def test_sorting_search_and_filters(browser, project):
