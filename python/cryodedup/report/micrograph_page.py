@@ -35,7 +35,7 @@ from .canvas import KEPT_COLOUR, REJECTED_COLOUR
 from .html_report import Page, PageBatch
 from .particle_base import DISPLACED_COLOUR, SPECIES_COLOURS, UNCONFIRMED_COLOUR, ParticleDetails
 from .picks_figures import MicrographImage, display_image, grey
-from .scan_plans import CHUNK
+from .scan_plans import CHUNK, PAGE_FOLDER
 
 __all__ = [
     "PAGE_FOLDER",
@@ -50,7 +50,6 @@ __all__ = [
 
 #: The page, beside report.html, and the folder of its index, picks and thumbnails.
 PAGE_FILE = "micrographs.html"
-PAGE_FOLDER = "micrographs"
 INDEX_FILE = f"{PAGE_FOLDER}/index.js"
 #: About how many pixels across a thumbnail is binned to (``formats.mrc.binned_image``).
 THUMBNAIL_WIDTH = 320
