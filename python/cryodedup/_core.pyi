@@ -386,6 +386,8 @@ class SplitRule:
     input: str
     pictures: NearestHistogram | None
     page: PageFilesPlan | None
+    #: The scratch folder the page's files of picks are written into as the scan makes them (None: held).
+    page_folder: Path | None
     def __init__(
         self,
         rule: DedupRule,
@@ -397,6 +399,7 @@ class SplitRule:
         input: str = "",
         pictures: NearestHistogram | None = None,
         page: PageFilesPlan | None = None,
+        page_folder: str | os.PathLike[str] | None = None,
     ) -> None: ...
 
 class PageFilesPlan:
@@ -407,11 +410,16 @@ class PageFilesPlan:
     def __init__(self, chunk: int, rules: list[str]) -> None: ...
 
 class PageTexts:
-    """The page's files of picks made by a one-pass scan, kept until written (``write``: as many paths as files)."""
+    """The page's files of picks made by a one-pass scan, kept until written (``write``: as many paths as files).
+
+    Where the scan was given ``SplitRule.page_folder``, they were written there as they were made
+    (``folder``; ``picks_NNNNN.js``) and none is held.
+    """
 
     files: int
     chunk: int
     rules: list[str]
+    folder: Path | None
     def write(self, paths: list[str | os.PathLike[str]]) -> None: ...
 
 class NearestHistogram:
@@ -430,6 +438,7 @@ class ScanPictures:
     picks: npt.NDArray[np.int64]
     kept: npt.NDArray[np.int64]
     page: PageTexts | None
+    extent: tuple[list[float], list[float]] | None
 
 class ColumnValues:
     """One column set row by row: row i's field becomes ``texts[choice[i] - 1]`` (0: unchanged)."""

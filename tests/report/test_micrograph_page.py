@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import csv
 import json
+import os
 import re
 import shutil
 from collections import Counter
@@ -195,6 +196,31 @@ def test_cards_name_micrographs_by_what_tells_them_apart():
     assert micrograph_page._card_names(relion) == ["FoilHole_1_Data_000000", "FoilHole_1_Data_000100"]
     assert micrograph_page._card_names(["a/m.mrc", "b/m.mrc"]) is None  # (file names alike: the whole names)
     assert micrograph_page._card_names(["m1.mrc"]) is None
+
+
+def test_a_text_is_written_as_it_is_where_it_is_printable_ascii_without_quote_or_backslash():
+    # Oracle: each character's code tested by hand, on random texts of control characters,
+    # DEL, quotes, backslashes, non-ASCII (U+2028 among them) and plain letters.
+    rng = np.random.default_rng(11)
+    codes = [0, 9, 10, 31, 32, 33, 34, 65, 92, 126, 127, 128, 233, 0x2028]
+    for _ in range(5000):
+        text = "".join(chr(c) for c in rng.choice(codes, size=rng.integers(0, 5)))
+        plain = all(0x20 <= ord(c) < 0x7F and c not in '"\\' for c in text)
+        assert micrograph_page._unescaped(text) == plain, repr(text)
+        if plain:
+            assert json.dumps(text) == f'"{text}"'
+
+
+def test_the_shared_ending_is_the_shared_start_of_the_texts_reversed():
+    # Oracle: os.path.commonprefix of every text reversed, on random short texts of a few
+    # letters (endings shared in part, empty texts, one text, a text that is another's ending).
+    rng = np.random.default_rng(7)
+    for _ in range(3000):
+        texts = ["".join(rng.choice(list("ab_.x"), size=rng.integers(0, 7))) for _ in range(rng.integers(1, 6))]
+        if rng.random() < 0.5:
+            texts = [t + "_end.mrc" for t in texts]
+        expected = os.path.commonprefix([t[::-1] for t in texts])[::-1]  # noqa: RUF071 (characters)
+        assert micrograph_page._shared_ending(texts) == expected, texts
 
 
 def test_sorting_search_and_filters(browser, project):

@@ -35,7 +35,7 @@ from .canvas import KEPT_COLOUR, REJECTED_COLOUR
 from .html_report import Page, PageBatch
 from .particle_base import DISPLACED_COLOUR, SPECIES_COLOURS, UNCONFIRMED_COLOUR, ParticleDetails
 from .picks_figures import MicrographImage, display_image, grey
-from .scan_plans import CHUNK
+from .scan_plans import CHUNK, PAGE_FOLDER
 
 __all__ = [
     "PAGE_FOLDER",
@@ -50,7 +50,6 @@ __all__ = [
 
 #: The page, beside report.html, and the folder of its index, picks and thumbnails.
 PAGE_FILE = "micrographs.html"
-PAGE_FOLDER = "micrographs"
 INDEX_FILE = f"{PAGE_FOLDER}/index.js"
 #: About how many pixels across a thumbnail is binned to (``formats.mrc.binned_image``).
 THUMBNAIL_WIDTH = 320
@@ -163,10 +162,12 @@ def _write_picks(
 def scanned_files(details: ParticleDetails, rules: Sequence[str]) -> _core.PageTexts | None:
     """The files of picks the one-pass scan made as it decided, where they are this page's (None: made by the page).
 
-    ``rules``: the rules the page names (:attr:`PagePicks.rules`).
+    ``rules``: the rules the page names (:attr:`PagePicks.rules`). The rows are then in
+    micrograph order, not looked at again (a comparison of every row, 25 ms at 10M, before
+    the drawing starts): the scan decides only rows that come micrograph by micrograph, each
+    micrograph numbered as it first comes, and gives up at a micrograph that comes back.
     """
-    made = _made_by_the_scan(details, rules, None)
-    return None if made is None or _micrograph_order(details.groups) is not None else made
+    return _made_by_the_scan(details, rules, None)
 
 
 def _made_by_the_scan(
@@ -336,14 +337,30 @@ def _card_names(names: Sequence[str]) -> list[str] | None:
     ``-`` so that no number is split; None (the whole names) where the file names alone do not
     tell the micrographs apart.
     """
-    files = [name.rsplit("/", 1)[-1] for name in names]
+    files = [name[name.rfind("/") + 1 :] for name in names]
     if len(files) < 2 or len(set(files)) < len(files):
         return None
-    shared = len(os.path.commonprefix([f[::-1] for f in files]))  # noqa: RUF071 (characters: the shared ending)
-    ending = files[0][len(files[0]) - shared :]
+    ending = _shared_ending(files)
     cut = next((k for k, c in enumerate(ending) if c in "_.-"), len(ending))  # (from the first separator on)
-    cards = [f[: len(f) - shared + cut] for f in files]
+    dropped = len(ending) - cut
+    cards = [f[: len(f) - dropped] for f in files]
     return cards if all(cards) and len(set(cards)) == len(cards) else None
+
+
+def _shared_ending(texts: Sequence[str]) -> str:
+    """The longest ending (characters) that every one of ``texts`` has.
+
+    Shortened only where a text does not end with it, no text reversed (the card names of
+    50,000 micrographs: 38 -> 25 ms, in Python's lock while the pictures wait).
+    """
+    ending = texts[0]
+    for text in texts:
+        if not text.endswith(ending):
+            k = 0
+            while k < len(ending) and k < len(text) and ending[-1 - k] == text[-1 - k]:
+                k += 1
+            ending = ending[len(ending) - k :]
+    return ending
 
 
 def _index_js(details: ParticleDetails, picks: PagePicks, frames: np.ndarray, thumbs: list[int], title: str) -> str:
@@ -413,8 +430,16 @@ def _value_text(value: object) -> str:
 
 
 def _unescaped(text: str) -> bool:
-    """Whether json writes ``text`` as it is: printable ASCII (no control character, no DEL), no quote or backslash."""
-    return text.isascii() and text.isprintable() and '"' not in text and "\\" not in text
+    """Whether json writes ``text`` as it is: printable ASCII (no control character, no DEL), no quote or backslash.
+
+    Its bytes with every such character deleted, none left: a third of the time of
+    ``isprintable`` (the index's 50,000 names and card names: 18 -> 6 ms).
+    """
+    return text.isascii() and not text.encode("ascii").translate(None, _WRITTEN_AS_IT_IS)
+
+
+#: The characters json writes as they are: printable ASCII but the quote and the backslash.
+_WRITTEN_AS_IT_IS = bytes(c for c in range(0x20, 0x7F) if chr(c) not in '"\\')
 
 
 #: The columns of a file of picks and their widest types (little-endian); a file names each one's own (``t``).

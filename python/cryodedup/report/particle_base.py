@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -20,6 +20,9 @@ from ..algo.registration import Displacements
 from ..particle_set import ParticleSet
 from .canvas import TICK_TEXT, Canvas, Panel, Picture, nice_ticks, text_width, tick_labels
 from .scan_plans import nn_histogram_top
+
+if TYPE_CHECKING:
+    import cryodedup._core as _core
 
 __all__ = [
     "DISPLACED_COLOUR",
@@ -212,10 +215,30 @@ class ParticleDetails:
 
         Counted already where a one-pass scan counted them as it decided (``--plot`` asked it).
         """
-        scanned = self.particles.decided_counts
-        if scanned is not None and self.keep is self.particles.decided and len(scanned.picks) == len(self.mic_names):
+        scanned = self._scanned
+        if scanned is not None:
             return scanned.picks, scanned.kept
         return counts_per_group(self.groups, self.keep, len(self.mic_names))
+
+    @property
+    def _scanned(self) -> _core.ScanPictures | None:
+        """What the one-pass scan counted of these rows as it decided them (``--plot`` asked it), None otherwise."""
+        scanned = self.particles.decided_counts
+        if scanned is not None and self.keep is self.particles.decided and len(scanned.picks) == len(self.mic_names):
+            return scanned
+        return None
+
+    def rows_of(self, mic: int) -> np.ndarray:
+        """The rows of micrograph ``mic`` (by id), ascending.
+
+        Where a one-pass scan decided the rows they come micrograph by micrograph (it gives up
+        at a micrograph that comes back), each micrograph numbered as it first comes: a run,
+        found from the counts, not by comparing every row (10 ms at 10M, for each example).
+        """
+        if self._scanned is None:
+            return np.flatnonzero(self.groups == mic)
+        start = int(self.picks_per_micrograph[:mic].sum())
+        return np.arange(start, start + int(self.picks_per_micrograph[mic]), dtype=np.intp)
 
     @cached_property
     def picks_per_micrograph(self) -> np.ndarray:
@@ -248,8 +271,17 @@ class ParticleDetails:
 
     @cached_property
     def pick_extent(self) -> tuple[np.ndarray, np.ndarray]:
-        """(lowest x, y or 0, highest x, y) of every particle's centre, in Å."""
-        low, high = column_extent(self.centres)
+        """(lowest x, y or 0, highest x, y) of every particle's centre, in Å.
+
+        Found already where a one-pass scan found it as it decided (``--plot`` asked it): a
+        pass over ten million centres after the scan took 80 ms, before the first example was drawn.
+        """
+        scanned = self._scanned
+        extent = None if scanned is None else scanned.extent
+        if extent is not None:
+            low, high = np.asarray(extent[0], dtype=np.float64), np.asarray(extent[1], dtype=np.float64)
+        else:
+            low, high = column_extent(self.centres)
         return np.minimum(low[:2], 0.0), high[:2]
 
 

@@ -174,7 +174,7 @@ def micrograph_picks(
     each species' circles of half its own distance, and a pick displaced by another
     species (--cross-species) a diamond with a line to the pick kept instead.
     """
-    idx = np.flatnonzero(details.groups == mic)
+    idx = details.rows_of(mic)
     kept = idx[details.keep[idx]]
     psize = float(details.psize[idx[0]])
     frame = _frame(details, mic, idx, psize, image)

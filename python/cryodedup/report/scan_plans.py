@@ -16,12 +16,15 @@ import cryodedup._core as _core
 
 from ..algo.dedup import SAME_CENTRE_A
 
-__all__ = ["CHUNK", "NN_BINS", "nearest_plan", "nn_histogram_top", "page_files_plan"]
+__all__ = ["CHUNK", "NN_BINS", "PAGE_FOLDER", "nearest_plan", "nn_histogram_top", "page_files_plan"]
 
 #: Bins of the nearest-neighbour histogram.
 NN_BINS = 100
 #: Micrographs per file of picks of the page: a file is loaded when one of its micrographs comes into view.
 CHUNK = 50
+#: The page's folder (its index, picks and thumbnails) beside report.html: a one-pass scan writes the page's files
+#: of picks into a scratch folder beside it as it makes them.
+PAGE_FOLDER = "micrographs"
 
 
 def nn_histogram_top(min_dist: float) -> float:

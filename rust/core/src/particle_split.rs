@@ -681,7 +681,7 @@ mod tests {
         use crate::io::page_batches::PageRules;
         let data = file(5000, |i| (i / 40) * 3 + (i % 40 >= 7) as usize, true);
         let rules = PageRules { score: 0, row_order: 3, random_order: 4, remove_entirely: 7 };
-        let page = Some(PagePlan { chunk: 4, rules });
+        let page = Some(PagePlan { chunk: 4, rules, folder: None });
         let run = |partners: bool, recorded: bool| {
             let record = Shared::default();
             let spec = RecordSpec { input: "p.star".into(), image: None };
@@ -691,7 +691,7 @@ mod tests {
                 rejected: Shared::default(),
                 record: recorded.then(|| (spec, record.clone())),
                 pictures: None,
-                page,
+                page: page.clone(),
             };
             let (_, _, outcome) =
                 scan_and_split(&source(&data), Loop::Deferred("particles"), &plan(Some(2)), &keep_all, split).unwrap();

@@ -181,6 +181,8 @@ pub(crate) struct SplitRule {
     pictures: Option<Py<NearestHistogram>>,
     /// With `--plot`: the page's files of picks made batch by batch (`ScanPictures.page`).
     page: Option<Py<PageFilesPlan>>,
+    /// The scratch folder the page's files are written into as they are made (None: held).
+    page_folder: Option<PathBuf>,
 }
 
 /// The page's files of picks a one-pass scan makes (`SplitRule.page`): `chunk` micrographs a
@@ -218,14 +220,15 @@ impl PageFilesPlan {
         })
     }
 
-    fn plan(&self) -> PagePlan {
+    fn plan(&self, folder: Option<PathBuf>) -> PagePlan {
         let rules = PageFilesPlan::codes(&self.rules).expect("checked when made");
-        PagePlan { chunk: self.chunk, rules }
+        PagePlan { chunk: self.chunk, rules, folder }
     }
 }
 
 /// The page's files of picks made by a one-pass scan: `files` texts of `chunk` micrographs
-/// each, kept until `write` writes them (and lets them go).
+/// each, kept until `write` writes them (and lets them go); or, where `folder` is given
+/// (`SplitRule.page_folder`), written there as they were made (`picks_NNNNN.js`), none held.
 #[pyclass(module = "cryodedup._core", frozen)]
 pub(crate) struct PageTexts {
     #[pyo3(get)]
@@ -234,6 +237,8 @@ pub(crate) struct PageTexts {
     chunk: usize,
     #[pyo3(get)]
     rules: Vec<String>,
+    #[pyo3(get)]
+    folder: Option<PathBuf>,
     texts: Mutex<Option<Vec<Vec<u8>>>>,
 }
 
@@ -282,7 +287,7 @@ impl NearestHistogram {
 #[pymethods]
 impl SplitRule {
     #[new]
-    #[pyo3(signature = (rule, *, kept, rejected, partners=false, pictures=None, page=None, record=None, input=String::new()))]
+    #[pyo3(signature = (rule, *, kept, rejected, partners=false, pictures=None, page=None, page_folder=None, record=None, input=String::new()))]
     #[allow(clippy::too_many_arguments)] // (Python's keywords, each the SplitRule's own)
     fn new(
         rule: Py<DedupRule>,
@@ -291,10 +296,11 @@ impl SplitRule {
         partners: bool,
         pictures: Option<Py<NearestHistogram>>,
         page: Option<Py<PageFilesPlan>>,
+        page_folder: Option<PathBuf>,
         record: Option<PathBuf>,
         input: String,
     ) -> Self {
-        SplitRule { rule, kept, rejected, partners, record, input, pictures, page }
+        SplitRule { rule, kept, rejected, partners, record, input, pictures, page, page_folder }
     }
 }
 
@@ -321,13 +327,18 @@ pub(crate) struct ScanPictures {
     kept: Py<PyArray1<i64>>,
     /// The page's files of picks, where `SplitRule.page` asked for them and the scan made them.
     page: Option<Py<PageTexts>>,
+    /// The lowest and the highest value of each coordinate over every row (Å), None without rows.
+    extent: Option<(Vec<f64>, Vec<f64>)>,
 }
 
 impl ScanPictures {
     fn of(py: Python<'_>, counts: PictureCounts, plan: Py<NearestHistogram>) -> Self {
         let wide = |v: Vec<u64>| v.into_iter().map(|c| c as i64).collect::<Vec<i64>>().into_pyarray(py).unbind();
         let nearest = counts.nearest.map(|n| (wide(n.counts), n.within[0] as i64));
-        ScanPictures { nearest, plan, picks: wide(counts.picks), kept: wide(counts.kept), page: None }
+        let (picks, kept) = (wide(counts.picks), wide(counts.kept));
+        let dim = counts.extent.len() / 2;
+        let extent = (dim > 0).then(|| (counts.extent[..dim].to_vec(), counts.extent[dim..].to_vec()));
+        ScanPictures { nearest, plan, picks, kept, page: None, extent }
     }
 }
 
@@ -627,7 +638,7 @@ impl StarFile {
             rejected: &s.rejected,
             record: s.record.as_deref().map(|path| (RecordSpec { input: s.input.clone(), image: plan.image }, path)),
             pictures: s.nearest_plan(),
-            page: s.page.as_ref().map(|page| page.get().plan()),
+            page: s.page.as_ref().map(|page| page.get().plan(s.page_folder.clone())),
         });
         let (mut rows, splitting) =
             py.detach(|| self.inner.scan_particles(block, &plan, to)).map_err(|e| self.failed(e))?;
@@ -646,7 +657,9 @@ impl StarFile {
                     if let (Some(texts), Some(asked)) = (decided.page, split.and_then(|s| s.page.as_ref())) {
                         let asked = asked.get();
                         let (files, chunk, rules) = (texts.len(), asked.chunk, asked.rules.clone());
-                        let made = PageTexts { files, chunk, rules, texts: Mutex::new(Some(texts)) };
+                        let folder = split.and_then(|s| s.page_folder.clone());
+                        let texts = Mutex::new(folder.is_none().then_some(texts)); // (written: none held)
+                        let made = PageTexts { files, chunk, rules, folder, texts };
                         counted.page = Some(Py::new(py, made)?);
                     }
                     pictures = Some(Py::new(py, counted)?);

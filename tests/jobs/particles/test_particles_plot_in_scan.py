@@ -126,3 +126,24 @@ def test_a_scan_given_another_distance_is_not_drawn(tmp_path):
     drawn = particle_charts._nearest_counts(other)
     np.testing.assert_array_equal(drawn.counts, counts[None, :])
     np.testing.assert_array_equal(drawn.within, [within])
+
+
+def test_the_scans_extent_and_each_micrographs_rows_are_numpys(tmp_path):
+    # The frame of a micrograph without an image (every centre's lowest and highest) and the rows
+    # an example draws, from the scan's counts, against numpy's min, max and a comparison of every row.
+    path = tmp_path / "p.star"
+    write_benchmark_file(path, 150_000, per_mic=40, seed=6)  # (over three of the scan's batches)
+    options = ParticleOptions(min_dist=20.0, score="rlnMaxValueProbDistribution", plot=True)
+    outcome = _job(path, tmp_path / "out", options)
+    particles = outcome.particles
+    counted = particles.decided_counts
+    assert counted is not None and counted.extent is not None
+    np.testing.assert_array_equal(counted.extent[0], particles.centres.min(axis=0))
+    np.testing.assert_array_equal(counted.extent[1], particles.centres.max(axis=0))
+    details = picture_details(particles, outcome.decision, options)
+    low, high = details.pick_extent
+    np.testing.assert_array_equal(low, np.minimum(particles.centres.min(axis=0)[:2], 0.0))
+    np.testing.assert_array_equal(high, particles.centres.max(axis=0)[:2])
+    n_mics = len(particles.mic_names)
+    for mic in (0, 1, n_mics // 2, n_mics - 1):
+        np.testing.assert_array_equal(details.rows_of(mic), np.flatnonzero(particles.groups == mic))

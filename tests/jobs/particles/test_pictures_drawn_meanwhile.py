@@ -209,3 +209,55 @@ def test_the_scans_files_of_picks_are_written_while_the_pictures_are_drawn(star,
     assert sorted(p.name for p in (tmp_path / "staged").iterdir()) == sorted(
         p.name for p in (tmp_path / "made").iterdir()
     )
+
+
+def _scratch_folders(outdir: Path) -> list[Path]:
+    return sorted(outdir.glob(".micrographs.*.scratch"))
+
+
+def test_the_scans_files_of_picks_are_written_as_the_scan_makes_them(tmp_path, monkeypatch):
+    """By the scan's end every file of picks lies in a scratch folder beside the page's, none held by the scan
+    (nothing left to write after it); the page takes those files, byte for byte those it makes itself."""
+    from cryodedup.jobs.particles import page as particle_page
+
+    star = tmp_path / "many.star"
+    write_benchmark_file(star, 12_000, per_mic=20)  # (600 micrographs: 12 files of picks)
+    seen: list[tuple[list[str], object]] = []
+    stage_picks = particle_page.stage_picks
+
+    def staging(details, folder, start):
+        scratch = _scratch_folders(folder)
+        assert len(scratch) == 1, "no scratch folder of the page's files beside the outputs"
+        made = details.particles.decided_counts.page
+        seen.append((sorted(p.name for p in scratch[0].iterdir()), made.folder))
+        with pytest.raises(ValueError, match="written already"):
+            made.write([str(tmp_path / "elsewhere")] * made.files)  # (no text held)
+        return stage_picks(details, folder, start)
+
+    monkeypatch.setattr(particle_page, "stage_picks", staging)
+    options = ParticleOptions(min_dist=20.0, plot=True)
+    with output_batch():
+        run(Files.of([star]), tmp_path / "out", options)
+    files = sorted(p.name for p in (tmp_path / "out" / "micrographs").glob("picks_*"))
+    assert len(files) == 12 and seen == [(files, seen[0][1])] and seen[0][1] is not None
+    assert _scratch_folders(tmp_path / "out") == []
+    monkeypatch.setattr(particle_page, "stage_picks", lambda *args: None)
+    monkeypatch.setattr(micrograph_page, "_made_by_the_scan", lambda *args: None)  # (made by the page)
+    with output_batch():
+        run(Files.of([star]), tmp_path / "made", options)
+    for name in files:
+        made = (tmp_path / "made" / "micrographs" / name).read_bytes()
+        assert (tmp_path / "out" / "micrographs" / name).read_bytes() == made, name
+
+
+def test_a_run_failing_after_the_scan_leaves_no_files_of_picks_behind(star, tmp_path, monkeypatch):
+    """The scan's scratch folder of files of picks goes with the run's batch when the run fails after the scan."""
+    from cryodedup.jobs.particles import page as particle_page
+
+    def failing(*args):
+        raise CryodedupError("stopped after the scan")
+
+    monkeypatch.setattr(particle_page, "stage_picks", failing)
+    with pytest.raises(CryodedupError, match="stopped after the scan"), output_batch():
+        run(Files.of([star]), tmp_path / "out", ParticleOptions(min_dist=20.0, plot=True))
+    assert not (tmp_path / "out").exists() or list((tmp_path / "out").iterdir()) == []

@@ -518,6 +518,8 @@ class Split:
     #: What ``--plot`` asks the scan to count (:class:`OnePass`), and, once scanned, the counts.
     pictures: _core.NearestHistogram | None = None
     page: _core.PageFilesPlan | None = None
+    #: The scratch folder the scan writes the page's files of picks into as it makes them (None: held until the end).
+    page_folder: Path | None = None
     counted: _core.ScanPictures | None = None
     #: The input whose scan may still be writing its last rows: :meth:`finish` waits for them.
     source: StarFile | None = None
@@ -553,6 +555,7 @@ class Split:
             partners=self.partners,
             pictures=self.pictures,
             page=self.page,
+            page_folder=self.page_folder,
             record=self.record,
             input=self.input,
         )
@@ -576,6 +579,8 @@ class OnePass:
     pictures: _core.NearestHistogram | None = None
     #: ``--plot``: the page's files of picks, made by the scan as it decides.
     page: _core.PageFilesPlan | None = None
+    #: ``--plot``: the page's folder in the outputs, beside which the scan writes those files as it makes them.
+    page_folder: str | None = None
 
 
 #: The job's one-pass decision, asked by the STAR reader with the facts of its inputs: the rule
@@ -608,6 +613,8 @@ def start_split(
     write_headers(files, part, labels)
     rule = asked.rule.for_core(higher)
     split = Split(files, rule, partners=asked.partners, pictures=asked.pictures, page=asked.page)
+    if asked.page is not None and asked.page_folder is not None:
+        split.page_folder = _scratch_folder(outdir / asked.page_folder)
     record = scratch_files([outdir / asked.record]) if asked.record is not None else None
     if record is not None:
         split.record, split.input = next(iter(record.values())), str(part.path)
@@ -616,6 +623,23 @@ def start_split(
         except OSError as err:
             raise write_error(err, record) from None
     return split
+
+
+def _scratch_folder(folder: Path) -> Path | None:
+    """A scratch folder beside the output ``folder``, made (the batch removes it), or None outside a batch.
+
+    The page's files of picks are written there as the scan makes them: none held until the
+    scan ends, none written after it; the page moves them to their paths in the outputs.
+    """
+    scratch = scratch_files([folder])
+    if scratch is None:
+        return None
+    made = next(iter(scratch.values()))
+    try:
+        made.mkdir(exist_ok=True)
+    except OSError as err:
+        raise write_error(err, scratch) from None
+    return made
 
 
 def write_headers(files: dict[Path, Path], part: ParticleStar, labels: list[str]) -> None:

@@ -110,20 +110,23 @@ def one_pass(read: ReadPlan, facts: StarFacts) -> OnePass | None:
     plain = plain and not (facts.halfsets or facts.filaments or facts.subtomograms)
     if not plain or read.one_pass is None:
         return None
-    pictures, page = _pictures(read.one_pass.min_dist) if read.plot else (None, None)
+    pictures, page, folder = _pictures(read.one_pass.min_dist) if read.plot else (None, None, None)
     record = DECISIONS_FILE if read.record else None
-    return OnePass(read.one_pass, partners=read.partners, record=record, pictures=pictures, page=page)
+    return OnePass(
+        read.one_pass, partners=read.partners, record=record, pictures=pictures, page=page, page_folder=folder
+    )
 
 
-def _pictures(min_dist: float) -> tuple[NearestHistogram, PageFilesPlan]:
+def _pictures(min_dist: float) -> tuple[NearestHistogram, PageFilesPlan, str]:
     """What ``--plot`` asks a one-pass scan to make as it decides: the nearest-neighbour histogram, the page's files.
 
-    The pictures' modules are imported on a thread meanwhile (:func:`_import_the_pictures`).
+    And the page's folder, beside which the scan writes those files as it makes them. The
+    pictures' modules are imported on a thread meanwhile (:func:`_import_the_pictures`).
     """
-    from ...report.scan_plans import nearest_plan, page_files_plan  # (Pillow and the pictures': not yet)
+    from ...report.scan_plans import PAGE_FOLDER, nearest_plan, page_files_plan  # (Pillow and the pictures': not yet)
 
     threading.Thread(target=_import_the_pictures, name="cryodedup-import-pictures", daemon=True).start()
-    return nearest_plan(min_dist), page_files_plan(REJECTION_RULES)
+    return nearest_plan(min_dist), page_files_plan(REJECTION_RULES), PAGE_FOLDER
 
 
 def _import_the_pictures() -> None:

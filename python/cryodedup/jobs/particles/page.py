@@ -78,12 +78,16 @@ def stage_picks(
 ) -> StagedPicks | None:
     """The one-pass scan's files of picks (:func:`.micrograph_page.scanned_files`) written by ``start`` (on a thread).
 
-    None where the scan made none that are the page's, or outside a job's batch of outputs.
+    Those the scan wrote as it made them (into a scratch folder beside the page's, its
+    ``folder``: ``particle_writer.start_split``) are taken as they are: nothing held, nothing
+    left to write. None where the scan made none that are the page's, or outside a job's batch of outputs.
     ``start(work, name)`` starts ``work`` and gives what waits for it.
     """
     from .record import RULES
 
     made = scanned_files(details, RULES)
+    if made is not None and made.folder is not None:  # (written by the scan as it made them: nothing to wait for)
+        return StagedPicks([Path(made.folder) / f"picks_{k:05d}.js" for k in range(made.files)], _written)
     scratch = None if made is None else scratch_files([folder / PAGE_FOLDER])
     if made is None or scratch is None:
         return None
@@ -91,6 +95,10 @@ def stage_picks(
     staging.mkdir(exist_ok=True)
     files = [staging / f"picks_{k:05d}.js" for k in range(made.files)]
     return StagedPicks(files, start(partial(made.write, [str(f) for f in files]), "page-picks"))
+
+
+def _written() -> None:
+    """Nothing to wait for: the scan wrote the files of picks."""
 
 
 def thumbnails(

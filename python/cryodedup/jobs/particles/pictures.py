@@ -169,10 +169,11 @@ def draw_all(
 
     if details.score_counts is not None:  # (numpy's and the core's work, Python's lock let go: the other core's)
         details.score_counts = _started(details.score_counts, "score-counts")
-    pictures = draw_pictures(details, output.plot_mics, images)
+    # The page first: its Python work done while the scores are counted, which the pictures wait for.
     found = thumbnails(details, images, tomograms, output.project_dir)
     picks = page_picks(details.particles, decision, rule)
     page = micrograph_page(details, picks, found, TITLE, None if staged is None else staged.put)
+    pictures = draw_pictures(details, output.plot_mics, images)
     return Drawn(details, pictures, found, page)
 
 

@@ -109,7 +109,7 @@ impl<'a> Bins<'a> {
     }
 
     /// Each finite value counted in `counts[offset(row) + bin]`; returns how many were clipped.
-    fn count(&self, values: &[f64], offset: impl Fn(usize) -> usize, counts: &mut [u64]) -> u64 {
+    pub(crate) fn count(&self, values: &[f64], offset: impl Fn(usize) -> usize, counts: &mut [u64]) -> u64 {
         let mut beyond = 0;
         #[allow(unused_mut)] // (assigned on x86-64 only)
         let mut done = 0;

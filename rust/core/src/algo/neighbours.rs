@@ -72,6 +72,14 @@ pub fn nearest_histogram<G: GroupId>(
         }
     }
     let width = edges.len() - 1;
+    if labels.is_none() && n_labels == 1 {
+        // (one label, the pictures' usual: the distances binned a few thousand at a time)
+        let init =
+            || Unlabelled { bins: &bins, within: within[0], counts: vec![0; width], inside: 0, pending: Vec::new() };
+        let mut counted = fold_nearest(groups, coords, dim, reach, init, |acc, _, d| acc.push(d))?;
+        counted.flush();
+        return Ok(NearestCounts { counts: counted.counts, within: vec![counted.inside] });
+    }
     let label = |particle: u32| labels.map_or(0, |l| l[particle as usize] as usize);
     let empty = || NearestCounts { counts: vec![0; n_labels * width], within: vec![0; n_labels] };
     let counted = fold_nearest(groups, coords, dim, reach, empty, |acc, particle, d| {
@@ -83,6 +91,47 @@ pub fn nearest_histogram<G: GroupId>(
         acc.within[l] += u64::from(d <= within[l]);
     })?;
     Ok(counted)
+}
+
+/// Distances a thread gathers before it bins them.
+const PENDING: usize = 4096;
+
+/// One thread's histogram of the distances of one label: binned [`PENDING`] at a time by
+/// [`Bins::count`]'s vector loop (a quarter of the instructions), not located one by one as
+/// each is found (a third of the histogram's time at ten million picks).
+struct Unlabelled<'a> {
+    bins: &'a Bins<'a>,
+    within: f64,
+    counts: Vec<u64>,
+    /// The distances within `within` (inclusive), of those binned.
+    inside: u64,
+    pending: Vec<f64>,
+}
+
+impl Unlabelled<'_> {
+    fn push(&mut self, d: f64) {
+        self.pending.push(d);
+        if self.pending.len() == PENDING {
+            self.flush();
+        }
+    }
+
+    /// Bins the pending distances (as the labelled fold: those not finite left out, never met).
+    fn flush(&mut self) {
+        self.bins.count(&self.pending, |_| 0, &mut self.counts);
+        self.inside += self.pending.iter().map(|&d| u64::from(d <= self.within)).sum::<u64>();
+        self.pending.clear();
+    }
+}
+
+impl Merge for Unlabelled<'_> {
+    fn merge(mut self, mut other: Self) -> Self {
+        self.flush();
+        other.flush();
+        self.counts.iter_mut().zip(&other.counts).for_each(|(a, b)| *a += b);
+        self.inside += other.inside;
+        self
+    }
 }
 
 /// Why a histogram of nearest distances cannot be made.
@@ -341,7 +390,7 @@ mod tests {
             (state >> 11) as f64 / (1u64 << 53) as f64
         };
         for (dim, reach, sorted) in [(2, 60.0, false), (3, 45.0, false), (2, f64::INFINITY, false), (2, 60.0, true)] {
-            let n = 3000;
+            let n = 3 * PENDING;
             // Rows out of group order, or group by group (each group's run made as it is taken).
             let groups: Vec<u32> = (0..n).map(|i| if sorted { i * 40 / n } else { i * 7 % 40 } as u32).collect();
             let coords: Vec<f64> = (0..n * dim).map(|_| 1000.0 * next()).collect();
@@ -358,6 +407,11 @@ mod tests {
                 assert_eq!(got.counts[label * 50..][..50], expected.counts[0][..]);
                 assert_eq!(got.within[label], mine.iter().filter(|&&d| d <= reach_of_label).count() as u64);
             }
+            // One label: the distances binned a few thousand at a time, over more than one batch.
+            let alone = nearest_histogram(&groups, &coords, dim, reach, &edges, None, &[30.0]).unwrap();
+            let expected = crate::algo::histogram::clipped_histogram(&d, &edges, None).unwrap();
+            assert_eq!(alone.counts, expected.counts[0]);
+            assert_eq!(alone.within, vec![d.iter().filter(|&&d| d <= 30.0).count() as u64]);
         }
     }
 

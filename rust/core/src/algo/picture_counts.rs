@@ -33,6 +33,10 @@ pub struct PictureCounts {
     pub picks: Vec<u64>,
     /// The kept rows of each micrograph, by id.
     pub kept: Vec<u64>,
+    /// The lowest value of each coordinate over every row, then the highest (`2 * dim`
+    /// values; empty without rows): the pictures' frame of a micrograph without an image. The
+    /// rows are in cache here; a pass of their own over ten million centres after the scan took 80 ms.
+    pub extent: Vec<f64>,
 }
 
 /// A batch's micrograph ids and centres, copied for the histogram's thread.
@@ -43,6 +47,7 @@ pub struct PictureTally {
     dim: usize,
     picks: Vec<u64>,
     kept: Vec<u64>,
+    extent: Option<(Vec<f64>, Vec<f64>)>,
     to_counter: Option<SyncSender<Batch>>,
     counter: Option<JoinHandle<Result<NearestCounts, NearestError>>>,
 }
@@ -65,7 +70,8 @@ impl PictureTally {
                 Ok(total)
             })
             .expect("the system gives a thread for the pictures' counts"); // (as std::thread::spawn)
-        PictureTally { dim, picks: Vec::new(), kept: Vec::new(), to_counter: Some(to_counter), counter: Some(counter) }
+        let (picks, kept, extent) = (Vec::new(), Vec::new(), None);
+        PictureTally { dim, picks, kept, extent, to_counter: Some(to_counter), counter: Some(counter) }
     }
 
     /// Adds a batch of whole micrographs: each row's micrograph id (ascending), its centre
@@ -81,10 +87,24 @@ impl PictureTally {
             self.kept[key as usize] += u64::from(kept);
         }
         debug_assert_eq!(centres.len(), keys.len() * self.dim);
+        self.widen(centres);
         if let Some(to) = &self.to_counter {
             if to.send((keys.to_vec(), centres.to_vec())).is_err() {
                 self.to_counter = None; // (the thread stopped at a batch it could not measure)
             }
+        }
+    }
+
+    /// The extent widened to hold `centres` (finite: a batch with a centre that is not is never decided).
+    fn widen(&mut self, centres: &[f64]) {
+        let dim = self.dim;
+        if centres.len() < dim {
+            return;
+        }
+        let (low, high) = self.extent.get_or_insert_with(|| (centres[..dim].to_vec(), centres[..dim].to_vec()));
+        match dim {
+            2 => widen_by::<2, 8>(low, high, centres),
+            _ => widen_by::<3, 12>(low, high, centres),
         }
     }
 
@@ -94,7 +114,9 @@ impl PictureTally {
         let nearest = self.counter.take().and_then(|thread| thread.join().ok()).and_then(Result::ok);
         self.picks.resize(micrographs, 0);
         self.kept.resize(micrographs, 0);
-        PictureCounts { nearest, picks: std::mem::take(&mut self.picks), kept: std::mem::take(&mut self.kept) }
+        let (picks, kept) = (std::mem::take(&mut self.picks), std::mem::take(&mut self.kept));
+        let extent = self.extent.take().map_or_else(Vec::new, |(low, high)| [low, high].concat());
+        PictureCounts { nearest, picks, kept, extent }
     }
 }
 
@@ -102,6 +124,30 @@ impl Drop for PictureTally {
     /// Dropped unfinished (a split given up): the thread ends once its channel is closed.
     fn drop(&mut self) {
         self.to_counter = None;
+    }
+}
+
+/// `low` and `high` (`D` values) widened to hold every row of `centres` (`D` values a row,
+/// finite): `L` values (`L / D` rows) at a time in lanes of their own, which compile to
+/// vector minima and maxima, the lanes then folded by coordinate.
+fn widen_by<const D: usize, const L: usize>(low: &mut [f64], high: &mut [f64], centres: &[f64]) {
+    let (mut lo, mut hi) = ([f64::INFINITY; L], [f64::NEG_INFINITY; L]);
+    let mut blocks = centres.chunks_exact(L);
+    for block in &mut blocks {
+        for k in 0..L {
+            // (selects: the values are finite, so these are min and max)
+            lo[k] = if block[k] < lo[k] { block[k] } else { lo[k] };
+            hi[k] = if block[k] > hi[k] { block[k] } else { hi[k] };
+        }
+    }
+    for (k, &v) in blocks.remainder().iter().enumerate() {
+        lo[k] = if v < lo[k] { v } else { lo[k] };
+        hi[k] = if v > hi[k] { v } else { hi[k] };
+    }
+    for k in 0..L {
+        let c = k % D;
+        low[c] = if lo[k] < low[c] { lo[k] } else { low[c] };
+        high[c] = if hi[k] > high[c] { hi[k] } else { high[c] };
     }
 }
 
@@ -155,6 +201,35 @@ mod tests {
         let (picks, rejects) = counts_per_group(&keys, &rejected, mic as usize + 2).unwrap();
         assert_eq!(got.picks, picks);
         assert_eq!(got.kept.iter().zip(&rejects).map(|(k, r)| k + r).collect::<Vec<_>>(), picks);
+        // The extent: each coordinate's lowest and highest over every row, folded here.
+        let column = |c: usize| centres.iter().skip(c).step_by(2).copied();
+        let low: Vec<f64> = (0..2).map(|c| column(c).fold(f64::INFINITY, f64::min)).collect();
+        let high: Vec<f64> = (0..2).map(|c| column(c).fold(f64::NEG_INFINITY, f64::max)).collect();
+        assert_eq!(got.extent, [low, high].concat());
+    }
+
+    #[test]
+    fn the_extent_of_3d_rows_is_each_coordinates_lowest_and_highest() {
+        // Batches of 1 to 9 rows (fewer than a block of lanes, and a remainder), the extremes
+        // placed in a remainder, in a block's last lane and in the first row.
+        let mut next = crate::test_random(0x2545_f491_4f6c_dd1d);
+        let n = 500;
+        let mut centres: Vec<f64> = (0..3 * n).map(|_| next(20_000) as f64 / 7.0 - 1000.0).collect();
+        (centres[3 * 497], centres[3 * 11 + 1], centres[2]) = (-5000.0, 9000.0, -7000.0);
+        let mut tally = PictureTally::new(NearestPlan { reach: 50.0, edges: vec![0.0, 25.0, 50.0], within: 5.0 }, 3);
+        let (mut from, mut key) = (0, 0u32);
+        while from < n {
+            let to = (from + 1 + next(9) as usize).min(n);
+            tally.add(&vec![key; to - from], &centres[3 * from..3 * to], &vec![true; to - from]);
+            (from, key) = (to, key + 1);
+        }
+        let column = |c: usize| centres.iter().skip(c).step_by(3).copied();
+        let low: Vec<f64> = (0..3).map(|c| column(c).fold(f64::INFINITY, f64::min)).collect();
+        let high: Vec<f64> = (0..3).map(|c| column(c).fold(f64::NEG_INFINITY, f64::max)).collect();
+        assert_eq!((low[0], high[1], low[2]), (-5000.0, 9000.0, -7000.0));
+        assert_eq!(tally.finish(key as usize).extent, [low, high].concat());
+        let empty = PictureTally::new(NearestPlan { reach: 50.0, edges: vec![0.0, 50.0], within: 5.0 }, 2);
+        assert!(empty.finish(0).extent.is_empty());
     }
 
     #[test]

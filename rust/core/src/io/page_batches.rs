@@ -1,9 +1,10 @@
 //! The page of every micrograph's files of picks (`--plot`), made by a one-pass scan as it
 //! decides ([`crate::particle_split`]): once every micrograph of a file is decided, the file's
 //! text is made on a thread of its own (the CPU the scan leaves idle while it reads), and kept
-//! until the page is written. The same bytes as [`page_picks::write_picks_files`] makes from
+//! until the page is written, or written at once into a folder the plan names (nothing held). The same bytes as [`page_picks::write_picks_files`] makes from
 //! the whole set after the scan: each file is made by the same code from its own rows.
 
+use std::path::{Path, PathBuf};
 use std::sync::mpsc::{sync_channel, SyncSender};
 use std::thread::JoinHandle;
 
@@ -14,10 +15,18 @@ const QUEUED: usize = 8;
 
 /// The page's files as the page reads them: `chunk` micrographs a file, and the rule of a
 /// rejected row as the record of rejections names it (an index into the page's rules).
-#[derive(Clone, Copy, Debug, PartialEq)]
+/// With `folder`, file `k` is written there as `picks_{k:05}.js` as soon as it is made, and
+/// its text let go (a scratch folder: the caller moves the files to the page's paths).
+#[derive(Clone, Debug, PartialEq)]
 pub struct PagePlan {
     pub chunk: usize,
     pub rules: PageRules,
+    pub folder: Option<PathBuf>,
+}
+
+/// File `k`'s name in [`PagePlan::folder`] (the page's own, `micrographs/picks_NNNNN.js`).
+pub fn file_name(k: usize) -> String {
+    format!("picks_{k:05}.js")
 }
 
 /// The rules a one-pass scan's rejections can have, each by its index into the page's rules.
@@ -67,12 +76,17 @@ impl PageTally {
     /// The files of rows of `dim` coordinates; `remove_entirely`: the scan's rule's.
     pub fn new(plan: PagePlan, dim: usize, remove_entirely: bool) -> Self {
         let (to_maker, runs) = sync_channel::<(usize, Run)>(QUEUED);
+        let folder = plan.folder.clone();
         let maker = std::thread::Builder::new()
             .name("cryodedup-page".into())
             .spawn(move || {
                 let mut texts = Vec::new();
                 for (k, run) in runs {
-                    texts.push(file_text(&run, k, dim)?);
+                    let text = file_text(&run, k, dim)?;
+                    texts.push(match &folder {
+                        Some(folder) => written(folder, k, text)?,
+                        None => text,
+                    });
                 }
                 Ok(texts)
             })
@@ -175,7 +189,8 @@ impl PageTally {
     }
 
     /// The text of every file, for `micrographs` micrographs in all; waits for the thread.
-    /// None where a row had no rule the page could name, or a file could not be made.
+    /// None where a row had no rule the page could name, or a file could not be made (or
+    /// written). With the plan's folder each text is empty: the file is written there.
     pub fn finish(mut self, micrographs: usize) -> Option<Vec<Vec<u8>>> {
         if !self.failed {
             while self.next_file * self.plan.chunk < micrographs {
@@ -193,6 +208,13 @@ impl Drop for PageTally {
     fn drop(&mut self) {
         self.to_maker = None;
     }
+}
+
+/// File `k` written into `folder` (its text let go: an empty one in its place).
+fn written(folder: &Path, k: usize, text: Vec<u8>) -> Result<Vec<u8>, PageError> {
+    let path = folder.join(file_name(k));
+    std::fs::write(&path, text).map_err(|error| PageError::Write { path, error })?;
+    Ok(Vec::new())
 }
 
 /// File `k`'s text: the run's micrographs, one input, no species, the rows in order.
@@ -244,7 +266,7 @@ mod tests {
                 (0..n).map(|i| if i > first_of[i] && next(3) == 0 { first_of[i] as i64 } else { -1 }).collect();
             let keep: Vec<bool> = partner.iter().map(|&p| p < 0).collect();
             let scores = scored.then_some(&scores[..]);
-            let mut tally = PageTally::new(PagePlan { chunk, rules: RULES }, 2, remove_entirely);
+            let mut tally = PageTally::new(PagePlan { chunk, rules: RULES, folder: None }, 2, remove_entirely);
             let mut from = 0;
             while from < n {
                 let mut to = (from + 400).min(n);
@@ -305,8 +327,41 @@ mod tests {
     }
 
     #[test]
+    fn files_written_into_the_plans_folder_are_the_texts_made_without_it() {
+        // Oracle: the same rows' texts, kept (the folder's files must be those bytes, and no
+        // text held); a folder that cannot be written: no files, as a file not made.
+        let keys: Vec<u32> = (0..630).map(|i| i / 7).collect();
+        let centres: Vec<f64> = (0..1260).map(|i| (i * 37 % 1000) as f64 / 3.0).collect();
+        let partner: Vec<i64> = (0..630).map(|i| if i % 7 > 4 { (i - i % 7) as i64 } else { -1 }).collect();
+        let keep: Vec<bool> = partner.iter().map(|&p| p < 0).collect();
+        let micrographs = 90;
+        let texts = |folder: Option<PathBuf>| {
+            let mut tally = PageTally::new(PagePlan { chunk: 5, rules: RULES, folder }, 2, false);
+            for from in (0..630).step_by(70) {
+                let local: Vec<i64> =
+                    partner[from..from + 70].iter().map(|&p| if p < 0 { p } else { p - from as i64 }).collect();
+                let batch = from..from + 70;
+                tally.add(&keys[batch.clone()], &centres[2 * from..2 * from + 140], &keep[batch], &local, None);
+            }
+            tally.finish(micrographs)
+        };
+        let held = texts(None).unwrap();
+        let dir = std::env::temp_dir().join(format!("page_batches_folder_{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let written = texts(Some(dir.clone())).unwrap();
+        assert_eq!(written.len(), held.len());
+        assert!(written.iter().all(Vec::is_empty));
+        for (k, text) in held.iter().enumerate() {
+            assert_eq!(&std::fs::read(dir.join(file_name(k))).unwrap(), text, "file {k}");
+        }
+        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), held.len());
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(texts(Some(dir.join("absent"))), None);
+    }
+
+    #[test]
     fn a_rejected_row_without_a_partner_makes_no_files() {
-        let mut tally = PageTally::new(PagePlan { chunk: 2, rules: RULES }, 2, false);
+        let mut tally = PageTally::new(PagePlan { chunk: 2, rules: RULES, folder: None }, 2, false);
         tally.add(&[0, 0, 1], &[0.0; 6], &[true, false, true], &[-1, -1, -1], None);
         assert_eq!(tally.finish(2), None);
     }
