@@ -307,13 +307,16 @@ def test_the_job_asks_for_one_pass_only_for_a_plain_duplicate_removal():
     # nearest-neighbour histogram and makes the page's files. The record, the scan writes itself
     # (the partners of a batch's rejected rows held while it writes them).
     asked = one_pass(plan(ParticleOptions(min_dist=30.0, plot=True)).read, PLAIN)
-    assert dataclasses.replace(asked, pictures=None, page=None) == OnePass(DuplicateRule(30.0), partners=True)
+    assert dataclasses.replace(asked, pictures=None, page=None, page_folder=None) == OnePass(
+        DuplicateRule(30.0), partners=True
+    )
     assert asked.pictures == nearest_plan(30.0)
+    assert asked.page_folder == "micrographs"  # (the scan writes the page's files beside it as it makes them)
     assert (asked.page.chunk, asked.page.rules) == (CHUNK, list(RULES))
     recorded = OnePass(DuplicateRule(30.0), record="decisions.csv")
     assert one_pass(plan(ParticleOptions(min_dist=30.0, decisions=True)).read, PLAIN) == recorded
     both = one_pass(plan(ParticleOptions(min_dist=30.0, plot=True, decisions=True)).read, PLAIN)
-    assert dataclasses.replace(both, pictures=None, page=None) == OnePass(
+    assert dataclasses.replace(both, pictures=None, page=None, page_folder=None) == OnePass(
         DuplicateRule(30.0), partners=True, record="decisions.csv"
     )
     for needs_more in (
