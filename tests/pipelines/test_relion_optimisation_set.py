@@ -4,15 +4,21 @@ RELION 5's tomography jobs take an optimisation set and offer only nodes of its 
 External job declares the one it wrote with the label RELION 5 gives such a node. The facts
 below are RELION's own spelling, copied from their sources:
 
-- ``src/pipeline_jobs.h`` (3dem/relion, ver5.0): ``#define LABEL_TOMO_OPTSET_CPIPE
-  "TomoOptimisationSet.star.relion"``; its job-specific labels add keywords to it
-  (``LABEL_SUBTOMO_OPTSET "TomoOptimisationSet.star.relion.tomo.extract"``).
+- 3dem/relion (master, RELION 5; commit 73f0a3c0): ``src/pipeline_jobs.h`` ``#define
+  LABEL_TOMO_OPTSET_CPIPE "TomoOptimisationSet.star.relion"``, and job-specific labels add
+  keywords to it (``LABEL_SUBTOMO_OPTSET "TomoOptimisationSet.star.relion.tomo.extract"``);
+  ``src/pipeline_jobs.cpp`` ``addTomoInputOptions``: the tomography jobs' ``in_optimisation``
+  input takes nodes of type ``LABEL_TOMO_OPTSET_CPIPE``; ``src/gui_entries.cpp``: its Browse
+  opens ``.Nodes/<label before its first '.'>``, here ``.Nodes/TomoOptimisationSet``;
+  ``src/pipeliner.cpp`` ``getOutputNodesFromStarFile``: an External job's
+  RELION_OUTPUT_NODES.star is read for ``_rlnPipeLineNodeName`` and ``_rlnPipeLineNodeTypeLabel``.
 - TomoBabel/cets-relion, ``tests/test_data/skeleton_project/Class3D/job017/default_pipeline.star``
   (a RELION 5 project, ``# version 50001``): ``Extract/job010/optimisation_set.star
   TomoOptimisationSet.star.relion.tomo.extract`` and ``Refine3D/job012/run_optimisation_set.star
   TomoOptimisationSet.star.relion.refine3d``, and Extract/job010's set is the input of
   Reconstruct/job011 and Refine3D/job012.
-- RELION 4's numeric node list (``src/pipeline_jobs.h``): ``#define NODE_TOMO_OPTIMISATION 50``.
+- RELION 4.0's numeric node list (3dem/relion ae114d89, ``src/pipeline_jobs.h``):
+  ``#define NODE_TOMO_OPTIMISATION 50``.
 
 The job folder's job.star says which RELION wrote it: ``_rlnJobTypeLabel relion.external`` (4, 5)
 or ``_rlnJobType 99`` (3.1, which has no optimisation sets).

@@ -56,8 +56,8 @@ ABORT_NOW = "RELION_JOB_ABORT_NOW"
 OUTPUT_NODES = "RELION_OUTPUT_NODES.star"
 
 #: RELION 3.1's node types (``src/pipeline_jobs.h``: NODE_MICS 1, NODE_MIC_COORDS 2,
-#: NODE_PART_DATA 3, NODE_PDF_LOGFILE 13; NODE_TOMO_OPTIMISATION 50, kept in RELION 4's
-#: numeric list, though only RELION 4/5 pipelines, which read the label, get that node).
+#: NODE_PART_DATA 3, NODE_PDF_LOGFILE 13; NODE_TOMO_OPTIMISATION 50 is from RELION 4.0's
+#: development sources: only RELION 4/5 pipelines, which read the label alone, get that node).
 NODE_TYPE_31 = {"micrographs": 1, "coordinates": 2, "particles": 3, "logfile": 13, "optimisation_set": 50}
 #: RELION 4 and 5's node type labels (``src/pipeline_jobs.h``, ``LABEL_*_CPIPE``; RELION 5's
 #: tomography jobs take an optimisation set as ``LABEL_TOMO_OPTSET_CPIPE``).
