@@ -56,14 +56,17 @@ ABORT_NOW = "RELION_JOB_ABORT_NOW"
 OUTPUT_NODES = "RELION_OUTPUT_NODES.star"
 
 #: RELION 3.1's node types (``src/pipeline_jobs.h``: NODE_MICS 1, NODE_MIC_COORDS 2,
-#: NODE_PART_DATA 3, NODE_PDF_LOGFILE 13).
-NODE_TYPE_31 = {"micrographs": 1, "coordinates": 2, "particles": 3, "logfile": 13}
-#: RELION 4 and 5's node type labels (``src/pipeline_jobs.h``, ``LABEL_*_CPIPE``).
+#: NODE_PART_DATA 3, NODE_PDF_LOGFILE 13; NODE_TOMO_OPTIMISATION 50 is from RELION 4.0's
+#: development sources: only RELION 4/5 pipelines, which read the label alone, get that node).
+NODE_TYPE_31 = {"micrographs": 1, "coordinates": 2, "particles": 3, "logfile": 13, "optimisation_set": 50}
+#: RELION 4 and 5's node type labels (``src/pipeline_jobs.h``, ``LABEL_*_CPIPE``; RELION 5's
+#: tomography jobs take an optimisation set as ``LABEL_TOMO_OPTSET_CPIPE``).
 NODE_LABEL_45 = {
     "micrographs": "MicrographGroupMetadata.star.relion",
     "coordinates": "MicrographCoordsGroup.star.relion",
     "particles": "ParticleGroupMetadata.star.relion",
     "logfile": "LogFile.pdf.relion",
+    "optimisation_set": "TomoOptimisationSet.star.relion",
 }
 #: RELION 3.1's coordinate node: ``<folder>/coords_suffix<suffix>``, naming the micrographs STAR;
 #: Extract then reads ``<folder>/<micrograph's path after its job folder, no extension><suffix>``.
@@ -400,6 +403,8 @@ class ExternalJob:
         nodes = [(o.name, o.kind) for o in plan.outputs if o.kind != "coordinates" or generation != "3.1"]
         if plan.job == "particles":
             nodes = particle_nodes(nodes, summary, self.folder)
+            if generation != "3.1":  # (RELION 3.1 has no tomography optimisation sets)
+                nodes += optimisation_set_nodes(summary, self.folder)
         if plan.job == "coordinates" and generation != "4/5":
             nodes += relion31_coordinate_nodes(self.folder, generation)
         pictures = [Path(p) for p in summary.get("plots", []) if str(p).endswith(".png")]
@@ -431,6 +436,17 @@ def particle_nodes(planned: list[tuple[str, str]], summary: dict, folder: Path) 
     if not named:  # (a summary without outputs: the planned files that are there)
         return [(name, kind) for name, kind in planned if (folder / name).is_file()]
     return [(name, "particles") for name in named if name.endswith(".star") and (folder / name).is_file()]
+
+
+def optimisation_set_nodes(summary: dict, folder: Path) -> list[tuple[str, str]]:
+    """The ``optimisation_set.star`` this run wrote (its inputs were RELION 5 optimisation sets), as a node.
+
+    RELION 5's tomography jobs (Extract, Reconstruct, Refine3D, CtfRefine, ...) take an
+    optimisation set, and offer only the nodes of its type: without this node the kept set
+    could not feed them.
+    """
+    named = [Path(p).name for p in summary.get("outputs", {}).get("optimisation_set", [])]
+    return [(name, "optimisation_set") for name in named if (folder / name).is_file()]
 
 
 def relion31_coordinate_nodes(folder: Path, generation: str | None) -> list[tuple[str, str]]:

@@ -12,64 +12,8 @@ import json
 from click.testing import CliRunner
 
 from cryodedup.cli import main
+from fixtures.optimisation_set import relion_project
 from relion_import import read_optimisation_set, read_star
-
-OPTIMISATION_SET = """
-# version 50001
-
-data_
-
-_rlnTomoParticlesFile                 Refine3D/job012/run_data.star
-_rlnTomoTomogramsFile                 Tomograms/job008/tomograms.star
-_rlnTomoTrajectoriesFile              Polish/job011/motion.star
-_rlnTomoReferenceMap1File             Refine3D/job012/run_half1_class001_unfil.mrc
-_rlnTomoReferenceMap2File             Refine3D/job012/run_half2_class001_unfil.mrc
-"""
-
-TOMOGRAMS = """
-# version 50001
-
-data_global
-
-loop_
-_rlnTomoName #1
-_rlnVoltage #2
-_rlnSphericalAberration #3
-_rlnAmplitudeContrast #4
-_rlnMicrographOriginalPixelSize #5
-_rlnTomoHand #6
-_rlnOpticsGroupName #7
-_rlnTomoTiltSeriesPixelSize #8
-_rlnTomoSizeX #9
-_rlnTomoSizeY #10
-_rlnTomoSizeZ #11
-TS_01 300.0 2.7 0.1 0.675 -1.0 optics1 1.35 4000 4000 2000
-TS_03 300.0 2.7 0.1 0.675 -1.0 optics1 1.35 4000 4000 2000
-"""
-
-LABELS = ["rlnTomoName", "rlnTomoParticleName", "rlnCenteredCoordinateXAngst", "rlnCenteredCoordinateYAngst"]
-LABELS += ["rlnCenteredCoordinateZAngst", "rlnOriginXAngst", "rlnOriginYAngst", "rlnOriginZAngst"]
-LABELS += ["rlnRandomSubset", "rlnMaxValueProbDistribution"]
-# TS_01: two refined particles 12 Å apart (one kept: 0.8 > 0.3) and one far away; TS_03: one particle.
-ROWS = [
-    ("TS_01", "TS_01/1", 100.0, 200.0, -50.0, 0.0, 0.0, 0.0, 1, 0.3),
-    ("TS_01", "TS_01/2", 112.0, 200.0, -50.0, 0.0, 0.0, 0.0, 2, 0.8),
-    ("TS_01", "TS_01/3", 900.0, -400.0, 10.0, 0.0, 0.0, 0.0, 1, 0.5),
-    ("TS_03", "TS_03/1", 100.0, 200.0, -50.0, 0.0, 0.0, 0.0, 2, 0.4),
-]
-
-
-def relion_project(root):
-    """A RELION 5 project's Refine3D job, its optimisation set and the tomograms job it names."""
-    (root / "Refine3D/job012").mkdir(parents=True)
-    (root / "Tomograms/job008").mkdir(parents=True)
-    (root / "Tomograms/job008/tomograms.star").write_text(TOMOGRAMS)
-    lines = ["", "# version 50001", "", "data_particles", "", "loop_"]
-    lines += [f"_{label} #{k + 1}" for k, label in enumerate(LABELS)]
-    lines += [" ".join(str(v) for v in row) for row in ROWS]
-    (root / "Refine3D/job012/run_data.star").write_text("\n".join(lines) + "\n\n")
-    (root / "Refine3D/job012/run_optimisation_set.star").write_text(OPTIMISATION_SET)
-    return root / "Refine3D/job012/run_optimisation_set.star"
 
 
 def cli(*args):

@@ -3,6 +3,8 @@ and the combinations refused in one line."""
 
 from __future__ import annotations
 
+import re
+import shlex
 from pathlib import Path
 
 import numpy as np
@@ -145,7 +147,8 @@ def test_a_kept_file_no_store_wrote_is_refused(tmp_path: Path) -> None:
 def test_no_score_is_refused(tmp_path: Path) -> None:
     labels = LABELS[:3]
     write_star(tmp_path / "a.star", labels, [["mics/mic1.mrc", 10, 10]], optics=[[1, "opticsGroup1", 1.0, 1.0]])
-    with pytest.raises(CryodedupError, match="no score to rank by"):
+    # (its columns place the particles: none is named as one --score could take)
+    with pytest.raises(CryodedupError, match="no score to rank by.*no column of theirs may rank them$"):
         run_round([tmp_path / "a.star"], tmp_path / "out")
 
 
@@ -201,3 +204,35 @@ def test_a_mask_and_zscores_are_refused_in_their_words(tmp_path: Path) -> None:
         run_round([tmp_path / "b.star"], tmp_path / "out", mask=tmp_path / "mask.mrc")
     with pytest.raises(CryodedupError, match="zscore: the scores are normalised within the whole set"):
         run_round([tmp_path / "b.star"], tmp_path / "out", score_normalize="zscore")
+
+
+def test_no_known_score_is_refused_naming_the_column_and_runs_as_advised(tmp_path: Path) -> None:
+    """pytom's score column (rlnLCCmax, which --score auto does not take): the refusal names it (on main: "name the
+    column with --score", no column named); COLUMN filled with the first it names, two rounds keep what the
+    brute-force oracle of the rule keeps by that score."""
+    rng = np.random.default_rng(3)
+    batches, paths = [], [tmp_path / "b0.star", tmp_path / "b1.star"]
+    labels = [*LABELS[:3], "rlnLCCmax", LABELS[4]]
+    for path, mics in zip(paths, [[1, 2], [2, 1]]):
+        rows = [
+            (f"mics/mic{m}.mrc", round(rng.uniform(0, 150), 2), round(rng.uniform(0, 150), 2), round(rng.uniform(), 6))
+            for m in mics
+            for _ in range(20)
+        ]
+        write_star(path, labels, [[m, f"{x:.2f}", f"{y:.2f}", f"{s:.6f}", 1] for m, x, y, s in rows], optics=OPTICS)
+        batches.append(rows)
+    args = ["particles", "--update", "--min-dist", "20", "--mic-psize", "1", "-o", str(tmp_path / "out")]
+    refused = CliRunner().invoke(main, [*args, str(paths[0])])
+    assert refused.exit_code != 0 and "no score to rank by" in refused.output, refused.output
+    match = re.search(r"name the column with (--score) COLUMN \(of theirs: ([^)]*)\)", " ".join(refused.output.split()))
+    assert match, refused.output
+    advised = shlex.split(f"{match.group(1)} {match.group(2).split(', ')[0]}")
+    assert advised == ["--score", "rlnLCCmax"]  # (the only column of theirs that may rank: the rest place them)
+    expected = oracle_rounds(batches)
+    assert all(not all(keep) for keep, _ in expected)  # (each round rejects some: the score decides which)
+    for k, (path, (keep, _)) in enumerate(zip(paths, expected)):
+        done = CliRunner().invoke(main, [*args, *advised, str(path)])
+        assert done.exit_code == 0, done.output
+        assert star_rows(tmp_path / f"out/round_{k + 1:04d}_kept.star") == [
+            r for r, take in zip(batches[k], keep) if take
+        ]

@@ -9,6 +9,8 @@ files scaled and shifted; docs/design.md section 7).
 from __future__ import annotations
 
 import json
+import re
+import shlex
 from pathlib import Path
 
 import numpy as np
@@ -341,3 +343,64 @@ def test_a_list_with_nothing_rejected_still_gets_its_empty_rejected_list(project
     assert json.loads(out)["import_lists"]["rejected"]["lists"][1] == "D/rejected_import_list_2.star"
     assert not import_coordinates(project / "D/rejected_import_list_2.star", project).rows
     assert len(import_coordinates(project / "D/kept_import_list_2.star", project).rows) == 1
+
+
+def _advised_score(said: str) -> list[str]:
+    """The --score a one-line error advises, as a user copies it: COLUMN filled with the first column it names."""
+    match = re.search(r"give (--score) COLUMN with a column both have \(of theirs: ([^)]*)\)", said)
+    assert match, said
+    return shlex.split(f"{match.group(1)} {match.group(2).split(', ')[0]}")
+
+
+def test_a_particle_file_and_a_list_ranked_by_different_scores_run_with_the_column_advised(project):
+    """Refine3D's particles carry rlnMaxValueProbDistribution (--score auto's choice for them) and
+    rlnLogLikeliContribution; the list's picks the latter alone. Refused naming that column; run with it, what a
+    brute-force greedy on rlnLogLikeliContribution keeps (on main the advice named no column)."""
+    tomograms = tomograms_star(project / "tomograms.star")
+    psize, size = TOMOGRAMS["TS_01"]
+    offset = np.array(size) / 2 * psize
+    corner = np.array([[1000.0, 1500.0, 500.0], [3000.0, 3000.0, 1000.0]])  # the list's picks, tilt-series pixels
+    near = np.round(corner[0] * psize - offset + 6, 4)  # a particle 6√3 Å from the first pick
+    optics = relion_table(["rlnOpticsGroup", "rlnOpticsGroupName", "rlnTomoTiltSeriesPixelSize"], [[1, "og1", psize]])
+    labels = ["rlnTomoName", *CENTRED, "rlnMaxValueProbDistribution", "rlnLogLikeliContribution", "rlnOpticsGroup"]
+    rows = [["TS_01", *near, 0.9, 0.3, 1], ["TS_01", -500.0, -500.0, 0.0, 0.7, 0.2, 1]]
+    particles = write(
+        project / "Refine/particles.star",
+        optics.replace("data_", "data_optics", 1) + relion_table(labels, rows, "particles"),
+    )
+    picks = [["TS_01", *corner[0], 0.8], ["TS_01", *corner[1], 0.1]]
+    write(project / "tm/TS_01.star", relion_table(["rlnTomoName", *CORNER, "rlnLogLikeliContribution"], picks))
+    listed = import_list(project / "tm/list.star", [("TS_01", "tm/TS_01.star")])
+    args = [str(particles), str(listed), "--min-dist", "20", "--micrographs", str(tomograms)]
+    code, said = run(*args, "-o", "D/")
+    assert code != 0 and "ranked by rlnMaxValueProbDistribution" in said, said
+    code, out = run(*args, *_advised_score(said), "-o", "D/", "--json")
+    assert code == 0, out
+    # Oracle: greedy by rlnLogLikeliContribution (higher better) on the centres in centred Å, particles first.
+    centres = np.array([near, [-500.0, -500.0, 0.0], *(corner * psize - offset)])
+    keep = greedy(["TS_01"] * 4, centres, np.array([0.3, 0.2, 0.8, 0.1]), 20.0)
+    summary = json.loads(out)
+    assert [(i["kept"], i["rejected"]) for i in summary["inputs"]] == [
+        (keep[:2].count(True), keep[:2].count(False)),
+        (keep[2:].count(True), keep[2:].count(False)),
+    ]
+    rejected = starfile.read(project / "D/particles_rejected.star")["particles"]
+    assert rejected["rlnLogLikeliContribution"].tolist() == [s for s, k in zip([0.3, 0.2], keep) if not k] == [0.3]
+
+
+def test_a_particle_file_and_a_list_sharing_no_score_run_with_score_none_as_advised(project):
+    """The particles' score is not the picks': no column both have, so --score none is advised, and runs (the picks
+    far apart: nothing is rejected, whatever the ranking)."""
+    tomograms = tomograms_star(project / "tomograms.star")
+    particles = relion5_particles(project / "Refine/particles.star", [["TS_01", -900.0, -900.0, 0.0, 0.5]])
+    picks = [["TS_01", 1000.0, 1500.0, 500.0, 0.8]]
+    write(project / "tm/TS_01.star", relion_table(["rlnTomoName", *CORNER, "rlnLogLikeliContribution"], picks))
+    listed = import_list(project / "tm/list.star", [("TS_01", "tm/TS_01.star")])
+    args = [str(particles), str(listed), "--min-dist", "20", "--micrographs", str(tomograms)]
+    code, said = run(*args, "-o", "D/")
+    assert code != 0 and "ranked by rlnAutopickFigureOfMerit" in said, said
+    match = re.search(r"no column both have is a score: give (--score none)", said)
+    assert match, said
+    code, out = run(*args, *shlex.split(match.group(1)), "-o", "D/", "--json")
+    assert code == 0, out
+    assert [(i["kept"], i["rejected"]) for i in json.loads(out)["inputs"]] == [(1, 0), (1, 0)]

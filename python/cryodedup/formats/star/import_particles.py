@@ -22,7 +22,15 @@ from ...labels import distinct_labels
 from ...particle_set import KindsWriter, Log, ParticleSet, TiltSeriesPixel, TypedTomogramPixelSize, Warn
 from ...paths import StrPath
 from .import_lists import FRAMES, ImportList, read_import_list, write_import_list
-from .particle_table import ANGLES, Needs, ParticleTable, check_angle_ranges, score_column
+from .particle_table import (
+    ANGLES,
+    Needs,
+    ParticleStar,
+    ParticleTable,
+    check_angle_ranges,
+    score_column,
+    shared_score_columns,
+)
 from .tomograms import CENTRED, CORNER, Tomograms, layout, tomograms_star
 from .tomography import SUBTOMOGRAM_ANGLES, tomogram_poses
 
@@ -435,14 +443,26 @@ def read_lists_and_particles(
                 "deduplicate the particle files on their own"
             )
     if particles.scores is not None and particles.score_label != picks.score_label:
+        shared = _shared_scores(files, picks)
         raise CryodedupError(
             f"{files[0]} is ranked by {particles.score_label} and {lists[0]} by {picks.score_label or 'no score'}: "
-            "give --score with a column both have, or --score none"
+            + (
+                f"give --score COLUMN with a column both have (of theirs: {', '.join(shared[:4])}), or --score none"
+                if shared
+                else "no column both have is a score: give --score none"
+            )
         )
     if particles.images is not None and row_read.images:
         warn(f"--same-image: not checked when import lists are given too ({lists[0]}: its picks name no image)")
     first, second = (particles, picks) if is_list.index(False) < is_list.index(True) else (picks, particles)
     return _joined(first, second, inputs)
+
+
+def _shared_scores(files: list[Path], picks: ParticleSet) -> list[str]:
+    """The numeric columns every particle file and every list's picks have that may rank them (the advice's)."""
+    lists = picks.writer.lists if isinstance(picks.writer, ImportListWriter) else []
+    tables = [*(ParticleStar(path) for path in files), *(_columns(p, "") for p in lists)]
+    return shared_score_columns(cast("list[ParticleTable]", tables))
 
 
 def _joined(first: ParticleSet, second: ParticleSet, inputs: list[Path]) -> ParticleSet:

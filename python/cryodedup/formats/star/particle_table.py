@@ -52,6 +52,7 @@ __all__ = [
     "merged_columns",
     "score_column",
     "score_columns",
+    "shared_score_columns",
 ]
 
 #: The score columns ``--score auto`` looks for, in order.
@@ -424,13 +425,18 @@ def score_like(label: str) -> bool:
     return score_direction(label) is not None or not _NOT_SCORES.search(label)
 
 
+def shared_score_columns(parts: Sequence[ParticleTable]) -> list[str]:
+    """The numeric columns every input has that may rank particles (:func:`score_like`), in the first's order."""
+    return [lab for lab in parts[0].numeric_labels() if all(lab in p.labels for p in parts) and score_like(lab)]
+
+
 def _ranking_advice(parts: Sequence[ParticleTable], score_read: ScoreRead) -> str:
     """What ranks the duplicates instead of chance: a score column every input has, named; else ``--prefer``.
 
     "--score COLUMN" alone was advised where no column of theirs is a score (a re-extraction beside its
     source), advice no one could follow.
     """
-    shared = [lab for lab in parts[0].numeric_labels() if all(lab in p.labels for p in parts) and score_like(lab)]
+    shared = shared_score_columns(parts)
     if shared:
         return f"rank by a column with --score COLUMN (of theirs: {', '.join(shared[:4])})"
     if len(parts) > 1 and not score_read.preferred_first:

@@ -211,11 +211,24 @@ def refuse_rows(particles: ParticleSet) -> StarWriter | CsWriter:
     if particles.scores is None:
         raise CryodedupError(
             f"{particles.inputs[0]}: no score to rank by (--score auto found none): --update ranks new particles "
-            "against kept ones by a score; name the column with --score"
+            f"against kept ones by a score; {_score_advice(writer)}"
         )
     if particles.tubes is not None:
         raise CryodedupError(f"{particles.inputs[0]}: filaments (a tube per segment): --update keeps no tubes")
     return cast("StarWriter | CsWriter", writer)
+
+
+def _score_advice(writer: object) -> str:
+    """What ``--score`` may name: the columns every STAR input has that may rank particles."""
+    from ...formats.star.particle_table import shared_score_columns  # (an error's advice alone reads it)
+
+    parts = getattr(writer, "parts", None)  # (a StarWriter's inputs; a .cs group has fields, not columns)
+    if not parts:
+        return "name the column with --score"
+    shared = shared_score_columns(parts)
+    if shared:
+        return f"name the column with --score COLUMN (of theirs: {', '.join(shared[:4])})"
+    return "no column of theirs may rank them"
 
 
 def outranks(new: np.ndarray, kept: np.ndarray, higher: bool) -> np.ndarray:
