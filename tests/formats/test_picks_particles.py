@@ -240,6 +240,22 @@ def test_picks_without_pixel_size_are_refused(relion_and_cryolo):
     result = cli("cryolo", "-o", "out")
     assert result.exit_code == 1
     assert result.stderr.startswith("Error: picker coordinates are in micrograph pixels and carry no pixel size")
+
+
+def test_relion3_job_without_its_micrographs_star_is_advised_what_reads_it(relion_and_cryolo):
+    # A 3.x job's coordinate files are named by its micrographs STAR: copied without it, the
+    # job reads with --micrographs, and --mic-psize alone does not read it (so is not advised).
+    root, _ = relion_and_cryolo
+    star = root / "CtfFind/job003/micrographs_ctf.star"
+    (root / "mics.star").write_text(star.read_text())
+    star.unlink()
+    result = cli("AutoPick/job006", "-o", "out")
+    assert result.exit_code == 1 and "--micrographs" in result.stderr
+    assert "--mic-psize" not in result.stderr
+    assert cli("AutoPick/job006", "--mic-psize", 0.885, "-o", "out").exit_code == 1
+    result = cli("AutoPick/job006", "--micrographs", "mics.star", "-o", "out", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout[result.stdout.index("{") :])["particles"] == 3
     result = cli("cryolo", "--micrographs", "exposures.cs", "-o", "out")
     assert result.exit_code == 1 and "exposures.cs" in result.stderr and "Traceback" not in result.output
 

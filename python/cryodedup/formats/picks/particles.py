@@ -404,13 +404,20 @@ def _require_pixel_size(inputs: list[Path], scale: Scale) -> None:
         if topaz
         else ""
     )
-    jobs = _why_unnamed(unnamed[0], *found[inputs.index(unnamed[0])], scale.project_dir)
+    # A 3.x job's coordinate files are named by its micrographs: --mic-psize alone does not read it.
+    suffix = [p for p in unnamed if found[inputs.index(p)][1] == "relion-suffix"]
+    first = suffix[0] if suffix else unnamed[0]
+    jobs = _why_unnamed(first, *found[inputs.index(first)], scale.project_dir)
     if not jobs and len(unnamed) < len(inputs):
         jobs = f" ({unnamed[0]} is not a RELION job that names its micrographs STAR)"
-    raise CryodedupError(
-        "picker coordinates are in micrograph pixels and carry no pixel size: give it with --mic-psize, "
-        f"or the micrographs with --micrographs (a micrographs STAR or CryoSPARC exposures){jobs}{also}"
+    give = (
+        "give the micrographs with --micrographs (a micrographs STAR: the micrographs name the coordinate "
+        f"files of {first}, a RELION 3.x job, so a pixel size alone does not read it)"
+        if suffix
+        else "give it with --mic-psize, or the micrographs with --micrographs "
+        "(a micrographs STAR or CryoSPARC exposures)"
     )
+    raise CryodedupError(f"picker coordinates are in micrograph pixels and carry no pixel size: {give}{jobs}{also}")
 
 
 def _why_unnamed(source: Path, files: list[Path], kind: str, project_dir: Path | None) -> str:
