@@ -242,6 +242,19 @@ def test_picks_without_pixel_size_are_refused(relion_and_cryolo):
     assert result.stderr.startswith("Error: picker coordinates are in micrograph pixels and carry no pixel size")
 
 
+def test_unscored_picker_folder_is_named_in_the_verdict_by_what_to_check(tmp_path, monkeypatch):
+    # EMAN2 info/ boxes without a score: the verdict says what to check, not the folder's name.
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "info").mkdir()
+    (tmp_path / "info/m_info.json").write_text(json.dumps({"boxes": [[500, 500, "manual"], [520, 500, "manual"]]}))
+    result = cli("info", "--mic-psize", 1, "--min-dist", 40, "-o", "out")
+    assert result.exit_code == 0, result.output
+    verdict = result.stderr.splitlines()[0]
+    assert (
+        verdict == "Kept 1 of 2 (1 duplicate) -> out/kept/m_info.json. Check: no score: each group keeps a random pick"
+    )
+
+
 def test_relion3_job_without_its_micrographs_star_is_advised_what_reads_it(relion_and_cryolo):
     # A 3.x job's coordinate files are named by its micrographs STAR: copied without it, the
     # job reads with --micrographs, and --mic-psize alone does not read it (so is not advised).
