@@ -380,10 +380,31 @@ def _micrograph_groups(group: CsGroup) -> tuple[KeyGroups, str]:
         if group.has(key):
             return key_groups(group.column(key)), key
     raise InputFileError(
-        f"{group.path}: no location slot (location/micrograph_uid, center_x_frac, ...): the particles are "
+        _misplaced_location(group)
+        or f"{group.path}: no location slot (location/micrograph_uid, center_x_frac, ...): the particles are "
         "not linked to micrographs, so their positions are unknown. Give the output of a job that keeps "
         "the location (an extraction, or a result group with its passthrough files)"
     )
+
+
+def _misplaced_location(group: CsGroup) -> str | None:
+    """Why a .csg's particles have no location when one of its files holds it (a hand-edited ``results:``)."""
+    if group.csg is None:
+        return None
+    holding = [k for k, cs in enumerate(group.files) if any(f.startswith("location/") for f in cs.fields)]
+    if "location" in group.slots:
+        named = group.slots["location"]
+        where = f" ('{group.metafiles[holding[0]]}' holds them)" if holding else ""
+        return (
+            f"{group.path}: its results: put the location slot in '{group.metafiles[named]}', which holds "
+            f"no location/ field{where}; correct the location entry's metafile"
+        )
+    if holding:
+        return (
+            f"{group.path}: its results: name no location slot, though '{group.metafiles[holding[0]]}' holds "
+            "location/ fields; add a location entry naming that file"
+        )
+    return None
 
 
 def _micrograph_pixel_size(
