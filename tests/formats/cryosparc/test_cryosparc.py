@@ -588,6 +588,26 @@ def test_two_refinements_of_one_selection_with_same_image_reject_keep_the_best_r
     assert len(kept) == 3
 
 
+def test_one_uid_on_two_particle_images_is_not_advised_same_image_reject(tmp_path):
+    # A uid whose two rows name different particle images (blob/path, blob/idx) and lie far
+    # apart: --same-image reject joins rows of one image, so it cannot resolve them, yet was
+    # advised; run as printed it failed with "its two rows lie at one centre" (they do not).
+    rng = np.random.default_rng(11)
+    first = cs_particles(rng, 3, duplicate_fraction=0.0)
+    first["location/micrograph_uid"] = first["location/micrograph_uid"][0]
+    first["location/center_x_frac"] = [0.1, 0.5, 0.9]
+    first["location/center_y_frac"] = 0.5
+    second = first.copy()
+    second["location/center_y_frac"] = 0.2  # other particles, 1200 px away
+    second["blob/path"] = b"J11/extract/other_particles.mrc"
+    a, b = tmp_path / "J10_particles.cs", tmp_path / "J11_particles.cs"
+    write_cs(a, first)
+    write_cs(b, second)
+    for same_image in ("warn", "reject"):
+        with pytest.raises(CryodedupError, match=r"is in both with different blob/path.*give one of them$"):
+            run(tmp_path, [a, b], min_dist=10, same_image=same_image)
+
+
 # --- issue 54 item 1: a --mic-psize the particles' own pixel sizes contradict ----------------------
 
 

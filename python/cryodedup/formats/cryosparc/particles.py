@@ -126,9 +126,12 @@ class _Particles:
         repeats = np.flatnonzero(first_of != np.arange(len(uid)))
         differ = _rows_differ(merged, repeats, first_of[repeats], common)
         images = BLOB_PATH in common and BLOB_IDX in common
-        if differ.any() and not (self.same_image == "reject" and images):
-            row = int(repeats[np.argmax(differ)])
-            self._refuse_uid_twice(merged, row, int(first_of[row]), common, images)
+        # (rows naming two particle images are two particles: --same-image joins rows of one image only)
+        other_image = _rows_differ(merged, repeats, first_of[repeats], [BLOB_PATH, BLOB_IDX]) if images else differ
+        refused = differ & other_image if self.same_image == "reject" and images else differ
+        if refused.any():
+            row = int(repeats[np.argmax(refused)])
+            self._refuse_uid_twice(merged, row, int(first_of[row]), common, images and not other_image.any())
         self.repeated = int(np.count_nonzero(differ))
         if self.repeated:
             warn(
