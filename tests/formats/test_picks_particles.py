@@ -255,6 +255,30 @@ def test_unscored_picker_folder_is_named_in_the_verdict_by_what_to_check(tmp_pat
     )
 
 
+def test_a_picker_without_picks_leaves_the_others_ranked_by_their_scores(tmp_path, monkeypatch):
+    # topaz found nothing (its table is a header, score column included): crYOLO's confidences
+    # still rank its duplicates. They were dropped ("no score in the picks ... the other inputs'
+    # scores are not used either") and each pair kept a random pick. Hand-worked: six pairs
+    # 10 px apart, the better one first or second in turn; the better one of each is kept.
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "cryolo/CBOX").mkdir(parents=True)
+    rows, best = [], []
+    for k in range(6):
+        pair = [(100.0 + 300 * k, 100.0, 100.0, 100.0, 0.2), (110.0 + 300 * k, 100.0, 100.0, 100.0, 0.9)]
+        rows += pair if k % 2 else pair[::-1]
+        best.append((160.0 + 300 * k, 150.0))
+    (tmp_path / "cryolo/CBOX/m1.cbox").write_text(cbox_text(rows))
+    (tmp_path / "empty_topaz.txt").write_text("image_name\tx_coord\ty_coord\tscore\n")
+    args = ("cryolo", "empty_topaz.txt", "--mic-psize", 1, "--topaz-scale", 1, "--min-dist", 20)
+    result = cli(*args, "-o", "out", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout[result.stdout.index("{") :])["score"]["column"] == "Confidence"
+    assert "no picks in empty_topaz.txt" in result.stderr
+    assert "shares no micrograph" not in result.stderr  # (with an input that picked nothing: said once, as such)
+    kept = starfile.read("out/kept/m1_autopick.star")
+    assert sorted(zip(kept["rlnCoordinateX"], kept["rlnCoordinateY"])) == best
+
+
 def test_relion3_job_without_its_micrographs_star_is_advised_what_reads_it(relion_and_cryolo):
     # A 3.x job's coordinate files are named by its micrographs STAR: copied without it, the
     # job reads with --micrographs, and --mic-psize alone does not read it (so is not advised).
