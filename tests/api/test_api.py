@@ -276,3 +276,15 @@ def test_options_of_the_wrong_type_are_refused_when_the_job_runs_as_the_api_page
     # Both jobs' update, as each takes it, and the repair, on the page.
     assert "ParticleOptions(update=True)" in page and "update=True)" in page.split("find_duplicate_micrographs(")[-1]
     assert "::: cryodedup.repair_particle_update" in page
+
+
+@pytest.mark.parametrize("single", ["particles.star", Path("particles.star")])
+def test_one_path_where_a_list_is_expected_is_a_type_error_naming_it(tmp_path, single):
+    # A script's ``remove_duplicate_particles("particles.star", ...)`` read each character as a
+    # file ("p: file not found"); a Path was "'PosixPath' object is not iterable".
+    import cryodedup
+
+    jobs = (cryodedup.remove_duplicate_particles, cryodedup.find_duplicate_micrographs)
+    for job in jobs:
+        with pytest.raises(TypeError, match=r"^inputs= must be a list of paths, got one: 'particles.star'"):
+            job(single, tmp_path / "out")

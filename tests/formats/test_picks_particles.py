@@ -240,6 +240,59 @@ def test_picks_without_pixel_size_are_refused(relion_and_cryolo):
     result = cli("cryolo", "-o", "out")
     assert result.exit_code == 1
     assert result.stderr.startswith("Error: picker coordinates are in micrograph pixels and carry no pixel size")
+
+
+def test_unscored_picker_folder_is_named_in_the_verdict_by_what_to_check(tmp_path, monkeypatch):
+    # EMAN2 info/ boxes without a score: the verdict says what to check, not the folder's name.
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "info").mkdir()
+    (tmp_path / "info/m_info.json").write_text(json.dumps({"boxes": [[500, 500, "manual"], [520, 500, "manual"]]}))
+    result = cli("info", "--mic-psize", 1, "--min-dist", 40, "-o", "out")
+    assert result.exit_code == 0, result.output
+    verdict = result.stderr.splitlines()[0]
+    assert (
+        verdict == "Kept 1 of 2 (1 duplicate) -> out/kept/m_info.json. Check: no score: each group keeps a random pick"
+    )
+
+
+def test_a_picker_without_picks_leaves_the_others_ranked_by_their_scores(tmp_path, monkeypatch):
+    # topaz found nothing (its table is a header, score column included): crYOLO's confidences
+    # still rank its duplicates. They were dropped ("no score in the picks ... the other inputs'
+    # scores are not used either") and each pair kept a random pick. Hand-worked: six pairs
+    # 10 px apart, the better one first or second in turn; the better one of each is kept.
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "cryolo/CBOX").mkdir(parents=True)
+    rows, best = [], []
+    for k in range(6):
+        pair = [(100.0 + 300 * k, 100.0, 100.0, 100.0, 0.2), (110.0 + 300 * k, 100.0, 100.0, 100.0, 0.9)]
+        rows += pair if k % 2 else pair[::-1]
+        best.append((160.0 + 300 * k, 150.0))
+    (tmp_path / "cryolo/CBOX/m1.cbox").write_text(cbox_text(rows))
+    (tmp_path / "empty_topaz.txt").write_text("image_name\tx_coord\ty_coord\tscore\n")
+    args = ("cryolo", "empty_topaz.txt", "--mic-psize", 1, "--topaz-scale", 1, "--min-dist", 20)
+    result = cli(*args, "-o", "out", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout[result.stdout.index("{") :])["score"]["column"] == "Confidence"
+    assert "no picks in empty_topaz.txt" in result.stderr
+    assert "shares no micrograph" not in result.stderr  # (with an input that picked nothing: said once, as such)
+    kept = starfile.read("out/kept/m1_autopick.star")
+    assert sorted(zip(kept["rlnCoordinateX"], kept["rlnCoordinateY"])) == best
+
+
+def test_relion3_job_without_its_micrographs_star_is_advised_what_reads_it(relion_and_cryolo):
+    # A 3.x job's coordinate files are named by its micrographs STAR: copied without it, the
+    # job reads with --micrographs, and --mic-psize alone does not read it (so is not advised).
+    root, _ = relion_and_cryolo
+    star = root / "CtfFind/job003/micrographs_ctf.star"
+    (root / "mics.star").write_text(star.read_text())
+    star.unlink()
+    result = cli("AutoPick/job006", "-o", "out")
+    assert result.exit_code == 1 and "--micrographs" in result.stderr
+    assert "--mic-psize" not in result.stderr
+    assert cli("AutoPick/job006", "--mic-psize", 0.885, "-o", "out").exit_code == 1
+    result = cli("AutoPick/job006", "--micrographs", "mics.star", "-o", "out", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout[result.stdout.index("{") :])["particles"] == 3
     result = cli("cryolo", "--micrographs", "exposures.cs", "-o", "out")
     assert result.exit_code == 1 and "exposures.cs" in result.stderr and "Traceback" not in result.output
 

@@ -173,6 +173,9 @@ def test_a_warning_s_gist_is_its_first_clause_without_a_file():
     assert gist(no_score.format("")) == "no score: each group keeps a random particle"
     undecided = gist(no_score.format(UNDECIDED_BY_PREFER))
     assert undecided == "no score: groups --prefer leaves undecided keep a random pick"
+    # A picker folder has no dot nor slash to be told from a clause ("info: no score ..." was "Check: info").
+    picks = "info: no score in the picks, so each group of duplicates keeps a seeded random pick (seed 0), as with x"
+    assert gist(picks) == "no score: each group keeps a random pick"
     long = "word " * 40
     assert gist(long).endswith("…") and len(gist(long)) <= 73
     assert with_checks("Kept 1 of 2", ["a", "b", "a", ""]) == "Kept 1 of 2. Check: a; b"

@@ -34,6 +34,8 @@ _GISTS = (
         "no score: groups --prefer leaves undecided keep a random pick",
     ),
     ("keeps a seeded random particle", "no score: each group keeps a random particle"),
+    # (pickers' inputs: "cryolo_out: no score in the picks, ...", a folder told from a clause by no dot nor slash)
+    ("keeps a seeded random pick", "no score: each group keeps a random pick"),
 )
 
 

@@ -295,6 +295,34 @@ def test_bad_cryosparc_inputs(tmp_path, good_cs):
     cli_bad_input(tmp_path, [good_cs, tmp_path / "p.star"], r"inputs mix CryoSPARC \(.cs/.csg\) and STAR files")
 
 
+def test_csg_naming_the_location_slot_in_the_wrong_file_says_so(tmp_path, good_cs):
+    # A .csg edited by hand (as users do to point it at a filtered .cs): its results: name the
+    # location slot in a file without location fields, or do not name it. "Give ... a result
+    # group with its passthrough files" was the advice, to a user who had given one.
+    records = np.load(good_cs)
+    main = [n for n in records.dtype.names if not n.startswith("location/")]
+    write_cs(tmp_path / "main.cs", repack_fields(records[main]))
+    write_cs(tmp_path / "pass.cs", repack_fields(records[["uid", *[n for n in records.dtype.names if n not in main]]]))
+    results = {"blob": "main.cs", "location": "main.cs", "pick_stats": "main.cs"}
+    (tmp_path / "g.csg").write_text(
+        "results:\n" + "".join(f"  {s}: {{metafile: '>{f}'}}\n" for s, f in results.items())
+    )
+    cli_bad_input(
+        tmp_path,
+        [tmp_path / "g.csg"],
+        r"g.csg: its results: put the location slot in '>main.cs', which holds no location/ field",
+    )
+    results = {"blob": "main.cs", "pick_stats": "pass.cs"}
+    (tmp_path / "h.csg").write_text(
+        "results:\n" + "".join(f"  {s}: {{metafile: '>{f}'}}\n" for s, f in results.items())
+    )
+    cli_bad_input(
+        tmp_path,
+        [tmp_path / "h.csg"],
+        r"h.csg: its results: name no location slot, though '>pass.cs' holds location/ fields",
+    )
+
+
 def test_micrograph_pixel_size_is_required(tmp_path, good_cs):
     records = np.load(good_cs)
     records["location/micrograph_psize_A"] = 0
@@ -558,6 +586,26 @@ def test_two_refinements_of_one_selection_with_same_image_reject_keep_the_best_r
     shift_x = {int(uid): float(shift[0]) for uid, shift in zip(kept["uid"], kept["alignments2D/shift"])}
     assert [shift_x.get(int(uid)) for uid in first["uid"]] == [20.0, 0.0, 0.0]
     assert len(kept) == 3
+
+
+def test_one_uid_on_two_particle_images_is_not_advised_same_image_reject(tmp_path):
+    # A uid whose two rows name different particle images (blob/path, blob/idx) and lie far
+    # apart: --same-image reject joins rows of one image, so it cannot resolve them, yet was
+    # advised; run as printed it failed with "its two rows lie at one centre" (they do not).
+    rng = np.random.default_rng(11)
+    first = cs_particles(rng, 3, duplicate_fraction=0.0)
+    first["location/micrograph_uid"] = first["location/micrograph_uid"][0]
+    first["location/center_x_frac"] = [0.1, 0.5, 0.9]
+    first["location/center_y_frac"] = 0.5
+    second = first.copy()
+    second["location/center_y_frac"] = 0.2  # other particles, 1200 px away
+    second["blob/path"] = b"J11/extract/other_particles.mrc"
+    a, b = tmp_path / "J10_particles.cs", tmp_path / "J11_particles.cs"
+    write_cs(a, first)
+    write_cs(b, second)
+    for same_image in ("warn", "reject"):
+        with pytest.raises(CryodedupError, match=r"is in both with different blob/path.*give one of them$"):
+            run(tmp_path, [a, b], min_dist=10, same_image=same_image)
 
 
 # --- issue 54 item 1: a --mic-psize the particles' own pixel sizes contradict ----------------------

@@ -126,9 +126,12 @@ class _Particles:
         repeats = np.flatnonzero(first_of != np.arange(len(uid)))
         differ = _rows_differ(merged, repeats, first_of[repeats], common)
         images = BLOB_PATH in common and BLOB_IDX in common
-        if differ.any() and not (self.same_image == "reject" and images):
-            row = int(repeats[np.argmax(differ)])
-            self._refuse_uid_twice(merged, row, int(first_of[row]), common, images)
+        # (rows naming two particle images are two particles: --same-image joins rows of one image only)
+        other_image = _rows_differ(merged, repeats, first_of[repeats], [BLOB_PATH, BLOB_IDX]) if images else differ
+        refused = differ & other_image if self.same_image == "reject" and images else differ
+        if refused.any():
+            row = int(repeats[np.argmax(refused)])
+            self._refuse_uid_twice(merged, row, int(first_of[row]), common, images and not other_image.any())
         self.repeated = int(np.count_nonzero(differ))
         if self.repeated:
             warn(
@@ -380,10 +383,31 @@ def _micrograph_groups(group: CsGroup) -> tuple[KeyGroups, str]:
         if group.has(key):
             return key_groups(group.column(key)), key
     raise InputFileError(
-        f"{group.path}: no location slot (location/micrograph_uid, center_x_frac, ...): the particles are "
+        _misplaced_location(group)
+        or f"{group.path}: no location slot (location/micrograph_uid, center_x_frac, ...): the particles are "
         "not linked to micrographs, so their positions are unknown. Give the output of a job that keeps "
         "the location (an extraction, or a result group with its passthrough files)"
     )
+
+
+def _misplaced_location(group: CsGroup) -> str | None:
+    """Why a .csg's particles have no location when one of its files holds it (a hand-edited ``results:``)."""
+    if group.csg is None:
+        return None
+    holding = [k for k, cs in enumerate(group.files) if any(f.startswith("location/") for f in cs.fields)]
+    if "location" in group.slots:
+        named = group.slots["location"]
+        where = f" ('{group.metafiles[holding[0]]}' holds them)" if holding else ""
+        return (
+            f"{group.path}: its results: put the location slot in '{group.metafiles[named]}', which holds "
+            f"no location/ field{where}; correct the location entry's metafile"
+        )
+    if holding:
+        return (
+            f"{group.path}: its results: name no location slot, though '{group.metafiles[holding[0]]}' holds "
+            "location/ fields; add a location entry naming that file"
+        )
+    return None
 
 
 def _micrograph_pixel_size(

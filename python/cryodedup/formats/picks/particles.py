@@ -404,13 +404,20 @@ def _require_pixel_size(inputs: list[Path], scale: Scale) -> None:
         if topaz
         else ""
     )
-    jobs = _why_unnamed(unnamed[0], *found[inputs.index(unnamed[0])], scale.project_dir)
+    # A 3.x job's coordinate files are named by its micrographs: --mic-psize alone does not read it.
+    suffix = [p for p in unnamed if found[inputs.index(p)][1] == "relion-suffix"]
+    first = suffix[0] if suffix else unnamed[0]
+    jobs = _why_unnamed(first, *found[inputs.index(first)], scale.project_dir)
     if not jobs and len(unnamed) < len(inputs):
         jobs = f" ({unnamed[0]} is not a RELION job that names its micrographs STAR)"
-    raise CryodedupError(
-        "picker coordinates are in micrograph pixels and carry no pixel size: give it with --mic-psize, "
-        f"or the micrographs with --micrographs (a micrographs STAR or CryoSPARC exposures){jobs}{also}"
+    give = (
+        "give the micrographs with --micrographs (a micrographs STAR: the micrographs name the coordinate "
+        f"files of {first}, a RELION 3.x job, so a pixel size alone does not read it)"
+        if suffix
+        else "give it with --mic-psize, or the micrographs with --micrographs "
+        "(a micrographs STAR or CryoSPARC exposures)"
     )
+    raise CryodedupError(f"picker coordinates are in micrograph pixels and carry no pixel size: {give}{jobs}{also}")
 
 
 def _why_unnamed(source: Path, files: list[Path], kind: str, project_dir: Path | None) -> str:
@@ -442,7 +449,8 @@ def _scores(
         return None, None, True
     if score_read.score != "auto":
         return _named_scores(pickers, score_read, levels, warn)
-    unscored = [p.source for p in pickers if p.score is None]
+    # (a picker without picks has nothing to rank: it leaves the others their scores)
+    unscored = [p.source for p in pickers if p.score is None and len(p)]
     if unscored:
         others = " (the other inputs' scores are not used either)" if len(unscored) < len(pickers) else ""
         warn(
@@ -450,16 +458,16 @@ def _scores(
             f"pick (seed {score_read.seed}), as with --score none{others}"
         )
         return None, None, True
-    directions = {p.higher_is_better for p in pickers}
+    directions = {p.higher_is_better for p in pickers if p.score is not None}
     if len(directions) > 1 and not normalisation(score_read.score_normalize).one_scale:
         raise CryodedupError(
             "the pickers' scores run in opposite directions (higher is better for some, lower for others); "
             "add --score-normalize rank (each input's percentiles) or zscore (robust z-scores per micrograph)"
         )
-    names = list(dict.fromkeys(p.score_name for p in pickers if p.score_name))  # every picker here is scored, so named
+    names = list(dict.fromkeys(p.score_name for p in pickers if p.score is not None and p.score_name))
     label = names[0] if len(names) == 1 else " / ".join(names)
-    # (every one scored, checked above; RELION's -999, ManualPick's, made "none": NaN)
-    scores = [scores_without_none(p.score, p.score_name) for p in pickers if p.score is not None]
+    # (every one with picks scored, checked above; RELION's -999, ManualPick's, made "none": NaN)
+    scores = [np.empty(0) if p.score is None else scores_without_none(p.score, p.score_name) for p in pickers]
     _warn_scales(pickers, scores, label, score_read.score_normalize, levels, warn)
     return scores, label, directions.pop() if len(directions) == 1 else True
 

@@ -31,7 +31,7 @@ from ...formats.micrograph_lists import Micrographs, load_inputs
 from ...options import MicrographOptions, MicrographRun
 from ...options.keywords import said_in_python
 from ...outputs import all_outputs_at_once
-from ...paths import StrPath
+from ...paths import StrPath, path_list
 from ...report.micrograph_sections import Timing, revisit_rows
 from ...resolve.micrograph_names import check_match_mode
 from .decide import decide_run
@@ -94,6 +94,7 @@ def find_duplicate_micrographs(
         ``summary.verdict.trusted``, ...); its ``to_json()`` is the document ``--json`` prints.
     """
     start = time.perf_counter()
+    inputs = path_list(inputs)
     options = options or MicrographOptions()
     options.check()
     MicrographRun(update=update, particles=particles is not None, in_process=runner is run_in_process).check(options)

@@ -32,7 +32,7 @@ from ...options import ParticleOptions
 from ...options.keywords import said_in_python
 from ...outputs import all_outputs_at_once, warn_earlier_report
 from ...particle_set import Log, ParticleSet
-from ...paths import StrPath
+from ...paths import StrPath, path_list
 from ...report.sections.run import Outputs
 from .decide import Decision, decide, warn_not_confirmable
 from .plan import ParticlePlan, plan
@@ -89,7 +89,7 @@ def remove_duplicate_particles(
         sizes, shift and score used, outputs, time).
     """
     options = options or ParticleOptions()
-    return job_for(options.update)(Files.of(inputs), outdir, options, force=force, log=log).summary
+    return job_for(options.update)(Files.of(path_list(inputs)), outdir, options, force=force, log=log).summary
 
 
 @dataclass(frozen=True)

@@ -195,6 +195,8 @@ def warn_inputs_apart(particles: ParticleSet, warn: Warn) -> None:
         return
     # present[k, g]: input k has a pick on micrograph g (one pass of the core, no sort of millions of ids)
     present = picks_per_group(particles.input_of, particles.groups, len(particles.mic_names), n_inputs).T > 0
+    if np.count_nonzero(present.any(axis=1)) < 2:  # (the others picked nothing: each is warned of as such)
+        return
     inputs_on = present.sum(axis=0)
     for k in range(n_inputs):
         mine = present[k]
