@@ -280,6 +280,43 @@ def test_particle_sets_of_other_columns_are_each_a_node_in_the_pipeline(tmp_path
     assert "Nn distances" in results_images(tmp_path, folder, monkeypatch)
 
 
+# ccpem-pipeliner 1.6's spelling of an optimisation set, from its source: pipeliner/data_structure.py
+# ``NODE_TOMOOPTIMISATIONSET = "TomoOptimisationSet"``, made by pipeliner/nodes.py's
+# ``TomoOptimisationSetNode`` (format "star" where the file reads as STAR, else "XstarX"); its
+# tomography jobs declare theirs as that type with their own keywords (tomo_pseudosubtomo_job.py:
+# ``"optimisation_set.star", NODE_TOMOOPTIMISATIONSET, ["relion", "tomo", "extract"]``), and its
+# Reconstruct particle job ("relion.reconstructparticletomo") takes one as "in_optimisation", an
+# input of that type.
+OPTSET_TYPE = "TomoOptimisationSet"
+
+
+def test_a_relion5_optimisation_set_is_a_tomography_node(tmp_path, monkeypatch):
+    # A RELION 5 Refine3D optimisation set in: the optimisation_set.star the run writes (naming
+    # the kept particles) is declared as the pipeliner's tomography jobs declare theirs, so that
+    # the next tomography job is offered it; the kept particles are the fixture's hand-worked three.
+    from pipeliner.job_factory import new_job_of_type
+    from pipeliner.nodes import TomoOptimisationSetNode
+    from pipeliner.project_graph import ProjectGraph
+
+    from fixtures.optimisation_set import relion_project
+
+    relion_project(tmp_path)
+    pipeliner(tmp_path, "--new_project")
+    values = {"Input particles:": "Refine3D/job012/run_optimisation_set.star", "Min dist:": "20"}
+    folder = run_job(tmp_path, ccpem.ParticlesJob, values)
+    name = f"{folder.relative_to(tmp_path)}/optimisation_set.star"
+    assert node_labels(tmp_path)[name] == f"{OPTSET_TYPE}.star.relion.cryodedup.kept"
+    monkeypatch.chdir(tmp_path)
+    with ProjectGraph(read_only=True) as pipeline:
+        node = pipeline.find_node(name)
+    assert isinstance(node, TomoOptimisationSetNode) and node.toplevel_type == OPTSET_TYPE
+    assert new_job_of_type("relion.reconstructparticletomo").joboptions["in_optimisation"].node_type == OPTSET_TYPE
+    named = (folder / "optimisation_set.star").read_text().split("_rlnTomoParticlesFile", 1)[1].split()[0]
+    assert named == f"{folder.relative_to(tmp_path)}/particles_kept.star"
+    kept = [line.split()[1] for line in (folder / "particles_kept.star").read_text().splitlines() if "TS_0" in line]
+    assert kept == ["TS_01/2", "TS_01/3", "TS_03/1"]
+
+
 def test_coordinate_job_runs_in_a_pipeliner_project(project, monkeypatch):
     root, paths = project
     folder = run_job(

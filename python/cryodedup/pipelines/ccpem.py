@@ -9,7 +9,9 @@ registers three (``pipeliner --available_jobs cryodedup`` lists them):
 
 Inputs and outputs are RELION-style nodes (``ParticleGroupMetadata.star.relion``,
 ``MicrographCoordsGroup.star.relion``, ``MicrographGroupMetadata.star.relion``), so the
-outputs feed the pipeliner's RELION jobs (Extract, Class2D ...). Every other option of the
+outputs feed the pipeliner's RELION jobs (Extract, Class2D ...); the ``optimisation_set.star``
+a particle job writes for RELION 5 optimisation sets is a ``TomoOptimisationSet`` node, for its
+tomography jobs. Every other option of the
 command is a job option, made from the command line's own option (its help shown as the
 pipeliner's help text), so options added to the command appear here without a change.
 Each job runs the command line (``python3 -m cryodedup.cli``) with ``--plot``; the
@@ -39,11 +41,13 @@ from pipeliner.nodes import (
     NODE_MICROGRAPHCOORDSGROUP,
     NODE_MICROGRAPHGROUPMETADATA,
     NODE_PARTICLEGROUPMETADATA,
+    NODE_TOMOOPTIMISATIONSET,
 )
 from pipeliner.pipeliner_job import PipelinerCommand, PipelinerJob
 from pipeliner.results_display_objects import ResultsDisplayObject
 
 from .._core import __version__
+from ..formats.star.optimisation_set import OPTIMISATION_SET_NAME
 from . import job_types
 
 __all__ = ["CoordinatesJob", "MicrographsJob", "ParticlesJob"]
@@ -208,11 +212,19 @@ class CryodedupJob(PipelinerJob):
             self.add_output_node(output.name, NODE_OF_KIND[output.kind], ["relion", "cryodedup", output.subset])
 
     def create_post_run_output_nodes(self) -> None:
-        """The particle files written that were not declared before the run, as nodes of the same kinds."""
+        """The particle files written that were not declared before the run, as nodes of the same kinds.
+
+        And the ``optimisation_set.star`` naming the kept particles, which the run writes where
+        its inputs were RELION 5 optimisation sets (only the run can tell: two sets naming
+        different tomograms get none), as the pipeliner's tomography jobs declare theirs: a
+        ``TomoOptimisationSet`` node, the only type their optimisation-set input is offered.
+        """
         declared = {output.name for output in self.job_outputs()}
         for output in self.written_outputs():
             if output.name not in declared:
                 self.add_output_node(output.name, NODE_OF_KIND[output.kind], ["relion", "cryodedup", output.subset])
+        if self.JOB == "particles" and (Path(self.output_dir) / OPTIMISATION_SET_NAME).is_file():
+            self.add_output_node(OPTIMISATION_SET_NAME, NODE_TOMOOPTIMISATIONSET, ["relion", "cryodedup", "kept"])
 
     def create_results_display(self) -> Sequence[ResultsDisplayObject]:
         """The report's pictures, in the report's order, each with the files it describes."""

@@ -20,7 +20,7 @@ from ..files import project_root
 from .file import StarFile, unquote
 from .import_lists import STAR_VERSION, listed_path, star_value
 
-__all__ = ["read_optimisation_set", "write_optimisation_set"]
+__all__ = ["OPTIMISATION_SET_NAME", "read_optimisation_set", "write_optimisation_set"]
 
 #: The optimisation set the particle job writes beside the kept particles, as RELION's jobs name theirs.
 OPTIMISATION_SET_NAME = "optimisation_set.star"
