@@ -51,20 +51,26 @@ def with_option(args, option):
     return [*args, *option]
 
 
-def test_best_score_on_scores_below_zero_runs_with_either_advice(tmp_path):
-    # Three picks 15 Å apart at 20 Å: 0-15 and 15-30 are duplicates, 0-30 is not. The middle one has the worst
-    # score (-3), so by hand both ways advised keep the two ends: the most particles ({0, 30}), and the best sum of
-    # percentiles (the two ends' percentiles are each above the middle's).
-    star = picks(tmp_path / "neg.star", [(0, -1.0), (15, -3.0), (30, -2.0)])
-    args = ["particles", star, "--mic-psize", 1, "--min-dist", 20, "--select", "best-score"]
+def refused_then_both_advices_keep_the_ends(tmp_path, args, refusal):
+    """``args`` refused saying ``refusal``; each advice (``--score-normalize rank``, ``--select most-particles``),
+    run as printed, keeps the two ends at x 0 and 30 (the oracle worked by hand in each test)."""
     status, text = run(*args, "-o", tmp_path / "refused")
-    assert status != 0 and "has values below 0" in text, text
+    assert status != 0 and refusal in text, text
     rank = advised(text, r"give (--score-normalize rank) \(")
     most = advised(text, r"or (--select most-particles)")
     for k, option in enumerate((rank, most)):
         status, done = run(*with_option(args, option), "-o", tmp_path / f"out{k}", "-q")
         assert status == 0, (option, done)
         assert kept_x(tmp_path / f"out{k}") == [0, 30], option
+
+
+def test_best_score_on_scores_below_zero_runs_with_either_advice(tmp_path):
+    # Three picks 15 Å apart at 20 Å: 0-15 and 15-30 are duplicates, 0-30 is not. The middle one has the worst
+    # score (-3), so by hand both ways advised keep the two ends: the most particles ({0, 30}), and the best sum of
+    # percentiles (the two ends' percentiles are each above the middle's).
+    star = picks(tmp_path / "neg.star", [(0, -1.0), (15, -3.0), (30, -2.0)])
+    args = ["particles", star, "--mic-psize", 1, "--min-dist", 20, "--select", "best-score"]
+    refused_then_both_advices_keep_the_ends(tmp_path, args, "has values below 0")
 
 
 def test_best_score_without_scores_runs_with_most_particles_advised(tmp_path):
@@ -165,11 +171,4 @@ def test_best_score_on_a_lower_first_score_runs_with_either_advice(tmp_path):
     # ends: the most particles ({0, 30}), and the best sum of percentiles (the ends rank above the middle).
     star = picks(tmp_path / "low.star", [(0, 1.0), (15, 3.0), (30, 2.0)])
     args = ["particles", star, "--mic-psize", 1, "--min-dist", 20, "--select", "best-score", "--score-order", "min"]
-    status, text = run(*args, "-o", tmp_path / "refused")
-    assert status != 0 and "ranks lower first" in text, text
-    rank = advised(text, r"give (--score-normalize rank) \(")
-    most = advised(text, r"or (--select most-particles)")
-    for k, option in enumerate((rank, most)):
-        status, done = run(*with_option(args, option), "-o", tmp_path / f"out{k}", "-q")
-        assert status == 0, (option, done)
-        assert kept_x(tmp_path / f"out{k}") == [0, 30], option
+    refused_then_both_advices_keep_the_ends(tmp_path, args, "ranks lower first")

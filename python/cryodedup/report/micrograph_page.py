@@ -35,7 +35,7 @@ from .canvas import KEPT_COLOUR, REJECTED_COLOUR
 from .html_report import Page, PageBatch
 from .particle_base import DISPLACED_COLOUR, SPECIES_COLOURS, UNCONFIRMED_COLOUR, ParticleDetails
 from .picks_figures import MicrographImage, display_image, grey
-from .scan_plans import CHUNK, PAGE_FOLDER
+from .scan_plans import CHUNK, PAGE_FOLDER, picks_file
 
 __all__ = [
     "PAGE_FOLDER",
@@ -120,7 +120,7 @@ def micrograph_page(
     with ThreadPoolExecutor(min(4, os.cpu_count() or 1)) as pool:
         names = [_thumbnail_name(mic, slab) for mic, slab, _ in thumbnails]
         files += zip(names, pool.map(thumbnail_jpeg, [image for _, _, image in thumbnails]))
-    names = [f"{PAGE_FOLDER}/picks_{k:05d}.js" for k in range((n + CHUNK - 1) // CHUNK)]
+    names = [f"{PAGE_FOLDER}/{picks_file(k)}" for k in range((n + CHUNK - 1) // CHUNK)]
     written = PageBatch(names, staged or partial(_write_picks, details, picks, order, starts))
     return Page(files, PAGE_FOLDER, f"every {details.unit}'s picks", (written,))
 

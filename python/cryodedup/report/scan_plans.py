@@ -16,7 +16,7 @@ import cryodedup._core as _core
 
 from ..algo.dedup import SAME_CENTRE_A
 
-__all__ = ["CHUNK", "NN_BINS", "PAGE_FOLDER", "nearest_plan", "nn_histogram_top", "page_files_plan"]
+__all__ = ["CHUNK", "NN_BINS", "PAGE_FOLDER", "nearest_plan", "nn_histogram_top", "page_files_plan", "picks_file"]
 
 #: Bins of the nearest-neighbour histogram.
 NN_BINS = 100
@@ -25,6 +25,11 @@ CHUNK = 50
 #: The page's folder (its index, picks and thumbnails) beside report.html: a one-pass scan writes the page's files
 #: of picks into a scratch folder beside it as it makes them.
 PAGE_FOLDER = "micrographs"
+
+
+def picks_file(k: int) -> str:
+    """The name of the page's file of picks ``k`` in its folder (the core's scan writes the same names)."""
+    return f"picks_{k:05d}.js"
 
 
 def nn_histogram_top(min_dist: float) -> float:

@@ -303,24 +303,21 @@ def test_csg_naming_the_location_slot_in_the_wrong_file_says_so(tmp_path, good_c
     main = [n for n in records.dtype.names if not n.startswith("location/")]
     write_cs(tmp_path / "main.cs", repack_fields(records[main]))
     write_cs(tmp_path / "pass.cs", repack_fields(records[["uid", *[n for n in records.dtype.names if n not in main]]]))
-    results = {"blob": "main.cs", "location": "main.cs", "pick_stats": "main.cs"}
-    (tmp_path / "g.csg").write_text(
-        "results:\n" + "".join(f"  {s}: {{metafile: '>{f}'}}\n" for s, f in results.items())
-    )
-    cli_bad_input(
-        tmp_path,
-        [tmp_path / "g.csg"],
-        r"g.csg: its results: put the location slot in '>main.cs', which holds no location/ field",
-    )
-    results = {"blob": "main.cs", "pick_stats": "pass.cs"}
-    (tmp_path / "h.csg").write_text(
-        "results:\n" + "".join(f"  {s}: {{metafile: '>{f}'}}\n" for s, f in results.items())
-    )
-    cli_bad_input(
-        tmp_path,
-        [tmp_path / "h.csg"],
-        r"h.csg: its results: name no location slot, though '>pass.cs' holds location/ fields",
-    )
+    cases = {
+        "g.csg": (
+            {"blob": "main.cs", "location": "main.cs", "pick_stats": "main.cs"},
+            r"g.csg: its results: put the location slot in '>main.cs', which holds no location/ field",
+        ),
+        "h.csg": (
+            {"blob": "main.cs", "pick_stats": "pass.cs"},
+            r"h.csg: its results: name no location slot, though '>pass.cs' holds location/ fields",
+        ),
+    }
+    for name, (results, said) in cases.items():
+        (tmp_path / name).write_text(
+            "results:\n" + "".join(f"  {s}: {{metafile: '>{f}'}}\n" for s, f in results.items())
+        )
+        cli_bad_input(tmp_path, [tmp_path / name], said)
 
 
 def test_micrograph_pixel_size_is_required(tmp_path, good_cs):

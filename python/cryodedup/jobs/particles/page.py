@@ -24,6 +24,7 @@ from ...particle_set import ParticleSet
 from ...report.micrograph_page import PAGE_FOLDER, THUMBNAIL_WIDTH, PagePicks, scanned_files, slab_edges
 from ...report.particle_base import ParticleDetails
 from ...report.picks_figures import MicrographImage
+from ...report.scan_plans import picks_file
 from .decide import Decision
 from .read import Images
 from .regions import tomogram_corners
@@ -87,13 +88,13 @@ def stage_picks(
 
     made = scanned_files(details, RULES)
     if made is not None and made.folder is not None:  # (written by the scan as it made them: nothing to wait for)
-        return StagedPicks([Path(made.folder) / f"picks_{k:05d}.js" for k in range(made.files)], _written)
+        return StagedPicks([Path(made.folder) / picks_file(k) for k in range(made.files)], _written)
     scratch = None if made is None else scratch_files([folder / PAGE_FOLDER])
     if made is None or scratch is None:
         return None
     staging = next(iter(scratch.values()))
     staging.mkdir(exist_ok=True)
-    files = [staging / f"picks_{k:05d}.js" for k in range(made.files)]
+    files = [staging / picks_file(k) for k in range(made.files)]
     return StagedPicks(files, start(partial(made.write, [str(f) for f in files]), "page-picks"))
 
 
