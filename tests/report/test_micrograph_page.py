@@ -181,6 +181,10 @@ def test_an_image_not_found_is_said_even_when_every_examples_image_was(tmp_path)
     assert [name for name, thumb in zip(index["names"], index["thumbs"]) if not thumb] == ["mics/mic_000.mrc"]
 
 
+def _cards(names):
+    return None if (text := micrograph_page._names_text(names)[1]) is None else json.loads(text)
+
+
 def test_cards_name_micrographs_by_what_tells_them_apart():
     # A user's trial: CryoSPARC's names all end "..._patch_aligned_doseweighted.mrc", which every
     # card showed (its name cut at the front).
@@ -188,39 +192,46 @@ def test_cards_name_micrographs_by_what_tells_them_apart():
         "J1/imported/012_14sep05c_00024sq_00003hl_00002es.frames_patch_aligned_doseweighted.mrc",
         "J1/imported/345_14sep05c_00024sq_00004hl_00005es.frames_patch_aligned_doseweighted.mrc",
     ]
-    assert micrograph_page._card_names(cryosparc) == [
-        "012_14sep05c_00024sq_00003hl_00002es",
-        "345_14sep05c_00024sq_00004hl_00005es",
-    ]
+    assert _cards(cryosparc) == ["012_14sep05c_00024sq_00003hl_00002es", "345_14sep05c_00024sq_00004hl_00005es"]
     relion = ["Movies/FoilHole_1_Data_000000.mrc", "Movies/FoilHole_1_Data_000100.mrc"]  # (a shared "00.mrc")
-    assert micrograph_page._card_names(relion) == ["FoilHole_1_Data_000000", "FoilHole_1_Data_000100"]
-    assert micrograph_page._card_names(["a/m.mrc", "b/m.mrc"]) is None  # (file names alike: the whole names)
-    assert micrograph_page._card_names(["m1.mrc"]) is None
+    assert _cards(relion) == ["FoilHole_1_Data_000000", "FoilHole_1_Data_000100"]
+    assert _cards(["a/m.mrc", "b/m.mrc"]) is None  # (file names alike: the whole names)
+    assert _cards(["m1.mrc"]) is None
 
 
-def test_a_text_is_written_as_it_is_where_it_is_printable_ascii_without_quote_or_backslash():
-    # Oracle: each character's code tested by hand, on random texts of control characters,
-    # DEL, quotes, backslashes, non-ASCII (U+2028 among them) and plain letters.
-    rng = np.random.default_rng(11)
-    codes = [0, 9, 10, 31, 32, 33, 34, 65, 92, 126, 127, 128, 233, 0x2028]
-    for _ in range(5000):
-        text = "".join(chr(c) for c in rng.choice(codes, size=rng.integers(0, 5)))
-        plain = all(0x20 <= ord(c) < 0x7F and c not in '"\\' for c in text)
-        assert micrograph_page._unescaped(text) == plain, repr(text)
-        if plain:
-            assert json.dumps(text) == f'"{text}"'
+def _cards_by_hand(names):
+    """The cards as the page names them, worked out character by character (the oracle)."""
+    files = [name.split("/")[-1] for name in names]
+    if len(files) < 2 or len(set(files)) < len(files):
+        return None
+    ending = os.path.commonprefix([f[::-1] for f in files])[::-1]  # noqa: RUF071 (characters)
+    cut = min([ending.index(c) for c in "_.-" if c in ending], default=len(ending))
+    cards = [f[: len(f) - (len(ending) - cut)] for f in files]
+    return cards if all(cards) and len(set(cards)) == len(cards) else None
 
 
-def test_the_shared_ending_is_the_shared_start_of_the_texts_reversed():
-    # Oracle: os.path.commonprefix of every text reversed, on random short texts of a few
-    # letters (endings shared in part, empty texts, one text, a text that is another's ending).
+def test_cards_are_the_file_names_without_their_shared_ending_from_its_first_separator():
+    # Oracle: the shared ending as the common start of the file names reversed, on random short
+    # names of a few characters (non-ASCII too), in folders, sharing endings in part or whole.
     rng = np.random.default_rng(7)
     for _ in range(3000):
-        texts = ["".join(rng.choice(list("ab_.x"), size=rng.integers(0, 7))) for _ in range(rng.integers(1, 6))]
+        names = ["".join(rng.choice(list("ab_.x-é"), size=rng.integers(0, 7))) for _ in range(rng.integers(1, 6))]
         if rng.random() < 0.5:
-            texts = [t + "_end.mrc" for t in texts]
-        expected = os.path.commonprefix([t[::-1] for t in texts])[::-1]  # noqa: RUF071 (characters)
-        assert micrograph_page._shared_ending(texts) == expected, texts
+            names = [f"d{k % 2}/{n}_end.mrc" for k, n in enumerate(names)]
+        assert _cards(names) == _cards_by_hand(names), names
+
+
+def test_names_are_the_text_json_writes():
+    # Oracle: json.dumps, on random texts of control characters, DEL, quotes, backslashes,
+    # non-ASCII (U+2028, an emoji past U+FFFF), plain letters, and lone surrogates (a file
+    # name's bytes that are not UTF-8, as Python holds them).
+    rng = np.random.default_rng(11)
+    codes = [0, 8, 9, 10, 12, 13, 31, 32, 33, 34, 65, 92, 126, 127, 128, 233, 0x2028, 0x1F600]
+    for k in range(3000):
+        names = ["".join(chr(c) for c in rng.choice(codes, size=rng.integers(0, 5))) for _ in range(rng.integers(0, 4))]
+        if k % 100 == 0:
+            names.append(b"mic_\xff.mrc".decode("utf-8", errors="surrogateescape"))
+        assert micrograph_page._names_text(names)[0] == json.dumps(names, separators=(",", ":")), names
 
 
 def test_sorting_search_and_filters(browser, project):
@@ -702,15 +713,18 @@ def test_a_one_pass_page_ranks_no_rejected_picks_rule_again(tmp_path, monkeypatc
 
 @pytest.mark.parametrize("seed", range(3))
 def test_the_index_is_the_text_json_writes(seed):
-    """The index's long columns written faster are json's text: names that need escapes (quotes, backslashes,
-    control and non-ASCII characters, DEL) and those that need none, frames of negative and large numbers."""
+    """The index's long columns written by the core are json's text: names that need escapes (quotes, backslashes,
+    control and non-ASCII characters, DEL) and those that need none, columns and rows of negative and large numbers."""
     rng = np.random.default_rng(seed)
     plain = [f"MotionCorr/job002/Movies/FoilHole_{k}_Data.mrc" for k in rng.integers(0, 10**9, 50)]
     odd = [*plain[:5], 'a "quoted" name', "back\\slash", "tab\tname", "Ångström", "del\x7f", "", "日本"]
-    frames = rng.integers(-(2**40), 2**40, (30, 4))
-    for names in (plain, odd, [], ["only"], None):
-        index = {"title": 'x "y"', "names": names, "frames": frames, "cards": None, "picks": [1, 2], "n": 0}
-        expected = json.dumps({**index, "frames": frames.tolist()}, separators=(",", ":"))
-        assert micrograph_page._index_text(index) == expected
-    empty = np.zeros((0, 4), dtype=np.int64)
-    assert micrograph_page._index_text({"frames": empty}) == json.dumps({"frames": []}, separators=(",", ":"))
+    frames = rng.integers(-(2**62), 2**62, (30, 4))
+    column = rng.integers(-(2**40), 2**40, 30)
+    for names in (plain, odd, [], ["only"]):
+        index = {"title": 'x "y"', "names": names, "frames": frames, "cards": None, "picks": column, "n": 0}
+        expected = json.dumps({**index, "frames": frames.tolist(), "picks": column.tolist()}, separators=(",", ":"))
+        written = {**index, "names": micrograph_page._Written(micrograph_page._names_text(names)[0])}
+        assert micrograph_page._index_text(written) == expected
+    for empty in (np.zeros((0, 4), dtype=np.int64), np.zeros((2, 0), dtype=np.int64), np.zeros(0, dtype=np.int64)):
+        expected = json.dumps({"frames": empty.tolist()}, separators=(",", ":"))
+        assert micrograph_page._index_text({"frames": empty}) == expected

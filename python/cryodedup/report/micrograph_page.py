@@ -329,43 +329,27 @@ def _agreement(details: ParticleDetails) -> list[float | None] | None:
     return [None if lone else round(v, 4) for v, lone in zip(share.tolist(), alone.tolist())]
 
 
-def _card_names(names: Sequence[str]) -> list[str] | None:
-    """Each micrograph's name as its card shows it: its file name without the ending every name shares.
+def _names_text(names: list[str]) -> tuple[str, str | None]:
+    """The micrographs' names as the index's JSON text, and their cards' names (None: the cards show the whole names).
 
-    CryoSPARC's names all end alike (``..._patch_aligned_doseweighted.mrc``): a card cut at the
-    front showed that ending on every card. The shared ending is cut back to a ``_``, ``.`` or
-    ``-`` so that no number is split; None (the whole names) where the file names alone do not
-    tell the micrographs apart.
+    A card shows a micrograph's file name without the ending every file name shares, cut
+    back to a ``_``, ``.`` or ``-`` so that no number is split (CryoSPARC's names all end
+    ``..._patch_aligned_doseweighted.mrc``, which every card showed); the whole names where
+    the file names alone do not tell the micrographs apart. Both written by the core
+    (``io::page_index``), out of Python's lock: at 50,000 micrographs json's encoder and the
+    cards in Python took 40 ms while the pictures waited. A name holding a file name's bytes
+    that are not UTF-8 (a lone surrogate) is written by json, the cards then the whole names.
     """
-    files = [name[name.rfind("/") + 1 :] for name in names]
-    if len(files) < 2 or len(set(files)) < len(files):
-        return None
-    ending = _shared_ending(files)
-    cut = next((k for k, c in enumerate(ending) if c in "_.-"), len(ending))  # (from the first separator on)
-    dropped = len(ending) - cut
-    cards = [f[: len(f) - dropped] for f in files]
-    return cards if all(cards) and len(set(cards)) == len(cards) else None
-
-
-def _shared_ending(texts: Sequence[str]) -> str:
-    """The longest ending (characters) that every one of ``texts`` has.
-
-    Shortened only where a text does not end with it, no text reversed (the card names of
-    50,000 micrographs: 38 -> 25 ms, in Python's lock while the pictures wait).
-    """
-    ending = texts[0]
-    for text in texts:
-        if not text.endswith(ending):
-            k = 0
-            while k < len(ending) and k < len(text) and ending[-1 - k] == text[-1 - k]:
-                k += 1
-            ending = ending[len(ending) - k :]
-    return ending
+    try:
+        return _core.page_index_names(names)
+    except UnicodeEncodeError:
+        return json.dumps(names, separators=(",", ":")), None
 
 
 def _index_js(details: ParticleDetails, picks: PagePicks, frames: np.ndarray, thumbs: list[int], title: str) -> str:
     """The index: the set's names and colours, each micrograph's name, frame and counts (columns of numbers)."""
     n = len(details.mic_names)
+    names, cards = _names_text(details.mic_names)
     groups = details.groups
     species = details.particles.species
     index = {
@@ -385,34 +369,44 @@ def _index_js(details: ParticleDetails, picks: PagePicks, frames: np.ndarray, th
         "distance": details.distance_text,
         "chunk": CHUNK,
         "slabs": SLABS if details.unit == "tomogram" else 0,
-        "names": details.mic_names,
-        "cardNames": _card_names(details.mic_names),
-        "frames": np.rint(frames).astype(np.int64),
+        "names": _Written(names),
+        "cardNames": _Written(cards or "null"),
+        "frames": _numbers(np.rint(frames)),
         "thumbs": thumbs,
-        "picks": details.picks_per_micrograph.tolist(),
-        "rejected": details.rejected_per_micrograph.tolist(),
-        "duplicates": _duplicates(details, picks).tolist(),
+        "picks": _numbers(details.picks_per_micrograph),
+        "rejected": _numbers(details.rejected_per_micrograph),
+        "duplicates": _numbers(_duplicates(details, picks)),
         "agreement": _agreement(details),
-        "byInput": [details.picks_per_micrograph.tolist()]  # (one input: every pick; no mask of every row)
+        "byInput": _numbers([details.picks_per_micrograph])  # (one input: every pick; no mask of every row)
         if len(details.inputs) == 1
-        else [counts_per_group(groups, details.input_of == k, n)[1].tolist() for k in range(len(details.inputs))],
+        else _numbers([counts_per_group(groups, details.input_of == k, n)[1] for k in range(len(details.inputs))]),
         "bySpecies": None
         if species is None
-        else [
-            counts_per_group(groups, species == s, n)[1].tolist() for s in range(len(details.particles.species_names))
-        ],
+        else _numbers(
+            [counts_per_group(groups, species == s, n)[1] for s in range(len(details.particles.species_names))]
+        ),
     }
     if details.unit == "tomogram":
-        index["zRanges"] = _z_ranges(details).astype(np.int64).tolist()
+        index["zRanges"] = _numbers(_z_ranges(details))
     return "window.CRYODEDUP_INDEX = " + _index_text(index) + ";\n"
 
 
-def _index_text(index: dict) -> str:
-    """``json.dumps(index, separators=(",", ":"))`` (frames: an int64 array): the same text, its long columns faster.
+class _Written(str):
+    """A value of the index written as JSON text already."""
 
-    json's encoder takes about 0.5 µs a name and 1 µs a frame: at 10M particles (50,000
-    micrographs) a tenth of a second of the page, in Python's lock while the pictures wait.
-    A list of names that need no escape is joined, an array of whole numbers formatted at once.
+
+def _numbers(values: object) -> np.ndarray:
+    """A column (or rows) of whole numbers, as the index writes them (:func:`_value_text`)."""
+    return np.asarray(values, dtype=np.int64)
+
+
+def _index_text(index: dict) -> str:
+    """``json.dumps(index, separators=(",", ":"))``, its long columns written by the core.
+
+    The index's columns of whole numbers are int64 arrays (one or two dimensions), the
+    names text written already (:class:`_Written`): json's encoder takes about 0.5 µs a name
+    and 1 µs a frame, at 10M particles (50,000 micrographs) a tenth of a second of the page,
+    in Python's lock while the pictures wait.
     """
     items = (f"{json.dumps(key)}:{_value_text(value)}" for key, value in index.items())
     return "{" + ",".join(items) + "}"
@@ -420,26 +414,11 @@ def _index_text(index: dict) -> str:
 
 def _value_text(value: object) -> str:
     """One value of the index as ``json.dumps`` writes it (separators without spaces)."""
-    if isinstance(value, np.ndarray):  # (rows of whole numbers: "%d" writes an int as json does)
-        assert value.ndim == 2 and value.dtype == np.int64, "the index's arrays are rows of int64"
-        row = "[" + ",".join(["%d"] * value.shape[1]) + "]"
-        return "[" + ",".join([row] * len(value)) % tuple(value.ravel().tolist()) + "]"
-    if isinstance(value, list) and value and all(type(v) is str for v in value) and _unescaped("".join(value)):
-        return '["' + '","'.join(value) + '"]'
+    if isinstance(value, _Written):
+        return str(value)
+    if isinstance(value, np.ndarray):
+        return _core.page_index_numbers(value)
     return json.dumps(value, separators=(",", ":"))
-
-
-def _unescaped(text: str) -> bool:
-    """Whether json writes ``text`` as it is: printable ASCII (no control character, no DEL), no quote or backslash.
-
-    Its bytes with every such character deleted, none left: a third of the time of
-    ``isprintable`` (the index's 50,000 names and card names: 18 -> 6 ms).
-    """
-    return text.isascii() and not text.encode("ascii").translate(None, _WRITTEN_AS_IT_IS)
-
-
-#: The characters json writes as they are: printable ASCII but the quote and the backslash.
-_WRITTEN_AS_IT_IS = bytes(c for c in range(0x20, 0x7F) if chr(c) not in '"\\')
 
 
 #: The columns of a file of picks and their widest types (little-endian); a file names each one's own (``t``).

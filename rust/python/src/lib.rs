@@ -53,6 +53,8 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(counts::zlib_stream, m)?)?;
     m.add_function(wrap_pyfunction!(paint::fill_box, m)?)?;
     m.add_function(wrap_pyfunction!(page::write_page_picks, m)?)?;
+    m.add_function(wrap_pyfunction!(page::page_index_names, m)?)?;
+    m.add_function(wrap_pyfunction!(page::page_index_numbers, m)?)?;
     m.add_function(wrap_pyfunction!(paint::blend_mask, m)?)?;
     m.add_function(wrap_pyfunction!(paint::stamp, m)?)?;
     m.add_function(wrap_pyfunction!(dedup::agreement_counts, m)?)?;

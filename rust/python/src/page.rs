@@ -1,11 +1,14 @@
 //! The page of every micrograph's files of picks (cryodedup_core::io::page_picks), made and
-//! written on every core, the GIL released.
+//! written on every core, and its index's long columns as text (cryodedup_core::io::page_index),
+//! the GIL released.
 
 use std::path::PathBuf;
 
+use cryodedup_core::io::page_index;
 use cryodedup_core::io::page_picks::{write_picks_files, Ids, PageError, PagePicks};
-use numpy::{PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods};
+use numpy::{PyReadonlyArray1, PyReadonlyArray2, PyReadonlyArrayDyn, PyUntypedArrayMethods};
 use pyo3::prelude::*;
+use pyo3::pybacked::PyBackedStr;
 
 use crate::dedup::{on_groups, Groups};
 use crate::errors::{self, CoreError};
@@ -65,4 +68,29 @@ pub(crate) fn write_page_picks<'py>(
         PageError::Write { path, error } => CoreError::writing(&path, error).into(),
         PageError::Call(message) => errors::value(message),
     })
+}
+
+/// page_index_names(names) -> (text, cards): the JSON text of the micrographs' `names` and of
+/// their cards' names (None: the cards show the whole names), as json.dumps writes them. A
+/// name held with a lone surrogate (a file name's bytes not UTF-8) raises UnicodeEncodeError.
+#[pyfunction]
+pub(crate) fn page_index_names(py: Python<'_>, names: Vec<PyBackedStr>) -> (String, Option<String>) {
+    let names: Vec<&str> = names.iter().map(|name| &**name).collect();
+    py.detach(|| {
+        let cards = page_index::card_names(&names).map(page_index::strings);
+        (page_index::strings(names.iter().copied()), cards)
+    })
+}
+
+/// page_index_numbers(values) -> text: an int64 array (one or two dimensions) as the JSON text
+/// json.dumps writes of its list.
+#[pyfunction]
+pub(crate) fn page_index_numbers(py: Python<'_>, values: PyReadonlyArrayDyn<'_, i64>) -> PyResult<String> {
+    let rows = match values.shape() {
+        [_] => None,
+        [rows, _] => Some(*rows),
+        _ => return Err(errors::value("values must have one or two dimensions".into())),
+    };
+    let values = values.as_slice()?;
+    Ok(py.detach(|| page_index::whole_numbers(values, rows)))
 }

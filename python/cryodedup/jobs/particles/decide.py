@@ -149,7 +149,10 @@ def _import_the_pictures() -> None:
             registration_figures,
             verdict,
         )
+        from ...report.sections import import_all
         from .regions import regions_of  # noqa: F401 (page.py's)
+
+        import_all()  # (the report's rows)
     except Exception:  # (said where the job imports it)
         return
 

@@ -133,6 +133,12 @@ def __getattr__(name: str) -> Any:
     return getattr(importlib.import_module(f".{_MODULE_OF[name]}", __name__), name)
 
 
+def import_all() -> None:
+    """Every section's module imported: a report's rows ask for them all (``--plot``: while the scan runs)."""
+    for module in sorted(set(_MODULE_OF.values())):
+        importlib.import_module(f".{module}", __name__)
+
+
 def registry_order(section: Section) -> int:
     """The place of ``section``'s class in :data:`SECTIONS` (the summary's sections in the order of their rows)."""
     return next(i for i, (kind, _) in enumerate(SECTIONS) if kind == type(section).__name__)

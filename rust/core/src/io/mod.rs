@@ -21,6 +21,7 @@ pub mod decisions_table;
 pub mod mapped;
 pub mod page_batches;
 pub mod page_cache;
+pub mod page_index;
 pub mod page_picks;
 pub mod pairs_csv;
 pub mod particle_rows;
