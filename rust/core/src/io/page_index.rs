@@ -5,7 +5,11 @@
 //! encoder and the card names in Python took a tenth of a second of the page, in Python's
 //! lock while the pictures waited.
 
+use std::collections::HashSet;
 use std::fmt::Write as _;
+use std::hash::BuildHasherDefault;
+
+use crate::algo::keys::WordHasher;
 
 /// `texts` as a JSON list of strings.
 pub fn strings<'a>(texts: impl IntoIterator<Item = &'a str>) -> String {
@@ -25,13 +29,18 @@ pub fn strings<'a>(texts: impl IntoIterator<Item = &'a str>) -> String {
 /// hex; past U+FFFF a surrogate pair).
 pub fn push_string(out: &mut String, text: &str) {
     out.push('"');
-    let mut plain = 0; // (the start of the run of characters written as they are)
-    for (at, c) in text.char_indices() {
-        if (' '..='~').contains(&c) && c != '"' && c != '\\' {
+    let bytes = text.as_bytes();
+    let (mut plain, mut at) = (0, 0); // (the run of bytes written as they are starts at `plain`)
+    while at < bytes.len() {
+        let b = bytes[at];
+        if (b' '..=b'~').contains(&b) && b != b'"' && b != b'\\' {
+            at += 1;
             continue;
         }
         out.push_str(&text[plain..at]);
-        plain = at + c.len_utf8();
+        let c = text[at..].chars().next().expect("at a character's first byte");
+        at += c.len_utf8();
+        plain = at;
         match c {
             '"' => out.push_str("\\\""),
             '\\' => out.push_str("\\\\"),
@@ -135,7 +144,8 @@ fn shared_ending<'a>(texts: &[&'a str]) -> &'a str {
 }
 
 fn all_distinct(texts: &[&str]) -> bool {
-    let mut seen = std::collections::HashSet::with_capacity(texts.len());
+    let mut seen: HashSet<&str, BuildHasherDefault<WordHasher>> = HashSet::default();
+    seen.reserve(texts.len());
     texts.iter().all(|text| seen.insert(*text))
 }
 
