@@ -449,6 +449,12 @@ def test_real_passthrough_given_separately_matches_the_result_group(tmp_path, su
     assert "ctf/df1_A" in kept.fields() and "location/center_x_frac" in kept_location.fields()
     expected = Dataset.load(tmp_path / "ref" / "particles_kept.cs")["uid"]
     assert sorted(kept["uid"]) == sorted(kept_location["uid"]) == sorted(expected)
+    # The guide's join of the two outputs (docs/guides/cryosparc.md), before save_external_result's
+    # slots=["location"]: every kept uid once, with its location and its CTF.
+    out = tmp_path / "out"
+    joined = Dataset.load(out / "particles_kept.cs").innerjoin(Dataset.load(out / "particles_kept_passthrough_1.cs"))
+    assert sorted(joined["uid"]) == sorted(expected)
+    assert {"location/center_x_frac", "location/micrograph_uid", "ctf/df1_A"} <= set(joined.fields())
 
 
 def test_passthrough_of_other_particles_is_refused(tmp_path):
