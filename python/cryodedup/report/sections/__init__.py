@@ -82,6 +82,7 @@ __all__ = [
     "SymmetryCopies",
     "Timings",
     "UpdateRound",
+    "import_all",
     "registry_order",
 ]
 
