@@ -276,11 +276,15 @@ impl Splitter {
         let record = self.recorded.then(|| self.record_batch(start, &decided.suppressed_by, scanned, names));
         self.pending.drain(..end - start);
         self.decided.keep.extend_from_slice(&decided.keep);
-        if let Some(tally) = &mut self.tally {
-            tally.add(keys, centres, &decided.keep);
-        }
-        if let Some(page) = &mut self.page {
-            page.add(keys, centres, &decided.keep, &decided.suppressed_by, scores);
+        // (the pictures' and the page's threads share one copy of the batch's rows)
+        if self.tally.is_some() || self.page.is_some() {
+            let (keys, centres) = (Arc::<[u32]>::from(keys), Arc::<[f64]>::from(centres));
+            if let Some(tally) = &mut self.tally {
+                tally.add(&keys, &centres, &decided.keep);
+            }
+            if let Some(page) = &mut self.page {
+                page.add(&keys, &centres, &decided.keep, &decided.suppressed_by, scores);
+            }
         }
         // (the slice's rows numbered from its first: as rows of the whole file)
         let whole = |partner: i64| if partner >= 0 { partner + start as i64 } else { partner };

@@ -6,12 +6,13 @@
 //! the batches' counts added up are the whole file's.
 
 use std::sync::mpsc::{sync_channel, SyncSender};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use crate::algo::neighbours::{nearest_histogram, NearestCounts, NearestError};
 
 /// Batches handed to the histogram's thread and not yet counted, at most: past that the
-/// scan waits (each holds a copy of its rows' micrograph ids and centres, 20 bytes a 2D row).
+/// scan waits (each holds its rows' micrograph ids and centres, 20 bytes a 2D row).
 const QUEUED: usize = 8;
 
 /// The nearest-neighbour histogram the pictures draw (`nn_histogram`): distances measured
@@ -39,8 +40,8 @@ pub struct PictureCounts {
     pub extent: Vec<f64>,
 }
 
-/// A batch's micrograph ids and centres, copied for the histogram's thread.
-type Batch = (Vec<u32>, Vec<f64>);
+/// A batch's micrograph ids and centres, shared with the histogram's thread (and the page's).
+type Batch = (Arc<[u32]>, Arc<[f64]>);
 
 /// The counts of the batches added so far; the histogram's batches counted on a thread.
 pub struct PictureTally {
@@ -76,7 +77,7 @@ impl PictureTally {
 
     /// Adds a batch of whole micrographs: each row's micrograph id (ascending), its centre
     /// (`dim` values) and whether it is kept.
-    pub fn add(&mut self, keys: &[u32], centres: &[f64], keep: &[bool]) {
+    pub fn add(&mut self, keys: &Arc<[u32]>, centres: &Arc<[f64]>, keep: &[bool]) {
         if let Some(&last) = keys.last() {
             let n = (last as usize + 1).max(self.picks.len());
             self.picks.resize(n, 0);
@@ -89,7 +90,7 @@ impl PictureTally {
         debug_assert_eq!(centres.len(), keys.len() * self.dim);
         self.widen(centres);
         if let Some(to) = &self.to_counter {
-            if to.send((keys.to_vec(), centres.to_vec())).is_err() {
+            if to.send((Arc::clone(keys), Arc::clone(centres))).is_err() {
                 self.to_counter = None; // (the thread stopped at a batch it could not measure)
             }
         }
@@ -187,7 +188,7 @@ mod tests {
             while to < n && keys[to] == keys[to - 1] {
                 to += 1;
             }
-            tally.add(&keys[from..to], &centres[2 * from..2 * to], &keep[from..to]);
+            tally.add(&Arc::from(&keys[from..to]), &Arc::from(&centres[2 * from..2 * to]), &keep[from..to]);
             from = to;
         }
         let got = tally.finish(mic as usize + 2); // (two more micrographs known, with no rows)
@@ -220,7 +221,7 @@ mod tests {
         let (mut from, mut key) = (0, 0u32);
         while from < n {
             let to = (from + 1 + next(9) as usize).min(n);
-            tally.add(&vec![key; to - from], &centres[3 * from..3 * to], &vec![true; to - from]);
+            tally.add(&Arc::from(vec![key; to - from]), &Arc::from(&centres[3 * from..3 * to]), &vec![true; to - from]);
             (from, key) = (to, key + 1);
         }
         let column = |c: usize| centres.iter().skip(c).step_by(3).copied();
@@ -236,8 +237,8 @@ mod tests {
     fn a_batch_that_cannot_be_measured_leaves_no_histogram() {
         let mut tally =
             PictureTally::new(NearestPlan { reach: 200.0, edges: vec![0.0, 100.0, 200.0], within: 20.0 }, 2);
-        tally.add(&[0, 0], &[1.0, f64::NAN, 3.0, 4.0], &[true, false]);
-        tally.add(&[1, 1], &[1.0, 2.0, 3.0, 4.0], &[true, true]);
+        tally.add(&Arc::from([0, 0]), &Arc::from([1.0, f64::NAN, 3.0, 4.0]), &[true, false]);
+        tally.add(&Arc::from([1, 1]), &Arc::from([1.0, 2.0, 3.0, 4.0]), &[true, true]);
         let got = tally.finish(2);
         assert_eq!(got.nearest, None);
         assert_eq!((got.picks, got.kept), (vec![2, 2], vec![1, 2]));

@@ -1,16 +1,18 @@
 //! The page of every micrograph's files of picks (`--plot`), made by a one-pass scan as it
-//! decides ([`crate::particle_split`]): once every micrograph of a file is decided, the file's
-//! text is made on a thread of its own (the CPU the scan leaves idle while it reads), and kept
-//! until the page is written, or written at once into a folder the plan names (nothing held). The same bytes as [`page_picks::write_picks_files`] makes from
+//! decides ([`crate::particle_split`]): each decided batch goes to a thread of its own (the CPU
+//! the scan leaves idle while it reads), which makes the text of every file whose micrographs
+//! are all decided, and keeps it until the page is written, or writes it at once into a folder
+//! the plan names (nothing held). The same bytes as [`page_picks::write_picks_files`] makes from
 //! the whole set after the scan: each file is made by the same code from its own rows.
 
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{sync_channel, SyncSender};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use crate::io::page_picks::{self, Ids, PageError, PagePicks};
 
-/// Files handed to the thread and not yet made, at most (the scan waits past that).
+/// Batches handed to the thread and not yet made into files, at most (the scan waits past that).
 const QUEUED: usize = 8;
 
 /// The page's files as the page reads them: `chunk` micrographs a file, and the rule of a
@@ -42,98 +44,82 @@ pub struct PageRules {
     pub remove_entirely: i8,
 }
 
-/// The rows of a run of micrographs `first..end` (ids), numbered from the run's first row.
-#[derive(Default)]
-struct Run {
-    first: usize,
-    end: usize,
-    keys: Vec<u32>,
-    centres: Vec<f64>,
-    /// The rejected rows (ascending), each one's rule and partner (its row in the run).
+/// What the scan sends the thread: a decided batch, then the number of micrographs in all.
+enum Message {
+    Batch(Batch),
+    End(usize),
+}
+
+/// A decided batch of whole micrographs: its rows' micrograph ids and centres (shared with the
+/// pictures' thread, not copied again), and its rejected rows (ascending, numbered in the batch),
+/// each one's rule and partner.
+struct Batch {
+    keys: Arc<[u32]>,
+    centres: Arc<[f64]>,
     rejected: Vec<i64>,
     rule: Vec<i8>,
     partner: Vec<i64>,
 }
 
-/// The files of the rows decided so far: those of whole files handed to the thread, the
-/// rest pending.
+/// The files of the rows decided so far, made on a thread of their own.
 pub struct PageTally {
     plan: PagePlan,
-    dim: usize,
     remove_entirely: bool,
-    pending: Run,
-    /// The pending rows and rejected entries already handed over (let go at the next batch:
-    /// each row copied once, not moved down at each file).
-    handed: (usize, usize),
-    next_file: usize,
     /// A rejected row without a partner (no rule the page could name): the files are not made.
     failed: bool,
-    to_maker: Option<SyncSender<(usize, Run)>>,
+    to_maker: Option<SyncSender<Message>>,
     maker: Option<JoinHandle<Result<Vec<Vec<u8>>, PageError>>>,
 }
 
 impl PageTally {
     /// The files of rows of `dim` coordinates; `remove_entirely`: the scan's rule's.
     pub fn new(plan: PagePlan, dim: usize, remove_entirely: bool) -> Self {
-        let (to_maker, runs) = sync_channel::<(usize, Run)>(QUEUED);
-        let folder = plan.folder.clone();
+        let (to_maker, messages) = sync_channel::<Message>(QUEUED);
+        let mut files = Files { chunk: plan.chunk, dim, folder: plan.folder.clone(), ..Files::default() };
         let maker = std::thread::Builder::new()
             .name("cryodedup-page".into())
             .spawn(move || {
-                let mut texts = Vec::new();
-                for (k, run) in runs {
-                    let text = file_text(&run, k, dim)?;
-                    texts.push(match &folder {
-                        Some(folder) => written(folder, k, text)?,
-                        None => text,
-                    });
+                for message in messages {
+                    match message {
+                        Message::Batch(batch) => files.add(&batch)?,
+                        Message::End(micrographs) => files.finish(micrographs)?,
+                    }
                 }
-                Ok(texts)
+                Ok(files.texts)
             })
             .expect("the system gives a thread for the page's files"); // (as std::thread::spawn)
-        let pending = Run::default();
-        PageTally {
-            plan,
-            dim,
-            remove_entirely,
-            pending,
-            handed: (0, 0),
-            next_file: 0,
-            failed: false,
-            to_maker: Some(to_maker),
-            maker: Some(maker),
-        }
+        PageTally { plan, remove_entirely, failed: false, to_maker: Some(to_maker), maker: Some(maker) }
     }
 
     /// Adds a batch of whole micrographs: each row's micrograph id (ascending), centre, whether
     /// it is kept, its partner (the row of the batch it lost to, -1 for a kept row) and score.
-    pub fn add(&mut self, keys: &[u32], centres: &[f64], keep: &[bool], partners: &[i64], scores: Option<&[f64]>) {
+    pub fn add(
+        &mut self,
+        keys: &Arc<[u32]>,
+        centres: &Arc<[f64]>,
+        keep: &[bool],
+        partners: &[i64],
+        scores: Option<&[f64]>,
+    ) {
         if self.failed || partners.len() != keys.len() {
             self.failed = true;
             return;
         }
-        self.let_go_of_handed();
-        let base = self.pending.keys.len() as i64;
-        for (i, (&kept, &partner)) in keep.iter().zip(partners).enumerate() {
+        let (mut rejected, mut rule, mut partner) = (Vec::new(), Vec::new(), Vec::new());
+        for (i, (&kept, &theirs)) in keep.iter().zip(partners).enumerate() {
             if kept {
                 continue;
             }
-            if partner < 0 {
+            if theirs < 0 {
                 self.failed = true;
                 return;
             }
-            let rule = self.rule(scores, i, partner as usize);
-            let pending = &mut self.pending;
-            pending.rejected.push(base + i as i64);
-            pending.rule.push(rule);
-            pending.partner.push(base + partner);
+            rejected.push(i as i64);
+            rule.push(self.rule(scores, i, theirs as usize));
+            partner.push(theirs);
         }
-        self.pending.keys.extend_from_slice(keys);
-        self.pending.centres.extend_from_slice(centres);
-        let decided = keys.last().map_or(0, |&last| last as usize + 1); // (micrographs whole so far)
-        while (self.next_file + 1) * self.plan.chunk <= decided {
-            self.hand_over((self.next_file + 1) * self.plan.chunk);
-        }
+        let batch = Batch { keys: Arc::clone(keys), centres: Arc::clone(centres), rejected, rule, partner };
+        self.send(Message::Batch(batch));
     }
 
     /// The rule of row `i` of a batch, lost to row `partner` of it, as the record names it.
@@ -150,42 +136,12 @@ impl PageTally {
         }
     }
 
-    /// Lets go of the pending rows handed over; the rest numbered from their own first row.
-    fn let_go_of_handed(&mut self) {
-        let ((rows, entries), pending) = (self.handed, &mut self.pending);
-        pending.keys.drain(..rows);
-        pending.centres.drain(..rows * self.dim);
-        pending.rejected.drain(..entries);
-        pending.rule.drain(..entries);
-        pending.partner.drain(..entries);
-        for row in pending.rejected.iter_mut().chain(pending.partner.iter_mut()) {
-            *row -= rows as i64;
-        }
-        self.handed = (0, 0);
-    }
-
-    /// Hands the pending rows of micrographs below `end` to the thread as the next file.
-    fn hand_over(&mut self, end: usize) {
-        let ((from, from_entry), pending) = (self.handed, &self.pending);
-        let n = from + pending.keys[from..].partition_point(|&key| (key as usize) < end);
-        let m = from_entry + pending.rejected[from_entry..].partition_point(|&row| row < n as i64);
-        let local = |rows: &[i64]| rows.iter().map(|&row| row - from as i64).collect();
-        let run = Run {
-            first: self.next_file * self.plan.chunk,
-            end,
-            keys: pending.keys[from..n].to_vec(),
-            centres: pending.centres[from * self.dim..n * self.dim].to_vec(),
-            rejected: local(&pending.rejected[from_entry..m]),
-            rule: pending.rule[from_entry..m].to_vec(),
-            partner: local(&pending.partner[from_entry..m]),
-        };
-        self.handed = (n, m);
+    fn send(&mut self, message: Message) {
         if let Some(to) = &self.to_maker {
-            if to.send((self.next_file, run)).is_err() {
+            if to.send(message).is_err() {
                 self.to_maker = None; // (the thread stopped: its error is the outcome)
             }
         }
-        self.next_file += 1;
     }
 
     /// The text of every file, for `micrographs` micrographs in all; waits for the thread.
@@ -193,9 +149,7 @@ impl PageTally {
     /// written). With the plan's folder each text is empty: the file is written there.
     pub fn finish(mut self, micrographs: usize) -> Option<Vec<Vec<u8>>> {
         if !self.failed {
-            while self.next_file * self.plan.chunk < micrographs {
-                self.hand_over(((self.next_file + 1) * self.plan.chunk).min(micrographs));
-            }
+            self.send(Message::End(micrographs));
         }
         self.to_maker = None; // the thread ends once it has made what it was sent
         let texts = self.maker.take().and_then(|thread| thread.join().ok()).and_then(Result::ok);
@@ -210,31 +164,166 @@ impl Drop for PageTally {
     }
 }
 
+/// The page thread's files: those made, and the rows of the next file decided so far.
+#[derive(Default)]
+struct Files {
+    chunk: usize,
+    dim: usize,
+    folder: Option<PathBuf>,
+    texts: Vec<Vec<u8>>,
+    /// The rows of the next file that came in earlier batches (copied: most files lie in one
+    /// batch, and are made from its rows where they lie).
+    carried: Carried,
+}
+
+impl Files {
+    /// Makes each file whose micrographs the batch completes; carries its last rows over.
+    fn add(&mut self, batch: &Batch) -> Result<(), PageError> {
+        let decided = batch.keys.last().map_or(0, |&last| last as usize + 1); // (micrographs whole so far)
+        let mut rest = Rows::of(batch);
+        while self.file_end() <= decided {
+            let (file, after) = rest.split(self.file_end(), self.dim);
+            let text = if self.carried.keys.is_empty() {
+                self.text(file, self.file_end())
+            } else {
+                self.carried.extend(file);
+                let text = self.text(self.carried.rows(), self.file_end());
+                self.carried = Carried::default();
+                text
+            };
+            self.keep(text?)?;
+            rest = after;
+        }
+        self.carried.extend(rest);
+        Ok(())
+    }
+
+    /// Makes the files left, for `micrographs` micrographs in all.
+    fn finish(&mut self, micrographs: usize) -> Result<(), PageError> {
+        let carried = std::mem::take(&mut self.carried);
+        let mut rest = carried.rows();
+        while self.texts.len() * self.chunk < micrographs {
+            let end = self.file_end().min(micrographs);
+            let (file, after) = rest.split(end, self.dim);
+            let text = self.text(file, end)?;
+            self.keep(text)?;
+            rest = after;
+        }
+        Ok(())
+    }
+
+    /// The end (a micrograph id) of the next file's micrographs.
+    fn file_end(&self) -> usize {
+        (self.texts.len() + 1) * self.chunk
+    }
+
+    /// The next file's text: `rows`, its micrographs' up to `end`, one input, no species.
+    fn text(&self, rows: Rows, end: usize) -> Result<Vec<u8>, PageError> {
+        let k = self.texts.len();
+        let starts: Vec<i64> =
+            (k * self.chunk..=end).map(|mic| rows.keys.partition_point(|&key| (key as usize) < mic) as i64).collect();
+        let inputs = vec![0u8; rows.keys.len()];
+        let local = |of: &[i64]| of.iter().map(|&row| row - rows.base).collect::<Vec<i64>>();
+        let picks = PagePicks {
+            groups: rows.keys,
+            centres: rows.centres,
+            dim: self.dim,
+            inputs: Ids::U8(&inputs),
+            species: None,
+            rejected: &local(rows.rejected),
+            rule: rows.rule,
+            partner: &local(rows.partner),
+            order: None,
+            starts: &starts,
+        };
+        page_picks::picks_file_text(&picks, k)
+    }
+
+    /// Keeps the next file's text, or writes it into the folder (and keeps an empty one).
+    fn keep(&mut self, text: Vec<u8>) -> Result<(), PageError> {
+        let text = match &self.folder {
+            Some(folder) => written(folder, self.texts.len(), text)?,
+            None => text,
+        };
+        self.texts.push(text);
+        Ok(())
+    }
+}
+
+/// Rows of a batch (or the carried rows) and their rejected entries, numbered from `base`
+/// (the first row's number).
+#[derive(Clone, Copy)]
+struct Rows<'a> {
+    keys: &'a [u32],
+    centres: &'a [f64],
+    base: i64,
+    rejected: &'a [i64],
+    rule: &'a [i8],
+    partner: &'a [i64],
+}
+
+impl<'a> Rows<'a> {
+    fn of(batch: &'a Batch) -> Self {
+        let (keys, centres) = (&batch.keys[..], &batch.centres[..]);
+        Rows { keys, centres, base: 0, rejected: &batch.rejected, rule: &batch.rule, partner: &batch.partner }
+    }
+
+    /// The rows of the micrographs below `end` (ids), and the rest (a partner is always a row
+    /// of the same micrograph).
+    fn split(self, end: usize, dim: usize) -> (Self, Self) {
+        let n = self.keys.partition_point(|&key| (key as usize) < end);
+        let m = self.rejected.partition_point(|&row| row < self.base + n as i64);
+        let below = Rows {
+            keys: &self.keys[..n],
+            centres: &self.centres[..n * dim],
+            rejected: &self.rejected[..m],
+            rule: &self.rule[..m],
+            partner: &self.partner[..m],
+            ..self
+        };
+        let rest = Rows {
+            keys: &self.keys[n..],
+            centres: &self.centres[n * dim..],
+            base: self.base + n as i64,
+            rejected: &self.rejected[m..],
+            rule: &self.rule[m..],
+            partner: &self.partner[m..],
+        };
+        (below, rest)
+    }
+}
+
+/// Rows carried over from batch to batch, numbered from their first.
+#[derive(Default)]
+struct Carried {
+    keys: Vec<u32>,
+    centres: Vec<f64>,
+    rejected: Vec<i64>,
+    rule: Vec<i8>,
+    partner: Vec<i64>,
+}
+
+impl Carried {
+    fn extend(&mut self, rows: Rows) {
+        let shift = self.keys.len() as i64 - rows.base;
+        self.keys.extend_from_slice(rows.keys);
+        self.centres.extend_from_slice(rows.centres);
+        self.rejected.extend(rows.rejected.iter().map(|&row| row + shift));
+        self.rule.extend_from_slice(rows.rule);
+        self.partner.extend(rows.partner.iter().map(|&row| row + shift));
+    }
+
+    fn rows(&self) -> Rows<'_> {
+        let (keys, centres) = (&self.keys[..], &self.centres[..]);
+        Rows { keys, centres, base: 0, rejected: &self.rejected, rule: &self.rule, partner: &self.partner }
+    }
+}
+
 /// File `k` written into `folder` (its text let go: an empty one in its place).
 fn written(folder: &Path, k: usize, text: Vec<u8>) -> Result<Vec<u8>, PageError> {
     let path = folder.join(file_name(k));
     std::fs::write(&path, text).map_err(|error| PageError::Write { path, error })?;
     Ok(Vec::new())
-}
-
-/// File `k`'s text: the run's micrographs, one input, no species, the rows in order.
-fn file_text(run: &Run, k: usize, dim: usize) -> Result<Vec<u8>, PageError> {
-    let starts: Vec<i64> =
-        (run.first..=run.end).map(|mic| run.keys.partition_point(|&key| (key as usize) < mic) as i64).collect();
-    let inputs = vec![0u8; run.keys.len()];
-    let picks = PagePicks {
-        groups: &run.keys,
-        centres: &run.centres,
-        dim,
-        inputs: Ids::U8(&inputs),
-        species: None,
-        rejected: &run.rejected,
-        rule: &run.rule,
-        partner: &run.partner,
-        order: None,
-        starts: &starts,
-    };
-    page_picks::picks_file_text(&picks, k)
 }
 
 #[cfg(test)]
@@ -248,7 +337,9 @@ mod tests {
     fn files_made_batch_by_batch_are_those_of_the_whole_set() {
         // Oracle: write_picks_files over the whole set, its rules worked out here by hand.
         let mut next = crate::test_random(0x51_7cc1_b727_220a);
-        for (remove_entirely, scored, chunk) in [(false, true, 3), (true, true, 50), (false, false, 7)] {
+        for (remove_entirely, scored, chunk) in
+            [(false, true, 3), (true, true, 50), (false, false, 7), (false, true, 200)]
+        {
             let n = 3000;
             let mut keys = Vec::with_capacity(n);
             let mut mic = 0u32;
@@ -276,8 +367,8 @@ mod tests {
                 let local: Vec<i64> =
                     partner[from..to].iter().map(|&p| if p < 0 { p } else { p - from as i64 }).collect();
                 tally.add(
-                    &keys[from..to],
-                    &centres[2 * from..2 * to],
+                    &Arc::from(&keys[from..to]),
+                    &Arc::from(&centres[2 * from..2 * to]),
                     &keep[from..to],
                     &local,
                     scores.map(|s| &s[from..to]),
@@ -341,7 +432,9 @@ mod tests {
                 let local: Vec<i64> =
                     partner[from..from + 70].iter().map(|&p| if p < 0 { p } else { p - from as i64 }).collect();
                 let batch = from..from + 70;
-                tally.add(&keys[batch.clone()], &centres[2 * from..2 * from + 140], &keep[batch], &local, None);
+                let (batch_keys, batch_centres) =
+                    (Arc::from(&keys[batch.clone()]), Arc::from(&centres[2 * from..2 * from + 140]));
+                tally.add(&batch_keys, &batch_centres, &keep[batch], &local, None);
             }
             tally.finish(micrographs)
         };
@@ -362,7 +455,7 @@ mod tests {
     #[test]
     fn a_rejected_row_without_a_partner_makes_no_files() {
         let mut tally = PageTally::new(PagePlan { chunk: 2, rules: RULES, folder: None }, 2, false);
-        tally.add(&[0, 0, 1], &[0.0; 6], &[true, false, true], &[-1, -1, -1], None);
+        tally.add(&Arc::from([0, 0, 1]), &Arc::from([0.0; 6]), &[true, false, true], &[-1, -1, -1], None);
         assert_eq!(tally.finish(2), None);
     }
 }
