@@ -135,10 +135,6 @@ impl Places {
         Ok(Places { of_row: Some(of_row), by_place: Some(by_place), place })
     }
 
-    fn row(&self, picks: &PagePicks<impl GroupId>, place: usize) -> usize {
-        picks.order.map_or(place, |order| order[place] as usize)
-    }
-
     fn place_of(&self, row: usize) -> u32 {
         self.of_row.as_ref().map_or(row as u32, |of_row| of_row[row])
     }
@@ -193,21 +189,17 @@ fn picks_file<G: GroupId>(picks: &PagePicks<G>, places: &Places, k: usize, first
         let _ = write!(head, "{sep}{}", start - begin as i64);
     }
     head.push_str("],\"t\":{");
-    let narrowed: Vec<(char, &str, Vec<u8>)> = columns.iter().map(|(name, values)| narrowest(*name, values)).collect();
-    for (j, (name, type_, _)) in narrowed.iter().enumerate() {
+    for (j, column) in columns.iter().enumerate() {
         let sep = if j == 0 { "" } else { "," };
-        let _ = write!(head, "{sep}\"{name}\":\"{type_}\"");
+        let _ = write!(head, "{sep}\"{}\":\"{}\"", column.name, column.type_);
     }
     head.push('}');
-    let encoded: usize = narrowed.iter().map(|(_, _, bytes)| bytes.len().div_ceil(3) * 4 + 7).sum();
+    let encoded: usize = columns.iter().map(|column| column.bytes().div_ceil(3) * 4 + 7).sum();
     let mut text = Vec::with_capacity(head.len() + encoded + 4);
     text.extend_from_slice(head.as_bytes());
-    for (name, _, bytes) in &narrowed {
-        text.extend_from_slice(format!(",\"{name}\":\"").as_bytes());
-        let at = text.len();
-        text.resize(at + bytes.len().div_ceil(3) * 4, 0);
-        let written = STANDARD.encode_slice(bytes, &mut text[at..]).expect("sized for the bytes");
-        text.truncate(at + written);
+    for column in &columns {
+        text.extend_from_slice(format!(",\"{}\":\"", column.name).as_bytes());
+        column.encode(&mut text);
         text.push(b'"');
     }
     text.extend_from_slice(b"});\n");
@@ -217,17 +209,15 @@ fn picks_file<G: GroupId>(picks: &PagePicks<G>, places: &Places, k: usize, first
 /// The columns of places `begin..end` (whole micrographs): the centre rounded to the Å, the
 /// input (the species), the rule (-1: kept) and the partner's place counted from `begin`
 /// (-1: none, or on another micrograph).
-fn columns<G: GroupId>(picks: &PagePicks<G>, places: &Places, begin: usize, end: usize) -> Vec<(char, Vec<i32>)> {
-    let rows: Vec<usize> = (begin..end).map(|place| places.row(picks, place)).collect();
+fn columns<G: GroupId>(picks: &PagePicks<G>, places: &Places, begin: usize, end: usize) -> Vec<Column> {
     let mut columns = Vec::with_capacity(7);
     for (axis, name) in ['x', 'y', 'z'].into_iter().enumerate().take(picks.dim) {
-        // As numpy's rint: ties to even.
-        let centre = rows.iter().map(|&row| picks.centres[row * picks.dim + axis].round_ties_even() as i32);
-        columns.push((name, centre.collect()));
+        let centre = gather(picks, begin, end, |row| rint(picks.centres[row * picks.dim + axis]));
+        columns.push(Column::of(name, centre));
     }
-    columns.push(('i', rows.iter().map(|&row| picks.inputs.get(row)).collect()));
+    columns.push(Column::of('i', gather(picks, begin, end, |row| picks.inputs.get(row))));
     if let Some(species) = picks.species {
-        columns.push(('s', rows.iter().map(|&row| species.get(row)).collect()));
+        columns.push(Column::of('s', gather(picks, begin, end, |row| species.get(row))));
     }
     let (mut rule, mut partner) = (vec![-1i32; end - begin], vec![-1i32; end - begin]);
     let lo = places.place.partition_point(|&p| (p as usize) < begin);
@@ -240,26 +230,83 @@ fn columns<G: GroupId>(picks: &PagePicks<G>, places: &Places, begin: usize, end:
             partner[at] = places.place_of(theirs as usize) as i32 - begin as i32;
         }
     }
-    columns.push(('r', rule));
-    columns.push(('p', partner));
+    columns.push(Column::of('r', rule));
+    columns.push(Column::of('p', partner));
     columns
 }
 
-/// A column as the narrowest type that holds its numbers: its name, type and little-endian
-/// bytes (an empty column keeps its widest type).
-fn narrowest(name: char, values: &[i32]) -> (char, &'static str, Vec<u8>) {
-    let widest = WIDEST.iter().find(|(n, _)| *n == name).map_or("<i4", |(_, t)| t);
-    let (Some(&low), Some(&high)) = (values.iter().min(), values.iter().max()) else {
-        return (name, widest, Vec::new());
-    };
-    let (type_, _, _) = NARROW.iter().find(|(_, min, max)| *min <= low && high <= *max).expect("i4 holds every i32");
-    let bytes = match *type_ {
-        "<i1" => values.iter().map(|&v| v as i8 as u8).collect(),
-        "<i2" => values.iter().flat_map(|&v| (v as i16).to_le_bytes()).collect(),
-        "<u2" => values.iter().flat_map(|&v| (v as u16).to_le_bytes()).collect(),
-        _ => values.iter().flat_map(|&v| v.to_le_bytes()).collect(),
-    };
-    (name, type_, bytes)
+/// `value` of the row at each place `begin..end`.
+fn gather<G: GroupId>(picks: &PagePicks<G>, begin: usize, end: usize, value: impl Fn(usize) -> i32) -> Vec<i32> {
+    match picks.order {
+        None => (begin..end).map(value).collect(),
+        Some(order) => order[begin..end].iter().map(|&row| value(row as usize)).collect(),
+    }
+}
+
+/// `x` rounded to an integer as numpy's `rint` (ties to even), then cast to int32, in two
+/// additions (`round_ties_even` calls libm's `rint`: the baseline x86-64 has no rounding
+/// instruction): adding and taking away 1.5 * 2^52 leaves the nearest integer, ties to even,
+/// where |x| < 2^51; past that, a value a few units off, far beyond int32 on the same side,
+/// which the cast saturates as it does `x` (NaN stays NaN: 0).
+fn rint(x: f64) -> i32 {
+    const SHIFT: f64 = 6_755_399_441_055_744.0; // 1.5 * 2^52
+    ((x + SHIFT) - SHIFT) as i32
+}
+
+/// A column of the file in the narrowest type that holds its numbers (an empty column keeps
+/// its widest type), and that type's width in bytes.
+struct Column {
+    name: char,
+    values: Vec<i32>,
+    type_: &'static str,
+    width: usize,
+}
+
+impl Column {
+    fn of(name: char, values: Vec<i32>) -> Self {
+        let (low, high) = values.iter().fold((i32::MAX, i32::MIN), |(low, high), &v| (low.min(v), high.max(v)));
+        let type_ = match values.is_empty() {
+            true => WIDEST.iter().find(|(n, _)| *n == name).map_or("<i4", |(_, t)| t),
+            false => NARROW.iter().find(|(_, min, max)| *min <= low && high <= *max).expect("i4 holds every i32").0,
+        };
+        let width = if type_ == "<i1" {
+            1
+        } else if type_ == "<i4" {
+            4
+        } else {
+            2
+        };
+        Column { name, values, type_, width }
+    }
+
+    /// The column's bytes.
+    fn bytes(&self) -> usize {
+        self.values.len() * self.width
+    }
+
+    /// Appends the column's little-endian bytes in its narrowest type, in base64: a block of
+    /// values at a time (a multiple of 3 bytes, so the blocks' base64 is the whole column's).
+    fn encode(&self, text: &mut Vec<u8>) {
+        const BLOCK: usize = 3 * 1024; // values
+        let width = self.width;
+        let mut buffer = [0u8; 4 * BLOCK];
+        for block in self.values.chunks(BLOCK) {
+            let bytes = &mut buffer[..block.len() * width];
+            // (a two's-complement cast: the bytes of <i2 and <u2 are the same)
+            match width {
+                1 => bytes.iter_mut().zip(block).for_each(|(b, &v)| *b = v as u8),
+                2 => bytes
+                    .chunks_exact_mut(2)
+                    .zip(block)
+                    .for_each(|(b, &v)| b.copy_from_slice(&(v as u16).to_le_bytes())),
+                _ => bytes.chunks_exact_mut(4).zip(block).for_each(|(b, &v)| b.copy_from_slice(&v.to_le_bytes())),
+            }
+            let at = text.len();
+            text.resize(at + bytes.len().div_ceil(3) * 4, 0);
+            let written = STANDARD.encode_slice(bytes, &mut text[at..]).expect("sized for the bytes");
+            text.truncate(at + written);
+        }
+    }
 }
 
 #[cfg(test)]
@@ -353,6 +400,19 @@ mod tests {
         };
         for chunk in [1, 2, 3, 5] {
             assert_eq!(text(&scattered, chunk), text(&gathered, chunk));
+        }
+    }
+
+    #[test]
+    fn rint_rounds_as_round_ties_even_then_a_cast() {
+        // Oracle: the standard library's rounding (libm's rint) and saturating cast.
+        let mut values = vec![0.0, -0.0, 0.5, 1.5, 2.5, -0.5, -1.5, -2.5, 0.49999999999999994, 1e9, -3e9, 4e18];
+        values.extend([f64::NAN, f64::INFINITY, f64::NEG_INFINITY, f64::MAX, f64::MIN_POSITIVE, 2f64.powi(51) + 0.5]);
+        values.extend([2f64.powi(52) - 0.5, -(2f64.powi(51) - 0.5), i32::MAX as f64 + 0.5, i32::MIN as f64 - 0.5]);
+        let mut next = crate::test_random(0x2545_f491_4f6c_dd1d);
+        values.extend((0..10_000).map(|_| (next(2_000_000) as f64 - 1e6) / 4.0)); // (many ties)
+        for x in values {
+            assert_eq!(rint(x), x.round_ties_even() as i32, "{x}");
         }
     }
 
