@@ -69,7 +69,7 @@ PANELS = (DISTANCE, INPUTS, RANKING, SPECIES, MASKS, COPICK_PROJECTS, PICKERS, O
 #: have run on every micrograph.
 COVERAGE = ("auto", "all")
 #: The point groups the core knows (rust/core/src/pose.rs).
-SYMMETRY = re.compile(r"[CcDd][1-9][0-9]{0,2}|[TtOoIi]")
+SYMMETRY = re.compile(r"([Cc]|[Dd][XxYy]?)[1-9][0-9]{0,2}|[TtOoIi]|[Ii][1-4]|[Tt]222|[Tt][Zz]3")
 #: Values of ``--same-image``: what becomes of rows of one particle image kept at different centres.
 SAME_IMAGE = ("warn", "reject", "ignore")
 #: Values of ``--registration``: what a merge of inputs whose picks register only under a transform does.
@@ -402,7 +402,9 @@ class ParticleOptions:
     sym: str = option(
         "C1",
         "--sym",
-        "Point group of the reference (C1, Cn, Dn, T, O, I) for --max-angle: the smallest angle over its operators.",
+        "Point group of the reference for --max-angle (the smallest angle over its operators): C1, Cn, Dn, T, "
+        "O, I in the setting of the package that wrote the poses (RELION's T: three-fold on z; its I: I2; "
+        "CryoSPARC's Dn: two-fold on y), or a setting by name: I1-I4 (RELION's), Tz3, T222, Dxn, Dyn.",
         label="symmetry",
         panel=ORIENTATIONS,
         taken_by=(COPICK,),
@@ -765,7 +767,10 @@ class ParticleOptions:
         if self.max_angle is not None and not (np.isfinite(self.max_angle) and 0 <= self.max_angle <= 180):
             raise CryodedupError(f"--max-angle must be an angle in degrees from 0 to 180, got {self.max_angle}")
         if not SYMMETRY.fullmatch(self.sym):
-            raise CryodedupError(f"--sym is C1, Cn, Dn (n >= 1), T, O or I, got {self.sym!r}")
+            raise CryodedupError(
+                "--sym is C1, Cn, Dn (n >= 1), T, O or I (the input's package's settings), "
+                f"or a setting by name: Dxn, Dyn, Tz3, T222, I1-I4; got {self.sym!r}"
+            )
         if self.sym.upper() != "C1" and self.max_angle is None:
             raise CryodedupError(f"--sym {self.sym} compares orientations: give the angle with --max-angle")
         prefer: object = self.prefer  # (the Python API's options arrive unchecked)

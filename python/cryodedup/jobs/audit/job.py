@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ...algo.dedup import symmetry_setting
 from ...errors import CryodedupError
 from ...formats.cryosparc.jobs import job_folders
 from ...labels import counted
@@ -290,13 +291,21 @@ def audit_project(
 def _audit_sets(project: Project, audit: JobAudit, say: Log, max_angle: float | None) -> None:
     """The job's particle sets audited in turn (each read once, let go once counted) into ``audit``.
 
-    Pose-aware under the job's point group where it recorded one the core knows; one it does not know
-    (RELION's I1-I5, Cnv, ...) leaves its sets compared by position only, with a warning.
+    Pose-aware under the job's point group in its package's setting (RELION's for a RELION job, CryoSPARC's
+    for a CryoSPARC job: the set's reader says whose poses they are); one the core does not know (RELION's I5,
+    Cnv, ...) or whose setting is not established (CryoSPARC's T and I) leaves its sets compared by position
+    only, with a warning.
     """
     job = audit.job
     sym = job.symmetry[0] if job.symmetry else "C1"
-    if max_angle is not None and not SYMMETRY.fullmatch(sym):
-        say(f"{job.label}: point group {sym} is not one of C1, Cn, Dn, T, O, I: compared by position only", "warning")
+    convention = "relion" if "/" in job.name else "cryosparc"  # (RELION's jobs are named by their folders)
+    try:
+        if max_angle is not None and not SYMMETRY.fullmatch(sym):
+            raise CryodedupError(f"point group {sym} is not one of C1, Cn, Dn, T, O, I, I1-I4")
+        if max_angle is not None:
+            symmetry_setting(sym, convention)
+    except CryodedupError as err:
+        say(f"{job.label}: {err}: compared by position only", "warning")
         max_angle = None
     for set_name, files in job.particle_sets.items():
         if job.status not in _FINISHED and not all(_present(project.root / f) for f in files):
