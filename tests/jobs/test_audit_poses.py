@@ -282,3 +282,21 @@ def test_one_image_twice_with_other_poses_is_counted_by_position(tmp_path):
     assert (found["duplicate_pairs"], found["straddling_pairs"]) == all_pairs(
         copy.mic, centres, copy.subset, found["min_dist_A"]
     )
+
+
+@pytest.mark.parametrize("sym, established", [("T", False), ("I", False), ("D3", True), ("I1", True)])
+def test_a_cryosparc_refinement_in_t_or_i_is_compared_by_position_naming_why(tmp_path, sym, established):
+    # CryoSPARC's T and I are not established by its documents (docs/design.md, "Orientations"): the audit says
+    # so and counts by position rather than under another package's setting; its Dn (two-fold on y) and I1 are.
+    pytest.importorskip("cryosparc.dataset")
+    from fixtures.cryosparc_project import write_project as write_cryosparc_project
+
+    write_cryosparc_project(tmp_path)
+    job_json = tmp_path / "J14/job.json"
+    document = json.loads(job_json.read_text())
+    document["params_spec"]["refine_symmetry"] = {"value": sym}
+    job_json.write_text(json.dumps(document))
+    done = subprocess.run([CRYODEDUP, "audit", str(tmp_path), "--json"], capture_output=True, text=True, check=False)
+    assert done.returncode in (0, 1), done.stderr
+    warned = "CryoSPARC's setting of it is not established" in " ".join(done.stderr.split())
+    assert warned != established, done.stderr

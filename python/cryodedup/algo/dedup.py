@@ -40,6 +40,7 @@ __all__ = [
     "scales_differ",
     "small_ids",
     "stretched",
+    "symmetry_setting",
 ]
 
 #: Two inputs' scores are on different scales when the Kolmogorov-Smirnov distance between
