@@ -6,6 +6,7 @@ import filecmp
 import os
 import shlex
 import shutil
+import textwrap
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -442,8 +443,10 @@ def audit(
     # (the lines are sentences: folded to the terminal's width, COLUMNS or 80 on a pipe, as rich measures it)
     columns = shutil.get_terminal_size((80, 24)).columns
     report.summary(f"cryodedup audit ({result.layout})", result.verdict[0], fitted_rows(rows, columns))
-    for name, command in [] if quiet else redo_commands(result):  # (whole lines, unwrapped: copied as they are)
-        click.echo(f"To refine {name} again, write its set without the duplicates:\n  {command}", err=True)
+    for advice in [] if quiet else redo_commands(result):  # (the commands whole, unwrapped: copied as they are)
+        click.echo(f"{advice.purpose}:\n  {advice.command}", err=True)
+        if advice.route:  # (words, not a command: folded to the terminal's width)
+            click.echo(textwrap.fill(advice.route, columns, initial_indent="  ", subsequent_indent="  "), err=True)
     if as_json:
         print_json(result.to_json())
     raise SystemExit(result.exit_status)
