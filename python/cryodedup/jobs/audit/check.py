@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
+from scipy.spatial import cKDTree
 
 from ...algo.audit import halfset_audit
 from ...algo.same_image import same_image_pairs
@@ -25,7 +26,7 @@ from ...formats.cryosparc.dataset import CsFile
 from ...formats.cryosparc.particles import POSE
 from ...formats.star.file import StarFile
 from ...options import ParticleOptions
-from ...particle_set import Log
+from ...particle_set import Log, ParticleSet
 from ..particles.decide import Decision
 from ..particles.job import Outcome, run
 from ..particles.read import Files
@@ -139,9 +140,10 @@ def audit_set(
     within_class = False
     if classes and max_angle is not None and len(paths) == 1:  # (a 2-D classification's: positions, then classes)
         outcome, _ = _read(paths, name, min_dist, asked, warnings, None, "C1")
-        decision = _within_classes(paths[0], outcome.decision, max_angle)
-        within_class = decision is not None
-        decision, max_angle, sym = (decision, max_angle, "C1") if decision else (outcome.decision, None, "C1")
+        in_classes = _within_classes(paths[0], outcome.particles, outcome.decision, max_angle, min_dist)
+        within_class = in_classes is not None
+        decision = in_classes if in_classes is not None else outcome.decision
+        max_angle = max_angle if within_class else None
     else:
         outcome, max_angle = _read(paths, name, min_dist, asked, warnings, max_angle, sym)
         decision = outcome.decision
@@ -225,18 +227,45 @@ def _read(
 
 #: A 2-D classification's columns that say a row's class and its in-plane angle.
 _CLASS, _PSI = "rlnClassNumber", "rlnAnglePsi"
+#: How far apart (Å) the centres of two micrographs are set for one search tree: beyond any distance asked.
+_APART_A = 1e7
 
 
-def _within_classes(path: Path, decision: Decision, max_angle: float) -> Decision | None:
-    """The decision by position, less the pairs of one class whose in-plane angles differ by more than ``max_angle``.
+def _within_classes(
+    path: Path, particles: ParticleSet, decision: Decision, max_angle: float, min_dist: float
+) -> Decision | None:
+    """The decision by position, less the rows whose every kept neighbour is of their class and turned from them.
 
-    Their rejected row is kept. None when the file is no RELION STAR with classes and in-plane angles.
-
-    Each class average has its own in-plane frame: two rows of different classes cannot be compared by angle,
-    and are duplicates by position alone; two rows of one class share a frame, and two picks of one particle
-    agree in it.
+    A row rejected by position stays a duplicate where a kept row within ``min_dist`` on its micrograph is of
+    another class (positions alone) or of its class with an in-plane angle within ``max_angle``; else it is kept
+    (two particles side by side, turned apart in one class average's frame). None when the file is no RELION STAR
+    with classes and in-plane angles.
     """
-    if decision.suppressed_by is None or path.suffix != ".star":
+    found = _classes_and_psi(path, len(particles))
+    if found is None:
+        return None
+    classes, psi = found
+    keep = decision.keep.copy()
+    by = None if decision.suppressed_by is None else decision.suppressed_by.copy()
+    # (one tree for every micrograph: each micrograph's centres moved far from the others')
+    points = np.column_stack([particles.centres, np.asarray(particles.groups, dtype=float) * _APART_A])
+    tree = cKDTree(points)
+    for row in np.flatnonzero(~decision.keep):
+        near = np.array([k for k in tree.query_ball_point(points[row], min_dist) if decision.keep[k]], dtype=np.int64)
+        turn = np.abs((psi[near] - psi[row] + 180.0) % 360.0 - 180.0)
+        agree = near[(classes[near] != classes[row]) | (turn <= max_angle)]
+        if agree.size == 0:
+            keep[row] = True
+            if by is not None:
+                by[row] = -1
+        elif by is not None and by[row] not in agree:
+            by[row] = agree[0]
+    return replace(decision, keep=keep, suppressed_by=by)
+
+
+def _classes_and_psi(path: Path, rows: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """Each row's class and in-plane angle (degrees) as the STAR file holds them; None without them."""
+    if path.suffix != ".star":
         return None
     star = StarFile(path)
     block = star.block("particles")
@@ -244,19 +273,10 @@ def _within_classes(path: Path, decision: Decision, max_angle: float) -> Decisio
         return None
     table = star.table(block)
     try:
-        classes = np.array(table.column(_CLASS), dtype=float)
-        psi = np.array(table.column(_PSI), dtype=float)
-    except ValueError:
+        classes, psi = (np.array(table.column(label), dtype=float) for label in (_CLASS, _PSI))
+    except ValueError:  # (a value that is no number: the set is then compared by position alone)
         return None
-    by = decision.suppressed_by
-    if classes.size != by.size:
-        return None
-    rows = np.flatnonzero(by >= 0)
-    turn = np.abs((psi[rows] - psi[by[rows]] + 180.0) % 360.0 - 180.0)
-    apart = rows[(classes[rows] == classes[by[rows]]) & (turn > max_angle)]
-    keep, suppressed_by = decision.keep.copy(), by.copy()
-    keep[apart], suppressed_by[apart] = True, -1
-    return replace(decision, keep=keep, suppressed_by=suppressed_by)
+    return (classes, psi) if classes.size == rows else None
 
 
 #: What the reader warns when it takes a set's micrograph pixel size as rlnMicrographOriginalPixelSize.

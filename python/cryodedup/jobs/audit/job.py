@@ -188,6 +188,10 @@ class ProjectAudit:
         """Each job's sets' warnings (a micrograph file name in two folders, a pixel size assumed), by job label."""
         return [(j.job.label, warning) for j in self.jobs for warning in j.warnings]
 
+    def warning_lines(self) -> list[str]:
+        """Each warning as the table and report.html say it: naming its job, unless it names its file already."""
+        return [w if label.split(" ")[0] in w else f"{label}: {w}" for label, w in self.warnings]
+
     def _hidden_words(self) -> str:
         """What the headline says of warnings under which duplicates may go uncounted (empty: none)."""
         hiding = [label for label, warning in self.warnings if any(words in warning for words in _HIDING)]
@@ -821,8 +825,7 @@ def audit_rows(audit: ProjectAudit) -> list[tuple[str, str]]:
             reasons.setdefault(f"{job.min_dist_A:g} Å: {job.distance_reason}", []).append(job.job.name)
     for reason, jobs in reasons.items():
         rows.append(("Distance", f"{reason}: {', '.join(jobs)}"))
-    for label, warning in audit.warnings:  # (each could change a verdict: said here, not only in --json)
-        rows.append(("Warning", warning if warning.startswith(f"{label}") else f"{label}: {warning}"))
+    rows += [("Warning", line) for line in audit.warning_lines()]  # (each could change a verdict: not only in --json)
     unfinished = [f"{j.job.name} ({j.job.status})" for j in audit.jobs if j.verdict == NOT_RUN]
     if unfinished:
         rows.append(("Not run", ", ".join(unfinished)))
@@ -889,5 +892,5 @@ def write_audit_page(audit: ProjectAudit, outdir: Path, force: bool) -> Path:
     ]
     title = f"cryodedup audit of {audit.root} ({audit.layout})"
     commands = [(a.purpose, a.command, a.route) for a in redo_commands(audit)]
-    opening = Opening(verdict, kind, audit.problems)
+    opening = Opening(verdict, kind, [*audit.problems, *audit.warning_lines()])
     return write_audit_report(outdir, title, opening, jobs, audit_rows(audit), force, commands)
