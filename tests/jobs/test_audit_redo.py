@@ -178,3 +178,28 @@ def _run_printed_for(stderr: str, tmp_path: Path, name: str) -> tuple[subprocess
     )
     assert done.returncode == 0, done.stderr
     return done, Path(words[words.index("-o") + 1])
+
+
+def test_each_verdict_of_the_final_refinement_flips_on_a_planted_case(tmp_path):
+    """job029 of one project through every verdict, each by a planted change: clean (nothing planted), negligible
+    (2 copies across its halves: 0.7 % of its particles), redo (20), superseded (its redo refined), carried (that
+    refinement given the copies back)."""
+    root = tmp_path / "tutorial"
+    root.mkdir()
+    files = write_tutorial(root)
+
+    def verdict() -> tuple[int, str]:
+        status, audit, _ = _audit(root)
+        return status, _jobs(audit)[_R29]["verdict"]
+
+    assert verdict() == (0, "clean")
+    plant(root, files, [f"{_R29}/run_data.star"], 2)
+    assert verdict() == (0, "negligible")
+    plant(root, files, [f"{_R29}/run_data.star"], _COPIES)
+    status, audit, stderr = _audit(root)
+    assert (status, _jobs(audit)[_R29]["verdict"]) == (1, "redo")
+    _, out = _run_printed(stderr, tmp_path)
+    _refine(root, "Refine3D/job031", str(out / "particles_kept.star"), out / "particles_kept.star")
+    assert verdict() == (0, "superseded")
+    shutil.copy(root / _R29 / "run_data.star", root / "Refine3D/job031/run_data.star")
+    assert verdict() == (1, "carried")

@@ -41,11 +41,12 @@ def redo_command(project: Project, job: Job, audited: SetAudit) -> str:
     return shlex.join([*words, "-o", redo_folder(project.root, job.name)])
 
 
-def external_route(project: Project, job: Job, audited: SetAudit) -> str:
+def external_route(project: Project, job: Job, audited: SetAudit, then: str = "refine") -> str:
     """The same as RELION's External job (``cryodedup-relion``) does it, whose output the pipeline links to the job.
 
     Its fields as the GUI names them; empty for a set that is no single RELION file (CryoSPARC's, a joined group).
-    Paths are the project's own (RELION runs the job from the project's folder).
+    Paths are the project's own (RELION runs the job from the project's folder). ``then``: what to do with its
+    kept set (``refine``; ``go on from``).
     """
     files = job.particle_sets[audited.file]
     if "/" not in job.name or len(files) != 1 or not files[0].endswith(".star"):
@@ -59,5 +60,5 @@ def external_route(project: Project, job: Job, audited: SetAudit) -> str:
         params.append(f"Param{k} label {option.replace('-', '_')} value {value}")
     return (
         "Or, to keep RELION's lineage, a new External job: External executable cryodedup-relion, Input particles "
-        f"{files[0]}, {', '.join(params)}; then refine External/jobNNN/particles_kept.star"
+        f"{files[0]}, {', '.join(params)}; then {then} External/jobNNN/particles_kept.star"
     )

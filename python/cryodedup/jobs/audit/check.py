@@ -17,7 +17,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
-from scipy.spatial import cKDTree
 
 from ...algo.audit import halfset_audit
 from ...algo.same_image import same_image_pairs
@@ -227,8 +226,6 @@ def _read(
 
 #: A 2-D classification's columns that say a row's class and its in-plane angle.
 _CLASS, _PSI = "rlnClassNumber", "rlnAnglePsi"
-#: How far apart (Å) the centres of two micrographs are set for one search tree: beyond any distance asked.
-_APART_A = 1e7
 
 
 def _within_classes(
@@ -247,19 +244,19 @@ def _within_classes(
     classes, psi = found
     keep = decision.keep.copy()
     by = None if decision.suppressed_by is None else decision.suppressed_by.copy()
-    # (one tree for every micrograph: each micrograph's centres moved far from the others')
-    points = np.column_stack([particles.centres, np.asarray(particles.groups, dtype=float) * _APART_A])
-    tree = cKDTree(points)
-    for row in np.flatnonzero(~decision.keep):
-        near = np.array([k for k in tree.query_ball_point(points[row], min_dist) if decision.keep[k]], dtype=np.int64)
-        turn = np.abs((psi[near] - psi[row] + 180.0) % 360.0 - 180.0)
-        agree = near[(classes[near] != classes[row]) | (turn <= max_angle)]
-        if agree.size == 0:
-            keep[row] = True
-            if by is not None:
-                by[row] = -1
-        elif by is not None and by[row] not in agree:
-            by[row] = agree[0]
+    groups, centres = np.asarray(particles.groups), np.asarray(particles.centres)
+    order = np.argsort(groups, kind="stable")
+    ordered = groups[order]
+    for mic in np.unique(groups[~decision.keep]):  # (a micrograph at a time: its rejected rows by its kept ones)
+        on = order[np.searchsorted(ordered, mic) : np.searchsorted(ordered, mic, side="right")]
+        rejected, kept = on[~decision.keep[on]], on[decision.keep[on]]
+        near = np.linalg.norm(centres[rejected][:, None] - centres[kept][None], axis=-1) <= min_dist
+        turn = np.abs((psi[rejected][:, None] - psi[kept][None] + 180.0) % 360.0 - 180.0)
+        agree = near & ((classes[rejected][:, None] != classes[kept][None]) | (turn <= max_angle))
+        alone = ~agree.any(axis=1)
+        keep[rejected[alone]] = True
+        if by is not None:  # (each duplicate's pair: a kept row it agrees with)
+            by[rejected] = np.where(alone, -1, kept[np.argmax(agree, axis=1)] if kept.size else -1)
     return replace(decision, keep=keep, suppressed_by=by)
 
 

@@ -355,7 +355,8 @@ def audit_project(
     for audit in audits.values():
         if audit.verdict in (REDO, ENTERED) and audit.worst is not None:
             audit.command = redo_command(project, audit.job, audit.worst)
-            audit.route = external_route(project, audit.job, audit.worst)
+            then = "refine" if audit.verdict == REDO else "go on from"
+            audit.route = external_route(project, audit.job, audit.worst, then)
     return ProjectAudit(root, project.layout, list(audits.values()), problems, time.perf_counter() - start)
 
 
