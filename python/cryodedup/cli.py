@@ -420,9 +420,9 @@ def audit(
     refinement of its particles deduplicated (its redo command's kept file, browsed in, or an
     External job's), nor one whose straddling particles are under --negligible; of a chain of
     refinements holding the same copies, the last one. Nothing is written. Exit status: 0 when
-    nothing needs redoing, 1 when a refinement's half-sets share duplicates, 2 for a usage error, a report that cannot be
-    written, or a project of which nothing could be read (a damaged job is named, the rest
-    audited).
+    nothing needs redoing, 1 when a refinement's half-sets share duplicates, 2 for a usage
+    error, a report that cannot be written, or a project of which nothing could be read (a
+    damaged job is named, the rest audited) or in which no particle set was found.
     """
     from .errors import CryodedupError
     from .jobs.audit.job import audit_project, audit_rows, fitted_rows, redo_commands, write_audit_page
