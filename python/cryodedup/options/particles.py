@@ -52,7 +52,7 @@ from .species import (
     parse_named_distances,
 )
 
-__all__ = ["COPICK_PROJECTS", "INPUTS", "PANELS", "SYMMETRY", "ParticleOptions"]
+__all__ = ["COPICK_PROJECTS", "INPUTS", "PANELS", "ParticleOptions"]
 
 #: The panels of ``cryodedup particles --help``, in their order; each option names its own (``panel=``).
 DISTANCE = "Distance and pixel size"
