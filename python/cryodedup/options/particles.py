@@ -52,7 +52,7 @@ from .species import (
     parse_named_distances,
 )
 
-__all__ = ["COPICK_PROJECTS", "INPUTS", "PANELS", "SYMMETRY", "ParticleOptions"]
+__all__ = ["COPICK_PROJECTS", "INPUTS", "PANELS", "ParticleOptions"]
 
 #: The panels of ``cryodedup particles --help``, in their order; each option names its own (``panel=``).
 DISTANCE = "Distance and pixel size"
@@ -68,8 +68,7 @@ PANELS = (DISTANCE, INPUTS, RANKING, SPECIES, MASKS, COPICK_PROJECTS, PICKERS, O
 #: Values of ``--coverage``: ``auto`` reads which micrographs each input ran on, ``all`` takes every input to
 #: have run on every micrograph.
 COVERAGE = ("auto", "all")
-#: The point groups the core knows (rust/core/src/pose.rs).
-SYMMETRY = re.compile(r"[CcDd][1-9][0-9]{0,2}|[TtOoIi]")
+SYMMETRY = re.compile(r"([Cc]|[Dd][XxYy]?)[1-9]\d{0,2}|[TtOoIi]|[Ii][1-4]|[Tt](222|[Zz]3)")  # (the core's: pose.rs)
 #: Values of ``--same-image``: what becomes of rows of one particle image kept at different centres.
 SAME_IMAGE = ("warn", "reject", "ignore")
 #: Values of ``--registration``: what a merge of inputs whose picks register only under a transform does.
@@ -402,7 +401,8 @@ class ParticleOptions:
     sym: str = option(
         "C1",
         "--sym",
-        "Point group of the reference (C1, Cn, Dn, T, O, I) for --max-angle: the smallest angle over its operators.",
+        "Point group for --max-angle (the least angle over its operators): C1, Cn, Dn, T, O, I as the poses' package "
+        "sets them (RELION's T: three-fold on z, I = I2; CryoSPARC's Dn: two-fold on y), or by name: I1-I4, Tz3, T222.",
         label="symmetry",
         panel=ORIENTATIONS,
         taken_by=(COPICK,),
@@ -765,7 +765,7 @@ class ParticleOptions:
         if self.max_angle is not None and not (np.isfinite(self.max_angle) and 0 <= self.max_angle <= 180):
             raise CryodedupError(f"--max-angle must be an angle in degrees from 0 to 180, got {self.max_angle}")
         if not SYMMETRY.fullmatch(self.sym):
-            raise CryodedupError(f"--sym is C1, Cn, Dn (n >= 1), T, O or I, got {self.sym!r}")
+            raise CryodedupError(f"--sym is C1, Cn, Dn, T, O, I or I1-I4, Tz3, T222, Dxn, Dyn; got {self.sym!r}")
         if self.sym.upper() != "C1" and self.max_angle is None:
             raise CryodedupError(f"--sym {self.sym} compares orientations: give the angle with --max-angle")
         prefer: object = self.prefer  # (the Python API's options arrive unchecked)
