@@ -14,7 +14,7 @@ from ..algo import MAX_CENTRE, SELECTIONS
 from ..algo.dedup import MAX_INPUTS
 from ..algo.filaments import MODES as FILAMENT_MODES
 from ..algo.normalisation import NORMALISATIONS, option_help
-from ..errors import CryodedupError, one_line
+from ..errors import CryodedupError
 from ..outputs import check_plotting
 from ..particle_set import OUTPUT_FORMATS, SHIFT_KEYS
 from ..resolve.micrograph_names import MATCH_MODES
@@ -40,6 +40,7 @@ from .fields import (
     path_type,
     project_dir_option,
 )
+from .input_texts import check_dataset_values, check_transforms
 from .species import (
     DEFAULT_MIN_DIST,
     DefaultDistance,
@@ -762,12 +763,7 @@ class ParticleOptions:
             )
         if self.project_dir is not None and not Path(self.project_dir).is_dir():
             raise CryodedupError(f"--project-dir {self.project_dir}: no such folder")
-        if self.max_angle is not None and not (np.isfinite(self.max_angle) and 0 <= self.max_angle <= 180):
-            raise CryodedupError(f"--max-angle must be an angle in degrees from 0 to 180, got {self.max_angle}")
-        if not SYMMETRY.fullmatch(self.sym):
-            raise CryodedupError(f"--sym is C1, Cn, Dn, T, O, I or I1-I4, Tz3, T222, Dxn, Dyn; got {self.sym!r}")
-        if self.sym.upper() != "C1" and self.max_angle is None:
-            raise CryodedupError(f"--sym {self.sym} compares orientations: give the angle with --max-angle")
+        self._check_poses()
         prefer: object = self.prefer  # (the Python API's options arrive unchecked)
         if not isinstance(prefer, (list, tuple)) or not all(
             isinstance(p, (str, Path, int)) and not isinstance(p, bool) for p in prefer
@@ -786,8 +782,17 @@ class ParticleOptions:
                 f"--score-normalize {self.score_normalize} normalises the scores, and --score none ranks by none: "
                 "drop one"
             )
-        _check_transforms(self.transform)
+        check_transforms(self.transform)
         check_plotting(self.plot)
+
+    def _check_poses(self) -> None:
+        """``--max-angle`` and ``--sym``: an angle, a point group a package names, and the two together."""
+        if self.max_angle is not None and not (np.isfinite(self.max_angle) and 0 <= self.max_angle <= 180):
+            raise CryodedupError(f"--max-angle must be an angle in degrees from 0 to 180, got {self.max_angle}")
+        if not SYMMETRY.fullmatch(self.sym):
+            raise CryodedupError(f"--sym is C1, Cn, Dn, T, O, I or I1-I4, Tz3, T222, Dxn, Dyn; got {self.sym!r}")
+        if self.sym.upper() != "C1" and self.max_angle is None:
+            raise CryodedupError(f"--sym {self.sym} compares orientations: give the angle with --max-angle")
 
     def _check_selection(self) -> None:
         """``--select`` other than greedy, refused where another rule already says which picks go (one line each)."""
@@ -800,36 +805,6 @@ class ParticleOptions:
         for given, flag, why in refused:
             if given:
                 raise CryodedupError(f"--select {self.select} and {flag} exclude each other: {why}")
-
-
-def check_dataset_values(values: object) -> None:
-    """Each ``--dataset`` value is ``INPUT=LABEL`` with both parts (which input it names is known once read)."""
-    if not isinstance(values, (list, tuple)) or not all(isinstance(v, str) for v in values):
-        raise CryodedupError(f"--dataset takes a list of INPUT=LABEL texts, got {values!r}")
-    for value in values:
-        where, _, label = value.rpartition("=")
-        if not where.strip() or not label.strip():
-            raise CryodedupError(f"--dataset {one_line(value)}: expected INPUT=LABEL (an input, =, and its dataset)")
-
-
-def _check_transforms(transforms: object) -> None:
-    """Each ``--transform`` is INPUT=OPS with OPS that parse (the inputs are named once they are read)."""
-    if not isinstance(transforms, (list, tuple)) or not all(isinstance(t, str) for t in transforms):
-        raise CryodedupError(f"--transform takes a list of INPUT=OPS texts, got {transforms!r}")
-    if not transforms:
-        return
-    from ..algo.registration import TRANSFORM_OPS, parse_steps  # (a run without --transform does not load it)
-
-    for text in transforms:
-        target, equals, ops = text.rpartition("=")
-        if not equals or not target.strip():
-            raise CryodedupError(
-                f"--transform {one_line(text)}: INPUT=OPS expected (an input, '=', then {TRANSFORM_OPS})"
-            )
-        try:
-            parse_steps(ops)
-        except ValueError as err:
-            raise CryodedupError(f"--transform {one_line(text)}: {err}") from None
 
 
 def _named_distances(given: Any) -> SpeciesDistances | None:

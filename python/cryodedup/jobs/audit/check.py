@@ -136,16 +136,9 @@ def audit_set(
         listing[:] = [found] if found is not None else []
         return found
 
-    within_class = False
-    if classes and max_angle is not None and len(paths) == 1:  # (a 2-D classification's: positions, then classes)
-        outcome, _ = _read(paths, name, min_dist, asked, warnings, None, "C1")
-        in_classes = _within_classes(paths[0], outcome.particles, outcome.decision, max_angle, min_dist)
-        within_class = in_classes is not None
-        decision = in_classes if in_classes is not None else outcome.decision
-        max_angle = max_angle if within_class else None
-    else:
-        outcome, max_angle = _read(paths, name, min_dist, asked, warnings, max_angle, sym)
-        decision = outcome.decision
+    outcome, decision, max_angle, within_class = _decided(
+        paths, name, min_dist, asked, warnings, max_angle, sym, classes
+    )
     used = str(listing[0]) if listing else None
     particles = outcome.particles
     symmetry = None if max_angle is None or within_class else sym.upper()
@@ -191,6 +184,31 @@ def audit_set(
         micrographs=used,
         within_class=within_class,
     )
+
+
+def _decided(
+    paths: list[Path],
+    name: str,
+    min_dist: float,
+    micrographs: Callable[[], Path | None],
+    warnings: list[str],
+    max_angle: float | None,
+    sym: str,
+    classes: bool,
+) -> tuple[Outcome, Decision, float | None, bool]:
+    """The set read and decided: its outcome, its decision, the angle compared and whether within 2-D classes.
+
+    The angle is None where positions alone are compared; within classes, in-plane angles are compared within
+    each 2-D class only (positions first, then classes).
+    """
+    if classes and max_angle is not None and len(paths) == 1:
+        outcome, _ = _read(paths, name, min_dist, micrographs, warnings, None, "C1")
+        in_classes = _within_classes(paths[0], outcome.particles, outcome.decision, max_angle, min_dist)
+        if in_classes is not None:
+            return outcome, in_classes, max_angle, True
+        return outcome, outcome.decision, None, False
+    outcome, max_angle = _read(paths, name, min_dist, micrographs, warnings, max_angle, sym)
+    return outcome, outcome.decision, max_angle, False
 
 
 def _read(

@@ -27,7 +27,7 @@ from .advice import external_route, redo_command
 from .check import SetAudit, audit_set
 from .project import Job, Project, cryosparc_project, relion_project
 
-__all__ = ["Advice", "audit_project", "audit_rows", "fitted_rows", "redo_commands", "write_audit_page"]
+__all__ = ["audit_project", "audit_rows", "fitted_rows", "redo_commands", "write_audit_page"]
 
 #: Severities of a job's verdict, worst first: the order of the report's lines.
 REDO, ENTERED, INHERITED, CLEAN, DAMAGED = "redo", "entered", "inherited", "clean", "damaged"
