@@ -27,6 +27,7 @@ from .placement import Placement
 
 if TYPE_CHECKING:  # (the report's module is loaded with --plot alone: it loads every job's options)
     from ...report.html_report import Parameters
+    from .pattern import CommonPattern
 
 __all__ = [
     "MAX_BINNED_PSIZE",
@@ -316,6 +317,9 @@ class ScoringPlan:
     pairs: np.ndarray | None = None
     # --psize contradicted by the headers or the input and insisted on (--insist-psize): what the summary says.
     psize_note: str | None = None
+    # A pattern common to the images (pattern.py), binned, normalised: each image's share of it is
+    # removed from its binned image before its spectrum is made. None: the images as they are.
+    pattern: CommonPattern | None = None
 
     @property
     def pearson_highpass(self) -> float:
