@@ -548,14 +548,25 @@ def look_beside_strong_peaks(decision: Decision, scores: ScoredPairs, plan: Scor
     Noise can leave one re-exposure of a hole peaking at its shift and push the others to the
     null, where no rule of the searched peaks finds them (the real set with noise of twice each
     image's SD, seed 3, at 20 Å: 04701/04737 at z 6.43, 8.6 robust SD above the null's median,
-    Pearson 0.048; the other three's peaks elsewhere, and the verdict said TRUSTED). A pair whose
-    peak reaches the null's median + ``NULL_SIGMAS`` robust SD (the z threshold the run's own
-    null gives), with a positive Pearson coefficient and away from zero shift, is looked beside as
-    a duplicate is (:func:`look_at_confirmed_shift`): where a neighbour in its hole agrees at its
-    shift (04700/04736 z 5.0 and 04702/04738 4.4 there), both are left to check. A strong peak
-    with no neighbour agreeing (the clean real set: 04744/04745 at 14.7 robust SD, its neighbours
-    at most -0.45 there; at most 1.6 beside any such pair of the clean set at 12-40 Å) is no
-    pattern and changes nothing.
+    Pearson 0.048; the other three's peaks elsewhere, and the verdict said TRUSTED). An anchor is
+    a pair under the thresholds, away from zero shift, with a positive Pearson coefficient; its
+    neighbours in its hole (as many images apart, starting within ``per_hole`` - 1 images of it)
+    agree with it, and anchor and neighbours are left to check, where:
+
+    - the anchor's peak reaches the null's median + ``NULL_SIGMAS`` robust SD (the z threshold
+      the run's own null gives) and a neighbour's map, read again at the anchor's shift as a
+      duplicate's neighbours are (:func:`look_at_confirmed_shift`), reaches ``EVIDENCE_SIGMAS``
+      there (seed 3: 04700/04736 z 5.0 and 04702/04738 4.4);
+    - the anchor's peak is evidence of its own (``EVIDENCE_SIGMAS`` robust SD above the null's
+      median) and a neighbour's own peak, however low, lies within ``WEAK_SHIFT`` of the
+      anchor's shift, as the core placed it or at a wrap-around alias (:func:`_peaks_at_anchor_shift`).
+      Seed 1 at 20 Å: 04701/04737 rank 1 of 1,326, 11.4 robust SD, at (29, -8) binned px;
+      04700/04736 and 04702/04738 peak at (28, 247) and (28, 248), the alias of (28, -9) and
+      (28, -8) in a map 256 high, and the verdict said TRUSTED.
+
+    A strong peak with no neighbour agreeing (the clean real set: 04744/04745 at 14.7 robust SD,
+    its neighbours at most -0.45 there; at most 1.6 beside any such pair of the clean set at
+    12-40 Å) is no pattern and changes nothing.
     """
     found = np.zeros(len(decision.duplicate), dtype=bool)
     null = decision.null
@@ -563,13 +574,41 @@ def look_beside_strong_peaks(decision: Decision, scores: ScoredPairs, plan: Scor
         return found
     with np.errstate(invalid="ignore"):
         pattern = np.maximum(np.abs(scores.dy), np.abs(scores.dx)) <= PATTERN_SHIFT
-        strong = (scores.z >= null.median + NULL_SIGMAS * null.robust_sd) & (scores.pearson > 0) & ~pattern
-    anchors = np.flatnonzero(strong & ~decision.duplicate & ~decision.uncertain)
-    if len(anchors):
-        agreeing, neighbours = _agreeing_neighbours(anchors, decision, scores, plan, per_hole)
-        found[agreeing] = True
-        found[neighbours] = True
+        open_ = (scores.pearson > 0) & ~pattern & ~decision.duplicate & ~decision.uncertain
+        strong = open_ & (scores.z >= null.median + NULL_SIGMAS * null.robust_sd)
+        evidence = open_ & (scores.z >= null.median + EVIDENCE_SIGMAS * null.robust_sd)
+    for anchors, look in ((strong, _agreeing_neighbours), (evidence, _peaks_at_anchor_shift)):
+        if anchors.any():
+            agreeing, neighbours = look(np.flatnonzero(anchors), decision, scores, plan, per_hole)
+            found[agreeing] = True
+            found[neighbours] = True
     return found
+
+
+def _peaks_at_anchor_shift(
+    anchors: np.ndarray, decision: Decision, scores: ScoredPairs, plan: ScoringPlan, per_hole: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The ``anchors``' neighbours in their hole whose own peak lies at the anchor's shift: (anchor, neighbour) indices.
+
+    At the shift within ``WEAK_SHIFT``, each taken from the earlier image to the later, at the
+    map's nearest wrap-around alias (a peak too weak for the Pearson test is not unwrapped);
+    neither a duplicate nor uncertain already. Not within the band's finest detail of zero shift,
+    where the camera's pattern and shared illumination gather the peaks of unrelated images (as
+    :func:`at_one_shift`: the clean real set at 40 Å, 04701/04705 at (-1, 3) binned px, 6.3 robust
+    SD, and 04700/04704 at (-1, 2)). Nothing is read again: an unrelated neighbour's
+    peak lands within a pixel of a given shift in 9 of the map's cells (at 40 Å, 9 of 24,576),
+    and an anchor has at most 2 (``per_hole`` - 1) neighbours.
+    """
+    rank, lo, hi, sign = _in_acquisition_order(plan, scores.pairs)
+    reference, candidate = _pattern_neighbours(anchors, lo, hi, len(rank), per_hole)
+    period = np.array(_fft_shape(plan), dtype=float)
+    shift = np.stack([scores.dy * sign, scores.dx * sign], axis=1)
+    zero = max(plan.band[0] / plan.binned_psize, PATTERN_SHIFT)
+    with np.errstate(invalid="ignore"):
+        near = _circular_distance(shift[candidate] - shift[reference], period) <= WEAK_SHIFT
+        near &= _circular_distance(shift[reference], period) > zero
+    near &= ~decision.duplicate[candidate] & ~decision.uncertain[candidate]
+    return reference[near], candidate[near]
 
 
 def _agreeing_neighbours(
