@@ -310,7 +310,8 @@ def common_pattern(decision: Decision, scores: ScoredPairs, plan: ScoringPlan, u
     peaks = np.zeros(period, dtype=np.int64)
     np.add.at(peaks, (cells[:, 0], cells[:, 1]), 1)
     around = _within_a_pixel(peaks)  # (the peaks within WEAK_SHIFT of each cell)
-    at = np.unravel_index(int(np.argmax(around)), period)
+    # (the cell with most peaks around it; of those, with most on it: the shift named)
+    at = np.unravel_index(int(np.argmax(around * (pairs + 1) + peaks)), period)
     dy, dx = (int(c) - p if c > p // 2 else int(c) for c, p in zip(at, period))
     if around[at] >= COMMON * pairs:
         return f"{int(around[at]):,} of the {pairs:,} pairs peak at one shift (x {dx}, y {dy} binned px)"
