@@ -33,9 +33,10 @@ TRUTH = {(k, k + LATER) for k in range(4)}
 
 
 def write_session(folder, level: float, seed: int = 0) -> np.ndarray:
-    """Twenty 160 x 224 images at 10 Å, 0..3 imaged again as 10..13 at SHIFT, each with ``level`` x its SD of one pattern.
+    """Twenty 160 x 224 images at 10 Å, 0..3 imaged again as 10..13 at SHIFT, each with one pattern added.
 
-    Each image: a scene (particles, filaments, uneven ice) and noise of half its SD. Returns the pattern.
+    Each image: a scene (particles, filaments, uneven ice), noise of half its SD, and ``level`` x
+    its SD of the pattern. Returns the pattern.
     """
     rng = np.random.default_rng(seed)
     ny, nx, (dy, dx) = 160, 224, SHIFT
@@ -223,7 +224,10 @@ REAL_TRUTH = {(0, 36), (1, 37), (2, 38), (3, 39)}
 
 
 def write_real_with_pattern(folder, level: float) -> None:
-    """Each real micrograph with ``level`` x its SD of one smoothed random field (SD 3 px, 1.5 binned at 20 Å); same headers."""
+    """Each real micrograph with ``level`` x its SD of one smoothed random field added; the same headers.
+
+    The field: Gaussian noise smoothed by a Gaussian of SD 3 pixels (1.5 binned pixels at 20 Å).
+    """
     import mrcfile
     from scipy.ndimage import gaussian_filter
 
