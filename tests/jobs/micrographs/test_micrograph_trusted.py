@@ -559,7 +559,7 @@ def test_real_set_with_twice_the_noise_one_pair_at_the_shift_is_not_trusted(tmp_
 
 
 def standout_run(anchor: tuple, neighbour_peak: tuple[int, int]) -> tuple[str, np.ndarray]:
-    """The verdict of a run deciding ``anchor`` (a, b, z, Pearson, dy, dx) and its neighbour (0, 36) at ``neighbour_peak``.
+    """The verdict of a run deciding ``anchor`` (a, b, z, Pearson, dy, dx), its neighbour (0, 36) at ``neighbour_peak``.
 
     Nothing passes the thresholds. The null of :func:`unanchored`: median 4.5, robust SD 0.37
     (evidence of its own from z 5.98, the run's own threshold 7.46: an anchor under it reads no image).

@@ -12,7 +12,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
@@ -27,7 +27,6 @@ from .placement import Placement
 
 if TYPE_CHECKING:  # (the report's module is loaded with --plot alone: it loads every job's options)
     from ...report.html_report import Parameters
-    from .pattern import CommonPattern
 
 __all__ = [
     "MAX_BINNED_PSIZE",
@@ -37,6 +36,7 @@ __all__ = [
     "MetadataSources",
     "MicrographPlan",
     "OutputPlan",
+    "PatternToRemove",
     "ScoringPlan",
     "ScoringRules",
     "acquisition_order",
@@ -291,6 +291,17 @@ def candidate_pairs(n: int, offsets: np.ndarray | None, owned: tuple[int, int] |
     return np.stack([p[keep], np.broadcast_to(q, p.shape)[keep]], axis=1)
 
 
+class PatternToRemove(Protocol):
+    """A pattern common to the images, as the scoring removes it (``pattern.CommonPattern``)."""
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """The binned images' size."""
+
+    def remove(self, binned: np.ndarray) -> np.ndarray:
+        """A binned image less its share of the pattern."""
+
+
 @dataclass
 class ScoringPlan:
     """What every shard needs to score its pairs, decided once from the MRC headers.
@@ -319,7 +330,7 @@ class ScoringPlan:
     psize_note: str | None = None
     # A pattern common to the images (pattern.py), binned, normalised: each image's share of it is
     # removed from its binned image before its spectrum is made. None: the images as they are.
-    pattern: CommonPattern | None = None
+    pattern: PatternToRemove | None = None
 
     @property
     def pearson_highpass(self) -> float:
