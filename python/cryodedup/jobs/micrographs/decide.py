@@ -303,18 +303,9 @@ def common_pattern(decision: Decision, scores: ScoredPairs, plan: ScoringPlan, u
     pairs = len(scores)
     if pairs < NULL_PAIRS:
         return None
-    period = _fft_shape(plan)
-    with np.errstate(invalid="ignore"):
-        found = np.isfinite(scores.dy) & np.isfinite(scores.dx)
-    cells = np.remainder(np.rint(np.c_[scores.dy, scores.dx][found]).astype(np.int64), period)
-    peaks = np.zeros(period, dtype=np.int64)
-    np.add.at(peaks, (cells[:, 0], cells[:, 1]), 1)
-    around = _within_a_pixel(peaks)  # (the peaks within WEAK_SHIFT of each cell)
-    # (the cell with most peaks around it; of those, with most on it: the shift named)
-    at = np.unravel_index(int(np.argmax(around * (pairs + 1) + peaks)), period)
-    dy, dx = (int(c) - p if c > p // 2 else int(c) for c, p in zip(at, period))
-    if around[at] >= COMMON * pairs:
-        return f"{int(around[at]):,} of the {pairs:,} pairs peak at one shift (x {dx}, y {dy} binned px)"
+    shared, (dy, dx) = _most_at_one_shift(scores, _fft_shape(plan))
+    if shared >= COMMON * pairs:
+        return f"{shared:,} of the {pairs:,} pairs peak at one shift (x {dx}, y {dy} binned px)"
     agreeing = max(pairs - unrelated, int(decision.duplicate.sum()))
     if agreeing >= COMMON * pairs:
         return f"{agreeing:,} of the {pairs:,} pairs agree or pass the thresholds, leaving no null"
@@ -480,6 +471,27 @@ def _agreeing_apart(cells: np.ndarray, offset: np.ndarray, period: tuple[int, in
         near = _circular_distance(cells[members, None] - cells[None, members], np.array(period)) <= WEAK_SHIFT
         agree[members[near.sum(axis=1) >= AGREEING_APART]] = True  # (each is near itself)
     return agree
+
+
+def _most_at_one_shift(scores: ScoredPairs, period: tuple[int, int]) -> tuple[int, tuple[int, int]]:
+    """How many pairs peak within ``WEAK_SHIFT`` of one shift (wrapping around the map), at most; and that shift.
+
+    Looked for around the most crowded cells alone, as many as can hold a ninth of ``COMMON``
+    of the pairs each: a window of 3 x 3 cells holding ``COMMON`` of them has such a cell (the
+    map is not drawn: the run's peaks' cells are sorted once).
+    """
+    with np.errstate(invalid="ignore"):
+        found = np.isfinite(scores.dy) & np.isfinite(scores.dx)
+    cells = np.remainder(np.rint(np.c_[scores.dy, scores.dx][found]).astype(np.int64), period)
+    if not len(cells):
+        return 0, (0, 0)
+    unique, counts = np.unique(cells, axis=0, return_counts=True)
+    most = int(np.ceil((2 * int(WEAK_SHIFT) + 1) ** 2 / COMMON))
+    crowded = unique[np.argsort(-counts, kind="stable")[:most]]
+    near = [int((_circular_distance(cells - cell, np.array(period)) <= WEAK_SHIFT).sum()) for cell in crowded]
+    best = crowded[int(np.argmax(near))]  # (of equal windows, the more crowded cell)
+    dy, dx = (int(c) - p if c > p // 2 else int(c) for c, p in zip(best, period))
+    return max(near), (dy, dx)
 
 
 def _within_a_pixel(counts: np.ndarray) -> np.ndarray:
