@@ -90,10 +90,11 @@ AGREEING_APART = 2
 AGREEING_CHANCE = 0.01
 
 
-#: At least this share of the pairs peaking at one shift (within ``WEAK_SHIFT``), or agreeing (Pearson
-#: over its threshold, or a duplicate), is a pattern common to the images, not re-exposures: re-exposures
-#: are a few pairs (the real set: 4 of 1,326, under 1 % agreeing; within a pixel of any one shift at most
-#: 0.3 % of its pairs at 12-20 Å, 7 % at 40 Å), and with most pairs over the thresholds no null is left.
+#: At least this share of the pairs peaking at one shift (within ``WEAK_SHIFT``) is a pattern common to
+#: the images, not re-exposures: re-exposures are a few pairs (the real set: 4 of 1,326; within a pixel of
+#: any one shift at most 0.3 % of its pairs at 12-20 Å, 7 % at 40 Å), and a pattern that lifts most pairs
+#: over the thresholds leaves no null to set them. Most pairs agreeing at shifts of their own is not one:
+#: windows of one area overlapping each other (tests/jobs/micrographs/test_micrograph_job.py).
 COMMON = 0.5
 
 
@@ -276,7 +277,7 @@ def decide(
         decision.at_shift = at_confirmed_shift(decision, scores, plan, rules.images_per_hole)
         decision.one_shift = at_one_shift(decision, scores, plan)
         decision.uncertain |= decision.undecided | decision.at_shift | decision.one_shift
-        decision.pattern = common_pattern(decision, scores, plan, int(unrelated.sum()))
+        decision.pattern = common_pattern(scores, plan)
     decision.untrusted = why_untrusted(decision, scores, plan)
     return decision
 
@@ -290,15 +291,14 @@ def why_untrusted(decision: Decision, scores: ScoredPairs, plan: ScoringPlan | N
     return verdict(decision) or undecided_verdict(decision, scores)
 
 
-def common_pattern(decision: Decision, scores: ScoredPairs, plan: ScoringPlan, unrelated: int) -> str | None:
+def common_pattern(scores: ScoredPairs, plan: ScoringPlan) -> str | None:
     """What says the scores are a pattern common to the images, not re-exposures; or None.
 
     Re-exposures are a few pairs standing apart from a null of unrelated ones. A picture every
     image holds (a gain reference's pattern, an ice gradient) makes every pair agree at one
     shift, zero for a camera's (the real set with a smoothed field of 0.1-0.3 of each image's
-    SD added: all 1,326 pairs at (0, 0), z 13-130): ``COMMON`` of the pairs at one shift, or
-    agreeing (``unrelated``: the pairs whose images do not), is such a pattern. Under
-    ``NULL_PAIRS`` pairs the run is too small to tell.
+    SD added: all 1,326 pairs at (0, 0), z 13-130): ``COMMON`` of the pairs at one shift is
+    such a pattern. Under ``NULL_PAIRS`` pairs the run is too small to tell.
     """
     pairs = len(scores)
     if pairs < NULL_PAIRS:
@@ -306,9 +306,6 @@ def common_pattern(decision: Decision, scores: ScoredPairs, plan: ScoringPlan, u
     shared, (dy, dx) = _most_at_one_shift(scores, _fft_shape(plan))
     if shared >= COMMON * pairs:
         return f"{shared:,} of the {pairs:,} pairs peak at one shift (x {dx}, y {dy} binned px)"
-    agreeing = max(pairs - unrelated, int(decision.duplicate.sum()))
-    if agreeing >= COMMON * pairs:
-        return f"{agreeing:,} of the {pairs:,} pairs agree or pass the thresholds, leaving no null"
     return None
 
 
