@@ -14,6 +14,7 @@ import shutil
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from test_micrograph_trusted import plan_at
 
 from cryodedup.cli import main
 from cryodedup.jobs.micrographs.decide import COMMON, NULL_PAIRS, decide
@@ -118,8 +119,9 @@ def test_the_pattern_removed_is_the_one_planted(tmp_path):
         paths.append(tmp_path / f"m{k:02d}.mrc")
         scenes.append(multihole_scene(rng, 160, 224, 10.0, 0.3))
         write_mrc(paths[-1], scenes[-1] + amplitude * scenes[-1].std() * pattern, 10.0)
-    plan = plan_for(len(paths), 2, 20.0)
-    plan.paths, plan.shape, plan.band = [str(p) for p in paths], (160, 224), (80.0, 500.0)
+    plan = plan_at(2, 20.0)
+    plan.paths, plan.positions, plan.shape = [str(p) for p in paths], np.arange(len(paths)), (160, 224)
+    plan.band = (80.0, 500.0)
     estimate = estimate_pattern(plan)
     planted = in_band(_core.bin_image(pattern, 2), plan)
 
@@ -152,23 +154,6 @@ def in_band(image: np.ndarray, plan: ScoringPlan) -> np.ndarray:
 # --- told from the pairs ------------------------------------------------------------------------
 
 
-def plan_for(count: int, binning: int, binned_psize: float) -> ScoringPlan:
-    """``count`` images of the real set's size in input order (the band: 4 to 25 binned pixels)."""
-    return ScoringPlan(
-        paths=[f"m{k}.mrc" for k in range(count)],
-        positions=np.arange(count),
-        shape=(511, 720),
-        binning=binning,
-        binned_psize=binned_psize,
-        band=(4 * binned_psize, 25 * binned_psize),
-        offsets=None,
-        rule="",
-        unreadable=[],
-        batch=1,
-        pearson_min_z=5.0,
-    )
-
-
 def pairs_at(shift: tuple[int, int], share: float, agreeing: float = 0.0, count: int = 40) -> ScoredPairs:
     """Every pair of ``count`` images: ``share`` of them peaking at ``shift`` (z 30, Pearson 0.05), the rest anywhere.
 
@@ -187,7 +172,7 @@ def pairs_at(shift: tuple[int, int], share: float, agreeing: float = 0.0, count:
 
 @pytest.mark.parametrize("shift", [(0, 0), (10, -7)])
 def test_most_pairs_at_one_shift_are_a_pattern_not_reexposures(shift):
-    d = decide(pairs_at(shift, COMMON + 0.05), RULES, None, plan_for(40, 2, 21.92))
+    d = decide(pairs_at(shift, COMMON + 0.05), RULES, None, plan_at(2, 21.92))
     assert d.pattern is not None and "pairs peak at one shift" in d.pattern
     assert f"(x {shift[1]}, y {shift[0]} binned px)" in d.pattern
     assert d.untrusted.endswith("not re-exposures") and "a pattern common to the images" in d.untrusted
@@ -195,14 +180,14 @@ def test_most_pairs_at_one_shift_are_a_pattern_not_reexposures(shift):
 
 
 def test_a_minority_at_one_shift_is_no_pattern():
-    d = decide(pairs_at((10, -7), COMMON - 0.05), RULES, None, plan_for(40, 2, 21.92))
+    d = decide(pairs_at((10, -7), COMMON - 0.05), RULES, None, plan_at(2, 21.92))
     assert d.pattern is None and d.untrusted is None
 
 
 def test_most_pairs_agreeing_at_shifts_of_their_own_are_no_pattern():
     # Windows of one area overlapping each other (test_micrograph_job.py's 16): most pairs agree, each
     # at its own shift. A pattern puts them at one.
-    d = decide(pairs_at((10, -7), 0.0, agreeing=0.9), RULES, None, plan_for(40, 2, 21.92))
+    d = decide(pairs_at((10, -7), 0.0, agreeing=0.9), RULES, None, plan_at(2, 21.92))
     assert d.pattern is None
 
 
@@ -210,11 +195,11 @@ def test_a_small_run_is_not_told_a_pattern():
     # Under NULL_PAIRS pairs (7 images: 21) the run is too small to tell a pattern from a hole imaged again.
     scores = pairs_at((10, -7), 0.9, count=7)
     assert len(scores) < NULL_PAIRS
-    assert decide(scores, RULES, None, plan_for(7, 2, 21.92)).pattern is None
+    assert decide(scores, RULES, None, plan_at(2, 21.92)).pattern is None
 
 
 def test_a_pattern_that_stays_after_its_removal_is_refused_saying_so():
-    plan = plan_for(40, 2, 21.92)
+    plan = plan_at(2, 21.92)
     plan.pattern = object()  # (removed once: the scores are those without it)
     d = decide(pairs_at((0, 0), 0.9), RULES, None, plan)
     assert d.untrusted.endswith("it stays after the mean of the normalised binned images was removed")

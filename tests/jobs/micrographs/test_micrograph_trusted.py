@@ -538,17 +538,22 @@ def test_real_set_with_twice_the_noise_names_the_three_pairs_at_one_shift(tmp_pa
         )
 
 
+def twice_the_noise_at_20(tmp_path, seed: int) -> tuple[dict, set[tuple[int, int]]]:
+    """The real set with twice its images' SD of noise, screened at 20 Å (no duplicate): its summary, its uncertain pairs."""
+    folder = tmp_path / "noisy"
+    folder.mkdir()
+    write_noisy_copies(shared_file("micrographs"), folder, scale=2.0, seed=seed)
+    summary, pairs = run(folder, tmp_path / "out", 20)
+    assert summary["duplicate_pairs"] == 0
+    return summary, {(int(p["index_a"]), int(p["index_b"])) for p in pairs if p["uncertain"] == "1"}
+
+
 @pytest.mark.real_data
 def test_real_set_with_twice_the_noise_one_pair_at_the_shift_is_not_trusted(tmp_path):
     # Seed 3 at 20 Å: 04701/04737 alone peaks at (56, -18) px (z 6.43, 8.6 robust SD above the null's
     # median, Pearson 0.048, under the thresholds); the other three peak elsewhere, at the null; none
     # agree on a shift and the screen said TRUSTED. Its hole's pairs at its shift agree: left to check.
-    folder = tmp_path / "noisy"
-    folder.mkdir()
-    write_noisy_copies(shared_file("micrographs"), folder, scale=2.0, seed=3)
-    summary, pairs = run(folder, tmp_path / "out", 20)
-    assert summary["duplicate_pairs"] == 0
-    uncertain = {(int(p["index_a"]), int(p["index_b"])) for p in pairs if p["uncertain"] == "1"}
+    summary, uncertain = twice_the_noise_at_20(tmp_path, seed=3)
     assert (1, 37) in uncertain and uncertain <= REAL_TRUTH and len(uncertain) >= 2, uncertain
     n = len(uncertain)
     line = f"Verdict: check {n} pairs. Check: {n} pairs agreeing on one shift under the thresholds"
@@ -604,11 +609,6 @@ def test_a_pair_above_the_null_with_no_neighbour_at_its_shift_stays_trusted(anch
 def test_real_set_with_twice_the_noise_one_pair_standing_out_at_the_alias_is_not_trusted(tmp_path):
     # Seed 1 at 20 Å: none of the 4 passes, and the screen said TRUSTED while 04701/04737 stood
     # 11.4 robust SD above the null at (58, -16) px, 04700/04736 and 04702/04738 at its alias.
-    folder = tmp_path / "noisy"
-    folder.mkdir()
-    write_noisy_copies(shared_file("micrographs"), folder, scale=2.0, seed=1)
-    summary, pairs = run(folder, tmp_path / "out", 20)
-    assert summary["duplicate_pairs"] == 0
-    uncertain = {(int(p["index_a"]), int(p["index_b"])) for p in pairs if p["uncertain"] == "1"}
+    summary, uncertain = twice_the_noise_at_20(tmp_path, seed=1)
     assert uncertain == {(0, 36), (1, 37), (2, 38)}
     assert "Verdict: check 3 pairs" in summary["verdict"]["line"]
