@@ -539,7 +539,7 @@ def test_real_set_with_twice_the_noise_names_the_three_pairs_at_one_shift(tmp_pa
 
 
 def twice_the_noise_at_20(tmp_path, seed: int) -> tuple[dict, set[tuple[int, int]]]:
-    """The real set with twice its images' SD of noise, screened at 20 Å (no duplicate): its summary, its uncertain pairs."""
+    """The real set, twice its images' SD of noise added, screened at 20 Å (no duplicate): summary, uncertain pairs."""
     folder = tmp_path / "noisy"
     folder.mkdir()
     write_noisy_copies(shared_file("micrographs"), folder, scale=2.0, seed=seed)
