@@ -46,6 +46,7 @@ def number(value: object) -> bool:
 
 def list_of(item: Callable[[object], bool], length: int | None = None) -> Callable[[object], bool]:
     """The check of a list whose items pass ``item`` (of ``length`` items, if given)."""
+
     def check(value: object) -> bool:
         return isinstance(value, list) and (length is None or len(value) == length) and all(map(item, value))
 
