@@ -219,7 +219,13 @@ def pickers_named_in_help(f: Callable) -> Callable:
 @inputs(folders=True, required=False)
 @pickers_named_in_help
 def particles(
-    inputs: tuple[Path, ...], outdir: Path | None, force: bool, quiet: bool, as_json: bool, **job: Any
+    inputs: tuple[Path, ...],
+    outdir: Path | None,
+    force: bool,
+    quiet: bool,
+    as_json: bool,
+    shard: str | None,
+    **job: Any,
 ) -> None:
     """Remove duplicate particles from RELION, CryoSPARC or picker files.
 
@@ -231,10 +237,15 @@ def particles(
     pickers) are deduplicated together into one kept and one rejected output, each row a copy
     of its input row. Each picker's output (a folder, a quoted glob, a file) is one input;
     --min-support keeps only picks that several pickers agree on.
+
+    On a cluster: `--shard K/N` in each task of a job array, then `particles-merge`.
     """
     from .options import ParticleOptions
 
     options = ParticleOptions(**job_fields(ParticleOptions, job))
+    if shard is not None:
+        _particle_shard(inputs, outdir, options, shard, Reporter(quiet), force, as_json)
+        return
     if options.repair:
         _repair(inputs, outdir, options.check, force, quiet, as_json)
         return
@@ -250,6 +261,32 @@ def particles(
             why = f'{inputs[0]} is no copick project\'s config: no "pickable_objects" in it'
         raise click.UsageError(f"Missing option '-o' / '--outdir' ({why}).")
     run_particle_job("cryodedup particles", inputs, outdir, options, Reporter(quiet), force, as_json)
+
+
+def _particle_shard(
+    inputs: Sequence[Path],
+    outdir: Path | None,
+    options: ParticleOptions,
+    shard: str,
+    report: Reporter,
+    force: bool,
+    as_json: bool,
+) -> None:
+    """``particles --shard K/N``: one shard decided into OUTDIR/shard-K-of-N, and its table."""
+    from .jobs.particles.shards import parse_shard, run_particle_shard
+
+    if outdir is None:
+        raise click.UsageError("Missing option '-o' / '--outdir' (--shard writes OUTDIR/shard-K-of-N).")
+
+    def decided() -> Any:
+        k, n = parse_shard(shard)
+        return run_particle_shard(inputs, outdir, options, k, n, force=force, log=report.log)
+
+    summary = run_job(lambda: report.holding_warnings(decided))
+    report.release_warnings()  # (a shard's decision is a part: no verdict)
+    report.table("cryodedup particles --shard", summary.table())
+    if as_json:
+        print_json(summary.to_json())
 
 
 def _repair(
@@ -646,6 +683,34 @@ def micrographs_merge(
     from .jobs.micrographs.summary import micrograph_rows
 
     report.summary("cryodedup micrographs-merge", s.verdict.line, micrograph_rows(s))
+    if as_json:
+        print_json(s.to_json())
+
+
+@main.command("particles-merge", cls=_JobCommand, declared=lambda: commands.PARTICLES_MERGE)
+@click.argument("shard_dirs", nargs=-1, required=True, type=click.Path(path_type=Path, file_okay=False))
+def particles_merge(
+    shard_dirs: tuple[Path, ...], outdir: Path, plot: bool, plot_mics: int, force: bool, quiet: bool, as_json: bool
+) -> None:
+    """Merge the shards of `cryodedup particles --shard K/N` into the outputs of one run.
+
+    SHARD_DIRS: the shard folders (shard-K-of-N), or the folder holding them. All N must be
+    there and complete, from the same inputs and options; the inputs and options are theirs.
+    """
+    from .jobs.particles.shards import merge_particle_shards
+
+    report = Reporter(quiet)
+    s = run_job(
+        lambda: report.holding_warnings(
+            lambda: merge_particle_shards(
+                shard_dirs, outdir, plot=plot, plot_mics=plot_mics, force=force, log=report.log
+            )
+        )
+    )
+    rows = [] if report.quiet else particle_rows(s.overview(), s.sections())
+    if s.plots:
+        rows.append(("Pictures", "\n".join(s.plots)))
+    report.summary("cryodedup particles-merge", s.verdict or "", rows)
     if as_json:
         print_json(s.to_json())
 
