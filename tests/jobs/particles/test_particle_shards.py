@@ -78,6 +78,16 @@ def test_the_tutorial_pickers_best_score_selection(tmp_path, monkeypatch):
     assert whole.to_json()["selection"]["components"] > 0
 
 
+@pytest.mark.real_data
+def test_the_tutorial_pickers_in_consensus(tmp_path, monkeypatch):
+    # --min-support 2: a pick stays where both pickers picked near it (each picker's coverage of
+    # the micrographs, as its job lists them).
+    folders, micrographs = tutorial_pickers()
+    options = {"micrographs": micrographs, "min_dist": 60.0, "min_support": 2, "decisions": True}
+    whole = shards_then_merge(folders, options, tmp_path, monkeypatch)
+    assert sum(each["rejected_unconfirmed"] for each in whole.to_json()["consensus"]["per_input"]) == 998
+
+
 def test_re_extracted_copies_tied_on_their_scores(tmp_path, monkeypatch):
     # A refinement and its re-extraction: every particle twice, the same score, decided by the
     # inputs' order (the ties the summary counts over the whole set).
@@ -100,7 +110,9 @@ def refinement_with_copies(path: Path, n_mics: int = 9, per_mic: int = 40, halve
     for m in range(n_mics):
         lattice = rng.choice(30 * 30, per_mic, replace=False)
         coords = np.stack([lattice % 30, lattice // 30], axis=1) * 120.0 + 200  # (120 px apart, 1 Å a pixel)
-        poses = np.stack([rng.uniform(-180, 180, per_mic), rng.uniform(0, 180, per_mic), rng.uniform(-180, 180, per_mic)])
+        poses = np.stack(
+            [rng.uniform(-180, 180, per_mic), rng.uniform(0, 180, per_mic), rng.uniform(-180, 180, per_mic)]
+        )
         copies = rng.choice(per_mic, per_mic // 5, replace=False)
         for k in [*range(per_mic), *copies]:
             again = len(rows) >= (m + 1) * per_mic + m * (per_mic // 5)  # (a copy: after the micrograph's particles)
@@ -127,6 +139,39 @@ def test_a_final_refinement_with_poses(tmp_path, monkeypatch, max_angle, halves)
     options = {"min_dist": 20.0, "max_angle": max_angle, "decisions": True}
     whole = shards_then_merge([refined], options, tmp_path, monkeypatch)
     assert whole.rejected == (72 if max_angle is None else 36)
+
+
+def one_image_on_two_micrographs(tmp_path: Path) -> list[Path]:
+    """Two refinements of 8 micrographs, the second naming three of m0's images on m6 (at other centres).
+
+    ``--same-image reject`` walks m0 and m6 as one: the shards must put them in one chunk.
+    """
+    labels = ["rlnMicrographName", "rlnCoordinateX", "rlnCoordinateY", "rlnImageName", "rlnMaxValueProbDistribution"]
+    labels.append("rlnOpticsGroup")
+    rng = np.random.default_rng(6)
+    runs: list[list] = [[], []]
+    for m in range(8):
+        for k in range(10):
+            image = f"{k + 1:06d}@Extract/job007/m{m}.mrcs"
+            x, y = 100 + 150 * k, 100 + 100 * m
+            for run, rows in enumerate(runs):
+                moved = run == 1 and m == 0 and k < 3  # (the second refinement put them on m6)
+                mic = "m6.mrc" if moved else f"m{m}.mrc"
+                rows.append(
+                    [mic, x + (40 if moved else 0), y + (900 if moved else 0), image, f"{rng.uniform():.4f}", 1]
+                )
+    return [
+        write_star(tmp_path / f"run{r}_data.star", labels, rows, optics=[[1, "og", 1.0, 1.0]])
+        for r, rows in enumerate(runs)
+    ]
+
+
+def test_micrographs_that_share_an_image_are_decided_in_one_shard(tmp_path, monkeypatch):
+    inputs = one_image_on_two_micrographs(tmp_path)
+    options = {"min_dist": 10.0, "same_image": "reject", "decisions": True}
+    shards_then_merge(inputs, options, tmp_path, monkeypatch)
+    record = (tmp_path / "one" / "Dedup" / "decisions.csv").read_text()
+    assert [line.rsplit(",", 1)[1] for line in record.splitlines()].count("same image") == 3
 
 
 # --- what the merge refuses, in one line -------------------------------------------------------------------
