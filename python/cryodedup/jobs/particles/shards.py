@@ -29,7 +29,6 @@ import os
 import socket
 import time
 from collections.abc import Sequence
-from contextlib import suppress
 from dataclasses import asdict, dataclass, field, replace
 from functools import reduce
 from pathlib import Path
@@ -40,14 +39,21 @@ import numpy as np
 from ... import signals
 from ...algo.normalisation import labels
 from ...algo.priority import PriorityCounts, added_counts
-from ...errors import CryodedupError, InputFileError, OutputError
+from ...errors import CryodedupError, InputFileError
 from ...formats.files import read_foreign_json
 from ...options import ParticleOptions
 from ...outputs import all_outputs_at_once, put_in_place
 from ...particle_set import Log, ParticleSet
 from ...paths import StrPath, path_list
-from ..micrographs.shards import SHARD_FOLDER, _first_missing, _reached, parse_shard, shard_folder
-from ..shard_json import MARKER
+from ..shard_json import (
+    MARKER,
+    complete_shards,
+    give_up,
+    open_shard_folder,
+    parse_shard,
+    reached,
+    shard_folders_in,
+)
 from ..store_db import file_digest as sha256_of
 from .decide import Decision, decide, finished, widened
 from .job import Plain, run
@@ -304,7 +310,7 @@ class ShardStages:
 def shard_state(folder: Path) -> tuple[ShardRecord | None, str]:
     """The record of a complete shard and "", or None and why the shard is not complete."""
     marker = folder / MARKER
-    if not os.path.lexists(marker) and _reached(folder):
+    if not os.path.lexists(marker) and reached(folder):
         return None, f"no {MARKER}: still running, or stopped before the end"
     try:
         document = read_foreign_json(marker, f"a cryodedup particle shard's {MARKER}")
@@ -352,34 +358,17 @@ def run_particle_shard(
     _refuse(options)
     paths = path_list(inputs)
     record_of_run = run_record(paths, options)
-    folder = shard_folder(Path(outdir), shard, shards)
-    record, why = shard_state(folder)
-    if record is not None and record.run == record_of_run and record.shards == shards:
-        log(f"{folder}: shard {shard}/{shards} already complete, not redone", "info")
-        return _shard_summary(folder, record, time.perf_counter() - start, redone=False)
-    if record is not None and not force:
-        raise OutputError(
-            f"{folder}: holds a shard of another run ({difference(record_of_run, record.run)}); "
-            "use --force to replace it, or another -o"
-        )
-    if record is None and (folder / MARKER).exists():
-        log(f"{folder}: incomplete ({why}); run again from scratch", "warning")
-    created = not folder.is_dir()
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise OutputError(f"{folder}: cannot create the shard folder ({err.strerror})") from None
+    opened = open_shard_folder(Path(outdir), shard, shards, record_of_run, shard_state, difference, force, log)
+    folder = opened.path
+    if opened.done is not None:
+        return _shard_summary(folder, opened.done, time.perf_counter() - start, redone=False)
     stages = ShardStages(shard, shards, folder, record_of_run, start)
     try:
         for leftover in folder.glob(".*.tmp"):
             leftover.unlink(missing_ok=True)
         run(WholeRead(Files.of(paths)), folder, options, force=force, log=log, stages=stages)
     except BaseException:  # a signal or an error: no temporary file, nor a folder this run made empty
-        for leftover in folder.glob(f".*.{os.getpid()}.tmp"):
-            leftover.unlink(missing_ok=True)
-        if created:
-            with suppress(OSError):
-                folder.rmdir()
+        give_up(folder, opened.created)
         raise
     record, why = shard_state(folder)
     assert record is not None, why
@@ -404,59 +393,13 @@ def _shard_summary(folder: Path, record: ShardRecord, seconds: float, redone: bo
 # --- the merge ---------------------------------------------------------------------------------------
 
 
-def _shard_folders(arguments: Sequence[StrPath]) -> list[Path]:
-    """Shard folders given, or found (``shard-K-of-N``) in the folders given."""
-    folders: list[Path] = []
-    for argument in map(Path, arguments):
-        if (argument / MARKER).exists() or SHARD_FOLDER.fullmatch(argument.name):
-            folders.append(argument)
-        elif argument.is_dir():
-            found = sorted(p for p in argument.iterdir() if p.is_dir() and SHARD_FOLDER.fullmatch(p.name))
-            if not found:
-                raise CryodedupError(
-                    f"{argument}: neither a shard folder ({MARKER}) nor a folder of shard-K-of-N folders"
-                )
-            folders += found
-        else:
-            raise CryodedupError(f"{argument}: no such folder")
-    return folders
-
-
-def complete_shards(folders: list[Path]) -> list[tuple[Path, ShardRecord]]:
-    """Every shard's record, after checking that all are complete, of one run, each once, and all there."""
-    shards = []
-    for folder in folders:
-        record, why = shard_state(folder)
-        if record is None:
-            raise CryodedupError(f"{folder}: shard incomplete ({why}); run it again (complete shards are not redone)")
-        shards.append((folder, record))
-    first_folder, first = shards[0]
-    count = first.shards
-    seen: dict[int, Path] = {}
-    for folder, record in shards:
-        if record.shards != count:
-            raise CryodedupError(
-                f"{folder}: shard {record.shard} of {record.shards}, but {first_folder} is one of {count}"
-            )
-        if record.run != first.run:
-            raise CryodedupError(
-                f"{folder}: a shard of another run than {first_folder} ({difference(first.run, record.run)})"
-            )
-        if record.read != first.read:
-            raise CryodedupError(
-                f"{folder}: read other rows than {first_folder} (the inputs changed between the shards?); "
-                "run the shards again"
-            )
-        if record.shard in seen:
-            raise CryodedupError(f"shard {record.shard}/{count} given twice: {seen[record.shard]} and {folder}")
-        seen[record.shard] = folder
-    missing = count - len(seen)
-    if missing:
-        raise CryodedupError(
-            f"shard{'s' if missing > 1 else ''} {_first_missing(seen, count, missing)} of {count} missing "
-            f"(found {len(seen)} in {', '.join(sorted({str(f.parent) for f, _ in shards}))})"
-        )
-    return sorted(shards, key=lambda s: s[1].shard)
+def _not_of_one_run(first_folder: Path, first: ShardRecord, record: ShardRecord) -> str:
+    """Why ``record`` is not of the run of ``first`` (in ``first_folder``): "" when it is."""
+    if record.run != first.run:
+        return f"a shard of another run than {first_folder} ({difference(first.run, record.run)})"
+    if record.read != first.read:
+        return f"read other rows than {first_folder} (the inputs changed between the shards?); run the shards again"
+    return ""
 
 
 def _decision_arrays(folder: Path, rows: np.ndarray, n: int, covered_shape: tuple[int, int]) -> dict[str, np.ndarray]:
@@ -570,7 +513,7 @@ def merge_particle_shards(
     ParticleSummary
         The summary, as one run (``remove_duplicate_particles``) returns it.
     """
-    shards = complete_shards(_shard_folders(shard_folders))
+    shards = complete_shards(shard_folders_in(shard_folders), shard_state, _not_of_one_run)
     first_folder, first = shards[0]
     options = options_of(first.run, plot, plot_mics, first_folder / MARKER)
     source = Files.of(first.run.inputs)
