@@ -42,6 +42,7 @@ from ..shard_json import (
     open_shard_folder,
     parse_shard,
     reached,
+    shard_folder,
     shard_folders_in,
 )
 from ..store_db import file_digest as sha256_of
@@ -62,7 +63,7 @@ from .shard_record import (
 from .summary import MicrographSummary, ShardSummary
 from .write import prepare_outputs, write_results
 
-__all__ = ["merge_micrograph_shards", "parse_shard", "run_micrograph_shard"]
+__all__ = ["merge_micrograph_shards", "parse_shard", "run_micrograph_shard", "shard_folder"]
 
 PAIRS = "pairs.npz"
 
