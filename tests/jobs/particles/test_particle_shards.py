@@ -174,6 +174,21 @@ def test_micrographs_that_share_an_image_are_decided_in_one_shard(tmp_path, monk
     assert [line.rsplit(",", 1)[1] for line in record.splitlines()].count("same image") == 3
 
 
+def test_inputs_named_relative_are_named_so_by_the_merge(tmp_path, monkeypatch):
+    # The record names each input as the command did: the merge, run where the shards ran, too.
+    reextracted_pair(tmp_path, n_per_mic=20)
+    monkeypatch.chdir(tmp_path)
+    inputs = ["run_data.star", "reextracted.star"]
+    options = ParticleOptions(min_dist=0.0, decisions=True)
+    remove_duplicate_particles(inputs, "one", options)
+    for k in (1, 2):
+        run_particle_shard(inputs, "shards", options, k, 2)
+    merge_particle_shards(["shards"], "merged")
+    record = (tmp_path / "merged" / "decisions.csv").read_text()
+    assert record == (tmp_path / "one" / "decisions.csv").read_text()
+    assert record.splitlines()[1].startswith("reextracted.star,")
+
+
 # --- what the merge refuses, in one line -------------------------------------------------------------------
 
 

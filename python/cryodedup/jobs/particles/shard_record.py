@@ -42,10 +42,19 @@ MERGE_OPTIONS = ("plot", "plot_mics")
 
 @dataclass(frozen=True)
 class RunRecord:
-    """What makes two shards parts of one run: the inputs (absolute paths) and every option but the merge's."""
+    """What makes two shards parts of one run: the inputs and every option but the merge's.
+
+    ``inputs``: absolute paths; ``given``: as the command named them (the outputs name them so).
+    """
 
     inputs: list[str]
+    given: list[str]
     options: dict[str, Any]
+
+    def paths(self) -> list[str]:
+        """The inputs as they were named where they are the same files from here (the merge's folder), else absolute."""
+        same = all(os.path.abspath(g) == a for g, a in zip(self.given, self.inputs))
+        return self.given if same else self.inputs
 
 
 @dataclass(frozen=True)
@@ -113,7 +122,7 @@ def _as_json(value: Any) -> Any:
 def run_record(inputs: Sequence[StrPath], options: ParticleOptions) -> RunRecord:
     """The run of ``inputs`` with ``options``, as read back from shard.json."""
     values = {f.name: _as_json(getattr(options, f.name)) for f in fields(options) if f.name not in MERGE_OPTIONS}
-    record = RunRecord([os.path.abspath(p) for p in inputs], values)
+    record = RunRecord([os.path.abspath(p) for p in inputs], [str(p) for p in inputs], values)
     return typed(RunRecord, json.loads(json.dumps(asdict(record))))
 
 
@@ -165,7 +174,11 @@ def _object(value: object) -> bool:
 _SPEC: dict[str, Any] = {
     "shard": (whole, "a whole number"),
     "shards": (whole, "a whole number"),
-    "run": {"inputs": (list_of(text), "a list of paths"), "options": (_object, "an object")},
+    "run": {
+        "inputs": (list_of(text), "a list of paths"),
+        "given": (list_of(text), "a list of paths"),
+        "options": (_object, "an object"),
+    },
     "read": {"rows": (whole, "a whole number"), "micrographs": (whole, "a whole number"), "digest": (text, "text")},
     "decision_file": {"bytes": (whole, "a whole number"), "sha256": (text, "text")},
     "work": {
@@ -187,4 +200,6 @@ def difference(mine: RunRecord, other: RunRecord) -> str:
         return f"{changed[0]} {changed[2]} against {changed[1]}"
     if mine.inputs != other.inputs:
         return "other inputs"
+    if mine.given != other.given:
+        return f"the inputs named otherwise: {', '.join(other.given)} against {', '.join(mine.given)}"
     return "another run"

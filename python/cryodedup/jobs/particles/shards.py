@@ -516,6 +516,6 @@ def merge_particle_shards(
     shards = complete_shards(shard_folders_in(shard_folders), shard_state, _not_of_one_run)
     first_folder, first = shards[0]
     options = options_of(first.run, plot, plot_mics, first_folder / MARKER)
-    source = Files.of(first.run.inputs)
+    source = Files.of(first.run.paths())  # (named as the shards named them, where they are the same files)
     stages = MergedStages(shards, Plain(source, Path(outdir), force))
     return run(WholeRead(source), outdir, options, force=force, log=log, stages=stages).summary
