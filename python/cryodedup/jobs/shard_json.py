@@ -27,8 +27,6 @@ from ..paths import StrPath
 __all__ = [
     "MARKER",
     "RECORD_OF",
-    "SHARD_FOLDER",
-    "OpenedShard",
     "complete_shards",
     "give_up",
     "list_of",
@@ -37,7 +35,6 @@ __all__ = [
     "or_null",
     "parse_shard",
     "reached",
-    "shard_folder",
     "shard_folders_in",
     "shown",
     "text",

@@ -42,7 +42,6 @@ from ..shard_json import (
     open_shard_folder,
     parse_shard,
     reached,
-    shard_folder,
     shard_folders_in,
 )
 from ..store_db import file_digest as sha256_of
@@ -63,7 +62,7 @@ from .shard_record import (
 from .summary import MicrographSummary, ShardSummary
 from .write import prepare_outputs, write_results
 
-__all__ = ["merge_micrograph_shards", "parse_shard", "run_micrograph_shard", "shard_folder"]
+__all__ = ["merge_micrograph_shards", "parse_shard", "run_micrograph_shard"]
 
 PAIRS = "pairs.npz"
 

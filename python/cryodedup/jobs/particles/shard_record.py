@@ -22,7 +22,6 @@ from ..shard_json import MARKER, RECORD_OF, list_of, number, or_null, text, type
 from ..store_db import first_changed
 
 __all__ = [
-    "FORMAT",
     "DecisionFile",
     "RowsRead",
     "RunRecord",

@@ -78,7 +78,7 @@ if TYPE_CHECKING:
     from .regions import Regions
     from .summary import ParticleSummary
 
-__all__ = ["ParticleShardSummary", "merge_particle_shards", "micrograph_shards", "parse_shard", "run_particle_shard"]
+__all__ = ["merge_particle_shards", "parse_shard", "run_particle_shard"]
 
 DECISION = "decision.npz"
 
