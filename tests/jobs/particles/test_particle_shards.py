@@ -88,6 +88,23 @@ def test_the_tutorial_pickers_in_consensus(tmp_path, monkeypatch):
     assert sum(each["rejected_unconfirmed"] for each in whole.to_json()["consensus"]["per_input"]) == 998
 
 
+@pytest.mark.real_data
+def test_subtomograms_split_by_tomogram(tmp_path, monkeypatch):
+    # RELION 4 subtomograms on 13 tomograms (cryoCAT's refinement output): a shard is a chunk of tomograms.
+    inputs = [shared_file("tomo/cryoCAT__relion_4.0.star")]
+    whole = shards_then_merge(inputs, {"min_dist": 200.0, "decisions": True}, tmp_path, monkeypatch)
+    assert (whole.kept, whole.rejected) == (1371, 375)
+
+
+@pytest.mark.real_data
+def test_the_tutorial_pickers_with_a_preferred_picker(tmp_path, monkeypatch):
+    # --prefer: the LoG picker's picks first, its priority counts added over the shards.
+    folders, micrographs = tutorial_pickers()
+    options = {"micrographs": micrographs, "min_dist": 100.0, "prefer": [str(folders[1])], "decisions": True}
+    whole = shards_then_merge(folders, options, tmp_path, monkeypatch)
+    assert (whole.kept, whole.rejected) == (1791, 1405)
+
+
 def test_re_extracted_copies_tied_on_their_scores(tmp_path, monkeypatch):
     # A refinement and its re-extraction: every particle twice, the same score, decided by the
     # inputs' order (the ties the summary counts over the whole set).
