@@ -25,6 +25,7 @@ from .signals import deferred, pause_for_tests
 
 if TYPE_CHECKING:
     from .jobs.micrographs.summary import MicrographSummary, ShardSummary
+    from .jobs.particles.summary import ParticleSummary
     from .options import ParticleOptions
 
 __all__ = ["main", "run_particle_job"]
@@ -225,6 +226,8 @@ def particles(
     quiet: bool,
     as_json: bool,
     shard: str | None,
+    dask: str | None,
+    shards: int | None,
     **job: Any,
 ) -> None:
     """Remove duplicate particles from RELION, CryoSPARC or picker files.
@@ -238,13 +241,13 @@ def particles(
     of its input row. Each picker's output (a folder, a quoted glob, a file) is one input;
     --min-support keeps only picks that several pickers agree on.
 
-    On a cluster: `--shard K/N` in each task of a job array, then `particles-merge`.
+    On a cluster: `--shard K/N` in each task of a job array, then `particles-merge`; or `--dask`.
     """
     from .options import ParticleOptions
 
     options = ParticleOptions(**job_fields(ParticleOptions, job))
-    if shard is not None:
-        _particle_shard(inputs, outdir, options, shard, Reporter(quiet), force, as_json)
+    if shard is not None or dask is not None or shards is not None:
+        _across_machines(inputs, outdir, options, (shard, dask, shards), Reporter(quiet), force, as_json)
         return
     if options.repair:
         _repair(inputs, outdir, options.check, force, quiet, as_json)
@@ -263,20 +266,35 @@ def particles(
     run_particle_job("cryodedup particles", inputs, outdir, options, Reporter(quiet), force, as_json)
 
 
-def _particle_shard(
+def _across_machines(
     inputs: Sequence[Path],
     outdir: Path | None,
     options: ParticleOptions,
-    shard: str,
+    how: tuple[str | None, str | None, int | None],
     report: Reporter,
     force: bool,
     as_json: bool,
 ) -> None:
-    """``particles --shard K/N``: one shard decided into OUTDIR/shard-K-of-N, and its table."""
-    from .jobs.particles.shards import parse_shard, run_particle_shard
-
+    """``particles --shard K/N`` (one shard into OUTDIR/shard-K-of-N, and its table) or ``--dask`` (every shard)."""
+    shard, dask, shards = how
+    if shard is not None and dask is not None:
+        raise click.UsageError("--shard runs one shard here and --dask every shard on a cluster: give one of them.")
+    if dask is None and shards is not None:
+        raise click.UsageError("--shards is the number of --dask's shards: give --dask too (or --shard K/N).")
     if outdir is None:
-        raise click.UsageError("Missing option '-o' / '--outdir' (--shard writes OUTDIR/shard-K-of-N).")
+        raise click.UsageError("Missing option '-o' / '--outdir' (the shards and their merge write there).")
+    if dask is not None:
+        from .jobs.particles.dask import run_on_dask
+
+        on_dask = run_job(
+            lambda: report.holding_warnings(
+                lambda: run_on_dask(inputs, outdir, options, dask, shards, force=force, log=report.log)
+            )
+        )
+        _show_particle_summary("cryodedup particles --dask", on_dask, report, as_json)
+        return
+    assert shard is not None, "--shard, --dask or --shards was given"
+    from .jobs.particles.shards import parse_shard, run_particle_shard
 
     def decided() -> Any:
         k, n = parse_shard(shard)
@@ -360,6 +378,11 @@ def run_particle_job(
     typed = run_job(lambda: report.holding_warnings(lambda: summarised().summary))
     if images_note and typed.micrograph_images:
         typed = replace(typed, micrograph_images=images_note)
+    _show_particle_summary(title, typed, report, as_json)
+
+
+def _show_particle_summary(title: str, typed: ParticleSummary, report: Reporter, as_json: bool) -> None:
+    """A particle run's summary: its verdict and rows (pictures, images not found), and ``--json``'s document."""
     # (--quiet shows no rows: the sections' classes they name are not loaded for them)
     rows = [] if report.quiet else particle_rows(typed.overview(), typed.sections())
     if typed.plots:
@@ -707,12 +730,7 @@ def particles_merge(
             )
         )
     )
-    rows = [] if report.quiet else particle_rows(s.overview(), s.sections())
-    if s.plots:
-        rows.append(("Pictures", "\n".join(s.plots)))
-    report.summary("cryodedup particles-merge", s.verdict or "", rows)
-    if as_json:
-        print_json(s.to_json())
+    _show_particle_summary("cryodedup particles-merge", s, report, as_json)
 
 
 if __name__ == "__main__":  # pragma: no cover

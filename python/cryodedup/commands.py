@@ -95,6 +95,20 @@ PARTICLE_SHARD = Flag(
     metavar="K/N",
     panel=CLUSTER,
 )
+PARTICLE_DASK = Flag(
+    ("--dask",),
+    "Decide the shards as Dask tasks and merge them here: a scheduler address (tcp://node:8786), a scheduler "
+    "file, or `local` (one worker per core). The workers reach the inputs and OUTDIR's folder at the same paths. "
+    'Needs `pip install "cryodedup[dask]"`.',
+    metavar="SCHEDULER",
+    panel=CLUSTER,
+)
+PARTICLE_SHARDS = Flag(
+    ("--shards",),
+    "With --dask: how many shards [default: one per worker].",
+    type=click.IntRange(1, 1_000_000),
+    panel=CLUSTER,
+)
 DASK = Flag(
     ("--dask",),
     "Score the shards as Dask tasks: a scheduler address (tcp://node:8786), a scheduler file, or "
@@ -244,6 +258,8 @@ def _particle_command() -> Command:
                 [FORCE, QUIET, JSON],
             ),
             PARTICLE_SHARD,
+            PARTICLE_DASK,
+            PARTICLE_SHARDS,
         ],
         (*PANELS[:-1], CLUSTER, PANELS[-1]),
         short=True,

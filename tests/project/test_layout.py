@@ -163,6 +163,7 @@ PARTICLE_JOB = [
     "write",
     "job",
     "shards",
+    "dask",
 ]
 
 
