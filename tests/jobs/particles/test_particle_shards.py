@@ -272,6 +272,25 @@ def test_an_incomplete_shard_is_refused_and_run_again(four_shards, tmp_path):
     merge_particle_shards([shards], tmp_path / "out")
 
 
+def test_a_damaged_or_edited_shard_json_is_refused_naming_it(four_shards, tmp_path):
+    *_, shards = four_shards
+    marker = shards / "shard-3-of-4" / "shard.json"
+    document = json.loads(marker.read_text())
+    marker.write_text(json.dumps({**document, "shards": "four"}))
+    one_line_refusal([shards], tmp_path / "out", r"shard-3-of-4: shard incomplete \(shard.json: shards is \"four\", ")
+    marker.write_text("{not json")
+    one_line_refusal([shards], tmp_path / "out", r"shard-3-of-4: shard incomplete \(shard.json cannot be read")
+    marker.write_text(json.dumps(document))
+    for k in range(1, 5):  # every shard of a run whose options were edited alike
+        path = shards / f"shard-{k}-of-4" / "shard.json"
+        edited = json.loads(path.read_text())
+        edited["run"]["options"]["min_dist"] = "far"
+        path.write_text(json.dumps(edited))
+    with pytest.raises(CryodedupError, match=r"shard-1-of-4/shard.json: run.options cannot be used \(") as refused:
+        merge_particle_shards([shards], tmp_path / "out")
+    assert "\n" not in str(refused.value)
+
+
 def test_options_a_shard_does_not_take_are_refused_before_reading(tmp_path):
     with pytest.raises(CryodedupError, match=r"^--shard with --plot: .* give --plot to particles-merge$"):
         run_particle_shard([tmp_path / "none.star"], tmp_path / "shards", ParticleOptions(plot=True), 1, 2)
