@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import pytest
+from test_particle_shards import tutorial_pickers
 from test_particles_job import reextracted_pair
 
 from cryodedup import ParticleOptions, remove_duplicate_particles
@@ -37,6 +38,25 @@ def test_a_local_cluster_writes_the_outputs_of_one_run(tmp_path, client, shards)
         assert filecmp.cmp(tmp_path / "one" / name, tmp_path / "dask" / name, shallow=False), name
     assert (on_dask.kept, on_dask.rejected) == (one.kept, one.rejected)
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # (the scratch folder removed)
+
+
+@pytest.mark.real_data
+@pytest.mark.parametrize("ranking", [{"score_normalize": "rank"}, {"select": "best-score"}])
+def test_the_tutorial_pickers_on_a_local_cluster(tmp_path, monkeypatch, client, ranking):
+    from cryodedup.jobs.particles.dask import run_on_dask
+
+    folders, micrographs = tutorial_pickers()
+    options = {"micrographs": micrographs, "min_dist": 100.0, "decisions": True, **ranking}
+    for name in ("one", "dask"):  # (a picker job's kept files name their folder: each run in its own, as Dedup)
+        (tmp_path / name).mkdir()
+    monkeypatch.chdir(tmp_path / "one")
+    one = remove_duplicate_particles(folders, "Dedup", ParticleOptions(**options))
+    monkeypatch.chdir(tmp_path / "dask")
+    on_dask = run_on_dask(folders, "Dedup", ParticleOptions(**options), client, 4)
+    written = sorted(p.relative_to(tmp_path / "one").as_posix() for p in (tmp_path / "one").rglob("*") if p.is_file())
+    for name in written:
+        assert filecmp.cmp(tmp_path / "one" / name, tmp_path / "dask" / name, shallow=False), name
+    assert (on_dask.kept, on_dask.rejected) == (one.kept, one.rejected)
 
 
 @pytest.mark.slow
