@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import filecmp
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -20,7 +21,8 @@ from test_particles_job import reextracted_pair
 
 from cryodedup import CryodedupError, ParticleOptions, remove_duplicate_particles
 from cryodedup.jobs.particles.shards import merge_particle_shards, run_particle_shard
-from helpers import shared_file, write_star
+from fixtures.refined_and_picks import refined_2d_project, write_noise_micrographs
+from helpers import missing_program, shared_file, write_star
 
 TUTORIAL = "picks/relion31-tutorial"
 TIMES = ("seconds", "timings")
@@ -189,6 +191,31 @@ def test_micrographs_that_share_an_image_are_decided_in_one_shard(tmp_path, monk
     shards_then_merge(inputs, options, tmp_path, monkeypatch)
     record = (tmp_path / "one" / "Dedup" / "decisions.csv").read_text()
     assert [line.rsplit(",", 1)[1] for line in record.splitlines()].count("same image") == 3
+
+
+def test_a_refinement_and_its_re_extraction_by_relion(tmp_path, monkeypatch):
+    # Refine3D's particles and RELION's own re-extraction of them (relion_preprocess
+    # --reextract_data_star --recenter: coordinates moved by whole pixels, origins left with the
+    # remainder, images at another pixel size): every particle twice, decided by the inputs' order.
+    if shutil.which("relion_preprocess") is None:
+        missing_program(
+            "RELION is not installed (relion_preprocess): apt-get install relion",
+            required_by="CRYODEDUP_REQUIRE_RELION",
+        )
+    project = refined_2d_project(tmp_path / "project", n_mics=6)
+    monkeypatch.chdir(project.root)
+    write_noise_micrographs(project.root, n_mics=6)
+    done = subprocess.run(
+        ["relion_preprocess", "--i", project.micrographs, "--reextract_data_star", project.refined, "--recenter",
+         "--part_star", "Extract/job052/particles.star", "--part_dir", "Extract/job052/", "--extract",
+         "--extract_size", "64", "--scale", "32", "--norm", "--bg_radius", "12"],
+        capture_output=True, text=True, check=False, timeout=600,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    inputs = [project.root / project.refined, project.root / "Extract/job052/particles.star"]
+    options = {"min_dist": 30.0, "micrographs": project.root / project.micrographs, "decisions": True}
+    whole = shards_then_merge(inputs, options, tmp_path, monkeypatch)
+    assert whole.rejected == 6 * 12
 
 
 def test_inputs_named_relative_are_named_so_by_the_merge(tmp_path, monkeypatch):
