@@ -12,7 +12,8 @@ the micrographs (or tomograms) and writes to ``SHARDS/shard-K-of-N/``:
 Every shard reads the whole input: what spans micrographs is computed from it, identically in
 every shard, before any shard decides (the chunks themselves, micrographs that share a
 particle image put in one chunk; the registration's frame; ``--score-normalize``'s
-percentiles; the consensus' coverage). Reading is the cheap part (benches/RESULTS.md). A shard
+percentiles; the consensus' coverage). A pass shared by the shards would read no less: a
+shard scans the input to find its own rows anyway (benches/RESULTS.md measures it). A shard
 then decides its own micrographs' rows alone: a duplicate never lies on another micrograph, so
 its decision is the one run's for them. ``cryodedup particles-merge`` reads the input again,
 checks that the shards are all there, complete and of this run, puts their decisions together
