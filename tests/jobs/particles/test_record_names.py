@@ -135,3 +135,19 @@ def test_a_picker_file_whose_name_is_not_utf8_names_its_picks_by_its_bytes(tmp_p
     ((name, row, particle, micrograph, kept, kept_row, kept_particle, *_),) = _decisions_bytes(tmp_path / "out")
     assert name == kept == bytes(path) and micrograph == b"mic\xff_1" and (row, kept_row) == (b"1", b"2")
     assert (particle, kept_particle) == (bytes(path) + b": line 20", bytes(path) + b": line 21")
+
+
+def test_a_quoted_micrograph_name_is_found_in_the_micrographs_star(tmp_path):
+    # The micrographs STAR's names are read unquoted (as RELION reads them): a particle's quoted
+    # name is that name too. On main '"m one.mrc"' was not in mics.star, and the run refused.
+    (tmp_path / "mics.star").write_text(
+        "data_optics\nloop_\n_rlnOpticsGroup\n_rlnMicrographPixelSize\n1 2.0\n\n"
+        'data_micrographs\nloop_\n_rlnMicrographName\n_rlnOpticsGroup\n"m one.mrc" 1\nm2.mrc 1\n'
+    )
+    (tmp_path / "p.star").write_text(
+        "data_particles\nloop_\n_rlnMicrographName\n_rlnCoordinateX\n_rlnCoordinateY\n_rlnAutopickFigureOfMerit\n"
+        '"m one.mrc" 10 10 1\n"m one.mrc" 12 10 2\nm2.mrc 10 10 1\n'
+    )
+    options = ParticleOptions(min_dist=5.0, micrographs=str(tmp_path / "mics.star"))
+    summary = remove_duplicate_particles([tmp_path / "p.star"], tmp_path / "out", options)
+    assert (summary.micrographs, summary.rejected) == (2, 1)  # (4 Å apart at 2 Å a pixel: within 5 Å)
