@@ -384,9 +384,12 @@ def decide_species(particles: ParticleSet, rule: Deciding, log: Log = _silent) -
         scores, higher = entry.apply(scores, labels(entry, particles.input_of, particles.groups), higher)
     ranked = None if scores is particles.scores else scores
     if rule.select == "best-score":
-        from ...algo.selection import refuse_negative_scores
+        from ...algo.selection import refuse_negative_scores, unscored_in_sum
 
-        refuse_negative_scores(scores, higher, particles.score_label if ranked is None else "the normalised score")
+        column = particles.score_label if ranked is None else "the normalised score"
+        refuse_negative_scores(scores, higher, column)
+        if unscored := unscored_in_sum(scores, column):
+            log(unscored, "warning")
     mics = len(particles.mic_names)
     log(f"removing duplicates among {len(particles):,} particles on {mics:,} micrograph{'s' * (mics != 1)}", "info")
     if particles.decided is not None:  # decided while read, as read_inputs asked (one_pass)
