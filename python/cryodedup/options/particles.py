@@ -287,7 +287,9 @@ class ParticleOptions:
         "source): its path as given, its position (1 for the first input) or a folder (the inputs beneath it, "
         "at one priority); in a copick project, a pick set "
         "as user/session, a user (all its sessions) or a position in the summary's order. Repeat it; the "
-        "order given is the order of priority. The score decides within one priority. --remove-entirely "
+        "order given is the order of priority. The score decides within one priority: RELION STAR inputs with "
+        "no score in common rank each priority by one of its own (--score's column where it has it, else the "
+        "first of the auto scores or pytom-match-pick's rlnLCCmax; none: file order). --remove-entirely "
         "ignores it.",
         multiple=True,
         metavar="INPUT",

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, cast
 
 import numpy as np
 
+from ...algo.priority import scores_without_none
 from ...errors import CryodedupError, FramesError, InputFileError, printable
 from ...labels import distinct_labels
 from ...particle_set import KindsWriter, Log, ParticleSet, TiltSeriesPixel, TypedTomogramPixelSize, Warn
@@ -28,7 +29,7 @@ from .particle_table import (
     ParticleStar,
     ParticleTable,
     check_angle_ranges,
-    score_column,
+    score_columns,
     shared_score_columns,
 )
 from .tomograms import CENTRED, CORNER, Tomograms, layout, tomograms_star
@@ -114,7 +115,7 @@ def read_import_lists(
     needs = Needs()
     # (score_column reads an input's label, labels, where() and numeric_labels() alone: a list gives those)
     tables = cast("list[ParticleTable]", [_columns(p, label) for p, label in zip(lists, labels)])
-    score_label, higher = score_column(tables, score_read, warn, needs)
+    score_label, higher, own = score_columns(tables, score_read, warn, needs)
     needs.check()
     if len({p.relion_columns() for p in lists}) > 1:
         warn(_apart_warning(lists, labels))
@@ -128,9 +129,10 @@ def read_import_lists(
         centres=np.concatenate(centres).reshape(-1, 3),
         psize=np.concatenate(psize),
         pixel_sizes=pixel_sizes,
-        scores=np.concatenate([p.numbers(score_label) for p in lists]) if score_label else None,
+        scores=_scores(lists, own) if score_label else None,
         score_label=score_label,
         higher_is_better=higher,
+        scores_per_level=any(label != score_label for label in own),
         read_files=[*inputs, *(f.path for p in lists for f in p.files), *([tomograms.path] if tomograms else [])],
         writer=ImportListWriter(lists, Path(outdir), project, summary, labels),
         summary=summary,
@@ -456,6 +458,16 @@ def read_lists_and_particles(
         warn(f"--same-image: not checked when import lists are given too ({lists[0]}: its picks name no image)")
     first, second = (particles, picks) if is_list.index(False) < is_list.index(True) else (picks, particles)
     return _joined(first, second, inputs)
+
+
+def _scores(lists: list[ImportList], own: list[str | None]) -> np.ndarray:
+    """Each pick's score: its list's own column (RELION's -999: none), NaN in a list ranked by none."""
+    return np.concatenate(
+        [
+            scores_without_none(p.numbers(label), label) if label else np.full(len(p), np.nan)
+            for p, label in zip(lists, own)
+        ]
+    )
 
 
 def _shared_scores(files: list[Path], picks: ParticleSet) -> list[str]:

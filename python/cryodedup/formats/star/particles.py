@@ -238,6 +238,8 @@ def _read_star_files(
         )
         if part_scores[k] != score_label and scan.scores is not None:  # (RELION's -999: no score, of its own column)
             scan.scores = scores_without_none(scan.scores, part_scores[k])
+        if score_label and part_scores[k] is None:  # (a --prefer level with no score: file order, after any score)
+            scan.scores = np.full(len(scan.groups), np.nan)
         typed = typed_tomogram_psize(part, scan.key_names, scales[k].mic_psize, tomograms)
         if typed is not None:  # (refused before any output, as a single-particle file's typed pixel size)
             scales[k].judge_psize(typed, warn)
@@ -265,6 +267,7 @@ def _read_star_files(
     split = split if split and split.keep is not None else None
     writer = StarWriter(parts, labels, rows.counts(), Path(outdir), split, merged=merged)
     particles = rows.particle_set(score_label, higher, writer, split)
+    particles.scores_per_level = any(label != score_label for label in part_scores)
     if merged.combined and (renumbered := renumbered_optics_groups(parts, labels)):
         particles.summary["optics_groups_renumbered"] = renumbered
     return particles

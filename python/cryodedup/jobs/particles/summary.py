@@ -296,7 +296,7 @@ def summarize(
     kept = particles.counts(decision.keep)
     n_kept = int(np.count_nonzero(decision.keep))
     score = _score_summary(particles, decision, rule.seed)
-    priority = _priority_of(particles, decision, rule.remove_entirely)
+    priority = _priority_of(particles, decision, rule.remove_entirely, rule.seed)
     mask_and_edge = _mask_and_edge(decision, rule)
     own_frame = _own_frame(particles, rule)
     filaments = None if particles.tubes is None else _filaments(particles, rule.filament_mode)
@@ -391,11 +391,11 @@ def _species(particles: ParticleSet, decision: Decision, rule: Distances) -> Spe
     return Species(tuple(names), per_species, rule.z_by_species, cross)
 
 
-def _priority_of(particles: ParticleSet, decision: Decision, remove_entirely: bool) -> Priority | None:
+def _priority_of(particles: ParticleSet, decision: Decision, remove_entirely: bool, seed: int) -> Priority | None:
     """The summary's ``priority``: what each ``--prefer`` level decided (None without it)."""
     if decision.levels is None or decision.preference is None:
         return None
-    return _priority(particles, decision, remove_entirely, decision.ties.by_priority)
+    return _priority(particles, decision, remove_entirely, decision.ties.by_priority, seed)
 
 
 #: The summary's mode for each ``--select`` (greedy: the default's words).
@@ -451,7 +451,7 @@ def _selection(decision: Decision) -> BestSelection | None:
     return BestSelection(**asdict(counts))
 
 
-def _priority(particles: ParticleSet, decision: Decision, remove_entirely: bool, tied: int) -> Priority:
+def _priority(particles: ParticleSet, decision: Decision, remove_entirely: bool, tied: int, seed: int) -> Priority:
     """The summary's ``priority``: the inputs' order (``--prefer``) and the groups each level decided.
 
     ``tied``: the groups priority decided between rows tied on the score (``decision.ties``).
@@ -469,6 +469,10 @@ def _priority(particles: ParticleSet, decision: Decision, remove_entirely: bool,
         )
     counts = decision.priority or PriorityCounts(0, [], 0)
     scored = ranking_scores(particles, decision)[0] is not None
+    within = "score" if scored else f"the random order (seed {seed})"
+    if particles.scores_per_level and decision.ranked_scores is None:
+        # Scores of different levels are never compared: "the score would have chosen another" means nothing.
+        scored, within = False, "each level's own score (file order in a level with none)"
     return Priority(
         tuple(names),
         inputs,
@@ -477,6 +481,7 @@ def _priority(particles: ParticleSet, decision: Decision, remove_entirely: bool,
         won_by=tuple((names[level], int(n)) for level, n in enumerate(counts.by_priority) if n),
         against_score=int(counts.against_score) if scored else None,
         tied_on_score=int(tied),
+        within_levels=within,
     )
 
 
@@ -496,6 +501,7 @@ def _score_summary(particles: ParticleSet, decision: Decision, seed: int) -> Sco
         scale=scale if raw_picker_scores(particles, one_scale, decision.levels) else None,
         without_score=int(count_without_score(particles.scores)),
         ties_by_input_order=int(decision.ties.by_input_order),
+        per_level=particles.scores_per_level and decision.ranked_scores is None,
     )
 
 

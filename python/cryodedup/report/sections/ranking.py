@@ -17,7 +17,9 @@ class Score(Section):
 
     ``normalized``: the normalisation's words (``--score-normalize``); ``scale``: the inputs'
     scores compared as read though on different scales; ``without_score``: picks without one
-    (ranked last); ``ties_by_input_order``: the groups tied on the score that the inputs' order decided.
+    (ranked last); ``ties_by_input_order``: the groups tied on the score that the inputs' order decided;
+    ``per_level``: each ``--prefer`` level ranked by a score of its own (picks without one: last in
+    their level, in file order).
     """
 
     key: ClassVar[str] = "score"
@@ -28,6 +30,7 @@ class Score(Section):
     scale: str | None = None
     without_score: int = 0
     ties_by_input_order: int = 0
+    per_level: bool = False
 
     @property
     def ties_message(self) -> str:
@@ -44,7 +47,8 @@ class Score(Section):
         if self.scale:
             text += f"; {self.scale} (--score-normalize rank)"
         if self.without_score:
-            text += f"\n{counted(self.without_score, 'pick')} without a score: ranked last"
+            where = "in their --prefer level, in file order" if self.per_level else ""
+            text += f"\n{counted(self.without_score, 'pick')} without a score: ranked last {where}".rstrip()
         if self.ties_by_input_order:
             text += f"\n{self.ties_message}"
         return [("Score", text)]
@@ -52,6 +56,8 @@ class Score(Section):
     def to_json(self) -> dict[str, Any]:
         """``column``, ``order``; ``normalized``, ``scale``, ``without_score`` and ``ties`` where they apply."""
         document: dict[str, Any] = {"column": self.column, "order": self.order}
+        if self.per_level:
+            document["per_level"] = True
         if self.normalized is not None:
             document["normalized"] = self.normalized
         if self.scale is not None:
