@@ -231,6 +231,7 @@ def _in_angstrom(
     names = picks.tomograms
     by_tomogram = np.array([_tilt_series_psize(label, name, scale, tomograms, warn) for name in names])
     psize = by_tomogram[picks.tomogram] if len(picks) else np.empty(0)
+    _check_detector_pixel(picks, psize)
     centres = picks.centres * psize[:, None]
     if not into_centred:
         return centres, psize, []
@@ -239,6 +240,37 @@ def _in_angstrom(
     centres = centres - tomograms.centre_offsets(names, str(picks.path), picks_job=False)[picks.tomogram]
     note = f"carried into {CENTRED} by the tomogram sizes of the tomograms STAR (corner - size / 2, as RELION's C++)"
     return centres, psize, [note]
+
+
+#: pytom-match-pick writes the tomogram's voxel size (Å) of the coordinates it gives, in voxels, in this column.
+DETECTOR_PIXEL = "rlnDetectorPixelSize"
+#: How far a file's stated pixel may be from the tilt series' before its coordinates are taken for another unit.
+PIXEL_TOLERANCE = 0.05
+
+
+def _check_detector_pixel(picks: ImportList, psize: np.ndarray) -> None:
+    """Refuses picks whose file states a pixel (``rlnDetectorPixelSize``) other than the tilt series'.
+
+    pytom-match-pick writes its candidates in voxels of the tomogram it searched (binned: 13.5 Å
+    beside a tilt series' 1.35 Å) and that voxel as ``rlnDetectorPixelSize``. RELION's import
+    reads a STAR file's coordinates as tilt-series pixels, as they are: such picks would land ten
+    times nearer the corner, in RELION as here.
+    """
+    stated = picks.numbers(DETECTOR_PIXEL)
+    with np.errstate(invalid="ignore"):
+        off = np.isfinite(stated) & (np.abs(stated - psize) > PIXEL_TOLERANCE * psize)
+    if not off.any():
+        return
+    k = int(np.flatnonzero(off)[0])
+    file = picks.files[int(picks.file_of_pick[k])]
+    ratio = stated[k] / psize[k]
+    raise InputFileError(
+        f"{file.path} (line {int(picks.line[k])}): {DETECTOR_PIXEL} {stated[k]:g} Å, though the tilt series of "
+        f"tomogram {printable(file.tomogram)} has pixels of {psize[k]:g} Å ({int(off.sum()):,} such picks): its "
+        f"coordinates are in voxels of {stated[k]:g} Å (pytom-match-pick's), which RELION's import reads as "
+        f"tilt-series pixels; multiply them by {ratio:.4g} into tilt-series pixels, or have pytom-match-pick write "
+        "RELION 5's centred Å (pytom_extract_candidates.py --relion5-compat)"
+    )
 
 
 def _tilt_series_psize(label: str, name: str, scale: Scale, tomograms: Tomograms | None, warn: Warn) -> float:
