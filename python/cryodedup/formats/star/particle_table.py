@@ -72,7 +72,7 @@ RADIAN_ROWS = 100
 
 
 def check_angle_ranges(
-    angles: np.ndarray, labels: Sequence[str], where: str, warn: Warn, insisted: bool = False
+    angles: np.ndarray, labels: Sequence[str], where: str, warn: Warn, insisted: bool = False, package: str = "RELION"
 ) -> None:
     """Refuses Euler angles beyond ±360° or, unless ``insisted``, all within ±π; warns of a tilt outside 0-180°.
 
@@ -84,7 +84,8 @@ def check_angle_ranges(
     convention), so it is only said. ``angles`` is (n, 3), rows numbered from 1 in messages.
     Radians written as degrees within ±π pass that test: over :data:`RADIAN_ROWS` particles or
     more, every angle within ±π (and not all 0) is refused unless ``insisted`` (``--insist-angles``),
-    and said then (``--max-angle 10`` would take nearly every pair for one orientation).
+    and said then (``--max-angle 10`` would take nearly every pair for one orientation). ``package``:
+    whose angles they are (Dynamo's tdrot, tilt, narot keep the same ranges), as the warning names it.
     """
     _check_radians(angles, labels, where, warn, insisted)
     with np.errstate(invalid="ignore"):
@@ -109,7 +110,7 @@ def check_angle_ranges(
         row = int(np.flatnonzero(tilted)[0])
         warn(
             f"{where}: {int(tilted.sum()):,} particles have {labels[1]} outside 0-180° (particle {row + 1}: "
-            f"{angles[row, 1]:g}°), as RELION never writes it: another program's convention, or a sign flipped? "
+            f"{angles[row, 1]:g}°), as {package} never writes it: another program's convention, or a sign flipped? "
             "They are compared as the rotations they write"
         )
 
