@@ -385,7 +385,8 @@ class ParticleOptions:
         None,
         "--max-angle",
         "Particles within the minimum distance are duplicates only if their orientations (rlnAngleRot/Tilt/"
-        "Psi, alignments3D/pose) differ by at most this many degrees [default: orientations not compared].",
+        "Psi, alignments3D/pose) differ by at most this many degrees; 0: positions only, as in audit "
+        "[default: orientations not compared].",
         type=click.FloatRange(0, 180),
         label="maximum angle (°)",
         panel=ORIENTATIONS,
@@ -768,8 +769,11 @@ class ParticleOptions:
             raise CryodedupError(f"--max-angle must be an angle in degrees from 0 to 180, got {self.max_angle}")
         if not SYMMETRY.fullmatch(self.sym):
             raise CryodedupError(f"--sym is C1, Cn, Dn (n >= 1), T, O or I, got {self.sym!r}")
-        if self.sym.upper() != "C1" and self.max_angle is None:
-            raise CryodedupError(f"--sym {self.sym} compares orientations: give the angle with --max-angle")
+        if self.sym.upper() != "C1" and not self.max_angle:
+            raise CryodedupError(
+                f"--sym {self.sym} compares orientations: give the angle with --max-angle (above 0: 0 compares "
+                "positions only)"
+            )
         prefer: object = self.prefer  # (the Python API's options arrive unchecked)
         if not isinstance(prefer, (list, tuple)) or not all(
             isinstance(p, (str, Path, int)) and not isinstance(p, bool) for p in prefer

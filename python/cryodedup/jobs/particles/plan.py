@@ -487,7 +487,7 @@ def plan(options: ParticleOptions) -> ParticlePlan:
         score_normalize=options.score_normalize,
         prefer=tuple(options.prefer),
         filament_mode=options.filament_mode,
-        max_angle=options.max_angle,
+        max_angle=options.max_angle or None,  # (0: positions only, as in audit: orientations not compared)
         sym=options.sym,
         same_image=options.same_image,
         min_support=options.min_support,
