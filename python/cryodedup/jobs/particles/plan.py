@@ -523,7 +523,12 @@ def plan(options: ParticleOptions) -> ParticlePlan:
     )
     rows = _row_read(deciding, species, registration, options.symmetry_copies, options.insist_angles)
     score = ScoreRead(
-        options.score, options.score_order, deciding.score_normalize, deciding.seed, bool(deciding.prefer)
+        options.score,
+        options.score_order,
+        deciding.score_normalize,
+        deciding.seed,
+        bool(deciding.prefer),
+        decides=not deciding.remove_entirely,
     )
     request = ReadRequest(scale, score, rows, copick, options.output_format, bool(registration.transforms))
     one_pass = deciding.duplicate_rule if _one_pass_allowed(deciding, species, output, options.update) else None

@@ -295,7 +295,7 @@ def summarize(
     counts = particles.counts()
     kept = particles.counts(decision.keep)
     n_kept = int(np.count_nonzero(decision.keep))
-    score = _score_summary(particles, decision, rule.seed)
+    score = _score_summary(particles, decision, rule.seed, ranked=not rule.remove_entirely)
     priority = _priority_of(particles, decision, rule.remove_entirely, rule.seed)
     mask_and_edge = _mask_and_edge(decision, rule)
     own_frame = _own_frame(particles, rule)
@@ -485,10 +485,11 @@ def _priority(particles: ParticleSet, decision: Decision, remove_entirely: bool,
     )
 
 
-def _score_summary(particles: ParticleSet, decision: Decision, seed: int) -> Score:
+def _score_summary(particles: ParticleSet, decision: Decision, seed: int, ranked: bool = True) -> Score:
     """The summary's ``score``: the column and order the rows were ranked by, and how the scores were compared.
 
     ``ties_by_input_order``: the groups tied on the score that the inputs' order decided (``decision.ties``).
+    ``ranked`` False (``--remove-entirely``): no score decided, so their scales are not said.
     """
     score_label, entry = particles.score_label, decision.normalisation
     normalized = None if entry is None else entry.summary
@@ -498,7 +499,7 @@ def _score_summary(particles: ParticleSet, decision: Decision, seed: int) -> Sco
         column=score_label,
         order=("max" if particles.higher_is_better else "min") if score_label else f"random (seed {seed})",
         normalized=normalized if score_label and normalized else None,
-        scale=scale if raw_picker_scores(particles, one_scale, decision.levels) else None,
+        scale=scale if ranked and raw_picker_scores(particles, one_scale, decision.levels) else None,
         without_score=int(count_without_score(particles.scores)),
         ties_by_input_order=int(decision.ties.by_input_order),
         per_level=particles.scores_per_level and decision.ranked_scores is None,
