@@ -244,8 +244,9 @@ def _in_angstrom(
 
 #: pytom-match-pick writes the tomogram's voxel size (Å) of the coordinates it gives, in voxels, in this column.
 DETECTOR_PIXEL = "rlnDetectorPixelSize"
-#: How far a file's stated pixel may be from the tilt series' before its coordinates are taken for another unit.
-PIXEL_TOLERANCE = 0.05
+#: The smallest binning: a stated voxel this many times the tilt series' pixel (or a pixel this many times
+#: smaller) is another unit, not the same pixel stated a little off (that is the pixel-size judge's to weigh).
+BINNED = 2.0
 
 
 def _check_detector_pixel(picks: ImportList, psize: np.ndarray) -> None:
@@ -258,7 +259,7 @@ def _check_detector_pixel(picks: ImportList, psize: np.ndarray) -> None:
     """
     stated = picks.numbers(DETECTOR_PIXEL)
     with np.errstate(invalid="ignore"):
-        off = np.isfinite(stated) & (np.abs(stated - psize) > PIXEL_TOLERANCE * psize)
+        off = np.isfinite(stated) & ((stated >= BINNED * psize) | (stated * BINNED <= psize))
     if not off.any():
         return
     k = int(np.flatnonzero(off)[0])
