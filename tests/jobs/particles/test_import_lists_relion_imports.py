@@ -260,3 +260,19 @@ def test_the_verdict_tells_two_lists_named_list_star_apart(project):
     assert code == 0, out
     verdict = out.splitlines()[0]
     assert "the files of tm/list.star and hand/list.star differ in columns" in verdict, verdict
+
+
+def test_an_empty_kept_list_is_written_with_a_word(project):
+    # Issue 89: every hand pick lies beside a preferred template pick, so the hand list's kept list names no
+    # file. On main it was written without a word; RELION's import of it imports nothing.
+    tm, hand, _ = two_pickers(project)
+    tomograms = tomograms_star(project / "tomograms.star")
+    args = [str(tm), str(hand), "--min-dist", "20", "--micrographs", str(tomograms), "--score", "none"]
+    code, out = run(*args, "--prefer", "1", "-o", "D/", "--json")
+    assert code == 0, out
+    summary = json.loads(out)
+    assert [i["kept"] for i in summary["inputs"]] == [12, 0]
+    assert not import_coordinates(project / "D/kept_import_list_2.star", project).rows
+    (said,) = [w for w in summary["warnings"] if "kept_import_list_2.star" in w and "naming no" in w]
+    assert "every pick of" in said and "imports no particle" in said
+    assert not any("kept_import_list_1.star" in w and "naming no" in w for w in summary["warnings"])

@@ -134,7 +134,7 @@ def read_import_lists(
         higher_is_better=higher,
         scores_per_level=any(label != score_label for label in own),
         read_files=[*inputs, *(f.path for p in lists for f in p.files), *([tomograms.path] if tomograms else [])],
-        writer=ImportListWriter(lists, Path(outdir), project, summary, labels),
+        writer=ImportListWriter(lists, Path(outdir), project, summary, labels, warn),
         summary=summary,
         **_poses(lists, labels, row_read, warn),
     )
@@ -352,9 +352,17 @@ class ImportListWriter:
     """Writes the kept and the rejected picks of the lists as two RELION 5 import lists with their files."""
 
     def __init__(
-        self, lists: list[ImportList], outdir: Path, project_dir: StrPath, summary: dict, labels: list[str]
+        self,
+        lists: list[ImportList],
+        outdir: Path,
+        project_dir: StrPath,
+        summary: dict,
+        labels: list[str],
+        warn: Warn = lambda message: None,
     ) -> None:
         self.lists = lists
+        #: Says a kept list that names no file (every pick of its inputs rejected).
+        self.warn = warn
         self.labels = labels
         self.outdir = outdir
         self.project_dir = project_dir
@@ -403,6 +411,8 @@ class ImportListWriter:
                 force=force,
             )
             outputs[subset] = [written.list_path, *written.files]
+            if subset == "kept":
+                self._warn_empty(written.lists, chosen)
             written_lists[subset] = {
                 "list": str(written.list_path),
                 "lists": [str(path) for path in written.lists],
@@ -411,6 +421,19 @@ class ImportListWriter:
             }
         self.summary[SUMMARY_KEY] = written_lists
         return outputs
+
+    def _warn_empty(self, paths: list[Path], kept: list[np.ndarray]) -> None:
+        """Says each kept list written empty: RELION's Import of it imports no particle, and a next job has none."""
+        names = self._list_names(KEPT_LIST)
+        per_list = [names] * len(self.lists) if isinstance(names, str) else names
+        for path in paths:
+            held = [k for k, name in enumerate(per_list) if self.outdir / name == path]
+            if held and not any(kept[k].any() for k in held):
+                inputs = ", ".join(self.labels[k] for k in held)
+                self.warn(
+                    f"{path}: every pick of {inputs} was rejected, so the kept list is written naming no "
+                    "coordinate file: RELION's Import of it imports no particle; leave it out of the next job"
+                )
 
     def _list_names(self, name: str) -> str | list[str]:
         """One list of every input's files where RELION's import takes them together; else one list per input.
