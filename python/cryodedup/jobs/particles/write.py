@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -168,7 +169,7 @@ def next_optimisation_set(
 def _tomograms_set(
     inputs: list[Path],
     outputs: dict[str, list[str]],
-    kept_files: list[str],
+    kept_files: Sequence[str],
     output: OutputPlan,
     force: bool,
     warn: Warn,
