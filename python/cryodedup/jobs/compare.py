@@ -183,16 +183,22 @@ def compare_copick_picks(
     named = sorted({n.strip() for n in (objects or "").split(",") if n.strip()} - set(particles.species_names))
     czii = None
     if metric == "czii":
-        options = CompareOptions(reference=reference, **how)
-        scores = None if particles.scores is None else np.asarray(particles.scores)
-        radius_of = _czii_radius(particles, default, by_object)
-        czii = czii_metric(particles, options, radius_of, scores, particles.higher_is_better)
+        czii = _copick_czii(particles, CompareOptions(reference=reference, **how), default, by_object)
         for message in _unused_weights(czii):
             warn(message)
     seconds = round(time.perf_counter() - start, 3)
     return CopickComparison(
         str(config), reference, candidate, tuple(compared), tuple(named), czii, tuple(warnings), seconds
     )
+
+
+def _copick_czii(
+    particles: ParticleSet, options: CompareOptions, default: float | None, by_object: dict[str, float]
+) -> CziiScore:
+    """The CZII score of a copick project's pick sets, each object at its radius (:func:`_czii_radius`)."""
+    scores = None if particles.scores is None else np.asarray(particles.scores)
+    radius_of = _czii_radius(particles, default, by_object)
+    return czii_metric(particles, options, radius_of, scores, particles.higher_is_better)
 
 
 def _czii_radius(particles: ParticleSet, default: float | None, by_object: dict[str, float]) -> Callable[[str], float]:

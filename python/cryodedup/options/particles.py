@@ -287,10 +287,8 @@ class ParticleOptions:
         "source): its path as given, its position (1 for the first input) or a folder (the inputs beneath it, "
         "at one priority); in a copick project, a pick set "
         "as user/session, a user (all its sessions) or a position in the summary's order. Repeat it; the "
-        "order given is the order of priority. The score decides within one priority: RELION STAR inputs with "
-        "no score in common rank each priority by one of its own (--score's column where it has it, else the "
-        "first of the auto scores or pytom-match-pick's rlnLCCmax; none: file order). --remove-entirely "
-        "ignores it.",
+        "order given is the order of priority. The score decides within one (STAR inputs sharing no score: "
+        "each by one it has, rlnLCCmax too, else file order). --remove-entirely ignores it.",
         multiple=True,
         metavar="INPUT",
         label="preferred inputs",
@@ -385,8 +383,7 @@ class ParticleOptions:
         None,
         "--max-angle",
         "Particles within the minimum distance are duplicates only if their orientations (rlnAngleRot/Tilt/"
-        "Psi, alignments3D/pose) differ by at most this many degrees; 0: positions only, as in audit "
-        "[default: orientations not compared].",
+        "Psi, alignments3D/pose) differ by at most this many degrees (0: positions only) [default: not compared].",
         type=click.FloatRange(0, 180),
         label="maximum angle (°)",
         panel=ORIENTATIONS,
@@ -770,10 +767,7 @@ class ParticleOptions:
         if not SYMMETRY.fullmatch(self.sym):
             raise CryodedupError(f"--sym is C1, Cn, Dn (n >= 1), T, O or I, got {self.sym!r}")
         if self.sym.upper() != "C1" and not self.max_angle:
-            raise CryodedupError(
-                f"--sym {self.sym} compares orientations: give the angle with --max-angle (above 0: 0 compares "
-                "positions only)"
-            )
+            raise CryodedupError(f"--sym {self.sym} compares orientations: give the angle with --max-angle, above 0")
         prefer: object = self.prefer  # (the Python API's options arrive unchecked)
         if not isinstance(prefer, (list, tuple)) or not all(
             isinstance(p, (str, Path, int)) and not isinstance(p, bool) for p in prefer

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
+from ...algo.priority import scores_without_none
 from ...errors import CryodedupError, InputFileError
 from ...particle_set import Warn
 from ...paths import StrPath
@@ -49,6 +50,7 @@ __all__ = [
     "ParticleTable",
     "check_angle_ranges",
     "choose_columns",
+    "level_scores",
     "merged_columns",
     "score_column",
     "score_columns",
@@ -523,6 +525,19 @@ def score_columns(
         return _own_label(parts, own), higher is not False, list(own)
     label, higher = score_column(parts, score_read, warn, needs)
     return label, higher, [label] * len(parts)
+
+
+def level_scores(scores: np.ndarray | None, n: int, own: str | None, score_label: str | None) -> np.ndarray | None:
+    """An input's ``n`` scores as the job ranks them, read from its own column ``own`` (:func:`score_columns`).
+
+    RELION's -999 (no score) of its own column made NaN, as the job does for the set's one column;
+    a ``--prefer`` level with no score all NaN (its duplicates in file order, after any scored one).
+    """
+    if own != score_label and scores is not None:
+        return scores_without_none(scores, own)
+    if score_label and own is None:
+        return np.full(n, np.nan)
+    return scores
 
 
 #: How the summary names a ``--prefer`` level ranked by no score: its duplicates keep the first in file order.
