@@ -116,6 +116,16 @@ def test_a_named_score_some_inputs_of_one_level_lack_is_refused(tmp_path):
     assert "--score rlnLCCmax: more.star lacks it, and --prefer ranks it with pytom.star" in said
 
 
+def test_a_named_score_no_input_has_is_refused_with_prefer(tmp_path):
+    # (a misspelt column must not fall back to each level's own score without a word)
+    hand, pytom = picks()
+    a = write_star(tmp_path / "hand.star", HAND, hand)
+    b = write_star(tmp_path / "pytom.star", PYTOM, pytom)
+    args = ["particles", str(a), str(b), "--prefer", str(a), "--score", "rlnLCCmaxx", "--mic-psize", "10"]
+    result = CliRunner().invoke(main, [*args, "-o", str(tmp_path / "out")])
+    assert result.exit_code != 0 and "unknown score column 'rlnLCCmaxx'" in " ".join(result.output.split())
+
+
 @pytest.fixture
 def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.chdir(tmp_path)

@@ -480,6 +480,8 @@ def _own_scores(parts: Sequence[ParticleTable], score_read: ScoreRead, needs: Ne
     shared = [named] if named else list(AUTO_SCORES)
     if any(all(label in p.labels for p in parts) for label in shared):
         return None
+    if named and not any(named in p.labels for p in parts):
+        return None  # (a column no input has: score_column refuses it, naming those they have)
     higher = True if named is None else score_direction(named, score_read.score_order)
     own: list[str | None] = [None] * len(parts)
     for level in _prefer_levels(score_read.prefer_held, len(parts)):
