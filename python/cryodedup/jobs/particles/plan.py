@@ -452,11 +452,11 @@ class ParticlePlan:
         return self.deciding.distances
 
 
-def _score_read(options: ParticleOptions, deciding: Deciding) -> ScoreRead:
+def _score_read(score: str, order: str, deciding: Deciding) -> ScoreRead:
     """What the readers are asked of the score: ``--score``, its order, and what the decision does with it."""
     return ScoreRead(
-        options.score,
-        options.score_order,
+        score,
+        order,
         deciding.score_normalize,
         deciding.seed,
         bool(deciding.prefer),
@@ -534,7 +534,7 @@ def plan(options: ParticleOptions) -> ParticlePlan:
         float(options.min_dist),
     )
     rows = _row_read(deciding, species, registration, options.symmetry_copies, options.insist_angles)
-    score = _score_read(options, deciding)
+    score = _score_read(options.score, options.score_order, deciding)
     request = ReadRequest(scale, score, rows, copick, options.output_format, bool(registration.transforms))
     one_pass = deciding.duplicate_rule if _one_pass_allowed(deciding, species, output, options.update) else None
     read = _read_plan(request, deciding, output, species, dict(options.input_psize), tuple(options.datasets), one_pass)
