@@ -117,7 +117,8 @@ class ParticleSummary:
     score: Score | None = field(
         default=None,
         metadata=_doc(
-            "the ranking: `column`, `order`; `normalized` (`--score-normalize`), `scale`, `without_score`, `ties`",
+            "the ranking: `column`, `order`; `per_level` (each `--prefer` level ranked by a score of its own), "
+            "`normalized` (`--score-normalize`), `scale`, `without_score`, `ties`",
             always=True,
         ),
     )
@@ -139,7 +140,11 @@ class ParticleSummary:
         default_factory=dict, metadata=_doc("what the readers found (keys of their own, at this place of the document)")
     )
     priority: Priority | None = field(
-        default=None, metadata=_doc("`--prefer`: the order of the inputs, and the groups each decided")
+        default=None,
+        metadata=_doc(
+            "`--prefer`: the order of the inputs, and the groups each decided; `within_levels`: what decided the "
+            "rest when not one score (each level's own score, or the random order)"
+        ),
     )
     selection: BestSelection | None = field(
         default=None,
