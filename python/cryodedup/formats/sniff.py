@@ -27,6 +27,7 @@ __all__ = [
     "is_picker_output",
     "left_beside",
     "may_be_import_list",
+    "may_be_tomograms_star",
     "picker_files",
     "refuse_metadata_input",
     "source_text",
