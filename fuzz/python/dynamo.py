@@ -55,7 +55,9 @@ def check(data: bytes, scratch: Path) -> None:
     )
     score_read = SimpleNamespace(score=score, score_order=order)
     # (bit 6: each row's pose read too, as --max-angle asks)
-    row_read = SimpleNamespace(shift_key="none" if flags & 4 else "auto", orientations=bool(flags & 64))
+    row_read = SimpleNamespace(
+        shift_key="none" if flags & 4 else "auto", orientations=bool(flags & 64), insist_angles=False
+    )
     particles = read_dynamo_tables(
         [table], scratch / "out", scale, score_read, row_read, lambda message: None, lambda m, level: None
     )

@@ -123,7 +123,8 @@ For example:
         --radius ribosome=80,apoferritin=40
 
     \b
-    # The CZII challenge's score (hits within half each object's radius, F4, weighted)
+    # The CZII challenge's score (hits within half the challenge's radius of each of its species,
+    # another object's its config's; F4, weighted)
     copick evaluation comparepicks -c copick_config.json --reference curation/0 --candidate model/0 \\
         --metric czii
 """

@@ -521,6 +521,9 @@ class ParticleSet:
         The score column or field.
     higher_is_better : bool
         Direction of the score.
+    scores_per_level : bool
+        Whether each ``--prefer`` level ranks its own duplicates by a score of its own (NaN
+        where a level has none: file order), never compared between levels.
     shift : str
         The origin or shift used (``none`` when none).
     read_files : list of str or Path
@@ -640,6 +643,7 @@ class ParticleSet:
     identities: list[dict[str, tuple[float, ...]]] | None = None
     row_names: Callable[[np.ndarray], list[str]] | None = None
     particle_names: ParticleNames | None = None
+    scores_per_level: bool = False
 
     @classmethod
     def names_only(

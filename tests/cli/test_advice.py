@@ -42,6 +42,7 @@ OTHER_PROGRAMS = {
     "--array",  # sbatch
     "--i", "--o", "--coord_list", "--coord_dir", "--coord_suffix", "--scale_factor", "--add_factor",  # RELION
     "--centered", "--remove_substring",
+    "--relion5-compat",  # pytom_extract_candidates.py
     "--help", "--version",
 }  # fmt: skip
 

@@ -161,3 +161,42 @@ def test_t_complex_round_trip_with_its_map(tmp_path):
     assert 0 < summary.rejected == int((~expected).sum()) and summary.micrographs == 48
     rejected = (tmp_path / "out/particles_rejected.tbl").read_text().splitlines(keepends=True)
     assert rejected == [line for line, k in zip(lines, expected) if not k]
+
+
+def _posed_table(path, eulers):
+    """A table of particles 100 pixels apart, each turned by its (tdrot, tilt, narot) in columns 7-9."""
+    lines = []
+    for k, angles in enumerate(eulers):
+        values = row(k + 1, (0, 0, 0), 0.5, 1, (100 * k, 0, 0)).split()
+        values[6:9] = [f"{a:g}" for a in angles]
+        lines.append(" ".join(values) + "\n")
+    path.write_text("".join(lines))
+    return path
+
+
+@pytest.mark.parametrize(
+    "eulers, message",
+    [
+        ([(720.0, 10.0, 30.0)] + [(10.0, 20.0, 30.0)] * 3, r"tdrot \(column 7\) 720°, beyond ±360°"),
+        ([(1e300, 10.0, 30.0)], r"tdrot \(column 7\) 1e\+300°, beyond ±360° .*: not an angle in degrees"),
+        # 150 rows of radians (every angle within ±π) read as degrees
+        ([(np.sin(k) * 3.1, abs(np.cos(k)) * 3.1, np.sin(2 * k) * 3.1) for k in range(150)], r"within ±π"),
+    ],
+)
+def test_dynamo_angles_get_the_range_checks_every_reader_makes(tmp_path, eulers, message):
+    # On main: 720°, 1e300° and radians were compared as degrees without a word.
+    table = _posed_table(tmp_path / "posed.tbl", eulers)
+    with pytest.raises(CryodedupError, match=message):
+        run(tmp_path, [table], mic_psize=1.0, min_dist=20, max_angle=10)
+
+
+def test_a_dynamo_tilt_outside_0_180_is_said_and_radians_pass_with_insist_angles(tmp_path):
+    table = _posed_table(tmp_path / "posed.tbl", [(10.0, -20.0, 30.0), (10.0, 20.0, 30.0)])
+    summary = run(tmp_path, [table], mic_psize=1.0, min_dist=20, max_angle=10)
+    assert any("tilt (column 8) outside 0-180°" in w and "as Dynamo never writes it" in w for w in summary.warnings)
+    radians = [(np.sin(k) * 3.1, abs(np.cos(k)) * 3.1, np.sin(2 * k) * 3.1) for k in range(150)]
+    table = _posed_table(tmp_path / "radians.tbl", radians)
+    summary = remove_duplicate_particles(
+        [table], tmp_path / "out2", ParticleOptions(mic_psize=1.0, min_dist=20, max_angle=10, insist_angles=True)
+    )
+    assert any("Compared as written, as --insist-angles asks" in w for w in summary.warnings)

@@ -240,7 +240,8 @@ def test_plot_writes_the_picture_and_report_and_refuses_them_again_without_force
     assert again.exit_code == 1 and "already exists" in again.output and "--force" in again.output
     assert len(again.output.strip().splitlines()) == 1
     assert CliRunner().invoke(main, [*args, "--plot-czii", str(out), "--force"]).exit_code == 0
-    alone_args = [*picker_files(tmp_path), "--reference", "1", "--plot-czii", str(tmp_path / "p")]
+    # (--radius: picks of no challenge species have no radius of the challenge's)
+    alone_args = [*picker_files(tmp_path), "--reference", "1", "--radius", "20", "--plot-czii", str(tmp_path / "p")]
     alone = CliRunner().invoke(main, alone_args)
     assert alone.exit_code == 2 and "--metric czii" in alone.output
     # Its advice run as printed: the picture and the report are drawn, as with --metric czii given first.

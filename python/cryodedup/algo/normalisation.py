@@ -164,7 +164,8 @@ NORMALISATIONS: dict[str, Normalisation] = {
         Normalisation(
             "rank",
             _percentiles,
-            "compare each input's scores as percentiles within that input (pickers' scores are not on one scale).",
+            "compare each input's scores as percentiles within that input (pickers' scores are not on one scale; "
+            "a copick pick set's, each copick object apart).",
             "rank: each input's scores as percentiles (1 best)",
             one_scale=True,
         ),
@@ -174,7 +175,7 @@ NORMALISATIONS: dict[str, Normalisation] = {
             "each input's scores on each micrograph or tomogram shifted to median 0 and scaled to robust SD 1 "
             "(MAD x 1.4826, as WarpTools normalises template-matching scores), the better higher; where more than "
             "half a micrograph's scores are equal, its mean absolute deviation x 1.2533 scales them, and equal "
-            "scores all become 0.",
+            "scores all become 0 (a copick pick set's, each copick object apart).",
             "zscore: robust z-scores within each input's micrograph (higher best)",
             one_scale=True,
             per_micrograph=True,

@@ -142,9 +142,20 @@ def tomogram_extents(config: Path, runs: Sequence[str]) -> tuple[np.ndarray, str
                     "tomogram to the project or leave out --edge"
                 )
             spacing = min(spacings, key=lambda v: v.voxel_size)
-            nz, ny, nx = zarr.open(spacing.tomograms[0].zarr())["0"].shape
+            group = zarr.open(spacing.tomograms[0].zarr())
+            if "0" not in group:  # (a tomogram written empty, or its copy cut short)
+                raise InputFileError(_empty_tomogram(config, name, "--edge has no extent to measure from"))
+            nz, ny, nx = group["0"].shape
             extents[k] = np.array([nx, ny, nz], dtype=np.float64) * float(spacing.voxel_size)
     return extents, _EXTENT_SOURCE
+
+
+def _empty_tomogram(config: Path, run: str, needs: str) -> str:
+    """The words for a run whose tomogram's zarr holds no first scale (``0``), and what needed it."""
+    return (
+        f"{config}: run {run}: its tomogram's zarr holds no array (no scale '0': written empty, or its copy cut "
+        f"short), so {needs}; write or copy the tomogram again"
+    )
 
 
 def read_copick(
@@ -730,6 +741,11 @@ class CopickWriter:
                 f"{self.config}: run {s.run}: RELION 5's centred coordinates need the run's tomogram, and copick "
                 f"finds none ({err}); without -o the kept picks are written into the project only"
             ) from None
+        except KeyError as err:  # (copick reads the tomogram's scale "0" for its centre)
+            if err.args != ("0",):
+                raise
+            needs = "RELION 5's centred coordinates have no centre; without -o the kept picks go into the project only"
+            raise InputFileError(_empty_tomogram(self.config, s.run, needs)) from None
         frame["rlnAutopickFigureOfMerit"] = [np.nan if p.score is None else float(p.score) for p in s.picks.points]
         frame["copickUserId"] = s.picks.user_id
         frame["copickSessionId"] = s.picks.session_id

@@ -27,6 +27,7 @@ from ..particle_set import MIC_PSIZE, Log, ParticleSet, PsizeFrom, Warn
 from ..paths import StrPath
 from ..resolve import UNKNOWN_COLUMN, UNKNOWN_ORDER, resolve_score
 from .files import check_regular_file, read_foreign
+from .star.particle_table import check_angle_ranges
 from .star.tomograms import layout
 from .star.tomography import rotation_vectors
 
@@ -237,8 +238,14 @@ class TableWriter:
         return {"kept": [self.kept_path], "rejected": [self.rejected_path]}
 
 
-def _finite_angles(tables: list[DynamoTable]) -> np.ndarray:
-    """Every row's tdrot, tilt and narot (columns 7-9); a non-finite one refused, naming its table, line and column."""
+def _finite_angles(tables: list[DynamoTable], warn: Warn, insisted: bool) -> np.ndarray:
+    """Every row's tdrot, tilt and narot (columns 7-9); a non-finite one refused, naming its table, line and column.
+
+    Their ranges are checked as every reader's are (:func:`check_angle_ranges`: Dynamo keeps tdrot
+    and narot within ±180° and tilt within 0-180°, in degrees): radians, or degrees turned into
+    radians once too often, are refused.
+    """
+    labels = [f"{name} (column {COLUMNS[name]})" for name in EULERS]
     for table in tables:
         angles = np.stack([table.numbers[a] for a in EULERS], axis=1)
         bad = np.flatnonzero(~np.isfinite(angles).all(axis=1))
@@ -249,6 +256,7 @@ def _finite_angles(tables: list[DynamoTable]) -> np.ndarray:
                 f"{table.path}: row {row + 1}: {name} (column {COLUMNS[name]}) is {angles[row, EULERS.index(name)]:g}, "
                 "expected a finite angle in degrees (--max-angle and --min-dist-ellipsoid read each row's pose)"
             )
+        check_angle_ranges(angles, labels, str(table.path), warn, insisted, package="Dynamo")
     return np.concatenate([np.stack([t.numbers[a] for a in EULERS], axis=1) for t in tables])
 
 
@@ -306,7 +314,7 @@ def read_dynamo_tables(
         read_files=list(inputs) + ([scale.micrographs] if scale.micrographs else []),
         writer=TableWriter(tables, Path(outdir)),
         summary={"layouts": [layout(label, "Dynamo table", DYNAMO_FRAME) for label in distinct_labels(inputs)]},
-        poses=dynamo_poses(_finite_angles(tables)) if orientations else None,
+        poses=dynamo_poses(_finite_angles(tables, warn, row_read.insist_angles)) if orientations else None,
         pose_kind="rotvec",
         pose_label=POSE_LABEL,
     )

@@ -103,6 +103,10 @@ class ScoreRead:
     prefer_held : tuple of tuple of int, or None
         The inputs each ``--prefer`` value names, parsed once (None: one level for all):
         scores of inputs at different levels are never compared.
+    decides : bool
+        Whether a score decides which duplicate stays (False under ``--remove-entirely``, which
+        removes every particle that has one): the warnings of scores compared across scales are
+        then not said.
     """
 
     score: str
@@ -111,6 +115,7 @@ class ScoreRead:
     seed: int
     preferred_first: bool
     prefer_held: tuple[tuple[int, ...], ...] | None = None
+    decides: bool = True
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ __all__ = [
     "is_picker_output",
     "left_beside",
     "may_be_import_list",
+    "may_be_tomograms_star",
     "picker_files",
     "refuse_metadata_input",
     "source_text",
@@ -338,15 +339,34 @@ def _star_kind(path: Path) -> str:
 _IMPORT_LIST_LABEL = re.compile(rb"^[ \t]*_rlnTomoImportParticleFile(?:[ \t#\r]|$)", re.MULTILINE)
 
 
+#: The labels of a tomograms STAR (RELION 4 and 5's tomograms.star), at the start of a line.
+_TOMOGRAMS_LABEL = re.compile(rb"^[ \t]*_rlnTomoTiltSeriesPixelSize(?:[ \t#\r]|$)", re.MULTILINE)
+_MICROGRAPH_LABEL = re.compile(rb"^[ \t]*_rlnMicrographName(?:[ \t#\r]|$)", re.MULTILINE)
+
+
+def may_be_tomograms_star(path: StrPath) -> bool:
+    """Whether the first MiB of ``path`` names a tomogram's tilt-series pixel and no micrograph: a tomograms STAR.
+
+    A look at the header, where reading it again would cost a parse the reader made already
+    (:func:`~cryodedup.formats.star.tomograms.tomograms_star` decides what it holds).
+    """
+    head = _head(path)
+    return bool(_TOMOGRAMS_LABEL.search(head)) and not _MICROGRAPH_LABEL.search(head)
+
+
+def _head(path: StrPath) -> bytes:
+    """The first MiB of a regular file (a FIFO would block the read), else nothing."""
+    try:
+        with open(check_regular_file(path), "rb") as f:
+            return f.read(1 << 20)
+    except (OSError, CryodedupError):
+        return b""
+
+
 def may_be_import_list(path: StrPath) -> bool:
     """Whether the first MiB of ``path`` names ``rlnTomoImportParticleFile``: a RELION 5 import list, maybe.
 
     :func:`~cryodedup.formats.star.import_lists.is_import_list` decides. A regular file only (a
     FIFO would block the read).
     """
-    try:
-        with open(check_regular_file(path), "rb") as f:
-            head = f.read(1 << 20)
-    except (OSError, CryodedupError):
-        return False
-    return bool(_IMPORT_LIST_LABEL.search(head))
+    return bool(_IMPORT_LIST_LABEL.search(_head(path)))

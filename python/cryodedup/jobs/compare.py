@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import difflib
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -22,6 +22,7 @@ import numpy as np
 from ..algo.consensus import jaccard_matrices
 from ..algo.czii import (
     CHALLENGE_MULTIPLIER,
+    CHALLENGE_RADII,
     ThresholdSweep,
     class_hits,
     class_scores,
@@ -89,7 +90,7 @@ def compare_picks(
     czii = None
     if options.metric == "czii":
         scores, higher = _candidate_scores(paths, particles, options, read, log)
-        czii = czii_metric(particles, options, lambda name: float(options.radius), scores, higher)
+        czii = czii_metric(particles, options, options.czii_radius, scores, higher)
         warnings.extend(_unused_weights(czii))
     for message in warnings:
         log(message, "warning")
@@ -182,15 +183,44 @@ def compare_copick_picks(
     named = sorted({n.strip() for n in (objects or "").split(",") if n.strip()} - set(particles.species_names))
     czii = None
     if metric == "czii":
-        options = CompareOptions(reference=reference, **how)
-        scores = None if particles.scores is None else np.asarray(particles.scores)
-        czii = czii_metric(particles, options, radii.__getitem__, scores, particles.higher_is_better)
+        czii = _copick_czii(particles, CompareOptions(reference=reference, **how), default, by_object)
         for message in _unused_weights(czii):
             warn(message)
     seconds = round(time.perf_counter() - start, 3)
     return CopickComparison(
         str(config), reference, candidate, tuple(compared), tuple(named), czii, tuple(warnings), seconds
     )
+
+
+def _copick_czii(
+    particles: ParticleSet, options: CompareOptions, default: float | None, by_object: dict[str, float]
+) -> CziiScore:
+    """The CZII score of a copick project's pick sets, each object at its radius (:func:`_czii_radius`)."""
+    scores = None if particles.scores is None else np.asarray(particles.scores)
+    radius_of = _czii_radius(particles, default, by_object)
+    return czii_metric(particles, options, radius_of, scores, particles.higher_is_better)
+
+
+def _czii_radius(particles: ParticleSet, default: float | None, by_object: dict[str, float]) -> Callable[[str], float]:
+    """Each copick object's radius in the CZII metric: ``--radius``'s, else the challenge's for its species.
+
+    The challenge scores its species at its own radii, whatever a project's config says (its
+    metric's ``particle_radius``); any other object at its copick radius, and one without a
+    radius is refused naming ``--radius NAME=Å`` (a silent 20 Å would score it at the wrong distance).
+    """
+
+    def radius_of(name: str) -> float:
+        at = by_object.get(name, default)
+        if at is None:
+            at = CHALLENGE_RADII.get(name, particles.species_radii.get(name))
+        if at is None:
+            raise CryodedupError(
+                f"--metric czii: object {name!r} has no radius in the copick config and is no species the CZII "
+                f"challenge scores: give its radius with --radius {name}=Å"
+            )
+        return float(at)
+
+    return radius_of
 
 
 def _moved(applied: list[dict[str, str]]) -> tuple[MovedBy, ...]:
@@ -216,7 +246,7 @@ def comparison(particles: ParticleSet, options: CompareOptions, applied: tuple[M
     matched / (|A| + |B| - matched); the consensus's count (picks with a pick of the other
     within the radius, the two sides averaged) is the ``neighbour_agreement``.
     """
-    radius = float(options.radius)
+    radius = options.matching_radius()
     n_mics = len(particles.mic_names)
     groups = np.asarray(particles.groups).astype(np.int64)
     input_of = np.asarray(particles.input_of)
@@ -370,7 +400,11 @@ def _candidate_scores(
 
 
 def czii_metric(
-    particles: ParticleSet, options: CompareOptions, radius_of: Any, scores: np.ndarray | None, higher: bool = True
+    particles: ParticleSet,
+    options: CompareOptions,
+    radius_of: Callable[[str], float],
+    scores: np.ndarray | None,
+    higher: bool = True,
 ) -> CziiScore:
     """The CZII challenge's score of the candidate against ``options.reference`` (:mod:`cryodedup.algo.czii`).
 

@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from ..algo import MAX_CENTRE
-from ..algo.czii import CHALLENGE_BETA, CHALLENGE_MULTIPLIER, CHALLENGE_WEIGHTS
+from ..algo.czii import CHALLENGE_BETA, CHALLENGE_MULTIPLIER, CHALLENGE_RADII, CHALLENGE_WEIGHTS
 from ..errors import CryodedupError
 from .fields import OUTPUT, check_choices, choice, is_real_number, option
 from .species import DEFAULT_MIN_DIST
@@ -70,13 +70,17 @@ class CompareOptions:
         metavar="INPUT",
         panel=COMPARISON,
     )
-    radius: float = option(
-        float(DEFAULT_MIN_DIST),
+    radius: float | None = option(
+        None,
         "--radius",
-        "Picks of the two inputs on one micrograph at most this many Å apart are the same particle.",
+        "Picks of the two inputs on one micrograph at most this many Å apart are the same particle "
+        f"[default: {DEFAULT_MIN_DIST}; --metric czii: the challenge's radius of each of its species "
+        "(apo-ferritin 60, beta-amylase 65, beta-galactosidase 90, ribosome 150, thyroglobulin 130, "
+        "virus-like-particle 135), and picks of any other species are refused without it].",
         type=float,
         metavar="Å",
         label="radius (Å)",
+        show_default=False,
         panel=COMPARISON,
     )
     beta: float | None = option(
@@ -136,6 +140,27 @@ class CompareOptions:
         panel=COMPARISON,
     )
 
+    def matching_radius(self) -> float:
+        """--radius as given, else the default distance of a match (20 Å)."""
+        return float(DEFAULT_MIN_DIST) if self.radius is None else float(self.radius)
+
+    def czii_radius(self, species: str) -> float:
+        """--metric czii: a species' radius, --radius's else the challenge's for its species.
+
+        A species the challenge does not score has no radius of its own here: refused, naming
+        --radius (a silent default would score every pick at the wrong distance).
+        """
+        if self.radius is not None:
+            return float(self.radius)
+        if species in CHALLENGE_RADII:
+            return CHALLENGE_RADII[species]
+        known = ", ".join(f"{name} {radius:g}" for name, radius in CHALLENGE_RADII.items())
+        raise CryodedupError(
+            f"--metric czii: the reference's picks of {species!r} are of no species the CZII challenge scores "
+            f"(its radii in Å: {known}), so they have no radius of the challenge's: give the particle's radius "
+            "with --radius Å (a hit lies within it x --multiplier)"
+        )
+
     def resolved_beta(self) -> float:
         """--beta as given, else 1 (4 with --metric czii, the challenge's)."""
         if self.beta is not None:
@@ -154,7 +179,7 @@ class CompareOptions:
 
     def check(self) -> None:
         """Raises a CryodedupError naming the first option out of its range."""
-        if not (is_real_number(self.radius) and 0 < self.radius <= MAX_CENTRE):
+        if self.radius is not None and not (is_real_number(self.radius) and 0 < self.radius <= MAX_CENTRE):
             # (a number hundreds of digits long is said as Python's repr: 1e+300)
             raise CryodedupError(
                 f"--radius must be a distance in Å above 0, to 1e150, got {float(self.radius)!r}"

@@ -287,8 +287,8 @@ class ParticleOptions:
         "source): its path as given, its position (1 for the first input) or a folder (the inputs beneath it, "
         "at one priority); in a copick project, a pick set "
         "as user/session, a user (all its sessions) or a position in the summary's order. Repeat it; the "
-        "order given is the order of priority. The score decides within one priority. --remove-entirely "
-        "ignores it.",
+        "order given is the order of priority. The score decides within one (STAR inputs sharing no score: "
+        "each by one it has, rlnLCCmax too, else file order). --remove-entirely ignores it.",
         multiple=True,
         metavar="INPUT",
         label="preferred inputs",
@@ -383,7 +383,7 @@ class ParticleOptions:
         None,
         "--max-angle",
         "Particles within the minimum distance are duplicates only if their orientations (rlnAngleRot/Tilt/"
-        "Psi, alignments3D/pose) differ by at most this many degrees [default: orientations not compared].",
+        "Psi, alignments3D/pose) differ by at most this many degrees (0: positions only) [default: not compared].",
         type=click.FloatRange(0, 180),
         label="maximum angle (°)",
         panel=ORIENTATIONS,
@@ -791,8 +791,8 @@ class ParticleOptions:
             raise CryodedupError(f"--max-angle must be an angle in degrees from 0 to 180, got {self.max_angle}")
         if not SYMMETRY.fullmatch(self.sym):
             raise CryodedupError(f"--sym is C1, Cn, Dn, T, O, I or I1-I4, Tz3, T222, Dxn, Dyn; got {self.sym!r}")
-        if self.sym.upper() != "C1" and self.max_angle is None:
-            raise CryodedupError(f"--sym {self.sym} compares orientations: give the angle with --max-angle")
+        if self.sym.upper() != "C1" and not self.max_angle:  # (0: positions only, as audit takes it)
+            raise CryodedupError(f"--sym {self.sym} compares orientations: give the angle with --max-angle, above 0")
 
     def _check_selection(self) -> None:
         """``--select`` other than greedy, refused where another rule already says which picks go (one line each)."""

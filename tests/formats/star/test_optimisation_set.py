@@ -123,3 +123,35 @@ def test_an_output_folder_with_a_line_break_writes_no_set_and_says_why(tmp_path,
         said = " ".join(run.output.split())
         assert "no optimisation_set.star written for the kept particles" in said
         assert f"{out.replace(chr(10), chr(92) + 'n')}/particles_kept.star: a name with a line break" in said
+
+
+def test_particles_read_with_a_tomograms_star_get_an_optimisation_set_too(tmp_path, monkeypatch):
+    # Issue 89: run_data.star + tomograms.star on main wrote particles_kept.star alone, though RELION 5's next
+    # tomography job takes an optimisation set. Now one names the kept particles and the tomograms file given,
+    # as RELION 5's OptimisationSet::read takes them (tests/relion_import.py, its port).
+    project = tmp_path / "project"
+    relion_project(project)
+    monkeypatch.chdir(project)
+    args = ["Refine3D/job012/run_data.star", "--micrographs", "Tomograms/job008/tomograms.star", "--min-dist", 20]
+    run = cli("particles", *args, "-o", "Direct", "--json")
+    assert run.exit_code == 0, run.output
+    assert json.loads(run.stdout)["outputs"]["optimisation_set"] == ["Direct/optimisation_set.star"]
+    relion = read_optimisation_set(project / "Direct/optimisation_set.star")
+    assert relion["particles"] == "Direct/particles_kept.star"
+    assert relion["tomograms"] == "Tomograms/job008/tomograms.star"
+    again = cli("particles", project / "Direct/optimisation_set.star", "-o", "Again", "--min-dist", 20, "--json")
+    assert again.exit_code == 0, again.output
+    assert (json.loads(again.stdout)["particles"], json.loads(again.stdout)["rejected"]) == (3, 0)
+    # A micrographs STAR (single particles) gets none.
+    picks = project / "picks.star"
+    picks.write_text(
+        "\ndata_particles\n\nloop_\n_rlnMicrographName\n_rlnCoordinateX\n_rlnCoordinateY\nm1 1 1\nm1 5 5\n"
+    )
+    mics = project / "mics.star"
+    mics.write_text(
+        "\ndata_optics\n\nloop_\n_rlnOpticsGroup\n_rlnMicrographPixelSize\n1 1.0\n"
+        "\ndata_micrographs\n\nloop_\n_rlnMicrographName\n_rlnOpticsGroup\nm1 1\n"
+    )
+    single = cli("particles", picks, "--micrographs", mics, "--min-dist", 20, "-o", "Single", "--json")
+    assert single.exit_code == 0, single.output
+    assert "optimisation_set" not in json.loads(single.stdout)["outputs"]

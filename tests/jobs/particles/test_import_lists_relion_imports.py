@@ -78,15 +78,20 @@ def two_pickers(project: Path) -> tuple[Path, Path, list[tuple[str, tuple[float,
     return tm, import_list(project / "hand/list.star", hand_entries), picks
 
 
-def test_two_lists_whose_files_differ_in_columns_are_written_as_lists_relion_imports(project):
-    # On main: one kept_import_list.star naming the STAR files (rlnLCCmax) and the text files: RELION's import
-    # stops at the first text file ("ERROR in appending metadata tables with not the same columns!").
+def two_pickers_run(project: Path, prefer: str) -> tuple[dict, list]:
+    """:func:`two_pickers`' lists deduplicated at 20 Å, ``--prefer`` one, into D/: the summary and the picks."""
     tm, hand, picks = two_pickers(project)
     tomograms = tomograms_star(project / "tomograms.star")
     args = [str(tm), str(hand), "--min-dist", "20", "--micrographs", str(tomograms), "--score", "none"]
-    code, out = run(*args, "--prefer", "2", "-o", "D/", "--json")
+    code, out = run(*args, "--prefer", prefer, "-o", "D/", "--json")
     assert code == 0, out
-    summary = json.loads(out)
+    return json.loads(out), picks
+
+
+def test_two_lists_whose_files_differ_in_columns_are_written_as_lists_relion_imports(project):
+    # On main: one kept_import_list.star naming the STAR files (rlnLCCmax) and the text files: RELION's import
+    # stops at the first text file ("ERROR in appending metadata tables with not the same columns!").
+    summary, picks = two_pickers_run(project, prefer="2")
     assert summary["rejected"] == 4  # each tomogram's two template picks near a (preferred) hand pick
     kept = imported(project, "D", "kept")  # (RelionError on main)
     rejected = imported(project, "D", "rejected")
@@ -260,3 +265,14 @@ def test_the_verdict_tells_two_lists_named_list_star_apart(project):
     assert code == 0, out
     verdict = out.splitlines()[0]
     assert "the files of tm/list.star and hand/list.star differ in columns" in verdict, verdict
+
+
+def test_an_empty_kept_list_is_written_with_a_word(project):
+    # Issue 89: every hand pick lies beside a preferred template pick, so the hand list's kept list names no
+    # file. On main it was written without a word; RELION's import of it imports nothing.
+    summary, _ = two_pickers_run(project, prefer="1")
+    assert [i["kept"] for i in summary["inputs"]] == [12, 0]
+    assert not import_coordinates(project / "D/kept_import_list_2.star", project).rows
+    (said,) = [w for w in summary["warnings"] if "kept_import_list_2.star" in w and "naming no" in w]
+    assert "every pick of" in said and "imports no particle" in said
+    assert not any("kept_import_list_1.star" in w and "naming no" in w for w in summary["warnings"])

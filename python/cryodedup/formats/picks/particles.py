@@ -468,7 +468,8 @@ def _scores(
     label = names[0] if len(names) == 1 else " / ".join(names)
     # (every one with picks scored, checked above; RELION's -999, ManualPick's, made "none": NaN)
     scores = [np.empty(0) if p.score is None else scores_without_none(p.score, p.score_name) for p in pickers]
-    _warn_scales(pickers, scores, label, score_read.score_normalize, levels, warn)
+    if score_read.decides:  # (--remove-entirely: no score decides, whatever its scale)
+        _warn_scales(pickers, scores, label, score_read.score_normalize, levels, warn)
     return scores, label, directions.pop() if len(directions) == 1 else True
 
 
@@ -494,7 +495,8 @@ def _named_scores(
             f"--score {score_read.score}: it is not known whether higher or lower is better; "
             "add --score-order max or --score-order min"
         )
-    _warn_scales(pickers, scores, label, score_read.score_normalize, levels, warn)
+    if score_read.decides:  # (--remove-entirely: no score decides, whatever its scale)
+        _warn_scales(pickers, scores, label, score_read.score_normalize, levels, warn)
     return scores, label, higher
 
 

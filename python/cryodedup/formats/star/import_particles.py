@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, cast
 
 import numpy as np
 
+from ...algo.priority import scores_without_none
 from ...errors import CryodedupError, FramesError, InputFileError, printable
 from ...labels import distinct_labels
 from ...particle_set import KindsWriter, Log, ParticleSet, TiltSeriesPixel, TypedTomogramPixelSize, Warn
@@ -28,7 +29,7 @@ from .particle_table import (
     ParticleStar,
     ParticleTable,
     check_angle_ranges,
-    score_column,
+    score_columns,
     shared_score_columns,
 )
 from .tomograms import CENTRED, CORNER, Tomograms, layout, tomograms_star
@@ -114,7 +115,7 @@ def read_import_lists(
     needs = Needs()
     # (score_column reads an input's label, labels, where() and numeric_labels() alone: a list gives those)
     tables = cast("list[ParticleTable]", [_columns(p, label) for p, label in zip(lists, labels)])
-    score_label, higher = score_column(tables, score_read, warn, needs)
+    score_label, higher, own = score_columns(tables, score_read, warn, needs)
     needs.check()
     if len({p.relion_columns() for p in lists}) > 1:
         warn(_apart_warning(lists, labels))
@@ -128,11 +129,12 @@ def read_import_lists(
         centres=np.concatenate(centres).reshape(-1, 3),
         psize=np.concatenate(psize),
         pixel_sizes=pixel_sizes,
-        scores=np.concatenate([p.numbers(score_label) for p in lists]) if score_label else None,
+        scores=_scores(lists, own) if score_label else None,
         score_label=score_label,
         higher_is_better=higher,
+        scores_per_level=any(label != score_label for label in own),
         read_files=[*inputs, *(f.path for p in lists for f in p.files), *([tomograms.path] if tomograms else [])],
-        writer=ImportListWriter(lists, Path(outdir), project, summary, labels),
+        writer=ImportListWriter(lists, Path(outdir), project, summary, labels, warn),
         summary=summary,
         **_poses(lists, labels, row_read, warn),
     )
@@ -229,6 +231,7 @@ def _in_angstrom(
     names = picks.tomograms
     by_tomogram = np.array([_tilt_series_psize(label, name, scale, tomograms, warn) for name in names])
     psize = by_tomogram[picks.tomogram] if len(picks) else np.empty(0)
+    _check_detector_pixel(picks, psize)
     centres = picks.centres * psize[:, None]
     if not into_centred:
         return centres, psize, []
@@ -237,6 +240,38 @@ def _in_angstrom(
     centres = centres - tomograms.centre_offsets(names, str(picks.path), picks_job=False)[picks.tomogram]
     note = f"carried into {CENTRED} by the tomogram sizes of the tomograms STAR (corner - size / 2, as RELION's C++)"
     return centres, psize, [note]
+
+
+#: pytom-match-pick writes the tomogram's voxel size (Å) of the coordinates it gives, in voxels, in this column.
+DETECTOR_PIXEL = "rlnDetectorPixelSize"
+#: The smallest binning: a stated voxel this many times the tilt series' pixel (or a pixel this many times
+#: smaller) is another unit, not the same pixel stated a little off (that is the pixel-size judge's to weigh).
+BINNED = 2.0
+
+
+def _check_detector_pixel(picks: ImportList, psize: np.ndarray) -> None:
+    """Refuses picks whose file states a pixel (``rlnDetectorPixelSize``) other than the tilt series'.
+
+    pytom-match-pick writes its candidates in voxels of the tomogram it searched (binned: 13.5 Å
+    beside a tilt series' 1.35 Å) and that voxel as ``rlnDetectorPixelSize``. RELION's import
+    reads a STAR file's coordinates as tilt-series pixels, as they are: such picks would land ten
+    times nearer the corner, in RELION as here.
+    """
+    stated = picks.numbers(DETECTOR_PIXEL)
+    with np.errstate(invalid="ignore"):
+        off = np.isfinite(stated) & ((stated >= BINNED * psize) | (stated * BINNED <= psize))
+    if not off.any():
+        return
+    k = int(np.flatnonzero(off)[0])
+    file = picks.files[int(picks.file_of_pick[k])]
+    ratio = stated[k] / psize[k]
+    raise InputFileError(
+        f"{file.path} (line {int(picks.line[k])}): {DETECTOR_PIXEL} {stated[k]:g} Å, though the tilt series of "
+        f"tomogram {printable(file.tomogram)} has pixels of {psize[k]:g} Å ({int(off.sum()):,} such picks): its "
+        f"coordinates are in voxels of {stated[k]:g} Å (pytom-match-pick's), which RELION's import reads as "
+        f"tilt-series pixels; multiply them by {ratio:.4g} into tilt-series pixels, or have pytom-match-pick write "
+        "RELION 5's centred Å (pytom_extract_candidates.py --relion5-compat)"
+    )
 
 
 def _tilt_series_psize(label: str, name: str, scale: Scale, tomograms: Tomograms | None, warn: Warn) -> float:
@@ -317,9 +352,17 @@ class ImportListWriter:
     """Writes the kept and the rejected picks of the lists as two RELION 5 import lists with their files."""
 
     def __init__(
-        self, lists: list[ImportList], outdir: Path, project_dir: StrPath, summary: dict, labels: list[str]
+        self,
+        lists: list[ImportList],
+        outdir: Path,
+        project_dir: StrPath,
+        summary: dict,
+        labels: list[str],
+        warn: Warn = lambda message: None,
     ) -> None:
         self.lists = lists
+        #: Says a kept list that names no file (every pick of its inputs rejected).
+        self.warn = warn
         self.labels = labels
         self.outdir = outdir
         self.project_dir = project_dir
@@ -368,6 +411,8 @@ class ImportListWriter:
                 force=force,
             )
             outputs[subset] = [written.list_path, *written.files]
+            if subset == "kept":
+                self._warn_empty(written.lists, chosen)
             written_lists[subset] = {
                 "list": str(written.list_path),
                 "lists": [str(path) for path in written.lists],
@@ -376,6 +421,19 @@ class ImportListWriter:
             }
         self.summary[SUMMARY_KEY] = written_lists
         return outputs
+
+    def _warn_empty(self, paths: list[Path], kept: list[np.ndarray]) -> None:
+        """Says each kept list written empty: RELION's Import of it imports no particle, and a next job has none."""
+        names = self._list_names(KEPT_LIST)
+        per_list = [names] * len(self.lists) if isinstance(names, str) else names
+        for path in paths:
+            held = [k for k, name in enumerate(per_list) if self.outdir / name == path]
+            if held and not any(kept[k].any() for k in held):
+                inputs = ", ".join(self.labels[k] for k in held)
+                self.warn(
+                    f"{path}: every pick of {inputs} was rejected, so the kept list is written naming no "
+                    "coordinate file: RELION's Import of it imports no particle; leave it out of the next job"
+                )
 
     def _list_names(self, name: str) -> str | list[str]:
         """One list of every input's files where RELION's import takes them together; else one list per input.
@@ -456,6 +514,16 @@ def read_lists_and_particles(
         warn(f"--same-image: not checked when import lists are given too ({lists[0]}: its picks name no image)")
     first, second = (particles, picks) if is_list.index(False) < is_list.index(True) else (picks, particles)
     return _joined(first, second, inputs)
+
+
+def _scores(lists: list[ImportList], own: list[str | None]) -> np.ndarray:
+    """Each pick's score: its list's own column (RELION's -999: none), NaN in a list ranked by none."""
+    return np.concatenate(
+        [
+            scores_without_none(p.numbers(label), label) if label else np.full(len(p), np.nan)
+            for p, label in zip(lists, own)
+        ]
+    )
 
 
 def _shared_scores(files: list[Path], picks: ParticleSet) -> list[str]:

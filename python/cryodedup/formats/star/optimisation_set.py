@@ -6,7 +6,8 @@ optimisation set and write one: a block of label-value pairs naming the particle
 (trajectories, manifolds, reference maps), by paths relative to the RELION project. It holds
 no particles itself: cryodedup reads the particles file it names, the tomograms file as
 ``--micrographs`` would give it (told by ``sniff.is_optimisation_set``), and writes the next
-one (:func:`write_optimisation_set`): the kept particles file with the input's other files.
+one (:func:`write_optimisation_set`): the kept particles file with the input's other files. Particles
+read with a tomograms STAR (``--micrographs``) get one too (:func:`of_tomograms`).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from ..files import project_root
 from .file import StarFile, unquote
 from .import_lists import STAR_VERSION, listed_path, star_value
 
-__all__ = ["OPTIMISATION_SET_NAME", "read_optimisation_set", "unlisted", "write_optimisation_set"]
+__all__ = ["OPTIMISATION_SET_NAME", "of_tomograms", "read_optimisation_set", "unlisted", "write_optimisation_set"]
 
 #: The optimisation set the particle job writes beside the kept particles, as RELION's jobs name theirs.
 OPTIMISATION_SET_NAME = "optimisation_set.star"
@@ -88,6 +89,16 @@ def _text(read: OptimisationSet, particles: Path) -> str:
     return f"\n# version {STAR_VERSION}\n\ndata_\n\n" + "".join(
         f"_{label:<{width}}{star_value(value)}\n" for label, value in pairs
     )
+
+
+def of_tomograms(tomograms: Path, project_dir: Path | None) -> OptimisationSet:
+    """The optimisation set of particles read with a tomograms STAR (``--micrographs``): that file its tomograms file.
+
+    Named from the project folder (``project_dir``, else the current one) where it lies within
+    it, as RELION names the files of its sets; absolute elsewhere.
+    """
+    root = project_dir or Path.cwd()
+    return OptimisationSet(tomograms, tomograms, tomograms, root, ((TOMOGRAMS_LABEL, listed_path(tomograms, root)),))
 
 
 def write_optimisation_set(read: OptimisationSet, particles: Path, outdir: Path, force: bool) -> Path:

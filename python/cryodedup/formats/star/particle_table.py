@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
+from ...algo.priority import scores_without_none
 from ...errors import CryodedupError, InputFileError
 from ...particle_set import Warn
 from ...paths import StrPath
@@ -49,6 +50,7 @@ __all__ = [
     "ParticleTable",
     "check_angle_ranges",
     "choose_columns",
+    "level_scores",
     "merged_columns",
     "score_column",
     "score_columns",
@@ -72,7 +74,7 @@ RADIAN_ROWS = 100
 
 
 def check_angle_ranges(
-    angles: np.ndarray, labels: Sequence[str], where: str, warn: Warn, insisted: bool = False
+    angles: np.ndarray, labels: Sequence[str], where: str, warn: Warn, insisted: bool = False, package: str = "RELION"
 ) -> None:
     """Refuses Euler angles beyond ±360° or, unless ``insisted``, all within ±π; warns of a tilt outside 0-180°.
 
@@ -84,7 +86,8 @@ def check_angle_ranges(
     convention), so it is only said. ``angles`` is (n, 3), rows numbered from 1 in messages.
     Radians written as degrees within ±π pass that test: over :data:`RADIAN_ROWS` particles or
     more, every angle within ±π (and not all 0) is refused unless ``insisted`` (``--insist-angles``),
-    and said then (``--max-angle 10`` would take nearly every pair for one orientation).
+    and said then (``--max-angle 10`` would take nearly every pair for one orientation). ``package``:
+    whose angles they are (Dynamo's tdrot, tilt, narot keep the same ranges), as the warning names it.
     """
     _check_radians(angles, labels, where, warn, insisted)
     with np.errstate(invalid="ignore"):
@@ -109,7 +112,7 @@ def check_angle_ranges(
         row = int(np.flatnonzero(tilted)[0])
         warn(
             f"{where}: {int(tilted.sum()):,} particles have {labels[1]} outside 0-180° (particle {row + 1}: "
-            f"{angles[row, 1]:g}°), as RELION never writes it: another program's convention, or a sign flipped? "
+            f"{angles[row, 1]:g}°), as {package} never writes it: another program's convention, or a sign flipped? "
             "They are compared as the rotations they write"
         )
 
@@ -444,28 +447,68 @@ def _ranking_advice(parts: Sequence[ParticleTable], score_read: ScoreRead) -> st
     return "no column of theirs is a score"
 
 
-def _own_scores(parts: Sequence[ParticleTable], score_read: ScoreRead) -> list[str] | None:
-    """Each input's own known score, where ``--score auto`` finds none every input has and ``--prefer`` orders them.
+#: The scores a ``--prefer`` level may rank its own duplicates by, in order: :data:`AUTO_SCORES`, then
+#: pytom-match-pick's template-matching peak (``rlnLCCmax``, its local cross-correlation: higher is better).
+LEVEL_SCORES = (*AUTO_SCORES, "rlnLCCmax")
 
-    Refined particles beside new picks: ``rlnMaxValueProbDistribution`` in one, a picker's
-    figure of merit in the other. Scores of inputs at different ``--prefer`` levels are never
-    compared, so each level's inputs may rank their own duplicates by the first score of
-    :data:`AUTO_SCORES` they all have (every one higher-is-better). None where a score every
-    input has exists, ``--prefer`` is not given, or a level's inputs share no known score.
+
+def _prefer_levels(prefer_held: Sequence[Sequence[int]], n_inputs: int) -> list[list[int]]:
+    """The inputs of each ``--prefer`` level, most preferred first; the inputs it names none of last."""
+    named = {k for level in prefer_held for k in level}
+    rest = [k for k in range(n_inputs) if k not in named]
+    return [list(level) for level in prefer_held] + ([rest] if rest else [])
+
+
+def _own_scores(parts: Sequence[ParticleTable], score_read: ScoreRead, needs: Needs) -> list[str | None] | None:
+    """Each input's score where ``--prefer`` orders the inputs and no one score ranks them all.
+
+    Scores of inputs at different ``--prefer`` levels are never compared, so each level ranks
+    its own duplicates by a score its inputs all have: the column ``--score`` names, else the
+    first of :data:`LEVEL_SCORES` (refined particles' ``rlnMaxValueProbDistribution`` beside a
+    picker's figure of merit or pytom-match-pick's ``rlnLCCmax``). A level with none (hand
+    picks) has None: its duplicates keep the first in file order. None (one column for all,
+    :func:`score_column`) where ``--prefer`` is not given, ``--score none``, a score every
+    input has exists, or no level has one. A named column some but not all of a level's
+    inputs have is added to ``needs``: its inputs could not be compared.
     """
-    if score_read.score != "auto" or score_read.prefer_held is None or score_read.score_order != "auto":
+    given = score_read.score
+    if score_read.prefer_held is None or given == "none":
         return None
-    if any(all(label in p.labels for p in parts) for label in AUTO_SCORES):
+    named = None if given == "auto" else given.lstrip("_")
+    if named is None and score_read.score_order != "auto":
+        return None  # (an order for no named column: score_column words it)
+    shared = [named] if named else list(AUTO_SCORES)
+    if any(all(label in p.labels for p in parts) for label in shared):
         return None
-    named = [k for level in score_read.prefer_held for k in level]
-    rest = [k for k in range(len(parts)) if k not in named]
-    own: list[str] = [""] * len(parts)
-    for level in [*score_read.prefer_held, *([rest] if rest else [])]:
-        label = next((c for c in AUTO_SCORES if all(c in parts[k].labels for k in level)), None)
-        if label is None:
+    if named and not any(named in p.labels for p in parts):
+        return None  # (a column no input has: score_column refuses it, naming those they have)
+    higher = True if named is None else score_direction(named, score_read.score_order)
+    own: list[str | None] = [None] * len(parts)
+    for level in _prefer_levels(score_read.prefer_held, len(parts)):
+        having = [k for k in level if named in parts[k].labels] if named else []
+        if having and len(having) < len(level):
+            lacking = next(k for k in level if k not in having)
+            needs.add(
+                f"--score {named}: {parts[lacking].label} lacks it, and --prefer ranks it with "
+                f"{parts[having[0]].label}, which has it: their scores cannot be compared; give them "
+                "--prefer levels of their own"
+            )
             return None
+        # A level without the named column ranks by its own known score, where higher is better too.
+        label = (
+            named
+            if having
+            else next((c for c in LEVEL_SCORES if higher and all(c in parts[k].labels for k in level)), None)
+        )
         for k in level:
             own[k] = label
+    if not any(own):
+        return None
+    if higher is None:
+        needs.add(
+            f"--score {named}: it is not known whether higher or lower is better; "
+            "add --score-order max or --score-order min"
+        )
     return own
 
 
@@ -474,22 +517,40 @@ def score_columns(
 ) -> tuple[str | None, bool, list[str | None]]:
     """The score label, whether higher is better, and the column each input is ranked by.
 
-    One column for all (:func:`score_column`), or, for refined particles and new picks
-    ordered by ``--prefer`` with no known score in common, each input its own
-    (:func:`_own_scores`), every one higher-is-better.
+    One column for all (:func:`score_column`), or, for inputs ordered by ``--prefer`` with no
+    score in common, each ``--prefer`` level its own (:func:`_own_scores`; None: file order).
     """
-    own = _own_scores(parts, score_read)
+    own = _own_scores(parts, score_read, needs)
     if own:
-        return _own_label(parts, own), True, list(own)
+        named = score_read.score not in ("auto", "none")
+        higher = score_direction(score_read.score.lstrip("_"), score_read.score_order) if named else True
+        return _own_label(parts, own), higher is not False, list(own)
     label, higher = score_column(parts, score_read, warn, needs)
     return label, higher, [label] * len(parts)
 
 
-def _own_label(parts: Sequence[ParticleTable], own: list[str]) -> str:
+def level_scores(scores: np.ndarray | None, n: int, own: str | None, score_label: str | None) -> np.ndarray | None:
+    """An input's ``n`` scores as the job ranks them, read from its own column ``own`` (:func:`score_columns`).
+
+    RELION's -999 (no score) of its own column made NaN, as the job does for the set's one column;
+    a ``--prefer`` level with no score all NaN (its duplicates in file order, after any scored one).
+    """
+    if own != score_label and scores is not None:
+        return scores_without_none(scores, own)
+    if score_label and own is None:
+        return np.full(n, np.nan)
+    return scores
+
+
+#: How the summary names a ``--prefer`` level ranked by no score: its duplicates keep the first in file order.
+NO_LEVEL_SCORE = "no score, file order"
+
+
+def _own_label(parts: Sequence[ParticleTable], own: list[str | None]) -> str:
     """The score label of inputs each ranked by its own column: each column with the inputs it ranks."""
     by_label: dict[str, list[str]] = {}
     for part, label in zip(parts, own):
-        by_label.setdefault(label, []).append(part.label)
+        by_label.setdefault(label or NO_LEVEL_SCORE, []).append(part.label)
     return "; ".join(f"{label} ({', '.join(names)})" for label, names in by_label.items())
 
 

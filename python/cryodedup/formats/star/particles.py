@@ -10,7 +10,7 @@ rejected file (each input to files of its own where their columns differ).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -22,7 +22,7 @@ import cryodedup._core as _core
 
 from ...algo.audit import read_halves
 from ...algo.filaments import tube_ids
-from ...algo.priority import has_none_scores, scores_without_none
+from ...algo.priority import has_none_scores
 from ...errors import CryodedupError, InputFileError
 from ...labels import distinct_labels
 from ...outputs import write_error
@@ -55,6 +55,7 @@ from .particle_table import (
     ParticleStar,
     check_angle_ranges,
     choose_columns,
+    level_scores,
     merged_columns,
     score_column,
     score_columns,
@@ -236,8 +237,7 @@ def _read_star_files(
         scan, found_by_name = _scan_input(
             part, part_scores[k], scales[k], row_read.images, listed, wanted, split, labels, log
         )
-        if part_scores[k] != score_label and scan.scores is not None:  # (RELION's -999: no score, of its own column)
-            scan.scores = scores_without_none(scan.scores, part_scores[k])
+        scan.scores = level_scores(scan.scores, len(scan.groups), part_scores[k], score_label)
         typed = typed_tomogram_psize(part, scan.key_names, scales[k].mic_psize, tomograms)
         if typed is not None:  # (refused before any output, as a single-particle file's typed pixel size)
             scales[k].judge_psize(typed, warn)
@@ -264,7 +264,7 @@ def _read_star_files(
     needs.check()
     split = split if split and split.keep is not None else None
     writer = StarWriter(parts, labels, rows.counts(), Path(outdir), split, merged=merged)
-    particles = rows.particle_set(score_label, higher, writer, split)
+    particles = rows.particle_set(score_label, higher, writer, split, part_scores)
     if merged.combined and (renumbered := renumbered_optics_groups(parts, labels)):
         particles.summary["optics_groups_renumbered"] = renumbered
     return particles
@@ -398,7 +398,7 @@ class _Rows:
         return {"poses": np.concatenate(poses), "pose_kind": "rotvec", "pose_label": TOMOGRAM_POSE}
 
     def particle_set(
-        self, score_label: str | None, higher: bool, writer: StarWriter, split: Split | None
+        self, score_label: str | None, higher: bool, writer: StarWriter, split: Split | None, own: Sequence[str | None]
     ) -> ParticleSet:
         """All inputs' rows as one set, written by ``writer`` (``decided`` where the scan decided them: ``split``)."""
         scans, parts = self.scans, self.parts
@@ -438,6 +438,7 @@ class _Rows:
             scores=_joined([s.scores for s in scans]) if score_label else None,
             score_label=score_label,
             higher_is_better=higher,
+            scores_per_level=any(label != score_label for label in own),
             shift=", ".join(parts[0].columns.origins) or "none",
             read_files=[p.path for p in parts],
             writer=writer,

@@ -452,6 +452,18 @@ class ParticlePlan:
         return self.deciding.distances
 
 
+def _score_read(score: str, order: str, deciding: Deciding) -> ScoreRead:
+    """What the readers are asked of the score: ``--score``, its order, and what the decision does with it."""
+    return ScoreRead(
+        score,
+        order,
+        deciding.score_normalize,
+        deciding.seed,
+        bool(deciding.prefer),
+        decides=not deciding.remove_entirely,  # (--remove-entirely: no score decides)
+    )
+
+
 def plan(options: ParticleOptions) -> ParticlePlan:
     """The job's plan from its options: the one function that reads them (checked first by ``options.check()``)."""
     base = Distance(options.min_dist, options.min_dist_z, options.min_dist_ellipsoid)
@@ -487,7 +499,7 @@ def plan(options: ParticleOptions) -> ParticlePlan:
         score_normalize=options.score_normalize,
         prefer=tuple(options.prefer),
         filament_mode=options.filament_mode,
-        max_angle=options.max_angle,
+        max_angle=options.max_angle or None,  # (0: positions only, as in audit: orientations not compared)
         sym=options.sym,
         same_image=options.same_image,
         min_support=options.min_support,
@@ -522,9 +534,7 @@ def plan(options: ParticleOptions) -> ParticlePlan:
         float(options.min_dist),
     )
     rows = _row_read(deciding, species, registration, options.symmetry_copies, options.insist_angles)
-    score = ScoreRead(
-        options.score, options.score_order, deciding.score_normalize, deciding.seed, bool(deciding.prefer)
-    )
+    score = _score_read(options.score, options.score_order, deciding)
     request = ReadRequest(scale, score, rows, copick, options.output_format, bool(registration.transforms))
     one_pass = deciding.duplicate_rule if _one_pass_allowed(deciding, species, output, options.update) else None
     read = _read_plan(request, deciding, output, species, dict(options.input_psize), tuple(options.datasets), one_pass)

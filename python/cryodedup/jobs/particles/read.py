@@ -235,10 +235,12 @@ def read_checked(
     assign_species(particles, plan.species)
     if is_picker_output(paths[0]):
         warn_inputs_apart(particles, warn)
-    elif raw := raw_picker_scores(
-        particles,
-        normalisation(plan.request.score_read.score_normalize).one_scale,
-        _levels_of(held, len(particles.inputs)),
+    elif not plan.remove_entirely and (  # (--remove-entirely: no score decides, whatever its scale)
+        raw := raw_picker_scores(
+            particles,
+            normalisation(plan.request.score_read.score_normalize).one_scale,
+            _levels_of(held, len(particles.inputs)),
+        )
     ):
         warn(raw)  # (picker inputs: their reader says it, naming each picker's score)
     if particles.decided is None:  # (a one-pass scan decided every row: its core refused these already)

@@ -102,6 +102,8 @@ def start_core_record(particles: ParticleSet, record: Rejections, path: Path) ->
     and picks), images without the runs' names, inputs whose rows interleave, or rows beyond
     32-bit numbers are written by :func:`write_decisions`.
     """
+    if particles.pick_sets:
+        return None  # (copick: its record names each pick's object, a column the core's record has not)
     images = particles.images
     inputs = np.asarray(particles.input_of)
     numbered = particles.row_names if isinstance(particles.row_names, NumberedNames) else None
@@ -341,6 +343,23 @@ def _names(particles: ParticleSet, rows: np.ndarray) -> list[str]:
     return [""] * rows.size if particles.images is None else particles.images.names(rows)
 
 
+def _objects(
+    particles: ParticleSet, rows: np.ndarray, partners: np.ndarray, has: np.ndarray, column: str = "object"
+) -> dict[str, np.ndarray]:
+    """copick: each of ``rows``' object (its pickable object's name; '' where it has no partner), as ``column``.
+
+    A copick project's picks of several objects share their runs and pick sets: without the object a
+    rejected pick and its partner could not be told (across objects, ``--cross-species``, they differ).
+    Other inputs: no column.
+    """
+    if not particles.pick_sets or particles.species is None:
+        return {}
+    names = np.asarray(particles.species_names, dtype=object)[np.asarray(particles.species)[rows]]
+    if rows is partners:
+        names = np.where(has, names, "")
+    return {column: names}
+
+
 def table(particles: ParticleSet, record: Rejections) -> dict[str, list | np.ndarray]:
     """The record's columns, in the order of ``decisions.csv`` (a DataFrame's, in the API)."""
     has = record.partners >= 0
@@ -358,9 +377,11 @@ def table(particles: ParticleSet, record: Rejections) -> dict[str, list | np.nda
         "row": place[: record.rows.size],
         "particle": all_names[: record.rows.size],
         "micrograph": np.asarray(particles.mic_names, dtype=object)[particles.groups[record.rows]],
+        **_objects(particles, record.rows, partners, has),
         "kept_input": np.where(has, names[inputs[partners]], np.where(earlier, KEPT_EARLIER, "")),
         "kept_row": np.where(has, place[record.rows.size :], -1),
         "kept_particle": partner_names,
+        **_objects(particles, partners, partners, has, "kept_object"),
         "distance_A": record.distance,
     }
     if record.angle is not None:

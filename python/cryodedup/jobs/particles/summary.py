@@ -117,7 +117,8 @@ class ParticleSummary:
     score: Score | None = field(
         default=None,
         metadata=_doc(
-            "the ranking: `column`, `order`; `normalized` (`--score-normalize`), `scale`, `without_score`, `ties`",
+            "the ranking: `column`, `order`; `per_level` (each `--prefer` level ranked by a score of its own), "
+            "`normalized` (`--score-normalize`), `scale`, `without_score`, `ties`",
             always=True,
         ),
     )
@@ -139,7 +140,11 @@ class ParticleSummary:
         default_factory=dict, metadata=_doc("what the readers found (keys of their own, at this place of the document)")
     )
     priority: Priority | None = field(
-        default=None, metadata=_doc("`--prefer`: the order of the inputs, and the groups each decided")
+        default=None,
+        metadata=_doc(
+            "`--prefer`: the order of the inputs, and the groups each decided; `within_levels`: what decided the "
+            "rest when not one score (each level's own score, or the random order)"
+        ),
     )
     selection: BestSelection | None = field(
         default=None,
@@ -295,8 +300,10 @@ def summarize(
     counts = particles.counts()
     kept = particles.counts(decision.keep)
     n_kept = int(np.count_nonzero(decision.keep))
-    score = _score_summary(particles, decision, rule.seed, summed=rule.select == "best-score")
-    priority = _priority_of(particles, decision, rule.remove_entirely)
+    score = _score_summary(
+        particles, decision, rule.seed, summed=rule.select == "best-score", ranked=not rule.remove_entirely
+    )
+    priority = _priority_of(particles, decision, rule.remove_entirely, rule.seed)
     mask_and_edge = _mask_and_edge(decision, rule)
     own_frame = _own_frame(particles, rule)
     filaments = None if particles.tubes is None else _filaments(particles, rule.filament_mode)
@@ -391,11 +398,11 @@ def _species(particles: ParticleSet, decision: Decision, rule: Distances) -> Spe
     return Species(tuple(names), per_species, rule.z_by_species, cross)
 
 
-def _priority_of(particles: ParticleSet, decision: Decision, remove_entirely: bool) -> Priority | None:
+def _priority_of(particles: ParticleSet, decision: Decision, remove_entirely: bool, seed: int) -> Priority | None:
     """The summary's ``priority``: what each ``--prefer`` level decided (None without it)."""
     if decision.levels is None or decision.preference is None:
         return None
-    return _priority(particles, decision, remove_entirely, decision.ties.by_priority)
+    return _priority(particles, decision, remove_entirely, decision.ties.by_priority, seed)
 
 
 #: The summary's mode for each ``--select`` (greedy: the default's words).
@@ -451,7 +458,7 @@ def _selection(decision: Decision) -> BestSelection | None:
     return BestSelection(**asdict(counts))
 
 
-def _priority(particles: ParticleSet, decision: Decision, remove_entirely: bool, tied: int) -> Priority:
+def _priority(particles: ParticleSet, decision: Decision, remove_entirely: bool, tied: int, seed: int) -> Priority:
     """The summary's ``priority``: the inputs' order (``--prefer``) and the groups each level decided.
 
     ``tied``: the groups priority decided between rows tied on the score (``decision.ties``).
@@ -469,6 +476,10 @@ def _priority(particles: ParticleSet, decision: Decision, remove_entirely: bool,
         )
     counts = decision.priority or PriorityCounts(0, [], 0)
     scored = ranking_scores(particles, decision)[0] is not None
+    within = "score" if scored else f"the random order (seed {seed})"
+    if particles.scores_per_level and decision.ranked_scores is None:
+        # Scores of different levels are never compared: "the score would have chosen another" means nothing.
+        scored, within = False, "each level's own score (file order in a level with none)"
     return Priority(
         tuple(names),
         inputs,
@@ -477,13 +488,17 @@ def _priority(particles: ParticleSet, decision: Decision, remove_entirely: bool,
         won_by=tuple((names[level], int(n)) for level, n in enumerate(counts.by_priority) if n),
         against_score=int(counts.against_score) if scored else None,
         tied_on_score=int(tied),
+        within_levels=within,
     )
 
 
-def _score_summary(particles: ParticleSet, decision: Decision, seed: int, summed: bool = False) -> Score:
+def _score_summary(
+    particles: ParticleSet, decision: Decision, seed: int, summed: bool = False, ranked: bool = True
+) -> Score:
     """The summary's ``score``: the column and order the rows were ranked by, and how the scores were compared.
 
     ``ties_by_input_order``: the groups tied on the score that the inputs' order decided (``decision.ties``).
+    ``ranked`` False (``--remove-entirely``): no score decided, so their scales are not said.
     """
     score_label, entry = particles.score_label, decision.normalisation
     normalized = None if entry is None else entry.summary
@@ -493,10 +508,11 @@ def _score_summary(particles: ParticleSet, decision: Decision, seed: int, summed
         column=score_label,
         order=("max" if particles.higher_is_better else "min") if score_label else f"random (seed {seed})",
         normalized=normalized if score_label and normalized else None,
-        scale=scale if raw_picker_scores(particles, one_scale, decision.levels) else None,
+        scale=scale if ranked and raw_picker_scores(particles, one_scale, decision.levels) else None,
         without_score=int(count_without_score(particles.scores)),
         ties_by_input_order=int(decision.ties.by_input_order),
         summed=summed,
+        per_level=particles.scores_per_level and decision.ranked_scores is None,
     )
 
 

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ...formats.sniff import is_optimisation_set
+from ...formats.sniff import is_optimisation_set, may_be_import_list, may_be_tomograms_star
 from ...outputs import AtomicOutputs, scratch_files
 from ...particle_set import ParticleSet, Warn
 from ...report.sections.run import Outputs
@@ -55,7 +56,7 @@ def write_particles(
         particles.writer.apart = Apart(np.asarray(particles.species), particles.species_names, "species")
     start = time.perf_counter()
     outputs = {subset: [str(p) for p in files] for subset, files in particles.writer.write(keep, force, halves).items()}
-    outputs = next_optimisation_set(source, outputs, output.project_dir, force, warn)
+    outputs = next_optimisation_set(source, outputs, output, force, warn)
     return outputs, time.perf_counter() - start
 
 
@@ -128,7 +129,7 @@ def write_record(
 
 
 def next_optimisation_set(
-    source: Source, outputs: dict[str, list[str]], project_dir: Path | None, force: bool, warn: Warn
+    source: Source, outputs: dict[str, list[str]], output: OutputPlan, force: bool, warn: Warn
 ) -> dict[str, list[str]]:
     """The outputs with ``optimisation_set.star`` where the inputs were RELION 5 optimisation sets.
 
@@ -136,11 +137,16 @@ def next_optimisation_set(
     reference maps ...), so that RELION's next job takes it as it is. Written where every
     input is an optimisation set naming the same other files, and the kept particles are one
     STAR file; else said, not written (the other files would not fit every particle kept).
+    Particle STAR files read with a tomograms STAR (``--micrographs``) get one naming it
+    (:func:`_tomograms_set`).
     """
+    project_dir = output.project_dir
     inputs = source.paths if isinstance(source, Files) else []
     kept_files = Outputs.of(outputs).files("kept")
-    if not kept_files or not any(is_optimisation_set(path) for path in inputs):
+    if not kept_files or not inputs:
         return outputs  # (none written: --audit, or data in memory)
+    if not any(is_optimisation_set(path) for path in inputs):
+        return _tomograms_set(inputs, outputs, kept_files, output, force, warn)
     from ...formats.star.optimisation_set import read_optimisation_set, unlisted, write_optimisation_set
 
     why = ""
@@ -158,3 +164,36 @@ def next_optimisation_set(
             return {**outputs, "optimisation_set": [str(written)]}
     warn(f"no optimisation_set.star written for the kept particles: {why}; write one naming them to continue")
     return outputs
+
+
+def _tomograms_set(
+    inputs: list[Path],
+    outputs: dict[str, list[str]],
+    kept_files: Sequence[str],
+    output: OutputPlan,
+    force: bool,
+    warn: Warn,
+) -> dict[str, list[str]]:
+    """``optimisation_set.star`` for particle STAR files read with a tomograms STAR: the two files it names.
+
+    ``run_data.star`` with ``--micrographs tomograms.star``: the kept particles and that tomograms
+    file, as RELION 5's next job takes them. Not for import lists (an Import job takes their kept
+    list) nor other formats; said, not written, where the kept particles are several files (the
+    inputs' columns differ).
+    """
+    micrographs = output.micrographs
+    if micrographs is None or not all(p.suffix == ".star" and not may_be_import_list(p) for p in inputs):
+        return outputs
+    if not may_be_tomograms_star(micrographs):
+        return outputs  # (a micrographs STAR: single particles, no optimisation set)
+    from ...formats.star.optimisation_set import of_tomograms, write_optimisation_set
+
+    kept = [Path(p) for p in kept_files if str(p).endswith(".star")]
+    if len(kept) != 1:
+        warn(
+            f"no optimisation_set.star written for the kept particles: they are {len(kept)} files; write one "
+            f"naming them and {micrographs} to continue"
+        )
+        return outputs
+    written = write_optimisation_set(of_tomograms(micrographs, output.project_dir), kept[0], kept[0].parent, force)
+    return {**outputs, "optimisation_set": [str(written)]}

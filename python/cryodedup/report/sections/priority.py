@@ -23,7 +23,9 @@ class Priority(Section):
     ``removed`` alone ((level, particles removed), in order): no group has a winner. Else the
     groups, those decided by priority, ``won_by`` ((level, groups), in order, none at 0),
     ``against_score`` (with scores: decided by priority where the score chose another pick)
-    and ``tied_on_score`` (said when not 0).
+    and ``tied_on_score`` (said when not 0). ``within_levels``: what decided the groups priority did
+    not: the score, the seeded random order (no score), or each level's own score (``--prefer``
+    levels ranked each by a score of its own, file order in a level with none).
     """
 
     key: ClassVar[str] = "priority"
@@ -36,6 +38,7 @@ class Priority(Section):
     won_by: tuple[tuple[str, int], ...] = ()
     against_score: int | None = None
     tied_on_score: int = 0
+    within_levels: str = "score"
 
     def rows(self, unit: str) -> list[Row]:
         """One row: the order, then what priority decided (or, removing entirely, that it decided nothing)."""
@@ -57,7 +60,7 @@ class Priority(Section):
             won += f"; {self.tied_on_score:,} tied on the score"
         text = (
             f"{order}\n{counted(self.groups, 'group')} of duplicates: {self.by_priority:,} decided by priority"
-            f"{f' ({won})' if won else ''}, {self.groups - self.by_priority:,} by score"
+            f"{f' ({won})' if won else ''}, {self.groups - self.by_priority:,} by {self.within_levels}"
         )
         return [("Priority", text)]
 
@@ -80,4 +83,6 @@ class Priority(Section):
             document["against_score"] = self.against_score
         if self.tied_on_score:
             document["tied_on_score"] = self.tied_on_score
+        if self.within_levels != "score":
+            document["within_levels"] = self.within_levels
         return document

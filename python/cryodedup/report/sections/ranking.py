@@ -18,7 +18,8 @@ class Score(Section):
     ``normalized``: the normalisation's words (``--score-normalize``); ``scale``: the inputs'
     scores compared as read though on different scales; ``without_score``: picks without one
     (ranked last; weighing 0 where ``summed``, ``--select best-score``); ``ties_by_input_order``: the
-    groups tied on the score that the inputs' order decided.
+    groups tied on the score that the inputs' order decided; ``per_level``: each ``--prefer`` level
+    ranked by a score of its own (picks without one: last in their level, in file order).
     """
 
     key: ClassVar[str] = "score"
@@ -30,6 +31,7 @@ class Score(Section):
     without_score: int = 0
     ties_by_input_order: int = 0
     summed: bool = False
+    per_level: bool = False
 
     @property
     def ties_message(self) -> str:
@@ -46,7 +48,10 @@ class Score(Section):
         if self.scale:
             text += f"; {self.scale} (--score-normalize rank)"
         if self.without_score:
-            fate = " (NaN or infinite): weigh 0 in the score sum" if self.summed else ": ranked last"
+            if self.summed:
+                fate = " (NaN or infinite): weigh 0 in the score sum"
+            else:
+                fate = ": ranked last in their --prefer level, in file order" if self.per_level else ": ranked last"
             text += f"\n{counted(self.without_score, 'pick')} without a score{fate}"
         if self.ties_by_input_order:
             text += f"\n{self.ties_message}"
@@ -55,6 +60,8 @@ class Score(Section):
     def to_json(self) -> dict[str, Any]:
         """``column``, ``order``; ``normalized``, ``scale``, ``without_score`` and ``ties`` where they apply."""
         document: dict[str, Any] = {"column": self.column, "order": self.order}
+        if self.per_level:
+            document["per_level"] = True
         if self.normalized is not None:
             document["normalized"] = self.normalized
         if self.scale is not None:
