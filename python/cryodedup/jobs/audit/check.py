@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from ...algo.audit import halfset_audit
+from ...algo.fsc import half_sizes, straddling_offsets
 from ...algo.same_image import same_image_pairs
 from ...errors import CryodedupError, InputFileError, PixelSizeError
 from ...formats.cryosparc.dataset import CsFile
@@ -62,6 +63,10 @@ class SetAudit:
     symmetry: str | None = None
     #: The micrographs STAR its pixel size was read from (a set that does not give it), None: none needed.
     micrographs: str | None = None
+    #: The rows in each half-set (with half-sets), and the offset (Å) between the centres of each straddling
+    #: pair: what the shared fraction of the half-maps' noise is made of (:mod:`cryodedup.algo.fsc`).
+    half_sizes: tuple[int, int] | None = None
+    straddling_offsets_A: np.ndarray | None = field(default=None, compare=False, repr=False)
 
     @property
     def fraction(self) -> float:
@@ -170,6 +175,8 @@ def audit_set(
         max_angle_deg=max_angle,
         symmetry=symmetry,
         micrographs=used,
+        half_sizes=half_sizes(particles),
+        straddling_offsets_A=straddling_offsets(particles, decision.suppressed_by),
     )
 
 

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ...algo.fsc import FscEstimate
 from ...errors import CryodedupError
 from ...formats.cryosparc.jobs import job_folders
 from ...labels import counted
@@ -24,6 +25,7 @@ from ...options.species import DEFAULT_MIN_DIST
 from ...particle_set import Log
 from .advice import redo_command
 from .check import SetAudit, audit_set
+from .fsc import fsc_effect, refinement_estimate
 from .project import Job, Project, cryosparc_project, relion_project
 
 __all__ = ["audit_project", "audit_rows", "fitted_rows", "redo_commands", "write_audit_page"]
@@ -75,6 +77,9 @@ class JobAudit:
     line: str = ""
     #: A refinement to redo: the command its line ends with, which writes the set to refine again.
     command: str = ""
+    #: A refinement's FSC and what its straddling duplicates did to it (None: no FSC found), and why none was read.
+    fsc: FscEstimate | None = None
+    fsc_note: str = ""
 
     @property
     def duplicates(self) -> int:
@@ -111,6 +116,7 @@ class JobAudit:
             "verdict": self.verdict,
             "line": self.line,
             "command": self.command or None,
+            "fsc": self.fsc.to_json() if self.fsc is not None else None,
         }
 
 
@@ -277,6 +283,8 @@ def audit_project(
     for name, audit in audits.items():
         audit.min_dist_A, audit.distance_reason = distances[name]
         _audit_sets(project, audit, say, max_angle or None)
+        if audit.job.refinement and audit.worst is not None:
+            audit.fsc, audit.fsc_note = refinement_estimate(project, audit.job, audit.worst)
     _trace(project, audits)
     for audit in audits.values():
         audit.verdict, audit.line = _verdict(audit, audits, project, negligible)
@@ -496,15 +504,23 @@ def _sets_verdict(audit: JobAudit, audits: dict[str, JobAudit], project: Project
     entered = ", ".join(_entry_words(entry, audits, project) for entry in audit.entered_at)
     if worst.straddles and audit.job.refinement:
         pieces = _straddling_words(worst, within)
-        if 100 * worst.fraction < negligible and not worst.same_image_straddling:
+        effect = fsc_effect(audit.fsc, negligible) if audit.fsc is not None else None
+        if effect is not None and not effect.matters:
+            return NEGLIGIBLE, (
+                f"{name}: {' and '.join(pieces)}; {effect.words}: negligible (under {negligible:g} Fourier shell; "
+                f"--negligible sets the change), nothing to redo (duplicates entered at {entered})"
+            )
+        if effect is None and 100 * worst.fraction < negligible and not worst.same_image_straddling:
             return NEGLIGIBLE, (
                 f"{name}: {' and '.join(pieces)}: negligible (under {negligible:g} % of its particles; "
-                f"--negligible sets the share), nothing to redo (duplicates entered at {entered})"
+                f"{_no_fsc_words(audit)}--negligible sets the share), nothing to redo (duplicates entered at {entered})"
             )
         failed = " (the job failed)" if audit.job.status == "Failed" else ""
+        said = f"; {effect.words}" if effect is not None else ""
         return (
             REDO,
-            f"{name}{failed}: {' and '.join(pieces)}: its FSC may be inflated; {_redo_words(audit, audits, project)}",
+            f"{name}{failed}: {' and '.join(pieces)}{said}: its FSC may be inflated; "
+            f"{_redo_words(audit, audits, project)}",
         )
     if audit.duplicates:
         count = f"{_pairs(worst.duplicate_pairs)} {within} in {counted(worst.particles, 'particle')}"
@@ -525,6 +541,11 @@ def _sets_verdict(audit: JobAudit, audits: dict[str, JobAudit], project: Project
             return ENTERED, f"{name}: {count}{halves}: duplicates entered here; deduplicate its particles"
         return INHERITED, f"{name}: {count}{halves} (duplicates entered at {entered})"
     return CLEAN, f"{name}: {counted(worst.particles, 'particle')}, no duplicates {within}"
+
+
+def _no_fsc_words(audit: JobAudit) -> str:
+    """Why a refinement's verdict goes by the share of its particles: no FSC found, or none read."""
+    return f"{audit.fsc_note or 'no FSC found'}, judged by the share; "
 
 
 def _unturned_origins(audit: JobAudit, project: Project) -> str:

@@ -1,0 +1,105 @@
+"""A refinement's FSC as RELION writes it: ``run_model.star``'s gold-standard FSC, ``postprocess.star``'s curves.
+
+- ``run_model.star`` (Refine3D, written by ``MlModel::write``): ``data_model_general`` holds
+  ``rlnOriginalImageSize`` and ``rlnPixelSize``; ``data_model_class_1`` a row per shell with
+  ``rlnResolution`` (1/Å), ``rlnAngstromResolution`` and ``rlnGoldStandardFsc``: the FSC between
+  the unmasked half-maps (or masked by the solvent mask with ``--solvent_correct_fsc``), shells past
+  the last iteration's image size 0.
+- ``postprocess.star`` (PostProcess): ``data_general`` holds ``rlnFinalResolution``; ``data_fsc`` a
+  row per shell with ``rlnResolution`` and ``rlnFourierShellCorrelationCorrected`` (the masked FSC
+  corrected by phase randomisation: the curve RELION reports the resolution from), beside
+  ``rlnFourierShellCorrelationUnmaskedMaps`` and ``rlnFourierShellCorrelationMaskedMaps``; without a
+  mask (``relion_postprocess`` given none, RELION 3.1.3) the unmasked curve alone, read then.
+  ``rlnFinalResolution`` is the last shell above 0.143 (``postprocess.cpp``).
+
+Either read as an :class:`FscCurve`: its shells' frequency and FSC, and which curve it is.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ...errors import InputFileError
+from .file import StarFile, is_number
+
+__all__ = ["FscCurve", "read_fsc", "read_model_fsc", "read_postprocess_fsc"]
+
+MODEL_BLOCK, MODEL_FSC = "model_class_1", "rlnGoldStandardFsc"
+POSTPROCESS_BLOCK, POSTPROCESS_FSC = "fsc", "rlnFourierShellCorrelationCorrected"
+POSTPROCESS_UNMASKED = "rlnFourierShellCorrelationUnmaskedMaps"
+RESOLUTION = "rlnResolution"
+
+
+@dataclass(frozen=True)
+class FscCurve:
+    """An FSC shell by shell from the origin: ``frequency`` (1/Å), ``fsc``; ``curve`` says which (file: label)."""
+
+    curve: str
+    frequency: np.ndarray
+    fsc: np.ndarray
+    #: The resolution (Å) the program itself reported, where the file says it (PostProcess's rlnFinalResolution).
+    reported_A: float | None = None
+
+
+def read_model_fsc(path: Path, shown: str | None = None) -> FscCurve:
+    """``run_model.star``'s gold-standard FSC (class 1), up to the last shell the refinement reached.
+
+    ``shown``: the file's name as the curve names it (the project-relative path), else ``path``.
+    """
+    star = StarFile(path)
+    frequency, fsc = _columns(star, MODEL_BLOCK, MODEL_FSC)
+    reached = np.flatnonzero(fsc != 0.0)  # (shells past the last iteration's image size are written 0)
+    last = int(reached[-1]) + 1 if reached.size else len(fsc)
+    return FscCurve(f"{shown or path}: {MODEL_FSC} (as refined)", frequency[:last], fsc[:last])
+
+
+def read_postprocess_fsc(path: Path, shown: str | None = None) -> FscCurve:
+    """``postprocess.star``'s corrected FSC (masked, phase-randomisation corrected) and its final resolution.
+
+    Without a mask, its unmasked curve (the only one RELION writes then).
+    """
+    star = StarFile(path)
+    block = star.block(POSTPROCESS_BLOCK)
+    masked = block is None or POSTPROCESS_FSC in (block.labels or ())
+    label = POSTPROCESS_FSC if masked else POSTPROCESS_UNMASKED
+    frequency, fsc = _columns(star, POSTPROCESS_BLOCK, label)
+    general = {label: value for block in star.blocks if block.name == "general" for label, value in block.pairs}
+    final = general.get("rlnFinalResolution", "").strip()
+    reported = float(final) if is_number(final) else None
+    which = "masked, corrected" if masked else "unmasked: no mask given"
+    return FscCurve(f"{shown or path}: {label} ({which})", frequency, fsc, reported)
+
+
+def read_fsc(path: Path) -> FscCurve:
+    """An FSC file given by hand: a ``postprocess.star`` (its ``data_fsc``) or a ``run_model.star``; else an error."""
+    star = StarFile(path)
+    if star.block(POSTPROCESS_BLOCK) is not None:
+        return read_postprocess_fsc(path)
+    if star.block(MODEL_BLOCK) is not None:
+        return read_model_fsc(path)
+    raise InputFileError(
+        f"{path}: no data_{POSTPROCESS_BLOCK} (RELION's postprocess.star) and no data_{MODEL_BLOCK} "
+        "(RELION's run_model.star); give one of those as the FSC"
+    )
+
+
+def _columns(star: StarFile, name: str, label: str) -> tuple[np.ndarray, np.ndarray]:
+    """The block's ``rlnResolution`` and ``label`` columns as numbers; an error naming what is missing."""
+    block = star.block(name)
+    if block is None:
+        raise InputFileError(f"{star.path}: no data_{name} loop; expected RELION's FSC table there")
+    table = star.table(block)
+    for wanted in (RESOLUTION, label):
+        if wanted not in table.labels:
+            raise InputFileError(f"{star.path}: data_{name} has no _{wanted} column")
+    try:
+        frequency = np.array([float(v) for v in table.column(RESOLUTION)])
+        fsc = np.array([float(v) for v in table.column(label)])
+    except ValueError as err:
+        raise InputFileError(f"{star.path}: data_{name}: a value that is not a number ({err})") from None
+    if frequency.size < 2:
+        raise InputFileError(f"{star.path}: data_{name} has {frequency.size} shell(s); an FSC needs several")
+    return frequency, fsc
