@@ -54,7 +54,7 @@ def _fsc_files(project: Project, job: Job) -> list[Path]:
 
 
 def refinement_estimate(project: Project, job: Job, audit: SetAudit) -> tuple[FscEstimate | None, str]:
-    """The estimate for a refinement's set from its FSC (None where none is found or it has no half-sets), and why not."""
+    """The estimate for a refinement's set from its FSC (None: none found, or no half-sets), and why none was read."""
     curve, why = refinement_fsc(project, job)
     return (None, why) if curve is None else (set_estimate(curve, audit), "")
 
