@@ -68,7 +68,7 @@ def half_sizes(particles: ParticleSet) -> tuple[int, int]:
 
 
 def shared_fraction(shared_images: float, n1: int, n2: int) -> float:
-    """The shared fraction f = k / sqrt(n1 n2): the share of the half-maps' noise they have in common (0 for an empty half)."""
+    """The shared fraction f = k / sqrt(n1 n2): the half-maps' noise they share (0 for an empty half)."""
     return float(shared_images / np.sqrt(n1 * n2)) if n1 and n2 else 0.0
 
 
