@@ -30,7 +30,7 @@ __all__ = [
     "estimate",
     "half_sizes",
     "shared_fraction",
-    "straddling_offsets",
+    "straddling_pairs",
     "without_duplicates",
 ]
 
@@ -47,17 +47,17 @@ def box_overlap(offsets_A: np.ndarray, box_A: float) -> np.ndarray:
     return np.prod(np.clip(1.0 - offsets / box_A, 0.0, 1.0), axis=1)
 
 
-def straddling_offsets(particles: ParticleSet, suppressed_by: np.ndarray) -> np.ndarray:
-    """The offset (Å) between the two centres of each duplicate pair whose particles sit in different half-sets.
+def straddling_pairs(particles: ParticleSet, suppressed_by: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The rows (first, second) of each duplicate pair whose particles sit in different half-sets.
 
     The pairs of :func:`cryodedup.algo.audit.distance_pairs` (those of one image at two centres are counted
-    whole apart); the centres as the set gives them (origins subtracted).
+    whole apart).
     """
     assert particles.halfsets is not None
     a, b = distance_pairs(particles, suppressed_by)
     half = particles.halfsets.half
     across = half[a] != half[b]
-    return np.asarray(particles.centres[a[across]] - particles.centres[b[across]], dtype=np.float64)
+    return a[across], b[across]
 
 
 def half_sizes(particles: ParticleSet) -> tuple[int, int]:

@@ -12,7 +12,10 @@
   mask (``relion_postprocess`` given none, RELION 3.1.3) the unmasked curve alone, read then.
   ``rlnFinalResolution`` is the last shell above 0.143 (``postprocess.cpp``).
 
-Either read as an :class:`FscCurve`: its shells' frequency and FSC, and which curve it is.
+Either read as an :class:`FscCurve`: its shells' frequency and FSC, and which curve it is; and
+``relion_image_handler --fsc``'s table (``data_fsc``, ``rlnFourierShellCorrelation``: unmasked),
+given by hand. :func:`read_origins` reads a particle STAR's origins in Å, where the boxes of a
+refinement's particles were cut (the coordinates) differing from its centres by them.
 """
 
 from __future__ import annotations
@@ -25,11 +28,12 @@ import numpy as np
 from ...errors import InputFileError
 from .file import StarFile, is_number
 
-__all__ = ["FscCurve", "read_fsc", "read_model_fsc", "read_postprocess_fsc"]
+__all__ = ["FscCurve", "read_fsc", "read_model_fsc", "read_origins", "read_postprocess_fsc"]
 
 MODEL_BLOCK, MODEL_FSC = "model_class_1", "rlnGoldStandardFsc"
 POSTPROCESS_BLOCK, POSTPROCESS_FSC = "fsc", "rlnFourierShellCorrelationCorrected"
 POSTPROCESS_UNMASKED = "rlnFourierShellCorrelationUnmaskedMaps"
+IMAGE_HANDLER_FSC = "rlnFourierShellCorrelation"
 RESOLUTION = "rlnResolution"
 
 
@@ -63,8 +67,11 @@ def read_postprocess_fsc(path: Path, shown: str | None = None) -> FscCurve:
     """
     star = StarFile(path)
     block = star.block(POSTPROCESS_BLOCK)
-    masked = block is None or POSTPROCESS_FSC in (block.labels or ())
+    labels = (block.labels or ()) if block is not None else ()
+    masked = block is None or POSTPROCESS_FSC in labels
     label = POSTPROCESS_FSC if masked else POSTPROCESS_UNMASKED
+    if not masked and POSTPROCESS_UNMASKED not in labels and IMAGE_HANDLER_FSC in labels:
+        label = IMAGE_HANDLER_FSC  # (relion_image_handler --fsc's table: the half-maps' FSC, unmasked)
     frequency, fsc = _columns(star, POSTPROCESS_BLOCK, label)
     general = {label: value for block in star.blocks if block.name == "general" for label, value in block.pairs}
     final = general.get("rlnFinalResolution", "").strip()
@@ -84,6 +91,20 @@ def read_fsc(path: Path) -> FscCurve:
         f"{path}: no data_{POSTPROCESS_BLOCK} (RELION's postprocess.star) and no data_{MODEL_BLOCK} "
         "(RELION's run_model.star); give one of those as the FSC"
     )
+
+
+def read_origins(path: Path, labels: list[str]) -> np.ndarray | None:
+    """A particle STAR's origins (Å) of each row, (n, len(labels)); None where its particles loop lacks them.
+
+    None too for RELION 5's subtomograms (rlnTomoSubtomogramRot): their origins turn with each subtomogram.
+    """
+    star = StarFile(path)
+    star.refresh_blocks()
+    blocks = [b for b in star.blocks if b.labels is not None and all(label in b.labels for label in labels)]
+    if not blocks or "rlnTomoSubtomogramRot" in (blocks[-1].labels or ()):
+        return None
+    numbers, _, _ = star.scan(blocks[-1], labels, None)
+    return np.stack([numbers[label] for label in labels], axis=1)
 
 
 def _columns(star: StarFile, name: str, label: str) -> tuple[np.ndarray, np.ndarray]:
