@@ -21,7 +21,7 @@ from ...formats.star.fsc import FscCurve, read_model_fsc, read_postprocess_fsc
 from .check import SetAudit
 from .project import Job, Project
 
-__all__ = ["FscEffect", "fsc_effect", "refinement_estimate", "refinement_fsc", "set_estimate"]
+__all__ = ["FscEffect", "fsc_effect", "fsc_row", "refinement_estimate", "refinement_fsc", "set_estimate"]
 
 MODEL_FILE, POSTPROCESS_FILE, POSTPROCESS_KIND = "run_model.star", "postprocess.star", "PostProcess"
 
@@ -96,3 +96,12 @@ def fsc_effect(found: FscEstimate, negligible_shells: float) -> FscEffect | None
         f"{found.source.split(': ')[0]})"
     )
     return FscEffect(shells >= negligible_shells, words)
+
+
+def fsc_row(name: str, found: FscEstimate) -> str:
+    """The table's row of a refinement's FSC: its resolution as refined, and without its duplicates where it has any."""
+    refined = "no 0.143 crossing" if found.resolution_A is None else f"{found.resolution_A:.2f} Å at FSC 0.143"
+    said = f"{name}: {refined} ({found.source})"
+    if found.pairs and found.resolution_without_A is not None:
+        said += f"; without its duplicates about {found.resolution_without_A:.2f} Å"
+    return said

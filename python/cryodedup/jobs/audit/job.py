@@ -25,7 +25,7 @@ from ...options.species import DEFAULT_MIN_DIST
 from ...particle_set import Log
 from .advice import redo_command
 from .check import SetAudit, audit_set
-from .fsc import fsc_effect, refinement_estimate
+from .fsc import fsc_effect, fsc_row, refinement_estimate
 from .project import Job, Project, cryosparc_project, relion_project
 
 __all__ = ["audit_project", "audit_rows", "fitted_rows", "redo_commands", "write_audit_page"]
@@ -697,6 +697,7 @@ def audit_rows(audit: ProjectAudit) -> list[tuple[str, str]]:
             line = line.replace(f": {commands[line]}", ": the command under the table")
         name, sep, text = line.partition(": ")
         rows.append((name, text) if sep else ("Pipeline", line))
+    rows += [("FSC", fsc_row(j.job.label, j.fsc)) for j in audit.jobs if j.fsc is not None]
     reasons: dict[str, list[str]] = {}
     for job in audit.jobs:
         if job.sets:
