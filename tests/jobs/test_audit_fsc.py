@@ -96,6 +96,12 @@ def test_copies_across_the_final_refinements_halves_state_the_resolution_predict
     assert status == 1 and job["verdict"] == "redo"
     said = f"as refined {fsc['resolution_A']:.2f} Å, without its 20 duplicate pairs about {predicted:.2f} Å"
     assert said in job["line"]
+    done = subprocess.run(
+        [CRYODEDUP, "audit", str(tmp_path), "--plot", str(tmp_path.parent / "report")], capture_output=True, check=False
+    )
+    page = (tmp_path.parent / "report" / "report.html").read_text()
+    assert done.returncode == 1 and page.count("<svg") == 4  # (the pipeline, and each refinement's FSC)
+    assert f"without its duplicates: {predicted:.2f} Å" in page and "as refined: 3.10 Å" in page
 
 
 def test_a_change_under_the_negligible_shells_is_negligible_and_said_in_angstroms(tmp_path):

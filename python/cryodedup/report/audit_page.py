@@ -147,16 +147,27 @@ def pipeline_svg(jobs: Sequence[GraphJob]) -> str:
 
 
 def write_audit_report(
-    outdir: Path, title: str, opening: Opening, jobs: Sequence[GraphJob], rows: Sequence[tuple[str, str]], force: bool
+    outdir: Path,
+    title: str,
+    opening: Opening,
+    jobs: Sequence[GraphJob],
+    rows: Sequence[tuple[str, str]],
+    force: bool,
+    figures: Sequence[str] = (),
 ) -> Path:
-    """report.html in ``outdir``: the verdict, the pipeline's graph, one line per job; written whole or not at all."""
+    """report.html in ``outdir``: the verdict, the pipeline's graph, one line per job; written whole or not at all.
+
+    ``figures``: each refinement's FSC (inline SVGs, :mod:`.fsc_figure`), under the jobs' lines.
+    """
     table = "".join(f"<tr><th>{html.escape(label)}</th><td>{html.escape(value)}</td></tr>" for label, value in rows)
+    drawn = "".join(f"<div class='wide'>{svg}</div>" for svg in figures)
+    fsc = f"<h2>FSC as refined and without the duplicates across the half-sets</h2>{drawn}" if figures else ""
     page = (
         "<!DOCTYPE html><html><head><meta charset='utf-8'>"
         "<meta name='viewport' content='width=device-width, initial-scale=1'>"
         f"<title>{html.escape(title)}</title><style>{STYLE}{_STYLE}</style></head><body>"
         f"{opening.html()}<h1>{html.escape(title)}</h1><h2>Pipeline</h2><div class='wide'>{pipeline_svg(jobs)}</div>"
-        f"<h2>Jobs, worst first</h2><table class='rows'>{table}</table></body></html>"
+        f"<h2>Jobs, worst first</h2><table class='rows'>{table}</table>{fsc}</body></html>"
     )
     path = outdir / "report.html"
     with AtomicOutputs([path], force=force) as tmp:

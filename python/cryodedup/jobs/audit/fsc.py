@@ -21,7 +21,7 @@ from ...formats.star.fsc import FscCurve, read_model_fsc, read_postprocess_fsc
 from .check import SetAudit
 from .project import Job, Project
 
-__all__ = ["FscEffect", "fsc_effect", "fsc_row", "refinement_estimate", "refinement_fsc", "set_estimate"]
+__all__ = ["FscEffect", "fsc_effect", "fsc_figure", "fsc_row", "refinement_estimate", "refinement_fsc", "set_estimate"]
 
 MODEL_FILE, POSTPROCESS_FILE, POSTPROCESS_KIND = "run_model.star", "postprocess.star", "PostProcess"
 
@@ -105,3 +105,13 @@ def fsc_row(name: str, found: FscEstimate) -> str:
     if found.pairs and found.resolution_without_A is not None:
         said += f"; without its duplicates about {found.resolution_without_A:.2f} Å"
     return said
+
+
+def fsc_figure(name: str, found: FscEstimate) -> str:
+    """report.html's figure of the refinement's FSC: as refined, predicted without its duplicates, the 0.143 line."""
+    from ...report.fsc_figure import fsc_svg
+
+    curve = found.source.split(": ")[0]
+    title = f"{name}: {curve} (shared fraction {found.shared_fraction:.3g}, {found.pairs:,} pairs)"
+    crossings = (found.resolution_A, found.resolution_without_A)
+    return fsc_svg(title, found.frequency, found.fsc, list(found.fsc_without), crossings)

@@ -25,7 +25,7 @@ from ...options.species import DEFAULT_MIN_DIST
 from ...particle_set import Log
 from .advice import redo_command
 from .check import SetAudit, audit_set
-from .fsc import fsc_effect, fsc_row, refinement_estimate
+from .fsc import fsc_effect, fsc_figure, fsc_row, refinement_estimate
 from .project import Job, Project, cryosparc_project, relion_project
 
 __all__ = ["audit_project", "audit_rows", "fitted_rows", "redo_commands", "write_audit_page"]
@@ -746,4 +746,6 @@ def write_audit_page(audit: ProjectAudit, outdir: Path, force: bool) -> Path:
         GraphJob(j.job.name, j.job.kind, j.verdict, j.job.parents, j.line, j.job.particle_parents) for j in audit.jobs
     ]
     title = f"cryodedup audit of {audit.root} ({audit.layout})"
-    return write_audit_report(outdir, title, Opening(verdict, kind, audit.problems), jobs, audit_rows(audit), force)
+    figures = [fsc_figure(j.job.label, j.fsc) for j in audit.jobs if j.fsc is not None]
+    opening = Opening(verdict, kind, audit.problems)
+    return write_audit_report(outdir, title, opening, jobs, audit_rows(audit), force, figures)
