@@ -72,8 +72,8 @@ def fsc_svg(
         said = f"{words}: {crossing:.2f} Å" if crossing is not None else f"{words}: no crossing"
         parts.append(
             f"<line x1='{_LEFT + width - 200}' x2='{_LEFT + width - 176}' y1='{ly - 4}' y2='{ly - 4}' "
-            f"stroke='{colour}' stroke-width='1.8' stroke-dasharray='{dash or 'none'}'/><text x='{_LEFT + width - 170}' y='{ly}'>"
-            f"{html.escape(said)}</text>"
+            f"stroke='{colour}' stroke-width='1.8' stroke-dasharray='{dash or 'none'}'/>"
+            f"<text x='{_LEFT + width - 170}' y='{ly}'>{html.escape(said)}</text>"
         )
         if crossing is not None and 1 / crossing <= top:
             parts.append(f"<circle cx='{x(1 / crossing):.1f}' cy='{y(threshold):.1f}' r='3.5' fill='{colour}'/>")
