@@ -121,3 +121,55 @@ def test_without_an_fsc_the_share_decides_and_says_so(tmp_path):
     job = {j["job"]: j for j in audit["jobs"]}[_R29]
     assert status == 0 and job["verdict"] == "negligible" and job["fsc"] is None
     assert "no FSC found, judged by the share" in job["line"]
+
+
+def test_one_refinements_file_and_its_fsc_outside_a_project_give_the_audits_estimate(tmp_path):
+    # `cryodedup particles FILE --audit --fsc FSC`: the same estimate the project's audit makes, for a user who has
+    # only the refinement's particles and its postprocess.star (the oracle: the shared fraction by hand, as above).
+    files = write_tutorial(tmp_path)
+    write_fsc_files(tmp_path)
+    planted = plant(tmp_path, files, [f"{_R29}/run_data.star"], 20)
+    rows = planted[f"{_R29}/run_data.star"]
+    n1, n2 = np.count_nonzero(rows.subset == 1), np.count_nonzero(rows.subset == 2)
+    f = 20 * (1 - COPY_OFFSET / (FSC_BOX * FSC_PSIZE)) / np.sqrt(n1 * n2)
+    done = subprocess.run(
+        [CRYODEDUP, "particles", f"{_R29}/run_data.star", "--audit", "--min-dist", "50", "--json", "--fsc",
+         "PostProcess/job030/postprocess.star", "--micrographs", "CtfFind/job003/micrographs_ctf.star"],
+        capture_output=True, text=True, check=False, cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    fsc = json.loads(done.stdout)["halfset_audit"]["fsc"]
+    assert fsc["shared_fraction"] == pytest.approx(f, rel=1e-4)
+    predicted = _logistic_crossing(POSTPROCESSED_A["PostProcess/job030"], f)
+    assert abs(1 / fsc["resolution_without_duplicates_A"] - 1 / predicted) <= SHELL / 10
+    assert "without its 20 straddling pairs about" in done.stderr  # (the summary's row; --json holds the numbers)
+
+
+@pytest.mark.parametrize(
+    ("extra", "said"),
+    [
+        ([], "--fsc estimates what the duplicates did to a refinement's FSC: add --audit"),
+        (["--audit"], "the particles carry no half-set column"),
+    ],
+)
+def test_fsc_without_audit_or_half_sets_is_refused_in_one_line(tmp_path, extra, said):
+    write_tutorial(tmp_path)
+    write_fsc_files(tmp_path)
+    particles = "Extract/job018/particles.star" if extra else f"{_R29}/run_data.star"
+    done = subprocess.run(
+        [CRYODEDUP, "particles", particles, *extra, "--fsc", "PostProcess/job030/postprocess.star",
+         "--micrographs", "CtfFind/job003/micrographs_ctf.star", "-o", "out"],
+        capture_output=True, text=True, check=False, cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode != 0 and said in done.stderr and "Traceback" not in done.stderr
+
+
+def test_an_fsc_file_that_is_not_one_is_refused_in_one_line(tmp_path):
+    write_tutorial(tmp_path)
+    done = subprocess.run(
+        [CRYODEDUP, "particles", f"{_R29}/run_data.star", "--audit", "--fsc", f"{_R29}/run_data.star",
+         "--micrographs", "CtfFind/job003/micrographs_ctf.star"],
+        capture_output=True, text=True, check=False, cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode != 0 and "Traceback" not in done.stderr
+    assert "no data_fsc (RELION's postprocess.star) and no data_model_class_1" in done.stderr

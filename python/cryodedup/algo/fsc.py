@@ -29,6 +29,7 @@ __all__ = [
     "crossing",
     "estimate",
     "half_sizes",
+    "pairs_estimate",
     "shared_fraction",
     "straddling_pairs",
     "without_duplicates",
@@ -181,3 +182,25 @@ def estimate(source: str, frequency: np.ndarray, fsc: np.ndarray, f: float, pair
         shell,
         pairs,
     )
+
+
+def pairs_estimate(
+    source: str,
+    frequency: np.ndarray,
+    fsc: np.ndarray,
+    offsets_A: np.ndarray | None,
+    same_image: int,
+    halves: tuple[int, int],
+) -> FscEstimate:
+    """The estimate for a curve from the straddling pairs' box offsets (Å) and images in both halves.
+
+    Each pair weighs the overlap of its two boxes, each image in both halves 1; ``halves``: the images in each
+    half-set. The box's side (Å) is the curve's: shell k lies at k / side (RELION writes shell 0 at 0.001, so
+    the spacing is taken past it).
+    """
+    frequency = np.asarray(frequency, dtype=np.float64)
+    box_A = 1.0 / float(np.median(np.diff(frequency[1:]))) if frequency.size > 2 else np.inf
+    weight = float(box_overlap(offsets_A, box_A).sum()) if offsets_A is not None and len(offsets_A) else 0.0
+    f = shared_fraction(weight + same_image, *halves)
+    pairs = (0 if offsets_A is None else len(offsets_A)) + same_image
+    return estimate(source, frequency, fsc, f, pairs)

@@ -370,6 +370,17 @@ class ParticleOptions:
         is_flag=True,
         panel=ORIENTATIONS,
     )
+    fsc: Path | None = option(
+        None,
+        "--fsc",
+        "With --audit, a refinement's FSC (RELION's postprocess.star or run_model.star, or relion_image_handler "
+        "--fsc's table): the resolution at FSC 0.143 as refined and as predicted without the duplicate pairs "
+        "across the half-sets, from the share of the half-maps' noise they hold.",
+        type=path_type(),
+        metavar="STAR",
+        label="FSC",
+        panel=ORIENTATIONS,
+    )
     halfsets: str = choice(
         "keep",
         "--halfsets",
@@ -778,6 +789,8 @@ class ParticleOptions:
         check_dataset_values(self.datasets)
         if self.audit and self.halfsets != "keep":
             raise CryodedupError("--audit writes no particle files, so --halfsets has nothing to rewrite; drop one")
+        if self.fsc is not None and not self.audit:
+            raise CryodedupError("--fsc estimates what the duplicates did to a refinement's FSC: add --audit")
         if self.audit and self.decisions:
             raise CryodedupError("--audit rejects no particle, so --decisions has nothing to record; drop one")
         check_masks(self)

@@ -20,15 +20,17 @@ refinement's particles were cut (the coordinates) differing from its centres by 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from ...errors import InputFileError
+from ...particle_set import ParticleSet
 from .file import StarFile, is_number
 
-__all__ = ["FscCurve", "read_fsc", "read_model_fsc", "read_origins", "read_postprocess_fsc"]
+__all__ = ["FscCurve", "box_offsets", "read_fsc", "read_model_fsc", "read_origins", "read_postprocess_fsc"]
 
 MODEL_BLOCK, MODEL_FSC = "model_class_1", "rlnGoldStandardFsc"
 POSTPROCESS_BLOCK, POSTPROCESS_FSC = "fsc", "rlnFourierShellCorrelationCorrected"
@@ -105,6 +107,24 @@ def read_origins(path: Path, labels: list[str]) -> np.ndarray | None:
         return None
     numbers, _, _ = star.scan(blocks[-1], labels, None)
     return np.stack([numbers[label] for label in labels], axis=1)
+
+
+def box_offsets(paths: Sequence[Path], particles: ParticleSet, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The offset (Å) between the boxes of each pair (rows ``a``, ``b``): where they were cut, not where they refined.
+
+    Two boxes of one particle refine to one centre; their boxes lie apart by their origins' difference
+    (centre + origin: the coordinates). Read from a single STAR file's rlnOrigin*Angst columns; else (CryoSPARC,
+    RELION 3.0's origins in pixels, RELION 5's subtomograms) the centres' offset: each pair then counts whole.
+    """
+    offsets = np.asarray(particles.centres[a] - particles.centres[b], dtype=np.float64)
+    labels = [label.strip() for label in particles.shift.split(",")]
+    in_angst = all(label.startswith("rlnOrigin") and label.endswith("Angst") for label in labels)
+    if a.size == 0 or len(paths) != 1 or paths[0].suffix != ".star" or not in_angst or len(labels) != offsets.shape[1]:
+        return offsets
+    origins = read_origins(paths[0], labels)
+    if origins is None or len(origins) != len(particles):
+        return offsets
+    return offsets + origins[a] - origins[b]
 
 
 def _columns(star: StarFile, name: str, label: str) -> tuple[np.ndarray, np.ndarray]:

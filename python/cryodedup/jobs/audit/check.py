@@ -23,9 +23,8 @@ from ...algo.same_image import same_image_pairs
 from ...errors import CryodedupError, InputFileError, PixelSizeError
 from ...formats.cryosparc.dataset import CsFile
 from ...formats.cryosparc.particles import POSE
-from ...formats.star.fsc import read_origins
+from ...formats.star.fsc import box_offsets
 from ...options import ParticleOptions
-from ...particle_set import ParticleSet
 from ..particles.job import Outcome, run
 from ..particles.read import Files
 
@@ -178,26 +177,8 @@ def audit_set(
         symmetry=symmetry,
         micrographs=used,
         half_sizes=half_sizes(particles),
-        straddling_offsets_A=_box_offsets(paths, particles, *straddling_pairs(particles, decision.suppressed_by)),
+        straddling_offsets_A=box_offsets(paths, particles, *straddling_pairs(particles, decision.suppressed_by)),
     )
-
-
-def _box_offsets(paths: list[Path], particles: ParticleSet, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """The offset (Å) between the boxes of each pair (rows ``a``, ``b``): where they were cut, not where they refined.
-
-    Two boxes of one particle refine to one centre; their boxes lie apart by their origins' difference
-    (centre + origin: the coordinates). Read from a single STAR file's rlnOrigin*Angst columns; else (CryoSPARC,
-    RELION 3.0's origins in pixels, RELION 5's subtomograms) the centres' offset: each pair then counts whole.
-    """
-    offsets = np.asarray(particles.centres[a] - particles.centres[b], dtype=np.float64)
-    labels = [label.strip() for label in particles.shift.split(",")]
-    in_angst = all(label.startswith("rlnOrigin") and label.endswith("Angst") for label in labels)
-    if a.size == 0 or len(paths) != 1 or paths[0].suffix != ".star" or not in_angst or len(labels) != offsets.shape[1]:
-        return offsets
-    origins = read_origins(paths[0], labels)
-    if origins is None or len(origins) != len(particles):
-        return offsets
-    return offsets + origins[a] - origins[b]
 
 
 def _read(

@@ -13,9 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
-from ...algo.fsc import FscEstimate, box_overlap, estimate, shared_fraction
+from ...algo.fsc import FscEstimate, pairs_estimate
 from ...errors import CryodedupError
 from ...formats.star.fsc import FscCurve, read_model_fsc, read_postprocess_fsc
 from .check import SetAudit
@@ -60,20 +58,13 @@ def refinement_estimate(project: Project, job: Job, audit: SetAudit) -> tuple[Fs
 
 
 def set_estimate(curve: FscCurve, audit: SetAudit) -> FscEstimate | None:
-    """The estimate for a refinement's set and its curve; None for a set without half-sets.
-
-    Each straddling pair weighs the overlap of its two boxes at its offset (the box's side from the curve's shell
-    spacing: shell k lies at k / side), each image in both halves weighs 1.
-    """
+    """The estimate for a refinement's set and its curve; None for a set without half-sets."""
     if audit.half_sizes is None:
         return None
     offsets = audit.straddling_offsets_A
-    box_A = 1.0 / float(np.median(np.diff(curve.frequency[1:]))) if curve.frequency.size > 2 else np.inf
-    weight = float(box_overlap(offsets, box_A).sum()) if offsets is not None and len(offsets) else 0.0
-    shared = weight + audit.same_image_straddling
-    f = shared_fraction(shared, *audit.half_sizes)
-    pairs = audit.straddling_pairs + audit.same_image_straddling
-    return estimate(curve.curve, curve.frequency, curve.fsc, f, pairs)
+    return pairs_estimate(
+        curve.curve, curve.frequency, curve.fsc, offsets, audit.same_image_straddling, audit.half_sizes
+    )
 
 
 @dataclass(frozen=True)

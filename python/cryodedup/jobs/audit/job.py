@@ -267,8 +267,9 @@ def audit_project(
 ) -> ProjectAudit:
     """Audits every particle set of the project in ``root``.
 
-    ``min_dist``: one distance (Å) for every job, instead of each job's own; ``negligible``: the share of
-    a refinement's particles (%) in pairs across its half-sets under which it is not to redo; ``max_angle``:
+    ``min_dist``: one distance (Å) for every job, instead of each job's own; ``negligible``: the change in
+    resolution (Fourier shells at FSC 0.143) under which a refinement is not to redo, where its FSC is found;
+    else the share of its particles (%) in pairs across its half-sets; ``max_angle``:
     in a set that carries orientations, close particles are duplicates only when their poses agree within
     this many degrees under the job's point group (C1 where it recorded none; None or 0: positions only).
     """

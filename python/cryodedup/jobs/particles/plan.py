@@ -289,6 +289,8 @@ class Deciding:
     joins_images: bool = False
     #: Whether the decision is a report only (``--audit``: the half-set audit asked).
     audit: bool = False
+    #: ``--fsc``: the refinement's FSC the half-set audit estimates the duplicates' effect on (None: none).
+    fsc: Path | None = None
     #: The core's rule before the rows are read, made once of the distance and the ranking: the one-pass
     #: route's whole rule, the two-pass route's start (``decide.rule_for_rows`` adds what the rows hold).
     duplicate_rule: DuplicateRule = field(init=False)
@@ -496,6 +498,7 @@ def plan(options: ParticleOptions) -> ParticlePlan:
         regions=regions if regions.asked else None,
         partners=output.partners,
         audit=options.audit,
+        fsc=options.fsc,
     )
     registration = RegistrationCheck(options.registration, options.audit, options.shift_key, tuple(options.transform))
     scale = Scale(
