@@ -30,7 +30,7 @@ from ...errors import InputFileError
 from ...particle_set import ParticleSet
 from .file import StarFile, is_number
 
-__all__ = ["FscCurve", "box_offsets", "read_fsc", "read_model_fsc", "read_origins", "read_postprocess_fsc"]
+__all__ = ["FscCurve", "StraddlingBoxes", "read_fsc", "read_model_fsc", "read_origins", "read_postprocess_fsc"]
 
 MODEL_BLOCK, MODEL_FSC = "model_class_1", "rlnGoldStandardFsc"
 POSTPROCESS_BLOCK, POSTPROCESS_FSC = "fsc", "rlnFourierShellCorrelationCorrected"
@@ -109,22 +109,39 @@ def read_origins(path: Path, labels: list[str]) -> np.ndarray | None:
     return np.stack([numbers[label] for label in labels], axis=1)
 
 
-def box_offsets(paths: Sequence[Path], particles: ParticleSet, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """The offset (Å) between the boxes of each pair (rows ``a``, ``b``): where they were cut, not where they refined.
+@dataclass(frozen=True)
+class StraddlingBoxes:
+    """The straddling pairs of a set (rows ``a``, ``b``), their centres' offset (Å), and where their origins are.
 
-    Two boxes of one particle refine to one centre; their boxes lie apart by their origins' difference
-    (centre + origin: the coordinates). Read from a single STAR file's rlnOrigin*Angst columns; else (CryoSPARC,
-    RELION 3.0's origins in pixels, RELION 5's subtomograms) the centres' offset: each pair then counts whole.
+    Two boxes of one particle refine to one centre; their boxes lie apart by their origins' difference (centre +
+    origin: the coordinates). ``origins``: the single STAR file and its rlnOrigin*Angst labels they are read from
+    when an estimate asks (:meth:`offsets_A`); None (CryoSPARC, RELION 3.0's origins in pixels, several files):
+    the centres' offset alone, each pair then counting nearly whole.
     """
-    offsets = np.asarray(particles.centres[a] - particles.centres[b], dtype=np.float64)
-    labels = [label.strip() for label in particles.shift.split(",")]
-    in_angst = all(label.startswith("rlnOrigin") and label.endswith("Angst") for label in labels)
-    if a.size == 0 or len(paths) != 1 or paths[0].suffix != ".star" or not in_angst or len(labels) != offsets.shape[1]:
-        return offsets
-    origins = read_origins(paths[0], labels)
-    if origins is None or len(origins) != len(particles):
-        return offsets
-    return offsets + origins[a] - origins[b]
+
+    a: np.ndarray
+    b: np.ndarray
+    centre_offsets_A: np.ndarray
+    rows: int
+    origins: tuple[Path, tuple[str, ...]] | None = None
+
+    @classmethod
+    def of(cls, paths: Sequence[Path], particles: ParticleSet, a: np.ndarray, b: np.ndarray) -> StraddlingBoxes:
+        """The pairs of ``particles`` read from ``paths``; nothing read yet."""
+        offsets = np.asarray(particles.centres[a] - particles.centres[b], dtype=np.float64)
+        labels = tuple(label.strip() for label in particles.shift.split(","))
+        in_angst = all(label.startswith("rlnOrigin") and label.endswith("Angst") for label in labels)
+        readable = len(paths) == 1 and paths[0].suffix == ".star" and in_angst and len(labels) == offsets.shape[1]
+        return cls(a, b, offsets, len(particles), (paths[0], labels) if readable and a.size else None)
+
+    def offsets_A(self) -> np.ndarray:
+        """The offset (Å) between the two boxes of each pair: the centres' plus the origins' (read now, once)."""
+        if self.origins is None:
+            return self.centre_offsets_A
+        origins = read_origins(self.origins[0], list(self.origins[1]))
+        if origins is None or len(origins) != self.rows:
+            return self.centre_offsets_A
+        return self.centre_offsets_A + origins[self.a] - origins[self.b]
 
 
 def _columns(star: StarFile, name: str, label: str) -> tuple[np.ndarray, np.ndarray]:

@@ -23,7 +23,7 @@ from ...algo.same_image import same_image_pairs
 from ...errors import CryodedupError, InputFileError, PixelSizeError
 from ...formats.cryosparc.dataset import CsFile
 from ...formats.cryosparc.particles import POSE
-from ...formats.star.fsc import box_offsets
+from ...formats.star.fsc import StraddlingBoxes
 from ...options import ParticleOptions
 from ..particles.job import Outcome, run
 from ..particles.read import Files
@@ -64,10 +64,10 @@ class SetAudit:
     symmetry: str | None = None
     #: The micrographs STAR its pixel size was read from (a set that does not give it), None: none needed.
     micrographs: str | None = None
-    #: The rows in each half-set (with half-sets), and the offset (Å) between the centres of each straddling
-    #: pair: what the shared fraction of the half-maps' noise is made of (:mod:`cryodedup.algo.fsc`).
+    #: The rows in each half-set (with half-sets), and the straddling pairs' boxes: what the shared fraction of
+    #: the half-maps' noise is made of (:mod:`cryodedup.algo.fsc`), their origins read only if an FSC asks.
     half_sizes: tuple[int, int] | None = None
-    straddling_offsets_A: np.ndarray | None = field(default=None, compare=False, repr=False)
+    straddling: StraddlingBoxes | None = field(default=None, compare=False, repr=False)
 
     @property
     def fraction(self) -> float:
@@ -177,7 +177,7 @@ def audit_set(
         symmetry=symmetry,
         micrographs=used,
         half_sizes=half_sizes(particles),
-        straddling_offsets_A=box_offsets(paths, particles, *straddling_pairs(particles, decision.suppressed_by)),
+        straddling=StraddlingBoxes.of(paths, particles, *straddling_pairs(particles, decision.suppressed_by)),
     )
 
 

@@ -61,7 +61,7 @@ def set_estimate(curve: FscCurve, audit: SetAudit) -> FscEstimate | None:
     """The estimate for a refinement's set and its curve; None for a set without half-sets."""
     if audit.half_sizes is None:
         return None
-    offsets = audit.straddling_offsets_A
+    offsets = None if audit.straddling is None else audit.straddling.offsets_A()
     return pairs_estimate(
         curve.curve, curve.frequency, curve.fsc, offsets, audit.same_image_straddling, audit.half_sizes
     )

@@ -635,12 +635,11 @@ def _fsc_estimate(
 ) -> FscEstimate:
     """``--fsc``: what the straddling pairs did to the refinement's FSC read from ``path`` (:mod:`...algo.fsc`)."""
     from ...algo.fsc import half_sizes, pairs_estimate, straddling_pairs
-    from ...formats.star.fsc import box_offsets, read_fsc
+    from ...formats.star.fsc import StraddlingBoxes, read_fsc
 
     curve = read_fsc(path)
-    offsets = box_offsets(
-        [Path(f) for f in particles.read_files], particles, *straddling_pairs(particles, suppressed_by)
-    )
+    pairs = straddling_pairs(particles, suppressed_by)
+    offsets = StraddlingBoxes.of([Path(f) for f in particles.read_files], particles, *pairs).offsets_A()
     images = same_image[1] if same_image else 0
     return pairs_estimate(curve.curve, curve.frequency, curve.fsc, offsets, images, half_sizes(particles))
 
