@@ -1,4 +1,4 @@
-"""``cryodedup audit`` of the RELION tutorial's project with its FSC files read, against the same without them (issue 91).
+"""``cryodedup audit`` of the RELION tutorial's project with its FSC files read, against without them (issue 91).
 
 Makes (in WORKDIR) the tutorial's chain of jobs (tests/fixtures/relion_tutorial.py) with 20
 copies planted across Refine3D/job029's half-sets, twice: one project with each refinement's
@@ -25,7 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from fixtures.relion_tutorial import plant, write_fsc_files, write_tutorial  # noqa: E402
+from fixtures.relion_tutorial import plant, write_fsc_files, write_tutorial
 
 CRYODEDUP = str(Path(sys.executable).parent / "cryodedup")
 
