@@ -89,8 +89,14 @@ def fsc_effect(found: FscEstimate, negligible_shells: float) -> FscEffect | None
     return FscEffect(shells >= negligible_shells, words)
 
 
-def fsc_row(name: str, found: FscEstimate) -> str:
-    """The table's row of a refinement's FSC: its resolution as refined, and without its duplicates where it has any."""
+def fsc_row(name: str, found: FscEstimate | None, note: str = "") -> str:
+    """The table's row of a refinement's FSC: its resolution as refined, and without its duplicates where it has any.
+
+    None found: why, and that its verdict goes by the share of its particles.
+    """
+    if found is None:
+        why = note or "no FSC found (no PostProcess of it with a postprocess.star, no run_model.star)"
+        return f"{name}: {why}; judged by the share of its particles in pairs across the half-sets"
     refined = "no 0.143 crossing" if found.resolution_A is None else f"{found.resolution_A:.2f} Å at FSC 0.143"
     said = f"{name}: {refined} ({found.source})"
     if found.pairs and found.resolution_without_A is not None:

@@ -544,6 +544,12 @@ def _sets_verdict(audit: JobAudit, audits: dict[str, JobAudit], project: Project
     return CLEAN, f"{name}: {counted(worst.particles, 'particle')}, no duplicates {within}"
 
 
+def _fsc_said(audit: JobAudit) -> bool:
+    """Whether the table has a row of the job's FSC: one read, or none for a refinement whose half-sets share pairs."""
+    worst = audit.worst
+    return audit.fsc is not None or (audit.job.refinement and worst is not None and worst.straddles)
+
+
 def _no_fsc_words(audit: JobAudit) -> str:
     """Why a refinement's verdict goes by the share of its particles: no FSC found, or none read."""
     return f"{audit.fsc_note or 'no FSC found'}, judged by the share; "
@@ -698,7 +704,7 @@ def audit_rows(audit: ProjectAudit) -> list[tuple[str, str]]:
             line = line.replace(f": {commands[line]}", ": the command under the table")
         name, sep, text = line.partition(": ")
         rows.append((name, text) if sep else ("Pipeline", line))
-    rows += [("FSC", fsc_row(j.job.label, j.fsc)) for j in audit.jobs if j.fsc is not None]
+    rows += [("FSC", fsc_row(j.job.label, j.fsc, j.fsc_note)) for j in audit.jobs if _fsc_said(j)]
     reasons: dict[str, list[str]] = {}
     for job in audit.jobs:
         if job.sets:
