@@ -22,18 +22,7 @@ import numpy as np
 from ..particle_set import ParticleSet
 from .audit import distance_pairs
 
-__all__ = [
-    "THRESHOLD",
-    "FscEstimate",
-    "box_overlap",
-    "crossing",
-    "estimate",
-    "half_sizes",
-    "pairs_estimate",
-    "shared_fraction",
-    "straddling_pairs",
-    "without_duplicates",
-]
+__all__ = ["FscEstimate", "half_sizes", "pairs_estimate", "straddling_pairs"]
 
 #: The FSC at which a map's resolution is read (Rosenthal and Henderson 2003: half-maps' 0.143).
 THRESHOLD = 0.143

@@ -46,10 +46,9 @@ from .species import (
     EllipsoidAxes,
     MinDistance,
     NamedDistance,
-    SpeciesDistances,
     SpeciesEllipsoids,
+    named_distances,
     parse_ellipsoids,
-    parse_named_distances,
 )
 
 __all__ = ["COPICK_PROJECTS", "INPUTS", "PANELS", "SYMMETRY", "ParticleOptions"]
@@ -653,11 +652,11 @@ class ParticleOptions:
         if isinstance(given_sizes, InputPixelSizes):  # (--mic-psize 10,b.star=12 on the command line)
             self.mic_psize = given_sizes.default
             self.input_psize = {**given_sizes.by_input, **self.input_psize}
-        pairs = _named_distances(self.min_dist)
+        pairs = named_distances(self.min_dist)
         if pairs is not None:
             self.min_dist = DEFAULT_MIN_DIST if pairs.default is None else pairs.default
             self.species_min_dist = {**pairs.by_species, **self.species_min_dist}
-        pairs = _named_distances(self.min_dist_z)
+        pairs = named_distances(self.min_dist_z)
         if pairs is not None:
             self.min_dist_z = pairs.default
             self.species_min_dist_z = {**pairs.by_species, **self.species_min_dist_z}
@@ -843,22 +842,6 @@ def _check_transforms(transforms: object) -> None:
             parse_steps(ops)
         except ValueError as err:
             raise CryodedupError(f"--transform {one_line(text)}: {err}") from None
-
-
-def _named_distances(given: Any) -> SpeciesDistances | None:
-    """A distance given with ``NAME=Å`` pairs: the command line's, or the API's text (``"ribosome=150,60"``).
-
-    None for a distance alone, or a text that is no pairs (refused by check(): a number expected).
-    """
-    if isinstance(given, SpeciesDistances):
-        return given
-    if not (isinstance(given, str) and "=" in given):
-        return None
-    try:
-        default, pairs = parse_named_distances(given, "--min-dist", bare=True)
-    except ValueError:
-        return None
-    return SpeciesDistances(default, pairs)
 
 
 def _check_species(options: ParticleOptions) -> None:

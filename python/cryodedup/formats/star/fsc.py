@@ -30,7 +30,7 @@ from ...errors import InputFileError
 from ...particle_set import ParticleSet
 from .file import StarFile, is_number
 
-__all__ = ["FscCurve", "StraddlingBoxes", "read_fsc", "read_model_fsc", "read_origins", "read_postprocess_fsc"]
+__all__ = ["FscCurve", "StraddlingBoxes", "read_fsc", "read_model_fsc", "read_postprocess_fsc"]
 
 MODEL_BLOCK, MODEL_FSC = "model_class_1", "rlnGoldStandardFsc"
 POSTPROCESS_BLOCK, POSTPROCESS_FSC = "fsc", "rlnFourierShellCorrelationCorrected"

@@ -19,7 +19,7 @@ from ...formats.star.fsc import FscCurve, read_model_fsc, read_postprocess_fsc
 from .check import SetAudit
 from .project import Job, Project
 
-__all__ = ["FscEffect", "fsc_effect", "fsc_figure", "fsc_row", "refinement_estimate", "refinement_fsc", "set_estimate"]
+__all__ = ["fsc_effect", "fsc_figure", "fsc_row", "refinement_estimate"]
 
 MODEL_FILE, POSTPROCESS_FILE, POSTPROCESS_KIND = "run_model.star", "postprocess.star", "PostProcess"
 
