@@ -602,11 +602,12 @@ def _halfset_audit(particles: ParticleSet, decision: Decision, rule: Deciding) -
     """The summary's ``halfset_audit``: the duplicate pairs straddling the half-sets (``--audit``: none to audit)."""
     from ...report.sections.audits import HalfsetAudit, StraddlingMicrograph
 
-    if particles.halfsets is None and rule.fsc is not None:
+    fsc = rule.audit.fsc if rule.audit is not None else None
+    if particles.halfsets is None and fsc is not None:
         from ...errors import CryodedupError
 
         raise CryodedupError(
-            f"--fsc {rule.fsc}: the particles carry no half-set column (rlnRandomSubset, alignments3D/split): "
+            f"--fsc {fsc}: the particles carry no half-set column (rlnRandomSubset, alignments3D/split): "
             "give the particles of the refinement that FSC is of"
         )
     if particles.halfsets is None:
@@ -626,7 +627,7 @@ def _halfset_audit(particles: ParticleSet, decision: Decision, rule: Deciding) -
         counts.micrographs_with_straddling,
         tuple(StraddlingMicrograph(*m) for m in counts.top_micrographs),
         counts.same_image,
-        None if rule.fsc is None else _fsc_estimate(particles, decision.suppressed_by, rule.fsc, counts.same_image),
+        None if fsc is None else _fsc_estimate(particles, decision.suppressed_by, fsc, counts.same_image),
     )
 
 
