@@ -74,3 +74,24 @@ def test_the_resolution_as_refined_is_relions_within_a_shell(made):
         refined = crossing(curve.frequency, curve.fsc)
         assert curve.reported_A is not None and refined is not None
         assert abs(1 / refined[0] - 1 / curve.reported_A) <= SHELL
+
+
+def test_particles_audit_fsc_reads_relion_image_handlers_table_and_gives_the_same_estimate(made):
+    # One refinement outside a project: its particles and the FSC relion_image_handler printed, by the command line.
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    maps, without = made[(300, 16)], made[(0, 0)]
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "cryodedup"), "particles", str(maps.particles), "--audit", "--min-dist",
+         "30", "--fsc", str(maps.fsc_unmasked), "--json", "--quiet"],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    fsc = json.loads(done.stdout)["halfset_audit"]["fsc"]
+    assert fsc["source"].endswith("rlnFourierShellCorrelation (unmasked: no mask given)")
+    measured = _measured_f(np.asarray(read_fsc(maps.fsc_unmasked).fsc), np.asarray(read_fsc(without.fsc_unmasked).fsc))
+    assert fsc["shared_fraction"] == pytest.approx(measured, rel=0.15)
+    assert fsc["shared_fraction"] < 0.8 * 300 / np.sqrt(2000 * 2300)  # (48 Å apart: not counted whole)
