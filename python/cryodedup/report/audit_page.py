@@ -22,6 +22,7 @@ __all__ = ["GraphJob", "write_audit_report"]
 #: Each verdict's fill and what the legend calls it, worst first.
 VERDICT_COLOURS = {
     "redo": ("#e34a33", "half-sets share duplicates: redo"),
+    "carried": ("#fc9272", "cleared by redoing a later one"),
     "damaged": ("#9e9ac8", "damaged: not audited"),
     "running": ("#fc8d59", "running on duplicates"),
     "entered": ("#fdae6b", "duplicates entered here"),
@@ -153,13 +154,21 @@ def write_audit_report(
     jobs: Sequence[GraphJob],
     rows: Sequence[tuple[str, str]],
     force: bool,
+    commands: Sequence[tuple[str, str, str]] = (),
     figures: Sequence[str] = (),
 ) -> Path:
     """report.html in ``outdir``: the verdict, the pipeline's graph, one line per job; written whole or not at all.
 
-    ``figures``: each refinement's FSC (inline SVGs, :mod:`.fsc_figure`), under the jobs' lines.
+    ``commands``: what the table's lines point to ("the command under the table"), each its purpose, the command
+    and the route through RELION's External job, printed under the table. ``figures``: each refinement's FSC
+    (inline SVGs, :mod:`.fsc_figure`), after them.
     """
     table = "".join(f"<tr><th>{html.escape(label)}</th><td>{html.escape(value)}</td></tr>" for label, value in rows)
+    under = "".join(
+        f"<p>{html.escape(purpose)}:</p><pre>{html.escape(command)}</pre>"
+        + (f"<p>{html.escape(route)}</p>" if route else "")
+        for purpose, command, route in commands
+    )
     drawn = "".join(f"<div class='wide'>{svg}</div>" for svg in figures)
     fsc = f"<h2>FSC as refined and without the duplicates across the half-sets</h2>{drawn}" if figures else ""
     page = (
@@ -167,7 +176,7 @@ def write_audit_report(
         "<meta name='viewport' content='width=device-width, initial-scale=1'>"
         f"<title>{html.escape(title)}</title><style>{STYLE}{_STYLE}</style></head><body>"
         f"{opening.html()}<h1>{html.escape(title)}</h1><h2>Pipeline</h2><div class='wide'>{pipeline_svg(jobs)}</div>"
-        f"<h2>Jobs, worst first</h2><table class='rows'>{table}</table>{fsc}</body></html>"
+        f"<h2>Jobs, worst first</h2><table class='rows'>{table}</table>{under}{fsc}</body></html>"
     )
     path = outdir / "report.html"
     with AtomicOutputs([path], force=force) as tmp:
