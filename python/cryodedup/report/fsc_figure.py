@@ -12,20 +12,24 @@ from collections.abc import Sequence
 
 __all__ = ["fsc_svg"]
 
-_W, _H, _LEFT, _RIGHT, _TOP, _BOTTOM = 560, 300, 48, 16, 28, 40
+_W, _H, _LEFT, _RIGHT, _TOP, _BOTTOM = 620, 316, 48, 16, 44, 40
 _Y_LOW, _Y_HIGH = -0.1, 1.05
 _AS_REFINED, _WITHOUT, _LINE = "#2b6cb0", "#dd6b20", "#888"
 
 
 def fsc_svg(
     title: str,
+    subtitle: str,
     frequency: Sequence[float],
     fsc: Sequence[float],
     without: Sequence[float],
     crossings: tuple[float | None, float | None],
     threshold: float = 0.143,
 ) -> str:
-    """The figure: ``fsc`` and ``without`` against ``frequency`` (1/Å), ``crossings`` (Å) as refined and without."""
+    """The figure: ``fsc`` and ``without`` against ``frequency`` (1/Å), ``crossings`` (Å) as refined and without.
+
+    ``title`` (bold) and ``subtitle`` (the curve's file) head it on two lines.
+    """
     top = max(frequency) or 1.0
     width, height = _W - _LEFT - _RIGHT, _H - _TOP - _BOTTOM
 
@@ -45,6 +49,7 @@ def fsc_svg(
         f"<svg xmlns='http://www.w3.org/2000/svg' width='{_W}' height='{_H}' viewBox='0 0 {_W} {_H}' "
         f"font-family='sans-serif' font-size='11' role='img' aria-label='{html.escape(title, quote=True)}'>",
         f"<text x='{_LEFT}' y='16' font-weight='bold' font-size='12'>{html.escape(title)}</text>",
+        f"<text x='{_LEFT}' y='32' fill='#444'>{html.escape(subtitle)}</text>",
         f"<rect x='{_LEFT}' y='{_TOP}' width='{width}' height='{height}' fill='none' stroke='#555'/>",
     ]
     for c in (0.0, 0.5, 1.0):

@@ -166,8 +166,8 @@ def fsc_figures(jobs: Iterable[tuple[str, FscFound | None]]) -> list[str]:
         if found is None or found.estimate is None:
             continue
         estimate = found.estimate
-        curve = estimate.source.split(": ")[0]
-        title = f"{name}: {curve} (shared fraction {estimate.shared_fraction:.3g}, {estimate.pairs:,} pairs)"
+        title = f"{name}: shared fraction {estimate.shared_fraction:.3g} ({estimate.pairs:,} pairs across the halves)"
         crossings = (estimate.resolution_A, estimate.resolution_without_A)
-        figures.append(fsc_svg(title, estimate.frequency, estimate.fsc, list(estimate.fsc_without), crossings))
+        without = list(estimate.fsc_without)
+        figures.append(fsc_svg(title, estimate.source, estimate.frequency, estimate.fsc, without, crossings))
     return figures
