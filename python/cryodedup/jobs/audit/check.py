@@ -204,17 +204,17 @@ def _decided(
     sym: str,
     classes: bool,
 ) -> tuple[Outcome, Decision, float | None, bool]:
-    """The set read and decided: its outcome, the decision counted, the angle it was counted at, whether by class.
+    """The set read and decided: its outcome, its decision, the angle compared and whether within 2-D classes.
 
-    A 2-D classification's set (``classes``, one file, an angle): by position, then in-plane angles within one
-    class (:func:`_within_classes`); else as :func:`_read` counts it.
+    The angle is None where positions alone are compared; within classes, in-plane angles are compared within
+    each 2-D class only (positions first, then classes).
     """
-    if classes and max_angle is not None and len(paths) == 1:  # (a 2-D classification's: positions, then classes)
+    if classes and max_angle is not None and len(paths) == 1:
         outcome, _ = _read(paths, name, min_dist, micrographs, warnings, None, "C1")
         in_classes = _within_classes(paths[0], outcome.particles, outcome.decision, max_angle, min_dist)
-        if in_classes is None:
-            return outcome, outcome.decision, None, False
-        return outcome, in_classes, max_angle, True
+        if in_classes is not None:
+            return outcome, in_classes, max_angle, True
+        return outcome, outcome.decision, None, False
     outcome, max_angle = _read(paths, name, min_dist, micrographs, warnings, max_angle, sym)
     return outcome, outcome.decision, max_angle, False
 

@@ -17,10 +17,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ...algo.dedup import symmetry_setting
 from ...errors import CryodedupError
 from ...formats.cryosparc.jobs import job_folders
 from ...labels import counted
-from ...options.particles import SYMMETRY
 from ...options.species import DEFAULT_MIN_DIST
 from ...particle_set import Log
 from .advice import external_route, redo_command
@@ -369,15 +369,18 @@ def audit_project(
 def _audit_sets(project: Project, audit: JobAudit, say: Log, max_angle: float | None) -> None:
     """The job's particle sets audited in turn (each read once, let go once counted) into ``audit``.
 
-    Pose-aware under the job's point group where it recorded one the core knows; one it does not know
-    (RELION's I1-I5, Cnv, ...) leaves its sets compared by position only, with a warning.
+    Pose-aware under the job's point group in its package's setting (RELION's, CryoSPARC's); one the core does not
+    know (RELION's I5, Cnv) or whose setting is not established (CryoSPARC's T, I) leaves its sets by position, warned.
     """
     job = audit.job
     audit.symmetry = _pose_symmetry(project, job)
     sym = audit.symmetry[0] if audit.symmetry else "C1"
-    if max_angle is not None and not SYMMETRY.fullmatch(sym):
-        say(f"{job.label}: point group {sym} is not one of C1, Cn, Dn, T, O, I: compared by position only", "warning")
-        max_angle = None
+    if max_angle is not None:
+        try:  # (RELION's jobs are named by their folders, CryoSPARC's J1, J2...)
+            symmetry_setting(sym, "relion" if "/" in job.name else "cryosparc")
+        except CryodedupError as err:
+            say(f"{job.label}: {err}: compared by position only", "warning")
+            max_angle = None
     for set_name, files in job.particle_sets.items():
         if job.status not in _FINISHED and not all(_present(project.root / f) for f in files):
             audit.not_written.append(set_name)  # (a job not finished has not written them yet: no damage)
