@@ -473,19 +473,24 @@ def audit(
     duplicates" in its lineage, else a quarter of the particle or mask diameter the job, or the
     nearest job of its lineage, recorded), one particle image twice, and in a refinement the
     pairs that straddle the half-sets (rlnRandomSubset, alignments3D/split), which inflate its
-    FSC. A set that carries orientations is counted pose-aware: close particles are duplicates
-    only when their poses agree within --max-angle under the point group its job recorded (else
-    C1). Duplicates are traced to the first job of the lineage whose output holds them. One
-    line per job, worst first, says what to redo: not a refinement superseded by a later
-    refinement of its particles deduplicated (its redo command's kept file, browsed in, or an
-    External job's), nor one whose straddling particles are under --negligible; of a chain of
-    refinements holding the same copies, the last one. Nothing is written. Exit status: 0 when
-    nothing needs redoing, 1 when a refinement's half-sets share duplicates, 2 for a usage
-    error, a report that cannot be written, or a project of which nothing could be read (a
-    damaged job is named, the rest audited) or in which no particle set was found.
+    FSC: where the refinement's FSC is found (its PostProcess's postprocess.star, else its
+    run_model.star), the audit predicts its resolution without them from the share of the
+    half-maps' noise they hold. A set that carries orientations is counted pose-aware: close
+    particles are duplicates only when their poses agree within --max-angle under the point
+    group its job recorded (else C1). Duplicates are traced to the first job of the lineage
+    whose output holds them. One line per job, worst first, says what to redo: not a refinement
+    superseded by a later refinement of its particles deduplicated (its redo command's kept
+    file, browsed in, or an External job's), nor one whose resolution they move by less than
+    --negligible Fourier shells (without an FSC: whose straddling particles are under
+    --negligible %); of a chain of refinements holding the same copies, the last one. Nothing is
+    written. Exit status: 0 when nothing needs redoing, 1 when a refinement's half-sets share
+    duplicates, 2 for a usage error, a report that cannot be written, or a project of which
+    nothing could be read (a damaged job is named, the rest audited) or in which no particle set
+    was found.
     """
     from .errors import CryodedupError
-    from .jobs.audit.job import audit_project, audit_rows, fitted_rows, redo_commands, write_audit_page
+    from .jobs.audit.job import audit_project, audit_rows, redo_commands, write_audit_page
+    from .report.terminal import fitted_rows
 
     report = Reporter(quiet)
     if plot is not None and plot.resolve().is_relative_to(project_dir.resolve()):

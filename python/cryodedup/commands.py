@@ -454,12 +454,14 @@ AUDIT = Command(
         ),
         Flag(
             ("--negligible",),
-            "A refinement whose pairs across the half-sets hold less than this share of its particles is said, "
-            "not to redo: too few to move its FSC.",
+            "The change in resolution that does not matter: a refinement whose FSC (its PostProcess's, else its "
+            "run_model.star's) is predicted to move by less than this many Fourier shells at 0.143 without the "
+            "duplicate pairs across its half-sets is said, not to redo. Where no FSC is found: the share of its "
+            "particles (%) in those pairs under which it is not to redo.",
             type=click.FloatRange(min=0, max=100),
             default=1.0,
             show_default=True,
-            metavar="PERCENT",
+            metavar="SHELLS|PERCENT",
             panel=AUDITING,
         ),
         Flag(

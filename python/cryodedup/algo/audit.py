@@ -29,6 +29,7 @@ from .same_image import all_distinct
 __all__ = [
     "TOP_MICROGRAPHS",
     "check_halfsets",
+    "distance_pairs",
     "halfset_audit",
     "halfset_sizes",
     "halfsets_by_micrograph",

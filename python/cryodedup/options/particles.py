@@ -47,10 +47,9 @@ from .species import (
     EllipsoidAxes,
     MinDistance,
     NamedDistance,
-    SpeciesDistances,
     SpeciesEllipsoids,
+    named_distances,
     parse_ellipsoids,
-    parse_named_distances,
 )
 
 __all__ = ["COPICK_PROJECTS", "INPUTS", "PANELS", "ParticleOptions"]
@@ -370,6 +369,17 @@ class ParticleOptions:
         is_flag=True,
         panel=ORIENTATIONS,
     )
+    fsc: Path | None = option(
+        None,
+        "--fsc",
+        "With --audit, a refinement's FSC (RELION's postprocess.star or run_model.star, or relion_image_handler "
+        "--fsc's table): the resolution at FSC 0.143 as refined and as predicted without the duplicate pairs "
+        "across the half-sets, from the share of the half-maps' noise they hold.",
+        type=path_type(),
+        metavar="STAR",
+        label="FSC",
+        panel=ORIENTATIONS,
+    )
     halfsets: str = choice(
         "keep",
         "--halfsets",
@@ -643,11 +653,11 @@ class ParticleOptions:
         if isinstance(given_sizes, InputPixelSizes):  # (--mic-psize 10,b.star=12 on the command line)
             self.mic_psize = given_sizes.default
             self.input_psize = {**given_sizes.by_input, **self.input_psize}
-        pairs = _named_distances(self.min_dist)
+        pairs = named_distances(self.min_dist)
         if pairs is not None:
             self.min_dist = DEFAULT_MIN_DIST if pairs.default is None else pairs.default
             self.species_min_dist = {**pairs.by_species, **self.species_min_dist}
-        pairs = _named_distances(self.min_dist_z)
+        pairs = named_distances(self.min_dist_z)
         if pairs is not None:
             self.min_dist_z = pairs.default
             self.species_min_dist_z = {**pairs.by_species, **self.species_min_dist_z}
@@ -774,6 +784,8 @@ class ParticleOptions:
         check_dataset_values(self.datasets)
         if self.audit and self.halfsets != "keep":
             raise CryodedupError("--audit writes no particle files, so --halfsets has nothing to rewrite; drop one")
+        if self.fsc is not None and not self.audit:
+            raise CryodedupError("--fsc estimates what the duplicates did to a refinement's FSC: add --audit")
         if self.audit and self.decisions:
             raise CryodedupError("--audit rejects no particle, so --decisions has nothing to record; drop one")
         check_masks(self)
@@ -805,22 +817,6 @@ class ParticleOptions:
         for given, flag, why in refused:
             if given:
                 raise CryodedupError(f"--select {self.select} and {flag} exclude each other: {why}")
-
-
-def _named_distances(given: Any) -> SpeciesDistances | None:
-    """A distance given with ``NAME=Å`` pairs: the command line's, or the API's text (``"ribosome=150,60"``).
-
-    None for a distance alone, or a text that is no pairs (refused by check(): a number expected).
-    """
-    if isinstance(given, SpeciesDistances):
-        return given
-    if not (isinstance(given, str) and "=" in given):
-        return None
-    try:
-        default, pairs = parse_named_distances(given, "--min-dist", bare=True)
-    except ValueError:
-        return None
-    return SpeciesDistances(default, pairs)
 
 
 def _check_species(options: ParticleOptions) -> None:

@@ -20,6 +20,7 @@ __all__ = [
     "NamedDistance",
     "SpeciesDistances",
     "SpeciesEllipsoids",
+    "named_distances",
     "number_type",
     "parse_ellipsoids",
     "parse_named_distances",
@@ -198,3 +199,19 @@ class EllipsoidAxes(click.ParamType):
             return parse_ellipsoids(str(value))
         except ValueError as err:
             self.fail(str(err), param, ctx)
+
+
+def named_distances(given: Any) -> SpeciesDistances | None:
+    """A distance given with ``NAME=Å`` pairs: the command line's, or the API's text (``"ribosome=150,60"``).
+
+    None for a distance alone, or a text that is no pairs (refused by check(): a number expected).
+    """
+    if isinstance(given, SpeciesDistances):
+        return given
+    if not (isinstance(given, str) and "=" in given):
+        return None
+    try:
+        default, pairs = parse_named_distances(given, "--min-dist", bare=True)
+    except ValueError:
+        return None
+    return SpeciesDistances(default, pairs)

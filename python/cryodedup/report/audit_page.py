@@ -155,11 +155,13 @@ def write_audit_report(
     rows: Sequence[tuple[str, str]],
     force: bool,
     commands: Sequence[tuple[str, str, str]] = (),
+    figures: Sequence[str] = (),
 ) -> Path:
     """report.html in ``outdir``: the verdict, the pipeline's graph, one line per job; written whole or not at all.
 
     ``commands``: what the table's lines point to ("the command under the table"), each its purpose, the command
-    and the route through RELION's External job, printed under the table.
+    and the route through RELION's External job, printed under the table. ``figures``: each refinement's FSC
+    (inline SVGs, :mod:`.fsc_figure`), after them.
     """
     table = "".join(f"<tr><th>{html.escape(label)}</th><td>{html.escape(value)}</td></tr>" for label, value in rows)
     under = "".join(
@@ -167,12 +169,14 @@ def write_audit_report(
         + (f"<p>{html.escape(route)}</p>" if route else "")
         for purpose, command, route in commands
     )
+    drawn = "".join(f"<div class='wide'>{svg}</div>" for svg in figures)
+    fsc = f"<h2>FSC as refined and without the duplicates across the half-sets</h2>{drawn}" if figures else ""
     page = (
         "<!DOCTYPE html><html><head><meta charset='utf-8'>"
         "<meta name='viewport' content='width=device-width, initial-scale=1'>"
         f"<title>{html.escape(title)}</title><style>{STYLE}{_STYLE}</style></head><body>"
         f"{opening.html()}<h1>{html.escape(title)}</h1><h2>Pipeline</h2><div class='wide'>{pipeline_svg(jobs)}</div>"
-        f"<h2>Jobs, worst first</h2><table class='rows'>{table}</table>{under}</body></html>"
+        f"<h2>Jobs, worst first</h2><table class='rows'>{table}</table>{under}{fsc}</body></html>"
     )
     path = outdir / "report.html"
     with AtomicOutputs([path], force=force) as tmp:

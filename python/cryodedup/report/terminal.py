@@ -18,7 +18,7 @@ from ..errors import printable
 if TYPE_CHECKING:
     from rich.console import Console
 
-__all__ = ["ProgressBar", "Reporter", "escape", "fail", "print_json", "stopped"]
+__all__ = ["ProgressBar", "Reporter", "escape", "fail", "fitted_rows", "print_json", "stopped"]
 
 T = TypeVar("T")
 
@@ -252,3 +252,15 @@ class ProgressBar:
     def close(self) -> None:
         """Remove the bar."""
         self.progress.stop()
+
+
+def fitted_rows(rows: list[tuple[str, str]], columns: int) -> list[tuple[str, str]]:
+    """The table's rows with their text folded between words to fit ``columns`` (a path or a name is never cut)."""
+    import textwrap
+
+    left = max((len(key) for key, _ in rows), default=0)
+    room = max(columns - left - 7, 40)  # (3 borders, a space each side of each cell)
+    return [
+        (key, "\n".join(textwrap.wrap(value, room, break_long_words=False, break_on_hyphens=False)) or value)
+        for key, value in rows
+    ]

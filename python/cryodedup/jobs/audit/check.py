@@ -19,11 +19,13 @@ from pathlib import Path
 import numpy as np
 
 from ...algo.audit import halfset_audit
+from ...algo.fsc import half_sizes, straddling_pairs
 from ...algo.same_image import same_image_pairs
 from ...errors import CryodedupError, InputFileError, PixelSizeError
 from ...formats.cryosparc.dataset import CsFile
 from ...formats.cryosparc.particles import POSE
 from ...formats.star.file import StarFile
+from ...formats.star.fsc import StraddlingBoxes
 from ...options import ParticleOptions
 from ...particle_set import Log, ParticleSet
 from ..particles.decide import Decision
@@ -68,6 +70,10 @@ class SetAudit:
     micrographs: str | None = None
     #: A 2-D classification's set: in-plane angles compared within one class only, positions alone across classes.
     within_class: bool = False
+    #: The rows in each half-set (with half-sets), and the straddling pairs' boxes: what the shared fraction of
+    #: the half-maps' noise is made of (:mod:`cryodedup.algo.fsc`), their origins read only if an FSC asks.
+    half_sizes: tuple[int, int] | None = None
+    straddling: StraddlingBoxes | None = field(default=None, compare=False, repr=False)
 
     @property
     def fraction(self) -> float:
@@ -183,6 +189,8 @@ def audit_set(
         symmetry=symmetry,
         micrographs=used,
         within_class=within_class,
+        half_sizes=half_sizes(particles),
+        straddling=StraddlingBoxes.of(paths, particles, *straddling_pairs(particles, decision.suppressed_by)),
     )
 
 

@@ -25,9 +25,10 @@ from ...options.species import DEFAULT_MIN_DIST
 from ...particle_set import Log
 from .advice import external_route, redo_command
 from .check import SetAudit, audit_set
+from .fsc import FscFound, fsc_figures, fsc_rows, judge, refinement_estimate
 from .project import Job, Project, cryosparc_project, relion_project
 
-__all__ = ["audit_project", "audit_rows", "fitted_rows", "redo_commands", "write_audit_page"]
+__all__ = ["audit_project", "audit_rows", "redo_commands", "write_audit_page"]
 
 #: Severities of a job's verdict, worst first: the order of the report's lines.
 REDO, ENTERED, INHERITED, CLEAN, DAMAGED = "redo", "entered", "inherited", "clean", "damaged"
@@ -89,6 +90,8 @@ class JobAudit:
     #: The point group its poses were compared under and where it was recorded (its own, or the refinement's
     #: whose poses it carries); None: C1, none recorded.
     symmetry: tuple[str, str] | None = None
+    #: A refinement's FSC and what its straddling duplicates did to it (None: no refinement, or no set).
+    fsc: FscFound | None = None
 
     @property
     def duplicates(self) -> int:
@@ -127,6 +130,7 @@ class JobAudit:
             "command": self.command or None,
             "external_job": self.route or None,
             "warnings": self.warnings,
+            "fsc": self.fsc.to_json() if self.fsc is not None else None,
         }
 
     @property
@@ -331,8 +335,9 @@ def audit_project(
 ) -> ProjectAudit:
     """Audits every particle set of the project in ``root``.
 
-    ``min_dist``: one distance (Å) for every job, instead of each job's own; ``negligible``: the share of
-    a refinement's particles (%) in pairs across its half-sets under which it is not to redo; ``max_angle``:
+    ``min_dist``: one distance (Å) for every job, instead of each job's own; ``negligible``: the change in
+    resolution (Fourier shells at FSC 0.143) under which a refinement is not to redo, where its FSC is found;
+    else the share of its particles (%) in pairs across its half-sets; ``max_angle``:
     in a set that carries orientations, close particles are duplicates only when their poses agree within
     this many degrees under the job's point group (C1 where it recorded none; None or 0: positions only).
     """
@@ -347,6 +352,7 @@ def audit_project(
     for name, audit in audits.items():
         audit.min_dist_A, audit.distance_reason = distances[name]
         _audit_sets(project, audit, say, max_angle or None)
+        audit.fsc = refinement_estimate(project, audit.job, audit.worst)
     _trace(project, audits)
     for audit in audits.values():
         audit.verdict, audit.line = _verdict(audit, audits, project, negligible)
@@ -602,16 +608,14 @@ def _sets_verdict(audit: JobAudit, audits: dict[str, JobAudit], project: Project
     within = f"within {audit.min_dist_A:g} Å{_pose_words(worst)}"
     entered = ", ".join(_entry_words(entry, audits, project) for entry in audit.entered_at)
     if worst.straddles and audit.job.refinement:
-        pieces = _straddling_words(worst, within)
-        if 100 * worst.fraction < negligible and not worst.same_image_straddling:
-            return NEGLIGIBLE, (
-                f"{name}: {' and '.join(pieces)}: negligible (under {negligible:g} % of its particles; "
-                f"--negligible sets the share), nothing to redo (duplicates entered at {entered})"
-            )
+        pieces = " and ".join(_straddling_words(worst, within))
+        judged = judge(audit.fsc, worst, negligible)
+        if judged.negligible:
+            return NEGLIGIBLE, f"{name}: {pieces}{judged.words}, nothing to redo (duplicates entered at {entered})"
         failed = " (the job failed)" if audit.job.status == "Failed" else ""
         return (
             REDO,
-            f"{name}{failed}: {' and '.join(pieces)}: its FSC may be inflated; {_redo_words(audit, audits, project)}",
+            f"{name}{failed}: {pieces}{judged.words}: its FSC may be inflated; {_redo_words(audit, audits, project)}",
         )
     if audit.duplicates:
         count = f"{_pairs(worst.duplicate_pairs)} {within} in {counted(worst.particles, 'particle')}"
@@ -823,6 +827,7 @@ def audit_rows(audit: ProjectAudit) -> list[tuple[str, str]]:
             line = line.replace(f": {commands[line]}", ": the command under the table")
         name, sep, text = line.partition(": ")
         rows.append((name, text) if sep else ("Pipeline", line))
+    rows += fsc_rows((j.job, j.worst, j.fsc) for j in audit.jobs)
     reasons: dict[str, list[str]] = {}
     for job in audit.jobs:
         if job.sets:
@@ -873,18 +878,6 @@ def redo_commands(audit: ProjectAudit) -> list[Advice]:
 _NAMED_AT_MOST = 6
 
 
-def fitted_rows(rows: list[tuple[str, str]], columns: int) -> list[tuple[str, str]]:
-    """The table's rows with their text folded between words to fit ``columns`` (a path or a name is never cut)."""
-    import textwrap
-
-    left = max((len(key) for key, _ in rows), default=0)
-    room = max(columns - left - 7, 40)  # (3 borders, a space each side of each cell)
-    return [
-        (key, "\n".join(textwrap.wrap(value, room, break_long_words=False, break_on_hyphens=False)) or value)
-        for key, value in rows
-    ]
-
-
 def write_audit_page(audit: ProjectAudit, outdir: Path, force: bool) -> Path:
     """``--plot DIR``: report.html with the pipeline drawn as a graph coloured by verdict; its path."""
     from ...report.audit_page import GraphJob, write_audit_report
@@ -896,5 +889,6 @@ def write_audit_page(audit: ProjectAudit, outdir: Path, force: bool) -> Path:
     ]
     title = f"cryodedup audit of {audit.root} ({audit.layout})"
     commands = [(a.purpose, a.command, a.route) for a in redo_commands(audit)]
+    figures = fsc_figures((j.job.label, j.fsc) for j in audit.jobs)
     opening = Opening(verdict, kind, [*audit.problems, *audit.warning_lines()])
-    return write_audit_report(outdir, title, opening, jobs, audit_rows(audit), force, commands)
+    return write_audit_report(outdir, title, opening, jobs, audit_rows(audit), force, commands, figures)

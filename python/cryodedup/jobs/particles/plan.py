@@ -248,6 +248,16 @@ class RegionsAsked:
         return self.mask is not None or self.edge is not None
 
 
+@dataclass(frozen=True)
+class AuditAsked:
+    """``--audit``: a report only, the half-set audit asked, and ``--fsc``'s file (None: none given).
+
+    ``fsc``: the refinement's FSC the audit estimates the straddling pairs' effect on.
+    """
+
+    fsc: Path | None = None
+
+
 @dataclass(frozen=True, eq=False)
 class Deciding:
     """What the decision takes: the distance, the ranking and selection, the pairing, the consensus, the regions.
@@ -287,8 +297,8 @@ class Deciding:
     #: Whether the core's rule joins the rows of one image (``--same-image reject``, and the rows hold an image
     #: twice): asked of the rows' images once (:meth:`ParticlePlan.for_rows`); the decision and the record take it.
     joins_images: bool = False
-    #: Whether the decision is a report only (``--audit``: the half-set audit asked).
-    audit: bool = False
+    #: ``--audit``: the decision is a report only, the half-set audit asked (None: not), with ``--fsc``'s file.
+    audit: AuditAsked | None = None
     #: The core's rule before the rows are read, made once of the distance and the ranking: the one-pass
     #: route's whole rule, the two-pass route's start (``decide.rule_for_rows`` adds what the rows hold).
     duplicate_rule: DuplicateRule = field(init=False)
@@ -507,7 +517,7 @@ def plan(options: ParticleOptions) -> ParticlePlan:
         uncovered=options.uncovered,
         regions=regions if regions.asked else None,
         partners=output.partners,
-        audit=options.audit,
+        audit=AuditAsked(options.fsc) if options.audit else None,
     )
     registration = RegistrationCheck(options.registration, options.audit, options.shift_key, tuple(options.transform))
     scale = Scale(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import Field, asdict, dataclass, field, fields
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -42,6 +43,7 @@ from .read import raw_picker_scores
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
+    from ...algo.fsc import FscEstimate
     from ...report.sections.audits import HalfsetAudit, HalfsetsByMicrograph, NameCollisions, SymmetryCopies
     from ...report.sections.consensus import Consensus
     from ...report.sections.exclusion import OwnFrameExclusion
@@ -618,6 +620,14 @@ def _halfset_audit(particles: ParticleSet, decision: Decision, rule: Deciding) -
     """The summary's ``halfset_audit``: the duplicate pairs straddling the half-sets (``--audit``: none to audit)."""
     from ...report.sections.audits import HalfsetAudit, StraddlingMicrograph
 
+    fsc = rule.audit.fsc if rule.audit is not None else None
+    if particles.halfsets is None and fsc is not None:
+        from ...errors import CryodedupError
+
+        raise CryodedupError(
+            f"--fsc {fsc}: the particles carry no half-set column (rlnRandomSubset, alignments3D/split): "
+            "give the particles of the refinement that FSC is of"
+        )
     if particles.halfsets is None:
         return HalfsetAudit(None)  # (asked, but nothing to audit)
     assert decision.suppressed_by is not None, "decide() keeps the pairs when there are half-sets"
@@ -635,7 +645,22 @@ def _halfset_audit(particles: ParticleSet, decision: Decision, rule: Deciding) -
         counts.micrographs_with_straddling,
         tuple(StraddlingMicrograph(*m) for m in counts.top_micrographs),
         counts.same_image,
+        None if fsc is None else _fsc_estimate(particles, decision.suppressed_by, fsc, counts.same_image),
     )
+
+
+def _fsc_estimate(
+    particles: ParticleSet, suppressed_by: np.ndarray, path: Path, same_image: tuple[int, int] | None
+) -> FscEstimate:
+    """``--fsc``: what the straddling pairs did to the refinement's FSC read from ``path`` (:mod:`...algo.fsc`)."""
+    from ...algo.fsc import half_sizes, pairs_estimate, straddling_pairs
+    from ...formats.star.fsc import StraddlingBoxes, read_fsc
+
+    curve = read_fsc(path)
+    pairs = straddling_pairs(particles, suppressed_by)
+    offsets = StraddlingBoxes.of([Path(f) for f in particles.read_files], particles, *pairs).offsets_A()
+    images = same_image[1] if same_image else 0
+    return pairs_estimate(curve.curve, curve.frequency, curve.fsc, offsets, images, half_sizes(particles))
 
 
 def _halfsets(particles: ParticleSet, keep: np.ndarray, halves: np.ndarray) -> HalfsetsByMicrograph:

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, replace
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from ...labels import counted
 from .base import Row, Section
+
+if TYPE_CHECKING:
+    from ...algo.fsc import FscEstimate
 
 __all__ = [
     "HalfsetAudit",
@@ -146,6 +149,19 @@ class StraddlingMicrograph:
     particles: int
 
 
+def _fsc_words(found: FscEstimate) -> str:
+    """``--fsc``'s row: the resolution as refined, and without the straddling pairs, with the change in shells."""
+    if found.resolution_A is None:
+        return f"the FSC never rises above 0.143 past its origin ({found.source})"
+    said = f"as refined {found.resolution_A:.2f} Å at FSC 0.143"
+    if found.resolution_without_A is not None and found.change_shells is not None:
+        said += (
+            f", without its {found.pairs:,} straddling pairs about {found.resolution_without_A:.2f} Å "
+            f"({found.change_shells:.2g} Fourier shells; shared fraction {found.shared_fraction:.3g})"
+        )
+    return f"{said} ({found.source})"
+
+
 @dataclass(frozen=True)
 class HalfsetAudit(Section):
     """The half-set audit: the duplicate pairs that straddle the half-sets of a refinement, and where.
@@ -168,6 +184,8 @@ class HalfsetAudit(Section):
     micrographs_with_straddling: int = 0
     top_micrographs: tuple[StraddlingMicrograph, ...] = ()
     same_image: tuple[int, int] | None = None
+    #: ``--fsc``: the refinement's FSC, and the resolution predicted without the straddling pairs.
+    fsc: FscEstimate | None = None
 
     @property
     def straddles(self) -> bool:
@@ -225,6 +243,8 @@ class HalfsetAudit(Section):
                     f"{pairs:,} pairs of rows of one image at different centres: {straddling:,} across the half-sets",
                 )
             )
+        if self.fsc is not None:
+            rows.append(("  FSC", _fsc_words(self.fsc)))
         if self.top_micrographs:
             listed = "\n".join(
                 f"{m.micrograph}: {m.straddling_pairs:,} (of {counted(m.particles, 'particle')})"
@@ -264,4 +284,6 @@ class HalfsetAudit(Section):
         }
         if self.same_image is not None:
             document["same_image_pairs"], document["same_image_straddling"] = self.same_image
+        if self.fsc is not None:
+            document["fsc"] = self.fsc.to_json()
         return document

@@ -1,0 +1,163 @@
+"""A refinement's FSC as RELION writes it: ``run_model.star``'s gold-standard FSC, ``postprocess.star``'s curves.
+
+- ``run_model.star`` (Refine3D, written by ``MlModel::write``): ``data_model_general`` holds
+  ``rlnOriginalImageSize`` and ``rlnPixelSize``; ``data_model_class_1`` a row per shell with
+  ``rlnResolution`` (1/Å), ``rlnAngstromResolution`` and ``rlnGoldStandardFsc``: the FSC between
+  the unmasked half-maps (or masked by the solvent mask with ``--solvent_correct_fsc``), shells past
+  the last iteration's image size 0.
+- ``postprocess.star`` (PostProcess): ``data_general`` holds ``rlnFinalResolution``; ``data_fsc`` a
+  row per shell with ``rlnResolution`` and ``rlnFourierShellCorrelationCorrected`` (the masked FSC
+  corrected by phase randomisation: the curve RELION reports the resolution from), beside
+  ``rlnFourierShellCorrelationUnmaskedMaps`` and ``rlnFourierShellCorrelationMaskedMaps``; without a
+  mask (``relion_postprocess`` given none, RELION 3.1.3) the unmasked curve alone, read then.
+  ``rlnFinalResolution`` is the last shell above 0.143 (``postprocess.cpp``).
+
+Either read as an :class:`FscCurve`: its shells' frequency and FSC, and which curve it is; and
+``relion_image_handler --fsc``'s table (``data_fsc``, ``rlnFourierShellCorrelation``: unmasked),
+given by hand. :func:`read_origins` reads a particle STAR's origins in Å, where the boxes of a
+refinement's particles were cut (the coordinates) differing from its centres by them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ...errors import InputFileError
+from ...particle_set import ParticleSet
+from .file import StarFile, is_number
+
+__all__ = ["FscCurve", "StraddlingBoxes", "read_fsc", "read_model_fsc", "read_postprocess_fsc"]
+
+MODEL_BLOCK, MODEL_FSC = "model_class_1", "rlnGoldStandardFsc"
+POSTPROCESS_BLOCK, POSTPROCESS_FSC = "fsc", "rlnFourierShellCorrelationCorrected"
+POSTPROCESS_UNMASKED = "rlnFourierShellCorrelationUnmaskedMaps"
+IMAGE_HANDLER_FSC = "rlnFourierShellCorrelation"
+RESOLUTION = "rlnResolution"
+
+
+@dataclass(frozen=True)
+class FscCurve:
+    """An FSC shell by shell from the origin: ``frequency`` (1/Å), ``fsc``; ``curve`` says which (file: label)."""
+
+    curve: str
+    frequency: np.ndarray
+    fsc: np.ndarray
+    #: The resolution (Å) the program itself reported, where the file says it (PostProcess's rlnFinalResolution).
+    reported_A: float | None = None
+
+
+def read_model_fsc(path: Path, shown: str | None = None) -> FscCurve:
+    """``run_model.star``'s gold-standard FSC (class 1), up to the last shell the refinement reached.
+
+    ``shown``: the file's name as the curve names it (the project-relative path), else ``path``.
+    """
+    star = StarFile(path)
+    frequency, fsc = _columns(star, MODEL_BLOCK, MODEL_FSC)
+    reached = np.flatnonzero(fsc != 0.0)  # (shells past the last iteration's image size are written 0)
+    last = int(reached[-1]) + 1 if reached.size else len(fsc)
+    return FscCurve(f"{shown or path}: {MODEL_FSC} (as refined)", frequency[:last], fsc[:last])
+
+
+def read_postprocess_fsc(path: Path, shown: str | None = None) -> FscCurve:
+    """``postprocess.star``'s corrected FSC (masked, phase-randomisation corrected) and its final resolution.
+
+    Without a mask, its unmasked curve (the only one RELION writes then).
+    """
+    star = StarFile(path)
+    block = star.block(POSTPROCESS_BLOCK)
+    labels = (block.labels or ()) if block is not None else ()
+    masked = block is None or POSTPROCESS_FSC in labels
+    label = POSTPROCESS_FSC if masked else POSTPROCESS_UNMASKED
+    if not masked and POSTPROCESS_UNMASKED not in labels and IMAGE_HANDLER_FSC in labels:
+        label = IMAGE_HANDLER_FSC  # (relion_image_handler --fsc's table: the half-maps' FSC, unmasked)
+    frequency, fsc = _columns(star, POSTPROCESS_BLOCK, label)
+    general = {label: value for block in star.blocks if block.name == "general" for label, value in block.pairs}
+    final = general.get("rlnFinalResolution", "").strip()
+    reported = float(final) if is_number(final) else None
+    which = "masked, corrected" if masked else "unmasked: no mask given"
+    return FscCurve(f"{shown or path}: {label} ({which})", frequency, fsc, reported)
+
+
+def read_fsc(path: Path) -> FscCurve:
+    """An FSC file given by hand: a ``postprocess.star`` (its ``data_fsc``) or a ``run_model.star``; else an error."""
+    star = StarFile(path)
+    if star.block(POSTPROCESS_BLOCK) is not None:
+        return read_postprocess_fsc(path)
+    if star.block(MODEL_BLOCK) is not None:
+        return read_model_fsc(path)
+    raise InputFileError(
+        f"{path}: no data_{POSTPROCESS_BLOCK} (RELION's postprocess.star) and no data_{MODEL_BLOCK} "
+        "(RELION's run_model.star); give one of those as the FSC"
+    )
+
+
+def read_origins(path: Path, labels: list[str]) -> np.ndarray | None:
+    """A particle STAR's origins (Å) of each row, (n, len(labels)); None where its particles loop lacks them.
+
+    None too for RELION 5's subtomograms (rlnTomoSubtomogramRot): their origins turn with each subtomogram.
+    """
+    star = StarFile(path)
+    star.refresh_blocks()
+    blocks = [b for b in star.blocks if b.labels is not None and all(label in b.labels for label in labels)]
+    if not blocks or "rlnTomoSubtomogramRot" in (blocks[-1].labels or ()):
+        return None
+    numbers, _, _ = star.scan(blocks[-1], labels, None)
+    return np.stack([numbers[label] for label in labels], axis=1)
+
+
+@dataclass(frozen=True)
+class StraddlingBoxes:
+    """The straddling pairs of a set (rows ``a``, ``b``), their centres' offset (Å), and where their origins are.
+
+    Two boxes of one particle refine to one centre; their boxes lie apart by their origins' difference (centre +
+    origin: the coordinates). ``origins``: the single STAR file and its rlnOrigin*Angst labels they are read from
+    when an estimate asks (:meth:`offsets_A`); None (CryoSPARC, RELION 3.0's origins in pixels, several files):
+    the centres' offset alone, each pair then counting nearly whole.
+    """
+
+    a: np.ndarray
+    b: np.ndarray
+    centre_offsets_A: np.ndarray
+    rows: int
+    origins: tuple[Path, tuple[str, ...]] | None = None
+
+    @classmethod
+    def of(cls, paths: Sequence[Path], particles: ParticleSet, a: np.ndarray, b: np.ndarray) -> StraddlingBoxes:
+        """The pairs of ``particles`` read from ``paths``; nothing read yet."""
+        offsets = np.asarray(particles.centres[a] - particles.centres[b], dtype=np.float64)
+        labels = tuple(label.strip() for label in particles.shift.split(","))
+        in_angst = all(label.startswith("rlnOrigin") and label.endswith("Angst") for label in labels)
+        readable = len(paths) == 1 and paths[0].suffix == ".star" and in_angst and len(labels) == offsets.shape[1]
+        return cls(a, b, offsets, len(particles), (paths[0], labels) if readable and a.size else None)
+
+    def offsets_A(self) -> np.ndarray:
+        """The offset (Å) between the two boxes of each pair: the centres' plus the origins' (read now, once)."""
+        if self.origins is None:
+            return self.centre_offsets_A
+        origins = read_origins(self.origins[0], list(self.origins[1]))
+        if origins is None or len(origins) != self.rows:
+            return self.centre_offsets_A
+        return self.centre_offsets_A + origins[self.a] - origins[self.b]
+
+
+def _columns(star: StarFile, name: str, label: str) -> tuple[np.ndarray, np.ndarray]:
+    """The block's ``rlnResolution`` and ``label`` columns as numbers; an error naming what is missing."""
+    block = star.block(name)
+    if block is None:
+        raise InputFileError(f"{star.path}: no data_{name} loop; expected RELION's FSC table there")
+    table = star.table(block)
+    for wanted in (RESOLUTION, label):
+        if wanted not in table.labels:
+            raise InputFileError(f"{star.path}: data_{name} has no _{wanted} column")
+    try:
+        frequency = np.array([float(v) for v in table.column(RESOLUTION)])
+        fsc = np.array([float(v) for v in table.column(label)])
+    except ValueError as err:
+        raise InputFileError(f"{star.path}: data_{name}: a value that is not a number ({err})") from None
+    if frequency.size < 2:
+        raise InputFileError(f"{star.path}: data_{name} has {frequency.size} shell(s); an FSC needs several")
+    return frequency, fsc

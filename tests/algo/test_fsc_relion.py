@@ -1,0 +1,97 @@
+"""Issue 91's oracle: the audit's shared fraction and predicted resolution against RELION's own half-maps.
+
+Half-maps reconstructed by ``relion_reconstruct`` from ``relion_project``'s projections
+(tests/fixtures/relion_halfmaps.py) with 0, 30 and 300 copies of half-set 1's particles in half-set
+2, exact or cut 8 and 16 pixels (24, 48 Å) away; their FSC written by ``relion_image_handler
+--fsc`` (unmasked) and ``relion_postprocess`` (masked, corrected). The oracle is the reconstruction
+without the copies: the FSC it gains where the signal is gone (the measured shared fraction), and
+its 0.143 crossing. The audit reads the particles (their pairs across the half-sets) and the FSC
+with the copies, as it would a refinement's.
+"""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+
+from cryodedup.algo.fsc import crossing
+from cryodedup.formats.star.fsc import read_fsc
+from cryodedup.jobs.audit.check import audit_set
+from cryodedup.jobs.audit.fsc import set_estimate
+from fixtures.relion_halfmaps import BOX, PSIZE, RELION_PROGRAMS, halfmaps, project
+from helpers import missing_program
+
+pytestmark = pytest.mark.slow
+
+#: (copies, pixels apart): none, a few, many exact copies; many cut a few pixels away.
+CASES = [(0, 0), (30, 0), (300, 0), (300, 8), (300, 16)]
+SHELL = 1.0 / (BOX * PSIZE)  # (one Fourier shell, per Å)
+
+
+@pytest.fixture(scope="module")
+def made(tmp_path_factory):
+    missing = [p for p in RELION_PROGRAMS if shutil.which(p) is None]
+    if missing:
+        missing_program(f"RELION is not installed ({', '.join(missing)})", required_by="CRYODEDUP_REQUIRE_RELION")
+    folder = tmp_path_factory.mktemp("relion_halfmaps")
+    clean, angles = project(folder)
+    return {case: halfmaps(folder, clean, angles, *case) for case in CASES}
+
+
+def _measured_f(with_copies: np.ndarray, without: np.ndarray) -> float:
+    """The shared fraction the copies gave: the FSC gained, (FSC_with - FSC_without) / (1 - FSC_without), where
+    the map without them has no signal left (its FSC under 0.05 past shell 10)."""
+    noise = without < 0.05
+    noise[:10] = False
+    return float(np.mean((with_copies[noise] - without[noise]) / (1 - without[noise])))
+
+
+@pytest.mark.parametrize("curve", ["fsc_unmasked", "postprocess"])
+@pytest.mark.parametrize("case", CASES, ids=[f"{k}copies-{s}px" for k, s in CASES])
+def test_the_audit_predicts_the_fsc_of_the_reconstruction_without_the_copies(made, case, curve):
+    maps, without = made[case], made[(0, 0)]
+    audited = audit_set([maps.particles], "run_data.star", 30.0, lambda: None)
+    assert audited.straddling_pairs == case[0] and audited.half_sizes == (2000, 2000 + case[0])
+    with_copies, alone = read_fsc(getattr(maps, curve)), read_fsc(getattr(without, curve))
+    found = set_estimate(with_copies, audited)
+    assert found is not None
+    measured = _measured_f(np.asarray(with_copies.fsc), np.asarray(alone.fsc))
+    if case[0] >= 300:  # (30 copies' f, 0.015, is within the FSC's own noise by shell: their crossing is tested)
+        assert found.shared_fraction == pytest.approx(measured, rel=0.15)
+    truth = crossing(alone.frequency, alone.fsc)
+    assert truth is not None and found.resolution_without_A is not None
+    off = abs(1 / found.resolution_without_A - 1 / truth[0]) / SHELL
+    # Half a shell; the unmasked curve of copies cut apart: one (it runs along 0.143 over shells 14-15, 0.118
+    # then 0.144, and those copies add signal with the noise their boxes do not share).
+    assert off <= (1.0 if case[1] and curve == "fsc_unmasked" else 0.5), (found.resolution_without_A, truth)
+
+
+def test_the_resolution_as_refined_is_relions_within_a_shell(made):
+    for maps in made.values():
+        curve = read_fsc(maps.postprocess)
+        refined = crossing(curve.frequency, curve.fsc)
+        assert curve.reported_A is not None and refined is not None
+        assert abs(1 / refined[0] - 1 / curve.reported_A) <= SHELL
+
+
+def test_particles_audit_fsc_reads_relion_image_handlers_table_and_gives_the_same_estimate(made):
+    # One refinement outside a project: its particles and the FSC relion_image_handler printed, by the command line.
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    maps, without = made[(300, 16)], made[(0, 0)]
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "cryodedup"), "particles", str(maps.particles), "--audit", "--min-dist",
+         "30", "--fsc", str(maps.fsc_unmasked), "--json", "--quiet"],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    fsc = json.loads(done.stdout)["halfset_audit"]["fsc"]
+    assert fsc["source"].endswith("rlnFourierShellCorrelation (unmasked: no mask given)")
+    measured = _measured_f(np.asarray(read_fsc(maps.fsc_unmasked).fsc), np.asarray(read_fsc(without.fsc_unmasked).fsc))
+    assert fsc["shared_fraction"] == pytest.approx(measured, rel=0.15)
+    assert fsc["shared_fraction"] < 0.8 * 300 / np.sqrt(2000 * 2300)  # (48 Å apart: not counted whole)

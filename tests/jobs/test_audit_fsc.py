@@ -1,0 +1,175 @@
+"""Issue 91 on the RELION tutorial's chain: each refinement's FSC read, its resolution said, and what copies did.
+
+The tutorial's fixture carries no FSC of its own; :func:`write_fsc_files` adds each refinement's
+``run_model.star`` and each PostProcess's ``postprocess.star`` in RELION 3.1's layout, with curves
+of a known shape. The oracle: the curve's own crossing, solved from its formula, and the shared
+fraction counted here by hand from the rows written.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fixtures.relion_tutorial import (
+    COPY_OFFSET,
+    FSC_BOX,
+    FSC_PSIZE,
+    POSTPROCESS_OF,
+    POSTPROCESSED_A,
+    REFINED_A,
+    last_shell_above,
+    plant,
+    write_fsc_files,
+    write_tutorial,
+)
+
+CRYODEDUP = str(Path(sys.executable).parent / "cryodedup")
+_R29 = "Refine3D/job029"
+SHELL = 1.0 / (FSC_BOX * FSC_PSIZE)
+
+
+def _audit(root: Path, *extra: str) -> tuple[int, dict]:
+    done = subprocess.run(
+        [CRYODEDUP, "audit", str(root), "--json", *extra], capture_output=True, text=True, check=False
+    )
+    assert "Traceback" not in done.stderr, done.stderr
+    return done.returncode, json.loads(done.stdout)
+
+
+def _logistic_crossing(crossing_A: float, f: float) -> float:
+    """Where (FSC - f) / (1 - f) of the fixture's logistic crosses 0.143, solved (Å)."""
+    width = 0.02
+    middle = 1.0 / crossing_A - width * np.log(1 / 0.143 - 1)
+    level = 0.143 * (1 - f) + f
+    return 1.0 / (middle + width * np.log(1 / level - 1))
+
+
+def test_the_audit_reads_each_refinements_postprocess_and_states_its_resolution(tmp_path):
+    write_tutorial(tmp_path)
+    write_fsc_files(tmp_path)
+    (tmp_path / "PostProcess/job030/postprocess.star").unlink()  # (job029 then read from its run_model.star)
+    status, audit = _audit(tmp_path)
+    jobs = {j["job"]: j for j in audit["jobs"]}
+    assert status == 0
+    for post, refined in POSTPROCESS_OF.items():
+        fsc = jobs[refined]["fsc"]
+        if post == "PostProcess/job030":
+            assert fsc["source"].startswith(f"{_R29}/run_model.star: rlnGoldStandardFsc")
+            assert abs(1 / fsc["resolution_A"] - 1 / REFINED_A[_R29]) <= SHELL / 10
+            continue
+        assert fsc["source"].startswith(f"{post}/postprocess.star: rlnFourierShellCorrelationCorrected")
+        # (RELION reports its last shell above 0.143: the audit's crossing lies within the shell after it)
+        assert 0 <= 1 / fsc["resolution_A"] - 1 / last_shell_above(POSTPROCESSED_A[post]) <= SHELL
+        assert fsc["shared_fraction"] == 0 and fsc["resolution_without_duplicates_A"] == fsc["resolution_A"]
+        assert len(fsc["shells"]) == FSC_BOX // 2 + 1
+    done = subprocess.run(
+        [CRYODEDUP, "audit", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "COLUMNS": "250"},
+    )
+    assert f"Refine3D/job019: {jobs['Refine3D/job019']['fsc']['resolution_A']:.2f} Å at FSC 0.143" in done.stderr
+
+
+def test_copies_across_the_final_refinements_halves_state_the_resolution_predicted_without_them(tmp_path):
+    files = write_tutorial(tmp_path)
+    write_fsc_files(tmp_path)
+    planted = plant(tmp_path, files, [f"{_R29}/run_data.star"], 20)
+    status, audit = _audit(tmp_path)
+    job = {j["job"]: j for j in audit["jobs"]}[_R29]
+    rows = planted[f"{_R29}/run_data.star"]
+    n1, n2 = np.count_nonzero(rows.subset == 1), np.count_nonzero(rows.subset == 2)
+    overlap = 1 - COPY_OFFSET / (FSC_BOX * FSC_PSIZE)  # (a copy 12 Å along x: two squares of the box)
+    f = 20 * overlap / np.sqrt(n1 * n2)
+    fsc = job["fsc"]
+    assert fsc["shared_fraction"] == pytest.approx(f, rel=1e-4)
+    predicted = _logistic_crossing(POSTPROCESSED_A["PostProcess/job030"], f)
+    assert abs(1 / fsc["resolution_without_duplicates_A"] - 1 / predicted) <= SHELL / 10
+    assert status == 1 and job["verdict"] == "redo"
+    said = f"as refined {fsc['resolution_A']:.2f} Å, without its 20 duplicate pairs about {predicted:.2f} Å"
+    assert said in job["line"]
+    done = subprocess.run(
+        [CRYODEDUP, "audit", str(tmp_path), "--plot", str(tmp_path.parent / "report")], capture_output=True, check=False
+    )
+    page = (tmp_path.parent / "report" / "report.html").read_text()
+    assert done.returncode == 1 and page.count("<svg") == 4  # (the pipeline, and each refinement's FSC)
+    assert f"without its duplicates: {predicted:.2f} Å" in page and "as refined: 3.10 Å" in page
+
+
+def test_a_change_under_the_negligible_shells_is_negligible_and_said_in_angstroms(tmp_path):
+    files = write_tutorial(tmp_path)
+    write_fsc_files(tmp_path)
+    plant(tmp_path, files, [f"{_R29}/run_data.star"], 20)
+    status, audit = _audit(tmp_path, "--negligible", "5")  # (the 20 copies move it about 2 shells)
+    job = {j["job"]: j for j in audit["jobs"]}[_R29]
+    assert status == 0 and job["verdict"] == "negligible"
+    assert "without its 20 duplicate pairs about" in job["line"] and "under 5 Fourier shell" in job["line"]
+
+
+def test_without_an_fsc_the_share_decides_and_says_so(tmp_path):
+    files = write_tutorial(tmp_path)
+    plant(tmp_path, files, [f"{_R29}/run_data.star"], 2)
+    status, audit = _audit(tmp_path)
+    job = {j["job"]: j for j in audit["jobs"]}[_R29]
+    assert status == 0 and job["verdict"] == "negligible" and job["fsc"] is None
+    assert "no FSC found, judged by the share" in job["line"]
+
+
+def test_one_refinements_file_and_its_fsc_outside_a_project_give_the_audits_estimate(tmp_path):
+    # `cryodedup particles FILE --audit --fsc FSC`: the same estimate the project's audit makes, for a user who has
+    # only the refinement's particles and its postprocess.star (the oracle: the shared fraction by hand, as above).
+    files = write_tutorial(tmp_path)
+    write_fsc_files(tmp_path)
+    planted = plant(tmp_path, files, [f"{_R29}/run_data.star"], 20)
+    rows = planted[f"{_R29}/run_data.star"]
+    n1, n2 = np.count_nonzero(rows.subset == 1), np.count_nonzero(rows.subset == 2)
+    f = 20 * (1 - COPY_OFFSET / (FSC_BOX * FSC_PSIZE)) / np.sqrt(n1 * n2)
+    done = subprocess.run(
+        [CRYODEDUP, "particles", f"{_R29}/run_data.star", "--audit", "--min-dist", "50", "--json", "--fsc",
+         "PostProcess/job030/postprocess.star", "--micrographs", "CtfFind/job003/micrographs_ctf.star"],
+        capture_output=True, text=True, check=False, cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    fsc = json.loads(done.stdout)["halfset_audit"]["fsc"]
+    assert fsc["shared_fraction"] == pytest.approx(f, rel=1e-4)
+    predicted = _logistic_crossing(POSTPROCESSED_A["PostProcess/job030"], f)
+    assert abs(1 / fsc["resolution_without_duplicates_A"] - 1 / predicted) <= SHELL / 10
+    assert "without its 20 straddling pairs about" in done.stderr  # (the summary's row; --json holds the numbers)
+
+
+@pytest.mark.parametrize(
+    ("extra", "said"),
+    [
+        ([], "--fsc estimates what the duplicates did to a refinement's FSC: add --audit"),
+        (["--audit"], "the particles carry no half-set column"),
+    ],
+)
+def test_fsc_without_audit_or_half_sets_is_refused_in_one_line(tmp_path, extra, said):
+    write_tutorial(tmp_path)
+    write_fsc_files(tmp_path)
+    particles = "Extract/job018/particles.star" if extra else f"{_R29}/run_data.star"
+    done = subprocess.run(
+        [CRYODEDUP, "particles", particles, *extra, "--fsc", "PostProcess/job030/postprocess.star",
+         "--micrographs", "CtfFind/job003/micrographs_ctf.star", "-o", "out"],
+        capture_output=True, text=True, check=False, cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode != 0 and said in done.stderr and "Traceback" not in done.stderr
+
+
+def test_an_fsc_file_that_is_not_one_is_refused_in_one_line(tmp_path):
+    write_tutorial(tmp_path)
+    done = subprocess.run(
+        [CRYODEDUP, "particles", f"{_R29}/run_data.star", "--audit", "--fsc", f"{_R29}/run_data.star",
+         "--micrographs", "CtfFind/job003/micrographs_ctf.star"],
+        capture_output=True, text=True, check=False, cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode != 0 and "Traceback" not in done.stderr
+    assert "no data_fsc (RELION's postprocess.star) and no data_model_class_1" in done.stderr
