@@ -248,7 +248,19 @@ def particles(
 
     options = ParticleOptions(**job_fields(ParticleOptions, job))
     if shard is not None or dask is not None or shards is not None:
-        _across_machines(inputs, outdir, options, (shard, dask, shards), Reporter(quiet), force, as_json)
+        report = Reporter(quiet)
+
+        def on_dask(out: Path, scheduler: str, n: int | None) -> Any:
+            from .jobs.particles.dask import run_on_dask
+
+            return run_on_dask(inputs, out, options, scheduler, n, force=force, log=report.log)
+
+        def one_shard(out: Path, k: int, n: int) -> Any:
+            from .jobs.particles.shards import run_particle_shard
+
+            return run_particle_shard(inputs, out, options, k, n, force=force, log=report.log)
+
+        _across_machines(outdir, (shard, dask, shards), report, as_json, (on_dask, one_shard))
         return
     if options.repair:
         _repair(inputs, outdir, options.check, force, quiet, as_json)
@@ -268,15 +280,16 @@ def particles(
 
 
 def _across_machines(
-    inputs: Sequence[Path],
     outdir: Path | None,
-    options: ParticleOptions,
     how: tuple[str | None, str | None, int | None],
     report: Reporter,
-    force: bool,
     as_json: bool,
+    runs: tuple[Callable[[Path, str, int | None], Any], Callable[[Path, int, int], Any]],
 ) -> None:
-    """``particles --shard K/N`` (one shard into OUTDIR/shard-K-of-N, and its table) or ``--dask`` (every shard)."""
+    """``particles --shard K/N`` (one shard into OUTDIR/shard-K-of-N, and its table) or ``--dask`` (every shard).
+
+    ``runs``: the job on Dask (the folder, the scheduler, the number of shards) and one shard (the folder, K, N).
+    """
     shard, dask, shards = how
     if shard is not None and dask is not None:
         raise click.UsageError("--shard runs one shard here and --dask every shard on a cluster: give one of them.")
@@ -284,22 +297,17 @@ def _across_machines(
         raise click.UsageError("--shards is the number of --dask's shards: give --dask too (or --shard K/N).")
     if outdir is None:
         raise click.UsageError("Missing option '-o' / '--outdir' (the shards and their merge write there).")
+    on_dask, one_shard = runs
     if dask is not None:
-        from .jobs.particles.dask import run_on_dask
-
-        on_dask = run_job(
-            lambda: report.holding_warnings(
-                lambda: run_on_dask(inputs, outdir, options, dask, shards, force=force, log=report.log)
-            )
-        )
-        _show_particle_summary("cryodedup particles --dask", on_dask, report, as_json)
+        summary = run_job(lambda: report.holding_warnings(lambda: on_dask(outdir, dask, shards)))
+        _show_particle_summary("cryodedup particles --dask", summary, report, as_json)
         return
     assert shard is not None, "--shard, --dask or --shards was given"
-    from .jobs.particles.shards import parse_shard, run_particle_shard
+    from .jobs.particles.shards import parse_shard
 
     def decided() -> Any:
         k, n = parse_shard(shard)
-        return run_particle_shard(inputs, outdir, options, k, n, force=force, log=report.log)
+        return one_shard(outdir, k, n)
 
     summary = run_job(lambda: report.holding_warnings(decided))
     report.release_warnings()  # (a shard's decision is a part: no verdict)

@@ -25,6 +25,9 @@ TAKERS = {
     "jobs/particles/job.py run",
     "jobs/particles/job.py run_round",
     "jobs/particles/plan.py plan",
+    # A shard's entrances (one shard, the shards on Dask), as the API calls them.
+    "jobs/particles/dask.py run_on_dask",
+    "jobs/particles/shards.py run_particle_shard",
 }
 
 

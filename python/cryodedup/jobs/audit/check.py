@@ -27,7 +27,7 @@ from ...formats.cryosparc.particles import POSE
 from ...formats.star.file import StarFile
 from ...formats.star.fsc import StraddlingBoxes
 from ...options import ParticleOptions
-from ...particle_set import Log, ParticleSet
+from ...particle_set import ParticleSet
 from ..particles.decide import Decision
 from ..particles.job import Outcome, run
 from ..particles.read import Files
@@ -342,6 +342,12 @@ def _run(
     sym = sym if max_angle is not None else "C1"  # (a point group without an angle: refused by the options)
     # (score none: which of a pair is kept changes no count)
     options = ParticleOptions(audit=True, min_dist=min_dist, score="none", max_angle=max_angle, sym=sym)
+
+    def with_micrographs(listing: Path) -> Outcome:
+        """The files audited again, their micrographs' pixel size read from ``listing``."""
+        warnings.clear()
+        return run(Files.of(paths), None, replace(options, micrographs=listing), log=log)
+
     try:
         outcome = run(Files.of(paths), None, options, log=log)
     except PixelSizeError:
@@ -358,16 +364,8 @@ def _run(
             return outcome
         said = list(warnings)
         try:
-            return _with_micrographs(paths, listing, options, warnings, log)
+            return with_micrographs(listing)
         except CryodedupError:  # (the micrographs do not name these particles' micrographs: as first read)
             warnings[:] = said
             return outcome
-    return _with_micrographs(paths, listing, options, warnings, log)
-
-
-def _with_micrographs(
-    paths: list[Path], listing: Path, options: ParticleOptions, warnings: list[str], log: Log
-) -> Outcome:
-    """The particle job's audit of the files again, their micrographs' pixel size read from ``listing``."""
-    warnings.clear()
-    return run(Files.of(paths), None, replace(options, micrographs=listing), log=log)
+    return with_micrographs(listing)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -118,9 +118,9 @@ def _as_json(value: Any) -> Any:
     return value
 
 
-def run_record(inputs: Sequence[StrPath], options: ParticleOptions) -> RunRecord:
-    """The run of ``inputs`` with ``options``, as read back from shard.json."""
-    values = {f.name: _as_json(getattr(options, f.name)) for f in fields(options) if f.name not in MERGE_OPTIONS}
+def run_record(inputs: Sequence[StrPath], options: Mapping[str, Any]) -> RunRecord:
+    """The run of ``inputs`` with ``options`` (the options' fields), as read back from shard.json."""
+    values = {name: _as_json(value) for name, value in options.items() if name not in MERGE_OPTIONS}
     record = RunRecord([os.path.abspath(p) for p in inputs], [str(p) for p in inputs], values)
     return typed(RunRecord, json.loads(json.dumps(asdict(record))))
 

@@ -29,8 +29,8 @@ import json
 import os
 import socket
 import time
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field, replace
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field, fields, replace
 from functools import reduce
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -162,13 +162,13 @@ def decide_part(particles: ParticleSet, rule: Deciding, log: Log, rows: np.ndarr
     return widened(decide(part, rule, log), rows, len(particles))
 
 
-def _refuse(options: ParticleOptions) -> None:
-    """The options a shard does not take, refused in one line before anything is read."""
+def _refuse(values: Mapping[str, Any]) -> None:
+    """The options a shard does not take (``values``: the options' fields), refused in one line before any read."""
     refused = [
-        (options.plot, "--plot", "the pictures are the merged run's: give --plot to particles-merge"),
-        (options.update, "--update", "a round decides against every particle kept so far: run it whole"),
-        (options.mask is not None or options.edge is not None, "--mask/--edge", "not taken by shards yet"),
-        (options.audit, "--audit", "an audit writes no particles: run it whole"),
+        (values["plot"], "--plot", "the pictures are the merged run's: give --plot to particles-merge"),
+        (values["update"], "--update", "a round decides against every particle kept so far: run it whole"),
+        (values["mask"] is not None or values["edge"] is not None, "--mask/--edge", "not taken by shards yet"),
+        (values["audit"], "--audit", "an audit writes no particles: run it whole"),
     ]
     for given, flag, why in refused:
         if given:
@@ -356,9 +356,10 @@ def run_particle_shard(
     """
     start = time.perf_counter()
     options.check()
-    _refuse(options)
+    values = {f.name: getattr(options, f.name) for f in fields(options)}
+    _refuse(values)
     paths = path_list(inputs)
-    record_of_run = run_record(paths, options)
+    record_of_run = run_record(paths, values)
     opened = open_shard_folder(Path(outdir), shard, shards, record_of_run, shard_state, difference, force, log)
     folder = opened.path
     if opened.done is not None:
