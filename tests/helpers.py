@@ -6,8 +6,10 @@ conftest.py holds only pytest hooks.
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +19,22 @@ SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 # The skip reason of every real-data test; conftest.py counts the skips that carry it.
 NO_SHARED_DATA = f"real-data test: {SHARED_DATA} is absent"
+
+
+@contextmanager
+def within(seconds: float):
+    """Fails the test when the block runs longer than ``seconds`` (a quadratic walk, a hang): a timer, not a guess."""
+
+    def stop(*_):
+        raise TimeoutError(f"took more than {seconds} s")
+
+    previous = signal.signal(signal.SIGALRM, stop)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def missing_program(reason: str, *, required_by: str = "CRYODEDUP_REQUIRE_PIPELINES") -> None:

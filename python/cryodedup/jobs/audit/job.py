@@ -24,7 +24,7 @@ from ...options.species import DEFAULT_MIN_DIST
 from ...particle_set import Log
 from .advice import redo_command
 from .check import SetAudit, audit_set
-from .project import Job, Project, cryosparc_project, relion_project
+from .project import Job, Project, cryosparc_project, nearest_holders, relion_project
 
 __all__ = ["audit_project", "audit_rows", "fitted_rows", "redo_commands", "write_audit_page"]
 
@@ -335,46 +335,25 @@ def _distances(project: Project, given: float | None) -> dict[str, tuple[float, 
     """
     if given is not None:
         return dict.fromkeys(project.jobs, (given, "as given (--min-dist)"))
-    children = project.children()
+    children, parents = project.children(), project.parents()
+
+    def nearest(what: str) -> dict[str, str]:
+        """Each job's nearest job that recorded ``what``: downstream (itself first), else upstream."""
+        holders = [name for name, job in project.jobs.items() if getattr(job, what) is not None]
+        return {**nearest_holders(parents, children, holders), **nearest_holders(children, parents, holders)}
+
+    thresholds, diameters = nearest("duplicate_threshold"), nearest("diameter")
     found = {}
     for name in project.jobs:
-        threshold = _nearest(name, children, project, "duplicate_threshold") or _nearest(
-            name, _parents(project), project, "duplicate_threshold"
-        )
-        if threshold is not None:
-            found[name] = (threshold[0], f"the duplicate threshold of {threshold[1]}")
-            continue
-        source = _nearest(name, children, project, "diameter") or _nearest(name, _parents(project), project, "diameter")
-        if source is None:
-            default = float(DEFAULT_MIN_DIST)
-            found[name] = (default, "the default (no particle diameter recorded)")
-            continue
-        diameter, where = source
-        found[name] = (diameter / 4, f"a quarter of the particle diameter of {diameter:g} Å ({where})")
+        if name in thresholds:
+            value, where = project.jobs[thresholds[name]].duplicate_threshold or (0.0, "")
+            found[name] = (value, f"the duplicate threshold of {where}")
+        elif name in diameters:
+            diameter, where = project.jobs[diameters[name]].diameter or (0.0, "")
+            found[name] = (diameter / 4, f"a quarter of the particle diameter of {diameter:g} Å ({where})")
+        else:
+            found[name] = (float(DEFAULT_MIN_DIST), "the default (no particle diameter recorded)")
     return found
-
-
-def _parents(project: Project) -> dict[str, list[str]]:
-    return {name: job.parents for name, job in project.jobs.items()}
-
-
-def _nearest(name: str, next_of: dict[str, list[str]], project: Project, what: str) -> tuple[float, str] | None:
-    """The value ``what`` (``diameter``, ``duplicate_threshold``) of ``name`` or of the nearest job that recorded one.
-
-    Jobs are reached through ``next_of`` (children or parents), breadth first.
-    """
-    seen = {name}
-    queue = deque([name])
-    while queue:
-        job = project.jobs[queue.popleft()]
-        value = getattr(job, what)
-        if value is not None:
-            return value
-        for other in next_of.get(job.name, []):
-            if other not in seen and other in project.jobs:
-                seen.add(other)
-                queue.append(other)
-    return None
 
 
 def _upstream_micrographs(project: Project, name: str) -> Callable[[], Path | None]:

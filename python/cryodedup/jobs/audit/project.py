@@ -17,7 +17,7 @@ from ...formats.cryosparc.jobs import JOB_DOCUMENT, job_folders, read_job_docume
 from ...formats.files import read_foreign
 from ...formats.star.pipeline import PIPELINE_FILE, Pipeline, carries_particles, job_options, read_pipeline
 
-__all__ = ["Job", "Project", "cryosparc_project", "relion_project"]
+__all__ = ["Job", "Project", "cryosparc_project", "nearest_holders", "relion_project"]
 
 #: A job's recorded particle (mask) diameter, in Å: the options of its job.star that hold one.
 _DIAMETER_OPTIONS = ("particle_diameter", "log_diam_max", "diameter")
@@ -111,8 +111,13 @@ class Project:
         kids: dict[str, list[str]] = {name: [] for name in self.jobs}
         for job in self.jobs.values():
             for parent in job.parents:
-                kids[parent].append(job.name)
+                if parent in kids:  # (a parent that is no job has no children listed)
+                    kids[parent].append(job.name)
         return kids
+
+    def parents(self) -> dict[str, list[str]]:
+        """Each job's parents that are jobs of the project, in the order it lists them."""
+        return {name: [p for p in job.parents if p in self.jobs] for name, job in self.jobs.items()}
 
     def particle_children(self) -> dict[str, list[str]]:
         """Each job's children through particle edges (the jobs that read its particles)."""
@@ -133,27 +138,58 @@ class Project:
                     queue.append(parent)
         return seen
 
-    def cycles(self) -> list[list[str]]:
-        """The jobs of each cycle of the edges (a job that is its own ancestor), as found by a depth-first walk."""
-        state: dict[str, int] = {}
+    def cycles(self, most: int = 20) -> list[list[str]]:
+        """The jobs of the first ``most`` cycles of the edges (a job that is its own ancestor) a depth-first walk finds.
+
+        Walked with a stack of its own, not by recursion: a chain of thousands of jobs is as deep as it is long.
+        """
+        state: dict[str, int] = {}  # (1: on the walk's path, 2: done)
         found: list[list[str]] = []
-        path: list[str] = []
-
-        def visit(name: str) -> None:
-            state[name] = 1
-            path.append(name)
-            for parent in self.jobs[name].parents:
-                if state.get(parent) == 1:
-                    found.append(path[path.index(parent) :])
-                elif parent not in state:
-                    visit(parent)
-            path.pop()
-            state[name] = 2
-
-        for name in self.jobs:
-            if name not in state:
-                visit(name)
+        for root in self.jobs:
+            if root in state:
+                continue
+            path, place = [root], {root: 0}  # (the path walked, and where each job of it is)
+            state[root] = 1
+            unseen = [iter(self.jobs[root].parents)]
+            while unseen:
+                parent = next(unseen[-1], None)
+                if parent is None:  # (its parents walked: off the path)
+                    state[path.pop()] = 2
+                    unseen.pop()
+                elif state.get(parent) == 1:
+                    if len(found) < most:
+                        found.append(path[place[parent] :])
+                elif parent not in state and parent in self.jobs:
+                    state[parent], place[parent] = 1, len(path)
+                    path.append(parent)
+                    unseen.append(iter(self.jobs[parent].parents))
         return found
+
+
+def nearest_holders(next_of: dict[str, list[str]], back_of: dict[str, list[str]], holders: list[str]) -> dict[str, str]:
+    """Each job's nearest holder (itself first) through ``next_of`` (children, or parents); jobs reaching none left out.
+
+    The holder a breadth-first walk from the job would reach first, for every job in one walk: outward from all the
+    holders at once through ``back_of`` (``next_of``'s edges turned round), each job's distance to its nearest holder;
+    then each job, nearest first, takes the holder of the first of its ``next_of`` that is one step nearer (the walk
+    from the job reaches the jobs of each distance in the order of their first such paths). Linear in jobs and edges,
+    cycles included.
+    """
+    distance = dict.fromkeys(holders, 0)
+    order = list(distance)
+    for name in order:  # (appended to as it is walked: breadth first)
+        for other in back_of.get(name, ()):
+            if other not in distance:
+                distance[other] = distance[name] + 1
+                order.append(other)
+    found: dict[str, str] = {}
+    for name in order:
+        if distance[name] == 0:
+            found[name] = name
+        else:
+            step = next(o for o in next_of[name] if distance.get(o) == distance[name] - 1)
+            found[name] = found[step]
+    return found
 
 
 def relion_project(root: Path) -> Project:
