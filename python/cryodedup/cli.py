@@ -422,7 +422,7 @@ def audit(
     written, or a project of which nothing could be read (a damaged job is named, the rest
     audited).
     """
-    from .errors import CryodedupError
+    from .errors import CryodedupError, printable
     from .jobs.audit.job import audit_project, audit_rows, fitted_rows, redo_commands, write_audit_page
 
     report = Reporter(quiet)
@@ -443,7 +443,8 @@ def audit(
     columns = shutil.get_terminal_size((80, 24)).columns
     report.summary(f"cryodedup audit ({result.layout})", result.verdict[0], fitted_rows(rows, columns))
     for name, command in [] if quiet else redo_commands(result):  # (whole lines, unwrapped: copied as they are)
-        click.echo(f"To refine {name} again, write its set without the duplicates:\n  {command}", err=True)
+        # (every character of the command printable already: printable() shows the job's name alike)
+        click.echo(printable(f"To refine {name} again, write its set without the duplicates:\n  {command}"), err=True)
     if as_json:
         print_json(result.to_json())
     raise SystemExit(result.exit_status)

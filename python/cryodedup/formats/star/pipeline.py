@@ -118,7 +118,7 @@ def _column(star: StarFile, block_name: str, label: str, required: bool = True) 
     block = star.block(block_name)
     if block is None:
         return [] if required else None
-    table = star.table(block)
+    table = star.table(block, errors="surrogateescape")  # (its nodes are files: a name as written opens)
     if label not in table.labels:
         if not required:
             return None

@@ -7,8 +7,8 @@ group, the micrographs it read a pixel size from), so that, run as printed, it r
 from __future__ import annotations
 
 import os
-import shlex
 
+from ...errors import shell_command
 from .check import SetAudit
 from .project import Job, Project
 
@@ -20,7 +20,8 @@ def redo_command(project: Project, job: Job, audited: SetAudit) -> str:
 
     The set to refine again, without the duplicates the audit counted.
 
-    Paths are absolute, quoted for a POSIX shell: the command runs as printed from any folder.
+    Paths are absolute, quoted for a POSIX shell: the command runs as printed from any folder; a name a terminal
+    cannot show as it is (an escape sequence, a byte not UTF-8) is written in the shell's ``$'...'`` quoting.
     """
     files = [os.path.abspath(project.root / file) for file in job.particle_sets[audited.file]]
     words = ["cryodedup", "particles", *files, "--min-dist", f"{audited.min_dist_A:g}"]
@@ -32,4 +33,4 @@ def redo_command(project: Project, job: Job, audited: SetAudit) -> str:
         words += ["--micrographs", os.path.abspath(audited.micrographs)]
     root = os.path.abspath(project.root)
     out = os.path.join(f"{root.rstrip(os.sep)}-cryodedup", job.name.replace("/", "_"))
-    return shlex.join([*words, "-o", out])
+    return shell_command([*words, "-o", out])
