@@ -13,11 +13,12 @@ import random
 import subprocess
 import sys
 from collections import deque
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
-from cryodedup.jobs.audit.job import _distances
+from cryodedup.jobs.audit.job import _distances, _trace
 from cryodedup.jobs.audit.project import Job, Project
 from cryodedup.options.species import DEFAULT_MIN_DIST
 from helpers import within
@@ -89,6 +90,34 @@ def _old_cycles(project: Project) -> list[list[str]]:
     return found
 
 
+def _old_trace(project: Project, audits: dict) -> dict[str, list[str]]:
+    done: dict[str, list[str]] = {}
+
+    def parents_with_sets(name: str) -> list[str]:
+        return [p for p in project.jobs[name].particle_parents if p in audits and audits[p].sets]
+
+    def entry(name: str, walking: frozenset[str]) -> list[str]:
+        if name in done:
+            return done[name]
+        carriers = [p for p in parents_with_sets(name) if audits[p].duplicates and p not in walking]
+        found: list[str] = []
+        for parent in carriers:
+            found += [e for e in entry(parent, walking | {name}) if e not in found]
+        done[name] = found or [name]
+        return done[name]
+
+    return {name: entry(name, frozenset()) for name, audit in audits.items() if audit.duplicates}
+
+
+@dataclass
+class _Audited:
+    """What the trace reads of a job's audit: whether it holds sets, its duplicates; and what it writes."""
+
+    sets: list
+    duplicates: int
+    entered_at: list[str] = field(default_factory=list)
+
+
 def _random_project(rng: random.Random, jobs: int) -> Project:
     """Jobs in a random order with random parents (cycles, a parent twice, a parent that is no job), a few values."""
     names = [f"J{k}" for k in range(jobs)]
@@ -98,7 +127,7 @@ def _random_project(rng: random.Random, jobs: int) -> Project:
         parents = rng.choices(names, k=rng.choice([0, 1, 1, 2, 3, 4]))
         if rng.random() < 0.1:
             parents.append("J_missing")
-        job = Job(name, "Select", "Select", parents=parents)
+        job = Job(name, "Select", "Select", parents=parents, particle_parents=list(dict.fromkeys(parents[:2])))
         if rng.random() < 0.12:
             job.diameter = (rng.choice([100.0, 150.0, 200.0]), f"{name}/job.star particle_diameter")
         if rng.random() < 0.06:
@@ -119,6 +148,15 @@ def test_the_cycles_are_the_ones_the_recursive_walk_found(seed):
     rng = random.Random(seed)
     project = _random_project(rng, rng.choice([1, 2, 5, 12, 40]))
     assert project.cycles(most=10**6) == _old_cycles(project)
+
+
+@pytest.mark.parametrize("seed", range(300))
+def test_where_duplicates_entered_is_where_the_recursive_walk_found(seed):
+    rng = random.Random(seed)
+    project = _random_project(rng, rng.choice([1, 2, 5, 12, 40]))
+    audits = {name: _Audited([1] * (rng.random() < 0.7), rng.choice([0, 0, 3])) for name in project.jobs}
+    _trace(project, audits)
+    assert {name: a.entered_at for name, a in audits.items() if a.duplicates} == _old_trace(project, audits)
 
 
 def test_the_lineage_decides_ties_by_the_order_of_the_edges():
@@ -155,6 +193,7 @@ def _shaped(shape: str, jobs: int) -> Project:
     return project
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("shape", ["chain", "siblings", "dag"])
 def test_the_distances_of_100000_jobs_take_seconds(shape):
     project = _shaped(shape, 100_000)
@@ -164,6 +203,19 @@ def test_the_distances_of_100000_jobs_take_seconds(shape):
     assert set(distances.values()) == {
         (50.0, "a quarter of the particle diameter of 200 Å (J0/job.star particle_diameter)")
     }
+
+
+@pytest.mark.slow
+def test_duplicates_through_a_chain_of_100000_sets_are_traced_to_its_first():
+    # Before: RecursionError (a call per job of the chain walked from its last), and a copy of the walk per call.
+    project = _shaped("chain", 100_000)
+    project.jobs = dict(reversed(project.jobs.items()))  # (listed child first: each walked from the last)
+    for job in project.jobs.values():
+        job.particle_parents = list(job.parents)
+    audits = {name: _Audited([1], 2) for name in project.jobs}
+    with within(20):
+        _trace(project, audits)
+    assert all(a.entered_at == ["J0"] for a in audits.values())
 
 
 def _pipeline(root: Path, names: list[str], edges: list[tuple[str, str]]) -> None:

@@ -145,7 +145,7 @@ def _connected(path: Path, groups: list[dict], field_name: str, parents: list[st
     """
     if not groups:
         return list(parents)
-    found: list[str] = []
+    found: dict[str, None] = {}  # (each once, in order)
     for group in groups:
         if group.get("type") != "particle":
             continue
@@ -153,9 +153,8 @@ def _connected(path: Path, groups: list[dict], field_name: str, parents: list[st
             uid = connection.get("job_uid")
             if not isinstance(uid, str):
                 raise InputFileError(f'{path}: {field_name} {group.get("name")}: a connection without its "job_uid"')
-            if uid not in found:
-                found.append(uid)
-    return found
+            found[uid] = None
+    return list(found)
 
 
 def _number(path: Path, document: dict) -> int:

@@ -11,8 +11,8 @@ entered. One line per job, worst first, says what to redo. Nothing is written in
 from __future__ import annotations
 
 import time
-from collections import deque
-from collections.abc import Callable
+from collections import Counter, deque
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -384,24 +384,43 @@ def _particle_parents(project: Project, audits: dict[str, JobAudit], name: str) 
 def _trace(project: Project, audits: dict[str, JobAudit]) -> None:
     """Each job's ``entered_at``: the first jobs of its lineage whose output holds duplicates."""
     done: dict[str, list[str]] = {}
-
-    def entry(name: str, walking: frozenset[str]) -> list[str]:
-        if name in done:
-            return done[name]
-        carriers = [
-            p
-            for p in _particle_parents(project, audits, name)
-            if audits[p].duplicates and p not in walking  # (a cycle: not followed round)
-        ]
-        found: list[str] = []
-        for parent in carriers:
-            found += [e for e in entry(parent, walking | {name}) if e not in found]
-        done[name] = found or [name]
-        return done[name]
-
     for name, audit in audits.items():
         if audit.duplicates:
-            audit.entered_at = entry(name, frozenset())
+            audit.entered_at = _entry(name, project, audits, done)
+
+
+def _entry(start: str, project: Project, audits: dict[str, JobAudit], done: dict[str, list[str]]) -> list[str]:
+    """Where the duplicates of ``start`` entered: its parents' (that hold duplicates) entries, each once; else itself.
+
+    A depth-first walk with a stack of its own (a chain of thousands of sets is as deep as it is long), each job's
+    entries kept in ``done``; a parent that is one of the jobs being walked (a cycle) is not followed round.
+    """
+    if start in done:
+        return done[start]
+    on_walk = Counter([start])
+    stack: list[tuple[str, Iterator[str], dict[str, None]]] = [(start, iter(_carriers(start, project, audits)), {})]
+    while stack:
+        name, carriers, found = stack[-1]
+        parent = next(carriers, None)
+        if parent is None:  # (its parents walked)
+            stack.pop()
+            on_walk[name] -= 1
+            done[name] = list(found) or [name]
+            if stack:
+                stack[-1][2].update(dict.fromkeys(done[name]))
+        elif on_walk[parent] - (parent == name) > 0:  # (one of the jobs below it on the walk: a cycle)
+            continue
+        elif parent in done:
+            found.update(dict.fromkeys(done[parent]))
+        else:
+            on_walk[parent] += 1
+            stack.append((parent, iter(_carriers(parent, project, audits)), {}))
+    return done[start]
+
+
+def _carriers(name: str, project: Project, audits: dict[str, JobAudit]) -> list[str]:
+    """The jobs whose particles ``name`` read that hold duplicates."""
+    return [p for p in _particle_parents(project, audits, name) if audits[p].duplicates]
 
 
 def _unread_parents(name: str, audits: dict[str, JobAudit], project: Project) -> list[str]:

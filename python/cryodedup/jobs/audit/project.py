@@ -205,14 +205,16 @@ def relion_project(root: Path) -> Project:
     writers = {node: name for name, process in process_of.items() for node in process.outputs}
     for number, job in enumerate(jobs.values()):
         job.number, job.read_as = number, pipeline.layout
+        parents: dict[str, None] = {}  # (each once, in the order of its first edge; dicts, not lists: thousands)
+        particle_parents: dict[str, None] = {}
         for node in process_of[job.name].inputs:
             parent = writers.get(node) or _job_of_node(node, jobs)
             if parent is None:
                 continue
-            if parent not in job.parents:
-                job.parents.append(parent)
-            if parent not in job.particle_parents and carries_particles(node, pipeline.node_types.get(node)):
-                job.particle_parents.append(parent)
+            parents[parent] = None
+            if carries_particles(node, pipeline.node_types.get(node)):
+                particle_parents[parent] = None
+        job.parents, job.particle_parents = list(parents), list(particle_parents)
     return Project(root, pipeline.layout, jobs, list(pipeline.problems))
 
 
@@ -306,8 +308,7 @@ _RECORDS = ("job.star", "note.txt")
 def _unreadable_folder(folder: Path, name: str) -> str | None:
     """Why the job's folder cannot be read (not listed, or its files not reached), one line; None when it can."""
     try:
-        with os.scandir(folder) as entries:
-            next(entries, None)
+        os.close(os.open(folder, os.O_RDONLY | os.O_DIRECTORY))  # (listing it needs its read permission)
         os.stat(
             os.path.join(folder, ".")
         )  # (reaching a file in it needs the folder's search permission; a Path drops ".")
