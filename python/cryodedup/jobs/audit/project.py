@@ -198,7 +198,8 @@ def relion_project(root: Path) -> Project:
     Raises :class:`CryodedupError` when the pipeline cannot be read: without it there is no project.
     """
     pipeline = read_pipeline(root / PIPELINE_FILE)
-    jobs = {name.rstrip("/"): _job(root, pipeline, name) for name in pipeline.processes}
+    particle_nodes = set(pipeline.particle_nodes)  # (a set: looked up for every output of every job)
+    jobs = {name.rstrip("/"): _job(root, pipeline, name, particle_nodes) for name in pipeline.processes}
     process_of = {
         name.rstrip("/"): process for name, process in pipeline.processes.items()
     }  # (the "/" RELION ends with)
@@ -272,7 +273,7 @@ def _job_of_node(node: str, jobs: dict[str, Job]) -> str | None:
     return name if name in jobs else None
 
 
-def _job(root: Path, pipeline: Pipeline, process_name: str) -> Job:
+def _job(root: Path, pipeline: Pipeline, process_name: str, particle_nodes: set[str]) -> Job:
     process = pipeline.processes[process_name]
     name = process_name.rstrip("/")
     job = Job(name, process.kind, process.type_label, process.alias, process.status)
@@ -288,16 +289,17 @@ def _job(root: Path, pipeline: Pipeline, process_name: str) -> Job:
     if damaged:  # (one line; its outputs audited still, without its options)
         job.problems.append(damaged)
     local = {n: _in_project(root, n, pipeline) for n in process.outputs}
-    job.particle_sets = {local[n]: [local[n]] for n in process.outputs if n in pipeline.particle_nodes}
+    job.particle_sets = {local[n]: [local[n]] for n in process.outputs if n in particle_nodes}
     job.micrograph_files = [local[n] for n in process.outputs if _is_micrographs(pipeline.node_types.get(n, ""))]
     if damaged:
         return job
-    job.diameter = _recorded_diameter(folder)
-    symmetry = job_options(folder).get(_SYMMETRY_OPTION, "").strip().strip('"')
+    options = job_options(folder)  # (read once: the diameter, the point group, the threshold)
+    job.diameter = _recorded_diameter(folder, options)
+    symmetry = options.get(_SYMMETRY_OPTION, "").strip().strip('"')
     if symmetry:
         job.symmetry = symmetry, f"{name}/job.star {_SYMMETRY_OPTION}"
     if process.status != "Failed":  # (a Select that failed removed nothing: its threshold judged nothing)
-        job.duplicate_threshold = _recorded_threshold(folder)
+        job.duplicate_threshold = _recorded_threshold(folder, options)
     return job
 
 
@@ -359,24 +361,25 @@ class _DuplicateRemoval:
     duplicate_threshold: str = ""
 
     @classmethod
-    def read(cls, folder: Path) -> _DuplicateRemoval:
-        """The job's options of these names (empty where it recorded none)."""
-        options = job_options(folder)
+    def read(cls, options: dict[str, str]) -> _DuplicateRemoval:
+        """The job's options of these names (empty where it recorded none), from its job.star's ``options``."""
         return cls(**{f.name: options.get(f.name, "") for f in fields(cls)})
 
 
-def _recorded_threshold(folder: Path) -> tuple[float, str] | None:
-    """The distance a RELION Select job removed duplicates within (``do_remove_duplicates``), and where."""
-    recorded = _DuplicateRemoval.read(folder)
+def _recorded_threshold(folder: Path, options: dict[str, str]) -> tuple[float, str] | None:
+    """The distance a RELION Select job removed duplicates within (``do_remove_duplicates``), and where.
+
+    ``options``: its job.star's (:func:`job_options`).
+    """
+    recorded = _DuplicateRemoval.read(options)
     if recorded.do_remove_duplicates.lower() not in ("yes", "true", "1"):
         return None
     value = _positive(recorded.duplicate_threshold)
     return None if value is None else (value, f"{folder.parent.name}/{folder.name}/job.star duplicate_threshold")
 
 
-def _recorded_diameter(folder: Path) -> tuple[float, str] | None:
-    """The particle diameter the job recorded (its job.star, else its note.txt's command line), and where."""
-    options = job_options(folder)
+def _recorded_diameter(folder: Path, options: dict[str, str]) -> tuple[float, str] | None:
+    """The particle diameter the job recorded (its job.star's ``options``, else its note.txt's command), and where."""
     for option in _DIAMETER_OPTIONS:
         value = _positive(options.get(option, ""))
         if value is not None:
