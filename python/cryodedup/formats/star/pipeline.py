@@ -32,7 +32,7 @@ __all__ = ["PIPELINE_FILE", "Pipeline", "carries_particles", "job_options", "rea
 PIPELINE_FILE = "default_pipeline.star"
 
 #: RELION 3.1's process types (``pipeline_jobs.h``'s PROC_*), as RELION 4's labels name them.
-_PROCESS_TYPES_31 = {
+_PROCESS_TYPES_31: dict[int | None, str] = {  # (None: no number, known to none)
     0: "relion.import",
     1: "relion.motioncorr",
     2: "relion.ctffind",
@@ -58,7 +58,7 @@ _PROCESS_TYPES_31 = {
 }
 
 #: RELION 3.1's status numbers (0 running, 1 scheduled, 2 finished, 3 failed, 4 aborted).
-_STATUS_31 = {0: "Running", 1: "Scheduled", 2: "Succeeded", 3: "Failed", 4: "Aborted"}
+_STATUS_31: dict[int | None, str] = {0: "Running", 1: "Scheduled", 2: "Succeeded", 3: "Failed", 4: "Aborted"}
 
 #: RELION 3.1's node type of a particle STAR (``NODE_PART_DATA``).
 _PARTICLES_31 = 3
