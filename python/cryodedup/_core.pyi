@@ -23,14 +23,23 @@ class DedupRule:
     ) -> None: ...
 
 class PoseRule:
-    """Orientations two duplicates must also share: within ``max_angle`` degrees under ``sym``."""
+    """Orientations two duplicates must also share: within ``max_angle`` degrees under ``sym``.
+
+    ``sym`` in the setting ``convention`` (``"relion"``, ``"cryosparc"``: the package that wrote the poses) gives it.
+    """
 
     poses: npt.NDArray[np.float64]
     kind: str
     max_angle: float
     sym: str
+    convention: str
     def __init__(
-        self, poses: npt.NDArray[np.float64], kind: str = "relion", max_angle: float = 180.0, sym: str = "C1"
+        self,
+        poses: npt.NDArray[np.float64],
+        kind: str = "relion",
+        max_angle: float = 180.0,
+        sym: str = "C1",
+        convention: str = "relion",
     ) -> None: ...
 
 class EllipsoidRule:
@@ -161,6 +170,12 @@ def cs_locations(
 ) -> CsLocations: ...
 def random_keys(seed: int, rows: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]: ...
 def pose_angles(pose: PoseRule, a: npt.NDArray[np.uint32], b: npt.NDArray[np.uint32]) -> npt.NDArray[np.float64]: ...
+def symmetry_setting(sym: str, convention: str) -> str:
+    """The setting (canonical name: ``Dx7``, ``Tz3``, ``I2``) that point group ``sym`` means in ``convention``.
+
+    ValueError naming why where the package does not define it or its setting is not established.
+    """
+
 def ellipsoid_conflicts(
     ellipsoid: EllipsoidRule, coords: npt.NDArray[np.float64], a: npt.NDArray[np.uint32], b: npt.NDArray[np.uint32]
 ) -> npt.NDArray[np.bool_]: ...

@@ -6,6 +6,7 @@ import filecmp
 import os
 import shlex
 import shutil
+import textwrap
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -416,11 +417,12 @@ def audit(
     only when their poses agree within --max-angle under the point group its job recorded (else
     C1). Duplicates are traced to the first job of the lineage whose output holds them. One
     line per job, worst first, says what to redo: not a refinement superseded by a later
-    refinement of its particles deduplicated, nor one whose straddling particles are under
-    --negligible. Nothing is written. Exit status: 0 when nothing needs redoing, 1 when a
-    refinement's half-sets share duplicates, 2 for a usage error, a report that cannot be
-    written, or a project of which nothing could be read (a damaged job is named, the rest
-    audited).
+    refinement of its particles deduplicated (its redo command's kept file, browsed in, or an
+    External job's), nor one whose straddling particles are under --negligible; of a chain of
+    refinements holding the same copies, the last one. Nothing is written. Exit status: 0 when
+    nothing needs redoing, 1 when a refinement's half-sets share duplicates, 2 for a usage
+    error, a report that cannot be written, or a project of which nothing could be read (a
+    damaged job is named, the rest audited) or in which no particle set was found.
     """
     from .errors import CryodedupError, printable
     from .jobs.audit.job import audit_project, audit_rows, fitted_rows, redo_commands, write_audit_page
@@ -442,9 +444,13 @@ def audit(
     # (the lines are sentences: folded to the terminal's width, COLUMNS or 80 on a pipe, as rich measures it)
     columns = shutil.get_terminal_size((80, 24)).columns
     report.summary(f"cryodedup audit ({result.layout})", result.verdict[0], fitted_rows(rows, columns))
-    for name, command in [] if quiet else redo_commands(result):  # (whole lines, unwrapped: copied as they are)
-        # (every character of the command printable already: printable() shows the job's name alike)
-        click.echo(printable(f"To refine {name} again, write its set without the duplicates:\n  {command}"), err=True)
+    for advice in [] if quiet else redo_commands(result):  # (the commands whole, unwrapped: copied as they are)
+        # (every character of the command printable already: printable() shows the names of the words alike)
+        click.echo(printable(f"{advice.purpose}:\n  {advice.command}"), err=True)
+        if advice.route:  # (words, not a command: folded to the terminal's width)
+            click.echo(
+                printable(textwrap.fill(advice.route, columns, initial_indent="  ", subsequent_indent="  ")), err=True
+            )
     if as_json:
         print_json(result.to_json())
     raise SystemExit(result.exit_status)

@@ -430,8 +430,8 @@ AUDIT = Command(
             ("--max-angle",),
             "In a particle set that carries orientations (rlnAngleRot/Tilt/Psi, alignments3D/pose), particles within "
             "the distance are duplicates only if their poses agree within this many degrees under the point group "
-            "its job recorded (RELION's sym_name, CryoSPARC's refine_symmetry; else C1); 0: positions only. Sets "
-            "without orientations (extractions, joined picks) are compared by position.",
+            "its job recorded, in its package's setting (RELION's sym_name, CryoSPARC's refine_symmetry; else C1); "
+            "0: positions only. Sets without orientations (extractions, joined picks) are compared by position.",
             type=click.FloatRange(min=0, max=180),
             default=15.0,
             show_default=True,

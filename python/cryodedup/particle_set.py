@@ -548,6 +548,10 @@ class ParticleSet:
         How ``poses`` are read.
     pose_label : str
         The columns or field they came from.
+    pose_convention : str
+        Whose point-group settings ``--sym`` names mean for these poses: ``"cryosparc"`` for
+        CryoSPARC's ``alignments3D/pose``, ``"relion"`` otherwise (RELION's, and the setting
+        taken for packages that define none: Dynamo, copick, pick lists).
     decided : numpy.ndarray of bool, shape (n,), or None
         Whether each row is kept, when the job asked the reader to decide while reading
         (given a :class:`~cryodedup.algo.dedup.DuplicateRule`: one big STAR file decided and written in
@@ -620,6 +624,7 @@ class ParticleSet:
     poses: np.ndarray | None = None
     pose_kind: str = "relion"
     pose_label: str = ""
+    pose_convention: str = "relion"
     decided: np.ndarray | None = None
     decided_by: np.ndarray | None = None
     decided_record: Callable[[], Path] | None = None

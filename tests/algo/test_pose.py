@@ -21,6 +21,9 @@ from fixtures.synthetic import write_cs
 from helpers import located_records, write_star
 
 GROUPS = ["C1", "C4", "D7", "T", "O", "I"]
+#: The core's names of scipy's settings: its T has two-folds on x, y, z (T222), its I is RELION's I1
+#: (RELION's own T and I, the core's T and I for RELION's poses: test_particles_symmetry_settings.py).
+CORE_NAME = {"T": "T222", "I": "I1"}
 
 
 def group(sym: str) -> Rotation:
@@ -56,7 +59,7 @@ def duplicates_found(poses: np.ndarray, kind: str, max_angle: float, sym: str) -
         poses=poses,
         pose_kind=kind,
         max_angle=max_angle,
-        sym=sym,
+        sym=CORE_NAME.get(sym, sym),
     )
     return ~result.keep[1::2]
 

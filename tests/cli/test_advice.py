@@ -352,6 +352,33 @@ def test_copies_at_one_centre_stay_quiet_at_min_dist_zero(tmp_path, monkeypatch)
     assert json.loads(text.splitlines()[-1])["rejected"] == n
 
 
+def test_copies_at_one_centre_under_shift_key_none_are_not_blamed_on_rounded_origins(tmp_path, monkeypatch):
+    """RELION's re-extraction keeps each origin's remainder: with the origins subtracted the copies coincide.
+
+    Before, the refusal at --min-dist 0 --shift-key none asked for --min-dist 0.89 "as a re-extraction moves each
+    centre by its origin rounded to a whole pixel". The oracle: row k of each file is one particle at one centre
+    (coordinates x 0.885 - origins, by hand); the advice followed (the default key, --min-dist 0) keeps one of each.
+    """
+    from fixtures.relion_project import MIC_PSIZE, recentered_reextraction
+
+    n = recentered_reextraction(tmp_path, remainders=True)
+    monkeypatch.chdir(tmp_path)
+    centres = []
+    for path in ("Class3D/job016/run_it025_data.star", "Extract/job018/particles.star"):
+        rows = starfile.read(path, always_dict=True)["particles"]
+        x = rows["rlnCoordinateX"] * MIC_PSIZE - rows["rlnOriginXAngst"]
+        y = rows["rlnCoordinateY"] * MIC_PSIZE - rows["rlnOriginYAngst"]
+        centres.append(np.stack([x, y], axis=1))
+    assert np.abs(centres[0] - centres[1]).max() < 1e-3  # (one centre each: RELION's remainders)
+    args = ["particles", "Class3D/job016/run_it025_data.star", "Extract/job018/particles.star", "--mic-psize", "0.885"]
+    status, text, _ = _run([*args, "--min-dist", "0", "--shift-key", "none", "-o", "first"])
+    assert status == 1 and "drop --shift-key none" in text and "at one centre" in text, text
+    assert "rounded" not in text and "give --min-dist" not in text, text
+    status, done, _ = _run([*args, "--min-dist", "0", "-o", "second", "-q"])
+    assert status == 0, done
+    assert sorted(_kept_particles(tmp_path / "second")) == list(range(1, n + 1))
+
+
 def test_half_followed_cryosparc_advice_names_the_distance(tmp_path):
     """CryoSPARC's re-centred copies (shifts zeroed) at --min-dist 0 without --shift-key none: refused, naming a pixel.
 

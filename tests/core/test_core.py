@@ -274,8 +274,12 @@ def test_dedup_takes_a_rule_and_returns_a_named_decision():
         np.zeros(3, np.int64), coords, None, rule, want_suppressed_by=False, pose=_core.PoseRule(poses, max_angle=30)
     )
     assert turned.keep.tolist() == [True, True, True] and turned.suppressed_by is None and turned.masks is None
-    with pytest.raises(ValueError, match="unknown symmetry"):
+    with pytest.raises(ValueError, match="expected C1, Cn"):
         _core.PoseRule(poses, sym="X7")
+    with pytest.raises(ValueError, match="CryoSPARC's setting of it is not established"):
+        _core.PoseRule(poses, sym="T", convention="cryosparc")
+    with pytest.raises(ValueError, match="convention is relion or cryosparc"):
+        _core.PoseRule(poses, sym="T", convention="scipy")
 
 
 def test_agreement_counts_are_named_and_shaped():

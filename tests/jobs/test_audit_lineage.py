@@ -151,14 +151,15 @@ def test_an_earlier_refinement_is_superseded_by_its_later_clean_descendant(tmp_p
     )
 
 
-def test_copies_carried_down_the_chain_leave_every_refinement_holding_them_to_redo(tmp_path):
-    # The copies in job025 carried through Polish into job029: no later refinement is clean, none supersedes.
+def test_copies_carried_down_the_chain_ask_to_redo_the_last_refinement_only(tmp_path):
+    # The copies in job025 carried through Polish into job029: no later refinement is clean, none supersedes; redoing
+    # job029 (a later refinement of job025's particles) clears job025 too, so job029 alone is to redo.
     root, _ = _planted(tmp_path, [f"{_R25}/run_data.star", _SHINY, f"{_R29}/run_data.star"])
     status, audit, _ = _audit(root)
     jobs = {j["job"]: j for j in audit["jobs"]}
-    assert status == 1 and {jobs[n]["verdict"] for n in (_R25, _R29)} == {"redo"}
+    assert status == 1 and jobs[_R29]["verdict"] == "redo" and jobs[_R25]["verdict"] == "carried"
     assert jobs[_R19]["verdict"] == "clean"
-    assert audit["verdict"] == f"2 refinements to redo: {_R25}, {_R29}"
+    assert audit["verdict"] == f"1 refinement to redo: {_R29}; redoing it clears {_R25}"
     assert "entered at Refine3D/job025" in jobs[_R29]["line"]
 
 

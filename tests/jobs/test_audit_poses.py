@@ -14,10 +14,12 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from cryodedup.jobs.audit.project import cryosparc_project
 from fixtures.cryosparc_project import _document, _write_job
 from fixtures.relion_project import MIC_PSIZE, Rows, all_pairs, write_project
+from fixtures.relion_symmetry import relion_group
 
 CRYODEDUP = str(Path(sys.executable).parent / "cryodedup")
 REFINED = "Refine3D/job017/run_data.star"
@@ -73,8 +75,9 @@ def _random_rotations(rng: np.random.Generator, n: int, max_deg: float | None = 
     )
 
 
-def planted_poses(rows: Rows, rng: np.random.Generator) -> np.ndarray:
-    """Each row's angles: a site's two copies agree (one turned by a D2 operator, each by at most 5°) or not.
+def planted_poses(rows: Rows, rng: np.random.Generator, group=None) -> np.ndarray:
+    """Each row's angles: a site's two copies agree (one turned by an operator of ``group``, D2 by default,
+    each by at most 5°) or not.
 
     The rows' sites are the fixture's grid points (300 Å apart); half the sites' copies take the site's
     pose, a random D2 mate of it, turned a little; the others a pose of their own.
@@ -83,7 +86,8 @@ def planted_poses(rows: Rows, rng: np.random.Generator) -> np.ndarray:
     site = rows.mic * 10_000 + np.rint((centres - 400) / 300) @ np.array([100, 1])
     _, site_index = np.unique(site, return_inverse=True)
     base = _random_rotations(rng, int(site_index.max()) + 1)[site_index]
-    mate = np.stack(D2)[rng.integers(0, 4, len(rows))]
+    operators = np.stack(D2 if group is None else group)
+    mate = operators[rng.integers(0, len(operators), len(rows))]
     agreeing = base @ mate @ _random_rotations(rng, len(rows), 5.0)
     own = _random_rotations(rng, len(rows))
     sites_agreeing = rng.random(int(site_index.max()) + 1) < 0.5
@@ -122,10 +126,10 @@ def _with_angles(path: Path, angles: np.ndarray) -> None:
     path.write_text("\n".join(lines))
 
 
-def _project(root: Path, sym: str = "D2") -> tuple[Rows, np.ndarray]:
+def _project(root: Path, sym: str = "D2", group=None) -> tuple[Rows, np.ndarray]:
     files = write_project(root)
     rows = files[REFINED]
-    angles = planted_poses(rows, np.random.default_rng(6868))
+    angles = planted_poses(rows, np.random.default_rng(6868), group)
     _with_angles(root / REFINED, angles)
     job_star = root / "Refine3D/job017/job.star"
     job_star.write_text(
@@ -211,12 +215,26 @@ def test_a_smaller_angle_counts_against_the_brute_force_at_it(tmp_path):
     )
 
 
+@pytest.mark.parametrize("sym", ["T", "I"])
+def test_a_project_refined_in_relions_t_or_i_counts_every_symmetry_copy_pair(tmp_path, sym):
+    # The copies planted are turned by RELION's own operators (src/symmetries.cpp's axes, generated apart
+    # from the core): every pair within the distance whose poses agree under RELION's group is counted.
+    group = relion_group(sym)
+    rows, angles = _project(tmp_path, sym, group)
+    refined = _jobs(_audit(tmp_path))["Refine3D/job017"]
+    (found,) = refined["sets"]
+    assert found["pose_aware"] and found["symmetry"] == sym
+    expected = pose_aware_pairs(rows, angles, found["min_dist_A"], 15.0, group)
+    assert expected[0] > pose_aware_pairs(rows, angles, found["min_dist_A"], 15.0, group[:1])[0] > 0
+    assert (found["duplicate_pairs"], found["straddling_pairs"]) == expected
+
+
 def test_a_point_group_the_core_does_not_know_leaves_the_set_by_position(tmp_path):
-    rows, _ = _project(tmp_path, sym="I1")  # (RELION's icosahedral setting 1: the core knows one setting, "I")
+    rows, _ = _project(tmp_path, sym="I5")  # (RELION names I5 but does not implement it)
     refined = _jobs(_audit(tmp_path))["Refine3D/job017"]
     (found,) = refined["sets"]
     centres = np.stack([rows.x * MIC_PSIZE - rows.ox, rows.y * MIC_PSIZE - rows.oy], 1)
-    assert refined["symmetry"][0] == "I1" and not found["pose_aware"]
+    assert refined["symmetry"][0] == "I5" and not found["pose_aware"]
     assert (found["duplicate_pairs"], found["straddling_pairs"]) == all_pairs(
         rows.mic, centres, rows.subset, found["min_dist_A"]
     )
@@ -264,3 +282,21 @@ def test_one_image_twice_with_other_poses_is_counted_by_position(tmp_path):
     assert (found["duplicate_pairs"], found["straddling_pairs"]) == all_pairs(
         copy.mic, centres, copy.subset, found["min_dist_A"]
     )
+
+
+@pytest.mark.parametrize("sym, established", [("T", False), ("I", False), ("D3", True), ("I1", True)])
+def test_a_cryosparc_refinement_in_t_or_i_is_compared_by_position_naming_why(tmp_path, sym, established):
+    # CryoSPARC's T and I are not established by its documents (docs/design.md, "Orientations"): the audit says
+    # so and counts by position rather than under another package's setting; its Dn (two-fold on y) and I1 are.
+    pytest.importorskip("cryosparc.dataset")
+    from fixtures.cryosparc_project import write_project as write_cryosparc_project
+
+    write_cryosparc_project(tmp_path)
+    job_json = tmp_path / "J14/job.json"
+    document = json.loads(job_json.read_text())
+    document["params_spec"]["refine_symmetry"] = {"value": sym}
+    job_json.write_text(json.dumps(document))
+    done = subprocess.run([CRYODEDUP, "audit", str(tmp_path), "--json"], capture_output=True, text=True, check=False)
+    assert done.returncode in (0, 1), done.stderr
+    warned = "CryoSPARC's setting of it is not established" in " ".join(done.stderr.split())
+    assert warned != established, done.stderr

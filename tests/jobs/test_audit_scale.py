@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from cryodedup.jobs.audit.job import _distances, _trace
+from cryodedup.jobs.audit.job import _distances, _pose_symmetries, _trace
 from cryodedup.jobs.audit.project import Job, Project
 from cryodedup.options.species import DEFAULT_MIN_DIST
 from helpers import within
@@ -109,6 +109,23 @@ def _old_trace(project: Project, audits: dict) -> dict[str, list[str]]:
     return {name: entry(name, frozenset()) for name, audit in audits.items() if audit.duplicates}
 
 
+_CARRIERS = ("Polish", "CtfRefine", "Select", "Subtract", "JoinStar")
+
+
+def _old_pose_symmetry(project: Project, job: Job) -> tuple[str, str] | None:
+    seen = {job.name}
+    queue = deque([job])
+    while queue:
+        current = queue.popleft()
+        if current.symmetry is not None or current.kind not in _CARRIERS:
+            return current.symmetry
+        for parent in current.particle_parents:
+            if parent not in seen and parent in project.jobs:
+                seen.add(parent)
+                queue.append(project.jobs[parent])
+    return None
+
+
 @dataclass
 class _Audited:
     """What the trace reads of a job's audit: whether it holds sets, its duplicates; and what it writes."""
@@ -159,6 +176,17 @@ def test_where_duplicates_entered_is_where_the_recursive_walk_found(seed):
     assert {name: a.entered_at for name, a in audits.items() if a.duplicates} == _old_trace(project, audits)
 
 
+@pytest.mark.parametrize("seed", range(300))
+def test_each_jobs_point_group_is_the_one_the_walk_from_every_job_found(seed):
+    rng = random.Random(seed)
+    project = _random_project(rng, rng.choice([1, 2, 5, 12, 40]))
+    for job in project.jobs.values():
+        job.kind = rng.choice(["Select", "Polish", "Refine3D", "Class3D", "CtfRefine"])
+        job.symmetry = (rng.choice(["D2", "C4"]), job.name) if rng.random() < 0.15 else None
+    expected = {name: _old_pose_symmetry(project, job) for name, job in project.jobs.items()}
+    assert _pose_symmetries(project) == expected
+
+
 def test_the_lineage_decides_ties_by_the_order_of_the_edges():
     # A hand-worked case: J3 reads J1 and J2, each of which recorded a diameter (upstream, one step each): the walk
     # from J3 reaches J1 first, as J3 lists it first; J4 reads J3 and J2: J2 one step, J1 two.
@@ -199,7 +227,7 @@ def test_the_distances_of_100000_jobs_take_seconds(shape):
     project = _shaped(shape, 100_000)
     with within(20):  # (before: a walk from every job, twice; 10,000 jobs did not finish in 150 s)
         distances = _distances(project, None)
-        assert project.cycles() == []
+        assert project.cycles() == [] and set(_pose_symmetries(project).values()) == {None}
     assert set(distances.values()) == {
         (50.0, "a quarter of the particle diameter of 200 Å (J0/job.star particle_diameter)")
     }

@@ -66,10 +66,11 @@ def test_a_refinement_whose_duplicates_a_later_refinement_removed_is_superseded(
     assert jobs["Refine3D/job017"].line.endswith("whose half-sets share none); nothing to redo")
     assert audit.exit_status == 0
     assert _cli(str(tmp_path), "--quiet").returncode == 0
-    # A later refinement of the same set, duplicates and all, supersedes nothing.
+    # A later refinement of the same set, duplicates and all, supersedes nothing: it is the one to redo, and redoing
+    # it clears job017 (carried).
     write_particles(tmp_path / "Refine3D/job023/run_data.star", refined)
     jobs = {j.job.name: j for j in audit_project(tmp_path).jobs}
-    assert jobs["Refine3D/job017"].verdict == "redo" and jobs["Refine3D/job023"].verdict == "redo"
+    assert jobs["Refine3D/job017"].verdict == "carried" and jobs["Refine3D/job023"].verdict == "redo"
     assert _cli(str(tmp_path), "--quiet").returncode == 1
 
 
@@ -200,9 +201,10 @@ def test_the_table_fits_the_terminal_and_counts_the_jobs_without_particles(tmp_p
     )
     assert done.returncode == 1
     table = done.stderr.splitlines()[1:]
-    # (the redo command is printed under the table on one line, never cut, to be copied whole)
+    # (the commands are printed under the table on one line each, never cut, to be copied whole: the refinement's
+    # redo and the JoinStar's deduplication, where its duplicates entered)
     commands = [line for line in table if line.startswith("  cryodedup particles ")]
-    assert len(commands) == 1 and "the command under the table" in done.stderr
+    assert len(commands) == 2 and "the command under the table" in done.stderr
     assert max(len(line) for line in table if line not in commands) <= 80, done.stderr
     without = sum(not any(kind == _P for _, kind in outputs) for *_, outputs in JOBS)
     assert without > 6 and f"No particles │ {without} jobs (" in " ".join(done.stderr.split())

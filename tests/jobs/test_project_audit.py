@@ -67,7 +67,7 @@ def test_the_planted_pairs_are_found_where_they_are_and_traced_to_thejoinstar(tm
         f"({100 * refined['particles_straddling'] / refined['particles']:.0f} %): its FSC may be inflated; duplicates "
         f"entered at JoinStar/job014; refine again the set this writes, without its {refined['duplicate_pairs']} "
         f"duplicate pairs: cryodedup particles {tmp_path}/Refine3D/job017/run_data.star --min-dist 50 "
-        f"-o {tmp_path}-cryodedup/Refine3D_job017"
+        f"--micrographs {tmp_path}/CtfFind/job003/micrographs_ctf.star -o {tmp_path}-cryodedup/Refine3D_job017"
     )
     assert audit["lines"][1].startswith("JoinStar/job014: ") and "entered here" in audit["lines"][1]
     assert jobs["Extract/job008"]["distance"] == (

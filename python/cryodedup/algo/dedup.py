@@ -40,6 +40,7 @@ __all__ = [
     "scales_differ",
     "small_ids",
     "stretched",
+    "symmetry_setting",
 ]
 
 #: Two inputs' scores are on different scales when the Kolmogorov-Smirnov distance between
@@ -269,20 +270,48 @@ class Orientations:
 
     ``poses`` (n, 3): RELION's rot, tilt, psi in degrees (``kind`` ``"relion"``) or
     CryoSPARC's rotation vector in radians (``"rotvec"``); two rows are duplicates only within
-    ``max_angle`` degrees, the smallest angle over the operators of ``sym``.
+    ``max_angle`` degrees, the smallest angle over the operators of ``sym`` in the setting
+    ``convention`` (``"relion"``, ``"cryosparc"``: the package that wrote the poses) gives its name
+    (:func:`symmetry_setting`).
     """
 
     poses: ArrayLike
     kind: str = "relion"
     max_angle: float = 180.0
     sym: str = "C1"
+    convention: str = "relion"
 
     def for_core(self, n: int) -> _core.PoseRule:
         """The core's rule, the poses checked as (n, 3) float64."""
         array = np.ascontiguousarray(self.poses, dtype=np.float64)
         if array.shape != (n, 3):
             raise ValueError(f"poses must have shape ({n}, 3), got {array.shape}")
-        return _core.PoseRule(array, self.kind, float(self.max_angle), self.sym)
+        return _core.PoseRule(array, self.kind, float(self.max_angle), self.sym, self.convention)
+
+
+#: Whose settings a point group is read in, as the summary names them.
+_PACKAGES = {"relion": "RELION's", "cryosparc": "CryoSPARC's"}
+#: What the canonical names of settings that are not the package's own words say.
+_SETTINGS = {"Tz3": "Tz3, three-fold on z", "T222": "T222, two-folds on x, y, z"}
+
+
+def symmetry_setting(sym: str, convention: str) -> str:
+    """The setting ``sym`` means in ``convention``, named for the summary.
+
+    RELION's I is I2, its T has its three-fold on z, CryoSPARC's Dn its two-fold on y (docs/design.md,
+    "Orientations"). ``"I (RELION's I2)"``; the name alone where it is the setting (``"C4"``, ``"I2"``). A name the
+    package does not define, or whose setting its documents do not establish, is refused naming why.
+    """
+    try:
+        setting = _core.symmetry_setting(sym, convention)
+    except ValueError as err:
+        raise CryodedupError(
+            f"point group {sym} of {_PACKAGES[convention]} poses: {str(err).partition(': ')[2]}"
+        ) from None
+    if setting.upper() == sym.upper():
+        return setting
+    said = f"{setting}, two-fold on {setting[1]}" if setting[:2] in ("Dx", "Dy") else _SETTINGS.get(setting, setting)
+    return f"{sym.upper()} ({_PACKAGES[convention]} {said})"
 
 
 @dataclass(frozen=True)

@@ -343,7 +343,10 @@ def _refuse_per_particle_origins(
         for p, again in found
     )
     fix = f"drop --shift-key none (the default, --shift-key auto, subtracts each particle's {aware.shift})"
-    if min_dist == 0:  # (identical centres: a re-extraction rounds each origin to a whole pixel)
+    if min_dist == 0 and all(_at_one_centre(aware, p.inputs, radius) for p, _ in found):
+        # (RELION's re-extraction keeps each origin's remainder: subtracted, the copies coincide, and 0 pairs them)
+        fix += ", and the copies then lie at one centre, which --min-dist 0 pairs"
+    elif min_dist == 0:  # (identical centres: a re-extraction that zeroes the origins rounds each to a whole pixel)
         pixel = math.ceil(float(np.nanmax(np.asarray(aware.psize))) * 100) / 100
         fix += (
             f" and give --min-dist {pixel:g} (a re-extraction moves each centre by its origin rounded to a whole "
@@ -394,6 +397,17 @@ def _refuse_copies_off_centre(
     if check.mode == "check":
         raise FramesError(f"{words}: {fix}, or --registration warn to keep them as they are")
     warn(f"{words}; kept as they are (--registration warn). To merge the copies as one: {fix}")
+
+
+def _at_one_centre(particles: ParticleSet, inputs: tuple[str, str], radius: float) -> bool:
+    """Whether most copies of the two inputs that pair within ``radius`` lie at one centre (0.001 Å), on the sample."""
+    a, b = (particles.inputs.index(name) for name in inputs)
+    counts = picks_per_group(particles.input_of, particles.groups, len(particles.mic_names), len(particles.inputs))
+    shared = np.flatnonzero((counts[:, a] > 0) & (counts[:, b] > 0))
+    rows_a, rows_b, mics = _sample(particles, a, b, shared, counts)
+    ca, ga, cb, gb = _sampled(particles, rows_a, rows_b, mics)
+    near, same = (agreement(gb, ca, ga, cb, reach)[1] for reach in (radius, 0.0))
+    return near > 0 and 2 * same >= near
 
 
 def _off_centre(particles: ParticleSet, s: _Sampled) -> tuple[str, float] | None:

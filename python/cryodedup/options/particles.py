@@ -14,7 +14,7 @@ from ..algo import MAX_CENTRE, SELECTIONS
 from ..algo.dedup import MAX_INPUTS
 from ..algo.filaments import MODES as FILAMENT_MODES
 from ..algo.normalisation import NORMALISATIONS, option_help
-from ..errors import CryodedupError, one_line
+from ..errors import CryodedupError
 from ..outputs import check_plotting
 from ..particle_set import OUTPUT_FORMATS, SHIFT_KEYS
 from ..resolve.micrograph_names import MATCH_MODES
@@ -40,6 +40,7 @@ from .fields import (
     path_type,
     project_dir_option,
 )
+from .input_texts import check_dataset_values, check_transforms
 from .species import (
     DEFAULT_MIN_DIST,
     DefaultDistance,
@@ -52,7 +53,7 @@ from .species import (
     parse_named_distances,
 )
 
-__all__ = ["COPICK_PROJECTS", "INPUTS", "PANELS", "SYMMETRY", "ParticleOptions"]
+__all__ = ["COPICK_PROJECTS", "INPUTS", "PANELS", "ParticleOptions"]
 
 #: The panels of ``cryodedup particles --help``, in their order; each option names its own (``panel=``).
 DISTANCE = "Distance and pixel size"
@@ -68,8 +69,7 @@ PANELS = (DISTANCE, INPUTS, RANKING, SPECIES, MASKS, COPICK_PROJECTS, PICKERS, O
 #: Values of ``--coverage``: ``auto`` reads which micrographs each input ran on, ``all`` takes every input to
 #: have run on every micrograph.
 COVERAGE = ("auto", "all")
-#: The point groups the core knows (rust/core/src/pose.rs).
-SYMMETRY = re.compile(r"[CcDd][1-9][0-9]{0,2}|[TtOoIi]")
+SYMMETRY = re.compile(r"([Cc]|[Dd][XxYy]?)[1-9]\d{0,2}|[TtOoIi]|[Ii][1-4]|[Tt](222|[Zz]3)")  # (the core's: pose.rs)
 #: Values of ``--same-image``: what becomes of rows of one particle image kept at different centres.
 SAME_IMAGE = ("warn", "reject", "ignore")
 #: Values of ``--registration``: what a merge of inputs whose picks register only under a transform does.
@@ -402,7 +402,8 @@ class ParticleOptions:
     sym: str = option(
         "C1",
         "--sym",
-        "Point group of the reference (C1, Cn, Dn, T, O, I) for --max-angle: the smallest angle over its operators.",
+        "Point group for --max-angle (the least angle over its operators): C1, Cn, Dn, T, O, I as the poses' package "
+        "sets them (RELION's T: three-fold on z, I = I2; CryoSPARC's Dn: two-fold on y), or by name: I1-I4, Tz3, T222.",
         label="symmetry",
         panel=ORIENTATIONS,
         taken_by=(COPICK,),
@@ -762,12 +763,7 @@ class ParticleOptions:
             )
         if self.project_dir is not None and not Path(self.project_dir).is_dir():
             raise CryodedupError(f"--project-dir {self.project_dir}: no such folder")
-        if self.max_angle is not None and not (np.isfinite(self.max_angle) and 0 <= self.max_angle <= 180):
-            raise CryodedupError(f"--max-angle must be an angle in degrees from 0 to 180, got {self.max_angle}")
-        if not SYMMETRY.fullmatch(self.sym):
-            raise CryodedupError(f"--sym is C1, Cn, Dn (n >= 1), T, O or I, got {self.sym!r}")
-        if self.sym.upper() != "C1" and self.max_angle is None:
-            raise CryodedupError(f"--sym {self.sym} compares orientations: give the angle with --max-angle")
+        self._check_poses()
         prefer: object = self.prefer  # (the Python API's options arrive unchecked)
         if not isinstance(prefer, (list, tuple)) or not all(
             isinstance(p, (str, Path, int)) and not isinstance(p, bool) for p in prefer
@@ -786,8 +782,17 @@ class ParticleOptions:
                 f"--score-normalize {self.score_normalize} normalises the scores, and --score none ranks by none: "
                 "drop one"
             )
-        _check_transforms(self.transform)
+        check_transforms(self.transform)
         check_plotting(self.plot)
+
+    def _check_poses(self) -> None:
+        """``--max-angle`` and ``--sym``: an angle, a point group a package names, and the two together."""
+        if self.max_angle is not None and not (np.isfinite(self.max_angle) and 0 <= self.max_angle <= 180):
+            raise CryodedupError(f"--max-angle must be an angle in degrees from 0 to 180, got {self.max_angle}")
+        if not SYMMETRY.fullmatch(self.sym):
+            raise CryodedupError(f"--sym is C1, Cn, Dn, T, O, I or I1-I4, Tz3, T222, Dxn, Dyn; got {self.sym!r}")
+        if self.sym.upper() != "C1" and self.max_angle is None:
+            raise CryodedupError(f"--sym {self.sym} compares orientations: give the angle with --max-angle")
 
     def _check_selection(self) -> None:
         """``--select`` other than greedy, refused where another rule already says which picks go (one line each)."""
@@ -800,36 +805,6 @@ class ParticleOptions:
         for given, flag, why in refused:
             if given:
                 raise CryodedupError(f"--select {self.select} and {flag} exclude each other: {why}")
-
-
-def check_dataset_values(values: object) -> None:
-    """Each ``--dataset`` value is ``INPUT=LABEL`` with both parts (which input it names is known once read)."""
-    if not isinstance(values, (list, tuple)) or not all(isinstance(v, str) for v in values):
-        raise CryodedupError(f"--dataset takes a list of INPUT=LABEL texts, got {values!r}")
-    for value in values:
-        where, _, label = value.rpartition("=")
-        if not where.strip() or not label.strip():
-            raise CryodedupError(f"--dataset {one_line(value)}: expected INPUT=LABEL (an input, =, and its dataset)")
-
-
-def _check_transforms(transforms: object) -> None:
-    """Each ``--transform`` is INPUT=OPS with OPS that parse (the inputs are named once they are read)."""
-    if not isinstance(transforms, (list, tuple)) or not all(isinstance(t, str) for t in transforms):
-        raise CryodedupError(f"--transform takes a list of INPUT=OPS texts, got {transforms!r}")
-    if not transforms:
-        return
-    from ..algo.registration import TRANSFORM_OPS, parse_steps  # (a run without --transform does not load it)
-
-    for text in transforms:
-        target, equals, ops = text.rpartition("=")
-        if not equals or not target.strip():
-            raise CryodedupError(
-                f"--transform {one_line(text)}: INPUT=OPS expected (an input, '=', then {TRANSFORM_OPS})"
-            )
-        try:
-            parse_steps(ops)
-        except ValueError as err:
-            raise CryodedupError(f"--transform {one_line(text)}: {err}") from None
 
 
 def _named_distances(given: Any) -> SpeciesDistances | None:

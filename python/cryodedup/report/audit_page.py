@@ -22,6 +22,7 @@ __all__ = ["GraphJob", "write_audit_report"]
 #: Each verdict's fill and what the legend calls it, worst first.
 VERDICT_COLOURS = {
     "redo": ("#e34a33", "half-sets share duplicates: redo"),
+    "carried": ("#fc9272", "cleared by redoing a later one"),
     "damaged": ("#9e9ac8", "damaged: not audited"),
     "running": ("#fc8d59", "running on duplicates"),
     "entered": ("#fdae6b", "duplicates entered here"),
@@ -147,16 +148,31 @@ def pipeline_svg(jobs: Sequence[GraphJob]) -> str:
 
 
 def write_audit_report(
-    outdir: Path, title: str, opening: Opening, jobs: Sequence[GraphJob], rows: Sequence[tuple[str, str]], force: bool
+    outdir: Path,
+    title: str,
+    opening: Opening,
+    jobs: Sequence[GraphJob],
+    rows: Sequence[tuple[str, str]],
+    force: bool,
+    commands: Sequence[tuple[str, str, str]] = (),
 ) -> Path:
-    """report.html in ``outdir``: the verdict, the pipeline's graph, one line per job; written whole or not at all."""
+    """report.html in ``outdir``: the verdict, the pipeline's graph, one line per job; written whole or not at all.
+
+    ``commands``: what the table's lines point to ("the command under the table"), each its purpose, the command
+    and the route through RELION's External job, printed under the table.
+    """
     table = "".join(f"<tr><th>{html.escape(label)}</th><td>{html.escape(value)}</td></tr>" for label, value in rows)
+    under = "".join(
+        f"<p>{html.escape(purpose)}:</p><pre>{html.escape(command)}</pre>"
+        + (f"<p>{html.escape(route)}</p>" if route else "")
+        for purpose, command, route in commands
+    )
     page = (
         "<!DOCTYPE html><html><head><meta charset='utf-8'>"
         "<meta name='viewport' content='width=device-width, initial-scale=1'>"
         f"<title>{html.escape(title)}</title><style>{STYLE}{_STYLE}</style></head><body>"
         f"{opening.html()}<h1>{html.escape(title)}</h1><h2>Pipeline</h2><div class='wide'>{pipeline_svg(jobs)}</div>"
-        f"<h2>Jobs, worst first</h2><table class='rows'>{table}</table></body></html>"
+        f"<h2>Jobs, worst first</h2><table class='rows'>{table}</table>{under}</body></html>"
     )
     path = outdir / "report.html"
     with AtomicOutputs([path], force=force) as tmp:

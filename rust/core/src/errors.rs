@@ -182,13 +182,17 @@ impl fmt::Display for JoinError {
 
 impl std::error::Error for JoinError {}
 
-/// A point group that is not one of C1, Cn, Dn, T, O, I.
+/// A point group's name that the package whose poses they are does not define (or whose
+/// setting its documents do not establish), and why.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct UnknownSymmetry(pub String);
+pub struct UnknownSymmetry {
+    pub name: String,
+    pub reason: String,
+}
 
 impl fmt::Display for UnknownSymmetry {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "unknown symmetry {:?}: expected C1, Cn, Dn (n >= 1), T, O or I", self.0)
+        write!(f, "symmetry {:?}: {}", self.name, self.reason)
     }
 }
 

@@ -106,7 +106,7 @@ impl Numbers<'_> {
 /// a kept or, removing entirely, any particle within `min_dist` of it).
 pub fn dedup(data: &[u8]) {
     use crate::algo::dedup::{dedup_full, DedupParams, Levels, PriorityCounts, Ranks, RowFacts, Selection};
-    use crate::algo::pose::{point_group, PoseKind, PoseTest};
+    use crate::algo::pose::{point_group, Convention, PoseKind, PoseTest};
 
     let mut bytes = Numbers(data);
     let flags = bytes.byte();
@@ -136,7 +136,8 @@ pub fn dedup(data: &[u8]) {
     let inputs_used = (flags & 16 != 0).then_some(&inputs[..]);
     let tubes_used = (flags & 32 != 0).then_some(&tubes[..]);
     let poses: Vec<f64> = coords.iter().cycle().take(3 * groups.len()).copied().collect();
-    let pose = PoseTest::new(&poses, PoseKind::RelionEulerDegrees, point_group("C2").unwrap(), 30.0);
+    let pose =
+        PoseTest::new(&poses, PoseKind::RelionEulerDegrees, point_group("C2", Convention::Relion).unwrap(), 30.0);
     let pose = (flags & 64 != 0).then_some(&pose);
     let _ = crate::algo::neighbours::nearest_distances(&groups, &coords, dim, 5.0 * min_dist);
     let _ = crate::algo::consensus::support_masks(&groups, &coords, dim, &inputs, min_dist);

@@ -89,20 +89,22 @@ impl DedupRule {
 
 /// Orientations that two particles within `min_dist` must also share to be duplicates:
 /// `poses` (n, 3) are RELION's rot, tilt, psi in degrees (`kind` "relion") or rotation
-/// vectors in radians ("rotvec"); within `max_angle` degrees under the point group `sym`.
+/// vectors in radians ("rotvec"); within `max_angle` degrees under the point group `sym` as
+/// `convention` ("relion" or "cryosparc": the package that wrote the poses) defines it.
 #[pyclass(module = "cryodedup._core", frozen, get_all)]
 pub(crate) struct PoseRule {
     poses: Py<PyArray2<f64>>,
     kind: String,
     max_angle: f64,
     sym: String,
+    convention: String,
 }
 
 #[pymethods]
 impl PoseRule {
     #[new]
-    #[pyo3(signature = (poses, kind="relion", max_angle=180.0, sym="C1"))]
-    fn new(poses: Bound<'_, PyArray2<f64>>, kind: &str, max_angle: f64, sym: &str) -> PyResult<Self> {
+    #[pyo3(signature = (poses, kind="relion", max_angle=180.0, sym="C1", convention="relion"))]
+    fn new(poses: Bound<'_, PyArray2<f64>>, kind: &str, max_angle: f64, sym: &str, convention: &str) -> PyResult<Self> {
         if poses.shape()[1] != 3 {
             return Err(errors::value(format!("poses must have 3 columns, got {}", poses.shape()[1])));
         }
@@ -110,9 +112,38 @@ impl PoseRule {
             return Err(errors::value(format!("max_angle must be in [0, 180] degrees, got {max_angle}")));
         }
         pose_kind(kind)?;
-        pose::point_group(sym).map_err(CoreError::from)?;
-        Ok(PoseRule { poses: poses.unbind(), kind: kind.into(), max_angle, sym: sym.into() })
+        pose::point_group(sym, symmetry_convention(convention)?).map_err(CoreError::from)?;
+        Ok(PoseRule {
+            poses: poses.unbind(),
+            kind: kind.into(),
+            max_angle,
+            sym: sym.into(),
+            convention: convention.into(),
+        })
     }
+}
+
+impl PoseRule {
+    /// The operators of the rule's point group (checked when the rule was made).
+    fn group(&self) -> PyResult<Vec<pose::Mat3>> {
+        Ok(pose::point_group(&self.sym, symmetry_convention(&self.convention)?).map_err(CoreError::from)?)
+    }
+}
+
+fn symmetry_convention(name: &str) -> PyResult<pose::Convention> {
+    match name {
+        "relion" => Ok(pose::Convention::Relion),
+        "cryosparc" => Ok(pose::Convention::Cryosparc),
+        other => Err(errors::value(format!("convention is relion or cryosparc, got {other:?}"))),
+    }
+}
+
+/// symmetry_setting(sym, convention) -> str: the explicit setting (its canonical name: `Dx7`,
+/// `Tz3`, `I2`, ...) that the point group `sym` means in `convention` ("relion", "cryosparc");
+/// ValueError naming why for a name the package does not define or whose setting is not established.
+#[pyfunction]
+pub(crate) fn symmetry_setting(sym: &str, convention: &str) -> PyResult<String> {
+    Ok(pose::setting(sym, symmetry_convention(convention)?).map_err(CoreError::from)?)
 }
 
 /// Exclusion in each particle's own frame: semi-axes `a`, `b`, `c` (Å, along the particle's x,
@@ -316,8 +347,7 @@ pub(crate) fn dedup<'py>(
     let poses = pose.map(|p| p.poses.bind(py).readonly());
     let pose_test = match (pose, &poses) {
         (Some(rule), Some(poses)) => {
-            let group = pose::point_group(&rule.sym).map_err(CoreError::from)?;
-            Some(pose::PoseTest::new(poses.as_slice()?, pose_kind(&rule.kind)?, group, rule.max_angle))
+            Some(pose::PoseTest::new(poses.as_slice()?, pose_kind(&rule.kind)?, rule.group()?, rule.max_angle))
         }
         _ => None,
     };
@@ -370,8 +400,7 @@ pub(crate) fn pose_angles<'py>(
     let poses = pose.poses.bind(py).readonly();
     let (a, b) = (a.as_slice()?, b.as_slice()?);
     check_pairs(a, b, poses.shape()[0])?;
-    let group = pose::point_group(&pose.sym).map_err(CoreError::from)?;
-    let test = pose::PoseTest::new(poses.as_slice()?, pose_kind(&pose.kind)?, group, pose.max_angle);
+    let test = pose::PoseTest::new(poses.as_slice()?, pose_kind(&pose.kind)?, pose.group()?, pose.max_angle);
     let angles: Vec<f64> = a.iter().zip(b).map(|(&i, &j)| test.angle(i, j)).collect();
     Ok(angles.into_pyarray(py))
 }

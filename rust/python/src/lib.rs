@@ -45,6 +45,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(dedup::nearest_histogram, m)?)?;
     m.add_function(wrap_pyfunction!(dedup::random_keys, m)?)?;
     m.add_function(wrap_pyfunction!(dedup::pose_angles, m)?)?;
+    m.add_function(wrap_pyfunction!(dedup::symmetry_setting, m)?)?;
     m.add_function(wrap_pyfunction!(dedup::ellipsoid_conflicts, m)?)?;
     m.add_function(wrap_pyfunction!(counts::histogram, m)?)?;
     m.add_function(wrap_pyfunction!(counts::counts_per_group, m)?)?;

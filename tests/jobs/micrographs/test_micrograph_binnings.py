@@ -130,10 +130,18 @@ def test_a_clear_run_keeps_every_joint_score():
 
 
 def test_a_boundary_through_the_bulk_of_the_pairs_is_not_trusted():
-    # 300 pairs whose joint scores run evenly from 0.5 to 1.5: 150 duplicates, margin about 1.
-    z = np.linspace(4.0, 12.0, 300)
-    apart = np.c_[np.zeros(300, dtype=np.int64), np.arange(1, 301)]  # (each as many images apart as no other)
-    scores = ScoredPairs(apart, z, np.full(300, 20.0), np.full(300, 20.0), np.full(300, 0.5), np.full(300, 0.9))
+    # 300 pairs whose joint scores run evenly from 0.5 to 1.5: 150 duplicates, margin about 1; and
+    # 301 unrelated pairs (a null: without one, 300 pairs agreeing at one shift are a pattern common
+    # to the images, test_micrograph_pattern.py).
+    rng = np.random.default_rng(0)
+    z = np.r_[np.linspace(4.0, 12.0, 300), rng.uniform(4.0, 5.0, 301)]
+    apart = np.c_[np.zeros(601, dtype=np.int64), np.arange(1, 602)]  # (each as many images apart as no other)
+    dy, dx = (
+        np.r_[np.full(300, 20.0), rng.integers(40, 90, 301)],
+        np.r_[np.full(300, 20.0), rng.integers(-90, -40, 301)],
+    )
+    pearson = np.r_[np.full(300, 0.5), np.full(301, np.nan)]
+    scores = ScoredPairs(apart, z, dy, dx, pearson, np.full(601, 0.9))
     rules = micrograph_plan(MicrographOptions(min_z=8.0)).decision
     d = decide(scores, rules, None, plan_like((511, 720), 1, 10.96, (43.84, 274.0)))
     verdict = d.summary().verdict

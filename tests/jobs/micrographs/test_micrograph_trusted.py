@@ -20,13 +20,15 @@ from cryodedup.cli import main
 from cryodedup.jobs.micrographs.decide import (
     UNCERTAIN,
     Decision,
+    _fft_shape,
     decide,
+    decide_run,
     look_at_confirmed_shift,
     look_beside_strong_peaks,
 )
 from cryodedup.jobs.micrographs.directed import z_at_shift
 from cryodedup.jobs.micrographs.plan import ScoringPlan, micrograph_plan
-from cryodedup.jobs.micrographs.score import ScoredPairs, score_shard
+from cryodedup.jobs.micrographs.score import ScoredPairs, ShardScores, score_shard
 from cryodedup.jobs.micrographs.write import _uncertain_warnings
 from cryodedup.options import MicrographOptions
 from cryodedup.report.micrograph_sections import NullRule, Verdict
@@ -536,18 +538,77 @@ def test_real_set_with_twice_the_noise_names_the_three_pairs_at_one_shift(tmp_pa
         )
 
 
+def twice_the_noise_at_20(tmp_path, seed: int) -> tuple[dict, set[tuple[int, int]]]:
+    """The real set, twice its images' SD of noise added, screened at 20 Å (no duplicate): summary, uncertain pairs."""
+    folder = tmp_path / "noisy"
+    folder.mkdir()
+    write_noisy_copies(shared_file("micrographs"), folder, scale=2.0, seed=seed)
+    summary, pairs = run(folder, tmp_path / "out", 20)
+    assert summary["duplicate_pairs"] == 0
+    return summary, {(int(p["index_a"]), int(p["index_b"])) for p in pairs if p["uncertain"] == "1"}
+
+
 @pytest.mark.real_data
 def test_real_set_with_twice_the_noise_one_pair_at_the_shift_is_not_trusted(tmp_path):
     # Seed 3 at 20 Å: 04701/04737 alone peaks at (56, -18) px (z 6.43, 8.6 robust SD above the null's
     # median, Pearson 0.048, under the thresholds); the other three peak elsewhere, at the null; none
     # agree on a shift and the screen said TRUSTED. Its hole's pairs at its shift agree: left to check.
-    folder = tmp_path / "noisy"
-    folder.mkdir()
-    write_noisy_copies(shared_file("micrographs"), folder, scale=2.0, seed=3)
-    summary, pairs = run(folder, tmp_path / "out", 20)
-    assert summary["duplicate_pairs"] == 0
-    uncertain = {(int(p["index_a"]), int(p["index_b"])) for p in pairs if p["uncertain"] == "1"}
+    summary, uncertain = twice_the_noise_at_20(tmp_path, seed=3)
     assert (1, 37) in uncertain and uncertain <= REAL_TRUTH and len(uncertain) >= 2, uncertain
     n = len(uncertain)
     line = f"Verdict: check {n} pairs. Check: {n} pairs agreeing on one shift under the thresholds"
     assert summary["verdict"]["line"].endswith(line)
+
+
+# --- one pair standing above the null, its hole's neighbours peaking at its shift ---------------
+
+
+def standout_run(anchor: tuple, neighbour_peak: tuple[int, int]) -> tuple[str, np.ndarray]:
+    """The verdict of a run deciding ``anchor`` (a, b, z, Pearson, dy, dx), its neighbour (0, 36) at ``neighbour_peak``.
+
+    Nothing passes the thresholds. The null of :func:`unanchored`: median 4.5, robust SD 0.37
+    (evidence of its own from z 5.98, the run's own threshold 7.46: an anchor under it reads no image).
+    The neighbour's peak: z 4.6, at the null, no Pearson coefficient (never unwrapped).
+    """
+    scores = unanchored([anchor, (0, 36, 4.6, np.nan, *neighbour_peak)])
+    plan = plan_at(2, 21.92)
+    outcome = decide_run(52, plan, [ShardScores(1, 1, scores, 0, 0, 0.0, 0.0, "here")], RULES, None)
+    uncertain = outcome.scores.pairs[outcome.decision.uncertain]
+    return outcome.decision.summary().verdict.word, uncertain
+
+
+#: The real set with noise of twice each image's SD, seed 1, at 20 Å (bin 2): 04701/04737 rank 1 of
+#: 1,326, 11.4 robust SD above the null's median, at (-8, 29) binned px; 04700/04736 at (247, 28),
+#: the alias of (-9, 28) in a map 256 high; "No duplicate micrographs, Verdict: TRUSTED".
+ANCHOR = (1, 37, 7.0, 0.05, -8, 29)
+
+
+def test_a_pair_above_the_null_whose_neighbour_peaks_at_an_alias_of_its_shift_is_left_to_check():
+    height = _fft_shape(plan_at(2, 21.92))[0]
+    word, uncertain = standout_run(ANCHOR, (-9 + height, 28))
+    assert word == "check 2 pairs" and sorted(map(tuple, uncertain.tolist())) == [(0, 36), (1, 37)]
+    assert standout_run(ANCHOR, (-8, 29))[0] == "check 2 pairs"  # (at the shift as the core placed it)
+
+
+@pytest.mark.parametrize(
+    "anchor, neighbour_peak, why",
+    [
+        (ANCHOR, (-8, 31), "the neighbour 2 pixels off the anchor's shift: chance"),
+        ((1, 37, 5.9, 0.05, -8, 29), (-8, 29), "the anchor under the null's median + 4 robust SD (5.98)"),
+        ((1, 37, 7.0, -0.01, -8, 29), (-8, 29), "the anchor's images disagree at its shift"),
+        ((1, 37, 7.0, 0.05, -1, 3), (-1, 2), "within the band's finest detail of zero shift (the clean set at 40 Å)"),
+        ((4, 40, 7.0, 0.05, -8, 29), (-8, 29), "(0, 36) starts 4 images before it: not in its hole of 4"),
+    ],
+)
+def test_a_pair_above_the_null_with_no_neighbour_at_its_shift_stays_trusted(anchor, neighbour_peak, why):
+    word, uncertain = standout_run(anchor, neighbour_peak)
+    assert word == "TRUSTED" and not len(uncertain), why
+
+
+@pytest.mark.real_data
+def test_real_set_with_twice_the_noise_one_pair_standing_out_at_the_alias_is_not_trusted(tmp_path):
+    # Seed 1 at 20 Å: none of the 4 passes, and the screen said TRUSTED while 04701/04737 stood
+    # 11.4 robust SD above the null at (58, -16) px, 04700/04736 and 04702/04738 at its alias.
+    summary, uncertain = twice_the_noise_at_20(tmp_path, seed=1)
+    assert uncertain == {(0, 36), (1, 37), (2, 38)}
+    assert "Verdict: check 3 pairs" in summary["verdict"]["line"]

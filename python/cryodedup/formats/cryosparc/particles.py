@@ -746,6 +746,7 @@ def read_group(
         poses=_poses(group) if row_read.orientations else None,
         pose_kind="rotvec",
         pose_label=POSE,
+        pose_convention="cryosparc",
         row_names=_uids(group),
     )
 

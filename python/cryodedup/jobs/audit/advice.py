@@ -10,9 +10,21 @@ import os
 
 from ...errors import shell_command
 from .check import SetAudit
-from .project import Job, Project
+from .project import Job, Project, redo_folder
 
-__all__ = ["redo_command"]
+__all__ = ["external_route", "redo_command"]
+
+
+def _options(audited: SetAudit) -> list[tuple[str, str]]:
+    """The particle job's options that count as the audit counted (its distance, poses, images twice, micrographs)."""
+    options = [("min-dist", f"{audited.min_dist_A:g}")]
+    if audited.max_angle_deg is not None and not audited.within_class:
+        options += [("max-angle", f"{audited.max_angle_deg:g}"), ("sym", audited.symmetry or "C1")]
+    if audited.same_image:  # (one image at two centres: a duplicate whatever the distance, as the audit counted it)
+        options += [("same-image", "reject")]
+    if audited.micrographs is not None:  # (the pixel size the set does not give, as the audit read it)
+        options += [("micrographs", audited.micrographs)]
+    return options
 
 
 def redo_command(project: Project, job: Job, audited: SetAudit) -> str:
@@ -24,13 +36,30 @@ def redo_command(project: Project, job: Job, audited: SetAudit) -> str:
     cannot show as it is (an escape sequence, a byte not UTF-8) is written in the shell's ``$'...'`` quoting.
     """
     files = [os.path.abspath(project.root / file) for file in job.particle_sets[audited.file]]
-    words = ["cryodedup", "particles", *files, "--min-dist", f"{audited.min_dist_A:g}"]
-    if audited.max_angle_deg is not None:
-        words += ["--max-angle", f"{audited.max_angle_deg:g}", "--sym", audited.symmetry or "C1"]
-    if audited.same_image:  # (one image at two centres: a duplicate whatever the distance, as the audit counted it)
-        words += ["--same-image", "reject"]
-    if audited.micrographs is not None:  # (the pixel size the set does not give, as the audit read it)
-        words += ["--micrographs", os.path.abspath(audited.micrographs)]
+    words = ["cryodedup", "particles", *files]
+    for option, value in _options(audited):
+        words += [f"--{option}", os.path.abspath(value) if option == "micrographs" else value]
+    return shell_command([*words, "-o", redo_folder(project.root, job.name)])
+
+
+def external_route(project: Project, job: Job, audited: SetAudit, then: str = "refine") -> str:
+    """The same as RELION's External job (``cryodedup-relion``) does it, whose output the pipeline links to the job.
+
+    Its fields as the GUI names them; empty for a set that is no single RELION file (CryoSPARC's, a joined group).
+    Paths are the project's own (RELION runs the job from the project's folder). ``then``: what to do with its
+    kept set (``refine``; ``go on from``).
+    """
+    files = job.particle_sets[audited.file]
+    if "/" not in job.name or len(files) != 1 or not files[0].endswith(".star"):
+        return ""
     root = os.path.abspath(project.root)
-    out = os.path.join(f"{root.rstrip(os.sep)}-cryodedup", job.name.replace("/", "_"))
-    return shell_command([*words, "-o", out])
+    params = []
+    for k, (option, value) in enumerate(_options(audited), 1):
+        if option == "micrographs":
+            inside = os.path.relpath(os.path.abspath(value), root)
+            value = value if inside.startswith("..") else inside
+        params.append(f"Param{k} label {option.replace('-', '_')} value {value}")
+    return (
+        "Or, to keep RELION's lineage, a new External job: External executable cryodedup-relion, Input particles "
+        f"{files[0]}, {', '.join(params)}; then {then} External/jobNNN/particles_kept.star"
+    )

@@ -6,13 +6,14 @@ a rejected row with the kept row that suppressed it (:mod:`cryodedup.algo.audit`
 duplicates is k - 1 pairs. A set that carries orientations (rlnAngleRot/Tilt/Psi,
 ``alignments3D/pose``) is audited pose-aware when an angle is given, as ``--max-angle A --sym G``
 does: two close particles are duplicates only when their poses agree within A under the job's
-point group G.
+point group G. A 2-D classification's set compares in-plane angles only within one class (each class
+average has its own in-plane frame): across classes, positions alone.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +23,10 @@ from ...algo.same_image import same_image_pairs
 from ...errors import CryodedupError, InputFileError, PixelSizeError
 from ...formats.cryosparc.dataset import CsFile
 from ...formats.cryosparc.particles import POSE
+from ...formats.star.file import StarFile
 from ...options import ParticleOptions
+from ...particle_set import Log, ParticleSet
+from ..particles.decide import Decision
 from ..particles.job import Outcome, run
 from ..particles.read import Files
 
@@ -62,6 +66,8 @@ class SetAudit:
     symmetry: str | None = None
     #: The micrographs STAR its pixel size was read from (a set that does not give it), None: none needed.
     micrographs: str | None = None
+    #: A 2-D classification's set: in-plane angles compared within one class only, positions alone across classes.
+    within_class: bool = False
 
     @property
     def fraction(self) -> float:
@@ -95,6 +101,7 @@ class SetAudit:
             "max_angle_deg": self.max_angle_deg,
             "symmetry": self.symmetry,
             "micrographs": self.micrographs,
+            "within_class": self.within_class,
             "warnings": self.warnings,
         }
 
@@ -106,11 +113,13 @@ def audit_set(
     micrographs: Callable[[], Path | None],
     max_angle: float | None = None,
     sym: str = "C1",
+    classes: bool = False,
 ) -> SetAudit:
     """Audits the particle set of ``paths`` (``name``: as the project names it) at ``min_dist`` Å.
 
     ``max_angle``, ``sym``: pairs counted pose-aware (their poses within ``max_angle`` degrees under the
-    point group ``sym``) where the set carries orientations; None: positions only.
+    point group ``sym``) where the set carries orientations; None: positions only. ``classes``: a 2-D
+    classification's set, whose in-plane angles are compared within one class only (:func:`_within_classes`).
 
     One file, or a CryoSPARC output group's files (its particles and passthrough files,
     joined on uid by the particle job's reader).
@@ -127,10 +136,12 @@ def audit_set(
         listing[:] = [found] if found is not None else []
         return found
 
-    outcome, max_angle = _read(paths, name, min_dist, asked, warnings, max_angle, sym)
+    outcome, decision, max_angle, within_class = _decided(
+        paths, name, min_dist, asked, warnings, max_angle, sym, classes
+    )
     used = str(listing[0]) if listing else None
-    particles, decision = outcome.particles, outcome.decision
-    symmetry = None if max_angle is None else sym.upper()
+    particles = outcome.particles
+    symmetry = None if max_angle is None or within_class else sym.upper()
     images = particles.images
     pairs = same_image_pairs(images, particles.groups, particles.centres) if images is not None else None
     same_image = 0 if pairs is None else int(pairs[0].size)
@@ -151,6 +162,7 @@ def audit_set(
             max_angle_deg=max_angle,
             symmetry=symmetry,
             micrographs=used,
+            within_class=within_class,
         )
     if decision.suppressed_by is None:
         raise CryodedupError(f"{name}: the half-set audit found no pairs (an internal error)")
@@ -170,7 +182,33 @@ def audit_set(
         max_angle_deg=max_angle,
         symmetry=symmetry,
         micrographs=used,
+        within_class=within_class,
     )
+
+
+def _decided(
+    paths: list[Path],
+    name: str,
+    min_dist: float,
+    micrographs: Callable[[], Path | None],
+    warnings: list[str],
+    max_angle: float | None,
+    sym: str,
+    classes: bool,
+) -> tuple[Outcome, Decision, float | None, bool]:
+    """The set read and decided: its outcome, its decision, the angle compared and whether within 2-D classes.
+
+    The angle is None where positions alone are compared; within classes, in-plane angles are compared within
+    each 2-D class only (positions first, then classes).
+    """
+    if classes and max_angle is not None and len(paths) == 1:
+        outcome, _ = _read(paths, name, min_dist, micrographs, warnings, None, "C1")
+        in_classes = _within_classes(paths[0], outcome.particles, outcome.decision, max_angle, min_dist)
+        if in_classes is not None:
+            return outcome, in_classes, max_angle, True
+        return outcome, outcome.decision, None, False
+    outcome, max_angle = _read(paths, name, min_dist, micrographs, warnings, max_angle, sym)
+    return outcome, outcome.decision, max_angle, False
 
 
 def _read(
@@ -204,6 +242,62 @@ def _read(
     return outcome, max_angle
 
 
+#: A 2-D classification's columns that say a row's class and its in-plane angle.
+_CLASS, _PSI = "rlnClassNumber", "rlnAnglePsi"
+
+
+def _within_classes(
+    path: Path, particles: ParticleSet, decision: Decision, max_angle: float, min_dist: float
+) -> Decision | None:
+    """The decision by position, less the rows whose every kept neighbour is of their class and turned from them.
+
+    A row rejected by position stays a duplicate where a kept row within ``min_dist`` on its micrograph is of
+    another class (positions alone) or of its class with an in-plane angle within ``max_angle``; else it is kept
+    (two particles side by side, turned apart in one class average's frame). None when the file is no RELION STAR
+    with classes and in-plane angles.
+    """
+    found = _classes_and_psi(path, len(particles))
+    if found is None:
+        return None
+    classes, psi = found
+    keep = decision.keep.copy()
+    by = None if decision.suppressed_by is None else decision.suppressed_by.copy()
+    groups, centres = np.asarray(particles.groups), np.asarray(particles.centres)
+    order = np.argsort(groups, kind="stable")
+    ordered = groups[order]
+    for mic in np.unique(groups[~decision.keep]):  # (a micrograph at a time: its rejected rows by its kept ones)
+        on = order[np.searchsorted(ordered, mic) : np.searchsorted(ordered, mic, side="right")]
+        rejected, kept = on[~decision.keep[on]], on[decision.keep[on]]
+        near = np.linalg.norm(centres[rejected][:, None] - centres[kept][None], axis=-1) <= min_dist
+        turn = np.abs((psi[rejected][:, None] - psi[kept][None] + 180.0) % 360.0 - 180.0)
+        agree = near & ((classes[rejected][:, None] != classes[kept][None]) | (turn <= max_angle))
+        alone = ~agree.any(axis=1)
+        keep[rejected[alone]] = True
+        if by is not None:  # (each duplicate's pair: a kept row it agrees with)
+            by[rejected] = np.where(alone, -1, kept[np.argmax(agree, axis=1)] if kept.size else -1)
+    return replace(decision, keep=keep, suppressed_by=by)
+
+
+def _classes_and_psi(path: Path, rows: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """Each row's class and in-plane angle (degrees) as the STAR file holds them; None without them."""
+    if path.suffix != ".star":
+        return None
+    star = StarFile(path)
+    block = star.block("particles")
+    if block is None or not {_CLASS, _PSI} <= set(block.labels or ()):
+        return None
+    table = star.table(block)
+    try:
+        classes, psi = (np.array(table.column(label), dtype=float) for label in (_CLASS, _PSI))
+    except ValueError:  # (a value that is no number: the set is then compared by position alone)
+        return None
+    return (classes, psi) if classes.size == rows else None
+
+
+#: What the reader warns when it takes a set's micrograph pixel size as rlnMicrographOriginalPixelSize.
+_ASSUMED_PIXEL = "has no rlnMicrographPixelSize; using rlnMicrographOriginalPixelSize"
+
+
 def _repeats_images(sources: np.ndarray | None) -> bool:
     """Whether some rows share one particle image (``sources``: each row's image id, None: none shared)."""
     return sources is not None and int(np.unique(sources).size) < len(sources)
@@ -224,7 +318,10 @@ def _run(
     max_angle: float | None,
     sym: str,
 ) -> Outcome:
-    """The particle job's audit of the files; given the micrographs upstream where the files lack their pixel size.
+    """The particle job's audit of the files, given the micrographs upstream where the files need their pixel size.
+
+    Where the files lack it, or state only the movies' (rlnMicrographOriginalPixelSize, right only if motion
+    correction did not bin them).
 
     ``warnings``: emptied, then filled with the run's warnings.
     """
@@ -238,13 +335,31 @@ def _run(
     # (score none: which of a pair is kept changes no count)
     options = ParticleOptions(audit=True, min_dist=min_dist, score="none", max_angle=max_angle, sym=sym)
     try:
-        return run(Files.of(paths), None, options, log=log)
+        outcome = run(Files.of(paths), None, options, log=log)
     except PixelSizeError:
         listing = micrographs()
         if listing is None:
             raise
-        warnings.clear()
-        options = ParticleOptions(
-            audit=True, min_dist=min_dist, score="none", max_angle=max_angle, sym=sym, micrographs=listing
-        )
-        return run(Files.of(paths), None, options, log=log)
+    else:
+        # (a pixel size assumed, rlnMicrographOriginalPixelSize for rlnMicrographPixelSize: the micrographs
+        # upstream say it, and the redo command then carries them, as the audit read them)
+        if not any(_ASSUMED_PIXEL in warning for warning in warnings):
+            return outcome
+        listing = micrographs()
+        if listing is None:
+            return outcome
+        said = list(warnings)
+        try:
+            return _with_micrographs(paths, listing, options, warnings, log)
+        except CryodedupError:  # (the micrographs do not name these particles' micrographs: as first read)
+            warnings[:] = said
+            return outcome
+    return _with_micrographs(paths, listing, options, warnings, log)
+
+
+def _with_micrographs(
+    paths: list[Path], listing: Path, options: ParticleOptions, warnings: list[str], log: Log
+) -> Outcome:
+    """The particle job's audit of the files again, their micrographs' pixel size read from ``listing``."""
+    warnings.clear()
+    return run(Files.of(paths), None, replace(options, micrographs=listing), log=log)

@@ -10,19 +10,20 @@ entered. One line per job, worst first, says what to redo. Nothing is written in
 
 from __future__ import annotations
 
+import re
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ...algo.dedup import symmetry_setting
 from ...errors import CryodedupError
 from ...formats.cryosparc.jobs import job_folders
 from ...labels import counted
-from ...options.particles import SYMMETRY
 from ...options.species import DEFAULT_MIN_DIST
 from ...particle_set import Log
-from .advice import redo_command
+from .advice import external_route, redo_command
 from .check import SetAudit, audit_set
 from .project import Job, Project, cryosparc_project, nearest_holders, relion_project
 
@@ -34,8 +35,12 @@ NONE, NOT_RUN, RUNNING = "no particles", "not run", "running"
 #: A refinement whose half-sets share duplicates, but a later refinement of its particles, deduplicated,
 #: replaced it; or whose straddling particles are too few to move its FSC: neither to redo.
 SUPERSEDED, NEGLIGIBLE = "superseded", "negligible"
+#: A refinement whose half-sets share duplicates that a later refinement to redo carries: redoing that one
+#: supersedes it, so it is not redone itself (one redo for a chain of refinements, not one each).
+CARRIED = "carried"
 _RANK = {
     REDO: 0,
+    CARRIED: 1,
     DAMAGED: 1,
     RUNNING: 2,
     ENTERED: 3,
@@ -46,6 +51,9 @@ _RANK = {
     NOT_RUN: 8,
     NONE: 9,
 }
+#: Words of a set's warning that say duplicates may have gone uncounted: micrographs of one file name in two folders
+#: are different micrographs to the particle job (never compared), as one movie motion-corrected twice would be.
+_HIDING = ("kept apart and matched by exact path only",)
 #: The share of a refinement's particles in a straddling pair (%) under which its FSC is not redone for them.
 DEFAULT_NEGLIGIBLE = 1.0
 
@@ -73,8 +81,14 @@ class JobAudit:
     not_written: list[str] = field(default_factory=list)
     verdict: str = NONE
     line: str = ""
-    #: A refinement to redo: the command its line ends with, which writes the set to refine again.
+    #: A refinement to redo (a job where duplicates entered): the command its line ends with, which writes the set
+    #: to refine again (without its duplicates).
     command: str = ""
+    #: The same through RELION's External job, which keeps the pipeline's lineage (empty: none, CryoSPARC).
+    route: str = ""
+    #: The point group its poses were compared under and where it was recorded (its own, or the refinement's
+    #: whose poses it carries); None: C1, none recorded.
+    symmetry: tuple[str, str] | None = None
 
     @property
     def duplicates(self) -> int:
@@ -103,7 +117,7 @@ class JobAudit:
             "particle_sets": self.job.particle_sets,
             "min_dist_A": self.min_dist_A if self.sets else None,
             "distance": self.distance_reason if self.sets else None,
-            "symmetry": list(self.job.symmetry) if self.job.symmetry else None,
+            "symmetry": list(self.symmetry) if self.symmetry else None,
             "sets": [s.to_json() for s in self.sets],
             "problems": self.problems,
             "entered_at": self.entered_at,
@@ -111,7 +125,14 @@ class JobAudit:
             "verdict": self.verdict,
             "line": self.line,
             "command": self.command or None,
+            "external_job": self.route or None,
+            "warnings": self.warnings,
         }
+
+    @property
+    def warnings(self) -> list[str]:
+        """Its sets' warnings (a micrograph file name in two folders, a pixel size assumed), each once."""
+        return list(dict.fromkeys(w for s in self.sets for w in s.warnings))
 
 
 @dataclass
@@ -130,13 +151,22 @@ class ProjectAudit:
         redo = [j.job.label for j in self.jobs if j.verdict == REDO]
         damaged = sum(bool(j.problems) for j in self.jobs) + len(self.problems)
         unread = f"; {damaged} damaged (named below)" if damaged else ""
+        warned = len(self.warnings)
+        unread += f"; {counted(warned, 'warning')} (below)" if warned else ""
+        unread += self._hidden_words()
         running = [j.job.label for j in self.jobs if j.verdict == RUNNING]
         if running:
             unread += f"; running on duplicates: {', '.join(running)}"
         if redo:
-            return f"{len(redo)} refinement{'s' if len(redo) > 1 else ''} to redo: {', '.join(redo)}{unread}", "bad"
+            carried = [j.job.label for j in self.jobs if j.verdict == CARRIED]
+            clears = f"; redoing {'it' if len(redo) == 1 else 'them'} clears {', '.join(carried)}" if carried else ""
+            return (
+                f"{len(redo)} refinement{'s' if len(redo) > 1 else ''} to redo: {', '.join(redo)}{clears}{unread}",
+                "bad",
+            )
         if self.nothing_audited:
-            return f"Nothing could be audited: every particle set is damaged{unread}", "bad"
+            what = "every particle set is damaged" if damaged else "no job holds a particle set the audit could find"
+            return f"Nothing could be audited: {what}{unread}", "bad"
         spared = [
             f"{count} {what}"
             for what, verdict in (("superseded by a later one", SUPERSEDED), ("negligible", NEGLIGIBLE))
@@ -151,13 +181,34 @@ class ProjectAudit:
         if spared:  # (their sets hold duplicates: "no duplicates" would be false)
             return f"No refinement to redo{unread}", "warn"
         sets = sum(len(j.sets) for j in self.jobs)
-        return f"No duplicates in the {sets} particle sets audited{unread}", "warn" if damaged else "good"
+        return f"No duplicates in the {sets} particle sets audited{unread}", "warn" if damaged or warned else "good"
+
+    @property
+    def warnings(self) -> list[tuple[str, str]]:
+        """Each job's sets' warnings (a micrograph file name in two folders, a pixel size assumed), by job label."""
+        return [(j.job.label, warning) for j in self.jobs for warning in j.warnings]
+
+    def warning_lines(self) -> list[str]:
+        """Each warning as the table and report.html say it: naming its job, unless it names its file already."""
+        return [w if label.split(" ")[0] in w else f"{label}: {w}" for label, w in self.warnings]
+
+    def _hidden_words(self) -> str:
+        """What the headline says of warnings under which duplicates may go uncounted (empty: none)."""
+        hiding = [label for label, warning in self.warnings if any(words in warning for words in _HIDING)]
+        if not hiding:
+            return ""
+        return (
+            f"; duplicates may be hidden in {', '.join(dict.fromkeys(hiding))}: micrographs of one file name in two "
+            "folders are never compared (one movie processed twice, then joined?), see the warnings"
+        )
 
     @property
     def nothing_audited(self) -> bool:
-        """Whether jobs are damaged and no particle set could be read: the project was not audited at all."""
+        """Whether no particle set could be read: damaged ones, or none found (a document not understood)."""
         damaged = any(j.verdict == DAMAGED for j in self.jobs) or self.problems
-        return bool(damaged) and not any(j.sets for j in self.jobs)
+        waiting = any(j.not_written for j in self.jobs)  # (sets not written yet: a project that has not got there)
+        audited = any(j.sets or j.verdict not in (NONE, NOT_RUN, DAMAGED) for j in self.jobs)
+        return not audited and (bool(damaged) or not waiting)
 
     @property
     def exit_status(self) -> int:
@@ -207,6 +258,12 @@ def read_project(root: Path) -> Project:
         said = f"; the project's folder seems to be {folder}" if folder else ""
         raise CryodedupError(f"{root}: is a file, not a folder; give a RELION or CryoSPARC project's folder{said}")
     pipeline = root / "default_pipeline.star"
+    project = _project_of_job_folder(root)
+    if project is not None:  # (RELION leaves a snapshot of the pipeline in each job's folder: not the project's)
+        raise CryodedupError(
+            f"{root}: is a job's folder (its default_pipeline.star is RELION's snapshot of the pipeline when the job "
+            f"ran); the project's folder seems to be {project}"
+        )
     if _exists(pipeline):  # (whatever its kind: a FIFO or a device is named by the pipeline's reader, not missed)
         return relion_project(root)
     if _is_project(root):
@@ -216,6 +273,19 @@ def read_project(root: Path) -> Project:
     raise CryodedupError(
         f"{root}: no default_pipeline.star (RELION) and no J*/job.json (CryoSPARC); is this a project's folder?{hint}"
     )
+
+
+def _project_of_job_folder(folder: Path) -> Path | None:
+    """The RELION project whose job folder ``folder`` is (``Refine3D/job029``, its pipeline listing it); else None."""
+    if not re.fullmatch(r"job\d+", folder.name):
+        return None
+    project = folder.resolve().parent.parent
+    pipeline = project / "default_pipeline.star"
+    try:  # (a regular file only: a FIFO there would never end)
+        listed = pipeline.read_bytes() if pipeline.is_file() else b""
+    except OSError:
+        return None
+    return project if f"{folder.parent.name}/{folder.name}/".encode() in listed else None
 
 
 def _exists(path: Path) -> bool:
@@ -273,31 +343,40 @@ def audit_project(
     problems = list(project.problems)
     for cycle in project.cycles():
         problems.append(f"a cycle in the pipeline's edges: {' -> '.join([*cycle, cycle[0]])}; not traced through")
-    distances = _distances(project, min_dist)
+    distances, symmetries = _distances(project, min_dist), _pose_symmetries(project)
     for name, audit in audits.items():
         audit.min_dist_A, audit.distance_reason = distances[name]
+        audit.symmetry = symmetries[name]
         _audit_sets(project, audit, say, max_angle or None)
     _trace(project, audits)
     for audit in audits.values():
         audit.verdict, audit.line = _verdict(audit, audits, project, negligible)
     _supersede(audits, project)
+    _carry(audits, project)
     for audit in audits.values():
-        if audit.verdict == REDO and audit.worst is not None:
+        if audit.verdict in (REDO, ENTERED) and audit.worst is not None:
             audit.command = redo_command(project, audit.job, audit.worst)
+            then = "refine" if audit.verdict == REDO else "go on from"
+            audit.route = external_route(project, audit.job, audit.worst, then)
     return ProjectAudit(root, project.layout, list(audits.values()), problems, time.perf_counter() - start)
 
 
 def _audit_sets(project: Project, audit: JobAudit, say: Log, max_angle: float | None) -> None:
     """The job's particle sets audited in turn (each read once, let go once counted) into ``audit``.
 
-    Pose-aware under the job's point group where it recorded one the core knows; one it does not know
-    (RELION's I1-I5, Cnv, ...) leaves its sets compared by position only, with a warning.
+    Under ``audit.symmetry`` (:func:`_pose_symmetries`).
+
+    Pose-aware under the job's point group in its package's setting (RELION's, CryoSPARC's); one the core does not
+    know (RELION's I5, Cnv) or whose setting is not established (CryoSPARC's T, I) leaves its sets by position, warned.
     """
     job = audit.job
-    sym = job.symmetry[0] if job.symmetry else "C1"
-    if max_angle is not None and not SYMMETRY.fullmatch(sym):
-        say(f"{job.label}: point group {sym} is not one of C1, Cn, Dn, T, O, I: compared by position only", "warning")
-        max_angle = None
+    sym = audit.symmetry[0] if audit.symmetry else "C1"
+    if max_angle is not None:
+        try:  # (RELION's jobs are named by their folders, CryoSPARC's J1, J2...)
+            symmetry_setting(sym, "relion" if "/" in job.name else "cryosparc")
+        except CryodedupError as err:
+            say(f"{job.label}: {err}: compared by position only", "warning")
+            max_angle = None
     for set_name, files in job.particle_sets.items():
         if job.status not in _FINISHED and not all(_present(project.root / f) for f in files):
             audit.not_written.append(set_name)  # (a job not finished has not written them yet: no damage)
@@ -306,9 +385,32 @@ def _audit_sets(project: Project, audit: JobAudit, say: Log, max_angle: float | 
         try:
             paths = [project.root / file for file in files]
             micrographs = _upstream_micrographs(project, job.name)
-            audit.sets.append(audit_set(paths, set_name, audit.min_dist_A, micrographs, max_angle, sym))
+            classes = job.kind in _CLASSES_2D
+            audit.sets.append(audit_set(paths, set_name, audit.min_dist_A, micrographs, max_angle, sym, classes))
         except (CryodedupError, OSError) as err:
             audit.problems.append(f"{job.label}: {set_name} could not be read: {_first_line(err)}")
+
+
+#: Jobs that write no poses of their own but carry those of the refinement (or classification) they read: their
+#: sets are compared under its point group.
+_POSE_CARRIERS = ("Polish", "CtfRefine", "Select", "Subtract", "JoinStar")
+#: 2-D classifications (RELION's by folder): in-plane angles compared within one class only.
+_CLASSES_2D = ("Class2D",)
+
+
+def _pose_symmetries(project: Project) -> dict[str, tuple[str, str] | None]:
+    """Each job's point group its poses are compared under, and where it was recorded; None: none (C1).
+
+    Its own; else, for a job that carries poses it did not refine (Polish, CtfRefine, Select, Subtract, JoinStar),
+    that of the nearest job up its particle edges that recorded one, through such carriers only: a Polish of a D2
+    refinement holds the refinement's poses, in which two picks of one particle agree up to a D2 operator. One walk
+    for every job (:func:`nearest_holders`): the nearest job up its particle edges that recorded one, or that is no
+    carrier (its own, or none).
+    """
+    holders = [name for name, job in project.jobs.items() if job.symmetry is not None or job.kind not in _POSE_CARRIERS]
+    parents = {name: job.particle_parents for name, job in project.jobs.items()}
+    found = nearest_holders(parents, project.particle_children(), holders)
+    return {name: project.jobs[found[name]].symmetry if name in found else None for name in project.jobs}
 
 
 def _present(path: Path) -> bool:
@@ -444,6 +546,8 @@ def _pose_words(audit: SetAudit) -> str:
     """How the set's pairs were counted, where pose-aware: its angle and point group."""
     if audit.max_angle_deg is None:
         return ""
+    if audit.within_class:
+        return f" (in-plane angles within {audit.max_angle_deg:g}° in one class, by position across classes)"
     return f" with poses within {audit.max_angle_deg:g}° under {audit.symmetry}"
 
 
@@ -520,7 +624,8 @@ def _sets_verdict(audit: JobAudit, audits: dict[str, JobAudit], project: Project
             halves = "; none straddle the half-sets"
         halves += _unturned_origins(audit, project)
         if audit.entered_at == [audit.job.name]:
-            return ENTERED, f"{name}: {count}{halves}: duplicates entered here; deduplicate its particles"
+            command = redo_command(project, audit.job, worst)
+            return ENTERED, f"{name}: {count}{halves}: duplicates entered here; deduplicate its particles: {command}"
         return INHERITED, f"{name}: {count}{halves} (duplicates entered at {entered})"
     return CLEAN, f"{name}: {counted(worst.particles, 'particle')}, no duplicates {within}"
 
@@ -637,6 +742,41 @@ def _supersede(audits: dict[str, JobAudit], project: Project) -> None:
             )
 
 
+def _carry(audits: dict[str, JobAudit], project: Project) -> None:
+    """Each refinement to redo whose duplicates a later refinement to redo carries: its verdict carried.
+
+    Redoing the last refinement of the chain (through particle edges, run after it, none of its ancestors) gives a
+    later refinement of a descendant of its particles with clean half-sets: it supersedes this one, so one redo
+    clears the chain. Its line names that last refinement.
+    """
+    children = project.particle_children()
+    last: dict[str, JobAudit] = {}
+    for audit in audits.values():
+        if audit.verdict != REDO:
+            continue
+        later, seen = audit, {audit.job.name}
+        while (after := _later_redo(later, children, audits, project)) is not None and after.job.name not in seen:
+            later = after
+            seen.add(later.job.name)
+        if later is not audit:
+            last[audit.job.name] = later
+    for name, later in last.items():
+        audit = audits[name]
+        audit.verdict = CARRIED
+        head, _, _redo = audit.line.partition(": its FSC may be inflated; ")
+        audit.line = (
+            f"{head}: carried down to {later.job.label} (a later refinement of its particles, to redo): redoing "
+            f"{later.job.label} clears this one too; nothing to redo here"
+        )
+
+
+def _later_redo(
+    audit: JobAudit, children: dict[str, list[str]], audits: dict[str, JobAudit], project: Project
+) -> JobAudit | None:
+    """The nearest refinement to redo below ``audit``'s particles that ran after it and is none of its ancestors."""
+    return _nearest_descendant([audit.job.name], children, audits, _successor(project, audit.job), (REDO,))
+
+
 def _successor(project: Project, job: Job) -> Callable[[Job], bool]:
     """Whether a refinement may supersede ``job``: it ran after it and is none of its ancestors (through any edge)."""
     ancestors = project.ancestors(job.name)
@@ -644,11 +784,15 @@ def _successor(project: Project, job: Job) -> Callable[[Job], bool]:
 
 
 def _nearest_descendant(
-    starts: list[str], children: dict[str, list[str]], audits: dict[str, JobAudit], allowed: Callable[[Job], bool]
+    starts: list[str],
+    children: dict[str, list[str]],
+    audits: dict[str, JobAudit],
+    allowed: Callable[[Job], bool],
+    verdicts: tuple[str, ...] = (CLEAN, NEGLIGIBLE),
 ) -> JobAudit | None:
-    """The nearest refinement below ``starts`` (breadth first) that ``allowed`` accepts, its half-sets clean.
+    """The nearest refinement below ``starts`` (breadth first) that ``allowed`` accepts, its verdict of ``verdicts``.
 
-    Its half-sets audited and sharing no duplicates (or a negligible few).
+    Its half-sets audited and, by default, sharing no duplicates (or a negligible few).
     """
     seen = set(starts)
     queue = deque(starts)
@@ -656,7 +800,7 @@ def _nearest_descendant(
         name = queue.popleft()
         audit = audits[name]
         halves = audit.worst is not None and audit.worst.halfsets is not None
-        if audit.job.refinement and audit.verdict in (CLEAN, NEGLIGIBLE) and halves and allowed(audit.job):
+        if audit.job.refinement and audit.verdict in verdicts and halves and allowed(audit.job):
             return audit
         for child in children.get(name, []):
             if child not in seen:
@@ -680,6 +824,7 @@ def audit_rows(audit: ProjectAudit) -> list[tuple[str, str]]:
             reasons.setdefault(f"{job.min_dist_A:g} Å: {job.distance_reason}", []).append(job.job.name)
     for reason, jobs in reasons.items():
         rows.append(("Distance", f"{reason}: {', '.join(jobs)}"))
+    rows += [("Warning", line) for line in audit.warning_lines()]  # (each could change a verdict: not only in --json)
     unfinished = [f"{j.job.name} ({j.job.status})" for j in audit.jobs if j.verdict == NOT_RUN]
     if unfinished:
         rows.append(("Not run", ", ".join(unfinished)))
@@ -691,9 +836,32 @@ def audit_rows(audit: ProjectAudit) -> list[tuple[str, str]]:
     return rows
 
 
-def redo_commands(audit: ProjectAudit) -> list[tuple[str, str]]:
-    """Each refinement to redo (its name as the table shows it) and the command that writes its set to refine again."""
-    return [(_shown_name(j.job), j.command) for j in audit.jobs if j.command]
+@dataclass(frozen=True)
+class Advice:
+    """A command under the table: what it is for, the command (whole, to be copied), and the External job's route."""
+
+    purpose: str
+    command: str
+    route: str = ""
+
+
+def redo_commands(audit: ProjectAudit) -> list[Advice]:
+    """Each command the table's lines point to, worst first: a refinement's set to refine again, a set to deduplicate.
+
+    With each, where RELION runs it, the same through its External job (which keeps the pipeline's lineage).
+    """
+    order = {line: k for k, line in enumerate(audit.lines())}
+    jobs = sorted((j for j in audit.jobs if j.command), key=lambda j: order.get(j.line, len(order)))
+    return [
+        Advice(
+            f"To refine {_shown_name(j.job)} again, write its set without the duplicates"
+            if j.verdict == REDO
+            else f"To deduplicate {_shown_name(j.job)}'s particles",
+            j.command,
+            j.route,
+        )
+        for j in jobs
+    ]
 
 
 #: The jobs without particles the table names one by one; more are counted.
@@ -722,4 +890,6 @@ def write_audit_page(audit: ProjectAudit, outdir: Path, force: bool) -> Path:
         GraphJob(j.job.name, j.job.kind, j.verdict, j.job.parents, j.line, j.job.particle_parents) for j in audit.jobs
     ]
     title = f"cryodedup audit of {audit.root} ({audit.layout})"
-    return write_audit_report(outdir, title, Opening(verdict, kind, audit.problems), jobs, audit_rows(audit), force)
+    commands = [(a.purpose, a.command, a.route) for a in redo_commands(audit)]
+    opening = Opening(verdict, kind, [*audit.problems, *audit.warning_lines()])
+    return write_audit_report(outdir, title, opening, jobs, audit_rows(audit), force, commands)

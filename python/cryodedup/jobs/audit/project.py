@@ -17,7 +17,7 @@ from ...formats.cryosparc.jobs import JOB_DOCUMENT, job_folders, read_job_docume
 from ...formats.files import read_foreign
 from ...formats.star.pipeline import PIPELINE_FILE, Pipeline, carries_particles, job_options, read_pipeline
 
-__all__ = ["Job", "Project", "cryosparc_project", "nearest_holders", "relion_project"]
+__all__ = ["Job", "Project", "cryosparc_project", "nearest_holders", "redo_folder", "relion_project"]
 
 #: A job's recorded particle (mask) diameter, in Å: the options of its job.star that hold one.
 _DIAMETER_OPTIONS = ("particle_diameter", "log_diam_max", "diameter")
@@ -209,7 +209,7 @@ def relion_project(root: Path) -> Project:
         parents: dict[str, None] = {}  # (each once, in the order of its first edge; dicts, not lists: thousands)
         particle_parents: dict[str, None] = {}
         for node in process_of[job.name].inputs:
-            parent = writers.get(node) or _job_of_node(node, jobs)
+            parent = writers.get(node) or _job_of_node(node, jobs) or _redo_of_node(root, node, jobs)
             if parent is None:
                 continue
             parents[parent] = None
@@ -271,6 +271,28 @@ def _job_of_node(node: str, jobs: dict[str, Job]) -> str | None:
     parts = node.split("/")
     name = "/".join(parts[:2])
     return name if name in jobs else None
+
+
+#: The folder beside a project that the audit's redo commands write into (``PROJECT-cryodedup``).
+REDO_FOLDER_SUFFIX = "-cryodedup"
+
+
+def redo_folder(root: Path, name: str) -> str:
+    """Where the redo command of job ``name`` writes its set: ``PROJECT-cryodedup/Refine3D_job029``, absolute."""
+    return os.path.join(f"{os.path.abspath(root).rstrip(os.sep)}{REDO_FOLDER_SUFFIX}", name.replace("/", "_"))
+
+
+def _redo_of_node(root: Path, node: str, jobs: dict[str, Job]) -> str | None:
+    """The job whose redo command wrote ``node`` (a file browsed in from ``PROJECT-cryodedup/Refine3D_job029/``).
+
+    RELION records a file browsed into a job's input by its path (absolute, or relative to the project); no job of
+    the pipeline wrote it, yet it holds that job's particles without their duplicates: its particles' parent.
+    """
+    # (realpath: a project reached through a link, or the file through another, is the same folder)
+    folder = os.path.dirname(os.path.realpath(os.path.join(root, node)))
+    if os.path.dirname(folder) != os.path.dirname(os.path.realpath(redo_folder(root, "x"))):
+        return None
+    return next((name for name in jobs if name.replace("/", "_") == os.path.basename(folder)), None)
 
 
 def _job(root: Path, pipeline: Pipeline, process_name: str, particle_nodes: set[str]) -> Job:

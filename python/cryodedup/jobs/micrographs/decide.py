@@ -20,6 +20,7 @@ from .plan import DecisionRules, ScoringPlan
 from .score import ScoredPairs, ShardScores, combine_shards
 
 __all__ = [
+    "COMMON_CAUSES",
     "UNCERTAIN",
     "Decision",
     "Outcome",
@@ -89,6 +90,20 @@ AGREEING_APART = 2
 AGREEING_CHANCE = 0.01
 
 
+#: At least this share of the pairs peaking at one shift (within ``WEAK_SHIFT``) is a pattern common to
+#: the images, not re-exposures: re-exposures are a few pairs (the real set: 4 of 1,326; within a pixel of
+#: any one shift at most 0.3 % of its pairs at 12-20 Å, 7 % at 40 Å), and a pattern that lifts most pairs
+#: over the thresholds leaves no null to set them. Most pairs agreeing at shifts of their own is not one:
+#: windows of one area overlapping each other (tests/jobs/micrographs/test_micrograph_job.py).
+COMMON = 0.5
+
+
+#: What a pattern common to every image is, as the refusal and the warning name it.
+COMMON_CAUSES = (
+    "a gain reference missing or wrong, fixed-pattern noise, a carbon edge or ice gradient every image shares"
+)
+
+
 @dataclass(frozen=True)
 class DecisionSummary:
     """What the summary says of the decision: the thresholds, the pairs left to check, the margin, the verdict.
@@ -123,6 +138,8 @@ class Decision:
     at_shift: np.ndarray | None = None
     #: The pairs under the thresholds agreeing on one shift with no confirmed pair (:func:`at_one_shift`).
     one_shift: np.ndarray | None = None
+    #: What says a pattern common to the images, not re-exposures, lies under the scores (:func:`common_pattern`).
+    pattern: str | None = None
 
     def summary(self) -> DecisionSummary:
         """The summary's fields of the decision: thresholds, uncertain count, margin, rules' changes, verdict."""
@@ -206,12 +223,12 @@ def decide_run(
         if looked.any():
             decision.at_shift = looked | (decision.at_shift if decision.at_shift is not None else False)
             decision.uncertain |= looked
-            decision.untrusted = verdict(decision) or undecided_verdict(decision, scores)
+            decision.untrusted = why_untrusted(decision, scores, plan)
         beside = look_beside_strong_peaks(decision, scores, plan, rules.images_per_hole)
         if beside.any():
             decision.one_shift = beside | (decision.one_shift if decision.one_shift is not None else False)
             decision.uncertain |= beside
-            decision.untrusted = verdict(decision) or undecided_verdict(decision, scores)
+            decision.untrusted = why_untrusted(decision, scores, plan)
     root = group_duplicates(n_mics, scores.pairs, decision.duplicate, rank)
     return Outcome(plan, shards, scores, decision, rank, root)
 
@@ -260,8 +277,36 @@ def decide(
         decision.at_shift = at_confirmed_shift(decision, scores, plan, rules.images_per_hole)
         decision.one_shift = at_one_shift(decision, scores, plan)
         decision.uncertain |= decision.undecided | decision.at_shift | decision.one_shift
-    decision.untrusted = verdict(decision) or undecided_verdict(decision, scores)
+        decision.pattern = common_pattern(scores, plan)
+    decision.untrusted = why_untrusted(decision, scores, plan)
     return decision
+
+
+def why_untrusted(decision: Decision, scores: ScoredPairs, plan: ScoringPlan | None) -> str | None:
+    """Why the decision cannot be trusted: a pattern common to the images, the bulk cut, pairs undecided; or None."""
+    if decision.pattern is not None:
+        removed = plan is not None and plan.pattern is not None
+        stays = "; it stays after the mean of the normalised binned images was removed" if removed else ""
+        return f"{decision.pattern}: a pattern common to the images ({COMMON_CAUSES}), not re-exposures{stays}"
+    return verdict(decision) or undecided_verdict(decision, scores)
+
+
+def common_pattern(scores: ScoredPairs, plan: ScoringPlan) -> str | None:
+    """What says the scores are a pattern common to the images, not re-exposures; or None.
+
+    Re-exposures are a few pairs standing apart from a null of unrelated ones. A picture every
+    image holds (a gain reference's pattern, an ice gradient) makes every pair agree at one
+    shift, zero for a camera's (the real set with a smoothed field of 0.1-0.3 of each image's
+    SD added: all 1,326 pairs at (0, 0), z 13-130): ``COMMON`` of the pairs at one shift is
+    such a pattern. Under ``NULL_PAIRS`` pairs the run is too small to tell.
+    """
+    pairs = len(scores)
+    if pairs < NULL_PAIRS:
+        return None
+    shared, (dy, dx) = _most_at_one_shift(scores, _fft_shape(plan))
+    if shared >= COMMON * pairs:
+        return f"{shared:,} of the {pairs:,} pairs peak at one shift (x {dx}, y {dy} binned px)"
+    return None
 
 
 def every_binning(
@@ -425,6 +470,27 @@ def _agreeing_apart(cells: np.ndarray, offset: np.ndarray, period: tuple[int, in
     return agree
 
 
+def _most_at_one_shift(scores: ScoredPairs, period: tuple[int, int]) -> tuple[int, tuple[int, int]]:
+    """How many pairs peak within ``WEAK_SHIFT`` of one shift (wrapping around the map), at most; and that shift.
+
+    Looked for around the most crowded cells alone, as many as can hold a ninth of ``COMMON``
+    of the pairs each: a window of 3 x 3 cells holding ``COMMON`` of them has such a cell (the
+    map is not drawn: the run's peaks' cells are sorted once).
+    """
+    with np.errstate(invalid="ignore"):
+        found = np.isfinite(scores.dy) & np.isfinite(scores.dx)
+    cells = np.remainder(np.rint(np.c_[scores.dy, scores.dx][found]).astype(np.int64), period)
+    if not len(cells):
+        return 0, (0, 0)
+    unique, counts = np.unique(cells, axis=0, return_counts=True)
+    most = int(np.ceil((2 * int(WEAK_SHIFT) + 1) ** 2 / COMMON))
+    crowded = unique[np.argsort(-counts, kind="stable")[:most]]
+    near = [int((_circular_distance(cells - cell, np.array(period)) <= WEAK_SHIFT).sum()) for cell in crowded]
+    best = crowded[int(np.argmax(near))]  # (of equal windows, the more crowded cell)
+    dy, dx = (int(c) - p if c > p // 2 else int(c) for c, p in zip(best, period))
+    return max(near), (dy, dx)
+
+
 def _within_a_pixel(counts: np.ndarray) -> np.ndarray:
     """Each cell's sum over the cells within ``WEAK_SHIFT`` of it, wrapping around the map's edges."""
     reach = int(WEAK_SHIFT)
@@ -492,14 +558,25 @@ def look_beside_strong_peaks(decision: Decision, scores: ScoredPairs, plan: Scor
     Noise can leave one re-exposure of a hole peaking at its shift and push the others to the
     null, where no rule of the searched peaks finds them (the real set with noise of twice each
     image's SD, seed 3, at 20 Å: 04701/04737 at z 6.43, 8.6 robust SD above the null's median,
-    Pearson 0.048; the other three's peaks elsewhere, and the verdict said TRUSTED). A pair whose
-    peak reaches the null's median + ``NULL_SIGMAS`` robust SD (the z threshold the run's own
-    null gives), with a positive Pearson coefficient and away from zero shift, is looked beside as
-    a duplicate is (:func:`look_at_confirmed_shift`): where a neighbour in its hole agrees at its
-    shift (04700/04736 z 5.0 and 04702/04738 4.4 there), both are left to check. A strong peak
-    with no neighbour agreeing (the clean real set: 04744/04745 at 14.7 robust SD, its neighbours
-    at most -0.45 there; at most 1.6 beside any such pair of the clean set at 12-40 Å) is no
-    pattern and changes nothing.
+    Pearson 0.048; the other three's peaks elsewhere, and the verdict said TRUSTED). An anchor is
+    a pair under the thresholds, away from zero shift, with a positive Pearson coefficient; its
+    neighbours in its hole (as many images apart, starting within ``per_hole`` - 1 images of it)
+    agree with it, and anchor and neighbours are left to check, where:
+
+    - the anchor's peak reaches the null's median + ``NULL_SIGMAS`` robust SD (the z threshold
+      the run's own null gives) and a neighbour's map, read again at the anchor's shift as a
+      duplicate's neighbours are (:func:`look_at_confirmed_shift`), reaches ``EVIDENCE_SIGMAS``
+      there (seed 3: 04700/04736 z 5.0 and 04702/04738 4.4);
+    - the anchor's peak is evidence of its own (``EVIDENCE_SIGMAS`` robust SD above the null's
+      median) and a neighbour's own peak, however low, lies within ``WEAK_SHIFT`` of the
+      anchor's shift, as the core placed it or at a wrap-around alias (:func:`_peaks_at_anchor_shift`).
+      Seed 1 at 20 Å: 04701/04737 rank 1 of 1,326, 11.4 robust SD, at (29, -8) binned px;
+      04700/04736 and 04702/04738 peak at (28, 247) and (28, 248), the alias of (28, -9) and
+      (28, -8) in a map 256 high, and the verdict said TRUSTED.
+
+    A strong peak with no neighbour agreeing (the clean real set: 04744/04745 at 14.7 robust SD,
+    its neighbours at most -0.45 there; at most 1.6 beside any such pair of the clean set at
+    12-40 Å) is no pattern and changes nothing.
     """
     found = np.zeros(len(decision.duplicate), dtype=bool)
     null = decision.null
@@ -507,13 +584,41 @@ def look_beside_strong_peaks(decision: Decision, scores: ScoredPairs, plan: Scor
         return found
     with np.errstate(invalid="ignore"):
         pattern = np.maximum(np.abs(scores.dy), np.abs(scores.dx)) <= PATTERN_SHIFT
-        strong = (scores.z >= null.median + NULL_SIGMAS * null.robust_sd) & (scores.pearson > 0) & ~pattern
-    anchors = np.flatnonzero(strong & ~decision.duplicate & ~decision.uncertain)
-    if len(anchors):
-        agreeing, neighbours = _agreeing_neighbours(anchors, decision, scores, plan, per_hole)
-        found[agreeing] = True
-        found[neighbours] = True
+        open_ = (scores.pearson > 0) & ~pattern & ~decision.duplicate & ~decision.uncertain
+        strong = open_ & (scores.z >= null.median + NULL_SIGMAS * null.robust_sd)
+        evidence = open_ & (scores.z >= null.median + EVIDENCE_SIGMAS * null.robust_sd)
+    for anchors, look in ((strong, _agreeing_neighbours), (evidence, _peaks_at_anchor_shift)):
+        if anchors.any():
+            agreeing, neighbours = look(np.flatnonzero(anchors), decision, scores, plan, per_hole)
+            found[agreeing] = True
+            found[neighbours] = True
     return found
+
+
+def _peaks_at_anchor_shift(
+    anchors: np.ndarray, decision: Decision, scores: ScoredPairs, plan: ScoringPlan, per_hole: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The ``anchors``' neighbours in their hole whose own peak lies at the anchor's shift: (anchor, neighbour) indices.
+
+    At the shift within ``WEAK_SHIFT``, each taken from the earlier image to the later, at the
+    map's nearest wrap-around alias (a peak too weak for the Pearson test is not unwrapped);
+    neither a duplicate nor uncertain already. Not within the band's finest detail of zero shift,
+    where the camera's pattern and shared illumination gather the peaks of unrelated images (as
+    :func:`at_one_shift`: the clean real set at 40 Å, 04701/04705 at (-1, 3) binned px, 6.3 robust
+    SD, and 04700/04704 at (-1, 2)). Nothing is read again: an unrelated neighbour's
+    peak lands within a pixel of a given shift in 9 of the map's cells (at 40 Å, 9 of 24,576),
+    and an anchor has at most 2 (``per_hole`` - 1) neighbours.
+    """
+    rank, lo, hi, sign = _in_acquisition_order(plan, scores.pairs)
+    reference, candidate = _pattern_neighbours(anchors, lo, hi, len(rank), per_hole)
+    period = np.array(_fft_shape(plan), dtype=float)
+    shift = np.stack([scores.dy * sign, scores.dx * sign], axis=1)
+    zero = max(plan.band[0] / plan.binned_psize, PATTERN_SHIFT)
+    with np.errstate(invalid="ignore"):
+        near = _circular_distance(shift[candidate] - shift[reference], period) <= WEAK_SHIFT
+        near &= _circular_distance(shift[reference], period) > zero
+    near &= ~decision.duplicate[candidate] & ~decision.uncertain[candidate]
+    return reference[near], candidate[near]
 
 
 def _agreeing_neighbours(

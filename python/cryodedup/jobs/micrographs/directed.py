@@ -12,10 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
-import cryodedup._core as _core
-
 from .plan import ScoringPlan
-from .score import _read_image
+from .score import _read_image, images_for_spectra, spectrum_bank
 
 __all__ = ["z_at_shift"]
 
@@ -44,16 +42,14 @@ def z_at_shift(plan: ScoringPlan, rank: np.ndarray, pairs: np.ndarray, shifts: n
         return np.zeros(0)
     lowpass, highpass = plan.band
     psize = plan.binned_psize
-    bank = _core.SpectrumBank(
-        *plan.shape, plan.binning, psize / highpass, psize / lowpass, psize / plan.pearson_highpass
-    )
+    bank = spectrum_bank(plan)
     size = (bank.geometry.fft_height, bank.geometry.fft_width)
     # The phase correlation's band (the image holds the Pearson band's: at a coarse binning, less
     # of the ice and illumination; whitening leaves those frequencies it lacks at zero).
     weights = _band_weights(size, psize / highpass, psize / lowpass)
     spectra: dict[int, np.ndarray] = {}
     for m in np.unique(pairs):
-        bank.add([int(m)], [_read_image(plan, int(rank[m]))])
+        bank.add([int(m)], images_for_spectra(plan, [_read_image(plan, int(rank[m]))]))
         spectrum = np.fft.rfft2(bank.image(int(m)), size)
         magnitude = np.abs(spectrum)
         spectra[int(m)] = np.where(magnitude > 0, weights * spectrum / np.where(magnitude > 0, magnitude, 1), 0)

@@ -34,7 +34,8 @@ from ...outputs import all_outputs_at_once
 from ...paths import StrPath, path_list
 from ...report.micrograph_sections import Timing, revisit_rows
 from ...resolve.micrograph_names import check_match_mode
-from .decide import decide_run
+from .decide import COMMON_CAUSES, decide_run
+from .pattern import scored_without_pattern
 from .placement import Placement, place
 from .plan import MetadataSources, MicrographPlan, ScoringPlan, micrograph_plan, plan_scoring
 from .score import ProgressBar, ShardRunner, ShardScores, decide_without_images, run_in_process
@@ -149,6 +150,10 @@ def run(
     plan, shards = _score(mics, job, placement, stages, said, progress_factory)
     scoring = time.perf_counter() - scoring_started
     outcome = decide_run(len(mics.names), plan, shards, job.decision, placement)
+    if outcome.decision.pattern and isinstance(stages, Plain):  # (a round's store and a merge's shards: refused)
+        said(_pattern_removed(outcome.decision.pattern), "warning")
+        plan, shards = scored_without_pattern(plan, progress_factory)
+        outcome = decide_run(len(mics.names), plan, shards, job.decision, placement)
     summary = write_results(
         mics,
         job.output,
@@ -255,6 +260,15 @@ def _say_revisits(placement: Placement, log: Callable[[str, str], None], said: C
         log(f"--metadata: {title.lower()}: {text}", "info")
     if placement.navigator_warning:
         said(placement.navigator_warning, "warning")
+
+
+def _pattern_removed(pattern: str) -> str:
+    """The warning of a run that found a pattern common to its images (``decide.common_pattern``) and removes it."""
+    return (
+        f"a pattern common to the images ({COMMON_CAUSES}): {pattern}; removed (the mean of the normalised "
+        "binned images, each image's share fitted) and every pair scored again. Check the gain reference "
+        "motion correction applied"
+    )
 
 
 def _timed(summary: MicrographSummary, seconds: float, scoring: float, no_images: bool) -> MicrographSummary:

@@ -12,7 +12,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
@@ -36,6 +36,7 @@ __all__ = [
     "MetadataSources",
     "MicrographPlan",
     "OutputPlan",
+    "PatternToRemove",
     "ScoringPlan",
     "ScoringRules",
     "acquisition_order",
@@ -290,6 +291,17 @@ def candidate_pairs(n: int, offsets: np.ndarray | None, owned: tuple[int, int] |
     return np.stack([p[keep], np.broadcast_to(q, p.shape)[keep]], axis=1)
 
 
+class PatternToRemove(Protocol):
+    """A pattern common to the images, as the scoring removes it (``pattern.CommonPattern``)."""
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """The binned images' size."""
+
+    def remove(self, binned: np.ndarray) -> np.ndarray:
+        """A binned image less its share of the pattern."""
+
+
 @dataclass
 class ScoringPlan:
     """What every shard needs to score its pairs, decided once from the MRC headers.
@@ -316,6 +328,9 @@ class ScoringPlan:
     pairs: np.ndarray | None = None
     # --psize contradicted by the headers or the input and insisted on (--insist-psize): what the summary says.
     psize_note: str | None = None
+    # A pattern common to the images (pattern.py), binned, normalised: each image's share of it is
+    # removed from its binned image before its spectrum is made. None: the images as they are.
+    pattern: PatternToRemove | None = None
 
     @property
     def pearson_highpass(self) -> float:

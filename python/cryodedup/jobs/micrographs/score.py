@@ -35,11 +35,13 @@ __all__ = [
     "_read_image",
     "combine_shards",
     "decide_without_images",
+    "images_for_spectra",
     "images_to_read",
     "reading_by_worker",
     "run_in_process",
     "score_shard",
     "shard_pairs",
+    "spectrum_bank",
 ]
 
 #: Batches of images read while the pairs of an earlier one are compared.
@@ -240,12 +242,7 @@ class _ShardSpectra:
 
     def __init__(self, plan: ScoringPlan, needed: np.ndarray, read: BatchReader):
         self.plan, self.needed, self.read = plan, needed, read
-        lowpass, highpass = plan.band
-        ny, nx = plan.shape
-        psize = plan.binned_psize
-        self.bank = _core.SpectrumBank(
-            ny, nx, plan.binning, psize / highpass, psize / lowpass, psize / plan.pearson_highpass
-        )
+        self.bank = spectrum_bank(plan)
         self.maker = self.bank.maker
         self.stored_from = 0  # needed[:stored_from] are discarded
 
@@ -285,8 +282,32 @@ def _joined(scored: list[tuple[np.ndarray, _core.PairScores]]) -> ScoredPairs:
 
 
 def _read_images(plan: ScoringPlan, batch: np.ndarray) -> list[np.ndarray]:
-    """The images at the acquisition positions ``batch``, each memory-mapped (the core bins them as it reads)."""
-    return [_read_image(plan, q) for q in batch]
+    """The images at the acquisition positions ``batch``, as :func:`spectrum_bank`'s bank takes them.
+
+    Each memory-mapped (the core bins them as it reads), or binned and its share of the plan's
+    pattern removed (``pattern.CommonPattern.remove``).
+    """
+    return images_for_spectra(plan, [_read_image(plan, q) for q in batch])
+
+
+def spectrum_bank(plan: ScoringPlan) -> _core.SpectrumBank:
+    """The core's bank of spectra for the plan's images: raw images binned as read, or images binned already.
+
+    With a pattern removed (``plan.pattern``) the images are binned before the bank sees them
+    (:func:`images_for_spectra`): a spectrum at bin 1 of a binned image is the raw image's at
+    ``plan.binning``, bit for bit.
+    """
+    lowpass, highpass = plan.band
+    psize = plan.binned_psize
+    ny, nx, binning = (*plan.pattern.shape, 1) if plan.pattern is not None else (*plan.shape, plan.binning)
+    return _core.SpectrumBank(ny, nx, binning, psize / highpass, psize / lowpass, psize / plan.pearson_highpass)
+
+
+def images_for_spectra(plan: ScoringPlan, images: list[np.ndarray]) -> list[np.ndarray]:
+    """Raw ``images`` as :func:`spectrum_bank`'s bank takes them: as they are, or binned without the pattern."""
+    if plan.pattern is None:
+        return images
+    return [plan.pattern.remove(binned) for binned in _core.bin_images(images, plan.binning)]
 
 
 def _read_image(plan: ScoringPlan, q: int) -> np.ndarray:

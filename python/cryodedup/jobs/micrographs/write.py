@@ -280,6 +280,12 @@ def untrusted_warning(decision: Decision, binned_psize: float) -> str:
 
 
 def _what_is_safe(decision: Decision, binned_psize: float) -> str:
+    if decision.pattern is not None:
+        return (
+            "Check the gain reference motion correction applied (its file, rotation and flip) and screen the "
+            "micrographs corrected for it; a run in one go (not --update, not a merge of shards) removes the "
+            "pattern where it can"
+        )
     if decision.undecided is not None and decision.undecided.any() and not verdict(decision):
         return (
             "--plot draws the uncertain pairs; a finer --target-psize (12 Å by default) compares more of the "

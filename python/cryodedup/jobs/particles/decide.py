@@ -19,6 +19,7 @@ from ...algo.dedup import (
     find_duplicates,
     picks_per_group,
     popcount,
+    symmetry_setting,
 )
 from ...algo.density import rejected_as_duplicates
 from ...algo.normalisation import Normalisation, labels
@@ -548,7 +549,10 @@ def rule_for_rows(particles: ParticleSet, rule: Deciding) -> tuple[DuplicateRule
         if whole_tubes:
             raise CryodedupError("--max-angle and --filament-mode tube exclude each other: tubes are compared whole")
         refuse_angles_not_finite(particles)
-        orientations = Orientations(particles.poses, particles.pose_kind, rule.max_angle, rule.sym.upper())
+        symmetry_setting(rule.sym, particles.pose_convention)  # (refused here, naming why, where not defined)
+        orientations = Orientations(
+            particles.poses, particles.pose_kind, rule.max_angle, rule.sym.upper(), particles.pose_convention
+        )
     dedup_rule = replace(
         rule.duplicate_rule,
         orientations=orientations,

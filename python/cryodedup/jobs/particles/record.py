@@ -312,6 +312,7 @@ def _angles(particles: ParticleSet, asked: Deciding, rows: np.ndarray, partners:
         particles.pose_kind,
         float(asked.max_angle),
         asked.sym.upper(),
+        particles.pose_convention,
     )
     angles[has] = _core.pose_angles(pose, rows[has].astype(np.uint32), partners[has].astype(np.uint32))
     return angles

@@ -13,7 +13,7 @@ from ...algo.audit import (
     most_kept_on_a_micrograph,
     symmetry_copies,
 )
-from ...algo.dedup import SAME_CENTRE_A
+from ...algo.dedup import SAME_CENTRE_A, symmetry_setting
 from ...algo.density import duplicate_density
 from ...algo.filaments import RULES, tube_count
 from ...algo.normalisation import labels, zscore_counts
@@ -564,7 +564,8 @@ def _audits(particles: ParticleSet, decision: Decision, rule: Deciding, halves: 
         audits["halfsets"] = _halfsets(particles, decision.keep, halves)
     if rule.max_angle is not None:
         audits["orientations"] = (
-            f"duplicates only within {rule.max_angle:g}° ({particles.pose_label}, symmetry {rule.sym.upper()})"
+            f"duplicates only within {rule.max_angle:g}° ({particles.pose_label}, "
+            f"symmetry {symmetry_setting(rule.sym, particles.pose_convention)})"
         )
     collisions = _name_collisions(particles, decision.keep)
     column = "" if particles.particle_names is None else particles.particle_names.label

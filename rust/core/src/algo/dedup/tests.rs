@@ -333,7 +333,7 @@ fn rows_of_one_image_at_other_centres_are_duplicates() {
     let pose = PoseTest::new(
         &poses,
         crate::algo::pose::PoseKind::RelionEulerDegrees,
-        crate::algo::pose::point_group("C1").unwrap(),
+        crate::algo::pose::point_group("C1", crate::algo::pose::Convention::Relion).unwrap(),
         10.0,
     );
     let (r, _) =
