@@ -257,7 +257,7 @@ class RecordNumbered:
 
     def __init__(
         self,
-        texts: list[str],
+        texts: list[bytes],
         row_texts: npt.NDArray[np.uint32],
         row_numbers: npt.NDArray[np.uint64],
         partner_texts: npt.NDArray[np.uint32],
@@ -271,12 +271,12 @@ class RecordWriting:
 
 def write_decisions(
     path: str | os.PathLike[str],
-    inputs: list[str],
+    inputs: list[bytes],
     bounds: list[int],
     rows: npt.NDArray[np.uint32],
     partners: npt.NDArray[np.uint32],
     micrographs: npt.NDArray[np.uint32],
-    micrograph_names: list[str],
+    micrograph_names: list[bytes],
     distance: npt.NDArray[np.float64],
     angle: npt.NDArray[np.float64] | None,
     rule: npt.NDArray[np.uint8],
@@ -399,8 +399,8 @@ class SplitRule:
     partners: bool
     #: The record of every rejection (``decisions.csv``), appended to this file (empty) as the rows are written.
     record: Path | None
-    #: The input's name in the record's rows.
-    input: str
+    #: The input's name in the record's rows (``os.fsencode``'s bytes: a name not UTF-8 as the file system holds it).
+    input: bytes
     pictures: NearestHistogram | None
     page: PageFilesPlan | None
     #: The scratch folder the page's files of picks are written into as the scan makes them (None: held).
@@ -413,7 +413,7 @@ class SplitRule:
         rejected: str | os.PathLike[str],
         partners: bool = False,
         record: str | os.PathLike[str] | None = None,
-        input: str = "",
+        input: bytes = b"",
         pictures: NearestHistogram | None = None,
         page: PageFilesPlan | None = None,
         page_folder: str | os.PathLike[str] | None = None,

@@ -26,6 +26,7 @@ from .signals import deferred, pause_for_tests
 
 if TYPE_CHECKING:
     from .jobs.micrographs.summary import MicrographSummary, ShardSummary
+    from .jobs.particles.summary import ParticleSummary
     from .options import ParticleOptions
 
 __all__ = ["main", "run_particle_job"]
@@ -220,7 +221,15 @@ def pickers_named_in_help(f: Callable) -> Callable:
 @inputs(folders=True, required=False)
 @pickers_named_in_help
 def particles(
-    inputs: tuple[Path, ...], outdir: Path | None, force: bool, quiet: bool, as_json: bool, **job: Any
+    inputs: tuple[Path, ...],
+    outdir: Path | None,
+    force: bool,
+    quiet: bool,
+    as_json: bool,
+    shard: str | None,
+    dask: str | None,
+    shards: int | None,
+    **job: Any,
 ) -> None:
     """Remove duplicate particles from RELION, CryoSPARC or picker files.
 
@@ -232,10 +241,15 @@ def particles(
     pickers) are deduplicated together into one kept and one rejected output, each row a copy
     of its input row. Each picker's output (a folder, a quoted glob, a file) is one input;
     --min-support keeps only picks that several pickers agree on.
+
+    On a cluster: `--shard K/N` in each task of a job array, then `particles-merge`; or `--dask`.
     """
     from .options import ParticleOptions
 
     options = ParticleOptions(**job_fields(ParticleOptions, job))
+    if shard is not None or dask is not None or shards is not None:
+        _across_machines(inputs, outdir, options, (shard, dask, shards), Reporter(quiet), force, as_json)
+        return
     if options.repair:
         _repair(inputs, outdir, options.check, force, quiet, as_json)
         return
@@ -251,6 +265,47 @@ def particles(
             why = f'{inputs[0]} is no copick project\'s config: no "pickable_objects" in it'
         raise click.UsageError(f"Missing option '-o' / '--outdir' ({why}).")
     run_particle_job("cryodedup particles", inputs, outdir, options, Reporter(quiet), force, as_json)
+
+
+def _across_machines(
+    inputs: Sequence[Path],
+    outdir: Path | None,
+    options: ParticleOptions,
+    how: tuple[str | None, str | None, int | None],
+    report: Reporter,
+    force: bool,
+    as_json: bool,
+) -> None:
+    """``particles --shard K/N`` (one shard into OUTDIR/shard-K-of-N, and its table) or ``--dask`` (every shard)."""
+    shard, dask, shards = how
+    if shard is not None and dask is not None:
+        raise click.UsageError("--shard runs one shard here and --dask every shard on a cluster: give one of them.")
+    if dask is None and shards is not None:
+        raise click.UsageError("--shards is the number of --dask's shards: give --dask too (or --shard K/N).")
+    if outdir is None:
+        raise click.UsageError("Missing option '-o' / '--outdir' (the shards and their merge write there).")
+    if dask is not None:
+        from .jobs.particles.dask import run_on_dask
+
+        on_dask = run_job(
+            lambda: report.holding_warnings(
+                lambda: run_on_dask(inputs, outdir, options, dask, shards, force=force, log=report.log)
+            )
+        )
+        _show_particle_summary("cryodedup particles --dask", on_dask, report, as_json)
+        return
+    assert shard is not None, "--shard, --dask or --shards was given"
+    from .jobs.particles.shards import parse_shard, run_particle_shard
+
+    def decided() -> Any:
+        k, n = parse_shard(shard)
+        return run_particle_shard(inputs, outdir, options, k, n, force=force, log=report.log)
+
+    summary = run_job(lambda: report.holding_warnings(decided))
+    report.release_warnings()  # (a shard's decision is a part: no verdict)
+    report.table("cryodedup particles --shard", summary.table())
+    if as_json:
+        print_json(summary.to_json())
 
 
 def _repair(
@@ -324,6 +379,11 @@ def run_particle_job(
     typed = run_job(lambda: report.holding_warnings(lambda: summarised().summary))
     if images_note and typed.micrograph_images:
         typed = replace(typed, micrograph_images=images_note)
+    _show_particle_summary(title, typed, report, as_json)
+
+
+def _show_particle_summary(title: str, typed: ParticleSummary, report: Reporter, as_json: bool) -> None:
+    """A particle run's summary: its verdict and rows (pictures, images not found), and ``--json``'s document."""
     # (--quiet shows no rows: the sections' classes they name are not loaded for them)
     rows = [] if report.quiet else particle_rows(typed.overview(), typed.sections())
     if typed.plots:
@@ -655,6 +715,29 @@ def micrographs_merge(
     report.summary("cryodedup micrographs-merge", s.verdict.line, micrograph_rows(s))
     if as_json:
         print_json(s.to_json())
+
+
+@main.command("particles-merge", cls=_JobCommand, declared=lambda: commands.PARTICLES_MERGE)
+@click.argument("shard_dirs", nargs=-1, required=True, type=click.Path(path_type=Path, file_okay=False))
+def particles_merge(
+    shard_dirs: tuple[Path, ...], outdir: Path, plot: bool, plot_mics: int, force: bool, quiet: bool, as_json: bool
+) -> None:
+    """Merge the shards of `cryodedup particles --shard K/N` into the outputs of one run.
+
+    SHARD_DIRS: the shard folders (shard-K-of-N), or the folder holding them. All N must be
+    there and complete, from the same inputs and options; the inputs and options are theirs.
+    """
+    from .jobs.particles.shards import merge_particle_shards
+
+    report = Reporter(quiet)
+    s = run_job(
+        lambda: report.holding_warnings(
+            lambda: merge_particle_shards(
+                shard_dirs, outdir, plot=plot, plot_mics=plot_mics, force=force, log=report.log
+            )
+        )
+    )
+    _show_particle_summary("cryodedup particles-merge", s, report, as_json)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -46,6 +46,7 @@ __all__ = [
     "MICROGRAPHS",
     "MICROGRAPHS_MERGE",
     "PARTICLES",
+    "PARTICLES_MERGE",
     "Command",
     "field_values",
 ]
@@ -84,6 +85,28 @@ SHARD = Flag(
     "Score only the K-th of N chunks (K from 1: `--shard ${SLURM_ARRAY_TASK_ID}/N` with `--array=1-N`) "
     "into OUTDIR/shard-K-of-N; a complete shard is not redone. Then run `cryodedup micrographs-merge`.",
     metavar="K/N",
+    panel=CLUSTER,
+)
+PARTICLE_SHARD = Flag(
+    ("--shard",),
+    "Decide only the K-th of N chunks of the micrographs (or tomograms) (K from 1: `--shard "
+    "${SLURM_ARRAY_TASK_ID}/N` with `--array=1-N`) into OUTDIR/shard-K-of-N; every shard reads the whole input. "
+    "A complete shard is not redone. Then run `cryodedup particles-merge`.",
+    metavar="K/N",
+    panel=CLUSTER,
+)
+PARTICLE_DASK = Flag(
+    ("--dask",),
+    "Decide the shards as Dask tasks and merge them here: a scheduler address (tcp://node:8786), a scheduler "
+    "file, or `local` (one worker per core). The workers reach the inputs and OUTDIR's folder at the same paths. "
+    'Needs `pip install "cryodedup[dask]"`.',
+    metavar="SCHEDULER",
+    panel=CLUSTER,
+)
+PARTICLE_SHARDS = Flag(
+    ("--shards",),
+    "With --dask: how many shards [default: one per worker].",
+    type=click.IntRange(1, 1_000_000),
     panel=CLUSTER,
 )
 DASK = Flag(
@@ -222,20 +245,33 @@ def _particle_command() -> Command:
     from .options.particles import PANELS, ParticleOptions
 
     return Command(
-        job_then_outputs(
-            ParticleOptions,
-            [
-                outdir(
-                    "Folder for particles_kept and particles_rejected (.star, or .cs and .csg), or the picks' outputs "
-                    "(not needed with --audit without --plot).",
-                    required=False,
-                )
-            ],
-            [FORCE, QUIET, JSON],
-        ),
-        PANELS,
+        [
+            *job_then_outputs(
+                ParticleOptions,
+                [
+                    outdir(
+                        "Folder for particles_kept and particles_rejected (.star, or .cs and .csg), or the picks' "
+                        "outputs (not needed with --audit without --plot).",
+                        required=False,
+                    )
+                ],
+                [FORCE, QUIET, JSON],
+            ),
+            PARTICLE_SHARD,
+            PARTICLE_DASK,
+            PARTICLE_SHARDS,
+        ],
+        (*PANELS[:-1], CLUSTER, PANELS[-1]),
         short=True,
     )
+
+
+def _particles_merge_command() -> Command:
+    """``cryodedup particles-merge``'s options: the output folder, the pictures, how it reports."""
+    from .options.particles import ParticleOptions
+
+    written = outdir("Folder for what one run of the shards' inputs and options writes (kept, rejected, record).")
+    return Command([written, *flags_named(ParticleOptions, "plot", "plot_mics"), FORCE, QUIET, JSON])
 
 
 def _compare_command() -> Command:
@@ -489,6 +525,8 @@ def _micrograph_commands() -> dict[str, Any]:
 if TYPE_CHECKING:
     #: ``cryodedup particles``' options.
     PARTICLES: Command
+    #: ``cryodedup particles-merge``'s options.
+    PARTICLES_MERGE: Command
     #: ``copick process dedup``'s options (:func:`_copick_command`).
     COPICK_DEDUP: Command
     #: What the micrograph job and the merge of its shards write, and how they report.
@@ -504,6 +542,7 @@ if TYPE_CHECKING:
 #: The commands whose options are made when first asked for, and what makes them.
 _MADE_BY = {
     "PARTICLES": _particle_command,
+    "PARTICLES_MERGE": _particles_merge_command,
     "COPICK_DEDUP": _copick_command,
     "COMPARE": _compare_command,
     "COPICK_COMPARE": _copick_compare_command,

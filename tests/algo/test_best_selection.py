@@ -243,3 +243,102 @@ def test_the_summary_section_says_the_difference_both_ways():
     )
     assert "11 picks were kept of at most 12 and a score sum of 6 of at most 9.5" in text
     assert section.to_json()["exact_limit"] == 128 and section.to_json()["greedy_kept"] == 10
+
+
+def _crowded():
+    """One micrograph of 600 picks whose group of duplicates is beyond the exact limit (HiGHS's)."""
+    rng = np.random.default_rng(5)
+    return np.zeros(600, int), rng.uniform(0, 300, (600, 2)), rng.uniform(0, 1, 600)
+
+
+@pytest.mark.parametrize("how", ["import raises OSError", "import raises AttributeError", "Highs() raises OSError"])
+def test_a_broken_highspy_leaves_the_bounded_sets_and_says_why(tmp_path, monkeypatch, how):
+    # An install that imports but fails (its library missing, another build's): on main a traceback.
+    # Now the bounded sets stand, as without HiGHS, and the summary says highspy fails and why.
+    import sys
+
+    fake = tmp_path / "fake" / "highspy"
+    fake.mkdir(parents=True)
+    if how.startswith("import"):
+        error = how.rpartition(" ")[2]
+        body = f"raise {error}('libhighs.so: cannot open shared object file')\n"
+    else:
+        raising = "raise OSError('libhighs.so: cannot open shared object file')"
+        body = f"class Highs:\n    def __init__(self):\n        {raising}\n"
+    (fake / "__init__.py").write_text(body)
+    monkeypatch.syspath_prepend(str(fake.parent))
+    monkeypatch.delitem(sys.modules, "highspy", raising=False)
+    groups, points, scores = _crowded()
+    result = dedup(groups, points, scores, min_dist=20.0, select="best-score")
+    _check_valid(groups, points, result.keep, result.suppressed_by, 20.0)
+    c = result.selection
+    assert c.proven == 0 and c.bounded > 0 and c.largest > EXACT_LIMIT
+    error = "AttributeError" if "AttributeError" in how else "OSError"
+    assert c.solver == f"none (highspy fails: {error}: libhighs.so: cannot open shared object file)"
+    # Through the job: no traceback, the row says it.
+    rows = [["m.mrc", x, y, s] for (x, y), s in zip(points.tolist(), scores.tolist())]
+    _star(tmp_path / "p.star", rows)
+    options = ParticleOptions(min_dist=20.0, mic_psize=1.0, select="best-score")
+    summary = remove_duplicate_particles([tmp_path / "p.star"], tmp_path / "out", options)
+    (row,) = summary.selection.rows("micrograph")
+    assert f"highspy is installed but fails, {error}: libhighs.so: cannot open shared object file" in row[1]
+
+
+def test_scores_that_are_not_finite_are_said_to_weigh_nothing_in_a_score_sum(tmp_path):
+    # NaN, inf and -inf are no score (as the greedy walk ranks them last): by hand, 3 of 5 picks.
+    _star(
+        tmp_path / "p.star",
+        [["m.mrc", 0, 0, "nan"], ["m.mrc", 15, 0, "inf"], ["m.mrc", 30, 0, 1.0], ["m.mrc", 100, 0, 2.0],
+         ["m.mrc", 110, 0, "-inf"]],
+    )  # fmt: skip
+    warnings = []
+    options = ParticleOptions(min_dist=20.0, mic_psize=1.0, select="best-score")
+    summary = remove_duplicate_particles(
+        [tmp_path / "p.star"],
+        tmp_path / "out",
+        options,
+        log=lambda m, level: warnings.append(m) if level == "warning" else None,
+    )
+    (said,) = [w for w in warnings if "--select best-score" in w]
+    assert said.startswith("--select best-score: 3 picks of 5 have no score in rlnAutopickFigureOfMerit (NaN or")
+    assert "each weighing 0 in the score sum" in said
+    (row,) = summary.score.rows("micrograph")
+    assert "3 picks without a score (NaN or infinite): weigh 0 in the score sum" in row[1]
+    # The greedy walk's words stay: ranked last.
+    greedy = remove_duplicate_particles(
+        [tmp_path / "p.star"], tmp_path / "g", ParticleOptions(min_dist=20.0, mic_psize=1.0)
+    )
+    assert "3 picks without a score: ranked last" in greedy.score.rows("micrograph")[0][1]
+
+
+def test_a_group_too_large_for_highs_keeps_the_swaps_set_at_once():
+    # 20,000 picks in one 800 Å square at 20 Å: one group of 383,968 pairs (counted here by brute
+    # force over a grid). HiGHS's presolve alone outlasted its 30 s there and found no set (55-125 s
+    # on main); beyond 200,000 pairs the group is not handed to it: the swaps' set, at once.
+    import time
+
+    rng = np.random.default_rng(1)
+    points = rng.uniform(0, 800, (20_000, 2))
+    scores = rng.uniform(0.01, 1, 20_000)
+    cells = {}
+    for k, cell in enumerate(map(tuple, (points // 20).astype(int).tolist())):
+        cells.setdefault(cell, []).append(k)
+    pairs = 0
+    for (cx, cy), members in cells.items():
+        near = [j for dx in (-1, 0, 1) for dy in (-1, 0, 1) for j in cells.get((cx + dx, cy + dy), [])]
+        d2 = ((points[members][:, None, :] - points[near][None, :, :]) ** 2).sum(axis=2)
+        pairs += int(((d2 <= 400) & (d2 > 0)).sum())
+    assert pairs // 2 == 383_968
+    started = time.perf_counter()
+    result = dedup(np.zeros(20_000, int), points, scores, min_dist=20.0, select="best-score")
+    assert time.perf_counter() - started < 20
+    c = result.selection
+    assert (c.components, c.bounded, c.proven, c.largest, c.solver) == (1, 1, 0, 20_000, "")
+    assert c.score >= c.greedy_score and c.bounded_score <= c.bounded_score_bound
+    from scipy.spatial import cKDTree
+
+    keep, partner = result.keep, result.suppressed_by
+    assert not cKDTree(points[keep]).query_pairs(20.0)  # (no two kept within the distance)
+    rejected = np.flatnonzero(~keep)
+    assert keep[partner[rejected]].all()
+    assert (((points[rejected] - points[partner[rejected]]) ** 2).sum(axis=1) <= 400).all()

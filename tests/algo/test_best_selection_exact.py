@@ -74,7 +74,7 @@ def test_crowded_micrographs_equal_an_independent_milp_optimum(seed, n, dim):
 
 def test_without_highs_the_bounded_sets_stand_and_the_run_says_so(monkeypatch):
     points, scores, min_dist = _crowded(3, 600, 2, 6.0)
-    monkeypatch.setattr(selection_solver, "_highs", lambda: None)
+    monkeypatch.setattr(selection_solver, "_highs", lambda: selection_solver.NOT_INSTALLED)
     result = dedup(np.zeros(600, np.int64), points, scores, min_dist=min_dist, select="best-score")
     c = result.selection
     assert c.bounded >= 1 and c.proven == 0 and c.solver.startswith("none")
@@ -86,7 +86,7 @@ def test_without_highs_the_bounded_sets_stand_and_the_run_says_so(monkeypatch):
 def test_a_time_budget_out_keeps_the_bounded_set_or_better(monkeypatch):
     points, scores, min_dist = _crowded(4, 3000, 3, 6.0)
     groups = np.zeros(3000, np.int64)
-    monkeypatch.setattr(selection_solver, "_highs", lambda: None)
+    monkeypatch.setattr(selection_solver, "_highs", lambda: selection_solver.NOT_INSTALLED)
     bounded = dedup(groups, points, scores, min_dist=min_dist, select="best-score")
     monkeypatch.undo()
     monkeypatch.setattr(selection_solver, "COMPONENT_SECONDS", 0.01)

@@ -655,7 +655,7 @@ def test_inputs_that_name_no_file_are_refused_with_what_to_give(tmp_path, monkey
             ["particles", "x.star", "--min-dist", "abc", "-o", "o"],
             "Invalid value for '--min-dist': 'abc' is not a valid float.",
         ),
-        (["partcles", "x.star"], "No such command 'partcles'. Did you mean 'particles'?"),
+        (["partcles", "x.star"], "No such command 'partcles'. (Did you mean one of: 'particles', 'particles-merge'?)"),
         # An input's pixel size is INPUT=Å (it said NAME=Å, the species' form), and the sentence ends before "Try".
         (
             ["particles", "x.star", "--mic-psize", "1.06,x", "-o", "o"],

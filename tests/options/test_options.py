@@ -12,11 +12,16 @@ import pytest
 
 from cryodedup import options
 from cryodedup.cli import main
-from cryodedup.commands import MICROGRAPHS, MICROGRAPHS_MERGE, PARTICLES, field_values
+from cryodedup.commands import MICROGRAPHS, MICROGRAPHS_MERGE, PARTICLES, PARTICLES_MERGE, field_values
 from cryodedup.errors import CryodedupError, alternatives
 from cryodedup.options import MicrographOptions, MicrographRun, ParticleOptions
 
-COMMANDS = {"particles": PARTICLES, "micrographs": MICROGRAPHS, "micrographs-merge": MICROGRAPHS_MERGE}
+COMMANDS = {
+    "particles": PARTICLES,
+    "particles-merge": PARTICLES_MERGE,
+    "micrographs": MICROGRAPHS,
+    "micrographs-merge": MICROGRAPHS_MERGE,
+}
 
 
 @pytest.mark.parametrize("name", list(COMMANDS))

@@ -144,9 +144,11 @@ def test_no_room_imports_a_room_above_it():
 #: one-pass scan wrote: what a stage's writing gives back), the stages a run is given (how it
 #: decides and writes), the summary, an --update round's stages (its record the plain run's),
 #: the page of every micrograph (its partners the record's), the pictures, and the one
-#: orchestration of files and data in memory (a round wraps it there).
+#: orchestration of files and data in memory (a round wraps it there); a run in shards around it last
+#: (its shard.json's record, which knows the options alone, after the plan).
 PARTICLE_JOB = [
     "plan",
+    "shard_record",
     "store",
     "store_open",
     "regions",
@@ -160,6 +162,8 @@ PARTICLE_JOB = [
     "pictures",
     "write",
     "job",
+    "shards",
+    "dask",
 ]
 
 

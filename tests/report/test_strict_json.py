@@ -71,6 +71,9 @@ def test_particle_jobs_json_is_strict(tmp_path):
     rows = [" ".join(["1"] + ["0"] * 18 + ["1", "0", "0", "0", *xyz.split()]) for xyz in ("10 10 10", "12 10 10")]
     (tmp_path / "t.tbl").write_text("\n".join(rows) + "\n")
     run_json("particles", tmp_path / "t.tbl", "--mic-psize", "1", "-o", tmp_path / "tomo")
+    for k in (1, 2):  # a shard's table and the merge's summary
+        run_json("particles", example[0], example[1], "-o", tmp_path / "shards", "--shard", f"{k}/2")
+    run_json("particles-merge", tmp_path / "shards", "-o", tmp_path / "merged")
 
 
 @pytest.mark.slow

@@ -21,7 +21,17 @@ import cryodedup._core as _core
 
 from ..errors import CryodedupError
 
-__all__ = ["EXACT_LIMIT", "MAX_PAIRS", "SelectionCounts", "added_selection", "refuse_negative_scores"]
+__all__ = [
+    "EXACT_LIMIT",
+    "FAILING",
+    "MAX_PAIRS",
+    "NOT_INSTALLED",
+    "SelectionCounts",
+    "added_selection",
+    "failing",
+    "refuse_negative_scores",
+    "unscored_in_sum",
+]
 
 #: The selections ``--select`` names; greedy first (the default).
 #: The largest conflict component the core solves exactly (bits of one 128-bit set).
@@ -115,6 +125,37 @@ def added_selection(first: SelectionCounts | None, then: SelectionCounts | None)
     if first is None or then is None:
         return then if first is None else first
     return first + then
+
+
+#: The solver's name where ``highspy`` is not installed (the summary advises installing it).
+NOT_INSTALLED = "none (highspy not installed)"
+#: The start of the solver's name where ``highspy`` is installed but fails (:func:`failing`).
+FAILING = "none (highspy fails: "
+
+
+def failing(err: Exception) -> str:
+    """The solver's name where highspy is installed but fails: none, and its error in one line."""
+    said = " ".join(str(err).split())[:200] or "no message"
+    return f"{FAILING}{type(err).__name__}: {said})"
+
+
+def unscored_in_sum(scores: np.ndarray | None, column: str | None) -> str | None:
+    """The warning of picks whose score is NaN or infinite under ``--select best-score``; None without any.
+
+    Such a score is no score, as everywhere in cryodedup (the greedy walk ranks it last): in a sum
+    it weighs 0, so a scored duplicate is kept before it, and an infinite score is not "the best".
+    """
+    if scores is None:
+        return None
+    unscored = int(scores.size - np.count_nonzero(np.isfinite(scores)))
+    if not unscored:
+        return None
+    picks = f"{unscored:,} pick{'s' * (unscored != 1)}"
+    return (
+        f"--select best-score: {picks} of {len(scores):,} {'has' if unscored == 1 else 'have'} no score in "
+        f"{column or 'the score'} (NaN or infinite), each weighing 0 in the score sum: a duplicate with a score is "
+        "kept before it; give every pick a finite score, or --select most-particles to keep the most picks"
+    )
 
 
 def refuse_negative_scores(scores: np.ndarray | None, higher_is_better: bool, column: str | None) -> None:

@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .selection import NOT_INSTALLED, failing
+
 if TYPE_CHECKING:
     import cryodedup._core as _core
 
@@ -35,22 +37,28 @@ COMPONENT_SECONDS = 30.0
 TOTAL_SECONDS = 300.0
 
 
-def _highs() -> ModuleType | None:
-    """The ``highspy`` module, or None where it is not installed.
+def _highs() -> ModuleType | str:
+    """The ``highspy`` module, or why not: :data:`~.selection.NOT_INSTALLED`, or :func:`~.selection.failing`'s.
 
     HiGHS writes a banner to the process's standard output on its first solver made, whatever
     its options (it would break ``--json`` on stdout): that one is made with the output shut.
+    An install that imports but fails (its library missing or of another build: an
+    ``OSError``, an ``AttributeError``...) leaves the bounded sets, as none would, and says why.
     """
     try:
         import highspy
     except ImportError:
-        return None
+        return NOT_INSTALLED
+    except Exception as err:  # (a broken install: whatever its import raises)
+        return failing(err)
     sys.stdout.flush()
     saved = os.dup(1)
     try:
         with open(os.devnull, "wb") as null:
             os.dup2(null.fileno(), 1)
-            highspy.Highs()
+            highspy.Highs().version()
+    except Exception as err:
+        return failing(err)
     finally:
         os.dup2(saved, 1)
         os.close(saved)
@@ -130,8 +138,8 @@ def solve_open(
     if len(member_starts) < 2:
         return counts
     highspy = _highs()
-    if highspy is None:
-        return replace(counts, solver="none (highspy not installed)")
+    if isinstance(highspy, str):
+        return replace(counts, solver=highspy)
     members, pair_starts = np.asarray(open_components.members), np.asarray(open_components.pair_starts)
     all_pairs = np.asarray(open_components.pairs).reshape(-1, 2)
     finite = np.zeros(len(keep)) if scores is None else np.where(np.isfinite(scores), scores, 0.0)

@@ -43,6 +43,7 @@ __all__ = [
     "Stamp",
     "StoreError",
     "busy",
+    "busy_timeout",
     "connect",
     "copy_tail",
     "file_digest",
@@ -137,7 +138,12 @@ _SQLITE_MAGIC = b"SQLite format 3\x00"
 
 
 def busy_timeout() -> float:
-    """The seconds SQLite waits for a store another process holds locked (:data:`BUSY_TIMEOUT_VARIABLE`)."""
+    """The seconds SQLite waits for a store another process holds locked (:data:`BUSY_TIMEOUT_VARIABLE`).
+
+    A value that is not such a number is the environment's mistake, not the store's: each job
+    asks for it before it opens (or, with ``--force``, removes) a store, so that the line says
+    so and no store is judged damaged for it.
+    """
     text = os.environ.get(BUSY_TIMEOUT_VARIABLE)
     if text is None:
         return BUSY_TIMEOUT
@@ -145,8 +151,12 @@ def busy_timeout() -> float:
         seconds = float(text)
     except ValueError:
         seconds = -1.0
-    if not 0 <= seconds <= 86400:
-        raise CryodedupError(f"{BUSY_TIMEOUT_VARIABLE}={text!r}: expected a number of seconds from 0 to 86400")
+    if not 0 <= seconds <= 86400:  # (NaN too)
+        raise CryodedupError(
+            f"the environment variable {BUSY_TIMEOUT_VARIABLE}={text!r}: expected a number of seconds from 0 to "
+            f"86400 (how long --update waits for a store another process holds locked; unset, {BUSY_TIMEOUT:g}); "
+            "a setting to correct: the --update store was not opened"
+        )
     return seconds
 
 

@@ -116,9 +116,19 @@ pub fn split_image_name(field: &[u8]) -> (u32, &[u8]) {
     (0, field)
 }
 
-/// A STAR field without the quotes around it (`"a b"` and `'a b'` are `a b`), else the field.
+/// The length of the `index@` prefix of the image name `field` whose stack
+/// [`split_image_name`] found to be `stack`: its digits and `@`, inside the quotes if the
+/// field has them (`"000004@a b.mrcs"`: 7, as `000004@a b.mrcs`); 0 without one. Kept as a
+/// byte, as the runs keep it (a longer prefix wraps).
+#[inline(always)]
+pub fn image_prefix(field: &[u8], stack: &[u8]) -> u8 {
+    (stack.as_ptr() as usize - unquoted(field).as_ptr() as usize) as u8
+}
+
+/// A STAR field without the quotes around it (`"a b"` and `'a b'` are `a b`), else the field:
+/// the text RELION reads (`nextTokenInSTAR`) from a field it or a script quoted.
 #[inline]
-fn unquoted(field: &[u8]) -> &[u8] {
+pub fn unquoted(field: &[u8]) -> &[u8] {
     match field {
         [quote @ (b'"' | b'\''), inner @ .., last] if last == quote => inner,
         _ => field,
@@ -225,8 +235,8 @@ impl ImageRows {
     #[inline]
     pub fn push_name(&mut self, field: &[u8]) {
         let (index, stack) = split_image_name(field);
-        let prefix = (field.len() - stack.len()) as u8; // (the digits, at most 18, and the @)
-                                                        // The run goes on (the rule): no hash, no look at the runs' stacks.
+        let prefix = image_prefix(field, stack); // (the digits and the @, inside any quotes)
+                                                 // The run goes on (the rule): no hash, no look at the runs' stacks.
         if self.last_named() == Some((stack, prefix)) {
             self.add_to_last_run(index);
             return;
@@ -541,6 +551,26 @@ mod tests {
                 }
             }
             assert_eq!(told, names.iter().map(|n| n.to_vec()).collect::<Vec<_>>());
+        }
+    }
+
+    #[test]
+    fn quoted_names_are_told_as_the_text_inside_their_quotes() {
+        // A STAR file quotes a name holding a space; RELION's nextTokenInSTAR (and starfile)
+        // read the text inside: the name told again is that text, its digits as written.
+        let fields: [(&[u8], &[u8]); 5] = [
+            (b"\"000004@a b.mrcs\"", b"000004@a b.mrcs"),
+            (b"'000005@a b.mrcs'", b"000005@a b.mrcs"),
+            (b"\"12@my s.mrcs\"", b"12@my s.mrcs"),
+            (b"\"one image.mrc\"", b"one image.mrc"),
+            (b"\"7@s.mrcs'", b"\"7@s.mrcs'"), // (quotes that differ: no pair, the field as it is)
+        ];
+        for (field, name) in fields {
+            let mut rows = ImageRows::default();
+            rows.push_name(field);
+            let index = indices_of(&rows.runs, &rows.indices, &[0]).unwrap()[0];
+            let told = image_name(&rows.stack_names, rows.prefixes[0], index);
+            assert_eq!(String::from_utf8_lossy(&told), String::from_utf8_lossy(name));
         }
     }
 

@@ -633,7 +633,7 @@ mod tests {
         let data = file(5000, |i| (i / 40) * 3 + (i % 40 >= 7) as usize, true);
         for (score, remove_entirely) in [(Some(2), false), (None, false), (Some(2), true)] {
             let (kept, rejected, record) = (Shared::default(), Shared::default(), Shared::default());
-            let spec = RecordSpec { input: "in,put.star".into(), image: None };
+            let spec = RecordSpec { input: b"in,put.star".to_vec(), image: None };
             let to_record = Some((spec, record.clone()));
             let split = Split {
                 params: params(remove_entirely),
@@ -688,7 +688,7 @@ mod tests {
         let page = Some(PagePlan { chunk: 4, rules, folder: None });
         let run = |partners: bool, recorded: bool| {
             let record = Shared::default();
-            let spec = RecordSpec { input: "p.star".into(), image: None };
+            let spec = RecordSpec { input: b"p.star".to_vec(), image: None };
             let split = Split {
                 params: DedupParams { want_suppressed_by: partners, ..params(false) },
                 kept: Shared::default(),
@@ -822,7 +822,7 @@ mod tests {
     #[test]
     fn a_failed_record_is_the_outcome_and_says_so() {
         let data = file(3000, |i| i / 25, true);
-        let spec = RecordSpec { input: "in.star".into(), image: None };
+        let spec = RecordSpec { input: b"in.star".to_vec(), image: None };
         let (kept, rejected) = (Box::new(Shared::default()) as Box<dyn Write + Send>, Box::new(Shared::default()));
         let record: Box<dyn Write + Send> = Box::new(Refuses { writes: true });
         let record = Some((spec, record));

@@ -60,11 +60,12 @@ impl RecordImages {
     }
 }
 
-/// The particle names of the record as a text and a number each (`uid 12`): the texts, and
-/// each rejected row's and partner's text (uint32, 2**32 - 1: none) and number (uint64).
+/// The particle names of the record as a text and a number each (`uid 12`): the texts (bytes:
+/// `os.fsencode`, a file name that is not UTF-8 as the file system holds it), and each rejected
+/// row's and partner's text (uint32, 2**32 - 1: none) and number (uint64).
 #[pyclass(module = "cryodedup._core", frozen)]
 pub(crate) struct RecordNumbered {
-    texts: Vec<String>,
+    texts: Vec<Vec<u8>>,
     row_texts: Py<PyArray1<u32>>,
     row_numbers: Py<PyArray1<u64>>,
     partner_texts: Py<PyArray1<u32>>,
@@ -75,7 +76,7 @@ pub(crate) struct RecordNumbered {
 impl RecordNumbered {
     #[new]
     fn new(
-        texts: Vec<String>,
+        texts: Vec<Vec<u8>>,
         row_texts: Py<PyArray1<u32>>,
         row_numbers: Py<PyArray1<u64>>,
         partner_texts: Py<PyArray1<u32>>,
@@ -89,7 +90,9 @@ impl RecordNumbered {
 /// distance, angle, rule, rule_names, kept_by, images=None, numbered=None) -> RecordWriting:
 /// starts writing the record of the rejected `rows` (uint32, in order; `partners` uint32,
 /// 2**32 - 1: none) to `path` on a thread of its own (see
-/// `cryodedup_core::io::decisions_table::Table` for the columns). The particles' names:
+/// `cryodedup_core::io::decisions_table::Table` for the columns; `inputs` and
+/// `micrograph_names` are bytes, `os.fsencode`'s: a file name that is not UTF-8 is written as
+/// the file system holds it). The particles' names:
 /// `images`, the rows' image runs, listed indices and stack names; or `numbered`, a text and
 /// a number each (`uid 12`); neither: empty.
 #[pyfunction]
@@ -98,12 +101,12 @@ impl RecordNumbered {
 pub(crate) fn write_decisions(
     py: Python<'_>,
     path: PathBuf,
-    inputs: Vec<String>,
+    inputs: Vec<Vec<u8>>,
     bounds: Vec<u64>,
     rows: PyReadonlyArray1<'_, u32>,
     partners: PyReadonlyArray1<'_, u32>,
     micrographs: PyReadonlyArray1<'_, u32>,
-    micrograph_names: Vec<String>,
+    micrograph_names: Vec<Vec<u8>>,
     distance: PyReadonlyArray1<'_, f64>,
     angle: Option<PyReadonlyArray1<'_, f64>>,
     rule: PyReadonlyArray1<'_, u8>,

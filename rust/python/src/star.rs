@@ -173,9 +173,10 @@ pub(crate) struct SplitRule {
     /// Whether each rejected row's partner is kept (`ParticleScan.suppressed_by`).
     partners: bool,
     /// The record of every rejection (`decisions.csv`): appended to this file (empty) by the
-    /// core as the rows are written, `input` naming the input in its rows.
+    /// core as the rows are written, `input` naming the input in its rows (bytes,
+    /// `os.fsencode`'s: a file name that is not UTF-8 as the file system holds it).
     record: Option<PathBuf>,
-    input: String,
+    input: Vec<u8>,
     /// With `--plot`: the nearest-neighbour histogram counted batch by batch
     /// (`ParticleScan.pictures`), as `nearest_histogram` counts it.
     pictures: Option<Py<NearestHistogram>>,
@@ -287,7 +288,7 @@ impl NearestHistogram {
 #[pymethods]
 impl SplitRule {
     #[new]
-    #[pyo3(signature = (rule, *, kept, rejected, partners=false, pictures=None, page=None, page_folder=None, record=None, input=String::new()))]
+    #[pyo3(signature = (rule, *, kept, rejected, partners=false, pictures=None, page=None, page_folder=None, record=None, input=Vec::new()))]
     #[allow(clippy::too_many_arguments)] // (Python's keywords, each the SplitRule's own)
     fn new(
         rule: Py<DedupRule>,
@@ -298,7 +299,7 @@ impl SplitRule {
         page: Option<Py<PageFilesPlan>>,
         page_folder: Option<PathBuf>,
         record: Option<PathBuf>,
-        input: String,
+        input: Vec<u8>,
     ) -> Self {
         SplitRule { rule, kept, rejected, partners, record, input, pictures, page, page_folder }
     }

@@ -105,3 +105,21 @@ def test_an_optimisation_set_with_other_particles_is_said_not_written(tmp_path, 
     assert run.exit_code == 0, run.output
     assert not (project / "Dedup/optimisation_set.star").exists()
     assert "no optimisation_set.star written" in " ".join(run.output.split())
+
+
+def test_an_output_folder_with_a_line_break_writes_no_set_and_says_why(tmp_path, monkeypatch):
+    # RELION reads a STAR value within its line (nextTokenInSTAR), quoted or not: a path holding a
+    # line break (-o $'Dedup\nx', with a blank or without) cannot be named. On main the set named
+    # "Dedup" and then a line "x/particles_kept.star" (RELION read the particles file "Dedup"), or
+    # the run ended in an error after its outputs were written.
+    project = tmp_path / "project"
+    relion_project(project)
+    monkeypatch.chdir(project)
+    for out in ("Dedup\nx", "De dup\nx"):
+        run = cli("particles", "Refine3D/job012/run_optimisation_set.star", "-o", out, "--min-dist", 20)
+        assert run.exit_code == 0, run.output
+        assert kept_names(project / out / "particles_kept.star") == ["TS_01/2", "TS_01/3", "TS_03/1"]
+        assert not (project / out / "optimisation_set.star").exists()
+        said = " ".join(run.output.split())
+        assert "no optimisation_set.star written for the kept particles" in said
+        assert f"{out.replace(chr(10), chr(92) + 'n')}/particles_kept.star: a name with a line break" in said

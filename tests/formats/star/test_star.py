@@ -41,7 +41,7 @@ def test_quoted_fields_and_windows_line_endings(tmp_path):
     block = star.block("particles")
     numbers, _keys, names = star.scan(block, ["rlnCoordinateX", "rlnAutopickFigureOfMerit"], "rlnMicrographName")
     assert numbers["rlnAutopickFigureOfMerit"].tolist() == [0.5, 1.0]
-    assert names == ['"my mic.mrc"', "'x y'"]
+    assert names == ["my mic.mrc", "x y"]  # (the text inside the quotes, as RELION reads it)
     assert [t for _, _, t in split_fields('1 "a b" c')] == ["1", '"a b"', "c"]
 
 

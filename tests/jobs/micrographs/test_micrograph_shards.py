@@ -22,8 +22,8 @@ from cryodedup.jobs.micrographs.shards import (
     merge_micrograph_shards,
     parse_shard,
     run_micrograph_shard,
-    shard_folder,
 )
+from cryodedup.jobs.shard_json import shard_folder
 from helpers import PLANTED_COUNT as COUNT
 from helpers import PLANTED_MICROGRAPHS as PLANTED
 from helpers import PLANTED_SHAPE as SHAPE

@@ -138,7 +138,7 @@ def test_a_partner_in_the_other_input_is_named_by_its_own_input_row_and_image(tm
     made = _run(paths, tmp_path / "out", options, monkeypatch, core=True).decode()
     assert made.splitlines()[1:] == [
         f"{paths[0]},1,000007@s.mrcs,m0.mrc,{paths[1]},1,7@s.mrcs,1.0,score",
-        f"{paths[1]},2,0008@a b.mrcs,m0.mrc,{paths[0]},2,000008@s.mrcs,0.0,input order",
+        f"{paths[1]},2,08@a b.mrcs,m0.mrc,{paths[0]},2,000008@s.mrcs,0.0,input order",  # (as RELION reads it)
     ]
 
 

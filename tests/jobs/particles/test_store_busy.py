@@ -144,6 +144,32 @@ def test_a_wait_that_is_not_seconds_is_refused(monkeypatch: pytest.MonkeyPatch, 
         busy_timeout()
 
 
+@pytest.mark.parametrize("job", list(STORES))
+@pytest.mark.parametrize("value", ["-1", "nan", "abc", "1e308", ""])
+@pytest.mark.parametrize("force", [False, True])
+def test_a_wait_set_wrong_is_a_configuration_error_and_the_store_is_kept(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, job: str, value: str, force: bool
+) -> None:
+    """A wait that is no number of seconds: one line naming the variable, never "damaged" nor --force; the store whole.
+
+    With --force too: the series is not discarded for a setting. The oracle: every file below
+    the output folder byte for byte as before, and the next round without the variable ends.
+    """
+    make, _ = STORES[job]
+    rounds, out = make(tmp_path)
+    assert run(rounds[0]).exit_code == 0
+    before = files(out)
+    monkeypatch.setenv(BUSY_TIMEOUT_VARIABLE, value)
+    result = run(rounds[1] + (["--force"] if force else []))
+    assert result.exit_code == 1, result.output
+    said = " ".join(result.output.split())
+    assert f"the environment variable {BUSY_TIMEOUT_VARIABLE}={value!r}: expected a number of seconds" in said
+    assert "damaged" not in said and "--force" not in said
+    assert files(out) == before
+    monkeypatch.delenv(BUSY_TIMEOUT_VARIABLE)
+    assert run(rounds[1]).exit_code == 0
+
+
 def test_a_lock_taken_while_the_round_decides_is_busy_at_its_commit(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -190,7 +190,7 @@ class StarFile:
         -------
         numbers : dict of label -> float64 array
         keys : uint32 array, the id of each row's ``key_label`` value (empty without one)
-        key_names : list of str, the distinct ``key_label`` values by id
+        key_names : list of str, the distinct ``key_label`` values by id (a quoted one: the text inside)
         """
         cols = [self._column_index(block, lab) for lab in number_labels]
         key_col = self._column_index(block, key_label) if key_label else None

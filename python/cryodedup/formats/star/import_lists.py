@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ...errors import CryodedupError, InputFileError, printable
+from ...errors import CryodedupError, InputFileError, one_line, printable
 from ...outputs import AtomicOutputs, write_bytes
 from ...paths import StrPath
 from ..files import check_regular_file
@@ -645,11 +645,22 @@ def listed_path(target: Path, base: Path) -> str:
 
 
 def star_value(text: str) -> str:
-    """A value as RELION's escapeStringForSTAR writes it: quoted when empty or holding a blank."""
+    """A value as RELION's escapeStringForSTAR writes it: quoted when empty or holding a blank.
+
+    A line break cannot be written, quoted or not: RELION reads a STAR file a line at a time
+    (``nextTokenInSTAR`` finds a value within its line), so the value would end there and its
+    rest be read as the next line. (A double quote in a quoted value RELION marks with a BEL byte,
+    which no other reader undoes: refused too.)
+    """
+    if "\n" in text or "\r" in text:
+        raise CryodedupError(
+            f"{one_line(text)}: a name with a line break cannot be written in a STAR file (RELION reads a value "
+            "within its line)"
+        )
     if text and not re.search(r"[ \t]", text) and text[0] not in "\"'":
         return text
-    if '"' in text or "\n" in text:
-        raise CryodedupError(f"{printable(text)}: a name with a double quote or a line break cannot be listed")
+    if '"' in text:
+        raise CryodedupError(f"{printable(text)}: a name with a double quote and a blank cannot be listed")
     return f'"{text}"'
 
 

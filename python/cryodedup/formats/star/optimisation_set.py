@@ -14,13 +14,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from ...errors import InputFileError
+from ...errors import CryodedupError, InputFileError
 from ...outputs import AtomicOutputs, write_bytes
 from ..files import project_root
 from .file import StarFile, unquote
 from .import_lists import STAR_VERSION, listed_path, star_value
 
-__all__ = ["OPTIMISATION_SET_NAME", "read_optimisation_set", "write_optimisation_set"]
+__all__ = ["OPTIMISATION_SET_NAME", "read_optimisation_set", "unlisted", "write_optimisation_set"]
 
 #: The optimisation set the particle job writes beside the kept particles, as RELION's jobs name theirs.
 OPTIMISATION_SET_NAME = "optimisation_set.star"
@@ -68,6 +68,28 @@ def read_optimisation_set(path: Path, project_dir: Path | None) -> OptimisationS
     return OptimisationSet(path, root / named, root / tomograms if tomograms else None, root, first)
 
 
+def unlisted(read: OptimisationSet, particles: Path) -> str:
+    """Why the next set cannot name ``particles`` and ``read``'s other files ('' where it can).
+
+    A path no STAR value can hold (a line break: RELION reads each value within its line,
+    quoted or not; an output folder named with one) is said, and no set written.
+    """
+    try:
+        _text(read, particles)
+    except CryodedupError as err:
+        return str(err)
+    return ""
+
+
+def _text(read: OptimisationSet, particles: Path) -> str:
+    """The text of :func:`write_optimisation_set`; a :class:`CryodedupError` where a path cannot be a STAR value."""
+    pairs = [(PARTICLES_LABEL, listed_path(particles, read.root)), *read.others()]
+    width = max(len(label) for label, _ in pairs) + 2
+    return f"\n# version {STAR_VERSION}\n\ndata_\n\n" + "".join(
+        f"_{label:<{width}}{star_value(value)}\n" for label, value in pairs
+    )
+
+
 def write_optimisation_set(read: OptimisationSet, particles: Path, outdir: Path, force: bool) -> Path:
     """``outdir/optimisation_set.star``: ``particles`` as its particles file, ``read``'s other files as they were.
 
@@ -76,11 +98,7 @@ def write_optimisation_set(read: OptimisationSet, particles: Path, outdir: Path,
     (already from that folder). Laid out as RELION's ``OptimisationSet::write`` writes it.
     """
     target = outdir / OPTIMISATION_SET_NAME
-    pairs = [(PARTICLES_LABEL, listed_path(particles, read.root)), *read.others()]
-    width = max(len(label) for label, _ in pairs) + 2
-    text = f"\n# version {STAR_VERSION}\n\ndata_\n\n" + "".join(
-        f"_{label:<{width}}{star_value(value)}\n" for label, value in pairs
-    )
+    text = _text(read, particles)
     with AtomicOutputs([target], force=force, inputs=[read.path, particles]) as temporary:
-        write_bytes(temporary[target], (text + " \n\n").encode())
+        write_bytes(temporary[target], (text + " \n\n").encode(errors="surrogateescape"))
     return target

@@ -525,8 +525,8 @@ class Split:
     source: StarFile | None = None
     #: The scratch file the scan writes the record of every rejection to (:class:`OnePass`'s ``record``), or None.
     record: Path | None = None
-    #: The input's name in the record's rows.
-    input: str = ""
+    #: The input's name in the record's rows, as the file system holds it (a name not UTF-8 too).
+    input: bytes = b""
 
     def finish(self) -> None:
         """Waits until the scan has written every row: the files are whole from then on."""
@@ -617,7 +617,7 @@ def start_split(
         split.page_folder = _scratch_folder(outdir / asked.page_folder)
     record = scratch_files([outdir / asked.record]) if asked.record is not None else None
     if record is not None:
-        split.record, split.input = next(iter(record.values())), str(part.path)
+        split.record, split.input = next(iter(record.values())), os.fsencode(part.path)
         try:
             split.record.write_bytes(b"")  # (the scan appends to it)
         except OSError as err:

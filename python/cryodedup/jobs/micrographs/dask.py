@@ -19,7 +19,7 @@ from ...errors import CryodedupError
 from .plan import ScoringPlan
 from .score import ProgressBar, ShardRunner, ShardScores, images_to_read, score_shard
 
-__all__ = ["dask_runner"]
+__all__ = ["INSTALL", "client_of", "dask_runner"]
 
 INSTALL = 'pip install "cryodedup[dask]"'
 
@@ -47,7 +47,7 @@ def dask_runner(scheduler: Any, shards: int | None = None) -> ShardRunner:
         raise CryodedupError(f"--dask needs Dask's distributed scheduler: {INSTALL}") from None
 
     def run(plan: ScoringPlan, progress_factory: Callable[[int], ProgressBar] | None) -> list[ShardScores]:
-        with _client(scheduler) as client:
+        with client_of(scheduler) as client:
             client.wait_for_workers(1)
             # More shards than micrographs would score nothing more: one task per micrograph at most.
             count = min(shards or len(client.scheduler_info()["workers"]), len(plan.positions))
@@ -57,8 +57,8 @@ def dask_runner(scheduler: Any, shards: int | None = None) -> ShardRunner:
 
 
 @contextmanager
-def _client(scheduler: Any) -> Iterator[Any]:
-    """A client of the cluster ``scheduler`` names, closed after (with its LocalCluster)."""
+def client_of(scheduler: Any) -> Iterator[Any]:
+    """A client of the cluster ``scheduler`` names, closed after (with its LocalCluster); the particle job's too."""
     from dask.distributed import Client, LocalCluster
 
     if isinstance(scheduler, Client):

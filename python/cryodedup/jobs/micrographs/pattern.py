@@ -26,7 +26,7 @@ import cryodedup._core as _core
 from .plan import ScoringPlan
 from .score import ProgressBar, ShardScores, _read_image, run_in_process
 
-__all__ = ["CommonPattern", "estimate_pattern", "scored_without_pattern"]
+__all__ = ["scored_without_pattern"]
 
 
 @dataclass(frozen=True)

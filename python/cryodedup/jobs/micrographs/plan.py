@@ -36,7 +36,6 @@ __all__ = [
     "MetadataSources",
     "MicrographPlan",
     "OutputPlan",
-    "PatternToRemove",
     "ScoringPlan",
     "ScoringRules",
     "acquisition_order",

@@ -10,15 +10,16 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
 
 from ...formats.micrograph_lists import Micrographs
 from ...formats.mrc import MrcLayout
 from ...paths import StrPath
+from ..shard_json import MARKER, RECORD_OF, list_of, number, or_null, shown, text, typed, whole, wrong_field
 from ..store_db import first_changed
 from .plan import RUN_OPTIONS, ScoringPlan
 
@@ -35,12 +36,6 @@ __all__ = [
 ]
 
 FORMAT = "cryodedup micrograph shard 1"
-MARKER = "shard.json"
-
-#: A field's metadata: the record type its JSON object is read into.
-_RECORD_OF = "record"
-
-Record = TypeVar("Record")
 
 
 @dataclass(frozen=True)
@@ -145,10 +140,10 @@ class ShardRecord:
 
     shard: int
     shards: int
-    run: RunRecord = field(metadata={_RECORD_OF: RunRecord})
-    plan: PlanRecord = field(metadata={_RECORD_OF: PlanRecord})
-    pairs_file: PairsFile = field(metadata={_RECORD_OF: PairsFile})
-    reading: ShardReading = field(metadata={_RECORD_OF: ShardReading})
+    run: RunRecord = field(metadata={RECORD_OF: RunRecord})
+    plan: PlanRecord = field(metadata={RECORD_OF: PlanRecord})
+    pairs_file: PairsFile = field(metadata={RECORD_OF: PairsFile})
+    reading: ShardReading = field(metadata={RECORD_OF: ShardReading})
 
     def to_json(self) -> dict[str, Any]:
         """The document ``shard.json`` holds: its format, then the fields in order."""
@@ -165,32 +160,23 @@ def run_record(inputs: Sequence[StrPath], mics: Micrographs, recorded: Mapping[s
         root=os.path.abspath(mics.root) if mics.root else None,
         options={name: recorded[name] for name in RUN_OPTIONS},
     )
-    return _typed(RunRecord, json.loads(json.dumps(asdict(record))))
+    return typed(RunRecord, json.loads(json.dumps(asdict(record))))
 
 
 def read_shard_record(document: object) -> tuple[ShardRecord | None, str]:
     """The record of a ``shard.json`` document and "", or None and what is wrong with it (its first field)."""
     if not isinstance(document, dict) or document.get("format") != FORMAT:
         return None, f"{MARKER} is not a cryodedup micrograph shard's"
-    wrong = _wrong_field(document, _SPEC, MARKER)
+    wrong = wrong_field(document, _SPEC, MARKER)
     if wrong:
         return None, wrong
-    record = _typed(ShardRecord, document)
+    record = typed(ShardRecord, document)
     if not 1 <= record.shard <= record.shards:
         return None, f"{MARKER}: shard {record.shard} of {record.shards}, expected 1 <= shard <= shards"
     if len(record.run.files) != len(record.run.micrographs):
         return None, f"{MARKER}: run.files and run.micrographs differ in length"
     wrong = _wrong_plan(record.plan, len(record.run.micrographs))
     return (None, wrong) if wrong else (record, "")
-
-
-def _typed(kind: type[Record], document: dict[str, Any]) -> Record:
-    """The record ``kind`` of a JSON object :func:`_wrong_field` checked: each field by name, nested ones typed."""
-    values = {}
-    for f in fields(kind):  # type: ignore[arg-type]  # (a dataclass)
-        nested = f.metadata.get(_RECORD_OF)
-        values[f.name] = _typed(nested, document[f.name]) if nested else document[f.name]
-    return kind(**values)
 
 
 def _wrong_plan(plan: PlanRecord, micrographs: int) -> str:
@@ -203,7 +189,7 @@ def _wrong_plan(plan: PlanRecord, micrographs: int) -> str:
     outside = next((p for p in positions if not 0 <= p < micrographs), None)
     if outside is not None:
         expected = f"indices of run.micrographs (0 to {micrographs - 1})"
-        return f"{MARKER}: plan.positions holds {_shown(outside)}, expected {expected}"
+        return f"{MARKER}: plan.positions holds {shown(outside)}, expected {expected}"
     if len(set(positions)) != len(positions):
         return f"{MARKER}: plan.positions names a micrograph twice"
     if plan.layouts is not None and len(plan.layouts) != len(positions):
@@ -211,90 +197,43 @@ def _wrong_plan(plan: PlanRecord, micrographs: int) -> str:
     return ""
 
 
-def _whole(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _number(value: object) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def _list_of(item: Callable[[object], bool], length: int | None = None) -> Callable[[object], bool]:
-    def check(value: object) -> bool:
-        return isinstance(value, list) and (length is None or len(value) == length) and all(map(item, value))
-
-    return check
-
-
-def _or_null(check: Callable[[object], bool]) -> Callable[[object], bool]:
-    return lambda value: value is None or check(value)
-
-
-def _text(value: object) -> bool:
-    return isinstance(value, str)
-
-
 #: What each field of ``shard.json`` read by the merge must be: a nested spec, or a check and its words.
 _SPEC: dict[str, Any] = {
-    "shard": (_whole, "a whole number"),
-    "shards": (_whole, "a whole number"),
+    "shard": (whole, "a whole number"),
+    "shards": (whole, "a whole number"),
     "run": {
-        "inputs": (_list_of(_text), "a list of paths"),
-        "micrographs": (_list_of(_text), "a list of names"),
-        "files": (_list_of(_text), "a list of paths"),
-        "kind": (_text, "text"),
-        "root": (_or_null(_text), "a path or null"),
+        "inputs": (list_of(text), "a list of paths"),
+        "micrographs": (list_of(text), "a list of names"),
+        "files": (list_of(text), "a list of paths"),
+        "kind": (text, "text"),
+        "root": (or_null(text), "a path or null"),
         "options": {name: (lambda value: True, "") for name in RUN_OPTIONS},
     },
     "plan": {
-        "positions": (_list_of(_whole), "a list of whole numbers"),
-        "shape": (_list_of(_whole, 2), "[ny, nx]"),
-        "binning": (_whole, "a whole number"),
-        "binned_psize": (_number, "a number"),
-        "band": (_list_of(_or_null(_number), 2), "[lowpass, highpass]"),
-        "offsets": (_or_null(_list_of(_whole)), "a list of whole numbers or null"),
-        "rule": (_text, "text"),
-        "unreadable": (_list_of(_text), "a list of paths"),
-        "batch": (_whole, "a whole number"),
-        "pearson_min_z": (_number, "a number"),
+        "positions": (list_of(whole), "a list of whole numbers"),
+        "shape": (list_of(whole, 2), "[ny, nx]"),
+        "binning": (whole, "a whole number"),
+        "binned_psize": (number, "a number"),
+        "band": (list_of(or_null(number), 2), "[lowpass, highpass]"),
+        "offsets": (or_null(list_of(whole)), "a list of whole numbers or null"),
+        "rule": (text, "text"),
+        "unreadable": (list_of(text), "a list of paths"),
+        "batch": (whole, "a whole number"),
+        "pearson_min_z": (number, "a number"),
         "layouts": (
-            _or_null(_list_of(lambda m: isinstance(m, list) and len(m) == 3 and _whole(m[0]) and _text(m[1]))),
+            or_null(list_of(lambda m: isinstance(m, list) and len(m) == 3 and whole(m[0]) and text(m[1]))),
             "a list of [offset, dtype, pixel size] or null",
         ),
     },
-    "pairs_file": {"bytes": (_whole, "a whole number"), "sha256": (_text, "text")},
+    "pairs_file": {"bytes": (whole, "a whole number"), "sha256": (text, "text")},
     "reading": {
-        "worker": (_text, "text"),
-        "images_read": (_whole, "a whole number"),
-        "bytes_read": (_whole, "a whole number"),
-        "read_seconds": (_number, "a number"),
-        "seconds": (_number, "a number"),
+        "worker": (text, "text"),
+        "images_read": (whole, "a whole number"),
+        "bytes_read": (whole, "a whole number"),
+        "read_seconds": (number, "a number"),
+        "seconds": (number, "a number"),
     },
 }
-
-
-def _wrong_field(record: dict[str, Any], spec: dict[str, Any], where: str) -> str:
-    """What is wrong with the first field of ``record`` that ``spec`` does not allow ("" when none)."""
-    for name, expected in spec.items():
-        field = f"{where}.{name}" if where != MARKER else f"{MARKER}: {name}"
-        if name not in record:
-            return f"{field} is missing"
-        value = record[name]
-        if isinstance(expected, dict):
-            if not isinstance(value, dict):
-                return f"{field} is {_shown(value)}, expected an object"
-            wrong = _wrong_field(value, expected, field)
-            if wrong:
-                return wrong
-        elif not expected[0](value):
-            return f"{field} is {_shown(value)}, expected {expected[1]}"
-    return ""
-
-
-def _shown(value: object) -> str:
-    """A JSON value as written, shortened."""
-    text = json.dumps(value)
-    return text if len(text) <= 60 else text[:60] + "..."
 
 
 def difference(mine: RunRecord, other: RunRecord) -> str:

@@ -19,10 +19,8 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import time
 from collections.abc import Sequence
-from contextlib import suppress
 from dataclasses import replace
 from pathlib import Path
 from typing import Callable
@@ -30,14 +28,22 @@ from typing import Callable
 import numpy as np
 
 from ... import signals
-from ...errors import CryodedupError, InputFileError, OutputError
+from ...errors import CryodedupError, InputFileError
 from ...formats.files import read_foreign_json
 from ...formats.micrograph_lists import Micrographs, load_inputs
-from ...options.micrographs import MAX_IMAGES, MicrographOptions, MicrographRun
+from ...options.micrographs import MicrographOptions, MicrographRun
 from ...outputs import all_outputs_at_once, put_in_place
 from ...paths import StrPath
 from ...report.micrograph_sections import Timing
 from ...resolve.micrograph_names import check_match_mode
+from ..shard_json import (
+    complete_shards,
+    give_up,
+    open_shard_folder,
+    parse_shard,
+    reached,
+    shard_folders_in,
+)
 from ..store_db import file_digest as sha256_of
 from .decide import decide_run
 from .plan import MicrographPlan, ScoringPlan, micrograph_plan, plan_scoring
@@ -59,22 +65,6 @@ from .write import prepare_outputs, write_results
 __all__ = ["merge_micrograph_shards", "parse_shard", "run_micrograph_shard"]
 
 PAIRS = "pairs.npz"
-SHARD_FOLDER = re.compile(r"shard-(\d+)-of-(\d+)")
-
-
-def parse_shard(text: str) -> tuple[int, int]:
-    """``K/N`` as (K, N), K from 1 to N (``--array=1-N``, ``--shard ${SLURM_ARRAY_TASK_ID}/N``)."""
-    match = re.fullmatch(r"\s*(\d{1,20})\s*/\s*(\d{1,20})\s*", text)
-    if not match or not 1 <= int(match[1]) <= int(match[2]) <= MAX_IMAGES:
-        raise CryodedupError(
-            f"--shard {text!r}: expected K/N with 1 <= K <= N <= {MAX_IMAGES:,} (as ${{SLURM_ARRAY_TASK_ID}}/N)"
-        )
-    return int(match[1]), int(match[2])
-
-
-def shard_folder(outdir: Path, shard: int, shards: int) -> Path:
-    """``outdir/shard-K-of-N``, K zero-padded so that the folders sort in order."""
-    return outdir / f"shard-{shard:0{len(str(shards))}d}-of-{shards}"
 
 
 def shard_state(folder: Path) -> tuple[ShardRecord | None, str]:
@@ -84,7 +74,7 @@ def shard_state(folder: Path) -> tuple[ShardRecord | None, str]:
     field), and ``pairs.npz`` against the size and digest it records.
     """
     marker = folder / MARKER
-    if not os.path.lexists(marker) and _reached(folder):
+    if not os.path.lexists(marker) and reached(folder):
         return None, f"no {MARKER}: still running, or stopped before the end"
     try:
         document = read_foreign_json(marker, f"a cryodedup micrograph shard's {MARKER}")
@@ -102,15 +92,6 @@ def shard_state(folder: Path) -> tuple[ShardRecord | None, str]:
     if pairs.stat().st_size != expected.bytes or sha256_of(pairs) != expected.sha256:
         return None, f"{PAIRS} does not match {MARKER} (truncated or changed)"
     return record, ""
-
-
-def _reached(folder: Path) -> bool:
-    """Whether the files in ``folder`` can be looked at (a folder without permission cannot: its read says so)."""
-    try:
-        os.stat(os.path.join(folder, "."))
-    except OSError:
-        return False
-    return True
 
 
 def _write_shard(folder: Path, run: RunRecord, plan: ScoringPlan, result: ShardScores) -> ShardRecord:
@@ -185,25 +166,12 @@ def run_micrograph_shard(
     MicrographRun(shard=f"{shard}/{shards}").check_elsewhere(bool(job.metadata.files), job.output.plot)
     mics = load_inputs(list(inputs), job.psize, job.project_dir)
     run = run_record(inputs, mics, job.recorded)
-    folder = shard_folder(Path(outdir), shard, shards)
-    record, why = shard_state(folder)
-    if record is not None and record.run == run and record.shards == shards:
-        log(f"{folder}: shard {shard}/{shards} already complete, not redone", "info")
+    opened = open_shard_folder(Path(outdir), shard, shards, run, shard_state, difference, force, log)
+    folder, record = opened.path, opened.done
+    if record is not None:
         return _shard_summary(folder, record, time.perf_counter() - start, redone=False)
-    if record is not None and not force:
-        raise OutputError(
-            f"{folder}: holds a shard of another run ({difference(run, record.run)}); "
-            "use --force to replace it, or another -o"
-        )
-    if record is None and (folder / MARKER).exists():
-        log(f"{folder}: incomplete ({why}); run again from scratch", "warning")
-    created = not folder.is_dir()
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise OutputError(f"{folder}: cannot create the shard folder ({err.strerror})") from None
-    try:
-        _clear(folder, complete=record is not None)
+        _clear(folder, complete=opened.replaces)
         plan = plan_scoring(mics, job.scoring)
         bar = progress_factory(images_to_read(plan, shard, shards)) if progress_factory else None
         try:
@@ -213,18 +181,9 @@ def run_micrograph_shard(
                 bar.close()
         record = _write_shard(folder, run, plan, result)
     except BaseException:  # a signal or an error: no temporary file, nor a folder this run made empty
-        _give_up(folder, created)
+        give_up(folder, opened.created)
         raise
     return _shard_summary(folder, record, time.perf_counter() - start, redone=True)
-
-
-def _give_up(folder: Path, created: bool) -> None:
-    """Removes this process's temporary files in a shard folder, and the folder if it made it and it is empty."""
-    for leftover in folder.glob(f".*.{os.getpid()}.tmp"):
-        leftover.unlink(missing_ok=True)
-    if created:
-        with suppress(OSError):  # not empty: a complete pairs.npz without its marker is an incomplete shard
-            folder.rmdir()
 
 
 def _shard_summary(folder: Path, record: ShardRecord, seconds: float, redone: bool) -> ShardSummary:
@@ -249,76 +208,22 @@ def _shard_summary(folder: Path, record: ShardRecord, seconds: float, redone: bo
 # --- the merge ---------------------------------------------------------------------------
 
 
-def _shard_folders(arguments: Sequence[StrPath]) -> list[Path]:
-    """Shard folders given, or found (``shard-K-of-N``) in the folders given."""
-    folders: list[Path] = []
-    for argument in map(Path, arguments):
-        if (argument / MARKER).exists() or SHARD_FOLDER.fullmatch(argument.name):
-            folders.append(argument)
-        elif argument.is_dir():
-            found = sorted(p for p in argument.iterdir() if p.is_dir() and SHARD_FOLDER.fullmatch(p.name))
-            if not found:
-                raise CryodedupError(
-                    f"{argument}: neither a shard folder ({MARKER}) nor a folder of shard-K-of-N folders"
-                )
-            folders += found
-        else:
-            raise CryodedupError(f"{argument}: no such folder")
-    return folders
-
-
 def _complete_shards(folders: list[Path]) -> list[tuple[Path, ShardRecord]]:
     """Every shard's record, after checking that all are complete, of one run, and all there."""
-    shards = []
-    for folder in folders:
-        record, why = shard_state(folder)
-        if record is None:
-            raise CryodedupError(f"{folder}: shard incomplete ({why}); run it again (complete shards are not redone)")
-        shards.append((folder, record))
-    first_folder, first = shards[0]
-    count = first.shards
-    seen: dict[int, Path] = {}
-    for folder, record in shards:
-        if record.shards != count:
-            raise CryodedupError(
-                f"{folder}: shard {record.shard} of {record.shards}, but {first_folder} is one of {count}"
-            )
-        if record.run != first.run:
-            raise CryodedupError(
-                f"{folder}: a shard of another run than {first_folder} ({difference(first.run, record.run)})"
-            )
-        if record.plan != first.plan:
-            changed = first.plan.first_difference(record.plan)
-            raise CryodedupError(
-                f"{folder}: the micrographs read differently than for {first_folder} ({changed} differs: "
-                "files changed between the shards?); run the shards again"
-            )
-        if record.shard in seen:
-            raise CryodedupError(f"shard {record.shard}/{count} given twice: {seen[record.shard]} and {folder}")
-        seen[record.shard] = folder
-    missing = count - len(seen)  # every shard seen is one of 1..count (shard_state checked it)
-    if missing:
-        raise CryodedupError(
-            f"shard{'s' if missing > 1 else ''} {_first_missing(seen, count, missing)} of {count} missing "
-            f"(found {len(seen)} in {', '.join(sorted({str(f.parent) for f, _ in shards}))})"
+    return complete_shards(folders, shard_state, _not_of_one_run)
+
+
+def _not_of_one_run(first_folder: Path, first: ShardRecord, record: ShardRecord) -> str:
+    """Why ``record`` is not of the run of ``first`` (in ``first_folder``): "" when it is."""
+    if record.run != first.run:
+        return f"a shard of another run than {first_folder} ({difference(first.run, record.run)})"
+    if record.plan != first.plan:
+        changed = first.plan.first_difference(record.plan)
+        return (
+            f"the micrographs read differently than for {first_folder} ({changed} differs: "
+            "files changed between the shards?); run the shards again"
         )
-    return sorted(shards, key=lambda s: s[1].shard)
-
-
-#: How many missing shards are named (an edited shard.json may say there are 10**19).
-_MISSING_NAMED = 20
-
-
-def _first_missing(seen: dict[int, Path], count: int, missing: int) -> str:
-    """The first missing shard numbers, and how many more (not a set of all ``count``)."""
-    named: list[int] = []
-    shard = 1
-    while len(named) < min(missing, _MISSING_NAMED):  # at most len(seen) + _MISSING_NAMED steps
-        if shard not in seen:
-            named.append(shard)
-        shard += 1
-    more = f" and {missing - len(named):,} more" if missing > len(named) else ""
-    return ", ".join(map(str, named)) + more
+    return ""
 
 
 def _run_plan(folder: Path, run: RunRecord, plot: bool, plot_pairs: int) -> MicrographPlan:
@@ -431,7 +336,7 @@ def merge_micrograph_shards(
     """
     start = time.perf_counter()
     check_match_mode(match_micrographs)
-    shards = _complete_shards(_shard_folders(shard_folders))
+    shards = _complete_shards(shard_folders_in(shard_folders))
     run = shards[0][1].run
     job = _run_plan(shards[0][0], run, plot, plot_pairs)
     mics = _inputs_of(run, job.psize, job.project_dir)

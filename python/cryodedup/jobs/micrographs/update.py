@@ -61,6 +61,7 @@ from ..store_db import (
     DATABASE,
     StoreError,
     busy,
+    busy_timeout,
     connect,
     first_changed,
     is_busy,
@@ -587,6 +588,7 @@ def refuse_inputs_inside(outdir: Path, inputs: Collection[StrPath]) -> None:
 
 def open_store(outdir: Path, mics: Micrographs, force: bool, log: Callable[[str, str], None]) -> SeenStore:
     """The store of ``outdir`` (empty for a first or a forced full run), checked against the inputs."""
+    busy_timeout()  # (a wait the environment sets wrong refused before the store is read or removed)
     folder = outdir / STORE
     if force:
         make_way(folder, log)

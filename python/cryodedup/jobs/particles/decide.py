@@ -50,10 +50,12 @@ __all__ = [
     "Decision",
     "Rule",
     "decide",
+    "finished",
     "input_voters",
     "one_pass",
     "ranking_scores",
     "warn_not_confirmable",
+    "widened",
 ]
 
 
@@ -224,8 +226,15 @@ def decide(particles: ParticleSet, rule: Deciding, log: Log = _silent, regions: 
     ``rule``: the plan's, resolved for these rows (``ParticlePlan.for_rows``);
     ``regions``: the rows ``--mask`` and ``--edge`` drop, found before (``regions.regions_of``).
     """
-    decision = _decided(particles, rule, log, regions)
-    # (how the scores were compared, and the ties the inputs' order broke: said by the summary, counted here once)
+    return finished(particles, _decided(particles, rule, log, regions), rule)
+
+
+def finished(particles: ParticleSet, decision: Decision, rule: Deciding) -> Decision:
+    """The decision of every row with what the summary says of it, counted once on them all.
+
+    How the scores were compared, and the ties the inputs' order broke (the merge of a run's
+    shards, ``shards.py``, finishes the decision it puts together so).
+    """
     ties = _ties(particles, decision, rule.remove_entirely, rule.filament_mode)
     return replace(decision, ties=ties, normalisation=rule.normalisation)
 
@@ -246,7 +255,7 @@ def _decided(particles: ParticleSet, rule: Deciding, log: Log, regions: Regions 
     if len(particles.inputs) > 1 and particles.coverage is None:
         # An input whose picks on a micrograph all lie outside the mask still ran there (--min-support).
         rows = replace(rows, coverage=coverage(particles, "auto"))
-    return replace(_widened(_decide_species_apart(rows, rule, log), inside, len(particles)), regions=regions)
+    return replace(widened(_decide_species_apart(rows, rule, log), inside, len(particles)), regions=regions)
 
 
 def _decide_species_apart(particles: ParticleSet, rule: Deciding, log: Log) -> Decision:
@@ -343,7 +352,7 @@ _ROW_FILLS = {**_ROW_FIELDS, "displaced_by": -1, "earlier_round": np.nan}
 _PARTNERS = ("suppressed_by", "displaced_by")
 
 
-def _widened(decision: Decision, rows: np.ndarray, n: int) -> Decision:
+def widened(decision: Decision, rows: np.ndarray, n: int) -> Decision:
     """The decision of the rows ``rows`` as one of all ``n`` rows (the others rejected; partners renumbered)."""
     fields: dict = {}
     for name, fill in _ROW_FILLS.items():
@@ -375,9 +384,12 @@ def decide_species(particles: ParticleSet, rule: Deciding, log: Log = _silent) -
         scores, higher = entry.apply(scores, labels(entry, particles.input_of, particles.groups), higher)
     ranked = None if scores is particles.scores else scores
     if rule.select == "best-score":
-        from ...algo.selection import refuse_negative_scores
+        from ...algo.selection import refuse_negative_scores, unscored_in_sum
 
-        refuse_negative_scores(scores, higher, particles.score_label if ranked is None else "the normalised score")
+        column = particles.score_label if ranked is None else "the normalised score"
+        refuse_negative_scores(scores, higher, column)
+        if unscored := unscored_in_sum(scores, column):
+            log(unscored, "warning")
     mics = len(particles.mic_names)
     log(f"removing duplicates among {len(particles):,} particles on {mics:,} micrograph{'s' * (mics != 1)}", "info")
     if particles.decided is not None:  # decided while read, as read_inputs asked (one_pass)

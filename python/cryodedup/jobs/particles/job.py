@@ -48,7 +48,7 @@ if TYPE_CHECKING:
     from .record import RecordFile
     from .regions import Regions
 
-__all__ = ["Outcome", "job_for", "remove_duplicate_particles", "run"]
+__all__ = ["Outcome", "Plain", "job_for", "remove_duplicate_particles", "run"]
 
 
 @said_in_python()  # (a caller who wrote Python is told keywords, not flags)

@@ -11,6 +11,7 @@ level, score, input, row), in the order the core compares them.
 from __future__ import annotations
 
 import csv
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -129,12 +130,12 @@ def start_core_record(particles: ParticleSet, record: Rejections, path: Path) ->
         )
     writing = _core.write_decisions(
         path,
-        [str(name) for name in particles.inputs],
+        [os.fsencode(str(name)) for name in particles.inputs],  # (a file name not UTF-8: its bytes)
         bounds,
         record.rows.astype(np.uint32),
         partners,
         np.asarray(particles.groups)[record.rows].astype(np.uint32),
-        [str(name) for name in particles.mic_names],
+        [os.fsencode(str(name)) for name in particles.mic_names],
         np.ascontiguousarray(record.distance, dtype=np.float64),
         None if record.angle is None else np.ascontiguousarray(record.angle, dtype=np.float64),
         record.rule.astype(np.uint8),
@@ -154,7 +155,7 @@ def _numbered(names: NumberedNames, rows: np.ndarray, partners: np.ndarray) -> _
     partner_numbers = np.zeros(partners.size, dtype=np.uint64)
     partner_texts[has], partner_numbers[has] = which[rows.size :], numbers[rows.size :]
     return _core.RecordNumbered(
-        [str(t) for t in texts],
+        [os.fsencode(str(t)) for t in texts],
         np.ascontiguousarray(which[: rows.size], dtype=np.uint32),
         np.ascontiguousarray(numbers[: rows.size], dtype=np.uint64),
         partner_texts,
@@ -166,7 +167,7 @@ def columns_of(record: dict[str, list | np.ndarray] | RecordFile) -> dict[str, l
     """The record's columns, as :func:`table` makes them: read back from the file where the core wrote one (the API)."""
     if not isinstance(record, RecordFile):
         return record
-    with open(record.path, newline="", encoding="utf-8") as f:
+    with open(record.path, newline="", encoding="utf-8", errors="surrogateescape") as f:
         rows = csv.reader(f)
         header = next(rows)
         fields = list(zip(*rows)) or [() for _ in header]
@@ -377,7 +378,8 @@ def write_decisions(path: Path, columns: dict[str, list | np.ndarray]) -> None:
     at once were 400 MB at 10M particles.
     """
     n = len(next(iter(columns.values()), []))
-    with open(path, "w", newline="", encoding="utf-8") as f:
+    # (a file name that is not UTF-8, held with Python's surrogate escapes, written as its bytes)
+    with open(path, "w", newline="", encoding="utf-8", errors="surrogateescape") as f:
         f.write(",".join(columns) + "\n")
         for start in range(0, n, ROWS_AT_ONCE):
             fields = [_texts(values[start : start + ROWS_AT_ONCE]) for values in columns.values()]

@@ -16,7 +16,19 @@ from pathlib import Path
 from typing import Any
 
 from ...errors import CryodedupError, OutputError
-from ..store_db import DAMAGE, DATABASE, StoreError, busy, connect, is_busy, quick_check, reason, refuse, stamp_record
+from ..store_db import (
+    DAMAGE,
+    DATABASE,
+    StoreError,
+    busy,
+    busy_timeout,
+    connect,
+    is_busy,
+    quick_check,
+    reason,
+    refuse,
+    stamp_record,
+)
 from .store import (
     CHECK_WHOLE_BYTES,
     EARLIER,
@@ -123,6 +135,7 @@ def open_store(outdir: Path, force: bool, log: Any, kind: str = "star") -> KeptS
     The caller holds the output folder's lock. A running file that no store records is refused
     (``force`` replaces it).
     """
+    busy_timeout()  # (a wait the environment sets wrong refused before the store is read or removed)
     folder = outdir / STORE
     if force and _remove_store(folder):
         log(f"--update --force: {folder} started anew; the running kept set is this batch's", "warning")

@@ -295,7 +295,7 @@ def summarize(
     counts = particles.counts()
     kept = particles.counts(decision.keep)
     n_kept = int(np.count_nonzero(decision.keep))
-    score = _score_summary(particles, decision, rule.seed)
+    score = _score_summary(particles, decision, rule.seed, summed=rule.select == "best-score")
     priority = _priority_of(particles, decision, rule.remove_entirely)
     mask_and_edge = _mask_and_edge(decision, rule)
     own_frame = _own_frame(particles, rule)
@@ -480,7 +480,7 @@ def _priority(particles: ParticleSet, decision: Decision, remove_entirely: bool,
     )
 
 
-def _score_summary(particles: ParticleSet, decision: Decision, seed: int) -> Score:
+def _score_summary(particles: ParticleSet, decision: Decision, seed: int, summed: bool = False) -> Score:
     """The summary's ``score``: the column and order the rows were ranked by, and how the scores were compared.
 
     ``ties_by_input_order``: the groups tied on the score that the inputs' order decided (``decision.ties``).
@@ -496,6 +496,7 @@ def _score_summary(particles: ParticleSet, decision: Decision, seed: int) -> Sco
         scale=scale if raw_picker_scores(particles, one_scale, decision.levels) else None,
         without_score=int(count_without_score(particles.scores)),
         ties_by_input_order=int(decision.ties.by_input_order),
+        summed=summed,
     )
 
 

@@ -141,7 +141,7 @@ def next_optimisation_set(
     kept_files = Outputs.of(outputs).files("kept")
     if not kept_files or not any(is_optimisation_set(path) for path in inputs):
         return outputs  # (none written: --audit, or data in memory)
-    from ...formats.star.optimisation_set import read_optimisation_set, write_optimisation_set
+    from ...formats.star.optimisation_set import read_optimisation_set, unlisted, write_optimisation_set
 
     why = ""
     if not all(is_optimisation_set(path) for path in inputs):
@@ -153,7 +153,7 @@ def next_optimisation_set(
             why = "the optimisation sets name different tomograms, trajectories or maps"
         elif len(kept) != 1:
             why = f"the kept particles are {len(kept)} files"
-        else:
+        elif not (why := unlisted(sets[0], kept[0])):
             written = write_optimisation_set(sets[0], kept[0], kept[0].parent, force)
             return {**outputs, "optimisation_set": [str(written)]}
     warn(f"no optimisation_set.star written for the kept particles: {why}; write one naming them to continue")

@@ -17,7 +17,8 @@ class Score(Section):
 
     ``normalized``: the normalisation's words (``--score-normalize``); ``scale``: the inputs'
     scores compared as read though on different scales; ``without_score``: picks without one
-    (ranked last); ``ties_by_input_order``: the groups tied on the score that the inputs' order decided.
+    (ranked last; weighing 0 where ``summed``, ``--select best-score``); ``ties_by_input_order``: the
+    groups tied on the score that the inputs' order decided.
     """
 
     key: ClassVar[str] = "score"
@@ -28,6 +29,7 @@ class Score(Section):
     scale: str | None = None
     without_score: int = 0
     ties_by_input_order: int = 0
+    summed: bool = False
 
     @property
     def ties_message(self) -> str:
@@ -44,7 +46,8 @@ class Score(Section):
         if self.scale:
             text += f"; {self.scale} (--score-normalize rank)"
         if self.without_score:
-            text += f"\n{counted(self.without_score, 'pick')} without a score: ranked last"
+            fate = " (NaN or infinite): weigh 0 in the score sum" if self.summed else ": ranked last"
+            text += f"\n{counted(self.without_score, 'pick')} without a score{fate}"
         if self.ties_by_input_order:
             text += f"\n{self.ties_message}"
         return [("Score", text)]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from ...algo.selection import EXACT_LIMIT, MAX_PAIRS, SelectionCounts
+from ...algo.selection import EXACT_LIMIT, FAILING, MAX_PAIRS, NOT_INSTALLED, SelectionCounts
 from ...labels import counted
 from .base import Row, Section
 
@@ -53,8 +53,11 @@ class BestSelection(SelectionCounts, Section):
 
     def _bounded_why(self) -> str:
         """Why the bounded components were not solved exactly, after "local swaps"."""
-        if self.solver.startswith("none"):
+        if self.solver == NOT_INSTALLED:
             return " (HiGHS not installed: pip install 'cryodedup[select]' solves them exactly)"
+        if self.solver.startswith(FAILING):  # (installed, but it fails: its error)
+            error = self.solver[len(FAILING) : -1]
+            return f" (highspy is installed but fails, {error}: reinstall 'cryodedup[select]' to solve them exactly)"
         if self.solver:
             return f" ({self.solver} out of time, its bound kept where tighter)"
         return " (too large for HiGHS)"

@@ -9,7 +9,7 @@
 
 use memchr::{memchr, memchr3};
 
-use crate::images::split_image_name;
+use crate::images::{image_prefix, split_image_name};
 use crate::io::star::nth_field;
 
 /// The record's header line (`record.table`'s columns without `angle_deg`: a one-pass run has no `--max-angle`).
@@ -48,8 +48,9 @@ impl Rule {
 /// What the record says of the whole file: its input's name and where each row's name is.
 #[derive(Clone, Debug)]
 pub struct RecordSpec {
-    /// The input's name, as the job names it (`ParticleSet.inputs`).
-    pub input: String,
+    /// The input's name, as the job names it (`ParticleSet.inputs`), in bytes: a file name
+    /// that is not UTF-8 is written as the file system holds it.
+    pub input: Vec<u8>,
     /// The image name column (`rlnImageName`): each row's particle name; None: the names are empty.
     pub image: Option<usize>,
 }
@@ -112,7 +113,7 @@ impl RecordLines {
 
     pub fn new(spec: RecordSpec) -> Self {
         let mut input = Vec::new();
-        csv_field(&mut input, spec.input.as_bytes());
+        csv_field(&mut input, &spec.input);
         RecordLines { spec, input, micrographs: Vec::new(), scratch: Scratch::default() }
     }
 
@@ -313,7 +314,7 @@ fn particle_name(line: &mut Vec<u8>, data: &[u8], span: (u64, u64), image: Optio
         return;
     }
     let (index, stack) = split_image_name(found);
-    let prefix = (found.len() - stack.len()) as u8; // (as the scan's runs hold it: `ImageRows::push_name`)
+    let prefix = image_prefix(found, stack); // (as the scan's runs hold it: `ImageRows::push_name`)
     let name = &mut scratch.name;
     name.clear();
     if prefix > 0 {
@@ -546,8 +547,11 @@ mod tests {
         };
         assert_eq!(name(b"1.0 000012@Extract/s.mrcs 3\n"), "000012@Extract/s.mrcs");
         assert_eq!(name(b"1.0 12@s.mrcs\n"), "12@s.mrcs");
-        // Quoted: the stack inside the quotes, the index padded to the quoted prefix's length.
-        assert_eq!(name(b"1.0 \"12@my s.mrcs\"\n"), "0012@my s.mrcs");
+        // Quoted: the name inside the quotes, as RELION and starfile read it (its digits as written).
+        assert_eq!(name(b"1.0 \"12@my s.mrcs\"\n"), "12@my s.mrcs");
+        assert_eq!(name(b"1.0 \"000004@a b.mrcs\"\n"), "000004@a b.mrcs");
+        assert_eq!(name(b"1.0 '000004@a b.mrcs'\n"), "000004@a b.mrcs");
+        assert_eq!(name(b"1.0 \"one image.mrc\"\n"), "one image.mrc");
         assert_eq!(name(b"1.0 plain.mrcs\n"), "plain.mrcs");
         // Indices however padded, beyond u32, without digits or stack: the field as it is.
         assert_eq!(name(b"1.0 0000000000000000000000012@s.mrcs\n"), "0000000000000000000000012@s.mrcs");

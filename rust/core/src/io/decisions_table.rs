@@ -54,22 +54,23 @@ pub enum Names {
     Images { rows: Vec<Option<Image>>, partners: Vec<Option<Image>>, stacks: StackNames },
     /// Each row's name as a text and a number after it (`uid 12`, `Movies/a.star: line 7`):
     /// an index into `texts` ([`NO_PARTNER`]: none) and the number.
-    Numbered { texts: Vec<String>, rows: Vec<(u32, u64)>, partners: Vec<(u32, u64)> },
+    Numbered { texts: Vec<Vec<u8>>, rows: Vec<(u32, u64)>, partners: Vec<(u32, u64)> },
 }
 
 /// The record's columns, as the job decided them (one entry a rejected row, in row order).
 #[derive(Clone, Debug, Default)]
 pub struct Table {
     /// Each input's name, and the first row of each input, then the rows in all (the rows
-    /// of one input follow each other).
-    pub inputs: Vec<String>,
+    /// of one input follow each other). Names are bytes: a file name that is not UTF-8 is
+    /// written as the file system holds it (as Python's `surrogateescape` writes it).
+    pub inputs: Vec<Vec<u8>>,
     pub bounds: Vec<u64>,
     pub rows: Vec<u32>,
     /// The kept row each lost to ([`NO_PARTNER`]: none).
     pub partners: Vec<u32>,
     /// Each row's micrograph (an index into `micrograph_names`).
     pub micrographs: Vec<u32>,
-    pub micrograph_names: Vec<String>,
+    pub micrograph_names: Vec<Vec<u8>>,
     /// Å between the two centres (NaN: none written).
     pub distance: Vec<f64>,
     /// Degrees between the two orientations, where `--max-angle` is asked (NaN: none written).
@@ -154,15 +155,15 @@ fn header(angles: bool) -> &'static [u8] {
 /// Writes `table` (checked: [`Table::check`]) to `out`, as `record.write_decisions` writes it.
 pub fn write_table<W: Write>(table: &Table, mut out: W) -> io::Result<()> {
     out.write_all(header(table.angle.is_some()))?;
-    let field = |text: &str| {
+    let field = |text: &[u8]| {
         let mut f = Vec::new();
-        csv_field(&mut f, text.as_bytes());
+        csv_field(&mut f, text);
         f
     };
     let inputs: Vec<Vec<u8>> = table.inputs.iter().map(|t| field(t)).collect();
     let micrographs: Vec<Vec<u8>> = table.micrograph_names.iter().map(|t| field(t)).collect();
-    let rules: Vec<Vec<u8>> = table.rule_names.iter().map(|t| field(t)).collect();
-    let kept_by: Vec<Vec<u8>> = table.kept_by.iter().map(|t| field(t)).collect();
+    let rules: Vec<Vec<u8>> = table.rule_names.iter().map(|t| field(t.as_bytes())).collect();
+    let kept_by: Vec<Vec<u8>> = table.kept_by.iter().map(|t| field(t.as_bytes())).collect();
     let named = Named::of(table.names.as_ref());
     let mut scratch = Scratch::default();
     let mut line = Vec::with_capacity(WRITE_AT + (1 << 12));
@@ -227,7 +228,7 @@ impl Named {
     fn of(names: Option<&Names>) -> Named {
         match names {
             Some(Names::Images { stacks, .. }) => Named::Stacks(stack_texts(stacks)),
-            Some(Names::Numbered { texts, .. }) => Named::Texts(texts.iter().map(|t| t.as_bytes().to_vec()).collect()),
+            Some(Names::Numbered { texts, .. }) => Named::Texts(texts.clone()),
             None => Named::None,
         }
     }

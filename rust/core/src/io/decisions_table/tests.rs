@@ -18,12 +18,12 @@ fn table() -> Table {
         stacks,
     };
     Table {
-        inputs: vec!["one.star".into(), "t,wo.star".into()],
+        inputs: vec![b"one.star".to_vec(), b"t,wo.star".to_vec()],
         bounds: vec![0, 3, 6],
         rows,
         partners,
         micrographs: vec![0, 1, 1, 0],
-        micrograph_names: vec!["m1.mrc".into(), "say \"m2\".mrc".into()],
+        micrograph_names: vec![b"m1.mrc".to_vec(), b"say \"m2\".mrc".to_vec()],
         distance: vec![1.5, 0.1, f64::NAN, 12.0],
         angle: Some(vec![3.0, f64::NAN, f64::NAN, f64::NAN]),
         rule: vec![0, 1, 2, 3],
@@ -70,7 +70,7 @@ fn columns_that_do_not_fit_are_refused() {
 
 #[test]
 fn numbered_names_are_their_text_and_number() {
-    let texts = vec!["uid ".to_string(), "a,b.star: line ".to_string()];
+    let texts = vec![b"uid ".to_vec(), b"a,b.star: line ".to_vec()];
     let rows = vec![(0, u64::MAX), (1, 7), (0, 3), (1, 0)];
     let partners = vec![(1, 12), (0, 5), (NO_PARTNER, 0), (NO_PARTNER, 0)];
     let record = Table { names: Some(Names::Numbered { texts, rows, partners }), angle: None, ..table() };
@@ -86,4 +86,21 @@ fn numbered_names_are_their_text_and_number() {
     let numbered = Names::Numbered { texts: vec![], rows: vec![(0, 1); 4], partners: vec![(NO_PARTNER, 0); 4] };
     let beyond = Table { names: Some(numbered), ..table() };
     assert!(beyond.check().unwrap_err().0.contains("beyond the 0 texts"));
+}
+
+#[test]
+fn names_that_are_not_utf8_are_written_as_their_bytes() {
+    // A file name of the bytes `n\xff.star` (not UTF-8) in the record as the file system holds
+    // it, as Python's record writes a name with its `surrogateescape` (`os.fsencode`).
+    let table = Table {
+        inputs: vec![b"n\xff.star".to_vec(), b"t,wo\xfe.star".to_vec()],
+        micrograph_names: vec![b"m\xff1.mrc".to_vec(), b"m2.mrc".to_vec()],
+        names: None,
+        angle: None,
+        ..table()
+    };
+    let mut out = Vec::new();
+    write_table(&table, &mut out).unwrap();
+    let second = out.split(|&b| b == b'\n').nth(1).unwrap().to_vec();
+    assert_eq!(second, b"n\xff.star,2,,m\xff1.mrc,\"t,wo\xfe.star\",2,,1.5,score".to_vec());
 }

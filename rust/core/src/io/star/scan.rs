@@ -17,7 +17,7 @@ use super::{
     ends_rows, excerpt, find_binary, for_each_field, is_comment, keep_all, trim, Lines, Release, Table, PIECE, WINDOW,
 };
 use crate::errors::{StarError, MAX_TEXT};
-use crate::images::ImageRows;
+use crate::images::{unquoted, ImageRows};
 
 /// What a loop scan returns: one entry per row.
 #[derive(Debug, Default)]
@@ -584,7 +584,8 @@ impl<'a, 'r> RowSink<'a, 'r> {
             ));
         }
         if self.has_key {
-            let id = self.key_id(key);
+            // The name RELION reads: a micrograph name quoted for its space is the text inside.
+            let id = self.key_id(unquoted(key));
             self.scan.keys.push(id);
         }
         if self.has_image {

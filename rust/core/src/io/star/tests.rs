@@ -226,15 +226,19 @@ fn scanned_rows_are_the_rows_written() {
             let a = random_number_field(&mut next);
             let b = random_number_field(&mut next);
             let c = random_number_field(&mut next);
-            let key = match (quoted, next(40)) {
-                (true, 0) => format!("'mic {}.mrc'", row % 7),
-                _ => format!("MotionCorr/job002/Movies/FoilHole_{}_Data.mrc", row / 50),
+            // (the key's name: a quoted field's text inside its quotes, as RELION reads it)
+            let (key, name) = match (quoted, next(40)) {
+                (true, 0) => (format!("'mic {}.mrc'", row % 7), format!("mic {}.mrc", row % 7)),
+                _ => {
+                    let key = format!("MotionCorr/job002/Movies/FoilHole_{}_Data.mrc", row / 50);
+                    (key.clone(), key)
+                }
             };
             let gaps: Vec<String> = (0..5).map(|_| random_gap(&mut next)).collect();
             let end = if next(10) == 0 { "\r\n" } else { "\n" };
             text.push_str(&format!("{}{a}{}{b}{}{key}{}{c}{}{end}", gaps[0], gaps[1], gaps[2], gaps[3], gaps[4]));
             values.push([&a, &b, &c].map(|f| f.parse::<f64>().unwrap().to_bits()));
-            keys.push(key);
+            keys.push(name);
         }
         text.push_str("\ndata_after\n_x 1\n");
         let data = text.as_bytes();
@@ -300,7 +304,7 @@ fn scan_parses_numbers_and_keys() {
     let scan = scan_rows(data, t, &[1, 0], Some(2)).unwrap();
     assert_eq!(scan.numbers, vec![vec![20.0, 21.0, 22.0], vec![10.0, 11.0, 12.0]]);
     assert_eq!(scan.keys, vec![0, 1, 0]);
-    assert_eq!(scan.key_names, vec![b"mic1.mrc".to_vec(), b"\"mic 2.mrc\"".to_vec()]);
+    assert_eq!(scan.key_names, vec![b"mic1.mrc".to_vec(), b"mic 2.mrc".to_vec()]); // (quoted: the text inside)
     let mut out = Vec::new();
     write_rows(data, &scan.spans, |i| i != 1, &RowEdit::default(), &mut out).unwrap();
     assert_eq!(out, b" 10.0 20.0 mic1.mrc\n 12.0 22.0 mic1.mrc\n");

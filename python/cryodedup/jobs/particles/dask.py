@@ -1,0 +1,81 @@
+"""The particle job's shards as Dask tasks (``cryodedup particles ... --dask SCHEDULER``).
+
+Each task runs one shard (:func:`.shards.run_particle_shard`) on its worker, into a scratch
+folder beside the output folder that every worker reaches at the same path (a cluster's shared
+file system, where the inputs are too); the client then merges the shards
+(:func:`.shards.merge_particle_shards`: the outputs of one run, byte for byte) and removes the
+scratch folder. Dask is an optional dependency (``pip install "cryodedup[dask]"``), imported
+only here and only when asked for.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ...errors import CryodedupError, OutputError
+from ...options import ParticleOptions
+from ...paths import StrPath, path_list
+from ..micrographs.dask import INSTALL, client_of
+from .read import silent
+from .shards import merge_particle_shards, run_particle_shard
+
+if TYPE_CHECKING:
+    from ...particle_set import Log
+    from .summary import ParticleSummary
+
+__all__ = ["run_on_dask"]
+
+
+def run_on_dask(
+    inputs: Sequence[StrPath],
+    outdir: StrPath,
+    options: ParticleOptions,
+    scheduler: Any,
+    shards: int | None = None,
+    *,
+    force: bool = False,
+    log: Log = silent,
+) -> ParticleSummary:
+    """The particle job in ``shards`` shards on a Dask cluster, merged into ``outdir`` as one run writes it.
+
+    Parameters
+    ----------
+    scheduler : str or distributed.Client
+        ``local`` (a LocalCluster on this machine, one worker process per core), a scheduler
+        address (``tcp://node:8786``), a scheduler file, or a connected ``distributed.Client``.
+    shards : int, optional
+        How many shards [default: one per worker].
+    """
+    try:
+        from dask.distributed import as_completed
+    except ImportError:
+        raise CryodedupError(f"--dask needs Dask's distributed scheduler: {INSTALL}") from None
+    options.check()
+    paths = path_list(inputs)
+    out = Path(outdir).absolute()
+    try:
+        scratch = Path(tempfile.mkdtemp(prefix=f".{out.name}.shards-", dir=out.parent))
+    except OSError as err:
+        raise OutputError(f"{out.parent}: cannot hold the shards' scratch folder ({err.strerror})") from None
+    try:
+        shard_options = replace(options, plot=False)  # (the pictures are the merge's)
+        with client_of(scheduler) as client:
+            client.wait_for_workers(1)
+            count = shards or len(client.scheduler_info()["workers"])
+            tasks = [
+                client.submit(run_particle_shard, paths, scratch, shard_options, k, count, pure=False)
+                for k in range(1, count + 1)
+            ]
+            for task in as_completed(tasks):
+                done = task.result()
+                log(f"shard {done.shard}/{done.shards} on {done.worker}: {done.rows:,} particles decided", "info")
+        return merge_particle_shards(
+            [scratch], outdir, plot=options.plot, plot_mics=options.plot_mics, force=force, log=log
+        )
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)

@@ -1,0 +1,522 @@
+"""Particle shards on disk, for any scheduler: one shard's decision in a folder, and their merge.
+
+``cryodedup particles INPUTS --shard K/N -o SHARDS`` decides the rows of the K-th of N chunks of
+the micrographs (or tomograms) and writes to ``SHARDS/shard-K-of-N/``:
+
+- ``decision.npz``: the shard's rows (indices into the whole input) and, for each, whether it
+  is kept, its partner (a row of the whole input) and its consensus masks;
+- ``shard.json``, written last (the completion marker): the run (inputs, options), what was read
+  (rows, micrographs, a digest of them), the size and SHA-256 of ``decision.npz``, the core's
+  counts of the shard's decision and what deciding cost.
+
+Every shard reads the whole input: what spans micrographs is computed from it, identically in
+every shard, before any shard decides (the chunks themselves, micrographs that share a
+particle image put in one chunk; the registration's frame; ``--score-normalize``'s
+percentiles; the consensus' coverage). A pass shared by the shards would read no less: a
+shard scans the input to find its own rows anyway (benches/RESULTS.md measures it). A shard
+then decides its own micrographs' rows alone: a duplicate never lies on another micrograph, so
+its decision is the one run's for them. ``cryodedup particles-merge`` reads the input again,
+checks that the shards are all there, complete and of this run, puts their decisions together
+and writes exactly the outputs of one run (kept, rejected, ``decisions.csv``, the summary).
+A shard folder without ``shard.json``, or whose ``decision.npz`` no longer matches it, is
+incomplete: run again from scratch. A complete shard of the same run is not redone.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import socket
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field, replace
+from functools import reduce
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ... import signals
+from ...algo.normalisation import labels
+from ...algo.priority import PriorityCounts, added_counts
+from ...errors import CryodedupError, InputFileError
+from ...formats.files import read_foreign_json
+from ...options import ParticleOptions
+from ...outputs import all_outputs_at_once, put_in_place
+from ...particle_set import Log, ParticleSet
+from ...paths import StrPath, path_list
+from ..shard_json import (
+    MARKER,
+    complete_shards,
+    give_up,
+    open_shard_folder,
+    parse_shard,
+    reached,
+    shard_folders_in,
+)
+from ..store_db import file_digest as sha256_of
+from .decide import Decision, decide, finished, widened
+from .job import Plain, run
+from .read import Files, Source, silent
+from .shard_record import (
+    DecisionFile,
+    RowsRead,
+    RunRecord,
+    ShardRecord,
+    ShardWork,
+    difference,
+    options_of,
+    read_shard_record,
+    run_record,
+)
+from .stages import Written
+
+if TYPE_CHECKING:
+    from ...particle_set import Warn
+    from .plan import Deciding, ParticlePlan, ReadPlan
+    from .read import Held, Images
+    from .regions import Regions
+    from .summary import ParticleSummary
+
+__all__ = ["merge_particle_shards", "parse_shard", "run_particle_shard"]
+
+DECISION = "decision.npz"
+
+#: The decision's per-row arrays a shard keeps, and what a row of no shard holds.
+_ROW_FILLS = {
+    "keep": False,
+    "suppressed_by": -1,
+    "confirmed_by": 0,
+    "unconfirmed": False,
+    "not_confirmable": False,
+}
+
+
+# --- what every shard computes alike from the whole input ----------------------------------------
+
+
+def micrograph_shards(particles: ParticleSet, joins_images: bool, shards: int) -> np.ndarray:
+    """Each micrograph's shard (1 to ``shards``): contiguous chunks of the micrographs, of about as many rows each.
+
+    Micrographs that share a particle image (``joins_images``: the rule walks them as one) go
+    to one shard, that of the first of them.
+    """
+    n_mics = len(particles.mic_names)
+    first = np.arange(n_mics)
+    if joins_images and particles.images is not None:
+        first = _first_of_joined(particles.groups, particles.images.keys, n_mics)
+    rows = np.bincount(first[particles.groups], minlength=n_mics)  # (each group of joined micrographs' rows)
+    before = np.cumsum(rows) - rows
+    shard_of_group = np.minimum(before * shards // max(len(particles), 1), shards - 1) + 1
+    return shard_of_group[first]
+
+
+def _first_of_joined(groups: np.ndarray, keys: np.ndarray, n_mics: int) -> np.ndarray:
+    """Each micrograph's first micrograph among those joined to it by rows of one image (union by the smallest)."""
+    order = np.argsort(keys, kind="stable")
+    same = keys[order][1:] == keys[order][:-1]
+    a, b = groups[order][:-1][same], groups[order][1:][same]
+    first = np.arange(n_mics)
+    while a.size:
+        smaller = np.minimum(first[a], first[b])
+        before = first.copy()
+        np.minimum.at(first, a, smaller)
+        np.minimum.at(first, b, smaller)
+        first = first[first]  # (pointer jumping: each to its group's smallest so far)
+        if np.array_equal(first, before):
+            break
+    return first
+
+
+def normalised_scores(particles: ParticleSet, rule: Deciding) -> tuple[np.ndarray | None, bool]:
+    """The scores the rule compares, over every row (``--score-normalize``: within each input of the whole set)."""
+    entry = rule.normalisation
+    if entry.apply is None or particles.scores is None:
+        return particles.scores, particles.higher_is_better
+    return entry.apply(
+        particles.scores, labels(entry, particles.input_of, particles.groups), particles.higher_is_better
+    )
+
+
+def rows_digest(particles: ParticleSet) -> str:
+    """SHA-256 of each row's input, micrograph, centre and score: what every shard of a run read alike."""
+    digest = hashlib.sha256("\n".join(particles.mic_names).encode())
+    for values in (particles.input_of, particles.groups, particles.centres, particles.scores):
+        if values is not None:
+            digest.update(np.ascontiguousarray(values).data)
+    return digest.hexdigest()
+
+
+def decide_part(particles: ParticleSet, rule: Deciding, log: Log, rows: np.ndarray) -> Decision:
+    """The decision of the rows ``rows`` (whole micrographs), as one of every row: partners are rows of the whole set.
+
+    Their scores normalised among every row, as one run compares them.
+    """
+    part = particles.rows(rows)
+    scores, higher = normalised_scores(particles, rule)
+    if scores is not particles.scores:
+        assert scores is not None, "a normalisation gives scores"
+        part = replace(part, scores=np.take(scores, rows), higher_is_better=higher)
+        rule = replace(rule, score_normalize="none")
+    return widened(decide(part, rule, log), rows, len(particles))
+
+
+def _refuse(options: ParticleOptions) -> None:
+    """The options a shard does not take, refused in one line before anything is read."""
+    refused = [
+        (options.plot, "--plot", "the pictures are the merged run's: give --plot to particles-merge"),
+        (options.update, "--update", "a round decides against every particle kept so far: run it whole"),
+        (options.mask is not None or options.edge is not None, "--mask/--edge", "not taken by shards yet"),
+        (options.audit, "--audit", "an audit writes no particles: run it whole"),
+    ]
+    for given, flag, why in refused:
+        if given:
+            raise CryodedupError(f"--shard with {flag}: {why}")
+
+
+def _refuse_rows(particles: ParticleSet, rule: Deciding) -> None:
+    """The rows a shard cannot decide as one run does, refused in one line."""
+    if particles.species is not None:
+        raise CryodedupError("--shard: these rows hold several species, which shards do not decide yet: run them whole")
+    if particles.scores is None and not rule.remove_entirely:
+        raise CryodedupError(
+            "--shard: these rows carry no score, and the seeded random order that ranks them numbers the rows of "
+            "the whole input: run them whole, or give a score (--score)"
+        )
+
+
+class WholeRead:
+    """A source read in two passes whatever the plan allows: a shard, or their merge, decides apart from reading."""
+
+    def __init__(self, source: Source):
+        self.source = source
+
+    def check(self, outdir: StrPath | None, plan: ReadPlan) -> Path | None:
+        """As :class:`.read.Source` says."""
+        return self.source.check(outdir, plan)
+
+    def held_by_prefer(self, plan: ReadPlan, warn: Warn) -> list[list[int]] | None:
+        """As :class:`.read.Source` says."""
+        return self.source.held_by_prefer(plan, warn)
+
+    def read(self, outdir: Path | None, plan: ReadPlan, warn: Warn, log: Log, held: Held = None) -> ParticleSet:
+        """As :class:`.read.Source` says, never deciding as it scans."""
+        return self.source.read(outdir, replace(plan, one_pass=None), warn, log, held)
+
+    def outputs(self) -> dict[str, list[str]] | None:
+        """As :class:`.read.Source` says."""
+        return self.source.outputs()
+
+    def images(self, project_dir: Path | None, outdir: Path) -> Images:
+        """As :class:`.read.Source` says."""
+        return self.source.images(project_dir, outdir)
+
+
+# --- a shard ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ParticleShardSummary:
+    """One shard's summary (``particles --shard K/N``): its micrographs and rows, and what it kept of them."""
+
+    shard: int
+    shards: int
+    folder: str
+    already_complete: bool  # (not redone)
+    micrographs: int
+    rows: int
+    kept: int
+    worker: str
+    seconds: float
+
+    def table(self) -> list[tuple[str, str]]:
+        """The shard's table: which, where, what it decided, its time."""
+        done = "already complete, not redone" if self.already_complete else "decided"
+        return [
+            ("Shard", f"{self.shard} of {self.shards} ({done})"),
+            ("Folder", self.folder),
+            ("Micrographs", f"{self.micrographs:,}"),
+            ("Particles", f"{self.rows:,}: {self.kept:,} kept, {self.rows - self.kept:,} rejected"),
+            ("Time", f"{self.seconds:.2f} s"),
+        ]
+
+    def to_json(self) -> dict[str, Any]:
+        """Its fields in order."""
+        return asdict(self)
+
+
+@dataclass
+class ShardStages:
+    """A shard's stages (:class:`.stages.Stages`): its micrographs' rows decided, written as its folder's files."""
+
+    shard: int
+    shards: int
+    folder: Path
+    run: RunRecord
+    start: float
+    decided: tuple[np.ndarray, RowsRead] | None = field(default=None, init=False)
+
+    def decide(self, particles: ParticleSet, rule: Deciding, log: Log, regions: Regions | None) -> Decision:
+        """The shard's rows decided (the others kept as read: the shard says nothing of them)."""
+        _refuse_rows(particles, rule)
+        mics = micrograph_shards(particles, rule.joins_images, self.shards)
+        rows = np.flatnonzero(mics[particles.groups] == self.shard)
+        self.decided = rows, RowsRead(len(particles), len(particles.mic_names), rows_digest(particles))
+        return decide_part(particles, rule, log, rows)
+
+    def write(
+        self, particles: ParticleSet, decision: Decision, job: ParticlePlan, halves: np.ndarray | None, warn: Warn
+    ) -> Written:
+        """``decision.npz`` and ``shard.json`` (the marker), written under temporary names and renamed together."""
+        assert self.decided is not None, "a shard decides before it writes"
+        rows, read = self.decided
+        start = time.perf_counter()
+        arrays = {"rows": rows}
+        for name in _ROW_FILLS:
+            values = getattr(decision, name)
+            if values is not None:
+                arrays[name] = np.take(values, rows)
+        if decision.covered is not None:
+            arrays["covered"] = decision.covered
+        tmp_decision = self.folder / f".{DECISION}.{os.getpid()}.tmp"
+        with open(tmp_decision, "wb") as f:
+            np.savez(f, **arrays)  # type: ignore[arg-type]  # numpy types the keywords as allow_pickle
+        mics = np.unique(particles.groups[rows]).size
+        work = ShardWork(
+            f"{socket.gethostname()}:{os.getpid()}",
+            mics,
+            rows.size,
+            int(np.count_nonzero(arrays["keep"])),
+            round(time.perf_counter() - self.start, 3),
+        )
+        record = ShardRecord(
+            self.shard,
+            self.shards,
+            self.run,
+            read,
+            DecisionFile(tmp_decision.stat().st_size, sha256_of(tmp_decision) or ""),
+            work,
+            None if decision.priority is None else asdict(decision.priority),
+            None if decision.selection is None else asdict(decision.selection),
+        )
+        tmp_marker = self.folder / f".{MARKER}.{os.getpid()}.tmp"
+        tmp_marker.write_text(json.dumps(record.to_json()))
+        signals.pause_for_tests("written")
+        put_in_place([(tmp_decision, self.folder / DECISION), (tmp_marker, self.folder / MARKER)])
+        files = [str(self.folder / DECISION), str(self.folder / MARKER)]
+        return Written({"shard": files}, time.perf_counter() - start)
+
+
+def shard_state(folder: Path) -> tuple[ShardRecord | None, str]:
+    """The record of a complete shard and "", or None and why the shard is not complete."""
+    marker = folder / MARKER
+    if not os.path.lexists(marker) and reached(folder):
+        return None, f"no {MARKER}: still running, or stopped before the end"
+    try:
+        document = read_foreign_json(marker, f"a cryodedup particle shard's {MARKER}")
+    except InputFileError as err:
+        return None, f"{MARKER} cannot be read ({str(err).split(': ', 1)[-1]})"
+    record, wrong = read_shard_record(document)
+    if record is None:
+        return None, wrong
+    path = folder / DECISION
+    if not path.is_file():
+        return None, f"no {DECISION}"
+    expected = record.decision_file
+    if path.stat().st_size != expected.bytes or sha256_of(path) != expected.sha256:
+        return None, f"{DECISION} does not match {MARKER} (truncated or changed)"
+    return record, ""
+
+
+def run_particle_shard(
+    inputs: Sequence[StrPath],
+    outdir: StrPath,
+    options: ParticleOptions,
+    shard: int,
+    shards: int,
+    *,
+    force: bool = False,
+    log: Log = silent,
+) -> ParticleShardSummary:
+    """Decides one shard of the particle job into ``outdir/shard-K-of-N`` (a complete one is not redone).
+
+    Parameters
+    ----------
+    inputs : list of path
+        As for ``remove_duplicate_particles``; every shard reads them whole.
+    outdir : path
+        The folder of all shards of the run.
+    options : ParticleOptions
+        The job's options (``--plot`` is the merge's).
+    shard, shards : int
+        K (from 1) and N.
+    force : bool
+        Replace a complete shard of another run (other inputs or options) in the folder.
+    """
+    start = time.perf_counter()
+    options.check()
+    _refuse(options)
+    paths = path_list(inputs)
+    record_of_run = run_record(paths, options)
+    opened = open_shard_folder(Path(outdir), shard, shards, record_of_run, shard_state, difference, force, log)
+    folder = opened.path
+    if opened.done is not None:
+        return _shard_summary(folder, opened.done, time.perf_counter() - start, redone=False)
+    stages = ShardStages(shard, shards, folder, record_of_run, start)
+    try:
+        for leftover in folder.glob(".*.tmp"):
+            leftover.unlink(missing_ok=True)
+        run(WholeRead(Files.of(paths)), folder, options, force=force, log=log, stages=stages)
+    except BaseException:  # a signal or an error: no temporary file, nor a folder this run made empty
+        give_up(folder, opened.created)
+        raise
+    record, why = shard_state(folder)
+    assert record is not None, why
+    return _shard_summary(folder, record, time.perf_counter() - start, redone=True)
+
+
+def _shard_summary(folder: Path, record: ShardRecord, seconds: float, redone: bool) -> ParticleShardSummary:
+    work = record.work
+    return ParticleShardSummary(
+        record.shard,
+        record.shards,
+        str(folder),
+        not redone,
+        work.micrographs,
+        work.rows,
+        work.kept,
+        work.worker,
+        round(seconds, 3),
+    )
+
+
+# --- the merge ---------------------------------------------------------------------------------------
+
+
+def _not_of_one_run(first_folder: Path, first: ShardRecord, record: ShardRecord) -> str:
+    """Why ``record`` is not of the run of ``first`` (in ``first_folder``): "" when it is."""
+    if record.run != first.run:
+        return f"a shard of another run than {first_folder} ({difference(first.run, record.run)})"
+    if record.read != first.read:
+        return f"read other rows than {first_folder} (the inputs changed between the shards?); run the shards again"
+    return ""
+
+
+def _decision_arrays(folder: Path, rows: np.ndarray, n: int, covered_shape: tuple[int, int]) -> dict[str, np.ndarray]:
+    """A shard's ``decision.npz``, each array checked against the rows it says it decided."""
+    path = folder / DECISION
+    try:
+        with np.load(path, allow_pickle=False) as stored:
+            arrays = {name: stored[name] for name in stored.files}
+    except (OSError, ValueError) as err:
+        raise InputFileError(f"{path}: cannot be read as a shard's decision ({err})") from None
+    if "rows" not in arrays or "keep" not in arrays:
+        raise InputFileError(f"{path}: no rows or keep: not a particle shard's decision")
+    if not np.array_equal(arrays["rows"], rows):
+        raise CryodedupError(f"{path}: its rows are not those its shard holds of these inputs; run the shard again")
+    for name, values in arrays.items():
+        expected = covered_shape if name == "covered" else rows.shape
+        if values.shape != expected:
+            raise InputFileError(f"{path}: {name} has shape {values.shape}, expected {expected}")
+    suppressed = arrays.get("suppressed_by")
+    if suppressed is not None and suppressed.size and (suppressed.min() < -1 or suppressed.max() >= n):
+        raise InputFileError(f"{path}: suppressed_by names rows outside 0 to {n - 1}")
+    return arrays
+
+
+@dataclass
+class MergedStages:
+    """The merge's stages: the shards' decisions put together as one run's; written as a plain run writes."""
+
+    shards: list[tuple[Path, ShardRecord]]
+    plain: Plain
+
+    def decide(self, particles: ParticleSet, rule: Deciding, log: Log, regions: Regions | None) -> Decision:
+        """Every shard's rows' decision, in place, with what spans the shards counted on the whole set."""
+        first_folder, first = self.shards[0]
+        read = RowsRead(len(particles), len(particles.mic_names), rows_digest(particles))
+        if read != first.read:
+            raise CryodedupError(f"{first_folder}: the inputs changed since the shards ran; run them again")
+        n = len(particles)
+        mics = micrograph_shards(particles, rule.joins_images, first.shards)
+        shard_of_row = mics[particles.groups]
+        whole: dict[str, np.ndarray] = {}
+        covers = []
+        for folder, record in self.shards:
+            rows = np.flatnonzero(shard_of_row == record.shard)
+            arrays = _decision_arrays(folder, rows, n, (len(particles.mic_names), len(particles.inputs)))
+            for name, values in arrays.items():
+                if name == "covered":
+                    covers.append(values)
+                elif name != "rows":
+                    whole.setdefault(name, np.full(n, _ROW_FILLS[name], dtype=values.dtype))[rows] = values
+        scores, _ = normalised_scores(particles, rule)
+        decision = Decision(
+            whole["keep"],
+            whole.get("suppressed_by"),
+            whole.get("confirmed_by"),
+            whole.get("unconfirmed"),
+            None if scores is particles.scores else scores,
+            whole.get("not_confirmable"),
+            np.logical_or.reduce(covers) if covers else None,
+            levels=rule.levels,
+            priority=_added(PriorityCounts, [record.priority for _, record in self.shards]),
+            preference=rule.preference,
+            selection=_added_selection([record.selection for _, record in self.shards]),
+        )
+        return finished(particles, decision, rule)
+
+    def write(
+        self, particles: ParticleSet, decision: Decision, job: ParticlePlan, halves: np.ndarray | None, warn: Warn
+    ) -> Written:
+        """As a plain run writes."""
+        return self.plain.write(particles, decision, job, halves, warn)
+
+
+def _added(kind: type, counts: list[dict[str, Any] | None]) -> Any:
+    """The shards' counts of one kind as one (None where no shard counted)."""
+    return reduce(added_counts, (None if c is None else kind(**c) for c in counts), None)
+
+
+def _added_selection(counts: list[dict[str, Any] | None]) -> Any:
+    """The shards' ``--select`` counts as one (None without a best selection)."""
+    if all(c is None for c in counts):
+        return None
+    from ...algo.selection import SelectionCounts, added_selection
+
+    return reduce(added_selection, (None if c is None else SelectionCounts(**c) for c in counts), None)
+
+
+@all_outputs_at_once  # a failure leaves no output folder it made, no lock, no temporary file
+def merge_particle_shards(
+    shard_folders: Sequence[StrPath],
+    outdir: StrPath,
+    *,
+    plot: bool = False,
+    plot_mics: int = 3,
+    force: bool = False,
+    log: Log = silent,
+) -> ParticleSummary:
+    """Merges the shards of one run into the outputs an unsharded run writes.
+
+    Parameters
+    ----------
+    shard_folders : list of path
+        Shard folders (``shard-K-of-N``), or folders holding them.
+    outdir : path
+        Receives what one run of the same inputs and options writes (kept, rejected, ``decisions.csv``).
+    plot : bool
+        Also write pictures and report.html.
+
+    Returns
+    -------
+    ParticleSummary
+        The summary, as one run (``remove_duplicate_particles``) returns it.
+    """
+    shards = complete_shards(shard_folders_in(shard_folders), shard_state, _not_of_one_run)
+    first_folder, first = shards[0]
+    options = options_of(first.run, plot, plot_mics, first_folder / MARKER)
+    source = Files.of(first.run.paths())  # (named as the shards named them, where they are the same files)
+    stages = MergedStages(shards, Plain(source, Path(outdir), force))
+    return run(WholeRead(source), outdir, options, force=force, log=log, stages=stages).summary

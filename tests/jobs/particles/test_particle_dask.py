@@ -1,0 +1,74 @@
+"""Particle shards as Dask tasks (``particles --dask``): a LocalCluster's shards merged are one run, byte for byte."""
+
+from __future__ import annotations
+
+import filecmp
+import json
+import subprocess
+import sys
+
+import pytest
+from test_particle_shards import tutorial_pickers
+from test_particles_job import reextracted_pair
+
+from cryodedup import ParticleOptions, remove_duplicate_particles
+
+distributed = pytest.importorskip("dask.distributed")
+
+
+@pytest.fixture(scope="module")
+def client():
+    # Threads, not processes: starting worker processes would cost more than the test.
+    with (
+        distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        yield client
+
+
+@pytest.mark.parametrize("shards", [None, 3])
+def test_a_local_cluster_writes_the_outputs_of_one_run(tmp_path, client, shards):
+    from cryodedup.jobs.particles.dask import run_on_dask
+
+    inputs = list(reextracted_pair(tmp_path, n_per_mic=150))
+    options = {"min_dist": 30.0, "score_normalize": "rank", "decisions": True}
+    one = remove_duplicate_particles(inputs, tmp_path / "one", ParticleOptions(**options))
+    on_dask = run_on_dask(inputs, tmp_path / "dask", ParticleOptions(**options), client, shards)
+    for name in ("particles_kept.star", "particles_rejected.star", "decisions.csv"):
+        assert filecmp.cmp(tmp_path / "one" / name, tmp_path / "dask" / name, shallow=False), name
+    assert (on_dask.kept, on_dask.rejected) == (one.kept, one.rejected)
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # (the scratch folder removed)
+
+
+@pytest.mark.real_data
+@pytest.mark.parametrize("ranking", [{"score_normalize": "rank"}, {"select": "best-score"}])
+def test_the_tutorial_pickers_on_a_local_cluster(tmp_path, monkeypatch, client, ranking):
+    from cryodedup.jobs.particles.dask import run_on_dask
+
+    folders, micrographs = tutorial_pickers()
+    options = {"micrographs": micrographs, "min_dist": 100.0, "decisions": True, **ranking}
+    for name in ("one", "dask"):  # (a picker job's kept files name their folder: each run in its own, as Dedup)
+        (tmp_path / name).mkdir()
+    monkeypatch.chdir(tmp_path / "one")
+    one = remove_duplicate_particles(folders, "Dedup", ParticleOptions(**options))
+    monkeypatch.chdir(tmp_path / "dask")
+    on_dask = run_on_dask(folders, "Dedup", ParticleOptions(**options), client, 4)
+    written = sorted(p.relative_to(tmp_path / "one").as_posix() for p in (tmp_path / "one").rglob("*") if p.is_file())
+    for name in written:
+        assert filecmp.cmp(tmp_path / "one" / name, tmp_path / "dask" / name, shallow=False), name
+    assert (on_dask.kept, on_dask.rejected) == (one.kept, one.rejected)
+
+
+@pytest.mark.slow
+def test_the_command_line_on_a_local_cluster(tmp_path):
+    inputs = [str(p) for p in reextracted_pair(tmp_path, n_per_mic=40)]
+    command = [sys.executable, "-m", "cryodedup", "particles", *inputs, "--min-dist", "30", "--json", "--quiet"]
+    one = subprocess.run([*command, "-o", str(tmp_path / "one")], capture_output=True, text=True, check=True)
+    done = subprocess.run(
+        [*command, "-o", str(tmp_path / "dask"), "--dask", "local", "--shards", "3"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert json.loads(done.stdout)["kept"] == json.loads(one.stdout)["kept"]
+    assert filecmp.cmp(tmp_path / "one" / "particles_kept.star", tmp_path / "dask" / "particles_kept.star")
