@@ -285,4 +285,5 @@ def test_a_chain_of_1100_jobs_listed_child_first_is_audited(tmp_path):
     names = [f"Select/job{k:04d}" for k in range(1, 1101)]
     _pipeline(tmp_path / "p", names[::-1], [(names[k - 1], names[k]) for k in range(1, 1100)])
     done, audit = _audit(tmp_path / "p")
-    assert done.returncode == 0 and audit["problems"] == [] and len(audit["jobs"]) == 1100
+    assert audit["problems"] == [] and len(audit["jobs"]) == 1100
+    assert done.returncode == 2 and audit["exit_status"] == 2  # (no particle set in it: nothing found to audit)
