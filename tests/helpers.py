@@ -6,8 +6,10 @@ conftest.py holds only pytest hooks.
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +19,25 @@ SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 # The skip reason of every real-data test; conftest.py counts the skips that carry it.
 NO_SHARED_DATA = f"real-data test: {SHARED_DATA} is absent"
+
+
+@contextmanager
+def within(seconds: float):
+    """Fails the test when the block spends more than ``seconds`` of CPU (a quadratic walk, a hang that computes).
+
+    CPU time, not the wall's: a machine shared by other work stretches the wall, not the work done.
+    """
+
+    def stop(*_):
+        raise TimeoutError(f"took more than {seconds} s of CPU")
+
+    previous = signal.signal(signal.SIGPROF, stop)
+    signal.setitimer(signal.ITIMER_PROF, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_PROF, 0)
+        signal.signal(signal.SIGPROF, previous)
 
 
 def missing_program(reason: str, *, required_by: str = "CRYODEDUP_REQUIRE_PIPELINES") -> None:

@@ -496,7 +496,7 @@ def audit(
     nothing could be read (a damaged job is named, the rest audited) or in which no particle set
     was found.
     """
-    from .errors import CryodedupError
+    from .errors import CryodedupError, printable
     from .jobs.audit.job import audit_project, audit_rows, redo_commands, write_audit_page
     from .report.terminal import fitted_rows
 
@@ -518,9 +518,12 @@ def audit(
     columns = shutil.get_terminal_size((80, 24)).columns
     report.summary(f"cryodedup audit ({result.layout})", result.verdict[0], fitted_rows(rows, columns))
     for advice in [] if quiet else redo_commands(result):  # (the commands whole, unwrapped: copied as they are)
-        click.echo(f"{advice.purpose}:\n  {advice.command}", err=True)
+        # (every character of the command printable already: printable() shows the names of the words alike)
+        click.echo(printable(f"{advice.purpose}:\n  {advice.command}"), err=True)
         if advice.route:  # (words, not a command: folded to the terminal's width)
-            click.echo(textwrap.fill(advice.route, columns, initial_indent="  ", subsequent_indent="  "), err=True)
+            click.echo(
+                printable(textwrap.fill(advice.route, columns, initial_indent="  ", subsequent_indent="  ")), err=True
+            )
     if as_json:
         print_json(result.to_json())
     raise SystemExit(result.exit_status)

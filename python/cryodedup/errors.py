@@ -22,6 +22,7 @@ __all__ = [
     "alternatives",
     "one_line",
     "printable",
+    "shell_command",
     "shortened",
 ]
 
@@ -88,6 +89,37 @@ def printable(text: str) -> str:
         _ESCAPES.update({c: f"\\u{c:04x}" for c in range(0xD800, 0xE000)})
         _ESCAPES.update({c: f"\\x{c - 0xDC00:02x}" for c in range(0xDC80, 0xDD00)})  # a byte, as os.fsdecode took it
     return text.translate(_ESCAPES)
+
+
+def shell_command(words: Sequence[str]) -> str:
+    r"""``words`` as one command line a POSIX shell reads back as them, every character of it printable.
+
+    The command a report prints to be copied: a word :func:`printable` would change (a terminal's escape
+    sequence, ``\r``, a byte that is not UTF-8), or that holds a line break or a tab, is written in the shell's
+    ``$'...'`` quoting (bash, zsh, ksh; POSIX.1-2024), each such character as the bytes of its name
+    (``$'a\x1b]0;x\x07b'``), so that the command printed, pasted, names the file; any other word is
+    ``shlex.quote``'s.
+    """
+    import shlex
+
+    return " ".join(
+        _shell_bytes(word) if printable(word) != word or "\n" in word or "\t" in word else shlex.quote(word)
+        for word in words
+    )
+
+
+def _shell_bytes(word: str) -> str:
+    r"""``word`` in ``$'...'``: its printable characters as they are (``\`` and ``'`` escaped), the others as bytes."""
+    shown = []
+    for char in word:
+        if char in "\\'":
+            shown.append("\\" + char)
+        elif printable(char) == char and char not in "\n\t":
+            shown.append(char)
+        else:  # (a byte os.fsdecode took as a surrogate: that byte; else the character's UTF-8)
+            raw = bytes([ord(char) - 0xDC00]) if 0xDC80 <= ord(char) < 0xDD00 else char.encode("utf-8", "surrogatepass")
+            shown.append("".join(f"\\x{byte:02x}" for byte in raw))
+    return "$'" + "".join(shown) + "'"
 
 
 def one_line(value: str) -> str:

@@ -40,8 +40,9 @@ SMALL_FILE_CAP = 64 * 10**6
 #: The deepest nesting of JSON read (a CryoSPARC job.json nests 5 deep): far below the depth at
 #: which Python's parser raises RecursionError (about 1,000, less the caller's own depth).
 JSON_DEPTH = 100
-#: A JSON string (its escapes included), whose brackets do not nest.
-_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+#: A JSON string (its escapes included), whose brackets do not nest; one never closed runs to the end. Always
+#: matched from its opening quote (never tried again from each quote inside it): linear in the text.
+_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"?', re.DOTALL)
 
 
 def check_regular_file(path: StrPath, expected: str = "a file", cap: int | None = None) -> Path:
@@ -165,12 +166,13 @@ def read_foreign_json(path: StrPath, expected: str, cap: int | None = SMALL_FILE
 
 
 def _json_depth(data: bytes, chunk: int = 1 << 22) -> int:
-    """The deepest nesting of brackets in JSON text, strings left out (in chunks: memory a few times ``chunk``)."""
+    """The deepest nesting of brackets in JSON text, strings left out (in chunks: memory a few times ``chunk``).
+
+    Linear in the text: a string never closed (only what comes before it nests) is found in one pass.
+    """
     import numpy as np  # (this module is imported by every reader; numpy only when JSON is read)
 
-    bare = _JSON_STRING.sub(b"", data) if b'"' in data else data
-    if (stray := bare.find(b'"')) >= 0:  # an unterminated string: only what comes before it nests
-        bare = bare[:stray]
+    bare = _JSON_STRING.sub(b"", data) if b'"' in data else data  # (an unterminated string taken to the end)
     deepest = level = 0
     for start in range(0, len(bare), chunk):
         codes = np.frombuffer(bare, np.uint8, min(chunk, len(bare) - start), start)

@@ -29,7 +29,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from ...errors import InputFileError
+from ...errors import InputFileError, one_line, shortened
 from ..files import read_foreign_json
 
 __all__ = ["JOB_DOCUMENT", "job_folders", "read_job_document"]
@@ -97,7 +97,7 @@ def read_job_document(path: Path) -> CsJob:
         _particle_groups(path, document),
         params,
         _connected(path, _listed(document.get("input_slot_groups")), "input_slot_groups", parents),
-        _number(document),
+        _number(path, document),
         _started(document),
     )
 
@@ -121,7 +121,7 @@ def _job_5(path: Path, document: dict, spec: dict, parents: list[str]) -> CsJob:
         groups,
         dict(params) if isinstance(params, dict) else {},
         _connected(path, [{**group, "name": name} for name, group in inputs], "spec.inputs", parents),
-        _number(document),
+        _number(path, document),
         _started(document),
         SHAPE_5,
     )
@@ -145,7 +145,7 @@ def _connected(path: Path, groups: list[dict], field_name: str, parents: list[st
     """
     if not groups:
         return list(parents)
-    found: list[str] = []
+    found: dict[str, None] = {}  # (each once, in order)
     for group in groups:
         if group.get("type") != "particle":
             continue
@@ -153,34 +153,53 @@ def _connected(path: Path, groups: list[dict], field_name: str, parents: list[st
             uid = connection.get("job_uid")
             if not isinstance(uid, str):
                 raise InputFileError(f'{path}: {field_name} {group.get("name")}: a connection without its "job_uid"')
-            if uid not in found:
-                found.append(uid)
-    return found
+            found[uid] = None
+    return list(found)
 
 
-def _number(document: dict) -> int:
+def _number(path: Path, document: dict) -> int:
+    """The job's number: its ``uid_num``, else the digits of its uid (``J17``: 17; none: 0).
+
+    A uid of more digits than a job number has (``J`` and 5,000 digits) is no uid: an error naming it.
+    """
     number = document.get("uid_num")
-    if isinstance(number, int):
+    if isinstance(number, int) and not isinstance(number, bool):
         return number
-    digits = re.sub(r"\D", "", str(document.get("uid")))
+    uid = str(document.get("uid"))
+    digits = re.sub(r"[^0-9]", "", uid)
+    if len(digits) > _MOST_DIGITS:
+        raise InputFileError(
+            f'{path}: "uid" {shortened(one_line(uid), 40)} is no job uid (more than {_MOST_DIGITS} digits, '
+            'no "uid_num")'
+        )
     return int(digits) if digits else 0
+
+
+#: The most digits of a job's number read from its uid (CryoSPARC numbers jobs from 1: J1, J2 ...).
+_MOST_DIGITS = 18
+#: The times read (milliseconds since the epoch) lie within these bounds (years 1970 to about 5000): beyond them a
+#: number is no time (400 digits, 1e400), and is passed over as a time that cannot be read.
+_MOST_MS = 10**14
 
 
 def _started(document: dict) -> float | None:
     """When the job started (seconds since the epoch): its first time given; None when none is given or readable.
 
-    An ISO date (``"2025-01-01T00:00:00Z"``), or MongoDB's ``{"$date": ...}`` (ISO, or milliseconds).
+    An ISO date (``"2025-01-01T00:00:00Z"``), or MongoDB's ``{"$date": ...}`` (ISO, or milliseconds). A number
+    out of bounds (400 digits, infinity) or a date Python cannot place is passed over, as a time not given.
     """
     for key in _TIMES:
         value = document.get(key)
         if isinstance(value, dict):
             value = value.get("$date")
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return value / 1000
+            if -_MOST_MS <= value <= _MOST_MS:  # (False for NaN and infinities too)
+                return value / 1000
+            continue
         if isinstance(value, str):
             try:
                 return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
-            except ValueError:
+            except (ValueError, OverflowError, OSError):
                 continue
     return None
 

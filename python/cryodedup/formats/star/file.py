@@ -140,9 +140,13 @@ class StarFile:
         """The bytes of the file from offset ``start`` up to ``end`` (excluded)."""
         return bytes(self._raw.read(start, end))
 
-    def table(self, block: Block) -> Table:
-        """Reads a small loop as strings, checking each row's field count."""
-        text = self.read_bytes(block.rows_start, block.rows_end).decode("utf-8", errors="replace")
+    def table(self, block: Block, errors: str = "replace") -> Table:
+        """Reads a small loop as strings, checking each row's field count.
+
+        ``errors``: how bytes that are not UTF-8 are decoded (``"surrogateescape"``: as Python holds a file name, for a
+        table of paths to open: a name as written, not U+FFFD).
+        """
+        text = self.read_bytes(block.rows_start, block.rows_end).decode("utf-8", errors=errors)
         labels = self._loop_labels(block)
         rows: list[list[str]] = []
         lines: list[str] = []

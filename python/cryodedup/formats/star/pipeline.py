@@ -23,7 +23,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ...errors import CryodedupError, InputFileError
+from ...errors import CryodedupError, InputFileError, one_line, shortened
 from ..files import SMALL_FILE_CAP, check_regular_file, read_foreign
 from .file import StarFile, star_lines, unquote
 
@@ -32,7 +32,7 @@ __all__ = ["PIPELINE_FILE", "Pipeline", "carries_particles", "job_options", "rea
 PIPELINE_FILE = "default_pipeline.star"
 
 #: RELION 3.1's process types (``pipeline_jobs.h``'s PROC_*), as RELION 4's labels name them.
-_PROCESS_TYPES_31 = {
+_PROCESS_TYPES_31: dict[int | None, str] = {  # (None: no number, known to none)
     0: "relion.import",
     1: "relion.motioncorr",
     2: "relion.ctffind",
@@ -58,7 +58,7 @@ _PROCESS_TYPES_31 = {
 }
 
 #: RELION 3.1's status numbers (0 running, 1 scheduled, 2 finished, 3 failed, 4 aborted).
-_STATUS_31 = {0: "Running", 1: "Scheduled", 2: "Succeeded", 3: "Failed", 4: "Aborted"}
+_STATUS_31: dict[int | None, str] = {0: "Running", 1: "Scheduled", 2: "Succeeded", 3: "Failed", 4: "Aborted"}
 
 #: RELION 3.1's node type of a particle STAR (``NODE_PART_DATA``).
 _PARTICLES_31 = 3
@@ -118,7 +118,7 @@ def _column(star: StarFile, block_name: str, label: str, required: bool = True) 
     block = star.block(block_name)
     if block is None:
         return [] if required else None
-    table = star.table(block)
+    table = star.table(block, errors="surrogateescape")  # (its nodes are files: a name as written opens)
     if label not in table.labels:
         if not required:
             return None
@@ -137,6 +137,7 @@ def read_pipeline(path: Path) -> Pipeline:
     names = _column(star, "pipeline_processes", "rlnPipeLineProcessName") or []
     aliases = _column(star, "pipeline_processes", "rlnPipeLineProcessAlias") or []
     labels = _column(star, "pipeline_processes", "rlnPipeLineProcessTypeLabel", required=False)
+    problems: list[str] = []
     if labels is not None:
         layout = "RELION 4/5"
         types = labels
@@ -144,9 +145,11 @@ def read_pipeline(path: Path) -> Pipeline:
     else:
         layout = "RELION 3.1"
         codes = _column(star, "pipeline_processes", "rlnPipeLineProcessType") or []
-        types = [_PROCESS_TYPES_31.get(_integer(path, c, "rlnPipeLineProcessType"), f"type {c}") for c in codes]
+        types = [_PROCESS_TYPES_31.get(_whole_number(c), f"type {shortened(one_line(c), 20)}") for c in codes]
         numbers = _column(star, "pipeline_processes", "rlnPipeLineProcessStatus", required=False) or []
-        statuses = [_STATUS_31.get(_integer(path, s, "rlnPipeLineProcessStatus"), s) for s in numbers]
+        statuses = [_STATUS_31.get(_whole_number(s), shortened(one_line(s), 20)) for s in numbers]
+        problems += _not_numbers(path, names, codes, "rlnPipeLineProcessType", "process")
+        problems += _not_numbers(path, names, numbers, "rlnPipeLineProcessStatus", "process")
     processes = {
         name: Process(
             name,
@@ -157,17 +160,31 @@ def read_pipeline(path: Path) -> Pipeline:
         for k, (name, alias, kind) in enumerate(zip(names, aliases, types))
     }
     node_types = _node_types(star, path, layout)
+    if layout == "RELION 3.1":
+        problems += _not_numbers(path, list(node_types), list(node_types.values()), "rlnPipeLineNodeType", "node")
     particle_nodes = [n for n, t in node_types.items() if _is_particles(t)]
-    pipeline = Pipeline(path, layout, processes, node_types, particle_nodes)
+    pipeline = Pipeline(path, layout, processes, node_types, particle_nodes, problems)
     _read_edges(star, pipeline)
     return pipeline
 
 
-def _integer(path: Path, text: str, label: str) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        raise InputFileError(f"{path}: _{label} is {text!r}, expected a whole number (RELION 3.1)") from None
+def _whole_number(text: str) -> int | None:
+    """A RELION 3.1 type or status: a few ASCII digits; None when ``text`` is none (``²``, 5,000 digits)."""
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= _MOST_DIGITS else None
+
+
+#: The most digits a RELION 3.1 type or status is read with (its largest, 99, has two).
+_MOST_DIGITS = 9
+
+
+def _not_numbers(path: Path, names: list[str], values: list[str], label: str, what: str) -> list[str]:
+    """A line for each value of a RELION 3.1 column of whole numbers that is none: its process or node named."""
+    return [
+        f"{path}: {what} {shortened(one_line(name))}: _{label} is {shortened(one_line(value), 40)}, "
+        "expected a whole number (RELION 3.1); read as no type known"
+        for name, value in zip(names, values)
+        if _whole_number(value) is None
+    ]
 
 
 def _node_types(star: StarFile, path: Path, layout: str) -> dict[str, str]:
@@ -180,8 +197,8 @@ def _node_types(star: StarFile, path: Path, layout: str) -> dict[str, str]:
 
 
 def _is_particles(node_type: str) -> bool:
-    if node_type.isdigit():
-        return int(node_type) == _PARTICLES_31
+    if node_type.isdigit():  # (any digits, ``²`` too: a number of RELION 3.1's, or none)
+        return _whole_number(node_type) == _PARTICLES_31
     return node_type.startswith(_PARTICLE_LABELS)
 
 
@@ -194,7 +211,7 @@ def carries_particles(node: str, node_type: str | None) -> bool:
     if node_type is None or not node_type.strip():
         return node.endswith(".star")
     if node_type.isdigit():
-        return int(node_type) in _CARRIERS_31
+        return _whole_number(node_type) in _CARRIERS_31
     return node_type.startswith(_CARRIER_LABELS)
 
 

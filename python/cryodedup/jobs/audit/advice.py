@@ -7,8 +7,8 @@ group, the micrographs it read a pixel size from), so that, run as printed, it r
 from __future__ import annotations
 
 import os
-import shlex
 
+from ...errors import shell_command
 from .check import SetAudit
 from .project import Job, Project, redo_folder
 
@@ -32,13 +32,14 @@ def redo_command(project: Project, job: Job, audited: SetAudit) -> str:
 
     The set to refine again, without the duplicates the audit counted.
 
-    Paths are absolute, quoted for a POSIX shell: the command runs as printed from any folder.
+    Paths are absolute, quoted for a POSIX shell: the command runs as printed from any folder; a name a terminal
+    cannot show as it is (an escape sequence, a byte not UTF-8) is written in the shell's ``$'...'`` quoting.
     """
     files = [os.path.abspath(project.root / file) for file in job.particle_sets[audited.file]]
     words = ["cryodedup", "particles", *files]
     for option, value in _options(audited):
         words += [f"--{option}", os.path.abspath(value) if option == "micrographs" else value]
-    return shlex.join([*words, "-o", redo_folder(project.root, job.name)])
+    return shell_command([*words, "-o", redo_folder(project.root, job.name)])
 
 
 def external_route(project: Project, job: Job, audited: SetAudit, then: str = "refine") -> str:

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import re
 import time
-from collections import deque
-from collections.abc import Callable
+from collections import Counter, deque
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,7 +26,7 @@ from ...particle_set import Log
 from .advice import external_route, redo_command
 from .check import SetAudit, audit_set
 from .fsc import FscFound, fsc_figures, fsc_rows, judge, refinement_estimate
-from .project import Job, Project, cryosparc_project, relion_project
+from .project import Job, Project, cryosparc_project, nearest_holders, relion_project
 
 __all__ = ["audit_project", "audit_rows", "redo_commands", "write_audit_page"]
 
@@ -348,9 +348,10 @@ def audit_project(
     problems = list(project.problems)
     for cycle in project.cycles():
         problems.append(f"a cycle in the pipeline's edges: {' -> '.join([*cycle, cycle[0]])}; not traced through")
-    distances = _distances(project, min_dist)
+    distances, symmetries = _distances(project, min_dist), _pose_symmetries(project)
     for name, audit in audits.items():
         audit.min_dist_A, audit.distance_reason = distances[name]
+        audit.symmetry = symmetries[name]
         _audit_sets(project, audit, say, max_angle or None)
         audit.fsc = refinement_estimate(project, audit.job, audit.worst)
     _trace(project, audits)
@@ -369,11 +370,12 @@ def audit_project(
 def _audit_sets(project: Project, audit: JobAudit, say: Log, max_angle: float | None) -> None:
     """The job's particle sets audited in turn (each read once, let go once counted) into ``audit``.
 
+    Under ``audit.symmetry`` (:func:`_pose_symmetries`).
+
     Pose-aware under the job's point group in its package's setting (RELION's, CryoSPARC's); one the core does not
     know (RELION's I5, Cnv) or whose setting is not established (CryoSPARC's T, I) leaves its sets by position, warned.
     """
     job = audit.job
-    audit.symmetry = _pose_symmetry(project, job)
     sym = audit.symmetry[0] if audit.symmetry else "C1"
     if max_angle is not None:
         try:  # (RELION's jobs are named by their folders, CryoSPARC's J1, J2...)
@@ -402,24 +404,19 @@ _POSE_CARRIERS = ("Polish", "CtfRefine", "Select", "Subtract", "JoinStar")
 _CLASSES_2D = ("Class2D",)
 
 
-def _pose_symmetry(project: Project, job: Job) -> tuple[str, str] | None:
-    """The point group the job's poses are compared under, and where it was recorded; None: none (C1).
+def _pose_symmetries(project: Project) -> dict[str, tuple[str, str] | None]:
+    """Each job's point group its poses are compared under, and where it was recorded; None: none (C1).
 
     Its own; else, for a job that carries poses it did not refine (Polish, CtfRefine, Select, Subtract, JoinStar),
     that of the nearest job up its particle edges that recorded one, through such carriers only: a Polish of a D2
-    refinement holds the refinement's poses, in which two picks of one particle agree up to a D2 operator.
+    refinement holds the refinement's poses, in which two picks of one particle agree up to a D2 operator. One walk
+    for every job (:func:`nearest_holders`): the nearest job up its particle edges that recorded one, or that is no
+    carrier (its own, or none).
     """
-    seen = {job.name}
-    queue = deque([job])
-    while queue:
-        current = queue.popleft()
-        if current.symmetry is not None or current.kind not in _POSE_CARRIERS:
-            return current.symmetry
-        for parent in current.particle_parents:
-            if parent not in seen and parent in project.jobs:
-                seen.add(parent)
-                queue.append(project.jobs[parent])
-    return None
+    holders = [name for name, job in project.jobs.items() if job.symmetry is not None or job.kind not in _POSE_CARRIERS]
+    parents = {name: job.particle_parents for name, job in project.jobs.items()}
+    found = nearest_holders(parents, project.particle_children(), holders)
+    return {name: project.jobs[found[name]].symmetry if name in found else None for name in project.jobs}
 
 
 def _present(path: Path) -> bool:
@@ -446,46 +443,25 @@ def _distances(project: Project, given: float | None) -> dict[str, tuple[float, 
     """
     if given is not None:
         return dict.fromkeys(project.jobs, (given, "as given (--min-dist)"))
-    children = project.children()
+    children, parents = project.children(), project.parents()
+
+    def nearest(what: str) -> dict[str, str]:
+        """Each job's nearest job that recorded ``what``: downstream (itself first), else upstream."""
+        holders = [name for name, job in project.jobs.items() if getattr(job, what) is not None]
+        return {**nearest_holders(parents, children, holders), **nearest_holders(children, parents, holders)}
+
+    thresholds, diameters = nearest("duplicate_threshold"), nearest("diameter")
     found = {}
     for name in project.jobs:
-        threshold = _nearest(name, children, project, "duplicate_threshold") or _nearest(
-            name, _parents(project), project, "duplicate_threshold"
-        )
-        if threshold is not None:
-            found[name] = (threshold[0], f"the duplicate threshold of {threshold[1]}")
-            continue
-        source = _nearest(name, children, project, "diameter") or _nearest(name, _parents(project), project, "diameter")
-        if source is None:
-            default = float(DEFAULT_MIN_DIST)
-            found[name] = (default, "the default (no particle diameter recorded)")
-            continue
-        diameter, where = source
-        found[name] = (diameter / 4, f"a quarter of the particle diameter of {diameter:g} Å ({where})")
+        if name in thresholds:
+            value, where = project.jobs[thresholds[name]].duplicate_threshold or (0.0, "")
+            found[name] = (value, f"the duplicate threshold of {where}")
+        elif name in diameters:
+            diameter, where = project.jobs[diameters[name]].diameter or (0.0, "")
+            found[name] = (diameter / 4, f"a quarter of the particle diameter of {diameter:g} Å ({where})")
+        else:
+            found[name] = (float(DEFAULT_MIN_DIST), "the default (no particle diameter recorded)")
     return found
-
-
-def _parents(project: Project) -> dict[str, list[str]]:
-    return {name: job.parents for name, job in project.jobs.items()}
-
-
-def _nearest(name: str, next_of: dict[str, list[str]], project: Project, what: str) -> tuple[float, str] | None:
-    """The value ``what`` (``diameter``, ``duplicate_threshold``) of ``name`` or of the nearest job that recorded one.
-
-    Jobs are reached through ``next_of`` (children or parents), breadth first.
-    """
-    seen = {name}
-    queue = deque([name])
-    while queue:
-        job = project.jobs[queue.popleft()]
-        value = getattr(job, what)
-        if value is not None:
-            return value
-        for other in next_of.get(job.name, []):
-            if other not in seen and other in project.jobs:
-                seen.add(other)
-                queue.append(other)
-    return None
 
 
 def _upstream_micrographs(project: Project, name: str) -> Callable[[], Path | None]:
@@ -516,24 +492,43 @@ def _particle_parents(project: Project, audits: dict[str, JobAudit], name: str) 
 def _trace(project: Project, audits: dict[str, JobAudit]) -> None:
     """Each job's ``entered_at``: the first jobs of its lineage whose output holds duplicates."""
     done: dict[str, list[str]] = {}
-
-    def entry(name: str, walking: frozenset[str]) -> list[str]:
-        if name in done:
-            return done[name]
-        carriers = [
-            p
-            for p in _particle_parents(project, audits, name)
-            if audits[p].duplicates and p not in walking  # (a cycle: not followed round)
-        ]
-        found: list[str] = []
-        for parent in carriers:
-            found += [e for e in entry(parent, walking | {name}) if e not in found]
-        done[name] = found or [name]
-        return done[name]
-
     for name, audit in audits.items():
         if audit.duplicates:
-            audit.entered_at = entry(name, frozenset())
+            audit.entered_at = _entry(name, project, audits, done)
+
+
+def _entry(start: str, project: Project, audits: dict[str, JobAudit], done: dict[str, list[str]]) -> list[str]:
+    """Where the duplicates of ``start`` entered: its parents' (that hold duplicates) entries, each once; else itself.
+
+    A depth-first walk with a stack of its own (a chain of thousands of sets is as deep as it is long), each job's
+    entries kept in ``done``; a parent that is one of the jobs being walked (a cycle) is not followed round.
+    """
+    if start in done:
+        return done[start]
+    on_walk = Counter([start])
+    stack: list[tuple[str, Iterator[str], dict[str, None]]] = [(start, iter(_carriers(start, project, audits)), {})]
+    while stack:
+        name, carriers, found = stack[-1]
+        parent = next(carriers, None)
+        if parent is None:  # (its parents walked)
+            stack.pop()
+            on_walk[name] -= 1
+            done[name] = list(found) or [name]
+            if stack:
+                stack[-1][2].update(dict.fromkeys(done[name]))
+        elif on_walk[parent] - (parent == name) > 0:  # (one of the jobs below it on the walk: a cycle)
+            continue
+        elif parent in done:
+            found.update(dict.fromkeys(done[parent]))
+        else:
+            on_walk[parent] += 1
+            stack.append((parent, iter(_carriers(parent, project, audits)), {}))
+    return done[start]
+
+
+def _carriers(name: str, project: Project, audits: dict[str, JobAudit]) -> list[str]:
+    """The jobs whose particles ``name`` read that hold duplicates."""
+    return [p for p in _particle_parents(project, audits, name) if audits[p].duplicates]
 
 
 def _unread_parents(name: str, audits: dict[str, JobAudit], project: Project) -> list[str]:

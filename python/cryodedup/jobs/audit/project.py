@@ -17,7 +17,7 @@ from ...formats.cryosparc.jobs import JOB_DOCUMENT, job_folders, read_job_docume
 from ...formats.files import read_foreign
 from ...formats.star.pipeline import PIPELINE_FILE, Pipeline, carries_particles, job_options, read_pipeline
 
-__all__ = ["Job", "Project", "cryosparc_project", "redo_folder", "relion_project"]
+__all__ = ["Job", "Project", "cryosparc_project", "nearest_holders", "redo_folder", "relion_project"]
 
 #: A job's recorded particle (mask) diameter, in Å: the options of its job.star that hold one.
 _DIAMETER_OPTIONS = ("particle_diameter", "log_diam_max", "diameter")
@@ -111,8 +111,13 @@ class Project:
         kids: dict[str, list[str]] = {name: [] for name in self.jobs}
         for job in self.jobs.values():
             for parent in job.parents:
-                kids[parent].append(job.name)
+                if parent in kids:  # (a parent that is no job has no children listed)
+                    kids[parent].append(job.name)
         return kids
+
+    def parents(self) -> dict[str, list[str]]:
+        """Each job's parents that are jobs of the project, in the order it lists them."""
+        return {name: [p for p in job.parents if p in self.jobs] for name, job in self.jobs.items()}
 
     def particle_children(self) -> dict[str, list[str]]:
         """Each job's children through particle edges (the jobs that read its particles)."""
@@ -133,27 +138,58 @@ class Project:
                     queue.append(parent)
         return seen
 
-    def cycles(self) -> list[list[str]]:
-        """The jobs of each cycle of the edges (a job that is its own ancestor), as found by a depth-first walk."""
-        state: dict[str, int] = {}
+    def cycles(self, most: int = 20) -> list[list[str]]:
+        """The jobs of the first ``most`` cycles of the edges (a job that is its own ancestor) a depth-first walk finds.
+
+        Walked with a stack of its own, not by recursion: a chain of thousands of jobs is as deep as it is long.
+        """
+        state: dict[str, int] = {}  # (1: on the walk's path, 2: done)
         found: list[list[str]] = []
-        path: list[str] = []
-
-        def visit(name: str) -> None:
-            state[name] = 1
-            path.append(name)
-            for parent in self.jobs[name].parents:
-                if state.get(parent) == 1:
-                    found.append(path[path.index(parent) :])
-                elif parent not in state:
-                    visit(parent)
-            path.pop()
-            state[name] = 2
-
-        for name in self.jobs:
-            if name not in state:
-                visit(name)
+        for root in self.jobs:
+            if root in state:
+                continue
+            path, place = [root], {root: 0}  # (the path walked, and where each job of it is)
+            state[root] = 1
+            unseen = [iter(self.jobs[root].parents)]
+            while unseen:
+                parent = next(unseen[-1], None)
+                if parent is None:  # (its parents walked: off the path)
+                    state[path.pop()] = 2
+                    unseen.pop()
+                elif state.get(parent) == 1:
+                    if len(found) < most:
+                        found.append(path[place[parent] :])
+                elif parent not in state and parent in self.jobs:
+                    state[parent], place[parent] = 1, len(path)
+                    path.append(parent)
+                    unseen.append(iter(self.jobs[parent].parents))
         return found
+
+
+def nearest_holders(next_of: dict[str, list[str]], back_of: dict[str, list[str]], holders: list[str]) -> dict[str, str]:
+    """Each job's nearest holder (itself first) through ``next_of`` (children, or parents); jobs reaching none left out.
+
+    The holder a breadth-first walk from the job would reach first, for every job in one walk: outward from all the
+    holders at once through ``back_of`` (``next_of``'s edges turned round), each job's distance to its nearest holder;
+    then each job, nearest first, takes the holder of the first of its ``next_of`` that is one step nearer (the walk
+    from the job reaches the jobs of each distance in the order of their first such paths). Linear in jobs and edges,
+    cycles included.
+    """
+    distance = dict.fromkeys(holders, 0)
+    order = list(distance)
+    for name in order:  # (appended to as it is walked: breadth first)
+        for other in back_of.get(name, ()):
+            if other not in distance:
+                distance[other] = distance[name] + 1
+                order.append(other)
+    found: dict[str, str] = {}
+    for name in order:
+        if distance[name] == 0:
+            found[name] = name
+        else:
+            step = next(o for o in next_of[name] if distance.get(o) == distance[name] - 1)
+            found[name] = found[step]
+    return found
 
 
 def relion_project(root: Path) -> Project:
@@ -162,21 +198,24 @@ def relion_project(root: Path) -> Project:
     Raises :class:`CryodedupError` when the pipeline cannot be read: without it there is no project.
     """
     pipeline = read_pipeline(root / PIPELINE_FILE)
-    jobs = {name.rstrip("/"): _job(root, pipeline, name) for name in pipeline.processes}
+    particle_nodes = set(pipeline.particle_nodes)  # (a set: looked up for every output of every job)
+    jobs = {name.rstrip("/"): _job(root, pipeline, name, particle_nodes) for name in pipeline.processes}
     process_of = {
         name.rstrip("/"): process for name, process in pipeline.processes.items()
     }  # (the "/" RELION ends with)
     writers = {node: name for name, process in process_of.items() for node in process.outputs}
     for number, job in enumerate(jobs.values()):
         job.number, job.read_as = number, pipeline.layout
+        parents: dict[str, None] = {}  # (each once, in the order of its first edge; dicts, not lists: thousands)
+        particle_parents: dict[str, None] = {}
         for node in process_of[job.name].inputs:
             parent = writers.get(node) or _job_of_node(node, jobs) or _redo_of_node(root, node, jobs)
             if parent is None:
                 continue
-            if parent not in job.parents:
-                job.parents.append(parent)
-            if parent not in job.particle_parents and carries_particles(node, pipeline.node_types.get(node)):
-                job.particle_parents.append(parent)
+            parents[parent] = None
+            if carries_particles(node, pipeline.node_types.get(node)):
+                particle_parents[parent] = None
+        job.parents, job.particle_parents = list(parents), list(particle_parents)
     return Project(root, pipeline.layout, jobs, list(pipeline.problems))
 
 
@@ -256,7 +295,7 @@ def _redo_of_node(root: Path, node: str, jobs: dict[str, Job]) -> str | None:
     return next((name for name in jobs if name.replace("/", "_") == os.path.basename(folder)), None)
 
 
-def _job(root: Path, pipeline: Pipeline, process_name: str) -> Job:
+def _job(root: Path, pipeline: Pipeline, process_name: str, particle_nodes: set[str]) -> Job:
     process = pipeline.processes[process_name]
     name = process_name.rstrip("/")
     job = Job(name, process.kind, process.type_label, process.alias, process.status)
@@ -272,16 +311,17 @@ def _job(root: Path, pipeline: Pipeline, process_name: str) -> Job:
     if damaged:  # (one line; its outputs audited still, without its options)
         job.problems.append(damaged)
     local = {n: _in_project(root, n, pipeline) for n in process.outputs}
-    job.particle_sets = {local[n]: [local[n]] for n in process.outputs if n in pipeline.particle_nodes}
+    job.particle_sets = {local[n]: [local[n]] for n in process.outputs if n in particle_nodes}
     job.micrograph_files = [local[n] for n in process.outputs if _is_micrographs(pipeline.node_types.get(n, ""))]
     if damaged:
         return job
-    job.diameter = _recorded_diameter(folder)
-    symmetry = job_options(folder).get(_SYMMETRY_OPTION, "").strip().strip('"')
+    options = job_options(folder)  # (read once: the diameter, the point group, the threshold)
+    job.diameter = _recorded_diameter(folder, options)
+    symmetry = options.get(_SYMMETRY_OPTION, "").strip().strip('"')
     if symmetry:
         job.symmetry = symmetry, f"{name}/job.star {_SYMMETRY_OPTION}"
     if process.status != "Failed":  # (a Select that failed removed nothing: its threshold judged nothing)
-        job.duplicate_threshold = _recorded_threshold(folder)
+        job.duplicate_threshold = _recorded_threshold(folder, options)
     return job
 
 
@@ -292,8 +332,7 @@ _RECORDS = ("job.star", "note.txt")
 def _unreadable_folder(folder: Path, name: str) -> str | None:
     """Why the job's folder cannot be read (not listed, or its files not reached), one line; None when it can."""
     try:
-        with os.scandir(folder) as entries:
-            next(entries, None)
+        os.close(os.open(folder, os.O_RDONLY | os.O_DIRECTORY))  # (listing it needs its read permission)
         os.stat(
             os.path.join(folder, ".")
         )  # (reaching a file in it needs the folder's search permission; a Path drops ".")
@@ -344,24 +383,25 @@ class _DuplicateRemoval:
     duplicate_threshold: str = ""
 
     @classmethod
-    def read(cls, folder: Path) -> _DuplicateRemoval:
-        """The job's options of these names (empty where it recorded none)."""
-        options = job_options(folder)
+    def read(cls, options: dict[str, str]) -> _DuplicateRemoval:
+        """The job's options of these names (empty where it recorded none), from its job.star's ``options``."""
         return cls(**{f.name: options.get(f.name, "") for f in fields(cls)})
 
 
-def _recorded_threshold(folder: Path) -> tuple[float, str] | None:
-    """The distance a RELION Select job removed duplicates within (``do_remove_duplicates``), and where."""
-    recorded = _DuplicateRemoval.read(folder)
+def _recorded_threshold(folder: Path, options: dict[str, str]) -> tuple[float, str] | None:
+    """The distance a RELION Select job removed duplicates within (``do_remove_duplicates``), and where.
+
+    ``options``: its job.star's (:func:`job_options`).
+    """
+    recorded = _DuplicateRemoval.read(options)
     if recorded.do_remove_duplicates.lower() not in ("yes", "true", "1"):
         return None
     value = _positive(recorded.duplicate_threshold)
     return None if value is None else (value, f"{folder.parent.name}/{folder.name}/job.star duplicate_threshold")
 
 
-def _recorded_diameter(folder: Path) -> tuple[float, str] | None:
-    """The particle diameter the job recorded (its job.star, else its note.txt's command line), and where."""
-    options = job_options(folder)
+def _recorded_diameter(folder: Path, options: dict[str, str]) -> tuple[float, str] | None:
+    """The particle diameter the job recorded (its job.star's ``options``, else its note.txt's command), and where."""
     for option in _DIAMETER_OPTIONS:
         value = _positive(options.get(option, ""))
         if value is not None:
