@@ -173,3 +173,62 @@ def test_an_fsc_file_that_is_not_one_is_refused_in_one_line(tmp_path):
     )  # fmt: skip
     assert done.returncode != 0 and "Traceback" not in done.stderr
     assert "no data_fsc (RELION's postprocess.star) and no data_model_class_1" in done.stderr
+
+
+def _fsc_rows(path: Path) -> tuple[list[str], list[int]]:
+    """The file's lines, and the indices of its data_fsc loop's rows."""
+    lines, rows, inside = path.read_text().splitlines(), [], False
+    for at, line in enumerate(lines):
+        if line.startswith("data_"):
+            inside = line.strip() == "data_fsc"
+        elif inside and line.split() and not line.startswith(("_", "loop_")):
+            rows.append(at)
+    return lines, rows
+
+
+def _set_corrected(path: Path, values: dict[int, str]) -> None:
+    """Sets rlnFourierShellCorrelationCorrected (the loop's 4th column) of the shells named."""
+    lines, rows = _fsc_rows(path)
+    for shell, value in values.items():
+        words = lines[rows[shell]].split()
+        words[3] = value
+        lines[rows[shell]] = " ".join(words)
+    path.write_text("\n".join(lines) + "\n")
+
+
+def _corrected(path: Path) -> list[float]:
+    lines, rows = _fsc_rows(path)
+    return [float(lines[at].split()[3]) for at in rows]
+
+
+def test_a_curve_not_a_number_before_its_crossing_is_judged_by_the_share_not_called_negligible(tmp_path):
+    # A user's trial: RELION's -nan in one shell near 0.143 made the predicted change nan, and nan >= 1 shell is
+    # False: "negligible", exit 0, for 20 straddling pairs (7.1 % of job029's particles). The share decides then.
+    files = write_tutorial(tmp_path)
+    write_fsc_files(tmp_path)
+    plant(tmp_path, files, [f"{_R29}/run_data.star"], 20)
+    post = tmp_path / "PostProcess/job030/postprocess.star"
+    curve = _corrected(post)
+    last_above = next(k for k in range(1, len(curve)) if curve[k] < 0.143) - 1
+    _set_corrected(post, {last_above: "-nan"})
+    status, audit = _audit(tmp_path)
+    job = {j["job"]: j for j in audit["jobs"]}[_R29]
+    assert status == 1 and job["verdict"] == "redo", job["line"]
+    assert job["fsc"] is None
+    env = {**os.environ, "COLUMNS": "250"}
+    done = subprocess.run([CRYODEDUP, "audit", str(tmp_path)], capture_output=True, text=True, check=False, env=env)
+    assert "its FSC gives no resolution" in done.stderr and "not a number" in " ".join(done.stderr.split())
+
+
+def test_a_curve_that_never_falls_below_0143_states_no_crossing(tmp_path):
+    # The same trial: a curve above 0.143 to its last shell was said to cross "at FSC 0.143" at Nyquist (2.49 Å).
+    files = write_tutorial(tmp_path)
+    write_fsc_files(tmp_path)
+    plant(tmp_path, files, [f"{_R29}/run_data.star"], 20)
+    post = tmp_path / "PostProcess/job030/postprocess.star"
+    _set_corrected(post, dict.fromkeys(range(len(_corrected(post))), "0.9"))
+    env = {**os.environ, "COLUMNS": "250"}
+    done = subprocess.run([CRYODEDUP, "audit", str(tmp_path)], capture_output=True, text=True, check=False, env=env)
+    said = " ".join(done.stderr.split())
+    assert done.returncode == 1 and "stays above 0.143 to its last shell" in said
+    assert "at FSC 0.143" not in said.split("Refine3D/job029:")[-1].split("Refine3D/job0")[0]

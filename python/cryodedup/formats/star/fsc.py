@@ -49,6 +49,26 @@ class FscCurve:
     #: The resolution (Å) the program itself reported, where the file says it (PostProcess's rlnFinalResolution).
     reported_A: float | None = None
 
+    def unusable(self, threshold: float = 0.143) -> str:
+        """Why no resolution can be read from the curve ('' where one can).
+
+        A value that is not a number (RELION writes ``-nan`` where a shell has no power) at or before the shell
+        where the curve first falls below ``threshold``; or a curve that never falls below it (a refinement
+        limited by its box's Nyquist frequency: its crossing lies beyond the curve).
+        """
+        bad = ~(np.isfinite(self.fsc) & np.isfinite(self.frequency))
+        below = np.flatnonzero(self.fsc[1:] < threshold) + 1
+        first_bad = int(np.argmax(bad)) if bad.any() else len(self.fsc)
+        if first_bad < len(self.fsc) and (below.size == 0 or first_bad <= below[0]):
+            return (
+                f"{self.curve}: shell {first_bad} is {self.fsc[first_bad]!r} at {self.frequency[first_bad]!r} 1/Å, "
+                f"not a number, before the curve falls below {threshold}"
+            )
+        if below.size == 0:
+            last = self.frequency[-1]
+            return f"{self.curve}: the curve stays above {threshold} to its last shell ({1 / last:.2f} Å): no crossing"
+        return ""
+
 
 def read_model_fsc(path: Path, shown: str | None = None) -> FscCurve:
     """``run_model.star``'s gold-standard FSC (class 1), up to the last shell the refinement reached.

@@ -11,6 +11,7 @@ or, where no FSC is found, the share (%) of its particles in pairs across the ha
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,9 +47,11 @@ def refinement_fsc(project: Project, job: Job) -> tuple[FscCurve | None, str]:
         try:
             shown = str(path.relative_to(project.root))
             read = read_postprocess_fsc if path.name == POSTPROCESS_FILE else read_model_fsc
-            return read(path, shown), ""
+            curve = read(path, shown)
         except (CryodedupError, OSError) as err:
             return None, f"its FSC could not be read ({str(err).splitlines()[0]})"
+        why = curve.unusable()
+        return (None, f"its FSC gives no resolution ({why})") if why else (curve, "")
     return None, ""
 
 
@@ -95,6 +98,8 @@ def fsc_effect(found: FscEstimate, negligible_shells: float) -> FscEffect | None
     """The change in resolution as a verdict weighs it; None where the crossings are not known (no effect read)."""
     change, shells = found.change_A, found.change_shells
     if change is None or shells is None or found.resolution_A is None or found.resolution_without_A is None:
+        return None
+    if not (math.isfinite(change) and math.isfinite(shells)):  # (a curve not read as a number: no effect known)
         return None
     pairs = f"{found.pairs:,} duplicate pair{'s' if found.pairs != 1 else ''}"
     words = (

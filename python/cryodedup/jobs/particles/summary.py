@@ -654,9 +654,12 @@ def _fsc_estimate(
 ) -> FscEstimate:
     """``--fsc``: what the straddling pairs did to the refinement's FSC read from ``path`` (:mod:`...algo.fsc`)."""
     from ...algo.fsc import half_sizes, pairs_estimate, straddling_pairs
+    from ...errors import InputFileError
     from ...formats.star.fsc import StraddlingBoxes, read_fsc
 
     curve = read_fsc(path)
+    if why := curve.unusable():
+        raise InputFileError(f"--fsc {why}")
     pairs = straddling_pairs(particles, suppressed_by)
     offsets = StraddlingBoxes.of([Path(f) for f in particles.read_files], particles, *pairs).offsets_A()
     images = same_image[1] if same_image else 0
