@@ -91,7 +91,7 @@ PARTICLE_SHARD = Flag(
     ("--shard",),
     "Decide only the K-th of N chunks of the micrographs (or tomograms) (K from 1: `--shard "
     "${SLURM_ARRAY_TASK_ID}/N` with `--array=1-N`) into OUTDIR/shard-K-of-N; every shard reads the whole input. "
-    "A complete shard is not redone. Then run `cryodedup particles-merge`.",
+    "A complete shard is not redone unless its inputs changed since. Then run `cryodedup particles-merge`.",
     metavar="K/N",
     panel=CLUSTER,
 )

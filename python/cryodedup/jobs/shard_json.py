@@ -160,13 +160,14 @@ def open_shard_folder(
 ) -> OpenedShard:
     """``outdir/shard-K-of-N`` made ready for the shard of ``run`` (``record.run``: what two shards of one run share).
 
-    A complete shard of the same run is not redone (``done``); one of another run is refused
-    unless ``force``; an incomplete one is said and run again from scratch.
+    A complete shard of the same run is given back (``done``: the caller keeps it, or checks it
+    further); one of another run is refused unless ``force``; an incomplete one is said and run
+    again from scratch.
     """
     folder = shard_folder(outdir, shard, shards)
     record, why = state(folder)
     if record is not None and record.run == run and record.shards == shards:
-        log(f"{folder}: shard {shard}/{shards} already complete, not redone", "info")
+        log(f"{folder}: shard {shard}/{shards} already complete", "info")
         return OpenedShard(folder, record, False, False)
     if record is not None and not force:
         raise OutputError(

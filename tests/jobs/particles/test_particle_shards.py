@@ -288,6 +288,39 @@ def test_inputs_changed_after_the_shards_ran_are_refused(four_shards, tmp_path):
     one_line_refusal([shards], tmp_path / "out", r"the inputs changed since the shards ran; run them again$")
 
 
+def test_shards_run_again_after_their_inputs_changed_merge_as_one_run_of_the_changed_inputs(
+    four_shards, tmp_path, monkeypatch
+):
+    # A user trial: the merge refused ("run them again") and every re-run said "already complete".
+    inputs, options, shards = four_shards
+    inputs[1].write_text(inputs[1].read_text().replace("100.000000", "101.000000", 1))
+    one_line_refusal([shards], tmp_path / "out", r"the inputs changed since the shards ran; run them again$")
+    again = [run_particle_shard(inputs, shards, ParticleOptions(**options), k, 4) for k in range(1, 5)]
+    assert [s.already_complete for s in again] == [False] * 4
+    assert run_particle_shard(inputs, shards, ParticleOptions(**options), 2, 4).already_complete
+    one, merged = tmp_path / "one", tmp_path / "merged"
+    for folder in (one, merged):
+        folder.mkdir()
+    monkeypatch.chdir(one)
+    whole = remove_duplicate_particles(inputs, "Dedup", ParticleOptions(**options))
+    monkeypatch.chdir(merged)
+    parts = merge_particle_shards([shards], "Dedup")
+    written = files_of(one / "Dedup")
+    assert written == files_of(merged / "Dedup")
+    assert all(filecmp.cmp(one / "Dedup" / n, merged / "Dedup" / n, shallow=False) for n in written)
+    assert (parts.kept, parts.rejected) == (whole.kept, whole.rejected)
+
+
+def test_an_input_the_record_names_gone_at_the_merge_is_said_to_come_from_shard_json(four_shards, tmp_path):
+    inputs, _, shards = four_shards
+    inputs[0].unlink()
+    one_line_refusal(
+        [shards],
+        tmp_path / "out",
+        r"shard-1-of-4/shard.json: run.inputs names .*run_data.star, which no longer exists$",
+    )
+
+
 def test_an_incomplete_shard_is_refused_and_run_again(four_shards, tmp_path):
     inputs, options, shards = four_shards
     decision = shards / "shard-2-of-4" / "decision.npz"

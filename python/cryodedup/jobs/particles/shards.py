@@ -19,7 +19,8 @@ its decision is the one run's for them. ``cryodedup particles-merge`` reads the 
 checks that the shards are all there, complete and of this run, puts their decisions together
 and writes exactly the outputs of one run (kept, rejected, ``decisions.csv``, the summary).
 A shard folder without ``shard.json``, or whose ``decision.npz`` no longer matches it, is
-incomplete: run again from scratch. A complete shard of the same run is not redone.
+incomplete: run again from scratch. A complete shard of the same run is not redone unless the
+rows it reads now differ from those it read (the merge's check: an input file changed since).
 """
 
 from __future__ import annotations
@@ -255,6 +256,7 @@ class ShardStages:
     folder: Path
     run: RunRecord
     start: float
+    done: ShardRecord | None  # (a complete shard of this run found in the folder: kept if it read the same rows)
     decided: tuple[np.ndarray, RowsRead] | None = field(default=None, init=False)
 
     def decide(self, particles: ParticleSet, rule: Deciding, log: Log, regions: Regions | None) -> Decision:
@@ -262,7 +264,15 @@ class ShardStages:
         _refuse_rows(particles, rule)
         mics = micrograph_shards(particles, rule.joins_images, self.shards)
         rows = np.flatnonzero(mics[particles.groups] == self.shard)
-        self.decided = rows, RowsRead(len(particles), len(particles.mic_names), rows_digest(particles))
+        read = RowsRead(len(particles), len(particles.mic_names), rows_digest(particles))
+        if self.done is not None:
+            if self.done.read == read:
+                raise _StillComplete
+            log(
+                f"{self.folder}: the inputs changed since shard {self.shard}/{self.shards} ran; deciding it again",
+                "warning",
+            )
+        self.decided = rows, read
         return decide_part(particles, rule, log, rows)
 
     def write(
@@ -306,6 +316,10 @@ class ShardStages:
         put_in_place([(tmp_decision, self.folder / DECISION), (tmp_marker, self.folder / MARKER)])
         files = [str(self.folder / DECISION), str(self.folder / MARKER)]
         return Written({"shard": files}, time.perf_counter() - start)
+
+
+class _StillComplete(Exception):
+    """A complete shard found to have read the rows it reads now: not redone."""
 
 
 def shard_state(folder: Path) -> tuple[ShardRecord | None, str]:
@@ -362,13 +376,15 @@ def run_particle_shard(
     record_of_run = run_record(paths, values)
     opened = open_shard_folder(Path(outdir), shard, shards, record_of_run, shard_state, difference, force, log)
     folder = opened.path
-    if opened.done is not None:
-        return _shard_summary(folder, opened.done, time.perf_counter() - start, redone=False)
-    stages = ShardStages(shard, shards, folder, record_of_run, start)
+    stages = ShardStages(shard, shards, folder, record_of_run, start, opened.done)
     try:
         for leftover in folder.glob(".*.tmp"):
             leftover.unlink(missing_ok=True)
         run(WholeRead(Files.of(paths)), folder, options, force=force, log=log, stages=stages)
+    except _StillComplete:
+        assert opened.done is not None, "only a complete shard is kept"
+        log(f"{folder}: the inputs are as they were: not redone", "info")
+        return _shard_summary(folder, opened.done, time.perf_counter() - start, redone=False)
     except BaseException:  # a signal or an error: no temporary file, nor a folder this run made empty
         give_up(folder, opened.created)
         raise
@@ -518,6 +534,10 @@ def merge_particle_shards(
     shards = complete_shards(shard_folders_in(shard_folders), shard_state, _not_of_one_run)
     first_folder, first = shards[0]
     options = options_of(first.run, plot, plot_mics, first_folder / MARKER)
-    source = Files.of(first.run.paths())  # (named as the shards named them, where they are the same files)
+    paths = first.run.paths()  # (named as the shards named them, where they are the same files)
+    for path in paths:
+        if not os.path.lexists(path):  # (a path read from the record: say so, not a bare "file not found")
+            raise CryodedupError(f"{first_folder / MARKER}: run.inputs names {path}, which no longer exists")
+    source = Files.of(paths)
     stages = MergedStages(shards, Plain(source, Path(outdir), force))
     return run(WholeRead(source), outdir, options, force=force, log=log, stages=stages).summary
