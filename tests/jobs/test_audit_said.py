@@ -138,6 +138,12 @@ def test_a_job_folder_holding_relions_snapshot_pipeline_points_to_the_project(tm
     status, _, stderr = _audit(root / _R29)
     said = " ".join(stderr.split())
     assert status == 2 and f"the project's folder seems to be {root}" in said and "job's folder" in said
+    assert "RELION's snapshot" in said
+    # A job folder without the snapshot: pointed to the project, with no word of a file it does not hold.
+    (root / _R29 / "default_pipeline.star").unlink()
+    status, _, stderr = _audit(root / _R29)
+    said = " ".join(stderr.split())
+    assert status == 2 and f"the project's folder seems to be {root}" in said and "snapshot" not in said
 
 
 def test_a_cryosparc_5_project_whose_outputs_are_not_understood_is_not_audited(tmp_path):

@@ -41,7 +41,10 @@ _CHAR_W = 8.4
 #: How far right of the boxes an arc bulges for each row it passes (px), and the rows past which it bulges no more.
 _ARC_STEP, _ARC_ROWS = 14, 8
 #: The page's own style: the graph scaled to the page, a job's name never broken in the table.
-_STYLE = "svg{max-width:100%;height:auto}table.rows th{overflow-wrap:normal;white-space:nowrap}"
+_STYLE = (
+    "svg{max-width:100%;height:auto}table.rows th{overflow-wrap:normal;white-space:nowrap}"
+    "pre{white-space:pre-wrap;overflow-wrap:anywhere}"  # (a redo command as long as its paths: wrapped, not cut)
+)
 
 
 @dataclass(frozen=True)

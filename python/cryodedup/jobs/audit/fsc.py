@@ -102,9 +102,10 @@ def fsc_effect(found: FscEstimate, negligible_shells: float) -> FscEffect | None
     if not (math.isfinite(change) and math.isfinite(shells)):  # (a curve not read as a number: no effect known)
         return None
     pairs = f"{found.pairs:,} duplicate pair{'s' if found.pairs != 1 else ''}"
+    size = f"{shells:.2g}"
     words = (
         f"as refined {found.resolution_A:.2f} Å, without its {pairs} about {found.resolution_without_A:.2f} Å "
-        f"({shells:.2g} Fourier shells; shared fraction {found.shared_fraction:.3g}, from "
+        f"({size} Fourier shell{'' if size == '1' else 's'}; shared fraction {found.shared_fraction:.3g}, from "
         f"{found.source.split(': ')[0]})"
     )
     return FscEffect(shells >= negligible_shells, words)

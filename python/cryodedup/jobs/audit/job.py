@@ -264,9 +264,10 @@ def read_project(root: Path) -> Project:
     pipeline = root / "default_pipeline.star"
     project = _project_of_job_folder(root)
     if project is not None:  # (RELION leaves a snapshot of the pipeline in each job's folder: not the project's)
+        snapshot = " (its default_pipeline.star is RELION's snapshot of the pipeline when the job ran)"
         raise CryodedupError(
-            f"{root}: is a job's folder (its default_pipeline.star is RELION's snapshot of the pipeline when the job "
-            f"ran); the project's folder seems to be {project}"
+            f"{root}: is a job's folder{snapshot if _exists(pipeline) else ''}; the project's folder seems to be "
+            f"{project}"
         )
     if _exists(pipeline):  # (whatever its kind: a FIFO or a device is named by the pipeline's reader, not missed)
         return relion_project(root)
