@@ -26,6 +26,11 @@ from cryodedup.errors import CryodedupError
 
 Check = Callable[[bytes, Path], None]
 
+#: Functions left uninstrumented: atheris 3.0's comparison hook leaks the array that a numpy
+#: ``==`` returns (about 1 KB a call of ``_json_depth``: 2 GB, libFuzzer's RSS limit, within
+#: 1M executions of ``job_json``). The targets still check what they return.
+UNINSTRUMENTED = {"cryodedup.formats.files._json_depth"}
+
 
 def answered(check: Check, data: bytes, scratch: Path) -> None:
     """``check(data, scratch)``, a ``CryodedupError`` being one of its correct outcomes.
@@ -53,7 +58,8 @@ def _instrument(modules: Sequence[str]) -> None:
             if getattr(value, "__module__", None) != name:
                 continue
             if inspect.isfunction(value):
-                functions.append(value)
+                if f"{name}.{value.__qualname__}" not in UNINSTRUMENTED:
+                    functions.append(value)
             elif inspect.isclass(value):
                 for member in vars(value).values():
                     function = getattr(member, "__func__", member)  # classmethods, staticmethods

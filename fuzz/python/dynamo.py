@@ -5,12 +5,13 @@
 The first byte chooses the options (bits 0-1: no map, a table map ``.doc`` or a volume
 list ``.vll``; bit 2: ``--shift-key none``; bits 3-4: ``--score`` auto, none, or column
 ``tdrot`` (lower is better); bit 5: ``--mic-psize 2.5``, else the ``apix`` column; bit 6: each
-row's pose read, as ``--max-angle`` asks). The rest
+row's pose read, as ``--max-angle`` asks; bit 7: ``--insist-angles``). The rest
 is the table, then the map after ``SEPARATOR``, written on tmpfs.
 
 What is read is checked against the table parsed here with Python's ``float`` and
 ``complex``: one particle per non-blank line, centre (position + shift) x pixel size, the
-score column, one group per distinct tomogram number.
+score column, one group per distinct tomogram number; poses read only of finite angles within
+±360° (the angle-range checks every reader makes, issue 89).
 """
 
 from __future__ import annotations
@@ -54,9 +55,9 @@ def check(data: bytes, scratch: Path) -> None:
         micrographs=scratch / map_name if map_name else None,
     )
     score_read = SimpleNamespace(score=score, score_order=order)
-    # (bit 6: each row's pose read too, as --max-angle asks)
+    # (bit 6: each row's pose read too, as --max-angle asks; bit 7: --insist-angles)
     row_read = SimpleNamespace(
-        shift_key="none" if flags & 4 else "auto", orientations=bool(flags & 64), insist_angles=False
+        shift_key="none" if flags & 4 else "auto", orientations=bool(flags & 64), insist_angles=bool(flags & 128)
     )
     particles = read_dynamo_tables(
         [table], scratch / "out", scale, score_read, row_read, lambda message: None, lambda m, level: None
@@ -80,6 +81,9 @@ def check(data: bytes, scratch: Path) -> None:
     assert len(particles.groups) == n and len(particles.mic_names) == len(set(tomograms))
     assert {(g, t) for g, t in zip(particles.groups.tolist(), tomograms)} == set(enumerate(sorted(set(tomograms))))
     assert (particles.input_of == 0).all()
+    if flags & 64:  # tdrot, tilt, narot (columns 7-9): finite and within ±360°, or the table was refused
+        assert particles.poses is not None and len(particles.poses) == n
+        assert all(math.isfinite(a) and abs(a) <= 360 for row in rows for a in map(_value, row[6:9])), rows
 
 
 def _key(number: float) -> tuple[bool, float]:

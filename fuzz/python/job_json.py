@@ -6,13 +6,16 @@ to ``/dev/zero``, a regular file of the bytes made sparse past the 64 MB cap, a 
 file that is no regular one, or too large, must be refused in one line naming it and what
 it is. A regular file's reading is checked against the standard library's ``json.loads``
 of the same text: the uid, the parents, each parameter's ``value`` (of the specs that are
-objects), the type. JSON nested deeper than the reader's bound (100) is reached by the
-mutations (and a seed 3,000 deep), as are fields of the wrong kind (``params_spec`` a list).
+objects; CryoSPARC 5's ``spec.params``), the type, the number (``uid_num``, else the uid's
+digits), a finite start time. JSON nested deeper than the reader's bound (100) is reached
+by the mutations (and a seed 3,000 deep), as are fields of the wrong kind (``params_spec``
+a list).
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 from pathlib import Path
@@ -50,12 +53,26 @@ def check(data: bytes, scratch: Path) -> None:
     document = json.loads(body.decode("utf-8", errors="replace"))
     assert isinstance(document, dict) and job.uid == document["uid"]
     assert job.parents == (document.get("parents") or [])
-    assert job.type == str(document.get("type") or document.get("job_type") or "?")
-    specs = document.get("params_spec") or {}
-    assert isinstance(specs, dict)
-    assert job.params == {name: spec.get("value") for name, spec in specs.items() if isinstance(spec, dict)}
+    spec_5 = document.get("spec")
+    if isinstance(spec_5, dict):  # CryoSPARC 5: the type and the params (name: value) under "spec"
+        assert job.type == str(spec_5.get("type") or "?")
+        params = spec_5.get("params")
+        assert job.params == (params if isinstance(params, dict) else {})
+    else:
+        assert job.type == str(document.get("type") or document.get("job_type") or "?")
+        specs = document.get("params_spec") or {}
+        assert isinstance(specs, dict)
+        assert job.params == {name: spec.get("value") for name, spec in specs.items() if isinstance(spec, dict)}
     for files in job.particle_groups.values():
         assert files and all(isinstance(f, str) for f in files) and len(set(files)) == len(files)
+    # The number: uid_num when a whole number, else the uid's digits (more than 18 refused); a start time finite.
+    uid_num = document.get("uid_num")
+    if type(uid_num) is int:
+        assert job.number == uid_num
+    else:
+        digits = "".join(c for c in str(document.get("uid")) if c in "0123456789")
+        assert len(digits) <= 18 and job.number == int(digits or 0)
+    assert job.started is None or math.isfinite(job.started)
 
 
 def _make(path: Path, kind: str, body: bytes) -> None:

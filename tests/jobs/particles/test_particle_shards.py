@@ -351,6 +351,21 @@ def test_a_damaged_or_edited_shard_json_is_refused_naming_it(four_shards, tmp_pa
     assert "\n" not in str(refused.value)
 
 
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [("species_min_dist_ellipsoid", [1, 2]), ("species_min_dist_ellipsoid", "far"), ("min_dist_ellipsoid", 3)],
+)
+def test_an_option_edited_to_another_kind_is_refused_in_one_line(four_shards, tmp_path, option, value):
+    # The fuzz target `shards` (issue 90): an object option made a list raised AttributeError.
+    *_, shards = four_shards
+    for k in range(1, 5):
+        path = shards / f"shard-{k}-of-4" / "shard.json"
+        edited = json.loads(path.read_text())
+        edited["run"]["options"][option] = value
+        path.write_text(json.dumps(edited))
+    one_line_refusal([shards], tmp_path / "out", r"shard-1-of-4/shard.json: run.options cannot be used \(")
+
+
 def test_options_a_shard_does_not_take_are_refused_before_reading(tmp_path):
     with pytest.raises(CryodedupError, match=r"^--shard with --plot: .* give --plot to particles-merge$"):
         run_particle_shard([tmp_path / "none.star"], tmp_path / "shards", ParticleOptions(plot=True), 1, 2)

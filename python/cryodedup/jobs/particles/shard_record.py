@@ -148,6 +148,8 @@ def _restored(kind: Any, value: Any) -> Any:
     if kind.startswith("tuple"):
         return tuple(value)
     if kind.startswith("dict[str, tuple"):
+        if not isinstance(value, dict):  # (an edited record: refused by options_of, as a TypeError)
+            raise TypeError(f"an object expected, not {json.dumps(value)}")
         return {k: tuple(v) for k, v in value.items()}
     return value
 
