@@ -35,7 +35,8 @@ from .formats.cryosparc.particles import read_dataset
 from .formats.read_request import ReadRequest
 from .formats.sniff import is_copick_config
 from .formats.star.particles import read_frame
-from .jobs.particles.job import Outcome, job_for, run
+from .jobs.particles.entrance import job_for
+from .jobs.particles.job import ParticleOutcome, run
 from .jobs.particles.read import Files, InMemory, Source
 from .options import ParticleOptions
 from .options.fields import CENTRES, taken_by
@@ -153,10 +154,10 @@ def _remove_duplicates(data: Any, outdir: StrPath | None, force: bool, report: L
     """:func:`remove_duplicates`, its messages sent to ``report``; with ``decisions``, the record too."""
     opts = ParticleOptions(**options)
     opts.check()
-    outcomes: list[Outcome] = []
+    outcomes: list[ParticleOutcome] = []
     job = job_for(opts.update)  # (update=True: a round around the job)
 
-    def run_job(source: Source) -> Outcome:
+    def run_job(source: Source) -> ParticleOutcome:
         outcomes.append(job(source, outdir, opts, force=force, log=report))
         return outcomes[-1]
 
@@ -171,7 +172,7 @@ def _remove_duplicates(data: Any, outdir: StrPath | None, force: bool, report: L
     return kept, rejected, pandas.DataFrame(None if decisions is None else columns_of(decisions))
 
 
-def _subsets(data: Any, outdir: StrPath | None, run_job: Callable[[Source], Outcome]) -> tuple:
+def _subsets(data: Any, outdir: StrPath | None, run_job: Callable[[Source], ParticleOutcome]) -> tuple:
     """The kept and rejected particles of ``data``, the job run by ``run_job``."""
     if isinstance(data, (str, Path)) or (
         isinstance(data, (list, tuple)) and data and all(isinstance(p, (str, Path)) for p in data)
@@ -384,7 +385,7 @@ def _select_centres(
     inputs: Any,
     ran_on: Sequence[Collection[Hashable]] | None,
     higher_is_better: bool,
-    job: Callable[..., Outcome],
+    job: Callable[..., ParticleOutcome],
     report: CentreReport | None = None,
 ) -> CentreSelection:
     """:func:`remove_duplicate_centres` after its options are checked; ``job``: the particle job under them."""

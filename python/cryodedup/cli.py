@@ -376,7 +376,7 @@ def run_particle_job(
     """
     from dataclasses import replace
 
-    from .jobs.particles.job import job_for
+    from .jobs.particles.entrance import job_for
     from .jobs.particles.read import Files
     from .outputs import all_outputs_at_once
 
@@ -651,7 +651,7 @@ def micrographs(
                 inputs, outdir, micrograph_plan(options), k, n, force=force, log=report.log, progress_factory=bars
             )
         from .jobs.micrographs.dask import dask_runner
-        from .jobs.micrographs.job import job_for
+        from .jobs.micrographs.entrance import job_for
         from .jobs.micrographs.score import run_in_process
 
         run = job_for(update, run_in_process if dask is None else dask_runner(dask, shards))  # (--update: a round)

@@ -21,9 +21,9 @@ PACKAGE = Path(__file__).resolve().parents[3] / "python" / "cryodedup"
 TAKERS = {
     "cli.py run_particle_job",
     "jobs/compare.py compare_picks",
-    "jobs/particles/job.py remove_duplicate_particles",
+    "jobs/particles/entrance.py remove_duplicate_particles",
     "jobs/particles/job.py run",
-    "jobs/particles/job.py run_round",
+    "jobs/particles/update.py run_round",
     "jobs/particles/plan.py plan",
     # A shard's entrances (one shard, the shards on Dask), as the API calls them.
     "jobs/particles/dask.py run_on_dask",

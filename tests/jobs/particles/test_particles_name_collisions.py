@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from cryodedup.algo.particle_names import colliding_rows
-from cryodedup.jobs.particles.job import remove_duplicate_particles, run
+from cryodedup.jobs.particles.entrance import remove_duplicate_particles
+from cryodedup.jobs.particles.job import run
 from cryodedup.jobs.particles.read import Files
 from cryodedup.options import ParticleOptions
 from cryodedup.report.summary import particle_rows

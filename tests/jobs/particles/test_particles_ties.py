@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 
 from cryodedup.algo.dedup import DuplicateRule, Ranking, dedup_and_support_masks
 from cryodedup.algo.priority import tied_groups
-from cryodedup.jobs.particles.job import remove_duplicate_particles, run
+from cryodedup.jobs.particles.entrance import remove_duplicate_particles
+from cryodedup.jobs.particles.job import run
 from cryodedup.jobs.particles.read import Files
 from cryodedup.options import ParticleOptions
 from cryodedup.report.summary import particle_rows
