@@ -46,7 +46,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # the other benchmark 
 
 from bench_same_image_memory import status_kb
 from cryodedup._core import __version__
-from cryodedup.jobs.particles.job import remove_duplicate_particles
+from cryodedup.jobs.particles.entrance import remove_duplicate_particles
 from cryodedup.jobs.particles.store import DATABASE, RUNNING, STORE, kept_crc, mic_crc
 from cryodedup.jobs.store_db import file_digest, settled_stamp, sha256_bytes
 from cryodedup.options import ParticleOptions

@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "jobs" / 
 from update_batches import make_cs_batch
 
 from cryodedup._core import __version__
-from cryodedup.jobs.particles.job import remove_duplicate_particles
+from cryodedup.jobs.particles.entrance import remove_duplicate_particles
 from cryodedup.options import ParticleOptions
 
 PER_MIC = 200

@@ -18,7 +18,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from cryodedup.jobs.particles.job import remove_duplicate_particles
+from cryodedup.jobs.particles.entrance import remove_duplicate_particles
 from cryodedup.options import ParticleOptions
 
 AUTOPICK = "picks/3dem__20170629_00049_frameImage_autopick.star"

@@ -63,9 +63,9 @@ _WHERE = {
     "CentreReport": "api",
     "repair_particle_update": "api",
     "MicrographOptions": "options",
-    "find_duplicate_micrographs": "jobs.micrographs.job",
+    "find_duplicate_micrographs": "jobs.micrographs.entrance",
     "ParticleOptions": "options",
-    "remove_duplicate_particles": "jobs.particles.job",
+    "remove_duplicate_particles": "jobs.particles.entrance",
 }
 
 # Not typing's TYPE_CHECKING: importing typing costs the command's start-up ~5 ms before its
@@ -75,8 +75,8 @@ if TYPE_CHECKING:
     from ._core import __version__
     from .algo.dedup import DedupResult, dedup
     from .api import CentreReport, remove_duplicate_centres, remove_duplicates, repair_particle_update
-    from .jobs.micrographs.job import find_duplicate_micrographs
-    from .jobs.particles.job import remove_duplicate_particles
+    from .jobs.micrographs.entrance import find_duplicate_micrographs
+    from .jobs.particles.entrance import remove_duplicate_particles
     from .options import MicrographOptions, ParticleOptions
 
 

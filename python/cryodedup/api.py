@@ -21,7 +21,6 @@ from __future__ import annotations
 import warnings
 from collections.abc import Callable, Collection, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +34,9 @@ from .formats.cryosparc.particles import read_dataset
 from .formats.read_request import ReadRequest
 from .formats.sniff import is_copick_config
 from .formats.star.particles import read_frame
-from .jobs.particles.job import Outcome, job_for, run
+from .jobs.particles.entrance import job_for
+from .jobs.particles.job import ParticleOutcome, run
+from .jobs.particles.plan import plan
 from .jobs.particles.read import Files, InMemory, Source
 from .options import ParticleOptions
 from .options.fields import CENTRES, taken_by
@@ -153,11 +154,11 @@ def _remove_duplicates(data: Any, outdir: StrPath | None, force: bool, report: L
     """:func:`remove_duplicates`, its messages sent to ``report``; with ``decisions``, the record too."""
     opts = ParticleOptions(**options)
     opts.check()
-    outcomes: list[Outcome] = []
+    outcomes: list[ParticleOutcome] = []
     job = job_for(opts.update)  # (update=True: a round around the job)
 
-    def run_job(source: Source) -> Outcome:
-        outcomes.append(job(source, outdir, opts, force=force, log=report))
+    def run_job(source: Source) -> ParticleOutcome:
+        outcomes.append(job(source, outdir, plan(opts), force=force, log=report))
         return outcomes[-1]
 
     kept, rejected = _subsets(data, outdir, run_job)
@@ -171,7 +172,7 @@ def _remove_duplicates(data: Any, outdir: StrPath | None, force: bool, report: L
     return kept, rejected, pandas.DataFrame(None if decisions is None else columns_of(decisions))
 
 
-def _subsets(data: Any, outdir: StrPath | None, run_job: Callable[[Source], Outcome]) -> tuple:
+def _subsets(data: Any, outdir: StrPath | None, run_job: Callable[[Source], ParticleOutcome]) -> tuple:
     """The kept and rejected particles of ``data``, the job run by ``run_job``."""
     if isinstance(data, (str, Path)) or (
         isinstance(data, (list, tuple)) and data and all(isinstance(p, (str, Path)) for p in data)
@@ -371,7 +372,8 @@ def remove_duplicate_centres(
     opts = ParticleOptions(**options, plot=report is not None, registration="ignore")
     try:
         opts.check()
-        job = partial(run, options=opts)  # (the job under these options: the centres' source is made below)
+        # (the job under these options, planned when run: the centres' source is made below)
+        job = lambda source, outdir, **given: run(source, outdir, plan(opts), **given)  # noqa: E731
         return _select_centres(micrographs, centres, scores, inputs, ran_on, higher_is_better, job, report)
     except CryodedupError as err:
         raise type(err)(keyword_names(str(err))) from None  # (its kind kept)
@@ -384,7 +386,7 @@ def _select_centres(
     inputs: Any,
     ran_on: Sequence[Collection[Hashable]] | None,
     higher_is_better: bool,
-    job: Callable[..., Outcome],
+    job: Callable[..., ParticleOutcome],
     report: CentreReport | None = None,
 ) -> CentreSelection:
     """:func:`remove_duplicate_centres` after its options are checked; ``job``: the particle job under them."""

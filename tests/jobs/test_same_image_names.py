@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cryodedup.algo.dedup import SAME_CENTRE_A
-from cryodedup.jobs.particles.job import remove_duplicate_particles
+from cryodedup.jobs.particles.entrance import remove_duplicate_particles
 from cryodedup.jobs.particles.summary import ParticleSummary
 from cryodedup.options import ParticleOptions
 from cryodedup.particle_set import Images

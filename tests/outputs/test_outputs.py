@@ -119,7 +119,7 @@ def test_a_failure_in_a_later_step_of_a_batch_leaves_the_earlier_outputs_unwritt
 
 def test_an_output_that_is_a_folder_is_refused_before_anything_is_written_even_with_force(tmp_path):
     # Issue 11 item 4: particles_kept was renamed into place before particles_rejected (a folder) failed.
-    from cryodedup.jobs.particles.job import remove_duplicate_particles
+    from cryodedup.jobs.particles.entrance import remove_duplicate_particles
     from cryodedup.options import ParticleOptions
 
     inputs = _example_inputs(tmp_path / "in")
@@ -134,7 +134,7 @@ def test_an_output_that_is_a_folder_is_refused_before_anything_is_written_even_w
 
 def test_an_existing_picture_stops_the_run_before_the_particle_files_appear(tmp_path):
     pytest.importorskip("matplotlib")
-    from cryodedup.jobs.particles.job import remove_duplicate_particles
+    from cryodedup.jobs.particles.entrance import remove_duplicate_particles
     from cryodedup.options import ParticleOptions
 
     inputs = _example_inputs(tmp_path / "in")

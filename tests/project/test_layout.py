@@ -142,10 +142,11 @@ def test_no_room_imports_a_room_above_it():
 #: dedup), the decision (the one-pass policy is the
 #: reader's question to it), the reading, the record of rejections (made in Python, or the file a
 #: one-pass scan wrote: what a stage's writing gives back), the stages a run is given (how it
-#: decides and writes), the summary, an --update round's stages (its record the plain run's),
-#: the page of every micrograph (its partners the record's), the pictures, and the one
-#: orchestration of files and data in memory (a round wraps it there); a run in shards around it last
-#: (its shard.json's record, which knows the options alone, after the plan).
+#: decides and writes), the summary, the page of every micrograph (its partners the record's),
+#: the pictures, and the one orchestration of files and data in memory, which imports no runner's
+#: module; the runners around it after it: an --update round (its stages and its run_round), the
+#: entrance that chooses the plain run or a round, a run in shards (its shard.json's record, which
+#: knows the options alone, after the plan).
 PARTICLE_JOB = [
     "plan",
     "shard_record",
@@ -157,11 +158,12 @@ PARTICLE_JOB = [
     "record",
     "stages",
     "summary",
-    "update",
     "page",
     "pictures",
     "write",
     "job",
+    "update",
+    "entrance",
     "shards",
     "dask",
 ]

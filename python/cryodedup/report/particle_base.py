@@ -83,7 +83,7 @@ class ParticleDetails:
     compared_scores: np.ndarray | None = None
     #: Whether input k ran on micrograph g (n_micrographs, n_inputs); None: every input ran on every micrograph.
     covered: np.ndarray | None = None
-    #: The consensus decision (``Decision.unconfirmed``, ``.not_confirmable``, --min-support).
+    #: The consensus decision (``ParticleDecision.unconfirmed``, ``.not_confirmable``, --min-support).
     unconfirmed: np.ndarray | None = None
     not_confirmable: np.ndarray | None = None
     #: Per row, why ``--mask`` or ``--edge`` rejected it before the dedup (0: not), None without them.

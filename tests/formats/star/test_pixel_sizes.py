@@ -16,7 +16,7 @@ from click.testing import CliRunner
 
 from cryodedup.api import remove_duplicates
 from cryodedup.cli import main
-from cryodedup.jobs.particles.job import remove_duplicate_particles
+from cryodedup.jobs.particles.entrance import remove_duplicate_particles
 from cryodedup.options import ParticleOptions
 from fixtures.synthetic import Optics
 from helpers import shared_file, write_star

@@ -20,7 +20,7 @@ from cryodedup.formats.star.file import StarFile
 from cryodedup.formats.star.particle_writer import OnePass
 from cryodedup.jobs.particles import read as job_module
 from cryodedup.jobs.particles.decide import one_pass, rule_for_rows
-from cryodedup.jobs.particles.job import remove_duplicate_particles
+from cryodedup.jobs.particles.entrance import remove_duplicate_particles
 from cryodedup.jobs.particles.plan import plan
 from cryodedup.jobs.particles.record import RULES
 from cryodedup.options import ParticleOptions

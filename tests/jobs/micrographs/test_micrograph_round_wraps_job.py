@@ -1,7 +1,7 @@
 """An ``--update`` round wraps the plain micrograph job: the job knows no round, and the round is committed after it.
 
-The plain job (``job.run``) calls the stages it is given; the round (``job.run_round``) runs the
-job with its stages (``update_round.Round``) and commits the store once the job has ended. A
+The plain job (``job.run``) calls the stages it is given; the round (``update_round.run_round``) runs the
+job with its stages (``update_round.MicrographRound``) and commits the store once the job has ended. A
 job stopped after its outputs are written and before the commit adds nothing to the store and
 leaves no file: the same command again reads the new micrograph and ends as a fresh run of the
 whole set does, byte for byte.
@@ -40,7 +40,7 @@ def _round_names() -> set[str]:
     tree = ast.parse(Path(update.__file__).read_text())
     defined = {n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.ClassDef))}
     methods = {name for name, _ in inspect.getmembers(SeenStore, inspect.isfunction)}
-    return defined | methods | {"update", "store", "ready", "round_", "Round"}
+    return defined | methods | {"update", "store", "ready", "round_", "MicrographRound"}
 
 
 @pytest.mark.parametrize("function", [job.run, job._score], ids=["run", "its scoring"])

@@ -19,7 +19,7 @@ from click.testing import CliRunner
 from cryodedup.cli import main
 from cryodedup.jobs.micrographs.decide import (
     UNCERTAIN,
-    Decision,
+    MicrographDecision,
     _fft_shape,
     decide,
     decide_run,
@@ -227,7 +227,7 @@ def test_a_neighbour_of_other_areas_is_not_marked_by_the_look(tmp_path):
     assert not look_at_confirmed_shift(d, scores, plan, per_hole=4).any()
 
 
-def lone_strong_peak(plan: ScoringPlan) -> tuple[Decision, ScoredPairs]:
+def lone_strong_peak(plan: ScoringPlan) -> tuple[MicrographDecision, ScoredPairs]:
     """No duplicate: (0, 4)'s peak at SHIFT, z 7.5 (a null of median 4.3, robust SD 0.3 puts the run's own
     threshold at 6.7), Pearson 0.05, under --min-z 8; the other re-exposures' peaks elsewhere, at the null."""
     scores = hole_scores((30, 60), 4.3)
@@ -242,7 +242,7 @@ def lone_strong_peak(plan: ScoringPlan) -> tuple[Decision, ScoredPairs]:
     n = len(scores.pairs)
     joint = np.minimum(scores.z / 8.0, np.nan_to_num(scores.pearson, nan=-np.inf) / 0.15)
     none = np.zeros(n, dtype=bool)
-    return Decision(none, none.copy(), joint, 8.0, 0.15, NullRule("--min-z", 4.3, 0.3)), scores
+    return MicrographDecision(none, none.copy(), joint, 8.0, 0.15, NullRule("--min-z", 4.3, 0.3)), scores
 
 
 def test_a_lone_strong_peak_is_looked_beside_and_its_hole_left_to_check(tmp_path):

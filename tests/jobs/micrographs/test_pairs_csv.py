@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from cryodedup.jobs.micrographs import write
-from cryodedup.jobs.micrographs.decide import Decision
+from cryodedup.jobs.micrographs.decide import MicrographDecision
 from cryodedup.jobs.micrographs.score import ScoredPairs
 from cryodedup.jobs.micrographs.write import PairsCsv, _pair_rows, _write_pairs
 from cryodedup.outputs import output_batch
@@ -86,7 +86,7 @@ def test_core_writer_gives_the_python_writers_bytes(tmp_path, with_distance, sco
         "dy": rng.integers(-300, 300, n).astype(np.int64),
     }
     joint = hard_values(rng, n, 1.0)
-    decision = Decision(joint >= 1, np.abs(joint - 1) < 0.25, joint, 8.0, 0.3, {})
+    decision = MicrographDecision(joint >= 1, np.abs(joint - 1) < 0.25, joint, 8.0, 0.3, {})
     distance = hard_values(rng, n, 0.4) if with_distance else None
     mics = SimpleNamespace(names=NAMES)
     for binning, binned_psize in ((1, 1.0), (14, 11.62), (8, 10.96)):
@@ -98,7 +98,7 @@ def test_core_writer_gives_the_python_writers_bytes(tmp_path, with_distance, sco
 
 def test_no_pairs_gives_the_header_alone(tmp_path):
     empty = {k: np.zeros(0) for k in ("z", "pearson", "overlap", "dx", "dy")}
-    decision = Decision(np.zeros(0, bool), np.zeros(0, bool), np.zeros(0), 8.0, 0.3, {})
+    decision = MicrographDecision(np.zeros(0, bool), np.zeros(0, bool), np.zeros(0), 8.0, 0.3, {})
     pairs = np.zeros((0, 2), dtype=np.int64)
     python_writer(tmp_path / "oracle.csv", NAMES, pairs, empty, decision, 2, 2.0)
     write_core(tmp_path / "core.csv", SimpleNamespace(names=NAMES), pairs, empty, decision, 2, 2.0)
@@ -116,7 +116,7 @@ def window_rows(rng, n_mics, window=6):
 
 
 def decided(joint):
-    return Decision(joint >= 1, np.abs(joint - 1) < 0.25, joint, 8.0, 0.3, {})
+    return MicrographDecision(joint >= 1, np.abs(joint - 1) < 0.25, joint, 8.0, 0.3, {})
 
 
 def cut(pairs, scores, joint, rows):

@@ -16,7 +16,7 @@ PACKAGE = Path(__file__).resolve().parents[3] / "python" / "cryodedup"
 #: and the plan that resolves it (the command line resolves it too, and hands the plan to the job, a
 #: round, --watch's rounds and a shard).
 TAKERS = {
-    "jobs/micrographs/job.py find_duplicate_micrographs",
+    "jobs/micrographs/entrance.py find_duplicate_micrographs",
     "jobs/micrographs/plan.py micrograph_plan",
 }
 

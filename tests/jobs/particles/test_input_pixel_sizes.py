@@ -16,7 +16,7 @@ from click.testing import CliRunner
 
 from cryodedup.cli import main
 from cryodedup.errors import CryodedupError
-from cryodedup.jobs.particles.job import remove_duplicate_particles
+from cryodedup.jobs.particles.entrance import remove_duplicate_particles
 from cryodedup.options import ParticleOptions
 
 EXAMPLES = Path(__file__).resolve().parents[3] / "python" / "cryodedup" / "examples"

@@ -21,7 +21,7 @@ from update_batches import MIN_DIST, make_cs_batch, oracle_rounds, run_round, th
 from cryodedup.errors import CryodedupError
 from cryodedup.jobs.particles import store as store_module
 from cryodedup.jobs.particles import update as update_module
-from cryodedup.jobs.particles.job import remove_duplicate_particles
+from cryodedup.jobs.particles.entrance import remove_duplicate_particles
 from cryodedup.options import ParticleOptions
 from fixtures.synthetic import write_cs
 

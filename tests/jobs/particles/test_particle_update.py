@@ -14,7 +14,7 @@ from update_batches import LABELS, OPTICS, make_batch, oracle_rounds, run_round,
 
 from cryodedup.cli import main
 from cryodedup.errors import CryodedupError
-from cryodedup.jobs.particles.job import remove_duplicate_particles
+from cryodedup.jobs.particles.entrance import remove_duplicate_particles
 from cryodedup.options import ParticleOptions
 from helpers import write_star
 

@@ -16,7 +16,7 @@ from numpy.lib import recfunctions
 from update_batches import MIN_DIST, make_batch, make_cs_batch, oracle_rounds, run_round
 
 from cryodedup.errors import CryodedupError
-from cryodedup.jobs.particles.job import remove_duplicate_particles
+from cryodedup.jobs.particles.entrance import remove_duplicate_particles
 from cryodedup.options import ParticleOptions
 from fixtures.synthetic import write_cs
 

@@ -18,7 +18,7 @@ from test_particles_priority_oracle import LABELS, MIN_DIST, _row, brute_force, 
 
 from cryodedup import repair_particle_update
 from cryodedup.jobs.particles import record as record_module
-from cryodedup.jobs.particles.job import remove_duplicate_particles
+from cryodedup.jobs.particles.entrance import remove_duplicate_particles
 from cryodedup.options import ParticleOptions
 from fixtures.refined_and_picks import PSIZE, refined_2d_project, write_noise_micrographs
 from fixtures.synthetic import write_benchmark_file

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from cryodedup.cli import main
 from cryodedup.errors import CryodedupError
-from cryodedup.jobs.particles.job import remove_duplicate_particles
+from cryodedup.jobs.particles.entrance import remove_duplicate_particles
 from cryodedup.options import ParticleOptions
 from helpers import kept_rows, write_star
 

@@ -15,7 +15,7 @@ import pytest
 
 from cryodedup.algo.registration import apply_steps, parse_steps
 from cryodedup.errors import CryodedupError
-from cryodedup.jobs.particles.job import remove_duplicate_particles
+from cryodedup.jobs.particles.entrance import remove_duplicate_particles
 from cryodedup.options import ParticleOptions
 from cryodedup.report.sections import Registration
 from helpers import shared_file

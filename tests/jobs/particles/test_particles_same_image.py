@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from cryodedup import remove_duplicates
 from cryodedup.cli import main
 from cryodedup.errors import CryodedupError
-from cryodedup.jobs.particles.job import remove_duplicate_particles
+from cryodedup.jobs.particles.entrance import remove_duplicate_particles
 from cryodedup.options import ParticleOptions
 from fixtures.synthetic import write_cs
 from helpers import kept_rows, located_records, write_star

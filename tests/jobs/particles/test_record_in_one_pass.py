@@ -22,7 +22,7 @@ from cryodedup.formats.star import particles as particles_star
 from cryodedup.formats.star.file import unquote
 from cryodedup.jobs.particles import record as record_module
 from cryodedup.jobs.particles.decide import decide, one_pass
-from cryodedup.jobs.particles.job import remove_duplicate_particles
+from cryodedup.jobs.particles.entrance import remove_duplicate_particles
 from cryodedup.jobs.particles.plan import plan
 from cryodedup.options import ParticleOptions
 from cryodedup.outputs import output_batch

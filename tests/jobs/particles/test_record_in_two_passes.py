@@ -21,7 +21,7 @@ from test_particles_priority_oracle import MIN_DIST, cases, write_cs_inputs
 
 from cryodedup.formats.star import particles as particles_star
 from cryodedup.jobs.particles import record as record_module
-from cryodedup.jobs.particles.job import remove_duplicate_particles
+from cryodedup.jobs.particles.entrance import remove_duplicate_particles
 from cryodedup.options import ParticleOptions
 from helpers import shared_file, write_star
 

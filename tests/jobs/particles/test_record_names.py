@@ -26,7 +26,7 @@ import starfile
 
 from cryodedup.formats.star import particles as particles_star
 from cryodedup.jobs.particles import record as record_module
-from cryodedup.jobs.particles.job import remove_duplicate_particles
+from cryodedup.jobs.particles.entrance import remove_duplicate_particles
 from cryodedup.options import ParticleOptions
 from picker_files import cbox_text
 

@@ -17,7 +17,7 @@ import pytest
 
 from cryodedup.algo.registration import apply_steps, parse_steps
 from cryodedup.errors import CryodedupError
-from cryodedup.jobs.particles.job import remove_duplicate_particles
+from cryodedup.jobs.particles.entrance import remove_duplicate_particles
 from cryodedup.options import ParticleOptions
 from helpers import shared_file
 from picker_files import autopick_text

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from cryodedup.errors import CryodedupError
-from cryodedup.jobs.particles.job import remove_duplicate_particles
+from cryodedup.jobs.particles.entrance import remove_duplicate_particles
 from cryodedup.options import ParticleOptions
 
 TOPAZ = {"mic_psize": 0.885, "topaz_scale": 1.0, "min_dist": 30.0}

@@ -20,7 +20,7 @@ import pytest
 from click.testing import CliRunner
 
 from cryodedup.cli import main
-from cryodedup.jobs.particles.job import remove_duplicate_particles
+from cryodedup.jobs.particles.entrance import remove_duplicate_particles
 from cryodedup.options import ParticleOptions
 from helpers import write_star
 from relion_import import position_angstrom

@@ -1,6 +1,6 @@
 """An ``--update`` round wraps the plain particle job: the job knows no round, and the round is committed after it.
 
-The plain job (``job.run``) calls the stages it is given; the round (``job.run_round``) opens
+The plain job (``job.run``) calls the stages it is given; the round (``update.run_round``) opens
 the store, runs the job with its stages, and commits. A job stopped once the round's files are
 written and before the commit adds nothing to the store and leaves no file: the same command
 again ends as the uninterrupted series does, byte for byte.

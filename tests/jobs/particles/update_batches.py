@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cryodedup.jobs.particles.job import remove_duplicate_particles
+from cryodedup.jobs.particles.entrance import remove_duplicate_particles
 from cryodedup.options import ParticleOptions
 from fixtures.synthetic import CS_EXTRACT_2D_FIELDS, _fill_extract_2d_rest, cs_micrograph_path, write_cs
 from helpers import write_star

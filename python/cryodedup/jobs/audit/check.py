@@ -28,8 +28,9 @@ from ...formats.star.file import StarFile
 from ...formats.star.fsc import StraddlingBoxes
 from ...options import ParticleOptions
 from ...particle_set import ParticleSet
-from ..particles.decide import Decision
-from ..particles.job import Outcome, run
+from ..particles.decide import ParticleDecision
+from ..particles.job import ParticleOutcome, run
+from ..particles.plan import plan
 from ..particles.read import Files
 
 __all__ = ["SetAudit", "audit_set"]
@@ -203,7 +204,7 @@ def _decided(
     max_angle: float | None,
     sym: str,
     classes: bool,
-) -> tuple[Outcome, Decision, float | None, bool]:
+) -> tuple[ParticleOutcome, ParticleDecision, float | None, bool]:
     """The set read and decided: its outcome, its decision, the angle compared and whether within 2-D classes.
 
     The angle is None where positions alone are compared; within classes, in-plane angles are compared within
@@ -227,7 +228,7 @@ def _read(
     warnings: list[str],
     max_angle: float | None,
     sym: str,
-) -> tuple[Outcome, float | None]:
+) -> tuple[ParticleOutcome, float | None]:
     """The particle job's audit of the set, pose-aware where it can be; and the angle it was counted at (None: none).
 
     ``warnings``: the run's warnings, filled (those of a run read again by position only: not kept).
@@ -255,8 +256,8 @@ _CLASS, _PSI = "rlnClassNumber", "rlnAnglePsi"
 
 
 def _within_classes(
-    path: Path, particles: ParticleSet, decision: Decision, max_angle: float, min_dist: float
-) -> Decision | None:
+    path: Path, particles: ParticleSet, decision: ParticleDecision, max_angle: float, min_dist: float
+) -> ParticleDecision | None:
     """The decision by position, less the rows whose every kept neighbour is of their class and turned from them.
 
     A row rejected by position stays a duplicate where a kept row within ``min_dist`` on its micrograph is of
@@ -325,7 +326,7 @@ def _run(
     warnings: list[str],
     max_angle: float | None,
     sym: str,
-) -> Outcome:
+) -> ParticleOutcome:
     """The particle job's audit of the files, given the micrographs upstream where the files need their pixel size.
 
     Where the files lack it, or state only the movies' (rlnMicrographOriginalPixelSize, right only if motion
@@ -342,14 +343,15 @@ def _run(
     sym = sym if max_angle is not None else "C1"  # (a point group without an angle: refused by the options)
     # (score none: which of a pair is kept changes no count)
     options = ParticleOptions(audit=True, min_dist=min_dist, score="none", max_angle=max_angle, sym=sym)
+    options.check()  # (its values the audit's own: refused as a run refuses them)
 
-    def with_micrographs(listing: Path) -> Outcome:
+    def with_micrographs(listing: Path) -> ParticleOutcome:
         """The files audited again, their micrographs' pixel size read from ``listing``."""
         warnings.clear()
-        return run(Files.of(paths), None, replace(options, micrographs=listing), log=log)
+        return run(Files.of(paths), None, plan(replace(options, micrographs=listing)), log=log)
 
     try:
-        outcome = run(Files.of(paths), None, options, log=log)
+        outcome = run(Files.of(paths), None, plan(options), log=log)
     except PixelSizeError:
         listing = micrographs()
         if listing is None:

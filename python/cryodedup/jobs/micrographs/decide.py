@@ -22,8 +22,8 @@ from .score import ScoredPairs, ShardScores, combine_shards
 __all__ = [
     "COMMON_CAUSES",
     "UNCERTAIN",
-    "Decision",
-    "Outcome",
+    "MicrographDecision",
+    "MicrographOutcome",
     "decide_run",
     "near_the_edge",
     "verdict",
@@ -119,7 +119,7 @@ class DecisionSummary:
 
 
 @dataclass
-class Decision:
+class MicrographDecision:
     """What was decided about each scored pair, and why."""
 
     duplicate: np.ndarray  # bool per pair
@@ -183,14 +183,14 @@ class Decision:
 
 
 @dataclass
-class Outcome:
+class MicrographOutcome:
     """A run decided: how it was scored, the scores of every pair, each pair's decision, each micrograph's group."""
 
     plan: ScoringPlan
     #: The shards the pairs were scored in (one, or those a merge reads), with what reading cost.
     shards: list[ShardScores]
     scores: ScoredPairs
-    decision: Decision
+    decision: MicrographDecision
     #: Each micrograph's place in acquisition order (the number of micrographs where it was not read).
     rank: np.ndarray
     #: The micrograph of each one's group that was acquired first: itself where it is kept.
@@ -208,7 +208,7 @@ def decide_run(
     shards: list[ShardScores],
     rules: DecisionRules,
     placement: Placement | None,
-) -> Outcome:
+) -> MicrographOutcome:
     """The decision of a run scored in ``shards`` (one, or those a merge reads): pairs, then groups.
 
     With images, a duplicate's neighbours in its hole are read again (:func:`look_at_confirmed_shift`).
@@ -230,7 +230,7 @@ def decide_run(
             decision.uncertain |= beside
             decision.untrusted = why_untrusted(decision, scores, plan)
     root = group_duplicates(n_mics, scores.pairs, decision.duplicate, rank)
-    return Outcome(plan, shards, scores, decision, rank, root)
+    return MicrographOutcome(plan, shards, scores, decision, rank, root)
 
 
 def decide(
@@ -238,7 +238,7 @@ def decide(
     rules: DecisionRules,
     placement: Placement | None,
     plan: ScoringPlan | None = None,
-) -> Decision:
+) -> MicrographDecision:
     """Which scored pairs are duplicates, which are near the boundary, and the run's margin.
 
     From the images: the joint score min(z / T_z, Pearson / T_p) is at least 1. T_z is --min-z
@@ -282,7 +282,7 @@ def decide(
     return decision
 
 
-def why_untrusted(decision: Decision, scores: ScoredPairs, plan: ScoringPlan | None) -> str | None:
+def why_untrusted(decision: MicrographDecision, scores: ScoredPairs, plan: ScoringPlan | None) -> str | None:
     """Why the decision cannot be trusted: a pattern common to the images, the bulk cut, pairs undecided; or None."""
     if decision.pattern is not None:
         removed = plan is not None and plan.pattern is not None
@@ -353,7 +353,7 @@ def every_binning(
     return refined, rules
 
 
-def undecided(decision: Decision, scores: ScoredPairs) -> np.ndarray:
+def undecided(decision: MicrographDecision, scores: ScoredPairs) -> np.ndarray:
     """The pairs far above the null and away from zero shift that are not duplicates.
 
     Their peak reaches ``FAR`` x the z threshold, which no chance peak reaches and, away from
@@ -365,7 +365,9 @@ def undecided(decision: Decision, scores: ScoredPairs) -> np.ndarray:
         return (scores.z >= decision.min_z * FAR) & ~pattern & ~decision.duplicate
 
 
-def at_confirmed_shift(decision: Decision, scores: ScoredPairs, plan: ScoringPlan, per_hole: int) -> np.ndarray:
+def at_confirmed_shift(
+    decision: MicrographDecision, scores: ScoredPairs, plan: ScoringPlan, per_hole: int
+) -> np.ndarray:
     """The pairs as many images apart as a duplicate pair whose peak lies at its shift.
 
     A multi-hole session that returns to a hole images it again in the same order: its
@@ -408,7 +410,7 @@ def at_confirmed_shift(decision: Decision, scores: ScoredPairs, plan: ScoringPla
     return found
 
 
-def at_one_shift(decision: Decision, scores: ScoredPairs, plan: ScoringPlan) -> np.ndarray:
+def at_one_shift(decision: MicrographDecision, scores: ScoredPairs, plan: ScoringPlan) -> np.ndarray:
     """The pairs under the thresholds whose peaks, each evidence of its own, agree on one shift.
 
     Noise can push every re-exposure of a hole under the thresholds, leaving no confirmed pair
@@ -531,7 +533,9 @@ def _in_acquisition_order(
     return rank, np.minimum(a, b), np.maximum(a, b), np.where(a > b, -1.0, 1.0)
 
 
-def look_at_confirmed_shift(decision: Decision, scores: ScoredPairs, plan: ScoringPlan, per_hole: int) -> np.ndarray:
+def look_at_confirmed_shift(
+    decision: MicrographDecision, scores: ScoredPairs, plan: ScoringPlan, per_hole: int
+) -> np.ndarray:
     """The duplicates' neighbours in their hole whose images agree at the duplicate's shift, read again.
 
     :func:`at_confirmed_shift` looks where a pair's peak lies; a re-exposure its noise weakened
@@ -552,7 +556,9 @@ def look_at_confirmed_shift(decision: Decision, scores: ScoredPairs, plan: Scori
     return found
 
 
-def look_beside_strong_peaks(decision: Decision, scores: ScoredPairs, plan: ScoringPlan, per_hole: int) -> np.ndarray:
+def look_beside_strong_peaks(
+    decision: MicrographDecision, scores: ScoredPairs, plan: ScoringPlan, per_hole: int
+) -> np.ndarray:
     """The pairs under the thresholds whose peak the run's own null calls no chance, and their hole's agreeing pairs.
 
     Noise can leave one re-exposure of a hole peaking at its shift and push the others to the
@@ -596,7 +602,7 @@ def look_beside_strong_peaks(decision: Decision, scores: ScoredPairs, plan: Scor
 
 
 def _peaks_at_anchor_shift(
-    anchors: np.ndarray, decision: Decision, scores: ScoredPairs, plan: ScoringPlan, per_hole: int
+    anchors: np.ndarray, decision: MicrographDecision, scores: ScoredPairs, plan: ScoringPlan, per_hole: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """The ``anchors``' neighbours in their hole whose own peak lies at the anchor's shift: (anchor, neighbour) indices.
 
@@ -622,7 +628,7 @@ def _peaks_at_anchor_shift(
 
 
 def _agreeing_neighbours(
-    anchors: np.ndarray, decision: Decision, scores: ScoredPairs, plan: ScoringPlan, per_hole: int
+    anchors: np.ndarray, decision: MicrographDecision, scores: ScoredPairs, plan: ScoringPlan, per_hole: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """The ``anchors``' neighbours in their hole read again at the anchor's shift: (anchor, neighbour) indices agreeing.
 
@@ -658,7 +664,7 @@ def _same_offset(duplicates: np.ndarray, others: np.ndarray, offset: np.ndarray)
     return duplicates[order[np.repeat(left, counts) + within]], np.repeat(others, counts)
 
 
-def _evidence_floor(decision: Decision, pearson_min_z: float) -> float:
+def _evidence_floor(decision: MicrographDecision, pearson_min_z: float) -> float:
     """The z of a peak that is evidence of its own: the null's median + ``EVIDENCE_SIGMAS`` robust SD.
 
     ``pearson_min_z`` where the run has too few pairs for a null.
@@ -711,7 +717,7 @@ def _fft_shape(plan: ScoringPlan) -> tuple[int, int]:
     return geometry.fft_height, geometry.fft_width
 
 
-def undecided_verdict(decision: Decision, scores: ScoredPairs) -> str | None:
+def undecided_verdict(decision: MicrographDecision, scores: ScoredPairs) -> str | None:
     """Why a run with undecided pairs (:func:`undecided`) cannot be trusted, or None."""
     if decision.undecided is None or not decision.undecided.any():
         return None
@@ -724,7 +730,7 @@ def undecided_verdict(decision: Decision, scores: ScoredPairs) -> str | None:
     )
 
 
-def verdict(decision: Decision) -> str | None:
+def verdict(decision: MicrographDecision) -> str | None:
     """Why the run's decision cannot be trusted, or None.
 
     A decision whose weakest duplicate is within ``UNCERTAIN`` of its strongest other pair,
@@ -752,10 +758,10 @@ def verdict(decision: Decision) -> str | None:
     )
 
 
-def _decision(joint: np.ndarray, min_z: float, min_pearson: float, null: NullRule) -> Decision:
+def _decision(joint: np.ndarray, min_z: float, min_pearson: float, null: NullRule) -> MicrographDecision:
     duplicate = joint >= 1
     uncertain = (joint >= 1 / UNCERTAIN) & (joint < UNCERTAIN)
-    return Decision(duplicate, uncertain, joint, min_z, min_pearson, null)
+    return MicrographDecision(duplicate, uncertain, joint, min_z, min_pearson, null)
 
 
 def z_threshold(z: np.ndarray, floor: float) -> tuple[float, NullRule]:

@@ -22,9 +22,9 @@ from ...formats.mrc import open_mrc
 from ...labels import distinct_labels
 from ...report.html_report import Page, ReportTable
 from ...report.summary import short_name
-from .decide import UNCERTAIN, Decision
+from .decide import UNCERTAIN, MicrographDecision
 from .placement import Placement
-from .plan import OutputPlan
+from .plan import MicrographOutputPlan
 from .score import ScoredPairs
 from .summary import MicrographSummary, micrograph_rows
 
@@ -63,9 +63,9 @@ class PairImages:
 
 def plot(
     mics: Micrographs,
-    output: OutputPlan,
+    output: MicrographOutputPlan,
     scores: ScoredPairs,
-    decision: Decision,
+    decision: MicrographDecision,
     rank: np.ndarray,
     outdir: Path,
     force: bool,
@@ -132,7 +132,7 @@ def _as_run(summary: MicrographSummary) -> dict[str, str]:
 def _pair_page(
     mics: Micrographs,
     scores: ScoredPairs,
-    decision: Decision,
+    decision: MicrographDecision,
     rank: np.ndarray,
     images: PairImages,
     no_images: bool,
@@ -174,7 +174,7 @@ class MicrographFigures:
 
     by_position: bool  # --no-images: decided by the metadata's positions, no image read
     scores: ScoredPairs  # the scored pairs' columns (pairs, z, pearson, ...)
-    decision: Decision
+    decision: MicrographDecision
     rank: np.ndarray  # each micrograph's place in acquisition order
     placement: Placement | None  # with --metadata, where each image was taken
 
@@ -249,7 +249,7 @@ def _shown_names(mics: Micrographs, pairs: np.ndarray) -> dict[int, str]:
     return dict(zip(listed, (short_name(n) for n in distinct_labels([mics.names[i] for i in listed]))))
 
 
-def uncertain_order(decision: Decision) -> np.ndarray:
+def uncertain_order(decision: MicrographDecision) -> np.ndarray:
     """The uncertain pairs, nearest the boundary first (by how far their joint score lies from 1, as a factor)."""
     uncertain = np.flatnonzero(decision.uncertain)
     # (An undecided pair's joint score can be negative: last.)
@@ -303,7 +303,7 @@ def _flagged_table(
 
 def uncertain_table(
     scores: ScoredPairs,
-    decision: Decision,
+    decision: MicrographDecision,
     order: np.ndarray,
     rank: np.ndarray,
     names: dict[int, str],
@@ -346,7 +346,7 @@ def _pair_figures(
     images: PairImages,
     stem: str,
     caption: str,
-    decision: Decision | None = None,
+    decision: MicrographDecision | None = None,
     names: dict[int, str] | None = None,
 ) -> list[tuple[str, str, Any]]:
     """The two images of each chosen pair and their overlay (``stem_K.png``).

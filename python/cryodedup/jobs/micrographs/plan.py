@@ -34,8 +34,8 @@ __all__ = [
     "Candidates",
     "DecisionRules",
     "MetadataSources",
+    "MicrographOutputPlan",
     "MicrographPlan",
-    "OutputPlan",
     "ScoringPlan",
     "ScoringRules",
     "acquisition_order",
@@ -123,7 +123,7 @@ class MetadataSources:
 
 
 @dataclass(frozen=True)
-class OutputPlan:
+class MicrographOutputPlan:
     """What the job writes besides its lists: whether an untrusted decision is written, the pictures.
 
     ``parameters``: the options as the report's Parameters table shows them (with ``--plot``; None without).
@@ -142,7 +142,7 @@ class MicrographPlan:
 
     Reading the inputs (``psize``, ``project_dir``), scoring (:class:`ScoringRules`), deciding
     (:class:`DecisionRules`), placing by the metadata (:class:`MetadataSources`) and writing
-    (:class:`OutputPlan`); ``recorded``: the values of the options a shard's and the
+    (:class:`MicrographOutputPlan`); ``recorded``: the values of the options a shard's and the
     ``--update`` store's records keep (those that change the scores or the decision), by name.
     """
 
@@ -151,7 +151,7 @@ class MicrographPlan:
     scoring: ScoringRules
     decision: DecisionRules
     metadata: MetadataSources
-    output: OutputPlan
+    output: MicrographOutputPlan
     recorded: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -190,7 +190,7 @@ def micrograph_plan(options: MicrographOptions) -> MicrographPlan:
         from ...report.html_report import Parameters
 
         shown = Parameters.of(options)
-    output = OutputPlan(options.accept_untrusted, options.plot, options.plot_pairs, options.no_images, shown)
+    output = MicrographOutputPlan(options.accept_untrusted, options.plot, options.plot_pairs, options.no_images, shown)
     recorded = {name: getattr(options, name) for name in RUN_OPTIONS}
     return MicrographPlan(options.psize, options.project_dir, scoring, decision, metadata, output, recorded)
 

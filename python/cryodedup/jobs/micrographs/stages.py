@@ -2,8 +2,8 @@
 
 The job (``job.py``'s ``run``) reads, places, plans, scores, decides and writes in one order,
 whoever runs it. A plain run screens every micrograph listed and scores its pairs by its
-runner (``job.Plain``); an ``--update`` round (``update_round.Round``, run by
-``job.run_round``) screens those its store has not seen (and that are whole), scores only the
+runner (``job.PlainMicrographStages``); an ``--update`` round (``update_round.MicrographRound``, run by
+``update_round.run_round``) screens those its store has not seen (and that are whole), scores only the
 pairs the store has no score for, and appends to the last round's pairs.csv where it can; the
 store is committed once the job is done. The job calls the stages it is given, and knows no
 more of them.
@@ -23,13 +23,13 @@ if TYPE_CHECKING:
     from .score import ProgressBar, ShardScores
     from .write import PairsCsv, PreparedOutputs
 
-__all__ = ["Say", "Stages"]
+__all__ = ["MicrographStages", "Say"]
 
 #: A message and its level (``info``, ``warning``): said, and (warnings) kept for the summary.
 Say = Callable[[str, str], None]
 
 
-class Stages(Protocol):
+class MicrographStages(Protocol):
     """Which micrographs a run screens into which outputs, and how it scores their pairs."""
 
     @property

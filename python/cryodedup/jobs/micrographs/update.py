@@ -13,7 +13,7 @@ round reads only the micrographs it has not seen, scores the candidate pairs it 
 for (a binned image gives the same spectrum as the raw one, bit for bit, so old images are not
 read again), and writes the outputs of a fresh run of the whole set.
 
-A round wraps the plain job (``job.run_round``, with ``update_round.Round`` as the job's stages).
+A round wraps the plain job (``update_round.run_round``, with ``update_round.MicrographRound`` as the job's stages).
 Its transaction is opened once its pairs are scored (:meth:`SeenStore.save`) and committed once
 the job has written its outputs under their temporary names (:meth:`SeenStore.commit`), which are
 renamed after it: a stop before the commit

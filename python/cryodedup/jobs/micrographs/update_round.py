@@ -1,9 +1,9 @@
 """An ``--update`` round's stages: the micrograph job run against the store of what earlier rounds saw.
 
-``job.run_round`` wraps the plain job: it runs ``job.run`` with a :class:`Round` as its stages
+:func:`run_round` wraps the plain job: it runs ``job.run`` with a :class:`MicrographRound` as its stages
 (``stages.py``), then commits the round to the store (``update.py``), before the output batch
 puts the round's outputs in place. The round opens the store once the inputs are listed
-(:meth:`Round.prepare`: inputs inside the output folder refused, micrographs still being
+(:meth:`MicrographRound.prepare`: inputs inside the output folder refused, micrographs still being
 written left for later, the outputs of earlier rounds replaced), copies the last round's
 pairs.csv while it scores, and scores only the pairs the store has no score for
 (:func:`.update.score_update`, which opens the round's transaction).
@@ -20,20 +20,59 @@ from typing import Any, Callable, NoReturn
 from ...errors import CryodedupError
 from ...formats.micrograph_lists import Micrographs
 from ...formats.mrc import MrcLayout
-from ...outputs import hold_folder
+from ...outputs import all_outputs_at_once, hold_folder
 from ...paths import StrPath
-from .plan import ScoringPlan
+from .job import run
+from .plan import MicrographPlan, ScoringPlan
 from .score import ProgressBar, ShardScores
 from .stages import Say
+from .summary import MicrographSummary
 from .update import STORE, SeenStore, leave_for_later, open_store, refuse_inputs_inside, score_update
 from .write import PairsCsv, PreparedOutputs, prepare_outputs
 
-__all__ = ["Round"]
+__all__ = ["run_round"]
+
+
+@all_outputs_at_once
+def run_round(
+    inputs: Sequence[StrPath],
+    outdir: StrPath,
+    job: MicrographPlan,
+    *,
+    particles: StrPath | None = None,
+    match_micrographs: str = "auto",
+    force: bool = False,
+    ready: Collection[str] | None = None,
+    log: Callable[[str, str], None] = lambda message, level: None,
+    progress_factory: Callable[[int], ProgressBar] | None = None,
+    start: float | None = None,
+) -> MicrographSummary:
+    """An ``--update`` round (``--watch`` runs one a look): ``job.run`` with the round's stages, then its commit.
+
+    The round (:class:`MicrographRound`) opens the store once the inputs are listed and saves its
+    new micrographs and pairs as it scores (``ready``: the new files that may be read, by default
+    those whose image is all there); once the job has written its outputs under temporary names,
+    the round is committed, and the output batch puts them in place after it. A round stopped
+    before its commit is rolled back: the store and the outputs stay the previous round's.
+    """
+    round_ = MicrographRound(job.recorded, force, ready)
+    try:
+        try:
+            summary = run(
+                inputs, outdir, job, stages=round_, particles=particles, match_micrographs=match_micrographs,
+                log=log, progress_factory=progress_factory, start=start,
+            )  # fmt: skip
+        except BaseException as error:
+            round_.abandon(error)
+        round_.commit()
+    finally:
+        round_.close()
+    return summary
 
 
 @dataclass
-class Round:
-    """An ``--update`` round's stages (:class:`.stages.Stages`), its store, and the commit that ends it.
+class MicrographRound:
+    """An ``--update`` round's stages (:class:`.stages.MicrographStages`), its store, and the commit that ends it.
 
     ``recorded``: the options' values the store records (``MicrographPlan.recorded``); ``ready``:
     the new files that may be read (``--watch``), by default every one whose image is all there.
@@ -50,7 +89,7 @@ class Round:
     def prepare(
         self, mics: Micrographs, outdir: Path, inputs: Sequence[StrPath], particles: StrPath | None, said: Say
     ) -> tuple[Micrographs, PreparedOutputs]:
-        """As :class:`.stages.Stages` says: the store opened, the micrographs it has not seen that are whole.
+        """As :class:`.stages.MicrographStages` says: the store opened, the micrographs it has not seen that are whole.
 
         The outputs of earlier rounds are replaced; outputs in the way of a round that found no
         store of earlier rounds are refused saying so. The last round's pairs.csv is copied
@@ -67,14 +106,14 @@ class Round:
         return mics, outputs
 
     def layouts_known(self, paths: Collection[StrPath]) -> dict[str, MrcLayout] | None:
-        """As :class:`.stages.Stages` says: the store's seen micrographs found in place."""
+        """As :class:`.stages.MicrographStages` says: the store's seen micrographs found in place."""
         assert self.store is not None, "prepared first"
         return self.store.known_layouts(paths)
 
     def score(
         self, plan: ScoringPlan, said: Say, progress_factory: Callable[[int], ProgressBar] | None
     ) -> list[ShardScores]:
-        """As :class:`.stages.Stages` says: only the new pairs scored; saved in the round's transaction."""
+        """As :class:`.stages.MicrographStages` says: only the new pairs scored; saved in the round's transaction."""
         assert self.store is not None and self.pairs_csv is not None, "prepared first"
         scores = [score_update(plan, self.recorded, self.store, said, progress_factory)]
         self.pairs_csv.earlier = self.store.pairs_csv  # (None once the scores' options changed: a full run)

@@ -1,6 +1,6 @@
 """``--watch``: the micrograph job run again whenever new micrographs are ready, during collection.
 
-Each round is an ``--update`` round (``job.run_round``) of the whole input as it then stands,
+Each round is an ``--update`` round (``update_round.run_round``) of the whole input as it then stands,
 screening only the files that were ready (whole and unchanged since the previous look,
 :class:`~cryodedup.jobs.micrographs.update_inputs.Arrivals`) when the round began; a file being
 written waits for a later round. Between rounds the input is looked at every ``every``
@@ -18,11 +18,11 @@ from typing import Callable, TypeVar
 from ...errors import CryodedupError
 from ...formats.micrograph_lists import load_inputs
 from ...paths import StrPath
-from .job import run_round
 from .plan import MicrographPlan
 from .score import ProgressBar
 from .summary import MicrographSummary
 from .update_inputs import Arrivals
+from .update_round import run_round
 
 __all__ = ["watch_micrographs"]
 

@@ -36,9 +36,9 @@ from ...particle_set import ParticleSet
 from ...paths import StrPath
 from ...report.micrograph_sections import Band, ParticleSplit
 from ...resolve import match_micrographs
-from .decide import UNCERTAIN, Decision, Outcome, near_the_edge, verdict
+from .decide import UNCERTAIN, MicrographDecision, MicrographOutcome, near_the_edge, verdict
 from .placement import Placement
-from .plan import MAX_BINNED_PSIZE, Candidates, OutputPlan, candidates_used
+from .plan import MAX_BINNED_PSIZE, Candidates, MicrographOutputPlan, candidates_used
 from .score import ScoredPairs, reading_by_worker
 from .summary import MicrographSummary
 
@@ -163,9 +163,9 @@ def prepare_outputs(
 
 def write_results(
     mics: Micrographs,
-    output: OutputPlan,
+    output: MicrographOutputPlan,
     candidates: Candidates,
-    outcome: Outcome,
+    outcome: MicrographOutcome,
     outputs: PreparedOutputs,
     *,
     log: Callable[[str, str], None],
@@ -206,7 +206,7 @@ def write_results(
     return summary
 
 
-def _uncertain_warnings(decision: Decision, plot: bool) -> list[str]:
+def _uncertain_warnings(decision: MicrographDecision, plot: bool) -> list[str]:
     """The warnings naming the uncertain pairs: near the thresholds, at a confirmed shift, at one shared shift."""
     in_band = (decision.joint >= 1 / UNCERTAIN) & (decision.joint < UNCERTAIN)
     at_shift = decision.at_shift if decision.at_shift is not None else np.zeros_like(decision.uncertain)
@@ -256,7 +256,7 @@ def verdict_line(summary: MicrographSummary, outputs: PreparedOutputs) -> str:
     return with_checks(head, [gist(w) for w in summary.warnings])
 
 
-def _refuse_untrusted(outcome: Outcome, accept_untrusted: bool) -> None:
+def _refuse_untrusted(outcome: MicrographOutcome, accept_untrusted: bool) -> None:
     """A decision that cannot be trusted writes nothing (a pipeline would remove what it lists) unless accepted.
 
     Raised before any output is written, so that an ``--update`` round commits nothing either.
@@ -270,7 +270,7 @@ def _refuse_untrusted(outcome: Outcome, accept_untrusted: bool) -> None:
         )
 
 
-def untrusted_warning(decision: Decision, binned_psize: float) -> str:
+def untrusted_warning(decision: MicrographDecision, binned_psize: float) -> str:
     """The warning of a run whose untrusted decision was accepted (``--accept-untrusted``): why, and what is safe."""
     return (
         f"the decision cannot be trusted (written as --accept-untrusted asked): {decision.untrusted}. "
@@ -279,7 +279,7 @@ def untrusted_warning(decision: Decision, binned_psize: float) -> str:
     )
 
 
-def _what_is_safe(decision: Decision, binned_psize: float) -> str:
+def _what_is_safe(decision: MicrographDecision, binned_psize: float) -> str:
     if decision.pattern is not None:
         return (
             "Check the gain reference motion correction applied (its file, rotation and flip) and screen the "
@@ -300,7 +300,7 @@ def _what_is_safe(decision: Decision, binned_psize: float) -> str:
 def _warn_before_writing(
     mics: Micrographs,
     candidates: Candidates,
-    outcome: Outcome,
+    outcome: MicrographOutcome,
     placement: Placement | None,
     log: Callable[[str, str], None],
 ) -> None:
@@ -325,7 +325,7 @@ def _warn_before_writing(
 
 def _write_files(
     mics: Micrographs,
-    outcome: Outcome,
+    outcome: MicrographOutcome,
     outputs: PreparedOutputs,
     placement: Placement | None,
     match_micrographs: str,
@@ -358,7 +358,7 @@ def _write_files(
 def _summary(
     mics: Micrographs,
     candidates: Candidates,
-    outcome: Outcome,
+    outcome: MicrographOutcome,
     outputs: PreparedOutputs,
     warnings: list[str],
     placement: Placement | None,
@@ -470,7 +470,7 @@ def _pair_rows(
     mics: Micrographs,
     pairs: np.ndarray,
     scores: ScoredPairs,
-    decision: Decision,
+    decision: MicrographDecision,
     distance: np.ndarray | None,
 ) -> _PairRows:
     """One row per scored pair; with --metadata a last column, the positions' distance in µm.

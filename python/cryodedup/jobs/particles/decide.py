@@ -47,7 +47,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DECISIONS_FILE",
     "REJECTION_RULES",
-    "Decision",
+    "ParticleDecision",
     "Rule",
     "decide",
     "finished",
@@ -165,7 +165,7 @@ _NO_TIES = Ties(0, 0)
 
 
 @dataclass
-class Decision:
+class ParticleDecision:
     """Which rows are kept, and why the others are not.
 
     ``suppressed_by`` is the kept-first duplicate of a row rejected as a duplicate (-1
@@ -219,7 +219,9 @@ class Decision:
         return None if self.confirmed_by is None else popcount(self.confirmed_by)
 
 
-def decide(particles: ParticleSet, rule: Deciding, log: Log = _silent, regions: Regions | None = None) -> Decision:
+def decide(
+    particles: ParticleSet, rule: Deciding, log: Log = _silent, regions: Regions | None = None
+) -> ParticleDecision:
     """Which rows to keep: each species on its own, then (``--cross-species``) between species.
 
     One species (no species given) is decided by :func:`decide_species`, as it always was.
@@ -229,7 +231,7 @@ def decide(particles: ParticleSet, rule: Deciding, log: Log = _silent, regions: 
     return finished(particles, _decided(particles, rule, log, regions), rule)
 
 
-def finished(particles: ParticleSet, decision: Decision, rule: Deciding) -> Decision:
+def finished(particles: ParticleSet, decision: ParticleDecision, rule: Deciding) -> ParticleDecision:
     """The decision of every row with what the summary says of it, counted once on them all.
 
     How the scores were compared, and the ties the inputs' order broke (the merge of a run's
@@ -239,7 +241,7 @@ def finished(particles: ParticleSet, decision: Decision, rule: Deciding) -> Deci
     return replace(decision, ties=ties, normalisation=rule.normalisation)
 
 
-def _decided(particles: ParticleSet, rule: Deciding, log: Log, regions: Regions | None) -> Decision:
+def _decided(particles: ParticleSet, rule: Deciding, log: Log, regions: Regions | None) -> ParticleDecision:
     """:func:`decide`'s decision: the rows ``regions`` drop rejected, the others decided species by species."""
     if regions is None or not regions.dropped.any():
         decision = _decide_species_apart(particles, rule, log)
@@ -248,7 +250,7 @@ def _decided(particles: ParticleSet, rule: Deciding, log: Log, regions: Regions 
     if not inside.size:
         # (no partner for any row: the half-set audit and the record read the pairs all the same)
         no_partner = np.full(len(particles), -1, dtype=np.int64)
-        return Decision(np.zeros(len(particles), dtype=bool), no_partner, None, regions=regions)
+        return ParticleDecision(np.zeros(len(particles), dtype=bool), no_partner, None, regions=regions)
     rows = particles.rows(inside)  # (a species' rows: the species of each row is given back)
     if particles.species is not None:
         rows = replace(rows, species=np.take(particles.species, inside))
@@ -258,14 +260,14 @@ def _decided(particles: ParticleSet, rule: Deciding, log: Log, regions: Regions 
     return replace(widened(_decide_species_apart(rows, rule, log), inside, len(particles)), regions=regions)
 
 
-def _decide_species_apart(particles: ParticleSet, rule: Deciding, log: Log) -> Decision:
+def _decide_species_apart(particles: ParticleSet, rule: Deciding, log: Log) -> ParticleDecision:
     """Each species on its own (one species: :func:`decide_species`), then between species."""
     if particles.species is None:
         return decide_species(particles, rule, log)
     return _decide_several_species(particles, rule, log)
 
 
-def _decide_several_species(particles: ParticleSet, rule: Deciding, log: Log) -> Decision:
+def _decide_several_species(particles: ParticleSet, rule: Deciding, log: Log) -> ParticleDecision:
     """Each species decided on its own (:func:`decide_species`, at its distance), then overlaps between species.
 
     Within a species, duplicates are removed as for one species, at the species' own minimum
@@ -309,7 +311,7 @@ def _several_inputs_in_a_species(particles: ParticleSet) -> bool:
     return bool((present.sum(axis=1) > 1).any())
 
 
-#: The Decision's per-row arrays, and the value of a row without one (the species' decisions merged as one).
+#: The ParticleDecision's per-row arrays, and the value of a row without one (the species' decisions merged as one).
 _ROW_FIELDS = {
     "keep": False,
     "suppressed_by": -1,
@@ -320,7 +322,7 @@ _ROW_FIELDS = {
 }
 
 
-def _merged(parts: list[tuple[np.ndarray, Decision]], n: int) -> Decision:
+def _merged(parts: list[tuple[np.ndarray, ParticleDecision]], n: int) -> ParticleDecision:
     """The species' decisions as one, row by row (a duplicate's suppressor renumbered to the whole set's rows)."""
     fields: dict = {}
     for name, fill in _ROW_FIELDS.items():
@@ -352,7 +354,7 @@ _ROW_FILLS = {**_ROW_FIELDS, "displaced_by": -1, "earlier_round": np.nan}
 _PARTNERS = ("suppressed_by", "displaced_by")
 
 
-def widened(decision: Decision, rows: np.ndarray, n: int) -> Decision:
+def widened(decision: ParticleDecision, rows: np.ndarray, n: int) -> ParticleDecision:
     """The decision of the rows ``rows`` as one of all ``n`` rows (the others rejected; partners renumbered)."""
     fields: dict = {}
     for name, fill in _ROW_FILLS.items():
@@ -366,7 +368,7 @@ def widened(decision: Decision, rows: np.ndarray, n: int) -> Decision:
     return replace(decision, **fields)
 
 
-def decide_species(particles: ParticleSet, rule: Deciding, log: Log = _silent) -> Decision:
+def decide_species(particles: ParticleSet, rule: Deciding, log: Log = _silent) -> ParticleDecision:
     """Which rows of one species to keep.
 
     Duplicates are removed by score-ordered greedy suppression over all inputs; then, with
@@ -393,7 +395,7 @@ def decide_species(particles: ParticleSet, rule: Deciding, log: Log = _silent) -
     mics = len(particles.mic_names)
     log(f"removing duplicates among {len(particles):,} particles on {mics:,} micrograph{'s' * (mics != 1)}", "info")
     if particles.decided is not None:  # decided while read, as read_inputs asked (one_pass)
-        return Decision(particles.decided, particles.decided_by, None)
+        return ParticleDecision(particles.decided, particles.decided_by, None)
     for given, flag in (
         (rule.distance.min_dist_z is not None, "--min-dist-z"),
         (rule.own_frame, "--min-dist-ellipsoid"),
@@ -408,7 +410,7 @@ def decide_species(particles: ParticleSet, rule: Deciding, log: Log = _silent) -
     if n_inputs == 1:
         priorities = None if levels is None else np.zeros(len(particles), np.uint32)  # (one input: one level)
         result = find_duplicates(groups, centres, dedup_rule, Ranking(scores, higher, priorities), want_pairs)
-        return Decision(
+        return ParticleDecision(
             result.keep,
             result.suppressed_by,
             None,
@@ -429,7 +431,7 @@ def decide_species(particles: ParticleSet, rule: Deciding, log: Log = _silent) -
         keep, unconfirmed, not_confirmable = _supported(
             particles, result.keep, confirmed_by, covered, voters, rule.min_support, rule.uncovered
         )
-    return Decision(
+    return ParticleDecision(
         keep,
         result.suppressed_by,
         confirmed_by,
@@ -518,7 +520,7 @@ def _voters_covering(covered: np.ndarray, voters: np.ndarray | None) -> np.ndarr
     return per_voter.sum(axis=1)
 
 
-def ranking_scores(particles: ParticleSet, decision: Decision) -> tuple[np.ndarray | None, bool]:
+def ranking_scores(particles: ParticleSet, decision: ParticleDecision) -> tuple[np.ndarray | None, bool]:
     """The scores the decision ranked by, and whether higher ranks first."""
     if decision.ranked_scores is not None:  # (--score-normalize rank: percentiles, higher first)
         return decision.ranked_scores, True
@@ -604,7 +606,7 @@ def ties_countable(particles: ParticleSet, remove_entirely: bool, whole_tubes: b
     return several and not remove_entirely and not whole_tubes
 
 
-def _ties(particles: ParticleSet, decision: Decision, remove_entirely: bool, filament_mode: str) -> Ties:
+def _ties(particles: ParticleSet, decision: ParticleDecision, remove_entirely: bool, filament_mode: str) -> Ties:
     """The groups decided between inputs tied on the score the decision ranked by (none where not counted).
 
     Only where :func:`ties_countable`: the pairs ``--plot`` or ``--decisions`` ask for are
@@ -633,7 +635,7 @@ def coverage(particles: ParticleSet, rule: str) -> np.ndarray:
 
 
 def warn_not_confirmable(
-    particles: ParticleSet, decision: Decision, min_support: int, uncovered: str, warn: Warn
+    particles: ParticleSet, decision: ParticleDecision, min_support: int, uncovered: str, warn: Warn
 ) -> None:
     """Says how many picks could not be confirmed (too few inputs ran on their micrographs), and their fate."""
     if decision.not_confirmable is None or decision.covered is None or not decision.not_confirmable.any():

@@ -25,7 +25,7 @@ from ...report.micrograph_page import PAGE_FOLDER, THUMBNAIL_WIDTH, PagePicks, s
 from ...report.particle_base import ParticleDetails
 from ...report.picks_figures import MicrographImage
 from ...report.scan_plans import picks_file
-from .decide import Decision
+from .decide import ParticleDecision
 from .read import Images
 from .regions import tomogram_corners
 
@@ -39,14 +39,16 @@ __all__ = ["StagedPicks", "page_picks", "stage_picks", "thumbnails"]
 THREADS = min(4, os.cpu_count() or 1)
 
 
-def page_picks(particles: ParticleSet, decision: Decision, rule: Deciding) -> PagePicks:
+def page_picks(particles: ParticleSet, decision: ParticleDecision, rule: Deciding) -> PagePicks:
     """Each rejected row's partner and rule, as the record of rejections names them (found when the page asks)."""
     from .record import RULES, Rule
 
     return PagePicks(partial(_named, particles, decision, rule), RULES, int(Rule.CROSS_SPECIES_OVERLAP))
 
 
-def _named(particles: ParticleSet, decision: Decision, rule: Deciding) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _named(
+    particles: ParticleSet, decision: ParticleDecision, rule: Deciding
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The rejected rows, their partners and rules (:func:`.record.rejections`, no distance measured)."""
     from .record import rejections
 

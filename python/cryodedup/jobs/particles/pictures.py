@@ -45,7 +45,7 @@ from ...report.picks_figures import (
 )
 from ...report.registration_figures import registration_picture
 from ...report.summary import flagged_checks, report_rows
-from .decide import Decision
+from .decide import ParticleDecision
 from .read import Images, Source
 from .summary import ParticleSummary
 
@@ -53,7 +53,7 @@ if TYPE_CHECKING:
     from ...formats.star.tomograms import Tomograms
     from ...report.html_report import Page
     from .page import StagedPicks
-    from .plan import Deciding, OutputPlan, ParticlePlan
+    from .plan import Deciding, ParticleOutputPlan, ParticlePlan
 
 __all__ = ["drawing"]
 
@@ -61,7 +61,9 @@ __all__ = ["drawing"]
 TITLE = "cryodedup particles"
 
 
-def picture_details(particles: ParticleSet, decision: Decision, rule: Deciding, registration: str) -> ParticleDetails:
+def picture_details(
+    particles: ParticleSet, decision: ParticleDecision, rule: Deciding, registration: str
+) -> ParticleDetails:
     """What the pictures show of the decision; its nearest-neighbour distances and score histogram counted as drawn.
 
     ``registration``: ``--registration`` (``ignore``: no registration picture).
@@ -151,10 +153,10 @@ class Drawn:
 
 def draw_all(
     details: ParticleDetails,
-    output: OutputPlan,
+    output: ParticleOutputPlan,
     rule: Deciding,
     images: Images,
-    decision: Decision,
+    decision: ParticleDecision,
     tomograms: Tomograms | None,
     staged: StagedPicks | None = None,
 ) -> Drawn:
@@ -179,7 +181,7 @@ def draw_all(
 
 def drawing(
     particles: ParticleSet,
-    decision: Decision,
+    decision: ParticleDecision,
     job: ParticlePlan,
     source: Source,
     folder: Path | None,
@@ -203,10 +205,10 @@ def drawing(
 
 def start_drawing(
     details: ParticleDetails,
-    output: OutputPlan,
+    output: ParticleOutputPlan,
     rule: Deciding,
     images: Images,
-    decision: Decision,
+    decision: ParticleDecision,
     tomograms: Tomograms | None,
     staged: StagedPicks | None = None,
 ) -> Callable[[], Drawn]:
@@ -252,7 +254,7 @@ def _started(work: Callable[[], T], name: str) -> Callable[[], T]:
 
 
 def plot_particles(
-    drawn: Drawn, outdir: Path, output: OutputPlan, images: Images, force: bool, summary: ParticleSummary
+    drawn: Drawn, outdir: Path, output: ParticleOutputPlan, images: Images, force: bool, summary: ParticleSummary
 ) -> ParticleSummary:
     """The particle job's pictures, report and page of every micrograph (``--plot``) written: the summary with them.
 

@@ -4,7 +4,7 @@
 command line, the Python API and the pipeline plugins): it builds what the readers are asked
 (:class:`ReadPlan`), the decision's rule (:class:`Deciding`: the distance, the ranking, the
 selection, the consensus, the regions), the registration's check and the outputs
-(:class:`OutputPlan`: which files, the partners kept, the pictures, the record), and an
+(:class:`ParticleOutputPlan`: which files, the partners kept, the pictures, the record), and an
 ``--update`` round's (:class:`RoundPlan`: the options it refuses, its store's record). What the
 inputs say joins it once they are read: :meth:`ParticlePlan.for_rows` resolves, once, each
 species' distance (:class:`Distances`) and rule, ``--prefer``'s levels and whether one image's
@@ -41,7 +41,7 @@ __all__ = [
     "DECISION_OPTIONS",
     "Deciding",
     "Distances",
-    "OutputPlan",
+    "ParticleOutputPlan",
     "ParticlePlan",
     "ReadPlan",
     "RegionsAsked",
@@ -383,7 +383,7 @@ class RegistrationCheck:
 
 
 @dataclass(frozen=True, eq=False)
-class OutputPlan:
+class ParticleOutputPlan:
     """What the job writes: the particle files (none with ``--audit``), the record, the pictures."""
 
     audit: bool
@@ -415,7 +415,7 @@ class OutputPlan:
 
 @dataclass(frozen=True, eq=False)
 class RoundPlan:
-    """What an ``--update`` round takes of the options (``update.open_round``, ``update.Round``)."""
+    """What an ``--update`` round takes of the options (``update.open_round``, ``update.ParticleRound``)."""
 
     #: The options given that a round does not support, (flag, why) each: the first is refused.
     refused: tuple[tuple[str, str], ...]
@@ -437,7 +437,7 @@ class ParticlePlan:
     read: ReadPlan
     deciding: Deciding
     registration: RegistrationCheck
-    output: OutputPlan
+    output: ParticleOutputPlan
     species: SpeciesAsked
     #: ``--update``: what the round around the job takes (None: a plain run).
     round: RoundPlan | None = None
@@ -489,7 +489,7 @@ def plan(options: ParticleOptions) -> ParticlePlan:
         options.min_dist_given,
     )
     regions = RegionsAsked(options.mask, options.mask_label, options.mask_psize, options.edge, options.project_dir)
-    output = OutputPlan(
+    output = ParticleOutputPlan(
         options.audit,
         options.halfsets,
         options.decisions,
@@ -598,7 +598,7 @@ def _row_read(
 def _read_plan(
     request: ReadRequest,
     deciding: Deciding,
-    output: OutputPlan,
+    output: ParticleOutputPlan,
     species: SpeciesAsked,
     input_psize: dict[str, float],
     datasets: tuple[str, ...],
@@ -624,7 +624,7 @@ def _read_plan(
 
 
 def _refused_by_update(
-    read: ReadPlan, deciding: Deciding, output: OutputPlan, registration: RegistrationCheck
+    read: ReadPlan, deciding: Deciding, output: ParticleOutputPlan, registration: RegistrationCheck
 ) -> tuple[tuple[str, str], ...]:
     """The options given that an ``--update`` round does not support: (flag, why) each, in the order said.
 
@@ -663,7 +663,7 @@ def _refused_by_update(
     return tuple((flag, why) for given, flag, why in refused if given)
 
 
-def _one_pass_allowed(deciding: Deciding, species: SpeciesAsked, output: OutputPlan, update: bool) -> bool:
+def _one_pass_allowed(deciding: Deciding, species: SpeciesAsked, output: ParticleOutputPlan, update: bool) -> bool:
     """Whether the plan allows the STAR reader to decide while it scans (what the files hold is asked then).
 
     No audit, half-set rewrite, orientations, consensus support, rank normalisation or

@@ -1,7 +1,7 @@
 """The record of every rejection (``--decisions``, ``decisions.csv``): who lost to whom, how far, and by which rule.
 
 The partner of each rejected row is the one the core named when it rejected it
-(``Decision.suppressed_by``; across species ``displaced_by``): nothing here searches for a
+(``ParticleDecision.suppressed_by``; across species ``displaced_by``): nothing here searches for a
 neighbour. What is worked out here is only what the partner already says: the distance
 between the two centres, the angle between their orientations (``--max-angle``, by the core's
 own test) and which rule ranked the partner first, read from the ranking's keys (priority
@@ -22,7 +22,7 @@ import cryodedup._core as _core
 
 from ...algo.dedup import SAME_CENTRE_A
 from ...particle_set import NumberedNames, ParticleSet
-from .decide import DECISIONS_FILE, REJECTION_RULES, Decision, Rule, ranking_scores
+from .decide import DECISIONS_FILE, REJECTION_RULES, ParticleDecision, Rule, ranking_scores
 from .regions import AT_EDGE, OUTSIDE_MASK
 
 if TYPE_CHECKING:
@@ -187,7 +187,9 @@ def _column(name: str, texts: tuple[str, ...]) -> list | np.ndarray:
     return np.asarray(texts, dtype=object)
 
 
-def rejections(particles: ParticleSet, decision: Decision, asked: Deciding, measured: bool = True) -> Rejections:
+def rejections(
+    particles: ParticleSet, decision: ParticleDecision, asked: Deciding, measured: bool = True
+) -> Rejections:
     """The rejected rows of ``decision``, each with the partner the core gave and the rule that decided.
 
     ``measured``: their distances and angles too (the page of every micrograph, which measures
@@ -230,7 +232,7 @@ def rejections(particles: ParticleSet, decision: Decision, asked: Deciding, meas
 
 
 def _duplicate_rules(
-    particles: ParticleSet, decision: Decision, asked: Deciding, rows: np.ndarray, partners: np.ndarray
+    particles: ParticleSet, decision: ParticleDecision, asked: Deciding, rows: np.ndarray, partners: np.ndarray
 ) -> np.ndarray:
     """The rule by which each of ``rows`` lost to its partner (a duplicate's suppressor), as the core ranked them."""
     if asked.remove_entirely:

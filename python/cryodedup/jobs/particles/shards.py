@@ -57,8 +57,9 @@ from ..shard_json import (
     shard_folders_in,
 )
 from ..store_db import file_digest as sha256_of
-from .decide import Decision, decide, finished, widened
-from .job import Plain, run
+from .decide import ParticleDecision, decide, finished, widened
+from .job import PlainParticleStages, run
+from .plan import plan
 from .read import Files, Source, silent
 from .shard_record import (
     DecisionFile,
@@ -149,7 +150,7 @@ def rows_digest(particles: ParticleSet) -> str:
     return digest.hexdigest()
 
 
-def decide_part(particles: ParticleSet, rule: Deciding, log: Log, rows: np.ndarray) -> Decision:
+def decide_part(particles: ParticleSet, rule: Deciding, log: Log, rows: np.ndarray) -> ParticleDecision:
     """The decision of the rows ``rows`` (whole micrographs), as one of every row: partners are rows of the whole set.
 
     Their scores normalised among every row, as one run compares them.
@@ -249,7 +250,7 @@ class ParticleShardSummary:
 
 @dataclass
 class ShardStages:
-    """A shard's stages (:class:`.stages.Stages`): its micrographs' rows decided, written as its folder's files."""
+    """A shard's stages (:class:`.stages.ParticleStages`): its micrographs' rows decided, written as its folder's."""
 
     shard: int
     shards: int
@@ -259,7 +260,7 @@ class ShardStages:
     done: ShardRecord | None  # (a complete shard of this run found in the folder: kept if it read the same rows)
     decided: tuple[np.ndarray, RowsRead] | None = field(default=None, init=False)
 
-    def decide(self, particles: ParticleSet, rule: Deciding, log: Log, regions: Regions | None) -> Decision:
+    def decide(self, particles: ParticleSet, rule: Deciding, log: Log, regions: Regions | None) -> ParticleDecision:
         """The shard's rows decided (the others kept as read: the shard says nothing of them)."""
         _refuse_rows(particles, rule)
         mics = micrograph_shards(particles, rule.joins_images, self.shards)
@@ -276,7 +277,12 @@ class ShardStages:
         return decide_part(particles, rule, log, rows)
 
     def write(
-        self, particles: ParticleSet, decision: Decision, job: ParticlePlan, halves: np.ndarray | None, warn: Warn
+        self,
+        particles: ParticleSet,
+        decision: ParticleDecision,
+        job: ParticlePlan,
+        halves: np.ndarray | None,
+        warn: Warn,
     ) -> Written:
         """``decision.npz`` and ``shard.json`` (the marker), written under temporary names and renamed together."""
         assert self.decided is not None, "a shard decides before it writes"
@@ -380,7 +386,7 @@ def run_particle_shard(
     try:
         for leftover in folder.glob(".*.tmp"):
             leftover.unlink(missing_ok=True)
-        run(WholeRead(Files.of(paths)), folder, options, force=force, log=log, stages=stages)
+        run(WholeRead(Files.of(paths)), folder, plan(options), force=force, log=log, stages=stages)
     except _StillComplete:
         assert opened.done is not None, "only a complete shard is kept"
         log(f"{folder}: the inputs are as they were: not redone", "info")
@@ -447,9 +453,9 @@ class MergedStages:
     """The merge's stages: the shards' decisions put together as one run's; written as a plain run writes."""
 
     shards: list[tuple[Path, ShardRecord]]
-    plain: Plain
+    plain: PlainParticleStages
 
-    def decide(self, particles: ParticleSet, rule: Deciding, log: Log, regions: Regions | None) -> Decision:
+    def decide(self, particles: ParticleSet, rule: Deciding, log: Log, regions: Regions | None) -> ParticleDecision:
         """Every shard's rows' decision, in place, with what spans the shards counted on the whole set."""
         first_folder, first = self.shards[0]
         read = RowsRead(len(particles), len(particles.mic_names), rows_digest(particles))
@@ -469,7 +475,7 @@ class MergedStages:
                 elif name != "rows":
                     whole.setdefault(name, np.full(n, _ROW_FILLS[name], dtype=values.dtype))[rows] = values
         scores, _ = normalised_scores(particles, rule)
-        decision = Decision(
+        decision = ParticleDecision(
             whole["keep"],
             whole.get("suppressed_by"),
             whole.get("confirmed_by"),
@@ -485,7 +491,12 @@ class MergedStages:
         return finished(particles, decision, rule)
 
     def write(
-        self, particles: ParticleSet, decision: Decision, job: ParticlePlan, halves: np.ndarray | None, warn: Warn
+        self,
+        particles: ParticleSet,
+        decision: ParticleDecision,
+        job: ParticlePlan,
+        halves: np.ndarray | None,
+        warn: Warn,
     ) -> Written:
         """As a plain run writes."""
         return self.plain.write(particles, decision, job, halves, warn)
@@ -539,5 +550,6 @@ def merge_particle_shards(
         if not os.path.lexists(path):  # (a path read from the record: say so, not a bare "file not found")
             raise CryodedupError(f"{first_folder / MARKER}: run.inputs names {path}, which no longer exists")
     source = Files.of(paths)
-    stages = MergedStages(shards, Plain(source, Path(outdir), force))
-    return run(WholeRead(source), outdir, options, force=force, log=log, stages=stages).summary
+    stages = MergedStages(shards, PlainParticleStages(source, Path(outdir), force))
+    options.check()
+    return run(WholeRead(source), outdir, plan(options), force=force, log=log, stages=stages).summary

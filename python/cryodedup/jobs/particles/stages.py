@@ -2,7 +2,7 @@
 
 The job (``job.py``'s ``run``) reads, checks, decides, writes, summarises and draws in one
 order, whoever runs it. A plain run decides on the rows read and writes the set's outputs
-(``job.Plain``); an ``--update`` round (``update.Round``, run by ``job.run_round``) decides
+(``job.PlainParticleStages``); an ``--update`` round (``update.ParticleRound``, run by ``update.run_round``) decides
 against the particles kept by earlier rounds and writes its round files, for the store to
 commit once the job is done. The job calls the stages it is given, and knows no more of them.
 """
@@ -15,12 +15,12 @@ if TYPE_CHECKING:
     import numpy as np
 
     from ...particle_set import Log, ParticleSet, Warn
-    from .decide import Decision
+    from .decide import ParticleDecision
     from .plan import Deciding, ParticlePlan
     from .record import RecordFile
     from .regions import Regions
 
-__all__ = ["Stages", "Written"]
+__all__ = ["ParticleStages", "Written"]
 
 
 class Written(NamedTuple):
@@ -33,16 +33,21 @@ class Written(NamedTuple):
     record: dict | RecordFile | None = None
 
 
-class Stages(Protocol):
+class ParticleStages(Protocol):
     """How a run decides which rows to keep, and writes what it decided."""
 
-    def decide(self, particles: ParticleSet, rule: Deciding, log: Log, regions: Regions | None) -> Decision:
+    def decide(self, particles: ParticleSet, rule: Deciding, log: Log, regions: Regions | None) -> ParticleDecision:
         """The decision on the rows read, by the plan's ``rule`` (resolved for them: ``ParticlePlan.for_rows``).
 
         ``regions``: the rows ``--mask`` and ``--edge`` drop (None: neither).
         """
 
     def write(
-        self, particles: ParticleSet, decision: Decision, job: ParticlePlan, halves: np.ndarray | None, warn: Warn
+        self,
+        particles: ParticleSet,
+        decision: ParticleDecision,
+        job: ParticlePlan,
+        halves: np.ndarray | None,
+        warn: Warn,
     ) -> Written:
         """The decision's outputs written as the plan says (``halves``: the half-sets by micrograph, or None)."""

@@ -37,7 +37,7 @@ from ...report.sections.inputs import InputCounts, Inputs, Shift
 from ...report.sections.pixel_sizes import PixelSizes
 from ...report.sections.ranking import Score
 from ...report.sections.run import Timings
-from .decide import Decision, input_voters, ranking_scores
+from .decide import ParticleDecision, input_voters, ranking_scores
 from .read import raw_picker_scores
 
 if TYPE_CHECKING:
@@ -290,7 +290,7 @@ def reference_table() -> str:
 
 
 def summarize(
-    particles: ParticleSet, decision: Decision, rule: Deciding, halves: np.ndarray | None = None
+    particles: ParticleSet, decision: ParticleDecision, rule: Deciding, halves: np.ndarray | None = None
 ) -> ParticleSummary:
     """The summary of the decision: counts per input and in all, pixel sizes, shift, score (the run's parts left out).
 
@@ -362,7 +362,7 @@ def summarize(
     )
 
 
-def _species(particles: ParticleSet, decision: Decision, rule: Distances) -> Species:
+def _species(particles: ParticleSet, decision: ParticleDecision, rule: Distances) -> Species:
     """Per species: picks, kept, its distance (and radius); with ``--cross-species``, who displaced whom."""
     from ...report.sections.species import CrossSpecies, Species, SpeciesCounts  # (a run of species loads them)
 
@@ -400,7 +400,9 @@ def _species(particles: ParticleSet, decision: Decision, rule: Distances) -> Spe
     return Species(tuple(names), per_species, rule.z_by_species, cross)
 
 
-def _priority_of(particles: ParticleSet, decision: Decision, remove_entirely: bool, seed: int) -> Priority | None:
+def _priority_of(
+    particles: ParticleSet, decision: ParticleDecision, remove_entirely: bool, seed: int
+) -> Priority | None:
     """The summary's ``priority``: what each ``--prefer`` level decided (None without it)."""
     if decision.levels is None or decision.preference is None:
         return None
@@ -450,7 +452,7 @@ def _filaments(particles: ParticleSet, filament_mode: str) -> Filaments:
     return Filaments(particles.tube_column or "", tube_count(particles.tubes), filament_mode, RULES[filament_mode])
 
 
-def _selection(decision: Decision) -> BestSelection | None:
+def _selection(decision: ParticleDecision) -> BestSelection | None:
     """The summary's ``selection``: the best selection's counts against greedy's (None under greedy)."""
     counts = decision.selection
     if counts is None:
@@ -460,7 +462,9 @@ def _selection(decision: Decision) -> BestSelection | None:
     return BestSelection(**asdict(counts))
 
 
-def _priority(particles: ParticleSet, decision: Decision, remove_entirely: bool, tied: int, seed: int) -> Priority:
+def _priority(
+    particles: ParticleSet, decision: ParticleDecision, remove_entirely: bool, tied: int, seed: int
+) -> Priority:
     """The summary's ``priority``: the inputs' order (``--prefer``) and the groups each level decided.
 
     ``tied``: the groups priority decided between rows tied on the score (``decision.ties``).
@@ -495,7 +499,7 @@ def _priority(particles: ParticleSet, decision: Decision, remove_entirely: bool,
 
 
 def _score_summary(
-    particles: ParticleSet, decision: Decision, seed: int, summed: bool = False, ranked: bool = True
+    particles: ParticleSet, decision: ParticleDecision, seed: int, summed: bool = False, ranked: bool = True
 ) -> Score:
     """The summary's ``score``: the column and order the rows were ranked by, and how the scores were compared.
 
@@ -518,7 +522,7 @@ def _score_summary(
     )
 
 
-def _score_normalization(particles: ParticleSet, decision: Decision) -> ScoreNormalization | None:
+def _score_normalization(particles: ParticleSet, decision: ParticleDecision) -> ScoreNormalization | None:
     """The summary's ``score_normalization`` (``--score-normalize zscore``): its groups told from the z-scores."""
     entry = decision.normalisation
     if entry is None or not entry.per_micrograph or decision.ranked_scores is None:
@@ -529,7 +533,7 @@ def _score_normalization(particles: ParticleSet, decision: Decision) -> ScoreNor
     return ScoreNormalization(entry.name, *zscore_counts(decision.ranked_scores, by))
 
 
-def _mask_and_edge(decision: Decision, rule: Deciding) -> MaskAndEdge | None:
+def _mask_and_edge(decision: ParticleDecision, rule: Deciding) -> MaskAndEdge | None:
     """The summary's ``mask_and_edge``: the picks ``--mask`` and ``--edge`` rejected (None: neither asked)."""
     regions, asked = decision.regions, rule.regions
     if regions is None or asked is None:
@@ -576,7 +580,9 @@ def _duplicate_criterion(min_dist: float, max_angle: float | None = None, min_di
     return where + (f" and {max_angle:g}°" if max_angle is not None else "")
 
 
-def _audits(particles: ParticleSet, decision: Decision, rule: Deciding, halves: np.ndarray | None) -> dict[str, Any]:
+def _audits(
+    particles: ParticleSet, decision: ParticleDecision, rule: Deciding, halves: np.ndarray | None
+) -> dict[str, Any]:
     """The summary's checks of what was kept: half-sets, orientations, one image twice, symmetry copies."""
     audits: dict[str, Any] = {}
     if halves is not None:
@@ -616,7 +622,7 @@ def _audits(particles: ParticleSet, decision: Decision, rule: Deciding, halves: 
     return audits
 
 
-def _halfset_audit(particles: ParticleSet, decision: Decision, rule: Deciding) -> HalfsetAudit:
+def _halfset_audit(particles: ParticleSet, decision: ParticleDecision, rule: Deciding) -> HalfsetAudit:
     """The summary's ``halfset_audit``: the duplicate pairs straddling the half-sets (``--audit``: none to audit)."""
     from ...report.sections.audits import HalfsetAudit, StraddlingMicrograph
 

@@ -7,11 +7,11 @@ them alone decides them. With the greedy rule (best first, a rejected row reject
 this is a fresh run in which every kept particle ranks above every new one: where a new
 particle ranks above the kept one that rejected it, the round counts it (``would_have_won``).
 
-A round wraps the plain job (``job.run_round``): :func:`open_round` opens the store, the job
-runs with the :class:`Round` as its stages (``stages.py``: :meth:`Round.decide` against the
-kept set, :meth:`Round.write` the round's files under temporary names), then
-:meth:`Round.commit` commits the round to the store and puts its files in place, and
-:meth:`Round.section` is the summary's. The store is ``store.py``'s. RELION STAR batches
+A round wraps the plain job (:func:`run_round`): :func:`open_round` opens the store, the job
+runs with the :class:`ParticleRound` as its stages (``stages.py``: :meth:`ParticleRound.decide` against the
+kept set, :meth:`ParticleRound.write` the round's files under temporary names), then
+:meth:`ParticleRound.commit` commits the round to the store and puts its files in place, and
+:meth:`ParticleRound.section` is the summary's. The store is ``store.py``'s. RELION STAR batches
 append their kept rows to ``particles_kept.star``; CryoSPARC ``.cs``/``.csg`` batches their
 kept records to one numpy ``particles_kept.cs`` (every field of the batch's group), in place
 where they fit.
@@ -40,8 +40,9 @@ from ...outputs import AtomicOutputs, StrPath, hold_folder, output_batch, put_in
 from ...particle_set import Log, ParticleSet, Warn
 from ...report.sections import UpdateRound
 from ..store_db import DATABASE, StoreError, busy, file_digest, is_busy, sha256_bytes
-from .decide import Decision, decide
-from .read import Files, Source
+from .decide import ParticleDecision, decide
+from .job import run
+from .read import Files, Source, silent
 from .stages import Written
 from .store import (
     RUNNING_FILES,
@@ -57,11 +58,12 @@ from .store_open import open_store, repair_store
 if TYPE_CHECKING:
     from ...formats.cryosparc.particles import CsWriter
     from ...formats.star.particle_writer import StarWriter
+    from .job import ParticleOutcome
     from .plan import Deciding, ParticlePlan, RoundPlan
     from .regions import Regions
     from .summary import ParticleSummary
 
-__all__ = ["open_round", "repair"]
+__all__ = ["repair", "run_round"]
 
 #: Each round's kept and rejected particles (round 1: round_0001_kept.star), left for downstream jobs.
 ROUND_FILES = ("round_{:04d}_kept.star", "round_{:04d}_rejected.star")
@@ -96,10 +98,10 @@ def input_kind(paths: list[Path]) -> str:
 
 
 @dataclass
-class Round:
+class ParticleRound:
     """One ``--update`` round: its store, what its decision met, and its files until they are committed.
 
-    The particle job's stages (``stages.Stages``) for the round: :meth:`decide`, :meth:`write`;
+    The particle job's stages (``stages.ParticleStages``) for the round: :meth:`decide`, :meth:`write`;
     then :meth:`commit` (or :meth:`discard`) and :meth:`section`.
     """
 
@@ -126,7 +128,7 @@ class Round:
     #: The round written, not yet committed: its kept rows, its files (final: temporary), the running file's change.
     pending: tuple[KeptRows, dict[Path, Path], RunningChange] | None = None
 
-    def decide(self, particles: ParticleSet, rule: Deciding, log: Log, regions: Regions | None) -> Decision:
+    def decide(self, particles: ParticleSet, rule: Deciding, log: Log, regions: Regions | None) -> ParticleDecision:
         """The batch's decision: rows near a kept particle rejected, the others decided as a plain run decides them.
 
         ``regions``: None (a round refuses ``--mask`` and ``--edge``: the store keeps no mask).
@@ -135,7 +137,12 @@ class Round:
         return _decide(self, particles, rule, log)
 
     def write(
-        self, particles: ParticleSet, decision: Decision, job: ParticlePlan, halves: np.ndarray | None, warn: Warn
+        self,
+        particles: ParticleSet,
+        decision: ParticleDecision,
+        job: ParticlePlan,
+        halves: np.ndarray | None,
+        warn: Warn,
     ) -> Written:
         """The round's files (and ``--decisions``' record) under temporary names; :meth:`commit` places them."""
         start = time.perf_counter()
@@ -161,7 +168,7 @@ class Round:
         return _section(self, summary.kept, summary.particles)
 
 
-def open_round(source: Source, outdir: StrPath | None, round_plan: RoundPlan, force: bool, log: Log) -> Round:
+def open_round(source: Source, outdir: StrPath | None, round_plan: RoundPlan, force: bool, log: Log) -> ParticleRound:
     """The round of an ``--update`` run: the options refused first, then the store opened (the folder locked)."""
     if round_plan.repair:  # (the command line calls repair() itself, with no batch)
         raise CryodedupError(
@@ -181,7 +188,34 @@ def open_round(source: Source, outdir: StrPath | None, round_plan: RoundPlan, fo
         if os.path.realpath(path) == running:
             raise CryodedupError(f"{path}: the running kept file of --update into {outdir}; give the new batch only")
     hold_folder(outdir)  # (the store is read, finished and written under the folder's lock)
-    return Round(outdir, open_store(outdir, force, log, kind), force, round_plan, kind)
+    return ParticleRound(outdir, open_store(outdir, force, log, kind), force, round_plan, kind)
+
+
+def run_round(
+    source: Source,
+    outdir: StrPath | None,
+    job: ParticlePlan,
+    *,
+    force: bool = False,
+    log: Log = silent,
+) -> ParticleOutcome:
+    """An ``--update`` round: the store opened, :func:`run` with the round's stages, the round committed.
+
+    The job's own refusals come first, as a plain run says them; then the round's
+    (:func:`open_round`: the options the plan's round refuses, the output folder locked,
+    the store checked). The round's files are written by the job under temporary names and put
+    in place once the store has the round; a job stopped before removes them. The summary gets
+    the round's section. ``job``: the options checked and resolved once by the caller (``plan.plan``).
+    """
+    assert job.round is not None, "a round is run for --update"
+    source.check(outdir, job.read)
+    round_ = open_round(source, outdir, job.round, force, log)
+    try:
+        outcome = run(source, outdir, job, force=force, log=log, stages=round_)
+        round_.commit()
+    finally:
+        round_.discard()
+    return replace(outcome, summary=replace(outcome.summary, update=round_.section(outcome.summary)))
 
 
 def repair(outdir: StrPath | None, force: bool = False) -> list[tuple[Path, str]]:
@@ -272,8 +306,8 @@ def blocked_by_kept(
     return blocked, won, distance
 
 
-def _decide(round_: Round, particles: ParticleSet, rule: Deciding, log: Log) -> Decision:
-    """:meth:`Round.decide`."""
+def _decide(round_: ParticleRound, particles: ParticleSet, rule: Deciding, log: Log) -> ParticleDecision:
+    """:meth:`ParticleRound.decide`."""
     round_plan = round_.plan
     writer = refuse_rows(particles)
     dims = particles.centres.shape[1]
@@ -310,7 +344,7 @@ def _decide(round_: Round, particles: ParticleSet, rule: Deciding, log: Log) -> 
     decision = decide(particles.rows(rest), rule, log)
     keep = np.zeros(len(particles), dtype=bool)
     keep[rest] = decision.keep
-    return Decision(
+    return ParticleDecision(
         keep,
         _in_batch_rows(decision.suppressed_by, rest, len(particles)),
         None,
@@ -384,7 +418,7 @@ def _batch_digest(paths: list[Path]) -> str:
     return hashlib.sha256("\n".join(file_digest(path) or "" for path in paths).encode()).hexdigest()
 
 
-def _check_header(round_: Round, particles: ParticleSet) -> None:
+def _check_header(round_: ParticleRound, particles: ParticleSet) -> None:
     """Refuses a batch whose header (optics table, columns) or what follows its rows is not the running file's."""
     prefix, suffix = round_.header
     mine = StarHeader(sha256_bytes(prefix), suffix.hex())
@@ -402,7 +436,7 @@ def _check_header(round_: Round, particles: ParticleSet) -> None:
         )
 
 
-def _check_fields(round_: Round, particles: ParticleSet) -> None:
+def _check_fields(round_: ParticleRound, particles: ParticleSet) -> None:
     """Refuses a .cs batch whose fields are not those of the running .cs file (its rows are added to it)."""
     running = round_.store.running_path
     if round_.store.running is None:
@@ -434,7 +468,7 @@ def _fields_of(path: Path) -> list[str]:
     return CsFile.load(path).fields
 
 
-def _record(round_: Round, particles: ParticleSet, decision: Decision, rule: Deciding) -> dict | None:
+def _record(round_: ParticleRound, particles: ParticleSet, decision: ParticleDecision, rule: Deciding) -> dict | None:
     """``--decisions``: its columns, written among the round's files (stored, put back); None without it."""
     if not round_.plan.decisions:
         return None
@@ -445,10 +479,10 @@ def _record(round_: Round, particles: ParticleSet, decision: Decision, rule: Dec
     return columns
 
 
-def _write(round_: Round, particles: ParticleSet, keep: np.ndarray) -> dict[str, list[str]]:
+def _write(round_: ParticleRound, particles: ParticleSet, keep: np.ndarray) -> dict[str, list[str]]:
     """The round's kept and rejected files (and record) written under temporary names: the outputs by subset.
 
-    :meth:`Round.commit` then commits the round (one transaction), changes the running file,
+    :meth:`ParticleRound.commit` then commits the round (one transaction), changes the running file,
     renames the files and marks the round placed; signals wait from the commit to the end. A
     stop or a failure after the commit leaves files the next run puts in place from the store
     (the same batch given again does only that). A batch given again is put in place here.
@@ -471,12 +505,12 @@ def _write(round_: Round, particles: ParticleSet, keep: np.ndarray) -> dict[str,
     return {subset: [str(p) for p in files] for subset, files in outputs.items()}
 
 
-def _round_outputs(round_: Round, paths: list[Path], inputs: list[Path]) -> dict[Path, Path]:
+def _round_outputs(round_: ParticleRound, paths: list[Path], inputs: list[Path]) -> dict[Path, Path]:
     """The round files' temporary names (the output folder locked, existing files refused without --force)."""
     return AtomicOutputs(paths, force=round_.force, inputs=inputs).temporary
 
 
-def _commit_and_place(round_: Round, kept: KeptRows, files: dict[Path, Path], change: RunningChange) -> None:
+def _commit_and_place(round_: ParticleRound, kept: KeptRows, files: dict[Path, Path], change: RunningChange) -> None:
     """The round committed to the store, the running file changed, the round files renamed, the round marked placed.
 
     Signals wait from the commit on: the round's files appear with it (a kill is the next run's to finish).
@@ -501,7 +535,7 @@ def _commit_and_place(round_: Round, kept: KeptRows, files: dict[Path, Path], ch
         _discard(files)
 
 
-def _record_file(round_: Round, files: dict[Path, Path]) -> dict[Path, Path]:
+def _record_file(round_: ParticleRound, files: dict[Path, Path]) -> dict[Path, Path]:
     """``--decisions``: the round's record written under a temporary name, to be committed with its files."""
     if round_.write_record is None:
         return {}
@@ -521,7 +555,7 @@ def _record_file(round_: Round, files: dict[Path, Path]) -> dict[Path, Path]:
     return tmp
 
 
-def _finish_again(round_: Round, writer: StarWriter | CsWriter, kept: int) -> dict[str, list[Path]]:
+def _finish_again(round_: ParticleRound, writer: StarWriter | CsWriter, kept: int) -> dict[str, list[Path]]:
     """The batch is the store's last round's: that round's files put in place from the store, nothing added."""
     store = round_.store
     round_.number = store.round
@@ -549,7 +583,9 @@ def _finish_again(round_: Round, writer: StarWriter | CsWriter, kept: int) -> di
     return {"kept": [kept_path], "rejected": [rejected_path]}
 
 
-def _write_star_round(round_: Round, writer: StarWriter, keep: np.ndarray, kept: KeptRows) -> dict[str, list[Path]]:
+def _write_star_round(
+    round_: ParticleRound, writer: StarWriter, keep: np.ndarray, kept: KeptRows
+) -> dict[str, list[Path]]:
     """The round's STAR files; their kept rows appended to the running file (the first round's: the file whole)."""
     kept_path, rejected_path = (round_.outdir / name.format(round_.number) for name in ROUND_FILES)
     tmp = _round_outputs(round_, [kept_path, rejected_path], [p.path for p in writer.parts])
@@ -582,7 +618,7 @@ def _discard(tmp: dict[Path, Path]) -> None:
             os.unlink(path)
 
 
-def _cs_files(round_: Round, writer: CsWriter) -> CsWriter:
+def _cs_files(round_: ParticleRound, writer: CsWriter) -> CsWriter:
     """The writer of the round's .cs files (its stems: round_NNNN_kept, round_NNNN_rejected)."""
     from ...formats.cryosparc.particles import CsWriter
 
@@ -594,7 +630,7 @@ def _cs_subsets(files: CsWriter) -> dict[str, list[Path]]:
     return {"kept": files.paths[files.stems[0]], "rejected": files.paths[files.stems[1]]}
 
 
-def _write_cs_round(round_: Round, writer: CsWriter, keep: np.ndarray, kept: KeptRows) -> dict[str, list[Path]]:
+def _write_cs_round(round_: ParticleRound, writer: CsWriter, keep: np.ndarray, kept: KeptRows) -> dict[str, list[Path]]:
     """The round's .cs files, as the plain run writes its outputs; its kept rows added to the running .cs.
 
     The running file holds every field of the batch's group in one numpy .cs (a .csg's
@@ -616,7 +652,7 @@ def _write_cs_round(round_: Round, writer: CsWriter, keep: np.ndarray, kept: Kep
     return _cs_subsets(files)
 
 
-def _cs_change(round_: Round, writer: CsWriter, keep: np.ndarray) -> RunningChange:
+def _cs_change(round_: ParticleRound, writer: CsWriter, keep: np.ndarray) -> RunningChange:
     """How the round changes the running .cs: its records appended in place where they fit, else the file anew."""
     from ...formats.cryosparc.dataset import CsFile, append_rows, appendable, flatten
 
@@ -647,8 +683,8 @@ def _cs_change(round_: Round, writer: CsWriter, keep: np.ndarray) -> RunningChan
             os.unlink(path)
 
 
-def _section(round_: Round, kept: int, particles: int) -> UpdateRound:
-    """:meth:`Round.section`."""
+def _section(round_: ParticleRound, kept: int, particles: int) -> UpdateRound:
+    """:meth:`ParticleRound.section`."""
     store = round_.store
     before = store.kept - kept
     won = round_.would_have_won

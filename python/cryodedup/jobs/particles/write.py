@@ -20,11 +20,11 @@ from ...formats.sniff import is_optimisation_set, may_be_import_list, may_be_tom
 from ...outputs import AtomicOutputs, scratch_files
 from ...particle_set import ParticleSet, Warn
 from ...report.sections.run import Outputs
-from .decide import Decision
+from .decide import ParticleDecision
 from .read import Files, Source
 
 if TYPE_CHECKING:
-    from .plan import Deciding, OutputPlan
+    from .plan import Deciding, ParticleOutputPlan
     from .record import CoreRecord, RecordFile, Rejections
 
 __all__ = ["start_record", "write_particles", "write_record"]
@@ -34,7 +34,7 @@ def write_particles(
     particles: ParticleSet,
     keep: np.ndarray,
     halves: np.ndarray | None,
-    output: OutputPlan,
+    output: ParticleOutputPlan,
     force: bool,
     source: Source,
     warn: Warn,
@@ -72,7 +72,7 @@ class Started:
     rejections: Rejections | None
 
 
-def start_record(particles: ParticleSet, decision: Decision, rule: Deciding, folder: Path | None) -> Started:
+def start_record(particles: ParticleSet, decision: ParticleDecision, rule: Deciding, folder: Path | None) -> Started:
     """The record of every rejection (``--decisions``) made, and started by the core on its own thread where it can.
 
     Written while the kept and rejected rows are (a job decided in two passes: several inputs).
@@ -129,7 +129,7 @@ def write_record(
 
 
 def next_optimisation_set(
-    source: Source, outputs: dict[str, list[str]], output: OutputPlan, force: bool, warn: Warn
+    source: Source, outputs: dict[str, list[str]], output: ParticleOutputPlan, force: bool, warn: Warn
 ) -> dict[str, list[str]]:
     """The outputs with ``optimisation_set.star`` where the inputs were RELION 5 optimisation sets.
 
@@ -170,7 +170,7 @@ def _tomograms_set(
     inputs: list[Path],
     outputs: dict[str, list[str]],
     kept_files: Sequence[str],
-    output: OutputPlan,
+    output: ParticleOutputPlan,
     force: bool,
     warn: Warn,
 ) -> dict[str, list[str]]:
