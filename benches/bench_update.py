@@ -51,14 +51,13 @@ from cryodedup import MicrographOptions, find_duplicate_micrographs
 from cryodedup._core import __version__
 from cryodedup.formats.micrograph_lists import load_inputs
 from cryodedup.jobs.micrographs.plan import micrograph_plan, plan_scoring
-from cryodedup.jobs.micrographs.score import shard_pairs
+from cryodedup.jobs.micrographs.score import ScoredPairs, shard_pairs
 from cryodedup.jobs.micrographs.update import (
     DATABASE,
     FORMAT,
     PAGE_BYTES,
     SCHEMA,
     STORE,
-    StoredPairs,
     image_crc,
     pack_pairs,
     score_record,
@@ -113,7 +112,7 @@ def seed_store(outdir: Path, old: list[Path], options: MicrographOptions) -> int
     rng = np.random.default_rng(2)
     pairs = shard_pairs(plan, 1, 1)
     z = rng.normal(4.3, 0.3, len(pairs))
-    scores: dict[str, np.ndarray] = {"a": plan.positions[pairs[:, 0]], "b": plan.positions[pairs[:, 1]], "z": z}
+    scores: dict[str, np.ndarray] = {"pairs": plan.positions[pairs].reshape(-1, 2), "z": z}
     scores["dy"], scores["dx"] = rng.integers(-50, 50, len(pairs)), rng.integers(-50, 50, len(pairs))
     scores["pearson"] = np.where(z >= 5, rng.normal(0, 0.05, len(pairs)), np.nan)
     scores["overlap"] = np.full(len(pairs), 0.5)
@@ -134,7 +133,7 @@ def seed_store(outdir: Path, old: list[Path], options: MicrographOptions) -> int
         db.executemany("INSERT INTO micrographs VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
         images = ((k + 1, rng.standard_normal((by, bx), dtype=np.float32).tobytes()) for k in range(len(files)))
         db.executemany("INSERT INTO images VALUES (?, ?, ?)", ((k, image_crc(k, data), data) for k, data in images))
-        data = pack_pairs(StoredPairs(**scores))
+        data = pack_pairs(ScoredPairs(**scores))
         db.execute("INSERT INTO pairs(sha256, data) VALUES (?, ?)", (sha256_bytes(data), data))
     return len(pairs)
 
@@ -242,7 +241,9 @@ def measure(workdir: Path, screened: int, new: int, shape: tuple[int, int], roun
         m["update"].append(
             timed(
                 lambda: summary.update(
-                    find_duplicate_micrographs([str(mics / "*.mrc")], outdir, MicrographOptions(), update=True)
+                    find_duplicate_micrographs(
+                        [str(mics / "*.mrc")], outdir, MicrographOptions(), update=True
+                    ).to_json()
                 )
             )
         )

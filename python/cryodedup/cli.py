@@ -697,8 +697,18 @@ def _show_micrograph_run(
         show(summary)
 
 
+#: The shards a merge reads (both jobs' merges).
+_SHARD_DIRS = click.argument("shard_dirs", nargs=-1, required=True, type=click.Path(path_type=Path, file_okay=False))
+
+
+def _merged(quiet: bool, merge: Callable[[Callable[..., None]], Any]) -> tuple[Reporter, Any]:
+    """The reporter and the summary of ``merge`` (given the reporter's log), its warnings held until the end."""
+    report = Reporter(quiet)
+    return report, run_job(lambda: report.holding_warnings(lambda: merge(report.log)))
+
+
 @main.command("micrographs-merge", cls=_JobCommand, declared=lambda: commands.MICROGRAPHS_MERGE)
-@click.argument("shard_dirs", nargs=-1, required=True, type=click.Path(path_type=Path, file_okay=False))
+@_SHARD_DIRS
 def micrographs_merge(
     shard_dirs: tuple[Path, ...],
     outdir: Path,
@@ -716,31 +726,28 @@ def micrographs_merge(
     there and complete, from the same inputs and options; the inputs and options are theirs.
     """
     from .jobs.micrographs.shards import merge_micrograph_shards
-
-    report = Reporter(quiet)
-    s = run_job(
-        lambda: report.holding_warnings(
-            lambda: merge_micrograph_shards(
-                shard_dirs,
-                outdir,
-                particles=particles,
-                match_micrographs=match_micrographs,
-                plot=plot,
-                plot_pairs=plot_pairs,
-                force=force,
-                log=report.log,
-            )
-        )
-    )
     from .jobs.micrographs.summary import micrograph_rows
 
+    report, s = _merged(
+        quiet,
+        lambda log: merge_micrograph_shards(
+            shard_dirs,
+            outdir,
+            particles=particles,
+            match_micrographs=match_micrographs,
+            plot=plot,
+            plot_pairs=plot_pairs,
+            force=force,
+            log=log,
+        ),
+    )
     report.summary("cryodedup micrographs-merge", s.verdict.line, micrograph_rows(s))
     if as_json:
         print_json(s.to_json())
 
 
 @main.command("particles-merge", cls=_JobCommand, declared=lambda: commands.PARTICLES_MERGE)
-@click.argument("shard_dirs", nargs=-1, required=True, type=click.Path(path_type=Path, file_okay=False))
+@_SHARD_DIRS
 def particles_merge(
     shard_dirs: tuple[Path, ...], outdir: Path, plot: bool, plot_mics: int, force: bool, quiet: bool, as_json: bool
 ) -> None:
@@ -751,13 +758,9 @@ def particles_merge(
     """
     from .jobs.particles.shards import merge_particle_shards
 
-    report = Reporter(quiet)
-    s = run_job(
-        lambda: report.holding_warnings(
-            lambda: merge_particle_shards(
-                shard_dirs, outdir, plot=plot, plot_mics=plot_mics, force=force, log=report.log
-            )
-        )
+    report, s = _merged(
+        quiet,
+        lambda log: merge_particle_shards(shard_dirs, outdir, plot=plot, plot_mics=plot_mics, force=force, log=log),
     )
     _show_particle_summary("cryodedup particles-merge", s, report, as_json)
 

@@ -3,8 +3,12 @@
 A record is a frozen dataclass whose nested records name their type in the field's metadata
 (:data:`RECORD_OF`); its spec says what each field must be (a check and its words, or a nested
 spec). :func:`wrong_field` names the first field an edited or damaged document gets wrong, and
-:func:`typed` makes the record of a document it passed. The micrograph job's shards
-(``micrographs/shard_record.py``) and the particle job's (``particles/shard_record.py``) use both.
+:func:`typed` makes the record of a document it passed. :class:`ShardRecord` is what every
+job's ``shard.json`` holds first (which shard of how many), and :class:`RunRecord` what makes
+two shards parts of one run; the micrograph job's records (``micrographs/shard_record.py``) and
+the particle job's (``particles/shard_record.py``) add their fields to both.
+:func:`read_marker` reads a folder's ``shard.json`` into a job's record, and :func:`file_wrong`
+checks the data file it names.
 :func:`complete_shards` is the check every merge makes: each shard complete, of one run, given
 once, and none missing; one line says which is not.
 """
@@ -16,31 +20,35 @@ import os
 import re
 from collections.abc import Callable, Sequence
 from contextlib import suppress
-from dataclasses import dataclass, fields
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
-from ..errors import CryodedupError, OutputError
+from ..errors import CryodedupError, InputFileError, OutputError
+from ..formats.files import read_foreign_json
 from ..options.micrographs import MAX_IMAGES
 from ..paths import StrPath
+from .store_db import file_digest, first_changed
 
 __all__ = [
     "MARKER",
     "RECORD_OF",
+    "RunRecord",
+    "ShardRecord",
     "complete_shards",
+    "file_wrong",
     "give_up",
     "list_of",
     "number",
     "open_shard_folder",
     "or_null",
     "parse_shard",
-    "reached",
+    "read_marker",
     "shard_folders_in",
     "shown",
     "text",
     "typed",
     "whole",
-    "wrong_field",
 ]
 
 #: A shard's record, written last: its completion marker.
@@ -114,6 +122,103 @@ def shown(value: object) -> str:
     return dumped if len(dumped) <= 60 else dumped[:60] + "..."
 
 
+# --- the records every job's shards share --------------------------------------------------------------------
+
+Shard = TypeVar("Shard", bound="ShardRecord")
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """What makes two shards parts of one run; a job's record adds its fields after ``inputs``, ``options`` last.
+
+    ``COMPARED``: the fields :meth:`difference` compares after the options, each with its words
+    (``{mine}`` and ``{other}``: the two values, a list joined with commas).
+    """
+
+    inputs: list[str]
+    if TYPE_CHECKING:  # (a field of each job's record, after its own: the fields' order is the document's)
+        options: dict[str, Any]
+
+    COMPARED: ClassVar[tuple[tuple[str, str], ...]] = (("inputs", "other inputs"),)
+
+    def difference(self, other: RunRecord) -> str:
+        """The first thing two runs differ in, in words: an option, then the ``COMPARED`` fields."""
+        names = list(dict.fromkeys([*self.options, *other.options]))
+        changed = first_changed(names, self.options, other.options)
+        if changed:
+            return f"{changed[0]} {changed[2]} against {changed[1]}"
+        for name, words in self.COMPARED:
+            mine, theirs = getattr(self, name), getattr(other, name)
+            if mine != theirs:
+                return words.format(mine=_joined(mine), other=_joined(theirs))
+        return "another run"
+
+
+def _joined(value: Any) -> str:
+    return ", ".join(map(str, value)) if isinstance(value, list) else str(value)
+
+
+@dataclass(frozen=True)
+class ShardRecord:
+    """What every job's ``shard.json`` holds first: which shard of how many; a job's record adds the rest.
+
+    ``FORMAT``: the document's ``format``; ``JOB``: what its shards are called ("particle");
+    ``SPEC``: what each field the merge reads must be (:func:`wrong_field`).
+    """
+
+    shard: int
+    shards: int
+
+    FORMAT: ClassVar[str] = ""
+    JOB: ClassVar[str] = ""
+    SPEC: ClassVar[dict[str, Any]] = {"shard": (whole, "a whole number"), "shards": (whole, "a whole number")}
+
+    def to_json(self) -> dict[str, Any]:
+        """The document ``shard.json`` holds: its format, then the fields in order."""
+        return {"format": self.FORMAT, **asdict(self)}
+
+    def wrong(self) -> str:
+        """What else is wrong with a record whose fields are each right ("" when nothing): a job's own checks."""
+        return ""
+
+    @classmethod
+    def of_document(cls: type[Shard], document: object) -> tuple[Shard | None, str]:
+        """The record of a ``shard.json`` document and "", or None and what is wrong with it (its first field)."""
+        if not isinstance(document, dict) or document.get("format") != cls.FORMAT:
+            return None, f"{MARKER} is not a cryodedup {cls.JOB} shard's"
+        wrong = wrong_field(document, cls.SPEC)
+        if wrong:
+            return None, wrong
+        record = typed(cls, document)
+        if not 1 <= record.shard <= record.shards:
+            return None, f"{MARKER}: shard {record.shard} of {record.shards}, expected 1 <= shard <= shards"
+        wrong = record.wrong()
+        return (None, wrong) if wrong else (record, "")
+
+
+def read_marker(folder: Path, kind: type[Shard]) -> tuple[Shard | None, str]:
+    """The record ``kind`` of ``folder``'s ``shard.json`` and "", or None and why the shard is not complete."""
+    marker = folder / MARKER
+    if not os.path.lexists(marker) and reached(folder):
+        return None, f"no {MARKER}: still running, or stopped before the end"
+    try:
+        document = read_foreign_json(marker, f"a cryodedup {kind.JOB} shard's {MARKER}")
+    except InputFileError as err:  # (not a regular file, too large, not JSON: what, after the file's name)
+        return None, f"{MARKER} cannot be read ({str(err).split(': ', 1)[-1]})"
+    return kind.of_document(document)
+
+
+def file_wrong(path: Path, size: int, sha256: str | None) -> str:
+    """What is wrong with a shard's data file against the size and SHA-256 its marker records ("" when nothing)."""
+    if not path.exists():
+        return f"no {path.name}"
+    if not path.is_file():
+        return f"{path.name} is not a regular file"
+    if path.stat().st_size != size or file_digest(path) != sha256:
+        return f"{path.name} does not match {MARKER} (truncated or changed)"
+    return ""
+
+
 # --- shard folders: named, found, complete, of one run -------------------------------------------------------
 
 SHARD_FOLDER = re.compile(r"shard-(\d+)-of-(\d+)")
@@ -152,9 +257,8 @@ def open_shard_folder(
     outdir: Path,
     shard: int,
     shards: int,
-    run: Any,
+    run: RunRecord,
     state: Callable[[Path], tuple[Any, str]],
-    difference: Callable[[Any, Any], str],
     force: bool,
     log: Callable[[str, str], None],
 ) -> OpenedShard:
@@ -171,7 +275,7 @@ def open_shard_folder(
         return OpenedShard(folder, record, False, False)
     if record is not None and not force:
         raise OutputError(
-            f"{folder}: holds a shard of another run ({difference(run, record.run)}); "
+            f"{folder}: holds a shard of another run ({run.difference(record.run)}); "
             "use --force to replace it, or another -o"
         )
     if record is None and (folder / MARKER).exists():

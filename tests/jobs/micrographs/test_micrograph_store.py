@@ -428,3 +428,25 @@ def test_a_store_another_run_holds_is_refused_as_busy_before_it_is_read(store):
         os.close(fd)
     assert_one_error_line(result, "another cryodedup run is writing to this output folder")
     assert contents(out) == before
+
+
+def test_the_stores_pairs_are_the_scored_pairs_column_after_column():
+    # The store's pairs part, written by hand: ids a, then b (int64), then z, dy, dx, pearson, overlap
+    # (float64), one column after the other; read back as scored pairs whose pairs are the ids, as views.
+    import numpy as np
+
+    from cryodedup.jobs.micrographs.score import ScoredPairs
+    from cryodedup.jobs.micrographs.update import pack_pairs, unpack_pairs
+
+    a, b = np.array([0, 0, 2]), np.array([1, 3, 3])
+    scores = [np.array([9.5, 1.0, 30.25]) + k for k in range(5)]
+    by_hand = (
+        a.astype("<i8").tobytes() + b.astype("<i8").tobytes() + b"".join(s.astype("<f8").tobytes() for s in scores)
+    )
+    pairs = ScoredPairs(np.stack([a, b], axis=1), *scores)
+    assert pack_pairs(pairs) == by_hand
+    back = unpack_pairs(by_hand)
+    assert back.pairs.tolist() == [[0, 1], [0, 3], [2, 3]]
+    assert [s.tolist() for s in (back.z, back.dy, back.dx, back.pearson, back.overlap)] == [s.tolist() for s in scores]
+    assert back.pairs.base is not None and not back.pairs.flags.owndata  # (a view of the bytes read: no copy)
+    assert pack_pairs(back.take(slice(1, 3))) == pack_pairs(ScoredPairs(pairs.pairs[1:], *(s[1:] for s in scores)))

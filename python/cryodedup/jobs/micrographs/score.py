@@ -28,6 +28,7 @@ from .placement import Placement
 from .plan import ScoringPlan, ScoringRules, acquisition_order, candidate_pairs, checked_psize, placed_pairs
 
 __all__ = [
+    "SCORE_FIELDS",
     "ProgressBar",
     "ScoredPairs",
     "ShardRunner",
@@ -72,7 +73,8 @@ class ScoredPairs:
     ``z`` (the phase-correlation peak, in SDs of the map), the peak's shift ``dy``, ``dx``
     (binned pixels, b against a), ``pearson`` (NaN where the peak was too low to test) and
     ``overlap`` (the share of the area the two images overlap at that shift). Without images
-    (``--no-images``) every score is NaN.
+    (``--no-images``) every score is NaN. The ``--update`` store keeps its pairs so, ``pairs``
+    the store's ids of the two micrographs (update.py).
     """
 
     pairs: np.ndarray

@@ -1,9 +1,9 @@
 """A micrograph shard's ``shard.json``, typed: what the run was, its plan, its pairs file, what reading cost.
 
-The one place the marker's JSON is read: :func:`read_shard_record` checks every field the merge
-reads (an edited or damaged file names its field) and returns a :class:`ShardRecord`; the
-shards, their merge and their summaries read its fields by name. :meth:`ShardRecord.to_json` is
-the document a shard writes.
+The one place the marker's JSON is read: :meth:`MicrographShardRecord.of_document` (the shared
+base's, ``jobs/shard_json.py``) checks every field the merge reads against its ``SPEC`` (an
+edited or damaged file names its field) and the plan's places of the micrographs; the shards,
+their merge and their summaries read its fields by name. ``to_json`` is the document a shard writes.
 """
 
 from __future__ import annotations
@@ -12,45 +12,57 @@ import json
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
 from ...formats.micrograph_lists import Micrographs
 from ...formats.mrc import MrcLayout
 from ...paths import StrPath
-from ..shard_json import MARKER, RECORD_OF, list_of, number, or_null, shown, text, typed, whole, wrong_field
-from ..store_db import first_changed
+from ..shard_json import (
+    MARKER,
+    RECORD_OF,
+    RunRecord,
+    ShardRecord,
+    list_of,
+    number,
+    or_null,
+    shown,
+    text,
+    typed,
+    whole,
+)
 from .plan import RUN_OPTIONS, ScoringPlan
 
 __all__ = [
     "MARKER",
+    "MicrographRunRecord",
+    "MicrographShardRecord",
     "PairsFile",
     "PlanRecord",
-    "RunRecord",
     "ShardReading",
-    "ShardRecord",
-    "difference",
-    "read_shard_record",
     "run_record",
 ]
 
-FORMAT = "cryodedup micrograph shard 1"
-
 
 @dataclass(frozen=True)
-class RunRecord:
+class MicrographRunRecord(RunRecord):
     """What makes two shards parts of one run: the inputs, micrographs, their files, kind and root, the options.
 
     ``options``: the values of the options that change the pairs, their scores or the decision (``RUN_OPTIONS``).
     """
 
-    inputs: list[str]
     micrographs: list[str]
     files: list[str]
     kind: str
     root: str | None
     options: dict[str, Any]
+
+    COMPARED: ClassVar[tuple[tuple[str, str], ...]] = (
+        ("inputs", "other inputs"),
+        ("micrographs", "other micrographs"),
+        ("files", "other micrograph files"),
+    )
 
 
 @dataclass(frozen=True)
@@ -135,24 +147,27 @@ class ShardReading:
 
 
 @dataclass(frozen=True)
-class ShardRecord:
+class MicrographShardRecord(ShardRecord):
     """A complete shard's ``shard.json``: which shard of how many, the run, the plan, its pairs file, its reading."""
 
-    shard: int
-    shards: int
-    run: RunRecord = field(metadata={RECORD_OF: RunRecord})
+    run: MicrographRunRecord = field(metadata={RECORD_OF: MicrographRunRecord})
     plan: PlanRecord = field(metadata={RECORD_OF: PlanRecord})
     pairs_file: PairsFile = field(metadata={RECORD_OF: PairsFile})
     reading: ShardReading = field(metadata={RECORD_OF: ShardReading})
 
-    def to_json(self) -> dict[str, Any]:
-        """The document ``shard.json`` holds: its format, then the fields in order."""
-        return {"format": FORMAT, **asdict(self)}
+    FORMAT: ClassVar[str] = "cryodedup micrograph shard 1"
+    JOB: ClassVar[str] = "micrograph"
+
+    def wrong(self) -> str:
+        """What is wrong with the run's micrographs or the plan's places of them ("" when nothing)."""
+        if len(self.run.files) != len(self.run.micrographs):
+            return f"{MARKER}: run.files and run.micrographs differ in length"
+        return _wrong_plan(self.plan, len(self.run.micrographs))
 
 
-def run_record(inputs: Sequence[StrPath], mics: Micrographs, recorded: Mapping[str, Any]) -> RunRecord:
+def run_record(inputs: Sequence[StrPath], mics: Micrographs, recorded: Mapping[str, Any]) -> MicrographRunRecord:
     """The run of ``mics`` read from ``inputs`` with the options' values ``recorded``, as read back from shard.json."""
-    record = RunRecord(
+    record = MicrographRunRecord(
         inputs=[os.path.abspath(p) for p in inputs],
         micrographs=list(mics.names),
         files=[os.path.abspath(p) for p in mics.paths],
@@ -160,23 +175,7 @@ def run_record(inputs: Sequence[StrPath], mics: Micrographs, recorded: Mapping[s
         root=os.path.abspath(mics.root) if mics.root else None,
         options={name: recorded[name] for name in RUN_OPTIONS},
     )
-    return typed(RunRecord, json.loads(json.dumps(asdict(record))))
-
-
-def read_shard_record(document: object) -> tuple[ShardRecord | None, str]:
-    """The record of a ``shard.json`` document and "", or None and what is wrong with it (its first field)."""
-    if not isinstance(document, dict) or document.get("format") != FORMAT:
-        return None, f"{MARKER} is not a cryodedup micrograph shard's"
-    wrong = wrong_field(document, _SPEC, MARKER)
-    if wrong:
-        return None, wrong
-    record = typed(ShardRecord, document)
-    if not 1 <= record.shard <= record.shards:
-        return None, f"{MARKER}: shard {record.shard} of {record.shards}, expected 1 <= shard <= shards"
-    if len(record.run.files) != len(record.run.micrographs):
-        return None, f"{MARKER}: run.files and run.micrographs differ in length"
-    wrong = _wrong_plan(record.plan, len(record.run.micrographs))
-    return (None, wrong) if wrong else (record, "")
+    return typed(MicrographRunRecord, json.loads(json.dumps(asdict(record))))
 
 
 def _wrong_plan(plan: PlanRecord, micrographs: int) -> str:
@@ -198,9 +197,8 @@ def _wrong_plan(plan: PlanRecord, micrographs: int) -> str:
 
 
 #: What each field of ``shard.json`` read by the merge must be: a nested spec, or a check and its words.
-_SPEC: dict[str, Any] = {
-    "shard": (whole, "a whole number"),
-    "shards": (whole, "a whole number"),
+MicrographShardRecord.SPEC = {
+    **ShardRecord.SPEC,
     "run": {
         "inputs": (list_of(text), "a list of paths"),
         "micrographs": (list_of(text), "a list of names"),
@@ -234,14 +232,3 @@ _SPEC: dict[str, Any] = {
         "seconds": (number, "a number"),
     },
 }
-
-
-def difference(mine: RunRecord, other: RunRecord) -> str:
-    """The first thing two runs differ in, in words."""
-    changed = first_changed(RUN_OPTIONS, mine.options, other.options)
-    if changed:
-        return f"{changed[0]} {changed[2]} against {changed[1]}"
-    for name, what in (("inputs", "inputs"), ("micrographs", "micrographs"), ("files", "micrograph files")):
-        if getattr(mine, name) != getattr(other, name):
-            return f"other {what}"
-    return "another run"

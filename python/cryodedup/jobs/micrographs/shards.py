@@ -29,7 +29,6 @@ import numpy as np
 
 from ... import signals
 from ...errors import CryodedupError, InputFileError
-from ...formats.files import read_foreign_json
 from ...formats.micrograph_lists import Micrographs, load_inputs
 from ...options.micrographs import MicrographOptions, MicrographRun
 from ...outputs import all_outputs_at_once, put_in_place
@@ -38,10 +37,11 @@ from ...report.micrograph_sections import Timing
 from ...resolve.micrograph_names import check_match_mode
 from ..shard_json import (
     complete_shards,
+    file_wrong,
     give_up,
     open_shard_folder,
     parse_shard,
-    reached,
+    read_marker,
     shard_folders_in,
 )
 from ..store_db import file_digest as sha256_of
@@ -50,13 +50,11 @@ from .plan import MicrographPlan, ScoringPlan, micrograph_plan, plan_scoring
 from .score import ProgressBar, ScoredPairs, ShardScores, images_to_read, score_shard
 from .shard_record import (
     MARKER,
+    MicrographRunRecord,
+    MicrographShardRecord,
     PairsFile,
     PlanRecord,
-    RunRecord,
     ShardReading,
-    ShardRecord,
-    difference,
-    read_shard_record,
     run_record,
 )
 from .summary import MicrographSummary, ShardSummary
@@ -67,34 +65,22 @@ __all__ = ["merge_micrograph_shards", "parse_shard", "run_micrograph_shard"]
 PAIRS = "pairs.npz"
 
 
-def shard_state(folder: Path) -> tuple[ShardRecord | None, str]:
+def shard_state(folder: Path) -> tuple[MicrographShardRecord | None, str]:
     """The record of a complete shard and "", or None and why the shard is not complete.
 
     Every field read of ``shard.json`` is checked here (an edited or damaged file names its
     field), and ``pairs.npz`` against the size and digest it records.
     """
-    marker = folder / MARKER
-    if not os.path.lexists(marker) and reached(folder):
-        return None, f"no {MARKER}: still running, or stopped before the end"
-    try:
-        document = read_foreign_json(marker, f"a cryodedup micrograph shard's {MARKER}")
-    except InputFileError as err:  # (not a regular file, too large, not JSON: what, after the file's name)
-        return None, f"{MARKER} cannot be read ({str(err).split(': ', 1)[-1]})"
-    record, wrong = read_shard_record(document)
+    record, wrong = read_marker(folder, MicrographShardRecord)
     if record is None:
         return None, wrong
-    expected = record.pairs_file
-    pairs = folder / PAIRS
-    if not pairs.exists():
-        return None, f"no {PAIRS}"
-    if not pairs.is_file():
-        return None, f"{PAIRS} is not a regular file"
-    if pairs.stat().st_size != expected.bytes or sha256_of(pairs) != expected.sha256:
-        return None, f"{PAIRS} does not match {MARKER} (truncated or changed)"
-    return record, ""
+    wrong = file_wrong(folder / PAIRS, record.pairs_file.bytes, record.pairs_file.sha256)
+    return (None, wrong) if wrong else (record, "")
 
 
-def _write_shard(folder: Path, run: RunRecord, plan: ScoringPlan, result: ShardScores) -> ShardRecord:
+def _write_shard(
+    folder: Path, run: MicrographRunRecord, plan: ScoringPlan, result: ShardScores
+) -> MicrographShardRecord:
     """``pairs.npz`` and ``shard.json`` (the marker), written under temporary names and renamed together.
 
     The renames are those of every job's outputs (outputs.py): a signal waits until both are
@@ -103,7 +89,7 @@ def _write_shard(folder: Path, run: RunRecord, plan: ScoringPlan, result: ShardS
     tmp_pairs = folder / f".{PAIRS}.{os.getpid()}.tmp"
     with open(tmp_pairs, "wb") as f:
         np.savez(f, **result.scores.columns())  # type: ignore[arg-type]  # numpy types the keywords as allow_pickle
-    record = ShardRecord(
+    record = MicrographShardRecord(
         result.shard,
         result.shards,
         run,
@@ -166,7 +152,7 @@ def run_micrograph_shard(
     MicrographRun(shard=f"{shard}/{shards}").check_elsewhere(bool(job.metadata.files), job.output.plot)
     mics = load_inputs(list(inputs), job.psize, job.project_dir)
     run = run_record(inputs, mics, job.recorded)
-    opened = open_shard_folder(Path(outdir), shard, shards, run, shard_state, difference, force, log)
+    opened = open_shard_folder(Path(outdir), shard, shards, run, shard_state, force, log)
     folder, record = opened.path, opened.done
     if record is not None:
         return _shard_summary(folder, record, time.perf_counter() - start, redone=False)
@@ -186,7 +172,7 @@ def run_micrograph_shard(
     return _shard_summary(folder, record, time.perf_counter() - start, redone=True)
 
 
-def _shard_summary(folder: Path, record: ShardRecord, seconds: float, redone: bool) -> ShardSummary:
+def _shard_summary(folder: Path, record: MicrographShardRecord, seconds: float, redone: bool) -> ShardSummary:
     reading = record.reading
     megabytes = reading.bytes_read / 1e6
     pairs = len(load_pairs(folder, len(record.run.micrographs)))
@@ -208,15 +194,15 @@ def _shard_summary(folder: Path, record: ShardRecord, seconds: float, redone: bo
 # --- the merge ---------------------------------------------------------------------------
 
 
-def _complete_shards(folders: list[Path]) -> list[tuple[Path, ShardRecord]]:
+def _complete_shards(folders: list[Path]) -> list[tuple[Path, MicrographShardRecord]]:
     """Every shard's record, after checking that all are complete, of one run, and all there."""
     return complete_shards(folders, shard_state, _not_of_one_run)
 
 
-def _not_of_one_run(first_folder: Path, first: ShardRecord, record: ShardRecord) -> str:
+def _not_of_one_run(first_folder: Path, first: MicrographShardRecord, record: MicrographShardRecord) -> str:
     """Why ``record`` is not of the run of ``first`` (in ``first_folder``): "" when it is."""
     if record.run != first.run:
-        return f"a shard of another run than {first_folder} ({difference(first.run, record.run)})"
+        return f"a shard of another run than {first_folder} ({first.run.difference(record.run)})"
     if record.plan != first.plan:
         changed = first.plan.first_difference(record.plan)
         return (
@@ -226,7 +212,7 @@ def _not_of_one_run(first_folder: Path, first: ShardRecord, record: ShardRecord)
     return ""
 
 
-def _run_plan(folder: Path, run: RunRecord, plot: bool, plot_pairs: int) -> MicrographPlan:
+def _run_plan(folder: Path, run: MicrographRunRecord, plot: bool, plot_pairs: int) -> MicrographPlan:
     """The options the shards ran with (``run.options`` of ``folder``'s marker), checked and resolved.
 
     Read from a list or a .cs, the run's micrographs are found again under its ``root``.
@@ -241,7 +227,7 @@ def _run_plan(folder: Path, run: RunRecord, plot: bool, plot_pairs: int) -> Micr
     return micrograph_plan(options)
 
 
-def _inputs_of(run: RunRecord, psize: float | None, project_dir: Path | None) -> Micrographs:
+def _inputs_of(run: MicrographRunRecord, psize: float | None, project_dir: Path | None) -> Micrographs:
     """The run's micrographs, read again from its inputs (to write their kept and rejected rows)."""
     if run.kind == "mrc":
         return Micrographs("mrc", run.micrographs, [Path(p) for p in run.files], psize)
@@ -287,7 +273,7 @@ def load_pairs(folder: Path, micrographs: int) -> ScoredPairs:
     return scores
 
 
-def _scores_of(folder: Path, record: ShardRecord) -> ShardScores:
+def _scores_of(folder: Path, record: MicrographShardRecord) -> ShardScores:
     reading = record.reading
     scores = load_pairs(folder, len(record.run.micrographs))
     return ShardScores(

@@ -70,7 +70,7 @@ from ..store_db import (
     sha256_bytes,
 )
 from .plan import ScoringPlan
-from .score import ProgressBar, ScoredPairs, ShardScores, _read_image, score_shard, shard_pairs
+from .score import SCORE_FIELDS, ProgressBar, ScoredPairs, ShardScores, _read_image, score_shard, shard_pairs
 from .update_inputs import file_stamp, real_paths, unfinished
 from .write import PairsCsvRecord
 
@@ -81,7 +81,6 @@ __all__ = [
     "SCHEMA",
     "STORE",
     "SeenStore",
-    "StoredPairs",
     "image_crc",
     "leave_for_later",
     "open_store",
@@ -99,10 +98,10 @@ EARLIER = "seen.json"
 EARLIER_FILE = re.compile(r"(seen\.json|images-[0-9]+\.npy|pairs-[0-9]+\.npz)")
 #: The options that change a pair's scores (marked in their declarations): any change means a full run.
 SCORE_OPTIONS = marked_options(MicrographOptions, SCORES)
-COLUMNS = ("z", "dy", "dx", "pearson", "overlap")
-#: A pair as the store keeps it: the two seen micrographs (a acquired first) and the shard's columns.
-PAIR = np.dtype([("a", "<i8"), ("b", "<i8"), *((k, "<f8") for k in COLUMNS)])
-PAIR_COLUMNS = ("a", "b", *COLUMNS)
+#: A pair as the store keeps it: the two seen micrographs (a acquired first) and the shard's scores
+#: (:class:`.score.ScoredPairs`, whose ``pairs`` are the store's ids of the micrographs).
+ID = np.dtype("<i8")
+PAIR = np.dtype([("a", ID), ("b", ID), *((k, "<f8") for k in SCORE_FIELDS)])
 IMAGE = np.dtype("<f4")
 #: More pairs parts than this and the round writes every pair as one (a round adds one of its new pairs).
 MAX_PAIR_PARTS = 32
@@ -192,44 +191,6 @@ def _as_stored(value: Any) -> Any:
     return list(value) if isinstance(value, tuple) else value
 
 
-@dataclass(frozen=True)
-class StoredPairs:
-    """Pairs as the store keeps them: the two seen micrographs (``a`` acquired first), then the shard's columns."""
-
-    a: np.ndarray
-    b: np.ndarray
-    z: np.ndarray
-    dy: np.ndarray
-    dx: np.ndarray
-    pearson: np.ndarray
-    overlap: np.ndarray
-
-    def __len__(self) -> int:
-        return len(self.a)
-
-    def columns(self) -> dict[str, np.ndarray]:
-        """Every column by its name, in ``PAIR_COLUMNS``' order."""
-        return {f.name: getattr(self, f.name) for f in fields(self)}
-
-    def take(self, index: np.ndarray | slice) -> StoredPairs:
-        """The pairs at ``index``, every column alike."""
-        return StoredPairs(**{name: column[index] for name, column in self.columns().items()})
-
-    def scored(self, pairs: np.ndarray) -> ScoredPairs:
-        """These pairs' scores, as a shard's, for the pairs ``pairs`` (input indices)."""
-        return ScoredPairs(pairs, self.z, self.dy, self.dx, self.pearson, self.overlap)
-
-    @classmethod
-    def joined(cls, parts: list[StoredPairs]) -> StoredPairs:
-        """The pairs of ``parts``, one after the other."""
-        return cls(**{f.name: np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(cls)})
-
-    @classmethod
-    def none(cls) -> StoredPairs:
-        """No pair."""
-        return cls(**{k: np.zeros(0, PAIR[k]) for k in PAIR_COLUMNS})
-
-
 @dataclass
 class SeenStore:
     """The micrographs seen by earlier rounds (``seen/store.sqlite``), their binned images and their scored pairs."""
@@ -239,7 +200,7 @@ class SeenStore:
     record: ScoreRecord | None = None  # None: nothing seen yet
     files: list[str] = field(default_factory=list)  # absolute paths, in the order first seen
     ids: list[int] = field(default_factory=list)  # each seen micrograph's id in the store
-    pairs: StoredPairs = field(default_factory=StoredPairs.none)
+    pairs: ScoredPairs = field(default_factory=ScoredPairs.none)  # (``pairs``: the store's ids)
     # Where each seen micrograph's image lies in its file (offset, dtype, psize; None: unknown): no header read again.
     layouts: list[tuple[int, str, float | None] | None] = field(default_factory=list)
     # Each seen file's size, modification time (ns) and inode when it was read (file_stamp).
@@ -304,7 +265,7 @@ class SeenStore:
     def start_anew(self) -> None:
         """Forgets every seen micrograph (the scores' options changed): the round is a full run."""
         self.dropped += self.ids
-        self.record, self.files, self.ids, self.pairs = None, [], [], StoredPairs.none()
+        self.record, self.files, self.ids, self.pairs = None, [], [], ScoredPairs.none()
         self.layouts, self.stamps, self.pairs_csv, self.pair_parts = [], [], None, 0
 
     def absolute(self, path: StrPath) -> str:
@@ -339,9 +300,9 @@ class SeenStore:
         if keep.all():
             return
         new_id = np.cumsum(keep) - 1
-        a, b = self.pairs.a, self.pairs.b
-        both = keep[a] & keep[b]
-        self.pairs = replace(self.pairs.take(both), a=new_id[a[both]], b=new_id[b[both]])
+        ids = self.pairs.pairs
+        both = keep[ids[:, 0]] & keep[ids[:, 1]]
+        self.pairs = replace(self.pairs.take(both), pairs=new_id[ids[both]])
         self.pair_parts = 0  # they hold the pairs dropped, and the old ids: the round writes every pair anew
         self.dropped += [i for i, k in zip(self.ids, keep) if not k]
         kept = np.flatnonzero(keep).tolist()
@@ -381,7 +342,7 @@ class SeenStore:
         record: ScoreRecord,
         new_files: list[str],
         new_images: list[np.ndarray],
-        scored: StoredPairs,
+        scored: ScoredPairs,
         new_layouts: list[MrcLayout] | None,
         new_stamps: list[list[int] | None],
     ) -> None:
@@ -415,12 +376,12 @@ class SeenStore:
         except BaseException as err:
             self._failed(err)
 
-    def _save_pairs(self, db: sqlite3.Connection, scored: StoredPairs) -> None:
+    def _save_pairs(self, db: sqlite3.Connection, scored: ScoredPairs) -> None:
         """The round's pairs as a part of their own, or every pair as one part (none holds them, or too many do)."""
         whole = not self.pair_parts or self.pair_parts >= MAX_PAIR_PARTS
         if not whole and not len(scored):
             return
-        pairs = StoredPairs.joined([self.pairs, scored]) if whole else scored
+        pairs = ScoredPairs.joined([self.pairs, scored]) if whole else scored
         if whole:
             db.execute("DELETE FROM pairs")
         data = pack_pairs(pairs)
@@ -516,31 +477,34 @@ def _good_shape(shape: Any, binning: Any) -> bool:
     return whole and type(binning) is int and 1 <= binning <= min(shape)
 
 
-def _read_pairs(db: sqlite3.Connection, n: int) -> tuple[StoredPairs, int]:
+def _read_pairs(db: sqlite3.Connection, n: int) -> tuple[ScoredPairs, int]:
     """Every pair the store holds, each part checked against its SHA-256, and their number of parts."""
     parts = []
     for part, digest, data in db.execute("SELECT part, sha256, data FROM pairs ORDER BY part"):
         if not isinstance(data, bytes) or len(data) % PAIR.itemsize or sha256_bytes(data) != digest:
             raise StoreError(f"its pairs (part {part}) are not those the round wrote (SHA-256)")
         parts.append(unpack_pairs(data))
-    pairs = StoredPairs.none() if not parts else parts[0]
+    pairs = ScoredPairs.none() if not parts else parts[0]
     if len(parts) > 1:
-        pairs = StoredPairs.joined(parts)
-    if not all(((ids >= 0) & (ids < n)).all() for ids in (pairs.a, pairs.b)):
+        pairs = ScoredPairs.joined(parts)
+    if not ((pairs.pairs >= 0) & (pairs.pairs < n)).all():
         raise StoreError(f"its pairs name micrographs other than its {n}")
     return pairs, len(parts)
 
 
-def pack_pairs(pairs: StoredPairs) -> bytes:
+def pack_pairs(pairs: ScoredPairs) -> bytes:
     """Pairs as the store keeps them: each column of ``PAIR`` after the other (read back without a copy)."""
-    columns = pairs.columns()
-    return b"".join(np.ascontiguousarray(columns[k], PAIR[k]).tobytes() for k in PAIR_COLUMNS)
+    ids = pairs.pairs.reshape(-1, 2)
+    columns = [ids[:, 0], ids[:, 1], *(getattr(pairs, k) for k in SCORE_FIELDS)]
+    return b"".join(np.ascontiguousarray(column, PAIR[k]).tobytes() for column, k in zip(columns, PAIR.names))
 
 
-def unpack_pairs(data: bytes) -> StoredPairs:
-    """The columns of a pairs part (:func:`pack_pairs`), views of ``data``."""
+def unpack_pairs(data: bytes) -> ScoredPairs:
+    """The columns of a pairs part (:func:`pack_pairs`), views of ``data`` (the ids' two columns as one)."""
     n = len(data) // PAIR.itemsize
-    return StoredPairs(**{k: np.frombuffer(data, PAIR[k], n, n * 8 * i) for i, k in enumerate(PAIR_COLUMNS)})
+    ids = np.frombuffer(data, ID, 2 * n).reshape(2, n).T
+    scores = (np.frombuffer(data, PAIR[k], n, n * 8 * (2 + i)) for i, k in enumerate(SCORE_FIELDS))
+    return ScoredPairs(ids, *scores)
 
 
 @dataclass(frozen=True)
@@ -759,7 +723,7 @@ def score_update(
     rows = known[found]
     # A round of micrographs acquired after the seen ones finds the stored pairs first and in order: views, no copies.
     take = slice(0, len(rows)) if np.array_equal(rows, np.arange(len(rows))) else rows
-    reused = store.pairs.take(take).scored(plan.positions[pairs[found]].reshape(-1, 2))
+    reused = replace(store.pairs.take(take), pairs=plan.positions[pairs[found]].reshape(-1, 2))
     todo = pairs[~found]
 
     new_images: dict[int, np.ndarray] = {}
@@ -797,7 +761,7 @@ def score_update(
     order = sorted(new_images)
     todo_ids = _ids_after(store, ids, order, len(store.files))
     new = fresh.scores
-    scored = StoredPairs(todo_ids[todo[:, 0]], todo_ids[todo[:, 1]], new.z, new.dy, new.dx, new.pearson, new.overlap)
+    scored = replace(new, pairs=todo_ids[todo].reshape(-1, 2))
     layouts = None if plan.layouts is None else [plan.layouts[q] for q in order]
     store.save(
         record, [files[q] for q in order], [new_images[q] for q in order], scored, layouts, [stamps[q] for q in order]
@@ -820,7 +784,7 @@ def _stored_rows(store: SeenStore, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         return rows
     width = max(len(store.files), 1)
     # The later micrograph first: rounds store their pairs in that order, so the keys are most often sorted already.
-    stored = store.pairs.b.astype(np.int64) * width + store.pairs.a.astype(np.int64)
+    stored = store.pairs.pairs[:, 1].astype(np.int64) * width + store.pairs.pairs[:, 0].astype(np.int64)
     wanted = b * width + a
     count = len(stored)
     seen = slice(0, count)

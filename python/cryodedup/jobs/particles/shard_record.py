@@ -1,9 +1,9 @@
 """A particle shard's ``shard.json``, typed: which run, what it read, its decision's file, what deciding cost.
 
-The one place the marker's JSON is read: :func:`read_shard_record` checks every field the merge
-reads (an edited or damaged file names its field) and returns a :class:`ShardRecord`.
-:func:`run_record` makes what two shards of one run share (inputs and options), and
-:func:`options_of` gives the options back to the merge.
+The one place the marker's JSON is read: :meth:`ParticleShardRecord.of_document` (the shared
+base's, ``jobs/shard_json.py``) checks every field the merge reads against its ``SPEC`` (an
+edited or damaged file names its field). :func:`run_record` makes what two shards of one run
+share (inputs and options), and :func:`options_of` gives the options back to the merge.
 """
 
 from __future__ import annotations
@@ -13,42 +13,41 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from ...errors import CryodedupError
 from ...options import ParticleOptions
 from ...paths import StrPath
-from ..shard_json import MARKER, RECORD_OF, list_of, number, or_null, text, typed, whole, wrong_field
-from ..store_db import first_changed
+from ..shard_json import RECORD_OF, RunRecord, ShardRecord, list_of, number, or_null, text, typed, whole
 
 __all__ = [
     "DecisionFile",
+    "ParticleRunRecord",
+    "ParticleShardRecord",
     "RowsRead",
-    "RunRecord",
-    "ShardRecord",
     "ShardWork",
-    "difference",
     "options_of",
-    "read_shard_record",
     "run_record",
 ]
-
-FORMAT = "cryodedup particle shard 1"
 
 #: The options the merge gives (its pictures), not the shards: left out of a run's record.
 MERGE_OPTIONS = ("plot", "plot_mics")
 
 
 @dataclass(frozen=True)
-class RunRecord:
-    """What makes two shards parts of one run: the inputs and every option but the merge's.
+class ParticleRunRecord(RunRecord):
+    """What makes two particle shards parts of one run: the inputs and every option but the merge's.
 
     ``inputs``: absolute paths; ``given``: as the command named them (the outputs name them so).
     """
 
-    inputs: list[str]
     given: list[str]
     options: dict[str, Any]
+
+    COMPARED: ClassVar[tuple[tuple[str, str], ...]] = (
+        ("inputs", "other inputs"),
+        ("given", "the inputs named otherwise: {other} against {mine}"),
+    )
 
     def paths(self) -> list[str]:
         """The inputs as they were named where they are the same files from here (the merge's folder), else absolute."""
@@ -89,12 +88,10 @@ class ShardWork:
 
 
 @dataclass(frozen=True)
-class ShardRecord:
+class ParticleShardRecord(ShardRecord):
     """A complete particle shard's ``shard.json``."""
 
-    shard: int
-    shards: int
-    run: RunRecord = field(metadata={RECORD_OF: RunRecord})
+    run: ParticleRunRecord = field(metadata={RECORD_OF: ParticleRunRecord})
     read: RowsRead = field(metadata={RECORD_OF: RowsRead})
     decision_file: DecisionFile = field(metadata={RECORD_OF: DecisionFile})
     work: ShardWork = field(metadata={RECORD_OF: ShardWork})
@@ -102,9 +99,8 @@ class ShardRecord:
     priority: dict[str, Any] | None = None
     selection: dict[str, Any] | None = None
 
-    def to_json(self) -> dict[str, Any]:
-        """The document ``shard.json`` holds: its format, then the fields in order."""
-        return {"format": FORMAT, **asdict(self)}
+    FORMAT: ClassVar[str] = "cryodedup particle shard 1"
+    JOB: ClassVar[str] = "particle"
 
 
 def _as_json(value: Any) -> Any:
@@ -118,14 +114,14 @@ def _as_json(value: Any) -> Any:
     return value
 
 
-def run_record(inputs: Sequence[StrPath], options: Mapping[str, Any]) -> RunRecord:
+def run_record(inputs: Sequence[StrPath], options: Mapping[str, Any]) -> ParticleRunRecord:
     """The run of ``inputs`` with ``options`` (the options' fields), as read back from shard.json."""
     values = {name: _as_json(value) for name, value in options.items() if name not in MERGE_OPTIONS}
-    record = RunRecord([os.path.abspath(p) for p in inputs], [str(p) for p in inputs], values)
-    return typed(RunRecord, json.loads(json.dumps(asdict(record))))
+    record = ParticleRunRecord([os.path.abspath(p) for p in inputs], [str(p) for p in inputs], values)
+    return typed(ParticleRunRecord, json.loads(json.dumps(asdict(record))))
 
 
-def options_of(run: RunRecord, plot: bool, plot_mics: int, where: Path) -> ParticleOptions:
+def options_of(run: ParticleRunRecord, plot: bool, plot_mics: int, where: Path) -> ParticleOptions:
     """The options the shards ran with, checked, with the merge's ``--plot``; an edited record refused in one line."""
     try:
         values = {
@@ -154,27 +150,13 @@ def _restored(kind: Any, value: Any) -> Any:
     return value
 
 
-def read_shard_record(document: object) -> tuple[ShardRecord | None, str]:
-    """The record of a ``shard.json`` document and "", or None and what is wrong with it (its first field)."""
-    if not isinstance(document, dict) or document.get("format") != FORMAT:
-        return None, f"{MARKER} is not a cryodedup particle shard's"
-    wrong = wrong_field(document, _SPEC)
-    if wrong:
-        return None, wrong
-    record = typed(ShardRecord, document)
-    if not 1 <= record.shard <= record.shards:
-        return None, f"{MARKER}: shard {record.shard} of {record.shards}, expected 1 <= shard <= shards"
-    return record, ""
-
-
 def _object(value: object) -> bool:
     return isinstance(value, dict)
 
 
 #: What each field of ``shard.json`` read by the merge must be: a nested spec, or a check and its words.
-_SPEC: dict[str, Any] = {
-    "shard": (whole, "a whole number"),
-    "shards": (whole, "a whole number"),
+ParticleShardRecord.SPEC = {
+    **ShardRecord.SPEC,
     "run": {
         "inputs": (list_of(text), "a list of paths"),
         "given": (list_of(text), "a list of paths"),
@@ -192,15 +174,3 @@ _SPEC: dict[str, Any] = {
     "priority": (or_null(_object), "an object or null"),
     "selection": (or_null(_object), "an object or null"),
 }
-
-
-def difference(mine: RunRecord, other: RunRecord) -> str:
-    """The first thing two runs differ in, in words."""
-    changed = first_changed(list(dict.fromkeys([*mine.options, *other.options])), mine.options, other.options)
-    if changed:
-        return f"{changed[0]} {changed[2]} against {changed[1]}"
-    if mine.inputs != other.inputs:
-        return "other inputs"
-    if mine.given != other.given:
-        return f"the inputs named otherwise: {', '.join(other.given)} against {', '.join(mine.given)}"
-    return "another run"

@@ -42,7 +42,6 @@ from ... import signals
 from ...algo.normalisation import labels
 from ...algo.priority import PriorityCounts, added_counts
 from ...errors import CryodedupError, InputFileError
-from ...formats.files import read_foreign_json
 from ...options import ParticleOptions
 from ...outputs import all_outputs_at_once, put_in_place
 from ...particle_set import Log, ParticleSet
@@ -50,10 +49,11 @@ from ...paths import StrPath, path_list
 from ..shard_json import (
     MARKER,
     complete_shards,
+    file_wrong,
     give_up,
     open_shard_folder,
     parse_shard,
-    reached,
+    read_marker,
     shard_folders_in,
 )
 from ..store_db import file_digest as sha256_of
@@ -63,13 +63,11 @@ from .plan import plan
 from .read import Files, Source, silent
 from .shard_record import (
     DecisionFile,
+    ParticleRunRecord,
+    ParticleShardRecord,
     RowsRead,
-    RunRecord,
-    ShardRecord,
     ShardWork,
-    difference,
     options_of,
-    read_shard_record,
     run_record,
 )
 from .stages import Written
@@ -255,9 +253,10 @@ class ShardStages:
     shard: int
     shards: int
     folder: Path
-    run: RunRecord
+    run: ParticleRunRecord
     start: float
-    done: ShardRecord | None  # (a complete shard of this run found in the folder: kept if it read the same rows)
+    # A complete shard of this run found in the folder: kept if it read the same rows.
+    done: ParticleShardRecord | None
     decided: tuple[np.ndarray, RowsRead] | None = field(default=None, init=False)
 
     def decide(self, particles: ParticleSet, rule: Deciding, log: Log, regions: Regions | None) -> ParticleDecision:
@@ -306,7 +305,7 @@ class ShardStages:
             int(np.count_nonzero(arrays["keep"])),
             round(time.perf_counter() - self.start, 3),
         )
-        record = ShardRecord(
+        record = ParticleShardRecord(
             self.shard,
             self.shards,
             self.run,
@@ -328,25 +327,13 @@ class _StillComplete(Exception):
     """A complete shard found to have read the rows it reads now: not redone."""
 
 
-def shard_state(folder: Path) -> tuple[ShardRecord | None, str]:
+def shard_state(folder: Path) -> tuple[ParticleShardRecord | None, str]:
     """The record of a complete shard and "", or None and why the shard is not complete."""
-    marker = folder / MARKER
-    if not os.path.lexists(marker) and reached(folder):
-        return None, f"no {MARKER}: still running, or stopped before the end"
-    try:
-        document = read_foreign_json(marker, f"a cryodedup particle shard's {MARKER}")
-    except InputFileError as err:
-        return None, f"{MARKER} cannot be read ({str(err).split(': ', 1)[-1]})"
-    record, wrong = read_shard_record(document)
+    record, wrong = read_marker(folder, ParticleShardRecord)
     if record is None:
         return None, wrong
-    path = folder / DECISION
-    if not path.is_file():
-        return None, f"no {DECISION}"
-    expected = record.decision_file
-    if path.stat().st_size != expected.bytes or sha256_of(path) != expected.sha256:
-        return None, f"{DECISION} does not match {MARKER} (truncated or changed)"
-    return record, ""
+    wrong = file_wrong(folder / DECISION, record.decision_file.bytes, record.decision_file.sha256)
+    return (None, wrong) if wrong else (record, "")
 
 
 def run_particle_shard(
@@ -380,7 +367,7 @@ def run_particle_shard(
     _refuse(values)
     paths = path_list(inputs)
     record_of_run = run_record(paths, values)
-    opened = open_shard_folder(Path(outdir), shard, shards, record_of_run, shard_state, difference, force, log)
+    opened = open_shard_folder(Path(outdir), shard, shards, record_of_run, shard_state, force, log)
     folder = opened.path
     stages = ShardStages(shard, shards, folder, record_of_run, start, opened.done)
     try:
@@ -399,7 +386,7 @@ def run_particle_shard(
     return _shard_summary(folder, record, time.perf_counter() - start, redone=True)
 
 
-def _shard_summary(folder: Path, record: ShardRecord, seconds: float, redone: bool) -> ParticleShardSummary:
+def _shard_summary(folder: Path, record: ParticleShardRecord, seconds: float, redone: bool) -> ParticleShardSummary:
     work = record.work
     return ParticleShardSummary(
         record.shard,
@@ -417,10 +404,10 @@ def _shard_summary(folder: Path, record: ShardRecord, seconds: float, redone: bo
 # --- the merge ---------------------------------------------------------------------------------------
 
 
-def _not_of_one_run(first_folder: Path, first: ShardRecord, record: ShardRecord) -> str:
+def _not_of_one_run(first_folder: Path, first: ParticleShardRecord, record: ParticleShardRecord) -> str:
     """Why ``record`` is not of the run of ``first`` (in ``first_folder``): "" when it is."""
     if record.run != first.run:
-        return f"a shard of another run than {first_folder} ({difference(first.run, record.run)})"
+        return f"a shard of another run than {first_folder} ({first.run.difference(record.run)})"
     if record.read != first.read:
         return f"read other rows than {first_folder} (the inputs changed between the shards?); run the shards again"
     return ""
@@ -452,7 +439,7 @@ def _decision_arrays(folder: Path, rows: np.ndarray, n: int, covered_shape: tupl
 class MergedStages:
     """The merge's stages: the shards' decisions put together as one run's; written as a plain run writes."""
 
-    shards: list[tuple[Path, ShardRecord]]
+    shards: list[tuple[Path, ParticleShardRecord]]
     plain: PlainParticleStages
 
     def decide(self, particles: ParticleSet, rule: Deciding, log: Log, regions: Regions | None) -> ParticleDecision:
