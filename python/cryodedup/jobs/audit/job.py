@@ -399,8 +399,8 @@ def _audit_sets(project: Project, audit: JobAudit, say: Log, max_angle: float | 
 
 
 #: Jobs that write no poses of their own but carry those of the refinement (or classification) they read: their
-#: sets are compared under its point group.
-_POSE_CARRIERS = ("Polish", "CtfRefine", "Select", "Subtract", "JoinStar")
+#: sets are compared under its point group (an Import's: that of the job whose file it copied in, if any).
+_POSE_CARRIERS = ("Polish", "CtfRefine", "Select", "Subtract", "JoinStar", "Import")
 #: 2-D classifications (RELION's by folder): in-plane angles compared within one class only.
 _CLASSES_2D = ("Class2D",)
 

@@ -75,6 +75,9 @@ class Job:
     problems: list[str] = field(default_factory=list)
     #: How the report names it, where its name does not say its kind (CryoSPARC: ``J14 (homo_refine_new)``).
     label: str = ""
+    #: The file a RELION Import job of other node types copied in (its job.star's ``fn_in_other``, as written): the
+    #: pipeline records no input edge for it (pipeline_jobs.cpp, 3.1-5), yet it passes that file's job on.
+    imported: str | None = None
 
     def __post_init__(self) -> None:
         self.label = self.label or self.name
@@ -215,6 +218,11 @@ def relion_project(root: Path) -> Project:
             parents[parent] = None
             if carries_particles(node, pipeline.node_types.get(node)):
                 particle_parents[parent] = None
+        parent = _imported_parent(root, job, jobs, writers) if job.imported is not None else None
+        if parent is not None and parent != job.name:  # (the job that wrote what it copied in; its redo's too)
+            parents[parent] = None
+            if any(n in particle_nodes for n in process_of[job.name].outputs):
+                particle_parents[parent] = None
         job.parents, job.particle_parents = list(parents), list(particle_parents)
     return Project(root, pipeline.layout, jobs, list(pipeline.problems))
 
@@ -282,6 +290,22 @@ def redo_folder(root: Path, name: str) -> str:
     return os.path.join(f"{os.path.abspath(root).rstrip(os.sep)}{REDO_FOLDER_SUFFIX}", name.replace("/", "_"))
 
 
+def _imported_parent(root: Path, job: Job, jobs: dict[str, Job], writers: dict[str, str]) -> str | None:
+    """The job whose output an Import job copied in (``job.imported``, by path: absolute, or relative to the project).
+
+    A job of the project (its file, or a link to it, in the job's folder) or a redo command's output
+    (``PROJECT-cryodedup/Refine3D_job029/particles_kept.star``); None for a file from elsewhere.
+    """
+    node = job.imported or ""
+    path = os.path.realpath(os.path.join(root, node))
+    inside = os.path.relpath(path, os.path.realpath(root))
+    local = node if not os.path.isabs(node) else inside
+    found = writers.get(local) or _job_of_node(local, jobs)
+    if found is None and not inside.startswith(os.pardir):  # (a link in the project: the file it points to)
+        found = writers.get(inside) or _job_of_node(inside, jobs)
+    return found or _redo_of_node(root, node, jobs)
+
+
 def _redo_of_node(root: Path, node: str, jobs: dict[str, Job]) -> str | None:
     """The job whose redo command wrote ``node`` (a file browsed in from ``PROJECT-cryodedup/Refine3D_job029/``).
 
@@ -322,6 +346,8 @@ def _job(root: Path, pipeline: Pipeline, process_name: str, particle_nodes: set[
         job.symmetry = symmetry, f"{name}/job.star {_SYMMETRY_OPTION}"
     if process.status != "Failed":  # (a Select that failed removed nothing: its threshold judged nothing)
         job.duplicate_threshold = _recorded_threshold(folder, options)
+    if job.kind == "Import" and options.get("do_other", "").lower() in ("yes", "true", "1"):
+        job.imported = options.get("fn_in_other", "").strip() or None
     return job
 
 
