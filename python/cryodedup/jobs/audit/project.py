@@ -17,7 +17,15 @@ from ...formats.cryosparc.jobs import JOB_DOCUMENT, job_folders, read_job_docume
 from ...formats.files import read_foreign
 from ...formats.star.pipeline import PIPELINE_FILE, Pipeline, carries_particles, job_options, read_pipeline
 
-__all__ = ["Job", "Project", "cryosparc_project", "nearest_holders", "redo_folder", "relion_project"]
+__all__ = [
+    "Job",
+    "Project",
+    "cryosparc_project",
+    "nearest_holder_steps",
+    "nearest_holders",
+    "redo_folder",
+    "relion_project",
+]
 
 #: A job's recorded particle (mask) diameter, in Å: the options of its job.star that hold one.
 _DIAMETER_OPTIONS = ("particle_diameter", "log_diam_max", "diameter")
@@ -141,6 +149,22 @@ class Project:
                     queue.append(parent)
         return seen
 
+    def topological_places(self) -> dict[str, int]:
+        """Each job's place in one order of the jobs where every job comes after its parents (through any edge).
+
+        Jobs on a cycle, or below one, have none: for them the order says nothing. Kahn's, linear in jobs and edges.
+        """
+        parents = self.parents()
+        waiting = {name: len(set(of)) for name, of in parents.items()}
+        children = self.children()
+        order = [name for name, count in waiting.items() if count == 0]
+        for name in order:  # (appended to as it is walked)
+            for child in dict.fromkeys(children[name]):
+                waiting[child] -= 1
+                if waiting[child] == 0:
+                    order.append(child)
+        return {name: place for place, name in enumerate(order)}
+
     def cycles(self, most: int = 20) -> list[list[str]]:
         """The jobs of the first ``most`` cycles of the edges (a job that is its own ancestor) a depth-first walk finds.
 
@@ -172,6 +196,16 @@ class Project:
 def nearest_holders(next_of: dict[str, list[str]], back_of: dict[str, list[str]], holders: list[str]) -> dict[str, str]:
     """Each job's nearest holder (itself first) through ``next_of`` (children, or parents); jobs reaching none left out.
 
+    :func:`nearest_holder_steps` without the steps.
+    """
+    return {name: holder for name, (holder, _) in nearest_holder_steps(next_of, back_of, holders).items()}
+
+
+def nearest_holder_steps(
+    next_of: dict[str, list[str]], back_of: dict[str, list[str]], holders: list[str]
+) -> dict[str, tuple[str, int]]:
+    """Each job's nearest holder (itself first) through ``next_of``, and how many steps away; none: left out.
+
     The holder a breadth-first walk from the job would reach first, for every job in one walk: outward from all the
     holders at once through ``back_of`` (``next_of``'s edges turned round), each job's distance to its nearest holder;
     then each job, nearest first, takes the holder of the first of its ``next_of`` that is one step nearer (the walk
@@ -185,13 +219,13 @@ def nearest_holders(next_of: dict[str, list[str]], back_of: dict[str, list[str]]
             if other not in distance:
                 distance[other] = distance[name] + 1
                 order.append(other)
-    found: dict[str, str] = {}
+    found: dict[str, tuple[str, int]] = {}
     for name in order:
         if distance[name] == 0:
-            found[name] = name
+            found[name] = (name, 0)
         else:
             step = next(o for o in next_of[name] if distance.get(o) == distance[name] - 1)
-            found[name] = found[step]
+            found[name] = (found[step][0], distance[name])
     return found
 
 
