@@ -9,7 +9,9 @@ Makes (once, kept in WORKDIR) one project per shape, ``--jobs`` jobs each, and t
 - ``cryosparc``: a CryoSPARC project folder of ``--jobs`` job folders (``J*/job.json``), each job's
   particles from three earlier jobs at random;
 - ``cs-parents``: a CryoSPARC project of one job whose job.json names ``--jobs`` parents, none with a folder
-  (each named damaged, one line).
+  (each named damaged, one line);
+- ``redo-chain``: the chain with one job in 100 a Refine3D of 200 particles whose half-sets share some (each to
+  redo, the refinement before it its reference): one redo, the last's, clears every other (carried).
 
 In the RELION shapes every job has its folder and writes a model STAR (node 8: its particles' lineage, no set of
 its own); the first job, an Extract, records a 200 Å particle diameter and writes 2,000 particles (5 % picked twice),
@@ -33,11 +35,13 @@ from pathlib import Path
 
 import numpy as np
 
-from bench_audit import particle_text
+from bench_audit import HEADER, particle_text
 
-SHAPES = ("chain", "siblings", "dag", "cryosparc", "cs-parents")
-#: RELION 3.1's process and node types used: Extract (5) writes particles (3); the others' model STARs (8).
-_EXTRACT, _SELECT, _REFINE, _PARTICLES, _MODEL = 5, 7, 10, 3, 8
+SHAPES = ("chain", "siblings", "dag", "cryosparc", "cs-parents", "redo-chain")
+#: In ``redo-chain``: one job in this many a refinement to redo, of this many particles.
+_REDO_EVERY, _REDO_ROWS = 100, 200
+#: RELION 3.1's process and node types used: Extract (5) writes particles (3); the others' model STARs (8); maps (6).
+_EXTRACT, _SELECT, _REFINE, _PARTICLES, _MODEL, _MAP = 5, 7, 10, 3, 8, 6
 _JOB_STAR = (
     "data_job\n\n_rlnJobType 5\n\ndata_joboptions_values\n\nloop_\n_rlnJobOptionVariable #1\n"
     "_rlnJobOptionValue #2\nparticle_diameter 200\n"
@@ -46,7 +50,7 @@ _JOB_STAR = (
 
 def parents_of(shape: str, jobs: int, rng: np.random.Generator) -> list[list[int]]:
     """Each job's parents (0-based job numbers) in a shape."""
-    if shape == "chain":
+    if shape in ("chain", "redo-chain"):
         return [[]] + [[k - 1] for k in range(1, jobs)]
     if shape == "siblings":
         return [[]] + [[0] for _ in range(1, jobs)]
@@ -54,24 +58,46 @@ def parents_of(shape: str, jobs: int, rng: np.random.Generator) -> list[list[int
     return picked
 
 
+def straddling_text(job: str) -> str:
+    """A refinement's ``_REDO_ROWS`` particles on a 300 Å grid of one micrograph, one in ten picked again 10 Å
+    away in the other half-set (5 % of its particles in pairs across its halves: to redo)."""
+    rows = []
+    for k in range(_REDO_ROWS):
+        copy = k % 10 == 9  # (a copy of the one before, 10 Å away, in the other half)
+        site = k - copy
+        x, y, half = 200 + 300 * (site % 20) + 10 * copy, 200 + 300 * (site // 20), 1 + (site + copy) % 2
+        rows.append(f"{x:.2f} {y:.2f} Movies/mic_00000.mrc {k + 1:06d}@{job}/particles.mrcs 1 0.5 -0.5 {half}")
+    return HEADER + "\n".join(rows) + "\n \n"
+
+
 def make_relion(root: Path, shape: str, jobs: int) -> None:
     """A RELION 3.1 project of ``jobs`` jobs in ``shape``, each with its folder."""
     rng = np.random.default_rng(90)
     names = [f"Select/job{k + 1:06d}" for k in range(jobs)]
+    refined = list(range(_REDO_EVERY - 1, jobs - 1, _REDO_EVERY)) if shape == "redo-chain" else []
+    for k in refined:
+        names[k] = f"Refine3D/job{k + 1:06d}"
     names[0], names[-1] = "Extract/job000001", f"Refine3D/job{jobs:06d}"
-    files = [f"{name}/run_model.star" for name in names]
-    files[0], files[-1] = f"{names[0]}/particles.star", f"{names[-1]}/run_data.star"
+    files = [f"{name}/run_data.star" if name.startswith("Refine3D") else f"{name}/run_model.star" for name in names]
+    files[0] = f"{names[0]}/particles.star"
     processes, nodes, inputs, outputs = [], [], [], []
     for k, (name, parents) in enumerate(zip(names, parents_of(shape, jobs, rng))):
-        code = _EXTRACT if k == 0 else _REFINE if k == jobs - 1 else _SELECT
+        code = _EXTRACT if k == 0 else _REFINE if name.startswith("Refine3D") else _SELECT
         processes.append(f"{name}/ None {code} 2")
-        nodes.append(f"{files[k]} {_PARTICLES if k in (0, jobs - 1) else _MODEL}")
+        nodes.append(f"{files[k]} {_PARTICLES if code in (_EXTRACT, _REFINE) else _MODEL}")
         outputs.append(f"{name}/ {files[k]}")
         inputs += [f"{files[p]} {name}/" for p in parents]
+        if k in refined or (refined and k == jobs - 1):  # (its map an output; the one before it its reference)
+            nodes.append(f"{name}/run_class001.mrc {_MAP}")
+            outputs.append(f"{name}/ {name}/run_class001.mrc")
+            before = [r for r in refined if r < k][-1:]
+            inputs += [f"{names[r]}/run_class001.mrc {name}/" for r in before]
         (root / name).mkdir(parents=True, exist_ok=True)
     (root / names[0] / "job.star").write_text(_JOB_STAR)
     for k in (0, jobs - 1):  # (the same 2,000 particles: the refinement's with their halves)
         (root / files[k]).write_text(particle_text(2000, names[k], np.random.default_rng(68)))
+    for k in refined:  # (each its own few, some across its halves: each to redo)
+        (root / files[k]).write_text(straddling_text(names[k]))
     loops = [
         ("pipeline_processes", ["ProcessName", "ProcessAlias", "ProcessType", "ProcessStatus"], processes),
         ("pipeline_nodes", ["NodeName", "NodeType"], nodes),
@@ -160,7 +186,7 @@ def main() -> None:
         made = args.workdir / f".made-{shape}-{args.jobs}"  # (beside the project: a project half made is made again)
         if not made.is_file():
             start = time.perf_counter()
-            maker = make_relion if shape in ("chain", "siblings", "dag") else make_cryosparc
+            maker = make_relion if shape in ("chain", "siblings", "dag", "redo-chain") else make_cryosparc
             maker(root, shape, args.jobs)
             made.touch()
             print(f"made {root} in {time.perf_counter() - start:.0f} s", file=sys.stderr)

@@ -18,6 +18,7 @@ import pytest
 
 from fixtures.relion_project import brute_force, pipeline_text
 from fixtures.relion_tutorial import JOBS, plant, write_tutorial
+from helpers import missing_program
 
 BIN = Path(sys.executable).parent
 _R19, _R25, _R29 = "Refine3D/job019", "Refine3D/job025", "Refine3D/job029"
@@ -203,3 +204,109 @@ def test_each_verdict_of_the_final_refinement_flips_on_a_planted_case(tmp_path):
     assert verdict() == (0, "superseded")
     shutil.copy(root / _R29 / "run_data.star", root / "Refine3D/job031/run_data.star")
     assert verdict() == (1, "carried")
+
+
+def _import_job_star(browsed: str) -> str:
+    """Import/jobNNN/job.star as RELION 3.1.3's relion_pipeliner wrote it for "Import other node types: Particles
+    STAR file" (captured from ``--addJob Import``; its other options left out)."""
+    options = [("do_other", "Yes"), ("do_queue", "No"), ("do_raw", "No"), ("fn_in_other", browsed)]
+    options += [("node_type", '"Particles STAR file (.star)"'), ("optics_group_particles", '""')]
+    rows = "".join(f"{k:>10} {v} \n" for k, v in options)
+    return (
+        "\n# version 30001\n\ndata_job\n\n_rlnJobType                             0\n"
+        "_rlnJobIsContinue                       0\n \n\n# version 30001\n\ndata_joboptions_values\n\nloop_ \n"
+        "_rlnJobOptionVariable #1 \n_rlnJobOptionValue #2 \n"
+        f"{rows} \n"
+    )
+
+
+def _import(root: Path, name: str, browsed: str, kept: Path) -> tuple:
+    """An Import job of the kept file as RELION 3.1 records it: no input edge (pipeline_jobs.cpp's
+    getCommandsImportJob adds none), the file named in its job.star and note.txt only, its copy the one output node
+    (type 3), written by relion_import into the job's folder under the file's own name."""
+    (root / name).mkdir(parents=True)
+    (root / name / "job.star").write_text(_import_job_star(browsed))
+    (root / name / "note.txt").write_text(
+        f' ++++ with the following command(s): \nrelion_import  --do_particles --i "{browsed}" --odir {name}/ '
+        f"--ofile {kept.name} --pipeline_control {name}/\n ++++ \n"
+    )
+    shutil.copy(kept, root / name / kept.name)
+    return (name, 0, "relion.import.other", [], [(kept.name, _P)])
+
+
+@pytest.mark.parametrize("path", ["absolute", "relative", "link"])
+def test_a_refinement_of_the_redos_kept_file_brought_in_by_an_import_job_clears_the_audit(tmp_path, path):
+    # Before: an Import job of the printed redo's kept file, then a Refine3D of the Import's output: job029 still
+    # "to redo", exit 1 (the Import has no input edge: nothing tied it to job029).
+    root = _planted(tmp_path, [f"{_R29}/run_data.star"])
+    status, audit, stderr = _audit(root)
+    assert status == 1 and _jobs(audit)[_R29]["verdict"] == "redo"
+    _, out = _run_printed(stderr, tmp_path)
+    kept = out / "particles_kept.star"
+    browsed = {"absolute": str(kept), "relative": os.path.relpath(kept, root), "link": "links/particles_kept.star"}
+    if path == "link":  # (as RELION's FAQ says to bring in a file from outside: a link in the project)
+        (root / "links").mkdir()
+        (root / "links/particles_kept.star").symlink_to(kept)
+    imported = _import(root, "Import/job031", browsed[path], kept)
+    _refine(root, "Refine3D/job032", "Import/job031/particles_kept.star", kept, [imported])
+    status, audit, _ = _audit(root)
+    jobs = _jobs(audit)
+    assert jobs["Import/job031"]["particle_inputs"] == [_R29] and jobs["Import/job031"]["verdict"] == "clean"
+    assert jobs["Refine3D/job032"]["verdict"] == "clean" and jobs[_R29]["verdict"] == "superseded"
+    assert "superseded by Refine3D/job032" in jobs[_R29]["line"] and status == 0
+    # The flip: an Import of the audited file itself (its copies in) brings job029's duplicates on: job032 to redo.
+    shutil.copy(root / _R29 / "run_data.star", root / "Import/job031/particles_kept.star")
+    shutil.copy(root / _R29 / "run_data.star", root / "Refine3D/job032/run_data.star")
+    status, audit, _ = _audit(root)
+    jobs = _jobs(audit)
+    assert status == 1 and jobs["Refine3D/job032"]["verdict"] == "redo" and jobs[_R29]["verdict"] == "carried"
+    assert jobs["Import/job031"]["entered_at"] == [_R29]
+
+
+def test_an_import_of_a_file_from_elsewhere_passes_on_no_job(tmp_path):
+    # An Import of particles from outside the project (not a redo's output) has no parent: it supersedes nothing.
+    root = _planted(tmp_path, [f"{_R29}/run_data.star"])
+    outside = tmp_path / "elsewhere" / "particles_kept.star"
+    outside.parent.mkdir()
+    shutil.copy(root / "Refine3D/job025/run_data.star", outside)
+    imported = _import(root, "Import/job031", str(outside), outside)
+    _refine(root, "Refine3D/job032", "Import/job031/particles_kept.star", outside, [imported])
+    status, audit, _ = _audit(root)
+    jobs = _jobs(audit)
+    assert jobs["Import/job031"]["particle_inputs"] == [] and status == 1 and jobs[_R29]["verdict"] == "redo"
+
+
+def test_an_import_job_run_by_relion_31s_own_pipeliner_then_a_refinement_of_it_clears_the_audit(tmp_path):
+    """The same through RELION 3.1.3 itself: its relion_pipeliner adds and runs the Import (relion_import copies the
+    kept file in) and adds the Refine3D of its output; the Refine3D (whose images do not exist) is then marked finished
+    with the kept rows as its run_data.star."""
+    pipeliner = shutil.which("relion_pipeliner")
+    if pipeliner is None:
+        missing_program("relion_pipeliner (RELION 3.1) is not installed")
+    root = _planted(tmp_path, [f"{_R29}/run_data.star"])
+    pipeline = root / "default_pipeline.star"  # (the tutorial's counter, as RELION left it: the next job is job031)
+    pipeline.write_text(re.sub(r"_rlnPipeLineJobCounter\s+\d+", "_rlnPipeLineJobCounter 31", pipeline.read_text()))
+    status, audit, stderr = _audit(root)
+    assert status == 1
+    _, out = _run_printed(stderr, tmp_path)
+
+    def pipeliner_run(*words: str) -> None:
+        done = subprocess.run([pipeliner, *words], capture_output=True, text=True, check=False, cwd=root, timeout=300)
+        assert done.returncode == 0 and "ERROR" not in done.stderr, done.stdout + done.stderr
+
+    kept = out / "particles_kept.star"
+    options = f"do_raw == No;do_other == Yes;fn_in_other == {kept};node_type == Particles STAR file (.star)"
+    pipeliner_run("--addJob", "Import", "--addJobOptions", options)
+    pipeliner_run("--RunJobs", "Import/job031/", "--sec_wait_after", "0")
+    assert (root / "Import/job031/RELION_JOB_EXIT_SUCCESS").exists()
+    options = "fn_img == Import/job031/particles_kept.star;fn_ref == Refine3D/job025/run_class001.mrc"
+    pipeliner_run("--addJob", "Refine3D", "--addJobOptions", options)
+    text = pipeline.read_text()
+    assert "Import/job031/particles_kept.star Refine3D/job032/" in text  # (the edge RELION records)
+    pipeline.write_text(re.sub(r"(Refine3D/job032/\s+None\s+10\s+)1 ", r"\g<1>2 ", text))  # (Scheduled -> Finished)
+    shutil.copy(root / "Import/job031/particles_kept.star", root / "Refine3D/job032/run_data.star")
+    status, audit, _ = _audit(root)
+    jobs = _jobs(audit)
+    assert jobs["Import/job031"]["particle_inputs"] == [_R29] and jobs["Refine3D/job032"]["verdict"] == "clean"
+    assert jobs[_R29]["verdict"] == "superseded" and "superseded by Refine3D/job032" in jobs[_R29]["line"]
+    assert status == 0

@@ -19,19 +19,20 @@ from .html_report import STYLE, Opening
 
 __all__ = ["GraphJob", "write_audit_report"]
 
-#: Each verdict's fill and what the legend calls it, worst first.
+#: Each verdict's fill and what the legend calls it, worst first; every two at least 10 CIEDE2000 apart (the closest:
+#: "not run" white and "no particles" grey, 12; tests/report/test_audit_colours.py).
 VERDICT_COLOURS = {
     "redo": ("#e34a33", "half-sets share duplicates: redo"),
-    "carried": ("#fc9272", "cleared by redoing a later one"),
+    "carried": ("#fbb4ae", "cleared by redoing a later one"),
     "damaged": ("#9e9ac8", "damaged: not audited"),
-    "running": ("#fc8d59", "running on duplicates"),
-    "entered": ("#fdae6b", "duplicates entered here"),
+    "running": ("#e7298a", "running on duplicates"),
+    "entered": ("#fd8d3c", "duplicates entered here"),
     "inherited": ("#fee391", "duplicates from upstream"),
-    "negligible": ("#d9f0a3", "negligible across half-sets"),
-    "superseded": ("#c7e9c0", "superseded by a later one"),
-    "clean": ("#a1d99b", "no duplicates"),
+    "negligible": ("#c2e699", "negligible across half-sets"),
+    "superseded": ("#80cdc1", "superseded by a later one"),
+    "clean": ("#4daf4a", "no duplicates"),
     "not run": ("#ffffff", "not run yet"),
-    "no particles": ("#f0f0f0", "no particles"),
+    "no particles": ("#c8c8c8", "no particles"),
 }
 
 _BOX_W, _BOX_H, _GAP_X, _GAP_Y, _MARGIN = 170, 38, 24, 26, 10

@@ -39,11 +39,14 @@ class FscFound:
         return None if self.estimate is None else self.estimate.to_json()
 
 
-def refinement_fsc(project: Project, job: Job) -> tuple[FscCurve | None, str]:
-    """The refinement's FSC curve (None where none is found) and, when one could not be read, why."""
+def refinement_fsc(project: Project, job: Job, children: dict[str, list[str]]) -> tuple[FscCurve | None, str]:
+    """The refinement's FSC curve (None where none is found) and, when one could not be read, why.
+
+    ``children``: the project's (:meth:`Project.children`, made once for every refinement: a project of thousands).
+    """
     if "/" not in job.name:  # (CryoSPARC: its curves are in its database, not its folder)
         return None, ""
-    for path in _fsc_files(project, job):
+    for path in _fsc_files(project, job, children.get(job.name, [])):
         try:
             shown = str(path.relative_to(project.root))
             read = read_postprocess_fsc if path.name == POSTPROCESS_FILE else read_model_fsc
@@ -55,9 +58,8 @@ def refinement_fsc(project: Project, job: Job) -> tuple[FscCurve | None, str]:
     return None, ""
 
 
-def _fsc_files(project: Project, job: Job) -> list[Path]:
-    """The FSC files of a RELION refinement, the preferred first: its latest PostProcess's, then its own."""
-    children = project.children().get(job.name, [])
+def _fsc_files(project: Project, job: Job, children: list[str]) -> list[Path]:
+    """The FSC files of a RELION refinement, the preferred first: its latest PostProcess's (of its ``children``)."""
     posts = sorted(
         (project.jobs[c] for c in children if project.jobs[c].kind == POSTPROCESS_KIND),
         key=lambda j: j.number,
@@ -68,11 +70,16 @@ def _fsc_files(project: Project, job: Job) -> list[Path]:
     return [path for path in found if path.is_file()]
 
 
-def refinement_estimate(project: Project, job: Job, audit: SetAudit | None) -> FscFound | None:
-    """The estimate for a refinement's set from its FSC; None for a job that is no refinement or has no set."""
+def refinement_estimate(
+    project: Project, job: Job, audit: SetAudit | None, children: dict[str, list[str]]
+) -> FscFound | None:
+    """The estimate for a refinement's set from its FSC; None for a job that is no refinement or has no set.
+
+    ``children``: the project's, as :func:`refinement_fsc` takes them.
+    """
     if not job.refinement or audit is None:
         return None
-    curve, why = refinement_fsc(project, job)
+    curve, why = refinement_fsc(project, job, children)
     return FscFound(None, why) if curve is None else FscFound(set_estimate(curve, audit))
 
 

@@ -26,19 +26,24 @@ from ...particle_set import Log
 from .advice import external_route, redo_command
 from .check import SetAudit, audit_set
 from .fsc import FscFound, fsc_figures, fsc_rows, judge, refinement_estimate
+from .later import carry, supersede
 from .project import Job, Project, cryosparc_project, nearest_holders, relion_project
+from .verdicts import (
+    CARRIED,
+    CLEAN,
+    DAMAGED,
+    ENTERED,
+    INHERITED,
+    NEGLIGIBLE,
+    NONE,
+    NOT_RUN,
+    REDO,
+    RUNNING,
+    SUPERSEDED,
+)
 
 __all__ = ["audit_project", "audit_rows", "redo_commands", "write_audit_page"]
 
-#: Severities of a job's verdict, worst first: the order of the report's lines.
-REDO, ENTERED, INHERITED, CLEAN, DAMAGED = "redo", "entered", "inherited", "clean", "damaged"
-NONE, NOT_RUN, RUNNING = "no particles", "not run", "running"
-#: A refinement whose half-sets share duplicates, but a later refinement of its particles, deduplicated,
-#: replaced it; or whose straddling particles are too few to move its FSC: neither to redo.
-SUPERSEDED, NEGLIGIBLE = "superseded", "negligible"
-#: A refinement whose half-sets share duplicates that a later refinement to redo carries: redoing that one
-#: supersedes it, so it is not redone itself (one redo for a chain of refinements, not one each).
-CARRIED = "carried"
 _RANK = {
     REDO: 0,
     CARRIED: 1,
@@ -350,16 +355,17 @@ def audit_project(
     for cycle in project.cycles():
         problems.append(f"a cycle in the pipeline's edges: {' -> '.join([*cycle, cycle[0]])}; not traced through")
     distances, symmetries = _distances(project, min_dist), _pose_symmetries(project)
+    children = project.children()  # (once: each refinement's PostProcess is among them)
     for name, audit in audits.items():
         audit.min_dist_A, audit.distance_reason = distances[name]
         audit.symmetry = symmetries[name]
         _audit_sets(project, audit, say, max_angle or None)
-        audit.fsc = refinement_estimate(project, audit.job, audit.worst)
+        audit.fsc = refinement_estimate(project, audit.job, audit.worst, children)
     _trace(project, audits)
     for audit in audits.values():
         audit.verdict, audit.line = _verdict(audit, audits, project, negligible)
-    _supersede(audits, project)
-    _carry(audits, project)
+    supersede(audits, project)
+    carry(audits, project)
     for audit in audits.values():
         if audit.verdict in (REDO, ENTERED) and audit.worst is not None:
             audit.command = redo_command(project, audit.job, audit.worst)
@@ -399,8 +405,8 @@ def _audit_sets(project: Project, audit: JobAudit, say: Log, max_angle: float | 
 
 
 #: Jobs that write no poses of their own but carry those of the refinement (or classification) they read: their
-#: sets are compared under its point group.
-_POSE_CARRIERS = ("Polish", "CtfRefine", "Select", "Subtract", "JoinStar")
+#: sets are compared under its point group (an Import's: that of the job whose file it copied in, if any).
+_POSE_CARRIERS = ("Polish", "CtfRefine", "Select", "Subtract", "JoinStar", "Import")
 #: 2-D classifications (RELION's by folder): in-plane angles compared within one class only.
 _CLASSES_2D = ("Class2D",)
 
@@ -720,98 +726,6 @@ def _not_written(audit: JobAudit, audits: dict[str, JobAudit], project: Project,
             "abort it and refine the deduplicated set"
         )
     return NOT_RUN, f"{name}: not run ({audit.job.status}): {waiting}"
-
-
-def _supersede(audits: dict[str, JobAudit], project: Project) -> None:
-    """Each refinement to redo that a later refinement replaced: its verdict superseded, its line naming the later one.
-
-    The later refinement refined, through particle edges only, a descendant of its particles (of its input's, or of
-    its own: a Select that removed their duplicates, then Refine3D), ran after it, and its half-sets share no
-    duplicates (or too few to matter): its duplicates were removed downstream. Never one of its own ancestors (a
-    refinement whose map it took as its reference). The nearest such one is named.
-    """
-    children = project.particle_children()
-    for audit in audits.values():
-        if audit.verdict != REDO:
-            continue
-        job = audit.job
-        starts = job.particle_parents or [job.name]
-        later = _nearest_descendant(starts, children, audits, _successor(project, job))
-        if later is not None:
-            audit.verdict = SUPERSEDED
-            head, _, _redo = audit.line.partition(": its FSC may be inflated; ")
-            shared = "share none" if later.verdict == CLEAN else "share a negligible few"
-            audit.line = (
-                f"{head}: superseded by {later.job.label} (a later refinement of a descendant of its particles, "
-                f"whose half-sets {shared}); nothing to redo"
-            )
-
-
-def _carry(audits: dict[str, JobAudit], project: Project) -> None:
-    """Each refinement to redo whose duplicates a later refinement to redo carries: its verdict carried.
-
-    Redoing the last refinement of the chain (through particle edges, run after it, none of its ancestors) gives a
-    later refinement of a descendant of its particles with clean half-sets: it supersedes this one, so one redo
-    clears the chain. Its line names that last refinement.
-    """
-    children = project.particle_children()
-    last: dict[str, JobAudit] = {}
-    for audit in audits.values():
-        if audit.verdict != REDO:
-            continue
-        later, seen = audit, {audit.job.name}
-        while (after := _later_redo(later, children, audits, project)) is not None and after.job.name not in seen:
-            later = after
-            seen.add(later.job.name)
-        if later is not audit:
-            last[audit.job.name] = later
-    for name, later in last.items():
-        audit = audits[name]
-        audit.verdict = CARRIED
-        head, _, _redo = audit.line.partition(": its FSC may be inflated; ")
-        audit.line = (
-            f"{head}: carried down to {later.job.label} (a later refinement of its particles, to redo): redoing "
-            f"{later.job.label} clears this one too; nothing to redo here"
-        )
-
-
-def _later_redo(
-    audit: JobAudit, children: dict[str, list[str]], audits: dict[str, JobAudit], project: Project
-) -> JobAudit | None:
-    """The nearest refinement to redo below ``audit``'s particles that ran after it and is none of its ancestors."""
-    return _nearest_descendant([audit.job.name], children, audits, _successor(project, audit.job), (REDO,))
-
-
-def _successor(project: Project, job: Job) -> Callable[[Job], bool]:
-    """Whether a refinement may supersede ``job``: it ran after it and is none of its ancestors (through any edge)."""
-    ancestors = project.ancestors(job.name)
-    return lambda later: later.name not in ancestors and later.ran_after(job)
-
-
-def _nearest_descendant(
-    starts: list[str],
-    children: dict[str, list[str]],
-    audits: dict[str, JobAudit],
-    allowed: Callable[[Job], bool],
-    verdicts: tuple[str, ...] = (CLEAN, NEGLIGIBLE),
-) -> JobAudit | None:
-    """The nearest refinement below ``starts`` (breadth first) that ``allowed`` accepts, its verdict of ``verdicts``.
-
-    Its half-sets audited and, by default, sharing no duplicates (or a negligible few).
-    """
-    seen = set(starts)
-    queue = deque(starts)
-    while queue:
-        name = queue.popleft()
-        audit = audits[name]
-        halves = audit.worst is not None and audit.worst.halfsets is not None
-        if audit.job.refinement and audit.verdict in verdicts and halves and allowed(audit.job):
-            return audit
-        for child in children.get(name, []):
-            if child not in seen:
-                seen.add(child)
-                queue.append(child)
-    return None
 
 
 def audit_rows(audit: ProjectAudit) -> list[tuple[str, str]]:

@@ -17,7 +17,15 @@ from ...formats.cryosparc.jobs import JOB_DOCUMENT, job_folders, read_job_docume
 from ...formats.files import read_foreign
 from ...formats.star.pipeline import PIPELINE_FILE, Pipeline, carries_particles, job_options, read_pipeline
 
-__all__ = ["Job", "Project", "cryosparc_project", "nearest_holders", "redo_folder", "relion_project"]
+__all__ = [
+    "Job",
+    "Project",
+    "cryosparc_project",
+    "nearest_holder_steps",
+    "nearest_holders",
+    "redo_folder",
+    "relion_project",
+]
 
 #: A job's recorded particle (mask) diameter, in Å: the options of its job.star that hold one.
 _DIAMETER_OPTIONS = ("particle_diameter", "log_diam_max", "diameter")
@@ -75,6 +83,9 @@ class Job:
     problems: list[str] = field(default_factory=list)
     #: How the report names it, where its name does not say its kind (CryoSPARC: ``J14 (homo_refine_new)``).
     label: str = ""
+    #: The file a RELION Import job of other node types copied in (its job.star's ``fn_in_other``, as written): the
+    #: pipeline records no input edge for it (pipeline_jobs.cpp, 3.1-5), yet it passes that file's job on.
+    imported: str | None = None
 
     def __post_init__(self) -> None:
         self.label = self.label or self.name
@@ -138,6 +149,22 @@ class Project:
                     queue.append(parent)
         return seen
 
+    def topological_places(self) -> dict[str, int]:
+        """Each job's place in one order of the jobs where every job comes after its parents (through any edge).
+
+        Jobs on a cycle, or below one, have none: for them the order says nothing. Kahn's, linear in jobs and edges.
+        """
+        parents = self.parents()
+        waiting = {name: len(set(of)) for name, of in parents.items()}
+        children = self.children()
+        order = [name for name, count in waiting.items() if count == 0]
+        for name in order:  # (appended to as it is walked)
+            for child in dict.fromkeys(children[name]):
+                waiting[child] -= 1
+                if waiting[child] == 0:
+                    order.append(child)
+        return {name: place for place, name in enumerate(order)}
+
     def cycles(self, most: int = 20) -> list[list[str]]:
         """The jobs of the first ``most`` cycles of the edges (a job that is its own ancestor) a depth-first walk finds.
 
@@ -169,6 +196,16 @@ class Project:
 def nearest_holders(next_of: dict[str, list[str]], back_of: dict[str, list[str]], holders: list[str]) -> dict[str, str]:
     """Each job's nearest holder (itself first) through ``next_of`` (children, or parents); jobs reaching none left out.
 
+    :func:`nearest_holder_steps` without the steps.
+    """
+    return {name: holder for name, (holder, _) in nearest_holder_steps(next_of, back_of, holders).items()}
+
+
+def nearest_holder_steps(
+    next_of: dict[str, list[str]], back_of: dict[str, list[str]], holders: list[str]
+) -> dict[str, tuple[str, int]]:
+    """Each job's nearest holder (itself first) through ``next_of``, and how many steps away; none: left out.
+
     The holder a breadth-first walk from the job would reach first, for every job in one walk: outward from all the
     holders at once through ``back_of`` (``next_of``'s edges turned round), each job's distance to its nearest holder;
     then each job, nearest first, takes the holder of the first of its ``next_of`` that is one step nearer (the walk
@@ -182,13 +219,13 @@ def nearest_holders(next_of: dict[str, list[str]], back_of: dict[str, list[str]]
             if other not in distance:
                 distance[other] = distance[name] + 1
                 order.append(other)
-    found: dict[str, str] = {}
+    found: dict[str, tuple[str, int]] = {}
     for name in order:
         if distance[name] == 0:
-            found[name] = name
+            found[name] = (name, 0)
         else:
             step = next(o for o in next_of[name] if distance.get(o) == distance[name] - 1)
-            found[name] = found[step]
+            found[name] = (found[step][0], distance[name])
     return found
 
 
@@ -214,6 +251,11 @@ def relion_project(root: Path) -> Project:
                 continue
             parents[parent] = None
             if carries_particles(node, pipeline.node_types.get(node)):
+                particle_parents[parent] = None
+        parent = _imported_parent(root, job, jobs, writers) if job.imported is not None else None
+        if parent is not None and parent != job.name:  # (the job that wrote what it copied in; its redo's too)
+            parents[parent] = None
+            if any(n in particle_nodes for n in process_of[job.name].outputs):
                 particle_parents[parent] = None
         job.parents, job.particle_parents = list(parents), list(particle_parents)
     return Project(root, pipeline.layout, jobs, list(pipeline.problems))
@@ -282,6 +324,22 @@ def redo_folder(root: Path, name: str) -> str:
     return os.path.join(f"{os.path.abspath(root).rstrip(os.sep)}{REDO_FOLDER_SUFFIX}", name.replace("/", "_"))
 
 
+def _imported_parent(root: Path, job: Job, jobs: dict[str, Job], writers: dict[str, str]) -> str | None:
+    """The job whose output an Import job copied in (``job.imported``, by path: absolute, or relative to the project).
+
+    A job of the project (its file, or a link to it, in the job's folder) or a redo command's output
+    (``PROJECT-cryodedup/Refine3D_job029/particles_kept.star``); None for a file from elsewhere.
+    """
+    node = job.imported or ""
+    path = os.path.realpath(os.path.join(root, node))
+    inside = os.path.relpath(path, os.path.realpath(root))
+    local = node if not os.path.isabs(node) else inside
+    found = writers.get(local) or _job_of_node(local, jobs)
+    if found is None and not inside.startswith(os.pardir):  # (a link in the project: the file it points to)
+        found = writers.get(inside) or _job_of_node(inside, jobs)
+    return found or _redo_of_node(root, node, jobs)
+
+
 def _redo_of_node(root: Path, node: str, jobs: dict[str, Job]) -> str | None:
     """The job whose redo command wrote ``node`` (a file browsed in from ``PROJECT-cryodedup/Refine3D_job029/``).
 
@@ -322,6 +380,8 @@ def _job(root: Path, pipeline: Pipeline, process_name: str, particle_nodes: set[
         job.symmetry = symmetry, f"{name}/job.star {_SYMMETRY_OPTION}"
     if process.status != "Failed":  # (a Select that failed removed nothing: its threshold judged nothing)
         job.duplicate_threshold = _recorded_threshold(folder, options)
+    if job.kind == "Import" and options.get("do_other", "").lower() in ("yes", "true", "1"):
+        job.imported = options.get("fn_in_other", "").strip() or None
     return job
 
 
