@@ -86,7 +86,8 @@ def test_a_weak_pair_at_the_confirmed_pairs_shift_is_left_to_check_not_trusted()
     assert d.uncertain[3] and d.at_shift.tolist() == [False] * 3 + [True] + [False] * 200
     verdict = d.summary().verdict
     assert verdict.trusted and verdict.check == 1 and verdict.word == "check 1 pair"
-    assert verdict.to_json() == {"trusted": True, "check": 1, "why": None}
+    # --json says what the line says: not trusted while a pair is left to check (on main "trusted": true)
+    assert verdict.to_json() == {"word": "check 1 pair", "trusted": False, "check": 1, "why": None}
     # The margin's strongest other pair is this one, and says it is left to check.
     margin = d.summary().margin
     assert margin.strongest_other == pytest.approx(0.066 / 0.15)  # its joint score: min(6.5 / 8, 0.066 / 0.15)
