@@ -216,7 +216,8 @@ class MicrographOptions:
         "--accept-untrusted",
         "Write the rejected micrographs even when the run's verdict says its decision cannot be trusted "
         "(the thresholds cut through the bulk of the pairs: a wrong pixel size, a binning too coarse; or a "
-        "pattern common to the images, a gain reference's, that the run could not remove); without it such a "
+        "pattern common to the images, a gain reference's, that the run could not remove; or a screen blind at "
+        "its scale, where a re-exposure of its images would score under the z threshold); without it such a "
         "run writes nothing and fails.",
         is_flag=True,
         label="untrusted decision accepted",

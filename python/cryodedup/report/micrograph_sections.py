@@ -374,8 +374,17 @@ class Verdict(Section):
         return []
 
     def to_json(self) -> dict[str, Any]:
-        """``trusted`` (the thresholds hold), ``check`` (pairs left to check), ``why`` and ``line`` (once made)."""
-        document: dict[str, Any] = {"trusted": self.trusted, "check": self.check, "why": self.why}
+        """``word`` (as the line says it), ``trusted`` (only where it says TRUSTED), ``check``, ``why``, ``line``.
+
+        ``trusted`` is false where pairs are left to check, as the line's "check N pairs" says: a
+        user's trial read ``"trusted": true`` beside "check 3 pairs" as nothing to look at.
+        """
+        document: dict[str, Any] = {
+            "word": self.word,
+            "trusted": self.word == "TRUSTED",
+            "check": self.check,
+            "why": self.why,
+        }
         if self.line:
             document["line"] = self.line
         return document

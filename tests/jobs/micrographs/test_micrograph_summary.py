@@ -139,7 +139,12 @@ def test_the_decisions_sections_give_the_pieces_main_printed():
         "ratio": None,
         "strongest_other_uncertain": False,
     }
-    assert Verdict(False, "why").to_json() == {"trusted": False, "check": 0, "why": "why"}  # (the line once made)
+    assert Verdict(False, "why").to_json() == {
+        "word": "NOT TRUSTED",
+        "trusted": False,
+        "check": 0,
+        "why": "why",
+    }  # (the line once made)
     assert Verdict(False, "why").rows("micrograph") == [("Verdict", "NOT TRUSTED: why")]
 
 

@@ -17,6 +17,7 @@ from ...report.micrograph_sections import Margin, NullRule, Thresholds, Verdict
 from .directed import z_at_shift
 from .placement import Placement, linked_roots
 from .plan import DecisionRules, ScoringPlan
+from .power import screen_power
 from .score import ScoredPairs, ShardScores, combine_shards
 
 __all__ = [
@@ -25,6 +26,7 @@ __all__ = [
     "MicrographDecision",
     "MicrographOutcome",
     "decide_run",
+    "judge_power",
     "near_the_edge",
     "verdict",
 ]
@@ -140,6 +142,8 @@ class MicrographDecision:
     one_shift: np.ndarray | None = None
     #: What says a pattern common to the images, not re-exposures, lies under the scores (:func:`common_pattern`).
     pattern: str | None = None
+    #: Why a re-exposure of these images would score under the thresholds (``power.Power.blind``), or None.
+    blind: str | None = None
 
     def summary(self) -> DecisionSummary:
         """The summary's fields of the decision: thresholds, uncertain count, margin, rules' changes, verdict."""
@@ -231,6 +235,24 @@ def decide_run(
             decision.untrusted = why_untrusted(decision, scores, plan)
     root = group_duplicates(n_mics, scores.pairs, decision.duplicate, rank)
     return MicrographOutcome(plan, shards, scores, decision, rank, root)
+
+
+def judge_power(outcome: MicrographOutcome, rules: DecisionRules) -> None:
+    """Where the scores leave the run trusted, whether a re-exposure of its images would have passed the thresholds.
+
+    A sample of the images is read again (``power.screen_power``); where a re-exposure of them
+    would score under the z threshold, the screen was blind and the run cannot be trusted. Not
+    where a pair passed: the run's own re-exposures tell what one scores (and the estimate, which
+    takes the noise for shot noise, knows nothing of a copy whose noise is its original's); nor in
+    a run of fewer than ``NULL_PAIRS`` pairs, whose threshold no null of its own sets.
+    """
+    decision, plan = outcome.decision, outcome.plan
+    if rules.by_position or decision.untrusted is not None or decision.duplicate.any():
+        return
+    if decision.null.median is None:  # (fewer than NULL_PAIRS pairs: no null to put the estimate on)
+        return
+    decision.blind = screen_power(plan).blind(decision.min_z, plan.binned_psize)
+    decision.untrusted = decision.blind
 
 
 def decide(

@@ -15,7 +15,7 @@ import numpy as np
 from .plan import ScoringPlan
 from .score import _read_image, images_for_spectra, spectrum_bank
 
-__all__ = ["z_at_shift"]
+__all__ = ["_band_weights", "z_at_shift"]
 
 
 def z_at_shift(plan: ScoringPlan, rank: np.ndarray, pairs: np.ndarray, shifts: np.ndarray) -> np.ndarray:

@@ -33,7 +33,7 @@ from ...outputs import all_outputs_at_once
 from ...paths import StrPath
 from ...report.micrograph_sections import Timing, revisit_rows
 from ...resolve.micrograph_names import check_match_mode
-from .decide import COMMON_CAUSES, decide_run
+from .decide import COMMON_CAUSES, decide_run, judge_power
 from .pattern import scored_without_pattern
 from .placement import Placement, place
 from .plan import MetadataSources, MicrographPlan, ScoringPlan, plan_scoring
@@ -82,6 +82,7 @@ def run(
         said(_pattern_removed(outcome.decision.pattern), "warning")
         plan, shards = scored_without_pattern(plan, progress_factory)
         outcome = decide_run(len(mics.names), plan, shards, job.decision, placement)
+    judge_power(outcome, job.decision)
     summary = write_results(
         mics,
         job.output,

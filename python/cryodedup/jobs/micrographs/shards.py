@@ -45,7 +45,7 @@ from ..shard_json import (
     shard_folders_in,
 )
 from ..store_db import file_digest as sha256_of
-from .decide import decide_run
+from .decide import decide_run, judge_power
 from .plan import MicrographPlan, ScoringPlan, micrograph_plan, plan_scoring
 from .score import ProgressBar, ScoredPairs, ShardScores, images_to_read, score_shard
 from .shard_record import (
@@ -330,6 +330,7 @@ def merge_micrograph_shards(
     scores = [_scores_of(folder, record) for folder, record in shards]  # checked before any output is begun
     outputs = prepare_outputs(mics, Path(outdir), run.inputs, particles, force)
     outcome = decide_run(len(mics.names), plan, scores, job.decision, None)
+    judge_power(outcome, job.decision)
     summary = write_results(
         mics,
         job.output,

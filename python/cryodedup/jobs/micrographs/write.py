@@ -280,6 +280,11 @@ def untrusted_warning(decision: MicrographDecision, binned_psize: float) -> str:
 
 
 def _what_is_safe(decision: MicrographDecision, binned_psize: float) -> str:
+    if decision.blind is not None:
+        return (
+            "micrographs_kept may hold re-exposures the screen could not see: use it knowing that, or screen "
+            "micrographs that carry more signal"
+        )
     if decision.pattern is not None:
         return (
             "Check the gain reference motion correction applied (its file, rotation and flip) and screen the "
