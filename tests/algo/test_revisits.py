@@ -267,6 +267,8 @@ def test_the_position_map_draws_each_revisit_once_and_shows_its_square_first():
     names = [f"GridSquare_{q}" for q in range(10)]
     nothing = np.zeros((0, 2), dtype=np.int64)
     figure = position_map(xy, squares, names, nothing, np.zeros(30, dtype=bool), 0.65, revisits=np.array([[27, 29]]))
-    titles = [ax.get_title() for ax in figure.axes if ax.get_title()]
+    titles = [panel.title for panel in figure.panels]
     assert titles[0] == "GridSquare_9: 3 images, 0 duplicate pairs, 1 revisit"
     assert len(titles) == 9 and all("revisit" not in t for t in titles[1:])
+    assert figure.panels[0].marks["revisits"].tolist() == [[27, 29]]
+    assert all(len(panel.marks["revisits"]) == 0 for panel in figure.panels[1:])

@@ -14,7 +14,7 @@ import PIL.Image
 from matplotlib.figure import Figure
 
 from cryodedup import ParticleOptions, remove_duplicate_particles
-from cryodedup.report.figures import labelled_axes, rendered, subplots, tight_png
+from cryodedup.report.figures import rendered, subplots, tight_png
 from fixtures.synthetic import write_benchmark_file
 
 
@@ -49,7 +49,9 @@ def test_each_picture_is_drawn_once_and_cut_as_savefig_cuts_it(monkeypatch):
     # Issue 29: savefig(bbox_inches="tight") drew every picture twice, once to measure it.
     # Oracle: savefig's own tight PNG, the same picture within a pixel of its edges.
     def picture(legend_outside: bool) -> Figure:
-        fig, ax = labelled_axes("distance (Å)", "particles", "Nearest-neighbour distances")
+        fig, ax = subplots(figsize=(7, 4))
+        fig.subplots_adjust(bottom=0.12)
+        ax.set(xlabel="distance (Å)", ylabel="particles", title="Nearest-neighbour distances")
         ax.bar(range(10), np.arange(10) ** 2, label="counts")
         ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1) if legend_outside else None)
         return fig

@@ -144,18 +144,6 @@ def bright_pixels(rgb: np.ndarray, box) -> np.ndarray:
     return np.array([cols[inside].mean(), rows[inside].mean()])
 
 
-def bright_spot(fig, ax) -> np.ndarray:
-    """Centre (display pixels, origin bottom left) of the white pixels rendered inside ``ax``."""
-    fig.canvas.draw()
-    rgba = np.asarray(fig.canvas.buffer_rgba())
-    height = rgba.shape[0]
-    box = ax.get_window_extent()
-    rows, cols = np.nonzero(np.all(rgba[:, :, :3] > 235, axis=2))
-    inside = (cols > box.x0 + 1) & (cols < box.x1 - 1) & (height - rows > box.y0 + 1) & (height - rows < box.y1 - 1)
-    assert inside.sum() > 10
-    return np.array([cols[inside].mean(), height - rows[inside].mean()])
-
-
 def blob(ny, nx, row, col, sigma):
     yy, xx = np.mgrid[0:ny, 0:nx]
     rng = np.random.default_rng(0)
@@ -186,10 +174,11 @@ def test_a_pick_on_a_bright_feature_is_drawn_on_it(tmp_path):
         assert panel.y(0) < panel.y(100)  # y = 0 at the top (rows grow downwards)
     # The micrograph-pair pictures show their images the same way: row 10 near the top.
     a = blob(100, 120, 10, 70, 4)
-    fig = micrograph_figures.pair_figure(a, a, 0, 0, "same")
-    for ax in fig.axes:
-        spot = bright_spot(fig, ax)
-        pick = ax.transData.transform((70, 10))
+    pair = micrograph_figures.pair_figure(a, a, 0, 0, "same")
+    pixels = pair.pixels()
+    for panel in pair.panels:
+        spot = bright_pixels(pixels, panel.box)
+        (pick,) = panel.xy(np.array([[70.0, 10.0]]))
         assert np.hypot(*(spot - pick)) < 4, (spot, pick)
 
 

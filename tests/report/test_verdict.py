@@ -184,17 +184,17 @@ def test_a_warning_s_gist_is_its_first_clause_without_a_file():
 @pytest.fixture(scope="module")
 def micrograph_run(tmp_path_factory):
     """8 micrographs, one re-exposure of the first; binned 2x so that binned and micrograph pixels differ."""
-    pytest.importorskip("matplotlib")
-    from cryodedup.report import figures
+    pytest.importorskip("PIL")
+    from cryodedup.jobs.micrographs import pictures
     from fixtures.synthetic import write_graded_reexposures
 
     folder = tmp_path_factory.mktemp("mics")
     write_graded_reexposures(folder, np.random.default_rng(3), [2.0], count=8)
     out = folder / "out"
     drawn = []
-    original = figures.rendered
+    original = pictures.rendered
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(figures, "rendered", lambda named: drawn.extend(named) or original(named))
+        patch.setattr(pictures, "rendered", lambda named: drawn.extend(named) or original(named))
         mrcs = sorted(folder.glob("*.mrc"))
         result = cli("micrographs", *mrcs, "-o", out, "--bin", "2", "--plot", "--plot-pairs", "1", "--json")
     assert result.exit_code == 0, result.output
@@ -227,16 +227,16 @@ def test_every_micrograph_picture_names_its_units(micrograph_run):
     out, _, drawn = micrograph_run
     # Every picture drawn, a picture added to the registry later too; these at least.
     assert {"z_distribution.png", "z_pearson.png", "pair_1.png"} <= {name for name, _, _ in drawn}
-    for name, _, figure in drawn:
-        for axes in figure.axes:
-            for label in (axes.get_xlabel(), axes.get_ylabel()):
+    for name, _, picture in drawn:
+        for panel in picture.panels:
+            for label in (panel.xlabel, panel.ylabel):
                 assert not POSITION_LABEL.search(label) or UNIT.search(label), (name, label)
     with open(out / "pairs.csv") as f:
         (pair,) = [row for row in csv.DictReader(f) if row["duplicate"] == "1"]
     # The overlay's title gives the shift in binned pixels and in Å, as pairs.csv does in
     # pixels of the micrograph (binned 2x) and in Å.
-    (pair_figure,) = [figure for name, _, figure in drawn if name == "pair_1.png"]
-    title = pair_figure.axes[2].get_title()
+    (pair_figure,) = [picture for name, _, picture in drawn if name == "pair_1.png"]
+    title = pair_figure.panels[2].title
     dx, dy = int(pair["shift_x_px"]) // 2, int(pair["shift_y_px"]) // 2
     x_a, y_a = float(pair["shift_x_A"]), float(pair["shift_y_A"])
     assert title == f"overlaid at shift ({dx}, {dy}) binned px\n= ({x_a:.0f}, {y_a:.0f}) Å", title

@@ -7,8 +7,8 @@ spec). :func:`wrong_field` names the first field an edited or damaged document g
 job's ``shard.json`` holds first (which shard of how many), and :class:`RunRecord` what makes
 two shards parts of one run; the micrograph job's records (``micrographs/shard_record.py``) and
 the particle job's (``particles/shard_record.py``) add their fields to both.
-:func:`read_marker` reads a folder's ``shard.json`` into a job's record, and :func:`file_wrong`
-checks the data file it names.
+:meth:`ShardRecord.of_folder` reads a folder's ``shard.json`` into a job's record and checks
+the data file it names.
 :func:`complete_shards` is the check every merge makes: each shard complete, of one run, given
 once, and none missing; one line says which is not.
 """
@@ -36,14 +36,12 @@ __all__ = [
     "RunRecord",
     "ShardRecord",
     "complete_shards",
-    "file_wrong",
     "give_up",
     "list_of",
     "number",
     "open_shard_folder",
     "or_null",
     "parse_shard",
-    "read_marker",
     "shard_folders_in",
     "shown",
     "text",
@@ -172,6 +170,9 @@ class ShardRecord:
     FORMAT: ClassVar[str] = ""
     JOB: ClassVar[str] = ""
     SPEC: ClassVar[dict[str, Any]] = {"shard": (whole, "a whole number"), "shards": (whole, "a whole number")}
+    #: The shard's data file, and the field of the record that gives its size and SHA-256 (``bytes``, ``sha256``).
+    DATA: ClassVar[str] = ""
+    DATA_FIELD: ClassVar[str] = ""
 
     def to_json(self) -> dict[str, Any]:
         """The document ``shard.json`` holds: its format, then the fields in order."""
@@ -195,8 +196,22 @@ class ShardRecord:
         wrong = record.wrong()
         return (None, wrong) if wrong else (record, "")
 
+    @classmethod
+    def of_folder(cls: type[Shard], folder: Path) -> tuple[Shard | None, str]:
+        """The record of the complete shard in ``folder`` and "", or None and why the shard is not complete.
 
-def read_marker(folder: Path, kind: type[Shard]) -> tuple[Shard | None, str]:
+        Every field of ``shard.json`` the merge reads is checked (an edited or damaged file names
+        its field), and the data file against the size and digest it records.
+        """
+        record, wrong = _read_marker(folder, cls)
+        if record is None:
+            return None, wrong
+        data = getattr(record, cls.DATA_FIELD)
+        wrong = _file_wrong(folder / cls.DATA, data.bytes, data.sha256)
+        return (None, wrong) if wrong else (record, "")
+
+
+def _read_marker(folder: Path, kind: type[Shard]) -> tuple[Shard | None, str]:
     """The record ``kind`` of ``folder``'s ``shard.json`` and "", or None and why the shard is not complete."""
     marker = folder / MARKER
     if not os.path.lexists(marker) and reached(folder):
@@ -208,7 +223,7 @@ def read_marker(folder: Path, kind: type[Shard]) -> tuple[Shard | None, str]:
     return kind.of_document(document)
 
 
-def file_wrong(path: Path, size: int, sha256: str | None) -> str:
+def _file_wrong(path: Path, size: int, sha256: str | None) -> str:
     """What is wrong with a shard's data file against the size and SHA-256 its marker records ("" when nothing)."""
     if not path.exists():
         return f"no {path.name}"

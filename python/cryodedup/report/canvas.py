@@ -49,6 +49,7 @@ __all__ = [
     "text_width",
     "tick_labels",
     "viridis",
+    "wrapped",
 ]
 
 SCALE = 2  # drawn at twice the size, then scaled down: anti-aliased lines and text
@@ -213,7 +214,7 @@ def tick_labels(ticks: np.ndarray) -> list[str]:
 class Legend:
     """Entries of a legend: (kind, colour, label).
 
-    kind is patch, line, dashed, ring, cross, square, diamond or dot_line.
+    kind is patch, line, dashed, ring, cross, square, diamond, dot or dot_line.
     """
 
     entries: list[tuple[str, str, str]] = field(default_factory=list)
@@ -349,6 +350,8 @@ class Canvas:
             self.dashed((x - 12, y), (x + 12, y), colour, 1.5)
         elif kind == "circle":
             self.circles(np.array([[x, y]]), 9.0, rgb(colour), 0.8)
+        elif kind == "dot":
+            self.dots(np.array([[x, y]]), 3.0, rgb(colour))
         elif kind == "dot_line":
             self.line([(x - 12, y), (x + 12, y)], "#ffbf00", 2)
             self.dots(np.array([[x, y]]), 3.0, rgb(colour))

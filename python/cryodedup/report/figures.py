@@ -1,6 +1,6 @@
-"""The micrograph job's pictures' matplotlib: without a display, outside pyplot, PNG bytes.
+"""The compare job's metric pictures' matplotlib: without a display, outside pyplot, PNG bytes.
 
-(The particle job draws with :mod:`cryodedup.report.canvas`, without matplotlib.)
+(The particle and micrograph jobs draw with :mod:`cryodedup.report.canvas`, without matplotlib.)
 
 Imported only when a job is run with ``--plot``: the default path loads no plotting code.
 Each figure function returns the matplotlib Figure, whose artists carry the data (tests
@@ -19,15 +19,13 @@ import matplotlib
 import numpy as np
 import PIL.Image
 
-__all__ = ["labelled_axes", "rendered", "subplots"]
+__all__ = ["rendered", "subplots"]
 
 matplotlib.use("Agg")
-from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 DPI = 110  # of the saved PNGs
-BELOW_AXES = 0.48  # inches under a labelled plot's axes
 TIGHT_MARGIN = 0.1  # inches of white around what a picture draws (savefig's pad_inches)
 
 #: A picture of a job: file name, caption and the figure.
@@ -43,18 +41,6 @@ def subplots(*grid: int, figsize: tuple[float, float], **how: Any) -> tuple[Figu
     fig = Figure(figsize=figsize)
     FigureCanvasAgg(fig)  # the canvas pyplot gives a figure under the Agg backend
     return fig, fig.subplots(*grid, **how)
-
-
-def labelled_axes(xlabel: str, ylabel: str, title: str, size: tuple[float, float] = (7, 4)) -> tuple[Figure, Axes]:
-    """A new figure with one labelled plot."""
-    fig, ax = subplots(figsize=size)
-    # Room below for the tick labels and a label with brackets, whose descent passed the
-    # figure's edge by a pixel with matplotlib's 11 %: the picture is then cut, not redrawn.
-    fig.subplots_adjust(bottom=BELOW_AXES / size[1])
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    ax.set_title(title)
-    return fig, ax
 
 
 def drawn_pixels(fig: Figure) -> np.ndarray | None:

@@ -1,59 +1,116 @@
-"""The micrograph job's pictures: the scores of the compared pairs, flagged pairs, specimen positions."""
+"""The micrograph job's pictures: the scores of the compared pairs, flagged pairs, specimen positions.
+
+Drawn with :mod:`cryodedup.report.canvas` (Pillow), as the particle job's are: one way to draw
+(issue 92). Each returns a :class:`~cryodedup.report.canvas.Picture` whose panels keep what
+they show by name (``panel.marks``), their titles and labels, for the tests to read back.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
 import numpy as np
-from matplotlib.collections import LineCollection
-from matplotlib.figure import Figure
-from matplotlib.patches import Circle
+from PIL import Image
 
-from .canvas import KEPT_COLOUR, REJECTED_COLOUR, REVISIT_COLOUR  # both jobs' palette
-from .figures import labelled_axes, subplots
+from .canvas import (
+    INK,
+    KEPT_COLOUR,
+    REJECTED_COLOUR,
+    REVISIT_COLOUR,
+    TICK_TEXT,
+    Canvas,
+    Panel,
+    Picture,
+    nice_ticks,
+    rgb,
+    text_width,
+    tick_labels,
+    wrapped,
+)
+from .particle_base import labelled_plot
 
 __all__ = ["overlay", "pair_figure", "position_map", "z_against_pearson", "z_distribution"]
 
+HISTOGRAM_COLOUR = "#4c72b0"
+GUIDE_COLOUR = "#444444"
 
-def z_distribution(z: np.ndarray, threshold: float) -> Figure:
+
+def z_distribution(z: np.ndarray, threshold: float) -> Picture:
     """Histogram (log scale) of the phase-correlation z of all scored pairs, with the threshold."""
-    fig, ax = labelled_axes(
+    top = max(float(np.max(z)) if len(z) else 1.0, threshold * 1.5)
+    counts, edges = np.histogram(z, bins=100, range=(0, top))
+    decades = max(1, int(np.ceil(np.log10(max(int(counts.max(initial=0)), 1) * 1.5))))
+    ticks = np.arange(decades + 1, dtype=float)
+    picture, panel = labelled_plot(
+        f"Scores of {len(z):,} compared pairs",
         "phase-correlation peak z (standard deviations of the map)",
         "pairs (log scale)",
-        f"Scores of {len(z):,} compared pairs",
+        (0.0, top),
+        (float(np.log10(0.5)), float(decades)),
+        yticks=(ticks, [f"{10**k:,}" for k in range(decades + 1)]),
     )
-    top = max(float(np.max(z)) if len(z) else 1.0, threshold * 1.5)
-    ax.hist(z, bins=100, range=(0, top), color="#4c72b0", log=True)
-    ax.axvline(threshold, color=REJECTED_COLOUR, lw=2, label=f"threshold z = {threshold:g}")
-    ax.legend()
-    return fig
+    for count, lo, hi in zip(counts.tolist(), edges[:-1].tolist(), edges[1:].tolist()):
+        if count:
+            box = (panel.x(lo), panel.y(np.log10(count)), panel.x(hi), panel.y(panel.ylim[0]))
+            panel.canvas.rectangle(tuple(float(v) for v in box), fill=rgb(HISTOGRAM_COLOUR))  # type: ignore[arg-type]
+    panel.marks["z"] = (counts, edges)
+    panel.vline("threshold", threshold, REJECTED_COLOUR)
+    panel.legend.add("line", REJECTED_COLOUR, f"threshold z = {threshold:g}")
+    panel.frame()
+    panel.place_legend("upper right")
+    return picture
 
 
 def z_against_pearson(
     z: np.ndarray, pearson: np.ndarray, is_duplicate: np.ndarray, min_z: float, min_pearson: float
-) -> Figure:
+) -> Picture:
     """Every scored pair by its z and Pearson coefficient, with both thresholds.
 
     A pair is a duplicate only in the upper right corner. Pairs whose peak is too low for a
     Pearson coefficient (``nan``) are counted in the title.
     """
     has_r = np.isfinite(pearson)
-    fig, ax = labelled_axes(
+    r = pearson[has_r]
+    low = min(float(r.min()) if len(r) else 0.0, min_pearson, 0.0)
+    high = max(float(r.max()) if len(r) else 1.0, min_pearson, 1.0)
+    pad = 0.05 * (high - low)
+    xlim = (0.0, max(float(np.max(z)) if len(z) else 0.0, 1.5 * min_z) * 1.05)
+    picture, panel = labelled_plot(
+        f"{int(has_r.sum()):,} pairs with a Pearson coefficient; {int((~has_r).sum()):,} with z below 5 have none",
         "phase-correlation peak z (standard deviations of the map)",
         "Pearson coefficient over the overlap",
-        f"{int(has_r.sum()):,} pairs with a Pearson coefficient; {int((~has_r).sum()):,} with z below 5 have none",
-        size=(7, 5),
+        xlim,
+        (low - pad, high + pad),
+        size=(1040, 550),
+        right=290,
+        yticks=(nice_ticks(low - pad, high + pad), None),
     )
-    for mask, colour, label, gid in (
+    for mask, colour, label, name in (
         (has_r & ~is_duplicate, "#4c72b0", "not a duplicate", "not_duplicate"),
         (has_r & is_duplicate, REJECTED_COLOUR, "duplicate", "duplicate"),
     ):
-        ax.scatter(z[mask], pearson[mask], s=14, color=colour, label=f"{label} ({int(mask.sum()):,})", gid=gid)
-    ax.axvline(min_z, color="#444444", ls="--", lw=1, label=f"minimum z {min_z:g}")
-    ax.axhline(min_pearson, color="#444444", ls=":", lw=1, label=f"minimum Pearson {min_pearson:g}")
-    ax.set_xlim(0, max(float(np.max(z)) if len(z) else 0.0, 1.5 * min_z) * 1.05)
-    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1), fontsize=9, frameon=False)
-    return fig
+        points = np.column_stack([z[mask], pearson[mask]])
+        panel.marks[name] = points
+        panel.canvas.dots(panel.xy(points), 3.0, rgb(colour))
+        panel.legend.add("dot", colour, f"{label} ({int(mask.sum()):,})")
+    panel.vline("min_z", min_z, GUIDE_COLOUR, 1.0, dashed=True)
+    panel.marks["min_pearson"] = float(min_pearson)
+    y = float(panel.y(min_pearson))
+    panel.canvas.dashed((panel.box[0], y), (panel.box[2], y), rgb(GUIDE_COLOUR), 1.0)
+    panel.legend.add("dashed", GUIDE_COLOUR, f"minimum z {min_z:g}")
+    panel.legend.add("dashed", GUIDE_COLOUR, f"minimum Pearson {min_pearson:g}")
+    panel.canvas.clear_outside([panel.box])  # (a dot at the edge cut at the box)
+    panel.ticks_x()
+    panel.ticks_y()
+    panel.labels(panel.title, panel.xlabel, panel.ylabel, ylabel_gap=_gap(panel))
+    panel.frame()
+    panel.canvas.legend(panel.legend, (panel.box[2] + 16, panel.box[1]))
+    return picture
+
+
+def _gap(panel: Panel) -> float:
+    """The width of the widest y tick label (where the y label goes)."""
+    return max((text_width(t, TICK_TEXT) for t in tick_labels(panel.yticks)), default=0.0)
 
 
 def _norm(img: np.ndarray) -> np.ndarray:
@@ -76,27 +133,48 @@ def overlay(a: np.ndarray, b: np.ndarray, dy: int, dx: int) -> np.ndarray:
     return canvas
 
 
+def _image(pixels: np.ndarray) -> Image.Image:
+    """An image of values 0 to 1 (grey, or RGB rows x columns x 3) as Pillow's RGB."""
+    data = np.round(np.clip(pixels, 0, 1) * 255).astype(np.uint8)
+    return Image.fromarray(data if data.ndim == 3 else np.repeat(data[..., None], 3, axis=2), "RGB")
+
+
+#: The pair picture's panels: at most this many pixels on their longer side.
+PAIR_PANEL = 360
+
+
 def pair_figure(
     a: np.ndarray, b: np.ndarray, dy: int, dx: int, title: str, binned_psize: float | None = None
-) -> Figure:
+) -> Picture:
     """Two binned micrographs side by side, and overlaid at the found shift.
 
     b[y, x] shows a[y + dy, x + dx]; in the overlay a is magenta, b green, and grey where
     they agree. The shift is said in binned pixels (the axes') and, given ``binned_psize``
-    (Å per binned pixel), in Å as the report's table gives it.
+    (Å per binned pixel), in Å as the report's table gives it. Row 0 at the top.
     """
-    fig, axes = subplots(1, 3, figsize=(13, 4))
-    for ax, img, label in ((axes[0], a, "first acquisition"), (axes[1], b, "later acquisition")):
-        ax.imshow(_norm(img), cmap="gray", origin="upper")  # row 0 at the top, as in the particle pictures
-        ax.set_title(label)
-        ax.set_xlabel("x (binned px)")
-    axes[0].set_ylabel("y (binned px)")
-    axes[2].imshow(overlay(a, b, dy, dx), origin="upper")
+    both = overlay(a, b, dy, dx)
+    shapes = [a.shape, b.shape, both.shape[:2]]
+    scale = PAIR_PANEL / max(max(s) for s in shapes)
+    sizes = [(s[1] * scale, s[0] * scale) for s in shapes]
+    left, gap, top = 78.0, 70.0, 96.0
+    height = max(h for _, h in sizes)
+    canvas = Canvas(int(left + sum(w for w, _ in sizes) + 2 * gap + 24), int(top + height + 70))
     in_angstrom = f"\n= ({dx * binned_psize:.0f}, {dy * binned_psize:.0f}) Å" if binned_psize else ""
-    axes[2].set_title(f"overlaid at shift ({dx}, {dy}) binned px{in_angstrom}")
-    axes[2].set_xlabel("x (binned px)")
-    fig.suptitle(title)
-    return fig
+    titles = ["first acquisition", "later acquisition", f"overlaid at shift ({dx}, {dy}) binned px{in_angstrom}"]
+    panels = []
+    x = left
+    for k, (pixels, shape, (w, h)) in enumerate(zip((_norm(a), _norm(b), both), shapes, sizes)):
+        panel = Panel(canvas, (x, top, x + w, top + h), (-0.5, shape[1] - 0.5), (-0.5, shape[0] - 0.5), flip_y=True)
+        canvas.paste(_image(pixels), panel.box)
+        panel.marks["image"] = shape
+        panel.ticks_x(integer=True)
+        gap_y = panel.ticks_y(integer=True)
+        panel.labels(titles[k], "x (binned px)", "y (binned px)" if k == 0 else "", TICK_TEXT + 1, ylabel_gap=gap_y)
+        panel.frame()
+        panels.append(panel)
+        x += w + gap
+    canvas.text((canvas.width / 2, 8), title, 17, "mt", INK)
+    return Picture(canvas, panels, title)
 
 
 def position_map(
@@ -108,7 +186,7 @@ def position_map(
     beam_diameter: float,
     most: int = 9,
     revisits: np.ndarray | None = None,
-) -> Figure:
+) -> Picture:
     """Every image's specimen position (µm) per grid square; duplicates joined by a line.
 
     One panel per grid square, those with the most duplicates, then revisits, first (at most ``most``); each
@@ -128,38 +206,64 @@ def position_map(
     shown = [q for *_, q in sorted(counts, key=lambda c: (-c[0], -c[1], -c[2], c[3]))[:most]]
     columns = min(3, max(1, len(shown)))
     rows = max(1, -(-len(shown) // columns))
-    fig, axes = subplots(rows, columns, figsize=(4.2 * columns, 4.2 * rows), squeeze=False)
-    for ax in axes.ravel()[len(shown) :]:
-        ax.axis("off")
-    for ax, q in zip(axes.ravel(), shown):
+    cell, side = 462, 330  # each square's room and its plot box, PNG pixels
+    title = (
+        f"Specimen positions (circles: beam {beam_diameter:.2f} µm; red: rejected, joined to its duplicate"
+        + ("; orange diamonds: revisits in the metadata, dashed to the earlier image" if len(revisits) else "")
+        + ")"
+    )
+    lines = wrapped(title, cell * columns - 40, 14)
+    head = 24 + 18 * (lines.count("\n") + 1)
+    canvas = Canvas(cell * columns, head + (cell - 40) * rows)
+    panels = []
+    for k, q in enumerate(shown):
         here = np.flatnonzero(squares == q)
-        for i in here:
-            colour = REJECTED_COLOUR if rejected[i] else KEPT_COLOUR
-            ax.add_patch(Circle(tuple(xy[i]), beam_diameter / 2, fill=False, lw=0.6, color=colour, alpha=0.7))
-        ax.scatter(xy[here, 0], xy[here, 1], s=4, c=KEPT_COLOUR)
-        gone = here[rejected[here]]
-        ax.scatter(xy[gone, 0], xy[gone, 1], s=60, marker="x", c=REJECTED_COLOUR, zorder=3)
         mine = duplicate_pairs[dup_square == q] if len(duplicate_pairs) else duplicate_pairs
-        if len(mine):
-            ax.add_collection(LineCollection(xy[mine], colors=REJECTED_COLOUR, linewidths=1.5))
         again = revisits[squares[revisits[:, 1]] == q] if len(revisits) else revisits
-        if len(again):
-            ax.add_collection(LineCollection(xy[again], colors=REVISIT_COLOUR, linewidths=1.0, linestyles="dashed"))
-            ax.scatter(
-                xy[again[:, 1], 0], xy[again[:, 1], 1], s=40, marker="D", facecolors="none", edgecolors=REVISIT_COLOUR
-            )
-        ax.set_aspect("equal", adjustable="datalim")
+        x0, y0 = cell * (k % columns) + 100, head + (cell - 40) * (k // columns) + 40
+        panel = Panel(canvas, (x0, y0, x0 + side, y0 + side), *_square_limits(xy[here], beam_diameter))
+        _draw_square(panel, xy, here, rejected, mine, again, beam_diameter)
         images = f"{len(here)} image{'' if len(here) == 1 else 's'}"
         pairs = f"{len(mine)} duplicate pair{'' if len(mine) == 1 else 's'}"
         revisited = f", {len(again)} revisit{'' if len(again) == 1 else 's'}" if len(again) else ""
-        ax.set_title(f"{square_names[q]}: {images}, {pairs}{revisited}", fontsize=9)
-        ax.set_xlabel("x (µm)")
-        ax.set_ylabel("y (µm)")
-    fig.suptitle(
-        f"Specimen positions (circles: beam {beam_diameter:.2f} µm; red: rejected, joined to its duplicate"
-        + ("; orange diamonds: revisits in the metadata, dashed to the earlier image" if len(revisits) else "")
-        + ")",
-        fontsize=10,
-    )
-    fig.tight_layout()
-    return fig
+        panel.ticks_x()
+        gap = panel.ticks_y()
+        panel.labels(f"{square_names[q]}: {images}, {pairs}{revisited}", "x (µm)", "y (µm)", 14, ylabel_gap=gap)
+        panel.frame()
+        panels.append(panel)
+    canvas.text((canvas.width / 2, 12), lines, 14, "mt", INK)
+    return Picture(canvas, panels, title)
+
+
+def _square_limits(points: np.ndarray, beam_diameter: float) -> tuple[tuple[float, float], tuple[float, float]]:
+    """Equal x and y ranges (µm) that hold every point's beam circle, centred on them."""
+    lo, hi = points.min(axis=0) - beam_diameter, points.max(axis=0) + beam_diameter
+    middle, half = (lo + hi) / 2, float(max(hi - lo)) / 2
+    return (middle[0] - half, middle[0] + half), (middle[1] - half, middle[1] + half)
+
+
+def _draw_square(
+    panel: Panel,
+    xy: np.ndarray,
+    here: np.ndarray,
+    rejected: np.ndarray,
+    mine: np.ndarray,
+    again: np.ndarray,
+    beam_diameter: float,
+) -> None:
+    """One grid square's images: beam circles, centres, rejected crosses, duplicate and revisit lines."""
+    canvas = panel.canvas
+    radius = float(panel.x(beam_diameter / 2) - panel.x(0))
+    gone = here[rejected[here]]
+    kept = here[~rejected[here]]
+    canvas.circles(panel.xy(xy[kept]), radius, rgb(KEPT_COLOUR), 0.6)
+    canvas.circles(panel.xy(xy[gone]), radius, rgb(REJECTED_COLOUR), 0.6)
+    canvas.dots(panel.xy(xy[here]), 1.5, rgb(KEPT_COLOUR))
+    canvas.markers("cross", panel.xy(xy[gone]), 6.0, rgb(REJECTED_COLOUR))
+    if len(mine):
+        canvas.segments(panel.xy(xy[mine[:, 0]]), panel.xy(xy[mine[:, 1]]), rgb(REJECTED_COLOUR), 1.5)
+    for a, b in again.tolist():
+        canvas.dashed(tuple(panel.xy(xy[a])[0]), tuple(panel.xy(xy[b])[0]), rgb(REVISIT_COLOUR), 1.0)
+    if len(again):
+        canvas.markers("diamond", panel.xy(xy[again[:, 1]]), 6.0, rgb(REVISIT_COLOUR), 1.5)
+    panel.marks.update(images=xy[here], rejected=xy[gone], duplicates=mine, revisits=again)

@@ -344,21 +344,25 @@ def labelled_plot(
     ylim: tuple[float, float],
     size: tuple[int, int] = PLOT_SIZE,
     below: int = 0,
+    right: int = 22,
+    yticks: tuple[np.ndarray, list[str] | None] | None = None,
 ) -> tuple[Picture, Panel]:
     """A picture of one plot with its title, labels and ticks (whole numbers up the y axis: counts).
 
-    ``below``: pixels kept free under the x label (a legend).
+    ``below``: pixels kept free under the x label (a legend); ``right``: right of the box;
+    ``yticks``: the y ticks and their labels (None: their numbers), not whole numbers.
     """
     width, height = size
     title_lines = title.count("\n") + 1
-    probe = tick_labels(nice_ticks(*ylim, integer=True))
+    ticks, labels = yticks if yticks is not None else (nice_ticks(*ylim, integer=True), None)
+    probe = tick_labels(ticks) if labels is None else labels
     left = 40 + max(text_width(t, TICK_TEXT) for t in probe) + 12
     top = 14 + 22 * title_lines
     canvas = Canvas(width, height + below)
     pad = 0.025 * (xlim[1] - xlim[0])  # the bins at both ends apart from the sides
-    panel = Panel(canvas, (left, top, width - 22, height - 62), (xlim[0] - pad, xlim[1] + pad), ylim)
+    panel = Panel(canvas, (left, top, width - right, height - 62), (xlim[0] - pad, xlim[1] + pad), ylim)
     panel.ticks_x()
-    gap = panel.ticks_y(integer=True)
+    gap = panel.ticks_y(integer=True) if yticks is None else panel.ticks_y(ticks, labels)
     panel.labels(title, xlabel, ylabel, ylabel_gap=gap)
     return Picture(canvas, [panel]), panel
 

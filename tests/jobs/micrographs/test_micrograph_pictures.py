@@ -120,17 +120,19 @@ def test_report_parameters_and_time_read_as_they_are(graded, tmp_path):
 
 def test_a_new_picture_is_drawn_and_shown_in_the_report(graded, tmp_path):
     # A toy picture declared in one entry of the registry: the pairs' z, sorted.
-    import matplotlib.pyplot as plt
-
     from cryodedup.jobs.micrographs import pictures
+    from cryodedup.report.canvas import Canvas, Panel, Picture
 
     drawn = {}
 
     def sorted_z(figures):
         drawn["z"] = np.sort(figures.scores.z)
-        figure, axes = plt.subplots()
-        axes.plot(drawn["z"])
-        return figure
+        canvas = Canvas(400, 300)
+        panel = Panel(canvas, (60, 20, 380, 260), (0, max(len(drawn["z"]) - 1, 1)), (0, drawn["z"].max()))
+        canvas.line(list(map(tuple, panel.xy(np.column_stack([np.arange(len(drawn["z"])), drawn["z"]])))), "#000000")
+        panel.ticks_x()
+        panel.frame()
+        return Picture(canvas, [panel])
 
     toy = pictures.MicrographPicture("sorted_z.png", "Sorted z (toy)", sorted_z, lambda figures: True)
     pictures.MICROGRAPH_PICTURES.append(toy)

@@ -79,7 +79,6 @@ def plot(
     overlay; with --metadata, the map of the specimen positions.
     """
     from ...report import html_report
-    from ...report.figures import rendered
 
     pairs = scores.pairs
     drawn_from = MicrographFigures(output.by_position, scores, decision, rank, placement)
@@ -112,6 +111,11 @@ def plot(
         opening=opening,
         page=page,
     )
+
+
+def rendered(figures: list[tuple[str, str, Any]]) -> list[tuple[str, str, bytes]]:
+    """Each picture's file name, caption and PNG bytes (``figures``: name, caption, a canvas ``Picture``)."""
+    return [(name, caption, picture.png()) for name, caption, picture in figures]
 
 
 def _as_run(summary: MicrographSummary) -> dict[str, str]:
@@ -183,7 +187,7 @@ class MicrographFigures:
 class MicrographPicture:
     """One picture of the micrograph job's report, before the pictures of the pairs.
 
-    ``draw`` returns a matplotlib figure; ``drawn``: whether this run has the picture.
+    ``draw`` returns a :class:`~cryodedup.report.canvas.Picture`; ``drawn``: whether this run has the picture.
     """
 
     name: str
@@ -231,7 +235,7 @@ def _position_map(figures: MicrographFigures) -> Any:
 
 #: The micrograph job's pictures before those of the flagged and uncertain pairs, in the
 #: report's order. A new picture: a function of :class:`MicrographFigures` that returns a
-#: matplotlib figure, and its entry here (docs/developers/index.md, "Extension points").
+#: :class:`~cryodedup.report.canvas.Picture`, and its entry here (docs/developers/index.md, "Extension points").
 MICROGRAPH_PICTURES: list[MicrographPicture] = [
     MicrographPicture(
         "position_map.png", "Specimen positions per grid square", _position_map, lambda f: f.placement is not None

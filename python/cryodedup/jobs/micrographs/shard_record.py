@@ -157,6 +157,8 @@ class MicrographShardRecord(ShardRecord):
 
     FORMAT: ClassVar[str] = "cryodedup micrograph shard 1"
     JOB: ClassVar[str] = "micrograph"
+    DATA: ClassVar[str] = "pairs.npz"
+    DATA_FIELD: ClassVar[str] = "pairs_file"
 
     def wrong(self) -> str:
         """What is wrong with the run's micrographs or the plan's places of them ("" when nothing)."""

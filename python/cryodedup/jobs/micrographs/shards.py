@@ -37,11 +37,9 @@ from ...report.micrograph_sections import Timing
 from ...resolve.micrograph_names import check_match_mode
 from ..shard_json import (
     complete_shards,
-    file_wrong,
     give_up,
     open_shard_folder,
     parse_shard,
-    read_marker,
     shard_folders_in,
 )
 from ..store_db import file_digest as sha256_of
@@ -62,20 +60,11 @@ from .write import prepare_outputs, write_results
 
 __all__ = ["merge_micrograph_shards", "parse_shard", "run_micrograph_shard"]
 
-PAIRS = "pairs.npz"
+PAIRS = MicrographShardRecord.DATA
 
 
-def shard_state(folder: Path) -> tuple[MicrographShardRecord | None, str]:
-    """The record of a complete shard and "", or None and why the shard is not complete.
-
-    Every field read of ``shard.json`` is checked here (an edited or damaged file names its
-    field), and ``pairs.npz`` against the size and digest it records.
-    """
-    record, wrong = read_marker(folder, MicrographShardRecord)
-    if record is None:
-        return None, wrong
-    wrong = file_wrong(folder / PAIRS, record.pairs_file.bytes, record.pairs_file.sha256)
-    return (None, wrong) if wrong else (record, "")
+#: The record of a complete shard in a folder and "", or None and why the shard is not complete.
+shard_state = MicrographShardRecord.of_folder
 
 
 def _write_shard(

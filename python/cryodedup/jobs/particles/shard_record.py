@@ -101,6 +101,8 @@ class ParticleShardRecord(ShardRecord):
 
     FORMAT: ClassVar[str] = "cryodedup particle shard 1"
     JOB: ClassVar[str] = "particle"
+    DATA: ClassVar[str] = "decision.npz"
+    DATA_FIELD: ClassVar[str] = "decision_file"
 
 
 def _as_json(value: Any) -> Any:

@@ -49,11 +49,9 @@ from ...paths import StrPath, path_list
 from ..shard_json import (
     MARKER,
     complete_shards,
-    file_wrong,
     give_up,
     open_shard_folder,
     parse_shard,
-    read_marker,
     shard_folders_in,
 )
 from ..store_db import file_digest as sha256_of
@@ -81,7 +79,7 @@ if TYPE_CHECKING:
 
 __all__ = ["merge_particle_shards", "parse_shard", "run_particle_shard"]
 
-DECISION = "decision.npz"
+DECISION = ParticleShardRecord.DATA
 
 #: The decision's per-row arrays a shard keeps, and what a row of no shard holds.
 _ROW_FILLS = {
@@ -327,13 +325,8 @@ class _StillComplete(Exception):
     """A complete shard found to have read the rows it reads now: not redone."""
 
 
-def shard_state(folder: Path) -> tuple[ParticleShardRecord | None, str]:
-    """The record of a complete shard and "", or None and why the shard is not complete."""
-    record, wrong = read_marker(folder, ParticleShardRecord)
-    if record is None:
-        return None, wrong
-    wrong = file_wrong(folder / DECISION, record.decision_file.bytes, record.decision_file.sha256)
-    return (None, wrong) if wrong else (record, "")
+#: The record of a complete shard in a folder and "", or None and why the shard is not complete.
+shard_state = ParticleShardRecord.of_folder
 
 
 def run_particle_shard(
