@@ -501,7 +501,7 @@ def pack_pairs(pairs: ScoredPairs) -> bytes:
 def unpack_pairs(data: bytes) -> ScoredPairs:
     """The columns of a pairs part (:func:`pack_pairs`), views of ``data`` (the ids' two columns as one)."""
     n = len(data) // PAIR.itemsize
-    ids = np.frombuffer(data, PAIR["a"], 2 * n).reshape(2, n).T
+    ids = np.frombuffer(data, "<i8", 2 * n).reshape(2, n).T  # (PAIR's a and b)
     scores = (np.frombuffer(data, PAIR[k], n, n * 8 * (2 + i)) for i, k in enumerate(SCORE_FIELDS))
     return ScoredPairs(ids, *scores)
 
