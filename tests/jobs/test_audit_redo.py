@@ -310,3 +310,30 @@ def test_an_import_job_run_by_relion_31s_own_pipeliner_then_a_refinement_of_it_c
     assert jobs["Import/job031"]["particle_inputs"] == [_R29] and jobs["Refine3D/job032"]["verdict"] == "clean"
     assert jobs[_R29]["verdict"] == "superseded" and "superseded by Refine3D/job032" in jobs[_R29]["line"]
     assert status == 0
+
+
+def test_a_later_refinement_with_a_negligible_few_across_its_halves_still_supersedes(tmp_path):
+    # The flip untested so far: the redo's refinement (job031) itself holding 2 copies across its halves (0.7 %,
+    # under the 1 % default) is negligible and still supersedes job029 ("a negligible few"); with 20 it is the one
+    # to redo and job029 is carried.
+    root = tmp_path / "tutorial"
+    root.mkdir()
+    files = write_tutorial(root)
+    plant(root, files, [f"{_R29}/run_data.star"], _COPIES)
+    status, _, stderr = _audit(root)
+    assert status == 1
+    _, out = _run_printed(stderr, tmp_path)
+    _refine(root, "Refine3D/job031", str(out / "particles_kept.star"), out / "particles_kept.star")
+    later = "Refine3D/job031/run_data.star"
+    for count, verdicts, line in [
+        (2, ("negligible", "superseded", 0), "superseded by Refine3D/job031 (a later refinement of a descendant of "),
+        (_COPIES, ("redo", "carried", 1), "carried down to Refine3D/job031"),
+    ]:
+        written = plant(root, {later: files[f"{_R29}/run_data.star"]}, [later], count)
+        assert brute_force(written[later], 50) == (count, count)  # (the oracle: every copy across the halves)
+        status, audit, _ = _audit(root)
+        jobs = _jobs(audit)
+        assert (jobs["Refine3D/job031"]["verdict"], jobs[_R29]["verdict"], status) == verdicts
+        assert line in jobs[_R29]["line"]
+        if count == 2:
+            assert jobs[_R29]["line"].endswith("whose half-sets share a negligible few); nothing to redo")

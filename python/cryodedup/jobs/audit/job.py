@@ -168,7 +168,10 @@ class ProjectAudit:
             unread += f"; running on duplicates: {', '.join(running)}"
         if redo:
             carried = [j.job.label for j in self.jobs if j.verdict == CARRIED]
-            clears = f"; redoing {'it' if len(redo) == 1 else 'them'} clears {', '.join(carried)}" if carried else ""
+            named = (
+                ", ".join(carried) if len(carried) <= _NAMED_AT_MOST else _counted_span(carried, "earlier refinement")
+            )
+            clears = f"; redoing {'it' if len(redo) == 1 else 'them'} clears {named}" if carried else ""
             return (
                 f"{len(redo)} refinement{'s' if len(redo) > 1 else ''} to redo: {', '.join(redo)}{clears}{unread}",
                 "bad",
@@ -750,7 +753,7 @@ def audit_rows(audit: ProjectAudit) -> list[tuple[str, str]]:
         rows.append(("Not run", ", ".join(unfinished)))
     others = [j.job.name for j in audit.jobs if j.verdict == NONE]
     if len(others) > _NAMED_AT_MOST:  # (a long project's every other job: a count; --json names each)
-        rows.append(("No particles", f"{len(others)} jobs ({others[0]} ... {others[-1]}; each in --json)"))
+        rows.append(("No particles", _counted_span(others, "job")))
     elif others:
         rows.append(("No particles", ", ".join(others)))
     return rows
@@ -784,8 +787,13 @@ def redo_commands(audit: ProjectAudit) -> list[Advice]:
     ]
 
 
-#: The jobs without particles the table names one by one; more are counted.
+#: The jobs without particles the table (or refinements carried the headline) names one by one; more are counted.
 _NAMED_AT_MOST = 6
+
+
+def _counted_span(names: list[str], what: str) -> str:
+    """Many jobs said in a few words: ``999 earlier refinements (Refine3D/job100 ... Refine3D/job99900; ...)``."""
+    return f"{len(names):,} {what}s ({names[0]} ... {names[-1]}; each in --json)"
 
 
 def write_audit_page(audit: ProjectAudit, outdir: Path, force: bool) -> Path:
