@@ -17,6 +17,7 @@ from test_micrograph_trusted import REAL_TRUTH, write_noisy_copies, write_weak_r
 
 from cryodedup.cli import main
 from cryodedup.jobs.micrographs.power import Power, _halves, _phase_agreement, split_z
+from fixtures.synthetic import write_mrc
 from helpers import shared_file
 
 
@@ -117,3 +118,20 @@ def test_real_set_is_trusted_only_where_its_reexposures_are_found(tmp_path):
                 assert pairs == REAL_TRUTH, (seed, target)
             if summary["verdict"]["why"] and summary["verdict"]["why"].startswith("blind"):
                 assert not summary["verdict"]["trusted"]
+
+
+def test_a_blank_micrograph_is_named_and_the_run_not_trusted(tmp_path):
+    # A constant image: every map of its pairs flat (z 0). On main: TRUSTED, exit 0, no warning.
+    write_weak_reexposures(tmp_path, noise=1.0, pairs=4)
+    write_mrc(tmp_path / "m05.mrc", np.full((128, 192), 7.0), 10.0)
+    result = screen(tmp_path, tmp_path / "out", "--target-psize", "10")
+    assert result.exit_code == 1 and not (tmp_path / "out" / "pairs.csv").exists()
+    assert "1 micrograph holds a constant image (m05.mrc): compared with nothing" in result.output
+    accepted = screen(tmp_path, tmp_path / "accepted", "--target-psize", "10", "--accept-untrusted")
+    assert accepted.exit_code == 0 and json.loads(accepted.stdout)["verdict"]["word"] == "NOT TRUSTED"
+    assert found(tmp_path / "accepted") == {(k, k + 8) for k in range(4)}  # (the re-exposures still found)
+    # The advice as printed: without it, the run is trusted (the planted re-exposures found, none other).
+    assert "remove it from the input" in result.output
+    (tmp_path / "m05.mrc").unlink()
+    result = screen(tmp_path, tmp_path / "without", "--target-psize", "10")
+    assert result.exit_code == 0 and json.loads(result.stdout)["verdict"]["word"] == "TRUSTED", result.output

@@ -8,6 +8,7 @@ micrograph's group (:func:`group_duplicates`).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -247,12 +248,37 @@ def judge_power(outcome: MicrographOutcome, rules: DecisionRules) -> None:
     a run of fewer than ``NULL_PAIRS`` pairs, whose threshold no null of its own sets.
     """
     decision, plan = outcome.decision, outcome.plan
-    if rules.by_position or decision.untrusted is not None or decision.duplicate.any():
+    if rules.by_position or decision.untrusted is not None:
+        return
+    decision.blind = blank_images(outcome.scores, plan)  # (blind to what such an image holds)
+    decision.untrusted = decision.blind
+    if decision.untrusted is not None or decision.duplicate.any():
         return
     if decision.null.median is None:  # (fewer than NULL_PAIRS pairs: no null to put the estimate on)
         return
     decision.blind = screen_power(plan).blind(decision.min_z, plan.binned_psize)
     decision.untrusted = decision.blind
+
+
+def blank_images(scores: ScoredPairs, plan: ScoringPlan) -> str | None:
+    """The micrographs no pair could compare (a constant image: every map of theirs flat, z 0), said; or None.
+
+    A re-exposure of such an image would be missed, so the run cannot be TRUSTED about it.
+    """
+    z = np.r_[scores.z, scores.z]
+    ends = np.r_[scores.pairs[:, 0], scores.pairs[:, 1]]
+    if not len(ends):
+        return None
+    compared = np.zeros(int(ends.max()) + 1, dtype=bool)
+    np.logical_or.at(compared, ends, z != 0)
+    blank = np.setdiff1d(np.flatnonzero(~compared), np.setdiff1d(np.arange(len(compared)), ends))
+    if not len(blank):
+        return None
+    names = ", ".join(Path(plan.paths[int(m)]).name for m in blank[:3]) + (", ..." if len(blank) > 3 else "")
+    return (
+        f"{len(blank):,} micrograph{'s hold' if len(blank) > 1 else ' holds'} a constant image ({names}): compared "
+        "with nothing (every map flat, z 0), a re-exposure of it would be missed; remove it from the input"
+    )
 
 
 def decide(
