@@ -21,7 +21,6 @@ from __future__ import annotations
 import warnings
 from collections.abc import Callable, Collection, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +36,7 @@ from .formats.sniff import is_copick_config
 from .formats.star.particles import read_frame
 from .jobs.particles.entrance import job_for
 from .jobs.particles.job import ParticleOutcome, run
+from .jobs.particles.plan import plan
 from .jobs.particles.read import Files, InMemory, Source
 from .options import ParticleOptions
 from .options.fields import CENTRES, taken_by
@@ -158,7 +158,7 @@ def _remove_duplicates(data: Any, outdir: StrPath | None, force: bool, report: L
     job = job_for(opts.update)  # (update=True: a round around the job)
 
     def run_job(source: Source) -> ParticleOutcome:
-        outcomes.append(job(source, outdir, opts, force=force, log=report))
+        outcomes.append(job(source, outdir, plan(opts), force=force, log=report))
         return outcomes[-1]
 
     kept, rejected = _subsets(data, outdir, run_job)
@@ -372,7 +372,8 @@ def remove_duplicate_centres(
     opts = ParticleOptions(**options, plot=report is not None, registration="ignore")
     try:
         opts.check()
-        job = partial(run, options=opts)  # (the job under these options: the centres' source is made below)
+        # (the job under these options, planned when run: the centres' source is made below)
+        job = lambda source, outdir, **given: run(source, outdir, plan(opts), **given)  # noqa: E731
         return _select_centres(micrographs, centres, scores, inputs, ran_on, higher_is_better, job, report)
     except CryodedupError as err:
         raise type(err)(keyword_names(str(err))) from None  # (its kind kept)

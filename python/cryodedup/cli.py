@@ -377,13 +377,20 @@ def run_particle_job(
     from dataclasses import replace
 
     from .jobs.particles.entrance import job_for
+    from .jobs.particles.plan import plan
     from .jobs.particles.read import Files
     from .outputs import all_outputs_at_once
 
     # (the summary alone: the rows read and the decision are let go; the outputs, the folder's lock and
     # a killed run's leftovers handled as remove_duplicate_particles handles them)
     run = job_for(options.update)  # (--update: a round around the job)
-    summarised = all_outputs_at_once(lambda: run(Files.of(inputs), outdir, options, force=force, log=report.log))
+
+    def planned_run():  # (the options checked and planned inside the output batch, as the job did)
+        source = Files.of(inputs)
+        options.check()
+        return run(source, outdir, plan(options), force=force, log=report.log)
+
+    summarised = all_outputs_at_once(planned_run)
     typed = run_job(lambda: report.holding_warnings(lambda: summarised().summary))
     if images_note and typed.micrograph_images:
         typed = replace(typed, micrograph_images=images_note)
@@ -434,6 +441,7 @@ def compare(
     from .jobs.compare import compare_picks
     from .options import CompareOptions, ParticleOptions
     from .report.compare_metric import write_czii_report
+    from .report.html_report import Parameters
 
     reading = ParticleOptions(**job)
     report = Reporter(quiet)
@@ -452,7 +460,8 @@ def compare(
     rows = summary.rows()
     czii = summary.czii
     if plot is not None and czii is not None:
-        written = run_job(lambda: write_czii_report(plot, czii, "cryodedup compare", options, rows, force))
+        shown = Parameters.of(options)
+        written = run_job(lambda: write_czii_report(plot, czii, "cryodedup compare", shown, rows, force))
         rows.append(("Pictures", "\n".join(written)))
         summary = summary.with_plots(written)
     report.table("cryodedup compare", rows)

@@ -159,6 +159,7 @@ def comparepicks(
     from .jobs.compare import compare_copick_picks
     from .options import CompareOptions
     from .report.compare_metric import czii_rows, write_czii_report
+    from .report.html_report import Parameters
     from .report.terminal import Reporter, print_json
 
     path = _require_config(config, ctx, debug)
@@ -198,7 +199,8 @@ def comparepicks(
                 czii_weights=czii_weights,
             )
             title = "copick evaluation comparepicks"
-            written = run_job(lambda: write_czii_report(plot, czii, title, given, rows, force))
+            shown = Parameters.of(given)
+            written = run_job(lambda: write_czii_report(plot, czii, title, shown, rows, force))
             rows.append(("Pictures", "\n".join(written)))
             summary = summary.with_plots(written)
         report.table("copick evaluation comparepicks: the CZII challenge's score", rows)

@@ -309,12 +309,13 @@ def test_an_output_session_holding_picks_of_objects_not_read_is_refused(tmp_path
 
 def test_the_summary_says_the_kept_picks_went_into_the_project(tmp_path):
     from cryodedup.jobs.particles.job import run
+    from cryodedup.jobs.particles.plan import plan
     from cryodedup.jobs.particles.read import Files
     from cryodedup.report.sections import Outputs
     from cryodedup.report.summary import output_rows
 
     config, _ = make_project(tmp_path, 0)
-    typed = run(Files.of([config]), None, ParticleOptions()).summary
+    typed = run(Files.of([config]), None, plan(ParticleOptions())).summary
     assert output_rows(typed.overview().read.written_into, typed.sections().of(Outputs)) == [
         ("Kept files", "written into the copick project as cryodedup/0"),
         ("Rejected files", "not written (-o writes them as STAR files)"),

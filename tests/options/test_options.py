@@ -111,10 +111,14 @@ def test_the_particle_command_builds_the_options_of_the_api(tmp_path, monkeypatc
         def sections(self):
             return None
 
-    def job(files, outdir, options, force, log):
+    def planned(options):  # (the command line plans the options it built: those are the API's)
         seen["options"] = options
+        return SimpleNamespace()
+
+    def job(files, outdir, plan, force, log):
         return SimpleNamespace(summary=_Summary())
 
+    monkeypatch.setattr("cryodedup.jobs.particles.plan.plan", planned)
     monkeypatch.setattr("cryodedup.jobs.particles.entrance.run", job)
     monkeypatch.setattr("cryodedup.cli.particle_rows", lambda summary, sections: [])
     args = ["particles", "in.star", "-o", str(tmp_path), "--min-dist", "33", "--score-order", "min", "--seed", "9"]

@@ -10,6 +10,7 @@ import pytest
 
 from cryodedup import ParticleOptions
 from cryodedup.jobs.particles.job import run
+from cryodedup.jobs.particles.plan import plan
 from cryodedup.jobs.particles.read import Files
 from cryodedup.report.summary import report_rows
 from picker_files import write_topaz
@@ -27,7 +28,7 @@ def summary_rows(tmp_path, b_picks, **options):
     typed = run(
         Files.of([tmp_path / "a.txt", tmp_path / "b.txt"]),
         tmp_path / "out",
-        ParticleOptions(mic_psize=1.0, topaz_scale=1.0, **options),
+        plan(ParticleOptions(mic_psize=1.0, topaz_scale=1.0, **options)),
     ).summary
     s = typed.to_json()
     rows, highlight = report_rows(typed.overview(), typed.sections())

@@ -17,6 +17,7 @@ import pytest
 
 from cryodedup import ParticleOptions
 from cryodedup.jobs.particles.job import run
+from cryodedup.jobs.particles.plan import plan
 from cryodedup.jobs.particles.read import Files
 from cryodedup.report.summary import report_rows
 from fixtures.pictures import capture_pictures
@@ -85,7 +86,7 @@ def test_the_stacking_micrographs_are_named_counted_and_drawn(stacked, tmp_path,
     assert names and {n[-6:-4] for n in names} == {f"{m:02d}" for m in STACKING}  # the set shows what it means to
     job_pictures = capture_pictures(monkeypatch)
     options = ParticleOptions(min_dist=MIN_DIST, plot=True, plot_mics=plot_mics)
-    typed = run(Files.of([path]), tmp_path / "out", options).summary
+    typed = run(Files.of([path]), tmp_path / "out", plan(options)).summary
     s = typed.to_json()
     json.dumps(s, allow_nan=False)
     density = s["duplicate_density"]
@@ -126,7 +127,9 @@ def test_no_outlier_no_row_and_no_worst_picture(stacked, tmp_path):
     plain = [r for r in rows if int(r[2][-6:-4]) not in STACKING]
     labels = ["rlnCoordinateX", "rlnCoordinateY", "rlnMicrographName", "rlnAutopickFigureOfMerit", "rlnOpticsGroup"]
     write_star(path.parent / "plain.star", labels, plain, optics=[[1, "opticsGroup1", PSIZE, PSIZE]])
-    typed = run(Files.of([path.parent / "plain.star"]), tmp_path / "out", ParticleOptions(min_dist=MIN_DIST)).summary
+    typed = run(
+        Files.of([path.parent / "plain.star"]), tmp_path / "out", plan(ParticleOptions(min_dist=MIN_DIST))
+    ).summary
     s = typed.to_json()
     assert s["duplicate_density"]["outliers"] == [] and s["duplicate_density"]["micrographs_with_picks"] == 10
     assert "Duplicate outliers" not in dict(report_rows(typed.overview(), typed.sections())[0])
@@ -173,7 +176,7 @@ def test_two_pickers_on_different_micrographs_are_no_outliers_but_a_stacking_one
     # All 24 compared together, the 5 merged micrographs would stand out (the false alarm).
     assert set(expected_outliers(counts)[0]) >= log_mics
     job_pictures = capture_pictures(monkeypatch)
-    typed = run(Files.of(paths), tmp_path / "out", ParticleOptions(min_dist=MIN_DIST, plot=True)).summary
+    typed = run(Files.of(paths), tmp_path / "out", plan(ParticleOptions(min_dist=MIN_DIST, plot=True))).summary
     s = typed.to_json()
     density = s["duplicate_density"]
     assert sorted(e["micrograph"] for e in density["outliers"]) == sorted(expected)
@@ -196,7 +199,7 @@ def test_two_pickers_on_the_same_micrographs_keep_one_threshold(stacked, tmp_pat
     path, rows = stacked
     labels = ["rlnCoordinateX", "rlnCoordinateY", "rlnMicrographName", "rlnAutopickFigureOfMerit", "rlnOpticsGroup"]
     other = write_star(path.parent / "other.star", labels, rows[::7], optics=[[1, "opticsGroup1", PSIZE, PSIZE]])
-    typed = run(Files.of([path, other]), tmp_path / "out", ParticleOptions(min_dist=MIN_DIST)).summary
+    typed = run(Files.of([path, other]), tmp_path / "out", plan(ParticleOptions(min_dist=MIN_DIST))).summary
     s = typed.to_json()
     density = s["duplicate_density"]
     assert "cohorts" not in density and all("threshold" not in e for e in density["outliers"])
@@ -206,7 +209,7 @@ def test_two_pickers_on_the_same_micrographs_keep_one_threshold(stacked, tmp_pat
 def _fraction_panel(path: Path, tmp_path: Path, monkeypatch):
     """The duplicate fraction picture of the job on ``path``, and its fractions' panel."""
     job_pictures = capture_pictures(monkeypatch)
-    run(Files.of([path]), tmp_path / "out", ParticleOptions(min_dist=MIN_DIST, plot=True, plot_mics=0))
+    run(Files.of([path]), tmp_path / "out", plan(ParticleOptions(min_dist=MIN_DIST, plot=True, plot_mics=0)))
     picture = {name: picture for name, _, picture in job_pictures}["duplicate_fraction.png"]
     return picture, picture.panels[0]
 

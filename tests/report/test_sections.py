@@ -19,6 +19,7 @@ from cryodedup.algo.density import Density, DensityCohort, DensityOutlier
 from cryodedup.algo.filaments import RULES
 from cryodedup.cli import main
 from cryodedup.jobs.particles.job import run as run_job
+from cryodedup.jobs.particles.plan import plan
 from cryodedup.jobs.particles.read import Files
 from cryodedup.jobs.particles.summary import ParticleSummary
 from cryodedup.report import analysis_rows, sections
@@ -718,7 +719,7 @@ def test_a_runs_table_reads_its_counts_from_the_overview(tmp_path):
     # Two inputs, 2 of 4 picks duplicates at 30 Å: the counts and the pixel sizes as main's table said them.
     a = write_star(tmp_path / "a.star", HELICAL[:4], [[100.0, 100.0, "m.mrc", 1.0], [500.0, 500.0, "m.mrc", 1.0]])
     b = write_star(tmp_path / "b.star", HELICAL[:4], [[110.0, 100.0, "m.mrc", 0.5], [510.0, 500.0, "m.mrc", 0.5]])
-    typed = run_job(Files.of([a, b]), tmp_path / "out", ParticleOptions(min_dist=30, mic_psize=1.0)).summary
+    typed = run_job(Files.of([a, b]), tmp_path / "out", plan(ParticleOptions(min_dist=30, mic_psize=1.0))).summary
     run = typed.overview()
     assert (run.particles, run.kept, run.rejected, run.micrographs, run.unit) == (4, 2, 2, 1, "micrograph")
     rows = dict(particle_rows(run, typed.sections()))

@@ -9,9 +9,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import printable
+
+if TYPE_CHECKING:
+    from .html_report import Parameters
 
 __all__ = ["Curve", "CziiScore", "SpeciesScore", "Sweep", "czii_rows", "write_czii_report"]
 
@@ -253,16 +256,18 @@ def czii_figure(czii: CziiScore) -> tuple[str, str, Any]:
 
 
 def write_czii_report(
-    outdir: Path, czii: CziiScore, title: str, options: Any, rows: Sequence[tuple[str, str]], force: bool
+    outdir: Path, czii: CziiScore, title: str, shown: Parameters, rows: Sequence[tuple[str, str]], force: bool
 ) -> list[str]:
     """``--plot-czii DIR``: the picture and report.html (the summary's ``rows``) in ``outdir``; their paths.
+
+    ``shown``: the options as report.html's Parameters table shows them (``Parameters.of`` the options).
 
     Existing outputs are refused unless ``force``, and written under temporary names (``write_all``).
     """
     from .figures import rendered
     from .html_report import write_all
 
-    return write_all(outdir, rendered([czii_figure(czii)]), title, options, rows, force)
+    return write_all(outdir, rendered([czii_figure(czii)]), title, shown, rows, force)
 
 
 def _label(name: str) -> str:

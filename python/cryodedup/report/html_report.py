@@ -56,19 +56,6 @@ def parameter_rows(parameters: dict, unit: str = "micrograph") -> list[tuple[str
     return [(labels.get(k, k.replace("_", " ")), human(v)) for k, v in parameters.items()]
 
 
-def options_parameters(options: Any) -> tuple[dict[str, Any], set[str]]:
-    """A job's options for the report (``plot`` aside: the report is its doing), and those left at their defaults."""
-    parameters, defaults = {}, set()
-    for f in fields(options):
-        if f.name == "plot":
-            continue
-        value = parameters[f.name] = getattr(options, f.name)
-        default = f.default_factory() if f.default_factory is not MISSING else f.default
-        if default is not MISSING and value == default:
-            defaults.add(f.name)
-    return parameters, defaults
-
-
 @dataclass(frozen=True)
 class Parameters:
     """A job's options as report.html's Parameters table shows them: their values, and those left at their defaults."""
@@ -78,8 +65,19 @@ class Parameters:
 
     @classmethod
     def of(cls, options: Any) -> Parameters:
-        """The table of ``options`` (a dataclass; :func:`options_parameters`)."""
-        values, defaults = options_parameters(options)
+        """The table of a job's ``options`` (a dataclass): ``plot`` aside, and those left at their defaults.
+
+        ``plot`` is the report's own doing. The one reader of a whole options object in report/: a
+        job's plan (or the command line, for compare) makes the table once; the report takes the table.
+        """
+        values, defaults = {}, set()
+        for f in fields(options):
+            if f.name == "plot":
+                continue
+            value = values[f.name] = getattr(options, f.name)
+            default = f.default_factory() if f.default_factory is not MISSING else f.default
+            if default is not MISSING and value == default:
+                defaults.add(f.name)
         return cls(values, frozenset(defaults))
 
     def as_run(self, made: Mapping[str, str]) -> Parameters:
@@ -292,7 +290,7 @@ def write_all(
     outdir: Path,
     pngs: Sequence[tuple[str, str, bytes]],
     title: str,
-    options: Any,
+    shown: Parameters,
     summary: Sequence[tuple[str, str]],
     force: bool,
     tables: Iterable[ReportTable] = (),
@@ -304,14 +302,13 @@ def write_all(
     """Saves the pictures, report.html and ``page`` (linked from it) in ``outdir`` (complete files or none).
 
     ``pngs`` are the pictures rendered (``figures.rendered``: file name, caption, PNG bytes);
-    ``options`` the job's options (a dataclass, or its :class:`Parameters`: those at their defaults folded away);
+    ``shown`` the job's options as its Parameters table shows them (those at their defaults folded away);
     ``summary`` and ``highlight`` the report's summary rows and those to colour
     (:func:`write_report`); ``unit`` what the particles lie in (``tomogram``: the Parameters
     table names tomograms); ``opening`` the verdict and warnings the page opens with.
     """
     from ..outputs import AtomicOutputs
 
-    shown = options if isinstance(options, Parameters) else Parameters.of(options)
     parameters, defaults = shown.values, set(shown.defaults)
     paths = [outdir / name for name, _, _ in pngs] + [outdir / "report.html"]
     names = [] if page is None else page.names()

@@ -16,6 +16,7 @@ from cryodedup import CryodedupError, ParticleOptions, remove_duplicate_particle
 from cryodedup.api import remove_duplicates
 from cryodedup.cli import main
 from cryodedup.jobs.particles.job import run as run_job
+from cryodedup.jobs.particles.plan import plan
 from cryodedup.jobs.particles.read import Files
 from cryodedup.report.summary import particle_rows
 from helpers import shared_file, write_star
@@ -35,7 +36,7 @@ def run(tmp_path, inputs, **options):
 
 def run_with_rows(tmp_path, inputs, **options):
     """The summary's document and its rows (read from the typed summary's sections)."""
-    typed = run_job(Files.of(inputs), tmp_path / "out", ParticleOptions(**options)).summary
+    typed = run_job(Files.of(inputs), tmp_path / "out", plan(ParticleOptions(**options))).summary
     document = typed.to_json()
     return document, particle_rows(typed.overview(), typed.sections())
 
@@ -268,7 +269,7 @@ def test_the_summary_names_each_inputs_layout_and_frame(tmp_path):
     assert "RELION 5 Picks annotation" in rows["Read as"]
     # Tomograms, not micrographs, except in the option's name (the consensus rows: shown when asked for).
     options = ParticleOptions(min_dist=5.0, micrographs=tomograms_star(tmp_path), min_support=2)
-    asked = run_job(Files.of([centred, pixels]), tmp_path / "asked" / "out", options).summary
+    asked = run_job(Files.of([centred, pixels]), tmp_path / "asked" / "out", plan(options)).summary
     consensus = "\n".join(
         text for label, text in particle_rows(asked.overview(), asked.sections()) if label.startswith("  ")
     )
@@ -327,7 +328,7 @@ def test_copicks_star_centring_is_said(tmp_path):
     from cryodedup.formats.copick import STAR_CENTRING
     from cryodedup.report.sections.readers import CopickProject
 
-    typed = run_job(Files.of([two_frames(tmp_path)[0]]), tmp_path / "out", ParticleOptions(min_dist=5.0)).summary
+    typed = run_job(Files.of([two_frames(tmp_path)[0]]), tmp_path / "out", plan(ParticleOptions(min_dist=5.0))).summary
     held = typed.overview()
     copick = {"config": "c.json", "pick_sets": 2, "runs": 1, "star_centring": STAR_CENTRING}
     held = held._replace(read=held.read._replace(copick=CopickProject.of(copick)))

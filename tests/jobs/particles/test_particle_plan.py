@@ -16,14 +16,12 @@ from helpers import functions_taking
 PACKAGE = Path(__file__).resolve().parents[3] / "python" / "cryodedup"
 
 #: The functions outside options/ that take a whole ParticleOptions: the entry points that are given it (the
-#: command line, the Python API, compare's reading), the job's run and an --update round's wrapper around it,
-#: and the plan that resolves it (the round's store and refusals take the plan's RoundPlan).
+#: command line, the Python API, compare's reading) and the plan that resolves it; the job's run and an
+#: --update round around it take the plan (the round's store and refusals its RoundPlan).
 TAKERS = {
     "cli.py run_particle_job",
     "jobs/compare.py compare_picks",
     "jobs/particles/entrance.py remove_duplicate_particles",
-    "jobs/particles/job.py run",
-    "jobs/particles/update.py run_round",
     "jobs/particles/plan.py plan",
     # A shard's entrances (one shard, the shards on Dask), as the API calls them.
     "jobs/particles/dask.py run_on_dask",
@@ -36,7 +34,7 @@ def _takers() -> set[str]:
     return functions_taking(PACKAGE, "ParticleOptions")
 
 
-def test_only_the_entry_points_the_run_and_the_plan_take_the_whole_options():
+def test_only_the_entry_points_and_the_plan_take_the_whole_options():
     # A stage takes the plan's values (read, decide, write, record, summarise, draw, page, regions,
     # registration, species): a new function given the whole options is a stage that reads the flag bag.
     assert _takers() <= TAKERS, sorted(_takers() - TAKERS)

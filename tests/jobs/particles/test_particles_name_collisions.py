@@ -9,6 +9,7 @@ import pytest
 from cryodedup.algo.particle_names import colliding_rows
 from cryodedup.jobs.particles.entrance import remove_duplicate_particles
 from cryodedup.jobs.particles.job import run
+from cryodedup.jobs.particles.plan import plan
 from cryodedup.jobs.particles.read import Files
 from cryodedup.options import ParticleOptions
 from cryodedup.report.summary import particle_rows
@@ -32,7 +33,7 @@ def test_two_pick_sets_numbered_alike_are_warned_before_extraction(tmp_path):
     a = pick_set(tmp_path / "a.star", [["TS_01", 0, 0, 0, "TS_01/1"], ["TS_01", 500, 0, 0, "TS_01/2"]])
     # Another picker's set, numbered from 1 as well: TS_01/1 is another particle; TS_01/2 is the same one.
     b = pick_set(tmp_path / "b.star", [["TS_01", 0, 900, 0, "TS_01/1"], ["TS_01", 503, 0, 0, "TS_01/2"]])
-    typed = run(Files.of([a, b]), tmp_path / "out", ParticleOptions(min_dist=20)).summary
+    typed = run(Files.of([a, b]), tmp_path / "out", plan(ParticleOptions(min_dist=20))).summary
     summary = typed.to_json()
     assert summary["kept"] == 3  # TS_01/2 of b is a duplicate of a's and was rejected: no collision left
     names = summary["particle_names"]
@@ -92,7 +93,7 @@ def test_after_extraction_the_image_kept_twice_names_the_collision(tmp_path):
     other.write_text("".join(moved))
     # (one translation of every pick: the registration check would refuse the merge; not what this tests)
     options = ParticleOptions(min_dist=10, registration="ignore")
-    typed = run(Files.of([real, other]), tmp_path / "out", options).summary
+    typed = run(Files.of([real, other]), tmp_path / "out", plan(options)).summary
     summary = typed.to_json()
     same = summary["same_image"]
     assert same["images_kept_twice"] == 1746

@@ -55,7 +55,7 @@ def picture_details(particles, decision, options):
 
 def _job(path, outdir, options):
     with output_batch():
-        return run(Files.of([path]), outdir, options)
+        return run(Files.of([path]), outdir, plan(options))
 
 
 @pytest.mark.parametrize(("per_mic", "min_dist", "seed"), [(300, 30.0, 1), (4, 60.0, 2), (40, 8.0, 3)])

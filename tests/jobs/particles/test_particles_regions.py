@@ -270,7 +270,7 @@ def test_the_example_micrograph_marks_the_masked_picks_apart(tmp_path):
     options = ParticleOptions(
         mic_psize=1.0, min_dist=10, mask=tmp_path / "mask.mrc", project_dir=tmp_path, decisions=True
     )
-    outcome = run(Files.of([tmp_path / "p.star"]), tmp_path / "out", options)
+    outcome = run(Files.of([tmp_path / "p.star"]), tmp_path / "out", plan(options))
     rule = plan(options).for_rows(outcome.particles).deciding
     details = picture_details(outcome.particles, outcome.decision, rule, options.registration)
     picture = picks_figures.micrograph_picks(details, 0, None)
@@ -290,7 +290,7 @@ def test_the_report_counts_no_masked_pick_as_a_duplicate(tmp_path):
 
     _two_picks(tmp_path)
     options = ParticleOptions(mic_psize=1.0, min_dist=10, mask=tmp_path / "mask.mrc", project_dir=tmp_path)
-    outcome = run(Files.of([tmp_path / "p.star"]), tmp_path / "out", options)
+    outcome = run(Files.of([tmp_path / "p.star"]), tmp_path / "out", plan(options))
     rule = plan(options).for_rows(outcome.particles).deciding
     details = picture_details(outcome.particles, outcome.decision, rule, options.registration)
     assert details.duplicates_per_micrograph.tolist() == [0] and int((~details.keep).sum()) == 1

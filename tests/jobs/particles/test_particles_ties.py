@@ -14,6 +14,7 @@ from cryodedup.algo.dedup import DuplicateRule, Ranking, dedup_and_support_masks
 from cryodedup.algo.priority import tied_groups
 from cryodedup.jobs.particles.entrance import remove_duplicate_particles
 from cryodedup.jobs.particles.job import run
+from cryodedup.jobs.particles.plan import plan
 from cryodedup.jobs.particles.read import Files
 from cryodedup.options import ParticleOptions
 from cryodedup.report.summary import particle_rows
@@ -50,7 +51,7 @@ def source_and_reextraction(tmp_path, n=6, better=()):
 
 def test_merging_a_reextraction_with_its_source_says_input_order_decided(tmp_path):
     source, again = source_and_reextraction(tmp_path)
-    typed = run(Files.of([source, again]), tmp_path / "out", ParticleOptions(min_dist=0)).summary
+    typed = run(Files.of([source, again]), tmp_path / "out", plan(ParticleOptions(min_dist=0))).summary
     summary = typed.to_json()
     assert [i["kept"] for i in summary["inputs"]] == [6, 0]  # every copy of the second input lost a tie
     ties = summary["score"]["ties"]
@@ -69,7 +70,7 @@ def test_only_the_groups_that_tie_are_counted(tmp_path):
 
 def test_no_ties_no_line(tmp_path):
     source, again = source_and_reextraction(tmp_path, better=range(6))
-    typed = run(Files.of([source, again]), tmp_path / "out", ParticleOptions(min_dist=0)).summary
+    typed = run(Files.of([source, again]), tmp_path / "out", plan(ParticleOptions(min_dist=0))).summary
     assert "ties" not in typed.to_json()["score"]
     assert "tied" not in dict(particle_rows(typed.overview(), typed.sections()))["Score"]
 
@@ -77,7 +78,7 @@ def test_no_ties_no_line(tmp_path):
 def test_prefer_over_a_tie_is_not_against_the_score(tmp_path):
     source, again = source_and_reextraction(tmp_path, better=(1,))
     options = ParticleOptions(min_dist=0, prefer=[str(again)])
-    typed = run(Files.of([source, again]), tmp_path / "out", options).summary
+    typed = run(Files.of([source, again]), tmp_path / "out", plan(options)).summary
     summary = typed.to_json()
     assert [i["kept"] for i in summary["inputs"]] == [0, 6]
     priority = summary["priority"]

@@ -19,6 +19,7 @@ from cryodedup.errors import CryodedupError
 from cryodedup.jobs.particles import job as particle_job
 from cryodedup.jobs.particles import pictures
 from cryodedup.jobs.particles.job import run
+from cryodedup.jobs.particles.plan import plan
 from cryodedup.jobs.particles.read import Files
 from cryodedup.options import ParticleOptions
 from cryodedup.outputs import output_batch
@@ -95,7 +96,7 @@ def test_the_pictures_are_drawn_while_the_outputs_are_written(star, tmp_path, mo
     monkeypatch.setattr(pictures, "draw_pictures", draw_started)
     monkeypatch.setattr(particle_job.PlainParticleStages, "write", write_once_drawing)
     with output_batch():
-        outcome = run(Files.of([star]), tmp_path / "out", ParticleOptions(min_dist=20.0, plot=True))
+        outcome = run(Files.of([star]), tmp_path / "out", plan(ParticleOptions(min_dist=20.0, plot=True)))
     assert drawing.is_set()
     assert (tmp_path / "out" / "report.html").is_file() and (tmp_path / "out" / "micrographs.html").is_file()
     assert str(tmp_path / "out" / "report.html") in (outcome.summary.plots or [])
@@ -118,7 +119,7 @@ def test_the_scores_are_counted_while_the_other_pictures_are_drawn(star, tmp_pat
     monkeypatch.setattr(pictures, "nn_histogram", histogram_once_counting)
     options = ParticleOptions(min_dist=20.0, plot=True, score="rlnMaxValueProbDistribution")
     with output_batch():
-        run(Files.of([star]), tmp_path / "out", options)
+        run(Files.of([star]), tmp_path / "out", plan(options))
     assert (tmp_path / "out" / "scores.png").is_file()
 
 
@@ -129,7 +130,7 @@ def test_an_error_counting_the_scores_is_the_runs(star, tmp_path, monkeypatch):
     monkeypatch.setattr(pictures, "score_counts", refused)
     options = ParticleOptions(min_dist=20.0, plot=True, score="rlnMaxValueProbDistribution")
     with output_batch(), pytest.raises(CryodedupError, match="the scores cannot be counted") as raised:
-        run(Files.of([star]), tmp_path / "out", options)
+        run(Files.of([star]), tmp_path / "out", plan(options))
     assert "refused" in {frame.name for frame in raised.traceback}  # (the frame that raised, in its thread)
     assert not (tmp_path / "out" / "report.html").exists()
 
@@ -193,12 +194,12 @@ def test_the_scans_files_of_picks_are_written_while_the_pictures_are_drawn(star,
     monkeypatch.setattr(pictures, "rejected_fraction", drawn_once_written)
     options = ParticleOptions(min_dist=20.0, plot=True)
     with output_batch():
-        run(Files.of([star]), tmp_path / "staged", options)
+        run(Files.of([star]), tmp_path / "staged", plan(options))
     monkeypatch.setattr(pictures, "rejected_fraction", rejected_fraction)
     monkeypatch.setattr(particle_page, "stage_picks", lambda *args: None)
     monkeypatch.setattr(micrograph_page, "_made_by_the_scan", lambda *args: None)  # (made by the page)
     with output_batch():
-        run(Files.of([star]), tmp_path / "made", options)
+        run(Files.of([star]), tmp_path / "made", plan(options))
     names = sorted(p.name for p in (tmp_path / "made" / "micrographs").iterdir())
     assert names == sorted(p.name for p in (tmp_path / "staged" / "micrographs").iterdir())
     assert len([n for n in names if n.startswith("picks_")]) == len(staged) > 0
@@ -237,14 +238,14 @@ def test_the_scans_files_of_picks_are_written_as_the_scan_makes_them(tmp_path, m
     monkeypatch.setattr(particle_page, "stage_picks", staging)
     options = ParticleOptions(min_dist=20.0, plot=True)
     with output_batch():
-        run(Files.of([star]), tmp_path / "out", options)
+        run(Files.of([star]), tmp_path / "out", plan(options))
     files = sorted(p.name for p in (tmp_path / "out" / "micrographs").glob("picks_*"))
     assert len(files) == 12 and seen == [(files, seen[0][1])] and seen[0][1] is not None
     assert _scratch_folders(tmp_path / "out") == []
     monkeypatch.setattr(particle_page, "stage_picks", lambda *args: None)
     monkeypatch.setattr(micrograph_page, "_made_by_the_scan", lambda *args: None)  # (made by the page)
     with output_batch():
-        run(Files.of([star]), tmp_path / "made", options)
+        run(Files.of([star]), tmp_path / "made", plan(options))
     for name in files:
         made = (tmp_path / "made" / "micrographs" / name).read_bytes()
         assert (tmp_path / "out" / "micrographs" / name).read_bytes() == made, name
@@ -259,5 +260,5 @@ def test_a_run_failing_after_the_scan_leaves_no_files_of_picks_behind(star, tmp_
 
     monkeypatch.setattr(particle_page, "stage_picks", failing)
     with pytest.raises(CryodedupError, match="stopped after the scan"), output_batch():
-        run(Files.of([star]), tmp_path / "out", ParticleOptions(min_dist=20.0, plot=True))
+        run(Files.of([star]), tmp_path / "out", plan(ParticleOptions(min_dist=20.0, plot=True)))
     assert not (tmp_path / "out").exists() or list((tmp_path / "out").iterdir()) == []

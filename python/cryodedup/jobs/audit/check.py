@@ -30,6 +30,7 @@ from ...options import ParticleOptions
 from ...particle_set import ParticleSet
 from ..particles.decide import ParticleDecision
 from ..particles.job import ParticleOutcome, run
+from ..particles.plan import plan
 from ..particles.read import Files
 
 __all__ = ["SetAudit", "audit_set"]
@@ -342,14 +343,15 @@ def _run(
     sym = sym if max_angle is not None else "C1"  # (a point group without an angle: refused by the options)
     # (score none: which of a pair is kept changes no count)
     options = ParticleOptions(audit=True, min_dist=min_dist, score="none", max_angle=max_angle, sym=sym)
+    options.check()  # (its values the audit's own: refused as a run refuses them)
 
     def with_micrographs(listing: Path) -> ParticleOutcome:
         """The files audited again, their micrographs' pixel size read from ``listing``."""
         warnings.clear()
-        return run(Files.of(paths), None, replace(options, micrographs=listing), log=log)
+        return run(Files.of(paths), None, plan(replace(options, micrographs=listing)), log=log)
 
     try:
-        outcome = run(Files.of(paths), None, options, log=log)
+        outcome = run(Files.of(paths), None, plan(options), log=log)
     except PixelSizeError:
         listing = micrographs()
         if listing is None:

@@ -16,6 +16,7 @@ from ...outputs import all_outputs_at_once
 from ...particle_set import Log
 from ...paths import StrPath, path_list
 from .job import ParticleOutcome, run
+from .plan import plan
 from .read import Files, silent
 from .summary import ParticleSummary
 
@@ -63,7 +64,9 @@ def remove_duplicate_particles(
         sizes, shift and score used, outputs, time).
     """
     options = options or ParticleOptions()
-    return job_for(options.update)(Files.of(path_list(inputs)), outdir, options, force=force, log=log).summary
+    source = Files.of(path_list(inputs))
+    options.check()
+    return job_for(options.update)(source, outdir, plan(options), force=force, log=log).summary
 
 
 def job_for(update: bool) -> Callable[..., ParticleOutcome]:

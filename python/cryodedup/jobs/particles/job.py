@@ -30,13 +30,12 @@ from ...algo.audit import (
     check_halfsets,
     halfsets_by_micrograph,
 )
-from ...options import ParticleOptions
 from ...outputs import warn_earlier_report
 from ...particle_set import Log, ParticleSet
 from ...paths import StrPath
 from ...report.sections.run import Outputs
 from .decide import ParticleDecision, decide, warn_not_confirmable
-from .plan import ParticlePlan, plan
+from .plan import ParticlePlan
 from .read import Source, silent, silent_warning, warn_unused_options
 from .stages import ParticleStages, Written
 from .summary import ParticleSummary, summarize, timings, verdict_of
@@ -91,7 +90,7 @@ class _Warnings:
 def run(
     source: Source,
     outdir: StrPath | None,
-    options: ParticleOptions | None = None,
+    job: ParticlePlan,
     *,
     force: bool = False,
     log: Log = silent,
@@ -101,13 +100,11 @@ def run(
 
     Read (the source's reader), check, decide, write (the set's writer; data in memory: none),
     summarise, draw (``--plot``). Warnings are said once the checks that can stop the run have
-    passed: none before an error. ``stages``: how it decides and writes (a plain run's,
+    passed: none before an error. ``job``: the options checked and resolved once by the caller
+    (``plan.plan``): no stage sees them. ``stages``: how it decides and writes (a plain run's,
     :class:`PlainParticleStages`, unless given: an ``--update`` round's, by ``update.run_round``).
     """
     start = time.perf_counter()
-    options = options or ParticleOptions()
-    options.check()
-    job = plan(options)  # (the options resolved once: no stage sees them)
     folder = source.check(outdir, job.read)
     stages = stages or PlainParticleStages(source, folder, force)
     warn = _Warnings(log)

@@ -59,6 +59,7 @@ from ..shard_json import (
 from ..store_db import file_digest as sha256_of
 from .decide import ParticleDecision, decide, finished, widened
 from .job import PlainParticleStages, run
+from .plan import plan
 from .read import Files, Source, silent
 from .shard_record import (
     DecisionFile,
@@ -385,7 +386,7 @@ def run_particle_shard(
     try:
         for leftover in folder.glob(".*.tmp"):
             leftover.unlink(missing_ok=True)
-        run(WholeRead(Files.of(paths)), folder, options, force=force, log=log, stages=stages)
+        run(WholeRead(Files.of(paths)), folder, plan(options), force=force, log=log, stages=stages)
     except _StillComplete:
         assert opened.done is not None, "only a complete shard is kept"
         log(f"{folder}: the inputs are as they were: not redone", "info")
@@ -550,4 +551,5 @@ def merge_particle_shards(
             raise CryodedupError(f"{first_folder / MARKER}: run.inputs names {path}, which no longer exists")
     source = Files.of(paths)
     stages = MergedStages(shards, PlainParticleStages(source, Path(outdir), force))
-    return run(WholeRead(source), outdir, options, force=force, log=log, stages=stages).summary
+    options.check()
+    return run(WholeRead(source), outdir, plan(options), force=force, log=log, stages=stages).summary

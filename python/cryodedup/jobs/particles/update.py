@@ -42,7 +42,6 @@ from ...report.sections import UpdateRound
 from ..store_db import DATABASE, StoreError, busy, file_digest, is_busy, sha256_bytes
 from .decide import ParticleDecision, decide
 from .job import run
-from .plan import plan
 from .read import Files, Source, silent
 from .stages import Written
 from .store import (
@@ -59,7 +58,6 @@ from .store_open import open_store, repair_store
 if TYPE_CHECKING:
     from ...formats.cryosparc.particles import CsWriter
     from ...formats.star.particle_writer import StarWriter
-    from ...options import ParticleOptions
     from .job import ParticleOutcome
     from .plan import Deciding, ParticlePlan, RoundPlan
     from .regions import Regions
@@ -196,7 +194,7 @@ def open_round(source: Source, outdir: StrPath | None, round_plan: RoundPlan, fo
 def run_round(
     source: Source,
     outdir: StrPath | None,
-    options: ParticleOptions,
+    job: ParticlePlan,
     *,
     force: bool = False,
     log: Log = silent,
@@ -207,15 +205,13 @@ def run_round(
     (:func:`open_round`: the options the plan's round refuses, the output folder locked,
     the store checked). The round's files are written by the job under temporary names and put
     in place once the store has the round; a job stopped before removes them. The summary gets
-    the round's section.
+    the round's section. ``job``: the options checked and resolved once by the caller (``plan.plan``).
     """
-    options.check()
-    job = plan(options)
     assert job.round is not None, "a round is run for --update"
     source.check(outdir, job.read)
     round_ = open_round(source, outdir, job.round, force, log)
     try:
-        outcome = run(source, outdir, options, force=force, log=log, stages=round_)
+        outcome = run(source, outdir, job, force=force, log=log, stages=round_)
         round_.commit()
     finally:
         round_.discard()
