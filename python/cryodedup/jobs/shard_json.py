@@ -35,6 +35,7 @@ __all__ = [
     "or_null",
     "parse_shard",
     "reached",
+    "shard_folder",
     "shard_folders_in",
     "shown",
     "text",

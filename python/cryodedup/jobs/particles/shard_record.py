@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -19,7 +20,7 @@ from ...errors import CryodedupError
 from ...options import ParticleOptions
 from ...paths import StrPath
 from ..shard_json import MARKER, RECORD_OF, list_of, number, or_null, text, typed, whole, wrong_field
-from ..store_db import first_changed
+from ..store_db import file_digest, first_changed
 
 __all__ = [
     "DecisionFile",
@@ -28,32 +29,63 @@ __all__ = [
     "ShardRecord",
     "ShardWork",
     "difference",
+    "located",
     "options_of",
     "read_shard_record",
     "run_record",
 ]
 
-FORMAT = "cryodedup particle shard 1"
+FORMAT = "cryodedup particle shard 2"
+
+#: Earlier formats, named when read: such a shard is run again.
+_EARLIER = ("cryodedup particle shard 1",)
 
 #: The options the merge gives (its pictures), not the shards: left out of a run's record.
 MERGE_OPTIONS = ("plot", "plot_mics")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class RunRecord:
     """What makes two shards parts of one run: the inputs and every option but the merge's.
 
-    ``inputs``: absolute paths; ``given``: as the command named them (the outputs name them so).
+    ``inputs``: absolute paths where the shard ran; ``given``: as the command named them (the
+    outputs name them so); ``from_shard``: each input's path from the shard's folder (found so in
+    a project moved with its shards); ``files``: each input's size and SHA-256 (``[null, null]``
+    for a folder). Two records are of one run when their options are equal and each input is
+    the same path or the same bytes (a project moved, a file system mounted elsewhere).
     """
 
     inputs: list[str]
     given: list[str]
     options: dict[str, Any]
+    from_shard: list[str]
+    files: list[list[Any]]
 
-    def paths(self) -> list[str]:
-        """The inputs as they were named where they are the same files from here (the merge's folder), else absolute."""
-        same = all(os.path.abspath(g) == a for g, a in zip(self.given, self.inputs))
-        return self.given if same else self.inputs
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, RunRecord):
+            return NotImplemented
+        return (
+            self.options == other.options
+            and len(self.inputs) == len(other.inputs)
+            and all(a == b or (_known(f) and f == g) for a, b, f, g in self._pairs(other))
+        )
+
+    __hash__ = None  # type: ignore[assignment]  # (mutable lists inside)
+
+    def _pairs(self, other: RunRecord) -> zip[tuple[str, str, list[Any], list[Any]]]:
+        return zip(self.inputs, other.inputs, self.files, other.files)
+
+    def changed_input(self, other: RunRecord) -> str:
+        """The first input that ``other`` read with other bytes than this run did ("" when none)."""
+        for given, mine, theirs in zip(self.given, self.files, other.files):
+            if _known(mine) and _known(theirs) and mine != theirs:
+                return given
+        return ""
+
+
+def _known(file: list[Any]) -> bool:
+    """Whether an input's ``[size, sha256]`` was recorded (a plain file's)."""
+    return file[0] is not None
 
 
 @dataclass(frozen=True)
@@ -118,11 +150,55 @@ def _as_json(value: Any) -> Any:
     return value
 
 
-def run_record(inputs: Sequence[StrPath], options: Mapping[str, Any]) -> RunRecord:
-    """The run of ``inputs`` with ``options`` (the options' fields), as read back from shard.json."""
+def run_record(inputs: Sequence[StrPath], options: Mapping[str, Any], folder: Path) -> RunRecord:
+    """The run of ``inputs`` with ``options`` (its fields) by the shard in ``folder``, as read back from shard.json."""
     values = {name: _as_json(value) for name, value in options.items() if name not in MERGE_OPTIONS}
-    record = RunRecord([os.path.abspath(p) for p in inputs], [str(p) for p in inputs], values)
+    absolute = [os.path.abspath(p) for p in inputs]
+    here = os.path.abspath(folder)
+    from_shard = [os.path.relpath(p, here) for p in absolute]
+    record = RunRecord(absolute, [str(p) for p in inputs], values, from_shard, [input_file(p) for p in absolute])
     return typed(RunRecord, json.loads(json.dumps(asdict(record))))
+
+
+def input_file(path: str) -> list[Any]:
+    """A plain file's ``[size, SHA-256]`` (``[null, null]``: a folder, or what cannot be read)."""
+    try:
+        info = os.stat(path)
+    except OSError:
+        return [None, None]
+    if not stat.S_ISREG(info.st_mode):
+        return [None, None]
+    return [info.st_size, file_digest(Path(path))]
+
+
+def located(run: RunRecord, folder: Path) -> list[str]:
+    """The run's inputs found from here, each the bytes the shards read, refused in one line when none is.
+
+    Each input is looked for as the command named it (from the merge's folder), where the shard
+    found it, then where it lies from the shard's ``folder`` (a project moved with its shards).
+    """
+    marker = folder / MARKER
+    paths = []
+    for given, absolute, relative, recorded in zip(run.given, run.inputs, run.from_shard, run.files):
+        beside = os.path.normpath(os.path.join(folder, relative))
+        changed: tuple[str, list[Any]] | None = None
+        for candidate in dict.fromkeys([given, absolute, beside]):
+            if not os.path.lexists(candidate):
+                continue
+            now = input_file(candidate)
+            if not _known(recorded) or now == recorded:
+                paths.append(candidate)
+                break
+            changed = changed or (candidate, now)
+        else:
+            if changed is None:
+                raise CryodedupError(
+                    f"{marker}: run.inputs names {absolute}, which no longer exists (nor does {beside})"
+                )
+            path, now = changed
+            how = "other bytes" if now[0] == recorded[0] else f"{now[0]:,} bytes, {recorded[0]:,} when they ran"
+            raise CryodedupError(f"{path} changed since the shards ran ({how}); run the shards again")
+    return paths
 
 
 def options_of(run: RunRecord, plot: bool, plot_mics: int, where: Path) -> ParticleOptions:
@@ -156,15 +232,29 @@ def _restored(kind: Any, value: Any) -> Any:
 
 def read_shard_record(document: object) -> tuple[ShardRecord | None, str]:
     """The record of a ``shard.json`` document and "", or None and what is wrong with it (its first field)."""
+    if isinstance(document, dict) and document.get("format") in _EARLIER:
+        return None, f"{MARKER} was written by an earlier cryodedup (no sizes and digests of the inputs)"
     if not isinstance(document, dict) or document.get("format") != FORMAT:
         return None, f"{MARKER} is not a cryodedup particle shard's"
     wrong = wrong_field(document, _SPEC)
     if wrong:
         return None, wrong
     record = typed(ShardRecord, document)
+    run = record.run
+    if not len(run.inputs) == len(run.given) == len(run.from_shard) == len(run.files):
+        return None, f"{MARKER}: run.inputs, run.given, run.from_shard and run.files differ in length"
     if not 1 <= record.shard <= record.shards:
         return None, f"{MARKER}: shard {record.shard} of {record.shards}, expected 1 <= shard <= shards"
     return record, ""
+
+
+def _input_file(value: object) -> bool:
+    return (
+        isinstance(value, list)
+        and len(value) == 2
+        and (value[0] is None or (whole(value[0]) and value[0] >= 0))
+        and (value[1] is None or text(value[1]))
+    )
 
 
 def _object(value: object) -> bool:
@@ -178,6 +268,8 @@ _SPEC: dict[str, Any] = {
     "run": {
         "inputs": (list_of(text), "a list of paths"),
         "given": (list_of(text), "a list of paths"),
+        "from_shard": (list_of(text), "a list of paths"),
+        "files": (list_of(_input_file), "a list of [size, SHA-256]"),
         "options": (_object, "an object"),
     },
     "read": {"rows": (whole, "a whole number"), "micrographs": (whole, "a whole number"), "digest": (text, "text")},
