@@ -30,12 +30,17 @@ __all__ = [
     "RunRecord",
     "ShardReading",
     "ShardRecord",
+    "changed_image",
     "difference",
+    "image_stats",
     "read_shard_record",
     "run_record",
 ]
 
-FORMAT = "cryodedup micrograph shard 1"
+FORMAT = "cryodedup micrograph shard 2"
+
+#: Earlier formats, named when read: such a shard is run again.
+_EARLIER = ("cryodedup micrograph shard 1",)
 
 
 @dataclass(frozen=True)
@@ -144,6 +149,8 @@ class ShardRecord:
     plan: PlanRecord = field(metadata={RECORD_OF: PlanRecord})
     pairs_file: PairsFile = field(metadata={RECORD_OF: PairsFile})
     reading: ShardReading = field(metadata={RECORD_OF: ShardReading})
+    #: Each of ``run.files``' size and modification time (ns) when the shard began: ``[null, null]`` if absent.
+    images: list[list[Any]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         """The document ``shard.json`` holds: its format, then the fields in order."""
@@ -165,6 +172,8 @@ def run_record(inputs: Sequence[StrPath], mics: Micrographs, recorded: Mapping[s
 
 def read_shard_record(document: object) -> tuple[ShardRecord | None, str]:
     """The record of a ``shard.json`` document and "", or None and what is wrong with it (its first field)."""
+    if isinstance(document, dict) and document.get("format") in _EARLIER:
+        return None, f"{MARKER} was written by an earlier cryodedup (no sizes and times of the images)"
     if not isinstance(document, dict) or document.get("format") != FORMAT:
         return None, f"{MARKER} is not a cryodedup micrograph shard's"
     wrong = wrong_field(document, _SPEC, MARKER)
@@ -173,8 +182,8 @@ def read_shard_record(document: object) -> tuple[ShardRecord | None, str]:
     record = typed(ShardRecord, document)
     if not 1 <= record.shard <= record.shards:
         return None, f"{MARKER}: shard {record.shard} of {record.shards}, expected 1 <= shard <= shards"
-    if len(record.run.files) != len(record.run.micrographs):
-        return None, f"{MARKER}: run.files and run.micrographs differ in length"
+    if not len(record.run.files) == len(record.run.micrographs) == len(record.images):
+        return None, f"{MARKER}: run.files, run.micrographs and images differ in length"
     wrong = _wrong_plan(record.plan, len(record.run.micrographs))
     return (None, wrong) if wrong else (record, "")
 
@@ -233,7 +242,35 @@ _SPEC: dict[str, Any] = {
         "read_seconds": (number, "a number"),
         "seconds": (number, "a number"),
     },
+    "images": (list_of(list_of(or_null(whole), 2)), "a list of [size, modification time] or null"),
 }
+
+
+def image_stats(files: Sequence[StrPath]) -> list[list[Any]]:
+    """Each file's ``[size, modification time in ns]`` (``[null, null]``: absent or not reached)."""
+    stats: list[list[Any]] = []
+    for path in files:
+        try:
+            info = os.stat(path)
+        except OSError:
+            stats.append([None, None])
+        else:
+            stats.append([info.st_size, info.st_mtime_ns])
+    return stats
+
+
+def changed_image(files: Sequence[str], mine: list[list[Any]], other: list[list[Any]]) -> str:
+    """The first of ``files`` whose size or time differs between two records, and how ("" when none)."""
+    for path, (size, time), (other_size, other_time) in zip(files, mine, other):
+        if size != other_size:
+            return f"{path} ({_size(other_size)} against {_size(size)})"
+        if time != other_time:
+            return f"{path} (modified: the same size, another time)"
+    return ""
+
+
+def _size(size: int | None) -> str:
+    return "absent" if size is None else f"{size:,} bytes"
 
 
 def difference(mine: RunRecord, other: RunRecord) -> str:
