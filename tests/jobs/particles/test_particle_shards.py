@@ -300,6 +300,11 @@ def test_an_input_moved_and_changed_is_refused_naming_it(tmp_path):
         tmp_path / "out",
         r"after/reextracted.star changed since the shards ran \(other bytes\); run the shards again$",
     )
+    changed.unlink()
+    changed.mkdir()  # (a folder where the file was: a traceback formatting its size)
+    one_line_refusal(
+        [tmp_path / "after" / "shards"], tmp_path / "out", r"reextracted.star changed since .*\(not a plain file now\)"
+    )
 
 
 # --- what the merge refuses, in one line -------------------------------------------------------------------

@@ -196,7 +196,13 @@ def located(run: RunRecord, folder: Path) -> list[str]:
                     f"{marker}: run.inputs names {absolute}, which no longer exists (nor does {beside})"
                 )
             path, now = changed
-            how = "other bytes" if now[0] == recorded[0] else f"{now[0]:,} bytes, {recorded[0]:,} when they ran"
+            how = (
+                "not a plain file now"
+                if now[0] is None
+                else "other bytes"
+                if now[0] == recorded[0]
+                else f"{now[0]:,} bytes, {recorded[0]:,} when they ran"
+            )
             raise CryodedupError(f"{path} changed since the shards ran ({how}); run the shards again")
     return paths
 
