@@ -20,7 +20,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, TypeVar
 
-from ..errors import CryodedupError, OutputError
+from ..errors import CryodedupError, OptionError, OutputError
 from ..options.micrographs import MAX_IMAGES
 from ..paths import StrPath
 
@@ -124,7 +124,7 @@ def parse_shard(text: str) -> tuple[int, int]:
     """``K/N`` as (K, N), K from 1 to N (``--array=1-N``, ``--shard ${SLURM_ARRAY_TASK_ID}/N``)."""
     match = re.fullmatch(r"\s*(\d{1,20})\s*/\s*(\d{1,20})\s*", text)
     if not match or not 1 <= int(match[1]) <= int(match[2]) <= MAX_IMAGES:
-        raise CryodedupError(
+        raise OptionError(
             f"--shard {text!r}: expected K/N with 1 <= K <= N <= {MAX_IMAGES:,} (as ${{SLURM_ARRAY_TASK_ID}}/N)"
         )
     return int(match[1]), int(match[2])

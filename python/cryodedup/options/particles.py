@@ -14,7 +14,7 @@ from ..algo import MAX_CENTRE, SELECTIONS
 from ..algo.dedup import MAX_INPUTS
 from ..algo.filaments import MODES as FILAMENT_MODES
 from ..algo.normalisation import NORMALISATIONS, option_help
-from ..errors import CryodedupError
+from ..errors import CryodedupError, as_option_errors
 from ..outputs import check_plotting
 from ..particle_set import OUTPUT_FORMATS, SHIFT_KEYS
 from ..resolve.micrograph_names import MATCH_MODES
@@ -715,6 +715,7 @@ class ParticleOptions:
         """Whether a distance was given (else copick objects take their radius)."""
         return not isinstance(self.min_dist, DefaultDistance)
 
+    @as_option_errors
     def check(self) -> None:
         """Raises a CryodedupError naming the first option out of its range or of the wrong type."""
         _check_option_types(self)

@@ -219,9 +219,9 @@ def test_cli_shards_and_merge_with_particles(planted, tmp_path):
         assert result.exit_code == 0, result.output
         assert json.loads(result.stdout)["folder"] == str(tmp_path / "shards" / f"shard-{k}-of-2")
     result = runner.invoke(main, [*args, str(tmp_path / "shards"), "--shard", "3/2"])
-    assert result.exit_code == 1 and "expected K/N" in result.stderr
+    assert result.exit_code == 2 and "expected K/N" in result.stderr  # (usage errors: 2)
     result = runner.invoke(main, [*args, str(tmp_path / "x"), "--shard", "1/2", "--particles", str(planted[0])])
-    assert result.exit_code == 1 and "give --particles to micrographs-merge" in result.stderr
+    assert result.exit_code == 2 and "give --particles to micrographs-merge" in result.stderr
     result = runner.invoke(main, ["micrographs-merge", str(tmp_path / "shards"), "-o", str(tmp_path / "merged")])
     assert result.exit_code == 0, result.output
     result = runner.invoke(main, ["micrographs-merge", str(tmp_path / "shards"), "-o", str(tmp_path / "merged")])
