@@ -52,6 +52,7 @@ from ..shard_json import (
     give_up,
     open_shard_folder,
     parse_shard,
+    shard_folder,
     shard_folders_in,
 )
 from ..store_db import file_digest as sha256_of
@@ -65,6 +66,7 @@ from .shard_record import (
     ParticleShardRecord,
     RowsRead,
     ShardWork,
+    located,
     options_of,
     run_record,
 )
@@ -264,7 +266,7 @@ class ShardStages:
         rows = np.flatnonzero(mics[particles.groups] == self.shard)
         read = RowsRead(len(particles), len(particles.mic_names), rows_digest(particles))
         if self.done is not None:
-            if self.done.read == read:
+            if self.done.read == read and self.done.run.files == self.run.files:
                 raise _StillComplete
             log(
                 f"{self.folder}: the inputs changed since shard {self.shard}/{self.shards} ran; deciding it again",
@@ -359,7 +361,7 @@ def run_particle_shard(
     values = {f.name: getattr(options, f.name) for f in fields(options)}
     _refuse(values)
     paths = path_list(inputs)
-    record_of_run = run_record(paths, values)
+    record_of_run = run_record(paths, values, shard_folder(Path(outdir), shard, shards))
     opened = open_shard_folder(Path(outdir), shard, shards, record_of_run, shard_state, force, log)
     folder = opened.path
     stages = ShardStages(shard, shards, folder, record_of_run, start, opened.done)
@@ -401,6 +403,11 @@ def _not_of_one_run(first_folder: Path, first: ParticleShardRecord, record: Part
     """Why ``record`` is not of the run of ``first`` (in ``first_folder``): "" when it is."""
     if record.run != first.run:
         return f"a shard of another run than {first_folder} ({first.run.difference(record.run)})"
+    changed = first.run.changed_input(record.run)
+    if changed:
+        return (
+            f"read {changed} with other bytes than {first_folder} (changed between the shards?); run the shards again"
+        )
     if record.read != first.read:
         return f"read other rows than {first_folder} (the inputs changed between the shards?); run the shards again"
     return ""
@@ -525,10 +532,7 @@ def merge_particle_shards(
     shards = complete_shards(shard_folders_in(shard_folders), shard_state, _not_of_one_run)
     first_folder, first = shards[0]
     options = options_of(first.run, plot, plot_mics, first_folder / MARKER)
-    paths = first.run.paths()  # (named as the shards named them, where they are the same files)
-    for path in paths:
-        if not os.path.lexists(path):  # (a path read from the record: say so, not a bare "file not found")
-            raise CryodedupError(f"{first_folder / MARKER}: run.inputs names {path}, which no longer exists")
+    paths = located(first.run, first_folder)  # (as the shards named them, where they are the same bytes)
     source = Files.of(paths)
     stages = MergedStages(shards, PlainParticleStages(source, Path(outdir), force))
     options.check()
