@@ -405,9 +405,7 @@ def _not_of_one_run(first_folder: Path, first: ParticleShardRecord, record: Part
         return f"a shard of another run than {first_folder} ({first.run.difference(record.run)})"
     changed = first.run.changed_input(record.run)
     if changed:
-        return (
-            f"read {changed} with other bytes than {first_folder} (changed between the shards?); run the shards again"
-        )
+        return f"read {changed} unlike {first_folder} (changed between the shards?); run the shards again"
     if record.read != first.read:
         return f"read other rows than {first_folder} (the inputs changed between the shards?); run the shards again"
     return ""
