@@ -5,9 +5,10 @@ the micrographs (or tomograms) and writes to ``SHARDS/shard-K-of-N/``:
 
 - ``decision.npz``: the shard's rows (indices into the whole input) and, for each, whether it
   is kept, its partner (a row of the whole input) and its consensus masks;
-- ``shard.json``, written last (the completion marker): the run (inputs, options), what was read
-  (rows, micrographs, a digest of them), the size and SHA-256 of ``decision.npz``, the core's
-  counts of the shard's decision and what deciding cost.
+- ``shard.json``, written last (the completion marker): the run (inputs, each with its path from
+  the shard folder, size and modification time; options), what was read (rows, micrographs, a
+  digest of them: no input is hashed whole), the size and SHA-256 of ``decision.npz``, the
+  core's counts of the shard's decision and what deciding cost.
 
 Every shard reads the whole input: what spans micrographs is computed from it, identically in
 every shard, before any shard decides (the chunks themselves, micrographs that share a
@@ -20,7 +21,8 @@ checks that the shards are all there, complete and of this run, puts their decis
 and writes exactly the outputs of one run (kept, rejected, ``decisions.csv``, the summary).
 A shard folder without ``shard.json``, or whose ``decision.npz`` no longer matches it, is
 incomplete: run again from scratch. A complete shard of the same run is not redone unless the
-rows it reads now differ from those it read (the merge's check: an input file changed since).
+rows it reads now differ from those it read, or an input's size or time (the merge's checks:
+an input file changed since).
 """
 
 from __future__ import annotations
