@@ -16,7 +16,8 @@ find_duplicate_micrographs
     The micrograph job: micrographs that image the same area twice.
 CryodedupError
     A mistake in the input or the options; its kinds ``InputFileError``, ``PixelSizeError``,
-    ``FramesError``, ``OutputError`` and ``DamagedStoreError`` are caught without reading the message.
+    ``FramesError``, ``OutputError``, ``DamagedStoreError`` and ``OptionError`` are caught without reading the
+    message.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from .errors import (
     DamagedStoreError,
     FramesError,
     InputFileError,
+    OptionError,
     OutputError,
     PixelSizeError,
 )
@@ -38,6 +40,7 @@ __all__ = [
     "FramesError",
     "InputFileError",
     "MicrographOptions",
+    "OptionError",
     "OutputError",
     "ParticleOptions",
     "PixelSizeError",

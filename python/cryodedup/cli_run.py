@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import NoReturn, TypeVar
 
 from . import signals
-from .errors import CryodedupError, shortened
+from .errors import CryodedupError, OptionError, shortened
 from .report.terminal import fail, stopped
 
 __all__ = ["numpy_huge_pages", "run_command", "run_job"]
@@ -50,7 +50,7 @@ def _numpy_in_the_extension() -> None:
 
 
 def run_job(job: Callable[[], Result]) -> Result:
-    """Runs a job; a user's mistake ends the program with its message and status 1.
+    """Runs a job; a user's mistake ends the program with its message and status 1 (2: an option refused).
 
     A signal ends it with one line and status 128 + the signal's number (130 for SIGINT,
     143 for SIGTERM), after the outputs' temporary files are removed; the line says whether
@@ -62,6 +62,8 @@ def run_job(job: Callable[[], Result]) -> Result:
             result = job()
         finally:
             _job_ended(previous)
+    except OptionError as err:  # (a usage error: click's status for one)
+        fail(str(err), 2)
     except CryodedupError as err:
         fail(str(err))
     except OSError as err:

@@ -4,10 +4,13 @@
 without reading the message: :class:`InputFileError` (an input file that cannot be read or
 breaks its format), :class:`PixelSizeError` (a pixel size given that the files contradict),
 :class:`FramesError` (inputs whose picks lie in two frames), :class:`OutputError` (an output
-that cannot be written) and :class:`DamagedStoreError` (an ``--update`` store found damaged).
+that cannot be written), :class:`DamagedStoreError` (an ``--update`` store found damaged) and
+:class:`OptionError` (an option's value, or options together, refused: a usage error).
 An error of the core (Rust) is raised as its kind by ``rust/python/src/errors.rs``, the one
-mapping. The CLI prints the message and exits with status 1, without a traceback, whatever
-the kind; anything else that escapes is a bug in cryodedup and keeps its traceback.
+mapping. The CLI prints the message without a traceback and exits with status 2 for an
+:class:`OptionError` (click's status for a usage error, as for the values click itself
+refuses), 1 for every other kind; anything else that escapes is a bug in cryodedup and keeps
+its traceback.
 """
 
 from __future__ import annotations
@@ -17,9 +20,11 @@ __all__ = [
     "DamagedStoreError",
     "FramesError",
     "InputFileError",
+    "OptionError",
     "OutputError",
     "PixelSizeError",
     "alternatives",
+    "as_option_errors",
     "one_line",
     "printable",
     "shell_command",
@@ -65,6 +70,29 @@ class DamagedStoreError(CryodedupError):
 
     Raised by the stores' checks (``jobs/store_db.refuse``, the micrograph job's ``update.damaged``).
     """
+
+
+class OptionError(CryodedupError):
+    """An option's value, or options given together, refused: a usage error (the command line's status 2)."""
+
+
+def as_option_errors(check: Any) -> Any:
+    """``check`` (an options' check) raising its plain :class:`CryodedupError` as an :class:`OptionError`.
+
+    The other kinds (a file an option names that cannot be read) are kept.
+    """
+
+    def checked(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return check(*args, **kwargs)
+        except CryodedupError as err:
+            if type(err) is not CryodedupError:
+                raise
+            raise OptionError(str(err)) from None
+
+    checked.__name__, checked.__qualname__, checked.__doc__ = check.__name__, check.__qualname__, check.__doc__
+    checked.__wrapped__ = check  # type: ignore[attr-defined]
+    return checked
 
 
 #: {code point: how it is printed} of the characters a name may hold that a terminal would act

@@ -304,5 +304,5 @@ def test_cli_refuses_audit_with_halfsets(tmp_path):
     result = CliRunner().invoke(
         main, ["particles", str(path), "--outdir", str(tmp_path / "o"), "--audit", "--halfsets", "micrograph"]
     )
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # (options that do not go together: a usage error)
     assert "--audit writes no particle files" in result.stderr

@@ -59,3 +59,32 @@ def test_an_fsc_file_of_another_kind_is_refused_in_one_line(tmp_path):
     path.write_text("data_fsc\nloop_\n_rlnResolution\n_rlnFourierShellCorrelationCorrected\n0 1\n0.1 x\n")
     with pytest.raises(InputFileError, match="not a number"):
         read_fsc(path)
+
+
+def _postprocess(path, frequency) -> None:
+    """A postprocess.star's data_fsc with these shells' frequencies and a falling curve."""
+    rows = "".join(f"{f!r} {1 - k / len(frequency):.4f}\n" for k, f in enumerate(frequency))
+    path.write_text("data_fsc\nloop_\n_rlnResolution\n_rlnFourierShellCorrelationCorrected\n" + rows)
+
+
+@pytest.mark.parametrize(
+    ("frequency", "said"),
+    [
+        ([0.0] * 6, r"shell 1 is 0.0 after 0.0: expected the shells in order"),  # (ZeroDivisionError in the estimate)
+        ([0.0, 0.01, 0.01, 0.02, 0.03], r"shell 2 is 0.01 after 0.01"),
+        ([0.0, 0.02, 0.01, 0.03, 0.04], r"shell 2 is 0.01 after 0.02"),  # (shuffled: another crossing, exit 0)
+        ([0.04, 0.03, 0.02, 0.01, 0.0], r"shell 1 is 0.03 after 0.04"),  # (reversed: no resolution, exit 0)
+        ([-0.0, -0.01, -0.02, -0.03], r"shell 1 is -0.01, expected a finite frequency \(1/Å\) of at least 0"),
+        ([0.0, 0.01, float("inf"), 0.03], r"shell 2 is inf, expected a finite frequency"),
+        ([0.0, float("nan"), 0.02, 0.03], r"shell 1 is nan, expected a finite frequency"),
+    ],
+)
+def test_shells_out_of_order_or_not_frequencies_are_refused_in_one_line(tmp_path, frequency, said):
+    # A barrage (issue 90): each gave a traceback, negative resolutions or another crossing without a word.
+    path = tmp_path / "postprocess.star"
+    _postprocess(path, frequency)
+    with pytest.raises(InputFileError, match=rf"postprocess.star: data_fsc: rlnResolution of {said}") as refused:
+        read_fsc(path)
+    assert "\n" not in str(refused.value)
+    _postprocess(path, [0.001, 0.01, 0.02, 0.03])  # (RELION's own shell 0 of a postprocess.star)
+    assert read_fsc(path).frequency.tolist() == [0.001, 0.01, 0.02, 0.03]

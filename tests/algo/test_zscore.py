@@ -147,6 +147,6 @@ def test_no_score_to_normalise_is_refused_in_one_line(tmp_path, capsys):
         with pytest.raises(SystemExit) as stop:
             main([*args, "--score", "none", "--score-normalize", how], standalone_mode=False)
         said = " ".join(capsys.readouterr().err.split())
-        assert stop.value.code == 1 and "Traceback" not in said
+        assert stop.value.code == 2 and "Traceback" not in said  # (a usage error)
         assert said == f"Error: --score-normalize {how} normalises the scores, and --score none ranks by none: drop one"
         assert not (tmp_path / "out").exists()

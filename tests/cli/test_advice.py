@@ -670,7 +670,7 @@ def test_metadata_with_a_shard_runs_as_advised(tmp_path, way):
     folder, truth = _small_session(tmp_path)
     args = ["micrographs", str(folder / "Mics" / "*.mrc"), "--metadata", folder / "EPU", "--candidates", "metadata"]
     status, text, _ = _run([*args, "--shard", "1/2", "-o", tmp_path / "first"])
-    assert status == 1 and "--metadata cannot be given with --shard" in text, text
+    assert status == 2 and "--metadata cannot be given with --shard" in text, text
     if way == "dask":
         advice = _advised(text, r"use (--dask local) \(or a scheduler's address\) in place of --shard")
     else:

@@ -110,6 +110,18 @@ CASES = {
 }
 
 
+#: The cases that are an option's value refused: a usage error, status 2 as click's own refusals.
+OPTION_CASES = {
+    "negative distance",
+    "--min-z nan",
+    "--lowpass nan",
+    "--highpass below --lowpass",
+    "--target-psize 0",
+    "--psize negative",
+    "--psize nan",
+}
+
+
 @pytest.mark.parametrize("case", CASES)
 def test_bad_input_is_refused_with_a_message(tmp_path, case):
     make, extra, message = CASES[case]
@@ -119,7 +131,7 @@ def test_bad_input_is_refused_with_a_message(tmp_path, case):
         line = path.read_text().splitlines().index(wanted) + 1
         message = message.replace(f"{{line_of '{wanted}'}}", str(line))
     result = cli("particles", path, "-o", tmp_path / "out", *extra)
-    assert result.exit_code == 1, result.output
+    assert result.exit_code == (2 if case in OPTION_CASES else 1), result.output  # (2: click's usage error)
     assert result.stderr.startswith("Error: ")
     assert re.search(message, result.stderr), result.stderr
     assert "Traceback" not in result.output
@@ -449,7 +461,7 @@ BAD_INPUTS = {
 
 
 @pytest.mark.parametrize("case", list(BAD_INPUTS))
-def test_bad_input_is_one_line_status_1_and_writes_nothing(tmp_path, case):
+def test_bad_input_is_one_line_status_1_or_2_and_writes_nothing(tmp_path, case):
     build, message = BAD_INPUTS[case]
     inputs = tmp_path / "in"
     inputs.mkdir()
@@ -464,7 +476,7 @@ def test_bad_input_is_one_line_status_1_and_writes_nothing(tmp_path, case):
         timeout=120,
     )
     lines = [line for line in run.stderr.strip().splitlines() if not line.startswith("Warning: ")]
-    assert run.returncode == 1, run.stderr
+    assert run.returncode == (2 if case in OPTION_CASES else 1), run.stderr
     assert len(lines) == 1 and lines[0].startswith("Error: "), run.stderr
     assert re.search(message, lines[0]), lines[0]
     assert not out.exists(), sorted(out.rglob("*"))
@@ -686,3 +698,36 @@ def test_short_help_shows_the_options_most_runs_need_and_long_help_every_one(com
         assert (flag in declared.essentials) == shown, flag
         assert flag in full.output
     assert f"{len(every) - len(declared.essentials)} more options" in short.output
+
+
+# An option's value refused by click (a type, a range, a choice) or by the options' own checks (a range
+# click cannot state, options that do not go together): both a usage error, status 2 (a user's trial
+# found 1 for the second kind). An input that cannot be read stays 1.
+USAGE_ERRORS = [
+    (["particles", "{star}", "-o", "{out}", "--min-dist", "abc"], "Invalid value for '--min-dist'"),
+    (["particles", "{star}", "-o", "{out}", "--min-dist", "-5"], "--min-dist must be a distance"),
+    (["particles", "{star}", "-o", "{out}", "--sym", "C99999999999", "--max-angle", "5"], "from 1 to 999"),
+    (["particles", "{star}", "-o", "{out}", "--shard", "0/3"], "--shard '0/3': expected K/N"),
+    (["particles", "{star}", "-o", "{out}", "--score-normalize", "rank", "--score", "none"], "drop one"),
+    (["micrographs", "{star}", "-o", "{out}", "--bin", "0"], "--bin must be a whole number"),
+    (["micrographs", "{star}", "-o", "{out}", "--shard", "5/3"], "--shard '5/3'"),
+    (["compare", "{star}", "--radius", "-1"], "--radius must be a distance"),
+    (["compare", "{star}"], "compare takes two inputs"),
+]
+
+
+@pytest.mark.parametrize(("args", "said"), USAGE_ERRORS, ids=[" ".join(a[3:] or a[:2]) for a, _ in USAGE_ERRORS])
+def test_usage_errors_are_status_2_whoever_refuses_them(tmp_path, args, said):
+    star = write_star(tmp_path / "g.star", P31, GOOD_ROWS, optics=OPTICS)
+    if args[0] == "compare" and "--radius" in args:
+        args = [args[0], "{star}", "{star}", *args[2:]]
+    given = [a.format(star=star, out=tmp_path / "out") for a in args]
+    result = cli(*given)
+    assert result.exit_code == 2, result.output
+    assert said in result.stderr and result.stderr.count("\n") == 1, result.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_an_input_not_found_stays_status_1(tmp_path):
+    result = cli("particles", tmp_path / "nowhere.star", "-o", tmp_path / "out")
+    assert result.exit_code == 1 and "file not found" in result.stderr, result.stderr

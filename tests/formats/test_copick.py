@@ -775,9 +775,9 @@ def test_copick_process_dedup_takes_the_particle_jobs_options(copick_cli, tmp_pa
         (
             ["--min-dist", "-3"],
             "Error: --min-dist must be a distance in Å from 0 to 1e150 (its square finite), got -3",
-            1,
+            2,
         ),
-        (["--radius", "ribosome=100"], "Error: --radius is used by --cross-species alone: give --cross-species too", 1),
+        (["--radius", "ribosome=100"], "Error: --radius is used by --cross-species alone: give --cross-species too", 2),
     ],
 )
 def test_copick_process_dedup_errors_are_one_line(copick_cli, tmp_path, monkeypatch, args, said, status):
@@ -1084,7 +1084,7 @@ def test_comparepicks_finds_a_candidate_in_another_frame_and_takes_the_transform
         (["--candidate", "erin/1"], "Error: {config}: no picks by user erin, session 1 (the project's pick sets", 1),
         (["--candidate", "bob/7"], "Error: {config}: no picks by user bob, session 7", 1),
         (["--candidate", "bob"], "Error: {config}: 'bob' names no pick set: USER/SESSION expected", 1),
-        (["--candidate", "alice/1"], "Error: --reference and --candidate name one pick set, alice/1", 1),
+        (["--candidate", "alice/1"], "Error: --reference and --candidate name one pick set, alice/1", 2),
         (
             ["--candidate", "bob/1", "--copick-objects", "proteasome"],
             "Error: {config}: --copick-objects proteasome: no such particle object",
@@ -1093,7 +1093,7 @@ def test_comparepicks_finds_a_candidate_in_another_frame_and_takes_the_transform
         (
             ["--candidate", "bob/1", "--radius", "-3"],
             "Error: --radius must be a distance in Å above 0, to 1e150, got -3",
-            1,
+            2,
         ),
         (["--candidate", "bob/1", "-c", "broken.json"], "Error: broken.json: not a copick project copick can open", 1),
     ],

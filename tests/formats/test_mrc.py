@@ -38,8 +38,34 @@ def test_a_file_cut_short_since_its_header_was_read_is_named(tmp_path):
     layout = mrc_layout(path)
     with open(path, "r+b") as f:
         f.truncate(1024 + 100)
-    with pytest.raises(CryodedupError, match=r"m\.mrc: cannot map the image its MRC header described"):
+    expected = r"m\.mrc: truncated since its MRC header was read: expected 7,424 bytes, the file holds 1,124$"
+    with pytest.raises(CryodedupError, match=expected):
         map_mrc(path, layout)
+
+
+@pytest.mark.parametrize(
+    ("dtype", "extended", "kept"), [("float32", 0, 5000), ("int16", 96, 1024), ("float16", 0, 1024 + 3199)]
+)
+def test_a_truncated_file_says_so_with_the_sizes(tmp_path, dtype, extended, kept):
+    # A user's trial: "found data of shape None". The oracle: the sizes counted here from the image written.
+    path = tmp_path / "m.mrc"
+    write_mrc(path, np.zeros((40, 40)), 1.0, dtype=dtype)
+    if extended:
+        with mrcfile.open(path, mode="r+") as mrc:
+            mrc.set_extended_header(np.zeros(extended, dtype="V1"))
+    whole = 1024 + extended + 40 * 40 * np.dtype(dtype).itemsize
+    assert path.stat().st_size == whole
+    with open(path, "r+b") as f:
+        f.truncate(kept)
+    itemsize = np.dtype(dtype).itemsize
+    expected = (
+        rf"m\.mrc: truncated: its MRC header describes 40x40x1 pixels of {itemsize} bytes, {whole:,} bytes with "
+        rf"the header; the file holds {kept:,}$"
+    )
+    with pytest.raises(CryodedupError, match=expected):
+        mrc_layout(path)
+    with pytest.raises(CryodedupError, match=expected):  # (a mask, a tomogram)
+        mrc_module.open_volume(path)
 
 
 def test_the_shapes_of_named_micrographs_come_from_their_headers(tmp_path):

@@ -232,3 +232,20 @@ def test_a_curve_that_never_falls_below_0143_states_no_crossing(tmp_path):
     said = " ".join(done.stderr.split())
     assert done.returncode == 1 and "stays above 0.143 to its last shell" in said
     assert "at FSC 0.143" not in said.split("Refine3D/job029:")[-1].split("Refine3D/job0")[0]
+
+
+def test_a_postprocess_with_shells_out_of_order_is_named_and_the_rest_audited(tmp_path):
+    # A barrage (issue 90): every shell at one frequency ended the project's audit in a ZeroDivisionError.
+    write_tutorial(tmp_path)
+    write_fsc_files(tmp_path)
+    path = tmp_path / "PostProcess/job030/postprocess.star"
+    lines = path.read_text().splitlines()
+    rows = [k for k, line in enumerate(lines) if line.split() and line.split()[0].isdigit() and len(line.split()) > 5]
+    for k in rows:
+        fields = lines[k].split()
+        lines[k] = " ".join([fields[0], "0.010000", *fields[2:]])
+    path.write_text("\n".join(lines) + "\n")
+    status, audit = _audit(tmp_path)
+    job = {j["job"]: j for j in audit["jobs"]}
+    assert status in (0, 1) and job[_R29]["fsc"] is None
+    assert job["Refine3D/job025"]["fsc"] is not None

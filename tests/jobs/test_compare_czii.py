@@ -175,7 +175,7 @@ def test_compare_czii_needs_a_reference(tmp_path):
         (tmp_path / name).write_text("image_name\tx_coord\ty_coord\nmic0\t1\t1\n")
     args = ["compare", str(tmp_path / "a.txt"), str(tmp_path / "b.txt"), "--mic-psize", "1", "--topaz-scale", "1"]
     result = CliRunner().invoke(main, [*args, "--metric", "czii"])
-    assert result.exit_code == 1 and "--metric czii" in result.output and "--reference" in result.output
+    assert result.exit_code == 2 and "--metric czii" in result.output and "--reference" in result.output
 
 
 def test_weights_are_refused_in_one_line():

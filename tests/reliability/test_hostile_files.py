@@ -274,7 +274,9 @@ _DELETE = object()
             _edit_record(_set("reading.seconds", _DELETE)), "reading.seconds is missing", id="seconds missing"
         ),
         pytest.param(_edit_record(_set("pairs_file", "x")), 'pairs_file is "x", expected an object', id="pairs_file"),
-        pytest.param(_edit_record(_set("run.files", ["a.mrc"])), "run.files and run.micrographs differ", id="files"),
+        pytest.param(
+            _edit_record(_set("run.files", ["a.mrc"])), "run.files, run.micrographs and images differ", id="files"
+        ),
         pytest.param(_edit_record(_set("run.options.min_z", "abc")), "run.options cannot be used", id="options"),
         pytest.param(_edit_pairs(lambda a: a.update(z=a["z"][:-1])), "one value per pair, as z", id="z shorter"),
         pytest.param(

@@ -97,7 +97,7 @@ def test_a_centre_far_out_on_the_negative_side_alone_is_refused(tmp_path):
 def test_a_min_dist_whose_square_is_not_finite_is_refused(tmp_path, min_dist):
     star = particles_star(tmp_path, [("0", "0"), ("3", "0")])
     status, _, stderr = cryodedup("particles", star, "--min-dist", min_dist, "-o", tmp_path / "out")
-    assert status == 1
+    assert status == 2  # (an option refused: a usage error)
     assert "--min-dist must be a distance in Å from 0 to 1e150" in one_error_line(stderr)
 
 
@@ -287,7 +287,7 @@ def test_nan_angles_with_max_angle_are_one_line(tmp_path):
 def test_a_project_dir_that_does_not_exist_is_refused(tmp_path):
     star = particles_star(tmp_path, [("0", "0"), ("100", "0")])
     status, _, stderr = cryodedup("particles", star, "--project-dir", tmp_path / "nowhere", "-o", tmp_path / "out")
-    assert status == 1
+    assert status == 2  # (an option refused: a usage error)
     assert "--project-dir" in one_error_line(stderr) and "no such folder" in stderr
 
 
@@ -410,7 +410,7 @@ def test_a_project_dir_that_does_not_exist_is_refused_by_the_micrograph_job(tmp_
         "micrographs", tmp_path / "m0.mrc", tmp_path / "m1.mrc", "-o", tmp_path / "out",
         "--project-dir", tmp_path / "nonexistent",
     )  # fmt: skip
-    assert code == 1
+    assert code == 2  # (an option refused: a usage error)
     assert stderr.strip().splitlines() == [f"Error: --project-dir {tmp_path / 'nonexistent'}: no such folder"]
 
 

@@ -147,8 +147,9 @@ CASES = [
         r"Kept 41 of 80 \(39 duplicates\)",  # (by hand: 39 pairs 1 Å apart, the far pick alone)
         status=0,
     ),
-    Case("line break in a value", "two pickers", ("--dataset", "A=\n"), r"--dataset A=\\n: expected INPUT=LABEL"),
-    Case("separator in a value", "two pickers", ("--transform", "\u2029=swap"), r"--transform \\u2029=swap: "),
+    # (an option's value refused: a usage error, status 2)
+    Case("line break in a value", "two pickers", ("--dataset", "A=\n"), r"--dataset A=\\n: expected INPUT=LABEL", 2),
+    Case("separator in a value", "two pickers", ("--transform", "\u2029=swap"), r"--transform \\u2029=swap: ", 2),
     Case(
         "import scale overflow",
         "import list",
@@ -161,7 +162,7 @@ CASES = [
         (),
         r"txt/TS_01\.coords: line 1: 1e\+39 100 50 is beyond a 32-bit float \(as RELION reads it\)",
     ),
-    Case("empty reference", "compare two pickers", ("--reference", ""), r"--reference names an input .*, got ''"),
+    Case("empty reference", "compare two pickers", ("--reference", ""), r"--reference names an input .*, got ''", 2),
     Case(
         "compare, nothing shared",
         "compare, no micrograph shared",

@@ -6,7 +6,9 @@ the particle job for the shapes of picked micrographs and the images its picture
 
 from __future__ import annotations
 
+import os
 import warnings
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -122,7 +124,10 @@ def _open_mrc_as_stored(path: Path) -> tuple[MrcMemmap, np.ndarray]:
     data = mrc.data
     if data is None or data.ndim not in (2, 3) or (data.ndim == 3 and data.shape[0] != 1):
         shape = None if data is None else data.shape
+        truncated = _truncated(mrc, path) if data is None else ""
         mrc.close()
+        if truncated:
+            raise InputFileError(truncated)
         why = f" ({caught[0].message})" if caught else ""
         raise InputFileError(f"{path}: expected one 2-D image, found data of shape {shape}{why}")
     if data.dtype.kind == "c":
@@ -130,6 +135,29 @@ def _open_mrc_as_stored(path: Path) -> tuple[MrcMemmap, np.ndarray]:
         mrc.close()
         raise InputFileError(f"{path}: complex pixels (MRC mode {mode}): a Fourier transform, not an image")
     return mrc, data.reshape(data.shape[-2:])
+
+
+def _truncated(mrc: MrcMemmap, path: Path) -> str:
+    """What a file shorter than its MRC header's data says ("" when it is not, or its header cannot say)."""
+    import mrcfile.utils
+
+    header = mrc.header
+    try:
+        sizes = [int(header[k]) for k in ("nx", "ny", "nz")]
+        itemsize = mrcfile.utils.data_dtype_from_header(header).itemsize
+        found = os.stat(path).st_size
+    except (ValueError, OSError):  # (a mode the format does not define: the caller's words)
+        return ""
+    if min(sizes) < 0:
+        return ""
+    expected = int(header.nbytes) + max(0, int(header.nsymbt)) + sizes[0] * sizes[1] * sizes[2] * itemsize
+    if found >= expected:
+        return ""
+    described = "x".join(map(str, sizes))
+    return (
+        f"{path}: truncated: its MRC header describes {described} pixels of {itemsize} bytes, "
+        f"{expected:,} bytes with the header; the file holds {found:,}"
+    )
 
 
 def open_volume(path: Path) -> tuple[MrcMemmap, np.ndarray, float | None]:
@@ -149,8 +177,9 @@ def open_volume(path: Path) -> tuple[MrcMemmap, np.ndarray, float | None]:
         raise InputFileError(f"{path}: cannot read the MRC file ({err})") from None
     data = mrc.data
     if data is None or data.ndim not in (2, 3) or data.dtype.kind == "c":
+        truncated = _truncated(mrc, path) if data is None else ""
         mrc.close()
-        raise InputFileError(f"{path}: expected an image or a volume of real values in an MRC file")
+        raise InputFileError(truncated or f"{path}: expected an image or a volume of real values in an MRC file")
     if data.size == 0:  # (a header of nx, ny or nz 0: no voxel to look a pick up in)
         sizes = ", ".join(f"{k} {int(mrc.header[k])}" for k in ("nx", "ny", "nz"))
         mrc.close()
@@ -235,5 +264,14 @@ def map_mrc(path: Path, layout: MrcLayout) -> np.ndarray:
     try:
         data = np.memmap(path, dtype=np.dtype(layout.dtype), mode="r", offset=layout.offset, shape=layout.shape)
     except (OSError, ValueError) as err:
+        ny, nx = layout.shape
+        expected = layout.offset + ny * nx * np.dtype(layout.dtype).itemsize
+        with suppress(OSError):
+            found = os.stat(path).st_size
+            if found < expected:
+                raise InputFileError(
+                    f"{path}: truncated since its MRC header was read: expected {expected:,} bytes, "
+                    f"the file holds {found:,}"
+                ) from None
         raise InputFileError(f"{path}: cannot map the image its MRC header described ({err}); changed?") from None
     return _supported_pixels(data)

@@ -31,7 +31,7 @@ from ..algo.czii import (
 )
 from ..algo.dedup import DuplicateRule, dedup_and_support_masks
 from ..algo.matching import f_beta, maximum_matching, pairs_within
-from ..errors import CryodedupError
+from ..errors import CryodedupError, OptionError
 from ..options import CompareOptions, ParticleOptions
 from ..options.species import DEFAULT_MIN_DIST, SpeciesDistances
 from ..particle_set import Log, ParticleSet
@@ -80,7 +80,7 @@ def compare_picks(
     reading.check()
     paths = [Path(p) for p in inputs]
     if len(paths) != 2:
-        raise CryodedupError(f"compare takes two inputs (two pickers' outputs or particle files), got {len(paths)}")
+        raise OptionError(f"compare takes two inputs (two pickers' outputs or particle files), got {len(paths)}")
     warnings: list[str] = []  # (said once the comparison stands: an error is said alone)
     read = plan(reading).read  # (the reading options resolved once)
     particles = read_inputs(paths, Path("."), read, warnings.append, log, writes=False)
@@ -140,7 +140,7 @@ def compare_copick_picks(
         at_default = float(DEFAULT_MIN_DIST) if at is None else at
         CompareOptions(reference=reference, radius=at_default, **how).check()
     if candidate == reference:
-        raise CryodedupError(f"--reference and --candidate name one pick set, {reference}: give two to compare")
+        raise OptionError(f"--reference and --candidate name one pick set, {reference}: give two to compare")
     warnings: list[str] = []
 
     def warn(message: str) -> None:

@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
-from ..errors import CryodedupError, InputFileError, OutputError
+from ..errors import CryodedupError, InputFileError, OptionError, OutputError
 from ..formats.files import read_foreign_json
 from ..options.micrographs import MAX_IMAGES
 from ..paths import StrPath
@@ -42,6 +42,7 @@ __all__ = [
     "open_shard_folder",
     "or_null",
     "parse_shard",
+    "shard_folder",
     "shard_folders_in",
     "shown",
     "text",
@@ -169,6 +170,9 @@ class ShardRecord:
 
     FORMAT: ClassVar[str] = ""
     JOB: ClassVar[str] = ""
+    #: Earlier formats, named when read (such a shard is run again), and what their documents lack.
+    EARLIER: ClassVar[tuple[str, ...]] = ()
+    EARLIER_LACKS: ClassVar[str] = ""
     SPEC: ClassVar[dict[str, Any]] = {"shard": (whole, "a whole number"), "shards": (whole, "a whole number")}
     #: The shard's data file, and the field of the record that gives its size and SHA-256 (``bytes``, ``sha256``).
     DATA: ClassVar[str] = ""
@@ -185,6 +189,8 @@ class ShardRecord:
     @classmethod
     def of_document(cls: type[Shard], document: object) -> tuple[Shard | None, str]:
         """The record of a ``shard.json`` document and "", or None and what is wrong with it (its first field)."""
+        if isinstance(document, dict) and document.get("format") in cls.EARLIER:
+            return None, f"{MARKER} was written by an earlier cryodedup ({cls.EARLIER_LACKS})"
         if not isinstance(document, dict) or document.get("format") != cls.FORMAT:
             return None, f"{MARKER} is not a cryodedup {cls.JOB} shard's"
         wrong = wrong_field(document, cls.SPEC)
@@ -243,7 +249,7 @@ def parse_shard(text: str) -> tuple[int, int]:
     """``K/N`` as (K, N), K from 1 to N (``--array=1-N``, ``--shard ${SLURM_ARRAY_TASK_ID}/N``)."""
     match = re.fullmatch(r"\s*(\d{1,20})\s*/\s*(\d{1,20})\s*", text)
     if not match or not 1 <= int(match[1]) <= int(match[2]) <= MAX_IMAGES:
-        raise CryodedupError(
+        raise OptionError(
             f"--shard {text!r}: expected K/N with 1 <= K <= N <= {MAX_IMAGES:,} (as ${{SLURM_ARRAY_TASK_ID}}/N)"
         )
     return int(match[1]), int(match[2])

@@ -10,7 +10,7 @@ import click
 
 from ..algo import MAX_CENTRE
 from ..algo.czii import CHALLENGE_BETA, CHALLENGE_MULTIPLIER, CHALLENGE_RADII, CHALLENGE_WEIGHTS
-from ..errors import CryodedupError
+from ..errors import CryodedupError, as_option_errors
 from .fields import OUTPUT, check_choices, choice, is_real_number, option
 from .species import DEFAULT_MIN_DIST
 
@@ -177,6 +177,7 @@ class CompareOptions:
             return None
         return float(sum({**CHALLENGE_WEIGHTS, **self.weights}.values()))
 
+    @as_option_errors
     def check(self) -> None:
         """Raises a CryodedupError naming the first option out of its range."""
         if self.radius is not None and not (is_real_number(self.radius) and 0 < self.radius <= MAX_CENTRE):

@@ -14,7 +14,7 @@ from pathlib import Path
 import click
 import numpy as np
 
-from ..errors import CryodedupError
+from ..errors import CryodedupError, as_option_errors
 from ..outputs import check_plotting
 from .fields import (
     CLUSTER,
@@ -297,6 +297,7 @@ class MicrographOptions:
         panel=METADATA,
     )
 
+    @as_option_errors
     def check(self) -> None:
         """Raises a ``CryodedupError`` naming the first option out of its range."""
         check_choices(self)
@@ -368,6 +369,7 @@ class MicrographRun:
     particles: bool = False
     in_process: bool = True
 
+    @as_option_errors
     def check(self, options: MicrographOptions) -> None:
         """Refuses options that do not go together, in one line naming them."""
         if any(value is not None and math.isnan(value) for value in (self.watch, self.watch_idle)):
@@ -382,6 +384,7 @@ class MicrographRun:
         if self.watch is None:
             self.check_elsewhere(bool(options.metadata), options.plot)
 
+    @as_option_errors
     def check_elsewhere(self, metadata: bool, plot: bool) -> None:
         """The rules of a job scored in shards: a job array's (``--shard``) or Dask's.
 

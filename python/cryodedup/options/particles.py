@@ -14,7 +14,7 @@ from ..algo import MAX_CENTRE, SELECTIONS
 from ..algo.dedup import MAX_INPUTS
 from ..algo.filaments import MODES as FILAMENT_MODES
 from ..algo.normalisation import NORMALISATIONS, option_help
-from ..errors import CryodedupError
+from ..errors import CryodedupError, as_option_errors
 from ..outputs import check_plotting
 from ..particle_set import OUTPUT_FORMATS, SHIFT_KEYS
 from ..resolve.micrograph_names import MATCH_MODES
@@ -71,6 +71,8 @@ COVERAGE = ("auto", "all")
 SYMMETRY = re.compile(r"([Cc]|[Dd][XxYy]?)[1-9]\d{0,2}|[TtOoIi]|[Ii][1-4]|[Tt](222|[Zz]3)")  # (the core's: pose.rs)
 #: Values of ``--same-image``: what becomes of rows of one particle image kept at different centres.
 SAME_IMAGE = ("warn", "reject", "ignore")
+#: The largest order n of Cn and Dn taken (RELION 3.1.3's own programs take n up to 99).
+MAX_SYMMETRY_ORDER = 999
 #: Values of ``--registration``: what a merge of inputs whose picks register only under a transform does.
 REGISTRATION = ("check", "warn", "ignore")
 
@@ -713,6 +715,7 @@ class ParticleOptions:
         """Whether a distance was given (else copick objects take their radius)."""
         return not isinstance(self.min_dist, DefaultDistance)
 
+    @as_option_errors
     def check(self) -> None:
         """Raises a CryodedupError naming the first option out of its range or of the wrong type."""
         _check_option_types(self)
@@ -802,7 +805,7 @@ class ParticleOptions:
         if self.max_angle is not None and not (np.isfinite(self.max_angle) and 0 <= self.max_angle <= 180):
             raise CryodedupError(f"--max-angle must be an angle in degrees from 0 to 180, got {self.max_angle}")
         if not SYMMETRY.fullmatch(self.sym):
-            raise CryodedupError(f"--sym is C1, Cn, Dn, T, O, I or I1-I4, Tz3, T222, Dxn, Dyn; got {self.sym!r}")
+            raise CryodedupError(_wrong_symmetry(self.sym))
         if self.sym.upper() != "C1" and not self.max_angle:  # (0: positions only, as audit takes it)
             raise CryodedupError(f"--sym {self.sym} compares orientations: give the angle with --max-angle, above 0")
 
@@ -869,3 +872,16 @@ def _check_option_types(options: ParticleOptions) -> None:
         raise CryodedupError(f"--mask must be a path (an MRC file or a folder of them), got {options.mask!r}")
     if not isinstance(options.score, str):  # (score=None from the API: "none" is the word for no score)
         raise CryodedupError(f"--score must be a column name, auto or none, got {options.score!r}")
+
+
+def _wrong_symmetry(sym: str) -> str:
+    """Why ``--sym`` is not a point group taken: an order out of range said so, else the groups named."""
+    order = re.fullmatch(r"([Cc]|[Dd][XxYy]?)([+-]?\d+)", sym)
+    if order:
+        digits = order[2].lstrip("+")
+        shown = digits if len(digits) <= 12 else f"{digits[:6]}...({len(digits):,} digits)"
+        return (
+            f"--sym {order[1]}{shown}: the order n of Cn and Dn is a whole number from 1 to {MAX_SYMMETRY_ORDER} "
+            "(RELION 3.1.3's own programs take 1 to 99)"
+        )
+    return f"--sym is C1, Cn, Dn, T, O, I or I1-I4, Tz3, T222, Dxn, Dyn; got {sym!r}"

@@ -185,10 +185,10 @@ def escape(text: str) -> str:
     return escape(printable(text))
 
 
-def fail(message: str) -> NoReturn:
-    """Print ``message`` as an error on stderr and exit with status 1."""
+def fail(message: str, status: int = 1) -> NoReturn:
+    """Print ``message`` as an error on stderr and exit with ``status`` (1; 2 for a usage error)."""
     stderr_console().print(f"[bold red]Error:[/] {escape(message)}", soft_wrap=True)
-    sys.exit(1)
+    sys.exit(status)
 
 
 def print_json(summary: dict) -> None:

@@ -6,6 +6,7 @@ planted across the shard boundaries of N = 3 and N = 7."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -218,9 +219,9 @@ def test_cli_shards_and_merge_with_particles(planted, tmp_path):
         assert result.exit_code == 0, result.output
         assert json.loads(result.stdout)["folder"] == str(tmp_path / "shards" / f"shard-{k}-of-2")
     result = runner.invoke(main, [*args, str(tmp_path / "shards"), "--shard", "3/2"])
-    assert result.exit_code == 1 and "expected K/N" in result.stderr
+    assert result.exit_code == 2 and "expected K/N" in result.stderr  # (usage errors: 2)
     result = runner.invoke(main, [*args, str(tmp_path / "x"), "--shard", "1/2", "--particles", str(planted[0])])
-    assert result.exit_code == 1 and "give --particles to micrographs-merge" in result.stderr
+    assert result.exit_code == 2 and "give --particles to micrographs-merge" in result.stderr
     result = runner.invoke(main, ["micrographs-merge", str(tmp_path / "shards"), "-o", str(tmp_path / "merged")])
     assert result.exit_code == 0, result.output
     result = runner.invoke(main, ["micrographs-merge", str(tmp_path / "shards"), "-o", str(tmp_path / "merged")])
@@ -259,3 +260,31 @@ def test_dask_without_dask_installed_says_how_to_install_it(planted, tmp_path):
     assert result.stderr.strip().splitlines() == [
         'Error: --dask needs Dask\'s distributed scheduler: pip install "cryodedup[dask]"'
     ]
+
+
+def test_an_image_changed_between_the_shards_is_named_and_its_shards_run_again(planted, tmp_path):
+    # Issue 90 (a user's trial): the merge took shards that read an image before and after it changed.
+    images = tmp_path / "images"
+    images.mkdir()
+    files = [images / p.name for p in planted]
+    for source, copy in zip(planted, files):
+        copy.write_bytes(source.read_bytes())
+    run_micrograph_shard(files, tmp_path / "shards", plan(WINDOW), 1, 2)
+    changed = files[len(files) // 2]
+    data = bytearray(changed.read_bytes())
+    data[-4:] = bytes(4)  # (the last pixel zeroed: the same size)
+    changed.write_bytes(bytes(data))
+    os.utime(changed, ns=(changed.stat().st_atime_ns, changed.stat().st_mtime_ns + 10**9))
+    run_micrograph_shard(files, tmp_path / "shards", plan(WINDOW), 2, 2)
+    with pytest.raises(
+        CryodedupError, match=rf"{changed.name} \(modified: the same size, another time\); run the"
+    ) as no:
+        merge_micrograph_shards([tmp_path / "shards"], tmp_path / "merged")
+    assert "\n" not in str(no.value) and not (tmp_path / "merged").exists()
+    said = []
+    again = run_micrograph_shard(files, tmp_path / "shards", plan(WINDOW), 1, 2, log=lambda m, level: said.append(m))
+    assert not again.already_complete and any(changed.name in m and "changed" in m for m in said)
+    assert run_micrograph_shard(files, tmp_path / "shards", plan(WINDOW), 2, 2).already_complete
+    merge_micrograph_shards([tmp_path / "shards"], tmp_path / "merged")
+    single_run(files, tmp_path / "single", WINDOW)
+    assert_same_outputs(tmp_path / "single", tmp_path / "merged")

@@ -136,11 +136,11 @@ def test_a_pick_outside_the_mask_displaces_no_pick_inside(tmp_path, capsys):
     assert "51 50 m.mrc 0.5" in kept and summary["verdict"].startswith("Kept 1 of 2 (1 rejected)")
 
 
-def _refused(args, capsys) -> str:
+def _refused(args, capsys, status: int = 1) -> str:
     with pytest.raises(SystemExit) as stop:
         main(args, standalone_mode=False)
     said = capsys.readouterr().err.strip()
-    assert stop.value.code == 1 and said.startswith("Error:") and "Traceback" not in said
+    assert stop.value.code == status and said.startswith("Error:") and "Traceback" not in said
     return " ".join(said.split())  # (the terminal may wrap it)
 
 
@@ -148,13 +148,17 @@ def test_refusals_in_one_line(tmp_path, capsys):
     args = [*_two_picks(tmp_path), "-o", str(tmp_path / "out")]
     _mrc(tmp_path / "wrong.mrc", np.ones((10, 10), np.int8), 1.0)  # (10 x 10 Å against a 100 x 100 Å micrograph)
     (tmp_path / "folder").mkdir()
-    for extra, words in (
-        (["--mask", str(tmp_path / "wrong.mrc")], "voxels of 1 Å (its header) cover 10 x 10 Å, but m.mrc is 100 x 100"),
-        (["--mask", str(tmp_path / "folder")], "no MRC file named after it for m.mrc (looked for m.mrc or m_*.mrc)"),
-        (["--mask-label", "2"], "--mask-label describes the mask: give --mask too"),
-        (["--edge", "-1"], "--edge must be a distance"),
+    for extra, words, status in (
+        (
+            ["--mask", str(tmp_path / "wrong.mrc")],
+            "voxels of 1 Å (its header) cover 10 x 10 Å, but m.mrc is 100 x 100",
+            1,
+        ),
+        (["--mask", str(tmp_path / "folder")], "no MRC file named after it for m.mrc (looked for m.mrc or m_*.mrc)", 1),
+        (["--mask-label", "2"], "--mask-label describes the mask: give --mask too", 2),  # (usage errors: 2)
+        (["--edge", "-1"], "--edge must be a distance", 2),
     ):
-        assert words in _refused([*args, *extra], capsys), extra
+        assert words in _refused([*args, *extra], capsys, status), extra
     (tmp_path / "m.mrc").unlink()
     assert "--edge: the size of m.mrc is unknown" in _refused([*args, "--edge", "5"], capsys)
 

@@ -10,6 +10,7 @@ CryoSPARC's Dn has its two-fold on y (its forum; Scipion's cryoSPARC plugin, ``C
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 
@@ -220,3 +221,32 @@ def test_cryosparcs_t_and_i_are_refused_without_a_setting(tmp_path):
         with pytest.raises(CryodedupError, match="CryoSPARC's setting of it is not established"):
             _cs_kept(tmp_path, sym)
     assert _cs_kept(tmp_path, "Tz3") == 1 and _cs_kept(tmp_path, "T222") == 2
+
+
+@pytest.mark.parametrize(
+    ("sym", "shown"),
+    [
+        ("C99999999999", "C99999999999"),
+        ("D0", "D0"),
+        ("C1000", "C1000"),
+        ("Dx" + "9" * 5000, "Dx999999...(5,000 digits)"),
+    ],
+)
+def test_an_order_out_of_range_is_refused_saying_so(tmp_path, sym, shown):
+    # A user's trial: --sym C99999999999 was told the groups' names, not that n is too large.
+    star = write_star(tmp_path / "p.star", LABELS, [[100, 100, "a.mrc", 0, 0, 0]])
+    expected = rf"^--sym {re.escape(shown)}: the order n of Cn and Dn is a whole number from 1 to 999 \(RELION"
+    with pytest.raises(CryodedupError, match=expected):
+        remove_duplicate_particles([star], tmp_path / "o", ParticleOptions(mic_psize=1.0, max_angle=5, sym=sym))
+
+
+def test_the_largest_order_relion_takes_is_the_one_named(tmp_path, relion_expand):
+    # The message names RELION 3.1.3's own limit: its program expands C99 into 99 copies, and refuses C100.
+    star = write_star(tmp_path / "one.star", [*LABELS, "rlnImageName"], [[100, 100, "a.mrc", 0, 0, 0, "1@a.mrcs"]])
+    assert len(relion_expand(star, tmp_path / "c99.star", "C99")) == 99
+    with pytest.raises(AssertionError, match="do not recognize symmetry group"):
+        relion_expand(star, tmp_path / "c100.star", "C100")
+    summary = remove_duplicate_particles(
+        [star], tmp_path / "o", ParticleOptions(mic_psize=1.0, min_dist=10, max_angle=5, sym="C999", score="none")
+    )
+    assert summary.kept == 1

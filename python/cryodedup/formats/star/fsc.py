@@ -180,4 +180,27 @@ def _columns(star: StarFile, name: str, label: str) -> tuple[np.ndarray, np.ndar
         raise InputFileError(f"{star.path}: data_{name}: a value that is not a number ({err})") from None
     if frequency.size < 2:
         raise InputFileError(f"{star.path}: data_{name} has {frequency.size} shell(s); an FSC needs several")
+    wrong = _shells_wrong(frequency)
+    if wrong:
+        raise InputFileError(f"{star.path}: data_{name}: {wrong}")
     return frequency, fsc
+
+
+def _shells_wrong(frequency: np.ndarray) -> str:
+    """What is wrong with the shells' ``rlnResolution`` ("" when none): each a finite 1/Å from 0, rising shell by shell.
+
+    RELION writes them so (0, or 0.001 in postprocess.star, then one shell's width more each row); the
+    box's size is read from their steps, and the curve's crossing from their order.
+    """
+    bad = np.flatnonzero(~np.isfinite(frequency) | (frequency < 0))
+    if bad.size:
+        k = int(bad[0])
+        return f"{RESOLUTION} of shell {k} is {float(frequency[k])!r}, expected a finite frequency (1/Å) of at least 0"
+    steps = np.flatnonzero(np.diff(frequency) <= 0)
+    if steps.size:
+        k = int(steps[0]) + 1
+        return (
+            f"{RESOLUTION} of shell {k} is {float(frequency[k])!r} after {float(frequency[k - 1])!r}: "
+            "expected the shells in order, each at a higher frequency (as RELION writes them)"
+        )
+    return ""

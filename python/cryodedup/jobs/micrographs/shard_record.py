@@ -41,6 +41,8 @@ __all__ = [
     "PairsFile",
     "PlanRecord",
     "ShardReading",
+    "changed_image",
+    "image_stats",
     "run_record",
 ]
 
@@ -154,16 +156,20 @@ class MicrographShardRecord(ShardRecord):
     plan: PlanRecord = field(metadata={RECORD_OF: PlanRecord})
     pairs_file: PairsFile = field(metadata={RECORD_OF: PairsFile})
     reading: ShardReading = field(metadata={RECORD_OF: ShardReading})
+    #: Each of ``run.files``' size and modification time (ns) when the shard began: ``[null, null]`` if absent.
+    images: list[list[Any]] = field(default_factory=list)
 
-    FORMAT: ClassVar[str] = "cryodedup micrograph shard 1"
+    FORMAT: ClassVar[str] = "cryodedup micrograph shard 2"
+    EARLIER: ClassVar[tuple[str, ...]] = ("cryodedup micrograph shard 1",)
+    EARLIER_LACKS: ClassVar[str] = "no sizes and times of the images"
     JOB: ClassVar[str] = "micrograph"
     DATA: ClassVar[str] = "pairs.npz"
     DATA_FIELD: ClassVar[str] = "pairs_file"
 
     def wrong(self) -> str:
         """What is wrong with the run's micrographs or the plan's places of them ("" when nothing)."""
-        if len(self.run.files) != len(self.run.micrographs):
-            return f"{MARKER}: run.files and run.micrographs differ in length"
+        if not len(self.run.files) == len(self.run.micrographs) == len(self.images):
+            return f"{MARKER}: run.files, run.micrographs and images differ in length"
         return _wrong_plan(self.plan, len(self.run.micrographs))
 
 
@@ -233,4 +239,32 @@ MicrographShardRecord.SPEC = {
         "read_seconds": (number, "a number"),
         "seconds": (number, "a number"),
     },
+    "images": (list_of(list_of(or_null(whole), 2)), "a list of [size, modification time] or null"),
 }
+
+
+def image_stats(files: Sequence[StrPath]) -> list[list[Any]]:
+    """Each file's ``[size, modification time in ns]`` (``[null, null]``: absent or not reached)."""
+    stats: list[list[Any]] = []
+    for path in files:
+        try:
+            info = os.stat(path)
+        except OSError:
+            stats.append([None, None])
+        else:
+            stats.append([info.st_size, info.st_mtime_ns])
+    return stats
+
+
+def changed_image(files: Sequence[str], mine: list[list[Any]], other: list[list[Any]]) -> str:
+    """The first of ``files`` whose size or time differs between two records, and how ("" when none)."""
+    for path, (size, time), (other_size, other_time) in zip(files, mine, other):
+        if size != other_size:
+            return f"{path} ({_size(other_size)} against {_size(size)})"
+        if time != other_time:
+            return f"{path} (modified: the same size, another time)"
+    return ""
+
+
+def _size(size: int | None) -> str:
+    return "absent" if size is None else f"{size:,} bytes"

@@ -53,6 +53,8 @@ from .shard_record import (
     PairsFile,
     PlanRecord,
     ShardReading,
+    changed_image,
+    image_stats,
     run_record,
 )
 from .summary import MicrographSummary, ShardSummary
@@ -68,7 +70,7 @@ shard_state = MicrographShardRecord.of_folder
 
 
 def _write_shard(
-    folder: Path, run: MicrographRunRecord, plan: ScoringPlan, result: ShardScores
+    folder: Path, run: MicrographRunRecord, plan: ScoringPlan, result: ShardScores, images: list[list[int | None]]
 ) -> MicrographShardRecord:
     """``pairs.npz`` and ``shard.json`` (the marker), written under temporary names and renamed together.
 
@@ -85,6 +87,7 @@ def _write_shard(
         PlanRecord.of(plan),
         PairsFile(tmp_pairs.stat().st_size, sha256_of(tmp_pairs)),
         ShardReading(result.worker, result.images_read, result.bytes_read, result.read_seconds, result.seconds),
+        images,
     )
     tmp_marker = folder / f".{MARKER}.{os.getpid()}.tmp"
     tmp_marker.write_text(json.dumps(record.to_json()))
@@ -143,10 +146,14 @@ def run_micrograph_shard(
     run = run_record(inputs, mics, job.recorded)
     opened = open_shard_folder(Path(outdir), shard, shards, run, shard_state, force, log)
     folder, record = opened.path, opened.done
-    if record is not None:
+    images = image_stats(run.files)
+    if record is not None and record.images == images:
         return _shard_summary(folder, record, time.perf_counter() - start, redone=False)
+    if record is not None:
+        changed = changed_image(run.files, record.images, images)
+        log(f"{folder}: an image changed since shard {shard}/{shards} ran: {changed}; scoring it again", "warning")
     try:
-        _clear(folder, complete=opened.replaces)
+        _clear(folder, complete=opened.replaces or record is not None)
         plan = plan_scoring(mics, job.scoring)
         bar = progress_factory(images_to_read(plan, shard, shards)) if progress_factory else None
         try:
@@ -154,7 +161,7 @@ def run_micrograph_shard(
         finally:
             if bar:
                 bar.close()
-        record = _write_shard(folder, run, plan, result)
+        record = _write_shard(folder, run, plan, result, images)
     except BaseException:  # a signal or an error: no temporary file, nor a folder this run made empty
         give_up(folder, opened.created)
         raise
@@ -192,6 +199,9 @@ def _not_of_one_run(first_folder: Path, first: MicrographShardRecord, record: Mi
     """Why ``record`` is not of the run of ``first`` (in ``first_folder``): "" when it is."""
     if record.run != first.run:
         return f"a shard of another run than {first_folder} ({first.run.difference(record.run)})"
+    changed = changed_image(first.run.files, first.images, record.images)
+    if changed:
+        return f"an image changed between the runs of {first_folder} and this shard: {changed}; run the shards again"
     if record.plan != first.plan:
         changed = first.plan.first_difference(record.plan)
         return (

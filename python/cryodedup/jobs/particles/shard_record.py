@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -18,7 +19,7 @@ from typing import Any, ClassVar
 from ...errors import CryodedupError
 from ...options import ParticleOptions
 from ...paths import StrPath
-from ..shard_json import RECORD_OF, RunRecord, ShardRecord, list_of, number, or_null, text, typed, whole
+from ..shard_json import MARKER, RECORD_OF, RunRecord, ShardRecord, list_of, number, or_null, text, typed, whole
 
 __all__ = [
     "DecisionFile",
@@ -26,6 +27,7 @@ __all__ = [
     "ParticleShardRecord",
     "RowsRead",
     "ShardWork",
+    "located",
     "options_of",
     "run_record",
 ]
@@ -34,14 +36,22 @@ __all__ = [
 MERGE_OPTIONS = ("plot", "plot_mics")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class ParticleRunRecord(RunRecord):
     """What makes two particle shards parts of one run: the inputs and every option but the merge's.
 
-    ``inputs``: absolute paths; ``given``: as the command named them (the outputs name them so).
+    ``inputs``: absolute paths where the shard ran; ``given``: as the command named them (the
+    outputs name them so); ``from_shard``: each input's path from the shard's folder (found so in
+    a project moved with its shards); ``files``: each input's size and modification time in ns
+    (``[null, null]`` for a folder). Two records are of one run when their options are equal and
+    each input is the same path or of the same size (a project moved, a file system mounted
+    elsewhere); what the shards read of it is compared by the rows' digest (:class:`RowsRead`),
+    no shard hashing a whole input (a 3.9 GB STAR at 10M rows).
     """
 
     given: list[str]
+    from_shard: list[str]
+    files: list[list[Any]]
     options: dict[str, Any]
 
     COMPARED: ClassVar[tuple[tuple[str, str], ...]] = (
@@ -49,10 +59,39 @@ class ParticleRunRecord(RunRecord):
         ("given", "the inputs named otherwise: {other} against {mine}"),
     )
 
-    def paths(self) -> list[str]:
-        """The inputs as they were named where they are the same files from here (the merge's folder), else absolute."""
-        same = all(os.path.abspath(g) == a for g, a in zip(self.given, self.inputs))
-        return self.given if same else self.inputs
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, ParticleRunRecord):
+            return NotImplemented
+        return (
+            self.options == other.options
+            and len(self.inputs) == len(other.inputs)
+            and all(a == b or (_known(f) and f[0] == g[0]) for a, b, f, g in self._pairs(other))
+        )
+
+    __hash__ = None  # type: ignore[assignment]  # (mutable lists inside)
+
+    def _pairs(self, other: ParticleRunRecord) -> zip[tuple[str, str, list[Any], list[Any]]]:
+        return zip(self.inputs, other.inputs, self.files, other.files)
+
+    def changed_input(self, other: ParticleRunRecord) -> str:
+        """The first input ``other`` read as another file than this run did, and how ("" when none).
+
+        Another size; or, at the same path, another modification time (another path of the same
+        size may be a copy: the rows' digest compares what was read of it).
+        """
+        for given, mine, theirs, here, there in zip(self.given, self.files, other.files, self.inputs, other.inputs):
+            if not (_known(mine) and _known(theirs)):
+                continue
+            if mine[0] != theirs[0]:
+                return f"{given} ({theirs[0]:,} bytes against {mine[0]:,})"
+            if here == there and mine[1] != theirs[1]:
+                return f"{given} (modified: the same size, another time)"
+        return ""
+
+
+def _known(file: list[Any]) -> bool:
+    """Whether an input's ``[size, modification time]`` was recorded (a plain file's)."""
+    return file[0] is not None
 
 
 @dataclass(frozen=True)
@@ -99,10 +138,19 @@ class ParticleShardRecord(ShardRecord):
     priority: dict[str, Any] | None = None
     selection: dict[str, Any] | None = None
 
-    FORMAT: ClassVar[str] = "cryodedup particle shard 1"
+    FORMAT: ClassVar[str] = "cryodedup particle shard 2"
+    EARLIER: ClassVar[tuple[str, ...]] = ("cryodedup particle shard 1",)
+    EARLIER_LACKS: ClassVar[str] = "no sizes and digests of the inputs"
     JOB: ClassVar[str] = "particle"
     DATA: ClassVar[str] = "decision.npz"
     DATA_FIELD: ClassVar[str] = "decision_file"
+
+    def wrong(self) -> str:
+        """What is wrong with the run's inputs ("" when nothing): one path, size and time each."""
+        run = self.run
+        if not len(run.inputs) == len(run.given) == len(run.from_shard) == len(run.files):
+            return f"{MARKER}: run.inputs, run.given, run.from_shard and run.files differ in length"
+        return ""
 
 
 def _as_json(value: Any) -> Any:
@@ -116,11 +164,64 @@ def _as_json(value: Any) -> Any:
     return value
 
 
-def run_record(inputs: Sequence[StrPath], options: Mapping[str, Any]) -> ParticleRunRecord:
-    """The run of ``inputs`` with ``options`` (the options' fields), as read back from shard.json."""
+def run_record(inputs: Sequence[StrPath], options: Mapping[str, Any], folder: Path) -> ParticleRunRecord:
+    """The run of ``inputs`` with ``options`` (its fields) by the shard in ``folder``, as read back from shard.json."""
     values = {name: _as_json(value) for name, value in options.items() if name not in MERGE_OPTIONS}
-    record = ParticleRunRecord([os.path.abspath(p) for p in inputs], [str(p) for p in inputs], values)
+    absolute = [os.path.abspath(p) for p in inputs]
+    here = os.path.abspath(folder)
+    from_shard = [os.path.relpath(p, here) for p in absolute]
+    files = [input_file(p) for p in absolute]
+    record = ParticleRunRecord(absolute, [str(p) for p in inputs], from_shard, files, values)
     return typed(ParticleRunRecord, json.loads(json.dumps(asdict(record))))
+
+
+def input_file(path: str) -> list[Any]:
+    """A plain file's ``[size, modification time in ns]`` (``[null, null]``: a folder, or what cannot be read)."""
+    try:
+        info = os.stat(path)
+    except OSError:
+        return [None, None]
+    if not stat.S_ISREG(info.st_mode):
+        return [None, None]
+    return [info.st_size, info.st_mtime_ns]
+
+
+def located(run: ParticleRunRecord, folder: Path) -> list[str]:
+    """The run's inputs found from here, each the file the shards read, refused in one line when none is.
+
+    Each input is looked for as the command named it (from the merge's folder), where the shard
+    found it, then where it lies from the shard's ``folder`` (a project moved with its shards):
+    the first of its size and modification time (no hash of it; the merge then compares the rows
+    it reads with the rows the shards read).
+    """
+    marker = folder / MARKER
+    paths = []
+    for given, absolute, relative, recorded in zip(run.given, run.inputs, run.from_shard, run.files):
+        beside = os.path.normpath(os.path.join(folder, relative))
+        changed: tuple[str, list[Any]] | None = None
+        for candidate in dict.fromkeys([given, absolute, beside]):
+            if not os.path.lexists(candidate):
+                continue
+            now = input_file(candidate)
+            if not _known(recorded) or now == recorded:
+                paths.append(candidate)
+                break
+            changed = changed or (candidate, now)
+        else:
+            if changed is None:
+                raise CryodedupError(
+                    f"{marker}: run.inputs names {absolute}, which no longer exists (nor does {beside})"
+                )
+            path, now = changed
+            how = (
+                "not a plain file now"
+                if now[0] is None
+                else "modified: the same size, another time"
+                if now[0] == recorded[0]
+                else f"{now[0]:,} bytes, {recorded[0]:,} when they ran"
+            )
+            raise CryodedupError(f"{path} changed since the shards ran ({how}); run the shards again")
+    return paths
 
 
 def options_of(run: ParticleRunRecord, plot: bool, plot_mics: int, where: Path) -> ParticleOptions:
@@ -152,6 +253,15 @@ def _restored(kind: Any, value: Any) -> Any:
     return value
 
 
+def _input_file(value: object) -> bool:
+    return (
+        isinstance(value, list)
+        and len(value) == 2
+        and (value[0] is None or (whole(value[0]) and value[0] >= 0))
+        and (value[1] is None or whole(value[1]))
+    )
+
+
 def _object(value: object) -> bool:
     return isinstance(value, dict)
 
@@ -162,6 +272,8 @@ ParticleShardRecord.SPEC = {
     "run": {
         "inputs": (list_of(text), "a list of paths"),
         "given": (list_of(text), "a list of paths"),
+        "from_shard": (list_of(text), "a list of paths"),
+        "files": (list_of(_input_file), "a list of [size, modification time]"),
         "options": (_object, "an object"),
     },
     "read": {"rows": (whole, "a whole number"), "micrographs": (whole, "a whole number"), "digest": (text, "text")},

@@ -5,9 +5,10 @@ the micrographs (or tomograms) and writes to ``SHARDS/shard-K-of-N/``:
 
 - ``decision.npz``: the shard's rows (indices into the whole input) and, for each, whether it
   is kept, its partner (a row of the whole input) and its consensus masks;
-- ``shard.json``, written last (the completion marker): the run (inputs, options), what was read
-  (rows, micrographs, a digest of them), the size and SHA-256 of ``decision.npz``, the core's
-  counts of the shard's decision and what deciding cost.
+- ``shard.json``, written last (the completion marker): the run (inputs, each with its path from
+  the shard folder, size and modification time; options), what was read (rows, micrographs, a
+  digest of them: no input is hashed whole), the size and SHA-256 of ``decision.npz``, the
+  core's counts of the shard's decision and what deciding cost.
 
 Every shard reads the whole input: what spans micrographs is computed from it, identically in
 every shard, before any shard decides (the chunks themselves, micrographs that share a
@@ -20,7 +21,8 @@ checks that the shards are all there, complete and of this run, puts their decis
 and writes exactly the outputs of one run (kept, rejected, ``decisions.csv``, the summary).
 A shard folder without ``shard.json``, or whose ``decision.npz`` no longer matches it, is
 incomplete: run again from scratch. A complete shard of the same run is not redone unless the
-rows it reads now differ from those it read (the merge's check: an input file changed since).
+rows it reads now differ from those it read, or an input's size or time (the merge's checks:
+an input file changed since).
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ from ..shard_json import (
     give_up,
     open_shard_folder,
     parse_shard,
+    shard_folder,
     shard_folders_in,
 )
 from ..store_db import file_digest as sha256_of
@@ -65,6 +68,7 @@ from .shard_record import (
     ParticleShardRecord,
     RowsRead,
     ShardWork,
+    located,
     options_of,
     run_record,
 )
@@ -264,7 +268,7 @@ class ShardStages:
         rows = np.flatnonzero(mics[particles.groups] == self.shard)
         read = RowsRead(len(particles), len(particles.mic_names), rows_digest(particles))
         if self.done is not None:
-            if self.done.read == read:
+            if self.done.read == read and self.done.run.files == self.run.files:
                 raise _StillComplete
             log(
                 f"{self.folder}: the inputs changed since shard {self.shard}/{self.shards} ran; deciding it again",
@@ -359,7 +363,7 @@ def run_particle_shard(
     values = {f.name: getattr(options, f.name) for f in fields(options)}
     _refuse(values)
     paths = path_list(inputs)
-    record_of_run = run_record(paths, values)
+    record_of_run = run_record(paths, values, shard_folder(Path(outdir), shard, shards))
     opened = open_shard_folder(Path(outdir), shard, shards, record_of_run, shard_state, force, log)
     folder = opened.path
     stages = ShardStages(shard, shards, folder, record_of_run, start, opened.done)
@@ -401,6 +405,9 @@ def _not_of_one_run(first_folder: Path, first: ParticleShardRecord, record: Part
     """Why ``record`` is not of the run of ``first`` (in ``first_folder``): "" when it is."""
     if record.run != first.run:
         return f"a shard of another run than {first_folder} ({first.run.difference(record.run)})"
+    changed = first.run.changed_input(record.run)
+    if changed:
+        return f"read {changed} unlike {first_folder} (changed between the shards?); run the shards again"
     if record.read != first.read:
         return f"read other rows than {first_folder} (the inputs changed between the shards?); run the shards again"
     return ""
@@ -525,10 +532,7 @@ def merge_particle_shards(
     shards = complete_shards(shard_folders_in(shard_folders), shard_state, _not_of_one_run)
     first_folder, first = shards[0]
     options = options_of(first.run, plot, plot_mics, first_folder / MARKER)
-    paths = first.run.paths()  # (named as the shards named them, where they are the same files)
-    for path in paths:
-        if not os.path.lexists(path):  # (a path read from the record: say so, not a bare "file not found")
-            raise CryodedupError(f"{first_folder / MARKER}: run.inputs names {path}, which no longer exists")
+    paths = located(first.run, first_folder)  # (as the shards named them, where they are the same bytes)
     source = Files.of(paths)
     stages = MergedStages(shards, PlainParticleStages(source, Path(outdir), force))
     options.check()
