@@ -438,7 +438,7 @@ def compare(
     the CZII cryo-ET challenge's score). Scored over the micrographs both inputs cover
     (--over all: every one). Nothing is written.
     """
-    from .jobs.compare import compare_picks
+    from .jobs.compare import compare_picks, compare_plan
     from .options import CompareOptions, ParticleOptions
     from .report.compare_metric import write_czii_report
     from .report.html_report import Parameters
@@ -460,7 +460,8 @@ def compare(
     rows = summary.rows()
     czii = summary.czii
     if plot is not None and czii is not None:
-        shown = Parameters.of(options)
+        run = compare_plan(options)  # (the table from the values the plan was made from)
+        shown = Parameters(dict(run.given), run.at_default)
         written = run_job(lambda: write_czii_report(plot, czii, "cryodedup compare", shown, rows, force))
         rows.append(("Pictures", "\n".join(written)))
         summary = summary.with_plots(written)

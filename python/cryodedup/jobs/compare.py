@@ -36,6 +36,7 @@ from ..algo.matching import f_beta, maximum_matching, pairs_within
 from ..errors import CryodedupError
 from ..options import CompareOptions, ParticleOptions
 from ..options.compare import czii_radius
+from ..options.fields import shown_values
 from ..options.species import DEFAULT_MIN_DIST, SpeciesDistances
 from ..particle_set import Log, ParticleSet
 from ..paths import StrPath
@@ -57,7 +58,7 @@ from .particles.plan import ReadPlan, plan
 from .particles.read import read_inputs
 from .registration import apply_transforms, input_named, pair_registration
 
-__all__ = ["compare_copick_picks", "compare_picks"]
+__all__ = ["compare_copick_picks", "compare_picks", "compare_plan"]
 
 #: Micrographs named in the summary as those where the inputs agree least.
 LEAST = 10
@@ -85,6 +86,9 @@ class CompareRun:
     weights_named: tuple[str, ...]
     #: What the czii score divides by with --czii-weights all (None: the weights of the species scored).
     weight_total: float | None
+    #: The options' values the plan was made from, by field, and those left at their defaults (report.html's table).
+    given: Mapping[str, Any]
+    at_default: frozenset[str]
 
     def weight_of(self, species: str) -> float:
         """A species' weight in the czii score."""
@@ -94,6 +98,7 @@ class CompareRun:
 def compare_plan(options: CompareOptions) -> CompareRun:
     """The compare job's options checked and resolved once: past its door, the steps read this plan alone."""
     options.check()
+    given, at_default = shown_values(options)
     return CompareRun(
         reference=options.reference,
         radius=options.matching_radius(),
@@ -105,6 +110,8 @@ def compare_plan(options: CompareOptions) -> CompareRun:
         weights={k: float(w) for k, w in {**CHALLENGE_WEIGHTS, **options.weights}.items()},
         weights_named=tuple(options.weights),
         weight_total=options.weight_total(),
+        given=given,
+        at_default=at_default,
     )
 
 

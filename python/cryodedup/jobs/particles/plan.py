@@ -27,7 +27,7 @@ from ...errors import CryodedupError
 from ...formats.read_request import CopickSelection, ReadRequest, RowRead, Scale, ScoreRead
 from ...formats.sniff import is_glob
 from ...labels import listed
-from ...options.fields import DECISION, marked_options
+from ...options.fields import DECISION, marked_options, shown_values
 from ...options.particles import ParticleOptions
 from ...resolve import pixel_size_source
 from ...resolve.given_psize import judge_typed_psize
@@ -498,7 +498,7 @@ def plan(options: ParticleOptions) -> ParticlePlan:
         options.project_dir,
         options.micrographs,
         options.registration,
-        _report_table().of(options) if options.plot else None,  # (only where there is a report)
+        _report_table()(*shown_values(options)) if options.plot else None,  # (only with a report)
     )
     deciding = Deciding(
         base,
