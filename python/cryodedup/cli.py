@@ -250,15 +250,21 @@ def particles(
     if shard is not None or dask is not None or shards is not None:
         report = Reporter(quiet)
 
+        def planned() -> Any:
+            from .jobs.particles.plan import plan
+
+            options.check()
+            return plan(options)
+
         def on_dask(out: Path, scheduler: str, n: int | None) -> Any:
             from .jobs.particles.dask import run_on_dask
 
-            return run_on_dask(inputs, out, options, scheduler, n, force=force, log=report.log)
+            return run_on_dask(inputs, out, planned(), scheduler, n, force=force, log=report.log)
 
         def one_shard(out: Path, k: int, n: int) -> Any:
             from .jobs.particles.shards import run_particle_shard
 
-            return run_particle_shard(inputs, out, options, k, n, force=force, log=report.log)
+            return run_particle_shard(inputs, out, planned(), k, n, force=force, log=report.log)
 
         _across_machines(outdir, (shard, dask, shards), report, as_json, (on_dask, one_shard))
         return
