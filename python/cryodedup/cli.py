@@ -250,15 +250,21 @@ def particles(
     if shard is not None or dask is not None or shards is not None:
         report = Reporter(quiet)
 
+        def planned() -> Any:
+            from .jobs.particles.plan import plan
+
+            options.check()
+            return plan(options)
+
         def on_dask(out: Path, scheduler: str, n: int | None) -> Any:
             from .jobs.particles.dask import run_on_dask
 
-            return run_on_dask(inputs, out, options, scheduler, n, force=force, log=report.log)
+            return run_on_dask(inputs, out, planned(), scheduler, n, force=force, log=report.log)
 
         def one_shard(out: Path, k: int, n: int) -> Any:
             from .jobs.particles.shards import run_particle_shard
 
-            return run_particle_shard(inputs, out, options, k, n, force=force, log=report.log)
+            return run_particle_shard(inputs, out, planned(), k, n, force=force, log=report.log)
 
         _across_machines(outdir, (shard, dask, shards), report, as_json, (on_dask, one_shard))
         return
@@ -438,7 +444,7 @@ def compare(
     the CZII cryo-ET challenge's score). Scored over the micrographs both inputs cover
     (--over all: every one). Nothing is written.
     """
-    from .jobs.compare import compare_picks
+    from .jobs.compare import compare_picks, compare_plan
     from .options import CompareOptions, ParticleOptions
     from .report.compare_metric import write_czii_report
     from .report.html_report import Parameters
@@ -460,7 +466,8 @@ def compare(
     rows = summary.rows()
     czii = summary.czii
     if plot is not None and czii is not None:
-        shown = Parameters.of(options)
+        run = compare_plan(options)  # (the table from the values the plan was made from)
+        shown = Parameters(dict(run.given), run.at_default)
         written = run_job(lambda: write_czii_report(plot, czii, "cryodedup compare", shown, rows, force))
         rows.append(("Pictures", "\n".join(written)))
         summary = summary.with_plots(written)

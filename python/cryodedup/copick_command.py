@@ -156,7 +156,7 @@ def comparepicks(
 ) -> None:
     """Compares two pick sets of the project of ``config`` (:data:`COMPARE_HELP`)."""
     from .cli_run import run_job
-    from .jobs.compare import compare_copick_picks
+    from .jobs.compare import compare_copick_picks, compare_plan
     from .options import CompareOptions
     from .report.compare_metric import czii_rows, write_czii_report
     from .report.html_report import Parameters
@@ -199,7 +199,8 @@ def comparepicks(
                 czii_weights=czii_weights,
             )
             title = "copick evaluation comparepicks"
-            shown = Parameters.of(given)
+            run = compare_plan(given)  # (the table from the values the plan was made from)
+            shown = Parameters(dict(run.given), run.at_default)
             written = run_job(lambda: write_czii_report(plot, czii, title, shown, rows, force))
             rows.append(("Pictures", "\n".join(written)))
             summary = summary.with_plots(written)

@@ -22,7 +22,7 @@ from scipy.sparse.csgraph import maximum_bipartite_matching
 from cryodedup.algo.matching import maximum_matching
 from cryodedup.cli import main
 from cryodedup.errors import CryodedupError
-from cryodedup.jobs.compare import compare_picks
+from cryodedup.jobs.compare import compare_picks, compare_plan
 from cryodedup.options import CompareOptions, ParticleOptions
 from cryodedup.report.comparison import Comparison, ObjectComparison
 from cryodedup.report.sections.registration import RegisteredPair
@@ -259,3 +259,39 @@ def test_a_mistake_found_after_reading_is_said_alone(tmp_path):
         [sys.executable, "-m", "cryodedup", "compare", *pickers], check=False, capture_output=True, text=True
     )
     assert done.returncode == 0 and "Warning: " in done.stderr and "rlnMicrographPixelSize" in done.stderr
+
+
+def test_the_plan_resolves_the_options_once_and_keeps_the_values_it_was_made_from():
+    # By hand: beta 4 with czii (the challenge's), weights the challenge's with --weights' over them, 1 for any other;
+    # report.html's Parameters table shows the values given and marks those left at their defaults.
+    given = CompareOptions(reference="1", radius=20.0, metric="czii", weights={"ribosome": 3.0, "mine": 0.5})
+    run = compare_plan(given)
+    assert (run.reference, run.radius, run.given_radius, run.beta, run.over, run.multiplier) == (
+        "1",
+        20.0,
+        20.0,
+        4.0,
+        "shared",
+        0.5,
+    )
+    assert [run.weight_of(s) for s in ("ribosome", "mine", "beta-amylase", "thyroglobulin", "other")] == [
+        3.0,
+        0.5,
+        0.0,
+        2.0,
+        1.0,
+    ]
+    assert dict(run.given) == {
+        "reference": "1",
+        "radius": 20.0,
+        "beta": None,
+        "over": "shared",
+        "metric": "czii",
+        "multiplier": 0.5,
+        "weights": {"ribosome": 3.0, "mine": 0.5},
+        "czii_weights": "present",
+    }
+    assert run.at_default == {"beta", "over", "multiplier", "czii_weights"}
+    assert compare_plan(CompareOptions()).radius == 20.0  # (the default distance of a match)
+    with pytest.raises(CryodedupError, match="--reference"):
+        compare_plan(CompareOptions(metric="czii"))

@@ -252,7 +252,7 @@ def test_plot_writes_the_picture_and_report_and_refuses_them_again_without_force
 
 
 def test_a_lower_is_better_score_is_swept_keeping_picks_at_or_below_the_threshold():
-    from cryodedup.jobs.compare import czii_metric
+    from cryodedup.jobs.compare import compare_plan, czii_metric
     from cryodedup.options import CompareOptions
     from cryodedup.particle_set import ParticleSet
 
@@ -273,8 +273,8 @@ def test_a_lower_is_better_score_is_swept_keeping_picks_at_or_below_the_threshol
         higher_is_better=True,
     )
     scores = np.array([np.nan] * n_ref + [s for _, _, s in candidate])  # (lower is better: -s ranks as s did)
-    options = CompareOptions(reference="truth", radius=60.0, metric="czii")
-    (lower,) = czii_metric(particles, options, lambda name: 60.0, -scores, higher=False).to_json()["species"]
+    run = compare_plan(CompareOptions(reference="truth", radius=60.0, metric="czii"))
+    (lower,) = czii_metric(particles, run, lambda name: 60.0, -scores, higher=False).to_json()["species"]
     # (the picker's score is -s, lower better: kept at -s <= -t are those at s >= t, as swept on s)
     points, area, best = described_sweep(reference, candidate, 30.0, {t for t, _ in reference})
     assert lower["sweep"]["curve"]["threshold"] == [-p[0] for p in points]

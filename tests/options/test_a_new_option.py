@@ -65,7 +65,7 @@ PLANNED = (
     "    parameters: Parameters | None = None\n    toy_dry_run: bool = False\n",
 )
 #: (the output plan's last argument: report.html's table of the options)
-_TABLE = "        _report_table().of(options) if options.plot else None,  # (only where there is a report)\n"
+_TABLE = "        _report_table()(*shown_values(options)) if options.plot else None,  # (only with a report)\n"
 PLACED = ("jobs/particles/plan.py", _TABLE + "    )\n", _TABLE + "        toy_dry_run=options.toy_dry_run,\n    )\n")
 READ = ("jobs/particles/write.py", "    if output.audit:\n", "    if output.audit or output.toy_dry_run:\n")
 

@@ -4,9 +4,9 @@ A stage takes the typed values the options were resolved into (a job's plan), ne
 ``ParticleOptions``, ``MicrographOptions`` or ``CompareOptions``, nor a whole options object
 reflected on (a parameter ``options`` typed ``Any`` or not typed, as report/'s tables were): the
 functions outside ``options/`` and the command line (``cli.py``) that take one are listed here
-(:data:`TAKERS`: the jobs' entrances, the plans' makers, the shard entrances, compare's
-comparison and report.html's Parameters table), and there are at most twelve of them (issue 92
-asks for six: compare's steps and the shard entrances taking plans is what is left). The jobs
+(:data:`TAKERS`: the jobs' three entrances and their three plans' makers; report.html's Parameters
+table and a shard's record are made from the values a plan keeps), and there are at most six of
+them (issue 92's bound). The jobs
 pass typed records between deciding and reporting: a string-key read
 (``x["key"]``, ``x.get("key")``) in ``jobs/`` is a JSON-shaped dict where a record belongs, and
 there are at most twenty. Both counts read the code's syntax tree (annotations and subscripts),
@@ -28,15 +28,7 @@ TAKERS = {
     "jobs/compare.py compare_picks",
     "jobs/particles/plan.py plan",
     "jobs/micrographs/plan.py micrograph_plan",
-    "report/html_report.py of",
-    # A particle shard's entrances (one shard, the shards on Dask): each records the options' values.
-    "jobs/particles/shards.py run_particle_shard",
-    "jobs/particles/dask.py run_on_dask",
-    # compare's steps, given CompareOptions whole (a plan of compare's is the next step).
-    "jobs/compare.py comparison",
-    "jobs/compare.py czii_metric",
-    "jobs/compare.py _candidate_scores",
-    "jobs/compare.py _copick_czii",
+    "jobs/compare.py compare_plan",
 }
 
 
@@ -94,10 +86,10 @@ def _is_text(node: ast.expr) -> bool:
     return isinstance(node, ast.Constant) and isinstance(node.value, str)
 
 
-def test_at_most_twelve_functions_outside_options_and_the_cli_take_a_whole_options_object():
+def test_at_most_six_functions_outside_options_and_the_cli_take_a_whole_options_object():
     takers = functions_taking_whole_options()
     assert set(takers) <= TAKERS, sorted(set(takers) - TAKERS)
-    assert len(takers) <= 12, "\n".join(takers)
+    assert len(takers) <= 6, "\n".join(takers)
 
 
 def test_at_most_twenty_string_key_reads_in_the_jobs():

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import difflib
 import time
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import replace
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from ..algo.consensus import jaccard_matrices
 from ..algo.czii import (
     CHALLENGE_MULTIPLIER,
     CHALLENGE_RADII,
+    CHALLENGE_WEIGHTS,
     ThresholdSweep,
     class_hits,
     class_scores,
@@ -33,6 +35,8 @@ from ..algo.dedup import DuplicateRule, dedup_and_support_masks
 from ..algo.matching import f_beta, maximum_matching, pairs_within
 from ..errors import CryodedupError, OptionError
 from ..options import CompareOptions, ParticleOptions
+from ..options.compare import czii_radius
+from ..options.fields import shown_values
 from ..options.species import DEFAULT_MIN_DIST, SpeciesDistances
 from ..particle_set import Log, ParticleSet
 from ..paths import StrPath
@@ -54,10 +58,61 @@ from .particles.plan import ReadPlan, plan
 from .particles.read import read_inputs
 from .registration import apply_transforms, input_named, pair_registration
 
-__all__ = ["compare_copick_picks", "compare_picks"]
+__all__ = ["compare_copick_picks", "compare_picks", "compare_plan"]
 
 #: Micrographs named in the summary as those where the inputs agree least.
 LEAST = 10
+
+
+@dataclass(frozen=True)
+class CompareRun:
+    """The compare job's options resolved once (:func:`compare_plan`): the typed values its steps read."""
+
+    #: The input that is the truth (its path as given, or 1 or 2); None: none, nothing scored.
+    reference: str | None
+    #: A match's distance in Å (--radius, else the default 20 Å).
+    radius: float
+    #: --radius as given (None: --metric czii takes each challenge species' own).
+    given_radius: float | None
+    #: The micrographs scored: "shared" (those both inputs cover) or "all".
+    over: str
+    #: F-beta's beta (--beta, else 1; 4 with --metric czii).
+    beta: float
+    metric: str
+    multiplier: float
+    #: Each species' weight in the czii score: the challenge's, --weights' over them (1 for any other).
+    weights: Mapping[str, float]
+    #: The species --weights names.
+    weights_named: tuple[str, ...]
+    #: What the czii score divides by with --czii-weights all (None: the weights of the species scored).
+    weight_total: float | None
+    #: The options' values the plan was made from, by field, and those left at their defaults (report.html's table).
+    given: Mapping[str, Any]
+    at_default: frozenset[str]
+
+    def weight_of(self, species: str) -> float:
+        """A species' weight in the czii score."""
+        return self.weights.get(species, 1.0)
+
+
+def compare_plan(options: CompareOptions) -> CompareRun:
+    """The compare job's options checked and resolved once: past its door, the steps read this plan alone."""
+    options.check()
+    given, at_default = shown_values(options)
+    return CompareRun(
+        reference=options.reference,
+        radius=options.matching_radius(),
+        given_radius=None if options.radius is None else float(options.radius),
+        over=options.over,
+        beta=options.resolved_beta(),
+        metric=options.metric,
+        multiplier=float(options.multiplier),
+        weights={k: float(w) for k, w in {**CHALLENGE_WEIGHTS, **options.weights}.items()},
+        weights_named=tuple(options.weights),
+        weight_total=options.weight_total(),
+        given=given,
+        at_default=at_default,
+    )
 
 
 def _silent(message: str, level: str) -> None:
@@ -73,7 +128,7 @@ def compare_picks(
     matches; the registration; with ``options.reference``, precision, recall and F-beta.
     """
     start = time.perf_counter()
-    options.check()
+    run = compare_plan(options)
     reading = reading or ParticleOptions()
     reading.registration = "ignore"
     reading.score = "none"  # (nothing is ranked: the readers' warnings of a missing score do not apply)
@@ -86,11 +141,11 @@ def compare_picks(
     particles = read_inputs(paths, Path("."), read, warnings.append, log, writes=False)
     applied = _moved(apply_transforms(particles, reading.transform))
     check_centres(particles)
-    compared = comparison(particles, options, applied)
+    compared = comparison(particles, run, applied)
     czii = None
-    if options.metric == "czii":
-        scores, higher = _candidate_scores(paths, particles, options, read, log)
-        czii = czii_metric(particles, options, options.czii_radius, scores, higher)
+    if run.metric == "czii":
+        scores, higher = _candidate_scores(paths, particles, run.reference, read, log)
+        czii = czii_metric(particles, run, partial(czii_radius, run.given_radius), scores, higher)
         warnings.extend(_unused_weights(czii))
     for message in warnings:
         log(message, "warning")
@@ -176,14 +231,12 @@ def compare_copick_picks(
     for k, name in enumerate(particles.species_names):
         at = by_object.get(name, default)
         radii[name] = at if at is not None else particles.species_radii.get(name, float(DEFAULT_MIN_DIST))
-        options = CompareOptions(reference=reference, radius=radii[name], **how)
-        compared.append(
-            ObjectComparison(name, comparison(particles.rows(np.flatnonzero(species == k)), options, applied))
-        )
+        run = compare_plan(CompareOptions(reference=reference, radius=radii[name], **how))
+        compared.append(ObjectComparison(name, comparison(particles.rows(np.flatnonzero(species == k)), run, applied)))
     named = sorted({n.strip() for n in (objects or "").split(",") if n.strip()} - set(particles.species_names))
     czii = None
     if metric == "czii":
-        czii = _copick_czii(particles, CompareOptions(reference=reference, **how), default, by_object)
+        czii = _copick_czii(particles, compare_plan(CompareOptions(reference=reference, **how)), default, by_object)
         for message in _unused_weights(czii):
             warn(message)
     seconds = round(time.perf_counter() - start, 3)
@@ -193,12 +246,12 @@ def compare_copick_picks(
 
 
 def _copick_czii(
-    particles: ParticleSet, options: CompareOptions, default: float | None, by_object: dict[str, float]
+    particles: ParticleSet, run: CompareRun, default: float | None, by_object: dict[str, float]
 ) -> CziiScore:
     """The CZII score of a copick project's pick sets, each object at its radius (:func:`_czii_radius`)."""
     scores = None if particles.scores is None else np.asarray(particles.scores)
     radius_of = _czii_radius(particles, default, by_object)
-    return czii_metric(particles, options, radius_of, scores, particles.higher_is_better)
+    return czii_metric(particles, run, radius_of, scores, particles.higher_is_better)
 
 
 def _czii_radius(particles: ParticleSet, default: float | None, by_object: dict[str, float]) -> Callable[[str], float]:
@@ -237,16 +290,16 @@ def _object_radii(radius: float | SpeciesDistances | dict[str, float] | None) ->
     return radius, {}
 
 
-def comparison(particles: ParticleSet, options: CompareOptions, applied: tuple[MovedBy, ...] = ()) -> Comparison:
+def comparison(particles: ParticleSet, run: CompareRun, applied: tuple[MovedBy, ...] = ()) -> Comparison:
     """The comparison of a set's two inputs (see :func:`compare_picks`); ``applied``: the inputs ``--transform`` moved.
 
-    Scored over the micrographs both inputs cover (``options.over`` "shared": a micrograph one
+    Scored over the micrographs both inputs cover (``run.over`` "shared": a micrograph one
     input never ran on says nothing of how well it picks), or over every one (``all``); the
     summary says what was left out. The Jaccard index is the one-to-one matching's,
     matched / (|A| + |B| - matched); the consensus's count (picks with a pick of the other
     within the radius, the two sides averaged) is the ``neighbour_agreement``.
     """
-    radius = options.matching_radius()
+    radius = run.radius
     n_mics = len(particles.mic_names)
     groups = np.asarray(particles.groups).astype(np.int64)
     input_of = np.asarray(particles.input_of)
@@ -258,11 +311,11 @@ def comparison(particles: ParticleSet, options: CompareOptions, applied: tuple[M
     matched = np.bincount(groups[rows_a][partner >= 0], minlength=n_mics)
     covered = picks.T > 0 if particles.coverage is None else np.asarray(particles.coverage) | (picks.T > 0)
     shared: np.ndarray = np.asarray(covered.all(axis=1))
-    scored: np.ndarray = shared if options.over == "shared" else picks.sum(axis=0) > 0
+    scored: np.ndarray = shared if run.over == "shared" else picks.sum(axis=0) > 0
     picks_scored = picks[:, scored].sum(axis=1)
     n_matched = int(matched[scored].sum())
-    reference = None if options.reference is None else input_named(options.reference, particles, "--reference")
-    beta = options.resolved_beta()
+    reference = None if run.reference is None else input_named(run.reference, particles, "--reference")
+    beta = run.beta
 
     def scores(n: int, counts: np.ndarray) -> Scores | None:
         """The candidate's scores of ``n`` matches of ``counts`` picks (each input's), with a reference."""
@@ -278,7 +331,7 @@ def comparison(particles: ParticleSet, options: CompareOptions, applied: tuple[M
         picks=(len(rows_a), len(rows_b)),
         micrographs=int(np.count_nonzero(picks.sum(axis=0))),
         micrographs_shared=int(np.count_nonzero(shared)),
-        scored_over=options.over,
+        scored_over=run.over,
         micrographs_scored=int(np.count_nonzero(scored)),
         picks_scored=(int(picks_scored[0]), int(picks_scored[1])),
         jaccard=_rounded(_jaccard(n_matched, *picks_scored)),
@@ -371,7 +424,7 @@ CURVE_POINTS = 1000
 
 
 def _candidate_scores(
-    paths: list[Path], particles: ParticleSet, options: CompareOptions, reading: ReadPlan, log: Log
+    paths: list[Path], particles: ParticleSet, reference: str | None, reading: ReadPlan, log: Log
 ) -> tuple[np.ndarray | None, bool]:
     """The candidate's own scores for czii's sweep, per row of ``particles`` (NaN on the reference's), and their order.
 
@@ -379,8 +432,8 @@ def _candidate_scores(
     the candidate's too); the candidate is read again alone with its own. None where it has none,
     or where its rows do not come back as they were.
     """
-    assert options.reference is not None  # (options.check(): czii names one)
-    candidate = 1 - input_named(options.reference, particles, "--reference")
+    assert reference is not None  # (compare_plan's check: czii names one)
+    candidate = 1 - input_named(reference, particles, "--reference")
     request = reading.request
     scored = replace(request.score_read, score="auto")
     alone = replace(reading, request=replace(request, score_read=scored, moves_inputs=False))
@@ -401,12 +454,12 @@ def _candidate_scores(
 
 def czii_metric(
     particles: ParticleSet,
-    options: CompareOptions,
+    run: CompareRun,
     radius_of: Callable[[str], float],
     scores: np.ndarray | None,
     higher: bool = True,
 ) -> CziiScore:
-    """The CZII challenge's score of the candidate against ``options.reference`` (:mod:`cryodedup.algo.czii`).
+    """The CZII challenge's score of the candidate against ``run.reference`` (:mod:`cryodedup.algo.czii`).
 
     Each species the reference has picks of is scored at ``radius_of(name)`` x the multiplier,
     over the tomograms the reference has picks on (the challenge's: the experiments of its
@@ -414,16 +467,16 @@ def czii_metric(
     With ``scores`` on every candidate pick (the rows of ``particles``), the score threshold is
     swept (picks kept at or above it; at or below it where a lower score is better, ``higher`` False).
     """
-    options.check()  # (the reference named)
-    assert options.reference is not None
-    reference = input_named(options.reference, particles, "--reference")
-    beta = options.resolved_beta()
+    if run.reference is None:
+        raise CryodedupError("--metric czii scores one input against the other: name the truth with --reference")
+    reference = input_named(run.reference, particles, "--reference")
+    beta = run.beta
     input_of = np.asarray(particles.input_of)
     groups = np.asarray(particles.groups).astype(np.int64)
     species = np.zeros(len(groups), dtype=np.int64) if particles.species is None else np.asarray(particles.species)
     names = list(particles.species_names) or ["picks"]
     is_reference = input_of == reference
-    tomograms = np.unique(groups[is_reference]) if options.over != "all" else np.unique(groups)
+    tomograms = np.unique(groups[is_reference]) if run.over != "all" else np.unique(groups)
     scored = np.isin(groups, tomograms)
     centres = np.asarray(particles.centres, dtype=np.float64)
     if scores is not None:
@@ -435,7 +488,7 @@ def czii_metric(
         ref = np.flatnonzero(is_reference & (species == k))
         cand = np.flatnonzero(~is_reference & scored & (species == k))
         radius = float(radius_of(name))
-        threshold = radius * options.multiplier
+        threshold = radius * run.multiplier
         cand_scores = scores[cand] if sweeps and scores is not None else None
         hits = class_hits(centres[ref], groups[ref], centres[cand], groups[cand], threshold, cand_scores)
         counted = class_scores(hits.tp, hits.fp, hits.fn, beta)
@@ -443,7 +496,7 @@ def czii_metric(
             species=name,
             radius_A=radius,
             threshold_A=threshold,
-            weight=options.weight_of(name),
+            weight=run.weight_of(name),
             references=hits.references,
             candidates=hits.candidates,
             tp=hits.tp,
@@ -460,14 +513,14 @@ def czii_metric(
             ),
         )
         classes.append((one, counted.f_beta))
-    total = options.weight_total()  # (--czii-weights all: the challenge's code's denominator)
+    total = run.weight_total  # (--czii-weights all: the challenge's code's denominator)
     score = weighted_score({c.species: f for c, f in classes}, {c.species: c.weight for c, _ in classes}, total)
-    not_scored = sorted(set(options.weights) - {c.species for c, _ in classes})  # (a misspelt name, say)
+    not_scored = sorted(set(run.weights_named) - {c.species for c, _ in classes})  # (a misspelt name, say)
     return CziiScore(
         beta=beta,
-        multiplier=float(options.multiplier),
+        multiplier=run.multiplier,
         tomograms_scored=len(tomograms),
-        scored_over="all" if options.over == "all" else "reference",
+        scored_over="all" if run.over == "all" else "reference",
         score=_rounded(score),
         swept=sweeps,
         higher_is_better=higher,

@@ -14,7 +14,7 @@ from ..errors import CryodedupError, as_option_errors
 from .fields import OUTPUT, check_choices, choice, is_real_number, option
 from .species import DEFAULT_MIN_DIST
 
-__all__ = ["COMPARISON", "PANELS", "READING", "CompareOptions"]
+__all__ = ["COMPARISON", "PANELS", "READING", "CompareOptions", "czii_radius"]
 
 #: The panels of ``cryodedup compare --help``, in their order: its own options, then the particle
 #: job's it takes (marked ``taken_by=COMPARE``: how the inputs are read and moved).
@@ -144,32 +144,11 @@ class CompareOptions:
         """--radius as given, else the default distance of a match (20 Å)."""
         return float(DEFAULT_MIN_DIST) if self.radius is None else float(self.radius)
 
-    def czii_radius(self, species: str) -> float:
-        """--metric czii: a species' radius, --radius's else the challenge's for its species.
-
-        A species the challenge does not score has no radius of its own here: refused, naming
-        --radius (a silent default would score every pick at the wrong distance).
-        """
-        if self.radius is not None:
-            return float(self.radius)
-        if species in CHALLENGE_RADII:
-            return CHALLENGE_RADII[species]
-        known = ", ".join(f"{name} {radius:g}" for name, radius in CHALLENGE_RADII.items())
-        raise CryodedupError(
-            f"--metric czii: the reference's picks of {species!r} are of no species the CZII challenge scores "
-            f"(its radii in Å: {known}), so they have no radius of the challenge's: give the particle's radius "
-            "with --radius Å (a hit lies within it x --multiplier)"
-        )
-
     def resolved_beta(self) -> float:
         """--beta as given, else 1 (4 with --metric czii, the challenge's)."""
         if self.beta is not None:
             return float(self.beta)
         return CHALLENGE_BETA if self.metric == "czii" else 1.0
-
-    def weight_of(self, species: str) -> float:
-        """A species' weight in the czii score: --weights', else the challenge's, else 1."""
-        return float(self.weights.get(species, CHALLENGE_WEIGHTS.get(species, 1.0)))
 
     def weight_total(self) -> float | None:
         """What ``--czii-weights all`` divides by: the challenge's weights with --weights' over them (None: present)."""
@@ -202,3 +181,21 @@ class CompareOptions:
         given: object = self.reference  # (the API's: any value)
         if given is not None and not (isinstance(given, str) and given.strip()):
             raise CryodedupError(f"--reference names an input (its path or 1 or 2), got {self.reference!r}")
+
+
+def czii_radius(radius: float | None, species: str) -> float:
+    """--metric czii: a species' radius, ``radius`` (--radius's) else the challenge's for its species.
+
+    A species the challenge does not score has no radius of its own here: refused, naming
+    --radius (a silent default would score every pick at the wrong distance).
+    """
+    if radius is not None:
+        return float(radius)
+    if species in CHALLENGE_RADII:
+        return CHALLENGE_RADII[species]
+    known = ", ".join(f"{name} {radius:g}" for name, radius in CHALLENGE_RADII.items())
+    raise CryodedupError(
+        f"--metric czii: the reference's picks of {species!r} are of no species the CZII challenge scores "
+        f"(its radii in Å: {known}), so they have no radius of the challenge's: give the particle's radius "
+        "with --radius Å (a hit lies within it x --multiplier)"
+    )

@@ -8,7 +8,7 @@ in its metadata the :class:`Flag` (the command line's flag, click type, help), f
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +43,7 @@ __all__ = [
     "option",
     "path_type",
     "project_dir_option",
+    "shown_values",
     "taken_by",
 ]
 
@@ -263,3 +264,20 @@ def is_real_number(value: object) -> bool:
 def is_whole_number(value: object) -> bool:
     """Whether ``value`` is an int (numpy's included, not a bool): options from the Python API arrive unchecked."""
     return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def shown_values(options: object) -> tuple[dict[str, Any], frozenset[str]]:
+    """An options object's values by field (``plot`` aside) and the fields left at their defaults.
+
+    What report.html's Parameters table shows (``plot`` is the report's own doing): a job's plan
+    keeps them, and the table is made from the plan's, never from the options object.
+    """
+    values, defaults = {}, set()
+    for f in fields(options):  # type: ignore[arg-type]
+        if f.name == "plot":
+            continue
+        value = values[f.name] = getattr(options, f.name)
+        default = f.default_factory() if f.default_factory is not MISSING else f.default
+        if default is not MISSING and value == default:
+            defaults.add(f.name)
+    return values, frozenset(defaults)

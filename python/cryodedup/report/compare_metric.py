@@ -311,7 +311,7 @@ def write_czii_report(
 ) -> list[str]:
     """``--plot-czii DIR``: the picture and report.html (the summary's ``rows``) in ``outdir``; their paths.
 
-    ``shown``: the options as report.html's Parameters table shows them (``Parameters.of`` the options).
+    ``shown``: the options as report.html's Parameters table shows them (from the values the job's plan was made from).
 
     Existing outputs are refused unless ``force``, and written under temporary names (``write_all``).
     """

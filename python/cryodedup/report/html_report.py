@@ -7,7 +7,7 @@ import html
 import os
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import MISSING, dataclass, fields, replace
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -62,23 +62,6 @@ class Parameters:
 
     values: dict[str, Any]
     defaults: frozenset[str]
-
-    @classmethod
-    def of(cls, options: Any) -> Parameters:
-        """The table of a job's ``options`` (a dataclass): ``plot`` aside, and those left at their defaults.
-
-        ``plot`` is the report's own doing. The one reader of a whole options object in report/: a
-        job's plan (or the command line, for compare) makes the table once; the report takes the table.
-        """
-        values, defaults = {}, set()
-        for f in fields(options):
-            if f.name == "plot":
-                continue
-            value = values[f.name] = getattr(options, f.name)
-            default = f.default_factory() if f.default_factory is not MISSING else f.default
-            if default is not MISSING and value == default:
-                defaults.add(f.name)
-        return cls(values, frozenset(defaults))
 
     def as_run(self, made: Mapping[str, str]) -> Parameters:
         """The table with each option left to the run saying what the run made of it.

@@ -12,6 +12,7 @@ from test_particle_shards import tutorial_pickers
 from test_particles_job import reextracted_pair
 
 from cryodedup import ParticleOptions, remove_duplicate_particles
+from cryodedup.jobs.particles.plan import plan
 
 distributed = pytest.importorskip("dask.distributed")
 
@@ -33,7 +34,7 @@ def test_a_local_cluster_writes_the_outputs_of_one_run(tmp_path, client, shards)
     inputs = list(reextracted_pair(tmp_path, n_per_mic=150))
     options = {"min_dist": 30.0, "score_normalize": "rank", "decisions": True}
     one = remove_duplicate_particles(inputs, tmp_path / "one", ParticleOptions(**options))
-    on_dask = run_on_dask(inputs, tmp_path / "dask", ParticleOptions(**options), client, shards)
+    on_dask = run_on_dask(inputs, tmp_path / "dask", plan(ParticleOptions(**options)), client, shards)
     for name in ("particles_kept.star", "particles_rejected.star", "decisions.csv"):
         assert filecmp.cmp(tmp_path / "one" / name, tmp_path / "dask" / name, shallow=False), name
     assert (on_dask.kept, on_dask.rejected) == (one.kept, one.rejected)
@@ -52,7 +53,7 @@ def test_the_tutorial_pickers_on_a_local_cluster(tmp_path, monkeypatch, client, 
     monkeypatch.chdir(tmp_path / "one")
     one = remove_duplicate_particles(folders, "Dedup", ParticleOptions(**options))
     monkeypatch.chdir(tmp_path / "dask")
-    on_dask = run_on_dask(folders, "Dedup", ParticleOptions(**options), client, 4)
+    on_dask = run_on_dask(folders, "Dedup", plan(ParticleOptions(**options)), client, 4)
     written = sorted(p.relative_to(tmp_path / "one").as_posix() for p in (tmp_path / "one").rglob("*") if p.is_file())
     for name in written:
         assert filecmp.cmp(tmp_path / "one" / name, tmp_path / "dask" / name, shallow=False), name

@@ -23,9 +23,6 @@ TAKERS = {
     "jobs/compare.py compare_picks",
     "jobs/particles/entrance.py remove_duplicate_particles",
     "jobs/particles/plan.py plan",
-    # A shard's entrances (one shard, the shards on Dask), as the API calls them.
-    "jobs/particles/dask.py run_on_dask",
-    "jobs/particles/shards.py run_particle_shard",
 }
 
 

@@ -20,6 +20,7 @@ import pytest
 from test_particles_job import reextracted_pair
 
 from cryodedup import CryodedupError, ParticleOptions, remove_duplicate_particles
+from cryodedup.jobs.particles.plan import plan
 from cryodedup.jobs.particles.shards import merge_particle_shards, run_particle_shard
 from fixtures.refined_and_picks import refined_2d_project, write_noise_micrographs
 from helpers import missing_program, shared_file, write_star
@@ -49,7 +50,7 @@ def shards_then_merge(inputs, options: dict, tmp_path: Path, monkeypatch, shards
     monkeypatch.chdir(one)
     whole = remove_duplicate_particles(inputs, "Dedup", ParticleOptions(**options))
     for k in range(1, shards + 1):
-        run_particle_shard(inputs, tmp_path / "shards", ParticleOptions(**options), k, shards)
+        run_particle_shard(inputs, tmp_path / "shards", plan(ParticleOptions(**options)), k, shards)
     monkeypatch.chdir(merged)
     parts = merge_particle_shards([tmp_path / "shards"], "Dedup")
     written = files_of(one / "Dedup")
@@ -226,7 +227,7 @@ def test_inputs_named_relative_are_named_so_by_the_merge(tmp_path, monkeypatch):
     options = ParticleOptions(min_dist=0.0, decisions=True)
     remove_duplicate_particles(inputs, "one", options)
     for k in (1, 2):
-        run_particle_shard(inputs, "shards", options, k, 2)
+        run_particle_shard(inputs, "shards", plan(options), k, 2)
     merge_particle_shards(["shards"], "merged")
     record = (tmp_path / "merged" / "decisions.csv").read_text()
     assert record == (tmp_path / "one" / "decisions.csv").read_text()
@@ -250,7 +251,7 @@ def test_a_project_moved_with_its_shards_merges_where_it_lies_now(tmp_path):
     inputs = list(reextracted_pair(before, n_per_mic=20))
     options = ParticleOptions(min_dist=20.0, decisions=True)
     for k in (1, 2, 3):
-        run_particle_shard(inputs, before / "shards", options, k, 3)
+        run_particle_shard(inputs, before / "shards", plan(options), k, 3)
     after = tmp_path / "after"
     (tmp_path / "before").rename(after)
     moved = [after / "project" / p.name for p in inputs]
@@ -267,14 +268,14 @@ def test_shards_run_where_the_files_are_mounted_elsewhere_are_of_one_run(tmp_pat
     elsewhere = [tmp_path / "mnt" / p.name for p in inputs]
     options = ParticleOptions(min_dist=20.0, decisions=True)
     for k, given in ((1, inputs), (2, elsewhere), (3, elsewhere)):
-        run_particle_shard(given, tmp_path / "shards", options, k, 3)
+        run_particle_shard(given, tmp_path / "shards", plan(options), k, 3)
     merged_equals_one_run(inputs, options, [tmp_path / "shards"], tmp_path)
 
 
 def test_an_input_changed_in_place_between_shards_is_named(tmp_path):
     # The same size, the same rows read (a comment's text changed): only the bytes say so.
     inputs = list(reextracted_pair(tmp_path, n_per_mic=20))
-    options = ParticleOptions(min_dist=20.0)
+    options = plan(ParticleOptions(min_dist=20.0))
     text = inputs[0].read_text()
     inputs[0].write_text("# made by A\n" + text)
     run_particle_shard(inputs, tmp_path / "shards", options, 1, 2)
@@ -302,7 +303,7 @@ def test_a_shard_reads_its_inputs_once_and_hashes_none(tmp_path):
     # size and time locate an input, the rows' digest compares what was read. Counted by the kernel:
     # the read and its headers ~1.6x the inputs' bytes, 2.6x with the hash.
     inputs = list(reextracted_pair(tmp_path, n_per_mic=2000))
-    options = ParticleOptions(min_dist=20.0)
+    options = plan(ParticleOptions(min_dist=20.0))
     run_particle_shard(inputs, tmp_path / "shards", options, 2, 2)  # (everything imported, the cache warm)
     size = sum(p.stat().st_size for p in inputs)
     before = _bytes_read()
@@ -317,7 +318,7 @@ def test_an_input_moved_and_changed_is_refused_naming_it(tmp_path):
     before.mkdir()
     inputs = list(reextracted_pair(before, n_per_mic=20))
     for k in (1, 2):
-        run_particle_shard(inputs, before / "shards", ParticleOptions(min_dist=20.0), k, 2)
+        run_particle_shard(inputs, before / "shards", plan(ParticleOptions(min_dist=20.0)), k, 2)
     before.rename(tmp_path / "after")
     changed = tmp_path / "after" / "reextracted.star"
     changed.write_text(changed.read_text().replace("job018", "job019", 1))  # (an image renamed: the same rows)
@@ -343,7 +344,7 @@ def four_shards(tmp_path):
     inputs = list(reextracted_pair(tmp_path, n_per_mic=40))
     options = {"min_dist": 20.0}
     for k in range(1, 5):
-        run_particle_shard(inputs, tmp_path / "shards", ParticleOptions(**options), k, 4)
+        run_particle_shard(inputs, tmp_path / "shards", plan(ParticleOptions(**options)), k, 4)
     return inputs, options, tmp_path / "shards"
 
 
@@ -367,17 +368,17 @@ def test_a_shard_given_twice_is_refused(four_shards, tmp_path):
 
 def test_a_shard_of_other_options_is_refused(four_shards, tmp_path):
     inputs, options, shards = four_shards
-    run_particle_shard(inputs, tmp_path / "other", ParticleOptions(**{**options, "min_dist": 30.0}), 3, 4)
+    run_particle_shard(inputs, tmp_path / "other", plan(ParticleOptions(**{**options, "min_dist": 30.0})), 3, 4)
     given = [*(shards / f"shard-{k}-of-4" for k in (1, 2, 4)), tmp_path / "other" / "shard-3-of-4"]
     one_line_refusal(given, tmp_path / "out", r"a shard of another run than .*\(--min-dist 30.0 against 20.0\)$")
 
 
 def test_a_shard_of_other_inputs_or_of_another_count_is_refused(four_shards, tmp_path):
     inputs, options, shards = four_shards
-    run_particle_shard(inputs[:1], tmp_path / "other", ParticleOptions(**options), 3, 4)
+    run_particle_shard(inputs[:1], tmp_path / "other", plan(ParticleOptions(**options)), 3, 4)
     given = [*(shards / f"shard-{k}-of-4" for k in (1, 2, 4)), tmp_path / "other" / "shard-3-of-4"]
     one_line_refusal(given, tmp_path / "out", r"a shard of another run than .*\(other inputs\)$")
-    run_particle_shard(inputs, tmp_path / "three", ParticleOptions(**options), 3, 3)
+    run_particle_shard(inputs, tmp_path / "three", plan(ParticleOptions(**options)), 3, 3)
     given = [*given[:3], tmp_path / "three" / "shard-3-of-3"]
     one_line_refusal(given, tmp_path / "out", r"shard 3 of 3, but .* is one of 4$")
 
@@ -404,9 +405,9 @@ def test_shards_run_again_after_their_inputs_changed_merge_as_one_run_of_the_cha
         tmp_path / "out",
         r"changed since the shards ran \(modified: the same size, another time\); run the shards again$",
     )
-    again = [run_particle_shard(inputs, shards, ParticleOptions(**options), k, 4) for k in range(1, 5)]
+    again = [run_particle_shard(inputs, shards, plan(ParticleOptions(**options)), k, 4) for k in range(1, 5)]
     assert [s.already_complete for s in again] == [False] * 4
-    assert run_particle_shard(inputs, shards, ParticleOptions(**options), 2, 4).already_complete
+    assert run_particle_shard(inputs, shards, plan(ParticleOptions(**options)), 2, 4).already_complete
     one, merged = tmp_path / "one", tmp_path / "merged"
     for folder in (one, merged):
         folder.mkdir()
@@ -435,8 +436,8 @@ def test_an_incomplete_shard_is_refused_and_run_again(four_shards, tmp_path):
     decision = shards / "shard-2-of-4" / "decision.npz"
     decision.write_bytes(decision.read_bytes()[:-10])
     one_line_refusal([shards], tmp_path / "out", r"shard-2-of-4: shard incomplete \(decision.npz does not match")
-    again = run_particle_shard(inputs, shards, ParticleOptions(**options), 2, 4)
-    done = run_particle_shard(inputs, shards, ParticleOptions(**options), 2, 4)
+    again = run_particle_shard(inputs, shards, plan(ParticleOptions(**options)), 2, 4)
+    done = run_particle_shard(inputs, shards, plan(ParticleOptions(**options)), 2, 4)
     assert (again.already_complete, done.already_complete) == (False, True)
     merge_particle_shards([shards], tmp_path / "out")
 
@@ -477,7 +478,7 @@ def test_an_option_edited_to_another_kind_is_refused_in_one_line(four_shards, tm
 
 def test_options_a_shard_does_not_take_are_refused_before_reading(tmp_path):
     with pytest.raises(CryodedupError, match=r"^--shard with --plot: .* give --plot to particles-merge$"):
-        run_particle_shard([tmp_path / "none.star"], tmp_path / "shards", ParticleOptions(plot=True), 1, 2)
+        run_particle_shard([tmp_path / "none.star"], tmp_path / "shards", plan(ParticleOptions(plot=True)), 1, 2)
 
 
 def test_the_command_line_shards_merges_and_refuses_in_one_line(four_shards, tmp_path):

@@ -19,7 +19,7 @@ import numpy as np
 from ...errors import CryodedupError, InputFileError
 from ...formats.micrograph_lists import Micrographs
 from ...formats.mrc import MrcLayout, mrc_layout
-from ...options.fields import DECISION, SCORES, marked_options
+from ...options.fields import DECISION, SCORES, marked_options, shown_values
 from ...options.micrographs import ALL_PAIRS_UPTO, MicrographOptions
 from ...particle_set import Evidence
 from ...resolve.given_psize import check_given_psize, same_size, stated_evidence
@@ -190,7 +190,7 @@ def micrograph_plan(options: MicrographOptions) -> MicrographPlan:
     if options.plot:  # (the report's table of the options only where there is a report)
         from ...report.html_report import Parameters
 
-        shown = Parameters.of(options)
+        shown = Parameters(*shown_values(options))
     output = MicrographOutputPlan(options.accept_untrusted, options.plot, options.plot_pairs, options.no_images, shown)
     recorded = {name: getattr(options, name) for name in RUN_OPTIONS}
     return MicrographPlan(options.psize, options.project_dir, scoring, decision, metadata, output, recorded)

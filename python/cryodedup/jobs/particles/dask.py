@@ -13,12 +13,10 @@ from __future__ import annotations
 import shutil
 import tempfile
 from collections.abc import Sequence
-from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ...errors import CryodedupError, OutputError
-from ...options import ParticleOptions
 from ...paths import StrPath, path_list
 from ..micrographs.dask import INSTALL, client_of
 from .read import silent
@@ -26,6 +24,7 @@ from .shards import merge_particle_shards, run_particle_shard
 
 if TYPE_CHECKING:
     from ...particle_set import Log
+    from .plan import ParticlePlan
     from .summary import ParticleSummary
 
 __all__ = ["run_on_dask"]
@@ -34,7 +33,7 @@ __all__ = ["run_on_dask"]
 def run_on_dask(
     inputs: Sequence[StrPath],
     outdir: StrPath,
-    options: ParticleOptions,
+    planned: ParticlePlan,
     scheduler: Any,
     shards: int | None = None,
     *,
@@ -45,6 +44,8 @@ def run_on_dask(
 
     Parameters
     ----------
+    planned : ParticlePlan
+        The job's plan, ``plan(options)`` of its checked options.
     scheduler : str or distributed.Client
         ``local`` (a LocalCluster on this machine, one worker process per core), a scheduler
         address (``tcp://node:8786``), a scheduler file, or a connected ``distributed.Client``.
@@ -55,7 +56,6 @@ def run_on_dask(
         from dask.distributed import as_completed
     except ImportError:
         raise CryodedupError(f"--dask needs Dask's distributed scheduler: {INSTALL}") from None
-    options.check()
     paths = path_list(inputs)
     out = Path(outdir).absolute()
     try:
@@ -63,19 +63,19 @@ def run_on_dask(
     except OSError as err:
         raise OutputError(f"{out.parent}: cannot hold the shards' scratch folder ({err.strerror})") from None
     try:
-        shard_options = replace(options, plot=False)  # (the pictures are the merge's)
+        shard_plan = planned.for_shards()  # (the pictures are the merge's)
         with client_of(scheduler) as client:
             client.wait_for_workers(1)
             count = shards or len(client.scheduler_info()["workers"])
             tasks = [
-                client.submit(run_particle_shard, paths, scratch, shard_options, k, count, pure=False)
+                client.submit(run_particle_shard, paths, scratch, shard_plan, k, count, pure=False)
                 for k in range(1, count + 1)
             ]
             for task in as_completed(tasks):
                 done = task.result()
                 log(f"shard {done.shard}/{done.shards} on {done.worker}: {done.rows:,} particles decided", "info")
         return merge_particle_shards(
-            [scratch], outdir, plot=options.plot, plot_mics=options.plot_mics, force=force, log=log
+            [scratch], outdir, plot=planned.output.plot, plot_mics=planned.output.plot_mics, force=force, log=log
         )
     finally:
         shutil.rmtree(scratch, ignore_errors=True)

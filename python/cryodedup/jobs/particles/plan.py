@@ -13,7 +13,8 @@ rows are joined (``--same-image reject``). No stage sees the options themselves.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,7 +28,7 @@ from ...errors import CryodedupError
 from ...formats.read_request import CopickSelection, ReadRequest, RowRead, Scale, ScoreRead
 from ...formats.sniff import is_glob
 from ...labels import listed
-from ...options.fields import DECISION, marked_options
+from ...options.fields import DECISION, marked_options, shown_values
 from ...options.particles import ParticleOptions
 from ...resolve import pixel_size_source
 from ...resolve.given_psize import judge_typed_psize
@@ -441,6 +442,13 @@ class ParticlePlan:
     species: SpeciesAsked
     #: ``--update``: what the round around the job takes (None: a plain run).
     round: RoundPlan | None = None
+    #: The options' values the plan was made from, by field (what a shard records of its run).
+    given: Mapping[str, Any] = field(default_factory=dict)
+
+    def for_shards(self) -> ParticlePlan:
+        """The plan the shards of a run on Dask take: no pictures, those are the merge's (``--plot`` off)."""
+        output = replace(self.output, plot=False, parameters=None)
+        return replace(self, output=output, given={**self.given, "plot": False})
 
     def for_rows(self, particles: ParticleSet, held: list[list[int]] | None = None) -> ParticlePlan:
         """The plan with what the rows say, resolved once: each species' distance, ``--prefer``'s levels, the images.
@@ -498,7 +506,7 @@ def plan(options: ParticleOptions) -> ParticlePlan:
         options.project_dir,
         options.micrographs,
         options.registration,
-        _report_table().of(options) if options.plot else None,  # (only where there is a report)
+        _report_table()(*shown_values(options)) if options.plot else None,  # (only with a report)
     )
     deciding = Deciding(
         base,
@@ -551,7 +559,8 @@ def plan(options: ParticleOptions) -> ParticlePlan:
     decided_by = {name: getattr(options, name) for name in DECISION_OPTIONS}
     refused = _refused_by_update(read, deciding, output, registration)
     round_ = RoundPlan(refused, decided_by, options.add_again, output.decisions, options.repair)
-    return ParticlePlan(read, deciding, registration, output, species, round_ if options.update else None)
+    given = {f.name: getattr(options, f.name) for f in fields(options)}
+    return ParticlePlan(read, deciding, registration, output, species, round_ if options.update else None, given)
 
 
 def _preference(

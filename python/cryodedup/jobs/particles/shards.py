@@ -33,7 +33,7 @@ import os
 import socket
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, replace
 from functools import reduce
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -44,7 +44,6 @@ from ... import signals
 from ...algo.normalisation import labels
 from ...algo.priority import PriorityCounts, added_counts
 from ...errors import CryodedupError, InputFileError
-from ...options import ParticleOptions
 from ...outputs import all_outputs_at_once, put_in_place
 from ...particle_set import Log, ParticleSet
 from ...paths import StrPath, path_list
@@ -336,7 +335,7 @@ shard_state = ParticleShardRecord.of_folder
 def run_particle_shard(
     inputs: Sequence[StrPath],
     outdir: StrPath,
-    options: ParticleOptions,
+    planned: ParticlePlan,
     shard: int,
     shards: int,
     *,
@@ -351,16 +350,15 @@ def run_particle_shard(
         As for ``remove_duplicate_particles``; every shard reads them whole.
     outdir : path
         The folder of all shards of the run.
-    options : ParticleOptions
-        The job's options (``--plot`` is the merge's).
+    planned : ParticlePlan
+        The job's plan, ``plan(options)`` of its checked options (``--plot`` is the merge's).
     shard, shards : int
         K (from 1) and N.
     force : bool
         Replace a complete shard of another run (other inputs or options) in the folder.
     """
     start = time.perf_counter()
-    options.check()
-    values = {f.name: getattr(options, f.name) for f in fields(options)}
+    values = planned.given
     _refuse(values)
     paths = path_list(inputs)
     record_of_run = run_record(paths, values, shard_folder(Path(outdir), shard, shards))
@@ -370,7 +368,7 @@ def run_particle_shard(
     try:
         for leftover in folder.glob(".*.tmp"):
             leftover.unlink(missing_ok=True)
-        run(WholeRead(Files.of(paths)), folder, plan(options), force=force, log=log, stages=stages)
+        run(WholeRead(Files.of(paths)), folder, planned, force=force, log=log, stages=stages)
     except _StillComplete:
         assert opened.done is not None, "only a complete shard is kept"
         log(f"{folder}: the inputs are as they were: not redone", "info")
