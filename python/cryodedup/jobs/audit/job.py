@@ -10,6 +10,7 @@ entered. One line per job, worst first, says what to redo. Nothing is written in
 
 from __future__ import annotations
 
+import os
 import re
 import time
 from collections import Counter, deque
@@ -370,6 +371,8 @@ def audit_project(
     supersede(audits, project)
     carry(audits, project)
     for audit in audits.values():
+        if audit.verdict == REDO and written_kept(audit.job, audits) is not None:
+            continue  # (its set without the duplicates is written: its line names it)
         if audit.verdict in (REDO, ENTERED) and audit.worst is not None:
             audit.command = redo_command(project, audit.job, audit.worst)
             then = "refine" if audit.verdict == REDO else "go on from"
@@ -708,6 +711,9 @@ def _redo_words(audit: JobAudit, audits: dict[str, JobAudit], project: Project) 
     worst = audit.worst
     if worst is None:  # (a redo has a set: its numbers made it one)
         return f"refine again on its particles deduplicated ({entered})"
+    written = written_kept(audit.job, audits)
+    if written is not None:  # (cryodedup's External job has written it: no command to run again)
+        return f"{entered}; its set without them is written: refine {written}"
     parts = [_pairs(worst.duplicate_pairs)] if worst.duplicate_pairs else []
     parts += (
         [f"{worst.same_image:,} particle image{'s' if worst.same_image != 1 else ''} twice"] if worst.same_image else []
@@ -718,10 +724,32 @@ def _redo_words(audit: JobAudit, audits: dict[str, JobAudit], project: Project) 
     )
 
 
+#: The set cryodedup's External job (``cryodedup-relion``) writes without the duplicates: one input's, or each's.
+_KEPT = re.compile(r"^particles_kept(_.*)?\.star$")
+
+
+def written_kept(job: Job, audits: dict[str, JobAudit]) -> str | None:
+    """The kept set a finished External job wrote of ``job``'s particles, holding no duplicates; None when none has.
+
+    The External job read ``job``'s particles (a particle edge) and its kept set was audited clean: the set to refine,
+    which the redo command would write again.
+    """
+    for other in audits.values():
+        if other.job.kind != "External" or job.name not in other.job.particle_parents:
+            continue
+        kept = [s.file for s in other.sets if _KEPT.match(os.path.basename(s.file))]
+        if kept and other.job.status in _FINISHED and not other.duplicates:
+            return kept[0]
+    return None
+
+
 def _not_written(audit: JobAudit, audits: dict[str, JobAudit], project: Project, name: str) -> tuple[str, str]:
     """A job whose sets are not written yet: not run, or a refinement running on a set that holds duplicates."""
     waiting = f"{', '.join(audit.not_written)} not written yet"
-    carriers = [p for p in _particle_parents(project, audits, audit.job.name) if audits[p].duplicates]
+    deduplicated = audit.job.deduplicated_parents  # (read as a redo's kept set: without their duplicates)
+    carriers = [
+        p for p in _particle_parents(project, audits, audit.job.name) if audits[p].duplicates and p not in deduplicated
+    ]
     if audit.job.refinement and audit.job.status == "Running" and carriers:
         held = ", ".join(f"{p} ({_pairs(audits[p].duplicates)} within {audits[p].min_dist_A:g} Å)" for p in carriers)
         return RUNNING, (
