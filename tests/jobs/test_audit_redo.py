@@ -437,3 +437,24 @@ def test_a_refinement_of_the_rejected_copies_supersedes_nothing(tmp_path, route)
     jobs = _jobs(audit)
     assert jobs[_R29]["verdict"] == "redo" and status == 1
     assert jobs["Refine3D/job033"]["verdict"] == "clean" and jobs["Refine3D/job033"]["particle_inputs"] == []
+
+
+def test_a_damaged_final_refinement_is_named_and_its_redo_clears_the_chain(tmp_path):
+    # Before: job029's run_data.star truncated, the headline moved to "redo Refine3D/job025; ... 1 damaged": redoing
+    # job025 leaves job029, which refined Polish/job028's particles (20 copies across the half-sets they carry).
+    root = _planted(tmp_path, CHAIN)
+    data = root / _R29 / "run_data.star"
+    data.write_text(data.read_text()[: data.stat().st_size // 2])
+    status, audit, stderr = _audit(root)
+    jobs = _jobs(audit)
+    assert status == 1 and audit["verdict"].startswith(f"1 refinement to redo: {_R29} (damaged); redoing it clears")
+    assert jobs[_R29]["verdict"] == "redo" and "run_data.star could not be read" in jobs[_R29]["line"]
+    assert jobs[_R19]["verdict"] == jobs[_R25]["verdict"] == "carried"
+    assert "Polish/job028/shiny.star" in jobs[_R29]["command"]
+    # The printed command, run as printed, then a refinement of its kept set: the chain cleared.
+    _, out = _run_printed_for(stderr, tmp_path, _R29)
+    assert brute_force(_rows(out / "particles_kept.star"), 50) == (0, 0)
+    _refine(root, "Refine3D/job031", str(out / "particles_kept.star"), out / "particles_kept.star")
+    status, audit, _ = _audit(root)
+    jobs = _jobs(audit)
+    assert {jobs[n]["verdict"] for n in (_R19, _R25, _R29)} == {"superseded"} and status == 0, audit["verdict"]
