@@ -14,9 +14,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from fixtures.relion_project import brute_force, pipeline_text
+from fixtures.relion_project import Rows, brute_force, pipeline_text
 from fixtures.relion_tutorial import JOBS, plant, write_tutorial
 from helpers import missing_program
 
@@ -119,18 +120,10 @@ def test_the_external_job_route_printed_beside_the_command_clears_the_audit(tmp_
     assert " ".join(route.split()) in " ".join(stderr.split())  # (said on the terminal, under the command)
     particles, params = _route_fields(route)
     assert particles == f"{_R29}/run_data.star" and ("min_dist", "50") in params
-    # As RELION runs an External job: from the project's folder, its fields as options (pipeline_jobs.cpp).
-    argv = ["--o", "External/job031/", "--in_parts", particles]
-    for label, value in params:
-        argv += [f"--{label}", value]
-    (root / "External/job031").mkdir(parents=True)
-    done = subprocess.run(
-        [str(BIN / "cryodedup-relion"), *argv, "--j", "1"], capture_output=True, text=True, check=False, cwd=root
-    )
-    assert done.returncode == 0 and (root / "External/job031/RELION_JOB_EXIT_SUCCESS").exists(), done.stderr
-    external = ("External/job031", 99, "relion.external", [particles], [("particles_kept.star", _P)])
+    external = _external(root, audit)
+    assert (root / "External/job031/RELION_JOB_EXIT_SUCCESS").exists()
     kept = root / "External/job031/particles_kept.star"
-    _refine(root, "Refine3D/job032", "External/job031/particles_kept.star", kept, [external])
+    _refine(root, "Refine3D/job032", "External/job031/particles_kept.star", kept, external)
     status, audit, _ = _audit(root)
     jobs = _jobs(audit)
     assert jobs["Refine3D/job032"]["verdict"] == "clean" and jobs[_R29]["verdict"] == "superseded"
@@ -337,3 +330,131 @@ def test_a_later_refinement_with_a_negligible_few_across_its_halves_still_supers
         assert line in jobs[_R29]["line"]
         if count == 2:
             assert jobs[_R29]["line"].endswith("whose half-sets share a negligible few); nothing to redo")
+
+
+def _external(root: Path, audit: dict) -> list[tuple]:
+    """The External job the audit printed for job029, run as RELION runs it (from the project's folder, its fields as
+    options: pipeline_jobs.cpp), then recorded in the pipeline with its two particle outputs (as cryodedup-relion
+    registers them); its pipeline entry."""
+    particles, params = _route_fields(_jobs(audit)[_R29]["external_job"])
+    argv = ["--o", "External/job031/", "--in_parts", particles]
+    for label, value in params:
+        argv += [f"--{label}", value]
+    (root / "External/job031").mkdir(parents=True)
+    done = subprocess.run(
+        [str(BIN / "cryodedup-relion"), *argv, "--j", "1"], capture_output=True, text=True, check=False, cwd=root
+    )
+    assert done.returncode == 0, done.stderr
+    outputs = [("particles_kept.star", _P), ("particles_rejected.star", _P)]
+    external = [("External/job031", 99, "relion.external", [particles], outputs)]
+    (root / "default_pipeline.star").write_text(pipeline_text("3.1", [*JOBS, *external]))
+    return external
+
+
+def test_once_the_external_job_has_written_the_kept_set_the_audit_says_refine_it(tmp_path):
+    # Before: with External/job031's kept set written (0 pairs), the audit still printed the redo command and "a new
+    # External job"; the set to refine is there.
+    root = _planted(tmp_path, [f"{_R29}/run_data.star"])
+    _, audit, _ = _audit(root)
+    assert _jobs(audit)[_R29]["command"]  # (the flip: before the External job ran, the command)
+    _external(root, audit)
+    assert brute_force(_rows(root / "External/job031/particles_kept.star"), 50) == (0, 0)
+    status, audit, stderr = _audit(root)
+    job = _jobs(audit)[_R29]
+    assert status == 1 and job["verdict"] == "redo"
+    assert job["line"].endswith("its set without them is written: refine External/job031/particles_kept.star")
+    assert not job["command"] and not job["external_job"]
+    assert "cryodedup particles" not in stderr and "a new External job" not in stderr
+
+
+def _rows(path: Path) -> Rows:
+    """The particle rows of a STAR file written by the redo (its particles table, read by the labels it names)."""
+    _, _, table = path.read_text().partition("data_particles")
+    labels = re.findall(r"^_rln(\w+)", table, flags=re.M)
+    lines = [line.split() for line in table.splitlines() if line.strip() and len(line.split()) == len(labels)]
+    lines = [line for line in lines if not line[0].startswith("_")]
+    column = {label: [line[k] for line in lines] for k, label in enumerate(labels)}
+    _, mic = np.unique(column["MicrographName"], return_inverse=True)
+    number = {
+        key: np.array(column[key], float) for key in ("CoordinateX", "CoordinateY", "OriginXAngst", "OriginYAngst")
+    }
+    halves = np.array(column.get("RandomSubset", ["0"] * len(lines)), int)
+    return Rows(mic, *number.values(), halves, column["ImageName"])
+
+
+def _running(root: Path, name: str) -> None:
+    """``name`` marked Running in the pipeline (RELION 3.1's status 0) and its run_data.star taken away."""
+    pipeline = root / "default_pipeline.star"
+    text = re.sub(rf"({re.escape(name)}/\s+None\s+\d+\s+)2 ", r"\g<1>0 ", pipeline.read_text())
+    assert text != pipeline.read_text()
+    pipeline.write_text(text)
+    (root / name / "run_data.star").unlink()
+
+
+@pytest.mark.parametrize("path", ["absolute", "relative"])
+def test_a_running_refinement_of_the_redos_kept_file_is_not_told_to_abort(tmp_path, path):
+    # Before: "running on a set that holds duplicates: Refine3D/job029 ... abort it", exit 1, while the Refine3D reads
+    # the redo's kept file, which holds no pair (the oracle: the all-pairs search of the file as written).
+    root = _planted(tmp_path, [f"{_R29}/run_data.star"])
+    _, _, stderr = _audit(root)
+    _, out = _run_printed(stderr, tmp_path)
+    kept = out / "particles_kept.star"
+    assert brute_force(_rows(kept), 50) == (0, 0)
+    _refine(root, "Refine3D/job031", str(kept) if path == "absolute" else os.path.relpath(kept, root), kept)
+    _running(root, "Refine3D/job031")
+    status, audit, _ = _audit(root)
+    jobs = _jobs(audit)
+    assert jobs["Refine3D/job031"]["particle_inputs"] == [_R29]
+    assert jobs["Refine3D/job031"]["verdict"] == "not run" and "abort" not in jobs["Refine3D/job031"]["line"]
+    assert "running on duplicates" not in audit["verdict"] and jobs[_R29]["verdict"] == "redo" and status == 1
+    # The flip: a Refine3D running on job029's own file (its copies in) is told to abort.
+    _refine(root, "Refine3D/job032", f"{_R29}/run_data.star", root / _R29 / "run_data.star")
+    _running(root, "Refine3D/job032")
+    status, audit, _ = _audit(root)
+    assert _jobs(audit)["Refine3D/job032"]["verdict"] == "running" and "running on duplicates" in audit["verdict"]
+    assert status == 1
+
+
+@pytest.mark.parametrize("route", ["redo", "external"])
+def test_a_refinement_of_the_rejected_copies_supersedes_nothing(tmp_path, route):
+    # Before: a finished Refine3D of the redo's (or the External job's) particles_rejected.star made job029
+    # "superseded", exit 0: the rejected copies hold no pair among themselves, yet they are not its particles
+    # deduplicated.
+    root = _planted(tmp_path, [f"{_R29}/run_data.star"])
+    status, audit, stderr = _audit(root)
+    extra = []
+    if route == "redo":
+        _, out = _run_printed(stderr, tmp_path)
+        rejected = out / "particles_rejected.star"
+        browsed = str(rejected)
+    else:
+        extra = _external(root, audit)
+        rejected = root / "External/job031/particles_rejected.star"
+        browsed = "External/job031/particles_rejected.star"
+    assert brute_force(_rows(rejected), 50) == (0, 0)  # (a clean set by itself: what let it supersede)
+    _refine(root, "Refine3D/job033", browsed, rejected, extra)
+    status, audit, _ = _audit(root)
+    jobs = _jobs(audit)
+    assert jobs[_R29]["verdict"] == "redo" and status == 1
+    assert jobs["Refine3D/job033"]["verdict"] == "clean" and jobs["Refine3D/job033"]["particle_inputs"] == []
+
+
+def test_a_damaged_final_refinement_is_named_and_its_redo_clears_the_chain(tmp_path):
+    # Before: job029's run_data.star truncated, the headline moved to "redo Refine3D/job025; ... 1 damaged": redoing
+    # job025 leaves job029, which refined Polish/job028's particles (20 copies across the half-sets they carry).
+    root = _planted(tmp_path, CHAIN)
+    data = root / _R29 / "run_data.star"
+    data.write_text(data.read_text()[: data.stat().st_size // 2])
+    status, audit, stderr = _audit(root)
+    jobs = _jobs(audit)
+    assert status == 1 and audit["verdict"].startswith(f"1 refinement to redo: {_R29} (damaged); redoing it clears")
+    assert jobs[_R29]["verdict"] == "redo" and "run_data.star could not be read" in jobs[_R29]["line"]
+    assert jobs[_R19]["verdict"] == jobs[_R25]["verdict"] == "carried"
+    assert "Polish/job028/shiny.star" in jobs[_R29]["command"]
+    # The printed command, run as printed, then a refinement of its kept set: the chain cleared.
+    _, out = _run_printed_for(stderr, tmp_path, _R29)
+    assert brute_force(_rows(out / "particles_kept.star"), 50) == (0, 0)
+    _refine(root, "Refine3D/job031", str(out / "particles_kept.star"), out / "particles_kept.star")
+    status, audit, _ = _audit(root)
+    jobs = _jobs(audit)
+    assert {jobs[n]["verdict"] for n in (_R19, _R25, _R29)} == {"superseded"} and status == 0, audit["verdict"]

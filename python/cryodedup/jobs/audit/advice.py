@@ -27,10 +27,11 @@ def _options(audited: SetAudit) -> list[tuple[str, str]]:
     return options
 
 
-def redo_command(project: Project, job: Job, audited: SetAudit) -> str:
+def redo_command(project: Project, job: Job, audited: SetAudit, name: str | None = None) -> str:
     """``cryodedup particles`` on the set as audited (its files, distance, poses, point group), out beside the project.
 
-    The set to refine again, without the duplicates the audit counted.
+    The set to refine again, without the duplicates the audit counted; ``name``: the refinement it is for, where not
+    ``job`` (a damaged refinement's input).
 
     Paths are absolute, quoted for a POSIX shell: the command runs as printed from any folder; a name a terminal
     cannot show as it is (an escape sequence, a byte not UTF-8) is written in the shell's ``$'...'`` quoting.
@@ -39,7 +40,7 @@ def redo_command(project: Project, job: Job, audited: SetAudit) -> str:
     words = ["cryodedup", "particles", *files]
     for option, value in _options(audited):
         words += [f"--{option}", os.path.abspath(value) if option == "micrographs" else value]
-    return shell_command([*words, "-o", redo_folder(project.root, job.name)])
+    return shell_command([*words, "-o", redo_folder(project.root, name or job.name)])
 
 
 def external_route(project: Project, job: Job, audited: SetAudit, then: str = "refine") -> str:

@@ -10,6 +10,7 @@ entered. One line per job, worst first, says what to redo. Nothing is written in
 
 from __future__ import annotations
 
+import os
 import re
 import time
 from collections import Counter, deque
@@ -97,6 +98,9 @@ class JobAudit:
     symmetry: tuple[str, str] | None = None
     #: A refinement's FSC and what its straddling duplicates did to it (None: no refinement, or no set).
     fsc: FscFound | None = None
+    #: A damaged refinement (its own sets unread): the job whose particles it refined and that job's set, whose pairs
+    #: straddle the half-sets it carries (None: not damaged, or fed none).
+    fed: tuple[str, SetAudit] | None = None
 
     @property
     def duplicates(self) -> int:
@@ -157,7 +161,7 @@ class ProjectAudit:
     @property
     def verdict(self) -> tuple[str, str]:
         """The line the report opens with, and its kind (``bad``, ``warn``, ``good``)."""
-        redo = [j.job.label for j in self.jobs if j.verdict == REDO]
+        redo = [j.job.label + (" (damaged)" if j.fed else "") for j in self.jobs if j.verdict == REDO]
         damaged = sum(bool(j.problems) for j in self.jobs) + len(self.problems)
         unread = f"; {damaged} damaged (named below)" if damaged else ""
         warned = len(self.warnings)
@@ -366,10 +370,17 @@ def audit_project(
         audit.fsc = refinement_estimate(project, audit.job, audit.worst, children)
     _trace(project, audits)
     for audit in audits.values():
+        audit.fed = _fed(audit, audits, project)
         audit.verdict, audit.line = _verdict(audit, audits, project, negligible)
     supersede(audits, project)
     carry(audits, project)
     for audit in audits.values():
+        if audit.verdict == REDO and written_kept(audit.job, audits) is not None:
+            continue  # (its set without the duplicates is written: its line names it)
+        if audit.verdict == REDO and audit.fed is not None:  # (its input, deduplicated, refined again)
+            parent, read = project.jobs[audit.fed[0]], audit.fed[1]
+            audit.command = redo_command(project, parent, read, audit.job.name)
+            audit.route = external_route(project, parent, read)
         if audit.verdict in (REDO, ENTERED) and audit.worst is not None:
             audit.command = redo_command(project, audit.job, audit.worst)
             then = "refine" if audit.verdict == REDO else "go on from"
@@ -583,6 +594,8 @@ def _verdict(
     ``negligible``: the share of a refinement's particles (%) in pairs across its half-sets under which it is not
     to redo.
     """
+    if audit.problems and not audit.sets and audit.fed is not None:
+        return REDO, _fed_words(audit, project)
     if audit.problems and not audit.sets:
         return DAMAGED, "; ".join(audit.problems)
     verdict, line = _sets_verdict(audit, audits, project, negligible)
@@ -592,6 +605,30 @@ def _verdict(
     head, _, rest = line.partition(": ")
     damage = "; ".join(_without_name(problem, audit.job) for problem in audit.problems)
     return verdict, f"{head}: {damage} (its particles audited all the same); {rest}"
+
+
+def _fed(audit: JobAudit, audits: dict[str, JobAudit], project: Project) -> tuple[str, SetAudit] | None:
+    """A damaged refinement's input (its own sets unread) whose pairs straddle the half-sets it carries."""
+    if not (audit.job.refinement and audit.problems and not audit.sets):
+        return None
+    for parent in _particle_parents(project, audits, audit.job.name):
+        read = audits[parent].worst
+        if read is not None and read.halfsets is not None and read.straddles:
+            return parent, read
+    return None
+
+
+def _fed_words(audit: JobAudit, project: Project) -> str:
+    """The line of a damaged refinement fed duplicates across its half-sets: named damaged, its input's redo."""
+    parent, read = audit.fed
+    damage = "; ".join(_without_name(problem, audit.job) for problem in audit.problems)
+    within = f"within {audit.min_dist_A:g} Å{_pose_words(read)}"
+    pieces = " and ".join(_straddling_words(read, within)).replace("the half-sets", "the half-sets it carries", 1)
+    command = redo_command(project, project.jobs[parent], read, audit.job.name)
+    return (
+        f"{_shown_name(audit.job)}: damaged ({damage}); it refined {parent}'s particles, of which {pieces}: "
+        f"its FSC may be inflated; refine again {parent}'s set this writes, without them: {command}"
+    )
 
 
 def _without_name(problem: str, job: Job) -> str:
@@ -708,6 +745,9 @@ def _redo_words(audit: JobAudit, audits: dict[str, JobAudit], project: Project) 
     worst = audit.worst
     if worst is None:  # (a redo has a set: its numbers made it one)
         return f"refine again on its particles deduplicated ({entered})"
+    written = written_kept(audit.job, audits)
+    if written is not None:  # (cryodedup's External job has written it: no command to run again)
+        return f"{entered}; its set without them is written: refine {written}"
     parts = [_pairs(worst.duplicate_pairs)] if worst.duplicate_pairs else []
     parts += (
         [f"{worst.same_image:,} particle image{'s' if worst.same_image != 1 else ''} twice"] if worst.same_image else []
@@ -718,10 +758,32 @@ def _redo_words(audit: JobAudit, audits: dict[str, JobAudit], project: Project) 
     )
 
 
+#: The set cryodedup's External job (``cryodedup-relion``) writes without the duplicates: one input's, or each's.
+_KEPT = re.compile(r"^particles_kept(_.*)?\.star$")
+
+
+def written_kept(job: Job, audits: dict[str, JobAudit]) -> str | None:
+    """The kept set a finished External job wrote of ``job``'s particles, holding no duplicates; None when none has.
+
+    The External job read ``job``'s particles (a particle edge) and its kept set was audited clean: the set to refine,
+    which the redo command would write again.
+    """
+    for other in audits.values():
+        if other.job.kind != "External" or job.name not in other.job.particle_parents:
+            continue
+        kept = [s.file for s in other.sets if _KEPT.match(os.path.basename(s.file))]
+        if kept and other.job.status in _FINISHED and not other.duplicates:
+            return kept[0]
+    return None
+
+
 def _not_written(audit: JobAudit, audits: dict[str, JobAudit], project: Project, name: str) -> tuple[str, str]:
     """A job whose sets are not written yet: not run, or a refinement running on a set that holds duplicates."""
     waiting = f"{', '.join(audit.not_written)} not written yet"
-    carriers = [p for p in _particle_parents(project, audits, audit.job.name) if audits[p].duplicates]
+    deduplicated = audit.job.deduplicated_parents  # (read as a redo's kept set: without their duplicates)
+    carriers = [
+        p for p in _particle_parents(project, audits, audit.job.name) if audits[p].duplicates and p not in deduplicated
+    ]
     if audit.job.refinement and audit.job.status == "Running" and carriers:
         held = ", ".join(f"{p} ({_pairs(audits[p].duplicates)} within {audits[p].min_dist_A:g} Å)" for p in carriers)
         return RUNNING, (

@@ -122,6 +122,7 @@ def _followed(start: str, after: dict[str, str]) -> str:
 def _candidate(audit: _Audit, verdicts: tuple[str, ...]) -> bool:
     """A refinement of one of ``verdicts`` whose half-sets were audited."""
     halves = audit.worst is not None and getattr(audit.worst, "halfsets", None) is not None
+    halves = halves or getattr(audit, "fed", None) is not None  # (a damaged refinement fed pairs across them)
     return audit.job.refinement and audit.verdict in verdicts and halves
 
 

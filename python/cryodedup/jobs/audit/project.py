@@ -86,6 +86,9 @@ class Job:
     #: The file a RELION Import job of other node types copied in (its job.star's ``fn_in_other``, as written): the
     #: pipeline records no input edge for it (pipeline_jobs.cpp, 3.1-5), yet it passes that file's job on.
     imported: str | None = None
+    #: The jobs whose particles it read only as a redo's kept set (``PROJECT-cryodedup/Refine3D_job029/
+    #: particles_kept.star``): their particles without their duplicates, whatever their own sets hold.
+    deduplicated_parents: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.label = self.label or self.name
@@ -245,19 +248,25 @@ def relion_project(root: Path) -> Project:
         job.number, job.read_as = number, pipeline.layout
         parents: dict[str, None] = {}  # (each once, in the order of its first edge; dicts, not lists: thousands)
         particle_parents: dict[str, None] = {}
+        raw: set[str] = set()  # (particle parents read otherwise than as a redo's kept set)
         for node in process_of[job.name].inputs:
-            parent = writers.get(node) or _job_of_node(node, jobs) or _redo_of_node(root, node, jobs)
+            redo = None if node in writers or _job_of_node(node, jobs) else _redo_of_node(root, node, jobs)
+            parent = writers.get(node) or _job_of_node(node, jobs) or redo
             if parent is None:
                 continue
             parents[parent] = None
-            if carries_particles(node, pipeline.node_types.get(node)):
+            if carries_particles(node, pipeline.node_types.get(node)) and not _rejected(node):
                 particle_parents[parent] = None
+                if redo is None:
+                    raw.add(parent)
         parent = _imported_parent(root, job, jobs, writers) if job.imported is not None else None
         if parent is not None and parent != job.name:  # (the job that wrote what it copied in; its redo's too)
             parents[parent] = None
-            if any(n in particle_nodes for n in process_of[job.name].outputs):
+            if any(n in particle_nodes for n in process_of[job.name].outputs) and not _rejected(job.imported or ""):
                 particle_parents[parent] = None
+                raw.add(parent)  # (its copy is its own set, audited as such)
         job.parents, job.particle_parents = list(parents), list(particle_parents)
+        job.deduplicated_parents = [p for p in particle_parents if p not in raw]
     return Project(root, pipeline.layout, jobs, list(pipeline.problems))
 
 
@@ -338,6 +347,16 @@ def _imported_parent(root: Path, job: Job, jobs: dict[str, Job], writers: dict[s
     if found is None and not inside.startswith(os.pardir):  # (a link in the project: the file it points to)
         found = writers.get(inside) or _job_of_node(inside, jobs)
     return found or _redo_of_node(root, node, jobs)
+
+
+#: How a duplicate removal (a redo command, cryodedup's External job) names the copies it took out:
+#: ``particles_rejected.star``, or ``particles_rejected_LABEL.star`` for each of several inputs.
+_REJECTED = re.compile(r"^particles_rejected(_.*)?\.star$")
+
+
+def _rejected(node: str) -> bool:
+    """Whether ``node`` is the copies a duplicate removal took out: a set of them is not its input's particles."""
+    return bool(_REJECTED.match(os.path.basename(node)))
 
 
 def _redo_of_node(root: Path, node: str, jobs: dict[str, Job]) -> str | None:
