@@ -645,9 +645,9 @@ PLOT_INSTALL = "pip install 'cryodedup[plot]' (in a clone of the source: pip ins
 
 
 def check_plotting(plot: bool) -> None:
-    """``--plot`` needs matplotlib, an optional dependency: say so before any work."""
-    if plot and importlib.util.find_spec("matplotlib") is None:
-        raise OutputError(f"--plot needs matplotlib: {PLOT_INSTALL}, or matplotlib alone")  # (not a usage error)
+    """``--plot`` needs Pillow, an optional dependency: say so before any work."""
+    if plot and importlib.util.find_spec("PIL") is None:
+        raise OutputError(f"--plot needs Pillow: {PLOT_INSTALL}, or Pillow alone")  # (not a usage error)
 
 
 def warn_earlier_report(outdir: StrPath, warn: Callable[[str], None]) -> None:

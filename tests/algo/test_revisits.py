@@ -126,7 +126,9 @@ def test_revisits_are_logged_before_any_image_is_read(epu, tmp_path):
         events.append("scoring starts")
         return run_in_process(plan, progress)
 
-    options = MicrographOptions(metadata=[folder / "EPU"], shift_calibration=CALIBRATION)
+    # (64-pixel images at this scale leave the second visit's copies under the thresholds: the screen
+    # says it is blind, which this test of the log's order does not look at)
+    options = MicrographOptions(metadata=[folder / "EPU"], shift_calibration=CALIBRATION, accept_untrusted=True)
     mics = sorted(str(p) for p in (folder / "Mics").glob("*.mrc"))
     find_duplicate_micrographs(mics, tmp_path / "out", options, log=lambda m, _level: events.append(m), runner=runner)
     said = [k for k, m in enumerate(events) if named_hole(e) in m]
@@ -136,7 +138,7 @@ def test_revisits_are_logged_before_any_image_is_read(epu, tmp_path):
 @pytest.mark.slow
 def test_revisits_are_named_in_the_summary_and_the_report(epu, tmp_path):
     folder, e = epu
-    result = CliRunner().invoke(main, micrographs(folder, tmp_path / "out", "--plot"))
+    result = CliRunner().invoke(main, micrographs(folder, tmp_path / "out", "--plot", "--accept-untrusted"))
     assert result.exit_code == 0, result.output
     named = named_hole(e)
     assert named in " ".join(result.output.split())
@@ -158,10 +160,11 @@ def test_update_rounds_name_the_revisit_once_its_metadata_has_come(epu, tmp_path
             (before / "Mics" / f"{x.name}_fractions.mrc").symlink_to(folder / "Mics" / f"{x.name}_fractions.mrc")
 
     collected(e[:8])
-    first = run([*micrographs(before, tmp_path / "out"), "--update"])["metadata"]
+    # (--accept-untrusted: the screen is blind on these 64-pixel images, which the rounds' metadata does not need)
+    first = run([*micrographs(before, tmp_path / "out"), "--update", "--accept-untrusted"])["metadata"]
     assert first["revisited_holes"] == [] and first["exposed_again"] == []
     collected(e[8:])
-    second = run([*micrographs(before, tmp_path / "out"), "--update"])["metadata"]
+    second = run([*micrographs(before, tmp_path / "out"), "--update", "--accept-untrusted"])["metadata"]
     assert [(r["hole"], r["earlier"], r["later"]) for r in second["revisited_holes"]] == [("102", e[2].name, e[8].name)]
     assert [r["later"] for r in second["exposed_again"]] == [e[8].name, e[9].name]
 

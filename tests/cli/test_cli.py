@@ -262,12 +262,12 @@ def test_seed_help_and_plot_message(tmp_path, good, monkeypatch):
     # --min-dist takes NAME=Å pairs too: its help says so, not FLOAT (a new user).
     assert "Å|NAME=Å,..." in help_text
     assert cli("particles", good, "-o", tmp_path / "out", "--seed", "-1").exit_code == 2
-    # Without matplotlib, --plot says how to get it, brackets and all.
+    # Without Pillow, --plot says how to get it, brackets and all.
     import cryodedup.outputs
 
     real = cryodedup.outputs.importlib.util.find_spec
     monkeypatch.setattr(
-        cryodedup.outputs.importlib.util, "find_spec", lambda name, *a: None if name == "matplotlib" else real(name, *a)
+        cryodedup.outputs.importlib.util, "find_spec", lambda name, *a: None if name == "PIL" else real(name, *a)
     )
     result = cli("particles", good, "-o", tmp_path / "out", "--plot")
     assert result.exit_code == 1

@@ -325,7 +325,7 @@ def test_metadata_with_shard_is_refused_with_the_reason(session, tmp_path):
 def test_no_images_report_lists_the_uncertain_pairs_by_distance(session, tmp_path):
     # A beam of 0.18 µm: duplicates at most 0.09 µm apart; the re-exposures lie 0.05-0.1 µm
     # from their first, so some are within 1.25x of that on either side.
-    pytest.importorskip("matplotlib")
+    pytest.importorskip("PIL")
     folder, _exposures, _truth = session
     out = tmp_path / "out"
     result = run(folder, out, "EPU", "--no-images", "--beam-diameter", "0.18", "--plot")

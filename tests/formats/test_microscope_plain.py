@@ -11,6 +11,7 @@ took that expat refuses would show here as a value where the tree gives an error
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -164,3 +165,52 @@ def test_the_fuzzers_epu_corpus_reads_as_the_tree_reads_it(tmp_path):
 def test_real_files_take_the_plain_path():
     for path in REAL:
         assert microscope._plain_elements(path) is not None, path
+
+
+#: Shapes of EPU's XML a .NET writer on Windows makes (Encoding.UTF8's byte-order mark, indented with \r\n), each
+#: left to ElementTree's tree before issue 92's one parser, now read by the core's scan after XML's own steps.
+WINDOWS_SHAPES = {
+    "byte-order mark": lambda text: "\ufeff" + text,
+    "mark and declaration": lambda text: '\ufeff<?xml version="1.0" encoding="utf-8"?>\r\n' + text,
+    "indented with CRLF": lambda text: text.replace("><", ">\r\n  <"),
+    "lone CR": lambda text: text.replace("><", ">\r<"),
+    "mark and CRLF": lambda text: "\ufeff" + text.replace("><", ">\r\n<"),
+}
+
+
+@pytest.mark.parametrize("source", ["synthetic", *(p.name for p in REAL)])
+@pytest.mark.parametrize("shape", WINDOWS_SHAPES)
+def test_windows_shapes_take_the_cores_scan_and_read_as_the_tree_reads_them(tmp_path, source, shape):
+    text = SYNTHETIC if source == "synthetic" else (SHARED_DATA / "epu" / source).read_text(encoding="utf-8")
+    path = tmp_path / NAME
+    path.write_bytes(WINDOWS_SHAPES[shape](text).encode("utf-8"))
+    assert microscope._core.element_texts(path.read_bytes(), "MicroscopeImage", microscope.EPU_ELEMENTS) is None
+    assert microscope._plain_elements(path) is not None  # (None on main: read by the tree)
+    assert outcome(path) == by_tree(path) == outcome_of_text(tmp_path, text)
+
+
+def outcome_of_text(tmp_path, text):
+    """What read_epu gives for ``text`` as it is (no mark, \\n line ends): the same acquisition, the same source."""
+    path = tmp_path / "plain" / NAME
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    got = outcome(path)
+    return got if isinstance(got, str) else replace(got, source=tmp_path / NAME)
+
+
+#: What still goes to the tree (measured on issue 92): none of it written by EPU's serialiser in the files seen.
+TREE_SHAPES = {
+    "an entity": ("<X>", "<X>1&amp;"),
+    "a character reference": ("<X>", "<X>&#49;"),
+    "a comment": ("<X>", "<X><!-- x -->"),
+    "CDATA": ("<X>", "<X><![CDATA[1]]>"),
+    "a processing instruction": ("<name>", "<?pi x?><name>"),
+}
+
+
+@pytest.mark.parametrize("shape", TREE_SHAPES)
+def test_what_the_core_does_not_take_is_read_by_the_tree(tmp_path, shape):
+    path = tmp_path / NAME
+    path.write_text(SYNTHETIC.replace(*TREE_SHAPES[shape], 1), encoding="utf-8")
+    assert microscope._plain_elements(path) is None
+    assert outcome(path) == by_tree(path)

@@ -196,7 +196,7 @@ def picker_files(tmp_path):
 
 
 def test_the_picture_draws_each_species_curve_and_f_beta(tmp_path):
-    from cryodedup.report.compare_metric import czii_figure
+    from cryodedup.report.compare_metric import czii_picture
 
     args = [*picker_files(tmp_path), "--reference", "1", "--radius", "20", "--metric", "czii", "--json", "-q"]
     czii = json.loads(CliRunner().invoke(main, args).stdout)["czii"]
@@ -204,17 +204,16 @@ def test_the_picture_draws_each_species_curve_and_f_beta(tmp_path):
     assert (one["tp"], one["fp"], one["fn"]) == (8, 3, 2)  # (by hand: 8 found, a second hit and 2 strays)
     typed = _typed_czii(tmp_path)
     assert typed.to_json() == czii
-    _, _, fig = czii_figure(typed)
-    curves, bars = fig.axes
-    line = curves.lines[0]
-    assert list(line.get_xdata()) == one["sweep"]["curve"]["recall"]
-    assert list(line.get_ydata()) == one["sweep"]["curve"]["precision"]
-    assert [b.get_height() for b in bars.patches] == [one["f_beta"]]
+    curves, bars = czii_picture(typed).panels
+    recall, precision = curves.marks[f"curve {one['species']}"]
+    assert (recall, precision) == (one["sweep"]["curve"]["recall"], one["sweep"]["curve"]["precision"])
+    assert curves.marks[f"best {one['species']}"] == (one["sweep"]["best_recall"], one["sweep"]["best_precision"])
+    assert list(bars.marks["f_beta"]) == [one["f_beta"]]
     # The best threshold said at its mark, and each bar's value on it (a user's trial: neither was shown).
-    assert [t.get_text() for t in curves.texts] == [f"score {one['sweep']['best_threshold']:.4g}"]
-    assert [t.get_text() for t in bars.texts] == [f"{one['f_beta']:.3f}"]
+    assert curves.texts == [f"score {one['sweep']['best_threshold']:.4g}"]
+    assert bars.texts == [f"{one['f_beta']:.3f}"]
     unswept = replace(typed, species=(replace(typed.species[0], sweep=None),))
-    assert czii_figure(unswept)[2].axes[0].get_title() == "Score threshold not swept"
+    assert czii_picture(unswept).panels[0].title == "Score threshold not swept"
 
 
 def _typed_czii(tmp_path):

@@ -68,14 +68,12 @@ def test_an_output_folder_below_a_file_is_one_clear_error(tmp_path):
         pass
 
 
-def test_plotting_without_matplotlib_is_refused_before_any_work(monkeypatch):
+def test_plotting_without_pillow_is_refused_before_any_work(monkeypatch):
     check_plotting(False)  # never asks without --plot
     real_find_spec = importlib.util.find_spec
-    monkeypatch.setattr(
-        importlib.util, "find_spec", lambda name: None if name == "matplotlib" else real_find_spec(name)
-    )
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None if name == "PIL" else real_find_spec(name))
     check_plotting(False)
-    with pytest.raises(CryodedupError, match=r"--plot needs matplotlib: pip install 'cryodedup\[plot\]'"):
+    with pytest.raises(CryodedupError, match=r"--plot needs Pillow: pip install 'cryodedup\[plot\]'"):
         check_plotting(True)
 
 
@@ -133,7 +131,7 @@ def test_an_output_that_is_a_folder_is_refused_before_anything_is_written_even_w
 
 
 def test_an_existing_picture_stops_the_run_before_the_particle_files_appear(tmp_path):
-    pytest.importorskip("matplotlib")
+    pytest.importorskip("PIL")
     from cryodedup.jobs.particles.entrance import remove_duplicate_particles
     from cryodedup.options import ParticleOptions
 

@@ -247,14 +247,14 @@ def test_a_batch_given_again_adds_nothing_unless_add_again(project, capsys):
 
 
 def test_without_the_plot_extra_run_out_says_why_there_are_no_pictures(project, monkeypatch, capsys):
-    # The External job draws when matplotlib is there; without it, run.out (stdout) says so and
+    # The External job draws when Pillow is there; without it, run.out (stdout) says so and
     # no logfile.pdf is declared. "plot no" is the user's own choice: nothing to explain.
     root, paths = project
     monkeypatch.setattr(job_types, "can_plot", lambda: False)
     argv = ["--in_parts", paths["particles_1"], "--min_dist", "40", "--j", "1"]
     assert run_here(root, ["--o", "External/job151/", *argv]) == 0
     out = capsys.readouterr().out
-    assert "No pictures and no logfile.pdf: matplotlib, which draws them, is not installed" in out
+    assert "No pictures and no logfile.pdf: Pillow, which draws them, is not installed" in out
     assert "logfile" not in (root / "External/job151/RELION_OUTPUT_NODES.star").read_text()
     assert not (root / "External/job151/logfile.pdf").exists()
     assert run_here(root, ["--o", "External/job152/", *argv, "--plot", "no"]) == 0

@@ -16,7 +16,7 @@ from cryodedup.report.compare_metric import (
     Sweep,
     _species_line,
     _sweep_line,
-    czii_figure,
+    czii_picture,
     czii_rows,
 )
 from cryodedup.report.comparison import (
@@ -36,7 +36,7 @@ from helpers import a_comparison
 #: The commands and the rows and picture they give: on main each read a dict, 108 string-key reads
 #: in all (compare_rows 27, _scored_over 6, _compare_registration_rows 3, copick_compare_rows 7, the
 #: compare command 4, the comparepicks command 8; czii_rows 15, _species_line 11, _sweep_line 7,
-#: czii_figure 20).
+#: czii_figure 20; now czii_picture, whose panels write marks by name).
 READERS = [
     compare,
     Comparison.rows,
@@ -48,7 +48,7 @@ READERS = [
     czii_rows,
     _species_line,
     _sweep_line,
-    czii_figure,
+    czii_picture,
 ]
 
 

@@ -14,7 +14,7 @@ import pytest
 from cryodedup import MicrographOptions, find_duplicate_micrographs
 from fixtures.synthetic import write_graded_reexposures
 
-pytest.importorskip("matplotlib")
+pytest.importorskip("PIL")
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 

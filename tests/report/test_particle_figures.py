@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from scipy.spatial import cKDTree
 
-pytest.importorskip("matplotlib")
+pytest.importorskip("PIL")
 
 import PIL.Image
 from click.testing import CliRunner
@@ -545,7 +545,7 @@ def test_wrapped_text_fits_and_loses_nothing():
 
 def test_plot_draws_the_particle_pictures_without_importing_matplotlib(tmp_path):
     # matplotlib's import alone costs about as much CPU as the whole 1M-particle job: the
-    # particle job's pictures are drawn with Pillow (the font read from matplotlib's folder).
+    # particle job's pictures are drawn with Pillow (the font shipped in the package).
     path = tmp_path / "p.star"
     write_benchmark_file(path, 2000, per_mic=200, seed=1)
     assert matplotlib_modules_of_job([str(path), "-o", str(tmp_path / "out"), "-q", "--plot", "--plot-mics", "2"]) == []

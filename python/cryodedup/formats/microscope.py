@@ -220,12 +220,26 @@ def _plain_elements(path: Path) -> Elements | None:
     Building ElementTree's tree of a 10 KB file cost twice what reading the file did
     (docs/design.md section 4). The core takes only documents whose element texts are the
     bytes between their tags (UTF-8, no entity, comment, CDATA or DOCTYPE) and that are
-    well-formed (io/plain_xml.rs); anything else, an error to report or a file it does not
-    take, is read by :func:`_tree_elements`, as every file was before.
+    well-formed (io/plain_xml.rs), after XML's own steps before parsing (:func:`_line_ends_and_mark`);
+    anything else, an error to report or a file it does not take, is read by :func:`_tree_elements`,
+    as every file was before.
     """
-    data = read_foreign(path, "an EPU .xml")
+    data = _line_ends_and_mark(read_foreign(path, "an EPU .xml"))
     texts = _core.element_texts(data, "MicroscopeImage", EPU_ELEMENTS)
     return None if texts is None else dict(zip(EPU_ELEMENTS, texts))
+
+
+def _line_ends_and_mark(data: bytes) -> bytes:
+    r"""``data`` as an XML parser sees it before parsing: a UTF-8 byte-order mark dropped, line ends made ``\n``.
+
+    XML 1.0 reads a leading byte-order mark as the encoding's sign, not as content (4.3.3,
+    appendix F), and every ``\r\n`` or lone ``\r`` as ``\n`` (2.11): what .NET's writers put in a
+    file written on Windows (``Encoding.UTF8``'s mark, ``\r\n`` when indented). Done here, the
+    core's scan takes those files, as expat reads them, instead of ElementTree's tree.
+    """
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    return data.replace(b"\r\n", b"\n").replace(b"\r", b"\n") if b"\r" in data else data
 
 
 def _tree_elements(path: Path) -> Elements:
@@ -494,14 +508,15 @@ def read_files(files: Sequence[Path]) -> list[Acquisition]:
     out: list[Acquisition] = []
     epu = [path for path in files if path.suffix.lower() == ".xml"]
     # EPU's files read and scanned on every core at once, Python's lock let go (a session has
-    # thousands); those the core does not take are read one by one as read_epu reads them.
+    # thousands); those the core does not take as they are are read one by one as read_epu reads them.
     scanned = dict(zip(epu, _core.element_texts_of_files(epu, "MicroscopeImage", EPU_ELEMENTS)))
     for path in files:
         suffix = path.suffix.lower()
         if suffix == ".xml":
             texts = scanned[path]
             path = check_regular_file(path, "an EPU .xml", SMALL_FILE_CAP)
-            out.append(_acquisition(path, _tree_elements(path) if texts is None else dict(zip(EPU_ELEMENTS, texts))))
+            found = dict(zip(EPU_ELEMENTS, texts)) if texts is not None else None
+            out.append(_acquisition(path, found or _plain_elements(path) or _tree_elements(path)))
         elif suffix == ".mdoc":
             out += read_mdoc(path)
         elif suffix != NAV_EXTENSION:  # (a Navigator is read by place: it links, it places nothing)

@@ -293,34 +293,87 @@ def cli_program() -> list[str]:
 
 
 def can_plot() -> bool:
-    """Whether matplotlib, which draws the pictures, is installed."""
+    """Whether Pillow, which draws and reads the pictures, is installed (the ``plot`` extra)."""
     import importlib.util
 
-    return importlib.util.find_spec("matplotlib") is not None
+    return importlib.util.find_spec("PIL") is not None
 
 
 def write_logfile_pdf(path: Path, title: str, summary: str, pictures: Sequence[Path]) -> None:
-    """One PDF at ``path``: a page with the run's summary, then each picture on a page of its own size."""
-    import matplotlib
+    """One PDF at ``path``: a page with the run's summary, then each picture on a page of its own size.
 
-    matplotlib.use("Agg")
-    import matplotlib.image as mpimg
-    import matplotlib.pyplot as plt
-    from matplotlib.backends.backend_pdf import PdfPages
+    Written here, without a plotting library: the summary as text in Courier (one of the PDF's
+    standard fonts, so nothing is embedded; a character beyond Latin-1 shows as ``?``), each
+    picture as its RGB pixels compressed, at 100 pixels to the inch.
+    """
+    # Long lines (warnings) folded to the page's width, about 190 characters at 7 points.
+    lines = [part for line in summary.rstrip().splitlines() for part in textwrap.wrap(line, 190) or [""]]
+    lines = lines or ["(no summary)"]
+    pages = [_text_page(title, lines)] + [_picture_page(picture) for picture in pictures]
+    path.write_bytes(_pdf(pages))
 
-    with PdfPages(path) as pdf:
-        # Long lines (warnings) folded to the page's width, about 190 characters at 7 points.
-        lines = [part for line in summary.rstrip().splitlines() for part in textwrap.wrap(line, 190) or [""]]
-        lines = lines or ["(no summary)"]
-        page = plt.figure(figsize=(11.7, max(3.0, 0.17 * (len(lines) + 4))))
-        page.text(0.02, 0.98, title, family="monospace", fontsize=11, weight="bold", va="top")
-        page.text(0.02, 0.98 - 0.5 / page.get_figheight(), "\n".join(lines), family="monospace", fontsize=7, va="top")
-        pdf.savefig(page)
-        plt.close(page)
-        for picture in pictures:
-            image = mpimg.imread(picture)
-            height, width = image.shape[:2]
-            page = plt.figure(figsize=(width / 100, height / 100), dpi=100)
-            page.figimage(image, resize=False)
-            pdf.savefig(page, dpi=100)
-            plt.close(page)
+
+#: A page of the PDF: its width and height in points, its content stream, and its image (width, height, pixels).
+_Page = tuple[float, float, bytes, "tuple[int, int, bytes] | None"]
+
+
+def _text_page(title: str, lines: list[str]) -> _Page:
+    """The summary's page: 11.7 inches wide, the title at 11 points, the lines at 7 (as the matplotlib page was)."""
+    width, height = 11.7 * 72, max(3.0, 0.17 * (len(lines) + 4)) * 72
+    top = height - 0.02 * height - 11
+    stream = [f"BT /F2 11 Tf {0.02 * width:.2f} {top:.2f} Td ({_pdf_text(title)}) Tj ET"]
+    stream.append(f"BT /F1 7 Tf 8.2 TL {0.02 * width:.2f} {top - 36 + 8.2:.2f} Td")
+    stream += [f"T* ({_pdf_text(line)}) Tj" for line in lines]
+    stream.append("ET")
+    return width, height, "\n".join(stream).encode("latin-1"), None
+
+
+def _picture_page(picture: Path) -> _Page:
+    """A picture on a page of its size: 100 of its pixels to the inch."""
+    import zlib
+
+    from PIL import Image
+
+    with Image.open(picture) as image:
+        rgb = image.convert("RGB")
+    width, height = rgb.size[0] * 0.72, rgb.size[1] * 0.72
+    stream = f"q {width:.2f} 0 0 {height:.2f} 0 0 cm /Im0 Do Q".encode("latin-1")
+    return width, height, stream, (rgb.size[0], rgb.size[1], zlib.compress(rgb.tobytes(), 6))
+
+
+def _pdf_text(text: str) -> str:
+    """``text`` as a PDF string's inside: Latin-1 (else ``?``), its backslashes and brackets escaped."""
+    text = "".join(c if " " <= c <= "\xff" and c != "\x7f" else "?" for c in text)
+    return text.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
+
+
+def _pdf(pages: list[_Page]) -> bytes:
+    """The PDF of ``pages``: its objects, the cross-reference table and the trailer."""
+    objects: list[bytes] = [b"", b""]  # 1: the catalogue, 2: the pages (filled in below)
+    fonts = b"<< /F1 << /Type /Font /Subtype /Type1 /BaseFont /Courier /Encoding /WinAnsiEncoding >> "
+    fonts += b"/F2 << /Type /Font /Subtype /Type1 /BaseFont /Courier-Bold /Encoding /WinAnsiEncoding >> >>"
+    kids = []
+    for width, height, stream, image in pages:
+        resources = b"<< /Font " + fonts
+        if image is not None:
+            w, h, pixels = image
+            head = f"<< /Type /XObject /Subtype /Image /Width {w} /Height {h} /ColorSpace /DeviceRGB "
+            head += f"/BitsPerComponent 8 /Filter /FlateDecode /Length {len(pixels)} >>"
+            objects.append(head.encode("latin-1") + b"\nstream\n" + pixels + b"\nendstream")
+            resources += f" /XObject << /Im0 {len(objects)} 0 R >>".encode("latin-1")
+        objects.append(f"<< /Length {len(stream)} >>\nstream\n".encode("latin-1") + stream + b"\nendstream")
+        page = f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 {width:.2f} {height:.2f}] /Contents {len(objects)} 0 R "
+        objects.append(page.encode("latin-1") + b"/Resources " + resources + b" >> >>")
+        kids.append(f"{len(objects)} 0 R")
+    objects[0] = b"<< /Type /Catalog /Pages 2 0 R >>"
+    objects[1] = f"<< /Type /Pages /Kids [{' '.join(kids)}] /Count {len(kids)} >>".encode("latin-1")
+    out = bytearray(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
+    offsets = []
+    for number, body in enumerate(objects, 1):
+        offsets.append(len(out))
+        out += f"{number} 0 obj\n".encode("latin-1") + body + b"\nendobj\n"
+    xref = len(out)
+    out += f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode("latin-1")
+    out += b"".join(f"{offset:010d} 00000 n \n".encode("latin-1") for offset in offsets)
+    out += f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode("latin-1")
+    return bytes(out)

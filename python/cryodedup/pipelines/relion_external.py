@@ -229,7 +229,7 @@ class Plan:
 
 #: run.out's line when the environment cannot draw (no ``plot`` extra) and the user did not say ``plot no``.
 NO_PICTURES = (
-    "No pictures and no logfile.pdf: matplotlib, which draws them, is not installed in cryodedup-relion's "
+    "No pictures and no logfile.pdf: Pillow, which draws them, is not installed in cryodedup-relion's "
     f"environment ({PLOT_INSTALL} there adds them)"
 )
 

@@ -3,14 +3,13 @@
 matplotlib's import alone costs about as much CPU as the whole 1M-particle job, and drawing
 its pictures as much again; these pictures need boxes, ticks, text, steps, bars, markers and
 an image. Everything is drawn at twice the size and scaled down (2 x 2 means), which smooths
-lines and text. The text is DejaVu Sans, the font matplotlib ships (read from its folder,
-without importing it). Each picture keeps what it draws, by name (:class:`Panel.marks`),
+lines and text. The text is DejaVu Sans, shipped in the package (``report/fonts``, with its
+licence). Each picture keeps what it draws, by name (:class:`Panel.marks`),
 for the tests to read back.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import io
 import math
 import threading
@@ -26,7 +25,6 @@ from PIL import Image, ImageDraw, ImageFont
 from .._core import blend_mask, fill_box, halved_png_rows, stamp
 from ..errors import printable
 from ..formats import png
-from ..outputs import PLOT_INSTALL
 
 __all__ = [
     "INK",
@@ -64,11 +62,8 @@ VIRIDIS += ["#bddf26", "#fde725"]
 
 
 def font_path() -> Path:
-    """DejaVu Sans as shipped inside matplotlib (the ``plot`` extra), found without importing it."""
-    spec = importlib.util.find_spec("matplotlib")
-    if spec is None or spec.origin is None:
-        raise RuntimeError(f"--plot needs matplotlib's fonts: {PLOT_INSTALL}")
-    return Path(spec.origin).parent / "mpl-data" / "fonts" / "ttf" / "DejaVuSans.ttf"
+    """DejaVu Sans, shipped in the package with its licence (``fonts/LICENSE_DEJAVU``)."""
+    return Path(__file__).parent / "fonts" / "DejaVuSans.ttf"
 
 
 def _drawable(text: Any) -> Any:

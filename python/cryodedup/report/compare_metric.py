@@ -6,14 +6,18 @@ and report.html read them by name; ``to_json()`` gives the summary's ``czii`` do
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from ..errors import printable
 
 if TYPE_CHECKING:
+    from .canvas import Canvas, Panel, Picture
     from .html_report import Parameters
 
 __all__ = ["Curve", "CziiScore", "SpeciesScore", "Sweep", "czii_rows", "write_czii_report"]
@@ -212,47 +216,94 @@ def _sweep_line(c: SpeciesScore, s: Sweep, beta: float, at: str) -> str:
 CZII_PICTURE = "czii_precision_recall.png"
 
 
-def czii_figure(czii: CziiScore) -> tuple[str, str, Any]:
+#: Colours of the species' curves, in turn (matplotlib's tab10, as the picture had).
+CURVE_COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"]
+CURVE_COLOURS += ["#bcbd22", "#17becf"]
+BAR_COLOUR = "#4c72b0"
+
+
+def czii_picture(czii: CziiScore) -> Picture:
     """``--plot-czii``'s picture: each species' precision-recall curve (its best F-beta marked), and F-beta.
 
-    Returns (file name, caption, the matplotlib figure: its artists carry the numbers).
+    Drawn on :mod:`.canvas`; each panel's ``marks`` and ``texts`` keep what it shows, by species.
     """
-    from .figures import subplots
+    from .canvas import TICK_TEXT, Canvas, Picture, text_width
 
-    fig, (curves, bars) = subplots(1, 2, figsize=(11, 4.2), gridspec_kw={"width_ratios": [3, 2]})
-    fig.subplots_adjust(bottom=0.2, wspace=0.3)
-    species = czii.species
-    for c in species:
-        s = c.sweep
-        if s is None:
-            continue
-        (line,) = curves.plot(s.curve.recall, s.curve.precision, drawstyle="steps-post", label=None)
-        line.set_label(f"{_label(c.species)}: AP {s.average_precision:.3f}")
-        curves.plot([s.best_recall], [s.best_precision], "o", color=line.get_color())
-        curves.annotate(  # (the threshold a user keeps picks at: said where it is marked)
-            f"score {s.best_threshold:.4g}",
-            (s.best_recall, s.best_precision),
-            xytext=(6, 6),
-            textcoords="offset points",
-            fontsize=8,
-            color=line.get_color(),
-        )
-    swept = any(c.sweep is not None for c in species)
+    names = [f"{printable(c.species)} (w {c.weight:g})" for c in czii.species]
+    room = 400 / max(len(names), 1) - 8  # (the bars' panel is 400 pixels wide)
+    turned = max((text_width(n, TICK_TEXT) for n in names), default=0.0) > room
+    under = max((text_width(n, TICK_TEXT) for n in names), default=0.0) if turned else TICK_TEXT * 1.25 + 40
+    canvas = Canvas(1240, round(450 + under))
+    curves = _curves_panel(canvas, (90, 50, 660, 420), czii)
+    bars = _bars_panel(canvas, (800, 50, 1200, 420), czii, names, turned)
+    return Picture(canvas, [curves, bars])
+
+
+def _curves_panel(canvas: Canvas, box: tuple[float, float, float, float], czii: CziiScore) -> Panel:
+    """Each swept species' precision-recall curve in steps, its best F-beta marked and its threshold said."""
+    from .canvas import SMALL_TEXT, TEXT, Panel, rgb, text_width
+
+    precisions = [v for c in czii.species if c.sweep for v in c.sweep.curve.precision if v is not None]
+    panel = Panel(canvas, box, (0, 1.02), (0, 1.02 * max([1.0, *precisions])))  # (above 1: the challenge's rule)
+    swept = [c for c in czii.species if c.sweep is not None]
+    for k, c in enumerate(swept):
+        s, colour = c.sweep, CURVE_COLOURS[k % len(CURVE_COLOURS)]
+        assert s is not None, "only the swept species"
+        points = [(r, p) for r, p in zip(s.curve.recall, s.curve.precision) if r is not None and p is not None]
+        panel.marks[f"curve {c.species}"] = ([r for r, _ in points], [p for _, p in points])
+        steps = [(x, p) for (r, p), (after, _) in zip(points, points[1:] + points[-1:]) for x in (r, after)]
+        if steps:  # (steps-post: each precision held until the next recall)
+            canvas.line([(float(panel.x(x)), float(panel.y(p))) for x, p in steps], rgb(colour), 2.0)
+        panel.legend.add("line", colour, f"{printable(c.species)}: AP {_number(s.average_precision)}")
+        if s.best_recall is not None and s.best_precision is not None:
+            at = panel.xy(np.array([[s.best_recall, s.best_precision]]))
+            panel.marks[f"best {c.species}"] = (s.best_recall, s.best_precision)
+            canvas.dots(at, 5.0, rgb(colour))
+            label = f"score {s.best_threshold:.4g}"  # (the threshold a user keeps picks at: said where it is marked)
+            panel.texts.append(label)
+            canvas.text((float(at[0, 0]) + 8, float(at[0, 1]) - 6), label, SMALL_TEXT, "lb", rgb(colour))
     if not swept:
-        curves.text(0.5, 0.5, "not swept: the candidate's\npicks carry no score", ha="center", va="center")
-    else:
-        curves.legend(loc="lower left", fontsize=8)
-    curves.set(xlim=(0, 1.02), ylim=(0, 1.02), xlabel="recall", ylabel="precision")
+        panel.note("not swept: the candidate's\npicks carry no score")
+    elif panel.legend.entries:
+        width = max(34 + text_width(label, SMALL_TEXT) + 18 for label in panel.legend.labels)
+        x0, _, _, y1 = box
+        high = 21 * len(panel.legend.entries)
+        canvas.rectangle((x0 + 6, y1 - 12 - high, x0 + 14 + width, y1 - 6), (255, 255, 255), (204, 204, 204))
+        canvas.legend(panel.legend, (x0 + 10, y1 - 9), anchor="lb")
+    panel.ticks_x()
     title = "Score threshold swept (o: the best F-beta)" if swept else "Score threshold not swept"
-    curves.set_title(title, fontsize=10)
-    drawn = bars.bar(range(len(species)), [c.f_beta for c in species], color="#4c72b0")
-    bars.bar_label(drawn, fmt="%.3f", fontsize=8)
-    bars.set_xticks(range(len(species)), [f"{_label(c.species)}\n(w {c.weight:g})" for c in species], fontsize=7)
-    bars.set(ylim=(0, 1.02), ylabel=f"F{czii.beta:g}")
+    panel.labels(title, "recall", "precision", TEXT, ylabel_gap=panel.ticks_y())
+    panel.frame()
+    return panel
+
+
+def _bars_panel(
+    canvas: Canvas, box: tuple[float, float, float, float], czii: CziiScore, names: list[str], turned: bool
+) -> Panel:
+    """Each species' F-beta as a bar, its value on it; the weighted score in the title."""
+    from .canvas import SMALL_TEXT, TEXT, TICK_TEXT, Panel, rgb
+
+    f_beta = np.array([np.nan if c.f_beta is None else c.f_beta for c in czii.species], dtype=float)
+    top = 1.02 * max(1.0, float(np.nanmax(f_beta, initial=0.0)))
+    panel = Panel(canvas, box, (-0.6, len(names) - 0.4), (0, top))
+    panel.marks["f_beta"] = f_beta
+    for k, value in enumerate(f_beta.tolist()):
+        if value > 0:
+            bar = (float(panel.x(k - 0.4)), float(panel.y(value)), float(panel.x(k + 0.4)), float(panel.y(0)))
+            canvas.rectangle(bar, fill=rgb(BAR_COLOUR))
+        label = "-" if math.isnan(value) else f"{value:.3f}"
+        panel.texts.append(label)
+        canvas.text((float(panel.x(k)), float(panel.y(np.nan_to_num(value))) - 3), label, SMALL_TEXT, "mb")
+    panel.ticks_x(np.arange(len(names)), names, size=TICK_TEXT, turned=turned)
     score = "-" if czii.score is None else f"{czii.score:.3f}"
-    bars.set_title(f"Per species; weighted score {score}", fontsize=10)
-    caption = f"The CZII challenge's score, {score}: each species' precision-recall curve and F{czii.beta:g}"
-    return CZII_PICTURE, caption, fig
+    panel.labels(f"Per species; weighted score {score}", "", f"F{czii.beta:g}", TEXT, ylabel_gap=panel.ticks_y())
+    panel.frame()
+    return panel
+
+
+def _number(value: float | None) -> str:
+    """A score with three decimals, or "-" where there is none."""
+    return "-" if value is None else f"{value:.3f}"
 
 
 def write_czii_report(
@@ -264,12 +315,8 @@ def write_czii_report(
 
     Existing outputs are refused unless ``force``, and written under temporary names (``write_all``).
     """
-    from .figures import rendered
     from .html_report import write_all
 
-    return write_all(outdir, rendered([czii_figure(czii)]), title, shown, rows, force)
-
-
-def _label(name: str) -> str:
-    """A species' name as matplotlib draws it: printable, and its ``$`` not the start of math (a parse error)."""
-    return printable(name).replace("$", r"\$")
+    score = "-" if czii.score is None else f"{czii.score:.3f}"
+    caption = f"The CZII challenge's score, {score}: each species' precision-recall curve and F{czii.beta:g}"
+    return write_all(outdir, [(CZII_PICTURE, caption, czii_picture(czii).png())], title, shown, rows, force)

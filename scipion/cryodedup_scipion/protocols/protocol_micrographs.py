@@ -228,7 +228,7 @@ def read_duplicates(path: str) -> list[tuple[str, str]]:
 
 
 def can_plot() -> bool:
-    """Whether matplotlib, which draws the micrograph pictures, is installed."""
+    """Whether Pillow, which draws the micrograph pictures (cryodedup's ``plot`` extra), is installed."""
     import importlib.util
 
-    return importlib.util.find_spec("matplotlib") is not None
+    return importlib.util.find_spec("PIL") is not None

@@ -15,7 +15,7 @@ import re
 import numpy as np
 import pytest
 
-pytest.importorskip("matplotlib")
+pytest.importorskip("PIL")
 
 from cryodedup import MicrographOptions, find_duplicate_micrographs
 from cryodedup.jobs.micrographs.job import run_plain

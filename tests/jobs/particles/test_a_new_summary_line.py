@@ -156,7 +156,7 @@ def test_the_toy_lines_files_are_the_guides():
 
 
 def test_a_summary_line_made_as_the_guide_says_is_shown_everywhere(tmp_path):
-    pytest.importorskip("matplotlib")  # (report.html: the plot extra)
+    pytest.importorskip("PIL")  # (report.html: the plot extra)
     done = _run(tmp_path, *ALL)
     assert done.returncode == 0, done.stderr[-3000:]
     assert _shown(done) == {"json": True, "table": True, "report": True, "reference": True}
@@ -174,6 +174,6 @@ def test_the_projects_checks_hold_with_the_toy_line(tmp_path):
 @pytest.mark.parametrize("left_out", list(STEPS))
 def test_a_step_left_out_is_seen(tmp_path, left_out):
     # Each step is needed: without it the run fails, or the line is missing from one of the places it is shown.
-    pytest.importorskip("matplotlib")
+    pytest.importorskip("PIL")
     done = _run(tmp_path, *(edit for name, step in STEPS.items() if name != left_out for edit in step))
     assert done.returncode != 0 or not all(_shown(done).values())

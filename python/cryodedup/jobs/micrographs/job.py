@@ -80,7 +80,9 @@ def run(
     # (a round's store and a merge's shards: refused)
     if outcome.decision.pattern and isinstance(stages, PlainMicrographStages):
         said(_pattern_removed(outcome.decision.pattern), "warning")
-        plan, shards = scored_without_pattern(plan, progress_factory)
+        again = time.perf_counter()
+        plan, shards = scored_without_pattern(plan, progress_factory, shards)
+        scoring += time.perf_counter() - again  # (its reads are counted with the first scoring's)
         outcome = decide_run(len(mics.names), plan, shards, job.decision, placement)
     judge_power(outcome, job.decision)
     summary = write_results(
@@ -156,7 +158,8 @@ def _pattern_removed(pattern: str) -> str:
     """The warning of a run that found a pattern common to its images (``decide.common_pattern``) and removes it."""
     return (
         f"a pattern common to the images ({COMMON_CAUSES}): {pattern}; removed (the mean of the normalised "
-        "binned images, each image's share fitted) and every pair scored again. Check the gain reference "
+        "binned images, each image's share fitted) and every pair scored again (the images read twice more, to "
+        "estimate it and to score them again: Read counts every pass). Check the gain reference "
         "motion correction applied"
     )
 

@@ -24,7 +24,7 @@ from ...report.html_report import Page, ReportTable
 from ...report.summary import short_name
 from .decide import UNCERTAIN, MicrographDecision
 from .placement import Placement
-from .plan import MicrographOutputPlan
+from .plan import MicrographOutputPlan, PatternToRemove
 from .score import ScoredPairs
 from .summary import MicrographSummary, micrograph_rows
 
@@ -46,18 +46,24 @@ PAIR_COLUMNS = (
 
 @dataclass
 class PairImages:
-    """Reads each micrograph once, binned as it was scored, for the pictures of the pairs."""
+    """Reads each micrograph once, binned as it was scored, for the pictures of the pairs.
+
+    With ``pattern`` (a pattern common to the images, removed before the pairs were scored
+    again: pattern.py), each image is drawn as it was compared, its share of the pattern removed.
+    """
 
     mics: Micrographs
     binning: int
     binned_psize: float  # Å per binned pixel: the pictures give their shift in both
+    pattern: PatternToRemove | None = None
     binned: dict[int, np.ndarray] = field(default_factory=dict)
 
     def __getitem__(self, i: int) -> np.ndarray:
         if i not in self.binned:
             mrc, data = open_mrc(self.mics.paths[i])
             with mrc:
-                self.binned[i] = _core.bin_image(np.ascontiguousarray(data), self.binning)
+                binned = _core.bin_image(np.ascontiguousarray(data), self.binning)
+            self.binned[i] = binned if self.pattern is None else self.pattern.remove(binned)
         return self.binned[i]
 
 
@@ -71,6 +77,7 @@ def plot(
     force: bool,
     summary: MicrographSummary,
     placement: Placement | None = None,
+    pattern: PatternToRemove | None = None,
 ) -> list[str]:
     """The figures and report of the job; returns the paths written.
 
@@ -84,7 +91,7 @@ def plot(
     drawn_from = MicrographFigures(output.by_position, scores, decision, rank, placement)
     figures = [(p.name, p.caption, p.draw(drawn_from)) for p in MICROGRAPH_PICTURES if p.drawn(drawn_from)]
     names = _shown_names(mics, pairs[decision.duplicate | decision.uncertain])
-    images = PairImages(mics, summary.bin, summary.binned_pixel_size_A)  # each image read when first drawn
+    images = PairImages(mics, summary.bin, summary.binned_pixel_size_A, pattern)  # each read when first drawn
     uncertain = uncertain_order(decision)
     tables = [uncertain_table(scores, decision, uncertain, rank, names, summary, placement)]
     if not output.by_position:
@@ -367,6 +374,8 @@ def _pair_figures(
             f"{Path(mics.names[first]).name} and {Path(mics.names[later]).name}: z {scores.z[p]:.1f}, "
             f"Pearson {scores.pearson[p]:.{digits}f}, overlap {scores.overlap[p]:.0%}"
         )
+        if images.pattern is not None:  # (drawn as compared: without the pattern every image holds)
+            title += "\nthe pattern common to the images removed, as the pair was compared"
         heading = f"{caption} {k + 1}"
         if decision is not None and names is not None:  # the caption names the pair of the table the picture shows
             what = "a duplicate" if decision.duplicate[p] else "not a duplicate"

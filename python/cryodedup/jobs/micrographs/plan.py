@@ -36,6 +36,7 @@ __all__ = [
     "MetadataSources",
     "MicrographOutputPlan",
     "MicrographPlan",
+    "PatternToRemove",
     "ScoringPlan",
     "ScoringRules",
     "acquisition_order",

@@ -227,7 +227,7 @@ def score_shard(
     return ShardScores(
         shard,
         shards,
-        _joined(scored),
+        _joined(scored, (spectra.bank.geometry.fft_height, spectra.bank.geometry.fft_width)),
         images_read=len(needed),
         bytes_read=bytes_read,
         read_seconds=read_seconds,
@@ -249,10 +249,13 @@ class _ShardSpectra:
         self.stored_from = 0  # needed[:stored_from] are discarded
 
     def read_batch(self, batch: np.ndarray) -> tuple[_core.SpectraBatch, int, list[int], float]:
-        """On the reading thread: the batch's spectra, bytes read, float images, seconds."""
+        """On the reading thread: the batch's spectra, bytes read, float images, seconds.
+
+        The bytes are those of the images as read (from their files), before a pattern's removal bins them.
+        """
         started = time.perf_counter()
         arrays = self.read(self.plan, batch)
-        made = self.maker.spectra(batch.tolist(), arrays)
+        made = self.maker.spectra(batch.tolist(), images_for_spectra(self.plan, arrays))
         floats = [q for q, array in zip(batch.tolist(), arrays) if array.dtype.kind == "f"]
         return made, sum(a.nbytes for a in arrays), floats, time.perf_counter() - started
 
@@ -275,21 +278,41 @@ class _ShardSpectra:
             self.stored_from = drop_upto
 
 
-def _joined(scored: list[tuple[np.ndarray, _core.PairScores]]) -> ScoredPairs:
-    """The batches' pairs (input indices) and scores, each field in one array."""
+def _joined(scored: list[tuple[np.ndarray, _core.PairScores]], period: tuple[int, int]) -> ScoredPairs:
+    """The batches' pairs (input indices) and scores, each field in one array; each shift signed (:func:`folded`)."""
     if not scored:  # a shard without pairs (more shards than chunks of images) has whole-number pairs too
         return ScoredPairs.none()
     pairs = np.concatenate([pairs for pairs, _ in scored])
-    return ScoredPairs(pairs, *(np.concatenate([getattr(batch, k) for _, batch in scored]) for k in SCORE_FIELDS))
+    joined = ScoredPairs(pairs, *(np.concatenate([getattr(batch, k) for _, batch in scored]) for k in SCORE_FIELDS))
+    dy, dx = folded(joined.dy, joined.dx, joined.pearson, period)
+    return replace(joined, dy=dy, dx=dx)
+
+
+def folded(
+    dy: np.ndarray, dx: np.ndarray, pearson: np.ndarray, period: tuple[int, int]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each peak's shift as the screen found it: signed, binned pixels.
+
+    The core resolves a peak above ``pearson_min_z`` among its aliases by the Pearson coefficient
+    (a shift in (-size, size) of the map); below it (Pearson NaN) it gives the peak's index in the
+    map, known only modulo the map's ``period`` (height, width): that one is folded into
+    [-size/2, size/2), so that (494, 57) in a 512 x 768 map reads (-18, 57).
+    """
+    unresolved = np.isnan(pearson)
+    out = []
+    for shift, size in zip((dy, dx), period):
+        shift = np.asarray(shift)
+        out.append(np.where(unresolved, (shift + size // 2) % size - size // 2, shift).astype(shift.dtype))
+    return out[0], out[1]
 
 
 def _read_images(plan: ScoringPlan, batch: np.ndarray) -> list[np.ndarray]:
-    """The images at the acquisition positions ``batch``, as :func:`spectrum_bank`'s bank takes them.
+    """The images at the acquisition positions ``batch``, each memory-mapped from its file.
 
-    Each memory-mapped (the core bins them as it reads), or binned and its share of the plan's
-    pattern removed (``pattern.CommonPattern.remove``).
+    The bank takes them as they are (the core bins them as it reads), or binned and each one's
+    share of the plan's pattern removed (:func:`images_for_spectra`, on the reading thread).
     """
-    return images_for_spectra(plan, [_read_image(plan, q) for q in batch])
+    return [_read_image(plan, q) for q in batch]
 
 
 def spectrum_bank(plan: ScoringPlan) -> _core.SpectrumBank:

@@ -202,7 +202,8 @@ def write_results(
         from .pictures import plot
 
         outdir, force, scores, rank = outputs.outdir, outputs.force, outcome.scores, outcome.rank
-        summary = replace(summary, plots=plot(mics, output, scores, decision, rank, outdir, force, summary, placement))
+        drawn = plot(mics, output, scores, decision, rank, outdir, force, summary, placement, outcome.plan.pattern)
+        summary = replace(summary, plots=drawn)
     return summary
 
 
