@@ -70,6 +70,15 @@ def test_copies_of_one_image_are_no_group():
     assert group_of([(0, 1), (3, 4)], [(0, 0), (0, 0)]) is None  # (pairs, no triangle)
 
 
+def test_windows_of_one_area_seen_from_a_fourth_are_no_group():
+    # Images 0, 1, 2 show one area at one place; 3 shows it 10 px away from each (test_micrograph_job.py's
+    # windows): one area imaged again, not a pattern they alone share.
+    pairs = [(0, 1), (0, 2), (1, 2), (0, 3), (1, 3), (2, 3)]
+    assert group_of(pairs, [(0, 0), (0, 0), (0, 0), (10, 0), (10, 0), (11, 0)]) is None
+    # The outside image seen from two of them only: still a group.
+    assert group_of(pairs[:5], [(0, 0), (0, 0), (0, 0), (10, 0), (10, 0)]) is not None
+
+
 def test_the_largest_group_is_named():
     pairs = [(0, 1), (0, 2), (1, 2), (5, 6), (5, 7), (5, 8), (6, 7), (6, 8), (7, 8)]
     images, _, count = group_of(pairs, [(0, 0)] * len(pairs))

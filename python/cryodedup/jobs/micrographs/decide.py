@@ -370,8 +370,10 @@ def group_pattern(scores: ScoredPairs, duplicate: np.ndarray) -> tuple[str | Non
 
     The real set with a field of 0.2-0.3 of each image's SD added to 3, 5 or 26 of its 52
     micrographs: every pattern pair (3, 10, 325) at (0, 0), the 4 re-exposures, two images each,
-    at (57, -18).
+    at (57, -18). Under ``NULL_PAIRS`` pairs the run is too small to tell it from a hole imaged again.
     """
+    if len(scores) < NULL_PAIRS:  # (too small to tell, as common_pattern)
+        return None, None
     found = shared_shift_group(
         scores.pairs[duplicate], np.stack([scores.dy, scores.dx], axis=1)[duplicate], scores.pearson[duplicate]
     )

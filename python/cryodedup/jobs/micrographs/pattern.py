@@ -102,7 +102,8 @@ def shared_shift_group(
     ``pairs`` (input indices), ``shifts`` (dy, dx binned px) and ``pearson``: the duplicate pairs'.
     A group: the images of every triangle of duplicate pairs whose three shifts lie within
     ``ONE_SHIFT`` of each other, joined where triangles share a pair; triangles of copies of
-    one image (every Pearson coefficient ``COPIES`` or more) are no pattern.
+    one image (every Pearson coefficient ``COPIES`` or more) are no pattern, nor a group three of
+    whose images duplicate one image outside it at one shift (:func:`_one_area`).
     """
     edge = {(int(a), int(b)): k for k, (a, b) in enumerate(np.sort(pairs, axis=1))}
     around: dict[int, set[int]] = {}
@@ -128,14 +129,36 @@ def shared_shift_group(
             in_triangle[three] = True
             for k in (ac, bc):
                 parent[root(k)] = root(ab)
-    if not in_triangle.any():
-        return None
     members = np.flatnonzero(in_triangle)
-    roots = np.array([root(int(k)) for k in members])
-    largest = np.bincount(roots).argmax()
-    group = members[roots == largest]
+    roots = np.array([root(int(k)) for k in members], dtype=int)
+    groups = [members[roots == r] for r in np.unique(roots)]
+    groups = [g for g in groups if not _one_area(np.unique(pairs[g]), edge, shifts)]
+    if not groups:
+        return None
+    group = max(groups, key=len)
     dy, dx = np.median(shifts[group], axis=0).round().astype(int)
     return np.unique(pairs[group]), (int(dy), int(dx)), len(group)
+
+
+def _one_area(images: np.ndarray, edge: dict[tuple[int, int], int], shifts: np.ndarray) -> bool:
+    """Whether three or more of ``images`` duplicate one image outside them at one shift: one area imaged again.
+
+    A pattern makes its images agree with each other only; windows of one area (a hole imaged
+    again at one place) agree with a fourth window of it too, each at the same shift.
+    """
+    inside = set(images.tolist())
+    seen: dict[int, list[np.ndarray]] = {}
+    for (a, b), k in edge.items():
+        if (a in inside) != (b in inside):
+            outside, sign = (b, 1) if a in inside else (a, -1)
+            seen.setdefault(outside, []).append(sign * shifts[k])
+    for found in seen.values():
+        if len(found) >= 3:
+            found_ = np.array(found)
+            close = np.abs(found_[:, None, :] - found_[None, :, :]).max(axis=2) <= ONE_SHIFT
+            if close.sum(axis=1).max() >= 3:
+                return True
+    return False
 
 
 def _band(shape: tuple[int, int], psize: float, band: tuple[float, float]) -> np.ndarray:
