@@ -34,6 +34,21 @@ def test_a_pattern_in_part_of_the_session_is_no_duplicates(tmp_path):
     assert summary["rejected"] == 4
 
 
+def test_an_update_round_of_patterned_images_is_refused_naming_the_group(tmp_path):
+    # Round 1: the 14 clean images; round 2 adds the 6 patterned ones. On main: TRUSTED, 15 false pairs.
+    write_session(tmp_path, level=0.5, group=GROUP)
+    (tmp_path / "later").mkdir()
+    for k in GROUP:
+        (tmp_path / f"m{k:02d}.mrc").rename(tmp_path / "later" / f"m{k:02d}.mrc")
+    code, _, _ = screen(tmp_path, tmp_path / "out", "--update")
+    assert code == 0
+    for k in GROUP:
+        (tmp_path / "later" / f"m{k:02d}.mrc").rename(tmp_path / f"m{k:02d}.mrc")
+    code, output, _ = screen(tmp_path, tmp_path / "out", "--update")
+    assert code == 1 and "Traceback" not in output
+    assert "nothing written: 6 micrographs are all duplicates of each other at one shift (x 0, y 0" in output
+
+
 def test_a_byte_identical_copy_stays_a_duplicate(tmp_path):
     # Two images at (0, 0), Pearson 1.0: a copy, not a pattern (a pattern needs three).
     write_session(tmp_path, level=0.0)
