@@ -28,6 +28,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
+
 from ...formats.micrograph_lists import Micrographs, load_inputs
 from ...outputs import all_outputs_at_once
 from ...paths import StrPath
@@ -79,9 +81,10 @@ def run(
     outcome = decide_run(len(mics.names), plan, shards, job.decision, placement)
     # (a round's store and a merge's shards: refused)
     if outcome.decision.pattern and isinstance(stages, PlainMicrographStages):
-        said(_pattern_removed(outcome.decision.pattern), "warning")
+        group = outcome.decision.pattern_images
+        said(_pattern_removed(outcome.decision.pattern, _named(mics.names, group)), "warning")
         again = time.perf_counter()
-        plan, shards = scored_without_pattern(plan, progress_factory, shards)
+        plan, shards = scored_without_pattern(plan, progress_factory, shards, group)
         scoring += time.perf_counter() - again  # (its reads are counted with the first scoring's)
         outcome = decide_run(len(mics.names), plan, shards, job.decision, placement)
     judge_power(outcome, job.decision)
@@ -154,14 +157,23 @@ def _say_revisits(placement: Placement, log: Callable[[str, str], None], said: C
         said(placement.navigator_warning, "warning")
 
 
-def _pattern_removed(pattern: str) -> str:
+def _pattern_removed(pattern: str, group: str) -> str:
     """The warning of a run that found a pattern common to its images (``decide.common_pattern``) and removes it."""
     return (
-        f"a pattern common to the images ({COMMON_CAUSES}): {pattern}; removed (the mean of the normalised "
+        f"a pattern common to the images ({COMMON_CAUSES}): {pattern}{group}; removed (the mean of the normalised "
         "binned images, each image's share fitted) and every pair scored again (the images read twice more, to "
         "estimate it and to score them again: Read counts every pass). Check the gain reference "
         "motion correction applied"
     )
+
+
+def _named(names: Sequence[str], group: np.ndarray | None) -> str:
+    """The images of a group holding a pattern, as the warning names them ('' for every image)."""
+    if group is None:
+        return ""
+    shown = [Path(names[int(k)]).name for k in group[:4]]
+    more = f" and {len(group) - 4} more" if len(group) > 4 else ""
+    return f" ({', '.join(shown)}{more})"
 
 
 def _timed(summary: MicrographSummary, seconds: float, scoring: float, no_images: bool) -> MicrographSummary:

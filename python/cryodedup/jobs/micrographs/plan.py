@@ -298,6 +298,10 @@ class PatternToRemove(Protocol):
     def shape(self) -> tuple[int, int]:
         """The binned images' size."""
 
+    @property
+    def images(self) -> np.ndarray | None:
+        """The input indices of the group of images it was estimated from (None: every image)."""
+
     def remove(self, binned: np.ndarray) -> np.ndarray:
         """A binned image less its share of the pattern."""
 
