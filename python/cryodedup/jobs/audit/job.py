@@ -620,6 +620,7 @@ def _fed(audit: JobAudit, audits: dict[str, JobAudit], project: Project) -> tupl
 
 def _fed_words(audit: JobAudit, project: Project) -> str:
     """The line of a damaged refinement fed duplicates across its half-sets: named damaged, its input's redo."""
+    assert audit.fed is not None, "called for a refinement fed duplicates"
     parent, read = audit.fed
     damage = "; ".join(_without_name(problem, audit.job) for problem in audit.problems)
     within = f"within {audit.min_dist_A:g} Å{_pose_words(read)}"

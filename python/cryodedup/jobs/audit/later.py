@@ -10,7 +10,7 @@ made, as before.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Protocol
 
 from .project import Job, Project, nearest_holder_steps
@@ -25,10 +25,12 @@ class _Audit(Protocol):
     job: Job
     verdict: str
     line: str
-    worst: object
+
+    @property
+    def worst(self) -> object: ...  # (read only: the job's own type)
 
 
-def supersede(audits: dict[str, _Audit], project: Project) -> None:
+def supersede(audits: Mapping[str, _Audit], project: Project) -> None:
     """Each refinement to redo that a later refinement replaced: its verdict superseded, its line naming the later one.
 
     The later refinement refined, through particle edges only, a descendant of its particles (of its input's, or of
@@ -58,7 +60,7 @@ def supersede(audits: dict[str, _Audit], project: Project) -> None:
             )
 
 
-def carry(audits: dict[str, _Audit], project: Project) -> None:
+def carry(audits: Mapping[str, _Audit], project: Project) -> None:
     """Each refinement to redo whose duplicates a later refinement to redo carries: its verdict carried.
 
     Redoing the last refinement of the chain (through particle edges, run after it, none of its ancestors) gives a
@@ -127,7 +129,7 @@ def _candidate(audit: _Audit, verdicts: tuple[str, ...]) -> bool:
 
 
 def _nearest(
-    audits: dict[str, _Audit], project: Project, children: dict[str, list[str]], verdicts: tuple[str, ...]
+    audits: Mapping[str, _Audit], project: Project, children: dict[str, list[str]], verdicts: tuple[str, ...]
 ) -> dict[str, tuple[str, int]]:
     """Each job's nearest refinement of ``verdicts`` below it through particle edges (itself first), and its steps."""
     parents = {name: job.particle_parents for name, job in project.jobs.items()}
@@ -135,7 +137,7 @@ def _nearest(
     return nearest_holder_steps(children, parents, holders)
 
 
-def _first(starts: Iterable[str], near: dict[str, tuple[str, int]], audits: dict[str, _Audit]) -> _Audit | None:
+def _first(starts: Iterable[str], near: dict[str, tuple[str, int]], audits: Mapping[str, _Audit]) -> _Audit | None:
     """The nearest of ``starts``' nearest holders: fewest steps, then the first of ``starts`` (as a walk from them)."""
     found = [near[start] for start in starts if start in near]
     return audits[min(found, key=lambda held: held[1])[0]] if found else None
@@ -171,7 +173,7 @@ class _Successors:
 def _nearest_descendant(
     starts: list[str],
     children: dict[str, list[str]],
-    audits: dict[str, _Audit],
+    audits: Mapping[str, _Audit],
     allowed: Callable[[Job], bool],
     verdicts: tuple[str, ...],
 ) -> _Audit | None:

@@ -146,7 +146,7 @@ def shared_shift_group(
     in_triangle = np.zeros(len(pairs), dtype=bool)
     for (a, b), ab in edge.items():
         for c in around[a] & around[b]:
-            ac, bc = edge[tuple(sorted((a, c)))], edge[tuple(sorted((b, c)))]
+            ac, bc = edge[(min(a, c), max(a, c))], edge[(min(b, c), max(b, c))]
             three = [ab, ac, bc]
             spread = np.ptp(shifts[three], axis=0).max()
             if spread > ONE_SHIFT or bool(np.all(pearson[three] >= COPIES)):

@@ -106,7 +106,8 @@ def plot(
     opening = html_report.Opening(verdict.line, kind, warnings)
     title = "cryodedup micrographs"
     page = _pair_page(mics, scores, decision, rank, images, output.by_position, title)
-    parameters = None if output.parameters is None else output.parameters.as_run(_as_run(summary))
+    assert output.parameters is not None, "the plan keeps report.html's Parameters with --plot"
+    parameters = output.parameters.as_run(_as_run(summary))
     return html_report.write_all(
         outdir,
         rendered(figures),

@@ -496,7 +496,7 @@ def pack_pairs(pairs: ScoredPairs) -> bytes:
     """Pairs as the store keeps them: each column of ``PAIR`` after the other (read back without a copy)."""
     ids = pairs.pairs.reshape(-1, 2)
     columns = [ids[:, 0], ids[:, 1], *(getattr(pairs, k) for k in SCORE_FIELDS)]
-    return b"".join(np.ascontiguousarray(column, PAIR[k]).tobytes() for column, k in zip(columns, PAIR.names))
+    return b"".join(np.ascontiguousarray(column, PAIR[k]).tobytes() for column, k in zip(columns, PAIR.names or ()))
 
 
 def unpack_pairs(data: bytes) -> ScoredPairs:

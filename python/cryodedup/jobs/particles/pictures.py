@@ -51,7 +51,7 @@ from .summary import ParticleSummary
 
 if TYPE_CHECKING:
     from ...formats.star.tomograms import Tomograms
-    from ...report.html_report import Page
+    from ...report.html_report import Page, Parameters
     from .page import StagedPicks
     from .plan import Deciding, ParticleOutputPlan, ParticlePlan
 
@@ -289,7 +289,9 @@ def _first_absent(found: dict[int, MicrographImage], n_mics: int) -> int:
     return next(mic for mic in range(n_mics) if mic not in found)
 
 
-def write_report(drawn: Drawn, outdir: Path, parameters: object, summary: ParticleSummary, force: bool) -> list[str]:
+def write_report(
+    drawn: Drawn, outdir: Path, parameters: Parameters | None, summary: ParticleSummary, force: bool
+) -> list[str]:
     """The pictures, report.html (the verdict and warnings, the summary's rows, the options) and the page in ``outdir``.
 
     The page of every micrograph (``micrographs.html``, each micrograph's image found) is
@@ -297,9 +299,9 @@ def write_report(drawn: Drawn, outdir: Path, parameters: object, summary: Partic
     """
     from ...report import html_report
 
-    if isinstance(parameters, html_report.Parameters):  # (the options as the run took them)
-        by_input = "input_psize" not in parameters.defaults
-        parameters = parameters.as_run(_as_run(summary, drawn.details.unit, by_input))
+    assert parameters is not None, "the plan keeps report.html's Parameters with --plot"
+    by_input = "input_psize" not in parameters.defaults  # (the options as the run took them)
+    parameters = parameters.as_run(_as_run(summary, drawn.details.unit, by_input))
     rows, highlight = report_rows(summary.overview(), summary.sections())
     warnings = summary.warnings or []
     kind = (

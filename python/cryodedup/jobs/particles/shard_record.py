@@ -171,7 +171,9 @@ def run_record(inputs: Sequence[StrPath], options: Mapping[str, Any], folder: Pa
     here = os.path.abspath(folder)
     from_shard = [os.path.relpath(p, here) for p in absolute]
     files = [input_file(p) for p in absolute]
-    record = ParticleRunRecord(absolute, [str(p) for p in inputs], from_shard, files, values)
+    record = ParticleRunRecord(
+        inputs=absolute, given=[str(p) for p in inputs], from_shard=from_shard, files=files, options=values
+    )
     return typed(ParticleRunRecord, json.loads(json.dumps(asdict(record))))
 
 
