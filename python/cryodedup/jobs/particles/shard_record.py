@@ -248,9 +248,9 @@ def _restored(kind: Any, value: Any) -> Any:
         return Path(value)
     if kind.startswith("tuple"):
         return tuple(value)
+    if kind.startswith("dict[") and not isinstance(value, dict):  # (an edited record: refused by options_of)
+        raise TypeError(f"an object expected, not {json.dumps(value)}")
     if kind.startswith("dict[str, tuple"):
-        if not isinstance(value, dict):  # (an edited record: refused by options_of, as a TypeError)
-            raise TypeError(f"an object expected, not {json.dumps(value)}")
         return {k: tuple(v) for k, v in value.items()}
     return value
 
