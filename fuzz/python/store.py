@@ -36,14 +36,16 @@ def check(data: bytes, scratch: Path) -> None:
         assert store.record is not None
         n = len(store.files)
         assert len(store.ids) == len(store.stamps) == len(store.layouts) == n
-        ny, nx = store.record["shape"]
-        binning = store.record["binning"]
+        ny, nx = store.record.shape
+        binning = store.record.binning
         for k in range(n):  # every micrograph's image is there, float32 of the stored binned shape
             image = store.image(k, (ny // binning, nx // binning))
             assert image.dtype == np.float32 and image.shape == (ny // binning, nx // binning)
-        a, b = store.pairs["a"], store.pairs["b"]
-        assert len(a) == len(b) and ((a >= 0) & (a < n)).all() and ((b >= 0) & (b < n)).all()
-        assert all(v.shape == a.shape for v in store.pairs.values())
+        ids = store.pairs.pairs
+        assert ids.ndim == 2 and ids.shape[1] == 2 and ((ids >= 0) & (ids < n)).all()
+        a, b = ids[:, 0], ids[:, 1]
+        columns = (store.pairs.z, store.pairs.dy, store.pairs.dx, store.pairs.pearson, store.pairs.overlap)
+        assert all(v.shape == a.shape for v in columns)
         store.present = set(store.files)  # (each found in place, as a round finds them)
         layouts = store.known_layouts(store.files)
         found = sum(os.path.abspath(f) in store.present for f, at in zip(store.files, store.layouts) if at)
