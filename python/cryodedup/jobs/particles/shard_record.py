@@ -140,7 +140,7 @@ class ParticleShardRecord(ShardRecord):
 
     FORMAT: ClassVar[str] = "cryodedup particle shard 2"
     EARLIER: ClassVar[tuple[str, ...]] = ("cryodedup particle shard 1",)
-    EARLIER_LACKS: ClassVar[str] = "no sizes and digests of the inputs"
+    EARLIER_LACKS: ClassVar[str] = "no sizes and times of the inputs"
     JOB: ClassVar[str] = "particle"
     DATA: ClassVar[str] = "decision.npz"
     DATA_FIELD: ClassVar[str] = "decision_file"
