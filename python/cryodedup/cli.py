@@ -444,10 +444,8 @@ def compare(
     the CZII cryo-ET challenge's score). Scored over the micrographs both inputs cover
     (--over all: every one). Nothing is written.
     """
-    from .jobs.compare import compare_picks, compare_plan
+    from .jobs.compare import compare_picks
     from .options import CompareOptions, ParticleOptions
-    from .report.compare_metric import write_czii_report
-    from .report.html_report import Parameters
 
     reading = ParticleOptions(**job)
     report = Reporter(quiet)
@@ -462,15 +460,10 @@ def compare(
     options = CompareOptions(reference=reference, radius=radius, **given)
     if plot is not None and metric != "czii":
         raise click.UsageError("--plot-czii draws the picture of --metric czii: add --metric czii")
-    summary = run_job(lambda: compare_picks(inputs, options, reading, log=report.log))
+    summary = run_job(lambda: compare_picks(inputs, options, reading, report.log, plot, force))
     rows = summary.rows()
-    czii = summary.czii
-    if plot is not None and czii is not None:
-        run = compare_plan(options)  # (the table from the values the plan was made from)
-        shown = Parameters(dict(run.given), run.at_default)
-        written = run_job(lambda: write_czii_report(plot, czii, "cryodedup compare", shown, rows, force))
-        rows.append(("Pictures", "\n".join(written)))
-        summary = summary.with_plots(written)
+    if summary.plots is not None:
+        rows.append(("Pictures", "\n".join(summary.plots)))
     report.table("cryodedup compare", rows)
     if as_json:
         print_json(summary.to_json())
