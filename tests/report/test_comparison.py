@@ -10,6 +10,7 @@ from dataclasses import replace
 import pytest
 
 from cryodedup.cli import compare
+from cryodedup.jobs.compare_summary import CompareSummary, CopickComparison
 from cryodedup.report.compare_metric import (
     Curve,
     CziiScore,
@@ -20,7 +21,6 @@ from cryodedup.report.compare_metric import (
     czii_picture,
     czii_rows,
 )
-from cryodedup.jobs.compare_summary import CompareSummary, CopickComparison
 from cryodedup.report.comparison import (
     Comparison,
     LeastAgreement,
