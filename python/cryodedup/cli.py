@@ -444,10 +444,8 @@ def compare(
     the CZII cryo-ET challenge's score). Scored over the micrographs both inputs cover
     (--over all: every one). Nothing is written.
     """
-    from .jobs.compare import compare_picks, compare_plan
+    from .jobs.compare import compare_picks
     from .options import CompareOptions, ParticleOptions
-    from .report.compare_metric import write_czii_report
-    from .report.html_report import Parameters
 
     reading = ParticleOptions(**job)
     report = Reporter(quiet)
@@ -462,15 +460,10 @@ def compare(
     options = CompareOptions(reference=reference, radius=radius, **given)
     if plot is not None and metric != "czii":
         raise click.UsageError("--plot-czii draws the picture of --metric czii: add --metric czii")
-    summary = run_job(lambda: compare_picks(inputs, options, reading, log=report.log))
+    summary = run_job(lambda: compare_picks(inputs, options, reading, report.log, plot, force))
     rows = summary.rows()
-    czii = summary.czii
-    if plot is not None and czii is not None:
-        run = compare_plan(options)  # (the table from the values the plan was made from)
-        shown = Parameters(dict(run.given), run.at_default)
-        written = run_job(lambda: write_czii_report(plot, czii, "cryodedup compare", shown, rows, force))
-        rows.append(("Pictures", "\n".join(written)))
-        summary = summary.with_plots(written)
+    if summary.plots is not None:
+        rows.append(("Pictures", "\n".join(summary.plots)))
     report.table("cryodedup compare", rows)
     if as_json:
         print_json(summary.to_json())
@@ -513,26 +506,30 @@ def audit(
     was found.
     """
     from .errors import CryodedupError, printable
-    from .jobs.audit.job import audit_project, audit_rows, redo_commands, write_audit_page
+    from .jobs.audit.job import audit_rows, redo_commands
+    from .jobs.audit.stages import audit_project
     from .report.terminal import fitted_rows
 
     report = Reporter(quiet)
-    if plot is not None and plot.resolve().is_relative_to(project_dir.resolve()):
-        raise UsageError(f"--plot {plot}: the folder lies inside the project, and nothing is written into it")
+
+    def page(write: Callable[[], Path]) -> Path:
+        """report.html written as a job's outputs are; refused or not writable: 2, as 1 says a refinement is to redo."""
+        try:
+            return run_job(write)
+        except SystemExit as ended:
+            raise SystemExit(2 if ended.code == 1 else ended.code) from None
+
     try:
-        result = audit_project(project_dir, min_dist, log=report.log, negligible=negligible, max_angle=max_angle)
+        result = audit_project(project_dir, min_dist, report.log, negligible, max_angle, plot, force, page)
     except CryodedupError as err:
         raise UsageError(str(err)) from None
     rows = audit_rows(result)
-    if plot is not None:
-        try:
-            written = run_job(lambda: write_audit_page(result, plot, force))
-        except SystemExit as ended:  # (a report refused or not writable: 2, as 1 says a refinement is to redo)
-            raise SystemExit(2 if ended.code == 1 else ended.code) from None
-        rows.append(("Report", str(written)))
+    if result.plots is not None:
+        rows.append(("Report", result.plots[0]))
     # (the lines are sentences: folded to the terminal's width, COLUMNS or 80 on a pipe, as rich measures it)
     columns = shutil.get_terminal_size((80, 24)).columns
-    report.summary(f"cryodedup audit ({result.layout})", result.verdict[0], fitted_rows(rows, columns))
+    assert result.verdict is not None, "the report stage gives the verdict"
+    report.summary(f"cryodedup audit ({result.layout})", result.verdict.line, fitted_rows(rows, columns))
     for advice in [] if quiet else redo_commands(result):  # (the commands whole, unwrapped: copied as they are)
         # (every character of the command printable already: printable() shows the names of the words alike)
         click.echo(printable(f"{advice.purpose}:\n  {advice.command}"), err=True)

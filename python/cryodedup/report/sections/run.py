@@ -5,13 +5,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import ClassVar, NamedTuple
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, fields
+from typing import Any, ClassVar, NamedTuple
 
 from .base import Row, Section
 from .readers import ReadersFound
 
-__all__ = ["Outputs", "Overview", "Timings"]
+__all__ = ["Outputs", "Overview", "RunTimings", "RunVerdict", "Timings"]
+
+#: A verdict's kinds, as the report colours them: nothing left to do, something to look at, something wrong.
+VERDICT_KINDS = ("good", "warn", "bad")
 
 
 @dataclass(frozen=True)
@@ -28,6 +32,64 @@ class Timings(Section):
     def rows(self, unit: str) -> list[Row]:
         """None of its own: the run's time row says it, with the run's seconds (``report.summary.particle_time``)."""
         return []
+
+
+@dataclass(frozen=True)
+class RunVerdict(Section):
+    """Every job's verdict: its word, its kind, the line the summary opens with, and why (every ``--json`` alike).
+
+    ``word``: the verdict as the line's first words say it (``TRUSTED``, ``check 3 pairs``, ``NOT TRUSTED``, ``1
+    refinement to redo`` ...); ``kind``: ``good`` (nothing left to look at), ``warn`` (something to check) or
+    ``bad`` (the result cannot be used as it is); ``why``: what made it so, where the line does not say.
+    A job's own verdict derives from this one and adds its keys after these.
+    """
+
+    key: ClassVar[str] = "verdict"
+
+    word: str
+    kind: str
+    line: str = ""
+    why: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in VERDICT_KINDS:
+            raise ValueError(f"a verdict's kind is one of {', '.join(VERDICT_KINDS)}, not {self.kind!r}")
+
+    def rows(self, unit: str) -> list[Row]:
+        """None of its own: the line opens the summary (the job's rows say the rest)."""
+        return []
+
+    def to_json(self) -> dict[str, Any]:
+        """``word``, ``kind``, ``line`` and ``why``, then the keys a job's own verdict adds."""
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class RunTimings(Section):
+    """Every job's time: the seconds of each stage it ran (read, decide, write, summarise, report) and of the whole.
+
+    A job's own timings derive from this one and add their keys after these (the particle job's
+    ``one_pass``, the micrograph job's scoring and its rate).
+    """
+
+    key: ClassVar[str] = "timings"
+
+    seconds: float
+    stages: tuple[tuple[str, float], ...] = ()
+
+    @classmethod
+    def of(cls, stages: Mapping[str, float], seconds: float) -> RunTimings:
+        """The timings of the stages run (seconds by stage, in order) and of the whole, to the millisecond."""
+        return cls(round(seconds, 3), tuple((stage, round(s, 3)) for stage, s in stages.items()))
+
+    def rows(self, unit: str) -> list[Row]:
+        """None of its own: the job's time row says it."""
+        return []
+
+    def to_json(self) -> dict[str, Any]:
+        """Each stage's seconds under its name, then ``seconds`` (the whole run), then a job's own keys."""
+        own = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("seconds", "stages")}
+        return {**dict(self.stages), "seconds": self.seconds, **own}
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,124 @@
+"""The one shape every job has: a plan made at the door, then stages a runner runs in one order.
+
+Every job (particles, micrographs, compare, audit) is ``plan = <job's plan>(options)`` at its
+entrance, then ``run(plan, stages, runner)``: the stages (:class:`Stages`) read, decide, write,
+summarise and report, in that order, each taking what the one before gave; the runner
+(:data:`Runner`) is what runs them: :func:`plain` (here, in one process, one after another), or a
+job's own around them (an ``--update`` round with its store, a shard and its merge, Dask). A
+runner may wrap the stages (decide against a store's kept set, write a round's files, score on a
+cluster) but the stages never know which runner runs them: the plain path's modules import no
+runner's (``tests/project/test_job_shape.py``).
+
+Every job's summary is a :class:`JobSummary`: the fields every ``--json`` document shares, typed
+alike in all of them, come first (``verdict``, ``outputs``, ``timings``), then the job's own.
+docs/design.md, "One job shape", says why.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any, Generic, Protocol, TypeVar
+
+from ..report.sections.run import Outputs, RunTimings, RunVerdict
+
+__all__ = ["STAGES", "JobSummary", "Runner", "Stages", "plain", "run"]
+
+#: The stages in the order every runner runs them (the keys of ``timings``).
+STAGES = ("read", "decide", "write", "summarise", "report")
+
+
+@dataclass(frozen=True, kw_only=True)
+class JobSummary:
+    """The fields every job's summary has, typed alike: its verdict, its files, its time.
+
+    ``verdict``: the line the summary opens with and its kind (:class:`~.sections.run.RunVerdict`);
+    ``outputs``: the files written, by subset (:class:`~.sections.run.Outputs`; none written: empty);
+    ``timings``: the seconds of each stage and of the whole run (:class:`~.sections.run.RunTimings`).
+    None while the job still runs (a report written before the end). A job's summary is a
+    frozen dataclass deriving from this one, its own fields after these.
+    """
+
+    verdict: RunVerdict | None = None
+    outputs: Outputs | None = None
+    timings: RunTimings | None = None
+
+    def shared_json(self) -> dict[str, Any]:
+        """The keys every ``--json`` document has, in this order: ``verdict``, ``outputs``, ``timings`` (null: none)."""
+        return {
+            "verdict": None if self.verdict is None else self.verdict.to_json(),
+            "outputs": {} if self.outputs is None else self.outputs.to_json(),
+            "timings": None if self.timings is None else self.timings.to_json(),
+        }
+
+
+PlanT = TypeVar("PlanT", contravariant=True)
+ReadT = TypeVar("ReadT")
+DecidedT = TypeVar("DecidedT")
+WrittenT = TypeVar("WrittenT")
+SummaryT = TypeVar("SummaryT", bound=JobSummary)
+
+
+class Stages(Protocol[PlanT, ReadT, DecidedT, WrittenT, SummaryT]):
+    """A job's stages: each takes the plan and what the stages before it gave (nothing else: no options)."""
+
+    def read(self, plan: PlanT) -> ReadT:
+        """The inputs read (and checked) into the job's one structure."""
+        ...
+
+    def decide(self, plan: PlanT, read: ReadT) -> DecidedT:
+        """What to keep, from what was read alone: no file is read here."""
+        ...
+
+    def write(self, plan: PlanT, read: ReadT, decided: DecidedT) -> WrittenT:
+        """The decision's outputs written (under temporary names, put in place by the runner's batch)."""
+        ...
+
+    def summarise(self, plan: PlanT, read: ReadT, decided: DecidedT, written: WrittenT) -> SummaryT:
+        """The run's summary, typed: what was read, decided and written."""
+        ...
+
+    def report(self, plan: PlanT, summary: SummaryT) -> SummaryT:
+        """The summary as the user sees it: its verdict line, its pictures and report.html (``--plot``)."""
+        ...
+
+
+#: What runs a job's stages for a plan and gives back its summary: :func:`plain`, or a job's round, shard, Dask.
+Runner = Callable[[Any, Stages[Any, Any, Any, Any, SummaryT]], SummaryT]
+
+
+@dataclass
+class _Clock(Generic[SummaryT]):
+    """The seconds of each stage, as they run."""
+
+    started: float
+    seconds: dict[str, float]
+
+    def timed(self, stage: str, call: Callable[..., Any], *args: Any) -> Any:
+        began = time.perf_counter()
+        value = call(*args)
+        self.seconds[stage] = self.seconds.get(stage, 0.0) + time.perf_counter() - began
+        return value
+
+    def timings(self) -> RunTimings:
+        return RunTimings.of(self.seconds, time.perf_counter() - self.started)
+
+
+def plain(plan: PlanT, stages: Stages[PlanT, Any, Any, Any, SummaryT]) -> SummaryT:
+    """The plain runner: the stages one after another in this process, each timed (the summary's ``timings``)."""
+    clock: _Clock[SummaryT] = _Clock(time.perf_counter(), {})
+    read = clock.timed("read", stages.read, plan)
+    decided = clock.timed("decide", stages.decide, plan, read)
+    written = clock.timed("write", stages.write, plan, read, decided)
+    summary = clock.timed("summarise", stages.summarise, plan, read, decided, written)
+    summary = replace(summary, timings=clock.timings())  # (the report says the time of what came before it)
+    summary = clock.timed("report", stages.report, plan, summary)
+    return replace(summary, timings=clock.timings())
+
+
+def run(
+    plan: PlanT, stages: Stages[PlanT, Any, Any, Any, SummaryT], runner: Runner[SummaryT] | None = None
+) -> SummaryT:
+    """The job: ``stages`` run for ``plan`` by ``runner`` (:func:`plain` unless given)."""
+    return (runner or plain)(plan, stages)
