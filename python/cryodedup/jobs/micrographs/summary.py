@@ -1,6 +1,6 @@
 """The micrograph job's summary, typed: what was read, compared, decided and written, field by field.
 
-:class:`MicrographSummary` is the summary :func:`~cryodedup.jobs.micrographs.job.run`
+:class:`MicrographSummary` is the summary the job's stages (``job.MicrographStages``)
 and ``micrographs-merge`` return: the terminal's table and the report (:func:`micrograph_rows`),
 the verdict line and the pictures read its fields by name; :meth:`~MicrographSummary.to_json`
 gives the ``--json`` document (and the Python API's return,
@@ -111,8 +111,8 @@ class MicrographSummary(JobSummary):
 def micrograph_rows(s: MicrographSummary) -> list[Row]:
     """The micrograph job's (or merge's) summary as rows.
 
-    The time and reading rate are left out while the job is still running (its report is
-    written before the end).
+    The time row says the run's time so far and the scoring's rate (the report, written by the
+    last stage, says the time of the stages before it); none without timings (a summary made by hand).
     """
     if s.confirmed_by_images:
         image_rows = [
