@@ -25,7 +25,8 @@ from .report.terminal import ProgressBar, Reporter, escape, fail, print_json
 from .signals import deferred, pause_for_tests
 
 if TYPE_CHECKING:
-    from .jobs.micrographs.summary import MicrographSummary, ShardSummary
+    from .jobs.micrographs.shard_record import ShardSummary
+    from .jobs.micrographs.summary import MicrographSummary
     from .jobs.particles.summary import ParticleSummary
     from .options import ParticleOptions
 
@@ -634,7 +635,7 @@ def micrographs(
     bars = (lambda total: ProgressBar(report.console, total)) if report.chatty else None
 
     def show(s: MicrographSummary) -> None:
-        report.summary("cryodedup micrographs", s.verdict.line, micrograph_rows(s))
+        report.summary("cryodedup micrographs", s.judged.line, micrograph_rows(s))
         if as_json:
             print_json(s.to_json())
 
@@ -687,18 +688,18 @@ def _show_micrograph_run(
 
     ``summary``: the run's, a shard's, or None (--watch: each round was shown as it ended).
     """
-    from .jobs.micrographs.summary import ShardSummary
+    from .jobs.micrographs.summary import MicrographSummary  # (a shard's is a runner's: not loaded for a run)
 
     if summary is None:
         report.release_warnings()  # (each round was shown as it ended, its warnings under its verdict)
         return
-    if isinstance(summary, ShardSummary):
-        report.release_warnings()  # (a shard decides nothing: no verdict)
-        report.table("cryodedup micrographs --shard", summary.rows())
-        if as_json:
-            print_json(summary.to_json())
-    else:
+    if isinstance(summary, MicrographSummary):
         show(summary)
+        return
+    report.release_warnings()  # (a shard decides nothing: no verdict)
+    report.table("cryodedup micrographs --shard", summary.rows())
+    if as_json:
+        print_json(summary.to_json())
 
 
 #: The shards a merge reads (both jobs' merges).
@@ -745,7 +746,7 @@ def micrographs_merge(
             log=log,
         ),
     )
-    report.summary("cryodedup micrographs-merge", s.verdict.line, micrograph_rows(s))
+    report.summary("cryodedup micrographs-merge", s.judged.line, micrograph_rows(s))
     if as_json:
         print_json(s.to_json())
 
