@@ -99,3 +99,15 @@ def test_a_jobs_own_timings_keys_come_after_the_shared_ones():
     timings = _OwnTimings(1.23456, (("read", 0.5), ("decide", 0.25)), one_pass=True)
     assert timings.to_json() == {"read": 0.5, "decide": 0.25, "seconds": 1.23456, "one_pass": True}
     assert RunTimings.of({"read": 0.12345}, 2.00049).to_json() == {"read": 0.123, "seconds": 2.0}
+
+
+class _OwnTimed(_Recorder):
+    """Stages whose summary says timings of the job's own (a key the runner knows nothing of)."""
+
+    def summarise(self, plan, read, decided, written):
+        return _Summary(counted=len(decided), timings=_OwnTimings(0.0, one_pass=True))
+
+
+def test_the_runner_fills_a_jobs_own_timings_keeping_its_keys():
+    document = run("p", _OwnTimed()).shared_json()["timings"]
+    assert list(document) == [*STAGES, "seconds", "one_pass"] and document["one_pass"] is True

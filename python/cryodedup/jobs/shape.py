@@ -101,20 +101,26 @@ class _Clock(Generic[SummaryT]):
         self.seconds[stage] = self.seconds.get(stage, 0.0) + time.perf_counter() - began
         return value
 
-    def timings(self) -> RunTimings:
-        return RunTimings.of(self.seconds, time.perf_counter() - self.started)
+    def timings(self, held: RunTimings | None) -> RunTimings:
+        """The seconds so far; in ``held``'s class where the stages gave their own timings (its own keys kept)."""
+        measured = RunTimings.of(self.seconds, time.perf_counter() - self.started)
+        return measured if held is None else replace(held, seconds=measured.seconds, stages=measured.stages)
 
 
 def plain(plan: PlanT, stages: Stages[PlanT, Any, Any, Any, SummaryT]) -> SummaryT:
-    """The plain runner: the stages one after another in this process, each timed (the summary's ``timings``)."""
+    """The plain runner: the stages one after another in this process, each timed (the summary's ``timings``).
+
+    Where the stages' summary holds timings of a job's own (a :class:`RunTimings` subclass: the
+    particle job's ``one_pass``), the runner's seconds fill them, their own keys kept.
+    """
     clock: _Clock[SummaryT] = _Clock(time.perf_counter(), {})
     read = clock.timed("read", stages.read, plan)
     decided = clock.timed("decide", stages.decide, plan, read)
     written = clock.timed("write", stages.write, plan, read, decided)
     summary = clock.timed("summarise", stages.summarise, plan, read, decided, written)
-    summary = replace(summary, timings=clock.timings())  # (the report says the time of what came before it)
+    summary = replace(summary, timings=clock.timings(summary.timings))  # (the report says the time before it)
     summary = clock.timed("report", stages.report, plan, summary)
-    return replace(summary, timings=clock.timings())
+    return replace(summary, timings=clock.timings(summary.timings))
 
 
 def run(
