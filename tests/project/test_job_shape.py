@@ -64,3 +64,15 @@ def test_the_check_sees_a_plain_module_importing_the_rounds_store():
         ("cryodedup.jobs.micrographs.write", "cryodedup.jobs.micrographs.update"),
         ("cryodedup.jobs.particles.decide", "cryodedup.jobs.particles.store"),
     ]
+
+
+def test_the_particle_runners_stages_change_only_how_rows_are_decided_and_written():
+    # (a round, a shard and the merge run the plain stages in their order: their subclasses override two hooks)
+    from cryodedup.jobs.particles.job import PlainParticleStages
+    from cryodedup.jobs.particles.shards import ParticleMergeStages, ParticleShardStages
+    from cryodedup.jobs.particles.update import ParticleRoundStages
+
+    for kind in (ParticleRoundStages, ParticleShardStages, ParticleMergeStages):
+        assert issubclass(kind, PlainParticleStages)
+        own = {name for name, value in vars(kind).items() if callable(value) and not name.startswith("__")}
+        assert own <= {"decide_rows", "write_rows"}, (kind.__name__, own)
