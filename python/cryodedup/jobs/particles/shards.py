@@ -33,7 +33,7 @@ import os
 import socket
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from functools import reduce
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -47,6 +47,7 @@ from ...errors import CryodedupError, InputFileError
 from ...outputs import all_outputs_at_once, put_in_place
 from ...particle_set import Log, ParticleSet
 from ...paths import StrPath, path_list
+from ...report.sections.run import Outputs, RunTimings, RunVerdict
 from .. import shape
 from ..shard_json import (
     MARKER,
@@ -217,9 +218,14 @@ class WholeRead:
 # --- a shard ---------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class ParticleShardSummary:
-    """One shard's summary (``particles --shard K/N``): its micrographs and rows, and what it kept of them."""
+@dataclass(frozen=True, kw_only=True)
+class ParticleShardSummary(shape.JobSummary):
+    """One shard's summary (``particles --shard K/N``): its micrographs and rows, and what it kept of them.
+
+    Every job's keys first (``shape.JobSummary``): its verdict (``Shard K of N``, kind ``good``: a
+    part, whose checks are the merge's), its files (``shard``: ``decision.npz``, ``shard.json``), its
+    time (the stages' seconds where it was decided); then its own.
+    """
 
     shard: int
     shards: int
@@ -229,7 +235,6 @@ class ParticleShardSummary:
     rows: int
     kept: int
     worker: str
-    seconds: float
 
     def table(self) -> list[tuple[str, str]]:
         """The shard's table: which, where, what it decided, its time."""
@@ -239,12 +244,13 @@ class ParticleShardSummary:
             ("Folder", self.folder),
             ("Micrographs", f"{self.micrographs:,}"),
             ("Particles", f"{self.rows:,}: {self.kept:,} kept, {self.rows - self.kept:,} rejected"),
-            ("Time", f"{self.seconds:.2f} s"),
+            ("Time", f"{self.timings.seconds if self.timings is not None else 0.0:.2f} s"),
         ]
 
     def to_json(self) -> dict[str, Any]:
-        """Its fields in order."""
-        return asdict(self)
+        """Every job's keys (``verdict``, ``outputs``, ``timings``), then its own fields in order."""
+        shared = self.shared_json()
+        return {**shared, **{f.name: getattr(self, f.name) for f in fields(self) if f.name not in shared}}
 
 
 @dataclass(kw_only=True)
@@ -371,31 +377,41 @@ def run_particle_shard(
     try:
         for leftover in folder.glob(".*.tmp"):
             leftover.unlink(missing_ok=True)
-        run(WholeRead(Files.of(paths)), folder, planned, force=force, log=log, runner=in_shard)
+        timings = run(
+            WholeRead(Files.of(paths)), folder, planned, force=force, log=log, runner=in_shard
+        ).summary.timings
     except _StillComplete:
         assert opened.done is not None, "only a complete shard is kept"
         log(f"{folder}: the inputs are as they were: not redone", "info")
-        return _shard_summary(folder, opened.done, time.perf_counter() - start, redone=False)
+        return _shard_summary(folder, opened.done, RunTimings.of({}, time.perf_counter() - start), redone=False)
     except BaseException:  # a signal or an error: no temporary file, nor a folder this run made empty
         give_up(folder, opened.created)
         raise
     record, why = shard_state(folder)
     assert record is not None, why
-    return _shard_summary(folder, record, time.perf_counter() - start, redone=True)
+    stages = dict(timings.stages) if timings is not None else {}
+    return _shard_summary(folder, record, RunTimings.of(stages, time.perf_counter() - start), redone=True)
 
 
-def _shard_summary(folder: Path, record: ParticleShardRecord, seconds: float, redone: bool) -> ParticleShardSummary:
+def _shard_summary(
+    folder: Path, record: ParticleShardRecord, timings: RunTimings, redone: bool
+) -> ParticleShardSummary:
+    """The shard's summary from its record (``timings``: this run's, the stages' where it was decided)."""
     work = record.work
+    done = "decided" if redone else "already complete, not redone"
+    line = f"Shard {record.shard} of {record.shards} {done}: {work.kept:,} of {work.rows:,} particles kept -> {folder}"
     return ParticleShardSummary(
-        record.shard,
-        record.shards,
-        str(folder),
-        not redone,
-        work.micrographs,
-        work.rows,
-        work.kept,
-        work.worker,
-        round(seconds, 3),
+        verdict=RunVerdict(f"Shard {record.shard} of {record.shards}", "good", line),
+        outputs=Outputs.of({"shard": [str(folder / DECISION), str(folder / MARKER)]}),
+        timings=timings,
+        shard=record.shard,
+        shards=record.shards,
+        folder=str(folder),
+        already_complete=not redone,
+        micrographs=work.micrographs,
+        rows=work.rows,
+        kept=work.kept,
+        worker=work.worker,
     )
 
 
