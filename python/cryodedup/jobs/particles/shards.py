@@ -81,7 +81,7 @@ if TYPE_CHECKING:
     from .read import Held, Images
     from .summary import ParticleSummary
 
-__all__ = ["merge_particle_shards", "parse_shard", "run_particle_shard"]
+__all__ = ["WholeRead", "merge_particle_shards", "merged", "parse_shard", "run_particle_shard", "shards_of_one_run"]
 
 DECISION = ParticleShardRecord.DATA
 
@@ -534,13 +534,18 @@ def merge_particle_shards(
     ParticleSummary
         The summary, as one run (``remove_duplicate_particles``) returns it.
     """
-    shards = complete_shards(shard_folders_in(shard_folders), shard_state, _not_of_one_run)
+    shards = shards_of_one_run(shard_folders)
     first_folder, first = shards[0]
     options = options_of(first.run, plot, plot_mics, first_folder / MARKER)
     paths = located(first.run, first_folder)  # (as the shards named them, where they are the same bytes)
     source = Files.of(paths)
     options.check()
     return run(WholeRead(source), outdir, plan(options), force=force, log=log, runner=merged(shards)).summary
+
+
+def shards_of_one_run(shard_folders: Sequence[StrPath]) -> list[tuple[Path, ParticleShardRecord]]:
+    """The complete shards in ``shard_folders`` (or the folders holding them), checked to be all of one run."""
+    return complete_shards(shard_folders_in(shard_folders), shard_state, _not_of_one_run)
 
 
 def merged(shards: list[tuple[Path, ParticleShardRecord]]) -> ParticleRunner:
