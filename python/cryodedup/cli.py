@@ -412,7 +412,7 @@ def _show_particle_summary(title: str, typed: ParticleSummary, report: Reporter,
         rows.append(("Pictures", "\n".join(typed.plots)))
     if typed.micrograph_images:
         rows.append(("Micrograph images", typed.micrograph_images))
-    report.summary(title, typed.verdict or "", rows)
+    report.summary(title, typed.verdict.line if typed.verdict is not None else "", rows)
     if as_json:
         print_json(typed.to_json())  # (the document at the edge alone)
 

@@ -182,3 +182,15 @@ def test_the_check_sees_a_round_or_a_shard_named_in_a_plain_module():
         "cryodedup.jobs.micrographs.decide": ["MicrographShardRecord"],
         "cryodedup.jobs.micrographs.summary": ["last_round"],
     }
+
+
+def test_the_particle_runners_stages_change_only_how_rows_are_decided_and_written():
+    # (a round, a shard and the merge run the plain stages in their order: their subclasses override two hooks)
+    from cryodedup.jobs.particles.job import PlainParticleStages
+    from cryodedup.jobs.particles.shards import ParticleMergeStages, ParticleShardStages
+    from cryodedup.jobs.particles.update import ParticleRoundStages
+
+    for kind in (ParticleRoundStages, ParticleShardStages, ParticleMergeStages):
+        assert issubclass(kind, PlainParticleStages)
+        own = {name for name, value in vars(kind).items() if callable(value) and not name.startswith("__")}
+        assert own <= {"decide_rows", "write_rows"}, (kind.__name__, own)

@@ -141,12 +141,12 @@ def test_no_room_imports_a_room_above_it():
 #: no other), the masks and edges (rows dropped before the
 #: dedup), the decision (the one-pass policy is the
 #: reader's question to it), the reading, the record of rejections (made in Python, or the file a
-#: one-pass scan wrote: what a stage's writing gives back), the stages a run is given (how it
-#: decides and writes), the summary, the page of every micrograph (its partners the record's),
-#: the pictures, and the one orchestration of files and data in memory, which imports no runner's
-#: module; the runners around it after it: an --update round (its stages and its run_round), the
-#: entrance that chooses the plain run or a round, a run in shards (its shard.json's record, which
-#: knows the options alone, after the plan).
+#: one-pass scan wrote: what a stage's writing gives back), the summary, what the stages hand on
+#: (the summary counted among it), the page of every micrograph (its partners the record's),
+#: the pictures, and the job's stages (files and data in memory alike), which import no runner's
+#: module; the runners around them after it: an --update round (its stages and its round_runner), the
+#: entrance that chooses the plain runner or a round, a run in shards and their merge (its
+#: shard.json's record, which knows the options alone, after the plan), Dask.
 PARTICLE_JOB = [
     "plan",
     "shard_record",
@@ -156,8 +156,8 @@ PARTICLE_JOB = [
     "decide",
     "read",
     "record",
-    "stages",
     "summary",
+    "stages",
     "page",
     "pictures",
     "write",

@@ -37,6 +37,7 @@ from cryodedup.report.sections import (
     MovedInputs,
     NameCollisions,
     Outputs,
+    ParticleTimings,
     Priority,
     SameImage,
     Score,
@@ -47,7 +48,6 @@ from cryodedup.report.sections import (
     SpeciesCounts,
     StraddlingMicrograph,
     SymmetryCopies,
-    Timings,
     UpdateRound,
 )
 from cryodedup.report.sections.readers import CopickProject, ReadersFound
@@ -559,14 +559,23 @@ def test_the_species_say_what_mains_dict_and_rows_said():
 
 
 def test_the_timings_say_where_the_time_went_in_the_time_row():
-    two_passes = Timings(0.5, 0.0041, 1.25, False)
+    stages = (("read", 0.5), ("decide", 0.0041), ("write", 1.25), ("summarise", 0.02), ("report", 0.01))
+    two_passes = ParticleTimings(1.8, stages, one_pass=False)
     assert json.dumps(two_passes.to_json()) == json.dumps(
-        {"read": 0.5, "decide": 0.0041, "write": 1.25, "one_pass": False}
+        {
+            "read": 0.5,
+            "decide": 0.0041,
+            "write": 1.25,
+            "summarise": 0.02,
+            "report": 0.01,
+            "seconds": 1.8,
+            "one_pass": False,
+        }
     )
     assert two_passes.rows("micrograph") == []  # (the time row says it, with the run's seconds)
     assert particle_time(1.8, two_passes) == "1.80 s (reading 0.50 s, deciding 0.0041 s, writing 1.25 s)"
     assert particle_time(0.05, two_passes) == "0.05 s"
-    assert particle_time(2.0, Timings(2.0, 0, 0, True)) == "2.00 s (read, decided and written in one pass)"
+    assert particle_time(2.0, ParticleTimings(2.0, one_pass=True)) == "2.00 s (read, decided and written in one pass)"
     assert particle_time(2.0, None) == "2.00 s"
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import json
 import re
+from dataclasses import replace
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from click.testing import CliRunner
 
 import cryodedup
 from cryodedup.cli import main
+from cryodedup.report.sections.run import RunVerdict
 from helpers import kept_rows
 
 EXAMPLES = Path(cryodedup.__file__).parent / "examples"
@@ -102,7 +104,8 @@ def test_the_particle_summary_opens_with_the_verdict(demo_run):
     out, result = demo_run
     expected = f"{expected_particle_verdict(out)}. Check: {UNUSED_TOPAZ}"
     assert result.stderr.splitlines()[0] == expected  # the terminal
-    assert json.loads(result.stdout)["verdict"] == expected  # --json
+    said = json.loads(result.stdout)["verdict"]  # --json: the line, its head, its kind (a check named: warn)
+    assert (said["line"], said["word"], said["kind"]) == (expected, expected.split(" (")[0], "warn")
     assert body_text(out / "report.html").lines[0] == expected  # report.html
 
 
@@ -306,6 +309,24 @@ def test_the_verdict_names_where_nothing_was_written_and_what_the_report_flags()
 
     audit = HalfsetAudit("rlnRandomSubset", "within 10 Å", duplicate_pairs=3, straddling_pairs=3)
     summary = ParticleSummary(particles=2, kept=1, rejected=1, outputs=Outputs.of({"kept": [], "rejected": []}))
-    assert verdict_of(summary) == "Kept 1 of 2 (1 duplicate) -> nothing written (--audit)"
+    assert verdict_of(summary, audit=True) == RunVerdict(
+        "Kept 1 of 2", "good", "Kept 1 of 2 (1 duplicate) -> nothing written (--audit)"
+    )
     flagged = ParticleSummary(particles=5, kept=5, halfset_audit=audit, outputs=Outputs.of({"kept": ["a.cs", "a.csg"]}))
-    assert verdict_of(flagged) == "Kept 5 of 5 (0 duplicates) -> a.csg (and 1 more file). Check: half-set audit"
+    line = "Kept 5 of 5 (0 duplicates) -> a.csg (and 1 more file). Check: half-set audit"
+    assert verdict_of(flagged, audit=False) == RunVerdict("Kept 5 of 5", "warn", line)  # (the pairs were removed)
+
+
+def test_the_verdict_is_bad_where_what_is_kept_still_holds_pairs_across_the_half_sets():
+    # (--audit removes nothing: the 3 straddling pairs stay in the refinement as it is; refine again without them)
+    from cryodedup.jobs.particles.summary import ParticleSummary, verdict_of
+    from cryodedup.report.sections import HalfsetAudit, Outputs
+
+    straddling = HalfsetAudit("rlnRandomSubset", "within 10 Å", duplicate_pairs=4, straddling_pairs=3)
+    nothing_written = Outputs.of({"kept": [], "rejected": []})
+    audited = ParticleSummary(particles=8, kept=4, rejected=4, halfset_audit=straddling, outputs=nothing_written)
+    said = verdict_of(audited, audit=True)
+    assert (said.word, said.kind) == ("Kept 4 of 8", "bad")
+    assert said.why == "3 duplicate pairs straddle the half-sets and --audit removed none: refine again without them"
+    clean = HalfsetAudit("rlnRandomSubset", "within 10 Å", duplicate_pairs=4, straddling_pairs=0)
+    assert verdict_of(replace(audited, halfset_audit=clean), audit=True).kind == "good"  # (nothing to check)

@@ -13,7 +13,7 @@ from ..labels import distinct_labels
 from .sections.base import in_tomograms
 
 if TYPE_CHECKING:  # (a particle job's summary does not load the micrograph job's sections)
-    from .sections import OwnFrameExclusion, Sections, Species, Timings
+    from .sections import OwnFrameExclusion, ParticleTimings, Sections, Species
     from .sections.run import Outputs, Overview, RunTimings
 
 __all__ = [
@@ -102,12 +102,12 @@ def _ranking_and_run_rows(run: Overview, sections: Sections, unit: str) -> list[
         MaskAndEdge,
         NameCollisions,
         Outputs,
+        ParticleTimings,
         Priority,
         SameImage,
         Score,
         ScoreNormalization,
         Shift,
-        Timings,
         UpdateRound,
     )
 
@@ -122,7 +122,7 @@ def _ranking_and_run_rows(run: Overview, sections: Sections, unit: str) -> list[
         *sections.rows(NameCollisions, unit),
         *sections.rows(UpdateRound, unit),
         *output_rows(run.read.written_into, sections.of(Outputs)),
-        ("Time", particle_time(run.seconds, sections.of(Timings))),
+        ("Time", particle_time(run.seconds, sections.of(ParticleTimings))),
     ]
 
 
@@ -186,14 +186,18 @@ def distance_text(run: Overview, species: Species | None = None, own_frame: OwnF
     return f"{run.min_dist_A:g} Å"
 
 
-def particle_time(seconds: float, timings: Timings | None) -> str:
+def particle_time(seconds: float, timings: ParticleTimings | None) -> str:
     """The run's time, and where it went when it took long enough to tell."""
     text = f"{seconds:.2f} s"
     if timings is None or seconds < 0.1:
         return text
     if timings.one_pass:
         return text + " (read, decided and written in one pass)"
-    parts = (("reading", timings.read), ("deciding", timings.decide), ("writing", timings.write))
+    parts = (
+        ("reading", timings.stage("read")),
+        ("deciding", timings.stage("decide")),
+        ("writing", timings.stage("write")),
+    )
     return text + " (" + ", ".join(f"{what} {_seconds(value)}" for what, value in parts) + ")"
 
 

@@ -58,8 +58,8 @@ REGISTERED = (
 )
 NAMED = (
     "report/sections/__init__.py",
-    '    "Timings",\n    "UpdateRound",\n',
-    '    "Timings",\n    "ToyLine",\n    "UpdateRound",\n',
+    '    "SymmetryCopies",\n    "UpdateRound",\n',
+    '    "SymmetryCopies",\n    "ToyLine",\n    "UpdateRound",\n',
 )
 TYPED = (
     "report/sections/__init__.py",

@@ -506,3 +506,18 @@ def test_the_command_line_shards_merges_and_refuses_in_one_line(four_shards, tmp
     )
     assert missing.returncode == 1 and missing.stderr.strip().count("\n") == 0, missing.stderr
     assert "shards 2, 3, 4 of 4 missing" in missing.stderr
+
+
+def test_a_shards_document_opens_with_every_jobs_keys_its_files_and_its_stages_time(tmp_path):
+    # (issue 92: a queue worker reads a shard's --json as any job's: verdict, outputs, timings, then its own)
+    inputs = list(reextracted_pair(tmp_path, n_per_mic=10))
+    planned = plan(ParticleOptions(min_dist=20.0))
+    decided = run_particle_shard(inputs, tmp_path / "shards", planned, 1, 2).to_json()
+    folder = tmp_path / "shards" / "shard-1-of-2"
+    assert list(decided)[:3] == ["verdict", "outputs", "timings"] and "seconds" not in decided
+    assert decided["outputs"] == {"shard": [str(folder / "decision.npz"), str(folder / "shard.json")]}
+    assert (decided["verdict"]["word"], decided["verdict"]["kind"]) == ("Shard 1 of 2", "good")
+    assert list(decided["timings"]) == ["read", "decide", "write", "summarise", "report", "seconds"]
+    again = run_particle_shard(inputs, tmp_path / "shards", planned, 1, 2).to_json()  # (complete: not redone)
+    assert again["already_complete"] and list(again["timings"]) == ["seconds"]
+    assert again["verdict"]["line"].startswith("Shard 1 of 2 already complete, not redone: ")

@@ -133,7 +133,7 @@ def test_a_pick_outside_the_mask_displaces_no_pick_inside(tmp_path, capsys):
     summary = _run([*args, "-o", str(tmp_path / "out"), "--mask", str(tmp_path / "mask.mrc")], capsys)
     assert summary["kept"] == 1 and summary["inputs"][0]["kept"] == 1
     kept = (tmp_path / "out" / "particles_kept.star").read_text()
-    assert "51 50 m.mrc 0.5" in kept and summary["verdict"].startswith("Kept 1 of 2 (1 rejected)")
+    assert "51 50 m.mrc 0.5" in kept and summary["verdict"]["line"].startswith("Kept 1 of 2 (1 rejected)")
 
 
 def _refused(args, capsys, status: int = 1) -> str:

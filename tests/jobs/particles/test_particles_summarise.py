@@ -40,8 +40,11 @@ def test_to_json_keeps_the_fields_order_leaves_out_none_and_splices_the_readers_
         duplicate_density=DuplicateDensity(Density("a rule", None, None, None, 0, ())),
         mode="remove entirely",
     )
-    # Worked by hand from the field order: the readers' keys right after "score".
+    # Worked by hand from the field order: every job's three keys first (null: none yet), the readers' after "score".
     assert list(summary.to_json()) == [
+        "verdict",
+        "outputs",
+        "timings",
         "inputs",
         "particles",
         "kept",
@@ -98,7 +101,7 @@ def test_the_api_returns_the_summary_typed_its_document_the_command_lines(tmp_pa
     # Read by name: the pick at (101, 100) scores 0.9 and wins over (100, 100); (400, 400) stands alone.
     assert (summary.particles, summary.kept, summary.rejected, summary.micrographs) == (3, 2, 1, 1)
     assert summary.score is not None and summary.score.column == "rlnAutopickFigureOfMerit"
-    assert summary.verdict is not None and summary.verdict.startswith("Kept 2 of 3")
+    assert summary.verdict is not None and summary.verdict.line.startswith("Kept 2 of 3")
     # Its document is the one --json printed, key for key and in order, but the times.
     document = json.loads(strict_json(summary.to_json()))
     assert list(document) == list(printed)

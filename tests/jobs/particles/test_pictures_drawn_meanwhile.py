@@ -81,7 +81,7 @@ def test_an_unexpected_error_in_the_drawing_keeps_its_traceback(star, tmp_path):
 def test_the_pictures_are_drawn_while_the_outputs_are_written(star, tmp_path, monkeypatch):
     """The writing waits (at most 20 s) for the drawing to start: drawn after the writing, it never would."""
     drawing = threading.Event()
-    draw_pictures, write = pictures.draw_pictures, particle_job.PlainParticleStages.write
+    draw_pictures, write = pictures.draw_pictures, particle_job.PlainParticleStages.write_rows
 
     def draw_started(*args, **kwargs):
         drawing.set()
@@ -94,7 +94,7 @@ def test_the_pictures_are_drawn_while_the_outputs_are_written(star, tmp_path, mo
         return written
 
     monkeypatch.setattr(pictures, "draw_pictures", draw_started)
-    monkeypatch.setattr(particle_job.PlainParticleStages, "write", write_once_drawing)
+    monkeypatch.setattr(particle_job.PlainParticleStages, "write_rows", write_once_drawing)
     with output_batch():
         outcome = run(Files.of([star]), tmp_path / "out", plan(ParticleOptions(min_dist=20.0, plot=True)))
     assert drawing.is_set()

@@ -60,7 +60,7 @@ def test_a_single_topaz_table_names_its_kept_file(tmp_path):
     summary = remove_duplicate_particles([table], tmp_path / "out", ParticleOptions(**TOPAZ))
     kept = tmp_path / "out" / "kept" / "picks.txt"
     assert summary.to_json()["outputs"]["kept"] == [str(kept)] and kept.is_file()
-    assert summary.verdict.split(" -> ")[1].startswith(str(kept)), summary.verdict
+    assert summary.verdict.line.split(" -> ")[1].startswith(str(kept)), summary.verdict
     assert summary.to_json()["outputs"]["rejected"] == [str(tmp_path / "out" / "rejected" / "picks.txt")]
     written = [line for p in (kept, tmp_path / "out" / "rejected" / "picks.txt") for line in p.read_text().splitlines()]
     assert sorted(line for line in written if line.startswith("mic")) == sorted(table.read_text().splitlines()[1:])

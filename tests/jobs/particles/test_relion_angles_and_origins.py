@@ -136,7 +136,9 @@ def test_radians_written_as_degrees_are_refused_for_max_angle_unless_insisted(tm
     assert summary["rejected"] > 10 * max(few, 1)
     assert any("radians written as degrees" in w for w in summary["warnings"])
     # The verdict's "Check:" names the three angles' range whole (it said "300 particles' rlnAnglePsi lies", cut).
-    assert re.search(r"Check: .*\b300 particles' angles lie within ±π(;|$)", summary["verdict"]), summary["verdict"]
+    assert re.search(r"Check: .*\b300 particles' angles lie within ±π(;|$)", summary["verdict"]["line"]), summary[
+        "verdict"
+    ]
 
 
 def test_angles_that_are_degrees_within_pi_only_by_chance_of_few_rows_pass(tmp_path):

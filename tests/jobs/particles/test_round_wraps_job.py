@@ -1,7 +1,8 @@
 """An ``--update`` round wraps the plain particle job: the job knows no round, and the round is committed after it.
 
-The plain job (``job.run``) calls the stages it is given; the round (``update.run_round``) opens
-the store, runs the job with its stages, and commits. A job stopped once the round's files are
+The plain job's stages (``job.PlainParticleStages``) know no runner; the round's runner
+(``update.round_runner``) opens the store, runs them as the round's (``update.ParticleRoundStages``),
+and commits. A job stopped once the round's files are
 written and before the commit adds nothing to the store and leaves no file: the same command
 again ends as the uninterrupted series does, byte for byte.
 """
@@ -35,7 +36,7 @@ def test_the_plain_job_names_nothing_of_the_round() -> None:
     # (the round's module, its functions and classes, and any name of a round: none in the orchestration)
     tree = ast.parse(Path(update.__file__).read_text())
     defined = {n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.ClassDef))}
-    used = _names_used(job.run)
+    used = _names_used(job.run) | _names_used(job.PlainParticleStages)
     assert used & (defined | {"update"}) == set()
     assert [name for name in used if "round" in name.lower() and name != "round"] == []  # (the builtin: seconds)
 

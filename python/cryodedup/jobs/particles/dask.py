@@ -1,11 +1,11 @@
-"""The particle job's shards as Dask tasks (``cryodedup particles ... --dask SCHEDULER``).
+"""The particle job's shards as Dask tasks (``cryodedup particles ... --dask SCHEDULER``): a runner of its stages.
 
-Each task runs one shard (:func:`.shards.run_particle_shard`) on its worker, into a scratch
-folder beside the output folder that every worker reaches at the same path (a cluster's shared
-file system, where the inputs are too); the client then merges the shards
-(:func:`.shards.merge_particle_shards`: the outputs of one run, byte for byte) and removes the
-scratch folder. Dask is an optional dependency (``pip install "cryodedup[dask]"``), imported
-only here and only when asked for.
+:func:`dask_runner` runs the job's stages on a cluster: each task runs one shard
+(:func:`.shards.run_particle_shard`) on its worker, into a scratch folder beside the output folder
+that every worker reaches at the same path (a cluster's shared file system, where the inputs are
+too); the client then runs the stages as the shards' merge (:func:`.shards.merged`: the outputs of
+one run, byte for byte) and removes the scratch folder. Dask is an optional dependency (``pip
+install "cryodedup[dask]"``), imported only here and only when asked for.
 """
 
 from __future__ import annotations
@@ -17,19 +17,24 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ...errors import CryodedupError, OutputError
+from ...outputs import all_outputs_at_once
 from ...paths import StrPath, path_list
+from .. import shape
 from ..micrographs.dask import INSTALL, client_of
-from .read import silent
-from .shards import merge_particle_shards, run_particle_shard
+from .job import PlainParticleStages, run
+from .read import Files, silent
+from .shards import WholeRead, merged, run_particle_shard, shards_of_one_run
 
 if TYPE_CHECKING:
     from ...particle_set import Log
+    from .job import ParticleRunner
     from .plan import ParticlePlan
     from .summary import ParticleSummary
 
 __all__ = ["run_on_dask"]
 
 
+@all_outputs_at_once  # a failure leaves no output folder it made, no lock, no temporary file
 def run_on_dask(
     inputs: Sequence[StrPath],
     outdir: StrPath,
@@ -52,30 +57,40 @@ def run_on_dask(
     shards : int, optional
         How many shards [default: one per worker].
     """
+    paths = path_list(inputs)
+    runner = dask_runner(paths, scheduler, shards)
+    return run(WholeRead(Files.of(paths)), outdir, planned, force=force, log=log, runner=runner).summary
+
+
+def dask_runner(paths: Sequence[StrPath], scheduler: Any, shards: int | None) -> ParticleRunner:
+    """The runner of the job's stages on a Dask cluster: shards of ``paths`` on its workers, merged here."""
     try:
         from dask.distributed import as_completed
     except ImportError:
         raise CryodedupError(f"--dask needs Dask's distributed scheduler: {INSTALL}") from None
-    paths = path_list(inputs)
-    out = Path(outdir).absolute()
-    try:
-        scratch = Path(tempfile.mkdtemp(prefix=f".{out.name}.shards-", dir=out.parent))
-    except OSError as err:
-        raise OutputError(f"{out.parent}: cannot hold the shards' scratch folder ({err.strerror})") from None
-    try:
-        shard_plan = planned.for_shards()  # (the pictures are the merge's)
-        with client_of(scheduler) as client:
-            client.wait_for_workers(1)
-            count = shards or len(client.scheduler_info()["workers"])
-            tasks = [
-                client.submit(run_particle_shard, paths, scratch, shard_plan, k, count, pure=False)
-                for k in range(1, count + 1)
-            ]
-            for task in as_completed(tasks):
-                done = task.result()
-                log(f"shard {done.shard}/{done.shards} on {done.worker}: {done.rows:,} particles decided", "info")
-        return merge_particle_shards(
-            [scratch], outdir, plot=planned.output.plot, plot_mics=planned.output.plot_mics, force=force, log=log
-        )
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+
+    def on_dask(plan: ParticlePlan, stages: shape.Stages[Any, Any, Any, Any, ParticleSummary]) -> ParticleSummary:
+        assert isinstance(stages, PlainParticleStages), "Dask runs the particle job's stages"
+        assert stages.outdir is not None, "the command and the API give the output folder"
+        out, log = Path(stages.outdir).absolute(), stages.log
+        try:
+            scratch = Path(tempfile.mkdtemp(prefix=f".{out.name}.shards-", dir=out.parent))
+        except OSError as err:
+            raise OutputError(f"{out.parent}: cannot hold the shards' scratch folder ({err.strerror})") from None
+        try:
+            shard_plan = plan.for_shards()  # (the pictures are the merge's)
+            with client_of(scheduler) as client:
+                client.wait_for_workers(1)
+                count = shards or len(client.scheduler_info()["workers"])
+                tasks = [
+                    client.submit(run_particle_shard, paths, scratch, shard_plan, k, count, pure=False)
+                    for k in range(1, count + 1)
+                ]
+                for task in as_completed(tasks):
+                    done = task.result()
+                    log(f"shard {done.shard}/{done.shards} on {done.worker}: {done.rows:,} particles decided", "info")
+            return merged(shards_of_one_run([scratch]))(plan, stages)
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+    return on_dask

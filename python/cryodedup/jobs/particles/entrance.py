@@ -1,13 +1,14 @@
 """The particle job's entrance: the API's function, and the runner the command line and the API choose.
 
 :func:`remove_duplicate_particles` and the command line take the options; the runner they
-choose (:func:`job_for`) is the plain run (``job.run``) or an ``--update`` round around it
-(``update.run_round``). The plain path (``job.py`` and the stages it calls) knows no runner:
-only this module, the door, names them.
+choose (:func:`job_for`) runs the job's stages (``job.run``): the plain runner (``shape.plain``)
+or an ``--update`` round's around them (``update.round_runner``). The plain path (``job.py`` and
+the stages it calls) knows no runner: only this module, the door, names them.
 """
 
 from __future__ import annotations
 
+from functools import partial
 from typing import TYPE_CHECKING
 
 from ...options import ParticleOptions
@@ -70,9 +71,12 @@ def remove_duplicate_particles(
 
 
 def job_for(update: bool) -> Callable[..., ParticleOutcome]:
-    """The job the command line, the API and the pipelines run: ``job.run``, or ``update.run_round`` (``--update``)."""
+    """The job the command line, the API and the pipelines run: ``job.run``, its stages run plain or as a round.
+
+    ``update``: an ``--update`` round's runner around them (``update.round_runner``).
+    """
     if not update:
         return run
-    from .update import run_round  # (its store's modules loaded for a round only)
+    from .update import round_runner  # (its store's modules loaded for a round only)
 
-    return run_round
+    return partial(run, runner=round_runner)

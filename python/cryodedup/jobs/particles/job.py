@@ -1,30 +1,27 @@
 """The particle job: remove duplicate particles (or picks), whatever their format.
 
-:func:`run` runs it in order (``entrance.py``'s :func:`~.entrance.remove_duplicate_particles`
-chooses it, or a round around it): ``plan.py`` resolves the options once into
-the typed values each stage takes; ``read.py`` hands the inputs to their
-format's module, which reads them into one :class:`~cryodedup.particle_set.ParticleSet`
-(or, asked by ``decide.one_pass``, decides and writes while it scans); ``decide.py`` decides
-which rows to keep from that structure alone; the set's writer writes them; ``summary.py``
-counts what was decided and ``pictures.py`` draws it.
+The job has the one shape of every job (``jobs/shape.py``): ``plan.py`` resolves the options
+once into the plan, at the door; :class:`PlainParticleStages` are its five stages, which a
+runner runs (:func:`run`: ``shape.plain`` unless given another). ``read``: ``read.py`` hands the
+inputs to their format's module, which reads them into one
+:class:`~cryodedup.particle_set.ParticleSet` (or, asked by ``decide.one_pass``, decides and
+writes while it scans), checked; ``decide``: ``decide.py`` decides which rows to keep from that
+structure alone; ``write``: the set's writer writes them; ``summarise``: ``summary.py`` counts
+what was decided; ``report``: the verdict, and ``pictures.py``'s drawing (``--plot``).
 
-An ``--update`` round (``update.run_round``) wraps the same job: it opens the store, runs
-:func:`run` with the round's stages (``update.ParticleRound``: decided against the kept set,
-written as the round's files), and commits the round; a shard (``shards.py``) runs it with its
-own stages alike. :func:`run` calls its stages (``stages.py``) without knowing which it was
-given, and this module imports no runner's.
+An ``--update`` round (``update.round_runner``) runs the same stages as a subclass that decides
+against the store's kept set and writes the round's files (``update.ParticleRoundStages``), then
+commits the round; a shard and the shards' merge (``shards.py``) and Dask (``dask.py``) alike.
+The stages know no runner, and this module imports no runner's.
 """
 
 from __future__ import annotations
 
 import contextlib
-import time
 from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING
-
-import numpy as np
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ...algo.audit import (
     check_halfsets,
@@ -34,21 +31,23 @@ from ...outputs import warn_earlier_report
 from ...particle_set import Log, ParticleSet
 from ...paths import StrPath
 from ...report.sections.run import Outputs
+from .. import shape
 from .decide import ParticleDecision, decide, warn_not_confirmable
 from .plan import ParticlePlan
 from .read import Source, silent, silent_warning, warn_unused_options
-from .stages import ParticleStages, Written
-from .summary import ParticleSummary, summarize, timings, verdict_of
+from .stages import ParticleDecided, ParticleRead, ParticleWritten, Written
+from .summary import ParticleSummary, one_pass_timings, summarize, verdict_of
 from .write import start_record, write_particles, write_record
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from .plan import Deciding, ParticleOutputPlan
+    from .plan import ParticleOutputPlan
     from .record import RecordFile
-    from .regions import Regions
 
-__all__ = ["ParticleOutcome", "PlainParticleStages", "run"]
+__all__ = ["ParticleOutcome", "ParticleRunner", "PlainParticleStages", "run"]
+
+_StagesT = TypeVar("_StagesT", bound="PlainParticleStages")
 
 
 @dataclass(frozen=True)
@@ -87,6 +86,10 @@ class _Warnings:
             self.log(message, "warning")
 
 
+#: What runs the particle job's stages: ``shape.plain``, or a round's, a shard's, the merge's (their own modules').
+ParticleRunner = shape.Runner[ParticleSummary]
+
+
 def run(
     source: Source,
     outdir: StrPath | None,
@@ -94,113 +97,163 @@ def run(
     *,
     force: bool = False,
     log: Log = silent,
-    stages: ParticleStages | None = None,
+    runner: ParticleRunner | None = None,
 ) -> ParticleOutcome:
-    """The particle job, the one orchestration of files and of data in memory alike.
+    """The particle job for the plan ``job`` on ``source``: its stages run by ``runner``; what they read, decided.
 
-    Read (the source's reader), check, decide, write (the set's writer; data in memory: none),
-    summarise, draw (``--plot``). Warnings are said once the checks that can stop the run have
-    passed: none before an error. ``job``: the options checked and resolved once by the caller
-    (``plan.plan``): no stage sees them. ``stages``: how it decides and writes (a plain run's,
-    :class:`PlainParticleStages`, unless given: an ``--update`` round's, by ``update.run_round``).
+    ``job``: the options checked and resolved once by the caller (``plan.plan``): no stage sees
+    them. ``runner``: ``shape.plain`` unless given (an ``--update`` round's, ``update.round_runner``;
+    the shards' merge's). Files and data in memory alike.
     """
-    start = time.perf_counter()
-    folder = source.check(outdir, job.read)
-    stages = stages or PlainParticleStages(source, folder, force)
-    warn = _Warnings(log)
-    held = source.held_by_prefer(job.read, warn)  # (--prefer parsed once, before anything is read where it can be)
-    particles = source.read(folder, job.read, warn, log, held)
-    warn_unused_options(particles, job.read, job.deciding, warn)
-    job = job.for_rows(particles, held)  # (what the rows say of the options, once: each species' distance ...)
-    rule = job.deciding
-    registration = transforms = None
-    if len(particles.inputs) > 1 or job.registration.transforms:  # (its modules loaded for these alone)
-        from ..registration import registered
-
-        # (--shift-key none: the inputs read again with their origins subtracted, where the check needs them)
-        aware = partial(source.read, folder, job.read.shift_aware(), silent_warning, silent, held)
-        registration, transforms = registered(particles, job.registration, job.distances, warn, aware)
-    if job.output.reassign_halves:
-        check_halfsets(particles)
-    read_at = time.perf_counter()
-    tomograms = regions = None  # (the mask and the edge read before deciding: the decision reads no file)
-    if rule.regions is not None or (job.output.plot and particles.centres.shape[1] == 3):
-        from .regions import tomograms_and_regions  # (MRC headers and the tomograms STAR: loaded when asked for)
-
-        tomograms, regions = tomograms_and_regions(particles, rule.regions, job.output.micrographs)
-    decision = stages.decide(particles, rule, log, regions)
-    warn.checks_passed()
-    warn_not_confirmable(particles, decision, rule.min_support, rule.uncovered, warn)
-    for message in decision.regions.warnings if decision.regions is not None else ():
-        warn(message)
-    decided_at = time.perf_counter()
-    # (--plot: drawn on a thread from here, while the summary is counted and the outputs written)
-    plotted = None
-    if job.output.plot:
-        from .pictures import drawing  # (Pillow and the pictures': --plot alone)
-
-        plotted = drawing(particles, decision, job, source, folder, force, tomograms)
-    halves = halfsets_by_micrograph(particles.groups, decision.keep) if job.output.reassign_halves else None
-    # Counted before the outputs are written: a one-pass scan's writer may still be busy.
-    summary = replace(summarize(particles, decision, rule, halves), registration=registration, transforms=transforms)
-    written = stages.write(particles, decision, job, halves, warn)
-    if summary.same_image is not None and summary.same_image.message is not None:
-        warn(summary.same_image.message)
-    names = summary.particle_names
-    if names is not None and not names.extracted:  # (before extraction: what RELION will do with them)
-        warn(names.message)
-    summary = replace(
-        summary,
-        timings=timings(particles, read_at - start, decided_at - read_at, written.seconds),
-        outputs=Outputs.of(written.outputs),
-        warnings=warn.said,
-        seconds=round(time.perf_counter() - start, 3),
-    )
-    _warn_earlier_files(folder, job.output, warn)
-    summary = replace(summary, verdict=verdict_of(summary))  # (once every warning is said: the report opens with it)
-    if plotted is not None:
-        summary = plotted(summary)
-    return ParticleOutcome(summary, particles, decision, written.record)
+    stages = PlainParticleStages(source, outdir, force, log)
+    plain: shape.Stages[ParticlePlan, ParticleRead, ParticleDecided, ParticleWritten, ParticleSummary] = stages
+    summary = shape.run(job, plain, runner)
+    return stages.outcome(summary)
 
 
-@dataclass(frozen=True)
+@dataclass
+class _Held:
+    """What one run's stages keep between them and for the caller: the warnings, the folder, the drawing, the rows."""
+
+    warn: _Warnings
+    folder: Path | None = None
+    #: ``--plot``: what writes the pictures once drawn (on a thread from the write on), giving the summary naming them.
+    plotted: Callable[[ParticleSummary], ParticleSummary] | None = None
+    particles: ParticleSet | None = None
+    decision: ParticleDecision | None = None
+    record: dict | RecordFile | None = None
+
+
+@dataclass
 class PlainParticleStages:
-    """A plain run's stages: :func:`.decide.decide` on the rows read; the set's writer, and ``--decisions``' record."""
+    """The particle job's stages (``shape.Stages``) for one run: read, decide, write, summarise, report.
+
+    A plain run decides on the rows read (:meth:`decide_rows`: :func:`.decide.decide`) and writes
+    the set's outputs and ``--decisions``' record (:meth:`write_rows`); a round, a shard and the
+    merge run a subclass that overrides those two (``update.py``, ``shards.py``), made by their
+    runner from these (:meth:`around`). Warnings are said once the checks that can stop the run
+    have passed: none before an error. One object a run: what the stages keep is ``held``.
+    """
 
     source: Source
-    folder: Path | None
-    force: bool
+    outdir: StrPath | None
+    force: bool = False
+    log: Log = silent
+    held: _Held = field(init=False)
 
-    def decide(self, particles: ParticleSet, rule: Deciding, log: Log, regions: Regions | None) -> ParticleDecision:
-        """As :class:`.stages.ParticleStages` says."""
-        return decide(particles, rule, log, regions)
+    def __post_init__(self) -> None:
+        self.held = _Held(_Warnings(self.log))
 
-    def write(
-        self,
-        particles: ParticleSet,
-        decision: ParticleDecision,
-        job: ParticlePlan,
-        halves: np.ndarray | None,
-        warn: Callable[[str], None],
-    ) -> Written:
-        """As :class:`.stages.ParticleStages` says: the kept and rejected rows, and the record (``--decisions``).
+    def around(self, kind: type[_StagesT], **own: Any) -> _StagesT:
+        """These stages as a runner's subclass ``kind`` (with its own fields ``own``), keeping what they keep alike."""
+        made = kind(self.source, self.outdir, self.force, self.log, **own)
+        made.held = self.held
+        return made
+
+    def read(self, plan: ParticlePlan) -> ParticleRead:
+        """The inputs read into one set and checked; the plan resolved for the rows; the registration; the regions."""
+        folder = self.held.folder = self.source.check(self.outdir, plan.read)
+        warn = self.held.warn
+        held = self.source.held_by_prefer(plan.read, warn)  # (--prefer parsed once, before anything is read)
+        particles = self.source.read(folder, plan.read, warn, self.log, held)
+        warn_unused_options(particles, plan.read, plan.deciding, warn)
+        job = plan.for_rows(particles, held)  # (what the rows say of the options, once: each species' distance ...)
+        registration = transforms = None
+        if len(particles.inputs) > 1 or job.registration.transforms:  # (its modules loaded for these alone)
+            from ..registration import registered
+
+            # (--shift-key none: the inputs read again with their origins subtracted, where the check needs them)
+            aware = partial(self.source.read, folder, job.read.shift_aware(), silent_warning, silent, held)
+            registration, transforms = registered(particles, job.registration, job.distances, warn, aware)
+        if job.output.reassign_halves:
+            check_halfsets(particles)
+        tomograms = regions = None  # (the mask and the edge read before deciding: the decision reads no file)
+        if job.deciding.regions is not None or (job.output.plot and particles.centres.shape[1] == 3):
+            from .regions import tomograms_and_regions  # (MRC headers and the tomograms STAR: loaded when asked for)
+
+            tomograms, regions = tomograms_and_regions(particles, job.deciding.regions, job.output.micrographs)
+        self.held.particles = particles
+        return ParticleRead(particles, job, registration, transforms, tomograms, regions)
+
+    def decide(self, plan: ParticlePlan, read: ParticleRead) -> ParticleDecided:
+        """The decision (:meth:`decide_rows`), then the warnings said: the checks that can stop the run have passed."""
+        particles, job, warn = read.particles, read.job, self.held.warn
+        decision = self.held.decision = self.decide_rows(read)
+        warn.checks_passed()
+        warn_not_confirmable(particles, decision, job.deciding.min_support, job.deciding.uncovered, warn)
+        for message in decision.regions.warnings if decision.regions is not None else ():
+            warn(message)
+        halves = halfsets_by_micrograph(particles.groups, decision.keep) if job.output.reassign_halves else None
+        return ParticleDecided(decision, halves)
+
+    def write(self, plan: ParticlePlan, read: ParticleRead, decided: ParticleDecided) -> ParticleWritten:
+        """The outputs written (:meth:`write_rows`), the summary counted first; ``--plot`` drawn on a thread."""
+        particles, job, (decision, halves) = read.particles, read.job, decided
+        if job.output.plot:  # (drawn on a thread from here, while the summary is counted and the outputs written)
+            from .pictures import drawing  # (Pillow and the pictures': --plot alone)
+
+            self.held.plotted = drawing(
+                particles, decision, job, self.source, self.held.folder, self.force, read.tomograms
+            )
+        # Counted before the outputs are written: a one-pass scan's writer may still be busy.
+        counted = summarize(particles, decision, job.deciding, halves)
+        written = self.write_rows(read, decided)
+        self.held.record = written.record
+        return ParticleWritten(counted, written)
+
+    def summarise(
+        self, plan: ParticlePlan, read: ParticleRead, decided: ParticleDecided, written: ParticleWritten
+    ) -> ParticleSummary:
+        """The summary counted, with the run's parts: the registration, the outputs, the warnings the counts raise."""
+        warn = self.held.warn
+        summary = replace(written.counted, registration=read.registration, transforms=read.transforms)
+        if summary.same_image is not None and summary.same_image.message is not None:
+            warn(summary.same_image.message)
+        names = summary.particle_names
+        if names is not None and not names.extracted:  # (before extraction: what RELION will do with them)
+            warn(names.message)
+        outputs = Outputs.of(written.written.outputs)
+        return replace(summary, outputs=outputs, timings=one_pass_timings(read.particles))
+
+    def report(self, plan: ParticlePlan, summary: ParticleSummary) -> ParticleSummary:
+        """The verdict, once every warning is said (earlier runs' files left); ``--plot``'s pictures, report.html."""
+        _warn_earlier_files(self.held.folder, plan.output, self.held.warn)
+        summary = replace(summary, warnings=list(self.held.warn.said))
+        summary = replace(summary, verdict=verdict_of(summary, plan.output.audit))  # (the report opens with it)
+        return summary if self.held.plotted is None else self.held.plotted(summary)
+
+    def outcome(self, summary: ParticleSummary) -> ParticleOutcome:
+        """The run's outcome: its summary, and the rows read and the decision its stages kept."""
+        assert self.held.particles is not None and self.held.decision is not None, "the stages ran"
+        return ParticleOutcome(summary, self.held.particles, self.held.decision, self.held.record)
+
+    def decide_rows(self, read: ParticleRead) -> ParticleDecision:
+        """The decision on the rows read, by the plan's rule resolved for them (``ParticlePlan.for_rows``).
+
+        ``read.regions``: the rows ``--mask`` and ``--edge`` drop (None: neither).
+        """
+        return decide(read.particles, read.job.deciding, self.log, read.regions)
+
+    def write_rows(self, read: ParticleRead, decided: ParticleDecided) -> Written:
+        """The kept and rejected rows, and the record (``--decisions``), as the plan says (the half-sets: or None).
 
         The record is made once before the rows are written (:func:`.write.start_record`); the
         core writes it on a thread of its own meanwhile where it can, else it is written once they are.
         """
-        output, force = job.output, self.force
-        started = start_record(particles, decision, job.deciding, self.folder) if output.decisions else None
+        (particles, job), (decision, halves), warn = read[:2], decided, self.held.warn
+        output, force, folder = job.output, self.force, self.held.folder
+        started = start_record(particles, decision, job.deciding, folder) if output.decisions else None
         try:
-            outputs, seconds = write_particles(particles, decision.keep, halves, output, force, self.source, warn)
+            outputs, _ = write_particles(particles, decision.keep, halves, output, force, self.source, warn)
         except BaseException:
             if started is not None and started.core is not None:  # (its thread ended before the batch removes its file)
                 with contextlib.suppress(OSError):
                     started.core.finish()
             raise
         if started is None:
-            return Written(outputs, seconds)
-        record, outputs = write_record(particles, started, self.folder, force, outputs)
-        return Written(outputs, seconds, record)
+            return Written(outputs)
+        record, outputs = write_record(particles, started, folder, force, outputs)
+        return Written(outputs, record)
 
 
 def _warn_earlier_files(folder: StrPath | None, output: ParticleOutputPlan, warn: Callable[[str], None]) -> None:

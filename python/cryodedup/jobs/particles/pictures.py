@@ -44,7 +44,7 @@ from ...report.picks_figures import (
     worst_outlier,
 )
 from ...report.registration_figures import registration_picture
-from ...report.summary import flagged_checks, report_rows
+from ...report.summary import report_rows
 from .decide import ParticleDecision
 from .read import Images, Source
 from .summary import ParticleSummary
@@ -303,11 +303,9 @@ def write_report(
     by_input = "input_psize" not in parameters.defaults  # (the options as the run took them)
     parameters = parameters.as_run(_as_run(summary, drawn.details.unit, by_input))
     rows, highlight = report_rows(summary.overview(), summary.sections())
-    warnings = summary.warnings or []
-    kind = (
-        "bad" if "bad" in highlight.values() else "warn" if warnings or flagged_checks(summary.sections()) else "good"
-    )
-    opening = html_report.Opening(summary.verdict or "", kind, warnings)
+    verdict = summary.verdict
+    assert verdict is not None, "the report is written once the verdict is said"
+    opening = html_report.Opening(verdict.line, verdict.kind, summary.warnings or [])
     return html_report.write_all(
         outdir,
         drawn.pictures.pngs,

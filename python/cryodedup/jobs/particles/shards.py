@@ -33,7 +33,7 @@ import os
 import socket
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from functools import reduce
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -47,6 +47,8 @@ from ...errors import CryodedupError, InputFileError
 from ...outputs import all_outputs_at_once, put_in_place
 from ...particle_set import Log, ParticleSet
 from ...paths import StrPath, path_list
+from ...report.sections.run import Outputs, RunTimings, RunVerdict
+from .. import shape
 from ..shard_json import (
     MARKER,
     complete_shards,
@@ -58,7 +60,7 @@ from ..shard_json import (
 )
 from ..store_db import file_digest as sha256_of
 from .decide import ParticleDecision, decide, finished, widened
-from .job import PlainParticleStages, run
+from .job import ParticleRunner, PlainParticleStages, run
 from .plan import plan
 from .read import Files, Source, silent
 from .shard_record import (
@@ -71,16 +73,15 @@ from .shard_record import (
     options_of,
     run_record,
 )
-from .stages import Written
+from .stages import ParticleDecided, ParticleRead, Written
 
 if TYPE_CHECKING:
     from ...particle_set import Warn
     from .plan import Deciding, ParticlePlan, ReadPlan
     from .read import Held, Images
-    from .regions import Regions
     from .summary import ParticleSummary
 
-__all__ = ["merge_particle_shards", "parse_shard", "run_particle_shard"]
+__all__ = ["WholeRead", "merge_particle_shards", "merged", "parse_shard", "run_particle_shard", "shards_of_one_run"]
 
 DECISION = ParticleShardRecord.DATA
 
@@ -217,9 +218,14 @@ class WholeRead:
 # --- a shard ---------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class ParticleShardSummary:
-    """One shard's summary (``particles --shard K/N``): its micrographs and rows, and what it kept of them."""
+@dataclass(frozen=True, kw_only=True)
+class ParticleShardSummary(shape.JobSummary):
+    """One shard's summary (``particles --shard K/N``): its micrographs and rows, and what it kept of them.
+
+    Every job's keys first (``shape.JobSummary``): its verdict (``Shard K of N``, kind ``good``: a
+    part, whose checks are the merge's), its files (``shard``: ``decision.npz``, ``shard.json``), its
+    time (the stages' seconds where it was decided); then its own.
+    """
 
     shard: int
     shards: int
@@ -229,7 +235,6 @@ class ParticleShardSummary:
     rows: int
     kept: int
     worker: str
-    seconds: float
 
     def table(self) -> list[tuple[str, str]]:
         """The shard's table: which, where, what it decided, its time."""
@@ -239,55 +244,50 @@ class ParticleShardSummary:
             ("Folder", self.folder),
             ("Micrographs", f"{self.micrographs:,}"),
             ("Particles", f"{self.rows:,}: {self.kept:,} kept, {self.rows - self.kept:,} rejected"),
-            ("Time", f"{self.seconds:.2f} s"),
+            ("Time", f"{self.timings.seconds if self.timings is not None else 0.0:.2f} s"),
         ]
 
     def to_json(self) -> dict[str, Any]:
-        """Its fields in order."""
-        return asdict(self)
+        """Every job's keys (``verdict``, ``outputs``, ``timings``), then its own fields in order."""
+        shared = self.shared_json()
+        return {**shared, **{f.name: getattr(self, f.name) for f in fields(self) if f.name not in shared}}
 
 
-@dataclass
-class ShardStages:
-    """A shard's stages (:class:`.stages.ParticleStages`): its micrographs' rows decided, written as its folder's."""
+@dataclass(kw_only=True)
+class ParticleShardStages(PlainParticleStages):
+    """The particle job's stages in a shard: its micrographs' rows decided, written as its folder's."""
 
     shard: int
     shards: int
     folder: Path
-    run: ParticleRunRecord
+    record: ParticleRunRecord
     start: float
     # A complete shard of this run found in the folder: kept if it read the same rows.
     done: ParticleShardRecord | None
     decided: tuple[np.ndarray, RowsRead] | None = field(default=None, init=False)
 
-    def decide(self, particles: ParticleSet, rule: Deciding, log: Log, regions: Regions | None) -> ParticleDecision:
+    def decide_rows(self, read: ParticleRead) -> ParticleDecision:
         """The shard's rows decided (the others kept as read: the shard says nothing of them)."""
+        particles, rule, log = read.particles, read.job.deciding, self.log
         _refuse_rows(particles, rule)
         mics = micrograph_shards(particles, rule.joins_images, self.shards)
         rows = np.flatnonzero(mics[particles.groups] == self.shard)
-        read = RowsRead(len(particles), len(particles.mic_names), rows_digest(particles))
+        rows_read = RowsRead(len(particles), len(particles.mic_names), rows_digest(particles))
         if self.done is not None:
-            if self.done.read == read and self.done.run.files == self.run.files:
+            if self.done.read == rows_read and self.done.run.files == self.record.files:
                 raise _StillComplete
             log(
                 f"{self.folder}: the inputs changed since shard {self.shard}/{self.shards} ran; deciding it again",
                 "warning",
             )
-        self.decided = rows, read
+        self.decided = rows, rows_read
         return decide_part(particles, rule, log, rows)
 
-    def write(
-        self,
-        particles: ParticleSet,
-        decision: ParticleDecision,
-        job: ParticlePlan,
-        halves: np.ndarray | None,
-        warn: Warn,
-    ) -> Written:
+    def write_rows(self, read: ParticleRead, decided: ParticleDecided) -> Written:
         """``decision.npz`` and ``shard.json`` (the marker), written under temporary names and renamed together."""
         assert self.decided is not None, "a shard decides before it writes"
-        rows, read = self.decided
-        start = time.perf_counter()
+        particles, decision = read.particles, decided.decision
+        rows, rows_read = self.decided
         arrays = {"rows": rows}
         for name in _ROW_FILLS:
             values = getattr(decision, name)
@@ -309,8 +309,8 @@ class ShardStages:
         record = ParticleShardRecord(
             self.shard,
             self.shards,
-            self.run,
-            read,
+            self.record,
+            rows_read,
             DecisionFile(tmp_decision.stat().st_size, sha256_of(tmp_decision) or ""),
             work,
             None if decision.priority is None else asdict(decision.priority),
@@ -321,7 +321,7 @@ class ShardStages:
         signals.pause_for_tests("written")
         put_in_place([(tmp_decision, self.folder / DECISION), (tmp_marker, self.folder / MARKER)])
         files = [str(self.folder / DECISION), str(self.folder / MARKER)]
-        return Written({"shard": files}, time.perf_counter() - start)
+        return Written({"shard": files})
 
 
 class _StillComplete(Exception):
@@ -364,35 +364,54 @@ def run_particle_shard(
     record_of_run = run_record(paths, values, shard_folder(Path(outdir), shard, shards))
     opened = open_shard_folder(Path(outdir), shard, shards, record_of_run, shard_state, force, log)
     folder = opened.path
-    stages = ShardStages(shard, shards, folder, record_of_run, start, opened.done)
+    own = {"shard": shard, "shards": shards, "folder": folder, "record": record_of_run, "start": start}
+
+    def in_shard(plan: ParticlePlan, stages: shape.Stages[Any, Any, Any, Any, ParticleSummary]) -> ParticleSummary:
+        """The shard's runner: the job's stages as the shard's (its chunk decided, its folder written)."""
+        assert isinstance(stages, PlainParticleStages), "a shard runs the particle job's stages"
+        shard_stages: shape.Stages[ParticlePlan, Any, Any, Any, ParticleSummary] = stages.around(
+            ParticleShardStages, **own, done=opened.done
+        )
+        return shape.plain(plan, shard_stages)
+
     try:
         for leftover in folder.glob(".*.tmp"):
             leftover.unlink(missing_ok=True)
-        run(WholeRead(Files.of(paths)), folder, planned, force=force, log=log, stages=stages)
+        timings = run(
+            WholeRead(Files.of(paths)), folder, planned, force=force, log=log, runner=in_shard
+        ).summary.timings
     except _StillComplete:
         assert opened.done is not None, "only a complete shard is kept"
         log(f"{folder}: the inputs are as they were: not redone", "info")
-        return _shard_summary(folder, opened.done, time.perf_counter() - start, redone=False)
+        return _shard_summary(folder, opened.done, RunTimings.of({}, time.perf_counter() - start), redone=False)
     except BaseException:  # a signal or an error: no temporary file, nor a folder this run made empty
         give_up(folder, opened.created)
         raise
     record, why = shard_state(folder)
     assert record is not None, why
-    return _shard_summary(folder, record, time.perf_counter() - start, redone=True)
+    stages = dict(timings.stages) if timings is not None else {}
+    return _shard_summary(folder, record, RunTimings.of(stages, time.perf_counter() - start), redone=True)
 
 
-def _shard_summary(folder: Path, record: ParticleShardRecord, seconds: float, redone: bool) -> ParticleShardSummary:
+def _shard_summary(
+    folder: Path, record: ParticleShardRecord, timings: RunTimings, redone: bool
+) -> ParticleShardSummary:
+    """The shard's summary from its record (``timings``: this run's, the stages' where it was decided)."""
     work = record.work
+    done = "decided" if redone else "already complete, not redone"
+    line = f"Shard {record.shard} of {record.shards} {done}: {work.kept:,} of {work.rows:,} particles kept -> {folder}"
     return ParticleShardSummary(
-        record.shard,
-        record.shards,
-        str(folder),
-        not redone,
-        work.micrographs,
-        work.rows,
-        work.kept,
-        work.worker,
-        round(seconds, 3),
+        verdict=RunVerdict(f"Shard {record.shard} of {record.shards}", "good", line),
+        outputs=Outputs.of({"shard": [str(folder / DECISION), str(folder / MARKER)]}),
+        timings=timings,
+        shard=record.shard,
+        shards=record.shards,
+        folder=str(folder),
+        already_complete=not redone,
+        micrographs=work.micrographs,
+        rows=work.rows,
+        kept=work.kept,
+        worker=work.worker,
     )
 
 
@@ -433,18 +452,17 @@ def _decision_arrays(folder: Path, rows: np.ndarray, n: int, covered_shape: tupl
     return arrays
 
 
-@dataclass
-class MergedStages:
-    """The merge's stages: the shards' decisions put together as one run's; written as a plain run writes."""
+@dataclass(kw_only=True)
+class ParticleMergeStages(PlainParticleStages):
+    """The particle job's stages in the shards' merge: their decisions put together, written as one run."""
 
     shards: list[tuple[Path, ParticleShardRecord]]
-    plain: PlainParticleStages
 
-    def decide(self, particles: ParticleSet, rule: Deciding, log: Log, regions: Regions | None) -> ParticleDecision:
+    def decide_rows(self, read: ParticleRead) -> ParticleDecision:
         """Every shard's rows' decision, in place, with what spans the shards counted on the whole set."""
+        particles, rule = read.particles, read.job.deciding
         first_folder, first = self.shards[0]
-        read = RowsRead(len(particles), len(particles.mic_names), rows_digest(particles))
-        if read != first.read:
+        if RowsRead(len(particles), len(particles.mic_names), rows_digest(particles)) != first.read:
             raise CryodedupError(f"{first_folder}: the inputs changed since the shards ran; run them again")
         n = len(particles)
         mics = micrograph_shards(particles, rule.joins_images, first.shards)
@@ -474,17 +492,6 @@ class MergedStages:
             selection=_added_selection([record.selection for _, record in self.shards]),
         )
         return finished(particles, decision, rule)
-
-    def write(
-        self,
-        particles: ParticleSet,
-        decision: ParticleDecision,
-        job: ParticlePlan,
-        halves: np.ndarray | None,
-        warn: Warn,
-    ) -> Written:
-        """As a plain run writes."""
-        return self.plain.write(particles, decision, job, halves, warn)
 
 
 def _added(kind: type, counts: list[dict[str, Any] | None]) -> Any:
@@ -527,11 +534,28 @@ def merge_particle_shards(
     ParticleSummary
         The summary, as one run (``remove_duplicate_particles``) returns it.
     """
-    shards = complete_shards(shard_folders_in(shard_folders), shard_state, _not_of_one_run)
+    shards = shards_of_one_run(shard_folders)
     first_folder, first = shards[0]
     options = options_of(first.run, plot, plot_mics, first_folder / MARKER)
     paths = located(first.run, first_folder)  # (as the shards named them, where they are the same bytes)
     source = Files.of(paths)
-    stages = MergedStages(shards, PlainParticleStages(source, Path(outdir), force))
     options.check()
-    return run(WholeRead(source), outdir, plan(options), force=force, log=log, stages=stages).summary
+    return run(WholeRead(source), outdir, plan(options), force=force, log=log, runner=merged(shards)).summary
+
+
+def shards_of_one_run(shard_folders: Sequence[StrPath]) -> list[tuple[Path, ParticleShardRecord]]:
+    """The complete shards in ``shard_folders`` (or the folders holding them), checked to be all of one run."""
+    return complete_shards(shard_folders_in(shard_folders), shard_state, _not_of_one_run)
+
+
+def merged(shards: list[tuple[Path, ParticleShardRecord]]) -> ParticleRunner:
+    """The merge's runner: the job's stages as the merge's (the ``shards``' decisions together, written as one run)."""
+
+    def as_merged(plan: ParticlePlan, stages: shape.Stages[Any, Any, Any, Any, ParticleSummary]) -> ParticleSummary:
+        assert isinstance(stages, PlainParticleStages), "the merge runs the particle job's stages"
+        merge_stages: shape.Stages[ParticlePlan, Any, Any, Any, ParticleSummary] = stages.around(
+            ParticleMergeStages, shards=shards
+        )
+        return shape.plain(plan, merge_stages)
+
+    return as_merged

@@ -1,53 +1,65 @@
-"""The stages of the particle job that what runs it chooses: how it decides, and how it writes.
+"""What the particle job's stages hand on (``job.PlainParticleStages``, the job's ``shape.Stages``).
 
-The job (``job.py``'s ``run``) reads, checks, decides, writes, summarises and draws in one
-order, whoever runs it. A plain run decides on the rows read and writes the set's outputs
-(``job.PlainParticleStages``); an ``--update`` round (``update.ParticleRound``, run by ``update.run_round``) decides
-against the particles kept by earlier rounds and writes its round files, for the store to
-commit once the job is done. The job calls the stages it is given, and knows no more of them.
+The job's five stages (``jobs/shape.py``) each take the plan and what the stages before gave:
+``read`` gives a :class:`ParticleRead` (the rows, the plan resolved for them, what the registration
+and the regions found), ``decide`` a :class:`ParticleDecided`, ``write`` a :class:`ParticleWritten`
+(the summary counted before the writer ran, and what it wrote). A runner that decides or writes
+otherwise (an ``--update`` round, a shard, the shards' merge) runs a subclass of the plain stages
+that overrides how the rows are decided and written (``decide_rows``, ``write_rows``), which give
+a decision and a :class:`Written`; the stages around them are the plain run's.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, NamedTuple, Protocol
+from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
     import numpy as np
 
-    from ...particle_set import Log, ParticleSet, Warn
+    from ...formats.star.tomograms import Tomograms
+    from ...particle_set import ParticleSet
+    from ...report.sections.registration import MovedInputs, Registration
     from .decide import ParticleDecision
-    from .plan import Deciding, ParticlePlan
+    from .plan import ParticlePlan
     from .record import RecordFile
     from .regions import Regions
+    from .summary import ParticleSummary
 
-__all__ = ["ParticleStages", "Written"]
+__all__ = ["ParticleDecided", "ParticleRead", "ParticleWritten", "Written"]
+
+
+class ParticleRead(NamedTuple):
+    """What the reading stage gives: the rows, the plan resolved for them, and what was read beside them."""
+
+    particles: ParticleSet
+    #: The plan resolved for the rows read (``ParticlePlan.for_rows``: each species' distance ...).
+    job: ParticlePlan
+    registration: Registration | None = None
+    transforms: MovedInputs | None = None
+    #: The tomograms STAR and the rows ``--mask`` and ``--edge`` drop, read before deciding (no file read there).
+    tomograms: Tomograms | None = None
+    regions: Regions | None = None
+
+
+class ParticleDecided(NamedTuple):
+    """What the deciding stage gives: the decision, and the half-sets by micrograph (``--halfsets micrograph``)."""
+
+    decision: ParticleDecision
+    halves: np.ndarray | None = None
 
 
 class Written(NamedTuple):
-    """What the writing stage wrote: the outputs by subset, the seconds it took, the record of rejections."""
+    """What the rows' writing wrote: the outputs by subset, and the record of rejections."""
 
     outputs: dict[str, list[str]]
-    seconds: float
     #: The record of every rejection (``--decisions``): :func:`.record.table`'s columns, or the file the core
     #: wrote while it scanned (:func:`.record.columns_of` reads it); None without it.
     record: dict | RecordFile | None = None
 
 
-class ParticleStages(Protocol):
-    """How a run decides which rows to keep, and writes what it decided."""
+class ParticleWritten(NamedTuple):
+    """What the writing stage gives: the summary counted before the writer ran, and what it wrote."""
 
-    def decide(self, particles: ParticleSet, rule: Deciding, log: Log, regions: Regions | None) -> ParticleDecision:
-        """The decision on the rows read, by the plan's ``rule`` (resolved for them: ``ParticlePlan.for_rows``).
-
-        ``regions``: the rows ``--mask`` and ``--edge`` drop (None: neither).
-        """
-
-    def write(
-        self,
-        particles: ParticleSet,
-        decision: ParticleDecision,
-        job: ParticlePlan,
-        halves: np.ndarray | None,
-        warn: Warn,
-    ) -> Written:
-        """The decision's outputs written as the plan says (``halves``: the half-sets by micrograph, or None)."""
+    #: Counted before the outputs were written: a one-pass scan's writer may still be busy meanwhile.
+    counted: ParticleSummary
+    written: Written

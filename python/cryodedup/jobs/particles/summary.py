@@ -36,7 +36,8 @@ from ...report.sections.density import DuplicateDensity
 from ...report.sections.inputs import InputCounts, Inputs, Shift
 from ...report.sections.pixel_sizes import PixelSizes
 from ...report.sections.ranking import Score
-from ...report.sections.run import Timings
+from ...report.sections.run import ParticleTimings, RunVerdict
+from ..shape import STAGES, JobSummary
 from .decide import ParticleDecision, input_voters, ranking_scores
 from .read import raw_picker_scores
 
@@ -59,7 +60,7 @@ if TYPE_CHECKING:
     from ...report.sections.update import UpdateRound
     from .plan import Deciding, Distances
 
-__all__ = ["ParticleSummary", "summarize", "timings", "verdict_of"]
+__all__ = ["ParticleSummary", "one_pass_timings", "summarize", "verdict_of"]
 
 
 @dataclass(frozen=True)
@@ -84,21 +85,38 @@ def _doc(text: str, always: bool = False) -> dict[type[_Key], _Key]:
 
 
 @dataclass(frozen=True)
-class ParticleSummary:
+class ParticleSummary(JobSummary):
     """The particle job's summary: the ``--json`` document, its keys in this order.
 
-    :meth:`to_json` gives it as printed; a field that is None is left out (it does not apply
-    to the run), but those every document holds. ``read`` holds what the inputs' readers found, under keys of their own
+    The keys every job's document opens with come first (``verdict``, ``outputs``, ``timings``:
+    :class:`~cryodedup.jobs.shape.JobSummary`), then the particle job's own. :meth:`to_json`
+    gives it as printed; a field that is None is left out (it does not apply to the run), but
+    those every document holds. ``read`` holds what the inputs' readers found, under keys of their own
     (``formats``, ``layouts``, ``micrograph_matching``, ``copick``, ``datasets`` ...): they
     stand in the document at its place, as keys of the document itself. The reference of the
     document (docs/reference/outputs.md) is made from these fields (:func:`reference_table`).
     """
 
-    verdict: str | None = field(
+    verdict: RunVerdict | None = field(
         default=None,
         metadata=_doc(
-            "the line the summary opens with: what was kept of how many, where, and the checks to look at "
-            "(`Kept 289 of 471 (182 duplicates) -> result/particles_kept.star. Check: ...`)"
+            "the run's verdict: `line`, the line the summary opens with (what was kept of how many, where, and the "
+            "checks to look at: `Kept 289 of 471 (182 duplicates) -> result/particles_kept.star. Check: ...`); "
+            "`word`, its head (`Kept 289 of 471`); `kind`: `bad` where the kept particles still hold duplicate pairs "
+            "across the half-sets (`--audit` removed none: the refinement must be redone without them; `why` says "
+            "so), `warn` where the line names checks, else `good`",
+            always=True,
+        ),
+    )
+    outputs: Outputs | None = field(
+        default=None, metadata=_doc("the files written, by subset (`kept`, `rejected` ...; none: `{}`)", always=True)
+    )
+    timings: ParticleTimings | None = field(
+        default=None,
+        metadata=_doc(
+            f"each stage's seconds ({', '.join(f'`{stage}`' for stage in STAGES)}), the run's (`seconds`), and "
+            "whether it was read, decided and written in one pass (`one_pass`)",
+            always=True,
         ),
     )
     inputs: Inputs | None = field(
@@ -214,12 +232,6 @@ class ParticleSummary:
             "`rejected_by_kept` and how many of them `would_have_won` (ranked above the kept one)"
         ),
     )
-    timings: Timings | None = field(
-        default=None, metadata=_doc("seconds reading, deciding and writing; whether in one pass")
-    )
-    outputs: Outputs | None = field(
-        default=None, metadata=_doc("the files written, by subset (`kept`, `rejected` ...)")
-    )
     min_dist_A: float | None = field(
         default=None, metadata=_doc("`--min-dist`, Å (left out where species used different ones: `species`)")
     )
@@ -234,17 +246,18 @@ class ParticleSummary:
         ),
     )
     warnings: list[str] | None = field(default=None, metadata=_doc("the warnings, as said"))
-    seconds: float | None = field(default=None, metadata=_doc("the run's seconds"))
     micrograph_images: str | None = field(
         default=None, metadata=_doc("`--plot`: the example micrographs whose image was not found")
     )
     plots: list[str] | None = field(default=None, metadata=_doc("`--plot`: the pictures and report.html written"))
 
     def to_json(self) -> dict[str, Any]:
-        """The document ``--json`` prints (and the Python API returns): the fields in order, None left out."""
-        document: dict[str, Any] = {}
+        """The document ``--json`` prints (and the API returns): the shared keys, then the fields, None left out."""
+        document = self.shared_json()
         for f in fields(self):
             value = getattr(self, f.name)
+            if f.name in document:
+                continue
             if f.name == "read":
                 document.update(value)
             elif value is not None or _Key.of(f).always:
@@ -253,7 +266,7 @@ class ParticleSummary:
 
     def sections(self) -> Sections:
         """The typed sections this summary holds, in the order of :data:`~cryodedup.report.sections.SECTIONS`."""
-        held = (getattr(self, f.name) for f in fields(self))
+        held = (getattr(self, f.name) for f in fields(self) if f.name != "verdict")  # (the verdict has no rows)
         return Sections(tuple(sorted((s for s in held if isinstance(s, Section)), key=registry_order)))
 
     def overview(self) -> Overview:
@@ -274,7 +287,7 @@ class ParticleSummary:
             min_dist_z_A=self.min_dist_z_A,
             mode=self.mode,
             orientations=self.orientations,
-            seconds=self.seconds or 0.0,
+            seconds=self.timings.seconds if self.timings is not None else 0.0,
             micrograph_images=self.micrograph_images,
             read=ReadersFound.of(self.read),
         )
@@ -703,19 +716,21 @@ def _same_image(particles: ParticleSet, keep: np.ndarray, mode: str, cause: tupl
     )
 
 
-def timings(particles: ParticleSet, read: float, decide: float, write: float) -> Timings:
-    """Where the time goes, in seconds; decided and written while read (one pass), "read" holds all three."""
-    one_pass = particles.decided is not None  # docs/design.md section 5
-    return Timings(round(read, 3), round(decide, 3), round(write, 3), one_pass)
+def one_pass_timings(particles: ParticleSet) -> ParticleTimings:
+    """The run's timings before the runner fills them: whether it was decided and written while read (one pass)."""
+    return ParticleTimings(0.0, one_pass=particles.decided is not None)  # docs/design.md section 5
 
 
-def verdict_of(summary: ParticleSummary) -> str:
-    """The line the summary opens with: what was kept of how many and where, then what to check.
+def verdict_of(summary: ParticleSummary, audit: bool) -> RunVerdict:
+    """The run's verdict: the line the summary opens with (what was kept of how many, where, what to check), its kind.
 
     ``Kept 289 of 471 (182 duplicates) -> result/particles_kept.star. Check: ...``: the checks are
     the warnings' gists and the rows the report highlights (half-set pairs straddling, outlying
     micrographs, inputs that hardly agree). A consensus (``--min-support``) also rejects picks
-    that are no duplicate: its rejected are called so.
+    that are no duplicate: its rejected are called so. Its ``word`` is the line's head (``Kept 289
+    of 471``); its kind ``bad`` where what the run keeps still holds duplicate pairs across the
+    half-sets (``audit``: nothing removed, pairs straddle: the refinement is to be redone without
+    them), ``warn`` where the line names checks, ``good`` otherwise.
     """
     from ...report.summary import flagged_checks
     from ...report.verdict import gist, with_checks
@@ -723,8 +738,15 @@ def verdict_of(summary: ParticleSummary) -> str:
     asked_consensus = summary.consensus is not None and summary.consensus.found.min_support > 1
     others = asked_consensus or summary.mask_and_edge is not None  # (rules that reject what is no duplicate)
     rejected = f"{summary.rejected:,} rejected" if others else counted(summary.rejected, "duplicate")
-    head = f"Kept {summary.kept:,} of {summary.particles:,} ({rejected}) -> {_kept_where(summary)}"
-    return with_checks(head, [*map(gist, summary.warnings or []), *flagged_checks(summary.sections())])
+    word = f"Kept {summary.kept:,} of {summary.particles:,}"
+    checks = [*map(gist, summary.warnings or []), *flagged_checks(summary.sections())]
+    line = with_checks(f"{word} ({rejected}) -> {_kept_where(summary)}", checks)
+    audited = summary.halfset_audit
+    if audit and audited is not None and audited.straddles:
+        pairs = counted(audited.straddling_pairs, "duplicate pair")
+        why = f"{pairs} straddle the half-sets and --audit removed none: refine again without them"
+        return RunVerdict(word, "bad", line, why)
+    return RunVerdict(word, "warn" if any(checks) else "good", line)
 
 
 def _kept_where(summary: ParticleSummary) -> str:

@@ -7,14 +7,14 @@ them alone decides them. With the greedy rule (best first, a rejected row reject
 this is a fresh run in which every kept particle ranks above every new one: where a new
 particle ranks above the kept one that rejected it, the round counts it (``would_have_won``).
 
-A round wraps the plain job (:func:`run_round`): :func:`open_round` opens the store, the job
-runs with the :class:`ParticleRound` as its stages (``stages.py``: :meth:`ParticleRound.decide` against the
-kept set, :meth:`ParticleRound.write` the round's files under temporary names), then
-:meth:`ParticleRound.commit` commits the round to the store and puts its files in place, and
-:meth:`ParticleRound.section` is the summary's. The store is ``store.py``'s. RELION STAR batches
-append their kept rows to ``particles_kept.star``; CryoSPARC ``.cs``/``.csg`` batches their
-kept records to one numpy ``particles_kept.cs`` (every field of the batch's group), in place
-where they fit.
+A round is a runner around the plain job's stages (:func:`round_runner`): :func:`open_round`
+opens the store, the stages run as :class:`ParticleRoundStages` (the plain ones, deciding with
+:meth:`ParticleRound.decide` against the kept set and writing with :meth:`ParticleRound.write` the
+round's files under temporary names), then :meth:`ParticleRound.commit` commits the round to the
+store and puts its files in place, and :meth:`ParticleRound.section` is the summary's. The store is
+``store.py``'s. RELION STAR batches append their kept rows to ``particles_kept.star``; CryoSPARC
+``.cs``/``.csg`` batches their kept records to one numpy ``particles_kept.cs`` (every field of the
+batch's group), in place where they fit.
 """
 
 from __future__ import annotations
@@ -22,12 +22,11 @@ from __future__ import annotations
 import hashlib
 import os
 import sqlite3
-import time
 from collections.abc import Callable
 from contextlib import suppress
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
@@ -37,13 +36,14 @@ from ...errors import CryodedupError
 from ...formats.sniff import is_copick_config, is_cryosparc, is_dynamo_table, is_picker_output
 from ...labels import counted
 from ...outputs import AtomicOutputs, StrPath, hold_folder, output_batch, put_in_place, write_error
-from ...particle_set import Log, ParticleSet, Warn
+from ...particle_set import Log, ParticleSet
 from ...report.sections import UpdateRound
+from .. import shape
 from ..store_db import DATABASE, StoreError, busy, file_digest, is_busy, sha256_bytes
 from .decide import ParticleDecision, decide
-from .job import run
-from .read import Files, Source, silent
-from .stages import Written
+from .job import PlainParticleStages
+from .read import Files, Source
+from .stages import ParticleDecided, ParticleRead, Written
 from .store import (
     RUNNING_FILES,
     DecisionRecord,
@@ -58,12 +58,10 @@ from .store_open import open_store, repair_store
 if TYPE_CHECKING:
     from ...formats.cryosparc.particles import CsWriter
     from ...formats.star.particle_writer import StarWriter
-    from .job import ParticleOutcome
     from .plan import Deciding, ParticlePlan, RoundPlan
-    from .regions import Regions
     from .summary import ParticleSummary
 
-__all__ = ["repair", "run_round"]
+__all__ = ["repair", "round_runner"]
 
 #: Each round's kept and rejected particles (round 1: round_0001_kept.star), left for downstream jobs.
 ROUND_FILES = ("round_{:04d}_kept.star", "round_{:04d}_rejected.star")
@@ -101,8 +99,8 @@ def input_kind(paths: list[Path]) -> str:
 class ParticleRound:
     """One ``--update`` round: its store, what its decision met, and its files until they are committed.
 
-    The particle job's stages (``stages.ParticleStages``) for the round: :meth:`decide`, :meth:`write`;
-    then :meth:`commit` (or :meth:`discard`) and :meth:`section`.
+    What the round's stages (:class:`ParticleRoundStages`) decide against and write into; then its
+    runner's :meth:`commit` (or :meth:`discard`) and :meth:`section`.
     """
 
     outdir: Path
@@ -127,28 +125,6 @@ class ParticleRound:
     write_record: Callable[[Path], None] | None = None
     #: The round written, not yet committed: its kept rows, its files (final: temporary), the running file's change.
     pending: tuple[KeptRows, dict[Path, Path], RunningChange] | None = None
-
-    def decide(self, particles: ParticleSet, rule: Deciding, log: Log, regions: Regions | None) -> ParticleDecision:
-        """The batch's decision: rows near a kept particle rejected, the others decided as a plain run decides them.
-
-        ``regions``: None (a round refuses ``--mask`` and ``--edge``: the store keeps no mask).
-        """
-        assert regions is None, "a round refuses --mask and --edge"
-        return _decide(self, particles, rule, log)
-
-    def write(
-        self,
-        particles: ParticleSet,
-        decision: ParticleDecision,
-        job: ParticlePlan,
-        halves: np.ndarray | None,
-        warn: Warn,
-    ) -> Written:
-        """The round's files (and ``--decisions``' record) under temporary names; :meth:`commit` places them."""
-        start = time.perf_counter()
-        record = _record(self, particles, decision, job.deciding)
-        outputs = _write(self, particles, decision.keep)
-        return Written(outputs, time.perf_counter() - start, record)
 
     def commit(self) -> None:
         """The round written committed to the store, the running file changed, its files put in place (none: done)."""
@@ -191,31 +167,50 @@ def open_round(source: Source, outdir: StrPath | None, round_plan: RoundPlan, fo
     return ParticleRound(outdir, open_store(outdir, force, log, kind), force, round_plan, kind)
 
 
-def run_round(
-    source: Source,
-    outdir: StrPath | None,
-    job: ParticlePlan,
-    *,
-    force: bool = False,
-    log: Log = silent,
-) -> ParticleOutcome:
-    """An ``--update`` round: the store opened, :func:`run` with the round's stages, the round committed.
+@dataclass
+class ParticleRoundStages(PlainParticleStages):
+    """The particle job's stages in an ``--update`` round: decided against the kept set, written as its files."""
+
+    round: ParticleRound = field(kw_only=True)
+
+    def decide_rows(self, read: ParticleRead) -> ParticleDecision:
+        """The batch's decision: rows near a kept particle rejected, the others decided as a plain run decides them.
+
+        ``read.regions``: None (a round refuses ``--mask`` and ``--edge``: the store keeps no mask).
+        """
+        assert read.regions is None, "a round refuses --mask and --edge"
+        return _decide(self.round, read.particles, read.job.deciding, self.log)
+
+    def write_rows(self, read: ParticleRead, decided: ParticleDecided) -> Written:
+        """The round's files (and ``--decisions``' record) under temporary names; the round's commit places them."""
+        particles, decision = read.particles, decided.decision
+        record = _record(self.round, particles, decision, read.job.deciding)
+        return Written(_write(self.round, particles, decision.keep), record)
+
+
+def round_runner(plan: ParticlePlan, stages: shape.Stages[Any, Any, Any, Any, ParticleSummary]) -> ParticleSummary:
+    """An ``--update`` round: the store opened, the job's stages run as the round's, the round committed.
 
     The job's own refusals come first, as a plain run says them; then the round's
     (:func:`open_round`: the options the plan's round refuses, the output folder locked,
-    the store checked). The round's files are written by the job under temporary names and put
+    the store checked). The round's files are written by the stages under temporary names and put
     in place once the store has the round; a job stopped before removes them. The summary gets
-    the round's section. ``job``: the options checked and resolved once by the caller (``plan.plan``).
+    the round's section.
     """
-    assert job.round is not None, "a round is run for --update"
-    source.check(outdir, job.read)
-    round_ = open_round(source, outdir, job.round, force, log)
+    assert plan.round is not None, "a round is run for --update"
+    assert isinstance(stages, PlainParticleStages), "a round runs the particle job's stages"
+    source, outdir = stages.source, stages.outdir
+    source.check(outdir, plan.read)
+    round_ = open_round(source, outdir, plan.round, stages.force, stages.log)
+    in_round: shape.Stages[ParticlePlan, Any, Any, Any, ParticleSummary] = stages.around(
+        ParticleRoundStages, round=round_
+    )
     try:
-        outcome = run(source, outdir, job, force=force, log=log, stages=round_)
+        summary = shape.plain(plan, in_round)
         round_.commit()
     finally:
         round_.discard()
-    return replace(outcome, summary=replace(outcome.summary, update=round_.section(outcome.summary)))
+    return replace(summary, update=round_.section(summary))
 
 
 def repair(outdir: StrPath | None, force: bool = False) -> list[tuple[Path, str]]:

@@ -51,7 +51,7 @@ if TYPE_CHECKING:
     from .ranking import Score
     from .regions import MaskAndEdge
     from .registration import MovedInputs, Registration
-    from .run import Outputs, Timings
+    from .run import Outputs, ParticleTimings
     from .selection import BestSelection
     from .species import Species
     from .update import UpdateRound
@@ -69,6 +69,7 @@ __all__ = [
     "NameCollisions",
     "Outputs",
     "OwnFrameExclusion",
+    "ParticleTimings",
     "PixelSizes",
     "Priority",
     "Registration",
@@ -80,7 +81,6 @@ __all__ = [
     "Shift",
     "Species",
     "SymmetryCopies",
-    "Timings",
     "UpdateRound",
     "import_all",
     "registry_order",
@@ -112,7 +112,7 @@ SECTIONS: tuple[tuple[str, str], ...] = (
     ("SameImage", "images"),
     ("NameCollisions", "audits"),
     ("UpdateRound", "update"),
-    ("Timings", "run"),
+    ("ParticleTimings", "run"),
     ("Outputs", "run"),
 )
 

@@ -1,4 +1,7 @@
-"""The run's own: its time (:class:`Timings`), its files (:class:`Outputs`), its top-level values (:class:`Overview`).
+"""The run's own: its verdict, its time, its files (:class:`Outputs`), its top-level values (:class:`Overview`).
+
+The verdict and the time of every job (:class:`RunVerdict`, :class:`RunTimings`), the particle job's time
+(:class:`ParticleTimings`).
 
 (:class:`Overview` is no section: the document holds its values as keys of its own.)
 """
@@ -12,26 +15,10 @@ from typing import Any, ClassVar, NamedTuple
 from .base import Row, Section
 from .readers import ReadersFound
 
-__all__ = ["Outputs", "Overview", "RunTimings", "RunVerdict", "Timings"]
+__all__ = ["Outputs", "Overview", "ParticleTimings", "RunTimings", "RunVerdict"]
 
 #: A verdict's kinds, as the report colours them: nothing left to do, something to look at, something wrong.
 VERDICT_KINDS = ("good", "warn", "bad")
-
-
-@dataclass(frozen=True)
-class Timings(Section):
-    """Where the time went, in seconds (3 places); decided and written while read (``one_pass``): ``read`` holds all."""
-
-    key: ClassVar[str] = "timings"
-
-    read: float
-    decide: float
-    write: float
-    one_pass: bool
-
-    def rows(self, unit: str) -> list[Row]:
-        """None of its own: the run's time row says it, with the run's seconds (``report.summary.particle_time``)."""
-        return []
 
 
 @dataclass(frozen=True)
@@ -90,6 +77,21 @@ class RunTimings(Section):
         """Each stage's seconds under its name, then ``seconds`` (the whole run), then a job's own keys."""
         own = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("seconds", "stages")}
         return {**dict(self.stages), "seconds": self.seconds, **own}
+
+
+@dataclass(frozen=True)
+class ParticleTimings(RunTimings):
+    """The particle job's time: each stage's seconds and the run's, and whether decided and written while read.
+
+    ``one_pass``: the rows were decided and written as the scan read them (docs/design.md section 5):
+    ``read`` then holds the deciding and most of the writing.
+    """
+
+    one_pass: bool = False
+
+    def stage(self, name: str) -> float:
+        """The seconds of the stage ``name`` (0 where it did not run)."""
+        return dict(self.stages).get(name, 0.0)
 
 
 @dataclass(frozen=True)
