@@ -226,6 +226,8 @@ def test_the_micrograph_summary_opens_with_the_verdict(micrograph_run):
         "check": 0,
     }
     assert body_text(out / "report.html").lines[0] == expected
+    # report.html colours the line by the document's kind (the same field: the terminal's line, the page's class)
+    assert "<p class='verdict good'>" in (out / "report.html").read_text()
 
 
 #: A label that measures a place, a distance or a shift names its unit.

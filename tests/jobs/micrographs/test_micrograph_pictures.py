@@ -77,6 +77,9 @@ def test_uncertain_pairs_are_listed_and_drawn_as_pairs_csv_says(graded, tmp_path
     (warning,) = [w for w in s["warnings"] if "uncertain" in w]
     assert warning.endswith("look at them before trusting the decision (report.html lists and draws them)")
     report = (tmp_path / "out" / "report.html").read_text()
+    # Pairs left to check: the verdict's word and kind say so, and the page colours its line by that kind.
+    assert (s["verdict"]["word"], s["verdict"]["kind"]) == (f"check {len(expected)} pairs", "warn")
+    assert "<p class='verdict warn'>" in report
     rows = report_table(report, "Uncertain pairs")
     listed = {(r[0], r[1]): r for r in rows}
     assert set(listed) == set(expected)
@@ -89,7 +92,9 @@ def test_uncertain_pairs_are_listed_and_drawn_as_pairs_csv_says(graded, tmp_path
     distance = [abs(math.log(float(r[-2]))) for r in rows]
     assert distance == sorted(distance)
     # The first --plot-pairs of them drawn, each titled by its pair and what was decided.
-    drawn = sorted(name for name in (p.rsplit("/", 1)[-1] for p in s["plots"]) if name.startswith("uncertain_"))
+    drawn = sorted(
+        name for name in (p.rsplit("/", 1)[-1] for p in s["outputs"]["plots"]) if name.startswith("uncertain_")
+    )
     assert drawn == ["uncertain_1.png", "uncertain_2.png"]
     for k, row in enumerate(rows[:2]):  # the first two of the table, by name
         assert f"alt='uncertain_{k + 1}.png'" in report

@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -77,9 +78,7 @@ def test_sharded_runs_write_the_outputs_of_one_run(planted, tmp_path, base, n):
     )
     assert (tmp_path / "merged" / "duplicates.csv").read_bytes().decode() == expected
     ignore = {
-        "seconds",
-        "images_per_second",
-        "scoring_seconds",
+        "timings",
         "workers",
         "shards",
         "outputs",
@@ -88,6 +87,13 @@ def test_sharded_runs_write_the_outputs_of_one_run(planted, tmp_path, base, n):
     }  # shards read overlapping images
     assert without_paths(merged, ignore, tmp_path / "merged") == without_paths(single, ignore, tmp_path / "single")
     assert merged["shards"] == n and single["shards"] == 1
+
+    # The same files by subset, in the merge's folder; a merge scores nothing (no scoring time, no rate).
+    def named(outputs: dict, folder: str) -> dict:
+        return {subset: [Path(f).relative_to(tmp_path / folder) for f in files] for subset, files in outputs.items()}
+
+    assert named(merged["outputs"], "merged") == named(single["outputs"], "single")
+    assert merged["timings"]["scoring_seconds"] is None and single["timings"]["scoring_seconds"] is not None
 
 
 def without_paths(summary: dict, ignore: set, outdir) -> dict:
