@@ -33,6 +33,7 @@ from .tomogram_psize import judge_tomogram_psize
 
 __all__ = [
     "check_given_psize",
+    "check_listed_psize",
     "judge_typed_psize",
     "same_size",
     "stated_evidence",
@@ -244,6 +245,22 @@ def check_given_psize(
         advice = _ceiling_advice(option, evidence) if against and against[0].ceiling else ""
         raise PixelSizeError(f"{option} {given:g} Å {worded}; {hint}{advice}, or {INSIST} to use {given:g}")
     return Insisted(option, given, worded)
+
+
+def check_listed_psize(value: float, source: str, evidence: Sequence[Evidence], advice: str) -> None:
+    """Refuses a micrograph pixel size read from another file (a micrographs STAR) that the particles' contradict.
+
+    ``source`` names the value's field and file (``rlnMicrographPixelSize in micrographs_ctf.star``);
+    ``evidence``: what the particles' own file states (its optics table). What counts as agreement is
+    a typed value's, less the traps: a list RELION wrote is no value typed by hand, and the
+    particles' pixel may be the micrographs' (movies binned at motion correction). A 10x wrong
+    value upstream moves every distance 10x: every duplicate lies beyond the threshold, silently.
+    """
+    evidence = [replace(e, trap=None) for e in evidence if usable(e.value) and not _upsampled(e)]
+    against = sorted((e for e in evidence if not agrees(value, e)), key=lambda e: e.ceiling)
+    worded = _contradictions(value, against)
+    if worded is not None:
+        raise PixelSizeError(f"{source} says {value:g} Å: it {worded}; {advice}")
 
 
 def _standing(evidence: Evidence) -> Evidence:
