@@ -6,6 +6,7 @@ import filecmp
 import os
 import shlex
 import shutil
+import sys
 import textwrap
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -17,11 +18,11 @@ from click.formatting import HelpFormatter
 
 from . import commands
 from ._core import __version__
-from .cli_run import numpy_huge_pages, run_job
+from .cli_run import json_asked, numpy_huge_pages, refusal_document, refused, run_job
 from .commands import field_values as job_fields
 from .options.fields import Flag
 from .report.summary import particle_rows
-from .report.terminal import ProgressBar, Reporter, escape, fail, print_json
+from .report.terminal import ProgressBar, Reporter, escape, print_json
 from .signals import deferred, pause_for_tests
 
 if TYPE_CHECKING:
@@ -183,6 +184,9 @@ class _OneLineErrors(click.RichGroup):
         try:
             ended = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
         except ClickException as err:
+            given = list(sys.argv[1:] if args is None else args)
+            if json_asked(getattr(err, "ctx", None), given):  # (a document on every run, as refused runs)
+                print_json(refusal_document(" ".join(err.format_message().split()), err.exit_code))
             click.echo(f"Error: {_one_line_usage(err)}", err=True)
             raise SystemExit(err.exit_code) from None
         except Abort:
@@ -334,7 +338,7 @@ def _repair(
     from .jobs.particles.update import repair
 
     if inputs:
-        fail(f"{inputs[0]}: --repair reads no batch (it adds no round): give -o OUTDIR --update --repair alone")
+        refused(f"{inputs[0]}: --repair reads no batch (it adds no round): give -o OUTDIR --update --repair alone")
 
     def checked_repair() -> list[tuple[Path, str]]:
         check()
@@ -355,7 +359,7 @@ def _refuse_missing_inputs(inputs: Sequence[Path]) -> None:
 
     for path in inputs:
         if not is_glob(path) and not path.exists():
-            fail(f"{path}: no such file or folder")
+            refused(f"{path}: no such file or folder")
 
 
 def _copick_only(inputs: Sequence[Path], plot: bool) -> bool:
@@ -525,10 +529,8 @@ def audit(
         raise UsageError(str(err)) from None
     rows = audit_rows(result)
     if plot is not None:
-        try:
-            written = run_job(lambda: write_audit_page(result, plot, force))
-        except SystemExit as ended:  # (a report refused or not writable: 2, as 1 says a refinement is to redo)
-            raise SystemExit(2 if ended.code == 1 else ended.code) from None
+        # (a report refused or not writable: 2, as 1 says a refinement is to redo)
+        written = run_job(lambda: write_audit_page(result, plot, force), refusal=2)
         rows.append(("Report", str(written)))
     # (the lines are sentences: folded to the terminal's width, COLUMNS or 80 on a pipe, as rich measures it)
     columns = shutil.get_terminal_size((80, 24)).columns
@@ -565,7 +567,7 @@ def demo(outdir: Path, force: bool, quiet: bool, as_json: bool, plot: bool) -> N
         with deferred():
             _copy_example(data, force, inputs)
     except OSError as err:
-        fail(f"{outdir}: cannot write the example data ({err.strerror})")
+        refused(f"{outdir}: cannot write the example data ({err.strerror})")
     pickers = [p for p in inputs if p.name.startswith("particles_")]
     micrographs = data / "micrographs_ctf.star"
     result = outdir / "result"

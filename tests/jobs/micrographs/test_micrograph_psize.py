@@ -166,7 +166,7 @@ def star_of(path, names, psize):
 
 def test_a_star_the_headers_contradict_is_refused_and_each_advice_runs_as_printed(micrographs, tmp_path):
     star = star_of(tmp_path / "micrographs.star", micrographs[4.0], 2.0)
-    line = one_error_line(run([star], tmp_path / "out", "--json"))
+    line = one_error_line(run([star], tmp_path / "out"))
     assert (
         f"rlnMicrographPixelSize 2 Å in {star} contradicts the MRC header's pixel size 4 Å of {micrographs[4.0][0]}"
         in line
