@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import os
 import re
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -371,17 +372,20 @@ def plan_scoring(
     rules: ScoringRules,
     placement: Placement | None = None,
     known: dict[str, MrcLayout] | None = None,
+    left_out: Collection[str] = (),
 ) -> ScoringPlan:
     """Reads every MRC header and decides the order, binning, band and candidates.
 
     ``known``: layouts already read, by path as listed (``--update``'s seen micrographs, found in
-    place), whose headers are not read again nor their files looked for.
+    place), whose headers are not read again nor their files looked for. ``left_out``: paths
+    (as the plan names them) planned as unreadable: images found to hold NaN or infinities
+    (``--skip-unreadable``).
 
     Raises a ``CryodedupError`` for a missing or unreadable file (unless ``skip_unreadable``),
     images of different sizes or pixel sizes, fewer than two readable micrographs, or no pixel size.
     """
     order, rule = acquisition_order(mics.names, mics.paths, rules.order, _times(placement))
-    headers = _read_headers(mics, rules.skip_unreadable, order, known)
+    headers = _read_headers(mics, rules.skip_unreadable, order, known, left_out)
     if len(headers.readable) < 2 or headers.shape is None:
         raise CryodedupError(f"{len(headers.readable)} readable micrograph(s): at least two are needed")
     shape = headers.shape
@@ -506,11 +510,17 @@ class _Headers:
 
 
 def _read_headers(
-    mics: Micrographs, skip_unreadable: bool, order: np.ndarray, known: dict[str, MrcLayout] | None
+    mics: Micrographs,
+    skip_unreadable: bool,
+    order: np.ndarray,
+    known: dict[str, MrcLayout] | None,
+    left_out: Collection[str] = (),
 ) -> _Headers:
     """Every micrograph's MRC header in acquisition order; one run takes one image size and one pixel size."""
     headers = _Headers()
     known = known or {}
+    order = np.array([k for k in order if str(mics.paths[k]) not in left_out], dtype=np.int64)
+    headers.unreadable += [str(p) for p in mics.paths if str(p) in left_out]
     missing = [k for k in order if os.fspath(mics.paths[k]) not in known and not mics.paths[k].exists()]
     if missing and not skip_unreadable:
         raise InputFileError(missing_micrographs(mics, missing))
