@@ -26,7 +26,8 @@ from .report.terminal import ProgressBar, Reporter, escape, print_json
 from .signals import deferred, pause_for_tests
 
 if TYPE_CHECKING:
-    from .jobs.micrographs.summary import MicrographSummary, ShardSummary
+    from .jobs.micrographs.shard_record import ShardSummary
+    from .jobs.micrographs.summary import MicrographSummary
     from .jobs.particles.summary import ParticleSummary
     from .options import ParticleOptions
 
@@ -448,10 +449,8 @@ def compare(
     the CZII cryo-ET challenge's score). Scored over the micrographs both inputs cover
     (--over all: every one). Nothing is written.
     """
-    from .jobs.compare import compare_picks, compare_plan
+    from .jobs.compare import compare_picks
     from .options import CompareOptions, ParticleOptions
-    from .report.compare_metric import write_czii_report
-    from .report.html_report import Parameters
 
     reading = ParticleOptions(**job)
     report = Reporter(quiet)
@@ -466,15 +465,10 @@ def compare(
     options = CompareOptions(reference=reference, radius=radius, **given)
     if plot is not None and metric != "czii":
         raise click.UsageError("--plot-czii draws the picture of --metric czii: add --metric czii")
-    summary = run_job(lambda: compare_picks(inputs, options, reading, log=report.log))
+    summary = run_job(lambda: compare_picks(inputs, options, reading, report.log, plot, force))
     rows = summary.rows()
-    czii = summary.czii
-    if plot is not None and czii is not None:
-        run = compare_plan(options)  # (the table from the values the plan was made from)
-        shown = Parameters(dict(run.given), run.at_default)
-        written = run_job(lambda: write_czii_report(plot, czii, "cryodedup compare", shown, rows, force))
-        rows.append(("Pictures", "\n".join(written)))
-        summary = summary.with_plots(written)
+    if summary.plots is not None:
+        rows.append(("Pictures", "\n".join(summary.plots)))
     report.table("cryodedup compare", rows)
     if as_json:
         print_json(summary.to_json())
@@ -517,24 +511,27 @@ def audit(
     was found.
     """
     from .errors import CryodedupError, printable
-    from .jobs.audit.job import audit_project, audit_rows, redo_commands, write_audit_page
+    from .jobs.audit.job import audit_rows, redo_commands
+    from .jobs.audit.stages import audit_project
     from .report.terminal import fitted_rows
 
     report = Reporter(quiet)
-    if plot is not None and plot.resolve().is_relative_to(project_dir.resolve()):
-        raise UsageError(f"--plot {plot}: the folder lies inside the project, and nothing is written into it")
+
+    def page(write: Callable[[], Path]) -> Path:
+        """report.html written as a job's outputs are; refused or not writable: 2, as 1 says a refinement is to redo."""
+        return run_job(write, refusal=2)
+
     try:
-        result = audit_project(project_dir, min_dist, log=report.log, negligible=negligible, max_angle=max_angle)
+        result = audit_project(project_dir, min_dist, report.log, negligible, max_angle, plot, force, page)
     except CryodedupError as err:
         raise UsageError(str(err)) from None
     rows = audit_rows(result)
-    if plot is not None:
-        # (a report refused or not writable: 2, as 1 says a refinement is to redo)
-        written = run_job(lambda: write_audit_page(result, plot, force), refusal=2)
-        rows.append(("Report", str(written)))
+    if result.plots is not None:
+        rows.append(("Report", result.plots[0]))
     # (the lines are sentences: folded to the terminal's width, COLUMNS or 80 on a pipe, as rich measures it)
     columns = shutil.get_terminal_size((80, 24)).columns
-    report.summary(f"cryodedup audit ({result.layout})", result.verdict[0], fitted_rows(rows, columns))
+    assert result.verdict is not None, "the report stage gives the verdict"
+    report.summary(f"cryodedup audit ({result.layout})", result.verdict.line, fitted_rows(rows, columns))
     for advice in [] if quiet else redo_commands(result):  # (the commands whole, unwrapped: copied as they are)
         # (every character of the command printable already: printable() shows the names of the words alike)
         click.echo(printable(f"{advice.purpose}:\n  {advice.command}"), err=True)
@@ -639,7 +636,7 @@ def micrographs(
     bars = (lambda total: ProgressBar(report.console, total)) if report.chatty else None
 
     def show(s: MicrographSummary) -> None:
-        report.summary("cryodedup micrographs", s.verdict.line, micrograph_rows(s))
+        report.summary("cryodedup micrographs", s.judged.line, micrograph_rows(s))
         if as_json:
             print_json(s.to_json())
 
@@ -692,18 +689,18 @@ def _show_micrograph_run(
 
     ``summary``: the run's, a shard's, or None (--watch: each round was shown as it ended).
     """
-    from .jobs.micrographs.summary import ShardSummary
+    from .jobs.micrographs.summary import MicrographSummary  # (a shard's is a runner's: not loaded for a run)
 
     if summary is None:
         report.release_warnings()  # (each round was shown as it ended, its warnings under its verdict)
         return
-    if isinstance(summary, ShardSummary):
-        report.release_warnings()  # (a shard decides nothing: no verdict)
-        report.table("cryodedup micrographs --shard", summary.rows())
-        if as_json:
-            print_json(summary.to_json())
-    else:
+    if isinstance(summary, MicrographSummary):
         show(summary)
+        return
+    report.release_warnings()  # (a shard decides nothing: no verdict)
+    report.table("cryodedup micrographs --shard", summary.rows())
+    if as_json:
+        print_json(summary.to_json())
 
 
 #: The shards a merge reads (both jobs' merges).
@@ -750,7 +747,7 @@ def micrographs_merge(
             log=log,
         ),
     )
-    report.summary("cryodedup micrographs-merge", s.verdict.line, micrograph_rows(s))
+    report.summary("cryodedup micrographs-merge", s.judged.line, micrograph_rows(s))
     if as_json:
         print_json(s.to_json())
 

@@ -156,10 +156,8 @@ def comparepicks(
 ) -> None:
     """Compares two pick sets of the project of ``config`` (:data:`COMPARE_HELP`)."""
     from .cli_run import run_job
-    from .jobs.compare import compare_copick_picks, compare_plan
-    from .options import CompareOptions
-    from .report.compare_metric import czii_rows, write_czii_report
-    from .report.html_report import Parameters
+    from .jobs.compare import compare_copick_picks
+    from .report.compare_metric import czii_rows
     from .report.terminal import Reporter, print_json
 
     path = _require_config(config, ctx, debug)
@@ -181,6 +179,8 @@ def comparepicks(
             multiplier,
             weights,
             czii_weights,
+            plot,
+            force,
         )
     )
     for compared in summary.objects:
@@ -188,22 +188,8 @@ def comparepicks(
     czii = summary.czii
     if czii is not None:
         rows = czii_rows(czii, "Runs")
-        if plot is not None:
-            given = CompareOptions(
-                reference,
-                beta=beta,
-                over=over,
-                metric=metric,
-                multiplier=multiplier,
-                weights=weights,
-                czii_weights=czii_weights,
-            )
-            title = "copick evaluation comparepicks"
-            run = compare_plan(given)  # (the table from the values the plan was made from)
-            shown = Parameters(dict(run.given), run.at_default)
-            written = run_job(lambda: write_czii_report(plot, czii, title, shown, rows, force))
-            rows.append(("Pictures", "\n".join(written)))
-            summary = summary.with_plots(written)
+        if summary.plots is not None:
+            rows.append(("Pictures", "\n".join(summary.plots)))
         report.table("copick evaluation comparepicks: the CZII challenge's score", rows)
     if summary.objects_without_picks:
         report.log(f"no picks of {', '.join(summary.objects_without_picks)} in either pick set", "warning")

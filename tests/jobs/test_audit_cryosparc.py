@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from cryodedup.jobs.audit.job import audit_project
+from cryodedup.jobs.audit.stages import audit_project
 from fixtures.cryosparc_project import brute_force, write_project
 
 pytest.importorskip("cryosparc.dataset")

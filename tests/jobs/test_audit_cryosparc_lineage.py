@@ -61,7 +61,8 @@ def test_each_shape_is_read_and_said_and_the_lineage_follows_particle_inputs(tmp
     # J17 and J18 refine J13's set, duplicates and all: not excused by the jobs that gave their initial volumes.
     assert status == 1 and {jobs[uid]["verdict"] for uid in ("J14", "J17", "J18")} == {"redo"}
     assert (
-        audit["verdict"] == "3 refinements to redo: J14 (homo_refine_new), J17 (homo_refine_new), J18 (homo_refine_new)"
+        audit["verdict"]["line"]
+        == "3 refinements to redo: J14 (homo_refine_new), J17 (homo_refine_new), J18 (homo_refine_new)"
     )
     for uid in ("J17", "J18"):
         line = jobs[uid]["line"]
@@ -77,7 +78,7 @@ def test_copies_in_the_local_refinement_ask_to_redo_it_and_its_command_removes_t
     assert brute_force(planted, 50) == (_COPIES, _COPIES)
     _, audit, jobs, stderr = _audit(root)
     assert jobs["J20"]["verdict"] == "redo" and jobs["J20"]["entered_at"] == ["J20"]
-    assert "J20 (new_local_refine)" in audit["verdict"]
+    assert "J20 (new_local_refine)" in audit["verdict"]["line"]
     (audited,) = jobs["J20"]["sets"]
     assert audited["duplicate_pairs"] == audited["straddling_pairs"] == _COPIES
     command = jobs["J20"]["command"]
@@ -138,7 +139,9 @@ def test_a_later_refinement_is_later_by_its_start_time_over_its_job_number(tmp_p
     assert jobs["J19"]["verdict"] == "superseded" and ": superseded by J22 (homo_refine_new) (" in jobs["J19"]["line"]
     started_before_j19("J22")
     status, audit, jobs, _ = _audit(root)
-    assert status == 1 and jobs["J19"]["verdict"] == "redo" and "J19 (nonuniform_refine_new)" in audit["verdict"]
+    assert (
+        status == 1 and jobs["J19"]["verdict"] == "redo" and "J19 (nonuniform_refine_new)" in audit["verdict"]["line"]
+    )
 
 
 @pytest.mark.parametrize("shape", ["4", "5"])

@@ -195,14 +195,11 @@ def test_a_chain_of_many_carried_refinements_is_counted_in_the_headline():
     # Before: the headline named every refinement the redo clears (999 names, 20 kB, at 100,000 jobs).
     names = [f"Refine3D/job{k:06d}" for k in range(100, 100_001, 100)]
     jobs = [JobAudit(Job(name, "Refine3D", "x"), verdict="carried") for name in names[:-1]]
-    audit = ProjectAudit(
-        Path("p"), "RELION 3.1", [*jobs, JobAudit(Job(names[-1], "Refine3D", "x"), verdict="redo")], []
-    )
-    assert audit.verdict[0] == (
+    last = JobAudit(Job(names[-1], "Refine3D", "x"), verdict="redo")
+    audit = ProjectAudit(root=Path("p"), layout="RELION 3.1", jobs=[*jobs, last], problems=[])
+    assert audit.judged().line == (
         f"1 refinement to redo: {names[-1]}; redoing it clears 999 earlier refinements ({names[0]} ... {names[-2]}; "
         "each in --json)"
     )
-    few = ProjectAudit(
-        Path("p"), "RELION 3.1", [*jobs[:6], JobAudit(Job(names[-1], "Refine3D", "x"), verdict="redo")], []
-    )
-    assert few.verdict[0] == f"1 refinement to redo: {names[-1]}; redoing it clears {', '.join(names[:6])}"
+    few = ProjectAudit(root=Path("p"), layout="RELION 3.1", jobs=[*jobs[:6], last], problems=[])
+    assert few.judged().line == f"1 refinement to redo: {names[-1]}; redoing it clears {', '.join(names[:6])}"

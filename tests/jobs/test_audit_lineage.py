@@ -75,7 +75,7 @@ def test_the_tutorial_unplanted_has_no_pairs_and_its_lineage_follows_particles(t
     assert status == 0
     jobs = {j["job"]: j for j in audit["jobs"]}
     assert all(s["duplicate_pairs"] == 0 for j in audit["jobs"] for s in j["sets"])
-    assert audit["verdict"] == f"No duplicates in the {len(files)} particle sets audited"
+    assert audit["verdict"]["line"] == f"No duplicates in the {len(files)} particle sets audited"
     # Every input is a parent; only the particle inputs are the particles' lineage (the pipeline's edges by type).
     assert jobs[_R29]["inputs"] == ["Polish/job028", _R25] and jobs[_R29]["particle_inputs"] == ["Polish/job028"]
     assert jobs[_R25]["particle_inputs"] == ["CtfRefine/job024"] and _R19 in jobs[_R25]["inputs"]
@@ -113,7 +113,7 @@ def test_copies_across_the_final_refinements_half_sets_ask_to_redo_it(tmp_path):
     root, _ = _planted(tmp_path, [f"{_R29}/run_data.star"])
     status, audit, stderr = _audit(root)
     jobs = {j["job"]: j for j in audit["jobs"]}
-    assert status == 1 and audit["verdict"] == f"1 refinement to redo: {_R29}"
+    assert status == 1 and audit["verdict"]["line"] == f"1 refinement to redo: {_R29}"
     assert jobs[_R29]["verdict"] == "redo" and "superseded" not in jobs[_R29]["line"]
     assert jobs[_R29]["entered_at"] == [_R29] and "; duplicates entered here; refine again" in jobs[_R29]["line"]
     assert jobs[_R25]["verdict"] == jobs[_R19]["verdict"] == "clean"
@@ -127,7 +127,7 @@ def test_copies_in_the_polished_set_and_the_final_refinement_are_traced_to_polis
     root, _ = _planted(tmp_path, [_SHINY, f"{_R29}/run_data.star"])
     status, audit, stderr = _audit(root)
     jobs = {j["job"]: j for j in audit["jobs"]}
-    assert status == 1 and audit["verdict"] == f"1 refinement to redo: {_R29}"
+    assert status == 1 and audit["verdict"]["line"] == f"1 refinement to redo: {_R29}"
     assert jobs["Polish/job028"]["verdict"] == "entered"
     assert (
         jobs[_R29]["verdict"] == "redo" and "; duplicates entered at Polish/job028; refine again" in jobs[_R29]["line"]
@@ -146,7 +146,7 @@ def test_an_earlier_refinement_is_superseded_by_its_later_clean_descendant(tmp_p
     assert jobs[planted]["verdict"] == "superseded"
     assert f": superseded by {later} (a later refinement of a descendant of its particles" in jobs[planted]["line"]
     assert (
-        audit["verdict"]
+        audit["verdict"]["line"]
         == "No refinement to redo; refinements with pairs across the half-sets: 1 superseded by a later one"
     )
 
@@ -159,7 +159,7 @@ def test_copies_carried_down_the_chain_ask_to_redo_the_last_refinement_only(tmp_
     jobs = {j["job"]: j for j in audit["jobs"]}
     assert status == 1 and jobs[_R29]["verdict"] == "redo" and jobs[_R25]["verdict"] == "carried"
     assert jobs[_R19]["verdict"] == "clean"
-    assert audit["verdict"] == f"1 refinement to redo: {_R29}; redoing it clears {_R25}"
+    assert audit["verdict"]["line"] == f"1 refinement to redo: {_R29}; redoing it clears {_R25}"
     assert "entered at Refine3D/job025" in jobs[_R29]["line"]
 
 
@@ -169,7 +169,9 @@ def test_a_few_copies_in_the_final_refinement_are_negligible(tmp_path):
     status, audit, _ = _audit(root)
     jobs = {j["job"]: j for j in audit["jobs"]}
     assert status == 0 and jobs[_R29]["verdict"] == "negligible"
-    assert audit["verdict"] == "No refinement to redo; refinements with pairs across the half-sets: 1 negligible"
+    assert (
+        audit["verdict"]["line"] == "No refinement to redo; refinements with pairs across the half-sets: 1 negligible"
+    )
 
 
 @pytest.mark.parametrize("status_code", ["0", "1"])
@@ -190,10 +192,10 @@ def test_the_final_refinement_running_or_not_run_after_a_refinement_with_copies(
         assert jobs[_R29]["verdict"] == "running"
         held = f"running on a set that holds duplicates: Polish/job028 ({_COPIES} duplicate pairs within 50 Å); its"
         assert held in jobs[_R29]["line"]
-        assert audit["verdict"] == f"1 refinement to redo: {_R25}; running on duplicates: {_R29}"
+        assert audit["verdict"]["line"] == f"1 refinement to redo: {_R25}; running on duplicates: {_R29}"
     else:  # (scheduled)
         assert jobs[_R29]["verdict"] == "not run"
-        assert audit["verdict"] == f"1 refinement to redo: {_R25}"
+        assert audit["verdict"]["line"] == f"1 refinement to redo: {_R25}"
 
 
 @pytest.mark.parametrize("option", ["--min-dist", "--max-angle", "--negligible"])
@@ -240,7 +242,7 @@ def test_a_damaged_record_beside_the_final_refinements_copies_is_named_and_the_r
     os.mkfifo(path)
     status, audit, stderr = _audit(root)
     jobs = {j["job"]: j for j in audit["jobs"]}
-    assert status == 1 and audit["verdict"] == f"1 refinement to redo: {_R29}; 1 damaged (named below)"
+    assert status == 1 and audit["verdict"]["line"] == f"1 refinement to redo: {_R29}; 1 damaged (named below)"
     line = jobs[_R29]["line"]
     assert jobs[_R29]["verdict"] == "redo" and f"{record}: is a named pipe (FIFO)" in line
     assert "(its particles audited all the same)" in line and line.endswith(jobs[_R29]["command"])

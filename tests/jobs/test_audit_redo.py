@@ -136,7 +136,7 @@ def test_copies_carried_down_three_refinements_ask_for_one_redo_that_clears_them
     status, audit, stderr = _audit(root)
     jobs = _jobs(audit)
     assert status == 1
-    assert audit["verdict"] == f"1 refinement to redo: {_R29}; redoing it clears {_R19}, {_R25}"
+    assert audit["verdict"]["line"] == f"1 refinement to redo: {_R29}; redoing it clears {_R19}, {_R25}"
     assert jobs[_R29]["verdict"] == "redo" and jobs[_R19]["verdict"] == jobs[_R25]["verdict"] == "carried"
     for name in (_R19, _R25):
         assert jobs[name]["command"] is None
@@ -406,12 +406,14 @@ def test_a_running_refinement_of_the_redos_kept_file_is_not_told_to_abort(tmp_pa
     jobs = _jobs(audit)
     assert jobs["Refine3D/job031"]["particle_inputs"] == [_R29]
     assert jobs["Refine3D/job031"]["verdict"] == "not run" and "abort" not in jobs["Refine3D/job031"]["line"]
-    assert "running on duplicates" not in audit["verdict"] and jobs[_R29]["verdict"] == "redo" and status == 1
+    assert "running on duplicates" not in audit["verdict"]["line"] and jobs[_R29]["verdict"] == "redo" and status == 1
     # The flip: a Refine3D running on job029's own file (its copies in) is told to abort.
     _refine(root, "Refine3D/job032", f"{_R29}/run_data.star", root / _R29 / "run_data.star")
     _running(root, "Refine3D/job032")
     status, audit, _ = _audit(root)
-    assert _jobs(audit)["Refine3D/job032"]["verdict"] == "running" and "running on duplicates" in audit["verdict"]
+    assert (
+        _jobs(audit)["Refine3D/job032"]["verdict"] == "running" and "running on duplicates" in audit["verdict"]["line"]
+    )
     assert status == 1
 
 
@@ -447,7 +449,9 @@ def test_a_damaged_final_refinement_is_named_and_its_redo_clears_the_chain(tmp_p
     data.write_text(data.read_text()[: data.stat().st_size // 2])
     status, audit, stderr = _audit(root)
     jobs = _jobs(audit)
-    assert status == 1 and audit["verdict"].startswith(f"1 refinement to redo: {_R29} (damaged); redoing it clears")
+    assert status == 1 and audit["verdict"]["line"].startswith(
+        f"1 refinement to redo: {_R29} (damaged); redoing it clears"
+    )
     assert jobs[_R29]["verdict"] == "redo" and "run_data.star could not be read" in jobs[_R29]["line"]
     assert jobs[_R19]["verdict"] == jobs[_R25]["verdict"] == "carried"
     assert "Polish/job028/shiny.star" in jobs[_R29]["command"]
@@ -457,4 +461,4 @@ def test_a_damaged_final_refinement_is_named_and_its_redo_clears_the_chain(tmp_p
     _refine(root, "Refine3D/job031", str(out / "particles_kept.star"), out / "particles_kept.star")
     status, audit, _ = _audit(root)
     jobs = _jobs(audit)
-    assert {jobs[n]["verdict"] for n in (_R19, _R25, _R29)} == {"superseded"} and status == 0, audit["verdict"]
+    assert {jobs[n]["verdict"] for n in (_R19, _R25, _R29)} == {"superseded"} and status == 0, audit["verdict"]["line"]

@@ -59,7 +59,7 @@ def test_micrographs_in_two_folders_are_said_where_they_could_hide_copies(tmp_pa
     # Before: "No duplicates in the 17 particle sets audited", exit 0; the warning only in --json.
     root = _second_folder(tmp_path)
     status, audit, stderr = _audit(root, "--plot", str(tmp_path / "report"))
-    headline = audit["verdict"]
+    headline = audit["verdict"]["line"]
     assert "duplicates may be hidden in Refine3D/job029" in headline and "in two folders" in headline
     assert stderr.startswith(headline)  # (the terminal opens with it)
     warnings = [w for j in audit["jobs"] for w in j["warnings"]]
@@ -73,7 +73,7 @@ def test_micrographs_in_two_folders_are_said_where_they_could_hide_copies(tmp_pa
     path = root / _R29 / "run_data.star"
     path.write_text(path.read_text().replace("MotionCorr/job099/", "MotionCorr/job002/"))
     status, audit, _ = _audit(root)
-    assert status == 1 and "hidden" not in audit["verdict"]
+    assert status == 1 and "hidden" not in audit["verdict"]["line"]
     assert {j["job"]: j for j in audit["jobs"]}[_R29]["sets"][0]["straddling_pairs"] == 60
 
 
@@ -83,12 +83,13 @@ def test_a_pixel_size_assumed_is_a_warning_on_the_terminal_and_counted(tmp_path)
     root.mkdir()
     write_tutorial(root)
     status, audit, _ = _audit(root)
-    assert status == 0 and audit["verdict"] == "No duplicates in the 13 particle sets audited"
+    assert status == 0 and audit["verdict"]["line"] == "No duplicates in the 13 particle sets audited"
     (root / "CtfFind/job003/micrographs_ctf.star").unlink()
     status, audit, stderr = _audit(root)
     warned = [j["job"] for j in audit["jobs"] if any("rlnMicrographOriginalPixelSize" in w for w in j["warnings"])]
     assert (
-        len(warned) == 13 and audit["verdict"] == "No duplicates in the 13 particle sets audited; 13 warnings (below)"
+        len(warned) == 13
+        and audit["verdict"]["line"] == "No duplicates in the 13 particle sets audited; 13 warnings (below)"
     )
     assert " ".join(stderr.split()).count("│ Warning │") == 13 and status == 0
 
@@ -159,5 +160,5 @@ def test_a_cryosparc_5_project_whose_outputs_are_not_understood_is_not_audited(t
         job["spec"]["outputs"] = [{"name": name, **output} for name, output in job["spec"]["outputs"].items()]
         document.write_text(json.dumps(job))
     status, audit, stderr = _audit(tmp_path)
-    assert status == 2 and audit["verdict"].startswith("Nothing could be audited: no job holds a particle set")
+    assert status == 2 and audit["verdict"]["line"].startswith("Nothing could be audited: no job holds a particle set")
     assert "No duplicates" not in stderr

@@ -18,8 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from cryodedup.jobs.audit.job import _distances, _pose_symmetries, _trace
+from cryodedup.jobs.audit.job import _trace
 from cryodedup.jobs.audit.project import Job, Project
+from cryodedup.jobs.audit.read import _distances, _pose_symmetries
 from cryodedup.options.species import DEFAULT_MIN_DIST
 from helpers import within
 

@@ -4,6 +4,7 @@ that could not be read, and the exit statuses. Oracles: a plain numpy all-pairs 
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -13,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cryodedup.jobs.audit.job import audit_project
+from cryodedup.jobs.audit.stages import audit_project
 from fixtures.relion_project import JOBS, MIC_PSIZE, Rows, brute_force, pipeline_text, write_particles, write_project
 
 CRYODEDUP = str(Path(sys.executable).parent / "cryodedup")
@@ -106,7 +107,7 @@ def test_a_refinement_running_on_a_set_with_duplicates_is_warned_of(tmp_path):
     jobs = {j.job.name: j for j in audit.jobs}
     assert jobs["Refine3D/job017"].verdict == "running"
     assert "running on a set that holds duplicates: Select/job016" in jobs["Refine3D/job017"].line
-    assert "abort" in jobs["Refine3D/job017"].line and "Refine3D/job017" in audit.verdict[0]
+    assert "abort" in jobs["Refine3D/job017"].line and "Refine3D/job017" in audit.judged().line
 
 
 def test_duplicates_behind_an_input_that_could_not_be_read_entered_there_or_before(tmp_path):
@@ -184,10 +185,9 @@ def test_one_job_holding_duplicates_is_said_in_the_singular():
     from cryodedup.jobs.audit.job import JobAudit, ProjectAudit
     from cryodedup.jobs.audit.project import Job
 
-    audit = ProjectAudit(
-        Path("p"), "RELION 4/5", [JobAudit(Job("JoinStar/job003", "JoinStar", "x"), verdict="entered")], []
-    )
-    assert audit.verdict[0].startswith("Duplicates in 1 job's particles")
+    joined = JobAudit(Job("JoinStar/job003", "JoinStar", "x"), verdict="entered")
+    audit = ProjectAudit(root=Path("p"), layout="RELION 4/5", jobs=[joined], problems=[])
+    assert audit.judged().line.startswith("Duplicates in 1 job's particles")
 
 
 def test_the_table_fits_the_terminal_and_counts_the_jobs_without_particles(tmp_path):
@@ -230,33 +230,104 @@ def test_report_boxes_hold_their_whole_names_and_the_table_does_not_break_them(t
     assert "table.rows th{overflow-wrap:normal;white-space:nowrap}" in (out / "report.html").read_text()
 
 
-def test_a_relion5_select_that_removed_subtomograms_duplicates_is_said_to_measure_unturned_centres(tmp_path):
-    # RELION 5's remove duplicates (removeDuplicatedParticles) takes rlnCenteredCoordinate - rlnOrigin unturned by
-    # rlnTomoSubtomogramRot/Tilt/Psi; pairs left in its output are said so, not as its failure.
+_UNTURNED = "RELION's remove duplicates measured centres without turning the origins by rlnTomoSubtomogramRot"
+
+
+def _select_of_subtomograms(root: Path, threshold: bool) -> None:
+    """A RELION 5 tomography project: a refinement, and a Select of its particles holding one pair within 2 Å.
+
+    ``threshold``: the Select removed duplicates (its job.star's duplicate_threshold, 10 Å), else it removed nothing.
+    """
     from fixtures.refined_and_picks import TOMO_PARTICLES, refined_tomo_project
 
-    project = refined_tomo_project(tmp_path)
+    project = refined_tomo_project(root)
     name, image, x = (
         TOMO_PARTICLES.index(k) for k in ("rlnTomoParticleName", "rlnImageName", "rlnCenteredCoordinateXAngst")
     )
     fields = project.refined_rows[0].split()
     fields[name], fields[image] = f"{fields[name]}90", fields[image].replace(".mrcs", "_0.mrcs")
     fields[x] = f"{float(fields[x]) + 2.0:f}"
-    text = (tmp_path / project.refined).read_text().rstrip() + "\n" + " ".join(fields) + "\n\n"
-    (tmp_path / "Select/job031").mkdir(parents=True)
-    (tmp_path / "Select/job031/particles.star").write_text(text)
+    text = (root / project.refined).read_text().rstrip() + "\n" + " ".join(fields) + "\n\n"
+    (root / "Select/job031").mkdir(parents=True)
+    (root / "Select/job031/particles.star").write_text(text)
     refine = ("run_data.star", ("3", "ParticleGroupMetadata.star.relion.refine3d"))
     jobs = [
         ("Refine3D/job030", 0, "relion.refine3d.tomo", [], [refine]),
         ("Select/job031", 0, "relion.select.removeduplicates", [project.refined], [("particles.star", _P)]),
     ]
-    (tmp_path / "default_pipeline.star").write_text(pipeline_text("4/5", jobs))
-    said = "RELION's remove duplicates measured centres without turning the origins by rlnTomoSubtomogramRot"
-    line = {j.job.name: j for j in audit_project(tmp_path).jobs}["Select/job031"].line
-    assert "1 duplicate pair" in line and said not in line  # (a Select that removed nothing)
-    (tmp_path / "Select/job031/job.star").write_text(
-        "data_job\n\n_rlnJobTypeLabel relion.select.removeduplicates\n\ndata_joboptions_values\n\nloop_\n"
-        "_rlnJobOptionVariable #1\n_rlnJobOptionValue #2\ndo_remove_duplicates Yes\nduplicate_threshold 10\n"
-    )
-    line = {j.job.name: j for j in audit_project(tmp_path).jobs}["Select/job031"].line
-    assert "1 duplicate pair within 10 Å" in line and said in line
+    (root / "default_pipeline.star").write_text(pipeline_text("4/5", jobs))
+    if threshold:
+        (root / "Select/job031/job.star").write_text(
+            "data_job\n\n_rlnJobTypeLabel relion.select.removeduplicates\n\ndata_joboptions_values\n\nloop_\n"
+            "_rlnJobOptionVariable #1\n_rlnJobOptionValue #2\ndo_remove_duplicates Yes\nduplicate_threshold 10\n"
+        )
+
+
+def test_a_relion5_select_that_removed_subtomograms_duplicates_is_said_to_measure_unturned_centres(tmp_path):
+    # RELION 5's remove duplicates (removeDuplicatedParticles) takes rlnCenteredCoordinate - rlnOrigin unturned by
+    # rlnTomoSubtomogramRot/Tilt/Psi; pairs left in its output are said so, not as its failure.
+    _select_of_subtomograms(tmp_path / "nothing", threshold=False)
+    line = {j.job.name: j for j in audit_project(tmp_path / "nothing").jobs}["Select/job031"].line
+    assert "1 duplicate pair" in line and _UNTURNED not in line  # (a Select that removed nothing)
+    _select_of_subtomograms(tmp_path / "removed", threshold=True)
+    line = {j.job.name: j for j in audit_project(tmp_path / "removed").jobs}["Select/job031"].line
+    assert "1 duplicate pair within 10 Å" in line and _UNTURNED in line
+
+
+def test_the_audit_decides_from_what_it_read_alone(tmp_path):
+    # The one job shape (issue 92): read, then decide (no file read). Oracle: the whole audit run on the project in
+    # place; then its stages run by hand with the project moved away between reading and deciding: the same lines
+    # (a decide that still read a file, as the line of unturned origins once did, finds nothing there).
+    from cryodedup.jobs.audit.stages import AuditStages, audit_plan
+
+    root = tmp_path / "removed"
+    _select_of_subtomograms(root, threshold=True)
+    (tmp_path / "main").mkdir()
+    write_project(tmp_path / "main")
+    for project in (root, tmp_path / "main"):
+        expected = audit_project(project)
+        stages, plan = AuditStages(lambda message, level: None), audit_plan(project)
+        read = stages.read(plan)
+        project.rename(tmp_path / "away")
+        decided = stages.decide(plan, read)
+        summary = stages.report(plan, stages.summarise(plan, read, decided, stages.write(plan, read, decided)))
+        (tmp_path / "away").rename(project)
+        assert summary.lines() == expected.lines() and summary.verdict == expected.verdict
+        assert summary.exit_status == expected.exit_status
+    assert not any(_UNTURNED in line for line in expected.lines())  # (the main project has no such Select)
+    assert any(_UNTURNED in line for line in audit_project(root).lines())
+
+
+def test_the_audits_document_opens_with_the_keys_every_jobs_has(tmp_path):
+    # Issue 92: verdict (an object: word, kind, line, why), outputs (none: nothing written into the project),
+    # timings (each stage's seconds, then the whole); then the audit's own keys, its exit status one of them.
+    project, out = tmp_path / "project", tmp_path / "out"
+    project.mkdir()
+    write_project(project)
+    done = _cli(str(project), "--json", "--quiet", "--plot", str(out))
+    document = json.loads(done.stdout)
+    assert done.returncode == 1 == document["exit_status"]
+    assert list(document) == [
+        "verdict",
+        "outputs",
+        "timings",
+        "project",
+        "layout",
+        "jobs",
+        "lines",
+        "problems",
+        "to_redo",
+        "exit_status",
+        "plots",
+    ]
+    line = document["lines"][0].split(":")[0]  # (the worst job's name: the refinement to redo)
+    assert document["verdict"] == {
+        "word": "1 refinement to redo",
+        "kind": "bad",
+        "line": f"1 refinement to redo: {line}",
+        "why": None,
+    }
+    assert document["outputs"] == {} and document["plots"] == [str(out / "report.html")]
+    assert list(document["timings"]) == ["read", "decide", "write", "summarise", "report", "seconds"]
+    clean = _cli(str(tmp_path / "project"), "--json", "--quiet", "--min-dist", "0.001")
+    assert clean.returncode == 0 and json.loads(clean.stdout)["verdict"]["word"] == "clean"

@@ -126,6 +126,23 @@ def test_a_picker_that_ran_on_few_micrographs_is_scored_on_those(tmp_path):
     assert s["jaccard"] == pytest.approx(200 / 960, abs=ROUNDED) and "left_out" not in s
 
 
+def test_compares_document_opens_with_the_keys_every_jobs_has(tmp_path):
+    # Issue 92 (one job shape): verdict, outputs, timings first, typed as every job's; nothing decided, so the
+    # verdict is "compared" (good), its line the agreement; nothing written; the flat seconds gone into timings.
+    # Oracle: 3 picks of a, b two of them moved 1 px and one far, on one micrograph: 2 matched of 3 + 2 (by hand).
+    _write_topaz(tmp_path / "a.txt", [0, 0, 0], np.array([[100.0, 100.0], [300.0, 300.0], [500.0, 500.0]]))
+    _write_topaz(tmp_path / "b.txt", [0, 0], np.array([[101.0, 100.0], [300.0, 301.0]]))
+    args = ["compare", str(tmp_path / "a.txt"), str(tmp_path / "b.txt"), "--mic-psize", "1", "--topaz-scale", "1"]
+    done = CliRunner().invoke(main, [*args, "--reference", "1", "--radius", "20", "--json", "-q"])
+    s = json.loads(done.stdout)
+    assert list(s)[:4] == ["verdict", "outputs", "timings", "inputs"] and "seconds" not in s
+    line = f"Jaccard 0.667 at 20 Å: 2 picks matched one to one, of 3 + 2; {tmp_path / 'b.txt'} against "
+    line += f"{tmp_path / 'a.txt'}: F1 0.800"
+    assert s["verdict"] == {"word": "compared", "kind": "good", "line": line, "why": None}
+    assert s["outputs"] == {}
+    assert list(s["timings"]) == ["read", "decide", "write", "summarise", "report", "seconds"]
+
+
 @settings(max_examples=300, deadline=None)
 @given(
     st.integers(1, 40), st.integers(1, 40), st.lists(st.tuples(st.integers(0, 39), st.integers(0, 39)), max_size=150)

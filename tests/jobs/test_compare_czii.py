@@ -66,6 +66,13 @@ def test_comparepicks_czii_of_a_random_project_equals_the_published_description(
     assert summary.czii is not None
     czii = summary.czii.to_json()
     expected, score = described_metric(reference, [r[:3] for r in candidate], RADII, WEIGHTS)
+    # (issue 92: the document opens with the keys every job's has; nothing decided, nothing written)
+    document = summary.to_json()
+    assert list(document)[:4] == ["verdict", "outputs", "timings", "config"] and document["outputs"] == {}
+    assert document["verdict"]["word"] == "compared" and document["verdict"]["line"].endswith(
+        f"; CZII score {'-' if score is None else f'{score:.3f}'}"
+    )
+    assert list(document["timings"]) == ["read", "decide", "write", "summarise", "report", "seconds"]
     assert [c["species"] for c in czii["species"]] == sorted(expected)
     tomograms = {t for t, _, _ in reference}
     for c in czii["species"]:

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cryodedup.jobs.audit.job import audit_project
+from cryodedup.jobs.audit.stages import audit_project
 from cryodedup.report.audit_page import VERDICT_COLOURS
 from fixtures.relion_project import JOBS, brute_force, join, pipeline_text, write_particles, write_project
 from helpers import missing_program, write_relion31_tutorial_project

@@ -99,3 +99,27 @@ def test_a_jobs_own_timings_keys_come_after_the_shared_ones():
     timings = _OwnTimings(1.23456, (("read", 0.5), ("decide", 0.25)), one_pass=True)
     assert timings.to_json() == {"read": 0.5, "decide": 0.25, "seconds": 1.23456, "one_pass": True}
     assert RunTimings.of({"read": 0.12345}, 2.00049).to_json() == {"read": 0.123, "seconds": 2.0}
+
+
+@dataclass(frozen=True)
+class _ScoredTimings(RunTimings):
+    scoring_seconds: float | None = None
+
+
+class _OwnTimingsStages(_Recorder):
+    """Stages whose summarise gives the job's own timings keys (as the micrograph job's scoring)."""
+
+    def summarise(self, plan, read, decided, written):
+        return _Summary(counted=len(decided), timings=_ScoredTimings(0.0, scoring_seconds=1.5))
+
+    def report(self, plan, summary):
+        return summary
+
+
+def test_the_plain_runner_keeps_a_jobs_own_timings_keys_and_sets_the_stages_seconds():
+    summary = run("p", _OwnTimingsStages())
+    assert isinstance(summary.timings, _ScoredTimings)
+    document = summary.timings.to_json()
+    assert list(document) == [*STAGES, "seconds", "scoring_seconds"]
+    assert document["scoring_seconds"] == 1.5
+    assert document["seconds"] >= sum(document[s] for s in STAGES) - 0.005

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from cryodedup.pipelines import job_types
-from cryodedup.pipelines.relion_external import ExternalCall, main, output_nodes_star, parse_call, plan
+from cryodedup.pipelines.relion_external import ExternalCall, main, output_nodes_star, parse_call, pictures_of, plan
 from helpers import (
     EMPTY_RELION_PIPELINE,
     PIPELINE_MICROGRAPHS,
@@ -667,3 +667,11 @@ def test_the_external_job_insists_on_a_pixel_size_for_either_job(params, job, ta
     # Issue 54 item 1: --insist-psize is declared once, for both jobs; the other parameter names the job.
     p = plan(ExternalCall("E/", {"parts": ["P.star"], "mics": ["M.star"]}, params))
     assert p.job == job and p.args[-len(tail) :] == tail
+
+
+def test_the_micrograph_jobs_pictures_are_found_among_its_outputs_for_logfile_pdf():
+    # Issue 92: the micrograph job's document names its pictures as an outputs subset (``plots``), not a key
+    # of its own; logfile.pdf gathers them from there (before: none found, no logfile.pdf declared).
+    micrographs = {"outputs": {"pairs": ["J/pairs.csv"], "plots": ["J/z_distribution.png", "J/report.html"]}}
+    assert pictures_of(micrographs) == [Path("J/z_distribution.png")]
+    assert pictures_of({"outputs": {"kept": ["J/k.star"]}, "plots": ["J/counts.png"]}) == [Path("J/counts.png")]

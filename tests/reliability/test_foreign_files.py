@@ -191,7 +191,7 @@ CS_DAMAGE = {
 
 def _cs_audit(tmp_path: Path, monkeypatch, kind: str, damage: Callable[[Path], str]) -> tuple[list[str], dict, str]:
     pytest.importorskip("cryosparc.dataset")
-    from cryodedup.jobs.audit.job import audit_project
+    from cryodedup.jobs.audit.stages import audit_project
     from fixtures.cryosparc_project import write_project
 
     write_project(tmp_path)
@@ -241,7 +241,7 @@ def test_the_audit_names_a_damaged_cryosparc_job_json_in_one_line_and_audits_the
 def test_the_audit_names_an_unreadable_relion_job_folder_or_record_in_one_line_and_audits_the_rest(
     tmp_path, monkeypatch, kind
 ):
-    from cryodedup.jobs.audit.job import audit_project
+    from cryodedup.jobs.audit.stages import audit_project
     from fixtures.relion_project import write_project
 
     write_project(tmp_path)

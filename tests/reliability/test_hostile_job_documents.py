@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from cryodedup.jobs.audit.job import audit_project
+from cryodedup.jobs.audit.stages import audit_project
 
 _DIGITS = "9" * 5000
 

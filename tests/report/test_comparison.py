@@ -5,10 +5,12 @@ from __future__ import annotations
 import ast
 import inspect
 import json
+from dataclasses import replace
 
 import pytest
 
 from cryodedup.cli import compare
+from cryodedup.jobs.compare_summary import CompareSummary, CopickComparison
 from cryodedup.report.compare_metric import (
     Curve,
     CziiScore,
@@ -20,9 +22,7 @@ from cryodedup.report.compare_metric import (
     czii_rows,
 )
 from cryodedup.report.comparison import (
-    CompareSummary,
     Comparison,
-    CopickComparison,
     LeastAgreement,
     LeftOut,
     MicrographAgreement,
@@ -31,6 +31,7 @@ from cryodedup.report.comparison import (
     Scores,
 )
 from cryodedup.report.sections.registration import MovedBy
+from cryodedup.report.sections.run import Outputs, RunTimings, RunVerdict
 from helpers import a_comparison
 
 #: The commands and the rows and picture they give: on main each read a dict, 108 string-key reads
@@ -103,7 +104,14 @@ CZII = CziiScore(4.0, 0.5, 1, "reference", 0.5, True, False, (RIBOSOME,), ("ribo
 
 
 def test_compares_document_is_the_one_main_printed():
-    # main's dict, written out by hand in its order: the comparison, czii, the transforms, warnings, time, plots.
+    # main's dict, written out by hand in its order: the comparison, czii, the transforms, warnings, plots; since
+    # issue 92 (one job shape) opened by the keys every job's document has, and the flat seconds gone (timings).
+    line = "Jaccard 0.500 at 20 Å: 1 pick matched one to one, of 2 + 1; a.txt against b.txt: F1 0.667; CZII score 0.500"
+    shared = {
+        "verdict": {"word": "compared", "kind": "good", "line": line, "why": None},
+        "outputs": {},
+        "timings": {"read": 0.125, "seconds": 0.25},
+    }
     main = {
         "inputs": ["a.txt", "b.txt"],
         "radius_A": 20.0,
@@ -176,19 +184,27 @@ def test_compares_document_is_the_one_main_printed():
         },
         "transforms_applied": [{"input": "b.txt", "transform": "shift:1,2"}],
         "warnings": ["w"],
-        "seconds": 0.25,
         "plots": ["p/report.html"],
     }
-    summary = CompareSummary(COMPARED, CZII, ("w",), 0.25).with_plots(["p/report.html"])
-    assert json.dumps(summary.to_json()) == json.dumps(main)
+    timings = RunTimings.of({"read": 0.125}, 0.25)
+    summary = CompareSummary(comparison=COMPARED, czii=CZII, warnings=("w",), plots=("p/report.html",))
+    assert summary.headline() == line
+    summary = replace(summary, verdict=RunVerdict("compared", "good", line), outputs=Outputs.of({}), timings=timings)
+    assert json.dumps(summary.to_json()) == json.dumps(shared | main)
     # copick's: each object its name first, its transforms after its comparison; czii after the objects.
     copick = CopickComparison(
-        "c.json", "alice/1", "bob/1", (ObjectComparison("ribosome", COMPARED),), ("x",), None, (), 1.5
+        config="c.json",
+        reference="alice/1",
+        candidate="bob/1",
+        objects=(ObjectComparison("ribosome", COMPARED),),
+        objects_without_picks=("x",),
     )
+    assert copick.headline() == "1 object compared: ribosome Jaccard 0.500 at 20 Å"
     one = {"object": "ribosome", **{k: v for k, v in main.items() if k in COMPARED.to_json()}}
     one["transforms_applied"] = main["transforms_applied"]
-    expected = {"config": "c.json", "reference": "alice/1", "candidate": "bob/1", "objects": [one]}
-    expected |= {"objects_without_picks": ["x"], "warnings": [], "seconds": 1.5}
+    expected = {"verdict": None, "outputs": {}, "timings": None}  # (the shared keys: none yet, as the job has not run)
+    expected |= {"config": "c.json", "reference": "alice/1", "candidate": "bob/1", "objects": [one]}
+    expected |= {"objects_without_picks": ["x"], "warnings": []}
     assert json.dumps(copick.to_json()) == json.dumps(expected)
 
 

@@ -25,7 +25,7 @@ def test_micrograph_pictures_and_report(tmp_path):
         sorted(tmp_path.glob("*.mrc")), tmp_path / "out", MicrographOptions(bin=2, plot=True)
     ).to_json()
     # These in this order, no position map (no metadata); a picture added later is its own test's.
-    plots = [p.split("/")[-1] for p in summary["plots"]]
+    plots = [p.split("/")[-1] for p in summary["outputs"]["plots"]]
     known = ["z_distribution.png", "z_pearson.png", "pair_1.png", "report.html"]
     assert [name for name in plots if name in known] == known and "position_map.png" not in plots
     assert not [name for name in plots if name.startswith(("pair_", "uncertain_")) and name != "pair_1.png"]

@@ -38,7 +38,7 @@ def test_every_pair_is_on_the_page_as_pairs_csv_says(browser, tmp_path):
     summary = find_duplicate_micrographs(
         sorted(folder.glob("*.mrc")), out, MicrographOptions(plot=True, min_z=16.0)
     ).to_json()
-    assert str(out / "pairs.html") in summary["plots"]
+    assert str(out / "pairs.html") in summary["outputs"]["plots"]
     assert "pairs.html" in (out / "report.html").read_text()
     with open(out / "pairs.csv") as f:
         rows = list(csv.DictReader(f))

@@ -214,7 +214,14 @@ def test_the_micrograph_summary_opens_with_the_verdict(micrograph_run):
     )
     assert result.stderr.splitlines()[0] == expected
     summary = json.loads(result.stdout)
-    assert summary["verdict"] == {"word": "TRUSTED", "trusted": True, "check": 0, "why": None, "line": expected}
+    assert summary["verdict"] == {
+        "word": "TRUSTED",
+        "kind": "good",  # (no warning to check: the report's colour too)
+        "line": expected,
+        "why": None,
+        "trusted": True,
+        "check": 0,
+    }
     assert body_text(out / "report.html").lines[0] == expected
 
 

@@ -11,7 +11,6 @@ as a micrograph (:func:`compare_copick_picks`, ``copick evaluation comparepicks`
 from __future__ import annotations
 
 import difflib
-import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import partial
@@ -40,11 +39,9 @@ from ..options.fields import shown_values
 from ..options.species import DEFAULT_MIN_DIST, SpeciesDistances
 from ..particle_set import Log, ParticleSet
 from ..paths import StrPath
-from ..report.compare_metric import Curve, CziiScore, SpeciesScore, Sweep
+from ..report.compare_metric import Curve, CziiScore, SpeciesScore, Sweep, czii_rows, write_czii_report
 from ..report.comparison import (
-    CompareSummary,
     Comparison,
-    CopickComparison,
     LeastAgreement,
     LeftOut,
     MicrographAgreement,
@@ -52,13 +49,17 @@ from ..report.comparison import (
     ReferenceScores,
     Scores,
 )
+from ..report.html_report import Parameters
 from ..report.sections.registration import MovedBy
+from ..report.sections.run import Outputs, RunVerdict
+from . import shape
+from .compare_summary import CompareSummary, CopickComparison
 from .input_checks import check_centres
 from .particles.plan import ReadPlan, plan
 from .particles.read import read_inputs
 from .registration import apply_transforms, input_named, pair_registration
 
-__all__ = ["compare_copick_picks", "compare_picks", "compare_plan"]
+__all__ = ["compare_copick_picks", "compare_picks"]
 
 #: Micrographs named in the summary as those where the inputs agree least.
 LEAST = 10
@@ -119,37 +120,243 @@ def _silent(message: str, level: str) -> None:
     """Discards the job's messages (the default ``log``)."""
 
 
+@dataclass(frozen=True)
+class ComparePlan:
+    """``cryodedup compare``'s plan (made at :func:`compare_picks`): its inputs, how they are read and moved."""
+
+    paths: tuple[Path, ...]
+    #: How the inputs are read (the reading options resolved once) and ``--transform``'s moves.
+    read: ReadPlan
+    transform: tuple[str, ...]
+    run: CompareRun
+    #: ``--plot-czii``'s folder (None: no picture) and whether it may be overwritten.
+    plot: Path | None = None
+    force: bool = False
+
+
+@dataclass(frozen=True)
+class ComparedInputs:
+    """compare's read stage: the two inputs' rows, the inputs moved, the candidate's scores for czii's sweep."""
+
+    particles: ParticleSet
+    applied: tuple[MovedBy, ...]
+    scores: np.ndarray | None
+    higher: bool
+    warnings: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Compared:
+    """compare's decide stage: the comparison, ``--metric czii``'s score, and the warnings they add."""
+
+    comparison: Comparison
+    czii: CziiScore | None
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class CompareStages:
+    """``cryodedup compare``'s stages (:class:`~.shape.Stages`): read two inputs, compare, write nothing."""
+
+    log: Log = _silent
+
+    def read(self, plan: ComparePlan) -> ComparedInputs:
+        """The two inputs read, moved by ``--transform`` and checked; with czii, the candidate's scores read alone."""
+        warnings: list[str] = []  # (said once the comparison stands: an error is said alone)
+        particles = read_inputs(list(plan.paths), Path("."), plan.read, warnings.append, self.log, writes=False)
+        applied = _moved(apply_transforms(particles, list(plan.transform)))
+        check_centres(particles)
+        scores, higher = None, True
+        if plan.run.metric == "czii":
+            scores, higher = _candidate_scores(list(plan.paths), particles, plan.run.reference, plan.read, self.log)
+        return ComparedInputs(particles, applied, scores, higher, tuple(warnings))
+
+    def decide(self, plan: ComparePlan, read: ComparedInputs) -> Compared:
+        """The comparison and, with ``--metric czii``, the challenge's score."""
+        run = plan.run
+        compared = comparison(read.particles, run, read.applied)
+        if run.metric != "czii":
+            return Compared(compared, None)
+        radius_of = partial(czii_radius, run.given_radius)
+        czii = czii_metric(read.particles, run, radius_of, read.scores, read.higher)
+        return Compared(compared, czii, tuple(_unused_weights(czii)))
+
+    def write(self, plan: ComparePlan, read: ComparedInputs, decided: Compared) -> dict[str, list[str]]:
+        """Nothing: compare decides nothing and writes no file (its picture is the report's)."""
+        return {}
+
+    def summarise(
+        self, plan: ComparePlan, read: ComparedInputs, decided: Compared, written: dict[str, list[str]]
+    ) -> CompareSummary:
+        """The summary; its warnings said here, once the comparison stands."""
+        warnings = (*read.warnings, *decided.warnings)
+        for message in warnings:
+            self.log(message, "warning")
+        return CompareSummary(
+            outputs=Outputs.of(written), comparison=decided.comparison, czii=decided.czii, warnings=warnings
+        )
+
+    def report(self, plan: ComparePlan, summary: CompareSummary) -> CompareSummary:
+        """The verdict (nothing decided: "compared", its line the agreement) and ``--plot-czii``'s page."""
+        verdict = RunVerdict("compared", "good", line=summary.headline())
+        summary = replace(summary, verdict=verdict)
+        if plan.plot is None or summary.czii is None:
+            return summary
+        shown = Parameters(dict(plan.run.given), plan.run.at_default)
+        page = write_czii_report(plan.plot, summary.czii, "cryodedup compare", shown, summary.rows(), plan.force)
+        return replace(summary, plots=tuple(page))
+
+
 def compare_picks(
-    inputs: Iterable[StrPath], options: CompareOptions, reading: ParticleOptions | None = None, log: Log = _silent
+    inputs: Iterable[StrPath],
+    options: CompareOptions,
+    reading: ParticleOptions | None = None,
+    log: Log = _silent,
+    plot: StrPath | None = None,
+    force: bool = False,
 ) -> CompareSummary:
     """Compares two pick sets (any inputs the particle job reads); ``reading``: how they are read.
 
     Returns the summary: per micrograph the picks of each, their Jaccard and one-to-one
     matches; the registration; with ``options.reference``, precision, recall and F-beta.
+    ``plot``: ``--plot-czii``'s folder (its picture and report.html; ``force``: overwritten).
+    The door: the options become the plan here, once; then the stages run (:func:`~cryodedup.jobs.shape.run`).
     """
-    start = time.perf_counter()
     run = compare_plan(options)
     reading = reading or ParticleOptions()
     reading.registration = "ignore"
     reading.score = "none"  # (nothing is ranked: the readers' warnings of a missing score do not apply)
     reading.check()
-    paths = [Path(p) for p in inputs]
+    paths = tuple(Path(p) for p in inputs)
     if len(paths) != 2:
         raise OptionError(f"compare takes two inputs (two pickers' outputs or particle files), got {len(paths)}")
-    warnings: list[str] = []  # (said once the comparison stands: an error is said alone)
-    read = plan(reading).read  # (the reading options resolved once)
-    particles = read_inputs(paths, Path("."), read, warnings.append, log, writes=False)
-    applied = _moved(apply_transforms(particles, reading.transform))
-    check_centres(particles)
-    compared = comparison(particles, run, applied)
-    czii = None
-    if run.metric == "czii":
-        scores, higher = _candidate_scores(paths, particles, run.reference, read, log)
-        czii = czii_metric(particles, run, partial(czii_radius, run.given_radius), scores, higher)
-        warnings.extend(_unused_weights(czii))
-    for message in warnings:
-        log(message, "warning")
-    return CompareSummary(compared, czii, tuple(warnings), round(time.perf_counter() - start, 3))
+    where = None if plot is None else Path(plot)
+    the_plan = ComparePlan(paths, plan(reading).read, tuple(reading.transform), run, where, force)
+    stages: shape.Stages[ComparePlan, ComparedInputs, Compared, dict[str, list[str]], CompareSummary]
+    stages = CompareStages(log)
+    return shape.run(the_plan, stages)
+
+
+@dataclass(frozen=True)
+class CopickComparePlan:
+    """``copick evaluation comparepicks``' plan (made at :func:`compare_copick_picks`): the sets, the radii."""
+
+    config: Path
+    reference: str
+    candidate: str
+    #: ``--radius`` for the objects it does not name (None: each its own radius), and each object it names.
+    default: float | None
+    by_object: dict[str, float]
+    #: ``--copick-objects`` as given (None: every particle object either set has picks of).
+    objects: str | None
+    read: ReadPlan
+    transform: tuple[str, ...]
+    #: The comparison's values, without a radius: each object's is put in (:meth:`for_object`).
+    run: CompareRun
+    plot: Path | None = None
+    force: bool = False
+
+    def for_object(self, radius: float) -> CompareRun:
+        """The run of one object, compared within ``radius`` Å."""
+        return replace(self.run, radius=radius, given_radius=radius)
+
+
+@dataclass(frozen=True)
+class CopickCompareStages:
+    """``copick evaluation comparepicks``' stages: read the two pick sets, compare each object, write nothing."""
+
+    log: Log = _silent
+
+    def read(self, plan: CopickComparePlan) -> ComparedInputs:
+        """The two pick sets read (each object a species, each run a micrograph), moved by ``--transform``, checked."""
+        from ..formats.copick import read_copick_pick_sets
+
+        warnings: list[str] = []
+
+        def warn(message: str) -> None:
+            warnings.append(message)
+            self.log(message, "warning")
+
+        request, default = plan.read.request, plan.default
+        particles = read_copick_pick_sets(
+            plan.config,
+            [plan.reference, plan.candidate],
+            replace(
+                request.copick,
+                sized=frozenset(plan.by_object),
+                unsized_at=float(DEFAULT_MIN_DIST if default is None else default),
+            ),
+            request.score_read,
+            request.row_read.orientations,
+            warn,
+            self.log,
+        )
+        applied = _moved(apply_transforms(particles, list(plan.transform)))
+        check_centres(particles)
+        absent = [name for name in plan.by_object if name not in particles.species_names]
+        if absent:
+            warn(f"--radius {absent[0]}=...: no picks of {absent[0]!r} in either pick set, so it is not compared")
+        scores = None if particles.scores is None else np.asarray(particles.scores)
+        return ComparedInputs(particles, applied, scores, particles.higher_is_better, tuple(warnings))
+
+    def decide(self, plan: CopickComparePlan, read: ComparedInputs) -> CopickCompared:
+        """Each object compared at its radius; with ``--metric czii``, the challenge's score over them all."""
+        particles = read.particles
+        species = np.asarray(particles.species)
+        compared = []
+        for k, name in enumerate(particles.species_names):
+            at = plan.by_object.get(name, plan.default)
+            radius = at if at is not None else particles.species_radii.get(name, float(DEFAULT_MIN_DIST))
+            rows = particles.rows(np.flatnonzero(species == k))
+            compared.append(ObjectComparison(name, comparison(rows, plan.for_object(radius), read.applied)))
+        if plan.run.metric != "czii":
+            return CopickCompared(tuple(compared), None)
+        radius_of = _czii_radius(particles, plan.default, plan.by_object)
+        czii = czii_metric(particles, plan.run, radius_of, read.scores, read.higher)
+        warnings = tuple(_unused_weights(czii))
+        for message in warnings:
+            self.log(message, "warning")
+        return CopickCompared(tuple(compared), czii, warnings)
+
+    def write(self, plan: CopickComparePlan, read: ComparedInputs, decided: CopickCompared) -> dict[str, list[str]]:
+        """Nothing: nothing is decided, no file written into the project (its picture is the report's)."""
+        return {}
+
+    def summarise(
+        self, plan: CopickComparePlan, read: ComparedInputs, decided: CopickCompared, written: dict[str, list[str]]
+    ) -> CopickComparison:
+        """The summary: the objects compared, those named without picks, the czii score, the warnings."""
+        named = {n.strip() for n in (plan.objects or "").split(",") if n.strip()}
+        return CopickComparison(
+            outputs=Outputs.of(written),
+            config=str(plan.config),
+            reference=plan.reference,
+            candidate=plan.candidate,
+            objects=decided.objects,
+            objects_without_picks=tuple(sorted(named - set(read.particles.species_names))),
+            czii=decided.czii,
+            warnings=(*read.warnings, *decided.warnings),
+        )
+
+    def report(self, plan: CopickComparePlan, summary: CopickComparison) -> CopickComparison:
+        """The verdict (nothing decided: "compared", its line the objects' agreement) and ``--plot-czii``'s page."""
+        word, kind = ("compared", "good") if summary.objects else ("nothing compared", "warn")
+        summary = replace(summary, verdict=RunVerdict(word, kind, line=summary.headline()))
+        if plan.plot is None or summary.czii is None:
+            return summary
+        shown = Parameters(dict(plan.run.given), plan.run.at_default)
+        rows = czii_rows(summary.czii, "Runs")
+        title = "copick evaluation comparepicks"
+        return replace(summary, plots=tuple(write_czii_report(plan.plot, summary.czii, title, shown, rows, plan.force)))
+
+
+@dataclass(frozen=True)
+class CopickCompared:
+    """comparepicks' decide stage: each object's comparison, the czii score, and the warnings it adds."""
+
+    objects: tuple[ObjectComparison, ...]
+    czii: CziiScore | None
+    warnings: tuple[str, ...] = ()
 
 
 def compare_copick_picks(
@@ -166,6 +373,8 @@ def compare_copick_picks(
     multiplier: float = CHALLENGE_MULTIPLIER,
     weights: dict[str, float] | None = None,
     czii_weights: str = "present",
+    plot: StrPath | None = None,
+    force: bool = False,
 ) -> CopickComparison:
     """Compares two pick sets of a copick project (``user/session``), each particle object on its own.
 
@@ -176,12 +385,11 @@ def compare_copick_picks(
     either set has picks of); ``transform``: ``--transform``'s, a set's centres moved first;
     ``over``: the runs scored, "shared" (those both sets have picks on) or "all"; ``metric``,
     ``multiplier``, ``weights``, ``czii_weights``: :class:`~cryodedup.options.CompareOptions`' (with "czii", the
-    challenge's score over every object, each at its radius x ``multiplier``: ``czii``).
+    challenge's score over every object, each at its radius x ``multiplier``: ``czii``); ``plot``,
+    ``force``: ``--plot-czii``'s folder and whether it may be overwritten.
     Returns per object what :func:`compare_picks` returns, the project's runs as its micrographs.
+    The door: the values checked and made the plan here, once; then the stages run.
     """
-    from ..formats.copick import read_copick_pick_sets
-
-    start = time.perf_counter()
     default, by_object = _object_radii(radius)
     how: dict[str, Any] = {
         "beta": beta,
@@ -196,62 +404,26 @@ def compare_copick_picks(
         CompareOptions(reference=reference, radius=at_default, **how).check()
     if candidate == reference:
         raise OptionError(f"--reference and --candidate name one pick set, {reference}: give two to compare")
-    warnings: list[str] = []
-
-    def warn(message: str) -> None:
-        warnings.append(message)
-        log(message, "warning")
-
     # (czii's sweep reads the scores: copick's points carry one each, or none read as NaN)
     reading = ParticleOptions(
         score="auto" if metric == "czii" else "none", copick_objects=objects, transform=list(transform)
     )
-    request = plan(reading).read.request
-    particles = read_copick_pick_sets(
-        Path(config),
-        [reference, candidate],
-        replace(
-            request.copick,
-            sized=frozenset(by_object),
-            unsized_at=float(DEFAULT_MIN_DIST if default is None else default),
-        ),
-        request.score_read,
-        request.row_read.orientations,
-        warn,
-        log,
+    the_plan = CopickComparePlan(
+        config=Path(config),
+        reference=reference,
+        candidate=candidate,
+        default=default,
+        by_object=by_object,
+        objects=objects,
+        read=plan(reading).read,
+        transform=tuple(reading.transform),
+        run=compare_plan(CompareOptions(reference=reference, **how)),
+        plot=None if plot is None else Path(plot),
+        force=force,
     )
-    applied = _moved(apply_transforms(particles, reading.transform))
-    check_centres(particles)
-    species = np.asarray(particles.species)
-    compared = []
-    absent = [name for name in by_object if name not in particles.species_names]
-    if absent:
-        warn(f"--radius {absent[0]}=...: no picks of {absent[0]!r} in either pick set, so it is not compared")
-    radii = {}
-    for k, name in enumerate(particles.species_names):
-        at = by_object.get(name, default)
-        radii[name] = at if at is not None else particles.species_radii.get(name, float(DEFAULT_MIN_DIST))
-        run = compare_plan(CompareOptions(reference=reference, radius=radii[name], **how))
-        compared.append(ObjectComparison(name, comparison(particles.rows(np.flatnonzero(species == k)), run, applied)))
-    named = sorted({n.strip() for n in (objects or "").split(",") if n.strip()} - set(particles.species_names))
-    czii = None
-    if metric == "czii":
-        czii = _copick_czii(particles, compare_plan(CompareOptions(reference=reference, **how)), default, by_object)
-        for message in _unused_weights(czii):
-            warn(message)
-    seconds = round(time.perf_counter() - start, 3)
-    return CopickComparison(
-        str(config), reference, candidate, tuple(compared), tuple(named), czii, tuple(warnings), seconds
-    )
-
-
-def _copick_czii(
-    particles: ParticleSet, run: CompareRun, default: float | None, by_object: dict[str, float]
-) -> CziiScore:
-    """The CZII score of a copick project's pick sets, each object at its radius (:func:`_czii_radius`)."""
-    scores = None if particles.scores is None else np.asarray(particles.scores)
-    radius_of = _czii_radius(particles, default, by_object)
-    return czii_metric(particles, run, radius_of, scores, particles.higher_is_better)
+    stages: shape.Stages[CopickComparePlan, ComparedInputs, CopickCompared, dict[str, list[str]], CopickComparison]
+    stages = CopickCompareStages(log)
+    return shape.run(the_plan, stages)
 
 
 def _czii_radius(particles: ParticleSet, default: float | None, by_object: dict[str, float]) -> Callable[[str], float]:

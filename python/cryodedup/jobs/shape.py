@@ -101,20 +101,27 @@ class _Clock(Generic[SummaryT]):
         self.seconds[stage] = self.seconds.get(stage, 0.0) + time.perf_counter() - began
         return value
 
-    def timings(self) -> RunTimings:
-        return RunTimings.of(self.seconds, time.perf_counter() - self.started)
+    def timings(self, own: RunTimings | None) -> RunTimings:
+        """The stages' seconds and the whole's, in the job's own timings (``own``: its keys kept) when it gave them."""
+        measured = RunTimings.of(self.seconds, time.perf_counter() - self.started)
+        return measured if own is None else replace(own, seconds=measured.seconds, stages=measured.stages)
 
 
 def plain(plan: PlanT, stages: Stages[PlanT, Any, Any, Any, SummaryT]) -> SummaryT:
-    """The plain runner: the stages one after another in this process, each timed (the summary's ``timings``)."""
+    """The plain runner: the stages one after another in this process, each timed (the summary's ``timings``).
+
+    A summary whose ``timings`` the stages gave (a subclass of :class:`RunTimings` with the job's own keys,
+    the micrograph job's scoring) keeps them: the runner sets its stages' seconds and the whole's.
+    """
     clock: _Clock[SummaryT] = _Clock(time.perf_counter(), {})
     read = clock.timed("read", stages.read, plan)
     decided = clock.timed("decide", stages.decide, plan, read)
     written = clock.timed("write", stages.write, plan, read, decided)
     summary = clock.timed("summarise", stages.summarise, plan, read, decided, written)
-    summary = replace(summary, timings=clock.timings())  # (the report says the time of what came before it)
+    # (the report says the time of what came before it; a job's own timings keys, given by summarise, kept)
+    summary = replace(summary, timings=clock.timings(summary.timings))
     summary = clock.timed("report", stages.report, plan, summary)
-    return replace(summary, timings=clock.timings())
+    return replace(summary, timings=clock.timings(summary.timings))
 
 
 def run(

@@ -407,7 +407,7 @@ class ExternalJob:
                 nodes += optimisation_set_nodes(summary, self.folder)
         if plan.job == "coordinates" and generation != "4/5":
             nodes += relion31_coordinate_nodes(self.folder, generation)
-        pictures = [Path(p) for p in summary.get("plots", []) if str(p).endswith(".png")]
+        pictures = pictures_of(summary)
         if plan.plot and pictures:
             nodes.append((job_types.LOGFILE, "logfile"))
         own_files = [self.folder / job_types.LOGFILE] if (job_types.LOGFILE, "logfile") in nodes else []
@@ -419,6 +419,15 @@ class ExternalJob:
             # A folder's name is bytes to RELION: one that is not UTF-8 is written as it is.
             tmp[self.folder / OUTPUT_NODES].write_text(star, encoding="utf-8", errors="surrogateescape")
         return [f"{self.node_name(n)} ({NODE_LABEL_45[k]}, type {NODE_TYPE_31[k]})" for n, k in nodes]
+
+
+def pictures_of(summary: dict) -> list[Path]:
+    """The pictures a run drew (logfile.pdf gathers them): its ``outputs``' ``plots`` (the one job shape), or ``plots``.
+
+    (The micrograph job's document names them among its outputs, by subset; the particle job's under a key of its own.)
+    """
+    drawn = [*summary.get("outputs", {}).get("plots", []), *summary.get("plots", [])]
+    return [Path(p) for p in drawn if str(p).endswith(".png")]
 
 
 def particle_nodes(planned: list[tuple[str, str]], summary: dict, folder: Path) -> list[tuple[str, str]]:

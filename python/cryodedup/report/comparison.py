@@ -8,18 +8,15 @@ not apply left out as then).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from ..labels import counted
-from .compare_metric import CziiScore, czii_rows
 from .sections.base import Row, in_tomograms
 from .sections.registration import MovedBy, RegisteredPair, Registration
 
 __all__ = [
-    "CompareSummary",
     "Comparison",
-    "CopickComparison",
     "LeastAgreement",
     "LeftOut",
     "MicrographAgreement",
@@ -174,6 +171,19 @@ class Comparison:
         document["least_agreement"] = [m.to_json() for m in self.least_agreement]
         return document
 
+    def headline(self) -> str:
+        """The line a summary opens with: the agreement, and with a reference the candidate's F-beta."""
+        a, b = self.picks_scored
+        line = (
+            f"Jaccard {_fraction(self.jaccard)} at {self.radius_A:g} Å: {counted(self.matched, 'pick')} matched one "
+            f"to one, of {a:,} + {b:,}"
+        )
+        r = self.reference
+        if r is not None:
+            scored = self.inputs[1] if r.input == self.inputs[0] else self.inputs[0]
+            line += f"; {scored} against {r.input}: F{r.beta:g} {_fraction(r.scores.f_beta)}"
+        return line
+
     def moved_json(self) -> dict[str, Any]:
         """``{"transforms_applied": [...]}`` where ``--transform`` moved an input, else nothing."""
         if not self.transforms_applied:
@@ -245,46 +255,6 @@ class Comparison:
 
 
 @dataclass(frozen=True)
-class CompareSummary:
-    """``cryodedup compare``'s summary: the comparison, ``--metric czii``'s score, the warnings, the time.
-
-    ``czii``: :func:`~cryodedup.jobs.compare.czii_metric`'s score (None without
-    ``--metric czii``); ``plots``: the files ``--plot-czii`` wrote (None: no picture asked for).
-    """
-
-    comparison: Comparison
-    czii: CziiScore | None
-    warnings: tuple[str, ...]
-    seconds: float
-    plots: tuple[str, ...] | None = None
-
-    @property
-    def places(self) -> str:
-        """What the compared micrographs are called: Tomograms or Micrographs."""
-        return "Tomograms" if self.comparison.tomography else "Micrographs"
-
-    def rows(self) -> list[Row]:
-        """The command's table: the comparison's rows, then the CZII score's."""
-        return self.comparison.rows(self.places) + czii_rows(self.czii, self.places)
-
-    def with_plots(self, written: list[str]) -> CompareSummary:
-        """The summary naming the pictures ``--plot-czii`` wrote."""
-        return replace(self, plots=tuple(written))
-
-    def to_json(self) -> dict[str, Any]:
-        """``--json``'s document."""
-        document = self.comparison.to_json()
-        if self.czii is not None:
-            document["czii"] = self.czii.to_json()
-        document |= self.comparison.moved_json()
-        document["warnings"] = list(self.warnings)
-        document["seconds"] = self.seconds
-        if self.plots is not None:
-            document["plots"] = list(self.plots)
-        return document
-
-
-@dataclass(frozen=True)
 class ObjectComparison:
     """One particle object of a copick project compared, the project's runs as its micrographs."""
 
@@ -295,6 +265,10 @@ class ObjectComparison:
         """The object's name, then its comparison's document."""
         return {"object": self.object, **self.comparison.to_json(), **self.comparison.moved_json()}
 
+    def headline(self) -> str:
+        """The object as a summary's opening line names it: its Jaccard at its radius."""
+        return f"{self.object} Jaccard {_fraction(self.comparison.jaccard)} at {self.comparison.radius_A:g} Å"
+
     def rows(self) -> list[Row]:
         """The object's table: ``compare``'s, and each run's scores."""
         rows = self.comparison.rows(places="Runs")
@@ -304,46 +278,6 @@ class ObjectComparison:
             listed.append(f"{len(runs) - RUNS_LISTED:,} more runs (--json lists each)")
         rows.append(("Per run", "\n".join(listed)))
         return rows
-
-
-@dataclass(frozen=True)
-class CopickComparison:
-    """``copick evaluation comparepicks``' summary: two pick sets of a project compared object by object.
-
-    ``objects_without_picks``: the objects ``--copick-objects`` named that neither set has picks
-    of; ``czii``, ``plots``: as :class:`CompareSummary`'s.
-    """
-
-    config: str
-    reference: str
-    candidate: str
-    objects: tuple[ObjectComparison, ...]
-    objects_without_picks: tuple[str, ...]
-    czii: CziiScore | None
-    warnings: tuple[str, ...]
-    seconds: float
-    plots: tuple[str, ...] | None = None
-
-    def with_plots(self, written: list[str]) -> CopickComparison:
-        """The summary naming the pictures ``--plot-czii`` wrote."""
-        return replace(self, plots=tuple(written))
-
-    def to_json(self) -> dict[str, Any]:
-        """``--json``'s document."""
-        document: dict[str, Any] = {
-            "config": self.config,
-            "reference": self.reference,
-            "candidate": self.candidate,
-            "objects": [o.to_json() for o in self.objects],
-            "objects_without_picks": list(self.objects_without_picks),
-        }
-        if self.czii is not None:
-            document["czii"] = self.czii.to_json()
-        document["warnings"] = list(self.warnings)
-        document["seconds"] = self.seconds
-        if self.plots is not None:
-            document["plots"] = list(self.plots)
-        return document
 
 
 def _fraction(value: float | None) -> str:

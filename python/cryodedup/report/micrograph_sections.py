@@ -9,22 +9,23 @@ timing), for the terminal's table, the report and the ``--json`` document.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, ClassVar
 
 from ..report.sections import Section
 from .analysis_rows import matching_text
+from .sections.run import RunTimings, RunVerdict
 
 __all__ = [
     "Band",
     "Margin",
     "Metadata",
+    "MicrographTimings",
+    "MicrographVerdict",
     "NullRule",
     "ParticleSplit",
     "Reading",
     "Thresholds",
-    "Timing",
-    "Verdict",
     "WorkerReading",
     "reading_words",
     "revisit_rows",
@@ -345,25 +346,31 @@ class Margin(Section):
 
 
 @dataclass(frozen=True)
-class Verdict(Section):
-    """Whether the decision can be trusted, why not, and the line the summary opens with (once every warning said)."""
+class MicrographVerdict(RunVerdict):
+    """Whether the decision can be trusted, why not, the pairs left to check, and the line the summary opens with.
 
-    key: ClassVar[str] = "verdict"
+    A :class:`~.sections.run.RunVerdict` (``word``, ``kind``, ``line``, ``why``) made by :meth:`judged`:
+    ``word`` NOT TRUSTED (kind ``bad``), ``check N pairs`` (``warn``: the pairs marked uncertain,
+    left to check) or TRUSTED (``good``; ``warn`` once the line names warnings to check,
+    :meth:`with_line`). Its own keys after: ``trusted`` (the decision's trust) and ``check``.
+    """
 
-    trusted: bool
-    why: str | None = None
-    line: str = ""  # (made once every warning is said: the job's last step before the pictures)
+    trusted: bool = True
     #: The pairs marked uncertain: left to check, so the verdict is not TRUSTED while there are any.
     check: int = 0
 
-    @property
-    def word(self) -> str:
-        """The verdict in the summary's first line: NOT TRUSTED, check N pairs, or TRUSTED (nothing left to look at)."""
-        if not self.trusted:
-            return "NOT TRUSTED"
-        if self.check:
-            return f"check {self.check:,} pair{'' if self.check == 1 else 's'}"
-        return "TRUSTED"
+    @classmethod
+    def judged(cls, trusted: bool, why: str | None = None, check: int = 0) -> MicrographVerdict:
+        """The verdict of a decision: its word and kind from its trust and the pairs left to check."""
+        if not trusted:
+            return cls("NOT TRUSTED", "bad", why=why, trusted=False, check=check)
+        if check:
+            return cls(f"check {check:,} pair{'' if check == 1 else 's'}", "warn", why=why, check=check)
+        return cls("TRUSTED", "good", why=why)
+
+    def with_line(self, line: str, checks: bool) -> MicrographVerdict:
+        """The verdict with the summary's opening line (made once every warning is said); ``checks``: it names some."""
+        return replace(self, line=line, kind="warn" if checks and self.kind == "good" else self.kind)
 
     def rows(self, unit: str) -> list[Row]:
         """A row when the decision cannot be trusted, saying why, or has pairs left to check; none when trusted."""
@@ -374,37 +381,30 @@ class Verdict(Section):
         return []
 
     def to_json(self) -> dict[str, Any]:
-        """``word`` (as the line says it), ``trusted`` (only where it says TRUSTED), ``check``, ``why``, ``line``.
+        """``word``, ``kind``, ``line``, ``why``, then ``trusted`` (only where the word is TRUSTED) and ``check``.
 
         ``trusted`` is false where pairs are left to check, as the line's "check N pairs" says: a
         user's trial read ``"trusted": true`` beside "check 3 pairs" as nothing to look at.
         """
-        document: dict[str, Any] = {
-            "word": self.word,
-            "trusted": self.word == "TRUSTED",
-            "check": self.check,
-            "why": self.why,
-        }
-        if self.line:
-            document["line"] = self.line
-        return document
+        return {**super().to_json(), "trusted": self.word == "TRUSTED", "check": self.check}
 
 
 @dataclass(frozen=True)
-class Timing:
-    """The run's seconds, the scoring's (the rate's time: not the report, not the writing) and its images' rate.
+class MicrographTimings(RunTimings):
+    """The run's seconds by stage and whole (:class:`~.sections.run.RunTimings`), then the scoring's and its rate.
 
-    A merge's scoring and rate are None: its shards read elsewhere (their rates are in ``workers``).
+    ``scoring_seconds``: the time the rate counts (reading and scoring: not the report, not the
+    writing); ``images_per_second``: the images read over it. A merge's are None: its shards read
+    elsewhere (their rates are in ``workers``).
     """
 
-    seconds: float
     scoring_seconds: float | None = None
     images_per_second: float | None = None
 
-    def to_json(self) -> dict[str, Any]:
-        """``seconds``, ``scoring_seconds`` and ``images_per_second``: keys of the document itself."""
-        return {
-            "seconds": self.seconds,
-            "scoring_seconds": self.scoring_seconds,
-            "images_per_second": self.images_per_second,
-        }
+    @classmethod
+    def scored(cls, images_read: int, scoring: float | None) -> MicrographTimings:
+        """The scoring's seconds and its rate (None: no image read, or scored elsewhere); the runner sets the rest."""
+        if scoring is None:
+            return cls(0.0)
+        rate = round(images_read / scoring, 1) if images_read and scoring > 0 else None
+        return cls(0.0, scoring_seconds=round(scoring, 3), images_per_second=rate)

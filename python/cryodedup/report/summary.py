@@ -13,9 +13,8 @@ from ..labels import distinct_labels
 from .sections.base import in_tomograms
 
 if TYPE_CHECKING:  # (a particle job's summary does not load the micrograph job's sections)
-    from .micrograph_sections import Timing
     from .sections import OwnFrameExclusion, Sections, Species, Timings
-    from .sections.run import Outputs, Overview
+    from .sections.run import Outputs, Overview, RunTimings
 
 __all__ = [
     "flagged_checks",
@@ -203,14 +202,16 @@ def _seconds(value: float) -> str:
     return f"{value:.2f} s" if value >= 0.1 else f"{value:.2g} s"
 
 
-def micrograph_time(images_read: int, timing: Timing) -> str:
+def micrograph_time(images_read: int, timing: RunTimings) -> str:
     """The run's time and its images' rate, over the time the rate counts (reading and scoring).
 
     The whole run also holds the writing and the pictures (``--plot``): its time did not divide
     into the rate (2.75 s for 52 images shown with 43.2 images/s).
     """
+    from .micrograph_sections import MicrographTimings
+
     text = f"{timing.seconds:.2f} s"
-    if not timing.images_per_second or timing.scoring_seconds is None:
+    if not isinstance(timing, MicrographTimings) or not timing.images_per_second or timing.scoring_seconds is None:
         return text
     read = f"{images_read:,} images read and scored in {_seconds(timing.scoring_seconds)}"
     return f"{text} ({read}: {timing.images_per_second:,} images/s)"

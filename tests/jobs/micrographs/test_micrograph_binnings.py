@@ -126,7 +126,14 @@ def test_a_clear_run_keeps_every_joint_score():
     d = decide(scores, RULES, None, plan)
     expected = [min(92 / 8, 0.394 / 0.15), 0.0476 / 0.15, 6.0 / 8]  # (6.5 / 8 would be in the band)
     assert d.joint[:3] == pytest.approx(expected)
-    assert d.summary().verdict.to_json() == {"word": "TRUSTED", "trusted": True, "check": 0, "why": None}
+    assert d.summary().verdict.to_json() == {
+        "word": "TRUSTED",
+        "kind": "good",
+        "line": "",
+        "why": None,
+        "trusted": True,
+        "check": 0,
+    }
 
 
 def test_a_boundary_through_the_bulk_of_the_pairs_is_not_trusted():

@@ -1,10 +1,10 @@
 """An ``--update`` round wraps the plain micrograph job: the job knows no round, and the round is committed after it.
 
-The plain job (``job.run``) calls the stages it is given; the round (``update_round.run_round``) runs the
-job with its stages (``update_round.MicrographRound``) and commits the store once the job has ended. A
-job stopped after its outputs are written and before the commit adds nothing to the store and
-leaves no file: the same command again reads the new micrograph and ends as a fresh run of the
-whole set does, byte for byte.
+The plain job (``job.MicrographStages``) calls its hooks, whoever overrides them; the round
+(``update_round.run_round``) runs the job with its stages (``update_round.MicrographRound``) and commits
+the store once the job has ended. A job stopped after its outputs are written and before the commit
+adds nothing to the store and leaves no file: the same command again reads the new micrograph and
+ends as a fresh run of the whole set does, byte for byte.
 """
 
 from __future__ import annotations
@@ -43,7 +43,11 @@ def _round_names() -> set[str]:
     return defined | methods | {"update", "store", "ready", "round_", "MicrographRound"}
 
 
-@pytest.mark.parametrize("function", [job.run, job._score], ids=["run", "its scoring"])
+STAGES = job.MicrographStages
+PLAIN = [STAGES.read, STAGES.decide, STAGES.write, STAGES.summarise, STAGES.report, STAGES.scored, job._score]
+
+
+@pytest.mark.parametrize("function", PLAIN, ids=["read", "decide", "write", "summarise", "report", "scored", "_score"])
 def test_the_plain_job_names_nothing_of_the_round(function: object) -> None:
     # (on main: run took update= and ready=, opened the store and committed it; its scoring called score_update)
     used = _names_used(function)
@@ -88,7 +92,7 @@ def test_a_round_stopped_after_its_outputs_are_written_adds_nothing_and_leaves_n
         raise CryodedupError("stopped after the round's outputs were written")
 
     with monkeypatch.context() as patched:
-        patched.setattr(job, "_timed", stop)
+        patched.setattr(job.MicrographStages, "summarise", stop)
         with pytest.raises(CryodedupError, match="stopped after"):
             _round(mics, out)
     assert _seen(out) == 6  # (on main: 7, the store committed before the job ended)

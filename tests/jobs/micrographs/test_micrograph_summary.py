@@ -18,24 +18,29 @@ from cryodedup import MicrographOptions, find_duplicate_micrographs
 from cryodedup.jobs.micrographs import summary as micrograph_summary
 from cryodedup.jobs.micrographs.job import run_plain
 from cryodedup.jobs.micrographs.plan import micrograph_plan
-from cryodedup.jobs.micrographs.summary import MicrographSummary, ShardSummary
+from cryodedup.jobs.micrographs.shard_record import ShardSummary
+from cryodedup.jobs.micrographs.summary import MicrographSummary
 from cryodedup.report.micrograph_sections import (
     Band,
     Margin,
     Metadata,
+    MicrographVerdict,
     NullRule,
     ParticleSplit,
     Reading,
     Thresholds,
-    Verdict,
     WorkerReading,
 )
 from cryodedup.report.sections import Section
+from cryodedup.report.sections.run import Outputs, RunTimings
 from helpers import write_planted_micrographs
 
-#: The document's keys of a run without --metadata, --particles or --plot, in the order main
-#: (9d4bcae, a dict built key by key) printed them.
+#: The document's keys of a run without --metadata, --particles or --plot: the keys every job's document
+#: opens with (jobs/shape.py, issue 92), then those main (9d4bcae, a dict built key by key) printed, in its order.
 MAINS_KEYS = [
+    "verdict",
+    "outputs",
+    "timings",
     "inputs",
     "micrographs",
     "unreadable",
@@ -51,7 +56,6 @@ MAINS_KEYS = [
     "duplicate_pairs",
     "kept",
     "rejected",
-    "outputs",
     "shards",
     "workers",
     "warnings",
@@ -61,14 +65,10 @@ MAINS_KEYS = [
     "uncertain_pairs",
     "margin",
     "reconsidered",
-    "verdict",
-    "seconds",
-    "scoring_seconds",
-    "images_per_second",
 ]
 
 #: Keys whose values are times or a host: not compared between two runs.
-VOLATILE = {"seconds", "scoring_seconds", "images_per_second", "workers"}
+VOLATILE = {"timings", "workers"}
 
 
 @pytest.fixture(scope="module")
@@ -84,8 +84,8 @@ def test_the_job_returns_a_frozen_summary_read_by_name(planted, tmp_path):
         summary.kept = 0  # type: ignore[misc]
     # The planted re-exposures (the oracle: the set as written), and the counts adding up.
     assert (summary.micrographs, summary.rejected, summary.kept) == (12, 2, 10)
-    assert summary.timing is not None and summary.timing.seconds >= 0
-    assert summary.verdict.trusted and summary.verdict.line.startswith(
+    assert summary.timings is not None and summary.timings.seconds >= 0
+    assert summary.judged.trusted and summary.judged.line.startswith(
         "2 duplicate micrographs (2 pairs) among 12; kept 10 -> "
     )
 
@@ -102,7 +102,28 @@ def test_the_document_is_the_one_main_printed(planted, tmp_path):
     mine = {k: v for k, v in document.items() if k not in VOLATILE | {"outputs", "verdict"}}
     theirs = {k: v for k, v in api.items() if k not in VOLATILE | {"outputs", "verdict"}}
     assert mine == theirs
-    assert isinstance(api["inputs"], list) and isinstance(api["outputs"], list)
+    assert isinstance(api["inputs"], list) and isinstance(api["outputs"], dict)
+    # The files by subset (the oracle: the names the job writes, by hand); the timings by stage, then the job's.
+    out = tmp_path / "api"
+    assert api["outputs"] == {
+        "pairs": [str(out / "pairs.csv")],
+        "duplicates": [str(out / "duplicates.csv")],
+        "kept": [str(out / "micrographs_kept.txt")],
+        "rejected": [str(out / "micrographs_rejected.txt")],
+    }
+    assert list(api["timings"]) == [
+        "read",
+        "decide",
+        "write",
+        "summarise",
+        "report",
+        "seconds",
+        "scoring_seconds",
+        "images_per_second",
+    ]
+    assert api["timings"]["images_per_second"] > 0 and api["timings"]["scoring_seconds"] <= api["timings"]["decide"]
+    assert list(api["verdict"]) == ["word", "kind", "line", "why", "trusted", "check"]
+    assert (api["verdict"]["word"], api["verdict"]["kind"], api["verdict"]["trusted"]) == ("TRUSTED", "good", True)
 
 
 def test_optional_parts_are_left_out_when_the_run_has_none():
@@ -111,7 +132,8 @@ def test_optional_parts_are_left_out_when_the_run_has_none():
     for left_out in ("pixel_size_insisted", "reconsidered", "metadata", "particles", "plots", "seconds", "timing"):
         assert left_out not in document
     assert document["root"] is None  # (every document has it, null or not)
-    assert list(document)[:3] == ["inputs", "micrographs", "unreadable"]
+    assert document["timings"] is None and document["outputs"] == {}
+    assert list(document)[:6] == ["verdict", "outputs", "timings", "inputs", "micrographs", "unreadable"]
 
 
 def test_the_decisions_sections_give_the_pieces_main_printed():
@@ -139,13 +161,22 @@ def test_the_decisions_sections_give_the_pieces_main_printed():
         "ratio": None,
         "strongest_other_uncertain": False,
     }
-    assert Verdict(False, "why").to_json() == {
+    assert MicrographVerdict.judged(False, "why").to_json() == {
         "word": "NOT TRUSTED",
+        "kind": "bad",
+        "line": "",  # (the line once made)
+        "why": "why",
         "trusted": False,
         "check": 0,
-        "why": "why",
-    }  # (the line once made)
-    assert Verdict(False, "why").rows("micrograph") == [("Verdict", "NOT TRUSTED: why")]
+    }
+    assert MicrographVerdict.judged(False, "why").rows("micrograph") == [("Verdict", "NOT TRUSTED: why")]
+    # Pairs left to check: not TRUSTED in the document (a user read "trusted": true beside "check 3 pairs").
+    check = MicrographVerdict.judged(True, check=3)
+    assert (check.word, check.kind, check.to_json()["trusted"], check.trusted) == ("check 3 pairs", "warn", False, True)
+    # A trusted verdict whose line names warnings to check is a warning's kind; a bad one stays bad.
+    assert MicrographVerdict.judged(True).with_line("l", checks=True).kind == "warn"
+    assert MicrographVerdict.judged(True).with_line("l", checks=False).kind == "good"
+    assert MicrographVerdict.judged(False, "w").with_line("l", checks=True).kind == "bad"
 
 
 def test_the_band_the_reading_and_the_particles_give_the_pieces_main_printed():
@@ -210,9 +241,10 @@ def test_the_metadata_gives_the_piece_main_printed():
 
 
 def test_each_section_is_frozen_and_held_by_the_summary_field_of_its_key():
-    hints = typing.get_type_hints(MicrographSummary, vars(micrograph_summary))
+    hints = typing.get_type_hints(MicrographSummary)  # (each class's own module: JobSummary's fields too)
     held = {name: hint for name, hint in hints.items() if any(_sections_in(hint))}
-    assert set(held) == {"band_A", "workers", "thresholds", "margin", "verdict", "metadata", "particles"}
+    sections = {"band_A", "workers", "thresholds", "margin", "verdict", "metadata", "particles"}
+    assert set(held) == sections | {"outputs", "timings"}
     for name, hint in held.items():
         (kind,) = _sections_in(hint)
         assert kind.key == name and kind.__dataclass_params__.frozen  # type: ignore[attr-defined]
@@ -231,7 +263,8 @@ READERS = [
     micrograph_summary.margin_rows,
     write.verdict_line,
     write.write_results,
-    job._timed,
+    job.MicrographStages.summarise,
+    job.MicrographStages.report,
     pictures.plot,
     pictures._pair_cells,
     pictures.uncertain_table,
@@ -255,8 +288,15 @@ def test_the_summary_is_read_by_name_not_by_string_key():
 
 
 def test_a_shards_summary_gives_the_document_and_the_table_main_printed():
-    shard = ShardSummary(2, 3, "out/shard-2-of-3", False, 40, 104, "vm:7", 21, 4.7, 50.0, 0.31)
+    shard = ShardSummary(
+        shard=2, shards=3, folder="out/shard-2-of-3", already_complete=False, micrographs=40, pairs_scored=104,
+        worker="vm:7", images_read=21, megabytes_read=4.7, read_MB_per_s=50.0, timings=RunTimings(0.31),
+        outputs=Outputs.of({"pairs": ["out/shard-2-of-3/pairs.npz"], "marker": ["out/shard-2-of-3/shard.json"]}),
+    )  # fmt: skip
     assert list(shard.to_json()) == [
+        "verdict",
+        "outputs",
+        "timings",
         "shard",
         "shards",
         "folder",
@@ -267,8 +307,8 @@ def test_a_shards_summary_gives_the_document_and_the_table_main_printed():
         "images_read",
         "megabytes_read",
         "read_MB_per_s",
-        "seconds",
     ]
+    assert shard.to_json()["verdict"] is None and shard.to_json()["timings"] == {"seconds": 0.31}
     assert shard.rows() == [
         ("Shard", "2 of 3 (scored)"),
         ("Folder", "out/shard-2-of-3"),

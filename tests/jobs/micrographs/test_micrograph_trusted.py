@@ -31,7 +31,7 @@ from cryodedup.jobs.micrographs.plan import ScoringPlan, micrograph_plan
 from cryodedup.jobs.micrographs.score import ScoredPairs, ShardScores, score_shard
 from cryodedup.jobs.micrographs.write import _uncertain_warnings
 from cryodedup.options import MicrographOptions
-from cryodedup.report.micrograph_sections import NullRule, Verdict
+from cryodedup.report.micrograph_sections import MicrographVerdict, NullRule
 from fixtures.synthetic import band_noise, write_mrc
 from helpers import shared_file
 
@@ -87,7 +87,14 @@ def test_a_weak_pair_at_the_confirmed_pairs_shift_is_left_to_check_not_trusted()
     verdict = d.summary().verdict
     assert verdict.trusted and verdict.check == 1 and verdict.word == "check 1 pair"
     # --json says what the line says: not trusted while a pair is left to check (on main "trusted": true)
-    assert verdict.to_json() == {"word": "check 1 pair", "trusted": False, "check": 1, "why": None}
+    assert verdict.to_json() == {
+        "word": "check 1 pair",
+        "kind": "warn",
+        "line": "",
+        "why": None,
+        "trusted": False,
+        "check": 1,
+    }
     # The margin's strongest other pair is this one, and says it is left to check.
     margin = d.summary().margin
     assert margin.strongest_other == pytest.approx(0.066 / 0.15)  # its joint score: min(6.5 / 8, 0.066 / 0.15)
@@ -149,7 +156,8 @@ def test_the_verdict_says_check_for_pairs_in_the_band_too():
     d = decide(scores, RULES, None, plan_at(2, 21.92))
     assert d.uncertain[3] and not d.at_shift[3]
     assert d.summary().verdict.word == "check 1 pair"
-    assert Verdict(True).word == "TRUSTED" and Verdict(False, "why", check=3).word == "NOT TRUSTED"
+    assert MicrographVerdict.judged(True).word == "TRUSTED"
+    assert MicrographVerdict.judged(False, "why", check=3).word == "NOT TRUSTED"
     (warning,) = _uncertain_warnings(d, plot=False)
     assert warning.startswith("1 pair near the thresholds")
 

@@ -13,10 +13,11 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from cryodedup.jobs.micrographs import write
+from cryodedup.jobs.micrographs import update_pairs
 from cryodedup.jobs.micrographs.decide import MicrographDecision
 from cryodedup.jobs.micrographs.score import ScoredPairs
-from cryodedup.jobs.micrographs.write import PairsCsv, _pair_rows, _write_pairs
+from cryodedup.jobs.micrographs.update_pairs import PairsCsv
+from cryodedup.jobs.micrographs.write import _pair_rows, write_pairs_whole
 from cryodedup.outputs import output_batch
 
 
@@ -45,7 +46,10 @@ def write_core(path, mics, pairs, scores, decision, binning, binned_psize, dista
     """The job's writer: pairs.csv at ``path`` (``final``: the last round's file, with ``history``)."""
     scored = ScoredPairs(pairs, *(scores[k] for k in ("z", "dy", "dx", "pearson", "overlap")))
     rows = _pair_rows(mics, pairs, scored, decision, distance)
-    _write_pairs((final or path, path), rows, binning, binned_psize / binning, history)
+    if history is None:  # (a plain run's writer; a round's appends where it can)
+        write_pairs_whole((final or path, path), rows, binning, binned_psize / binning)
+    else:
+        history.write_pairs((final or path, path), rows, binning, binned_psize / binning)
 
 
 NAMES = [
@@ -208,7 +212,7 @@ def test_a_round_whose_earlier_rows_differ_writes_the_file_whole(tmp_path, rows_
     elif what.startswith("file edited"):
         change = edit_in_place
     elif what == "the copy failed":
-        monkeypatch.setattr(write.shutil, "copyfile", no_space)
+        monkeypatch.setattr(update_pairs.shutil, "copyfile", no_space)
     elif what == "file gone":
         change = os.unlink
     elif what == "a threshold moved":

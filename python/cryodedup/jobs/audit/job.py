@@ -12,23 +12,20 @@ from __future__ import annotations
 
 import os
 import re
-import time
-from collections import Counter, deque
-from collections.abc import Callable, Iterator
+from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from ...algo.dedup import symmetry_setting
-from ...errors import CryodedupError
-from ...formats.cryosparc.jobs import job_folders
 from ...labels import counted
-from ...options.species import DEFAULT_MIN_DIST
-from ...particle_set import Log
+from ...report.sections.run import RunVerdict
+from ..shape import JobSummary
 from .advice import external_route, redo_command
-from .check import SetAudit, audit_set
-from .fsc import FscFound, fsc_figures, fsc_rows, judge, refinement_estimate
+from .check import SetAudit
+from .fsc import FscFound, fsc_figures, fsc_rows, judge
 from .later import carry, supersede
-from .project import Job, Project, cryosparc_project, nearest_holders, relion_project
+from .project import Job, Project
 from .verdicts import (
     CARRIED,
     CLEAN,
@@ -43,7 +40,16 @@ from .verdicts import (
     SUPERSEDED,
 )
 
-__all__ = ["audit_project", "audit_rows", "redo_commands", "write_audit_page"]
+__all__ = [
+    "DEFAULT_NEGLIGIBLE",
+    "FINISHED",
+    "JobAudit",
+    "ProjectAudit",
+    "audit_rows",
+    "judge_project",
+    "redo_commands",
+    "write_audit_page",
+]
 
 _RANK = {
     REDO: 0,
@@ -64,14 +70,9 @@ _HIDING = ("kept apart and matched by exact path only",)
 #: The share of a refinement's particles in a straddling pair (%) under which its FSC is not redone for them.
 DEFAULT_NEGLIGIBLE = 1.0
 
-#: The angle (degrees) within which two close particles' poses must agree, under the job's point group, to be
-#: duplicates where a set carries orientations: twice the 7.5° angular sampling RELION's 3D classification and
-#: refinement start from, so that two picks of one particle refined apart still agree.
-DEFAULT_MAX_ANGLE = 15.0
-
 #: A job's status that says its outputs are written (RELION 3.1-5's, CryoSPARC's); with another, missing
 #: particle files are outputs not written yet, not damage.
-_FINISHED = {"Succeeded", "Finished", "completed", ""}
+FINISHED = {"Succeeded", "Finished", "completed", ""}
 
 
 @dataclass
@@ -101,6 +102,9 @@ class JobAudit:
     #: A damaged refinement (its own sets unread): the job whose particles it refined and that job's set, whose pairs
     #: straddle the half-sets it carries (None: not damaged, or fed none).
     fed: tuple[str, SetAudit] | None = None
+    #: A job that removed duplicates (RELION 5's Select) of subtomograms, whose sets hold some all the same: its
+    #: files name rlnTomoSubtomogramRot (read with its sets: :func:`~.read.read_audits`).
+    unturned_origins: bool = False
 
     @property
     def duplicates(self) -> int:
@@ -148,19 +152,22 @@ class JobAudit:
         return list(dict.fromkeys(w for s in self.sets for w in s.warnings))
 
 
-@dataclass
-class ProjectAudit:
-    """The whole audit: the project's layout, every job's audit in the pipeline's order, problems of the pipeline."""
+@dataclass(frozen=True, kw_only=True)
+class ProjectAudit(JobSummary):
+    """The whole audit (the job's summary): the project's layout, every job's audit in the pipeline's order, problems.
+
+    Its ``verdict`` (:meth:`judged`) is put in by the report stage; ``plots``: ``--plot``'s report.html (None: none).
+    Nothing is written into the project: its ``outputs`` are none.
+    """
 
     root: Path
     layout: str
     jobs: list[JobAudit]
     problems: list[str]
-    seconds: float = 0.0
+    plots: tuple[str, ...] | None = None
 
-    @property
-    def verdict(self) -> tuple[str, str]:
-        """The line the report opens with, and its kind (``bad``, ``warn``, ``good``)."""
+    def judged(self) -> RunVerdict:
+        """The verdict: its word, its kind (``bad``, ``warn``, ``good``) and the line the report opens with."""
         redo = [j.job.label + (" (damaged)" if j.fed else "") for j in self.jobs if j.verdict == REDO]
         damaged = sum(bool(j.problems) for j in self.jobs) + len(self.problems)
         unread = f"; {damaged} damaged (named below)" if damaged else ""
@@ -176,13 +183,11 @@ class ProjectAudit:
                 ", ".join(carried) if len(carried) <= _NAMED_AT_MOST else _counted_span(carried, "earlier refinement")
             )
             clears = f"; redoing {'it' if len(redo) == 1 else 'them'} clears {named}" if carried else ""
-            return (
-                f"{len(redo)} refinement{'s' if len(redo) > 1 else ''} to redo: {', '.join(redo)}{clears}{unread}",
-                "bad",
-            )
+            word = f"{len(redo)} refinement{'s' if len(redo) > 1 else ''} to redo"
+            return RunVerdict(word, "bad", f"{word}: {', '.join(redo)}{clears}{unread}")
         if self.nothing_audited:
             what = "every particle set is damaged" if damaged else "no job holds a particle set the audit could find"
-            return f"Nothing could be audited: {what}{unread}", "bad"
+            return RunVerdict("nothing audited", "bad", f"Nothing could be audited: {what}{unread}")
         spared = [
             f"{count} {what}"
             for what, verdict in (("superseded by a later one", SUPERSEDED), ("negligible", NEGLIGIBLE))
@@ -193,11 +198,12 @@ class ProjectAudit:
         holding = sum(j.verdict in (ENTERED, INHERITED) for j in self.jobs)
         if holding:
             jobs = "1 job's" if holding == 1 else f"{holding} jobs'"
-            return f"Duplicates in {jobs} particles, no refinement to redo{unread}", "warn"
+            return RunVerdict("duplicates", "warn", f"Duplicates in {jobs} particles, no refinement to redo{unread}")
         if spared:  # (their sets hold duplicates: "no duplicates" would be false)
-            return f"No refinement to redo{unread}", "warn"
+            return RunVerdict("no refinement to redo", "warn", f"No refinement to redo{unread}")
         sets = sum(len(j.sets) for j in self.jobs)
-        return f"No duplicates in the {sets} particle sets audited{unread}", "warn" if damaged or warned else "good"
+        kind = "warn" if damaged or warned else "good"
+        return RunVerdict("clean", kind, f"No duplicates in the {sets} particle sets audited{unread}")
 
     @property
     def warnings(self) -> list[tuple[str, str]]:
@@ -243,19 +249,21 @@ class ProjectAudit:
         shown.sort(key=lambda j: (_RANK[j.verdict], -_straddling(j), -j.duplicates, order[j.job.name]))
         return [j.line for j in shown] + self.problems
 
-    def to_json(self) -> dict:
-        """The audit as ``--json`` prints it."""
-        return {
+    def to_json(self) -> dict[str, Any]:
+        """The audit as ``--json`` prints it: the keys every job's document opens with, then the audit's own."""
+        document = {
+            **self.shared_json(),
             "project": str(self.root),
             "layout": self.layout,
             "jobs": [j.to_json() for j in self.jobs],
             "lines": self.lines(),
             "problems": self.problems,
-            "verdict": self.verdict[0],
             "to_redo": sum(j.verdict == REDO for j in self.jobs),
             "exit_status": self.exit_status,
-            "seconds": round(self.seconds, 3),
         }
+        if self.plots is not None:
+            document["plots"] = list(self.plots)
+        return document
 
 
 def _straddling(audit: JobAudit) -> int:
@@ -263,111 +271,13 @@ def _straddling(audit: JobAudit) -> int:
     return 0 if worst is None else worst.straddling_pairs + worst.same_image_straddling
 
 
-def read_project(root: Path) -> Project:
-    """The project in ``root``: RELION's (``default_pipeline.star``), CryoSPARC's (``J*/job.json``); else an error.
+def judge_project(project: Project, audits: dict[str, JobAudit], negligible: float = DEFAULT_NEGLIGIBLE) -> None:
+    """The decide stage: where each job's duplicates entered, its verdict and line, and its redo command, in place.
 
-    The error points to the project's folder when ``root`` is near one: its pipeline file, a job's folder
-    (the project two levels up, or one for CryoSPARC), or the folder holding a project.
-    """
-    if not root.is_dir():
-        folder = _near_project(root)
-        said = f"; the project's folder seems to be {folder}" if folder else ""
-        raise CryodedupError(f"{root}: is a file, not a folder; give a RELION or CryoSPARC project's folder{said}")
-    pipeline = root / "default_pipeline.star"
-    project = _project_of_job_folder(root)
-    if project is not None:  # (RELION leaves a snapshot of the pipeline in each job's folder: not the project's)
-        snapshot = " (its default_pipeline.star is RELION's snapshot of the pipeline when the job ran)"
-        raise CryodedupError(
-            f"{root}: is a job's folder{snapshot if _exists(pipeline) else ''}; the project's folder seems to be "
-            f"{project}"
-        )
-    if _exists(pipeline):  # (whatever its kind: a FIFO or a device is named by the pipeline's reader, not missed)
-        return relion_project(root)
-    if _is_project(root):
-        return cryosparc_project(root)
-    near = _near_project(root)
-    hint = f" The project's folder seems to be {near}." if near else ""
-    raise CryodedupError(
-        f"{root}: no default_pipeline.star (RELION) and no J*/job.json (CryoSPARC); is this a project's folder?{hint}"
-    )
-
-
-def _project_of_job_folder(folder: Path) -> Path | None:
-    """The RELION project whose job folder ``folder`` is (``Refine3D/job029``, its pipeline listing it); else None."""
-    if not re.fullmatch(r"job\d+", folder.name):
-        return None
-    project = folder.resolve().parent.parent
-    pipeline = project / "default_pipeline.star"
-    try:  # (a regular file only: a FIFO there would never end)
-        listed = pipeline.read_bytes() if pipeline.is_file() else b""
-    except OSError:
-        return None
-    return project if f"{folder.parent.name}/{folder.name}/".encode() in listed else None
-
-
-def _exists(path: Path) -> bool:
-    try:
-        return path.exists()
-    except OSError:  # (a folder that cannot be looked into: as if absent, the error then says what is missing)
-        return False
-
-
-def _is_project(folder: Path) -> bool:
-    try:
-        if (folder / "default_pipeline.star").is_file():
-            return True
-        return any((job / "job.json").is_file() for job in job_folders(folder))
-    except OSError:  # (a folder that cannot be listed is no project)
-        return False
-
-
-def _near_project(path: Path) -> Path | None:
-    """The project's folder nearest ``path``, None when none is near.
-
-    The folder of a file, a job folder's project up to two levels up, else a child folder that holds one
-    (``path`` the folder holding a project).
-    """
-    for parent in [path.parent, *list(path.parents)[1:3]] if not path.is_dir() else list(path.parents)[:2]:
-        if _is_project(parent):
-            return parent
-    if path.is_dir():
-        try:
-            children = sorted(p for p in path.iterdir() if p.is_dir())
-        except OSError:
-            return None
-        return next((child for child in children if _is_project(child)), None)
-    return None
-
-
-def audit_project(
-    root: Path,
-    min_dist: float | None = None,
-    log: Log | None = None,
-    negligible: float = DEFAULT_NEGLIGIBLE,
-    max_angle: float | None = DEFAULT_MAX_ANGLE,
-) -> ProjectAudit:
-    """Audits every particle set of the project in ``root``.
-
-    ``min_dist``: one distance (Å) for every job, instead of each job's own; ``negligible``: the change in
+    From what was read alone (:func:`~.read.read_audits`): no file is read here. ``negligible``: the change in
     resolution (Fourier shells at FSC 0.143) under which a refinement is not to redo, where its FSC is found;
-    else the share of its particles (%) in pairs across its half-sets; ``max_angle``:
-    in a set that carries orientations, close particles are duplicates only when their poses agree within
-    this many degrees under the job's point group (C1 where it recorded none; None or 0: positions only).
+    else the share of its particles (%) in pairs across its half-sets.
     """
-    start = time.perf_counter()
-    say = log or (lambda message, level: None)
-    project = read_project(root)
-    audits = {name: JobAudit(job, problems=list(job.problems)) for name, job in project.jobs.items()}
-    problems = list(project.problems)
-    for cycle in project.cycles():
-        problems.append(f"a cycle in the pipeline's edges: {' -> '.join([*cycle, cycle[0]])}; not traced through")
-    distances, symmetries = _distances(project, min_dist), _pose_symmetries(project)
-    children = project.children()  # (once: each refinement's PostProcess is among them)
-    for name, audit in audits.items():
-        audit.min_dist_A, audit.distance_reason = distances[name]
-        audit.symmetry = symmetries[name]
-        _audit_sets(project, audit, say, max_angle or None)
-        audit.fsc = refinement_estimate(project, audit.job, audit.worst, children)
     _trace(project, audits)
     for audit in audits.values():
         audit.fed = _fed(audit, audits, project)
@@ -385,124 +295,6 @@ def audit_project(
             audit.command = redo_command(project, audit.job, audit.worst)
             then = "refine" if audit.verdict == REDO else "go on from"
             audit.route = external_route(project, audit.job, audit.worst, then)
-    return ProjectAudit(root, project.layout, list(audits.values()), problems, time.perf_counter() - start)
-
-
-def _audit_sets(project: Project, audit: JobAudit, say: Log, max_angle: float | None) -> None:
-    """The job's particle sets audited in turn (each read once, let go once counted) into ``audit``.
-
-    Under ``audit.symmetry`` (:func:`_pose_symmetries`).
-
-    Pose-aware under the job's point group in its package's setting (RELION's, CryoSPARC's); one the core does not
-    know (RELION's I5, Cnv) or whose setting is not established (CryoSPARC's T, I) leaves its sets by position, warned.
-    """
-    job = audit.job
-    sym = audit.symmetry[0] if audit.symmetry else "C1"
-    if max_angle is not None:
-        try:  # (RELION's jobs are named by their folders, CryoSPARC's J1, J2...)
-            symmetry_setting(sym, "relion" if "/" in job.name else "cryosparc")
-        except CryodedupError as err:
-            say(f"{job.label}: {err}: compared by position only", "warning")
-            max_angle = None
-    for set_name, files in job.particle_sets.items():
-        if job.status not in _FINISHED and not all(_present(project.root / f) for f in files):
-            audit.not_written.append(set_name)  # (a job not finished has not written them yet: no damage)
-            continue
-        say(f"{set_name}: duplicates within {audit.min_dist_A:g} Å", "info")
-        try:
-            paths = [project.root / file for file in files]
-            micrographs = _upstream_micrographs(project, job.name)
-            classes = job.kind in _CLASSES_2D
-            audit.sets.append(audit_set(paths, set_name, audit.min_dist_A, micrographs, max_angle, sym, classes))
-        except (CryodedupError, OSError) as err:
-            audit.problems.append(f"{job.label}: {set_name} could not be read: {_first_line(err)}")
-
-
-#: Jobs that write no poses of their own but carry those of the refinement (or classification) they read: their
-#: sets are compared under its point group (an Import's: that of the job whose file it copied in, if any).
-_POSE_CARRIERS = ("Polish", "CtfRefine", "Select", "Subtract", "JoinStar", "Import")
-#: 2-D classifications (RELION's by folder): in-plane angles compared within one class only.
-_CLASSES_2D = ("Class2D",)
-
-
-def _pose_symmetries(project: Project) -> dict[str, tuple[str, str] | None]:
-    """Each job's point group its poses are compared under, and where it was recorded; None: none (C1).
-
-    Its own; else, for a job that carries poses it did not refine (Polish, CtfRefine, Select, Subtract, JoinStar),
-    that of the nearest job up its particle edges that recorded one, through such carriers only: a Polish of a D2
-    refinement holds the refinement's poses, in which two picks of one particle agree up to a D2 operator. One walk
-    for every job (:func:`nearest_holders`): the nearest job up its particle edges that recorded one, or that is no
-    carrier (its own, or none).
-    """
-    holders = [name for name, job in project.jobs.items() if job.symmetry is not None or job.kind not in _POSE_CARRIERS]
-    parents = {name: job.particle_parents for name, job in project.jobs.items()}
-    found = nearest_holders(parents, project.particle_children(), holders)
-    return {name: project.jobs[found[name]].symmetry if name in found else None for name in project.jobs}
-
-
-def _present(path: Path) -> bool:
-    """Whether ``path`` is there; one that cannot be looked at (no permission) counts, and its read says why."""
-    try:
-        return path.exists()
-    except OSError:
-        return True
-
-
-def _first_line(err: Exception) -> str:
-    return str(err).splitlines()[0] if str(err) else type(err).__name__
-
-
-def _distances(project: Project, given: float | None) -> dict[str, tuple[float, str]]:
-    """Each job's distance (Å) and why.
-
-    The distance within which the user removed duplicates in the job's lineage (a RELION Select
-    "remove duplicates": the user's own judgement), the nearest such job first; else a quarter of
-    the particle (mask) diameter the job, or the nearest job downstream, else upstream, recorded:
-    a second pick of one particle lies within its core, while neighbours touch a diameter apart
-    and a lattice (the RELION 5 tomography tutorial's capsids) packs them within half its mask;
-    else the particle job's default.
-    """
-    if given is not None:
-        return dict.fromkeys(project.jobs, (given, "as given (--min-dist)"))
-    children, parents = project.children(), project.parents()
-
-    def nearest(what: str) -> dict[str, str]:
-        """Each job's nearest job that recorded ``what``: downstream (itself first), else upstream."""
-        holders = [name for name, job in project.jobs.items() if getattr(job, what) is not None]
-        return {**nearest_holders(parents, children, holders), **nearest_holders(children, parents, holders)}
-
-    thresholds, diameters = nearest("duplicate_threshold"), nearest("diameter")
-    found = {}
-    for name in project.jobs:
-        if name in thresholds:
-            value, where = project.jobs[thresholds[name]].duplicate_threshold or (0.0, "")
-            found[name] = (value, f"the duplicate threshold of {where}")
-        elif name in diameters:
-            diameter, where = project.jobs[diameters[name]].diameter or (0.0, "")
-            found[name] = (diameter / 4, f"a quarter of the particle diameter of {diameter:g} Å ({where})")
-        else:
-            found[name] = (float(DEFAULT_MIN_DIST), "the default (no particle diameter recorded)")
-    return found
-
-
-def _upstream_micrographs(project: Project, name: str) -> Callable[[], Path | None]:
-    """The nearest ancestor's micrographs STAR that exists (asked for when a particle file lacks pixel sizes)."""
-
-    def find() -> Path | None:
-        seen = {name}
-        queue = deque([name])
-        while queue:
-            job = project.jobs[queue.popleft()]
-            for file in job.micrograph_files:
-                if (project.root / file).is_file():
-                    return project.root / file
-            for parent in job.parents:
-                if parent not in seen:
-                    seen.add(parent)
-                    queue.append(parent)
-        return None
-
-    return find
 
 
 def _particle_parents(project: Project, audits: dict[str, JobAudit], name: str) -> list[str]:
@@ -586,9 +378,7 @@ def _percent(fraction: float) -> str:
     return f"{100 * fraction:.2g} %" if fraction < 0.1 else f"{100 * fraction:.0f} %"
 
 
-def _verdict(
-    audit: JobAudit, audits: dict[str, JobAudit], project: Project, negligible: float = DEFAULT_NEGLIGIBLE
-) -> tuple[str, str]:
+def _verdict(audit: JobAudit, audits: dict[str, JobAudit], project: Project, negligible: float) -> tuple[str, str]:
     """The job's verdict and its line of the report.
 
     ``negligible``: the share of a refinement's particles (%) in pairs across its half-sets under which it is not
@@ -674,7 +464,7 @@ def _sets_verdict(audit: JobAudit, audits: dict[str, JobAudit], project: Project
             halves = f"; {worst.straddling_pairs:,} across the half-sets it carries"
         elif worst.halfsets:
             halves = "; none straddle the half-sets"
-        halves += _unturned_origins(audit, project)
+        halves += _unturned_origins(audit)
         if audit.entered_at == [audit.job.name]:
             command = redo_command(project, audit.job, worst)
             return ENTERED, f"{name}: {count}{halves}: duplicates entered here; deduplicate its particles: {command}"
@@ -682,32 +472,19 @@ def _sets_verdict(audit: JobAudit, audits: dict[str, JobAudit], project: Project
     return CLEAN, f"{name}: {counted(worst.particles, 'particle')}, no duplicates {within}"
 
 
-def _unturned_origins(audit: JobAudit, project: Project) -> str:
+def _unturned_origins(audit: JobAudit) -> str:
     """What the line says of a RELION 5 Select that removed duplicates of subtomograms and still holds some.
 
     RELION's remove duplicates (``removeDuplicatedParticles``, metadata_table.cpp) takes a subtomogram's centre
     as rlnCenteredCoordinate - rlnOrigin, the origins not turned by rlnTomoSubtomogramRot/Tilt/Psi; cryodedup turns
     them, as refinement places the particle (ParticleSet::getPosition). Pairs it left are not its failure.
     """
-    if audit.job.duplicate_threshold is None or not any(
-        _holds_label(project.root / file, "_rlnTomoSubtomogramRot")
-        for files in audit.job.particle_sets.values()
-        for file in files
-    ):
+    if not audit.unturned_origins:
         return ""
     return (
         "; RELION's remove duplicates measured centres without turning the origins by rlnTomoSubtomogramRot/Tilt/Psi "
         "(cryodedup turns them, as refinement places the particles): these pairs may be ones its centres put apart"
     )
-
-
-def _holds_label(path: Path, label: str) -> bool:
-    """Whether the STAR file's head (its first 64 kB: the optics table and the labels) names ``label``."""
-    try:
-        with path.open("rb") as file:
-            return label.encode() in file.read(65536)
-    except OSError:
-        return False
 
 
 def _shown_name(job: Job) -> str:
@@ -773,7 +550,7 @@ def written_kept(job: Job, audits: dict[str, JobAudit]) -> str | None:
         if other.job.kind != "External" or job.name not in other.job.particle_parents:
             continue
         kept = [s.file for s in other.sets if _KEPT.match(os.path.basename(s.file))]
-        if kept and other.job.status in _FINISHED and not other.duplicates:
+        if kept and other.job.status in FINISHED and not other.duplicates:
             return kept[0]
     return None
 
@@ -864,12 +641,12 @@ def write_audit_page(audit: ProjectAudit, outdir: Path, force: bool) -> Path:
     from ...report.audit_page import GraphJob, write_audit_report
     from ...report.html_report import Opening
 
-    verdict, kind = audit.verdict
+    verdict = audit.judged()
     jobs = [
         GraphJob(j.job.name, j.job.kind, j.verdict, j.job.parents, j.line, j.job.particle_parents) for j in audit.jobs
     ]
     title = f"cryodedup audit of {audit.root} ({audit.layout})"
     commands = [(a.purpose, a.command, a.route) for a in redo_commands(audit)]
     figures = fsc_figures((j.job.label, j.fsc) for j in audit.jobs)
-    opening = Opening(verdict, kind, [*audit.problems, *audit.warning_lines()])
+    opening = Opening(verdict.line, verdict.kind, [*audit.problems, *audit.warning_lines()])
     return write_audit_report(outdir, title, opening, jobs, audit_rows(audit), force, commands, figures)

@@ -14,7 +14,7 @@ import numpy as np
 
 import cryodedup._core as _core
 
-from ...report.micrograph_sections import Margin, NullRule, Thresholds, Verdict
+from ...report.micrograph_sections import Margin, MicrographVerdict, NullRule, Thresholds
 from .directed import z_at_shift
 from .pattern import shared_shift_group
 from .placement import Placement, linked_roots
@@ -119,7 +119,7 @@ class DecisionSummary:
     uncertain_pairs: int
     margin: Margin
     reconsidered: dict[str, int] | None
-    verdict: Verdict
+    verdict: MicrographVerdict
 
 
 @dataclass
@@ -157,7 +157,7 @@ class MicrographDecision:
             uncertain_pairs=uncertain,
             margin=self.margin(),
             reconsidered=self.rules,
-            verdict=Verdict(self.untrusted is None, self.untrusted, check=uncertain),
+            verdict=MicrographVerdict.judged(self.untrusted is None, self.untrusted, check=uncertain),
         )
 
     def thresholds(self) -> Thresholds:

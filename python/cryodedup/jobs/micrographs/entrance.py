@@ -9,7 +9,6 @@ path (``job.py`` and the stages it calls) knows no runner: only this module, the
 from __future__ import annotations
 
 import functools
-import time
 from collections.abc import Collection, Sequence
 from typing import Callable
 
@@ -72,7 +71,6 @@ def find_duplicate_micrographs(
         The summary, typed (:class:`~cryodedup.jobs.micrographs.summary.MicrographSummary`: ``summary.kept``,
         ``summary.verdict.trusted``, ...); its ``to_json()`` is the document ``--json`` prints.
     """
-    start = time.perf_counter()
     inputs = path_list(inputs)
     options = options or MicrographOptions()
     options.check()
@@ -80,7 +78,7 @@ def find_duplicate_micrographs(
     job = micrograph_plan(options)  # (the options resolved once: no stage sees them)
     return job_for(update, runner, ready)(
         inputs, outdir, job, particles=particles, match_micrographs=match_micrographs, force=force, log=log,
-        progress_factory=progress_factory, start=start,
+        progress_factory=progress_factory,
     )  # fmt: skip
 
 

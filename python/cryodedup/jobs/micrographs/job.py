@@ -8,99 +8,225 @@ images over their overlap at the found shift both pass their thresholds. Duplica
 grouped (union-find) and the earliest acquisition of each group is kept: the later exposure
 hit pre-irradiated ice.
 
-``entrance.py``'s ``find_duplicate_micrographs`` resolves the options once (``plan.py``) and
-chooses the runner; :func:`run` reads,
-plans and scores the pairs (``score.py``), decides (``decide.decide_run``) and writes
-(``write.write_results``), in that order; a merge of shards (``shards.py``) decides and writes alike.
+The job has the one shape of every job (``jobs/shape.py``): ``entrance.py``'s
+``find_duplicate_micrographs`` resolves the options once (``plan.py``) into its plan
+(:class:`MicrographJob`), and a runner runs its stages (:class:`MicrographStages`): ``read``
+(the inputs listed, the outputs prepared, the metadata's placement), ``decide`` (the pairs
+planned and scored by the stages' scorer, here or on Dask; ``decide.decide_run``; a pattern
+common to the images removed and the pairs scored again; ``decide.judge_power``), ``write``
+(``write.write_results``), ``summarise`` and ``report`` (the verdict line, the pictures and
+report.html). :func:`run_plain` runs them with the plain runner.
 
-An ``--update`` round (``update_round.run_round``) wraps the same job: it runs :func:`run` with
-the round's stages (``update_round.MicrographRound``: the store opened, only its unseen
-micrographs read, only the pairs it has no score for scored), and commits the round to the
-store; :func:`run` calls its stages (``stages.py``) without knowing which it was given, and
-this module imports no runner's.
+The runners around the same stages (an ``--update`` round, ``update_round.py``; a merge of
+shards, ``shards.py``) derive from :class:`MicrographStages` and override its hooks
+(:meth:`~MicrographStages.prepare`, :meth:`~MicrographStages.layouts_known`,
+:meth:`~MicrographStages.score`, :meth:`~MicrographStages.write_pairs`): this module imports
+no runner's, and knows nothing of a round or a shard.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Callable
+from typing import Callable, ClassVar
 
 import numpy as np
 
 from ...formats.micrograph_lists import Micrographs, load_inputs
+from ...formats.mrc import MrcLayout
 from ...outputs import all_outputs_at_once
 from ...paths import StrPath
-from ...report.micrograph_sections import Timing, revisit_rows
+from ...report.micrograph_sections import MicrographTimings, ParticleSplit, revisit_rows
+from ...report.sections.run import Outputs
 from ...resolve.micrograph_names import check_match_mode
-from .decide import COMMON_CAUSES, decide_run, judge_power
+from .. import shape
+from .decide import COMMON_CAUSES, MicrographOutcome, decide_run, judge_power
 from .pattern import scored_without_pattern
 from .placement import Placement, place
 from .plan import MetadataSources, MicrographPlan, ScoringPlan, plan_scoring
 from .score import NonFiniteMicrograph, ProgressBar, ShardRunner, ShardScores, decide_without_images, run_in_process
-from .stages import MicrographStages, Say
 from .summary import MicrographSummary
-from .write import PreparedOutputs, collecting, prepare_outputs, write_results
+from .write import (
+    PairRows,
+    PreparedOutputs,
+    collecting,
+    prepare_outputs,
+    summarised,
+    verdict_line,
+    write_pairs_whole,
+    write_results,
+)
 
-__all__ = ["run", "run_plain"]
+__all__ = ["MicrographJob", "MicrographRead", "MicrographScored", "MicrographStages", "Say", "run_plain"]
+
+#: A message and its level (``info``, ``warning``): said, and (warnings) kept for the summary.
+Say = Callable[[str, str], None]
 
 
-def run(
-    inputs: Sequence[StrPath],
-    outdir: StrPath,
-    job: MicrographPlan,
-    *,
-    stages: MicrographStages,
-    particles: StrPath | None = None,
-    match_micrographs: str = "auto",
-    log: Callable[[str, str], None] = lambda message, level: None,
-    progress_factory: Callable[[int], ProgressBar] | None = None,
-    start: float | None = None,
-) -> MicrographSummary:
-    """The job, its options resolved (``job``) and checked: read, plan, score, decide, write; its summary typed.
+@dataclass(frozen=True)
+class MicrographJob:
+    """The micrograph job's plan: the micrographs as given, where the outputs go, the options resolved (``plan``).
 
-    ``stages``: which micrographs it screens and how it scores them (:class:`PlainMicrographStages`, or an
-    ``--update`` round's, by ``update_round.run_round``). Its outputs are written under temporary names,
-    put in place by the output batch it runs in (:func:`run_plain`, ``update_round.run_round``).
-    ``start``: when the run began (its time is the summary's), by default now.
+    ``particles``: a particle file to split by its micrographs' fate; ``match_micrographs``: how
+    their micrographs are found among the inputs (``auto``, ``path``, ``name``).
     """
-    start = time.perf_counter() if start is None else start
-    check_match_mode(match_micrographs)
-    mics = load_inputs(list(inputs), job.psize, job.project_dir)
-    warned: list[str] = []  # the warnings said before the writing (a round's), in the summary too: --json says them
-    said = collecting(log, warned)
-    mics, outputs = stages.prepare(mics, Path(outdir), inputs, particles, said)
-    placement = _placement(mics, job.metadata)
-    if placement is not None:  # (named now, before any image is read: the images to look at first)
-        _say_revisits(placement, log, said)
-    scoring_started = time.perf_counter()
-    plan, shards = _score(mics, job, placement, stages, said, progress_factory)
-    scoring = time.perf_counter() - scoring_started
-    outcome = decide_run(len(mics.names), plan, shards, job.decision, placement)
-    # (a round's store and a merge's shards: refused)
-    if outcome.decision.pattern and isinstance(stages, PlainMicrographStages):
-        group = outcome.decision.pattern_images
-        said(_pattern_removed(outcome.decision.pattern, _named(mics.names, group)), "warning")
-        again = time.perf_counter()
-        plan, shards = scored_without_pattern(plan, progress_factory, shards, group)
-        scoring += time.perf_counter() - again  # (its reads are counted with the first scoring's)
-        outcome = decide_run(len(mics.names), plan, shards, job.decision, placement)
-    judge_power(outcome, job.decision)
-    summary = write_results(
-        mics,
-        job.output,
-        job.scoring.candidates,
-        outcome,
-        outputs,
-        log=log,
-        match_micrographs=match_micrographs,
-        warned=warned,
-        placement=placement,
-        pairs_csv=stages.pairs_csv,
-    )
-    return _timed(summary, time.perf_counter() - start, scoring, job.by_position)
+
+    inputs: Sequence[StrPath]
+    outdir: Path
+    plan: MicrographPlan
+    particles: StrPath | None = None
+    match_micrographs: str = "auto"
+
+
+@dataclass
+class MicrographRead:
+    """What ``read`` gives: the micrographs screened, the outputs prepared, where each was taken, what was said.
+
+    ``warned``: the warnings said so far (the summary's and the report's, in order), ``said`` says
+    a message and keeps a warning there.
+    """
+
+    mics: Micrographs
+    outputs: PreparedOutputs
+    placement: Placement | None
+    warned: list[str]
+    said: Say
+
+
+@dataclass(frozen=True)
+class MicrographScored:
+    """The scores of the plan's pairs (by shard) and the seconds reading and scoring took (None: scored elsewhere)."""
+
+    plan: ScoringPlan
+    shards: list[ShardScores]
+    seconds: float | None
+
+
+@dataclass(frozen=True)
+class _Decided:
+    """What ``decide`` gives: the outcome (decided, its power judged), and the scoring's seconds."""
+
+    outcome: MicrographOutcome
+    scoring: float | None
+
+
+@dataclass
+class MicrographStages:
+    """The micrograph job's stages (``shape.Stages``): a plain run screens every micrograph, scores every pair.
+
+    ``force``: outputs in the way replaced; ``scorer``: scores the pairs (here as one shard, or on
+    Dask); ``log`` and ``progress_factory``: how the run speaks. A runner around the same stages
+    derives from this class and overrides its hooks: which micrographs it screens (:meth:`prepare`),
+    the headers it knows (:meth:`layouts_known`), how it scores (:meth:`score`, :meth:`scored`) and
+    writes pairs.csv (:meth:`write_pairs`). ``report`` draws from what ``summarise`` kept (``drawn``).
+    """
+
+    #: A pattern common to the images is removed and the pairs scored again (all of them at hand: a plain run).
+    REMOVES_PATTERN: ClassVar[bool] = True
+
+    force: bool = False
+    scorer: ShardRunner = run_in_process
+    log: Say = lambda message, level: None
+    progress_factory: Callable[[int], ProgressBar] | None = None
+    # What the pictures are drawn from (the micrographs read, the outcome), kept by summarise for report.
+    drawn: tuple[MicrographRead, MicrographOutcome] | None = field(default=None, repr=False)
+
+    def read(self, job: MicrographJob) -> MicrographRead:
+        """The inputs listed, those screened (:meth:`prepare`) and their outputs prepared, the metadata's placement."""
+        check_match_mode(job.match_micrographs)
+        mics = load_inputs(list(job.inputs), job.plan.psize, job.plan.project_dir)
+        warned: list[str] = []  # the warnings said before the writing (a round's), in the summary too
+        said = collecting(self.log, warned)
+        mics, outputs = self.prepare(mics, job.outdir, job.inputs, job.particles, said)
+        placement = _placement(mics, job.plan.metadata)
+        if placement is not None:  # (named now, before any image is read: the images to look at first)
+            _say_revisits(placement, self.log, said)
+        return MicrographRead(mics, outputs, placement, warned, said)
+
+    def decide(self, job: MicrographJob, read: MicrographRead) -> _Decided:
+        """The pairs planned and scored (:meth:`scored`), decided; a common pattern removed and scored again."""
+        mics, placement, said = read.mics, read.placement, read.said
+        scored = self.scored(job, read)
+        plan, shards, scoring = scored.plan, scored.shards, scored.seconds
+        outcome = decide_run(len(mics.names), plan, shards, job.plan.decision, placement)
+        if outcome.decision.pattern and self.REMOVES_PATTERN:
+            group = outcome.decision.pattern_images
+            said(_pattern_removed(outcome.decision.pattern, _named(mics.names, group)), "warning")
+            again = time.perf_counter()
+            plan, shards = scored_without_pattern(plan, self.progress_factory, shards, group)
+            if scoring is not None:  # (its reads are counted with the first scoring's)
+                scoring += time.perf_counter() - again
+            outcome = decide_run(len(mics.names), plan, shards, job.plan.decision, placement)
+        judge_power(outcome, job.plan.decision)
+        return _Decided(outcome, scoring)
+
+    def write(self, job: MicrographJob, read: MicrographRead, decided: _Decided) -> ParticleSplit | None:
+        """The outputs (``write.write_results``) under temporary names; the particles split's counts."""
+        return write_results(
+            read.mics, job.plan.output, job.plan.scoring.candidates, decided.outcome, read.outputs,
+            log=read.said, match_micrographs=job.match_micrographs, placement=read.placement,
+            write_pairs=self.write_pairs,
+        )  # fmt: skip
+
+    def summarise(
+        self, job: MicrographJob, read: MicrographRead, decided: _Decided, written: ParticleSplit | None
+    ) -> MicrographSummary:
+        """The summary, typed: what was read, compared, decided and written; the scoring's time and rate."""
+        summary = summarised(
+            read.mics, job.plan.scoring.candidates, decided.outcome, read.outputs, read.warned, read.placement, written
+        )
+        rated = decided.scoring is not None and not job.plan.by_position
+        scoring = decided.scoring if rated else None
+        timings = MicrographTimings.scored(summary.images_read if rated else 0, scoring)
+        if decided.scoring is not None and job.plan.by_position:  # (nothing read: no rate)
+            timings = MicrographTimings(0.0, scoring_seconds=round(decided.scoring, 3))
+        self.drawn = (read, decided.outcome)
+        return replace(summary, timings=timings)
+
+    def report(self, job: MicrographJob, summary: MicrographSummary) -> MicrographSummary:
+        """The line the summary opens with (every warning said); with ``--plot``, the pictures and report.html."""
+        verdict = summary.judged.with_line(verdict_line(summary), checks=bool(summary.warnings))
+        summary = replace(summary, verdict=verdict)
+        if not job.plan.output.plot or self.drawn is None:
+            return summary
+        from .pictures import plot
+
+        read, outcome = self.drawn
+        outputs = read.outputs
+        drawn = plot(
+            read.mics, job.plan.output, outcome.scores, outcome.decision, outcome.rank, outputs.outdir,
+            outputs.force, summary, read.placement, outcome.plan.pattern,
+        )  # fmt: skip
+        assert summary.outputs is not None, "summarised with its outputs"
+        return replace(summary, outputs=Outputs((*summary.outputs.by_subset, ("plots", tuple(drawn)))))
+
+    # --- the hooks a runner around the stages overrides ---------------------------------------
+
+    def prepare(
+        self, mics: Micrographs, outdir: Path, inputs: Sequence[StrPath], particles: StrPath | None, said: Say
+    ) -> tuple[Micrographs, PreparedOutputs]:
+        """The micrographs it screens, of those listed (``mics``), and its outputs prepared (refused if in the way)."""
+        return mics, prepare_outputs(mics, outdir, inputs, particles, self.force)
+
+    def layouts_known(self, paths: Collection[StrPath]) -> dict[str, MrcLayout] | None:
+        """Where the images of ``paths`` already known lie (their headers not read again), by path; None: none."""
+        return None
+
+    def scored(self, job: MicrographJob, read: MicrographRead) -> MicrographScored:
+        """The plan and the scores of its pairs, and the seconds they took: by position alone, or by :meth:`score`."""
+        started = time.perf_counter()
+        plan, shards = _score(read.mics, job.plan, read.placement, self, read.said)
+        return MicrographScored(plan, shards, time.perf_counter() - started)
+
+    def score(self, plan: ScoringPlan, said: Say) -> list[ShardScores]:
+        """The scores of the plan's pairs: by the scorer, here or elsewhere (Dask)."""
+        return self.scorer(plan, self.progress_factory)
+
+    def write_pairs(self, paths: tuple[Path, Path], rows: PairRows, binning: int, psize: float) -> None:
+        """pairs.csv at ``paths`` (final, temporary): written whole."""
+        write_pairs_whole(paths, rows, binning, psize)
 
 
 @all_outputs_at_once
@@ -112,41 +238,19 @@ def run_plain(
     particles: StrPath | None = None,
     match_micrographs: str = "auto",
     force: bool = False,
-    log: Callable[[str, str], None] = lambda message, level: None,
+    log: Say = lambda message, level: None,
     progress_factory: Callable[[int], ProgressBar] | None = None,
     runner: ShardRunner = run_in_process,
-    start: float | None = None,
 ) -> MicrographSummary:
-    """A plain run: :func:`run` with :class:`PlainMicrographStages`, its outputs appearing together or not at all."""
-    return run(
-        inputs, outdir, job, stages=PlainMicrographStages(force, runner), particles=particles,
-        match_micrographs=match_micrographs, log=log, progress_factory=progress_factory, start=start,
-    )  # fmt: skip
+    """A plain run: :class:`MicrographStages` run by the plain runner, its outputs appearing together or not at all.
 
-
-@dataclass(frozen=True)
-class PlainMicrographStages:
-    """A plain run's stages (:class:`.stages.MicrographStages`): every micrograph listed, every pair scored."""
-
-    force: bool
-    runner: ShardRunner = run_in_process
-    pairs_csv: None = None  # (pairs.csv written whole)
-
-    def prepare(
-        self, mics: Micrographs, outdir: Path, inputs: Sequence[StrPath], particles: StrPath | None, said: Say
-    ) -> tuple[Micrographs, PreparedOutputs]:
-        """As :class:`.stages.MicrographStages` says: the micrographs listed; outputs in the way refused."""
-        return mics, prepare_outputs(mics, outdir, inputs, particles, self.force)
-
-    def layouts_known(self, paths: Collection[StrPath]) -> None:
-        """As :class:`.stages.MicrographStages` says: none (every header is read)."""
-        return None
-
-    def score(
-        self, plan: ScoringPlan, said: Say, progress_factory: Callable[[int], ProgressBar] | None
-    ) -> list[ShardScores]:
-        """As :class:`.stages.MicrographStages` says: by the runner, here or elsewhere (Dask)."""
-        return self.runner(plan, progress_factory)
+    ``runner``: scores the pairs (the stages' scorer: here, or on Dask).
+    """
+    plan = MicrographJob(inputs, Path(outdir), job, particles, match_micrographs)
+    stages: shape.Stages[MicrographJob, MicrographRead, _Decided, ParticleSplit | None, MicrographSummary] = (
+        MicrographStages(force, runner, log, progress_factory)
+    )
+    return shape.run(plan, stages)
 
 
 def _say_revisits(placement: Placement, log: Callable[[str, str], None], said: Callable[[str, str], None]) -> None:
@@ -176,15 +280,6 @@ def _named(names: Sequence[str], group: np.ndarray | None) -> str:
     return f" ({', '.join(shown)}{more})"
 
 
-def _timed(summary: MicrographSummary, seconds: float, scoring: float, no_images: bool) -> MicrographSummary:
-    """The summary with the run's time, the scoring's, and the images scored per second of it."""
-    # Over the images read (a pattern of candidates may leave some unread), not those listed
-    read = not no_images and scoring > 0
-    rate = round(summary.images_read / scoring, 1) if read else None
-    # (the scoring's time is the rate's: the report and writing are not in it)
-    return replace(summary, timing=Timing(round(seconds, 3), round(scoring, 3), rate))
-
-
 def _placement(mics: Micrographs, metadata: MetadataSources) -> Placement | None:
     """Where and when each micrograph was taken (``--metadata``), or None without it."""
     if not metadata.files:
@@ -197,8 +292,7 @@ def _score(
     job: MicrographPlan,
     placement: Placement | None,
     stages: MicrographStages,
-    said: Callable[[str, str], None],
-    progress_factory: Callable[[int], ProgressBar] | None,
+    said: Say,
 ) -> tuple[ScoringPlan, list[ShardScores]]:
     """The plan and the scores of its pairs: from the positions alone, or by the stages (all, or a round's new ones)."""
     if job.by_position and placement is not None:
@@ -212,7 +306,7 @@ def _score(
         if plan.psize_note and not left_out:
             said(plan.psize_note, "warning")
         try:
-            return plan, stages.score(plan, said, progress_factory)
+            return plan, stages.score(plan, said)
         except NonFiniteMicrograph as err:
             if not job.scoring.skip_unreadable:
                 raise

@@ -101,9 +101,8 @@ def plot(
         figures += _pair_figures(mics, scores, flagged[: output.plot_pairs], rank, images, "pair", "Flagged pair")
         drawn = uncertain[: output.plot_pairs]
         figures += _pair_figures(mics, scores, drawn, rank, images, "uncertain", "Uncertain pair", decision, names)
-    verdict, warnings = summary.verdict, summary.warnings
-    kind = "bad" if not verdict.trusted else "warn" if warnings else "good"
-    opening = html_report.Opening(verdict.line, kind, warnings)
+    verdict = summary.judged  # (its kind: bad not trusted, warn with pairs or warnings to check, else good)
+    opening = html_report.Opening(verdict.line, verdict.kind, summary.warnings)
     title = "cryodedup micrographs"
     page = _pair_page(mics, scores, decision, rank, images, output.by_position, title)
     assert output.parameters is not None, "the plan keeps report.html's Parameters with --plot"

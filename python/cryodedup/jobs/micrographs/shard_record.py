@@ -19,6 +19,8 @@ import numpy as np
 from ...formats.micrograph_lists import Micrographs
 from ...formats.mrc import MrcLayout
 from ...paths import StrPath
+from ...report.micrograph_sections import reading_words
+from ..shape import JobSummary
 from ..shard_json import (
     MARKER,
     RECORD_OF,
@@ -41,6 +43,7 @@ __all__ = [
     "PairsFile",
     "PlanRecord",
     "ShardReading",
+    "ShardSummary",
     "changed_image",
     "image_stats",
     "run_record",
@@ -268,3 +271,47 @@ def changed_image(files: Sequence[str], mine: list[list[Any]], other: list[list[
 
 def _size(size: int | None) -> str:
     return "absent" if size is None else f"{size:,} bytes"
+
+
+#: A summary row: label and text.
+Row = tuple[str, str]
+
+
+@dataclass(frozen=True, kw_only=True)
+class ShardSummary(JobSummary):
+    """One shard's summary (``micrographs --shard K/N``): a shard decides nothing, so it says what it scored and read.
+
+    A :class:`~..shape.JobSummary`: no verdict (a shard decides nothing), its ``outputs`` (``pairs``:
+    pairs.npz, ``marker``: shard.json), its ``timings`` (the whole shard's seconds); then its own fields
+    in order, as ``--json`` prints them.
+    """
+
+    shard: int
+    shards: int
+    folder: str
+    already_complete: bool  # (not redone)
+    micrographs: int
+    pairs_scored: int
+    worker: str
+    images_read: int
+    megabytes_read: float
+    read_MB_per_s: float | None
+
+    def rows(self) -> list[Row]:
+        """The shard's table: which, where, what it scored and read, its time."""
+        done = "already complete, not redone" if self.already_complete else "scored"
+        return [
+            ("Shard", f"{self.shard} of {self.shards} ({done})"),
+            ("Folder", self.folder),
+            ("Micrographs", f"{self.micrographs:,}"),
+            ("Pairs scored", f"{self.pairs_scored:,}"),
+            # (the shard is named above; where it ran needs no name)
+            ("Read", reading_words(self.images_read, self.megabytes_read, self.read_MB_per_s)),
+            *([("Time", f"{self.timings.seconds:.2f} s")] if self.timings is not None else []),
+        ]
+
+    def to_json(self) -> dict[str, Any]:
+        """``verdict`` (null), ``outputs``, ``timings``, then its own fields in order."""
+        shared = {f.name for f in fields(JobSummary)}
+        own = {k: v for k, v in asdict(self).items() if k not in shared}
+        return {**self.shared_json(), **own}

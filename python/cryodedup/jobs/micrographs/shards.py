@@ -21,9 +21,9 @@ import json
 import os
 import time
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, ClassVar
 
 import numpy as np
 
@@ -33,8 +33,9 @@ from ...formats.micrograph_lists import Micrographs, load_inputs
 from ...options.micrographs import MicrographOptions, MicrographRun
 from ...outputs import all_outputs_at_once, put_in_place
 from ...paths import StrPath
-from ...report.micrograph_sections import Timing
+from ...report.sections.run import Outputs, RunTimings
 from ...resolve.micrograph_names import check_match_mode
+from .. import shape
 from ..shard_json import (
     complete_shards,
     give_up,
@@ -43,7 +44,7 @@ from ..shard_json import (
     shard_folders_in,
 )
 from ..store_db import file_digest as sha256_of
-from .decide import decide_run, judge_power
+from .job import MicrographJob, MicrographRead, MicrographScored, MicrographStages
 from .plan import MicrographPlan, ScoringPlan, micrograph_plan, plan_scoring
 from .score import NonFiniteMicrograph, ProgressBar, ScoredPairs, ShardScores, images_to_read, score_shard
 from .shard_record import (
@@ -53,12 +54,13 @@ from .shard_record import (
     PairsFile,
     PlanRecord,
     ShardReading,
+    ShardSummary,
     changed_image,
     image_stats,
     run_record,
 )
-from .summary import MicrographSummary, ShardSummary
-from .write import prepare_outputs, write_results
+from .summary import MicrographSummary
+from .write import collecting, prepare_outputs
 
 __all__ = ["merge_micrograph_shards", "parse_shard", "run_micrograph_shard"]
 
@@ -188,7 +190,8 @@ def _shard_summary(folder: Path, record: MicrographShardRecord, seconds: float, 
         images_read=reading.images_read,
         megabytes_read=round(megabytes, 1),
         read_MB_per_s=round(megabytes / reading.read_seconds, 1) if reading.read_seconds > 0 else None,
-        seconds=round(seconds, 3),
+        outputs=Outputs.of({"pairs": [str(folder / PAIRS)], "marker": [str(folder / MARKER)]}),
+        timings=RunTimings.of({}, seconds),
     )
 
 
@@ -322,27 +325,39 @@ def merge_micrograph_shards(
     Returns
     -------
     MicrographSummary
-        The summary, as the job (``job.run``) returns it.
+        The summary, as the job (``job.run_plain``) returns it.
     """
-    start = time.perf_counter()
     check_match_mode(match_micrographs)
     shards = _complete_shards(shard_folders_in(shard_folders))
     run = shards[0][1].run
     job = _run_plan(shards[0][0], run, plot, plot_pairs)
-    mics = _inputs_of(run, job.psize, job.project_dir)
-    plan = shards[0][1].plan.scoring_plan(run.files)
-    scores = [_scores_of(folder, record) for folder, record in shards]  # checked before any output is begun
-    outputs = prepare_outputs(mics, Path(outdir), run.inputs, particles, force)
-    outcome = decide_run(len(mics.names), plan, scores, job.decision, None)
-    judge_power(outcome, job.decision)
-    summary = write_results(
-        mics,
-        job.output,
-        job.scoring.candidates,
-        outcome,
-        outputs,
-        log=log,
-        match_micrographs=match_micrographs,
-    )
-    # (no scoring time, no rate: the shards ran elsewhere; their read rates are in ``workers``)
-    return replace(summary, timing=Timing(round(time.perf_counter() - start, 3)))
+    plan = MicrographJob(run.inputs, Path(outdir), job, particles, match_micrographs)
+    return shape.run(plan, MergedShardStages(force, log=log, shards=shards))
+
+
+@dataclass
+class MergedShardStages(MicrographStages):
+    """The job's stages reading the shards' scores (``micrographs-merge``): no image read, nothing scored here.
+
+    ``shards``: each complete shard's folder and record, checked to be of one run. No pattern is
+    removed (the shards scored the images as they are; a run in one go removes it).
+    """
+
+    REMOVES_PATTERN: ClassVar[bool] = False
+
+    shards: list[tuple[Path, MicrographShardRecord]] = field(default_factory=list)
+    _scores: list[ShardScores] = field(default_factory=list, repr=False)  # (read by read, before any output)
+
+    def read(self, job: MicrographJob) -> MicrographRead:
+        """The run's micrographs read again from its inputs; the outputs prepared once every shard's pairs are read."""
+        run = self.shards[0][1].run
+        mics = _inputs_of(run, job.plan.psize, job.plan.project_dir)
+        self._scores = [_scores_of(folder, record) for folder, record in self.shards]  # checked before any output
+        outputs = prepare_outputs(mics, job.outdir, job.inputs, job.particles, self.force)
+        warned: list[str] = []
+        return MicrographRead(mics, outputs, None, warned, collecting(self.log, warned))
+
+    def scored(self, job: MicrographJob, read: MicrographRead) -> MicrographScored:
+        """The shards' plan and scores (no scoring time, no rate: the shards ran elsewhere; ``workers`` says them)."""
+        plan = self.shards[0][1].plan.scoring_plan(self.shards[0][1].run.files)
+        return MicrographScored(plan, self._scores, None)

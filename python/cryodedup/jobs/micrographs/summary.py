@@ -1,17 +1,17 @@
 """The micrograph job's summary, typed: what was read, compared, decided and written, field by field.
 
-:class:`MicrographSummary` is the summary :func:`~cryodedup.jobs.micrographs.job.run`
+:class:`MicrographSummary` is the summary the job's stages (``job.MicrographStages``)
 and ``micrographs-merge`` return: the terminal's table and the report (:func:`micrograph_rows`),
 the verdict line and the pictures read its fields by name; :meth:`~MicrographSummary.to_json`
 gives the ``--json`` document (and the Python API's return,
 :func:`~cryodedup.find_duplicate_micrographs`), its keys in the order of the fields, at the
 edges alone. Its sections (how each is said) are ``report/micrograph_sections.py``'s; a shard's
-summary is :class:`ShardSummary`.
+summary is ``shard_record.ShardSummary`` (a runner's: the plain path knows no shard).
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from ...labels import counted
@@ -19,17 +19,17 @@ from ...report.micrograph_sections import (
     Band,
     Margin,
     Metadata,
+    MicrographVerdict,
     NullRule,
     ParticleSplit,
     Reading,
     Thresholds,
-    Timing,
-    Verdict,
-    reading_words,
 )
 from ...report.sections import Section
+from ...report.sections.run import Outputs, RunTimings
+from ..shape import JobSummary
 
-__all__ = ["MicrographSummary", "ShardSummary", "micrograph_rows"]
+__all__ = ["MicrographSummary", "micrograph_rows"]
 
 #: A summary row: label and text (lines separated by newlines).
 Row = tuple[str, str]
@@ -38,50 +38,25 @@ Row = tuple[str, str]
 _OPTIONAL = {"optional": True}
 
 
-@dataclass(frozen=True)
-class ShardSummary:
-    """One shard's summary (``micrographs --shard K/N``): a shard decides nothing, so it says what it scored and read.
-
-    :meth:`to_json` gives its fields in order, as ``--json`` prints them.
-    """
-
-    shard: int
-    shards: int
-    folder: str
-    already_complete: bool  # (not redone)
-    micrographs: int
-    pairs_scored: int
-    worker: str
-    images_read: int
-    megabytes_read: float
-    read_MB_per_s: float | None
-    seconds: float
-
-    def rows(self) -> list[Row]:
-        """The shard's table: which, where, what it scored and read, its time."""
-        done = "already complete, not redone" if self.already_complete else "scored"
-        return [
-            ("Shard", f"{self.shard} of {self.shards} ({done})"),
-            ("Folder", self.folder),
-            ("Micrographs", f"{self.micrographs:,}"),
-            ("Pairs scored", f"{self.pairs_scored:,}"),
-            # (the shard is named above; where it ran needs no name)
-            ("Read", reading_words(self.images_read, self.megabytes_read, self.read_MB_per_s)),
-            ("Time", f"{self.seconds:.2f} s"),
-        ]
-
-    def to_json(self) -> dict[str, Any]:
-        """Its fields in order."""
-        return asdict(self)
+#: A summary's verdict until its decision gives one.
+_TRUSTED = MicrographVerdict.judged(True)
 
 
-@dataclass(frozen=True)
-class MicrographSummary:
+@dataclass(frozen=True, kw_only=True)
+class MicrographSummary(JobSummary):
     """The micrograph job's summary: the ``--json`` document, its keys in this order.
 
-    A field marked ``_OPTIONAL`` is left out when None; ``timing`` (None while the job still
-    runs: the report is written before the end) stands as its own keys at the document's end.
+    A :class:`~..shape.JobSummary`: ``verdict`` (:class:`~...report.micrograph_sections.MicrographVerdict`),
+    ``outputs`` (the files written by subset: ``pairs``, ``duplicates``, ``kept``, ``rejected``, with
+    ``--particles`` ``particles_on_kept`` and ``particles_on_rejected``, with ``--plot`` ``plots``) and
+    ``timings`` (:class:`~...report.micrograph_sections.MicrographTimings`: each stage's seconds, the
+    whole's, the scoring's and its rate) open the document; then these fields in order, one marked
+    ``_OPTIONAL`` left out when None.
     """
+
+    verdict: MicrographVerdict | None = _TRUSTED
+    outputs: Outputs | None = None
+    timings: RunTimings | None = None
 
     inputs: list[str] = field(default_factory=list)  # the micrographs as given (files, folders, lists)
     micrographs: int = 0
@@ -99,7 +74,6 @@ class MicrographSummary:
     duplicate_pairs: int = 0
     kept: int = 0
     rejected: int = 0
-    outputs: list[str] = field(default_factory=list)
     shards: int = 1
     workers: Reading = Reading(())
     warnings: list[str] = field(default_factory=list)
@@ -110,20 +84,26 @@ class MicrographSummary:
     margin: Margin = Margin(None, None, None)
     # How many pairs each rule of every binning changed.
     reconsidered: dict[str, int] | None = field(default=None, metadata=_OPTIONAL)
-    verdict: Verdict = Verdict(trusted=True)
     metadata: Metadata | None = field(default=None, metadata=_OPTIONAL)  # --metadata
     particles: ParticleSplit | None = field(default=None, metadata=_OPTIONAL)  # --particles
-    plots: list[str] | None = field(default=None, metadata=_OPTIONAL)  # --plot: the pictures and report.html written
-    timing: Timing | None = None
+
+    @property
+    def judged(self) -> MicrographVerdict:
+        """The verdict (a summary is made with one: ``None`` is the shared field's type only)."""
+        assert self.verdict is not None, "a micrograph summary has its verdict"
+        return self.verdict
+
+    def files(self) -> list[str]:
+        """Every file written, subset after subset (the pictures last)."""
+        return [] if self.outputs is None else [f for _, files in self.outputs.by_subset for f in files]
 
     def to_json(self) -> dict[str, Any]:
-        """The document ``--json`` prints (and the Python API returns): the fields in order, the optional left out."""
-        document: dict[str, Any] = {}
+        """The document ``--json`` prints (and the Python API returns): the shared keys, then the fields in order."""
+        document = self.shared_json()
+        shared = {f.name for f in fields(JobSummary)}
         for f in fields(self):
             value = getattr(self, f.name)
-            if f.name == "timing":
-                document.update(value.to_json() if value is not None else {})
-            elif value is not None or "optional" not in f.metadata:
+            if f.name not in shared and (value is not None or "optional" not in f.metadata):
                 document[f.name] = value.to_json() if isinstance(value, Section) else value
         return document
 
@@ -131,8 +111,8 @@ class MicrographSummary:
 def micrograph_rows(s: MicrographSummary) -> list[Row]:
     """The micrograph job's (or merge's) summary as rows.
 
-    The time and reading rate are left out while the job is still running (its report is
-    written before the end).
+    The time row says the run's time so far and the scoring's rate (the report, written by the
+    last stage, says the time of the stages before it); none without timings (a summary made by hand).
     """
     if s.confirmed_by_images:
         image_rows = [
@@ -157,12 +137,12 @@ def micrograph_rows(s: MicrographSummary) -> list[Row]:
         ("Rejected", f"{s.rejected:,} (later exposures of an area)"),
         *(s.particles.rows("micrograph") if s.particles else []),
         *s.workers.rows("micrograph"),
-        ("Outputs", "\n".join(s.outputs + (s.plots or []))),
+        ("Outputs", "\n".join(s.files())),
     ]
-    if s.timing is not None:
+    if s.timings is not None:
         from ...report.summary import micrograph_time  # (the report's module: loaded when the rows are made)
 
-        rows.append(("Time", micrograph_time(s.images_read, s.timing)))
+        rows.append(("Time", micrograph_time(s.images_read, s.timings)))
     return rows
 
 
@@ -172,5 +152,5 @@ def margin_rows(s: MicrographSummary) -> list[Row]:
     return [
         *s.margin.rows("micrograph"),
         *([("Uncertain", uncertain)] if s.uncertain_pairs else []),
-        *s.verdict.rows("micrograph"),
+        *s.judged.rows("micrograph"),
     ]

@@ -73,7 +73,7 @@ from ..store_db import (
 from .plan import ScoringPlan
 from .score import SCORE_FIELDS, ProgressBar, ScoredPairs, ShardScores, _read_image, score_shard, shard_pairs
 from .update_inputs import file_stamp, real_paths, unfinished
-from .write import PairsCsvRecord
+from .update_pairs import PairsCsvRecord
 
 __all__ = [
     "DATABASE",
@@ -207,7 +207,7 @@ class SeenStore:
     # Each seen file's size, modification time (ns) and inode when it was read (file_stamp).
     stamps: list[list[int] | None] = field(default_factory=list)
     loaded: bool = False  # read from a store: the outputs of its rounds are there to replace
-    # What the last round's pairs.csv holds (write.PairsCsv), None when unknown: a round appends to it.
+    # What the last round's pairs.csv holds (update_pairs.PairsCsv), None when unknown: a round appends to it.
     pairs_csv: PairsCsvRecord | None = None
     # The parts of the pairs table that hold ``pairs``; 0 when they do not (the round writes every pair as one).
     pair_parts: int = 0

@@ -1,12 +1,14 @@
-"""An ``--update`` round's stages: the micrograph job run against the store of what earlier rounds saw.
+"""An ``--update`` round: a runner around the micrograph job's stages, against the store of what earlier rounds saw.
 
-:func:`run_round` wraps the plain job: it runs ``job.run`` with a :class:`MicrographRound` as its stages
-(``stages.py``), then commits the round to the store (``update.py``), before the output batch
+:func:`run_round` runs the job's stages (``job.MicrographStages``) as a :class:`MicrographRound`, which
+overrides their hooks, with the plain runner (``shape.plain``), then commits the round to the store
+(``update.py``), before the output batch
 puts the round's outputs in place. The round opens the store once the inputs are listed
 (:meth:`MicrographRound.prepare`: inputs inside the output folder refused, micrographs still being
 written left for later, the outputs of earlier rounds replaced), copies the last round's
-pairs.csv while it scores, and scores only the pairs the store has no score for
-(:func:`.update.score_update`, which opens the round's transaction).
+pairs.csv while it scores (``update_pairs.PairsCsv``, which writes the round's pairs.csv), scores only
+the pairs the store has no score for (:func:`.update.score_update`, which opens the round's
+transaction), and removes no pattern common to the images (the earlier rounds' scores stand).
 """
 
 from __future__ import annotations
@@ -15,22 +17,26 @@ from collections.abc import Collection, Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, NoReturn
+from typing import Any, Callable, ClassVar, NoReturn
 
 from ...errors import CryodedupError
 from ...formats.micrograph_lists import Micrographs
 from ...formats.mrc import MrcLayout
 from ...outputs import all_outputs_at_once, hold_folder
 from ...paths import StrPath
-from .job import run
+from .. import shape
+from .job import MicrographJob, MicrographStages, Say
 from .plan import MicrographPlan, ScoringPlan
 from .score import ProgressBar, ShardScores
-from .stages import Say
 from .summary import MicrographSummary
 from .update import STORE, SeenStore, leave_for_later, open_store, refuse_inputs_inside, score_update
-from .write import PairsCsv, PreparedOutputs, prepare_outputs
+from .update_pairs import PairsCsv
+from .write import PairRows, PreparedOutputs, prepare_outputs
 
 __all__ = ["run_round"]
+
+#: What runs a round's stages: the plain runner (the round's store opened by its stages, committed after).
+_ROUNDS_RUNNER: shape.Runner[MicrographSummary] = shape.plain
 
 
 @all_outputs_at_once
@@ -45,9 +51,8 @@ def run_round(
     ready: Collection[str] | None = None,
     log: Callable[[str, str], None] = lambda message, level: None,
     progress_factory: Callable[[int], ProgressBar] | None = None,
-    start: float | None = None,
 ) -> MicrographSummary:
-    """An ``--update`` round (``--watch`` runs one a look): ``job.run`` with the round's stages, then its commit.
+    """An ``--update`` round (``--watch`` runs one a look): the job's stages as the round's, then its commit.
 
     The round (:class:`MicrographRound`) opens the store once the inputs are listed and saves its
     new micrographs and pairs as it scores (``ready``: the new files that may be read, by default
@@ -55,13 +60,11 @@ def run_round(
     the round is committed, and the output batch puts them in place after it. A round stopped
     before its commit is rolled back: the store and the outputs stay the previous round's.
     """
-    round_ = MicrographRound(job.recorded, force, ready)
+    round_ = MicrographRound(force, log=log, progress_factory=progress_factory, recorded=job.recorded, ready=ready)
+    plan = MicrographJob(inputs, Path(outdir), job, particles, match_micrographs)
     try:
         try:
-            summary = run(
-                inputs, outdir, job, stages=round_, particles=particles, match_micrographs=match_micrographs,
-                log=log, progress_factory=progress_factory, start=start,
-            )  # fmt: skip
+            summary = shape.run(plan, round_, _ROUNDS_RUNNER)
         except BaseException as error:
             round_.abandon(error)
         round_.commit()
@@ -71,15 +74,17 @@ def run_round(
 
 
 @dataclass
-class MicrographRound:
-    """An ``--update`` round's stages (:class:`.stages.MicrographStages`), its store, and the commit that ends it.
+class MicrographRound(MicrographStages):
+    """An ``--update`` round's stages (the job's, their hooks overridden), its store, and the commit that ends it.
 
     ``recorded``: the options' values the store records (``MicrographPlan.recorded``); ``ready``:
     the new files that may be read (``--watch``), by default every one whose image is all there.
     """
 
-    recorded: Mapping[str, Any]
-    force: bool
+    #: No pattern removed: the earlier rounds' scores stand (a run in one go removes it).
+    REMOVES_PATTERN: ClassVar[bool] = False
+
+    recorded: Mapping[str, Any] = field(default_factory=dict)
     ready: Collection[str] | None = None
     store: SeenStore | None = None
     pairs_csv: PairsCsv | None = None
@@ -89,7 +94,7 @@ class MicrographRound:
     def prepare(
         self, mics: Micrographs, outdir: Path, inputs: Sequence[StrPath], particles: StrPath | None, said: Say
     ) -> tuple[Micrographs, PreparedOutputs]:
-        """As :class:`.stages.MicrographStages` says: the store opened, the micrographs it has not seen that are whole.
+        """As ``MicrographStages.prepare`` says: the store opened, the micrographs it has not seen that are whole.
 
         The outputs of earlier rounds are replaced; outputs in the way of a round that found no
         store of earlier rounds are refused saying so. The last round's pairs.csv is copied
@@ -106,18 +111,21 @@ class MicrographRound:
         return mics, outputs
 
     def layouts_known(self, paths: Collection[StrPath]) -> dict[str, MrcLayout] | None:
-        """As :class:`.stages.MicrographStages` says: the store's seen micrographs found in place."""
+        """As ``MicrographStages.layouts_known`` says: the store's seen micrographs found in place."""
         assert self.store is not None, "prepared first"
         return self.store.known_layouts(paths)
 
-    def score(
-        self, plan: ScoringPlan, said: Say, progress_factory: Callable[[int], ProgressBar] | None
-    ) -> list[ShardScores]:
-        """As :class:`.stages.MicrographStages` says: only the new pairs scored; saved in the round's transaction."""
+    def score(self, plan: ScoringPlan, said: Say) -> list[ShardScores]:
+        """As ``MicrographStages.score`` says: only the new pairs scored; saved in the round's transaction."""
         assert self.store is not None and self.pairs_csv is not None, "prepared first"
-        scores = [score_update(plan, self.recorded, self.store, said, progress_factory)]
+        scores = [score_update(plan, self.recorded, self.store, said, self.progress_factory)]
         self.pairs_csv.earlier = self.store.pairs_csv  # (None once the scores' options changed: a full run)
         return scores
+
+    def write_pairs(self, paths: tuple[Path, Path], rows: PairRows, binning: int, psize: float) -> None:
+        """As ``MicrographStages.write_pairs`` says: the last round's file appended to where it can be."""
+        assert self.pairs_csv is not None, "prepared first"
+        self.pairs_csv.write_pairs(paths, rows, binning, psize)
 
     def commit(self) -> None:
         """The round's transaction committed, with what its pairs.csv holds (its outputs written, not yet in place)."""

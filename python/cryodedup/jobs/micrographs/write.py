@@ -9,15 +9,11 @@ One run and a merge of shards both end in ``write_results``, so their outputs ar
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import os
 import re
-import shutil
-from collections.abc import Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
-from dataclasses import dataclass, fields, replace
+from collections.abc import Sequence
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Callable, ClassVar, Generic, TypeVar
 
@@ -25,16 +21,16 @@ import numpy as np
 
 import cryodedup._core as _core
 
-from ... import signals
 from ...errors import CryodedupError
 from ...formats.cryosparc.particles import NO_MICROGRAPH_FIELD
 from ...formats.micrograph_lists import Micrographs
 from ...formats.particles import ParticleNames, open_particle_names, particle_suffix, read_particle_names
 from ...labels import counted
-from ...outputs import AtomicOutputs, scratch_files, warn_earlier_report
+from ...outputs import AtomicOutputs, warn_earlier_report
 from ...particle_set import ParticleSet
 from ...paths import StrPath
 from ...report.micrograph_sections import Band, ParticleSplit
+from ...report.sections.run import Outputs
 from ...resolve import match_micrographs
 from .decide import UNCERTAIN, MicrographDecision, MicrographOutcome, near_the_edge, verdict
 from .placement import Placement
@@ -42,77 +38,21 @@ from .plan import MAX_BINNED_PSIZE, Candidates, MicrographOutputPlan, candidates
 from .score import ScoredPairs, reading_by_worker
 from .summary import MicrographSummary
 
-__all__ = ["PairsCsv", "PairsCsvRecord", "PreparedOutputs", "collecting", "prepare_outputs", "write_results"]
+__all__ = [
+    "PairRows",
+    "PreparedOutputs",
+    "append_pair_rows",
+    "collecting",
+    "pair_header",
+    "prepare_outputs",
+    "summarised",
+    "verdict_line",
+    "write_pairs_whole",
+    "write_results",
+]
 
 #: The ``--particles`` split's outputs: these stems with the input's suffix.
 PARTICLE_STEMS = ("particles_on_kept_micrographs", "particles_on_rejected_micrographs")
-
-
-@dataclass(frozen=True)
-class PairsCsvRecord:
-    """What a round's pairs.csv holds, as the ``--update`` store keeps it (its reader makes it typed).
-
-    The file's stamp (size, mtime_ns, inode) when written, its N ``rows`` made of the first K
-    micrograph ``names``, and the ``sha256`` of everything they were made of (:class:`_RowsDigest`).
-    """
-
-    stamp: tuple[int, int, int]
-    rows: int
-    names: int
-    sha256: str
-
-    def to_json(self) -> dict[str, Any]:
-        """The record as the store keeps it (JSON)."""
-        return {"stamp": list(self.stamp), "rows": self.rows, "names": self.names, "sha256": self.sha256}
-
-
-@dataclass
-class PairsCsv:
-    """pairs.csv across ``--update`` rounds: what the last round's file holds, and what this round's holds.
-
-    Each a :class:`PairsCsvRecord`: the file's stamp when written, and the digest of everything
-    its N rows were made of (the header, the first K micrograph names, every column, the pixel size).
-    A round whose first N rows are made of the same (the same digest) and whose file is
-    untouched (the same stamp) appends its new rows to a copy of that file: the bytes a fresh
-    run writes. Rows are in acquisition order of their later micrograph, so new micrographs
-    acquired after the screened ones only add rows at the end; any other change (a threshold
-    that moved, a micrograph replaced or given in another order, an edited file) gives another
-    digest or stamp, and the file is written whole.
-
-    The copy is made while the round scores (:meth:`copying`, a thread): 93 MB for 5,000
-    micrographs, off the round's path (issue 43).
-    """
-
-    earlier: PairsCsvRecord | None = None
-    written: PairsCsvRecord | None = None
-    # The copy :meth:`copying` started: its future and the scratch file it writes.
-    copy: tuple[Future[Any], Path] | None = None
-
-    @contextmanager
-    def copying(self, final: Path) -> Iterator[None]:
-        """The last round's ``final`` copied to a scratch file during the block, if it is the file that round wrote.
-
-        Waited for when the block ends, however it ends (a signal included): the output batch
-        removes the scratch file after it, and nothing writes the file after that.
-        """
-        scratch = scratch_files([final]) if _untouched(self.earlier, final) else None
-        if scratch is None:
-            yield
-            return
-        copier = ThreadPoolExecutor(1, thread_name_prefix="cryodedup-copy")
-        try:
-            self.copy = (copier.submit(shutil.copyfile, final, scratch[final]), scratch[final])
-            yield
-        finally:
-            with signals.deferred():  # (a second signal while the copy ends acts after it)
-                copier.shutdown(wait=True)
-
-    def copied(self) -> Path | None:
-        """The scratch file holding the last round's pairs.csv (once copied); None without one (a copy that failed)."""
-        if self.copy is None:
-            return None
-        future, scratch = self.copy
-        return scratch if future.exception() is None else None
 
 
 Item = TypeVar("Item")
@@ -171,23 +111,22 @@ def write_results(
     log: Callable[[str, str], None],
     placement: Placement | None = None,
     match_micrographs: str = "auto",
-    warned: Sequence[str] = (),
-    pairs_csv: PairsCsv | None = None,
-) -> MicrographSummary:
-    """Writes the outputs of a decided run, warns of what the user should look at, and returns the summary.
+    write_pairs: Callable[[tuple[Path, Path], PairRows, int, float], None] | None = None,
+) -> ParticleSplit | None:
+    """Writes the outputs of a decided run and warns of what the user should look at; the particles split's counts.
 
     One run and a merge of shards both end here, so their outputs are the same.
     ``match_micrographs`` is how the ``--particles``' micrographs are found among the inputs;
-    ``warned``: the warnings logged before (``--update``'s), for the summary and the report;
-    ``pairs_csv``: an ``--update`` round's pairs.csv (appended to when it can be, its record set).
-    ``candidates``: how the pairs were chosen (the summary's, and the option a warning names).
-    With ``--plot``, the pictures and report.html too.
+    ``log`` says each warning (the stages' ``said``: kept for the summary and the report);
+    ``write_pairs``: writes pairs.csv (final and temporary path, rows, binning, pixel size), by
+    default whole (:func:`write_pairs_whole`). ``candidates``: how the pairs were chosen (the
+    option a warning names).
     """
-    warnings: list[str] = list(warned)  # for the summary and the report, as they are logged
-    log = collecting(log, warnings)
     _refuse_untrusted(outcome, output.accept_untrusted)
     _warn_before_writing(mics, candidates, outcome, placement, log)
-    particle_counts = _write_files(mics, outcome, outputs, placement, match_micrographs, log, pairs_csv)
+    particle_counts = _write_files(
+        mics, outcome, outputs, placement, match_micrographs, log, write_pairs or write_pairs_whole
+    )
     decision = outcome.decision
     for warning in _uncertain_warnings(decision, output.plot):
         log(warning, "warning")
@@ -195,16 +134,7 @@ def write_results(
         log(untrusted_warning(decision, outcome.plan.binned_psize), "warning")
     if not output.plot:
         warn_earlier_report(outputs.outdir, lambda message: log(message, "warning"))
-    summary = _summary(mics, candidates, outcome, outputs, warnings, placement, particle_counts)
-    # (every warning said: the report opens with the line)
-    summary = replace(summary, verdict=replace(summary.verdict, line=verdict_line(summary, outputs)))
-    if output.plot:
-        from .pictures import plot
-
-        outdir, force, scores, rank = outputs.outdir, outputs.force, outcome.scores, outcome.rank
-        drawn = plot(mics, output, scores, decision, rank, outdir, force, summary, placement, outcome.plan.pattern)
-        summary = replace(summary, plots=drawn)
-    return summary
+    return particle_counts
 
 
 def _uncertain_warnings(decision: MicrographDecision, plot: bool) -> list[str]:
@@ -238,7 +168,7 @@ def _uncertain_warnings(decision: MicrographDecision, plot: bool) -> list[str]:
     return warnings
 
 
-def verdict_line(summary: MicrographSummary, outputs: PreparedOutputs) -> str:
+def verdict_line(summary: MicrographSummary) -> str:
     """The line the summary opens with: the duplicate micrographs among how many, the kept list, the verdict, checks.
 
     ``4 duplicate micrographs (4 pairs) among 52; kept 48 -> DupMics/micrographs_kept.star. Verdict: TRUSTED``,
@@ -252,8 +182,8 @@ def verdict_line(summary: MicrographSummary, outputs: PreparedOutputs) -> str:
     )
     if pairs:
         found += f" ({pairs:,} pair{'' if pairs == 1 else 's'})"
-    kept_list = named_files([str(outputs.outdir / name) for name in outputs.subsets.micrographs_kept])
-    head = f"{found} among {total:,}; kept {summary.kept:,} -> {kept_list}. Verdict: {summary.verdict.word}"
+    kept_list = named_files(list(summary.outputs.files("kept")) if summary.outputs is not None else [])
+    head = f"{found} among {total:,}; kept {summary.kept:,} -> {kept_list}. Verdict: {summary.judged.word}"
     return with_checks(head, [gist(w) for w in summary.warnings])
 
 
@@ -336,9 +266,9 @@ def _write_files(
     placement: Placement | None,
     match_micrographs: str,
     log: Callable[[str, str], None],
-    pairs_csv: PairsCsv | None,
+    write_pairs: Callable[[tuple[Path, Path], PairRows, int, float], None],
 ) -> ParticleSplit | None:
-    """pairs.csv, duplicates.csv, the kept and rejected micrographs, and the particles on each (their counts)."""
+    """pairs.csv (by ``write_pairs``), duplicates.csv, the kept and rejected micrographs, the particles on each."""
     paths, subsets, root, rank = outputs.paths, outputs.subsets, outcome.root, outcome.rank
     pairs, scores, keep = outcome.scores.pairs, outcome.scores, outcome.keep
     binning, binned_psize = outcome.plan.binning, outcome.plan.binned_psize
@@ -346,7 +276,7 @@ def _write_files(
     with outputs.atomic as tmp:
         distance = placement.distance(pairs) if placement is not None else None
         rows = _pair_rows(mics, pairs, scores, outcome.decision, distance)
-        _write_pairs((paths[0], tmp[paths[0]]), rows, binning, binned_psize / binning, pairs_csv)
+        write_pairs((paths[0], tmp[paths[0]]), rows, binning, binned_psize / binning)
         with open(tmp[paths[1]], "w", newline="") as f:
             w = csv.writer(f)
             w.writerow(["Original", "Duplicate"])
@@ -361,7 +291,7 @@ def _write_files(
     return particle_counts
 
 
-def _summary(
+def summarised(
     mics: Micrographs,
     candidates: Candidates,
     outcome: MicrographOutcome,
@@ -370,7 +300,7 @@ def _summary(
     placement: Placement | None,
     particle_counts: ParticleSplit | None,
 ) -> MicrographSummary:
-    """The run's summary: what was read, how it was compared, what was decided, what was written."""
+    """The run's summary: what was read, how it was compared, what was decided, what was written (by subset)."""
     plan, shards, keep, decision = outcome.plan, outcome.shards, outcome.keep, outcome.decision
     binning, binned_psize, band = plan.binning, plan.binned_psize, plan.band
     decided = decision.summary()
@@ -391,7 +321,7 @@ def _summary(
         duplicate_pairs=int(decision.duplicate.sum()),
         kept=int(keep.sum()),
         rejected=int((~keep).sum()),
-        outputs=[str(p) for p in outputs.paths],
+        outputs=written_by_subset(outputs),
         shards=len(shards),
         workers=reading_by_worker(shards),
         warnings=warnings,
@@ -463,7 +393,7 @@ class _PairColumns:
 
 
 @dataclass
-class _PairRows:
+class PairRows:
     """What pairs.csv's rows are made of: its header, each micrograph's field, the columns (contiguous)."""
 
     header: list[str]
@@ -478,7 +408,7 @@ def _pair_rows(
     scores: ScoredPairs,
     decision: MicrographDecision,
     distance: np.ndarray | None,
-) -> _PairRows:
+) -> PairRows:
     """One row per scored pair; with --metadata a last column, the positions' distance in µm.
 
     ``uncertain`` marks a pair left to check; ``joint`` is its joint score (>= 1: duplicate).
@@ -508,31 +438,28 @@ def _pair_rows(
         joint=floats(decision.joint),
         distance=None if distance is None else floats(distance),
     )
-    return _PairRows(header, encoding, names, columns)
+    return PairRows(header, encoding, names, columns)
 
 
-def _write_pairs(
-    paths: tuple[Path, Path], rows: _PairRows, binning: int, psize: float, history: PairsCsv | None
-) -> None:
-    """pairs.csv at ``paths`` (final, temporary): the rows, or a copy of the last round's file and the rows it lacks.
+def write_pairs_whole(paths: tuple[Path, Path], rows: PairRows, binning: int, psize: float) -> None:
+    """pairs.csv at ``paths`` (final, temporary): its header here, its rows in the core.
 
-    The header here, the rows in the core (half a million rows, an ``--update`` round of a
-    collection, took seconds here). ``history`` (``--update``): what the last round's file
-    holds, and what this one's holds is recorded there.
+    (Half a million rows, an ``--update`` round of a collection, took seconds here.)
     """
-    final, path = paths
+    with open(paths[1], "w", newline="", encoding=rows.encoding) as f:
+        f.write(pair_header(rows))
+    append_pair_rows(paths[1], rows, 0, binning, psize)
+
+
+def pair_header(rows: PairRows) -> str:
+    """pairs.csv's header line, as Python's csv module writes it."""
     head = io.StringIO()
     csv.writer(head).writerow(rows.header)
-    count = len(rows.columns)
-    digest = _RowsDigest(f"{head.getvalue()}{binning}|{psize!r}".encode(), rows.names, rows.columns.arrays())
-    start = _rows_kept(history, final, digest, count, len(rows.names)) if history else 0
-    copy = history.copied() if history and start else None
-    if copy is not None:
-        os.replace(copy, path)  # the last round's file, copied while this round scored
-    else:
-        start = 0
-        with open(path, "w", newline="", encoding=rows.encoding) as f:
-            f.write(head.getvalue())
+    return head.getvalue()
+
+
+def append_pair_rows(path: Path, rows: PairRows, start: int, binning: int, psize: float) -> None:
+    """The rows from ``start`` on appended to ``path``, by the core."""
     c = rows.columns.from_row(start)
     _core.append_pair_rows(
         str(path),
@@ -551,63 +478,22 @@ def _write_pairs(
         binning,
         psize,
     )
-    if history is not None:
-        stat = os.stat(path)
-        stamp = (stat.st_size, stat.st_mtime_ns, stat.st_ino)
-        history.written = PairsCsvRecord(stamp, count, len(rows.names), digest.upto(count, len(rows.names)))
 
 
-def _rows_kept(history: PairsCsv, final: Path, digest: _RowsDigest, rows: int, names: int) -> int:
-    """How many rows of the last round's pairs.csv are this round's first ones (0: none, or it cannot be told).
-
-    Its record's rows and names must be at most this round's, its copy made (``history.copied``),
-    the file as that round wrote it still (the same size, time and inode: not changed while
-    copied), and its rows made of the same (the same digest).
-    """
-    earlier = history.earlier
-    if not earlier or not (0 < earlier.rows <= rows and earlier.names <= names):
-        return 0
-    same = digest.upto(earlier.rows, earlier.names) == earlier.sha256
-    return earlier.rows if same and history.copied() is not None and _untouched(earlier, final) else 0
-
-
-def _untouched(earlier: PairsCsvRecord | None, final: Path) -> bool:
-    """Whether ``final`` is the pairs.csv the last round wrote (``earlier``: its record): its size, time and inode."""
-    if earlier is None:
-        return False
-    try:
-        stat = os.stat(final)
-    except OSError:
-        return False
-    return (stat.st_size, stat.st_mtime_ns, stat.st_ino) == earlier.stamp
-
-
-class _RowsDigest:
-    """SHA-256 of what the first rows of pairs.csv are made of, for growing numbers of rows.
-
-    ``head`` (the header line, the binning and pixel size), then the first K names (each with
-    its length) and each column's first N values, as bytes: two sets of rows with the same
-    digest are the same bytes in pairs.csv. Each value is hashed once however many prefixes
-    are asked for (in growing order).
-    """
-
-    def __init__(self, head: bytes, names: list[bytes], columns: list[np.ndarray]) -> None:
-        self.head, self.names, self.columns = head, names, columns
-        self.name_hash, self.named = hashlib.sha256(), 0
-        self.column_hashes, self.hashed = [hashlib.sha256() for _ in columns], 0
-
-    def upto(self, rows: int, names: int) -> str:
-        """The digest of the first ``rows`` rows and ``names`` names (at least those of an earlier call)."""
-        assert rows >= self.hashed and names >= self.named, "prefixes in growing order"
-        for name in self.names[self.named : names]:
-            self.name_hash.update(len(name).to_bytes(8, "little") + name)
-        for column_hash, column in zip(self.column_hashes, self.columns):
-            column_hash.update(column[self.hashed : rows].data)  # (contiguous: hashed where it lies)
-        self.named, self.hashed = names, rows
-        whole = hashlib.sha256(self.head)
-        for part in (self.name_hash, *self.column_hashes):
-            whole.update(part.digest())
-        return whole.hexdigest()
+def written_by_subset(outputs: PreparedOutputs) -> Outputs:
+    """The files a run writes, by subset: pairs, duplicates, kept, rejected, and the particles on each."""
+    paths = [str(p) for p in outputs.paths]
+    kept, rejected = (len(files) for _, files in outputs.subsets.items())
+    subsets = {
+        "pairs": paths[:1],
+        "duplicates": paths[1:2],
+        "kept": paths[2 : 2 + kept],
+        "rejected": paths[2 + kept : 2 + kept + rejected],
+    }
+    particles = paths[2 + kept + rejected :]
+    if particles:
+        subsets |= {"particles_on_kept": particles[:1], "particles_on_rejected": particles[1:]}
+    return Outputs.of(subsets)
 
 
 #: What splits a line for a line reader (Python's ``splitlines``: CR, LF, VT, FF, FS, GS, RS, NEL, LS, PS).
