@@ -18,8 +18,7 @@ import numpy as np
 import cryodedup._core as _core
 
 from ...errors import InputFileError
-from ...particle_set import MIC_PSIZE, Evidence, PsizeFrom, StatedPixelSizes, TypedPixelSize, Warn
-from ...resolve.given_psize import check_listed_psize
+from ...particle_set import MIC_PSIZE, Evidence, ListedPixelSize, PsizeFrom, StatedPixelSizes, TypedPixelSize, Warn
 from ..micrograph_lists import ListedPixelSizes, stated_pixel_sizes
 from .file import Table, is_number
 from .micrographs import PIXEL_SIZE_FIELD
@@ -312,9 +311,10 @@ def _listed_used(part: ParticleTable, names: list[str], scale: Scale, mic_psizes
     micrographs = micrographs_list(scale, mic_psizes)
     values, by_name = micrographs.sizes(part.where(), names)
     used = []
-    evidence = optics_evidence(part)
-    for value in np.unique(values):
-        check_listed_psize(float(value), f"{micrographs.field} in {micrographs.path}", evidence, _LISTED_ADVICE)
+    evidence = tuple(optics_evidence(part))
+    for value in np.unique(values):  # (the job's judge refuses one the optics table contradicts)
+        listed = ListedPixelSize(float(value), f"{micrographs.field} in {micrographs.path}", evidence, _LISTED_ADVICE)
+        scale.judge_psize(listed, lambda message: None)
         with_value = [name for name, psize in zip(names, values) if psize == value]
         source = micrographs.source(len(with_value), len(by_name.intersection(with_value)))
         used.append(PixelSize(part.label, "all", float(value), source))
