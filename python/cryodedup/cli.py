@@ -6,6 +6,7 @@ import filecmp
 import os
 import shlex
 import shutil
+import sys
 import textwrap
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -17,11 +18,11 @@ from click.formatting import HelpFormatter
 
 from . import commands
 from ._core import __version__
-from .cli_run import numpy_huge_pages, run_job
+from .cli_run import json_asked, numpy_huge_pages, refusal_document, refused, run_job
 from .commands import field_values as job_fields
 from .options.fields import Flag
 from .report.summary import particle_rows
-from .report.terminal import ProgressBar, Reporter, escape, fail, print_json
+from .report.terminal import ProgressBar, Reporter, escape, print_json
 from .signals import deferred, pause_for_tests
 
 if TYPE_CHECKING:
@@ -184,6 +185,9 @@ class _OneLineErrors(click.RichGroup):
         try:
             ended = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
         except ClickException as err:
+            given = list(sys.argv[1:] if args is None else args)
+            if json_asked(getattr(err, "ctx", None), given):  # (a document on every run, as refused runs)
+                print_json(refusal_document(" ".join(err.format_message().split()), err.exit_code))
             click.echo(f"Error: {_one_line_usage(err)}", err=True)
             raise SystemExit(err.exit_code) from None
         except Abort:
@@ -335,7 +339,7 @@ def _repair(
     from .jobs.particles.update import repair
 
     if inputs:
-        fail(f"{inputs[0]}: --repair reads no batch (it adds no round): give -o OUTDIR --update --repair alone")
+        refused(f"{inputs[0]}: --repair reads no batch (it adds no round): give -o OUTDIR --update --repair alone")
 
     def checked_repair() -> list[tuple[Path, str]]:
         check()
@@ -356,7 +360,7 @@ def _refuse_missing_inputs(inputs: Sequence[Path]) -> None:
 
     for path in inputs:
         if not is_glob(path) and not path.exists():
-            fail(f"{path}: no such file or folder")
+            refused(f"{path}: no such file or folder")
 
 
 def _copick_only(inputs: Sequence[Path], plot: bool) -> bool:
@@ -515,10 +519,7 @@ def audit(
 
     def page(write: Callable[[], Path]) -> Path:
         """report.html written as a job's outputs are; refused or not writable: 2, as 1 says a refinement is to redo."""
-        try:
-            return run_job(write)
-        except SystemExit as ended:
-            raise SystemExit(2 if ended.code == 1 else ended.code) from None
+        return run_job(write, refusal=2)
 
     try:
         result = audit_project(project_dir, min_dist, report.log, negligible, max_angle, plot, force, page)
@@ -563,7 +564,7 @@ def demo(outdir: Path, force: bool, quiet: bool, as_json: bool, plot: bool) -> N
         with deferred():
             _copy_example(data, force, inputs)
     except OSError as err:
-        fail(f"{outdir}: cannot write the example data ({err.strerror})")
+        refused(f"{outdir}: cannot write the example data ({err.strerror})")
     pickers = [p for p in inputs if p.name.startswith("particles_")]
     micrographs = data / "micrographs_ctf.star"
     result = outdir / "result"

@@ -6,14 +6,14 @@ import errno
 import os
 import signal
 import sys
-from collections.abc import Callable
-from typing import NoReturn, TypeVar
+from collections.abc import Callable, Sequence
+from typing import Any, NoReturn, TypeVar
 
 from . import signals
 from .errors import CryodedupError, OptionError, shortened
-from .report.terminal import fail, stopped
+from .report.terminal import fail, print_json, stopped
 
-__all__ = ["numpy_huge_pages", "run_command", "run_job"]
+__all__ = ["json_asked", "numpy_huge_pages", "refusal_document", "refused", "run_command", "run_job"]
 
 Result = TypeVar("Result")
 
@@ -49,8 +49,8 @@ def _numpy_in_the_extension() -> None:
     nearest_distances(np.zeros(0, np.int64), np.zeros((0, 2)))
 
 
-def run_job(job: Callable[[], Result]) -> Result:
-    """Runs a job; a user's mistake ends the program with its message and status 1 (2: an option refused).
+def run_job(job: Callable[[], Result], refusal: int = 1) -> Result:
+    """Runs a job; a user's mistake ends the program with its message and status ``refusal`` (2: an option refused).
 
     A signal ends it with one line and status 128 + the signal's number (130 for SIGINT,
     143 for SIGTERM), after the outputs' temporary files are removed; the line says whether
@@ -63,20 +63,23 @@ def run_job(job: Callable[[], Result]) -> Result:
         finally:
             _job_ended(previous)
     except OptionError as err:  # (a usage error: click's status for one)
-        fail(str(err), 2)
+        refused(str(err), 2)
     except CryodedupError as err:
-        fail(str(err))
+        refused(str(err), refusal)
     except OSError as err:
         if err.errno in (errno.EACCES, errno.EPERM):
             # A file in a folder the user may not read fails wherever it is first looked at
             # (pathlib's exists() and is_file() raise on EACCES): one line naming it.
             name = shortened(os.fsdecode(err.filename or ""))
-            fail(f"{name}: {err.strerror} (no permission to it, or to a folder on its path)")
+            refused(f"{name}: {err.strerror} (no permission to it, or to a folder on its path)", refusal)
         if err.errno != errno.ENAMETOOLONG:
             raise
         # A path longer than the system takes (PATH_MAX, or a name beyond NAME_MAX read from a
         # file) fails wherever it is first looked up: one line, the name cut to its start.
-        fail(f"{shortened(os.fsdecode(err.filename or ''))}: a file name too long for the system ({err.strerror})")
+        refused(
+            f"{shortened(os.fsdecode(err.filename or ''))}: a file name too long for the system ({err.strerror})",
+            refusal,
+        )
     except KeyboardInterrupt as err:
         _stop(err.signum if isinstance(err, signals.Stopped) else signal.SIGINT)
     except BaseException as err:
@@ -93,6 +96,46 @@ def run_job(job: Callable[[], Result]) -> Result:
         _stop(signals.state.received[0])
     signals.pause_for_tests("ending")
     return result
+
+
+def refused(message: str, status: int = 1) -> NoReturn:
+    """A run refused: its one line on stderr and ``status``; with ``--json``, its document on stdout first.
+
+    A script that reads ``--json`` gets a document on every run, refused or not
+    (:func:`refusal_document`).
+    """
+    if json_asked():
+        print_json(refusal_document(message, status))
+    fail(message, status)
+
+
+def refusal_document(message: str, status: int) -> dict[str, Any]:
+    """``--json``'s document of a refused run: every job's shared keys, then ``error`` and ``exit_status``.
+
+    ``verdict``: word ``refused``, kind ``bad``, its line the error's; ``outputs``: none written
+    (``{}``); ``timings``: null (the run did not end its stages).
+    """
+    from .jobs.shape import JobSummary
+    from .report.sections.run import RunVerdict
+
+    shared = JobSummary(verdict=RunVerdict("refused", "bad", line=message)).shared_json()
+    return {**shared, "error": message, "exit_status": status}
+
+
+def json_asked(ctx: Any = None, args: Sequence[str] = ()) -> bool:
+    """Whether the command asked for ``--json``: its context's (or a parent's) flag, else ``--json`` among ``args``.
+
+    ``ctx``: click's (the current one by default). ``args``: the command line, for an error click
+    raised before the flag was read (options are read in the order given).
+    """
+    import click
+
+    ctx = ctx if ctx is not None else click.get_current_context(silent=True)
+    while ctx is not None:
+        if ctx.params.get("as_json"):
+            return True
+        ctx = ctx.parent
+    return "--json" in list(args)[: list(args).index("--")] if "--" in args else "--json" in args
 
 
 def _signals_stop_the_job() -> tuple[dict[int, object], bool]:

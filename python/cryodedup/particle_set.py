@@ -42,6 +42,7 @@ __all__ = [
     "Images",
     "JudgeTypedPsize",
     "KindsWriter",
+    "ListedPixelSize",
     "Log",
     "MovingSubsetWriter",
     "NumberedNames",
@@ -366,6 +367,21 @@ TomogramPixelStatement = Union[TiltSeriesPixel, ExportedPixel, ReconstructedPixe
 
 
 @dataclass(frozen=True)
+class ListedPixelSize:
+    """A micrograph pixel size read from another file (a micrographs STAR, ``--micrographs``), to judge as typed.
+
+    ``source`` names its field and file; ``stated``: what the particles' own file states
+    (:class:`Evidence`); ``advice``: what to give where they contradict it. The job's judge
+    (``resolve.given_psize.judge_typed_psize``) refuses a contradiction.
+    """
+
+    value: float
+    source: str
+    stated: tuple[Evidence, ...]
+    advice: str
+
+
+@dataclass(frozen=True)
 class TypedTomogramPixelSize:
     """A pixel size typed for an input's tomogram coordinates (``--mic-psize``), and what its files state of it.
 
@@ -380,7 +396,7 @@ class TypedTomogramPixelSize:
 
 #: Judges a typed pixel size for the readers (handed to them by the job): refuses one its
 #: files contradict, or warns where the user insists; returns the summary's source.
-JudgeTypedPsize = Callable[[Union[TypedPixelSize, TypedTomogramPixelSize], Warn], str]
+JudgeTypedPsize = Callable[[Union[TypedPixelSize, TypedTomogramPixelSize, ListedPixelSize], Warn], str]
 
 
 def pixel_size_of_rows(mic_psize: np.ndarray, n_rows: int, groups: Callable[[], np.ndarray]) -> np.ndarray:

@@ -114,7 +114,8 @@ def _run(args: list[str]) -> tuple[int, str, list[str]]:
     warnings: list[str] = []
     if result.exit_code == 0 and "--json" in args:
         warnings = json.loads(result.stdout.splitlines()[-1]).get("warnings", [])
-    return result.exit_code, result.output, warnings
+    # (refused: its stderr; stdout then holds --json's document of the refusal alone)
+    return result.exit_code, result.stderr if result.exit_code else result.output, warnings
 
 
 def _shifted_star(tmp: Path) -> Path:

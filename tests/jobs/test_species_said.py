@@ -280,8 +280,8 @@ def test_comparepicks_radius_per_object(tmp_path, copick_models):
     both, _ = matched("--radius", "ribosome=80,45")
     assert both == {"apoferritin": (45.0, 0), "ribosome": (80.0, 0), "thyroglobulin": (45.0, 1)}
     huge = comparepicks(*base, "--radius", "1e308")
-    assert huge.exit_code != 0 and "--radius must be a distance in Å above 0, to 1e150, got 1e+308" in huge.output
-    assert "Traceback" not in huge.output and len(huge.output) < 300
+    assert huge.exit_code != 0 and "--radius must be a distance in Å above 0, to 1e150, got 1e+308" in huge.stderr
+    assert "Traceback" not in huge.output and len(huge.stderr) < 300  # (stdout: --json's document of the refusal)
 
 
 def test_copick_consensus_counts_users_not_sessions(tmp_path, copick_models):
@@ -336,7 +336,7 @@ def test_species_named_for_copick_objects_are_refused_and_dropped_as_advised(tmp
     config = make_project(tmp_path, copick_models, [("alice", "1", "apoferritin", [100.0, 400.0])])
     args = ["particles", config, "--json", "-q"]
     refused = cli(*args, "--species", "apoferritin")
-    said = " ".join(refused.output.split())
+    said = " ".join(refused.stderr.split())  # (stdout: --json's document of the refusal)
     assert refused.exit_code != 0 and re.search(r"(drop --species)$", said), said
     dropped = json_of(cli(*args))  # (the line without --species and its value, as "drop" asks)
     assert dropped["kept"] == 2 and dropped["species"]["per_species"][0]["species"] == "apoferritin"

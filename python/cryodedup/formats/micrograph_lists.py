@@ -254,7 +254,7 @@ class Micrographs:
     source: Path | None = None
     uids: np.ndarray | None = None
     notes: list[str] = field(default_factory=list)
-    #: The pixel sizes the list states, to check a typed ``--psize`` against (None without one).
+    #: The pixel sizes the list states, to check a typed ``--psize`` and the MRC headers against (None: no list).
     stated: StatedPixelSizes | None = None
     #: Each MRC file's ``os.stat`` when listed, by its name (files given or globbed; not for a STAR or .cs).
     stats: dict[str, os.stat_result] | None = None
@@ -265,7 +265,7 @@ def _from_star(path: Path, psize: float | None, project_dir: Path | None) -> Mic
 
     listed = MicrographsStar.read(path)
     row_names = listed.names
-    stated = None if psize is None else listed.stated_pixel_sizes()
+    stated = listed.stated_pixel_sizes()
     if psize is None:
         try:
             values = set(listed.pixel_sizes().values())
@@ -293,7 +293,7 @@ def _from_cs(path: Path, psize: float | None, project_dir: Path | None) -> Micro
     stated = None
     if psize is None:
         psize = exposures.pixel_size()
-    elif group.has(EXPOSURE_PIXEL_SIZE):
+    if group.has(EXPOSURE_PIXEL_SIZE):
         values = tuple(group.column(EXPOSURE_PIXEL_SIZE).tolist())
         stated = StatedPixelSizes(f"in {path}", values, EXPOSURE_PIXEL_SIZE)
     _refuse_names_listed_twice(path, names)

@@ -55,6 +55,7 @@ __all__ = [
     "quick_check",
     "reason",
     "refuse",
+    "remove_unborn",
     "same_bytes",
     "same_file",
     "settled_stamp",
@@ -116,6 +117,26 @@ def connect(path: Path, create: bool) -> sqlite3.Connection:
             "not readable as an SQLite database (its header asks SQLite for more memory than it has)"
         ) from None
     return db
+
+
+def remove_unborn(folder: Path) -> None:
+    """A store a refused first round made, removed: its database if empty, its empty journal, ``folder`` if empty.
+
+    Called once the round's transaction is rolled back and the database closed: a refused run
+    leaves no file behind (before: a 0-byte store and journal). Only an empty database goes (a
+    rolled-back first round's; never another round's committed store), and its journal only
+    when empty (one that holds pages is SQLite's to roll back).
+    """
+    path, journal = folder / DATABASE, folder / (DATABASE + "-journal")
+    with suppress(OSError):
+        if os.path.lexists(journal) and (not os.path.isfile(journal) or os.path.getsize(journal)):
+            return
+        if not os.path.isfile(path) or os.path.islink(path) or os.path.getsize(path):
+            return
+        path.unlink()
+        with suppress(FileNotFoundError):
+            journal.unlink()
+        folder.rmdir()  # (not empty: left as it is)
 
 
 def _sqlite_header(path: Path) -> bool:

@@ -242,7 +242,7 @@ class MicrographOptions:
     skip_unreadable: bool = option(
         False,
         "--skip-unreadable",
-        "Go on without micrographs that cannot be read; list them.",
+        "Go on without micrographs that cannot be read or whose pixels hold NaN or infinities; list them.",
         is_flag=True,
         label="skip unreadable",
         affects=DECISION,

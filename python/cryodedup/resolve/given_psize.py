@@ -27,7 +27,15 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 
 from ..errors import PixelSizeError
-from ..particle_set import MIC_PSIZE, Evidence, StatedPixelSizes, TypedPixelSize, TypedTomogramPixelSize, Warn
+from ..particle_set import (
+    MIC_PSIZE,
+    Evidence,
+    ListedPixelSize,
+    StatedPixelSizes,
+    TypedPixelSize,
+    TypedTomogramPixelSize,
+    Warn,
+)
 from .pixel_size import TOLERANCE, same_size
 from .tomogram_psize import judge_tomogram_psize
 
@@ -139,7 +147,7 @@ def stated_evidence(given: float | None, stated: StatedPixelSizes | None) -> lis
     return evidence + listed_evidence(given, stated.detector, stated.detector_field, stated.place, binned=True)
 
 
-def judge_typed_psize(typed: TypedPixelSize | TypedTomogramPixelSize, warn: Warn) -> str:
+def judge_typed_psize(typed: TypedPixelSize | TypedTomogramPixelSize | ListedPixelSize, warn: Warn) -> str:
     """Refuses a ``--mic-psize`` that what the input's files state contradicts; returns the summary's source.
 
     The particle job hands it to the readers, which gather what their files state
@@ -147,10 +155,15 @@ def judge_typed_psize(typed: TypedPixelSize | TypedTomogramPixelSize, warn: Warn
     lists, the picks' reach on micrographs of known size. Where the user insists
     (``--insist-psize``), warns and returns what the value contradicts. Tomogram coordinates'
     statements (:class:`~cryodedup.particle_set.TypedTomogramPixelSize`) are judged by
-    :mod:`.tomogram_psize`, which ``--insist-psize`` does not lift.
+    :mod:`.tomogram_psize`, which ``--insist-psize`` does not lift. A micrograph pixel size a list
+    gives (:class:`~cryodedup.particle_set.ListedPixelSize`, ``--micrographs``) is judged against the
+    particles' file by :func:`check_listed_psize`, and returns its source.
     """
     if isinstance(typed, TypedTomogramPixelSize):
         return judge_tomogram_psize(typed, warn)
+    if isinstance(typed, ListedPixelSize):  # (a list's value: :func:`check_listed_psize`)
+        check_listed_psize(typed.value, typed.source, typed.stated, typed.advice)
+        return typed.source
     evidence = [*typed.stated, *(e for listed in typed.lists for e in stated_evidence(typed.given, listed))]
     reach = typed.reach
     extent = None if reach is None else extent_contradiction(reach.reach, reach.picks, reach.place)
@@ -244,6 +257,22 @@ def check_given_psize(
         advice = _ceiling_advice(option, evidence) if against and against[0].ceiling else ""
         raise PixelSizeError(f"{option} {given:g} Å {worded}; {hint}{advice}, or {INSIST} to use {given:g}")
     return Insisted(option, given, worded)
+
+
+def check_listed_psize(value: float, source: str, evidence: Sequence[Evidence], advice: str) -> None:
+    """Refuses a micrograph pixel size read from another file (a micrographs STAR) that the particles' contradict.
+
+    ``source`` names the value's field and file (``rlnMicrographPixelSize in micrographs_ctf.star``);
+    ``evidence``: what the particles' own file states (its optics table). What counts as agreement is
+    a typed value's, less the traps: a list RELION wrote is no value typed by hand, and the
+    particles' pixel may be the micrographs' (movies binned at motion correction). A 10x wrong
+    value upstream moves every distance 10x: every duplicate lies beyond the threshold, silently.
+    """
+    evidence = [replace(e, trap=None) for e in evidence if usable(e.value) and not _upsampled(e)]
+    against = sorted((e for e in evidence if not agrees(value, e)), key=lambda e: e.ceiling)
+    worded = _contradictions(value, against)
+    if worded is not None:
+        raise PixelSizeError(f"{source} says {value:g} Å: it {worded}; {advice}")
 
 
 def _standing(evidence: Evidence) -> Evidence:

@@ -8,6 +8,7 @@ headers say 10.96 Å (1.37 Å is the detector pixel): 43 of 52 rejected where 4 
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -103,15 +104,20 @@ def test_real_bin8_micrographs_refuse_the_detector_pixel_and_a_decimal_slip(tmp_
     assert "(52 of 52 headers contradict it)" in line and hint in line
 
 
+def exposures_of(path, names, psize):
+    """CryoSPARC exposures of the micrographs ``names``, each stating ``psize`` Å."""
+    exposures = np.zeros(
+        len(names), dtype=[("uid", "<u8"), ("micrograph_blob/path", "S200"), ("micrograph_blob/psize_A", "<f4")]
+    )
+    exposures["uid"] = np.arange(11, 11 + len(names))
+    exposures["micrograph_blob/path"] = [name.encode() for name in names]
+    exposures["micrograph_blob/psize_A"] = psize
+    write_cs(path, exposures)
+
+
 def test_cryosparc_exposures_input_contradicts(micrographs, tmp_path):
     # Exposures of the 1 Å-header micrographs (no evidence there) saying 0.83 Å: --psize 1.66 is refused.
-    exposures = np.zeros(
-        4, dtype=[("uid", "<u8"), ("micrograph_blob/path", "S200"), ("micrograph_blob/psize_A", "<f4")]
-    )
-    exposures["uid"] = [11, 12, 13, 14]
-    exposures["micrograph_blob/path"] = [name.encode() for name in micrographs[1.0]]
-    exposures["micrograph_blob/psize_A"] = 0.83
-    write_cs(tmp_path / "J3_exposures.cs", exposures)
+    exposures_of(tmp_path / "J3_exposures.cs", micrographs[1.0], 0.83)
     line = one_error_line(run([tmp_path / "J3_exposures.cs"], tmp_path / "out", "--psize", "1.66"))
     assert f"--psize 1.66 Å contradicts micrograph_blob/psize_A 0.83 Å in {tmp_path / 'J3_exposures.cs'}" in line
     assert run([tmp_path / "J3_exposures.cs"], tmp_path / "ok", "--psize", "0.83").exit_code == 0
@@ -134,3 +140,96 @@ def test_every_header_read_is_checked_not_the_first_only(mixed_headers, tmp_path
     assert f"contradicts the MRC header's pixel size {stated} Å of {mixed_headers[first]}" in line
     assert "(10 of 20 headers contradict it)" in line
     assert not (tmp_path / "out").exists()
+
+
+# --- Follow-up of the new user's trial (stop 94): a list's pixel size the MRC headers contradict ---------------
+# Before: the run took the STAR's value unchecked (the real 52 at "12.3 Å": NOT TRUSTED, "check the pixel size
+# against the MRC headers (--psize)"); --psize with the headers' value was refused ("give the pixel size of the
+# micrographs as they are"), and only --insist-psize went on.
+
+
+def printed_advice(line: str) -> list[str]:
+    """Every ``--psize X`` the one-line refusal offers, in the order printed."""
+    return re.findall(r"--psize ([0-9.]+) if", line)
+
+
+def star_of(path, names, psize):
+    return write_star(
+        path,
+        ["rlnMicrographName", "rlnOpticsGroup"],
+        [[name, 1] for name in names],
+        optics=[[1, "og", psize]],
+        optics_labels=["rlnOpticsGroup", "rlnOpticsGroupName", "rlnMicrographPixelSize"],
+        block="micrographs",
+    )
+
+
+def test_a_star_the_headers_contradict_is_refused_and_each_advice_runs_as_printed(micrographs, tmp_path):
+    star = star_of(tmp_path / "micrographs.star", micrographs[4.0], 2.0)
+    line = one_error_line(run([star], tmp_path / "out"))
+    assert (
+        f"rlnMicrographPixelSize 2 Å in {star} contradicts the MRC header's pixel size 4 Å of {micrographs[4.0][0]}"
+        in line
+    )
+    assert "(4 of 4 headers contradict it)" in line and "RELION's jobs used 2 Å" in line
+    assert printed_advice(line) == ["2", "4"]
+    assert not (tmp_path / "out").exists()
+    for k, psize in enumerate(printed_advice(line)):
+        result = run([star], tmp_path / f"ok{k}", "--psize", psize, "--json")
+        assert result.exit_code == 0, result.output
+        summary = json.loads(result.output[result.output.index("{") :])
+        assert summary["pixel_size_A"] == float(psize)
+        other = "the MRC header's pixel size 4 Å" if psize == "2" else f"rlnMicrographPixelSize 2 Å in {star}"
+        assert summary["pixel_size_insisted"].startswith(f"--psize {psize} Å chosen; it contradicts {other}")
+
+
+def test_a_star_the_headers_agree_with_runs_as_before(micrographs, tmp_path):
+    star = star_of(tmp_path / "micrographs.star", micrographs[4.0], 4.0)
+    result = run([star], tmp_path / "out", "--json")
+    assert result.exit_code == 0, result.output
+    assert "pixel_size_insisted" not in json.loads(result.output[result.output.index("{") :])
+
+
+def test_a_value_both_sources_contradict_names_both_and_each_runs(micrographs, tmp_path):
+    star = star_of(tmp_path / "micrographs.star", micrographs[4.0], 2.0)
+    line = one_error_line(run([star], tmp_path / "out", "--psize", "7"))
+    assert "give --psize 2 (rlnMicrographPixelSize) or --psize 4 (the MRC headers)" in line
+    for psize in re.findall(r"--psize ([0-9.]+) \(", line):
+        assert run([star], tmp_path / f"ok{psize}", "--psize", psize).exit_code == 0
+
+
+def test_a_value_agreeing_sources_contradict_says_leave_it_out(micrographs, tmp_path):
+    # Before: "give the pixel size of the micrographs as they are (binned)", what the user thought --psize 2 was.
+    line = one_error_line(run(micrographs[4.0], tmp_path / "out", "--psize", "2"))
+    assert "; leave --psize out to use 4 Å, or --insist-psize to use 2" in line
+    result = run(micrographs[4.0], tmp_path / "ok", "--json")  # as printed: without --psize
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output[result.output.index("{") :])["pixel_size_A"] == 4.0
+
+
+def test_exposures_the_headers_contradict_are_refused(micrographs, tmp_path):
+    exposures_of(tmp_path / "J3_exposures.cs", micrographs[4.0], 0.5)
+    line = one_error_line(run([tmp_path / "J3_exposures.cs"], tmp_path / "out"))
+    assert "micrograph_blob/psize_A 0.5 Å" in line and "the MRC header's pixel size 4 Å" in line
+    assert "CryoSPARC's jobs used 0.5 Å" in line and printed_advice(line) == ["0.5", "4"]
+    for psize in printed_advice(line):
+        assert run([tmp_path / "J3_exposures.cs"], tmp_path / f"ok{psize}", "--psize", psize).exit_code == 0
+
+
+@pytest.mark.skipif(not REAL.is_dir(), reason=NO_SHARED_DATA)
+def test_real_star_stating_the_detector_pixel_is_refused_and_the_headers_value_finds_the_4(tmp_path):
+    # The trial's case: a micrographs STAR stating 1.37 Å (the header's z spacing, the detector pixel) for the
+    # bin-8 micrographs whose headers say 10.96 Å. PROVENANCE's truth: 04736..04739 re-expose 04700..04703.
+    mics = sorted(REAL.glob("*.mrc"))
+    star = star_of(tmp_path / "micrographs.star", mics, 1.37)
+    line = one_error_line(run([star], tmp_path / "out", "--target-psize", "11"))
+    assert "rlnMicrographPixelSize 1.37 Å" in line and "pixel size 10.96 Å" in line
+    assert "(52 of 52 headers contradict it)" in line and printed_advice(line) == ["1.37", "10.96"]
+    found = run([star], tmp_path / "headers", "--target-psize", "11", "--psize", "10.96", "--json")
+    assert found.exit_code == 0, found.output
+    rejected = (tmp_path / "headers" / "micrographs_rejected.star").read_text()
+    assert sorted(re.findall(r"CU428_(\d+)_", rejected)) == ["04736", "04737", "04738", "04739"]
+    # The STAR's value, as printed, goes past the pixel-size check to the screen's own verdict (at "11 Å" it bins
+    # 10.96 Å pixels by 8: the screen cannot be trusted there and says so, with --psize as its advice).
+    kept = run([star], tmp_path / "star", "--target-psize", "11", "--psize", "1.37")
+    assert "chosen; it contradicts the MRC header's pixel size 10.96 Å" in kept.output

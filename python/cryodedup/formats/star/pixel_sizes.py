@@ -18,7 +18,7 @@ import numpy as np
 import cryodedup._core as _core
 
 from ...errors import InputFileError
-from ...particle_set import MIC_PSIZE, Evidence, PsizeFrom, StatedPixelSizes, TypedPixelSize, Warn
+from ...particle_set import MIC_PSIZE, Evidence, ListedPixelSize, PsizeFrom, StatedPixelSizes, TypedPixelSize, Warn
 from ..micrograph_lists import ListedPixelSizes, stated_pixel_sizes
 from .file import Table, is_number
 from .micrographs import PIXEL_SIZE_FIELD
@@ -299,12 +299,22 @@ def _is_warp(part: ParticleTable, names: list[str], needs: Needs) -> bool:
     return bool(warp)
 
 
+#: What to give where the micrographs STAR's pixel size contradicts the particles' optics table.
+_LISTED_ADVICE = (
+    "give the micrographs STAR the particles were picked on (--micrographs), or the micrograph pixel size "
+    "with --mic-psize"
+)
+
+
 def _listed_used(part: ParticleTable, names: list[str], scale: Scale, mic_psizes: dict[str, float]) -> UsedPixelSizes:
     """The pixel sizes the micrographs STAR gives the micrographs ``names`` of one input."""
     micrographs = micrographs_list(scale, mic_psizes)
     values, by_name = micrographs.sizes(part.where(), names)
     used = []
-    for value in np.unique(values):
+    evidence = tuple(optics_evidence(part))
+    for value in np.unique(values):  # (the job's judge refuses one the optics table contradicts)
+        listed = ListedPixelSize(float(value), f"{micrographs.field} in {micrographs.path}", evidence, _LISTED_ADVICE)
+        scale.judge_psize(listed, lambda message: None)
         with_value = [name for name, psize in zip(names, values) if psize == value]
         source = micrographs.source(len(with_value), len(by_name.intersection(with_value)))
         used.append(PixelSize(part.label, "all", float(value), source))

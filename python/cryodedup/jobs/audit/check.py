@@ -146,7 +146,8 @@ def audit_set(
     outcome, decision, max_angle, within_class = _decided(
         paths, name, min_dist, asked, warnings, max_angle, sym, classes
     )
-    used = str(listing[0]) if listing else None
+    # (the micrographs upstream used, unless the set was read at the pixel its own file states after all)
+    used = str(listing[0]) if listing and not any(_ASSUMED_PIXEL in warning for warning in warnings) else None
     particles = outcome.particles
     symmetry = None if max_angle is None or within_class else sym.upper()
     images = particles.images
@@ -367,6 +368,9 @@ def _run(
         said = list(warnings)
         try:
             return with_micrographs(listing)
+        except PixelSizeError as err:  # (the list's pixel size contradicts the set's optics: as first read, said)
+            warnings[:] = [*said, f"{err}; audited at the pixel size its own file states"]
+            return outcome
         except CryodedupError:  # (the micrographs do not name these particles' micrographs: as first read)
             warnings[:] = said
             return outcome

@@ -46,7 +46,7 @@ from .decide import COMMON_CAUSES, MicrographOutcome, decide_run, judge_power
 from .pattern import scored_without_pattern
 from .placement import Placement, place
 from .plan import MetadataSources, MicrographPlan, ScoringPlan, plan_scoring
-from .score import ProgressBar, ShardRunner, ShardScores, decide_without_images, run_in_process
+from .score import NonFiniteMicrograph, ProgressBar, ShardRunner, ShardScores, decide_without_images, run_in_process
 from .summary import MicrographSummary
 from .write import (
     PairRows,
@@ -300,7 +300,15 @@ def _score(
         if plan.psize_note:
             said(plan.psize_note, "warning")
         return plan, scores
-    plan = plan_scoring(mics, job.scoring, placement, stages.layouts_known(mics.paths))
-    if plan.psize_note:
-        said(plan.psize_note, "warning")
-    return plan, stages.score(plan, said)
+    left_out: list[str] = []
+    while True:  # (--skip-unreadable: an image found to hold NaN or infinities left out, the rest planned anew)
+        plan = plan_scoring(mics, job.scoring, placement, stages.layouts_known(mics.paths), left_out)
+        if plan.psize_note and not left_out:
+            said(plan.psize_note, "warning")
+        try:
+            return plan, stages.score(plan, said)
+        except NonFiniteMicrograph as err:
+            if not job.scoring.skip_unreadable:
+                raise
+            said(f"{err.path}: holds NaN or infinite pixels; left out (--skip-unreadable), the rest scored", "warning")
+            left_out.append(err.path)

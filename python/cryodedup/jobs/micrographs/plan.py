@@ -10,13 +10,14 @@ from __future__ import annotations
 import math
 import os
 import re
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
-from ...errors import CryodedupError, InputFileError
+from ...errors import CryodedupError, InputFileError, PixelSizeError
 from ...formats.micrograph_lists import Micrographs
 from ...formats.mrc import MrcLayout, mrc_layout
 from ...options.fields import DECISION, SCORES, marked_options, shown_values
@@ -371,17 +372,20 @@ def plan_scoring(
     rules: ScoringRules,
     placement: Placement | None = None,
     known: dict[str, MrcLayout] | None = None,
+    left_out: Collection[str] = (),
 ) -> ScoringPlan:
     """Reads every MRC header and decides the order, binning, band and candidates.
 
     ``known``: layouts already read, by path as listed (``--update``'s seen micrographs, found in
-    place), whose headers are not read again nor their files looked for.
+    place), whose headers are not read again nor their files looked for. ``left_out``: paths
+    (as the plan names them) planned as unreadable: images found to hold NaN or infinities
+    (``--skip-unreadable``).
 
     Raises a ``CryodedupError`` for a missing or unreadable file (unless ``skip_unreadable``),
     images of different sizes or pixel sizes, fewer than two readable micrographs, or no pixel size.
     """
     order, rule = acquisition_order(mics.names, mics.paths, rules.order, _times(placement))
-    headers = _read_headers(mics, rules.skip_unreadable, order, known)
+    headers = _read_headers(mics, rules.skip_unreadable, order, known, left_out)
     if len(headers.readable) < 2 or headers.shape is None:
         raise CryodedupError(f"{len(headers.readable)} readable micrograph(s): at least two are needed")
     shape = headers.shape
@@ -414,22 +418,72 @@ def plan_scoring(
 def checked_psize(
     mics: Micrographs, psize: float | None, insist_psize: bool, headers: _Headers | None = None
 ) -> str | None:
-    """Refuses a ``--psize`` that the input's pixel sizes or an MRC header the run read contradict.
+    """Refuses a list whose pixel size the MRC headers contradict, or a ``--psize`` that they or the list contradict.
 
-    Returns the summary's note when the user insists (``--insist-psize``). A header of exactly
-    1 Å is not taken as evidence: writers put it there when they know no pixel size.
+    Where the list (a micrographs STAR, CryoSPARC exposures) and the headers disagree, neither
+    wins: the program that wrote the list used its value, but the screen bins the pixels as they
+    are, and the two files cannot tell which is wrong (docs/design.md section 2, "Micrograph
+    pixel size"). ``--psize`` equal to one of them chooses it. Returns the summary's note where
+    ``--psize`` chose or the user insisted (``--insist-psize``). A header of exactly 1 Å is not
+    taken as evidence: writers put it there when they know no pixel size.
     """
+    listed = _listed_psize(mics)
+    header = _header_evidence(mics, listed.value if psize is None and listed else psize, headers)
+    disagree = listed is not None and bool(header) and not same_size(listed.value, header[0].value)
+    if psize is None:
+        if disagree and listed is not None:
+            raise PixelSizeError(_disagreement(mics, listed, header[0], headers))
+        return None
     evidence = stated_evidence(psize, mics.stated)
-    if headers is not None:
-        evidence += _header_evidence(mics, psize, headers)
-    hint = "give the pixel size of the micrographs as they are (binned)"
-    insisted = check_given_psize("--psize", psize, evidence, insist_psize, hint)
-    return insisted.note if insisted else None
+    chosen = None
+    if disagree and listed is not None and (same_size(psize, listed.value) or same_size(psize, header[0].value)):
+        # --psize picks one of two sources that disagree: the other is what it contradicts, not a refusal.
+        other = header[0] if same_size(psize, listed.value) else listed
+        evidence = [e for e in evidence if e.binned or e.name != listed.name] if other is listed else evidence
+        header = [] if other is header[0] else header
+        chosen = f"--psize {psize:g} Å chosen; it contradicts {other.name} {other.value:g} Å {other.place}"
+    hint = _psize_hint(listed, header[0] if header else None, psize)
+    insisted = check_given_psize("--psize", psize, evidence + header, insist_psize, hint)
+    return insisted.note if insisted else chosen
 
 
-def _header_evidence(mics: Micrographs, given: float | None, headers: _Headers) -> list[Evidence]:
+def _listed_psize(mics: Micrographs) -> Evidence | None:
+    """The one micrograph pixel size the input list states (None: no list, none stated, or several)."""
+    stated = mics.stated
+    values = sorted({v for v in stated.values if math.isfinite(v) and v > 0}) if stated else []
+    if stated is None or not values or not same_size(values[0], values[-1]):
+        return None
+    return Evidence(values[0], stated.field, stated.place)
+
+
+def _disagreement(mics: Micrographs, listed: Evidence, header: Evidence, headers: _Headers | None) -> str:
+    """The refusal of a list whose pixel size the headers contradict: both values, and --psize to choose either."""
+    source = mics.source.name if mics.source else "the list"
+    program = {"star": "RELION's", "cs": "CryoSPARC's"}.get(mics.kind, "the")
+    text = (
+        f"{listed.name} {listed.value:g} Å {listed.place} contradicts {header.name} {header.value:g} Å {header.place}: "
+        f"{program} jobs used {listed.value:g} Å, the screen needs the pixels' own"
+    )
+    keep = f"--psize {listed.value:g} if the headers are wrong"
+    others = {round(p, 3) for p in (headers.psizes if headers else []) if p is not None and p != 1.0}
+    if len(others) > 1 and not same_size(min(others), max(others)):
+        return f"{text} (the headers differ among themselves); give {keep}"
+    return f"{text}; give {keep}, or --psize {header.value:g} if {source} is (micrographs binned after it was written)"
+
+
+def _psize_hint(listed: Evidence | None, header: Evidence | None, given: float) -> str:
+    """What to give instead of a contradicted ``--psize``: leave it out, or the value of one of the sources."""
+    values = [e.value for e in (listed, header) if e is not None and not same_size(e.value, given)]
+    if listed is not None and header is not None and not same_size(listed.value, header.value):
+        return f"give --psize {listed.value:g} ({listed.name}) or --psize {header.value:g} (the MRC headers)"
+    if values:
+        return f"leave --psize out to use {values[0]:g} Å"
+    return "give the pixel size of the micrographs as they are (binned)"
+
+
+def _header_evidence(mics: Micrographs, given: float | None, headers: _Headers | None) -> list[Evidence]:
     """The headers' pixel sizes as evidence: the first contradicting ``given`` (and how many do), else the first."""
-    stated = [(k, p) for k, p in zip(headers.readable, headers.psizes) if p is not None and p != 1.0]
+    stated = [(k, p) for k, p in zip(headers.readable, headers.psizes) if p is not None and p != 1.0] if headers else []
     if not stated:
         return []
     name = "the MRC header's pixel size"
@@ -456,11 +510,17 @@ class _Headers:
 
 
 def _read_headers(
-    mics: Micrographs, skip_unreadable: bool, order: np.ndarray, known: dict[str, MrcLayout] | None
+    mics: Micrographs,
+    skip_unreadable: bool,
+    order: np.ndarray,
+    known: dict[str, MrcLayout] | None,
+    left_out: Collection[str] = (),
 ) -> _Headers:
     """Every micrograph's MRC header in acquisition order; one run takes one image size and one pixel size."""
     headers = _Headers()
     known = known or {}
+    order = np.array([k for k in order if str(mics.paths[k]) not in left_out], dtype=np.int64)
+    headers.unreadable += [str(p) for p in mics.paths if str(p) in left_out]
     missing = [k for k in order if os.fspath(mics.paths[k]) not in known and not mics.paths[k].exists()]
     if missing and not skip_unreadable:
         raise InputFileError(missing_micrographs(mics, missing))

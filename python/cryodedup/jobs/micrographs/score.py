@@ -29,6 +29,7 @@ from .plan import ScoringPlan, ScoringRules, acquisition_order, candidate_pairs,
 
 __all__ = [
     "SCORE_FIELDS",
+    "NonFiniteMicrograph",
     "ProgressBar",
     "ScoredPairs",
     "ShardRunner",
@@ -236,6 +237,25 @@ def score_shard(
     )
 
 
+class NonFiniteMicrograph(InputFileError):
+    """A micrograph whose pixels hold NaN or infinities, found when its image is read: ``path`` names it.
+
+    Refused; with ``--skip-unreadable`` the job plans again without it and scores anew
+    (``job._score``), as it goes on without a file that cannot be read.
+    """
+
+    def __init__(self, path: str):
+        super().__init__(
+            f"{path}: holds NaN or infinite pixels, which make every comparison with it meaningless; repair or leave "
+            "out this micrograph (--skip-unreadable goes on without it)"
+        )
+        self.path = path
+
+    def __reduce__(self) -> tuple[type, tuple[str]]:
+        """Raised on a Dask worker, unpickled with its path (not its message)."""
+        return (NonFiniteMicrograph, (self.path,))
+
+
 class _ShardSpectra:
     """A shard's spectra in the core, kept while a later pair of the shard needs them.
 
@@ -267,10 +287,7 @@ class _ShardSpectra:
         self.bank.store(made)
         for q in floats:
             if not np.isfinite(self.bank.image(q)).all():
-                raise InputFileError(
-                    f"{self.plan.paths[self.plan.positions[q]]}: holds NaN or infinite pixels, which make every "
-                    "comparison with it meaningless; repair or leave out this micrograph"
-                )
+                raise NonFiniteMicrograph(self.plan.paths[self.plan.positions[q]])
         # This batch's pairs and all later ones have p >= first - reach: older spectra are not needed again.
         drop_upto = int(np.searchsorted(self.needed, first - self.plan.reach))
         if drop_upto > self.stored_from:

@@ -46,7 +46,7 @@ from ..shard_json import (
 from ..store_db import file_digest as sha256_of
 from .job import MicrographJob, MicrographRead, MicrographScored, MicrographStages
 from .plan import MicrographPlan, ScoringPlan, micrograph_plan, plan_scoring
-from .score import ProgressBar, ScoredPairs, ShardScores, images_to_read, score_shard
+from .score import NonFiniteMicrograph, ProgressBar, ScoredPairs, ShardScores, images_to_read, score_shard
 from .shard_record import (
     MARKER,
     MicrographRunRecord,
@@ -160,6 +160,11 @@ def run_micrograph_shard(
         bar = progress_factory(images_to_read(plan, shard, shards)) if progress_factory else None
         try:
             result = score_shard(plan, shard, shards, bar.advance if bar else None)
+        except NonFiniteMicrograph as err:  # (each shard plans alone: none may leave out what another scores)
+            raise InputFileError(
+                f"{err.path}: holds NaN or infinite pixels, which make every comparison with it meaningless; "
+                "leave it out of every shard's inputs (--skip-unreadable goes on without it in one run, not in shards)"
+            ) from None
         finally:
             if bar:
                 bar.close()

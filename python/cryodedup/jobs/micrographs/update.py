@@ -67,6 +67,7 @@ from ..store_db import (
     is_busy,
     quick_check,
     reason,
+    remove_unborn,
     sha256_bytes,
 )
 from .plan import ScoringPlan
@@ -411,6 +412,7 @@ class SeenStore:
             self._failed(err)
         with suppress(sqlite3.Error):
             self.close()
+        self._unmake()
         raise err
 
     def _failed(self, err: BaseException) -> Any:
@@ -420,9 +422,18 @@ class SeenStore:
                 self.db.execute("ROLLBACK")
         with suppress(sqlite3.Error):
             self.close()
+        self._unmake()
         if isinstance(err, (OSError, sqlite3.Error)):
             raise store_write_error(self.folder, err) from None
         raise err
+
+    def _unmake(self) -> None:
+        """A first round's store removed once its transaction is rolled back: a refused run leaves no file behind.
+
+        (Before, a refused first round left a 0-byte store and journal in ``seen``.)
+        """
+        if not self.loaded and self.db is None:
+            remove_unborn(self.folder)
 
 
 def _read(store: SeenStore, db: sqlite3.Connection) -> None:

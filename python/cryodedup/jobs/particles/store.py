@@ -58,6 +58,7 @@ from ..store_db import (
     quick_check,
     reason,
     refuse,
+    remove_unborn,
     same_bytes,
     same_file,
     settled_stamp,
@@ -403,7 +404,7 @@ class KeptStore:
             packed = {name: pack(path) for name, path in files.items()}
             self.folder.mkdir(exist_ok=True)
             db = self.db or connect(self.folder / DATABASE, create=True)
-            with transaction(db):
+            with self._unmade_if_refused(db), transaction(db):
                 self._refuse_another_round(db)
                 if self.db is None:
                     for statement in SCHEMA.split(";"):
@@ -428,6 +429,21 @@ class KeptStore:
         self.db, self.record, self.round, self.kept = db, self.record or record, round_, self.kept + len(kept.groups)
         self.star_header = self.star_header or star_header
         self.running, self.last_batch, self.last_placed = state, batch, False
+
+    @contextlib.contextmanager
+    def _unmade_if_refused(self, db: sqlite3.Connection) -> Iterator[None]:
+        """A first round's store removed when its transaction is refused: a refused run leaves no file behind.
+
+        (Rolled back, the database it made holds nothing: before, a 0-byte store and its journal stayed.)
+        """
+        try:
+            yield
+        except BaseException:
+            if self.db is None:
+                with contextlib.suppress(sqlite3.Error):
+                    db.close()
+                remove_unborn(self.folder)
+            raise
 
     def _refuse_another_round(self, db: sqlite3.Connection) -> None:
         """Refuses to commit when another round committed into the folder since this one read the store."""
