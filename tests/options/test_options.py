@@ -15,6 +15,7 @@ from cryodedup.cli import main
 from cryodedup.commands import MICROGRAPHS, MICROGRAPHS_MERGE, PARTICLES, PARTICLES_MERGE, field_values
 from cryodedup.errors import CryodedupError, alternatives
 from cryodedup.options import MicrographOptions, MicrographRun, ParticleOptions
+from cryodedup.report.sections.run import RunVerdict
 
 COMMANDS = {
     "particles": PARTICLES,
@@ -103,10 +104,10 @@ def test_the_particle_command_builds_the_options_of_the_api(tmp_path, monkeypatc
     class _Summary:  # (what the command reads of the job's typed summary)
         micrograph_images = None
         plots = None
-        verdict = ""
+        verdict = RunVerdict("Kept 0 of 0", "good", "Kept 0 of 0")
 
         def to_json(self):
-            return {"verdict": "", "outputs": {}, "inputs": []}
+            return {"verdict": self.verdict.to_json(), "outputs": {}, "timings": None, "inputs": []}
 
         def sections(self):
             return None
