@@ -350,12 +350,12 @@ def test_a_shard_count_of_10_19_names_the_first_missing_shards(tmp_path, two_sha
 
 def test_a_merge_that_fails_after_beginning_its_outputs_leaves_nothing(tmp_path, two_shards, monkeypatch):
     from cryodedup.errors import CryodedupError
-    from cryodedup.jobs.micrographs import shards
+    from cryodedup.jobs.micrographs import job, shards
 
     def fail(*args, **kwargs):
         raise CryodedupError("disk full (planted)")
 
-    monkeypatch.setattr(shards, "write_results", fail)
+    monkeypatch.setattr(job, "write_results", fail)  # (the merge's stages write as the plain run's do)
     with pytest.raises(CryodedupError, match="planted"):
         shards.merge_micrograph_shards([two_shards], tmp_path / "out")
     assert not (tmp_path / "out").exists()  # nor its lock, nor a temporary file
