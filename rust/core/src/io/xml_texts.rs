@@ -133,9 +133,9 @@ struct Open {
 /// An attribute of a start tag: its name (start, end, colon), its value, and the first fault
 /// of its value's references (an undefined entity, a character XML does not allow), which
 /// expat reports only once the tag is read whole.
-struct Attribute {
+struct Attribute<'x> {
     name: (usize, usize, Option<usize>),
-    value: String,
+    value: Cow<'x, str>,
     fault: Option<Fail>,
 }
 
@@ -546,7 +546,7 @@ impl<'x> Reader<'x, '_> {
     /// The root element and all it holds, read without recursion.
     fn element(&mut self) -> Step<()> {
         let mut open: Vec<Open> = Vec::new();
-        let mut prefixes: Vec<(&'x [u8], Vec<u8>)> = Vec::new();
+        let mut prefixes: Vec<(&'x [u8], Cow<'x, str>)> = Vec::new();
         loop {
             if let Some(top) = open.last() {
                 self.content(top.collect)?;
@@ -695,7 +695,11 @@ impl<'x> Reader<'x, '_> {
 
     /// The start tag at `<`: the element it opens (its path node, what it declared) and whether
     /// it is empty (`<a/>`); the parent learns it has a child.
-    fn start_tag(&mut self, prefixes: &mut Vec<(&'x [u8], Vec<u8>)>, parent: Option<&mut Open>) -> Step<(Open, bool)> {
+    fn start_tag(
+        &mut self,
+        prefixes: &mut Vec<(&'x [u8], Cow<'x, str>)>,
+        parent: Option<&mut Open>,
+    ) -> Step<(Open, bool)> {
         let lt = self.pos;
         let (name_end, colon) = self.q_name(lt + 1, lt)?;
         self.pos = name_end;
@@ -741,7 +745,7 @@ impl<'x> Reader<'x, '_> {
             let uri: &[u8] = match prefix {
                 b"xml" => XML_NS,
                 _ => match prefixes.iter().rev().find(|(p, _)| *p == prefix) {
-                    Some((_, uri)) => uri,
+                    Some((_, uri)) => uri.as_bytes(),
                     None => return fail(lt, UNBOUND),
                 },
             };
@@ -788,7 +792,7 @@ impl<'x> Reader<'x, '_> {
     }
 
     /// One attribute `name="value"` at `pos`, its value's references replaced and its white space made spaces.
-    fn attribute(&mut self, lt: usize) -> Step<Attribute> {
+    fn attribute(&mut self, lt: usize) -> Step<Attribute<'x>> {
         let start = self.pos;
         let (end, colon) = self.q_name(start, lt)?;
         self.pos = end;
@@ -805,6 +809,15 @@ impl<'x> Reader<'x, '_> {
             Some(_) => return fail(self.pos, INVALID),
         };
         self.pos += 1;
+        let from = self.pos;
+        if let Some(stop) = memchr3(quote, b'<', b'&', &self.s[from..]).map(|n| from + n) {
+            let raw = &self.s[from..stop];
+            if self.s[stop] == quote && memchr::memchr2(b'\t', b'\n', raw).is_none() {
+                self.pos = stop + 1;
+                let value = std::str::from_utf8(raw).expect("the text is UTF-8 up to its cut");
+                return Ok(Attribute { name: (start, end, colon), value: Cow::Borrowed(value), fault: None });
+            }
+        }
         let mut value = String::new();
         let mut fault = None;
         loop {
@@ -826,12 +839,17 @@ impl<'x> Reader<'x, '_> {
             }
         }
         self.pos += 1;
-        Ok(Attribute { name: (start, end, colon), value, fault })
+        Ok(Attribute { name: (start, end, colon), value: Cow::Owned(value), fault })
     }
 
     /// Pushes the prefixes the tag declares (`xmlns:p="URI"`, `xmlns="URI"`) and returns how
     /// many; expat's refusals of a reserved prefix or URI, an undeclared prefix, a URI with `}`.
-    fn declare(&self, attributes: &[Attribute], prefixes: &mut Vec<(&'x [u8], Vec<u8>)>, lt: usize) -> Step<usize> {
+    fn declare(
+        &self,
+        attributes: &[Attribute<'x>],
+        prefixes: &mut Vec<(&'x [u8], Cow<'x, str>)>,
+        lt: usize,
+    ) -> Step<usize> {
         let mut count = 0;
         for a in attributes {
             let (start, end, colon) = a.name;
@@ -859,7 +877,7 @@ impl<'x> Reader<'x, '_> {
             if uri.contains(&b'}') {
                 return fail(lt, SYNTAX);
             }
-            prefixes.push((prefix, uri.to_vec()));
+            prefixes.push((prefix, a.value.clone()));
             count += 1;
         }
         Ok(count)
