@@ -72,10 +72,10 @@ pub(super) fn decode(xml: &[u8]) -> Result<Decoded<'_>, XmlError> {
         out.extend(text.iter().map(|&b| b as char));
         return Ok(Decoded { text: Cow::Owned(out.into_bytes()), mark, ascii: false });
     }
-    let known = ASCII_ENCODINGS.contains(&lower.as_str());
+    let what = if ASCII_ENCODINGS.contains(&lower.as_str()) { ", with bytes beyond ASCII," } else { "" };
     Err(XmlError(format!(
-        "encoding {name:?} declared, {}: expected UTF-8, UTF-16 or ISO-8859-1 (or ASCII bytes)",
-        if known { "which this reader does not decode, and bytes beyond ASCII" } else { "which is not known" }
+        "encoding {name:?} declared{what} which this reader does not decode: expected UTF-8, UTF-16 with its \
+         byte-order mark, ISO-8859-1, or only ASCII bytes under another encoding Python knows"
     )))
 }
 
