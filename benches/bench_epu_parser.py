@@ -1,14 +1,15 @@
-"""The core's EPU XML scan (``io/plain_xml.rs``) against ElementTree alone: does the core's parser earn its place?
+"""The core's EPU XML reader (``io/xml_texts.rs``) against ElementTree alone: does the core's parser earn its place?
 
 Two measures, each pair interleaved in the same run:
 
 - the reader: ``read_files`` (the job's reader) of each real EPU data XML in ../shared/data/epu (11 KB and 25 KB),
-  1,000 times, with the core's scan and with ElementTree's tree alone (the scan made to take
-  no file, as it takes none it finds not plain);
+  1,000 times, with the core's reader and with ElementTree's tree in its place (``TREE``: the
+  core's two entry points replaced by ElementTree's parse and the walk the EPU reader made of
+  its tree before issue 92, each file read by Python one at a time);
 - the job a user waits on: ``cryodedup micrographs --metadata EPU --no-images`` end to end on a
   generated session of about 10,000 EPU XML files of 10 KB (run_all.py's ``metadata`` session,
-  20 grid squares), each run a fresh process started the same way, once with the core's scan
-  and once without it.
+  20 grid squares), each run a fresh process started the same way, once with the core's reader
+  and once with ElementTree's.
 
 The issue's rule (92): the core's parser stays only if it saves at least 5 % of the job's time.
 
@@ -31,28 +32,63 @@ from run_all import clean, epu_session, in_process, interleaved
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 
-#: The job, in a fresh interpreter; ``tree``: the core's scan takes no file, so ElementTree reads each.
-JOB = """
+#: ElementTree in the core's place: its parse and the EPU reader's walk of the tree before issue 92
+#: (``_child``: the first child of each local name), giving what the core's two entry points give.
+TREE = """
+import xml.etree.ElementTree as ET
+
+
+def _child(node, names):
+    for name in names:
+        qualified = "}" + name
+        for child in node:
+            if child.tag == name or child.tag.endswith(qualified):
+                node = child
+                break
+        else:
+            return None
+    return node
+
+
+def element_texts(data, root, paths):
+    try:
+        top = ET.fromstring(data)
+    except (ET.ParseError, LookupError) as err:
+        raise ValueError(str(err)) from None
+    name = top.tag.rsplit("}", 1)[-1]
+    nodes = [_child(top, path.split("/")) if name == root else None for path in paths]
+    return name, [None if n is None else (n.text or "", len(n) > 0) for n in nodes]
+
+
+def element_texts_of_files(files, root, paths):
+    return [None] * len(files)  # (each file read by Python, then parsed, one at a time)
+"""
+
+#: The job, in a fresh interpreter; ``tree``: ElementTree in the core's place.
+JOB = f"""
 import sys
 if sys.argv[1] == "tree":
     from cryodedup import _core
-    _core.element_texts = lambda *args: None
-    _core.element_texts_of_files = lambda files, *args: [None] * len(files)
+{"".join("    " + line + chr(10) if line else chr(10) for line in TREE.splitlines())}
+    _core.element_texts = element_texts
+    _core.element_texts_of_files = element_texts_of_files
 from cryodedup.cli import main
 main(sys.argv[2:])
 """
 
 
 def without_scan():
-    """A context in which the core's scan takes no file (ElementTree reads every one)."""
+    """A context in which ElementTree reads every file in the core's place."""
     from contextlib import ExitStack
     from unittest import mock
 
     from cryodedup import _core
 
+    tree: dict = {}
+    exec(TREE, tree)
     stack = ExitStack()
-    stack.enter_context(mock.patch.object(_core, "element_texts", lambda *args: None))
-    stack.enter_context(mock.patch.object(_core, "element_texts_of_files", lambda files, *args: [None] * len(files)))
+    stack.enter_context(mock.patch.object(_core, "element_texts", tree["element_texts"]))
+    stack.enter_context(mock.patch.object(_core, "element_texts_of_files", tree["element_texts_of_files"]))
     return stack
 
 

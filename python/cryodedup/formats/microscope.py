@@ -16,12 +16,11 @@ import glob
 import math
 import os
 import re
-import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Union
 
 import numpy as np
 
@@ -71,26 +70,6 @@ class Acquisition:
 
 
 # --- EPU ----------------------------------------------------------------------------------
-
-
-def _local(tag: str) -> str:
-    return tag.rsplit("}", 1)[-1]
-
-
-def _child(node: ET.Element | None, *names: str) -> ET.Element | None:
-    """The first descendant along the path of local names (namespaces ignored)."""
-    for name in names:
-        if node is None:
-            return None
-        # ``_local(tag) == name`` without splitting each tag: 50,000 files walk 2.4 million children.
-        qualified = "}" + name
-        for child in node:
-            if child.tag == name or child.tag.endswith(qualified):
-                node = child
-                break
-        else:
-            return None
-    return node
 
 
 def checked_number(text: str, where: str, bound: float, unit: str = "") -> float:
@@ -201,6 +180,8 @@ EPU_ELEMENTS = [
 ]
 #: Per element path: its text before its first child ("" for none) and whether it has children; None when absent.
 Elements = dict[str, "tuple[str, bool] | None"]
+#: What the core's scan gives for one file: the root's local name and each element, or the file's error.
+Scanned = Union[tuple[str, list["tuple[str, bool] | None"]], str]
 
 
 def read_epu(path: StrPath) -> Acquisition:
@@ -211,51 +192,29 @@ def read_epu(path: StrPath) -> Acquisition:
     (``SpatialScale/pixelSize/x``, metres), ``acquisitionDateTime`` and the camera read-out.
     """
     path = check_regular_file(path, "an EPU .xml", SMALL_FILE_CAP)
-    return _acquisition(path, _plain_elements(path) or _tree_elements(path))
+    return _acquisition(path, _elements(path))
 
 
-def _plain_elements(path: Path) -> Elements | None:
-    """The elements of a plain XML (as EPU writes it), found and checked by the core in one pass; else None.
+def _elements(path: Path, scanned: Scanned | None = None) -> Elements:
+    """The elements of an EPU XML, found and checked by the core in one pass; an error naming the file when it cannot.
 
-    Building ElementTree's tree of a 10 KB file cost twice what reading the file did
-    (docs/design.md section 4). The core takes only documents whose element texts are the
-    bytes between their tags (UTF-8, no entity, comment, CDATA or DOCTYPE) and that are
-    well-formed (io/plain_xml.rs), after XML's own steps before parsing (:func:`_line_ends_and_mark`);
-    anything else, an error to report or a file it does not take, is read by :func:`_tree_elements`,
-    as every file was before.
+    The core is the one XML reader (io/xml_texts.rs, issue 92): ElementTree's tree of a 10 KB
+    file cost twice what reading the file did (docs/design.md section 4). ``scanned``: what
+    ``element_texts_of_files`` gave for the file, None to read it here (``read_foreign`` says
+    why a file cannot be read).
     """
-    data = _line_ends_and_mark(read_foreign(path, "an EPU .xml"))
-    texts = _core.element_texts(data, "MicroscopeImage", EPU_ELEMENTS)
-    return None if texts is None else dict(zip(EPU_ELEMENTS, texts))
-
-
-def _line_ends_and_mark(data: bytes) -> bytes:
-    r"""``data`` as an XML parser sees it before parsing: a UTF-8 byte-order mark dropped, line ends made ``\n``.
-
-    XML 1.0 reads a leading byte-order mark as the encoding's sign, not as content (4.3.3,
-    appendix F), and every ``\r\n`` or lone ``\r`` as ``\n`` (2.11): what .NET's writers put in a
-    file written on Windows (``Encoding.UTF8``'s mark, ``\r\n`` when indented). Done here, the
-    core's scan takes those files, as expat reads them, instead of ElementTree's tree.
-    """
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
-    return data.replace(b"\r\n", b"\n").replace(b"\r", b"\n") if b"\r" in data else data
-
-
-def _tree_elements(path: Path) -> Elements:
-    """The elements of any XML ElementTree reads; an error naming the file when it cannot."""
-    try:
-        root = ET.parse(path).getroot()
-    except (ET.ParseError, LookupError, ValueError) as err:
-        # LookupError: an encoding Python does not know (<?xml encoding="utfm16"?>, found by fuzzing);
-        # ValueError: one expat cannot take (a multi-byte encoding other than UTF-8 or UTF-16).
-        raise InputFileError(f"{path}: not an XML file ({err})") from None
-    except OSError as err:
-        raise InputFileError(f"{path}: cannot read the file ({err.strerror})") from None
-    if _local(root.tag) != "MicroscopeImage":
-        raise InputFileError(f"{path}: root element <{_local(root.tag)}>, expected EPU's <MicroscopeImage>")
-    nodes = {key: _child(root, *key.split("/")) for key in EPU_ELEMENTS}
-    return {key: None if node is None else (node.text or "", len(node) > 0) for key, node in nodes.items()}
+    if scanned is None:
+        data = read_foreign(path, "an EPU .xml")
+        try:
+            scanned = _core.element_texts(data, "MicroscopeImage", EPU_ELEMENTS)
+        except ValueError as err:
+            scanned = str(err)
+    if isinstance(scanned, str):
+        raise InputFileError(f"{path}: not an XML file ({scanned})")
+    root, texts = scanned
+    if root != "MicroscopeImage":
+        raise InputFileError(f"{path}: root element <{root}>, expected EPU's <MicroscopeImage>")
+    return dict(zip(EPU_ELEMENTS, texts))
 
 
 def _acquisition(path: Path, found: Elements) -> Acquisition:
@@ -508,15 +467,14 @@ def read_files(files: Sequence[Path]) -> list[Acquisition]:
     out: list[Acquisition] = []
     epu = [path for path in files if path.suffix.lower() == ".xml"]
     # EPU's files read and scanned on every core at once, Python's lock let go (a session has
-    # thousands); those the core does not take as they are are read one by one as read_epu reads them.
+    # thousands); one the core could not read (not a regular file) is read as read_epu reads it, which says why.
     scanned = dict(zip(epu, _core.element_texts_of_files(epu, "MicroscopeImage", EPU_ELEMENTS)))
     for path in files:
         suffix = path.suffix.lower()
         if suffix == ".xml":
             texts = scanned[path]
             path = check_regular_file(path, "an EPU .xml", SMALL_FILE_CAP)
-            found = dict(zip(EPU_ELEMENTS, texts)) if texts is not None else None
-            out.append(_acquisition(path, found or _plain_elements(path) or _tree_elements(path)))
+            out.append(_acquisition(path, _elements(path, texts)))
         elif suffix == ".mdoc":
             out += read_mdoc(path)
         elif suffix != NAV_EXTENSION:  # (a Navigator is read by place: it links, it places nothing)

@@ -11,7 +11,7 @@
 //! - [`decisions_csv`]: the record of every rejection of a STAR file split in one pass;
 //!   [`decisions_table`]: the same record of a job decided in two passes (several inputs).
 //! - [`pairs_csv`]: the rows of the micrograph job's pairs.csv, as Python's `csv` writes them.
-//! - [`plain_xml`]: the texts of a few elements of a small plain XML (EPU's per-image files).
+//! - [`xml_texts`]: the texts of a few elements of a small XML document (EPU's per-image files).
 //! - [`mapped`]: a big input mapped for streaming passes, and what each pass releases and reads ahead.
 //! - [`page_cache`]: how big inputs and outputs meet the kernel's page cache.
 
@@ -27,5 +27,5 @@ pub mod pairs_csv;
 pub mod particle_rows;
 pub mod pick_join;
 pub mod picks;
-pub mod plain_xml;
 pub mod star;
+pub mod xml_texts;
