@@ -92,7 +92,6 @@ PARTICLE_ROUND_LEFT = {
     "cryodedup.jobs.particles.decide": ["EARLIER_ROUND", "earlier_round"],
     "cryodedup.jobs.particles.plan": ["RoundPlan", "round_"],
     "cryodedup.jobs.particles.record": ["EARLIER_ROUND", "earlier_round"],
-    "cryodedup.jobs.particles.summary": ["UpdateRound"],
 }
 
 _RUNNER_WORDS = {"round", "shard", "store", "update", "merge"}
