@@ -72,6 +72,10 @@ ROUND_RECORD = "round_{:04d}_decisions.csv"
 ROUND_STEMS = ("round_{:04d}_kept", "round_{:04d}_rejected")
 #: The options only a round takes (besides :data:`.plan.DECISION_OPTIONS`), by field: the plain plan holds neither.
 ROUND_OPTIONS = ("add_again", "repair")
+#: The record's rule of a batch row within the distance of a particle an earlier round kept (one of
+#: ``decide.RUNNERS_RULES``: the plain path's stages never give it), and the kept input the record names for it.
+EARLIER_ROUND = 11
+KEPT_EARLIER = "(kept by an earlier round)"
 #: What a round takes, as its refusals name it.
 TAKEN = "--update takes RELION particle STAR files or CryoSPARC .cs/.csg files"
 
@@ -181,6 +185,8 @@ class ParticleRound:
     kind: str = "star"
     record: DecisionRecord | None = None
     header: tuple[bytes, bytes] = (b"", b"")
+    #: Per batch row, the distance (Å) to the kept particle that rejected it, else NaN (``--decisions``' record).
+    distance: np.ndarray | None = None
     #: The batch's particles on micrographs the store holds kept ones of, and those the store held there.
     kept_before_here: int = 0
     rejected_by_kept: int = 0
@@ -404,6 +410,7 @@ def _decide(round_: ParticleRound, particles: ParticleSet, rule: Deciding, log: 
         _refuse_rows_kept_already(particles, kept)
     blocked, won, distance = blocked_by_kept(particles, kept, rule)
     round_.rejected_by_kept, round_.would_have_won = int(blocked.sum()), int(won.sum())
+    round_.distance = distance
     rest = np.flatnonzero(~blocked)
     decision = decide(particles.rows(rest), rule, log)
     keep = np.zeros(len(particles), dtype=bool)
@@ -417,7 +424,6 @@ def _decide(round_: ParticleRound, particles: ParticleSet, rule: Deciding, log: 
         levels=decision.levels,
         priority=decision.priority,
         preference=decision.preference,
-        earlier_round=distance if round_plan.decisions else None,
         selection=decision.selection,
         ties=decision.ties,  # (the same pairs, numbered in the batch)
         normalisation=decision.normalisation,
@@ -538,7 +544,10 @@ def _record(round_: ParticleRound, particles: ParticleSet, decision: ParticleDec
         return None
     from .record import rejections, table, write_decisions  # (loaded for --decisions only)
 
-    columns = table(particles, rejections(particles, decision, rule))
+    assert round_.distance is not None
+    rejected = rejections(particles, decision, rule, beyond=(EARLIER_ROUND, round_.distance))
+    columns = table(particles, rejected)
+    columns["kept_input"] = np.where(rejected.rule == EARLIER_ROUND, KEPT_EARLIER, columns["kept_input"])
     round_.write_record = lambda path: write_decisions(path, columns)
     return columns
 
