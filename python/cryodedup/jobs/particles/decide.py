@@ -85,11 +85,11 @@ class Rule(IntEnum):
 
 #: The rules a runner's stages reject rows by (the plain path's never give them), by number, named in the record with
 #: :class:`Rule`'s: 11, an ``--update`` round's (a particle it kept earlier lies within the distance: ``update.py``).
-RUNNERS_RULES = {11: "earlier round"}
+RUNNERS_RULES: dict[int, str] = {11: "earlier round"}
 
 #: The rules as the record of rejections names them (:class:`Rule` indexes this; ``record.RULES``; the page's
 #: files of picks, which a one-pass scan makes as it decides, index them too): each rule's name in lower case.
-_RULE_NAMES = {
+_RULE_NAMES: dict[int, str] = {
     **{rule: rule.name.lower().replace("_", " ").replace("cross species", "cross-species") for rule in Rule},
     **RUNNERS_RULES,
 }
