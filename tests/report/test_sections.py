@@ -61,6 +61,10 @@ def _registered() -> list[type[Section]]:
     return [getattr(sections, name) for name, _ in SECTIONS]
 
 
+#: The summary's sections a runner attaches (``jobs/particles/update.py``: the round's), typed as any section.
+ATTACHED_BY_RUNNERS = {"update"}
+
+
 def test_every_registered_section_is_a_frozen_dataclass_held_by_the_summary_field_of_its_key():
     keys = [kind.key for kind in _registered()]
     assert len(set(keys)) == len(keys)
@@ -70,7 +74,9 @@ def test_every_registered_section_is_a_frozen_dataclass_held_by_the_summary_fiel
         assert kind.__dataclass_params__.frozen, kind  # type: ignore[attr-defined]
         assert kind.key in summary_fields, f"{kind.__name__}: no summary field {kind.key!r}"
         held = summary_fields[kind.key]
-        assert held.default is None and kind.__name__ in str(held.type), f"{kind.key}: typed {held.type}"
+        # (a section a runner attaches, as an --update round its own, is typed as any section: issue 92)
+        typed = kind.__name__ if kind.key not in ATTACHED_BY_RUNNERS else "Section | None"
+        assert held.default is None and typed in str(held.type), f"{kind.key}: typed {held.type}"
 
 
 def string_key_reads(module, leaving_out: frozenset[str] = frozenset()) -> list[tuple[str, str]]:

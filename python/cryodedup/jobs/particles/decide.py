@@ -77,15 +77,23 @@ class Rule(IntEnum):
     CONSENSUS_SUPPORT = 8  # too few inputs picked near it (--min-support); no partner
     UNCOVERED_MICROGRAPH = 9  # too few inputs ran on its micrograph (--uncovered reject); no partner
     CROSS_SPECIES_OVERLAP = 10  # a kept pick of another species overlaps it (--cross-species)
-    EARLIER_ROUND = 11  # a particle kept by an earlier round lies within the distance (--update)
+    # 11: a runner's rule (:data:`RUNNERS_RULES`), which the stages of the plain path never give
     OUTSIDE_THE_MASK = 12  # its centre lies outside --mask (or beyond its extent); no partner
     AT_THE_EDGE = 13  # its centre lies within --edge of its micrograph's edge; no partner
     BEST_SELECTION = 14  # the partner is a kept duplicate of the set of best score or most picks (--select)
 
 
+#: The rules a runner's stages reject rows by (the plain path's never give them), by number, named in the record with
+#: :class:`Rule`'s: 11, an ``--update`` round's (a particle it kept earlier lies within the distance: ``update.py``).
+RUNNERS_RULES: dict[int, str] = {11: "earlier round"}
+
 #: The rules as the record of rejections names them (:class:`Rule` indexes this; ``record.RULES``; the page's
 #: files of picks, which a one-pass scan makes as it decides, index them too): each rule's name in lower case.
-REJECTION_RULES = tuple(rule.name.lower().replace("_", " ").replace("cross species", "cross-species") for rule in Rule)
+_RULE_NAMES: dict[int, str] = {
+    **{rule: rule.name.lower().replace("_", " ").replace("cross species", "cross-species") for rule in Rule},
+    **RUNNERS_RULES,
+}
+REJECTION_RULES = tuple(_RULE_NAMES[number] for number in range(len(_RULE_NAMES)))
 
 #: The record of every rejection's file in the output folder (``--decisions``: the one-pass scan writes it, else
 #: :mod:`.record`).
@@ -196,8 +204,6 @@ class ParticleDecision:
     priority: PriorityCounts | None = None
     #: The levels ``--prefer`` named, most preferred first (None without it): the summary's names.
     preference: list[Level] | None = None
-    #: Per row, the distance (Å) to the particle of an earlier round that rejected it (``--update``), else NaN.
-    earlier_round: np.ndarray | None = None
     #: The rows ``--mask`` and ``--edge`` rejected before the duplicates were looked for (None: neither asked).
     regions: Regions | None = None
     #: With ``--select`` other than greedy: its components and how it differs from the greedy walk.
@@ -347,7 +353,7 @@ def _merged(parts: list[tuple[np.ndarray, ParticleDecision]], n: int) -> Particl
 
 
 #: The per-row fields of a decision, and what a row decided elsewhere (outside the mask, at the edge) holds.
-_ROW_FILLS = {**_ROW_FIELDS, "displaced_by": -1, "earlier_round": np.nan}
+_ROW_FILLS = {**_ROW_FIELDS, "displaced_by": -1}
 
 
 #: The per-row fields that name another row.

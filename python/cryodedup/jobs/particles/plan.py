@@ -4,11 +4,12 @@
 command line, the Python API and the pipeline plugins): it builds what the readers are asked
 (:class:`ReadPlan`), the decision's rule (:class:`Deciding`: the distance, the ranking, the
 selection, the consensus, the regions), the registration's check and the outputs
-(:class:`ParticleOutputPlan`: which files, the partners kept, the pictures, the record), and an
-``--update`` round's (:class:`RoundPlan`: the options it refuses, its store's record). What the
-inputs say joins it once they are read: :meth:`ParticlePlan.for_rows` resolves, once, each
-species' distance (:class:`Distances`) and rule, ``--prefer``'s levels and whether one image's
-rows are joined (``--same-image reject``). No stage sees the options themselves.
+(:class:`ParticleOutputPlan`: which files, the partners kept, the pictures, the record), and the
+options' values it was made from (``given``: an ``--update`` round's runner builds its own part
+of them, ``update.round_runner``). What the inputs say joins it once they are read:
+:meth:`ParticlePlan.for_rows` resolves, once, each species' distance (:class:`Distances`) and
+rule, ``--prefer``'s levels and whether one image's rows are joined (``--same-image reject``).
+No stage sees the options themselves.
 """
 
 from __future__ import annotations
@@ -47,7 +48,6 @@ __all__ = [
     "ReadPlan",
     "RegionsAsked",
     "RegistrationCheck",
-    "RoundPlan",
     "SpeciesAsked",
     "plan",
 ]
@@ -415,23 +415,6 @@ class ParticleOutputPlan:
 
 
 @dataclass(frozen=True, eq=False)
-class RoundPlan:
-    """What an ``--update`` round takes of the options (``update.open_round``, ``update.ParticleRound``)."""
-
-    #: The options given that a round does not support, (flag, why) each: the first is refused.
-    refused: tuple[tuple[str, str], ...]
-    #: The options that decide which particles are duplicates (marked ``affects=DECISION``), by name:
-    #: the store's record of them (``store.decision_record``), which a later round's must match.
-    decided_by: dict[str, Any]
-    #: ``--add-again``: a batch's rows added though the kept set holds them.
-    add_again: bool
-    #: ``--decisions``: each round's record of its rejections.
-    decisions: bool
-    #: ``--repair``: refused with a batch (the command line calls ``update.repair`` alone).
-    repair: bool
-
-
-@dataclass(frozen=True, eq=False)
 class ParticlePlan:
     """The particle job's options resolved: what each stage takes."""
 
@@ -440,8 +423,6 @@ class ParticlePlan:
     registration: RegistrationCheck
     output: ParticleOutputPlan
     species: SpeciesAsked
-    #: ``--update``: what the round around the job takes (None: a plain run).
-    round: RoundPlan | None = None
     #: The options' values the plan was made from, by field (what a shard records of its run).
     given: Mapping[str, Any] = field(default_factory=dict)
 
@@ -556,11 +537,8 @@ def plan(options: ParticleOptions) -> ParticlePlan:
     request = ReadRequest(scale, score, rows, copick, options.output_format, bool(registration.transforms))
     one_pass = deciding.duplicate_rule if _one_pass_allowed(deciding, species, output, options.update) else None
     read = _read_plan(request, deciding, output, species, dict(options.input_psize), tuple(options.datasets), one_pass)
-    decided_by = {name: getattr(options, name) for name in DECISION_OPTIONS}
-    refused = _refused_by_update(read, deciding, output, registration)
-    round_ = RoundPlan(refused, decided_by, options.add_again, output.decisions, options.repair)
     given = {f.name: getattr(options, f.name) for f in fields(options)}
-    return ParticlePlan(read, deciding, registration, output, species, round_ if options.update else None, given)
+    return ParticlePlan(read, deciding, registration, output, species, given)
 
 
 def _preference(
@@ -630,46 +608,6 @@ def _read_plan(
         request.scale.topaz_scale,
         request.row_read.insist_angles,
     )
-
-
-def _refused_by_update(
-    read: ReadPlan, deciding: Deciding, output: ParticleOutputPlan, registration: RegistrationCheck
-) -> tuple[tuple[str, str], ...]:
-    """The options given that an ``--update`` round does not support: (flag, why) each, in the order said.
-
-    The store keeps each kept particle's micrograph, centre and score alone: an option that
-    needs the whole set, orientations, images, species, a mask or micrograph sizes is refused.
-    """
-    normalise, species, regions = deciding.score_normalize, read.species, deciding.regions
-    refused = [
-        (deciding.min_support > 1, f"--min-support {deciding.min_support}", "consensus needs every input's picks"),
-        (deciding.remove_entirely, "--remove-entirely", "it would reject particles kept in earlier rounds"),
-        (output.audit, "--audit", "it writes no particles to add"),
-        (output.plot, "--plot", "pictures of one round are not drawn yet"),
-        (
-            deciding.normalisation.apply is not None,
-            f"--score-normalize {normalise}",
-            "percentiles depend on the whole set"
-            if normalise == "rank"
-            else "the scores are normalised within the whole set",
-        ),
-        (read.request.score_read.score == "none", "--score none", "a random order is not one across rounds"),
-        (output.halfsets != "keep", f"--halfsets {output.halfsets}", "it balances whole micrographs' halves"),
-        (deciding.max_angle is not None, "--max-angle", "the store keeps centres, not orientations"),
-        (deciding.own_frame, "--min-dist-ellipsoid", "the store keeps centres, not orientations"),
-        (deciding.same_image == "reject", "--same-image reject", "the store keeps centres, not images"),
-        (bool(species.names or species.column), "--species", "the store keeps one species"),
-        (species.cross_species or bool(species.min_dist), "--cross-species", "the store keeps one species"),
-        (bool(read.datasets), "--dataset", "micrographs are matched by name across rounds"),
-        (bool(registration.transforms), "--transform", "the store keeps centres in one frame"),
-        (regions is not None and regions.mask is not None, "--mask", "the store keeps no mask: mask each batch first"),
-        (
-            regions is not None and regions.edge is not None,
-            "--edge",
-            "the store keeps no micrograph sizes: cut each batch first",
-        ),
-    ]
-    return tuple((flag, why) for given, flag, why in refused if given)
 
 
 def _one_pass_allowed(deciding: Deciding, species: SpeciesAsked, output: ParticleOutputPlan, update: bool) -> bool:

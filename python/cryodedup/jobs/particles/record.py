@@ -46,17 +46,14 @@ __all__ = [
 #: The rules as the record names them (:class:`~.decide.Rule` indexes this).
 RULES = REJECTION_RULES
 
-#: The kept input of a row an earlier round's kept particle rejected (no partner in the set).
-KEPT_EARLIER = "(kept by an earlier round)"
-
 
 @dataclass(frozen=True)
 class Rejections:
     """Each rejected row (in input order) with its partner, their distance and angle, and the rule.
 
-    ``partners``: the row it lost to (-1: none, or a particle of an earlier round);
+    ``partners``: the row it lost to (-1: none, or a particle outside the set);
     ``distance``: Å between the two centres (NaN without a partner in the set or with one on
-    another micrograph, but for an earlier round's); ``angle``: degrees between their
+    another micrograph, but for one outside the set: ``rejections``' ``beyond``); ``angle``: degrees between their
     orientations (None without ``--max-angle``); ``rule``: an index into :data:`RULES`.
     """
 
@@ -142,7 +139,7 @@ def start_core_record(particles: ParticleSet, record: Rejections, path: Path) ->
         None if record.angle is None else np.ascontiguousarray(record.angle, dtype=np.float64),
         record.rule.astype(np.uint8),
         list(RULES),
-        [KEPT_EARLIER if r == Rule.EARLIER_ROUND else "" for r in range(len(RULES))],
+        [""] * len(RULES),  # (each rule's kept input without a partner: none is given in the plain path)
         named,
         named_by,
     )
@@ -188,12 +185,18 @@ def _column(name: str, texts: tuple[str, ...]) -> list | np.ndarray:
 
 
 def rejections(
-    particles: ParticleSet, decision: ParticleDecision, asked: Deciding, measured: bool = True
+    particles: ParticleSet,
+    decision: ParticleDecision,
+    asked: Deciding,
+    measured: bool = True,
+    beyond: tuple[int, np.ndarray] | None = None,
 ) -> Rejections:
     """The rejected rows of ``decision``, each with the partner the core gave and the rule that decided.
 
     ``measured``: their distances and angles too (the page of every micrograph, which measures
-    its own, asks none: at 10M a million pairs' centres gathered).
+    its own, asks none: at 10M a million pairs' centres gathered). ``beyond``: the rows a runner's
+    rule (``decide.RUNNERS_RULES``) rejected for a particle outside the set, no partner: the rule's
+    number, and per row the distance (Å) to that particle, NaN for a row it did not reject.
     """
     rows = np.flatnonzero(~decision.keep)
     partners = np.full(rows.size, -1, dtype=np.int64)
@@ -218,10 +221,11 @@ def rejections(
         has = (partners >= 0) & (particles.groups[rows] == particles.groups[np.maximum(partners, 0)])
         centres = particles.centres
         distance[has] = np.sqrt(((centres[rows[has]] - centres[partners[has]]) ** 2).sum(axis=1))
-    if decision.earlier_round is not None:
-        earlier = ~np.isnan(decision.earlier_round[rows])
-        rule[earlier] = Rule.EARLIER_ROUND
-        distance[earlier] = decision.earlier_round[rows][earlier]
+    if beyond is not None:
+        number, far = beyond
+        outside = ~np.isnan(far[rows])
+        rule[outside] = number
+        distance[outside] = far[rows][outside]
     if decision.regions is not None:  # (rejected before the dedup: no partner)
         dropped = decision.regions.dropped[rows]
         rule[dropped == OUTSIDE_MASK] = Rule.OUTSIDE_THE_MASK
@@ -373,14 +377,13 @@ def table(particles: ParticleSet, record: Rejections) -> dict[str, list | np.nda
     partner_names = [""] * record.rows.size
     for k, name in zip(np.flatnonzero(has).tolist(), all_names[record.rows.size :]):
         partner_names[k] = name
-    earlier = record.rule == Rule.EARLIER_ROUND
     columns: dict[str, list | np.ndarray] = {
         "input": names[inputs[record.rows]],
         "row": place[: record.rows.size],
         "particle": all_names[: record.rows.size],
         "micrograph": np.asarray(particles.mic_names, dtype=object)[particles.groups[record.rows]],
         **_objects(particles, record.rows, partners, has),
-        "kept_input": np.where(has, names[inputs[partners]], np.where(earlier, KEPT_EARLIER, "")),
+        "kept_input": np.where(has, names[inputs[partners]], ""),
         "kept_row": np.where(has, place[record.rows.size :], -1),
         "kept_particle": partner_names,
         **_objects(particles, partners, partners, has, "kept_object"),

@@ -57,7 +57,6 @@ if TYPE_CHECKING:
     from ...report.sections.run import Outputs, Overview
     from ...report.sections.selection import BestSelection
     from ...report.sections.species import Species
-    from ...report.sections.update import UpdateRound
     from .plan import Deciding, Distances
 
 __all__ = ["ParticleSummary", "one_pass_timings", "summarize", "verdict_of"]
@@ -225,7 +224,9 @@ class ParticleSummary(JobSummary):
             "(the moved coordinates where one file combines the inputs; as read in per-input outputs)"
         ),
     )
-    update: UpdateRound | None = field(
+    #: ``--update``: the round's section, attached by its runner (``update.round_runner``: a ``report.sections.update``
+    #: section); typed as any section, so that the plain path names nothing of a round.
+    update: Section | None = field(
         default=None,
         metadata=_doc(
             "`--update`: the `round`, the `running_file` and its `running_kept`, the `kept_before`, the new particles "

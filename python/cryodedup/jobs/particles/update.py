@@ -42,6 +42,7 @@ from .. import shape
 from ..store_db import DATABASE, StoreError, busy, file_digest, is_busy, sha256_bytes
 from .decide import ParticleDecision, decide
 from .job import PlainParticleStages
+from .plan import DECISION_OPTIONS
 from .read import Files, Source
 from .stages import ParticleDecided, ParticleRead, Written
 from .store import (
@@ -58,7 +59,7 @@ from .store_open import open_store, repair_store
 if TYPE_CHECKING:
     from ...formats.cryosparc.particles import CsWriter
     from ...formats.star.particle_writer import StarWriter
-    from .plan import Deciding, ParticlePlan, RoundPlan
+    from .plan import Deciding, ParticlePlan
     from .summary import ParticleSummary
 
 __all__ = ["repair", "round_runner"]
@@ -69,6 +70,12 @@ ROUND_FILES = ("round_{:04d}_kept.star", "round_{:04d}_rejected.star")
 ROUND_RECORD = "round_{:04d}_decisions.csv"
 #: The same of CryoSPARC inputs: the stems of the files the plain run's writer writes (.cs, passthrough, .csg).
 ROUND_STEMS = ("round_{:04d}_kept", "round_{:04d}_rejected")
+#: The options only a round takes (besides :data:`.plan.DECISION_OPTIONS`), by field: the plain plan holds neither.
+ROUND_OPTIONS = ("add_again", "repair")
+#: The record's rule of a batch row within the distance of a particle an earlier round kept (one of
+#: ``decide.RUNNERS_RULES``: the plain path's stages never give it), and the kept input the record names for it.
+EARLIER_ROUND = 11
+KEPT_EARLIER = "(kept by an earlier round)"
 #: What a round takes, as its refusals name it.
 TAKEN = "--update takes RELION particle STAR files or CryoSPARC .cs/.csg files"
 
@@ -95,6 +102,73 @@ def input_kind(paths: list[Path]) -> str:
     return "cs" if all(cs) and cs else "star"
 
 
+@dataclass(frozen=True, eq=False)
+class RoundPlan:
+    """What an ``--update`` round takes of the options (:func:`open_round`, :class:`ParticleRound`).
+
+    Built by the round's runner from the job's plan (:func:`_round_plan`): the plain plan holds no round.
+    """
+
+    #: The options given that a round does not support, (flag, why) each: the first is refused.
+    refused: tuple[tuple[str, str], ...]
+    #: The options that decide which particles are duplicates (marked ``affects=DECISION``), by name:
+    #: the store's record of them (``store.decision_record``), which a later round's must match.
+    decided_by: dict[str, Any]
+    #: ``--add-again``: a batch's rows added though the kept set holds them.
+    add_again: bool
+    #: ``--decisions``: each round's record of its rejections.
+    decisions: bool
+    #: ``--repair``: refused with a batch (the command line calls ``update.repair`` alone).
+    repair: bool
+
+
+def _round_plan(plan: ParticlePlan) -> RoundPlan:
+    """What the round takes of the job's plan: its refusals, and of the options' values (``plan.given``) the others."""
+    given = plan.given
+    decided_by = {name: given[name] for name in DECISION_OPTIONS}
+    add_again, repair = (given[name] for name in ROUND_OPTIONS)
+    return RoundPlan(_refused(plan), decided_by, add_again, plan.output.decisions, repair)
+
+
+def _refused(plan: ParticlePlan) -> tuple[tuple[str, str], ...]:
+    """The options given that an ``--update`` round does not support: (flag, why) each, in the order said.
+
+    The store keeps each kept particle's micrograph, centre and score alone: an option that
+    needs the whole set, orientations, images, species, a mask or micrograph sizes is refused.
+    """
+    read, deciding, output, registration = plan.read, plan.deciding, plan.output, plan.registration
+    normalise, species, regions = deciding.score_normalize, read.species, deciding.regions
+    refused = [
+        (deciding.min_support > 1, f"--min-support {deciding.min_support}", "consensus needs every input's picks"),
+        (deciding.remove_entirely, "--remove-entirely", "it would reject particles kept in earlier rounds"),
+        (output.audit, "--audit", "it writes no particles to add"),
+        (output.plot, "--plot", "pictures of one round are not drawn yet"),
+        (
+            deciding.normalisation.apply is not None,
+            f"--score-normalize {normalise}",
+            "percentiles depend on the whole set"
+            if normalise == "rank"
+            else "the scores are normalised within the whole set",
+        ),
+        (read.request.score_read.score == "none", "--score none", "a random order is not one across rounds"),
+        (output.halfsets != "keep", f"--halfsets {output.halfsets}", "it balances whole micrographs' halves"),
+        (deciding.max_angle is not None, "--max-angle", "the store keeps centres, not orientations"),
+        (deciding.own_frame, "--min-dist-ellipsoid", "the store keeps centres, not orientations"),
+        (deciding.same_image == "reject", "--same-image reject", "the store keeps centres, not images"),
+        (bool(species.names or species.column), "--species", "the store keeps one species"),
+        (species.cross_species or bool(species.min_dist), "--cross-species", "the store keeps one species"),
+        (bool(read.datasets), "--dataset", "micrographs are matched by name across rounds"),
+        (bool(registration.transforms), "--transform", "the store keeps centres in one frame"),
+        (regions is not None and regions.mask is not None, "--mask", "the store keeps no mask: mask each batch first"),
+        (
+            regions is not None and regions.edge is not None,
+            "--edge",
+            "the store keeps no micrograph sizes: cut each batch first",
+        ),
+    ]
+    return tuple((flag, why) for given, flag, why in refused if given)
+
+
 @dataclass
 class ParticleRound:
     """One ``--update`` round: its store, what its decision met, and its files until they are committed.
@@ -111,6 +185,8 @@ class ParticleRound:
     kind: str = "star"
     record: DecisionRecord | None = None
     header: tuple[bytes, bytes] = (b"", b"")
+    #: Per batch row, the distance (Å) to the kept particle that rejected it, else NaN (``--decisions``' record).
+    distance: np.ndarray | None = None
     #: The batch's particles on micrographs the store holds kept ones of, and those the store held there.
     kept_before_here: int = 0
     rejected_by_kept: int = 0
@@ -197,11 +273,10 @@ def round_runner(plan: ParticlePlan, stages: shape.Stages[Any, Any, Any, Any, Pa
     in place once the store has the round; a job stopped before removes them. The summary gets
     the round's section.
     """
-    assert plan.round is not None, "a round is run for --update"
     assert isinstance(stages, PlainParticleStages), "a round runs the particle job's stages"
     source, outdir = stages.source, stages.outdir
     source.check(outdir, plan.read)
-    round_ = open_round(source, outdir, plan.round, stages.force, stages.log)
+    round_ = open_round(source, outdir, _round_plan(plan), stages.force, stages.log)
     in_round: shape.Stages[ParticlePlan, Any, Any, Any, ParticleSummary] = stages.around(
         ParticleRoundStages, round=round_
     )
@@ -335,6 +410,7 @@ def _decide(round_: ParticleRound, particles: ParticleSet, rule: Deciding, log: 
         _refuse_rows_kept_already(particles, kept)
     blocked, won, distance = blocked_by_kept(particles, kept, rule)
     round_.rejected_by_kept, round_.would_have_won = int(blocked.sum()), int(won.sum())
+    round_.distance = distance
     rest = np.flatnonzero(~blocked)
     decision = decide(particles.rows(rest), rule, log)
     keep = np.zeros(len(particles), dtype=bool)
@@ -348,7 +424,6 @@ def _decide(round_: ParticleRound, particles: ParticleSet, rule: Deciding, log: 
         levels=decision.levels,
         priority=decision.priority,
         preference=decision.preference,
-        earlier_round=distance if round_plan.decisions else None,
         selection=decision.selection,
         ties=decision.ties,  # (the same pairs, numbered in the batch)
         normalisation=decision.normalisation,
@@ -469,7 +544,10 @@ def _record(round_: ParticleRound, particles: ParticleSet, decision: ParticleDec
         return None
     from .record import rejections, table, write_decisions  # (loaded for --decisions only)
 
-    columns = table(particles, rejections(particles, decision, rule))
+    assert round_.distance is not None
+    rejected = rejections(particles, decision, rule, beyond=(EARLIER_ROUND, round_.distance))
+    columns = table(particles, rejected)
+    columns["kept_input"] = np.where(rejected.rule == EARLIER_ROUND, KEPT_EARLIER, columns["kept_input"])
     round_.write_record = lambda path: write_decisions(path, columns)
     return columns
 
