@@ -46,3 +46,18 @@ def test_particles_audit_writes_nothing_and_says_so(star, tmp_path):
     document = _json("particles", star, "-o", tmp_path / "out", "--audit")
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
     assert document["outputs"] == {}
+
+
+def test_compare_of_inputs_sharing_no_micrograph_says_nothing_was_compared(star, tmp_path):
+    # Issue 92: it said "compared" (good) of 0 + 0 picks scored.
+    other = write_star(tmp_path / "other.star", P31, [[1000, 1000, "n.mrc", 1, 0.5]], optics=OPTICS)
+    document = _json("compare", star, other, "--radius", "20")
+    assert (document["picks"], document["micrographs_shared"]) == ([3, 1], 0)  # (hand-counted: m.mrc, n.mrc)
+    assert (document["verdict"]["word"], document["verdict"]["kind"]) == ("nothing compared", "warn")
+    assert (
+        document["verdict"]["line"]
+        == f"Nothing compared: {star} and {other} share no micrograph (2 with picks, none covered by both)"
+    )
+    shared = write_star(tmp_path / "shared.star", P31, [[1000, 1000, "m.mrc", 1, 0.5]], optics=OPTICS)
+    same = _json("compare", star, shared, "--radius", "20")  # (m.mrc shared: compared as before)
+    assert (same["verdict"]["word"], same["verdict"]["kind"]) == ("compared", "good")
