@@ -318,7 +318,6 @@ def test_the_audits_document_opens_with_the_keys_every_jobs_has(tmp_path):
         "problems",
         "to_redo",
         "exit_status",
-        "plots",
     ]
     line = document["lines"][0].split(":")[0]  # (the worst job's name: the refinement to redo)
     assert document["verdict"] == {
@@ -327,7 +326,8 @@ def test_the_audits_document_opens_with_the_keys_every_jobs_has(tmp_path):
         "line": f"1 refinement to redo: {line}",
         "why": None,
     }
-    assert document["outputs"] == {} and document["plots"] == [str(out / "report.html")]
+    # (issue 92: outputs name every file written, report.html among them; no top-level plots key)
+    assert document["outputs"] == {"plots": [str(out / "report.html")]} and (out / "report.html").is_file()
     assert list(document["timings"]) == ["read", "decide", "write", "summarise", "report", "seconds"]
     clean = _cli(str(tmp_path / "project"), "--json", "--quiet", "--min-dist", "0.001")
     assert clean.returncode == 0 and json.loads(clean.stdout)["verdict"]["word"] == "clean"

@@ -674,4 +674,5 @@ def test_the_micrograph_jobs_pictures_are_found_among_its_outputs_for_logfile_pd
     # of its own; logfile.pdf gathers them from there (before: none found, no logfile.pdf declared).
     micrographs = {"outputs": {"pairs": ["J/pairs.csv"], "plots": ["J/z_distribution.png", "J/report.html"]}}
     assert pictures_of(micrographs) == [Path("J/z_distribution.png")]
-    assert pictures_of({"outputs": {"kept": ["J/k.star"]}, "plots": ["J/counts.png"]}) == [Path("J/counts.png")]
+    particles = {"outputs": {"kept": ["J/k.star"], "plots": ["J/counts.png", "J/report.html"]}}
+    assert pictures_of(particles) == [Path("J/counts.png")]

@@ -198,8 +198,7 @@ class CompareStages:
 
     def report(self, plan: ComparePlan, summary: CompareSummary) -> CompareSummary:
         """The verdict (nothing decided: "compared", its line the agreement) and ``--plot-czii``'s page."""
-        verdict = RunVerdict("compared", "good", line=summary.headline())
-        summary = replace(summary, verdict=verdict)
+        summary = replace(summary, verdict=summary.judged())
         if plan.plot is None or summary.czii is None:
             return summary
         shown = Parameters(dict(plan.run.given), plan.run.at_default)

@@ -2,7 +2,8 @@
 
 Their documents open with the keys every job's has (``verdict``, ``outputs``: none, ``timings``), then
 the comparison's own (:mod:`cryodedup.report.comparison`), the CZII score, the warnings, the pictures.
-Nothing is decided, so the verdict is ``compared``, of kind ``good``, its line the agreement.
+Nothing is decided, so the verdict is ``compared``, of kind ``good``, its line the agreement (``nothing
+compared``, ``warn``, where no pick was scored: its line says why).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from ..labels import counted
 from ..report.compare_metric import CziiScore, czii_rows
 from ..report.comparison import Comparison, ObjectComparison
 from ..report.sections.base import Row
+from ..report.sections.run import RunVerdict
 from .shape import JobSummary
 
 __all__ = ["CompareSummary", "CopickComparison"]
@@ -43,6 +45,23 @@ class CompareSummary(JobSummary):
     def places(self) -> str:
         """What the compared micrographs are called: Tomograms or Micrographs."""
         return "Tomograms" if self.comparison.tomography else "Micrographs"
+
+    def judged(self) -> RunVerdict:
+        """``compared`` (``good``), its line the agreement; ``nothing compared`` (``warn``) where no pick was scored."""
+        c = self.comparison
+        if any(c.picks_scored):
+            return RunVerdict("compared", "good", line=self.headline())
+        unit = self.places.lower().rstrip("s")
+        a, b = c.inputs
+        if not any(c.picks):
+            why = f"neither {a} nor {b} has picks"
+        elif not all(c.picks):
+            why = f"{a if not c.picks[0] else b} has no picks"
+        elif not c.micrographs_shared:
+            why = f"{a} and {b} share no {unit} ({c.micrographs:,} with picks, none covered by both)"
+        else:
+            why = f"no pick in the {unit}s scored over ({c.scored_over})"
+        return RunVerdict("nothing compared", "warn", line=f"Nothing compared: {why}")
 
     def headline(self) -> str:
         """The line the verdict says: the agreement, the candidate's F-beta against a reference, the CZII score."""

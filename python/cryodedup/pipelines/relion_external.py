@@ -422,11 +422,8 @@ class ExternalJob:
 
 
 def pictures_of(summary: dict) -> list[Path]:
-    """The pictures a run drew (logfile.pdf gathers them): its ``outputs``' ``plots`` (the one job shape), or ``plots``.
-
-    (The micrograph job's document names them among its outputs, by subset; the particle job's under a key of its own.)
-    """
-    drawn = [*summary.get("outputs", {}).get("plots", []), *summary.get("plots", [])]
+    """The pictures a run drew (logfile.pdf gathers them): its ``outputs``' ``plots`` (as every job names them)."""
+    drawn = summary.get("outputs", {}).get("plots", [])
     return [Path(p) for p in drawn if str(p).endswith(".png")]
 
 

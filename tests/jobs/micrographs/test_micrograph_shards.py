@@ -294,3 +294,18 @@ def test_an_image_changed_between_the_shards_is_named_and_its_shards_run_again(p
     merge_micrograph_shards([tmp_path / "shards"], tmp_path / "merged")
     single_run(files, tmp_path / "single", WINDOW)
     assert_same_outputs(tmp_path / "single", tmp_path / "merged")
+
+
+def test_a_shards_document_has_a_verdict_and_its_stages_time_as_the_particle_shards_has(planted, tmp_path):
+    # Issue 92: the micrograph shard's --json had "verdict": null and its timings the seconds alone.
+    scored = run_micrograph_shard(planted, tmp_path / "shards", plan(WINDOW), 1, 2).to_json()
+    folder = shard_folder(tmp_path / "shards", 1, 2)
+    pairs = scored["pairs_scored"]
+    assert list(scored)[:3] == ["verdict", "outputs", "timings"] and "seconds" not in scored
+    assert (scored["verdict"]["word"], scored["verdict"]["kind"]) == ("Shard 1 of 2", "good")
+    assert scored["verdict"]["line"] == f"Shard 1 of 2 scored: {pairs:,} pairs of {COUNT} micrographs -> {folder}"
+    assert list(scored["timings"]) == ["read", "decide", "write", "summarise", "seconds"]
+    again = run_micrograph_shard(planted, tmp_path / "shards", plan(WINDOW), 1, 2).to_json()  # (complete)
+    assert again["verdict"]["line"].startswith("Shard 1 of 2 already complete, not redone: ")
+    assert list(again["timings"]) == ["read", "summarise", "seconds"]  # (this run's: nothing scored again)
+    assert again["timings"]["read"] + again["timings"]["summarise"] <= again["timings"]["seconds"] + 0.002  # (rounded)

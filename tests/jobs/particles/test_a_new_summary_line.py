@@ -68,9 +68,9 @@ TYPED = (
 )
 FIELD = (
     "jobs/particles/summary.py",
-    "    plots: list[str] | None = field(",
+    "    micrograph_images: str | None = field(",
     '    toy_line: ToyLine | None = field(default=None, metadata=_doc("the toy\'s line"))\n'
-    "    plots: list[str] | None = field(",
+    "    micrograph_images: str | None = field(",
 )
 BUILT = (
     "jobs/particles/summary.py",

@@ -73,3 +73,26 @@ def test_the_command_line_on_a_local_cluster(tmp_path):
     )
     assert json.loads(done.stdout)["kept"] == json.loads(one.stdout)["kept"]
     assert filecmp.cmp(tmp_path / "one" / "particles_kept.star", tmp_path / "dask" / "particles_kept.star")
+
+
+def test_the_runs_seconds_are_the_whole_runs_not_the_merges(tmp_path, client, monkeypatch):
+    # Issue 92: --dask reported the merge's seconds as the run's (0.16 s of a 5 s run). Each shard here
+    # takes at least 1 s on the cluster (slowed by hand): the run's seconds hold them, within the wall time.
+    import time
+
+    from cryodedup.jobs.particles import dask
+
+    shard = dask.run_particle_shard
+
+    def slow_shard(*args, **kwargs):
+        time.sleep(1.0)
+        return shard(*args, **kwargs)
+
+    monkeypatch.setattr(dask, "run_particle_shard", slow_shard)
+    inputs = list(reextracted_pair(tmp_path, n_per_mic=20))
+    began = time.perf_counter()
+    summary = dask.run_on_dask(inputs, tmp_path / "dask", plan(ParticleOptions(min_dist=30.0)), client, 2)
+    wall = time.perf_counter() - began
+    assert summary.timings is not None
+    assert 1.0 <= summary.timings.seconds <= wall + 0.001
+    assert summary.timings.stage("decide") >= 1.0  # (the shards decided on the cluster)

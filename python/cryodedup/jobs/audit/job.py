@@ -156,15 +156,20 @@ class JobAudit:
 class ProjectAudit(JobSummary):
     """The whole audit (the job's summary): the project's layout, every job's audit in the pipeline's order, problems.
 
-    Its ``verdict`` (:meth:`judged`) is put in by the report stage; ``plots``: ``--plot``'s report.html (None: none).
-    Nothing is written into the project: its ``outputs`` are none.
+    Its ``verdict`` (:meth:`judged`) is put in by the report stage. Nothing is written into the project: its
+    ``outputs`` are none but ``--plot``'s report.html (``plots``).
     """
 
     root: Path
     layout: str
     jobs: list[JobAudit]
     problems: list[str]
-    plots: tuple[str, ...] | None = None
+
+    @property
+    def plots(self) -> tuple[str, ...] | None:
+        """``--plot``'s report.html: its ``outputs``' ``plots`` (None: not drawn)."""
+        drawn = None if self.outputs is None else self.outputs.files("plots")
+        return drawn or None
 
     def judged(self) -> RunVerdict:
         """The verdict: its word, its kind (``bad``, ``warn``, ``good``) and the line the report opens with."""
@@ -261,8 +266,6 @@ class ProjectAudit(JobSummary):
             "to_redo": sum(j.verdict == REDO for j in self.jobs),
             "exit_status": self.exit_status,
         }
-        if self.plots is not None:
-            document["plots"] = list(self.plots)
         return document
 
 

@@ -100,7 +100,7 @@ class AuditStages:
         if folder is None:
             return summary
         page = self.page(lambda: write_audit_page(summary, folder, plan.force))
-        return replace(summary, plots=(str(page),))
+        return replace(summary, outputs=(summary.outputs or Outputs(())).with_plots([str(page)]))
 
 
 def audit_project(

@@ -281,9 +281,10 @@ Row = tuple[str, str]
 class ShardSummary(JobSummary):
     """One shard's summary (``micrographs --shard K/N``): a shard decides nothing, so it says what it scored and read.
 
-    A :class:`~..shape.JobSummary`: no verdict (a shard decides nothing), its ``outputs`` (``pairs``:
-    pairs.npz, ``marker``: shard.json), its ``timings`` (the whole shard's seconds); then its own fields
-    in order, as ``--json`` prints them.
+    A :class:`~..shape.JobSummary`: its verdict (``Shard K of N``, ``good``; its line what it scored, or that
+    it was already complete), its ``outputs`` (``pairs``: pairs.npz, ``marker``: shard.json), its ``timings``
+    (this run's stages, ``read``, ``decide`` (the scoring), ``write``, ``summarise``, and the whole's ``seconds``);
+    then its own fields in order, as ``--json`` prints them.
     """
 
     shard: int

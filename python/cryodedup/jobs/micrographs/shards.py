@@ -33,7 +33,7 @@ from ...formats.micrograph_lists import Micrographs, load_inputs
 from ...options.micrographs import MicrographOptions, MicrographRun
 from ...outputs import all_outputs_at_once, put_in_place
 from ...paths import StrPath
-from ...report.sections.run import Outputs, RunTimings
+from ...report.sections.run import Outputs, RunTimings, RunVerdict
 from ...resolve.micrograph_names import check_match_mode
 from .. import shape
 from ..shard_json import (
@@ -141,7 +141,7 @@ def run_micrograph_shard(
     ShardSummary
         The shard's summary: its folder, pairs, images read and whether it was already complete.
     """
-    start = time.perf_counter()
+    start = clock = time.perf_counter()
     # (--metadata, --plot: the merge's)
     MicrographRun(shard=f"{shard}/{shards}").check_elsewhere(bool(job.metadata.files), job.output.plot)
     mics = load_inputs(list(inputs), job.psize, job.project_dir)
@@ -149,12 +149,14 @@ def run_micrograph_shard(
     opened = open_shard_folder(Path(outdir), shard, shards, run, shard_state, force, log)
     folder, record = opened.path, opened.done
     images = image_stats(run.files)
+    stages = {"read": time.perf_counter() - clock}  # (the stages' seconds, as they run: the whole shard's last)
     if record is not None and record.images == images:
-        return _shard_summary(folder, record, time.perf_counter() - start, redone=False)
+        return _shard_summary(folder, record, _Timed(start, stages), redone=False)
     if record is not None:
         changed = changed_image(run.files, record.images, images)
         log(f"{folder}: an image changed since shard {shard}/{shards} ran: {changed}; scoring it again", "warning")
     try:
+        clock = time.perf_counter()
         _clear(folder, complete=opened.replaces or record is not None)
         plan = plan_scoring(mics, job.scoring)
         bar = progress_factory(images_to_read(plan, shard, shards)) if progress_factory else None
@@ -168,18 +170,36 @@ def run_micrograph_shard(
         finally:
             if bar:
                 bar.close()
+        scored = time.perf_counter()
+        stages["decide"] = scored - clock  # (the scoring: what a shard decides)
         record = _write_shard(folder, run, plan, result, images)
+        stages["write"] = time.perf_counter() - scored
     except BaseException:  # a signal or an error: no temporary file, nor a folder this run made empty
         give_up(folder, opened.created)
         raise
-    return _shard_summary(folder, record, time.perf_counter() - start, redone=True)
+    return _shard_summary(folder, record, _Timed(start, stages), redone=True)
 
 
-def _shard_summary(folder: Path, record: MicrographShardRecord, seconds: float, redone: bool) -> ShardSummary:
+@dataclass(frozen=True)
+class _Timed:
+    """A shard's run so far: when it started and the seconds of its stages run (read, decide, write)."""
+
+    start: float
+    stages: dict[str, float]
+
+
+def _shard_summary(folder: Path, record: MicrographShardRecord, timed: _Timed, redone: bool) -> ShardSummary:
+    """The shard's summary from its record: its verdict (a complete one not redone says so), its stages' seconds."""
+    began = time.perf_counter()
     reading = record.reading
     megabytes = reading.bytes_read / 1e6
     pairs = len(load_pairs(folder, len(record.run.micrographs)))
+    name = f"Shard {record.shard} of {record.shards}"
+    done = "scored" if redone else "already complete, not redone"
+    line = f"{name} {done}: {pairs:,} pairs of {len(record.run.micrographs):,} micrographs -> {folder}"
+    stages = {**timed.stages, "summarise": time.perf_counter() - began}
     return ShardSummary(
+        verdict=RunVerdict(name, "good", line),
         shard=record.shard,
         shards=record.shards,
         folder=str(folder),
@@ -191,7 +211,7 @@ def _shard_summary(folder: Path, record: MicrographShardRecord, seconds: float, 
         megabytes_read=round(megabytes, 1),
         read_MB_per_s=round(megabytes / reading.read_seconds, 1) if reading.read_seconds > 0 else None,
         outputs=Outputs.of({"pairs": [str(folder / PAIRS)], "marker": [str(folder / MARKER)]}),
-        timings=RunTimings.of({}, seconds),
+        timings=RunTimings.of(stages, time.perf_counter() - timed.start),
     )
 
 

@@ -12,13 +12,16 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+import time
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ...errors import CryodedupError, OutputError
 from ...outputs import all_outputs_at_once
 from ...paths import StrPath, path_list
+from ...report.sections.run import RunTimings
 from .. import shape
 from ..micrographs.dask import INSTALL, client_of
 from .job import PlainParticleStages, run
@@ -73,6 +76,7 @@ def dask_runner(paths: Sequence[StrPath], scheduler: Any, shards: int | None) ->
         assert isinstance(stages, PlainParticleStages), "Dask runs the particle job's stages"
         assert stages.outdir is not None, "the command and the API give the output folder"
         out, log = Path(stages.outdir).absolute(), stages.log
+        began = time.perf_counter()
         try:
             scratch = Path(tempfile.mkdtemp(prefix=f".{out.name}.shards-", dir=out.parent))
         except OSError as err:
@@ -89,8 +93,24 @@ def dask_runner(paths: Sequence[StrPath], scheduler: Any, shards: int | None) ->
                 for task in as_completed(tasks):
                     done = task.result()
                     log(f"shard {done.shard}/{done.shards} on {done.worker}: {done.rows:,} particles decided", "info")
-            return merged(shards_of_one_run([scratch]))(plan, stages)
+            on_cluster = time.perf_counter() - began
+            summary = merged(shards_of_one_run([scratch]))(plan, stages)
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
+        return _whole_run_timed(summary, on_cluster, time.perf_counter() - began)
 
     return on_dask
+
+
+def _whole_run_timed(summary: ParticleSummary, on_cluster: float, seconds: float) -> ParticleSummary:
+    """The merge's summary with the whole run's time: ``seconds`` the whole run's (not the merge's alone).
+
+    The shards' time on the cluster is counted in ``decide``, as the micrograph job's scoring on Dask is.
+    """
+    timings = summary.timings
+    if timings is None:
+        return summary
+    stages = dict(timings.stages)
+    stages["decide"] = stages.get("decide", 0.0) + on_cluster
+    whole = RunTimings.of(stages, seconds)
+    return replace(summary, timings=replace(timings, seconds=whole.seconds, stages=whole.stages))

@@ -212,7 +212,9 @@ class PlainParticleStages:
         names = summary.particle_names
         if names is not None and not names.extracted:  # (before extraction: what RELION will do with them)
             warn(names.message)
-        outputs = Outputs.of(written.written.outputs)
+        outputs = Outputs.of(
+            {subset: files for subset, files in written.written.outputs.items() if files}
+        )  # (--audit: {})
         return replace(summary, outputs=outputs, timings=one_pass_timings(read.particles))
 
     def report(self, plan: ParticlePlan, summary: ParticleSummary) -> ParticleSummary:

@@ -44,6 +44,7 @@ from ...report.picks_figures import (
     worst_outlier,
 )
 from ...report.registration_figures import registration_picture
+from ...report.sections.run import Outputs
 from ...report.summary import report_rows
 from .decide import ParticleDecision
 from .read import Images, Source
@@ -281,7 +282,7 @@ def plot_particles(
     if note is not None:
         summary = replace(summary, micrograph_images=note)
     report = write_report(drawn, outdir, output.parameters, summary, force)
-    return replace(summary, plots=report)
+    return replace(summary, outputs=(summary.outputs or Outputs(())).with_plots(report))
 
 
 def _first_absent(found: dict[int, MicrographImage], n_mics: int) -> int:

@@ -268,6 +268,7 @@ class ParticleShardStages(PlainParticleStages):
 
     def decide_rows(self, read: ParticleRead) -> ParticleDecision:
         """The shard's rows decided (the others kept as read: the shard says nothing of them)."""
+        began = time.perf_counter()
         particles, rule, log = read.particles, read.job.deciding, self.log
         _refuse_rows(particles, rule)
         mics = micrograph_shards(particles, rule.joins_images, self.shards)
@@ -275,7 +276,8 @@ class ParticleShardStages(PlainParticleStages):
         rows_read = RowsRead(len(particles), len(particles.mic_names), rows_digest(particles))
         if self.done is not None:
             if self.done.read == rows_read and self.done.run.files == self.record.files:
-                raise _StillComplete
+                # (the runner's clock never gets them: read, from the shard's start; decide, the check)
+                raise _StillComplete({"read": began - self.start, "decide": time.perf_counter() - began})
             log(
                 f"{self.folder}: the inputs changed since shard {self.shard}/{self.shards} ran; deciding it again",
                 "warning",
@@ -325,7 +327,11 @@ class ParticleShardStages(PlainParticleStages):
 
 
 class _StillComplete(Exception):
-    """A complete shard found to have read the rows it reads now: not redone."""
+    """A complete shard found to have read the rows it reads now: not redone (``stages``: the seconds of those run)."""
+
+    def __init__(self, stages: dict[str, float]) -> None:
+        super().__init__()
+        self.stages = stages
 
 
 #: The record of a complete shard in a folder and "", or None and why the shard is not complete.
@@ -380,10 +386,11 @@ def run_particle_shard(
         timings = run(
             WholeRead(Files.of(paths)), folder, planned, force=force, log=log, runner=in_shard
         ).summary.timings
-    except _StillComplete:
+    except _StillComplete as complete:
         assert opened.done is not None, "only a complete shard is kept"
         log(f"{folder}: the inputs are as they were: not redone", "info")
-        return _shard_summary(folder, opened.done, RunTimings.of({}, time.perf_counter() - start), redone=False)
+        checked = RunTimings.of(complete.stages, time.perf_counter() - start)  # (this run's: read, checked)
+        return _shard_summary(folder, opened.done, checked, redone=False)
     except BaseException:  # a signal or an error: no temporary file, nor a folder this run made empty
         give_up(folder, opened.created)
         raise

@@ -108,7 +108,12 @@ class ParticleSummary(JobSummary):
         ),
     )
     outputs: Outputs | None = field(
-        default=None, metadata=_doc("the files written, by subset (`kept`, `rejected` ...; none: `{}`)", always=True)
+        default=None,
+        metadata=_doc(
+            "the files written, by subset (`kept`, `rejected` ..., with `--plot` `plots`, the pictures and "
+            "report.html; none, as with `--audit`: `{}`)",
+            always=True,
+        ),
     )
     timings: ParticleTimings | None = field(
         default=None,
@@ -250,7 +255,12 @@ class ParticleSummary(JobSummary):
     micrograph_images: str | None = field(
         default=None, metadata=_doc("`--plot`: the example micrographs whose image was not found")
     )
-    plots: list[str] | None = field(default=None, metadata=_doc("`--plot`: the pictures and report.html written"))
+
+    @property
+    def plots(self) -> list[str] | None:
+        """``--plot``'s pictures and report.html: its ``outputs``' ``plots`` (None: none drawn)."""
+        drawn = None if self.outputs is None else self.outputs.files("plots")
+        return list(drawn) if drawn else None
 
     def to_json(self) -> dict[str, Any]:
         """The document ``--json`` prints (and the API returns): the shared keys, then the fields, None left out."""

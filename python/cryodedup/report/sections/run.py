@@ -8,7 +8,7 @@ The verdict and the time of every job (:class:`RunVerdict`, :class:`RunTimings`)
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
 from typing import Any, ClassVar, NamedTuple
 
@@ -110,6 +110,10 @@ class Outputs(Section):
     def files(self, subset: str) -> tuple[str, ...]:
         """The files of ``subset``; none when it was not written."""
         return next((files for name, files in self.by_subset if name == subset), ())
+
+    def with_plots(self, drawn: Sequence[str]) -> Outputs:
+        """These outputs and ``--plot``'s pictures and report.html, the last subset (``plots``)."""
+        return Outputs((*self.by_subset, ("plots", tuple(drawn))))
 
     def rows(self, unit: str) -> list[Row]:
         """None of its own: the files rows say them with a copick project's writing (``report.summary.output_rows``)."""
