@@ -110,7 +110,6 @@ def _whole_run_timed(summary: ParticleSummary, on_cluster: float, seconds: float
     timings = summary.timings
     if timings is None:
         return summary
-    stages = dict(timings.stages)
-    stages["decide"] = stages.get("decide", 0.0) + on_cluster
+    stages = {stage: s + (on_cluster if stage == "decide" else 0.0) for stage, s in timings.stages}
     whole = RunTimings.of(stages, seconds)
     return replace(summary, timings=replace(timings, seconds=whole.seconds, stages=whole.stages))
