@@ -123,3 +123,16 @@ def test_the_plain_runner_keeps_a_jobs_own_timings_keys_and_sets_the_stages_seco
     assert list(document) == [*STAGES, "seconds", "scoring_seconds"]
     assert document["scoring_seconds"] == 1.5
     assert document["seconds"] >= sum(document[s] for s in STAGES) - 0.005
+
+
+def test_a_field_that_must_be_given_refuses_to_be_left_out():
+    # (CPython 3.9 has no kw_only: a summary's own field after the base's defaults is required this way)
+    from cryodedup.jobs.shape import required
+
+    @dataclass(frozen=True)
+    class _Given(JobSummary):
+        root: str = required("root")
+
+    assert _Given(root="p").root == "p"
+    with pytest.raises(TypeError, match="missing the field 'root'"):
+        _Given()

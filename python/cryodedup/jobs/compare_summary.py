@@ -16,7 +16,7 @@ from ..report.compare_metric import CziiScore, czii_rows
 from ..report.comparison import Comparison, ObjectComparison
 from ..report.sections.base import Row
 from ..report.sections.run import RunVerdict
-from .shape import JobSummary
+from .shape import JobSummary, required
 
 __all__ = ["CompareSummary", "CopickComparison"]
 
@@ -28,7 +28,7 @@ def _czii_words(czii: CziiScore | None) -> str:
     return f"; CZII score {'-' if czii.score is None else f'{czii.score:.3f}'}"
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True)
 class CompareSummary(JobSummary):
     """``cryodedup compare``'s summary: the comparison, ``--metric czii``'s score, the warnings, the pictures.
 
@@ -36,7 +36,7 @@ class CompareSummary(JobSummary):
     ``--metric czii``); ``plots``: the files ``--plot-czii`` wrote (None: no picture asked for).
     """
 
-    comparison: Comparison
+    comparison: Comparison = required("comparison")
     czii: CziiScore | None = None
     warnings: tuple[str, ...] = ()
     plots: tuple[str, ...] | None = None
@@ -83,7 +83,7 @@ class CompareSummary(JobSummary):
         return document
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True)
 class CopickComparison(JobSummary):
     """``copick evaluation comparepicks``' summary: two pick sets of a project compared object by object.
 
@@ -91,10 +91,10 @@ class CopickComparison(JobSummary):
     of; ``czii``, ``plots``: as :class:`CompareSummary`'s.
     """
 
-    config: str
-    reference: str
-    candidate: str
-    objects: tuple[ObjectComparison, ...]
+    config: str = required("config")
+    reference: str = required("reference")
+    candidate: str = required("candidate")
+    objects: tuple[ObjectComparison, ...] = required("objects")
     objects_without_picks: tuple[str, ...] = ()
     czii: CziiScore | None = None
     warnings: tuple[str, ...] = ()

@@ -18,18 +18,33 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
-from typing import Any, Generic, Protocol, TypeVar
+from dataclasses import dataclass, field, replace
+from typing import Any, Generic, NoReturn, Protocol, TypeVar
 
 from ..report.sections.run import Outputs, RunTimings, RunVerdict
 
-__all__ = ["STAGES", "JobSummary", "Runner", "Stages", "plain", "run"]
+__all__ = ["STAGES", "JobSummary", "Runner", "Stages", "plain", "required", "run"]
 
 #: The stages in the order every runner runs them (the keys of ``timings``).
 STAGES = ("read", "decide", "write", "summarise", "report")
 
 
-@dataclass(frozen=True, kw_only=True)
+def required(name: str) -> Any:
+    """A field a summary (or stages) deriving from :class:`JobSummary` must be given, by keyword.
+
+    The base's fields have defaults, so a subclass's own fields must have one too; CPython 3.9
+    (which the package supports) has no ``kw_only`` to lift that rule, so a field that must be
+    given gets a default that refuses to be used: a call that leaves it out fails as a missing
+    argument would.
+    """
+
+    def missing() -> NoReturn:
+        raise TypeError(f"missing the field {name!r}")
+
+    return field(default_factory=missing)
+
+
+@dataclass(frozen=True)
 class JobSummary:
     """The fields every job's summary has, typed alike: its verdict, its files, its time.
 

@@ -20,7 +20,7 @@ from typing import Any
 
 from ...labels import counted
 from ...report.sections.run import RunVerdict
-from ..shape import JobSummary
+from ..shape import JobSummary, required
 from .advice import external_route, redo_command
 from .check import SetAudit
 from .fsc import FscFound, fsc_figures, fsc_rows, judge
@@ -152,7 +152,7 @@ class JobAudit:
         return list(dict.fromkeys(w for s in self.sets for w in s.warnings))
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True)
 class ProjectAudit(JobSummary):
     """The whole audit (the job's summary): the project's layout, every job's audit in the pipeline's order, problems.
 
@@ -160,10 +160,10 @@ class ProjectAudit(JobSummary):
     ``outputs`` are none but ``--plot``'s report.html (``plots``).
     """
 
-    root: Path
-    layout: str
-    jobs: list[JobAudit]
-    problems: list[str]
+    root: Path = required("root")
+    layout: str = required("layout")
+    jobs: list[JobAudit] = required("jobs")
+    problems: list[str] = required("problems")
 
     @property
     def plots(self) -> tuple[str, ...] | None:

@@ -20,7 +20,7 @@ from ...formats.micrograph_lists import Micrographs
 from ...formats.mrc import MrcLayout
 from ...paths import StrPath
 from ...report.micrograph_sections import reading_words
-from ..shape import JobSummary
+from ..shape import JobSummary, required
 from ..shard_json import (
     MARKER,
     RECORD_OF,
@@ -277,7 +277,7 @@ def _size(size: int | None) -> str:
 Row = tuple[str, str]
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True)
 class ShardSummary(JobSummary):
     """One shard's summary (``micrographs --shard K/N``): a shard decides nothing, so it says what it scored and read.
 
@@ -287,16 +287,16 @@ class ShardSummary(JobSummary):
     then its own fields in order, as ``--json`` prints them.
     """
 
-    shard: int
-    shards: int
-    folder: str
-    already_complete: bool  # (not redone)
-    micrographs: int
-    pairs_scored: int
-    worker: str
-    images_read: int
-    megabytes_read: float
-    read_MB_per_s: float | None
+    shard: int = required("shard")
+    shards: int = required("shards")
+    folder: str = required("folder")
+    already_complete: bool = required("already_complete")  # (not redone)
+    micrographs: int = required("micrographs")
+    pairs_scored: int = required("pairs_scored")
+    worker: str = required("worker")
+    images_read: int = required("images_read")
+    megabytes_read: float = required("megabytes_read")
+    read_MB_per_s: float | None = required("read_MB_per_s")
 
     def rows(self) -> list[Row]:
         """The shard's table: which, where, what it scored and read, its time."""

@@ -42,7 +42,7 @@ _OPTIONAL = {"optional": True}
 _TRUSTED = MicrographVerdict.judged(True)
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True)
 class MicrographSummary(JobSummary):
     """The micrograph job's summary: the ``--json`` document, its keys in this order.
 

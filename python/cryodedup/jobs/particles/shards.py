@@ -218,7 +218,7 @@ class WholeRead:
 # --- a shard ---------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True)
 class ParticleShardSummary(shape.JobSummary):
     """One shard's summary (``particles --shard K/N``): its micrographs and rows, and what it kept of them.
 
@@ -227,14 +227,14 @@ class ParticleShardSummary(shape.JobSummary):
     time (the stages' seconds where it was decided); then its own.
     """
 
-    shard: int
-    shards: int
-    folder: str
-    already_complete: bool  # (not redone)
-    micrographs: int
-    rows: int
-    kept: int
-    worker: str
+    shard: int = shape.required("shard")
+    shards: int = shape.required("shards")
+    folder: str = shape.required("folder")
+    already_complete: bool = shape.required("already_complete")  # (not redone)
+    micrographs: int = shape.required("micrographs")
+    rows: int = shape.required("rows")
+    kept: int = shape.required("kept")
+    worker: str = shape.required("worker")
 
     def table(self) -> list[tuple[str, str]]:
         """The shard's table: which, where, what it decided, its time."""
@@ -253,17 +253,17 @@ class ParticleShardSummary(shape.JobSummary):
         return {**shared, **{f.name: getattr(self, f.name) for f in fields(self) if f.name not in shared}}
 
 
-@dataclass(kw_only=True)
+@dataclass
 class ParticleShardStages(PlainParticleStages):
     """The particle job's stages in a shard: its micrographs' rows decided, written as its folder's."""
 
-    shard: int
-    shards: int
-    folder: Path
-    record: ParticleRunRecord
-    start: float
+    shard: int = shape.required("shard")
+    shards: int = shape.required("shards")
+    folder: Path = shape.required("folder")
+    record: ParticleRunRecord = shape.required("record")
+    start: float = shape.required("start")
     # A complete shard of this run found in the folder: kept if it read the same rows.
-    done: ParticleShardRecord | None
+    done: ParticleShardRecord | None = shape.required("done")
     decided: tuple[np.ndarray, RowsRead] | None = field(default=None, init=False)
 
     def decide_rows(self, read: ParticleRead) -> ParticleDecision:
@@ -459,11 +459,11 @@ def _decision_arrays(folder: Path, rows: np.ndarray, n: int, covered_shape: tupl
     return arrays
 
 
-@dataclass(kw_only=True)
+@dataclass
 class ParticleMergeStages(PlainParticleStages):
     """The particle job's stages in the shards' merge: their decisions put together, written as one run."""
 
-    shards: list[tuple[Path, ParticleShardRecord]]
+    shards: list[tuple[Path, ParticleShardRecord]] = shape.required("shards")
 
     def decide_rows(self, read: ParticleRead) -> ParticleDecision:
         """Every shard's rows' decision, in place, with what spans the shards counted on the whole set."""

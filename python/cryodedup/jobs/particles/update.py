@@ -24,7 +24,7 @@ import os
 import sqlite3
 from collections.abc import Callable
 from contextlib import suppress
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
@@ -247,7 +247,7 @@ def open_round(source: Source, outdir: StrPath | None, round_plan: RoundPlan, fo
 class ParticleRoundStages(PlainParticleStages):
     """The particle job's stages in an ``--update`` round: decided against the kept set, written as its files."""
 
-    round: ParticleRound = field(kw_only=True)
+    round: ParticleRound = shape.required("round")
 
     def decide_rows(self, read: ParticleRead) -> ParticleDecision:
         """The batch's decision: rows near a kept particle rejected, the others decided as a plain run decides them.
