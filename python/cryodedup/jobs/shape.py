@@ -19,7 +19,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Any, Generic, NoReturn, Protocol, TypeVar
+from typing import Any, NoReturn, Protocol, TypeVar
 
 from ..report.sections.run import Outputs, RunTimings, RunVerdict
 
@@ -104,7 +104,7 @@ Runner = Callable[[Any, Stages[Any, Any, Any, Any, SummaryT]], SummaryT]
 
 
 @dataclass
-class _Clock(Generic[SummaryT]):
+class _Clock:
     """The seconds of each stage, as they run."""
 
     started: float
@@ -128,7 +128,7 @@ def plain(plan: PlanT, stages: Stages[PlanT, Any, Any, Any, SummaryT]) -> Summar
     A summary whose ``timings`` the stages gave (a subclass of :class:`RunTimings` with the job's own keys,
     the micrograph job's scoring) keeps them: the runner sets its stages' seconds and the whole's.
     """
-    clock: _Clock[SummaryT] = _Clock(time.perf_counter(), {})
+    clock = _Clock(time.perf_counter(), {})
     read = clock.timed("read", stages.read, plan)
     decided = clock.timed("decide", stages.decide, plan, read)
     written = clock.timed("write", stages.write, plan, read, decided)
