@@ -120,12 +120,24 @@ def read_origins(path: Path, labels: list[str]) -> np.ndarray | None:
 
     None too for RELION 5's subtomograms (rlnTomoSubtomogramRot): their origins turn with each subtomogram.
     """
+    return read_columns(path, labels)
+
+
+#: RELION's pose of a particle: rot, tilt, psi (degrees).
+POSE_LABELS = ("rlnAngleRot", "rlnAngleTilt", "rlnAnglePsi")
+
+
+def read_columns(path: Path, labels: Sequence[str]) -> np.ndarray | None:
+    """A particle STAR's ``labels`` as numbers, (n, len(labels)), from the last loop that holds them all; else None.
+
+    None too for RELION 5's subtomograms (rlnTomoSubtomogramRot): their origins and poses turn with each subtomogram.
+    """
     star = StarFile(path)
     star.refresh_blocks()
     blocks = [b for b in star.blocks if b.labels is not None and all(label in b.labels for label in labels)]
     if not blocks or "rlnTomoSubtomogramRot" in (blocks[-1].labels or ()):
         return None
-    numbers, _, _ = star.scan(blocks[-1], labels, None)
+    numbers, _, _ = star.scan(blocks[-1], list(labels), None)
     return np.stack([numbers[label] for label in labels], axis=1)
 
 
@@ -144,6 +156,8 @@ class StraddlingBoxes:
     centre_offsets_A: np.ndarray
     rows: int
     origins: tuple[Path, tuple[str, ...]] | None = None
+    #: The single STAR file the set was read from (its poses read from it when an estimate asks); None: not one.
+    path: Path | None = None
 
     @classmethod
     def of(cls, paths: Sequence[Path], particles: ParticleSet, a: np.ndarray, b: np.ndarray) -> StraddlingBoxes:
@@ -152,7 +166,15 @@ class StraddlingBoxes:
         labels = tuple(label.strip() for label in particles.shift.split(","))
         in_angst = all(label.startswith("rlnOrigin") and label.endswith("Angst") for label in labels)
         readable = len(paths) == 1 and paths[0].suffix == ".star" and in_angst and len(labels) == offsets.shape[1]
-        return cls(a, b, offsets, len(particles), (paths[0], labels) if readable and a.size else None)
+        star = len(paths) == 1 and paths[0].suffix == ".star" and a.size
+        return cls(
+            a,
+            b,
+            offsets,
+            len(particles),
+            (paths[0], labels) if readable and a.size else None,
+            paths[0] if star else None,
+        )
 
     def offsets_A(self) -> np.ndarray:
         """The offset (Å) between the two boxes of each pair: the centres' plus the origins' (read now, once)."""
@@ -162,6 +184,15 @@ class StraddlingBoxes:
         if origins is None or len(origins) != self.rows:
             return self.centre_offsets_A
         return self.centre_offsets_A + origins[self.a] - origins[self.b]
+
+    def poses(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """Each pair's two poses (RELION's rot, tilt, psi in degrees), read now; None where the file has none."""
+        if self.path is None:
+            return None
+        poses = read_columns(self.path, POSE_LABELS)
+        if poses is None or len(poses) != self.rows:
+            return None
+        return poses[self.a], poses[self.b]
 
 
 def _columns(star: StarFile, name: str, label: str) -> tuple[np.ndarray, np.ndarray]:

@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ...algo.fsc import FscEstimate, pairs_estimate
+from ...algo.fsc import FscEstimate, pairs_estimate, straddling_turns
 from ...errors import CryodedupError
 from ...formats.star.fsc import FscCurve, read_model_fsc, read_postprocess_fsc
 from .check import SetAudit
@@ -71,25 +71,32 @@ def _fsc_files(project: Project, job: Job, children: list[str]) -> list[Path]:
 
 
 def refinement_estimate(
-    project: Project, job: Job, audit: SetAudit | None, children: dict[str, list[str]]
+    project: Project, job: Job, audit: SetAudit | None, children: dict[str, list[str]], sym: str = "C1"
 ) -> FscFound | None:
     """The estimate for a refinement's set from its FSC; None for a job that is no refinement or has no set.
 
-    ``children``: the project's, as :func:`refinement_fsc` takes them.
+    ``children``: the project's, as :func:`refinement_fsc` takes them; ``sym``: the point group it refined with.
     """
     if not job.refinement or audit is None:
         return None
     curve, why = refinement_fsc(project, job, children)
-    return FscFound(None, why) if curve is None else FscFound(set_estimate(curve, audit))
+    convention = "relion" if "/" in job.name else "cryosparc"
+    return FscFound(None, why) if curve is None else FscFound(set_estimate(curve, audit, sym, convention))
 
 
-def set_estimate(curve: FscCurve, audit: SetAudit) -> FscEstimate | None:
-    """The estimate for a refinement's set and its curve; None for a set without half-sets."""
+def set_estimate(curve: FscCurve, audit: SetAudit, sym: str = "C1", convention: str = "relion") -> FscEstimate | None:
+    """The estimate for a refinement's set and its curve; None for a set without half-sets.
+
+    ``sym``: the point group the refinement imposed, in the setting of ``convention``: a pair whose poses are one
+    under it counts whole, one whose poses are apart by what its two central sections share.
+    """
     if audit.half_sizes is None:
         return None
     offsets = None if audit.straddling is None else audit.straddling.offsets_A()
+    poses = None if audit.straddling is None else audit.straddling.poses()
+    turns, under = straddling_turns(poses, "relion", sym, convention)
     return pairs_estimate(
-        curve.curve, curve.frequency, curve.fsc, offsets, audit.same_image_straddling, audit.half_sizes
+        curve.curve, curve.frequency, curve.fsc, offsets, audit.same_image_straddling, audit.half_sizes, turns, under
     )
 
 
@@ -113,7 +120,7 @@ def fsc_effect(found: FscEstimate, negligible_shells: float) -> FscEffect | None
     words = (
         f"as refined {found.resolution_A:.2f} Å, without its {pairs} about {found.resolution_without_A:.2f} Å "
         f"({size} Fourier shell{'' if size == '1' else 's'}; shared fraction {found.shared_fraction:.3g}, from "
-        f"{found.source.split(': ')[0]})"
+        f"{found.source.split(': ')[0]}{found.turned_words})"
     )
     return FscEffect(shells >= negligible_shells, words)
 
@@ -166,7 +173,7 @@ def fsc_row(name: str, found: FscEstimate | None, note: str = "") -> str:
     refined = "no 0.143 crossing" if found.resolution_A is None else f"{found.resolution_A:.2f} Å at FSC 0.143"
     said = f"{name}: {refined} ({found.source})"
     if found.pairs and found.resolution_without_A is not None:
-        said += f"; without its duplicates about {found.resolution_without_A:.2f} Å"
+        said += f"; without its duplicates about {found.resolution_without_A:.2f} Å{found.turned_words}"
     return said
 
 

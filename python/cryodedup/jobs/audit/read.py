@@ -55,7 +55,8 @@ def read_audits(root: Path, min_dist: float | None, max_angle: float | None, say
         audit.min_dist_A, audit.distance_reason = distances[name]
         audit.symmetry = symmetries[name]
         _audit_sets(project, audit, say, max_angle)
-        audit.fsc = refinement_estimate(project, audit.job, audit.worst, children)
+        sym = audit.symmetry[0] if audit.symmetry else "C1"
+        audit.fsc = refinement_estimate(project, audit.job, audit.worst, children, sym)
         audit.unturned_origins = _unturned_origins(project, audit)
     return AuditRead(project, audits, problems)
 

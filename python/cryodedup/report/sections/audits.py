@@ -157,7 +157,8 @@ def _fsc_words(found: FscEstimate) -> str:
     if found.resolution_without_A is not None and found.change_shells is not None:
         said += (
             f", without its {found.pairs:,} straddling pairs about {found.resolution_without_A:.2f} Å "
-            f"({found.change_shells:.2g} Fourier shells; shared fraction {found.shared_fraction:.3g})"
+            f"({found.change_shells:.2g} Fourier shells; shared fraction {found.shared_fraction:.3g}"
+            f"{found.turned_words})"
         )
     return f"{said} ({found.source})"
 
