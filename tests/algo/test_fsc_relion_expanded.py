@@ -2,9 +2,9 @@
 
 One image at two poses an operator apart lands on two central sections of the half-maps, which share its noise
 only where they meet: RELION's C1 reconstructions of an expanded D2 set show no shared noise however the halves
-are drawn (per row, per copy), while with D2 imposed the same copies are one view and share it (DESIGN.md section
-10). The oracle: RELION's reconstruction with each image's copies in one half (per source), and the FSC RELION's
-half-maps gain where the map has no signal. Fixture: tests/fixtures/relion_expanded.py.
+are drawn (per row, per copy), while with D2 imposed the same copies are one view and share it
+(docs/developers/fsc-poses.md). The oracle: RELION's reconstruction with each image's copies in one half (per
+source), and the FSC RELION's half-maps gain where the map has no signal. Fixture: tests/fixtures/relion_expanded.py.
 """
 
 from __future__ import annotations

@@ -43,12 +43,34 @@ def _audit(root: Path, *extra: str) -> tuple[int, dict]:
     return done.returncode, json.loads(done.stdout)
 
 
-def _logistic_crossing(crossing_A: float, f: float) -> float:
-    """Where (FSC - f) / (1 - f) of the fixture's logistic crosses 0.143, solved (Å)."""
+def _logistic_crossing(crossing_A: float, f: float, halves: tuple[int, int] | None = None, removed: int = 0) -> float:
+    """Where the fixture's logistic without the copies crosses 0.143, solved (Å).
+
+    First order: (FSC - f) / (1 - f). With ``halves`` (n1, n2 images): each frequency's signal-to-noise ratio s of
+    one image found by bisection from FSC = (n1 n2 s + k) / sqrt((n1^2 s + n1)(n2^2 s + n2)) (k = f sqrt(n1 n2)),
+    then the FSC of the halves less ``removed`` rows, half from each, on a fine grid.
+    """
     width = 0.02
     middle = 1.0 / crossing_A - width * np.log(1 / 0.143 - 1)
-    level = 0.143 * (1 - f) + f
-    return 1.0 / (middle + width * np.log(1 / level - 1))
+    if halves is None:
+        level = 0.143 * (1 - f) + f
+        return 1.0 / (middle + width * np.log(1 / level - 1))
+    n1, n2 = halves
+    k = f * np.sqrt(n1 * n2)
+    q = np.linspace(0.5 / crossing_A, 2.0 / crossing_A, 20001)
+    curve = 1.0 / (1.0 + np.exp((q - middle) / width))
+
+    def forward(s: np.ndarray, a: float, b: float, shared: float) -> np.ndarray:
+        return (a * b * s + shared) / np.sqrt((a * a * s + a) * (b * b * s + b))
+
+    low, high = np.zeros_like(q), np.full_like(q, 1e3)
+    for _ in range(200):
+        mid = (low + high) / 2
+        above = forward(mid, n1, n2, k) > curve
+        high, low = np.where(above, mid, high), np.where(above, low, mid)
+    without = forward(low, n1 - removed / 2, n2 - removed / 2, 0.0)
+    first = int(np.flatnonzero(without < 0.143)[0])
+    return float(1.0 / np.interp(0.143, without[first : first - 2 : -1], q[first : first - 2 : -1]))
 
 
 def test_the_audit_reads_each_refinements_postprocess_and_states_its_resolution(tmp_path):
@@ -91,7 +113,7 @@ def test_copies_across_the_final_refinements_halves_state_the_resolution_predict
     f = 20 * overlap / np.sqrt(n1 * n2)
     fsc = job["fsc"]
     assert fsc["shared_fraction"] == pytest.approx(f, rel=1e-4)
-    predicted = _logistic_crossing(POSTPROCESSED_A["PostProcess/job030"], f)
+    predicted = _logistic_crossing(POSTPROCESSED_A["PostProcess/job030"], f, (n1, n2), 20)
     assert abs(1 / fsc["resolution_without_duplicates_A"] - 1 / predicted) <= SHELL / 10
     assert status == 1 and job["verdict"] == "redo"
     said = f"as refined {fsc['resolution_A']:.2f} Å, without its 20 duplicate pairs about {predicted:.2f} Å"
@@ -119,7 +141,8 @@ def test_without_an_fsc_the_share_decides_and_says_so(tmp_path):
     plant(tmp_path, files, [f"{_R29}/run_data.star"], 2)
     status, audit = _audit(tmp_path)
     job = {j["job"]: j for j in audit["jobs"]}[_R29]
-    assert status == 0 and job["verdict"] == "negligible" and job["fsc"] is None
+    assert status == 0 and job["verdict"] == "negligible"
+    assert job["fsc"]["source"] is None and job["fsc"]["why"].startswith("no FSC found")  # (issue 97: an object)
     assert "no FSC found, judged by the share" in job["line"]
 
 
@@ -140,7 +163,7 @@ def test_one_refinements_file_and_its_fsc_outside_a_project_give_the_audits_esti
     assert done.returncode == 0, done.stderr
     fsc = json.loads(done.stdout)["halfset_audit"]["fsc"]
     assert fsc["shared_fraction"] == pytest.approx(f, rel=1e-4)
-    predicted = _logistic_crossing(POSTPROCESSED_A["PostProcess/job030"], f)
+    predicted = _logistic_crossing(POSTPROCESSED_A["PostProcess/job030"], f, (n1, n2), 20)
     assert abs(1 / fsc["resolution_without_duplicates_A"] - 1 / predicted) <= SHELL / 10
     assert "without its 20 straddling pairs about" in done.stderr  # (the summary's row; --json holds the numbers)
 
@@ -214,7 +237,7 @@ def test_a_curve_not_a_number_before_its_crossing_is_judged_by_the_share_not_cal
     status, audit = _audit(tmp_path)
     job = {j["job"]: j for j in audit["jobs"]}[_R29]
     assert status == 1 and job["verdict"] == "redo", job["line"]
-    assert job["fsc"] is None
+    assert job["fsc"]["source"] is None and "not a number" in job["fsc"]["why"]
     env = {**os.environ, "COLUMNS": "250"}
     done = subprocess.run([CRYODEDUP, "audit", str(tmp_path)], capture_output=True, text=True, check=False, env=env)
     assert "its FSC gives no resolution" in done.stderr and "not a number" in " ".join(done.stderr.split())
@@ -247,5 +270,5 @@ def test_a_postprocess_with_shells_out_of_order_is_named_and_the_rest_audited(tm
     path.write_text("\n".join(lines) + "\n")
     status, audit = _audit(tmp_path)
     job = {j["job"]: j for j in audit["jobs"]}
-    assert status in (0, 1) and job[_R29]["fsc"] is None
+    assert status in (0, 1) and job[_R29]["fsc"]["source"] is None and "in order" in job[_R29]["fsc"]["why"]
     assert job["Refine3D/job025"]["fsc"] is not None

@@ -53,8 +53,9 @@ class FscCurve:
         """Why no resolution can be read from the curve ('' where one can).
 
         A value that is not a number (RELION writes ``-nan`` where a shell has no power) at or before the shell
-        where the curve first falls below ``threshold``; or a curve that never falls below it (a refinement
-        limited by its box's Nyquist frequency: its crossing lies beyond the curve).
+        where the curve first falls below ``threshold`` (anywhere, for a curve that never falls below it). A curve
+        above ``threshold`` to its last shell is read (a refinement limited by its box's Nyquist frequency, or
+        inflated by duplicates: its crossing lies beyond the curve, said by the estimate).
         """
         bad = ~(np.isfinite(self.fsc) & np.isfinite(self.frequency))
         below = np.flatnonzero(self.fsc[1:] < threshold) + 1
@@ -64,9 +65,6 @@ class FscCurve:
                 f"{self.curve}: shell {first_bad} is {self.fsc[first_bad]!r} at {self.frequency[first_bad]!r} 1/Å, "
                 f"not a number, before the curve falls below {threshold}"
             )
-        if below.size == 0:
-            last = self.frequency[-1]
-            return f"{self.curve}: the curve stays above {threshold} to its last shell ({1 / last:.2f} Å): no crossing"
         return ""
 
 

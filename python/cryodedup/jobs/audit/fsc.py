@@ -25,6 +25,8 @@ from .project import Job, Project
 __all__ = ["FscFound", "fsc_figures", "fsc_rows", "judge", "refinement_estimate"]
 
 MODEL_FILE, POSTPROCESS_FILE, POSTPROCESS_KIND = "run_model.star", "postprocess.star", "PostProcess"
+#: Why a refinement has no estimate where no file was found.
+NO_FSC = "no FSC found (no PostProcess of it with a postprocess.star, no run_model.star)"
 
 
 @dataclass(frozen=True)
@@ -34,9 +36,11 @@ class FscFound:
     estimate: FscEstimate | None = None
     note: str = ""
 
-    def to_json(self) -> dict | None:
-        """``--json``'s ``fsc`` of the refinement (null where none was found)."""
-        return None if self.estimate is None else self.estimate.to_json()
+    def to_json(self) -> dict:
+        """``--json``'s ``fsc`` of the refinement: the estimate, or its ``source`` null and ``why`` none was made."""
+        if self.estimate is not None:
+            return self.estimate.to_json()
+        return {"source": None, "why": self.note or NO_FSC}
 
 
 def refinement_fsc(project: Project, job: Job, children: dict[str, list[str]]) -> tuple[FscCurve | None, str]:
@@ -109,18 +113,26 @@ class FscEffect:
 
 
 def fsc_effect(found: FscEstimate, negligible_shells: float) -> FscEffect | None:
-    """The change in resolution as a verdict weighs it; None where the crossings are not known (no effect read)."""
+    """The change in resolution as a verdict weighs it; None where it is not known (no effect read).
+
+    A change that is a lower bound (the curve never crosses as refined, or f past first order) matters from
+    ``negligible_shells``; under it nothing is known (the share decides).
+    """
     change, shells = found.change_A, found.change_shells
     if change is None or shells is None or found.resolution_A is None or found.resolution_without_A is None:
         return None
     if not (math.isfinite(change) and math.isfinite(shells)):  # (a curve not read as a number: no effect known)
         return None
+    if found.lower_bound and shells < negligible_shells:
+        return None
     pairs = f"{found.pairs:,} duplicate pair{'s' if found.pairs != 1 else ''}"
     size = f"{shells:.2g}"
+    bound = f"{found.caveats}; " if found.caveats else ""
+    refined = f"{found.resolution_A:.2f} Å" if found.crosses else f"beyond {found.resolution_A:.2f} Å"
     words = (
-        f"as refined {found.resolution_A:.2f} Å, without its {pairs} about {found.resolution_without_A:.2f} Å "
-        f"({size} Fourier shell{'' if size == '1' else 's'}; shared fraction {found.shared_fraction:.3g}, from "
-        f"{found.source.split(': ')[0]}{found.turned_words})"
+        f"as refined {refined}, without its {pairs} about {found.resolution_without_A:.2f} Å "
+        f"({bound}{size} Fourier shell{'' if size == '1' else 's'}; shared fraction {found.shared_fraction:.3g}, "
+        f"from {found.source.split(': ')[0]}{found.turned_words})"
     )
     return FscEffect(shells >= negligible_shells, words)
 
@@ -147,7 +159,10 @@ def judge(found: FscFound | None, worst: SetAudit, negligible: float) -> Judged:
     if effect is not None:
         return Judged(False, f"; {effect.words}")
     if 100 * worst.fraction < negligible and not worst.same_image_straddling:
-        why = (found.note if found is not None else "") or "no FSC found"
+        why = (found.note if found is not None else "") or (estimate.why if estimate is not None else "")
+        if estimate is not None and not why and estimate.lower_bound:
+            why = f"its FSC gives a change of {estimate.bound_words}"
+        why = why or "no FSC found"
         return Judged(True, f": negligible (under {negligible:g} % of its particles; {why}, judged by the share; "
                       "--negligible sets the share)")  # fmt: skip
     return Judged(False, "")
@@ -168,12 +183,26 @@ def fsc_row(name: str, found: FscEstimate | None, note: str = "") -> str:
     None found: why, and that its verdict goes by the share of its particles.
     """
     if found is None:
-        why = note or "no FSC found (no PostProcess of it with a postprocess.star, no run_model.star)"
-        return f"{name}: {why}; judged by the share of its particles in pairs across the half-sets"
-    refined = "no 0.143 crossing" if found.resolution_A is None else f"{found.resolution_A:.2f} Å at FSC 0.143"
-    said = f"{name}: {refined} ({found.source})"
+        return f"{name}: {note or NO_FSC}; judged by the share of its particles in pairs across the half-sets"
+    return f"{name}: {estimate_words(found)}"
+
+
+def estimate_words(found: FscEstimate) -> str:
+    """An estimate as a table's row says it: the resolution as refined, and without the duplicates where it has any."""
+    if found.resolution_A is None:
+        refined = "no 0.143 crossing"
+    elif not found.crosses:
+        refined = f"above FSC 0.143 to its last shell, {found.resolution_A:.2f} Å"
+    else:
+        refined = f"{found.resolution_A:.2f} Å at FSC 0.143"
+    said = f"{refined} ({found.source})"
     if found.pairs and found.resolution_without_A is not None:
-        said += f"; without its duplicates about {found.resolution_without_A:.2f} Å{found.turned_words}"
+        bound = f" ({found.caveats})" if found.caveats else ""
+        shells = found.change_shells
+        count = f", {shells:.2g} Fourier shells" if shells is not None else ""
+        said += f"; without its duplicates about {found.resolution_without_A:.2f} Å{count}{bound}{found.turned_words}"
+    elif found.pairs and found.why:
+        said += f"; {found.why}"
     return said
 
 
@@ -187,7 +216,7 @@ def fsc_figures(jobs: Iterable[tuple[str, FscFound | None]]) -> list[str]:
             continue
         estimate = found.estimate
         title = f"{name}: shared fraction {estimate.shared_fraction:.3g} ({estimate.pairs:,} pairs across the halves)"
-        crossings = (estimate.resolution_A, estimate.resolution_without_A)
+        crossings = (estimate.resolution_A if estimate.crosses else None, estimate.resolution_without_A)
         without = list(estimate.fsc_without)
         figures.append(fsc_svg(title, estimate.source, estimate.frequency, estimate.fsc, without, crossings))
     return figures
