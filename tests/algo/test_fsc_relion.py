@@ -133,3 +133,25 @@ def test_particles_audit_fsc_reports_the_pairs_and_an_estimate_where_the_curve_n
     fsc = audit["fsc"]
     assert fsc["crosses"] is False and fsc["first_order"] is False and fsc["change_is_lower_bound"] is True
     assert fsc["resolution_without_duplicates_A"] is not None and fsc["change_shells"] > 5
+
+
+def test_relions_postprocess_with_its_unmasked_curve_as_the_corrected_one_is_read_as_unmasked(made, tmp_path):
+    # Issue 97: relion_postprocess of inflated half-maps ("the unmasked FSC extends beyond the solvent-corrected
+    # FSC") writes the unmasked curve into rlnFourierShellCorrelationCorrected. RELION's own file, that column set so.
+    written = made[(1200, 0)].postprocess
+    assert "(masked, corrected)" in read_fsc(written).curve
+    lines = written.read_text().splitlines()
+    start = next(k for k, line in enumerate(lines) if line.strip() == "data_fsc")
+    end = next((k for k in range(start + 1, len(lines)) if lines[k].startswith("data_")), len(lines))
+    labels = [line.split()[0] for line in lines[start:end] if line.startswith("_rln")]
+    corrected = labels.index("_rlnFourierShellCorrelationCorrected")
+    unmasked = labels.index("_rlnFourierShellCorrelationUnmaskedMaps")
+    rows = [k for k in range(start, end) if len(lines[k].split()) == len(labels) and not lines[k].startswith("_")]
+    for k in rows:
+        words = lines[k].split()
+        words[corrected] = words[unmasked]
+        lines[k] = " ".join(words)
+    fell_back = tmp_path / "postprocess.star"
+    fell_back.write_text("\n".join(lines) + "\n")
+    curve = read_fsc(fell_back)
+    assert "unmasked: PostProcess fell back to it" in curve.curve and "masked, corrected" not in curve.curve

@@ -143,7 +143,10 @@ def test_without_an_fsc_the_share_decides_and_says_so(tmp_path):
     job = {j["job"]: j for j in audit["jobs"]}[_R29]
     assert status == 0 and job["verdict"] == "negligible"
     assert job["fsc"]["source"] is None and job["fsc"]["why"].startswith("no FSC found")  # (issue 97: an object)
-    assert "no FSC found, judged by the share" in job["line"]
+    assert (
+        "no FSC found (PostProcess/job030/postprocess.star, Refine3D/job029/run_model.star not found), judged by "
+        "the share" in job["line"]
+    )
 
 
 def test_one_refinements_file_and_its_fsc_outside_a_project_give_the_audits_estimate(tmp_path):
@@ -237,10 +240,12 @@ def test_a_curve_not_a_number_before_its_crossing_is_judged_by_the_share_not_cal
     status, audit = _audit(tmp_path)
     job = {j["job"]: j for j in audit["jobs"]}[_R29]
     assert status == 1 and job["verdict"] == "redo", job["line"]
-    assert job["fsc"]["source"] is None and "not a number" in job["fsc"]["why"]
+    # (issue 97: the next file read, run_model.star, and the one passed over said)
+    assert job["fsc"]["source"].startswith(f"{_R29}/run_model.star") and "not a number" in job["fsc"]["fell_back"][0]
     env = {**os.environ, "COLUMNS": "250"}
     done = subprocess.run([CRYODEDUP, "audit", str(tmp_path)], capture_output=True, text=True, check=False, env=env)
-    assert "its FSC gives no resolution" in done.stderr and "not a number" in " ".join(done.stderr.split())
+    said = " ".join(done.stderr.replace("│", " ").split())  # (the table's cells, wrapped, read as one text)
+    assert "passing over PostProcess/job030/postprocess.star gives no resolution" in said and "not a number" in said
 
 
 def test_a_curve_that_never_falls_below_0143_states_no_crossing(tmp_path):
@@ -270,5 +275,59 @@ def test_a_postprocess_with_shells_out_of_order_is_named_and_the_rest_audited(tm
     path.write_text("\n".join(lines) + "\n")
     status, audit = _audit(tmp_path)
     job = {j["job"]: j for j in audit["jobs"]}
-    assert status in (0, 1) and job[_R29]["fsc"]["source"] is None and "in order" in job[_R29]["fsc"]["why"]
+    fsc = job[_R29]["fsc"]
+    assert status in (0, 1) and fsc["source"].startswith(f"{_R29}/run_model.star") and "in order" in fsc["fell_back"][0]
     assert job["Refine3D/job025"]["fsc"] is not None
+
+
+def _damage(post: Path, damage: str) -> None:
+    """The PostProcess's file damaged as a disk, a copy or a crash leaves it."""
+    lines, rows = _fsc_rows(post)
+    if damage == "deleted":
+        post.unlink()
+    elif damage == "empty":
+        post.write_text("")
+    elif damage == "nan":
+        _set_corrected(post, dict.fromkeys(range(len(rows)), "nan"))
+    elif damage == "cut mid-row":  # (a copy stopped in the middle of its curve)
+        text = "\n".join(lines[: rows[len(rows) // 3]]) + "\n" + lines[rows[len(rows) // 3]][:30]
+        post.write_text(text)
+    else:  # (cut at a row's end, before the crossing: a curve that never falls below 0.143)
+        post.write_text("\n".join(lines[: rows[len(rows) // 4] + 1]) + "\n")
+
+
+@pytest.mark.parametrize("damage", ["deleted", "empty", "nan", "cut mid-row", "cut at a row"])
+def test_a_damaged_postprocess_falls_back_to_run_model_star_and_says_so(tmp_path, damage):
+    # Issue 97: a deleted postprocess.star fell back without a word; a truncated, empty or NaN one gave no estimate,
+    # no fallback, "redo" by the share. Each is now passed over for run_model.star, named in --json and the table.
+    files = write_tutorial(tmp_path)
+    write_fsc_files(tmp_path)
+    plant(tmp_path, files, [f"{_R29}/run_data.star"], 20)
+    _damage(tmp_path / "PostProcess/job030/postprocess.star", damage)
+    status, audit = _audit(tmp_path)
+    fsc = {j["job"]: j for j in audit["jobs"]}[_R29]["fsc"]
+    assert fsc["source"].startswith(f"{_R29}/run_model.star: rlnGoldStandardFsc"), fsc.get("fell_back")
+    assert abs(1 / fsc["resolution_A"] - 1 / REFINED_A[_R29]) <= SHELL / 10  # (the run_model.star's curve, read)
+    assert len(fsc["fell_back"]) == 1 and fsc["fell_back"][0].startswith("PostProcess/job030/postprocess.star")
+    assert ("not found" in fsc["fell_back"][0]) is (damage == "deleted")
+    assert ("truncated" in fsc["fell_back"][0]) is (damage == "cut at a row")
+    assert status == 1  # (the 20 copies, by the run_model.star's curve: about 2 shells)
+
+
+def test_a_postprocess_that_fell_back_to_the_unmasked_curve_is_read_as_unmasked(tmp_path):
+    # Issue 97: for inflated half-maps relion_postprocess writes the unmasked curve as the corrected one (equal to
+    # rlnFourierShellCorrelationUnmaskedMaps at every shell); the audit called it "(masked, corrected)".
+    write_tutorial(tmp_path)
+    write_fsc_files(tmp_path)
+    post = tmp_path / "PostProcess/job030/postprocess.star"
+    _, audit = _audit(tmp_path)
+    assert "(masked, corrected)" in {j["job"]: j for j in audit["jobs"]}[_R29]["fsc"]["source"]
+    lines, rows = _fsc_rows(post)
+    for at in rows:
+        words = lines[at].split()
+        words[3] = words[5]  # (the unmasked maps' curve as the corrected one, as RELION writes it then)
+        lines[at] = " ".join(words)
+    post.write_text("\n".join(lines) + "\n")
+    _, audit = _audit(tmp_path)
+    source = {j["job"]: j for j in audit["jobs"]}[_R29]["fsc"]["source"]
+    assert "unmasked: PostProcess fell back to it" in source and "masked, corrected" not in source

@@ -30,7 +30,7 @@ from ...errors import InputFileError
 from ...particle_set import ParticleSet
 from .file import StarFile, is_number
 
-__all__ = ["FscCurve", "StraddlingBoxes", "read_fsc", "read_model_fsc", "read_postprocess_fsc"]
+__all__ = ["FscCurve", "StraddlingBoxes", "model_nyquist", "read_fsc", "read_model_fsc", "read_postprocess_fsc"]
 
 MODEL_BLOCK, MODEL_FSC = "model_class_1", "rlnGoldStandardFsc"
 POSTPROCESS_BLOCK, POSTPROCESS_FSC = "fsc", "rlnFourierShellCorrelationCorrected"
@@ -97,7 +97,26 @@ def read_postprocess_fsc(path: Path, shown: str | None = None) -> FscCurve:
     final = general.get("rlnFinalResolution", "").strip()
     reported = float(final) if is_number(final) else None
     which = "masked, corrected" if masked else "unmasked: no mask given"
+    if (
+        masked
+        and POSTPROCESS_UNMASKED in labels
+        and np.array_equal(_columns(star, POSTPROCESS_BLOCK, POSTPROCESS_UNMASKED)[1], fsc)
+    ):
+        # (relion_postprocess, "the unmasked FSC extends beyond the solvent-corrected FSC", writes the unmasked curve
+        # as the corrected one: unmasked, whatever its column says)
+        which = f"unmasked: PostProcess fell back to it, equal to {POSTPROCESS_UNMASKED} at every shell"
     return FscCurve(f"{shown or path}: {label} ({which})", frequency, fsc, reported)
+
+
+def model_nyquist(path: Path) -> float | None:
+    """The Nyquist frequency (1/Å) of a ``run_model.star``'s refinement (its rlnPixelSize); None where not read."""
+    try:
+        star = StarFile(path)
+    except (InputFileError, OSError):
+        return None
+    general = {label: value for block in star.blocks if block.name == "model_general" for label, value in block.pairs}
+    pixel = general.get("rlnPixelSize", "").strip()
+    return 1.0 / (2.0 * float(pixel)) if is_number(pixel) and float(pixel) > 0 else None
 
 
 def read_fsc(path: Path) -> FscCurve:

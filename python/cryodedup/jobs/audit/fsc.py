@@ -16,9 +16,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from ...algo.fsc import FscEstimate, pairs_estimate, straddling_turns
 from ...errors import CryodedupError
-from ...formats.star.fsc import FscCurve, read_model_fsc, read_postprocess_fsc
+from ...formats.star.fsc import FscCurve, model_nyquist, read_model_fsc, read_postprocess_fsc
 from .check import SetAudit
 from .project import Job, Project
 
@@ -31,47 +33,88 @@ NO_FSC = "no FSC found (no PostProcess of it with a postprocess.star, no run_mod
 
 @dataclass(frozen=True)
 class FscFound:
-    """A refinement's FSC estimate (None: no FSC found, or none read) and, where one could not be read, why."""
+    """A refinement's FSC estimate (None: no FSC found, or none read), why none, and the files it fell back from.
+
+    ``fell_back``: each FSC file passed over before the one read (or all of them), and why: not found, damaged
+    (cannot be read, not a number, stopping short of the refinement's Nyquist frequency).
+    """
 
     estimate: FscEstimate | None = None
     note: str = ""
+    fell_back: tuple[str, ...] = ()
 
     def to_json(self) -> dict:
         """``--json``'s ``fsc`` of the refinement: the estimate, or its ``source`` null and ``why`` none was made."""
+        said = {"fell_back": list(self.fell_back)}
         if self.estimate is not None:
-            return self.estimate.to_json()
-        return {"source": None, "why": self.note or NO_FSC}
+            return {**self.estimate.to_json(), **said}
+        return {"source": None, "why": self.note or NO_FSC, **said}
 
 
-def refinement_fsc(project: Project, job: Job, children: dict[str, list[str]]) -> tuple[FscCurve | None, str]:
-    """The refinement's FSC curve (None where none is found) and, when one could not be read, why.
+def refinement_fsc(
+    project: Project, job: Job, children: dict[str, list[str]]
+) -> tuple[FscCurve | None, tuple[str, ...]]:
+    """The refinement's FSC curve (None where none is usable) and each file passed over before it, and why.
 
-    ``children``: the project's (:meth:`Project.children`, made once for every refinement: a project of thousands).
+    The latest PostProcess's ``postprocess.star`` first, then the next, then its ``run_model.star``: a file missing,
+    unreadable, not a number before its crossing, or (a postprocess.star) stopping short of the refinement's Nyquist
+    frequency (truncated) is passed over, said. ``children``: the project's (:meth:`Project.children`, made once for
+    every refinement: a project of thousands).
     """
     if "/" not in job.name:  # (CryoSPARC: its curves are in its database, not its folder)
-        return None, ""
+        return None, ()
+    model = project.root / job.name / MODEL_FILE
+    nyquist = model_nyquist(model) if model.is_file() else None
+    passed: list[str] = []
     for path in _fsc_files(project, job, children.get(job.name, [])):
+        shown = str(path.relative_to(project.root))
+        if not path.is_file():
+            if path.name == POSTPROCESS_FILE or passed:  # (a run_model.star not written, alone: no FSC found)
+                passed.append(f"{shown}: not found")
+            continue
         try:
-            shown = str(path.relative_to(project.root))
             read = read_postprocess_fsc if path.name == POSTPROCESS_FILE else read_model_fsc
             curve = read(path, shown)
         except (CryodedupError, OSError) as err:
-            return None, f"its FSC could not be read ({str(err).splitlines()[0]})"
-        why = curve.unusable()
-        return (None, f"its FSC gives no resolution ({why})") if why else (curve, "")
-    return None, ""
+            passed.append(f"{shown} could not be read ({_first_line(err)})")
+            continue
+        why = curve.unusable() or (_short(curve, nyquist) if path.name == POSTPROCESS_FILE else "")
+        if why:
+            passed.append(f"{shown} gives no resolution ({why})")
+            continue
+        return curve, tuple(passed)
+    return None, tuple(passed)
+
+
+def _short(curve: FscCurve, nyquist: float | None) -> str:
+    """Why a curve stops over half a shell short of the refinement's Nyquist frequency ('' where it does not)."""
+    if nyquist is None or len(curve.frequency) < 3:
+        return ""
+    spacing = float(np.median(np.diff(curve.frequency[1:])))
+    last = float(curve.frequency[-1])
+    if last >= nyquist - spacing / 2:
+        return ""
+    return (
+        f"its data_fsc stops at {1 / last:.2f} Å, shell {len(curve.frequency) - 1} of {round(nyquist / spacing)}, "
+        f"short of the refinement's Nyquist {1 / nyquist:.2f} Å: truncated"
+    )
+
+
+def _first_line(err: Exception) -> str:
+    return str(err).splitlines()[0] if str(err) else type(err).__name__
 
 
 def _fsc_files(project: Project, job: Job, children: list[str]) -> list[Path]:
-    """The FSC files of a RELION refinement, the preferred first: its latest PostProcess's (of its ``children``)."""
+    """A RELION refinement's FSC files, the preferred first: its PostProcesses' (of its ``children``), latest first.
+
+    Each PostProcess's ``postprocess.star`` whether or not it is there (a missing one is said), then ``run_model.star``.
+    """
     posts = sorted(
         (project.jobs[c] for c in children if project.jobs[c].kind == POSTPROCESS_KIND),
         key=lambda j: j.number,
         reverse=True,
     )
-    found = [project.root / p.name / POSTPROCESS_FILE for p in posts]
-    found.append(project.root / job.name / MODEL_FILE)
-    return [path for path in found if path.is_file()]
+    return [*(project.root / p.name / POSTPROCESS_FILE for p in posts), project.root / job.name / MODEL_FILE]
 
 
 def refinement_estimate(
@@ -83,9 +126,14 @@ def refinement_estimate(
     """
     if not job.refinement or audit is None:
         return None
-    curve, why = refinement_fsc(project, job, children)
+    curve, passed = refinement_fsc(project, job, children)
+    if curve is None:
+        missing = [step.removesuffix(": not found") for step in passed if step.endswith(": not found")]
+        if len(missing) == len(passed):  # (none there: no FSC found, naming where it was looked for)
+            return FscFound(None, f"no FSC found ({', '.join(missing)} not found)" if missing else "", passed)
+        return FscFound(None, f"no FSC read: {'; '.join(passed)}", passed)
     convention = "relion" if "/" in job.name else "cryosparc"
-    return FscFound(None, why) if curve is None else FscFound(set_estimate(curve, audit, sym, convention))
+    return FscFound(set_estimate(curve, audit, sym, convention), "", passed)
 
 
 def set_estimate(curve: FscCurve, audit: SetAudit, sym: str = "C1", convention: str = "relion") -> FscEstimate | None:
@@ -169,11 +217,16 @@ def judge(found: FscFound | None, worst: SetAudit, negligible: float) -> Judged:
 
 
 def fsc_rows(jobs: Iterable[tuple[Job, SetAudit | None, FscFound | None]]) -> list[tuple[str, str]]:
-    """The table's rows of the refinements' FSC: one read, or none for a refinement whose half-sets share pairs."""
+    """The table's rows of the refinements' FSC: one read (and the files passed over before it), or none read."""
     rows = []
     for job, worst, found in jobs:
-        if found is not None and (found.estimate is not None or (worst is not None and worst.straddles)):
-            rows.append(("FSC", fsc_row(job.label, found.estimate, found.note)))
+        if found is None:
+            continue
+        if found.estimate is not None or (worst is not None and worst.straddles) or found.fell_back:
+            said = fsc_row(job.label, found.estimate, found.note)
+            if found.fell_back and found.estimate is not None:
+                said += f"; read after passing over {'; '.join(found.fell_back)}"
+            rows.append(("FSC", said))
     return rows
 
 
