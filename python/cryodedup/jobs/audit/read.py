@@ -164,8 +164,8 @@ def _audit_sets(project: Project, audit: JobAudit, say: Log, max_angle: float | 
     if max_angle is not None:
         try:  # (RELION's jobs are named by their folders, CryoSPARC's J1, J2...)
             symmetry_setting(sym, "relion" if "/" in job.name else "cryosparc")
-        except CryodedupError as err:
-            say(f"{job.label}: {err}: compared by position only", "warning")
+        except CryodedupError as err:  # (a warning of the job's: in the table, the headline's count and --json)
+            audit.own_warnings.append(f"{job.label}: {err}: compared by position only")
             max_angle = None
     for set_name, files in job.particle_sets.items():
         if job.status not in FINISHED and not all(_present(project.root / f) for f in files):
