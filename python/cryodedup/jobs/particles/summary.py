@@ -675,15 +675,19 @@ def _halfset_audit(particles: ParticleSet, decision: ParticleDecision, rule: Dec
         counts.micrographs_with_straddling,
         tuple(StraddlingMicrograph(*m) for m in counts.top_micrographs),
         counts.same_image,
-        None if fsc is None else _fsc_estimate(particles, decision.suppressed_by, fsc, counts.same_image),
+        None if fsc is None else _fsc_estimate(particles, decision.suppressed_by, fsc, counts.same_image, rule),
     )
 
 
 def _fsc_estimate(
-    particles: ParticleSet, suppressed_by: np.ndarray, path: Path, same_image: tuple[int, int] | None
+    particles: ParticleSet,
+    suppressed_by: np.ndarray,
+    path: Path,
+    same_image: tuple[int, int] | None,
+    rule: Deciding,
 ) -> FscEstimate:
     """``--fsc``: what the straddling pairs did to the refinement's FSC read from ``path`` (:mod:`...algo.fsc`)."""
-    from ...algo.fsc import half_sizes, pairs_estimate, straddling_pairs
+    from ...algo.fsc import half_sizes, pairs_estimate, straddling_pairs, straddling_turns
     from ...errors import InputFileError
     from ...formats.star.fsc import StraddlingBoxes, read_fsc
 
@@ -691,9 +695,18 @@ def _fsc_estimate(
     if why := curve.unusable():
         raise InputFileError(f"--fsc {why}")
     pairs = straddling_pairs(particles, suppressed_by)
-    offsets = StraddlingBoxes.of([Path(f) for f in particles.read_files], particles, *pairs).offsets_A()
+    boxes = StraddlingBoxes.of([Path(f) for f in particles.read_files], particles, *pairs)
     images = same_image[1] if same_image else 0
-    return pairs_estimate(curve.curve, curve.frequency, curve.fsc, offsets, images, half_sizes(particles))
+    # (the refinement's point group: --sym's, given with --max-angle; else C1, as a local refinement runs)
+    sym = rule.sym if rule.max_angle is not None else "C1"
+    poses: tuple[np.ndarray, np.ndarray] | None = boxes.poses() if particles.poses is None else None
+    kind = "relion" if particles.poses is None else particles.pose_kind
+    if particles.poses is not None:
+        poses = (particles.poses[pairs[0]], particles.poses[pairs[1]])
+    turns, under = straddling_turns(poses, kind, sym, particles.pose_convention)
+    return pairs_estimate(
+        curve.curve, curve.frequency, curve.fsc, boxes.offsets_A(), images, half_sizes(particles), turns, under
+    )
 
 
 def _halfsets(particles: ParticleSet, keep: np.ndarray, halves: np.ndarray) -> HalfsetsByMicrograph:

@@ -153,12 +153,21 @@ def _fsc_words(found: FscEstimate) -> str:
     """``--fsc``'s row: the resolution as refined, and without the straddling pairs, with the change in shells."""
     if found.resolution_A is None:
         return f"the FSC never rises above 0.143 past its origin ({found.source})"
-    said = f"as refined {found.resolution_A:.2f} Å at FSC 0.143"
+    refined = (
+        f"{found.resolution_A:.2f} Å at FSC 0.143"
+        if found.crosses
+        else (f"above FSC 0.143 to its last shell, {found.resolution_A:.2f} Å")
+    )
+    said = f"as refined {refined}"
     if found.resolution_without_A is not None and found.change_shells is not None:
+        bound = f"{found.caveats}; " if found.caveats else ""
         said += (
             f", without its {found.pairs:,} straddling pairs about {found.resolution_without_A:.2f} Å "
-            f"({found.change_shells:.2g} Fourier shells; shared fraction {found.shared_fraction:.3g})"
+            f"({bound}{found.change_shells:.2g} Fourier shells; shared fraction {found.shared_fraction:.3g}"
+            f"{found.turned_words})"
         )
+    elif found.why:
+        said += f"; {found.why}"
     return f"{said} ({found.source})"
 
 
