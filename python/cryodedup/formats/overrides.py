@@ -22,27 +22,16 @@ from pathlib import Path
 from ..errors import InputFileError, one_line
 from ..paths import StrPath
 
-__all__ = [
-    "HEADER",
-    "PAIR_ACTIONS",
-    "PARTICLE_ACTIONS",
-    "Overrides",
-    "PairOverride",
-    "ParticleOverride",
-    "format_overrides",
-    "parse_overrides",
-    "read_overrides",
-    "write_overrides",
-]
+__all__ = ["Overrides", "ParticleOverride", "format_overrides", "read_overrides"]
 
 #: The header line's fields, in their order.
-HEADER = ("kind", "input", "row", "name", "partner", "action")
+_HEADER = ("kind", "input", "row", "name", "partner", "action")
 
 #: What a ``particle`` line may say of its particle.
-PARTICLE_ACTIONS = ("keep", "reject")
+_PARTICLE_ACTIONS = ("keep", "reject")
 
 #: What a ``pair`` line may say of its two micrographs.
-PAIR_ACTIONS = ("duplicate", "distinct")
+_PAIR_ACTIONS = ("duplicate", "distinct")
 
 
 @dataclass(frozen=True)
@@ -113,10 +102,10 @@ def read_overrides(path: StrPath) -> Overrides:
         raise InputFileError(f"{path}: not UTF-8 text (byte {err.start}); expected an overrides CSV") from None
     except OSError as err:
         raise InputFileError(f"{path}: cannot be read ({err.strerror or err})") from None
-    return parse_overrides(text, path)
+    return _parsed(text, path)
 
 
-def parse_overrides(text: str, path: Path | None = None) -> Overrides:
+def _parsed(text: str, path: Path | None = None) -> Overrides:
     """The overrides of ``text`` (a file's contents); ``path`` names it in a refusal."""
     where = Overrides(path).where
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
@@ -129,9 +118,9 @@ def parse_overrides(text: str, path: Path | None = None) -> Overrides:
             if not fields or fields == [""]:
                 continue
             if not header_seen:
-                if tuple(f.strip() for f in fields) != HEADER:
+                if tuple(f.strip() for f in fields) != _HEADER:
                     raise InputFileError(
-                        f"{where(line)}: header {one_line(','.join(fields))[:80]!r}, expected {','.join(HEADER)!r}"
+                        f"{where(line)}: header {one_line(','.join(fields))[:80]!r}, expected {','.join(_HEADER)!r}"
                     )
                 header_seen = True
                 continue
@@ -139,17 +128,17 @@ def parse_overrides(text: str, path: Path | None = None) -> Overrides:
     except csv.Error as err:
         raise InputFileError(f"{where(reader.line_num)}: {err}; expected CSV (RFC 4180)") from None
     if not header_seen:
-        raise InputFileError(f"{where(1)}: empty; expected the header {','.join(HEADER)!r}")
+        raise InputFileError(f"{where(1)}: empty; expected the header {','.join(_HEADER)!r}")
     return Overrides(path, tuple(particles.values()), tuple(pairs.values()))
 
 
 def _override(fields: list[str], line: int, where: Callable[[int], str]) -> ParticleOverride | PairOverride:
     """One line's override; a line that breaks the format is refused."""
-    if len(fields) != len(HEADER):
-        raise InputFileError(f"{where(line)}: {len(fields)} fields, expected {len(HEADER)} ({','.join(HEADER)})")
+    if len(fields) != len(_HEADER):
+        raise InputFileError(f"{where(line)}: {len(fields)} fields, expected {len(_HEADER)} ({','.join(_HEADER)})")
     kind, input_, row, name, partner, action = fields
     if kind == "particle":
-        if action not in PARTICLE_ACTIONS:
+        if action not in _PARTICLE_ACTIONS:
             raise InputFileError(f"{where(line)}: action {one_line(action)!r}, expected keep or reject for a particle")
         if not input_:
             raise InputFileError(
@@ -161,7 +150,7 @@ def _override(fields: list[str], line: int, where: Callable[[int], str]) -> Part
             raise InputFileError(f"{where(line)}: partner {one_line(partner)!r} on a particle line, expected it empty")
         return ParticleOverride(input_, int(row), name, action == "keep", line)
     if kind == "pair":
-        if action not in PAIR_ACTIONS:
+        if action not in _PAIR_ACTIONS:
             raise InputFileError(
                 f"{where(line)}: action {one_line(action)!r}, expected duplicate or distinct for a pair"
             )
@@ -206,28 +195,13 @@ def format_overrides(
     """
     out = io.StringIO(newline="")
     writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(HEADER)
+    writer.writerow(_HEADER)
     for input_, row, name, action in particles:
-        if action not in PARTICLE_ACTIONS:
+        if action not in _PARTICLE_ACTIONS:
             raise ValueError(f"particle action {action!r}, expected keep or reject")
         writer.writerow(("particle", input_, int(row), name, "", action))
     for a, b, action in pairs:
-        if action not in PAIR_ACTIONS:
+        if action not in _PAIR_ACTIONS:
             raise ValueError(f"pair action {action!r}, expected duplicate or distinct")
         writer.writerow(("pair", "", "", a, b, action))
     return out.getvalue()
-
-
-def write_overrides(path: StrPath, overrides: Overrides) -> None:
-    """Writes ``overrides`` to ``path`` (a temporary name, then renamed)."""
-    import os
-
-    path = Path(path)
-    text = format_overrides(
-        ((p.input, p.row, p.name, p.action) for p in overrides.particles),
-        ((p.a, p.b, p.action) for p in overrides.pairs),
-    )
-    part = path.with_name(path.name + ".part")
-    with open(part, "w", newline="", encoding="utf-8") as f:
-        f.write(text)
-    os.replace(part, path)

@@ -108,9 +108,13 @@ def overrides_of(path: Path, named: list[tuple[str, int, str, str]]) -> Path:
 
 
 @pytest.mark.real_data
-def test_the_plain_run_keeps_the_greedy_walks_set_with_the_forced_rows(tmp_path, monkeypatch):
+@pytest.mark.parametrize("shuffled", [False, True], ids=["as-picked", "micrographs-interleaved"])
+def test_the_plain_run_keeps_the_greedy_walks_set_with_the_forced_rows(tmp_path, monkeypatch, shuffled):
     monkeypatch.chdir(tmp_path)
     _, rows = the_rows(tmp_path)
+    if shuffled:  # (the rows of one micrograph apart in the file: the keeps' neighbours are searched unordered)
+        random.Random(7).shuffle(rows)
+        write_particles(tmp_path / EXTRACTED, rows)
     to_keep, to_reject = forced_choice(rows)
     named = [(EXTRACTED, i + 1, rows[i][4], "keep") for i in to_keep]
     named += [(EXTRACTED, i + 1, rows[i][4], "reject") for i in to_reject]

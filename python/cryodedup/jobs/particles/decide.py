@@ -257,7 +257,8 @@ def _overridden(particles: ParticleSet, rule: Deciding, log: Log, forced: np.nda
 
     blocked, by = blocked_by_forced(particles, forced, rule)
     rest = np.flatnonzero((forced == NOT_FORCED) & ~blocked)
-    decision = widened(_decided(particles.rows(rest), rule, log, None), rest, len(particles))
+    # (the rest's images are not remade: no rule taken with --overrides reads them; 0.2 s of 1M rows)
+    decision = widened(_decided(replace(particles, images=None).rows(rest), rule, log, None), rest, len(particles))
     keep = decision.keep | (forced == KEEP)
     suppressed_by = None
     if decision.suppressed_by is not None:

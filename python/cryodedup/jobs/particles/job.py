@@ -222,7 +222,7 @@ class PlainParticleStages:
 
             summary = replace(summary, overrides=applied(read.forced, decided.decision.overridden))
             for line in read.forced.nothing:
-                warn(f"{read.forced.file}: {line}: it names nothing in the inputs (not applied)")
+                warn(f"{read.forced.file}: {line} names nothing in the inputs (not applied)")
         return replace(summary, outputs=outputs, timings=one_pass_timings(read.particles))
 
     def report(self, plan: ParticlePlan, summary: ParticleSummary) -> ParticleSummary:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ...algo.dedup import Ranking, find_duplicates
+from ...algo.dedup import SAME_CENTRE_A, Ranking, find_duplicates
 from ...errors import InputFileError, one_line, shortened
 
 if TYPE_CHECKING:
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from ...report.sections.overrides import Overrides as OverridesSection
     from .plan import Deciding
 
-__all__ = ["KEEP", "NOT_FORCED", "REJECT", "Forced", "applied", "blocked_by_forced", "forced_rows"]
+__all__ = ["KEEP", "NOT_FORCED", "Forced", "applied", "blocked_by_forced", "forced_rows"]
 
 #: A row's value in :attr:`Forced.rows`: not named by the file, forced kept, forced rejected.
 NOT_FORCED, KEEP, REJECT = 0, 1, 2
@@ -78,7 +78,7 @@ def forced_rows(particles: ParticleSet, overrides: Overrides, other_inputs: bool
                     f"({', '.join(shortened(str(i), 60) for i in particles.inputs[:3])}"
                     f"{', ...' if len(particles.inputs) > 3 else ''}); name it as the summary names it"
                 )
-            nothing.append(f"line {line.line}: input {line.input} is not in this batch")
+            nothing.append(f"line {line.line} (input {line.input}, not in this batch)")
             continue
         by_input.setdefault(k, []).append(line)
     input_of = np.asarray(particles.input_of)
@@ -127,7 +127,7 @@ def blocked_by_forced(particles: ParticleSet, forced: np.ndarray, rule: Deciding
     keeps = np.flatnonzero(forced == KEEP)
     if not keeps.size:
         return np.zeros(n, dtype=bool), by
-    free = np.flatnonzero((forced == NOT_FORCED) & np.isin(particles.groups, np.unique(particles.groups[keeps])))
+    free = _near_rows(particles, keeps, forced, rule)
     greedy = replace(rule.duplicate_rule, selection="greedy")  # (the keeps first, whatever --select)
     while keeps.size and free.size:
         both = np.concatenate([keeps, free])
@@ -145,6 +145,29 @@ def blocked_by_forced(particles: ParticleSet, forced: np.ndarray, rule: Deciding
         free = free[~rejected]
         keeps = keeps[suppressor[: keeps.size] >= 0]  # (the keeps another keep rejected: their neighbours next)
     return by >= 0, by
+
+
+def _near_rows(particles: ParticleSet, keeps: np.ndarray, forced: np.ndarray, rule: Deciding) -> np.ndarray:
+    """The rows not forced in a box of the distance's size around a forced keep, on its micrograph (increasing).
+
+    Only those can lie within the distance of a keep (the box holds the sphere, and the ellipsoid of
+    ``--min-dist-z``): the core measures them alone. The rows of the keeps' micrographs are found by
+    a search of the rows ordered by micrograph (as read, where they are: a STAR file's usually are);
+    at 1M rows and 1,000 forced, the rows of their micrographs were 0.3 s of the core's walk.
+    """
+    d = rule.distance
+    side = max(float(d.min_dist), float(d.min_dist_z or 0.0), SAME_CENTRE_A) * (1 + 1e-6)
+    groups, centres = np.asarray(particles.groups), particles.centres
+    order = None if bool((groups[1:] >= groups[:-1]).all()) else np.argsort(groups, kind="stable")
+    ordered = groups if order is None else groups[order]
+    starts = np.searchsorted(ordered, groups[keeps], "left")
+    ends = np.searchsorted(ordered, groups[keeps], "right")
+    found = [np.zeros(0, dtype=np.int64)]
+    for keep, start, end in zip(keeps.tolist(), starts.tolist(), ends.tolist()):
+        rows = np.arange(start, end) if order is None else order[start:end]
+        found.append(rows[(np.abs(centres[rows] - centres[keep]) <= side).all(axis=1)])
+    near = np.unique(np.concatenate(found))
+    return near[forced[near] == NOT_FORCED]
 
 
 def applied(forced: Forced, overridden: np.ndarray | None) -> OverridesSection:
