@@ -42,6 +42,7 @@ from .write import start_record, write_particles, write_record
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from .overrides import Forced
     from .plan import ParticleOutputPlan
     from .record import RecordFile
 
@@ -173,7 +174,8 @@ class PlainParticleStages:
 
             tomograms, regions = tomograms_and_regions(particles, job.deciding.regions, job.output.micrographs)
         self.held.particles = particles
-        return ParticleRead(particles, job, registration, transforms, tomograms, regions)
+        forced = _forced_rows(particles, job)
+        return ParticleRead(particles, job, registration, transforms, tomograms, regions, forced)
 
     def decide(self, plan: ParticlePlan, read: ParticleRead) -> ParticleDecided:
         """The decision (:meth:`decide_rows`), then the warnings said: the checks that can stop the run have passed."""
@@ -215,6 +217,12 @@ class PlainParticleStages:
         outputs = Outputs.of(
             {subset: files for subset, files in written.written.outputs.items() if files}
         )  # (--audit: {})
+        if read.forced is not None:
+            from .overrides import applied
+
+            summary = replace(summary, overrides=applied(read.forced, decided.decision.overridden))
+            for line in read.forced.nothing:
+                warn(f"{read.forced.file}: {line} names nothing in the inputs (not applied)")
         return replace(summary, outputs=outputs, timings=one_pass_timings(read.particles))
 
     def report(self, plan: ParticlePlan, summary: ParticleSummary) -> ParticleSummary:
@@ -234,7 +242,8 @@ class PlainParticleStages:
 
         ``read.regions``: the rows ``--mask`` and ``--edge`` drop (None: neither).
         """
-        return decide(read.particles, read.job.deciding, self.log, read.regions)
+        forced = None if read.forced is None else read.forced.rows
+        return decide(read.particles, read.job.deciding, self.log, read.regions, forced)
 
     def write_rows(self, read: ParticleRead, decided: ParticleDecided) -> Written:
         """The kept and rejected rows, and the record (``--decisions``), as the plan says (the half-sets: or None).
@@ -256,6 +265,18 @@ class PlainParticleStages:
             return Written(outputs)
         record, outputs = write_record(particles, started, folder, force, outputs)
         return Written(outputs, record)
+
+
+def _forced_rows(particles: ParticleSet, job: ParticlePlan) -> Forced | None:
+    """``--overrides`` matched to the rows read, refused where stale (None: not given).
+
+    In an ``--update`` round a line naming another input names nothing in this batch (one file serves every round).
+    """
+    if job.deciding.overrides is None:
+        return None
+    from .overrides import forced_rows
+
+    return forced_rows(particles, job.deciding.overrides, other_inputs=job.deciding.batches)
 
 
 def _warn_earlier_files(folder: StrPath | None, output: ParticleOutputPlan, warn: Callable[[str], None]) -> None:

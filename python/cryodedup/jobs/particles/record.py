@@ -226,6 +226,8 @@ def rejections(
         outside = ~np.isnan(far[rows])
         rule[outside] = number
         distance[outside] = far[rows][outside]
+    if decision.overridden is not None:  # (--overrides: forced rejected, or within the distance of a forced keep)
+        rule[decision.overridden[rows]] = Rule.OVERRIDE
     if decision.regions is not None:  # (rejected before the dedup: no partner)
         dropped = decision.regions.dropped[rows]
         rule[dropped == OUTSIDE_MASK] = Rule.OUTSIDE_THE_MASK
@@ -340,15 +342,6 @@ def _rows_within_inputs(particles: ParticleSet, rows: np.ndarray) -> np.ndarray:
     return place[rows] + 1
 
 
-def _names(particles: ParticleSet, rows: np.ndarray) -> list[str]:
-    """What the inputs name each of ``rows`` (CryoSPARC: uid; picks: file and line; else its image), else ''."""
-    if rows.size == 0:
-        return []
-    if particles.row_names is not None:
-        return particles.row_names(rows)
-    return [""] * rows.size if particles.images is None else particles.images.names(rows)
-
-
 def _objects(
     particles: ParticleSet, rows: np.ndarray, partners: np.ndarray, has: np.ndarray, column: str = "object"
 ) -> dict[str, np.ndarray]:
@@ -373,7 +366,7 @@ def table(particles: ParticleSet, record: Rejections) -> dict[str, list | np.nda
     inputs = np.asarray(particles.input_of)
     names = np.asarray(particles.inputs, dtype=object)
     place = _rows_within_inputs(particles, np.concatenate([record.rows, partners]))
-    all_names = _names(particles, np.concatenate([record.rows, partners[has]]))
+    all_names = particles.names_of(np.concatenate([record.rows, partners[has]]))
     partner_names = [""] * record.rows.size
     for k, name in zip(np.flatnonzero(has).tolist(), all_names[record.rows.size :]):
         partner_names[k] = name

@@ -51,6 +51,7 @@ if TYPE_CHECKING:
     from ...report.sections.filaments import Filaments
     from ...report.sections.images import SameImage
     from ...report.sections.normalization import ScoreNormalization
+    from ...report.sections.overrides import Overrides
     from ...report.sections.priority import Priority
     from ...report.sections.regions import MaskAndEdge
     from ...report.sections.registration import MovedInputs, Registration
@@ -158,6 +159,14 @@ class ParticleSummary(JobSummary):
         metadata=_doc(
             "`--mask`, `--edge`: the picks rejected before the dedup: `masks`, `label`, `outside_mask`; "
             "`edge_A`, `at_edge`, `sizes_from`"
+        ),
+    )
+    overrides: Overrides | None = field(
+        default=None,
+        metadata=_doc(
+            "`--overrides`: the `file`, its particle lines `applied`, the rows `forced_kept` and `forced_rejected`, "
+            "those `rejected_by_forced` (within the distance of a forced keep), the lines `naming_nothing` in the "
+            "inputs and the `pair_lines` (the micrograph job's)"
         ),
     )
     read: Mapping[str, Any] = field(

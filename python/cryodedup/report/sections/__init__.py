@@ -46,6 +46,7 @@ if TYPE_CHECKING:
     from .images import SameImage
     from .inputs import Inputs, Shift
     from .normalization import ScoreNormalization
+    from .overrides import Overrides
     from .pixel_sizes import PixelSizes
     from .priority import Priority
     from .ranking import Score
@@ -68,6 +69,7 @@ __all__ = [
     "MovedInputs",
     "NameCollisions",
     "Outputs",
+    "Overrides",
     "OwnFrameExclusion",
     "ParticleTimings",
     "PixelSizes",
@@ -97,6 +99,7 @@ SECTIONS: tuple[tuple[str, str], ...] = (
     ("Score", "ranking"),
     ("ScoreNormalization", "normalization"),
     ("MaskAndEdge", "regions"),
+    ("Overrides", "overrides"),
     ("SymmetryCopies", "audits"),
     ("HalfsetAudit", "audits"),
     ("DuplicateDensity", "density"),
