@@ -195,3 +195,57 @@ def test_existing_outputs_are_refused_unless_force(tmp_path):
     again = _select(tmp_path, "--subset", str(tmp_path / "ind.txt"))
     assert again.exit_code == 1 and "--force" in again.output
     assert _select(tmp_path, "--subset", str(tmp_path / "ind.txt"), "--force").exit_code == 0
+
+
+def test_cryodrgn_et_particle_indices_select_every_tilt_of_each_particle(tmp_path):
+    # cryoDRGN-ET counts particles, not rows: the rows sharing rlnGroupName are one particle's tilts, numbered
+    # in the order their first row appears (cryodrgn/dataset.py TiltSeriesData.parse_particle_tilt, and
+    # filter_star --et's particles_to_tilts, at ml-struct-bio/cryodrgn 5b18c4a). Here 8 particles of 3 tilts,
+    # their rows interleaved; the oracle groups the rows by their name as that code does.
+    lines = _original(tmp_path)  # (24 rows)
+    groups = [f"TS_01/{(k * 5) % 8}" for k in range(24)]  # (particle names in an interleaved order)
+    text = (tmp_path / "original.star").read_text().replace("_rlnAngleRot #8\n", "_rlnAngleRot #8\n_rlnGroupName #9\n")
+    for line, name in zip(lines, groups):
+        text = text.replace(line + "\n", f"{line} {name}\n")
+    (tmp_path / "original.star").write_text(text)
+    first_seen = list(dict.fromkeys(groups))
+    chosen = [5, 0, 7]
+    (tmp_path / "ind.pkl").write_bytes(pickle.dumps(np.array(chosen)))
+    result = _select(tmp_path, "--subset", str(tmp_path / "ind.pkl"), "--index-of", "particles")
+    assert result.exit_code == 0, result.output
+    wanted = [k for k, name in enumerate(groups) if first_seen.index(name) in chosen]
+    assert len(wanted) == 9
+    assert [row.rsplit(" ", 1)[0] for row in _rows_of(tmp_path / "out/particles_selected.star")] == [
+        lines[k] for k in wanted
+    ]
+    (tmp_path / "ind.pkl").write_bytes(pickle.dumps(np.array([8])))
+    refused = _select(tmp_path, "--subset", str(tmp_path / "ind.pkl"), "--index-of", "particles", "--force")
+    assert refused.exit_code == 1 and "8 particles" in refused.stderr
+
+
+def test_take_angles_and_shifts_puts_each_centre_on_its_subset_rows_through_both_pixel_sizes(tmp_path):
+    lines = _original(tmp_path)
+    chosen, rows = [4, 13], []
+    for j, k in enumerate(chosen):  # (binned 3.54 Å, recentred: the centre 6.2 Å and 3 Å off the original's)
+        m, x, y = SITES[k]
+        rows.append(
+            (
+                (x + 20.0) / 3.54,
+                (y - 5.0) / 3.54,
+                13.8,
+                -8.0,
+                f"{j + 1:06d}@s.mrcs",
+                f"MotionCorr/job002/m{m}.mrc",
+                77.5 + j,
+            )
+        )
+    _star(tmp_path / "subset.star", rows, mic_psize=3.54, img_psize=3.54)
+    result = _select(tmp_path, "--subset", str(tmp_path / "subset.star"), "--take", "angles,shifts")
+    assert result.exit_code == 0, result.output
+    written = [row.split() for row in _rows_of(tmp_path / "out/particles_selected.star")]
+    for row, k, (x, y, ox, oy, *_, angle) in zip(written, sorted(chosen), rows):
+        centre = np.array([float(row[0]) - float(row[2]), float(row[1]) - float(row[3])])  # (1 Å pixels)
+        assert np.allclose(centre, [x * 3.54 - ox, y * 3.54 - oy], atol=1e-5)
+        assert float(row[7]) == angle
+        mine = lines[k].split()
+        assert [row[j] for j in (0, 1, 4, 5, 6)] == [mine[j] for j in (0, 1, 4, 5, 6)]
