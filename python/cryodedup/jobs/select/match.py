@@ -18,7 +18,7 @@ import numpy as np
 
 import cryodedup._core as _core
 
-from ...algo.matching import maximum_matching, pairs_within
+from ...algo.matching import maximum_matching, pairs_near
 from ...particle_set import NumberedNames, ParticleSet
 
 __all__ = ["WAYS", "Matched", "match_rows"]
@@ -127,7 +127,7 @@ def _match_positions(
     a = np.asarray(original.centres, dtype=np.float64)
     ga = np.asarray(original.groups, dtype=np.int64)
     radius = max(float(distance), 1e-9)  # (0: identical centres, to the rounding of the readers' arithmetic)
-    pairs = pairs_within(b[free_sub], groups[free_sub], a[free_orig], ga[free_orig], radius)
+    pairs = pairs_near(b[free_sub], groups[free_sub], a[free_orig], ga[free_orig], radius)
     if not len(pairs):
         return np.zeros(0, dtype=np.int64)
     chosen = maximum_matching(len(free_sub), len(free_orig), pairs)
