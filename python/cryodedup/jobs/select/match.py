@@ -92,12 +92,14 @@ def _match_keys(
     taken: both are left to the position.
     """
     free = np.flatnonzero(way == _NONE)
-    keys, first, count = np.unique(mine, return_index=True, return_counts=True)
-    at = np.minimum(np.searchsorted(keys, theirs[free]), max(len(keys) - 1, 0))
-    if not len(keys):
+    if not len(mine) or not len(free):
         return
-    rows = first[at]
-    hit = (keys[at] == theirs[free]) & (count[at] == 1)
+    order = np.argsort(mine)  # (any order among equal keys: a key held twice is used by neither)
+    keys, wanted = mine[order], theirs[free]
+    at = np.minimum(np.searchsorted(keys, wanted), len(keys) - 1)
+    after = np.minimum(at + 1, len(keys) - 1)
+    rows = order[at]
+    hit = (keys[at] == wanted) & ((at + 1 == len(keys)) | (keys[after] != wanted))
     hit[hit] = ~taken[rows[hit]]
     candidates = np.flatnonzero(hit)
     picked = candidates[np.unique(rows[candidates], return_index=True)[1]]
@@ -148,13 +150,16 @@ def _micrographs_of(subset: ParticleSet, original: ParticleSet) -> np.ndarray:
     extension where that names one of the original's micrographs alone (another job's folder).
     """
     exact = {name: g for g, name in enumerate(original.mic_names)}
-    stems: dict[str, int] = {}
-    for g, name in enumerate(original.mic_names):
-        stem = _stem(name)
-        stems[stem] = -2 if stem in stems else g  # (-2: two micrographs of that stem, no match)
-    mapped = np.array(
-        [exact.get(name, max(stems.get(_stem(name), -1), -1)) for name in subset.mic_names] or [0], dtype=np.int64
-    )
+    mapped = np.array([exact.get(name, -1) for name in subset.mic_names] or [0], dtype=np.int64)
+    if (mapped < 0).any():  # (names of another job's folder: by their stems, made only then)
+        stems: dict[str, int] = {}
+        for g, name in enumerate(original.mic_names):
+            stem = _stem(name)
+            stems[stem] = -2 if stem in stems else g  # (-2: two micrographs of that stem, no match)
+        mapped = np.array(
+            [g if g >= 0 else max(stems.get(_stem(n), -1), -1) for g, n in zip(mapped, subset.mic_names)] or [0],
+            dtype=np.int64,
+        )
     return mapped[np.asarray(subset.groups, dtype=np.int64)] if len(subset) else np.zeros(0, dtype=np.int64)
 
 
