@@ -70,14 +70,15 @@ def pairs_near(a: np.ndarray, ga: np.ndarray, b: np.ndarray, gb: np.ndarray, rad
     def keys(at: np.ndarray, group: np.ndarray) -> np.ndarray:
         return np.asarray(group, dtype=np.int64) * int(strides[0] * size[0]) + at @ strides
 
-    order_a = np.argsort(keys(cells(a)[0], ga), kind="stable")
-    sorted_a = keys(cells(a)[0], ga)[order_a]
+    keys_a = keys(cells(a)[0], ga)
+    order_a = np.argsort(keys_a)  # (any order within a cell: the pairs are sorted at the end)
+    sorted_a = keys_a[order_a]
     at_b, side = cells(b)
     base = keys(at_b, gb)
     found_i, found_j = [], []
     for corner in np.array(np.meshgrid(*[[0, 1]] * axes, indexing="ij")).reshape(axes, -1).T:
         wanted = base + (side * corner) @ strides
-        order_b = np.argsort(wanted, kind="stable")
+        order_b = np.argsort(wanted)
         wanted = wanted[order_b]
         start, end = np.searchsorted(sorted_a, wanted, "left"), np.searchsorted(sorted_a, wanted, "right")
         count = end - start

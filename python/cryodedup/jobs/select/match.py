@@ -55,7 +55,8 @@ def match_rows(original: ParticleSet, subset: ParticleSet, distance: float, whic
     partner = np.full(len(which), -1, dtype=np.int64)
     way = np.zeros(len(which), dtype=np.int64)
     taken = np.zeros(len(original), dtype=bool)
-    for code, keys in ((_UID, _uid_keys), (_NAME, _image_keys)):
+    shared = _share_stacks(original, subset)
+    for code, keys in ((_UID, _uid_keys), (_NAME, _image_keys if shared else _no_keys)):
         mine, theirs = keys(original), keys(subset)
         if mine is None or theirs is None or not len(which):
             continue
@@ -81,6 +82,18 @@ def _image_keys(particles: ParticleSet) -> np.ndarray | None:
     if images is None or not len(particles):
         return None
     return np.asarray(_core.image_keys(images.runs, images.indices), dtype=np.uint64)
+
+
+def _share_stacks(original: ParticleSet, subset: ParticleSet) -> bool:
+    """Whether the two sets name an image stack in common (else no image name can match: not keyed)."""
+    if original.images is None or subset.images is None:
+        return False
+    return bool(np.intersect1d(original.images.runs[:, 0], subset.images.runs[:, 0]).size)
+
+
+def _no_keys(particles: ParticleSet) -> None:
+    """No keys: the sets share no image stack."""
+    return None
 
 
 def _match_keys(
