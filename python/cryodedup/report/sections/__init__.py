@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any
 from .base import Section, Sections
 
 if TYPE_CHECKING:
-    from .audits import HalfsetAudit, HalfsetsByMicrograph, NameCollisions, SymmetryCopies
+    from .audits import HalfsetAudit, HalfsetsByMicrograph, HalfsetTrim, NameCollisions, SymmetryCopies
     from .consensus import Consensus
     from .density import DuplicateDensity
     from .exclusion import OwnFrameExclusion
@@ -62,6 +62,7 @@ __all__ = [
     "DuplicateDensity",
     "Filaments",
     "HalfsetAudit",
+    "HalfsetTrim",
     "HalfsetsByMicrograph",
     "Inputs",
     "MaskAndEdge",
@@ -101,6 +102,7 @@ SECTIONS: tuple[tuple[str, str], ...] = (
     ("HalfsetAudit", "audits"),
     ("DuplicateDensity", "density"),
     ("HalfsetsByMicrograph", "audits"),
+    ("HalfsetTrim", "audits"),
     ("Consensus", "consensus"),
     ("Registration", "registration"),
     ("MovedInputs", "registration"),
