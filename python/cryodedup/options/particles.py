@@ -392,8 +392,10 @@ class ParticleOptions:
         "keep",
         "--halfsets",
         "micrograph: give all kept particles of a micrograph one half-set (rlnRandomSubset, "
-        "alignments3D/split), halves balanced in count; only that column changes.",
-        choices=["keep", "micrograph"],
+        "alignments3D/split), halves balanced in count; only that column changes. trim: reject the larger half's "
+        "lowest-scored kept particles (random by --seed without a score) until the halves differ by at most one; "
+        "none changes half.",
+        choices=["keep", "micrograph", "trim"],
         label="half-sets",
         panel=ORIENTATIONS,
     )

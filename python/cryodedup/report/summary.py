@@ -46,6 +46,7 @@ def particle_rows(run: Overview, sections: Sections) -> list[Row]:
         Filaments,
         HalfsetAudit,
         HalfsetsByMicrograph,
+        HalfsetTrim,
         Inputs,
         MovedInputs,
         OwnFrameExclusion,
@@ -77,6 +78,7 @@ def particle_rows(run: Overview, sections: Sections) -> list[Row]:
     rows += sections.rows(HalfsetAudit, unit)
     rows += sections.rows(DuplicateDensity, unit)
     rows += sections.rows(HalfsetsByMicrograph, unit)
+    rows += sections.rows(HalfsetTrim, unit)
     if run.orientations:
         rows.append(("Orientations", run.orientations))
     rows += sections.rows(Consensus, unit)

@@ -54,6 +54,7 @@ __all__ = [
     "input_voters",
     "one_pass",
     "ranking_scores",
+    "trimmed",
     "warn_not_confirmable",
     "widened",
 ]
@@ -82,6 +83,7 @@ class Rule(IntEnum):
     AT_THE_EDGE = 13  # its centre lies within --edge of its micrograph's edge; no partner
     BEST_SELECTION = 14  # the partner is a kept duplicate of the set of best score or most picks (--select)
     OVERRIDE = 15  # --overrides: forced rejected (no partner), or within the distance of a forced keep (the partner)
+    HALFSET_TRIM = 16  # kept, then trimmed from the larger half-set to balance the halves (--halfsets trim); no partner
 
 
 #: The rules a runner's stages reject rows by (the plain path's never give them), by number, named in the record with
@@ -215,11 +217,15 @@ class ParticleDecision:
     normalisation: Normalisation | None = None
     #: ``--overrides``: the rows the file decided (forced, or rejected by a forced keep); None without forced rows.
     overridden: np.ndarray | None = None
+    #: The rows kept by the rules above, then rejected to balance the half-sets (``--halfsets trim``); None: not asked.
+    trimmed: np.ndarray | None = None
 
     @property
     def duplicate(self) -> np.ndarray:
         """The rows rejected as duplicates by the distance rule (not those a consensus, a mask or an edge rejected)."""
         duplicate = rejected_as_duplicates(self.keep, self.unconfirmed, self.not_confirmable)
+        if self.trimmed is not None:
+            duplicate = duplicate & ~self.trimmed
         return duplicate if self.regions is None else duplicate & (self.regions.dropped == 0)
 
     @property
@@ -561,6 +567,21 @@ def ranking_scores(particles: ParticleSet, decision: ParticleDecision) -> tuple[
     if decision.ranked_scores is not None:  # (--score-normalize rank: percentiles, higher first)
         return decision.ranked_scores, True
     return particles.scores, particles.higher_is_better
+
+
+def trimmed(particles: ParticleSet, decision: ParticleDecision, seed: int) -> ParticleDecision:
+    """The decision with the larger half-set's worst kept rows rejected until the halves balance (``--halfsets trim``).
+
+    Ranked by the scores the decision ranked by (:func:`ranking_scores`), else at random by ``seed``
+    (:func:`~cryodedup.algo.audit.halfset_trim`); made on the whole set's decision (a shard's part is
+    trimmed by the merge of the shards).
+    """
+    from ...algo.audit import halfset_trim
+
+    assert particles.halfsets is not None, "--halfsets trim is refused without half-sets"
+    scores, higher = ranking_scores(particles, decision)
+    trim = halfset_trim(particles.halfsets.half, decision.keep, scores, higher, seed)
+    return replace(decision, keep=decision.keep & ~trim, trimmed=trim)
 
 
 def rule_for_rows(particles: ParticleSet, rule: Deciding) -> tuple[DuplicateRule, bool]:

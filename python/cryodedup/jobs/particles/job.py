@@ -21,7 +21,7 @@ import contextlib
 from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from ...algo.audit import (
     check_halfsets,
@@ -32,7 +32,7 @@ from ...particle_set import Log, ParticleSet
 from ...paths import StrPath
 from ...report.sections.run import Outputs
 from .. import shape
-from .decide import ParticleDecision, decide, warn_not_confirmable
+from .decide import ParticleDecision, decide, trimmed, warn_not_confirmable
 from .plan import ParticlePlan
 from .read import Source, silent, silent_warning, warn_unused_options
 from .stages import ParticleDecided, ParticleRead, ParticleWritten, Written
@@ -141,6 +141,8 @@ class PlainParticleStages:
     force: bool = False
     log: Log = silent
     held: _Held = field(init=False)
+    #: Whether the decision is the whole set's, which ``--halfsets trim`` balances (a shard decides a part alone).
+    trims: ClassVar[bool] = True
 
     def __post_init__(self) -> None:
         self.held = _Held(_Warnings(self.log))
@@ -166,8 +168,8 @@ class PlainParticleStages:
             # (--shift-key none: the inputs read again with their origins subtracted, where the check needs them)
             aware = partial(self.source.read, folder, job.read.shift_aware(), silent_warning, silent, held)
             registration, transforms = registered(particles, job.registration, job.distances, warn, aware)
-        if job.output.reassign_halves:
-            check_halfsets(particles)
+        if job.output.reassign_halves or job.output.trim_halves:
+            check_halfsets(particles, job.output.halfsets)
         tomograms = regions = None  # (the mask and the edge read before deciding: the decision reads no file)
         if job.deciding.regions is not None or (job.output.plot and particles.centres.shape[1] == 3):
             from .regions import tomograms_and_regions  # (MRC headers and the tomograms STAR: loaded when asked for)
@@ -180,7 +182,10 @@ class PlainParticleStages:
     def decide(self, plan: ParticlePlan, read: ParticleRead) -> ParticleDecided:
         """The decision (:meth:`decide_rows`), then the warnings said: the checks that can stop the run have passed."""
         particles, job, warn = read.particles, read.job, self.held.warn
-        decision = self.held.decision = self.decide_rows(read)
+        decision = self.decide_rows(read)
+        if job.output.trim_halves and self.trims:  # (on the whole set's decision: a shard's part is not trimmed)
+            decision = trimmed(particles, decision, job.deciding.seed)
+        self.held.decision = decision
         warn.checks_passed()
         warn_not_confirmable(particles, decision, job.deciding.min_support, job.deciding.uncovered, warn)
         for message in decision.regions.warnings if decision.regions is not None else ():

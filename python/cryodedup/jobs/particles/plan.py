@@ -394,7 +394,7 @@ class ParticleOutputPlan:
     """What the job writes: the particle files (none with ``--audit``), the record, the pictures."""
 
     audit: bool
-    #: ``--halfsets``: ``micrograph`` rewrites the kept rows' half-sets.
+    #: ``--halfsets``: ``micrograph`` rewrites the kept rows' half-sets, ``trim`` rejects some of the larger half's.
     halfsets: str
     #: ``--decisions``: ``decisions.csv``.
     decisions: bool
@@ -413,6 +413,11 @@ class ParticleOutputPlan:
     def reassign_halves(self) -> bool:
         """Whether the kept rows' half-sets are rewritten by micrograph (``--halfsets micrograph``)."""
         return self.halfsets == "micrograph"
+
+    @property
+    def trim_halves(self) -> bool:
+        """Whether the larger half's worst kept rows are rejected until the halves balance (``--halfsets trim``)."""
+        return self.halfsets == "trim"
 
     @property
     def partners(self) -> bool:

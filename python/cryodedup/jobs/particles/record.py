@@ -232,6 +232,8 @@ def rejections(
         dropped = decision.regions.dropped[rows]
         rule[dropped == OUTSIDE_MASK] = Rule.OUTSIDE_THE_MASK
         rule[dropped == AT_EDGE] = Rule.AT_THE_EDGE
+    if decision.trimmed is not None:  # (kept by every rule above, then trimmed from the larger half: no partner)
+        rule[decision.trimmed[rows]] = Rule.HALFSET_TRIM
     assert (rule >= 0).all(), "every rejected row has a rule"
     angle = _angles(particles, asked, rows, partners) if measured else None
     return Rejections(rows, partners, distance, angle, rule)

@@ -36,7 +36,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields, replace
 from functools import reduce
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
@@ -270,6 +270,8 @@ class ParticleShardStages(PlainParticleStages):
     # A complete shard of this run found in the folder: kept if it read the same rows.
     done: ParticleShardRecord | None = shape.required("done")
     decided: tuple[np.ndarray, RowsRead] | None = field(default=None, init=False)
+    #: A shard's decision is of its micrographs alone: ``--halfsets trim`` balances the whole set's, in the merge.
+    trims: ClassVar[bool] = False
 
     def decide_rows(self, read: ParticleRead) -> ParticleDecision:
         """The shard's rows decided (the others kept as read: the shard says nothing of them)."""

@@ -45,7 +45,13 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from ...algo.fsc import FscEstimate
-    from ...report.sections.audits import HalfsetAudit, HalfsetsByMicrograph, NameCollisions, SymmetryCopies
+    from ...report.sections.audits import (
+        HalfsetAudit,
+        HalfsetsByMicrograph,
+        HalfsetTrim,
+        NameCollisions,
+        SymmetryCopies,
+    )
     from ...report.sections.consensus import Consensus
     from ...report.sections.exclusion import OwnFrameExclusion
     from ...report.sections.filaments import Filaments
@@ -205,6 +211,14 @@ class ParticleSummary(JobSummary):
     )
     halfsets: HalfsetsByMicrograph | None = field(
         default=None, metadata=_doc("the half-sets reassigned by micrograph (`--halfsets micrograph`)")
+    )
+    halfset_trim: HalfsetTrim | None = field(
+        default=None,
+        metadata=_doc(
+            "`--halfsets trim`: the kept particles of each half `sizes_before` and `sizes` after, how many were "
+            "`trimmed` from the larger half (each in the rejected file, `halfset trim` in decisions.csv) and "
+            "`ranked_by` what"
+        ),
     )
     orientations: str | None = field(default=None, metadata=_doc("the orientation rule (`--max-angle`, `--sym`)"))
     same_image: SameImage | None = field(
@@ -620,6 +634,8 @@ def _audits(
     audits: dict[str, Any] = {}
     if halves is not None:
         audits["halfsets"] = _halfsets(particles, decision.keep, halves)
+    if decision.trimmed is not None:
+        audits["halfset_trim"] = _halfset_trim(particles, decision, rule.seed)
     if rule.max_angle is not None:
         audits["orientations"] = (
             f"duplicates only within {rule.max_angle:g}° ({particles.pose_label}, "
@@ -728,6 +744,25 @@ def _halfsets(particles: ParticleSet, keep: np.ndarray, halves: np.ndarray) -> H
     return HalfsetsByMicrograph(particles.halfsets.label, (small, large), largest, particles.halfsets.texts)
 
 
+def _halfset_trim(particles: ParticleSet, decision: ParticleDecision, seed: int) -> HalfsetTrim:
+    """The summary's ``halfset_trim``: what ``--halfsets trim`` did."""
+    from ...report.sections.audits import HalfsetTrim
+
+    halfsets, trimmed = particles.halfsets, decision.trimmed
+    assert halfsets is not None and trimmed is not None, "--halfsets trim is refused without half-sets"
+    before = halfset_sizes(halfsets.half, decision.keep | trimmed)
+    after = halfset_sizes(halfsets.half, decision.keep)
+    scores, higher = ranking_scores(particles, decision)
+    label = particles.score_label or "the score"
+    if scores is None:
+        ranked_by = f"at random, --seed {seed}"
+    elif decision.ranked_scores is not None:
+        ranked_by = f"the lowest normalised {label} first"
+    else:
+        ranked_by = f"the {'lowest' if higher else 'highest'} {label} first"
+    return HalfsetTrim(halfsets.label, (before[0], before[1]), (after[0], after[1]), ranked_by, halfsets.texts)
+
+
 def _same_image(particles: ParticleSet, keep: np.ndarray, mode: str, cause: tuple[np.ndarray, str] | None) -> SameImage:
     """The summary's ``same_image``: the images kept twice (``cause``: rows and what made them, where known)."""
     from ...report.sections.images import SameImage
@@ -770,7 +805,10 @@ def verdict_of(summary: ParticleSummary, audit: bool) -> RunVerdict:
 
     asked_consensus = summary.consensus is not None and summary.consensus.found.min_support > 1
     others = asked_consensus or summary.mask_and_edge is not None  # (rules that reject what is no duplicate)
-    rejected = f"{summary.rejected:,} rejected" if others else counted(summary.rejected, "duplicate")
+    trimmed = summary.halfset_trim.trimmed if summary.halfset_trim is not None else 0
+    rejected = f"{summary.rejected:,} rejected" if others else counted(summary.rejected - trimmed, "duplicate")
+    if trimmed and not others:  # (not duplicates: trimmed to balance the half-sets)
+        rejected += f", {trimmed:,} trimmed to balance the half-sets"
     word = f"Kept {summary.kept:,} of {summary.particles:,}"
     checks = [*map(gist, summary.warnings or []), *flagged_checks(summary.sections())]
     line = with_checks(f"{word} ({rejected}) -> {_kept_where(summary)}", checks)

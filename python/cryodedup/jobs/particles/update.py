@@ -153,7 +153,12 @@ def _refused(plan: ParticlePlan) -> tuple[tuple[str, str], ...]:
             else "the scores are normalised within the whole set",
         ),
         (read.request.score_read.score == "none", "--score none", "a random order is not one across rounds"),
-        (output.halfsets != "keep", f"--halfsets {output.halfsets}", "it balances whole micrographs' halves"),
+        (output.halfsets == "micrograph", "--halfsets micrograph", "it balances whole micrographs' halves"),
+        (
+            output.halfsets == "trim",
+            "--halfsets trim",
+            "it balances the whole set's halves, which a round holds in part: trim the running file in a run alone",
+        ),
         (deciding.max_angle is not None, "--max-angle", "the store keeps centres, not orientations"),
         (deciding.own_frame, "--min-dist-ellipsoid", "the store keeps centres, not orientations"),
         (deciding.same_image == "reject", "--same-image reject", "the store keeps centres, not images"),

@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any
 from .base import Section, Sections
 
 if TYPE_CHECKING:
-    from .audits import HalfsetAudit, HalfsetsByMicrograph, NameCollisions, SymmetryCopies
+    from .audits import HalfsetAudit, HalfsetsByMicrograph, HalfsetTrim, NameCollisions, SymmetryCopies
     from .consensus import Consensus
     from .density import DuplicateDensity
     from .exclusion import OwnFrameExclusion
@@ -63,6 +63,7 @@ __all__ = [
     "DuplicateDensity",
     "Filaments",
     "HalfsetAudit",
+    "HalfsetTrim",
     "HalfsetsByMicrograph",
     "Inputs",
     "MaskAndEdge",
@@ -104,6 +105,7 @@ SECTIONS: tuple[tuple[str, str], ...] = (
     ("HalfsetAudit", "audits"),
     ("DuplicateDensity", "density"),
     ("HalfsetsByMicrograph", "audits"),
+    ("HalfsetTrim", "audits"),
     ("Consensus", "consensus"),
     ("Registration", "registration"),
     ("MovedInputs", "registration"),

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "HalfsetAudit",
+    "HalfsetTrim",
     "HalfsetsByMicrograph",
     "NameCollisions",
     "StraddlingMicrograph",
@@ -85,6 +86,56 @@ class HalfsetsByMicrograph(Section):
             "rule": "micrograph",
             "sizes": list(self.sizes),
             "largest_micrograph": self.largest_micrograph,
+            "message": self.message,
+        }
+
+
+@dataclass(frozen=True)
+class HalfsetTrim(Section):
+    """The kept particles trimmed from the larger half-set until the halves differ by at most one (``--halfsets trim``).
+
+    ``before``, ``after``: the kept particles in each half (as the column writes them: ``half_names``) before and
+    after; ``ranked_by``: what chose the trimmed ones (the score and its direction, or the seeded random order).
+    """
+
+    key: ClassVar[str] = "halfset_trim"
+
+    column: str
+    before: tuple[int, int]
+    after: tuple[int, int]
+    ranked_by: str
+    half_names: tuple[str, str]
+
+    @property
+    def trimmed(self) -> int:
+        """The kept particles rejected to balance the halves."""
+        return sum(self.before) - sum(self.after)
+
+    @property
+    def message(self) -> str:
+        """How many were trimmed from which half, chosen how, and the halves after."""
+        after = f"{self.after[0]:,} in half {self.half_names[0]}, {self.after[1]:,} in half {self.half_names[1]}"
+        if not self.trimmed:
+            return f"{self.column}: the kept halves differ by at most one ({after}): none trimmed"
+        larger = self.half_names[int(self.before[1] > self.before[0])]
+        return (
+            f"{self.column}: {counted(self.trimmed, 'kept particle')} of half {larger} trimmed ({self.ranked_by}) "
+            f"to balance the halves: {after}; none changed half"
+        )
+
+    def rows(self, unit: str) -> list[Row]:
+        """One row: the message."""
+        return [("Half-sets", self.message)]
+
+    def to_json(self) -> dict[str, Any]:
+        """``column``, ``rule`` (trim), ``sizes_before``, ``sizes``, ``trimmed``, ``ranked_by`` and ``message``."""
+        return {
+            "column": self.column,
+            "rule": "trim",
+            "sizes_before": list(self.before),
+            "sizes": list(self.after),
+            "trimmed": self.trimmed,
+            "ranked_by": self.ranked_by,
             "message": self.message,
         }
 
