@@ -375,12 +375,18 @@ def test_an_earlier_pages_files_are_replaced_with_force(tmp_path):
     out = tmp_path / "out"
     remove_duplicate_particles(many, out, options)
     folder = out / "micrographs"
-    assert sorted(p.name for p in folder.iterdir()) == ["index.js", "picks_00000.js", "picks_00001.js"]
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "ids_00000.js",
+        "ids_00001.js",
+        "index.js",
+        "picks_00000.js",
+        "picks_00001.js",
+    ]
     (folder / "notes.txt").write_text("mine")
     with pytest.raises(Exception, match="exist"):
         remove_duplicate_particles(few, out, options)
     remove_duplicate_particles(few, out, options, force=True)
-    assert sorted(p.name for p in folder.iterdir()) == ["index.js", "notes.txt", "picks_00000.js"]
+    assert sorted(p.name for p in folder.iterdir()) == ["ids_00000.js", "index.js", "notes.txt", "picks_00000.js"]
     assert len(_js_object(folder / "index.js")["names"]) == 5
 
 
@@ -689,7 +695,7 @@ def test_an_earlier_tomogram_pages_slab_images_are_replaced_with_force(tmp_path)
     (folder / "m000000_x.jpg").write_text("mine")
     few = two_picker_project(tmp_path / "few", n_mics=5, with_images=0)
     remove_duplicate_particles(few, out, ParticleOptions(min_dist=15, plot=True), force=True)
-    assert sorted(p.name for p in folder.iterdir()) == ["index.js", "m000000_x.jpg", "picks_00000.js"]
+    assert sorted(p.name for p in folder.iterdir()) == ["ids_00000.js", "index.js", "m000000_x.jpg", "picks_00000.js"]
 
 
 def test_a_one_pass_page_ranks_no_rejected_picks_rule_again(tmp_path, monkeypatch):

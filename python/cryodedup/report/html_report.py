@@ -328,7 +328,7 @@ def write_all(
 
 #: The names a page's folder holds: its index, picks and thumbnails (``report.micrograph_page``), overlays
 #: (``report.pair_page``).
-_PAGE_NAME = re.compile(r"index\.js|picks_[0-9]{5}\.js|m[0-9]{6}(?:_[0-9])?\.jpg|p[0-9]{7}\.jpg")
+_PAGE_NAME = re.compile(r"index\.js|(?:picks|ids)_[0-9]{5}\.js|m[0-9]{6}(?:_[0-9])?\.jpg|p[0-9]{7}\.jpg")
 
 
 def _stale_page_files(folder: Path, new: set[Path]) -> list[Path]:

@@ -70,6 +70,15 @@
   const dupLabel = el("label");
   dupLabel.append(withDuplicates, " with duplicates only");
   controls.append(label("rejected ≥ %", minRejected), dupLabel, colourBy, shown);
+  // corrections (D.editable: the page has each pick's name, micrographs/ids_NNNNN.js): counted, saved, loaded
+  const corrections = el("span", { id: "corrections" });
+  const save = el("button", { id: "save", type: "button", title: "download overrides.csv: the picks corrected here" }, "Save overrides");
+  const loadFile = el("input", { type: "file", id: "load", accept: ".csv,text/csv", "aria-label": "load overrides" });
+  const loadLabel = el("label", { class: "loadlabel" }, "load overrides ");
+  if (D.editable) {
+    loadLabel.append(loadFile);
+    controls.append(corrections, save, loadLabel);
+  }
   header.append(h1, totals, controls, el("p", { class: "hint" }, "← → (or j k): previous, next · Enter: open · Esc: close · /: search"));
   const grid = el("main", { id: "grid" });
   document.body.append(header, grid);
@@ -172,6 +181,7 @@
     });
     columns.f = f;
     chunks[c] = columns;
+    found(c);
     for (const m of seen) if (Math.floor(m / D.chunk) === c) draw(canvasOf(m), m);
     if (detailOf === null) return;
     if (Math.floor(detailOf / D.chunk) === c) fillDetail(detailOf);
@@ -182,15 +192,193 @@
     const c = chunks[Math.floor(m / D.chunk)];
     if (!c) return null;
     const j = m % D.chunk;
-    return { c: c, from: c.o[j], to: c.o[j + 1] };
+    return { c: c, n: Math.floor(m / D.chunk), from: c.o[j], to: c.o[j + 1] };
   }
 
-  function colourOf(c, k) {
+  function colourOf(c, k, f) {
     const by = colourBy.value;
     if (by === "input") return D.inputColours[c.i[k] % D.inputColours.length];
     if (by === "species" && c.s) return D.speciesColours[c.s[k]];
-    return D.fateColours[c.f[k]];
+    return D.fateColours[f];
   }
+
+  // ---- corrections: a click on a pick flips it, on a pair's line keeps its rejected pick (the pair distinct) ----
+  const EDITED_COLOUR = "#d400d4";
+  const edits = new Map(); // "file:place" of a pick -> "keep" | "reject"
+  const ids = {}; // file number -> its picks' rows within their inputs (w) and names (n), once loaded
+  const idsAsked = {};
+  let pending = new Map(); // a loaded file's particles not yet found: input + "\n" + row -> [name, action]
+  let stale = []; // a loaded file's particles whose row holds another particle now
+  let pairLines = []; // a loaded file's pairs of micrographs, written back as they were
+  // a pick's fate drawn: as decided, else as corrected (a kept pick rejected: a duplicate's ×)
+  function fateOf(n, c, k) {
+    const e = edits.get(n + ":" + k);
+    if (!e) return c.f[k];
+    if (e === "keep") return 0;
+    return c.f[k] === 0 ? 1 : c.f[k];
+  }
+  function loadIds(c) {
+    if (!D.editable || idsAsked[c]) return;
+    idsAsked[c] = true;
+    const s = document.createElement("script");
+    s.src = "micrographs/ids_" + String(c).padStart(5, "0") + ".js";
+    document.head.append(s);
+  }
+  window.cryodedupIds = (c, x) => {
+    x.w = decoded(x.w, "<i4");
+    ids[c] = x;
+    found(c);
+  };
+  // a loaded file's particles in file c, once its picks and names are both here
+  function found(c) {
+    if (!pending.size || !chunks[c] || !ids[c]) return;
+    const col = chunks[c];
+    for (let k = 0; k < col.r.length; k++) {
+      const key = D.inputs[col.i[k]] + "\n" + ids[c].w[k];
+      const want = pending.get(key);
+      if (!want) continue;
+      pending.delete(key);
+      if (want[0] !== ids[c].n[k]) stale.push(want);
+      else edits.set(c + ":" + k, want[1]);
+    }
+    edited();
+  }
+  function flip(n, c, k, keep) {
+    const key = n + ":" + k;
+    const action = keep === undefined ? (fateOf(n, c, k) === 0 ? "reject" : "keep") : keep ? "keep" : "reject";
+    if (action === (c.f[k] === 0 ? "keep" : "reject")) edits.delete(key);
+    else edits.set(key, action);
+    edited();
+  }
+  function edited() {
+    const waiting = pending.size ? " (" + fmt(pending.size) + " loaded, not yet found)" : "";
+    const old = stale.length ? " · " + counted(stale.length, "stale line") + " left out" : "";
+    corrections.textContent = counted(edits.size, "correction") + waiting + old;
+    for (const m of seen) draw(canvasOf(m), m);
+    if (detailOf !== null && detailCanvas) draw(detailCanvas, detailOf, true);
+  }
+  // the pick under a click on the detail's canvas (within twice a mark's radius), else the pair's line
+  function clicked(canvas, e) {
+    const g = canvas.geom;
+    if (!D.editable || !g) return;
+    const box = canvas.getBoundingClientRect();
+    const x = ((e.clientX - box.left) * canvas.width) / box.width;
+    const y = ((e.clientY - box.top) * canvas.height) / box.height;
+    const { p, X, Y, slabOf, r } = g;
+    const c = p.c;
+    let best = -1;
+    let bestD = 2 * r;
+    for (let k = p.from; k < p.to; k++) {
+      if (faded(c, k)) continue;
+      const d = Math.hypot(X(k, slabOf(k)) - x, Y(k) - y);
+      if (d <= bestD) [best, bestD] = [k, d];
+    }
+    if (best >= 0) return flip(p.n, c, best);
+    let line = -1;
+    let lineD = r;
+    for (let k = p.from; k < p.to; k++) {
+      const q = c.p[k];
+      if (q < 0 || faded(c, k)) continue;
+      const s = slabOf(k);
+      const d = toSegment(x, y, X(k, s), Y(k), X(q, s), Y(q));
+      if (d <= lineD) [line, lineD] = [k, d];
+    }
+    if (line >= 0) flip(p.n, c, line, fateOf(p.n, c, line) !== 0);
+  }
+  function toSegment(x, y, ax, ay, bx, by) {
+    const dx = bx - ax;
+    const dy = by - ay;
+    const t = dx || dy ? Math.max(0, Math.min(1, ((x - ax) * dx + (y - ay) * dy) / (dx * dx + dy * dy))) : 0;
+    return Math.hypot(x - ax - t * dx, y - ay - t * dy);
+  }
+  // RFC 4180: a field quoted where it holds a comma, a quote or a line break
+  const field = (v) => (/[",\r\n]/.test(String(v)) ? '"' + String(v).replace(/"/g, '""') + '"' : String(v));
+  // overrides.csv: the corrections, by input and row; a loaded file's lines not found here written back
+  function overridesText() {
+    const rows = [];
+    for (const [key, action] of edits) {
+      const [c, k] = key.split(":").map(Number);
+      rows.push([chunks[c].i[k], ids[c].w[k], ids[c].n[k], action]);
+    }
+    rows.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+    const lines = ["kind,input,row,name,partner,action"];
+    for (const [i, w, name, action] of rows) lines.push(["particle", D.inputs[i], w, name, "", action].map(field).join(","));
+    for (const [key, [name, action]] of pending) {
+      const cut = key.lastIndexOf("\n");
+      lines.push(["particle", key.slice(0, cut), key.slice(cut + 1), name, "", action].map(field).join(","));
+    }
+    for (const cells of pairLines) lines.push(cells.map(field).join(","));
+    return lines.join("\n") + "\n";
+  }
+  function missingIds() {
+    const missing = new Set();
+    for (const key of edits.keys()) {
+      const c = Number(key.split(":")[0]);
+      if (!ids[c]) missing.add(c);
+    }
+    return missing;
+  }
+  save.addEventListener("click", () => {
+    const missing = missingIds();
+    if (missing.size) {
+      missing.forEach(loadIds);
+      corrections.textContent = "the picks' names are still loading: save again in a moment";
+      return;
+    }
+    const url = URL.createObjectURL(new Blob([overridesText()], { type: "text/csv" }));
+    const a = el("a", { href: url, download: "overrides.csv" });
+    document.body.append(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 1000);
+  });
+  // RFC 4180 records: fields, some quoted ("" a quote), lines ended by LF or CRLF
+  function records(text) {
+    const out = [];
+    let row = [];
+    let cell = "";
+    let quoted = false;
+    for (let k = 0; k < text.length; k++) {
+      const ch = text[k];
+      if (quoted) {
+        if (ch === '"' && text[k + 1] === '"') [cell, k] = [cell + '"', k + 1];
+        else if (ch === '"') quoted = false;
+        else cell += ch;
+      } else if (ch === '"') quoted = true;
+      else if (ch === ",") [row, cell] = [[...row, cell], ""];
+      else if (ch === "\n" || ch === "\r") {
+        if (ch === "\r" && text[k + 1] === "\n") k++;
+        out.push([...row, cell]);
+        [row, cell] = [[], ""];
+      } else cell += ch;
+    }
+    if (cell || row.length) out.push([...row, cell]);
+    return out;
+  }
+  loadFile.addEventListener("change", () => {
+    const file = loadFile.files[0];
+    if (!file) return;
+    file.text().then((text) => {
+      const rows = records(text);
+      if (!rows.length || rows[0].join(",") !== "kind,input,row,name,partner,action") {
+        corrections.textContent = file.name + ": not an overrides file (its first line is not kind,input,row,name,partner,action)";
+        return;
+      }
+      [pending, stale, pairLines] = [new Map(), [], []];
+      edits.clear();
+      for (const cells of rows.slice(1)) {
+        if (cells[0] === "particle") pending.set(cells[1] + "\n" + cells[2], [cells[3], cells[5]]);
+        else if (cells[0] === "pair") pairLines.push(cells);
+      }
+      // every file of picks and names asked for: the particles are found as they come
+      for (let c = 0; c * D.chunk < n; c++) {
+        load(c);
+        loadIds(c);
+        found(c);
+      }
+      edited();
+    });
+  });
 
   function faded(c, k) {
     return (onlyInput.value !== "" && c.i[k] !== Number(onlyInput.value)) ||
@@ -231,6 +419,7 @@
     // over an image each mark and line has a white rim: a thin colour alone is lost in its grain
     const rim = D.thumbs[m] ? 2.5 * ratio : 0;
     const c = p.c;
+    const fate = (k) => fateOf(p.n, c, k);
     const slabOf = (k) => {
       if (!D.slabs) return 0;
       const [z0, z1] = D.zRanges[m]; // (each tomogram's own picks' range)
@@ -257,28 +446,55 @@
       g.beginPath();
       for (let k = p.from; k < p.to; k++) {
         const q = c.p[k];
-        if (q < 0 || faded(c, k)) continue;
+        if (q < 0 || faded(c, k) || fate(k) === 0) continue;
         const s = slabOf(k);
         g.moveTo(X(k, s), Y(k));
         g.lineTo(X(q, s), Y(q));
       }
       g.stroke();
     }
+    // a pair marked distinct (its rejected pick kept by a correction): a dashed grey line
+    g.strokeStyle = "#777";
+    g.lineWidth = width;
+    g.setLineDash([4 * ratio, 3 * ratio]);
+    g.beginPath();
+    for (let k = p.from; k < p.to; k++) {
+      const q = c.p[k];
+      if (q < 0 || faded(c, k) || c.f[k] === 0 || fate(k) !== 0) continue;
+      const s = slabOf(k);
+      g.moveTo(X(k, s), Y(k));
+      g.lineTo(X(q, s), Y(q));
+    }
+    g.stroke();
+    g.setLineDash([]);
     for (const pass of [0, 1]) {
       // kept under rejected
       for (let k = p.from; k < p.to; k++) {
-        if ((c.f[k] === 0) !== (pass === 0)) continue;
+        const f = fate(k);
+        if ((f === 0) !== (pass === 0)) continue;
         g.globalAlpha = faded(c, k) ? 0.2 : 1;
         const [x, y] = [X(k, slabOf(k)), Y(k)];
         if (rim) {
           g.lineWidth = width + rim;
-          mark(g, c.f[k], x, y, r, "#ffffff");
+          mark(g, f, x, y, r, "#ffffff");
         }
         g.lineWidth = width;
-        mark(g, c.f[k], x, y, r, colourOf(c, k));
+        mark(g, f, x, y, r, colourOf(c, k, f));
       }
     }
+    // each corrected pick ringed in magenta
     g.globalAlpha = 1;
+    g.lineWidth = 2 * width;
+    g.strokeStyle = EDITED_COLOUR;
+    g.beginPath();
+    for (let k = p.from; k < p.to; k++) {
+      if (!edits.has(p.n + ":" + k)) continue;
+      const [x, y] = [X(k, slabOf(k)), Y(k)];
+      g.moveTo(x + 2 * r, y);
+      g.arc(x, y, 2 * r, 0, 2 * Math.PI);
+    }
+    g.stroke();
+    canvas.geom = { p: p, X: X, Y: Y, slabOf: slabOf, r: r };
     canvas.dataset.drawn = "1";
     if (firstDrawn === null) firstDrawn = performance.now();
   }
@@ -375,11 +591,15 @@
   function close() {
     detail.hidden = true;
     detailOf = null;
+    detailCanvas = null;
+    if (D.editable) loadLabel.before(corrections, save); // (back in the header, from the detail's bar)
   }
+  let detailCanvas = null;
   function fillDetail(m) {
     detailOf = m;
     const c = Math.floor(m / D.chunk);
     if (!chunks[c]) load(c);
+    loadIds(c);
     panelBox.replaceChildren();
     const nav = el("div", { id: "nav" });
     const prev = el("button", { type: "button" }, "← previous");
@@ -389,6 +609,7 @@
     next.onclick = () => select(selected + 1);
     shut.onclick = close;
     nav.append(prev, next, shut, el("span", { class: "hint" }, fmt(selected + 1) + " of " + fmt(order.length)));
+    if (D.editable) nav.append(corrections, save); // (the header lies under the detail)
     const outer = el("div");
     // as wide as fits 70 % of the window's height
     outer.style.width = "min(100%, " + (70 / aspect(m)).toFixed(1) + "vh)";
@@ -398,6 +619,9 @@
     frame.append(...thumbsOf(m, false));
     const canvas = el("canvas");
     frame.append(canvas);
+    detailCanvas = canvas;
+    canvas.addEventListener("click", (e) => clicked(canvas, e));
+    if (D.editable) canvas.style.cursor = "crosshair";
     panelBox.append(nav, el("h2", {}, D.names[m]));
     panelBox.append(el("p", { class: "counts" }, fmt(kept[m]) + " kept · " + fmt(D.rejected[m]) + " rejected"), el("p", { class: "more" }, moreText(m)));
     panelBox.append(outer, legend());
@@ -429,6 +653,8 @@
     else if (colourBy.value === "species") D.species.forEach((name, s) => add(D.speciesColours[s], name));
     else D.fates.forEach((f, k) => add(D.fateColours[k], f));
     box.append(el("span", { class: "marks" }, "○ kept · × duplicate · ◇ displaced by another species · □ rejected with no partner on this " + D.unit + " · yellow line: to the kept pick it lost to"));
+    if (D.editable)
+      box.append(el("span", { class: "marks" }, "click a pick: kept ↔ rejected · click a yellow line: the pair is distinct (both kept, a dashed line) · magenta ring: corrected · Save overrides: overrides.csv for --overrides"));
     return box;
   }
   function tables(m) {
@@ -524,7 +750,23 @@
     for (const m of seen) draw(canvasOf(m), m);
   });
   arrange();
+  edited();
   window.cryodedupPage = {
+    // the detail's pick at place j of its micrograph: where it is drawn (client px) and its columns
+    pick: (j) => {
+      const g = detailCanvas && detailCanvas.geom;
+      if (!g) return null;
+      const k = g.p.from + j;
+      const box = detailCanvas.getBoundingClientRect();
+      const scale = box.width / detailCanvas.width;
+      const s = g.slabOf(k);
+      return {
+        x: box.left + g.X(k, s) * scale, y: box.top + g.Y(k) * scale, at: [g.p.c.x[k], g.p.c.y[k]],
+        input: g.p.c.i[k], rule: g.p.c.r[k], partner: g.p.c.p[k] < 0 ? -1 : g.p.c.p[k] - g.p.from, count: g.p.to - g.p.from,
+      };
+    },
+    edits: () => edits.size,
+    text: () => overridesText(),
     order: () => order.slice(),
     selected: () => (selected < 0 ? null : order[selected]),
     firstDrawn: () => firstDrawn,

@@ -106,7 +106,7 @@ def test_the_pictures_and_page_are_those_of_the_two_passes(tmp_path, monkeypatch
     assert two.particles.decided_counts is None
     names = ["nn_distances.png", "rejected_per_micrograph.png", "duplicate_fraction.png"]
     names += [f"micrographs/{p.name}" for p in sorted((tmp_path / "two" / "micrographs").glob("*.js"))]
-    assert len(names) == 3 + 1 + 8
+    assert len(names) == 3 + 1 + 8 + 8  # (the index, the files of picks and of names)
     for name in names:
         assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "two" / name).read_bytes(), name
 

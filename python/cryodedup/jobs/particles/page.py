@@ -41,9 +41,10 @@ THREADS = min(4, os.cpu_count() or 1)
 
 def page_picks(particles: ParticleSet, decision: ParticleDecision, rule: Deciding) -> PagePicks:
     """Each rejected row's partner and rule, as the record of rejections names them (found when the page asks)."""
-    from .record import RULES, Rule
+    from .record import RULES, Rule, row_ids
 
-    return PagePicks(partial(_named, particles, decision, rule), RULES, int(Rule.CROSS_SPECIES_OVERLAP))
+    named = partial(_named, particles, decision, rule)
+    return PagePicks(named, RULES, int(Rule.CROSS_SPECIES_OVERLAP), partial(row_ids, particles))
 
 
 def _named(

@@ -37,6 +37,7 @@ __all__ = [
     "Rule",
     "columns_of",
     "rejections",
+    "row_ids",
     "start_core_record",
     "table",
     "write_decisions",
@@ -342,6 +343,20 @@ def _rows_within_inputs(particles: ParticleSet, rows: np.ndarray) -> np.ndarray:
     place = np.empty(inputs.size, dtype=np.int64)
     place[order] = np.arange(inputs.size) - np.repeat(np.cumsum(counts) - counts, counts)
     return place[rows] + 1
+
+
+def row_ids(particles: ParticleSet, rows: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    """Each of ``rows`` as ``decisions.csv`` names it: its row within its input (from 1) and its particle name."""
+    return _rows_within_inputs(particles, rows), _names(particles, rows)
+
+
+def _names(particles: ParticleSet, rows: np.ndarray) -> list[str]:
+    """What the inputs name each of ``rows`` (CryoSPARC: uid; picks: file and line; else its image), else ''."""
+    if rows.size == 0:
+        return []
+    if particles.row_names is not None:
+        return particles.row_names(rows)
+    return [""] * rows.size if particles.images is None else particles.images.names(rows)
 
 
 def _objects(
