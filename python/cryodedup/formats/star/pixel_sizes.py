@@ -32,6 +32,8 @@ if TYPE_CHECKING:
     from ..read_request import Scale
 
 __all__ = [
+    "LISTED_ADVICE",
+    "PIXEL_HINT",
     "centres_in_angstrom",
     "mic_psize_source",
     "micrographs_list",
