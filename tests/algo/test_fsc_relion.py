@@ -128,8 +128,9 @@ def test_particles_audit_fsc_reports_the_pairs_and_an_estimate_where_the_curve_n
         capture_output=True, text=True, check=False,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
-    audit = json.loads(done.stdout)["halfset_audit"]
-    assert audit["straddling_pairs"] == 1200
+    summary = json.loads(done.stdout)
+    audit = summary["halfset_audit"]
+    assert audit["straddling_pairs"] == 1200 and summary["verdict"]["kind"] == "bad"
     fsc = audit["fsc"]
     assert fsc["crosses"] is False and fsc["first_order"] is False and fsc["change_is_lower_bound"] is True
     assert fsc["resolution_without_duplicates_A"] is not None and fsc["change_shells"] > 5

@@ -74,9 +74,11 @@ def test_particles_audit_fsc_of_an_expanded_set_counts_its_copies_by_their_secti
         capture_output=True, text=True, check=False,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
-    estimate = json.loads(done.stdout)["halfset_audit"]["fsc"]
+    summary = json.loads(done.stdout)
+    estimate = summary["halfset_audit"]["fsc"]
     assert estimate["shared_fraction"] < 0.01 and estimate["pairs_turned"] > 2000
     assert estimate["turned_under"] == "C1"
+    assert summary["verdict"]["kind"] != "bad"  # (no "refine again without them": they move it by nothing)
 
 
 def _curve(path: Path) -> tuple[np.ndarray, np.ndarray]:

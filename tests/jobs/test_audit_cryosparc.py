@@ -81,3 +81,22 @@ def test_a_cryosparc_job_folder_or_its_job_json_points_to_the_project(tmp_path):
         done = subprocess.run([CRYODEDUP, "audit", str(given)], capture_output=True, text=True, check=False)
         assert done.returncode == 2 and "Traceback" not in done.stderr
         assert f"project's folder seems to be {tmp_path}" in " ".join(done.stderr.split()), done.stderr
+
+
+def test_a_job_json_without_its_outputs_list_says_what_is_missing(tmp_path):
+    # Issue 97: job.json files without "output_result_groups" gave "Nothing could be audited" without saying what
+    # was missing. Each is named damaged, with the field it lacks.
+    write_project(tmp_path)
+    for path in tmp_path.glob("J*/job.json"):
+        document = json.loads(path.read_text())
+        del document["output_result_groups"]
+        path.write_text(json.dumps(document))
+    command = [CRYODEDUP, "audit", str(tmp_path), "--json", "-q"]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    audit = json.loads(done.stdout)
+    assert done.returncode == 2 and audit["verdict"]["line"].startswith("Nothing could be audited")
+    assert "15 damaged" in audit["verdict"]["line"]
+    j14 = {j["job"]: j for j in audit["jobs"]}["J14"]
+    assert j14["verdict"] == "damaged"
+    assert j14["problems"] == ['J14: job.json has no "output_result_groups" (its outputs\' list): its particle '
+                               "outputs cannot be found"]  # fmt: skip

@@ -81,3 +81,30 @@ def test_the_audit_finds_the_copies_names_both_values_and_its_redo_runs_as_print
     assert redo.returncode == 0, redo.stderr
     rejected = Path(words[words.index("-o") + 1]) / "particles_rejected.star"
     assert sum(1 for line in rejected.read_text().splitlines() if "@" in line) == COPIES
+
+
+def _options(command: str) -> set[str]:
+    """The options of ``cryodedup COMMAND``, as its --help lists them."""
+    import re
+
+    done = subprocess.run([str(Path(sys.executable).parent / "cryodedup"), command, "--help"], capture_output=True,
+                          text=True, check=False, env={**__import__("os").environ, "COLUMNS": "200"})  # fmt: skip
+    return set(re.findall(r"--[a-z][a-z-]*", done.stdout))
+
+
+def test_the_audits_warnings_name_only_options_the_audit_takes(tmp_path):
+    # Issue 97: every audit of a RELION 3.1 project whose sets lack rlnMicrographPixelSize, with no micrographs STAR
+    # upstream, warned "give the micrograph pixel size with --mic-psize, or ... --micrographs": options audit does not
+    # take. Its advice (warnings, problems, the table less the redo commands, which are the particle job's) names
+    # only its own.
+    import re
+
+    write_tutorial(tmp_path)
+    (tmp_path / "CtfFind/job003/micrographs_ctf.star").unlink()
+    done = _cryodedup("audit", str(tmp_path), "--json")
+    audit = json.loads(done.stdout)
+    said = [w for j in audit["jobs"] for w in j["warnings"] + j["problems"]] + audit["problems"]
+    assert any("has no rlnMicrographPixelSize" in w for w in said)
+    table = [line for line in done.stderr.splitlines() if "cryodedup particles" not in line]
+    named = set(re.findall(r"(?<![\w-])--[a-z][a-z-]*", " ".join(said + table)))
+    assert named <= _options("audit"), named - _options("audit")

@@ -63,6 +63,8 @@ class CsJob:
     number: int = 0
     started: float | None = None
     shape: str = SHAPE_4
+    #: What the document lacks that would name its outputs ('' where nothing): its particles cannot be found then.
+    missing: str = ""
 
 
 def job_folders(root: Path) -> list[Path]:
@@ -99,6 +101,7 @@ def read_job_document(path: Path) -> CsJob:
         _connected(path, _listed(document.get("input_slot_groups")), "input_slot_groups", parents),
         _number(path, document),
         _started(document),
+        missing="" if "output_result_groups" in document else 'no "output_result_groups" (its outputs\' list)',
     )
 
 
@@ -124,6 +127,7 @@ def _job_5(path: Path, document: dict, spec: dict, parents: list[str]) -> CsJob:
         _number(path, document),
         _started(document),
         SHAPE_5,
+        "" if "outputs" in spec else 'no "spec.outputs" (its outputs\' list)',
     )
 
 

@@ -32,6 +32,8 @@ if TYPE_CHECKING:
     from ..read_request import Scale
 
 __all__ = [
+    "LISTED_ADVICE",
+    "PIXEL_HINT",
     "centres_in_angstrom",
     "mic_psize_source",
     "micrographs_list",
@@ -300,7 +302,7 @@ def _is_warp(part: ParticleTable, names: list[str], needs: Needs) -> bool:
 
 
 #: What to give where the micrographs STAR's pixel size contradicts the particles' optics table.
-_LISTED_ADVICE = (
+LISTED_ADVICE = (
     "give the micrographs STAR the particles were picked on (--micrographs), or the micrograph pixel size "
     "with --mic-psize"
 )
@@ -313,7 +315,7 @@ def _listed_used(part: ParticleTable, names: list[str], scale: Scale, mic_psizes
     used = []
     evidence = tuple(optics_evidence(part))
     for value in np.unique(values):  # (the job's judge refuses one the optics table contradicts)
-        listed = ListedPixelSize(float(value), f"{micrographs.field} in {micrographs.path}", evidence, _LISTED_ADVICE)
+        listed = ListedPixelSize(float(value), f"{micrographs.field} in {micrographs.path}", evidence, LISTED_ADVICE)
         scale.judge_psize(listed, lambda message: None)
         with_value = [name for name, psize in zip(names, values) if psize == value]
         source = micrographs.source(len(with_value), len(by_name.intersection(with_value)))
@@ -321,9 +323,13 @@ def _listed_used(part: ParticleTable, names: list[str], scale: Scale, mic_psizes
     return used, {}
 
 
+#: What to give where a particle file's optics table lacks the micrograph pixel size (the particle job's options).
+PIXEL_HINT = "give the micrograph pixel size with --mic-psize, or a micrographs STAR with --micrographs"
+
+
 def _optics_used(part: ParticleTable, groups_met: Iterable[float], warn: Warn, needs: Needs) -> UsedPixelSizes:
     """The pixel sizes data_optics gives the optics groups ``groups_met`` (by group, and as the summary says)."""
-    hint = "give the micrograph pixel size with --mic-psize, or a micrographs STAR with --micrographs"
+    hint = PIXEL_HINT
     if part.optics is None and len(part.columns.coords) == 3:
         needs.add(tomogram_pixels_need(part))
         return [], {}

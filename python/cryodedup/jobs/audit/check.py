@@ -26,6 +26,7 @@ from ...formats.cryosparc.dataset import CsFile
 from ...formats.cryosparc.particles import POSE
 from ...formats.star.file import StarFile
 from ...formats.star.fsc import StraddlingBoxes
+from ...formats.star.pixel_sizes import LISTED_ADVICE, PIXEL_HINT
 from ...options import ParticleOptions
 from ...particle_set import ParticleSet
 from ..particles.decide import ParticleDecision
@@ -33,7 +34,7 @@ from ..particles.job import ParticleOutcome, run
 from ..particles.plan import plan
 from ..particles.read import Files
 
-__all__ = ["SetAudit", "audit_set"]
+__all__ = ["SetAudit", "audit_set", "in_audits_words"]
 
 #: What the readers' refusal of a set with no orientations says (STAR's and CryoSPARC's): it is then
 #: audited by position only.
@@ -306,6 +307,20 @@ def _classes_and_psi(path: Path, rows: int) -> tuple[np.ndarray, np.ndarray] | N
 
 #: What the reader warns when it takes a set's micrograph pixel size as rlnMicrographOriginalPixelSize.
 _ASSUMED_PIXEL = "has no rlnMicrographPixelSize; using rlnMicrographOriginalPixelSize"
+#: The particle job's advice, naming its options (``--mic-psize``, ``--micrographs``) that ``audit`` does not take,
+#: as the audit says it: what it looked for upstream.
+_AUDITS_WORDS = {
+    f"({PIXEL_HINT} to be sure)": "(no micrographs STAR upstream of the set gives the micrographs' pixel size)",
+    PIXEL_HINT: "no micrographs STAR upstream of the set gives it",
+    LISTED_ADVICE: "the micrographs STAR upstream of the set disagrees with its optics table",
+}
+
+
+def in_audits_words(message: str) -> str:
+    """A message of the particle job's as the audit says it: advice naming only options ``audit`` takes."""
+    for said, words in _AUDITS_WORDS.items():
+        message = message.replace(said, words)
+    return message
 
 
 def _repeats_images(sources: np.ndarray | None) -> bool:
@@ -339,7 +354,7 @@ def _run(
 
     def log(message: str, level: str) -> None:
         if level == "warning":
-            warnings.append(message)
+            warnings.append(in_audits_words(message))
 
     sym = sym if max_angle is not None else "C1"  # (a point group without an angle: refused by the options)
     # (score none: which of a pair is kept changes no count)
@@ -369,7 +384,7 @@ def _run(
         try:
             return with_micrographs(listing)
         except PixelSizeError as err:  # (the list's pixel size contradicts the set's optics: as first read, said)
-            warnings[:] = [*said, f"{err}; audited at the pixel size its own file states"]
+            warnings[:] = [*said, f"{in_audits_words(str(err))}; audited at the pixel size its own file states"]
             return outcome
         except CryodedupError:  # (the micrographs do not name these particles' micrographs: as first read)
             warnings[:] = said

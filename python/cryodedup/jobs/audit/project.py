@@ -290,6 +290,8 @@ def cryosparc_project(root: Path) -> Project:
         job.particle_parents = list(document.particle_parents)
         job.number, job.started, job.read_as = document.number, document.started, document.shape
         job.particle_sets = {f"{name}/{group}": files for group, files in document.particle_groups.items()}
+        if document.missing:  # (a document that cannot say its outputs: named, not "no particles")
+            job.problems.append(f"{name}: {JOB_DOCUMENT} has {document.missing}: its particle outputs cannot be found")
         job.diameter = next(
             (
                 (value, f"{name}/job.json {param}")

@@ -20,7 +20,7 @@ from ...errors import CryodedupError
 from ...formats.cryosparc.jobs import job_folders
 from ...options.species import DEFAULT_MIN_DIST
 from ...particle_set import Log
-from .check import audit_set
+from .check import audit_set, in_audits_words
 from .fsc import refinement_estimate
 from .job import FINISHED, JobAudit
 from .project import Project, cryosparc_project, nearest_holders, relion_project
@@ -178,7 +178,7 @@ def _audit_sets(project: Project, audit: JobAudit, say: Log, max_angle: float | 
             classes = job.kind in _CLASSES_2D
             audit.sets.append(audit_set(paths, set_name, audit.min_dist_A, micrographs, max_angle, sym, classes))
         except (CryodedupError, OSError) as err:
-            audit.problems.append(f"{job.label}: {set_name} could not be read: {_first_line(err)}")
+            audit.problems.append(f"{job.label}: {set_name} could not be read: {in_audits_words(_first_line(err))}")
 
 
 #: Jobs that write no poses of their own but carry those of the refinement (or classification) they read: their

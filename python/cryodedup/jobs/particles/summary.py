@@ -813,7 +813,7 @@ def verdict_of(summary: ParticleSummary, audit: bool) -> RunVerdict:
     checks = [*map(gist, summary.warnings or []), *flagged_checks(summary.sections())]
     line = with_checks(f"{word} ({rejected}) -> {_kept_where(summary)}", checks)
     audited = summary.halfset_audit
-    if audit and audited is not None and audited.straddles:
+    if audit and audited is not None and audited.harms:
         pairs = counted(audited.straddling_pairs, "duplicate pair")
         why = f"{pairs} straddle the half-sets and --audit removed none: refine again without them"
         return RunVerdict(word, "bad", line, why)

@@ -6,6 +6,8 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
+import numpy as np
+
 from ...labels import counted
 from .base import Row, Section
 
@@ -187,6 +189,10 @@ class NameCollisions(Section):
         }
 
 
+#: The change in resolution (Fourier shells) under which ``--fsc``'s estimate calls the straddling pairs negligible
+#: (``cryodedup audit``'s default ``--negligible``).
+NEGLIGIBLE_SHELLS = 1.0
+
 #: The audit's message when the particles carry no half-sets (``--audit`` asked all the same).
 NO_HALFSETS = "the particles carry no half-sets (rlnRandomSubset 1/2, alignments3D/split 0/1): nothing to audit"
 
@@ -252,9 +258,25 @@ class HalfsetAudit(Section):
         """Whether any pair straddles the half-sets (one of the same image counts): the report says it in red."""
         return bool(self.straddling_pairs or (self.same_image and self.same_image[1]))
 
+    @property
+    def negligible(self) -> bool:
+        """Whether ``--fsc``'s estimate says the straddling pairs move the resolution by under one Fourier shell.
+
+        Known only from a crossing on both curves (not a lower bound), as the audit's default ``--negligible``.
+        """
+        found = self.fsc
+        if found is None or found.lower_bound or found.change_shells is None:
+            return False
+        return bool(np.isfinite(found.change_shells)) and found.change_shells < NEGLIGIBLE_SHELLS
+
+    @property
+    def harms(self) -> bool:
+        """Whether pairs straddle the half-sets and no FSC estimate says they are negligible: the refinement to redo."""
+        return self.straddles and not self.negligible
+
     def highlight(self) -> dict[str, str]:
-        """The audit's verdict, red when pairs straddle the half-sets, green when none do (none: nothing audited)."""
-        return {"Half-set audit": "bad" if self.straddles else "good"} if self.column else {}
+        """The audit's verdict, red when pairs straddle the half-sets (unless negligible), else green."""
+        return {"Half-set audit": "bad" if self.harms else "good"} if self.column else {}
 
     @property
     def message(self) -> str:
@@ -274,6 +296,11 @@ class HalfsetAudit(Section):
                 f"{pairs} the half-sets ({100 * self.fraction:.1f} % of particles): the FSC of a refinement "
                 "on this input may be inflated; refine the kept set"
             )
+            if self.negligible:
+                message = (
+                    f"{pairs} the half-sets ({100 * self.fraction:.1f} % of particles): by its FSC they move the "
+                    f"resolution under {NEGLIGIBLE_SHELLS:g} Fourier shell (negligible): nothing to refine again"
+                )
         if self.same_image and self.same_image[1]:
             straddling = self.same_image[1]
             pairs, verb = ("pair", "straddles") if straddling == 1 else ("pairs", "straddle")
