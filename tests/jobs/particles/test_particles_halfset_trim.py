@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import csv
 import math
-import os
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +20,8 @@ from test_particle_shards import shards_then_merge
 
 from cryodedup import CryodedupError, ParticleOptions, remove_duplicate_particles
 from cryodedup.cli import main
-from helpers import NO_SHARED_DATA, SHARED_DATA, write_star
+from fixtures.tutorial_files import tutorial_project
+from helpers import write_star
 from oracle import oracle
 
 #: A refinement's columns (its half-set beside its coordinates, its score before its image), its one optics group.
@@ -205,25 +205,11 @@ def test_update_refuses_trim_in_one_line(tmp_path):
     assert "Traceback" not in done.output
 
 
-def tutorial_refinement() -> Path:
-    """The RELION 3.1 tutorial's last refinement, Refine3D/job029's run_data.star (2,242 and 2,259 in its halves).
-
-    Looked for in the project ``CRYODEDUP_RELION31_TUTORIAL`` names (dials/data-files'
-    ``relion_tutorial_files.tar.xz`` unpacked), else in ``../shared/data/relion31-tutorial``; skipped without.
-    """
-    roots = [os.environ.get("CRYODEDUP_RELION31_TUTORIAL", ""), str(SHARED_DATA / "relion31-tutorial")]
-    for root in filter(None, roots):
-        path = Path(root) / "Refine3D" / "job029" / "run_data.star"
-        if path.is_file():
-            return path
-    pytest.skip(NO_SHARED_DATA if not SHARED_DATA.is_dir() else "the RELION 3.1 tutorial's Refine3D/job029 is absent")
-
-
 @pytest.mark.real_data
 def test_the_tutorial_refinement(tmp_path):
     import starfile  # (the oracle's reader: not cryodedup's)
 
-    path = tutorial_refinement()
+    path = tutorial_project() / "Refine3D" / "job029" / "run_data.star"
     table = starfile.read(path)["particles"]
     halves, scores = table["rlnRandomSubset"].to_numpy(), table[SCORE].to_numpy()
     centres = np.stack([table[f"rlnCoordinate{a}"] * 0.885 - table[f"rlnOrigin{a}Angst"] for a in "XY"], axis=1)
