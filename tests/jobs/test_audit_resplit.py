@@ -62,6 +62,21 @@ def test_the_lineage_names_the_refinement_continued_from(tmp_path):
     assert continued("Polish/job028") == {R25: ("poses",)}
 
 
+@pytest.mark.parametrize("shape", ["4", "5"])
+def test_cryosparc_volume_inputs_are_reference_edges(tmp_path, shape):
+    # The chains of the CryoSPARC fixture (its docstring): J22 refines J21's re-extraction of J15's particles with J19's
+    # volume; J20 J19's particles and volume; J18 J13's particles (a Select: no refinement above) with J15's volume.
+    pytest.importorskip("cryosparc.models.job")
+    from cryodedup.jobs.audit.project import cryosparc_project
+    from fixtures.cryosparc_project import write_chains, write_project
+
+    write_chains(tmp_path, write_project(tmp_path, shape=shape), shape)
+    continued = earlier_refinements(cryosparc_project(tmp_path))
+    assert continued("J20") == {"J19": ("poses", "reference")}
+    assert continued("J22") == {"J15": ("poses",), "J19": ("reference",)}
+    assert continued("J18") == {"J15": ("reference",)}
+
+
 def _carried(files: dict[str, Rows], root: Path) -> dict[str, Rows]:
     """The synthetic tutorial with its half-sets carried as RELION carries them (the fixture draws each refinement's
     anew): every file after Refine3D/job019 takes job019's; Polish and job029 name their images as Polish does."""
