@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import csv
 import math
-import os
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +20,8 @@ from test_particle_shards import shards_then_merge
 
 from cryodedup import CryodedupError, ParticleOptions, remove_duplicate_particles
 from cryodedup.cli import main
-from helpers import NO_SHARED_DATA, SHARED_DATA, write_star
+from fixtures.tutorial_files import tutorial_project
+from helpers import write_star
 from oracle import oracle
 
 #: A refinement's columns (its half-set beside its coordinates, its score before its image), its one optics group.
@@ -134,6 +134,29 @@ def test_a_lower_is_better_score_trims_the_highest(tmp_path):
     assert trimmed_rows(tmp_path / "out" / "decisions.csv") == [1, 3, 5]  # (scores 5, 3, 4)
 
 
+def test_a_cryosparc_refinement_keeps_its_splits(tmp_path):
+    # alignments3D/split 0 and 1; alignments3D/error, lower is better: the oracle ranks its negation.
+    from fixtures.synthetic import write_cs
+    from helpers import located_records
+
+    groups, centres, halves, scores = refinement(8, 0.65)
+    fields = [("alignments3D/split", "<u4"), ("alignments3D/error", "<f4")]
+    records = located_records(groups + 100, centres[:, 0], centres[:, 1], fields)
+    records["alignments3D/split"], records["alignments3D/error"] = halves - 1, scores
+    write_cs(tmp_path / "p.cs", records)
+    error = records["alignments3D/error"].astype(float)  # (as stored: float32)
+    keep, _ = oracle(list(groups), [tuple(c) for c in centres], list(error), MIN_DIST, higher_is_better=False)
+    trim = trim_oracle(halves, keep, -error)
+    assert len(trim) > 10
+    options = ParticleOptions(min_dist=MIN_DIST, score="alignments3D/error", score_order="min", halfsets="trim")
+    remove_duplicate_particles([tmp_path / "p.cs"], tmp_path / "out", options)
+    kept = np.load(tmp_path / "out" / "particles_kept.cs")
+    expected = [k for k in range(len(groups)) if keep[k] and k not in trim]
+    assert kept["uid"].tolist() == (np.array(expected) + 5000).tolist()
+    assert kept["alignments3D/split"].tolist() == (halves[expected] - 1).tolist()  # (no row changed half)
+    assert abs(int(kept["alignments3D/split"].sum()) * 2 - len(kept)) <= 1
+
+
 def test_without_a_score_trims_at_random_by_the_seed(tmp_path):
     # No duplicates (no copies): every row is kept by the dedup, whatever its random order.
     groups, centres, halves, scores = refinement(4, 0.7, copies=False)
@@ -205,25 +228,11 @@ def test_update_refuses_trim_in_one_line(tmp_path):
     assert "Traceback" not in done.output
 
 
-def tutorial_refinement() -> Path:
-    """The RELION 3.1 tutorial's last refinement, Refine3D/job029's run_data.star (2,242 and 2,259 in its halves).
-
-    Looked for in the project ``CRYODEDUP_RELION31_TUTORIAL`` names (dials/data-files'
-    ``relion_tutorial_files.tar.xz`` unpacked), else in ``../shared/data/relion31-tutorial``; skipped without.
-    """
-    roots = [os.environ.get("CRYODEDUP_RELION31_TUTORIAL", ""), str(SHARED_DATA / "relion31-tutorial")]
-    for root in filter(None, roots):
-        path = Path(root) / "Refine3D" / "job029" / "run_data.star"
-        if path.is_file():
-            return path
-    pytest.skip(NO_SHARED_DATA if not SHARED_DATA.is_dir() else "the RELION 3.1 tutorial's Refine3D/job029 is absent")
-
-
 @pytest.mark.real_data
 def test_the_tutorial_refinement(tmp_path):
     import starfile  # (the oracle's reader: not cryodedup's)
 
-    path = tutorial_refinement()
+    path = tutorial_project() / "Refine3D" / "job029" / "run_data.star"
     table = starfile.read(path)["particles"]
     halves, scores = table["rlnRandomSubset"].to_numpy(), table[SCORE].to_numpy()
     centres = np.stack([table[f"rlnCoordinate{a}"] * 0.885 - table[f"rlnOrigin{a}Angst"] for a in "XY"], axis=1)

@@ -65,6 +65,8 @@ class CsJob:
     shape: str = SHAPE_4
     #: What the document lacks that would name its outputs ('' where nothing): its particles cannot be found then.
     missing: str = ""
+    #: The jobs its volume inputs connect to (a refinement's initial or reference volume).
+    volume_parents: list[str] = field(default_factory=list)
 
 
 def job_folders(root: Path) -> list[Path]:
@@ -102,6 +104,7 @@ def read_job_document(path: Path) -> CsJob:
         _number(path, document),
         _started(document),
         missing="" if "output_result_groups" in document else 'no "output_result_groups" (its outputs\' list)',
+        volume_parents=_connected(path, _listed(document.get("input_slot_groups")), "input_slot_groups", [], "volume"),
     )
 
 
@@ -128,6 +131,7 @@ def _job_5(path: Path, document: dict, spec: dict, parents: list[str]) -> CsJob:
         _started(document),
         SHAPE_5,
         "" if "outputs" in spec else 'no "spec.outputs" (its outputs\' list)',
+        _connected(path, [{**group, "name": name} for name, group in inputs], "spec.inputs", [], "volume"),
     )
 
 
@@ -141,8 +145,10 @@ def _named(value: object) -> list[tuple[str, dict]]:
     return [(str(k), v) for k, v in value.items() if isinstance(v, dict)] if isinstance(value, dict) else []
 
 
-def _connected(path: Path, groups: list[dict], field_name: str, parents: list[str]) -> list[str]:
-    """The jobs the particle input groups connect to, in order; ``parents`` where the document has no inputs.
+def _connected(
+    path: Path, groups: list[dict], field_name: str, parents: list[str], kind: str = "particle"
+) -> list[str]:
+    """The jobs the input groups of type ``kind`` connect to, in order; ``parents`` where the document has no inputs.
 
     A document without input groups at all (one written by hand, or an import job's) says nothing of which
     parent gave particles: every parent is taken, as before this was read.
@@ -151,7 +157,7 @@ def _connected(path: Path, groups: list[dict], field_name: str, parents: list[st
         return list(parents)
     found: dict[str, None] = {}  # (each once, in order)
     for group in groups:
-        if group.get("type") != "particle":
+        if group.get("type") != kind:
             continue
         for connection in _listed(group.get("connections")):
             uid = connection.get("job_uid")

@@ -27,7 +27,7 @@ from ...errors import CryodedupError, InputFileError, one_line, shortened
 from ..files import SMALL_FILE_CAP, check_regular_file, read_foreign
 from .file import StarFile, star_lines, unquote
 
-__all__ = ["PIPELINE_FILE", "Pipeline", "carries_particles", "job_options", "read_pipeline"]
+__all__ = ["PIPELINE_FILE", "Pipeline", "carries_a_map", "carries_particles", "job_options", "read_pipeline"]
 
 PIPELINE_FILE = "default_pipeline.star"
 
@@ -213,6 +213,21 @@ def carries_particles(node: str, node_type: str | None) -> bool:
     if node_type.isdigit():
         return _whole_number(node_type) in _CARRIERS_31
     return node_type.startswith(_CARRIER_LABELS)
+
+
+#: The nodes a job reads a map through (a refinement's reference, a PostProcess's half-maps): RELION 3.1's 3-D
+#: reference (6), half-map (10) and final map (11); RELION 4/5's ``DensityMap`` labels. Never a mask (7, ``Mask3D``).
+_MAPS_31 = (6, 10, 11)
+_MAP_LABELS = ("DensityMap",)
+
+
+def carries_a_map(node_type: str | None) -> bool:
+    """Whether a node of ``node_type`` (None: a node the pipeline does not list) is a map: a reference, a half-map."""
+    if node_type is None or not node_type.strip():
+        return False
+    if node_type.isdigit():
+        return _whole_number(node_type) in _MAPS_31
+    return node_type.startswith(_MAP_LABELS)
 
 
 def _read_edges(star: StarFile, pipeline: Pipeline) -> None:

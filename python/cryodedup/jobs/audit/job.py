@@ -26,6 +26,7 @@ from .check import SetAudit
 from .fsc import FscFound, fsc_figures, fsc_rows, judge
 from .later import carry, supersede
 from .project import Job, Project
+from .resplit import Resplit, resplit_rows
 from .verdicts import (
     CARRIED,
     CLEAN,
@@ -107,6 +108,9 @@ class JobAudit:
     unturned_origins: bool = False
     #: Warnings of the job itself, not of one set (a point group the core does not know): said with its sets'.
     own_warnings: list[str] = field(default_factory=list)
+    #: A refinement whose particles carry other half-sets than in the earlier refinement it continues from
+    #: (:mod:`.resplit`); None: none found.
+    resplit: Resplit | None = None
 
     @property
     def duplicates(self) -> int:
@@ -146,6 +150,7 @@ class JobAudit:
             "external_job": self.route or None,
             "warnings": self.warnings,
             "fsc": self.fsc.to_json() if self.fsc is not None else None,
+            "resplit": self.resplit.to_json() if self.resplit is not None else None,
         }
 
     @property
@@ -586,6 +591,7 @@ def audit_rows(audit: ProjectAudit) -> list[tuple[str, str]]:
         name, sep, text = line.partition(": ")
         rows.append((name, text) if sep else ("Pipeline", line))
     rows += fsc_rows((j.job, j.worst, j.fsc) for j in audit.jobs)
+    rows += resplit_rows(audit.jobs)
     reasons: dict[str, list[str]] = {}
     for job in audit.jobs:
         if job.sets:

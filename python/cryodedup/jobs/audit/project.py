@@ -15,7 +15,14 @@ from pathlib import Path
 from ...errors import CryodedupError
 from ...formats.cryosparc.jobs import JOB_DOCUMENT, job_folders, read_job_document
 from ...formats.files import read_foreign
-from ...formats.star.pipeline import PIPELINE_FILE, Pipeline, carries_particles, job_options, read_pipeline
+from ...formats.star.pipeline import (
+    PIPELINE_FILE,
+    Pipeline,
+    carries_a_map,
+    carries_particles,
+    job_options,
+    read_pipeline,
+)
 
 __all__ = [
     "Job",
@@ -89,6 +96,9 @@ class Job:
     #: The jobs whose particles it read only as a redo's kept set (``PROJECT-cryodedup/Refine3D_job029/
     #: particles_kept.star``): their particles without their duplicates, whatever their own sets hold.
     deduplicated_parents: list[str] = field(default_factory=list)
+    #: The jobs whose map it read (RELION's reference, half-map and final map nodes; CryoSPARC's ``volume``
+    #: inputs): a refinement's reference, a PostProcess's half-maps. Never a mask.
+    reference_parents: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.label = self.label or self.name
@@ -248,6 +258,7 @@ def relion_project(root: Path) -> Project:
         job.number, job.read_as = number, pipeline.layout
         parents: dict[str, None] = {}  # (each once, in the order of its first edge; dicts, not lists: thousands)
         particle_parents: dict[str, None] = {}
+        maps: dict[str, None] = {}
         raw: set[str] = set()  # (particle parents read otherwise than as a redo's kept set)
         for node in process_of[job.name].inputs:
             redo = None if node in writers or _job_of_node(node, jobs) else _redo_of_node(root, node, jobs)
@@ -255,6 +266,8 @@ def relion_project(root: Path) -> Project:
             if parent is None:
                 continue
             parents[parent] = None
+            if carries_a_map(pipeline.node_types.get(node)):
+                maps[parent] = None
             if carries_particles(node, pipeline.node_types.get(node)) and not _rejected(node):
                 particle_parents[parent] = None
                 if redo is None:
@@ -265,7 +278,7 @@ def relion_project(root: Path) -> Project:
             if any(n in particle_nodes for n in process_of[job.name].outputs) and not _rejected(job.imported or ""):
                 particle_parents[parent] = None
                 raw.add(parent)  # (its copy is its own set, audited as such)
-        job.parents, job.particle_parents = list(parents), list(particle_parents)
+        job.parents, job.particle_parents, job.reference_parents = list(parents), list(particle_parents), list(maps)
         job.deduplicated_parents = [p for p in particle_parents if p not in raw]
     return Project(root, pipeline.layout, jobs, list(pipeline.problems))
 
@@ -288,6 +301,7 @@ def cryosparc_project(root: Path) -> Project:
         job.label = f"{name} ({document.type})"
         job.parents = list(document.parents)
         job.particle_parents = list(document.particle_parents)
+        job.reference_parents = list(document.volume_parents)
         job.number, job.started, job.read_as = document.number, document.started, document.shape
         job.particle_sets = {f"{name}/{group}": files for group, files in document.particle_groups.items()}
         if document.missing:  # (a document that cannot say its outputs: named, not "no particles")

@@ -18,6 +18,7 @@ from ...report.sections.run import Outputs
 from .. import shape
 from .job import DEFAULT_NEGLIGIBLE, JobAudit, ProjectAudit, judge_project, write_audit_page
 from .read import AuditRead, read_audits
+from .resplit import find_resplits
 
 __all__ = ["audit_project"]
 
@@ -72,8 +73,10 @@ class AuditStages:
     page: PageRun = _as_it_is
 
     def read(self, plan: AuditPlan) -> AuditRead:
-        """The project read, each job's sets counted at its distance, each refinement's FSC found."""
-        return read_audits(plan.root, plan.min_dist, plan.max_angle, self.log)
+        """The project read, each job's sets counted at its distance, each refinement's FSC found and re-split named."""
+        read = read_audits(plan.root, plan.min_dist, plan.max_angle, self.log)
+        find_resplits(read.project, read.audits, self.log)
+        return read
 
     def decide(self, plan: AuditPlan, read: AuditRead) -> list[JobAudit]:
         """Each job's verdict, line and redo command, from what was read alone."""
