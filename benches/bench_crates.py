@@ -2,8 +2,8 @@
 
 1. ``benches/crates`` (a cargo project of its own, built here): the neighbour search of
    the dedup walk (``algo::grid``, ``algo::kdtree``) against ``kiddo``'s k-d trees on 1M picks
-   in 5,000 micrographs, one thread; and, where the example still has both, the ``--plot``
-   pictures' Adler-32 against ``adler2``. Best of ``--rounds``; it checks that both find the same.
+   in 5,000 micrographs, one thread (until 55345b23 also the ``--plot`` pictures' AVX2
+   Adler-32 against ``adler2``, which computes it now). Best of ``--rounds``; it checks that both find the same.
 2. The 1M-particle job a user runs (``cryodedup particles p1m.star --score
    rlnMaxValueProbDistribution``, RELION 3.1, ``fixtures.synthetic.write_benchmark_file``),
    plain, with ``--decisions`` and with ``--plot``, interleaved, each in a new process:

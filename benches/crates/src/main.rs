@@ -1,12 +1,12 @@
 //! The hand-written parts against the crates that do the same, in one run (benches/bench_crates.py):
-//! the Adler-32 of the `--plot` pictures against `adler2`, and the neighbour search (the
-//! grid and k-d tree of `algo::grid`, `algo::kdtree`) against `kiddo`'s k-d tree, on work the
-//! size of a 1M-particle job. Prints one line per measurement: seconds, best of the rounds.
+//! the neighbour search (the grid and k-d tree of `algo::grid`, `algo::kdtree`) against
+//! `kiddo`'s k-d trees, on work the size of a 1M-particle job. (The `--plot` pictures'
+//! Adler-32, measured here against `adler2` up to 55345b23, is now `adler2`'s.) Prints one line
+//! per measurement: seconds, best of the rounds.
 
 use std::hint::black_box;
 use std::time::Instant;
 
-use cryodedup_core::algo::adler32::adler32;
 use cryodedup_core::algo::grid::Grid;
 use cryodedup_core::algo::kdtree::KdTree;
 use kiddo::SquaredEuclidean;
@@ -28,19 +28,6 @@ fn best<T>(rounds: usize, mut work: impl FnMut() -> T) -> (f64, T) {
 fn lcg(state: &mut u64) -> f64 {
     *state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
     (*state >> 11) as f64 / (1u64 << 53) as f64
-}
-
-/// 13 MB of PNG rows like a 1M-particle `--plot` run's: mostly zero, a filter byte a row, some ink.
-fn png_like_rows(state: &mut u64) -> Vec<u8> {
-    let mut rows = vec![0u8; 13 << 20];
-    for (k, b) in rows.iter_mut().enumerate() {
-        if k % 1601 == 0 {
-            *b = 1;
-        } else if lcg(state) < 0.04 {
-            *b = (lcg(state) * 256.0) as u8;
-        }
-    }
-    rows
 }
 
 /// 1M picks on 5,000 micrographs of 4,096 Å, a tenth of them picked again within 5 Å.
@@ -112,12 +99,6 @@ fn kiddo_immutable(groups: &[Vec<[f64; 2]>], radius: f64) -> usize {
 fn main() {
     let rounds = std::env::args().nth(1).and_then(|r| r.parse().ok()).unwrap_or(5);
     let mut state = 7u64;
-    let rows = png_like_rows(&mut state);
-    let (t_ours, a) = best(rounds, || adler32(&rows));
-    let (t_crate, b) = best(rounds, || adler2::adler32_slice(&rows));
-    assert_eq!(a, b, "the two Adler-32s differ");
-    println!("adler32 13 MB: ours (AVX2) {t_ours:.6} s, adler2 {t_crate:.6} s, adler2/ours {:.2}x", t_crate / t_ours);
-
     let groups = micrographs(&mut state);
     let radius = 20.0;
     let (t_grid, n_grid) = best(rounds, || ours(&groups, radius));

@@ -16,7 +16,7 @@
 //! - [`histogram`]: the pictures' histograms and per-micrograph counts, one pass over the rows each.
 //! - [`picture_counts`]: `--plot`'s counts made batch by batch in a one-pass scan.
 //! - [`paint`]: the pictures' filled boxes and text masks painted as Pillow paints them.
-//! - [`png_rows`]: the pictures halved and PNG-filtered in one pass; [`adler32`]: their zlib checksum.
+//! - [`png_rows`]: the pictures halved and PNG-filtered in one pass, and their zlib stream.
 //! - [`ellipsoid`]: exclusion in each particle's own frame: an ellipsoid turned by its pose.
 //! - [`pose`]: orientations, point groups and the angle between two particles.
 //! - [`priority`]: input priority levels (`--prefer`) and the groups each level decided.
@@ -24,7 +24,6 @@
 //! - [`species`]: picks of different species whose spheres overlap: the better kept.
 //! - [`micrographs`]: binned micrographs' spectra and their phase correlation.
 
-pub mod adler32;
 pub mod best;
 pub mod consensus;
 pub mod decide;

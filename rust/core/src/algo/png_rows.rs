@@ -6,8 +6,6 @@
 
 use std::fmt;
 
-use crate::algo::adler32::adler32;
-
 /// PNG's filter type "Up": each byte minus the byte above it (modulo 256).
 pub const UP: u8 = 2;
 /// Bytes of a drawn pixel (Pillow's storage of RGB: red, green, blue and a padding byte).
@@ -71,13 +69,15 @@ const LEVEL: u8 = 1;
 const ZLIB_HEADER: [u8; 2] = [0x78, 0x01];
 
 /// The zlib stream (RFC 1950) of `rows`, as a PNG's image data holds it: zlib's header, the
-/// rows deflated at [`LEVEL`], and their Adler-32 (most significant byte first).
+/// rows deflated at [`LEVEL`], and their Adler-32 (most significant byte first; `adler2`'s,
+/// the crate miniz_oxide brings: an AVX2 one of our own saved about 1 ms of a `--plot` run,
+/// benches/RESULTS.md).
 pub fn zlib_stream(rows: &[u8]) -> Vec<u8> {
     let deflated = miniz_oxide::deflate::compress_to_vec(rows, LEVEL);
     let mut stream = Vec::with_capacity(ZLIB_HEADER.len() + deflated.len() + 4);
     stream.extend_from_slice(&ZLIB_HEADER);
     stream.extend_from_slice(&deflated);
-    stream.extend_from_slice(&adler32(rows).to_be_bytes());
+    stream.extend_from_slice(&adler2::adler32_slice(rows).to_be_bytes());
     stream
 }
 
