@@ -1,8 +1,8 @@
 """``cryodedup select`` on the RELION 3.1 tutorial's own particle files, each against an oracle of this test's own.
 
 The files are the beta-galactosidase tutorial's outputs (dials/data-files
-``relion_tutorial/relion_tutorial_files.tar.xz``), extracted into a folder named by
-``CRYODEDUP_RELION_TUTORIAL`` or ``../shared/data/relion31-tutorial``; the tests skip without it.
+``relion_tutorial/relion_tutorial_files.tar.xz``), found as ``tests/fixtures/tutorial_files.py`` finds them
+(``CRYODEDUP_RELION31_TUTORIAL`` or ``../shared/data/relion31-tutorial``); the tests skip without them.
 The oracle reads the STAR files with the ``starfile`` package, computes each centre as
 coordinate x 0.885 Å (the micrographs' pixel, the optics table's rlnMicrographOriginalPixelSize)
 minus the origin in Å, and pairs rows with scipy (a k-d tree, ``linear_sum_assignment``).
@@ -11,7 +11,6 @@ minus the origin in Å, and pairs rows with scipy (a k-d tree, ``linear_sum_assi
 from __future__ import annotations
 
 import json
-import os
 import pickle
 from pathlib import Path
 
@@ -23,7 +22,7 @@ from scipy.optimize import linear_sum_assignment
 from scipy.spatial import cKDTree
 
 from cryodedup.cli import main
-from helpers import SHARED_DATA
+from fixtures.tutorial_files import tutorial_project
 
 MIC_PSIZE = 0.885
 SELECT, REFINE = "Select/job017/particles.star", "Refine3D/job029/run_data.star"
@@ -31,10 +30,7 @@ SELECT, REFINE = "Select/job017/particles.star", "Refine3D/job029/run_data.star"
 
 @pytest.fixture(scope="module")
 def tutorial() -> Path:
-    root = Path(os.environ.get("CRYODEDUP_RELION_TUTORIAL", SHARED_DATA / "relion31-tutorial"))
-    if not (root / SELECT).is_file():
-        pytest.skip(f"the RELION 3.1 tutorial's files are not in {root} (CRYODEDUP_RELION_TUTORIAL names them)")
-    return root
+    return tutorial_project()
 
 
 def _particles(path: Path):
