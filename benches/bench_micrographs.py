@@ -87,7 +87,13 @@ def read_and_bin(files: list[Path], binning: int) -> float:
 
 
 def numpy_reference(files: list[Path], pairs: np.ndarray) -> tuple[float, np.ndarray]:
-    """microduplicate_screener's pipeline in numpy: bin 8, band-pass, align, correlate."""
+    """microduplicate_screener's pipeline in numpy: bin 8, band-pass, align, correlate.
+
+    Each image is transformed once (its band-passed spectrum and frame kept), as cryodedup
+    does: a pair then costs one inverse FFT (the cross-correlation) and the Pearson
+    coefficient, the fair baseline (transforming both images again for every pair did 5
+    FFTs a pair and made the numpy pipeline about 2x slower).
+    """
     start = time.perf_counter()
     binned = {}
     for k in np.unique(pairs):
@@ -95,18 +101,19 @@ def numpy_reference(files: list[Path], pairs: np.ndarray) -> tuple[float, np.nda
             d = np.asarray(mrc.data, dtype=np.float32)
         ny, nx = (d.shape[0] // 8) * 8, (d.shape[1] // 8) * 8
         binned[k] = d[:ny, :nx].reshape(ny // 8, 8, nx // 8, 8).mean(axis=(1, 3))
-    some = next(iter(binned.values()))
-    f = np.hypot(*np.meshgrid(np.fft.fftfreq(some.shape[0]), np.fft.rfftfreq(some.shape[1]), indexing="ij"))
+    shape = next(iter(binned.values())).shape
+    f = np.hypot(*np.meshgrid(np.fft.fftfreq(shape[0]), np.fft.rfftfreq(shape[1]), indexing="ij"))
     band = ((f >= 0.04) & (f <= 0.25)).astype(np.float32)
+    spectra, frames = {}, {}
+    for k, image in binned.items():
+        spectra[k] = np.fft.rfft2(image - image.mean()) * band
+        frames[k] = np.fft.irfft2(spectra[k], s=shape)
     coefficients = []
     for a, b in pairs:
-        fa = np.fft.rfft2(binned[a] - binned[a].mean()) * band
-        fb = np.fft.rfft2(binned[b] - binned[b].mean()) * band
-        ia, ib = np.fft.irfft2(fa, s=some.shape), np.fft.irfft2(fb, s=some.shape)
-        xc = np.fft.irfft2(fa * np.conj(fb), s=some.shape)
+        xc = np.fft.irfft2(spectra[a] * np.conj(spectra[b]), s=shape)
         dy, dx = np.unravel_index(np.argmax(xc), xc.shape)
-        aligned = np.roll(ib, (dy, dx), axis=(0, 1))
-        coefficients.append(np.corrcoef(ia.ravel(), aligned.ravel())[0, 1])
+        aligned = np.roll(frames[b], (dy, dx), axis=(0, 1))
+        coefficients.append(np.corrcoef(frames[a].ravel(), aligned.ravel())[0, 1])
     return time.perf_counter() - start, np.array(coefficients)
 
 

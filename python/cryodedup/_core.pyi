@@ -2,14 +2,107 @@
 
 import os
 from pathlib import Path
+from typing import final
 
 import numpy as np
 import numpy.typing as npt
+from typing_extensions import Self
+
+__all__ = [
+    "BEST_MAX_PAIRS",
+    "SAME_CENTRE_A",
+    "AgreementCounts",
+    "BestCounts",
+    "ColumnValues",
+    "CsLocations",
+    "DedupDecision",
+    "DedupRule",
+    "EllipsoidRule",
+    "Geometry",
+    "JoinedPicks",
+    "KeyGroups",
+    "NamedImageRows",
+    "NearestHistogram",
+    "OpenComponents",
+    "PageFilesPlan",
+    "PageTexts",
+    "PairScores",
+    "ParticleColumns",
+    "ParticleScan",
+    "PickFile",
+    "PickInput",
+    "PickOutput",
+    "PickTables",
+    "PixelSizes",
+    "PoseRule",
+    "PriorityCounts",
+    "RecordImages",
+    "RecordNumbered",
+    "RecordWriting",
+    "ScanPictures",
+    "SpectraBatch",
+    "SpectrumBank",
+    "SpectrumMaker",
+    "SplitRule",
+    "StarBlock",
+    "StarFile",
+    "StarScan",
+    "__version__",
+    "agreement_counts",
+    "append_pair_rows",
+    "bin_image",
+    "bin_images",
+    "blend_mask",
+    "counts_per_group",
+    "cs_locations",
+    "dedup",
+    "element_texts",
+    "element_texts_of_files",
+    "ellipsoid_conflicts",
+    "fill_box",
+    "group_keys",
+    "halved_png_rows",
+    "histogram",
+    "image_indices",
+    "image_keys",
+    "image_row_count",
+    "image_rows",
+    "image_runs",
+    "images_distinct",
+    "images_kept_twice",
+    "images_repeated",
+    "images_shared",
+    "join_picks",
+    "name_key_ids",
+    "name_keys",
+    "nearest_distances",
+    "nearest_histogram",
+    "order_statistics",
+    "page_index_names",
+    "page_index_numbers",
+    "percentiles_within",
+    "pose_angles",
+    "random_keys",
+    "read_pick_files",
+    "repeat_int32",
+    "repeated_uint64",
+    "row_targets",
+    "stack_hashes",
+    "stamp",
+    "suppress_overlaps",
+    "symmetry_setting",
+    "write_decisions",
+    "write_page_picks",
+    "write_pick_numbers",
+    "write_pick_rows",
+    "zlib_stream",
+]
 
 __version__: str
 SAME_CENTRE_A: float
 BEST_MAX_PAIRS: int
 
+@final
 class DedupRule:
     """How duplicates are decided: within ``min_dist`` (Å), the better score kept, or both removed."""
 
@@ -18,10 +111,11 @@ class DedupRule:
     remove_entirely: bool
     seed: int
     selection: str
-    def __init__(
-        self, *, min_dist: float, higher_is_better: bool, remove_entirely: bool, seed: int, selection: str = "greedy"
-    ) -> None: ...
+    def __new__(
+        cls, *, min_dist: float, higher_is_better: bool, remove_entirely: bool, seed: int, selection: str = "greedy"
+    ) -> Self: ...
 
+@final
 class PoseRule:
     """Orientations two duplicates must also share: within ``max_angle`` degrees under ``sym``.
 
@@ -33,23 +127,25 @@ class PoseRule:
     max_angle: float
     sym: str
     convention: str
-    def __init__(
-        self,
+    def __new__(
+        cls,
         poses: npt.NDArray[np.float64],
         kind: str = "relion",
         max_angle: float = 180.0,
         sym: str = "C1",
         convention: str = "relion",
-    ) -> None: ...
+    ) -> Self: ...
 
+@final
 class EllipsoidRule:
     """Exclusion in each particle's own frame: semi-axes ``a``, ``b``, ``c`` (Å, its x, y, z) turned by its pose."""
 
     poses: npt.NDArray[np.float64]
     kind: str
     semi_axes: list[float]
-    def __init__(self, poses: npt.NDArray[np.float64], a: float, b: float, c: float, kind: str = "relion") -> None: ...
+    def __new__(cls, poses: npt.NDArray[np.float64], a: float, b: float, c: float, kind: str = "relion") -> Self: ...
 
+@final
 class DedupDecision:
     """What ``dedup`` decides: each row kept or not, who suppressed it, the consensus masks."""
 
@@ -59,6 +155,7 @@ class DedupDecision:
     priority: PriorityCounts | None
     best: BestCounts | None
 
+@final
 class BestCounts:
     """What a best selection did (``cryodedup.algo.selection.SelectionCounts``)."""
 
@@ -79,6 +176,7 @@ class BestCounts:
     walked_picks: int
     open: OpenComponents
 
+@final
 class OpenComponents:
     """The bounded components for a proven solver (``cryodedup.algo.selection_solver``)."""
 
@@ -92,6 +190,7 @@ class OpenComponents:
     kept_bound: npt.NDArray[np.uint64]
     score_bound: npt.NDArray[np.float64]
 
+@final
 class PriorityCounts:
     """The groups each priority level decided (``cryodedup.algo.priority.PriorityCounts``)."""
 
@@ -115,6 +214,7 @@ def dedup(
     ellipsoid: EllipsoidRule | None = None,
 ) -> DedupDecision: ...
 
+@final
 class AgreementCounts:
     """The consensus report's counts: per micrograph and input, confirmed pairs, per input."""
 
@@ -131,6 +231,7 @@ def agreement_counts(
     n_inputs: int,
 ) -> AgreementCounts: ...
 
+@final
 class CsLocations:
     """A .cs table's locations read in one pass: centres (n, 2) in Å, pixel sizes, and what the job checks."""
 
@@ -144,6 +245,7 @@ class CsLocations:
     off_micrograph: int
     first_off_micrograph: int | None
 
+@final
 class KeyGroups:
     """Rows grouped by equal keys: each row's group (as ``np.unique``'s inverse), its first and last row, count."""
 
@@ -151,14 +253,14 @@ class KeyGroups:
     first: npt.NDArray[np.int64]
     last: npt.NDArray[np.int64]
     counts: npt.NDArray[np.int64]
-    def __init__(
-        self,
+    def __new__(
+        cls,
         *,
         ids: npt.NDArray[np.int64],
         first: npt.NDArray[np.int64],
         last: npt.NDArray[np.int64],
         counts: npt.NDArray[np.int64],
-    ) -> None: ...
+    ) -> Self: ...
     def __len__(self) -> int: ...
 
 def group_keys(keys: npt.NDArray[np.uint64] | npt.NDArray[np.uint8]) -> KeyGroups: ...
@@ -214,10 +316,10 @@ def write_page_picks(
 ) -> None: ...
 def page_index_names(names: list[str]) -> tuple[str, str | None]: ...
 def page_index_numbers(values: npt.NDArray[np.int64]) -> str: ...
-def fill_box(pixels: npt.NDArray[np.uint32], x0: int, y0: int, x1: int, y1: int, ink: int) -> None: ...
-def blend_mask(pixels: npt.NDArray[np.uint32], mask: npt.NDArray[np.uint8], x: int, y: int, ink: int) -> None: ...
+def fill_box(words: npt.NDArray[np.uint32], x0: int, y0: int, x1: int, y1: int, ink: int) -> None: ...
+def blend_mask(words: npt.NDArray[np.uint32], mask: npt.NDArray[np.uint8], x: int, y: int, ink: int) -> None: ...
 def stamp(
-    pixels: npt.NDArray[np.uint32], mask: npt.NDArray[np.uint8], corners: npt.NDArray[np.int64], ink: int
+    words: npt.NDArray[np.uint32], mask: npt.NDArray[np.uint8], corners: npt.NDArray[np.int64], ink: int
 ) -> None: ...
 def suppress_overlaps(
     groups: npt.NDArray[np.int64] | npt.NDArray[np.uint32],
@@ -240,30 +342,33 @@ def image_indices(
 ) -> npt.NDArray[np.uint32]: ...
 def image_row_count(runs: npt.NDArray[np.uint64]) -> int: ...
 
+@final
 class RecordImages:
     """The record's particle names as image runs: the runs (n, 5), their listed indices, the runs' stack names."""
 
-    def __init__(
-        self,
+    def __new__(
+        cls,
         runs: npt.NDArray[np.uint64],
         indices: npt.NDArray[np.uint32],
         stack_bytes: bytes,
         stack_ends: npt.NDArray[np.uint64],
         stack_prefixes: npt.NDArray[np.uint8],
-    ) -> None: ...
+    ) -> Self: ...
 
+@final
 class RecordNumbered:
     """The record's particle names as a text and a number each: the texts, each row's and partner's text and number."""
 
-    def __init__(
-        self,
+    def __new__(
+        cls,
         texts: list[bytes],
         row_texts: npt.NDArray[np.uint32],
         row_numbers: npt.NDArray[np.uint64],
         partner_texts: npt.NDArray[np.uint32],
         partner_numbers: npt.NDArray[np.uint64],
-    ) -> None: ...
+    ) -> Self: ...
 
+@final
 class RecordWriting:
     """The record of rejections being written by the core on a thread of its own."""
 
@@ -288,6 +393,7 @@ def write_decisions(
 
 RunStacks = tuple[bytes, npt.NDArray[np.uint64], npt.NDArray[np.uint8]]
 
+@final
 class NamedImageRows:
     """Rows of particle images as a STAR scan gives them: listed indices, runs (n_runs, 5), the runs' stack names."""
 
@@ -311,6 +417,7 @@ def images_kept_twice(
     keep: npt.NDArray[np.bool_],
 ) -> npt.NDArray[np.uint32]: ...
 
+@final
 class StarBlock:
     """One ``data_`` block: where it is, and its labels if it holds a loop."""
 
@@ -325,6 +432,7 @@ class StarBlock:
     first_row_line: int
     pairs: list[tuple[str, str]]
 
+@final
 class StarScan:
     """The rows of one loop, scanned: the numbers of the requested columns and each row's key."""
 
@@ -334,6 +442,7 @@ class StarScan:
     key_names: list[str]
     comment_lines: int
 
+@final
 class ParticleScan:
     """What the particle job keeps of each row of a particle loop."""
 
@@ -354,6 +463,7 @@ class ParticleScan:
     image_runs: npt.NDArray[np.uint64] | None
     image_stacks: RunStacks | None
 
+@final
 class PixelSizes:
     """Where a particle scan takes each row's micrograph pixel size from."""
 
@@ -368,6 +478,7 @@ class PixelSizes:
     @staticmethod
     def by_micrograph(psizes: dict[str, float]) -> PixelSizes: ...
 
+@final
 class ParticleColumns:
     """The columns of a particle scan: micrograph key, centre, origins, score, extra columns kept whole."""
 
@@ -378,8 +489,8 @@ class ParticleColumns:
     score: int | None
     extra: list[int]
     image: int | None
-    def __init__(
-        self,
+    def __new__(
+        cls,
         *,
         key: int,
         coords: list[int],
@@ -388,8 +499,9 @@ class ParticleColumns:
         score: int | None = None,
         extra: list[int] = ...,
         image: int | None = None,
-    ) -> None: ...
+    ) -> Self: ...
 
+@final
 class SplitRule:
     """A particle scan that decides and appends each micrograph's rows to ``kept`` or ``rejected``."""
 
@@ -405,27 +517,29 @@ class SplitRule:
     page: PageFilesPlan | None
     #: The scratch folder the page's files of picks are written into as the scan makes them (None: held).
     page_folder: Path | None
-    def __init__(
-        self,
+    def __new__(
+        cls,
         rule: DedupRule,
         *,
         kept: str | os.PathLike[str],
         rejected: str | os.PathLike[str],
         partners: bool = False,
         record: str | os.PathLike[str] | None = None,
-        input: bytes = b"",
+        input: bytes = ...,  # b"" (the binding's default, which its signature cannot show)
         pictures: NearestHistogram | None = None,
         page: PageFilesPlan | None = None,
         page_folder: str | os.PathLike[str] | None = None,
-    ) -> None: ...
+    ) -> Self: ...
 
+@final
 class PageFilesPlan:
     """The page's files of picks a one-pass scan makes: ``chunk`` micrographs a file, rules named by ``rules``."""
 
     chunk: int
     rules: list[str]
-    def __init__(self, chunk: int, rules: list[str]) -> None: ...
+    def __new__(cls, chunk: int, rules: list[str]) -> Self: ...
 
+@final
 class PageTexts:
     """The page's files of picks made by a one-pass scan, kept until written (``write``: as many paths as files).
 
@@ -439,14 +553,16 @@ class PageTexts:
     folder: Path | None
     def write(self, paths: list[str | os.PathLike[str]]) -> None: ...
 
+@final
 class NearestHistogram:
     """The nearest-neighbour histogram a one-pass scan counts: measured to ``reach`` Å, over ``edges``."""
 
     reach: float
     edges: list[float]
     within: float
-    def __init__(self, reach: float, edges: list[float], within: float) -> None: ...
+    def __new__(cls, reach: float, edges: list[float], within: float) -> Self: ...
 
+@final
 class ScanPictures:
     """What ``--plot`` counted of a one-pass scan's rows as it decided them (``SplitRule.pictures``)."""
 
@@ -457,16 +573,18 @@ class ScanPictures:
     page: PageTexts | None
     extent: tuple[list[float], list[float]] | None
 
+@final
 class ColumnValues:
     """One column set row by row: row i's field becomes ``texts[choice[i] - 1]`` (0: unchanged)."""
 
     column: int
     choice: npt.NDArray[np.uint8]
     texts: list[str]
-    def __init__(self, column: int, choice: npt.NDArray[np.uint8], texts: list[str]) -> None: ...
+    def __new__(cls, column: int, choice: npt.NDArray[np.uint8], texts: list[str]) -> Self: ...
 
+@final
 class StarFile:
-    def __init__(self, path: str, defer_rows_of: str | None = None) -> None: ...
+    def __new__(cls, path: str, defer_rows_of: str | None = None) -> Self: ...
     @property
     def size(self) -> int: ...
     @property
@@ -514,6 +632,7 @@ def append_pair_rows(
     psize: float,
 ) -> None: ...
 
+@final
 class Geometry:
     """The window of each binned image that a ``SpectrumBank`` compares, and its FFT size."""
 
@@ -524,6 +643,7 @@ class Geometry:
     fft_height: int
     fft_width: int
 
+@final
 class PairScores:
     """The scores of compared pairs, one entry per pair; shifts in binned pixels."""
 
@@ -533,15 +653,18 @@ class PairScores:
     pearson: npt.NDArray[np.float64]
     overlap: npt.NDArray[np.float64]
 
+@final
 class SpectraBatch: ...
 
+@final
 class SpectrumMaker:
     def spectra(self, indices: list[int], images: list[npt.NDArray]) -> SpectraBatch: ...
 
+@final
 class SpectrumBank:
-    def __init__(
-        self, ny: int, nx: int, bin: int, highpass: float, lowpass: float, pearson_highpass: float | None = None
-    ) -> None: ...
+    def __new__(
+        cls, ny: int, nx: int, bin: int, highpass: float, lowpass: float, pearson_highpass: float | None = None
+    ) -> Self: ...
     @property
     def geometry(self) -> Geometry: ...
     def add(self, indices: list[int], images: list[npt.NDArray]) -> None: ...
@@ -552,6 +675,7 @@ class SpectrumBank:
     def image(self, index: int) -> npt.NDArray[np.float32]: ...
     def compare(self, pairs: npt.NDArray[np.int64], pearson_min_z: float = 0.0) -> PairScores: ...
 
+@final
 class PickFile:
     """One picker file, besides its rows."""
 
@@ -560,6 +684,7 @@ class PickFile:
     footer: bytes
     rows: int
 
+@final
 class PickTables:
     """The rows of many picker files, in file order."""
 
@@ -570,6 +695,7 @@ class PickTables:
     keys: npt.NDArray[np.uint32]
     key_names: list[str]
 
+@final
 class PickInput:
     """One picker's picks for ``join_picks``."""
 
@@ -577,14 +703,15 @@ class PickInput:
     ids: npt.NDArray[np.uint32]
     centres: npt.NDArray[np.float64]
     scores: npt.NDArray[np.float64] | None
-    def __init__(
-        self,
+    def __new__(
+        cls,
         micrograph: npt.NDArray[np.int32],
         ids: npt.NDArray[np.uint32],
         centres: npt.NDArray[np.float64],
         scores: npt.NDArray[np.float64] | None = None,
-    ) -> None: ...
+    ) -> Self: ...
 
+@final
 class JoinedPicks:
     """Pickers' picks joined into one set: micrograph ids, centres in Å, scores, inputs."""
 
@@ -593,13 +720,14 @@ class JoinedPicks:
     scores: npt.NDArray[np.float64] | None
     input_of: npt.NDArray[np.uint32]
 
+@final
 class PickOutput:
     """One output file of the pick writers: its path, and the bytes before and after its rows."""
 
     path: Path
     header: bytes
     footer: bytes
-    def __init__(self, path: str | os.PathLike[str], header: bytes, footer: bytes) -> None: ...
+    def __new__(cls, path: str | os.PathLike[str], header: bytes, footer: bytes) -> Self: ...
 
 def read_pick_files(
     paths: list[str],

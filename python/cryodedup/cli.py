@@ -28,6 +28,7 @@ from .signals import deferred, pause_for_tests
 if TYPE_CHECKING:
     from .jobs.micrographs.shard_record import ShardSummary
     from .jobs.micrographs.summary import MicrographSummary
+    from .jobs.particles.plan import ReadPlan
     from .jobs.particles.summary import ParticleSummary
     from .options import ParticleOptions
 
@@ -472,6 +473,55 @@ def compare(
     report.table("cryodedup compare", rows)
     if as_json:
         print_json(summary.to_json())
+
+
+@main.command(cls=_JobCommand, declared=lambda: commands.SELECT)
+@inputs()
+def select(
+    inputs: tuple[Path, ...],
+    outdir: Path,
+    subset: Path,
+    subset_of: Path | None,
+    index_of: str,
+    min_dist: float,
+    take: str | None,
+    ambiguous: bool,
+    force: bool,
+    quiet: bool,
+    as_json: bool,
+    **job: Any,
+) -> None:
+    """Write the rows of the original particles that a subset names, and the rest: by uid, image name or position.
+
+    INPUTS: the original particle files (STAR or CryoSPARC .cs), as `cryodedup particles` reads
+    them. The subset is a particle file derived from them in any way (filtered, reordered,
+    re-extracted, recentred, binned, another picker's set) or an index file of 0-based rows
+    (cryoDRGN's, drgnai's, recovar's, cryostar's ind.pkl; .npy; text). Each subset row is
+    matched to one original row by uid, else by image name, else by position within
+    --min-dist, one to one. OUTDIR gets particles_selected (the original's rows matched, byte
+    for byte in its order; --take puts the subset's poses or classes into them) and
+    particles_deselected (the rest).
+    """
+    from .jobs.select.job import select_particles
+    from .options import ParticleOptions, SelectOptions
+
+    reading = ParticleOptions(**{**job, "registration": "ignore", "score": "none"})  # (rows matched, not ranked)
+    report = Reporter(quiet)
+    options = SelectOptions(
+        subset=subset, subset_of=subset_of, index_of=index_of, min_dist=min_dist, take=take, ambiguous=ambiguous
+    )
+    summary = run_job(lambda: select_particles(inputs, outdir, options, _checked(reading), report.log, force))
+    report.table("cryodedup select", summary.rows())
+    if as_json:
+        print_json(summary.to_json())
+
+
+def _checked(reading: ParticleOptions) -> ReadPlan:
+    """The particle job's reading options checked and resolved (``select`` reads as it does)."""
+    from .jobs.particles.plan import plan
+
+    reading.check()
+    return plan(reading).read
 
 
 @main.command(cls=_JobCommand, declared=lambda: commands.AUDIT)

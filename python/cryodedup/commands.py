@@ -47,6 +47,7 @@ __all__ = [
     "MICROGRAPHS_MERGE",
     "PARTICLES",
     "PARTICLES_MERGE",
+    "SELECT",
     "Command",
     "field_values",
 ]
@@ -285,6 +286,25 @@ def _compare_command() -> Command:
             *flags_of(CompareOptions),
             *(replace(flag, panel=READING) for flag in reading),
             COMPARE_PLOT,
+            FORCE,
+            QUIET,
+            JSON,
+        ],
+        PANELS,
+    )
+
+
+def _select_command() -> Command:
+    """``cryodedup select``'s options: the output folder, its own, how the particle job reads inputs, how it reports."""
+    from .options.particles import ParticleOptions
+    from .options.select import PANELS, READING, SelectOptions
+
+    reading = flags_named(ParticleOptions, *taken_by(ParticleOptions, TAKEN_BY_COMPARE))
+    return Command(
+        [
+            outdir("Folder for particles_selected and particles_deselected (.star, or .cs and .csg)."),
+            *flags_of(SelectOptions),
+            *(replace(flag, panel=READING) for flag in reading),
             FORCE,
             QUIET,
             JSON,
@@ -539,6 +559,8 @@ if TYPE_CHECKING:
     COMPARE: Command
     #: ``copick evaluation comparepicks``'s options (made when first asked for).
     COPICK_COMPARE: Command
+    #: ``cryodedup select``'s options (made when first asked for).
+    SELECT: Command
 
 
 #: The commands whose options are made when first asked for, and what makes them.
@@ -548,6 +570,7 @@ _MADE_BY = {
     "COPICK_DEDUP": _copick_command,
     "COMPARE": _compare_command,
     "COPICK_COMPARE": _copick_compare_command,
+    "SELECT": _select_command,
 }
 
 

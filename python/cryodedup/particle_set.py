@@ -697,6 +697,17 @@ class ParticleSet:
     def __len__(self) -> int:
         return int(self.groups.size)
 
+    def names_of(self, rows: np.ndarray) -> list[str]:
+        """What the inputs name each of ``rows`` (CryoSPARC: uid; picks: file and line; else its image), else ''.
+
+        The ``particle`` column of ``decisions.csv``, and the name an overrides file gives a row.
+        """
+        if rows.size == 0:
+            return []
+        if self.row_names is not None:
+            return self.row_names(rows)
+        return [""] * rows.size if self.images is None else self.images.names(rows)
+
     def rows(self, which: np.ndarray) -> ParticleSet:
         """The rows ``which`` (indices, increasing) as a set of one species: the per-row arrays taken, the rest shared.
 

@@ -197,8 +197,8 @@ _paused: set[str] = set()
 def pause_for_tests(point: str) -> None:
     """With ``CRYODEDUP_TEST_PAUSE=point`` in the environment, waits there for a signal (at most 60 s).
 
-    The signal tests send their signal at a named moment of a real run (``starting``, ``locked``, ``job``,
-    ``renames``, ``ending``) instead of guessing it from the clock. Says on stderr that it waits.
+    The signal tests send their signal at a named moment of a real run (``starting``, ``reading``, ``written``,
+    ``locked``, ``renames``, ``ending``) instead of guessing it from the clock. Says on stderr that it waits.
     """
     if os.environ.get("CRYODEDUP_TEST_PAUSE") != point or point in _paused:
         return

@@ -5,7 +5,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from cryodedup.algo.fsc import box_overlap, crossing, estimate, shared_fraction, without_duplicates
+from cryodedup.algo.fsc import (
+    FscEstimate,
+    box_overlap,
+    crossing,
+    estimate,
+    halves_without,
+    section_share,
+    shared_fraction,
+    without_duplicates,
+)
 from cryodedup.errors import InputFileError
 from cryodedup.formats.star.fsc import read_fsc
 
@@ -45,7 +54,7 @@ def test_the_estimate_counts_the_change_in_shells_at_the_crossing():
     assert found.resolution_A == pytest.approx(100 / 8.7)
     assert found.resolution_without_A == pytest.approx(100 / (7 + (0.15 / 0.95 - 0.143) / ((0.15 - 0.10) / 0.95)))
     assert found.shell_A == pytest.approx(100 / 8 - 100 / 9)
-    assert found.change_shells == pytest.approx(found.change_A / found.shell_A)
+    assert found.change_shells == pytest.approx(100 / found.resolution_A - 100 / found.resolution_without_A)
     entry = found.to_json()
     assert set(entry) >= {"source", "shared_fraction", "resolution_A", "resolution_without_duplicates_A", "shells"}
     assert entry["shells"][5] == {"resolution_A": 20.0, "fsc": 0.5, "fsc_without_duplicates": pytest.approx(0.473684)}
@@ -88,3 +97,51 @@ def test_shells_out_of_order_or_not_frequencies_are_refused_in_one_line(tmp_path
     assert "\n" not in str(refused.value)
     _postprocess(path, [0.001, 0.01, 0.02, 0.03])  # (RELION's own shell 0 of a postprocess.star)
     assert read_fsc(path).frequency.tolist() == [0.001, 0.01, 0.02, 0.03]
+
+
+def test_the_change_is_the_number_of_shells_between_the_two_crossings_in_frequency():
+    # Issue 97: 3.91 -> 8.03 Å in a 318.6 Å box lie 318.6 / 3.91 - 318.6 / 8.03 = 41.8 shells apart; the change in Å
+    # over one shell's width at 3.91 Å said 86.
+    frequency = tuple(k / 318.6 for k in range(120))
+    found = FscEstimate("hand", 0.1, frequency, (1.0,) * 120, 3.91, 8.03, 3.91 - 318.6 / 82.5, 10)
+    assert found.change_shells == pytest.approx(318.6 / 3.91 - 318.6 / 8.03)
+    assert round(found.change_shells) == 42
+
+
+def _forward(s: np.ndarray, n1: float, n2: float, k: float) -> np.ndarray:
+    """The FSC of half-maps of n1 and n2 equal images sharing k images' noise, at one image's SNR s (by hand)."""
+    return (n1 * n2 * s + k) / np.sqrt((n1 * n1 * s + n1) * (n2 * n2 * s + n2))
+
+
+def test_the_halves_model_gives_the_fsc_of_the_halves_without_the_copies():
+    # 2,000 images against 2,400 of which 400 copy the first half's: solved back for the SNR, then the FSC of
+    # 1,800 and 2,200 images (one of each pair removed, half from each half-set) from the forward formula.
+    snr = np.array([1e-1, 1e-2, 1e-3, 3e-4, 1e-4, 1e-5, 0.0])
+    with_copies = _forward(snr, 2000, 2400, 400)
+    got = halves_without(with_copies, (2000, 2400), 400.0, 400)
+    assert got == pytest.approx(_forward(snr, 1800, 2200, 0), abs=1e-6)
+    # to first order in k: (FSC - f) / (1 - f) where the signal is gone
+    assert got[-1] == pytest.approx(0.0, abs=1e-9) and with_copies[-1] == pytest.approx(400 / np.sqrt(2000 * 2400))
+
+
+def test_a_curve_lifted_above_0143_gets_the_crossing_of_the_curve_without_them_as_a_lower_bound():
+    # Copies holding a quarter of the noise: the curve as refined never falls below 0.143 (f 0.27); the curve
+    # without them does: its crossing is given, the change a lower bound (the crossing as refined lies beyond).
+    frequency = np.arange(40) / 120.0
+    snr = 10.0 ** (-np.arange(40) / 5.0)
+    with_copies = _forward(snr, 2000, 2600, 600)
+    assert (with_copies[1:] > 0.143).all()
+    found = estimate("hand", frequency, with_copies, 600 / np.sqrt(2000 * 2600), 600, halves=((2000, 2600), 600))
+    truth = crossing(frequency, _forward(snr, 1700, 2300, 0))
+    assert not found.crosses and found.lower_bound and not found.first_order
+    assert truth is not None and found.resolution_without_A == pytest.approx(truth[0], rel=1e-6)
+    assert found.resolution_A == pytest.approx(120 / 39)  # (its last shell)
+    entry = found.to_json()
+    assert entry["crosses"] is False and entry["first_order"] is False and entry["change_is_lower_bound"] is True
+
+
+def test_two_poses_share_an_images_noise_only_near_no_turn():
+    # At no turn the whole ring; at 180 degrees the two central sections meet on a line: nothing past a few shells.
+    shares = section_share(np.array([0.0, 5.0, 15.0, 180.0]), 12.0)
+    assert shares[0] == 1.0 and shares[1] > shares[2] > shares[3]
+    assert shares[2] < 0.05 and shares[3] < 0.002

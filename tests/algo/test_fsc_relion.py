@@ -25,8 +25,9 @@ from helpers import missing_program
 
 pytestmark = pytest.mark.slow
 
-#: (copies, pixels apart): none, a few, many exact copies; many cut a few pixels away.
-CASES = [(0, 0), (30, 0), (300, 0), (300, 8), (300, 16)]
+#: (copies, pixels apart): none, a few, many exact copies; many cut a few pixels away; 10 % and 30 % of the rows
+#: exact copies (issue 97: their curves never fall below 0.143).
+CASES = [(0, 0), (30, 0), (300, 0), (300, 8), (300, 16), (400, 0), (1200, 0)]
 SHELL = 1.0 / (BOX * PSIZE)  # (one Fourier shell, per Å)
 
 
@@ -95,3 +96,62 @@ def test_particles_audit_fsc_reads_relion_image_handlers_table_and_gives_the_sam
     measured = _measured_f(np.asarray(read_fsc(maps.fsc_unmasked).fsc), np.asarray(read_fsc(without.fsc_unmasked).fsc))
     assert fsc["shared_fraction"] == pytest.approx(measured, rel=0.15)
     assert fsc["shared_fraction"] < 0.8 * 300 / np.sqrt(2000 * 2300)  # (48 Å apart: not counted whole)
+
+
+@pytest.mark.parametrize("curve", ["fsc_unmasked", "postprocess"])
+@pytest.mark.parametrize(("copies", "first_order"), [(400, True), (1200, False)], ids=["10pc", "30pc"])
+def test_copies_that_lift_the_fsc_above_0143_get_an_estimate_within_03_shell(made, curve, copies, first_order):
+    # Issue 97: 10 % of the rows copies (f 0.18) and 30 % (f 0.47): RELION's curve never falls below 0.143, and the
+    # audit gave no estimate. Now: the crossing of the curve without them, the change a lower bound, f past 0.25
+    # marked past first order (where (FSC - f) / (1 - f) was 0.35-0.72 shell off; the halves' model 0.04-0.26).
+    maps, without = made[(copies, 0)], made[(0, 0)]
+    audited = audit_set([maps.particles], "run_data.star", 30.0, lambda: None)
+    found = set_estimate(read_fsc(getattr(maps, curve)), audited)
+    alone = read_fsc(getattr(without, curve))
+    truth = crossing(alone.frequency, alone.fsc)
+    assert found is not None and truth is not None and found.resolution_without_A is not None
+    assert not found.crosses and found.lower_bound and found.first_order is first_order
+    assert abs(1 / found.resolution_without_A - 1 / truth[0]) / SHELL <= 0.3, (found.resolution_without_A, truth)
+
+
+def test_particles_audit_fsc_reports_the_pairs_and_an_estimate_where_the_curve_never_crosses(made):
+    # Issue 97: `particles --audit --fsc` refused the whole run (exit 1, no pair counts) for a curve above 0.143.
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    maps = made[(1200, 0)]
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "cryodedup"), "particles", str(maps.particles), "--audit", "--min-dist",
+         "30", "--fsc", str(maps.postprocess), "--json", "--quiet"],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    audit = json.loads(done.stdout)["halfset_audit"]
+    assert audit["straddling_pairs"] == 1200
+    fsc = audit["fsc"]
+    assert fsc["crosses"] is False and fsc["first_order"] is False and fsc["change_is_lower_bound"] is True
+    assert fsc["resolution_without_duplicates_A"] is not None and fsc["change_shells"] > 5
+
+
+def test_relions_postprocess_with_its_unmasked_curve_as_the_corrected_one_is_read_as_unmasked(made, tmp_path):
+    # Issue 97: relion_postprocess of inflated half-maps ("the unmasked FSC extends beyond the solvent-corrected
+    # FSC") writes the unmasked curve into rlnFourierShellCorrelationCorrected. RELION's own file, that column set so.
+    written = made[(1200, 0)].postprocess
+    assert "(masked, corrected)" in read_fsc(written).curve
+    lines = written.read_text().splitlines()
+    start = next(k for k, line in enumerate(lines) if line.strip() == "data_fsc")
+    end = next((k for k in range(start + 1, len(lines)) if lines[k].startswith("data_")), len(lines))
+    labels = [line.split()[0] for line in lines[start:end] if line.startswith("_rln")]
+    corrected = labels.index("_rlnFourierShellCorrelationCorrected")
+    unmasked = labels.index("_rlnFourierShellCorrelationUnmaskedMaps")
+    rows = [k for k in range(start, end) if len(lines[k].split()) == len(labels) and not lines[k].startswith("_")]
+    for k in rows:
+        words = lines[k].split()
+        words[corrected] = words[unmasked]
+        lines[k] = " ".join(words)
+    fell_back = tmp_path / "postprocess.star"
+    fell_back.write_text("\n".join(lines) + "\n")
+    curve = read_fsc(fell_back)
+    assert "unmasked: PostProcess fell back to it" in curve.curve and "masked, corrected" not in curve.curve

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -192,6 +194,21 @@ def test_stub_lists_what_the_extension_has():
     stubbed = {n.name for n in stub.body if isinstance(n, (ast.FunctionDef, ast.ClassDef))}
     stubbed |= {n.target.id for n in stub.body if isinstance(n, ast.AnnAssign) and isinstance(n.target, ast.Name)}
     assert public <= stubbed, f"not in _core.pyi: {public - stubbed}"
+
+
+#: mypy.stubtest's allowlist: each entry with its reason, at most ten.
+STUBTEST_ALLOWLIST = Path(__file__).with_name("stubtest-allowlist.txt")
+
+
+def test_stubtest_finds_the_stub_true_to_the_extension():
+    # The binding's own signatures (PyO3's __text_signature__) are the oracle: stubtest compares
+    # every parameter's name, kind and default, each class's __new__ and finality, and __all__.
+    pytest.importorskip("mypy.stubtest", reason="mypy is not installed (the lint extra)")
+    entries = [line for line in STUBTEST_ALLOWLIST.read_text().splitlines() if line and not line.startswith("#")]
+    assert len(entries) <= 10, f"{STUBTEST_ALLOWLIST.name}: {len(entries)} entries, at most 10"
+    command = [sys.executable, "-m", "mypy.stubtest", "cryodedup._core", "--allowlist", str(STUBTEST_ALLOWLIST)]
+    done = subprocess.run(command, check=False, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-1000:]
 
 
 def stub_classes() -> dict[str, ast.ClassDef]:

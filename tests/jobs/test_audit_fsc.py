@@ -43,12 +43,34 @@ def _audit(root: Path, *extra: str) -> tuple[int, dict]:
     return done.returncode, json.loads(done.stdout)
 
 
-def _logistic_crossing(crossing_A: float, f: float) -> float:
-    """Where (FSC - f) / (1 - f) of the fixture's logistic crosses 0.143, solved (Å)."""
+def _logistic_crossing(crossing_A: float, f: float, halves: tuple[int, int] | None = None, removed: int = 0) -> float:
+    """Where the fixture's logistic without the copies crosses 0.143, solved (Å).
+
+    First order: (FSC - f) / (1 - f). With ``halves`` (n1, n2 images): each frequency's signal-to-noise ratio s of
+    one image found by bisection from FSC = (n1 n2 s + k) / sqrt((n1^2 s + n1)(n2^2 s + n2)) (k = f sqrt(n1 n2)),
+    then the FSC of the halves less ``removed`` rows, half from each, on a fine grid.
+    """
     width = 0.02
     middle = 1.0 / crossing_A - width * np.log(1 / 0.143 - 1)
-    level = 0.143 * (1 - f) + f
-    return 1.0 / (middle + width * np.log(1 / level - 1))
+    if halves is None:
+        level = 0.143 * (1 - f) + f
+        return 1.0 / (middle + width * np.log(1 / level - 1))
+    n1, n2 = halves
+    k = f * np.sqrt(n1 * n2)
+    q = np.linspace(0.5 / crossing_A, 2.0 / crossing_A, 20001)
+    curve = 1.0 / (1.0 + np.exp((q - middle) / width))
+
+    def forward(s: np.ndarray, a: float, b: float, shared: float) -> np.ndarray:
+        return (a * b * s + shared) / np.sqrt((a * a * s + a) * (b * b * s + b))
+
+    low, high = np.zeros_like(q), np.full_like(q, 1e3)
+    for _ in range(200):
+        mid = (low + high) / 2
+        above = forward(mid, n1, n2, k) > curve
+        high, low = np.where(above, mid, high), np.where(above, low, mid)
+    without = forward(low, n1 - removed / 2, n2 - removed / 2, 0.0)
+    first = int(np.flatnonzero(without < 0.143)[0])
+    return float(1.0 / np.interp(0.143, without[first : first - 2 : -1], q[first : first - 2 : -1]))
 
 
 def test_the_audit_reads_each_refinements_postprocess_and_states_its_resolution(tmp_path):
@@ -91,7 +113,7 @@ def test_copies_across_the_final_refinements_halves_state_the_resolution_predict
     f = 20 * overlap / np.sqrt(n1 * n2)
     fsc = job["fsc"]
     assert fsc["shared_fraction"] == pytest.approx(f, rel=1e-4)
-    predicted = _logistic_crossing(POSTPROCESSED_A["PostProcess/job030"], f)
+    predicted = _logistic_crossing(POSTPROCESSED_A["PostProcess/job030"], f, (n1, n2), 20)
     assert abs(1 / fsc["resolution_without_duplicates_A"] - 1 / predicted) <= SHELL / 10
     assert status == 1 and job["verdict"] == "redo"
     said = f"as refined {fsc['resolution_A']:.2f} Å, without its 20 duplicate pairs about {predicted:.2f} Å"
@@ -119,8 +141,12 @@ def test_without_an_fsc_the_share_decides_and_says_so(tmp_path):
     plant(tmp_path, files, [f"{_R29}/run_data.star"], 2)
     status, audit = _audit(tmp_path)
     job = {j["job"]: j for j in audit["jobs"]}[_R29]
-    assert status == 0 and job["verdict"] == "negligible" and job["fsc"] is None
-    assert "no FSC found, judged by the share" in job["line"]
+    assert status == 0 and job["verdict"] == "negligible"
+    assert job["fsc"]["source"] is None and job["fsc"]["why"].startswith("no FSC found")  # (issue 97: an object)
+    assert (
+        "no FSC found (PostProcess/job030/postprocess.star, Refine3D/job029/run_model.star not found), judged by "
+        "the share" in job["line"]
+    )
 
 
 def test_one_refinements_file_and_its_fsc_outside_a_project_give_the_audits_estimate(tmp_path):
@@ -140,7 +166,7 @@ def test_one_refinements_file_and_its_fsc_outside_a_project_give_the_audits_esti
     assert done.returncode == 0, done.stderr
     fsc = json.loads(done.stdout)["halfset_audit"]["fsc"]
     assert fsc["shared_fraction"] == pytest.approx(f, rel=1e-4)
-    predicted = _logistic_crossing(POSTPROCESSED_A["PostProcess/job030"], f)
+    predicted = _logistic_crossing(POSTPROCESSED_A["PostProcess/job030"], f, (n1, n2), 20)
     assert abs(1 / fsc["resolution_without_duplicates_A"] - 1 / predicted) <= SHELL / 10
     assert "without its 20 straddling pairs about" in done.stderr  # (the summary's row; --json holds the numbers)
 
@@ -214,10 +240,12 @@ def test_a_curve_not_a_number_before_its_crossing_is_judged_by_the_share_not_cal
     status, audit = _audit(tmp_path)
     job = {j["job"]: j for j in audit["jobs"]}[_R29]
     assert status == 1 and job["verdict"] == "redo", job["line"]
-    assert job["fsc"] is None
+    # (issue 97: the next file read, run_model.star, and the one passed over said)
+    assert job["fsc"]["source"].startswith(f"{_R29}/run_model.star") and "not a number" in job["fsc"]["fell_back"][0]
     env = {**os.environ, "COLUMNS": "250"}
     done = subprocess.run([CRYODEDUP, "audit", str(tmp_path)], capture_output=True, text=True, check=False, env=env)
-    assert "its FSC gives no resolution" in done.stderr and "not a number" in " ".join(done.stderr.split())
+    said = " ".join(done.stderr.replace("│", " ").split())  # (the table's cells, wrapped, read as one text)
+    assert "passing over PostProcess/job030/postprocess.star gives no resolution" in said and "not a number" in said
 
 
 def test_a_curve_that_never_falls_below_0143_states_no_crossing(tmp_path):
@@ -247,5 +275,59 @@ def test_a_postprocess_with_shells_out_of_order_is_named_and_the_rest_audited(tm
     path.write_text("\n".join(lines) + "\n")
     status, audit = _audit(tmp_path)
     job = {j["job"]: j for j in audit["jobs"]}
-    assert status in (0, 1) and job[_R29]["fsc"] is None
+    fsc = job[_R29]["fsc"]
+    assert status in (0, 1) and fsc["source"].startswith(f"{_R29}/run_model.star") and "in order" in fsc["fell_back"][0]
     assert job["Refine3D/job025"]["fsc"] is not None
+
+
+def _damage(post: Path, damage: str) -> None:
+    """The PostProcess's file damaged as a disk, a copy or a crash leaves it."""
+    lines, rows = _fsc_rows(post)
+    if damage == "deleted":
+        post.unlink()
+    elif damage == "empty":
+        post.write_text("")
+    elif damage == "nan":
+        _set_corrected(post, dict.fromkeys(range(len(rows)), "nan"))
+    elif damage == "cut mid-row":  # (a copy stopped in the middle of its curve)
+        text = "\n".join(lines[: rows[len(rows) // 3]]) + "\n" + lines[rows[len(rows) // 3]][:30]
+        post.write_text(text)
+    else:  # (cut at a row's end, before the crossing: a curve that never falls below 0.143)
+        post.write_text("\n".join(lines[: rows[len(rows) // 4] + 1]) + "\n")
+
+
+@pytest.mark.parametrize("damage", ["deleted", "empty", "nan", "cut mid-row", "cut at a row"])
+def test_a_damaged_postprocess_falls_back_to_run_model_star_and_says_so(tmp_path, damage):
+    # Issue 97: a deleted postprocess.star fell back without a word; a truncated, empty or NaN one gave no estimate,
+    # no fallback, "redo" by the share. Each is now passed over for run_model.star, named in --json and the table.
+    files = write_tutorial(tmp_path)
+    write_fsc_files(tmp_path)
+    plant(tmp_path, files, [f"{_R29}/run_data.star"], 20)
+    _damage(tmp_path / "PostProcess/job030/postprocess.star", damage)
+    status, audit = _audit(tmp_path)
+    fsc = {j["job"]: j for j in audit["jobs"]}[_R29]["fsc"]
+    assert fsc["source"].startswith(f"{_R29}/run_model.star: rlnGoldStandardFsc"), fsc.get("fell_back")
+    assert abs(1 / fsc["resolution_A"] - 1 / REFINED_A[_R29]) <= SHELL / 10  # (the run_model.star's curve, read)
+    assert len(fsc["fell_back"]) == 1 and fsc["fell_back"][0].startswith("PostProcess/job030/postprocess.star")
+    assert ("not found" in fsc["fell_back"][0]) is (damage == "deleted")
+    assert ("truncated" in fsc["fell_back"][0]) is (damage == "cut at a row")
+    assert status == 1  # (the 20 copies, by the run_model.star's curve: about 2 shells)
+
+
+def test_a_postprocess_that_fell_back_to_the_unmasked_curve_is_read_as_unmasked(tmp_path):
+    # Issue 97: for inflated half-maps relion_postprocess writes the unmasked curve as the corrected one (equal to
+    # rlnFourierShellCorrelationUnmaskedMaps at every shell); the audit called it "(masked, corrected)".
+    write_tutorial(tmp_path)
+    write_fsc_files(tmp_path)
+    post = tmp_path / "PostProcess/job030/postprocess.star"
+    _, audit = _audit(tmp_path)
+    assert "(masked, corrected)" in {j["job"]: j for j in audit["jobs"]}[_R29]["fsc"]["source"]
+    lines, rows = _fsc_rows(post)
+    for at in rows:
+        words = lines[at].split()
+        words[3] = words[5]  # (the unmasked maps' curve as the corrected one, as RELION writes it then)
+        lines[at] = " ".join(words)
+    post.write_text("\n".join(lines) + "\n")
+    _, audit = _audit(tmp_path)
+    source = {j["job"]: j for j in audit["jobs"]}[_R29]["fsc"]["source"]
+    assert "unmasked: PostProcess fell back to it" in source and "masked, corrected" not in source

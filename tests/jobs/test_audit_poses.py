@@ -9,6 +9,7 @@ z and x, hence y), and the angle between two particles the least over the operat
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -300,3 +301,21 @@ def test_a_cryosparc_refinement_in_t_or_i_is_compared_by_position_naming_why(tmp
     assert done.returncode in (0, 1), done.stderr
     warned = "CryoSPARC's setting of it is not established" in " ".join(done.stderr.split())
     assert warned != established, done.stderr
+
+
+@pytest.mark.parametrize("sym", ["C2v", "Ci", "I5"])
+def test_a_point_group_the_core_does_not_know_is_a_warning_in_the_table_the_headline_and_json(tmp_path, sym):
+    # Issue 97: the fall-back to positions was one free stderr line: not in the table, the headline's warning count
+    # or --json. It is the job's warning now, said where every warning is.
+    _project(tmp_path, sym=sym)
+    audit = _audit(tmp_path)
+    refined = _jobs(audit)["Refine3D/job017"]
+    said = [w for w in refined["warnings"] if f"point group {sym}" in w]
+    assert len(said) == 1 and said[0].endswith("compared by position only")
+    assert "warning" in audit["verdict"]["line"]
+    env = {**os.environ, "COLUMNS": "250"}
+    done = subprocess.run([CRYODEDUP, "audit", str(tmp_path)], capture_output=True, text=True, check=False, env=env)
+    table = done.stderr[done.stderr.index("┌") :] if "┌" in done.stderr else ""
+    before = done.stderr[: len(done.stderr) - len(table)]
+    assert f"point group {sym}" not in before  # (no free line before the table)
+    assert any(line.startswith("│ Warning") and f"point group {sym} " in line for line in table.splitlines())

@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -260,62 +261,55 @@ def test_a_disk_that_fills_while_writing_is_one_line_and_leaves_nothing(tmp_path
     assert {p: p.read_bytes() for p in inputs.iterdir()} == before
 
 
-@pytest.mark.slow
+def _stopped_at(point: str, signum: int, tmp_path: Path, seen: Callable[[Path, int], bool]) -> tuple[int, list[str]]:
+    """A particle run paused at ``point`` (``CRYODEDUP_TEST_PAUSE``), checked there by ``seen(out, pid)``
+    and sent ``signum``: its status and stderr's lines after the pause's own line.
+
+    The pause makes the moment certain on an idle machine as on a loaded one (these tests waited
+    for it on the clock and passed as skips when the run was faster than the poll).
+    """
+    from fixtures.synthetic import write_benchmark_file
+
+    source = tmp_path / "p.star"
+    write_benchmark_file(source, 20_000)
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "cryodedup.cli", "particles", str(source), "-o", str(out), "--score", "none"]
+    err_file = tmp_path / "stderr.txt"
+    with open(err_file, "w") as err:
+        run = subprocess.Popen(command, stderr=err, env=dict(os.environ, CRYODEDUP_TEST_PAUSE=point))
+        deadline = time.monotonic() + 60
+        while run.poll() is None and f"paused at {point}" not in err_file.read_text() and time.monotonic() < deadline:
+            time.sleep(0.005)
+        assert run.poll() is None, f"the run ended without pausing at {point}: {err_file.read_text()}"
+        assert seen(out, run.pid), f"paused at {point}: {sorted(p.name for p in out.glob('.*'))}"
+        run.send_signal(signum)
+        code = run.wait(timeout=60)
+    lines = err_file.read_text().strip().splitlines()
+    assert lines[0] == f"cryodedup: paused at {point}"
+    assert not out.exists() or _files(out) == []
+    return code, lines[1:]
+
+
 def test_sigterm_while_writing_removes_the_temporary_files_and_exits_143(tmp_path):
-    from fixtures.synthetic import write_benchmark_file
+    # Paused with every output written under its temporary name, before the renames.
+    def written(out: Path, pid: int) -> bool:
+        return any(p.suffix in (".scratch", ".tmp") for p in out.glob(".*"))
 
-    source = tmp_path / "p.star"
-    write_benchmark_file(source, 300_000)
-    out = tmp_path / "out"
-    command = [sys.executable, "-m", "cryodedup.cli", "particles", str(source), "-o", str(out), "--score", "none"]
-    run = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 60
-
-    def writing() -> bool:  # the one pass's outputs (written while the rows are read), or the writer's
-        return out.is_dir() and any(p.suffix in (".scratch", ".tmp") for p in out.glob(".*"))
-
-    while time.monotonic() < deadline and not writing():
-        time.sleep(0.005)
-        if run.poll() is not None:
-            pytest.skip("the run ended before it wrote: the machine is too fast for this test")
-    run.send_signal(signal.SIGTERM)
-    stderr = run.communicate(timeout=60)[1]
-    if run.returncode == 0:
-        pytest.skip("the run ended before the signal arrived")
-    assert run.returncode == 143, stderr
-    assert stderr.strip().splitlines() == [
-        "Stopped by SIGTERM: temporary files removed, the previous outputs (if any) are unchanged"
-    ]
-    assert not out.exists() or _files(out) == []
+    code, stderr = _stopped_at("written", signal.SIGTERM, tmp_path, written)
+    assert code == 143, stderr
+    assert stderr == ["Stopped by SIGTERM: temporary files removed, the previous outputs (if any) are unchanged"]
 
 
-@pytest.mark.slow
 def test_sigint_while_reading_exits_130_with_one_line(tmp_path):
-    from fixtures.synthetic import write_benchmark_file
+    # Paused with the input mapped (/proc/PID/maps names it) and its rows not yet scanned.
+    source = str(tmp_path / "p.star")
 
-    source = tmp_path / "p.star"
-    write_benchmark_file(source, 300_000)
-    out = tmp_path / "out"
-    command = [sys.executable, "-m", "cryodedup.cli", "particles", str(source), "-o", str(out), "--score", "none"]
-    run = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 60
-    maps = Path(f"/proc/{run.pid}/maps")
-    while time.monotonic() < deadline and run.poll() is None:  # until the input is mapped: it is being read
-        try:
-            if str(source) in maps.read_text():
-                break
-        except OSError:
-            pass
-        time.sleep(0.002)
-    run.send_signal(signal.SIGINT)
-    stderr = run.communicate(timeout=60)[1]
-    if run.returncode == 0:
-        pytest.skip("the run ended before the signal arrived")
-    assert run.returncode == 130, stderr
-    assert stderr.strip().splitlines() == [
-        "Stopped by SIGINT: temporary files removed, the previous outputs (if any) are unchanged"
-    ]
-    assert not out.exists() or _files(out) == []
+    def mapped(out: Path, pid: int) -> bool:
+        return source in Path(f"/proc/{pid}/maps").read_text()
+
+    code, stderr = _stopped_at("reading", signal.SIGINT, tmp_path, mapped)
+    assert code == 130, stderr
+    assert stderr == ["Stopped by SIGINT: temporary files removed, the previous outputs (if any) are unchanged"]
 
 
 def test_a_signal_during_the_renames_waits_until_every_output_is_in_place(tmp_path, monkeypatch):

@@ -137,23 +137,24 @@ def test_no_room_imports_a_room_above_it():
     assert climbing == []
 
 
-#: The particle job's modules (jobs/particles/), from the ground up: each imports only those
-#: below it. Its plan first (the options resolved once: it knows no other), the --update store (it knows
-#: no other), the masks and edges (rows dropped before the
-#: dedup), the decision (the one-pass policy is the
-#: reader's question to it), the reading, the record of rejections (made in Python, or the file a
-#: one-pass scan wrote: what a stage's writing gives back), the summary, what the stages hand on
-#: (the summary counted among it), the page of every micrograph (its partners the record's),
-#: the pictures, and the job's stages (files and data in memory alike), which import no runner's
-#: module; the runners around them after it: an --update round (its stages and its round_runner), the
-#: entrance that chooses the plain runner or a round, a run in shards and their merge (its
-#: shard.json's record, which knows the options alone, after the plan), Dask.
+#: The particle job's modules (jobs/particles/), from the ground up: each imports only those below it.
+#: Its plan first (the options resolved once: it knows no other), the --update store (it knows no
+#: other), the masks and edges (rows dropped before the dedup), the overrides matched to the rows
+#: (--overrides: what the decision forces), the decision (the one-pass policy is the reader's question
+#: to it), the reading, the record of rejections (made in Python, or the file a one-pass scan wrote:
+#: what a stage's writing gives back), the summary, what the stages hand on (the summary counted among
+#: it), the page of every micrograph (its partners the record's), the pictures, and the job's stages
+#: (files and data in memory alike), which import no runner's module; the runners around them after it:
+#: an --update round (its stages and its round_runner), the entrance that chooses the plain runner or a
+#: round, a run in shards and their merge (its shard.json's record, which knows the options alone,
+#: after the plan), Dask.
 PARTICLE_JOB = [
     "plan",
     "shard_record",
     "store",
     "store_open",
     "regions",
+    "overrides",
     "decide",
     "read",
     "record",

@@ -12,6 +12,8 @@ the halves (docs/design.md section 9):
 
 ``--halfsets micrograph`` then gives the kept particles of one micrograph one half-set, so
 that neighbours which escaped the minimum distance cannot straddle either (cisTEM's rule).
+``--halfsets trim`` instead rejects the lowest-ranked kept particles of the larger half until the
+halves differ by at most one (:func:`halfset_trim`): no particle changes half.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ __all__ = [
     "distance_pairs",
     "halfset_audit",
     "halfset_sizes",
+    "halfset_trim",
     "halfsets_by_micrograph",
     "most_kept_on_a_micrograph",
     "read_halves",
@@ -158,6 +161,37 @@ def halfsets_by_micrograph(groups: np.ndarray, keep: np.ndarray) -> np.ndarray:
     return half_of_mic[groups]
 
 
+def halfset_trim(
+    half: np.ndarray, keep: np.ndarray, scores: np.ndarray | None, higher_is_better: bool, seed: int
+) -> np.ndarray:
+    """The kept rows to reject so that the kept halves differ by at most one (``--halfsets trim``), as a mask.
+
+    The larger half (by its kept rows) loses ``larger - smaller - 1`` of its kept rows, the worst
+    ranked first: the lowest score (the highest where lower is better), a row without a score (NaN)
+    before any scored, and of tied scores the later row first (the dedup keeps the earlier of a tie).
+    Without ``scores``, a seeded random choice: the larger half's kept rows, in row order, permuted by
+    ``numpy.random.default_rng(seed).permutation``, the first of the permutation rejected. No row
+    changes half: the halves of a refinement stay those it refined.
+    """
+    trimmed = np.zeros(keep.size, dtype=bool)
+    sizes = halfset_sizes(half, keep)
+    larger = int(sizes[1] > sizes[0])
+    excess = sizes[larger] - sizes[1 - larger] - 1
+    if excess <= 0:
+        return trimmed
+    rows = np.flatnonzero(keep & (half == larger))
+    if scores is None:
+        worst = rows[np.random.default_rng(seed).permutation(rows.size)[:excess]]
+    else:
+        score = np.asarray(scores, dtype=np.float64)[rows]
+        scored = np.isfinite(score)
+        ranked = np.where(scored, score if higher_is_better else -score, 0.0)
+        # (lexsort: the last key first; unscored first, then the lowest rank, then the latest row)
+        worst = rows[np.lexsort((-rows, ranked, scored))[:excess]]
+    trimmed[worst] = True
+    return trimmed
+
+
 def halfset_sizes(half: np.ndarray, keep: np.ndarray) -> list[int]:
     """Kept rows in half 0 and in half 1."""
     return [int(v) for v in np.bincount(half[keep].astype(np.int64), minlength=2)[:2]]
@@ -168,11 +202,11 @@ def most_kept_on_a_micrograph(groups: np.ndarray, keep: np.ndarray) -> int:
     return int(np.bincount(groups[keep]).max()) if keep.any() else 0
 
 
-def check_halfsets(particles: ParticleSet) -> HalfSets:
-    """The half-sets ``--halfsets micrograph`` reassigns: refused when the particles carry none."""
+def check_halfsets(particles: ParticleSet, mode: str = "micrograph") -> HalfSets:
+    """The half-sets ``--halfsets micrograph`` reassigns (``trim`` balances): refused when the particles carry none."""
     if particles.halfsets is None:
         raise CryodedupError(
-            "--halfsets micrograph: the particles carry no half-set column (rlnRandomSubset with values 1 and 2, "
+            f"--halfsets {mode}: the particles carry no half-set column (rlnRandomSubset with values 1 and 2, "
             "or CryoSPARC's alignments3D/split with 0 and 1); give the output of a refinement"
         )
     return particles.halfsets

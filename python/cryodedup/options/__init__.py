@@ -17,13 +17,14 @@ are imported when first used (PEP 562): a particle job does not load the microgr
 
 from __future__ import annotations
 
-__all__ = ["CompareOptions", "MicrographOptions", "MicrographRun", "ParticleOptions"]
+__all__ = ["CompareOptions", "MicrographOptions", "MicrographRun", "ParticleOptions", "SelectOptions"]
 
 _WHERE = {
     "CompareOptions": "compare",
     "MicrographOptions": "micrographs",
     "MicrographRun": "micrographs",
     "ParticleOptions": "particles",
+    "SelectOptions": "select",
 }
 
 # Not typing's TYPE_CHECKING (as in the package's __init__); mypy takes any TYPE_CHECKING as true.
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
     from .compare import CompareOptions
     from .micrographs import MicrographOptions, MicrographRun
     from .particles import ParticleOptions
+    from .select import SelectOptions
 
 
 def __getattr__(name: str) -> object:

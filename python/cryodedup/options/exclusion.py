@@ -1,7 +1,8 @@
-"""The checks of the options that exclude picks: the ellipsoid, the mask and the edge.
+"""The checks of the options that exclude picks: the ellipsoid, the mask and the edge, the overrides.
 
 ``--min-dist-ellipsoid``: its semi-axes, and the rules it cannot be given with; ``--mask`` and
-``--edge``: in range, and given with what they serve.
+``--edge``: in range, and given with what they serve; ``--overrides``: a file, and the rules it is
+not taken with yet.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from ..errors import CryodedupError
 from .fields import is_real_number
 from .species import parse_ellipsoids
 
-__all__ = ["check_ellipsoids", "check_masks", "ellipsoid_text_parses"]
+__all__ = ["check_ellipsoids", "check_masks", "check_overrides", "ellipsoid_text_parses"]
 
 
 def ellipsoid_text_parses(text: str) -> bool:
@@ -88,3 +89,32 @@ def check_masks(options: Any) -> None:
         raise CryodedupError(f"--mask-psize must be a voxel size in Å > 0, got {options.mask_psize}")
     if options.edge is not None and not (np.isfinite(options.edge) and options.edge >= 0):
         raise CryodedupError(f"--edge must be a distance in Å of 0 or more, got {options.edge}")
+
+
+def check_overrides(options: Any) -> None:
+    """``--overrides``: a file, and none of the rules a forced particle is not decided with yet.
+
+    ``options``: a :class:`~cryodedup.options.ParticleOptions` (not imported here: it imports this module).
+    """
+    if options.overrides is None:
+        return
+    given: object = options.overrides  # (the Python API's options arrive unchecked)
+    if not isinstance(given, (str, Path)) or not Path(given).is_file():
+        raise CryodedupError(f"--overrides {options.overrides}: no such file (a CSV of corrections was expected)")
+    refused = [
+        (options.remove_entirely, "--remove-entirely"),
+        (options.min_support > 1, f"--min-support {options.min_support}"),
+        (options.max_angle is not None, "--max-angle"),
+        (options.own_frame, "--min-dist-ellipsoid"),
+        (options.same_image == "reject", "--same-image reject"),
+        (options.filament_mode == "tube", "--filament-mode tube"),
+        (bool(options.species or options.species_column or options.cross_species), "--species"),
+        (options.mask is not None or options.edge is not None, "--mask/--edge"),
+        (options.audit, "--audit"),
+    ]
+    for asked, flag in refused:
+        if asked:
+            raise CryodedupError(
+                f"--overrides with {flag}: not taken together yet (forced particles are decided by the "
+                "distance rule alone)"
+            )

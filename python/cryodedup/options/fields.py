@@ -41,6 +41,7 @@ __all__ = [
     "is_whole_number",
     "marked_options",
     "option",
+    "overrides_option",
     "path_type",
     "project_dir_option",
     "shown_values",
@@ -233,6 +234,20 @@ def path_type(file_okay: bool = True, dir_okay: bool = True) -> click.Path:
 def project_dir_option(help: str, **how: Any) -> Any:
     """``--project-dir`` of either job: the folder relative paths start from (``help`` says which paths)."""
     return option(None, "--project-dir", help, type=path_type(file_okay=False), label="project folder", **how)
+
+
+def overrides_option(what: str, **how: Any) -> Any:
+    """``--overrides`` of either job: a user's corrections (``formats/overrides.py``); ``what`` says what it forces."""
+    return option(
+        None,
+        "--overrides",
+        f"A CSV of corrections (kind,input,row,name,partner,action; docs/reference/outputs.md): {what} The "
+        "report page and the napari plugin write it.",
+        type=path_type(dir_okay=False),
+        metavar="CSV",
+        label="overrides",
+        **how,
+    )
 
 
 def insist_psize_option(typed: str, sources: str, **how: Any) -> Any:

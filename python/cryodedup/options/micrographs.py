@@ -29,6 +29,7 @@ from .fields import (
     is_real_number,
     is_whole_number,
     option,
+    overrides_option,
     project_dir_option,
 )
 
@@ -211,6 +212,11 @@ class MicrographOptions:
         affects=DECISION,
         panel=PAIRS,
     )
+    overrides: Path | None = overrides_option(
+        "each pair line marks two micrographs (by name) duplicates, one of them rejected as the screen rejects, or "
+        "distinct, never duplicates; the others are decided as before.",
+        panel=PAIRS,
+    )
     accept_untrusted: bool = option(
         False,
         "--accept-untrusted",
@@ -302,6 +308,9 @@ class MicrographOptions:
         """Raises a ``CryodedupError`` naming the first option out of its range."""
         check_choices(self)
         _check_numbers(self)
+        given: object = self.overrides  # (the Python API's options arrive unchecked)
+        if given is not None and (not isinstance(given, (str, Path)) or not Path(given).is_file()):
+            raise CryodedupError(f"--overrides {given}: no such file (a CSV of corrections was expected)")
         # Sizes are bounded before anything is allocated: a window or scan range beyond the
         # micrographs is cut to them where it is used (plan.candidate_offsets); beyond these
         # bounds a value is a typo (1e12, 2**62), refused in one line.

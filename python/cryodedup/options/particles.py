@@ -18,7 +18,7 @@ from ..errors import CryodedupError, as_option_errors
 from ..outputs import check_plotting
 from ..particle_set import OUTPUT_FORMATS, SHIFT_KEYS
 from ..resolve.micrograph_names import MATCH_MODES
-from .exclusion import check_ellipsoids, check_masks, ellipsoid_text_parses
+from .exclusion import check_ellipsoids, check_masks, check_overrides, ellipsoid_text_parses
 from .fields import (
     CENTRES,
     COLLECTION,
@@ -37,6 +37,7 @@ from .fields import (
     is_real_number,
     is_whole_number,
     option,
+    overrides_option,
     path_type,
     project_dir_option,
 )
@@ -217,6 +218,11 @@ class ParticleOptions:
         affects=DECISION,
         taken_by=(CENTRES,),
     )
+    overrides: Path | None = overrides_option(
+        "each particle line forces its particle kept (it rejects its neighbours as any kept one) or rejected (it "
+        "rejects none); the others are decided as before. A line naming a row that holds another particle is refused.",
+        panel=RANKING,
+    )
     plot: bool = option(False, "--plot", PLOT_HELP, is_flag=True, panel=OUTPUT, taken_by=(COPICK,), essential=True)
     plot_mics: int = option(
         3,
@@ -386,8 +392,10 @@ class ParticleOptions:
         "keep",
         "--halfsets",
         "micrograph: give all kept particles of a micrograph one half-set (rlnRandomSubset, "
-        "alignments3D/split), halves balanced in count; only that column changes.",
-        choices=["keep", "micrograph"],
+        "alignments3D/split), halves balanced in count; only that column changes. trim: reject the larger half's "
+        "lowest-scored kept particles (random by --seed without a score) until the halves differ by at most one; "
+        "none changes half.",
+        choices=["keep", "micrograph", "trim"],
         label="half-sets",
         panel=ORIENTATIONS,
     )
@@ -799,6 +807,7 @@ class ParticleOptions:
             )
         check_transforms(self.transform)
         check_plotting(self.plot)
+        check_overrides(self)
 
     def _check_poses(self) -> None:
         """``--max-angle`` and ``--sym``: an angle, a point group a package names, and the two together."""

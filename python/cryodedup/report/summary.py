@@ -46,6 +46,7 @@ def particle_rows(run: Overview, sections: Sections) -> list[Row]:
         Filaments,
         HalfsetAudit,
         HalfsetsByMicrograph,
+        HalfsetTrim,
         Inputs,
         MovedInputs,
         OwnFrameExclusion,
@@ -77,6 +78,7 @@ def particle_rows(run: Overview, sections: Sections) -> list[Row]:
     rows += sections.rows(HalfsetAudit, unit)
     rows += sections.rows(DuplicateDensity, unit)
     rows += sections.rows(HalfsetsByMicrograph, unit)
+    rows += sections.rows(HalfsetTrim, unit)
     if run.orientations:
         rows.append(("Orientations", run.orientations))
     rows += sections.rows(Consensus, unit)
@@ -102,6 +104,7 @@ def _ranking_and_run_rows(run: Overview, sections: Sections, unit: str) -> list[
         MaskAndEdge,
         NameCollisions,
         Outputs,
+        Overrides,
         ParticleTimings,
         Priority,
         SameImage,
@@ -116,6 +119,7 @@ def _ranking_and_run_rows(run: Overview, sections: Sections, unit: str) -> list[
         *sections.rows(Score, unit),
         *sections.rows(ScoreNormalization, unit),
         *sections.rows(MaskAndEdge, unit),
+        *sections.rows(Overrides, unit),
         *sections.rows(Priority, unit),
         *sections.rows(BestSelection, unit),
         *sections.rows(SameImage, unit),

@@ -188,6 +188,8 @@ class CsWriter:
         self.outputs = self.paths[stems[0]] + self.paths[stems[1]]
         #: The location fields ``--transform`` moved (every row's), written in place of the group's own.
         self.moved: dict[str, np.ndarray] = {}
+        #: Fields the kept rows take from elsewhere (every row's, as the field's type: ``select --take``).
+        self.taken: dict[str, np.ndarray] = {}
 
     def move_rows(self, rows: np.ndarray, shift_A: np.ndarray, psize: np.ndarray) -> str:
         """As :class:`~cryodedup.particle_set.MovingSubsetWriter` says: ``location/center_x_frac`` and ``_y_frac``.
@@ -219,8 +221,9 @@ class CsWriter:
                 files = self.paths[stem]
                 values = {SPLIT: halves} if halves is not None and stem == self.stems[0] else {}
                 values = {**values, **{name: v.astype(np.float32) for name, v in self.moved.items()}}
+                values = {**values, **self.taken} if stem == self.stems[0] else values
                 self.group.write_subset(selected, [tmp[f] for f in files], [f.name for f in files], values or None)
-        return {"kept": self.paths[KEPT], "rejected": self.paths[REJECTED]}
+        return {"kept": self.paths[self.stems[0]], "rejected": self.paths[self.stems[1]]}
 
     def _refuse_a_uid_kept_twice(self, keep: np.ndarray) -> None:
         """Refuses to write one uid twice into the kept particles (CryoSPARC takes a uid as one particle)."""

@@ -30,7 +30,7 @@ from ...errors import InputFileError
 from ...particle_set import ParticleSet
 from .file import StarFile, is_number
 
-__all__ = ["FscCurve", "StraddlingBoxes", "read_fsc", "read_model_fsc", "read_postprocess_fsc"]
+__all__ = ["FscCurve", "StraddlingBoxes", "model_nyquist", "read_fsc", "read_model_fsc", "read_postprocess_fsc"]
 
 MODEL_BLOCK, MODEL_FSC = "model_class_1", "rlnGoldStandardFsc"
 POSTPROCESS_BLOCK, POSTPROCESS_FSC = "fsc", "rlnFourierShellCorrelationCorrected"
@@ -53,8 +53,9 @@ class FscCurve:
         """Why no resolution can be read from the curve ('' where one can).
 
         A value that is not a number (RELION writes ``-nan`` where a shell has no power) at or before the shell
-        where the curve first falls below ``threshold``; or a curve that never falls below it (a refinement
-        limited by its box's Nyquist frequency: its crossing lies beyond the curve).
+        where the curve first falls below ``threshold`` (anywhere, for a curve that never falls below it). A curve
+        above ``threshold`` to its last shell is read (a refinement limited by its box's Nyquist frequency, or
+        inflated by duplicates: its crossing lies beyond the curve, said by the estimate).
         """
         bad = ~(np.isfinite(self.fsc) & np.isfinite(self.frequency))
         below = np.flatnonzero(self.fsc[1:] < threshold) + 1
@@ -64,9 +65,6 @@ class FscCurve:
                 f"{self.curve}: shell {first_bad} is {self.fsc[first_bad]!r} at {self.frequency[first_bad]!r} 1/Å, "
                 f"not a number, before the curve falls below {threshold}"
             )
-        if below.size == 0:
-            last = self.frequency[-1]
-            return f"{self.curve}: the curve stays above {threshold} to its last shell ({1 / last:.2f} Å): no crossing"
         return ""
 
 
@@ -99,7 +97,26 @@ def read_postprocess_fsc(path: Path, shown: str | None = None) -> FscCurve:
     final = general.get("rlnFinalResolution", "").strip()
     reported = float(final) if is_number(final) else None
     which = "masked, corrected" if masked else "unmasked: no mask given"
+    if (
+        masked
+        and POSTPROCESS_UNMASKED in labels
+        and np.array_equal(_columns(star, POSTPROCESS_BLOCK, POSTPROCESS_UNMASKED)[1], fsc)
+    ):
+        # (relion_postprocess, "the unmasked FSC extends beyond the solvent-corrected FSC", writes the unmasked curve
+        # as the corrected one: unmasked, whatever its column says)
+        which = f"unmasked: PostProcess fell back to it, equal to {POSTPROCESS_UNMASKED} at every shell"
     return FscCurve(f"{shown or path}: {label} ({which})", frequency, fsc, reported)
+
+
+def model_nyquist(path: Path) -> float | None:
+    """The Nyquist frequency (1/Å) of a ``run_model.star``'s refinement (its rlnPixelSize); None where not read."""
+    try:
+        star = StarFile(path)
+    except (InputFileError, OSError):
+        return None
+    general = {label: value for block in star.blocks if block.name == "model_general" for label, value in block.pairs}
+    pixel = general.get("rlnPixelSize", "").strip()
+    return 1.0 / (2.0 * float(pixel)) if is_number(pixel) and float(pixel) > 0 else None
 
 
 def read_fsc(path: Path) -> FscCurve:
@@ -120,12 +137,24 @@ def read_origins(path: Path, labels: list[str]) -> np.ndarray | None:
 
     None too for RELION 5's subtomograms (rlnTomoSubtomogramRot): their origins turn with each subtomogram.
     """
+    return read_columns(path, labels)
+
+
+#: RELION's pose of a particle: rot, tilt, psi (degrees).
+POSE_LABELS = ("rlnAngleRot", "rlnAngleTilt", "rlnAnglePsi")
+
+
+def read_columns(path: Path, labels: Sequence[str]) -> np.ndarray | None:
+    """A particle STAR's ``labels`` as numbers, (n, len(labels)), from the last loop that holds them all; else None.
+
+    None too for RELION 5's subtomograms (rlnTomoSubtomogramRot): their origins and poses turn with each subtomogram.
+    """
     star = StarFile(path)
     star.refresh_blocks()
     blocks = [b for b in star.blocks if b.labels is not None and all(label in b.labels for label in labels)]
     if not blocks or "rlnTomoSubtomogramRot" in (blocks[-1].labels or ()):
         return None
-    numbers, _, _ = star.scan(blocks[-1], labels, None)
+    numbers, _, _ = star.scan(blocks[-1], list(labels), None)
     return np.stack([numbers[label] for label in labels], axis=1)
 
 
@@ -144,6 +173,8 @@ class StraddlingBoxes:
     centre_offsets_A: np.ndarray
     rows: int
     origins: tuple[Path, tuple[str, ...]] | None = None
+    #: The single STAR file the set was read from (its poses read from it when an estimate asks); None: not one.
+    path: Path | None = None
 
     @classmethod
     def of(cls, paths: Sequence[Path], particles: ParticleSet, a: np.ndarray, b: np.ndarray) -> StraddlingBoxes:
@@ -152,7 +183,15 @@ class StraddlingBoxes:
         labels = tuple(label.strip() for label in particles.shift.split(","))
         in_angst = all(label.startswith("rlnOrigin") and label.endswith("Angst") for label in labels)
         readable = len(paths) == 1 and paths[0].suffix == ".star" and in_angst and len(labels) == offsets.shape[1]
-        return cls(a, b, offsets, len(particles), (paths[0], labels) if readable and a.size else None)
+        star = len(paths) == 1 and paths[0].suffix == ".star" and a.size
+        return cls(
+            a,
+            b,
+            offsets,
+            len(particles),
+            (paths[0], labels) if readable and a.size else None,
+            paths[0] if star else None,
+        )
 
     def offsets_A(self) -> np.ndarray:
         """The offset (Å) between the two boxes of each pair: the centres' plus the origins' (read now, once)."""
@@ -162,6 +201,15 @@ class StraddlingBoxes:
         if origins is None or len(origins) != self.rows:
             return self.centre_offsets_A
         return self.centre_offsets_A + origins[self.a] - origins[self.b]
+
+    def poses(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """Each pair's two poses (RELION's rot, tilt, psi in degrees), read now; None where the file has none."""
+        if self.path is None:
+            return None
+        poses = read_columns(self.path, POSE_LABELS)
+        if poses is None or len(poses) != self.rows:
+            return None
+        return poses[self.a], poses[self.b]
 
 
 def _columns(star: StarFile, name: str, label: str) -> tuple[np.ndarray, np.ndarray]:

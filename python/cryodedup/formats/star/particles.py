@@ -20,6 +20,7 @@ import numpy as np
 
 import cryodedup._core as _core
 
+from ... import signals
 from ...algo.audit import read_halves
 from ...algo.filaments import tube_ids
 from ...algo.priority import has_none_scores
@@ -664,6 +665,7 @@ def scan_particles(
     wanted = list(extra or []) + ([RELION_TUBE] if RELION_TUBE in part.labels else [])
     wanted += cols.origins + cols.subtomogram_angles if cols.subtomogram_angles else []
     wanted = list(dict.fromkeys(wanted))
+    signals.pause_for_tests("reading")  # the input mapped, its rows not yet read
     try:
         raw = part.star.scan_particles(
             part.block,

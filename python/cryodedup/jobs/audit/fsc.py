@@ -16,80 +16,139 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ...algo.fsc import FscEstimate, pairs_estimate
+import numpy as np
+
+from ...algo.fsc import FscEstimate, pairs_estimate, straddling_turns
 from ...errors import CryodedupError
-from ...formats.star.fsc import FscCurve, read_model_fsc, read_postprocess_fsc
+from ...formats.star.fsc import FscCurve, model_nyquist, read_model_fsc, read_postprocess_fsc
 from .check import SetAudit
 from .project import Job, Project
 
 __all__ = ["FscFound", "fsc_figures", "fsc_rows", "judge", "refinement_estimate"]
 
 MODEL_FILE, POSTPROCESS_FILE, POSTPROCESS_KIND = "run_model.star", "postprocess.star", "PostProcess"
+#: Why a refinement has no estimate where no file was found.
+NO_FSC = "no FSC found (no PostProcess of it with a postprocess.star, no run_model.star)"
 
 
 @dataclass(frozen=True)
 class FscFound:
-    """A refinement's FSC estimate (None: no FSC found, or none read) and, where one could not be read, why."""
+    """A refinement's FSC estimate (None: no FSC found, or none read), why none, and the files it fell back from.
+
+    ``fell_back``: each FSC file passed over before the one read (or all of them), and why: not found, damaged
+    (cannot be read, not a number, stopping short of the refinement's Nyquist frequency).
+    """
 
     estimate: FscEstimate | None = None
     note: str = ""
+    fell_back: tuple[str, ...] = ()
 
-    def to_json(self) -> dict | None:
-        """``--json``'s ``fsc`` of the refinement (null where none was found)."""
-        return None if self.estimate is None else self.estimate.to_json()
+    def to_json(self) -> dict:
+        """``--json``'s ``fsc`` of the refinement: the estimate, or its ``source`` null and ``why`` none was made."""
+        said = {"fell_back": list(self.fell_back)}
+        if self.estimate is not None:
+            return {**self.estimate.to_json(), **said}
+        return {"source": None, "why": self.note or NO_FSC, **said}
 
 
-def refinement_fsc(project: Project, job: Job, children: dict[str, list[str]]) -> tuple[FscCurve | None, str]:
-    """The refinement's FSC curve (None where none is found) and, when one could not be read, why.
+def refinement_fsc(
+    project: Project, job: Job, children: dict[str, list[str]]
+) -> tuple[FscCurve | None, tuple[str, ...]]:
+    """The refinement's FSC curve (None where none is usable) and each file passed over before it, and why.
 
-    ``children``: the project's (:meth:`Project.children`, made once for every refinement: a project of thousands).
+    The latest PostProcess's ``postprocess.star`` first, then the next, then its ``run_model.star``: a file missing,
+    unreadable, not a number before its crossing, or (a postprocess.star) stopping short of the refinement's Nyquist
+    frequency (truncated) is passed over, said. ``children``: the project's (:meth:`Project.children`, made once for
+    every refinement: a project of thousands).
     """
     if "/" not in job.name:  # (CryoSPARC: its curves are in its database, not its folder)
-        return None, ""
+        return None, ()
+    model = project.root / job.name / MODEL_FILE
+    nyquist = model_nyquist(model) if model.is_file() else None
+    passed: list[str] = []
     for path in _fsc_files(project, job, children.get(job.name, [])):
+        shown = str(path.relative_to(project.root))
+        if not path.is_file():
+            if path.name == POSTPROCESS_FILE or passed:  # (a run_model.star not written, alone: no FSC found)
+                passed.append(f"{shown}: not found")
+            continue
         try:
-            shown = str(path.relative_to(project.root))
             read = read_postprocess_fsc if path.name == POSTPROCESS_FILE else read_model_fsc
             curve = read(path, shown)
         except (CryodedupError, OSError) as err:
-            return None, f"its FSC could not be read ({str(err).splitlines()[0]})"
-        why = curve.unusable()
-        return (None, f"its FSC gives no resolution ({why})") if why else (curve, "")
-    return None, ""
+            passed.append(f"{shown} could not be read ({_first_line(err)})")
+            continue
+        why = curve.unusable() or (_short(curve, nyquist) if path.name == POSTPROCESS_FILE else "")
+        if why:
+            passed.append(f"{shown} gives no resolution ({why})")
+            continue
+        return curve, tuple(passed)
+    return None, tuple(passed)
+
+
+def _short(curve: FscCurve, nyquist: float | None) -> str:
+    """Why a curve stops over half a shell short of the refinement's Nyquist frequency ('' where it does not)."""
+    if nyquist is None or len(curve.frequency) < 3:
+        return ""
+    spacing = float(np.median(np.diff(curve.frequency[1:])))
+    last = float(curve.frequency[-1])
+    if last >= nyquist - spacing / 2:
+        return ""
+    return (
+        f"its data_fsc stops at {1 / last:.2f} Å, shell {len(curve.frequency) - 1} of {round(nyquist / spacing)}, "
+        f"short of the refinement's Nyquist {1 / nyquist:.2f} Å: truncated"
+    )
+
+
+def _first_line(err: Exception) -> str:
+    return str(err).splitlines()[0] if str(err) else type(err).__name__
 
 
 def _fsc_files(project: Project, job: Job, children: list[str]) -> list[Path]:
-    """The FSC files of a RELION refinement, the preferred first: its latest PostProcess's (of its ``children``)."""
+    """A RELION refinement's FSC files, the preferred first: its PostProcesses' (of its ``children``), latest first.
+
+    Each PostProcess's ``postprocess.star`` whether or not it is there (a missing one is said), then ``run_model.star``.
+    """
     posts = sorted(
         (project.jobs[c] for c in children if project.jobs[c].kind == POSTPROCESS_KIND),
         key=lambda j: j.number,
         reverse=True,
     )
-    found = [project.root / p.name / POSTPROCESS_FILE for p in posts]
-    found.append(project.root / job.name / MODEL_FILE)
-    return [path for path in found if path.is_file()]
+    return [*(project.root / p.name / POSTPROCESS_FILE for p in posts), project.root / job.name / MODEL_FILE]
 
 
 def refinement_estimate(
-    project: Project, job: Job, audit: SetAudit | None, children: dict[str, list[str]]
+    project: Project, job: Job, audit: SetAudit | None, children: dict[str, list[str]], sym: str = "C1"
 ) -> FscFound | None:
     """The estimate for a refinement's set from its FSC; None for a job that is no refinement or has no set.
 
-    ``children``: the project's, as :func:`refinement_fsc` takes them.
+    ``children``: the project's, as :func:`refinement_fsc` takes them; ``sym``: the point group it refined with.
     """
     if not job.refinement or audit is None:
         return None
-    curve, why = refinement_fsc(project, job, children)
-    return FscFound(None, why) if curve is None else FscFound(set_estimate(curve, audit))
+    curve, passed = refinement_fsc(project, job, children)
+    if curve is None:
+        missing = [step.removesuffix(": not found") for step in passed if step.endswith(": not found")]
+        if len(missing) == len(passed):  # (none there: no FSC found, naming where it was looked for)
+            return FscFound(None, f"no FSC found ({', '.join(missing)} not found)" if missing else "", passed)
+        return FscFound(None, f"no FSC read: {'; '.join(passed)}", passed)
+    convention = "relion" if "/" in job.name else "cryosparc"
+    return FscFound(set_estimate(curve, audit, sym, convention), "", passed)
 
 
-def set_estimate(curve: FscCurve, audit: SetAudit) -> FscEstimate | None:
-    """The estimate for a refinement's set and its curve; None for a set without half-sets."""
+def set_estimate(curve: FscCurve, audit: SetAudit, sym: str = "C1", convention: str = "relion") -> FscEstimate | None:
+    """The estimate for a refinement's set and its curve; None for a set without half-sets.
+
+    ``sym``: the point group the refinement imposed, in the setting of ``convention``: a pair whose poses are one
+    under it counts whole, one whose poses are apart by what its two central sections share.
+    """
     if audit.half_sizes is None:
         return None
     offsets = None if audit.straddling is None else audit.straddling.offsets_A()
+    poses = None if audit.straddling is None else audit.straddling.poses()
+    turns, under = straddling_turns(poses, "relion", sym, convention)
     return pairs_estimate(
-        curve.curve, curve.frequency, curve.fsc, offsets, audit.same_image_straddling, audit.half_sizes
+        curve.curve, curve.frequency, curve.fsc, offsets, audit.same_image_straddling, audit.half_sizes, turns, under
     )
 
 
@@ -102,18 +161,26 @@ class FscEffect:
 
 
 def fsc_effect(found: FscEstimate, negligible_shells: float) -> FscEffect | None:
-    """The change in resolution as a verdict weighs it; None where the crossings are not known (no effect read)."""
+    """The change in resolution as a verdict weighs it; None where it is not known (no effect read).
+
+    A change that is a lower bound (the curve never crosses as refined, or f past first order) matters from
+    ``negligible_shells``; under it nothing is known (the share decides).
+    """
     change, shells = found.change_A, found.change_shells
     if change is None or shells is None or found.resolution_A is None or found.resolution_without_A is None:
         return None
     if not (math.isfinite(change) and math.isfinite(shells)):  # (a curve not read as a number: no effect known)
         return None
+    if found.lower_bound and shells < negligible_shells:
+        return None
     pairs = f"{found.pairs:,} duplicate pair{'s' if found.pairs != 1 else ''}"
     size = f"{shells:.2g}"
+    bound = f"{found.caveats}; " if found.caveats else ""
+    refined = f"{found.resolution_A:.2f} Å" if found.crosses else f"beyond {found.resolution_A:.2f} Å"
     words = (
-        f"as refined {found.resolution_A:.2f} Å, without its {pairs} about {found.resolution_without_A:.2f} Å "
-        f"({size} Fourier shell{'' if size == '1' else 's'}; shared fraction {found.shared_fraction:.3g}, from "
-        f"{found.source.split(': ')[0]})"
+        f"as refined {refined}, without its {pairs} about {found.resolution_without_A:.2f} Å "
+        f"({bound}{size} Fourier shell{'' if size == '1' else 's'}; shared fraction {found.shared_fraction:.3g}, "
+        f"from {found.source.split(': ')[0]}{found.turned_words})"
     )
     return FscEffect(shells >= negligible_shells, words)
 
@@ -140,18 +207,26 @@ def judge(found: FscFound | None, worst: SetAudit, negligible: float) -> Judged:
     if effect is not None:
         return Judged(False, f"; {effect.words}")
     if 100 * worst.fraction < negligible and not worst.same_image_straddling:
-        why = (found.note if found is not None else "") or "no FSC found"
+        why = (found.note if found is not None else "") or (estimate.why if estimate is not None else "")
+        if estimate is not None and not why and estimate.lower_bound:
+            why = f"its FSC gives a change of {estimate.bound_words}"
+        why = why or "no FSC found"
         return Judged(True, f": negligible (under {negligible:g} % of its particles; {why}, judged by the share; "
                       "--negligible sets the share)")  # fmt: skip
     return Judged(False, "")
 
 
 def fsc_rows(jobs: Iterable[tuple[Job, SetAudit | None, FscFound | None]]) -> list[tuple[str, str]]:
-    """The table's rows of the refinements' FSC: one read, or none for a refinement whose half-sets share pairs."""
+    """The table's rows of the refinements' FSC: one read (and the files passed over before it), or none read."""
     rows = []
     for job, worst, found in jobs:
-        if found is not None and (found.estimate is not None or (worst is not None and worst.straddles)):
-            rows.append(("FSC", fsc_row(job.label, found.estimate, found.note)))
+        if found is None:
+            continue
+        if found.estimate is not None or (worst is not None and worst.straddles) or found.fell_back:
+            said = fsc_row(job.label, found.estimate, found.note)
+            if found.fell_back and found.estimate is not None:
+                said += f"; read after passing over {'; '.join(found.fell_back)}"
+            rows.append(("FSC", said))
     return rows
 
 
@@ -161,12 +236,26 @@ def fsc_row(name: str, found: FscEstimate | None, note: str = "") -> str:
     None found: why, and that its verdict goes by the share of its particles.
     """
     if found is None:
-        why = note or "no FSC found (no PostProcess of it with a postprocess.star, no run_model.star)"
-        return f"{name}: {why}; judged by the share of its particles in pairs across the half-sets"
-    refined = "no 0.143 crossing" if found.resolution_A is None else f"{found.resolution_A:.2f} Å at FSC 0.143"
-    said = f"{name}: {refined} ({found.source})"
+        return f"{name}: {note or NO_FSC}; judged by the share of its particles in pairs across the half-sets"
+    return f"{name}: {estimate_words(found)}"
+
+
+def estimate_words(found: FscEstimate) -> str:
+    """An estimate as a table's row says it: the resolution as refined, and without the duplicates where it has any."""
+    if found.resolution_A is None:
+        refined = "no 0.143 crossing"
+    elif not found.crosses:
+        refined = f"above FSC 0.143 to its last shell, {found.resolution_A:.2f} Å"
+    else:
+        refined = f"{found.resolution_A:.2f} Å at FSC 0.143"
+    said = f"{refined} ({found.source})"
     if found.pairs and found.resolution_without_A is not None:
-        said += f"; without its duplicates about {found.resolution_without_A:.2f} Å"
+        bound = f" ({found.caveats})" if found.caveats else ""
+        shells = found.change_shells
+        count = f", {shells:.2g} Fourier shells" if shells is not None else ""
+        said += f"; without its duplicates about {found.resolution_without_A:.2f} Å{count}{bound}{found.turned_words}"
+    elif found.pairs and found.why:
+        said += f"; {found.why}"
     return said
 
 
@@ -180,7 +269,7 @@ def fsc_figures(jobs: Iterable[tuple[str, FscFound | None]]) -> list[str]:
             continue
         estimate = found.estimate
         title = f"{name}: shared fraction {estimate.shared_fraction:.3g} ({estimate.pairs:,} pairs across the halves)"
-        crossings = (estimate.resolution_A, estimate.resolution_without_A)
+        crossings = (estimate.resolution_A if estimate.crosses else None, estimate.resolution_without_A)
         without = list(estimate.fsc_without)
         figures.append(fsc_svg(title, estimate.source, estimate.frequency, estimate.fsc, without, crossings))
     return figures

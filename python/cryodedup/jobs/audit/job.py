@@ -105,6 +105,8 @@ class JobAudit:
     #: A job that removed duplicates (RELION 5's Select) of subtomograms, whose sets hold some all the same: its
     #: files name rlnTomoSubtomogramRot (read with its sets: :func:`~.read.read_audits`).
     unturned_origins: bool = False
+    #: Warnings of the job itself, not of one set (a point group the core does not know): said with its sets'.
+    own_warnings: list[str] = field(default_factory=list)
 
     @property
     def duplicates(self) -> int:
@@ -148,8 +150,8 @@ class JobAudit:
 
     @property
     def warnings(self) -> list[str]:
-        """Its sets' warnings (a micrograph file name in two folders, a pixel size assumed), each once."""
-        return list(dict.fromkeys(w for s in self.sets for w in s.warnings))
+        """Its own warnings and its sets' (a micrograph file name in two folders, a pixel size assumed), each once."""
+        return list(dict.fromkeys([*self.own_warnings, *(w for s in self.sets for w in s.warnings)]))
 
 
 @dataclass(frozen=True)

@@ -55,7 +55,8 @@ def read_audits(root: Path, min_dist: float | None, max_angle: float | None, say
         audit.min_dist_A, audit.distance_reason = distances[name]
         audit.symmetry = symmetries[name]
         _audit_sets(project, audit, say, max_angle)
-        audit.fsc = refinement_estimate(project, audit.job, audit.worst, children)
+        sym = audit.symmetry[0] if audit.symmetry else "C1"
+        audit.fsc = refinement_estimate(project, audit.job, audit.worst, children, sym)
         audit.unturned_origins = _unturned_origins(project, audit)
     return AuditRead(project, audits, problems)
 
@@ -163,8 +164,8 @@ def _audit_sets(project: Project, audit: JobAudit, say: Log, max_angle: float | 
     if max_angle is not None:
         try:  # (RELION's jobs are named by their folders, CryoSPARC's J1, J2...)
             symmetry_setting(sym, "relion" if "/" in job.name else "cryosparc")
-        except CryodedupError as err:
-            say(f"{job.label}: {err}: compared by position only", "warning")
+        except CryodedupError as err:  # (a warning of the job's: in the table, the headline's count and --json)
+            audit.own_warnings.append(f"{job.label}: {err}: compared by position only")
             max_angle = None
     for set_name, files in job.particle_sets.items():
         if job.status not in FINISHED and not all(_present(project.root / f) for f in files):

@@ -150,7 +150,7 @@ class MicrographStages:
         mics, placement, said = read.mics, read.placement, read.said
         scored = self.scored(job, read)
         plan, shards, scoring = scored.plan, scored.shards, scored.seconds
-        outcome = decide_run(len(mics.names), plan, shards, job.plan.decision, placement)
+        outcome = decide_run(len(mics.names), plan, shards, job.plan.decision, placement, mics.names)
         if outcome.decision.pattern and self.REMOVES_PATTERN:
             group = outcome.decision.pattern_images
             said(_pattern_removed(outcome.decision.pattern, _named(mics.names, group)), "warning")
@@ -158,8 +158,12 @@ class MicrographStages:
             plan, shards = scored_without_pattern(plan, self.progress_factory, shards, group)
             if scoring is not None:  # (its reads are counted with the first scoring's)
                 scoring += time.perf_counter() - again
-            outcome = decide_run(len(mics.names), plan, shards, job.plan.decision, placement)
+            outcome = decide_run(len(mics.names), plan, shards, job.plan.decision, placement, mics.names)
         judge_power(outcome, job.plan.decision)
+        overridden = outcome.decision.overridden
+        if overridden is not None:
+            for line in overridden.nothing:
+                said(f"{overridden.file}: {line} names nothing in the inputs (not applied)", "warning")
         return _Decided(outcome, scoring)
 
     def write(self, job: MicrographJob, read: MicrographRead, decided: _Decided) -> ParticleSplit | None:
@@ -183,6 +187,14 @@ class MicrographStages:
         if decided.scoring is not None and job.plan.by_position:  # (nothing read: no rate)
             timings = MicrographTimings(0.0, scoring_seconds=round(decided.scoring, 3))
         self.drawn = (read, decided.outcome)
+        overridden = decided.outcome.decision.overridden
+        if overridden is not None:
+            used = {
+                "file": overridden.file,
+                "pairs_applied": overridden.applied,
+                "naming_nothing": list(overridden.nothing),
+            }
+            summary = replace(summary, overrides=used)
         return replace(summary, timings=timings)
 
     def report(self, job: MicrographJob, summary: MicrographSummary) -> MicrographSummary:

@@ -20,6 +20,7 @@ import numpy as np
 from ...errors import CryodedupError, InputFileError, PixelSizeError
 from ...formats.micrograph_lists import Micrographs
 from ...formats.mrc import MrcLayout, mrc_layout
+from ...formats.overrides import Overrides, read_overrides
 from ...options.fields import DECISION, SCORES, marked_options, shown_values
 from ...options.micrographs import ALL_PAIRS_UPTO, MicrographOptions
 from ...particle_set import Evidence
@@ -113,6 +114,8 @@ class DecisionRules:
     min_pearson: float
     images_per_hole: int
     by_position: bool
+    #: ``--overrides``: the file's pairs marked duplicate or distinct (its particle lines are the particle job's).
+    overrides: Overrides | None = None
 
 
 @dataclass(frozen=True)
@@ -185,7 +188,8 @@ def micrograph_plan(options: MicrographOptions) -> MicrographPlan:
         options.batch,
         options.min_z,
     )
-    decision = DecisionRules(options.min_z, options.min_pearson, options.images_per_hole, options.no_images)
+    overrides = None if options.overrides is None else read_overrides(options.overrides)
+    decision = DecisionRules(options.min_z, options.min_pearson, options.images_per_hole, options.no_images, overrides)
     metadata = MetadataSources(tuple(options.metadata), options.shift_calibration, options.beam_diameter)
     shown = None
     if options.plot:  # (the report's table of the options only where there is a report)

@@ -86,6 +86,8 @@ class MicrographSummary(JobSummary):
     reconsidered: dict[str, int] | None = field(default=None, metadata=_OPTIONAL)
     metadata: Metadata | None = field(default=None, metadata=_OPTIONAL)  # --metadata
     particles: ParticleSplit | None = field(default=None, metadata=_OPTIONAL)  # --particles
+    # --overrides: the file, its pair lines applied and those naming a micrograph not in the inputs.
+    overrides: dict[str, Any] | None = field(default=None, metadata=_OPTIONAL)
 
     @property
     def judged(self) -> MicrographVerdict:
@@ -133,6 +135,7 @@ def micrograph_rows(s: MicrographSummary) -> list[Row]:
         ("Pairs scored", f"{s.pairs_scored:,} ({s.candidates}{reach})"),
         ("Duplicate pairs", f"{s.duplicate_pairs:,} ({s.thresholds.rule})"),
         *margin_rows(s),
+        *([("Overrides", _overrides_row(s.overrides))] if s.overrides else []),
         ("Kept", f"{s.kept:,}"),
         ("Rejected", f"{s.rejected:,} (later exposures of an area)"),
         *(s.particles.rows("micrograph") if s.particles else []),
@@ -144,6 +147,13 @@ def micrograph_rows(s: MicrographSummary) -> list[Row]:
 
         rows.append(("Time", micrograph_time(s.images_read, s.timings)))
     return rows
+
+
+def _overrides_row(overrides: dict[str, Any]) -> str:
+    """``--overrides``: the pair lines applied, and those naming nothing in the inputs."""
+    text = f"{counted(overrides['pairs_applied'], 'pair line')} of {overrides['file']} applied"
+    nothing = len(overrides["naming_nothing"])
+    return text + (f"; {counted(nothing, 'line')} naming nothing in the inputs" if nothing else "")
 
 
 def margin_rows(s: MicrographSummary) -> list[Row]:

@@ -54,6 +54,7 @@ __all__ = [
     "input_voters",
     "one_pass",
     "ranking_scores",
+    "trimmed",
     "warn_not_confirmable",
     "widened",
 ]
@@ -81,6 +82,8 @@ class Rule(IntEnum):
     OUTSIDE_THE_MASK = 12  # its centre lies outside --mask (or beyond its extent); no partner
     AT_THE_EDGE = 13  # its centre lies within --edge of its micrograph's edge; no partner
     BEST_SELECTION = 14  # the partner is a kept duplicate of the set of best score or most picks (--select)
+    OVERRIDE = 15  # --overrides: forced rejected (no partner), or within the distance of a forced keep (the partner)
+    HALFSET_TRIM = 16  # kept, then trimmed from the larger half-set to balance the halves (--halfsets trim); no partner
 
 
 #: The rules a runner's stages reject rows by (the plain path's never give them), by number, named in the record with
@@ -212,11 +215,17 @@ class ParticleDecision:
     ties: Ties = _NO_TIES
     #: The normalisation the scores were compared by (``--score-normalize``; None: as read).
     normalisation: Normalisation | None = None
+    #: ``--overrides``: the rows the file decided (forced, or rejected by a forced keep); None without forced rows.
+    overridden: np.ndarray | None = None
+    #: The rows kept by the rules above, then rejected to balance the half-sets (``--halfsets trim``); None: not asked.
+    trimmed: np.ndarray | None = None
 
     @property
     def duplicate(self) -> np.ndarray:
         """The rows rejected as duplicates by the distance rule (not those a consensus, a mask or an edge rejected)."""
         duplicate = rejected_as_duplicates(self.keep, self.unconfirmed, self.not_confirmable)
+        if self.trimmed is not None:
+            duplicate = duplicate & ~self.trimmed
         return duplicate if self.regions is None else duplicate & (self.regions.dropped == 0)
 
     @property
@@ -226,15 +235,41 @@ class ParticleDecision:
 
 
 def decide(
-    particles: ParticleSet, rule: Deciding, log: Log = _silent, regions: Regions | None = None
+    particles: ParticleSet,
+    rule: Deciding,
+    log: Log = _silent,
+    regions: Regions | None = None,
+    forced: np.ndarray | None = None,
 ) -> ParticleDecision:
     """Which rows to keep: each species on its own, then (``--cross-species``) between species.
 
     One species (no species given) is decided by :func:`decide_species`, as it always was.
     ``rule``: the plan's, resolved for these rows (``ParticlePlan.for_rows``);
-    ``regions``: the rows ``--mask`` and ``--edge`` drop, found before (``regions.regions_of``).
+    ``regions``: the rows ``--mask`` and ``--edge`` drop, found before (``regions.regions_of``);
+    ``forced``: ``--overrides``' rows (``overrides.Forced.rows``; None: none), decided by :func:`_overridden`.
     """
+    if forced is not None and forced.any():
+        assert regions is None, "--overrides is refused with --mask and --edge"
+        return finished(particles, _overridden(particles, rule, log, forced), rule)
     return finished(particles, _decided(particles, rule, log, regions), rule)
+
+
+def _overridden(particles: ParticleSet, rule: Deciding, log: Log, forced: np.ndarray) -> ParticleDecision:
+    """The decision with forced rows: keeps kept, rejects rejected, the rows a keep rejects rejected; the rest decided.
+
+    The rest is decided among itself as a run on those rows alone decides them (``overrides.py``).
+    """
+    from .overrides import KEEP, NOT_FORCED, blocked_by_forced
+
+    blocked, by = blocked_by_forced(particles, forced, rule)
+    rest = np.flatnonzero((forced == NOT_FORCED) & ~blocked)
+    # (the rest's images are not remade: no rule taken with --overrides reads them; 0.2 s of 1M rows)
+    decision = widened(_decided(replace(particles, images=None).rows(rest), rule, log, None), rest, len(particles))
+    keep = decision.keep | (forced == KEEP)
+    suppressed_by = None
+    if decision.suppressed_by is not None:
+        suppressed_by = np.where(blocked, by, decision.suppressed_by)
+    return replace(decision, keep=keep, suppressed_by=suppressed_by, overridden=(forced != NOT_FORCED) | blocked)
 
 
 def finished(particles: ParticleSet, decision: ParticleDecision, rule: Deciding) -> ParticleDecision:
@@ -325,6 +360,7 @@ _ROW_FIELDS = {
     "unconfirmed": False,
     "ranked_scores": np.nan,
     "not_confirmable": False,
+    "overridden": False,
 }
 
 
@@ -531,6 +567,21 @@ def ranking_scores(particles: ParticleSet, decision: ParticleDecision) -> tuple[
     if decision.ranked_scores is not None:  # (--score-normalize rank: percentiles, higher first)
         return decision.ranked_scores, True
     return particles.scores, particles.higher_is_better
+
+
+def trimmed(particles: ParticleSet, decision: ParticleDecision, seed: int) -> ParticleDecision:
+    """The decision with the larger half-set's worst kept rows rejected until the halves balance (``--halfsets trim``).
+
+    Ranked by the scores the decision ranked by (:func:`ranking_scores`), else at random by ``seed``
+    (:func:`~cryodedup.algo.audit.halfset_trim`); made on the whole set's decision (a shard's part is
+    trimmed by the merge of the shards).
+    """
+    from ...algo.audit import halfset_trim
+
+    assert particles.halfsets is not None, "--halfsets trim is refused without half-sets"
+    scores, higher = ranking_scores(particles, decision)
+    trim = halfset_trim(particles.halfsets.half, decision.keep, scores, higher, seed)
+    return replace(decision, keep=decision.keep & ~trim, trimmed=trim)
 
 
 def rule_for_rows(particles: ParticleSet, rule: Deciding) -> tuple[DuplicateRule, bool]:

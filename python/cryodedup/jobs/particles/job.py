@@ -21,7 +21,7 @@ import contextlib
 from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from ...algo.audit import (
     check_halfsets,
@@ -32,7 +32,7 @@ from ...particle_set import Log, ParticleSet
 from ...paths import StrPath
 from ...report.sections.run import Outputs
 from .. import shape
-from .decide import ParticleDecision, decide, warn_not_confirmable
+from .decide import ParticleDecision, decide, trimmed, warn_not_confirmable
 from .plan import ParticlePlan
 from .read import Source, silent, silent_warning, warn_unused_options
 from .stages import ParticleDecided, ParticleRead, ParticleWritten, Written
@@ -42,6 +42,7 @@ from .write import start_record, write_particles, write_record
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from .overrides import Forced
     from .plan import ParticleOutputPlan
     from .record import RecordFile
 
@@ -140,6 +141,8 @@ class PlainParticleStages:
     force: bool = False
     log: Log = silent
     held: _Held = field(init=False)
+    #: Whether the decision is the whole set's, which ``--halfsets trim`` balances (a shard decides a part alone).
+    trims: ClassVar[bool] = True
 
     def __post_init__(self) -> None:
         self.held = _Held(_Warnings(self.log))
@@ -165,20 +168,24 @@ class PlainParticleStages:
             # (--shift-key none: the inputs read again with their origins subtracted, where the check needs them)
             aware = partial(self.source.read, folder, job.read.shift_aware(), silent_warning, silent, held)
             registration, transforms = registered(particles, job.registration, job.distances, warn, aware)
-        if job.output.reassign_halves:
-            check_halfsets(particles)
+        if job.output.reassign_halves or job.output.trim_halves:
+            check_halfsets(particles, job.output.halfsets)
         tomograms = regions = None  # (the mask and the edge read before deciding: the decision reads no file)
         if job.deciding.regions is not None or (job.output.plot and particles.centres.shape[1] == 3):
             from .regions import tomograms_and_regions  # (MRC headers and the tomograms STAR: loaded when asked for)
 
             tomograms, regions = tomograms_and_regions(particles, job.deciding.regions, job.output.micrographs)
         self.held.particles = particles
-        return ParticleRead(particles, job, registration, transforms, tomograms, regions)
+        forced = _forced_rows(particles, job)
+        return ParticleRead(particles, job, registration, transforms, tomograms, regions, forced)
 
     def decide(self, plan: ParticlePlan, read: ParticleRead) -> ParticleDecided:
         """The decision (:meth:`decide_rows`), then the warnings said: the checks that can stop the run have passed."""
         particles, job, warn = read.particles, read.job, self.held.warn
-        decision = self.held.decision = self.decide_rows(read)
+        decision = self.decide_rows(read)
+        if job.output.trim_halves and self.trims:  # (on the whole set's decision: a shard's part is not trimmed)
+            decision = trimmed(particles, decision, job.deciding.seed)
+        self.held.decision = decision
         warn.checks_passed()
         warn_not_confirmable(particles, decision, job.deciding.min_support, job.deciding.uncovered, warn)
         for message in decision.regions.warnings if decision.regions is not None else ():
@@ -215,6 +222,12 @@ class PlainParticleStages:
         outputs = Outputs.of(
             {subset: files for subset, files in written.written.outputs.items() if files}
         )  # (--audit: {})
+        if read.forced is not None:
+            from .overrides import applied
+
+            summary = replace(summary, overrides=applied(read.forced, decided.decision.overridden))
+            for line in read.forced.nothing:
+                warn(f"{read.forced.file}: {line} names nothing in the inputs (not applied)")
         return replace(summary, outputs=outputs, timings=one_pass_timings(read.particles))
 
     def report(self, plan: ParticlePlan, summary: ParticleSummary) -> ParticleSummary:
@@ -234,7 +247,8 @@ class PlainParticleStages:
 
         ``read.regions``: the rows ``--mask`` and ``--edge`` drop (None: neither).
         """
-        return decide(read.particles, read.job.deciding, self.log, read.regions)
+        forced = None if read.forced is None else read.forced.rows
+        return decide(read.particles, read.job.deciding, self.log, read.regions, forced)
 
     def write_rows(self, read: ParticleRead, decided: ParticleDecided) -> Written:
         """The kept and rejected rows, and the record (``--decisions``), as the plan says (the half-sets: or None).
@@ -256,6 +270,18 @@ class PlainParticleStages:
             return Written(outputs)
         record, outputs = write_record(particles, started, folder, force, outputs)
         return Written(outputs, record)
+
+
+def _forced_rows(particles: ParticleSet, job: ParticlePlan) -> Forced | None:
+    """``--overrides`` matched to the rows read, refused where stale (None: not given).
+
+    In an ``--update`` round a line naming another input names nothing in this batch (one file serves every round).
+    """
+    if job.deciding.overrides is None:
+        return None
+    from .overrides import forced_rows
+
+    return forced_rows(particles, job.deciding.overrides, other_inputs=job.deciding.batches)
 
 
 def _warn_earlier_files(folder: StrPath | None, output: ParticleOutputPlan, warn: Callable[[str], None]) -> None:

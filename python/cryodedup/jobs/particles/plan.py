@@ -26,6 +26,7 @@ from ...algo.normalisation import Normalisation, normalisation
 from ...algo.priority import input_levels, named_levels, preference
 from ...algo.same_image import images_for_the_core
 from ...errors import CryodedupError
+from ...formats.overrides import Overrides, read_overrides
 from ...formats.read_request import CopickSelection, ReadRequest, RowRead, Scale, ScoreRead
 from ...formats.sniff import is_glob
 from ...labels import listed
@@ -300,6 +301,11 @@ class Deciding:
     joins_images: bool = False
     #: ``--audit``: the decision is a report only, the half-set audit asked (None: not), with ``--fsc``'s file.
     audit: AuditAsked | None = None
+    #: ``--overrides``: the user's corrections, read once here (None: none); matched to the rows once read
+    #: (``overrides.forced_rows``).
+    overrides: Overrides | None = None
+    #: ``--update``: the rows are one batch of several (an override naming another batch's input names nothing).
+    batches: bool = False
     #: The core's rule before the rows are read, made once of the distance and the ranking: the one-pass
     #: route's whole rule, the two-pass route's start (``decide.rule_for_rows`` adds what the rows hold).
     duplicate_rule: DuplicateRule = field(init=False)
@@ -388,7 +394,7 @@ class ParticleOutputPlan:
     """What the job writes: the particle files (none with ``--audit``), the record, the pictures."""
 
     audit: bool
-    #: ``--halfsets``: ``micrograph`` rewrites the kept rows' half-sets.
+    #: ``--halfsets``: ``micrograph`` rewrites the kept rows' half-sets, ``trim`` rejects some of the larger half's.
     halfsets: str
     #: ``--decisions``: ``decisions.csv``.
     decisions: bool
@@ -407,6 +413,11 @@ class ParticleOutputPlan:
     def reassign_halves(self) -> bool:
         """Whether the kept rows' half-sets are rewritten by micrograph (``--halfsets micrograph``)."""
         return self.halfsets == "micrograph"
+
+    @property
+    def trim_halves(self) -> bool:
+        """Whether the larger half's worst kept rows are rejected until the halves balance (``--halfsets trim``)."""
+        return self.halfsets == "trim"
 
     @property
     def partners(self) -> bool:
@@ -507,6 +518,8 @@ def plan(options: ParticleOptions) -> ParticlePlan:
         regions=regions if regions.asked else None,
         partners=output.partners,
         audit=AuditAsked(options.fsc) if options.audit else None,
+        overrides=None if options.overrides is None else read_overrides(options.overrides),
+        batches=options.update,
     )
     registration = RegistrationCheck(options.registration, options.audit, options.shift_key, tuple(options.transform))
     scale = Scale(
@@ -625,4 +638,5 @@ def _one_pass_allowed(deciding: Deciding, species: SpeciesAsked, output: Particl
     plain = plain and deciding.same_image != "reject"  # (rows of one image may be micrographs apart in the file)
     plain = plain and not update  # (a round decides with the kept particles of earlier rounds)
     plain = plain and deciding.regions is None  # (the rows dropped before the dedup)
+    plain = plain and deciding.overrides is None  # (the forced rows are found once every row is read)
     return plain and deciding.select == "greedy"  # (the scan walks greedily)

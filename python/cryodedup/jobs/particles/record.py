@@ -227,10 +227,14 @@ def rejections(
         outside = ~np.isnan(far[rows])
         rule[outside] = number
         distance[outside] = far[rows][outside]
+    if decision.overridden is not None:  # (--overrides: forced rejected, or within the distance of a forced keep)
+        rule[decision.overridden[rows]] = Rule.OVERRIDE
     if decision.regions is not None:  # (rejected before the dedup: no partner)
         dropped = decision.regions.dropped[rows]
         rule[dropped == OUTSIDE_MASK] = Rule.OUTSIDE_THE_MASK
         rule[dropped == AT_EDGE] = Rule.AT_THE_EDGE
+    if decision.trimmed is not None:  # (kept by every rule above, then trimmed from the larger half: no partner)
+        rule[decision.trimmed[rows]] = Rule.HALFSET_TRIM
     assert (rule >= 0).all(), "every rejected row has a rule"
     angle = _angles(particles, asked, rows, partners) if measured else None
     return Rejections(rows, partners, distance, angle, rule)
@@ -379,7 +383,7 @@ def table(particles: ParticleSet, record: Rejections) -> dict[str, list | np.nda
     inputs = np.asarray(particles.input_of)
     names = np.asarray(particles.inputs, dtype=object)
     place = _rows_within_inputs(particles, np.concatenate([record.rows, partners]))
-    all_names = _names(particles, np.concatenate([record.rows, partners[has]]))
+    all_names = particles.names_of(np.concatenate([record.rows, partners[has]]))
     partner_names = [""] * record.rows.size
     for k, name in zip(np.flatnonzero(has).tolist(), all_names[record.rows.size :]):
         partner_names[k] = name

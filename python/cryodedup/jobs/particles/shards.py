@@ -36,7 +36,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields, replace
 from functools import reduce
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
@@ -92,6 +92,7 @@ _ROW_FILLS = {
     "confirmed_by": 0,
     "unconfirmed": False,
     "not_confirmable": False,
+    "overridden": False,
 }
 
 
@@ -150,10 +151,13 @@ def rows_digest(particles: ParticleSet) -> str:
     return digest.hexdigest()
 
 
-def decide_part(particles: ParticleSet, rule: Deciding, log: Log, rows: np.ndarray) -> ParticleDecision:
+def decide_part(
+    particles: ParticleSet, rule: Deciding, log: Log, rows: np.ndarray, forced: np.ndarray | None = None
+) -> ParticleDecision:
     """The decision of the rows ``rows`` (whole micrographs), as one of every row: partners are rows of the whole set.
 
-    Their scores normalised among every row, as one run compares them.
+    Their scores normalised among every row, as one run compares them; ``forced``: ``--overrides``' rows of the
+    whole set (``overrides.Forced.rows``), matched on every row.
     """
     part = particles.rows(rows)
     scores, higher = normalised_scores(particles, rule)
@@ -161,7 +165,8 @@ def decide_part(particles: ParticleSet, rule: Deciding, log: Log, rows: np.ndarr
         assert scores is not None, "a normalisation gives scores"
         part = replace(part, scores=np.take(scores, rows), higher_is_better=higher)
         rule = replace(rule, score_normalize="none")
-    return widened(decide(part, rule, log), rows, len(particles))
+    part_forced = None if forced is None else np.take(forced, rows)
+    return widened(decide(part, rule, log, forced=part_forced), rows, len(particles))
 
 
 def _refuse(values: Mapping[str, Any]) -> None:
@@ -265,6 +270,8 @@ class ParticleShardStages(PlainParticleStages):
     # A complete shard of this run found in the folder: kept if it read the same rows.
     done: ParticleShardRecord | None = shape.required("done")
     decided: tuple[np.ndarray, RowsRead] | None = field(default=None, init=False)
+    #: A shard's decision is of its micrographs alone: ``--halfsets trim`` balances the whole set's, in the merge.
+    trims: ClassVar[bool] = False
 
     def decide_rows(self, read: ParticleRead) -> ParticleDecision:
         """The shard's rows decided (the others kept as read: the shard says nothing of them)."""
@@ -283,7 +290,7 @@ class ParticleShardStages(PlainParticleStages):
                 "warning",
             )
         self.decided = rows, rows_read
-        return decide_part(particles, rule, log, rows)
+        return decide_part(particles, rule, log, rows, None if read.forced is None else read.forced.rows)
 
     def write_rows(self, read: ParticleRead, decided: ParticleDecided) -> Written:
         """``decision.npz`` and ``shard.json`` (the marker), written under temporary names and renamed together."""
@@ -485,14 +492,13 @@ class ParticleMergeStages(PlainParticleStages):
                 elif name != "rows":
                     whole.setdefault(name, np.full(n, _ROW_FILLS[name], dtype=values.dtype))[rows] = values
         scores, _ = normalised_scores(particles, rule)
+        per_row: dict[str, Any] = {
+            name: whole.get(name) for name in _ROW_FILLS
+        }  # (keep: every shard's; the others where kept)
         decision = ParticleDecision(
-            whole["keep"],
-            whole.get("suppressed_by"),
-            whole.get("confirmed_by"),
-            whole.get("unconfirmed"),
-            None if scores is particles.scores else scores,
-            whole.get("not_confirmable"),
-            np.logical_or.reduce(covers) if covers else None,
+            **per_row,
+            ranked_scores=None if scores is particles.scores else scores,
+            covered=np.logical_or.reduce(covers) if covers else None,
             levels=rule.levels,
             priority=_added(PriorityCounts, [record.priority for _, record in self.shards]),
             preference=rule.preference,

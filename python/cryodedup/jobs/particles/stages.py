@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from ...particle_set import ParticleSet
     from ...report.sections.registration import MovedInputs, Registration
     from .decide import ParticleDecision
+    from .overrides import Forced
     from .plan import ParticlePlan
     from .record import RecordFile
     from .regions import Regions
@@ -39,6 +40,8 @@ class ParticleRead(NamedTuple):
     #: The tomograms STAR and the rows ``--mask`` and ``--edge`` drop, read before deciding (no file read there).
     tomograms: Tomograms | None = None
     regions: Regions | None = None
+    #: ``--overrides``' file matched to the rows (None: not given).
+    forced: Forced | None = None
 
 
 class ParticleDecided(NamedTuple):

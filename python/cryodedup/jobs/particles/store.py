@@ -109,6 +109,8 @@ CUT_BYTES = 4096
 CHECK_WHOLE_BYTES = 4 << 20
 #: Names looked up in one query (SQLite's limit on a statement's parameters is higher).
 CHUNK = 500
+#: The ``meta`` key of the ``--overrides`` file a round used (JSON: ``file``, ``sha256``, ``applied``), by round.
+OVERRIDES_KEY = "overrides_round_{:04d}"
 
 SCHEMA = """
 CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -384,6 +386,13 @@ class KeptStore:
         assert self.db is not None
         return int(self.db.execute("SELECT kept FROM rounds WHERE round = ?", (self.round,)).fetchone()[0])
 
+    def overrides_of(self, round_: int) -> dict[str, Any] | None:
+        """The ``--overrides`` file round ``round_`` used (``file``, ``sha256``, ``applied``); None: none."""
+        if self.db is None:
+            return None
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (OVERRIDES_KEY.format(round_),)).fetchone()
+        return None if row is None else json.loads(row[0])
+
     def commit(
         self,
         round_: int,
@@ -393,11 +402,13 @@ class KeptStore:
         files: dict[str, Path],
         change: RunningChange,
         star_header: StarHeader | None,
+        overrides: str | None = None,
     ) -> None:
         """Adds round ``round_`` to the store in one transaction.
 
         Its kept rows, its ``files`` (written, by name in the output folder) and the running
-        file's ``change``. Refuses a round another one overtook.
+        file's ``change``; ``overrides``: the ``--overrides`` file the round used, as JSON (its
+        ``meta`` key :data:`OVERRIDES_KEY`). Refuses a round another one overtook.
         """
         state = self._state_after(round_, change)
         try:
@@ -413,6 +424,8 @@ class KeptStore:
                     meta["star_header"] = star_header.to_json() if star_header is not None else "null"
                     db.executemany("INSERT INTO meta VALUES (?, ?)", meta.items())
                 db.execute("INSERT INTO rounds VALUES (?, ?, ?, 0)", (round_, batch, len(kept.groups)))
+                if overrides is not None:
+                    db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (OVERRIDES_KEY.format(round_), overrides))
                 db.executemany(
                     "INSERT INTO files VALUES (?, ?, ?, ?, ?)",
                     [(round_, name, size, sha, blob) for name, (blob, size, sha) in packed.items()],

@@ -45,12 +45,19 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from ...algo.fsc import FscEstimate
-    from ...report.sections.audits import HalfsetAudit, HalfsetsByMicrograph, NameCollisions, SymmetryCopies
+    from ...report.sections.audits import (
+        HalfsetAudit,
+        HalfsetsByMicrograph,
+        HalfsetTrim,
+        NameCollisions,
+        SymmetryCopies,
+    )
     from ...report.sections.consensus import Consensus
     from ...report.sections.exclusion import OwnFrameExclusion
     from ...report.sections.filaments import Filaments
     from ...report.sections.images import SameImage
     from ...report.sections.normalization import ScoreNormalization
+    from ...report.sections.overrides import Overrides
     from ...report.sections.priority import Priority
     from ...report.sections.regions import MaskAndEdge
     from ...report.sections.registration import MovedInputs, Registration
@@ -160,6 +167,14 @@ class ParticleSummary(JobSummary):
             "`edge_A`, `at_edge`, `sizes_from`"
         ),
     )
+    overrides: Overrides | None = field(
+        default=None,
+        metadata=_doc(
+            "`--overrides`: the `file`, its particle lines `applied`, the rows `forced_kept` and `forced_rejected`, "
+            "those `rejected_by_forced` (within the distance of a forced keep), the lines `naming_nothing` in the "
+            "inputs and the `pair_lines` (the micrograph job's)"
+        ),
+    )
     read: Mapping[str, Any] = field(
         default_factory=dict, metadata=_doc("what the readers found (keys of their own, at this place of the document)")
     )
@@ -196,6 +211,14 @@ class ParticleSummary(JobSummary):
     )
     halfsets: HalfsetsByMicrograph | None = field(
         default=None, metadata=_doc("the half-sets reassigned by micrograph (`--halfsets micrograph`)")
+    )
+    halfset_trim: HalfsetTrim | None = field(
+        default=None,
+        metadata=_doc(
+            "`--halfsets trim`: the kept particles of each half `sizes_before` and `sizes` after, how many were "
+            "`trimmed` from the larger half (each in the rejected file, `halfset trim` in decisions.csv) and "
+            "`ranked_by` what"
+        ),
     )
     orientations: str | None = field(default=None, metadata=_doc("the orientation rule (`--max-angle`, `--sym`)"))
     same_image: SameImage | None = field(
@@ -611,6 +634,8 @@ def _audits(
     audits: dict[str, Any] = {}
     if halves is not None:
         audits["halfsets"] = _halfsets(particles, decision.keep, halves)
+    if decision.trimmed is not None:
+        audits["halfset_trim"] = _halfset_trim(particles, decision, rule.seed)
     if rule.max_angle is not None:
         audits["orientations"] = (
             f"duplicates only within {rule.max_angle:g}° ({particles.pose_label}, "
@@ -675,15 +700,19 @@ def _halfset_audit(particles: ParticleSet, decision: ParticleDecision, rule: Dec
         counts.micrographs_with_straddling,
         tuple(StraddlingMicrograph(*m) for m in counts.top_micrographs),
         counts.same_image,
-        None if fsc is None else _fsc_estimate(particles, decision.suppressed_by, fsc, counts.same_image),
+        None if fsc is None else _fsc_estimate(particles, decision.suppressed_by, fsc, counts.same_image, rule),
     )
 
 
 def _fsc_estimate(
-    particles: ParticleSet, suppressed_by: np.ndarray, path: Path, same_image: tuple[int, int] | None
+    particles: ParticleSet,
+    suppressed_by: np.ndarray,
+    path: Path,
+    same_image: tuple[int, int] | None,
+    rule: Deciding,
 ) -> FscEstimate:
     """``--fsc``: what the straddling pairs did to the refinement's FSC read from ``path`` (:mod:`...algo.fsc`)."""
-    from ...algo.fsc import half_sizes, pairs_estimate, straddling_pairs
+    from ...algo.fsc import half_sizes, pairs_estimate, straddling_pairs, straddling_turns
     from ...errors import InputFileError
     from ...formats.star.fsc import StraddlingBoxes, read_fsc
 
@@ -691,9 +720,18 @@ def _fsc_estimate(
     if why := curve.unusable():
         raise InputFileError(f"--fsc {why}")
     pairs = straddling_pairs(particles, suppressed_by)
-    offsets = StraddlingBoxes.of([Path(f) for f in particles.read_files], particles, *pairs).offsets_A()
+    boxes = StraddlingBoxes.of([Path(f) for f in particles.read_files], particles, *pairs)
     images = same_image[1] if same_image else 0
-    return pairs_estimate(curve.curve, curve.frequency, curve.fsc, offsets, images, half_sizes(particles))
+    # (the refinement's point group: --sym's, given with --max-angle; else C1, as a local refinement runs)
+    sym = rule.sym if rule.max_angle is not None else "C1"
+    poses: tuple[np.ndarray, np.ndarray] | None = boxes.poses() if particles.poses is None else None
+    kind = "relion" if particles.poses is None else particles.pose_kind
+    if particles.poses is not None:
+        poses = (particles.poses[pairs[0]], particles.poses[pairs[1]])
+    turns, under = straddling_turns(poses, kind, sym, particles.pose_convention)
+    return pairs_estimate(
+        curve.curve, curve.frequency, curve.fsc, boxes.offsets_A(), images, half_sizes(particles), turns, under
+    )
 
 
 def _halfsets(particles: ParticleSet, keep: np.ndarray, halves: np.ndarray) -> HalfsetsByMicrograph:
@@ -704,6 +742,25 @@ def _halfsets(particles: ParticleSet, keep: np.ndarray, halves: np.ndarray) -> H
     small, large = halfset_sizes(halves, keep)
     largest = most_kept_on_a_micrograph(particles.groups, keep)
     return HalfsetsByMicrograph(particles.halfsets.label, (small, large), largest, particles.halfsets.texts)
+
+
+def _halfset_trim(particles: ParticleSet, decision: ParticleDecision, seed: int) -> HalfsetTrim:
+    """The summary's ``halfset_trim``: what ``--halfsets trim`` did."""
+    from ...report.sections.audits import HalfsetTrim
+
+    halfsets, trimmed = particles.halfsets, decision.trimmed
+    assert halfsets is not None and trimmed is not None, "--halfsets trim is refused without half-sets"
+    before = halfset_sizes(halfsets.half, decision.keep | trimmed)
+    after = halfset_sizes(halfsets.half, decision.keep)
+    scores, higher = ranking_scores(particles, decision)
+    label = particles.score_label or "the score"
+    if scores is None:
+        ranked_by = f"at random, --seed {seed}"
+    elif decision.ranked_scores is not None:
+        ranked_by = f"the lowest normalised {label} first"
+    else:
+        ranked_by = f"the {'lowest' if higher else 'highest'} {label} first"
+    return HalfsetTrim(halfsets.label, (before[0], before[1]), (after[0], after[1]), ranked_by, halfsets.texts)
 
 
 def _same_image(particles: ParticleSet, keep: np.ndarray, mode: str, cause: tuple[np.ndarray, str] | None) -> SameImage:
@@ -748,7 +805,10 @@ def verdict_of(summary: ParticleSummary, audit: bool) -> RunVerdict:
 
     asked_consensus = summary.consensus is not None and summary.consensus.found.min_support > 1
     others = asked_consensus or summary.mask_and_edge is not None  # (rules that reject what is no duplicate)
-    rejected = f"{summary.rejected:,} rejected" if others else counted(summary.rejected, "duplicate")
+    trimmed = summary.halfset_trim.trimmed if summary.halfset_trim is not None else 0
+    rejected = f"{summary.rejected:,} rejected" if others else counted(summary.rejected - trimmed, "duplicate")
+    if trimmed and not others:  # (not duplicates: trimmed to balance the half-sets)
+        rejected += f", {trimmed:,} trimmed to balance the half-sets"
     word = f"Kept {summary.kept:,} of {summary.particles:,}"
     checks = [*map(gist, summary.warnings or []), *flagged_checks(summary.sections())]
     line = with_checks(f"{word} ({rejected}) -> {_kept_where(summary)}", checks)

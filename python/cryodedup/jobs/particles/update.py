@@ -20,6 +20,7 @@ batch's group), in place where they fit.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import sqlite3
 from collections.abc import Callable
@@ -59,6 +60,7 @@ from .store_open import open_store, repair_store
 if TYPE_CHECKING:
     from ...formats.cryosparc.particles import CsWriter
     from ...formats.star.particle_writer import StarWriter
+    from .overrides import Forced
     from .plan import Deciding, ParticlePlan
     from .summary import ParticleSummary
 
@@ -151,7 +153,12 @@ def _refused(plan: ParticlePlan) -> tuple[tuple[str, str], ...]:
             else "the scores are normalised within the whole set",
         ),
         (read.request.score_read.score == "none", "--score none", "a random order is not one across rounds"),
-        (output.halfsets != "keep", f"--halfsets {output.halfsets}", "it balances whole micrographs' halves"),
+        (output.halfsets == "micrograph", "--halfsets micrograph", "it balances whole micrographs' halves"),
+        (
+            output.halfsets == "trim",
+            "--halfsets trim",
+            "it balances the whole set's halves, which a round holds in part: trim the running file in a run alone",
+        ),
         (deciding.max_angle is not None, "--max-angle", "the store keeps centres, not orientations"),
         (deciding.own_frame, "--min-dist-ellipsoid", "the store keeps centres, not orientations"),
         (deciding.same_image == "reject", "--same-image reject", "the store keeps centres, not images"),
@@ -199,6 +206,8 @@ class ParticleRound:
     star_header: StarHeader | None = None
     #: ``--decisions``: writes the round's record to a path (a round file as the others: stored, put back).
     write_record: Callable[[Path], None] | None = None
+    #: ``--overrides`` matched to the batch (None: not given): the store records the file the round used.
+    overrides: Forced | None = None
     #: The round written, not yet committed: its kept rows, its files (final: temporary), the running file's change.
     pending: tuple[KeptRows, dict[Path, Path], RunningChange] | None = None
 
@@ -255,7 +264,9 @@ class ParticleRoundStages(PlainParticleStages):
         ``read.regions``: None (a round refuses ``--mask`` and ``--edge``: the store keeps no mask).
         """
         assert read.regions is None, "a round refuses --mask and --edge"
-        return _decide(self.round, read.particles, read.job.deciding, self.log)
+        self.round.overrides = read.forced
+        forced = None if read.forced is None else read.forced.rows
+        return _decide(self.round, read.particles, read.job.deciding, self.log, forced)
 
     def write_rows(self, read: ParticleRead, decided: ParticleDecided) -> Written:
         """The round's files (and ``--decisions``' record) under temporary names; the round's commit places them."""
@@ -376,8 +387,13 @@ def blocked_by_kept(
     return blocked, won, distance
 
 
-def _decide(round_: ParticleRound, particles: ParticleSet, rule: Deciding, log: Log) -> ParticleDecision:
-    """:meth:`ParticleRound.decide`."""
+def _decide(
+    round_: ParticleRound, particles: ParticleSet, rule: Deciding, log: Log, forced: np.ndarray | None = None
+) -> ParticleDecision:
+    """:meth:`ParticleRound.decide`.
+
+    ``forced``: ``--overrides``' rows of the batch (a forced row: no particle kept before rejects it).
+    """
     round_plan = round_.plan
     writer = refuse_rows(particles)
     dims = particles.centres.shape[1]
@@ -409,10 +425,15 @@ def _decide(round_: ParticleRound, particles: ParticleSet, rule: Deciding, log: 
     if not round_plan.add_again:
         _refuse_rows_kept_already(particles, kept)
     blocked, won, distance = blocked_by_kept(particles, kept, rule)
+    if forced is not None:  # (a forced keep is kept beside a kept particle; a forced reject is the file's)
+        unforced = forced[np.flatnonzero(blocked)] == 0
+        won = won[unforced]
+        blocked[np.flatnonzero(blocked)[~unforced]] = False
+        distance[forced != 0] = np.nan
     round_.rejected_by_kept, round_.would_have_won = int(blocked.sum()), int(won.sum())
     round_.distance = distance
     rest = np.flatnonzero(~blocked)
-    decision = decide(particles.rows(rest), rule, log)
+    decision = decide(particles.rows(rest), rule, log, forced=None if forced is None else forced[rest])
     keep = np.zeros(len(particles), dtype=bool)
     keep[rest] = decision.keep
     return ParticleDecision(
@@ -427,6 +448,7 @@ def _decide(round_: ParticleRound, particles: ParticleSet, rule: Deciding, log: 
         selection=decision.selection,
         ties=decision.ties,  # (the same pairs, numbered in the batch)
         normalisation=decision.normalisation,
+        overridden=_in_batch_mask(decision.overridden, rest, len(particles)),
     )
 
 
@@ -593,7 +615,9 @@ def _commit_and_place(round_: ParticleRound, kept: KeptRows, files: dict[Path, P
     named = {os.path.relpath(final, outdir): tmp for final, tmp in files.items()}
     try:
         with signals.deferred():
-            store.commit(round_.number, round_.batch, round_.record, kept, named, change, round_.star_header)
+            store.commit(
+                round_.number, round_.batch, round_.record, kept, named, change, round_.star_header, _used(round_)
+            )
             try:
                 store.apply(change)
                 put_in_place([(tmp, final) for final, tmp in files.items()])
@@ -606,6 +630,18 @@ def _commit_and_place(round_: ParticleRound, kept: KeptRows, files: dict[Path, P
                 ) from None
     finally:
         _discard(files)
+
+
+def _used(round_: ParticleRound) -> str | None:
+    """The ``--overrides`` file the round used, as the store records it (JSON: file, SHA-256, lines applied)."""
+    if round_.overrides is None:
+        return None
+    used = {
+        "file": round_.overrides.file,
+        "sha256": file_digest(Path(round_.overrides.file)),
+        "applied": round_.overrides.applied,
+    }
+    return json.dumps(used)
 
 
 def _record_file(round_: ParticleRound, files: dict[Path, Path]) -> dict[Path, Path]:

@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any
 from .base import Section, Sections
 
 if TYPE_CHECKING:
-    from .audits import HalfsetAudit, HalfsetsByMicrograph, NameCollisions, SymmetryCopies
+    from .audits import HalfsetAudit, HalfsetsByMicrograph, HalfsetTrim, NameCollisions, SymmetryCopies
     from .consensus import Consensus
     from .density import DuplicateDensity
     from .exclusion import OwnFrameExclusion
@@ -46,6 +46,7 @@ if TYPE_CHECKING:
     from .images import SameImage
     from .inputs import Inputs, Shift
     from .normalization import ScoreNormalization
+    from .overrides import Overrides
     from .pixel_sizes import PixelSizes
     from .priority import Priority
     from .ranking import Score
@@ -62,12 +63,14 @@ __all__ = [
     "DuplicateDensity",
     "Filaments",
     "HalfsetAudit",
+    "HalfsetTrim",
     "HalfsetsByMicrograph",
     "Inputs",
     "MaskAndEdge",
     "MovedInputs",
     "NameCollisions",
     "Outputs",
+    "Overrides",
     "OwnFrameExclusion",
     "ParticleTimings",
     "PixelSizes",
@@ -97,10 +100,12 @@ SECTIONS: tuple[tuple[str, str], ...] = (
     ("Score", "ranking"),
     ("ScoreNormalization", "normalization"),
     ("MaskAndEdge", "regions"),
+    ("Overrides", "overrides"),
     ("SymmetryCopies", "audits"),
     ("HalfsetAudit", "audits"),
     ("DuplicateDensity", "density"),
     ("HalfsetsByMicrograph", "audits"),
+    ("HalfsetTrim", "audits"),
     ("Consensus", "consensus"),
     ("Registration", "registration"),
     ("MovedInputs", "registration"),

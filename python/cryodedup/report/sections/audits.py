@@ -14,6 +14,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "HalfsetAudit",
+    "HalfsetTrim",
     "HalfsetsByMicrograph",
     "NameCollisions",
     "StraddlingMicrograph",
@@ -90,6 +91,56 @@ class HalfsetsByMicrograph(Section):
 
 
 @dataclass(frozen=True)
+class HalfsetTrim(Section):
+    """The kept particles trimmed from the larger half-set until the halves differ by at most one (``--halfsets trim``).
+
+    ``before``, ``after``: the kept particles in each half (as the column writes them: ``half_names``) before and
+    after; ``ranked_by``: what chose the trimmed ones (the score and its direction, or the seeded random order).
+    """
+
+    key: ClassVar[str] = "halfset_trim"
+
+    column: str
+    before: tuple[int, int]
+    after: tuple[int, int]
+    ranked_by: str
+    half_names: tuple[str, str]
+
+    @property
+    def trimmed(self) -> int:
+        """The kept particles rejected to balance the halves."""
+        return sum(self.before) - sum(self.after)
+
+    @property
+    def message(self) -> str:
+        """How many were trimmed from which half, chosen how, and the halves after."""
+        after = f"{self.after[0]:,} in half {self.half_names[0]}, {self.after[1]:,} in half {self.half_names[1]}"
+        if not self.trimmed:
+            return f"{self.column}: the kept halves differ by at most one ({after}): none trimmed"
+        larger = self.half_names[int(self.before[1] > self.before[0])]
+        return (
+            f"{self.column}: {counted(self.trimmed, 'kept particle')} of half {larger} trimmed ({self.ranked_by}) "
+            f"to balance the halves: {after}; none changed half"
+        )
+
+    def rows(self, unit: str) -> list[Row]:
+        """One row: the message."""
+        return [("Half-sets", self.message)]
+
+    def to_json(self) -> dict[str, Any]:
+        """``column``, ``rule`` (trim), ``sizes_before``, ``sizes``, ``trimmed``, ``ranked_by`` and ``message``."""
+        return {
+            "column": self.column,
+            "rule": "trim",
+            "sizes_before": list(self.before),
+            "sizes": list(self.after),
+            "trimmed": self.trimmed,
+            "ranked_by": self.ranked_by,
+            "message": self.message,
+        }
+
+
+@dataclass(frozen=True)
 class NameCollisions(Section):
     """Particle names kept for different particles of different inputs (RELION issue 1069).
 
@@ -153,12 +204,21 @@ def _fsc_words(found: FscEstimate) -> str:
     """``--fsc``'s row: the resolution as refined, and without the straddling pairs, with the change in shells."""
     if found.resolution_A is None:
         return f"the FSC never rises above 0.143 past its origin ({found.source})"
-    said = f"as refined {found.resolution_A:.2f} Å at FSC 0.143"
+    refined = (
+        f"{found.resolution_A:.2f} Å at FSC 0.143"
+        if found.crosses
+        else (f"above FSC 0.143 to its last shell, {found.resolution_A:.2f} Å")
+    )
+    said = f"as refined {refined}"
     if found.resolution_without_A is not None and found.change_shells is not None:
+        bound = f"{found.caveats}; " if found.caveats else ""
         said += (
             f", without its {found.pairs:,} straddling pairs about {found.resolution_without_A:.2f} Å "
-            f"({found.change_shells:.2g} Fourier shells; shared fraction {found.shared_fraction:.3g})"
+            f"({bound}{found.change_shells:.2g} Fourier shells; shared fraction {found.shared_fraction:.3g}"
+            f"{found.turned_words})"
         )
+    elif found.why:
+        said += f"; {found.why}"
     return f"{said} ({found.source})"
 
 

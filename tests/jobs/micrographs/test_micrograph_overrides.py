@@ -1,0 +1,69 @@
+"""``micrographs --overrides``: pairs marked distinct or duplicate, on the 52 real micrographs at 20 Å.
+
+The truth is PROVENANCE.md's: 04736..04739 re-expose 04700..04703 (the screen finds those four pairs
+at 20 Å). Marking 04700/04736 distinct and 04710/04711 duplicate must leave the other three true pairs
+and add 04710/04711, with 04700 and 04736 both kept and 04711 (the later acquisition) rejected.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+
+import pytest
+from click.testing import CliRunner
+
+from cryodedup.cli import main
+from cryodedup.formats.overrides import format_overrides
+from helpers import shared_file
+
+
+def numbers_in(path) -> list[tuple[str, str]]:
+    with open(path, newline="") as f:
+        rows = list(csv.reader(f))[1:]
+    return sorted(tuple(re.search(r"CU428_(\d+)_", name)[1] for name in row) for row in rows)
+
+
+@pytest.mark.real_data
+def test_a_pair_marked_distinct_and_one_marked_duplicate_at_20_angstrom(tmp_path):
+    mics = sorted(shared_file("micrographs").glob("*.mrc"))
+    assert len(mics) == 52
+    overrides = tmp_path / "overrides.csv"
+    pairs = [
+        ("CU428_04700_4-1.mrc", "CU428_04736_1-1", "distinct"),  # (by name, with or without its extension)
+        ("CU428_04711_2-4.mrc", "CU428_04710_2-3.mrc", "duplicate"),  # (in either order)
+        ("CU428_09999_1-1.mrc", "CU428_04710_2-3.mrc", "duplicate"),  # names nothing in the inputs
+    ]
+    overrides.write_text(format_overrides([("particles.star", 1, "p", "keep")], pairs), newline="")
+    args = [*map(str, mics), "--target-psize", "20", "-o", str(tmp_path / "out"), "--json"]
+    plain = CliRunner().invoke(main, ["micrographs", *args])
+    assert plain.exit_code == 0, plain.output
+    truth = [("04700", "04736"), ("04701", "04737"), ("04702", "04738"), ("04703", "04739")]
+    assert numbers_in(tmp_path / "out/duplicates.csv") == truth
+    result = CliRunner().invoke(
+        main, ["micrographs", *args[:-2], str(tmp_path / "over"), "--overrides", str(overrides), "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    assert numbers_in(tmp_path / "over/duplicates.csv") == [*truth[1:], ("04710", "04711")]
+    kept = (tmp_path / "over/micrographs_kept.txt").read_text()
+    rejected = (tmp_path / "over/micrographs_rejected.txt").read_text()
+    assert "CU428_04700_" in kept and "CU428_04736_" in kept and "CU428_04710_" in kept
+    assert sorted(re.findall(r"CU428_(\d+)_", rejected)) == ["04711", "04737", "04738", "04739"]
+    document = json.loads(result.stdout[result.stdout.index("{") :])
+    assert document["overrides"]["pairs_applied"] == 2
+    assert document["overrides"]["naming_nothing"] == ["line 5 (micrograph CU428_09999_1-1.mrc)"]
+    assert any("line 5 (micrograph CU428_09999_1-1.mrc) names nothing" in w for w in document["warnings"])
+
+
+def test_a_malformed_overrides_file_is_refused_before_anything_is_read(tmp_path):
+    overrides = tmp_path / "overrides.csv"
+    overrides.write_text("kind,input,row,name,partner,action\npair,,,a.mrc,b.mrc,same\n")
+    mic = tmp_path / "a.mrc"
+    mic.write_bytes(b"")
+    result = CliRunner().invoke(
+        main, ["micrographs", str(mic), "-o", str(tmp_path / "out"), "--overrides", str(overrides)]
+    )
+    assert result.exit_code != 0
+    assert "overrides.csv: line 2: action 'same', expected duplicate or distinct for a pair" in result.output
+    assert not (tmp_path / "out").exists()

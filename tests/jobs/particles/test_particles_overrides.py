@@ -1,0 +1,290 @@
+"""``particles --overrides``: forced keeps and rejects, against a greedy walk written here (no cryodedup code).
+
+The rows: the RELION 3.1 tutorial's template extraction, ``Extract/job012/particles.star``, as a
+particle STAR written here of the template picks it extracted (``../shared/data`` holds AutoPick/job011's
+2,038 picks on 5 micrographs with their figures of merit, not the extraction itself; the images are named
+as Extract names them). The oracle: a forced keep is kept and rejects every row within 150 Å of it on its
+micrograph; a forced reject rejects none; the others walk by score (ties by row), each kept where no
+kept row lies within 150 Å. The plain run, an ``--update`` round (the rows in two batches) and
+``--shard K/2`` with ``particles-merge`` keep the oracle's set.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import random
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from test_particle_shards import shards_then_merge
+
+from cryodedup import CryodedupError, ParticleOptions, remove_duplicate_particles
+from cryodedup.formats.overrides import format_overrides
+from helpers import one_error_line, shared_file, write_star
+
+TEMPLATE = "picks/relion31-tutorial/AutoPick/job011/Movies"
+EXTRACTED = "Extract/job012/particles.star"
+LABELS = ["rlnCoordinateX", "rlnCoordinateY", "rlnAutopickFigureOfMerit", "rlnMicrographName", "rlnImageName"]
+PSIZE, MIN_DIST = 0.885, 150.0
+OPTIONS = {"min_dist": MIN_DIST, "score": "rlnAutopickFigureOfMerit", "decisions": True}
+
+
+def tutorial_rows() -> list[list[str]]:
+    """The template picks as particle rows: x, y, figure of merit, micrograph, image (numbered per micrograph)."""
+    rows = []
+    for path in sorted(shared_file(TEMPLATE).glob("*_autopick.star")):
+        stem = path.name.removesuffix("_autopick.star")
+        fields = [line.split() for line in path.read_text().splitlines()]
+        picks = [f for f in fields if len(f) == 5 and f[0][0].isdigit()]
+        for k, f in enumerate(picks, start=1):
+            rows.append(
+                [f[0], f[1], f[3], f"MotionCorr/job002/Movies/{stem}.mrc", f"{k:06d}@Extract/job012/Movies/{stem}.mrcs"]
+            )
+    return rows
+
+
+def write_particles(path: Path, rows: list[list[str]]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    labels = [*LABELS, "rlnOpticsGroup"]
+    return write_star(path, labels, [[*r, 1] for r in rows], optics=[[1, "opticsGroup1", 3.54, PSIZE]])
+
+
+def the_rows(tmp_path: Path) -> tuple[Path, list[list[str]]]:
+    """``Extract/job012/particles.star`` under ``tmp_path`` (the shared copy, else written) and its rows."""
+    rows = tutorial_rows()
+    return write_particles(tmp_path / EXTRACTED, rows), rows
+
+
+def oracle(rows, keep_names=(), reject_names=(), before=()) -> set[str]:
+    """The names kept by a greedy walk with forced keeps first (all kept) and forced rejects out.
+
+    ``before``: rows kept by an earlier round (never revoked; they reject what lies near them).
+    """
+    kept: list[list[str]] = []
+    near_kept = [*before]
+
+    def near(row, others) -> bool:
+        x, y = float(row[0]) * PSIZE, float(row[1]) * PSIZE
+        return any(
+            o[3] == row[3] and (x - float(o[0]) * PSIZE) ** 2 + (y - float(o[1]) * PSIZE) ** 2 <= MIN_DIST**2
+            for o in others
+        )
+
+    forced = [r for r in rows if r[4] in keep_names]
+    kept += forced
+    near_kept += forced
+    order = sorted(range(len(rows)), key=lambda i: (-float(rows[i][2]), i))
+    for i in order:
+        row = rows[i]
+        if row[4] in keep_names or row[4] in reject_names:
+            continue
+        if not near(row, near_kept):
+            kept.append(row)
+            near_kept.append(row)
+    return {r[4] for r in kept}
+
+
+def names_in(path: Path) -> set[str]:
+    return {line.split()[4] for line in path.read_text().splitlines() if "@Extract" in line}
+
+
+def forced_choice(rows) -> tuple[list[int], list[int]]:
+    """20 rows the plain greedy rejects and 20 it keeps (seeded), by index."""
+    plain = oracle(rows)
+    rng = random.Random(100)
+    rejected = [i for i, r in enumerate(rows) if r[4] not in plain]
+    kept = [i for i, r in enumerate(rows) if r[4] in plain]
+    return rng.sample(rejected, 20), rng.sample(kept, 20)
+
+
+def overrides_of(path: Path, named: list[tuple[str, int, str, str]]) -> Path:
+    path.write_text(format_overrides(named, [("mic_a.mrc", "mic_b.mrc", "distinct")]), newline="")
+    return path
+
+
+@pytest.mark.real_data
+@pytest.mark.parametrize("shuffled", [False, True], ids=["as-picked", "micrographs-interleaved"])
+def test_the_plain_run_keeps_the_greedy_walks_set_with_the_forced_rows(tmp_path, monkeypatch, shuffled):
+    monkeypatch.chdir(tmp_path)
+    _, rows = the_rows(tmp_path)
+    if shuffled:  # (the rows of one micrograph apart in the file: the keeps' neighbours are searched unordered)
+        random.Random(7).shuffle(rows)
+        write_particles(tmp_path / EXTRACTED, rows)
+    to_keep, to_reject = forced_choice(rows)
+    named = [(EXTRACTED, i + 1, rows[i][4], "keep") for i in to_keep]
+    named += [(EXTRACTED, i + 1, rows[i][4], "reject") for i in to_reject]
+    overrides = overrides_of(tmp_path / "overrides.csv", named)
+    summary = remove_duplicate_particles([EXTRACTED], "out", ParticleOptions(**OPTIONS, overrides=overrides))
+    expected = oracle(rows, {rows[i][4] for i in to_keep}, {rows[i][4] for i in to_reject})
+    assert names_in(tmp_path / "out/particles_kept.star") == expected
+    assert expected != oracle(rows)  # (the overrides changed something)
+    section = summary.to_json()["overrides"]
+    assert (section["applied"], section["forced_kept"], section["forced_rejected"]) == (40, 20, 20)
+    assert section["pair_lines"] == 1 and section["naming_nothing"] == []
+    with open(tmp_path / "out/decisions.csv", newline="") as f:
+        record = {r["particle"]: r for r in csv.DictReader(f)}
+    for i in to_reject:
+        assert record[rows[i][4]]["rule"] == "override" and record[rows[i][4]]["kept_particle"] == ""
+    forced_names = {rows[i][4] for i in to_keep}
+    by_forced = [r for r in record.values() if r["rule"] == "override" and r["kept_particle"]]
+    assert len(by_forced) == section["rejected_by_forced"] > 0
+    assert all(r["kept_particle"] in forced_names and float(r["distance_A"]) <= MIN_DIST for r in by_forced)
+
+
+@pytest.mark.real_data
+def test_two_forced_keeps_within_the_distance_are_both_kept(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    _, rows = the_rows(tmp_path)
+    plain = oracle(rows)
+    # A kept row and a row it rejects (on one micrograph, within 150 Å): both forced kept.
+    first = next(i for i, r in enumerate(rows) if r[4] in plain)
+    x, y = float(rows[first][0]) * PSIZE, float(rows[first][1]) * PSIZE
+    second = next(
+        i
+        for i, r in enumerate(rows)
+        if i != first
+        and r[3] == rows[first][3]
+        and (float(r[0]) * PSIZE - x) ** 2 + (float(r[1]) * PSIZE - y) ** 2 <= MIN_DIST**2
+    )
+    named = [(EXTRACTED, k + 1, rows[k][4], "keep") for k in (first, second)]
+    overrides = overrides_of(tmp_path / "overrides.csv", named)
+    remove_duplicate_particles([EXTRACTED], "out", ParticleOptions(**OPTIONS, overrides=overrides))
+    kept = names_in(tmp_path / "out/particles_kept.star")
+    assert {rows[first][4], rows[second][4]} <= kept
+    assert kept == oracle(rows, {rows[first][4], rows[second][4]})
+
+
+@pytest.mark.real_data
+def test_an_update_round_keeps_the_greedy_walks_set_with_the_forced_rows(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    _, rows = the_rows(tmp_path)
+    to_keep, to_reject = forced_choice(rows)
+    # Two batches: the rows alternately (each micrograph's picks in both).
+    halves = [[i for i in range(len(rows)) if i % 2 == b] for b in (0, 1)]
+    batches = [
+        write_particles(tmp_path / f"batch{b + 1}.star", [rows[i] for i in half]) for b, half in enumerate(halves)
+    ]
+    named = []
+    for b, half in enumerate(halves):
+        place = {i: k + 1 for k, i in enumerate(half)}
+        named += [(f"batch{b + 1}.star", place[i], rows[i][4], "keep") for i in to_keep if i in place]
+        named += [(f"batch{b + 1}.star", place[i], rows[i][4], "reject") for i in to_reject if i in place]
+    overrides = overrides_of(tmp_path / "overrides.csv", named)
+    keep_names, reject_names = {rows[i][4] for i in to_keep}, {rows[i][4] for i in to_reject}
+    options = ParticleOptions(**OPTIONS, overrides=overrides, update=True)
+    first = remove_duplicate_particles([batches[0].name], "out", options)
+    round1 = oracle([rows[i] for i in halves[0]], keep_names, reject_names)
+    assert names_in(tmp_path / "out/round_0001_kept.star") == round1
+    # The lines of the other batch name nothing in this one: said, not refused.
+    assert len(first.to_json()["overrides"]["naming_nothing"]) == sum(1 for n in named if n[0] == "batch2.star")
+    remove_duplicate_particles([batches[1].name], "out", options)
+    before = [r for r in rows if r[4] in round1]
+    round2 = oracle([rows[i] for i in halves[1]], keep_names, reject_names, before)
+    assert names_in(tmp_path / "out/round_0002_kept.star") == round2
+    assert names_in(tmp_path / "out/particles_kept.star") == round1 | round2
+    # The store records the file each round used (its SHA-256 by hashlib here, and the lines it applied).
+    store = sqlite3.connect(next((tmp_path / "out").rglob("*.sqlite*")))
+    used = dict(store.execute("SELECT key, value FROM meta WHERE key LIKE 'overrides_round_%'").fetchall())
+    digest = hashlib.sha256(overrides.read_bytes()).hexdigest()
+    applied = [sum(1 for n in named if n[0] == f"batch{b}.star") for b in (1, 2)]
+    assert {k: json.loads(v) for k, v in used.items()} == {
+        f"overrides_round_000{b}": {"file": str(overrides), "sha256": digest, "applied": applied[b - 1]} for b in (1, 2)
+    }
+
+
+@pytest.mark.real_data
+def test_two_shards_merged_write_the_plain_runs_bytes(tmp_path, monkeypatch):
+    star, rows = the_rows(tmp_path / "data")
+    to_keep, to_reject = forced_choice(rows)
+    named = [(str(star), i + 1, rows[i][4], "keep") for i in to_keep]
+    named += [(str(star), i + 1, rows[i][4], "reject") for i in to_reject]
+    overrides = overrides_of(tmp_path / "overrides.csv", named)
+    whole = shards_then_merge([star], {**OPTIONS, "overrides": overrides}, tmp_path, monkeypatch, shards=2)
+    expected = oracle(rows, {rows[i][4] for i in to_keep}, {rows[i][4] for i in to_reject})
+    assert names_in(tmp_path / "one/Dedup/particles_kept.star") == expected
+    assert whole.to_json()["overrides"]["applied"] == 40
+
+
+@pytest.mark.real_data
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        (
+            f"particle,{EXTRACTED},3,000009@Extract/job012/Movies/x.mrcs,,keep",
+            r"line 2: row 3 of .* is '000003@.*', not",
+        ),
+        (f"particle,{EXTRACTED},99999,n,,keep", r"line 2: row 99999 of .*, which has 2,038 rows: stale"),
+        ("particle,Extract/job099/particles.star,3,n,,keep", r"line 2: input 'Extract/job099/particles.star' is not"),
+        (f"particle,{EXTRACTED},3,n,,flip", r"line 2: action 'flip', expected keep or reject"),
+        (f"particle,{EXTRACTED},3,n,keep", r"line 2: 5 fields, expected 6"),
+    ],
+)
+def test_a_bad_override_is_refused_in_one_line_and_nothing_is_written(tmp_path, monkeypatch, line, message):
+    monkeypatch.chdir(tmp_path)
+    the_rows(tmp_path)
+    overrides = tmp_path / "overrides.csv"
+    overrides.write_text("kind,input,row,name,partner,action\n" + line + "\n")
+    with pytest.raises(CryodedupError, match=message):
+        remove_duplicate_particles([EXTRACTED], "out", ParticleOptions(**OPTIONS, overrides=overrides))
+    assert not (tmp_path / "out").exists()
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "cryodedup",
+            "particles",
+            EXTRACTED,
+            "-o",
+            "cli",
+            "--min-dist",
+            "150",
+            "--overrides",
+            str(overrides),
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert run.returncode != 0 and not (tmp_path / "cli").exists()
+    assert "overrides.csv: line 2" in one_error_line(run.stderr)
+    assert "Traceback" not in run.stderr
+    document = json.loads(run.stdout)
+    assert "overrides.csv: line 2" in str(document)
+
+
+def test_overrides_with_a_rule_not_taken_yet_are_refused(tmp_path):
+    overrides = tmp_path / "o.csv"
+    overrides.write_text("kind,input,row,name,partner,action\n")
+    with pytest.raises(CryodedupError, match="--overrides with --max-angle: not taken together yet"):
+        ParticleOptions(overrides=overrides, max_angle=10.0).check()
+    with pytest.raises(CryodedupError, match="--overrides nothing.csv: no such file"):
+        ParticleOptions(overrides=Path("nothing.csv")).check()
+
+
+def test_forced_rows_decide_a_hand_worked_line(tmp_path, monkeypatch):
+    # Five picks on a line 100 Å apart (2-D, 1 Å pixels), scores 5 4 3 2 1, --min-dist 150:
+    # the walk keeps 1, 3, 5 (each rejects its neighbours). Forcing 2 kept and 5 rejected:
+    # 2 kept rejects 1 and 3; then 4 is kept (nothing kept within 150 Å); 5 rejected.
+    monkeypatch.chdir(tmp_path)
+    rows = [[100.0 * k, 0.0, 6 - k, "m.mrc", f"{k:06d}@s.mrcs"] for k in range(1, 6)]
+    write_star(tmp_path / "p.star", [*LABELS, "rlnOpticsGroup"], [[*r, 1] for r in rows], optics=[[1, "g", 1.0, 1.0]])
+    overrides = overrides_of(
+        tmp_path / "o.csv", [("p.star", 2, "000002@s.mrcs", "keep"), ("p.star", 5, "000005@s.mrcs", "reject")]
+    )
+    options = ParticleOptions(min_dist=150.0, score="rlnAutopickFigureOfMerit", decisions=True, overrides=overrides)
+    remove_duplicate_particles(["p.star"], "out", options)
+    kept = {line.split()[4] for line in (tmp_path / "out/particles_kept.star").read_text().splitlines() if "@s" in line}
+    assert kept == {"000002@s.mrcs", "000004@s.mrcs"}
+    with open(tmp_path / "out/decisions.csv", newline="") as f:
+        rules = {r["particle"]: (r["rule"], r["kept_particle"]) for r in csv.DictReader(f)}
+    assert rules == {
+        "000001@s.mrcs": ("override", "000002@s.mrcs"),
+        "000003@s.mrcs": ("override", "000002@s.mrcs"),
+        "000005@s.mrcs": ("override", ""),
+    }
