@@ -4,3 +4,5 @@ Its manifest is ``napari.yaml`` beside this file (entry point ``napari.manifest`
 :mod:`.widget`. What it shows is read from the run's page (``--plot``: :mod:`.run_folder`), what
 it writes by :mod:`.overrides_out`; neither imports napari.
 """
+
+__all__: list[str] = []

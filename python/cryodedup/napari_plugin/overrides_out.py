@@ -1,6 +1,6 @@
 """``overrides.csv`` as the napari plugin writes it: the particles to keep or reject, the pairs of micrographs.
 
-RFC 4180, a header line (:data:`HEADER`); a particle as ``decisions.csv`` names it
+RFC 4180, a header line (:data:`_HEADER`); a particle as ``decisions.csv`` names it
 (``particle,INPUT,ROW,NAME,,keep|reject``), a pair of micrographs by name
 (``pair,,,MICROGRAPH_A,MICROGRAPH_B,duplicate|distinct``). The page writes the same lines
 (``report/micrograph_page.js``); the jobs read them (``--overrides``).
@@ -16,9 +16,9 @@ from pathlib import Path
 
 from ..errors import CryodedupError
 
-__all__ = ["HEADER", "overrides_text", "read_overrides", "write_overrides"]
+__all__ = ["overrides_text", "read_overrides", "write_overrides"]
 
-HEADER = ("kind", "input", "row", "name", "partner", "action")
+_HEADER = ("kind", "input", "row", "name", "partner", "action")
 
 #: A particle's correction: its input, its row there (from 1), its name and ``keep`` or ``reject``.
 Particle = tuple[str, int, str, str]
@@ -32,7 +32,7 @@ def overrides_text(particles: Iterable[Particle], pairs: Iterable[Sequence[str]]
     place = {name: k for k, name in enumerate(inputs)}
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(HEADER)
+    writer.writerow(_HEADER)
     for name, row, particle, action in sorted(particles, key=lambda p: (place.get(p[0], len(place)), p[0], p[1])):
         writer.writerow(["particle", name, row, particle, "", action])
     for cells in pairs:
@@ -55,18 +55,18 @@ def read_overrides(path: str | Path) -> tuple[list[Particle], list[tuple[str, st
     path = Path(path)
     with open(path, newline="", encoding="utf-8") as f:
         lines = list(csv.reader(f))
-    if not lines or tuple(lines[0]) != HEADER:
-        raise CryodedupError(f"{path}: line 1: expected the header {','.join(HEADER)}")
+    if not lines or tuple(lines[0]) != _HEADER:
+        raise CryodedupError(f"{path}: line 1: expected the header {','.join(_HEADER)}")
     particles, pairs = [], []
     for number, cells in enumerate(lines[1:], start=2):
         if (
-            len(cells) == len(HEADER)
+            len(cells) == len(_HEADER)
             and cells[0] == "particle"
             and cells[2].isdigit()
             and cells[5] in ("keep", "reject")
         ):
             particles.append((cells[1], int(cells[2]), cells[3], cells[5]))
-        elif len(cells) == len(HEADER) and cells[0] == "pair" and cells[5] in ("duplicate", "distinct"):
+        elif len(cells) == len(_HEADER) and cells[0] == "pair" and cells[5] in ("duplicate", "distinct"):
             pairs.append((cells[3], cells[4], cells[5]))
         elif cells:
             raise CryodedupError(
