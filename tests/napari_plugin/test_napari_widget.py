@@ -80,6 +80,7 @@ def test_two_picks_marked_are_the_two_lines_saved(make_napari_viewer, run, tmp_p
 
     # Loaded into a new widget, the file shows the same two corrections.
     again = CorrectionsWidget(viewer)
+    viewer.window.add_dock_widget(again, name="again")  # (docked: napari's fixture fails a widget left alone)
     again.open_run(outdir)
     again.show_micrograph(1)
     again.load(saved)
