@@ -104,7 +104,8 @@ FLOORS = [
     {"report", "commands"},  # what a job tells its user; each command's options in order
     {"jobs", "cli_run"},  # read -> decide -> write; how the command line runs a job
     {"api", "cli"},  # the Python API and the command line
-    {"pipelines", "entry", "copick_command"},  # RELION External / CCP-EM jobs; the installed commands (copick's too)
+    # RELION External / CCP-EM jobs; the installed commands (copick's too); the napari plugin
+    {"pipelines", "entry", "copick_command", "napari_plugin"},
     {"__main__"},
 ]
 

@@ -84,7 +84,9 @@ def test_the_licence_file_matches_the_declared_licence():
 def test_every_imported_package_is_declared():
     project = pyproject()["project"]
     extras = project["optional-dependencies"]
-    optional = extras["plot"] + extras["dask"] + extras["ccpem"] + extras["copick"] + extras["select"]
+    optional = (
+        extras["plot"] + extras["dask"] + extras["ccpem"] + extras["copick"] + extras["select"] + extras["napari"]
+    )
     declared = requirement_names(project["dependencies"] + optional)
     imported = third_party_imports(ROOT.joinpath("python", "cryodedup").rglob("*.py"))
     assert imported - declared == set()

@@ -5,8 +5,8 @@ the package's other modules, the Scipion plugin, scripts/ and benches/.
 A use is found in the source with ast, wherever it stands (an import inside a function counts):
 ``from module import name``, ``alias.name`` on a module imported as ``alias``, ``getattr(alias,
 "name")``, a ``"module:name"`` string (the picker registry's readers, pyproject.toml's entry
-points), and the lazy tables (``_WHERE``) of the packages that import their names when first
-used. Tests (and the fuzz harnesses) are not counted: they may import internals.
+points, the napari plugin's manifest), and the lazy tables (``_WHERE``) of the packages that
+import their names when first used. Tests (and the fuzz harnesses) are not counted: they may import internals.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[2]
 OUTSIDE = ("scipion", "scripts", "benches")
 #: The Rust extension: its names are the core's, declared in _core.pyi.
 EXTENSION = "cryodedup._core"
-ENTRY_POINT = re.compile(r"((?:cryodedup\.)?[\w.]+):(\w+)")
+ENTRY_POINT = re.compile(r"((?:cryodedup\.)?[\w.]+):(\w+)(?![\w.])")  # (not a file: ``module:napari.yaml``)
 
 
 def module_name(path: Path) -> str:
@@ -195,10 +195,12 @@ def uses() -> dict[str, dict[str, set[str]]]:
         for target, name in uses_in(path, "", False):
             found[target][name].add(str(path.relative_to(ROOT)))
     pyproject = ROOT / "pyproject.toml"
-    if pyproject.is_file():
-        for match in ENTRY_POINT.finditer(pyproject.read_text(encoding="utf-8")):
-            if match[1] in MODULES:
-                found[match[1]][match[2]].add("pyproject.toml")
+    # pyproject.toml's entry points, and the napari plugin's manifest (its commands' python_name)
+    for path in [pyproject, *sorted(PACKAGE.rglob("napari.yaml"))]:
+        if path.is_file():
+            for match in ENTRY_POINT.finditer(path.read_text(encoding="utf-8")):
+                if match[1] in MODULES:
+                    found[match[1]][match[2]].add(path.name)
     return found
 
 

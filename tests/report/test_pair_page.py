@@ -79,3 +79,48 @@ def test_every_pair_is_on_the_page_as_pairs_csv_says(browser, tmp_path):
     assert page.eval_on_selector(".card.sel", "c => [...c.parentNode.children].indexOf(c)") == 1
     assert errors == []
     page.close()
+
+
+def test_a_pair_marked_on_the_page_is_saved_and_decided_so(browser, tmp_path):
+    # "mark distinct" on a flagged pair's card, "Save overrides": the file names that pair as pairs.csv
+    # does, and the job run again with it finds every other pair it found, not that one.
+    folder = tmp_path / "mics"
+    folder.mkdir()
+    write_graded_reexposures(folder, np.random.default_rng(3), [2.0, 8.0, 10.0, 12.0])
+    mics = sorted(folder.glob("*.mrc"))
+    out = tmp_path / "out"
+    find_duplicate_micrographs(mics, out, MicrographOptions(plot=True, min_z=16.0))
+    with open(out / "pairs.csv") as f:
+        duplicates = [r for r in csv.DictReader(f) if r["duplicate"] == "1"]
+    page = browser.new_page(viewport={"width": 1200, "height": 900})
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto((out / "pairs.html").as_uri())
+    page.wait_for_selector(".card")
+    first = page.locator("#grid .card:has-text('flagged: a duplicate')").first
+    names = first.locator(".name").evaluate_all("ns => ns.map(n => n.title)")
+    first.locator(".mark").click()
+    assert page.inner_text("#corrections") == "1 pair marked"
+    with page.expect_download() as download:
+        page.click("#save")
+    saved = tmp_path / "overrides.csv"
+    download.value.save_as(saved)
+    assert errors == []
+    page.close()
+    with open(saved, newline="") as f:
+        lines = list(csv.reader(f))
+    assert lines == [["kind", "input", "row", "name", "partner", "action"], ["pair", "", "", *names, "distinct"]]
+    assert any({r["name_a"], r["name_b"]} == set(names) for r in duplicates), (names, duplicates[:2])
+    # Loaded again, the file shows the pair marked and saves the same text.
+    page = browser.new_page()
+    page.goto((out / "pairs.html").as_uri())
+    page.set_input_files("#load", saved)
+    page.wait_for_function("document.querySelector('#corrections').textContent === '1 pair marked'")
+    assert page.evaluate("window.cryodedupPairs.text()") == saved.read_text()
+    assert page.locator(".card.marked .name").evaluate_all("ns => ns.map(n => n.title)") == names
+    page.close()
+    again = tmp_path / "again"
+    find_duplicate_micrographs(mics, again, MicrographOptions(min_z=16.0, overrides=str(saved)))
+    with open(again / "pairs.csv") as f:
+        now = {frozenset((r["name_a"], r["name_b"])) for r in csv.DictReader(f) if r["duplicate"] == "1"}
+    assert now == {frozenset((r["name_a"], r["name_b"])) for r in duplicates} - {frozenset(names)}

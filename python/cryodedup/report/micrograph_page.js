@@ -291,8 +291,7 @@
     const t = dx || dy ? Math.max(0, Math.min(1, ((x - ax) * dx + (y - ay) * dy) / (dx * dx + dy * dy))) : 0;
     return Math.hypot(x - ax - t * dx, y - ay - t * dy);
   }
-  // RFC 4180: a field quoted where it holds a comma, a quote or a line break
-  const field = (v) => (/[",\r\n]/.test(String(v)) ? '"' + String(v).replace(/"/g, '""') + '"' : String(v));
+  const csv = window.cryodedupOverrides; // (overrides_csv.js)
   // overrides.csv: the corrections, by input and row; a loaded file's lines not found here written back
   function overridesText() {
     const rows = [];
@@ -301,13 +300,13 @@
       rows.push([chunks[c].i[k], ids[c].w[k], ids[c].n[k], action]);
     }
     rows.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
-    const lines = ["kind,input,row,name,partner,action"];
-    for (const [i, w, name, action] of rows) lines.push(["particle", D.inputs[i], w, name, "", action].map(field).join(","));
+    const lines = [csv.HEADER];
+    for (const [i, w, name, action] of rows) lines.push(csv.line(["particle", D.inputs[i], w, name, "", action]));
     for (const [key, [name, action]] of pending) {
       const cut = key.lastIndexOf("\n");
-      lines.push(["particle", key.slice(0, cut), key.slice(cut + 1), name, "", action].map(field).join(","));
+      lines.push(csv.line(["particle", key.slice(0, cut), key.slice(cut + 1), name, "", action]));
     }
-    for (const cells of pairLines) lines.push(cells.map(field).join(","));
+    for (const cells of pairLines) lines.push(csv.line(cells));
     return lines.join("\n") + "\n";
   }
   function missingIds() {
@@ -325,59 +324,22 @@
       corrections.textContent = "the picks' names are still loading: save again in a moment";
       return;
     }
-    const url = URL.createObjectURL(new Blob([overridesText()], { type: "text/csv" }));
-    const a = el("a", { href: url, download: "overrides.csv" });
-    document.body.append(a);
-    a.click();
-    a.remove();
-    setTimeout(() => URL.revokeObjectURL(url), 1000);
+    csv.download(overridesText());
   });
-  // RFC 4180 records: fields, some quoted ("" a quote), lines ended by LF or CRLF
-  function records(text) {
-    const out = [];
-    let row = [];
-    let cell = "";
-    let quoted = false;
-    for (let k = 0; k < text.length; k++) {
-      const ch = text[k];
-      if (quoted) {
-        if (ch === '"' && text[k + 1] === '"') [cell, k] = [cell + '"', k + 1];
-        else if (ch === '"') quoted = false;
-        else cell += ch;
-      } else if (ch === '"') quoted = true;
-      else if (ch === ",") [row, cell] = [[...row, cell], ""];
-      else if (ch === "\n" || ch === "\r") {
-        if (ch === "\r" && text[k + 1] === "\n") k++;
-        out.push([...row, cell]);
-        [row, cell] = [[], ""];
-      } else cell += ch;
+  csv.loaded(loadFile, corrections, (rows) => {
+    [pending, stale, pairLines] = [new Map(), [], []];
+    edits.clear();
+    for (const cells of rows) {
+      if (cells[0] === "particle") pending.set(cells[1] + "\n" + cells[2], [cells[3], cells[5]]);
+      else if (cells[0] === "pair") pairLines.push(cells);
     }
-    if (cell || row.length) out.push([...row, cell]);
-    return out;
-  }
-  loadFile.addEventListener("change", () => {
-    const file = loadFile.files[0];
-    if (!file) return;
-    file.text().then((text) => {
-      const rows = records(text);
-      if (!rows.length || rows[0].join(",") !== "kind,input,row,name,partner,action") {
-        corrections.textContent = file.name + ": not an overrides file (its first line is not kind,input,row,name,partner,action)";
-        return;
-      }
-      [pending, stale, pairLines] = [new Map(), [], []];
-      edits.clear();
-      for (const cells of rows.slice(1)) {
-        if (cells[0] === "particle") pending.set(cells[1] + "\n" + cells[2], [cells[3], cells[5]]);
-        else if (cells[0] === "pair") pairLines.push(cells);
-      }
-      // every file of picks and names asked for: the particles are found as they come
-      for (let c = 0; c * D.chunk < n; c++) {
-        load(c);
-        loadIds(c);
-        found(c);
-      }
-      edited();
-    });
+    // every file of picks and names asked for: the particles are found as they come
+    for (let c = 0; c * D.chunk < n; c++) {
+      load(c);
+      loadIds(c);
+      found(c);
+    }
+    edited();
   });
 
   function faded(c, k) {

@@ -39,6 +39,7 @@ from .picks_figures import MicrographImage, display_image, grey
 from .scan_plans import CHUNK, PAGE_FOLDER, picks_file
 
 __all__ = [
+    "INDEX_FILE",
     "PAGE_FOLDER",
     "THUMBNAIL_WIDTH",
     "PagePicks",
@@ -483,13 +484,14 @@ def _page_html(title: str, unit: str) -> str:
 
 
 def page_shell(title: str, script: str, index: str) -> str:
-    """A self-contained page: the micrograph page's style and ``script`` (a file beside this module).
+    """A self-contained page: the micrograph page's style, ``overrides_csv.js`` and ``script`` (beside this module).
 
     ``index``: the index script's path, relative to the page (so that it opens from ``file://``).
     """
     here = Path(__file__).parent
     style = (here / "micrograph_page.css").read_text(encoding="utf-8")
-    code = (here / script).read_text(encoding="utf-8")
+    # (overrides.csv written and read alike by every page: its script first)
+    code = (here / "overrides_csv.js").read_text(encoding="utf-8") + (here / script).read_text(encoding="utf-8")
     return (
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
         "<meta name='viewport' content='width=device-width, initial-scale=1'>"

@@ -41,6 +41,16 @@
   const sortLabel = el("label", {}, "sort by ");
   sortLabel.append(sortBy);
   controls.append(search, sortLabel, direction, shown);
+  // corrections: a pair marked distinct (or duplicate), counted, saved as overrides.csv, loaded again
+  const csv = window.cryodedupOverrides; // (overrides_csv.js)
+  const marks = new Map(); // pair -> "distinct" | "duplicate" (against the run's decision)
+  let others_ = []; // a loaded file's lines that name no pair here, written back as they were
+  const corrections = el("span", { id: "corrections" });
+  const save = el("button", { id: "save", type: "button", title: "download overrides.csv: the pairs marked here" }, "Save overrides");
+  const loadFile = el("input", { type: "file", id: "load", accept: ".csv,text/csv", "aria-label": "load overrides" });
+  const loadLabel = el("label", {}, "load overrides ");
+  loadLabel.append(loadFile);
+  controls.append(corrections, save, loadLabel);
   header.append(h1, totals, controls, el("p", { class: "hint" }, "← → (or j k): previous, next flagged or uncertain pair · /: search"));
   const cardsHead = el("h2", { id: "cards-head" });
   const grid = el("main", { id: "grid" });
@@ -77,6 +87,14 @@
     }
     const what = D.uncertain[p] ? (D.duplicate[p] ? "uncertain: decided a duplicate" : "uncertain: decided not a duplicate") : "flagged: a duplicate";
     card.append(el("div", { class: "counts" }, what));
+    const flip = el("button", { type: "button", class: "mark" }, D.duplicate[p] ? "mark distinct" : "mark duplicate");
+    flip.addEventListener("click", (e) => {
+      e.stopPropagation();
+      if (marks.has(p)) marks.delete(p);
+      else marks.set(p, D.duplicate[p] ? "distinct" : "duplicate");
+      marked();
+    });
+    card.append(flip);
     card.append(
       el(
         "div",
@@ -162,5 +180,38 @@
     arrange();
   });
   more.addEventListener("click", showMore);
+  function marked() {
+    corrections.textContent = fmt(marks.size) + (marks.size === 1 ? " pair marked" : " pairs marked");
+    for (const p in cards) {
+      const mark = marks.get(Number(p));
+      cards[p].classList.toggle("marked", Boolean(mark));
+      cards[p].querySelector(".mark").textContent = mark ? "marked " + mark + " (undo)" : D.duplicate[p] ? "mark distinct" : "mark duplicate";
+    }
+  }
+  function overridesText() {
+    const lines = [csv.HEADER];
+    for (const p of [...marks.keys()].sort((a, b) => a - b)) lines.push(csv.line(["pair", "", "", D.paths[D.first[p]], D.paths[D.later[p]], marks.get(p)]));
+    for (const cells of others_) lines.push(csv.line(cells));
+    return lines.join("\n") + "\n";
+  }
+  save.addEventListener("click", () => csv.download(overridesText()));
+  csv.loaded(loadFile, corrections, (rows) => {
+    const pairOf = new Map(); // "A\nB" (either order) -> pair with a card
+    for (const p in cards) {
+      const [a, b] = [D.paths[D.first[p]], D.paths[D.later[p]]];
+      pairOf.set(a + "\n" + b, Number(p));
+      pairOf.set(b + "\n" + a, Number(p));
+    }
+    marks.clear();
+    others_ = [];
+    for (const cells of rows) {
+      const p = cells[0] === "pair" ? pairOf.get(cells[3] + "\n" + cells[4]) : undefined;
+      if (p !== undefined && (cells[5] === "distinct") === Boolean(D.duplicate[p])) marks.set(p, cells[5]);
+      else if (cells.some((c) => c !== "")) others_.push(cells);
+    }
+    marked();
+  });
+  marked();
+  window.cryodedupPairs = { text: () => overridesText() };
   arrange();
 })();
