@@ -11,7 +11,9 @@ reject, rows drawn at random, each named as decisions.csv names it). Then times,
 (b) (a) with ``--overrides`` (the rows read whole first: the forced rows are found among them);
 (c) (a) with ``--decisions`` and (d) (b) with ``--decisions``.
 
-And, in process on the rows of one read, the decision alone with and without the forced rows.
+And, in process: the decision alone with and without the forced rows (on the rows of one read), and
+the whole job read whole before it decides (the two-pass route ``--overrides`` takes) without and
+with the file.
 
 Usage: python benches/bench_overrides.py [--particles N] [--overrides K] [--repeat R] [--workdir DIR]
 """
@@ -93,6 +95,29 @@ def in_process(star: Path, overrides: Path) -> dict[str, float]:
     return {name: float(np.median(values)) for name, values in seconds.items()}
 
 
+def two_passes(star: Path, overrides: Path, out: Path, repeat: int) -> dict[str, float]:
+    """Seconds of the whole job in process, read whole then decided (two passes), without and with the file.
+
+    The route ``--overrides`` must take (the forced rows are found once every row is read), the
+    job's own without it: what the overrides cost on it. Medians of ``repeat``, interleaved.
+    """
+    from cryodedup.jobs.particles.job import run
+    from cryodedup.jobs.particles.plan import plan
+    from cryodedup.jobs.particles.read import Files
+    from cryodedup.jobs.particles.shards import WholeRead
+    from cryodedup.options import ParticleOptions
+
+    seconds: dict[str, list[float]] = {"two passes": [], "two passes, --overrides": []}
+    for _ in range(repeat):
+        for name, given in (("two passes", None), ("two passes, --overrides", overrides)):
+            shutil.rmtree(out, ignore_errors=True)
+            options = ParticleOptions(min_dist=100.0, score="rlnAutopickFigureOfMerit", overrides=given)
+            start = time.perf_counter()
+            run(WholeRead(Files.of([star])), out, plan(options))
+            seconds[name].append(time.perf_counter() - start)
+    return {name: float(np.median(values)) for name, values in seconds.items()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--particles", type=int, default=1_000_000)
@@ -120,6 +145,10 @@ def main() -> None:
     print(f"  (d)/(c) {medians['(d) --decisions --overrides'] / medians['(c) --decisions']:.3f}x")
     for name, value in in_process(star, overrides).items():
         print(f"  in process, {name}: {value:.3f} s")
+    both = two_passes(star, overrides, args.workdir / "out", args.repeat)
+    for name, value in both.items():
+        print(f"  in process, the job in {name}: {value:.2f} s")
+    print(f"  two passes, with/without: {both['two passes, --overrides'] / both['two passes']:.3f}x")
 
 
 if __name__ == "__main__":
