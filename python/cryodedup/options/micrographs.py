@@ -216,6 +216,7 @@ class MicrographOptions:
         "each pair line marks two micrographs (by name) duplicates, one of them rejected as the screen rejects, or "
         "distinct, never duplicates; the others are decided as before.",
         panel=PAIRS,
+        affects=DECISION,  # (recorded with a run's shards: their merge reads the same file)
     )
     accept_untrusted: bool = option(
         False,

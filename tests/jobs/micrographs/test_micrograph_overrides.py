@@ -54,6 +54,13 @@ def test_a_pair_marked_distinct_and_one_marked_duplicate_at_20_angstrom(tmp_path
     assert document["overrides"]["pairs_applied"] == 2
     assert document["overrides"]["naming_nothing"] == ["line 5 (micrograph CU428_09999_1-1.mrc)"]
     assert any("line 5 (micrograph CU428_09999_1-1.mrc) names nothing" in w for w in document["warnings"])
+    # Two shards merged decide alike (the shards record the file; their merge reads it).
+    for k in (1, 2):
+        shard = [*args[:-3], "-o", str(tmp_path / "shards"), "--shard", f"{k}/2", "--overrides", str(overrides)]
+        assert CliRunner().invoke(main, ["micrographs", *shard]).exit_code == 0
+    merged = CliRunner().invoke(main, ["micrographs-merge", str(tmp_path / "shards"), "-o", str(tmp_path / "merged")])
+    assert merged.exit_code == 0, merged.output
+    assert numbers_in(tmp_path / "merged/duplicates.csv") == [*truth[1:], ("04710", "04711")]
 
 
 def test_a_malformed_overrides_file_is_refused_before_anything_is_read(tmp_path):

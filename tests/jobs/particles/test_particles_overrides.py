@@ -288,3 +288,26 @@ def test_forced_rows_decide_a_hand_worked_line(tmp_path, monkeypatch):
         "000003@s.mrcs": ("override", "000002@s.mrcs"),
         "000005@s.mrcs": ("override", ""),
     }
+
+
+@pytest.mark.real_data
+def test_dask_shards_write_the_plain_runs_bytes(tmp_path):
+    distributed = pytest.importorskip("dask.distributed")
+    from cryodedup.jobs.particles.dask import run_on_dask
+    from cryodedup.jobs.particles.plan import plan
+
+    star, rows = the_rows(tmp_path / "data")
+    to_keep, to_reject = forced_choice(rows)
+    named = [(str(star), i + 1, rows[i][4], "keep") for i in to_keep]
+    named += [(str(star), i + 1, rows[i][4], "reject") for i in to_reject]
+    options = ParticleOptions(**OPTIONS, overrides=overrides_of(tmp_path / "overrides.csv", named))
+    remove_duplicate_particles([star], tmp_path / "one", options)
+    with (
+        distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        run_on_dask([star], tmp_path / "dask", plan(options), client, 3)
+    for name in ("particles_kept.star", "particles_rejected.star", "decisions.csv"):
+        assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "dask" / name).read_bytes(), name
+    expected = oracle(rows, {rows[i][4] for i in to_keep}, {rows[i][4] for i in to_reject})
+    assert names_in(tmp_path / "dask/particles_kept.star") == expected

@@ -7,10 +7,8 @@ micrograph's group (:func:`group_duplicates`).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -24,15 +22,13 @@ from .plan import DecisionRules, ScoringPlan
 from .power import screen_power
 from .score import ScoredPairs, ShardScores, combine_shards
 
-if TYPE_CHECKING:
-    from ...formats.overrides import Overrides
-
 __all__ = [
     "COMMON_CAUSES",
     "UNCERTAIN",
     "MicrographDecision",
     "MicrographOutcome",
     "decide_run",
+    "group_duplicates",
     "judge_power",
     "near_the_edge",
     "verdict",
@@ -153,8 +149,6 @@ class MicrographDecision:
     pattern_images: np.ndarray | None = None
     #: Why a re-exposure of these images would score under the thresholds (``power.Power.blind``), or None.
     blind: str | None = None
-    #: ``--overrides``: the pairs it marked (applied), and its lines naming a micrograph not in the inputs.
-    overridden: PairsOverridden | None = None
 
     def summary(self) -> DecisionSummary:
         """The summary's fields of the decision: thresholds, uncertain count, margin, rules' changes, verdict."""
@@ -223,12 +217,10 @@ def decide_run(
     shards: list[ShardScores],
     rules: DecisionRules,
     placement: Placement | None,
-    names: Sequence[str] = (),
 ) -> MicrographOutcome:
     """The decision of a run scored in ``shards`` (one, or those a merge reads): pairs, then groups.
 
     With images, a duplicate's neighbours in its hole are read again (:func:`look_at_confirmed_shift`).
-    ``names``: the micrographs' names, which ``--overrides``' pairs name (:func:`overridden_pairs`).
     """
     scores = combine_shards(plan, shards)
     positions = plan.positions
@@ -246,63 +238,8 @@ def decide_run(
             decision.one_shift = beside | (decision.one_shift if decision.one_shift is not None else False)
             decision.uncertain |= beside
             decision.untrusted = why_untrusted(decision, scores, plan)
-    pairs, duplicate = scores.pairs, decision.duplicate
-    if rules.overrides is not None and rules.overrides.pairs:
-        decision.overridden, added = overridden_pairs(rules.overrides, names, pairs, duplicate)
-        pairs, duplicate = np.concatenate([pairs, added]), np.r_[duplicate, np.ones(len(added), dtype=bool)]
-    root = group_duplicates(n_mics, pairs, duplicate, rank)
+    root = group_duplicates(n_mics, scores.pairs, decision.duplicate, rank)
     return MicrographOutcome(plan, shards, scores, decision, rank, root)
-
-
-@dataclass(frozen=True)
-class PairsOverridden:
-    """``--overrides``' pairs in a run: ``applied`` (lines naming two micrographs of it), ``nothing`` (the others)."""
-
-    file: str
-    applied: int
-    nothing: tuple[str, ...]
-
-
-def overridden_pairs(
-    overrides: Overrides, names: Sequence[str], pairs: np.ndarray, duplicate: np.ndarray
-) -> tuple[PairsOverridden, np.ndarray]:
-    """The file's pairs applied to the scored ones, in place; and the pairs marked duplicate that none scored.
-
-    A micrograph is named as the input lists it, or by its file name with or without extension
-    (``name_key``) where one micrograph alone has it. A pair marked distinct is never a duplicate;
-    one marked duplicate always is, scored or not (its group keeps the first acquisition, as the
-    screen's). A line naming a micrograph not in the inputs is counted among those naming nothing.
-    """
-    from ...resolve.micrograph_names import name_key
-
-    index = {name: k for k, name in enumerate(names)}
-    keys: dict[str, list[int]] = {}
-    for k, name in enumerate(names):
-        keys.setdefault(name_key(name), []).append(k)
-
-    def found(name: str) -> int | None:
-        if name in index:
-            return index[name]
-        held = keys.get(name_key(name), [])
-        return held[0] if len(held) == 1 else None
-
-    where = {(int(a), int(b)): k for k, (a, b) in enumerate(pairs.tolist())}
-    added: list[tuple[int, int]] = []
-    applied, nothing = 0, []
-    for line in overrides.pairs:
-        a, b = found(line.a), found(line.b)
-        if a is None or b is None:
-            missing = line.a if a is None else line.b
-            nothing.append(f"line {line.line} (micrograph {missing})")
-            continue
-        applied += 1
-        k = where.get((a, b), where.get((b, a), -1))
-        if k >= 0:
-            duplicate[k] = line.duplicate
-        elif line.duplicate:
-            added.append((min(a, b), max(a, b)))
-    extra = np.array(added, dtype=pairs.dtype).reshape(-1, 2)
-    return PairsOverridden(str(overrides.path), applied, tuple(nothing)), extra
 
 
 def judge_power(outcome: MicrographOutcome, rules: DecisionRules) -> None:

@@ -30,7 +30,7 @@ import time
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Callable, ClassVar
+from typing import TYPE_CHECKING, Callable, ClassVar
 
 import numpy as np
 
@@ -58,6 +58,9 @@ from .write import (
     write_pairs_whole,
     write_results,
 )
+
+if TYPE_CHECKING:
+    from .overrides import PairsOverridden
 
 __all__ = ["MicrographJob", "MicrographRead", "MicrographScored", "MicrographStages", "Say", "run_plain"]
 
@@ -110,6 +113,8 @@ class _Decided:
 
     outcome: MicrographOutcome
     scoring: float | None
+    #: ``--overrides``: the pairs it marked (None: no pair line).
+    overridden: PairsOverridden | None = None
 
 
 @dataclass
@@ -150,7 +155,7 @@ class MicrographStages:
         mics, placement, said = read.mics, read.placement, read.said
         scored = self.scored(job, read)
         plan, shards, scoring = scored.plan, scored.shards, scored.seconds
-        outcome = decide_run(len(mics.names), plan, shards, job.plan.decision, placement, mics.names)
+        outcome = decide_run(len(mics.names), plan, shards, job.plan.decision, placement)
         if outcome.decision.pattern and self.REMOVES_PATTERN:
             group = outcome.decision.pattern_images
             said(_pattern_removed(outcome.decision.pattern, _named(mics.names, group)), "warning")
@@ -158,13 +163,17 @@ class MicrographStages:
             plan, shards = scored_without_pattern(plan, self.progress_factory, shards, group)
             if scoring is not None:  # (its reads are counted with the first scoring's)
                 scoring += time.perf_counter() - again
-            outcome = decide_run(len(mics.names), plan, shards, job.plan.decision, placement, mics.names)
+            outcome = decide_run(len(mics.names), plan, shards, job.plan.decision, placement)
         judge_power(outcome, job.plan.decision)
-        overridden = outcome.decision.overridden
-        if overridden is not None:
-            for line in overridden.nothing:
-                said(f"{overridden.file}: {line} names nothing in the inputs (not applied)", "warning")
-        return _Decided(outcome, scoring)
+        overrides = job.plan.decision.overrides
+        if overrides is None or not overrides.pairs:
+            return _Decided(outcome, scoring)
+        from .overrides import overridden  # (--overrides alone)
+
+        outcome, used = overridden(outcome, overrides, mics.names)
+        for line in used.nothing:
+            said(f"{used.file}: {line} names nothing in the inputs (not applied)", "warning")
+        return _Decided(outcome, scoring, used)
 
     def write(self, job: MicrographJob, read: MicrographRead, decided: _Decided) -> ParticleSplit | None:
         """The outputs (``write.write_results``) under temporary names; the particles split's counts."""
@@ -187,14 +196,8 @@ class MicrographStages:
         if decided.scoring is not None and job.plan.by_position:  # (nothing read: no rate)
             timings = MicrographTimings(0.0, scoring_seconds=round(decided.scoring, 3))
         self.drawn = (read, decided.outcome)
-        overridden = decided.outcome.decision.overridden
-        if overridden is not None:
-            used = {
-                "file": overridden.file,
-                "pairs_applied": overridden.applied,
-                "naming_nothing": list(overridden.nothing),
-            }
-            summary = replace(summary, overrides=used)
+        if decided.overridden is not None:
+            summary = replace(summary, overrides=decided.overridden.to_json())
         return replace(summary, timings=timings)
 
     def report(self, job: MicrographJob, summary: MicrographSummary) -> MicrographSummary:

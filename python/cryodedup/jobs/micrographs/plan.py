@@ -197,7 +197,8 @@ def micrograph_plan(options: MicrographOptions) -> MicrographPlan:
 
         shown = Parameters(*shown_values(options))
     output = MicrographOutputPlan(options.accept_untrusted, options.plot, options.plot_pairs, options.no_images, shown)
-    recorded = {name: getattr(options, name) for name in RUN_OPTIONS}
+    # (as JSON holds them: a shard's record; --overrides' path as text)
+    recorded = {name: _as_recorded(getattr(options, name)) for name in RUN_OPTIONS}
     return MicrographPlan(options.psize, options.project_dir, scoring, decision, metadata, output, recorded)
 
 
@@ -664,3 +665,8 @@ def placed_pairs(placement: Placement, in_order: list[int]) -> np.ndarray:
     np.remainder(keys, n, out=out[:, 0])
     np.floor_divide(keys, n, out=out[:, 1])
     return out
+
+
+def _as_recorded(value: Any) -> Any:
+    """An option's value as a shard's record holds it (a path as its text)."""
+    return str(value) if isinstance(value, Path) else value

@@ -164,8 +164,12 @@ def _near_rows(particles: ParticleSet, keeps: np.ndarray, forced: np.ndarray, ru
     ends = np.searchsorted(ordered, groups[keeps], "right")
     found = [np.zeros(0, dtype=np.int64)]
     for keep, start, end in zip(keeps.tolist(), starts.tolist(), ends.tolist()):
-        rows = np.arange(start, end) if order is None else order[start:end]
-        found.append(rows[(np.abs(centres[rows] - centres[keep]) <= side).all(axis=1)])
+        if order is None:  # (the micrograph's rows a slice: no copy of their centres)
+            near = (np.abs(centres[start:end] - centres[keep]) <= side).all(axis=1)
+            found.append(start + np.flatnonzero(near))
+        else:
+            rows = order[start:end]
+            found.append(rows[(np.abs(centres[rows] - centres[keep]) <= side).all(axis=1)])
     near = np.unique(np.concatenate(found))
     return near[forced[near] == NOT_FORCED]
 
