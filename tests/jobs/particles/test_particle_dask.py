@@ -96,3 +96,17 @@ def test_the_runs_seconds_are_the_whole_runs_not_the_merges(tmp_path, client, mo
     assert summary.timings is not None
     assert 1.0 <= summary.timings.seconds <= wall + 0.001
     assert summary.timings.stage("decide") >= 1.0  # (the shards decided on the cluster)
+
+
+@pytest.mark.parametrize("content", ["not json at all\n", "[1, 2]", '{"address": 5}', ""])
+def test_a_scheduler_file_that_is_no_schedulers_is_one_line_and_one_json_document(tmp_path, content):
+    # Issue 99: distributed's AssertionError (a traceback), and --json printed nothing.
+    inputs = [str(p) for p in reextracted_pair(tmp_path, n_per_mic=4)]
+    scheduler = tmp_path / "scheduler.json"
+    scheduler.write_text(content)
+    command = [sys.executable, "-m", "cryodedup", "particles", *inputs, "--min-dist", "30", "-o", str(tmp_path / "o")]
+    done = subprocess.run([*command, "--dask", str(scheduler), "--json"], capture_output=True, text=True, check=False)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert f"--dask {scheduler}: not a Dask scheduler file" in json.loads(done.stdout)["error"]
+    plain = subprocess.run([*command, "--dask", str(scheduler)], capture_output=True, text=True, check=False)
+    assert plain.returncode == 1 and len(plain.stderr.strip().splitlines()) == 1, plain.stderr

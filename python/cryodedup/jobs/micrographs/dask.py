@@ -7,6 +7,7 @@ dependency (``pip install "cryodedup[dask]"``), imported only here and only when
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 import uuid
@@ -69,6 +70,7 @@ def client_of(scheduler: Any) -> Iterator[Any]:
             cluster = LocalCluster(n_workers=os.cpu_count() or 1, threads_per_worker=1, dashboard_address=None)
             client = Client(cluster)
         elif Path(scheduler).is_file():
+            _scheduler_address(Path(scheduler))  # (distributed asserts on a file that is no scheduler's: named here)
             cluster, client = None, Client(scheduler_file=scheduler, timeout="30s")
         else:
             cluster, client = None, Client(scheduler, timeout="30s")
@@ -80,6 +82,28 @@ def client_of(scheduler: Any) -> Iterator[Any]:
         client.close()
         if cluster is not None:
             cluster.close()
+
+
+#: The most of a scheduler file read: ``dask scheduler --scheduler-file`` writes a few hundred bytes.
+_SCHEDULER_FILE_BYTES = 1 << 20
+
+
+def _scheduler_address(path: Path) -> str:
+    """The address in a Dask scheduler file (a JSON object with ``address``); else one line naming the file (issue 99)."""
+    expected = "expected the JSON object with an address that `dask scheduler --scheduler-file` writes"
+    try:
+        with path.open("rb") as file:
+            data = file.read(_SCHEDULER_FILE_BYTES + 1)
+    except OSError as err:
+        raise CryodedupError(f"--dask {path}: cannot read the scheduler file ({err.strerror})") from None
+    try:
+        document = json.loads(data) if len(data) <= _SCHEDULER_FILE_BYTES else None
+    except (ValueError, RecursionError):
+        document = None
+    address = document.get("address") if isinstance(document, dict) else None
+    if not isinstance(address, str) or not address:
+        raise CryodedupError(f"--dask {path}: not a Dask scheduler file ({expected})")
+    return address
 
 
 def _run_shards(
