@@ -89,7 +89,7 @@ _SCHEDULER_FILE_BYTES = 1 << 20
 
 
 def _scheduler_address(path: Path) -> str:
-    """The address in a Dask scheduler file (a JSON object with ``address``); else one line naming the file (issue 99)."""
+    """The address in a Dask scheduler file (a JSON object with ``address``); else one line naming the file."""
     expected = "expected the JSON object with an address that `dask scheduler --scheduler-file` writes"
     try:
         with path.open("rb") as file:
