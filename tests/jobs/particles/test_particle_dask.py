@@ -110,3 +110,26 @@ def test_a_scheduler_file_that_is_no_schedulers_is_one_line_and_one_json_documen
     assert f"--dask {scheduler}: not a Dask scheduler file" in json.loads(done.stdout)["error"]
     plain = subprocess.run([*command, "--dask", str(scheduler)], capture_output=True, text=True, check=False)
     assert plain.returncode == 1 and len(plain.stderr.strip().splitlines()) == 1, plain.stderr
+
+
+def test_the_clusters_closed_at_exit_say_nothing_of_their_errors(monkeypatch, capsys):
+    # Issue 99: Ctrl-C during --dask local's start: distributed's atexit close_clusters raised on the half-started
+    # cluster ("Nanny failed to start"), its tracebacks printed after cryodedup's "Stopped by SIGINT" line.
+    import logging
+
+    from distributed.deploy import spec
+
+    from cryodedup.jobs.micrographs import dask
+
+    def failing() -> None:
+        logging.getLogger("distributed.nanny").error("Nanny failed to start")
+        raise RuntimeError("Nanny failed to start.")
+
+    monkeypatch.setattr(spec, "close_clusters", failing)
+    levels = {name: logging.getLogger(name).level for name in ("distributed", "asyncio", "tornado")}
+    try:
+        dask._close_clusters_quietly()  # (no exception, nothing said)
+        assert capsys.readouterr().err == ""
+    finally:
+        for name, level in levels.items():
+            logging.getLogger(name).setLevel(level)

@@ -67,6 +67,7 @@ def client_of(scheduler: Any) -> Iterator[Any]:
         return
     try:
         if scheduler == "local":
+            _quiet_cluster_exit()
             cluster = LocalCluster(n_workers=os.cpu_count() or 1, threads_per_worker=1, dashboard_address=None)
             client = Client(cluster)
         elif Path(scheduler).is_file():
@@ -82,6 +83,34 @@ def client_of(scheduler: Any) -> Iterator[Any]:
         client.close()
         if cluster is not None:
             cluster.close()
+
+
+def _quiet_cluster_exit() -> None:
+    """Replaces distributed's exit handler (``close_clusters``) by :func:`_close_clusters_quietly`, once.
+
+    It closes every cluster left at exit; one stopped while it started (Ctrl-C during ``--dask local``'s start)
+    raises there, and Python printed its tracebacks after cryodedup's own line (issue 99).
+    """
+    import atexit
+
+    from distributed.deploy import spec
+
+    if atexit.unregister(spec.close_clusters) is None and not getattr(_quiet_cluster_exit, "done", False):
+        atexit.register(_close_clusters_quietly)
+        _quiet_cluster_exit.done = True  # type: ignore[attr-defined]
+
+
+def _close_clusters_quietly() -> None:
+    """Closes the clusters left at exit (distributed's ``close_clusters``), its errors unsaid: the run said its line."""
+    import contextlib
+    import logging
+
+    from distributed.deploy import spec
+
+    for name in ("distributed", "asyncio", "tornado"):  # (asyncio: its tasks' errors left unread, at exit)
+        logging.getLogger(name).setLevel(logging.CRITICAL + 1)
+    with contextlib.suppress(Exception):  # (a half-started cluster's error adds nothing to the run's line)
+        spec.close_clusters()
 
 
 #: The most of a scheduler file read: ``dask scheduler --scheduler-file`` writes a few hundred bytes.
