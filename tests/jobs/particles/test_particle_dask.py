@@ -117,9 +117,9 @@ def test_the_clusters_closed_at_exit_say_nothing_of_their_errors(monkeypatch, ca
     # cluster ("Nanny failed to start"), its tracebacks printed after cryodedup's "Stopped by SIGINT" line.
     import logging
 
-    from distributed.deploy import spec
-
     from cryodedup.jobs.micrographs import dask
+
+    spec = dask._spec()
 
     def failing() -> None:
         logging.getLogger("distributed.nanny").error("Nanny failed to start")

@@ -93,11 +93,18 @@ def _quiet_cluster_exit() -> None:
     """
     import atexit
 
-    from distributed.deploy import spec
+    atexit.unregister(_spec().close_clusters)
+    atexit.unregister(_close_clusters_quietly)  # (once, however many clusters the process starts)
+    atexit.register(_close_clusters_quietly)
 
-    if atexit.unregister(spec.close_clusters) is None and not getattr(_quiet_cluster_exit, "done", False):
-        atexit.register(_close_clusters_quietly)
-        _quiet_cluster_exit.done = True  # type: ignore[attr-defined]
+
+def _spec() -> Any:
+    """The module of distributed's clusters (``distributed.deploy.spec``), through dask's extra that installs it."""
+    import sys
+
+    from dask.distributed import SpecCluster
+
+    return sys.modules[SpecCluster.__module__]
 
 
 def _close_clusters_quietly() -> None:
@@ -105,14 +112,15 @@ def _close_clusters_quietly() -> None:
     import contextlib
     import logging
 
-    from distributed.deploy import spec
-
+    spec = _spec()
     for name in ("distributed", "asyncio", "tornado"):  # (asyncio: its tasks' errors left unread, at exit)
         logging.getLogger(name).setLevel(logging.CRITICAL + 1)
     with contextlib.suppress(Exception):  # (a half-started cluster's error adds nothing to the run's line)
         spec.close_clusters()
 
 
+#: The key of a scheduler file that names the scheduler (a foreign document's field, not an option).
+_ADDRESS = "address"
 #: The most of a scheduler file read: ``dask scheduler --scheduler-file`` writes a few hundred bytes.
 _SCHEDULER_FILE_BYTES = 1 << 20
 
@@ -129,7 +137,7 @@ def _scheduler_address(path: Path) -> str:
         document = json.loads(data) if len(data) <= _SCHEDULER_FILE_BYTES else None
     except (ValueError, RecursionError):
         document = None
-    address = document.get("address") if isinstance(document, dict) else None
+    address = document.get(_ADDRESS) if isinstance(document, dict) else None
     if not isinstance(address, str) or not address:
         raise CryodedupError(f"--dask {path}: not a Dask scheduler file ({expected})")
     return address
