@@ -107,7 +107,10 @@ def test_a_scheduler_file_that_is_no_schedulers_is_one_line_and_one_json_documen
     command = [sys.executable, "-m", "cryodedup", "particles", *inputs, "--min-dist", "30", "-o", str(tmp_path / "o")]
     done = subprocess.run([*command, "--dask", str(scheduler), "--json"], capture_output=True, text=True, check=False)
     assert done.returncode == 1 and "Traceback" not in done.stderr
-    assert f"--dask {scheduler}: not a Dask scheduler file" in json.loads(done.stdout)["error"]
+    assert json.loads(done.stdout)["error"] == (
+        f"--dask {scheduler}: not a Dask scheduler file (expected the JSON object with an address that "
+        "`dask scheduler --scheduler-file` writes)"
+    )
     plain = subprocess.run([*command, "--dask", str(scheduler)], capture_output=True, text=True, check=False)
     assert plain.returncode == 1 and len(plain.stderr.strip().splitlines()) == 1, plain.stderr
 

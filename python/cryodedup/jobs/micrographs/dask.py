@@ -65,13 +65,14 @@ def client_of(scheduler: Any) -> Iterator[Any]:
     if isinstance(scheduler, Client):
         yield scheduler
         return
+    if scheduler != "local" and Path(scheduler).is_file():
+        _scheduler_address(Path(scheduler))  # (distributed asserts on a file that is no scheduler's: named here)
     try:
         if scheduler == "local":
             _quiet_cluster_exit()
             cluster = LocalCluster(n_workers=os.cpu_count() or 1, threads_per_worker=1, dashboard_address=None)
             client = Client(cluster)
         elif Path(scheduler).is_file():
-            _scheduler_address(Path(scheduler))  # (distributed asserts on a file that is no scheduler's: named here)
             cluster, client = None, Client(scheduler_file=scheduler, timeout="30s")
         else:
             cluster, client = None, Client(scheduler, timeout="30s")
