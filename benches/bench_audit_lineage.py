@@ -11,7 +11,12 @@ Makes (once, kept in WORKDIR) one project per shape, ``--jobs`` jobs each, and t
 - ``cs-parents``: a CryoSPARC project of one job whose job.json names ``--jobs`` parents, none with a folder
   (each named damaged, one line);
 - ``redo-chain``: the chain with one job in 100 a Refine3D of 200 particles whose half-sets share some (each to
-  redo, the refinement before it its reference): one redo, the last's, clears every other (carried).
+  redo, the refinement before it its reference): one redo, the last's, clears every other (carried);
+- ``chain-sets``, ``siblings-sets``, ``dag-sets`` (issue 99): the chain, siblings and DAG of Selects each writing a
+  particles STAR of one row, in its folder; the chain's processes listed child first;
+- ``imports`` (issue 99): RELION Import jobs each copying in the one before's particles STAR, linked by its
+  job.star's ``fn_in_other`` alone (no edge in the pipeline); only the first's file is there (each other's set
+  named missing, one line).
 
 In the RELION shapes every job has its folder and writes a model STAR (node 8: its particles' lineage, no set of
 its own); the first job, an Extract, records a 200 Å particle diameter and writes 2,000 particles (5 % picked twice),
@@ -38,6 +43,14 @@ import numpy as np
 from bench_audit import HEADER, particle_text
 
 SHAPES = ("chain", "siblings", "dag", "cryosparc", "cs-parents", "redo-chain")
+#: Issue 99's shapes: every job a particle set (``imports``: linked by ``fn_in_other``).
+SET_SHAPES = ("chain-sets", "siblings-sets", "dag-sets", "imports")
+_IMPORT = 0
+_IMPORT_STAR = (
+    "data_job\n\n_rlnJobType 0\n_rlnJobIsContinue 0\n\ndata_joboptions_values\n\nloop_\n"
+    "_rlnJobOptionVariable #1\n_rlnJobOptionValue #2\ndo_other Yes\nfn_in_other {}\n"
+    'node_type "Particles STAR file (.star)"\n'
+)
 #: In ``redo-chain``: one job in this many a refinement to redo, of this many particles.
 _REDO_EVERY, _REDO_ROWS = 100, 200
 #: RELION 3.1's process and node types used: Extract (5) writes particles (3); the others' model STARs (8); maps (6).
@@ -50,6 +63,7 @@ _JOB_STAR = (
 
 def parents_of(shape: str, jobs: int, rng: np.random.Generator) -> list[list[int]]:
     """Each job's parents (0-based job numbers) in a shape."""
+    shape = shape.removesuffix("-sets")
     if shape in ("chain", "redo-chain"):
         return [[]] + [[k - 1] for k in range(1, jobs)]
     if shape == "siblings":
@@ -98,6 +112,36 @@ def make_relion(root: Path, shape: str, jobs: int) -> None:
         (root / files[k]).write_text(particle_text(2000, names[k], np.random.default_rng(68)))
     for k in refined:  # (each its own few, some across its halves: each to redo)
         (root / files[k]).write_text(straddling_text(names[k]))
+    (root / "default_pipeline.star").write_text(pipeline_text(jobs, processes, nodes, inputs, outputs))
+
+
+def make_sets(root: Path, shape: str, jobs: int) -> None:
+    """A RELION 3.1 project of ``jobs`` jobs in one of :data:`SET_SHAPES`, each job's folder a particles STAR."""
+    rng = np.random.default_rng(99)
+    imports = shape == "imports"
+    names = [f"{'Import' if imports else 'Select'}/job{k + 1:06d}" for k in range(jobs)]
+    files = [f"{name}/particles.star" for name in names]
+    parents = [[] for _ in range(jobs)] if imports else parents_of(shape, jobs, rng)
+    order = range(jobs - 1, -1, -1) if shape == "chain-sets" else range(jobs)  # (child first)
+    processes, nodes, inputs, outputs = [], [], [], []
+    for k in order:
+        processes.append(f"{names[k]}/ None {_IMPORT if imports else _SELECT} 2")
+        nodes.append(f"{files[k]} {_PARTICLES}")
+        outputs.append(f"{names[k]}/ {files[k]}")
+        inputs += [f"{files[p]} {names[k]}/" for p in parents[k]]
+        (root / names[k]).mkdir(parents=True, exist_ok=True)
+        if imports and k:
+            (root / names[k] / "job.star").write_text(_IMPORT_STAR.format(files[k - 1]))
+        if not imports or k == 0:
+            row = (
+                f"{200 + 300 * (k % 50):.2f} 200.00 Movies/mic_{k % 1000:05d}.mrc {k + 1:06d}@{names[k]}/p.mrcs 1 0 0 1"
+            )
+            (root / files[k]).write_text(HEADER + row + "\n \n")
+    (root / "default_pipeline.star").write_text(pipeline_text(jobs, processes, nodes, inputs, outputs))
+
+
+def pipeline_text(jobs: int, processes: list[str], nodes: list[str], inputs: list[str], outputs: list[str]) -> str:
+    """A RELION 3.1 ``default_pipeline.star`` of these lines."""
     loops = [
         ("pipeline_processes", ["ProcessName", "ProcessAlias", "ProcessType", "ProcessStatus"], processes),
         ("pipeline_nodes", ["NodeName", "NodeType"], nodes),
@@ -108,7 +152,7 @@ def make_relion(root: Path, shape: str, jobs: int) -> None:
     for block, labels, lines in loops:
         text += f"data_{block}\n\nloop_\n" + "".join(f"_rlnPipeLine{lab} #{i + 1}\n" for i, lab in enumerate(labels))
         text += "\n".join(lines) + "\n\n"
-    (root / "default_pipeline.star").write_text(text)
+    return text
 
 
 def cs_document(number: int, parents: list[str]) -> dict:
@@ -178,7 +222,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workdir", type=Path, required=True)
     parser.add_argument("--jobs", type=int, default=100_000)
-    parser.add_argument("--shapes", nargs="+", choices=SHAPES, default=list(SHAPES))
+    parser.add_argument("--shapes", nargs="+", choices=SHAPES + SET_SHAPES, default=list(SHAPES + SET_SHAPES))
     parser.add_argument("--timeout", type=float, default=600, help="seconds after which an audit is stopped")
     args = parser.parse_args()
     for shape in args.shapes:
@@ -187,6 +231,7 @@ def main() -> None:
         if not made.is_file():
             start = time.perf_counter()
             maker = make_relion if shape in ("chain", "siblings", "dag", "redo-chain") else make_cryosparc
+            maker = make_sets if shape in SET_SHAPES else maker
             maker(root, shape, args.jobs)
             made.touch()
             print(f"made {root} in {time.perf_counter() - start:.0f} s", file=sys.stderr)

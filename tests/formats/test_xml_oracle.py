@@ -15,6 +15,7 @@ bytes beyond ASCII, a letter in a name beyond the tables of XML 1.0's first edit
 from __future__ import annotations
 
 import random
+import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -449,6 +450,42 @@ def test_generated_documents_read_as_the_tree_reads_them(data):
     assert compare(data, PATHS, exact=True) is None
 
 
+# --- a start tag of 100,000 attributes (issue 99: the reader was quadratic in them) -------------
+
+CROWDED = {
+    "attributes": lambda k: f"attr{k}='{k}'",
+    "namespace declarations": lambda k: f"xmlns:p{k}='urn:{k}'",
+    "prefixed attributes": lambda k: f"xmlns:p{k}='urn:{k}'" if k < 1000 else f"p{k % 1000}:a{k}='1'",
+}
+
+
+def crowded_epu(attribute, count: int = 100_000, tail: str = "") -> bytes:
+    """The synthetic EPU file, its root's start tag holding ``count`` attributes and ``tail``."""
+    extra = "".join(" " + attribute(k) for k in range(count)) + tail
+    return SYNTHETIC.replace("<MicroscopeImage", "<MicroscopeImage" + extra, 1).encode()
+
+
+@pytest.mark.parametrize("kind", CROWDED)
+def test_a_tag_of_100000_attributes_is_read_in_under_a_second_as_the_tree_reads_it(kind):
+    data = crowded_epu(CROWDED[kind])
+    assert len(data) > 1_400_000
+    started = time.perf_counter()
+    core = by_core(data, PATHS)
+    took = time.perf_counter() - started
+    assert core[0] == "ok" and core == by_tree(data, PATHS)
+    assert took < 1.0, f"{took:.2f} s"
+
+
+@pytest.mark.parametrize(
+    ("kind", "tail"),
+    [("attributes", " attr99999='x'"), ("prefixed attributes", " p3:a1003='2'"), ("attributes", " q:a='1'")],
+)
+def test_a_repeat_or_unbound_prefix_at_the_end_of_100000_attributes_is_expats(kind, tail):
+    data = crowded_epu(CROWDED[kind], tail=tail)
+    assert by_tree(data, PATHS)[0] == "error"
+    assert compare(data, PATHS, exact=True) is None
+
+
 # --- the EPU reader on what a .NET writer on Windows makes, and on file kinds -------------------
 
 WINDOWS_SHAPES = {
@@ -478,3 +515,11 @@ def test_a_file_that_is_no_regular_file_is_named(tmp_path):
     with pytest.raises(CryodedupError, match=NAME):
         read_epu(folder)
     assert microscope._core.element_texts_of_files([folder], "MicroscopeImage", EPU_ELEMENTS) == [None]
+
+
+@pytest.mark.parametrize("data", [b"\0<a/>", b"\0<a><b/></a>", b"\0<\0"])
+def test_a_nul_before_a_document_is_not_called_utf16(data):
+    # Issue 99: "\0<a/>" was refused as "UTF-16 without a byte-order mark"; expat refuses it as a broken token.
+    assert by_tree(data, ["a/b"])[0] == "error"
+    refusal = by_core(data, ["a/b"])
+    assert refusal[0] == "error" and "UTF-16" not in refusal[1] and refusal[1].endswith("line 1, column 0")

@@ -48,3 +48,24 @@ def test_czii_weights_all_divides_by_every_challenge_species_weights(tmp_path):
     assert f"{literal:.4f}: F4 per species weighted, divided by every challenge species' weights (7" in said
     said = " ".join(CliRunner().invoke(main, args).output.split())
     assert "divided by the scored species' weights (1; --czii-weights all" in said
+
+
+@pytest.mark.parametrize(
+    ("given", "divided", "said"), [("ribosome=5", 11.0, "counted in"), ("ribsome=5", 7.0, "not used")]
+)
+def test_a_weight_of_a_species_not_scored_is_divided_by_only_when_said_so(tmp_path, given, divided, said):
+    # Issue 99: --czii-weights all --weights ribosome=5 warned "those weights are not used" yet divided by them
+    # (7 - 1 + 5); a misspelt name (ribsome) was divided by too (7 + 5). Now: a challenge species' weight is
+    # counted, as the challenge's code counts it, and said so; any other is used nowhere.
+    reference, candidate = files(tmp_path)
+    per_class, _ = described_metric(reference, candidate, {"picks": 40.0}, {"picks": 1.0})
+    name, weight = given.split("=")
+    weights = {**WEIGHTS, name: float(weight)} if name in WEIGHTS else WEIGHTS
+    args = ["compare", str(tmp_path / "a.txt"), str(tmp_path / "b.txt"), "--mic-psize", "1", "--topaz-scale", "1"]
+    args += ["--reference", "1", "--radius", "40", "--metric", "czii", "--czii-weights", "all", "--weights", given]
+    result = CliRunner().invoke(main, [*args, "--json", "-q"])
+    czii = json.loads(result.stdout)["czii"]
+    assert czii["divided_by"] == divided
+    assert czii["score"] == pytest.approx(challenge_code_score(per_class, weights), abs=ROUNDED)
+    warned = " ".join(CliRunner().invoke(main, args).output.split())
+    assert f"--weights names {name}, which the reference has no picks of" in warned and said in warned

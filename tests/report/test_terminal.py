@@ -75,3 +75,18 @@ def test_a_terminal_or_a_forced_one_is_rich_s(_no_terminal_told):
         monkeypatch.delenv("FORCE_COLOR")
         monkeypatch.setenv("TTY_COMPATIBLE", "1")
         assert not terminal.drawn_without_styles(io.StringIO())
+
+
+@pytest.mark.parametrize("name", ["sh\nline2", "x\nError: forged", "x\r\nError: forged"])
+def test_a_name_with_a_line_break_is_one_line_in_a_refusal(tmp_path, name):
+    # Issue 99: particles-merge $'sh\nline2' printed two lines; a folder named "x\nError: ..." forged an error line.
+    import subprocess
+    import sys
+
+    (tmp_path / name).mkdir()
+    command = [sys.executable, "-m", "cryodedup", "particles-merge", name, "-o", "out"]
+    done = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, check=False)
+    assert done.returncode == 1
+    (line,) = done.stderr.strip("\n").split("\n")
+    shown = name.replace("\r", "\\r").replace("\n", "\\n")
+    assert line.startswith(f"Error: {shown}: ")

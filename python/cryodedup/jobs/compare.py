@@ -684,9 +684,11 @@ def czii_metric(
             ),
         )
         classes.append((one, counted.f_beta))
-    total = run.weight_total  # (--czii-weights all: the challenge's code's denominator)
-    score = weighted_score({c.species: f for c, f in classes}, {c.species: c.weight for c, _ in classes}, total)
     not_scored = sorted(set(run.weights_named) - {c.species for c, _ in classes})  # (a misspelt name, say)
+    total = run.weight_total  # (--czii-weights all: the challenge's code's denominator)
+    if total is not None:  # (a weight of no challenge species and nothing scored is used nowhere: not divided by)
+        total -= sum(run.weight_of(name) for name in not_scored if name not in CHALLENGE_WEIGHTS)
+    score = weighted_score({c.species: f for c, f in classes}, {c.species: c.weight for c, _ in classes}, total)
     return CziiScore(
         beta=beta,
         multiplier=run.multiplier,
@@ -703,16 +705,28 @@ def czii_metric(
 
 
 def _unused_weights(czii: CziiScore) -> list[str]:
-    """A warning naming the ``--weights`` of species the reference has no picks of (a misspelt name, say)."""
-    unused, scored = czii.weights_not_scored, [c.species for c in czii.species]
-    if not unused:
-        return []
-    close = [match for name in unused for match in difflib.get_close_matches(name, scored, n=1)]
-    hint = f" (did you mean {', '.join(close)}?)" if close else ""
-    return [
-        f"--weights names {', '.join(unused)}, which the reference has no picks of{hint}: its species are "
-        f"{', '.join(scored) or 'none'}; those weights are not used"
-    ]
+    """A warning naming the ``--weights`` of species the reference has no picks of (a misspelt name, say).
+
+    With ``--czii-weights all`` a challenge species' weight is used, scored 0, in what the score divides by (as
+    the challenge's code does): said so; any other such weight is used nowhere (issue 99: it was divided by).
+    """
+    named, scored = czii.weights_not_scored, [c.species for c in czii.species]
+    divided = [name for name in named if czii.weights_over == "all" and name in CHALLENGE_WEIGHTS]
+    unused = [name for name in named if name not in divided]
+    said = []
+    if divided:
+        said.append(
+            f"--weights names {', '.join(divided)}, which the reference has no picks of: scored 0, "
+            f"{'its weight' if len(divided) == 1 else 'their weights'} counted in what --czii-weights all divides by"
+        )
+    if unused:
+        close = [match for name in unused for match in difflib.get_close_matches(name, scored, n=1)]
+        hint = f" (did you mean {', '.join(close)}?)" if close else ""
+        said.append(
+            f"--weights names {', '.join(unused)}, which the reference has no picks of{hint}: its species are "
+            f"{', '.join(scored) or 'none'}; those weights are not used"
+        )
+    return said
 
 
 def _sweep_summary(sweep: ThresholdSweep, sign: int) -> Sweep:

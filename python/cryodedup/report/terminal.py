@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, NoReturn, TextIO, TypeVar
 
-from ..errors import printable
+from ..errors import one_line, printable
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -186,8 +186,12 @@ def escape(text: str) -> str:
 
 
 def fail(message: str, status: int = 1) -> NoReturn:
-    """Print ``message`` as an error on stderr and exit with ``status`` (1; 2 for a usage error)."""
-    stderr_console().print(f"[bold red]Error:[/] {escape(message)}", soft_wrap=True)
+    r"""Print ``message`` as an error on stderr and exit with ``status`` (1; 2 for a usage error).
+
+    One line whatever names it holds: a refusal's words are one line, so a line break in it is a name's (a
+    file or folder named ``x\nError: ...``), shown as ``\n`` so that no name forges a line (issue 99).
+    """
+    stderr_console().print(f"[bold red]Error:[/] {escape(one_line(message))}", soft_wrap=True)
     sys.exit(status)
 
 

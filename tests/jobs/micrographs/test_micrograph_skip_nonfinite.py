@@ -94,3 +94,23 @@ def test_a_shard_refuses_without_advising_what_it_cannot_do(micrographs, tmp_pat
     status, _, err = _run(words)
     assert status == 1
     assert "leave it out of every shard's inputs" in err and "not in shards" in err
+
+
+def test_finite_pixels_whose_binning_overflows_are_named_as_such(micrographs, tmp_path):
+    # Issue 99: a finite -3e38 pixel was refused as "NaN or infinite": the overflow is the binning's, not the file's.
+    import mrcfile
+
+    spoiled = tmp_path / "mic_huge.mrc"
+    with mrcfile.open(micrographs[0]) as mrc:
+        image = mrc.data.astype(np.float32)
+    image[6:10, 10:14] = np.float32(-3e38)
+    assert np.isfinite(image).all()
+    write_mrc(spoiled, image, 12.0)
+    others = [m for k, m in enumerate(micrographs) if k not in SPOILED]
+    status, _, err = _run(["micrographs", *others, spoiled, "-o", tmp_path / "out", "--bin", "2"])
+    assert status == 1
+    assert err.strip() == (
+        f"Error: {spoiled}: holds finite pixels so large that binning them overflows (float32's range, 3.4e38), "
+        "which make every comparison with it meaningless; repair or leave out this micrograph (--skip-unreadable "
+        "goes on without it)"
+    )

@@ -96,3 +96,43 @@ def test_the_runs_seconds_are_the_whole_runs_not_the_merges(tmp_path, client, mo
     assert summary.timings is not None
     assert 1.0 <= summary.timings.seconds <= wall + 0.001
     assert summary.timings.stage("decide") >= 1.0  # (the shards decided on the cluster)
+
+
+@pytest.mark.parametrize("content", ["not json at all\n", "[1, 2]", '{"address": 5}', ""])
+def test_a_scheduler_file_that_is_no_schedulers_is_one_line_and_one_json_document(tmp_path, content):
+    # Issue 99: distributed's AssertionError (a traceback), and --json printed nothing.
+    inputs = [str(p) for p in reextracted_pair(tmp_path, n_per_mic=4)]
+    scheduler = tmp_path / "scheduler.json"
+    scheduler.write_text(content)
+    command = [sys.executable, "-m", "cryodedup", "particles", *inputs, "--min-dist", "30", "-o", str(tmp_path / "o")]
+    done = subprocess.run([*command, "--dask", str(scheduler), "--json"], capture_output=True, text=True, check=False)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert json.loads(done.stdout)["error"] == (
+        f"--dask {scheduler}: not a Dask scheduler file (expected the JSON object with an address that "
+        "`dask scheduler --scheduler-file` writes)"
+    )
+    plain = subprocess.run([*command, "--dask", str(scheduler)], capture_output=True, text=True, check=False)
+    assert plain.returncode == 1 and len(plain.stderr.strip().splitlines()) == 1, plain.stderr
+
+
+def test_the_clusters_closed_at_exit_say_nothing_of_their_errors(monkeypatch, capsys):
+    # Issue 99: Ctrl-C during --dask local's start: distributed's atexit close_clusters raised on the half-started
+    # cluster ("Nanny failed to start"), its tracebacks printed after cryodedup's "Stopped by SIGINT" line.
+    import logging
+
+    from cryodedup.jobs.micrographs import dask
+
+    spec = dask._spec()
+
+    def failing() -> None:
+        logging.getLogger("distributed.nanny").error("Nanny failed to start")
+        raise RuntimeError("Nanny failed to start.")
+
+    monkeypatch.setattr(spec, "close_clusters", failing)
+    levels = {name: logging.getLogger(name).level for name in ("distributed", "asyncio", "tornado")}
+    try:
+        dask._close_clusters_quietly()  # (no exception, nothing said)
+        assert capsys.readouterr().err == ""
+    finally:
+        for name, level in levels.items():
+            logging.getLogger(name).setLevel(level)

@@ -481,6 +481,20 @@ def test_options_a_shard_does_not_take_are_refused_before_reading(tmp_path):
         run_particle_shard([tmp_path / "none.star"], tmp_path / "shards", plan(ParticleOptions(plot=True)), 1, 2)
 
 
+@pytest.mark.parametrize("option", ["--update", "--audit", "--plot"])
+def test_options_that_do_not_go_with_a_shard_exit_2_as_with_dask(tmp_path, option):
+    # Issue 99: --shard with --update or --audit exited 1; --shard with --dask exits 2 (click's usage error).
+    star = tmp_path / "p.star"
+    star.write_text("data_\nloop_\n_rlnCoordinateX\n_rlnCoordinateY\n_rlnMicrographName\n1 2 m.mrc\n")
+    command = [sys.executable, "-m", "cryodedup", "particles", str(star), "-o", str(tmp_path / "out"), "--shard", "1/2"]
+    done = subprocess.run([*command, option], capture_output=True, text=True, check=False)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.strip().count("\n") == 0 and f"--shard with {option}" in done.stderr
+    assert not (tmp_path / "out").exists()
+    with_dask = subprocess.run([*command, "--dask", "local"], capture_output=True, text=True, check=False)
+    assert with_dask.returncode == 2
+
+
 def test_the_command_line_shards_merges_and_refuses_in_one_line(four_shards, tmp_path):
     inputs, _, shards = four_shards
     command = [sys.executable, "-m", "cryodedup"]

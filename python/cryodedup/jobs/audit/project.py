@@ -417,6 +417,9 @@ def _job(root: Path, pipeline: Pipeline, process_name: str, particle_nodes: set[
         job.duplicate_threshold = _recorded_threshold(folder, options)
     if job.kind == "Import" and options.get("do_other", "").lower() in ("yes", "true", "1"):
         job.imported = options.get("fn_in_other", "").strip() or None
+        if job.imported is not None and "\0" in job.imported:  # (a crash-zeroed job.star: no path, issue 99)
+            job.problems.append(f"{name}: its job.star's fn_in_other holds a NUL byte: the file it imported is unknown")
+            job.imported = None
     return job
 
 

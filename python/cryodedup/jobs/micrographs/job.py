@@ -325,5 +325,5 @@ def _score(
         except NonFiniteMicrograph as err:
             if not job.scoring.skip_unreadable:
                 raise
-            said(f"{err.path}: holds NaN or infinite pixels; left out (--skip-unreadable), the rest scored", "warning")
+            said(f"{err.path}: {err.cause}; left out (--skip-unreadable), the rest scored", "warning")
             left_out.append(err.path)

@@ -241,19 +241,35 @@ class NonFiniteMicrograph(InputFileError):
     """A micrograph whose pixels hold NaN or infinities, found when its image is read: ``path`` names it.
 
     Refused; with ``--skip-unreadable`` the job plans again without it and scores anew
-    (``job._score``), as it goes on without a file that cannot be read.
+    (``job._score``), as it goes on without a file that cannot be read. ``overflow``: its pixels are finite,
+    yet so large (-3e38) that binning them overflows float32: the cause named as such (issue 99).
     """
 
-    def __init__(self, path: str):
-        super().__init__(
-            f"{path}: holds NaN or infinite pixels, which make every comparison with it meaningless; repair or leave "
-            "out this micrograph (--skip-unreadable goes on without it)"
-        )
-        self.path = path
+    def __init__(self, path: str, overflow: bool = False):
+        super().__init__(f"{path}: {self.cause_of(overflow)}, {_MEANINGLESS}")
+        self.path, self.overflow = path, overflow
 
-    def __reduce__(self) -> tuple[type, tuple[str]]:
+    @staticmethod
+    def cause_of(overflow: bool) -> str:
+        """What is wrong with the micrograph's pixels, in a few words."""
+        if overflow:
+            return "holds finite pixels so large that binning them overflows (float32's range, 3.4e38)"
+        return "holds NaN or infinite pixels"
+
+    @property
+    def cause(self) -> str:
+        """:meth:`cause_of` this micrograph."""
+        return self.cause_of(self.overflow)
+
+    def __reduce__(self) -> tuple[type, tuple[str, bool]]:
         """Raised on a Dask worker, unpickled with its path (not its message)."""
-        return (NonFiniteMicrograph, (self.path,))
+        return (NonFiniteMicrograph, (self.path, self.overflow))
+
+
+_MEANINGLESS = (
+    "which make every comparison with it meaningless; repair or leave out this micrograph (--skip-unreadable goes "
+    "on without it)"
+)
 
 
 class _ShardSpectra:
@@ -287,7 +303,9 @@ class _ShardSpectra:
         self.bank.store(made)
         for q in floats:
             if not np.isfinite(self.bank.image(q)).all():
-                raise NonFiniteMicrograph(self.plan.paths[self.plan.positions[q]])
+                # (read again, on this rare path only: finite pixels whose binning overflowed are named so)
+                overflow = all(np.isfinite(image).all() for image in self.read(self.plan, np.array([q])))
+                raise NonFiniteMicrograph(self.plan.paths[self.plan.positions[q]], overflow)
         # This batch's pairs and all later ones have p >= first - reach: older spectra are not needed again.
         drop_upto = int(np.searchsorted(self.needed, first - self.plan.reach))
         if drop_upto > self.stored_from:

@@ -164,7 +164,7 @@ def run_micrograph_shard(
             result = score_shard(plan, shard, shards, bar.advance if bar else None)
         except NonFiniteMicrograph as err:  # (each shard plans alone: none may leave out what another scores)
             raise InputFileError(
-                f"{err.path}: holds NaN or infinite pixels, which make every comparison with it meaningless; "
+                f"{err.path}: {err.cause}, which make every comparison with it meaningless; "
                 "leave it out of every shard's inputs (--skip-unreadable goes on without it in one run, not in shards)"
             ) from None
         finally:

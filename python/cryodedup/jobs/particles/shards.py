@@ -43,7 +43,7 @@ import numpy as np
 from ... import signals
 from ...algo.normalisation import labels
 from ...algo.priority import PriorityCounts, added_counts
-from ...errors import CryodedupError, InputFileError
+from ...errors import CryodedupError, InputFileError, OptionError
 from ...outputs import all_outputs_at_once, put_in_place
 from ...particle_set import Log, ParticleSet
 from ...paths import StrPath, path_list
@@ -170,7 +170,10 @@ def decide_part(
 
 
 def _refuse(values: Mapping[str, Any]) -> None:
-    """The options a shard does not take (``values``: the options' fields), refused in one line before any read."""
+    """The options a shard does not take (``values``: the options' fields), refused in one line before any read.
+
+    Options that do not go together: a usage error (exit 2), as ``--shard`` with ``--dask`` is (issue 99).
+    """
     refused = [
         (values["plot"], "--plot", "the pictures are the merged run's: give --plot to particles-merge"),
         (values["update"], "--update", "a round decides against every particle kept so far: run it whole"),
@@ -179,7 +182,7 @@ def _refuse(values: Mapping[str, Any]) -> None:
     ]
     for given, flag, why in refused:
         if given:
-            raise CryodedupError(f"--shard with {flag}: {why}")
+            raise OptionError(f"--shard with {flag}: {why}")
 
 
 def _refuse_rows(particles: ParticleSet, rule: Deciding) -> None:

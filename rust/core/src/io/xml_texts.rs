@@ -24,7 +24,9 @@ use decode::{decode, first_not_a_character, located, Decoded};
 use memchr::{memchr, memchr3, memmem};
 use rayon::prelude::*;
 use std::borrow::Cow;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
+use std::hash::Hash;
 use std::path::Path;
 
 /// A found element: its text before its first child (ElementTree's `.text`, `""` for none)
@@ -128,6 +130,57 @@ struct Open {
     met: Vec<bool>,
     collect: Option<usize>,
     declared: usize,
+}
+
+/// The prefixes in scope: each prefix's bindings, innermost last, and the prefixes in the order
+/// they were declared (an element's end unbinds the ones it declared). A look-up is a hash, not a
+/// scan of every declaration in scope: a tag of 100,000 declarations and as many prefixed
+/// attributes was quadratic (issue 99).
+#[derive(Default)]
+struct Scope<'x> {
+    bound: HashMap<&'x [u8], Vec<Cow<'x, str>>>,
+    order: Vec<&'x [u8]>,
+}
+
+impl<'x> Scope<'x> {
+    fn bind(&mut self, prefix: &'x [u8], uri: Cow<'x, str>) {
+        self.bound.entry(prefix).or_default().push(uri);
+        self.order.push(prefix);
+    }
+
+    /// Undoes the last `count` bindings.
+    fn unbind(&mut self, count: usize) {
+        for _ in 0..count {
+            let prefix = self.order.pop().expect("an element unbinds only what it bound");
+            let uris = self.bound.get_mut(prefix).expect("a bound prefix has its bindings");
+            uris.pop();
+            if uris.is_empty() {
+                self.bound.remove(prefix);
+            }
+        }
+    }
+
+    fn uri(&self, prefix: &[u8]) -> Option<&str> {
+        self.bound.get(prefix).and_then(|uris| uris.last()).map(Cow::as_ref)
+    }
+}
+
+/// The first item equal to an earlier one: a scan for a few items (most tags have fewer than
+/// ten attributes), a hash set past that, so that a tag's check is linear in its attributes.
+fn first_repeat<T: Eq + Hash + Copy>(items: impl ExactSizeIterator<Item = T>) -> Option<usize> {
+    const SCANNED: usize = 16;
+    if items.len() <= SCANNED {
+        let mut seen: Vec<T> = Vec::with_capacity(SCANNED);
+        for (k, item) in items.enumerate() {
+            if seen.contains(&item) {
+                return Some(k);
+            }
+            seen.push(item);
+        }
+        return None;
+    }
+    let mut seen = HashSet::with_capacity(items.len());
+    items.enumerate().find(|&(_, item)| !seen.insert(item)).map(|(k, _)| k)
 }
 
 /// An attribute of a start tag: its name (start, end, colon), its value, and the first fault
@@ -546,7 +599,7 @@ impl<'x> Reader<'x, '_> {
     /// The root element and all it holds, read without recursion.
     fn element(&mut self) -> Step<()> {
         let mut open: Vec<Open> = Vec::new();
-        let mut prefixes: Vec<(&'x [u8], Cow<'x, str>)> = Vec::new();
+        let mut prefixes = Scope::default();
         loop {
             if let Some(top) = open.last() {
                 self.content(top.collect)?;
@@ -565,7 +618,7 @@ impl<'x> Reader<'x, '_> {
                 if self.s[here + 2..end] != self.s[closed.name.0..closed.name.1] {
                     return fail(here + 2, MISMATCHED);
                 }
-                prefixes.truncate(prefixes.len() - closed.declared);
+                prefixes.unbind(closed.declared);
                 self.pos += 1;
                 if open.is_empty() {
                     return Ok(());
@@ -595,7 +648,7 @@ impl<'x> Reader<'x, '_> {
             }
             let (element, empty) = self.start_tag(&mut prefixes, open.last_mut())?;
             if empty {
-                prefixes.truncate(prefixes.len() - element.declared);
+                prefixes.unbind(element.declared);
                 if open.is_empty() {
                     return Ok(());
                 }
@@ -695,11 +748,7 @@ impl<'x> Reader<'x, '_> {
 
     /// The start tag at `<`: the element it opens (its path node, what it declared) and whether
     /// it is empty (`<a/>`); the parent learns it has a child.
-    fn start_tag(
-        &mut self,
-        prefixes: &mut Vec<(&'x [u8], Cow<'x, str>)>,
-        parent: Option<&mut Open>,
-    ) -> Step<(Open, bool)> {
+    fn start_tag(&mut self, prefixes: &mut Scope<'x>, parent: Option<&mut Open>) -> Step<(Open, bool)> {
         let lt = self.pos;
         let (name_end, colon) = self.q_name(lt + 1, lt)?;
         self.pos = name_end;
@@ -724,17 +773,18 @@ impl<'x> Reader<'x, '_> {
         };
         self.pos += 1;
         // (as expat: once the tag is read whole, each attribute in turn: repeated, then its value's references)
-        for k in 0..attributes.len() {
-            let (start, end, _) = attributes[k].name;
-            if attributes[..k].iter().any(|b| self.s[b.name.0..b.name.1] == self.s[start..end]) {
-                return fail(start, DUPLICATE);
-            }
-            if let Some(fault) = attributes[k].fault.take() {
-                return Err(fault);
-            }
+        let repeated = first_repeat(attributes.iter().map(|a| &self.s[a.name.0..a.name.1])).unwrap_or(attributes.len());
+        if let Some(fault) = attributes[..repeated].iter_mut().find_map(|a| a.fault.take()) {
+            return Err(fault);
+        }
+        if repeated < attributes.len() {
+            return fail(attributes[repeated].name.0, DUPLICATE);
         }
         let declared = self.declare(&attributes, prefixes, lt)?;
+        // (each prefixed attribute's namespace and local name, up to the first unbound prefix;
+        // as expat, a repeat before that prefix is the fault)
         let mut expanded: Vec<(&[u8], &[u8])> = Vec::new();
+        let mut unbound = false;
         for a in &attributes {
             let (start, end, colon) = a.name;
             let Some(c) = colon else { continue };
@@ -744,22 +794,27 @@ impl<'x> Reader<'x, '_> {
             }
             let uri: &[u8] = match prefix {
                 b"xml" => XML_NS,
-                _ => match prefixes.iter().rev().find(|(p, _)| *p == prefix) {
-                    Some((_, uri)) => uri.as_bytes(),
-                    None => return fail(lt, UNBOUND),
+                _ => match prefixes.uri(prefix) {
+                    Some(uri) => uri.as_bytes(),
+                    None => {
+                        unbound = true;
+                        break;
+                    }
                 },
             };
-            let local = &self.s[c + 1..end];
-            if expanded.contains(&(uri, local)) {
-                return fail(lt, DUPLICATE);
-            }
-            expanded.push((uri, local));
+            expanded.push((uri, &self.s[c + 1..end]));
+        }
+        if first_repeat(expanded.iter().copied()).is_some() {
+            return fail(lt, DUPLICATE);
+        }
+        if unbound {
+            return fail(lt, UNBOUND);
         }
         let local = match colon {
             None => &self.s[lt + 1..name_end],
             Some(c) => {
                 let prefix = &self.s[lt + 1..c];
-                if prefix != b"xml" && !prefixes.iter().any(|(p, _)| *p == prefix) {
+                if prefix != b"xml" && prefixes.uri(prefix).is_none() {
                     return fail(lt, UNBOUND);
                 }
                 &self.s[c + 1..name_end]
@@ -844,12 +899,7 @@ impl<'x> Reader<'x, '_> {
 
     /// Pushes the prefixes the tag declares (`xmlns:p="URI"`, `xmlns="URI"`) and returns how
     /// many; expat's refusals of a reserved prefix or URI, an undeclared prefix, a URI with `}`.
-    fn declare(
-        &self,
-        attributes: &[Attribute<'x>],
-        prefixes: &mut Vec<(&'x [u8], Cow<'x, str>)>,
-        lt: usize,
-    ) -> Step<usize> {
+    fn declare(&self, attributes: &[Attribute<'x>], prefixes: &mut Scope<'x>, lt: usize) -> Step<usize> {
         let mut count = 0;
         for a in attributes {
             let (start, end, colon) = a.name;
@@ -877,7 +927,7 @@ impl<'x> Reader<'x, '_> {
             if uri.contains(&b'}') {
                 return fail(lt, SYNTAX);
             }
-            prefixes.push((prefix, a.value.clone()));
+            prefixes.bind(prefix, a.value.clone());
             count += 1;
         }
         Ok(count)

@@ -34,7 +34,8 @@ pub(super) fn decode(xml: &[u8]) -> Result<Decoded<'_>, XmlError> {
         [0xEF, 0xBB, 0xBF, rest @ ..] => (Cow::Borrowed(rest), false),
         [0xFF, 0xFE, rest @ ..] => (Cow::Owned(utf16(rest, u16::from_le_bytes)), true),
         [0xFE, 0xFF, rest @ ..] => (Cow::Owned(utf16(rest, u16::from_be_bytes)), true),
-        [b'<', 0, ..] | [0, b'<', ..] => {
+        // ("<" then a byte of 0, twice: a NUL before a UTF-8 document is no UTF-16, and is refused as a NUL, issue 99)
+        [b'<', 0, b, 0, ..] | [0, b'<', 0, b, ..] if *b != 0 => {
             return Err(XmlError(
                 "UTF-16 without a byte-order mark, which this reader does not take (expected UTF-8, or UTF-16 \
                  with its byte-order mark)"

@@ -89,6 +89,18 @@ fn what_is_refused_by_design_says_so() {
 }
 
 #[test]
+fn a_nul_before_a_document_is_no_utf16() {
+    // Issue 99: "\0<a/>" was called UTF-16 without a byte-order mark; it is one NUL, then UTF-8.
+    for xml in [&b"\0<a/>"[..], b"\0<\0"] {
+        let XmlError(message) = element_texts(xml, "a", &[]).unwrap_err();
+        assert!(!message.contains("UTF-16"), "{message}");
+    }
+    for xml in [&b"<\0a\0/\0>\0"[..], b"\0<\0a\0/\0>", b"<\0?\0x\0"] {
+        assert!(element_texts(xml, "a", &[]).unwrap_err().0.starts_with("UTF-16 without a byte-order mark"));
+    }
+}
+
+#[test]
 fn files_read_on_every_core_and_those_that_are_no_regular_files_left() {
     let dir = std::env::temp_dir().join(format!("xml_texts_{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -102,4 +114,54 @@ fn files_read_on_every_core_and_those_that_are_no_regular_files_left() {
     assert_eq!(found[0].as_ref().unwrap().as_ref().unwrap().found[0].as_ref().unwrap().text, "1");
     assert_eq!(found[1], Some(Err(XmlError("no element found: line 1, column 7".into()))));
     assert!(found[2..].iter().all(Option::is_none));
+}
+
+/// One start tag of `count` attributes made by `attribute(k)`, then `tail` inside the tag.
+fn crowded(count: usize, attribute: impl Fn(usize) -> String, tail: &str) -> String {
+    let mut xml = String::from("<Image");
+    for k in 0..count {
+        xml.push(' ');
+        xml.push_str(&attribute(k));
+    }
+    xml.push_str(tail);
+    xml.push_str("><data><stage><X>7</X></stage></data></Image>");
+    xml
+}
+
+#[test]
+fn a_tag_of_100000_attributes_or_declarations_is_read_in_time_linear_in_it() {
+    // Issue 99: each attribute was compared with every earlier one, each prefix looked up by a
+    // scan; 100,000 attributes (a 1.5 MB file) never finished. Debug build: a generous bound.
+    let started = std::time::Instant::now();
+    let plain = crowded(100_000, |k| format!("attr{k}='{k}'"), "");
+    assert!(plain.len() > 1_500_000);
+    assert_eq!(texts(&plain), Ok(vec![some("7", false), None, None, None]));
+    let declared = crowded(100_000, |k| format!("xmlns:p{k}='urn:{k}'"), "");
+    assert_eq!(texts(&declared), Ok(vec![some("7", false), None, None, None]));
+    let prefixed = crowded(
+        101_000,
+        |k| if k < 1000 { format!("xmlns:p{k}='urn:{k}'") } else { format!("p{}:a{k}='1'", k % 1000) },
+        "",
+    );
+    assert_eq!(texts(&prefixed), Ok(vec![some("7", false), None, None, None]));
+    assert!(started.elapsed().as_secs_f64() < 60.0, "{:?}", started.elapsed()); // (quadratic: hours)
+}
+
+#[test]
+fn a_repeat_among_many_attributes_is_found_where_expat_finds_it() {
+    // The column of the second a5 (hand-worked: "<Image" is 6, each " aK='K'" is 6 + 2 digits
+    // of K for K < 10); a repeat by namespace (two prefixes bound to one URI) at the tag.
+    let mut xml = crowded(40, |k| format!("a{k}='{k}'"), " a5='x'");
+    let column = 6 + 10 * 7 + 30 * 9 + 1;
+    assert_eq!(texts(&xml), Err(format!("duplicate attribute: line 1, column {column}")));
+    xml = crowded(40, |k| format!("xmlns:p{k}='urn:same'"), " p3:x='1' p39:x='2'");
+    assert_eq!(texts(&xml), Err("duplicate attribute: line 1, column 0".to_string()));
+    xml = crowded(40, |k| format!("xmlns:p{k}='urn:{k}'"), " p3:x='1' p3:x='2'");
+    let column = 6 + 10 * 17 + 30 * 19 + 10;
+    assert_eq!(texts(&xml), Err(format!("duplicate attribute: line 1, column {column}")));
+    // an unbound prefix after a namespace repeat: the repeat is the fault; before it, the prefix
+    xml = crowded(40, |k| format!("xmlns:p{k}='urn:s'"), " p1:x='1' p2:x='2' q:y='3'");
+    assert_eq!(texts(&xml), Err("duplicate attribute: line 1, column 0".to_string()));
+    xml = crowded(40, |k| format!("xmlns:p{k}='urn:s'"), " q:y='3' p1:x='1' p2:x='2'");
+    assert_eq!(texts(&xml), Err("unbound prefix: line 1, column 0".to_string()));
 }
