@@ -86,6 +86,10 @@ class MicrographSummary(JobSummary):
     reconsidered: dict[str, int] | None = field(default=None, metadata=_OPTIONAL)
     metadata: Metadata | None = field(default=None, metadata=_OPTIONAL)  # --metadata
     particles: ParticleSplit | None = field(default=None, metadata=_OPTIONAL)  # --particles
+    # What a re-exposure of the images would score (power.Power: z, its interval, images read), where estimated.
+    power: dict[str, Any] | None = field(default=None, metadata=_OPTIONAL)
+    # The pairs standing out over the null (standout.StandingOut), where the decision cannot be trusted.
+    standing_out: list[dict[str, Any]] | None = field(default=None, metadata=_OPTIONAL)
 
     @property
     def judged(self) -> MicrographVerdict:
