@@ -146,3 +146,18 @@ def test_a_small_session_is_never_trusted_where_a_reexposure_would_score_under_t
     # So neither run is TRUSTED, and the verdict flips on the planted re-exposure: named there, none without it.
     assert all(word == "refused" for word, _ in verdicts.values()), (session, verdicts)
     assert verdicts["without"][1] == set() and ("04700", "04736") in verdicts["with"][1], verdicts
+
+
+def test_report_says_each_uncertain_pairs_own_reason():
+    # On main the table's heading gave every uncertain pair the joint score's reason ("within 1.25x of 1"),
+    # also to a pair left to check for lying at confirmed re-exposures' shift with a joint score of 0.44.
+    from test_micrograph_trusted import RULES, plan_at, planted
+
+    from cryodedup.jobs.micrographs.decide import decide
+    from cryodedup.jobs.micrographs.pictures import _why_uncertain
+
+    d = decide(planted((3, 39, 6.5, 0.066, -8, 14)), RULES, None, plan_at(4, 43.84))
+    assert d.joint[3] == pytest.approx(0.066 / 0.15) and d.uncertain[3]  # (by hand: min(6.5 / 8, 0.066 / 0.15))
+    assert _why_uncertain(d, 3) == "at the shift of confirmed re-exposures"
+    d.joint[3] = 0.9  # (in the band too: both said)
+    assert _why_uncertain(d, 3) == "joint score within 1.25x of 1; at the shift of confirmed re-exposures"
