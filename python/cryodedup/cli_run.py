@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, NoReturn, TypeVar
 
 from . import signals
-from .errors import CryodedupError, OptionError, shortened
+from .errors import CryodedupError, OptionError, RefusedRun, shortened
 from .report.terminal import fail, print_json, stopped
 
 __all__ = ["json_asked", "numpy_huge_pages", "refusal_document", "refused", "run_command", "run_job"]
@@ -64,6 +64,8 @@ def run_job(job: Callable[[], Result], refusal: int = 1) -> Result:
             _job_ended(previous)
     except OptionError as err:  # (a usage error: click's status for one)
         refused(str(err), 2)
+    except RefusedRun as err:
+        refused(str(err), refusal, {**err.document, "timings": err.timings})
     except CryodedupError as err:
         refused(str(err), refusal)
     except OSError as err:
@@ -98,28 +100,35 @@ def run_job(job: Callable[[], Result], refusal: int = 1) -> Result:
     return result
 
 
-def refused(message: str, status: int = 1) -> NoReturn:
+def refused(message: str, status: int = 1, saw: dict[str, Any] | None = None) -> NoReturn:
     """A run refused: its one line on stderr and ``status``; with ``--json``, its document on stdout first.
 
     A script that reads ``--json`` gets a document on every run, refused or not
-    (:func:`refusal_document`).
+    (:func:`refusal_document`); ``saw``: what a run refused after it looked adds to it.
     """
     if json_asked():
-        print_json(refusal_document(message, status))
+        print_json(refusal_document(message, status, saw))
     fail(message, status)
 
 
-def refusal_document(message: str, status: int) -> dict[str, Any]:
+def refusal_document(message: str, status: int, saw: dict[str, Any] | None = None) -> dict[str, Any]:
     """``--json``'s document of a refused run: every job's shared keys, then ``error`` and ``exit_status``.
 
     ``verdict``: word ``refused``, kind ``bad``, its line the error's; ``outputs``: none written
-    (``{}``); ``timings``: null (the run did not end its stages).
+    (``{}``); ``timings``: null (the run did not end its stages). A run refused after it looked
+    (``saw``, :class:`~.errors.RefusedRun`) adds its verdict's keys (``why``, ``trusted``), its
+    ``timings`` until the refusal, and its own keys after ``exit_status``.
     """
     from .jobs.shape import JobSummary
     from .report.sections.run import RunVerdict
 
     shared = JobSummary(verdict=RunVerdict("refused", "bad", line=message)).shared_json()
-    return {**shared, "error": message, "exit_status": status}
+    saw = dict(saw or {})
+    shared["verdict"].update(saw.pop("verdict", {}))
+    if saw.get("timings") is not None:
+        shared["timings"] = saw.pop("timings")
+    saw.pop("timings", None)
+    return {**shared, "error": message, "exit_status": status, **saw}
 
 
 def json_asked(ctx: Any = None, args: Sequence[str] = ()) -> bool:

@@ -4,7 +4,8 @@
 without reading the message: :class:`InputFileError` (an input file that cannot be read or
 breaks its format), :class:`PixelSizeError` (a pixel size given that the files contradict),
 :class:`FramesError` (inputs whose picks lie in two frames), :class:`OutputError` (an output
-that cannot be written), :class:`DamagedStoreError` (an ``--update`` store found damaged) and
+that cannot be written), :class:`DamagedStoreError` (an ``--update`` store found damaged),
+:class:`RefusedRun` (a run refused after it looked, with what it saw for ``--json``) and
 :class:`OptionError` (an option's value, or options together, refused: a usage error).
 An error of the core (Rust) is raised as its kind by ``rust/python/src/errors.rs``, the one
 mapping. The CLI prints the message without a traceback and exits with status 2 for an
@@ -23,6 +24,7 @@ __all__ = [
     "OptionError",
     "OutputError",
     "PixelSizeError",
+    "RefusedRun",
     "alternatives",
     "as_option_errors",
     "one_line",
@@ -70,6 +72,19 @@ class DamagedStoreError(CryodedupError):
 
     Raised by the stores' checks (``jobs/store_db.refuse``, the micrograph job's ``update.damaged``).
     """
+
+
+class RefusedRun(CryodedupError):
+    """A run refused after it looked (a decision that cannot be trusted): ``document`` is what it saw.
+
+    ``--json``'s refusal document holds ``document``'s keys (a verdict's ``why`` and ``trusted``, the
+    job's own numbers) and ``timings``, the seconds of the stages run until the refusal (set by the runner).
+    """
+
+    def __init__(self, message: str, document: dict[str, Any] | None = None):
+        super().__init__(message)
+        self.document = document or {}
+        self.timings: dict[str, Any] | None = None
 
 
 class OptionError(CryodedupError):

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any, NoReturn, Protocol, TypeVar
 
+from ..errors import RefusedRun
 from ..report.sections.run import Outputs, RunTimings, RunVerdict
 
 __all__ = ["STAGES", "JobSummary", "Runner", "Stages", "plain", "required", "run"]
@@ -112,9 +113,10 @@ class _Clock:
 
     def timed(self, stage: str, call: Callable[..., Any], *args: Any) -> Any:
         began = time.perf_counter()
-        value = call(*args)
-        self.seconds[stage] = self.seconds.get(stage, 0.0) + time.perf_counter() - began
-        return value
+        try:
+            return call(*args)
+        finally:  # (a stage that refused counts too: its refusal says the time)
+            self.seconds[stage] = self.seconds.get(stage, 0.0) + time.perf_counter() - began
 
     def timings(self, own: RunTimings | None) -> RunTimings:
         """The stages' seconds and the whole's, in the job's own timings (``own``: its keys kept) when it gave them."""
@@ -129,9 +131,13 @@ def plain(plan: PlanT, stages: Stages[PlanT, Any, Any, Any, SummaryT]) -> Summar
     the micrograph job's scoring) keeps them: the runner sets its stages' seconds and the whole's.
     """
     clock = _Clock(time.perf_counter(), {})
-    read = clock.timed("read", stages.read, plan)
-    decided = clock.timed("decide", stages.decide, plan, read)
-    written = clock.timed("write", stages.write, plan, read, decided)
+    try:
+        read = clock.timed("read", stages.read, plan)
+        decided = clock.timed("decide", stages.decide, plan, read)
+        written = clock.timed("write", stages.write, plan, read, decided)
+    except RefusedRun as refusal:  # (its --json says how long the run looked)
+        refusal.timings = clock.timings(None).to_json()
+        raise
     summary = clock.timed("summarise", stages.summarise, plan, read, decided, written)
     # (the report says the time of what came before it; a job's own timings keys, given by summarise, kept)
     summary = replace(summary, timings=clock.timings(summary.timings))

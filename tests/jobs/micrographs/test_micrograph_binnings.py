@@ -85,13 +85,14 @@ def test_an_undecided_pair_far_above_the_null_is_refused_saying_what_to_look_at(
     plan = plan_like((511, 720), 4, 43.84, (175.4, 1096.0))
     d = decide(scores, RULES, None, plan)
     assert not d.duplicate[0] and d.uncertain[0] and d.undecided.tolist() == [True] + [False] * 200
-    outcome = SimpleNamespace(decision=d, plan=plan)
+    outcome = SimpleNamespace(decision=d, plan=plan, scores=scores)
+    mics = SimpleNamespace(names=[f"m{k}.mrc" for k in range(202)])
     with pytest.raises(CryodedupError) as refused:
-        _refuse_untrusted(outcome, MicrographOptions().accept_untrusted)
+        _refuse_untrusted(mics, outcome, MicrographOptions().accept_untrusted)
     message = str(refused.value)
     assert "1 pair far above the null undecided (the strongest: z 30.0, 3.8x the z threshold" in message
     assert "Pearson -0.050 at that shift" in message and "--plot draws the uncertain pairs" in message
-    _refuse_untrusted(outcome, accept_untrusted=True)  # written when asked
+    _refuse_untrusted(mics, outcome, accept_untrusted=True)  # written when asked
     # The same pair at zero shift is the camera's pattern, decided (not a duplicate): trusted.
     at_zero = decide(scores_with_null([(30.0, -0.05, 0.9, 0, 1)]), RULES, None, plan)
     assert not at_zero.undecided.any() and at_zero.untrusted is None

@@ -103,8 +103,12 @@ def test_they_are_logged_before_any_image_is_read(session):
         events.append("scoring starts")
         return run_in_process(plan, progress)
 
+    # (accepted: 8 pairs, no null, and the images' specimen too faint for a re-exposure of them to pass: blind)
     options = MicrographOptions(
-        metadata=[session / "grid1.nav", session / "Mdoc"], shift_calibration=CALIBRATION, beam_diameter=0.65
+        metadata=[session / "grid1.nav", session / "Mdoc"],
+        shift_calibration=CALIBRATION,
+        beam_diameter=0.65,
+        accept_untrusted=True,
     )
     mics = sorted(str(p) for p in (session / "Mics").glob("*.mrc"))
     find_duplicate_micrographs(mics, session / "out", options, log=lambda m, _level: events.append(m), runner=runner)
@@ -138,7 +142,9 @@ def test_update_rounds_name_them_once_the_refill_s_acquisitions_have_come(tmp_pa
         for shot in shots:
             write_shot_mdoc(tmp_path / "Mdoc", shot)
             write_mrc(tmp_path / "Mics" / shot.movie.replace(".tif", "_fractions.mrc"), rng.normal(size=(32, 32)), 8.0)
-        result = CliRunner().invoke(main, arguments(tmp_path, "--update", "--json", "-q", images=True))
+        # (white noise: blind, accepted; the Navigator's names are what is looked at)
+        args = arguments(tmp_path, "--update", "--json", "-q", "--accept-untrusted", images=True)
+        result = CliRunner().invoke(main, args)
         assert result.exit_code == 0, result.output
         return json.loads(result.stdout)["metadata"]
 

@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from cryodedup.cli import main
-from fixtures.synthetic import write_mrc
+from fixtures.synthetic import band_noise, write_mrc
 
 HUGE = str(2**62)
 
@@ -20,7 +20,10 @@ def micrographs(tmp_path_factory):
     folder = tmp_path_factory.mktemp("mics")
     rng = np.random.default_rng(0)
     for k in range(5):
-        write_mrc(folder / f"m{k}.mrc", rng.normal(size=(128, 128)).astype(np.float32), 4.0)
+        # (a specimen, details of 16-100 Å, and noise of its own: white noise alone holds nothing a re-exposure
+        # of it could be told by, and the screen would be blind)
+        image = band_noise(rng, 128, 128, 4.0, 16.0, 100.0) + 0.3 * rng.normal(size=(128, 128))
+        write_mrc(folder / f"m{k}.mrc", image.astype(np.float32), 4.0)
     return sorted(map(str, folder.glob("*.mrc")))
 
 

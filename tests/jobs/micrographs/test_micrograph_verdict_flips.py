@@ -24,24 +24,28 @@ BAND = (11.0, 0.05, 0.9, -4, 14)
 #: A pair far above the null (z 30 > T_far 12) at a shift of its own with a negative Pearson coefficient: undecided.
 UNDECIDED = (30.0, -0.05, 0.9, 5, 20)
 
+#: The micrographs' names (one more than the pairs: each pair's second image is its own).
+MICS = SimpleNamespace(names=[f"m{k}.mrc" for k in range(210)])
+
 
 def _verdict(pairs: list) -> tuple:
     plan = plan_like((511, 720), 4, 43.84, (175.4, 1096.0))
-    d = decide(scores_with_null(pairs), RULES, None, plan)
+    scores = scores_with_null(pairs)
+    d = decide(scores, RULES, None, plan)
     verdict = d.summary().verdict
-    outcome = SimpleNamespace(decision=d, plan=plan)
+    outcome = SimpleNamespace(decision=d, plan=plan, scores=scores)
     return verdict, d.duplicate[: len(pairs)].tolist(), d.uncertain[: len(pairs)].tolist(), outcome
 
 
 def test_one_planted_case_walks_trusted_then_check_then_refused():
     verdict, duplicate, uncertain, outcome = _verdict([CONFIRMED])
     assert (verdict.word, duplicate, uncertain) == ("TRUSTED", [True], [False])
-    _refuse_untrusted(outcome, MicrographOptions().accept_untrusted)  # (trusted: written)
+    _refuse_untrusted(MICS, outcome, MicrographOptions().accept_untrusted)  # (trusted: written)
     verdict, duplicate, uncertain, outcome = _verdict([CONFIRMED, BAND])
     assert (verdict.word, verdict.check, duplicate, uncertain) == ("check 1 pair", 1, [True, False], [False, True])
-    _refuse_untrusted(outcome, MicrographOptions().accept_untrusted)  # (a pair to check: written, said)
+    _refuse_untrusted(MICS, outcome, MicrographOptions().accept_untrusted)  # (a pair to check: written, said)
     verdict, duplicate, uncertain, outcome = _verdict([CONFIRMED, BAND, UNDECIDED])
     assert verdict.word == "NOT TRUSTED" and "1 pair far above the null undecided" in verdict.why
     assert (duplicate, uncertain) == ([True, False, False], [False, True, True])
     with pytest.raises(CryodedupError, match="cannot be trusted"):
-        _refuse_untrusted(outcome, MicrographOptions().accept_untrusted)
+        _refuse_untrusted(MICS, outcome, MicrographOptions().accept_untrusted)

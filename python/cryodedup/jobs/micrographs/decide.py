@@ -19,14 +19,19 @@ from .directed import z_at_shift
 from .pattern import shared_shift_group
 from .placement import Placement, linked_roots
 from .plan import DecisionRules, ScoringPlan
-from .power import screen_power
+from .power import Power, screen_power
 from .score import ScoredPairs, ShardScores, combine_shards
 
 __all__ = [
     "COMMON_CAUSES",
+    "EVIDENCE_SIGMAS",
+    "PATTERN_SHIFT",
     "UNCERTAIN",
     "MicrographDecision",
     "MicrographOutcome",
+    "_circular_distance",
+    "_fft_shape",
+    "_in_acquisition_order",
     "decide_run",
     "group_duplicates",
     "judge_power",
@@ -36,7 +41,6 @@ __all__ = [
 
 #: The z threshold is this many robust standard deviations above the run's typical pair.
 NULL_SIGMAS = 8.0
-
 
 #: Below this many scored pairs the run's own null is not estimated: --min-z alone.
 NULL_PAIRS = 30
@@ -149,6 +153,8 @@ class MicrographDecision:
     pattern_images: np.ndarray | None = None
     #: Why a re-exposure of these images would score under the thresholds (``power.Power.blind``), or None.
     blind: str | None = None
+    power: Power | None = None  # (what a re-exposure of these images would score, where estimated)
+    turned: np.ndarray | None = None  # (the pairs a turn of one image lifts: ``turned.look_at_turns``)
 
     def summary(self) -> DecisionSummary:
         """The summary's fields of the decision: thresholds, uncertain count, margin, rules' changes, verdict."""
@@ -245,11 +251,8 @@ def decide_run(
 def judge_power(outcome: MicrographOutcome, rules: DecisionRules) -> None:
     """Where the scores leave the run trusted, whether a re-exposure of its images would have passed the thresholds.
 
-    A sample of the images is read again (``power.screen_power``); where a re-exposure of them
-    would score under the z threshold, the screen was blind and the run cannot be trusted. Not
-    where a pair passed: the run's own re-exposures tell what one scores (and the estimate, which
-    takes the noise for shot noise, knows nothing of a copy whose noise is its original's); nor in
-    a run of fewer than ``NULL_PAIRS`` pairs, whose threshold no null of its own sets.
+    Up to ``power.SAMPLE`` images read again (``power.screen_power``); blind where a re-exposure of them
+    would score under the z threshold (--min-z under ``NULL_PAIRS`` pairs). Not where a pair passed.
     """
     decision, plan = outcome.decision, outcome.plan
     if rules.by_position or decision.untrusted is not None:
@@ -258,9 +261,8 @@ def judge_power(outcome: MicrographOutcome, rules: DecisionRules) -> None:
     decision.untrusted = decision.blind
     if decision.untrusted is not None or decision.duplicate.any():
         return
-    if decision.null.median is None:  # (fewer than NULL_PAIRS pairs: no null to put the estimate on)
-        return
-    decision.blind = screen_power(plan).blind(decision.min_z, plan.binned_psize)
+    decision.power = screen_power(plan)
+    decision.blind = decision.power.blind(decision.min_z, plan.binned_psize)
     decision.untrusted = decision.blind
 
 

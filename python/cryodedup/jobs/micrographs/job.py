@@ -48,6 +48,7 @@ from .placement import Placement, place
 from .plan import MetadataSources, MicrographPlan, ScoringPlan, plan_scoring
 from .score import NonFiniteMicrograph, ProgressBar, ShardRunner, ShardScores, decide_without_images, run_in_process
 from .summary import MicrographSummary
+from .turned import look_at_turns
 from .write import (
     PairRows,
     PreparedOutputs,
@@ -164,6 +165,10 @@ class MicrographStages:
             if scoring is not None:  # (its reads are counted with the first scoring's)
                 scoring += time.perf_counter() - again
             outcome = decide_run(len(mics.names), plan, shards, job.plan.decision, placement)
+        if not job.plan.by_position:  # (re-exposures turned by a few degrees: their peaks scored again, turned)
+            turned = look_at_turns(mics.names, outcome)
+            if turned:
+                said(turned, "warning")
         judge_power(outcome, job.plan.decision)
         overrides = job.plan.decision.overrides
         if overrides is None or not overrides.pairs:

@@ -312,6 +312,25 @@ def _flagged_table(
     return (f"Flagged pairs ({len(rows)}, highest z first)", PAIR_COLUMNS, rows)
 
 
+#: Why a pair was left to check, by the decision's marks (``decide``, ``turned``), in the order they are said.
+_REASONS = (
+    ("at_shift", "at the shift of confirmed re-exposures"),
+    ("one_shift", "agreeing on one shift with others under the thresholds"),
+    ("undecided", "far above the null, its images disagreeing at its shift"),
+    ("turned", "its peak rises with the later image turned"),
+)
+
+
+def _why_uncertain(decision: MicrographDecision, p: int) -> str:
+    """Why pair ``p`` was left to check: its joint score near 1, or each mark the decision gave it."""
+    reasons = [f"joint score within {UNCERTAIN:g}x of 1"] if 1 / UNCERTAIN <= decision.joint[p] < UNCERTAIN else []
+    for mark, said in _REASONS:
+        marked = getattr(decision, mark)
+        if marked is not None and marked[p]:
+            reasons.append(said)
+    return "; ".join(reasons) or "a pattern's residue: its two images share a pattern removed"
+
+
 def uncertain_table(
     scores: ScoredPairs,
     decision: MicrographDecision,
@@ -326,18 +345,23 @@ def uncertain_table(
     Without images (``--no-images``) a pair has no image score: its positions' distance instead.
     """
     heading = (
-        f"Uncertain pairs ({len(order)}, nearest the boundary first): joint score within {UNCERTAIN:g}x of 1; "
-        "look at them before trusting the decision"
+        f"Uncertain pairs ({len(order)}, nearest the boundary first): each left to check for the reason its row "
+        "gives; look at them before trusting the decision"
     )
     verdict = {True: "duplicate", False: "not a duplicate"}
     joint, duplicate = decision.joint, decision.duplicate
     if summary.confirmed_by_images:
         rows = [
             # Pearson to 3 digits: near the threshold 0.147 shown as 0.15 read as passing 0.15.
-            [*_pair_cells(scores, p, rank, names, summary, 3), f"{joint[p]:.3f}", verdict[bool(duplicate[p])]]
+            [
+                *_pair_cells(scores, p, rank, names, summary, 3),
+                _why_uncertain(decision, int(p)),
+                f"{joint[p]:.3f}",
+                verdict[bool(duplicate[p])],
+            ]
             for p in order
         ]
-        return (heading, (*PAIR_COLUMNS, "joint score (1: boundary)", "decision"), rows)
+        return (heading, (*PAIR_COLUMNS, "left to check", "joint score (1: boundary)", "decision"), rows)
     assert placement is not None, "--no-images decides from the metadata's positions"
     distance = placement.distance(scores.pairs[order]) if len(order) else np.zeros(0)
     rows = []

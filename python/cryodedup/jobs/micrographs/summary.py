@@ -88,6 +88,10 @@ class MicrographSummary(JobSummary):
     particles: ParticleSplit | None = field(default=None, metadata=_OPTIONAL)  # --particles
     # --overrides: the file, its pair lines applied and those naming a micrograph not in the inputs.
     overrides: dict[str, Any] | None = field(default=None, metadata=_OPTIONAL)
+    # What a re-exposure of the images would score (power.Power: z, its interval, images read), where estimated.
+    power: dict[str, Any] | None = field(default=None, metadata=_OPTIONAL)
+    # The pairs standing out over the null (standout.StandingOut), where the decision cannot be trusted.
+    standing_out: list[dict[str, Any]] | None = field(default=None, metadata=_OPTIONAL)
 
     @property
     def judged(self) -> MicrographVerdict:

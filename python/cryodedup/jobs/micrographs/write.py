@@ -21,7 +21,7 @@ import numpy as np
 
 import cryodedup._core as _core
 
-from ...errors import CryodedupError
+from ...errors import CryodedupError, RefusedRun
 from ...formats.cryosparc.particles import NO_MICROGRAPH_FIELD
 from ...formats.micrograph_lists import Micrographs
 from ...formats.particles import ParticleNames, open_particle_names, particle_suffix, read_particle_names
@@ -36,6 +36,7 @@ from .decide import UNCERTAIN, MicrographDecision, MicrographOutcome, near_the_e
 from .placement import Placement
 from .plan import MAX_BINNED_PSIZE, Candidates, MicrographOutputPlan, candidates_used
 from .score import ScoredPairs, reading_by_worker
+from .standout import StandingOut, standing_out
 from .summary import MicrographSummary
 
 __all__ = [
@@ -122,7 +123,7 @@ def write_results(
     default whole (:func:`write_pairs_whole`). ``candidates``: how the pairs were chosen (the
     option a warning names).
     """
-    _refuse_untrusted(outcome, output.accept_untrusted)
+    _refuse_untrusted(mics, outcome, output.accept_untrusted)
     _warn_before_writing(mics, candidates, outcome, placement, log)
     particle_counts = _write_files(
         mics, outcome, outputs, placement, match_micrographs, log, write_pairs or write_pairs_whole
@@ -144,7 +145,8 @@ def _uncertain_warnings(decision: MicrographDecision, plot: bool) -> list[str]:
     only_at_shift = at_shift & ~in_band  # (one in the band is said near the thresholds, as it is)
     one_shift = decision.one_shift if decision.one_shift is not None else np.zeros_like(decision.uncertain)
     only_one_shift = one_shift & ~in_band & ~at_shift  # (one at a confirmed pair's shift is said so)
-    near = int((decision.uncertain & ~only_at_shift & ~only_one_shift).sum())
+    turned = decision.turned if decision.turned is not None else np.zeros_like(decision.uncertain)
+    near = int((decision.uncertain & ~only_at_shift & ~only_one_shift & ~(turned & ~in_band)).sum())
     pattern, agreeing = int(only_at_shift.sum()), int(only_one_shift.sum())
     drawn = " (report.html lists and draws them)" if plot else ""
     warnings = []
@@ -187,18 +189,34 @@ def verdict_line(summary: MicrographSummary) -> str:
     return with_checks(head, [gist(w) for w in summary.warnings])
 
 
-def _refuse_untrusted(outcome: MicrographOutcome, accept_untrusted: bool) -> None:
+def _refuse_untrusted(mics: Micrographs, outcome: MicrographOutcome, accept_untrusted: bool) -> None:
     """A decision that cannot be trusted writes nothing (a pipeline would remove what it lists) unless accepted.
 
-    Raised before any output is written, so that an ``--update`` round commits nothing either.
+    Raised before any output is written, so that an ``--update`` round commits nothing either. The
+    refusal names the pairs standing out over the null (:func:`~.standout.standing_out`), and its
+    ``--json`` carries them, the power estimate and the verdict's reason (:func:`saw`).
     """
-    why = outcome.decision.untrusted
+    decision = outcome.decision
+    why = decision.untrusted
     if why and not accept_untrusted:
-        safe = _what_is_safe(outcome.decision, outcome.plan.binned_psize)
-        raise CryodedupError(
-            f"the decision cannot be trusted, nothing written: {why}. {safe}; "
-            "--accept-untrusted writes what the thresholds gave"
+        safe = _what_is_safe(decision, outcome.plan.binned_psize)
+        seen = standing_out(mics.names, outcome.scores, decision, outcome.plan)
+        named = f" {seen.said()}." if seen is not None else ""
+        raise RefusedRun(
+            f"the decision cannot be trusted, nothing written: {why}.{named} {safe}; "
+            "--accept-untrusted writes what the thresholds gave",
+            saw(decision, seen),
         )
+
+
+def saw(decision: MicrographDecision, seen: StandingOut | None) -> dict[str, Any]:
+    """What a run that cannot be trusted saw, for ``--json``: the verdict's reason, the power estimate, the pairs."""
+    return {
+        "verdict": {"why": decision.untrusted, "trusted": False, "check": int(decision.uncertain.sum())},
+        "pairs_scored": len(decision.joint),
+        "power": decision.power.to_json() if decision.power is not None else None,
+        "standing_out": seen.to_json() if seen is not None else None,
+    }
 
 
 def untrusted_warning(decision: MicrographDecision, binned_psize: float) -> str:
@@ -334,7 +352,17 @@ def summarised(
         verdict=decided.verdict,
         metadata=placement.summary() if placement is not None else None,
         particles=particle_counts,
+        power=decision.power.to_json() if decision.power is not None else None,
+        standing_out=_standing_out(mics, outcome),
     )
+
+
+def _standing_out(mics: Micrographs, outcome: MicrographOutcome) -> list[dict[str, Any]] | None:
+    """The pairs standing out over the null, listed where the decision cannot be trusted (None: trusted, or too few)."""
+    if outcome.decision.untrusted is None:
+        return None
+    seen = standing_out(mics.names, outcome.scores, outcome.decision, outcome.plan)
+    return seen.to_json() if seen is not None else None
 
 
 def collecting(log: Callable[[str, str], None], warnings: list[str]) -> Callable[[str, str], None]:
