@@ -251,7 +251,7 @@ def decide_run(
 def judge_power(outcome: MicrographOutcome, rules: DecisionRules) -> None:
     """Where the scores leave the run trusted, whether a re-exposure of its images would have passed the thresholds.
 
-    Up to ``power.SAMPLE`` images read again: blind where a re-exposure scores under the z threshold; not where a pair passed.
+    Up to ``power.SAMPLE`` images read again: blind where a re-exposure scores under the threshold (not if one passed).
     """
     decision, plan = outcome.decision, outcome.plan
     if rules.by_position or decision.untrusted is not None:
