@@ -37,8 +37,8 @@ def test_lines_are_sorted_and_quoted_as_rfc_4180(tmp_path):
 def test_a_line_of_another_shape_is_refused_naming_it(tmp_path):
     path = tmp_path / "o.csv"
     path.write_text("kind,input,row,name,partner,action\nparticle,a.star,1,x,,maybe\n")
-    with pytest.raises(CryodedupError, match=r"o\.csv: line 2: expected particle,INPUT"):
+    with pytest.raises(CryodedupError, match=r"o\.csv: line 2: action 'maybe', expected keep or reject"):
         read_overrides(path)
     path.write_text("kind,input\n")
-    with pytest.raises(CryodedupError, match=r"o\.csv: line 1: expected the header"):
+    with pytest.raises(CryodedupError, match=r"o\.csv: line 1: header 'kind,input', expected"):
         read_overrides(path)
