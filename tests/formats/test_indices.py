@@ -30,7 +30,7 @@ def test_a_pickle_calling_eval_through_builtins_is_refused(tmp_path):
         read_indices(path)
 
 
-@pytest.mark.parametrize("protocol", [3, 4, 5])
+@pytest.mark.parametrize("protocol", [0, 1, 2, 3, 4, 5])
 @pytest.mark.parametrize("dtype", [np.int64, np.int32, np.uint16])
 def test_a_numpy_integer_array_pickled_as_cryodrgn_saves_it_is_read(tmp_path, protocol, dtype):
     # (cryodrgn.utils.save_pkl: pickle.dump of a numpy array, the highest protocol of the day)
@@ -38,6 +38,24 @@ def test_a_numpy_integer_array_pickled_as_cryodrgn_saves_it_is_read(tmp_path, pr
     wanted = np.array([7, 0, 3, 12], dtype=dtype)
     path.write_bytes(pickle.dumps(wanted, protocol=protocol))
     assert read_indices(path).tolist() == [7, 0, 3, 12]
+
+
+def test_numpy_s_own_dump_is_read(tmp_path):
+    # (ndarray.dump pickles by protocol 2: the array's bytes come back through _codecs.encode, which runs nothing)
+    path = tmp_path / "ind.pkl"
+    np.array([5, 1], dtype=np.int64).dump(path)
+    assert read_indices(path).tolist() == [5, 1]
+
+
+@pytest.mark.parametrize(
+    ("data", "said"), [(b"\x80\x04\x95", "pickle data was truncated"), (b"nonsense", "invalid load key")]
+)
+def test_a_damaged_pickle_is_named_damaged_not_refused_as_a_program(tmp_path, data, said):
+    path = tmp_path / "ind.pkl"
+    path.write_bytes(data)
+    with pytest.raises(InputFileError, match=f"ind.pkl: not a readable pickle of integers \\({said}") as refused:
+        read_indices(path)
+    assert "calls" not in str(refused.value)
 
 
 def test_a_list_and_numpy_scalars_in_it_are_read(tmp_path):

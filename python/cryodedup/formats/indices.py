@@ -34,7 +34,14 @@ _ALLOWED = {
     ("numpy", "ndarray"),
     ("numpy", "dtype"),
     ("builtins", "list"),
+    # (protocols 0-2, numpy's ndarray.dump and pickle.dump(array, f, protocol=2): the array's bytes are a latin-1
+    # string turned back into bytes by this one; encoding a string runs nothing)
+    ("_codecs", "encode"),
 }
+
+
+class _Refused(pickle.UnpicklingError):
+    """A global the pickle names that :class:`_IntegersOnly` does not rebuild (the pickle is not run)."""
 
 
 class _IntegersOnly(pickle.Unpickler):
@@ -42,7 +49,7 @@ class _IntegersOnly(pickle.Unpickler):
 
     def find_class(self, module: str, name: str) -> object:
         if (module, name) not in _ALLOWED:
-            raise pickle.UnpicklingError(f"{module}.{name}")
+            raise _Refused(f"{module}.{name}")
         return super().find_class(module, name)
 
 
@@ -74,13 +81,15 @@ def _unpickled(path: Path, data: bytes) -> object:
     """The pickle's value, loaded by :class:`_IntegersOnly`: what would call anything else is refused, never run."""
     try:
         return _IntegersOnly(io.BytesIO(data)).load()
-    except pickle.UnpicklingError as err:
+    except _Refused as err:
         raise InputFileError(
             f"{path}: refused: this pickle calls {err}, not only numpy's integer arrays or a list (an index pickle "
             "holds nothing else; it was not run)"
         ) from None
     except Exception as err:  # (a damaged pickle: any error of the loader, said in one line)
-        raise InputFileError(f"{path}: not a readable pickle of integers ({type(err).__name__}: {err})") from None
+        raise InputFileError(
+            f"{path}: not a readable pickle of integers ({err}); expected cryoDRGN's ind.pkl"
+        ) from None
 
 
 def _integers(path: Path, value: object) -> np.ndarray:

@@ -143,7 +143,7 @@ def test_subset_rows_matched_by_nothing_are_named_and_said(tmp_path):
     assert result.exit_code == 0, result.output
     document = json.loads(result.stdout)
     assert document["verdict"]["kind"] == "warn"
-    assert document["unmatched"] == {"rows": 1, "named": ["row 0 (000001@x.mrcs)"]}
+    assert document["unmatched"] == {"rows": 1, "named": ["row 1 (000001@x.mrcs)"]}
 
 
 def test_a_subset_row_near_two_original_rows_is_refused_unless_ambiguous_is_given(tmp_path):

@@ -211,10 +211,10 @@ def default_reading() -> ReadPlan:
 
 
 def _row_names(read: SelectRead, rows: np.ndarray) -> list[str]:
-    """Subset rows (positions among those named) as the user finds them: the row, and its image or uid."""
+    """Subset rows (positions among those named) as the user finds them: the row from 1, and its image or uid."""
     subset = read.subset if read.subset is not None else read.original
     at = rows if read.which is None else read.which[rows]
-    texts = [f"row {int(r)}" for r in at]
+    texts = [f"row {int(r) + 1}" for r in at]
     namer = subset.images.names if subset.images is not None else subset.row_names
     if namer is None or not len(at):
         return texts
