@@ -162,7 +162,12 @@ def halfsets_by_micrograph(groups: np.ndarray, keep: np.ndarray) -> np.ndarray:
 
 
 def halfset_trim(
-    half: np.ndarray, keep: np.ndarray, scores: np.ndarray | None, higher_is_better: bool, seed: int
+    half: np.ndarray,
+    keep: np.ndarray,
+    scores: np.ndarray | None,
+    higher_is_better: bool,
+    seed: int,
+    fixed: np.ndarray | None = None,
 ) -> np.ndarray:
     """The kept rows to reject so that the kept halves differ by at most one (``--halfsets trim``), as a mask.
 
@@ -171,7 +176,8 @@ def halfset_trim(
     before any scored, and of tied scores the later row first (the dedup keeps the earlier of a tie).
     Without ``scores``, a seeded random choice: the larger half's kept rows, in row order, permuted by
     ``numpy.random.default_rng(seed).permutation``, the first of the permutation rejected. No row
-    changes half: the halves of a refinement stay those it refined.
+    changes half: the halves of a refinement stay those it refined. ``fixed``: kept rows never trimmed (forced
+    kept by ``--overrides``); the halves then differ by more where only fixed rows could go.
     """
     trimmed = np.zeros(keep.size, dtype=bool)
     sizes = halfset_sizes(half, keep)
@@ -179,7 +185,8 @@ def halfset_trim(
     excess = sizes[larger] - sizes[1 - larger] - 1
     if excess <= 0:
         return trimmed
-    rows = np.flatnonzero(keep & (half == larger))
+    rows = np.flatnonzero(keep & (half == larger) & (True if fixed is None else ~fixed))
+    excess = min(excess, rows.size)
     if scores is None:
         worst = rows[np.random.default_rng(seed).permutation(rows.size)[:excess]]
     else:

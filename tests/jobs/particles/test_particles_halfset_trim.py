@@ -249,3 +249,32 @@ def test_the_tutorial_refinement(tmp_path):
     assert summary.to_json()["halfset_trim"]["sizes"] == [2242, 2243]
     lines = data_lines(path)
     assert data_lines(tmp_path / "out" / "particles_kept.star") == [s for k, s in enumerate(lines) if k not in trim]
+
+
+def test_a_particle_forced_kept_by_overrides_is_never_trimmed(tmp_path):
+    # (a new user's trial: the lowest-scored particle of the larger half, forced kept, was trimmed without a word)
+    groups, centres, halves, scores = refinement(1, 0.62)
+    path = write_refinement(tmp_path / "run_data.star", groups, centres, halves, scores)
+    keep, _ = oracle(list(groups), [tuple(c) for c in centres], list(scores), MIN_DIST)
+    worst = min(trim_oracle(halves, keep, scores), key=lambda i: (float(scores[i]), -i))  # (the first trimmed)
+    (tmp_path / "ov.csv").write_text(
+        "kind,input,row,name,partner,action\n"
+        f"particle,{path},{worst + 1},{worst + 1:06d}@Refine3D/particles.mrcs,,keep\n"
+    )
+    remove_duplicate_particles(
+        [path],
+        tmp_path / "out",
+        ParticleOptions(min_dist=MIN_DIST, score=SCORE, halfsets="trim", decisions=True, overrides=tmp_path / "ov.csv"),
+    )
+    # The oracle: the same excess, taken from the larger half's kept rows worst first, the forced row passed over.
+    wanted = trim_oracle(halves, keep, scores)
+    ranked = sorted(
+        (k for k in range(len(keep)) if keep[k] and halves[k] == halves[worst]), key=lambda i: (float(scores[i]), -i)
+    )
+    expected = set([k for k in ranked if k != worst][: len(wanted)])
+    trimmed = {k - 1 for k in trimmed_rows(tmp_path / "out" / "decisions.csv")}
+    assert worst not in trimmed and trimmed == expected
+    kept_lines = data_lines(tmp_path / "out" / "particles_kept.star")
+    assert data_lines(path)[worst] in kept_lines
+    kept_halves = [halves[k] for k in range(len(keep)) if keep[k] and k not in trimmed]
+    assert abs(kept_halves.count(1) - kept_halves.count(2)) <= 1

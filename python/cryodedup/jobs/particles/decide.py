@@ -578,14 +578,15 @@ def trimmed(particles: ParticleSet, decision: ParticleDecision, seed: int) -> Pa
     """The decision with the larger half-set's worst kept rows rejected until the halves balance (``--halfsets trim``).
 
     Ranked by the scores the decision ranked by (:func:`ranking_scores`), else at random by ``seed``
-    (:func:`~cryodedup.algo.audit.halfset_trim`); made on the whole set's decision (a shard's part is
-    trimmed by the merge of the shards).
+    (:func:`~cryodedup.algo.audit.halfset_trim`); a particle forced kept by ``--overrides`` is never trimmed. Made
+    on the whole set's decision (a shard's part is trimmed by the merge of the shards).
     """
     from ...algo.audit import halfset_trim
 
     assert particles.halfsets is not None, "--halfsets trim is refused without half-sets"
     scores, higher = ranking_scores(particles, decision)
-    trim = halfset_trim(particles.halfsets.half, decision.keep, scores, higher, seed)
+    forced_kept = None if decision.overridden is None else decision.overridden & decision.keep
+    trim = halfset_trim(particles.halfsets.half, decision.keep, scores, higher, seed, fixed=forced_kept)
     return replace(decision, keep=decision.keep & ~trim, trimmed=trim)
 
 
