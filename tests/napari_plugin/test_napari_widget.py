@@ -88,3 +88,31 @@ def test_two_picks_marked_are_the_two_lines_saved(make_napari_viewer, run, tmp_p
     assert list(again.kept_now()[[lost, dropped]]) == [True, False]
     viewer.layers.selection.active = viewer.layers["rejected"]
     viewer.screenshot(str(tmp_path / "napari.png"), canvas_only=False)
+
+
+def test_a_pair_marked_distinct_keeps_both_its_picks(make_napari_viewer, run, tmp_path):
+    # A forced keep rejects what lies within the distance, its partner too: a pair marked distinct writes both.
+    outdir, inputs = run
+    viewer = make_napari_viewer()
+    widget = CorrectionsWidget(viewer)
+    viewer.window.add_dock_widget(widget)
+    widget.open_run(outdir)
+    widget.show_micrograph(1)
+    rejected = viewer.layers["rejected"]
+    lost = int(next(k for k in rejected.features["pick"] if widget.picks.partners[k] >= 0))
+    rejected.selected_data = {int(np.flatnonzero(rejected.features["pick"].to_numpy() == lost)[0])}
+    widget.distinct()
+    assert widget.count.text() == "2 corrections"
+    saved = tmp_path / "overrides.csv"
+    widget.save(saved)
+    with open(saved, newline="") as f:
+        lines = list(csv.reader(f))[1:]
+    assert [cells[5] for cells in lines] == ["keep", "keep"]
+    tables = {str(p): starfile.read(p, always_dict=True)["particles"] for p in inputs}
+    places = set()
+    for _, name, row, particle, _, _ in lines:
+        table = tables[name]
+        assert table["rlnImageName"][int(row) - 1] == particle
+        places.add((round(table["rlnCoordinateX"][int(row) - 1]), round(table["rlnCoordinateY"][int(row) - 1])))
+    partner = int(widget.picks.partners[lost])
+    assert places == {tuple(int(v) for v in widget.picks.centres[k]) for k in (lost, partner)}

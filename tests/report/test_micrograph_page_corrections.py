@@ -130,9 +130,13 @@ def test_clicks_save_exactly_the_picks_clicked(browser, run, tmp_path):
     rejected, kept, line = _choose(picks)
     page.mouse.click(picks[rejected]["x"], picks[rejected]["y"])
     page.mouse.click(picks[kept]["x"], picks[kept]["y"])
-    partner = picks[picks[line]["partner"]]
+    partner_index = picks[line]["partner"]
+    assert partner_index not in (rejected, kept)
+    partner = picks[partner_index]
     page.mouse.click((picks[line]["x"] + partner["x"]) / 2, (picks[line]["y"] + partner["y"]) / 2)
-    assert page.inner_text("#corrections") == "3 corrections"
+    # (the pair distinct: its rejected pick kept, and the pick it lost to kept by a line of its own, which a forced
+    # keep of the first alone would reject)
+    assert page.inner_text("#corrections") == "4 corrections"
     with page.expect_download() as download:
         page.click("#save")
     assert download.value.suggested_filename == "overrides.csv"
@@ -143,7 +147,7 @@ def test_clicks_save_exactly_the_picks_clicked(browser, run, tmp_path):
 
     lines = list(csv.reader(io.StringIO(saved.read_text(), newline="")))
     assert lines[0] == HEADER
-    assert len(lines) == 4 and all(cells[0] == "particle" and cells[4] == "" for cells in lines[1:])
+    assert len(lines) == 5 and all(cells[0] == "particle" and cells[4] == "" for cells in lines[1:])
     tables = _input_rows(inputs)
     by_place = {}
     for _, name, row, particle, _, action in lines[1:]:
@@ -152,20 +156,21 @@ def test_clicks_save_exactly_the_picks_clicked(browser, run, tmp_path):
         assert table["rlnImageName"][k] == particle  # the row is that particle, as the input names it
         at = (round(table["rlnCoordinateX"][k]), round(table["rlnCoordinateY"][k]))  # (1 Å/px)
         by_place[at] = (name, int(row), particle, action)
-    for j, action in ((rejected, "keep"), (kept, "reject"), (line, "keep")):
+    clicked = ((rejected, "keep"), (kept, "reject"), (line, "keep"), (partner_index, "keep"))
+    for j, action in clicked:
         x, y = picks[j]["at"]
         name, row, particle, said = by_place[(x, y)]
         assert said == action
         assert name == str(inputs[picks[j]["input"]])
-        if action == "keep":  # a rejected pick: decisions.csv names it alike
+        if action == "keep" and j != partner_index:  # a rejected pick: decisions.csv names it alike
             assert decisions[(name, row)]["particle"] == particle
         else:
             assert (name, row) not in decisions
 
-    # Loaded again, the file shows the three corrections and saves the same rows.
+    # Loaded again, the file shows the four corrections and saves the same rows.
     page = opened(browser, outdir / "micrographs.html")
     page.set_input_files("#load", saved)
-    page.wait_for_function("document.querySelector('#corrections').textContent === '3 corrections'")
+    page.wait_for_function("document.querySelector('#corrections').textContent === '4 corrections'")
     assert page.evaluate("window.cryodedupPage.text()") == saved.read_text()
     assert page.errors == []
     page.close()
@@ -175,7 +180,7 @@ def test_clicks_save_exactly_the_picks_clicked(browser, run, tmp_path):
     options = dataclasses.replace(summary_options(), overrides=str(saved))
     remove_duplicate_particles(inputs, root / "again", options)
     again = _decisions(root / "again")
-    for j, action in ((rejected, "keep"), (kept, "reject"), (line, "keep")):
+    for j, action in clicked:  # (the pair distinct: both its picks kept)
         x, y = picks[j]["at"]
         name, row, _, _ = by_place[(x, y)]
         assert ((name, row) in again) == (action == "reject")

@@ -99,11 +99,17 @@ class CorrectionsWidget(QWidget):
         self._draw()
 
     def distinct(self) -> None:
-        """The selected lines' pairs (and the selected rejected picks') marked distinct: the rejected pick kept."""
+        """The selected lines' pairs (and the selected rejected picks') marked distinct: both picks kept.
+
+        The pick the rejected one lost to is written as a keep of its own: a forced keep alone rejects what lies
+        within the distance (``--overrides``), its partner too.
+        """
         assert self.picks is not None
         for k in self._selected_picks():
-            if self.picks.partners[k] >= 0:
+            partner = int(self.picks.partners[k])
+            if partner >= 0:
                 self._set(k, "keep")
+                self._set(partner, "keep", pinned=True)
         self._draw()
 
     def select_partners(self) -> None:
@@ -142,15 +148,15 @@ class CorrectionsWidget(QWidget):
                 kept[k] = action == "keep"
         return kept
 
-    def _set(self, k: int, action: str) -> None:
-        """Pick ``k`` kept or rejected; a correction that agrees with the run's decision is dropped."""
+    def _set(self, k: int, action: str, pinned: bool = False) -> None:
+        """Pick ``k`` kept or rejected; a correction agreeing with the run's decision dropped unless ``pinned``."""
         p = self.picks
         assert p is not None and self.run is not None
         if p.rows is None or p.names is None:
             self.count.setText("this run's page names no picks (ids_NNNNN.js): nothing can be corrected")
             return
         key = (self.run.inputs[p.inputs[k]], int(p.rows[k]))
-        if (action == "keep") == bool(p.kept[k]):
+        if (action == "keep") == bool(p.kept[k]) and not pinned:
             self.edits.pop(key, None)
         else:
             self.edits[key] = (p.names[k], action)

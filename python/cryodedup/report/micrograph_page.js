@@ -202,7 +202,7 @@
     return D.fateColours[f];
   }
 
-  // ---- corrections: a click on a pick flips it, on a pair's line keeps its rejected pick (the pair distinct) ----
+  // ---- corrections: a click on a pick flips it, on a pair's line keeps both its picks (the pair distinct) ----
   const EDITED_COLOUR = "#d400d4";
   const edits = new Map(); // "file:place" of a pick -> "keep" | "reject"
   const ids = {}; // file number -> its picks' rows within their inputs (w) and names (n), once loaded
@@ -283,7 +283,19 @@
       const d = toSegment(x, y, X(k, s), Y(k), X(q, s), Y(q));
       if (d <= lineD) [line, lineD] = [k, d];
     }
-    if (line >= 0) flip(p.n, c, line, fateOf(p.n, c, line) !== 0);
+    if (line >= 0) {
+      const distinct = fateOf(p.n, c, line) !== 0; // (not yet: mark the pair distinct; else undo it)
+      flip(p.n, c, line, distinct);
+      pin(p.n, c, c.p[line], distinct);
+    }
+  }
+  // a pair marked distinct keeps the pick its rejected one lost to as well, written as a keep of its own:
+  // a forced keep alone rejects what lies within the distance (--overrides), its partner too
+  function pin(n, c, k, keep) {
+    const key = n + ":" + k;
+    if (keep) edits.set(key, "keep");
+    else if (edits.get(key) === "keep" && c.f[k] === 0) edits.delete(key);
+    edited();
   }
   function toSegment(x, y, ax, ay, bx, by) {
     const dx = bx - ax;

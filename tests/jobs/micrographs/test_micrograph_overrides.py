@@ -11,6 +11,7 @@ import csv
 import json
 import re
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
@@ -74,3 +75,16 @@ def test_a_malformed_overrides_file_is_refused_before_anything_is_read(tmp_path)
     assert result.exit_code != 0
     assert "overrides.csv: line 2: action 'same', expected duplicate or distinct for a pair" in result.output
     assert not (tmp_path / "out").exists()
+
+
+def test_a_pair_naming_one_micrograph_in_two_spellings_is_refused(tmp_path):
+    # (a new user's trial: 'CU428_04701_4-2' and 'CU428_04701_4-2.mrc' were applied as a pair of two)
+    from cryodedup.errors import InputFileError
+    from cryodedup.formats.overrides import read_overrides
+    from cryodedup.jobs.micrographs.overrides import _overridden_pairs
+
+    path = tmp_path / "overrides.csv"
+    path.write_text(format_overrides([], [("m/CU428_04701_4-2", "m/CU428_04701_4-2.mrc", "duplicate")]), newline="")
+    names = ["m/CU428_04701_4-2.mrc", "m/CU428_04702_4-3.mrc"]
+    with pytest.raises(InputFileError, match=r"overrides.csv: line 2: .* name one micrograph, 'm/CU428_04701_4-2.mrc'"):
+        _overridden_pairs(read_overrides(path), names, np.zeros((0, 2), dtype=np.int64), np.zeros(0, dtype=bool))

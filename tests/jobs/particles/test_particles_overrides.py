@@ -290,6 +290,21 @@ def test_forced_rows_decide_a_hand_worked_line(tmp_path, monkeypatch):
     }
 
 
+@pytest.mark.parametrize("spelled", ["absolute", "link"])
+def test_an_input_spelled_another_way_names_the_same_input(tmp_path, monkeypatch, spelled):
+    # (a new user's trial: the file reached by another path was refused as 'not among the inputs')
+    monkeypatch.chdir(tmp_path)
+    rows = [[100.0 * k, 0.0, 6 - k, "m.mrc", f"{k:06d}@s.mrcs"] for k in range(1, 6)]
+    write_star(tmp_path / "p.star", [*LABELS, "rlnOpticsGroup"], [[*r, 1] for r in rows], optics=[[1, "g", 1.0, 1.0]])
+    (tmp_path / "link.star").symlink_to(tmp_path / "p.star")
+    named = str(tmp_path / "p.star") if spelled == "absolute" else "link.star"
+    overrides = overrides_of(tmp_path / "o.csv", [(named, 2, "000002@s.mrcs", "keep")])
+    options = ParticleOptions(min_dist=150.0, score="rlnAutopickFigureOfMerit", overrides=overrides)
+    remove_duplicate_particles(["p.star"], "out", options)
+    kept = {line.split()[4] for line in (tmp_path / "out/particles_kept.star").read_text().splitlines() if "@s" in line}
+    assert kept == {"000002@s.mrcs", "000004@s.mrcs"}  # (the hand-worked line above, 5 not forced: rejected by 4)
+
+
 @pytest.mark.real_data
 def test_dask_shards_write_the_plain_runs_bytes(tmp_path):
     distributed = pytest.importorskip("dask.distributed")

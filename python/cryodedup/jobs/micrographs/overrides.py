@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ...errors import InputFileError, one_line
 from ...resolve.micrograph_names import name_key
 from .decide import MicrographOutcome, group_duplicates
 
@@ -70,6 +71,11 @@ def _overridden_pairs(
             missing = line.a if a is None else line.b
             nothing.append(f"line {line.line} (micrograph {missing})")
             continue
+        if a == b:  # (two spellings of one micrograph: the format refuses the same spelling twice alike)
+            raise InputFileError(
+                f"{overrides.where(line.line)}: {one_line(line.a)!r} and {one_line(line.b)!r} name one micrograph, "
+                f"{one_line(names[a])!r}; a pair needs two different micrographs"
+            )
         applied += 1
         k = where.get((a, b), where.get((b, a), -1))
         if k >= 0:

@@ -13,6 +13,8 @@ forced keeps reject, by the core's own distance rule.
 
 from __future__ import annotations
 
+import os
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
@@ -66,11 +68,11 @@ def forced_rows(particles: ParticleSet, overrides: Overrides, other_inputs: bool
     """
     n = len(particles)
     forced = np.zeros(n, dtype=np.int8)
-    inputs = {name: k for k, name in enumerate(particles.inputs)}
+    inputs = _input_places(particles.inputs)
     by_input: dict[int, list[ParticleOverride]] = {}
     nothing = []
     for line in overrides.particles:
-        k = inputs.get(line.input)
+        k = inputs.get(line.input, inputs.get(_real(line.input)))
         if k is None:
             if not other_inputs:
                 raise InputFileError(
@@ -97,6 +99,23 @@ def forced_rows(particles: ParticleSet, overrides: Overrides, other_inputs: bool
         forced[rows] = [KEEP if line.keep else REJECT for line in lines]
     applied = sum(len(lines) for lines in by_input.values())
     return Forced(str(overrides.path), forced, applied, tuple(nothing), len(overrides.pairs))
+
+
+def _input_places(names: Sequence[str]) -> dict[str, int]:
+    """Each input's place by its name as the summary gives it, and by its real path where one input alone has it.
+
+    (Another spelling of one file, relative, absolute or through a link, names the same input.)
+    """
+    places = {name: k for k, name in enumerate(names)}
+    real: dict[str, list[int]] = {}
+    for k, name in enumerate(names):
+        real.setdefault(_real(name), []).append(k)
+    places.update({path: ks[0] for path, ks in real.items() if len(ks) == 1 and path not in places})
+    return places
+
+
+def _real(name: str) -> str:
+    return os.path.realpath(name)
 
 
 def _refuse_stale(
