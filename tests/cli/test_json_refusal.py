@@ -27,6 +27,7 @@ REFUSALS = {
     "micrographs": (["micrographs", "{d}/missing.star", "-o", "{d}/out"], 1),
     "micrographs-merge": (["micrographs-merge", "{d}", "-o", "{d}/out"], 1),
     "particles-merge": (["particles-merge", "{d}", "-o", "{d}/out"], 1),
+    "select": (["select", "{d}/missing.star", "--subset", "{d}/a-file", "-o", "{d}/out"], 1),
 }
 
 

@@ -202,7 +202,7 @@ def test_the_micrograph_jobs_stored_options_are_the_marked_ones():
     # The hand-kept tuples these replace (shards.py and update.py before the marks).
     scores = {"target_psize", "bin", "lowpass", "highpass", "psize", "min_z"}
     decision = {"candidates", "window", "scan_range", "images_per_move", "images_per_hole", "order"}
-    decision |= {"min_pearson", "skip_unreadable"}
+    decision |= {"min_pearson", "skip_unreadable", "overrides"}  # (--overrides: a shard records its file)
     assert set(SCORE_OPTIONS) == scores
     assert set(RUN_OPTIONS) == scores | decision
     assert len(RUN_OPTIONS) == len(scores | decision)

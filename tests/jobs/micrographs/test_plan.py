@@ -72,12 +72,15 @@ def _another(value: object, annotation: str) -> object:
     return {"Path | None": Path("elsewhere"), "int | None": 3}.get(annotation, 1.5)
 
 
-def test_every_option_reaches_the_plan():
+def test_every_option_reaches_the_plan(tmp_path):
     # Each field changed alone changes the plan: no option is left for a stage to read from the options.
     base = MicrographOptions()
     resolved = micrograph_plan(base)
+    overrides = tmp_path / "overrides.csv"  # (--overrides is read as the plan is made: a file that reads)
+    overrides.write_text("kind,input,row,name,partner,action\npair,,,a.mrc,b.mrc,distinct\n")
     for field in dataclasses.fields(MicrographOptions):
-        changed = dataclasses.replace(base, **{field.name: _another(getattr(base, field.name), str(field.type))})
+        value = overrides if field.name == "overrides" else _another(getattr(base, field.name), str(field.type))
+        changed = dataclasses.replace(base, **{field.name: value})
         assert micrograph_plan(changed) != resolved, field.name
 
 

@@ -16,10 +16,12 @@ from helpers import functions_taking
 PACKAGE = Path(__file__).resolve().parents[3] / "python" / "cryodedup"
 
 #: The functions outside options/ that take a whole ParticleOptions: the entry points that are given it (the
-#: command line, the Python API, compare's reading) and the plan that resolves it; the job's run and an
-#: --update round around it take the plan (the round's store and refusals its RoundPlan).
+#: command line, the Python API, compare's reading, select's reading as the command line gives it) and the plan that
+#: resolves it; the job's run and an --update round around it take the plan (the round's store and refusals its
+#: RoundPlan).
 TAKERS = {
     "cli.py run_particle_job",
+    "cli.py _checked",
     "jobs/compare.py compare_picks",
     "jobs/particles/entrance.py remove_duplicate_particles",
     "jobs/particles/plan.py plan",

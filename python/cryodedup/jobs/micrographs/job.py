@@ -202,7 +202,7 @@ class MicrographStages:
             timings = MicrographTimings(0.0, scoring_seconds=round(decided.scoring, 3))
         self.drawn = (read, decided.outcome)
         if decided.overridden is not None:
-            summary = replace(summary, overrides=decided.overridden.to_json())
+            summary = replace(summary, overrides=decided.overridden)
         return replace(summary, timings=timings)
 
     def report(self, job: MicrographJob, summary: MicrographSummary) -> MicrographSummary:

@@ -12,7 +12,7 @@ summary is ``shard_record.ShardSummary`` (a runner's: the plain path knows no sh
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ...labels import counted
 from ...report.micrograph_sections import (
@@ -28,6 +28,9 @@ from ...report.micrograph_sections import (
 from ...report.sections import Section
 from ...report.sections.run import Outputs, RunTimings
 from ..shape import JobSummary
+
+if TYPE_CHECKING:
+    from .overrides import PairsOverridden
 
 __all__ = ["MicrographSummary", "micrograph_rows"]
 
@@ -87,7 +90,7 @@ class MicrographSummary(JobSummary):
     metadata: Metadata | None = field(default=None, metadata=_OPTIONAL)  # --metadata
     particles: ParticleSplit | None = field(default=None, metadata=_OPTIONAL)  # --particles
     # --overrides: the file, its pair lines applied and those naming a micrograph not in the inputs.
-    overrides: dict[str, Any] | None = field(default=None, metadata=_OPTIONAL)
+    overrides: PairsOverridden | None = field(default=None, metadata=_OPTIONAL)
     # What a re-exposure of the images would score (power.Power: z, its interval, images read), where estimated.
     power: dict[str, Any] | None = field(default=None, metadata=_OPTIONAL)
     # The pairs standing out over the null (standout.StandingOut), where the decision cannot be trusted.
@@ -110,7 +113,7 @@ class MicrographSummary(JobSummary):
         for f in fields(self):
             value = getattr(self, f.name)
             if f.name not in shared and (value is not None or "optional" not in f.metadata):
-                document[f.name] = value.to_json() if isinstance(value, Section) else value
+                document[f.name] = value.to_json() if isinstance(value, Section) or f.name == "overrides" else value
         return document
 
 
@@ -153,10 +156,10 @@ def micrograph_rows(s: MicrographSummary) -> list[Row]:
     return rows
 
 
-def _overrides_row(overrides: dict[str, Any]) -> str:
+def _overrides_row(overrides: PairsOverridden) -> str:
     """``--overrides``: the pair lines applied, and those naming nothing in the inputs."""
-    text = f"{counted(overrides['pairs_applied'], 'pair line')} of {overrides['file']} applied"
-    nothing = len(overrides["naming_nothing"])
+    text = f"{counted(overrides.applied, 'pair line')} of {overrides.file} applied"
+    nothing = len(overrides.nothing)
     return text + (f"; {counted(nothing, 'line')} naming nothing in the inputs" if nothing else "")
 
 
