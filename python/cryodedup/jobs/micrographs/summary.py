@@ -12,7 +12,7 @@ summary is ``shard_record.ShardSummary`` (a runner's: the plain path knows no sh
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ...labels import counted
 from ...report.micrograph_sections import (
@@ -28,9 +28,7 @@ from ...report.micrograph_sections import (
 from ...report.sections import Section
 from ...report.sections.run import Outputs, RunTimings
 from ..shape import JobSummary
-
-if TYPE_CHECKING:
-    from .overrides import PairsOverridden
+from .overrides import PairsOverridden
 
 __all__ = ["MicrographSummary", "micrograph_rows"]
 
