@@ -31,13 +31,19 @@ def run(tmp_path_factory):
     return root / "out", inputs
 
 
-def test_two_picks_marked_are_the_two_lines_saved(make_napari_viewer, run, tmp_path):
-    outdir, inputs = run
+def _opened(make_napari_viewer, outdir):
+    """A viewer with the plugin docked (napari's fixture fails a lone widget), the run's first micrograph shown."""
     viewer = make_napari_viewer()
     widget = CorrectionsWidget(viewer)
     viewer.window.add_dock_widget(widget)
     widget.open_run(outdir)
     widget.show_micrograph(1)
+    return viewer, widget
+
+
+def test_two_picks_marked_are_the_two_lines_saved(make_napari_viewer, run, tmp_path):
+    outdir, inputs = run
+    viewer, widget = _opened(make_napari_viewer, outdir)
     names = [layer.name for layer in viewer.layers]
     assert names[:5] == ["image", "partners", "kept", "rejected", "corrected"]
     kept, rejected = viewer.layers["kept"], viewer.layers["rejected"]
@@ -93,11 +99,7 @@ def test_two_picks_marked_are_the_two_lines_saved(make_napari_viewer, run, tmp_p
 def test_a_pair_marked_distinct_keeps_both_its_picks(make_napari_viewer, run, tmp_path):
     # A forced keep rejects what lies within the distance, its partner too: a pair marked distinct writes both.
     outdir, inputs = run
-    viewer = make_napari_viewer()
-    widget = CorrectionsWidget(viewer)
-    viewer.window.add_dock_widget(widget)
-    widget.open_run(outdir)
-    widget.show_micrograph(1)
+    viewer, widget = _opened(make_napari_viewer, outdir)
     rejected = viewer.layers["rejected"]
     lost = int(next(k for k in rejected.features["pick"] if widget.picks.partners[k] >= 0))
     rejected.selected_data = {int(np.flatnonzero(rejected.features["pick"].to_numpy() == lost)[0])}
