@@ -117,7 +117,7 @@ def _micrograph_series(root: Path) -> Series:
     for k in range(6):
         write_mrc(root / "mics" / f"m{k}.mrc", rng.normal(size=(64, 64)).astype(np.float32), 4.0)
         files.append(str(root / "mics" / f"m{k}.mrc"))
-    options = ["--bin", "1", "--update", "-q"]
+    options = ["--bin", "1", "--accept-untrusted", "--update", "-q"]  # (white noise: a blind screen, not tested here)
     return Series("micrographs", [["micrographs", *files[: 2 * (k + 1)], *options] for k in range(3)])
 
 
