@@ -74,12 +74,12 @@ def both(*checks: Expect | None) -> Expect:
     return expect
 
 
-def refused(*said: str) -> Expect:
-    """Exit 1 with one line that holds each of ``said``."""
+def refused(*said: str, status: int = 1) -> Expect:
+    """Exit ``status`` (1; 2 for an option's value refused as a usage error), one line holding each of ``said``."""
 
     def expect(out: Path, code: int, stderr: str, stdout: str) -> str | None:
         lines = [line for line in stderr.splitlines() if line.strip() and not line.startswith("Warning: ")]
-        if code != 1:
+        if code != status:
             return f"exit {code}, a refusal expected"
         missing = [s for s in said if not any(s in line for line in lines)]
         return f"the line does not say {missing}" if missing else None
@@ -482,7 +482,8 @@ if _copick_available():
     hostile_config(
         "a description of 50 MB", lambda d, t: '{"description": "' + "x" * 50_000_000 + '", ' + t[1:], succeeded
     )
-    hostile_config("--copick-out-user ''", lambda d, t: t, refused("--copick-out-user"), "--copick-out-user", "")
+    empty_user = refused("--copick-out-user", status=2)  # (an option's value: a usage error, exit 2)
+    hostile_config("--copick-out-user ''", lambda d, t: t, empty_user, "--copick-out-user", "")
     hostile_config(
         "--copick-out-session ' '", lambda d, t: t, refused("--copick-out-session"), "--copick-out-session", " "
     )
