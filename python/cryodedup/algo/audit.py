@@ -185,7 +185,10 @@ def halfset_trim(
     excess = sizes[larger] - sizes[1 - larger] - 1
     if excess <= 0:
         return trimmed
-    rows = np.flatnonzero(keep & (half == larger) & (True if fixed is None else ~fixed))
+    movable = keep & (half == larger)
+    if fixed is not None:
+        movable &= ~fixed
+    rows = np.flatnonzero(movable)
     excess = min(excess, rows.size)
     if scores is None:
         worst = rows[np.random.default_rng(seed).permutation(rows.size)[:excess]]
