@@ -94,16 +94,19 @@ PATH_PARAMETERS = [
     ("ParticlesJob", "project_dir", "--project-dir"),
     ("ParticlesJob", "mask", "--mask"),
     ("ParticlesJob", "fsc", "--fsc"),
+    ("ParticlesJob", "overrides", "--overrides"),
     ("CoordinatesJob", "input_coordinates", ""),
     ("CoordinatesJob", "input_coordinates_2", ""),
     ("CoordinatesJob", "input_micrographs", "--micrographs"),
     ("CoordinatesJob", "project_dir", "--project-dir"),
     ("CoordinatesJob", "mask", "--mask"),
     ("CoordinatesJob", "fsc", "--fsc"),
+    ("CoordinatesJob", "overrides", "--overrides"),
     ("MicrographsJob", "input_micrographs", ""),
     ("MicrographsJob", "input_particles", "--particles"),
     ("MicrographsJob", "project_dir", "--project-dir"),
     ("MicrographsJob", "metadata", "--metadata"),
+    ("MicrographsJob", "overrides", "--overrides"),
 ]
 
 
