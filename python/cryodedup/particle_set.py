@@ -618,6 +618,10 @@ class ParticleSet:
         The names of some rows (an array of row indices) as their format identifies a
         particle where that is not its image (CryoSPARC: ``uid``; picks: file and line), for
         the record of rejections (``--decisions``); None: the image names them (``images``).
+    pose_rows : callable or None
+        The poses of some rows (an array of row indices), as ``pose_kind`` writes them, read when asked
+        where ``poses`` was not read (CryoSPARC's ``alignments3D/pose``: what the FSC estimate compares
+        across the half-sets); None: not readable so.
     """
 
     inputs: list[str]
@@ -660,6 +664,7 @@ class ParticleSet:
     row_names: Callable[[np.ndarray], list[str]] | None = None
     particle_names: ParticleNames | None = None
     scores_per_level: bool = False
+    pose_rows: Callable[[np.ndarray], np.ndarray] | None = None
 
     @classmethod
     def names_only(
@@ -743,6 +748,7 @@ class ParticleSet:
             species=None,
             images=None if self.images is None else self.images.rows(which),
             row_names=None if self.row_names is None else _names_of_rows(self.row_names, which),
+            pose_rows=None if self.pose_rows is None else _poses_of_rows(self.pose_rows, which),
         )
 
     def counts(self, where: np.ndarray | None = None) -> np.ndarray:
@@ -779,6 +785,11 @@ class NumberedNames:
         """The names of ``rows`` (an array of row indices), as texts."""
         texts, which, numbers = self.numbered(rows)
         return [texts[t] + str(n) for t, n in zip(which.tolist(), numbers.tolist())]
+
+
+def _poses_of_rows(poses: Callable[[np.ndarray], np.ndarray], which: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+    """``poses`` of a subset's rows: its row k is the whole set's ``which[k]``."""
+    return lambda rows: poses(np.take(which, rows))
 
 
 def _names_of_rows(names: Callable[[np.ndarray], list[str]], which: np.ndarray) -> Callable[[np.ndarray], list[str]]:

@@ -218,6 +218,9 @@ class FscEstimate:
     #: The images in each half-set and the rows the duplicates' removal takes out (None: first order alone).
     halves: tuple[int, int] | None = None
     removed: int = 0
+    #: The point group the poses were compared under, and where it was read ('': not said).
+    point_group: str = ""
+    point_group_from: str = ""
 
     @property
     def fsc_without(self) -> np.ndarray:
@@ -262,6 +265,11 @@ class FscEstimate:
                 "refinement's point group): one image on two central sections, counted by what those share"
             )
         return f"; {self.turned_by}" if " " in self.turned_by else ""
+
+    @property
+    def point_group_words(self) -> str:
+        """Which point group the poses were compared under and where it was read ('' where not said)."""
+        return f"; point group {self.point_group} ({self.point_group_from})" if self.point_group else ""
 
     @property
     def why(self) -> str:
@@ -318,6 +326,7 @@ class FscEstimate:
             "pairs": self.pairs,
             "pairs_turned": self.turned,
             "turned_under": self.turned_by or None,
+            "point_group": {"name": self.point_group, "from": self.point_group_from} if self.point_group else None,
             "why": self.why or None,
             "shells": [
                 {

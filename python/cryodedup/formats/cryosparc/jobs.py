@@ -29,10 +29,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from ...errors import InputFileError, one_line, shortened
+from ...errors import CryodedupError, InputFileError, one_line, shortened
 from ..files import read_foreign_json
 
-__all__ = ["JOB_DOCUMENT", "job_folders", "read_job_document"]
+__all__ = ["JOB_DOCUMENT", "SYMMETRY_PARAMS", "job_folders", "job_symmetry", "read_job_document"]
 
 JOB_DOCUMENT = "job.json"
 _JOB_FOLDER = re.compile(r"J([0-9]+)$")
@@ -40,6 +40,8 @@ _JOB_FOLDER = re.compile(r"J([0-9]+)$")
 
 #: The shapes of job.json read, as a job's ``shape`` says them.
 SHAPE_4, SHAPE_5 = "CryoSPARC 4 job.json", "CryoSPARC 5 job.json (spec)"
+#: The parameters a job names its point group by (a refinement's, an ab-initio's, a heterogeneous refinement's).
+SYMMETRY_PARAMS = ("refine_symmetry", "abinit_symmetry", "multirefine_symmetry")
 #: When a job ran, by the first of its document's times it holds.
 _TIMES = ("started_at", "launched_at", "created_at")
 
@@ -267,3 +269,21 @@ def _final_files(path: Path, group: str, results: list[dict]) -> list[str]:
         if metafiles and metafiles[-1] not in files:
             files.append(metafiles[-1])
     return files
+
+
+def job_symmetry(folder: Path) -> tuple[str, str] | None:
+    """The point group a job's ``job.json`` in ``folder`` names (:data:`SYMMETRY_PARAMS`) and where; None: none named.
+
+    A document not there or not readable names none (the point group is then taken from elsewhere, said).
+    """
+    path = folder / JOB_DOCUMENT
+    if not path.is_file():
+        return None
+    try:
+        params = read_job_document(path).params
+    except (CryodedupError, OSError):
+        return None
+    return next(
+        ((str(params[p]).strip(), f"{path} {p}") for p in SYMMETRY_PARAMS if params.get(p) and str(params[p]).strip()),
+        None,
+    )

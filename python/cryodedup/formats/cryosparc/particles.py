@@ -751,7 +751,15 @@ def read_group(
         pose_label=POSE,
         pose_convention="cryosparc",
         row_names=_uids(group),
+        pose_rows=_pose_rows(group),
     )
+
+
+def _pose_rows(group: CsGroup) -> Callable[[np.ndarray], np.ndarray] | None:
+    """Some rows' ``alignments3D/pose`` (rotation vectors, radians), read when asked; None without the field."""
+    if not group.has(POSE):
+        return None
+    return lambda rows: group.column(POSE)[rows].astype(np.float64).reshape(-1, 3)
 
 
 def _uids(group: CsGroup) -> Callable[[np.ndarray], list[str]] | None:

@@ -20,8 +20,8 @@ refinement's particles were cut (the coordinates) differing from its centres by 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -29,8 +29,17 @@ import numpy as np
 from ...errors import InputFileError
 from ...particle_set import ParticleSet
 from .file import StarFile, is_number
+from .pipeline import job_options
 
-__all__ = ["FscCurve", "StraddlingBoxes", "model_nyquist", "read_fsc", "read_model_fsc", "read_postprocess_fsc"]
+__all__ = [
+    "FscCurve",
+    "StraddlingBoxes",
+    "model_nyquist",
+    "read_fsc",
+    "read_model_fsc",
+    "read_postprocess_fsc",
+    "refinement_symmetry",
+]
 
 MODEL_BLOCK, MODEL_FSC = "model_class_1", "rlnGoldStandardFsc"
 POSTPROCESS_BLOCK, POSTPROCESS_FSC = "fsc", "rlnFourierShellCorrelationCorrected"
@@ -132,6 +141,43 @@ def read_fsc(path: Path) -> FscCurve:
     )
 
 
+#: Where a RELION refinement's folder says the point group it imposed: its job.star option, its sampling file's label.
+SYMMETRY_OPTION, SAMPLING_FILE, SYMMETRY_LABEL = "sym_name", "run_sampling.star", "rlnSymmetryGroup"
+
+
+def refinement_symmetry(fsc: Path) -> tuple[str, str] | None:
+    """The point group the refinement of the FSC file ``fsc`` imposed, and which file said it; None where none says.
+
+    The file's folder first (a Refine3D's ``run_model.star``: its ``job.star`` ``sym_name``, else ``run_sampling.star``
+    ``rlnSymmetryGroup``, which relion_refine writes); else, for a PostProcess's ``postprocess.star``, the refinement
+    whose half-map its ``job.star`` ``fn_in`` names (a path in the project, two folders above the file's).
+    """
+    found = _folder_symmetry(fsc.parent)
+    if found is not None:
+        return found
+    half = job_options(fsc.parent).get("fn_in", "").strip()
+    return _folder_symmetry(fsc.parent.parent.parent / Path(half).parent) if half else None
+
+
+def _folder_symmetry(folder: Path) -> tuple[str, str] | None:
+    """A RELION job folder's point group (``job.star``, else ``run_sampling.star``) and the file; None: neither."""
+    option = job_options(folder).get(SYMMETRY_OPTION, "").strip().strip('"')
+    if option:
+        return option, f"{folder / 'job.star'} {SYMMETRY_OPTION}"
+    sampling = folder / SAMPLING_FILE
+    if not sampling.is_file():
+        return None
+    try:
+        star = StarFile(sampling)
+    except (InputFileError, OSError):
+        return None
+    general = {
+        label: value for block in star.blocks if block.name == "sampling_general" for label, value in block.pairs
+    }
+    group = general.get(SYMMETRY_LABEL, "").strip()
+    return (group, f"{sampling} {SYMMETRY_LABEL}") if group else None
+
+
 def read_origins(path: Path, labels: list[str]) -> np.ndarray | None:
     """A particle STAR's origins (Å) of each row, (n, len(labels)); None where its particles loop lacks them.
 
@@ -175,6 +221,9 @@ class StraddlingBoxes:
     origins: tuple[Path, tuple[str, ...]] | None = None
     #: The single STAR file the set was read from (its poses read from it when an estimate asks); None: not one.
     path: Path | None = None
+    #: The set's own reader of its rows' poses (CryoSPARC's rotation vectors), and how it writes them.
+    pose_rows: Callable[[np.ndarray], np.ndarray] | None = field(default=None, compare=False)
+    pose_kind: str = "relion"
 
     @classmethod
     def of(cls, paths: Sequence[Path], particles: ParticleSet, a: np.ndarray, b: np.ndarray) -> StraddlingBoxes:
@@ -191,6 +240,8 @@ class StraddlingBoxes:
             len(particles),
             (paths[0], labels) if readable and a.size else None,
             paths[0] if star else None,
+            particles.pose_rows,
+            particles.pose_kind if particles.pose_rows is not None else "relion",
         )
 
     def offsets_A(self) -> np.ndarray:
@@ -203,7 +254,9 @@ class StraddlingBoxes:
         return self.centre_offsets_A + origins[self.a] - origins[self.b]
 
     def poses(self) -> tuple[np.ndarray, np.ndarray] | None:
-        """Each pair's two poses (RELION's rot, tilt, psi in degrees), read now; None where the file has none."""
+        """Each pair's two poses (as :attr:`pose_kind`: RELION's rot, tilt, psi in degrees), read now; None: none."""
+        if self.pose_rows is not None:
+            return self.pose_rows(self.a), self.pose_rows(self.b)
         if self.path is None:
             return None
         poses = read_columns(self.path, POSE_LABELS)

@@ -146,7 +146,8 @@ def set_estimate(curve: FscCurve, audit: SetAudit, sym: str = "C1", convention: 
         return None
     offsets = None if audit.straddling is None else audit.straddling.offsets_A()
     poses = None if audit.straddling is None else audit.straddling.poses()
-    turns, under = straddling_turns(poses, "relion", sym, convention)
+    kind = "relion" if audit.straddling is None else audit.straddling.pose_kind
+    turns, under = straddling_turns(poses, kind, sym, convention)
     return pairs_estimate(
         curve.curve, curve.frequency, curve.fsc, offsets, audit.same_image_straddling, audit.half_sizes, turns, under
     )

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from ...errors import CryodedupError
-from ...formats.cryosparc.jobs import JOB_DOCUMENT, job_folders, read_job_document
+from ...formats.cryosparc.jobs import JOB_DOCUMENT, SYMMETRY_PARAMS, job_folders, read_job_document
 from ...formats.files import read_foreign
 from ...formats.star.pipeline import (
     PIPELINE_FILE,
@@ -48,7 +48,6 @@ _NOTE_DIAMETER = re.compile(r"--particle_diameter\s+([0-9.eE+-]+)")
 #: (Refine3D, Class3D, InitialModel), CryoSPARC's job.json parameters (homogeneous, non-uniform and local
 #: refinements', ab initio's, heterogeneous refinement's).
 _SYMMETRY_OPTION = "sym_name"
-_CS_SYMMETRY_PARAMS = ("refine_symmetry", "abinit_symmetry", "multirefine_symmetry")
 
 
 @dataclass
@@ -317,7 +316,7 @@ def cryosparc_project(root: Path) -> Project:
         job.symmetry = next(
             (
                 (str(value).strip(), f"{name}/job.json {param}")
-                for param in _CS_SYMMETRY_PARAMS
+                for param in SYMMETRY_PARAMS
                 if (value := document.params.get(param)) and str(value).strip()
             ),
             None,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import Field, asdict, dataclass, field, fields
+from dataclasses import Field, asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -722,16 +722,41 @@ def _fsc_estimate(
     pairs = straddling_pairs(particles, suppressed_by)
     boxes = StraddlingBoxes.of([Path(f) for f in particles.read_files], particles, *pairs)
     images = same_image[1] if same_image else 0
-    # (the refinement's point group: --sym's, given with --max-angle; else C1, as a local refinement runs)
-    sym = rule.sym if rule.max_angle is not None else "C1"
+    sym, sym_from = _point_group(path, particles, rule)
     poses: tuple[np.ndarray, np.ndarray] | None = boxes.poses() if particles.poses is None else None
-    kind = "relion" if particles.poses is None else particles.pose_kind
+    kind = boxes.pose_kind if particles.poses is None else particles.pose_kind
     if particles.poses is not None:
         poses = (particles.poses[pairs[0]], particles.poses[pairs[1]])
     turns, under = straddling_turns(poses, kind, sym, particles.pose_convention)
-    return pairs_estimate(
+    found = pairs_estimate(
         curve.curve, curve.frequency, curve.fsc, boxes.offsets_A(), images, half_sizes(particles), turns, under
     )
+    return replace(found, point_group=sym.upper(), point_group_from=sym_from)
+
+
+#: Where the FSC's point group came from when no file of the refinement says it.
+SYM_GIVEN, SYM_ASSUMED = (
+    "--sym",
+    "no file of the refinement says it: C1, as a local refinement of expanded particles runs",
+)
+
+
+def _point_group(fsc: Path, particles: ParticleSet, rule: Deciding) -> tuple[str, str]:
+    """The point group the refinement imposed (its poses compared under it) and where it was read.
+
+    The refinement's own files (the FSC's folder, or the one a PostProcess read: job.star ``sym_name``,
+    run_sampling.star ``rlnSymmetryGroup``), or the CryoSPARC job's ``job.json`` beside the particles; else
+    ``--sym`` (given with ``--max-angle``); else C1.
+    """
+    from ...formats.cryosparc.jobs import job_symmetry
+    from ...formats.star.fsc import refinement_symmetry
+
+    found = refinement_symmetry(fsc)
+    if found is None and particles.pose_convention == "cryosparc" and particles.read_files:
+        found = job_symmetry(Path(particles.read_files[0]).parent)
+    if found is not None:
+        return found
+    return (rule.sym, SYM_GIVEN) if rule.max_angle is not None else ("C1", SYM_ASSUMED)
 
 
 def _halfsets(particles: ParticleSet, keep: np.ndarray, halves: np.ndarray) -> HalfsetsByMicrograph:

@@ -225,7 +225,7 @@ def _fsc_words(found: FscEstimate) -> str:
         )
     elif found.why:
         said += f"; {found.why}"
-    return f"{said} ({found.source})"
+    return f"{said} ({found.source}){found.point_group_words}"
 
 
 @dataclass(frozen=True)
