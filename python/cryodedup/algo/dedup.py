@@ -320,7 +320,7 @@ class Ellipsoid:
 
     ``semi_axes``: Å along the particle's x, y and z; ``poses`` (n, 3) as :class:`Orientations`
     reads them. Two rows conflict when either centre lies inside the other's ellipsoid, turned
-    by that row's pose (docs/developers/decisions/tomography.md).
+    by that row's pose (docs/developers/decisions/anisotropic-distances.md).
     """
 
     poses: ArrayLike
