@@ -600,7 +600,7 @@ class ParticleSet:
         Whether the inputs are copick pick sets labelled ``user/session`` (one project file),
         not files: ``--prefer`` names them by label, user or position.
     images : Images or None
-        Each row's particle image (the same image twice, docs/design.md section 2); None
+        Each row's particle image (the same image twice, docs/developers/decisions/same-image.md); None
         when the inputs do not name their images or ``--same-image ignore``.
     particle_names : ParticleNames or None
         Each row's particle name (``rlnTomoParticleName``), for several inputs of which one

@@ -1,6 +1,6 @@
 """What SIGINT and SIGTERM do at each moment of a command, so that its status and message tell the truth.
 
-The contract (docs/design.md section 11):
+The contract (docs/design.md section 12):
 
 - starting (importing, reading the options; no output written yet): the process ends at once,
   status 128 + the signal's number, "before the run began: no output was written" (the

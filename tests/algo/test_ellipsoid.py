@@ -81,7 +81,7 @@ def test_the_oracle_matrix_is_relions():
     for rot, tilt, psi in rng.uniform(-180, 180, (20, 3)):
         expected = Rotation.from_euler("ZYZ", [rot, tilt, psi], degrees=True).as_matrix().T
         assert np.allclose(relion_matrix(rot, tilt, psi), expected, atol=1e-12)
-    # RELION's worked case (docs/design.md section 7): rot 90 gives [[0, 1, 0], [-1, 0, 0], [0, 0, 1]].
+    # RELION's worked case (docs/developers/decisions/tomography.md): rot 90 gives [[0, 1, 0], [-1, 0, 0], [0, 0, 1]].
     assert np.allclose(relion_matrix(90, 0, 0), [[0, 1, 0], [-1, 0, 0], [0, 0, 1]], atol=1e-15)
 
 

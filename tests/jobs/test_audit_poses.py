@@ -287,7 +287,7 @@ def test_one_image_twice_with_other_poses_is_counted_by_position(tmp_path):
 
 @pytest.mark.parametrize("sym, established", [("T", False), ("I", False), ("D3", True), ("I1", True)])
 def test_a_cryosparc_refinement_in_t_or_i_is_compared_by_position_naming_why(tmp_path, sym, established):
-    # CryoSPARC's T and I are not established by its documents (docs/design.md, "Orientations"): the audit says
+    # CryoSPARC's T and I are not established by its documents (docs/design.md section 9): the audit says
     # so and counts by position rather than under another package's setting; its Dn (two-fold on y) and I1 are.
     pytest.importorskip("cryosparc.dataset")
     from fixtures.cryosparc_project import write_project as write_cryosparc_project

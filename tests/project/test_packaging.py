@@ -1,4 +1,4 @@
-"""The package as shipped: one version, a licence file, declared dependencies, design notes that resolve.
+"""The package as shipped: one version, a licence file and declared dependencies.
 
 These read the project's own files (pyproject.toml, Cargo.toml, LICENSE, docs/), next to tests/.
 """
@@ -106,21 +106,3 @@ def test_classifiers_name_python_versions_os_and_typing():
     assert "Typing :: Typed" in classifiers and "Operating System :: POSIX :: Linux" in classifiers
     assert {f"Programming Language :: Python :: 3.{minor}" for minor in range(9, 14)} <= set(classifiers)
     assert pyproject()["project"]["requires-python"] == ">=3.9"
-
-
-def test_design_notes_cited_by_the_code_resolve():
-    design = (ROOT / "docs" / "design.md").read_text()
-    sections = set(re.findall(r"^## (\d+)\. ", design, flags=re.MULTILINE))
-    sources = [
-        *ROOT.joinpath("python").rglob("*.py"),
-        *ROOT.joinpath("rust").rglob("*.rs"),
-        *ROOT.glob("tests/**/*.py"),
-    ]
-    sources += [ROOT / "README.md", *ROOT.glob("docs/**/*.md"), *(p for p in ROOT.glob("benches/*") if p.is_file())]
-    for path in sources:
-        if path == Path(__file__).resolve():
-            continue
-        text = path.read_text()
-        assert "DESIGN.md" not in text, f"{path}: cite docs/design.md, which a clone has"
-        for section in re.findall(r"docs/design\.md section (\d+)", text):
-            assert section in sections, f"{path}: docs/design.md has no section {section}"

@@ -1,6 +1,6 @@
 """Issue 54 item 1: what counts as a typed pixel size agreeing with the files (resolve/given_psize.py).
 
-Hand-worked cases of docs/design.md section 2 ("Centres"): equal within 5 %, a detector pixel
+Hand-worked cases of docs/developers/decisions/centres-and-pixel-sizes.md: equal within 5 %, a detector pixel
 binned 1 to 8 times at motion correction, never the particles' pixel size where extraction binned.
 """
 

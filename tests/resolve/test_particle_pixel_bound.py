@@ -3,7 +3,7 @@
 Particles are extracted at their micrographs' pixel or binned (a larger pixel), so where a file
 states the particles' pixel size (RELION's ``rlnImagePixelSize``, RELION 3.0's
 ``rlnDetectorPixelSize`` / ``rlnMagnification``, CryoSPARC's ``blob/psize_A``) and no micrograph
-pixel size, the micrographs' is at most it, within 5 % (docs/design.md section 2, "Centres").
+pixel size, the micrographs' is at most it, within 5 % (docs/developers/decisions/centres-and-pixel-sizes.md).
 Hand-worked: particles of 1.7 Å; 0.85 (binned 2x at extraction) and 1.7 (unbinned) pass,
 1.785 is 5 % above (passes), 3.4 is refused.
 """

@@ -31,7 +31,7 @@ __all__ = [
 ]
 
 #: What became of a pick under consensus. Every pick of an input has exactly one of these
-#: fates, so per input they sum to its picks (docs/design.md section 2, "Which particles are duplicates").
+#: fates, so per input they sum to its picks (docs/developers/decisions/consensus.md).
 #: "confirmed": at least max(K, 2) inputs have a pick within the distance, its own included.
 OUTCOMES = (
     "kept_confirmed",

@@ -298,8 +298,8 @@ _SETTINGS = {"Tz3": "Tz3, three-fold on z", "T222": "T222, two-folds on x, y, z"
 def symmetry_setting(sym: str, convention: str) -> str:
     """The setting ``sym`` means in ``convention``, named for the summary.
 
-    RELION's I is I2, its T has its three-fold on z, CryoSPARC's Dn its two-fold on y (docs/design.md,
-    "Orientations"). ``"I (RELION's I2)"``; the name alone where it is the setting (``"C4"``, ``"I2"``). A name the
+    RELION's I is I2, its T has its three-fold on z, CryoSPARC's Dn its two-fold on y (docs/design.md
+    section 9). ``"I (RELION's I2)"``; the name alone where it is the setting (``"C4"``, ``"I2"``). A name the
     package does not define, or whose setting its documents do not establish, is refused naming why.
     """
     try:
@@ -320,7 +320,7 @@ class Ellipsoid:
 
     ``semi_axes``: Å along the particle's x, y and z; ``poses`` (n, 3) as :class:`Orientations`
     reads them. Two rows conflict when either centre lies inside the other's ellipsoid, turned
-    by that row's pose (docs/design.md, "Exclusion in the particle's own frame").
+    by that row's pose (docs/developers/decisions/anisotropic-distances.md).
     """
 
     poses: ArrayLike

@@ -2,7 +2,7 @@
 
 Two half-maps that share k particle images (n1 and n2 images in the halves) share those images'
 noise. Where the signal is weak, their FSC gains the shared fraction f = k / sqrt(n1 n2); to
-first order (equal weights, white noise, docs/design.md section 9)
+first order (equal weights, white noise, docs/developers/fsc-poses.md)
 
     FSC_with = f + (1 - f) FSC_without,   so   FSC_without = (FSC_with - f) / (1 - f).
 

@@ -6,7 +6,7 @@ pairs lie within a distance (the candidates: :func:`nearest_pairs`). Both sort t
 into a grid of square cells and compute distances between neighbouring cells in batches of at
 most ``BLOCK`` point pairs, so that 100,000 positions 10 nm apart (each within reach of
 hundreds of others) cost a few bytes per point beyond the answer, never the list of every
-close pair (docs/design.md section 4, "Positions from the metadata").
+close pair (docs/developers/decisions/micrograph-metadata.md).
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 A normalisation turns the scores the rows were read with into the scores duplicates are
 ranked by, input by input. Adding one is adding a record to :data:`NORMALISATIONS` here: the
 option's choices and help, the particle job's ranking, the one-pass policy, the summary and
-the pickers' scale checks read it from this table (docs/developers/index.md, "Adding a score normalisation").
+the pickers' scale checks read it from this table (docs/developers/index.md, "A score normalisation").
 """
 
 from __future__ import annotations

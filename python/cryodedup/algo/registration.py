@@ -21,7 +21,7 @@ transform T with T(b) ~ a for the picks a, b of two inputs on the micrographs th
   core's support masks, the consensus's own pairing), and so is chance: the same picks after
   random far moves.
 
-The verdict (:func:`verdict`, docs/design.md section 2, "Inputs in two frames"): *one frame*
+The verdict (:func:`verdict`, docs/developers/decisions/registration.md): *one frame*
 when the identity agrees far beyond chance and no offset of a quarter of the radius is
 measured; *two* (another frame) when a transform agrees far beyond chance and beyond the
 identity, or the measured offset is a quarter of the radius or more, well beyond its error;

@@ -10,7 +10,7 @@ from the pairs' residuals, divided by how far the centre found stays when the sh
 it (slope near 0), a floor of chance pairs wider than the window lets it wander (slope near 1,
 the error the window itself). And the agreement that chance gives is measured on the same picks:
 the second set moved far (a random fraction of each micrograph's extent, wrapped round, so that
-its density stays) a few times (docs/design.md section 2, "Inputs in two frames").
+its density stays) a few times (docs/developers/decisions/registration.md).
 """
 
 from __future__ import annotations

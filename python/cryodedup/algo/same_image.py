@@ -1,4 +1,4 @@
-"""The same particle image twice in one set (``--same-image``, docs/design.md section 2).
+"""The same particle image twice in one set (``--same-image``, docs/developers/decisions/same-image.md).
 
 Joined selections (RELION JoinStar, overlapping CryoSPARC exports) can hold one particle
 image twice; refined apart, its two rows have different origins, so the distance rule may

@@ -3,7 +3,7 @@
 At each stage stop a multi-hole collection shifts the beam to the same template of targets;
 the next stop is one template further on, so the templates tile the holes: the step between
 two stops, in µm, spans the template's extent in shift units plus the gap that continues it
-(docs/design.md section 4, "Positions from the metadata"). The metadata screen
+(docs/developers/decisions/micrograph-metadata.md). The metadata screen
 (``jobs/micrographs/placement.py``) places each image at its stage position plus its shift times this.
 """
 

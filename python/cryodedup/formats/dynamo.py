@@ -1,7 +1,7 @@
 """Dynamo tables (``.tbl``) read into a ParticleSet and written back as ``.tbl``.
 
 A table is plain text, one particle per line, numbers separated by spaces, columns fixed
-by Dynamo's table convention (docs/design.md section 7): ``dx dy dz`` in columns 4-6 (the
+by Dynamo's table convention (docs/developers/decisions/tomography.md): ``dx dy dz`` in columns 4-6 (the
 shift found by alignment), ``cc`` in 10, the tomogram number in 20, the position ``x y z``
 in 24-26, all in pixels of the tomogram; the particle's centre is position + shift; its
 orientation ``tdrot tilt narot`` in 7-9, Dynamo's ZXZ Euler angles (:func:`dynamo_poses`). MATLAB

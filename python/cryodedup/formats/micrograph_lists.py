@@ -423,8 +423,9 @@ class ListedPixelSizes:
         """The pixel size of each of ``names`` the list gives, and those found by file name.
 
         A re-processed copy names ``MotionCorr/job099/Movies/x.mrc`` where the STAR lists
-        ``MotionCorr/job002/Movies/x.mrc`` (docs/design.md section 2). A key that names listed
-        micrographs of different pixel sizes is refused (naming the file ``where``), never guessed.
+        ``MotionCorr/job002/Movies/x.mrc`` (docs/developers/decisions/matching-micrographs.md).
+        A key that names listed micrographs of different pixel sizes is refused (naming the file ``where``),
+        never guessed.
         Names found neither way are left out (:meth:`not_listed` words them).
         """
         found = {name: self.psizes[name] for name in names if name in self.psizes}

@@ -6,8 +6,7 @@ Each gives the stage position, the beam or image shift that moved the beam off i
 collection), the pixel size and the acquisition time: an :class:`Acquisition`, matched to the
 micrographs by file name. What the micrograph job decides from them (each image's specimen
 position by a shift calibration given or inferred, the beam diameter, the holes imaged twice)
-is its own (``jobs/micrographs/placement.py``; docs/design.md section 4, "Positions from the
-metadata"): this module reads.
+is its own (``jobs/micrographs/placement.py``; docs/developers/decisions/micrograph-metadata.md): this module reads.
 """
 
 from __future__ import annotations
@@ -199,7 +198,7 @@ def _elements(path: Path, scanned: Scanned | None = None) -> Elements:
     """The elements of an EPU XML, found and checked by the core in one pass; an error naming the file when it cannot.
 
     The core is the one XML reader (io/xml_texts.rs, issue 92): ElementTree's tree of a 10 KB
-    file cost twice what reading the file did (docs/design.md section 4). ``scanned``: what
+    file cost twice what reading the file did (docs/developers/decisions/micrograph-metadata.md). ``scanned``: what
     ``element_texts_of_files`` gave for the file, None to read it here (``read_foreign`` says
     why a file cannot be read).
     """

@@ -8,7 +8,7 @@ already is (a map made or a stage position added within the backlash tolerance o
 item's raw stage position), both get the same ``SamePosId`` (a MapID of one of them; 0 or absent:
 none). While "Acquire at Items" runs, the ``.mdoc`` of each image names its item
 (``NavigatorLabel = LABEL`` in the image's section): the link from an acquisition to its item.
-docs/design.md section 4, "Same Navigator position (issue 57)", gives the sources.
+docs/developers/decisions/micrograph-metadata.md gives the sources.
 """
 
 from __future__ import annotations

@@ -4,8 +4,7 @@
 written stay the input's); :func:`check_registration` measures, for every pair of inputs
 that share micrographs, how their picks register (:mod:`cryodedup.algo.registration`, on a
 sample of whole micrographs), and refuses (``--registration check``) or warns (``warn``)
-when a transform explains the pairs far better than the identity (docs/design.md section 2,
-"Inputs in two frames").
+when a transform explains the pairs far better than the identity (docs/developers/decisions/registration.md).
 """
 
 from __future__ import annotations

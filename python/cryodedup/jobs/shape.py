@@ -11,7 +11,7 @@ runner's (``tests/project/test_job_shape.py``).
 
 Every job's summary is a :class:`JobSummary`: the fields every ``--json`` document shares, typed
 alike in all of them, come first (``verdict``, ``outputs``, ``timings``), then the job's own.
-docs/design.md, "One job shape", says why.
+docs/design.md section 16 says why.
 """
 
 from __future__ import annotations

@@ -256,7 +256,7 @@ def insist_psize_option(typed: str, sources: str, **how: Any) -> Any:
         False,
         "--insist-psize",
         f"Use {typed} even where {sources} contradict it (by default a contradiction is refused; "
-        "docs/design.md section 2, Centres). The summary says the value was insisted on.",
+        "docs/developers/decisions/centres-and-pixel-sizes.md). The summary says the value was insisted on.",
         is_flag=True,
         label="pixel size insisted on",
         **how,

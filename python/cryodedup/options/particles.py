@@ -567,8 +567,8 @@ class ParticleOptions:
     species_min_dist_ellipsoid: dict[str, tuple[float, float, float]] = field(
         default_factory=dict, metadata={"label": "exclusion ellipsoid by species (Å)"}
     )
-    #: How micrographs of different inputs are matched: auto, path or name (docs/design.md
-    #: section 2, "Matching micrographs").
+    #: How micrographs of different inputs are matched: auto, path or name
+    #: (docs/developers/decisions/matching-micrographs.md).
     match_micrographs: str = choice(
         "auto",
         "--match-micrographs",
@@ -581,7 +581,7 @@ class ParticleOptions:
         taken_by=(COMPARE,),
     )
     #: Inputs labelled as separate datasets (``INPUT=LABEL``): their micrographs never match
-    #: across labels (docs/design.md section 2, "Matching micrographs").
+    #: across labels (docs/developers/decisions/matching-micrographs.md).
     datasets: list[str] = option(
         [],
         "--dataset",

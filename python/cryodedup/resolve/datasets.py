@@ -8,8 +8,7 @@ of the optics tables): else the job is refused, naming the micrograph, both inpu
 values. ``--dataset INPUT=LABEL`` labels inputs as separate datasets, whose micrographs are then
 never one (:func:`separate_datasets`). One dataset processed twice (re-extracted, or binned
 differently at motion correction: ``rlnMicrographPixelSize`` differs while the detector's
-``rlnMicrographOriginalPixelSize`` agrees) still matches. docs/design.md section 2,
-"Matching micrographs between inputs".
+``rlnMicrographOriginalPixelSize`` agrees) still matches. docs/developers/decisions/matching-micrographs.md.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ Every reader gathers the pixel sizes its files state (``particle_set.Evidence``:
 optics table, a micrographs STAR, CryoSPARC's ``psize_A`` fields) and :func:`check_given_psize`
 refuses a typed value that contradicts one of them, in one line naming both values and their
 sources, unless the user insists (``--insist-psize``); the summary then says so. What counts
-as agreement (docs/design.md section 2, "Centres"):
+as agreement (docs/developers/decisions/centres-and-pixel-sizes.md):
 
 - a micrograph pixel size (``rlnMicrographPixelSize``, an MRC header, ``psize_A``): equal within
   :data:`~.pixel_size.TOLERANCE`;

@@ -8,7 +8,7 @@ micrograph and none of their copies is found. ``name`` matches micrographs by th
 name with what the tools add removed (:func:`name_key`); ``auto`` does so only between
 inputs that share no path. A file name found in two folders of one input names two
 micrographs (relion issue 615: four MotionCorr jobs of four datasets with the same movie
-names): those are never merged, and are matched by exact path only. docs/design.md section 2, "Matching micrographs".
+names): those are never merged, and are matched by exact path only. docs/developers/decisions/matching-micrographs.md.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ __all__ = [
     "name_key",
 ]
 
-#: Values of ``--match-micrographs`` (docs/design.md section 2, "Matching micrographs").
+#: Values of ``--match-micrographs`` (docs/developers/decisions/matching-micrographs.md).
 MATCH_MODES = ("auto", "path", "name")
 
 

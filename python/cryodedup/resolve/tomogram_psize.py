@@ -1,7 +1,7 @@
 """A pixel size typed for tomogram coordinates (``--mic-psize``), judged against the pixel their files state.
 
-RELION's tomography files state the pixel their coordinates are in (docs/design.md section 7,
-"Typed pixel sizes"): RELION 4's ``rlnTomoTiltSeriesPixelSize`` beside its
+RELION's tomography files state the pixel their coordinates are in (docs/developers/decisions/tomography.md):
+RELION 4's ``rlnTomoTiltSeriesPixelSize`` beside its
 ``rlnCoordinateX/Y/Z``, a WarpTools export's ``rlnImagePixelSize``, the tomograms STAR's
 tilt-series pixel for RELION 5's import lists and that pixel x ``rlnTomoTomogramBinning`` for
 a Picks job's annotation files. The tomography readers state them

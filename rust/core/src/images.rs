@@ -1,5 +1,6 @@
-//! Particle images named by stack and index: their runs and keys (issue 39, docs/design.md
-//! section 2). Shared by the scan that reads the names (io) and the rules that use them (algo).
+//! Particle images named by stack and index: their runs and keys (issue 39,
+//! docs/developers/decisions/same-image.md). Shared by the scan that reads the names (io) and the rules that
+//! use them (algo).
 //!
 //! Joined selections (RELION JoinStar, overlapping CryoSPARC exports) can hold one particle
 //! image twice; refined apart, its rows carry different origins and a distance rule may keep

@@ -258,7 +258,7 @@ def test_real_picks_annotation_file_needs_the_tomogram_pixel_size(tmp_path):
 def test_a_pytom_candidates_file_names_its_voxel_size_and_the_advice_works(tmp_path):
     # pytom-match-pick's pytom_extract_candidates.py writes (through starfile) voxel coordinates of
     # the matched tomogram, its voxel size in rlnDetectorPixelSize (no rlnMagnification) and the
-    # tomogram's file in rlnMicrographName (docs/Developers.md of SBC-Utrecht/pytom-match-pick).
+    # tomogram's file in rlnMicrographName (SBC-Utrecht/pytom-match-pick/docs/Developers.md).
     rng = np.random.default_rng(4)
     voxels = rng.uniform(20, 400, size=(40, 3))
     voxels[20:] = voxels[:20] + rng.normal(scale=1.5, size=(20, 3))  # the same 20 particles again, ~2.6 voxels off

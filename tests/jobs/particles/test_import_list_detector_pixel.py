@@ -1,8 +1,8 @@
 """pytom-match-pick's voxel coordinates in a RELION 5 import list, against the file's ``rlnDetectorPixelSize``.
 
 pytom-match-pick writes its candidates in voxels of the tomogram it searched and that voxel's
-size as ``rlnDetectorPixelSize`` (its docs/Developers.md); RELION 5's import reads a STAR file's
-coordinates as tilt-series pixels as they are. On main a list of such files (13.5 Å voxels beside a
+size as ``rlnDetectorPixelSize`` (its SBC-Utrecht/pytom-match-pick/docs/Developers.md); RELION 5's import reads a
+STAR file's coordinates as tilt-series pixels as they are. On main a list of such files (13.5 Å voxels beside a
 tilt series' 1.35 Å) was read as tilt-series pixels without a word: every pick ten times nearer
 the corner.
 """

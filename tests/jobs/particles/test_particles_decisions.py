@@ -392,7 +392,7 @@ def test_the_real_tutorial_two_picker_merge_agrees_with_the_brute_force(tmp_path
     groups = [name for _, name, _ in picks]
     coords = [(x * 0.885, y * 0.885) for _, _, (x, y, _) in picks]
     scores = [s for _, _, (_, _, s) in picks]
-    if normalize == "rank":  # (percentiles within each input: docs/design.md section 2)
+    if normalize == "rank":  # (percentiles within each input: docs/design.md section 13)
         scores = list(oracle_percentiles(scores, [k for k, _, _ in picks]))
     keep, by = [True] * len(picks), [-1] * len(picks)
     for name in set(groups):  # (micrograph by micrograph: the brute force is O(n^2))

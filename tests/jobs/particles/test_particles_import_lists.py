@@ -3,7 +3,7 @@
 The lists and their files are laid out as RELION 5 writes them (tests/formats/star/test_import_lists.py);
 the kept picks are checked against a brute-force greedy suppression computed here in Å, from the
 coordinates as RELION's import reads them (tilt-series pixels x rlnTomoTiltSeriesPixelSize; text
-files scaled and shifted; docs/design.md section 7).
+files scaled and shifted; docs/developers/decisions/tomography.md).
 """
 
 from __future__ import annotations

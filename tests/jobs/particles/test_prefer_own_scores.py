@@ -1,7 +1,7 @@
 """``--prefer`` levels ranked each by a score of its own (issue 89 item 2).
 
 Hand picks (no score) preferred over pytom-match-pick's picks, scored by ``rlnLCCmax`` (its
-local cross-correlation peak, higher is better: pytom-match-pick's docs/Developers.md lists the
+local cross-correlation peak, higher is better: SBC-Utrecht/pytom-match-pick/docs/Developers.md lists the
 columns it writes). Each true particle has a template-matching side peak a few pixels away with a
 lower LCC. On main the whole job fell back to a seeded random order (no score every input has),
 so about half the groups kept the side peak, and ``--score rlnLCCmax`` was refused. The oracle is

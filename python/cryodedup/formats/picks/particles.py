@@ -223,8 +223,8 @@ def _joined_micrographs(
     """The pickers with one name per micrograph, and the summary's ``micrograph_matching``.
 
     Pickers name a micrograph differently (a RELION path, a crYOLO file stem, a CryoSPARC
-    file name): they are matched as ``--match-micrographs`` says (docs/design.md section 2,
-    "Matching micrographs") and named as the first picker that has them names them.
+    file name): they are matched as ``--match-micrographs`` says
+    (docs/developers/decisions/matching-micrographs.md) and named as the first picker that has them names them.
     """
     match = match_micrographs([list(dict.fromkeys(p.micrographs)) for p in pickers], mode)
     for line in match.warnings([p.source for p in pickers]):

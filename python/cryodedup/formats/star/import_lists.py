@@ -1,4 +1,4 @@
-"""RELION 5's import lists: a STAR naming one coordinate file per tomogram (docs/design.md section 7).
+"""RELION 5's import lists: a STAR naming one coordinate file per tomogram (docs/developers/decisions/tomography.md).
 
 RELION 5's Import job, given "Import coordinates" (``relion_tomo_import_coordinates``), reads
 the first ``data_`` block of a list with ``rlnTomoName`` and ``rlnTomoImportParticleFile``

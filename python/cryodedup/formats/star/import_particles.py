@@ -2,7 +2,7 @@
 
 An import list (``rlnTomoName``, ``rlnTomoImportParticleFile``) names one coordinate file per
 tomogram (:mod:`.import_lists` reads them as RELION 5's import does). Each list is one input;
-its picks are put in Å as the other RELION 5 tomography inputs are (docs/design.md section 7):
+its picks are put in Å as the other RELION 5 tomography inputs are (docs/developers/decisions/tomography.md):
 Å from the tomogram's centre as they are, tilt-series pixels from the corner times
 ``rlnTomoTiltSeriesPixelSize`` of ``--micrographs`` tomograms.star (or ``--mic-psize``). Lists
 in the two frames are put in the centred one by the tomogram sizes of that file.

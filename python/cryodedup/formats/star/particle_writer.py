@@ -1,7 +1,7 @@
 """RELION particle STAR outputs: the kept and the rejected rows as byte copies of the input rows.
 
 Several inputs are written as one kept and one rejected file under the first input's header;
-their optics groups are merged (clashing numbers renumbered, docs/design.md section 5). Inputs
+their optics groups are merged (clashing numbers renumbered, docs/concepts/files.md). Inputs
 whose columns or optics tables differ are written each to files of its own under its own
 header instead, so that no row loses a column (issue 64). The rows are written after the
 decision (:class:`StarWriter`), or while the core scans them when the job gives its rule

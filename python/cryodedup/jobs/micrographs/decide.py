@@ -51,7 +51,7 @@ UNCERTAIN = 1.25
 
 
 #: A z this many times the run's z threshold stands far above its null: no chance peak, no
-#: shared pattern away from zero shift reaches it (docs/design.md section 4, "Every binning").
+#: shared pattern away from zero shift reaches it (docs/developers/decisions/micrograph-screen.md).
 FAR = 1.5
 
 

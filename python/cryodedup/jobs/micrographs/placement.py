@@ -5,8 +5,7 @@ this module decides from them: each image's specimen position (stage position pl
 a calibration, given or inferred from how the multi-hole template repeats from one stage stop to
 the next: :func:`~cryodedup.algo.shift_calibration.infer_calibration`), its grid square, the
 beam diameter, and the holes imaged twice (``algo/revisits.py``, with a SerialEM Navigator's
-positions when one is given): a :class:`Placement` (docs/design.md section 4, "Positions from
-the metadata").
+positions when one is given): a :class:`Placement` (docs/developers/decisions/micrograph-metadata.md).
 """
 
 from __future__ import annotations
@@ -44,7 +43,8 @@ __all__ = ["Placement", "linked_roots", "place"]
 #: (a grid bar is about 25 µm wide; holes within a square are at most a few µm apart).
 SQUARE_GAP_UM = 10.0
 #: Pairs kept per micrograph by the metadata's candidates: its nearest within the beam diameter.
-#: Memory stays a few pairs per micrograph however crowded the positions (docs/design.md section 4).
+#: Memory stays a few pairs per micrograph however crowded the positions
+#: (docs/developers/decisions/micrograph-metadata.md).
 MOST_NEIGHBOURS = 8
 
 

@@ -427,8 +427,8 @@ def checked_psize(
 
     Where the list (a micrographs STAR, CryoSPARC exposures) and the headers disagree, neither
     wins: the program that wrote the list used its value, but the screen bins the pixels as they
-    are, and the two files cannot tell which is wrong (docs/design.md section 2, "Micrograph
-    pixel size"). ``--psize`` equal to one of them chooses it. Returns the summary's note where
+    are, and the two files cannot tell which is wrong (docs/developers/decisions/centres-and-pixel-sizes.md).
+    ``--psize`` equal to one of them chooses it. Returns the summary's note where
     ``--psize`` chose or the user insisted (``--insist-psize``). A header of exactly 1 Å is not
     taken as evidence: writers put it there when they know no pixel size.
     """

@@ -209,8 +209,9 @@ def score_shard(
     batches = [needed[first : first + plan.batch] for first in range(0, len(needed), plan.batch)]
     scored: list[tuple[np.ndarray, _core.PairScores]] = []
     bytes_read, read_seconds = 0, 0.0
-    # Batches k + 1 and k + 2 are read while batch k's pairs are compared (docs/design.md
-    # section 4): the reader runs ahead, since the pairs of the last batches cost the most.
+    # Batches k + 1 and k + 2 are read while batch k's pairs are compared
+    # (docs/developers/decisions/micrograph-screen.md): the reader runs ahead, since the pairs of the last
+    # batches cost the most.
     with ThreadPoolExecutor(1, thread_name_prefix="cryodedup-read") as reader:
         reading = [reader.submit(spectra.read_batch, batch) for batch in batches[:READ_AHEAD]]
         for k, batch in enumerate(batches):

@@ -1,7 +1,7 @@
 """Micrograph shards on disk, for any scheduler: one shard's scored pairs in a folder, and their merge.
 
 ``cryodedup micrographs ... --shard K/N -o SHARDS`` scores the pairs whose earlier image lies
-in the K-th of N contiguous chunks of the acquisition order (docs/design.md section 4), reading
+in the K-th of N contiguous chunks of the acquisition order (docs/guides/clusters.md), reading
 the later images from the next chunks, and writes to ``SHARDS/shard-K-of-N/``:
 
 - ``pairs.npz``: the scored pairs (input indices, z, shift, Pearson, overlap);

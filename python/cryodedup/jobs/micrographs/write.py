@@ -590,7 +590,7 @@ def _write_particles(
     The particles are read by their format's reader for their micrographs alone and written
     by its subset writer, to ``targets``' temporary names. A particle's micrograph is found
     by CryoSPARC uid when the particles share uids with the exposures, else by name as
-    ``--match-micrographs`` says (docs/design.md section 2, "Matching micrographs").
+    ``--match-micrographs`` says (docs/developers/decisions/matching-micrographs.md).
     Particles on micrographs not among the inputs stay with the kept.
     """
     particles, writer = read_particle_names(source, outdir, PARTICLE_STEMS)

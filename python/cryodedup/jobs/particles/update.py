@@ -1,6 +1,6 @@
 """``cryodedup particles BATCH... --update -o OUT``: each batch deduplicated against every particle kept so far.
 
-The rule (docs/design.md section 5, "Batch by batch"): a particle kept by an earlier round is
+The rule (docs/developers/decisions/particle-update.md): a particle kept by an earlier round is
 never revoked (it may be in a downstream job already); a batch particle within the distance
 rule of one kept before is rejected; the batch's other rows are then decided as a run on
 them alone decides them. With the greedy rule (best first, a rejected row rejects nothing)

@@ -9,7 +9,7 @@ from .base import Row, Section
 
 __all__ = ["OwnFrameExclusion", "SpeciesEllipsoid"]
 
-#: The rule, as the summary says it (docs/design.md, "Exclusion in the particle's own frame").
+#: The rule, as the summary says it (docs/developers/decisions/anisotropic-distances.md).
 OWN_FRAME_RULE = (
     "two particles are duplicates when either centre lies inside the other's ellipsoid, turned by that "
     "particle's pose (semi-axes along its own x, y, z)"

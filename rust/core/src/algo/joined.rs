@@ -1,5 +1,5 @@
 //! Micrographs decided together because they share a particle image (`--same-image reject`
-//! across micrographs, docs/design.md section 2).
+//! across micrographs, docs/developers/decisions/same-image.md).
 //!
 //! A JoinStar of selections whose micrograph names differ (one from another MotionCorr job)
 //! puts one particle image on two micrographs. The walk is per micrograph, so such
