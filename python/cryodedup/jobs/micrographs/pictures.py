@@ -1,7 +1,7 @@
 """The micrograph job's pictures and report (``--plot``): what was decided, and what to look at.
 
 The scores of every pair, the table and pictures of the flagged pairs, and those of the
-uncertain pairs (joint score within :data:`~.group.UNCERTAIN` of the boundary), which the
+uncertain pairs (joint score within :data:`~.decide.UNCERTAIN` of the boundary), which the
 job's warning asks the user to look at before trusting the decision.
 """
 
