@@ -198,3 +198,152 @@ def test_the_particle_runners_stages_change_only_how_rows_are_decided_and_writte
         assert issubclass(kind, PlainParticleStages)
         own = {name for name, value in vars(kind).items() if callable(value) and not name.startswith("__")}
         assert own <= {"decide_rows", "write_rows"}, (kind.__name__, own)
+
+
+# --- stages as functions of their inputs (issue 101): no stage keeps anything on itself for another ---
+#
+# A job's stages hand on what the later ones need as what they return (``shape.Ran``); none assigns to
+# ``self``, nor to an object it holds (``self.held.folder = ...``, ``self.round.overrides = ...``), after
+# construction. A stage class is one that defines a stage (read, decide, write, summarise, report) or
+# derives from one that does; each of its methods is read, but ``__init__`` and ``__post_init__``.
+
+#: The stage classes whose methods may still assign to what they hold, and why (issue 101 says what is left).
+KEEPS_STATE = {
+    # (an --update round's stages open its store and its pairs.csv as they read, and commit them after the
+    # report: the store is the round's transaction, which the round's runner is to hold)
+    "cryodedup.jobs.micrographs.update_round.MicrographRound",
+}
+
+_CONSTRUCTION = {"__init__", "__post_init__"}
+
+
+def _assigned_root(target: ast.expr) -> str | None:
+    """The name an assignment's target hangs from where it is an attribute or an item (``self`` of ``self.a.b[0]``)."""
+    if not isinstance(target, (ast.Attribute, ast.Subscript)):
+        return None
+    node: ast.expr = target
+    while isinstance(node, (ast.Attribute, ast.Subscript)):
+        node = node.value
+    return node.id if isinstance(node, ast.Name) else None
+
+
+def _assignments_to_self(function: ast.FunctionDef | ast.AsyncFunctionDef) -> list[str]:
+    """Each assignment in ``function`` to ``self`` or to what it holds, as written (``setattr`` on it too)."""
+    if not function.args.args or function.args.args[0].arg != "self":
+        return []
+    found = []
+    for node in ast.walk(function):
+        targets: list[ast.expr] = []
+        if isinstance(node, ast.Assign):
+            targets = [t for target in node.targets for t in _unpacked(target)]
+        elif isinstance(node, (ast.AugAssign, ast.AnnAssign)):
+            targets = [node.target]
+        elif isinstance(node, ast.Call) and isinstance(node.func, (ast.Name, ast.Attribute)):
+            name = node.func.id if isinstance(node.func, ast.Name) else node.func.attr
+            if name in {"setattr", "__setattr__", "delattr"} and node.args:
+                first = node.args[0]
+                if (isinstance(first, ast.Name) and first.id == "self") or _assigned_root(first) == "self":
+                    found.append(ast.unparse(node))
+        found += [ast.unparse(t) for t in targets if _assigned_root(t) == "self"]
+    return found
+
+
+def _unpacked(target: ast.expr) -> list[ast.expr]:
+    return [t for e in target.elts for t in _unpacked(e)] if isinstance(target, (ast.Tuple, ast.List)) else [target]
+
+
+def all_job_trees() -> dict[str, ast.Module]:
+    """Every module under jobs/, parsed, by full name."""
+    return {
+        "cryodedup." + ".".join(p.relative_to(PACKAGE).with_suffix("").parts): ast.parse(p.read_text())
+        for p in sorted(JOBS.rglob("*.py"))
+    }
+
+
+def stages_assigning_to_self(trees: dict[str, ast.Module]) -> dict[str, list[str]]:
+    """Each stage class's method (``module.Class.method``) that assigns to ``self`` or to what it holds, and how."""
+    classes = {
+        f"{module}.{n.name}": n for module, tree in trees.items() for n in tree.body if isinstance(n, ast.ClassDef)
+    }
+    stage_names = set(shape_stage_names())
+    stage_classes = {
+        name
+        for name, c in classes.items()
+        if any(isinstance(f, ast.FunctionDef) and f.name in stage_names for f in c.body)
+    }
+    grown = True
+    while grown:  # (a class deriving from a stage class, by its base's name, is one too)
+        bases = {name.rpartition(".")[2] for name in stage_classes}
+        more = {
+            name
+            for name, c in classes.items()
+            if name not in stage_classes
+            and any((b.id if isinstance(b, ast.Name) else getattr(b, "attr", "")) in bases for b in c.bases)
+        }
+        stage_classes |= more
+        grown = bool(more)
+    found = {}
+    for name in sorted(stage_classes - KEEPS_STATE):
+        for f in classes[name].body:
+            if isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef)) and f.name not in _CONSTRUCTION:
+                assigned = _assignments_to_self(f)
+                if assigned:
+                    found[f"{name}.{f.name}"] = assigned
+    return found
+
+
+def shape_stage_names() -> tuple[str, ...]:
+    from cryodedup.jobs.shape import STAGES
+
+    return STAGES
+
+
+def test_every_stage_class_is_found():
+    # (the check sees the stages of every job: a rename that hid them would make it pass vacuously)
+    trees = all_job_trees()
+    stage_names = set(shape_stage_names())
+    found = {
+        f"{module}.{n.name}"
+        for module, tree in trees.items()
+        for n in tree.body
+        if isinstance(n, ast.ClassDef) and any(isinstance(f, ast.FunctionDef) and f.name in stage_names for f in n.body)
+    }
+    assert {
+        "cryodedup.jobs.particles.job.PlainParticleStages",
+        "cryodedup.jobs.micrographs.job.MicrographStages",
+        "cryodedup.jobs.micrographs.shards.MergedShardStages",
+    } <= found
+
+
+def test_no_stage_assigns_to_itself_or_to_what_it_holds():
+    assert stages_assigning_to_self(all_job_trees()) == {}
+
+
+def test_the_check_sees_a_stage_keeping_state():
+    # (the check itself, by mutation: issue 101's side state put back, each in its own form, is found)
+    trees = all_job_trees()
+    mutations = {
+        ("cryodedup.jobs.particles.job", "PlainParticleStages", "read"): "self.held.folder = folder",
+        ("cryodedup.jobs.micrographs.job", "MicrographStages", "summarise"): "self.drawn = (read, decided.outcome)",
+        ("cryodedup.jobs.particles.update", "ParticleRoundStages", "decide_rows"): "self.round.overrides = read.forced",
+        ("cryodedup.jobs.particles.shards", "ParticleShardStages", "decide_rows"): "self.decided, x = rows, 1",
+        ("cryodedup.jobs.micrographs.shards", "MergedShardStages", "read"): "object.__setattr__(self, 'scores', [])",
+        ("cryodedup.jobs.particles.job", "PlainParticleStages", "write"): "self.plotted[0] += 1",
+    }
+    for (module, cls, method), line in mutations.items():
+        (found,) = (
+            f
+            for c in trees[module].body
+            if isinstance(c, ast.ClassDef) and c.name == cls
+            for f in c.body
+            if isinstance(f, ast.FunctionDef) and f.name == method
+        )
+        found.body = [*ast.parse(line).body, *found.body]
+    assert stages_assigning_to_self(trees) == {
+        "cryodedup.jobs.micrographs.job.MicrographStages.summarise": ["self.drawn"],
+        "cryodedup.jobs.micrographs.shards.MergedShardStages.read": ["object.__setattr__(self, 'scores', [])"],
+        "cryodedup.jobs.particles.job.PlainParticleStages.read": ["self.held.folder"],
+        "cryodedup.jobs.particles.job.PlainParticleStages.write": ["self.plotted[0]"],
+        "cryodedup.jobs.particles.shards.ParticleShardStages.decide_rows": ["self.decided"],
+        "cryodedup.jobs.particles.update.ParticleRoundStages.decide_rows": ["self.round.overrides"],
+    }

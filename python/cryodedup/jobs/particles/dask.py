@@ -72,8 +72,7 @@ def dask_runner(paths: Sequence[StrPath], scheduler: Any, shards: int | None) ->
     except ImportError:
         raise CryodedupError(f"--dask needs Dask's distributed scheduler: {INSTALL}") from None
 
-    def on_dask(plan: ParticlePlan, stages: shape.Stages[Any, Any, Any, Any, ParticleSummary]) -> ParticleSummary:
-        assert isinstance(stages, PlainParticleStages), "Dask runs the particle job's stages"
+    def on_dask(plan: ParticlePlan, stages: PlainParticleStages) -> shape.Ran[Any, Any, Any, ParticleSummary]:
         assert stages.outdir is not None, "the command and the API give the output folder"
         out, log = Path(stages.outdir).absolute(), stages.log
         began = time.perf_counter()
@@ -94,10 +93,10 @@ def dask_runner(paths: Sequence[StrPath], scheduler: Any, shards: int | None) ->
                     done = task.result()
                     log(f"shard {done.shard}/{done.shards} on {done.worker}: {done.rows:,} particles decided", "info")
             on_cluster = time.perf_counter() - began
-            summary = merged(shards_of_one_run([scratch]))(plan, stages)
+            ran = merged(shards_of_one_run([scratch]))(plan, stages)
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
-        return _whole_run_timed(summary, on_cluster, time.perf_counter() - began)
+        return replace(ran, summary=_whole_run_timed(ran.summary, on_cluster, time.perf_counter() - began))
 
     return on_dask
 
