@@ -26,8 +26,8 @@ RUNNERS = {
     },
 }  # fmt: skip
 
-#: The modules of jobs/ that only runners use: the stores' SQLite and the shards' shard.json.
-SHARED_RUNNERS = {"cryodedup.jobs.store_db", "cryodedup.jobs.shard_json"}
+#: The modules of jobs/ that only runners use: the stores' SQLite, the shards' shard.json, the Dask client.
+SHARED_RUNNERS = {"cryodedup.jobs.store_db", "cryodedup.jobs.shard_json", "cryodedup.jobs.dask_client"}
 
 
 def runner_modules() -> set[str]:
@@ -347,3 +347,73 @@ def test_the_check_sees_a_stage_keeping_state():
         "cryodedup.jobs.particles.shards.ParticleShardStages.decide_rows": ["self.decided"],
         "cryodedup.jobs.particles.update.ParticleRoundStages.decide_rows": ["self.round.overrides"],
     }
+
+
+# --- the options read by name (issue 101: "the plan a value") ---
+#
+# A stage or a runner takes what it needs of the options as the plan's typed fields, not by the options'
+# names: a read by key is a subscript or a ``.get()`` of a mapping of options (named ``given``, ``values``,
+# ``options``: ``plan.given["plot"]``, ``run.options[name]``) by a string or a name (not a position), or any
+# subscript or ``.get()`` whose key is a string naming an option (``record["min_dist"]``). Counted in every
+# module of jobs/ but :data:`FOREIGN_OPTIONS`'.
+
+#: The most reads by key allowed in jobs/ (issue 101: at most 5; 8 on 38714e37 by this count, 3 now:
+#: a round's values of the deciding options for its store, the merge's rebuilding of the shards' options
+#: from shard.json).
+MOST_READS_BY_KEY = 5
+
+#: Modules whose ``options`` are another program's, read from its files (the audit: a RELION job.star's).
+FOREIGN_OPTIONS = {"cryodedup.jobs.audit.project"}
+
+_OPTION_MAPPINGS = {"given", "values", "options"}
+
+
+def _option_names() -> set[str]:
+    from dataclasses import fields
+
+    from cryodedup.options import MicrographOptions, ParticleOptions
+
+    return {f.name for kind in (ParticleOptions, MicrographOptions) for f in fields(kind)}
+
+
+def _container_name(node: ast.expr) -> str:
+    return node.id if isinstance(node, ast.Name) else node.attr if isinstance(node, ast.Attribute) else ""
+
+
+def reads_by_key(trees: dict[str, ast.Module]) -> list[str]:
+    """Each read of an option by its name in ``trees``: ``module:line: source``."""
+    names = _option_names()
+    found = []
+    for module, tree in trees.items():
+        if module in FOREIGN_OPTIONS:
+            continue
+        for n in ast.walk(tree):
+            container = key = None
+            if isinstance(n, ast.Subscript) and isinstance(n.ctx, ast.Load):
+                container, key = n.value, n.slice
+            elif isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr == "get" and n.args:
+                container, key = n.func.value, n.args[0]
+            if container is None or key is None:
+                continue
+            text = isinstance(key, ast.Constant) and isinstance(key.value, str)
+            by_name = text or isinstance(key, (ast.Name, ast.Attribute))  # (not a position, not a slice)
+            named = text and key.value in names  # type: ignore[union-attr]
+            if (by_name and _container_name(container) in _OPTION_MAPPINGS) or named:
+                found.append(f"{module}:{n.lineno}: {ast.unparse(n)}")
+    return sorted(found)
+
+
+def test_the_options_are_read_by_name_at_most_five_times_in_jobs():
+    found = reads_by_key(all_job_trees())
+    assert len(found) <= MOST_READS_BY_KEY, found
+
+
+def test_the_count_sees_each_form_of_a_read_by_name():
+    # (the check itself, by mutation: the shard's refusal read from the options' values again, a record's
+    # option read by its name, the plan's values read with .get; each is counted)
+    source = "a = values['plot']\nb = record['min_dist']\nc = plan.given.get(name)\nd = x['rows'] + values[0]\n"
+    assert reads_by_key({"m": ast.parse(source)}) == [
+        "m:1: values['plot']",
+        "m:2: record['min_dist']",
+        "m:3: plan.given.get(name)",
+    ]

@@ -46,7 +46,7 @@ from .decide import COMMON_CAUSES, MicrographOutcome, decide_run, judge_power
 from .pattern import scored_without_pattern
 from .placement import Placement, place
 from .plan import MetadataSources, MicrographPlan, ScoringPlan, plan_scoring
-from .score import NonFiniteMicrograph, ProgressBar, ShardRunner, ShardScores, decide_without_images, run_in_process
+from .score import NonFiniteMicrograph, ProgressBar, ShardScorer, ShardScores, decide_without_images, run_in_process
 from .summary import MicrographSummary
 from .turned import look_at_turns
 from .write import (
@@ -150,7 +150,7 @@ class MicrographStages:
     REMOVES_PATTERN: ClassVar[bool] = True
 
     force: bool = False
-    scorer: ShardRunner = run_in_process
+    scorer: ShardScorer = run_in_process
     log: Say = lambda message, level: None
     progress_factory: Callable[[int], ProgressBar] | None = None
 
@@ -276,15 +276,15 @@ def run_plain(
     force: bool = False,
     log: Say = lambda message, level: None,
     progress_factory: Callable[[int], ProgressBar] | None = None,
-    runner: ShardRunner = run_in_process,
+    scorer: ShardScorer = run_in_process,
 ) -> MicrographSummary:
     """A plain run: :class:`MicrographStages` run by the plain runner, its outputs appearing together or not at all.
 
-    ``runner``: scores the pairs (the stages' scorer: here, or on Dask).
+    ``scorer``: scores the pairs (here, or on Dask: ``dask.dask_scorer``).
     """
     plan = MicrographJob(inputs, Path(outdir), job, particles, match_micrographs)
     stages: shape.Stages[MicrographJob, MicrographRead, _Decided, MicrographWritten, MicrographSummary] = (
-        MicrographStages(force, runner, log, progress_factory)
+        MicrographStages(force, scorer, log, progress_factory)
     )
     return shape.run(plan, stages)
 

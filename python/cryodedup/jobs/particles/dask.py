@@ -23,7 +23,7 @@ from ...outputs import all_outputs_at_once
 from ...paths import StrPath, path_list
 from ...report.sections.run import RunTimings
 from .. import shape
-from ..micrographs.dask import INSTALL, client_of
+from ..dask_client import INSTALL, client_of, workers_of
 from .job import PlainParticleStages, run
 from .read import Files, silent
 from .shards import WholeRead, merged, run_particle_shard, shards_of_one_run
@@ -84,7 +84,7 @@ def dask_runner(paths: Sequence[StrPath], scheduler: Any, shards: int | None) ->
             shard_plan = plan.for_shards()  # (the pictures are the merge's)
             with client_of(scheduler) as client:
                 client.wait_for_workers(1)
-                count = shards or len(client.scheduler_info()["workers"])
+                count = shards or workers_of(client)
                 tasks = [
                     client.submit(run_particle_shard, paths, scratch, shard_plan, k, count, pure=False)
                     for k in range(1, count + 1)

@@ -32,7 +32,7 @@ import json
 import os
 import socket
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields, replace
 from functools import reduce
 from pathlib import Path
@@ -169,16 +169,17 @@ def decide_part(
     return widened(decide(part, rule, log, forced=part_forced), rows, len(particles))
 
 
-def _refuse(values: Mapping[str, Any]) -> None:
-    """The options a shard does not take (``values``: the options' fields), refused in one line before any read.
+def _refuse(planned: ParticlePlan) -> None:
+    """The options a shard does not take, read from the plan's typed fields, refused in one line before any read.
 
     Options that do not go together: a usage error (exit 2), as ``--shard`` with ``--dask`` is (issue 99).
     """
+    output, deciding = planned.output, planned.deciding
     refused = [
-        (values["plot"], "--plot", "the pictures are the merged run's: give --plot to particles-merge"),
-        (values["update"], "--update", "a round decides against every particle kept so far: run it whole"),
-        (values["mask"] is not None or values["edge"] is not None, "--mask/--edge", "not taken by shards yet"),
-        (values["audit"], "--audit", "an audit writes no particles: run it whole"),
+        (output.plot, "--plot", "the pictures are the merged run's: give --plot to particles-merge"),
+        (deciding.batches, "--update", "a round decides against every particle kept so far: run it whole"),
+        (deciding.regions is not None, "--mask/--edge", "not taken by shards yet"),
+        (output.audit, "--audit", "an audit writes no particles: run it whole"),
     ]
     for given, flag, why in refused:
         if given:
@@ -381,10 +382,9 @@ def run_particle_shard(
         Replace a complete shard of another run (other inputs or options) in the folder.
     """
     start = time.perf_counter()
-    values = planned.given
-    _refuse(values)
+    _refuse(planned)
     paths = path_list(inputs)
-    record_of_run = run_record(paths, values, shard_folder(Path(outdir), shard, shards))
+    record_of_run = run_record(paths, planned.given, shard_folder(Path(outdir), shard, shards))
     opened = open_shard_folder(Path(outdir), shard, shards, record_of_run, shard_state, force, log)
     folder = opened.path
     own = {"shard": shard, "shards": shards, "folder": folder, "record": record_of_run, "start": start}
