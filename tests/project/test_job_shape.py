@@ -92,6 +92,12 @@ MOVED_PARTICLES = {"EARLIER_ROUND", "KEPT_EARLIER", "earlier_round", "RoundPlan"
 
 _RUNNER_WORDS = {"round", "shard", "store", "update", "merge"}
 
+#: A round's or a merge's word in any of its forms (issue 101: ``rounds_left`` and ``merged_shards(...)`` in the
+#: plain decide.py passed a test of whole words); the builtin ``round`` aside.
+_RUNNER_STEMS = re.compile(r"^(rounds?|merge[ds]?|merging)$")
+#: The particle job's shards are a runner's alone (the micrograph job's plain run scores its pairs as shards).
+_PARTICLE_RUNNER_STEMS = re.compile(r"^shards?$")
+
 
 def _words(name: str) -> set[str]:
     """A name's words, lower case: ``MergedShardStages`` gives merged, shard, stages; ``score_update`` score, update."""
@@ -148,7 +154,9 @@ def round_and_shard_names_in_plain_modules(trees: dict[str, ast.Module]) -> dict
         if module in runners or not any(module.startswith(f"cryodedup.jobs.{job}.") for job in RUNNERS):
             continue
         used = _named(tree)
-        hits = sorted((used & names) | {n for n in used if "round" in _words(n) and n != "round"})
+        stems = [_RUNNER_STEMS] + ([_PARTICLE_RUNNER_STEMS] if module.startswith("cryodedup.jobs.particles.") else [])
+        stemmed = {n for n in used if n != "round" and any(st.match(w) for w in _words(n) for st in stems)}
+        hits = sorted((used & names) | stemmed)
         if hits:
             found[module] = hits
     return found
@@ -186,6 +194,95 @@ def test_the_check_sees_a_round_or_a_shard_named_in_a_plain_module():
         "cryodedup.jobs.particles.plan": ["RoundPlan"],
         "cryodedup.jobs.particles.summary": ["UpdateRound"],
     }
+
+
+def test_the_check_sees_a_rounds_or_a_shards_word_in_any_form():
+    # (issue 101's mutation: a round's count left and the shards' merge named in the plain decide.py)
+    trees = job_trees()
+    source = "rounds_left = 2\ndef f(x):\n    return merged_shards(x)\n"
+    module = "cryodedup.jobs.particles.decide"
+    trees[module] = ast.Module(body=[*trees[module].body, *ast.parse(source).body], type_ignores=[])
+    assert round_and_shard_names_in_plain_modules(trees)[module] == ["merged_shards", "rounds_left"]
+
+
+# --- what a round or a shard says in the plain path: its words in the strings (issue 101) ---
+
+#: A runner's word in a string constant (docstrings aside): a round, a shard, a merge, their flags.
+_RUNNER_TEXT = re.compile(r"\brounds?\b|\bshards?\b|\bmerge[ds]?\b|--update\b|--shard\b|--dask\b", re.IGNORECASE)
+
+#: The strings of plain modules that still name a runner, and why (each found by the test: one gone fails it).
+RUNNER_TEXT_LEFT = {
+    # (left by issue 101: rule 11's name, which the record's table of rules numbers in the plain path)
+    ("cryodedup.jobs.particles.decide", "earlier round"),
+    # (left by issue 101: the summary's update field, which a round's runner fills, documented there)
+    ("cryodedup.jobs.particles.summary", "`--update`: the `round`"),
+    # (not a round: a pixel size that rounds to a binning)
+    ("cryodedup.jobs.micrographs.plan", " rounds to bin "),
+    ("cryodedup.jobs.micrographs.plan", "; give a --target-psize that rounds to bin "),
+    # (advice to the user: which runs remove a pattern common to the images)
+    ("cryodedup.jobs.micrographs.write", "Check the gain reference motion correction applied"),
+}
+
+
+def _docstrings(tree: ast.Module) -> set[int]:
+    """The ids of a module's docstrings (its, its classes', its functions') and of its attributes' strings."""
+    found = set()
+    for n in ast.walk(tree):
+        body = getattr(n, "body", None)  # (a lambda's body is one expression)
+        for statement in body if isinstance(body, list) else []:
+            if isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Constant):
+                found.add(id(statement.value))
+    return found
+
+
+def runner_text_in_plain_modules(trees: dict[str, ast.Module]) -> list[tuple[str, str]]:
+    """Each (plain module, the start of a string constant there) whose text names a runner, but those left."""
+    runners = runner_modules()
+    found = []
+    for module, tree in trees.items():
+        if module in runners or not any(module.startswith(f"cryodedup.jobs.{job}.") for job in RUNNERS):
+            continue
+        docs = _docstrings(tree)
+        for n in ast.walk(tree):
+            text = n.value if isinstance(n, ast.Constant) and isinstance(n.value, str) and id(n) not in docs else ""
+            if _RUNNER_TEXT.search(text) and not any(module == m and text.startswith(s) for m, s in RUNNER_TEXT_LEFT):
+                found.append((module, text))
+    return sorted(found)
+
+
+def test_no_plain_module_says_a_runners_word():
+    assert runner_text_in_plain_modules(job_trees()) == []
+
+
+def test_every_string_left_is_still_there():
+    # (the list of what is left shrinks with the code: a string gone from its module is taken off it)
+    trees = job_trees()
+    texts = {
+        (module, n.value)
+        for module, tree in trees.items()
+        for n in ast.walk(tree)
+        if isinstance(n, ast.Constant) and isinstance(n.value, str)
+    }
+    assert [
+        left for left in RUNNER_TEXT_LEFT if not any(m == left[0] and t.startswith(left[1]) for m, t in texts)
+    ] == []
+
+
+def test_the_check_sees_a_runners_word_in_a_string():
+    # (issue 101's traces, by mutation: a rule named for a round, a shard's message, a flag in a plain module)
+    trees = job_trees()
+    mutations = {
+        "cryodedup.jobs.particles.decide": "OTHER_RULES = {15: 'kept by a later round'}\n",
+        "cryodedup.jobs.particles.write": "def f(warn):\n    warn(f'{1} rows of another shard')\n",
+        "cryodedup.jobs.micrographs.decide": "PASSED = '--update'\n",
+    }
+    for module, source in mutations.items():
+        trees[module] = ast.Module(body=[*trees[module].body, *ast.parse(source).body], type_ignores=[])
+    assert runner_text_in_plain_modules(trees) == [
+        ("cryodedup.jobs.micrographs.decide", "--update"),
+        ("cryodedup.jobs.particles.decide", "kept by a later round"),
+        ("cryodedup.jobs.particles.write", " rows of another shard"),
+    ]
 
 
 def test_the_particle_runners_stages_change_only_how_rows_are_decided_and_written():

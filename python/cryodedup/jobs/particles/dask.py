@@ -81,7 +81,7 @@ def dask_runner(paths: Sequence[StrPath], scheduler: Any, shards: int | None) ->
         except OSError as err:
             raise OutputError(f"{out.parent}: cannot hold the shards' scratch folder ({err.strerror})") from None
         try:
-            shard_plan = plan.for_shards()  # (the pictures are the merge's)
+            shard_plan = _without_pictures(plan)  # (the pictures are the merge's)
             with client_of(scheduler) as client:
                 client.wait_for_workers(1)
                 count = shards or workers_of(client)
@@ -99,6 +99,12 @@ def dask_runner(paths: Sequence[StrPath], scheduler: Any, shards: int | None) ->
         return replace(ran, summary=_whole_run_timed(ran.summary, on_cluster, time.perf_counter() - began))
 
     return on_dask
+
+
+def _without_pictures(plan: ParticlePlan) -> ParticlePlan:
+    """The plan the shards of a run on Dask take: no pictures, those are the merge's (``--plot`` off)."""
+    output = replace(plan.output, plot=False, parameters=None)
+    return replace(plan, output=output, given={**plan.given, "plot": False})
 
 
 def _whole_run_timed(summary: ParticleSummary, on_cluster: float, seconds: float) -> ParticleSummary:
