@@ -82,9 +82,7 @@ def test_a_runner_given_runs_in_place_of_the_plain_one():
 
 
 def test_the_runner_gives_back_what_each_stage_returned():
-    from cryodedup.jobs.shape import ran
-
-    done = ran("p", _Recorder())
+    done = plain("p", _Recorder())
     assert (done.read, done.decided, done.written) == ([3, 1, 2], [3, 2], {"kept": ["k.star"], "rejected": ["r.star"]})
     assert done.summary.counted == 2
 

@@ -26,7 +26,7 @@ from typing import Any, Generic, NoReturn, Protocol, TypeVar
 from ..errors import RefusedRun
 from ..report.sections.run import Outputs, RunTimings, RunVerdict
 
-__all__ = ["STAGES", "JobSummary", "Ran", "Runner", "Stages", "plain", "ran", "required", "run"]
+__all__ = ["STAGES", "JobSummary", "Ran", "Runner", "Stages", "plain", "required", "run"]
 
 #: The stages in the order every runner runs them (the keys of ``timings``).
 STAGES = ("read", "decide", "write", "summarise", "report")
@@ -173,17 +173,8 @@ def plain(
     return Ran(read, decided, written, replace(summary, timings=clock.timings(summary.timings)))
 
 
-def ran(
-    plan: PlanT, stages: Stages[PlanT, Any, Any, Any, SummaryT], runner: Runner[Any, SummaryT] | None = None
-) -> Ran[Any, Any, Any, SummaryT]:
-    """The job: ``stages`` run for ``plan`` by ``runner`` (:func:`plain` unless given); what each stage returned."""
-    if runner is None:
-        return plain(plan, stages)
-    return runner(plan, stages)
-
-
 def run(
     plan: PlanT, stages: Stages[PlanT, Any, Any, Any, SummaryT], runner: Runner[Any, SummaryT] | None = None
 ) -> SummaryT:
     """The job: ``stages`` run for ``plan`` by ``runner`` (:func:`plain` unless given); its summary."""
-    return ran(plan, stages, runner).summary
+    return (plain(plan, stages) if runner is None else runner(plan, stages)).summary

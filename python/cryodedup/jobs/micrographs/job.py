@@ -68,7 +68,6 @@ __all__ = [
     "MicrographRead",
     "MicrographScored",
     "MicrographStages",
-    "MicrographWritten",
     "Say",
     "run_plain",
 ]
@@ -127,7 +126,7 @@ class _Decided:
 
 
 @dataclass(frozen=True)
-class MicrographWritten:
+class _Written:
     """What ``write`` gives: the particles split's counts, and (``--plot``) what the pictures are drawn from."""
 
     split: ParticleSplit | None
@@ -143,7 +142,7 @@ class MicrographStages:
     Dask); ``log`` and ``progress_factory``: how the run speaks. A runner around the same stages
     derives from this class and overrides its hooks: which micrographs it screens (:meth:`prepare`),
     the headers it knows (:meth:`layouts_known`), how it scores (:meth:`score`, :meth:`scored`) and
-    writes pairs.csv (:meth:`write_pairs`). ``report`` draws from what ``write`` gave (:class:`MicrographWritten`).
+    writes pairs.csv (:meth:`write_pairs`). ``report`` draws from what ``write`` gave (:class:`_Written`).
     """
 
     #: A pattern common to the images is removed and the pairs scored again (all of them at hand: a plain run).
@@ -195,17 +194,17 @@ class MicrographStages:
             said(f"{used.file}: {line} names nothing in the inputs (not applied)", "warning")
         return _Decided(outcome, scoring, used)
 
-    def write(self, job: MicrographJob, read: MicrographRead, decided: _Decided) -> MicrographWritten:
+    def write(self, job: MicrographJob, read: MicrographRead, decided: _Decided) -> _Written:
         """The outputs (``write.write_results``) under temporary names; the particles split's counts; what to draw."""
         split = write_results(
             read.mics, job.plan.output, job.plan.scoring.candidates, decided.outcome, read.outputs,
             log=read.said, match_micrographs=job.match_micrographs, placement=read.placement,
             write_pairs=self.write_pairs,
         )  # fmt: skip
-        return MicrographWritten(split, (read, decided.outcome) if job.plan.output.plot else None)
+        return _Written(split, (read, decided.outcome) if job.plan.output.plot else None)
 
     def summarise(
-        self, job: MicrographJob, read: MicrographRead, decided: _Decided, written: MicrographWritten
+        self, job: MicrographJob, read: MicrographRead, decided: _Decided, written: _Written
     ) -> MicrographSummary:
         """The summary, typed: what was read, compared, decided and written; the scoring's time and rate."""
         summary = summarised(
@@ -221,7 +220,7 @@ class MicrographStages:
             summary = replace(summary, overrides=decided.overridden)
         return replace(summary, timings=timings)
 
-    def report(self, job: MicrographJob, summary: MicrographSummary, written: MicrographWritten) -> MicrographSummary:
+    def report(self, job: MicrographJob, summary: MicrographSummary, written: _Written) -> MicrographSummary:
         """The line the summary opens with (every warning said); with ``--plot``, the pictures and report.html."""
         verdict = summary.judged.with_line(verdict_line(summary), checks=bool(summary.warnings))
         summary = replace(summary, verdict=verdict)
@@ -283,8 +282,8 @@ def run_plain(
     ``scorer``: scores the pairs (here, or on Dask: ``dask.dask_scorer``).
     """
     plan = MicrographJob(inputs, Path(outdir), job, particles, match_micrographs)
-    stages: shape.Stages[MicrographJob, MicrographRead, _Decided, MicrographWritten, MicrographSummary] = (
-        MicrographStages(force, scorer, log, progress_factory)
+    stages: shape.Stages[MicrographJob, MicrographRead, _Decided, _Written, MicrographSummary] = MicrographStages(
+        force, scorer, log, progress_factory
     )
     return shape.run(plan, stages)
 
