@@ -715,11 +715,11 @@ def micrographs(
             return run_micrograph_shard(
                 inputs, outdir, micrograph_plan(options), k, n, force=force, log=report.log, progress_factory=bars
             )
-        from .jobs.micrographs.dask import dask_runner
+        from .jobs.micrographs.dask import dask_scorer
         from .jobs.micrographs.entrance import job_for
         from .jobs.micrographs.score import run_in_process
 
-        run = job_for(update, run_in_process if dask is None else dask_runner(dask, shards))  # (--update: a round)
+        run = job_for(update, run_in_process if dask is None else dask_scorer(dask, shards))  # (--update: a round)
         options.check()
         return run(
             inputs, outdir, micrograph_plan(options), particles=particles, match_micrographs=match_micrographs,

@@ -130,7 +130,7 @@ def test_revisits_are_logged_before_any_image_is_read(epu, tmp_path):
     # says it is blind, which this test of the log's order does not look at)
     options = MicrographOptions(metadata=[folder / "EPU"], shift_calibration=CALIBRATION, accept_untrusted=True)
     mics = sorted(str(p) for p in (folder / "Mics").glob("*.mrc"))
-    find_duplicate_micrographs(mics, tmp_path / "out", options, log=lambda m, _level: events.append(m), runner=runner)
+    find_duplicate_micrographs(mics, tmp_path / "out", options, log=lambda m, _level: events.append(m), scorer=runner)
     said = [k for k, m in enumerate(events) if named_hole(e) in m]
     assert said and said[0] < events.index("scoring starts")
 

@@ -37,8 +37,8 @@ class _Recorder:
         self.calls.append(("summarise", plan))
         return _Summary(counted=len(decided), outputs=Outputs.of(written))
 
-    def report(self, plan, summary):
-        self.calls.append(("report", plan, summary.timings is not None))
+    def report(self, plan, summary, written):
+        self.calls.append(("report", plan, summary.timings is not None, tuple(written)))
         return _Summary(
             counted=summary.counted,
             outputs=summary.outputs,
@@ -55,7 +55,7 @@ def test_the_plain_runner_runs_the_stages_in_order_each_given_what_came_before()
         ("decide", "the plan", (3, 1, 2)),
         ("write", "the plan", (3, 2)),
         ("summarise", "the plan"),
-        ("report", "the plan", True),  # (the report sees the time of what came before it)
+        ("report", "the plan", True, ("kept", "rejected")),  # (the time of what came before it; what write gave)
     ]
     assert summary.counted == 2
     document = summary.shared_json()
@@ -79,6 +79,12 @@ def test_a_runner_given_runs_in_place_of_the_plain_one():
     assert isinstance(stages, _Recorder)
     assert seen == ["p"]
     assert {call[1] for call in stages.calls} == {"P"}
+
+
+def test_the_runner_gives_back_what_each_stage_returned():
+    done = plain("p", _Recorder())
+    assert (done.read, done.decided, done.written) == ([3, 1, 2], [3, 2], {"kept": ["k.star"], "rejected": ["r.star"]})
+    assert done.summary.counted == 2
 
 
 def test_a_summary_without_a_verdict_yet_says_null_and_no_outputs():
@@ -112,7 +118,7 @@ class _OwnTimingsStages(_Recorder):
     def summarise(self, plan, read, decided, written):
         return _Summary(counted=len(decided), timings=_ScoredTimings(0.0, scoring_seconds=1.5))
 
-    def report(self, plan, summary):
+    def report(self, plan, summary, written):
         return summary
 
 

@@ -196,7 +196,7 @@ class CompareStages:
             outputs=Outputs.of(written), comparison=decided.comparison, czii=decided.czii, warnings=warnings
         )
 
-    def report(self, plan: ComparePlan, summary: CompareSummary) -> CompareSummary:
+    def report(self, plan: ComparePlan, summary: CompareSummary, written: dict[str, list[str]]) -> CompareSummary:
         """The verdict (nothing decided: "compared", its line the agreement) and ``--plot-czii``'s page."""
         summary = replace(summary, verdict=summary.judged())
         if plan.plot is None or summary.czii is None:
@@ -337,7 +337,9 @@ class CopickCompareStages:
             warnings=(*read.warnings, *decided.warnings),
         )
 
-    def report(self, plan: CopickComparePlan, summary: CopickComparison) -> CopickComparison:
+    def report(
+        self, plan: CopickComparePlan, summary: CopickComparison, written: dict[str, list[str]]
+    ) -> CopickComparison:
         """The verdict (nothing decided: "compared", its line the objects' agreement) and ``--plot-czii``'s page."""
         word, kind = ("compared", "good") if summary.objects else ("nothing compared", "warn")
         summary = replace(summary, verdict=RunVerdict(word, kind, line=summary.headline()))

@@ -2,9 +2,11 @@
 
 Every job (particles, micrographs, compare, audit) is ``plan = <job's plan>(options)`` at its
 entrance, then ``run(plan, stages, runner)``: the stages (:class:`Stages`) read, decide, write,
-summarise and report, in that order, each taking what the one before gave; the runner
-(:data:`Runner`) is what runs them: :func:`plain` (here, in one process, one after another), or a
-job's own around them (an ``--update`` round with its store, a shard and its merge, Dask). A
+summarise and report, in that order, each taking what the ones before gave and returning what
+the later ones need (no stage keeps anything on itself for another:
+``tests/project/test_job_shape.py``); the runner (:class:`Runner`) is what runs them and gives
+back what each returned (:class:`Ran`): :func:`plain` (here, in one process, one after
+another), or a job's own around them (an ``--update`` round with its store, a shard and its merge, Dask). A
 runner may wrap the stages (decide against a store's kept set, write a round's files, score on a
 cluster) but the stages never know which runner runs them: the plain path's modules import no
 runner's (``tests/project/test_job_shape.py``).
@@ -19,12 +21,12 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Any, NoReturn, Protocol, TypeVar
+from typing import Any, Generic, NoReturn, Protocol, TypeVar
 
 from ..errors import RefusedRun
 from ..report.sections.run import Outputs, RunTimings, RunVerdict
 
-__all__ = ["STAGES", "JobSummary", "Runner", "Stages", "plain", "required", "run"]
+__all__ = ["STAGES", "JobSummary", "Ran", "Runner", "Stages", "plain", "required", "run"]
 
 #: The stages in the order every runner runs them (the keys of ``timings``).
 STAGES = ("read", "decide", "write", "summarise", "report")
@@ -95,13 +97,37 @@ class Stages(Protocol[PlanT, ReadT, DecidedT, WrittenT, SummaryT]):
         """The run's summary, typed: what was read, decided and written."""
         ...
 
-    def report(self, plan: PlanT, summary: SummaryT) -> SummaryT:
-        """The summary as the user sees it: its verdict line, its pictures and report.html (``--plot``)."""
+    def report(self, plan: PlanT, summary: SummaryT, written: WrittenT) -> SummaryT:
+        """The summary as the user sees it: its verdict line, its pictures and report.html (``--plot``: joined)."""
         ...
 
 
-#: What runs a job's stages for a plan and gives back its summary: :func:`plain`, or a job's round, shard, Dask.
-Runner = Callable[[Any, Stages[Any, Any, Any, Any, SummaryT]], SummaryT]
+ReadT_co = TypeVar("ReadT_co", covariant=True)
+DecidedT_co = TypeVar("DecidedT_co", covariant=True)
+WrittenT_co = TypeVar("WrittenT_co", covariant=True)
+SummaryT_co = TypeVar("SummaryT_co", bound=JobSummary, covariant=True)
+StagesT = TypeVar("StagesT", contravariant=True)
+
+
+@dataclass(frozen=True)
+class Ran(Generic[ReadT_co, DecidedT_co, WrittenT_co, SummaryT_co]):
+    """What a run's stages returned: what was read, decided and written, and the summary as reported."""
+
+    read: ReadT_co
+    decided: DecidedT_co
+    written: WrittenT_co
+    summary: SummaryT_co
+
+
+class Runner(Protocol[StagesT, SummaryT_co]):
+    """What runs a job's stages for a plan: :func:`plain`, or a job's round, shard, merge, Dask.
+
+    Typed by the stages it runs (a job's own class: what it needs of them, no downcast) and the summary.
+    """
+
+    def __call__(self, plan: Any, stages: StagesT, /) -> Ran[Any, Any, Any, SummaryT_co]:
+        """What ``stages`` returned, run for ``plan``."""
+        ...
 
 
 @dataclass
@@ -124,7 +150,9 @@ class _Clock:
         return measured if own is None else replace(own, seconds=measured.seconds, stages=measured.stages)
 
 
-def plain(plan: PlanT, stages: Stages[PlanT, Any, Any, Any, SummaryT]) -> SummaryT:
+def plain(
+    plan: PlanT, stages: Stages[PlanT, ReadT, DecidedT, WrittenT, SummaryT]
+) -> Ran[ReadT, DecidedT, WrittenT, SummaryT]:
     """The plain runner: the stages one after another in this process, each timed (the summary's ``timings``).
 
     A summary whose ``timings`` the stages gave (a subclass of :class:`RunTimings` with the job's own keys,
@@ -141,12 +169,12 @@ def plain(plan: PlanT, stages: Stages[PlanT, Any, Any, Any, SummaryT]) -> Summar
     summary = clock.timed("summarise", stages.summarise, plan, read, decided, written)
     # (the report says the time of what came before it; a job's own timings keys, given by summarise, kept)
     summary = replace(summary, timings=clock.timings(summary.timings))
-    summary = clock.timed("report", stages.report, plan, summary)
-    return replace(summary, timings=clock.timings(summary.timings))
+    summary = clock.timed("report", stages.report, plan, summary, written)
+    return Ran(read, decided, written, replace(summary, timings=clock.timings(summary.timings)))
 
 
 def run(
-    plan: PlanT, stages: Stages[PlanT, Any, Any, Any, SummaryT], runner: Runner[SummaryT] | None = None
+    plan: PlanT, stages: Stages[PlanT, Any, Any, Any, SummaryT], runner: Runner[Any, SummaryT] | None = None
 ) -> SummaryT:
-    """The job: ``stages`` run for ``plan`` by ``runner`` (:func:`plain` unless given)."""
-    return (runner or plain)(plan, stages)
+    """The job: ``stages`` run for ``plan`` by ``runner`` (:func:`plain` unless given); its summary."""
+    return (plain(plan, stages) if runner is None else runner(plan, stages)).summary

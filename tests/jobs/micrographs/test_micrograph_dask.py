@@ -54,7 +54,7 @@ class CountingBar:
 @pytest.mark.slow
 @pytest.mark.parametrize("shards", [None, 3, 7])
 def test_dask_local_cluster_writes_the_outputs_of_one_run(planted, tmp_path, client, shards):
-    from cryodedup.jobs.micrographs.dask import dask_runner
+    from cryodedup.jobs.micrographs.dask import dask_scorer
 
     options = {"bin": 1, "candidates": "window", "window": 8}
     single = find_duplicate_micrographs(planted, tmp_path / "single", MicrographOptions(**options)).to_json()
@@ -63,7 +63,7 @@ def test_dask_local_cluster_writes_the_outputs_of_one_run(planted, tmp_path, cli
         planted,
         tmp_path / "dask",
         MicrographOptions(**options),
-        runner=dask_runner(client, shards),
+        scorer=dask_scorer(client, shards),
         progress_factory=CountingBar,
     ).to_json()
     for name in OUTPUTS:

@@ -481,7 +481,7 @@ def test_images_per_second_counts_the_images_read(numbered_copies, tmp_path):
 
     options = MicrographOptions(candidates="pattern", images_per_move=100)
     movies = sorted((ordered / "Movies").glob("*.mrc"))
-    typed = run_plain(movies, tmp_path / "o", micrograph_plan(options), runner=runner)
+    typed = run_plain(movies, tmp_path / "o", micrograph_plan(options), scorer=runner)
     s = typed.to_json()
     assert s["workers"][0]["images_read"] == 60
     # The rate is the 60 read (not the 130 listed) over the scoring's time, which holds the

@@ -111,7 +111,7 @@ def test_they_are_logged_before_any_image_is_read(session):
         accept_untrusted=True,
     )
     mics = sorted(str(p) for p in (session / "Mics").glob("*.mrc"))
-    find_duplicate_micrographs(mics, session / "out", options, log=lambda m, _level: events.append(m), runner=runner)
+    find_duplicate_micrographs(mics, session / "out", options, log=lambda m, _level: events.append(m), scorer=runner)
     said = [k for k, m in enumerate(events) if NAMED[0] in " ".join(m.split())]
     assert said and said[0] < events.index("scoring starts")
 

@@ -120,7 +120,7 @@ def test_the_clusters_closed_at_exit_say_nothing_of_their_errors(monkeypatch, ca
     # cluster ("Nanny failed to start"), its tracebacks printed after cryodedup's "Stopped by SIGINT" line.
     import logging
 
-    from cryodedup.jobs.micrographs import dask
+    from cryodedup.jobs import dask_client as dask
 
     spec = dask._spec()
 

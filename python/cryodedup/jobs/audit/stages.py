@@ -96,7 +96,7 @@ class AuditStages:
             outputs=Outputs.of(written), root=plan.root, layout=project.layout, jobs=decided, problems=read.problems
         )
 
-    def report(self, plan: AuditPlan, summary: ProjectAudit) -> ProjectAudit:
+    def report(self, plan: AuditPlan, summary: ProjectAudit, written: dict[str, list[str]]) -> ProjectAudit:
         """The verdict the summary opens with and, with ``--plot``, report.html (the pipeline drawn as a graph)."""
         summary = replace(summary, verdict=summary.judged())
         folder = plan.plot

@@ -17,7 +17,7 @@ from ...options.keywords import said_in_python
 from ...paths import StrPath, path_list
 from .job import run_plain
 from .plan import micrograph_plan
-from .score import ProgressBar, ShardRunner, run_in_process
+from .score import ProgressBar, ShardScorer, run_in_process
 from .summary import MicrographSummary
 
 # --update's store (update.py, with its checks and zip reader) is imported by an update only:
@@ -39,7 +39,7 @@ def find_duplicate_micrographs(
     ready: Collection[str] | None = None,
     log: Callable[[str, str], None] = lambda message, level: None,
     progress_factory: Callable[[int], ProgressBar] | None = None,
-    runner: ShardRunner = run_in_process,
+    scorer: ShardScorer = run_in_process,
 ) -> MicrographSummary:
     """Finds micrographs that image the same area twice and writes the results to ``outdir``.
 
@@ -55,8 +55,8 @@ def find_duplicate_micrographs(
     match_micrographs : str
         How the particles' micrographs are found among the inputs: ``auto``, ``path`` or
         ``name`` (as the particle job's option of that name; uids first for CryoSPARC).
-    runner : callable
-        Scores the pairs: here as one shard (default), or in shards elsewhere (``dask.dask_runner``).
+    scorer : callable
+        Scores the pairs: here as one shard (default), or in shards elsewhere (``dask.dask_scorer``).
     update : bool
         Read only the micrographs an earlier ``update`` run into ``outdir`` has not seen, and replace its
         outputs by those of a fresh run of the whole set (update.py). With ``force``, a full run that starts
@@ -74,18 +74,18 @@ def find_duplicate_micrographs(
     inputs = path_list(inputs)
     options = options or MicrographOptions()
     options.check()
-    MicrographRun(update=update, particles=particles is not None, in_process=runner is run_in_process).check(options)
+    MicrographRun(update=update, particles=particles is not None, in_process=scorer is run_in_process).check(options)
     job = micrograph_plan(options)  # (the options resolved once: no stage sees them)
-    return job_for(update, runner, ready)(
+    return job_for(update, scorer, ready)(
         inputs, outdir, job, particles=particles, match_micrographs=match_micrographs, force=force, log=log,
         progress_factory=progress_factory,
     )  # fmt: skip
 
 
 def job_for(
-    update: bool, runner: ShardRunner = run_in_process, ready: Collection[str] | None = None
+    update: bool, scorer: ShardScorer = run_in_process, ready: Collection[str] | None = None
 ) -> Callable[..., MicrographSummary]:
-    """The job the command line and the API run: ``job.run_plain``, scored by ``runner``, or ``update_round.run_round``.
+    """The job the command line and the API run: ``job.run_plain``, scored by ``scorer``, or ``update_round.run_round``.
 
     ``ready``: a round's new files that may be read (``update_round.run_round``).
     """
@@ -93,4 +93,4 @@ def job_for(
         from .update_round import run_round  # (the store's modules loaded for a round only)
 
         return functools.partial(run_round, ready=ready)
-    return functools.partial(run_plain, runner=runner)
+    return functools.partial(run_plain, scorer=scorer)

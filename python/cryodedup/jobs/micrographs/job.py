@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, ClassVar
 
@@ -46,7 +46,7 @@ from .decide import COMMON_CAUSES, MicrographOutcome, decide_run, judge_power
 from .pattern import scored_without_pattern
 from .placement import Placement, place
 from .plan import MetadataSources, MicrographPlan, ScoringPlan, plan_scoring
-from .score import NonFiniteMicrograph, ProgressBar, ShardRunner, ShardScores, decide_without_images, run_in_process
+from .score import NonFiniteMicrograph, ProgressBar, ShardScorer, ShardScores, decide_without_images, run_in_process
 from .summary import MicrographSummary
 from .turned import look_at_turns
 from .write import (
@@ -63,7 +63,14 @@ from .write import (
 if TYPE_CHECKING:
     from .overrides import PairsOverridden
 
-__all__ = ["MicrographJob", "MicrographRead", "MicrographScored", "MicrographStages", "Say", "run_plain"]
+__all__ = [
+    "MicrographJob",
+    "MicrographRead",
+    "MicrographScored",
+    "MicrographStages",
+    "Say",
+    "run_plain",
+]
 
 #: A message and its level (``info``, ``warning``): said, and (warnings) kept for the summary.
 Say = Callable[[str, str], None]
@@ -118,6 +125,15 @@ class _Decided:
     overridden: PairsOverridden | None = None
 
 
+@dataclass(frozen=True)
+class _Written:
+    """What ``write`` gives: the particles split's counts, and (``--plot``) what the pictures are drawn from."""
+
+    split: ParticleSplit | None
+    #: ``--plot``: the micrographs read and the outcome, drawn by ``report`` once the summary is counted (else None).
+    drawn_from: tuple[MicrographRead, MicrographOutcome] | None = None
+
+
 @dataclass
 class MicrographStages:
     """The micrograph job's stages (``shape.Stages``): a plain run screens every micrograph, scores every pair.
@@ -126,18 +142,16 @@ class MicrographStages:
     Dask); ``log`` and ``progress_factory``: how the run speaks. A runner around the same stages
     derives from this class and overrides its hooks: which micrographs it screens (:meth:`prepare`),
     the headers it knows (:meth:`layouts_known`), how it scores (:meth:`score`, :meth:`scored`) and
-    writes pairs.csv (:meth:`write_pairs`). ``report`` draws from what ``summarise`` kept (``drawn``).
+    writes pairs.csv (:meth:`write_pairs`). ``report`` draws from what ``write`` gave (:class:`_Written`).
     """
 
     #: A pattern common to the images is removed and the pairs scored again (all of them at hand: a plain run).
     REMOVES_PATTERN: ClassVar[bool] = True
 
     force: bool = False
-    scorer: ShardRunner = run_in_process
+    scorer: ShardScorer = run_in_process
     log: Say = lambda message, level: None
     progress_factory: Callable[[int], ProgressBar] | None = None
-    # What the pictures are drawn from (the micrographs read, the outcome), kept by summarise for report.
-    drawn: tuple[MicrographRead, MicrographOutcome] | None = field(default=None, repr=False)
 
     def read(self, job: MicrographJob) -> MicrographRead:
         """The inputs listed, those screened (:meth:`prepare`) and their outputs prepared, the metadata's placement."""
@@ -180,40 +194,41 @@ class MicrographStages:
             said(f"{used.file}: {line} names nothing in the inputs (not applied)", "warning")
         return _Decided(outcome, scoring, used)
 
-    def write(self, job: MicrographJob, read: MicrographRead, decided: _Decided) -> ParticleSplit | None:
-        """The outputs (``write.write_results``) under temporary names; the particles split's counts."""
-        return write_results(
+    def write(self, job: MicrographJob, read: MicrographRead, decided: _Decided) -> _Written:
+        """The outputs (``write.write_results``) under temporary names; the particles split's counts; what to draw."""
+        split = write_results(
             read.mics, job.plan.output, job.plan.scoring.candidates, decided.outcome, read.outputs,
             log=read.said, match_micrographs=job.match_micrographs, placement=read.placement,
             write_pairs=self.write_pairs,
         )  # fmt: skip
+        return _Written(split, (read, decided.outcome) if job.plan.output.plot else None)
 
     def summarise(
-        self, job: MicrographJob, read: MicrographRead, decided: _Decided, written: ParticleSplit | None
+        self, job: MicrographJob, read: MicrographRead, decided: _Decided, written: _Written
     ) -> MicrographSummary:
         """The summary, typed: what was read, compared, decided and written; the scoring's time and rate."""
         summary = summarised(
-            read.mics, job.plan.scoring.candidates, decided.outcome, read.outputs, read.warned, read.placement, written
-        )
+            read.mics, job.plan.scoring.candidates, decided.outcome, read.outputs, read.warned, read.placement,
+            written.split,
+        )  # fmt: skip
         rated = decided.scoring is not None and not job.plan.by_position
         scoring = decided.scoring if rated else None
         timings = MicrographTimings.scored(summary.images_read if rated else 0, scoring)
         if decided.scoring is not None and job.plan.by_position:  # (nothing read: no rate)
             timings = MicrographTimings(0.0, scoring_seconds=round(decided.scoring, 3))
-        self.drawn = (read, decided.outcome)
         if decided.overridden is not None:
             summary = replace(summary, overrides=decided.overridden)
         return replace(summary, timings=timings)
 
-    def report(self, job: MicrographJob, summary: MicrographSummary) -> MicrographSummary:
+    def report(self, job: MicrographJob, summary: MicrographSummary, written: _Written) -> MicrographSummary:
         """The line the summary opens with (every warning said); with ``--plot``, the pictures and report.html."""
         verdict = summary.judged.with_line(verdict_line(summary), checks=bool(summary.warnings))
         summary = replace(summary, verdict=verdict)
-        if not job.plan.output.plot or self.drawn is None:
+        if written.drawn_from is None:
             return summary
         from .pictures import plot
 
-        read, outcome = self.drawn
+        read, outcome = written.drawn_from
         outputs = read.outputs
         drawn = plot(
             read.mics, job.plan.output, outcome.scores, outcome.decision, outcome.rank, outputs.outdir,
@@ -260,15 +275,15 @@ def run_plain(
     force: bool = False,
     log: Say = lambda message, level: None,
     progress_factory: Callable[[int], ProgressBar] | None = None,
-    runner: ShardRunner = run_in_process,
+    scorer: ShardScorer = run_in_process,
 ) -> MicrographSummary:
     """A plain run: :class:`MicrographStages` run by the plain runner, its outputs appearing together or not at all.
 
-    ``runner``: scores the pairs (the stages' scorer: here, or on Dask).
+    ``scorer``: scores the pairs (here, or on Dask: ``dask.dask_scorer``).
     """
     plan = MicrographJob(inputs, Path(outdir), job, particles, match_micrographs)
-    stages: shape.Stages[MicrographJob, MicrographRead, _Decided, ParticleSplit | None, MicrographSummary] = (
-        MicrographStages(force, runner, log, progress_factory)
+    stages: shape.Stages[MicrographJob, MicrographRead, _Decided, _Written, MicrographSummary] = MicrographStages(
+        force, scorer, log, progress_factory
     )
     return shape.run(plan, stages)
 

@@ -32,7 +32,7 @@ __all__ = [
     "NonFiniteMicrograph",
     "ProgressBar",
     "ScoredPairs",
-    "ShardRunner",
+    "ShardScorer",
     "ShardScores",
     "_read_image",
     "combine_shards",
@@ -402,8 +402,9 @@ def run_in_process(plan: ScoringPlan, progress_factory: Callable[[int], Progress
             bar.close()
 
 
-#: Scores a plan's pairs (here, or on a Dask cluster), with one progress bar, and returns every shard's scores.
-ShardRunner = Callable[[ScoringPlan, Optional[Callable[[int], ProgressBar]]], list[ShardScores]]
+#: Scores a plan's pairs (here, or on a Dask cluster), with one progress bar, and returns every shard's scores:
+#: the micrograph job's scorer (a field of its stages), not a runner of its stages (``shape.Runner``).
+ShardScorer = Callable[[ScoringPlan, Optional[Callable[[int], ProgressBar]]], list[ShardScores]]
 
 
 def reading_by_worker(shards: list[ShardScores]) -> Reading:

@@ -352,27 +352,28 @@ def merge_micrograph_shards(
     run = shards[0][1].run
     job = _run_plan(shards[0][0], run, plot, plot_pairs)
     plan = MicrographJob(run.inputs, Path(outdir), job, particles, match_micrographs)
-    return shape.run(plan, MergedShardStages(force, log=log, shards=shards))
+    scores = [_scores_of(folder, record) for folder, record in shards]  # (checked before any output)
+    return shape.run(plan, MergedShardStages(force, log=log, shards=shards, scores=scores))
 
 
 @dataclass
 class MergedShardStages(MicrographStages):
     """The job's stages reading the shards' scores (``micrographs-merge``): no image read, nothing scored here.
 
-    ``shards``: each complete shard's folder and record, checked to be of one run. No pattern is
+    ``shards``: each complete shard's folder and record, checked to be of one run; ``scores``: their
+    scores, read (and checked) before the stages run, before any output. No pattern is
     removed (the shards scored the images as they are; a run in one go removes it).
     """
 
     REMOVES_PATTERN: ClassVar[bool] = False
 
     shards: list[tuple[Path, MicrographShardRecord]] = field(default_factory=list)
-    _scores: list[ShardScores] = field(default_factory=list, repr=False)  # (read by read, before any output)
+    scores: list[ShardScores] = field(default_factory=list, repr=False)
 
     def read(self, job: MicrographJob) -> MicrographRead:
         """The run's micrographs read again from its inputs; the outputs prepared once every shard's pairs are read."""
         run = self.shards[0][1].run
         mics = _inputs_of(run, job.plan.psize, job.plan.project_dir)
-        self._scores = [_scores_of(folder, record) for folder, record in self.shards]  # checked before any output
         outputs = prepare_outputs(mics, job.outdir, job.inputs, job.particles, self.force)
         warned: list[str] = []
         return MicrographRead(mics, outputs, None, warned, collecting(self.log, warned))
@@ -380,4 +381,4 @@ class MergedShardStages(MicrographStages):
     def scored(self, job: MicrographJob, read: MicrographRead) -> MicrographScored:
         """The shards' plan and scores (no scoring time, no rate: the shards ran elsewhere; ``workers`` says them)."""
         plan = self.shards[0][1].plan.scoring_plan(self.shards[0][1].run.files)
-        return MicrographScored(plan, self._scores, None)
+        return MicrographScored(plan, self.scores, None)

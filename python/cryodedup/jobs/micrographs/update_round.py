@@ -36,7 +36,7 @@ from .write import PairRows, PreparedOutputs, prepare_outputs
 __all__ = ["run_round"]
 
 #: What runs a round's stages: the plain runner (the round's store opened by its stages, committed after).
-_ROUNDS_RUNNER: shape.Runner[MicrographSummary] = shape.plain
+_ROUNDS_RUNNER: shape.Runner[MicrographStages, MicrographSummary] = shape.plain
 
 
 @all_outputs_at_once

@@ -23,7 +23,7 @@ from ...outputs import all_outputs_at_once
 from ...paths import StrPath, path_list
 from ...report.sections.run import RunTimings
 from .. import shape
-from ..micrographs.dask import INSTALL, client_of
+from ..dask_client import INSTALL, client_of, workers_of
 from .job import PlainParticleStages, run
 from .read import Files, silent
 from .shards import WholeRead, merged, run_particle_shard, shards_of_one_run
@@ -72,8 +72,7 @@ def dask_runner(paths: Sequence[StrPath], scheduler: Any, shards: int | None) ->
     except ImportError:
         raise CryodedupError(f"--dask needs Dask's distributed scheduler: {INSTALL}") from None
 
-    def on_dask(plan: ParticlePlan, stages: shape.Stages[Any, Any, Any, Any, ParticleSummary]) -> ParticleSummary:
-        assert isinstance(stages, PlainParticleStages), "Dask runs the particle job's stages"
+    def on_dask(plan: ParticlePlan, stages: PlainParticleStages) -> shape.Ran[Any, Any, Any, ParticleSummary]:
         assert stages.outdir is not None, "the command and the API give the output folder"
         out, log = Path(stages.outdir).absolute(), stages.log
         began = time.perf_counter()
@@ -82,10 +81,10 @@ def dask_runner(paths: Sequence[StrPath], scheduler: Any, shards: int | None) ->
         except OSError as err:
             raise OutputError(f"{out.parent}: cannot hold the shards' scratch folder ({err.strerror})") from None
         try:
-            shard_plan = plan.for_shards()  # (the pictures are the merge's)
+            shard_plan = _without_pictures(plan)  # (the pictures are the merge's)
             with client_of(scheduler) as client:
                 client.wait_for_workers(1)
-                count = shards or len(client.scheduler_info()["workers"])
+                count = shards or workers_of(client)
                 tasks = [
                     client.submit(run_particle_shard, paths, scratch, shard_plan, k, count, pure=False)
                     for k in range(1, count + 1)
@@ -94,12 +93,18 @@ def dask_runner(paths: Sequence[StrPath], scheduler: Any, shards: int | None) ->
                     done = task.result()
                     log(f"shard {done.shard}/{done.shards} on {done.worker}: {done.rows:,} particles decided", "info")
             on_cluster = time.perf_counter() - began
-            summary = merged(shards_of_one_run([scratch]))(plan, stages)
+            ran = merged(shards_of_one_run([scratch]))(plan, stages)
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
-        return _whole_run_timed(summary, on_cluster, time.perf_counter() - began)
+        return replace(ran, summary=_whole_run_timed(ran.summary, on_cluster, time.perf_counter() - began))
 
     return on_dask
+
+
+def _without_pictures(plan: ParticlePlan) -> ParticlePlan:
+    """The plan the shards of a run on Dask take: no pictures, those are the merge's (``--plot`` off)."""
+    output = replace(plan.output, plot=False, parameters=None)
+    return replace(plan, output=output, given={**plan.given, "plot": False})
 
 
 def _whole_run_timed(summary: ParticleSummary, on_cluster: float, seconds: float) -> ParticleSummary:

@@ -332,7 +332,7 @@ def _decide_several_species(particles: ParticleSet, rule: Deciding, log: Log) ->
     for s, species_rule in enumerate(own):
         rows = np.flatnonzero(particles.species == s)
         parts.append((rows, decide_species(particles.rows(rows), species_rule, log)))
-    decision = _merged(parts, len(particles))
+    decision = _as_one(parts, len(particles))
     if rule.min_support == 1 and not _several_inputs_in_a_species(particles):
         # One input per species (--species per input): inputs never meet, no consensus to report.
         decision = replace(decision, confirmed_by=None, covered=None)
@@ -369,7 +369,7 @@ _ROW_FIELDS = {
 }
 
 
-def _merged(parts: list[tuple[np.ndarray, ParticleDecision]], n: int) -> ParticleDecision:
+def _as_one(parts: list[tuple[np.ndarray, ParticleDecision]], n: int) -> ParticleDecision:
     """The species' decisions as one, row by row (a duplicate's suppressor renumbered to the whole set's rows)."""
     fields: dict = {}
     for name, fill in _ROW_FIELDS.items():

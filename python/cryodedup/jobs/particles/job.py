@@ -21,7 +21,7 @@ import contextlib
 from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, cast
 
 from ...algo.audit import (
     check_halfsets,
@@ -88,7 +88,8 @@ class _Warnings:
 
 
 #: What runs the particle job's stages: ``shape.plain``, or a round's, a shard's, the merge's (their own modules').
-ParticleRunner = shape.Runner[ParticleSummary]
+#: Given the job's own stages (their source, output folder, :meth:`~PlainParticleStages.around`): no downcast.
+ParticleRunner = shape.Runner["PlainParticleStages", ParticleSummary]
 
 
 def run(
@@ -106,57 +107,45 @@ def run(
     them. ``runner``: ``shape.plain`` unless given (an ``--update`` round's, ``update.round_runner``;
     the shards' merge's). Files and data in memory alike.
     """
-    stages = PlainParticleStages(source, outdir, force, log)
-    plain: shape.Stages[ParticlePlan, ParticleRead, ParticleDecided, ParticleWritten, ParticleSummary] = stages
-    summary = shape.run(job, plain, runner)
-    return stages.outcome(summary)
+    stages = PlainParticleStages(source, outdir, force, log, _Warnings(log))
+    ran = shape.plain(job, stages) if runner is None else runner(job, stages)
+    read, decided, written = cast(
+        "tuple[ParticleRead, ParticleDecided, ParticleWritten]", (ran.read, ran.decided, ran.written)
+    )
+    return ParticleOutcome(ran.summary, read.particles, decided.decision, written.written.record)
 
 
-@dataclass
-class _Held:
-    """What one run's stages keep between them and for the caller: the warnings, the folder, the drawing, the rows."""
-
-    warn: _Warnings
-    folder: Path | None = None
-    #: ``--plot``: what writes the pictures once drawn (on a thread from the write on), giving the summary naming them.
-    plotted: Callable[[ParticleSummary], ParticleSummary] | None = None
-    particles: ParticleSet | None = None
-    decision: ParticleDecision | None = None
-    record: dict | RecordFile | None = None
-
-
-@dataclass
+@dataclass(frozen=True)
 class PlainParticleStages:
     """The particle job's stages (``shape.Stages``) for one run: read, decide, write, summarise, report.
 
     A plain run decides on the rows read (:meth:`decide_rows`: :func:`.decide.decide`) and writes
     the set's outputs and ``--decisions``' record (:meth:`write_rows`); a round, a shard and the
     merge run a subclass that overrides those two (``update.py``, ``shards.py``), made by their
-    runner from these (:meth:`around`). Warnings are said once the checks that can stop the run
-    have passed: none before an error. One object a run: what the stages keep is ``held``.
+    runner from these (:meth:`around`). Each stage returns what the later ones need (the folder
+    with the rows, the drawing with what was written); none keeps anything on the object. The
+    warnings (``warnings``, made with the stages) are said once the checks that can stop the run
+    have passed: none before an error. Frozen: a stage cannot keep anything on it
+    (``tests/project/test_job_shape.py`` reads the methods for assignments to what they hold too).
     """
 
     source: Source
     outdir: StrPath | None
     force: bool = False
     log: Log = silent
-    held: _Held = field(init=False)
+    #: The run's warnings (a runner's subclass, :meth:`around`, says its plain stages').
+    warnings: _Warnings = shape.required("warnings")
     #: Whether the decision is the whole set's, which ``--halfsets trim`` balances (a shard decides a part alone).
     trims: ClassVar[bool] = True
 
-    def __post_init__(self) -> None:
-        self.held = _Held(_Warnings(self.log))
-
     def around(self, kind: type[_StagesT], **own: Any) -> _StagesT:
-        """These stages as a runner's subclass ``kind`` (with its own fields ``own``), keeping what they keep alike."""
-        made = kind(self.source, self.outdir, self.force, self.log, **own)
-        made.held = self.held
-        return made
+        """These stages as a runner's subclass ``kind`` (with its own fields ``own``), saying the same warnings."""
+        return kind(self.source, self.outdir, self.force, self.log, self.warnings, **own)
 
     def read(self, plan: ParticlePlan) -> ParticleRead:
         """The inputs read into one set and checked; the plan resolved for the rows; the registration; the regions."""
-        folder = self.held.folder = self.source.check(self.outdir, plan.read)
-        warn = self.held.warn
+        folder = self.source.check(self.outdir, plan.read)
+        warn = self.warnings
         held = self.source.held_by_prefer(plan.read, warn)  # (--prefer parsed once, before anything is read)
         particles = self.source.read(folder, plan.read, warn, self.log, held)
         warn_unused_options(particles, plan.read, plan.deciding, warn)
@@ -175,17 +164,15 @@ class PlainParticleStages:
             from .regions import tomograms_and_regions  # (MRC headers and the tomograms STAR: loaded when asked for)
 
             tomograms, regions = tomograms_and_regions(particles, job.deciding.regions, job.output.micrographs)
-        self.held.particles = particles
         forced = _forced_rows(particles, job)
-        return ParticleRead(particles, job, registration, transforms, tomograms, regions, forced)
+        return ParticleRead(particles, job, registration, transforms, tomograms, regions, forced, folder)
 
     def decide(self, plan: ParticlePlan, read: ParticleRead) -> ParticleDecided:
         """The decision (:meth:`decide_rows`), then the warnings said: the checks that can stop the run have passed."""
-        particles, job, warn = read.particles, read.job, self.held.warn
+        particles, job, warn = read.particles, read.job, self.warnings
         decision = self.decide_rows(read)
         if job.output.trim_halves and self.trims:  # (on the whole set's decision: a shard's part is not trimmed)
             decision = trimmed(particles, decision, job.deciding.seed)
-        self.held.decision = decision
         warn.checks_passed()
         warn_not_confirmable(particles, decision, job.deciding.min_support, job.deciding.uncovered, warn)
         for message in decision.regions.warnings if decision.regions is not None else ():
@@ -194,26 +181,22 @@ class PlainParticleStages:
         return ParticleDecided(decision, halves)
 
     def write(self, plan: ParticlePlan, read: ParticleRead, decided: ParticleDecided) -> ParticleWritten:
-        """The outputs written (:meth:`write_rows`), the summary counted first; ``--plot`` drawn on a thread."""
-        particles, job, (decision, halves) = read.particles, read.job, decided
-        if job.output.plot:  # (drawn on a thread from here, while the summary is counted and the outputs written)
+        """The outputs written (:meth:`write_rows`); ``--plot`` drawn on a thread meanwhile, joined by ``report``."""
+        particles, job, decision = read.particles, read.job, decided.decision
+        plotted = None
+        if job.output.plot:  # (drawn on a thread from here, while the outputs are written and the summary counted)
             from .pictures import drawing  # (Pillow and the pictures': --plot alone)
 
-            self.held.plotted = drawing(
-                particles, decision, job, self.source, self.held.folder, self.force, read.tomograms
-            )
-        # Counted before the outputs are written: a one-pass scan's writer may still be busy.
-        counted = summarize(particles, decision, job.deciding, halves)
-        written = self.write_rows(read, decided)
-        self.held.record = written.record
-        return ParticleWritten(counted, written)
+            plotted = drawing(particles, decision, job, self.source, read.folder, self.force, read.tomograms)
+        return ParticleWritten(self.write_rows(read, decided), read.folder, plotted)
 
     def summarise(
         self, plan: ParticlePlan, read: ParticleRead, decided: ParticleDecided, written: ParticleWritten
     ) -> ParticleSummary:
         """The summary counted, with the run's parts: the registration, the outputs, the warnings the counts raise."""
-        warn = self.held.warn
-        summary = replace(written.counted, registration=read.registration, transforms=read.transforms)
+        warn = self.warnings
+        summary = summarize(read.particles, decided.decision, read.job.deciding, decided.halves)
+        summary = replace(summary, registration=read.registration, transforms=read.transforms)
         if summary.same_image is not None and summary.same_image.message is not None:
             warn(summary.same_image.message)
         names = summary.particle_names
@@ -230,17 +213,12 @@ class PlainParticleStages:
                 warn(f"{read.forced.file}: {line} names nothing in the inputs (not applied)")
         return replace(summary, outputs=outputs, timings=one_pass_timings(read.particles))
 
-    def report(self, plan: ParticlePlan, summary: ParticleSummary) -> ParticleSummary:
-        """The verdict, once every warning is said (earlier runs' files left); ``--plot``'s pictures, report.html."""
-        _warn_earlier_files(self.held.folder, plan.output, self.held.warn)
-        summary = replace(summary, warnings=list(self.held.warn.said))
+    def report(self, plan: ParticlePlan, summary: ParticleSummary, written: ParticleWritten) -> ParticleSummary:
+        """The verdict, once every warning is said (earlier runs' files left); ``--plot``'s pictures joined."""
+        _warn_earlier_files(written.folder, plan.output, self.warnings)
+        summary = replace(summary, warnings=list(self.warnings.said))
         summary = replace(summary, verdict=verdict_of(summary, plan.output.audit))  # (the report opens with it)
-        return summary if self.held.plotted is None else self.held.plotted(summary)
-
-    def outcome(self, summary: ParticleSummary) -> ParticleOutcome:
-        """The run's outcome: its summary, and the rows read and the decision its stages kept."""
-        assert self.held.particles is not None and self.held.decision is not None, "the stages ran"
-        return ParticleOutcome(summary, self.held.particles, self.held.decision, self.held.record)
+        return summary if written.plotted is None else written.plotted(summary)
 
     def decide_rows(self, read: ParticleRead) -> ParticleDecision:
         """The decision on the rows read, by the plan's rule resolved for them (``ParticlePlan.for_rows``).
@@ -256,8 +234,8 @@ class PlainParticleStages:
         The record is made once before the rows are written (:func:`.write.start_record`); the
         core writes it on a thread of its own meanwhile where it can, else it is written once they are.
         """
-        (particles, job), (decision, halves), warn = read[:2], decided, self.held.warn
-        output, force, folder = job.output, self.force, self.held.folder
+        (particles, job), (decision, halves), warn = read[:2], decided, self.warnings
+        output, force, folder = job.output, self.force, read.folder
         started = start_record(particles, decision, job.deciding, folder) if output.decisions else None
         try:
             outputs, _ = write_particles(particles, decision.keep, halves, output, force, self.source, warn)

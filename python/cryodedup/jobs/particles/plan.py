@@ -437,11 +437,6 @@ class ParticlePlan:
     #: The options' values the plan was made from, by field (what a shard records of its run).
     given: Mapping[str, Any] = field(default_factory=dict)
 
-    def for_shards(self) -> ParticlePlan:
-        """The plan the shards of a run on Dask take: no pictures, those are the merge's (``--plot`` off)."""
-        output = replace(self.output, plot=False, parameters=None)
-        return replace(self, output=output, given={**self.given, "plot": False})
-
     def for_rows(self, particles: ParticleSet, held: list[list[int]] | None = None) -> ParticlePlan:
         """The plan with what the rows say, resolved once: each species' distance, ``--prefer``'s levels, the images.
 

@@ -32,8 +32,8 @@ import json
 import os
 import socket
 import time
-from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field, fields, replace
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, fields, replace
 from functools import reduce
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -169,16 +169,17 @@ def decide_part(
     return widened(decide(part, rule, log, forced=part_forced), rows, len(particles))
 
 
-def _refuse(values: Mapping[str, Any]) -> None:
-    """The options a shard does not take (``values``: the options' fields), refused in one line before any read.
+def _refuse(planned: ParticlePlan) -> None:
+    """The options a shard does not take, read from the plan's typed fields, refused in one line before any read.
 
     Options that do not go together: a usage error (exit 2), as ``--shard`` with ``--dask`` is (issue 99).
     """
+    output, deciding = planned.output, planned.deciding
     refused = [
-        (values["plot"], "--plot", "the pictures are the merged run's: give --plot to particles-merge"),
-        (values["update"], "--update", "a round decides against every particle kept so far: run it whole"),
-        (values["mask"] is not None or values["edge"] is not None, "--mask/--edge", "not taken by shards yet"),
-        (values["audit"], "--audit", "an audit writes no particles: run it whole"),
+        (output.plot, "--plot", "the pictures are the merged run's: give --plot to particles-merge"),
+        (deciding.batches, "--update", "a round decides against every particle kept so far: run it whole"),
+        (deciding.regions is not None, "--mask/--edge", "not taken by shards yet"),
+        (output.audit, "--audit", "an audit writes no particles: run it whole"),
     ]
     for given, flag, why in refused:
         if given:
@@ -262,6 +263,14 @@ class ParticleShardSummary(shape.JobSummary):
 
 
 @dataclass
+class _ShardDecision(ParticleDecision):
+    """A shard's decision, and what its writing needs of the deciding: the shard's rows, and what was read."""
+
+    rows: np.ndarray = shape.required("rows")
+    rows_read: RowsRead = shape.required("rows_read")
+
+
+@dataclass(frozen=True)
 class ParticleShardStages(PlainParticleStages):
     """The particle job's stages in a shard: its micrographs' rows decided, written as its folder's."""
 
@@ -272,7 +281,6 @@ class ParticleShardStages(PlainParticleStages):
     start: float = shape.required("start")
     # A complete shard of this run found in the folder: kept if it read the same rows.
     done: ParticleShardRecord | None = shape.required("done")
-    decided: tuple[np.ndarray, RowsRead] | None = field(default=None, init=False)
     #: A shard's decision is of its micrographs alone: ``--halfsets trim`` balances the whole set's, in the merge.
     trims: ClassVar[bool] = False
 
@@ -292,14 +300,14 @@ class ParticleShardStages(PlainParticleStages):
                 f"{self.folder}: the inputs changed since shard {self.shard}/{self.shards} ran; deciding it again",
                 "warning",
             )
-        self.decided = rows, rows_read
-        return decide_part(particles, rule, log, rows, None if read.forced is None else read.forced.rows)
+        part = decide_part(particles, rule, log, rows, None if read.forced is None else read.forced.rows)
+        return _ShardDecision(**{f.name: getattr(part, f.name) for f in fields(part)}, rows=rows, rows_read=rows_read)
 
     def write_rows(self, read: ParticleRead, decided: ParticleDecided) -> Written:
         """``decision.npz`` and ``shard.json`` (the marker), written under temporary names and renamed together."""
-        assert self.decided is not None, "a shard decides before it writes"
         particles, decision = read.particles, decided.decision
-        rows, rows_read = self.decided
+        assert isinstance(decision, _ShardDecision), "a shard's decision is its own (decide_rows)"
+        rows, rows_read = decision.rows, decision.rows_read
         arrays = {"rows": rows}
         for name in _ROW_FILLS:
             values = getattr(decision, name)
@@ -374,17 +382,15 @@ def run_particle_shard(
         Replace a complete shard of another run (other inputs or options) in the folder.
     """
     start = time.perf_counter()
-    values = planned.given
-    _refuse(values)
+    _refuse(planned)
     paths = path_list(inputs)
-    record_of_run = run_record(paths, values, shard_folder(Path(outdir), shard, shards))
+    record_of_run = run_record(paths, planned.given, shard_folder(Path(outdir), shard, shards))
     opened = open_shard_folder(Path(outdir), shard, shards, record_of_run, shard_state, force, log)
     folder = opened.path
     own = {"shard": shard, "shards": shards, "folder": folder, "record": record_of_run, "start": start}
 
-    def in_shard(plan: ParticlePlan, stages: shape.Stages[Any, Any, Any, Any, ParticleSummary]) -> ParticleSummary:
+    def in_shard(plan: ParticlePlan, stages: PlainParticleStages) -> shape.Ran[Any, Any, Any, ParticleSummary]:
         """The shard's runner: the job's stages as the shard's (its chunk decided, its folder written)."""
-        assert isinstance(stages, PlainParticleStages), "a shard runs the particle job's stages"
         shard_stages: shape.Stages[ParticlePlan, Any, Any, Any, ParticleSummary] = stages.around(
             ParticleShardStages, **own, done=opened.done
         )
@@ -469,7 +475,7 @@ def _decision_arrays(folder: Path, rows: np.ndarray, n: int, covered_shape: tupl
     return arrays
 
 
-@dataclass
+@dataclass(frozen=True)
 class ParticleMergeStages(PlainParticleStages):
     """The particle job's stages in the shards' merge: their decisions put together, written as one run."""
 
@@ -567,8 +573,7 @@ def shards_of_one_run(shard_folders: Sequence[StrPath]) -> list[tuple[Path, Part
 def merged(shards: list[tuple[Path, ParticleShardRecord]]) -> ParticleRunner:
     """The merge's runner: the job's stages as the merge's (the ``shards``' decisions together, written as one run)."""
 
-    def as_merged(plan: ParticlePlan, stages: shape.Stages[Any, Any, Any, Any, ParticleSummary]) -> ParticleSummary:
-        assert isinstance(stages, PlainParticleStages), "the merge runs the particle job's stages"
+    def as_merged(plan: ParticlePlan, stages: PlainParticleStages) -> shape.Ran[Any, Any, Any, ParticleSummary]:
         merge_stages: shape.Stages[ParticlePlan, Any, Any, Any, ParticleSummary] = stages.around(
             ParticleMergeStages, shards=shards
         )

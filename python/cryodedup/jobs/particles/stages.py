@@ -2,8 +2,9 @@
 
 The job's five stages (``jobs/shape.py``) each take the plan and what the stages before gave:
 ``read`` gives a :class:`ParticleRead` (the rows, the plan resolved for them, what the registration
-and the regions found), ``decide`` a :class:`ParticleDecided`, ``write`` a :class:`ParticleWritten`
-(the summary counted before the writer ran, and what it wrote). A runner that decides or writes
+and the regions found, the output folder), ``decide`` a :class:`ParticleDecided`, ``write`` a
+:class:`ParticleWritten` (what it wrote, where, and ``--plot``'s drawing, joined by ``report``);
+``summarise`` counts the summary from them. A runner that decides or writes
 otherwise (an ``--update`` round, a shard, the shards' merge) runs a subclass of the plain stages
 that overrides how the rows are decided and written (``decide_rows``, ``write_rows``), which give
 a decision and a :class:`Written`; the stages around them are the plain run's.
@@ -14,6 +15,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+    from pathlib import Path
+
     import numpy as np
 
     from ...formats.star.tomograms import Tomograms
@@ -42,6 +46,8 @@ class ParticleRead(NamedTuple):
     regions: Regions | None = None
     #: ``--overrides``' file matched to the rows (None: not given).
     forced: Forced | None = None
+    #: The output folder, checked (None: data in memory, or no folder given).
+    folder: Path | None = None
 
 
 class ParticleDecided(NamedTuple):
@@ -61,8 +67,9 @@ class Written(NamedTuple):
 
 
 class ParticleWritten(NamedTuple):
-    """What the writing stage gives: the summary counted before the writer ran, and what it wrote."""
+    """What the writing stage gives: what it wrote and where, and ``--plot``'s drawing (on a thread until joined)."""
 
-    #: Counted before the outputs were written: a one-pass scan's writer may still be busy meanwhile.
-    counted: ParticleSummary
     written: Written
+    folder: Path | None = None
+    #: ``--plot``: joins the drawing, giving the summary naming the pictures (None: nothing drawn).
+    plotted: Callable[[ParticleSummary], ParticleSummary] | None = None

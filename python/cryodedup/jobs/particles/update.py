@@ -252,7 +252,7 @@ def open_round(source: Source, outdir: StrPath | None, round_plan: RoundPlan, fo
     return ParticleRound(outdir, open_store(outdir, force, log, kind), force, round_plan, kind)
 
 
-@dataclass
+@dataclass(frozen=True)
 class ParticleRoundStages(PlainParticleStages):
     """The particle job's stages in an ``--update`` round: decided against the kept set, written as its files."""
 
@@ -264,9 +264,7 @@ class ParticleRoundStages(PlainParticleStages):
         ``read.regions``: None (a round refuses ``--mask`` and ``--edge``: the store keeps no mask).
         """
         assert read.regions is None, "a round refuses --mask and --edge"
-        self.round.overrides = read.forced
-        forced = None if read.forced is None else read.forced.rows
-        return _decide(self.round, read.particles, read.job.deciding, self.log, forced)
+        return _decide(self.round, read.particles, read.job.deciding, self.log, read.forced)
 
     def write_rows(self, read: ParticleRead, decided: ParticleDecided) -> Written:
         """The round's files (and ``--decisions``' record) under temporary names; the round's commit places them."""
@@ -275,7 +273,7 @@ class ParticleRoundStages(PlainParticleStages):
         return Written(_write(self.round, particles, decision.keep), record)
 
 
-def round_runner(plan: ParticlePlan, stages: shape.Stages[Any, Any, Any, Any, ParticleSummary]) -> ParticleSummary:
+def round_runner(plan: ParticlePlan, stages: PlainParticleStages) -> shape.Ran[Any, Any, Any, ParticleSummary]:
     """An ``--update`` round: the store opened, the job's stages run as the round's, the round committed.
 
     The job's own refusals come first, as a plain run says them; then the round's
@@ -284,7 +282,6 @@ def round_runner(plan: ParticlePlan, stages: shape.Stages[Any, Any, Any, Any, Pa
     in place once the store has the round; a job stopped before removes them. The summary gets
     the round's section.
     """
-    assert isinstance(stages, PlainParticleStages), "a round runs the particle job's stages"
     source, outdir = stages.source, stages.outdir
     source.check(outdir, plan.read)
     round_ = open_round(source, outdir, _round_plan(plan), stages.force, stages.log)
@@ -292,11 +289,11 @@ def round_runner(plan: ParticlePlan, stages: shape.Stages[Any, Any, Any, Any, Pa
         ParticleRoundStages, round=round_
     )
     try:
-        summary = shape.plain(plan, in_round)
+        ran = shape.plain(plan, in_round)
         round_.commit()
     finally:
         round_.discard()
-    return replace(summary, update=round_.section(summary))
+    return replace(ran, summary=replace(ran.summary, update=round_.section(ran.summary)))
 
 
 def repair(outdir: StrPath | None, force: bool = False) -> list[tuple[Path, str]]:
@@ -388,12 +385,15 @@ def blocked_by_kept(
 
 
 def _decide(
-    round_: ParticleRound, particles: ParticleSet, rule: Deciding, log: Log, forced: np.ndarray | None = None
+    round_: ParticleRound, particles: ParticleSet, rule: Deciding, log: Log, overrides: Forced | None = None
 ) -> ParticleDecision:
     """:meth:`ParticleRound.decide`.
 
-    ``forced``: ``--overrides``' rows of the batch (a forced row: no particle kept before rejects it).
+    ``overrides``: ``--overrides`` matched to the batch (its forced rows: no particle kept before rejects
+    them), which the round records.
     """
+    round_.overrides = overrides
+    forced = None if overrides is None else overrides.rows
     round_plan = round_.plan
     writer = refuse_rows(particles)
     dims = particles.centres.shape[1]

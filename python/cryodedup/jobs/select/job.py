@@ -198,7 +198,7 @@ class SelectStages:
             warnings=tuple(self.warnings),
         )
 
-    def report(self, plan: SelectPlan, summary: SelectSummary) -> SelectSummary:
+    def report(self, plan: SelectPlan, summary: SelectSummary, written: dict[str, list[str]]) -> SelectSummary:
         """The verdict."""
         return replace(summary, verdict=summary.judged())
 
