@@ -127,6 +127,9 @@ def test_expanded_job029_refined_in_c1_shares_what_its_sections_share_and_needs_
     root, stars, source, halves, angles = expanded
     summary = _audited(stars[split], _c1_refinement(root, tmp_path))
     estimate = summary["halfset_audit"]["fsc"]
+    assert estimate["point_group"]["name"] == "C1" and estimate["point_group"]["from"].endswith(
+        "job100/job.star sym_name"
+    )
     n1, n2 = np.bincount(halves[split], minlength=2)
     assert estimate["halves"] == [n1, n2]
     first, second = _cross_pairs(source, halves[split])
@@ -153,9 +156,12 @@ def test_expanded_job029_with_its_copies_in_one_half_straddles_nothing(expanded,
 
 
 def test_expanded_job029_under_its_own_d2_counts_its_copies_whole_and_says_redo(expanded):
+    # The same copies in a refinement imposing D2 (job029's FSC, as it ran): one view, their noise shared.
     root, stars, source, halves, _ = expanded
-    summary = _audited(stars["row"], root / POSTPROCESS, "--max-angle", "15", "--sym", "D2")
+    # (no --sym: the point group is job029's own, read through the PostProcess that read its half-map)
+    summary = _audited(stars["row"], root / POSTPROCESS)
     estimate = summary["halfset_audit"]["fsc"]
+    assert estimate["point_group"] == {"name": "D2", "from": f"{root / 'Refine3D/job029/job.star'} sym_name"}
     n1, n2 = np.bincount(halves["row"], minlength=2)
     # (each image's rows in the halves: the audit pairs its other copies with the one kept, in whichever half)
     counts = np.stack([np.bincount(source[halves["row"] == h], minlength=source.max() + 1) for h in (0, 1)])
