@@ -87,4 +87,10 @@ def test_a_pair_naming_one_micrograph_in_two_spellings_is_refused(tmp_path):
     path.write_text(format_overrides([], [("m/CU428_04701_4-2", "m/CU428_04701_4-2.mrc", "duplicate")]), newline="")
     names = ["m/CU428_04701_4-2.mrc", "m/CU428_04702_4-3.mrc"]
     with pytest.raises(InputFileError, match=r"overrides.csv: line 2: .* name one micrograph, 'm/CU428_04701_4-2.mrc'"):
-        _overridden_pairs(read_overrides(path), names, np.zeros((0, 2), dtype=np.int64), np.zeros(0, dtype=bool))
+        _overridden_pairs(
+            read_overrides(path),
+            names,
+            np.zeros((0, 2), dtype=np.int64),
+            np.zeros(0, dtype=bool),
+            np.zeros(0, dtype=bool),
+        )

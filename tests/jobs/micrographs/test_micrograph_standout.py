@@ -131,7 +131,7 @@ def test_a_small_session_is_never_trusted_where_a_reexposure_would_score_under_t
     for target in (without, with_pair):
         result = screen(target, tmp_path / f"{target.name}_out", *extra)
         document = json.loads(result.stdout)
-        named = {(r["name_a"][6:11], r["name_b"][6:11]) for r in document["standing_out"] or []}
+        named = {(r["name_a"][6:11], r["name_b"][6:11]) for r in document.get("standing_out") or []}
         verdicts[target.name] = (document["verdict"]["word"], named)
     # Written as accepted, the planted re-exposure is no duplicate: it scores under the threshold at this noise
     # (and the independent screen puts it over every other pair of the session: a re-exposure indeed).
@@ -161,3 +161,47 @@ def test_report_says_each_uncertain_pairs_own_reason():
     assert _why_uncertain(d, 3) == "at the shift of confirmed re-exposures"
     d.joint[3] = 0.9  # (in the band too: both said)
     assert _why_uncertain(d, 3) == "joint score within 1.25x of 1; at the shift of confirmed re-exposures"
+
+
+@pytest.mark.real_data
+@pytest.mark.parametrize("count", [2, 3, 4])
+def test_a_session_of_two_to_four_images_is_judged_as_a_larger_one(noisy, tmp_path, count):
+    # On main sessions under 5 images were never judged blind: 2-4 noisy images TRUSTED, though a
+    # re-exposure of them scores under the threshold (written as accepted: no duplicate). At their own
+    # noise a re-exposure passes, and the verdict flips on it (TRUSTED, then one duplicate found).
+    numbers = [f"0{n}" for n in range(4704, 4704 + count)]
+    words, named, found = {}, {}, {}
+    for source in ("noisy", "clean"):
+        folder = noisy if source == "noisy" else shared_file("micrographs")
+        for planted, chosen in ((False, numbers), (True, [*numbers[:-2], "04700", "04736"])):
+            target = tmp_path / f"{source}{planted}"
+            target.mkdir()
+            for number in chosen:
+                (path,) = folder.glob(f"CU428_{number}_*.mrc")
+                (target / path.name).symlink_to(path)
+            document = json.loads(screen(target, tmp_path / f"{target.name}_out").stdout)
+            words[source, planted] = document["verdict"]["word"]
+            named[source, planted] = {
+                (r["name_a"][6:11], r["name_b"][6:11]) for r in document.get("standing_out") or []
+            }
+            if source == "noisy":
+                assert document["power"]["images"] == count and document["verdict"]["why"].startswith("blind")
+                accepted = screen(target, tmp_path / f"{target.name}_accepted", "--accept-untrusted")
+                found[planted] = json.loads(accepted.stdout)["duplicate_pairs"]
+            else:
+                found["clean", planted] = document["duplicate_pairs"]
+    assert words["noisy", False] == words["noisy", True] == "refused", words
+    assert found == {False: 0, True: 0, ("clean", False): 0, ("clean", True): 1}, found
+    assert words["clean", False] == words["clean", True] == "TRUSTED", words
+    # 4 images make the 6 pairs a spread needs: the planted pair is named there, none without it.
+    if count == 4:
+        assert named["noisy", False] == set() and named["noisy", True] == {("04700", "04736")}, named
+    # The independent screen: the planted pair is a re-exposure (far over the session's unrelated pairs
+    # at their own noise), and at twice the noise it stays over them (it is the one the screen cannot pass).
+    clean = {n: read(shared_file("micrographs"), n) for n in ("04700", "04736", *numbers)}
+    planted_z = independent_z(clean["04700"], clean["04736"])
+    unrelated = [independent_z(clean[a], clean[b]) for k, a in enumerate(numbers) for b in numbers[k + 1 :]]
+    assert planted_z > 3 * max(unrelated), (planted_z, unrelated)
+    assert independent_z(read(noisy, "04700"), read(noisy, "04736")) > max(
+        independent_z(read(noisy, a), read(noisy, b)) for k, a in enumerate(numbers) for b in numbers[k + 1 :]
+    )

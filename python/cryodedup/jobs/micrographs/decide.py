@@ -141,8 +141,7 @@ class MicrographDecision:
     untrusted: str | None = None
     #: How many pairs each rule of every binning changed: pattern, thin overlap, far above the null.
     rules: dict[str, int] | None = None
-    #: The pairs far above the null, away from zero shift, that are not duplicates (``undecided``).
-    undecided: np.ndarray | None = None
+    undecided: np.ndarray | None = None  # (far above the null, away from zero shift, no duplicate: ``undecided``)
     #: The pairs at the shift of confirmed re-exposures as many images apart (:func:`at_confirmed_shift`).
     at_shift: np.ndarray | None = None
     #: The pairs under the thresholds agreeing on one shift with no confirmed pair (:func:`at_one_shift`).
@@ -155,6 +154,7 @@ class MicrographDecision:
     blind: str | None = None
     power: Power | None = None  # (what a re-exposure of these images would score, where estimated)
     turned: np.ndarray | None = None  # (the pairs a turn of one image lifts: ``turned.look_at_turns``)
+    shared: np.ndarray | None = None  # (far above the null at its hole neighbours' shift: ``neighbours``)
 
     def summary(self) -> DecisionSummary:
         """The summary's fields of the decision: thresholds, uncertain count, margin, rules' changes, verdict."""

@@ -43,6 +43,7 @@ from ...report.sections.run import Outputs
 from ...resolve.micrograph_names import check_match_mode
 from .. import shape
 from .decide import COMMON_CAUSES, MicrographOutcome, decide_run, judge_power
+from .neighbours import look_at_hole_neighbours
 from .pattern import scored_without_pattern
 from .placement import Placement, place
 from .plan import MetadataSources, MicrographPlan, ScoringPlan, plan_scoring
@@ -179,19 +180,23 @@ class MicrographStages:
             if scoring is not None:  # (its reads are counted with the first scoring's)
                 scoring += time.perf_counter() - again
             outcome = decide_run(len(mics.names), plan, shards, job.plan.decision, placement)
-        if not job.plan.by_position:  # (re-exposures turned by a few degrees: their peaks scored again, turned)
-            turned = look_at_turns(mics.names, outcome)
-            if turned:
-                said(turned, "warning")
+        looked: list[str | None] = []
+        if not job.plan.by_position:  # (a hole's re-exposures its noise weakened; those turned by a few degrees)
+            per_hole = job.plan.decision.images_per_hole  # (the neighbours first: the turns look at what is left)
+            looked = [look_at_hole_neighbours(mics.names, outcome, per_hole), look_at_turns(mics.names, outcome)]
         judge_power(outcome, job.plan.decision)
         overrides = job.plan.decision.overrides
-        if overrides is None or not overrides.pairs:
-            return _Decided(outcome, scoring)
-        from .overrides import overridden  # (--overrides alone)
+        used = None
+        if overrides is not None and overrides.pairs:
+            from .overrides import overridden  # (--overrides alone)
 
-        outcome, used = overridden(outcome, overrides, mics.names)
-        for line in used.nothing:
-            said(f"{used.file}: {line} names nothing in the inputs (not applied)", "warning")
+            outcome, used = overridden(outcome, overrides, mics.names)
+            for line in used.nothing:
+                said(f"{used.file}: {line} names nothing in the inputs (not applied)", "warning")
+        decision = outcome.decision
+        for seen, marked in zip(looked, (decision.shared, decision.turned)):
+            if seen and marked is not None and (marked & decision.uncertain).any():  # (not all decided by --overrides)
+                said(seen, "warning")
         return _Decided(outcome, scoring, used)
 
     def write(self, job: MicrographJob, read: MicrographRead, decided: _Decided) -> _Written:

@@ -35,16 +35,19 @@ def overridden(
     outcome: MicrographOutcome, overrides: Overrides, names: Sequence[str]
 ) -> tuple[MicrographOutcome, PairsOverridden]:
     """The run's outcome with the file's pairs applied (its decision's pairs, in place) and grouped again."""
-    used, added = _overridden_pairs(overrides, names, outcome.scores.pairs, outcome.decision.duplicate)
+    decision = outcome.decision
+    used, added = _overridden_pairs(overrides, names, outcome.scores.pairs, decision.duplicate, decision.uncertain)
     pairs = np.concatenate([outcome.scores.pairs, added])
     duplicate = np.r_[outcome.decision.duplicate, np.ones(len(added), dtype=bool)]
     return replace(outcome, root=group_duplicates(len(outcome.root), pairs, duplicate, outcome.rank)), used
 
 
 def _overridden_pairs(
-    overrides: Overrides, names: Sequence[str], pairs: np.ndarray, duplicate: np.ndarray
+    overrides: Overrides, names: Sequence[str], pairs: np.ndarray, duplicate: np.ndarray, uncertain: np.ndarray
 ) -> tuple[PairsOverridden, np.ndarray]:
     """The file's pairs applied to the scored ones, in place; and the pairs marked duplicate that none scored.
+
+    A pair the file decides is no longer left to check (``uncertain``): the user looked at it.
 
     A micrograph is named as the input lists it, or by its file name with or without extension
     (``name_key``) where one micrograph alone has it. A pair marked distinct is never a duplicate;
@@ -79,7 +82,7 @@ def _overridden_pairs(
         applied += 1
         k = where.get((a, b), where.get((b, a), -1))
         if k >= 0:
-            duplicate[k] = line.duplicate
+            duplicate[k], uncertain[k] = line.duplicate, False
         elif line.duplicate:
             added.append((min(a, b), max(a, b)))
     extra = np.array(added, dtype=pairs.dtype).reshape(-1, 2)

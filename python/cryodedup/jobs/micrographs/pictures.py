@@ -318,6 +318,7 @@ _REASONS = (
     ("one_shift", "agreeing on one shift with others under the thresholds"),
     ("undecided", "far above the null, its images disagreeing at its shift"),
     ("turned", "its peak rises with the later image turned"),
+    ("shared", "far above the null at a shift its hole neighbours share"),
 )
 
 

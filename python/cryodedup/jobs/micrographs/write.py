@@ -141,12 +141,15 @@ def write_results(
 def _uncertain_warnings(decision: MicrographDecision, plot: bool) -> list[str]:
     """The warnings naming the uncertain pairs: near the thresholds, at a confirmed shift, at one shared shift."""
     in_band = (decision.joint >= 1 / UNCERTAIN) & (decision.joint < UNCERTAIN)
-    at_shift = decision.at_shift if decision.at_shift is not None else np.zeros_like(decision.uncertain)
+    open_ = decision.uncertain  # (a pair --overrides decided is no longer left to check, whatever marked it)
+    at_shift = decision.at_shift & open_ if decision.at_shift is not None else np.zeros_like(open_)
     only_at_shift = at_shift & ~in_band  # (one in the band is said near the thresholds, as it is)
-    one_shift = decision.one_shift if decision.one_shift is not None else np.zeros_like(decision.uncertain)
+    one_shift = decision.one_shift & open_ if decision.one_shift is not None else np.zeros_like(open_)
     only_one_shift = one_shift & ~in_band & ~at_shift  # (one at a confirmed pair's shift is said so)
-    turned = decision.turned if decision.turned is not None else np.zeros_like(decision.uncertain)
-    near = int((decision.uncertain & ~only_at_shift & ~only_one_shift & ~(turned & ~in_band)).sum())
+    said_apart = np.zeros_like(decision.uncertain)  # (turned and hole neighbours' pairs: said when marked)
+    for marked in (decision.turned, decision.shared):
+        said_apart |= marked if marked is not None else False
+    near = int((decision.uncertain & ~only_at_shift & ~only_one_shift & ~(said_apart & ~in_band)).sum())
     pattern, agreeing = int(only_at_shift.sum()), int(only_one_shift.sum())
     drawn = " (report.html lists and draws them)" if plot else ""
     warnings = []
