@@ -126,8 +126,9 @@ class SelectStages:
         counted = None if of is None else read_inputs([of], plan.outdir, plan.read, warn, self.log, writes=False)
         counts = original if counted is None else counted
         named = str(plan.originals[0] if of is None else of)
-        if plan.index_of == "particles":
-            indices = tilt_rows(Path(named), plan.subset, indices, len(counts))
+        if plan.index_of in ("particles", "particles-sorted"):
+            by_name = plan.index_of == "particles-sorted"
+            indices = tilt_rows(Path(named), plan.subset, indices, len(counts), by_name)
         else:
             indices = checked_indices(plan.subset, indices, len(counts), named)
         return SelectRead(original, counted, indices)
