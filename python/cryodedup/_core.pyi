@@ -73,6 +73,8 @@ __all__ = [
     "images_repeated",
     "images_shared",
     "join_picks",
+    "match_keys",
+    "match_positions",
     "name_key_ids",
     "name_keys",
     "nearest_distances",
@@ -84,6 +86,7 @@ __all__ = [
     "pose_angles",
     "random_keys",
     "read_pick_files",
+    "release_freed",
     "repeat_int32",
     "repeated_uint64",
     "row_targets",
@@ -265,6 +268,18 @@ class KeyGroups:
 
 def group_keys(keys: npt.NDArray[np.uint64] | npt.NDArray[np.uint8]) -> KeyGroups: ...
 def repeated_uint64(keys: npt.NDArray[np.uint64]) -> tuple[int, int] | None: ...
+def match_keys(
+    keys: npt.NDArray[np.uint64], wanted: npt.NDArray[np.uint64], taken: npt.NDArray[np.bool_]
+) -> npt.NDArray[np.int64]: ...
+def match_positions(
+    subset: npt.NDArray[np.float64],
+    subset_groups: npt.NDArray[np.int64],
+    original: npt.NDArray[np.float64],
+    original_groups: npt.NDArray[np.int64],
+    taken: npt.NDArray[np.bool_],
+    radius: float,
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.bool_]]: ...
+def release_freed() -> bool: ...
 def name_key_ids(names: list[str], extensions: list[str], suffixes: list[str]) -> npt.NDArray[np.uint32]: ...
 def name_keys(names: list[str], extensions: list[str], suffixes: list[str]) -> list[str]: ...
 def cs_locations(

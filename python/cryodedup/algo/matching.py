@@ -14,7 +14,7 @@ import numpy as np
 
 from .neighbours import neighbour_pairs
 
-__all__ = ["f_beta", "maximum_matching", "pairs_near", "pairs_within"]
+__all__ = ["f_beta", "maximum_matching", "pairs_within"]
 
 
 def pairs_within(a: np.ndarray, ga: np.ndarray, b: np.ndarray, gb: np.ndarray, radius: float) -> np.ndarray:
@@ -39,56 +39,6 @@ def pairs_within(a: np.ndarray, ga: np.ndarray, b: np.ndarray, gb: np.ndarray, r
         i, j = _within_radius(a, b, i, j, radius)
     same = np.asarray(ga)[i] == np.asarray(gb)[j]  # (never otherwise: the gap is wider than the radius)
     return np.stack([i[same], j[same]], axis=1)
-
-
-def pairs_near(a: np.ndarray, ga: np.ndarray, b: np.ndarray, gb: np.ndarray, radius: float) -> np.ndarray:
-    """As :func:`pairs_within` (every (i, j) on one micrograph at most ``radius`` apart), by a grid of cells.
-
-    Cells of at least twice the radius, keyed by micrograph and cell: a point of ``a`` within the
-    radius of one of ``b`` lies in ``b``'s cell or the next one on the side of the cell's middle
-    ``b`` lies on, along each axis (4 cells in 2D, 8 in 3D), each found by a sorted search over the
-    whole arrays: made for a small radius among many points (a subset matched to its original).
-    Falls back to :func:`pairs_within` where the keys would not fit 63 bits.
-    """
-    if not len(a) or not len(b) or not radius > 0:
-        return np.zeros((0, 2), dtype=np.int64)
-    axes = a.shape[1]
-    low = np.minimum(a.min(axis=0), b.min(axis=0))
-    high = np.maximum(a.max(axis=0), b.max(axis=0))
-    cell = max(2.0 * float(radius), float((high - low).max()) / 2**18)
-    size = np.floor((high - low) / cell).astype(np.int64) + 3  # (a cell either side: the neighbours' keys fit)
-    groups = int(max(np.max(ga), np.max(gb))) + 1
-    if np.log2(float(groups)) + np.log2(size.astype(float)).sum() > 62:
-        return pairs_within(a, ga, b, gb, radius)
-    strides = np.cumprod(np.concatenate([size[1:], [1]])[::-1])[::-1]
-
-    def cells(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        at = (points - low) / cell
-        whole = np.floor(at)
-        return whole.astype(np.int64) + 1, np.where(at - whole < 0.5, -1, 1)
-
-    def keys(at: np.ndarray, group: np.ndarray) -> np.ndarray:
-        return np.asarray(group, dtype=np.int64) * int(strides[0] * size[0]) + at @ strides
-
-    keys_a = keys(cells(a)[0], ga)
-    order_a = np.argsort(keys_a)  # (any order within a cell: the pairs are sorted at the end)
-    sorted_a = keys_a[order_a]
-    at_b, side = cells(b)
-    base = keys(at_b, gb)
-    found_i, found_j = [], []
-    for corner in np.array(np.meshgrid(*[[0, 1]] * axes, indexing="ij")).reshape(axes, -1).T:
-        wanted = base + (side * corner) @ strides
-        order_b = np.argsort(wanted)
-        wanted = wanted[order_b]
-        start, end = np.searchsorted(sorted_a, wanted, "left"), np.searchsorted(sorted_a, wanted, "right")
-        count = end - start
-        offsets = np.arange(int(count.sum())) - np.repeat(np.cumsum(count) - count, count)
-        found_i.append(order_a[np.repeat(start, count) + offsets])
-        found_j.append(np.repeat(order_b, count))
-    i, j = np.concatenate(found_i), np.concatenate(found_j)
-    close = ((a[i] - b[j]) ** 2).sum(axis=1) <= radius * radius
-    pairs = np.stack([i[close], j[close]], axis=1)
-    return pairs[np.lexsort((pairs[:, 1], pairs[:, 0]))]
 
 
 def _within_radius(a: np.ndarray, b: np.ndarray, i: np.ndarray, j: np.ndarray, radius: float) -> tuple:

@@ -55,8 +55,9 @@ class SelectOptions:
         "--index-of",
         "With an index file: what an index counts. rows: the file's rows; particles: cryoDRGN-ET's particles of a "
         "tilt-series STAR (each one's tilt rows share rlnGroupName, else rlnGroupNumber, numbered in the order "
-        "they first appear: cryodrgn filter_star --et), each mapped to all its tilt rows.",
-        choices=["rows", "particles"],
+        "they first appear: cryodrgn filter_star --et), each mapped to all its tilt rows; particles-sorted: recovar's "
+        "particles of a tilt-series STAR, numbered in the sorted order of their rlnGroupName.",
+        choices=["rows", "particles", "particles-sorted"],
         panel=SELECTION,
     )
     min_dist: float = option(

@@ -8,6 +8,7 @@
 //! - [`picks`]: picker files read and written many at a time, picks joined.
 //! - [`keys`]: rows grouped by equal keys (a `.cs` file's micrograph uids or paths), a `.cs`
 //!   file's locations read in one pass.
+//! - [`subset`]: a subset's rows matched to its original's, by key and by position.
 //! - [`star`]: STAR files mapped, indexed, scanned and split.
 //! - [`record`]: the record of every rejection (`decisions.csv`) of a job decided in two passes.
 //! - [`page`]: the files of picks of the page of every micrograph.
@@ -30,6 +31,7 @@ mod paint;
 mod picks;
 mod record;
 mod star;
+mod subset;
 
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -77,6 +79,9 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(images::images_distinct, m)?)?;
     m.add_function(wrap_pyfunction!(images::images_kept_twice, m)?)?;
     m.add_function(wrap_pyfunction!(keys::group_keys, m)?)?;
+    m.add_function(wrap_pyfunction!(subset::match_keys, m)?)?;
+    m.add_function(wrap_pyfunction!(subset::match_positions, m)?)?;
+    m.add_function(wrap_pyfunction!(subset::release_freed, m)?)?;
     m.add_function(wrap_pyfunction!(keys::repeated_uint64, m)?)?;
     m.add_function(wrap_pyfunction!(keys::name_key_ids, m)?)?;
     m.add_function(wrap_pyfunction!(keys::name_keys, m)?)?;

@@ -197,17 +197,23 @@ def test_existing_outputs_are_refused_unless_force(tmp_path):
     assert _select(tmp_path, "--subset", str(tmp_path / "ind.txt"), "--force").exit_code == 0
 
 
+def _grouped_original(tmp_path, groups):
+    """The original's 24 rows with an rlnGroupName column of ``groups`` (a tilt-series STAR's); its lines without it."""
+    lines = _original(tmp_path)
+    text = (tmp_path / "original.star").read_text().replace("_rlnAngleRot #8\n", "_rlnAngleRot #8\n_rlnGroupName #9\n")
+    for line, name in zip(lines, groups):
+        text = text.replace(line + "\n", f"{line} {name}\n")
+    (tmp_path / "original.star").write_text(text)
+    return lines
+
+
 def test_cryodrgn_et_particle_indices_select_every_tilt_of_each_particle(tmp_path):
     # cryoDRGN-ET counts particles, not rows: the rows sharing rlnGroupName are one particle's tilts, numbered
     # in the order their first row appears (cryodrgn/dataset.py TiltSeriesData.parse_particle_tilt, and
     # filter_star --et's particles_to_tilts, at ml-struct-bio/cryodrgn 5b18c4a). Here 8 particles of 3 tilts,
     # their rows interleaved; the oracle groups the rows by their name as that code does.
-    lines = _original(tmp_path)  # (24 rows)
     groups = [f"TS_01/{(k * 5) % 8}" for k in range(24)]  # (particle names in an interleaved order)
-    text = (tmp_path / "original.star").read_text().replace("_rlnAngleRot #8\n", "_rlnAngleRot #8\n_rlnGroupName #9\n")
-    for line, name in zip(lines, groups):
-        text = text.replace(line + "\n", f"{line} {name}\n")
-    (tmp_path / "original.star").write_text(text)
+    lines = _grouped_original(tmp_path, groups)
     first_seen = list(dict.fromkeys(groups))
     chosen = [5, 0, 7]
     (tmp_path / "ind.pkl").write_bytes(pickle.dumps(np.array(chosen)))
@@ -221,6 +227,29 @@ def test_cryodrgn_et_particle_indices_select_every_tilt_of_each_particle(tmp_pat
     (tmp_path / "ind.pkl").write_bytes(pickle.dumps(np.array([8])))
     refused = _select(tmp_path, "--subset", str(tmp_path / "ind.pkl"), "--index-of", "particles", "--force")
     assert refused.exit_code == 1 and "8 particles" in refused.stderr
+
+
+def test_recovar_particle_indices_count_particles_in_the_sorted_order_of_their_group_names(tmp_path):
+    # recovar's tilt-series analysis numbers physical particles as sorted(unique(rlnGroupName)) of the flat STAR it
+    # read ("original physical index -> sorted unique flat rlnGroupName": recovar/data_io/relion5_cluster_export.py
+    # at ma-gilles/recovar 1e66664; docs/guide/extracting-subsets.md: "the canonical, lexically sorted rlnGroupName
+    # identities"); its indices.pkl is np.where(...)[0] pickled (commands/extract_image_subset_from_kmeans.py).
+    # Names chosen so that sorted order, first appearance and numeric order all differ.
+    names = ["TS_01/10", "TS_01/9", "TS_01/b", "TS_01/A", "TS_02/1", "TS_01/2", "TS_01/x", "TS_01/11"]
+    groups = [names[(k * 5) % 8] for k in range(24)]
+    lines = _grouped_original(tmp_path, groups)
+    canonical = sorted(set(groups))
+    chosen = [0, 5, 6]
+    (tmp_path / "indices.pkl").write_bytes(pickle.dumps(np.array(chosen)))
+    result = _select(tmp_path, "--subset", str(tmp_path / "indices.pkl"), "--index-of", "particles-sorted")
+    assert result.exit_code == 0, result.output
+    wanted = [k for k, name in enumerate(groups) if canonical.index(name) in chosen]
+    assert len(wanted) == 9
+    assert [row.rsplit(" ", 1)[0] for row in _rows_of(tmp_path / "out/particles_selected.star")] == [
+        lines[k] for k in wanted
+    ]
+    first_seen = list(dict.fromkeys(groups))  # (cryoDRGN-ET's numbering selects other particles from the same file)
+    assert {first_seen[k] for k in chosen} != {canonical[k] for k in chosen}
 
 
 def test_take_angles_and_shifts_puts_each_centre_on_its_subset_rows_through_both_pixel_sizes(tmp_path):

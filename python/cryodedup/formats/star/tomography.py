@@ -19,6 +19,7 @@ __all__ = [
     "origin_assumptions",
     "origin_vectors",
     "rotation_vectors",
+    "subtomogram_matrices",
     "subtomogram_rotated",
     "tomogram_poses",
     "warp_tomograms",

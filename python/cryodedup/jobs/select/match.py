@@ -5,7 +5,8 @@ CryoSPARC's ``uid`` names a particle in every file derived from it; an image nam
 key of its stack and index, the same in any file: ``Images.keys``); a re-extraction, recentring,
 binning or another picker's set keeps neither, and is matched by position: the centres
 (coordinates minus origins, in Å through each file's own pixel sizes) of one micrograph within
-the distance, one to one (a maximum matching, as ``compare`` matches picks). Each way is tried on
+the distance, one to one (a maximum matching, as ``compare`` matches picks; the core's
+``match_positions``, which visits the pairs as ``algo.matching`` does). Each way is tried on
 the rows the ways before it left.
 """
 
@@ -18,7 +19,6 @@ import numpy as np
 
 import cryodedup._core as _core
 
-from ...algo.matching import maximum_matching, pairs_near
 from ...particle_set import NumberedNames, ParticleSet
 
 __all__ = ["WAYS", "Matched", "match_rows"]
@@ -102,23 +102,16 @@ def _match_keys(
     """The subset rows still free whose key one original row alone holds, matched to it (in place).
 
     A key two original rows hold names no one row, and a second subset row of a key finds its row
-    taken: both are left to the position.
+    taken: both are left to the position. (The core's hash join: a sort of the million keys took
+    most of a run's matching.)
     """
     free = np.flatnonzero(way == _NONE)
     if not len(mine) or not len(free):
         return
-    order = np.argsort(mine)  # (any order among equal keys: a key held twice is used by neither)
-    keys, wanted = mine[order], theirs[free]
-    at = np.minimum(np.searchsorted(keys, wanted), len(keys) - 1)
-    after = np.minimum(at + 1, len(keys) - 1)
-    rows = order[at]
-    hit = (keys[at] == wanted) & ((at + 1 == len(keys)) | (keys[after] != wanted))
-    hit[hit] = ~taken[rows[hit]]
-    candidates = np.flatnonzero(hit)
-    picked = candidates[np.unique(rows[candidates], return_index=True)[1]]
-    partner[free[picked]] = rows[picked]
-    way[free[picked]] = code
-    taken[rows[picked]] = True
+    found = _core.match_keys(np.ascontiguousarray(mine, dtype=np.uint64), theirs[free].astype(np.uint64), taken)
+    hit = found >= 0
+    partner[free[hit]] = found[hit]
+    way[free[hit]] = code
 
 
 def _match_positions(
@@ -135,24 +128,17 @@ def _match_positions(
     ``b``: the subset rows' centres (Å); ``groups``: their micrographs as the original numbers them (-1: none).
     """
     free_sub = np.flatnonzero(way == _NONE)
-    free_orig = np.flatnonzero(~taken)
-    if not len(free_sub) or not len(free_orig) or original.centres.shape[1] != b.shape[1]:
+    if not len(free_sub) or taken.all() or original.centres.shape[1] != b.shape[1]:
         return np.zeros(0, dtype=np.int64)
     free_sub = free_sub[groups[free_sub] >= 0]
-    a = np.asarray(original.centres, dtype=np.float64)
+    a = np.ascontiguousarray(original.centres, dtype=np.float64)  # (the rows taken are passed over, not copied out)
     ga = np.asarray(original.groups, dtype=np.int64)
     radius = max(float(distance), 1e-9)  # (0: identical centres, to the rounding of the readers' arithmetic)
-    pairs = pairs_near(b[free_sub], groups[free_sub], a[free_orig], ga[free_orig], radius)
-    if not len(pairs):
-        return np.zeros(0, dtype=np.int64)
-    chosen = maximum_matching(len(free_sub), len(free_orig), pairs)
+    chosen, several = _core.match_positions(np.ascontiguousarray(b[free_sub]), groups[free_sub], a, ga, taken, radius)
     matched = chosen >= 0
-    partner[free_sub[matched]] = free_orig[chosen[matched]]
+    partner[free_sub[matched]] = chosen[matched]
     way[free_sub[matched]] = _POSITION
-    taken[free_orig[chosen[matched]]] = True
-    several = np.bincount(pairs[:, 0], minlength=len(free_sub)) > 1
-    crowded = np.bincount(pairs[:, 1], minlength=len(free_orig)) > 1
-    several[pairs[crowded[pairs[:, 1]], 0]] = True
+    taken[chosen[matched]] = True
     return free_sub[several]
 
 

@@ -49,11 +49,14 @@ def _rename(writer: SubsetWriter | None, outdir: Path) -> None:
         )
 
 
-def tilt_rows(path: Path, index_file: Path, particles: np.ndarray, rows: int) -> np.ndarray:
-    """cryoDRGN-ET's particle indices (``index_file``'s, of ``path``) as their tilts' rows, in the file's order."""
+def tilt_rows(path: Path, index_file: Path, particles: np.ndarray, rows: int, by_name: bool = False) -> np.ndarray:
+    """Particle indices (``index_file``'s, of ``path``) as their tilts' rows, in the file's order.
+
+    The particles numbered as cryoDRGN-ET numbers them, or with ``by_name`` as recovar does (``tilt_groups``).
+    """
     from ...formats.star.tilt_groups import tilt_groups
 
-    of_row, count = tilt_groups(path)
+    of_row, count = tilt_groups(path, by_name)
     if len(of_row) != rows:
         raise CryodedupError(f"{path}: {len(of_row):,} rows in its group column, {rows:,} read: not one table")
     chosen = checked_indices(index_file, particles, count, f"{path}'s {count:,} particles (tilt groups)")

@@ -21,6 +21,7 @@
 //! - [`pose`]: orientations, point groups and the angle between two particles.
 //! - [`priority`]: input priority levels (`--prefer`) and the groups each level decided.
 //! - [`rank_keys`]: the keys rows are ranked by: a score's ("none" last) or a seeded random one.
+//! - [`subset`]: a subset's rows matched to its original's, by key and by position one to one.
 //! - [`species`]: picks of different species whose spheres overlap: the better kept.
 //! - [`micrographs`]: binned micrographs' spectra and their phase correlation.
 
@@ -47,3 +48,4 @@ pub mod pose;
 pub mod priority;
 pub mod rank_keys;
 pub mod species;
+pub mod subset;
