@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 FUZZ = Path(__file__).resolve().parents[2] / "fuzz"
-TARGETS = ("info_json", "coords_suffix", "dynamo", "shards", "store", "epu_xml", "mdoc", "job_json")
+TARGETS = ("info_json", "coords_suffix", "dynamo", "shards", "store", "epu_xml", "mdoc", "job_json", "pipeline")
 
 
 @functools.cache

@@ -25,9 +25,17 @@ from pathlib import Path
 
 from ...errors import CryodedupError, InputFileError, one_line, shortened
 from ..files import SMALL_FILE_CAP, check_regular_file, read_foreign
-from .file import StarFile, star_lines, unquote
+from .file import StarFile, Table, split_fields, star_lines, unquote
 
-__all__ = ["PIPELINE_FILE", "Pipeline", "carries_a_map", "carries_particles", "job_options", "read_pipeline"]
+__all__ = [
+    "PIPELINE_FILE",
+    "Pipeline",
+    "carries_a_map",
+    "carries_particles",
+    "job_options",
+    "job_options_of",
+    "read_pipeline",
+]
 
 PIPELINE_FILE = "default_pipeline.star"
 
@@ -107,18 +115,29 @@ class Pipeline:
     particle_nodes: list[str]
     #: Edges naming a node or process the other blocks do not list: one line each.
     problems: list[str] = field(default_factory=list)
+    #: Rows left out, by the job whose folder they name (``Select/job003``): a file name RELION wrote that the
+    #: STAR syntax cannot hold (a control character, a space, both quote kinds); one line each.
+    damaged_rows: dict[str, list[str]] = field(default_factory=dict)
 
     def writer_of(self, node: str) -> str | None:
         """The process whose output the node is, if the pipeline says."""
         return next((p.name for p in self.processes.values() if node in p.outputs), None)
 
 
-def _column(star: StarFile, block_name: str, label: str, required: bool = True) -> list[str] | None:
-    """One column of one of the pipeline's loops as text (an absent block: an empty column)."""
+def _table(star: StarFile | _LenientPipeline, block_name: str) -> Table | None:
+    """The loop of ``data_<block_name>`` as text (None: no such loop); its nodes are files: a name as written opens."""
+    if isinstance(star, _LenientPipeline):
+        lenient = star.block(block_name)
+        return None if lenient is None else star.table(lenient)
     block = star.block(block_name)
-    if block is None:
+    return None if block is None else star.table(block, errors="surrogateescape")
+
+
+def _column(star: StarFile | _LenientPipeline, block_name: str, label: str, required: bool = True) -> list[str] | None:
+    """One column of one of the pipeline's loops as text (an absent block: an empty column)."""
+    table = _table(star, block_name)
+    if table is None:
         return [] if required else None
-    table = star.table(block, errors="surrogateescape")  # (its nodes are files: a name as written opens)
     if label not in table.labels:
         if not required:
             return None
@@ -129,9 +148,29 @@ def _column(star: StarFile, block_name: str, label: str, required: bool = True) 
 def read_pipeline(path: Path) -> Pipeline:
     """Reads a ``default_pipeline.star`` of RELION 3.1, 4 or 5.
 
+    A row that the STAR syntax cannot hold (RELION writes a node's file name as it is: one with a control character,
+    a space, or both quote kinds) is left out and named by the job whose folder it names
+    (:attr:`Pipeline.damaged_rows`), the rest read; the file is refused only where such a row names no job.
+
     Raises :class:`InputFileError` naming the file and what is missing when it is not one.
     """
-    star = StarFile(check_regular_file(path, "RELION's default_pipeline.star", SMALL_FILE_CAP))
+    checked = check_regular_file(path, "RELION's default_pipeline.star", SMALL_FILE_CAP)
+    try:
+        return _read_pipeline(StarFile(checked), path)
+    except InputFileError as err:
+        if not any(said in str(err) for said in _ROW_DAMAGE):
+            raise
+        lenient = _LenientPipeline(path, read_foreign(path, "RELION's default_pipeline.star"))
+        if not lenient.damaged or any(job is None for job, _ in lenient.damaged):
+            raise
+        pipeline = _read_pipeline(lenient, path)
+        for job, line in lenient.damaged:
+            pipeline.damaged_rows.setdefault(job or "", []).append(line)
+        return pipeline
+
+
+def _read_pipeline(star: StarFile | _LenientPipeline, path: Path) -> Pipeline:
+    """:func:`read_pipeline` of the file's loops (``star``)."""
     if star.block("pipeline_processes") is None:
         raise InputFileError(f"{path}: no data_pipeline_processes loop; is this RELION's default_pipeline.star?")
     names = _column(star, "pipeline_processes", "rlnPipeLineProcessName") or []
@@ -168,6 +207,81 @@ def read_pipeline(path: Path) -> Pipeline:
     return pipeline
 
 
+#: What the STAR reader says of a file whose rows RELION wrote with names the syntax cannot hold.
+_ROW_DAMAGE = ("binary content", "fields, expected")
+#: A job's folder named in a row (``Select/job003``).
+_JOB_FOLDER = re.compile(r"(?<![\w/])([A-Za-z][A-Za-z0-9]*/job[0-9]+)(?=/)")
+
+
+def _control(line: str) -> str | None:
+    """The first control character of ``line`` the STAR reader takes for binary content (its code), None: none."""
+    found = next((c for c in line if c < "\t" or "\x0e" <= c < " " or c == "\x7f"), None)
+    return None if found is None else f"0x{ord(found):02x}"
+
+
+@dataclass
+class _LenientBlock:
+    """One loop of a pipeline read by :class:`_LenientPipeline`: its labels and the rows kept."""
+
+    name: str
+    labels: list[str]
+    rows: list[list[str]] = field(default_factory=list)
+    lines: list[str] = field(default_factory=list)
+
+
+class _LenientPipeline:
+    """A ``default_pipeline.star`` read line by line, the rows the STAR syntax cannot hold left out and listed.
+
+    Read only where the STAR reader refused the file for such a row (:func:`read_pipeline`); ``damaged``: each row
+    left out, (the job whose folder it names, None: none; the line saying why).
+    """
+
+    def __init__(self, path: Path, data: bytes) -> None:
+        self.path = path
+        self.loops: dict[str, _LenientBlock] = {}
+        self.damaged: list[tuple[str | None, str]] = []
+        block: _LenientBlock | None = None
+        name, in_loop = "", False
+        for number, line in enumerate(star_lines(data.decode("utf-8", errors="surrogateescape")), 1):
+            word = line.strip(" \t")
+            if not word or word[0] in "#;":
+                continue
+            if word.startswith("data_"):
+                name, in_loop, block = word.split()[0][5:], False, None
+            elif word.startswith("loop_"):
+                in_loop, block = True, None
+            elif in_loop and word.startswith("_") and (block is None or not block.rows):
+                block = block or self.loops.setdefault(name, _LenientBlock(name, []))
+                block.labels.append(word.split()[0][1:])
+            elif in_loop and block is not None:
+                self._row(block, number, line)
+
+    def _row(self, block: _LenientBlock, number: int, line: str) -> None:
+        fields = [f for _, _, f in split_fields(line)]
+        control = _control(line)
+        if control is None and len(fields) == len(block.labels):
+            block.rows.append(fields)
+            block.lines.append(line)
+            return
+        why = (
+            f"a file name holding a control character ({control})"
+            if control is not None
+            else f"{len(fields)} fields, expected {len(block.labels)} (a file name holding a space or both quote kinds)"
+        )
+        found = _JOB_FOLDER.search(line)
+        self.damaged.append(
+            (found and found.group(1), f"{self.path}: line {number} (data_{block.name}): {why}; left out")
+        )
+
+    def block(self, name: str) -> _LenientBlock | None:
+        """The loop of the block ``data_<name>``, or None."""
+        return self.loops.get(name)
+
+    def table(self, block: _LenientBlock, errors: str = "surrogateescape") -> Table:
+        """The loop's rows kept, as :meth:`.file.StarFile.table` gives them."""
+        return Table(list(block.labels), block.rows, block.lines)
+
+
 def _whole_number(text: str) -> int | None:
     """A RELION 3.1 type or status: a few ASCII digits; None when ``text`` is none (``²``, 5,000 digits)."""
     return int(text) if text.isascii() and text.isdigit() and len(text) <= _MOST_DIGITS else None
@@ -187,7 +301,7 @@ def _not_numbers(path: Path, names: list[str], values: list[str], label: str, wh
     ]
 
 
-def _node_types(star: StarFile, path: Path, layout: str) -> dict[str, str]:
+def _node_types(star: StarFile | _LenientPipeline, path: Path, layout: str) -> dict[str, str]:
     nodes = _column(star, "pipeline_nodes", "rlnPipeLineNodeName") or []
     if layout == "RELION 3.1":
         types = _column(star, "pipeline_nodes", "rlnPipeLineNodeType") or []
@@ -230,7 +344,7 @@ def carries_a_map(node_type: str | None) -> bool:
     return node_type.startswith(_MAP_LABELS)
 
 
-def _read_edges(star: StarFile, pipeline: Pipeline) -> None:
+def _read_edges(star: StarFile | _LenientPipeline, pipeline: Pipeline) -> None:
     """The input and output edges into each process's ``inputs`` and ``outputs``; unknown names noted."""
     into = zip(
         _column(star, "pipeline_input_edges", "rlnPipeLineEdgeFromNode") or [],
@@ -262,9 +376,15 @@ def job_options(folder: Path) -> dict[str, str]:
     diameter), not what the audit checks (which names such a file: ``jobs/audit/project.py``).
     """
     try:
-        text = read_foreign(folder / "job.star", "RELION's job.star").decode("utf-8", errors="replace")
+        data = read_foreign(folder / "job.star", "RELION's job.star")
     except CryodedupError:
         return {}
+    return job_options_of(data)
+
+
+def job_options_of(data: bytes) -> dict[str, str]:
+    """The options (variable: value) of a ``job.star``'s bytes, as :func:`job_options` reads them."""
+    text = data.decode("utf-8", errors="replace")
     values: dict[str, str] = {}
     block = ""
     for line in star_lines(text):

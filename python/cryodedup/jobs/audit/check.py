@@ -31,11 +31,14 @@ from ...formats.star.pixel_sizes import LISTED_ADVICE, PIXEL_HINT
 from ...options import ParticleOptions
 from ...particle_set import ParticleSet
 from ..particles.decide import ParticleDecision
-from ..particles.job import ParticleOutcome, run
+from ..particles.job import read_and_decide
 from ..particles.plan import ParticlePlan, plan
 from ..particles.read import Files
 
 __all__ = ["SetAudit", "audit_set", "in_audits_words"]
+
+#: A set's rows and the particle job's decision on them.
+_Decided = tuple[ParticleSet, ParticleDecision]
 
 #: What the readers' refusal of a set with no orientations says (STAR's and CryoSPARC's): it is then
 #: audited by position only.
@@ -145,12 +148,11 @@ def audit_set(
         listing[:] = [found] if found is not None else []
         return found
 
-    outcome, decision, max_angle, within_class = _decided(
+    particles, decision, max_angle, within_class = _decided(
         paths, name, min_dist, asked, warnings, max_angle, sym, classes
     )
     # (the micrographs upstream used, unless the set was read at the pixel its own file states after all)
     used = str(listing[0]) if listing and not any(_ASSUMED_PIXEL in warning for warning in warnings) else None
-    particles = outcome.particles
     symmetry = None if max_angle is None or within_class else sym.upper()
     images = particles.images
     pairs = same_image_pairs(images, particles.groups, particles.centres) if images is not None else None
@@ -207,20 +209,20 @@ def _decided(
     max_angle: float | None,
     sym: str,
     classes: bool,
-) -> tuple[ParticleOutcome, ParticleDecision, float | None, bool]:
-    """The set read and decided: its outcome, its decision, the angle compared and whether within 2-D classes.
+) -> tuple[ParticleSet, ParticleDecision, float | None, bool]:
+    """The set read and decided: its rows, its decision, the angle compared and whether within 2-D classes.
 
     The angle is None where positions alone are compared; within classes, in-plane angles are compared within
     each 2-D class only (positions first, then classes).
     """
     if classes and max_angle is not None and len(paths) == 1:
-        outcome, _ = _read(paths, name, min_dist, micrographs, warnings, None, "C1")
-        in_classes = _within_classes(paths[0], outcome.particles, outcome.decision, max_angle, min_dist)
+        (particles, decision), _ = _read(paths, name, min_dist, micrographs, warnings, None, "C1")
+        in_classes = _within_classes(paths[0], particles, decision, max_angle, min_dist)
         if in_classes is not None:
-            return outcome, in_classes, max_angle, True
-        return outcome, outcome.decision, None, False
-    outcome, max_angle = _read(paths, name, min_dist, micrographs, warnings, max_angle, sym)
-    return outcome, outcome.decision, max_angle, False
+            return particles, in_classes, max_angle, True
+        return particles, decision, None, False
+    (particles, decision), max_angle = _read(paths, name, min_dist, micrographs, warnings, max_angle, sym)
+    return particles, decision, max_angle, False
 
 
 def _read(
@@ -231,7 +233,7 @@ def _read(
     warnings: list[str],
     max_angle: float | None,
     sym: str,
-) -> tuple[ParticleOutcome, float | None]:
+) -> tuple[_Decided, float | None]:
     """The particle job's audit of the set, pose-aware where it can be; and the angle it was counted at (None: none).
 
     ``warnings``: the run's warnings, filled (those of a run read again by position only: not kept).
@@ -245,7 +247,7 @@ def _read(
             raise
         # (a STAR refused from its header, before the rows are read: positions only, as picks are)
         return _run(paths, min_dist, micrographs, warnings, None, "C1"), None
-    if max_angle is not None and _repeats_images(outcome.particles.sources):
+    if max_angle is not None and _repeats_images(outcome[0].sources):
         # One image in two rows is one particle twice whatever poses it was given (a symmetry expansion's
         # copies differ by an operator): a pose-aware count would miss it across the half-sets.
         outcome = _run(paths, min_dist, micrographs, warnings, None, "C1")
@@ -343,8 +345,8 @@ def _run(
     warnings: list[str],
     max_angle: float | None,
     sym: str,
-) -> ParticleOutcome:
-    """The particle job's audit of the files, given the micrographs upstream where the files need their pixel size.
+) -> _Decided:
+    """The particle job's audit of the files (read and decided), given the micrographs upstream where needed.
 
     Where the files lack it, or state only the movies' (rlnMicrographOriginalPixelSize, right only if motion
     correction did not bin them).
@@ -359,13 +361,13 @@ def _run(
 
     sym = sym if max_angle is not None else "C1"  # (a point group without an angle: refused by the options)
 
-    def with_micrographs(listing: Path) -> ParticleOutcome:
+    def with_micrographs(listing: Path) -> _Decided:
         """The files audited again, their micrographs' pixel size read from ``listing``."""
         warnings.clear()
-        return run(Files.of(paths), None, _planned(min_dist, max_angle, sym, listing), log=log)
+        return read_and_decide(Files.of(paths), _planned(min_dist, max_angle, sym, listing), log)
 
     try:
-        outcome = run(Files.of(paths), None, _planned(min_dist, max_angle, sym, None), log=log)
+        outcome = read_and_decide(Files.of(paths), _planned(min_dist, max_angle, sym, None), log)
     except PixelSizeError:
         listing = micrographs()
         if listing is None:

@@ -20,7 +20,7 @@ from ...formats.star.pipeline import (
     Pipeline,
     carries_a_map,
     carries_particles,
-    job_options,
+    job_options_of,
     read_pipeline,
 )
 
@@ -253,6 +253,7 @@ def relion_project(root: Path) -> Project:
         name.rstrip("/"): process for name, process in pipeline.processes.items()
     }  # (the "/" RELION ends with)
     writers = {node: name for name, process in process_of.items() for node in process.outputs}
+    real_root = os.path.realpath(root)
     for number, job in enumerate(jobs.values()):
         job.number, job.read_as = number, pipeline.layout
         parents: dict[str, None] = {}  # (each once, in the order of its first edge; dicts, not lists: thousands)
@@ -271,7 +272,7 @@ def relion_project(root: Path) -> Project:
                 particle_parents[parent] = None
                 if redo is None:
                     raw.add(parent)
-        parent = _imported_parent(root, job, jobs, writers) if job.imported is not None else None
+        parent = _imported_parent(root, real_root, job, jobs, writers) if job.imported is not None else None
         if parent is not None and parent != job.name:  # (the job that wrote what it copied in; its redo's too)
             parents[parent] = None
             if any(n in particle_nodes for n in process_of[job.name].outputs) and not _rejected(job.imported or ""):
@@ -279,7 +280,10 @@ def relion_project(root: Path) -> Project:
                 raw.add(parent)  # (its copy is its own set, audited as such)
         job.parents, job.particle_parents, job.reference_parents = list(parents), list(particle_parents), list(maps)
         job.deduplicated_parents = [p for p in particle_parents if p not in raw]
-    return Project(root, pipeline.layout, jobs, list(pipeline.problems))
+    problems = list(pipeline.problems)
+    for name, lines in pipeline.damaged_rows.items():  # (its own damage: the rest of the pipeline audited)
+        jobs[name].problems.extend(f"{name}: {line}" for line in lines) if name in jobs else problems.extend(lines)
+    return Project(root, pipeline.layout, jobs, problems)
 
 
 def cryosparc_project(root: Path) -> Project:
@@ -348,15 +352,17 @@ def redo_folder(root: Path, name: str) -> str:
     return os.path.join(f"{os.path.abspath(root).rstrip(os.sep)}{REDO_FOLDER_SUFFIX}", name.replace("/", "_"))
 
 
-def _imported_parent(root: Path, job: Job, jobs: dict[str, Job], writers: dict[str, str]) -> str | None:
+def _imported_parent(root: Path, real_root: str, job: Job, jobs: dict[str, Job], writers: dict[str, str]) -> str | None:
     """The job whose output an Import job copied in (``job.imported``, by path: absolute, or relative to the project).
+
+    ``real_root``: the project's folder, links resolved (once for every Import of the project).
 
     A job of the project (its file, or a link to it, in the job's folder) or a redo command's output
     (``PROJECT-cryodedup/Refine3D_job029/particles_kept.star``); None for a file from elsewhere.
     """
     node = job.imported or ""
     path = os.path.realpath(os.path.join(root, node))
-    inside = os.path.relpath(path, os.path.realpath(root))
+    inside = os.path.relpath(path, real_root)
     local = node if not os.path.isabs(node) else inside
     found = writers.get(local) or _job_of_node(local, jobs)
     if found is None and not inside.startswith(os.pardir):  # (a link in the project: the file it points to)
@@ -399,7 +405,7 @@ def _job(root: Path, pipeline: Pipeline, process_name: str, particle_nodes: set[
     if unreadable:  # (one line for the job, none more for each of its outputs)
         job.problems.append(unreadable)
         return job
-    damaged = _damaged_record(folder, name)
+    damaged, job_star = _damaged_record(folder, name)
     if damaged:  # (one line; its outputs audited still, without its options)
         job.problems.append(damaged)
     local = {n: _in_project(root, n, pipeline) for n in process.outputs}
@@ -407,7 +413,7 @@ def _job(root: Path, pipeline: Pipeline, process_name: str, particle_nodes: set[
     job.micrograph_files = [local[n] for n in process.outputs if _is_micrographs(pipeline.node_types.get(n, ""))]
     if damaged:
         return job
-    options = job_options(folder)  # (read once: the diameter, the point group, the threshold)
+    options = job_options_of(job_star) if job_star is not None else {}  # (the diameter, point group, threshold)
     job.diameter = _recorded_diameter(folder, options)
     symmetry = options.get(_SYMMETRY_OPTION, "").strip().strip('"')
     if symmetry:
@@ -438,15 +444,21 @@ def _unreadable_folder(folder: Path, name: str) -> str | None:
     return None
 
 
-def _damaged_record(folder: Path, name: str) -> str | None:
-    """The first of the job's records that is no readable file of its kind (a FIFO, a device, gigabytes), one line."""
+def _damaged_record(folder: Path, name: str) -> tuple[str | None, bytes | None]:
+    """The first of the job's records that is no readable file of its kind (a FIFO, a device, gigabytes), one line.
+
+    And the bytes of its job.star (None: none there), read once: its options are read from them.
+    """
+    job_star = None
     for record in _RECORDS:
-        if os.path.lexists(folder / record):
+        path = os.path.join(folder, record)
+        if os.path.lexists(path):
             try:
-                read_foreign(folder / record, f"RELION's {record}")
+                data = read_foreign(path, f"RELION's {record}")
             except CryodedupError as err:
-                return f"{name}: {str(err).splitlines()[0]}"
-    return None
+                return f"{name}: {str(err).splitlines()[0]}", None
+            job_star = data if record == "job.star" else job_star
+    return None, job_star
 
 
 def _in_project(root: Path, node: str, pipeline: Pipeline) -> str:

@@ -66,7 +66,14 @@ if TYPE_CHECKING:
     from ...report.sections.species import Species
     from .plan import Deciding, Distances
 
-__all__ = ["ParticleSummary", "one_pass_timings", "summarize", "verdict_of"]
+__all__ = [
+    "ParticleSummary",
+    "decision_warnings",
+    "kept_twice_warnings",
+    "one_pass_timings",
+    "summarize",
+    "verdict_of",
+]
 
 
 @dataclass(frozen=True)
@@ -641,10 +648,26 @@ def _audits(
             f"duplicates only within {rule.max_angle:g}° ({particles.pose_label}, "
             f"symmetry {symmetry_setting(rule.sym, particles.pose_convention)})"
         )
-    collisions = _name_collisions(particles, decision.keep)
+    audits.update(_kept_twice(particles, decision.keep, rule))
+    if particles.sources is not None:
+        from ...report.sections.audits import SymmetryCopies
+
+        sources, by_copies_kept = symmetry_copies(particles.sources, decision.keep)
+        audits["symmetry_expansion"] = SymmetryCopies(
+            particles.sources_label, sources, int(particles.sources.size), by_copies_kept
+        )
+    if particles.halfsets is not None or rule.audit:  # (last: algo.audit's, where the summary goes on to the next)
+        audits["halfset_audit"] = _halfset_audit(particles, decision, rule)
+    return audits
+
+
+def _kept_twice(particles: ParticleSet, keep: np.ndarray, rule: Deciding) -> dict[str, Any]:
+    """The summary's ``same_image`` and ``particle_names``: one image kept twice, one name kept for two particles."""
+    audits: dict[str, Any] = {}
+    collisions = _name_collisions(particles, keep)
     column = "" if particles.particle_names is None else particles.particle_names.label
     cause = None if collisions is None else (collisions.rows, collision_cause(column))
-    same_image = None if particles.images is None else _same_image(particles, decision.keep, rule.same_image, cause)
+    same_image = None if particles.images is None else _same_image(particles, keep, rule.same_image, cause)
     if same_image is not None:
         audits["same_image"] = same_image
     if collisions is not None:  # (after extraction: the cause of an image kept twice, said there)
@@ -659,16 +682,23 @@ def _audits(
             tuple(collisions.example_inputs),
             extracted,
         )
-    if particles.sources is not None:
-        from ...report.sections.audits import SymmetryCopies
-
-        sources, by_copies_kept = symmetry_copies(particles.sources, decision.keep)
-        audits["symmetry_expansion"] = SymmetryCopies(
-            particles.sources_label, sources, int(particles.sources.size), by_copies_kept
-        )
-    if particles.halfsets is not None or rule.audit:  # (last: algo.audit's, where the summary goes on to the next)
-        audits["halfset_audit"] = _halfset_audit(particles, decision, rule)
     return audits
+
+
+def kept_twice_warnings(same_image: SameImage | None, names: NameCollisions | None) -> list[str]:
+    """What a run warns of its summary's ``same_image`` and ``particle_names`` (names before extraction alone)."""
+    said = [] if same_image is None or same_image.message is None else [same_image.message]
+    return said + ([names.message] if names is not None and not names.extracted else [])
+
+
+def decision_warnings(particles: ParticleSet, decision: ParticleDecision, rule: Deciding) -> list[str]:
+    """The warnings a run's summary raises, counted without the summary: what ``audit`` keeps of a set's run.
+
+    The project audit counts 100,000 sets with no summary of each (issue 99); these are all the summarise stage
+    says of the counts (:func:`kept_twice_warnings`).
+    """
+    found = _kept_twice(particles, decision.keep, rule)
+    return kept_twice_warnings(found.get("same_image"), found.get("particle_names"))
 
 
 def _halfset_audit(particles: ParticleSet, decision: ParticleDecision, rule: Deciding) -> HalfsetAudit:
