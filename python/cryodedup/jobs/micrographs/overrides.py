@@ -34,7 +34,12 @@ class PairsOverridden:
 def overridden(
     outcome: MicrographOutcome, overrides: Overrides, names: Sequence[str]
 ) -> tuple[MicrographOutcome, PairsOverridden]:
-    """The run's outcome with the file's pairs applied (its decision's pairs, in place) and grouped again."""
+    """The run's outcome with the file's pairs applied (its decision's pairs, in place) and grouped again.
+
+    The screen's own decision is kept beside (``MicrographDecision.screened``): the margin is measured on it.
+    """
+    if outcome.decision.screened is None:
+        outcome.decision.screened = outcome.decision.duplicate.copy()
     used, added = _overridden_pairs(overrides, names, outcome.scores.pairs, outcome.decision.duplicate)
     pairs = np.concatenate([outcome.scores.pairs, added])
     duplicate = np.r_[outcome.decision.duplicate, np.ones(len(added), dtype=bool)]
