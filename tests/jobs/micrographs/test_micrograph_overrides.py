@@ -52,6 +52,10 @@ def test_a_pair_marked_distinct_and_one_marked_duplicate_at_20_angstrom(tmp_path
     assert "CU428_04700_" in kept and "CU428_04736_" in kept and "CU428_04710_" in kept
     assert sorted(re.findall(r"CU428_(\d+)_", rejected)) == ["04711", "04737", "04738", "04739"]
     document = json.loads(result.stdout[result.stdout.index("{") :])
+    # The margin and the verdict are the screen's: 04710/04711 (under the thresholds) is no duplicate it found.
+    screened = json.loads(plain.stdout[plain.stdout.index("{") :])
+    assert document["margin"] == screened["margin"]
+    assert document["verdict"]["word"] == screened["verdict"]["word"]
     assert document["overrides"]["pairs_applied"] == 2
     assert document["overrides"]["naming_nothing"] == ["line 5 (micrograph CU428_09999_1-1.mrc)"]
     assert any("line 5 (micrograph CU428_09999_1-1.mrc) names nothing" in w for w in document["warnings"])
@@ -94,3 +98,30 @@ def test_a_pair_naming_one_micrograph_in_two_spellings_is_refused(tmp_path):
             np.zeros(0, dtype=bool),
             np.zeros(0, dtype=bool),
         )
+
+
+def test_the_margin_is_the_screens_own_where_pairs_are_forced(tmp_path):
+    # Hand-worked: pairs a/b 2.0 and b/d 1.5 found, a/c 0.4 and c/d 0.9 not; the screen's margin is 1.5 against
+    # 0.9 (x1.67). Forced a/c duplicate and b/d distinct, a margin of the decision after them would be 0.4
+    # against 1.5 (x0.27): a pair the user forced, measured as one the screen found.
+    from types import SimpleNamespace
+
+    from cryodedup.formats.overrides import read_overrides
+    from cryodedup.jobs.micrographs.decide import MicrographDecision, MicrographOutcome
+    from cryodedup.jobs.micrographs.overrides import overridden
+
+    path = tmp_path / "overrides.csv"
+    path.write_text(format_overrides([], [("a.mrc", "c.mrc", "duplicate"), ("b.mrc", "d.mrc", "distinct")]), newline="")
+    pairs = np.array([[0, 1], [0, 2], [1, 3], [2, 3]])
+    joint = np.array([2.0, 0.4, 1.5, 0.9])
+    decision = MicrographDecision(
+        np.array([True, False, True, False]), np.zeros(4, dtype=bool), joint, 3.0, 0.2, SimpleNamespace(radius_um=None)
+    )
+    rank = np.arange(4)
+    outcome = MicrographOutcome(None, [], SimpleNamespace(pairs=pairs), decision, rank, np.array([0, 0, 2, 1]))
+    after, used = overridden(outcome, read_overrides(path), ["a.mrc", "b.mrc", "c.mrc", "d.mrc"])
+    assert used.applied == 2
+    assert after.decision.duplicate.tolist() == [True, True, False, False]  # (the decision follows the file)
+    assert after.root.tolist() == [0, 0, 0, 3]  # (a, b and c one group; d apart)
+    margin = after.decision.margin()
+    assert (margin.weakest_duplicate, margin.strongest_other, margin.ratio) == (1.5, 0.9, 1.67)

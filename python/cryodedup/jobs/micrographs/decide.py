@@ -155,6 +155,9 @@ class MicrographDecision:
     power: Power | None = None  # (what a re-exposure of these images would score, where estimated)
     turned: np.ndarray | None = None  # (the pairs a turn of one image lifts: ``turned.look_at_turns``)
     shared: np.ndarray | None = None  # (far above the null at its hole neighbours' shift: ``neighbours``)
+    #: The screen's own ``duplicate``, where ``--overrides`` changed some pairs' (``overrides.overridden``): the
+    #: margin is the screen's, a pair the user forced neither found nor missed by it. None: none changed.
+    screened: np.ndarray | None = None
 
     def summary(self) -> DecisionSummary:
         """The summary's fields of the decision: thresholds, uncertain count, margin, rules' changes, verdict."""
@@ -178,11 +181,14 @@ class MicrographDecision:
         """The weakest duplicate and the strongest other pair, joint scores, and their ratio.
 
         The strongest other pair is said to be uncertain where it is: a margin measured against a
-        pair left to check is no gap between re-exposures and the rest.
+        pair left to check is no gap between re-exposures and the rest. It measures the screen's
+        own decision (``screened``): a pair the user marked duplicate is no duplicate the screen
+        found, one marked distinct still the screen's duplicate (the verdict is judged before too).
         """
-        dup = self.joint[self.duplicate]
-        others = int((~self.duplicate).sum())
-        other = np.where(~self.duplicate & np.isfinite(self.joint), self.joint, -np.inf)
+        duplicate = self.duplicate if self.screened is None else self.screened
+        dup = self.joint[duplicate]
+        others = int((~duplicate).sum())
+        other = np.where(~duplicate & np.isfinite(self.joint), self.joint, -np.inf)
         weakest = float(dup.min()) if len(dup) else None
         strongest = float(other.max()) if np.isfinite(other).any() else None
         strongest_uncertain = strongest is not None and bool(self.uncertain[int(np.argmax(other))])

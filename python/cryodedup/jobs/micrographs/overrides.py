@@ -34,9 +34,15 @@ class PairsOverridden:
 def overridden(
     outcome: MicrographOutcome, overrides: Overrides, names: Sequence[str]
 ) -> tuple[MicrographOutcome, PairsOverridden]:
-    """The run's outcome with the file's pairs applied (its decision's pairs, in place) and grouped again."""
-    decision = outcome.decision
-    used, added = _overridden_pairs(overrides, names, outcome.scores.pairs, decision.duplicate, decision.uncertain)
+    """The run's outcome with the file's pairs applied (its decision's pairs, in place) and grouped again.
+
+    The screen's own decision is kept beside (``MicrographDecision.screened``): the margin is measured on it.
+    """
+    if outcome.decision.screened is None:
+        outcome.decision.screened = outcome.decision.duplicate.copy()
+    used, added = _overridden_pairs(
+        overrides, names, outcome.scores.pairs, outcome.decision.duplicate, outcome.decision.uncertain
+    )
     pairs = np.concatenate([outcome.scores.pairs, added])
     duplicate = np.r_[outcome.decision.duplicate, np.ones(len(added), dtype=bool)]
     return replace(outcome, root=group_duplicates(len(outcome.root), pairs, duplicate, outcome.rank)), used
