@@ -33,7 +33,15 @@ from ..particle_set import ParticleSet
 from .audit import distance_pairs
 from .dedup import symmetry_setting
 
-__all__ = ["FscEstimate", "half_sizes", "pairs_estimate", "straddling_pairs", "straddling_turns"]
+__all__ = [
+    "FIRST_ORDER_LIMIT",
+    "FscEstimate",
+    "crossing",
+    "half_sizes",
+    "pairs_estimate",
+    "straddling_pairs",
+    "straddling_turns",
+]
 
 #: The FSC at which a map's resolution is read (Rosenthal and Henderson 2003: half-maps' 0.143).
 THRESHOLD = 0.143

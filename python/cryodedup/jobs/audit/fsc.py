@@ -24,7 +24,7 @@ from ...formats.star.fsc import FscCurve, model_nyquist, read_model_fsc, read_po
 from .check import SetAudit
 from .project import Job, Project
 
-__all__ = ["FscFound", "fsc_figures", "fsc_rows", "judge", "refinement_estimate"]
+__all__ = ["FscFound", "fsc_figures", "fsc_rows", "judge", "refinement_estimate", "set_estimate"]
 
 MODEL_FILE, POSTPROCESS_FILE, POSTPROCESS_KIND = "run_model.star", "postprocess.star", "PostProcess"
 #: Why a refinement has no estimate where no file was found.
