@@ -25,6 +25,7 @@ from .score import ScoredPairs, ShardScores, combine_shards
 __all__ = [
     "COMMON_CAUSES",
     "EVIDENCE_SIGMAS",
+    "NULL_SIGMAS",
     "PATTERN_SHIFT",
     "UNCERTAIN",
     "MicrographDecision",
@@ -32,6 +33,7 @@ __all__ = [
     "_circular_distance",
     "_fft_shape",
     "_in_acquisition_order",
+    "_pattern_neighbours",
     "decide_run",
     "group_duplicates",
     "judge_power",
@@ -49,11 +51,9 @@ NULL_PAIRS = 30
 #: A pair whose joint score lies within this factor of 1 (either side) is "uncertain".
 UNCERTAIN = 1.25
 
-
 #: A z this many times the run's z threshold stands far above its null: no chance peak, no
 #: shared pattern away from zero shift reaches it (docs/developers/decisions/micrograph-screen.md).
 FAR = 1.5
-
 
 #: A peak within this many binned pixels of zero shift is where a camera's pattern or a shared
 #: illumination puts the peak of unrelated images.

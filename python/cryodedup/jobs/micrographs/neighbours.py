@@ -37,7 +37,7 @@ from .decide import (
 )
 from .directed import z_at_shift
 
-__all__ = ["SHARED_SIGMAS", "look_at_hole_neighbours"]
+__all__ = ["look_at_hole_neighbours"]
 
 #: The neighbours' combined z at the anchor's shift, in the anchor's hole, that says they share it.
 SHARED_SIGMAS = 3.5
