@@ -84,6 +84,7 @@ pub struct Decided {
 
 /// What became of the split.
 #[derive(Debug)]
+#[allow(clippy::large_enum_variant)] // (one a scan, moved once: a box would buy nothing)
 pub enum Splitting {
     /// Every row was decided and handed to the writer. The writer may still be writing the
     /// last rows: [`Writing::finish`] waits for it.
@@ -346,7 +347,8 @@ impl Splitter {
         let mut rejected = Vec::new();
         for (k, &partner) in decided.suppressed_by.iter().enumerate() {
             let by_file = overridden.get(k).copied().unwrap_or(false);
-            if partner < 0 && !(by_file && !decided.keep[k]) {
+            let rejected_by_file = by_file && !decided.keep[k];
+            if partner < 0 && !rejected_by_file {
                 continue;
             }
             let row = start + k;
