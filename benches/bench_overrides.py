@@ -8,12 +8,12 @@ reject, rows drawn at random, each named as decisions.csv names it). Then times,
 
 (a) the job as before: ``--min-dist 100 --score rlnAutopickFigureOfMerit`` (one STAR: decided as it is
     scanned, in one pass);
-(b) (a) with ``--overrides`` (the rows read whole first: the forced rows are found among them);
+(b) (a) with ``--overrides`` (one pass too: the core decides the forced rows as it scans);
 (c) (a) with ``--decisions`` and (d) (b) with ``--decisions``.
 
 And, in process: the decision alone with and without the forced rows (on the rows of one read), and
-the whole job read whole before it decides (the two-pass route ``--overrides`` takes) without and
-with the file.
+the whole job read whole before it decides (the two-pass route, which ``--overrides`` took before the
+scan took the forced rows, and takes for an ``--update`` round or several inputs) without and with the file.
 
 Usage: python benches/bench_overrides.py [--particles N] [--overrides K] [--repeat R] [--workdir DIR]
 """
@@ -105,8 +105,8 @@ def in_process(star: Path, overrides: Path) -> dict[str, float]:
 def two_passes(star: Path, overrides: Path, out: Path, repeat: int) -> dict[str, float]:
     """Seconds of the whole job in process, read whole then decided (two passes), without and with the file.
 
-    The route ``--overrides`` must take (the forced rows are found once every row is read), the
-    job's own without it: what the overrides cost on it. Medians of ``repeat``, interleaved.
+    The route ``--overrides`` takes where the scan cannot decide (several inputs, a round), the job's
+    own without it: what the overrides cost on it. Medians of ``repeat``, interleaved.
     """
     from cryodedup.jobs.particles.job import run
     from cryodedup.jobs.particles.plan import plan

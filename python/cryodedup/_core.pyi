@@ -472,6 +472,8 @@ class ParticleScan:
     keep: npt.NDArray[np.bool_] | None
     suppressed_by: npt.NDArray[np.int64] | None
     split_note: str | None
+    #: With ``keep`` and the split's ``forced``: the rows the overrides decided (forced, or rejected by a forced keep).
+    overridden: npt.NDArray[np.uint64] | None
     pictures: ScanPictures | None
     extra: list[npt.NDArray[np.float64]]
     image_indices: npt.NDArray[np.uint32] | None
@@ -532,6 +534,8 @@ class SplitRule:
     page: PageFilesPlan | None
     #: The scratch folder the page's files of picks are written into as the scan makes them (None: held).
     page_folder: Path | None
+    #: ``--overrides``: the forced rows (from 0, increasing) and whether each is kept, decided with the others.
+    forced: list[tuple[int, bool]]
     def __new__(
         cls,
         rule: DedupRule,
@@ -544,6 +548,7 @@ class SplitRule:
         pictures: NearestHistogram | None = None,
         page: PageFilesPlan | None = None,
         page_folder: str | os.PathLike[str] | None = None,
+        forced: list[tuple[int, bool]] = ...,  # [] (the binding's default)
     ) -> Self: ...
 
 @final

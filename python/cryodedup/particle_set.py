@@ -204,13 +204,15 @@ class StarFacts:
     """What a STAR reader knows of its inputs before it scans them: what the one-pass decision needs.
 
     ``inputs``: how many files; ``halfsets``, ``filaments``, ``subtomograms``: whether their
-    rows carry half-sets (``rlnRandomSubset``), a tube column, or RELION 5's subtomogram angles.
+    rows carry half-sets (``rlnRandomSubset``), a tube column, or RELION 5's subtomogram angles;
+    ``names``: the files as the job names them (``ParticleSet.inputs``: ``--overrides`` names them so).
     """
 
     inputs: int
     halfsets: bool
     filaments: bool
     subtomograms: bool
+    names: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -585,6 +587,9 @@ class ParticleSet:
     decided_counts : cryodedup._core.ScanPictures or None
         With ``decided`` and ``--plot``: what the pictures count of the rows (the nearest-neighbour
         histogram, each micrograph's picks and kept picks), counted as the scan decided them.
+    decided_overridden : numpy.ndarray of uint64, shape (k,), or None
+        With ``decided`` and ``--overrides``: the rows the file decided as the scan decided them
+        (forced, or rejected by a forced keep), increasing.
     mic_uids : numpy.ndarray, shape (n,), or None
         Each row's CryoSPARC micrograph uid, read only for a names-only set (:meth:`names_only`).
     named : bool
@@ -652,6 +657,7 @@ class ParticleSet:
     decided_by: np.ndarray | None = None
     decided_record: Callable[[], Path] | None = None
     decided_counts: _core.ScanPictures | None = None
+    decided_overridden: np.ndarray | None = None
     coverage: np.ndarray | None = None
     mic_uids: np.ndarray | None = None
     named: bool = True
@@ -744,6 +750,7 @@ class ParticleSet:
             decided_by=None,
             decided_record=None,
             decided_counts=None,
+            decided_overridden=None,
             mic_uids=taken(self.mic_uids),
             species=None,
             images=None if self.images is None else self.images.rows(which),

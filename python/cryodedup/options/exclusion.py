@@ -101,20 +101,27 @@ def check_overrides(options: Any) -> None:
     given: object = options.overrides  # (the Python API's options arrive unchecked)
     if not isinstance(given, (str, Path)) or not Path(given).is_file():
         raise CryodedupError(f"--overrides {options.overrides}: no such file (a CSV of corrections was expected)")
+    # (taken with --remove-entirely, --max-angle, --min-dist-ellipsoid, --mask and --edge: a forced keep kept,
+    # rejecting the rows within their rule of it; a forced reject out; the rest decided by them as before)
     refused = [
-        (options.remove_entirely, "--remove-entirely"),
-        (options.min_support > 1, f"--min-support {options.min_support}"),
-        (options.max_angle is not None, "--max-angle"),
-        (options.own_frame, "--min-dist-ellipsoid"),
-        (options.same_image == "reject", "--same-image reject"),
-        (options.filament_mode == "tube", "--filament-mode tube"),
-        (bool(options.species or options.species_column or options.cross_species), "--species"),
-        (options.mask is not None or options.edge is not None, "--mask/--edge"),
-        (options.audit, "--audit"),
+        (options.min_support > 1, f"--min-support {options.min_support}", "a forced pick's support is not defined"),
+        (
+            options.same_image == "reject",
+            "--same-image reject",
+            "a forced pick's image may lie on other micrographs, whose rows the file does not decide",
+        ),
+        (
+            options.filament_mode == "tube",
+            "--filament-mode tube",
+            "tubes are kept or rejected whole, and an override names one segment",
+        ),
+        (
+            bool(options.species or options.species_column or options.cross_species),
+            "--species",
+            "each species is decided at its own distance, which a forced pick's neighbours are not yet",
+        ),
+        (options.audit, "--audit", "an audit writes no particle files for the overrides to decide"),
     ]
-    for asked, flag in refused:
+    for asked, flag, why in refused:
         if asked:
-            raise CryodedupError(
-                f"--overrides with {flag}: not taken together yet (forced particles are decided by the "
-                "distance rule alone)"
-            )
+            raise CryodedupError(f"--overrides with {flag}: not taken together ({why})")

@@ -17,9 +17,10 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use crate::algo::dedup::{dedup_slice, DedupParams};
+use crate::algo::forced::dedup_forced;
 use crate::algo::picture_counts::{NearestPlan, PictureCounts, PictureTally};
 use crate::errors::StarError;
-use crate::io::decisions_csv::{self, RecordBatch, RecordLines, RecordSpec, Rejected, WRITE_AT};
+use crate::io::decisions_csv::{self, RecordBatch, RecordLines, RecordSpec, Rejected, Rule, WRITE_AT};
 use crate::io::page_batches::{PagePlan, PageTally};
 use crate::io::particle_rows::{scan_loop, CentrePlan, Loop, ParticleRows};
 use crate::io::star::{Block, Release, RowScan};
@@ -58,6 +59,10 @@ pub struct Split<W> {
     /// With `--plot`: the page's files of picks made batch by batch ([`Decided::page`]; each
     /// batch's partners found for it, kept a row only where `params` asks).
     pub page: Option<PagePlan>,
+    /// `--overrides`: the rows the user forced (rows of the file from 0, increasing) and
+    /// whether each is kept, decided with the others in their batch ([`dedup_forced`]): a
+    /// run with forced rows stays one pass. Not taken with `page`.
+    pub forced: Vec<(u64, bool)>,
 }
 
 /// Every row's decision, as the whole file's [`dedup`](crate::algo::dedup::dedup) gives it.
@@ -73,10 +78,13 @@ pub struct Decided {
     /// The text of each of the page's files of picks, where the split's `page` asked for them
     /// and every rejected row had a partner.
     pub page: Option<Vec<Vec<u8>>>,
+    /// The rows the split's `forced` decided (forced, or rejected by a forced keep), increasing.
+    pub overridden: Vec<u64>,
 }
 
 /// What became of the split.
 #[derive(Debug)]
+#[allow(clippy::large_enum_variant)] // (one a scan, moved once: a box would buy nothing)
 pub enum Splitting {
     /// Every row was decided and handed to the writer. The writer may still be writing the
     /// last rows: [`Writing::finish`] waits for it.
@@ -127,7 +135,7 @@ pub fn scan_and_split<S: RowSource, W: Write + Send + 'static>(
     release: Release,
     split: Split<W>,
 ) -> Result<(Option<Vec<Block>>, ParticleRows, Splitting), StarError> {
-    let Split { params, kept, rejected, record, pictures, page } = split;
+    let Split { params, kept, rejected, record, pictures, page, forced } = split;
     let (to_writer, batches) = sync_channel::<Batch>(if record.is_some() { QUEUED_RECORDED } else { QUEUED });
     let recorded = record.is_some();
     let record = record.map(|(spec, out)| (RecordLines::new(spec), out));
@@ -142,6 +150,7 @@ pub fn scan_and_split<S: RowSource, W: Write + Send + 'static>(
     let writing = Writing(Some(writer));
     let mut splitter = Splitter::new(params, plan.coords.len(), plan.score.is_some(), to_writer);
     splitter.recorded = recorded;
+    splitter.forced = forced;
     splitter.tally = pictures.map(|counted| PictureTally::new(counted, plan.coords.len()));
     let remove_entirely = splitter.params.remove_entirely;
     splitter.page = page.map(|files| PageTally::new(files, plan.coords.len(), remove_entirely));
@@ -193,6 +202,9 @@ struct Splitter {
     tally: Option<PictureTally>,
     /// The page's files of the rows decided so far, if asked.
     page: Option<PageTally>,
+    /// The forced rows (`Split::forced`), and the first not yet decided.
+    forced: Vec<(u64, bool)>,
+    next_forced: usize,
 }
 
 impl Splitter {
@@ -213,6 +225,8 @@ impl Splitter {
             given_up: None,
             tally: None,
             page: None,
+            forced: Vec::new(),
+            next_forced: 0,
         }
     }
 
@@ -268,12 +282,22 @@ impl Splitter {
         let partners = self.params.want_suppressed_by;
         let batch_partners = partners || self.recorded || self.page.is_some();
         let params = DedupParams { want_suppressed_by: batch_partners, ..self.params.clone() };
-        let decided = match dedup_slice(start as u64, keys, centres, dim, scores, &params) {
+        let forced = self.forced_until(start, end);
+        let decided = match forced.is_empty() {
+            true => dedup_slice(start as u64, keys, centres, dim, scores, &params).map(|decided| (decided, Vec::new())),
+            false => {
+                let spare = self.micrographs as u32; // (above every id met: the rows the file decided, each alone)
+                dedup_forced(start as u64, keys, centres, dim, scores, &forced, spare, &params)
+            }
+        };
+        let (decided, overridden) = match decided {
             Ok(decided) => decided,
             Err(e) => return self.give_up(format!("rows {} to {end} cannot be decided ({e})", start + 1)),
         };
+        let overridden_rows = overridden.iter().enumerate().filter(|(_, &o)| o).map(|(k, _)| (start + k) as u64);
+        self.decided.overridden.extend(overridden_rows);
         let runs = runs_of(&self.pending[..end - start], &decided.keep);
-        let record = self.recorded.then(|| self.record_batch(start, &decided.suppressed_by, scanned, names));
+        let record = self.recorded.then(|| self.record_batch(start, &decided, &overridden, scanned, names));
         self.pending.drain(..end - start);
         self.decided.keep.extend_from_slice(&decided.keep);
         // (the pictures' and the page's threads share one copy of the batch's rows)
@@ -297,13 +321,23 @@ impl Splitter {
         }
     }
 
+    /// The forced rows among rows `start..end`, as rows of the batch (increasing).
+    fn forced_until(&mut self, start: usize, end: usize) -> Vec<(usize, bool)> {
+        let from = self.next_forced;
+        let taken = self.forced[from..].iter().take_while(|&&(row, _)| row < end as u64).count();
+        self.next_forced += taken;
+        self.forced[from..from + taken].iter().map(|&(row, keep)| (row as usize - start, keep)).collect()
+    }
+
     /// The record's batch of rows `start..`: each rejected row with its partner (both in the
-    /// batch: micrographs never interact), the rule and their distance; and the micrograph
-    /// names met since the last batch.
+    /// batch: micrographs never interact; none for a forced reject), the rule and their
+    /// distance; and the micrograph names met since the last batch. `overridden`: the rows the
+    /// overrides decided (empty: none), whose rule is theirs.
     fn record_batch(
         &mut self,
         start: usize,
-        suppressed_by: &[i64],
+        decided: &crate::algo::dedup::DedupResult,
+        overridden: &[bool],
         scanned: &ParticleRows,
         names: &[Vec<u8>],
     ) -> RecordBatch {
@@ -311,17 +345,30 @@ impl Splitter {
         let centre = |row: usize| &scanned.centres[row * dim..(row + 1) * dim];
         let remove_entirely = self.params.remove_entirely;
         let mut rejected = Vec::new();
-        for (k, &partner) in suppressed_by.iter().enumerate().filter(|(_, &partner)| partner >= 0) {
-            let (row, partner) = (start + k, start + partner as usize);
-            let scores = self.scored.then(|| (scanned.scores[row], scanned.scores[partner]));
+        for (k, &partner) in decided.suppressed_by.iter().enumerate() {
+            let by_file = overridden.get(k).copied().unwrap_or(false);
+            let rejected_by_file = by_file && !decided.keep[k];
+            if partner < 0 && !rejected_by_file {
+                continue;
+            }
+            let row = start + k;
+            let (rule, partner) = match (by_file, partner) {
+                (true, -1) => (Rule::Override, None),
+                (true, _) => (Rule::Override, Some(start + partner as usize)),
+                (false, _) => {
+                    let partner = start + partner as usize;
+                    let scores = self.scored.then(|| (scanned.scores[row], scanned.scores[partner]));
+                    (decisions_csv::rule_of(remove_entirely, scores), Some(partner))
+                }
+            };
             rejected.push(Rejected {
                 row: row as u32,
-                partner: partner as u32,
-                rule: decisions_csv::rule_of(remove_entirely, scores),
+                partner: partner.map_or(u32::MAX, |p| p as u32),
+                rule,
                 micrograph: scanned.keys[row],
-                distance: decisions_csv::distance(centre(row), centre(partner)),
+                distance: partner.map_or(f64::NAN, |p| decisions_csv::distance(centre(row), centre(p))),
                 span: self.pending[k],
-                partner_span: self.pending[partner - start],
+                partner_span: partner.map_or((0, 0), |p| self.pending[p - start]),
             });
         }
         let new_micrographs = names[self.named..].to_vec();
@@ -546,6 +593,16 @@ mod tests {
         plan: &CentrePlan,
         params: &DedupParams,
     ) -> (Splitting, Vec<u8>, Vec<u8>, Vec<u8>, Vec<u8>) {
+        forced_both_ways(data, plan, params, &[])
+    }
+
+    /// [`both_ways`] with forced rows: the oracle the whole file decided by [`dedup_forced`].
+    fn forced_both_ways(
+        data: &[u8],
+        plan: &CentrePlan,
+        params: &DedupParams,
+        forced: &[(u64, bool)],
+    ) -> (Splitting, Vec<u8>, Vec<u8>, Vec<u8>, Vec<u8>) {
         let (kept, rejected) = (Shared::default(), Shared::default());
         let input = source(data);
         let split = Split {
@@ -555,6 +612,7 @@ mod tests {
             record: None,
             pictures: None,
             page: None,
+            forced: forced.to_vec(),
         };
         let (_, rows, outcome) = scan_and_split(&input, Loop::Deferred("particles"), plan, &keep_all, split).unwrap();
         let outcome = match outcome {
@@ -569,12 +627,16 @@ mod tests {
         let scores = plan.score.map(|_| &rows.scores[..]);
         let (mut kept2, mut rejected2) = (Vec::new(), Vec::new());
         if let Splitting::Done(decided, _) = &outcome {
-            let whole = dedup(&rows.keys, &rows.centres, 2, scores, params).unwrap();
+            let local: Vec<(usize, bool)> = forced.iter().map(|&(row, keep)| (row as usize, keep)).collect();
+            let spare = rows.key_names.len() as u32;
+            let (whole, overridden) = match forced.is_empty() {
+                true => (dedup(&rows.keys, &rows.centres, 2, scores, params).unwrap(), Vec::new()),
+                false => dedup_forced(0, &rows.keys, &rows.centres, 2, scores, &local, spare, params).unwrap(),
+            };
             write_split(data, table, &whole.keep, &RowEdit::default(), &mut kept2, &mut rejected2, &keep_all).unwrap();
-            assert_eq!(
-                decided,
-                &Decided { keep: whole.keep, suppressed_by: whole.suppressed_by, pictures: None, page: None }
-            );
+            let overridden = overridden.iter().enumerate().filter(|(_, &o)| o).map(|(row, _)| row as u64).collect();
+            let (keep, suppressed_by) = (whole.keep, whole.suppressed_by);
+            assert_eq!(decided, &Decided { keep, suppressed_by, pictures: None, page: None, overridden });
             // The ranges written run in order, one after the other, over every row.
             let ranges = std::mem::take(&mut *input.written.lock().unwrap());
             assert!(ranges.windows(2).all(|w| w[0].end == w[1].start));
@@ -582,6 +644,22 @@ mod tests {
             assert_eq!(ranges.last().unwrap().end, table.rows.end);
         }
         (outcome, kept.take(), rejected.take(), kept2, rejected2)
+    }
+
+    #[test]
+    fn forced_rows_are_split_as_the_whole_file_decides_them() {
+        let data = file(5000, |i| i / 40, true);
+        // (forced rows in most batches, some on one micrograph, kept and rejected)
+        let forced: Vec<(u64, bool)> =
+            (0..5000u64).filter(|row| row % 37 == 3 || row % 53 == 0).map(|row| (row, row % 3 != 0)).collect();
+        for score in [Some(2), None] {
+            let params = DedupParams { want_suppressed_by: true, ..params(false) };
+            let (outcome, kept, rejected, kept2, rejected2) = forced_both_ways(&data, &plan(score), &params, &forced);
+            let Splitting::Done(decided, _) = outcome else { panic!("the split was given up") };
+            assert!(forced.iter().all(|&(row, keep)| decided.keep[row as usize] == keep));
+            assert!(decided.overridden.len() > forced.len(), "forced keeps reject their neighbours");
+            assert_eq!((kept, rejected), (kept2, rejected2));
+        }
     }
 
     #[test]
@@ -642,6 +720,7 @@ mod tests {
                 record: to_record,
                 pictures: None,
                 page: None,
+                forced: Vec::new(),
             };
             let (_, rows, outcome) =
                 scan_and_split(&source(&data), Loop::Deferred("particles"), &plan(score), &keep_all, split).unwrap();
@@ -696,6 +775,7 @@ mod tests {
                 record: recorded.then(|| (spec, record.clone())),
                 pictures: None,
                 page: page.clone(),
+                forced: Vec::new(),
             };
             let (_, _, outcome) =
                 scan_and_split(&source(&data), Loop::Deferred("particles"), &plan(Some(2)), &keep_all, split).unwrap();
@@ -724,7 +804,8 @@ mod tests {
         let edges: Vec<f64> = (0..=100).map(|k| 150.0 * k as f64 / 100.0).collect();
         let pictures = Some(NearestPlan { reach: 150.0, edges: edges.clone(), within: 30.0 });
         let (kept, rejected) = (Shared::default(), Shared::default());
-        let split = Split { params: params(false), kept, rejected, record: None, pictures, page: None };
+        let split =
+            Split { params: params(false), kept, rejected, record: None, pictures, page: None, forced: Vec::new() };
         let (_, rows, outcome) =
             scan_and_split(&source(&data), Loop::Deferred("particles"), &plan(Some(2)), &keep_all, split).unwrap();
         let Splitting::Done(decided, _) = outcome else { panic!("{outcome:?}") };
@@ -777,6 +858,7 @@ mod tests {
             record: None,
             pictures: None,
             page: None,
+            forced: Vec::new(),
         };
         let err =
             scan_and_split(&source(&data), Loop::Deferred("particles"), &plan(Some(2)), &keep_all, split).unwrap_err();
@@ -811,6 +893,7 @@ mod tests {
             record: None,
             pictures: None,
             page: None,
+            forced: Vec::new(),
         };
         let (_, _, outcome) =
             scan_and_split(&source(&data), Loop::Deferred("particles"), &plan(Some(2)), &keep_all, split).unwrap();
@@ -826,7 +909,8 @@ mod tests {
         let (kept, rejected) = (Box::new(Shared::default()) as Box<dyn Write + Send>, Box::new(Shared::default()));
         let record: Box<dyn Write + Send> = Box::new(Refuses { writes: true });
         let record = Some((spec, record));
-        let split = Split { params: params(false), kept, rejected, record, pictures: None, page: None };
+        let split =
+            Split { params: params(false), kept, rejected, record, pictures: None, page: None, forced: Vec::new() };
         let (_, _, outcome) =
             scan_and_split(&source(&data), Loop::Deferred("particles"), &plan(Some(2)), &keep_all, split).unwrap();
         let Splitting::Failed(e) = outcome else { panic!("{outcome:?}") };
@@ -843,6 +927,7 @@ mod tests {
             record: None,
             pictures: None,
             page: None,
+            forced: Vec::new(),
         };
         let (_, rows, outcome) =
             scan_and_split(&source(&data), Loop::Deferred("particles"), &plan(Some(2)), &keep_all, split).unwrap();

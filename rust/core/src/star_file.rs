@@ -41,6 +41,8 @@ pub struct SplitTo<'a> {
     pub pictures: Option<NearestPlan>,
     /// With `--plot`: the page's files of picks made as the rows are decided.
     pub page: Option<PagePlan>,
+    /// `--overrides`: the forced rows (from 0, increasing) and whether each is kept (`particle_split::Split::forced`).
+    pub forced: Vec<(u64, bool)>,
 }
 
 impl StarFile {
@@ -178,7 +180,8 @@ impl StarFile {
             None => None,
         };
         let (pictures, page) = (split.pictures, split.page);
-        let outputs = particle_split::Split { params: split.params, kept, rejected, record, pictures, page };
+        let forced = split.forced;
+        let outputs = particle_split::Split { params: split.params, kept, rejected, record, pictures, page, forced };
         let scanned = particle_split::scan_and_split(&self.mapped, source, plan, &read_ahead, outputs)?;
         if !matches!(scanned.2, Splitting::Done(..)) {
             self.mapped.reread_head(self.mapped.head_kept());
@@ -294,7 +297,15 @@ mod tests {
             want_suppressed_by: false,
             selection: Default::default(),
         };
-        let to = SplitTo { params, kept: &kept, rejected: &rejected, record: None, pictures: None, page: None };
+        let to = SplitTo {
+            params,
+            kept: &kept,
+            rejected: &rejected,
+            record: None,
+            pictures: None,
+            page: None,
+            forced: Vec::new(),
+        };
         let (rows, splitting) = star.scan_particles(1, &plan(), Some(to)).unwrap();
         // By hand: centres times 2 Å; the first row is within 10 Å of the better second.
         assert_eq!(rows.centres, [0.0, 0.0, 4.0, 0.0, 200.0, 0.0]);

@@ -184,6 +184,9 @@ pub(crate) struct SplitRule {
     page: Option<Py<PageFilesPlan>>,
     /// The scratch folder the page's files are written into as they are made (None: held).
     page_folder: Option<PathBuf>,
+    /// `--overrides`: the forced rows (rows of the loop from 0, increasing) and whether each is
+    /// kept, decided with the others as the scan goes (`ParticleScan.overridden`).
+    forced: Vec<(u64, bool)>,
 }
 
 /// The page's files of picks a one-pass scan makes (`SplitRule.page`): `chunk` micrographs a
@@ -288,7 +291,7 @@ impl NearestHistogram {
 #[pymethods]
 impl SplitRule {
     #[new]
-    #[pyo3(signature = (rule, *, kept, rejected, partners=false, pictures=None, page=None, page_folder=None, record=None, input=Vec::new()))]
+    #[pyo3(signature = (rule, *, kept, rejected, partners=false, pictures=None, page=None, page_folder=None, record=None, input=Vec::new(), forced=Vec::new()))]
     #[allow(clippy::too_many_arguments)] // (Python's keywords, each the SplitRule's own)
     fn new(
         rule: Py<DedupRule>,
@@ -300,8 +303,15 @@ impl SplitRule {
         page_folder: Option<PathBuf>,
         record: Option<PathBuf>,
         input: Vec<u8>,
-    ) -> Self {
-        SplitRule { rule, kept, rejected, partners, record, input, pictures, page, page_folder }
+        forced: Vec<(u64, bool)>,
+    ) -> PyResult<Self> {
+        if forced.windows(2).any(|pair| pair[0].0 >= pair[1].0) {
+            return Err(pyo3::exceptions::PyValueError::new_err("forced rows must be increasing"));
+        }
+        if !forced.is_empty() && page.is_some() {
+            return Err(pyo3::exceptions::PyValueError::new_err("forced rows are not taken with the page's files"));
+        }
+        Ok(SplitRule { rule, kept, rejected, partners, record, input, pictures, page, page_folder, forced })
     }
 }
 
@@ -469,6 +479,9 @@ pub(crate) struct ParticleScan {
     suppressed_by: Option<Py<PyArray1<i64>>>,
     /// Why a split asked for was given up (its outputs are then incomplete).
     split_note: Option<String>,
+    /// With `keep` and the split's `forced`: the rows the overrides decided (forced, or
+    /// rejected by a forced keep), increasing (uint64).
+    overridden: Option<Py<PyArray1<u64>>>,
     /// With `keep` and the split's `pictures`: what `--plot` counted as the rows were decided.
     pictures: Option<Py<ScanPictures>>,
     /// Each `extra` column of the scan's columns (float64, one value per row), in their order.
@@ -640,16 +653,20 @@ impl StarFile {
             record: s.record.as_deref().map(|path| (RecordSpec { input: s.input.clone(), image: plan.image }, path)),
             pictures: s.nearest_plan(),
             page: s.page.as_ref().map(|page| page.get().plan(s.page_folder.clone())),
+            forced: s.forced.clone(),
         });
         let (mut rows, splitting) =
             py.detach(|| self.inner.scan_particles(block, &plan, to)).map_err(|e| self.failed(e))?;
-        let (mut suppressed_by, mut pictures) = (None, None);
+        let (mut suppressed_by, mut pictures, mut overridden) = (None, None, None);
         let (keep, split_note) = match splitting {
             Some(Splitting::Done(decided, writing)) => {
                 let kept = split.map_or_else(PathBuf::new, |s| s.kept.clone());
                 *self.writing.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some((writing, kept));
                 if split.is_some_and(|s| s.partners) {
                     suppressed_by = Some(decided.suppressed_by.into_pyarray(py).unbind());
+                }
+                if split.is_some_and(|s| !s.forced.is_empty()) {
+                    overridden = Some(decided.overridden.into_pyarray(py).unbind());
                 }
                 if let (Some(counts), Some(plan)) =
                     (decided.pictures, split.and_then(|s| s.pictures.as_ref().map(|p| p.clone_ref(py))))
@@ -692,6 +709,7 @@ impl StarFile {
             keep,
             suppressed_by,
             split_note,
+            overridden,
             pictures,
             extra: rows.extra.into_iter().map(|values| values.into_pyarray(py).unbind()).collect(),
             image_runs,

@@ -15,6 +15,7 @@ import csv
 import hashlib
 import json
 import random
+import re
 import sqlite3
 import subprocess
 import sys
@@ -258,11 +259,20 @@ def test_a_bad_override_is_refused_in_one_line_and_nothing_is_written(tmp_path, 
     assert "overrides.csv: line 2" in str(document)
 
 
-def test_overrides_with_a_rule_not_taken_yet_are_refused(tmp_path):
+@pytest.mark.parametrize(
+    ("asked", "message"),
+    [
+        ({"min_support": 2}, "--min-support 2: not taken together (a forced pick's support is not defined)"),
+        ({"same_image": "reject"}, "--same-image reject: not taken together (a forced pick's image may lie"),
+        ({"filament_mode": "tube"}, "--filament-mode tube: not taken together (tubes are kept or rejected whole"),
+        ({"audit": True}, "--audit: not taken together (an audit writes no particle files"),
+    ],
+)
+def test_overrides_with_a_rule_they_cannot_serve_are_refused(tmp_path, asked, message):
     overrides = tmp_path / "o.csv"
     overrides.write_text("kind,input,row,name,partner,action\n")
-    with pytest.raises(CryodedupError, match="--overrides with --max-angle: not taken together yet"):
-        ParticleOptions(overrides=overrides, max_angle=10.0).check()
+    with pytest.raises(CryodedupError, match=re.escape(f"--overrides with {message}")):
+        ParticleOptions(overrides=overrides, **asked).check()
     with pytest.raises(CryodedupError, match="--overrides nothing.csv: no such file"):
         ParticleOptions(overrides=Path("nothing.csv")).check()
 
@@ -326,3 +336,106 @@ def test_dask_shards_write_the_plain_runs_bytes(tmp_path):
         assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "dask" / name).read_bytes(), name
     expected = oracle(rows, {rows[i][4] for i in to_keep}, {rows[i][4] for i in to_reject})
     assert names_in(tmp_path / "dask/particles_kept.star") == expected
+
+
+def _rules_oracle(rows, forced, d, entirely=False, max_angle=None, dropped=None, ellipse=None) -> set[int]:
+    """The rows kept, by a walk written here: forced keeps kept and rejecting the rows within the rule of them, forced
+    rejects out, the rows ``dropped`` (mask, edge) out unless forced; the rest by the rule, among themselves.
+
+    ``rows``: (micrograph, x, y, score, psi) in Å; two rows are within the rule on one micrograph within ``d``
+    and, with ``max_angle``, turned by at most it (rot = tilt = 0: the angle between them is that of their psi);
+    with ``ellipse`` (semi-axes along x and y; every pose 0, z 0), within it instead of ``d``.
+    """
+
+    def close(a, b):
+        (ma, xa, ya, _, pa), (mb, xb, yb, _, pb) = rows[a], rows[b]
+        turn = abs(pa - pb) % 360
+        near = (xa - xb) ** 2 + (ya - yb) ** 2 <= d * d
+        if ellipse is not None:
+            near = ((xa - xb) / ellipse[0]) ** 2 + ((ya - yb) / ellipse[1]) ** 2 <= 1
+        return ma == mb and near and (max_angle is None or min(turn, 360 - turn) <= max_angle)
+
+    n = len(rows)
+    out = [k not in forced and dropped is not None and dropped[k] for k in range(n)]
+    keeps = [k for k, keep in forced.items() if keep]
+    blocked = [k not in forced and not out[k] and any(close(k, j) for j in keeps) for k in range(n)]
+    rest = [k for k in range(n) if k not in forced and not out[k] and not blocked[k]]
+    kept = set(keeps)
+    if entirely:
+        return kept | {k for k in rest if not any(j != k and close(k, j) for j in rest)}
+    walked: list[int] = []
+    for k in sorted(rest, key=lambda k: (-rows[k][3], k)):
+        if not any(close(k, j) for j in walked):
+            walked.append(k)
+    return kept | set(walked)
+
+
+@pytest.mark.parametrize("rule", ["remove-entirely", "max-angle", "mask-and-edge", "ellipsoid"])
+@pytest.mark.parametrize("seed", range(3))
+def test_forced_rows_with_another_rule_decide_as_a_walk_written_here(tmp_path, rule, seed):
+    # 160 picks on two micrographs of 400 x 400 px of 1 Å, psi of 0, 10, 90 or 200 degrees; 12 forced kept, 12
+    # forced rejected (seeded); --min-dist 30. The mask: x >= 100 px inside; --edge 20 Å. The ellipsoid: 50 x 15 x 15
+    # Å, the picks at z 0 and every angle 0.
+    import mrcfile
+    import numpy as np
+
+    from cryodedup.cli import main
+
+    rng = np.random.default_rng(seed)
+    rows = [
+        (f"m{k % 2}.mrc", *rng.uniform(0, 399, 2).tolist(), float(rng.random()), float(rng.choice([0, 10, 90, 200])))
+        for k in range(160)
+    ]
+    if rule == "ellipsoid":
+        rows = [(m, x, y, s, 0.0) for m, x, y, s, _ in rows]
+    lines = [f"{x:.4f} {y:.4f} {s:.6f} {m} {k + 1:06d}@s.mrcs 0 0 {p:g}" for k, (m, x, y, s, p) in enumerate(rows)]
+    z = rule == "ellipsoid"
+    lines = [f"{line} 0" if z else line for line in lines]
+    rows = [(m, float(f"{x:.4f}"), float(f"{y:.4f}"), s, p) for m, x, y, s, p in rows]  # (as written)
+    star = tmp_path / "p.star"
+    star.write_text(
+        "data_particles\nloop_\n_rlnCoordinateX\n_rlnCoordinateY\n_rlnAutopickFigureOfMerit\n_rlnMicrographName\n"
+        "_rlnImageName\n_rlnAngleRot\n_rlnAngleTilt\n_rlnAnglePsi\n" + "_rlnCoordinateZ\n" * z + "\n".join(lines) + "\n"
+    )
+    chosen = rng.choice(160, 24, replace=False).tolist()
+    forced = {k: j < 12 for j, k in enumerate(chosen)}
+    named = [(str(star), k + 1, f"{k + 1:06d}@s.mrcs", "keep" if keep else "reject") for k, keep in forced.items()]
+    overrides = overrides_of(tmp_path / "o.csv", named)
+    args = ["particles", str(star), "-o", str(tmp_path / "out"), "--mic-psize", "1"]
+    args += [] if rule == "ellipsoid" else ["--min-dist", "30"]  # (the ellipsoid replaces it)
+    args += ["--score", "rlnAutopickFigureOfMerit", "--overrides", str(overrides), "--decisions", "--json", "-q"]
+    dropped = None
+    if rule == "remove-entirely":
+        args += ["--remove-entirely"]
+    elif rule == "max-angle":
+        args += ["--max-angle", "30"]
+    elif rule == "ellipsoid":
+        args += ["--min-dist-ellipsoid", "50,15,15"]
+    else:
+        mask = np.zeros((400, 400), np.int8)
+        mask[:, 100:] = 1
+        for name in ("m0", "m1"):
+            with mrcfile.new(tmp_path / f"{name}.mrc", data=np.zeros((400, 400), np.float32)) as mrc:
+                mrc.voxel_size = 1.0
+            with mrcfile.new(tmp_path / f"{name}_mask.mrc", data=mask) as mrc:
+                mrc.voxel_size = 1.0
+        (tmp_path / "masks").mkdir()
+        for name in ("m0", "m1"):
+            (tmp_path / f"{name}_mask.mrc").rename(tmp_path / "masks" / f"{name}_mask.mrc")
+        args += ["--mask", str(tmp_path / "masks"), "--edge", "20", "--project-dir", str(tmp_path)]
+        dropped = [x < 100 or min(x, y) < 20 or max(x, y) > 380 for _, x, y, _, _ in rows]
+    code = main(args, standalone_mode=False)
+    assert code in (0, None)
+    ellipse = (50.0, 15.0) if rule == "ellipsoid" else None
+    asked = (rule == "remove-entirely", 30.0 if rule == "max-angle" else None, dropped, ellipse)
+    expected = _rules_oracle(rows, forced, 30.0, *asked)
+    assert expected != _rules_oracle(rows, {}, 30.0, *asked)  # (the overrides changed something)
+    kept = {
+        int(line.split()[4][:6]) - 1
+        for line in (tmp_path / "out/particles_kept.star").read_text().splitlines()
+        if "@s.mrcs" in line
+    }
+    assert kept == expected
+    with open(tmp_path / "out/decisions.csv", newline="") as f:
+        record = {int(r["row"]) - 1: r["rule"] for r in csv.DictReader(f)}
+    assert all(record[k] == "override" for k, keep in forced.items() if not keep)

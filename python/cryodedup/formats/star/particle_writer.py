@@ -527,6 +527,10 @@ class Split:
     record: Path | None = None
     #: The input's name in the record's rows, as the file system holds it (a name not UTF-8 too).
     input: bytes = b""
+    #: ``--overrides``: the forced rows the scan decides with the others (:class:`OnePass`), and, once scanned,
+    #: the rows the file decided (forced, or rejected by a forced keep).
+    forced: tuple[tuple[int, bool], ...] = ()
+    overridden: np.ndarray | None = None
 
     def finish(self) -> None:
         """Waits until the scan has written every row: the files are whole from then on."""
@@ -558,6 +562,7 @@ class Split:
             page_folder=self.page_folder,
             record=self.record,
             input=self.input,
+            forced=list(self.forced),
         )
 
 
@@ -581,6 +586,9 @@ class OnePass:
     page: _core.PageFilesPlan | None = None
     #: ``--plot``: the page's folder in the outputs, beside which the scan writes those files as it makes them.
     page_folder: str | None = None
+    #: ``--overrides``: the rows the user forced (rows of the one input from 0, increasing) and whether each is
+    #: kept: the scan decides them with the others (not with ``page``).
+    forced: tuple[tuple[int, bool], ...] = ()
 
 
 #: The job's one-pass decision, asked by the STAR reader with the facts of its inputs: the rule
@@ -602,6 +610,7 @@ def start_split(
         halfsets=any(RANDOM_SUBSET in part.labels for part in parts),
         filaments=any(RELION_TUBE in part.labels for part in parts),
         subtomograms=any(part.columns.subtomogram_angles for part in parts),
+        names=tuple(str(part.path) for part in parts),
     )
     asked = ask(facts) if ask is not None else None
     if asked is None:
@@ -612,7 +621,7 @@ def start_split(
         return None
     write_headers(files, part, labels)
     rule = asked.rule.for_core(higher)
-    split = Split(files, rule, partners=asked.partners, pictures=asked.pictures, page=asked.page)
+    split = Split(files, rule, partners=asked.partners, pictures=asked.pictures, page=asked.page, forced=asked.forced)
     if asked.page is not None and asked.page_folder is not None:
         split.page_folder = _scratch_folder(outdir / asked.page_folder)
     record = scratch_files([outdir / asked.record]) if asked.record is not None else None

@@ -108,12 +108,11 @@ def _scan_input(
 ) -> tuple[ParticleScan, set[str]]:
     """One input's rows scanned with their pixel sizes, and the micrographs found by file name.
 
-    The scan (:func:`scan_particles`) looks a micrograph up in the micrographs STAR by exact
-    path. When the STAR lists the input's micrographs under another folder and every one is
-    then found by file name (``ListedPixelSizes.lookup``), the file is scanned again with those
-    pixel sizes: a second read only for such files (the first one's split, if any, gave up on
-    the unknown pixel sizes and starts over from the headers). ``images``: whether to read each
-    row's image name, where the file has them.
+    The scan (:func:`scan_particles`) looks a micrograph up in the micrographs STAR by exact path. When the STAR lists
+    the input's micrographs under another folder and every one is then found by file name (``ListedPixelSizes.lookup``),
+    the file is scanned again with those pixel sizes: a second read only for such files (the first one's split, if any,
+    gave up on the unknown pixel sizes and starts over from the headers). ``images``: whether to read each row's image
+    name, where the file has them.
     """
     plan = pixel_size_plan(part, scale, mic_psizes)
     images = images and IMAGE_NAME in part.labels
@@ -278,15 +277,15 @@ def _unsaid(message: str) -> None:
 def _settle_split(split: Split, scan: ParticleScan, part: ParticleStar, score_label: str | None, log: Log) -> None:
     """Whether one input decided while read stands (``split.keep``), or is decided and written in a second pass.
 
-    The scan's decision stands unless it could not decide, or ranked RELION's -999 (ManualPick:
-    no score) as a number, which the job ranks last; a second pass drops the scratch files.
+    The scan's decision stands unless it could not decide, or ranked RELION's -999 (ManualPick: no score) as a number,
+    which the job ranks last; a second pass drops the scratch files.
     """
     split.keep, note, split.source = scan.keep, scan.split_note, part.star
-    split.suppressed_by, split.counted = scan.suppressed_by, scan.pictures
+    split.suppressed_by, split.counted, split.overridden = scan.suppressed_by, scan.pictures, scan.overridden
     if scan.keep is not None and has_none_scores(scan.scores, score_label):
         split.keep, note = None, f"{score_label} holds values that mean no score, ranked last"
     if split.keep is None:
-        split.suppressed_by = split.counted = None
+        split.suppressed_by = split.counted = split.overridden = None
         split.finish()  # (its writer, if it was still writing the scratch files)
         log(f"{part.path}: deciding and writing in a second pass: {note}", "info")
         for scratch in split.files.values():
@@ -321,9 +320,8 @@ def _listed_pixel_sizes(
 class _Rows:
     """The scans of the inputs, gathered one input at a time into one ParticleSet.
 
-    Micrographs are numbered over all inputs (a name is one micrograph in every input); the
-    columns a job asks for besides the scan's (half-sets, orientations, species) are kept
-    per input and joined at the end.
+    Micrographs are numbered over all inputs (a name is one micrograph in every input); the columns a job asks for
+    besides the scan's (half-sets, orientations, species) are kept per input and joined at the end.
     """
 
     def __init__(self, parts: list[ParticleStar], row_read: RowRead, warn: Warn) -> None:
@@ -447,6 +445,7 @@ class _Rows:
             decided_by=None if split is None else split.suppressed_by,
             decided_record=None if split is None or split.record is None else split.finished_record,
             decided_counts=None if split is None else split.counted,
+            decided_overridden=None if split is None else split.overridden,
             tubes=tubes,
             tube_column=RELION_TUBE if filament else None,
             halfsets=HalfSets(RANDOM_SUBSET, np.concatenate(self.halves), HALF_TEXTS) if self.with_halves else None,
@@ -614,8 +613,8 @@ def _exact_column(parts: list[ParticleStar], label: str) -> list[Decimal]:
 class ParticleScan:
     """What the job keeps of one input's rows: micrograph ids (uint32), centres, scores.
 
-    ``key_names`` are the input's micrographs (by the scan's ids), ``key_psizes`` their
-    pixel sizes, ``mic_ids`` their ids among all inputs' micrographs.
+    ``key_names`` are the input's micrographs (by the scan's ids), ``key_psizes`` their pixel sizes, ``mic_ids`` their
+    ids among all inputs' micrographs.
     """
 
     groups: np.ndarray
@@ -634,6 +633,7 @@ class ParticleScan:
     #: With ``keep``, where the split asked for them: each rejected row's partner (int64; -1 kept).
     suppressed_by: np.ndarray | None = None
     pictures: _core.ScanPictures | None = None  # (--plot's counts made by a one-pass scan)
+    overridden: np.ndarray | None = None  # (with keep and --overrides' forced rows: the rows they decided)
     #: Why a split asked for was given up.
     split_note: str | None = None
     #: The runs of the image column and the listed indices (uint32) of the rows of those whose
@@ -653,10 +653,9 @@ def scan_particles(
 ) -> ParticleScan:
     """One input's rows, scanned one window of the file at a time: 28 bytes per 2D particle.
 
-    ``extra`` columns, and those filaments and RELION 5 subtomograms need, are kept whole
-    by the same pass, only when asked for or present. With ``split``, the rows are also
-    decided and appended to its files as the scan goes (see :class:`Split`). ``images``:
-    each row's image key from ``rlnImageName`` too.
+    ``extra`` columns, and those filaments and RELION 5 subtomograms need, are kept whole by the same pass, only when
+    asked for or present. With ``split``, the rows are also decided and appended to its files as the scan goes (see
+    :class:`Split`). ``images``: each row's image key from ``rlnImageName`` too.
     """
     cols = part.columns
     origin_by_axis = {lab[-1] if not lab.endswith("Angst") else lab[-6]: lab for lab in cols.origins}
@@ -699,6 +698,7 @@ def scan_particles(
         keep=raw.keep,
         suppressed_by=raw.suppressed_by,
         pictures=raw.pictures,
+        overridden=raw.overridden,
         split_note=raw.split_note,
         image_indices=raw.image_indices,
         image_runs=raw.image_runs,

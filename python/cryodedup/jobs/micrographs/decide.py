@@ -155,9 +155,7 @@ class MicrographDecision:
     power: Power | None = None  # (what a re-exposure of these images would score, where estimated)
     turned: np.ndarray | None = None  # (the pairs a turn of one image lifts: ``turned.look_at_turns``)
     shared: np.ndarray | None = None  # (far above the null at its hole neighbours' shift: ``neighbours``)
-    #: The screen's own ``duplicate``, where ``--overrides`` changed some pairs' (``overrides.overridden``): the
-    #: margin is the screen's, a pair the user forced neither found nor missed by it. None: none changed.
-    screened: np.ndarray | None = None
+    screened: np.ndarray | None = None  # (the screen's own duplicate, where --overrides changed some: the margin's)
 
     def summary(self) -> DecisionSummary:
         """The summary's fields of the decision: thresholds, uncertain count, margin, rules' changes, verdict."""
@@ -181,12 +179,10 @@ class MicrographDecision:
         """The weakest duplicate and the strongest other pair, joint scores, and their ratio.
 
         The strongest other pair is said to be uncertain where it is: a margin measured against a
-        pair left to check is no gap between re-exposures and the rest. It measures the screen's
-        own decision (``screened``): a pair the user marked duplicate is no duplicate the screen
-        found, one marked distinct still the screen's duplicate (the verdict is judged before too).
+        pair left to check is no gap between re-exposures and the rest. The screen's (``screened``): a
+        pair the user marked duplicate is none it found, one marked distinct still one.
         """
-        duplicate = self.duplicate if self.screened is None else self.screened
-        dup = self.joint[duplicate]
+        dup = self.joint[duplicate := self.duplicate if self.screened is None else self.screened]
         others = int((~duplicate).sum())
         other = np.where(~duplicate & np.isfinite(self.joint), self.joint, -np.inf)
         weakest = float(dup.min()) if len(dup) else None
@@ -831,11 +827,10 @@ def undecided_verdict(decision: MicrographDecision, scores: ScoredPairs) -> str 
 def verdict(decision: MicrographDecision) -> str | None:
     """Why the run's decision cannot be trusted, or None.
 
-    A decision whose weakest duplicate is within ``UNCERTAIN`` of its strongest other pair,
-    with at least ``UNTRUSTED_UNCERTAIN`` uncertain pairs, duplicates and uncertain pairs
-    making up at least ``UNTRUSTED_SHARE`` of the pairs scored, draws its boundary through the
-    bulk of the pairs, not in a gap between them (a wrong pixel size, a binning too coarse for
-    the images): re-exposures are a few pairs standing far apart from the rest.
+    A decision whose weakest duplicate is within ``UNCERTAIN`` of its strongest other pair, with at least
+    ``UNTRUSTED_UNCERTAIN`` uncertain pairs, duplicates and uncertain pairs making up at least ``UNTRUSTED_SHARE`` of
+    the pairs scored, draws its boundary through the bulk of the pairs, not in a gap between them (a wrong pixel size, a
+    binning too coarse for the images): re-exposures are a few pairs standing far apart from the rest.
     """
     joint, duplicate = decision.joint, decision.duplicate
     if not duplicate.any():
@@ -886,10 +881,9 @@ def near_the_edge(
 ) -> str | None:
     """A warning when a duplicate pair lies in the last quarter of the reach.
 
-    Pairs farther apart were never compared, and a re-exposure pattern that reaches this far
-    may reach farther. ``option`` sets the reach, at ``value``: ``--window``, or ``--scan-range``
-    for the pattern mode. The warning names it doubled, whole, as a user pastes it (where that
-    reaches past the set, every pair: ``--candidates all``).
+    Pairs farther apart were never compared, and a re-exposure pattern that reaches this far may reach farther.
+    ``option`` sets the reach, at ``value``: ``--window``, or ``--scan-range`` for the pattern mode. The warning names
+    it doubled, whole, as a user pastes it (where that reaches past the set, every pair: ``--candidates all``).
     """
     if farthest >= n - 1 or not len(duplicates):  # every pair was compared
         return None

@@ -124,10 +124,25 @@ def one_pass(read: ReadPlan, facts: StarFacts) -> OnePass | None:
     plain = plain and not (facts.halfsets or facts.filaments or facts.subtomograms)
     if not plain or read.one_pass is None:
         return None
+    forced: tuple[tuple[int, bool], ...] = ()
+    if read.overrides is not None:
+        from .overrides import forced_in_scan
+
+        # (the page's files of picks are made by the two-pass route where rows are forced: their rules are its)
+        found = None if read.plot or not facts.names else forced_in_scan(read.overrides, facts.names[0])
+        if found is None:
+            return None
+        forced = found
     pictures, page, folder = _pictures(read.one_pass.min_dist) if read.plot else (None, None, None)
     record = DECISIONS_FILE if read.record else None
     return OnePass(
-        read.one_pass, partners=read.partners, record=record, pictures=pictures, page=page, page_folder=folder
+        read.one_pass,
+        partners=read.partners,
+        record=record,
+        pictures=pictures,
+        page=page,
+        page_folder=folder,
+        forced=forced,
     )
 
 
@@ -248,33 +263,53 @@ def decide(
     ``regions``: the rows ``--mask`` and ``--edge`` drop, found before (``regions.regions_of``);
     ``forced``: ``--overrides``' rows (``overrides.Forced.rows``; None: none), decided by :func:`_overridden`.
     """
+    if forced is not None and forced.any() and particles.decided is not None:  # (one pass: the scan decided them)
+        return finished(particles, _scanned_overrides(particles, rule, log), rule)
     if forced is not None and forced.any():
-        assert regions is None, "--overrides is refused with --mask and --edge"
-        return finished(particles, _overridden(particles, rule, log, forced), rule)
+        return finished(particles, _overridden(particles, rule, log, forced, regions), rule)
     return finished(particles, _decided(particles, rule, log, regions), rule)
 
 
-def _overridden(particles: ParticleSet, rule: Deciding, log: Log, forced: np.ndarray) -> ParticleDecision:
+def _overridden(
+    particles: ParticleSet, rule: Deciding, log: Log, forced: np.ndarray, regions: Regions | None
+) -> ParticleDecision:
     """The decision with forced rows: keeps kept, rejects rejected, the rows a keep rejects rejected; the rest decided.
 
     The rest is decided as a run on those rows alone decides them (``overrides.py``): the rows the
     file decided are each put on a micrograph of their own, where they meet no row (no copy of the
     rows: at 1M rows a subset's arrays were 0.3 s), and their decision is then the file's.
+    ``regions`` (``--mask``, ``--edge``): a forced row is the file's wherever it lies (a forced
+    keep outside the mask kept); a row not forced that they drop is theirs, near a forced keep or not.
     """
     from .overrides import KEEP, NOT_FORCED, blocked_by_forced
 
-    blocked, by = blocked_by_forced(particles, forced, rule)
+    blocked, by = blocked_by_forced(particles, forced, rule, rule_for_rows(particles, rule)[0])
+    if regions is not None:
+        inside = regions.dropped == 0
+        by = np.where(blocked & ~inside, -1, by)
+        blocked &= inside
+        regions = replace(
+            regions, dropped=np.where(forced != NOT_FORCED, 0, regions.dropped).astype(regions.dropped.dtype)
+        )
     overridden = (forced != NOT_FORCED) | blocked
     apart = np.flatnonzero(overridden)
     n_mics = len(particles.mic_names)
     groups = np.array(particles.groups, copy=True)
     groups[apart] = n_mics + np.arange(apart.size)
     alone = [f"(decided by --overrides: {k})" for k in range(apart.size)]
-    decision = _decided(replace(particles, groups=groups, mic_names=[*particles.mic_names, *alone]), rule, log, None)
+    decision = _decided(replace(particles, groups=groups, mic_names=[*particles.mic_names, *alone]), rule, log, regions)
     keep = np.where(overridden, forced == KEEP, decision.keep)
     suppressed_by = None if decision.suppressed_by is None else np.where(overridden, by, decision.suppressed_by)
     covered = None if decision.covered is None else decision.covered[:n_mics]
     return replace(decision, keep=keep, suppressed_by=suppressed_by, covered=covered, overridden=overridden)
+
+
+def _scanned_overrides(particles: ParticleSet, rule: Deciding, log: Log) -> ParticleDecision:
+    """The decision a one-pass scan made with the forced rows (``overrides.forced_in_scan``), the rows they decided."""
+    assert particles.decided_overridden is not None, "the scan was given the forced rows"
+    overridden = np.zeros(len(particles), dtype=bool)
+    overridden[particles.decided_overridden] = True
+    return replace(_decided(particles, rule, log, None), overridden=overridden)
 
 
 def finished(particles: ParticleSet, decision: ParticleDecision, rule: Deciding) -> ParticleDecision:

@@ -354,6 +354,8 @@ class ReadPlan:
     one_pass: DuplicateRule | None
     partners: bool
     record: bool
+    #: ``--overrides``' file (None: none): a one-pass scan decides its forced rows with the others.
+    overrides: Overrides | None
     #: Options said unused when the inputs give them nothing to act on (``read.warn_unused_options``).
     topaz_scale: float | None
     insist_angles: bool
@@ -613,6 +615,7 @@ def _read_plan(
         one_pass,
         output.plot,  # (the one pass writes the record from each batch's partners: none kept a row for it)
         output.decisions,
+        deciding.overrides,
         request.scale.topaz_scale,
         request.row_read.insist_angles,
     )
@@ -633,5 +636,4 @@ def _one_pass_allowed(deciding: Deciding, species: SpeciesAsked, output: Particl
     plain = plain and deciding.same_image != "reject"  # (rows of one image may be micrographs apart in the file)
     plain = plain and not update  # (a round decides with the kept particles of earlier rounds)
     plain = plain and deciding.regions is None  # (the rows dropped before the dedup)
-    plain = plain and deciding.overrides is None  # (the forced rows are found once every row is read)
     return plain and deciding.select == "greedy"  # (the scan walks greedily)

@@ -6,6 +6,7 @@
 //! - [`best`]: the best selection: the heaviest set of picks with no two duplicates, per conflict component.
 //! - [`consensus`]: how many distinct inputs picked near each pick (consensus picking).
 //! - [`decide`]: which duplicate removal a request runs (plain, poses, tubes apart or whole).
+//! - [`forced`]: rows the user forced kept or rejected (`--overrides`), decided with the others.
 //! - [`filaments`]: filament tubes removed whole when they duplicate a better tube.
 //! - [`images`]: the same particle image twice: the rows kept at two centres.
 //! - [`joined`]: micrographs walked as one where they share a particle image.
@@ -31,6 +32,7 @@ pub mod decide;
 pub mod dedup;
 pub mod ellipsoid;
 pub mod filaments;
+pub mod forced;
 pub mod grid;
 pub mod histogram;
 pub mod images;

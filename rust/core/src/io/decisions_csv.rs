@@ -32,6 +32,8 @@ pub enum Rule {
     RandomOrder,
     /// The row had a neighbour within the distance (its partner: the nearest).
     RemoveEntirely,
+    /// `--overrides`: forced rejected (no partner), or within the distance of a forced keep (the partner).
+    Override,
 }
 
 impl Rule {
@@ -41,6 +43,7 @@ impl Rule {
             Rule::RowOrder => b"row order",
             Rule::RandomOrder => b"random order",
             Rule::RemoveEntirely => b"remove entirely",
+            Rule::Override => b"override",
         }
     }
 }
