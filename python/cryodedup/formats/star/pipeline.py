@@ -251,7 +251,9 @@ class _LenientPipeline:
             elif word.startswith("loop_"):
                 in_loop, block = True, None
             elif in_loop and word.startswith("_") and (block is None or not block.rows):
-                block = block or self.loops.setdefault(name, _LenientBlock(name, []))
+                if block is None:  # (a block's first loop is its table, as the STAR reader's: a later one is not)
+                    block = _LenientBlock(name, [])
+                    self.loops.setdefault(name, block)
                 block.labels.append(word.split()[0][1:])
             elif in_loop and block is not None:
                 self._row(block, number, line)

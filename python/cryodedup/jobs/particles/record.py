@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -414,8 +415,7 @@ def write_decisions(path: Path, columns: dict[str, list | np.ndarray]) -> None:
     at once were 400 MB at 10M particles.
     """
     n = len(next(iter(columns.values()), []))
-    # (a file name that is not UTF-8, held with Python's surrogate escapes, written as its bytes)
-    with open(path, "w", newline="", encoding="utf-8", errors="surrogateescape") as f:
+    with open(path, "w", newline="", encoding="utf-8") as f:  # (a name not UTF-8: its bytes escaped, _texts)
         f.write(",".join(columns) + "\n")
         for start in range(0, n, ROWS_AT_ONCE):
             fields = [_texts(values[start : start + ROWS_AT_ONCE]) for values in columns.values()]
@@ -434,9 +434,24 @@ def _texts(values: list | np.ndarray) -> list[str]:
         return ["" if v < 0 else str(v) for v in values.tolist()]  # (kept_row -1: no partner)
     texts = [str(v) for v in (values.tolist() if isinstance(values, np.ndarray) else values)]
     joined = "\0".join(texts)
+    if not joined.isascii() and _SURROGATE.search(joined):
+        texts = [escaped_name(t) for t in texts]
     if any(c in joined for c in ',"\n\r'):
         return [_quoted(t) for t in texts]
     return texts
+
+
+#: Python's surrogate escapes: the bytes of a file name that are not UTF-8, as ``os.fsdecode`` holds them.
+_SURROGATE = re.compile("[\udc80-\udcff]")
+
+
+def escaped_name(text: str) -> str:
+    r"""A name as ``decisions.csv`` writes it, UTF-8 whatever the file system holds (docs/reference/outputs.md).
+
+    Each byte that is not part of valid UTF-8 (held by Python's surrogate escapes) as ``\xHH``, two lowercase hex
+    digits: ``bytes.decode("utf-8", "backslashreplace")``, as the core's writers escape it.
+    """
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 def _quoted(text: str) -> str:

@@ -116,7 +116,7 @@ impl RecordLines {
 
     pub fn new(spec: RecordSpec) -> Self {
         let mut input = Vec::new();
-        csv_field(&mut input, &spec.input);
+        csv_field(&mut input, &escaped_name(&spec.input));
         RecordLines { spec, input, micrographs: Vec::new(), scratch: Scratch::default() }
     }
 
@@ -373,6 +373,23 @@ fn plain(text: &[u8]) -> bool {
     text.iter().all(|&b| b.is_ascii() && !matches!(b, b',' | b'"' | b'\n' | b'\r'))
 }
 
+/// A name as the record writes it, UTF-8 whatever the file system holds: each byte that is not
+/// part of valid UTF-8 as `\xHH` (two lowercase hex digits), the rest as it is; as Python's
+/// `bytes.decode("utf-8", "backslashreplace")` tells it (`record.write_decisions`).
+pub(crate) fn escaped_name(name: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    if std::str::from_utf8(name).is_ok() {
+        return std::borrow::Cow::Borrowed(name);
+    }
+    let mut text = Vec::with_capacity(name.len() + 8);
+    for chunk in name.utf8_chunks() {
+        text.extend_from_slice(chunk.valid().as_bytes());
+        for &b in chunk.invalid() {
+            text.extend_from_slice(format!("\\x{b:02x}").as_bytes());
+        }
+    }
+    std::borrow::Cow::Owned(text)
+}
+
 /// A CSV field as Python's record writes a text: quoted (its quotes doubled) where it holds a
 /// comma, a quote or a line break.
 pub(crate) fn csv_field(line: &mut Vec<u8>, text: &[u8]) {
@@ -525,6 +542,21 @@ mod tests {
                     assert_eq!(plain(&text), field == text && text.is_ascii(), "{len} {at} {b}");
                 }
             }
+        }
+    }
+
+    #[test]
+    fn names_not_utf8_are_written_as_python_backslashreplace_tells_them() {
+        // The oracle: Python's b"...".decode("utf-8", "backslashreplace"), worked by hand.
+        let cases: [(&[u8], &str); 5] = [
+            (b"plain.star", "plain.star"),
+            (b"a\xffb.star", "a\\xffb.star"),
+            (b"\xe2\x82x", "\\xe2\\x82x"),
+            (b"\xed\xa0\x80", "\\xed\\xa0\\x80"),
+            ("é\u{2028}".as_bytes(), "é\u{2028}"),
+        ];
+        for (name, told) in cases {
+            assert_eq!(&*escaped_name(name), told.as_bytes(), "{name:?}");
         }
     }
 

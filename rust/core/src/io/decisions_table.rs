@@ -10,7 +10,7 @@
 use std::io::{self, Write};
 
 use crate::images::{listed, run_starts, ImageRun, RunsMismatch};
-use crate::io::decisions_csv::{csv_field, decimal, Scratch, WRITE_AT};
+use crate::io::decisions_csv::{csv_field, decimal, escaped_name, Scratch, WRITE_AT};
 
 /// No partner (a rule that names none: a consensus, a region, an earlier round).
 pub const NO_PARTNER: u32 = u32::MAX;
@@ -157,7 +157,7 @@ pub fn write_table<W: Write>(table: &Table, mut out: W) -> io::Result<()> {
     out.write_all(header(table.angle.is_some()))?;
     let field = |text: &[u8]| {
         let mut f = Vec::new();
-        csv_field(&mut f, text);
+        csv_field(&mut f, &escaped_name(text));
         f
     };
     let inputs: Vec<Vec<u8>> = table.inputs.iter().map(|t| field(t)).collect();
@@ -246,7 +246,7 @@ impl Named {
                     name.clear();
                     name.extend_from_slice(&texts[text as usize]);
                     decimal(name, number);
-                    csv_field(line, name);
+                    csv_field(line, &escaped_name(name)); // (a file's name not UTF-8: as the Python record writes it)
                 }
             }
             _ => {}
