@@ -89,9 +89,9 @@ fn numbered_names_are_their_text_and_number() {
 }
 
 #[test]
-fn names_that_are_not_utf8_are_written_as_their_bytes() {
-    // A file name of the bytes `n\xff.star` (not UTF-8) in the record as the file system holds
-    // it, as Python's record writes a name with its `surrogateescape` (`os.fsencode`).
+fn names_that_are_not_utf8_are_written_escaped() {
+    // A file name of the bytes `n\xff.star` (not UTF-8): decisions.csv is UTF-8, so each byte that
+    // is not is written `\xHH` (Python's `backslashreplace`, as the Python writer does; outputs.md).
     let table = Table {
         inputs: vec![b"n\xff.star".to_vec(), b"t,wo\xfe.star".to_vec()],
         micrograph_names: vec![b"m\xff1.mrc".to_vec(), b"m2.mrc".to_vec()],
@@ -102,5 +102,5 @@ fn names_that_are_not_utf8_are_written_as_their_bytes() {
     let mut out = Vec::new();
     write_table(&table, &mut out).unwrap();
     let second = out.split(|&b| b == b'\n').nth(1).unwrap().to_vec();
-    assert_eq!(second, b"n\xff.star,2,,m\xff1.mrc,\"t,wo\xfe.star\",2,,1.5,score".to_vec());
+    assert_eq!(second, br#"n\xff.star,2,,m\xff1.mrc,"t,wo\xfe.star",2,,1.5,score"#.to_vec());
 }
