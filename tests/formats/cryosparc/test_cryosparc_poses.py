@@ -109,7 +109,9 @@ def rejected_cs(tmp_path, poses: np.ndarray, sym: str) -> set[int]:
     options = ParticleOptions(min_dist=10, max_angle=MAX_ANGLE, sym=sym, score="none")
     out = tmp_path / f"cs_{sym}"
     remove_duplicate_particles([tmp_path / "p.cs"], out, options, force=True)
-    kept = np.load(out / "particles_kept.cs")["uid"] - 5000
+    written = np.load(out / "particles_kept.cs")
+    kept = written["uid"] - 5000
+    assert np.array_equal(written["alignments3D/pose"], poses[kept])  # (the file's own poses, not the core's)
     return set(range(len(poses))) - set(kept.tolist())
 
 
