@@ -564,7 +564,9 @@ class ParticleSet:
         What names the sources (``sym_expand/src_uid``, ``rlnImageName``).
     poses : numpy.ndarray of float64, shape (n, 3), or None
         Each row's orientation, read only for ``--max-angle``: RELION's rot, tilt, psi in
-        degrees (``pose_kind`` ``"relion"``) or CryoSPARC's rotation vector (``"rotvec"``).
+        degrees (``pose_kind`` ``"relion"``) or the rotation vector of RELION's matrix ``A``
+        (``"rotvec"``: CryoSPARC's ``alignments3D/pose`` negated, A being its rotation's transpose;
+        a tomogram's pose).
     pose_kind : str
         How ``poses`` are read.
     pose_label : str

@@ -3,10 +3,12 @@ with scipy's Rotation and point groups, the inclusive limit, and the job on RELI
 CryoSPARC files.
 
 Conventions (docs/design.md section 9): RELION's matrix A of (rot, tilt, psi) is the
-inverse of scipy's intrinsic ``from_euler("ZYZ", [rot, tilt, psi])``; CryoSPARC's A is the
-rotation of its rotation vector. A and A S are one orientation for every operator S of the
-group, so the angle is min over g of |g Q1 Q2^-1| (RELION, Q = scipy's rotation) or
-|g A1^-1 A2| (CryoSPARC).
+inverse of scipy's intrinsic ``from_euler("ZYZ", [rot, tilt, psi])``; the core's ``"rotvec"``
+A is the rotation of its rotation vector (CryoSPARC's pose negated, as its reader hands it over:
+A is the transpose of the pose's rotation, as pyem converts it; tests/formats/cryosparc/
+test_cryosparc_poses.py). A and A S are one orientation for every operator S of the group, so
+the angle is min over g of |g Q1 Q2^-1| (RELION, Q = scipy's rotation) or |g A1^-1 A2| (rotvec).
+The CryoSPARC job test below turns about z alone, where the two readings agree.
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
 """Issue 97 items 1 and 3: ``particles --audit --fsc`` compares CryoSPARC's poses, under the refinement's point group.
 
 A CryoSPARC refinement's pairs across the half-sets (``alignments3D/split``) count whole where their poses
-(``alignments3D/pose``: a rotation vector, radians; A = its rotation, two poses one where min over the group's g of
-|g A1^-1 A2| is small, tests/algo/test_pose.py) lie within 15 degrees under the point group, else by what their two
+(``alignments3D/pose``: a rotation vector, radians; RELION's A = the transpose of its rotation, as pyem's csparc2star
+converts it, tests/formats/cryosparc/test_cryosparc_poses.py; two poses one where min over the group's g of
+|g A1^-1 A2| is small) lie within 15 degrees under the point group, else by what their two
 central sections share at the crossing shell. The oracle here: scipy's rotations for the angle, and the share
 computed pair by pair from the pair's own rotations (the ring of the crossing shell, each pixel landing at A^T p;
 with A1 random, the share's spread does not depend on the side the turn acts on). The point group: the refinement's
@@ -57,8 +58,11 @@ def refinement(tmp_path_factory):
     fields = [("alignments3D/split", "<u4"), ("alignments3D/pose", "<f4", (3,)), ("blob/path", "S32")]
     records = located_records(slot // 100, 200.0 + 300 * (slot % 10), 200.0 + 300 * (slot // 10 % 10), fields)
     poses = np.empty((n, 3))
-    poses[0 : 2 * PAIRS : 2], poses[1 : 2 * PAIRS : 2] = first.as_rotvec(), second.as_rotvec()
-    poses[2 * PAIRS :] = singles.as_rotvec()
+    # first, second: RELION's A of each pose (the 2-folds act on A's right, as a symmetric reference's copies do).
+    # The pose is the rotation vector of A's transpose (pyem's csparc2star: A = expmap(pose), expmap's k transposed);
+    # written as A's own rotation vector until the fix, which under D2 put the 2-folds' mates on the wrong side.
+    poses[0 : 2 * PAIRS : 2], poses[1 : 2 * PAIRS : 2] = first.inv().as_rotvec(), second.inv().as_rotvec()
+    poses[2 * PAIRS :] = singles.inv().as_rotvec()
     records["alignments3D/pose"] = poses
     split = np.concatenate([np.tile([0, 1], PAIRS), np.arange(SINGLES) % 2])
     records["alignments3D/split"] = split

@@ -208,7 +208,9 @@ def dedup(
         when more than half of its segments lie within ``min_dist`` of a better kept tube.
     poses : array_like of float, shape (n, 3), optional
         Orientation of each particle: RELION's rot, tilt, psi in degrees (``pose_kind``
-        ``"relion"``) or CryoSPARC's rotation vector in radians (``"rotvec"``). With poses,
+        ``"relion"``) or the rotation vector of RELION's matrix in radians (``"rotvec"``; CryoSPARC's
+        ``alignments3D/pose`` negated: RELION's matrix of a pose is its rotation's transpose, as pyem
+        converts it). With poses,
         two particles within ``min_dist`` are duplicates only if their orientations differ by
         at most ``max_angle`` degrees, the smallest angle over the operators of ``sym``
         (C1, Cn, Dn, T, O, I).
@@ -269,7 +271,8 @@ class Orientations:
     """Orientations two duplicates must also share, as the core's ``PoseRule`` takes them.
 
     ``poses`` (n, 3): RELION's rot, tilt, psi in degrees (``kind`` ``"relion"``) or
-    CryoSPARC's rotation vector in radians (``"rotvec"``); two rows are duplicates only within
+    the rotation vector of RELION's matrix in radians (``"rotvec"``: CryoSPARC's ``alignments3D/pose`` negated,
+    as its reader hands it over); two rows are duplicates only within
     ``max_angle`` degrees, the smallest angle over the operators of ``sym`` in the setting
     ``convention`` (``"relion"``, ``"cryosparc"``: the package that wrote the poses) gives its name
     (:func:`symmetry_setting`).

@@ -196,7 +196,9 @@ def _cs_pair(tmp_path, operator: np.ndarray) -> None:
     """Two CryoSPARC particles 3 Å apart, the second turned from the first by ``operator``."""
     r = located_records(7, [100.0, 103.0], [100.0, 100.0], [("alignments3D/pose", "<f4", (3,))])
     first = Rotation.random(random_state=np.random.default_rng(5)).as_matrix()
-    r["alignments3D/pose"] = Rotation.from_matrix(np.stack([first, first @ operator])).as_rotvec()
+    # RELION's A of a pose is its rotation's transpose (pyem's csparc2star; tests/formats/cryosparc/
+    # test_cryosparc_poses.py): the pose is the rotation vector of A^T. (Written as A's own until that fix.)
+    r["alignments3D/pose"] = Rotation.from_matrix(np.stack([first, first @ operator])).inv().as_rotvec()
     write_cs(tmp_path / "p.cs", r)
 
 

@@ -553,12 +553,24 @@ def _score(
 
 
 def _poses(group: CsGroup) -> np.ndarray:
-    """The orientations of a refinement (``alignments3D/pose``, rotation vectors in radians)."""
+    """The orientations of a refinement (``alignments3D/pose``, rotation vectors in radians), as :func:`_as_rotvec`."""
     if not group.has(POSE):
         raise InputFileError(
             f"{group.path}: --max-angle or --min-dist-ellipsoid needs the orientations, and there is no {POSE} field"
         )
-    return group.column(POSE).astype(np.float64).reshape(-1, 3)
+    return _as_rotvec(group.column(POSE))
+
+
+def _as_rotvec(poses: np.ndarray) -> np.ndarray:
+    """CryoSPARC's poses (n, 3) as the core's ``"rotvec"``, the rotation vector of RELION's matrix ``A``: negated.
+
+    pyem's ``csparc2star`` (``rot2euler(expmap(pose))``) and cryoDRGN (``expmap`` then ``.T``) read a pose ``v``
+    as ``A`` = the transpose of the rotation by ``v``, which is the rotation by ``-v``. Angles between two poses
+    are the same either way; under a point group (``A`` and ``A S`` one orientation) they are not
+    (docs/developers/decisions/half-sets.md, Orientations). Only what the core compares is negated: files are
+    written as read.
+    """
+    return -np.asarray(poses, dtype=np.float64).reshape(-1, 3)
 
 
 def _halfsets(group: CsGroup, warn: Callable[[str], None]) -> HalfSets | None:
@@ -756,10 +768,10 @@ def read_group(
 
 
 def _pose_rows(group: CsGroup) -> Callable[[np.ndarray], np.ndarray] | None:
-    """Some rows' ``alignments3D/pose`` (rotation vectors, radians), read when asked; None without the field."""
+    """Some rows' ``alignments3D/pose`` (as :func:`_as_rotvec`), read when asked; None without the field."""
     if not group.has(POSE):
         return None
-    return lambda rows: group.column(POSE)[rows].astype(np.float64).reshape(-1, 3)
+    return lambda rows: _as_rotvec(group.column(POSE)[rows])
 
 
 def _uids(group: CsGroup) -> Callable[[np.ndarray], list[str]] | None:

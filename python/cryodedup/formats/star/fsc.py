@@ -221,7 +221,7 @@ class StraddlingBoxes:
     origins: tuple[Path, tuple[str, ...]] | None = None
     #: The single STAR file the set was read from (its poses read from it when an estimate asks); None: not one.
     path: Path | None = None
-    #: The set's own reader of its rows' poses (CryoSPARC's rotation vectors), and how it writes them.
+    #: The set's own reader of its rows' poses (CryoSPARC's, as the core's rotation vectors), and how it writes them.
     pose_rows: Callable[[np.ndarray], np.ndarray] | None = field(default=None, compare=False)
     pose_kind: str = "relion"
 

@@ -2,7 +2,7 @@
 //! semi-axes `a`, `b`, `c` (Å) along the particle's x, y and z, turned by its pose.
 //!
 //! Frames (docs/design.md section 9): RELION's matrix `A` of a particle (`Euler_angles2matrix`
-//! of rot, tilt, psi, or a CryoSPARC rotation vector's rotation) maps its own (the
+//! of rot, tilt, psi, or the rotation by a rotation vector, `pose.rs`) maps its own (the
 //! reference's) coordinates into the tomogram's: a point `r` of the particle lies at
 //! `centre + A r` (RELION's `ParticleSet::getMatrix4x4`, "particle space to tomogram space";
 //! its projector reads the reference at `A^-1` of each image coordinate). So an offset `d`

@@ -3,8 +3,10 @@
 //! Conventions (docs/design.md section 9): an orientation is RELION's matrix `A`, which maps
 //! reference coordinates into the particle's frame. From RELION's Euler angles (rot, tilt,
 //! psi in degrees) it is `A = Rz(psi)^T Ry(tilt)^T Rz(rot)^T` (RELION's
-//! `Euler_angles2matrix`); from CryoSPARC's `alignments3D/pose`, a rotation vector in
-//! radians, it is the rotation by that vector (as pyem's `csparc2star` reads it). A symmetric
+//! `Euler_angles2matrix`); from a rotation vector in radians (`PoseKind::RotationVector`), it
+//! is the rotation by that vector. CryoSPARC's `alignments3D/pose` `v` is read as pyem's
+//! `csparc2star` reads it, `A = expmap(v)`, whose `k` is the transposed cross-product matrix:
+//! `A` is the rotation by `-v`, and the CryoSPARC reader hands the core `-v`. A symmetric
 //! reference looks the same turned by any operator `S` of its group, so `A` and `A S` are one
 //! orientation, and the angle between two particles is
 //! `min over S of angle(S^T A1^T A2)`, the geodesic angle `acos((trace - 1) / 2)`.
@@ -21,7 +23,8 @@ const IDENTITY: Mat3 = [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]];
 pub enum PoseKind {
     /// RELION's rlnAngleRot, rlnAngleTilt, rlnAnglePsi, in degrees.
     RelionEulerDegrees,
-    /// CryoSPARC's alignments3D/pose, a rotation vector in radians.
+    /// The rotation vector of `A`, in radians (CryoSPARC's alignments3D/pose negated; a
+    /// tomogram's pose, as the Dynamo, copick and RELION 5 readers convert theirs).
     RotationVector,
 }
 
