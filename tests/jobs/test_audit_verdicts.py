@@ -290,7 +290,8 @@ def test_the_audit_decides_from_what_it_read_alone(tmp_path):
         read = stages.read(plan)
         project.rename(tmp_path / "away")
         decided = stages.decide(plan, read)
-        summary = stages.report(plan, stages.summarise(plan, read, decided, stages.write(plan, read, decided)))
+        written = stages.write(plan, read, decided)
+        summary = stages.report(plan, stages.summarise(plan, read, decided, written), written)
         (tmp_path / "away").rename(project)
         assert summary.lines() == expected.lines() and summary.verdict == expected.verdict
         assert summary.exit_status == expected.exit_status

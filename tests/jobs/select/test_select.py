@@ -232,8 +232,8 @@ def test_cryodrgn_et_particle_indices_select_every_tilt_of_each_particle(tmp_pat
 def test_recovar_particle_indices_count_particles_in_the_sorted_order_of_their_group_names(tmp_path):
     # recovar's tilt-series analysis numbers physical particles as sorted(unique(rlnGroupName)) of the flat STAR it
     # read ("original physical index -> sorted unique flat rlnGroupName": recovar/data_io/relion5_cluster_export.py
-    # at ma-gilles/recovar 1e66664; docs/guide/extracting-subsets.md: "the canonical, lexically sorted rlnGroupName
-    # identities"); its indices.pkl is np.where(...)[0] pickled (commands/extract_image_subset_from_kmeans.py).
+    # at ma-gilles/recovar 1e66664; recovar's own guide, extracting-subsets.md: "the canonical, lexically sorted
+    # rlnGroupName identities"); its indices.pkl is np.where(...)[0] pickled (extract_image_subset_from_kmeans.py).
     # Names chosen so that sorted order, first appearance and numeric order all differ.
     names = ["TS_01/10", "TS_01/9", "TS_01/b", "TS_01/A", "TS_02/1", "TS_01/2", "TS_01/x", "TS_01/11"]
     groups = [names[(k * 5) % 8] for k in range(24)]
