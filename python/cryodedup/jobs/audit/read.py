@@ -279,14 +279,20 @@ def _distances(project: Project, given: float | None) -> dict[str, tuple[float, 
 
 
 def _upstream_micrographs(project: Project, name: str) -> Callable[[], Path | None]:
-    """The nearest ancestor's micrographs STAR that exists (asked for when a particle file lacks pixel sizes)."""
+    """The nearest ancestor's micrographs STAR that exists (asked for when a particle file lacks pixel sizes).
+
+    A job's own lists first, then the one its job.star says it extracted from, then its parents': an Extract
+    lists among its inputs the micrographs its picks were made on too, a subset (the tutorial's Extract/job012
+    names Select/job005's 5 micrographs before CtfFind/job003's 24), which does not name all its particles'.
+    """
 
     def find() -> Path | None:
         seen = {name}
         queue = deque([name])
         while queue:
             job = project.jobs[queue.popleft()]
-            for file in job.micrograph_files:
+            read = [job.micrographs_read] if job.micrographs_read is not None else []
+            for file in [*job.micrograph_files, *read]:
                 if (project.root / file).is_file():
                     return project.root / file
             for parent in job.parents:
