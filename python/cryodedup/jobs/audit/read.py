@@ -138,11 +138,12 @@ def _near_project(path: Path) -> Path | None:
     """The project's folder nearest ``path``, None when none is near.
 
     The folder of a file, a job folder's project up to two levels up, else a child folder that holds one
-    (``path`` the folder holding a project).
+    (``path`` the folder holding a project). A job folder holding RELION's snapshot of the pipeline is no project:
+    its project is named (``Refine3D/job029/run_data.star``: the folder two levels above the job's).
     """
     for parent in [path.parent, *list(path.parents)[1:3]] if not path.is_dir() else list(path.parents)[:2]:
         if _is_project(parent):
-            return parent
+            return _project_of_job_folder(parent) or parent
     if path.is_dir():
         try:
             children = sorted(p for p in path.iterdir() if p.is_dir())
