@@ -653,8 +653,9 @@ def _audits(
         from ...report.sections.audits import SymmetryCopies
 
         sources, by_copies_kept = symmetry_copies(particles.sources, decision.keep)
+        at_pose = None if particles.copies_at_pose is None else int(np.count_nonzero(particles.copies_at_pose))
         audits["symmetry_expansion"] = SymmetryCopies(
-            particles.sources_label, sources, int(particles.sources.size), by_copies_kept
+            particles.sources_label, sources, int(particles.sources.size), by_copies_kept, at_pose
         )
     if particles.halfsets is not None or rule.audit:  # (last: algo.audit's, where the summary goes on to the next)
         audits["halfset_audit"] = _halfset_audit(particles, decision, rule)
