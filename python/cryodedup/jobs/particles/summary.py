@@ -234,7 +234,13 @@ class ParticleSummary(JobSummary):
     particle_names: NameCollisions | None = field(
         default=None, metadata=_doc("particle names kept for different particles of different inputs")
     )
-    symmetry_expansion: SymmetryCopies | None = field(default=None, metadata=_doc("symmetry-expanded copies kept"))
+    symmetry_expansion: SymmetryCopies | None = field(
+        default=None,
+        metadata=_doc(
+            "rows sharing an image and how many of each were kept: a symmetry expansion's copies, or "
+            "(`copies_at_pose`, RELION files with angles) exact copies at one pose"
+        ),
+    )
     consensus: Consensus | None = field(
         default=None,
         metadata=_doc(
