@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import io
 import os
 import signal
 import sys
@@ -26,6 +27,7 @@ def run_command(command: Callable[[], object]) -> NoReturn:
     if signals.state.phase is None:  # ``python -m cryodedup.cli``: later than cryodedup.entry
         signals.install(signals.STARTING)
     sys.unraisablehook = signals.unraisable(sys.unraisablehook)  # type: ignore[assignment]
+    sys.stdout, sys.stderr = _closed_pipe_dropped(sys.stdout), _closed_pipe_dropped(sys.stderr)
     _numpy_in_the_extension()
     status: object = 0
     try:
@@ -34,6 +36,40 @@ def run_command(command: Callable[[], object]) -> NoReturn:
         status = end.code
     stopped = signals.end_of_command()
     sys.exit(stopped if stopped is not None else status)  # type: ignore[arg-type]
+
+
+class _DroppedWhenClosed(io.FileIO):
+    """A stream's file descriptor whose reader may go (``| head -1``): what is written after is dropped.
+
+    The usual convention of a command line: a pipe closed by its reader changes nothing of the run, which goes on
+    to write its outputs and ends with its own status. Before, rich ended the run at the first line it could not
+    print, status 1 (``micrographs ... 2>&1 | head -1``: 1, without ``head`` 0), and a plain print raised.
+    """
+
+    def write(self, data: Any) -> int:
+        try:
+            return super().write(data) or 0
+        except BrokenPipeError:  # (the descriptor points to /dev/null from here: later writes, the exit's flush)
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, self.fileno())
+            os.close(devnull)
+            return len(memoryview(data))
+
+
+def _closed_pipe_dropped(stream: Any) -> Any:
+    """``stream`` (sys.stdout, sys.stderr) written through :class:`_DroppedWhenClosed`; as is without a descriptor."""
+    try:
+        fd = stream.fileno()
+        stream.flush()
+    except (AttributeError, OSError, ValueError):  # (replaced by a test's runner, or closed: left alone)
+        return stream
+    return io.TextIOWrapper(
+        io.BufferedWriter(_DroppedWhenClosed(fd, "w", closefd=False)),
+        encoding=stream.encoding,
+        errors=stream.errors,
+        line_buffering=stream.line_buffering,
+        write_through=getattr(stream, "write_through", False),
+    )
 
 
 def _numpy_in_the_extension() -> None:

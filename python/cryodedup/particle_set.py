@@ -562,6 +562,9 @@ class ParticleSet:
         The source particle of each row of a symmetry-expanded set (None otherwise).
     sources_label : str
         What names the sources (``sym_expand/src_uid``, ``rlnImageName``).
+    copies_at_pose : numpy.ndarray of bool, shape (n,), or None
+        With ``sources`` named by the image: whether each row repeats an earlier row of its image at its pose
+        (selections joined twice, not an expansion); None where the poses were not read.
     poses : numpy.ndarray of float64, shape (n, 3), or None
         Each row's orientation, read only for ``--max-angle``: RELION's rot, tilt, psi in
         degrees (``pose_kind`` ``"relion"``) or the rotation vector of RELION's matrix ``A``
@@ -651,6 +654,7 @@ class ParticleSet:
     halfsets: HalfSets | None = None
     sources: np.ndarray | None = None
     sources_label: str = ""
+    copies_at_pose: np.ndarray | None = None
     poses: np.ndarray | None = None
     pose_kind: str = "relion"
     pose_label: str = ""
@@ -747,6 +751,7 @@ class ParticleSet:
             tubes=taken(self.tubes),
             halfsets=halfsets,
             sources=taken(self.sources),
+            copies_at_pose=taken(self.copies_at_pose),
             poses=taken(self.poses),
             decided=None,
             decided_by=None,

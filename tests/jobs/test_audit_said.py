@@ -147,6 +147,22 @@ def test_a_job_folder_holding_relions_snapshot_pipeline_points_to_the_project(tm
     assert status == 2 and f"the project's folder seems to be {root}" in said and "snapshot" not in said
 
 
+def test_a_file_in_a_job_folder_points_to_the_project_and_the_advice_runs_as_printed(tmp_path):
+    # Before (a new user's trial): run_data.star or the snapshot itself named Refine3D/job029 as the project, whose
+    # audit then said it was a job's folder. Oracle: the folder written as the project, and the advice followed.
+    root = tmp_path / "tutorial"
+    root.mkdir()
+    write_tutorial(root)
+    shutil.copy(root / "default_pipeline.star", root / _R29 / "default_pipeline.star")
+    for given in (root / _R29 / "run_data.star", root / _R29 / "default_pipeline.star"):
+        status, _, stderr = _audit(given)
+        said = " ".join(stderr.split())
+        (folder,) = re.findall(r"the project's folder seems to be (\S+)", said)
+        assert status == 2 and Path(folder.rstrip(".")) == root, said
+        status, document, stderr = _audit(Path(folder.rstrip(".")))
+        assert status == 0 and document["jobs"] and "No duplicates in the 13 particle sets audited" in stderr, stderr
+
+
 def test_a_cryosparc_5_project_whose_outputs_are_not_understood_is_not_audited(tmp_path):
     # Before: "No duplicates in the 0 particle sets audited", exit 0.
     pytest.importorskip("cryosparc.models.job_spec")

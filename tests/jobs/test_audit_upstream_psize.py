@@ -16,6 +16,7 @@ from pathlib import Path
 
 from fixtures.relion_project import brute_force
 from fixtures.relion_tutorial import plant, write_tutorial
+from fixtures.tutorial_files import tutorial_project
 
 BIN = Path(sys.executable).parent
 CTF = "CtfFind/job003/micrographs_ctf.star"
@@ -108,3 +109,22 @@ def test_the_audits_warnings_name_only_options_the_audit_takes(tmp_path):
     table = [line for line in done.stderr.splitlines() if "cryodedup particles" not in line]
     named = set(re.findall(r"(?<![\w-])--[a-z][a-z-]*", " ".join(said + table)))
     assert named <= _options("audit"), named - _options("audit")
+
+
+def test_the_clean_tutorial_reads_each_extracts_micrographs_from_its_job_star(tmp_path):
+    """A new user's trial: Extract/job012 and the five jobs downstream were warned "no micrographs STAR upstream of
+    the set gives the micrographs' pixel size": the lookup took Select/job005's 5 micrographs (the first micrograph
+    input in the pipeline, those its picks were made on), which do not name all its particles' micrographs.
+
+    Oracle: each Extract's own job.star ``star_mics`` (read here by hand), which the real tutorial's lists state
+    rlnMicrographPixelSize 0.885 Å in.
+    """
+    source = tutorial_project()
+    done = _cryodedup("audit", str(source), "--json")
+    sets = {job["job"]: job["sets"][0] for job in json.loads(done.stdout)["jobs"] if job["sets"]}
+    for extract in ("Extract/job007", "Extract/job012", "Extract/job018"):
+        lines = (source / extract / "job.star").read_text().splitlines()
+        (value,) = [line.split()[1] for line in lines if line.split()[:1] == ["star_mics"] and len(line.split()) == 2]
+        assert sets[extract]["micrographs"] == str(source / value), extract
+    assert sets["Extract/job012"]["micrographs"].endswith(CTF)
+    assert not [w for s in sets.values() for w in s["warnings"] if "upstream" in w or "OriginalPixelSize" in w]

@@ -84,6 +84,20 @@ def test_power_is_blind_only_under_the_threshold():
     assert Power(float("nan"), 0).blind(8.0, 21.92) is None  # (no image read: nothing said)
 
 
+def test_power_says_which_end_is_under_the_threshold():
+    # A new user's trial: "would score z 10.9 (90 % interval 7.5-11.6) ..., under the z threshold 8.00", where
+    # only the interval's low end was under it. Oracle: the numbers given, compared by hand.
+    median_under = Power(7.0, 8, 5.0, 9.0, (5.0, 6.0, 6.5, 7.0, 7.0, 8.5, 9.0, 9.0)).blind(8.0, 21.92)
+    assert median_under.endswith("over the threshold), under the z threshold 8.00: re-exposures here would be missed")
+    low_under = Power(10.9, 8, 7.5, 11.6, (7.0, 7.2, 10.5, 10.9, 10.9, 11.0, 11.5, 12.0)).blind(8.0, 21.92)
+    assert "would score z 10.9 (90 % interval 7.5-11.6;" in low_under and "6 of the 8 over the threshold" in low_under
+    assert low_under.endswith(
+        "over the threshold), over the z threshold 8.00, but the interval's low end 7.5 is under it: "
+        "re-exposures here could be missed"
+    )
+    assert "under the z threshold 8.00:" not in low_under
+
+
 def test_a_blank_image_scores_nothing(tmp_path):
     plan = write_weak_reexposures(tmp_path, noise=1.0, pairs=0)
     assert split_z(plan, np.zeros((128, 192), dtype=np.float32)) == 0.0

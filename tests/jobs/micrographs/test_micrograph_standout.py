@@ -148,6 +148,23 @@ def test_a_small_session_is_never_trusted_where_a_reexposure_would_score_under_t
     assert verdicts["without"][1] == set() and ("04700", "04736") in verdicts["with"][1], verdicts
 
 
+@pytest.mark.real_data
+def test_a_small_session_without_a_reexposure_may_name_unrelated_pairs_to_check(noisy, tmp_path):
+    # What docs/guides/micrographs.md says of small sessions (a new user's trial: it claimed none named a pair
+    # where no re-exposure was): 04710-04719 at this noise names two pairs 2 images apart (unrelated,
+    # PROVENANCE.md), neither at one shift with another, and is refused.
+    session = tmp_path / "session"
+    session.mkdir()
+    for number in range(4710, 4720):
+        (path,) = noisy.glob(f"CU428_0{number}_*.mrc")
+        (session / path.name).symlink_to(path)
+    document = json.loads(screen(session, tmp_path / "out").stdout)
+    named = {(r["name_a"][6:11], r["name_b"][6:11]): r for r in document["standing_out"]}
+    assert document["verdict"]["word"] == "refused" and set(named) == {("04715", "04717"), ("04711", "04713")}
+    assert [round(named[pair]["z"], 2) for pair in sorted(named)] == [5.69, 5.89]
+    assert not any(r["agreeing"] for r in named.values())
+
+
 def test_report_says_each_uncertain_pairs_own_reason():
     # On main the table's heading gave every uncertain pair the joint score's reason ("within 1.25x of 1"),
     # also to a pair left to check for lying at confirmed re-exposures' shift with a joint score of 0.44.

@@ -42,6 +42,7 @@ from ...paths import StrPath
 from ...resolve.datasets import Identity, optics_identity
 from ..micrograph_lists import stated_pixel_sizes
 from ..read_request import input_scale
+from .copies import expanded_copies
 from .file import Table
 from .micrographs import micrograph_pixel_sizes
 from .particle_table import (
@@ -449,7 +450,7 @@ class _Rows:
             tubes=tubes,
             tube_column=RELION_TUBE if filament else None,
             halfsets=HalfSets(RANDOM_SUBSET, np.concatenate(self.halves), HALF_TEXTS) if self.with_halves else None,
-            sources=_expanded_copies(parts) if self.symmetry_copies else None,
+            **expanded_copies(parts, self.symmetry_copies),
             sources_label=IMAGE_NAME,
             images=_images(scans),
             **self._poses(),
@@ -717,25 +718,6 @@ def input_numbers(counts: list[int]) -> np.ndarray:
 def _joined(arrays: list) -> np.ndarray:
     """The arrays of all inputs as one (the only one as it is: no copy of a big input)."""
     return arrays[0] if len(arrays) == 1 else np.concatenate(arrays)
-
-
-def _expanded_copies(parts: list[ParticleStar]) -> np.ndarray | None:
-    """The image id of each row when some rows share an image (symmetry-expanded copies), else None.
-
-    Reading every image name costs several times the job's own scan (measured: 9 s for 1M
-    rows against 1 s), so the job asks only with ``--min-dist 0`` (undoing an expansion)
-    or ``--audit`` (``RowRead.symmetry_copies``).
-    """
-    if not all(IMAGE_NAME in p.labels for p in parts):
-        return None
-    image_ids: dict[str, int] = {}
-    ids = []
-    for part in parts:
-        _, keys, names = part.star.scan(part.block, [], IMAGE_NAME)
-        remap = np.array([image_ids.setdefault(name, len(image_ids)) for name in names], dtype=np.int64)
-        ids.append(remap[keys] if keys.size else np.zeros(0, dtype=np.int64))
-    rows = sum(len(i) for i in ids)
-    return np.concatenate(ids) if len(image_ids) < rows else None
 
 
 class _FrameParticles:

@@ -48,6 +48,8 @@ _NOTE_DIAMETER = re.compile(r"--particle_diameter\s+([0-9.eE+-]+)")
 #: (Refine3D, Class3D, InitialModel), CryoSPARC's job.json parameters (homogeneous, non-uniform and local
 #: refinements', ab initio's, heterogeneous refinement's).
 _SYMMETRY_OPTION = "sym_name"
+#: The job option naming the micrographs STAR a RELION Extract extracts from.
+_MICROGRAPHS_OPTION = "star_mics"
 
 
 @dataclass
@@ -78,6 +80,10 @@ class Job:
     particle_sets: dict[str, list[str]] = field(default_factory=dict)
     #: Its micrograph lists (a micrographs STAR it wrote): the pixel size of particles extracted from them.
     micrograph_files: list[str] = field(default_factory=list)
+    #: The micrographs STAR its job.star says it read (an Extract's ``star_mics``), as written: of the micrograph
+    #: lists among its inputs, the one its particles were extracted from (the tutorial's Extract/job012 reads
+    #: Select/job005's 5 micrographs too, for its picks, but extracts from CtfFind/job003's 24).
+    micrographs_read: str | None = None
     #: The particle (mask) diameter it recorded, in Å, and where (None: none recorded).
     diameter: tuple[float, str] | None = None
     #: The distance (Å) within which it removed duplicates itself, and where (RELION's Select with
@@ -415,6 +421,7 @@ def _job(root: Path, pipeline: Pipeline, process_name: str, particle_nodes: set[
         return job
     options = job_options_of(job_star) if job_star is not None else {}  # (the diameter, point group, threshold)
     job.diameter = _recorded_diameter(folder, options)
+    job.micrographs_read = options.get(_MICROGRAPHS_OPTION, "").strip().strip('"') or None
     symmetry = options.get(_SYMMETRY_OPTION, "").strip().strip('"')
     if symmetry:
         job.symmetry = symmetry, f"{name}/job.star {_SYMMETRY_OPTION}"

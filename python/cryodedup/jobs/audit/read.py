@@ -138,11 +138,12 @@ def _near_project(path: Path) -> Path | None:
     """The project's folder nearest ``path``, None when none is near.
 
     The folder of a file, a job folder's project up to two levels up, else a child folder that holds one
-    (``path`` the folder holding a project).
+    (``path`` the folder holding a project). A job folder holding RELION's snapshot of the pipeline is no project:
+    its project is named (``Refine3D/job029/run_data.star``: the folder two levels above the job's).
     """
     for parent in [path.parent, *list(path.parents)[1:3]] if not path.is_dir() else list(path.parents)[:2]:
         if _is_project(parent):
-            return parent
+            return _project_of_job_folder(parent) or parent
     if path.is_dir():
         try:
             children = sorted(p for p in path.iterdir() if p.is_dir())
@@ -279,14 +280,20 @@ def _distances(project: Project, given: float | None) -> dict[str, tuple[float, 
 
 
 def _upstream_micrographs(project: Project, name: str) -> Callable[[], Path | None]:
-    """The nearest ancestor's micrographs STAR that exists (asked for when a particle file lacks pixel sizes)."""
+    """The nearest ancestor's micrographs STAR that exists (asked for when a particle file lacks pixel sizes).
+
+    A job's own lists first, then the one its job.star says it extracted from, then its parents': an Extract
+    lists among its inputs the micrographs its picks were made on too, a subset (the tutorial's Extract/job012
+    names Select/job005's 5 micrographs before CtfFind/job003's 24), which does not name all its particles'.
+    """
 
     def find() -> Path | None:
         seen = {name}
         queue = deque([name])
         while queue:
             job = project.jobs[queue.popleft()]
-            for file in job.micrograph_files:
+            read = [job.micrographs_read] if job.micrographs_read is not None else []
+            for file in [*job.micrograph_files, *read]:
                 if (project.root / file).is_file():
                     return project.root / file
             for parent in job.parents:

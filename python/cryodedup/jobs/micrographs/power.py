@@ -92,11 +92,18 @@ class Power:
         if self.images < FEWEST_IMAGES or min(self.z, self.low if np.isfinite(self.low) else self.z) >= min_z:
             return None
         passing = sum(z >= min_z for z in self.estimates)
+        # (the median under the threshold: a typical re-exposure missed; else only its interval's low end is)
+        under = (
+            f"under the z threshold {min_z:.2f}: re-exposures here would be missed"
+            if self.z < min_z
+            else f"over the z threshold {min_z:.2f}, but the interval's low end {self.low:.1f} is under it: "
+            "re-exposures here could be missed"
+        )
         return (
             f"blind at {binned_psize:.3g} Å per pixel: a re-exposure of these images would score z {self.z:.1f} "
             f"(90 % interval {self.low:.1f}-{self.high:.1f}; the median of {self.images} images' estimates, each "
             f"from two halves of its pixels that share the specimen, not the noise; {passing} of the {self.images} "
-            f"over the threshold), under the z threshold {min_z:.2f}: re-exposures here would be missed"
+            f"over the threshold), {under}"
         )
 
     def to_json(self) -> dict[str, Any]:

@@ -234,7 +234,13 @@ class ParticleSummary(JobSummary):
     particle_names: NameCollisions | None = field(
         default=None, metadata=_doc("particle names kept for different particles of different inputs")
     )
-    symmetry_expansion: SymmetryCopies | None = field(default=None, metadata=_doc("symmetry-expanded copies kept"))
+    symmetry_expansion: SymmetryCopies | None = field(
+        default=None,
+        metadata=_doc(
+            "rows sharing an image and how many of each were kept: a symmetry expansion's copies, or "
+            "(`copies_at_pose`, RELION files with angles) exact copies at one pose"
+        ),
+    )
     consensus: Consensus | None = field(
         default=None,
         metadata=_doc(
@@ -653,8 +659,9 @@ def _audits(
         from ...report.sections.audits import SymmetryCopies
 
         sources, by_copies_kept = symmetry_copies(particles.sources, decision.keep)
+        at_pose = None if particles.copies_at_pose is None else int(np.count_nonzero(particles.copies_at_pose))
         audits["symmetry_expansion"] = SymmetryCopies(
-            particles.sources_label, sources, int(particles.sources.size), by_copies_kept
+            particles.sources_label, sources, int(particles.sources.size), by_copies_kept, at_pose
         )
     if particles.halfsets is not None or rule.audit:  # (last: algo.audit's, where the summary goes on to the next)
         audits["halfset_audit"] = _halfset_audit(particles, decision, rule)

@@ -26,9 +26,12 @@ __all__ = [
 
 @dataclass(frozen=True)
 class SymmetryCopies(Section):
-    """Symmetry-expanded copies: the column naming their source, the sources, the copies, and how many kept each.
+    """Rows that share a source (an image): the column naming it, the sources, the rows, and how many kept each.
 
-    ``by_copies_kept``: (copies kept, sources with that many), by copies kept.
+    ``by_copies_kept``: (copies kept, sources with that many), by copies kept. ``at_pose``: how many rows repeat an
+    earlier row of their image at its pose (selections joined twice), where the poses were read; None: not read
+    (CryoSPARC's ``sym_expand/src_uid`` names an expansion's copies). Copies at other poses are a symmetry
+    expansion's; copies at one pose are exact copies, duplicates, and the row says which it saw.
     """
 
     key: ClassVar[str] = "symmetry_expansion"
@@ -37,21 +40,35 @@ class SymmetryCopies(Section):
     sources: int
     copies_in: int
     by_copies_kept: tuple[tuple[int, int], ...]
+    at_pose: int | None = None
 
     def rows(self, unit: str) -> list[Row]:
-        """One row: the copies of how many sources, and the sources by copies kept."""
+        """One row: the copies of how many sources, what they are (by their poses), and the sources by copies kept."""
         by = ", ".join(f"{h:,} with {c} kept" for c, h in self.by_copies_kept)
         copies = f"{self.copies_in:,} {'copy' if self.copies_in == 1 else 'copies'}"
-        return [("Symmetry copies", f"{copies} of {counted(self.sources, 'particle')}; {by}")]
+        repeats = self.copies_in - self.sources  # (rows beyond each source's first)
+        if not self.at_pose:
+            return [("Symmetry copies", f"{copies} of {counted(self.sources, 'particle')}; {by}")]
+        exact = f"{self.at_pose:,} at the pose of another row of their image (selections joined twice: duplicates)"
+        if self.at_pose >= repeats:
+            return [("Exact copies", f"{copies} of {counted(self.sources, 'particle')}, {exact}; {by}")]
+        other = f"{repeats - self.at_pose:,} at other poses (a symmetry expansion)"
+        return [("Copies of one image", f"{copies} of {counted(self.sources, 'particle')}: {other}, {exact}; {by}")]
 
     def to_json(self) -> dict[str, Any]:
-        """``column``, ``sources``, ``copies_in`` and ``sources_by_copies_kept`` (copies kept: sources)."""
-        return {
+        """``column``, ``sources``, ``copies_in``, ``sources_by_copies_kept`` (copies kept: sources) and more.
+
+        ``copies_at_pose``: rows at the pose of another row of their image, only where the poses were read.
+        """
+        document: dict[str, Any] = {
             "column": self.column,
             "sources": self.sources,
             "copies_in": self.copies_in,
             "sources_by_copies_kept": dict(self.by_copies_kept),
         }
+        if self.at_pose is not None:
+            document["copies_at_pose"] = self.at_pose
+        return document
 
 
 @dataclass(frozen=True)
