@@ -173,13 +173,18 @@ def table_suffixes() -> tuple[str, ...]:
     return tuple(s for f in FORMATS for s in f.table_suffixes)
 
 
-@lru_cache(maxsize=1)
 def pick_suffixes() -> frozenset[str]:
     """The suffixes of picker coordinate files that are not STAR files (a STAR is told by its content).
 
-    Made once: every input is sniffed against them (an audit of 100,000 sets, issue 99).
+    Made once for the formats registered (every input is sniffed against them: an audit of 100,000 sets, issue 99),
+    and again when one is added to ``FORMATS``.
     """
-    return frozenset({Path(f"x{s}").suffix for f in FORMATS for s in (*f.suffixes, *f.table_suffixes)} - {".star"})
+    return _pick_suffixes(tuple(FORMATS))
+
+
+@lru_cache(maxsize=1)
+def _pick_suffixes(formats: tuple[PickerFormat, ...]) -> frozenset[str]:
+    return frozenset({Path(f"x{s}").suffix for f in formats for s in (*f.suffixes, *f.table_suffixes)} - {".star"})
 
 
 def sniffed(first_line: str) -> str | None:

@@ -359,7 +359,7 @@ def test_the_job_alone_decides_on_one_pass_from_what_the_reader_found(tmp_path, 
 
     monkeypatch.setattr(job_module, "one_pass", refuse)
     summary = remove_duplicate_particles([path], tmp_path / "out", ParticleOptions(score="rlnMaxValueProbDistribution"))
-    assert asked == [PLAIN]
+    assert asked == [dataclasses.replace(PLAIN, names=(str(path),))]  # (names: what --overrides matches rows by)
     assert not summary.to_json()["timings"]["one_pass"]
 
 
