@@ -229,6 +229,8 @@ class FscEstimate:
     #: The point group the poses were compared under, and where it was read ('': not said).
     point_group: str = ""
     point_group_from: str = ""
+    #: The refinement the FSC is of, said where the particles lie in no refinement's folder ('': not said).
+    refinement: str = ""
 
     @property
     def fsc_without(self) -> np.ndarray:
@@ -277,7 +279,8 @@ class FscEstimate:
     @property
     def point_group_words(self) -> str:
         """Which point group the poses were compared under and where it was read ('' where not said)."""
-        return f"; point group {self.point_group} ({self.point_group_from})" if self.point_group else ""
+        said = f"; point group {self.point_group} ({self.point_group_from})" if self.point_group else ""
+        return said + (f"; the FSC of {self.refinement}" if self.refinement else "")
 
     @property
     def why(self) -> str:
@@ -335,6 +338,7 @@ class FscEstimate:
             "pairs_turned": self.turned,
             "turned_under": self.turned_by or None,
             "point_group": {"name": self.point_group, "from": self.point_group_from} if self.point_group else None,
+            "refinement": self.refinement or None,
             "why": self.why or None,
             "shells": [
                 {

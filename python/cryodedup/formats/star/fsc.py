@@ -34,7 +34,10 @@ from .pipeline import job_options
 __all__ = [
     "FscCurve",
     "StraddlingBoxes",
+    "fsc_refinement",
+    "job_label",
     "model_nyquist",
+    "particles_refinement",
     "read_fsc",
     "read_model_fsc",
     "read_postprocess_fsc",
@@ -157,6 +160,52 @@ def refinement_symmetry(fsc: Path) -> tuple[str, str] | None:
         return found
     half = job_options(fsc.parent).get("fn_in", "").strip()
     return _folder_symmetry(fsc.parent.parent.parent / Path(half).parent) if half else None
+
+
+#: The folder kinds of RELION jobs that refine half-sets (their particles file sits beside the FSC's run_model.star).
+REFINEMENT_KINDS = ("Refine3D", "MultiBody")
+
+
+def _is_refinement(folder: Path) -> bool:
+    """Whether a RELION job folder is a refinement's: of a refining kind, or holding a ``run_model.star``."""
+    return folder.parent.name in REFINEMENT_KINDS or (folder / "run_model.star").is_file()
+
+
+def job_label(folder: Path) -> str:
+    """A job folder as RELION names it (``Refine3D/job029``): its kind's folder and its own."""
+    return f"{folder.parent.name}/{folder.name}"
+
+
+def fsc_refinement(fsc: Path) -> Path | None:
+    """The refinement folder (resolved: an alias is its job) whose half-maps the FSC file ``fsc`` is of; None: unknown.
+
+    A ``run_model.star`` is its own folder's; a ``postprocess.star`` the refinement whose half-map its ``job.star``
+    ``fn_in`` names (a path in the project, two folders above the file's), else its own ``rlnUnfilteredMapHalf1``.
+    """
+    folder = fsc.resolve().parent
+    if _is_refinement(folder):
+        return folder
+    half = job_options(folder).get("fn_in", "").strip() or _half_map(fsc)
+    if not half:
+        return None
+    target = (folder.parent.parent / half).parent.resolve()
+    return target if _is_refinement(target) else None
+
+
+def _half_map(fsc: Path) -> str:
+    """The first half-map a ``postprocess.star`` says it read (``data_general`` ``rlnUnfilteredMapHalf1``); ''."""
+    try:
+        star = StarFile(fsc)
+    except (InputFileError, OSError):
+        return ""
+    general = {label: value for block in star.blocks if block.name == "general" for label, value in block.pairs}
+    return general.get("rlnUnfilteredMapHalf1", "").strip()
+
+
+def particles_refinement(path: Path) -> Path | None:
+    """The refinement folder (resolved) a particle file lies in (``Refine3D/job029/run_data.star``); None: none."""
+    folder = path.resolve().parent
+    return folder if _is_refinement(folder) else None
 
 
 def _folder_symmetry(folder: Path) -> tuple[str, str] | None:

@@ -746,6 +746,7 @@ def _fsc_estimate(
     from ...errors import InputFileError
     from ...formats.star.fsc import StraddlingBoxes, read_fsc
 
+    refinement = _fsc_of(path, particles)
     curve = read_fsc(path)
     if why := curve.unusable():
         raise InputFileError(f"--fsc {why}")
@@ -761,7 +762,32 @@ def _fsc_estimate(
     found = pairs_estimate(
         curve.curve, curve.frequency, curve.fsc, boxes.offsets_A(), images, half_sizes(particles), turns, under
     )
-    return replace(found, point_group=sym.upper(), point_group_from=sym_from)
+    return replace(found, point_group=sym.upper(), point_group_from=sym_from, refinement=refinement)
+
+
+def _fsc_of(fsc: Path, particles: ParticleSet) -> str:
+    """The refinement the FSC file is of, where the table says it ('': the particles' own, or not known).
+
+    Particles in a refinement's folder with an FSC of another refinement are refused: the estimate would be of
+    another map's curve. Particles elsewhere (a Select downstream, a copy) cannot be tied to one: the table names
+    the FSC's refinement.
+    """
+    from ...errors import InputFileError
+    from ...formats.star.fsc import fsc_refinement, job_label, particles_refinement
+
+    of = fsc_refinement(fsc)
+    if of is None:
+        return ""
+    files = [Path(f) for f in particles.read_files]
+    own = particles_refinement(files[0]) if len(files) == 1 else None
+    if own is None:
+        return job_label(of)
+    if own != of:
+        raise InputFileError(
+            f"--fsc {fsc}: its FSC is of {job_label(of)}, the particles {files[0]} of {job_label(own)}; "
+            f"give {job_label(own)}'s FSC (its PostProcess's postprocess.star, or its run_model.star)"
+        )
+    return ""
 
 
 #: Where the FSC's point group came from when no file of the refinement says it.
