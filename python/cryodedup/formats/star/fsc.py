@@ -34,10 +34,8 @@ from .pipeline import job_options
 __all__ = [
     "FscCurve",
     "StraddlingBoxes",
-    "fsc_refinement",
-    "job_label",
+    "fsc_refinement_said",
     "model_nyquist",
-    "particles_refinement",
     "read_fsc",
     "read_model_fsc",
     "read_postprocess_fsc",
@@ -192,6 +190,27 @@ def fsc_refinement(fsc: Path) -> Path | None:
     return target if _is_refinement(target) else None
 
 
+def fsc_refinement_said(fsc: Path, files: Sequence[Path]) -> str:
+    """The refinement the FSC file is of, where the table says it ('': the particles' own, or not known).
+
+    Particles (read from ``files``) in a refinement's folder with an FSC of another refinement are refused: the
+    estimate would be of another map's curve. Particles elsewhere (a Select downstream, a copy) cannot be tied to one:
+    the table names the FSC's refinement.
+    """
+    of = fsc_refinement(fsc)
+    if of is None:
+        return ""
+    own = particles_refinement(files[0]) if len(files) == 1 else None
+    if own is None:
+        return job_label(of)
+    if own != of:
+        raise InputFileError(
+            f"--fsc {fsc}: its FSC is of {job_label(of)}, the particles {files[0]} of {job_label(own)}; "
+            f"give {job_label(own)}'s FSC (its PostProcess's postprocess.star, or its run_model.star)"
+        )
+    return ""
+
+
 def _half_map(fsc: Path) -> str:
     """The first half-map a ``postprocess.star`` says it read (``data_general`` ``rlnUnfilteredMapHalf1``); ''."""
     try:
@@ -255,7 +274,9 @@ def read_columns(path: Path, labels: Sequence[str]) -> np.ndarray | None:
 
 @dataclass(frozen=True)
 class StraddlingBoxes:
-    """The straddling pairs of a set (rows ``a``, ``b``), their centres' offset (Å), and where their origins are.
+    """The pairs in a set's duplicate groups (rows ``a``, ``b``), their centres' offset (Å), where their origins are.
+
+    ``sides``: each pair's half-set (0, 1) or 2 across them (None: every pair across, the straddling pairs alone).
 
     Two boxes of one particle refine to one centre; their boxes lie apart by their origins' difference (centre +
     origin: the coordinates). ``origins``: the single STAR file and its rlnOrigin*Angst labels they are read from
@@ -273,9 +294,17 @@ class StraddlingBoxes:
     #: The set's own reader of its rows' poses (CryoSPARC's rotation vectors), and how it writes them.
     pose_rows: Callable[[np.ndarray], np.ndarray] | None = field(default=None, compare=False)
     pose_kind: str = "relion"
+    sides: np.ndarray | None = field(default=None, compare=False)
 
     @classmethod
-    def of(cls, paths: Sequence[Path], particles: ParticleSet, a: np.ndarray, b: np.ndarray) -> StraddlingBoxes:
+    def of(
+        cls,
+        paths: Sequence[Path],
+        particles: ParticleSet,
+        a: np.ndarray,
+        b: np.ndarray,
+        sides: np.ndarray | None = None,
+    ) -> StraddlingBoxes:
         """The pairs of ``particles`` read from ``paths``; nothing read yet."""
         offsets = np.asarray(particles.centres[a] - particles.centres[b], dtype=np.float64)
         labels = tuple(label.strip() for label in particles.shift.split(","))
@@ -291,6 +320,7 @@ class StraddlingBoxes:
             paths[0] if star else None,
             particles.pose_rows,
             particles.pose_kind if particles.pose_rows is not None else "relion",
+            sides,
         )
 
     def offsets_A(self) -> np.ndarray:
