@@ -57,9 +57,18 @@ def planted(seed: int, n_mics: int = 7, per_mic: int = 40):
 
 
 def oracle_pairs(groups, coords, scores):
-    """The duplicate pairs by brute force: each rejected particle and its suppressor."""
+    """The duplicate pairs by brute force: every two rows of one group (a kept particle and those it suppressed).
+
+    Issue 97: the audit counted each rejected particle with its suppressor only (k - 1 pairs a group of k), which left
+    two copies across the halves uncounted when neither was kept; every pair of a group counts now.
+    """
     keep, by = oracle(list(groups), [tuple(c) for c in coords], list(scores), MIN_DIST)
-    return np.array(keep), [(j, by[j]) for j in range(len(by)) if by[j] >= 0]
+    root = {j: by[j] if by[j] >= 0 else j for j in range(len(by))}
+    members: dict[int, list[int]] = {}
+    for j in range(len(by)):
+        members.setdefault(root[j], []).append(j)
+    pairs = [(a, b) for rows in members.values() for i, a in enumerate(rows) for b in rows[i + 1 :]]
+    return np.array(keep), pairs
 
 
 def write_planted(path, groups, coords, halves, scores, image_names=None):
@@ -73,19 +82,20 @@ def write_planted(path, groups, coords, halves, scores, image_names=None):
 
 def test_hand_worked_audit(tmp_path):
     # Micrograph A: p0 (half 1, best), p1 5 Å away (half 2), p2 10 Å away (half 1): p0 is
-    # kept and suppresses p1 (pair across the halves) and p2 (within half 1). Micrograph B:
-    # p3, p4 3 Å apart, both half 2 (within). 3 pairs, 1 straddling; its 2 particles are
-    # 2 of 5 = 40 %.
+    # kept and suppresses p1 and p2, one group of three split 2 + 1: pairs p0-p1 and p1-p2
+    # across the halves, p0-p2 within half 1 (issue 97: p1-p2 was not counted before, the count
+    # 1 straddling of 3 pairs, 40 %). Micrograph B: p3, p4 3 Å apart, both half 2 (within).
+    # 4 pairs, 2 straddling; their 3 particles are 3 of 5 = 60 %.
     coords = np.array([[100.0, 100], [105, 100], [110, 100], [100, 100], [103, 100]])
     path = write_planted(tmp_path / "p.star", [0, 0, 0, 1, 1], coords, [1, 2, 1, 2, 2], [0.9, 0.5, 0.1, 0.9, 0.5])
     audit = run(tmp_path, [path], min_dist=MIN_DIST, audit=True).to_json()["halfset_audit"]
-    assert audit["duplicate_pairs"] == 3
-    assert audit["straddling_pairs"] == 1
+    assert audit["duplicate_pairs"] == 4
+    assert audit["straddling_pairs"] == 2
     assert audit["within_half_pairs"] == 2
-    assert audit["particles_straddling"] == 2
-    assert audit["fraction"] == pytest.approx(0.4)
-    assert audit["top_micrographs"] == [{"micrograph": "mic_00.mrc", "straddling_pairs": 1, "particles": 3}]
-    assert audit["message"].startswith("1 duplicate pair within 20 Å straddles the half-sets (40.0 % of particles)")
+    assert audit["particles_straddling"] == 3
+    assert audit["fraction"] == pytest.approx(0.6)
+    assert audit["top_micrographs"] == [{"micrograph": "mic_00.mrc", "straddling_pairs": 2, "particles": 3}]
+    assert audit["message"].startswith("2 duplicate pairs within 20 Å straddle the half-sets (60.0 % of particles)")
     assert not (tmp_path / "out" / "particles_kept.star").exists()  # --audit writes no particle files
 
 
@@ -275,8 +285,9 @@ def test_cli_audit_table_and_json(tmp_path):
     result = CliRunner().invoke(main, ["particles", str(path), "--outdir", str(tmp_path / "o"), "--audit", "--json"])
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
-    assert summary["halfset_audit"]["straddling_pairs"] == 1
-    assert "1 duplicate pair within 20 Å straddles the half-sets" in result.stderr
+    # (test_hand_worked_audit's set: p0-p1 and p1-p2 of its group of three straddle, issue 97; 1 before)
+    assert summary["halfset_audit"]["straddling_pairs"] == 2
+    assert "2 duplicate pairs within 20 Å straddle the half-sets" in result.stderr
     assert "none written (--audit)" in result.stderr
     assert not (tmp_path / "o").exists() or not any((tmp_path / "o").iterdir())
 

@@ -331,3 +331,51 @@ def test_a_postprocess_that_fell_back_to_the_unmasked_curve_is_read_as_unmasked(
     _, audit = _audit(tmp_path)
     source = {j["job"]: j for j in audit["jobs"]}[_R29]["fsc"]["source"]
     assert "unmasked: PostProcess fell back to it" in source and "masked, corrected" not in source
+
+
+def _particles_fsc(root: Path, particles: str, fsc: str, *extra: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [CRYODEDUP, "particles", particles, "--audit", "--min-dist", "50", "--fsc", fsc,
+         "--micrographs", "CtfFind/job003/micrographs_ctf.star", *extra],
+        capture_output=True, text=True, check=False, cwd=root,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("fsc", ["PostProcess/job021/postprocess.star", "Refine3D/job019/run_model.star"])
+def test_an_fsc_of_another_refinement_than_the_particles_folder_is_refused_naming_both(tmp_path, fsc):
+    # Issue 97 (trial 2): job029's particles with job019's FSC (its PostProcess, or its own run_model.star) were
+    # estimated on job019's curve, exit 0. The oracle: the fixture's PostProcess -> Refine3D map, and the exit status
+    # of another input refusal (an FSC file that is none).
+    files = write_tutorial(tmp_path)
+    write_fsc_files(tmp_path)
+    plant(tmp_path, files, [f"{_R29}/run_data.star"], 20)
+    assert POSTPROCESS_OF["PostProcess/job021"] == "Refine3D/job019"
+    done = _particles_fsc(tmp_path, f"{_R29}/run_data.star", fsc)
+    other = _particles_fsc(tmp_path, f"{_R29}/run_data.star", f"{_R29}/run_data.star")
+    assert done.returncode == other.returncode != 0 and "Traceback" not in done.stderr
+    line = done.stderr.strip().splitlines()[-1]
+    assert "Refine3D/job019" in line and "Refine3D/job029" in line and fsc in line
+    as_json = _particles_fsc(tmp_path, f"{_R29}/run_data.star", fsc, "--json")
+    document = json.loads(as_json.stdout)
+    assert as_json.returncode == done.returncode and document["verdict"]["word"] == "refused"
+    assert "Refine3D/job019" in document["error"] and "Refine3D/job029" in document["error"]
+
+
+def test_an_fsc_of_the_particles_own_refinement_or_of_particles_elsewhere_is_estimated(tmp_path):
+    # The legitimate cases untouched: job029's particles with its PostProcess (job030) or its run_model.star; a copy
+    # of its particles outside any refinement's folder (a Select's) with job019's FSC is estimated, the row naming the
+    # refinement the FSC is of (the pipeline cannot tie a copy to one).
+    files = write_tutorial(tmp_path)
+    write_fsc_files(tmp_path)
+    plant(tmp_path, files, [f"{_R29}/run_data.star"], 20)
+    for fsc in ("PostProcess/job030/postprocess.star", f"{_R29}/run_model.star"):
+        done = _particles_fsc(tmp_path, f"{_R29}/run_data.star", fsc, "--json")
+        assert done.returncode == 0, done.stderr
+        assert json.loads(done.stdout)["halfset_audit"]["fsc"]["refinement"] is None
+    (tmp_path / "Select/job099").mkdir(parents=True)
+    (tmp_path / "Select/job099/particles.star").write_bytes((tmp_path / _R29 / "run_data.star").read_bytes())
+    done = _particles_fsc(tmp_path, "Select/job099/particles.star", "PostProcess/job021/postprocess.star", "--json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["halfset_audit"]["fsc"]["refinement"] == "Refine3D/job019"
+    table = _particles_fsc(tmp_path, "Select/job099/particles.star", "PostProcess/job021/postprocess.star")
+    assert "the FSC of Refine3D/job019" in table.stderr

@@ -4,11 +4,15 @@ A particle present twice, once in each half-set of a gold-standard refinement, c
 the two half-maps and inflates the FSC. The audit counts the duplicate pairs that straddle
 the halves (docs/design.md section 9):
 
-- a **duplicate pair** is a rejected particle with the particle that suppressed it (the
-  ``suppressed_by`` of the decision: its kept, better-ranked neighbour; in remove-entirely
-  mode its nearest neighbour, a pair named from both ends counted once). A group of k
-  duplicates is thus k - 1 pairs, the pairs that decided what was removed;
-- it **straddles** when its two particles are in different half-sets.
+- a **duplicate group** is the rows the decision joins: a rejected particle with the particle
+  that suppressed it (the ``suppressed_by`` of the decision: its kept, better-ranked neighbour;
+  in remove-entirely mode its nearest neighbour), and so on (a kept row with the rows it
+  rejected). A **duplicate pair** is any two rows of one group: a group of k is k (k - 1) / 2
+  pairs, whichever row was kept (issue 97: counting only the pairs with the row kept made the
+  count depend on which row that was, and left copies across the halves uncounted);
+- it **straddles** when its two particles are in different half-sets: a group of a rows in one
+  half and b in the other has a b straddling pairs, what its copies add to the half-maps' shared
+  noise (:mod:`cryodedup.algo.fsc`).
 
 ``--halfsets micrograph`` then gives the kept particles of one micrograph one half-set, so
 that neighbours which escaped the minimum distance cannot straddle either (cisTEM's rule).
@@ -29,8 +33,10 @@ from .dedup import SAME_CENTRE_A
 from .same_image import all_distinct
 
 __all__ = [
+    "PAIRS_COUNTED",
     "TOP_MICROGRAPHS",
     "check_halfsets",
+    "connected",
     "distance_pairs",
     "halfset_audit",
     "halfset_sizes",
@@ -42,18 +48,71 @@ __all__ = [
     "symmetry_copies",
 ]
 
+#: What ``--json``'s ``duplicate_pairs`` and ``straddling_pairs`` count (``pairs_counted``).
+PAIRS_COUNTED = (
+    "every two rows of one duplicate group (a kept row and the rows it rejected, joined by the decision); "
+    "straddling: those in different half-sets (a group of a rows in one half and b in the other: a b)"
+)
+
 #: Micrographs listed by name in the summary, the most straddling pairs first.
 TOP_MICROGRAPHS = 10
 
 
-def duplicate_pairs(suppressed_by: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The duplicate pairs (first, second row) of a decision, each unordered pair once, sorted."""
+def duplicate_groups(suppressed_by: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The rows in a duplicate group and each one's group (its smallest row), rows sorted by group, then row.
+
+    The groups are the connected parts of the graph of ``suppressed_by`` (each rejected row joined to the row that
+    suppressed it); rows in no pair are in none.
+    """
     rows = np.flatnonzero(suppressed_by >= 0)
     other = suppressed_by[rows].astype(np.int64)
-    # One key a pair (first * n + second, second < n): sorted as the pairs are, and unique in one dimension, where
-    # numpy's row-wise unique costs 40 µs a call (100,000 sets in an audit, issue 99).
+    if rows.size and (suppressed_by[other] < 0).all():  # (each suppressor kept: a group is one kept row's)
+        kept = np.unique(other)
+        members, root = np.concatenate([rows, kept]), np.concatenate([other, kept])
+        least = np.full(suppressed_by.size, suppressed_by.size, dtype=np.int64)
+        np.minimum.at(least, root, members)
+        label = least[root]
+        order = np.lexsort((members, label))
+        return members[order].astype(np.int64), label[order]
+    return connected(rows, other)
+
+
+def connected(first: np.ndarray, second: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The rows of the graph of edges (``first``, ``second``) and each one's connected part (its smallest row).
+
+    Rows sorted by part, then row.
+    """
+    if first.size == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    nodes = np.unique(np.concatenate([first, second]).astype(np.int64))
+    u, v = np.searchsorted(nodes, first), np.searchsorted(nodes, second)
+    label = np.arange(nodes.size)
+    while True:  # (each node takes its neighbours' least label, then its label's: the part's least, in few rounds)
+        least = np.minimum(label[u], label[v])
+        new = label.copy()
+        np.minimum.at(new, u, least)
+        np.minimum.at(new, v, least)
+        new = new[new]
+        if np.array_equal(new, label):
+            break
+        label = new
+    order = np.lexsort((nodes, label))
+    return nodes[order], nodes[label[order]]
+
+
+def duplicate_pairs(suppressed_by: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Every pair (first, second row) of rows within one duplicate group (:func:`duplicate_groups`), sorted."""
+    rows, group = duplicate_groups(suppressed_by)
+    if rows.size == 0:
+        return rows, rows
+    # (each row pairs with the rows after it in its group: the group's end less its place, less one)
+    ends = np.searchsorted(group, group, side="right")
+    after = ends - np.arange(rows.size) - 1
+    first = np.repeat(np.arange(rows.size), after)
+    step = np.arange(first.size) - np.repeat(np.cumsum(after) - after, after)
+    a, b = rows[first], rows[first + 1 + step]
     n = np.int64(max(suppressed_by.size, 1))
-    keys = np.unique(np.minimum(rows, other) * n + np.maximum(rows, other))
+    keys = np.sort(np.minimum(a, b) * n + np.maximum(a, b))
     return keys // n, keys % n
 
 
@@ -65,14 +124,17 @@ def distance_pairs(particles: ParticleSet, suppressed_by: np.ndarray) -> tuple[n
     within the minimum distance, and each pair left lies on one micrograph.
     """
     a, b = duplicate_pairs(suppressed_by)
+    # (a group joined by one image across micrographs pairs rows of other images across them too: not one particle)
+    one = particles.groups[a] == particles.groups[b]
     images = particles.images
     if images is None or a.size == 0 or all_distinct(images):
-        return a, b
+        return a[one], b[one]
     keys = images.keys
     apart = (particles.groups[a] != particles.groups[b]) | (
         np.linalg.norm(particles.centres[a] - particles.centres[b], axis=1) > SAME_CENTRE_A
     )
-    distance = ~((keys[a] == keys[b]) & apart)
+    same = keys[a] == keys[b]
+    distance = one & ~(same & apart)
     return a[distance], b[distance]
 
 

@@ -1,8 +1,10 @@
 """What duplicates across the half-sets did to a refinement's FSC: the shared fraction and the FSC without them.
 
 Two half-maps that share k particle images (n1 and n2 images in the halves) share those images'
-noise. Where the signal is weak, their FSC gains the shared fraction f = k / sqrt(n1 n2); to
-first order (equal weights, white noise, docs/developers/fsc-poses.md)
+noise. Where the signal is weak, their FSC gains the shared fraction f = k / sqrt(n1 n2); for
+duplicate groups of a_g rows in one half and b_g in the other, f = sum a_g b_g / sqrt(sum a_g^2
+sum b_g^2) (copies in one half add their noise coherently: :func:`pairs_estimate`); to first order
+(equal weights, white noise, docs/developers/fsc-poses.md)
 
     FSC_with = f + (1 - f) FSC_without,   so   FSC_without = (FSC_with - f) / (1 - f).
 
@@ -30,19 +32,21 @@ import cryodedup._core as _core
 
 from ..errors import CryodedupError
 from ..particle_set import ParticleSet
-from .audit import distance_pairs
+from .audit import connected, distance_pairs
 from .dedup import symmetry_setting
 
 __all__ = [
     "FIRST_ORDER_LIMIT",
     "FscEstimate",
     "crossing",
+    "group_pairs",
     "half_sizes",
     "pairs_estimate",
-    "straddling_pairs",
     "straddling_turns",
 ]
 
+#: A pair's side (:func:`group_pairs`) when its rows are in different half-sets.
+ACROSS = 2
 #: The FSC at which a map's resolution is read (Rosenthal and Henderson 2003: half-maps' 0.143).
 THRESHOLD = 0.143
 
@@ -56,8 +60,8 @@ def box_overlap(offsets_A: np.ndarray, box_A: float) -> np.ndarray:
     return np.prod(np.clip(1.0 - offsets / box_A, 0.0, 1.0), axis=1)
 
 
-def straddling_pairs(particles: ParticleSet, suppressed_by: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The rows (first, second) of each duplicate pair whose particles sit in different half-sets.
+def group_pairs(particles: ParticleSet, suppressed_by: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every pair (first, second row) within a duplicate group and where it lies: 0, 1 within that half-set, 2 across.
 
     The pairs of :func:`cryodedup.algo.audit.distance_pairs` (those of one image at two centres are counted
     whole apart).
@@ -65,8 +69,7 @@ def straddling_pairs(particles: ParticleSet, suppressed_by: np.ndarray) -> tuple
     assert particles.halfsets is not None
     a, b = distance_pairs(particles, suppressed_by)
     half = particles.halfsets.half
-    across = half[a] != half[b]
-    return a[across], b[across]
+    return a, b, np.where(half[a] != half[b], ACROSS, half[a]).astype(np.int8)
 
 
 def half_sizes(particles: ParticleSet) -> tuple[int, int]:
@@ -76,8 +79,12 @@ def half_sizes(particles: ParticleSet) -> tuple[int, int]:
     return int(counts[0]), int(counts[1])
 
 
-def shared_fraction(shared_images: float, n1: int, n2: int) -> float:
-    """The shared fraction f = k / sqrt(n1 n2): the half-maps' noise they share (0 for an empty half)."""
+def shared_fraction(shared_images: float, n1: float, n2: float) -> float:
+    """The shared fraction f = k / sqrt(n1 n2): the half-maps' noise they share (0 for an empty half).
+
+    ``n1``, ``n2``: each half-map's noise in images' worth (its images, plus twice the weight of each pair of copies
+    within it: copies in one half add coherently).
+    """
     return float(shared_images / np.sqrt(n1 * n2)) if n1 and n2 else 0.0
 
 
@@ -229,6 +236,8 @@ class FscEstimate:
     #: The point group the poses were compared under, and where it was read ('': not said).
     point_group: str = ""
     point_group_from: str = ""
+    #: The refinement the FSC is of, said where the particles lie in no refinement's folder ('': not said).
+    refinement: str = ""
 
     @property
     def fsc_without(self) -> np.ndarray:
@@ -277,7 +286,8 @@ class FscEstimate:
     @property
     def point_group_words(self) -> str:
         """Which point group the poses were compared under and where it was read ('' where not said)."""
-        return f"; point group {self.point_group} ({self.point_group_from})" if self.point_group else ""
+        said = f"; point group {self.point_group} ({self.point_group_from})" if self.point_group else ""
+        return said + (f"; the FSC of {self.refinement}" if self.refinement else "")
 
     @property
     def why(self) -> str:
@@ -335,6 +345,7 @@ class FscEstimate:
             "pairs_turned": self.turned,
             "turned_under": self.turned_by or None,
             "point_group": {"name": self.point_group, "from": self.point_group_from} if self.point_group else None,
+            "refinement": self.refinement or None,
             "why": self.why or None,
             "shells": [
                 {
@@ -414,25 +425,44 @@ def pairs_estimate(
     halves: tuple[int, int],
     turns_deg: np.ndarray | None = None,
     turned_by: str = "",
+    sides: np.ndarray | None = None,
+    pair_rows: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> FscEstimate:
-    """The estimate for a curve from the straddling pairs' box offsets (Å) and images in both halves.
+    """The estimate for a curve from the duplicate groups' pairs' box offsets (Å) and images in both halves.
 
     Each pair weighs the overlap of its two boxes, times its poses' share (:func:`pose_weights` of ``turns_deg``,
     the angle between them under the refinement's point group ``turned_by``; None: not known, whole); each image in
-    both halves 1; ``halves``: the images in each half-set. The box's side (Å) is the curve's (:func:`box_of`).
+    both halves 1; ``halves``: the images in each half-set. ``sides``: each pair's half-set, or :data:`ACROSS`
+    (None: every pair across). The half-maps share the noise of the pairs across, sum w_ij, out of each one's noise:
+    its images plus twice the weight of its pairs within (copies in one half add coherently), so
+
+        f = sum_across w_ij / sqrt((n1 + 2 sum_within1 w_ij) (n2 + 2 sum_within2 w_ij)),
+
+    for groups of a_g rows in half 1 and b_g in half 2 counted whole sum a_g b_g / sqrt(sum a_g^2 sum b_g^2), and
+    k / sqrt(n1 n2) for k pairs. ``pair_rows``: the pairs' rows, whose groups across give the rows the removal
+    takes out (all but one of each; None: one of each pair). The box's side (Å) is the curve's (:func:`box_of`).
     """
     frequency = np.asarray(frequency, dtype=np.float64)
     box_A = box_of(frequency)
     weights = box_overlap(offsets_A, box_A) if offsets_A is not None and len(offsets_A) else np.zeros(0)
-    shares = None
     if turns_deg is not None and weights.size:
         refined = crossing(frequency, np.asarray(fsc, dtype=np.float64))
         shell = box_A / refined[0] if refined is not None and np.isfinite(box_A) else 1.0
         shares = pose_weights(turns_deg, shell)
-    if shares is not None:
+        assert shares is not None
         weights = weights * shares
-    turned = 0 if turns_deg is None else int(np.count_nonzero(np.asarray(turns_deg) > SAME_POSE_DEG))
-    f = shared_fraction(float(weights.sum()) + same_image, *halves)
-    pairs = (0 if offsets_A is None else len(offsets_A)) + same_image
-    # (rows the removal takes out: one of each pair at one pose; copies at poses apart share nothing to remove)
-    return estimate(source, frequency, fsc, f, pairs, (turned, turned_by), (halves, pairs - turned))
+    side = np.full(weights.size, ACROSS, dtype=np.int8) if sides is None or not weights.size else np.asarray(sides)
+    across = side == ACROSS
+    within = [2.0 * float(weights[side == h].sum()) for h in (0, 1)]
+    f = shared_fraction(float(weights[across].sum()) + same_image, halves[0] + within[0], halves[1] + within[1])
+    turned = 0 if turns_deg is None else int(np.count_nonzero(np.asarray(turns_deg)[across] > SAME_POSE_DEG))
+    n_across = int(np.count_nonzero(across))
+    # (rows the removal takes out: all but one of each group across, at one pose; copies at poses apart share nothing
+    # to remove)
+    removed = n_across - turned
+    if pair_rows is not None and n_across:
+        rows, group = connected(pair_rows[0][across], pair_rows[1][across])
+        removed = round((rows.size - np.unique(group).size) * (1.0 - turned / n_across))
+    return estimate(
+        source, frequency, fsc, f, n_across + same_image, (turned, turned_by), (halves, removed + same_image)
+    )

@@ -34,6 +34,7 @@ from .pipeline import job_options
 __all__ = [
     "FscCurve",
     "StraddlingBoxes",
+    "fsc_refinement_said",
     "model_nyquist",
     "read_fsc",
     "read_model_fsc",
@@ -159,6 +160,73 @@ def refinement_symmetry(fsc: Path) -> tuple[str, str] | None:
     return _folder_symmetry(fsc.parent.parent.parent / Path(half).parent) if half else None
 
 
+#: The folder kinds of RELION jobs that refine half-sets (their particles file sits beside the FSC's run_model.star).
+REFINEMENT_KINDS = ("Refine3D", "MultiBody")
+
+
+def _is_refinement(folder: Path) -> bool:
+    """Whether a RELION job folder is a refinement's: of a refining kind, or holding a ``run_model.star``."""
+    return folder.parent.name in REFINEMENT_KINDS or (folder / "run_model.star").is_file()
+
+
+def job_label(folder: Path) -> str:
+    """A job folder as RELION names it (``Refine3D/job029``): its kind's folder and its own."""
+    return f"{folder.parent.name}/{folder.name}"
+
+
+def fsc_refinement(fsc: Path) -> Path | None:
+    """The refinement folder (resolved: an alias is its job) whose half-maps the FSC file ``fsc`` is of; None: unknown.
+
+    A ``run_model.star`` is its own folder's; a ``postprocess.star`` the refinement whose half-map its ``job.star``
+    ``fn_in`` names (a path in the project, two folders above the file's), else its own ``rlnUnfilteredMapHalf1``.
+    """
+    folder = fsc.resolve().parent
+    if _is_refinement(folder):
+        return folder
+    half = job_options(folder).get("fn_in", "").strip() or _half_map(fsc)
+    if not half:
+        return None
+    target = (folder.parent.parent / half).parent.resolve()
+    return target if _is_refinement(target) else None
+
+
+def fsc_refinement_said(fsc: Path, files: Sequence[Path]) -> str:
+    """The refinement the FSC file is of, where the table says it ('': the particles' own, or not known).
+
+    Particles (read from ``files``) in a refinement's folder with an FSC of another refinement are refused: the
+    estimate would be of another map's curve. Particles elsewhere (a Select downstream, a copy) cannot be tied to one:
+    the table names the FSC's refinement.
+    """
+    of = fsc_refinement(fsc)
+    if of is None:
+        return ""
+    own = particles_refinement(files[0]) if len(files) == 1 else None
+    if own is None:
+        return job_label(of)
+    if own != of:
+        raise InputFileError(
+            f"--fsc {fsc}: its FSC is of {job_label(of)}, the particles {files[0]} of {job_label(own)}; "
+            f"give {job_label(own)}'s FSC (its PostProcess's postprocess.star, or its run_model.star)"
+        )
+    return ""
+
+
+def _half_map(fsc: Path) -> str:
+    """The first half-map a ``postprocess.star`` says it read (``data_general`` ``rlnUnfilteredMapHalf1``); ''."""
+    try:
+        star = StarFile(fsc)
+    except (InputFileError, OSError):
+        return ""
+    general = {label: value for block in star.blocks if block.name == "general" for label, value in block.pairs}
+    return general.get("rlnUnfilteredMapHalf1", "").strip()
+
+
+def particles_refinement(path: Path) -> Path | None:
+    """The refinement folder (resolved) a particle file lies in (``Refine3D/job029/run_data.star``); None: none."""
+    folder = path.resolve().parent
+    return folder if _is_refinement(folder) else None
+
+
 def _folder_symmetry(folder: Path) -> tuple[str, str] | None:
     """A RELION job folder's point group (``job.star``, else ``run_sampling.star``) and the file; None: neither."""
     option = job_options(folder).get(SYMMETRY_OPTION, "").strip().strip('"')
@@ -206,7 +274,9 @@ def read_columns(path: Path, labels: Sequence[str]) -> np.ndarray | None:
 
 @dataclass(frozen=True)
 class StraddlingBoxes:
-    """The straddling pairs of a set (rows ``a``, ``b``), their centres' offset (Å), and where their origins are.
+    """The pairs in a set's duplicate groups (rows ``a``, ``b``), their centres' offset (Å), where their origins are.
+
+    ``sides``: each pair's half-set (0, 1) or 2 across them (None: every pair across, the straddling pairs alone).
 
     Two boxes of one particle refine to one centre; their boxes lie apart by their origins' difference (centre +
     origin: the coordinates). ``origins``: the single STAR file and its rlnOrigin*Angst labels they are read from
@@ -224,9 +294,17 @@ class StraddlingBoxes:
     #: The set's own reader of its rows' poses (CryoSPARC's, as the core's rotation vectors), and how it writes them.
     pose_rows: Callable[[np.ndarray], np.ndarray] | None = field(default=None, compare=False)
     pose_kind: str = "relion"
+    sides: np.ndarray | None = field(default=None, compare=False)
 
     @classmethod
-    def of(cls, paths: Sequence[Path], particles: ParticleSet, a: np.ndarray, b: np.ndarray) -> StraddlingBoxes:
+    def of(
+        cls,
+        paths: Sequence[Path],
+        particles: ParticleSet,
+        a: np.ndarray,
+        b: np.ndarray,
+        sides: np.ndarray | None = None,
+    ) -> StraddlingBoxes:
         """The pairs of ``particles`` read from ``paths``; nothing read yet."""
         offsets = np.asarray(particles.centres[a] - particles.centres[b], dtype=np.float64)
         labels = tuple(label.strip() for label in particles.shift.split(","))
@@ -242,6 +320,7 @@ class StraddlingBoxes:
             paths[0] if star else None,
             particles.pose_rows,
             particles.pose_kind if particles.pose_rows is not None else "relion",
+            sides,
         )
 
     def offsets_A(self) -> np.ndarray:

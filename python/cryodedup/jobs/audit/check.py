@@ -19,8 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ...algo.audit import halfset_audit
-from ...algo.fsc import half_sizes, straddling_pairs
+from ...algo.audit import PAIRS_COUNTED, halfset_audit
+from ...algo.fsc import group_pairs, half_sizes
 from ...algo.same_image import same_image_pairs
 from ...errors import CryodedupError, InputFileError, PixelSizeError
 from ...formats.cryosparc.dataset import CsFile
@@ -105,6 +105,7 @@ class SetAudit:
             "same_image_pairs": self.same_image,
             "halfsets": self.halfsets,
             "straddling_pairs": self.straddling_pairs,
+            "pairs_counted": PAIRS_COUNTED if self.halfsets is not None else None,
             "particles_straddling": self.particles_straddling,
             "same_image_straddling": self.same_image_straddling,
             "fraction": round(self.fraction, 6),
@@ -196,7 +197,7 @@ def audit_set(
         micrographs=used,
         within_class=within_class,
         half_sizes=half_sizes(particles),
-        straddling=StraddlingBoxes.of(paths, particles, *straddling_pairs(particles, decision.suppressed_by)),
+        straddling=StraddlingBoxes.of(paths, particles, *group_pairs(particles, decision.suppressed_by)),
     )
 
 

@@ -148,9 +148,11 @@ def set_estimate(curve: FscCurve, audit: SetAudit, sym: str = "C1", convention: 
     poses = None if audit.straddling is None else audit.straddling.poses()
     kind = "relion" if audit.straddling is None else audit.straddling.pose_kind
     turns, under = straddling_turns(poses, kind, sym, convention)
+    boxes = audit.straddling
     return pairs_estimate(
-        curve.curve, curve.frequency, curve.fsc, offsets, audit.same_image_straddling, audit.half_sizes, turns, under
-    )
+        curve.curve, curve.frequency, curve.fsc, offsets, audit.same_image_straddling, audit.half_sizes, turns, under,
+        None if boxes is None else boxes.sides, None if boxes is None else (boxes.a, boxes.b),
+    )  # fmt: skip
 
 
 @dataclass(frozen=True)

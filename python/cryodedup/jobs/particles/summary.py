@@ -749,15 +749,17 @@ def _fsc_estimate(
     rule: Deciding,
 ) -> FscEstimate:
     """``--fsc``: what the straddling pairs did to the refinement's FSC read from ``path`` (:mod:`...algo.fsc`)."""
-    from ...algo.fsc import half_sizes, pairs_estimate, straddling_pairs, straddling_turns
+    from ...algo.fsc import group_pairs, half_sizes, pairs_estimate, straddling_turns
     from ...errors import InputFileError
-    from ...formats.star.fsc import StraddlingBoxes, read_fsc
+    from ...formats.star.fsc import StraddlingBoxes, fsc_refinement_said, read_fsc
 
+    refinement = fsc_refinement_said(path, [Path(f) for f in particles.read_files])
     curve = read_fsc(path)
     if why := curve.unusable():
         raise InputFileError(f"--fsc {why}")
-    pairs = straddling_pairs(particles, suppressed_by)
-    boxes = StraddlingBoxes.of([Path(f) for f in particles.read_files], particles, *pairs)
+    first, second, sides = group_pairs(particles, suppressed_by)
+    pairs = (first, second)
+    boxes = StraddlingBoxes.of([Path(f) for f in particles.read_files], particles, first, second, sides)
     images = same_image[1] if same_image else 0
     sym, sym_from = _point_group(path, particles, rule)
     poses: tuple[np.ndarray, np.ndarray] | None = boxes.poses() if particles.poses is None else None
@@ -766,9 +768,10 @@ def _fsc_estimate(
         poses = (particles.poses[pairs[0]], particles.poses[pairs[1]])
     turns, under = straddling_turns(poses, kind, sym, particles.pose_convention)
     found = pairs_estimate(
-        curve.curve, curve.frequency, curve.fsc, boxes.offsets_A(), images, half_sizes(particles), turns, under
-    )
-    return replace(found, point_group=sym.upper(), point_group_from=sym_from)
+        curve.curve, curve.frequency, curve.fsc, boxes.offsets_A(), images, half_sizes(particles), turns, under,
+        sides, (boxes.a, boxes.b),
+    )  # fmt: skip
+    return replace(found, point_group=sym.upper(), point_group_from=sym_from, refinement=refinement)
 
 
 #: Where the FSC's point group came from when no file of the refinement says it.

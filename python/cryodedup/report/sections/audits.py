@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
+from ...algo.audit import PAIRS_COUNTED
 from ...labels import counted
 from .base import Row, Section
 
@@ -369,7 +370,7 @@ class HalfsetAudit(Section):
     def to_json(self) -> dict[str, Any]:
         """``column`` and ``message`` alone without half-sets; else the counts, the micrographs, the message.
 
-        ``column``, ``duplicate_pairs``, ``straddling_pairs``, ``within_half_pairs``,
+        ``column``, ``duplicate_pairs``, ``straddling_pairs``, ``within_half_pairs`` (``pairs_counted`` says what),
         ``particles_straddling``, ``fraction``, ``micrographs_with_straddling``, ``top_micrographs``,
         ``message``; ``same_image_pairs`` and ``same_image_straddling`` when the images were read.
         """
@@ -380,6 +381,7 @@ class HalfsetAudit(Section):
             "duplicate_pairs": self.duplicate_pairs,
             "straddling_pairs": self.straddling_pairs,
             "within_half_pairs": self.duplicate_pairs - self.straddling_pairs,
+            "pairs_counted": PAIRS_COUNTED,
             "particles_straddling": self.particles_straddling,
             "fraction": round(self.fraction, 6),
             "micrographs_with_straddling": self.micrographs_with_straddling,
