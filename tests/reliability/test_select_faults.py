@@ -18,38 +18,30 @@ from pathlib import Path
 import fault_sweep
 import pytest
 
+from helpers import star_text
+
 #: A RELION 3.1 file of 24 particles on 2 micrographs, 300 Å apart (1 Å pixels), with poses.
-HEADER = """
-# version 30001
-
-data_optics
-
-loop_
-_rlnOpticsGroupName #1
-_rlnOpticsGroup #2
-_rlnMicrographPixelSize #3
-_rlnImagePixelSize #4
-_rlnImageSize #5
-_rlnImageDimensionality #6
-opticsGroup1 1 1.0 1.0 64 2
-
-
-# version 30001
-
-data_particles
-
-loop_
-_rlnCoordinateX #1
-_rlnCoordinateY #2
-_rlnOriginXAngst #3
-_rlnOriginYAngst #4
-_rlnImageName #5
-_rlnMicrographName #6
-_rlnOpticsGroup #7
-_rlnAngleRot #8
-_rlnAngleTilt #9
-_rlnAnglePsi #10
-"""
+LABELS = [
+    "rlnCoordinateX",
+    "rlnCoordinateY",
+    "rlnOriginXAngst",
+    "rlnOriginYAngst",
+    "rlnImageName",
+    "rlnMicrographName",
+    "rlnOpticsGroup",
+    "rlnAngleRot",
+    "rlnAngleTilt",
+    "rlnAnglePsi",
+]
+OPTICS_LABELS = [
+    "rlnOpticsGroupName",
+    "rlnOpticsGroup",
+    "rlnMicrographPixelSize",
+    "rlnImagePixelSize",
+    "rlnImageSize",
+    "rlnImageDimensionality",
+]
+OPTICS = [["opticsGroup1", 1, 1.0, 1.0, 64, 2]]
 
 
 def _files(root: Path) -> tuple[Path, Path]:
@@ -66,8 +58,8 @@ def _files(root: Path) -> tuple[Path, Path]:
         for j, (m, x, y) in enumerate(sites[k] for k in chosen)
     ]
     original, part = root / "original.star", root / "subset.star"
-    original.write_text(HEADER + "".join(f"{row}\n" for row in rows) + "\n")
-    part.write_text(HEADER + "".join(f"{row}\n" for row in subset) + "\n")
+    original.write_text(star_text(LABELS, [[row] for row in rows], optics=OPTICS, optics_labels=OPTICS_LABELS))
+    part.write_text(star_text(LABELS, [[row] for row in subset], optics=OPTICS, optics_labels=OPTICS_LABELS))
     return original, part
 
 

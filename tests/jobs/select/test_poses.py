@@ -17,42 +17,33 @@ from scipy.spatial.transform import Rotation
 
 from cryodedup.cli import main
 from cryodedup.jobs.select.poses import relion_to_rotvec, rotvec_to_relion
+from helpers import star_text
 
 #: Each particle (micrograph, x, y) in Å: micrographs of 2,000 Å (1 Å pixels), particles 300 Å apart.
 SITES = [(m, 300.0 * (k % 5) + 150.0, 300.0 * (k // 5) + 150.0) for m in range(2) for k in range(10)]
 ANGLES = ("rlnAngleRot", "rlnAngleTilt", "rlnAnglePsi")
-HEADER = """
-# version 30001
-
-data_optics
-
-loop_
-_rlnOpticsGroupName #1
-_rlnOpticsGroup #2
-_rlnMicrographPixelSize #3
-_rlnImagePixelSize #4
-_rlnImageSize #5
-_rlnImageDimensionality #6
-opticsGroup1 1 1.0 1.0 64 2
-
-
-# version 30001
-
-data_particles
-
-loop_
-_rlnCoordinateX #1
-_rlnCoordinateY #2
-_rlnOriginXAngst #3
-_rlnOriginYAngst #4
-_rlnImageName #5
-_rlnMicrographName #6
-_rlnOpticsGroup #7
-_rlnAngleRot #8
-_rlnAngleTilt #9
-_rlnAnglePsi #10
-_rlnClassNumber #11
-"""
+LABELS = [
+    "rlnCoordinateX",
+    "rlnCoordinateY",
+    "rlnOriginXAngst",
+    "rlnOriginYAngst",
+    "rlnImageName",
+    "rlnMicrographName",
+    "rlnOpticsGroup",
+    "rlnAngleRot",
+    "rlnAngleTilt",
+    "rlnAnglePsi",
+    "rlnClassNumber",
+]
+OPTICS_LABELS = [
+    "rlnOpticsGroupName",
+    "rlnOpticsGroup",
+    "rlnMicrographPixelSize",
+    "rlnImagePixelSize",
+    "rlnImageSize",
+    "rlnImageDimensionality",
+]
+OPTICS = [["opticsGroup1", 1, 1.0, 1.0, 64, 2]]
 CS_FIELDS = [
     ("uid", "<u8"), ("location/micrograph_uid", "<u8"), ("location/micrograph_path", "S40"),
     ("location/micrograph_shape", "<u4", (2,)), ("location/center_x_frac", "<f4"),
@@ -95,7 +86,7 @@ def _star(path, rows):
         f"{x:.6f} {y:.6f} {ox:.6f} {oy:.6f} {image} {mic} 1 {a:.6f} {b:.6f} {c:.6f} {cls}"
         for x, y, ox, oy, image, mic, a, b, c, cls in rows
     ]
-    path.write_text(HEADER + "".join(f"{line}\n" for line in lines) + "\n")
+    path.write_text(star_text(LABELS, [[line] for line in lines], optics=OPTICS, optics_labels=OPTICS_LABELS))
     return lines
 
 
