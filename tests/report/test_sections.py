@@ -14,6 +14,7 @@ from click.testing import CliRunner
 import cryodedup.report.sections.readers as readers_module
 import cryodedup.report.summary as summary_module
 from cryodedup import ParticleOptions
+from cryodedup.algo.audit import PAIRS_COUNTED
 from cryodedup.algo.consensus import Agreement, InputFates
 from cryodedup.algo.density import Density, DensityCohort, DensityOutlier
 from cryodedup.algo.filaments import RULES
@@ -346,6 +347,7 @@ def test_the_half_set_audit_says_what_mains_dict_and_rows_said():
             "duplicate_pairs": 3,
             "straddling_pairs": 2,
             "within_half_pairs": 1,
+            "pairs_counted": PAIRS_COUNTED,  # (every two rows of a group: fscgroups, issue 97)
             "particles_straddling": 4,
             "fraction": 0.25,
             "micrographs_with_straddling": 1,
