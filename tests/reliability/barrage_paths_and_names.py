@@ -124,7 +124,7 @@ def _inputs(d: Path, job: str) -> list[str]:
     rng = np.random.default_rng(0)
     for k in range(3):
         write_mrc(d / "in" / f"mic_{k}.mrc", rng.normal(size=(64, 64)).astype(np.float32), 4.0)
-    return ["micrographs", str(d / "in" / "*.mrc"), "--bin", "1"]
+    return ["micrographs", str(d / "in" / "*.mrc"), "--bin", "1", "--accept-untrusted"]
 
 
 def link_case(job: str, what: str, target: str, *extra: str, refusal: str | None = "symbolic link") -> None:
@@ -228,7 +228,7 @@ def escape_cases(label: str, payload: str) -> None:
         rng = np.random.default_rng(0)
         for k in range(3):
             write_mrc(d / "in" / f"m{payload}{k}.mrc", rng.normal(size=(64, 64)).astype(np.float32), 4.0)
-        return ["micrographs", str(d / "in" / "*.mrc"), "--bin", "1"]
+        return ["micrographs", str(d / "in" / "*.mrc"), "--bin", "1", "--accept-untrusted"]
 
     def cs_names(d: Path) -> list[str]:
         records = cs_particles(np.random.default_rng(0), 40)
@@ -258,7 +258,16 @@ def fifo_case(name: str, fifo: str, *extra: str, expect: Expect | None = None, f
         (d / "in" / "m").mkdir()
         for k in range(3):
             write_mrc(d / "in" / "m" / f"mic_{k}.mrc", rng.normal(size=(64, 64)).astype(np.float32), 4.0)
-        args = ["micrographs", str(d / "in" / "m" / "*.mrc"), "--bin", "1", "--update", "-o", str(d / "out")]
+        args = [
+            "micrographs",
+            str(d / "in" / "m" / "*.mrc"),
+            "--bin",
+            "1",
+            "--accept-untrusted",
+            "--update",
+            "-o",
+            str(d / "out"),
+        ]
         if first:
             import subprocess
 
