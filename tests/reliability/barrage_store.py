@@ -59,6 +59,11 @@ def micrographs(folder: Path, count: int = 5, names: list[bytes] | None = None) 
     return paths
 
 
+def screen_command(mics: list[str], *more: str) -> list[str]:
+    """The command line of a store case's ``micrographs`` run: white noise, so the untrusted verdict accepted."""
+    return ["micrographs", *mics, "--bin", "1", "--accept-untrusted", *more]
+
+
 def update_round(mics: list[str], out: Path, force: bool = False) -> None:
     """One ``--update`` round through the API (the barrage's parent process builds stores fast).
 
@@ -150,17 +155,7 @@ def damaged_case(name: str, damage: Callable[[Path], None], force: bool) -> tupl
         damage(out / STORE)
         theirs = {k: v for k, v in checksums(out).items() if "user's" in k}
         snapshot(d, out, mics, theirs)
-        return [
-            "micrographs",
-            *mics,
-            "--bin",
-            "1",
-            "--accept-untrusted",
-            "-o",
-            str(out),
-            "--update",
-            *(["--force"] if force else []),
-        ]
+        return screen_command(mics, "-o", str(out), "--update", *(["--force"] if force else []))
 
     def check(d: Path, code: int, stderr: str) -> str:
         return judged(d, code, stderr, refused=not force, words="--update --force rebuilds it")
@@ -189,17 +184,7 @@ def seen_case(how: str, force: bool) -> tuple[str, Callable, Check]:
         mics, out = built_store(d)
         seen_replaced(how)(out)
         snapshot(d, out, mics, {})
-        return [
-            "micrographs",
-            *mics,
-            "--bin",
-            "1",
-            "--accept-untrusted",
-            "-o",
-            str(out),
-            "--update",
-            *(["--force"] if force else []),
-        ]
+        return screen_command(mics, "-o", str(out), "--update", *(["--force"] if force else []))
 
     def check(d: Path, code: int, stderr: str) -> str:
         problem = judged(d, code, stderr, refused=not force, words="not a folder")
@@ -217,7 +202,7 @@ def valid_case(name: str, prepare: Callable[[Path, list[str]], dict[str, str]], 
         mics, out = built_store(d)
         theirs = prepare(d, mics)
         snapshot(d, out, mics, theirs)
-        return ["micrographs", *mics, "--bin", "1", "--accept-untrusted", "-o", str(out), "--update", *extra]
+        return screen_command(mics, "-o", str(out), "--update", *extra)
 
     def check(d: Path, code: int, stderr: str) -> str:
         return judged(d, code, stderr, refused=False)
@@ -284,7 +269,7 @@ def appending_case(name: str, change: Callable[[Path, list[str]], None]) -> tupl
         update_round(mics[:3], out)
         change(out, mics)
         snapshot(d, out, mics, {})
-        return ["micrographs", *mics, "--bin", "1", "--accept-untrusted", "-o", str(out), "--update"]
+        return screen_command(mics, "-o", str(out), "--update")
 
     def check(d: Path, code: int, stderr: str) -> str:
         return judged(d, code, stderr, refused=False)
@@ -314,7 +299,7 @@ def input_inside_case(name: str, where: Callable[[Path, list[str]], list[str]]):
         mics, out = built_store(d)
         given = where(d, mics)
         snapshot(d, out, mics, {})
-        return ["micrographs", *given, "--bin", "1", "--accept-untrusted", "-o", str(out), "--update"]
+        return screen_command(given, "-o", str(out), "--update")
 
     def check(d: Path, code: int, stderr: str) -> str:
         return judged(d, code, stderr, refused=True, words="an input inside the output folder")
@@ -392,7 +377,7 @@ def watch_case(name: str, damage: Callable[[Path], None] | None) -> tuple[str, C
             damage(out / STORE)
         snapshot(d, out, mics, {})
         watch = ["--watch", "0.2", "--watch-idle", "0.02"]
-        return ["micrographs", str(d / "in" / "*.mrc"), "--bin", "1", "--accept-untrusted", "-o", str(out), *watch]
+        return screen_command([str(d / "in" / "*.mrc")], "-o", str(out), *watch)
 
     def check(d: Path, code: int, stderr: str) -> str:
         return judged(d, code, stderr, refused=damage is not None, words="--update --force rebuilds it")
@@ -482,7 +467,7 @@ def outdir_case(name: str, folder: bytes) -> tuple[str, Callable, Check]:
         micrographs(d / "in", 5)
         out = os.fsdecode(os.path.join(os.fsencode(d), folder))
         SNAPSHOTS[str(d)] = {"out": out}
-        return ["micrographs", str(d / "in" / "*.mrc"), "--bin", "1", "--accept-untrusted", "--update", "-o", out]
+        return screen_command([str(d / "in" / "*.mrc")], "--update", "-o", out)
 
     def check(d: Path, code: int, stderr: str) -> str:
         out = Path(SNAPSHOTS.pop(str(d))["out"])
